@@ -1,0 +1,140 @@
+//! `vnx audit-chain verify`: checks the ledger's chain and its anchored checkpoints.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use vnx::ledger::checkpoint::{Anchor, CheckpointError, CheckpointKey};
+use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport, verify};
+
+use super::CliError;
+use super::output::Out;
+use super::settings::{self, LedgerArg};
+
+/// Verify the ledger's hash chain and checkpoints
+///
+/// States: unchained, verified, verified-segmented (exit 0) and broken (exit 1, with every
+/// violation by line and kind). With --strict an unchained ledger, a torn tail or a ledger
+/// without any checkpoint also exits 1.
+///
+///   $ vnx audit-chain verify --json
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    ledger: LedgerArg,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+    /// Also fail when unchained, torn or not anchored by a checkpoint
+    #[arg(long)]
+    strict: bool,
+    /// Hashing threads [default: the number of CPUs]
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Most violations to list (all are counted)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_violations: usize,
+    /// The signing key whose checkpoints are trusted [default: as for `checkpoint`]
+    #[arg(long, value_name = "PATH")]
+    key: Option<std::path::PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let path = args.ledger.resolve()?;
+    let mut options = VerifyOptions {
+        threads: settings::threads(args.threads),
+        max_violations: args.max_violations,
+        ..VerifyOptions::default()
+    };
+    let anchored = match Anchor::discover(&path) {
+        Ok(anchor) => {
+            options.checkpoints = anchor.list(&anchor.ledger_name(&path))?;
+            true
+        }
+        Err(CheckpointError::NotInRepo { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let key_path = settings::key_path(args.key)?;
+    if key_path.exists() {
+        let (key, _) = CheckpointKey::load_or_create(&key_path)?;
+        options.trusted_keys.push(key.public_key());
+    }
+    let report = verify(&path, &options)?;
+    let mut out = Out::new();
+    if args.json {
+        out.json(&serde_json::json!({
+            "ledger": path,
+            "verified": report.status.is_ok(),
+            "report": report,
+        }))?;
+    } else {
+        render(&mut out, &path, &report, anchored)?;
+    }
+    let fails = !report.status.is_ok()
+        || (args.strict
+            && (report.status == ChainStatus::Unchained
+                || report.torn_tail.is_some()
+                || report.checkpoints.is_empty()));
+    Ok(if fails {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn render(out: &mut Out, path: &Path, r: &VerifyReport, in_repo: bool) -> Result<(), CliError> {
+    out.line(&format!("{}  {}", r.status.as_str(), path.display()))?;
+    out.line(&format!(
+        "  {} line(s), {} bytes ({} canonical, {} parsed); {} unchained prefix line(s), {} \
+         epoch marker(s)",
+        r.lines, r.bytes, r.canonical_lines, r.parsed_lines, r.unchained_prefix, r.epochs
+    ))?;
+    if let Some(h) = &r.head {
+        out.line(&format!(
+            "  head: line {} sha256 {}{}",
+            h.line,
+            h.line_sha256,
+            h.entry_hash
+                .as_ref()
+                .map(|e| format!(" entry {e}"))
+                .unwrap_or_default()
+        ))?;
+    }
+    match r.checkpoints.last() {
+        Some(last) => out.line(&format!(
+            "  checkpoints: {} anchored, {} extended; latest {} at line {}",
+            r.checkpoints.len(),
+            r.checkpoints.iter().filter(|c| c.ok).count(),
+            last.id,
+            last.lines
+        ))?,
+        None if in_repo => out.line(
+            "  checkpoints: none; run `vnx audit-chain checkpoint` so truncation and rewrites \
+             are detected",
+        )?,
+        None => out.line("  checkpoints: none (the ledger is outside any git repository)")?,
+    };
+    if let Some(t) = &r.torn_tail {
+        out.line(&format!(
+            "  torn tail: line {} (bytes {}..{}) is an interrupted append, not a receipt; the \
+             next append quarantines it",
+            t.line, t.byte_start, t.byte_end
+        ))?;
+    }
+    for v in &r.violations {
+        let kind = serde_json::to_value(v.kind)
+            .ok()
+            .and_then(|k| k.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.line(&format!("  line {}: {kind}: {}", v.line, v.detail))?;
+        if let (Some(e), Some(a)) = (&v.expected, &v.actual) {
+            out.line(&format!("      expected {e}\n      actual   {a}"))?;
+        }
+    }
+    if r.violations_total > r.violations.len() as u64 {
+        out.line(&format!(
+            "  … and {} more violation(s) (raise --max-violations to list them)",
+            r.violations_total - r.violations.len() as u64
+        ))?;
+    }
+    Ok(())
+}

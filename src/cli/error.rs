@@ -1,0 +1,95 @@
+//! How the CLI reports failure: `error: …`, the cause chain, a `hint:`, and the exit code.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use vnx::ledger::LedgerError;
+use vnx::ledger::checkpoint::CheckpointError;
+
+/// A failed command.
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+    causes: Vec<String>,
+    hint: Option<String>,
+    code: u8,
+}
+
+impl CliError {
+    /// A failure (exit 1) with a message.
+    pub fn new(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+            causes: Vec::new(),
+            hint: None,
+            code: 1,
+        }
+    }
+
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError {
+            code: 2,
+            ..CliError::new(message)
+        }
+    }
+
+    /// From any error: its message, then its sources as causes.
+    pub fn from_error(e: &(dyn Error + 'static)) -> CliError {
+        let mut err = CliError::new(e.to_string());
+        let mut source = e.source();
+        while let Some(s) = source {
+            err.causes.push(s.to_string());
+            source = s.source();
+        }
+        err
+    }
+
+    /// Adds an error and its sources to the cause chain.
+    pub fn with_cause(mut self, e: &(dyn Error + 'static)) -> CliError {
+        let mut source: Option<&(dyn Error + 'static)> = Some(e);
+        while let Some(s) = source {
+            self.causes.push(s.to_string());
+            source = s.source();
+        }
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> CliError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    fn with_hint_opt(mut self, hint: Option<String>) -> CliError {
+        if hint.is_some() {
+            self.hint = hint;
+        }
+        self
+    }
+
+    /// Prints the error to stderr and returns its exit code.
+    pub fn report(&self) -> ExitCode {
+        let mut text = format!("error: {}\n", self.message);
+        for cause in &self.causes {
+            let _ = writeln!(text, "  caused by: {cause}");
+        }
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(text, "hint: {hint}");
+        }
+        eprint!("{text}");
+        ExitCode::from(self.code)
+    }
+}
+
+impl From<LedgerError> for CliError {
+    fn from(e: LedgerError) -> CliError {
+        CliError::from_error(&e).with_hint_opt(e.hint())
+    }
+}
+
+impl From<CheckpointError> for CliError {
+    fn from(e: CheckpointError) -> CliError {
+        CliError::from_error(&e).with_hint_opt(e.hint())
+    }
+}

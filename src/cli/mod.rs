@@ -1,0 +1,85 @@
+//! The command line: argument parsing, settings resolution and rendering. One file per
+//! subcommand; the work itself happens in the `vnx` library.
+
+mod audit_checkpoint;
+mod audit_seal;
+mod audit_verify;
+mod audit_walk;
+mod error;
+mod output;
+mod receipts_append;
+mod receipts_tail;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use error::CliError;
+
+/// A tmux and git-worktree dispatcher for AI coding CLIs, with a hash-chained receipt ledger.
+#[derive(Parser)]
+#[command(name = "vnx", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Append to and read the receipt ledger
+    #[command(subcommand)]
+    Receipts(ReceiptsCommand),
+    /// Check, seal, list and checkpoint the ledger's hash chain
+    #[command(subcommand, name = "audit-chain")]
+    AuditChain(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum ReceiptsCommand {
+    Append(receipts_append::Args),
+    Tail(receipts_tail::Args),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    Verify(audit_verify::Args),
+    Seal(audit_seal::Args),
+    Walk(audit_walk::Args),
+    Checkpoint(audit_checkpoint::Args),
+}
+
+/// Runs the command line and turns the outcome into an exit code.
+pub fn run() -> ExitCode {
+    ignore_file_size_signal();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Receipts(ReceiptsCommand::Append(a)) => receipts_append::run(a),
+        Command::Receipts(ReceiptsCommand::Tail(a)) => receipts_tail::run(a),
+        Command::AuditChain(AuditCommand::Verify(a)) => audit_verify::run(a),
+        Command::AuditChain(AuditCommand::Seal(a)) => audit_seal::run(a),
+        Command::AuditChain(AuditCommand::Walk(a)) => audit_walk::run(a),
+        Command::AuditChain(AuditCommand::Checkpoint(a)) => audit_checkpoint::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => e.report(),
+    }
+}
+
+/// Makes a write past `ulimit -f` fail with `EFBIG` (which the ledger rolls back and reports)
+/// instead of killing the process with `SIGXFSZ` halfway through an append.
+#[allow(unsafe_code)]
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code and happens
+    // before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}

@@ -1,0 +1,116 @@
+//! `vnx receipts append`: validates receipts and appends them to the ledger.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use vnx::ledger::{AppendOutcome, Ledger, Receipt};
+
+use super::CliError;
+use super::output::Out;
+use super::settings::LedgerArg;
+
+/// Receipts per group commit when reading a stream.
+const BATCH: usize = 4096;
+
+/// Append receipts to the ledger
+///
+/// Takes one receipt (--receipt or --receipt-file) or NDJSON receipts on stdin (`-`). Each
+/// must be a JSON object with an `event_type`; the ledger stamps `seq`, `schema_version`,
+/// `timestamp` (if absent) and both hash links. Invalid input writes nothing.
+///
+///   $ vnx receipts append --receipt '{"event_type":"note","status":"done"}'
+///   $ producer | vnx receipts append -
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    ledger: LedgerArg,
+    /// One receipt as JSON text
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["receipt_file", "stdin"])]
+    receipt: Option<String>,
+    /// A file holding one receipt (or NDJSON receipts)
+    #[arg(long, value_name = "FILE", conflicts_with = "stdin")]
+    receipt_file: Option<PathBuf>,
+    /// `-` reads NDJSON receipts from stdin
+    #[arg(value_name = "-", value_parser = ["-"])]
+    stdin: Option<String>,
+    /// Print what was appended as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let receipts = read_receipts(&args)?;
+    let ledger = Ledger::new(args.ledger.resolve()?);
+    let mut out = Out::new();
+    let mut all = AppendOutcome::default();
+    for batch in receipts.chunks(BATCH) {
+        let outcome = ledger.append_all(batch)?;
+        if let Some(r) = &outcome.repair {
+            eprintln!(
+                "note: quarantined a torn tail (bytes {}..{}, sha256 {}) to {}",
+                r.byte_start,
+                r.byte_end,
+                r.sha256,
+                r.quarantine.display()
+            );
+        }
+        if outcome.sealed {
+            eprintln!("note: the ledger was unchained; opened a new chain epoch first");
+        }
+        if !args.json {
+            for a in &outcome.lines {
+                out.line(&format!("{}\t{}\t{}", a.seq, a.line_sha256, a.event_type))?;
+            }
+            out.flush()?;
+        }
+        all.lines.extend(outcome.lines);
+        all.repair = all.repair.or(outcome.repair);
+        all.sealed |= outcome.sealed;
+    }
+    if args.json {
+        out.json(&all)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
+    let (bytes, source) = match (&args.receipt, &args.receipt_file, &args.stdin) {
+        (Some(text), _, _) => {
+            let r = Receipt::from_json(text.as_bytes())
+                .map_err(|e| CliError::from_error(&e).with_hint(RECEIPT_HINT))?;
+            return Ok(vec![r]);
+        }
+        (None, Some(path), _) => (
+            std::fs::read(path).map_err(|e| {
+                CliError::new(format!("could not read {}", path.display()))
+                    .with_cause(&e)
+                    .with_hint("check the path given to --receipt-file")
+            })?,
+            path.display().to_string(),
+        ),
+        (None, None, Some(_)) => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError::new("could not read stdin").with_cause(&e))?;
+            (buf, "stdin".to_owned())
+        }
+        (None, None, None) => {
+            return Err(CliError::usage("no receipt given")
+                .with_hint("pass --receipt JSON, --receipt-file FILE, or `-` to read stdin"));
+        }
+    };
+    let receipts = Receipt::from_ndjson(&bytes).map_err(|e| {
+        CliError::new(format!("invalid receipt in {source} at line {}", e.line))
+            .with_cause(&e.source)
+            .with_hint(format!("{RECEIPT_HINT}; nothing was appended"))
+    })?;
+    if receipts.is_empty() {
+        return Err(CliError::new(format!("no receipts in {source}"))
+            .with_hint("give one JSON object per line"));
+    }
+    Ok(receipts)
+}
+
+const RECEIPT_HINT: &str = "a receipt is a JSON object with an `event_type` like \"task_complete\"";

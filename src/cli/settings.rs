@@ -1,0 +1,71 @@
+//! Resolves settings from flags, the environment and the current repository, so that the
+//! library receives plain values.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use vnx::project::Project;
+
+use super::CliError;
+
+/// Where the ledger is.
+#[derive(Args, Clone, Debug)]
+pub struct LedgerArg {
+    /// The ledger file [default: $VNX_LEDGER, else .vnx-data/state/t0_receipts.ndjson in the
+    /// current repository]
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+}
+
+impl LedgerArg {
+    pub fn resolve(&self) -> Result<PathBuf, CliError> {
+        if let Some(p) = &self.ledger {
+            return Ok(p.clone());
+        }
+        if let Some(p) = std::env::var_os("VNX_LEDGER").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(p));
+        }
+        let cwd = std::env::current_dir()
+            .map_err(|e| CliError::from_error(&e).with_hint("run from an existing directory"))?;
+        match Project::discover(&cwd) {
+            Some(project) => Ok(project.ledger()),
+            None => Err(CliError::new(format!(
+                "no ledger: {} is not inside a git repository",
+                cwd.display()
+            ))
+            .with_hint("pass --ledger PATH or set VNX_LEDGER")),
+        }
+    }
+}
+
+/// Worker threads for verification.
+pub fn threads(flag: Option<usize>) -> usize {
+    flag.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1)
+}
+
+/// The checkpoint signing key: `--key`, `$VNX_CHECKPOINT_KEY`, else
+/// `$XDG_CONFIG_HOME/vnx/checkpoint.key` (default `~/.config`).
+pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    if let Some(p) = flag {
+        return Ok(p);
+    }
+    if let Some(p) = std::env::var_os("VNX_CHECKPOINT_KEY").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })
+        .ok_or_else(|| {
+            CliError::new(
+                "cannot place the checkpoint key: neither XDG_CONFIG_HOME nor HOME is set",
+            )
+            .with_hint("pass --key PATH")
+        })?;
+    Ok(config.join("vnx").join("checkpoint.key"))
+}

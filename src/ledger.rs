@@ -1,0 +1,144 @@
+//! The receipt ledger: an append-only NDJSON file of hash-chained receipts, the append path
+//! every part of vnx writes through, and the verifier `vnx audit-chain verify` runs.
+//!
+//! Line format (ADR 0002): each line is one JSON object in Python canonical form, `\n`
+//! terminated, carrying `seq` (its 1-based line number), `prev_hash` (VNX's link: the entry
+//! hash of the previous entry) and `prev_line_sha256` (vnx's link: SHA-256 of the previous
+//! line's exact bytes, which makes the last line's hash commit to the whole history).
+
+pub mod append;
+pub mod checkpoint;
+pub mod json;
+pub mod line;
+pub mod receipt;
+pub mod scan;
+pub mod summary;
+pub mod tail;
+pub mod verify;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use append::{AppendOutcome, Appended, Ledger, Repair, now_utc};
+pub use receipt::{Receipt, ReceiptError};
+pub use verify::{ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify};
+
+/// The ledger's path inside a data directory, the same as Python VNX's.
+pub const LEDGER_FILE: &str = "t0_receipts.ndjson";
+/// The append lock's file name, shared with Python VNX writers.
+pub const LOCK_FILE: &str = "append_receipt.lock";
+
+/// Errors reading or writing a ledger. Each names the file it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    #[error("ledger directory {path} does not exist")]
+    MissingDir { path: PathBuf },
+    #[error("ledger {path} does not exist")]
+    NotFound { path: PathBuf },
+    #[error("ledger {path} is a directory, not a file")]
+    IsDirectory { path: PathBuf },
+    #[error("ledger {path} is read-only (mode {mode:o})")]
+    ReadOnly { path: PathBuf, mode: u32 },
+    #[error("could not open {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("could not take the append lock {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("could not read ledger {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "append to {path} failed at byte {offset}; nothing was appended{}",
+        if *rolled_back { "" } else { " but the partial write could not be removed" }
+    )]
+    Write {
+        path: PathBuf,
+        offset: u64,
+        rolled_back: bool,
+        #[source]
+        source: io::Error,
+    },
+    #[error("fdatasync of {path} failed: the append is not durable and was not acknowledged")]
+    Sync {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("could not quarantine the torn tail of {path} to {quarantine}")]
+    Quarantine {
+        path: PathBuf,
+        quarantine: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the last line ({line}) of ledger {path} is unreadable: {reason}")]
+    TailUnreadable {
+        path: PathBuf,
+        line: u64,
+        reason: line::LineError,
+    },
+    #[error("receipt {index} would be a {len}-byte line; the limit is {max} bytes")]
+    LineTooLong {
+        index: usize,
+        len: usize,
+        max: usize,
+    },
+}
+
+impl LedgerError {
+    /// What a person can do about this error.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            LedgerError::MissingDir { .. } => {
+                "create it, run `vnx init` in the repository, or pass --ledger PATH".into()
+            }
+            LedgerError::NotFound { .. } => {
+                "check the path; `vnx receipts append` creates the ledger on first use".into()
+            }
+            LedgerError::IsDirectory { path } => format!(
+                "point --ledger at a file such as {}",
+                path.join(LEDGER_FILE).display()
+            ),
+            LedgerError::ReadOnly { .. } => {
+                "the ledger was made read-only on purpose; restore write permission only if \
+                 you mean to append"
+                    .into()
+            }
+            LedgerError::TailUnreadable { .. } => {
+                "run `vnx audit-chain verify` to see what is wrong; `vnx audit-chain seal` \
+                 starts a new epoch after it"
+                    .into()
+            }
+            LedgerError::Sync { .. } | LedgerError::Write { .. } => {
+                "check free space, quotas and file-size limits (ulimit -f), then run \
+                 `vnx audit-chain verify` before retrying"
+                    .into()
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The append lock next to a ledger.
+pub fn lock_path(ledger: &Path) -> PathBuf {
+    ledger_dir(ledger).join(LOCK_FILE)
+}
+
+/// The directory holding a ledger.
+pub fn ledger_dir(ledger: &Path) -> &Path {
+    match ledger.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}

@@ -1,0 +1,488 @@
+//! The one append path: take the shared lock, read the tail, repair a torn tail, chain, write
+//! every new line with one `write`, `fdatasync`, unlock. An append that returned `Ok` is
+//! durable; any write or sync error is returned, never retried.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::json::{self, Mode, Object, Value};
+use super::line::{self, EPOCH_MARKER, GENESIS, Hash, Scratch};
+use super::receipt::{REPAIR_EVENT, Receipt};
+use super::{LedgerError, ledger_dir, lock_path};
+
+/// The longest line the ledger accepts.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// A handle on a ledger file. Cheap; every operation opens, locks and closes the file.
+pub struct Ledger {
+    path: PathBuf,
+    clock: Box<dyn Fn() -> String + Send + Sync>,
+}
+
+/// One line the ledger wrote.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Appended {
+    pub seq: u64,
+    pub event_type: String,
+    /// SHA-256 of the line's bytes (what the next line's `prev_line_sha256` holds).
+    pub line_sha256: String,
+    /// VNX entry hash (what the next line's `prev_hash` holds).
+    pub entry_hash: String,
+    /// Byte offset of the line in the file.
+    pub offset: u64,
+}
+
+/// A torn tail the writer moved aside before appending.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Repair {
+    pub byte_start: u64,
+    pub byte_end: u64,
+    pub sha256: String,
+    pub quarantine: PathBuf,
+}
+
+/// What one append call wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AppendOutcome {
+    /// Every line written, in order: a `ledger_repair` record and a `chain_epoch_start`
+    /// marker first when they were needed, then the caller's receipts.
+    pub lines: Vec<Appended>,
+    pub repair: Option<Repair>,
+    /// Whether a `chain_epoch_start` marker was written to adopt an unchained ledger.
+    pub sealed: bool,
+}
+
+/// Where the chain stands at the end of the file.
+struct Head {
+    /// SHA-256 of the last physical line (genesis when empty).
+    line_hash: Hash,
+    /// Entry hash of the last entry.
+    entry_hash: Hash,
+    next_seq: u64,
+    /// Whether a new line can chain onto the last entry without a marker.
+    chained: bool,
+    /// The last non-blank line is unreadable: (line number, why).
+    unreadable: Option<(u64, line::LineError)>,
+}
+
+/// The current time in the form the ledger stamps (RFC 3339, UTC, microseconds).
+pub fn now_utc() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+impl Ledger {
+    pub fn new(path: impl Into<PathBuf>) -> Ledger {
+        Ledger {
+            path: path.into(),
+            clock: Box::new(now_utc),
+        }
+    }
+
+    /// Uses `clock` for the timestamps the ledger stamps (tests pin it).
+    pub fn with_clock(mut self, clock: impl Fn() -> String + Send + Sync + 'static) -> Ledger {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one receipt.
+    pub fn append(&self, receipt: &Receipt) -> Result<AppendOutcome, LedgerError> {
+        self.append_all(std::slice::from_ref(receipt))
+    }
+
+    /// Appends receipts as one group commit: one lock, one write, one `fdatasync`.
+    pub fn append_all(&self, receipts: &[Receipt]) -> Result<AppendOutcome, LedgerError> {
+        self.write_locked(receipts, false)
+    }
+
+    /// Appends a `chain_epoch_start` marker unless the ledger already ends in a chained
+    /// entry. Adopts legacy ledgers and ledgers whose last line is unreadable.
+    pub fn seal(&self) -> Result<AppendOutcome, LedgerError> {
+        self.write_locked(&[], true)
+    }
+
+    fn write_locked(&self, receipts: &[Receipt], seal: bool) -> Result<AppendOutcome, LedgerError> {
+        let path = &self.path;
+        let dir = ledger_dir(path);
+        if !dir.is_dir() {
+            return Err(LedgerError::MissingDir {
+                path: dir.to_owned(),
+            });
+        }
+        if path.is_dir() {
+            return Err(LedgerError::IsDirectory { path: path.clone() });
+        }
+        let lock_file = lock_path(path);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o644)
+            .open(&lock_file)
+            .map_err(|source| LedgerError::Lock {
+                path: lock_file.clone(),
+                source,
+            })?;
+        lock.lock().map_err(|source| LedgerError::Lock {
+            path: lock_file.clone(),
+            source,
+        })?;
+
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .open(path)
+            .map_err(|source| open_error(path, source))?;
+        if !existed {
+            sync_dir(dir).map_err(|source| LedgerError::Sync {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let meta = file.metadata().map_err(|source| read_error(path, source))?;
+        let mode = meta.permissions().mode();
+        if mode & 0o222 == 0 {
+            return Err(LedgerError::ReadOnly {
+                path: path.clone(),
+                mode: mode & 0o7777,
+            });
+        }
+
+        let mut outcome = AppendOutcome::default();
+        let mut size = meta.len();
+        let mut todo: Vec<Receipt> = Vec::new();
+        if let Some(repair) = self.repair_torn_tail(&mut file, size)? {
+            size = repair.byte_start;
+            todo.push(Receipt::internal(repair_record(&repair)));
+            outcome.repair = Some(repair);
+        }
+        let head = read_head(&mut file, size).map_err(|source| read_error(path, source))?;
+        if let Some((line, reason)) = head.unreadable.clone()
+            && !seal
+        {
+            return Err(LedgerError::TailUnreadable {
+                path: path.clone(),
+                line,
+                reason,
+            });
+        }
+        let needs_marker = size > 0 && (!head.chained || head.unreadable.is_some());
+        if needs_marker && (seal || !receipts.is_empty()) {
+            let epoch = max_epoch(&mut file, size).map_err(|source| read_error(path, source))? + 1;
+            let mut marker = Object::default();
+            marker.insert("type", Value::string(EPOCH_MARKER));
+            marker.insert("event_type", Value::string(EPOCH_MARKER));
+            marker.insert("epoch", Value::int(epoch));
+            marker.insert("epoch_ts", Value::string((self.clock)()));
+            // A repair record (if any) chains onto the old tail; the marker follows it.
+            todo.push(Receipt::internal(marker));
+            outcome.sealed = true;
+        }
+        todo.extend(receipts.iter().cloned());
+        if todo.is_empty() {
+            return Ok(outcome);
+        }
+
+        let mut buf = Vec::new();
+        let mut prev_line = head.line_hash;
+        let mut prev_entry = head.entry_hash;
+        let mut seq = head.next_seq;
+        let mut scratch = Scratch::default();
+        for (index, receipt) in todo.iter().enumerate() {
+            let is_marker = receipt.event_type() == EPOCH_MARKER;
+            let prev_hash = if is_marker { GENESIS } else { prev_entry };
+            let object = receipt.stamped(
+                seq,
+                &hex::encode(prev_hash),
+                &hex::encode(prev_line),
+                &*self.clock,
+            );
+            let start = buf.len();
+            json::write_object(&object, None, &mut buf);
+            let len = buf.len() - start;
+            if len > MAX_LINE {
+                return Err(LedgerError::LineTooLong {
+                    index,
+                    len,
+                    max: MAX_LINE,
+                });
+            }
+            let facts = line::analyze(&buf[start..], &mut scratch);
+            let entry = facts
+                .entry
+                .as_ref()
+                .ok()
+                .filter(|e| e.canonical)
+                .expect("the ledger writes canonical lines");
+            outcome.lines.push(Appended {
+                seq,
+                event_type: receipt.event_type().to_owned(),
+                line_sha256: hex::encode(facts.line_hash),
+                entry_hash: hex::encode(entry.entry_hash),
+                offset: size + start as u64,
+            });
+            buf.push(b'\n');
+            prev_line = facts.line_hash;
+            prev_entry = entry.entry_hash;
+            seq += 1;
+        }
+
+        if let Err(source) = file.write_all(&buf) {
+            let rolled_back = file.set_len(size).and_then(|()| file.sync_data()).is_ok();
+            return Err(LedgerError::Write {
+                path: path.clone(),
+                offset: size,
+                rolled_back,
+                source,
+            });
+        }
+        file.sync_data().map_err(|source| LedgerError::Sync {
+            path: path.clone(),
+            source,
+        })?;
+        drop(file);
+        drop(lock);
+        Ok(outcome)
+    }
+
+    /// Moves a final fragment without a newline to a quarantine file and cuts it off.
+    fn repair_torn_tail(&self, file: &mut File, size: u64) -> Result<Option<Repair>, LedgerError> {
+        let path = &self.path;
+        if size == 0 || last_byte(file, size).map_err(|e| read_error(path, e))? == b'\n' {
+            return Ok(None);
+        }
+        let start = match find_newline_before(file, size).map_err(|e| read_error(path, e))? {
+            Some(nl) => nl + 1,
+            None => 0,
+        };
+        let mut fragment = vec![0u8; (size - start) as usize];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut fragment))
+            .map_err(|e| read_error(path, e))?;
+        let dir = ledger_dir(path);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "ledger".into());
+        let mut quarantine = dir.join(format!("{name}.torn-{start}"));
+        let mut n = 1;
+        while quarantine.exists() {
+            n += 1;
+            quarantine = dir.join(format!("{name}.torn-{start}-{n}"));
+        }
+        let q_err = |source| LedgerError::Quarantine {
+            path: path.clone(),
+            quarantine: quarantine.clone(),
+            source,
+        };
+        let mut q = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&quarantine)
+            .map_err(q_err)?;
+        q.write_all(&fragment)
+            .and_then(|()| q.sync_all())
+            .map_err(q_err)?;
+        sync_dir(dir).map_err(q_err)?;
+        file.set_len(start)
+            .and_then(|()| file.sync_data())
+            .map_err(|source| LedgerError::Write {
+                path: path.clone(),
+                offset: start,
+                rolled_back: false,
+                source,
+            })?;
+        Ok(Some(Repair {
+            byte_start: start,
+            byte_end: size,
+            sha256: hex::encode(Sha256::digest(&fragment)),
+            quarantine,
+        }))
+    }
+}
+
+fn repair_record(r: &Repair) -> Object<'static> {
+    let mut repair = Object::default();
+    repair.insert("kind", Value::string("torn_tail"));
+    repair.insert("byte_start", Value::int(r.byte_start));
+    repair.insert("byte_end", Value::int(r.byte_end));
+    repair.insert("length", Value::int(r.byte_end - r.byte_start));
+    repair.insert("sha256", Value::string(r.sha256.clone()));
+    let file_name = r
+        .quarantine
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    repair.insert("quarantine", Value::string(file_name));
+    let mut o = Object::default();
+    o.insert("event_type", Value::string(REPAIR_EVENT));
+    o.insert("repair", Value::Object(repair));
+    o
+}
+
+fn open_error(path: &Path, source: io::Error) -> LedgerError {
+    match source.raw_os_error() {
+        Some(libc::EISDIR) => LedgerError::IsDirectory {
+            path: path.to_owned(),
+        },
+        _ => LedgerError::Open {
+            path: path.to_owned(),
+            source,
+        },
+    }
+}
+
+fn read_error(path: &Path, source: io::Error) -> LedgerError {
+    LedgerError::Read {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn last_byte(file: &mut File, size: u64) -> io::Result<u8> {
+    let mut b = [0u8];
+    file.seek(SeekFrom::Start(size - 1))?;
+    file.read_exact(&mut b)?;
+    Ok(b[0])
+}
+
+const BLOCK: u64 = 64 << 10;
+
+/// Position of the last `\n` before byte `end`, reading backwards in blocks.
+fn find_newline_before(file: &mut File, end: u64) -> io::Result<Option<u64>> {
+    let mut hi = end;
+    let mut buf = vec![0u8; BLOCK as usize];
+    while hi > 0 {
+        let lo = hi.saturating_sub(BLOCK);
+        let chunk = &mut buf[..(hi - lo) as usize];
+        file.seek(SeekFrom::Start(lo))?;
+        file.read_exact(chunk)?;
+        if let Some(p) = memchr::memrchr(b'\n', chunk) {
+            return Ok(Some(lo + p as u64));
+        }
+        hi = lo;
+    }
+    Ok(None)
+}
+
+/// The bytes of the line whose terminating newline is at `nl`, and where it starts.
+fn line_ending_at(file: &mut File, nl: u64) -> io::Result<(u64, Vec<u8>)> {
+    let start = find_newline_before(file, nl)?.map_or(0, |p| p + 1);
+    let mut bytes = vec![0u8; (nl - start) as usize];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut bytes)?;
+    Ok((start, bytes))
+}
+
+/// Reads the chain head of a file of `size` bytes that ends in a newline (or is empty).
+fn read_head(file: &mut File, size: u64) -> io::Result<Head> {
+    let mut head = Head {
+        line_hash: GENESIS,
+        entry_hash: GENESIS,
+        next_seq: 1,
+        chained: true,
+        unreadable: None,
+    };
+    if size == 0 {
+        return Ok(head);
+    }
+    let mut scratch = Scratch::default();
+    let (mut start, bytes) = line_ending_at(file, size - 1)?;
+    head.line_hash = Sha256::digest(&bytes).into();
+    let mut last_seq = None;
+    let mut bytes = bytes;
+    let mut physical_last = true;
+    // VNX chains onto the last non-blank line.
+    loop {
+        if !line::is_blank(&bytes) {
+            let facts = line::analyze(&bytes, &mut scratch);
+            match facts.entry {
+                Ok(e) => {
+                    head.entry_hash = e.entry_hash;
+                    head.chained = e.prev_hash.is_present() || e.is_marker;
+                    if physical_last {
+                        last_seq = e.seq;
+                    }
+                }
+                Err(reason) => {
+                    let line = count_lines(file, start)? + 1;
+                    head.unreadable = Some((line, reason));
+                    head.chained = false;
+                }
+            }
+            break;
+        }
+        physical_last = false;
+        if start == 0 {
+            // Only blank lines: nothing to chain onto.
+            head.chained = false;
+            break;
+        }
+        let (s, b) = line_ending_at(file, start - 1)?;
+        start = s;
+        bytes = b;
+    }
+    head.next_seq = match last_seq {
+        Some(s) => s + 1,
+        None => count_lines(file, size)? + 1,
+    };
+    Ok(head)
+}
+
+/// Number of newlines in the first `end` bytes.
+fn count_lines(file: &mut File, end: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = end;
+    let mut n = 0u64;
+    while left > 0 {
+        let want = left.min(buf.len() as u64) as usize;
+        file.read_exact(&mut buf[..want])?;
+        n += memchr::memchr_iter(b'\n', &buf[..want]).count() as u64;
+        left -= want as u64;
+    }
+    Ok(n)
+}
+
+/// The highest `epoch` of any marker in the first `end` bytes (0 when none).
+fn max_epoch(file: &mut File, end: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = io::BufReader::with_capacity(1 << 20, file.take(end));
+    let mut line = Vec::new();
+    let mut max = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(max);
+        }
+        if memchr::memmem::find(&line, EPOCH_MARKER.as_bytes()).is_none() {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            continue;
+        };
+        if let Ok(Value::Object(o)) = json::parse(text.trim(), Mode::Python)
+            && o.get("type").and_then(Value::as_str) == Some(EPOCH_MARKER)
+            && let Some(e) = o.get("epoch").and_then(Value::as_u64)
+        {
+            max = max.max(e);
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! Checkpoints: a signed statement "this ledger had N lines and line N hashed to H", kept as
+//! a chain of commits under `refs/vnx/checkpoints` in the governed repository. A ledger that
+//! no longer extends a checkpoint (cut, rewritten, or forked) fails `verify`.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+use super::LedgerError;
+use super::line::Hash;
+use super::verify::{VerifyOptions, VerifyReport, verify};
+
+/// The ref whose history holds every checkpoint.
+pub const CHECKPOINT_REF: &str = "refs/vnx/checkpoints";
+const BODY_HEADER: &str = "vnx-ledger-checkpoint v1";
+
+/// One anchored checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Checkpoint {
+    /// The commit holding it (abbreviated).
+    pub id: String,
+    /// The ledger it is about: its path relative to the repository root.
+    pub ledger: String,
+    pub lines: u64,
+    /// SHA-256 of line `lines`.
+    #[serde(serialize_with = "ser_hex")]
+    pub head: Hash,
+    pub time: String,
+    #[serde(serialize_with = "ser_hex")]
+    pub public_key: [u8; 32],
+    /// Whether the signature verifies under `public_key`.
+    pub signature_ok: bool,
+}
+
+fn ser_hex<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(h))
+}
+
+/// Errors making or reading checkpoints.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    #[error("git {op} failed in {repo}")]
+    Git {
+        op: &'static str,
+        repo: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("{path} is not inside a git repository")]
+    NotInRepo { path: PathBuf },
+    #[error("could not read or write the signing key {path}")]
+    KeyIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("signing key {path} is readable by others (mode {mode:o})")]
+    KeyInsecure { path: PathBuf, mode: u32 },
+    #[error("signing key {path} is not a vnx Ed25519 key")]
+    KeyMalformed { path: PathBuf },
+    #[error("signing key {path} lies inside the repository {repo}")]
+    KeyInsideRepo { path: PathBuf, repo: PathBuf },
+    #[error("ledger {path} does not verify ({violations} violation(s)); refusing to checkpoint")]
+    LedgerBroken { path: PathBuf, violations: u64 },
+    #[error("ledger {path} is empty; there is nothing to checkpoint")]
+    EmptyLedger { path: PathBuf },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl CheckpointError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            CheckpointError::NotInRepo { .. } => {
+                "checkpoints live in the governed repository; run from inside it or pass --repo"
+                    .into()
+            }
+            CheckpointError::KeyInsecure { path, .. } => {
+                format!("run `chmod 600 {}`", path.display())
+            }
+            CheckpointError::KeyInsideRepo { .. } => {
+                "keep the key outside every worktree (XDG_CONFIG_HOME/vnx by default)".into()
+            }
+            CheckpointError::LedgerBroken { .. } => {
+                "run `vnx audit-chain verify` to see the violations".into()
+            }
+            CheckpointError::Ledger(e) => return e.hint(),
+            _ => return None,
+        })
+    }
+}
+
+/// The local Ed25519 key that signs checkpoints.
+pub struct CheckpointKey {
+    key: SigningKey,
+    path: PathBuf,
+}
+
+const KEY_HEADER: &str = "vnx-ed25519-seed-v1 ";
+
+impl CheckpointKey {
+    /// Loads the key at `path`, creating it (mode 0600, parent 0700) on first use. Returns
+    /// whether it was created.
+    pub fn load_or_create(path: &Path) -> Result<(CheckpointKey, bool), CheckpointError> {
+        let io = |source| CheckpointError::KeyIo {
+            path: path.to_owned(),
+            source,
+        };
+        match fs::read_to_string(path) {
+            Ok(text) => {
+                let mode = fs::metadata(path).map_err(io)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    return Err(CheckpointError::KeyInsecure {
+                        path: path.to_owned(),
+                        mode: mode & 0o7777,
+                    });
+                }
+                let mut seed = [0u8; 32];
+                text.trim()
+                    .strip_prefix(KEY_HEADER)
+                    .and_then(|h| hex::decode_to_slice(h, &mut seed).ok())
+                    .ok_or_else(|| CheckpointError::KeyMalformed {
+                        path: path.to_owned(),
+                    })?;
+                Ok((
+                    CheckpointKey {
+                        key: SigningKey::from_bytes(&seed),
+                        path: path.to_owned(),
+                    },
+                    false,
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent() {
+                    fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(dir)
+                        .map_err(io)?;
+                }
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(io)?;
+                f.write_all(format!("{KEY_HEADER}{}\n", hex::encode(seed)).as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(io)?;
+                Ok((
+                    CheckpointKey {
+                        key: SigningKey::from_bytes(&seed),
+                        path: path.to_owned(),
+                    },
+                    true,
+                ))
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn body(ledger: &str, lines: u64, head: &Hash, time: &str) -> String {
+    format!(
+        "{BODY_HEADER}\nledger {ledger}\nlines {lines}\nhead {}\ntime {time}\n",
+        hex::encode(head)
+    )
+}
+
+fn parse_body(text: &str) -> Option<(String, u64, Hash, String)> {
+    let mut it = text.lines();
+    if it.next()? != BODY_HEADER {
+        return None;
+    }
+    let ledger = it.next()?.strip_prefix("ledger ")?.to_owned();
+    let lines = it.next()?.strip_prefix("lines ")?.parse().ok()?;
+    let mut head = [0u8; 32];
+    hex::decode_to_slice(it.next()?.strip_prefix("head ")?, &mut head).ok()?;
+    let time = it.next()?.strip_prefix("time ")?.to_owned();
+    Some((ledger, lines, head, time))
+}
+
+/// The governed repository, where checkpoints are anchored.
+pub struct Anchor {
+    repo: git2::Repository,
+    root: PathBuf,
+}
+
+impl Anchor {
+    /// Finds the repository containing `path` (a ledger or a directory).
+    pub fn discover(path: &Path) -> Result<Anchor, CheckpointError> {
+        let start = if path.is_dir() {
+            path
+        } else {
+            super::ledger_dir(path)
+        };
+        let repo = git2::Repository::discover(start).map_err(|_| CheckpointError::NotInRepo {
+            path: path.to_owned(),
+        })?;
+        // Checkpoints are about the main checkout's ledger, whichever worktree we are in.
+        let common = repo.commondir().to_path_buf();
+        let root = if repo.is_bare() {
+            common.clone()
+        } else {
+            common
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| common.clone())
+        };
+        let root = fs::canonicalize(&root).unwrap_or(root);
+        Ok(Anchor { repo, root })
+    }
+
+    /// The repository root paths are named relative to.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// How checkpoints name the ledger at `path`.
+    pub fn ledger_name(&self, path: &Path) -> String {
+        let abs = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        match abs.strip_prefix(&self.root) {
+            Ok(rel) => rel.to_string_lossy().into_owned(),
+            Err(_) => abs.to_string_lossy().into_owned(),
+        }
+    }
+
+    fn git(&self, op: &'static str) -> impl Fn(git2::Error) -> CheckpointError + '_ {
+        move |source| CheckpointError::Git {
+            op,
+            repo: self.root.clone(),
+            source,
+        }
+    }
+
+    /// Every checkpoint for `ledger`, oldest first.
+    pub fn list(&self, ledger: &str) -> Result<Vec<Checkpoint>, CheckpointError> {
+        let tip = match self.repo.find_reference(CHECKPOINT_REF) {
+            Ok(r) => r.peel_to_commit().map_err(self.git("read checkpoints"))?,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.git("read checkpoints")(e)),
+        };
+        let mut out = Vec::new();
+        let mut next = Some(tip);
+        while let Some(commit) = next {
+            if let Some(cp) = self.read_commit(&commit)
+                && cp.ledger == ledger
+            {
+                out.push(cp);
+            }
+            next = commit.parents().next();
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    fn read_commit(&self, commit: &git2::Commit<'_>) -> Option<Checkpoint> {
+        let tree = commit.tree().ok()?;
+        let file = |name: &str| -> Option<Vec<u8>> {
+            let entry = tree.get_name(name)?;
+            Some(self.repo.find_blob(entry.id()).ok()?.content().to_vec())
+        };
+        let text = String::from_utf8(file("checkpoint")?).ok()?;
+        let (ledger, lines, head, time) = parse_body(&text)?;
+        let mut public_key = [0u8; 32];
+        hex::decode_to_slice(
+            String::from_utf8(file("public_key")?).ok()?.trim(),
+            &mut public_key,
+        )
+        .ok()?;
+        let mut sig = [0u8; 64];
+        let sig_ok =
+            hex::decode_to_slice(String::from_utf8(file("signature")?).ok()?.trim(), &mut sig)
+                .is_ok()
+                && VerifyingKey::from_bytes(&public_key)
+                    .and_then(|k| k.verify(text.as_bytes(), &Signature::from_bytes(&sig)))
+                    .is_ok();
+        let id = commit.id().to_string();
+        Some(Checkpoint {
+            id: id[..12].to_owned(),
+            ledger,
+            lines,
+            head,
+            time,
+            public_key,
+            signature_ok: sig_ok,
+        })
+    }
+
+    /// Signs and anchors a new checkpoint as a commit on top of the checkpoint ref.
+    pub fn record(
+        &self,
+        key: &CheckpointKey,
+        ledger: &str,
+        lines: u64,
+        head: &Hash,
+        time: &str,
+    ) -> Result<Checkpoint, CheckpointError> {
+        if key.path().starts_with(&self.root)
+            || fs::canonicalize(key.path()).is_ok_and(|p| p.starts_with(&self.root))
+        {
+            return Err(CheckpointError::KeyInsideRepo {
+                path: key.path().to_owned(),
+                repo: self.root.clone(),
+            });
+        }
+        let text = body(ledger, lines, head, time);
+        let signature = key.key.sign(text.as_bytes());
+        let git = self.git("write checkpoint");
+        let blob = |data: &[u8]| self.repo.blob(data).map_err(&git);
+        let mut tree = self.repo.treebuilder(None).map_err(&git)?;
+        tree.insert("checkpoint", blob(text.as_bytes())?, 0o100644)
+            .map_err(&git)?;
+        tree.insert(
+            "signature",
+            blob(format!("{}\n", hex::encode(signature.to_bytes())).as_bytes())?,
+            0o100644,
+        )
+        .map_err(&git)?;
+        tree.insert(
+            "public_key",
+            blob(format!("{}\n", hex::encode(key.public_key())).as_bytes())?,
+            0o100644,
+        )
+        .map_err(&git)?;
+        let tree = self
+            .repo
+            .find_tree(tree.write().map_err(&git)?)
+            .map_err(&git)?;
+        let parent = match self.repo.find_reference(CHECKPOINT_REF) {
+            Ok(r) => Some(r.peel_to_commit().map_err(&git)?),
+            Err(_) => None,
+        };
+        let who = git2::Signature::now("vnx", "vnx@localhost").map_err(&git)?;
+        let message = format!("vnx checkpoint: {ledger} at line {lines}\n\n{text}");
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let oid = self
+            .repo
+            .commit(None, &who, &who, &message, &tree, &parents)
+            .map_err(&git)?;
+        // Compare-and-swap: a concurrent checkpoint makes this fail rather than drop one.
+        match &parent {
+            Some(p) => self
+                .repo
+                .reference_matching(CHECKPOINT_REF, oid, true, p.id(), "vnx checkpoint")
+                .map_err(&git)?,
+            None => self
+                .repo
+                .reference(CHECKPOINT_REF, oid, false, "vnx checkpoint")
+                .map_err(&git)?,
+        };
+        let commit = self.repo.find_commit(oid).map_err(&git)?;
+        self.read_commit(&commit).ok_or(CheckpointError::Git {
+            op: "read back checkpoint",
+            repo: self.root.clone(),
+            source: git2::Error::from_str("checkpoint commit unreadable"),
+        })
+    }
+}
+
+/// What `checkpoint` did.
+#[derive(Debug, serde::Serialize)]
+pub struct CheckpointOutcome {
+    pub checkpoint: Checkpoint,
+    /// False when the latest checkpoint already covered the ledger's head.
+    pub created: bool,
+    pub key_created: bool,
+}
+
+/// Verifies the ledger against its existing checkpoints, then anchors a new one at its head.
+pub fn checkpoint(
+    ledger: &Path,
+    anchor: &Anchor,
+    key_path: &Path,
+    threads: usize,
+    time: &str,
+) -> Result<CheckpointOutcome, CheckpointError> {
+    let name = anchor.ledger_name(ledger);
+    let existing = anchor.list(&name)?;
+    let report: VerifyReport = verify(
+        ledger,
+        &VerifyOptions {
+            threads,
+            checkpoints: existing.clone(),
+            ..VerifyOptions::default()
+        },
+    )?;
+    if !report.status.is_ok() {
+        return Err(CheckpointError::LedgerBroken {
+            path: ledger.to_owned(),
+            violations: report.violations_total,
+        });
+    }
+    let Some(head) = report.head.as_ref() else {
+        return Err(CheckpointError::EmptyLedger {
+            path: ledger.to_owned(),
+        });
+    };
+    let mut head_hash = [0u8; 32];
+    hex::decode_to_slice(&head.line_sha256, &mut head_hash).map_err(|_| {
+        CheckpointError::EmptyLedger {
+            path: ledger.to_owned(),
+        }
+    })?;
+    let (key, key_created) = CheckpointKey::load_or_create(key_path)?;
+    if let Some(last) = existing.last()
+        && last.lines == head.line
+        && last.head == head_hash
+        && last.public_key == key.public_key()
+    {
+        return Ok(CheckpointOutcome {
+            checkpoint: last.clone(),
+            created: false,
+            key_created,
+        });
+    }
+    let checkpoint = anchor.record(&key, &name, head.line, &head_hash, time)?;
+    Ok(CheckpointOutcome {
+        checkpoint,
+        created: true,
+        key_created,
+    })
+}

@@ -1,0 +1,258 @@
+//! Streaming, parallel reading of a ledger file: a reader thread cuts the file into chunks of
+//! whole lines, worker threads hash and analyse them, and the caller sees the lines in order.
+//! Memory stays flat: a fixed pool of chunk buffers circulates between the threads.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+
+use sha2::{Digest, Sha256};
+
+use super::line::{self, Hash, LineFacts, Scratch};
+
+/// One physical line as the collector sees it.
+#[derive(Debug)]
+pub struct ScannedLine {
+    /// 1-based physical line number.
+    pub number: u64,
+    /// Byte offset of the line's first byte.
+    pub offset: u64,
+    /// What the line holds.
+    pub kind: LineKind,
+}
+
+#[derive(Debug)]
+pub enum LineKind {
+    /// Blank in Python's sense (VNX skips it); carries the SHA-256 of its bytes.
+    Blank(Hash),
+    Line(LineFacts),
+}
+
+impl ScannedLine {
+    /// SHA-256 of the line's exact bytes.
+    pub fn line_hash(&self) -> &Hash {
+        match &self.kind {
+            LineKind::Blank(h) => h,
+            LineKind::Line(f) => &f.line_hash,
+        }
+    }
+}
+
+/// A final fragment without a terminating newline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Fragment {
+    /// The physical line number the fragment would have had.
+    pub line: u64,
+    pub byte_start: u64,
+    pub byte_end: u64,
+}
+
+/// What a whole scan saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScanTotals {
+    /// Complete (newline-terminated) lines.
+    pub lines: u64,
+    /// All bytes read.
+    pub bytes: u64,
+    pub torn_tail: Option<Fragment>,
+}
+
+struct Chunk {
+    index: u64,
+    first_line: u64,
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 2 << 20;
+
+/// Analyses one line the way every scan does.
+pub fn scan_line(bytes: &[u8], scratch: &mut Scratch) -> LineKind {
+    if line::is_blank(bytes) {
+        LineKind::Blank(Sha256::digest(bytes).into())
+    } else {
+        LineKind::Line(line::analyze(bytes, scratch))
+    }
+}
+
+fn process(chunk: &Chunk, scratch: &mut Scratch) -> Vec<ScannedLine> {
+    let mut out = Vec::with_capacity(chunk.buf.len() / 256 + 1);
+    let mut start = 0;
+    let mut number = chunk.first_line;
+    for end in memchr::memchr_iter(b'\n', &chunk.buf) {
+        let bytes = &chunk.buf[start..end];
+        out.push(ScannedLine {
+            number,
+            offset: chunk.offset + start as u64,
+            kind: scan_line(bytes, scratch),
+        });
+        number += 1;
+        start = end + 1;
+    }
+    out
+}
+
+/// Reads `file` to its end with `threads` workers, calling `each` for every complete line in
+/// order. Stops early (and returns `Ok`) once `each` returns `false`.
+pub fn scan_file(
+    file: File,
+    threads: usize,
+    mut each: impl FnMut(ScannedLine) -> bool,
+) -> io::Result<ScanTotals> {
+    let threads = threads.max(1);
+    let pool = threads * 2 + 2;
+    let (work_tx, work_rx) = sync_channel::<Chunk>(threads);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = sync_channel::<(u64, Vec<ScannedLine>)>(threads * 2);
+    let (free_tx, free_rx) = channel::<Vec<u8>>();
+
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || read_chunks(file, pool, work_tx, free_rx));
+        for _ in 0..threads {
+            let work_rx = &work_rx;
+            let done_tx = done_tx.clone();
+            let free_tx = free_tx.clone();
+            s.spawn(move || {
+                let mut scratch = Scratch::default();
+                loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok(chunk)) = next else { break };
+                    let lines = process(&chunk, &mut scratch);
+                    // The reader may be gone after an early stop; a lost buffer is harmless.
+                    let _ = free_tx.send(chunk.buf);
+                    if done_tx.send((chunk.index, lines)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        drop(free_tx);
+
+        let mut pending: BTreeMap<u64, Vec<ScannedLine>> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut stopped = false;
+        'outer: for (index, lines) in done_rx.iter() {
+            pending.insert(index, lines);
+            while let Some(lines) = pending.remove(&next) {
+                next += 1;
+                for l in lines {
+                    if !each(l) {
+                        stopped = true;
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        // Dropping the receiver unblocks workers; they then see the work channel close.
+        drop(done_rx);
+        let totals = reader
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the ledger reader thread panicked")));
+        if stopped {
+            return totals.or_else(|e| {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    Ok(ScanTotals::default())
+                } else {
+                    Err(e)
+                }
+            });
+        }
+        totals
+    })
+}
+
+fn read_chunks(
+    mut file: File,
+    pool: usize,
+    work_tx: SyncSender<Chunk>,
+    free_rx: Receiver<Vec<u8>>,
+) -> io::Result<ScanTotals> {
+    let mut created = 0;
+    let mut carry: Vec<u8> = Vec::new();
+    let mut offset = 0u64; // offset of carry[0]
+    let mut line = 1u64;
+    let mut index = 0u64;
+    let mut bytes = 0u64;
+    loop {
+        let mut buf = if created < pool {
+            created += 1;
+            Vec::with_capacity(CHUNK)
+        } else {
+            match free_rx.recv() {
+                Ok(b) => b,
+                Err(_) => {
+                    return Err(io::Error::new(io::ErrorKind::BrokenPipe, "scan stopped"));
+                }
+            }
+        };
+        buf.clear();
+        buf.extend_from_slice(&carry);
+        carry.clear();
+        // Fill the buffer; keep reading while it holds no newline (a very long line).
+        let mut eof = false;
+        loop {
+            let len = buf.len();
+            let want = (CHUNK.max(len + CHUNK / 2)).saturating_sub(len);
+            buf.resize(len + want, 0);
+            let n = read_full(&mut file, &mut buf[len..])?;
+            buf.truncate(len + n);
+            bytes += n as u64;
+            if n < want {
+                eof = true;
+            }
+            if eof || memchr::memrchr(b'\n', &buf).is_some() {
+                break;
+            }
+        }
+        let cut = memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1);
+        carry.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        let count = memchr::memchr_iter(b'\n', &buf).count() as u64;
+        let chunk_offset = offset;
+        offset += cut as u64;
+        if !buf.is_empty() {
+            let chunk = Chunk {
+                index,
+                first_line: line,
+                offset: chunk_offset,
+                buf,
+            };
+            index += 1;
+            line += count;
+            if work_tx.send(chunk).is_err() {
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "scan stopped"));
+            }
+        }
+        if eof {
+            let torn_tail = (!carry.is_empty()).then(|| Fragment {
+                line,
+                byte_start: offset,
+                byte_end: offset + carry.len() as u64,
+            });
+            return Ok(ScanTotals {
+                lines: line - 1,
+                bytes,
+                torn_tail,
+            });
+        }
+    }
+}
+
+fn read_full(file: &mut File, mut buf: &mut [u8]) -> io::Result<usize> {
+    let mut total = 0;
+    while !buf.is_empty() {
+        match file.read(buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                total += n;
+                buf = &mut buf[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}

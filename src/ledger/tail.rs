@@ -1,0 +1,143 @@
+//! Reading the newest receipts and following new ones as they are appended: only complete
+//! (newline-terminated) lines are ever handed out; `notify` wakes the follower, no polling.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::mpsc;
+
+use notify::{RecursiveMode, Watcher};
+
+use super::{LedgerError, ledger_dir};
+
+const BLOCK: u64 = 64 << 10;
+
+/// The last `n` complete lines for which `keep` holds, oldest first, and the offset just
+/// past the last complete line (where following continues).
+pub fn last_lines(
+    path: &Path,
+    n: usize,
+    mut keep: impl FnMut(&[u8]) -> bool,
+) -> Result<(Vec<Vec<u8>>, u64), LedgerError> {
+    let read_err = |source| LedgerError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = open(path)?;
+    let size = file.metadata().map_err(read_err)?.len();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    // Walk backwards, block by block, splitting complete lines off the end.
+    let mut hi = size;
+    let mut pending: Vec<u8> = Vec::new(); // bytes after the last newline seen so far
+    let mut end = None; // offset just past the last complete line
+    let mut buf = vec![0u8; BLOCK as usize];
+    while hi > 0 && out.len() < n {
+        let lo = hi.saturating_sub(BLOCK);
+        let chunk = &mut buf[..(hi - lo) as usize];
+        file.seek(SeekFrom::Start(lo)).map_err(read_err)?;
+        file.read_exact(chunk).map_err(read_err)?;
+        let mut tail = chunk.len();
+        while let Some(p) = memchr::memrchr(b'\n', &chunk[..tail]) {
+            let mut line = chunk[p + 1..tail].to_vec();
+            line.extend_from_slice(&pending);
+            pending.clear();
+            match end {
+                // The bytes after the last newline are a fragment, not a line.
+                None => end = Some(lo + p as u64 + 1),
+                Some(_) => {
+                    if keep(&line) {
+                        out.push(line);
+                        if out.len() == n {
+                            break;
+                        }
+                    }
+                }
+            }
+            tail = p;
+        }
+        if out.len() == n {
+            break;
+        }
+        let mut rest = chunk[..tail].to_vec();
+        rest.extend_from_slice(&pending);
+        pending = rest;
+        hi = lo;
+    }
+    if hi == 0 && out.len() < n && end.is_some() && keep(&pending) {
+        out.push(pending);
+    }
+    out.reverse();
+    Ok((out, end.unwrap_or(0)))
+}
+
+fn open(path: &Path) -> Result<File, LedgerError> {
+    let file = File::open(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => LedgerError::NotFound {
+            path: path.to_owned(),
+        },
+        _ => LedgerError::Open {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(LedgerError::IsDirectory {
+            path: path.to_owned(),
+        });
+    }
+    Ok(file)
+}
+
+/// Calls `on_line` for every complete line appended after `offset`, waiting for changes with
+/// a filesystem watcher. Returns when `on_line` returns `false`.
+pub fn follow(
+    path: &Path,
+    mut offset: u64,
+    mut on_line: impl FnMut(&[u8]) -> bool,
+) -> Result<(), LedgerError> {
+    let watch_err = |e: notify::Error| LedgerError::Read {
+        path: path.to_owned(),
+        source: io::Error::other(e.to_string()),
+    };
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = tx.send(event);
+    })
+    .map_err(watch_err)?;
+    // Watch the directory so a ledger created or replaced later is still seen.
+    watcher
+        .watch(ledger_dir(path), RecursiveMode::NonRecursive)
+        .map_err(watch_err)?;
+    // `offset` only ever moves past complete lines: a fragment is re-read on the next wake,
+    // so a torn tail that the writer repairs is never glued onto what replaces it.
+    let mut data: Vec<u8> = Vec::new();
+    loop {
+        if let Ok(mut file) = File::open(path) {
+            let read_err = |source| LedgerError::Read {
+                path: path.to_owned(),
+                source,
+            };
+            let size = file.metadata().map_err(read_err)?.len();
+            if size < offset {
+                // The file was cut below what we already showed: start again at its end.
+                offset = size;
+            }
+            file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
+            data.clear();
+            file.read_to_end(&mut data).map_err(read_err)?;
+            let mut start = 0;
+            for p in memchr::memchr_iter(b'\n', &data) {
+                if !on_line(&data[start..p]) {
+                    return Ok(());
+                }
+                start = p + 1;
+            }
+            offset += start as u64;
+        }
+        // Block until something in the directory changes.
+        match rx.recv() {
+            Ok(_) => while rx.try_recv().is_ok() {},
+            Err(_) => return Ok(()),
+        }
+    }
+}

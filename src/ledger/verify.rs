@@ -1,0 +1,637 @@
+//! `audit-chain verify`: checks both hash links, `seq`, epochs and anchored checkpoints over a
+//! whole ledger in one streaming pass, and names every violation by line and kind.
+//!
+//! Chain rules are VNX's (`verify_chain`, ADR-029): an optional unchained prefix, then chained
+//! epochs each opened by a `chain_epoch_start` marker whose `prev_hash` is genesis. vnx adds
+//! two checks on lines that carry them: `prev_line_sha256` must be the SHA-256 of the previous
+//! line's exact bytes, and `seq` must continue the previous line's `seq`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::LedgerError;
+use super::checkpoint::Checkpoint;
+use super::line::{Entry, GENESIS, Hash, LineError, Link};
+use super::scan::{self, Fragment, LineKind, ScanTotals, ScannedLine};
+
+/// The verdict on a ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChainStatus {
+    /// No chained line at all (an empty or legacy ledger).
+    Unchained,
+    /// One chain from genesis on line 1.
+    Verified,
+    /// An unchained prefix and/or epoch markers, every epoch intact.
+    VerifiedSegmented,
+    /// At least one violation.
+    Broken,
+}
+
+impl ChainStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainStatus::Unchained => "unchained",
+            ChainStatus::Verified => "verified",
+            ChainStatus::VerifiedSegmented => "verified-segmented",
+            ChainStatus::Broken => "broken",
+        }
+    }
+
+    /// Whether this is one of the passing states.
+    pub fn is_ok(self) -> bool {
+        self != ChainStatus::Broken
+    }
+}
+
+/// What is wrong at a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViolationKind {
+    /// The line's bytes changed after its successor was chained to it.
+    AlteredLine,
+    /// Lines are missing before this one (its `seq` jumps).
+    MissingLines,
+    /// Lines sit between this one and the line it was chained to.
+    InsertedLines,
+    /// A line is out of order (its `seq` belongs earlier).
+    Reordered,
+    /// A line's link does not match and nothing more specific explains it.
+    LinkMismatch,
+    /// `seq` repeats or goes back without a more specific explanation.
+    SeqMismatch,
+    InvalidJson,
+    NotAnObject,
+    /// The first chained line does not start from genesis.
+    BadGenesis,
+    /// An epoch marker whose `prev_hash` is not genesis.
+    BadEpochMarker,
+    /// A line without `prev_hash` inside a chained epoch.
+    UnchainedInEpoch,
+    /// A chained line right after an unchained prefix, with no epoch marker between.
+    UnsealedChain,
+    /// The line an anchored checkpoint names has other bytes now.
+    CheckpointMismatch,
+    /// The ledger is shorter than an anchored checkpoint.
+    CheckpointTruncated,
+    /// A checkpoint whose signature does not verify, or whose key is not trusted.
+    CheckpointInvalid,
+}
+
+/// One violation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The 1-based line the violation is about.
+    pub line: u64,
+    pub kind: ViolationKind,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+}
+
+/// The last line of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Head {
+    pub line: u64,
+    /// SHA-256 of the line's bytes: commits to the whole history on a vnx ledger.
+    pub line_sha256: String,
+    /// VNX entry hash of the last entry (what the next line's `prev_hash` must be).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_hash: Option<String>,
+}
+
+/// How the ledger stands against one anchored checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckpointResult {
+    pub id: String,
+    pub lines: u64,
+    pub ok: bool,
+}
+
+/// Everything verify found.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    pub status: ChainStatus,
+    /// Complete lines read.
+    pub lines: u64,
+    pub bytes: u64,
+    /// Lines before the first chained line that carry no `prev_hash`.
+    pub unchained_prefix: u64,
+    /// `chain_epoch_start` markers seen.
+    pub epochs: u64,
+    /// Lines already in canonical form (the fast path) and lines that needed a full parse.
+    pub canonical_lines: u64,
+    pub parsed_lines: u64,
+    pub head: Option<Head>,
+    /// An interrupted append's fragment at the end (not tampering; the next append
+    /// quarantines it).
+    pub torn_tail: Option<Fragment>,
+    pub checkpoints: Vec<CheckpointResult>,
+    pub violations: Vec<Violation>,
+    /// All violations found, including any beyond the reporting limit.
+    pub violations_total: u64,
+}
+
+/// How to verify.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// Worker threads hashing in parallel.
+    pub threads: usize,
+    /// Violations kept in the report (all are counted).
+    pub max_violations: usize,
+    /// Anchored checkpoints the ledger must extend.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Public keys whose checkpoints count; empty means any correctly signed checkpoint.
+    pub trusted_keys: Vec<[u8; 32]>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            threads: 1,
+            max_violations: 1000,
+            checkpoints: Vec::new(),
+            trusted_keys: Vec::new(),
+        }
+    }
+}
+
+/// Verifies the ledger at `path`. Read-only.
+pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
+    let file = File::open(path).map_err(|source| LedgerError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(LedgerError::IsDirectory {
+            path: path.to_owned(),
+        });
+    }
+    let mut checker = Checker::new(options);
+    let totals = scan::scan_file(file, options.threads, |line| {
+        checker.line(line);
+        true
+    })
+    .map_err(|source| LedgerError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(checker.finish(totals))
+}
+
+struct Prev {
+    line: u64,
+    line_hash: Hash,
+    seq: Option<u64>,
+}
+
+/// The chain state machine; fed lines in order.
+struct Checker<'a> {
+    options: &'a VerifyOptions,
+    violations: Vec<Violation>,
+    violations_total: u64,
+    /// The previous physical line.
+    prev: Option<Prev>,
+    /// Entry hash of the previous entry (VNX link target); `None` after an unparseable line.
+    prev_entry: Option<Option<Hash>>,
+    chained: bool,
+    unchained_prefix: u64,
+    epochs: u64,
+    canonical: u64,
+    parsed: u64,
+    /// Recent line hashes, to tell which lines were inserted.
+    recent: VecDeque<(u64, Hash)>,
+    /// The last `seq` gap: (line, first missing seq, last missing seq).
+    last_gap: Option<(u64, u64, u64)>,
+    checkpoints_at: BTreeMap<u64, Vec<usize>>,
+    checkpoint_ok: Vec<Option<bool>>,
+    head_entry: Option<Hash>,
+}
+
+const RECENT: usize = 64;
+
+fn hex(h: &Hash) -> String {
+    hex::encode(h)
+}
+
+fn link_text(l: Link) -> String {
+    match l {
+        Link::Absent => "(absent)".into(),
+        Link::Hash(h) => hex(&h),
+        Link::Malformed => "(not 64 lowercase hex digits)".into(),
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn new(options: &'a VerifyOptions) -> Self {
+        let mut checkpoints_at: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        let mut invalid = Vec::new();
+        for (i, c) in options.checkpoints.iter().enumerate() {
+            let trusted =
+                options.trusted_keys.is_empty() || options.trusted_keys.contains(&c.public_key);
+            if !c.signature_ok {
+                invalid.push((
+                    c.lines,
+                    format!("checkpoint {} has an invalid signature", c.id),
+                ));
+            } else if !trusted {
+                invalid.push((
+                    c.lines,
+                    format!(
+                        "checkpoint {} is signed by key {}, which is not trusted here",
+                        c.id,
+                        hex::encode(c.public_key)
+                    ),
+                ));
+            } else {
+                checkpoints_at.entry(c.lines).or_default().push(i);
+            }
+        }
+        let mut checker = Checker {
+            options,
+            violations: Vec::new(),
+            violations_total: 0,
+            prev: None,
+            prev_entry: None,
+            chained: false,
+            unchained_prefix: 0,
+            epochs: 0,
+            canonical: 0,
+            parsed: 0,
+            recent: VecDeque::with_capacity(RECENT),
+            last_gap: None,
+            checkpoints_at,
+            checkpoint_ok: vec![None; options.checkpoints.len()],
+            head_entry: None,
+        };
+        for (line, detail) in invalid {
+            checker.report(line, ViolationKind::CheckpointInvalid, detail);
+        }
+        checker
+    }
+
+    fn report(&mut self, line: u64, kind: ViolationKind, detail: String) {
+        self.report_full(line, kind, detail, None, None);
+    }
+
+    fn report_full(
+        &mut self,
+        line: u64,
+        kind: ViolationKind,
+        detail: String,
+        expected: Option<String>,
+        actual: Option<String>,
+    ) {
+        self.violations_total += 1;
+        if self.violations.len() < self.options.max_violations {
+            self.violations.push(Violation {
+                line,
+                kind,
+                detail,
+                expected,
+                actual,
+            });
+        }
+    }
+
+    fn line(&mut self, l: ScannedLine) {
+        let n = l.number;
+        let line_hash = *l.line_hash();
+        self.check_checkpoints(n, &line_hash);
+        let mut seq = None;
+        if let LineKind::Line(facts) = l.kind {
+            match facts.entry {
+                Err(e) => {
+                    let kind = match e {
+                        LineError::NotObject(_) => ViolationKind::NotAnObject,
+                        _ => ViolationKind::InvalidJson,
+                    };
+                    self.report(n, kind, e.to_string());
+                    self.prev_entry = Some(None);
+                    self.head_entry = None;
+                }
+                Ok(entry) => {
+                    if entry.canonical {
+                        self.canonical += 1;
+                    } else {
+                        self.parsed += 1;
+                    }
+                    self.entry(n, &entry);
+                    seq = entry.seq;
+                    self.prev_entry = Some(Some(entry.entry_hash));
+                    self.head_entry = Some(entry.entry_hash);
+                }
+            }
+        }
+        self.prev = Some(Prev {
+            line: n,
+            line_hash,
+            seq,
+        });
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((n, line_hash));
+    }
+
+    fn check_checkpoints(&mut self, n: u64, line_hash: &Hash) {
+        let Some(ids) = self.checkpoints_at.get(&n).cloned() else {
+            return;
+        };
+        for i in ids {
+            let cp = &self.options.checkpoints[i];
+            let ok = cp.head == *line_hash;
+            self.checkpoint_ok[i] = Some(ok);
+            if !ok {
+                let detail = format!(
+                    "checkpoint {} recorded line {n} with another hash: the ledger was rewritten \
+                     up to here",
+                    cp.id
+                );
+                let expected = hex(&cp.head);
+                self.report_full(
+                    n,
+                    ViolationKind::CheckpointMismatch,
+                    detail,
+                    Some(expected),
+                    Some(hex(line_hash)),
+                );
+            }
+        }
+    }
+
+    fn entry(&mut self, n: u64, e: &Entry) {
+        // `seq` must continue the previous line's, or equal the line number after a line
+        // without one.
+        let mut seq_gap = false;
+        let mut seq_back = None;
+        if let Some(seq) = e.seq {
+            let expected = match &self.prev {
+                Some(Prev { seq: Some(s), .. }) => s + 1,
+                _ => n,
+            };
+            if seq > expected {
+                seq_gap = true;
+                let count = seq - expected;
+                self.report_full(
+                    n,
+                    ViolationKind::MissingLines,
+                    format!(
+                        "{count} line(s) missing before line {n}: seq jumps to {seq} (lines with \
+                         seq {expected}..{} were removed)",
+                        seq - 1
+                    ),
+                    Some(expected.to_string()),
+                    Some(seq.to_string()),
+                );
+                self.last_gap = Some((n, expected, seq - 1));
+            } else if seq < expected {
+                seq_back = Some((seq, expected));
+            }
+        }
+
+        // The VNX link: `prev_hash` is the previous entry's entry hash.
+        let mut vnx_checked = false;
+        let mut vnx_fail = false;
+        if e.is_marker {
+            self.epochs += 1;
+            self.chained = true;
+            if e.prev_hash != Link::Hash(GENESIS) {
+                self.report_full(
+                    n,
+                    ViolationKind::BadEpochMarker,
+                    "a chain_epoch_start marker must anchor to genesis".into(),
+                    Some(hex(&GENESIS)),
+                    Some(link_text(e.prev_hash)),
+                );
+            }
+        } else if e.prev_hash.is_present() {
+            if !self.chained {
+                self.chained = true;
+                if self.unchained_prefix > 0 {
+                    self.report(
+                        n,
+                        ViolationKind::UnsealedChain,
+                        format!(
+                            "chained line after {} unchained line(s) without a \
+                             chain_epoch_start marker",
+                            self.unchained_prefix
+                        ),
+                    );
+                } else if e.prev_hash != Link::Hash(GENESIS) {
+                    self.report_full(
+                        n,
+                        ViolationKind::BadGenesis,
+                        "the first chained line must link to genesis".into(),
+                        Some(hex(&GENESIS)),
+                        Some(link_text(e.prev_hash)),
+                    );
+                }
+            } else if let Some(Some(h)) = self.prev_entry {
+                vnx_checked = true;
+                vnx_fail = e.prev_hash != Link::Hash(h);
+            }
+        } else if self.chained {
+            self.report(
+                n,
+                ViolationKind::UnchainedInEpoch,
+                "line without prev_hash inside a chained epoch".into(),
+            );
+        } else {
+            self.unchained_prefix += 1;
+        }
+
+        // vnx's link: `prev_line_sha256` is the SHA-256 of the previous line's bytes.
+        let mut byte_fail = false;
+        let mut chained_to = None;
+        let expected_line = self.prev.as_ref().map_or(GENESIS, |p| p.line_hash);
+        if e.prev_line.is_present() && e.prev_line != Link::Hash(expected_line) {
+            byte_fail = true;
+            if let Link::Hash(h) = e.prev_line {
+                chained_to = self
+                    .recent
+                    .iter()
+                    .rev()
+                    .skip(1)
+                    .find(|(_, rh)| *rh == h)
+                    .map(|(ln, _)| *ln);
+            }
+        }
+
+        if let Some((seq, expected)) = seq_back {
+            if let Some(pos) = self.missing_seq(seq) {
+                self.reordered(n, seq, pos);
+                return;
+            }
+            if chained_to.is_none() {
+                self.report_full(
+                    n,
+                    ViolationKind::SeqMismatch,
+                    format!("seq {seq} repeats or goes back"),
+                    Some(expected.to_string()),
+                    Some(seq.to_string()),
+                );
+            }
+        }
+
+        let prev_line = n.saturating_sub(1);
+        if byte_fail {
+            if let Some(j) = chained_to {
+                self.report(
+                    j + 1,
+                    ViolationKind::InsertedLines,
+                    format!(
+                        "line(s) {}..{} were inserted: line {n} was chained to line {j}",
+                        j + 1,
+                        n - 1
+                    ),
+                );
+            } else if seq_gap {
+                // Explained by the missing lines already reported.
+            } else if vnx_fail || !vnx_checked {
+                self.report_full(
+                    prev_line,
+                    ViolationKind::AlteredLine,
+                    format!(
+                        "line {prev_line} was altered: line {n} no longer links to it (or \
+                         line {n}'s link fields were edited)"
+                    ),
+                    Some(link_text(e.prev_line)),
+                    Some(hex(&expected_line)),
+                );
+            } else {
+                self.report_full(
+                    prev_line,
+                    ViolationKind::AlteredLine,
+                    format!(
+                        "line {prev_line} was altered outside the VNX entry hash (its \
+                         prev_hash), or line {n}'s prev_line_sha256 was edited"
+                    ),
+                    Some(link_text(e.prev_line)),
+                    Some(hex(&expected_line)),
+                );
+            }
+        } else if vnx_fail {
+            let expected = self.prev_entry.flatten().map(|h| hex(&h));
+            if e.prev_line.is_present() {
+                self.report_full(
+                    n,
+                    ViolationKind::AlteredLine,
+                    format!(
+                        "line {n}'s prev_hash was altered: line {prev_line} is byte-identical to \
+                         what it was chained to"
+                    ),
+                    expected,
+                    Some(link_text(e.prev_hash)),
+                );
+            } else {
+                self.report_full(
+                    n,
+                    ViolationKind::LinkMismatch,
+                    format!("prev_hash does not match the entry hash of the entry before line {n}"),
+                    expected,
+                    Some(link_text(e.prev_hash)),
+                );
+            }
+        }
+    }
+
+    /// Where a recent `seq` gap skipped `seq`, if one did.
+    fn missing_seq(&self, seq: u64) -> Option<u64> {
+        self.last_gap
+            .filter(|&(_, from, to)| (from..=to).contains(&seq))
+            .map(|(line, _, _)| line)
+    }
+
+    /// Turns "missing at `gap_line`" plus "`seq` back at `n`" into one reordering.
+    fn reordered(&mut self, n: u64, seq: u64, gap_line: u64) {
+        if let Some(v) = self
+            .violations
+            .iter_mut()
+            .rev()
+            .find(|v| v.kind == ViolationKind::MissingLines && v.line == gap_line)
+        {
+            v.kind = ViolationKind::Reordered;
+            v.detail = format!(
+                "lines are out of order: line {n} carries seq {seq}, which belongs before line \
+                 {gap_line}"
+            );
+            v.expected = None;
+            v.actual = None;
+        } else {
+            self.report(
+                n,
+                ViolationKind::Reordered,
+                format!("line {n} carries seq {seq}, which belongs before line {gap_line}"),
+            );
+        }
+        self.last_gap = None;
+    }
+
+    fn finish(mut self, totals: ScanTotals) -> VerifyReport {
+        let mut checkpoints = Vec::new();
+        for (i, cp) in self.options.checkpoints.iter().enumerate() {
+            let trusted = self.options.trusted_keys.is_empty()
+                || self.options.trusted_keys.contains(&cp.public_key);
+            let ok = match self.checkpoint_ok[i] {
+                _ if !cp.signature_ok || !trusted => false,
+                Some(ok) => ok,
+                None if cp.lines == 0 => true,
+                None => {
+                    let detail = format!(
+                        "the ledger has {} line(s) but checkpoint {} recorded {}: the tail was \
+                         cut",
+                        totals.lines, cp.id, cp.lines
+                    );
+                    let (expected, actual) = (cp.lines.to_string(), totals.lines.to_string());
+                    self.report_full(
+                        cp.lines,
+                        ViolationKind::CheckpointTruncated,
+                        detail,
+                        Some(expected),
+                        Some(actual),
+                    );
+                    false
+                }
+            };
+            checkpoints.push(CheckpointResult {
+                id: cp.id.clone(),
+                lines: cp.lines,
+                ok,
+            });
+        }
+        let status = if self.violations_total > 0 {
+            ChainStatus::Broken
+        } else if !self.chained {
+            ChainStatus::Unchained
+        } else if self.unchained_prefix > 0 || self.epochs > 0 {
+            ChainStatus::VerifiedSegmented
+        } else {
+            ChainStatus::Verified
+        };
+        self.violations.sort_by_key(|v| v.line);
+        VerifyReport {
+            status,
+            lines: totals.lines,
+            bytes: totals.bytes,
+            unchained_prefix: self.unchained_prefix,
+            epochs: self.epochs,
+            canonical_lines: self.canonical,
+            parsed_lines: self.parsed,
+            head: self.prev.as_ref().map(|p| Head {
+                line: p.line,
+                line_sha256: hex(&p.line_hash),
+                entry_hash: self.head_entry.map(|h| hex(&h)),
+            }),
+            torn_tail: totals.torn_tail,
+            checkpoints,
+            violations: self.violations,
+            violations_total: self.violations_total,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! vnx: a tmux and git-worktree dispatcher for AI coding CLIs, with a hash-chained receipt
+//! ledger that `vnx audit-chain verify` checks before anything is merged.
+//!
+//! This library does the work and never prints or reads the environment; the `vnx` binary
+//! resolves settings, calls into it and renders results and errors.
+
+pub mod ledger;
+pub mod project;
