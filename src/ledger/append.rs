@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::json::{self, Mode, Object, Value};
 use super::line::{self, EPOCH_MARKER, GENESIS, Hash, Scratch};
+use super::scan::{self, LineKind};
 use super::receipt::{REPAIR_EVENT, Receipt};
 use super::{LedgerError, ledger_dir, lock_path};
 
@@ -412,7 +413,13 @@ fn read_head(file: &mut File, size: u64) -> io::Result<Head> {
     // VNX chains onto the last non-blank line.
     loop {
         if !line::is_blank(&bytes) {
-            let facts = line::analyze(&bytes, &mut scratch);
+            // The verifier reads a line with bare CRs as several; chain onto the last part.
+            let facts = match scan::scan_line(&bytes, &mut scratch) {
+                LineKind::Line(f) => Some(f),
+                LineKind::Split(_, parts) => parts.into_iter().last(),
+                LineKind::Blank(_) => None,
+            };
+            let Some(facts) = facts else { break };
             match facts.entry {
                 Ok(e) => {
                     head.entry_hash = e.entry_hash;

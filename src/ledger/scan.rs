@@ -28,13 +28,16 @@ pub enum LineKind {
     /// Blank in Python's sense (VNX skips it); carries the SHA-256 of its bytes.
     Blank(Hash),
     Line(LineFacts),
+    /// A line holding bare carriage returns, which Python's text mode (and so VNX) reads as
+    /// several lines: the whole line's SHA-256 and each non-blank part.
+    Split(Hash, Vec<LineFacts>),
 }
 
 impl ScannedLine {
     /// SHA-256 of the line's exact bytes.
     pub fn line_hash(&self) -> &Hash {
         match &self.kind {
-            LineKind::Blank(h) => h,
+            LineKind::Blank(h) | LineKind::Split(h, _) => h,
             LineKind::Line(f) => &f.line_hash,
         }
     }
@@ -71,10 +74,21 @@ const CHUNK: usize = 2 << 20;
 /// Analyses one line the way every scan does.
 pub fn scan_line(bytes: &[u8], scratch: &mut Scratch) -> LineKind {
     if line::is_blank(bytes) {
-        LineKind::Blank(Sha256::digest(bytes).into())
-    } else {
-        LineKind::Line(line::analyze(bytes, scratch))
+        return LineKind::Blank(Sha256::digest(bytes).into());
     }
+    let facts = line::analyze(bytes, scratch);
+    // Canonical lines cannot hold a raw CR; only a line that needed parsing is looked at.
+    let parsed = facts.entry.as_ref().map_or(true, |e| !e.canonical);
+    let body = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    if parsed && memchr::memchr(b'\r', body).is_some() {
+        let parts = body
+            .split(|&b| b == b'\r')
+            .filter(|p| !line::is_blank(p))
+            .map(|p| line::analyze(p, scratch))
+            .collect();
+        return LineKind::Split(facts.line_hash, parts);
+    }
+    LineKind::Line(facts)
 }
 
 fn process(chunk: &Chunk, scratch: &mut Scratch) -> Vec<ScannedLine> {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::LedgerError;
 use super::checkpoint::Checkpoint;
-use super::line::{Entry, GENESIS, Hash, LineError, Link};
+use super::line::{Entry, GENESIS, Hash, LineError, LineFacts, Link};
 use super::scan::{self, Fragment, LineKind, ScanTotals, ScannedLine};
 
 /// The verdict on a ledger.
@@ -304,27 +304,12 @@ impl<'a> Checker<'a> {
         let line_hash = *l.line_hash();
         self.check_checkpoints(n, &line_hash);
         let mut seq = None;
-        if let LineKind::Line(facts) = l.kind {
-            match facts.entry {
-                Err(e) => {
-                    let kind = match e {
-                        LineError::NotObject(_) => ViolationKind::NotAnObject,
-                        _ => ViolationKind::InvalidJson,
-                    };
-                    self.report(n, kind, e.to_string());
-                    self.prev_entry = Some(None);
-                    self.head_entry = None;
-                }
-                Ok(entry) => {
-                    if entry.canonical {
-                        self.canonical += 1;
-                    } else {
-                        self.parsed += 1;
-                    }
-                    self.entry(n, &entry);
-                    seq = entry.seq;
-                    self.prev_entry = Some(Some(entry.entry_hash));
-                    self.head_entry = Some(entry.entry_hash);
+        match l.kind {
+            LineKind::Blank(_) => {}
+            LineKind::Line(facts) => seq = self.part(n, facts),
+            LineKind::Split(_, parts) => {
+                for facts in parts {
+                    seq = self.part(n, facts);
                 }
             }
         }
@@ -337,6 +322,33 @@ impl<'a> Checker<'a> {
             self.recent.pop_front();
         }
         self.recent.push_back((n, line_hash));
+    }
+
+    /// Checks one entry (a line, or a part of a line split at bare CRs); returns its `seq`.
+    fn part(&mut self, n: u64, facts: LineFacts) -> Option<u64> {
+        match facts.entry {
+            Err(e) => {
+                let kind = match e {
+                    LineError::NotObject(_) => ViolationKind::NotAnObject,
+                    _ => ViolationKind::InvalidJson,
+                };
+                self.report(n, kind, e.to_string());
+                self.prev_entry = Some(None);
+                self.head_entry = None;
+                None
+            }
+            Ok(entry) => {
+                if entry.canonical {
+                    self.canonical += 1;
+                } else {
+                    self.parsed += 1;
+                }
+                self.entry(n, &entry);
+                self.prev_entry = Some(Some(entry.entry_hash));
+                self.head_entry = Some(entry.entry_hash);
+                entry.seq
+            }
+        }
     }
 
     fn check_checkpoints(&mut self, n: u64, line_hash: &Hash) {

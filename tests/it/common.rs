@@ -1,0 +1,149 @@
+//! Shared test support: a hermetic environment per test (temp HOME, no user git config) and
+//! helpers to run the real `vnx` binary and build ledgers.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vnx::ledger::{Ledger, Receipt};
+
+/// The repository's own directory (for data files such as the golden ledgers).
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary directory with a `state/` ledger directory and an isolated HOME.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::Builder::new().prefix("vnx-test-").tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        TestEnv { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `state/t0_receipts.ndjson`.
+    pub fn ledger(&self) -> PathBuf {
+        self.path().join("state").join("t0_receipts.ndjson")
+    }
+
+    /// The `vnx` binary with a scrubbed environment, run in the test directory.
+    pub fn vnx(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vnx"));
+        hermetic(&mut cmd, self.path());
+        cmd.current_dir(self.path());
+        cmd
+    }
+
+    /// `vnx … --ledger <ledger>` for a subcommand path like `["audit-chain", "verify"]`.
+    pub fn vnx_ledger(&self, sub: &[&str]) -> Command {
+        let mut cmd = self.vnx();
+        cmd.args(sub).arg("--ledger").arg(self.ledger());
+        cmd
+    }
+
+    /// Appends `n` receipts through the library, with a fixed clock.
+    pub fn fill(&self, n: usize) -> Vec<vnx::ledger::Appended> {
+        let ledger = Ledger::new(self.ledger()).with_clock(|| "2026-11-21T10:00:00.000000Z".into());
+        let receipts: Vec<Receipt> = (0..n)
+            .map(|i| receipt(&format!(r#"{{"event_type":"task_complete","n":{i},"note":"café ✓"}}"#)))
+            .collect();
+        ledger.append_all(&receipts).unwrap().lines
+    }
+
+    /// The ledger's lines (without newlines).
+    pub fn lines(&self) -> Vec<Vec<u8>> {
+        let data = std::fs::read(self.ledger()).unwrap();
+        let mut lines: Vec<Vec<u8>> = data.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        if lines.last().is_some_and(Vec::is_empty) {
+            lines.pop();
+        }
+        lines
+    }
+
+    /// Replaces the ledger with these lines, each newline-terminated.
+    pub fn write_lines(&self, lines: &[Vec<u8>]) {
+        let mut data = Vec::new();
+        for l in lines {
+            data.extend_from_slice(l);
+            data.push(b'\n');
+        }
+        std::fs::write(self.ledger(), data).unwrap();
+    }
+
+    /// Creates a git repository at the test directory's root.
+    pub fn git_init(&self) {
+        git(self.path(), &["init", "-q", "-b", "main"]);
+        git(self.path(), &["commit", "-q", "--allow-empty", "-m", "init"]);
+    }
+}
+
+/// Scrubs a command's environment: temp HOME and config dir, no user or system git config.
+pub fn hermetic(cmd: &mut Command, root: &Path) {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", root.join("home"))
+        .env("XDG_CONFIG_HOME", root.join("home").join(".config"))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("LC_ALL", "C");
+}
+
+/// Runs git in `dir`, hermetically, and returns its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new("git");
+    hermetic(&mut cmd, dir);
+    let out = cmd.current_dir(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn receipt(json: &str) -> Receipt {
+    Receipt::from_json(json.as_bytes()).unwrap()
+}
+
+/// Output of a finished command, for assertions.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `audit-chain verify --json` parsed.
+pub fn verify_json(env: &TestEnv) -> (i32, serde_json::Value) {
+    let r = run(env.vnx_ledger(&["audit-chain", "verify"]).arg("--json"));
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {} {}", r.stdout, r.stderr));
+    (r.code, v)
+}
+
+/// (line, kind) of every violation in a verify JSON report.
+pub fn violations(report: &serde_json::Value) -> Vec<(u64, String)> {
+    report["report"]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["line"].as_u64().unwrap(), v["kind"].as_str().unwrap().to_owned()))
+        .collect()
+}

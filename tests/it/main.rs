@@ -1,0 +1,11 @@
+//! vnx's integration tests: one binary, one module per capability.
+
+mod common;
+
+mod canonical;
+mod checkpoint;
+mod cli;
+mod concurrency;
+mod crash;
+mod golden;
+mod tamper;
