@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::json::{self, Mode, Object, Value};
 use super::line::{self, EPOCH_MARKER, GENESIS, Hash, Scratch};
-use super::scan::{self, LineKind};
 use super::receipt::{REPAIR_EVENT, Receipt};
+use super::scan::{self, LineKind};
 use super::{LedgerError, ledger_dir, lock_path};
 
 /// The longest line the ledger accepts.

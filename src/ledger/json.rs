@@ -625,8 +625,15 @@ pub fn write_float(f: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(b"0.0");
         return;
     }
-    // Rust's `{:e}` gives the shortest digits that round-trip, as Python's repr does.
-    let sci = format!("{a:e}");
+    // Python's repr: the fewest digits that round-trip and, among those, the one nearest the
+    // exact value (ties to even). Rust's `{:e}` finds the fewest digits; formatting again to
+    // exactly that many digits rounds correctly, ties to even.
+    let shortest = format!("{a:e}");
+    let digit_count = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.bytes().filter(u8::is_ascii_digit).count());
+    let sci = format!("{a:.*e}", digit_count.saturating_sub(1));
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
@@ -736,6 +743,8 @@ mod tests {
             ("42.94", "42.94"),
             ("1e22", "1e+22"),
             ("123456789012345678.0", "1.2345678901234568e+17"),
+            // A tie between two shortest candidates: CPython rounds half to even.
+            ("1504153640873121.25", "1504153640873121.2"),
         ] {
             assert_eq!(canon(input), want, "{input}");
         }

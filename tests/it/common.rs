@@ -20,7 +20,10 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        let dir = tempfile::Builder::new().prefix("vnx-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("vnx-test-")
+            .tempdir()
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("state")).unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         TestEnv { dir }
@@ -54,7 +57,11 @@ impl TestEnv {
     pub fn fill(&self, n: usize) -> Vec<vnx::ledger::Appended> {
         let ledger = Ledger::new(self.ledger()).with_clock(|| "2026-11-21T10:00:00.000000Z".into());
         let receipts: Vec<Receipt> = (0..n)
-            .map(|i| receipt(&format!(r#"{{"event_type":"task_complete","n":{i},"note":"café ✓"}}"#)))
+            .map(|i| {
+                receipt(&format!(
+                    r#"{{"event_type":"task_complete","n":{i},"note":"café ✓"}}"#
+                ))
+            })
             .collect();
         ledger.append_all(&receipts).unwrap().lines
     }
@@ -82,7 +89,10 @@ impl TestEnv {
     /// Creates a git repository at the test directory's root.
     pub fn git_init(&self) {
         git(self.path(), &["init", "-q", "-b", "main"]);
-        git(self.path(), &["commit", "-q", "--allow-empty", "-m", "init"]);
+        git(
+            self.path(),
+            &["commit", "-q", "--allow-empty", "-m", "init"],
+        );
     }
 }
 
@@ -106,7 +116,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     let mut cmd = Command::new("git");
     hermetic(&mut cmd, dir);
     let out = cmd.current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -144,6 +158,11 @@ pub fn violations(report: &serde_json::Value) -> Vec<(u64, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["line"].as_u64().unwrap(), v["kind"].as_str().unwrap().to_owned()))
+        .map(|v| {
+            (
+                v["line"].as_u64().unwrap(),
+                v["kind"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
