@@ -208,6 +208,12 @@ struct Checker<'a> {
     recent: VecDeque<(u64, Hash)>,
     /// The last `seq` gap: (line, first missing seq, last missing seq).
     last_gap: Option<(u64, u64, u64)>,
+    /// The highest `seq` seen.
+    max_seq: Option<u64>,
+    /// Link failures up to this line are explained by a reported reordering.
+    explained_through: u64,
+    /// Line p links to an earlier line j: (p, j), decided when the next line is seen.
+    pending_insert: Option<(u64, u64)>,
     checkpoints_at: BTreeMap<u64, Vec<usize>>,
     checkpoint_ok: Vec<Option<bool>>,
     head_entry: Option<Hash>,
@@ -265,6 +271,9 @@ impl<'a> Checker<'a> {
             parsed: 0,
             recent: VecDeque::with_capacity(RECENT),
             last_gap: None,
+            max_seq: None,
+            explained_through: 0,
+            pending_insert: None,
             checkpoints_at,
             checkpoint_ok: vec![None; options.checkpoints.len()],
             head_entry: None,
@@ -287,6 +296,14 @@ impl<'a> Checker<'a> {
         expected: Option<String>,
         actual: Option<String>,
     ) {
+        // Two views of one fault (e.g. both links into an altered line) are reported once.
+        if self
+            .violations
+            .last()
+            .is_some_and(|v| v.line == line && v.kind == kind)
+        {
+            return;
+        }
         self.violations_total += 1;
         if self.violations.len() < self.options.max_violations {
             self.violations.push(Violation {
@@ -383,10 +400,11 @@ impl<'a> Checker<'a> {
         let mut seq_gap = false;
         let mut seq_back = None;
         if let Some(seq) = e.seq {
-            let expected = match &self.prev {
-                Some(Prev { seq: Some(s), .. }) => s + 1,
+            let expected = match (&self.prev, self.max_seq) {
+                (Some(Prev { seq: Some(_), .. }), Some(max)) => max + 1,
                 _ => n,
             };
+            self.max_seq = Some(self.max_seq.map_or(seq, |m| m.max(seq)));
             if seq > expected {
                 seq_gap = true;
                 let count = seq - expected;
@@ -475,33 +493,43 @@ impl<'a> Checker<'a> {
             }
         }
 
-        if let Some((seq, expected)) = seq_back {
-            if let Some(pos) = self.missing_seq(seq) {
-                self.reordered(n, seq, pos);
-                return;
-            }
-            if chained_to.is_none() {
-                self.report_full(
-                    n,
-                    ViolationKind::SeqMismatch,
-                    format!("seq {seq} repeats or goes back"),
-                    Some(expected.to_string()),
-                    Some(seq.to_string()),
+        // A pending "lines were inserted before line p" holds only if the chain runs through
+        // line p, i.e. this line links to it.
+        if let Some((p, j)) = self.pending_insert.take() {
+            if p == n - 1 && !byte_fail {
+                self.report_inserted(j + 1, p - 1, p);
+            } else {
+                self.report(
+                    p,
+                    ViolationKind::InsertedLines,
+                    format!("line {p} is not part of the chain: it was inserted"),
                 );
             }
+        }
+
+        if let Some((seq, _)) = seq_back
+            && let Some(gap_line) = self.missing_seq(seq)
+        {
+            self.reordered(n, seq, gap_line);
+            // The lines right after a move link across it; that is explained.
+            self.explained_through = n + 1;
+            return;
+        }
+        if n <= self.explained_through {
+            return;
         }
 
         let prev_line = n.saturating_sub(1);
         if byte_fail {
             if let Some(j) = chained_to {
-                self.report(
-                    j + 1,
+                self.pending_insert = Some((n, j));
+            } else if let Some((seq, expected)) = seq_back {
+                self.report_full(
+                    n,
                     ViolationKind::InsertedLines,
-                    format!(
-                        "line(s) {}..{} were inserted: line {n} was chained to line {j}",
-                        j + 1,
-                        n - 1
-                    ),
+                    format!("line {n} repeats seq {seq}: it was inserted (or copied from earlier)"),
+                    Some(expected.to_string()),
+                    Some(seq.to_string()),
                 );
             } else if seq_gap {
                 // Explained by the missing lines already reported.
@@ -528,6 +556,14 @@ impl<'a> Checker<'a> {
                     Some(hex(&expected_line)),
                 );
             }
+        } else if let Some((seq, expected)) = seq_back {
+            self.report_full(
+                n,
+                ViolationKind::SeqMismatch,
+                format!("seq {seq} repeats or goes back although line {n} links correctly"),
+                Some(expected.to_string()),
+                Some(seq.to_string()),
+            );
         } else if vnx_fail {
             let expected = self.prev_entry.flatten().map(|h| hex(&h));
             if e.prev_line.is_present() {
@@ -551,6 +587,17 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+    }
+
+    fn report_inserted(&mut self, from: u64, to: u64, n: u64) {
+        self.report(
+            from,
+            ViolationKind::InsertedLines,
+            format!(
+                "line(s) {from}..{to} were inserted: line {n} is chained to line {}",
+                from - 1
+            ),
+        );
     }
 
     /// Where a recent `seq` gap skipped `seq`, if one did.
@@ -586,6 +633,9 @@ impl<'a> Checker<'a> {
     }
 
     fn finish(mut self, totals: ScanTotals) -> VerifyReport {
+        if let Some((p, j)) = self.pending_insert.take() {
+            self.report_inserted(j + 1, p - 1, p);
+        }
         let mut checkpoints = Vec::new();
         for (i, cp) in self.options.checkpoints.iter().enumerate() {
             let trusted = self.options.trusted_keys.is_empty()

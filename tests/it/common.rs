@@ -13,9 +13,11 @@ pub fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A temporary directory with a `state/` ledger directory and an isolated HOME.
+/// A temporary directory holding an isolated HOME (`home/`) and a working directory
+/// (`work/`, with a `state/` ledger directory) that tests may turn into a git repository.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
+    work: PathBuf,
 }
 
 impl TestEnv {
@@ -24,13 +26,20 @@ impl TestEnv {
             .prefix("vnx-test-")
             .tempdir()
             .unwrap();
-        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(work.join("state")).unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        TestEnv { dir }
+        TestEnv { dir, work }
     }
 
+    /// The working directory.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.work
+    }
+
+    /// The isolated HOME.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
     }
 
     /// `state/t0_receipts.ndjson`.
@@ -41,7 +50,7 @@ impl TestEnv {
     /// The `vnx` binary with a scrubbed environment, run in the test directory.
     pub fn vnx(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vnx"));
-        hermetic(&mut cmd, self.path());
+        hermetic(&mut cmd, &self.home());
         cmd.current_dir(self.path());
         cmd
     }
@@ -86,22 +95,25 @@ impl TestEnv {
         std::fs::write(self.ledger(), data).unwrap();
     }
 
-    /// Creates a git repository at the test directory's root.
+    /// Makes the working directory a git repository with one empty commit.
     pub fn git_init(&self) {
-        git(self.path(), &["init", "-q", "-b", "main"]);
-        git(
-            self.path(),
-            &["commit", "-q", "--allow-empty", "-m", "init"],
-        );
+        self.git(&["init", "-q", "-b", "main"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", "init"]);
+    }
+
+    /// Runs git in the working directory.
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.home(), self.path(), args)
     }
 }
 
-/// Scrubs a command's environment: temp HOME and config dir, no user or system git config.
-pub fn hermetic(cmd: &mut Command, root: &Path) {
+/// Scrubs a command's environment: `home` as HOME and config dir, no user or system git
+/// config.
+pub fn hermetic(cmd: &mut Command, home: &Path) {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", root.join("home"))
-        .env("XDG_CONFIG_HOME", root.join("home").join(".config"))
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_AUTHOR_NAME", "t")
@@ -112,9 +124,9 @@ pub fn hermetic(cmd: &mut Command, root: &Path) {
 }
 
 /// Runs git in `dir`, hermetically, and returns its stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
     let mut cmd = Command::new("git");
-    hermetic(&mut cmd, dir);
+    hermetic(&mut cmd, home);
     let out = cmd.current_dir(dir).args(args).output().unwrap();
     assert!(
         out.status.success(),
