@@ -147,8 +147,8 @@ pub struct Run {
     pub stderr: String,
 }
 
-pub fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().unwrap();
+pub fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> Run {
+    let out = cmd.borrow_mut().output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
