@@ -7,5 +7,6 @@ mod checkpoint;
 mod cli;
 mod concurrency;
 mod crash;
+mod defaults;
 mod golden;
 mod tamper;
