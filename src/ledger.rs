@@ -88,6 +88,8 @@ pub enum LedgerError {
         line: u64,
         reason: line::LineError,
     },
+    #[error("receipt {index} did not serialize to canonical form (a vnx bug); nothing was written")]
+    NotCanonical { index: usize },
     #[error("receipt {index} would be a {len}-byte line; the limit is {max} bytes")]
     LineTooLong {
         index: usize,

@@ -199,9 +199,8 @@ impl Ledger {
         let mut buf = Vec::new();
         let mut prev_line = head.line_hash;
         let mut prev_entry = head.entry_hash;
-        let mut seq = head.next_seq;
         let mut scratch = Scratch::default();
-        for (index, receipt) in todo.iter().enumerate() {
+        for (seq, (index, receipt)) in (head.next_seq..).zip(todo.iter().enumerate()) {
             let is_marker = receipt.event_type() == EPOCH_MARKER;
             let prev_hash = if is_marker { GENESIS } else { prev_entry };
             let object = receipt.stamped(
@@ -221,12 +220,9 @@ impl Ledger {
                 });
             }
             let facts = line::analyze(&buf[start..], &mut scratch);
-            let entry = facts
-                .entry
-                .as_ref()
-                .ok()
-                .filter(|e| e.canonical)
-                .expect("the ledger writes canonical lines");
+            let Some(entry) = facts.entry.as_ref().ok().filter(|e| e.canonical) else {
+                return Err(LedgerError::NotCanonical { index });
+            };
             outcome.lines.push(Appended {
                 seq,
                 event_type: receipt.event_type().to_owned(),
@@ -237,7 +233,6 @@ impl Ledger {
             buf.push(b'\n');
             prev_line = facts.line_hash;
             prev_entry = entry.entry_hash;
-            seq += 1;
         }
 
         if let Err(source) = file.write_all(&buf) {

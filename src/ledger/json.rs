@@ -194,7 +194,8 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-const MAX_DEPTH: usize = 512;
+/// The deepest nesting accepted.
+pub const MAX_DEPTH: usize = 512;
 
 /// Parses one JSON text (surrounding JSON whitespace allowed).
 pub fn parse(input: &str, mode: Mode) -> Result<Value<'_>, ParseError> {

@@ -214,7 +214,9 @@ struct Scanner<'a> {
     i: usize,
 }
 
-const MAX_SCAN_DEPTH: usize = 128;
+/// Nesting the scanner follows; the same limit as the parser, so every value the parser
+/// accepts can be recognised as canonical.
+const MAX_SCAN_DEPTH: usize = json::MAX_DEPTH;
 
 impl Scanner<'_> {
     fn peek(&self) -> Option<u8> {

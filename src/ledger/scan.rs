@@ -94,15 +94,13 @@ pub fn scan_line(bytes: &[u8], scratch: &mut Scratch) -> LineKind {
 fn process(chunk: &Chunk, scratch: &mut Scratch) -> Vec<ScannedLine> {
     let mut out = Vec::with_capacity(chunk.buf.len() / 256 + 1);
     let mut start = 0;
-    let mut number = chunk.first_line;
-    for end in memchr::memchr_iter(b'\n', &chunk.buf) {
+    for (number, end) in (chunk.first_line..).zip(memchr::memchr_iter(b'\n', &chunk.buf)) {
         let bytes = &chunk.buf[start..end];
         out.push(ScannedLine {
             number,
             offset: chunk.offset + start as u64,
             kind: scan_line(bytes, scratch),
         });
-        number += 1;
         start = end + 1;
     }
     out

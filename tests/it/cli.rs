@@ -473,3 +473,43 @@ fn verify_json_is_machine_readable() {
     assert_eq!(v["report"]["lines"], 2);
     assert_eq!(v["report"]["violations_total"], 0);
 }
+
+#[test]
+fn deeply_nested_and_oversized_receipts() {
+    let env = TestEnv::new();
+    let deep = format!(
+        r#"{{"event_type":"deep","v":{}1{}}}"#,
+        "[".repeat(400),
+        "]".repeat(400)
+    );
+    let r = append(&env, &deep);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let too_deep = format!(
+        r#"{{"event_type":"deep","v":{}1{}}}"#,
+        "[".repeat(600),
+        "]".repeat(600)
+    );
+    let r = append(&env, &too_deep);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("nested too deeply"), "{}", r.stderr);
+    let file = env.path().join("big.json");
+    std::fs::write(
+        &file,
+        format!(r#"{{"event_type":"big","v":"{}"}}"#, "x".repeat(1 << 20)),
+    )
+    .unwrap();
+    let before = std::fs::read(env.ledger()).unwrap();
+    let r = run(env
+        .vnx_ledger(&["receipts", "append"])
+        .arg("--receipt-file")
+        .arg(&file));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("the limit is 1048576 bytes"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read(env.ledger()).unwrap(), before);
+    let (code, _) = crate::common::verify_json(&env);
+    assert_eq!(code, 0);
+}
