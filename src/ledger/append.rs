@@ -419,7 +419,7 @@ fn read_head(file: &mut File, size: u64) -> io::Result<Head> {
                 Ok(e) => {
                     head.entry_hash = e.entry_hash;
                     head.chained = e.prev_hash.is_present() || e.is_marker;
-                    if physical_last {
+                    if physical_last && e.prev_line.is_present() {
                         last_seq = e.seq;
                     }
                 }

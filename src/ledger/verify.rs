@@ -363,7 +363,7 @@ impl<'a> Checker<'a> {
                 self.entry(n, &entry);
                 self.prev_entry = Some(Some(entry.entry_hash));
                 self.head_entry = Some(entry.entry_hash);
-                entry.seq
+                entry.seq.filter(|_| entry.prev_line.is_present())
             }
         }
     }
@@ -399,7 +399,8 @@ impl<'a> Checker<'a> {
         // without one.
         let mut seq_gap = false;
         let mut seq_back = None;
-        if let Some(seq) = e.seq {
+        // Only vnx lines (those with `prev_line_sha256`) give `seq` its meaning.
+        if let Some(seq) = e.seq.filter(|_| e.prev_line.is_present()) {
             let expected = match (&self.prev, self.max_seq) {
                 (Some(Prev { seq: Some(_), .. }), Some(max)) => max + 1,
                 _ => n,

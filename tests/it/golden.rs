@@ -155,3 +155,25 @@ fn vnx_appends_onto_a_python_ledger_and_both_verifiers_agree() {
         );
     }
 }
+
+#[test]
+fn a_foreign_seq_field_is_not_taken_for_vnx_seq() {
+    // Another tool's receipts may carry a `seq` of their own; only vnx lines (with
+    // `prev_line_sha256`) are held to vnx's numbering.
+    let env = TestEnv::new();
+    std::fs::write(
+        env.ledger(),
+        "{\"event_type\": \"a\", \"seq\": 90}\n{\"event_type\": \"b\", \"seq\": 3}\n",
+    )
+    .unwrap();
+    let outcome = Ledger::new(env.ledger())
+        .append(&receipt(r#"{"event_type":"c"}"#))
+        .unwrap();
+    // Marker at line 3, receipt at line 4: numbering follows the file, not the foreign seq.
+    assert_eq!(
+        outcome.lines.iter().map(|l| l.seq).collect::<Vec<_>>(),
+        [3, 4]
+    );
+    let report = verify(&env.ledger(), &VerifyOptions::default()).unwrap();
+    assert_eq!(report.status, ChainStatus::VerifiedSegmented, "{report:#?}");
+}
