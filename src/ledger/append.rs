@@ -161,15 +161,11 @@ impl Ledger {
             });
         }
 
-        let mut outcome = AppendOutcome::default();
-        let mut size = meta.len();
-        let mut todo: Vec<Receipt> = Vec::new();
-        if let Some(repair) = self.repair_torn_tail(&mut file, size)? {
-            size = repair.byte_start;
-            todo.push(Receipt::internal(repair_record(&repair)));
-            outcome.repair = Some(repair);
-        }
-        let head = read_head(&mut file, size).map_err(|source| read_error(path, source))?;
+        let size = meta.len();
+        // Everything is read, validated and serialized before the file is changed.
+        let torn = find_torn(&mut file, size).map_err(|e| read_error(path, e))?;
+        let end = torn.as_ref().map_or(size, |t| t.start);
+        let head = read_head(&mut file, end).map_err(|source| read_error(path, source))?;
         if let Some((line, reason)) = head.unreadable.clone()
             && !seal
         {
@@ -179,9 +175,29 @@ impl Ledger {
                 reason,
             });
         }
-        let needs_marker = size > 0 && (!head.chained || head.unreadable.is_some());
+        let mut outcome = AppendOutcome::default();
+        let mut todo: Vec<Receipt> = Vec::new();
+        if torn.is_none()
+            && let Some(orphan) =
+                orphaned_quarantine(path, size).map_err(|e| read_error(path, e))?
+        {
+            // A writer died after moving a fragment aside but before recording it.
+            todo.push(Receipt::internal(repair_record(&orphan)));
+            outcome.repair = Some(orphan);
+        }
+        if let Some(t) = &torn {
+            let repair = Repair {
+                byte_start: t.start,
+                byte_end: size,
+                sha256: hex::encode(Sha256::digest(&t.bytes)),
+                quarantine: quarantine_path(path, t.start),
+            };
+            todo.push(Receipt::internal(repair_record(&repair)));
+            outcome.repair = Some(repair);
+        }
+        let needs_marker = end > 0 && (!head.chained || head.unreadable.is_some());
         if needs_marker && (seal || !receipts.is_empty()) {
-            let epoch = max_epoch(&mut file, size).map_err(|source| read_error(path, source))? + 1;
+            let epoch = max_epoch(&mut file, end).map_err(|source| read_error(path, source))? + 1;
             let mut marker = Object::default();
             marker.insert("type", Value::string(EPOCH_MARKER));
             marker.insert("event_type", Value::string(EPOCH_MARKER));
@@ -195,8 +211,47 @@ impl Ledger {
         if todo.is_empty() {
             return Ok(outcome);
         }
+        let (buf, lines, line_ends) = self.serialize(&todo, &head, end)?;
+        outcome.lines = lines;
 
+        let mut at = end;
+        if torn.is_none() && outcome.repair.is_some() {
+            // Record a recovered quarantine on its own, like a fresh repair.
+            let record = &buf[..line_ends[0]];
+            commit(&mut file, path, record, at)?;
+            at += record.len() as u64;
+        }
+        if let (Some(t), Some(repair)) = (&torn, &outcome.repair) {
+            // The repair is committed on its own, so a failure after it cannot drop the
+            // record that names the quarantine file.
+            self.quarantine(&mut file, t, &repair.quarantine)?;
+            let repair_line = &buf[..line_ends[0]];
+            if let Err(e) = commit(&mut file, path, repair_line, at) {
+                restore(&mut file, t, &repair.quarantine);
+                return Err(e);
+            }
+            at += repair_line.len() as u64;
+        }
+        let rest = &buf[(at - end) as usize..];
+        if !rest.is_empty() {
+            commit(&mut file, path, rest, at)?;
+        }
+        drop(file);
+        drop(lock);
+        Ok(outcome)
+    }
+
+    /// Stamps and serializes receipts chained onto `head`, as they will sit from byte `base`:
+    /// the bytes, what each line is, and where each line ends in the buffer.
+    fn serialize(
+        &self,
+        todo: &[Receipt],
+        head: &Head,
+        base: u64,
+    ) -> Result<(Vec<u8>, Vec<Appended>, Vec<usize>), LedgerError> {
         let mut buf = Vec::new();
+        let mut lines = Vec::with_capacity(todo.len());
+        let mut ends = Vec::with_capacity(todo.len());
         let mut prev_line = head.line_hash;
         let mut prev_entry = head.entry_hash;
         let mut scratch = Scratch::default();
@@ -223,90 +278,138 @@ impl Ledger {
             let Some(entry) = facts.entry.as_ref().ok().filter(|e| e.canonical) else {
                 return Err(LedgerError::NotCanonical { index });
             };
-            outcome.lines.push(Appended {
+            lines.push(Appended {
                 seq,
                 event_type: receipt.event_type().to_owned(),
                 line_sha256: hex::encode(facts.line_hash),
                 entry_hash: hex::encode(entry.entry_hash),
-                offset: size + start as u64,
+                offset: base + start as u64,
             });
             buf.push(b'\n');
+            ends.push(buf.len());
             prev_line = facts.line_hash;
             prev_entry = entry.entry_hash;
         }
-
-        if let Err(source) = file.write_all(&buf) {
-            let rolled_back = file.set_len(size).and_then(|()| file.sync_data()).is_ok();
-            return Err(LedgerError::Write {
-                path: path.clone(),
-                offset: size,
-                rolled_back,
-                source,
-            });
-        }
-        file.sync_data().map_err(|source| LedgerError::Sync {
-            path: path.clone(),
-            source,
-        })?;
-        drop(file);
-        drop(lock);
-        Ok(outcome)
+        Ok((buf, lines, ends))
     }
 
-    /// Moves a final fragment without a newline to a quarantine file and cuts it off.
-    fn repair_torn_tail(&self, file: &mut File, size: u64) -> Result<Option<Repair>, LedgerError> {
+    /// Copies a torn fragment to its quarantine file (durably) and cuts it off the ledger.
+    fn quarantine(&self, file: &mut File, torn: &Torn, to: &Path) -> Result<(), LedgerError> {
         let path = &self.path;
-        if size == 0 || last_byte(file, size).map_err(|e| read_error(path, e))? == b'\n' {
-            return Ok(None);
-        }
-        let start = match find_newline_before(file, size).map_err(|e| read_error(path, e))? {
-            Some(nl) => nl + 1,
-            None => 0,
-        };
-        let mut fragment = vec![0u8; (size - start) as usize];
-        file.seek(SeekFrom::Start(start))
-            .and_then(|_| file.read_exact(&mut fragment))
-            .map_err(|e| read_error(path, e))?;
-        let dir = ledger_dir(path);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "ledger".into());
-        let mut quarantine = dir.join(format!("{name}.torn-{start}"));
-        let mut n = 1;
-        while quarantine.exists() {
-            n += 1;
-            quarantine = dir.join(format!("{name}.torn-{start}-{n}"));
-        }
         let q_err = |source| LedgerError::Quarantine {
             path: path.clone(),
-            quarantine: quarantine.clone(),
+            quarantine: to.to_owned(),
             source,
         };
         let mut q = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o444)
-            .open(&quarantine)
+            .open(to)
             .map_err(q_err)?;
-        q.write_all(&fragment)
+        q.write_all(&torn.bytes)
             .and_then(|()| q.sync_all())
             .map_err(q_err)?;
-        sync_dir(dir).map_err(q_err)?;
-        file.set_len(start)
+        sync_dir(ledger_dir(path)).map_err(q_err)?;
+        file.set_len(torn.start)
             .and_then(|()| file.sync_data())
             .map_err(|source| LedgerError::Write {
                 path: path.clone(),
-                offset: start,
+                offset: torn.start,
                 rolled_back: false,
                 source,
-            })?;
-        Ok(Some(Repair {
-            byte_start: start,
-            byte_end: size,
-            sha256: hex::encode(Sha256::digest(&fragment)),
-            quarantine,
-        }))
+            })
+    }
+}
+
+/// A final fragment without a newline.
+struct Torn {
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+/// The fragment after the last newline of a file of `size` bytes, if any.
+fn find_torn(file: &mut File, size: u64) -> io::Result<Option<Torn>> {
+    if size == 0 || last_byte(file, size)? == b'\n' {
+        return Ok(None);
+    }
+    let start = find_newline_before(file, size)?.map_or(0, |nl| nl + 1);
+    let mut bytes = vec![0u8; (size - start) as usize];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut bytes)?;
+    Ok(Some(Torn { start, bytes }))
+}
+
+/// A quarantine file for a fragment cut at byte `size` — the current end of the ledger —
+/// whose repair record was never written: the newest `<ledger>.torn-<size>[-N]`, if any.
+fn orphaned_quarantine(ledger: &Path, size: u64) -> io::Result<Option<Repair>> {
+    let first = quarantine_name(ledger, size, 1);
+    if size == 0 || !first.exists() {
+        return Ok(None);
+    }
+    let mut n = 1;
+    while quarantine_name(ledger, size, n + 1).exists() {
+        n += 1;
+    }
+    let path = quarantine_name(ledger, size, n);
+    let bytes = std::fs::read(&path)?;
+    Ok(Some(Repair {
+        byte_start: size,
+        byte_end: size + bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        quarantine: path,
+    }))
+}
+
+fn quarantine_name(ledger: &Path, start: u64, n: u32) -> PathBuf {
+    let name = ledger
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "ledger".into());
+    let suffix = if n > 1 {
+        format!("-{n}")
+    } else {
+        String::new()
+    };
+    ledger_dir(ledger).join(format!("{name}.torn-{start}{suffix}"))
+}
+
+/// `<ledger>.torn-<offset>`, with a `-N` suffix when an earlier tear at that offset exists.
+fn quarantine_path(ledger: &Path, start: u64) -> PathBuf {
+    let mut n = 1;
+    while quarantine_name(ledger, start, n).exists() {
+        n += 1;
+    }
+    quarantine_name(ledger, start, n)
+}
+
+/// Writes `bytes` at the end of the ledger (which is `at` bytes long) with one `write`, then
+/// `fdatasync`. A failed write is cut back off; a failed sync is reported, never retried.
+fn commit(file: &mut File, path: &Path, bytes: &[u8], at: u64) -> Result<(), LedgerError> {
+    if let Err(source) = file.write_all(bytes) {
+        let rolled_back = file.set_len(at).and_then(|()| file.sync_data()).is_ok();
+        return Err(LedgerError::Write {
+            path: path.to_owned(),
+            offset: at,
+            rolled_back,
+            source,
+        });
+    }
+    file.sync_data().map_err(|source| LedgerError::Sync {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Puts a quarantined fragment back where it was, after its repair record could not be
+/// written, so the ledger ends exactly as it began; best effort, the caller reports the error.
+fn restore(file: &mut File, torn: &Torn, quarantine: &Path) {
+    let restored = file
+        .set_len(torn.start)
+        .and_then(|()| file.write_all(&torn.bytes))
+        .and_then(|()| file.sync_data());
+    if restored.is_ok() {
+        let _ = std::fs::remove_file(quarantine);
     }
 }
 
