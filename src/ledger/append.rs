@@ -211,7 +211,11 @@ impl Ledger {
         if todo.is_empty() {
             return Ok(outcome);
         }
-        let (buf, lines, line_ends) = self.serialize(&todo, &head, end)?;
+        let Serialized {
+            bytes: buf,
+            lines,
+            ends: line_ends,
+        } = self.serialize(&todo, &head, end)?;
         outcome.lines = lines;
 
         let mut at = end;
@@ -248,7 +252,7 @@ impl Ledger {
         todo: &[Receipt],
         head: &Head,
         base: u64,
-    ) -> Result<(Vec<u8>, Vec<Appended>, Vec<usize>), LedgerError> {
+    ) -> Result<Serialized, LedgerError> {
         let mut buf = Vec::new();
         let mut lines = Vec::with_capacity(todo.len());
         let mut ends = Vec::with_capacity(todo.len());
@@ -290,7 +294,11 @@ impl Ledger {
             prev_line = facts.line_hash;
             prev_entry = entry.entry_hash;
         }
-        Ok((buf, lines, ends))
+        Ok(Serialized {
+            bytes: buf,
+            lines,
+            ends,
+        })
     }
 
     /// Copies a torn fragment to its quarantine file (durably) and cuts it off the ledger.
@@ -320,6 +328,13 @@ impl Ledger {
                 source,
             })
     }
+}
+
+/// New lines ready to write: their bytes, what each is, and where each ends in `bytes`.
+struct Serialized {
+    bytes: Vec<u8>,
+    lines: Vec<Appended>,
+    ends: Vec<usize>,
 }
 
 /// A final fragment without a newline.
