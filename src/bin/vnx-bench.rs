@@ -114,9 +114,14 @@ fn run(args: &Args) -> Result<()> {
     let work = WorkDir::create(args.dir.as_deref(), args.keep)?;
     note(&format!("scratch directory {}", work.path.display()));
     let machine = machine_context(&work.path);
-    if let Some(load) = load_average().filter(|l| *l > 0.5) {
+    let before = CpuSample::take();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let start = CpuSample::take();
+    let busy_before = before.zip(start).map(|(a, b)| b.others_since(&a));
+    if let Some(busy) = busy_before.filter(|b| *b > 10.0) {
         note(&format!(
-            "warning: the 1-minute load average is {load:.2}; other work will skew the figures"
+            "warning: other processes kept {busy:.0}% of the CPU busy just now; the figures \
+             will suffer"
         ));
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -162,11 +167,15 @@ fn run(args: &Args) -> Result<()> {
     let cli = bench_cli(&mut sp, &work.path, &vnx, &cfg, &mut rng)?;
     let helper_hwm_kib = sp.hwm_kib;
     sp.finish()?;
+    let busy_during = start
+        .zip(CpuSample::take())
+        .map(|(a, b)| b.others_since(&a));
 
     let report = Report {
         cfg: &cfg,
         machine,
-        load_end: load_average(),
+        busy_before,
+        busy_during,
         helper_hwm_kib,
         native,
         vnx_format,
@@ -267,9 +276,6 @@ fn machine_context(dir: &Path) -> Vec<(String, String)> {
     if let Some(v) = sha256sum {
         out.push(("sha256sum".into(), v));
     }
-    if let Some(load) = load_average() {
-        out.push(("Load average at start (1 min)".into(), format!("{load:.2}")));
-    }
     out.push((
         "Date".into(),
         jiff::Timestamp::now().strftime("%Y-%m-%d").to_string(),
@@ -312,13 +318,51 @@ fn filesystem(dir: &Path) -> String {
     )
 }
 
-fn load_average() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// CPU time from /proc: the whole machine's, and this process tree's (its own plus that of
+/// the children it has reaped, which includes theirs).
+#[derive(Clone, Copy)]
+struct CpuSample {
+    busy: u64,
+    total: u64,
+    own: u64,
+}
+
+impl CpuSample {
+    fn take() -> Option<CpuSample> {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|t| t.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal (guest time is already in user).
+        let total: u64 = ticks.iter().take(8).sum();
+        let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+        let own_stat = fs::read_to_string("/proc/self/stat").ok()?;
+        let fields: Vec<u64> = own_stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .map(|t| t.parse().ok())
+            .collect::<Option<_>>()?;
+        Some(CpuSample {
+            busy: total - idle,
+            total,
+            own: fields.iter().sum(),
+        })
+    }
+
+    /// Percent of the machine's CPU capacity other processes used since `earlier`.
+    fn others_since(&self, earlier: &CpuSample) -> f64 {
+        let total = self.total.saturating_sub(earlier.total).max(1) as f64;
+        let busy = self.busy.saturating_sub(earlier.busy) as f64;
+        let own = self.own.saturating_sub(earlier.own) as f64;
+        ((busy - own) / total * 100.0).max(0.0)
+    }
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -1198,7 +1242,10 @@ fn bench_cli(
 struct Report<'a> {
     cfg: &'a Config,
     machine: Vec<(String, String)>,
-    load_end: Option<f64>,
+    /// Percent of CPU capacity used by other processes in the second before the run, and
+    /// during it.
+    busy_before: Option<f64>,
+    busy_during: Option<f64>,
     helper_hwm_kib: u64,
     native: VerifyBench,
     vnx_format: VerifyBench,
@@ -1243,8 +1290,9 @@ fn secs_ms(x: f64) -> String {
     ms(x * 1e6)
 }
 
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
+/// KiB as MB (10^6 bytes).
+fn rss_mb(kib: u64) -> String {
+    format!("{:.1} MB", kib as f64 * 1024.0 / MB)
 }
 
 fn ratio(x: f64) -> String {
@@ -1280,8 +1328,13 @@ impl Report<'_> {
         for (k, v) in &self.machine {
             let _ = writeln!(out, "- {k}: {v}");
         }
-        if let Some(load) = self.load_end {
-            let _ = writeln!(out, "- Load average at end (1 min): {load:.2}");
+        if let (Some(before), Some(during)) = (self.busy_before, self.busy_during) {
+            let _ = writeln!(
+                out,
+                "- Other processes' CPU use (share of all cores, from /proc/stat less this \
+                 benchmark's own): {before:.0}% in the second before the run, {during:.0}% \
+                 during it"
+            );
         }
         let _ = writeln!(
             out,
@@ -1292,7 +1345,7 @@ impl Report<'_> {
              `wait4`, which on Linux never reads below the spawner's own peak ({} here). \
              Latencies are single operations, nearest-rank percentiles.\n",
             cfg.runs,
-            mib(self.helper_hwm_kib)
+            rss_mb(self.helper_hwm_kib)
         );
         self.summary(&mut out);
         self.verify_section(&mut out, "1. Native verify", &self.native);
@@ -1350,7 +1403,7 @@ impl Report<'_> {
                 "Verify peak RSS, {} MB ledgers (any run above)",
                 num(n.bytes as f64 / MB, 0)
             ),
-            mib(rss),
+            rss_mb(rss),
             "–".into(),
             "–".into(),
             format!("< 20 MB {}", check(rss as f64 * 1024.0 < 20.0 * MB)),
@@ -1458,7 +1511,7 @@ impl Report<'_> {
                 format!("{} ({})", secs_ms(t.median()), secs_ms(t.best())),
                 format!("{} ({})", rate(t.mbps(b.bytes)), rate(t.best_mbps(b.bytes))),
                 num(b.lines as f64 / t.median() / 1e6, 2),
-                t.rss_kib.map_or("–".into(), mib),
+                t.rss_kib.map_or("–".into(), rss_mb),
                 floor.map_or("–".into(), |f| ratio(t.mbps(b.bytes) / f)),
             ]
         };
@@ -1520,14 +1573,14 @@ impl Report<'_> {
                 "`python3 receipts/reference/vnx_chain.py verify FILE` (1 run)".into(),
                 secs_ms(p.python.median()),
                 rate(py),
-                p.python.rss_kib.map_or("–".into(), mib),
+                p.python.rss_kib.map_or("–".into(), rss_mb),
                 ratio(1.0),
             ],
             vec![
                 "`vnx audit-chain verify --ledger FILE --threads 1` (median)".into(),
                 secs_ms(p.vnx_one.median()),
                 rate(p.vnx_one.mbps(p.bytes)),
-                p.vnx_one.rss_kib.map_or("–".into(), mib),
+                p.vnx_one.rss_kib.map_or("–".into(), rss_mb),
                 ratio(p.vnx_one.mbps(p.bytes) / py),
             ],
         ];
@@ -1633,7 +1686,7 @@ impl Report<'_> {
             "Each run spawns `vnx receipts append --ledger FILE --receipt JSON` and waits for \
              it (peak RSS {}). The three process loops run interleaved; the write + \
              `fdatasync` row is the floor loop of §3.\n",
-            mib(c.append_rss_kib)
+            rss_mb(c.append_rss_kib)
         );
         let floor50 = c.spawn_true.p(50.0) + a.floor.p(50.0);
         let floor99 = c.spawn_true.p(99.0) + a.floor.p(99.0);
