@@ -46,17 +46,25 @@ pub struct Object<'a> {
 
 impl<'a> Object<'a> {
     /// Builds an object from members in any order; with duplicate keys the last one wins.
-    pub fn from_members(mut members: Vec<(Cow<'a, [u8]>, Value<'a>)>) -> Self {
+    pub fn from_members(members: Vec<(Cow<'a, [u8]>, Value<'a>)>) -> Self {
+        Object::sorted(members).0
+    }
+
+    /// Sorts members by key, keeping the last of any duplicates; also returns the first
+    /// duplicated key, if any.
+    fn sorted(mut members: Vec<(Cow<'a, [u8]>, Value<'a>)>) -> (Self, Option<Vec<u8>>) {
         // A stable sort keeps duplicates in input order, so the last of a run is the winner.
         members.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Cow<'a, [u8]>, Value<'a>)> = Vec::with_capacity(members.len());
-        for member in members {
-            match out.last_mut() {
-                Some(last) if last.0 == member.0 => *last = member,
-                _ => out.push(member),
+        let mut duplicate = None;
+        members.dedup_by(|later, earlier| {
+            if later.0 != earlier.0 {
+                return false;
             }
-        }
-        Object { members: out }
+            duplicate.get_or_insert_with(|| earlier.0.to_vec());
+            std::mem::swap(later, earlier);
+            true
+        });
+        (Object { members }, duplicate)
     }
 
     /// The value under `key`.
@@ -283,6 +291,7 @@ impl<'a> Parser<'a> {
 
     fn object(&mut self) -> Result<Value<'a>, ParseError> {
         self.enter()?;
+        let start = self.i;
         self.i += 1;
         let mut members = Vec::new();
         self.skip_ws();
@@ -296,7 +305,6 @@ impl<'a> Parser<'a> {
             if self.s.get(self.i) != Some(&b'"') {
                 return Err(self.err("expected a string key"));
             }
-            let key_at = self.i;
             let key = self.string()?;
             self.skip_ws();
             if self.s.get(self.i) != Some(&b':') {
@@ -305,7 +313,7 @@ impl<'a> Parser<'a> {
             self.i += 1;
             self.skip_ws();
             let value = self.value()?;
-            members.push((key, value, key_at));
+            members.push((key, value));
             self.skip_ws();
             match self.s.get(self.i) {
                 Some(b',') => self.i += 1,
@@ -317,20 +325,16 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth -= 1;
-        if self.mode == Mode::Strict {
-            let mut keys: Vec<(&[u8], usize)> =
-                members.iter().map(|(k, _, at)| (k.as_ref(), *at)).collect();
-            keys.sort();
-            if let Some(w) = keys.windows(2).find(|w| w[0].0 == w[1].0) {
-                return Err(ParseError {
-                    offset: w[0].1.max(w[1].1),
-                    message: format!("duplicate key {}", quote_wtf8(w[0].0)),
-                });
-            }
+        let (object, duplicate) = Object::sorted(members);
+        if let Some(key) = duplicate
+            && self.mode == Mode::Strict
+        {
+            return Err(ParseError {
+                offset: start,
+                message: format!("duplicate key {} in the object", quote_wtf8(&key)),
+            });
         }
-        Ok(Value::Object(Object::from_members(
-            members.into_iter().map(|(k, v, _)| (k, v)).collect(),
-        )))
+        Ok(Value::Object(object))
     }
 
     fn array(&mut self) -> Result<Value<'a>, ParseError> {
@@ -626,20 +630,13 @@ pub fn write_float(f: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(b"0.0");
         return;
     }
-    // Python's repr: the fewest digits that round-trip and, among those, the one nearest the
-    // exact value (ties to even). Rust's `{:e}` finds the fewest digits; formatting again to
-    // exactly that many digits rounds correctly, ties to even.
-    let shortest = format!("{a:e}");
-    let digit_count = shortest
-        .split('e')
-        .next()
-        .map_or(1, |m| m.bytes().filter(u8::is_ascii_digit).count());
-    let sci = format!("{a:.*e}", digit_count.saturating_sub(1));
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    // Python's repr: the fewest digits that round-trip, the nearest to the exact value, ties to
+    // even; Ryu computes exactly that. Only its layout differs, so take its digits and the
+    // decimal point's position and lay them out Python's way.
+    let mut ryu = ryu::Buffer::new();
+    let (digits, len, decpt) = shortest_digits(ryu.format_finite(a));
+    let digits = &digits[..len];
     // Python's decpt: the value is 0.d1d2... x 10^decpt.
-    let decpt = exp + 1;
     if decpt <= -4 || decpt > 16 {
         out.push(digits[0]);
         if digits.len() > 1 {
@@ -650,18 +647,19 @@ pub fn write_float(f: f64, out: &mut Vec<u8>) {
         out.push(b'e');
         out.push(if e < 0 { b'-' } else { b'+' });
         let e = e.unsigned_abs();
-        if e < 10 {
-            out.push(b'0');
+        if e >= 100 {
+            out.push(b'0' + (e / 100) as u8);
         }
-        out.extend_from_slice(e.to_string().as_bytes());
+        out.push(b'0' + (e / 10 % 10) as u8);
+        out.push(b'0' + (e % 10) as u8);
     } else if decpt <= 0 {
         out.extend_from_slice(b"0.");
         out.extend(std::iter::repeat_n(b'0', decpt.unsigned_abs() as usize));
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(digits);
     } else {
         let d = decpt as usize;
         if d >= digits.len() {
-            out.extend_from_slice(&digits);
+            out.extend_from_slice(digits);
             out.extend(std::iter::repeat_n(b'0', d - digits.len()));
             out.extend_from_slice(b".0");
         } else {
@@ -670,6 +668,33 @@ pub fn write_float(f: f64, out: &mut Vec<u8>) {
             out.extend_from_slice(&digits[d..]);
         }
     }
+}
+
+/// Reads Ryu's output for a positive float as significant digits (no leading or trailing
+/// zeros) and the decimal point's position `decpt` (value = 0.d1d2... x 10^decpt).
+fn shortest_digits(text: &str) -> ([u8; 24], usize, i32) {
+    let (mantissa, exp) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let int_len = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+    let mut digits = [0u8; 24];
+    let mut len = 0;
+    let mut decpt = int_len + exp;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if len == 0 && b == b'0' {
+            decpt -= 1;
+            continue;
+        }
+        if len < digits.len() {
+            digits[len] = b;
+            len += 1;
+        }
+    }
+    while len > 1 && digits[len - 1] == b'0' {
+        len -= 1;
+    }
+    (digits, len, decpt)
 }
 
 /// Writes a value in canonical form.

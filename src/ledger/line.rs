@@ -86,13 +86,24 @@ pub struct LineFacts {
 #[derive(Default)]
 pub struct Scratch {
     canonical: Vec<u8>,
+    float: Vec<u8>,
 }
 
 /// Whether a line is blank in Python's `str.strip()` sense (VNX skips such lines).
 pub fn is_blank(line: &[u8]) -> bool {
-    line.iter()
-        .all(|b| b" \t\r\x0b\x0c\x1c\x1d\x1e\x1f".contains(b))
-        || std::str::from_utf8(line).is_ok_and(|s| s.chars().all(is_python_space))
+    for (i, &b) in line.iter().enumerate() {
+        match b {
+            b' ' | b'\t' | b'\r' | 0x0b | 0x0c | 0x1c..=0x1f => {}
+            // Other ASCII (a line's usual first byte, `{`) is not space.
+            0..0x80 => return false,
+            // Non-ASCII: Unicode spaces such as U+00A0 or U+3000.
+            _ => {
+                return std::str::from_utf8(&line[i..])
+                    .is_ok_and(|rest| rest.chars().all(is_python_space));
+            }
+        }
+    }
+    true
 }
 
 fn is_python_space(c: char) -> bool {
@@ -101,7 +112,7 @@ fn is_python_space(c: char) -> bool {
 
 /// Computes a line's hashes and reads its chain fields.
 pub fn analyze(line: &[u8], scratch: &mut Scratch) -> LineFacts {
-    if let Some(fields) = scan_canonical(line) {
+    if let Some(fields) = scan_canonical(line, &mut scratch.float) {
         return facts_from_scan(line, &fields);
     }
     let line_hash: Hash = Sha256::digest(line).into();
@@ -137,10 +148,7 @@ fn facts_from_scan(line: &[u8], f: &ScanFields) -> LineFacts {
             entry_hash,
             prev_hash: link(&f.prev_hash),
             prev_line: link(&f.prev_line),
-            seq: f
-                .seq
-                .as_ref()
-                .and_then(|r| std::str::from_utf8(&line[r.clone()]).ok()?.parse().ok()),
+            seq: f.seq.as_ref().and_then(|r| parse_u64(&line[r.clone()])),
             is_marker: f
                 .type_
                 .as_ref()
@@ -150,16 +158,57 @@ fn facts_from_scan(line: &[u8], f: &ScanFields) -> LineFacts {
     }
 }
 
+/// A canonical non-negative integer token (the scanner already checked its form).
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        d.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+            .flatten()
+    })
+}
+
 /// Parses the content of a JSON string token (without quotes) as a link.
 fn parse_hex_link(raw: &[u8]) -> Link {
-    if raw.len() != 64 || !raw.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    let Ok(raw) = <&[u8; 64]>::try_from(raw) else {
         return Link::Malformed;
+    };
+    match decode_lower_hex(raw) {
+        Some(h) => Link::Hash(h),
+        None => Link::Malformed,
     }
-    let mut h = [0u8; 32];
-    match hex::decode_to_slice(raw, &mut h) {
-        Ok(()) => Link::Hash(h),
-        Err(_) => Link::Malformed,
+}
+
+/// Nibble values of lowercase hex digits; 0xFF for every other byte.
+const NIBBLE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes 64 lowercase hex digits without branching per digit; `None` if any is not one.
+fn decode_lower_hex(raw: &[u8; 64]) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(raw.chunks_exact(2)) {
+        let hi = NIBBLE[pair[0] as usize];
+        let lo = NIBBLE[pair[1] as usize];
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0F);
+    }
+    // Valid nibbles are below 16; 0xFF marks a bad digit.
+    (bad & 0xF0 == 0).then_some(out)
 }
 
 fn parse_entry(line: &[u8], scratch: &mut Scratch) -> Result<Entry, LineError> {
@@ -202,8 +251,17 @@ struct ScanFields {
 
 /// Checks that a line is exactly the canonical form of its own value and finds the chain
 /// fields, without allocating. `None` means "not canonical": take the parsing path.
-fn scan_canonical(line: &[u8]) -> Option<ScanFields> {
-    let mut s = Scanner { s: line, i: 0 };
+fn scan_canonical(line: &[u8], float: &mut Vec<u8>) -> Option<ScanFields> {
+    // Canonical text is printable ASCII throughout; checking that once, in a loop the compiler
+    // vectorises, leaves strings only '"' and '\\' to look for.
+    if !printable_ascii(line) {
+        return None;
+    }
+    let mut s = Scanner {
+        s: line,
+        i: 0,
+        float,
+    };
     let mut fields = ScanFields::default();
     s.object(0, Some(&mut fields))?;
     (s.i == line.len()).then_some(fields)
@@ -212,6 +270,8 @@ fn scan_canonical(line: &[u8]) -> Option<ScanFields> {
 struct Scanner<'a> {
     s: &'a [u8],
     i: usize,
+    /// Reused buffer for re-printing floats.
+    float: &'a mut Vec<u8>,
 }
 
 /// Nesting the scanner follows; the same limit as the parser, so every value the parser
@@ -330,9 +390,16 @@ impl Scanner<'_> {
         self.i += 1;
         let start = self.i;
         loop {
-            // Printable ASCII other than '"' and '\' is written raw in canonical form.
+            // The line is printable ASCII (checked up front), so only a quote or a backslash
+            // stops a string: skip eight bytes at a time, then find the exact one.
+            while let Some(word) = s.get(self.i..self.i + 8) {
+                if has_quote_or_backslash(u64::from_le_bytes(word.try_into().unwrap_or_default())) {
+                    break;
+                }
+                self.i += 8;
+            }
             while let Some(&b) = s.get(self.i) {
-                if !(0x20..=0x7E).contains(&b) || b == b'"' || b == b'\\' {
+                if b == b'"' || b == b'\\' {
                     break;
                 }
                 self.i += 1;
@@ -394,15 +461,33 @@ impl Scanner<'_> {
             return (token != b"-0").then_some(());
         }
         // A float is canonical when it is exactly Python's repr of itself.
-        let text = std::str::from_utf8(token).ok()?;
-        if !text.contains(['.', 'e']) || text.contains('E') {
+        if !token.iter().any(|&b| b == b'.' || b == b'e') || token.contains(&b'E') {
             return None;
         }
+        let text = std::str::from_utf8(token).ok()?;
         let f: f64 = text.parse().ok()?;
-        let mut buf = Vec::with_capacity(32);
-        json::write_float(f, &mut buf);
-        (buf == token).then_some(())
+        self.float.clear();
+        json::write_float(f, self.float);
+        (self.float.as_slice() == token).then_some(())
     }
+}
+
+/// Whether any byte of `w` is `"` or `\` (SWAR: exact for "any", not for which).
+fn has_quote_or_backslash(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    (has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')))) != 0
+}
+
+/// Whether every byte is printable ASCII (0x20..=0x7E).
+fn printable_ascii(line: &[u8]) -> bool {
+    line.chunks(64).all(|chunk| {
+        chunk
+            .iter()
+            .fold(0u8, |bad, &b| bad | u8::from(b.wrapping_sub(0x20) > 0x5E))
+            == 0
+    })
 }
 
 fn fields_prev_hash(
@@ -426,7 +511,13 @@ fn fields_prev_hash(
 /// Compares two canonical key tokens by the code points they denote.
 fn key_order(a: &[u8], b: &[u8]) -> Ordering {
     if !a.contains(&b'\\') && !b.contains(&b'\\') {
-        return a.cmp(b);
+        // Keys are short: an inline loop beats a call to memcmp.
+        for (x, y) in a.iter().zip(b) {
+            if x != y {
+                return x.cmp(y);
+            }
+        }
+        return a.len().cmp(&b.len());
     }
     unescape(a).cmp(&unescape(b))
 }
@@ -452,6 +543,63 @@ mod tests {
 
     fn hex_of(h: &Hash) -> String {
         hex::encode(h)
+    }
+
+    #[test]
+    fn quote_and_backslash_detection_is_exact_for_any_byte_pair() {
+        let special = |b: u8| b == b'"' || b == b'\\';
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for pos in [0, 3, 6] {
+                    let mut word = [b'a'; 8];
+                    word[pos] = a;
+                    word[pos + 1] = b;
+                    assert_eq!(
+                        has_quote_or_backslash(u64::from_le_bytes(word)),
+                        special(a) || special(b),
+                        "{a:#x} {b:#x} at {pos}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn printable_ascii_is_exactly_0x20_to_0x7e() {
+        for b in 0..=255u8 {
+            for len in [1, 63, 64, 65, 130] {
+                let mut line = vec![b'a'; len];
+                line[len / 2] = b;
+                assert_eq!(printable_ascii(&line), (0x20..=0x7E).contains(&b), "{b:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn hex_links_decode_only_lowercase_hex() {
+        let h: Hash = std::array::from_fn(|i| (i * 37) as u8);
+        let text = hex::encode(h);
+        assert_eq!(parse_hex_link(text.as_bytes()), Link::Hash(h));
+        assert_eq!(
+            parse_hex_link(text.to_uppercase().as_bytes()),
+            Link::Malformed
+        );
+        assert_eq!(parse_hex_link(&text.as_bytes()[1..]), Link::Malformed);
+        for bad in [b'g', b'G', b' ', b'/', b':', b'`', 0xFF] {
+            let mut t = text.clone().into_bytes();
+            t[17] = bad;
+            assert_eq!(parse_hex_link(&t), Link::Malformed, "{bad:#x}");
+        }
+    }
+
+    #[test]
+    fn blank_lines_follow_python_strip() {
+        assert!(is_blank(b""));
+        assert!(is_blank(b" \t\r\x0b\x0c\x1c"));
+        assert!(is_blank("\u{a0}\u{3000} ".as_bytes()));
+        assert!(!is_blank(b" {}"));
+        assert!(!is_blank("\u{a0}x".as_bytes()));
+        assert!(!is_blank(b"\xff"));
     }
 
     #[test]
@@ -486,13 +634,16 @@ mod tests {
             r#"{"a":1,"a":1}"#,
             "{\"a\":\"\u{e9}\"}",
         ] {
-            assert!(scan_canonical(line.as_bytes()).is_none(), "{line}");
+            assert!(
+                scan_canonical(line.as_bytes(), &mut Vec::new()).is_none(),
+                "{line}"
+            );
         }
         for line in [
             r#"{"a":1.5,"b":[1,{"c":null}],"d":"\u00e9\ud83d\ude00","e":1e+16}"#,
             r#"{"\u00e9":1,"z":2}"#.replace("\"\\u00e9\":1,\"z\":2", "\"z\":2,\"\\u00e9\":1").as_str(),
         ] {
-            assert!(scan_canonical(line.as_bytes()).is_some(), "{line}");
+            assert!(scan_canonical(line.as_bytes(), &mut Vec::new()).is_some(), "{line}");
         }
     }
 }

@@ -208,9 +208,9 @@ fn read_chunks(
         loop {
             let len = buf.len();
             let want = (CHUNK.max(len + CHUNK / 2)).saturating_sub(len);
-            buf.resize(len + want, 0);
-            let n = read_full(&mut file, &mut buf[len..])?;
-            buf.truncate(len + n);
+            buf.reserve(want);
+            // `read_to_end` fills spare capacity without zeroing it first.
+            let n = (&mut file).take(want as u64).read_to_end(&mut buf)?;
             bytes += n as u64;
             if n < want {
                 eof = true;
@@ -251,20 +251,4 @@ fn read_chunks(
             });
         }
     }
-}
-
-fn read_full(file: &mut File, mut buf: &mut [u8]) -> io::Result<usize> {
-    let mut total = 0;
-    while !buf.is_empty() {
-        match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                total += n;
-                buf = &mut buf[n..];
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(total)
 }
