@@ -69,7 +69,7 @@ struct Chunk {
     buf: Vec<u8>,
 }
 
-const CHUNK: usize = 2 << 20;
+const CHUNK: usize = 1 << 20;
 
 /// Analyses one line the way every scan does.
 pub fn scan_line(bytes: &[u8], scratch: &mut Scratch) -> LineKind {
