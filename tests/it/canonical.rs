@@ -322,22 +322,11 @@ for s in data["strings"]:
     out.append(json.dumps(s))
 sys.stdout.write("\n".join(out))
 "#;
-    let mut child = std::process::Command::new(python)
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let mut cmd = std::process::Command::new(python);
+    cmd.args(["-c", script]);
+    let out = crate::common::run_with_stdin(cmd, input.to_string().as_bytes());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = out.stdout;
     let mut lines = text.lines();
     for f in &floats {
         let mut mine = Vec::new();

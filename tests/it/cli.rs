@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{TestEnv, repo_dir, run};
+use crate::common::{TestEnv, repo_dir, run, run_with_stdin};
 
 /// Redacts what changes between runs: hashes, times and temp paths.
 fn redact(env: &TestEnv, text: &str) -> String {
@@ -139,26 +139,13 @@ fn stream_with_one_bad_line_writes_nothing_and_names_the_line() {
     let env = TestEnv::new();
     env.fill(2);
     let before = std::fs::read(env.ledger()).unwrap();
-    let mut child = env
-        .vnx_ledger(&["receipts", "append"])
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"{\"event_type\":\"a\"}\n{\"event_type\":\"b\"}\n\n{\"event_type\":3}\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("at line 4"), "{stderr}");
-    assert!(stderr.contains("nothing was appended"), "{stderr}");
+    let r = run_with_stdin(
+        env.vnx_ledger(&["receipts", "append"]).arg("-"),
+        b"{\"event_type\":\"a\"}\n{\"event_type\":\"b\"}\n\n{\"event_type\":3}\n",
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("at line 4"), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was appended"), "{}", r.stderr);
     assert_eq!(std::fs::read(env.ledger()).unwrap(), before);
 }
 

@@ -178,3 +178,42 @@ pub fn violations(report: &serde_json::Value) -> Vec<(u64, String)> {
         })
         .collect()
 }
+
+/// Runs a command with `input` on its stdin and collects its output.
+pub fn run_with_stdin(mut cmd: impl std::borrow::BorrowMut<Command>, input: &[u8]) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .borrow_mut()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A child that exits early closes its stdin; what it said is in its output.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A verify report cut down for a failure message: status, counts, torn tail and the first
+/// few violations.
+pub fn brief(report: &serde_json::Value) -> String {
+    let r = &report["report"];
+    let first: Vec<String> = r["violations"]
+        .as_array()
+        .map(|v| v.iter().take(5).map(ToString::to_string).collect())
+        .unwrap_or_default();
+    format!(
+        "status {} lines {} torn_tail {} violations_total {} first violations [{}]",
+        r["status"],
+        r["lines"],
+        r["torn_tail"],
+        r["violations_total"],
+        first.join(", ")
+    )
+}
