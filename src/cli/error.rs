@@ -88,6 +88,12 @@ impl From<LedgerError> for CliError {
     }
 }
 
+impl From<vnx::init::InitError> for CliError {
+    fn from(e: vnx::init::InitError) -> CliError {
+        CliError::from_error(&e).with_hint_opt(e.hint())
+    }
+}
+
 impl From<CheckpointError> for CliError {
     fn from(e: CheckpointError) -> CliError {
         CliError::from_error(&e).with_hint_opt(e.hint())

@@ -6,6 +6,7 @@ mod audit_seal;
 mod audit_verify;
 mod audit_walk;
 mod error;
+mod init;
 mod output;
 mod receipts_append;
 mod receipts_tail;
@@ -27,6 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Init(init::Args),
     /// Append to and read the receipt ledger
     #[command(subcommand)]
     Receipts(ReceiptsCommand),
@@ -60,6 +62,7 @@ pub fn run() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Init(a) => init::run(a),
         Command::Receipts(ReceiptsCommand::Append(a)) => receipts_append::run(a),
         Command::Receipts(ReceiptsCommand::Tail(a)) => receipts_tail::run(a),
         Command::AuditChain(AuditCommand::Verify(a)) => audit_verify::run(a),

@@ -9,4 +9,5 @@ mod concurrency;
 mod crash;
 mod defaults;
 mod golden;
+mod init;
 mod tamper;

@@ -1,0 +1,379 @@
+//! `vnx init`: scaffolds a governed repository idempotently — `.vnx/config.yaml` with the
+//! project id, the shipped constraints and skills where absent, `.vnx-data/` runtime
+//! directories, and a `.gitignore` entry for them — never overwriting a user's edit unless
+//! forced, and never writing through a symlink.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::defaults::{self, DefaultFile};
+use crate::project::{DATA_DIR, Project};
+
+/// The committed project configuration, relative to the repository root.
+pub const CONFIG: &str = ".vnx/config.yaml";
+
+/// What `init` did to one path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Created,
+    Unchanged,
+    /// The user's version differs from the shipped one and was left alone.
+    Kept,
+    /// Replaced with the shipped version (`--force`).
+    Overwritten,
+    /// An existing file was extended (`.gitignore`).
+    Updated,
+}
+
+/// One path and what happened to it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Step {
+    /// Relative to the repository root.
+    pub path: String,
+    pub action: Action,
+}
+
+/// The result of `init`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InitReport {
+    pub root: PathBuf,
+    pub project_id: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions {
+    pub project_id: Option<String>,
+    pub force: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    #[error("{path} is not inside a git repository")]
+    NotInRepo { path: PathBuf },
+    #[error("project id {id:?} does not match ^[a-z][a-z0-9-]{{1,31}}$")]
+    BadProjectId { id: String },
+    #[error(
+        "the project id is already {existing:?} in {path}; refusing to change it to {wanted:?}"
+    )]
+    ProjectIdSet {
+        path: PathBuf,
+        existing: String,
+        wanted: String,
+    },
+    #[error("{path} is a symlink; vnx does not write through links")]
+    Symlink { path: PathBuf },
+    #[error("could not write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl InitError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            InitError::NotInRepo { .. } => {
+                "run `git init` first, or run vnx init inside the repository to govern".into()
+            }
+            InitError::BadProjectId { .. } => {
+                "use lowercase letters, digits and dashes, starting with a letter".into()
+            }
+            InitError::ProjectIdSet { .. } => "pass --force to change the project id".into(),
+            InitError::Symlink { .. } => "replace the link with a regular file or directory".into(),
+            InitError::Io { .. } => return None,
+        })
+    }
+}
+
+/// Whether `id` is a valid project id (`^[a-z][a-z0-9-]{1,31}$`, as VNX).
+pub fn is_project_id(id: &str) -> bool {
+    let mut b = id.bytes();
+    (2..=32).contains(&id.len())
+        && b.next().is_some_and(|c| c.is_ascii_lowercase())
+        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
+/// A project id derived from a directory name, or `vnx-<hash>` when nothing usable is left.
+pub fn derive_project_id(root: &Path) -> String {
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .trim_matches('-')
+        .chars()
+        .take(32)
+        .collect();
+    let slug = slug.trim_end_matches('-').to_owned();
+    if is_project_id(&slug) {
+        slug
+    } else {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(root.to_string_lossy().as_bytes());
+        format!("vnx-{}", &hex::encode(digest)[..8])
+    }
+}
+
+/// Scaffolds the repository containing `dir`.
+pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> {
+    let project = Project::discover(dir).ok_or_else(|| InitError::NotInRepo {
+        path: dir.to_owned(),
+    })?;
+    let root = project.root.clone();
+    if let Some(id) = &options.project_id
+        && !is_project_id(id)
+    {
+        return Err(InitError::BadProjectId { id: id.clone() });
+    }
+    // Refuse links anywhere before writing anything, so a refusal leaves nothing half-made.
+    let data_dirs = ["state", "worktrees", "dispatches"].map(|sub| format!("{DATA_DIR}/{sub}"));
+    for rel in [CONFIG, ".gitignore"]
+        .into_iter()
+        .chain(defaults::FILES.iter().map(|f| f.path))
+        .chain(data_dirs.iter().map(String::as_str))
+    {
+        check_no_symlink(&root, rel)?;
+    }
+    let mut steps = Vec::new();
+    let (project_id, step) = write_config(&root, options)?;
+    steps.push(step);
+    for file in defaults::FILES {
+        steps.push(install_default(&root, file, options.force)?);
+    }
+    for rel in &data_dirs {
+        steps.push(make_dir(&root, rel)?);
+    }
+    steps.push(ignore_data_dir(&root)?);
+    Ok(InitReport {
+        root,
+        project_id,
+        steps,
+    })
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InitError + '_ {
+    move |source| InitError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Refuses symlinks anywhere between the root and `rel` (inclusive).
+fn check_no_symlink(root: &Path, rel: &str) -> Result<PathBuf, InitError> {
+    let mut path = root.to_path_buf();
+    for part in Path::new(rel).components() {
+        path.push(part);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(InitError::Symlink { path });
+        }
+    }
+    Ok(path)
+}
+
+/// Writes a file atomically (temporary file, fsync, rename) with the given mode.
+fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let tmp = dir.join(format!(
+        ".{}.vnx-tmp-{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err(path))
+}
+
+fn config_text(project_id: &str) -> String {
+    format!(
+        "# vnx project configuration: committed, written by `vnx init`.\n\
+         version: 1\n\
+         project_id: {project_id}\n"
+    )
+}
+
+/// The `project_id:` value of an existing config, read line by line.
+fn existing_project_id(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        l.strip_prefix("project_id:")
+            .map(|v| v.trim().trim_matches(['"', '\'']).to_owned())
+    })
+}
+
+fn write_config(root: &Path, options: &InitOptions) -> Result<(String, Step), InitError> {
+    let path = check_no_symlink(root, CONFIG)?;
+    let step = |action| Step {
+        path: CONFIG.into(),
+        action,
+    };
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let existing = existing_project_id(&text);
+            match (&existing, &options.project_id) {
+                (Some(have), Some(want)) if have != want && !options.force => {
+                    Err(InitError::ProjectIdSet {
+                        path,
+                        existing: have.clone(),
+                        wanted: want.clone(),
+                    })
+                }
+                (Some(have), Some(want)) if have != want => {
+                    let updated = text.replacen(
+                        &format!("project_id: {have}"),
+                        &format!("project_id: {want}"),
+                        1,
+                    );
+                    write_atomic(&path, updated.as_bytes(), 0o644)?;
+                    Ok((want.clone(), step(Action::Overwritten)))
+                }
+                (Some(have), _) => Ok((have.clone(), step(Action::Unchanged))),
+                (None, want) => {
+                    // A config without an id: add one, keeping whatever else it says.
+                    let id = want.clone().unwrap_or_else(|| derive_project_id(root));
+                    let mut updated = text.clone();
+                    if !updated.is_empty() && !updated.ends_with('\n') {
+                        updated.push('\n');
+                    }
+                    updated.push_str(&format!("project_id: {id}\n"));
+                    write_atomic(&path, updated.as_bytes(), 0o644)?;
+                    Ok((id, step(Action::Updated)))
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = options
+                .project_id
+                .clone()
+                .unwrap_or_else(|| derive_project_id(root));
+            write_atomic(&path, config_text(&id).as_bytes(), 0o644)?;
+            Ok((id, step(Action::Created)))
+        }
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
+fn install_default(root: &Path, file: &DefaultFile, force: bool) -> Result<Step, InitError> {
+    let path = check_no_symlink(root, file.path)?;
+    let mode = if file.executable { 0o755 } else { 0o644 };
+    let action = match fs::read(&path) {
+        Ok(current) if current == file.contents.as_bytes() => Action::Unchanged,
+        Ok(_) if !force => Action::Kept,
+        Ok(_) => {
+            write_atomic(&path, file.contents.as_bytes(), mode)?;
+            Action::Overwritten
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            write_atomic(&path, file.contents.as_bytes(), mode)?;
+            Action::Created
+        }
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    Ok(Step {
+        path: file.path.into(),
+        action,
+    })
+}
+
+fn make_dir(root: &Path, rel: &str) -> Result<Step, InitError> {
+    let path = check_no_symlink(root, rel)?;
+    let action = if path.is_dir() {
+        Action::Unchanged
+    } else {
+        fs::create_dir_all(&path).map_err(io_err(&path))?;
+        Action::Created
+    };
+    Ok(Step {
+        path: rel.into(),
+        action,
+    })
+}
+
+/// Makes sure `.gitignore` ignores `.vnx-data/`.
+fn ignore_data_dir(root: &Path) -> Result<Step, InitError> {
+    let path = check_no_symlink(root, ".gitignore")?;
+    let entry = format!("/{DATA_DIR}/");
+    let step = |action| Step {
+        path: ".gitignore".into(),
+        action,
+    };
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            write_atomic(&path, format!("{entry}\n").as_bytes(), 0o644)?;
+            return Ok(step(Action::Created));
+        }
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let covered = text.lines().map(str::trim).any(|l| {
+        [
+            DATA_DIR,
+            &format!("{DATA_DIR}/"),
+            &format!("/{DATA_DIR}"),
+            &entry,
+        ]
+        .contains(&l)
+    });
+    if covered {
+        return Ok(step(Action::Unchanged));
+    }
+    let mut updated = text;
+    if !updated.is_empty() && !updated.ends_with('\n') {
+        updated.push('\n');
+    }
+    updated.push_str(&format!("{entry}\n"));
+    write_atomic(&path, updated.as_bytes(), 0o644)?;
+    Ok(step(Action::Updated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_ids() {
+        assert!(is_project_id("vnx"));
+        assert!(is_project_id("my-repo-2"));
+        for bad in ["", "a", "2fast", "Caps", "under_score", &"x".repeat(33)] {
+            assert!(!is_project_id(bad), "{bad}");
+        }
+        assert_eq!(
+            derive_project_id(Path::new("/src/My Repo_v2")),
+            "my-repo-v2"
+        );
+        assert_eq!(
+            derive_project_id(Path::new("/src/2048")).len(),
+            "vnx-".len() + 8
+        );
+        assert_eq!(derive_project_id(Path::new("/src/ünïcode")), "n-code");
+        assert!(is_project_id(&derive_project_id(Path::new("/src/---"))));
+    }
+}
