@@ -3,14 +3,12 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
-use std::process::Stdio;
 use std::sync::Barrier;
 
 use sha2::{Digest, Sha256};
 use vnx::ledger::Ledger;
 
-use crate::common::{TestEnv, receipt, run, verify_json, violations};
+use crate::common::{TestEnv, brief, receipt, run, run_with_stdin, verify_json, violations};
 
 /// One acknowledged line and the receipt it was for.
 #[derive(Clone, Debug)]
@@ -19,24 +17,6 @@ struct Ack {
     sha: String,
     writer: u64,
     i: u64,
-}
-
-/// A verify report cut down for a failure message: status, counts, torn tail and the first
-/// few violations.
-fn brief(report: &serde_json::Value) -> String {
-    let r = &report["report"];
-    let first: Vec<String> = r["violations"]
-        .as_array()
-        .map(|v| v.iter().take(5).map(ToString::to_string).collect())
-        .unwrap_or_default();
-    format!(
-        "status {} lines {} torn_tail {} violations_total {} first violations [{}]",
-        r["status"],
-        r["lines"],
-        r["torn_tail"],
-        r["violations_total"],
-        first.join(", ")
-    )
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -183,25 +163,9 @@ fn process_writer(env: &TestEnv, writer: u64, per_writer: u64, mode: Mode) -> Ve
                 if json {
                     cmd.arg("--json");
                 }
-                let mut child = cmd
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(input.as_bytes())
-                    .unwrap();
-                let out = child.wait_with_output().unwrap();
-                let stdout = String::from_utf8(out.stdout).unwrap();
-                assert!(
-                    out.status.success(),
-                    "writer {writer} stream at {first}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                let r = run_with_stdin(cmd, input.as_bytes());
+                let stdout = r.stdout;
+                assert_eq!(r.code, 0, "writer {writer} stream at {first}: {}", r.stderr);
                 let got: Vec<(u64, String)> = if json {
                     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
                     assert!(v["repair"].is_null() && v["sealed"] == false, "{v}");

@@ -1,0 +1,204 @@
+//! `vnx-bench`: the benchmark driver behind `bin/bench`. Measures the ledger side by side with
+//! its floors in one run and prints Markdown tables to stdout; progress notes go to stderr.
+//!
+//! 1. Native verify: `vnx audit-chain verify` and in-process `verify()` on a ledger written
+//!    through the library, against `sha256sum` and in-process SHA-256 of the same file.
+//! 2. VNX-format verify: the same on a ledger in Python VNX's write format, plus the Python
+//!    reference verifier (`receipts/reference/vnx_chain.py`) when `python3` is available.
+//! 3. In-process appends (single and group commit) against a bare write + `fdatasync` loop.
+//! 4. One CLI append per process against process start plus write + `fdatasync`.
+
+mod append_bench;
+mod cli_bench;
+mod generate;
+mod machine;
+mod report;
+mod spawn;
+mod timing;
+mod verify_bench;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+
+use append_bench::bench_appends;
+use cli_bench::bench_cli;
+use generate::{Rng, make_native, make_vnx_format};
+use machine::{CpuSample, WorkDir, machine_context};
+use report::Report;
+use report::format::num;
+use spawn::{Spawner, helper_main};
+use verify_bench::{bench_python, bench_verify};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Bytes in a megabyte: throughput figures use decimal units, as `dd` and the research notes do.
+const MB: f64 = 1e6;
+/// Receipts per `append_all` while generating the native ledger.
+const GEN_BATCH: usize = 20_000;
+/// Receipts per group commit.
+const GROUP: usize = 64;
+
+/// Benchmarks the vnx ledger against its floors and prints Markdown tables
+#[derive(Parser)]
+#[command(name = "vnx-bench")]
+struct Args {
+    /// Size of each generated ledger in MB (10^6 bytes) [default: 128, or 8 with --quick]
+    #[arg(long, value_name = "N")]
+    size_mb: Option<u64>,
+    /// Small sizes and counts for a smoke run
+    #[arg(long)]
+    quick: bool,
+    /// Where to make the scratch directory [default: the system temp dir]
+    #[arg(long, value_name = "PATH")]
+    dir: Option<PathBuf>,
+    /// Keep the scratch directory instead of deleting it
+    #[arg(long)]
+    keep: bool,
+    /// Internal: run as the small process that spawns and times the child processes
+    #[arg(long, hide = true)]
+    spawn_helper: bool,
+}
+
+struct Config {
+    size: u64,
+    /// Timed runs after one warm-up.
+    runs: usize,
+    appends: usize,
+    group_calls: usize,
+    cli_appends: usize,
+    python_size: u64,
+    keep: bool,
+}
+
+impl Config {
+    fn new(args: &Args) -> Result<Config> {
+        let size_mb = args.size_mb.unwrap_or(if args.quick { 8 } else { 128 });
+        if size_mb == 0 {
+            return Err("--size-mb must be at least 1".into());
+        }
+        let size = size_mb * 1_000_000;
+        let python_mb = if args.quick { 4 } else { 16 };
+        Ok(Config {
+            size,
+            runs: 5,
+            appends: if args.quick { 200 } else { 2_000 },
+            group_calls: if args.quick { 20 } else { 200 },
+            cli_appends: if args.quick { 100 } else { 500 },
+            python_size: size.min(python_mb * 1_000_000),
+            keep: args.keep,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = if args.spawn_helper {
+        helper_main()
+    } else {
+        run(&args)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vnx-bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    let cfg = Config::new(args)?;
+    let vnx = std::env::current_exe()?.with_file_name("vnx");
+    if !vnx.is_file() {
+        return Err(format!(
+            "{} is missing; bin/bench builds it (cargo build --release --features bench --bins)",
+            vnx.display()
+        )
+        .into());
+    }
+    let mut sp = Spawner::start()?;
+    let work = WorkDir::create(args.dir.as_deref(), args.keep)?;
+    note(&format!("scratch directory {}", work.path.display()));
+    let machine = machine_context(&work.path);
+    let before = CpuSample::take();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let start = CpuSample::take();
+    let busy_before = before.zip(start).map(|(a, b)| b.others_since(&a));
+    if let Some(busy) = busy_before.filter(|b| *b > 10.0) {
+        note(&format!(
+            "warning: other processes kept {busy:.0}% of the CPU busy just now; the figures \
+             will suffer"
+        ));
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+
+    let native_path = work.path.join("native.ndjson");
+    let t = Instant::now();
+    note(&format!(
+        "writing a {} MB native ledger through Ledger::append_all",
+        cfg.size / 1_000_000
+    ));
+    let receipt_bytes = make_native(&native_path, cfg.size, &mut rng)?;
+    note(&format!("  written in {:.1} s", t.elapsed().as_secs_f64()));
+    let how = format!(
+        "written through `Ledger::append_all` in batches of up to {} receipts; the receipts \
+         average {receipt_bytes:.0} bytes of compact JSON as handed to the ledger, which adds \
+         `seq`, `schema_version` and both hash links to each line",
+        num(GEN_BATCH as f64, 0)
+    );
+    let native = bench_verify(&mut sp, &native_path, &vnx, &cfg, how)?;
+
+    let vnx_path = work.path.join("vnx-format.ndjson");
+    let t = Instant::now();
+    note(&format!(
+        "writing a {} MB ledger in VNX's json.dumps format",
+        cfg.size / 1_000_000
+    ));
+    make_vnx_format(&vnx_path, cfg.size, &mut rng)?;
+    note(&format!("  written in {:.1} s", t.elapsed().as_secs_f64()));
+    let how = "in Python VNX's write format, `json.dumps(receipt)`: `\", \"`/`\": \"` \
+               separators, keys in insertion order, non-ASCII as `\\uXXXX`, `prev_hash` last, \
+               so every line needs a full parse and re-serialisation to hash"
+        .to_owned();
+    let vnx_format = bench_verify(&mut sp, &vnx_path, &vnx, &cfg, how)?;
+    let python = bench_python(&mut sp, &work.path, &vnx, &cfg, &mut rng)?;
+
+    // The big files are done with; drop them so the append runs see a quiet file system.
+    if !args.keep {
+        fs::remove_file(&native_path)?;
+        fs::remove_file(&vnx_path)?;
+    }
+
+    let appends = bench_appends(&work.path, &cfg, &mut rng)?;
+    let cli = bench_cli(&mut sp, &work.path, &vnx, &cfg, &mut rng)?;
+    let helper_hwm_kib = sp.hwm_kib;
+    sp.finish()?;
+    let busy_during = start
+        .zip(CpuSample::take())
+        .map(|(a, b)| b.others_since(&a));
+
+    let report = Report {
+        cfg: &cfg,
+        machine,
+        busy_before,
+        busy_during,
+        helper_hwm_kib,
+        native,
+        vnx_format,
+        python,
+        appends,
+        cli,
+    };
+    print!("{}", report.render());
+    io::stdout().flush()?;
+    Ok(())
+}
+
+fn note(msg: &str) {
+    eprintln!("vnx-bench: {msg}");
+}
