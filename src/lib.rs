@@ -7,4 +7,7 @@
 pub mod defaults;
 pub mod init;
 pub mod ledger;
+pub mod process;
 pub mod project;
+pub mod tmux;
+pub mod worktree;

@@ -11,3 +11,5 @@ mod defaults;
 mod golden;
 mod init;
 mod tamper;
+mod tmux;
+mod worktree;

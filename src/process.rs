@@ -1,0 +1,380 @@
+//! The one place vnx starts processes: short commands (git, tmux) run to completion with
+//! captured output, and workers started in their own process group and stopped gracefully
+//! (TERM to the group, a grace period, then KILL). Arguments are always an argv, never a shell
+//! string, and variables that would redirect git are never inherited.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use process_wrap::std::{ChildWrapper, CommandWrap, ProcessGroup};
+
+/// Variables that point git at another repository, index or object store. A parent that runs
+/// vnx from a git hook sets some of them; inherited, they would make every git call in a
+/// worktree act on the wrong repository.
+pub const GIT_REDIRECT_VARS: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+    "GIT_QUARANTINE_PATH",
+];
+
+/// A command to run: program, arguments, working directory and extra environment.
+#[derive(Clone, Debug)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    cwd: Option<PathBuf>,
+    env: Vec<(OsString, OsString)>,
+    timeout: Option<Duration>,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Cmd {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Kills the command (its whole group) if it runs longer than this.
+    pub fn timeout(mut self, limit: Duration) -> Cmd {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// `program arg…` for messages.
+    pub fn display(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args);
+        if let Some(dir) = &self.cwd {
+            c.current_dir(dir);
+        }
+        for var in GIT_REDIRECT_VARS {
+            c.env_remove(var);
+        }
+        // git must never stop to ask for credentials or an editor.
+        c.env("GIT_TERMINAL_PROMPT", "0");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+}
+
+/// A finished command.
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// Stdout as text without the trailing newline.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).trim_end().to_owned()
+    }
+}
+
+/// Why a command could not be run, or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessError {
+    #[error("`{program}` was not found on PATH")]
+    NotFound { program: String },
+    #[error("could not start `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Failed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("`{command}` did not finish within {seconds} s and was killed")]
+    TimedOut { command: String, seconds: u64 },
+}
+
+fn spawn_error(cmd: &Cmd, source: io::Error) -> ProcessError {
+    let program = cmd.program.to_string_lossy().into_owned();
+    if source.kind() == io::ErrorKind::NotFound {
+        ProcessError::NotFound { program }
+    } else {
+        ProcessError::Spawn { program, source }
+    }
+}
+
+/// Runs a command to completion with stdin closed, capturing its output.
+pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
+    let mut wrap = CommandWrap::from(cmd.command());
+    wrap.command_mut()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Its own group, so a timeout takes whatever it started down with it.
+    wrap.wrap(ProcessGroup::leader());
+    let mut child = wrap.spawn().map_err(|e| spawn_error(cmd, e))?;
+    // Drain both pipes on threads so a chatty command cannot fill one and stall.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout()
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr()
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = match cmd.timeout {
+        None => child.wait().map_err(|e| spawn_error(cmd, e))?,
+        Some(limit) => match wait_until(child.as_mut(), Instant::now() + limit)
+            .map_err(|e| spawn_error(cmd, e))?
+        {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ProcessError::TimedOut {
+                    command: cmd.display(),
+                    seconds: limit.as_secs(),
+                });
+            }
+        },
+    };
+    Ok(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
+/// Runs a command and requires success; returns its stdout as text.
+pub fn run_ok(cmd: &Cmd) -> Result<String, ProcessError> {
+    let out = run(cmd)?;
+    if !out.status.success() {
+        return Err(ProcessError::Failed {
+            command: cmd.display(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(out.text())
+}
+
+/// Polls a child until it exits or `deadline` passes (`None`).
+fn wait_until(child: &mut dyn ChildWrapper, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// A process started as the leader of its own process group.
+pub struct Group {
+    child: Box<dyn ChildWrapper>,
+}
+
+/// How a group was stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// It exited within the grace period after SIGTERM.
+    Terminated(ExitStatus),
+    /// It ignored SIGTERM and was killed with SIGKILL.
+    Killed(ExitStatus),
+}
+
+impl Group {
+    /// Starts `cmd` as a process-group leader; `configure` sets its stdio.
+    pub fn spawn(cmd: &Cmd, configure: impl FnOnce(&mut Command)) -> Result<Group, ProcessError> {
+        let mut wrap = CommandWrap::from(cmd.command());
+        configure(wrap.command_mut());
+        wrap.wrap(ProcessGroup::leader());
+        let child = wrap.spawn().map_err(|e| spawn_error(cmd, e))?;
+        Ok(Group { child })
+    }
+
+    /// The leader's pid, which is also the group id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout().take()
+    }
+
+    pub fn stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr().take()
+    }
+
+    /// Waits for the leader to exit.
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.child.wait()
+    }
+
+    /// Waits for the leader until `deadline`; `None` if it is still running.
+    pub fn wait_until(&mut self, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+        wait_until(self.child.as_mut(), deadline)
+    }
+
+    /// Stops the whole group: SIGTERM, up to `grace` to exit, then SIGKILL.
+    pub fn stop(&mut self, grace: Duration) -> io::Result<Stopped> {
+        if let Some(status) = self.child.try_wait()? {
+            // The leader is gone, but what it started may not be.
+            let _ = self.child.signal(libc::SIGKILL);
+            return Ok(Stopped::Terminated(status));
+        }
+        let _ = self.child.signal(libc::SIGTERM);
+        if let Some(status) = wait_until(self.child.as_mut(), Instant::now() + grace)? {
+            let _ = self.child.signal(libc::SIGKILL);
+            return Ok(Stopped::Terminated(status));
+        }
+        self.child.kill()?;
+        Ok(Stopped::Killed(self.child.wait()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_redirecting_variables_are_removed_and_prompts_disabled() {
+        let cmd = Cmd::new("git").env("EXTRA", "1").command();
+        let envs: Vec<(String, Option<String>)> = cmd
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        for var in GIT_REDIRECT_VARS {
+            assert!(
+                envs.contains(&((*var).to_owned(), None)),
+                "{var} is not removed"
+            );
+        }
+        assert!(envs.contains(&("GIT_TERMINAL_PROMPT".into(), Some("0".into()))));
+        assert!(envs.contains(&("EXTRA".into(), Some("1".into()))));
+    }
+
+    #[test]
+    fn run_captures_output_and_reports_failures_by_command() {
+        let out = run(&Cmd::new("sh").args(["-c", "echo out; echo err >&2; exit 3"])).unwrap();
+        assert_eq!(out.text(), "out");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+        assert_eq!(out.status.code(), Some(3));
+        let err = run_ok(&Cmd::new("sh").args(["-c", "echo nope >&2; exit 1"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`sh -c echo nope >&2; exit 1` failed"),
+            "{err}"
+        );
+        assert!(err.to_string().ends_with(": nope"), "{err}");
+        let err = run(&Cmd::new("vnx-no-such-program")).unwrap_err();
+        assert!(matches!(err, ProcessError::NotFound { .. }), "{err}");
+    }
+
+    #[test]
+    fn timeouts_kill_the_whole_group() {
+        let started = Instant::now();
+        // The shell's child sleeps too; the group kill takes both.
+        let err = run(&Cmd::new("sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .timeout(Duration::from_millis(200)))
+        .unwrap_err();
+        assert!(matches!(err, ProcessError::TimedOut { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn stop_escalates_to_kill_for_a_group_that_ignores_term() {
+        let cmd = Cmd::new("sh").args(["-c", "trap '' TERM; sleep 30 & wait"]);
+        let mut group = Group::spawn(&cmd, |c| {
+            c.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+        })
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let pgid = group.pid() as i32;
+        let stopped = group.stop(Duration::from_millis(200)).unwrap();
+        assert!(matches!(stopped, Stopped::Killed(_)), "{stopped:?}");
+        std::thread::sleep(Duration::from_millis(100));
+        // Nothing of the group survives: kill(-pgid, 0) finds no process.
+        let alive = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -0 -- -{pgid} 2>/dev/null")])
+            .status()
+            .unwrap()
+            .success();
+        assert!(!alive, "process group {pgid} still has members");
+    }
+}

@@ -1,0 +1,179 @@
+//! tmux on a private socket: one session per dispatch, started with an explicit environment and
+//! an argv (never a shell string), so a person can watch or take over with `vnx attach`.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::process::{self, Cmd, ProcessError};
+
+/// The socket name vnx uses unless told otherwise (`tmux -L vnx`).
+pub const DEFAULT_SOCKET: &str = "vnx";
+
+/// A tmux server reached through a named socket (`-L`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tmux {
+    socket: String,
+}
+
+/// Where a new session's pane is.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Pane {
+    pub session: String,
+    /// `%N`.
+    pub pane_id: String,
+    /// The pid of the pane's first process.
+    pub pid: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TmuxError {
+    #[error("tmux session name {name:?} must be letters, digits, `_` and `-`")]
+    BadName { name: String },
+    #[error("tmux (socket {socket}) failed")]
+    Tmux {
+        socket: String,
+        #[source]
+        source: ProcessError,
+    },
+    #[error("tmux printed something unexpected: {output:?}")]
+    Unexpected { output: String },
+}
+
+impl TmuxError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            TmuxError::Tmux {
+                source: ProcessError::NotFound { .. },
+                ..
+            } => Some("install tmux (e.g. `apt-get install tmux`)".into()),
+            _ => None,
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Tmux {
+    pub fn new(socket: impl Into<String>) -> Tmux {
+        Tmux {
+            socket: socket.into(),
+        }
+    }
+
+    pub fn socket(&self) -> &str {
+        &self.socket
+    }
+
+    fn cmd(&self) -> Cmd {
+        Cmd::new("tmux").args(["-L", &self.socket])
+    }
+
+    fn run(&self, cmd: Cmd) -> Result<String, TmuxError> {
+        process::run_ok(&cmd).map_err(|source| TmuxError::Tmux {
+            socket: self.socket.clone(),
+            source,
+        })
+    }
+
+    /// Starts a detached session running `argv` in `cwd`. The variables in `env` are set in
+    /// the session explicitly, so a server started earlier with another environment does not
+    /// leak its own into the pane.
+    pub fn new_session(
+        &self,
+        name: &str,
+        cwd: &Path,
+        env: &[(String, String)],
+        argv: &[OsString],
+    ) -> Result<Pane, TmuxError> {
+        if !valid_name(name) {
+            return Err(TmuxError::BadName {
+                name: name.to_owned(),
+            });
+        }
+        let mut cmd = self
+            .cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "-c",
+            ])
+            .arg(cwd)
+            .args(["-P", "-F", "#{pane_id} #{pane_pid}"]);
+        for (k, v) in env {
+            cmd = cmd.arg("-e").arg(format!("{k}={v}"));
+        }
+        // With more than one argument tmux executes the command directly, without a shell.
+        let out = self.run(cmd.arg("--").args(argv))?;
+        let mut parts = out.split_whitespace();
+        let (Some(pane_id), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse().ok()))
+        else {
+            return Err(TmuxError::Unexpected { output: out });
+        };
+        Ok(Pane {
+            session: name.to_owned(),
+            pane_id: pane_id.to_owned(),
+            pid,
+        })
+    }
+
+    /// Whether a session of that name exists.
+    pub fn has_session(&self, name: &str) -> bool {
+        valid_name(name)
+            && process::run(&self.cmd().args(["has-session", "-t", &format!("={name}")]))
+                .is_ok_and(|o| o.status.success())
+    }
+
+    /// Kills a session; a session that is already gone is not an error.
+    pub fn kill_session(&self, name: &str) -> Result<(), TmuxError> {
+        if !self.has_session(name) {
+            return Ok(());
+        }
+        self.run(self.cmd().args(["kill-session", "-t", &format!("={name}")]))
+            .map(drop)
+    }
+
+    /// Names of all sessions on this socket (none when no server runs).
+    pub fn sessions(&self) -> Vec<String> {
+        match process::run(&self.cmd().args(["list-sessions", "-F", "#{session_name}"])) {
+            Ok(out) if out.status.success() => out.text().lines().map(str::to_owned).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The visible text of a session's pane.
+    pub fn capture(&self, name: &str) -> Result<String, TmuxError> {
+        self.run(
+            self.cmd()
+                .args(["capture-pane", "-p", "-t", &format!("={name}:")]),
+        )
+    }
+
+    /// Stops the whole server on this socket (tests and cleanup).
+    pub fn kill_server(&self) {
+        let _ = process::run(&self.cmd().arg("kill-server"));
+    }
+
+    /// The argv that attaches a terminal to a session (for the CLI to exec).
+    pub fn attach_argv(&self, name: &str) -> Vec<String> {
+        vec![
+            "tmux".into(),
+            "-L".into(),
+            self.socket.clone(),
+            "attach-session".into(),
+            "-t".into(),
+            format!("={name}"),
+        ]
+    }
+}

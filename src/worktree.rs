@@ -1,0 +1,404 @@
+//! Per-dispatch git worktrees: created on their own `dispatch/<id>` branch under one lock in
+//! the git common directory (parallel `git worktree add` races otherwise), classified after the
+//! worker ends — dirty, clean, pushed or committed — and released without ever losing work.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::ledger::receipt::is_dispatch_id;
+use crate::process::{self, Cmd, ProcessError};
+use crate::project::DATA_DIR;
+
+/// The lock every worktree admin step takes, in the git common directory.
+pub const LOCK_FILE: &str = "vnx-worktree.lock";
+/// How long asking a remote for a branch may take before the answer counts as unknown.
+pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A repository that dispatches run against.
+#[derive(Clone, Debug)]
+pub struct Repo {
+    /// The main checkout's root.
+    pub root: PathBuf,
+    /// The git common directory (shared by all worktrees).
+    pub common_dir: PathBuf,
+}
+
+/// A dispatch's worktree.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Worktree {
+    pub id: String,
+    pub path: PathBuf,
+    pub branch: String,
+    /// The commit the branch started from.
+    pub base_commit: String,
+}
+
+/// Errors creating, classifying or releasing worktrees; each names what it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorktreeError {
+    #[error("{path} is not inside a git repository")]
+    NotInRepo { path: PathBuf },
+    #[error("dispatch id {id:?} does not match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$")]
+    BadId { id: String },
+    #[error("base ref {base:?} does not name a commit")]
+    BadBase {
+        base: String,
+        #[source]
+        source: ProcessError,
+    },
+    #[error("branch {branch} already exists")]
+    BranchExists { branch: String },
+    #[error("worktree path {path} already exists")]
+    PathExists { path: PathBuf },
+    #[error("could not take the worktree lock {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("git failed for worktree {path}")]
+    Git {
+        path: PathBuf,
+        #[source]
+        source: ProcessError,
+    },
+}
+
+impl WorktreeError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            WorktreeError::NotInRepo { .. } => "run vnx inside the repository to govern".into(),
+            WorktreeError::BadId { .. } => {
+                "use letters, digits, `_` and `-` (e.g. D-1a2b3c4d); no `/`, `.` or spaces".into()
+            }
+            WorktreeError::BadBase { .. } => {
+                "pass --base-ref with a branch, tag or commit that exists".into()
+            }
+            WorktreeError::BranchExists { branch } => format!(
+                "a dispatch with this id ran before; use a new id, or inspect `git log {branch}`"
+            ),
+            WorktreeError::PathExists { .. } => "use a new dispatch id".into(),
+            _ => return None,
+        })
+    }
+}
+
+fn git(dir: &Path) -> Cmd {
+    Cmd::new("git").arg("-C").arg(dir)
+}
+
+impl Repo {
+    /// Finds the repository containing `dir`.
+    pub fn discover(dir: &Path) -> Result<Repo, WorktreeError> {
+        let not_repo = || WorktreeError::NotInRepo {
+            path: dir.to_owned(),
+        };
+        let out = process::run_ok(&git(dir).args([
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-common-dir",
+        ]))
+        .map_err(|_| not_repo())?;
+        let common_dir = PathBuf::from(out);
+        let root = common_dir
+            .parent()
+            .filter(|_| common_dir.file_name().is_some_and(|n| n == ".git"))
+            .ok_or_else(not_repo)?
+            .to_path_buf();
+        Ok(Repo { root, common_dir })
+    }
+
+    /// Where dispatch worktrees live: `.vnx-data/worktrees/`.
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.root.join(DATA_DIR).join("worktrees")
+    }
+
+    fn git_err(&self, path: &Path) -> impl FnOnce(ProcessError) -> WorktreeError + use<> {
+        let path = path.to_owned();
+        move |source| WorktreeError::Git { path, source }
+    }
+
+    /// Takes the exclusive worktree lock (held until the returned file is dropped).
+    fn lock(&self) -> Result<File, WorktreeError> {
+        let path = self.common_dir.join(LOCK_FILE);
+        let lock_err = |source| WorktreeError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(lock_err)?;
+        file.lock().map_err(lock_err)?;
+        Ok(file)
+    }
+
+    /// Resolves a ref to a full commit id.
+    pub fn resolve(&self, reference: &str) -> Result<String, WorktreeError> {
+        process::run_ok(&git(&self.root).args([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{reference}^{{commit}}"),
+        ]))
+        .map_err(|source| WorktreeError::BadBase {
+            base: reference.to_owned(),
+            source,
+        })
+    }
+
+    /// Creates `.vnx-data/worktrees/dispatch-<id>` on a new branch `dispatch/<id>` at `base`.
+    pub fn create(&self, id: &str, base: &str) -> Result<Worktree, WorktreeError> {
+        if !is_dispatch_id(id) {
+            return Err(WorktreeError::BadId { id: id.to_owned() });
+        }
+        let base_commit = self.resolve(base)?;
+        let branch = format!("dispatch/{id}");
+        let path = self.worktrees_dir().join(format!("dispatch-{id}"));
+        let _lock = self.lock()?;
+        if path.exists() {
+            return Err(WorktreeError::PathExists { path });
+        }
+        let exists = process::run(&git(&self.root).args([
+            "show-ref",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ]))
+        .map_err(self.git_err(&path))?;
+        if exists.status.success() {
+            return Err(WorktreeError::BranchExists { branch });
+        }
+        process::run_ok(
+            &git(&self.root)
+                .args(["worktree", "add", "--quiet", "-b", &branch])
+                .arg(&path)
+                .arg(&base_commit),
+        )
+        .map_err(self.git_err(&path))?;
+        Ok(Worktree {
+            id: id.to_owned(),
+            path,
+            branch,
+            base_commit,
+        })
+    }
+}
+
+/// The four teardown classes of BRIEF §6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeardownClass {
+    /// Uncommitted changes, untracked files, or not on its branch: kept and locked.
+    Dirty,
+    /// Nothing new: worktree and branch removed.
+    Clean,
+    /// New commits that the remote branch holds exactly: worktree and local branch removed.
+    Pushed,
+    /// New commits not (known to be) on a remote: worktree removed, branch kept.
+    Committed,
+}
+
+/// What the remote said about the dispatch branch.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+pub enum RemoteState {
+    /// No commits to push, so no remote was asked.
+    NotChecked,
+    /// The repository has no such remote.
+    NoRemote,
+    /// The remote has no branch of that name.
+    Absent,
+    /// The remote branch is exactly HEAD.
+    InSync,
+    /// The remote branch points elsewhere.
+    Differs(String),
+    /// The remote could not be asked; never read as pushed.
+    Unreachable(String),
+}
+
+/// A worktree's state after its worker ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Classification {
+    pub class: TeardownClass,
+    pub reason: String,
+    /// HEAD of the worktree (when it has one).
+    pub head_commit: Option<String>,
+    /// Commits on HEAD that are not on the base.
+    pub commits: u64,
+    pub remote: RemoteState,
+}
+
+impl Worktree {
+    /// Classifies the worktree in BRIEF §6's order: dirty, clean, pushed, committed.
+    pub fn classify(&self, remote: &str) -> Result<Classification, WorktreeError> {
+        let err = |source| WorktreeError::Git {
+            path: self.path.clone(),
+            source,
+        };
+        let dirty = |reason: String, head| Classification {
+            class: TeardownClass::Dirty,
+            reason,
+            head_commit: head,
+            commits: 0,
+            remote: RemoteState::NotChecked,
+        };
+        let head = process::run_ok(&git(&self.path).args(["rev-parse", "--verify", "HEAD"])).ok();
+        let on = process::run(&git(&self.path).args(["symbolic-ref", "--quiet", "HEAD"]))
+            .map_err(err)?;
+        let expected = format!("refs/heads/{}", self.branch);
+        if !on.status.success() {
+            return Ok(dirty(
+                "HEAD is detached from the dispatch branch".into(),
+                head,
+            ));
+        }
+        if on.text() != expected {
+            return Ok(dirty(
+                format!(
+                    "on unexpected branch {}",
+                    on.text().trim_start_matches("refs/heads/")
+                ),
+                head,
+            ));
+        }
+        let status = process::run_ok(&git(&self.path).args([
+            "status",
+            "--porcelain=v1",
+            "--untracked-files=normal",
+        ]))
+        .map_err(err)?;
+        if !status.is_empty() {
+            let changed = status.lines().count();
+            return Ok(dirty(
+                format!("{changed} uncommitted or untracked path(s)"),
+                head,
+            ));
+        }
+        let Some(head) = head else {
+            return Ok(dirty("the branch has no commit".into(), None));
+        };
+        let commits: u64 = process::run_ok(&git(&self.path).args([
+            "rev-list",
+            "--count",
+            &format!("{}..{head}", self.base_commit),
+        ]))
+        .map_err(err)?
+        .parse()
+        .unwrap_or(0);
+        if head == self.base_commit {
+            return Ok(Classification {
+                class: TeardownClass::Clean,
+                reason: "no new commits and nothing uncommitted".into(),
+                head_commit: Some(head),
+                commits: 0,
+                remote: RemoteState::NotChecked,
+            });
+        }
+        let remote_state = self.remote_state(remote, &head);
+        let (class, reason) = match &remote_state {
+            RemoteState::InSync => (
+                TeardownClass::Pushed,
+                format!("{commits} commit(s), on {remote} exactly"),
+            ),
+            other => (
+                TeardownClass::Committed,
+                format!(
+                    "{commits} commit(s) not on a remote ({})",
+                    match other {
+                        RemoteState::NoRemote => format!("no remote {remote}"),
+                        RemoteState::Absent => format!("{remote} has no {}", self.branch),
+                        RemoteState::Differs(at) => format!("{remote} has it at {at}"),
+                        RemoteState::Unreachable(why) => format!("{remote} unreachable: {why}"),
+                        _ => String::new(),
+                    }
+                ),
+            ),
+        };
+        Ok(Classification {
+            class,
+            reason,
+            head_commit: Some(head),
+            commits,
+            remote: remote_state,
+        })
+    }
+
+    fn remote_state(&self, remote: &str, head: &str) -> RemoteState {
+        let known = process::run(&git(&self.path).args(["remote", "get-url", remote]));
+        if !known.is_ok_and(|o| o.status.success()) {
+            return RemoteState::NoRemote;
+        }
+        let asked = process::run_ok(
+            &git(&self.path)
+                .args([
+                    "ls-remote",
+                    "--heads",
+                    remote,
+                    &format!("refs/heads/{}", self.branch),
+                ])
+                .timeout(REMOTE_TIMEOUT),
+        );
+        match asked {
+            Err(e) => RemoteState::Unreachable(e.to_string()),
+            Ok(out) => match out.split_whitespace().next() {
+                None => RemoteState::Absent,
+                Some(sha) if sha == head => RemoteState::InSync,
+                Some(sha) => RemoteState::Differs(sha.to_owned()),
+            },
+        }
+    }
+}
+
+/// What teardown did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TeardownAction {
+    pub worktree_removed: bool,
+    pub branch_deleted: bool,
+    pub locked: bool,
+}
+
+impl Repo {
+    /// Acts on a classification: dirty is locked and kept; clean and pushed lose worktree and
+    /// local branch; committed loses the worktree and keeps the branch. Git's own safety
+    /// checks stay on: nothing is forced.
+    pub fn release(
+        &self,
+        wt: &Worktree,
+        c: &Classification,
+    ) -> Result<TeardownAction, WorktreeError> {
+        let _lock = self.lock()?;
+        let err = self.git_err(&wt.path);
+        let mut action = TeardownAction {
+            worktree_removed: false,
+            branch_deleted: false,
+            locked: false,
+        };
+        if c.class == TeardownClass::Dirty {
+            process::run_ok(
+                &git(&self.root)
+                    .args(["worktree", "lock", "--reason"])
+                    .arg(format!("vnx: dispatch {} is dirty: {}", wt.id, c.reason))
+                    .arg(&wt.path),
+            )
+            .map_err(err)?;
+            action.locked = true;
+            return Ok(action);
+        }
+        process::run_ok(&git(&self.root).args(["worktree", "remove"]).arg(&wt.path))
+            .map_err(self.git_err(&wt.path))?;
+        action.worktree_removed = true;
+        if matches!(c.class, TeardownClass::Clean | TeardownClass::Pushed) {
+            // Clean: the branch is the base commit. Pushed: the remote holds HEAD exactly.
+            process::run_ok(&git(&self.root).args(["branch", "-D", &wt.branch]))
+                .map_err(self.git_err(&wt.path))?;
+            action.branch_deleted = true;
+        }
+        Ok(action)
+    }
+}

@@ -1,0 +1,229 @@
+//! Per-dispatch worktrees with real git: creation under the lock (16 at once), every teardown
+//! class and its action, and bad input that touches nothing.
+
+use std::path::Path;
+
+use vnx::worktree::{RemoteState, Repo, TeardownClass, WorktreeError};
+
+use crate::common::{TestEnv, git};
+
+fn repo_env() -> (TestEnv, Repo) {
+    let env = TestEnv::new();
+    env.git_init();
+    std::fs::write(env.path().join("README"), "hello\n").unwrap();
+    env.git(&["add", "README"]);
+    env.git(&["commit", "-q", "-m", "readme"]);
+    let repo = Repo::discover(env.path()).unwrap();
+    (env, repo)
+}
+
+fn wt_git(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
+    git(&env.home(), dir, args)
+}
+
+fn branches(env: &TestEnv) -> String {
+    env.git(&["branch", "--list", "dispatch/*"])
+}
+
+#[test]
+fn create_makes_a_worktree_on_its_own_branch() {
+    let (env, repo) = repo_env();
+    let wt = repo.create("D-1a2b3c4d", "main").unwrap();
+    assert_eq!(wt.branch, "dispatch/D-1a2b3c4d");
+    assert_eq!(
+        wt.path,
+        env.path()
+            .canonicalize()
+            .unwrap()
+            .join(".vnx-data/worktrees/dispatch-D-1a2b3c4d")
+    );
+    assert_eq!(wt.base_commit, env.git(&["rev-parse", "main"]).trim());
+    assert_eq!(
+        wt_git(&env, &wt.path, &["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/dispatch/D-1a2b3c4d"
+    );
+    assert!(wt.path.join("README").is_file());
+    // The same id again is refused, not reused.
+    assert!(matches!(
+        repo.create("D-1a2b3c4d", "main"),
+        Err(WorktreeError::PathExists { .. })
+    ));
+}
+
+#[test]
+fn bad_ids_and_bases_touch_nothing() {
+    let (env, repo) = repo_env();
+    for id in ["../escape", "a/b", "", ".hidden", "x y", &"x".repeat(65)] {
+        let err = repo.create(id, "main").unwrap_err();
+        assert!(matches!(err, WorktreeError::BadId { .. }), "{id}: {err}");
+    }
+    let err = repo.create("D-1", "no-such-branch").unwrap_err();
+    assert!(matches!(err, WorktreeError::BadBase { .. }), "{err}");
+    assert!(err.hint().unwrap().contains("--base-ref"));
+    let err = repo.create("D-2", "--output=/tmp/x").unwrap_err();
+    assert!(matches!(err, WorktreeError::BadBase { .. }), "{err}");
+    assert_eq!(branches(&env), "");
+    assert!(
+        !repo.worktrees_dir().exists() || repo.worktrees_dir().read_dir().unwrap().count() == 0
+    );
+}
+
+#[test]
+fn sixteen_parallel_creations_all_succeed() {
+    // Bare `git worktree add` run 16-way fails now and then (commondir races); under the
+    // lock every one lands.
+    let (env, repo) = repo_env();
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let repo = repo.clone();
+            std::thread::spawn(move || repo.create(&format!("D-par{i:02}"), "main"))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let list = env.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(
+        list.matches("branch refs/heads/dispatch/D-par").count(),
+        16,
+        "{list}"
+    );
+}
+
+#[test]
+fn clean_worktree_is_removed_with_its_branch() {
+    let (env, repo) = repo_env();
+    let wt = repo.create("D-clean", "main").unwrap();
+    let c = wt.classify("origin").unwrap();
+    assert_eq!(c.class, TeardownClass::Clean, "{c:?}");
+    let action = repo.release(&wt, &c).unwrap();
+    assert!(action.worktree_removed && action.branch_deleted && !action.locked);
+    assert!(!wt.path.exists());
+    assert_eq!(branches(&env), "");
+}
+
+#[test]
+fn dirty_worktrees_are_locked_and_kept() {
+    let (env, repo) = repo_env();
+    // An untracked file, a modified tracked file, and a switched branch.
+    let untracked = repo.create("D-untracked", "main").unwrap();
+    std::fs::write(untracked.path.join("new.txt"), "work").unwrap();
+    let modified = repo.create("D-modified", "main").unwrap();
+    std::fs::write(modified.path.join("README"), "changed\n").unwrap();
+    let switched = repo.create("D-switched", "main").unwrap();
+    wt_git(&env, &switched.path, &["switch", "-q", "-c", "elsewhere"]);
+    for (wt, why) in [
+        (&untracked, "uncommitted or untracked"),
+        (&modified, "uncommitted or untracked"),
+        (&switched, "unexpected branch elsewhere"),
+    ] {
+        let c = wt.classify("origin").unwrap();
+        assert_eq!(c.class, TeardownClass::Dirty, "{}: {c:?}", wt.id);
+        assert!(c.reason.contains(why), "{}: {}", wt.id, c.reason);
+        let action = repo.release(wt, &c).unwrap();
+        assert!(action.locked && !action.worktree_removed && !action.branch_deleted);
+        assert!(wt.path.exists());
+    }
+    assert!(untracked.path.join("new.txt").is_file());
+    let list = env.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("locked vnx: dispatch").count(), 3, "{list}");
+    // Git itself now refuses to remove them without a double force.
+    let out = std::process::Command::new("git")
+        .args(["-C"])
+        .arg(env.path())
+        .args(["worktree", "remove"])
+        .arg(&untracked.path)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn ignored_files_do_not_make_a_worktree_dirty() {
+    let (env, repo) = repo_env();
+    std::fs::write(env.path().join(".gitignore"), "*.log\n").unwrap();
+    env.git(&["add", ".gitignore"]);
+    env.git(&["commit", "-q", "-m", "ignore logs"]);
+    let wt = repo.create("D-ignored", "main").unwrap();
+    std::fs::write(wt.path.join("worker.log"), "noise").unwrap();
+    assert_eq!(wt.classify("origin").unwrap().class, TeardownClass::Clean);
+}
+
+fn commit_in(env: &TestEnv, dir: &Path, file: &str) {
+    std::fs::write(dir.join(file), "content\n").unwrap();
+    wt_git(env, dir, &["add", file]);
+    wt_git(env, dir, &["commit", "-q", "-m", &format!("add {file}")]);
+}
+
+#[test]
+fn committed_keeps_the_branch_and_pushed_keeps_the_remote() {
+    let (env, repo) = repo_env();
+    let origin = env.dir.path().join("origin.git");
+    git(
+        &env.home(),
+        env.dir.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    env.git(&["remote", "add", "origin", origin.to_str().unwrap()]);
+
+    let committed = repo.create("D-committed", "main").unwrap();
+    commit_in(&env, &committed.path, "a.txt");
+    let c = committed.classify("origin").unwrap();
+    assert_eq!(c.class, TeardownClass::Committed, "{c:?}");
+    assert_eq!(c.commits, 1);
+    assert_eq!(c.remote, RemoteState::Absent);
+    let action = repo.release(&committed, &c).unwrap();
+    assert!(action.worktree_removed && !action.branch_deleted);
+    assert!(branches(&env).contains("dispatch/D-committed"));
+
+    let pushed = repo.create("D-pushed", "main").unwrap();
+    commit_in(&env, &pushed.path, "b.txt");
+    wt_git(
+        &env,
+        &pushed.path,
+        &["push", "-q", "origin", "dispatch/D-pushed"],
+    );
+    let c = pushed.classify("origin").unwrap();
+    assert_eq!(c.class, TeardownClass::Pushed, "{c:?}");
+    let action = repo.release(&pushed, &c).unwrap();
+    assert!(action.worktree_removed && action.branch_deleted);
+    assert!(!branches(&env).contains("D-pushed"));
+    let remote = git(
+        &env.home(),
+        &origin,
+        &["branch", "--list", "dispatch/D-pushed"],
+    );
+    assert!(
+        remote.contains("dispatch/D-pushed"),
+        "the remote keeps the work"
+    );
+
+    // Pushed, then another commit: the remote differs, so it is only committed.
+    let ahead = repo.create("D-ahead", "main").unwrap();
+    commit_in(&env, &ahead.path, "c.txt");
+    wt_git(
+        &env,
+        &ahead.path,
+        &["push", "-q", "origin", "dispatch/D-ahead"],
+    );
+    commit_in(&env, &ahead.path, "d.txt");
+    let c = ahead.classify("origin").unwrap();
+    assert_eq!(c.class, TeardownClass::Committed);
+    assert!(matches!(c.remote, RemoteState::Differs(_)), "{c:?}");
+}
+
+#[test]
+fn an_unreachable_remote_is_never_read_as_pushed() {
+    let (env, repo) = repo_env();
+    env.git(&["remote", "add", "origin", "/nonexistent/repo.git"]);
+    let wt = repo.create("D-offline", "main").unwrap();
+    commit_in(&env, &wt.path, "a.txt");
+    let c = wt.classify("origin").unwrap();
+    assert_eq!(c.class, TeardownClass::Committed);
+    assert!(matches!(c.remote, RemoteState::Unreachable(_)), "{c:?}");
+    // No remote at all: committed too.
+    let c = wt.classify("upstream").unwrap();
+    assert_eq!(c.remote, RemoteState::NoRemote);
+    assert_eq!(c.class, TeardownClass::Committed);
+}
