@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use vnx::ledger::checkpoint::{self, Anchor, CHECKPOINT_REF};
+use vnx::ledger::checkpoint::{self, Anchor, CHECKPOINT_REF, TRUSTED_KEYS_FILE};
 use vnx::ledger::now_utc;
 
 use super::CliError;
@@ -37,15 +37,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let path = args.ledger.resolve()?;
     let anchor = Anchor::discover(args.repo.as_deref().unwrap_or(&path))?;
     let key = settings::key_path(args.key)?;
+    let trusted = checkpoint::trusted_keys(&anchor, Some(&key))?;
     let outcome = checkpoint::checkpoint(
         &path,
         &anchor,
         &key,
+        &trusted,
         settings::threads(args.threads),
         &now_utc(),
     )?;
     if outcome.key_created {
-        eprintln!("note: created checkpoint signing key {}", key.display());
+        eprintln!(
+            "note: created checkpoint signing key {} (public key {}); add the public key to \
+             {TRUSTED_KEYS_FILE} so other machines trust its checkpoints",
+            key.display(),
+            hex::encode(outcome.checkpoint.public_key)
+        );
     }
     let mut out = Out::new();
     if args.json {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use vnx::ledger::checkpoint::{Anchor, CheckpointError, CheckpointKey};
+use vnx::ledger::checkpoint::{self, Anchor, CheckpointError};
 use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport, verify};
 
 use super::CliError;
@@ -45,35 +45,35 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         max_violations: args.max_violations,
         ..VerifyOptions::default()
     };
+    // A key path that cannot be resolved (no HOME) just means there is no local key.
+    let key_path = settings::key_path(args.key).ok();
     let anchored = match Anchor::discover(&path) {
         Ok(anchor) => {
             options.checkpoints = anchor.list(&anchor.ledger_name(&path))?;
+            options.trusted_keys = checkpoint::trusted_keys(&anchor, key_path.as_deref())?;
             true
         }
         Err(CheckpointError::NotInRepo { .. }) => false,
         Err(e) => return Err(e.into()),
     };
-    let key_path = settings::key_path(args.key)?;
-    if key_path.exists() {
-        let (key, _) = CheckpointKey::load_or_create(&key_path)?;
-        options.trusted_keys.push(key.public_key());
-    }
     let report = verify(&path, &options)?;
     let mut out = Out::new();
-    if args.json {
-        out.json(&serde_json::json!({
-            "ledger": path,
-            "verified": report.status.is_ok(),
-            "report": report,
-        }))?;
-    } else {
-        render(&mut out, &path, &report, anchored)?;
-    }
     let fails = !report.status.is_ok()
         || (args.strict
             && (report.status == ChainStatus::Unchained
                 || report.torn_tail.is_some()
                 || report.checkpoints.is_empty()));
+    if args.json {
+        out.json(&serde_json::json!({
+            "ledger": path,
+            "verified": report.status.is_ok(),
+            "strict": args.strict,
+            "passed": !fails,
+            "report": report,
+        }))?;
+    } else {
+        render(&mut out, &path, &report, anchored)?;
+    }
     Ok(if fails {
         ExitCode::FAILURE
     } else {

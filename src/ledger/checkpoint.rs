@@ -13,6 +13,10 @@ use super::LedgerError;
 use super::line::Hash;
 use super::verify::{VerifyOptions, VerifyReport, verify};
 
+/// The committed allow-list of checkpoint public keys (one hex key per line, `#` comments),
+/// relative to the repository root.
+pub const TRUSTED_KEYS_FILE: &str = ".vnx/checkpoint-keys";
+
 /// The ref whose history holds every checkpoint.
 pub const CHECKPOINT_REF: &str = "refs/vnx/checkpoints";
 const BODY_HEADER: &str = "vnx-ledger-checkpoint v1";
@@ -28,6 +32,10 @@ pub struct Checkpoint {
     /// SHA-256 of line `lines`.
     #[serde(serialize_with = "ser_hex")]
     pub head: Hash,
+    /// SHA-256 over the SHA-256 of lines 1..`lines` in order: covers every line, whatever
+    /// its links (legacy lines, foreign markers and blank lines have no byte link).
+    #[serde(serialize_with = "ser_hex")]
+    pub history: Hash,
     pub time: String,
     #[serde(serialize_with = "ser_hex")]
     pub public_key: [u8; 32],
@@ -165,6 +173,14 @@ impl CheckpointKey {
         }
     }
 
+    /// Loads the key at `path` if it exists (checking its permissions), without creating it.
+    pub fn load(path: &Path) -> Result<Option<CheckpointKey>, CheckpointError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        CheckpointKey::load_or_create(path).map(|(k, _)| Some(k))
+    }
+
     pub fn public_key(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
     }
@@ -174,24 +190,45 @@ impl CheckpointKey {
     }
 }
 
-fn body(ledger: &str, lines: u64, head: &Hash, time: &str) -> String {
-    format!(
-        "{BODY_HEADER}\nledger {ledger}\nlines {lines}\nhead {}\ntime {time}\n",
-        hex::encode(head)
-    )
+/// What a checkpoint states, before signing.
+struct Statement {
+    ledger: String,
+    lines: u64,
+    head: Hash,
+    history: Hash,
+    time: String,
 }
 
-fn parse_body(text: &str) -> Option<(String, u64, Hash, String)> {
-    let mut it = text.lines();
-    if it.next()? != BODY_HEADER {
-        return None;
+impl Statement {
+    fn body(&self) -> String {
+        format!(
+            "{BODY_HEADER}\nledger {}\nlines {}\nhead {}\nhistory {}\ntime {}\n",
+            self.ledger,
+            self.lines,
+            hex::encode(self.head),
+            hex::encode(self.history),
+            self.time
+        )
     }
-    let ledger = it.next()?.strip_prefix("ledger ")?.to_owned();
-    let lines = it.next()?.strip_prefix("lines ")?.parse().ok()?;
-    let mut head = [0u8; 32];
-    hex::decode_to_slice(it.next()?.strip_prefix("head ")?, &mut head).ok()?;
-    let time = it.next()?.strip_prefix("time ")?.to_owned();
-    Some((ledger, lines, head, time))
+
+    fn parse(text: &str) -> Option<Statement> {
+        let mut it = text.lines();
+        if it.next()? != BODY_HEADER {
+            return None;
+        }
+        let hash = |line: &str, key: &str| -> Option<Hash> {
+            let mut h = [0u8; 32];
+            hex::decode_to_slice(line.strip_prefix(key)?, &mut h).ok()?;
+            Some(h)
+        };
+        Some(Statement {
+            ledger: it.next()?.strip_prefix("ledger ")?.to_owned(),
+            lines: it.next()?.strip_prefix("lines ")?.parse().ok()?,
+            head: hash(it.next()?, "head ")?,
+            history: hash(it.next()?, "history ")?,
+            time: it.next()?.strip_prefix("time ")?.to_owned(),
+        })
+    }
 }
 
 /// The governed repository, where checkpoints are anchored.
@@ -275,7 +312,7 @@ impl Anchor {
             Some(self.repo.find_blob(entry.id()).ok()?.content().to_vec())
         };
         let text = String::from_utf8(file("checkpoint")?).ok()?;
-        let (ledger, lines, head, time) = parse_body(&text)?;
+        let statement = Statement::parse(&text)?;
         let mut public_key = [0u8; 32];
         hex::decode_to_slice(
             String::from_utf8(file("public_key")?).ok()?.trim(),
@@ -292,23 +329,21 @@ impl Anchor {
         let id = commit.id().to_string();
         Some(Checkpoint {
             id: id[..12].to_owned(),
-            ledger,
-            lines,
-            head,
-            time,
+            ledger: statement.ledger,
+            lines: statement.lines,
+            head: statement.head,
+            history: statement.history,
+            time: statement.time,
             public_key,
             signature_ok: sig_ok,
         })
     }
 
     /// Signs and anchors a new checkpoint as a commit on top of the checkpoint ref.
-    pub fn record(
+    fn record(
         &self,
         key: &CheckpointKey,
-        ledger: &str,
-        lines: u64,
-        head: &Hash,
-        time: &str,
+        statement: &Statement,
     ) -> Result<Checkpoint, CheckpointError> {
         if key.path().starts_with(&self.root)
             || fs::canonicalize(key.path()).is_ok_and(|p| p.starts_with(&self.root))
@@ -318,7 +353,7 @@ impl Anchor {
                 repo: self.root.clone(),
             });
         }
-        let text = body(ledger, lines, head, time);
+        let text = statement.body();
         let signature = key.key.sign(text.as_bytes());
         let git = self.git("write checkpoint");
         let blob = |data: &[u8]| self.repo.blob(data).map_err(&git);
@@ -346,7 +381,10 @@ impl Anchor {
             Err(_) => None,
         };
         let who = git2::Signature::now("vnx", "vnx@localhost").map_err(&git)?;
-        let message = format!("vnx checkpoint: {ledger} at line {lines}\n\n{text}");
+        let message = format!(
+            "vnx checkpoint: {} at line {}\n\n{text}",
+            statement.ledger, statement.lines
+        );
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
         let oid = self
             .repo
@@ -372,6 +410,38 @@ impl Anchor {
     }
 }
 
+/// The keys whose checkpoints count in this repository: those listed in
+/// `.vnx/checkpoint-keys` plus the local key, if there is one. Empty means any correctly
+/// signed checkpoint counts (a fresh clone with neither).
+pub fn trusted_keys(
+    anchor: &Anchor,
+    local_key: Option<&Path>,
+) -> Result<Vec<[u8; 32]>, CheckpointError> {
+    let mut keys = Vec::new();
+    let list = anchor.root().join(TRUSTED_KEYS_FILE);
+    match fs::read_to_string(&list) {
+        Ok(text) => {
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(line.split_whitespace().next().unwrap_or(""), &mut key)
+                    .map_err(|_| CheckpointError::KeyMalformed { path: list.clone() })?;
+                keys.push(key);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(CheckpointError::KeyIo { path: list, source }),
+    }
+    if let Some(path) = local_key
+        && let Some(key) = CheckpointKey::load(path)?
+    {
+        keys.push(key.public_key());
+    }
+    Ok(keys)
+}
+
 /// What `checkpoint` did.
 #[derive(Debug, serde::Serialize)]
 pub struct CheckpointOutcome {
@@ -382,20 +452,37 @@ pub struct CheckpointOutcome {
 }
 
 /// Verifies the ledger against its existing checkpoints, then anchors a new one at its head.
+/// Holds the append lock throughout, so the head it signs is one no writer can still roll
+/// back. `trusted_keys` are the keys whose earlier checkpoints count (empty: any valid one).
 pub fn checkpoint(
     ledger: &Path,
     anchor: &Anchor,
     key_path: &Path,
+    trusted_keys: &[[u8; 32]],
     threads: usize,
     time: &str,
 ) -> Result<CheckpointOutcome, CheckpointError> {
     let name = anchor.ledger_name(ledger);
     let existing = anchor.list(&name)?;
+    let lock_file = super::lock_path(ledger);
+    let lock_err = |source| LedgerError::Lock {
+        path: lock_file.clone(),
+        source,
+    };
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_file)
+        .map_err(lock_err)?;
+    lock.lock().map_err(lock_err)?;
     let report: VerifyReport = verify(
         ledger,
         &VerifyOptions {
             threads,
             checkpoints: existing.clone(),
+            trusted_keys: trusted_keys.to_vec(),
+            history: true,
             ..VerifyOptions::default()
         },
     )?;
@@ -405,21 +492,22 @@ pub fn checkpoint(
             violations: report.violations_total,
         });
     }
-    let Some(head) = report.head.as_ref() else {
-        return Err(CheckpointError::EmptyLedger {
-            path: ledger.to_owned(),
-        });
+    let empty = || CheckpointError::EmptyLedger {
+        path: ledger.to_owned(),
     };
-    let mut head_hash = [0u8; 32];
-    hex::decode_to_slice(&head.line_sha256, &mut head_hash).map_err(|_| {
-        CheckpointError::EmptyLedger {
-            path: ledger.to_owned(),
-        }
-    })?;
+    let head = report.head.as_ref().ok_or_else(empty)?;
+    let decode = |text: Option<&str>| -> Option<Hash> {
+        let mut h = [0u8; 32];
+        hex::decode_to_slice(text?, &mut h).ok()?;
+        Some(h)
+    };
+    let head_hash = decode(Some(&head.line_sha256)).ok_or_else(empty)?;
+    let history = decode(report.history_sha256.as_deref()).ok_or_else(empty)?;
     let (key, key_created) = CheckpointKey::load_or_create(key_path)?;
     if let Some(last) = existing.last()
         && last.lines == head.line
         && last.head == head_hash
+        && last.history == history
         && last.public_key == key.public_key()
     {
         return Ok(CheckpointOutcome {
@@ -428,7 +516,15 @@ pub fn checkpoint(
             key_created,
         });
     }
-    let checkpoint = anchor.record(&key, &name, head.line, &head_hash, time)?;
+    let statement = Statement {
+        ledger: name,
+        lines: head.line,
+        head: head_hash,
+        history,
+        time: time.to_owned(),
+    };
+    let checkpoint = anchor.record(&key, &statement)?;
+    drop(lock);
     Ok(CheckpointOutcome {
         checkpoint,
         created: true,

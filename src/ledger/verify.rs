@@ -11,6 +11,7 @@ use std::fs::File;
 use std::path::Path;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::LedgerError;
 use super::checkpoint::Checkpoint;
@@ -132,6 +133,9 @@ pub struct VerifyReport {
     /// quarantines it).
     pub torn_tail: Option<Fragment>,
     pub checkpoints: Vec<CheckpointResult>,
+    /// SHA-256 over the SHA-256 of every complete line in order, when computed: what a
+    /// checkpoint signs, so it covers every line whatever its links.
+    pub history_sha256: Option<String>,
     pub violations: Vec<Violation>,
     /// All violations found, including any beyond the reporting limit.
     pub violations_total: u64,
@@ -148,6 +152,9 @@ pub struct VerifyOptions {
     pub checkpoints: Vec<Checkpoint>,
     /// Public keys whose checkpoints count; empty means any correctly signed checkpoint.
     pub trusted_keys: Vec<[u8; 32]>,
+    /// Compute the history digest (SHA-256 over every line's SHA-256) even without
+    /// checkpoints; `checkpoint` needs it for the head it signs.
+    pub history: bool,
 }
 
 impl Default for VerifyOptions {
@@ -157,6 +164,7 @@ impl Default for VerifyOptions {
             max_violations: 1000,
             checkpoints: Vec::new(),
             trusted_keys: Vec::new(),
+            history: false,
         }
     }
 }
@@ -217,6 +225,8 @@ struct Checker<'a> {
     checkpoints_at: BTreeMap<u64, Vec<usize>>,
     checkpoint_ok: Vec<Option<bool>>,
     head_entry: Option<Hash>,
+    /// Running digest over every line's hash (when checkpoints or the caller need it).
+    history: Option<Sha256>,
 }
 
 const RECENT: usize = 64;
@@ -277,6 +287,7 @@ impl<'a> Checker<'a> {
             checkpoints_at,
             checkpoint_ok: vec![None; options.checkpoints.len()],
             head_entry: None,
+            history: (options.history || !options.checkpoints.is_empty()).then(Sha256::new),
         };
         for (line, detail) in invalid {
             checker.report(line, ViolationKind::CheckpointInvalid, detail);
@@ -319,6 +330,9 @@ impl<'a> Checker<'a> {
     fn line(&mut self, l: ScannedLine) {
         let n = l.number;
         let line_hash = *l.line_hash();
+        if let Some(h) = &mut self.history {
+            h.update(line_hash);
+        }
         self.check_checkpoints(n, &line_hash);
         let mut seq = None;
         match l.kind {
@@ -372,25 +386,31 @@ impl<'a> Checker<'a> {
         let Some(ids) = self.checkpoints_at.get(&n).cloned() else {
             return;
         };
+        let history: Option<Hash> = self.history.as_ref().map(|h| h.clone().finalize().into());
         for i in ids {
             let cp = &self.options.checkpoints[i];
-            let ok = cp.head == *line_hash;
-            self.checkpoint_ok[i] = Some(ok);
-            if !ok {
-                let detail = format!(
-                    "checkpoint {} recorded line {n} with another hash: the ledger was rewritten \
-                     up to here",
-                    cp.id
-                );
-                let expected = hex(&cp.head);
-                self.report_full(
-                    n,
-                    ViolationKind::CheckpointMismatch,
-                    detail,
-                    Some(expected),
-                    Some(hex(line_hash)),
-                );
-            }
+            let (what, expected, actual) = if cp.head != *line_hash {
+                ("line {n} hashes", cp.head, *line_hash)
+            } else if history.is_some_and(|h| h != cp.history) {
+                ("lines 1..{n} hash", cp.history, history.unwrap_or_default())
+            } else {
+                self.checkpoint_ok[i] = Some(true);
+                continue;
+            };
+            self.checkpoint_ok[i] = Some(false);
+            let detail = format!(
+                "checkpoint {} does not match: {} differently now, so the ledger was rewritten \
+                 up to line {n}",
+                cp.id,
+                what.replace("{n}", &n.to_string())
+            );
+            self.report_full(
+                n,
+                ViolationKind::CheckpointMismatch,
+                detail,
+                Some(hex(&expected)),
+                Some(hex(&actual)),
+            );
         }
     }
 
@@ -693,6 +713,7 @@ impl<'a> Checker<'a> {
             }),
             torn_tail: totals.torn_tail,
             checkpoints,
+            history_sha256: self.history.map(|h| hex(&h.finalize().into())),
             violations: self.violations,
             violations_total: self.violations_total,
         }

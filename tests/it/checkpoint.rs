@@ -212,3 +212,126 @@ fn checkpoint_from_a_linked_worktree_names_the_main_ledger() {
     let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(out["checkpoint"]["ledger"], "state/t0_receipts.ndjson");
 }
+
+/// Rewrites every line before the last `keep` ones with forged receipts of the same count.
+fn forge_prefix(env: &TestEnv, keep: usize) {
+    let lines = env.lines();
+    let (head, tail) = lines.split_at(lines.len() - keep);
+    std::fs::remove_file(env.ledger()).unwrap();
+    let ledger = vnx::ledger::Ledger::new(env.ledger());
+    for i in 0..head.len() {
+        ledger
+            .append(&crate::common::receipt(&format!(
+                r#"{{"event_type":"forged","i":{i}}}"#
+            )))
+            .unwrap();
+    }
+    let mut data = std::fs::read(env.ledger()).unwrap();
+    for l in tail {
+        data.extend_from_slice(l);
+        data.push(b'\n');
+    }
+    std::fs::write(env.ledger(), data).unwrap();
+}
+
+fn assert_checkpoint_catches(env: &TestEnv) {
+    let (code, report) = verify_json(env);
+    assert_eq!(code, 1, "{report:#}");
+    let kinds: Vec<String> = violations(&report).into_iter().map(|(_, k)| k).collect();
+    assert!(
+        kinds.iter().any(|k| k.starts_with("checkpoint_")),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_checkpoint_covers_lines_before_a_foreign_epoch_marker() {
+    // A marker written by VNX's own seal has no byte link, so the chain of byte links stops
+    // there; the checkpoint's history digest still covers everything before it.
+    let env = repo_env(3);
+    let mut data = std::fs::read(env.ledger()).unwrap();
+    data.extend_from_slice(
+        format!(
+            "{{\"type\": \"chain_epoch_start\", \"epoch\": 1, \"epoch_ts\": \"2026-08-20T00:00:00+00:00\", \"prev_hash\": \"{}\"}}\n",
+            "0".repeat(64)
+        )
+        .as_bytes(),
+    );
+    std::fs::write(env.ledger(), data).unwrap();
+    env.fill(2);
+    assert_eq!(verify_json(&env).0, 0);
+    assert_eq!(checkpoint(&env).code, 0);
+    forge_prefix(&env, 3);
+    assert_checkpoint_catches(&env);
+}
+
+#[test]
+fn a_checkpoint_covers_a_legacy_vnx_prefix() {
+    let env = TestEnv::new();
+    env.git_init();
+    std::fs::copy(
+        crate::common::repo_dir().join("receipts/golden/vnx-python/verified.ndjson"),
+        env.ledger(),
+    )
+    .unwrap();
+    env.fill(1);
+    assert_eq!(checkpoint(&env).code, 0);
+    // VNX's weakness: edit line 5 and fix only line 6's prev_hash. VNX's own link accepts it.
+    let mut lines = env.lines();
+    let text = String::from_utf8(lines[4].clone()).unwrap();
+    let edited = text.replacen("\"status\": \"", "\"status\": \"FORGED-", 1);
+    assert_ne!(edited, text);
+    let scratch = &mut vnx::ledger::line::Scratch::default();
+    let old_hash = vnx::ledger::line::analyze(text.as_bytes(), scratch)
+        .entry
+        .unwrap()
+        .entry_hash;
+    let new_hash = vnx::ledger::line::analyze(edited.as_bytes(), scratch)
+        .entry
+        .unwrap()
+        .entry_hash;
+    lines[4] = edited.into_bytes();
+    lines[5] = String::from_utf8(lines[5].clone())
+        .unwrap()
+        .replace(&hex::encode(old_hash), &hex::encode(new_hash))
+        .into_bytes();
+    env.write_lines(&lines);
+    assert_checkpoint_catches(&env);
+}
+
+#[test]
+fn a_checkpoint_over_a_blank_last_line_still_covers_history() {
+    let env = repo_env(3);
+    let mut data = std::fs::read(env.ledger()).unwrap();
+    data.push(b'\n');
+    std::fs::write(env.ledger(), data).unwrap();
+    assert_eq!(checkpoint(&env).code, 0);
+    forge_prefix(&env, 1);
+    assert_checkpoint_catches(&env);
+}
+
+#[test]
+fn listed_keys_are_trusted_on_a_machine_with_its_own_key() {
+    let env = repo_env(3);
+    let other = env.dir.path().join("other-machine.key");
+    let r = run(env
+        .vnx_ledger(&["audit-chain", "checkpoint"])
+        .arg("--key")
+        .arg(&other));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let other_public = env.git(&["show", "refs/vnx/checkpoints:public_key"]);
+    // This machine makes its own key by checkpointing after a new receipt ...
+    env.fill(1);
+    std::fs::create_dir_all(env.path().join(".vnx")).unwrap();
+    std::fs::write(
+        env.path().join(".vnx/checkpoint-keys"),
+        format!("# CI runner\n{other_public}"),
+    )
+    .unwrap();
+    let r = checkpoint(&env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // ... and trusts both: the listed one and its own.
+    let (code, report) = verify_json(&env);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["report"]["checkpoints"].as_array().unwrap().len(), 2);
+}
