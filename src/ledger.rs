@@ -36,6 +36,8 @@ pub enum LedgerError {
     MissingDir { path: PathBuf },
     #[error("ledger {path} does not exist")]
     NotFound { path: PathBuf },
+    #[error("ledger {path} is a symlink; vnx reads and writes only the file itself")]
+    Symlink { path: PathBuf },
     #[error("ledger {path} is a directory, not a file")]
     IsDirectory { path: PathBuf },
     #[error("ledger {path} is read-only (mode {mode:o})")]
@@ -59,7 +61,7 @@ pub enum LedgerError {
         source: io::Error,
     },
     #[error(
-        "append to {path} failed at byte {offset}; nothing was appended{}",
+        "append to {path} failed at byte {offset}; that write was not kept{}",
         if *rolled_back { "" } else { " but the partial write could not be removed" }
     )]
     Write {
@@ -112,6 +114,11 @@ impl LedgerError {
                 "point --ledger at a file such as {}",
                 path.join(LEDGER_FILE).display()
             ),
+            LedgerError::Symlink { .. } => {
+                "point --ledger at the real file; a link would let the ledger be swapped \
+                 under its checkpoints"
+                    .into()
+            }
             LedgerError::ReadOnly { .. } => {
                 "the ledger was made read-only on purpose; restore write permission only if \
                  you mean to append"

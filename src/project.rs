@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::process::{self, Cmd};
+
 /// Runtime data directory, relative to the repository root (git-ignored by `vnx init`).
 pub const DATA_DIR: &str = ".vnx-data";
 
@@ -14,15 +16,11 @@ pub struct Project {
 }
 
 impl Project {
-    /// Finds the repository containing `dir`; `None` outside any git repository.
+    /// Finds the repository containing `dir`; `None` outside any git repository (or in a
+    /// bare one).
     pub fn discover(dir: &Path) -> Option<Project> {
-        let repo = git2::Repository::discover(dir).ok()?;
-        if repo.is_bare() {
-            return None;
-        }
-        let root = repo.commondir().parent()?.to_path_buf();
         Some(Project {
-            root: std::fs::canonicalize(&root).unwrap_or(root),
+            root: main_root(dir)?,
         })
     }
 
@@ -37,4 +35,29 @@ impl Project {
             .join("state")
             .join(crate::ledger::LEDGER_FILE)
     }
+}
+
+/// The main checkout's root for the repository containing `dir`, whether `dir` is in it, in a
+/// linked worktree, in a submodule, or in a repository whose git directory lives elsewhere
+/// (`--separate-git-dir`, where `git worktree list` names the git directory instead).
+pub fn main_root(dir: &Path) -> Option<PathBuf> {
+    let git = || Cmd::new("git").arg("-C").arg(dir);
+    let out = process::run_ok(&git().args([
+        "rev-parse",
+        "--path-format=absolute",
+        "--show-toplevel",
+        "--git-dir",
+        "--git-common-dir",
+    ]))
+    .ok()?;
+    let mut lines = out.lines();
+    let (toplevel, git_dir, common_dir) = (lines.next()?, lines.next()?, lines.next()?);
+    let root = if git_dir == common_dir {
+        PathBuf::from(toplevel)
+    } else {
+        // A linked worktree: git lists the main worktree first.
+        let list = process::run_ok(&git().args(["worktree", "list", "--porcelain", "-z"])).ok()?;
+        PathBuf::from(list.split('\0').next()?.strip_prefix("worktree ")?)
+    };
+    Some(std::fs::canonicalize(&root).unwrap_or(root))
 }

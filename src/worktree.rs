@@ -95,18 +95,9 @@ impl Repo {
         let not_repo = || WorktreeError::NotInRepo {
             path: dir.to_owned(),
         };
-        let out = process::run_ok(&git(dir).args([
-            "rev-parse",
-            "--path-format=absolute",
-            "--git-common-dir",
-        ]))
-        .map_err(|_| not_repo())?;
-        let common_dir = PathBuf::from(out);
-        let root = common_dir
-            .parent()
-            .filter(|_| common_dir.file_name().is_some_and(|n| n == ".git"))
-            .ok_or_else(not_repo)?
-            .to_path_buf();
+        let repo = git2::Repository::discover(dir).map_err(|_| not_repo())?;
+        let root = crate::project::main_root(dir).ok_or_else(not_repo)?;
+        let common_dir = std::fs::canonicalize(repo.commondir()).map_err(|_| not_repo())?;
         Ok(Repo { root, common_dir })
     }
 

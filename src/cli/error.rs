@@ -56,6 +56,13 @@ impl CliError {
         self
     }
 
+    /// Puts a new top line above this error, which becomes the first cause.
+    pub fn context(mut self, message: impl Into<String>) -> CliError {
+        let old = std::mem::replace(&mut self.message, message.into());
+        self.causes.insert(0, old);
+        self
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> CliError {
         self.hint = Some(hint.into());
         self

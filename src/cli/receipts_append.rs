@@ -45,7 +45,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut out = Out::new();
     let mut all = AppendOutcome::default();
     for batch in receipts.chunks(BATCH) {
-        let outcome = ledger.append_all(batch)?;
+        let outcome = match ledger.append_all(batch) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                return Err(partial_failure(
+                    e,
+                    &all,
+                    receipts.len(),
+                    args.json,
+                    &mut out,
+                ));
+            }
+        };
         if let Some(r) = &outcome.repair {
             eprintln!(
                 "note: quarantined a torn tail (bytes {}..{}, sha256 {}) to {}",
@@ -111,6 +122,36 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
             .with_hint("give one JSON object per line"));
     }
     Ok(receipts)
+}
+
+/// The error for a failed batch, after reporting the batches already durable (with `--json`
+/// their outcome is printed, as it would have been on success).
+fn partial_failure(
+    e: vnx::ledger::LedgerError,
+    done: &AppendOutcome,
+    total: usize,
+    json: bool,
+    out: &mut Out,
+) -> CliError {
+    let err = CliError::from(e);
+    let appended: Vec<_> = done
+        .lines
+        .iter()
+        .filter(|l| !matches!(l.event_type.as_str(), "ledger_repair" | "chain_epoch_start"))
+        .collect();
+    let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
+        return err.context("nothing was appended");
+    };
+    if json {
+        let _ = out.json(done);
+    }
+    err.context(format!(
+        "appended {} of {total} receipt(s) (seq {}..{}), then failed; the rest were not \
+         appended",
+        appended.len(),
+        first.seq,
+        last.seq
+    ))
 }
 
 const RECEIPT_HINT: &str = "a receipt is a JSON object with an `event_type` like \"task_complete\"";

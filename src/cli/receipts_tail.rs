@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
+use vnx::ledger::LedgerError;
 use vnx::ledger::summary::Summary;
-use vnx::ledger::tail;
+use vnx::ledger::tail::{self, Followed};
 
 use super::CliError;
 use super::output::{Out, Wrote};
@@ -42,7 +43,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let filter =
         |line: &[u8]| Summary::of(line).matches(args.dispatch.as_deref(), args.event.as_deref());
     let mut out = Out::new();
-    let (lines, offset) = tail::last_lines(&path, args.lines, filter)?;
+    let (lines, offset) = match tail::last_lines(&path, args.lines, filter) {
+        // Following a ledger that does not exist yet waits for it.
+        Err(LedgerError::NotFound { .. }) if args.follow => (Vec::new(), 0),
+        other => other?,
+    };
     for line in &lines {
         if let Wrote::Closed = show(&mut out, line, args.json)? {
             return Ok(ExitCode::SUCCESS);
@@ -53,7 +58,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     if args.follow {
         let mut failure = None;
-        tail::follow(&path, offset, |line| {
+        tail::follow(&path, offset, |event| {
+            let line = match event {
+                Followed::Restarted => {
+                    eprintln!("note: the ledger was replaced or cut; reading it from the start");
+                    return true;
+                }
+                Followed::Line(line) => line,
+            };
             if !filter(line) {
                 return true;
             }

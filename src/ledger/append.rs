@@ -138,6 +138,9 @@ impl Ledger {
             source,
         })?;
 
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(LedgerError::Symlink { path: path.clone() });
+        }
         let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
@@ -146,6 +149,10 @@ impl Ledger {
             .mode(0o644)
             .open(path)
             .map_err(|source| open_error(path, source))?;
+        // A ledger this call created is removed again if nothing gets written to it.
+        let mut created = CreatedGuard {
+            path: (!existed).then(|| path.clone()),
+        };
         if !existed {
             sync_dir(dir).map_err(|source| LedgerError::Sync {
                 path: dir.to_owned(),
@@ -177,24 +184,8 @@ impl Ledger {
         }
         let mut outcome = AppendOutcome::default();
         let mut todo: Vec<Receipt> = Vec::new();
-        if torn.is_none()
-            && let Some(orphan) =
-                orphaned_quarantine(path, size).map_err(|e| read_error(path, e))?
-        {
-            // A writer died after moving a fragment aside but before recording it.
-            todo.push(Receipt::internal(repair_record(&orphan)));
-            outcome.repair = Some(orphan);
-        }
-        if let Some(t) = &torn {
-            let repair = Repair {
-                byte_start: t.start,
-                byte_end: size,
-                sha256: hex::encode(Sha256::digest(&t.bytes)),
-                quarantine: quarantine_path(path, t.start),
-            };
-            todo.push(Receipt::internal(repair_record(&repair)));
-            outcome.repair = Some(repair);
-        }
+        // An unchained (legacy) tail needs a marker first, so that everything after it,
+        // a repair record included, chains from genesis as VNX requires.
         let needs_marker = end > 0 && (!head.chained || head.unreadable.is_some());
         if needs_marker && (seal || !receipts.is_empty()) {
             let epoch = max_epoch(&mut file, end).map_err(|source| read_error(path, source))? + 1;
@@ -203,12 +194,33 @@ impl Ledger {
             marker.insert("event_type", Value::string(EPOCH_MARKER));
             marker.insert("epoch", Value::int(epoch));
             marker.insert("epoch_ts", Value::string((self.clock)()));
-            // A repair record (if any) chains onto the old tail; the marker follows it.
             todo.push(Receipt::internal(marker));
             outcome.sealed = true;
         }
+        let mut reuse_quarantine = false;
+        if let Some(t) = &torn {
+            let (quarantine, already) = quarantine_path(path, t.start, &t.bytes);
+            reuse_quarantine = already;
+            let repair = Repair {
+                byte_start: t.start,
+                byte_end: size,
+                sha256: hex::encode(Sha256::digest(&t.bytes)),
+                quarantine,
+            };
+            todo.push(Receipt::internal(repair_record(&repair)));
+            outcome.repair = Some(repair);
+        } else if let Some(orphan) =
+            orphaned_quarantine(path, size).map_err(|e| read_error(path, e))?
+        {
+            // A writer died after moving a fragment aside but before recording it.
+            todo.push(Receipt::internal(repair_record(&orphan)));
+            outcome.repair = Some(orphan);
+        }
+        // Lines vnx adds itself (marker, repair record) come first.
+        let internal = todo.len();
         todo.extend(receipts.iter().cloned());
         if todo.is_empty() {
+            created.disarm();
             return Ok(outcome);
         }
         let Serialized {
@@ -219,27 +231,30 @@ impl Ledger {
         outcome.lines = lines;
 
         let mut at = end;
-        if torn.is_none() && outcome.repair.is_some() {
-            // Record a recovered quarantine on its own, like a fresh repair.
-            let record = &buf[..line_ends[0]];
-            commit(&mut file, path, record, at)?;
-            at += record.len() as u64;
-        }
-        if let (Some(t), Some(repair)) = (&torn, &outcome.repair) {
-            // The repair is committed on its own, so a failure after it cannot drop the
-            // record that names the quarantine file.
-            self.quarantine(&mut file, t, &repair.quarantine)?;
-            let repair_line = &buf[..line_ends[0]];
-            if let Err(e) = commit(&mut file, path, repair_line, at) {
-                restore(&mut file, t, &repair.quarantine);
+        if let Some(repair) = &outcome.repair {
+            // The repair (with its marker) is committed on its own, so a failure after it
+            // cannot drop the record that names the quarantine file.
+            if let Some(t) = &torn
+                && !reuse_quarantine
+            {
+                self.quarantine(&mut file, t, &repair.quarantine)?;
+            } else if let Some(t) = &torn {
+                cut(&mut file, path, t.start)?;
+            }
+            let repair_lines = &buf[..line_ends[internal - 1]];
+            if let Err(e) = commit(&mut file, path, repair_lines, at) {
+                if let Some(t) = &torn {
+                    restore(&mut file, t, &repair.quarantine, !reuse_quarantine);
+                }
                 return Err(e);
             }
-            at += repair_line.len() as u64;
+            at += repair_lines.len() as u64;
         }
         let rest = &buf[(at - end) as usize..];
         if !rest.is_empty() {
             commit(&mut file, path, rest, at)?;
         }
+        created.disarm();
         drop(file);
         drop(lock);
         Ok(outcome)
@@ -309,24 +324,48 @@ impl Ledger {
             quarantine: to.to_owned(),
             source,
         };
-        let mut q = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(to)
-            .map_err(q_err)?;
-        q.write_all(&torn.bytes)
-            .and_then(|()| q.sync_all())
-            .map_err(q_err)?;
+        // Written under a temporary name and renamed into place, so a quarantine file exists
+        // either complete or not at all, even if this writer is killed halfway.
+        let tmp = to.with_extension(format!("partial-{}", std::process::id()));
+        let written = (|| {
+            let mut q = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o444)
+                .open(&tmp)?;
+            q.write_all(&torn.bytes)?;
+            q.sync_all()?;
+            std::fs::rename(&tmp, to)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(q_err(e));
+        }
         sync_dir(ledger_dir(path)).map_err(q_err)?;
-        file.set_len(torn.start)
-            .and_then(|()| file.sync_data())
-            .map_err(|source| LedgerError::Write {
-                path: path.clone(),
-                offset: torn.start,
-                rolled_back: false,
-                source,
-            })
+        cut(file, path, torn.start)
+    }
+}
+
+/// Removes a ledger file created by a call that then wrote nothing (a refused receipt must
+/// leave nothing behind), unless disarmed.
+struct CreatedGuard {
+    path: Option<PathBuf>,
+}
+
+impl CreatedGuard {
+    fn disarm(&mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for CreatedGuard {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path
+            && std::fs::metadata(path).is_ok_and(|m| m.len() == 0)
+        {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -390,12 +429,32 @@ fn quarantine_name(ledger: &Path, start: u64, n: u32) -> PathBuf {
 }
 
 /// `<ledger>.torn-<offset>`, with a `-N` suffix when an earlier tear at that offset exists.
-fn quarantine_path(ledger: &Path, start: u64) -> PathBuf {
+/// Where to quarantine a fragment cut at `start`: an existing copy with exactly these bytes
+/// (left by a writer that died before cutting it off) is reused — `true` — rather than
+/// orphaned; otherwise the first free `<ledger>.torn-<start>[-N]`.
+fn quarantine_path(ledger: &Path, start: u64, bytes: &[u8]) -> (PathBuf, bool) {
     let mut n = 1;
-    while quarantine_name(ledger, start, n).exists() {
-        n += 1;
+    loop {
+        let candidate = quarantine_name(ledger, start, n);
+        match std::fs::read(&candidate) {
+            Ok(existing) if existing == bytes => return (candidate, true),
+            Ok(_) => n += 1,
+            Err(_) if candidate.exists() => n += 1,
+            Err(_) => return (candidate, false),
+        }
     }
-    quarantine_name(ledger, start, n)
+}
+
+/// Cuts the ledger back to `len` bytes, durably.
+fn cut(file: &mut File, path: &Path, len: u64) -> Result<(), LedgerError> {
+    file.set_len(len)
+        .and_then(|()| file.sync_data())
+        .map_err(|source| LedgerError::Write {
+            path: path.to_owned(),
+            offset: len,
+            rolled_back: false,
+            source,
+        })
 }
 
 /// Writes `bytes` at the end of the ledger (which is `at` bytes long) with one `write`, then
@@ -418,12 +477,12 @@ fn commit(file: &mut File, path: &Path, bytes: &[u8], at: u64) -> Result<(), Led
 
 /// Puts a quarantined fragment back where it was, after its repair record could not be
 /// written, so the ledger ends exactly as it began; best effort, the caller reports the error.
-fn restore(file: &mut File, torn: &Torn, quarantine: &Path) {
+fn restore(file: &mut File, torn: &Torn, quarantine: &Path, made_here: bool) {
     let restored = file
         .set_len(torn.start)
         .and_then(|()| file.write_all(&torn.bytes))
         .and_then(|()| file.sync_data());
-    if restored.is_ok() {
+    if restored.is_ok() && made_here {
         let _ = std::fs::remove_file(quarantine);
     }
 }
@@ -559,8 +618,8 @@ fn read_head(file: &mut File, size: u64) -> io::Result<Head> {
         start = s;
         bytes = b;
     }
-    head.next_seq = match last_seq {
-        Some(s) => s + 1,
+    head.next_seq = match last_seq.and_then(|s| s.checked_add(1)) {
+        Some(next) => next,
         None => count_lines(file, size)? + 1,
     };
     Ok(head)

@@ -245,20 +245,12 @@ impl Anchor {
         } else {
             super::ledger_dir(path)
         };
-        let repo = git2::Repository::discover(start).map_err(|_| CheckpointError::NotInRepo {
+        let not_repo = || CheckpointError::NotInRepo {
             path: path.to_owned(),
-        })?;
-        // Checkpoints are about the main checkout's ledger, whichever worktree we are in.
-        let common = repo.commondir().to_path_buf();
-        let root = if repo.is_bare() {
-            common.clone()
-        } else {
-            common
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| common.clone())
         };
-        let root = fs::canonicalize(&root).unwrap_or(root);
+        let repo = git2::Repository::discover(start).map_err(|_| not_repo())?;
+        // Checkpoints are about the main checkout's ledger, whichever worktree we are in.
+        let root = crate::project::main_root(start).ok_or_else(not_repo)?;
         Ok(Anchor { repo, root })
     }
 
@@ -269,7 +261,18 @@ impl Anchor {
 
     /// How checkpoints name the ledger at `path`.
     pub fn ledger_name(&self, path: &Path) -> String {
-        let abs = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        // Resolve the directory, not the file itself: a link in the ledger's place must not
+        // give it another name (and so escape its checkpoints).
+        let abs = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => fs::canonicalize(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+            .map(|d| d.join(name))
+            .unwrap_or_else(|_| path.to_owned()),
+            _ => path.to_owned(),
+        };
         match abs.strip_prefix(&self.root) {
             Ok(rel) => rel.to_string_lossy().into_owned(),
             Err(_) => abs.to_string_lossy().into_owned(),

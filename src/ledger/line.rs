@@ -160,7 +160,7 @@ fn facts_from_scan(line: &[u8], f: &ScanFields) -> LineFacts {
 
 /// A canonical non-negative integer token (the scanner already checked its form).
 fn parse_u64(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 {
+    if digits.is_empty() || digits.len() > 20 {
         return None;
     }
     digits.iter().try_fold(0u64, |n, &d| {
@@ -263,7 +263,8 @@ fn scan_canonical(line: &[u8], float: &mut Vec<u8>) -> Option<ScanFields> {
         float,
     };
     let mut fields = ScanFields::default();
-    s.object(0, Some(&mut fields))?;
+    // Depth counts like the parser's: the line's own object is level 1.
+    s.object(1, Some(&mut fields))?;
     (s.i == line.len()).then_some(fields)
 }
 
@@ -364,11 +365,12 @@ impl Scanner<'_> {
                     b"prev_hash" => {
                         fields_prev_hash(f, string_value(), member_start, value_end, self.s)
                     }
+                    // A non-string link is malformed (an empty range), as on the parsing path.
                     b"prev_line_sha256" => {
-                        f.prev_line = Some(string_value().unwrap_or(value_start..value_end))
+                        f.prev_line = Some(string_value().unwrap_or(value_start..value_start))
                     }
                     b"seq" => f.seq = Some(value_start..value_end),
-                    b"type" => f.type_ = Some(string_value().unwrap_or(value_start..value_end)),
+                    b"type" => f.type_ = Some(string_value().unwrap_or(value_start..value_start)),
                     _ => {}
                 }
             }

@@ -107,11 +107,11 @@ fn process(chunk: &Chunk, scratch: &mut Scratch) -> Vec<ScannedLine> {
 }
 
 /// Reads `file` to its end with `threads` workers, calling `each` for every complete line in
-/// order. Stops early (and returns `Ok`) once `each` returns `false`.
+/// order.
 pub fn scan_file(
     file: File,
     threads: usize,
-    mut each: impl FnMut(ScannedLine) -> bool,
+    mut each: impl FnMut(ScannedLine),
 ) -> io::Result<ScanTotals> {
     let threads = threads.max(1);
     let pool = threads * 2 + 2;
@@ -132,7 +132,7 @@ pub fn scan_file(
                     let next = work_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok(chunk)) = next else { break };
                     let lines = process(&chunk, &mut scratch);
-                    // The reader may be gone after an early stop; a lost buffer is harmless.
+                    // After a read error the reader is gone; a lost buffer is harmless.
                     let _ = free_tx.send(chunk.buf);
                     if done_tx.send((chunk.index, lines)).is_err() {
                         break;
@@ -143,36 +143,20 @@ pub fn scan_file(
         drop(done_tx);
         drop(free_tx);
 
+        // Lines in file order, whatever order the workers finish in. The channels close once
+        // the reader has sent everything and every worker is done.
         let mut pending: BTreeMap<u64, Vec<ScannedLine>> = BTreeMap::new();
         let mut next = 0u64;
-        let mut stopped = false;
-        'outer: for (index, lines) in done_rx.iter() {
+        for (index, lines) in done_rx.iter() {
             pending.insert(index, lines);
             while let Some(lines) = pending.remove(&next) {
                 next += 1;
-                for l in lines {
-                    if !each(l) {
-                        stopped = true;
-                        break 'outer;
-                    }
-                }
+                lines.into_iter().for_each(&mut each);
             }
         }
-        // Dropping the receiver unblocks workers; they then see the work channel close.
-        drop(done_rx);
-        let totals = reader
+        reader
             .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the ledger reader thread panicked")));
-        if stopped {
-            return totals.or_else(|e| {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    Ok(ScanTotals::default())
-                } else {
-                    Err(e)
-                }
-            });
-        }
-        totals
+            .unwrap_or_else(|_| Err(io::Error::other("the ledger reader thread panicked")))
     })
 }
 

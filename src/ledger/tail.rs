@@ -25,6 +25,11 @@ pub fn last_lines(
     };
     let mut file = open(path)?;
     let size = file.metadata().map_err(read_err)?.len();
+    if n == 0 {
+        // Nothing to show: only where following would start.
+        let end = last_newline_end(&mut file, size).map_err(read_err)?;
+        return Ok((Vec::new(), end));
+    }
     let mut out: Vec<Vec<u8>> = Vec::new();
     // Walk backwards, block by block, splitting complete lines off the end.
     let mut hi = size;
@@ -70,6 +75,23 @@ pub fn last_lines(
     Ok((out, end.unwrap_or(0)))
 }
 
+/// The offset just past the last newline in the first `size` bytes (0 when there is none).
+fn last_newline_end(file: &mut File, size: u64) -> std::io::Result<u64> {
+    let mut hi = size;
+    let mut buf = vec![0u8; BLOCK as usize];
+    while hi > 0 {
+        let lo = hi.saturating_sub(BLOCK);
+        let chunk = &mut buf[..(hi - lo) as usize];
+        file.seek(SeekFrom::Start(lo))?;
+        file.read_exact(chunk)?;
+        if let Some(p) = memchr::memrchr(b'\n', chunk) {
+            return Ok(lo + p as u64 + 1);
+        }
+        hi = lo;
+    }
+    Ok(0)
+}
+
 fn open(path: &Path) -> Result<File, LedgerError> {
     let file = File::open(path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => LedgerError::NotFound {
@@ -88,13 +110,25 @@ fn open(path: &Path) -> Result<File, LedgerError> {
     Ok(file)
 }
 
-/// Calls `on_line` for every complete line appended after `offset`, waiting for changes with
-/// a filesystem watcher. Returns when `on_line` returns `false`.
+/// What following reports besides lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Followed<'a> {
+    /// A complete line.
+    Line(&'a [u8]),
+    /// The ledger was replaced or cut below what was already shown; reading starts again
+    /// from its first line.
+    Restarted,
+}
+
+/// Calls `on_event` for every complete line appended after `offset` (a ledger that does not
+/// exist yet is waited for), waiting for changes with a filesystem watcher. Returns when
+/// `on_event` returns `false`.
 pub fn follow(
     path: &Path,
     mut offset: u64,
-    mut on_line: impl FnMut(&[u8]) -> bool,
+    mut on_event: impl FnMut(Followed<'_>) -> bool,
 ) -> Result<(), LedgerError> {
+    use std::os::unix::fs::MetadataExt;
     let watch_err = |e: notify::Error| LedgerError::Read {
         path: path.to_owned(),
         source: io::Error::other(e.to_string()),
@@ -111,23 +145,29 @@ pub fn follow(
     // `offset` only ever moves past complete lines: a fragment is re-read on the next wake,
     // so a torn tail that the writer repairs is never glued onto what replaces it.
     let mut data: Vec<u8> = Vec::new();
+    let mut identity: Option<(u64, u64)> = None;
     loop {
         if let Ok(mut file) = File::open(path) {
             let read_err = |source| LedgerError::Read {
                 path: path.to_owned(),
                 source,
             };
-            let size = file.metadata().map_err(read_err)?.len();
-            if size < offset {
-                // The file was cut below what we already showed: start again at its end.
-                offset = size;
+            let meta = file.metadata().map_err(read_err)?;
+            let now = (meta.dev(), meta.ino());
+            let replaced = identity.is_some_and(|id| id != now);
+            if replaced || meta.len() < offset {
+                offset = 0;
+                if !on_event(Followed::Restarted) {
+                    return Ok(());
+                }
             }
+            identity = Some(now);
             file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
             data.clear();
             file.read_to_end(&mut data).map_err(read_err)?;
             let mut start = 0;
             for p in memchr::memchr_iter(b'\n', &data) {
-                if !on_line(&data[start..p]) {
+                if !on_event(Followed::Line(&data[start..p])) {
                     return Ok(());
                 }
                 start = p + 1;

@@ -171,6 +171,11 @@ impl Default for VerifyOptions {
 
 /// Verifies the ledger at `path`. Read-only.
 pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(LedgerError::Symlink {
+            path: path.to_owned(),
+        });
+    }
     let file = File::open(path).map_err(|source| LedgerError::Open {
         path: path.to_owned(),
         source,
@@ -181,14 +186,13 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Ledg
         });
     }
     let mut checker = Checker::new(options);
-    let totals = scan::scan_file(file, options.threads, |line| {
-        checker.line(line);
-        true
-    })
-    .map_err(|source| LedgerError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let totals =
+        scan::scan_file(file, options.threads, |line| checker.line(line)).map_err(|source| {
+            LedgerError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
     Ok(checker.finish(totals))
 }
 
@@ -422,7 +426,7 @@ impl<'a> Checker<'a> {
         // Only vnx lines (those with `prev_line_sha256`) give `seq` its meaning.
         if let Some(seq) = e.seq.filter(|_| e.prev_line.is_present()) {
             let expected = match (&self.prev, self.max_seq) {
-                (Some(Prev { seq: Some(_), .. }), Some(max)) => max + 1,
+                (Some(Prev { seq: Some(_), .. }), Some(max)) => max.saturating_add(1),
                 _ => n,
             };
             self.max_seq = Some(self.max_seq.map_or(seq, |m| m.max(seq)));

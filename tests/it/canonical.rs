@@ -347,3 +347,34 @@ sys.stdout.write("\n".join(out))
         );
     }
 }
+
+/// The fast path (already canonical) and the parsing path must read the same fields the same
+/// way, or a line's verdict would depend on its spacing.
+#[test]
+fn both_reading_paths_agree_on_odd_field_values() {
+    let mut scratch = Scratch::default();
+    let mut both = |canonical: &str| {
+        let spaced = canonical.replacen(':', ": ", 1);
+        let fast = analyze(canonical.as_bytes(), &mut scratch).entry;
+        let slow = analyze(spaced.as_bytes(), &mut scratch).entry;
+        if let Ok(f) = &fast {
+            assert!(f.canonical, "{canonical}");
+        }
+        let strip = |e: Result<vnx::ledger::line::Entry, _>| {
+            e.map(|e| (e.entry_hash, e.prev_hash, e.prev_line, e.seq, e.is_marker))
+                .map_err(|_| ())
+        };
+        assert_eq!(strip(fast), strip(slow), "{canonical}");
+    };
+    let digits = "1".repeat(64);
+    both(&format!(r#"{{"a":1,"prev_line_sha256":{digits}}}"#));
+    both(&format!(r#"{{"a":1,"prev_hash":{digits}}}"#));
+    both(r#"{"a":1,"seq":18446744073709551615}"#);
+    both(r#"{"a":1,"seq":18446744073709551616}"#);
+    both(r#"{"a":1,"type":7}"#);
+    for depth in [511, 512, 513] {
+        // The line's object is level 1.
+        let nested = format!("{}1{}", "[".repeat(depth - 1), "]".repeat(depth - 1));
+        both(&format!(r#"{{"a":1,"v":{nested}}}"#));
+    }
+}

@@ -500,3 +500,112 @@ fn deeply_nested_and_oversized_receipts() {
     let (code, _) = crate::common::verify_json(&env);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn a_symlinked_ledger_is_refused() {
+    let env = TestEnv::new();
+    env.fill(2);
+    let real = env.path().join("state/real.ndjson");
+    std::fs::rename(env.ledger(), &real).unwrap();
+    std::os::unix::fs::symlink(&real, env.ledger()).unwrap();
+    let before = std::fs::read(&real).unwrap();
+    let r = append(&env, r#"{"event_type":"x"}"#);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&real).unwrap(), before);
+    let r = run(env.vnx_ledger(&["audit-chain", "verify"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
+}
+
+#[test]
+fn a_refused_receipt_leaves_no_new_ledger_behind() {
+    let env = TestEnv::new();
+    let file = env.path().join("big.json");
+    std::fs::write(
+        &file,
+        format!(r#"{{"event_type":"big","v":"{}"}}"#, "x".repeat(1 << 20)),
+    )
+    .unwrap();
+    let r = run(env
+        .vnx_ledger(&["receipts", "append"])
+        .arg("--receipt-file")
+        .arg(&file));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!env.ledger().exists(), "an empty ledger was left behind");
+}
+
+fn spawn_follow(
+    env: &TestEnv,
+    args: &[&str],
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut child = env
+        .vnx_ledger(&["receipts", "tail"])
+        .arg("-f")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    // Give the watcher a moment to start.
+    std::thread::sleep(Duration::from_millis(300));
+    (child, out)
+}
+
+fn next_lines(out: &mut BufReader<std::process::ChildStdout>, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        got.push(line);
+    }
+    got
+}
+
+#[test]
+fn tail_n0_follow_starts_at_the_end() {
+    let env = TestEnv::new();
+    env.fill(3);
+    let (mut child, mut out) = spawn_follow(&env, &["-n", "0", "--json"]);
+    let r = append(&env, r#"{"event_type":"after"}"#);
+    assert_eq!(r.code, 0);
+    let got = next_lines(&mut out, 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("\"after\""), "{got:?}");
+}
+
+#[test]
+fn tail_follow_waits_for_a_missing_ledger_and_restarts_on_replacement() {
+    let env = TestEnv::new();
+    let (mut child, mut out) = spawn_follow(&env, &["--json"]);
+    let r = append(&env, r#"{"event_type":"first"}"#);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = next_lines(&mut out, 1);
+    assert!(first[0].contains("\"first\""), "{first:?}");
+    // Replace the ledger with another file (as `mv` would): reading starts from the top.
+    let other = env.path().join("state/other.ndjson");
+    let ledger = vnx::ledger::Ledger::new(&other);
+    ledger
+        .append(&crate::common::receipt(r#"{"event_type":"replacement"}"#))
+        .unwrap();
+    std::fs::rename(&other, env.ledger()).unwrap();
+    let next = next_lines(&mut out, 1);
+    child.kill().unwrap();
+    let stderr = {
+        let mut s = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    child.wait().unwrap();
+    assert!(next[0].contains("\"replacement\""), "{next:?}");
+    assert!(
+        !next[0].starts_with("\"") && next[0].starts_with('{'),
+        "a whole line, not a fragment: {next:?}"
+    );
+    assert!(stderr.contains("replaced or cut"), "{stderr}");
+}

@@ -237,3 +237,53 @@ fn shipped_defaults_list_every_file() {
         assert_eq!(f.executable, exec, "{}", f.path);
     }
 }
+
+#[test]
+fn the_main_checkout_is_found_in_submodules_and_separate_git_dirs() {
+    let env = TestEnv::new();
+    // --separate-git-dir: the git directory lives elsewhere.
+    let work = env.dir.path().join("sep-work");
+    let gitdir = env.dir.path().join("gitdirs/proj.git");
+    std::fs::create_dir_all(gitdir.parent().unwrap()).unwrap();
+    crate::common::git(
+        &env.home(),
+        env.dir.path(),
+        &[
+            "init",
+            "-q",
+            "--separate-git-dir",
+            gitdir.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    let project = vnx::project::Project::discover(&work).unwrap();
+    assert_eq!(project.root, work.canonicalize().unwrap());
+
+    // A submodule: its git directory is under the superproject's .git/modules.
+    let sub_origin = env.dir.path().join("sub-origin");
+    crate::common::git(
+        &env.home(),
+        env.dir.path(),
+        &["init", "-q", sub_origin.to_str().unwrap()],
+    );
+    crate::common::git(
+        &env.home(),
+        &sub_origin,
+        &["commit", "-q", "--allow-empty", "-m", "s"],
+    );
+    env.git_init();
+    env.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        sub_origin.to_str().unwrap(),
+        "sub",
+    ]);
+    let sub = env.path().join("sub");
+    let project = vnx::project::Project::discover(&sub).unwrap();
+    assert_eq!(project.root, sub.canonicalize().unwrap());
+    let repo = vnx::worktree::Repo::discover(&sub).unwrap();
+    assert_eq!(repo.root, sub.canonicalize().unwrap());
+}

@@ -141,3 +141,39 @@ fn a_failed_write_after_a_repair_leaves_no_unrecorded_quarantine() {
         r.stderr
     );
 }
+
+/// A stream whose second batch does not fit: the first batch is durable and reported as
+/// such, seq range included; the error does not claim that nothing was appended.
+#[test]
+fn a_stream_that_fails_partway_reports_what_was_appended() {
+    let env = TestEnv::new();
+    let mut input = Vec::new();
+    for i in 0..5000 {
+        input.extend_from_slice(format!("{{\"event_type\":\"load\",\"i\":{i}}}\n").as_bytes());
+    }
+    // Lines here are 225-270 bytes: bash's `ulimit -f` counts 1 KiB blocks, so 1,100 blocks
+    // (1,126,400 bytes) hold the first batch of 4,096 (at most ~1.11 MB) but not all 5,000
+    // (at least ~1.13 MB).
+    let blocks = 1100;
+    let mut cmd = std::process::Command::new("bash");
+    hermetic(&mut cmd, &env.home());
+    cmd.current_dir(env.path())
+        .arg("-c")
+        .arg(format!("ulimit -f {blocks}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_vnx"))
+        .args(["receipts", "append", "--json", "--ledger"])
+        .arg(env.ledger())
+        .arg("-");
+    let r = crate::common::run_with_stdin(cmd, &input);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("appended 4096 of 5000 receipt(s) (seq 1..4096), then failed"),
+        "{}",
+        r.stderr
+    );
+    let printed: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(printed["lines"].as_array().unwrap().len(), 4096);
+    assert_eq!(env.lines().len(), 4096);
+    assert_eq!(verify_json(&env).0, 0);
+}

@@ -47,7 +47,7 @@ fn lib_verify(path: &Path) -> VerifyReport {
     vnx::ledger::verify(path, &VerifyOptions::default()).unwrap()
 }
 
-fn torn_files(dir: &Path) -> Vec<String> {
+pub fn torn_files(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

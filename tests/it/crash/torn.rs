@@ -8,7 +8,7 @@ use std::path::Path;
 use vnx::ledger::{ChainStatus, Ledger};
 
 use crate::common::{TestEnv, brief, receipt, run, verify_json, violations};
-use crate::crash::{GENESIS_HEX, complete_lines, lib_verify, parse_object, sha256_hex};
+use crate::crash::{GENESIS_HEX, complete_lines, lib_verify, parse_object, sha256_hex, torn_files};
 
 const CLOCK: &str = "2026-11-21T10:00:00.000000Z";
 
@@ -344,4 +344,51 @@ fn an_orphaned_quarantine_is_recorded_by_the_next_append() {
     assert!(again.repair.is_none());
     let (code, v) = verify_json(&env);
     assert_eq!(code, 0, "{v:#}");
+}
+
+/// A legacy (unchained) ledger ending in a torn tail: the marker goes before the repair
+/// record, so everything vnx adds chains from genesis as VNX requires.
+#[test]
+fn a_torn_tail_on_a_legacy_ledger_is_repaired_after_a_marker() {
+    let env = TestEnv::new();
+    fs::write(
+        env.ledger(),
+        b"{\"event_type\": \"legacy\", \"n\": 1}\n{\"event_type\": \"legacy\", \"n\": 2}\n{\"event_ty",
+    )
+    .unwrap();
+    let outcome = Ledger::new(env.ledger())
+        .append(&receipt(r#"{"event_type":"note"}"#))
+        .unwrap();
+    let events: Vec<&str> = outcome
+        .lines
+        .iter()
+        .map(|l| l.event_type.as_str())
+        .collect();
+    assert_eq!(events, ["chain_epoch_start", "ledger_repair", "note"]);
+    let (code, v) = verify_json(&env);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["report"]["status"], "verified-segmented");
+}
+
+/// A writer killed after copying a fragment to quarantine but before cutting it off left
+/// the copy; the next append reuses it instead of orphaning it beside a second copy.
+#[test]
+fn a_quarantine_copy_made_before_the_cut_is_reused() {
+    let env = TestEnv::new();
+    env.fill(2);
+    let size = fs::metadata(env.ledger()).unwrap().len();
+    let fragment = b"{\"event_type\":\"half";
+    let mut data = fs::read(env.ledger()).unwrap();
+    data.extend_from_slice(fragment);
+    fs::write(env.ledger(), data).unwrap();
+    let copy = env
+        .path()
+        .join(format!("state/t0_receipts.ndjson.torn-{size}"));
+    fs::write(&copy, fragment).unwrap();
+    let outcome = Ledger::new(env.ledger())
+        .append(&receipt(r#"{"event_type":"next"}"#))
+        .unwrap();
+    assert_eq!(outcome.repair.unwrap().quarantine, copy);
+    assert_eq!(torn_files(&env.path().join("state")).len(), 1);
+    assert_eq!(verify_json(&env).0, 0);
 }
