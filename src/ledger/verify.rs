@@ -207,6 +207,8 @@ struct Checker<'a> {
     options: &'a VerifyOptions,
     violations: Vec<Violation>,
     violations_total: u64,
+    /// The last violation counted: (line, kind).
+    last_reported: Option<(u64, ViolationKind)>,
     /// The previous physical line.
     prev: Option<Prev>,
     /// Entry hash of the previous entry (VNX link target); `None` after an unparseable line.
@@ -276,6 +278,7 @@ impl<'a> Checker<'a> {
             options,
             violations: Vec::new(),
             violations_total: 0,
+            last_reported: None,
             prev: None,
             prev_entry: None,
             chained: false,
@@ -311,14 +314,12 @@ impl<'a> Checker<'a> {
         expected: Option<String>,
         actual: Option<String>,
     ) {
-        // Two views of one fault (e.g. both links into an altered line) are reported once.
-        if self
-            .violations
-            .last()
-            .is_some_and(|v| v.line == line && v.kind == kind)
-        {
+        // Two views of one fault (e.g. both links into an altered line) are reported once,
+        // also past the listing limit.
+        if self.last_reported == Some((line, kind)) {
             return;
         }
+        self.last_reported = Some((line, kind));
         self.violations_total += 1;
         if self.violations.len() < self.options.max_violations {
             self.violations.push(Violation {

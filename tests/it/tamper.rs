@@ -298,3 +298,25 @@ fn ledger_that_grew_after_a_checkpoint_still_verifies() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["report"]["checkpoints"][0]["ok"], true);
 }
+
+#[test]
+fn the_listing_limit_changes_the_list_not_the_count() {
+    let (env, mut lines) = ledger(30);
+    for i in (2..28).step_by(3) {
+        lines[i] = edit(&lines[i], "note", "x");
+    }
+    env.write_lines(&lines);
+    let count = |max: &str| {
+        let r = run(env
+            .vnx_ledger(&["audit-chain", "verify", "--json", "--max-violations"])
+            .arg(max));
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        (
+            v["report"]["violations"].as_array().unwrap().len(),
+            v["report"]["violations_total"].as_u64().unwrap(),
+        )
+    };
+    let (listed, total) = count("1000");
+    assert_eq!((listed as u64, total), (9, 9));
+    assert_eq!(count("2"), (2, 9));
+}
