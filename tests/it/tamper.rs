@@ -307,9 +307,11 @@ fn the_listing_limit_changes_the_list_not_the_count() {
     }
     env.write_lines(&lines);
     let count = |max: &str| {
-        let r = run(env
-            .vnx_ledger(&["audit-chain", "verify", "--json", "--max-violations"])
-            .arg(max));
+        let r = run(env.vnx_ledger(&["audit-chain", "verify"]).args([
+            "--json",
+            "--max-violations",
+            max,
+        ]));
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
         (
             v["report"]["violations"].as_array().unwrap().len(),
