@@ -5,9 +5,12 @@
 //! resolves settings, calls into it and renders results and errors.
 
 pub mod defaults;
+pub mod demo;
+pub mod dispatch;
 pub mod init;
 pub mod ledger;
 pub mod process;
 pub mod project;
+pub mod provider;
 pub mod tmux;
 pub mod worktree;

@@ -220,6 +220,32 @@ pub fn run_ok(cmd: &Cmd) -> Result<String, ProcessError> {
     Ok(out.text())
 }
 
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is
+    // async-signal-safe, allocates nothing and takes no locks.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
+
+/// Replaces this process with `cmd` (its terminal included), for interactive commands such as
+/// `tmux attach`; returns only if that fails.
+pub fn exec(cmd: &Cmd) -> io::Error {
+    use std::os::unix::process::CommandExt;
+    cmd.command().exec()
+}
+
 /// Polls a child until it exits or `deadline` passes (`None`).
 fn wait_until(child: &mut dyn ChildWrapper, deadline: Instant) -> io::Result<Option<ExitStatus>> {
     let mut pause = Duration::from_millis(1);
@@ -251,10 +277,13 @@ pub enum Stopped {
 }
 
 impl Group {
-    /// Starts `cmd` as a process-group leader; `configure` sets its stdio.
+    /// Starts `cmd` as a process-group leader; `configure` sets its stdio. On Linux the
+    /// leader is also killed if the process that started it dies (`PR_SET_PDEATHSIG`), so a
+    /// supervisor killed outright does not leave its worker running.
     pub fn spawn(cmd: &Cmd, configure: impl FnOnce(&mut Command)) -> Result<Group, ProcessError> {
         let mut wrap = CommandWrap::from(cmd.command());
         configure(wrap.command_mut());
+        die_with_parent(wrap.command_mut());
         wrap.wrap(ProcessGroup::leader());
         let child = wrap.spawn().map_err(|e| spawn_error(cmd, e))?;
         Ok(Group { child })

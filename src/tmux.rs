@@ -165,15 +165,9 @@ impl Tmux {
         let _ = process::run(&self.cmd().arg("kill-server"));
     }
 
-    /// The argv that attaches a terminal to a session (for the CLI to exec).
-    pub fn attach_argv(&self, name: &str) -> Vec<String> {
-        vec![
-            "tmux".into(),
-            "-L".into(),
-            self.socket.clone(),
-            "attach-session".into(),
-            "-t".into(),
-            format!("={name}"),
-        ]
+    /// The command that attaches a terminal to a session.
+    pub fn attach_cmd(&self, name: &str) -> Cmd {
+        self.cmd()
+            .args(["attach-session", "-t", &format!("={name}")])
     }
 }

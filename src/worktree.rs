@@ -25,7 +25,7 @@ pub struct Repo {
 }
 
 /// A dispatch's worktree.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Worktree {
     pub id: String,
     pub path: PathBuf,

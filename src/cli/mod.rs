@@ -1,16 +1,22 @@
 //! The command line: argument parsing, settings resolution and rendering. One file per
 //! subcommand; the work itself happens in the `vnx` library.
 
+mod attach;
 mod audit_checkpoint;
 mod audit_seal;
 mod audit_verify;
 mod audit_walk;
+mod demo_worker;
+mod dispatch_agent;
 mod error;
 mod init;
 mod output;
 mod receipts_append;
 mod receipts_tail;
 mod settings;
+mod status;
+mod supervise;
+mod wait;
 
 use std::process::ExitCode;
 
@@ -29,6 +35,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Init(init::Args),
+    #[command(name = "dispatch-agent")]
+    DispatchAgent(dispatch_agent::Args),
+    Wait(wait::Args),
+    Status(status::Args),
+    Attach(attach::Args),
+    #[command(name = "__supervise", hide = true)]
+    Supervise(supervise::Args),
+    #[command(name = "__demo-worker", hide = true)]
+    DemoWorker(demo_worker::Args),
     /// Append to and read the receipt ledger
     #[command(subcommand)]
     Receipts(ReceiptsCommand),
@@ -63,6 +78,12 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init(a) => init::run(a),
+        Command::DispatchAgent(a) => dispatch_agent::run(a),
+        Command::Wait(a) => wait::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Attach(a) => attach::run(a),
+        Command::Supervise(a) => supervise::run(a),
+        Command::DemoWorker(a) => demo_worker::run(a),
         Command::Receipts(ReceiptsCommand::Append(a)) => receipts_append::run(a),
         Command::Receipts(ReceiptsCommand::Tail(a)) => receipts_tail::run(a),
         Command::AuditChain(AuditCommand::Verify(a)) => audit_verify::run(a),

@@ -60,6 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let mut failure = None;
         tail::follow(&path, offset, |event| {
             let line = match event {
+                Followed::Idle => return true,
                 Followed::Restarted => {
                     eprintln!("note: the ledger was replaced or cut; reading it from the start");
                     return true;

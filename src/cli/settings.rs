@@ -69,3 +69,37 @@ pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
         })?;
     Ok(config.join("vnx").join("checkpoint.key"))
 }
+
+/// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.
+pub fn tmux_socket(flag: Option<String>) -> String {
+    flag.or_else(|| {
+        std::env::var("VNX_TMUX_SOCKET")
+            .ok()
+            .filter(|v| !v.is_empty())
+    })
+    .unwrap_or_else(|| vnx::tmux::DEFAULT_SOCKET.to_owned())
+}
+
+/// Finds a program on `$PATH` (an executable regular file).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// The governed repository around the current directory.
+pub fn project() -> Result<vnx::project::Project, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::from_error(&e).with_hint("run from an existing directory"))?;
+    vnx::project::Project::discover(&cwd).ok_or_else(|| {
+        CliError::new(format!("{} is not inside a git repository", cwd.display()))
+            .with_hint("run inside the repository to dispatch in (after `vnx init`)")
+    })
+}

@@ -118,6 +118,8 @@ pub enum Followed<'a> {
     /// The ledger was replaced or cut below what was already shown; reading starts again
     /// from its first line.
     Restarted,
+    /// Nothing happened for a while (about half a second); a chance to check other things.
+    Idle,
 }
 
 /// Calls `on_event` for every complete line appended after `offset` (a ledger that does not
@@ -134,7 +136,15 @@ pub fn follow(
         source: io::Error::other(e.to_string()),
     };
     let (tx, rx) = mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event| {
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Reading the ledger is itself an event (open, access, close); only changes matter,
+        // or following would wake itself up forever.
+        if event
+            .as_ref()
+            .is_ok_and(|e| matches!(e.kind, notify::EventKind::Access(_)))
+        {
+            return;
+        }
         let _ = tx.send(event);
     })
     .map_err(watch_err)?;
@@ -174,10 +184,15 @@ pub fn follow(
             }
             offset += start as u64;
         }
-        // Block until something in the directory changes.
-        match rx.recv() {
+        // Block until something in the directory changes (or a quiet half second passes).
+        match rx.recv_timeout(std::time::Duration::from_millis(500)) {
             Ok(_) => while rx.try_recv().is_ok() {},
-            Err(_) => return Ok(()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !on_event(Followed::Idle) {
+                    return Ok(());
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
         }
     }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod defaults;
+mod dispatch;
 mod golden;
 mod init;
 mod tamper;

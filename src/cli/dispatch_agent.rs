@@ -1,0 +1,166 @@
+//! `vnx dispatch-agent`: runs one worker in its own worktree and tmux pane.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::ValueEnum;
+use vnx::dispatch::view::{self, Waited};
+use vnx::dispatch::{self, Context, Request};
+use vnx::provider::Permission;
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::output::Out;
+use super::settings;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Lane {
+    Headless,
+    Interactive,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PermissionArg {
+    Ask,
+    Edits,
+    Full,
+}
+
+/// Dispatch a worker CLI in its own git worktree and tmux pane
+///
+/// Validates everything first, then creates `.vnx-data/worktrees/dispatch-<id>` on branch
+/// `dispatch/<id>`, records `dispatch_started`, and starts a tmux session whose pane runs the
+/// worker under vnx's supervisor. Without --detach, waits for the completion receipt and exits
+/// 0 if the worker succeeded, 1 otherwise.
+///
+///   $ vnx dispatch-agent --agent implementer --provider demo --model commit \
+///         --instruction "add a greeting"
+#[derive(clap::Args)]
+pub struct Args {
+    /// The worker's role (e.g. implementer, reviewer)
+    #[arg(long, value_name = "ROLE")]
+    agent: String,
+    /// claude, codex, gemini, ollama or demo [default: inferred from --model, else claude]
+    #[arg(long, value_name = "P")]
+    provider: Option<String>,
+    /// The model (for demo: commit, dirty, noop, fail, slow or stubborn)
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// The task, as text
+    #[arg(long, value_name = "TEXT", conflicts_with = "instruction_file")]
+    instruction: Option<String>,
+    /// The task, from a file
+    #[arg(long, value_name = "FILE")]
+    instruction_file: Option<PathBuf>,
+    /// The commit the worktree starts from
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    base_ref: String,
+    /// Seconds before the worker is stopped (TERM, 5 s grace, KILL)
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    deadline: u64,
+    /// The worker's permission posture; never skip-permissions unless `full`
+    #[arg(long, value_enum, default_value = "edits")]
+    permission: PermissionArg,
+    /// headless (the CLI's non-interactive mode) or interactive (its TUI)
+    #[arg(long, value_enum, default_value = "headless")]
+    lane: Lane,
+    /// Use this dispatch id instead of a fresh one
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// Return once the worker has started
+    #[arg(long)]
+    detach: bool,
+    /// Print the completion receipt (or, with --detach, the launch) as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if let Lane::Interactive = args.lane {
+        return Err(CliError::new("the interactive lane is not available yet")
+            .with_hint("use --lane headless"));
+    }
+    let instruction = match (&args.instruction, &args.instruction_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                CliError::new(format!("could not read {}", path.display())).with_cause(&e)
+            })?;
+            String::from_utf8(bytes).map_err(|e| {
+                CliError::new(format!("{} is not UTF-8 text", path.display()))
+                    .with_cause(&e.utf8_error())
+                    .with_hint("instructions are UTF-8 text")
+            })?
+        }
+        (None, None) => {
+            return Err(CliError::usage("no instruction given")
+                .with_hint("pass --instruction TEXT or --instruction-file FILE"));
+        }
+    };
+    let project = settings::project()?;
+    let ledger = project.ledger();
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let vnx = std::env::current_exe()
+        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+    let ctx = Context {
+        project: &project,
+        ledger: &ledger,
+        tmux: &tmux,
+        vnx: &vnx,
+        find_program: &settings::find_program,
+    };
+    let request = Request {
+        id: args.id,
+        role: args.agent,
+        provider: args.provider,
+        model: args.model,
+        instruction,
+        base_ref: args.base_ref,
+        deadline: Duration::from_secs(args.deadline),
+        permission: match args.permission {
+            PermissionArg::Ask => Permission::Ask,
+            PermissionArg::Edits => Permission::Edits,
+            PermissionArg::Full => Permission::Full,
+        },
+    };
+    let plan = dispatch::plan(&ctx, &request)?;
+    let launched = dispatch::launch(&ctx, &plan)?;
+    let mut out = Out::new();
+    if args.detach {
+        if args.json {
+            out.json(&launched)?;
+        } else {
+            out.line(&launched.id)?;
+            eprintln!(
+                "started {} in {} (tmux -L {} attach -t {})",
+                launched.id,
+                launched.worktree.display(),
+                launched.tmux_socket,
+                launched.session
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let waited = view::wait(&ledger, std::slice::from_ref(&launched.id), &tmux)?;
+    super::wait::report(&mut out, &waited, args.json)
+}
+
+impl From<dispatch::DispatchError> for CliError {
+    fn from(e: dispatch::DispatchError) -> CliError {
+        let hint = e.hint();
+        let err = CliError::from_error(&e);
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    }
+}
+
+/// Whether a wait result is a success.
+pub fn succeeded(w: &Waited) -> bool {
+    matches!(w, Waited::Completed(line) if super::wait::status_of(line).as_deref() == Some("done"))
+}

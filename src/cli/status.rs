@@ -1,0 +1,58 @@
+//! `vnx status`: dispatches as the ledger and tmux show them.
+
+use std::process::ExitCode;
+
+use vnx::dispatch::view;
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::output::Out;
+use super::settings;
+
+/// List dispatches: running, done, failed, timeout or lost, with teardown class and pane
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let project = settings::project()?;
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let ledger = project.ledger();
+    let states = if ledger.exists() {
+        view::list(&ledger, &tmux)?
+    } else {
+        Vec::new()
+    };
+    let mut out = Out::new();
+    if args.json {
+        out.json(&states)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if states.is_empty() {
+        out.line("no dispatches")?;
+    }
+    for s in &states {
+        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        out.line(&format!(
+            "{}  {:<8}  {:<10}  {}/{}  {}  {}",
+            s.id,
+            s.state,
+            dash(&s.teardown_class),
+            dash(&s.provider),
+            dash(&s.model),
+            dash(&s.role),
+            if s.state == "running" {
+                dash(&s.session)
+            } else {
+                dash(&s.worktree)
+            }
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,51 @@
+//! `vnx __supervise SPEC` (hidden): what a dispatch's tmux pane runs.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use vnx::dispatch;
+
+use super::CliError;
+
+/// Supervise one dispatch inside its tmux pane (internal)
+#[derive(clap::Args)]
+pub struct Args {
+    /// The dispatch's spec.json
+    spec: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    // Closing the pane (tmux kill-session) sends SIGHUP: stop the worker, then record it.
+    let cancel = Arc::new(AtomicBool::new(false));
+    for signal in [SIGHUP, SIGTERM, SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&cancel))
+            .map_err(|e| CliError::from_error(&e).context("could not install signal handlers"))?;
+    }
+    let spec = dispatch::read_spec(&args.spec)?;
+    // The pane may be gone already (SIGHUP): writes to it are best effort.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(
+        stdout,
+        "vnx: supervising {} ({})",
+        spec.id,
+        spec.worktree.display()
+    );
+    let pane: dispatch::Pane = Arc::new(Mutex::new(std::io::stdout()));
+    let outcome = dispatch::supervise(&spec, &pane, &cancel)?;
+    let _ = writeln!(
+        stdout,
+        "vnx: {} {} in {:.1} s; teardown {}",
+        spec.id,
+        outcome.status,
+        outcome.duration_seconds,
+        outcome
+            .teardown_class
+            .map_or("unknown".into(), |c| format!("{c:?}").to_lowercase())
+    );
+    Ok(ExitCode::SUCCESS)
+}

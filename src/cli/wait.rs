@@ -1,0 +1,90 @@
+//! `vnx wait`: blocks until dispatches have completion receipts.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use vnx::dispatch::view::{self, Waited};
+use vnx::ledger::summary::Summary;
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::output::Out;
+use super::settings;
+
+/// Wait for dispatches to complete
+///
+/// Exits 0 when every dispatch completed with status done, 1 otherwise (failed, timed out, or
+/// its supervisor was lost).
+#[derive(clap::Args)]
+pub struct Args {
+    /// Dispatch ids
+    #[arg(required = true, value_name = "ID")]
+    ids: Vec<String>,
+    /// Print the completion receipts as NDJSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    for id in &args.ids {
+        if !vnx::ledger::receipt::is_dispatch_id(id) {
+            return Err(CliError::usage(format!("{id:?} is not a dispatch id")));
+        }
+    }
+    let project = settings::project()?;
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let waited = view::wait(&project.ledger(), &args.ids, &tmux)?;
+    report(&mut Out::new(), &waited, args.json)
+}
+
+/// The `status` of a completion receipt line.
+pub fn status_of(line: &[u8]) -> Option<String> {
+    Summary::of(line).status
+}
+
+/// Prints outcomes; exit 0 only if every dispatch is done.
+pub fn report(
+    out: &mut Out,
+    waited: &BTreeMap<String, Waited>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let mut ok = true;
+    for (id, w) in waited {
+        ok &= super::dispatch_agent::succeeded(w);
+        match w {
+            Waited::Completed(line) if json => {
+                out.bytes_line(line)?;
+            }
+            Waited::Completed(line) => {
+                let v: serde_json::Value = serde_json::from_slice(line).unwrap_or_default();
+                let s = |k: &str| {
+                    v[k].as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| "-".into())
+                };
+                out.line(&format!(
+                    "{id}  {}  teardown {}  {}",
+                    s("status"),
+                    s("teardown_class"),
+                    v["failure_reason"].as_str().unwrap_or("")
+                ))?;
+            }
+            Waited::Lost if json => {
+                out.json(&serde_json::json!({"dispatch_id": id, "status": "lost"}))?;
+            }
+            Waited::Lost => {
+                out.line(&format!(
+                    "{id}  lost: the supervisor ended without a completion receipt"
+                ))?;
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,46 @@
+//! The offline `demo` worker's actions: write a file into its working directory, and commit it,
+//! so that every teardown class can be shown and tested with no AI CLI installed.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::process::{self, Cmd, ProcessError};
+
+/// The file the demo worker writes.
+pub const OUTPUT_FILE: &str = "demo-output.txt";
+
+/// Writes `demo-output.txt` recording the prompt's hash and length.
+pub fn write_output(dir: &Path, prompt: &str) -> std::io::Result<PathBuf> {
+    let path = dir.join(OUTPUT_FILE);
+    std::fs::write(
+        &path,
+        format!(
+            "vnx demo worker\nprompt sha256 {}\nprompt bytes {}\n",
+            hex::encode(Sha256::digest(prompt.as_bytes())),
+            prompt.len()
+        ),
+    )?;
+    Ok(path)
+}
+
+/// Commits the output file on the current branch, under a fixed demo identity.
+pub fn commit_output(dir: &Path) -> Result<String, ProcessError> {
+    let git = || {
+        Cmd::new("git").arg("-C").arg(dir).args([
+            "-c",
+            "user.name=vnx demo",
+            "-c",
+            "user.email=demo@vnx.invalid",
+        ])
+    };
+    process::run_ok(&git().args(["add", "--", OUTPUT_FILE]))?;
+    process::run_ok(&git().args([
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-m",
+        "demo: write demo-output.txt",
+    ]))?;
+    process::run_ok(&git().args(["rev-parse", "HEAD"]))
+}

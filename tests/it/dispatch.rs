@@ -1,0 +1,447 @@
+//! `vnx dispatch-agent` end to end with real git and real tmux (a private socket per test)
+//! and the offline `demo` provider: every teardown class, failures and deadlines, parallel
+//! dispatches, a killed supervisor, and bad input that leaves nothing behind.
+
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::common::{Run, TestEnv, run};
+use crate::tmux::Server;
+
+/// An initialised, committed repository and a private tmux server for its dispatches.
+struct Repo {
+    env: TestEnv,
+    server: Server,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let env = TestEnv::new();
+        std::fs::remove_dir(env.path().join("state")).unwrap();
+        env.git_init();
+        let r = run(env.vnx().arg("init"));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        env.git(&["add", "-A"]);
+        env.git(&["commit", "-q", "-m", "vnx init"]);
+        Repo {
+            env,
+            server: Server::new(),
+        }
+    }
+
+    fn vnx(&self) -> Command {
+        let mut cmd = self.env.vnx();
+        cmd.env("VNX_TMUX_SOCKET", self.server.0.socket());
+        cmd
+    }
+
+    fn dispatch(&self, model: &str, extra: &[&str]) -> Run {
+        run(self
+            .vnx()
+            .args([
+                "dispatch-agent",
+                "--agent",
+                "implementer",
+                "--provider",
+                "demo",
+            ])
+            .args(["--model", model, "--json"])
+            .args(extra))
+    }
+
+    fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
+        let data =
+            std::fs::read_to_string(self.env.path().join(".vnx-data/state/t0_receipts.ndjson"))
+                .unwrap();
+        data.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["dispatch_id"] == id)
+            .collect()
+    }
+
+    fn branches(&self) -> String {
+        self.env.git(&["branch", "--list", "dispatch/*"])
+    }
+
+    fn verify_ok(&self) {
+        let r = run(self.vnx().args(["audit-chain", "verify"]));
+        assert_eq!(r.code, 0, "{}", r.stdout);
+    }
+}
+
+fn completion(r: &Run) -> serde_json::Value {
+    serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr))
+}
+
+#[test]
+fn each_teardown_class_and_its_action() {
+    let repo = Repo::new();
+    let root = repo.env.path().canonicalize().unwrap();
+
+    let r = repo.dispatch("commit", &["--instruction", "write and commit"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done");
+    assert_eq!(c["teardown_class"], "committed");
+    assert_eq!(c["commits"], 1);
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert!(
+        !root
+            .join(format!(".vnx-data/worktrees/dispatch-{id}"))
+            .exists()
+    );
+    assert!(
+        repo.branches().contains(&format!("dispatch/{id}")),
+        "committed keeps its branch"
+    );
+    let started = &repo.receipts(&id)[0];
+    assert_eq!(started["event_type"], "dispatch_started");
+    assert_eq!(started["provider"], "demo");
+    assert_eq!(started["lane"], "headless");
+    assert_eq!(
+        started["base_commit"],
+        repo.env.git(&["rev-parse", "HEAD"]).trim()
+    );
+
+    let r = repo.dispatch("dirty", &["--instruction", "leave changes"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["teardown_class"], "dirty");
+    assert_eq!(c["teardown_action"]["locked"], true);
+    let id = c["dispatch_id"].as_str().unwrap();
+    let wt = root.join(format!(".vnx-data/worktrees/dispatch-{id}"));
+    assert!(wt.join("demo-output.txt").is_file(), "dirty work is kept");
+
+    let r = repo.dispatch("noop", &["--instruction", "do nothing"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["teardown_class"], "clean");
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert!(!repo.branches().contains(id), "clean removes the branch");
+
+    // The main checkout was never touched.
+    let status = repo.env.git(&["status", "--porcelain"]);
+    assert_eq!(status, "", "{status}");
+    assert!(
+        repo.server.0.sessions().is_empty(),
+        "no session left behind"
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn failures_and_deadlines_are_recorded() {
+    let repo = Repo::new();
+    let r = repo.dispatch("fail", &["--instruction", "fail"]);
+    assert_eq!(r.code, 1);
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed");
+    assert_eq!(c["exit_code"], 3);
+    assert_eq!(c["completion_signal"], "exit");
+
+    // A worker that ignores SIGTERM still dies at the deadline.
+    let r = repo.dispatch("stubborn", &["--instruction", "x", "--deadline", "1"]);
+    assert_eq!(r.code, 1);
+    let c = completion(&r);
+    assert_eq!(c["status"], "timeout");
+    assert_eq!(c["completion_signal"], "deadline");
+    assert_eq!(c["exit_signal"], 9);
+    assert!(
+        c["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("killed with SIGKILL")
+    );
+    let id = c["dispatch_id"].as_str().unwrap();
+    let pids = Command::new("pgrep")
+        .args(["-f", "__demo-worker stubborn"])
+        .output()
+        .unwrap();
+    let leftover = String::from_utf8_lossy(&pids.stdout).to_string();
+    assert!(
+        leftover.trim().is_empty() || !leftover.contains(id),
+        "{leftover}"
+    );
+    assert!(repo.server.0.sessions().is_empty());
+    repo.verify_ok();
+}
+
+#[test]
+fn the_instruction_reaches_the_worker_byte_for_byte() {
+    let repo = Repo::new();
+    let instruction =
+        "quote ' double \" dollar $(rm -rf ~) `id` ; | & > <\nnew line\t\u{1b}[31mred\u{1b}[0m ✓";
+    let r = repo.dispatch("dirty", &["--instruction", instruction]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = completion(&r);
+    let id = c["dispatch_id"].as_str().unwrap();
+    let out = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}/demo-output.txt"));
+    let written = std::fs::read_to_string(out).unwrap();
+    let sha = hex::encode(Sha256::digest(instruction.as_bytes()));
+    assert!(
+        written.contains(&format!("prompt sha256 {sha}")),
+        "{written}"
+    );
+    // The receipt records the prompt by hash, never its text.
+    let started = &repo.receipts(id)[0];
+    assert_eq!(started["prompt_sha256"], sha);
+    assert!(!started.to_string().contains("rm -rf"));
+}
+
+#[test]
+fn parallel_dispatches_from_separate_processes_stay_apart() {
+    let repo = Repo::new();
+    let models = ["commit", "dirty", "noop", "fail"];
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            repo.vnx()
+                .args([
+                    "dispatch-agent",
+                    "--agent",
+                    "implementer",
+                    "--provider",
+                    "demo",
+                ])
+                .args(["--model", models[i % 4], "--detach"])
+                .args(["--instruction", &format!("task number {i}")])
+                .output()
+                .unwrap()
+        })
+        .collect();
+    let ids: Vec<String> = children
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8(o.stdout.clone())
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "{ids:?}");
+    let r = run(repo.vnx().arg("wait").args(&ids).arg("--json"));
+    assert_eq!(r.code, 1, "two of them fail: {}", r.stdout);
+    let completions: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(completions.len(), 8);
+    for (i, id) in ids.iter().enumerate() {
+        let started = &repo.receipts(id)[0];
+        let sha = hex::encode(Sha256::digest(format!("task number {i}").as_bytes()));
+        assert_eq!(started["prompt_sha256"], sha, "no crossed instructions");
+        assert_eq!(started["model"], models[i % 4]);
+    }
+    let status = run(repo.vnx().args(["status", "--json"]));
+    let states: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(states.len(), 8);
+    assert!(
+        states
+            .iter()
+            .all(|s| s["state"] != "running" && s["state"] != "lost")
+    );
+    assert!(repo.server.0.sessions().is_empty());
+    repo.verify_ok();
+}
+
+fn worker_alive(id: &str) -> bool {
+    // The worker's cwd is its worktree, whose name carries the dispatch id.
+    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+        std::fs::read_link(p.path().join("cwd"))
+            .is_ok_and(|cwd| cwd.to_string_lossy().ends_with(&format!("dispatch-{id}")))
+    })
+}
+
+fn start_slow(repo: &Repo) -> String {
+    let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = launched["id"].as_str().unwrap().to_owned();
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert!(status.stdout.contains("\"running\""), "{}", status.stdout);
+    let start = std::time::Instant::now();
+    while !worker_alive(&id) && start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(worker_alive(&id));
+    id
+}
+
+#[test]
+fn closing_the_pane_cancels_the_dispatch_and_stops_its_worker() {
+    let repo = Repo::new();
+    let id = start_slow(&repo);
+    repo.server.0.kill_session(&format!("vnx-{id}")).unwrap();
+    let r = run(repo.vnx().args(["wait", &id, "--json"]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let c: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(c["status"], "cancelled", "{c}");
+    assert_eq!(c["completion_signal"], "supervisor_signal");
+    assert_eq!(c["teardown_class"], "clean");
+    assert!(
+        !worker_alive(&id),
+        "the worker was stopped with its supervisor"
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn a_killed_supervisor_is_reported_lost_and_nothing_is_lost() {
+    let repo = Repo::new();
+    let id = start_slow(&repo);
+    // SIGKILL the supervisor (the pane's process): it cannot record anything.
+    let pid = std::process::Command::new("tmux")
+        .args(["-L", repo.server.0.socket(), "display-message", "-p", "-t"])
+        .arg(format!("=vnx-{id}:"))
+        .arg("#{pane_pid}")
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(pid.stdout).unwrap().trim().to_owned();
+    assert!(!pid.is_empty());
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = run(repo.vnx().args(["wait", &id]));
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("lost"), "{}", r.stdout);
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert!(status.stdout.contains("\"lost\""), "{}", status.stdout);
+    // The worker died with its supervisor; the worktree and branch stay for later review.
+    let start = std::time::Instant::now();
+    while worker_alive(&id) && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!worker_alive(&id));
+    let wt = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+    assert!(wt.is_dir());
+    assert!(repo.branches().contains(&id));
+    repo.verify_ok();
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_made() {
+    let repo = Repo::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--provider", "nope", "--model", "x"], "unknown provider"),
+        (&["--model", "gpt-oss:20b"], "refusing to guess"),
+        (
+            &["--provider", "demo", "--model", "sonnet"],
+            "not valid for provider demo",
+        ),
+        (
+            &[
+                "--provider",
+                "demo",
+                "--model",
+                "commit",
+                "--id",
+                "../escape",
+            ],
+            "does not match",
+        ),
+        (
+            &["--provider", "demo", "--model", "commit", "--id", "a/b"],
+            "does not match",
+        ),
+        (
+            &[
+                "--provider",
+                "demo",
+                "--model",
+                "commit",
+                "--base-ref",
+                "nope",
+            ],
+            "does not name a commit",
+        ),
+        (
+            &["--provider", "claude", "--model", "sonnet"],
+            "was not found on PATH",
+        ),
+        (
+            &[
+                "--provider",
+                "demo",
+                "--model",
+                "commit",
+                "--instruction",
+                "   ",
+            ],
+            "instruction is empty",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut cmd = repo.vnx();
+        cmd.args(["dispatch-agent", "--agent", "implementer"])
+            .args(*args);
+        if !args.contains(&"--instruction") {
+            cmd.args(["--instruction", "x"]);
+        }
+        // No worker CLIs on PATH here: only git and tmux.
+        cmd.env("PATH", "/usr/bin:/bin:/usr/local/bin");
+        let r = run(cmd);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("hint:"), "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(repo.branches(), "");
+    let dispatches = repo.env.path().join(".vnx-data/dispatches");
+    assert_eq!(
+        dispatches.read_dir().unwrap().count(),
+        0,
+        "no dispatch directory made"
+    );
+    assert!(repo.server.0.sessions().is_empty());
+    // Outside a repository, and in one that was never initialised.
+    let plain = TestEnv::new();
+    let r = run(plain
+        .vnx()
+        .args([
+            "dispatch-agent",
+            "--agent",
+            "a",
+            "--provider",
+            "demo",
+            "--model",
+            "noop",
+        ])
+        .args(["--instruction", "x"]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("not inside a git repository"),
+        "{}",
+        r.stderr
+    );
+    plain.git_init();
+    let r = run(plain
+        .vnx()
+        .args([
+            "dispatch-agent",
+            "--agent",
+            "a",
+            "--provider",
+            "demo",
+            "--model",
+            "noop",
+        ])
+        .args(["--instruction", "x"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not initialised"), "{}", r.stderr);
+    assert!(r.stderr.contains("vnx init"), "{}", r.stderr);
+}
