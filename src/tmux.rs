@@ -115,7 +115,26 @@ impl Tmux {
             cmd = cmd.arg("-e").arg(format!("{k}={v}"));
         }
         // With more than one argument tmux executes the command directly, without a shell.
-        let out = self.run(cmd.arg("--").args(argv))?;
+        let cmd = cmd.arg("--").args(argv);
+        // A server whose last session just ended shuts down; a client that connects in that
+        // moment fails with "server exited unexpectedly" and nothing was created. Starting
+        // again (a fresh server) is then safe.
+        let mut attempt = 0;
+        let out = loop {
+            match self.run(cmd.clone()) {
+                Err(TmuxError::Tmux {
+                    source: ProcessError::Failed { stderr, .. },
+                    ..
+                }) if stderr.contains("server exited unexpectedly")
+                    && attempt < 10
+                    && !self.has_session(name) =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                }
+                other => break other?,
+            }
+        };
         let mut parts = out.split_whitespace();
         let (Some(pane_id), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse().ok()))
         else {

@@ -121,3 +121,22 @@ fn capture_shows_the_pane() {
         .capture("vnx-cap")
         .is_ok_and(|s| s.contains("hello-from-the-pane"))));
 }
+
+#[test]
+fn sessions_start_while_the_server_shuts_down() {
+    // Each session ends at once, so the server keeps exiting as the next one starts: the
+    // race that made `new-session` fail with "server exited unexpectedly".
+    let server = Server::new();
+    let env = TestEnv::new();
+    for i in 0..40 {
+        server
+            .0
+            .new_session(
+                &format!("vnx-race-{i}"),
+                env.path(),
+                &[],
+                &argv(&["true", "x"]),
+            )
+            .unwrap_or_else(|e| panic!("session {i}: {e}"));
+    }
+}
