@@ -7,9 +7,12 @@
 //!    reference verifier (`receipts/reference/vnx_chain.py`) when `python3` is available.
 //! 3. In-process appends (single and group commit) against a bare write + `fdatasync` loop.
 //! 4. One CLI append per process against process start plus write + `fdatasync`.
+//! 5. Dispatch overhead: a no-op `demo` dispatch against the bare git + tmux floor, and 16
+//!    dispatches in parallel against 16 in a row.
 
 mod append_bench;
 mod cli_bench;
+mod dispatch_bench;
 mod generate;
 mod machine;
 mod report;
@@ -71,6 +74,7 @@ struct Config {
     appends: usize,
     group_calls: usize,
     cli_appends: usize,
+    dispatches: usize,
     python_size: u64,
     keep: bool,
 }
@@ -89,6 +93,7 @@ impl Config {
             appends: if args.quick { 200 } else { 2_000 },
             group_calls: if args.quick { 20 } else { 200 },
             cli_appends: if args.quick { 100 } else { 500 },
+            dispatches: if args.quick { 5 } else { 30 },
             python_size: size.min(python_mb * 1_000_000),
             keep: args.keep,
         })
@@ -195,6 +200,13 @@ fn run(args: &Args) -> Result<()> {
         cli,
     };
     print!("{}", report.render());
+    io::stdout().flush()?;
+    note(&format!(
+        "timing {} no-op dispatches against the git + tmux floor",
+        cfg.dispatches
+    ));
+    let dispatch = dispatch_bench::bench_dispatch(&vnx, &work.path, cfg.dispatches)?;
+    print!("{}", dispatch.render());
     io::stdout().flush()?;
     Ok(())
 }

@@ -1,0 +1,234 @@
+//! 5. Dispatch overhead: one no-op `demo` dispatch end to end (worktree, tmux pane, supervisor,
+//! both receipts, classification, teardown) against the bare git and tmux steps any dispatch
+//! needs; and 16 dispatches in parallel against 16 in a row.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::Result;
+use crate::report::format::num;
+use crate::timing::{Lat, micros};
+
+/// A throwaway governed repository with its own tmux socket.
+struct BenchRepo {
+    root: PathBuf,
+    socket: String,
+}
+
+impl BenchRepo {
+    fn create(dir: &Path, vnx: &Path) -> Result<BenchRepo> {
+        let root = dir.join("dispatch-repo");
+        std::fs::create_dir_all(&root)?;
+        let repo = BenchRepo {
+            root,
+            socket: format!("vnx-bench-{}", std::process::id()),
+        };
+        repo.run("git", &["init", "-q", "-b", "main"])?;
+        repo.run("git", &["commit", "-q", "--allow-empty", "-m", "init"])?;
+        repo.run(vnx, &["init"])?;
+        repo.run("git", &["add", "-A"])?;
+        repo.run("git", &["commit", "-q", "-m", "vnx init"])?;
+        Ok(repo)
+    }
+
+    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(&self.root)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "bench")
+            .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+            .env("GIT_COMMITTER_NAME", "bench")
+            .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+            .env("VNX_TMUX_SOCKET", &self.socket);
+        c
+    }
+
+    fn run(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Result<String> {
+        let out = self.cmd(program).args(args).output()?;
+        if !out.status.success() {
+            return Err(format!(
+                "{args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+            .into());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for BenchRepo {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// What the dispatch benchmark measured.
+pub struct DispatchBench {
+    pub n: usize,
+    pub floor: Lat,
+    pub dispatch: Lat,
+    pub serial_16_ms: f64,
+    pub parallel_16_ms: f64,
+}
+
+/// Runs `n` floor iterations and `n` no-op dispatches, interleaved, then the 16-way runs.
+pub fn bench_dispatch(vnx: &Path, dir: &Path, n: usize) -> Result<DispatchBench> {
+    let repo = BenchRepo::create(dir, vnx)?;
+    let wt_dir = repo.root.join(".vnx-data/worktrees");
+    let mut floor = Vec::with_capacity(n);
+    let mut dispatch = Vec::with_capacity(n);
+    let dispatch_once = || -> Result<()> {
+        repo.run(
+            vnx,
+            &[
+                "dispatch-agent",
+                "--agent",
+                "bench",
+                "--provider",
+                "demo",
+                "--model",
+                "noop",
+                "--instruction",
+                "nothing",
+            ],
+        )
+        .map(drop)
+    };
+    for i in 0..=n {
+        // The floor: what any dispatch must do with git and tmux, and nothing else.
+        let wt = wt_dir.join(format!("floor-{i}"));
+        let wt_s = wt.to_string_lossy().into_owned();
+        let t = Instant::now();
+        repo.run(
+            "git",
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                &format!("floor/{i}"),
+                &wt_s,
+                "HEAD",
+            ],
+        )?;
+        repo.run(
+            "tmux",
+            &[
+                "-L",
+                &repo.socket,
+                "new-session",
+                "-d",
+                "-s",
+                &format!("floor-{i}"),
+                "-c",
+                &wt_s,
+                "true",
+                "x",
+            ],
+        )?;
+        repo.run("git", &["worktree", "remove", &wt_s])?;
+        repo.run("git", &["branch", "-D", &format!("floor/{i}")])?;
+        let floor_us = micros(t);
+        let t = Instant::now();
+        dispatch_once()?;
+        let dispatch_us = micros(t);
+        // The first of each is a warm-up.
+        if i > 0 {
+            floor.push(floor_us);
+            dispatch.push(dispatch_us);
+        }
+    }
+    let t = Instant::now();
+    for _ in 0..16 {
+        dispatch_once()?;
+    }
+    let serial_16_ms = micros(t) / 1000.0;
+    let t = Instant::now();
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                s.spawn(|| {
+                    repo.run(
+                        vnx,
+                        &[
+                            "dispatch-agent",
+                            "--agent",
+                            "bench",
+                            "--provider",
+                            "demo",
+                            "--model",
+                            "noop",
+                            "--detach",
+                            "--instruction",
+                            "nothing",
+                        ],
+                    )
+                    .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| "a dispatch thread panicked".to_owned())?
+            })
+            .collect::<std::result::Result<Vec<_>, String>>()
+    })?;
+    let mut wait = vec!["wait"];
+    wait.extend(ids.iter().map(String::as_str));
+    repo.run(vnx, &wait)?;
+    let parallel_16_ms = micros(t) / 1000.0;
+    let verified = repo.run(vnx, &["audit-chain", "verify"])?;
+    if !verified.starts_with("verified") {
+        return Err(format!("the benchmark ledger does not verify: {verified}").into());
+    }
+    Ok(DispatchBench {
+        n,
+        floor: Lat::new(floor),
+        dispatch: Lat::new(dispatch),
+        serial_16_ms,
+        parallel_16_ms,
+    })
+}
+
+impl DispatchBench {
+    /// The section's Markdown.
+    pub fn render(&self) -> String {
+        let ms = |us: f64| format!("{} ms", num(us / 1000.0, 1));
+        let mut out = format!(
+            "\n### 5. Dispatch overhead ({} no-op dispatches, interleaved with the floor)\n\n\
+             A no-op dispatch is `vnx dispatch-agent --provider demo --model noop`, waited for: \
+             worktree and branch, dispatch directory, `dispatch_started`, a tmux session whose \
+             pane runs the supervisor, the worker, classification, worktree and branch \
+             removal, and `dispatch_completed`. The floor is `git worktree add` + `tmux \
+             new-session` + `git worktree remove` + `git branch -D`, each a process.\n\n\
+             | Run | p50 | p90 | max | p50 vs floor |\n|---|---:|---:|---:|---:|\n",
+            self.n
+        );
+        out += &format!(
+            "| floor: git worktree add + tmux new-session + git worktree remove + git branch -D | {} | {} | {} | 1.00× |\n",
+            ms(self.floor.p(0.5)),
+            ms(self.floor.p(0.9)),
+            ms(self.floor.max())
+        );
+        out += &format!(
+            "| **no-op `demo` dispatch** | {} | {} | {} | {}× |\n",
+            ms(self.dispatch.p(0.5)),
+            ms(self.dispatch.p(0.9)),
+            ms(self.dispatch.max()),
+            num(self.dispatch.p(0.5) / self.floor.p(0.5), 2)
+        );
+        out += &format!(
+            "\n16 no-op dispatches one after another: {} ms in all; 16 started at once with \
+             `--detach` and then `vnx wait`: {} ms ({}× faster).\n",
+            num(self.serial_16_ms, 0),
+            num(self.parallel_16_ms, 0),
+            num(self.serial_16_ms / self.parallel_16_ms, 2)
+        );
+        out
+    }
+}
