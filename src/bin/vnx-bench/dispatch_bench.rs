@@ -1,6 +1,6 @@
-//! 5. Dispatch overhead: one no-op `demo` dispatch end to end (worktree, tmux pane, supervisor,
-//! both receipts, classification, teardown) against the bare git and tmux steps any dispatch
-//! needs; and 16 dispatches in parallel against 16 in a row.
+//! Benchmark 5, dispatch overhead: one no-op `demo` dispatch end to end (worktree, tmux pane,
+//! supervisor, both receipts, classification, teardown) against the bare git and tmux steps
+//! any dispatch needs; and 16 dispatches in parallel against 16 in a row.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -211,16 +211,16 @@ impl DispatchBench {
         );
         out += &format!(
             "| floor: git worktree add + tmux new-session + git worktree remove + git branch -D | {} | {} | {} | 1.00× |\n",
-            ms(self.floor.p(0.5)),
-            ms(self.floor.p(0.9)),
+            ms(self.floor.p(50.0)),
+            ms(self.floor.p(90.0)),
             ms(self.floor.max())
         );
         out += &format!(
             "| **no-op `demo` dispatch** | {} | {} | {} | {}× |\n",
-            ms(self.dispatch.p(0.5)),
-            ms(self.dispatch.p(0.9)),
+            ms(self.dispatch.p(50.0)),
+            ms(self.dispatch.p(90.0)),
             ms(self.dispatch.max()),
-            num(self.dispatch.p(0.5) / self.floor.p(0.5), 2)
+            num(self.dispatch.p(50.0) / self.floor.p(50.0), 2)
         );
         out += &format!(
             "\n16 no-op dispatches one after another: {} ms in all; 16 started at once with \
