@@ -59,6 +59,9 @@ pub struct Spec {
     pub base_commit: String,
     pub worktree: PathBuf,
     pub branch: String,
+    /// The main checkout and the git common directory (so the supervisor need not ask git).
+    pub repo_root: PathBuf,
+    pub git_common_dir: PathBuf,
     pub dispatch_dir: PathBuf,
     pub ledger: PathBuf,
     pub tmux_socket: String,
@@ -205,7 +208,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         })?;
         argv[0] = binary.to_string_lossy().into_owned();
     }
-    let repo = Repo::discover(root)?;
+    let repo = Repo::for_project(ctx.project)?;
     let base_commit = repo.resolve(&req.base_ref)?;
     let prompt = req.instruction.clone();
     let transport = if prompt.len() > MAX_PROMPT_ARG {
@@ -231,6 +234,8 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         base_commit,
         worktree: repo.worktrees_dir().join(format!("dispatch-{id}")),
         branch: format!("dispatch/{id}"),
+        repo_root: repo.root.clone(),
+        git_common_dir: repo.common_dir.clone(),
         dispatch_dir,
         ledger: ctx.ledger.to_owned(),
         tmux_socket: ctx.tmux.socket().to_owned(),
@@ -498,7 +503,7 @@ pub fn supervise(
         branch: spec.branch.clone(),
         base_commit: spec.base_commit.clone(),
     };
-    let repo = Repo::discover(&spec.dispatch_dir)?;
+    let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
     let mut fields = vec![
         ("event_type", Value::string("dispatch_completed")),
         ("dispatch_id", Value::string(spec.id.clone())),

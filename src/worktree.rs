@@ -101,6 +101,24 @@ impl Repo {
         Ok(Repo { root, common_dir })
     }
 
+    /// The repository of a project already located, without running git.
+    pub fn for_project(project: &crate::project::Project) -> Result<Repo, WorktreeError> {
+        let not_repo = || WorktreeError::NotInRepo {
+            path: project.root.clone(),
+        };
+        let repo = git2::Repository::open(&project.root).map_err(|_| not_repo())?;
+        let common_dir = std::fs::canonicalize(repo.commondir()).map_err(|_| not_repo())?;
+        Ok(Repo {
+            root: project.root.clone(),
+            common_dir,
+        })
+    }
+
+    /// A repository already located (e.g. recorded in a dispatch spec), without asking git.
+    pub fn from_parts(root: PathBuf, common_dir: PathBuf) -> Repo {
+        Repo { root, common_dir }
+    }
+
     /// Where dispatch worktrees live: `.vnx-data/worktrees/`.
     pub fn worktrees_dir(&self) -> PathBuf {
         self.root.join(DATA_DIR).join("worktrees")
@@ -130,17 +148,22 @@ impl Repo {
 
     /// Resolves a ref to a full commit id.
     pub fn resolve(&self, reference: &str) -> Result<String, WorktreeError> {
-        process::run_ok(&git(&self.root).args([
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            "--end-of-options",
-            &format!("{reference}^{{commit}}"),
-        ]))
-        .map_err(|source| WorktreeError::BadBase {
+        let bad = |message: String| WorktreeError::BadBase {
             base: reference.to_owned(),
-            source,
-        })
+            source: ProcessError::Failed {
+                command: format!("resolve {reference}"),
+                status: "libgit2".into(),
+                stderr: message,
+            },
+        };
+        let repo = git2::Repository::open(&self.root).map_err(|e| bad(e.message().to_owned()))?;
+        let object = repo
+            .revparse_single(reference)
+            .map_err(|e| bad(e.message().to_owned()))?;
+        let commit = object
+            .peel_to_commit()
+            .map_err(|e| bad(e.message().to_owned()))?;
+        Ok(commit.id().to_string())
     }
 
     /// Creates `.vnx-data/worktrees/dispatch-<id>` on a new branch `dispatch/<id>` at `base`.
@@ -155,14 +178,9 @@ impl Repo {
         if path.exists() {
             return Err(WorktreeError::PathExists { path });
         }
-        let exists = process::run(&git(&self.root).args([
-            "show-ref",
-            "--verify",
-            "--quiet",
-            &format!("refs/heads/{branch}"),
-        ]))
-        .map_err(self.git_err(&path))?;
-        if exists.status.success() {
+        let exists = git2::Repository::open(&self.root)
+            .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok());
+        if exists {
             return Err(WorktreeError::BranchExists { branch });
         }
         process::run_ok(
@@ -239,21 +257,37 @@ impl Worktree {
             commits: 0,
             remote: RemoteState::NotChecked,
         };
-        let head = process::run_ok(&git(&self.path).args(["rev-parse", "--verify", "HEAD"])).ok();
-        let on = process::run(&git(&self.path).args(["symbolic-ref", "--quiet", "HEAD"]))
-            .map_err(err)?;
-        let expected = format!("refs/heads/{}", self.branch);
-        if !on.status.success() {
+        // Plain reads go through libgit2; `git status` (below) stays a subprocess so that
+        // every ignore rule and attribute is git's own.
+        let repo = git2::Repository::open(&self.path).map_err(|e| {
+            err(ProcessError::Failed {
+                command: format!("open {}", self.path.display()),
+                status: "libgit2".into(),
+                stderr: e.message().to_owned(),
+            })
+        })?;
+        let head = repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .map(|c| c.id().to_string());
+        if repo.head_detached().unwrap_or(false) {
             return Ok(dirty(
                 "HEAD is detached from the dispatch branch".into(),
                 head,
             ));
         }
-        if on.text() != expected {
+        let on = repo
+            .find_reference("HEAD")
+            .ok()
+            .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned))
+            .unwrap_or_default();
+        let expected = format!("refs/heads/{}", self.branch);
+        if on != expected {
             return Ok(dirty(
                 format!(
                     "on unexpected branch {}",
-                    on.text().trim_start_matches("refs/heads/")
+                    on.trim_start_matches("refs/heads/")
                 ),
                 head,
             ));
@@ -274,14 +308,7 @@ impl Worktree {
         let Some(head) = head else {
             return Ok(dirty("the branch has no commit".into(), None));
         };
-        let commits: u64 = process::run_ok(&git(&self.path).args([
-            "rev-list",
-            "--count",
-            &format!("{}..{head}", self.base_commit),
-        ]))
-        .map_err(err)?
-        .parse()
-        .unwrap_or(0);
+        let commits = count_commits(&repo, &head, &self.base_commit);
         if head == self.base_commit {
             return Ok(Classification {
                 class: TeardownClass::Clean,
@@ -321,8 +348,8 @@ impl Worktree {
     }
 
     fn remote_state(&self, remote: &str, head: &str) -> RemoteState {
-        let known = process::run(&git(&self.path).args(["remote", "get-url", remote]));
-        if !known.is_ok_and(|o| o.status.success()) {
+        let known = git2::Repository::open(&self.path).is_ok_and(|r| r.find_remote(remote).is_ok());
+        if !known {
             return RemoteState::NoRemote;
         }
         let asked = process::run_ok(
@@ -344,6 +371,21 @@ impl Worktree {
             },
         }
     }
+}
+
+/// Commits reachable from `head` but not from `base`.
+fn count_commits(repo: &git2::Repository, head: &str, base: &str) -> u64 {
+    let ids = (git2::Oid::from_str(head), git2::Oid::from_str(base));
+    let (Ok(head), Ok(base)) = ids else {
+        return 0;
+    };
+    let Ok(mut walk) = repo.revwalk() else {
+        return 0;
+    };
+    if walk.push(head).is_err() || walk.hide(base).is_err() {
+        return 0;
+    }
+    walk.count() as u64
 }
 
 /// What teardown did.
