@@ -130,7 +130,7 @@ impl Tmux {
                     && !self.has_session(name) =>
                 {
                     attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
                 }
                 other => break other?,
             }
