@@ -539,7 +539,7 @@ fn last_byte(file: &mut File, size: u64) -> io::Result<u8> {
 const BLOCK: u64 = 64 << 10;
 
 /// Position of the last `\n` before byte `end`, reading backwards in blocks.
-fn find_newline_before(file: &mut File, end: u64) -> io::Result<Option<u64>> {
+pub(super) fn find_newline_before(file: &mut File, end: u64) -> io::Result<Option<u64>> {
     let mut hi = end;
     let mut buf = vec![0u8; BLOCK as usize];
     while hi > 0 {

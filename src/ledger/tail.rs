@@ -77,19 +77,7 @@ pub fn last_lines(
 
 /// The offset just past the last newline in the first `size` bytes (0 when there is none).
 fn last_newline_end(file: &mut File, size: u64) -> std::io::Result<u64> {
-    let mut hi = size;
-    let mut buf = vec![0u8; BLOCK as usize];
-    while hi > 0 {
-        let lo = hi.saturating_sub(BLOCK);
-        let chunk = &mut buf[..(hi - lo) as usize];
-        file.seek(SeekFrom::Start(lo))?;
-        file.read_exact(chunk)?;
-        if let Some(p) = memchr::memrchr(b'\n', chunk) {
-            return Ok(lo + p as u64 + 1);
-        }
-        hi = lo;
-    }
-    Ok(0)
+    Ok(super::append::find_newline_before(file, size)?.map_or(0, |p| p + 1))
 }
 
 fn open(path: &Path) -> Result<File, LedgerError> {

@@ -410,9 +410,8 @@ fn bad_input_is_refused_before_anything_is_made() {
     assert!(repo.server.0.sessions().is_empty());
     // Outside a repository, and in one that was never initialised.
     let plain = TestEnv::new();
-    let r = run(plain
-        .vnx()
-        .args([
+    let dispatch = || {
+        run(plain.vnx().args([
             "dispatch-agent",
             "--agent",
             "a",
@@ -420,8 +419,11 @@ fn bad_input_is_refused_before_anything_is_made() {
             "demo",
             "--model",
             "noop",
-        ])
-        .args(["--instruction", "x"]));
+            "--instruction",
+            "x",
+        ]))
+    };
+    let r = dispatch();
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("not inside a git repository"),
@@ -429,18 +431,7 @@ fn bad_input_is_refused_before_anything_is_made() {
         r.stderr
     );
     plain.git_init();
-    let r = run(plain
-        .vnx()
-        .args([
-            "dispatch-agent",
-            "--agent",
-            "a",
-            "--provider",
-            "demo",
-            "--model",
-            "noop",
-        ])
-        .args(["--instruction", "x"]));
+    let r = dispatch();
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("not initialised"), "{}", r.stderr);
     assert!(r.stderr.contains("vnx init"), "{}", r.stderr);

@@ -10,6 +10,19 @@ use crate::Result;
 use crate::report::format::num;
 use crate::timing::{Lat, micros};
 
+/// One no-op dispatch with the offline provider.
+const NOOP_DISPATCH: [&str; 9] = [
+    "dispatch-agent",
+    "--agent",
+    "bench",
+    "--provider",
+    "demo",
+    "--model",
+    "noop",
+    "--instruction",
+    "nothing",
+];
+
 /// A throwaway governed repository with its own tmux socket.
 struct BenchRepo {
     root: PathBuf,
@@ -80,23 +93,7 @@ pub fn bench_dispatch(vnx: &Path, dir: &Path, n: usize) -> Result<DispatchBench>
     let wt_dir = repo.root.join(".vnx-data/worktrees");
     let mut floor = Vec::with_capacity(n);
     let mut dispatch = Vec::with_capacity(n);
-    let dispatch_once = || -> Result<()> {
-        repo.run(
-            vnx,
-            &[
-                "dispatch-agent",
-                "--agent",
-                "bench",
-                "--provider",
-                "demo",
-                "--model",
-                "noop",
-                "--instruction",
-                "nothing",
-            ],
-        )
-        .map(drop)
-    };
+    let dispatch_once = || -> Result<()> { repo.run(vnx, &NOOP_DISPATCH).map(drop) };
     for i in 0..=n {
         // The floor: what any dispatch must do with git and tmux, and nothing else.
         let wt = wt_dir.join(format!("floor-{i}"));
@@ -151,22 +148,9 @@ pub fn bench_dispatch(vnx: &Path, dir: &Path, n: usize) -> Result<DispatchBench>
         let handles: Vec<_> = (0..16)
             .map(|_| {
                 s.spawn(|| {
-                    repo.run(
-                        vnx,
-                        &[
-                            "dispatch-agent",
-                            "--agent",
-                            "bench",
-                            "--provider",
-                            "demo",
-                            "--model",
-                            "noop",
-                            "--detach",
-                            "--instruction",
-                            "nothing",
-                        ],
-                    )
-                    .map_err(|e| e.to_string())
+                    let mut args = NOOP_DISPATCH.to_vec();
+                    args.push("--detach");
+                    repo.run(vnx, &args).map_err(|e| e.to_string())
                 })
             })
             .collect();
