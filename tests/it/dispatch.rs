@@ -197,7 +197,8 @@ fn the_instruction_reaches_the_worker_byte_for_byte() {
 fn parallel_dispatches_from_separate_processes_stay_apart() {
     let repo = Repo::new();
     let models = ["commit", "dirty", "noop", "fail"];
-    let children: Vec<_> = (0..8)
+    // 16 dispatcher processes at once.
+    let children: Vec<_> = (0..16)
         .map(|i| {
             repo.vnx()
                 .args([
@@ -209,9 +210,15 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
                 ])
                 .args(["--model", models[i % 4], "--detach"])
                 .args(["--instruction", &format!("task number {i}")])
-                .output()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
                 .unwrap()
         })
+        .collect();
+    let children: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
         .collect();
     let ids: Vec<String> = children
         .iter()
@@ -226,15 +233,15 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), 8, "{ids:?}");
+    assert_eq!(unique.len(), 16, "{ids:?}");
     let r = run(repo.vnx().arg("wait").args(&ids).arg("--json"));
-    assert_eq!(r.code, 1, "two of them fail: {}", r.stdout);
+    assert_eq!(r.code, 1, "four of them fail: {}", r.stdout);
     let completions: Vec<serde_json::Value> = r
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(completions.len(), 8);
+    assert_eq!(completions.len(), 16);
     for (i, id) in ids.iter().enumerate() {
         let started = &repo.receipts(id)[0];
         let sha = hex::encode(Sha256::digest(format!("task number {i}").as_bytes()));
@@ -243,7 +250,10 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     }
     let status = run(repo.vnx().args(["status", "--json"]));
     let states: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
-    assert_eq!(states.len(), 8);
+    assert_eq!(states.len(), 16);
+    // Every worktree and branch was distinct: committed ones kept their own branch.
+    let kept = repo.branches();
+    assert_eq!(kept.lines().count(), 8, "4 committed + 4 dirty: {kept}");
     assert!(
         states
             .iter()
