@@ -80,6 +80,12 @@ pub enum DispatchError {
     EmptyInstruction,
     #[error("the instruction contains a NUL byte, which no argument can carry")]
     NulInInstruction,
+    #[error(
+        "the main checkout has uncommitted changes to {count} tracked file(s), which a worker started from HEAD would not see"
+    )]
+    DirtyBase { count: usize },
+    #[error("the main checkout's HEAD is detached, so HEAD names no branch to build on")]
+    DetachedBase,
     #[error("worker CLI `{program}` was not found on PATH")]
     MissingCli { program: String },
     #[error(transparent)]
@@ -109,6 +115,14 @@ impl DispatchError {
         match self {
             DispatchError::NotInitialised { .. } => Some("run `vnx init` first".into()),
             DispatchError::BadRole { .. } => Some("e.g. --agent implementer".into()),
+            DispatchError::DirtyBase { .. } => Some(
+                "commit or stash them first, or pass --base-ref REF to start from a commit \
+                 on purpose"
+                    .into(),
+            ),
+            DispatchError::DetachedBase => {
+                Some("check out a branch, or pass --base-ref REF explicitly".into())
+            }
             DispatchError::EmptyInstruction => {
                 Some("pass --instruction TEXT or --instruction-file FILE".into())
             }
@@ -209,6 +223,19 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         argv[0] = binary.to_string_lossy().into_owned();
     }
     let repo = Repo::for_project(ctx.project)?;
+    if req.base_ref == "HEAD" {
+        // The default base is the main checkout as committed: refuse when that is not what
+        // the dispatcher is looking at.
+        let state = repo.checkout_state()?;
+        if state.detached {
+            return Err(DispatchError::DetachedBase);
+        }
+        if !state.changed.is_empty() {
+            return Err(DispatchError::DirtyBase {
+                count: state.changed.len(),
+            });
+        }
+    }
     let base_commit = repo.resolve(&req.base_ref)?;
     let prompt = req.instruction.clone();
     let transport = if prompt.len() > MAX_PROMPT_ARG {
@@ -421,6 +448,9 @@ pub fn supervise(
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Outcome, DispatchError> {
     let started = Instant::now();
+    let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
+    // Isolation is checked, not assumed: the main checkout before and after the worker.
+    let main_before = repo.checkout_state().ok();
     let prompt_path = spec.dispatch_dir.join("prompt.md");
     let prompt = fs::read_to_string(&prompt_path).map_err(io_err(&prompt_path))?;
     let log_path = spec.dispatch_dir.join("worker.log");
@@ -503,7 +533,6 @@ pub fn supervise(
         branch: spec.branch.clone(),
         base_commit: spec.base_commit.clone(),
     };
-    let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
     let mut fields = vec![
         ("event_type", Value::string("dispatch_completed")),
         ("dispatch_id", Value::string(spec.id.clone())),
@@ -530,6 +559,19 @@ pub fn supervise(
     }
     if let Some(reason) = reason {
         fields.push(("failure_reason", Value::string(reason)));
+    }
+    if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
+        let changed = *before != after;
+        fields.push(("main_checkout_changed", Value::Bool(changed)));
+        if changed {
+            let mut o = Object::default();
+            let head = |h: &Option<String>| h.clone().map_or(Value::Null, Value::string);
+            o.insert("head_before", head(&before.head));
+            o.insert("head_after", head(&after.head));
+            o.insert("changed_before", strings(&before.changed));
+            o.insert("changed_after", strings(&after.changed));
+            fields.push(("main_checkout", Value::Object(o)));
+        }
     }
     let class = match wt.classify(&spec.remote) {
         Ok(c) => {

@@ -199,6 +199,52 @@ impl Repo {
     }
 }
 
+/// The main checkout's state, for refusing a base a worker would not see and for noticing
+/// that the main checkout changed while a worker ran.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckoutState {
+    /// The commit HEAD points at.
+    pub head: Option<String>,
+    /// Whether HEAD is detached.
+    pub detached: bool,
+    /// Tracked paths with uncommitted changes (untracked files are not counted).
+    pub changed: Vec<String>,
+}
+
+impl Repo {
+    /// Reads the main checkout's HEAD and its tracked changes through libgit2.
+    pub fn checkout_state(&self) -> Result<CheckoutState, WorktreeError> {
+        let fail = |e: git2::Error| WorktreeError::Git {
+            path: self.root.clone(),
+            source: ProcessError::Failed {
+                command: format!("status of {}", self.root.display()),
+                status: "libgit2".into(),
+                stderr: e.message().to_owned(),
+            },
+        };
+        let repo = git2::Repository::open(&self.root).map_err(fail)?;
+        let head = repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .map(|c| c.id().to_string());
+        let mut options = git2::StatusOptions::new();
+        options.include_untracked(false).include_ignored(false);
+        let statuses = repo.statuses(Some(&mut options)).map_err(fail)?;
+        let mut changed: Vec<String> = statuses
+            .iter()
+            .filter(|e| e.status() != git2::Status::CURRENT)
+            .filter_map(|e| e.path().ok().map(str::to_owned))
+            .collect();
+        changed.sort();
+        Ok(CheckoutState {
+            head,
+            detached: repo.head_detached().unwrap_or(false),
+            changed,
+        })
+    }
+}
+
 /// The four teardown classes of BRIEF §6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

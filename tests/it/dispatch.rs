@@ -446,3 +446,61 @@ fn bad_input_is_refused_before_anything_is_made() {
     assert!(r.stderr.contains("not initialised"), "{}", r.stderr);
     assert!(r.stderr.contains("vnx init"), "{}", r.stderr);
 }
+
+#[test]
+fn a_dirty_or_detached_base_is_refused_unless_named() {
+    let repo = Repo::new();
+    std::fs::write(
+        repo.env.path().join("provider_constraints.yaml"),
+        "edited\n",
+    )
+    .unwrap();
+    let r = repo.dispatch("noop", &["--instruction", "x"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("uncommitted changes to 1 tracked file"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--base-ref"), "{}", r.stderr);
+    // Naming the base explicitly is a deliberate choice.
+    let r = repo.dispatch("noop", &["--instruction", "x", "--base-ref", "main"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    repo.env
+        .git(&["checkout", "-q", "--", "provider_constraints.yaml"]);
+    repo.env.git(&["checkout", "-q", "--detach"]);
+    let r = repo.dispatch("noop", &["--instruction", "x"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("HEAD is detached"), "{}", r.stderr);
+    assert_eq!(repo.branches(), "");
+    assert!(repo.server.0.sessions().is_empty());
+}
+
+#[test]
+fn a_main_checkout_that_changes_during_a_dispatch_is_recorded() {
+    let repo = Repo::new();
+    let r = repo.dispatch("noop", &["--instruction", "x"]);
+    assert_eq!(completion(&r)["main_checkout_changed"], false);
+    let r = repo.dispatch(
+        "slow",
+        &["--instruction", "x", "--deadline", "2", "--detach"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = launched["id"].as_str().unwrap().to_owned();
+    // Give the supervisor time to take its "before" picture, then change the main checkout.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::fs::write(
+        repo.env.path().join("provider_constraints.yaml"),
+        "edited\n",
+    )
+    .unwrap();
+    let r = run(repo.vnx().args(["wait", &id, "--json"]));
+    let c: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(c["status"], "timeout", "{c}");
+    assert_eq!(c["main_checkout_changed"], true, "{c}");
+    assert_eq!(
+        c["main_checkout"]["changed_after"],
+        serde_json::json!(["provider_constraints.yaml"])
+    );
+}
