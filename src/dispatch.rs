@@ -3,6 +3,7 @@
 //! vnx's own supervisor), and the supervisor's work inside the pane (run the worker in its own
 //! process group with a deadline, classify and release the worktree, `dispatch_completed`).
 
+pub mod include;
 pub mod view;
 
 use std::ffi::OsString;
@@ -67,6 +68,8 @@ pub struct Spec {
     pub tmux_socket: String,
     pub session: String,
     pub remote: String,
+    /// Git-ignored files copied in from `.worktreeinclude`: paths and hashes only.
+    pub included: Vec<include::Included>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,8 @@ pub enum DispatchError {
     NotInitialised { path: PathBuf },
     #[error("role {role:?} does not match ^[a-z][a-z0-9_-]{{0,31}}$")]
     BadRole { role: String },
+    #[error(".worktreeinclude line {line}: {reason}")]
+    BadInclude { line: usize, reason: String },
     #[error("the instruction is empty")]
     EmptyInstruction,
     #[error("the instruction contains a NUL byte, which no argument can carry")]
@@ -118,6 +123,11 @@ impl DispatchError {
             DispatchError::DirtyBase { .. } => Some(
                 "commit or stash them first, or pass --base-ref REF to start from a commit \
                  on purpose"
+                    .into(),
+            ),
+            DispatchError::BadInclude { .. } => Some(
+                "list paths relative to the repository root, one per line (`*` within a name, \
+                 a trailing `/` for a directory)"
                     .into(),
             ),
             DispatchError::DetachedBase => {
@@ -237,6 +247,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         }
     }
     let base_commit = repo.resolve(&req.base_ref)?;
+    let included = include::resolve(&repo.root)?;
     let prompt = req.instruction.clone();
     let transport = if prompt.len() > MAX_PROMPT_ARG {
         // The CLIs read their prompt from stdin when it is not an argument.
@@ -268,6 +279,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         tmux_socket: ctx.tmux.socket().to_owned(),
         session: format!("vnx-{id}"),
         remote: "origin".into(),
+        included,
         id,
     };
     Ok(Plan {
@@ -326,7 +338,8 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             let _ = repo.release(&wt, &c);
         }
     };
-    let written = write_dispatch_dir(plan);
+    let written = include::copy(&plan.repo.root, &wt.path, &spec.included)
+        .and_then(|()| write_dispatch_dir(plan));
     if let Err(e) = written {
         let _ = fs::remove_dir_all(&spec.dispatch_dir);
         undo_worktree(&plan.repo);
@@ -362,6 +375,21 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         ("base_commit", Value::string(wt.base_commit.clone())),
         ("branch", Value::string(wt.branch.clone())),
         ("worktree", Value::string(wt.path.to_string_lossy())),
+        (
+            "worktree_include",
+            Value::Array(
+                spec.included
+                    .iter()
+                    .map(|f| {
+                        let mut o = Object::default();
+                        o.insert("path", Value::string(f.path.clone()));
+                        o.insert("sha256", Value::string(f.sha256.clone()));
+                        o.insert("bytes", Value::int(f.bytes));
+                        Value::Object(o)
+                    })
+                    .collect(),
+            ),
+        ),
         (
             "tmux",
             Value::string(format!("{}:{}", spec.tmux_socket, spec.session)),

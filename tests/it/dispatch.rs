@@ -504,3 +504,60 @@ fn a_main_checkout_that_changes_during_a_dispatch_is_recorded() {
         serde_json::json!(["provider_constraints.yaml"])
     );
 }
+
+#[test]
+fn worktreeinclude_copies_ignored_files_and_records_only_hashes() {
+    let repo = Repo::new();
+    let root = repo.env.path();
+    let mut ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+    ignore.push_str(".env*\nsecrets/\n");
+    std::fs::write(root.join(".gitignore"), ignore).unwrap();
+    std::fs::write(
+        root.join(".worktreeinclude"),
+        "# local settings\n.env*\nsecrets/\nnot-there\n",
+    )
+    .unwrap();
+    repo.env.git(&["add", ".gitignore", ".worktreeinclude"]);
+    repo.env.git(&["commit", "-q", "-m", "include"]);
+    std::fs::write(root.join(".env"), "API_TOKEN=sk-very-secret\n").unwrap();
+    std::fs::write(root.join(".env.local"), "LOCAL=1\n").unwrap();
+    std::fs::create_dir_all(root.join("secrets/deep")).unwrap();
+    std::fs::write(root.join("secrets/deep/key.pem"), "PEM").unwrap();
+
+    let r = repo.dispatch("dirty", &["--instruction", "x"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = completion(&r);
+    let id = c["dispatch_id"].as_str().unwrap();
+    let wt = root.join(format!(".vnx-data/worktrees/dispatch-{id}"));
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".env")).unwrap(),
+        "API_TOKEN=sk-very-secret\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("secrets/deep/key.pem")).unwrap(),
+        "PEM"
+    );
+    let started = &repo.receipts(id)[0];
+    let paths: Vec<&str> = started["worktree_include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, [".env", ".env.local", "secrets/deep/key.pem"]);
+    let ledger = std::fs::read_to_string(root.join(".vnx-data/state/t0_receipts.ndjson")).unwrap();
+    assert!(
+        !ledger.contains("sk-very-secret"),
+        "contents never enter receipts"
+    );
+
+    // The copies are ignored in the worktree too: a worker that changes nothing is clean.
+    let r = repo.dispatch("noop", &["--instruction", "x"]);
+    assert_eq!(completion(&r)["teardown_class"], "clean");
+
+    // A pattern that leaves the repository is refused before anything is made.
+    std::fs::write(root.join(".worktreeinclude"), "../outside\n").unwrap();
+    let r = repo.dispatch("noop", &["--instruction", "x", "--base-ref", "main"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(".worktreeinclude line 1"), "{}", r.stderr);
+}
