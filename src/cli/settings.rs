@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use vnx::project::Project;
 
 use super::CliError;
 
@@ -25,16 +24,9 @@ impl LedgerArg {
         if let Some(p) = std::env::var_os("VNX_LEDGER").filter(|v| !v.is_empty()) {
             return Ok(PathBuf::from(p));
         }
-        let cwd = std::env::current_dir()
-            .map_err(|e| CliError::from_error(&e).with_hint("run from an existing directory"))?;
-        match Project::discover(&cwd) {
-            Some(project) => Ok(project.ledger()),
-            None => Err(CliError::new(format!(
-                "no ledger: {} is not inside a git repository",
-                cwd.display()
-            ))
-            .with_hint("pass --ledger PATH or set VNX_LEDGER")),
-        }
+        project()
+            .map(|p| p.ledger())
+            .map_err(|e| e.with_hint("pass --ledger PATH or set VNX_LEDGER"))
     }
 }
 

@@ -119,9 +119,6 @@ impl Ledger {
                 path: dir.to_owned(),
             });
         }
-        if path.is_dir() {
-            return Err(LedgerError::IsDirectory { path: path.clone() });
-        }
         let lock_file = lock_path(path);
         let lock = OpenOptions::new()
             .create(true)
@@ -138,10 +135,18 @@ impl Ledger {
             source,
         })?;
 
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(LedgerError::Symlink { path: path.clone() });
-        }
-        let existed = path.exists();
+        // One look at the path, under the lock: is it there, and is it a plain file?
+        let existed = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(LedgerError::Symlink { path: path.clone() });
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(LedgerError::IsDirectory { path: path.clone() });
+            }
+            Ok(_) => true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(source) => return Err(read_error(path, source)),
+        };
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)

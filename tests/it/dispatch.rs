@@ -36,18 +36,22 @@ impl Repo {
         cmd
     }
 
+    /// `vnx dispatch-agent` for a demo model, not yet run.
+    fn dispatch_cmd(&self, model: &str) -> Command {
+        let mut cmd = self.vnx();
+        cmd.args([
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--provider",
+            "demo",
+        ])
+        .args(["--model", model]);
+        cmd
+    }
+
     fn dispatch(&self, model: &str, extra: &[&str]) -> Run {
-        run(self
-            .vnx()
-            .args([
-                "dispatch-agent",
-                "--agent",
-                "implementer",
-                "--provider",
-                "demo",
-            ])
-            .args(["--model", model, "--json"])
-            .args(extra))
+        run(self.dispatch_cmd(model).arg("--json").args(extra))
     }
 
     fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
@@ -200,15 +204,8 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     // 16 dispatcher processes at once.
     let children: Vec<_> = (0..16)
         .map(|i| {
-            repo.vnx()
-                .args([
-                    "dispatch-agent",
-                    "--agent",
-                    "implementer",
-                    "--provider",
-                    "demo",
-                ])
-                .args(["--model", models[i % 4], "--detach"])
+            repo.dispatch_cmd(models[i % 4])
+                .arg("--detach")
                 .args(["--instruction", &format!("task number {i}")])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
