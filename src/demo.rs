@@ -10,15 +10,18 @@ use crate::process::{self, Cmd, ProcessError};
 /// The file the demo worker writes.
 pub const OUTPUT_FILE: &str = "demo-output.txt";
 
-/// Writes `demo-output.txt` recording the prompt's hash and length.
+/// Writes `demo-output.txt` recording the hashes and lengths of the prompt and of the
+/// instruction inside it.
 pub fn write_output(dir: &Path, prompt: &str) -> std::io::Result<PathBuf> {
     let path = dir.join(OUTPUT_FILE);
+    let instruction = crate::dispatch::compose::instruction_of(prompt).unwrap_or(prompt);
     std::fs::write(
         &path,
         format!(
-            "vnx demo worker\nprompt sha256 {}\nprompt bytes {}\n",
+            "vnx demo worker\nprompt sha256 {}\nprompt bytes {}\ninstruction sha256 {}\n",
             hex::encode(Sha256::digest(prompt.as_bytes())),
-            prompt.len()
+            prompt.len(),
+            hex::encode(Sha256::digest(instruction.as_bytes())),
         ),
     )?;
     Ok(path)

@@ -4,6 +4,7 @@
 //! This library does the work and never prints or reads the environment; the `vnx` binary
 //! resolves settings, calls into it and renders results and errors.
 
+pub mod config;
 pub mod defaults;
 pub mod demo;
 pub mod dispatch;

@@ -246,6 +246,32 @@ pub fn exec(cmd: &Cmd) -> io::Error {
     cmd.command().exec()
 }
 
+/// Makes process group `pgid` the foreground group of the terminal `tty`, as a shell does for
+/// a job: a TUI in a background group is stopped by SIGTTIN the moment it reads the keyboard.
+/// SIGTTOU, which the kernel sends a background caller of `tcsetpgrp`, is ignored for the
+/// call.
+#[allow(unsafe_code)]
+pub fn set_foreground(tty: impl std::os::fd::AsFd, pgid: u32) -> io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pgid as i32)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: SIG_IGN and SIG_DFL install no handler code; the disposition is restored right
+    // after the call.
+    unsafe {
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+    }
+    let result = rustix::termios::tcsetpgrp(tty, pid);
+    // SAFETY: as above.
+    unsafe {
+        libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+    }
+    result.map_err(io::Error::from)
+}
+
+/// This process's own process group.
+pub fn own_process_group() -> u32 {
+    rustix::process::getpgrp().as_raw_nonzero().get() as u32
+}
+
 /// Polls a child until it exits or `deadline` passes (`None`).
 fn wait_until(child: &mut dyn ChildWrapper, deadline: Instant) -> io::Result<Option<ExitStatus>> {
     let mut pause = Duration::from_millis(1);
@@ -300,6 +326,15 @@ impl Group {
 
     pub fn stderr(&mut self) -> Option<std::process::ChildStderr> {
         self.child.stderr().take()
+    }
+
+    /// Sends SIGCONT to the group (a member stopped by SIGTTIN before it became the
+    /// terminal's foreground group goes on).
+    pub fn resume(&self) -> io::Result<()> {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        rustix::process::kill_process_group(pid, rustix::process::Signal::CONT)
+            .map_err(io::Error::from)
     }
 
     /// Waits for the leader to exit.

@@ -29,6 +29,11 @@ impl Project {
         self.root.join(DATA_DIR)
     }
 
+    /// Caches vnx may rebuild at any time (e.g. worker CLI versions).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.data_dir().join("cache")
+    }
+
     /// `.vnx-data/state/t0_receipts.ndjson`.
     pub fn ledger(&self) -> PathBuf {
         self.data_dir()

@@ -179,6 +179,14 @@ impl Tmux {
         )
     }
 
+    /// A pane's whole history and screen (`%N` pane id), joined lines.
+    pub fn capture_history(&self, pane: &str) -> Result<String, TmuxError> {
+        self.run(
+            self.cmd()
+                .args(["capture-pane", "-p", "-J", "-S", "-", "-t", pane]),
+        )
+    }
+
     /// Stops the whole server on this socket (tests and cleanup).
     pub fn kill_server(&self) {
         let _ = process::run(&self.cmd().arg("kill-server"));

@@ -1,10 +1,14 @@
-//! `vnx __demo-worker BEHAVIOUR [PROMPT]` (hidden): the offline `demo` provider's worker.
+//! `vnx __demo-worker BEHAVIOUR [PROMPT | --prompt-file F]` (hidden): the offline `demo`
+//! provider's worker. It follows the completion protocol like an AI worker would: it runs
+//! `vnx report` (in-process) unless its behaviour is to ask a question or run forever.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use vnx::demo;
+use vnx::dispatch::signals::{self, ReportStatus};
 use vnx::provider::DemoBehaviour;
 
 use super::CliError;
@@ -12,18 +16,37 @@ use super::CliError;
 /// Act out a scripted worker behaviour in the current directory (internal)
 #[derive(clap::Args)]
 pub struct Args {
-    /// commit, dirty, noop, fail, slow or stubborn
+    /// commit, dirty, noop, fail, ask, slow or stubborn
     behaviour: String,
     /// The prompt [default: read from stdin]
+    #[arg(conflicts_with = "prompt_file")]
     prompt: Option<String>,
+    /// Read the prompt from this file
+    #[arg(long, value_name = "FILE")]
+    prompt_file: Option<PathBuf>,
+}
+
+/// `vnx report`, in-process, when running inside a dispatch.
+fn report(status: ReportStatus, summary: &str) -> Result<(), CliError> {
+    if let (Ok(id), Some(dir)) = (
+        std::env::var("VNX_DISPATCH_ID"),
+        std::env::var_os("VNX_DISPATCH_DIR"),
+    ) {
+        signals::write_report(PathBuf::from(dir).as_path(), &id, status, Some(summary))
+            .map_err(|e| CliError::new("could not write the report").with_cause(&e))?;
+        println!("reported {}", status.name());
+    }
+    Ok(())
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let behaviour = DemoBehaviour::parse(&args.behaviour)
         .ok_or_else(|| CliError::usage(format!("unknown demo behaviour {:?}", args.behaviour)))?;
-    let prompt = match args.prompt {
-        Some(p) => p,
-        None => {
+    let prompt = match (args.prompt, args.prompt_file) {
+        (Some(p), _) => p,
+        (None, Some(f)) => std::fs::read_to_string(&f)
+            .map_err(|e| CliError::new(format!("could not read {}", f.display())).with_cause(&e))?,
+        (None, None) => {
             let mut p = String::new();
             std::io::stdin()
                 .read_to_string(&mut p)
@@ -45,13 +68,24 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             if behaviour == DemoBehaviour::Commit {
                 let head = demo::commit_output(&dir).map_err(|e| CliError::from_error(&e))?;
                 println!("committed {head}");
+                report(ReportStatus::Done, "wrote and committed the demo output")?;
+            } else {
+                report(
+                    ReportStatus::Done,
+                    "wrote the demo output, left uncommitted",
+                )?;
             }
         }
-        DemoBehaviour::Noop => println!("nothing to do"),
+        DemoBehaviour::Noop => {
+            println!("nothing to do");
+            report(ReportStatus::Done, "nothing needed changing")?;
+        }
         DemoBehaviour::Fail => {
             eprintln!("demo worker: failing as asked");
+            report(ReportStatus::Failed, "failing as asked")?;
             return Ok(ExitCode::from(3));
         }
+        DemoBehaviour::Ask => println!("Should the greeting be in English or in Dutch?"),
         DemoBehaviour::Slow | DemoBehaviour::Stubborn => {
             if behaviour == DemoBehaviour::Stubborn {
                 ignore_term();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use vnx::dispatch::view::{self, Waited};
 use vnx::dispatch::{self, Context, Request};
-use vnx::provider::Permission;
+use vnx::provider::{Lane, Permission};
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -15,7 +15,7 @@ use super::output::Out;
 use super::settings;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum Lane {
+enum LaneArg {
     Headless,
     Interactive,
 }
@@ -41,10 +41,11 @@ pub struct Args {
     /// The worker's role (e.g. implementer, reviewer)
     #[arg(long, value_name = "ROLE")]
     agent: String,
-    /// claude, codex, gemini, ollama or demo [default: inferred from --model, else claude]
+    /// claude, codex, gemini, ollama, demo, or one declared in .vnx/config.yaml [default:
+    /// inferred from --model, else claude]
     #[arg(long, value_name = "P")]
     provider: Option<String>,
-    /// The model (for demo: commit, dirty, noop, fail, slow or stubborn)
+    /// The model (for demo: commit, dirty, noop, fail, ask, slow or stubborn)
     #[arg(long, value_name = "M")]
     model: Option<String>,
     /// The task, as text
@@ -62,9 +63,10 @@ pub struct Args {
     /// The worker's permission posture; never skip-permissions unless `full`
     #[arg(long, value_enum, default_value = "edits")]
     permission: PermissionArg,
-    /// headless (the CLI's non-interactive mode) or interactive (its TUI)
-    #[arg(long, value_enum, default_value = "headless")]
-    lane: Lane,
+    /// headless (the CLI's non-interactive mode) or interactive (its TUI, completion by hooks
+    /// and `vnx report`) [default: interactive for claude, else headless]
+    #[arg(long, value_enum)]
+    lane: Option<LaneArg>,
     /// Use this dispatch id instead of a fresh one
     #[arg(long, value_name = "ID")]
     id: Option<String>,
@@ -80,10 +82,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if let Lane::Interactive = args.lane {
-        return Err(CliError::new("the interactive lane is not available yet")
-            .with_hint("use --lane headless"));
-    }
     let instruction = match (&args.instruction, &args.instruction_file) {
         (Some(text), _) => text.clone(),
         (None, Some(path)) => {
@@ -112,6 +110,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         tmux: &tmux,
         vnx: &vnx,
         find_program: &settings::find_program,
+        probe_version: &|binary| vnx::provider::version::probe(binary, &project.cache_dir()),
     };
     let request = Request {
         id: args.id,
@@ -126,6 +125,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             PermissionArg::Edits => Permission::Edits,
             PermissionArg::Full => Permission::Full,
         },
+        lane: args.lane.map(|l| match l {
+            LaneArg::Headless => Lane::Headless,
+            LaneArg::Interactive => Lane::Interactive,
+        }),
     };
     let plan = dispatch::plan(&ctx, &request)?;
     let launched = dispatch::launch(&ctx, &plan)?;

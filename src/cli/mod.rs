@@ -9,10 +9,12 @@ mod audit_walk;
 mod demo_worker;
 mod dispatch_agent;
 mod error;
+mod hook;
 mod init;
 mod output;
 mod receipts_append;
 mod receipts_tail;
+mod report;
 mod settings;
 mod status;
 mod supervise;
@@ -40,10 +42,13 @@ enum Command {
     Wait(wait::Args),
     Status(status::Args),
     Attach(attach::Args),
+    Report(report::Args),
     #[command(name = "__supervise", hide = true)]
     Supervise(supervise::Args),
     #[command(name = "__demo-worker", hide = true)]
     DemoWorker(demo_worker::Args),
+    #[command(name = "__hook", hide = true)]
+    Hook(hook::Args),
     /// Append to and read the receipt ledger
     #[command(subcommand)]
     Receipts(ReceiptsCommand),
@@ -84,6 +89,8 @@ pub fn run() -> ExitCode {
         Command::Attach(a) => attach::run(a),
         Command::Supervise(a) => supervise::run(a),
         Command::DemoWorker(a) => demo_worker::run(a),
+        Command::Hook(a) => hook::run(a),
+        Command::Report(a) => report::run(a),
         Command::Receipts(ReceiptsCommand::Append(a)) => receipts_append::run(a),
         Command::Receipts(ReceiptsCommand::Tail(a)) => receipts_tail::run(a),
         Command::AuditChain(AuditCommand::Verify(a)) => audit_verify::run(a),

@@ -1,6 +1,7 @@
 //! `vnx __supervise SPEC` (hidden): what a dispatch's tmux pane runs.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -36,12 +37,21 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         spec.worktree.display()
     );
     let pane: dispatch::Pane = Arc::new(Mutex::new(std::io::stdout()));
-    let outcome = dispatch::supervise(&spec, &pane, &cancel)?;
+    let stdin = std::io::stdin();
+    let around = dispatch::Surroundings {
+        pane: &pane,
+        cancel: &cancel,
+        path: std::env::var_os("PATH"),
+        tty: stdin.is_terminal().then(|| stdin.as_fd()),
+        tmux_pane: std::env::var("TMUX_PANE").ok(),
+    };
+    let outcome = dispatch::supervise(&spec, &around)?;
     let _ = writeln!(
         stdout,
-        "vnx: {} {} in {:.1} s; teardown {}",
+        "vnx: {} {} ({}) in {:.1} s; teardown {}",
         spec.id,
         outcome.status,
+        outcome.completion_signal,
         outcome.duration_seconds,
         outcome
             .teardown_class

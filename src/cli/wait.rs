@@ -13,8 +13,8 @@ use super::settings;
 
 /// Wait for dispatches to complete
 ///
-/// Exits 0 when every dispatch completed with status done, 1 otherwise (failed, timed out, or
-/// its supervisor was lost).
+/// Exits 0 when every dispatch completed with status done, 1 otherwise (failed, needs input,
+/// timed out, cancelled, or its supervisor was lost).
 #[derive(clap::Args)]
 pub struct Args {
     /// Dispatch ids
@@ -66,8 +66,9 @@ pub fn report(
                         .unwrap_or_else(|| "-".into())
                 };
                 out.line(&format!(
-                    "{id}  {}  teardown {}  {}",
+                    "{id}  {} ({})  teardown {}  {}",
                     s("status"),
+                    s("completion_signal"),
                     s("teardown_class"),
                     v["failure_reason"].as_str().unwrap_or("")
                 ))?;

@@ -143,7 +143,8 @@ fn failures_and_deadlines_are_recorded() {
     let c = completion(&r);
     assert_eq!(c["status"], "failed");
     assert_eq!(c["exit_code"], 3);
-    assert_eq!(c["completion_signal"], "exit");
+    assert_eq!(c["completion_signal"], "report");
+    assert_eq!(c["report"]["status"], "failed");
 
     // A worker that ignores SIGTERM still dies at the deadline.
     let r = repo.dispatch("stubborn", &["--instruction", "x", "--deadline", "1"]);
@@ -188,12 +189,22 @@ fn the_instruction_reaches_the_worker_byte_for_byte() {
     let written = std::fs::read_to_string(out).unwrap();
     let sha = hex::encode(Sha256::digest(instruction.as_bytes()));
     assert!(
-        written.contains(&format!("prompt sha256 {sha}")),
+        written.contains(&format!("instruction sha256 {sha}")),
         "{written}"
     );
     // The receipt records the prompt by hash, never its text.
     let started = &repo.receipts(id)[0];
-    assert_eq!(started["prompt_sha256"], sha);
+    assert_eq!(started["instruction_sha256"], sha);
+    let prompt = std::fs::read(
+        repo.env
+            .path()
+            .join(format!(".vnx-data/dispatches/{id}/prompt.md")),
+    )
+    .unwrap();
+    assert_eq!(
+        started["prompt_sha256"],
+        hex::encode(Sha256::digest(&prompt))
+    );
     assert!(!started.to_string().contains("rm -rf"));
 }
 
@@ -242,7 +253,10 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     for (i, id) in ids.iter().enumerate() {
         let started = &repo.receipts(id)[0];
         let sha = hex::encode(Sha256::digest(format!("task number {i}").as_bytes()));
-        assert_eq!(started["prompt_sha256"], sha, "no crossed instructions");
+        assert_eq!(
+            started["instruction_sha256"], sha,
+            "no crossed instructions"
+        );
         assert_eq!(started["model"], models[i % 4]);
     }
     let status = run(repo.vnx().args(["status", "--json"]));

@@ -1,8 +1,16 @@
-//! Worker CLIs as data: which provider a model name implies, how each CLI is started in the
-//! headless lane, and which flags each permission posture maps to. The built-in `demo`
-//! provider is vnx's own binary acting out scripted behaviours, offline.
+//! Worker CLIs as data: the built-in providers, which one a model name implies, and the
+//! demo's scripted behaviours. How each is started lives in `invocation`, its completion hooks
+//! in `hooks`, and the parsing of its output events in `events`. The built-in `demo` provider
+//! is vnx's own binary acting out scripted behaviours, offline.
 
-use std::path::Path;
+pub mod events;
+pub mod hooks;
+pub mod invocation;
+pub mod kinds;
+pub mod version;
+
+pub use invocation::{Invocation, MAX_PROMPT_ARG, PROMPT, PROMPT_FILE, Wanted};
+pub use kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
 
 /// A built-in provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -38,8 +46,10 @@ pub enum DemoBehaviour {
     Dirty,
     /// Changes nothing.
     Noop,
-    /// Exits with status 3.
+    /// Reports `failed` and exits with status 3.
     Fail,
+    /// Ends with a question and no report (needs input).
+    Ask,
     /// Sleeps for an hour (past any deadline).
     Slow,
     /// Sleeps for an hour ignoring SIGTERM (only SIGKILL stops it).
@@ -47,11 +57,12 @@ pub enum DemoBehaviour {
 }
 
 impl DemoBehaviour {
-    pub const ALL: [DemoBehaviour; 6] = [
+    pub const ALL: [DemoBehaviour; 7] = [
         DemoBehaviour::Commit,
         DemoBehaviour::Dirty,
         DemoBehaviour::Noop,
         DemoBehaviour::Fail,
+        DemoBehaviour::Ask,
         DemoBehaviour::Slow,
         DemoBehaviour::Stubborn,
     ];
@@ -62,6 +73,7 @@ impl DemoBehaviour {
             DemoBehaviour::Dirty => "dirty",
             DemoBehaviour::Noop => "noop",
             DemoBehaviour::Fail => "fail",
+            DemoBehaviour::Ask => "ask",
             DemoBehaviour::Slow => "slow",
             DemoBehaviour::Stubborn => "stubborn",
         }
@@ -92,6 +104,17 @@ pub enum ProviderError {
     },
     #[error("provider {provider} needs a model")]
     NeedsModel { provider: &'static str },
+    #[error("provider {provider} has no {} lane", lane.name())]
+    LaneUnsupported { provider: String, lane: Lane },
+    #[error("the prompt is {bytes} bytes, too large for provider {provider}'s argument transport")]
+    PromptTooLarge { provider: String, bytes: usize },
+    #[error("provider {provider} declares no flags for --permission {}", permission.name())]
+    PostureUndeclared {
+        provider: String,
+        permission: Permission,
+    },
+    #[error("provider {provider} declares no model_args, so model {model:?} cannot be passed")]
+    NoModelArgs { provider: String, model: String },
 }
 
 impl ProviderError {
@@ -114,7 +137,32 @@ impl ProviderError {
                 "model names are letters, digits, `.`, `_`, `-`, `:` and `/`".into()
             }
             ProviderError::NeedsModel { .. } => "pass --model".into(),
+            ProviderError::LaneUnsupported { .. } => {
+                "pass --lane with a lane the provider has".into()
+            }
+            ProviderError::PromptTooLarge { .. } => {
+                "declare `prompt: file` or `prompt: stdin` for that lane in .vnx/config.yaml".into()
+            }
+            ProviderError::PostureUndeclared { .. } => {
+                "declare the posture's flags under `permissions:` in .vnx/config.yaml, or \
+                 pass another --permission"
+                    .into()
+            }
+            ProviderError::NoModelArgs { .. } => {
+                "declare `model_args: [\"--model\", \"{model}\"]` for it, or drop --model".into()
+            }
         })
+    }
+}
+
+/// Checks a model for a declared provider: any name vnx would pass to a CLI.
+pub fn check_declared_model(provider: &str, model: Option<&str>) -> Result<(), ProviderError> {
+    match model {
+        Some(m) if !valid_model(m) => Err(ProviderError::BadModel {
+            provider: "declared",
+            model: format!("{m} (provider {provider})"),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -128,7 +176,25 @@ fn valid_model(model: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b))
 }
 
+impl Permission {
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::Ask => "ask",
+            Permission::Edits => "edits",
+            Permission::Full => "full",
+        }
+    }
+}
+
 impl Provider {
+    pub const ALL: [Provider; 5] = [
+        Provider::Claude,
+        Provider::Codex,
+        Provider::Gemini,
+        Provider::Ollama,
+        Provider::Demo,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Provider::Claude => "claude",
@@ -140,18 +206,12 @@ impl Provider {
     }
 
     pub fn parse(name: &str) -> Result<Provider, ProviderError> {
-        [
-            Provider::Claude,
-            Provider::Codex,
-            Provider::Gemini,
-            Provider::Ollama,
-            Provider::Demo,
-        ]
-        .into_iter()
-        .find(|p| p.name() == name)
-        .ok_or_else(|| ProviderError::Unknown {
-            name: name.to_owned(),
-        })
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| ProviderError::Unknown {
+                name: name.to_owned(),
+            })
     }
 
     /// The provider a model name implies (as VNX): sonnet/opus/haiku/claude-* → claude,
@@ -204,86 +264,7 @@ impl Provider {
             _ => Ok(()),
         }
     }
-
-    /// The flags a permission posture maps to for this CLI in the headless lane.
-    pub fn permission_flags(self, permission: Permission) -> Vec<String> {
-        let flags: &[&str] = match (self, permission) {
-            (Provider::Claude, Permission::Ask) => &[],
-            (Provider::Claude, Permission::Edits) => &["--permission-mode", "acceptEdits"],
-            (Provider::Claude, Permission::Full) => &["--dangerously-skip-permissions"],
-            (Provider::Codex, Permission::Ask) => &["--sandbox", "read-only"],
-            (Provider::Codex, Permission::Edits) => &["--sandbox", "workspace-write"],
-            (Provider::Codex, Permission::Full) => &["--dangerously-bypass-approvals-and-sandbox"],
-            (Provider::Gemini, Permission::Ask) => &[],
-            (Provider::Gemini, Permission::Edits) => &["--approval-mode", "auto_edit"],
-            (Provider::Gemini, Permission::Full) => &["--yolo"],
-            (Provider::Ollama | Provider::Demo, _) => &[],
-        };
-        flags.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    /// The headless argv, with `PROMPT` standing for the prompt argument. `vnx` is vnx's own
-    /// binary (the demo provider's worker).
-    pub fn headless_argv(
-        self,
-        model: Option<&str>,
-        permission: Permission,
-        vnx: &Path,
-    ) -> Vec<String> {
-        let mut argv: Vec<String> = Vec::new();
-        let model_flag = |argv: &mut Vec<String>, flag: &str| {
-            if let Some(m) = model {
-                argv.push(flag.into());
-                argv.push(m.into());
-            }
-        };
-        match self {
-            Provider::Claude => {
-                argv.extend(
-                    [
-                        "claude",
-                        "-p",
-                        PROMPT,
-                        "--output-format",
-                        "stream-json",
-                        "--verbose",
-                    ]
-                    .map(String::from),
-                );
-                model_flag(&mut argv, "--model");
-            }
-            Provider::Codex => {
-                argv.extend(["codex", "exec", "--json", "--skip-git-repo-check"].map(String::from));
-                model_flag(&mut argv, "--model");
-            }
-            Provider::Gemini => {
-                argv.extend(
-                    ["gemini", "-p", PROMPT, "--output-format", "stream-json"].map(String::from),
-                );
-                model_flag(&mut argv, "--model");
-            }
-            Provider::Ollama => {
-                argv.extend(["ollama", "run"].map(String::from));
-                argv.push(model.unwrap_or_default().into());
-                argv.push(PROMPT.into());
-            }
-            Provider::Demo => {
-                argv.push(vnx.to_string_lossy().into_owned());
-                argv.push("__demo-worker".into());
-                argv.push(model.unwrap_or_default().into());
-                argv.push(PROMPT.into());
-            }
-        }
-        argv.extend(self.permission_flags(permission));
-        if self == Provider::Codex {
-            argv.push(PROMPT.into());
-        }
-        argv
-    }
 }
-
-/// The placeholder for the prompt in an argv template.
-pub const PROMPT: &str = "{prompt}";
 
 #[cfg(test)]
 mod tests {
@@ -304,34 +285,6 @@ mod tests {
             Provider::infer("mystery"),
             Err(ProviderError::CannotInfer { .. })
         ));
-    }
-
-    #[test]
-    fn nothing_defaults_to_skipping_permissions() {
-        for p in [Provider::Claude, Provider::Codex, Provider::Gemini] {
-            let ask = p.permission_flags(Permission::Ask).join(" ");
-            let edits = p.permission_flags(Permission::Edits).join(" ");
-            for risky in ["dangerously", "yolo", "bypass"] {
-                assert!(!ask.contains(risky) && !edits.contains(risky), "{p:?}");
-            }
-            assert!(!p.permission_flags(Permission::Full).is_empty());
-        }
-        let argv =
-            Provider::Codex.headless_argv(Some("gpt-5.5"), Permission::Edits, Path::new("vnx"));
-        assert_eq!(
-            argv,
-            [
-                "codex",
-                "exec",
-                "--json",
-                "--skip-git-repo-check",
-                "--model",
-                "gpt-5.5",
-                "--sandbox",
-                "workspace-write",
-                PROMPT
-            ]
-        );
     }
 
     #[test]

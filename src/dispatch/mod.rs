@@ -1,34 +1,36 @@
-//! A dispatch, from plan to completion receipt: the plan (everything validated before disk is
-//! touched), the launch (worktree, dispatch directory, `dispatch_started`, a tmux pane running
-//! vnx's own supervisor), and the supervisor's work inside the pane (run the worker in its own
-//! process group with a deadline, classify and release the worktree, `dispatch_completed`).
+//! A dispatch, from plan to launch: the plan (everything validated before disk is touched:
+//! role, id, provider and lane, model, instruction, base, configuration) and the launch
+//! (worktree, dispatch directory with the composed prompt and hook settings,
+//! `dispatch_started`, a tmux pane running vnx's own supervisor). The supervisor's work is in
+//! `supervise`, its verdict in `outcome`.
 
+pub mod compose;
 pub mod include;
+pub mod outcome;
+pub mod signals;
+pub mod slots;
+pub mod supervise;
 pub mod view;
+
+pub use supervise::{GRACE, Outcome, Pane, Surroundings, supervise};
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::config::{Config, ConfigError};
 use crate::ledger::json::{Object, Value};
 use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Ledger, LedgerError, Receipt};
-use crate::process::{Cmd, Group, Stopped};
 use crate::project::Project;
-use crate::provider::{PROMPT, Permission, Provider, ProviderError};
+use crate::provider::hooks::{self, HookKind};
+use crate::provider::invocation::{self, declared_invocation};
+use crate::provider::{Invocation, Lane, Permission, Provider, ProviderError, Wanted};
 use crate::tmux::{Tmux, TmuxError};
-use crate::worktree::{Repo, TeardownClass, Worktree, WorktreeError};
-
-/// Prompts longer than this go to the worker on stdin instead of as an argument (Linux caps
-/// one argument at 128 KiB).
-pub const MAX_PROMPT_ARG: usize = 100 * 1024;
-/// Time a worker gets between SIGTERM and SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(5);
+use crate::worktree::{Repo, TeardownClass, WorktreeError};
 
 /// What a dispatcher asks for.
 #[derive(Clone, Debug)]
@@ -41,6 +43,8 @@ pub struct Request {
     pub base_ref: String,
     pub deadline: Duration,
     pub permission: Permission,
+    /// The provider's default lane when `None`.
+    pub lane: Option<Lane>,
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -48,13 +52,15 @@ pub struct Request {
 pub struct Spec {
     pub id: String,
     pub role: String,
-    pub provider: Provider,
+    /// A built-in or declared provider's name.
+    pub provider: String,
     pub model: Option<String>,
     pub permission: Permission,
-    /// The worker's argv with `{prompt}` where the prompt goes.
-    pub argv: Vec<String>,
-    /// `argument` or `stdin`.
-    pub prompt_transport: String,
+    pub lane: Lane,
+    /// How the worker is started; `argv[0]` is resolved to a path.
+    pub invocation: Invocation,
+    /// The worker binary's `--version` (or vnx's own for the demo).
+    pub binary_version: Option<String>,
     pub prompt_sha256: String,
     pub deadline_secs: u64,
     pub base_commit: String,
@@ -70,6 +76,10 @@ pub struct Spec {
     pub remote: String,
     /// Git-ignored files copied in from `.worktreeinclude`: paths and hashes only.
     pub included: Vec<include::Included>,
+    /// vnx's own binary (hooks, `bin/vnx` for the worker's `vnx report`).
+    pub vnx: PathBuf,
+    /// The provider's concurrency limit from `.vnx/config.yaml`, if any.
+    pub slot_limit: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +105,8 @@ pub enum DispatchError {
     MissingCli { program: String },
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
     #[error(transparent)]
@@ -140,6 +152,7 @@ impl DispatchError {
                 "install {program}, or try the offline provider: --provider demo --model commit"
             )),
             DispatchError::Provider(e) => e.hint(),
+            DispatchError::Config(e) => e.hint(),
             DispatchError::Worktree(e) => e.hint(),
             DispatchError::Tmux(e) => e.hint(),
             DispatchError::Ledger(e) => e.hint(),
@@ -188,10 +201,39 @@ pub struct Context<'a> {
     pub project: &'a Project,
     pub ledger: &'a Path,
     pub tmux: &'a Tmux,
-    /// vnx's own binary (the supervisor, and the demo worker).
+    /// vnx's own binary (the supervisor, the hooks, and the demo worker).
     pub vnx: &'a Path,
     /// Finds a program on PATH.
     pub find_program: &'a dyn Fn(&str) -> Option<PathBuf>,
+    /// `program --version` (cached by the caller as it likes).
+    pub probe_version: &'a dyn Fn(&Path) -> Option<String>,
+}
+
+/// A provider as the plan resolved it.
+enum Resolved {
+    Builtin(Provider),
+    Declared(String, crate::config::DeclaredProvider),
+}
+
+fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, DispatchError> {
+    let resolved = match (&req.provider, &req.model) {
+        (Some(name), _) => match Provider::parse(name) {
+            Ok(p) => Resolved::Builtin(p),
+            Err(e) => match config.providers.get(name) {
+                Some(def) => Resolved::Declared(name.clone(), def.clone()),
+                None => return Err(e.into()),
+            },
+        },
+        (None, Some(model)) => Resolved::Builtin(Provider::infer(model)?),
+        (None, None) => Resolved::Builtin(Provider::Claude),
+    };
+    match &resolved {
+        Resolved::Builtin(p) => p.check_model(req.model.as_deref())?,
+        Resolved::Declared(name, _) => {
+            crate::provider::check_declared_model(name, req.model.as_deref())?
+        }
+    }
+    Ok(resolved)
 }
 
 /// Validates a request completely without touching disk (git is only asked to resolve the
@@ -201,6 +243,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     if !root.join(crate::init::CONFIG).is_file() {
         return Err(DispatchError::NotInitialised { path: root.clone() });
     }
+    let config = crate::config::load(&root.join(crate::init::CONFIG))?;
     let id = match &req.id {
         Some(id) if !is_dispatch_id(id) => {
             return Err(WorktreeError::BadId { id: id.clone() }.into());
@@ -213,25 +256,56 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             role: req.role.clone(),
         });
     }
-    let provider = match (&req.provider, &req.model) {
-        (Some(name), _) => Provider::parse(name)?,
-        (None, Some(model)) => Provider::infer(model)?,
-        (None, None) => Provider::Claude,
-    };
-    provider.check_model(req.model.as_deref())?;
+    let resolved = resolve_provider(req, &config)?;
     if req.instruction.trim().is_empty() {
         return Err(DispatchError::EmptyInstruction);
     }
     if req.instruction.contains('\0') {
         return Err(DispatchError::NulInInstruction);
     }
-    let mut argv = provider.headless_argv(req.model.as_deref(), req.permission, ctx.vnx);
-    if provider != Provider::Demo {
-        let binary = (ctx.find_program)(&argv[0]).ok_or_else(|| DispatchError::MissingCli {
-            program: argv[0].clone(),
-        })?;
-        argv[0] = binary.to_string_lossy().into_owned();
-    }
+    let (provider_name, lane) = match &resolved {
+        Resolved::Builtin(p) => (p.name().to_owned(), req.lane.unwrap_or(p.default_lane())),
+        Resolved::Declared(name, def) => (name.clone(), req.lane.unwrap_or(def.default_lane)),
+    };
+    let dispatch_dir = root
+        .join(crate::project::DATA_DIR)
+        .join("dispatches")
+        .join(&id);
+    let invoke = |prompt_len: usize| {
+        let wanted = Wanted {
+            lane,
+            model: req.model.as_deref(),
+            permission: req.permission,
+            prompt_len,
+            vnx: ctx.vnx,
+            dispatch_dir: &dispatch_dir,
+        };
+        match &resolved {
+            Resolved::Builtin(p) => p.invocation(&wanted),
+            Resolved::Declared(name, def) => declared_invocation(name, def, &wanted),
+        }
+    };
+    // The completion protocol the prompt states depends on the invocation, whose transport
+    // depends on the prompt's length: decide the protocol first.
+    let completion = invoke(0)?.completion;
+    let prompt = compose::compose(&id, &req.role, &req.instruction, completion);
+    let mut invocation = invoke(prompt.len())?;
+    let binary = match &resolved {
+        Resolved::Builtin(Provider::Demo) => ctx.vnx.to_owned(),
+        _ => {
+            let program = &invocation.argv[0];
+            let found = if program.contains('/') {
+                let p = PathBuf::from(program);
+                p.is_file().then_some(p)
+            } else {
+                (ctx.find_program)(program)
+            };
+            found.ok_or_else(|| DispatchError::MissingCli {
+                program: program.clone(),
+            })?
+        }
+    };
+    invocation.argv[0] = binary.to_string_lossy().into_owned();
     let repo = Repo::for_project(ctx.project)?;
     if req.base_ref == "HEAD" {
         // The default base is the main checkout as committed: refuse when that is not what
@@ -248,25 +322,15 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     }
     let base_commit = repo.resolve(&req.base_ref)?;
     let included = include::resolve(&repo.root)?;
-    let prompt = req.instruction.clone();
-    let transport = if prompt.len() > MAX_PROMPT_ARG {
-        // The CLIs read their prompt from stdin when it is not an argument.
-        argv.retain(|a| a != PROMPT);
-        "stdin"
-    } else {
-        "argument"
-    };
-    let dispatch_dir = root
-        .join(crate::project::DATA_DIR)
-        .join("dispatches")
-        .join(&id);
     let spec = Spec {
         role: req.role.clone(),
-        provider,
+        slot_limit: config.concurrency.get(&provider_name).copied(),
+        provider: provider_name,
         model: req.model.clone(),
         permission: req.permission,
-        argv,
-        prompt_transport: transport.into(),
+        lane,
+        binary_version: (ctx.probe_version)(&binary),
+        invocation,
         prompt_sha256: hex::encode(Sha256::digest(prompt.as_bytes())),
         deadline_secs: req.deadline.as_secs().max(1),
         base_commit,
@@ -280,6 +344,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         session: format!("vnx-{id}"),
         remote: "origin".into(),
         included,
+        vnx: ctx.vnx.to_owned(),
         id,
     };
     Ok(Plan {
@@ -304,16 +369,14 @@ fn strings(items: &[String]) -> Value<'static> {
 
 /// The argv as recorded: the prompt replaced by its hash.
 fn recorded_argv(spec: &Spec) -> Vec<String> {
-    spec.argv
+    let hash = format!("<prompt sha256:{}>", spec.prompt_sha256);
+    let file = spec.dispatch_dir.join("prompt.md");
+    let mut argv: Vec<String> = spec.invocation.argv[1..]
         .iter()
-        .map(|a| {
-            if a == PROMPT {
-                format!("<prompt sha256:{}>", spec.prompt_sha256)
-            } else {
-                a.clone()
-            }
-        })
-        .collect()
+        .map(|a| invocation::expand(a, &hash, &file.to_string_lossy()))
+        .collect();
+    argv.insert(0, spec.invocation.argv[0].clone());
+    argv
 }
 
 /// What a started dispatch is.
@@ -350,27 +413,40 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         ("event_type", Value::string("dispatch_started")),
         ("dispatch_id", Value::string(spec.id.clone())),
         ("role", Value::string(spec.role.clone())),
-        ("provider", Value::string(spec.provider.name())),
+        ("provider", Value::string(spec.provider.clone())),
         (
             "model",
             spec.model.clone().map_or(Value::Null, Value::string),
         ),
-        ("lane", Value::string("headless")),
-        (
-            "permission",
-            Value::string(format!("{:?}", spec.permission).to_lowercase()),
-        ),
+        ("lane", Value::string(spec.lane.name())),
+        ("permission", Value::string(spec.permission.name())),
         (
             "permission_flags",
-            strings(&spec.provider.permission_flags(spec.permission)),
+            strings(&spec.invocation.permission_flags),
         ),
         ("argv", strings(&recorded_argv(spec))),
-        ("binary", Value::string(spec.argv[0].clone())),
+        ("binary", Value::string(spec.invocation.argv[0].clone())),
+        (
+            "binary_version",
+            spec.binary_version
+                .clone()
+                .map_or(Value::Null, Value::string),
+        ),
         (
             "prompt_transport",
-            Value::string(spec.prompt_transport.clone()),
+            Value::string(spec.invocation.prompt_transport.name()),
         ),
+        (
+            "completion",
+            outcome::ledger_value(&spec.invocation.completion),
+        ),
+        ("hooks", outcome::ledger_value(&spec.invocation.hooks)),
         ("prompt_sha256", Value::string(spec.prompt_sha256.clone())),
+        (
+            "instruction_sha256",
+            Value::string(hex::encode(Sha256::digest(plan.instruction.as_bytes()))),
+        ),
+        ("prompt_bytes", Value::int(plan.prompt.len() as u64)),
         ("deadline_seconds", Value::int(spec.deadline_secs)),
         ("base_commit", Value::string(wt.base_commit.clone())),
         ("branch", Value::string(wt.branch.clone())),
@@ -441,8 +517,30 @@ fn write_dispatch_dir(plan: &Plan) -> Result<(), DispatchError> {
     };
     write("instruction.md", plan.instruction.as_bytes())?;
     write("prompt.md", plan.prompt.as_bytes())?;
-    let spec = serde_json::to_vec_pretty(&plan.spec).expect("specs serialize");
-    write("spec.json", &spec)
+    let spec = &plan.spec;
+    let settings = match spec.invocation.hooks {
+        HookKind::ClaudeStop => Some((
+            "claude-settings.json",
+            hooks::claude_settings(&spec.vnx, dir),
+        )),
+        HookKind::GeminiAfterAgent => Some((
+            "gemini-settings.json",
+            hooks::gemini_settings(&spec.vnx, dir),
+        )),
+        HookKind::CodexNotify | HookKind::None => None,
+    };
+    if let Some((name, value)) = settings {
+        let hooks_dir = dir.join("hooks");
+        fs::create_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
+        let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
+        write(&format!("hooks/{name}"), &data)?;
+    }
+    // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
+    let bin = dir.join("bin");
+    fs::create_dir(&bin).map_err(io_err(&bin))?;
+    std::os::unix::fs::symlink(&spec.vnx, bin.join("vnx")).map_err(io_err(&bin))?;
+    let data = serde_json::to_vec_pretty(spec).expect("specs serialize");
+    write("spec.json", &data)
 }
 
 /// Reads a dispatch spec.
@@ -452,241 +550,4 @@ pub fn read_spec(path: &Path) -> Result<Spec, DispatchError> {
         path: path.to_owned(),
         source,
     })
-}
-
-/// How a worker ended.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Outcome {
-    pub status: String,
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub duration_seconds: f64,
-    pub teardown_class: Option<TeardownClass>,
-}
-
-/// The supervisor's whole job, run inside the dispatch's pane: start the worker in its own
-/// process group in the worktree, copy its output to the pane and `worker.log`, stop it at
-/// the deadline (TERM, grace, KILL), classify and release the worktree, and append
-/// `dispatch_completed`.
-/// Setting `cancel` (the CLI does on SIGHUP, SIGTERM or SIGINT) stops the worker the same way
-/// and records the dispatch as `cancelled`.
-pub fn supervise(
-    spec: &Spec,
-    pane: &Pane,
-    cancel: &std::sync::atomic::AtomicBool,
-) -> Result<Outcome, DispatchError> {
-    let started = Instant::now();
-    let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
-    // Isolation is checked, not assumed: the main checkout before and after the worker.
-    let main_before = repo.checkout_state().ok();
-    let prompt_path = spec.dispatch_dir.join("prompt.md");
-    let prompt = fs::read_to_string(&prompt_path).map_err(io_err(&prompt_path))?;
-    let log_path = spec.dispatch_dir.join("worker.log");
-    let mut log = fs::File::create(&log_path).map_err(io_err(&log_path))?;
-    let argv: Vec<String> = spec
-        .argv
-        .iter()
-        .map(|a| {
-            if a == PROMPT {
-                prompt.clone()
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
-    let cmd = Cmd::new(&argv[0])
-        .args(&argv[1..])
-        .cwd(&spec.worktree)
-        .env("VNX_DISPATCH_ID", &spec.id);
-    let stdin = if spec.prompt_transport == "stdin" {
-        Some(fs::File::open(&prompt_path).map_err(io_err(&prompt_path))?)
-    } else {
-        None
-    };
-    let spawned = Group::spawn(&cmd, |c| {
-        c.stdin(stdin.map_or_else(Stdio::null, Stdio::from))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-    });
-    let (status, exit_code, signal, reason) = match spawned {
-        Err(e) => {
-            let _ = writeln!(log, "vnx: {e}");
-            ("failed", None, None, Some(e.to_string()))
-        }
-        Ok(mut group) => {
-            let output = copy_output(&mut group, &log, pane);
-            let deadline = started + Duration::from_secs(spec.deadline_secs);
-            let mut waited = None;
-            while Instant::now() < deadline && !cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                let step = (Instant::now() + Duration::from_millis(100)).min(deadline);
-                waited = group
-                    .wait_until(step)
-                    .map_err(|e| io_err(&spec.worktree)(e))?;
-                if waited.is_some() {
-                    break;
-                }
-            }
-            let cancelled = waited.is_none() && cancel.load(std::sync::atomic::Ordering::Relaxed);
-            let (status, exit, reason) = match waited {
-                Some(exit) => {
-                    // The leader is gone; take down anything it left running.
-                    let _ = group.stop(Duration::ZERO);
-                    let status = if exit.success() { "done" } else { "failed" };
-                    (status, exit, None)
-                }
-                None => {
-                    let stopped = group.stop(GRACE).map_err(|e| io_err(&spec.worktree)(e))?;
-                    let (exit, how) = match stopped {
-                        Stopped::Terminated(s) => (s, "stopped with SIGTERM"),
-                        Stopped::Killed(s) => (s, "ignored SIGTERM; killed with SIGKILL"),
-                    };
-                    if cancelled {
-                        let why = format!("the supervisor was told to stop; {how}");
-                        ("cancelled", exit, Some(why))
-                    } else {
-                        let why = format!("deadline of {} s passed; {how}", spec.deadline_secs);
-                        ("timeout", exit, Some(why))
-                    }
-                }
-            };
-            output.finish();
-            use std::os::unix::process::ExitStatusExt;
-            (status, exit.code(), exit.signal(), reason)
-        }
-    };
-    let duration = started.elapsed().as_secs_f64();
-    let wt = Worktree {
-        id: spec.id.clone(),
-        path: spec.worktree.clone(),
-        branch: spec.branch.clone(),
-        base_commit: spec.base_commit.clone(),
-    };
-    let mut fields = vec![
-        ("event_type", Value::string("dispatch_completed")),
-        ("dispatch_id", Value::string(spec.id.clone())),
-        ("status", Value::string(status)),
-        (
-            "completion_signal",
-            Value::string(match status {
-                "timeout" => "deadline",
-                "cancelled" => "supervisor_signal",
-                _ => "exit",
-            }),
-        ),
-        (
-            "duration_seconds",
-            Value::Float((duration * 1000.0).round() / 1000.0),
-        ),
-        ("worker_log", Value::string(log_path.to_string_lossy())),
-    ];
-    if let Some(code) = exit_code {
-        fields.push(("exit_code", Value::int(code)));
-    }
-    if let Some(sig) = signal {
-        fields.push(("exit_signal", Value::int(sig)));
-    }
-    if let Some(reason) = reason {
-        fields.push(("failure_reason", Value::string(reason)));
-    }
-    if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
-        let changed = *before != after;
-        fields.push(("main_checkout_changed", Value::Bool(changed)));
-        if changed {
-            let mut o = Object::default();
-            let head = |h: &Option<String>| h.clone().map_or(Value::Null, Value::string);
-            o.insert("head_before", head(&before.head));
-            o.insert("head_after", head(&after.head));
-            o.insert("changed_before", strings(&before.changed));
-            o.insert("changed_after", strings(&after.changed));
-            fields.push(("main_checkout", Value::Object(o)));
-        }
-    }
-    let class = match wt.classify(&spec.remote) {
-        Ok(c) => {
-            let action = repo.release(&wt, &c);
-            fields.push((
-                "teardown_class",
-                Value::string(format!("{:?}", c.class).to_lowercase()),
-            ));
-            fields.push(("teardown_reason", Value::string(c.reason.clone())));
-            fields.push(("commits", Value::int(c.commits)));
-            if let Some(head) = &c.head_commit {
-                fields.push(("head_commit", Value::string(head.clone())));
-            }
-            match action {
-                Ok(a) => {
-                    let mut o = Object::default();
-                    o.insert("worktree_removed", Value::Bool(a.worktree_removed));
-                    o.insert("branch_deleted", Value::Bool(a.branch_deleted));
-                    o.insert("locked", Value::Bool(a.locked));
-                    fields.push(("teardown_action", Value::Object(o)));
-                }
-                Err(e) => fields.push(("teardown_error", Value::string(e.to_string()))),
-            }
-            Some(c.class)
-        }
-        Err(e) => {
-            fields.push(("teardown_error", Value::string(e.to_string())));
-            None
-        }
-    };
-    Ledger::new(&spec.ledger).append(&receipt(fields))?;
-    Ok(Outcome {
-        status: status.into(),
-        exit_code,
-        signal,
-        duration_seconds: duration,
-        teardown_class: class,
-    })
-}
-
-/// Copies a worker's stdout and stderr to the log and the pane on two threads.
-struct OutputCopy {
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl OutputCopy {
-    fn finish(self) {
-        for t in self.threads {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Where the worker's output goes besides its log: the pane (the supervisor's stdout).
-pub type Pane = std::sync::Arc<std::sync::Mutex<dyn Write + Send>>;
-
-fn copy_output(group: &mut Group, log: &fs::File, pane: &Pane) -> OutputCopy {
-    use std::sync::{Arc, Mutex};
-    let log = Arc::new(Mutex::new(log.try_clone()));
-    let pipes: Vec<Box<dyn Read + Send>> = [
-        group.stdout().map(|p| Box::new(p) as Box<dyn Read + Send>),
-        group.stderr().map(|p| Box::new(p) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let threads = pipes
-        .into_iter()
-        .map(|mut pipe| {
-            let log = Arc::clone(&log);
-            let pane = Arc::clone(pane);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    if let Ok(Ok(log)) = log.lock().as_deref_mut().map(|l| l.as_mut()) {
-                        let _ = log.write_all(&buf[..n]);
-                    }
-                    if let Ok(mut pane) = pane.lock() {
-                        let _ = pane.write_all(&buf[..n]);
-                        let _ = pane.flush();
-                    }
-                }
-            })
-        })
-        .collect();
-    OutputCopy { threads }
 }

@@ -1,0 +1,50 @@
+//! `vnx __hook EVENT --dir DISPATCH_DIR [PAYLOAD]` (hidden): what the hooks vnx installs for a
+//! worker CLI run. Claude and Gemini pass their JSON on stdin, Codex as the last argument.
+//! It records the call for the supervisor and always exits 0 quietly: a hook's output or
+//! failure could change what the CLI does next.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use vnx::dispatch::signals;
+use vnx::provider::hooks::HOOK_EVENTS;
+
+use super::CliError;
+
+/// Hook payloads larger than this are cut.
+const MAX_PAYLOAD: u64 = 1 << 20;
+
+/// Record a worker CLI's hook call (internal)
+#[derive(clap::Args)]
+pub struct Args {
+    /// claude-stop, claude-notification, gemini-after-agent, gemini-notification or
+    /// codex-notify
+    event: String,
+    /// The dispatch directory
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// The payload (codex); read from stdin when absent
+    payload: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if !HOOK_EVENTS.contains(&args.event.as_str()) {
+        return Err(CliError::usage(format!(
+            "unknown hook event {:?}",
+            args.event
+        )));
+    }
+    let text = match args.payload {
+        Some(p) => p,
+        None => {
+            let mut buf = Vec::new();
+            let _ = std::io::stdin().take(MAX_PAYLOAD).read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        }
+    };
+    let payload = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    // A failure to record is the supervisor's to notice (no signal); the CLI must go on.
+    let _ = signals::write_hook(&args.dir, &args.event, payload);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,73 @@
+//! `vnx report --status done|failed [--summary TEXT]`: the worker's completion protocol, run
+//! by the worker inside its dispatch (the composed prompt asks it to).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use vnx::dispatch::signals::{self, ReportStatus};
+
+use super::CliError;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StatusArg {
+    Done,
+    Failed,
+}
+
+/// Report the outcome of the dispatch this worker runs in
+///
+/// Run by the worker as its last action. The dispatch is found from `VNX_DISPATCH_ID` and
+/// `VNX_DISPATCH_DIR`, which vnx sets for every worker; a later report replaces an earlier
+/// one. The supervisor records it in the completion receipt.
+///
+///   $ vnx report --status done --summary "added the greeting and its test"
+#[derive(clap::Args)]
+pub struct Args {
+    /// done or failed
+    #[arg(long, value_enum)]
+    status: StatusArg,
+    /// One line: what was changed, or what stopped the work
+    #[arg(long, value_name = "TEXT")]
+    summary: Option<String>,
+}
+
+/// Summaries longer than this are cut (the receipt is evidence, not a transcript).
+const MAX_SUMMARY: usize = 2000;
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let not_in_dispatch = || {
+        CliError::new("not running inside a vnx dispatch")
+            .with_hint("vnx report is for workers: vnx sets VNX_DISPATCH_ID and VNX_DISPATCH_DIR")
+    };
+    let id = std::env::var("VNX_DISPATCH_ID").map_err(|_| not_in_dispatch())?;
+    let dir = std::env::var_os("VNX_DISPATCH_DIR")
+        .map(PathBuf::from)
+        .ok_or_else(not_in_dispatch)?;
+    if !vnx::ledger::receipt::is_dispatch_id(&id) || !dir.join("spec.json").is_file() {
+        return Err(not_in_dispatch());
+    }
+    let status = match args.status {
+        StatusArg::Done => ReportStatus::Done,
+        StatusArg::Failed => ReportStatus::Failed,
+    };
+    let summary = args.summary.map(|s| {
+        let mut s = s.trim().to_owned();
+        if s.len() > MAX_SUMMARY {
+            let mut end = MAX_SUMMARY;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            s.push('…');
+        }
+        s
+    });
+    signals::write_report(&dir, &id, status, summary.as_deref()).map_err(|e| {
+        CliError::new(format!("could not write the report in {}", dir.display()))
+            .with_cause(&e)
+            .with_hint("the dispatch directory must be writable by the worker")
+    })?;
+    eprintln!("vnx: reported {} for {id}", status.name());
+    Ok(ExitCode::SUCCESS)
+}

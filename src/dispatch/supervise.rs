@@ -1,0 +1,497 @@
+//! The supervisor's work inside a dispatch's tmux pane: wait for a concurrency slot, start
+//! the worker in its own process group in the worktree (headless: output piped to the pane,
+//! `worker.log` and the event parser; interactive: the pane's terminal handed to the TUI),
+//! watch for the report, end-of-turn hooks, the deadline and cancellation, stop the worker
+//! (TERM, grace, KILL), then classify and release the worktree and append
+//! `dispatch_completed`.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::outcome::{self, Ended, StopCause};
+use super::signals::{self, HookSignal, SignalReader};
+use super::{DispatchError, Spec, io_err, receipt, slots, strings};
+use crate::ledger::Ledger;
+use crate::ledger::json::{Object, Value};
+use crate::process::{self, Cmd, Group, Stopped};
+use crate::provider::events::{EventParser, StreamSummary};
+use crate::provider::hooks::HookKind;
+use crate::provider::{Lane, PromptTransport, invocation};
+use crate::tmux::Tmux;
+use crate::worktree::{Repo, TeardownClass, Worktree};
+
+/// Time a worker gets between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(5);
+/// After a report, how long an interactive worker may take to finish its turn.
+pub const SETTLE_AFTER_REPORT: Duration = Duration::from_secs(10);
+/// After a turn ends without a report, how long a late report is waited for.
+pub const LATE_REPORT: Duration = Duration::from_secs(1);
+const TICK: Duration = Duration::from_millis(100);
+
+/// Where the worker's output goes besides its log: the pane (the supervisor's stdout).
+pub type Pane = Arc<Mutex<dyn Write + Send>>;
+
+/// What the supervisor is given by the command line.
+pub struct Surroundings<'a> {
+    /// The pane, for a headless worker's output.
+    pub pane: &'a Pane,
+    /// Set on SIGHUP, SIGTERM or SIGINT: stop the worker and record `cancelled`.
+    pub cancel: &'a AtomicBool,
+    /// The `PATH` to give the worker (the dispatch's `bin/` is put first).
+    pub path: Option<OsString>,
+    /// The pane's terminal, for an interactive worker.
+    pub tty: Option<std::os::fd::BorrowedFd<'a>>,
+    /// The pane's tmux id (`%N`), to save an interactive worker's screen to the log.
+    pub tmux_pane: Option<String>,
+}
+
+/// How a worker ended.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub status: String,
+    pub completion_signal: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub duration_seconds: f64,
+    pub teardown_class: Option<TeardownClass>,
+}
+
+/// The worker's argv with the prompt (or the prompt file's path) in place.
+fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
+    let file = spec.dispatch_dir.join("prompt.md");
+    let file = file.to_string_lossy();
+    let mut argv: Vec<String> = spec.invocation.argv[1..]
+        .iter()
+        .map(|a| invocation::expand(a, prompt, &file))
+        .collect();
+    argv.insert(0, spec.invocation.argv[0].clone());
+    argv
+}
+
+/// Runs the whole dispatch. See the module documentation.
+pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, DispatchError> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(spec.deadline_secs);
+    let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
+    // Isolation is checked, not assumed: the main checkout before and after the worker.
+    let main_before = repo.checkout_state().ok();
+    let prompt_path = spec.dispatch_dir.join("prompt.md");
+    let prompt = fs::read_to_string(&prompt_path).map_err(io_err(&prompt_path))?;
+    let log_path = spec.dispatch_dir.join("worker.log");
+    let mut log = fs::File::create(&log_path).map_err(io_err(&log_path))?;
+    let cancelled = || around.cancel.load(Ordering::Relaxed);
+
+    let mut ended = Ended {
+        lane: spec.lane,
+        completion: spec.invocation.completion,
+        hooks: spec.invocation.hooks,
+        exit: None,
+        stopped: None,
+        spawn_error: None,
+        report: None,
+        turn_end: None,
+        stream: StreamSummary::default(),
+    };
+    let mut slot_wait = None;
+    let _slot = match spec.slot_limit {
+        None => None,
+        Some(limit) => {
+            let slots_dir = spec.repo_root.join(crate::project::DATA_DIR).join("slots");
+            let give_up = || cancelled() || Instant::now() >= deadline;
+            match slots::acquire(&slots_dir, &spec.provider, limit, give_up)
+                .map_err(io_err(&slots_dir))?
+            {
+                Some((slot, waited)) => {
+                    slot_wait = Some(waited);
+                    Some(slot)
+                }
+                None => {
+                    let why = format!(
+                        "no {} slot (limit {limit}) came free in {:.0} s",
+                        spec.provider,
+                        started.elapsed().as_secs_f64()
+                    );
+                    let cause = if cancelled() {
+                        StopCause::Cancel
+                    } else {
+                        StopCause::Deadline
+                    };
+                    ended.stopped = Some((cause, why));
+                    None
+                }
+            }
+        }
+    };
+    let mut screen = None;
+    if ended.stopped.is_none() {
+        run_worker(
+            spec,
+            around,
+            &prompt,
+            deadline,
+            &mut log,
+            &mut ended,
+            &mut screen,
+        )?;
+    }
+    ended.report = signals::read_report(&spec.dispatch_dir, &spec.id);
+    if let Some(text) = screen {
+        let _ = writeln!(log, "{text}");
+    }
+    let duration = started.elapsed().as_secs_f64();
+    let decision = outcome::decide(&ended);
+
+    let mut fields = vec![
+        ("event_type", Value::string("dispatch_completed")),
+        ("dispatch_id", Value::string(spec.id.clone())),
+        ("status", Value::string(decision.status)),
+        ("completion_signal", Value::string(decision.signal)),
+        ("lane", Value::string(spec.lane.name())),
+        (
+            "duration_seconds",
+            Value::Float((duration * 1000.0).round() / 1000.0),
+        ),
+        ("worker_log", Value::string(log_path.to_string_lossy())),
+    ];
+    use std::os::unix::process::ExitStatusExt;
+    let exit_code = ended.exit.and_then(|s| s.code());
+    let exit_signal = ended.exit.and_then(|s| s.signal());
+    if let Some(code) = exit_code {
+        fields.push(("exit_code", Value::int(code)));
+    }
+    if let Some(sig) = exit_signal {
+        fields.push(("exit_signal", Value::int(sig)));
+    }
+    if let Some(reason) = &decision.reason {
+        fields.push(("failure_reason", Value::string(reason.clone())));
+    }
+    if let Some(waited) = slot_wait {
+        fields.push((
+            "slot_wait_seconds",
+            Value::Float((waited.as_secs_f64() * 1000.0).round() / 1000.0),
+        ));
+    }
+    if let Some(r) = &ended.report {
+        fields.push(("report", outcome::ledger_value(r)));
+    }
+    let mut stream = ended.stream.clone();
+    if let Some(turn) = &ended.turn_end {
+        stream.session_id = stream.session_id.or_else(|| outcome::hook_session(turn));
+        stream.last_message = stream.last_message.or_else(|| outcome::hook_message(turn));
+    }
+    if let Some(sid) = &stream.session_id {
+        fields.push(("session_id", Value::string(sid.clone())));
+    }
+    if let Some(usage) = &stream.usage {
+        fields.push(("token_usage", outcome::ledger_value(usage)));
+    }
+    if !stream.is_empty() {
+        fields.push(("cli_events", outcome::ledger_value(&stream)));
+    }
+    if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
+        let changed = *before != after;
+        fields.push(("main_checkout_changed", Value::Bool(changed)));
+        if changed {
+            let mut o = Object::default();
+            let head = |h: &Option<String>| h.clone().map_or(Value::Null, Value::string);
+            o.insert("head_before", head(&before.head));
+            o.insert("head_after", head(&after.head));
+            o.insert("changed_before", strings(&before.changed));
+            o.insert("changed_after", strings(&after.changed));
+            fields.push(("main_checkout", Value::Object(o)));
+        }
+    }
+    let class = teardown(spec, &repo, &mut fields);
+    Ledger::new(&spec.ledger).append(&receipt(fields))?;
+    Ok(Outcome {
+        status: decision.status.into(),
+        completion_signal: decision.signal.into(),
+        exit_code,
+        signal: exit_signal,
+        duration_seconds: duration,
+        teardown_class: class,
+    })
+}
+
+/// Classifies and releases the worktree, adding what happened to the receipt.
+fn teardown(
+    spec: &Spec,
+    repo: &Repo,
+    fields: &mut Vec<(&'static str, Value<'static>)>,
+) -> Option<TeardownClass> {
+    let wt = Worktree {
+        id: spec.id.clone(),
+        path: spec.worktree.clone(),
+        branch: spec.branch.clone(),
+        base_commit: spec.base_commit.clone(),
+    };
+    match wt.classify(&spec.remote) {
+        Ok(c) => {
+            let action = repo.release(&wt, &c);
+            fields.push((
+                "teardown_class",
+                Value::string(format!("{:?}", c.class).to_lowercase()),
+            ));
+            fields.push(("teardown_reason", Value::string(c.reason.clone())));
+            fields.push(("commits", Value::int(c.commits)));
+            if let Some(head) = &c.head_commit {
+                fields.push(("head_commit", Value::string(head.clone())));
+            }
+            match action {
+                Ok(a) => {
+                    let mut o = Object::default();
+                    o.insert("worktree_removed", Value::Bool(a.worktree_removed));
+                    o.insert("branch_deleted", Value::Bool(a.branch_deleted));
+                    o.insert("locked", Value::Bool(a.locked));
+                    fields.push(("teardown_action", Value::Object(o)));
+                }
+                Err(e) => fields.push(("teardown_error", Value::string(e.to_string()))),
+            }
+            Some(c.class)
+        }
+        Err(e) => {
+            fields.push(("teardown_error", Value::string(e.to_string())));
+            None
+        }
+    }
+}
+
+/// Starts the worker and waits for it to end one way or another.
+fn run_worker(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    prompt: &str,
+    deadline: Instant,
+    log: &mut fs::File,
+    ended: &mut Ended,
+    screen: &mut Option<String>,
+) -> Result<(), DispatchError> {
+    let argv = worker_argv(spec, prompt);
+    let bin = spec.dispatch_dir.join("bin");
+    let mut path = bin.into_os_string();
+    if let Some(p) = &around.path {
+        path.push(":");
+        path.push(p);
+    }
+    let mut cmd = Cmd::new(&argv[0])
+        .args(&argv[1..])
+        .cwd(&spec.worktree)
+        .env("VNX_DISPATCH_ID", &spec.id)
+        .env("VNX_DISPATCH_DIR", &spec.dispatch_dir)
+        .env("PATH", path);
+    for (k, v) in &spec.invocation.env {
+        cmd = cmd.env(k, v);
+    }
+    let interactive = spec.lane == Lane::Interactive;
+    let prompt_path = spec.dispatch_dir.join("prompt.md");
+    let stdin = if spec.invocation.prompt_transport == PromptTransport::Stdin {
+        Some(fs::File::open(&prompt_path).map_err(io_err(&prompt_path))?)
+    } else {
+        None
+    };
+    let spawned = Group::spawn(&cmd, |c| {
+        if !interactive {
+            c.stdin(stdin.map_or_else(Stdio::null, Stdio::from))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        }
+    });
+    let mut group = match spawned {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = writeln!(log, "vnx: {e}");
+            ended.spawn_error = Some(e.to_string());
+            return Ok(());
+        }
+    };
+    if interactive && let Some(tty) = around.tty {
+        // Hand the terminal to the TUI; it may already have been stopped reading it.
+        let _ = process::set_foreground(tty, group.pid());
+        let _ = group.resume();
+    }
+    let copy = (!interactive).then(|| copy_output(&mut group, log, around.pane, spec));
+    let tmux = Tmux::new(spec.tmux_socket.clone());
+    let capture = || {
+        around
+            .tmux_pane
+            .as_deref()
+            .and_then(|p| tmux.capture_history(p).ok())
+    };
+    let mut reader = SignalReader::default();
+    let mut accepted_threads: Vec<String> = Vec::new();
+    let mut settle_until: Option<Instant> = None;
+    let initial = initial_prompt(spec, prompt);
+    let wait_err = |e| io_err(&spec.worktree)(e);
+    let exit = loop {
+        if let Some(status) = group.wait_until(Instant::now() + TICK).map_err(wait_err)? {
+            let _ = group.stop(Duration::ZERO);
+            break status;
+        }
+        if interactive {
+            for signal in reader.poll(&spec.dispatch_dir) {
+                if ends_turn(
+                    spec.invocation.hooks,
+                    &signal,
+                    &initial,
+                    &mut accepted_threads,
+                ) && ended.turn_end.is_none()
+                {
+                    ended.turn_end = Some(signal);
+                }
+            }
+            let reported = signals::read_report(&spec.dispatch_dir, &spec.id).is_some();
+            let settle = match (reported, &ended.turn_end) {
+                (true, Some(_)) => Some(Duration::ZERO),
+                (true, None) => Some(SETTLE_AFTER_REPORT),
+                (false, Some(_)) => Some(LATE_REPORT),
+                (false, None) => None,
+            };
+            if let Some(settle) = settle {
+                let until = *settle_until.get_or_insert(Instant::now() + settle);
+                if Instant::now() >= until || settle.is_zero() {
+                    *screen = capture();
+                    let why = "the worker completed; vnx closed its session".to_owned();
+                    ended.stopped = Some((StopCause::Completed, why));
+                    break stop(&mut group).map_err(wait_err)?.0;
+                }
+            }
+        }
+        let cause = if around.cancel.load(Ordering::Relaxed) {
+            Some((StopCause::Cancel, "the supervisor was told to stop"))
+        } else if Instant::now() >= deadline {
+            Some((StopCause::Deadline, ""))
+        } else {
+            None
+        };
+        if let Some((cause, what)) = cause {
+            if interactive {
+                *screen = capture();
+            }
+            let (status, how) = stop(&mut group).map_err(wait_err)?;
+            let why = match cause {
+                StopCause::Deadline => {
+                    format!("deadline of {} s passed; {how}", spec.deadline_secs)
+                }
+                _ => format!("{what}; {how}"),
+            };
+            ended.stopped = Some((cause, why));
+            break status;
+        }
+    };
+    if interactive {
+        if let Some(tty) = around.tty {
+            let _ = process::set_foreground(tty, process::own_process_group());
+        }
+        if screen.is_none() {
+            *screen = capture();
+        }
+    }
+    if let Some(copy) = copy {
+        ended.stream = copy.finish();
+    }
+    ended.exit = Some(exit);
+    Ok(())
+}
+
+fn stop(group: &mut Group) -> std::io::Result<(std::process::ExitStatus, &'static str)> {
+    Ok(match group.stop(GRACE)? {
+        Stopped::Terminated(s) => (s, "stopped with SIGTERM"),
+        Stopped::Killed(s) => (s, "ignored SIGTERM; killed with SIGKILL"),
+    })
+}
+
+/// The argument that carries the prompt (or points at its file), as the worker receives it:
+/// codex's `notify` names it among the turn's input messages.
+fn initial_prompt(spec: &Spec, prompt: &str) -> String {
+    let file = spec.dispatch_dir.join("prompt.md");
+    spec.invocation
+        .argv
+        .iter()
+        .find(|a| a.contains(invocation::PROMPT) || a.contains(invocation::PROMPT_FILE))
+        .map(|a| invocation::expand(a, prompt, &file.to_string_lossy()))
+        .unwrap_or_default()
+}
+
+/// Whether a hook signal ends the dispatch's turn. Codex also notifies for its title
+/// sub-thread: only the thread whose input was the dispatch's prompt counts.
+fn ends_turn(
+    kind: HookKind,
+    signal: &HookSignal,
+    initial: &str,
+    threads: &mut Vec<String>,
+) -> bool {
+    if !kind.ends_turn(&signal.event) {
+        return false;
+    }
+    if kind != HookKind::CodexNotify {
+        return true;
+    }
+    let thread = signal
+        .payload
+        .get("thread-id")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let ours = signal
+        .payload
+        .get("input-messages")
+        .and_then(|m| m.as_array())
+        .is_some_and(|m| m.iter().any(|m| m.as_str() == Some(initial)));
+    if ours && !threads.contains(&thread) {
+        threads.push(thread.clone());
+    }
+    threads.contains(&thread)
+}
+
+/// Copies a headless worker's stdout and stderr to the log and the pane on two threads, and
+/// parses stdout's events.
+struct OutputCopy {
+    stdout: Option<std::thread::JoinHandle<StreamSummary>>,
+    stderr: Option<std::thread::JoinHandle<StreamSummary>>,
+}
+
+impl OutputCopy {
+    fn finish(self) -> StreamSummary {
+        if let Some(t) = self.stderr {
+            let _ = t.join();
+        }
+        self.stdout.and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+}
+
+fn copy_output(group: &mut Group, log: &fs::File, pane: &Pane, spec: &Spec) -> OutputCopy {
+    let log = Arc::new(Mutex::new(log.try_clone()));
+    let pump = |mut pipe: Box<dyn Read + Send>, mut parser: Option<EventParser>| {
+        let log = Arc::clone(&log);
+        let pane = Arc::clone(pane);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Some(p) = parser.as_mut() {
+                    p.feed(&buf[..n]);
+                }
+                if let Ok(Ok(log)) = log.lock().as_deref_mut().map(|l| l.as_mut()) {
+                    let _ = log.write_all(&buf[..n]);
+                }
+                if let Ok(mut pane) = pane.lock() {
+                    let _ = pane.write_all(&buf[..n]);
+                    let _ = pane.flush();
+                }
+            }
+            parser.map(EventParser::finish).unwrap_or_default()
+        })
+    };
+    let stdout = group
+        .stdout()
+        .map(|p| pump(Box::new(p), Some(EventParser::new(spec.invocation.output))));
+    let stderr = group.stderr().map(|p| pump(Box::new(p), None));
+    OutputCopy { stdout, stderr }
+}

@@ -1,0 +1,169 @@
+//! The completion hooks vnx installs for one dispatch, from outside its worktree: a Claude
+//! Code settings file with a `Stop` hook (`--settings FILE`), a Gemini CLI system-settings
+//! file with an `AfterAgent` hook (`GEMINI_CLI_SYSTEM_SETTINGS_PATH`), and a Codex `notify`
+//! program (`-c notify=[…]`). Each runs `vnx __hook EVENT --dir DISPATCH_DIR`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Which hook a dispatch's worker reports the end of a turn through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookKind {
+    /// No hook: completion comes from `vnx report` and the worker's exit.
+    None,
+    /// Claude Code `Stop` (end of turn) and `Notification` (waiting for permission).
+    ClaudeStop,
+    /// Gemini CLI `AfterAgent` (end of turn) and `Notification`.
+    GeminiAfterAgent,
+    /// Codex `notify` (`agent-turn-complete`).
+    CodexNotify,
+}
+
+/// The hook events `vnx __hook` accepts, as they are named in signal files and receipts.
+pub const HOOK_EVENTS: [&str; 5] = [
+    "claude-stop",
+    "claude-notification",
+    "gemini-after-agent",
+    "gemini-notification",
+    "codex-notify",
+];
+
+impl HookKind {
+    /// The completion signal a turn end through this hook is recorded as.
+    pub fn signal_name(self) -> &'static str {
+        match self {
+            HookKind::None => "exit",
+            HookKind::ClaudeStop => "claude_stop_hook",
+            HookKind::GeminiAfterAgent => "gemini_after_agent_hook",
+            HookKind::CodexNotify => "codex_notify",
+        }
+    }
+
+    /// Whether a signal file's event ends a turn for this hook kind.
+    pub fn ends_turn(self, event: &str) -> bool {
+        matches!(
+            (self, event),
+            (HookKind::ClaudeStop, "claude-stop")
+                | (HookKind::GeminiAfterAgent, "gemini-after-agent")
+                | (HookKind::CodexNotify, "codex-notify")
+        )
+    }
+}
+
+/// Quotes a string for POSIX `sh` (single quotes; `'` becomes `'\''`). Hook commands are shell
+/// strings by the CLIs' design; vnx only ever puts its own binary path and the dispatch
+/// directory in them, and quotes both.
+pub fn sh_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The shell command a Claude or Gemini hook runs.
+pub fn hook_command(vnx: &Path, event: &str, dispatch_dir: &Path) -> String {
+    format!(
+        "{} __hook {event} --dir {}",
+        sh_quote(&vnx.to_string_lossy()),
+        sh_quote(&dispatch_dir.to_string_lossy())
+    )
+}
+
+fn command_hook(command: String) -> serde_json::Value {
+    serde_json::json!([{ "hooks": [{ "type": "command", "command": command, "timeout": 30 }] }])
+}
+
+/// `hooks/claude-settings.json`: passed with `--settings`, merged by Claude Code over the
+/// user's own settings; nothing is written into the worktree.
+pub fn claude_settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
+    serde_json::json!({
+        "hooks": {
+            "Stop": command_hook(hook_command(vnx, "claude-stop", dispatch_dir)),
+            "Notification": command_hook(hook_command(vnx, "claude-notification", dispatch_dir)),
+        }
+    })
+}
+
+/// `hooks/gemini-settings.json`: named by `GEMINI_CLI_SYSTEM_SETTINGS_PATH` for this worker
+/// only.
+pub fn gemini_settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
+    serde_json::json!({
+        "hooks": {
+            "AfterAgent": command_hook(hook_command(vnx, "gemini-after-agent", dispatch_dir)),
+            "Notification": command_hook(hook_command(vnx, "gemini-notification", dispatch_dir)),
+        }
+    })
+}
+
+/// A TOML basic string (what `codex -c key=value` parses).
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The `-c` value that makes Codex run `vnx __hook codex-notify --dir DIR JSON` at the end of
+/// every turn (an argv, no shell).
+pub fn codex_notify_override(vnx: &Path, dispatch_dir: &Path) -> String {
+    let argv = [
+        vnx.to_string_lossy().into_owned(),
+        "__hook".into(),
+        "codex-notify".into(),
+        "--dir".into(),
+        dispatch_dir.to_string_lossy().into_owned(),
+    ];
+    let items: Vec<String> = argv.iter().map(|a| toml_string(a)).collect();
+    format!("notify=[{}]", items.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_the_shell() {
+        for s in ["plain", "it's", "a b\"c$d`e\\f", "'", "", "new\nline"] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", sh_quote(s))])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn codex_notify_is_a_toml_array() {
+        let v = codex_notify_override(Path::new("/x/v\"nx"), Path::new("/d/D-1"));
+        assert_eq!(
+            v,
+            r#"notify=["/x/v\"nx","__hook","codex-notify","--dir","/d/D-1"]"#
+        );
+    }
+
+    #[test]
+    fn turn_ends_match_their_hook() {
+        assert!(HookKind::ClaudeStop.ends_turn("claude-stop"));
+        assert!(!HookKind::ClaudeStop.ends_turn("claude-notification"));
+        assert!(!HookKind::None.ends_turn("claude-stop"));
+        assert!(HookKind::CodexNotify.ends_turn("codex-notify"));
+    }
+}

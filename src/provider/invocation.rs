@@ -1,0 +1,452 @@
+//! How a worker CLI is started for one dispatch: its argv template (with `{prompt}` or
+//! `{prompt_file}` where the prompt goes), extra environment, prompt transport, output format,
+//! completion signal, hook and permission flags — for the built-in CLIs in both lanes and
+//! for providers declared in `.vnx/config.yaml`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::hooks::{self, HookKind};
+use super::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+use super::{Permission, Provider, ProviderError};
+use crate::config::DeclaredProvider;
+
+/// The placeholder for the prompt text in an argv template.
+pub const PROMPT: &str = "{prompt}";
+/// The placeholder for the prompt file's path in an argv template.
+pub const PROMPT_FILE: &str = "{prompt_file}";
+/// Prompts longer than this do not travel as an argument (Linux caps one argument at
+/// 128 KiB): headless CLIs read them on stdin, TUIs are pointed at the prompt file.
+pub const MAX_PROMPT_ARG: usize = 100 * 1024;
+
+/// What the claude and gemini workers may run without asking: the completion protocol.
+const CLAUDE_REPORT_RULE: &str = "Bash(vnx report:*)";
+const GEMINI_REPORT_RULE: &str = "run_shell_command(vnx report)";
+
+/// A worker start, fully decided.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invocation {
+    /// argv[0] is the program name (resolved to a path by the caller); later elements are
+    /// templates where `{prompt}`/`{prompt_file}` are substituted and `{{`/`}}` are braces.
+    pub argv: Vec<String>,
+    /// Variables set for the worker only.
+    pub env: Vec<(String, String)>,
+    pub prompt_transport: PromptTransport,
+    pub output: OutputFormat,
+    pub completion: CompletionSignal,
+    pub hooks: HookKind,
+    /// The flags the permission posture added (also inside `argv`).
+    pub permission_flags: Vec<String>,
+}
+
+/// What an invocation depends on besides the provider.
+#[derive(Clone, Copy, Debug)]
+pub struct Wanted<'a> {
+    pub lane: Lane,
+    pub model: Option<&'a str>,
+    pub permission: Permission,
+    /// The prompt's length in bytes.
+    pub prompt_len: usize,
+    /// vnx's own binary (hooks, the demo worker).
+    pub vnx: &'a Path,
+    /// The dispatch directory (hook settings, prompt file, report).
+    pub dispatch_dir: &'a Path,
+}
+
+/// Escapes a literal for an argv template.
+pub fn literal(s: &str) -> String {
+    s.replace('{', "{{").replace('}', "}}")
+}
+
+/// Substitutes the placeholders of one template element.
+pub fn expand(template: &str, prompt: &str, prompt_file: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if let Some(r) = rest.strip_prefix("{{") {
+            out.push('{');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            out.push('}');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix(PROMPT) {
+            out.push_str(prompt);
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix(PROMPT_FILE) {
+            out.push_str(prompt_file);
+            rest = r;
+        } else {
+            out.push_str(&rest[..1]);
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn strs(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl Provider {
+    /// The lane a dispatch runs in when none is asked for: claude's TUI (as VNX, it keeps
+    /// subscription billing), the structured headless mode for the others.
+    pub fn default_lane(self) -> Lane {
+        match self {
+            Provider::Claude => Lane::Interactive,
+            _ => Lane::Headless,
+        }
+    }
+
+    /// The flags a permission posture maps to for this CLI in a lane.
+    pub fn permission_flags(self, lane: Lane, permission: Permission) -> Vec<String> {
+        use Permission::{Ask, Edits, Full};
+        strs(match (self, lane, permission) {
+            (Provider::Claude, _, Ask) => &[],
+            (Provider::Claude, _, Edits) => &["--permission-mode", "acceptEdits"],
+            (Provider::Claude, _, Full) => &["--dangerously-skip-permissions"],
+            (Provider::Codex, Lane::Headless, Ask) => &["--sandbox", "read-only"],
+            (Provider::Codex, Lane::Headless, Edits) => &["--sandbox", "workspace-write"],
+            (Provider::Codex, Lane::Interactive, Ask) => {
+                &["--sandbox", "read-only", "--ask-for-approval", "on-request"]
+            }
+            (Provider::Codex, Lane::Interactive, Edits) => &[
+                "--sandbox",
+                "workspace-write",
+                "--ask-for-approval",
+                "on-request",
+            ],
+            (Provider::Codex, _, Full) => &["--dangerously-bypass-approvals-and-sandbox"],
+            (Provider::Gemini, _, Ask) => &[],
+            (Provider::Gemini, _, Edits) => &["--approval-mode", "auto_edit"],
+            (Provider::Gemini, _, Full) => &["--yolo"],
+            (Provider::Ollama | Provider::Demo, _, _) => &[],
+        })
+    }
+
+    /// How this built-in CLI is started.
+    pub fn invocation(self, w: &Wanted<'_>) -> Result<Invocation, ProviderError> {
+        let large = w.prompt_len > MAX_PROMPT_ARG;
+        let dir = literal(&w.dispatch_dir.to_string_lossy());
+        let vnx = literal(&w.vnx.to_string_lossy());
+        let perms = self.permission_flags(w.lane, w.permission);
+        let model = |flag: &str| -> Vec<String> {
+            w.model
+                .map(|m| vec![flag.to_owned(), literal(m)])
+                .unwrap_or_default()
+        };
+        // A TUI cannot take a prompt on stdin (stdin is the terminal): a large prompt is a
+        // file it is told to read.
+        let (transport, prompt_arg) = match (w.lane, large) {
+            (_, false) => (PromptTransport::Argument, PROMPT.to_owned()),
+            (Lane::Headless, true) => (PromptTransport::Stdin, String::new()),
+            (Lane::Interactive, true) => (
+                PromptTransport::File,
+                format!(
+                    "Your assignment is in the file {PROMPT_FILE}. Read all of it, then carry \
+                     it out."
+                ),
+            ),
+        };
+        let mut env = Vec::new();
+        let mut argv: Vec<String> = Vec::new();
+        let (output, completion, hook) = match (self, w.lane) {
+            (Provider::Claude, Lane::Headless) => {
+                argv.extend(strs(&["claude", "-p"]));
+                if !large {
+                    argv.push(prompt_arg);
+                }
+                argv.extend(strs(&["--output-format", "stream-json", "--verbose"]));
+                argv.extend(model("--model"));
+                argv.extend(perms.iter().cloned());
+                argv.extend(["--add-dir".into(), dir.clone()]);
+                argv.extend(strs(&["--allowedTools", CLAUDE_REPORT_RULE]));
+                (
+                    OutputFormat::ClaudeStreamJson,
+                    CompletionSignal::Report,
+                    HookKind::None,
+                )
+            }
+            (Provider::Claude, Lane::Interactive) => {
+                argv.extend(["claude".into(), prompt_arg]);
+                argv.extend(model("--model"));
+                argv.extend(perms.iter().cloned());
+                let settings = w.dispatch_dir.join("hooks/claude-settings.json");
+                argv.extend(["--settings".into(), literal(&settings.to_string_lossy())]);
+                argv.extend(["--add-dir".into(), dir.clone()]);
+                argv.extend(strs(&["--allowedTools", CLAUDE_REPORT_RULE]));
+                (
+                    OutputFormat::Text,
+                    CompletionSignal::Report,
+                    HookKind::ClaudeStop,
+                )
+            }
+            (Provider::Codex, lane) => {
+                argv.push("codex".into());
+                if lane == Lane::Headless {
+                    argv.extend(strs(&["exec", "--json", "--skip-git-repo-check"]));
+                } else {
+                    argv.push("--no-daemon".into());
+                }
+                argv.extend(model("--model"));
+                argv.extend(perms.iter().cloned());
+                argv.extend(["--add-dir".into(), dir.clone()]);
+                let hook = if lane == Lane::Interactive {
+                    argv.push("-c".into());
+                    argv.push(literal(&hooks::codex_notify_override(
+                        w.vnx,
+                        w.dispatch_dir,
+                    )));
+                    HookKind::CodexNotify
+                } else {
+                    HookKind::None
+                };
+                // `-` makes codex read the prompt from stdin.
+                argv.push(if transport == PromptTransport::Stdin {
+                    "-".into()
+                } else {
+                    prompt_arg
+                });
+                let output = if lane == Lane::Headless {
+                    OutputFormat::CodexJson
+                } else {
+                    OutputFormat::Text
+                };
+                (output, CompletionSignal::Report, hook)
+            }
+            (Provider::Gemini, Lane::Headless) => {
+                argv.push("gemini".into());
+                if !large {
+                    argv.extend(["-p".into(), prompt_arg]);
+                }
+                argv.extend(strs(&["--output-format", "stream-json"]));
+                argv.extend(model("--model"));
+                argv.extend(perms.iter().cloned());
+                argv.extend(["--include-directories".into(), dir.clone()]);
+                argv.extend(strs(&["--allowed-tools", GEMINI_REPORT_RULE]));
+                (
+                    OutputFormat::GeminiStreamJson,
+                    CompletionSignal::Report,
+                    HookKind::None,
+                )
+            }
+            (Provider::Gemini, Lane::Interactive) => {
+                argv.push("gemini".into());
+                argv.extend(model("--model"));
+                argv.extend(perms.iter().cloned());
+                argv.extend(["--include-directories".into(), dir.clone()]);
+                argv.extend(strs(&["--allowed-tools", GEMINI_REPORT_RULE]));
+                argv.extend(["-i".into(), prompt_arg]);
+                let settings = w.dispatch_dir.join("hooks/gemini-settings.json");
+                env.push((
+                    "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
+                    settings.to_string_lossy().into_owned(),
+                ));
+                (
+                    OutputFormat::Text,
+                    CompletionSignal::Report,
+                    HookKind::GeminiAfterAgent,
+                )
+            }
+            (Provider::Ollama, Lane::Headless) => {
+                argv.extend(["ollama".into(), "run".into()]);
+                argv.push(literal(w.model.unwrap_or_default()));
+                if !large {
+                    argv.push(prompt_arg);
+                }
+                // ollama answers in text and has no tools: it cannot run `vnx report`.
+                (OutputFormat::Text, CompletionSignal::Exit, HookKind::None)
+            }
+            (Provider::Ollama, Lane::Interactive) => {
+                return Err(ProviderError::LaneUnsupported {
+                    provider: "ollama".into(),
+                    lane: Lane::Interactive,
+                });
+            }
+            (Provider::Demo, _) => {
+                argv.extend([vnx, "__demo-worker".into()]);
+                argv.push(literal(w.model.unwrap_or_default()));
+                match transport {
+                    PromptTransport::Argument => argv.push(prompt_arg),
+                    PromptTransport::File => {
+                        argv.extend(["--prompt-file".into(), PROMPT_FILE.into()]);
+                    }
+                    PromptTransport::Stdin => {}
+                }
+                (OutputFormat::Text, CompletionSignal::Report, HookKind::None)
+            }
+        };
+        Ok(Invocation {
+            argv,
+            env,
+            prompt_transport: transport,
+            output,
+            completion,
+            hooks: hook,
+            permission_flags: perms,
+        })
+    }
+}
+
+/// How a declared provider is started: `binary`, its model arguments, the posture's flags,
+/// then the lane's argv.
+pub fn declared_invocation(
+    name: &str,
+    def: &DeclaredProvider,
+    w: &Wanted<'_>,
+) -> Result<Invocation, ProviderError> {
+    let lane = def
+        .lane(w.lane)
+        .ok_or_else(|| ProviderError::LaneUnsupported {
+            provider: name.to_owned(),
+            lane: w.lane,
+        })?;
+    if w.prompt_len > MAX_PROMPT_ARG && lane.prompt == PromptTransport::Argument {
+        return Err(ProviderError::PromptTooLarge {
+            provider: name.to_owned(),
+            bytes: w.prompt_len,
+        });
+    }
+    let perms = match w.permission {
+        Permission::Ask => &def.permissions.ask,
+        Permission::Edits => &def.permissions.edits,
+        Permission::Full => &def.permissions.full,
+    }
+    .clone()
+    .ok_or_else(|| ProviderError::PostureUndeclared {
+        provider: name.to_owned(),
+        permission: w.permission,
+    })?;
+    let mut argv = vec![def.binary.clone()];
+    match w.model {
+        Some(m) if def.model_args.is_empty() => {
+            return Err(ProviderError::NoModelArgs {
+                provider: name.to_owned(),
+                model: m.to_owned(),
+            });
+        }
+        Some(m) => argv.extend(
+            def.model_args
+                .iter()
+                .map(|a| literal(&a.replace("{model}", m))),
+        ),
+        None => {}
+    }
+    argv.extend(perms.iter().map(|f| literal(f)));
+    argv.extend(lane.argv.iter().cloned());
+    Ok(Invocation {
+        argv,
+        env: Vec::new(),
+        prompt_transport: lane.prompt,
+        output: lane.output,
+        completion: lane.completion,
+        hooks: HookKind::None,
+        permission_flags: perms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(lane: Lane, permission: Permission, prompt_len: usize) -> Wanted<'static> {
+        Wanted {
+            lane,
+            model: Some("gpt-5.5"),
+            permission,
+            prompt_len,
+            vnx: Path::new("/bin/vnx"),
+            dispatch_dir: Path::new("/r/.vnx-data/dispatches/D-1"),
+        }
+    }
+
+    #[test]
+    fn placeholders_expand_and_braces_escape() {
+        assert_eq!(expand("--p={prompt}!", "hi {x}", "/f"), "--p=hi {x}!");
+        assert_eq!(expand("{{prompt}}", "P", "/f"), "{prompt}");
+        assert_eq!(
+            expand(&literal("/a/{prompt}/b"), "P", "/f"),
+            "/a/{prompt}/b"
+        );
+        assert_eq!(expand("{prompt_file}", "P", "/f"), "/f");
+        assert_eq!(expand("{odd", "P", "/f"), "{odd");
+    }
+
+    #[test]
+    fn nothing_defaults_to_skipping_permissions() {
+        for p in [Provider::Claude, Provider::Codex, Provider::Gemini] {
+            for lane in [Lane::Headless, Lane::Interactive] {
+                let ask = p.permission_flags(lane, Permission::Ask).join(" ");
+                let edits = p.permission_flags(lane, Permission::Edits).join(" ");
+                for risky in ["dangerously", "yolo", "bypass"] {
+                    assert!(!ask.contains(risky) && !edits.contains(risky), "{p:?}");
+                }
+                assert!(!p.permission_flags(lane, Permission::Full).is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn codex_headless_closes_with_the_prompt_and_reads_stdin_when_large() {
+        let inv = Provider::Codex
+            .invocation(&wanted(Lane::Headless, Permission::Edits, 10))
+            .unwrap();
+        assert_eq!(
+            inv.argv,
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "--model",
+                "gpt-5.5",
+                "--sandbox",
+                "workspace-write",
+                "--add-dir",
+                "/r/.vnx-data/dispatches/D-1",
+                PROMPT
+            ]
+        );
+        let big = Provider::Codex
+            .invocation(&wanted(
+                Lane::Headless,
+                Permission::Edits,
+                MAX_PROMPT_ARG + 1,
+            ))
+            .unwrap();
+        assert_eq!(big.prompt_transport, PromptTransport::Stdin);
+        assert_eq!(big.argv.last().unwrap(), "-");
+    }
+
+    #[test]
+    fn interactive_lanes_install_hooks_from_outside_the_worktree() {
+        let claude = Provider::Claude
+            .invocation(&wanted(Lane::Interactive, Permission::Ask, 10))
+            .unwrap();
+        assert_eq!(claude.hooks, HookKind::ClaudeStop);
+        let i = claude.argv.iter().position(|a| a == "--settings").unwrap();
+        assert!(claude.argv[i + 1].starts_with("/r/.vnx-data/dispatches/D-1/hooks/"));
+        let codex = Provider::Codex
+            .invocation(&wanted(Lane::Interactive, Permission::Ask, 10))
+            .unwrap();
+        assert!(codex.argv.contains(&"--no-daemon".to_owned()));
+        assert!(codex.argv.iter().any(|a| a.starts_with("notify=[")));
+        let big = Provider::Gemini
+            .invocation(&wanted(
+                Lane::Interactive,
+                Permission::Ask,
+                MAX_PROMPT_ARG + 1,
+            ))
+            .unwrap();
+        assert_eq!(big.prompt_transport, PromptTransport::File);
+        assert_eq!(big.env[0].0, "GEMINI_CLI_SYSTEM_SETTINGS_PATH");
+        assert!(
+            Provider::Ollama
+                .invocation(&wanted(Lane::Interactive, Permission::Ask, 1))
+                .is_err()
+        );
+    }
+}
