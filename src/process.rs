@@ -239,6 +239,29 @@ fn die_with_parent(cmd: &mut Command) {
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_cmd: &mut Command) {}
 
+/// Makes the child, once it leads its own process group, the foreground group of the
+/// terminal on its stdin before it execs — so a TUI never reads the keyboard from the
+/// background. The parent does the same after the spawn (as a shell does), whichever is first.
+#[allow(unsafe_code)]
+fn take_terminal(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec (after std's setpgid) and only calls
+    // signal(2), getpid(2) and tcsetpgrp(3) (an ioctl), all async-signal-safe; it allocates
+    // nothing and takes no locks. SIGTTOU is ignored only around the call and restored to its
+    // default before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+            let result = libc::tcsetpgrp(0, libc::getpid());
+            libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+            if result == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Replaces this process with `cmd` (its terminal included), for interactive commands such as
 /// `tmux attach`; returns only if that fails.
 pub fn exec(cmd: &Cmd) -> io::Error {
@@ -307,9 +330,26 @@ impl Group {
     /// leader is also killed if the process that started it dies (`PR_SET_PDEATHSIG`), so a
     /// supervisor killed outright does not leave its worker running.
     pub fn spawn(cmd: &Cmd, configure: impl FnOnce(&mut Command)) -> Result<Group, ProcessError> {
+        Group::start(cmd, configure, false)
+    }
+
+    /// Starts `cmd` like [`Group::spawn`] with the terminal on its stdin: its group becomes
+    /// the terminal's foreground process group before it runs.
+    pub fn spawn_in_terminal(cmd: &Cmd) -> Result<Group, ProcessError> {
+        Group::start(cmd, |_| {}, true)
+    }
+
+    fn start(
+        cmd: &Cmd,
+        configure: impl FnOnce(&mut Command),
+        terminal: bool,
+    ) -> Result<Group, ProcessError> {
         let mut wrap = CommandWrap::from(cmd.command());
         configure(wrap.command_mut());
         die_with_parent(wrap.command_mut());
+        if terminal {
+            take_terminal(wrap.command_mut());
+        }
         wrap.wrap(ProcessGroup::leader());
         let child = wrap.spawn().map_err(|e| spawn_error(cmd, e))?;
         Ok(Group { child })

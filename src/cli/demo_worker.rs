@@ -60,6 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         behaviour.name(),
         prompt.len()
     );
+    println!("terminal: {}", terminal_state());
     match behaviour {
         DemoBehaviour::Commit | DemoBehaviour::Dirty => {
             let path = demo::write_output(&dir, &prompt)
@@ -95,6 +96,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether stdin is a terminal, and whether this process's group is its foreground group
+/// (what a TUI needs to read the keyboard without being stopped).
+fn terminal_state() -> &'static str {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return "none";
+    }
+    match rustix::termios::tcgetpgrp(&stdin) {
+        Ok(fg) if fg == rustix::process::getpgrp() => "foreground",
+        _ => "background",
+    }
 }
 
 /// Makes this process ignore SIGTERM, as a misbehaving worker would.

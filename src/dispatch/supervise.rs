@@ -294,13 +294,17 @@ fn run_worker(
     } else {
         None
     };
-    let spawned = Group::spawn(&cmd, |c| {
-        if !interactive {
-            c.stdin(stdin.map_or_else(Stdio::null, Stdio::from))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-        }
-    });
+    let spawned = if interactive && around.tty.is_some() {
+        Group::spawn_in_terminal(&cmd)
+    } else {
+        Group::spawn(&cmd, |c| {
+            if !interactive {
+                c.stdin(stdin.map_or_else(Stdio::null, Stdio::from))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+            }
+        })
+    };
     let mut group = match spawned {
         Ok(g) => g,
         Err(e) => {

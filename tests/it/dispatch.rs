@@ -10,13 +10,13 @@ use crate::common::{Run, TestEnv, run};
 use crate::tmux::Server;
 
 /// An initialised, committed repository and a private tmux server for its dispatches.
-struct Repo {
-    env: TestEnv,
-    server: Server,
+pub struct Repo {
+    pub env: TestEnv,
+    pub server: Server,
 }
 
 impl Repo {
-    fn new() -> Repo {
+    pub fn new() -> Repo {
         let env = TestEnv::new();
         std::fs::remove_dir(env.path().join("state")).unwrap();
         env.git_init();
@@ -30,14 +30,14 @@ impl Repo {
         }
     }
 
-    fn vnx(&self) -> Command {
+    pub fn vnx(&self) -> Command {
         let mut cmd = self.env.vnx();
         cmd.env("VNX_TMUX_SOCKET", self.server.0.socket());
         cmd
     }
 
     /// `vnx dispatch-agent` for a demo model, not yet run.
-    fn dispatch_cmd(&self, model: &str) -> Command {
+    pub fn dispatch_cmd(&self, model: &str) -> Command {
         let mut cmd = self.vnx();
         cmd.args([
             "dispatch-agent",
@@ -50,11 +50,11 @@ impl Repo {
         cmd
     }
 
-    fn dispatch(&self, model: &str, extra: &[&str]) -> Run {
+    pub fn dispatch(&self, model: &str, extra: &[&str]) -> Run {
         run(self.dispatch_cmd(model).arg("--json").args(extra))
     }
 
-    fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
+    pub fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
         let data =
             std::fs::read_to_string(self.env.path().join(".vnx-data/state/t0_receipts.ndjson"))
                 .unwrap();
@@ -64,17 +64,17 @@ impl Repo {
             .collect()
     }
 
-    fn branches(&self) -> String {
+    pub fn branches(&self) -> String {
         self.env.git(&["branch", "--list", "dispatch/*"])
     }
 
-    fn verify_ok(&self) {
+    pub fn verify_ok(&self) {
         let r = run(self.vnx().args(["audit-chain", "verify"]));
         assert_eq!(r.code, 0, "{}", r.stdout);
     }
 }
 
-fn completion(r: &Run) -> serde_json::Value {
+pub fn completion(r: &Run) -> serde_json::Value {
     serde_json::from_str(r.stdout.trim())
         .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr))
 }

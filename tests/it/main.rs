@@ -11,6 +11,7 @@ mod defaults;
 mod dispatch;
 mod golden;
 mod init;
+mod lanes;
 mod tamper;
 mod tmux;
 mod worktree;
