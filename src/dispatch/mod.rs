@@ -212,7 +212,7 @@ pub struct Context<'a> {
 /// A provider as the plan resolved it.
 enum Resolved {
     Builtin(Provider),
-    Declared(String, crate::config::DeclaredProvider),
+    Declared(String, Box<crate::config::DeclaredProvider>),
 }
 
 fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, DispatchError> {
@@ -220,7 +220,7 @@ fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, Dispatch
         (Some(name), _) => match Provider::parse(name) {
             Ok(p) => Resolved::Builtin(p),
             Err(e) => match config.providers.get(name) {
-                Some(def) => Resolved::Declared(name.clone(), def.clone()),
+                Some(def) => Resolved::Declared(name.clone(), Box::new(def.clone())),
                 None => return Err(e.into()),
             },
         },

@@ -328,11 +328,7 @@ pub fn declared_invocation(
                 model: m.to_owned(),
             });
         }
-        Some(m) => argv.extend(
-            def.model_args
-                .iter()
-                .map(|a| literal(&a.replace("{model}", m))),
-        ),
+        Some(m) => argv.extend(def.model_argv(m).iter().map(|a| literal(a))),
         None => {}
     }
     argv.extend(perms.iter().map(|f| literal(f)));
