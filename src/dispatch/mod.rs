@@ -329,7 +329,12 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         model: req.model.clone(),
         permission: req.permission,
         lane,
-        binary_version: (ctx.probe_version)(&binary),
+        // A declared provider may be any script: running it with `--version` could do
+        // anything, so only the built-in CLIs are probed.
+        binary_version: match &resolved {
+            Resolved::Builtin(_) => (ctx.probe_version)(&binary),
+            Resolved::Declared(..) => None,
+        },
         invocation,
         prompt_sha256: hex::encode(Sha256::digest(prompt.as_bytes())),
         deadline_secs: req.deadline.as_secs().max(1),

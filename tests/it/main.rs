@@ -7,6 +7,7 @@ mod checkpoint;
 mod cli;
 mod concurrency;
 mod crash;
+mod declared;
 mod defaults;
 mod dispatch;
 mod golden;

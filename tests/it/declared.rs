@@ -1,0 +1,175 @@
+//! Providers declared in `.vnx/config.yaml`: a script run through its argv template with the
+//! prompt as a file, the posture's flags, exit as its completion signal, per-provider
+//! concurrency slots, and configuration errors that name the line.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::common::run;
+use crate::dispatch::{Repo, completion};
+
+/// Writes an executable script.
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn declare(repo: &Repo, yaml: &str) {
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(yaml);
+    std::fs::write(&config, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "declare providers"]);
+}
+
+#[test]
+fn a_declared_script_runs_from_its_template() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("scribe");
+    // Records its arguments, copies the prompt file into the worktree, exits 0.
+    script(
+        &bin,
+        "printf '%s\\n' \"$@\" > args.txt\nwhile [ $# -gt 1 ]; do shift; done\ncp \"$1\" task.md",
+    );
+    declare(
+        &repo,
+        &format!(
+            "providers:\n  scribe:\n    binary: {}\n    headless:\n      argv: [\"--task\", \"{{prompt_file}}\"]\n      prompt: file\n    permissions:\n      edits: [\"--may-edit\"]\n",
+            bin.display()
+        ),
+    );
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "scribe",
+        "--instruction",
+        "copy me {braces} $HOME",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done");
+    assert_eq!(c["completion_signal"], "exit");
+    assert_eq!(c["teardown_class"], "dirty");
+    let id = c["dispatch_id"].as_str().unwrap();
+    let wt = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+    let args = std::fs::read_to_string(wt.join("args.txt")).unwrap();
+    let prompt_file = repo
+        .env
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join(format!(".vnx-data/dispatches/{id}/prompt.md"));
+    assert_eq!(
+        args,
+        format!("--may-edit\n--task\n{}\n", prompt_file.display())
+    );
+    let task = std::fs::read_to_string(wt.join("task.md")).unwrap();
+    assert!(task.contains("copy me {braces} $HOME"), "{task}");
+    let started = &repo.receipts(id)[0];
+    assert_eq!(started["provider"], "scribe");
+    assert_eq!(started["prompt_transport"], "file");
+    assert_eq!(
+        started["permission_flags"],
+        serde_json::json!(["--may-edit"])
+    );
+
+    // A posture the provider does not declare is refused before anything is made.
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "scribe",
+        "--permission",
+        "full",
+        "--instruction",
+        "x",
+    ]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("declares no flags for --permission full"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    assert_eq!(
+        repo.branches().lines().count(),
+        1,
+        "only the first dispatch's branch"
+    );
+}
+
+#[test]
+fn configuration_errors_name_the_line() {
+    let repo = Repo::new();
+    declare(
+        &repo,
+        "providers:\n  kimi:\n    binary: kimi\n    bogus: 1\n",
+    );
+    let r = run(repo.dispatch_cmd("noop").args(["--instruction", "x"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(".vnx/config.yaml:7:"), "{}", r.stderr);
+    assert!(r.stderr.contains("bogus"), "{}", r.stderr);
+    assert!(repo.branches().is_empty());
+}
+
+#[test]
+fn concurrency_slots_serialise_a_provider() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("sleeper");
+    let times = tools.path().join("times");
+    script(
+        &bin,
+        &format!(
+            "echo \"start $(date +%s.%N)\" >> {t}\nsleep 0.6\necho \"end $(date +%s.%N)\" >> {t}",
+            t = times.display()
+        ),
+    );
+    declare(
+        &repo,
+        &format!(
+            "providers:\n  sleeper:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\nconcurrency:\n  sleeper: 1\n",
+            bin.display()
+        ),
+    );
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            let r = run(repo.vnx().args([
+                "dispatch-agent",
+                "--agent",
+                "implementer",
+                "--provider",
+                "sleeper",
+                "--instruction",
+                "x",
+                "--detach",
+            ]));
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            r.stdout.trim().to_owned()
+        })
+        .collect();
+    let r = run(repo.vnx().arg("wait").args(&ids));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // Start/end pairs never interleave: one worker at a time.
+    let log = std::fs::read_to_string(&times).unwrap();
+    let kinds: Vec<&str> = log.lines().map(|l| &l[..l.find(' ').unwrap()]).collect();
+    assert_eq!(
+        kinds,
+        ["start", "end", "start", "end", "start", "end"],
+        "{log}"
+    );
+    let waited: Vec<f64> = ids
+        .iter()
+        .map(|id| repo.receipts(id)[1]["slot_wait_seconds"].as_f64().unwrap())
+        .collect();
+    assert!(waited.iter().any(|w| *w > 0.4), "{waited:?}");
+    repo.verify_ok();
+}
