@@ -40,7 +40,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for s in &states {
         let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         out.line(&format!(
-            "{}  {:<8}  {:<10}  {}/{}  {}  {}",
+            "{}  {:<11}  {:<10}  {}/{}  {}  {}",
             s.id,
             s.state,
             dash(&s.teardown_class),
