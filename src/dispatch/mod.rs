@@ -271,6 +271,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         .join(crate::project::DATA_DIR)
         .join("dispatches")
         .join(&id);
+    let repo = Repo::for_project(ctx.project)?;
     let invoke = |prompt_len: usize| {
         let wanted = Wanted {
             lane,
@@ -279,6 +280,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             prompt_len,
             vnx: ctx.vnx,
             dispatch_dir: &dispatch_dir,
+            git_common_dir: &repo.common_dir,
         };
         match &resolved {
             Resolved::Builtin(p) => p.invocation(&wanted),
@@ -306,7 +308,6 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         }
     };
     invocation.argv[0] = binary.to_string_lossy().into_owned();
-    let repo = Repo::for_project(ctx.project)?;
     if req.base_ref == "HEAD" {
         // The default base is the main checkout as committed: refuse when that is not what
         // the dispatcher is looking at.

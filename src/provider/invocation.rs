@@ -52,6 +52,8 @@ pub struct Wanted<'a> {
     pub vnx: &'a Path,
     /// The dispatch directory (hook settings, prompt file, report).
     pub dispatch_dir: &'a Path,
+    /// The repository's git common directory (codex's sandbox must let a worker commit).
+    pub git_common_dir: &'a Path,
 }
 
 /// Escapes a literal for an argv template.
@@ -194,6 +196,12 @@ impl Provider {
                 argv.extend(model("--model"));
                 argv.extend(perms.iter().cloned());
                 argv.extend(["--add-dir".into(), dir.clone()]);
+                if w.permission == Permission::Edits {
+                    // A worktree's index, refs and objects live in the common git directory,
+                    // outside the worktree: without it a sandboxed worker cannot commit.
+                    let git = literal(&w.git_common_dir.to_string_lossy());
+                    argv.extend(["--add-dir".into(), git]);
+                }
                 let hook = if lane == Lane::Interactive {
                     argv.push("-c".into());
                     argv.push(literal(&hooks::codex_notify_override(
@@ -225,6 +233,9 @@ impl Provider {
                 argv.extend(strs(&["--output-format", "stream-json"]));
                 argv.extend(model("--model"));
                 argv.extend(perms.iter().cloned());
+                // The dispatcher chose this worktree: without trust gemini silently drops the
+                // posture to `default`.
+                argv.push("--skip-trust".into());
                 argv.extend(["--include-directories".into(), dir.clone()]);
                 argv.extend(strs(&["--allowed-tools", GEMINI_REPORT_RULE]));
                 (
@@ -237,6 +248,7 @@ impl Provider {
                 argv.push("gemini".into());
                 argv.extend(model("--model"));
                 argv.extend(perms.iter().cloned());
+                argv.push("--skip-trust".into());
                 argv.extend(["--include-directories".into(), dir.clone()]);
                 argv.extend(strs(&["--allowed-tools", GEMINI_REPORT_RULE]));
                 argv.extend(["-i".into(), prompt_arg]);
@@ -356,6 +368,7 @@ mod tests {
             prompt_len,
             vnx: Path::new("/bin/vnx"),
             dispatch_dir: Path::new("/r/.vnx-data/dispatches/D-1"),
+            git_common_dir: Path::new("/r/.git"),
         }
     }
 
@@ -403,6 +416,8 @@ mod tests {
                 "workspace-write",
                 "--add-dir",
                 "/r/.vnx-data/dispatches/D-1",
+                "--add-dir",
+                "/r/.git",
                 PROMPT
             ]
         );

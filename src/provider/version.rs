@@ -24,7 +24,9 @@ fn fingerprint(binary: &Path) -> Option<String> {
 
 /// The version `binary --version` prints, from the cache when the binary is unchanged.
 pub fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
-    let key = fingerprint(&fs::canonicalize(binary).unwrap_or_else(|_| binary.to_owned()))?;
+    // Keyed by the path as invoked (one binary may answer by the name it is called by) and
+    // the size and mtime of what it resolves to.
+    let key = fingerprint(binary)?;
     let cache_path = cache_dir.join("versions.json");
     let mut cache: BTreeMap<String, String> = fs::read(&cache_path)
         .ok()

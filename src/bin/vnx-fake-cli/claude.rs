@@ -1,0 +1,280 @@
+//! The `claude` personality: startup checks, prompt intake, `-p` output (text, json,
+//! stream-json events), the transcript file and the `Stop` hooks fired after every turn.
+
+mod args;
+mod headless;
+mod screen;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::engine::{Ctx, Policy, Posture, Turn};
+use crate::hooks::{self, Hook};
+use crate::log::{self, InvocationLog};
+use crate::{Refusal, sys};
+use args::{ClaudeArgs, OutputFormat, Parsed};
+pub use headless::API_ERROR;
+use headless::{final_text, tool_result, tool_use};
+
+pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
+
+/// Everything a Claude session keeps between turns.
+pub struct Session {
+    pub sid: String,
+    pub model: String,
+    pub cwd: PathBuf,
+    pub transcript: Option<PathBuf>,
+    pub stop_hooks: Vec<Hook>,
+    pub log_hooks: Vec<Value>,
+}
+
+impl Session {
+    fn transcript_line(&self, kind: &str, message: Value) -> String {
+        let line = json!({
+            "type": kind,
+            "message": message,
+            "uuid": sys::uuid_v4(),
+            "sessionId": self.sid,
+            "cwd": self.cwd,
+            "timestamp": sys::iso_now(),
+        });
+        format!("{line}\n")
+    }
+
+    /// Appends the turn's messages to the JSONL transcript.
+    pub fn record(&self, turn: &Turn) {
+        let Some(path) = &self.transcript else {
+            return;
+        };
+        let mut text =
+            self.transcript_line("user", json!({"role": "user", "content": turn.prompt}));
+        for (call, result) in &turn.calls {
+            let content = json!([tool_use(call)]);
+            text += &self.transcript_line(
+                "assistant",
+                json!({"role": "assistant", "content": content}),
+            );
+            let content = json!([tool_result(call, result)]);
+            text += &self.transcript_line("user", json!({"role": "user", "content": content}));
+        }
+        let content = json!([{"type": "text", "text": final_text(turn)}]);
+        text += &self.transcript_line(
+            "assistant",
+            json!({"role": "assistant", "model": self.model, "content": content}),
+        );
+        let result =
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new("/"))).and_then(|()| {
+                use std::io::Write;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?
+                    .write_all(text.as_bytes())
+            });
+        if let Err(e) = result {
+            eprintln!("vnx-fake-cli: transcript {}: {e}", path.display());
+        }
+    }
+
+    /// Records the turn and, unless the API call failed, fires the `Stop` hooks.
+    pub fn end_turn(&mut self, turn: &Turn) {
+        self.record(turn);
+        if turn.failed {
+            return;
+        }
+        let payload = json!({
+            "session_id": self.sid,
+            "transcript_path": self.transcript.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "cwd": self.cwd,
+            "hook_event_name": "Stop",
+            "stop_hook_active": false,
+        });
+        let env = [(
+            "CLAUDE_PROJECT_DIR".to_string(),
+            self.cwd.display().to_string(),
+        )];
+        let fired = hooks::fire(&self.stop_hooks, &payload, &self.cwd, &env);
+        self.log_hooks.extend(fired);
+    }
+}
+
+fn transcript_path(cwd: &Path, sid: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    let slug: String = cwd
+        .display()
+        .to_string()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    Some(
+        PathBuf::from(home)
+            .join(".claude/projects")
+            .join(slug)
+            .join(format!("{sid}.jsonl")),
+    )
+}
+
+fn load_settings(spec: &str, cwd: &Path) -> Result<Value, String> {
+    if spec.trim_start().starts_with('{') {
+        return serde_json::from_str(spec)
+            .map_err(|e| format!("Error: Invalid JSON provided to --settings: {e}"));
+    }
+    let path = sys::absolutize(cwd, Path::new(spec));
+    match hooks::read_settings(&path) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(format!(
+            "Error: Settings file not found: {}",
+            path.display()
+        )),
+        Err(e) => Err(format!("Error: Invalid settings file {e}")),
+    }
+}
+
+/// The permission mode the session runs in, as `init` reports it.
+fn permission_mode(a: &ClaudeArgs, settings: &Value) -> String {
+    if a.skip_permissions {
+        return "bypassPermissions".into();
+    }
+    a.permission_mode
+        .clone()
+        .or_else(|| {
+            settings
+                .pointer("/permissions/defaultMode")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .unwrap_or_else(|| "default".into())
+}
+
+fn policy(a: &ClaudeArgs, mode: &str, settings: &Value, cwd: &Path, interactive: bool) -> Policy {
+    let posture = match mode {
+        "bypassPermissions" => Posture::Full,
+        "acceptEdits" => Posture::Edits,
+        _ => Posture::Ask,
+    };
+    let mut roots = vec![cwd.to_path_buf()];
+    roots.extend(
+        a.add_dirs
+            .iter()
+            .map(|d| sys::absolutize(cwd, Path::new(d))),
+    );
+    let mut p = Policy::new(posture, roots);
+    args::apply_rules(&a.allowed_tools, &mut p);
+    if let Some(allow) = settings
+        .pointer("/permissions/allow")
+        .and_then(Value::as_array)
+    {
+        let rules: Vec<String> = allow
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
+        args::apply_rules(&rules, &mut p);
+    }
+    p.prompts = interactive && !matches!(mode, "dontAsk" | "plan");
+    p
+}
+
+pub fn main(argv: &[String]) -> i32 {
+    let mut log = InvocationLog::start("claude", argv);
+    let a = match args::parse(&argv[1..]) {
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Help) => return crate::print_and_log(&mut log, args::HELP, "help"),
+        Ok(Parsed::Version) => {
+            return crate::print_and_log(&mut log, &format!("{}\n", args::VERSION), "version");
+        }
+        Err(r) => return r.report(&mut log),
+    };
+    match run(&a, &mut log) {
+        Ok(code) => {
+            log.finish("exited", code, None);
+            code
+        }
+        Err(r) => r.report(&mut log),
+    }
+}
+
+fn run(a: &ClaudeArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
+    let refuse = |message: &str| Refusal {
+        message: message.to_string(),
+        code: 1,
+    };
+    let cwd = std::env::current_dir().map_err(|e| refuse(&format!("Error: {e}")))?;
+    let settings = match &a.settings {
+        Some(spec) => load_settings(spec, &cwd).map_err(|m| refuse(&m))?,
+        None => json!({}),
+    };
+    let mode = permission_mode(a, &settings);
+    if mode == "bypassPermissions"
+        && rustix::process::geteuid().is_root()
+        && std::env::var("IS_SANDBOX").as_deref() != Ok("1")
+    {
+        return Err(refuse(
+            "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons",
+        ));
+    }
+    if let Some(sid) = &a.session_id {
+        if !sys::is_uuid(sid) {
+            return Err(refuse("Error: Invalid session ID. Must be a valid UUID."));
+        }
+        if a.resume.is_some() {
+            return Err(refuse(
+                "Error: --session-id can only be used with --continue or --resume if --fork-session is also specified.",
+            ));
+        }
+    }
+    let sid = a
+        .resume
+        .clone()
+        .or_else(|| a.session_id.clone())
+        .unwrap_or_else(sys::uuid_v4);
+    let transcript = transcript_path(&cwd, &sid);
+    if a.resume.is_some() && !transcript.as_ref().is_some_and(|t| t.exists()) {
+        return Err(refuse(&format!(
+            "No conversation found with session ID: {sid}"
+        )));
+    }
+    if a.print && a.output_format == OutputFormat::StreamJson && !a.verbose {
+        return Err(refuse(
+            "Error: When using --print, --output-format=stream-json requires --verbose",
+        ));
+    }
+    if !a.print && !sys::stdin_is_tty() {
+        return Err(refuse(
+            "Error: Raw mode is not supported on the current process.stdin, which Ink uses as input stream by default.\nRead about how to prevent this error on https://github.com/vadimdemedes/ink/#israwmodesupported",
+        ));
+    }
+    let mut session = Session {
+        sid: sid.clone(),
+        model: a.model.clone().unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+        cwd: cwd.clone(),
+        transcript,
+        stop_hooks: hooks::command_hooks(&settings, "Stop"),
+        log_hooks: Vec::new(),
+    };
+    let mut ctx = Ctx {
+        policy: policy(a, &mode, &settings, &cwd, !a.print),
+        cwd,
+        tool_env: vec![("CLAUDECODE".into(), "1".into())],
+        log_dir: log::log_dir(),
+        calls_made: 0,
+    };
+    log.set("mode", if a.print { "headless" } else { "interactive" })
+        .set("session_id", sid.as_str())
+        .set("permission_mode", mode.as_str());
+    let code = if a.print {
+        headless::headless(a, &mode, &mut session, &mut ctx, log)?
+    } else {
+        log.set("prompt", a.prompt.clone())
+            .set("prompt_source", a.prompt.as_ref().map(|_| "argument"))
+            .set("phase", "running")
+            .write();
+        let mut agent = screen::ClaudeTui {
+            session: &mut session,
+        };
+        crate::tui::run_session(&mut agent, &mut ctx, a.prompt.clone(), log)
+    };
+    log.set("hooks_fired", session.log_hooks.clone());
+    Ok(code)
+}

@@ -1,0 +1,244 @@
+//! The `codex` personality: config overrides, `exec` (stdin intake, `--json` events or
+//! human text), the TUI with its detached daemon, and the `notify` program run after turns.
+
+mod args;
+mod exec;
+mod notify;
+mod screen;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::engine::{Ctx, Policy, Posture};
+use crate::log::{self, InvocationLog};
+use crate::{Refusal, sys};
+use args::{CodexArgs, Parsed};
+
+/// Set (to the stage, "1" or "2") in the environment of the fake's own daemon processes.
+pub const DAEMON_ENV: &str = "VNX_FAKE_DAEMON";
+
+pub const DEFAULT_MODEL: &str = "gpt-5.1-codex";
+pub const API_ERROR: &str = "unexpected status 400 Bad Request: scripted failure";
+
+/// The daemon, like codex's: stage 1 leaves the session (`setsid`), starts stage 2, prints its
+/// pid and exits, so stage 2 is reparented away; stage 2 just sleeps for an hour.
+pub fn daemon_stage(stage: &str) -> i32 {
+    if stage != "1" {
+        std::thread::sleep(Duration::from_secs(3600));
+        return 0;
+    }
+    let _ = rustix::process::setsid();
+    let Ok(exe) = std::env::current_exe() else {
+        return 1;
+    };
+    let child = Command::new(exe)
+        .env(DAEMON_ENV, "2")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match child {
+        Ok(child) => {
+            println!("{}", child.id());
+            0
+        }
+        Err(_) => 1,
+    }
+}
+
+/// Starts the daemon and returns its pid (recorded as `daemon-<our pid>.pid` in the log dir).
+fn start_daemon() -> Option<u32> {
+    let out = Command::new(std::env::current_exe().ok()?)
+        .env(DAEMON_ENV, "1")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    if let Some(dir) = log::log_dir() {
+        let path = dir.join(format!("daemon-{}.pid", std::process::id()));
+        let _ = sys::write_atomically(&path, format!("{pid}\n").as_bytes());
+    }
+    Some(pid)
+}
+
+/// Runs the `notify` program with the notification JSON as its last argument and waits.
+pub fn fire_notify(program: &[String], payload: &Value, cwd: &Path) -> Value {
+    let Some((exe, rest)) = program.split_first() else {
+        return json!({"argv": program, "outcome": "empty notify"});
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args(rest).arg(payload.to_string()).current_dir(cwd);
+    let outcome = sys::run_helper(cmd, None, Duration::from_secs(10));
+    json!({"argv": program, "payload": payload, "outcome": outcome})
+}
+
+pub fn turn_complete(tid: &str, turn: usize, cwd: &Path, prompt: &str, last: &str) -> Value {
+    json!({
+        "type": "agent-turn-complete",
+        "thread-id": tid,
+        "turn-id": format!("turn-{turn}"),
+        "cwd": cwd,
+        "input-messages": [prompt],
+        "last-assistant-message": last,
+    })
+}
+
+/// The effective configuration after flags and `-c` overrides.
+pub struct Setup {
+    cwd: PathBuf,
+    sandbox: String,
+    approval: String,
+    notify: Option<Vec<String>>,
+    model: String,
+}
+
+pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
+    let fail = |message: String| Refusal { message, code: 1 };
+    let (mut notify, mut sandbox, mut approval) = (None, None, None);
+    for c in &a.configs {
+        let Some((key, value)) = c.split_once('=') else {
+            return Err(fail(format!(
+                "Error parsing -c overrides: Invalid override (missing '='): {c}"
+            )));
+        };
+        match key.trim() {
+            "notify" => {
+                let program = notify::parse_string_array(value).map_err(|e| {
+                    fail(format!(
+                        "Error loading config.toml: invalid type for `notify` ({e}): {value}"
+                    ))
+                })?;
+                notify = Some(program);
+            }
+            "sandbox_mode" => sandbox = Some(notify::parse_scalar(value)),
+            "approval_policy" => approval = Some(notify::parse_scalar(value)),
+            _ => {}
+        }
+    }
+    if let Some(s) = sandbox
+        .as_deref()
+        .filter(|s| !args::SANDBOX_MODES.contains(s))
+    {
+        return Err(fail(format!(
+            "Error loading config.toml: unknown variant `{s}` for `sandbox_mode`"
+        )));
+    }
+    if let Some(dir) = &a.cd {
+        std::env::set_current_dir(dir).map_err(|e| fail(format!("Error: {dir}: {e}")))?;
+    }
+    let cwd = std::env::current_dir().map_err(|e| fail(format!("Error: {e}")))?;
+    let sandbox = match a.bypass {
+        true => "danger-full-access".to_string(),
+        false => a
+            .sandbox
+            .clone()
+            .or(sandbox)
+            .unwrap_or_else(|| "read-only".into()),
+    };
+    let approval = match a.bypass {
+        true => "never".to_string(),
+        false => a
+            .approval
+            .clone()
+            .or(approval)
+            .unwrap_or_else(|| if a.exec { "never" } else { "on-request" }.to_string()),
+    };
+    let model = a.model.clone().unwrap_or_else(|| DEFAULT_MODEL.into());
+    Ok(Setup {
+        cwd,
+        sandbox,
+        approval,
+        notify,
+        model,
+    })
+}
+
+pub fn policy(a: &CodexArgs, s: &Setup) -> Policy {
+    let posture = match s.sandbox.as_str() {
+        "danger-full-access" => Posture::Full,
+        "workspace-write" => Posture::Edits,
+        _ => Posture::Ask,
+    };
+    let mut roots = vec![s.cwd.clone()];
+    roots.extend(
+        a.add_dirs
+            .iter()
+            .map(|d| sys::absolutize(&s.cwd, Path::new(d))),
+    );
+    let mut p = Policy::new(posture, roots);
+    p.edits_allow_run = s.approval != "untrusted";
+    p.guard_git_dirs = posture == Posture::Edits;
+    p.prompts = !a.exec && s.approval != "never";
+    p
+}
+
+pub fn main(argv: &[String]) -> i32 {
+    let mut log = InvocationLog::start("codex", argv);
+    let a = match args::parse(&argv[1..]) {
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Help { exec }) => {
+            return crate::print_and_log(&mut log, &args::help(exec), "help");
+        }
+        Ok(Parsed::Version) => {
+            return crate::print_and_log(&mut log, &format!("{}\n", args::VERSION), "version");
+        }
+        Err(r) => return r.report(&mut log),
+    };
+    let result = if a.exec {
+        exec::exec(&a, &mut log)
+    } else {
+        tui(&a, &mut log)
+    };
+    match result {
+        Ok(code) => {
+            log.finish("exited", code, None);
+            code
+        }
+        Err(r) => r.report(&mut log),
+    }
+}
+
+fn tui(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
+    let s = setup(a)?;
+    if !sys::stdin_is_tty() {
+        return Err(Refusal {
+            message: "Error: stdin is not a terminal".into(),
+            code: 1,
+        });
+    }
+    let tid = sys::uuid_v7();
+    log.set("mode", "interactive")
+        .set("session_id", tid.as_str())
+        .set("prompt", a.prompt.clone())
+        .set("prompt_source", a.prompt.as_ref().map(|_| "argument"))
+        .set("workdir", s.cwd.display().to_string())
+        .set("sandbox", s.sandbox.as_str())
+        .set("approval", s.approval.as_str());
+    if !a.no_daemon {
+        log.set("daemon_pid", start_daemon());
+    }
+    log.set("phase", "running").write();
+    let mut ctx = Ctx {
+        policy: policy(a, &s),
+        cwd: s.cwd.clone(),
+        tool_env: Vec::new(),
+        log_dir: log::log_dir(),
+        calls_made: 0,
+    };
+    let mut agent = screen::CodexTui {
+        tid,
+        model: s.model.clone(),
+        cwd: s.cwd.clone(),
+        notify: s.notify.clone(),
+        turns: 0,
+        tokens: (0, 0),
+        notifications: Vec::new(),
+    };
+    let code = crate::tui::run_session(&mut agent, &mut ctx, a.prompt.clone(), log);
+    log.set("notifications", agent.notifications.clone());
+    Ok(code)
+}

@@ -1,0 +1,310 @@
+//! The `gemini` personality: settings and folder trust, mode choice, prompt intake
+//! (stdin first, then the prompt), headless output (text, json, stream-json), the chat file
+//! and the `AfterAgent` hooks fired after every turn.
+
+mod args;
+mod headless;
+mod screen;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::engine::{Ctx, Policy, Posture, RunRule, Turn};
+use crate::hooks::{self, Hook};
+use crate::log::{self, InvocationLog};
+use crate::{Refusal, sys};
+use args::{GeminiArgs, Parsed};
+
+pub const DEFAULT_MODEL: &str = "gemini-2.5-pro";
+pub const API_ERROR: &str = "[API Error: scripted failure (status 400)]";
+
+pub struct Session {
+    pub sid: String,
+    pub model: String,
+    pub cwd: PathBuf,
+    pub hooks: Vec<Hook>,
+    pub chat: Option<PathBuf>,
+    pub messages: Vec<Value>,
+    pub log_hooks: Vec<Value>,
+}
+
+impl Session {
+    /// Rewrites the chat file and, unless the API call failed, fires `AfterAgent` hooks.
+    pub fn end_turn(&mut self, turn: &Turn) {
+        let reply = if turn.failed {
+            API_ERROR
+        } else {
+            turn.final_text.as_str()
+        };
+        for (kind, content) in [("user", turn.prompt.as_str()), ("gemini", reply)] {
+            self.messages.push(json!({
+                "id": sys::uuid_v4(), "timestamp": sys::iso_now(), "type": kind, "content": content,
+            }));
+        }
+        if let Some(chat) = &self.chat {
+            let doc = json!({"sessionId": self.sid, "lastUpdated": sys::iso_now(), "messages": self.messages});
+            let _ = sys::write_atomically(chat, format!("{doc:#}\n").as_bytes());
+        }
+        if turn.failed {
+            return;
+        }
+        let payload = json!({
+            "session_id": self.sid,
+            "transcript_path": self.chat.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "cwd": self.cwd,
+            "hook_event_name": "AfterAgent",
+            "timestamp": sys::iso_now(),
+            "prompt": turn.prompt,
+            "prompt_response": turn.final_text,
+            "stop_hook_active": false,
+        });
+        let dir = self.cwd.display().to_string();
+        let env = [
+            ("GEMINI_PROJECT_DIR".to_string(), dir.clone()),
+            ("CLAUDE_PROJECT_DIR".to_string(), dir),
+            ("GEMINI_SESSION_ID".to_string(), self.sid.clone()),
+        ];
+        let fired = hooks::fire(&self.hooks, &payload, &self.cwd, &env);
+        self.log_hooks.extend(fired);
+    }
+}
+
+/// System settings (`GEMINI_CLI_SYSTEM_SETTINGS_PATH`) then user settings; unreadable ones
+/// are reported and skipped, as gemini does.
+fn settings() -> Vec<Value> {
+    let mut paths = Vec::new();
+    if let Some(p) = std::env::var_os("GEMINI_CLI_SYSTEM_SETTINGS_PATH").filter(|p| !p.is_empty()) {
+        paths.push(PathBuf::from(p));
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        paths.push(PathBuf::from(home).join(".gemini/settings.json"));
+    }
+    paths
+        .iter()
+        .filter_map(|p| match hooks::read_settings(p) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("Error in settings file {e}. Please fix the file and try again.");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Folder trust: `--skip-trust`, trust turned off in settings, or an entry in
+/// `~/.gemini/trustedFolders.json` covering the cwd.
+fn trusted(a: &GeminiArgs, settings: &[Value], cwd: &Path) -> bool {
+    if a.skip_trust
+        || settings
+            .iter()
+            .any(|s| s.pointer("/security/folderTrust/enabled") == Some(&json!(false)))
+    {
+        return true;
+    }
+    let Some(home) = std::env::var_os("HOME") else {
+        return false;
+    };
+    let file = PathBuf::from(home).join(".gemini/trustedFolders.json");
+    let Ok(Some(Value::Object(folders))) = hooks::read_settings(&file) else {
+        return false;
+    };
+    folders.iter().any(|(path, level)| {
+        let path = Path::new(path);
+        match level.as_str() {
+            Some("TRUST_FOLDER") => cwd.starts_with(path),
+            Some("TRUST_PARENT") => path.parent().is_some_and(|p| cwd.starts_with(p)),
+            _ => false,
+        }
+    })
+}
+
+fn policy(
+    a: &GeminiArgs,
+    approval: &str,
+    settings: &[Value],
+    cwd: &Path,
+    interactive: bool,
+) -> Policy {
+    let posture = match approval {
+        "yolo" => Posture::Full,
+        "auto_edit" => Posture::Edits,
+        _ => Posture::Ask,
+    };
+    let mut roots = vec![cwd.to_path_buf()];
+    roots.extend(
+        a.include_directories
+            .iter()
+            .map(|d| sys::absolutize(cwd, Path::new(d))),
+    );
+    let mut p = Policy::new(posture, roots);
+    let from_settings = settings
+        .iter()
+        .filter_map(|s| s.pointer("/tools/allowed").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from);
+    for rule in a.allowed_tools.iter().cloned().chain(from_settings) {
+        let (tool, spec) = match rule.split_once('(') {
+            Some((tool, rest)) => (tool.to_string(), rest.strip_suffix(')').map(String::from)),
+            None => (rule.clone(), None),
+        };
+        match (tool.as_str(), spec) {
+            ("run_shell_command" | "ShellTool", None) => p.run_rules.push(RunRule::Any),
+            ("run_shell_command" | "ShellTool", Some(prefix)) => {
+                p.run_rules.push(RunRule::Prefix(prefix))
+            }
+            ("write_file" | "replace" | "WriteFileTool" | "EditTool", _) => p.writes_allowed = true,
+            _ => {}
+        }
+    }
+    p.prompts = interactive && approval != "plan";
+    p
+}
+
+fn chat_path(cwd: &Path, sid: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    let slug: String = cwd
+        .display()
+        .to_string()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = format!("session-{}.json", &sid[..8.min(sid.len())]);
+    Some(
+        PathBuf::from(home)
+            .join(".gemini/tmp")
+            .join(slug)
+            .join("chats")
+            .join(name),
+    )
+}
+
+pub fn main(argv: &[String]) -> i32 {
+    let mut log = InvocationLog::start("gemini", argv);
+    let a = match args::parse(&argv[1..]) {
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Help) => return crate::print_and_log(&mut log, args::HELP, "help"),
+        Ok(Parsed::Version) => {
+            return crate::print_and_log(&mut log, &format!("{}\n", args::VERSION), "version");
+        }
+        Err(r) => return r.report(&mut log),
+    };
+    match run(&a, &mut log) {
+        Ok(code) => {
+            log.finish("exited", code, None);
+            code
+        }
+        Err(r) => r.report(&mut log),
+    }
+}
+
+fn run(a: &GeminiArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
+    let fail = |m: &str| Refusal {
+        message: m.to_string(),
+        code: 1,
+    };
+    let cwd = std::env::current_dir().map_err(|e| fail(&format!("Error: {e}")))?;
+    let settings = settings();
+    let mut approval = match (a.yolo, &a.approval_mode) {
+        (true, _) => "yolo".to_string(),
+        (false, Some(m)) if !m.is_empty() => m.clone(),
+        _ => "default".to_string(),
+    };
+    if approval != "default" && !trusted(a, &settings, &cwd) {
+        eprintln!(
+            "Approval mode overridden to \"default\" because the current folder is not trusted."
+        );
+        approval = "default".into();
+    }
+    let tty = sys::stdin_is_tty();
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let interactive_prompt =
+        nonempty(&a.prompt_interactive).map(|p| nonempty(&a.query).unwrap_or(p));
+    let (prompt, source) = match (nonempty(&a.prompt), nonempty(&a.query)) {
+        (Some(p), _) => (Some(p), "flag"),
+        (None, Some(q)) => (Some(q), "argument"),
+        (None, None) => (None, "stdin"),
+    };
+    let interactive = interactive_prompt.is_some() || (tty && prompt.is_none());
+    if interactive_prompt.is_some() && !tty {
+        return Err(fail(
+            "Error: The --prompt-interactive flag cannot be used when input is piped from stdin.",
+        ));
+    }
+    let sid = sys::uuid_v4();
+    let mut session = Session {
+        sid: sid.clone(),
+        model: a
+            .model
+            .clone()
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| DEFAULT_MODEL.into()),
+        chat: chat_path(&cwd, &sid),
+        cwd: cwd.clone(),
+        hooks: settings
+            .iter()
+            .flat_map(|s| hooks::command_hooks(s, "AfterAgent"))
+            .collect(),
+        messages: Vec::new(),
+        log_hooks: Vec::new(),
+    };
+    let mut ctx = Ctx {
+        policy: policy(a, &approval, &settings, &cwd, interactive),
+        cwd,
+        tool_env: vec![("GEMINI_CLI".into(), "1".into())],
+        log_dir: log::log_dir(),
+        calls_made: 0,
+    };
+    log.set(
+        "mode",
+        if interactive {
+            "interactive"
+        } else {
+            "headless"
+        },
+    )
+    .set("session_id", sid.as_str())
+    .set("approval_mode", approval.as_str());
+    let code = if interactive {
+        log.set("prompt", interactive_prompt.clone())
+            .set("prompt_source", interactive_prompt.as_ref().map(|_| "flag"))
+            .set("phase", "running")
+            .write();
+        let mut agent = screen::GeminiTui {
+            session: &mut session,
+        };
+        crate::tui::run_session(&mut agent, &mut ctx, interactive_prompt, log)
+    } else {
+        let (prompt, source) = if tty {
+            (prompt.unwrap_or_default(), source)
+        } else {
+            log.set("phase", "reading-stdin").write();
+            let input = sys::read_stdin_unless_silent(std::time::Duration::from_millis(500));
+            match prompt {
+                Some(p) if input.is_empty() => (p, source),
+                Some(p) => (
+                    format!("{input}\n\n{p}"),
+                    if source == "flag" {
+                        "flag+stdin"
+                    } else {
+                        "argument+stdin"
+                    },
+                ),
+                None => (input, "stdin"),
+            }
+        };
+        if prompt.trim().is_empty() {
+            return Err(fail(
+                "No input provided via stdin. Input can be provided by piping data into gemini or using the --prompt option.",
+            ));
+        }
+        log.set("prompt", prompt.as_str())
+            .set("prompt_source", source)
+            .set("phase", "running")
+            .write();
+        headless::headless(a, &prompt, &mut session, &mut ctx, log)
+    };
+    log.set("hooks_fired", session.log_hooks.clone());
+    Ok(code)
+}
