@@ -289,7 +289,59 @@ pub struct Classification {
     pub remote: RemoteState,
 }
 
+/// Lines and files a diff touches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DiffStat {
+    pub files_changed: u64,
+    pub insertions: u64,
+    pub deletions: u64,
+}
+
+impl DiffStat {
+    fn of(diff: &git2::Diff<'_>) -> Option<DiffStat> {
+        let stats = diff.stats().ok()?;
+        Some(DiffStat {
+            files_changed: stats.files_changed() as u64,
+            insertions: stats.insertions() as u64,
+            deletions: stats.deletions() as u64,
+        })
+    }
+}
+
+/// What a worker changed: committed (base to HEAD) and not (HEAD to the working tree,
+/// untracked files included, ignored ones not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DiffStats {
+    pub committed: DiffStat,
+    pub uncommitted: DiffStat,
+}
+
 impl Worktree {
+    /// Diff statistics of the worktree against its base (read before it is released).
+    pub fn diff_stats(&self) -> Option<DiffStats> {
+        let repo = git2::Repository::open(&self.path).ok()?;
+        let base = repo
+            .revparse_single(&self.base_commit)
+            .ok()?
+            .peel_to_tree()
+            .ok()?;
+        let head = repo.head().ok()?.peel_to_tree().ok()?;
+        let committed = repo
+            .diff_tree_to_tree(Some(&base), Some(&head), None)
+            .ok()?;
+        let mut opts = git2::DiffOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .show_untracked_content(true);
+        let uncommitted = repo
+            .diff_tree_to_workdir_with_index(Some(&head), Some(&mut opts))
+            .ok()?;
+        Some(DiffStats {
+            committed: DiffStat::of(&committed)?,
+            uncommitted: DiffStat::of(&uncommitted)?,
+        })
+    }
+
     /// Classifies the worktree in BRIEF §6's order: dirty, clean, pushed, committed.
     pub fn classify(&self, remote: &str) -> Result<Classification, WorktreeError> {
         let err = |source| WorktreeError::Git {

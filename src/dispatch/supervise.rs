@@ -230,6 +230,9 @@ fn teardown(
         branch: spec.branch.clone(),
         base_commit: spec.base_commit.clone(),
     };
+    if let Some(stats) = wt.diff_stats() {
+        fields.push(("diff_stats", outcome::ledger_value(&stats)));
+    }
     match wt.classify(&spec.remote) {
         Ok(c) => {
             let action = repo.release(&wt, &c);

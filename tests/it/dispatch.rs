@@ -90,6 +90,14 @@ fn each_teardown_class_and_its_action() {
     assert_eq!(c["status"], "done");
     assert_eq!(c["teardown_class"], "committed");
     assert_eq!(c["commits"], 1);
+    // The demo output file has four lines.
+    assert_eq!(
+        c["diff_stats"],
+        serde_json::json!({
+            "committed": {"files_changed": 1, "insertions": 4, "deletions": 0},
+            "uncommitted": {"files_changed": 0, "insertions": 0, "deletions": 0}
+        })
+    );
     let id = c["dispatch_id"].as_str().unwrap().to_owned();
     assert!(
         !root
@@ -111,6 +119,11 @@ fn each_teardown_class_and_its_action() {
 
     let r = repo.dispatch("dirty", &["--instruction", "leave changes"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        completion(&r)["diff_stats"]["uncommitted"]["files_changed"],
+        1,
+        "an untracked file counts"
+    );
     let c = completion(&r);
     assert_eq!(c["teardown_class"], "dirty");
     assert_eq!(c["teardown_action"]["locked"], true);
