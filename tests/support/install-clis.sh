@@ -40,9 +40,14 @@ up_to_date() {
     [ "$(installed_version @google/gemini-cli)" = "$GEMINI_VERSION" ] || return 1
     local b
     for b in claude codex gemini; do [ -x "$BIN_DIR/$b" ] || return 1; done
-    # The claude entry point is a native binary once the postinstall has run.
-    "$BIN_DIR/claude" --version 2>/dev/null | grep -q "^$CLAUDE_VERSION" || return 1
-    "$BIN_DIR/codex" --version 2>/dev/null | grep -q "$CODEX_VERSION" || return 1
+    # Checked without running the CLIs: even `--version` writes into $HOME (codex creates
+    # ~/.codex/tmp, gemini leaves ~/.gemini/projects.json.*.tmp).
+    # claude's bin/claude.exe is a small placeholder until the postinstall has copied the
+    # native binary (about 245 MB) over it.
+    local exe="$CACHE_DIR/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
+    [ -f "$exe" ] && [ "$(wc -c <"$exe")" -gt 10000000 ] || return 1
+    # codex's launcher needs its platform package's native binary.
+    compgen -G "$CACHE_DIR/node_modules/@openai/codex-*/vendor/*/bin/codex" >/dev/null || return 1
     return 0
 }
 
@@ -57,6 +62,14 @@ if [ ! -f "$CACHE_DIR/package.json" ]; then
     printf '{\n  "name": "vnx-clis",\n  "private": true,\n  "description": "real coding CLIs for vnx tests (tests/support/install-clis.sh)"\n}\n' \
         >"$CACHE_DIR/package.json"
 fi
+
+for spec in "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" \
+            "@google/gemini-cli@$GEMINI_VERSION"; do
+    if [ -z "$(npm view "$spec" version 2>/dev/null)" ]; then
+        log "$spec is not in the npm registry (npm view found nothing)"
+        exit 1
+    fi
+done
 
 log "installing into $CACHE_DIR (about 750 MB) ..."
 start=$(date +%s)

@@ -1,0 +1,1126 @@
+#!/usr/bin/env python3
+"""A scripted stand-in for the model APIs that claude, codex and gemini talk to.
+
+    python3 tests/support/model_server.py --port 0 --log FILE
+
+Speaks enough of the Anthropic Messages API, the OpenAI Responses API, the Gemini
+generateContent API and the Ollama API for the real CLIs to run a turn against it on
+127.0.0.1. The first stdout line is `PORT=<n>` (flushed); it then serves until killed.
+
+What the "model" does is scripted by `@model` lines in the user's prompt (see README.md
+beside this file). The server is stateless: every request is answered from the request
+alone, by finding the script and counting the tool results that follow it.
+
+Python 3.11 standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+ASK_TEXT = "Should I also update the documentation?"
+DEFAULT_FINAL = "Done."
+SIDE_TEXT = "OK."
+OLLAMA_VERSION = "0.20.0"
+OLLAMA_MODEL = "mock-model"
+OLLAMA_TAGS = [OLLAMA_MODEL, OLLAMA_MODEL + ":latest", "gpt-oss:20b"]
+
+# `\@model` is accepted too: gemini treats an unescaped `@word` in a prompt as a file
+# reference and, when a file matching *word* exists in the workspace, rewrites it.
+SCRIPT_LINE = re.compile(r"^[ \t]*\\?@model[ \t]+(\S+)[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+# Headers whose value is a secret: the log records only that they were sent.
+SECRET_HEADERS = {"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie",
+                  "proxy-authorization"}
+
+# --------------------------------------------------------------------------------------
+# The script
+# --------------------------------------------------------------------------------------
+
+
+class Step:
+    def __init__(self, kind: str, arg: str, line: str):
+        self.kind = kind
+        self.arg = arg
+        self.line = line
+
+    @property
+    def is_tool(self) -> bool:
+        return self.kind in ("write", "run")
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "arg": self.arg}
+
+
+def parse_script(text: str) -> list[Step]:
+    steps = []
+    for m in SCRIPT_LINE.finditer(text):
+        kind, arg = m.group(1).lower(), m.group(2)
+        steps.append(Step(kind, arg, m.group(0).strip()))
+    return steps
+
+
+def final_text(steps: list[Step]) -> str:
+    text = DEFAULT_FINAL
+    for s in steps:
+        if s.kind == "say":
+            text = s.arg or DEFAULT_FINAL
+        elif s.kind == "ask":
+            text = ASK_TEXT
+    return text
+
+
+class Decision:
+    """What to answer: a tool call, the final text, a failure. `sleep` comes first."""
+
+    def __init__(self, kind: str, **kw):
+        self.kind = kind  # "tool" | "text" | "fail" | "side" | "json"
+        self.text = kw.get("text", "")
+        self.step: Step | None = kw.get("step")
+        self.step_index: int | None = kw.get("step_index")
+        self.status: int = kw.get("status", 200)
+        self.sleep: float = kw.get("sleep", 0.0)
+        self.tool_results = kw.get("tool_results", 0)
+        self.tool_name: str | None = None
+        self.tool_args = None  # dict, or str for a freeform (custom) tool
+        self.tool_type = "function"  # codex: "function" or "custom"
+        self.json_value = kw.get("json_value")
+
+    def log(self) -> dict:
+        d = {"kind": self.kind}
+        if self.step is not None:
+            d["step"] = self.step.to_json()
+            d["step_index"] = self.step_index
+        if self.kind in ("text", "side"):
+            d["text"] = self.text
+        if self.kind == "tool":
+            d["tool"] = self.tool_name
+            d["tool_type"] = self.tool_type
+            d["args"] = self.tool_args
+        if self.kind == "fail":
+            d["status"] = self.status
+        if self.kind == "json":
+            d["json"] = self.json_value
+        if self.sleep:
+            d["sleep"] = self.sleep
+        d["tool_results"] = self.tool_results
+        return d
+
+
+def decide(steps: list[Step], tool_results: int) -> Decision:
+    """The next step once `tool_results` tool calls of the script have been answered."""
+    done = 0
+    start = 0
+    # Skip the steps up to and including the `tool_results`-th tool step.
+    if tool_results > 0:
+        for i, s in enumerate(steps):
+            if s.is_tool:
+                done += 1
+                if done == tool_results:
+                    start = i + 1
+                    break
+        else:
+            start = len(steps)
+    slept = 0.0
+    for i in range(start, len(steps)):
+        s = steps[i]
+        if s.kind == "sleep":
+            try:
+                slept += float(s.arg.split()[0])
+            except (ValueError, IndexError):
+                pass
+        elif s.kind == "fail":
+            try:
+                status = int(s.arg.split()[0])
+            except (ValueError, IndexError):
+                status = 500
+            return Decision("fail", step=s, step_index=i, status=status, sleep=slept,
+                            tool_results=tool_results)
+        elif s.is_tool:
+            return Decision("tool", step=s, step_index=i, sleep=slept, tool_results=tool_results)
+    return Decision("text", text=final_text(steps), sleep=slept, tool_results=tool_results)
+
+
+def split_write(arg: str) -> tuple[str, str]:
+    parts = arg.split(None, 1)
+    path = parts[0] if parts else "out.txt"
+    text = parts[1] if len(parts) > 1 else ""
+    return path, text + "\n"
+
+
+def shell_quote(s: str) -> str:
+    return "'" + s.replace("'", "'\"'\"'") + "'"
+
+
+def write_command(path: str, content: str) -> str:
+    d = os.path.dirname(path)
+    mk = f"mkdir -p {shell_quote(d)} && " if d else ""
+    return f"{mk}printf '%s' {shell_quote(content)} > {shell_quote(path)}"
+
+
+# --------------------------------------------------------------------------------------
+# JSON from a schema (side requests that want structured output)
+# --------------------------------------------------------------------------------------
+
+
+def value_for_schema(schema, name: str = ""):
+    if not isinstance(schema, dict):
+        return SIDE_TEXT
+    if "enum" in schema and schema["enum"]:
+        enum = schema["enum"]
+        # gemini's next-speaker check: "user" ends the turn; "model" would loop.
+        for pref in ("user", "flash"):
+            if pref in enum:
+                return pref
+        return enum[0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema and schema[key]:
+            return value_for_schema(schema[key][0], name)
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), t[0] if t else "string")
+    if isinstance(t, str):
+        t = t.lower()
+    if t == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        return {k: value_for_schema(v, k) for k, v in props.items()}
+    if t == "array":
+        return []
+    if t in ("integer", "number"):
+        lo = schema.get("minimum", 1)
+        hi = schema.get("maximum")
+        v = max(1, lo) if isinstance(lo, (int, float)) else 1
+        if isinstance(hi, (int, float)) and v > hi:
+            v = hi
+        return int(v) if t == "integer" else v
+    if t == "boolean":
+        return False
+    if name in ("title",):
+        return "Mock title"
+    return "mock"
+
+
+# --------------------------------------------------------------------------------------
+# Helpers shared by the APIs
+# --------------------------------------------------------------------------------------
+
+
+def est_tokens(obj) -> int:
+    try:
+        n = len(json.dumps(obj))
+    except (TypeError, ValueError):
+        n = 0
+    return max(1, n // 4)
+
+
+def new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:24]
+
+
+def find_cwd(text: str) -> str | None:
+    for pat in (r"Primary working directory:\s*(/[^\n]*)",
+                r"Working directory:\s*(/[^\n]*)",
+                r"<cwd>\s*(/[^<\n]*)\s*</cwd>",
+                r"current working directory[^/\n]*?(/[^\s\n'\"`]*)",
+                r"working in the directory:?\s*(/[^\s\n'\"`]*)"):
+        m = re.search(pat, text, re.IGNORECASE)
+        if m:
+            return m.group(1).strip().rstrip(".")
+    return None
+
+
+def text_of(obj) -> str:
+    """All strings in a JSON value, joined by newlines (for cwd lookup)."""
+    out = []
+
+    def walk(o):
+        if isinstance(o, str):
+            out.append(o)
+        elif isinstance(o, list):
+            for x in o:
+                walk(x)
+        elif isinstance(o, dict):
+            for x in o.values():
+                walk(x)
+
+    walk(obj)
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# Per-API conversation readers: (script steps, tool results after the script)
+# --------------------------------------------------------------------------------------
+
+
+def anthropic_script(body: dict) -> tuple[list[Step], int]:
+    msgs = body.get("messages") or []
+    script_at, steps = None, []
+    for i, m in enumerate(msgs):
+        if m.get("role") != "user":
+            continue
+        c = m.get("content")
+        if isinstance(c, str):
+            texts = [c]
+        else:
+            texts = [b.get("text", "") for b in (c or [])
+                     if isinstance(b, dict) and b.get("type") == "text"]
+        found = parse_script("\n".join(texts))
+        if found:
+            script_at, steps = i, found
+    if script_at is None:
+        return [], 0
+    n = 0
+    for m in msgs[script_at + 1:]:
+        c = m.get("content")
+        if m.get("role") == "user" and isinstance(c, list):
+            n += sum(1 for b in c if isinstance(b, dict) and b.get("type") == "tool_result")
+    return steps, n
+
+
+def responses_script(body: dict) -> tuple[list[Step], int]:
+    items = body.get("input")
+    if isinstance(items, str):
+        return parse_script(items), 0
+    items = items or []
+    script_at, steps = None, []
+    for i, it in enumerate(items):
+        if not isinstance(it, dict):
+            continue
+        if it.get("role") != "user" or it.get("type", "message") != "message":
+            continue
+        c = it.get("content")
+        if isinstance(c, str):
+            texts = [c]
+        else:
+            texts = [p.get("text", "") for p in (c or []) if isinstance(p, dict)]
+        found = parse_script("\n".join(texts))
+        if found:
+            script_at, steps = i, found
+    if script_at is None:
+        return [], 0
+    n = sum(1 for it in items[script_at + 1:] if isinstance(it, dict)
+            and it.get("type") in ("function_call_output", "custom_tool_call_output",
+                                   "local_shell_call_output", "tool_search_output"))
+    return steps, n
+
+
+def gemini_script(body: dict) -> tuple[list[Step], int]:
+    contents = body.get("contents") or []
+    script_at, steps = None, []
+    for i, c in enumerate(contents):
+        if c.get("role", "user") != "user":
+            continue
+        texts = [p.get("text", "") for p in (c.get("parts") or [])
+                 if isinstance(p, dict) and "text" in p]
+        found = parse_script("\n".join(texts))
+        if found:
+            script_at, steps = i, found
+    if script_at is None:
+        return [], 0
+    n = 0
+    for c in contents[script_at + 1:]:
+        n += sum(1 for p in (c.get("parts") or [])
+                 if isinstance(p, dict) and "functionResponse" in p)
+    return steps, n
+
+
+def ollama_script(body: dict) -> tuple[list[Step], int]:
+    msgs = body.get("messages") or []
+    script_at, steps = None, []
+    for i, m in enumerate(msgs):
+        if m.get("role") == "user":
+            found = parse_script(m.get("content") or "")
+            if found:
+                script_at, steps = i, found
+    if script_at is None:
+        # /api/generate
+        found = parse_script(body.get("prompt") or "")
+        return found, 0
+    n = sum(1 for m in msgs[script_at + 1:] if m.get("role") == "tool")
+    return steps, n
+
+
+def user_texts(api: str, body: dict) -> list[str]:
+    """The text of each user-authored message (tool results left out), in order."""
+    out = []
+    if api == "anthropic":
+        for m in body.get("messages") or []:
+            if m.get("role") != "user":
+                continue
+            c = m.get("content")
+            t = c if isinstance(c, str) else "\n".join(
+                b.get("text", "") for b in (c or [])
+                if isinstance(b, dict) and b.get("type") == "text")
+            if t:
+                out.append(t)
+    elif api == "openai":
+        items = body.get("input")
+        if isinstance(items, str):
+            return [items]
+        for it in items or []:
+            if isinstance(it, dict) and it.get("role") == "user" \
+                    and it.get("type", "message") == "message":
+                c = it.get("content")
+                t = c if isinstance(c, str) else "\n".join(
+                    p.get("text", "") for p in (c or []) if isinstance(p, dict))
+                if t:
+                    out.append(t)
+    elif api == "gemini":
+        for c in body.get("contents") or []:
+            if c.get("role", "user") == "user":
+                t = "\n".join(p.get("text", "") for p in (c.get("parts") or [])
+                              if isinstance(p, dict) and "text" in p)
+                if t:
+                    out.append(t)
+    elif api in ("ollama", "openai-chat"):
+        for m in body.get("messages") or []:
+            if m.get("role") == "user":
+                c = m.get("content")
+                out.append(c if isinstance(c, str) else text_of(c))
+        if body.get("prompt"):
+            out.append(body["prompt"])
+    return out
+
+
+def tool_names(body: dict) -> list[str]:
+    names = []
+    for t in body.get("tools") or []:
+        if not isinstance(t, dict):
+            continue
+        if "functionDeclarations" in t or "function_declarations" in t:
+            names += [f.get("name") for f in
+                      (t.get("functionDeclarations") or t.get("function_declarations") or [])]
+        elif t.get("name"):
+            names.append(t["name"])
+        elif isinstance(t.get("function"), dict):
+            names.append(t["function"].get("name"))
+        elif t.get("type"):
+            names.append(t["type"])
+    return names
+
+
+def summarize(api: str, body) -> dict:
+    """The fields tests assert on most, pulled out of the request body."""
+    if not isinstance(body, dict) or api not in ("anthropic", "openai", "gemini", "ollama",
+                                                 "openai-chat"):
+        return {}
+    texts = user_texts(api, body)
+    scripted = [t for t in texts if SCRIPT_LINE.search(t)]
+    summary = {
+        "model": body.get("model"),
+        "stream": bool(body.get("stream")),
+        "tools": tool_names(body),
+        "prompt": scripted[-1] if scripted else (texts[-1] if texts else None),
+    }
+    if api == "openai":
+        meta = (body.get("client_metadata") or {}).get("x-codex-turn-metadata")
+        try:
+            meta = json.loads(meta) if isinstance(meta, str) else None
+        except ValueError:
+            meta = None
+        if isinstance(meta, dict):
+            for k in ("sandbox_mode", "request_kind", "turn_trigger", "thread_source"):
+                if k in meta:
+                    summary[k] = meta[k]
+    return summary
+
+
+# --------------------------------------------------------------------------------------
+# Tool choice per API
+# --------------------------------------------------------------------------------------
+
+
+def anthropic_tool(d: Decision, body: dict) -> None:
+    tools = {t.get("name"): t for t in (body.get("tools") or []) if isinstance(t, dict)}
+    s = d.step
+    if s.kind == "write":
+        path, content = split_write(s.arg)
+        if not os.path.isabs(path):
+            cwd = find_cwd(text_of(body.get("system"))) or find_cwd(text_of(body.get("messages")))
+            if cwd:
+                path = os.path.join(cwd, path)
+        if "Write" in tools:
+            d.tool_name, d.tool_args = "Write", {"file_path": path, "content": content}
+            return
+        cmd = write_command(path, content)
+    else:
+        cmd = s.arg
+    d.tool_name, d.tool_args = "Bash", {"command": cmd, "description": "Run scripted command"}
+
+
+def openai_tool(d: Decision, body: dict) -> None:
+    tools = {}
+    for t in body.get("tools") or []:
+        if not isinstance(t, dict):
+            continue
+        name = t.get("name") or (t.get("function") or {}).get("name")
+        if name:
+            tools[name] = t
+    s = d.step
+    if s.kind == "write":
+        path, content = split_write(s.arg)
+        if "apply_patch" in tools:
+            body_lines = content[:-1].split("\n") if content.endswith("\n") else content.split("\n")
+            patch = "*** Begin Patch\n*** Add File: " + path + "\n" + \
+                "".join("+" + ln + "\n" for ln in body_lines) + "*** End Patch\n"
+            t = tools["apply_patch"]
+            d.tool_name = "apply_patch"
+            if t.get("type") == "custom":
+                d.tool_type, d.tool_args = "custom", patch
+            else:
+                props = ((t.get("parameters") or (t.get("function") or {}).get("parameters")
+                          or {}).get("properties") or {})
+                key = "input" if "input" in props or not props else next(iter(props))
+                d.tool_args = {key: patch}
+            return
+        cmd = write_command(path, content)
+    else:
+        cmd = s.arg
+    for name in ("exec_command", "shell_command", "shell", "local_shell", "bash"):
+        if name in tools:
+            t = tools[name]
+            props = ((t.get("parameters") or (t.get("function") or {}).get("parameters")
+                      or {}).get("properties") or {})
+            d.tool_name = name
+            if "cmd" in props:
+                d.tool_args = {"cmd": cmd}
+            elif props.get("command", {}).get("type") == "array":
+                d.tool_args = {"command": ["bash", "-lc", cmd]}
+            else:
+                d.tool_args = {"command": cmd}
+            return
+    d.tool_name, d.tool_args = "exec_command", {"cmd": cmd}
+
+
+def gemini_tool(d: Decision, body: dict) -> None:
+    names = set()
+    for t in body.get("tools") or []:
+        for f in (t.get("functionDeclarations") or t.get("function_declarations") or []):
+            names.add(f.get("name"))
+    s = d.step
+    if s.kind == "write":
+        path, content = split_write(s.arg)
+        if "write_file" in names or not names:
+            d.tool_name, d.tool_args = "write_file", {"file_path": path, "content": content}
+            return
+        cmd = write_command(path, content)
+    else:
+        cmd = s.arg
+    d.tool_name, d.tool_args = "run_shell_command", {"command": cmd,
+                                                     "description": "Run scripted command"}
+
+
+def ollama_tool(d: Decision, body: dict) -> None:
+    names = set()
+    for t in body.get("tools") or []:
+        names.add((t.get("function") or {}).get("name"))
+    s = d.step
+    if s.kind == "write":
+        path, content = split_write(s.arg)
+        for n in ("write_file", "Write"):
+            if n in names:
+                d.tool_name, d.tool_args = n, {"file_path": path, "content": content}
+                return
+        cmd = write_command(path, content)
+    else:
+        cmd = s.arg
+    for n in ("run_shell_command", "shell", "bash", "Bash", "exec_command"):
+        if n in names:
+            d.tool_name, d.tool_args = n, {"command": cmd}
+            return
+    d.tool_name, d.tool_args = "shell", {"command": cmd}
+
+
+# --------------------------------------------------------------------------------------
+# The HTTP server
+# --------------------------------------------------------------------------------------
+
+ANTHROPIC_ERROR = {400: "invalid_request_error", 401: "authentication_error",
+                   403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                   429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+                 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+OPENAI_ERROR = {400: "invalid_request_error", 401: "invalid_request_error",
+                403: "permission_error", 404: "invalid_request_error", 429: "rate_limit_error",
+                500: "server_error", 503: "server_error"}
+
+ANTHROPIC_MODELS = ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805",
+                    "claude-haiku-4-5-20251001"]
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, handler, log_path: str | None):
+        super().__init__(addr, handler)
+        self.log_path = log_path
+        self.log_lock = threading.Lock()
+
+    def log_json(self, entry: dict) -> None:
+        if not self.log_path:
+            return
+        line = json.dumps(entry, ensure_ascii=False)
+        with self.log_lock:
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+                f.flush()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "vnx-model-server/1"
+    server: Server
+
+    # quiet: the JSONL log is the record
+    def log_message(self, fmt, *args):  # noqa: N802
+        pass
+
+    # ---- plumbing -------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            data = b""
+            while True:
+                size_line = self.rfile.readline().strip()
+                size = int(size_line.split(b";")[0] or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            n = int(self.headers.get("Content-Length") or 0)
+            data = self.rfile.read(n) if n else b""
+        enc = (self.headers.get("Content-Encoding") or "").lower()
+        if enc == "gzip":
+            data = gzip.decompress(data)
+        elif enc == "deflate":
+            data = zlib.decompress(data)
+        return data
+
+    def _headers_for_log(self) -> dict:
+        out = {}
+        for k, v in self.headers.items():
+            lk = k.lower()
+            out[lk] = "<present>" if lk in SECRET_HEADERS else v
+        return out
+
+    def _send_json(self, status: int, obj, extra_headers: dict | None = None) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (extra_headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+            self.wfile.flush()
+
+    def _start_stream(self, content_type: str, extra_headers: dict | None = None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        for k, v in (extra_headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.close_connection = True
+
+    def _sse(self, event: str | None, data) -> None:
+        chunk = ""
+        if event:
+            chunk += f"event: {event}\n"
+        chunk += "data: " + (data if isinstance(data, str) else json.dumps(data)) + "\n\n"
+        self.wfile.write(chunk.encode())
+        self.wfile.flush()
+
+    def _log(self, api: str, body, answer: dict, started: float) -> None:
+        u = urlsplit(self.path)
+        q = {k: (v if k != "key" else ["<present>"]) for k, v in parse_qs(u.query).items()}
+        summary = summarize(api, body)
+        m = re.search(r"/models/([^/:]+):", u.path)
+        if summary and m and not summary.get("model"):
+            summary["model"] = m.group(1)
+            summary["stream"] = u.path.endswith(":streamGenerateContent")
+        self.server.log_json({
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started))
+                    + f".{int((started % 1) * 1000):03d}Z",
+            "method": self.command,
+            "path": u.path,
+            "query": q,
+            "api": api,
+            "headers": self._headers_for_log(),
+            "auth": any(h in self.headers for h in ("authorization", "x-api-key",
+                                                    "x-goog-api-key")) or "key" in q,
+            "summary": summary,
+            "body": body,
+            "answer": answer,
+        })
+
+    # ---- routing --------------------------------------------------------------------
+
+    def do_HEAD(self):  # noqa: N802
+        self._send_json(200, {})
+
+    def do_GET(self):  # noqa: N802
+        self._route("GET")
+
+    def do_POST(self):  # noqa: N802
+        self._route("POST")
+
+    def do_PUT(self):  # noqa: N802
+        self._route("PUT")
+
+    def do_DELETE(self):  # noqa: N802
+        self._route("DELETE")
+
+    def _route(self, method: str) -> None:
+        started = time.time()
+        raw = self._read_body() if method in ("POST", "PUT") else b""
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {"_raw": raw[:4000].decode("utf-8", "replace")}
+        path = urlsplit(self.path).path
+        query = parse_qs(urlsplit(self.path).query)
+        b = body if isinstance(body, dict) else {}
+        try:
+            # Anthropic
+            if path.endswith("/v1/messages/count_tokens") and method == "POST":
+                self._log("anthropic", body, {"kind": "count_tokens"}, started)
+                return self._send_json(200, {"input_tokens": est_tokens(b)})
+            if path.endswith("/v1/messages") and method == "POST":
+                return self._anthropic(b, started)
+            # OpenAI Responses (codex) and chat completions
+            if path.endswith("/responses") and method == "POST":
+                return self._responses(b, started)
+            if path.endswith("/chat/completions") and method == "POST":
+                return self._chat_completions(b, started)
+            if path.endswith("/models") and method == "GET" and "/v1beta" not in path:
+                return self._models(path, started)
+            # Gemini
+            m = re.search(r"/models/([^/:]+):(\w+)$", path)
+            if m and method == "POST":
+                return self._gemini(m.group(1), m.group(2), query, b, started)
+            if "/v1beta/models" in path and method == "GET":
+                self._log("gemini", body, {"kind": "models"}, started)
+                return self._send_json(200, {"models": [
+                    {"name": "models/gemini-2.5-pro", "displayName": "Gemini 2.5 Pro"},
+                    {"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash"}]})
+            # Ollama
+            if path.startswith("/api/"):
+                return self._ollama(path, method, b, started)
+            if path in ("/", "") and method == "GET":
+                self._log("none", body, {"kind": "root"}, started)
+                return self._send_json(200, {"status": "ok"})
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        self._log("none", body, {"kind": "not_found", "status": 404}, started)
+        if "/v1beta" in path:
+            return self._send_json(404, {"error": {"code": 404, "message": "not found",
+                                                   "status": "NOT_FOUND"}})
+        if path.startswith("/api/"):
+            return self._send_json(404, {"error": "not found"})
+        return self._send_json(404, {"type": "error", "error": {
+            "type": "not_found_error", "message": f"Not found: {path}"}})
+
+    # ---- common decision ------------------------------------------------------------
+
+    def _decide(self, steps, n, has_tools: bool, schema=None) -> Decision:
+        """Side requests never follow the script. A request that asks for structured
+        output (claude's and codex's title generation, gemini's routing classifier and
+        next-speaker check) gets JSON made from its schema; one that offers no tools
+        (claude's haiku side requests) or has no script gets a short text."""
+        if schema is not None:
+            return Decision("json", json_value=value_for_schema(schema), tool_results=n)
+        if not steps or not has_tools:
+            return Decision("side", text=SIDE_TEXT, tool_results=n)
+        return decide(steps, n)
+
+    # ---- Anthropic ------------------------------------------------------------------
+
+    def _anthropic(self, body: dict, started: float) -> None:
+        steps, n = anthropic_script(body)
+        schema = None
+        # structured output: claude's title request sends output_config.format (json_schema)
+        for of in (body.get("output_format"), (body.get("output_config") or {}).get("format")):
+            if isinstance(of, dict) and of.get("schema"):
+                schema = of["schema"]
+        d = self._decide(steps, n, bool(body.get("tools")), schema)
+        if d.kind == "tool":
+            anthropic_tool(d, body)
+        self._log("anthropic", body, d.log(), started)
+        if d.sleep:
+            time.sleep(d.sleep)
+        if d.kind == "fail":
+            return self._send_json(d.status, {"type": "error", "error": {
+                "type": ANTHROPIC_ERROR.get(d.status, "api_error"),
+                "message": "scripted failure"}}, {"request-id": new_id("req_"),
+                                                  "x-should-retry": "false"
+                                                  if d.status < 500 else "true"})
+        model = body.get("model") or ANTHROPIC_MODELS[0]
+        msg_id = new_id("msg_")
+        in_tok = est_tokens(body)
+        if d.kind == "tool":
+            block = {"type": "tool_use", "id": new_id("toolu_"), "name": d.tool_name,
+                     "input": d.tool_args}
+            stop = "tool_use"
+        else:
+            text = json.dumps(d.json_value) if d.kind == "json" else d.text
+            block = {"type": "text", "text": text}
+            stop = "end_turn"
+        out_tok = max(1, est_tokens(block) // 2)
+        usage = {"input_tokens": in_tok, "cache_creation_input_tokens": 0,
+                 "cache_read_input_tokens": 0, "output_tokens": out_tok,
+                 "service_tier": "standard"}
+        headers = {"request-id": new_id("req_")}
+        if not body.get("stream"):
+            return self._send_json(200, {
+                "id": msg_id, "type": "message", "role": "assistant", "model": model,
+                "content": [block], "stop_reason": stop, "stop_sequence": None,
+                "usage": usage}, headers)
+        self._start_stream("text/event-stream", headers)
+        start_usage = dict(usage, output_tokens=1)
+        self._sse("message_start", {"type": "message_start", "message": {
+            "id": msg_id, "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}})
+        if block["type"] == "text":
+            self._sse("content_block_start", {"type": "content_block_start", "index": 0,
+                                              "content_block": {"type": "text", "text": ""}})
+            self._sse("ping", {"type": "ping"})
+            self._sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                              "delta": {"type": "text_delta",
+                                                        "text": block["text"]}})
+        else:
+            self._sse("content_block_start", {"type": "content_block_start", "index": 0,
+                                              "content_block": dict(block, input={})})
+            self._sse("ping", {"type": "ping"})
+            self._sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                              "delta": {"type": "input_json_delta",
+                                                        "partial_json": json.dumps(
+                                                            block["input"])}})
+        self._sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+        self._sse("message_delta", {"type": "message_delta",
+                                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                                    "usage": {"input_tokens": in_tok,
+                                              "cache_creation_input_tokens": 0,
+                                              "cache_read_input_tokens": 0,
+                                              "output_tokens": out_tok}})
+        self._sse("message_stop", {"type": "message_stop"})
+
+    def _models(self, path: str, started: float) -> None:
+        now = int(time.time())
+        self._log("models", None, {"kind": "models"}, started)
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z",
+                 "object": "model", "created": now, "owned_by": "mock"}
+                for m in ANTHROPIC_MODELS + ["gpt-5.5", OLLAMA_MODEL]]
+        self._send_json(200, {"object": "list", "data": data, "has_more": False,
+                              "first_id": data[0]["id"], "last_id": data[-1]["id"]})
+
+    # ---- OpenAI Responses -----------------------------------------------------------
+
+    def _responses(self, body: dict, started: float) -> None:
+        steps, n = responses_script(body)
+        schema = None
+        fmt = ((body.get("text") or {}).get("format") or {})
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            schema = fmt.get("schema")
+        d = self._decide(steps, n, bool(body.get("tools")), schema)
+        if d.kind == "tool":
+            openai_tool(d, body)
+        self._log("openai", body, d.log(), started)
+        if d.sleep:
+            time.sleep(d.sleep)
+        if d.kind == "fail":
+            return self._send_json(d.status, {"error": {
+                "message": "scripted failure", "type": OPENAI_ERROR.get(d.status, "server_error"),
+                "param": None, "code": None}}, {"x-request-id": new_id("req_")})
+        model = body.get("model") or "gpt-5.5"
+        resp_id = new_id("resp_")
+        in_tok = est_tokens(body)
+        if d.kind == "tool":
+            call_id = new_id("call_")
+            if d.tool_type == "custom":
+                item = {"type": "custom_tool_call", "id": new_id("ctc_"), "status": "completed",
+                        "call_id": call_id, "name": d.tool_name, "input": d.tool_args}
+            else:
+                item = {"type": "function_call", "id": new_id("fc_"), "status": "completed",
+                        "call_id": call_id, "name": d.tool_name,
+                        "arguments": json.dumps(d.tool_args)}
+        else:
+            text = json.dumps(d.json_value) if d.kind == "json" else d.text
+            item = {"type": "message", "id": new_id("msg_"), "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}]}
+        out_tok = max(1, est_tokens(item) // 2)
+        usage = {"input_tokens": in_tok, "input_tokens_details": {"cached_tokens": 0},
+                 "output_tokens": out_tok, "output_tokens_details": {"reasoning_tokens": 0},
+                 "total_tokens": in_tok + out_tok}
+        base = {"id": resp_id, "object": "response", "created_at": int(started),
+                "model": model, "error": None, "incomplete_details": None,
+                "parallel_tool_calls": False, "tool_choice": "auto", "tools": []}
+        final = dict(base, status="completed", output=[item], usage=usage)
+        if not body.get("stream"):
+            return self._send_json(200, final)
+        self._start_stream("text/event-stream", {"x-request-id": new_id("req_")})
+        seq = iter(range(1000))
+
+        def ev(kind, **fields):
+            self._sse(kind, dict({"type": kind, "sequence_number": next(seq)}, **fields))
+
+        ev("response.created", response=dict(base, status="in_progress", output=[]))
+        ev("response.in_progress", response=dict(base, status="in_progress", output=[]))
+        if item["type"] == "message":
+            text = item["content"][0]["text"]
+            ev("response.output_item.added", output_index=0,
+               item=dict(item, status="in_progress", content=[]))
+            ev("response.content_part.added", item_id=item["id"], output_index=0,
+               content_index=0, part={"type": "output_text", "text": "", "annotations": []})
+            ev("response.output_text.delta", item_id=item["id"], output_index=0,
+               content_index=0, delta=text)
+            ev("response.output_text.done", item_id=item["id"], output_index=0,
+               content_index=0, text=text)
+            ev("response.content_part.done", item_id=item["id"], output_index=0,
+               content_index=0, part=item["content"][0])
+        elif item["type"] == "function_call":
+            ev("response.output_item.added", output_index=0,
+               item=dict(item, status="in_progress", arguments=""))
+            ev("response.function_call_arguments.delta", item_id=item["id"], output_index=0,
+               delta=item["arguments"])
+            ev("response.function_call_arguments.done", item_id=item["id"], output_index=0,
+               arguments=item["arguments"])
+        else:
+            ev("response.output_item.added", output_index=0,
+               item=dict(item, status="in_progress", input=""))
+            ev("response.custom_tool_call_input.delta", item_id=item["id"], output_index=0,
+               delta=item["input"])
+            ev("response.custom_tool_call_input.done", item_id=item["id"], output_index=0,
+               input=item["input"])
+        ev("response.output_item.done", output_index=0, item=item)
+        ev("response.completed", response=final)
+
+    def _chat_completions(self, body: dict, started: float) -> None:
+        msgs = body.get("messages") or []
+        script_at, steps = None, []
+        for i, m in enumerate(msgs):
+            if m.get("role") == "user":
+                c = m.get("content")
+                t = c if isinstance(c, str) else text_of(c)
+                found = parse_script(t or "")
+                if found:
+                    script_at, steps = i, found
+        n = 0 if script_at is None else sum(1 for m in msgs[script_at + 1:]
+                                            if m.get("role") == "tool")
+        d = self._decide(steps, n, bool(body.get("tools")))
+        if d.kind == "tool":
+            ollama_tool(d, body)
+        self._log("openai-chat", body, d.log(), started)
+        if d.sleep:
+            time.sleep(d.sleep)
+        if d.kind == "fail":
+            return self._send_json(d.status, {"error": {
+                "message": "scripted failure", "type": OPENAI_ERROR.get(d.status, "server_error"),
+                "param": None, "code": None}})
+        model = body.get("model") or OLLAMA_MODEL
+        cid = new_id("chatcmpl-")
+        if d.kind == "tool":
+            msg = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": new_id("call_"), "type": "function",
+                "function": {"name": d.tool_name, "arguments": json.dumps(d.tool_args)}}]}
+            finish = "tool_calls"
+        else:
+            msg = {"role": "assistant", "content": d.text}
+            finish = "stop"
+        in_tok, out_tok = est_tokens(body), max(1, est_tokens(msg) // 2)
+        usage = {"prompt_tokens": in_tok, "completion_tokens": out_tok,
+                 "total_tokens": in_tok + out_tok}
+        if not body.get("stream"):
+            return self._send_json(200, {"id": cid, "object": "chat.completion",
+                                         "created": int(started), "model": model,
+                                         "choices": [{"index": 0, "message": msg,
+                                                      "finish_reason": finish}],
+                                         "usage": usage})
+        self._start_stream("text/event-stream")
+        delta = dict(msg)
+        if "tool_calls" in delta:
+            delta["tool_calls"] = [dict(tc, index=0) for tc in delta["tool_calls"]]
+        self._sse(None, {"id": cid, "object": "chat.completion.chunk", "created": int(started),
+                         "model": model, "choices": [{"index": 0, "delta": delta,
+                                                      "finish_reason": None}]})
+        self._sse(None, {"id": cid, "object": "chat.completion.chunk", "created": int(started),
+                         "model": model, "choices": [{"index": 0, "delta": {},
+                                                      "finish_reason": finish}],
+                         "usage": usage})
+        self._sse(None, "[DONE]")
+
+    # ---- Gemini ---------------------------------------------------------------------
+
+    def _gemini(self, model: str, method: str, query: dict, body: dict, started: float) -> None:
+        if method == "countTokens":
+            self._log("gemini", body, {"kind": "count_tokens"}, started)
+            return self._send_json(200, {"totalTokens": est_tokens(body)})
+        if method in ("embedContent", "batchEmbedContents"):
+            self._log("gemini", body, {"kind": "embed"}, started)
+            n = len(body.get("requests") or [1])
+            emb = {"values": [0.0] * 8}
+            return self._send_json(200, {"embedding": emb} if method == "embedContent"
+                                   else {"embeddings": [emb] * n})
+        if method not in ("generateContent", "streamGenerateContent"):
+            self._log("gemini", body, {"kind": "not_found", "status": 404}, started)
+            return self._send_json(404, {"error": {"code": 404, "message": "not found",
+                                                   "status": "NOT_FOUND"}})
+        steps, n = gemini_script(body)
+        gc = body.get("generationConfig") or {}
+        schema = gc.get("responseJsonSchema") or gc.get("responseSchema")
+        if schema is None and gc.get("responseMimeType") == "application/json":
+            schema = {}
+        d = self._decide(steps, n, bool(body.get("tools")), schema)
+        if d.kind == "tool":
+            gemini_tool(d, body)
+        self._log("gemini", body, d.log(), started)
+        if d.sleep:
+            time.sleep(d.sleep)
+        if d.kind == "fail":
+            return self._send_json(d.status, {"error": {
+                "code": d.status, "message": "scripted failure",
+                "status": GOOGLE_STATUS.get(d.status, "UNKNOWN")}})
+        if d.kind == "tool":
+            part = {"functionCall": {"name": d.tool_name, "args": d.tool_args}}
+        elif d.kind == "json":
+            part = {"text": json.dumps(d.json_value)}
+        else:
+            part = {"text": d.text}
+        in_tok = est_tokens(body)
+        out_tok = max(1, est_tokens(part) // 2)
+        resp = {"candidates": [{"content": {"role": "model", "parts": [part]},
+                                "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": in_tok, "candidatesTokenCount": out_tok,
+                                  "totalTokenCount": in_tok + out_tok},
+                "modelVersion": model, "responseId": new_id("")}
+        if method == "generateContent":
+            return self._send_json(200, resp)
+        if (query.get("alt") or [""])[0] == "sse":
+            self._start_stream("text/event-stream")
+            self._sse(None, resp)
+            return
+        return self._send_json(200, [resp])
+
+    # ---- Ollama ---------------------------------------------------------------------
+
+    def _ollama(self, path: str, method: str, body: dict, started: float) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+        details = {"parent_model": "", "format": "gguf", "family": "llama",
+                   "families": ["llama"], "parameter_size": "1B",
+                   "quantization_level": "Q4_0"}
+        if path == "/api/version":
+            self._log("ollama", body, {"kind": "version"}, started)
+            return self._send_json(200, {"version": OLLAMA_VERSION})
+        if path == "/api/tags":
+            self._log("ollama", body, {"kind": "tags"}, started)
+            # codex --oss looks the requested model up by exact name (and pulls it if
+            # missing): list the bare name, the :latest tag and codex's default oss model.
+            return self._send_json(200, {"models": [{
+                "name": name, "model": name, "modified_at": now, "size": 1,
+                "digest": "0" * 64, "details": details} for name in OLLAMA_TAGS]})
+        if path == "/api/ps":
+            self._log("ollama", body, {"kind": "ps"}, started)
+            return self._send_json(200, {"models": []})
+        if path == "/api/show":
+            self._log("ollama", body, {"kind": "show"}, started)
+            return self._send_json(200, {
+                "modelfile": "", "parameters": "", "template": "{{ .Prompt }}",
+                "details": details, "modified_at": now,
+                "model_info": {"general.architecture": "llama", "llama.context_length": 8192},
+                "capabilities": ["completion", "tools"]})
+        if path == "/api/pull":
+            self._log("ollama", body, {"kind": "pull"}, started)
+            if body.get("stream") is False:
+                return self._send_json(200, {"status": "success"})
+            self._start_stream("application/x-ndjson")
+            for st in ("pulling manifest", "verifying sha256 digest", "writing manifest",
+                       "success"):
+                self.wfile.write((json.dumps({"status": st}) + "\n").encode())
+            self.wfile.flush()
+            return
+        if path in ("/api/chat", "/api/generate"):
+            return self._ollama_chat(path, body, started, now)
+        self._log("ollama", body, {"kind": "not_found", "status": 404}, started)
+        return self._send_json(404, {"error": "not found"})
+
+    def _ollama_chat(self, path: str, body: dict, started: float, now: str) -> None:
+        steps, n = ollama_script(body)
+        # No tool-less side requests exist here: `ollama run` offers no tools.
+        d = decide(steps, n) if steps else Decision("text", text=DEFAULT_FINAL)
+        if d.kind == "tool":
+            if body.get("tools"):
+                ollama_tool(d, body)
+            else:
+                d = Decision("text", text=final_text(steps), tool_results=n)
+        self._log("ollama", body, d.log(), started)
+        if d.sleep:
+            time.sleep(d.sleep)
+        if d.kind == "fail":
+            return self._send_json(d.status, {"error": "scripted failure"})
+        model = body.get("model") or OLLAMA_MODEL
+        in_tok = est_tokens(body)
+        if d.kind == "tool":
+            msg = {"role": "assistant", "content": "",
+                   "tool_calls": [{"function": {"name": d.tool_name, "arguments": d.tool_args}}]}
+        else:
+            msg = {"role": "assistant", "content": d.text}
+        out_tok = max(1, est_tokens(msg) // 2)
+        tail = {"done": True, "done_reason": "stop", "total_duration": 1000000,
+                "load_duration": 1000, "prompt_eval_count": in_tok, "prompt_eval_duration": 1000,
+                "eval_count": out_tok, "eval_duration": 1000}
+        if path == "/api/generate":
+            first = {"model": model, "created_at": now, "response": msg["content"], "done": False}
+            last = dict({"model": model, "created_at": now, "response": ""}, **tail)
+        else:
+            first = {"model": model, "created_at": now, "message": msg, "done": False}
+            last = dict({"model": model, "created_at": now,
+                         "message": {"role": "assistant", "content": ""}}, **tail)
+        if body.get("stream") is False:
+            full = dict(first, **tail)
+            return self._send_json(200, full)
+        self._start_stream("application/x-ndjson")
+        self.wfile.write((json.dumps(first) + "\n" + json.dumps(last) + "\n").encode())
+        self.wfile.flush()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--log", help="append one JSON line per request here")
+    args = ap.parse_args()
+    srv = Server((args.host, args.port), Handler, args.log)
+    print(f"PORT={srv.server_address[1]}", flush=True)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+
+
+if __name__ == "__main__":
+    main()
