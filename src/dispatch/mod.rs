@@ -11,6 +11,7 @@ pub mod signals;
 pub mod slots;
 pub mod supervise;
 pub mod view;
+pub mod workspace;
 
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, supervise};
 
@@ -80,6 +81,9 @@ pub struct Spec {
     pub vnx: PathBuf,
     /// The provider's concurrency limit from `.vnx/config.yaml`, if any.
     pub slot_limit: Option<u32>,
+    /// Files vnx put in the worktree for the worker, removed before classification.
+    #[serde(default)]
+    pub placed: Vec<workspace::Placed>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -351,6 +355,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         remote: "origin".into(),
         included,
         vnx: ctx.vnx.to_owned(),
+        placed: Vec::new(),
         id,
     };
     Ok(Plan {
@@ -398,20 +403,22 @@ pub struct Launched {
 /// Starts a planned dispatch: worktree, dispatch directory, `dispatch_started`, and a tmux
 /// session whose pane runs `vnx __supervise`. A failure undoes what was made.
 pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError> {
-    let spec = &plan.spec;
+    let mut spec = plan.spec.clone();
     let wt = plan.repo.create(&spec.id, &spec.base_commit)?;
-    let undo_worktree = |repo: &Repo| {
-        if let Ok(c) = wt.classify(&spec.remote)
+    let undo_worktree = |repo: &Repo, placed: &[workspace::Placed]| {
+        workspace::remove(placed);
+        if let Ok(c) = wt.classify(&plan.spec.remote)
             && c.class == TeardownClass::Clean
         {
             let _ = repo.release(&wt, &c);
         }
     };
     let written = include::copy(&plan.repo.root, &wt.path, &spec.included)
-        .and_then(|()| write_dispatch_dir(plan));
+        .and_then(|()| place_hooks(&mut spec, &wt.path))
+        .and_then(|()| write_dispatch_dir(plan, &spec));
     if let Err(e) = written {
         let _ = fs::remove_dir_all(&spec.dispatch_dir);
-        undo_worktree(&plan.repo);
+        undo_worktree(&plan.repo, &spec.placed);
         return Err(e);
     }
     let ledger = Ledger::new(&spec.ledger);
@@ -430,7 +437,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             "permission_flags",
             strings(&spec.invocation.permission_flags),
         ),
-        ("argv", strings(&recorded_argv(spec))),
+        ("argv", strings(&recorded_argv(&spec))),
         ("binary", Value::string(spec.invocation.argv[0].clone())),
         (
             "binary_version",
@@ -447,6 +454,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             outcome::ledger_value(&spec.invocation.completion),
         ),
         ("hooks", outcome::ledger_value(&spec.invocation.hooks)),
+        ("vnx_files_placed", outcome::ledger_value(&spec.placed)),
         ("prompt_sha256", Value::string(spec.prompt_sha256.clone())),
         (
             "instruction_sha256",
@@ -479,7 +487,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     ]);
     if let Err(e) = ledger.append(&started) {
         let _ = fs::remove_dir_all(&spec.dispatch_dir);
-        undo_worktree(&plan.repo);
+        undo_worktree(&plan.repo, &spec.placed);
         return Err(e.into());
     }
     let argv: Vec<OsString> = vec![
@@ -505,14 +513,28 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
                 ("completion_signal", Value::string("launch_failed")),
                 ("failure_reason", Value::string(e.to_string())),
             ]));
-            undo_worktree(&plan.repo);
+            undo_worktree(&plan.repo, &spec.placed);
             Err(e.into())
         }
     }
 }
 
-fn write_dispatch_dir(plan: &Plan) -> Result<(), DispatchError> {
-    let dir = &plan.spec.dispatch_dir;
+/// Gemini's hooks go in the worktree; without a place for them its turns end unseen and
+/// completion rests on the report and the exit.
+fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
+    if spec.invocation.hooks == HookKind::GeminiAfterAgent {
+        match workspace::place_gemini_hooks(worktree, &spec.vnx, &spec.dispatch_dir)
+            .map_err(io_err(worktree))?
+        {
+            Some(placed) => spec.placed.push(placed),
+            None => spec.invocation.hooks = HookKind::None,
+        }
+    }
+    Ok(())
+}
+
+fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
+    let dir = &spec.dispatch_dir;
     if let Some(parent) = dir.parent() {
         fs::create_dir_all(parent).map_err(io_err(parent))?;
     }
@@ -523,17 +545,12 @@ fn write_dispatch_dir(plan: &Plan) -> Result<(), DispatchError> {
     };
     write("instruction.md", plan.instruction.as_bytes())?;
     write("prompt.md", plan.prompt.as_bytes())?;
-    let spec = &plan.spec;
     let settings = match spec.invocation.hooks {
         HookKind::ClaudeStop => Some((
             "claude-settings.json",
             hooks::claude_settings(&spec.vnx, dir),
         )),
-        HookKind::GeminiAfterAgent => Some((
-            "gemini-settings.json",
-            hooks::gemini_settings(&spec.vnx, dir),
-        )),
-        HookKind::CodexNotify | HookKind::None => None,
+        HookKind::GeminiAfterAgent | HookKind::CodexNotify | HookKind::None => None,
     };
     if let Some((name, value)) = settings {
         let hooks_dir = dir.join("hooks");

@@ -29,6 +29,8 @@ use crate::worktree::{Repo, TeardownClass, Worktree};
 pub const GRACE: Duration = Duration::from_secs(5);
 /// After a report, how long an interactive worker may take to finish its turn.
 pub const SETTLE_AFTER_REPORT: Duration = Duration::from_secs(10);
+/// After a report, when no hook will say the turn ended, how long the TUI gets to finish.
+pub const SETTLE_WITHOUT_HOOK: Duration = Duration::from_secs(2);
 /// After a turn ends without a report, how long a late report is waited for.
 pub const LATE_REPORT: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(100);
@@ -230,6 +232,15 @@ fn teardown(
         branch: spec.branch.clone(),
         base_commit: spec.base_commit.clone(),
     };
+    // vnx's own files go first: they are not the worker's work.
+    let removed = super::workspace::remove(&spec.placed);
+    if !spec.placed.is_empty() {
+        let paths: Vec<String> = removed
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        fields.push(("vnx_files_removed", strings(&paths)));
+    }
     if let Some(stats) = wt.diff_stats() {
         fields.push(("diff_stats", outcome::ledger_value(&stats)));
     }
@@ -354,6 +365,9 @@ fn run_worker(
             let reported = signals::read_report(&spec.dispatch_dir, &spec.id).is_some();
             let settle = match (reported, &ended.turn_end) {
                 (true, Some(_)) => Some(Duration::ZERO),
+                (true, None) if spec.invocation.hooks == HookKind::None => {
+                    Some(SETTLE_WITHOUT_HOOK)
+                }
                 (true, None) => Some(SETTLE_AFTER_REPORT),
                 (false, Some(_)) => Some(LATE_REPORT),
                 (false, None) => None,

@@ -153,7 +153,7 @@ impl Provider {
                 ),
             ),
         };
-        let mut env = Vec::new();
+        let env = Vec::new();
         let mut argv: Vec<String> = Vec::new();
         let (output, completion, hook) = match (self, w.lane) {
             (Provider::Claude, Lane::Headless) => {
@@ -252,11 +252,8 @@ impl Provider {
                 argv.extend(["--include-directories".into(), dir.clone()]);
                 argv.extend(strs(&["--allowed-tools", GEMINI_REPORT_RULE]));
                 argv.extend(["-i".into(), prompt_arg]);
-                let settings = w.dispatch_dir.join("hooks/gemini-settings.json");
-                env.push((
-                    "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
-                    settings.to_string_lossy().into_owned(),
-                ));
+                // Its hooks go in the worktree's `.gemini/settings.json` (see
+                // `dispatch::workspace`).
                 (
                     OutputFormat::Text,
                     CompletionSignal::Report,
@@ -453,7 +450,7 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(big.prompt_transport, PromptTransport::File);
-        assert_eq!(big.env[0].0, "GEMINI_CLI_SYSTEM_SETTINGS_PATH");
+        assert_eq!(big.hooks, HookKind::GeminiAfterAgent);
         assert!(
             Provider::Ollama
                 .invocation(&wanted(Lane::Interactive, Permission::Ask, 1))

@@ -375,3 +375,41 @@ fn the_deadline_takes_the_cli_and_what_it_started() {
     }
     assert!(repo.server.0.sessions().is_empty());
 }
+
+#[test]
+fn gemini_hooks_live_in_the_worktree_only_while_it_runs() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let r = dispatch(
+        &repo,
+        &fakes,
+        &["--provider", "gemini", "--lane", "interactive"],
+        "gemini hooks\n@fake ask",
+    );
+    let c = completion(&r);
+    assert_eq!(c["completion_signal"], "gemini_after_agent_hook", "{c}");
+    let removed = strings(&c["vnx_files_removed"]);
+    assert!(removed[0].ends_with(".gemini/settings.json"), "{removed:?}");
+    assert_eq!(c["teardown_class"], "clean");
+
+    // A repository with its own gemini settings keeps them: no hook, the report decides.
+    std::fs::create_dir(repo.env.path().join(".gemini")).unwrap();
+    std::fs::write(repo.env.path().join(".gemini/settings.json"), "{}\n").unwrap();
+    repo.env.git(&["add", ".gemini"]);
+    repo.env.git(&["commit", "-q", "-m", "gemini settings"]);
+    let r = dispatch(
+        &repo,
+        &fakes,
+        &["--provider", "gemini", "--lane", "interactive"],
+        "gemini own settings\n@fake run vnx report --status done --summary ok",
+    );
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(c["completion_signal"], "report");
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert_eq!(repo.receipts(id)[0]["hooks"], "none");
+    assert_eq!(
+        c["teardown_class"], "clean",
+        "the repository's file is untouched"
+    );
+}

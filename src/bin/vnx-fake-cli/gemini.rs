@@ -70,15 +70,30 @@ impl Session {
     }
 }
 
-/// System settings (`GEMINI_CLI_SYSTEM_SETTINGS_PATH`) then user settings; unreadable ones
-/// are reported and skipped, as gemini does.
-fn settings() -> Vec<Value> {
+/// System settings (`GEMINI_CLI_SYSTEM_SETTINGS_PATH`), user settings, then the workspace's
+/// `.gemini/settings.json` when the folder is trusted (`--skip-trust`); unreadable ones are
+/// reported and skipped, as gemini does. Like the real gemini, a system settings file is
+/// ignored with a security warning unless it and every directory above it are owned by root
+/// and writable by no one else.
+fn settings(cwd: &Path, skip_trust: bool) -> Vec<Value> {
     let mut paths = Vec::new();
     if let Some(p) = std::env::var_os("GEMINI_CLI_SYSTEM_SETTINGS_PATH").filter(|p| !p.is_empty()) {
-        paths.push(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        if root_owned_chain(&p) {
+            paths.push(p);
+        } else {
+            eprintln!(
+                "Security Warning: system settings file {} is not owned by root or is writable \
+                 by others; ignoring it.",
+                p.display()
+            );
+        }
     }
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         paths.push(PathBuf::from(home).join(".gemini/settings.json"));
+    }
+    if skip_trust {
+        paths.push(cwd.join(".gemini/settings.json"));
     }
     paths
         .iter()
@@ -90,6 +105,15 @@ fn settings() -> Vec<Value> {
             }
         })
         .collect()
+}
+
+/// The file and each directory above it: owned by root, not group- or other-writable.
+fn root_owned_chain(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    path.ancestors().all(|p| {
+        p.as_os_str().is_empty()
+            || std::fs::metadata(p).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
+    })
 }
 
 /// Folder trust: `--skip-trust`, trust turned off in settings, or an entry in
@@ -205,7 +229,7 @@ fn run(a: &GeminiArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         code: 1,
     };
     let cwd = std::env::current_dir().map_err(|e| fail(&format!("Error: {e}")))?;
-    let settings = settings();
+    let settings = settings(&cwd, a.skip_trust);
     let mut approval = match (a.yolo, &a.approval_mode) {
         (true, _) => "yolo".to_string(),
         (false, Some(m)) if !m.is_empty() => m.clone(),

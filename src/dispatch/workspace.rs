@@ -1,0 +1,100 @@
+//! Files vnx places inside a dispatch's worktree for its worker, and takes out again before
+//! the worktree is classified. Only one exists: gemini reads hooks from the workspace's
+//! `.gemini/settings.json` (its system-settings override is ignored unless root owns the
+//! whole path), so vnx writes its `AfterAgent` hook there when the worktree has no such file,
+//! and removes it — only if unchanged — so that it never makes the worktree look dirty.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::provider::hooks;
+
+/// A file vnx put in a worktree.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Placed {
+    pub path: PathBuf,
+    pub sha256: String,
+    /// The directory vnx created for it (removed too when left empty).
+    pub made_dir: Option<PathBuf>,
+}
+
+/// Writes `.gemini/settings.json` with vnx's hooks into the worktree; `None` when the
+/// worktree already has one (the repository's own settings are never touched).
+pub fn place_gemini_hooks(
+    worktree: &Path,
+    vnx: &Path,
+    dispatch_dir: &Path,
+) -> io::Result<Option<Placed>> {
+    let dir = worktree.join(".gemini");
+    let path = dir.join("settings.json");
+    if fs::symlink_metadata(&path).is_ok() {
+        return Ok(None);
+    }
+    let made_dir = match fs::create_dir(&dir) {
+        Ok(()) => Some(dir.clone()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => None,
+        Err(e) => return Err(e),
+    };
+    let data = serde_json::to_vec_pretty(&hooks::gemini_settings(vnx, dispatch_dir))
+        .expect("settings serialize");
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| io::Write::write_all(&mut f, &data))?;
+    Ok(Some(Placed {
+        path,
+        sha256: hex::encode(Sha256::digest(&data)),
+        made_dir,
+    }))
+}
+
+/// Removes what vnx placed, if the worker left it unchanged; returns what was removed.
+pub fn remove(placed: &[Placed]) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for p in placed {
+        let unchanged =
+            fs::read(&p.path).is_ok_and(|data| hex::encode(Sha256::digest(&data)) == p.sha256);
+        if unchanged && fs::remove_file(&p.path).is_ok() {
+            removed.push(p.path.clone());
+            if let Some(dir) = &p.made_dir {
+                // Fails, as it should, when the worker put something else there.
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placed_files_go_only_if_unchanged_and_never_replace_the_repositorys() {
+        let wt = tempfile::tempdir().unwrap();
+        let placed = place_gemini_hooks(wt.path(), Path::new("/v"), Path::new("/d"))
+            .unwrap()
+            .unwrap();
+        assert!(
+            place_gemini_hooks(wt.path(), Path::new("/v"), Path::new("/d"))
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(remove(std::slice::from_ref(&placed)), [placed.path.clone()]);
+        assert!(!wt.path().join(".gemini").exists());
+
+        let placed = place_gemini_hooks(wt.path(), Path::new("/v"), Path::new("/d"))
+            .unwrap()
+            .unwrap();
+        fs::write(&placed.path, "{}").unwrap();
+        assert!(
+            remove(&[placed]).is_empty(),
+            "a changed file is the worker's"
+        );
+        assert!(wt.path().join(".gemini/settings.json").exists());
+    }
+}
