@@ -84,7 +84,8 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        assert_eq!(remove(std::slice::from_ref(&placed)), [placed.path.clone()]);
+        let path = placed.path.clone();
+        assert_eq!(remove(&[placed]), [path]);
         assert!(!wt.path().join(".gemini").exists());
 
         let placed = place_gemini_hooks(wt.path(), Path::new("/v"), Path::new("/d"))
