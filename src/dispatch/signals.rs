@@ -57,9 +57,10 @@ pub struct HookSignal {
 fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let result = (|| {
+        // No fsync: these files only have to outlive the worker, not a crash; what must be
+        // durable goes into the ledger.
         let mut f = fs::File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_data()?;
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
