@@ -25,6 +25,8 @@ pub fn compose(id: &str, role: &str, instruction: &str, completion: CompletionSi
              one of these shell commands:\n\n\
              - `vnx report --status done --summary \"<one line: what you changed>\"`\n\
              - `vnx report --status failed --summary \"<one line: what stopped you>\"`\n\n\
+             If your shell cannot find `vnx` (a login shell resets `PATH`), run \
+             `\"$VNX_DISPATCH_DIR/bin/vnx\" report …` with the same arguments.\n\n\
              If you need an answer from a person before you can finish, ask your question and \
              do not run `vnx report`: the dispatcher will see that the dispatch needs input.\n",
         ),

@@ -19,6 +19,7 @@ mod fake;
 mod golden;
 mod init;
 mod lanes;
+mod real_clis;
 mod tamper;
 mod tmux;
 mod worktree;

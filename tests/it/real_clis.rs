@@ -1,0 +1,231 @@
+//! The real claude, codex and gemini driven by `vnx dispatch-agent`, offline: each CLI talks
+//! to `tests/support/model_server.py` on 127.0.0.1, whose "model" follows `@model` lines in
+//! the prompt. Opt-in (`VNX_E2E_REAL_CLIS=1`): the CLIs are ~740 MB from the npm registry,
+//! installed by `tests/support/install-clis.sh` into `$VNX_CLI_CACHE` (`.ci/run` does this
+//! and sets the variable when the registry is reachable). Each failure names the CLI and step.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::common::{Run, repo_dir, run};
+use crate::dispatch::{Repo, completion};
+
+fn enabled() -> bool {
+    if std::env::var("VNX_E2E_REAL_CLIS").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("real-CLI suite not run: set VNX_E2E_REAL_CLIS=1 (see tests/support/README.md)");
+    false
+}
+
+/// The bin directory of the pinned CLIs (installing them if needed).
+fn cli_bin() -> PathBuf {
+    let out = Command::new(repo_dir().join("tests/support/install-clis.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run install-clis.sh");
+    assert!(out.status.success(), "install-clis.sh failed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(
+        text.lines()
+            .last()
+            .expect("install-clis.sh prints the bin dir")
+            .trim(),
+    )
+}
+
+/// The scripted model server, killed on drop.
+struct ModelServer {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ModelServer {
+    fn start() -> ModelServer {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.jsonl");
+        let mut child = Command::new("python3")
+            .arg(repo_dir().join("tests/support/model_server.py"))
+            .args(["--port", "0", "--log"])
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the model server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("model server printed {line:?}"));
+        ModelServer {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for ModelServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A repository, the server, and the environment that points every CLI at it.
+struct Rig {
+    repo: Repo,
+    server: ModelServer,
+    env: Vec<(String, String)>,
+    path: std::ffi::OsString,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let bin = cli_bin();
+        let repo = Repo::new();
+        let server = ModelServer::start();
+        let seeded = Command::new("python3")
+            .arg(repo_dir().join("tests/support/seed_home.py"))
+            .arg(repo.env.home())
+            .arg(server.port.to_string())
+            .arg("--trust")
+            .arg(repo.env.path().canonicalize().unwrap())
+            .output()
+            .expect("seed_home.py");
+        assert!(seeded.status.success(), "seed_home.py failed");
+        let env = String::from_utf8(seeded.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let mut path = bin.into_os_string();
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        Rig {
+            repo,
+            server,
+            env,
+            path,
+        }
+    }
+
+    fn dispatch(&self, cli: &str, lane: &str, instruction: &str) -> Run {
+        let mut cmd = self.repo.vnx();
+        cmd.env("PATH", &self.path)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(["dispatch-agent", "--agent", "implementer", "--json"])
+            .args(["--provider", cli, "--lane", lane, "--deadline", "120"])
+            .args(["--instruction", instruction]);
+        run(cmd)
+    }
+}
+
+/// The completion receipt and the end of the worker's log, for a failure message.
+fn explain(c: &serde_json::Value) -> String {
+    let log = c["worker_log"]
+        .as_str()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let tail: String = log
+        .chars()
+        .rev()
+        .take(3000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{c}\n--- worker.log (end) ---\n{tail}")
+}
+
+fn step(cli: &str, lane: &str, what: &str) -> String {
+    format!("[{cli} {lane}: {what}]")
+}
+
+#[test]
+fn real_clis_in_both_lanes() {
+    if !enabled() {
+        return;
+    }
+    let rig = Rig::new();
+    for lane in ["headless", "interactive"] {
+        for cli in ["claude", "codex", "gemini"] {
+            // Write a file and report: done, from the report, the file in the worktree only.
+            let marker = format!("real {cli} {lane}");
+            // codex runs commands in a login shell, which resets PATH: it takes the
+            // protocol's fallback.
+            let report = if cli == "codex" {
+                "\"$VNX_DISPATCH_DIR/bin/vnx\" report"
+            } else {
+                "vnx report"
+            };
+            let r = rig.dispatch(
+                cli,
+                lane,
+                &format!(
+                    "{marker}\n\\@model write hello.txt {marker}\n\\@model run {report} --status done --summary wrote-hello\n\\@model say Wrote it."
+                ),
+            );
+            let at = step(cli, lane, "write and report");
+            let c = completion(&r);
+            assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+            assert_eq!(c["completion_signal"], "report", "{at}");
+            assert!(c["session_id"].is_string(), "{at} no session id: {c}");
+            if lane == "headless" {
+                assert!(
+                    c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
+                    "{at} no token usage: {c}"
+                );
+            }
+            let id = c["dispatch_id"].as_str().unwrap();
+            let wt = rig
+                .repo
+                .env
+                .path()
+                .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+            let written = std::fs::read_to_string(wt.join("hello.txt")).unwrap_or_default();
+            assert_eq!(written, format!("{marker}\n"), "{at}");
+            assert!(!rig.repo.env.path().join("hello.txt").exists(), "{at}");
+            assert_eq!(c["teardown_class"], "dirty", "{at}");
+
+            // A question is not success.
+            let r = rig.dispatch(cli, lane, &format!("{marker} asks\n\\@model ask"));
+            let at = step(cli, lane, "question");
+            let c = completion(&r);
+            assert_eq!(c["status"], "needs_input", "{at} {c}");
+            assert_eq!(r.code, 1, "{at}");
+
+            // An HTTP error is a failure.
+            if lane == "headless" {
+                let r = rig.dispatch(cli, lane, &format!("{marker} fails\n\\@model fail 400"));
+                let at = step(cli, lane, "HTTP 400");
+                let c = completion(&r);
+                assert_eq!(c["status"], "failed", "{at} {c}");
+                assert_ne!(c["exit_code"], 0, "{at}");
+            }
+        }
+    }
+    // Every prompt reached the model server from 127.0.0.1 only, and the ledger verifies.
+    assert!(!rig.server.requests().is_empty());
+    rig.repo.verify_ok();
+    assert!(
+        rig.repo.server.0.sessions().is_empty(),
+        "no tmux session left"
+    );
+}
