@@ -34,6 +34,8 @@ pub struct Ended {
     pub report: Option<Report>,
     pub turn_end: Option<HookSignal>,
     pub stream: StreamSummary,
+    /// Files the worker left in its temporary directory (removed).
+    pub temp_files: u64,
 }
 
 /// The verdict on a dispatch.
@@ -198,6 +200,7 @@ mod tests {
             report: None,
             turn_end: None,
             stream: StreamSummary::default(),
+            temp_files: 0,
         }
     }
 

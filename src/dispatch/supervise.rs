@@ -98,6 +98,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         report: None,
         turn_end: None,
         stream: StreamSummary::default(),
+        temp_files: 0,
     };
     let mut slot_wait = None;
     let _slot = match spec.slot_limit {
@@ -171,6 +172,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     }
     if let Some(reason) = &decision.reason {
         fields.push(("failure_reason", Value::string(reason.clone())));
+    }
+    if ended.temp_files > 0 {
+        fields.push(("temp_files_removed", Value::int(ended.temp_files)));
     }
     if let Some(waited) = slot_wait {
         fields.push((
@@ -292,11 +296,16 @@ fn run_worker(
         path.push(":");
         path.push(p);
     }
+    // The worker's temporary files stay in the dispatch (gemini, for one, drops error reports
+    // in the temp dir) and go with its end.
+    let tmp = spec.dispatch_dir.join("tmp");
+    fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
     let mut cmd = Cmd::new(&argv[0])
         .args(&argv[1..])
         .cwd(&spec.worktree)
         .env("VNX_DISPATCH_ID", &spec.id)
         .env("VNX_DISPATCH_DIR", &spec.dispatch_dir)
+        .env("TMPDIR", &tmp)
         .env("PATH", path);
     for (k, v) in &spec.invocation.env {
         cmd = cmd.env(k, v);
@@ -416,7 +425,22 @@ fn run_worker(
         ended.stream = copy.finish();
     }
     ended.exit = Some(exit);
+    ended.temp_files = count_files(&tmp);
+    let _ = fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// Files under a directory (not following links).
+fn count_files(dir: &std::path::Path) -> u64 {
+    fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => count_files(&e.path()),
+                _ => 1,
+            })
+            .sum()
+    })
 }
 
 fn stop(group: &mut Group) -> std::io::Result<(std::process::ExitStatus, &'static str)> {

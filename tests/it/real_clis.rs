@@ -229,3 +229,163 @@ fn real_clis_in_both_lanes() {
         "no tmux session left"
     );
 }
+
+/// Live processes whose working directory is inside `dir`: (pid, argv).
+fn processes_in(dir: &std::path::Path) -> Vec<(u32, Vec<String>)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cwd = std::fs::read_link(e.path().join("cwd")).ok()?;
+            if !cwd.starts_with(dir) {
+                return None;
+            }
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            if stat.contains(") Z ") {
+                return None;
+            }
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let argv = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            Some((pid, argv))
+        })
+        .collect()
+}
+
+#[test]
+fn real_clis_get_their_posture_and_die_at_the_deadline() {
+    if !enabled() {
+        return;
+    }
+    let rig = Rig::new();
+    for (cli, lane) in [
+        ("claude", "headless"),
+        ("codex", "headless"),
+        ("gemini", "headless"),
+        ("claude", "interactive"),
+        ("codex", "interactive"),
+        ("gemini", "interactive"),
+    ] {
+        let at = step(cli, lane, "deadline");
+        let mut cmd = rig.repo.vnx();
+        cmd.env("PATH", &rig.path)
+            .envs(rig.env.iter().map(|(k, v)| (k, v)))
+            .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+            .args(["--provider", cli, "--lane", lane, "--deadline", "8"])
+            .args(["--instruction", &format!("{at}\n\\@model sleep 60")]);
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{at} {}", r.stderr);
+        let id = r.stdout.trim().to_owned();
+        let wt = rig
+            .repo
+            .env
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+        let started = &rig.repo.receipts(&id)[0];
+        let flags: Vec<String> = started["permission_flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect();
+        // While it waits for the model: the CLI's own argv carries the recorded flags.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+        let mut seen = Vec::new();
+        while std::time::Instant::now() < deadline {
+            seen = processes_in(&wt);
+            if seen
+                .iter()
+                .any(|(_, argv)| argv.windows(flags.len()).any(|w| w == flags.as_slice()))
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        assert!(
+            seen.iter()
+                .any(|(_, argv)| argv.windows(flags.len()).any(|w| w == flags.as_slice())),
+            "{at} no process in the worktree received {flags:?}: {seen:?}"
+        );
+        let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
+        let c: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        assert_eq!(c["status"], "timeout", "{at} {}", explain(&c));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let left = processes_in(&wt);
+        assert!(
+            left.is_empty(),
+            "{at} processes outlived the deadline: {left:?}"
+        );
+        let tmp = rig
+            .repo
+            .env
+            .path()
+            .join(format!(".vnx-data/dispatches/{id}/tmp"));
+        assert!(!tmp.exists(), "{at} the dispatch's temp dir is gone");
+    }
+    assert!(
+        rig.repo.server.0.sessions().is_empty(),
+        "no tmux session left"
+    );
+    rig.repo.verify_ok();
+}
+
+#[test]
+fn eight_real_dispatches_in_parallel() {
+    if !enabled() {
+        return;
+    }
+    let rig = Rig::new();
+    let clis = ["claude", "codex", "gemini"];
+    let ids: Vec<(String, String)> = (0..8)
+        .map(|i| {
+            let cli = clis[i % 3];
+            let marker = format!("parallel task {i} for {cli}");
+            let report = if cli == "codex" {
+                "\"$VNX_DISPATCH_DIR/bin/vnx\" report"
+            } else {
+                "vnx report"
+            };
+            let mut cmd = rig.repo.vnx();
+            cmd.env("PATH", &rig.path)
+                .envs(rig.env.iter().map(|(k, v)| (k, v)))
+                .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+                .args(["--provider", cli, "--lane", "headless", "--deadline", "120"])
+                .args([
+                    "--instruction",
+                    &format!(
+                        "{marker}\n\\@model write task.txt {marker}\n\\@model run {report} --status done --summary {i}"
+                    ),
+                ]);
+            let r = run(cmd);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            (r.stdout.trim().to_owned(), marker)
+        })
+        .collect();
+    let r = run(rig
+        .repo
+        .vnx()
+        .arg("wait")
+        .args(ids.iter().map(|(id, _)| id.as_str())));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    for (i, (id, marker)) in ids.iter().enumerate() {
+        let receipts = rig.repo.receipts(id);
+        assert_eq!(receipts.len(), 2, "{id}: started and completed");
+        assert_eq!(receipts[1]["report"]["summary"], i.to_string(), "{id}");
+        let wt = rig
+            .repo
+            .env
+            .path()
+            .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+        let written = std::fs::read_to_string(wt.join("task.txt")).unwrap();
+        assert_eq!(written, format!("{marker}\n"), "{id}: no crossed prompts");
+    }
+    rig.repo.verify_ok();
+}
