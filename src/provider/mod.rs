@@ -6,6 +6,8 @@
 
 pub mod cache;
 pub mod events;
+pub mod flags;
+pub mod help;
 pub mod hooks;
 pub mod invocation;
 pub mod kinds;
