@@ -445,6 +445,25 @@ pub fn trusted_keys(
     Ok(keys)
 }
 
+/// The checkpoints anchored for the ledger at `path` and the keys trusted to sign them — what
+/// `verify` needs to check that the ledger extends its last checkpoint. `None` when the ledger
+/// lies outside any git repository (nothing can be anchored there). `audit-chain verify` and
+/// `doctor` both go through here.
+pub fn anchoring(
+    path: &Path,
+    local_key: Option<&Path>,
+) -> Result<Option<(Vec<Checkpoint>, Vec<[u8; 32]>)>, CheckpointError> {
+    match Anchor::discover(path) {
+        Ok(anchor) => {
+            let checkpoints = anchor.list(&anchor.ledger_name(path))?;
+            let keys = trusted_keys(&anchor, local_key)?;
+            Ok(Some((checkpoints, keys)))
+        }
+        Err(CheckpointError::NotInRepo { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// What `checkpoint` did.
 #[derive(Debug, serde::Serialize)]
 pub struct CheckpointOutcome {
