@@ -19,18 +19,24 @@ pub fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
     if let Some(v) = cache.get(&key) {
         return Some(v);
     }
+    let version = read(binary)?;
+    cache.put(&key, &version);
+    Some(version)
+}
+
+/// The first line `binary --version` prints, uncached.
+pub fn read(binary: &Path) -> Option<String> {
     let out = process::run(&Cmd::new(binary).arg("--version").timeout(LIMIT)).ok()?;
     if !out.status.success() {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let version = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())?
-        .to_owned();
-    cache.put(&key, &version);
-    Some(version)
+    Some(
+        text.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())?
+            .to_owned(),
+    )
 }
 
 #[cfg(test)]
