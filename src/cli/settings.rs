@@ -95,3 +95,12 @@ pub fn project() -> Result<vnx::project::Project, CliError> {
             .with_hint("run inside the repository to dispatch in (after `vnx init`)")
     })
 }
+
+/// A per-user cache directory: `$XDG_CACHE_HOME/vnx`, else `~/.cache/vnx`.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|dir| dir.join("vnx"))
+}
