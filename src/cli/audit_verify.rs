@@ -48,9 +48,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // A key path that cannot be resolved (no HOME) just means there is no local key.
     let key_path = settings::key_path(args.key).ok();
     let anchored = match checkpoint::anchoring(&path, key_path.as_deref())? {
-        Some((checkpoints, keys)) => {
-            options.checkpoints = checkpoints;
-            options.trusted_keys = keys;
+        Some(anchoring) => {
+            options.checkpoints = anchoring.checkpoints;
+            options.trusted_keys = anchoring.trusted_keys;
             true
         }
         None => false,

@@ -29,9 +29,9 @@ pub fn ledger(path: &Path, key_path: Option<&Path>, threads: usize) -> Vec<Check
         max_violations: 1,
         ..VerifyOptions::default()
     };
-    if let Some((checkpoints, keys)) = &anchored {
-        options.checkpoints = checkpoints.clone();
-        options.trusted_keys = keys.clone();
+    if let Some(a) = &anchored {
+        options.checkpoints = a.checkpoints.clone();
+        options.trusted_keys = a.trusted_keys.clone();
     }
     let report = match verify(path, &options) {
         Ok(r) => r,

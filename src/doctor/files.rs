@@ -254,11 +254,15 @@ fn skill(path: &Path, shown: &str) -> Result<String, String> {
     if lines.next().map(str::trim_end) != Some("---") {
         return Err(format!("{shown} does not start with `---` (front matter)"));
     }
-    let body: Vec<&str> = lines
-        .by_ref()
-        .take_while(|l| l.trim_end() != "---")
-        .collect();
-    let closed = text.lines().skip(1 + body.len()).next().is_some();
+    let mut body = Vec::new();
+    let mut closed = false;
+    for line in lines {
+        if line.trim_end() == "---" {
+            closed = true;
+            break;
+        }
+        body.push(line);
+    }
     if !closed {
         return Err(format!("{shown}: the front matter has no closing `---`"));
     }
