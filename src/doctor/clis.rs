@@ -24,22 +24,38 @@ pub fn check(provider: Provider, binary: Option<&Path>, cache_dir: Option<&Path>
             format!("install {name}, or put it on PATH, to dispatch to it"),
         );
     };
-    let version = match cache_dir {
-        Some(dir) => version::probe(binary, dir),
-        None => version::read(binary),
-    };
+    let groups = flags::passed(provider);
+    // `--version` and each `--help` at once: a cold probe costs one CLI start, not three.
+    let (version, helps) = std::thread::scope(|s| {
+        let helps: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                s.spawn(move || {
+                    let args: Vec<&str> = g.subcommand.iter().map(String::as_str).collect();
+                    help::probe(binary, &args, cache_dir)
+                })
+            })
+            .collect();
+        let version = match cache_dir {
+            Some(dir) => version::probe(binary, dir),
+            None => version::read(binary),
+        };
+        let helps: Vec<_> = helps
+            .into_iter()
+            .map(|h| h.join().expect("help probes do not panic"))
+            .collect();
+        (version, helps)
+    });
     let seen = format!(
         "{}: {}",
         binary.display(),
         version.as_deref().unwrap_or("version unknown")
     );
-    let groups = flags::passed(provider);
     let mut commands = Vec::new();
     let mut flag_count = 0;
-    for group in &groups {
+    for (group, help) in groups.iter().zip(helps) {
         let command = group.command(name);
-        let args: Vec<&str> = group.subcommand.iter().map(String::as_str).collect();
-        let text = match help::probe(binary, &args, cache_dir) {
+        let text = match help {
             Ok(text) => text,
             Err(e) => {
                 return Check::fail(

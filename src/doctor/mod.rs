@@ -160,7 +160,8 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             .iter()
             .map(|(p, bin)| s.spawn(move || clis::check(*p, bin.as_deref(), cache_dir)))
             .collect();
-        let mut checks = vec![tools::git(), tools::tmux()];
+        let git = s.spawn(tools::git);
+        let tmux = s.spawn(tools::tmux);
         let (project, initialised) = files::project(inputs.cwd, inputs.project);
         let mut rest = vec![project];
         if let (Some(root), true) = (root, initialised) {
@@ -176,14 +177,14 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         if let (Some(root), true) = (root, initialised) {
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));
         }
+        let joined = |name: &str, check: std::thread::Result<Check>| {
+            check.unwrap_or_else(|_| {
+                Check::fail(name, "the check panicked", "report this as a vnx bug")
+            })
+        };
+        let mut checks = vec![joined("git", git.join()), joined("tmux", tmux.join())];
         for (probe, (provider, _)) in probes.into_iter().zip(&binaries) {
-            checks.push(probe.join().unwrap_or_else(|_| {
-                Check::fail(
-                    provider.name(),
-                    "the check panicked",
-                    "report this as a vnx bug",
-                )
-            }));
+            checks.push(joined(provider.name(), probe.join()));
         }
         checks.extend(rest);
         Report { checks }
