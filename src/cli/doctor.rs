@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = vnx::project::Project::discover(&cwd);
     // No ledger can be named outside a repository without --ledger or VNX_LEDGER: the
     // project check says so.
-    let ledger = args.ledger.resolve().ok();
+    let ledger = args.ledger.resolve_in(project.as_ref());
     let key_path = settings::key_path(args.key).ok();
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     // Versions and help texts are cached with the project's other caches once it is
