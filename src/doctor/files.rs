@@ -308,6 +308,7 @@ pub fn hooks(root: &Path) -> Check {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Status;
     use super::*;
 
     fn write(root: &Path, rel: &str, text: &str) {
@@ -320,7 +321,7 @@ mod tests {
     fn skills_need_front_matter_with_name_and_description() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        assert_eq!(skills(root).status, super::super::Status::Warn);
+        assert_eq!(skills(root).status, Status::Warn);
         write(
             root,
             "skills/a/SKILL.md",
@@ -338,7 +339,7 @@ mod tests {
         write(root, "skills/e/SKILL.md", "---\nname: e\n");
         fs::create_dir_all(root.join("skills/f")).unwrap();
         let bad = skills(root);
-        assert_eq!(bad.status, super::super::Status::Fail);
+        assert_eq!(bad.status, Status::Fail);
         for want in [
             "skills/b/SKILL.md: the front matter has no `description`",
             "skills/c/SKILL.md does not start with `---`",

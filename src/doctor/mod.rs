@@ -146,8 +146,8 @@ pub struct Inputs<'a> {
     pub threads: usize,
 }
 
-/// Runs every check. The worker CLIs are probed on threads of their own (one per CLI) while
-/// the rest runs.
+/// Runs every check. git, tmux and each worker CLI are probed on threads of their own (a CLI's
+/// `--version` and `--help` at once) while the rest runs.
 pub fn run(inputs: &Inputs<'_>) -> Report {
     let binaries: Vec<_> = clis::WORKER_CLIS
         .iter()

@@ -305,9 +305,16 @@ fn a_cli_whose_help_lacks_a_flag_fails_and_help_is_read_once() {
         assert!(c["hint"].as_str().unwrap().contains("update gemini"), "{c}");
         assert_eq!(verdict(&report, "claude").0, "pass");
     }
+    // Both probes run at once, in either order.
+    let mut seen: Vec<String> = std::fs::read_to_string(&calls)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    seen.sort();
     assert_eq!(
-        std::fs::read_to_string(&calls).unwrap(),
-        "--version\n--help\n",
+        seen,
+        ["--help", "--version"],
         "the second doctor read both from the cache"
     );
     // A changed binary is probed afresh.
@@ -450,4 +457,27 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
         "{detail}"
     );
     assert_eq!(verdict(&report, "dispatches").0, "pass");
+}
+
+#[test]
+fn missing_or_old_tools_fail() {
+    let env = TestEnv::new();
+    let bin = bin_dir(&env);
+    std::fs::remove_file(bin.join("tmux")).unwrap();
+    std::fs::remove_file(bin.join("git")).unwrap();
+    script(&bin.join("git"), "echo 'git version 2.30.9'");
+    let (code, report) = doctor(env.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let (status, detail) = verdict(&report, "tmux");
+    assert_eq!(
+        (status.as_str(), detail.as_str()),
+        ("fail", "`tmux` is not on PATH")
+    );
+    let git = check(&report, "git");
+    assert_eq!(git["status"], "fail");
+    assert_eq!(
+        git["detail"],
+        "git version 2.30.9 is older than 2.36, which vnx needs for `git worktree list --porcelain -z`"
+    );
+    assert_eq!(git["hint"], "upgrade git to 2.36 or later");
 }
