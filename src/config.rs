@@ -150,6 +150,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses and validates config text; `path` is only used in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let raw: RawConfig = parse_yaml(text, path)?;
+    Validator { path }.config(raw)
+}
+
+/// Parses YAML text (at most 1 MiB, bounded nesting and aliases) into `T`, with a syntax or
+/// type error located by line and column; `path` is only used in errors. Shared with the other
+/// YAML files vnx reads (`provider_constraints.yaml`, skill front matter).
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
     check_size(text.len(), path)?;
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
@@ -161,11 +172,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: 100_000 },
         with_snippet: false,
     };
-    let raw: RawConfig = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| line_col(&l));
         invalid(path, line, column, shown(&yaml_message(&e), 300))
-    })?;
-    Validator { path }.config(raw)
+    })
 }
 
 /// Expands a template from the config: each `{name}` found in `values` is replaced by its
@@ -646,7 +656,7 @@ fn check_size(len: usize, path: &Path) -> Checked<()> {
             path,
             0,
             0,
-            "the file is larger than 1 MiB, the most a config may be".into(),
+            "the file is larger than 1 MiB, the most vnx reads".into(),
         ));
     }
     Ok(())

@@ -8,6 +8,7 @@ pub mod config;
 pub mod defaults;
 pub mod demo;
 pub mod dispatch;
+pub mod doctor;
 pub mod init;
 pub mod ledger;
 pub mod process;

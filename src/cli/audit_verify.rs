@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use vnx::ledger::checkpoint::{self, Anchor, CheckpointError};
+use vnx::ledger::checkpoint;
 use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport, verify};
 
 use super::CliError;
@@ -47,14 +47,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     // A key path that cannot be resolved (no HOME) just means there is no local key.
     let key_path = settings::key_path(args.key).ok();
-    let anchored = match Anchor::discover(&path) {
-        Ok(anchor) => {
-            options.checkpoints = anchor.list(&anchor.ledger_name(&path))?;
-            options.trusted_keys = checkpoint::trusted_keys(&anchor, key_path.as_deref())?;
+    let anchored = match checkpoint::anchoring(&path, key_path.as_deref())? {
+        Some(anchoring) => {
+            options.checkpoints = anchoring.checkpoints;
+            options.trusted_keys = anchoring.trusted_keys;
             true
         }
-        Err(CheckpointError::NotInRepo { .. }) => false,
-        Err(e) => return Err(e.into()),
+        None => false,
     };
     let report = verify(&path, &options)?;
     let mut out = Out::new();

@@ -8,6 +8,7 @@ mod audit_verify;
 mod audit_walk;
 mod demo_worker;
 mod dispatch_agent;
+mod doctor;
 mod error;
 mod hook;
 mod init;
@@ -42,6 +43,7 @@ enum Command {
     Wait(wait::Args),
     Status(status::Args),
     Attach(attach::Args),
+    Doctor(doctor::Args),
     Report(report::Args),
     #[command(name = "__supervise", hide = true)]
     Supervise(supervise::Args),
@@ -87,6 +89,7 @@ pub fn run() -> ExitCode {
         Command::Wait(a) => wait::run(a),
         Command::Status(a) => status::run(a),
         Command::Attach(a) => attach::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Supervise(a) => supervise::run(a),
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),

@@ -17,12 +17,22 @@ pub struct LedgerArg {
 }
 
 impl LedgerArg {
+    /// The ledger named by the flag or `$VNX_LEDGER`, else the project's (if there is one).
+    pub fn resolve_in(&self, project: Option<&vnx::project::Project>) -> Option<PathBuf> {
+        self.ledger
+            .clone()
+            .or_else(|| {
+                std::env::var_os("VNX_LEDGER")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .or_else(|| project.map(|p| p.ledger()))
+    }
+
+    /// The ledger named by the flag or `$VNX_LEDGER`, else the current repository's.
     pub fn resolve(&self) -> Result<PathBuf, CliError> {
-        if let Some(p) = &self.ledger {
-            return Ok(p.clone());
-        }
-        if let Some(p) = std::env::var_os("VNX_LEDGER").filter(|v| !v.is_empty()) {
-            return Ok(PathBuf::from(p));
+        if let Some(p) = self.resolve_in(None) {
+            return Ok(p);
         }
         project()
             .map(|p| p.ledger())
@@ -94,4 +104,13 @@ pub fn project() -> Result<vnx::project::Project, CliError> {
         CliError::new(format!("{} is not inside a git repository", cwd.display()))
             .with_hint("run inside the repository to dispatch in (after `vnx init`)")
     })
+}
+
+/// A per-user cache directory: `$XDG_CACHE_HOME/vnx`, else `~/.cache/vnx`.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|dir| dir.join("vnx"))
 }

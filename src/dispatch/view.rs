@@ -52,6 +52,11 @@ pub fn completion(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerErro
 
 /// Every dispatch on the ledger, in start order.
 pub fn list(ledger: &Path, tmux: &Tmux) -> Result<Vec<DispatchState>, LedgerError> {
+    list_with(ledger, &tmux.sessions())
+}
+
+/// Every dispatch on the ledger, in start order, given the tmux sessions that are alive.
+pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, LedgerError> {
     let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
         memchr::memmem::find(l, b"dispatch_").is_some()
     })?;
@@ -93,7 +98,6 @@ pub fn list(ledger: &Path, tmux: &Tmux) -> Result<Vec<DispatchState>, LedgerErro
     }
     let mut out: Vec<(usize, DispatchState)> = states.into_values().collect();
     out.sort_by_key(|(order, _)| *order);
-    let live = tmux.sessions();
     Ok(out
         .into_iter()
         .map(|(_, mut s)| {

@@ -445,6 +445,32 @@ pub fn trusted_keys(
     Ok(keys)
 }
 
+/// What `verify` needs to check that a ledger extends its last checkpoint.
+#[derive(Clone, Debug)]
+pub struct Anchoring {
+    /// The checkpoints anchored for the ledger, oldest first.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The keys trusted to sign them (see [`trusted_keys`]).
+    pub trusted_keys: Vec<[u8; 32]>,
+}
+
+/// The checkpoints anchored for the ledger at `path` and the keys trusted to sign them; `None`
+/// when the ledger lies outside any git repository (nothing can be anchored there).
+/// `audit-chain verify` and `doctor` both go through here.
+pub fn anchoring(
+    path: &Path,
+    local_key: Option<&Path>,
+) -> Result<Option<Anchoring>, CheckpointError> {
+    match Anchor::discover(path) {
+        Ok(anchor) => Ok(Some(Anchoring {
+            checkpoints: anchor.list(&anchor.ledger_name(path))?,
+            trusted_keys: trusted_keys(&anchor, local_key)?,
+        })),
+        Err(CheckpointError::NotInRepo { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// What `checkpoint` did.
 #[derive(Debug, serde::Serialize)]
 pub struct CheckpointOutcome {

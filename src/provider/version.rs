@@ -2,63 +2,47 @@
 //! binary path, size and modification time in `.vnx-data/cache/versions.json` so repeated
 //! dispatches (and `vnx doctor`) do not pay for a CLI's slow start each time.
 
-use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
+use super::cache::{Cache, fingerprint};
 use crate::process::{self, Cmd};
 
 const LIMIT: Duration = Duration::from_secs(5);
-
-fn fingerprint(binary: &Path) -> Option<String> {
-    let meta = fs::metadata(binary).ok()?;
-    let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
-    Some(format!(
-        "{}\u{0}{}\u{0}{}",
-        binary.display(),
-        meta.len(),
-        mtime.as_nanos()
-    ))
-}
 
 /// The version `binary --version` prints, from the cache when the binary is unchanged.
 pub fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
     // Keyed by the path as invoked (one binary may answer by the name it is called by) and
     // the size and mtime of what it resolves to.
     let key = fingerprint(binary)?;
-    let cache_path = cache_dir.join("versions.json");
-    let mut cache: BTreeMap<String, String> = fs::read(&cache_path)
-        .ok()
-        .and_then(|d| serde_json::from_slice(&d).ok())
-        .unwrap_or_default();
+    let cache = Cache::new(cache_dir, "versions.json");
     if let Some(v) = cache.get(&key) {
-        return Some(v.clone());
+        return Some(v);
     }
+    let version = read(binary)?;
+    cache.put(&key, &version);
+    Some(version)
+}
+
+/// The first line `binary --version` prints, uncached.
+pub fn read(binary: &Path) -> Option<String> {
     let out = process::run(&Cmd::new(binary).arg("--version").timeout(LIMIT)).ok()?;
     if !out.status.success() {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let version = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())?
-        .to_owned();
-    cache.insert(key, version.clone());
-    // Best effort: a cache that cannot be written only costs the next probe.
-    if fs::create_dir_all(cache_dir).is_ok() {
-        let tmp = cache_path.with_extension(format!("tmp-{}", std::process::id()));
-        let data = serde_json::to_vec_pretty(&cache).expect("maps serialize");
-        if fs::write(&tmp, data).is_ok() && fs::rename(&tmp, &cache_path).is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-    }
-    Some(version)
+    Some(
+        text.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())?
+            .to_owned(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]

@@ -15,6 +15,7 @@ mod crash;
 mod declared;
 mod defaults;
 mod dispatch;
+mod doctor;
 mod fake;
 mod golden;
 mod init;

@@ -1,0 +1,107 @@
+//! The worker CLIs vnx starts itself (claude, codex, gemini, ollama): installed or not, their
+//! version, and whether every flag vnx passes is still listed in their `--help`.
+
+use std::path::Path;
+
+use super::Check;
+use crate::provider::{Provider, flags, help, version};
+
+/// The built-in providers that are a separate binary (the demo is vnx itself).
+pub const WORKER_CLIS: [Provider; 4] = [
+    Provider::Claude,
+    Provider::Codex,
+    Provider::Gemini,
+    Provider::Ollama,
+];
+
+/// Checks one CLI; `binary` is where PATH finds it.
+pub fn check(provider: Provider, binary: Option<&Path>, cache_dir: Option<&Path>) -> Check {
+    let name = provider.name();
+    let Some(binary) = binary else {
+        return Check::warn(
+            name,
+            format!("not installed (`{name}` is not on PATH); only dispatches to {name} fail"),
+            format!("install {name}, or put it on PATH, to dispatch to it"),
+        );
+    };
+    let groups = flags::passed(provider);
+    // `--version` and each `--help` at once: a cold probe costs one CLI start, not three.
+    let (version, helps) = std::thread::scope(|s| {
+        let helps: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                s.spawn(move || {
+                    let args: Vec<&str> = g.subcommand.iter().map(String::as_str).collect();
+                    help::probe(binary, &args, cache_dir)
+                })
+            })
+            .collect();
+        let version = match cache_dir {
+            Some(dir) => version::probe(binary, dir),
+            None => version::read(binary),
+        };
+        let helps: Vec<_> = helps
+            .into_iter()
+            .map(|h| h.join().expect("help probes do not panic"))
+            .collect();
+        (version, helps)
+    });
+    let seen = format!(
+        "{}: {}",
+        binary.display(),
+        version.as_deref().unwrap_or("version unknown")
+    );
+    let mut commands = Vec::new();
+    let mut flag_count = 0;
+    for (group, help) in groups.iter().zip(helps) {
+        let command = group.command(name);
+        let text = match help {
+            Ok(text) => text,
+            Err(e) => {
+                return Check::fail(
+                    name,
+                    format!("{seen}; {e}"),
+                    format!(
+                        "run `{command}` yourself to see what is wrong; vnx checks the flags it \
+                         passes {name} against it"
+                    ),
+                );
+            }
+        };
+        let missing = flags::missing(&text, group);
+        if !missing.is_empty() {
+            return Check::fail(
+                name,
+                format!("{seen}; `{command}` does not list {}", missing.join(", ")),
+                format!(
+                    "vnx passes {} when dispatching to {name}: update {name} (or vnx, if {name} \
+                     renamed {}); dispatches to {name} fail until they agree",
+                    if missing.len() == 1 {
+                        "this flag"
+                    } else {
+                        "these flags"
+                    },
+                    if missing.len() == 1 { "it" } else { "them" },
+                ),
+            );
+        }
+        flag_count += group.flags.len();
+        commands.push(format!("`{command}`"));
+    }
+    let flags_seen = if commands.is_empty() {
+        "vnx passes it no flags".to_owned()
+    } else {
+        format!(
+            "all {flag_count} flags vnx passes are listed in {}",
+            commands.join(" and ")
+        )
+    };
+    if version.is_none() {
+        return Check::warn(
+            name,
+            format!("{seen}; {flags_seen}"),
+            format!("`{name} --version` printed no version; check the installation"),
+        );
+    }
+    Check::pass(name, format!("{seen}; {flags_seen}"))
+}

@@ -1,0 +1,189 @@
+//! The evidence: the ledger verifies and extends its last checkpoint (the same checkpoints and
+//! trusted keys `audit-chain verify` uses), and the signing key is present, private and
+//! outside the repository.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::{Check, Status, count};
+use crate::ledger::checkpoint::{self, CheckpointKey};
+use crate::ledger::{ChainStatus, VerifyOptions, verify};
+
+/// `ledger` and `checkpoint`.
+pub fn ledger(path: &Path, key_path: Option<&Path>, threads: usize) -> Vec<Check> {
+    const NAME: &str = "ledger";
+    if !path.exists() && path.symlink_metadata().is_err() {
+        return vec![Check::pass(
+            NAME,
+            format!("no receipts yet ({} does not exist)", path.display()),
+        )];
+    }
+    // A local key that cannot be read (its own check names why) must not stop the ledger from
+    // being verified: fall back to the committed key list alone.
+    let (anchored, anchor_error) = match checkpoint::anchoring(path, key_path) {
+        Ok(a) => (a, None),
+        Err(e) => (checkpoint::anchoring(path, None).ok().flatten(), Some(e)),
+    };
+    let mut options = VerifyOptions {
+        threads,
+        max_violations: 1,
+        ..VerifyOptions::default()
+    };
+    if let Some(a) = &anchored {
+        options.checkpoints = a.checkpoints.clone();
+        options.trusted_keys = a.trusted_keys.clone();
+    }
+    let report = match verify(path, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            let hint = e.hint().unwrap_or_else(|| "check the ledger file".into());
+            return vec![Check::fail(NAME, e.to_string(), hint)];
+        }
+    };
+    let lines = count(report.lines as usize, "line", "lines");
+    let ledger = if let Some(v) = report.violations.first() {
+        let kind = serde_json::to_value(v.kind)
+            .ok()
+            .and_then(|k| k.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let more = report.violations_total.saturating_sub(1);
+        Check::fail(
+            NAME,
+            format!(
+                "broken: line {}: {kind}: {}{}",
+                v.line,
+                v.detail,
+                if more > 0 {
+                    format!(" (and {more} more)")
+                } else {
+                    String::new()
+                }
+            ),
+            "run `vnx audit-chain verify` to see every violation; the ledger is evidence, so \
+             find out who changed it before anything else",
+        )
+    } else if let Some(t) = &report.torn_tail {
+        Check::warn(
+            NAME,
+            format!(
+                "{}, {lines}; torn tail at line {} (an interrupted append, not tampering)",
+                report.status.as_str(),
+                t.line
+            ),
+            "nothing to do: the next append moves the fragment aside and records it",
+        )
+    } else if report.status == ChainStatus::Unchained && report.lines > 0 {
+        Check::warn(
+            NAME,
+            format!("unchained: {lines} without hash links"),
+            "run `vnx audit-chain seal` to chain what follows",
+        )
+    } else {
+        Check::pass(
+            NAME,
+            format!("{}, {lines} ({})", report.status.as_str(), path.display()),
+        )
+    };
+    let checkpoint = match (&anchored, report.checkpoints.last()) {
+        (None, _) if let Some(e) = &anchor_error => Check::fail(
+            "checkpoint",
+            format!("could not read the checkpoints: {e}"),
+            e.hint()
+                .unwrap_or_else(|| "run `vnx audit-chain verify` for details".into()),
+        ),
+        (None, _) => Check::warn(
+            "checkpoint",
+            "the ledger lies outside any git repository, so no checkpoint can anchor it",
+            "keep the ledger inside the governed repository (the default)",
+        ),
+        (Some(_), Some(last)) if last.ok && report.checkpoints.iter().all(|c| c.ok) => Check::pass(
+            "checkpoint",
+            format!(
+                "extends checkpoint {} (line {}; {} anchored)",
+                last.id,
+                last.lines,
+                report.checkpoints.len()
+            ),
+        ),
+        (Some(_), Some(_)) => {
+            let bad: Vec<String> = report
+                .checkpoints
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{} (line {})", c.id, c.lines))
+                .collect();
+            Check::fail(
+                "checkpoint",
+                format!("the ledger does not extend checkpoint {}", bad.join(", ")),
+                "the ledger was cut, rewritten or forked after it was checkpointed; run `vnx \
+                 audit-chain verify` and restore it from a copy that extends the checkpoint",
+            )
+        }
+        (Some(_), None) if report.lines == 0 => {
+            Check::pass("checkpoint", "none yet; nothing to checkpoint")
+        }
+        (Some(_), None) => Check::warn(
+            "checkpoint",
+            "none yet: a cut or rewritten ledger would go unnoticed",
+            "run `vnx audit-chain checkpoint`",
+        ),
+    };
+    let checkpoint = match (&anchor_error, checkpoint) {
+        (Some(e), c) if c.status != Status::Fail => Check {
+            detail: format!("{}; checked without the local key ({e})", c.detail),
+            ..c
+        },
+        (_, c) => c,
+    };
+    vec![ledger, checkpoint]
+}
+
+/// The checkpoint signing key: present, readable by its owner only, outside the repository.
+pub fn key(path: Option<&Path>, root: Option<&Path>) -> Check {
+    const NAME: &str = "signing key";
+    let Some(path) = path else {
+        return Check::warn(
+            NAME,
+            "cannot place the key: neither XDG_CONFIG_HOME nor HOME is set",
+            "set VNX_CHECKPOINT_KEY to where the key should live",
+        );
+    };
+    if path.symlink_metadata().is_err() {
+        return Check::warn(
+            NAME,
+            format!(
+                "none at {} yet; created on first checkpoint",
+                path.display()
+            ),
+            "run `vnx audit-chain checkpoint` once the ledger has receipts",
+        );
+    }
+    let loaded = CheckpointKey::load(path);
+    if let Err(e) = loaded {
+        let hint = e.hint().unwrap_or_else(|| {
+            format!(
+                "move {} aside; `vnx audit-chain checkpoint` makes a new one",
+                path.display()
+            )
+        });
+        return Check::fail(NAME, e.to_string(), hint);
+    }
+    if let Some(root) = root {
+        let inside = path.starts_with(root)
+            || std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(root));
+        if inside {
+            return Check::fail(
+                NAME,
+                format!(
+                    "{} lies inside the repository {}",
+                    path.display(),
+                    root.display()
+                ),
+                "keep the key outside every worktree (XDG_CONFIG_HOME/vnx by default) and \
+                 never commit it",
+            );
+        }
+    }
+    let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777);
+    Check::pass(NAME, format!("{} (mode {mode:o})", path.display()))
+}

@@ -1,0 +1,384 @@
+//! The governed repository's own files: initialised by `vnx init`, `.vnx/config.yaml` and the
+//! providers it declares, `provider_constraints.yaml`, the skills' front matter, and the git
+//! hooks.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::{Check, count, rel};
+use crate::config::{self, ConfigError};
+use crate::init::CONFIG;
+use crate::project::Project;
+
+/// Constraints and skill files larger than this are not read.
+const MAX_BYTES: u64 = 1024 * 1024;
+
+/// Whether `cwd` is in a repository that `vnx init` set up; the bool says whether the checks
+/// of the project's files can run.
+pub fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
+    let Some(project) = project else {
+        return (
+            Check::fail(
+                "project",
+                format!("{} is not inside a git repository", cwd.display()),
+                "run vnx doctor inside the repository vnx governs (after `git init` and `vnx init`)",
+            ),
+            false,
+        );
+    };
+    let config = project.root.join(CONFIG);
+    if !config.is_file() {
+        return (
+            Check::fail(
+                "project",
+                format!(
+                    "{} is not initialised: {CONFIG} is missing",
+                    project.root.display()
+                ),
+                "run `vnx init` in the repository (it never overwrites your edits)",
+            ),
+            false,
+        );
+    }
+    (
+        Check::pass(
+            "project",
+            format!("{} (initialised)", project.root.display()),
+        ),
+        true,
+    )
+}
+
+/// `.vnx/config.yaml` loads and validates; one check more per declared provider, whose binary
+/// must be found (declared CLIs are never run by doctor: they may be any script).
+pub fn config(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Vec<Check> {
+    let config = match config::load(&root.join(CONFIG)) {
+        Ok(c) => c,
+        Err(e) => {
+            let detail = match &e {
+                ConfigError::Invalid {
+                    path,
+                    line,
+                    column,
+                    message,
+                } => format!("{}:{line}:{column}: {message}", rel(path, root)),
+                ConfigError::Io { path, source } => {
+                    format!("could not read {}: {source}", rel(path, root))
+                }
+            };
+            let hint = e.hint().unwrap_or_else(|| "fix the file".into());
+            return vec![Check::fail("config", detail, hint)];
+        }
+    };
+    let mut parts = vec![match &config.project_id {
+        Some(id) => format!("project id {id}"),
+        None => "no project id".into(),
+    }];
+    parts.push(count(
+        config.providers.len(),
+        "declared provider",
+        "declared providers",
+    ));
+    if !config.concurrency.is_empty() {
+        parts.push(format!(
+            "concurrency for {}",
+            config
+                .concurrency
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    parts.push(count(config.roles.len(), "role", "roles"));
+    let mut checks = vec![Check::pass(
+        "config",
+        format!("{CONFIG}: {}", parts.join(", ")),
+    )];
+    for (name, def) in &config.providers {
+        let check_name = format!("provider {name}");
+        let found = find_program(&def.binary).filter(|p| p.is_file());
+        checks.push(match found {
+            Some(path) => Check::pass(
+                check_name,
+                format!(
+                    "declared; `{}` is {} (declared CLIs are not run by doctor)",
+                    def.binary,
+                    path.display()
+                ),
+            ),
+            None => Check::warn(
+                check_name,
+                format!(
+                    "declared with binary `{}`, which is not found; dispatches to {name} fail",
+                    def.binary
+                ),
+                format!("install it, or fix `binary:` of {name} in {CONFIG}"),
+            ),
+        });
+    }
+    checks
+}
+
+/// Reads a small text file; `Ok(None)` when it does not exist.
+fn read_small(path: &Path, shown: &str) -> Result<Option<String>, String> {
+    match fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("could not read {shown}: {e}")),
+        Ok(m) if m.len() > MAX_BYTES => {
+            return Err(format!("{shown} is larger than 1 MiB"));
+        }
+        Ok(_) => {}
+    }
+    fs::read_to_string(path)
+        .map(Some)
+        .map_err(|e| format!("could not read {shown}: {e}"))
+}
+
+#[derive(Deserialize)]
+struct RawConstraints {
+    version: Option<i64>,
+    constraints: Option<Vec<IgnoredAny>>,
+}
+
+/// `provider_constraints.yaml` parses as YAML and says `version: 1`. Only a parse check: the
+/// schema is checked once vnx enforces constraints.
+pub fn constraints(root: &Path) -> Check {
+    const NAME: &str = "constraints";
+    const FILE: &str = "provider_constraints.yaml";
+    let text = match read_small(&root.join(FILE), FILE) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return Check::fail(
+                NAME,
+                format!("{FILE} is missing"),
+                "run `vnx init` to restore the shipped file (your other files are kept)",
+            );
+        }
+        Err(e) => return Check::fail(NAME, e, format!("make {FILE} a readable YAML file")),
+    };
+    let raw: RawConstraints = match config::parse_yaml(&text, Path::new(FILE)) {
+        Ok(raw) => raw,
+        Err(e) => return Check::fail(NAME, e.to_string(), format!("fix the YAML in {FILE}")),
+    };
+    match raw.version {
+        Some(1) => Check::pass(
+            NAME,
+            format!(
+                "{FILE}: version 1, {}; parsed as YAML only (the schema is checked once vnx \
+                 enforces constraints)",
+                count(
+                    raw.constraints.map_or(0, |c| c.len()),
+                    "constraint",
+                    "constraints"
+                )
+            ),
+        ),
+        Some(v) => Check::fail(
+            NAME,
+            format!("{FILE} says version {v}; vnx reads version 1"),
+            format!("write `version: 1` in {FILE} (the schema of the shipped file)"),
+        ),
+        None => Check::fail(
+            NAME,
+            format!("{FILE} has no `version:`"),
+            format!("add `version: 1` to {FILE}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct FrontMatter {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// Every `skills/*/SKILL.md` opens with YAML front matter naming and describing the skill.
+pub fn skills(root: &Path) -> Check {
+    const NAME: &str = "skills";
+    let dir = root.join("skills");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Check::warn(
+            NAME,
+            "no skills/ directory",
+            "run `vnx init` to install the shipped skills",
+        );
+    };
+    let mut dirs: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let mut names = Vec::new();
+    let mut problems = Vec::new();
+    for d in &dirs {
+        let shown = format!("skills/{d}/SKILL.md");
+        match skill(&dir.join(d).join("SKILL.md"), &shown) {
+            Ok(name) => names.push(name),
+            Err(p) => problems.push(p),
+        }
+    }
+    if !problems.is_empty() {
+        return Check::fail(
+            NAME,
+            problems.join("; "),
+            "each skills/<name>/SKILL.md starts with front matter: a `---` line, `name: …`, \
+             `description: …`, and a closing `---` line",
+        );
+    }
+    if names.is_empty() {
+        return Check::warn(
+            NAME,
+            "skills/ holds no skill",
+            "run `vnx init` to install the shipped skills",
+        );
+    }
+    Check::pass(
+        NAME,
+        format!(
+            "{}: {}",
+            count(names.len(), "skill", "skills"),
+            names.join(", ")
+        ),
+    )
+}
+
+/// A skill's name from its front matter, or what is wrong with it.
+fn skill(path: &Path, shown: &str) -> Result<String, String> {
+    let text = read_small(path, shown)?.ok_or_else(|| format!("{shown} is missing"))?;
+    let mut lines = text.lines();
+    if lines.next().map(str::trim_end) != Some("---") {
+        return Err(format!("{shown} does not start with `---` (front matter)"));
+    }
+    let mut body = Vec::new();
+    let mut closed = false;
+    for line in lines {
+        if line.trim_end() == "---" {
+            closed = true;
+            break;
+        }
+        body.push(line);
+    }
+    if !closed {
+        return Err(format!("{shown}: the front matter has no closing `---`"));
+    }
+    // A blank first line in place of the opening `---` keeps error lines the file's own.
+    let yaml = format!("\n{}\n", body.join("\n"));
+    let front: FrontMatter =
+        config::parse_yaml(&yaml, Path::new(shown)).map_err(|e| e.to_string())?;
+    let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    match (present(&front.name), present(&front.description)) {
+        (true, true) => Ok(front.name.unwrap_or_default()),
+        (false, _) => Err(format!("{shown}: the front matter has no `name`")),
+        (true, false) => Err(format!("{shown}: the front matter has no `description`")),
+    }
+}
+
+/// Whether the repository's `pre-push` hook runs vnx. Installing it is a later feature, so a
+/// missing hook is a WARN.
+pub fn hooks(root: &Path) -> Check {
+    const NAME: &str = "git hooks";
+    let dir = git2::Repository::open(root).ok().map(|repo| {
+        let configured = repo
+            .config()
+            .ok()
+            .and_then(|c| c.get_path("core.hooksPath").ok());
+        match configured {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => root.join(p),
+            None => repo.commondir().join("hooks"),
+        }
+    });
+    let hook = dir.map(|d| d.join("pre-push"));
+    match &hook {
+        Some(h) if fs::read_to_string(h).is_ok_and(|t| t.contains("vnx")) => {
+            Check::pass(NAME, format!("{} runs vnx", h.display()))
+        }
+        _ => Check::warn(
+            NAME,
+            "the pre-push hook that runs vnx is not installed yet (a later feature)",
+            "nothing to do yet: vnx does not install git hooks so far",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status;
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn skills_need_front_matter_with_name_and_description() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert_eq!(skills(root).status, Status::Warn);
+        write(
+            root,
+            "skills/a/SKILL.md",
+            "---\nname: a\ndescription: does a\n---\n# A\n",
+        );
+        let ok = skills(root);
+        assert_eq!(ok.detail, "1 skill: a");
+        write(root, "skills/b/SKILL.md", "---\nname: b\n---\n");
+        write(root, "skills/c/SKILL.md", "# no front matter\n");
+        write(
+            root,
+            "skills/d/SKILL.md",
+            "---\nname: d\ndescription: [unclosed\n---\n",
+        );
+        write(root, "skills/e/SKILL.md", "---\nname: e\n");
+        fs::create_dir_all(root.join("skills/f")).unwrap();
+        let bad = skills(root);
+        assert_eq!(bad.status, Status::Fail);
+        for want in [
+            "skills/b/SKILL.md: the front matter has no `description`",
+            "skills/c/SKILL.md does not start with `---`",
+            "skills/d/SKILL.md:3:",
+            "skills/e/SKILL.md: the front matter has no closing `---`",
+            "skills/f/SKILL.md is missing",
+        ] {
+            assert!(bad.detail.contains(want), "{want}: {}", bad.detail);
+        }
+    }
+
+    #[test]
+    fn constraints_are_parsed_with_located_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert!(constraints(root).detail.contains("missing"));
+        write(
+            root,
+            "provider_constraints.yaml",
+            "version: 1\nconstraints:\n  - id: a\n",
+        );
+        let ok = constraints(root);
+        assert!(
+            ok.detail.contains("version 1, 1 constraint;"),
+            "{}",
+            ok.detail
+        );
+        write(root, "provider_constraints.yaml", "version: 2\n");
+        assert!(constraints(root).detail.contains("version 2"));
+        write(
+            root,
+            "provider_constraints.yaml",
+            "version: 1\nconstraints: {a: [\n",
+        );
+        let bad = constraints(root);
+        assert!(
+            bad.detail.starts_with("provider_constraints.yaml:"),
+            "{}",
+            bad.detail
+        );
+    }
+}

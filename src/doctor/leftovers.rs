@@ -1,0 +1,269 @@
+//! What dispatches left behind: worktrees under `.vnx-data/worktrees/` with no running
+//! dispatch, `dispatch/*` branches teardown should have deleted, `vnx-*` tmux sessions with no
+//! open dispatch, and dispatches that started but never completed and lost their session.
+//! Work kept on purpose (dirty worktrees, committed branches) is counted, not flagged.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{Check, count};
+use crate::dispatch::view::{self, DispatchState};
+use crate::project::DATA_DIR;
+use crate::tmux::Tmux;
+
+type States<'a> = BTreeMap<&'a str, &'a DispatchState>;
+
+/// `worktrees`, `branches`, `tmux sessions` and `dispatches`.
+pub fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Check> {
+    let live = tmux.sessions();
+    let mut states = match ledger.filter(|l| l.exists()) {
+        None => Vec::new(),
+        Some(l) => match view::list_with(l, &live) {
+            Ok(s) => s,
+            Err(e) => {
+                let hint = e.hint().unwrap_or_else(|| "check the ledger file".into());
+                return vec![Check::fail("dispatches", e.to_string(), hint)];
+            }
+        },
+    };
+    // Sessions were listed before the ledger was read: a dispatch launched in between looks
+    // lost, and one that just ended looks running. Look again at the ones that seem lost.
+    for s in states.iter_mut().filter(|s| s.state == "lost") {
+        let session = s.session.clone().unwrap_or_else(|| format!("vnx-{}", s.id));
+        if tmux.has_session(&session) {
+            s.state = "running".into();
+        } else if let Some(line) = ledger.and_then(|l| view::completion(l, &s.id).ok().flatten()) {
+            let done: serde_json::Value = serde_json::from_slice(&line).unwrap_or_default();
+            s.state = done["status"].as_str().unwrap_or("completed").to_owned();
+            s.teardown_class = done["teardown_class"].as_str().map(str::to_owned);
+        }
+    }
+    let by_id: States<'_> = states.iter().map(|s| (s.id.as_str(), s)).collect();
+    vec![
+        worktrees(root, &by_id),
+        branches(root, &by_id),
+        sessions(tmux, &live, &by_id),
+        dispatches(&states),
+    ]
+}
+
+/// Non-zero counts as "n what" phrases, joined.
+fn parts(items: &[(usize, &str)]) -> String {
+    items
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
+    const NAME: &str = "worktrees";
+    let dir = root.join(DATA_DIR).join("worktrees");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let (mut running, mut kept, mut lost) = (0, 0, 0);
+    let mut orphans = Vec::new();
+    for name in &names {
+        let state = name.strip_prefix("dispatch-").and_then(|id| by_id.get(id));
+        match state {
+            None => orphans.push(format!("{name} (no dispatch on the ledger)")),
+            Some(s) if s.state == "running" => running += 1,
+            Some(s) if s.state == "lost" => lost += 1,
+            Some(s) if s.teardown_class.as_deref() == Some("dirty") => kept += 1,
+            Some(s) => orphans.push(format!(
+                "{name} (the dispatch ended {}, teardown {}: its worktree should be gone)",
+                s.state,
+                s.teardown_class.as_deref().unwrap_or("none")
+            )),
+        }
+    }
+    // Registered with git but gone from disk.
+    if let Ok(repo) = git2::Repository::open(root)
+        && let Ok(registered) = repo.worktrees()
+    {
+        for name in registered.iter().flatten().flatten() {
+            if let Ok(wt) = repo.find_worktree(name)
+                && wt.path().starts_with(&dir)
+                && !wt.path().exists()
+            {
+                orphans.push(format!(
+                    "{} (registered with git, missing on disk)",
+                    super::rel(wt.path(), &dir)
+                ));
+            }
+        }
+    }
+    if !orphans.is_empty() {
+        return Check::warn(
+            NAME,
+            format!(
+                "orphaned under {DATA_DIR}/worktrees: {}",
+                orphans.join(", ")
+            ),
+            "look at each; remove one with `git worktree remove PATH` (`git worktree unlock \
+             PATH` first if locked), and run `git worktree prune` for missing ones",
+        );
+    }
+    let found = parts(&[
+        (running, "in use by running dispatches"),
+        (kept, "kept on purpose (dirty work, locked for review)"),
+        (lost, "of lost dispatches (see dispatches)"),
+    ]);
+    Check::pass(
+        NAME,
+        if found.is_empty() {
+            format!("none under {DATA_DIR}/worktrees")
+        } else {
+            found
+        },
+    )
+}
+
+fn branches(root: &Path, by_id: &States<'_>) -> Check {
+    const NAME: &str = "branches";
+    let mut names: Vec<String> = git2::Repository::open(root)
+        .ok()
+        .and_then(|repo| {
+            let branches = repo.branches(Some(git2::BranchType::Local)).ok()?;
+            Some(
+                branches
+                    .flatten()
+                    .filter_map(|(b, _)| b.name().ok().flatten().map(str::to_owned))
+                    .filter(|n| n.starts_with("dispatch/"))
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    names.sort();
+    let (mut running, mut committed, mut dirty, mut lost, mut other, mut unknown) =
+        (0, 0, 0, 0, 0, 0);
+    let mut orphans = Vec::new();
+    for name in &names {
+        match by_id.get(&name["dispatch/".len()..]) {
+            None => unknown += 1,
+            Some(s) if s.state == "running" => running += 1,
+            Some(s) if s.state == "lost" => lost += 1,
+            Some(s) => match s.teardown_class.as_deref() {
+                Some(class @ ("clean" | "pushed")) => {
+                    orphans.push(format!("{name} (teardown {class})"));
+                }
+                Some("committed") => committed += 1,
+                Some("dirty") => dirty += 1,
+                _ => other += 1,
+            },
+        }
+    }
+    if !orphans.is_empty() {
+        return Check::warn(
+            NAME,
+            format!("not deleted at teardown: {}", orphans.join(", ")),
+            "teardown deletes these (their work is on the base or on the remote); check with \
+             `git log BRANCH`, then `git branch -D BRANCH`",
+        );
+    }
+    let found = parts(&[
+        (committed, "kept on purpose (committed work)"),
+        (dirty, "kept on purpose (dirty worktree)"),
+        (running, "of running dispatches"),
+        (lost, "of lost dispatches (see dispatches)"),
+        (other, "of dispatches that ended before teardown"),
+        (unknown, "not on the ledger"),
+    ]);
+    Check::pass(
+        NAME,
+        if found.is_empty() {
+            "no dispatch/* branches".to_owned()
+        } else {
+            found
+        },
+    )
+}
+
+fn sessions(tmux: &Tmux, live: &[String], by_id: &States<'_>) -> Check {
+    const NAME: &str = "tmux sessions";
+    let socket = tmux.socket();
+    let mut running = 0;
+    let mut orphans = Vec::new();
+    for name in live.iter().filter(|n| n.starts_with("vnx-")) {
+        match by_id.get(&name["vnx-".len()..]) {
+            Some(s) if s.state == "running" => running += 1,
+            Some(s) => orphans.push(format!("{name} (its dispatch ended {})", s.state)),
+            None => orphans.push(format!("{name} (no dispatch on the ledger)")),
+        }
+    }
+    if !orphans.is_empty() {
+        return Check::warn(
+            NAME,
+            format!(
+                "no open dispatch on socket {socket}: {}",
+                orphans.join(", ")
+            ),
+            format!(
+                "look with `tmux -L {socket} attach -t NAME`, then `tmux -L {socket} \
+                 kill-session -t NAME`"
+            ),
+        );
+    }
+    Check::pass(
+        NAME,
+        format!(
+            "{} on socket {socket}",
+            count(running, "running dispatch", "running dispatches")
+        ),
+    )
+}
+
+fn dispatches(states: &[DispatchState]) -> Check {
+    const NAME: &str = "dispatches";
+    let lost: Vec<String> = states
+        .iter()
+        .filter(|s| s.state == "lost")
+        .map(|s| {
+            format!(
+                "{} ({} {}, started {})",
+                s.id,
+                s.provider.as_deref().unwrap_or("?"),
+                s.model.as_deref().unwrap_or("-"),
+                s.started_at.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    if !lost.is_empty() {
+        return Check::fail(
+            NAME,
+            format!(
+                "lost (started, never completed, tmux session gone): {}",
+                lost.join(", ")
+            ),
+            "their supervisor died without recording an outcome; each one's worktree \
+             (.vnx-data/worktrees/dispatch-ID) and branch dispatch/ID are kept: review them, \
+             then remove them with git",
+        );
+    }
+    let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in states {
+        *by_state.entry(s.state.as_str()).or_default() += 1;
+    }
+    if states.is_empty() {
+        return Check::pass(NAME, "none yet");
+    }
+    Check::pass(
+        NAME,
+        format!(
+            "{}: {}",
+            count(states.len(), "dispatch", "dispatches"),
+            by_state
+                .iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+}

@@ -1,0 +1,233 @@
+//! `vnx doctor`: whether this machine and this repository can dispatch and keep evidence. Each
+//! check has a name, PASS/WARN/FAIL, what was found, and for WARN and FAIL a hint saying what
+//! to do: git and tmux (`tools`), the worker CLIs and the flags vnx passes them (`clis`), the
+//! project's committed files (`files`), the ledger, its checkpoints and the signing key
+//! (`evidence`), and what dispatches left behind (`leftovers`).
+
+mod clis;
+mod evidence;
+mod files;
+mod leftovers;
+mod tools;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::project::Project;
+use crate::tmux::Tmux;
+
+pub use tools::{GIT_MIN, TMUX_MIN};
+
+/// A check's verdict, from best to worst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    /// Works, but something deserves attention (`--strict` fails on it).
+    Warn,
+    /// Something vnx relies on is missing or broken.
+    Fail,
+}
+
+impl Status {
+    /// `PASS`, `WARN` or `FAIL`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        }
+    }
+}
+
+/// One check's outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// What to do about a WARN or FAIL.
+    pub hint: Option<String>,
+}
+
+impl Check {
+    pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            status: Status::Pass,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    pub fn warn(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Check {
+        Check {
+            status: Status::Warn,
+            hint: Some(hint.into()),
+            ..Check::pass(name, detail)
+        }
+    }
+
+    pub fn fail(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Check {
+        Check {
+            status: Status::Fail,
+            hint: Some(hint.into()),
+            ..Check::pass(name, detail)
+        }
+    }
+}
+
+/// Every check, in a fixed order.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+/// How many checks ended in each status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+}
+
+impl Report {
+    /// The worst status of any check (PASS when there are none).
+    pub fn worst(&self) -> Status {
+        self.checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(Status::Pass)
+    }
+
+    pub fn summary(&self) -> Summary {
+        let count = |s| self.checks.iter().filter(|c| c.status == s).count();
+        Summary {
+            pass: count(Status::Pass),
+            warn: count(Status::Warn),
+            fail: count(Status::Fail),
+        }
+    }
+
+    /// The check of that name, if it ran.
+    pub fn get(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+/// What the caller resolved for doctor.
+pub struct Inputs<'a> {
+    /// The directory doctor runs in.
+    pub cwd: &'a Path,
+    /// The governed repository around `cwd`, if any.
+    pub project: Option<&'a Project>,
+    /// The ledger (`--ledger`, `VNX_LEDGER`, or the project's), if one could be named.
+    pub ledger: Option<&'a Path>,
+    /// The tmux server dispatches run on.
+    pub tmux: &'a Tmux,
+    /// Where the checkpoint signing key is (or would be created), if it could be placed.
+    pub key_path: Option<&'a Path>,
+    /// Finds a program on PATH.
+    pub find_program: &'a dyn Fn(&str) -> Option<PathBuf>,
+    /// Where worker CLI versions and help texts are cached; `None` probes every time.
+    pub cache_dir: Option<&'a Path>,
+    /// Threads for verifying the ledger.
+    pub threads: usize,
+}
+
+/// Runs every check. git, tmux and each worker CLI are probed on threads of their own (a CLI's
+/// `--version` and `--help` at once) while the rest runs.
+pub fn run(inputs: &Inputs<'_>) -> Report {
+    let binaries: Vec<_> = clis::WORKER_CLIS
+        .iter()
+        .map(|p| (*p, (inputs.find_program)(p.name())))
+        .collect();
+    let root = inputs.project.map(|p| p.root.as_path());
+    let cache_dir = inputs.cache_dir;
+    std::thread::scope(|s| {
+        let probes: Vec<_> = binaries
+            .iter()
+            .map(|(p, bin)| s.spawn(move || clis::check(*p, bin.as_deref(), cache_dir)))
+            .collect();
+        let git = s.spawn(tools::git);
+        let tmux = s.spawn(tools::tmux);
+        let (project, initialised) = files::project(inputs.cwd, inputs.project);
+        let mut rest = vec![project];
+        if let (Some(root), true) = (root, initialised) {
+            rest.extend(files::config(root, inputs.find_program));
+            rest.push(files::constraints(root));
+            rest.push(files::skills(root));
+            rest.push(files::hooks(root));
+        }
+        if let Some(ledger) = inputs.ledger {
+            rest.extend(evidence::ledger(ledger, inputs.key_path, inputs.threads));
+        }
+        rest.push(evidence::key(inputs.key_path, root));
+        if let (Some(root), true) = (root, initialised) {
+            rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));
+        }
+        let joined = |name: &str, check: std::thread::Result<Check>| {
+            check.unwrap_or_else(|_| {
+                Check::fail(name, "the check panicked", "report this as a vnx bug")
+            })
+        };
+        let mut checks = vec![joined("git", git.join()), joined("tmux", tmux.join())];
+        for (probe, (provider, _)) in probes.into_iter().zip(&binaries) {
+            checks.push(joined(provider.name(), probe.join()));
+        }
+        checks.extend(rest);
+        Report { checks }
+    })
+}
+
+/// `path` relative to `root` when inside it, for shorter messages.
+fn rel(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// "1 thing" / "2 things".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_status_wins_and_is_counted() {
+        let mut r = Report::default();
+        assert_eq!(r.worst(), Status::Pass);
+        r.checks.push(Check::pass("a", "ok"));
+        r.checks.push(Check::warn("b", "meh", "look"));
+        assert_eq!(r.worst(), Status::Warn);
+        r.checks.push(Check::fail("c", "bad", "fix"));
+        assert_eq!(r.worst(), Status::Fail);
+        assert_eq!(
+            r.summary(),
+            Summary {
+                pass: 1,
+                warn: 1,
+                fail: 1
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&r.checks[1]).unwrap(),
+            serde_json::json!({"name": "b", "status": "warn", "detail": "meh", "hint": "look"})
+        );
+    }
+}

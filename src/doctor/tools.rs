@@ -1,0 +1,109 @@
+//! git and tmux: installed, and at least the versions whose features vnx uses.
+
+use std::time::Duration;
+
+use super::Check;
+use crate::process::{self, Cmd, ProcessError};
+
+/// git 2.36 added `git worktree list --porcelain -z`, which vnx reads to find the main
+/// checkout from a linked worktree; it also uses `rev-parse --path-format=absolute` (2.31)
+/// and `worktree lock --reason` (2.10).
+pub const GIT_MIN: (u32, u32) = (2, 36);
+/// tmux 3.2 added `new-session -e`, which starts each dispatch's session with an explicit
+/// environment.
+pub const TMUX_MIN: (u32, u32) = (3, 2);
+
+const LIMIT: Duration = Duration::from_secs(5);
+
+pub fn git() -> Check {
+    tool(
+        "git",
+        "--version",
+        GIT_MIN,
+        "`git worktree list --porcelain -z`",
+    )
+}
+
+pub fn tmux() -> Check {
+    tool("tmux", "-V", TMUX_MIN, "`tmux new-session -e`")
+}
+
+fn tool(name: &str, flag: &str, min: (u32, u32), feature: &str) -> Check {
+    let needs = format!("{}.{}", min.0, min.1);
+    let install = format!("install {name} {needs} or later");
+    let out = match process::run(&Cmd::new(name).arg(flag).timeout(LIMIT)) {
+        Err(ProcessError::NotFound { .. }) => {
+            return Check::fail(name, format!("`{name}` is not on PATH"), install);
+        }
+        Err(e) => return Check::fail(name, e.to_string(), install),
+        Ok(out) if !out.status.success() => {
+            return Check::fail(
+                name,
+                format!("`{name} {flag}` failed ({})", out.status),
+                install,
+            );
+        }
+        Ok(out) => out.text(),
+    };
+    let line = out.lines().next().unwrap_or_default().trim().to_owned();
+    match parse_version(&line) {
+        Some(v) if v >= min => Check::pass(name, format!("{line} (vnx needs {needs} or later)")),
+        Some(_) => Check::fail(
+            name,
+            format!("{line} is older than {needs}, which vnx needs for {feature}"),
+            format!("upgrade {name} to {needs} or later"),
+        ),
+        None => Check::warn(
+            name,
+            format!("cannot tell the version from `{name} {flag}`: {line:?}"),
+            format!("vnx needs {name} {needs} or later for {feature}; make sure this one is"),
+        ),
+    }
+}
+
+/// The first `MAJOR.MINOR` in a version line: `git version 2.47.3` → (2, 47),
+/// `tmux 3.3a` → (3, 3), `tmux next-3.5` → (3, 5).
+fn parse_version(line: &str) -> Option<(u32, u32)> {
+    let b = line.as_bytes();
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut i = 0;
+    while i < b.len() {
+        let starts =
+            b[i].is_ascii_digit() && (i == 0 || !(b[i - 1].is_ascii_digit() || b[i - 1] == b'.'));
+        if starts {
+            let n = digits(i);
+            let dot = i + n;
+            if dot < b.len() && b[dot] == b'.' && digits(dot + 1) > 0 {
+                let m = digits(dot + 1);
+                return Some((
+                    line[i..dot].parse().ok()?,
+                    line[dot + 1..dot + 1 + m].parse().ok()?,
+                ));
+            }
+            i += n;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_what_the_tools_print() {
+        assert_eq!(parse_version("git version 2.47.3"), Some((2, 47)));
+        assert_eq!(
+            parse_version("git version 2.39.5 (Apple Git-154)"),
+            Some((2, 39))
+        );
+        assert_eq!(parse_version("tmux 3.3a"), Some((3, 3)));
+        assert_eq!(parse_version("tmux next-3.5"), Some((3, 5)));
+        assert_eq!(parse_version("tmux 3.2"), Some((3, 2)));
+        assert_eq!(parse_version("tmux master"), None);
+        assert_eq!(parse_version("v10 only"), None);
+        assert!((2, 36) >= GIT_MIN && (2, 35) < GIT_MIN && (3, 1) < TMUX_MIN);
+    }
+}

@@ -1,0 +1,181 @@
+//! The option flags vnx passes to each built-in CLI, derived from the invocations themselves
+//! (every lane, permission posture and prompt transport, with a model) rather than listed a
+//! second time, and grouped by the help command that documents them (`codex exec --help` for
+//! codex's headless lane, `codex --help` for its TUI) — so `vnx doctor` checks a CLI's
+//! `--help` against exactly what dispatches run.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::invocation::{MAX_PROMPT_ARG, Wanted, literal};
+use super::kinds::Lane;
+use super::{Permission, Provider};
+
+/// Flags one help command must list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelpFlags {
+    /// The words between the binary and `--help` (`["exec"]` for `codex exec --help`).
+    pub subcommand: Vec<String>,
+    /// Option tokens as passed (the part before any `=`), sorted.
+    pub flags: BTreeSet<String>,
+}
+
+impl HelpFlags {
+    /// `claude --help`, `codex exec --help`, …
+    pub fn command(&self, program: &str) -> String {
+        let mut words = vec![program.to_owned()];
+        words.extend(self.subcommand.iter().cloned());
+        words.push("--help".into());
+        words.join(" ")
+    }
+}
+
+const MODEL: &str = "model";
+
+/// Every flag vnx may pass to `provider`, grouped by the help command documenting it; groups
+/// with no flags are left out (ollama is passed none). Empty for the demo, which is vnx.
+pub fn passed(provider: Provider) -> Vec<HelpFlags> {
+    let mut groups: Vec<HelpFlags> = Vec::new();
+    if provider == Provider::Demo {
+        return groups;
+    }
+    for lane in [Lane::Headless, Lane::Interactive] {
+        for permission in [Permission::Ask, Permission::Edits, Permission::Full] {
+            for prompt_len in [1, MAX_PROMPT_ARG + 1] {
+                let wanted = Wanted {
+                    lane,
+                    model: Some(MODEL),
+                    permission,
+                    prompt_len,
+                    vnx: Path::new("/vnx"),
+                    dispatch_dir: Path::new("/dispatch"),
+                    git_common_dir: Path::new("/git"),
+                };
+                let Ok(inv) = provider.invocation(&wanted) else {
+                    continue; // a lane the provider does not have
+                };
+                let args = &inv.argv[1..];
+                let subcommand = leading_words(args);
+                let flags = args
+                    .iter()
+                    .filter(|a| a.starts_with('-') && a.len() > 1)
+                    .map(|a| a.split('=').next().unwrap_or(a).to_owned());
+                match groups.iter_mut().find(|g| g.subcommand == subcommand) {
+                    Some(g) => g.flags.extend(flags),
+                    None => groups.push(HelpFlags {
+                        subcommand,
+                        flags: flags.collect(),
+                    }),
+                }
+            }
+        }
+    }
+    groups.retain(|g| !g.flags.is_empty());
+    groups
+}
+
+/// The subcommand words an argv starts with: plain words before the first option, prompt
+/// placeholder or model.
+fn leading_words(args: &[String]) -> Vec<String> {
+    args.iter()
+        .take_while(|a| !a.starts_with('-') && !a.contains('{') && **a != literal(MODEL))
+        .cloned()
+        .collect()
+}
+
+/// Whether `help` lists `flag` as a word of its own (`--add-dir` is not listed by
+/// `--add-dirs`, `-p` not by `--print`).
+pub fn listed(help: &str, flag: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let bytes = help.as_bytes();
+    help.match_indices(flag).any(|(i, _)| {
+        let end = i + flag.len();
+        (i == 0 || !word(bytes[i - 1])) && (end == bytes.len() || !word(bytes[end]))
+    })
+}
+
+/// The flags of `group` that `help` does not list.
+pub fn missing<'a>(help: &str, group: &'a HelpFlags) -> Vec<&'a str> {
+    group
+        .flags
+        .iter()
+        .filter(|f| !listed(help, f))
+        .map(String::as_str)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(provider: Provider, sub: &[&str]) -> Vec<String> {
+        passed(provider)
+            .into_iter()
+            .find(|g| g.subcommand == sub)
+            .unwrap_or_else(|| panic!("{provider:?} has no {sub:?} group"))
+            .flags
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn flags_come_from_the_invocations_grouped_by_help_command() {
+        assert_eq!(
+            group(Provider::Claude, &[]),
+            [
+                "--add-dir",
+                "--allowedTools",
+                "--dangerously-skip-permissions",
+                "--model",
+                "--output-format",
+                "--permission-mode",
+                "--settings",
+                "--verbose",
+                "-p"
+            ]
+        );
+        assert_eq!(
+            group(Provider::Codex, &["exec"]),
+            [
+                "--add-dir",
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--json",
+                "--model",
+                "--sandbox",
+                "--skip-git-repo-check"
+            ]
+        );
+        let tui = group(Provider::Codex, &[]);
+        assert!(tui.contains(&"--no-daemon".to_owned()) && tui.contains(&"-c".to_owned()));
+        assert!(!tui.contains(&"--json".to_owned()));
+        let gemini = group(Provider::Gemini, &[]);
+        for f in ["--skip-trust", "-i", "-p", "--yolo", "--approval-mode"] {
+            assert!(gemini.contains(&f.to_owned()), "{f}: {gemini:?}");
+        }
+        assert_eq!(
+            passed(Provider::Ollama),
+            [],
+            "ollama run MODEL PROMPT: no flags"
+        );
+        assert_eq!(passed(Provider::Demo), []);
+        assert_eq!(
+            passed(Provider::Codex)
+                .iter()
+                .map(|g| g.command("codex"))
+                .collect::<Vec<_>>(),
+            ["codex exec --help", "codex --help"]
+        );
+    }
+
+    #[test]
+    fn flags_are_found_as_whole_words() {
+        let help = "  -p, --print   Print\n  --add-dirs <d>\n  --model=<m>\n--verbose";
+        assert!(listed(help, "-p"));
+        assert!(listed(help, "--print"));
+        assert!(listed(help, "--model"));
+        assert!(listed(help, "--verbose"));
+        assert!(!listed(help, "--add-dir"));
+        assert!(!listed(help, "-r"), "not inside --print");
+        assert!(!listed(help, "--prin"));
+    }
+}

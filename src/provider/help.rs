@@ -1,0 +1,123 @@
+//! A worker binary's help text (`BINARY [SUBCOMMAND…] --help`, 5 s limit), cached by binary
+//! path, size and modification time in `help.json` beside the version cache, so `vnx doctor`
+//! pays for a CLI's slow start once per installed version.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::cache::{Cache, fingerprint};
+use crate::process::{self, Cmd, ProcessError};
+
+const LIMIT: Duration = Duration::from_secs(5);
+
+/// Why a help text could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HelpError {
+    #[error("{binary} cannot be read")]
+    Unreadable { binary: PathBuf },
+    #[error("`{command}` could not be run")]
+    Run {
+        command: String,
+        #[source]
+        source: ProcessError,
+    },
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Failed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("`{command}` printed nothing")]
+    Empty { command: String },
+}
+
+/// What `binary args… --help` prints (stdout, or stderr when stdout is empty), from the
+/// cache in `cache_dir` when the binary is unchanged; `None` caches nothing.
+pub fn probe(binary: &Path, args: &[&str], cache_dir: Option<&Path>) -> Result<String, HelpError> {
+    let fp = fingerprint(binary).ok_or_else(|| HelpError::Unreadable {
+        binary: binary.to_owned(),
+    })?;
+    let key = format!("{fp}\u{0}{}", args.join(" "));
+    let cache = cache_dir.map(|d| Cache::new(d, "help.json"));
+    if let Some(text) = cache.as_ref().and_then(|c| c.get(&key)) {
+        return Ok(text);
+    }
+    let cmd = Cmd::new(binary).args(args).arg("--help").timeout(LIMIT);
+    let command = cmd.display();
+    let out = process::run(&cmd).map_err(|source| HelpError::Run {
+        command: command.clone(),
+        source,
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    if !out.status.success() {
+        return Err(HelpError::Failed {
+            command,
+            status: out.status.to_string(),
+            stderr,
+        });
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let text = if stdout.is_empty() { stderr } else { stdout };
+    if text.is_empty() {
+        return Err(HelpError::Empty { command });
+    }
+    if let Some(c) = &cache {
+        c.put(&key, &text);
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn script(path: &Path, body: &str) {
+        fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn help_is_probed_once_per_binary_state_and_subcommand() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tool");
+        let calls = dir.path().join("calls");
+        script(
+            &bin,
+            &format!(
+                "echo \"$*\" >> {}\necho \"usage: tool $1 [--flag]\"",
+                calls.display()
+            ),
+        );
+        let cache = dir.path().join("cache");
+        let once = probe(&bin, &[], Some(&cache)).unwrap();
+        assert_eq!(once, "usage: tool --help [--flag]");
+        assert_eq!(probe(&bin, &[], Some(&cache)).unwrap(), once, "cached");
+        let sub = probe(&bin, &["exec"], Some(&cache)).unwrap();
+        assert_eq!(sub, "usage: tool exec [--flag]");
+        assert_eq!(probe(&bin, &["exec"], Some(&cache)).unwrap(), sub);
+        assert_eq!(fs::read_to_string(&calls).unwrap(), "--help\nexec --help\n");
+        // Without a cache directory every call runs the binary.
+        probe(&bin, &[], None).unwrap();
+        assert_eq!(fs::read_to_string(&calls).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn failures_are_named_and_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tool");
+        script(&bin, "echo broken >&2; exit 3");
+        let cache = dir.path().join("cache");
+        let err = probe(&bin, &[], Some(&cache)).unwrap_err();
+        assert!(matches!(err, HelpError::Failed { .. }), "{err}");
+        assert!(err.to_string().contains("broken"), "{err}");
+        assert!(!cache.join("help.json").exists());
+        script(&bin, "echo on stderr only >&2");
+        assert_eq!(probe(&bin, &[], Some(&cache)).unwrap(), "on stderr only");
+        let missing = probe(&dir.path().join("nope"), &[], Some(&cache)).unwrap_err();
+        assert!(matches!(missing, HelpError::Unreadable { .. }));
+    }
+}

@@ -1,0 +1,483 @@
+//! `vnx doctor` against real git and tmux (a private socket per test), with the stand-in
+//! CLIs on a PATH of their own: a healthy project, broken project files, a tampered or cut
+//! ledger, an insecure key, a CLI whose `--help` lost a flag vnx passes (and the help cache),
+//! a lost dispatch, and leftovers of dispatches beside work kept on purpose.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{TestEnv, run};
+use crate::dispatch::{Repo, completion};
+
+/// A bin directory holding only what doctor should find: git and tmux, the stand-in claude,
+/// codex and gemini, and an `ollama` script.
+fn bin_dir(env: &TestEnv) -> PathBuf {
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["git", "tmux"] {
+        let path = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{tool} is not on PATH"));
+        std::os::unix::fs::symlink(path, bin.join(tool)).unwrap();
+    }
+    for cli in ["claude", "codex", "gemini"] {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_vnx-fake-cli"), bin.join(cli)).unwrap();
+    }
+    script(&bin.join("ollama"), "echo 'ollama version is 0.12.3'");
+    bin
+}
+
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `vnx doctor --json` with only `bin` on PATH: exit code and report.
+fn doctor(mut cmd: Command, bin: &Path, args: &[&str]) -> (i32, Value) {
+    cmd.env("PATH", bin).args(["doctor", "--json"]).args(args);
+    let r = run(cmd);
+    let v = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {} {}", r.stdout, r.stderr));
+    (r.code, v)
+}
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {report:#}"))
+}
+
+/// (status, detail) of one check.
+fn verdict(report: &Value, name: &str) -> (String, String) {
+    let c = check(report, name);
+    (
+        c["status"].as_str().unwrap().to_owned(),
+        c["detail"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn first_line(program: &str, flag: &str) -> String {
+    let out = Command::new(program).arg(flag).output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_healthy_project_passes() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["fail"], 0);
+    let mut text = serde_json::to_string_pretty(&report).unwrap();
+    let tmp = repo.env.dir.path();
+    for (from, to) in [
+        (first_line("git", "--version"), "[git version]".to_owned()),
+        (first_line("tmux", "-V"), "[tmux version]".to_owned()),
+        (repo.server.0.socket().to_owned(), "[socket]".to_owned()),
+        (
+            tmp.canonicalize().unwrap().display().to_string(),
+            "[tmp]".to_owned(),
+        ),
+        (tmp.display().to_string(), "[tmp]".to_owned()),
+    ] {
+        text = text.replace(&from, &to);
+    }
+    let redacted: Value = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!("doctor_healthy", redacted);
+}
+
+#[test]
+fn strict_fails_on_a_warning_and_the_table_shows_hints() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", &bin).arg("doctor");
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let hooks = lines
+        .iter()
+        .position(|l| l.starts_with("WARN  git hooks"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(lines[hooks + 1].starts_with("      hint: "), "{}", r.stdout);
+    assert!(lines.iter().any(|l| l.starts_with("PASS  claude ")));
+    assert!(
+        lines.last().unwrap().ends_with(" warn, 0 fail"),
+        "{}",
+        r.stdout
+    );
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", &bin).args(["doctor", "--strict"]);
+    assert_eq!(run(cmd).code, 1, "a WARN fails with --strict");
+}
+
+#[test]
+fn outside_a_repository_and_before_init_the_project_fails() {
+    let env = TestEnv::new();
+    let bin = bin_dir(&env);
+    let (code, report) = doctor(env.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let (status, detail) = verdict(&report, "project");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("not inside a git repository"), "{detail}");
+    // The machine's checks still run.
+    assert_eq!(verdict(&report, "git").0, "pass");
+    assert_eq!(verdict(&report, "claude").0, "pass");
+
+    env.git_init();
+    let (code, report) = doctor(env.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let (status, detail) = verdict(&report, "project");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("not initialised"), "{detail}");
+    assert!(
+        check(&report, "project")["hint"]
+            .as_str()
+            .unwrap()
+            .contains("vnx init")
+    );
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "config")
+    );
+    assert!(
+        !env.path().join(".vnx-data").exists(),
+        "doctor creates nothing in a repository vnx does not govern"
+    );
+}
+
+#[test]
+fn broken_project_files_are_located() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let root = repo.env.path();
+    std::fs::write(
+        root.join(".vnx/config.yaml"),
+        "version: 1\nproviders:\n  kimi:\n    binry: kimi\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("provider_constraints.yaml"), "version: 2\n").unwrap();
+    std::fs::write(
+        root.join("skills/reviewer/SKILL.md"),
+        "---\nname: reviewer\n---\n# no description\n",
+    )
+    .unwrap();
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let (status, detail) = verdict(&report, "config");
+    assert_eq!(status, "fail");
+    assert!(detail.starts_with(".vnx/config.yaml:4:5: "), "{detail}");
+    assert!(detail.contains("binry"), "{detail}");
+    let (status, detail) = verdict(&report, "constraints");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("version 2"), "{detail}");
+    let (status, detail) = verdict(&report, "skills");
+    assert_eq!(status, "fail");
+    assert_eq!(
+        detail,
+        "skills/reviewer/SKILL.md: the front matter has no `description`"
+    );
+
+    // A declared provider whose binary is missing only warns.
+    std::fs::write(
+        root.join(".vnx/config.yaml"),
+        "version: 1\nproviders:\n  kimi:\n    binary: kimi\n    headless:\n      argv: [\"{prompt}\"]\n    permissions:\n      edits: []\n",
+    )
+    .unwrap();
+    let (_, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(verdict(&report, "config").0, "pass");
+    let (status, detail) = verdict(&report, "provider kimi");
+    assert_eq!(status, "warn");
+    assert!(detail.contains("not found"), "{detail}");
+}
+
+#[test]
+fn a_tampered_ledger_a_cut_checkpoint_and_an_open_key_fail() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    for _ in 0..2 {
+        let r = repo.dispatch("noop", &["--instruction", "x"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        verdict(&report, "ledger")
+            .1
+            .starts_with("verified, 4 lines")
+    );
+    assert_eq!(verdict(&report, "checkpoint").0, "warn");
+    assert_eq!(verdict(&report, "dispatches").1, "2 dispatches: 2 done");
+
+    let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let (status, detail) = verdict(&report, "checkpoint");
+    assert_eq!(status, "pass");
+    assert!(detail.contains("(line 4; 1 anchored)"), "{detail}");
+    assert!(verdict(&report, "signing key").1.ends_with("(mode 600)"));
+
+    let ledger = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
+    let original = std::fs::read_to_string(&ledger).unwrap();
+    std::fs::write(&ledger, original.replacen("\"demo\"", "\"dem0\"", 1)).unwrap();
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let (status, detail) = verdict(&report, "ledger");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.starts_with("broken: line 1: altered_line: "),
+        "{detail}"
+    );
+
+    // Cut the last receipt: the chain still holds, the checkpoint sees it.
+    let cut: String = original.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&ledger, cut).unwrap();
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let (status, detail) = verdict(&report, "ledger");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("checkpoint_truncated"), "{detail}");
+    let (status, detail) = verdict(&report, "checkpoint");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("does not extend checkpoint"), "{detail}");
+    std::fs::write(&ledger, &original).unwrap();
+
+    let key = repo.env.home().join(".config/vnx/checkpoint.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let key_check = check(&report, "signing key");
+    assert_eq!(key_check["status"], "fail");
+    assert!(
+        key_check["hint"].as_str().unwrap().contains("chmod 600"),
+        "{key_check}"
+    );
+    // The ledger is still verified, against the committed keys alone.
+    assert_eq!(verdict(&report, "ledger").0, "pass");
+}
+
+#[test]
+fn a_cli_whose_help_lacks_a_flag_fails_and_help_is_read_once() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let gemini = bin.join("gemini");
+    std::fs::remove_file(&gemini).unwrap();
+    // Every flag vnx passes gemini but --skip-trust; each call is recorded.
+    let body = "echo \"$*\" >> \"$0.calls\"\n\
+                case \"$1\" in\n\
+                --version) echo 0.99.0 ;;\n\
+                --help) echo 'Usage: gemini [options]'\n\
+                echo '  -m, --model  -p, --prompt  -i, --prompt-interactive  -y, --yolo'\n\
+                echo '  --approval-mode  --allowed-tools  --include-directories'\n\
+                echo '  -o, --output-format' ;;\n\
+                esac";
+    script(&gemini, body);
+    let calls = bin.join("gemini.calls");
+    for _ in 0..2 {
+        let (code, report) = doctor(repo.vnx(), &bin, &[]);
+        assert_eq!(code, 1);
+        let c = check(&report, "gemini");
+        assert_eq!(c["status"], "fail", "{c}");
+        let detail = c["detail"].as_str().unwrap();
+        assert!(detail.contains(": 0.99.0;"), "the version seen: {detail}");
+        assert!(
+            detail.ends_with("`gemini --help` does not list --skip-trust"),
+            "{detail}"
+        );
+        assert!(c["hint"].as_str().unwrap().contains("update gemini"), "{c}");
+        assert_eq!(verdict(&report, "claude").0, "pass");
+    }
+    // Both probes run at once, in either order.
+    let mut seen: Vec<String> = std::fs::read_to_string(&calls)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["--help", "--version"],
+        "the second doctor read both from the cache"
+    );
+    // A changed binary is probed afresh.
+    script(&gemini, &format!("# upgraded\n{body}"));
+    doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 4);
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_running_dispatch_passes_and_a_lost_one_fails() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = completion(&r)["id"].as_str().unwrap().to_owned();
+    let session = format!("vnx-{id}");
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(verdict(&report, "dispatches").1, "1 dispatch: 1 running");
+    assert!(
+        verdict(&report, "tmux sessions")
+            .1
+            .starts_with("1 running dispatch on")
+    );
+    assert_eq!(
+        verdict(&report, "worktrees").1,
+        "1 in use by running dispatches"
+    );
+
+    // SIGKILL the supervisor (the pane's process): it cannot record anything.
+    let pid = Command::new("tmux")
+        .args(["-L", repo.server.0.socket(), "display-message", "-p", "-t"])
+        .arg(format!("={session}:"))
+        .arg("#{pane_pid}")
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(pid.stdout).unwrap().trim().to_owned();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for(|| !repo.server.0.has_session(&session));
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let c = check(&report, "dispatches");
+    assert_eq!(c["status"], "fail");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(detail.starts_with("lost "), "{detail}");
+    assert!(
+        detail.contains(&format!("{id} (demo slow, started ")),
+        "{detail}"
+    );
+    assert!(c["hint"].as_str().unwrap().contains("review them"));
+    // Its worktree and branch are kept for that review, not called orphans.
+    assert_eq!(
+        verdict(&report, "worktrees"),
+        (
+            "pass".into(),
+            "1 of lost dispatches (see dispatches)".into()
+        )
+    );
+    assert_eq!(
+        verdict(&report, "branches"),
+        (
+            "pass".into(),
+            "1 of lost dispatches (see dispatches)".into()
+        )
+    );
+}
+
+#[test]
+fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let mut ids = Vec::new();
+    for model in ["dirty", "commit", "noop"] {
+        let r = repo.dispatch(model, &["--instruction", "x"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        ids.push(completion(&r)["dispatch_id"].as_str().unwrap().to_owned());
+    }
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        verdict(&report, "worktrees"),
+        (
+            "pass".into(),
+            "1 kept on purpose (dirty work, locked for review)".into()
+        )
+    );
+    assert_eq!(
+        verdict(&report, "branches"),
+        (
+            "pass".into(),
+            "1 kept on purpose (committed work); 1 kept on purpose (dirty worktree)".into()
+        )
+    );
+
+    // A clean dispatch's branch that came back, a stray worktree directory, a stray session.
+    let clean = &ids[2];
+    repo.env.git(&["branch", &format!("dispatch/{clean}")]);
+    std::fs::create_dir_all(repo.env.path().join(".vnx-data/worktrees/dispatch-D-gone")).unwrap();
+    repo.server
+        .0
+        .new_session(
+            "vnx-D-stray",
+            repo.env.path(),
+            &[],
+            &["sleep".into(), "60".into()],
+        )
+        .unwrap();
+    let (code, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(code, 0, "leftovers warn: {report:#}");
+    let (status, detail) = verdict(&report, "worktrees");
+    assert_eq!(status, "warn");
+    assert_eq!(
+        detail,
+        "orphaned under .vnx-data/worktrees: dispatch-D-gone (no dispatch on the ledger)"
+    );
+    let (status, detail) = verdict(&report, "branches");
+    assert_eq!(status, "warn");
+    assert_eq!(
+        detail,
+        format!("not deleted at teardown: dispatch/{clean} (teardown clean)")
+    );
+    let (status, detail) = verdict(&report, "tmux sessions");
+    assert_eq!(status, "warn");
+    assert!(
+        detail.ends_with(": vnx-D-stray (no dispatch on the ledger)"),
+        "{detail}"
+    );
+    assert_eq!(verdict(&report, "dispatches").0, "pass");
+}
+
+#[test]
+fn missing_or_old_tools_fail() {
+    let env = TestEnv::new();
+    let bin = bin_dir(&env);
+    std::fs::remove_file(bin.join("tmux")).unwrap();
+    std::fs::remove_file(bin.join("git")).unwrap();
+    script(&bin.join("git"), "echo 'git version 2.30.9'");
+    let (code, report) = doctor(env.vnx(), &bin, &[]);
+    assert_eq!(code, 1);
+    let (status, detail) = verdict(&report, "tmux");
+    assert_eq!(
+        (status.as_str(), detail.as_str()),
+        ("fail", "`tmux` is not on PATH")
+    );
+    let git = check(&report, "git");
+    assert_eq!(git["status"], "fail");
+    assert_eq!(
+        git["detail"],
+        "git version 2.30.9 is older than 2.36, which vnx needs for `git worktree list --porcelain -z`"
+    );
+    assert_eq!(git["hint"], "upgrade git to 2.36 or later");
+}
