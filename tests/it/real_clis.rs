@@ -389,3 +389,35 @@ fn eight_real_dispatches_in_parallel() {
     }
     rig.repo.verify_ok();
 }
+
+#[test]
+fn doctor_checks_the_real_clis_flags() {
+    if !enabled() {
+        return;
+    }
+    let rig = Rig::new();
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["doctor", "--json"]);
+    let r = run(cmd);
+    let report: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+    for (cli, version) in [
+        ("claude", "2.1.197"),
+        ("codex", "0.169.0"),
+        ("gemini", "0.61.0"),
+    ] {
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == cli)
+            .unwrap_or_else(|| panic!("[{cli} doctor] no check: {report}"));
+        assert_eq!(check["status"], "pass", "[{cli} doctor] {check}");
+        assert!(
+            check["detail"].as_str().unwrap().contains(version),
+            "[{cli} doctor] {check}"
+        );
+    }
+}
