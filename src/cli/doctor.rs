@@ -52,6 +52,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Some(p) if p.data_dir().is_dir() => Some(p.cache_dir()),
         _ => settings::user_cache_dir(),
     };
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from);
+    let codex_home = std::env::var_os("CODEX_HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".codex")));
     let report = doctor::run(&Inputs {
         cwd: &cwd,
         project: project.as_ref(),
@@ -61,6 +68,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         find_program: &settings::find_program,
         cache_dir: cache_dir.as_deref(),
         threads: settings::threads(None),
+        home: home.as_deref(),
+        codex_home: codex_home.as_deref(),
     });
     let summary = report.summary();
     let mut out = Out::new();

@@ -9,6 +9,7 @@ mod evidence;
 mod files;
 mod leftovers;
 mod tools;
+mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -144,6 +145,9 @@ pub struct Inputs<'a> {
     pub cache_dir: Option<&'a Path>,
     /// Threads for verifying the ledger.
     pub threads: usize,
+    /// The user's home and Codex's home, for the CLIs' folder trust.
+    pub home: Option<&'a Path>,
+    pub codex_home: Option<&'a Path>,
 }
 
 /// Runs every check. git, tmux and each worker CLI are probed on threads of their own (a CLI's
@@ -187,8 +191,28 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             checks.push(joined(provider.name(), probe.join()));
         }
         checks.extend(rest);
+        // Trust matters only for CLIs that are installed, in a governed repository.
+        if let (Some(root), true) = (root, initialised_root(inputs)) {
+            let installed = |name: &str| {
+                binaries
+                    .iter()
+                    .any(|(p, b)| p.name() == name && b.is_some())
+            };
+            if let Some(home) = inputs.home.filter(|_| installed("claude")) {
+                checks.push(trust::claude(home, root));
+            }
+            if let Some(codex_home) = inputs.codex_home.filter(|_| installed("codex")) {
+                checks.push(trust::codex(codex_home, root));
+            }
+        }
         Report { checks }
     })
+}
+
+fn initialised_root(inputs: &Inputs<'_>) -> bool {
+    inputs
+        .project
+        .is_some_and(|p| p.root.join(crate::init::CONFIG).is_file())
 }
 
 /// `path` relative to `root` when inside it, for shorter messages.

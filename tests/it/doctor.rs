@@ -79,6 +79,24 @@ fn first_line(program: &str, flag: &str) -> String {
 fn a_healthy_project_passes() {
     let repo = Repo::new();
     let bin = bin_dir(&repo.env);
+    // The user has trusted the repository in claude and codex once.
+    let root = repo.env.path().canonicalize().unwrap();
+    let home = repo.env.home();
+    std::fs::write(
+        home.join(".claude.json"),
+        serde_json::json!({"projects": {root.to_str().unwrap(): {"hasTrustDialogAccepted": true}}})
+            .to_string(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.join(".codex")).unwrap();
+    std::fs::write(
+        home.join(".codex/config.toml"),
+        format!(
+            "[projects.\"{}\"]\ntrust_level = \"trusted\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["fail"], 0);
