@@ -216,8 +216,14 @@ fn real_clis_in_both_lanes() {
                 let r = rig.dispatch(cli, lane, &format!("{marker} fails\n\\@model fail 400"));
                 let at = step(cli, lane, "HTTP 400");
                 let c = completion(&r);
-                assert_eq!(c["status"], "failed", "{at} {c}");
+                assert_eq!(c["status"], "failed", "{at} {}", explain(&c));
                 assert_ne!(c["exit_code"], 0, "{at}");
+                // The reason is the CLI's own message, from its events.
+                let reason = c["failure_reason"].as_str().unwrap_or_default();
+                assert!(
+                    reason.contains("scripted failure") || reason.contains("400"),
+                    "{at} {reason}"
+                );
             }
         }
     }
