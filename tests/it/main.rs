@@ -16,6 +16,7 @@ mod declared;
 mod defaults;
 mod dispatch;
 mod doctor;
+mod events_fixtures;
 mod fake;
 mod golden;
 mod init;

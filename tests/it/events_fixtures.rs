@@ -1,0 +1,84 @@
+//! The stream-event parser against output recorded from the real CLIs
+//! (`tests/support/fixtures/`, made by `tests/support/verify-clis.sh --fixtures`): session id,
+//! token usage, verdict and last message for success, a shell command, a question and an API
+//! error, for claude, codex and gemini.
+
+use vnx::provider::OutputFormat;
+use vnx::provider::events::{EventParser, StreamSummary, Verdict};
+
+use crate::common::repo_dir;
+
+fn parse(name: &str) -> (StreamSummary, serde_json::Value) {
+    let path = repo_dir().join("tests/support/fixtures").join(name);
+    let data = std::fs::read(&path).unwrap();
+    let format = match name.split('-').next().unwrap() {
+        "claude" => OutputFormat::ClaudeStreamJson,
+        "codex" => OutputFormat::CodexJson,
+        _ => OutputFormat::GeminiStreamJson,
+    };
+    let mut parser = EventParser::new(format);
+    parser.feed(&data);
+    let first: serde_json::Value =
+        serde_json::from_slice(data.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    (parser.finish(), first)
+}
+
+/// The session id as the CLI's first event states it.
+fn session_of(first: &serde_json::Value) -> &str {
+    first["session_id"]
+        .as_str()
+        .or_else(|| first["thread_id"].as_str())
+        .unwrap()
+}
+
+#[test]
+fn real_successes_yield_session_usage_and_the_answer() {
+    for cli in ["claude", "codex", "gemini"] {
+        for case in ["headless-success", "headless-shell"] {
+            let name = format!("{cli}-{case}.jsonl");
+            let (s, first) = parse(&name);
+            assert_eq!(s.session_id.as_deref(), Some(session_of(&first)), "{name}");
+            assert_eq!(s.verdict, Some(Verdict::Success), "{name}");
+            let usage = s
+                .usage
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: no usage"));
+            assert!(
+                usage.input_tokens > 0 && usage.output_tokens > 0,
+                "{name}: {usage:?}"
+            );
+            assert_eq!(s.tool_calls, 1, "{name}");
+            assert!(s.last_message.is_some(), "{name}");
+            assert_eq!(s.unparsed_lines, 0, "{name}");
+        }
+    }
+}
+
+#[test]
+fn real_questions_are_answers_that_ask() {
+    for cli in ["claude", "codex", "gemini"] {
+        let name = format!("{cli}-question.jsonl");
+        let (s, _) = parse(&name);
+        assert_eq!(s.verdict, Some(Verdict::Success), "{name}");
+        assert!(
+            s.last_message.as_deref().unwrap().ends_with('?'),
+            "{name}: {s:?}"
+        );
+        assert_eq!(s.tool_calls, 0, "{name}");
+    }
+}
+
+#[test]
+fn real_api_errors_are_error_verdicts_with_the_cli_message() {
+    for cli in ["claude", "codex", "gemini"] {
+        let name = format!("{cli}-api-error.jsonl");
+        let (s, _) = parse(&name);
+        match &s.verdict {
+            Some(Verdict::Error { message }) => assert!(
+                message.contains("scripted failure") || message.contains("400"),
+                "{name}: {message}"
+            ),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
