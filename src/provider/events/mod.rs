@@ -1,0 +1,337 @@
+//! Parsing a headless worker CLI's stdout (Claude Code `stream-json`, `codex exec --json`,
+//! gemini-cli `stream-json`) into the [`StreamSummary`] recorded in a `dispatch_completed`
+//! receipt: session id, model, token usage, the CLI's own verdict, the last assistant message,
+//! tool calls and permission denials.
+//!
+//! The parser is fed raw bytes as they stream, split anywhere. It never fails and never panics:
+//! a line that is not a JSON object is counted in [`StreamSummary::unparsed_lines`], an object
+//! of an unknown type or with missing or mistyped fields contributes what it can. Memory is
+//! bounded: a pending partial line is capped at [`MAX_LINE_BYTES`] (a longer line is dropped and
+//! counted), and stored strings are capped ([`LAST_MESSAGE_MAX_CHARS`],
+//! [`ERROR_MESSAGE_MAX_CHARS`], [`ID_MAX_CHARS`]) with a trailing `…`.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::kinds::OutputFormat;
+
+/// The longest line kept, in bytes (without its `\n`); a longer one is dropped and counted as
+/// unparsed.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// The longest [`StreamSummary::last_message`] kept, in chars (the `…` included).
+pub const LAST_MESSAGE_MAX_CHARS: usize = 4000;
+/// The longest [`Verdict::Error`] message kept, in chars (the `…` included).
+pub const ERROR_MESSAGE_MAX_CHARS: usize = 2000;
+/// The longest session id or model name kept, in chars (the `…` included).
+pub const ID_MAX_CHARS: usize = 256;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+const ELLIPSIS: char = '…';
+
+/// Incremental parser of one worker's stdout.
+///
+/// Feed it every chunk in order with [`EventParser::feed`], then call [`EventParser::finish`].
+/// The summary depends only on the bytes, never on how they were split into chunks.
+#[derive(Debug)]
+pub struct EventParser {
+    format: OutputFormat,
+    /// The current incomplete line (never longer than [`MAX_LINE_BYTES`]).
+    pending: Vec<u8>,
+    /// The current line outgrew [`MAX_LINE_BYTES`]: skip bytes up to the next `\n`.
+    discarding: bool,
+    summary: StreamSummary,
+    /// Codex and gemini: the message of the last top-level `error` event, used when the final
+    /// verdict is an error without a message of its own.
+    remembered_error: Option<String>,
+    /// Gemini: the assistant message being streamed (deltas are appended to it).
+    gemini_current: Option<CappedText>,
+}
+
+/// What a worker's stdout said about its run. Everything is optional: a CLI that died early,
+/// or printed plain text, leaves most of it unset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StreamSummary {
+    /// The CLI's session (codex: thread) id, for resuming.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The model the CLI reported using.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Token usage (codex: summed over turns; claude and gemini: as the final result reports it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The CLI's own verdict on the run, from its last result / turn event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// The last assistant message (at most [`LAST_MESSAGE_MAX_CHARS`] chars).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<String>,
+    /// Tool calls the agent made (commands, edits, searches, MCP calls, …).
+    pub tool_calls: u64,
+    /// Tool calls refused for lack of permission.
+    pub permission_denials: u64,
+    /// Agent turns (claude: as reported by its result; codex: completed turns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_turns: Option<u64>,
+    /// The run's cost in US dollars, when the CLI reports it (claude).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// JSON event lines understood.
+    pub events: u64,
+    /// Non-empty lines that were not a JSON object (or oversize).
+    pub unparsed_lines: u64,
+}
+
+/// Token counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    pub output_tokens: u64,
+    /// Input tokens served from the prompt cache (claude: `cache_read_input_tokens`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_input_tokens: Option<u64>,
+    /// Input tokens written to the prompt cache (claude).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+    /// All tokens, when the CLI reports a total (gemini).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<u64>,
+}
+
+/// The CLI's own verdict on its run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Verdict {
+    /// The CLI reported success.
+    Success,
+    /// The CLI reported an error.
+    Error {
+        /// What the CLI said (at most [`ERROR_MESSAGE_MAX_CHARS`] chars).
+        message: String,
+    },
+}
+
+impl StreamSummary {
+    /// Whether nothing at all was learned from the stream (no field set, every count zero).
+    pub fn is_empty(&self) -> bool {
+        let StreamSummary {
+            session_id,
+            model,
+            usage,
+            verdict,
+            last_message,
+            tool_calls,
+            permission_denials,
+            num_turns,
+            cost_usd,
+            events,
+            unparsed_lines,
+        } = self;
+        session_id.is_none()
+            && model.is_none()
+            && usage.is_none()
+            && verdict.is_none()
+            && last_message.is_none()
+            && *tool_calls == 0
+            && *permission_denials == 0
+            && num_turns.is_none()
+            && cost_usd.is_none()
+            && *events == 0
+            && *unparsed_lines == 0
+    }
+}
+
+impl EventParser {
+    /// A parser for stdout in `format`. [`OutputFormat::Text`] is not parsed at all: its
+    /// summary is always empty.
+    pub fn new(format: OutputFormat) -> EventParser {
+        EventParser {
+            format,
+            pending: Vec::new(),
+            discarding: false,
+            summary: StreamSummary::default(),
+            remembered_error: None,
+            gemini_current: None,
+        }
+    }
+
+    /// Feeds a chunk of stdout (any split, may cut lines and UTF-8 sequences).
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.format == OutputFormat::Text {
+            return;
+        }
+        let mut rest = chunk;
+        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
+            let head = &rest[..newline];
+            rest = &rest[newline + 1..];
+            if self.discarding || self.pending.len() + head.len() > MAX_LINE_BYTES {
+                self.discarding = false;
+                self.pending.clear();
+                self.summary.unparsed_lines += 1;
+            } else if self.pending.is_empty() {
+                self.line(head);
+            } else {
+                let mut line = std::mem::take(&mut self.pending);
+                line.extend_from_slice(head);
+                self.line(&line);
+                line.clear();
+                self.pending = line;
+            }
+        }
+        if self.discarding {
+            return;
+        }
+        if self.pending.len() + rest.len() > MAX_LINE_BYTES {
+            self.discarding = true;
+            self.pending = Vec::new();
+        } else {
+            self.pending.extend_from_slice(rest);
+        }
+    }
+
+    /// Ends the stream (a final line without newline counts) and returns the summary.
+    #[must_use]
+    pub fn finish(mut self) -> StreamSummary {
+        if self.format == OutputFormat::Text {
+            return StreamSummary::default();
+        }
+        if self.discarding {
+            self.summary.unparsed_lines += 1;
+        } else if !self.pending.is_empty() {
+            let line = std::mem::take(&mut self.pending);
+            self.line(&line);
+        }
+        self.gemini_close_message();
+        self.summary
+    }
+
+    /// One complete line, without its `\n`.
+    fn line(&mut self, line: &[u8]) {
+        let line = line.strip_prefix(BOM).unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        // `\r` before `\n` is JSON whitespace, so the parser ignores it.
+        let event = match serde_json::from_slice::<Value>(line) {
+            Ok(Value::Object(map)) => Value::Object(map),
+            _ => {
+                self.summary.unparsed_lines += 1;
+                return;
+            }
+        };
+        self.summary.events += 1;
+        let kind = str_field(&event, "type").unwrap_or("");
+        match self.format {
+            OutputFormat::Text => {}
+            OutputFormat::ClaudeStreamJson => self.claude(kind, &event),
+            OutputFormat::CodexJson => self.codex(kind, &event),
+            OutputFormat::GeminiStreamJson => self.gemini(kind, &event),
+        }
+    }
+
+    // Claude Code: `claude -p --output-format stream-json --verbose`.
+
+    fn remember_error(&mut self, event: &Value) {
+        if let Some(message) = nonblank_field(event, "message") {
+            self.remembered_error = Some(truncate(message, ERROR_MESSAGE_MAX_CHARS));
+        }
+    }
+}
+
+/// Text accumulated from deltas, keeping one char more than [`LAST_MESSAGE_MAX_CHARS`] so that
+/// [`truncate`] still sees that it was too long.
+#[derive(Debug, Default)]
+struct CappedText {
+    text: String,
+    chars: usize,
+}
+
+impl CappedText {
+    fn push(&mut self, s: &str) {
+        let room = (LAST_MESSAGE_MAX_CHARS + 1).saturating_sub(self.chars);
+        match s.char_indices().nth(room) {
+            Some((cut, _)) => {
+                self.text.push_str(&s[..cut]);
+                self.chars += room;
+            }
+            None => {
+                self.text.push_str(s);
+                self.chars += s.chars().count();
+            }
+        }
+    }
+}
+
+/// `s` cut to at most `max_chars` chars on a char boundary, ending in `…` when cut.
+fn truncate(s: &str, max_chars: usize) -> String {
+    if max_chars == 0 {
+        return String::new();
+    }
+    if s.char_indices().nth(max_chars).is_none() {
+        return s.to_owned();
+    }
+    let cut = s
+        .char_indices()
+        .nth(max_chars - 1)
+        .map_or(s.len(), |(at, _)| at);
+    let mut out = String::with_capacity(cut + ELLIPSIS.len_utf8());
+    out.push_str(&s[..cut]);
+    out.push(ELLIPSIS);
+    out
+}
+
+fn error_verdict(message: &str) -> Verdict {
+    Verdict::Error {
+        message: truncate(message, ERROR_MESSAGE_MAX_CHARS),
+    }
+}
+
+/// Whether a gemini tool error type or message reads as a refused permission or approval.
+fn mentions_denial(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    ["permission", "approval", "denied", "policy"]
+        .iter()
+        .any(|word| text.contains(word))
+}
+
+fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key)?.as_str()
+}
+
+fn nonblank_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    str_field(value, key).filter(|s| !s.trim().is_empty())
+}
+
+/// Sets `slot` from a non-blank string field, capped at [`ID_MAX_CHARS`].
+fn set_capped(slot: &mut Option<String>, value: &Value, key: &str) {
+    if let Some(s) = nonblank_field(value, key) {
+        *slot = Some(truncate(s, ID_MAX_CHARS));
+    }
+}
+
+/// A non-negative count; a float (as some JSON emitters write integers) is truncated.
+fn u64_field(value: &Value, key: &str) -> Option<u64> {
+    let number = value.get(key)?;
+    number.as_u64().or_else(|| {
+        let float = number.as_f64()?;
+        // `as` saturates at u64::MAX.
+        (float.is_finite() && float >= 0.0).then_some(float as u64)
+    })
+}
+
+fn f64_field(value: &Value, key: &str) -> Option<f64> {
+    value.get(key)?.as_f64().filter(|f| f.is_finite())
+}
+
+fn add(total: &mut u64, more: Option<u64>) {
+    *total = total.saturating_add(more.unwrap_or(0));
+}
+
+mod claude;
+mod codex;
+mod gemini;
+
+#[cfg(test)]
+mod tests;
