@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod demo;
 pub mod dispatch;
 pub mod doctor;
+pub mod git_hooks;
 pub mod init;
 pub mod ledger;
 pub mod process;

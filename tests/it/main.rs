@@ -18,6 +18,7 @@ mod dispatch;
 mod doctor;
 mod fake;
 mod golden;
+mod hooks;
 mod init;
 mod lanes;
 mod real_clis;
