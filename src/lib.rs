@@ -15,5 +15,6 @@ pub mod ledger;
 pub mod process;
 pub mod project;
 pub mod provider;
+pub mod release;
 pub mod tmux;
 pub mod worktree;

@@ -22,6 +22,7 @@ mod hooks;
 mod init;
 mod lanes;
 mod real_clis;
+mod release;
 mod tamper;
 mod tmux;
 mod worktree;
