@@ -1,7 +1,7 @@
 //! `vnx init`: scaffolds a governed repository idempotently — `.vnx/config.yaml` with the
 //! project id, the shipped constraints and skills where absent, `.vnx-data/` runtime
-//! directories, and a `.gitignore` entry for them — never overwriting a user's edit unless
-//! forced, and never writing through a symlink.
+//! directories, a `.gitignore` entry for them, and the git hooks of `git_hooks` — never
+//! overwriting a user's edit unless forced, and never writing through a symlink.
 
 use std::fs;
 use std::io::Write;
@@ -24,16 +24,24 @@ pub enum Action {
     Kept,
     /// Replaced with the shipped version (`--force`).
     Overwritten,
-    /// An existing file was extended (`.gitignore`).
+    /// An existing file was extended (`.gitignore`), or vnx's own hook refreshed.
     Updated,
+    /// A hook that was there before vnx was renamed to `<hook>.pre-vnx`, and vnx's hook that
+    /// runs it after the check took its place.
+    Chained,
+    /// Not installed (see the note).
+    Skipped,
 }
 
 /// One path and what happened to it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Step {
-    /// Relative to the repository root.
+    /// Relative to the repository root (absolute when outside it).
     pub path: String,
     pub action: Action,
+    /// Why, when the action alone does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The result of `init`.
@@ -48,6 +56,8 @@ pub struct InitReport {
 pub struct InitOptions {
     pub project_id: Option<String>,
     pub force: bool,
+    /// The vnx binary the git hooks try before `vnx` on PATH (normally the running one).
+    pub vnx: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +169,11 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
         steps.push(make_dir(&root, rel)?);
     }
     steps.push(ignore_data_dir(&root)?);
+    steps.extend(crate::git_hooks::install(
+        &root,
+        options.vnx.as_deref(),
+        options.force,
+    )?);
     Ok(InitReport {
         root,
         project_id,
@@ -166,7 +181,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
     })
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InitError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InitError + '_ {
     move |source| InitError::Io {
         path: path.to_owned(),
         source,
@@ -186,7 +201,7 @@ fn check_no_symlink(root: &Path, rel: &str) -> Result<PathBuf, InitError> {
 }
 
 /// Writes a file atomically (temporary file, fsync, rename) with the given mode.
-fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = dir.join(format!(
@@ -234,6 +249,7 @@ fn write_config(root: &Path, options: &InitOptions) -> Result<(String, Step), In
     let step = |action| Step {
         path: CONFIG.into(),
         action,
+        note: None,
     };
     match fs::read_to_string(&path) {
         Ok(text) => {
@@ -300,6 +316,7 @@ fn install_default(root: &Path, file: &DefaultFile, force: bool) -> Result<Step,
     Ok(Step {
         path: file.path.into(),
         action,
+        note: None,
     })
 }
 
@@ -314,6 +331,7 @@ fn make_dir(root: &Path, rel: &str) -> Result<Step, InitError> {
     Ok(Step {
         path: rel.into(),
         action,
+        note: None,
     })
 }
 
@@ -324,6 +342,7 @@ fn ignore_data_dir(root: &Path) -> Result<Step, InitError> {
     let step = |action| Step {
         path: ".gitignore".into(),
         action,
+        note: None,
     };
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,

@@ -129,8 +129,9 @@ impl Repo {
         move |source| WorktreeError::Git { path, source }
     }
 
-    /// Takes the exclusive worktree lock (held until the returned file is dropped).
-    fn lock(&self) -> Result<File, WorktreeError> {
+    /// Takes the exclusive worktree lock (held until the returned file is dropped); every
+    /// `git worktree` and dispatch-branch admin step runs under it.
+    pub fn lock(&self) -> Result<File, WorktreeError> {
         let path = self.common_dir.join(LOCK_FILE);
         let lock_err = |source| WorktreeError::Lock {
             path: path.clone(),
@@ -344,68 +345,26 @@ impl Worktree {
 
     /// Classifies the worktree in BRIEF §6's order: dirty, clean, pushed, committed.
     pub fn classify(&self, remote: &str) -> Result<Classification, WorktreeError> {
-        let err = |source| WorktreeError::Git {
-            path: self.path.clone(),
-            source,
-        };
-        let dirty = |reason: String, head| Classification {
-            class: TeardownClass::Dirty,
-            reason,
-            head_commit: head,
-            commits: 0,
-            remote: RemoteState::NotChecked,
-        };
-        // Plain reads go through libgit2; `git status` (below) stays a subprocess so that
-        // every ignore rule and attribute is git's own.
-        let repo = git2::Repository::open(&self.path).map_err(|e| {
-            err(ProcessError::Failed {
-                command: format!("open {}", self.path.display()),
-                status: "libgit2".into(),
-                stderr: e.message().to_owned(),
-            })
-        })?;
-        let head = repo
-            .head()
-            .ok()
-            .and_then(|h| h.peel_to_commit().ok())
-            .map(|c| c.id().to_string());
-        if repo.head_detached().unwrap_or(false) {
-            return Ok(dirty(
-                "HEAD is detached from the dispatch branch".into(),
-                head,
-            ));
-        }
-        let on = repo
-            .find_reference("HEAD")
-            .ok()
-            .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned))
-            .unwrap_or_default();
-        let expected = format!("refs/heads/{}", self.branch);
-        if on != expected {
-            return Ok(dirty(
-                format!(
-                    "on unexpected branch {}",
-                    on.trim_start_matches("refs/heads/")
-                ),
-                head,
-            ));
-        }
-        let status = process::run_ok(&git(&self.path).args([
-            "status",
-            "--porcelain=v1",
-            "--untracked-files=normal",
-        ]))
-        .map_err(err)?;
-        if !status.is_empty() {
-            let changed = status.lines().count();
-            return Ok(dirty(
-                format!("{changed} uncommitted or untracked path(s)"),
-                head,
-            ));
+        let (dirty, head) = self.dirt()?;
+        if let Some(reason) = dirty {
+            return Ok(Classification {
+                class: TeardownClass::Dirty,
+                reason,
+                head_commit: head,
+                commits: 0,
+                remote: RemoteState::NotChecked,
+            });
         }
         let Some(head) = head else {
-            return Ok(dirty("the branch has no commit".into(), None));
+            return Ok(Classification {
+                class: TeardownClass::Dirty,
+                reason: "the branch has no commit".into(),
+                head_commit: None,
+                commits: 0,
+                remote: RemoteState::NotChecked,
+            });
         };
+        let repo = self.open()?;
         let commits = count_commits(&repo, &head, &self.base_commit);
         if head == self.base_commit {
             return Ok(Classification {
@@ -443,6 +402,65 @@ impl Worktree {
             commits,
             remote: remote_state,
         })
+    }
+
+    fn open(&self) -> Result<git2::Repository, WorktreeError> {
+        git2::Repository::open(&self.path).map_err(|e| WorktreeError::Git {
+            path: self.path.clone(),
+            source: ProcessError::Failed {
+                command: format!("open {}", self.path.display()),
+                status: "libgit2".into(),
+                stderr: e.message().to_owned(),
+            },
+        })
+    }
+
+    /// Why the worktree counts as dirty (uncommitted or untracked files, a detached HEAD, or
+    /// another branch checked out), if it does, and its HEAD commit.
+    pub fn dirt(&self) -> Result<(Option<String>, Option<String>), WorktreeError> {
+        let err = |source| WorktreeError::Git {
+            path: self.path.clone(),
+            source,
+        };
+        // Plain reads go through libgit2; `git status` (below) stays a subprocess so that
+        // every ignore rule and attribute is git's own.
+        let repo = self.open()?;
+        let head = repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .map(|c| c.id().to_string());
+        if repo.head_detached().unwrap_or(false) {
+            return Ok((
+                Some("HEAD is detached from the dispatch branch".into()),
+                head,
+            ));
+        }
+        let on = repo
+            .find_reference("HEAD")
+            .ok()
+            .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned))
+            .unwrap_or_default();
+        let expected = format!("refs/heads/{}", self.branch);
+        if on != expected {
+            let reason = format!(
+                "on unexpected branch {}",
+                on.trim_start_matches("refs/heads/")
+            );
+            return Ok((Some(reason), head));
+        }
+        let status = process::run_ok(&git(&self.path).args([
+            "status",
+            "--porcelain=v1",
+            "--untracked-files=normal",
+        ]))
+        .map_err(err)?;
+        if !status.is_empty() {
+            let changed = status.lines().count();
+            let reason = format!("{changed} uncommitted or untracked path(s)");
+            return Ok((Some(reason), head));
+        }
+        Ok((None, head))
     }
 
     fn remote_state(&self, remote: &str, head: &str) -> RemoteState {

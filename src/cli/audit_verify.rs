@@ -14,7 +14,8 @@ use super::settings::{self, LedgerArg};
 ///
 /// States: unchained, verified, verified-segmented (exit 0) and broken (exit 1, with every
 /// violation by line and kind). With --strict an unchained ledger, a torn tail or a ledger
-/// without any checkpoint also exits 1.
+/// without any checkpoint also exits 1. With --allow-missing a ledger not written yet passes
+/// (the git hooks `vnx init` installs use it), unless the repository holds checkpoints.
 ///
 ///   $ vnx audit-chain verify --json
 #[derive(clap::Args)]
@@ -27,6 +28,10 @@ pub struct Args {
     /// Also fail when unchained, torn or not anchored by a checkpoint
     #[arg(long)]
     strict: bool,
+    /// Pass when the ledger does not exist yet, unless the repository holds checkpoints (then
+    /// it was deleted)
+    #[arg(long)]
+    allow_missing: bool,
     /// Hashing threads [default: the number of CPUs]
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -40,6 +45,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let path = args.ledger.resolve()?;
+    if args.allow_missing && std::fs::symlink_metadata(&path).is_err() {
+        return missing(&path, args.json);
+    }
     let mut options = VerifyOptions {
         threads: settings::threads(args.threads),
         max_violations: args.max_violations,
@@ -78,6 +86,35 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A ledger that does not exist: not written yet, or deleted if checkpoints name one.
+fn missing(path: &Path, json: bool) -> Result<ExitCode, CliError> {
+    if checkpoint::repository_has_checkpoints(path) {
+        return Err(CliError::new(format!(
+            "ledger {} does not exist, but the repository holds checkpoints",
+            path.display()
+        ))
+        .with_hint(format!(
+            "the ledger was deleted or moved: restore it; `git log {}` lists what was \
+             checkpointed",
+            checkpoint::CHECKPOINT_REF
+        )));
+    }
+    let mut out = Out::new();
+    if json {
+        out.json(&serde_json::json!({
+            "ledger": path,
+            "missing": true,
+            "passed": true,
+        }))?;
+    } else {
+        out.line(&format!(
+            "missing  {} (no receipts yet, and no checkpoints: nothing to verify)",
+            path.display()
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn render(out: &mut Out, path: &Path, r: &VerifyReport, in_repo: bool) -> Result<(), CliError> {

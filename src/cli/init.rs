@@ -11,7 +11,10 @@ use super::output::Out;
 ///
 /// Writes `.vnx/config.yaml` (with the project id), installs the shipped
 /// `provider_constraints.yaml` and `skills/` where absent, creates `.vnx-data/` and ignores it
-/// in `.gitignore`. Files you changed are kept unless --force.
+/// in `.gitignore`, and installs git hooks that run `vnx audit-chain verify` before merge
+/// commits (`pre-merge-commit`, and `pre-commit` when concluding a merge) and pushes
+/// (`pre-push`); a hook already there is kept as `<hook>.pre-vnx` and still runs. Files you
+/// changed are kept unless --force.
 #[derive(clap::Args)]
 pub struct Args {
     /// The project id [default: derived from the repository's directory name]
@@ -33,6 +36,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         &InitOptions {
             project_id: args.project_id,
             force: args.force,
+            // The hooks try this binary before `vnx` on PATH.
+            vnx: std::env::current_exe().ok(),
         },
     )?;
     let mut out = Out::new();
@@ -52,8 +57,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Action::Kept => "kept (yours differs; --force replaces it)",
             Action::Overwritten => "overwritten",
             Action::Updated => "updated",
+            Action::Chained => "chained",
+            Action::Skipped => "skipped",
         };
         out.line(&format!("  {word:<10} {}", step.path))?;
+        if let Some(note) = &step.note {
+            out.line(&format!("             ({note})"))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,7 @@ mod settings;
 mod status;
 mod supervise;
 mod wait;
+mod worktree_release;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,8 @@ enum Command {
     Attach(attach::Args),
     Doctor(doctor::Args),
     Report(report::Args),
+    #[command(name = "worktree-release")]
+    WorktreeRelease(worktree_release::Args),
     #[command(name = "__supervise", hide = true)]
     Supervise(supervise::Args),
     #[command(name = "__demo-worker", hide = true)]
@@ -94,6 +97,7 @@ pub fn run() -> ExitCode {
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Report(a) => report::run(a),
+        Command::WorktreeRelease(a) => worktree_release::run(a),
         Command::Receipts(ReceiptsCommand::Append(a)) => receipts_append::run(a),
         Command::Receipts(ReceiptsCommand::Tail(a)) => receipts_tail::run(a),
         Command::AuditChain(AuditCommand::Verify(a)) => audit_verify::run(a),

@@ -278,32 +278,93 @@ fn skill(path: &Path, shown: &str) -> Result<String, String> {
     }
 }
 
-/// Whether the repository's `pre-push` hook runs vnx. Installing it is a later feature, so a
-/// missing hook is a WARN.
-pub fn hooks(root: &Path) -> Check {
+/// Whether vnx's hooks (`git_hooks::HOOKS`) are in place and find a vnx to run; a hook of the
+/// user's own that calls `vnx audit-chain verify` counts too.
+pub fn hooks(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Check {
+    use crate::git_hooks::{self, HookState};
     const NAME: &str = "git hooks";
-    let dir = git2::Repository::open(root).ok().map(|repo| {
-        let configured = repo
-            .config()
-            .ok()
-            .and_then(|c| c.get_path("core.hooksPath").ok());
-        match configured {
-            Some(p) if p.is_absolute() => p,
-            Some(p) => root.join(p),
-            None => repo.commondir().join("hooks"),
+    const HINT: &str = "run `vnx init`: it installs them (a hook already there keeps running, \
+                        renamed to <hook>.pre-vnx); `vnx init --force` rewrites an edited one";
+    let Some(dir) = git_hooks::hooks_dir(root) else {
+        return Check::warn(NAME, "git did not name the hooks directory", HINT);
+    };
+    let shown = rel(&dir, root);
+    let found = git_hooks::inspect(&dir);
+    let calls_vnx =
+        |p: &Path| fs::read_to_string(p).is_ok_and(|t| t.contains("vnx audit-chain verify"));
+    let mut problems = Vec::new();
+    for f in &found {
+        match f.state {
+            HookState::Installed => {}
+            HookState::Foreign if calls_vnx(&f.path) => {}
+            HookState::Missing => problems.push(format!("{} is missing", f.hook)),
+            HookState::Foreign => problems.push(format!("{} is not vnx's", f.hook)),
+            HookState::Edited => problems.push(format!("{} was edited since vnx wrote it", f.hook)),
+            HookState::NotExecutable => {
+                problems.push(format!("{} is not executable, so git skips it", f.hook));
+            }
         }
-    });
-    let hook = dir.map(|d| d.join("pre-push"));
-    match &hook {
-        Some(h) if fs::read_to_string(h).is_ok_and(|t| t.contains("vnx")) => {
-            Check::pass(NAME, format!("{} runs vnx", h.display()))
-        }
-        _ => Check::warn(
-            NAME,
-            "the pre-push hook that runs vnx is not installed yet (a later feature)",
-            "nothing to do yet: vnx does not install git hooks so far",
-        ),
     }
+    if !problems.is_empty() {
+        return Check::warn(
+            NAME,
+            format!(
+                "in {shown}: {}; merges and pushes are not verified",
+                problems.join(", ")
+            ),
+            HINT,
+        );
+    }
+    let runnable = |f: &git_hooks::Found| {
+        f.state != HookState::Installed
+            || f.vnx.as_deref().is_some_and(|p| p.is_file())
+            || find_program("vnx").is_some()
+    };
+    if let Some(f) = found.iter().find(|f| !runnable(f)) {
+        return Check::warn(
+            NAME,
+            format!(
+                "{shown}/{} finds no vnx ({} is gone and none is on PATH), so it refuses to {}",
+                f.hook,
+                f.vnx
+                    .as_deref()
+                    .map_or("the recorded binary".into(), |p| p.display().to_string()),
+                git_hooks::HOOKS
+                    .iter()
+                    .find(|h| h.name == f.hook)
+                    .map_or("go on", |h| h.guards)
+            ),
+            "put vnx on PATH, or run `vnx init` with the vnx you use",
+        );
+    }
+    let chained: Vec<String> = found
+        .iter()
+        .filter_map(|f| {
+            let c = f
+                .chained
+                .as_ref()?
+                .file_name()?
+                .to_string_lossy()
+                .into_owned();
+            Some(if f.chained_executable {
+                c
+            } else {
+                format!("{c} (not executable, so skipped)")
+            })
+        })
+        .collect();
+    Check::pass(
+        NAME,
+        format!(
+            "pre-merge-commit, pre-commit (concluding a merge) and pre-push in {shown} run \
+             `vnx audit-chain verify`{}",
+            if chained.is_empty() {
+                String::new()
+            } else {
+                format!(", then {}", chained.join(" and "))
+            }
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             rest.extend(files::config(root, inputs.find_program));
             rest.push(files::constraints(root));
             rest.push(files::skills(root));
-            rest.push(files::hooks(root));
+            rest.push(files::hooks(root, inputs.find_program));
         }
         if let Some(ledger) = inputs.ledger {
             rest.extend(evidence::ledger(ledger, inputs.key_path, inputs.threads));

@@ -471,6 +471,17 @@ pub fn anchoring(
     }
 }
 
+/// Whether the repository around `path` (found from its nearest existing ancestor) holds any
+/// checkpoint. A ledger missing from such a repository was deleted; one missing from a
+/// repository without checkpoints has simply not been written yet.
+pub fn repository_has_checkpoints(path: &Path) -> bool {
+    let start = path
+        .ancestors()
+        .find(|p| p.is_dir())
+        .unwrap_or(Path::new("."));
+    git2::Repository::discover(start).is_ok_and(|r| r.find_reference(CHECKPOINT_REF).is_ok())
+}
+
 /// What `checkpoint` did.
 #[derive(Debug, serde::Serialize)]
 pub struct CheckpointOutcome {

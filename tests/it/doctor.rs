@@ -127,11 +127,11 @@ fn strict_fails_on_a_warning_and_the_table_shows_hints() {
     let r = run(cmd);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    let hooks = lines
+    let key = lines
         .iter()
-        .position(|l| l.starts_with("WARN  git hooks"))
+        .position(|l| l.starts_with("WARN  signing key"))
         .unwrap_or_else(|| panic!("{}", r.stdout));
-    assert!(lines[hooks + 1].starts_with("      hint: "), "{}", r.stdout);
+    assert!(lines[key + 1].starts_with("      hint: "), "{}", r.stdout);
     assert!(lines.iter().any(|l| l.starts_with("PASS  claude ")));
     assert!(
         lines.last().unwrap().ends_with(" warn, 0 fail"),

@@ -1,0 +1,197 @@
+//! `vnx worktree-release`: lists the dispatch worktrees and branches teardown preserved and
+//! releases those whose work is provably in the base or on the remote.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use vnx::release::{self, Class, Item, Options, Plan, ReleaseError};
+use vnx::tmux::Tmux;
+use vnx::worktree::Repo;
+
+use super::CliError;
+use super::output::Out;
+use super::settings::{self, LedgerArg};
+
+/// List preserved dispatch worktrees and branches; release the ones already landed or pushed
+///
+/// Finds every `dispatch/*` branch and `.vnx-data/worktrees/dispatch-*` worktree (kept dirty or
+/// committed at teardown, or left by a lost supervisor) and classifies it now: running (its
+/// tmux session is alive), dirty, blocked, landed (its tip is in --base's history, or merging
+/// it into --base changes nothing, as after a squash merge), pushed (--remote has exactly its
+/// tip; an unreachable remote never counts), or unlanded. Without --apply nothing changes.
+/// With --apply only landed and pushed ones are released — the worktree removed with git's
+/// own checks, the branch deleted — each under the worktree lock and recorded as a
+/// `worktree_released` receipt. Exit 1 if git refused a release.
+///
+///   $ vnx worktree-release
+///   $ git fetch && vnx worktree-release --base origin/main --apply
+#[derive(clap::Args)]
+pub struct Args {
+    /// Release what is landed or pushed (without it: print the plan, change nothing)
+    #[arg(long)]
+    apply: bool,
+    /// Print the plan (and what was done) as JSON
+    #[arg(long)]
+    json: bool,
+    /// What "landed" is measured against, in the main checkout
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    base: String,
+    /// The remote a pushed branch must be on, exactly
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    remote: String,
+    #[command(flatten)]
+    ledger: LedgerArg,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+impl From<ReleaseError> for CliError {
+    fn from(e: ReleaseError) -> CliError {
+        let hint = e.hint();
+        let err = CliError::from_error(&e);
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let project = settings::project()?;
+    let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
+    let ledger = args
+        .ledger
+        .resolve_in(Some(&project))
+        .unwrap_or_else(|| project.ledger());
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let options = Options {
+        base: args.base,
+        remote: args.remote,
+        ledger,
+    };
+    let mut plan = release::plan(&repo, &options, &tmux)?;
+    if args.apply {
+        release::apply(&repo, &mut plan, &options)?;
+    }
+    let failed = plan
+        .items
+        .iter()
+        .any(|i| i.done.as_ref().is_some_and(|d| d.error.is_some()));
+    let mut out = Out::new();
+    if args.json {
+        out.json(&plan)?;
+    } else {
+        render(&mut out, &plan, &repo.root)?;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn class_name(c: Class) -> &'static str {
+    match c {
+        Class::Running => "running",
+        Class::Dirty => "dirty",
+        Class::Blocked => "blocked",
+        Class::Landed => "landed",
+        Class::Pushed => "pushed",
+        Class::Unlanded => "unlanded",
+    }
+}
+
+fn render(out: &mut Out, plan: &Plan, root: &Path) -> Result<(), CliError> {
+    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
+    let base = match &plan.base.branch {
+        Some(b) => format!("{b} ({})", plan.base.reference),
+        None => plan.base.reference.clone(),
+    };
+    out.line(&format!(
+        "base {base} at {}; remote {}",
+        short(&plan.base.commit),
+        plan.remote
+    ))?;
+    if plan.items.is_empty() {
+        out.line("no preserved dispatch worktrees or branches")?;
+        return Ok(());
+    }
+    for item in &plan.items {
+        render_item(out, item, plan.applied, root)?;
+    }
+    let releasable = plan.items.iter().filter(|i| i.actions.any()).count();
+    let kept = plan.items.len() - releasable;
+    if plan.applied {
+        let released = plan
+            .items
+            .iter()
+            .filter(|i| i.done.as_ref().is_some_and(|d| d.receipt_seq.is_some()))
+            .count();
+        out.line(&format!(
+            "{released} released (each recorded as a {} receipt), {kept} kept",
+            release::EVENT
+        ))?;
+    } else {
+        out.line(&format!(
+            "dry run, nothing changed: {releasable} to release, {kept} kept; --apply releases"
+        ))?;
+    }
+    Ok(())
+}
+
+fn render_item(out: &mut Out, item: &Item, applied: bool, root: &Path) -> Result<(), CliError> {
+    let mut what = Vec::new();
+    if let Some(b) = &item.branch {
+        what.push(format!("branch {b}"));
+    }
+    if let Some(w) = &item.worktree {
+        what.push(format!(
+            "worktree {}",
+            w.strip_prefix(root).unwrap_or(w).display()
+        ));
+    }
+    let verdict = match (&item.done, item.actions.any()) {
+        (Some(d), _) if d.error.is_some() => "FAILED",
+        (Some(d), _) if d.skipped.is_some() => "skipped",
+        (Some(_), _) => "released",
+        (None, true) if !applied => "release",
+        (None, _) => "keep",
+    };
+    out.line(&format!(
+        "{}  {:<8}  {:<8}  {}",
+        item.dispatch_id,
+        class_name(item.class),
+        verdict,
+        what.join(", ")
+    ))?;
+    out.line(&format!("    {}", item.reason))?;
+    if let Some(d) = &item.done {
+        let mut did = Vec::new();
+        if d.worktree_unlocked {
+            did.push("worktree unlocked".to_owned());
+        }
+        if d.worktree_removed {
+            did.push("worktree removed".to_owned());
+        }
+        if d.branch_deleted {
+            did.push(format!(
+                "branch deleted (git branch {})",
+                d.branch_delete.unwrap_or("-D")
+            ));
+        }
+        if let Some(seq) = d.receipt_seq {
+            did.push(format!("receipt line {seq}"));
+        }
+        if !did.is_empty() {
+            out.line(&format!("    {}", did.join("; ")))?;
+        }
+        if let Some(why) = &d.skipped {
+            out.line(&format!("    skipped: {why}"))?;
+        }
+        if let Some(e) = &d.error {
+            out.line(&format!("    git refused: {e}"))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Releasing what the plan proved safe, one dispatch at a time under the worktree lock: the
+//! branch's tip, the worktree's cleanliness and the landing proof are checked again under the
+//! lock; vnx's own lock is lifted only from a worktree that is no longer dirty; git's safety
+//! checks stay on (no `--force`; `branch -D` only after vnx's proof). Each release is
+//! recorded as a `worktree_released` receipt.
+
+use crate::dispatch::outcome::ledger_value;
+use crate::ledger::json::Value;
+use crate::ledger::{Ledger, Receipt};
+use crate::process::{self, Cmd};
+use crate::worktree::{Repo, Worktree};
+
+use super::inventory::vnx_lock_reason;
+use super::{Class, Done, EVENT, Evidence, Item, Options, Plan, ReleaseError, Rule, proof};
+
+/// Releases every item the plan marked, recording each as a receipt. Stops at the first
+/// receipt that cannot be written, so nothing is released unrecorded after it.
+pub fn apply(repo: &Repo, plan: &mut Plan, options: &Options) -> Result<(), ReleaseError> {
+    plan.applied = true;
+    let ledger = Ledger::new(&options.ledger);
+    for item in plan.items.iter_mut().filter(|i| i.actions.any()) {
+        let mut done = release_one(repo, item, options)?;
+        if done.worktree_unlocked || done.worktree_removed || done.branch_deleted {
+            match ledger.append(&receipt(item, &done)) {
+                Ok(appended) => done.receipt_seq = appended.lines.last().map(|l| l.seq),
+                Err(source) => {
+                    item.done = Some(done);
+                    return Err(ReleaseError::Unrecorded {
+                        id: item.dispatch_id.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        item.done = Some(done);
+    }
+    Ok(())
+}
+
+fn git(repo: &Repo) -> Cmd {
+    Cmd::new("git").arg("-C").arg(&repo.root)
+}
+
+fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, ReleaseError> {
+    let mut done = Done::default();
+    let _lock = repo.lock()?;
+    if let Some(why) = recheck(repo, item, options) {
+        done.skipped = Some(why);
+        return Ok(done);
+    }
+    if let (true, Some(path)) = (item.actions.remove_worktree, &item.worktree) {
+        if item.actions.unlock_worktree {
+            let unlocked = process::run_ok(&git(repo).args(["worktree", "unlock"]).arg(path));
+            if let Err(e) = unlocked {
+                done.error = Some(e.to_string());
+                return Ok(done);
+            }
+            done.worktree_unlocked = true;
+        }
+        match process::run_ok(&git(repo).args(["worktree", "remove"]).arg(path)) {
+            Ok(_) => done.worktree_removed = true,
+            Err(e) => {
+                done.error = Some(e.to_string());
+                if done.worktree_unlocked {
+                    // Put vnx's lock back: git refused, so the worktree stays as it was.
+                    let reason = format!(
+                        "{}: locked again after git refused to remove it",
+                        vnx_lock_reason(&item.dispatch_id)
+                    );
+                    let relocked = process::run_ok(
+                        &git(repo)
+                            .args(["worktree", "lock", "--reason", &reason])
+                            .arg(path),
+                    );
+                    done.worktree_unlocked = relocked.is_err();
+                }
+                return Ok(done);
+            }
+        }
+    }
+    if let (true, Some(branch)) = (item.actions.delete_branch, &item.branch) {
+        let by_ancestry = item.evidence.as_ref().map(|e| e.rule) == Some(Rule::Ancestor);
+        // git's own merge check first where it applies (merged into HEAD or the upstream);
+        // otherwise vnx's proof, just re-checked under the lock, stands for it.
+        if by_ancestry && process::run_ok(&git(repo).args(["branch", "-d", branch])).is_ok() {
+            done.branch_deleted = true;
+            done.branch_delete = Some("-d");
+        } else {
+            match process::run_ok(&git(repo).args(["branch", "-D", branch])) {
+                Ok(_) => {
+                    done.branch_deleted = true;
+                    done.branch_delete = Some("-D");
+                }
+                Err(e) => done.error = Some(e.to_string()),
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Why the item may no longer be released, looked at again under the worktree lock.
+fn recheck(repo: &Repo, item: &Item, options: &Options) -> Option<String> {
+    let branch = item.branch.as_deref()?;
+    let tip_now = git2::Repository::open(&repo.root).ok().and_then(|r| {
+        let b = r.find_branch(branch, git2::BranchType::Local).ok()?;
+        Some(b.get().peel_to_commit().ok()?.id().to_string())
+    });
+    if tip_now != item.tip {
+        return Some("the branch moved since it was classified".into());
+    }
+    if let (true, Some(path)) = (item.actions.remove_worktree, &item.worktree) {
+        let wt = Worktree {
+            id: item.dispatch_id.clone(),
+            path: path.clone(),
+            branch: branch.to_owned(),
+            base_commit: String::new(),
+        };
+        match wt.dirt() {
+            Ok((None, _)) => {}
+            Ok((Some(reason), _)) => return Some(format!("the worktree became dirty: {reason}")),
+            Err(e) => return Some(format!("could not read the worktree again: {e}")),
+        }
+    }
+    if item.class == Class::Landed {
+        let base = repo.resolve(&options.base).ok();
+        let still = match (base, &item.tip) {
+            (Some(base), Some(tip)) => proof::landed(&repo.root, tip, &base).ok().flatten(),
+            _ => None,
+        };
+        if still.is_none() {
+            return Some(format!("no longer provably in {}", options.base));
+        }
+    }
+    None
+}
+
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    event_type: &'static str,
+    dispatch_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branch: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worktree: Option<String>,
+    class: Class,
+    reason: &'a str,
+    evidence: Option<&'a Evidence>,
+    action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    /// The class teardown recorded, when the ledger has the completion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    teardown_class: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct Action {
+    worktree_unlocked: bool,
+    worktree_removed: bool,
+    branch_deleted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branch_delete: Option<&'static str>,
+}
+
+fn receipt(item: &Item, done: &Done) -> Receipt {
+    let body = Body {
+        event_type: EVENT,
+        dispatch_id: &item.dispatch_id,
+        branch: item.branch.as_deref(),
+        worktree: item
+            .worktree
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
+        class: item.class,
+        reason: &item.reason,
+        evidence: item.evidence.as_ref(),
+        action: Action {
+            worktree_unlocked: done.worktree_unlocked,
+            worktree_removed: done.worktree_removed,
+            branch_deleted: done.branch_deleted,
+            branch_delete: done.branch_delete,
+        },
+        error: done.error.as_deref(),
+        teardown_class: item
+            .recorded
+            .as_ref()
+            .and_then(|r| r.teardown_class.as_deref()),
+    };
+    match ledger_value(&body) {
+        Value::Object(o) => Receipt::from_object(o).expect("release receipts are well-formed"),
+        _ => unreachable!("a struct serializes to an object"),
+    }
+}

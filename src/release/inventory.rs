@@ -1,0 +1,319 @@
+//! What teardown left: `dispatch/*` branches, worktrees under `.vnx-data/worktrees/` (as git
+//! lists them and as they are on disk), what the ledger recorded about each dispatch, and
+//! which dispatch branches the remote holds (asked once, only when needed).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::{Class, ReleaseError};
+use crate::ledger::receipt::is_dispatch_id;
+use crate::ledger::tail;
+use crate::process::{self, Cmd};
+use crate::worktree::{REMOTE_TIMEOUT, RemoteState, Repo, Worktree};
+
+/// What the ledger says about a dispatch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Recorded {
+    pub started: bool,
+    pub completed: bool,
+    /// The completion's status (`done`, `failed`, …).
+    pub status: Option<String>,
+    pub teardown_class: Option<String>,
+    pub base_commit: Option<String>,
+    pub head_commit: Option<String>,
+    pub tmux_socket: Option<String>,
+    pub session: Option<String>,
+}
+
+impl Recorded {
+    /// The socket and session the dispatch ran in.
+    pub fn tmux(&self) -> Option<(String, String)> {
+        Some((self.tmux_socket.clone()?, self.session.clone()?))
+    }
+}
+
+/// A dispatch worktree as git and the disk show it.
+#[derive(Clone, Debug)]
+pub struct FoundWorktree {
+    pub path: PathBuf,
+    pub registered: bool,
+    pub exists: bool,
+    /// `git worktree lock`'s reason (empty for a lock without one).
+    pub locked: Option<String>,
+}
+
+/// One dispatch's leftovers.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub id: String,
+    pub branch: String,
+    pub tip: Option<String>,
+    pub worktree: Option<FoundWorktree>,
+    pub recorded: Option<Recorded>,
+    /// Where else the branch is checked out (the main checkout or another worktree).
+    pub checked_out_elsewhere: Option<PathBuf>,
+}
+
+/// The lock reason vnx gives a dirty dispatch's worktree (`Repo::release`).
+pub fn vnx_lock_reason(id: &str) -> String {
+    format!("vnx: dispatch {id} is dirty")
+}
+
+struct Registered {
+    path: PathBuf,
+    branch: Option<String>,
+    locked: Option<String>,
+}
+
+fn canon(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `git worktree list --porcelain -z`.
+fn registered(repo: &Repo) -> Result<Vec<Registered>, ReleaseError> {
+    let out = process::run_ok(&Cmd::new("git").arg("-C").arg(&repo.root).args([
+        "worktree",
+        "list",
+        "--porcelain",
+        "-z",
+    ]))
+    .map_err(|source| ReleaseError::Git {
+        root: repo.root.clone(),
+        source,
+    })?;
+    let mut list = Vec::new();
+    for record in out
+        .split("\0\0")
+        .filter(|r| !r.trim_matches('\0').is_empty())
+    {
+        let mut wt = Registered {
+            path: PathBuf::new(),
+            branch: None,
+            locked: None,
+        };
+        for field in record.split('\0') {
+            if let Some(p) = field.strip_prefix("worktree ") {
+                wt.path = canon(Path::new(p));
+            } else if let Some(b) = field.strip_prefix("branch refs/heads/") {
+                wt.branch = Some(b.to_owned());
+            } else if field == "locked" {
+                wt.locked = Some(String::new());
+            } else if let Some(r) = field.strip_prefix("locked ") {
+                wt.locked = Some(r.to_owned());
+            }
+        }
+        list.push(wt);
+    }
+    Ok(list)
+}
+
+/// Every dispatch that left a branch or a worktree, by id.
+pub fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseError> {
+    let dir = canon(&repo.worktrees_dir());
+    let registered = registered(repo)?;
+    let mut found: BTreeMap<String, Found> = BTreeMap::new();
+    let entry = |found: &mut BTreeMap<String, Found>, id: &str| {
+        found.entry(id.to_owned()).or_insert_with(|| Found {
+            id: id.to_owned(),
+            branch: format!("dispatch/{id}"),
+            tip: None,
+            worktree: None,
+            recorded: None,
+            checked_out_elsewhere: None,
+        });
+    };
+    let git = git2::Repository::open(&repo.root).map_err(|e| ReleaseError::Git {
+        root: repo.root.clone(),
+        source: process::ProcessError::Failed {
+            command: format!("open {}", repo.root.display()),
+            status: "libgit2".into(),
+            stderr: e.message().to_owned(),
+        },
+    })?;
+    if let Ok(branches) = git.branches(Some(git2::BranchType::Local)) {
+        for (b, _) in branches.flatten() {
+            let name = b.name().ok().flatten().unwrap_or_default().to_owned();
+            let Some(id) = name.strip_prefix("dispatch/").filter(|i| is_dispatch_id(i)) else {
+                continue;
+            };
+            entry(&mut found, id);
+            let tip = b.get().peel_to_commit().ok().map(|c| c.id().to_string());
+            if let Some(f) = found.get_mut(id) {
+                f.tip = tip;
+            }
+        }
+    }
+    let on_disk = std::fs::read_dir(&dir)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let registered_ids = registered.iter().filter_map(|r| {
+        (r.path.parent() == Some(dir.as_path()))
+            .then(|| r.path.file_name()?.to_str().map(str::to_owned))
+            .flatten()
+    });
+    for name in on_disk.into_iter().chain(registered_ids) {
+        if let Some(id) = name.strip_prefix("dispatch-").filter(|i| is_dispatch_id(i)) {
+            entry(&mut found, id);
+        }
+    }
+    let records = read_ledger(ledger, &found)?;
+    for f in found.values_mut() {
+        let path = dir.join(format!("dispatch-{}", f.id));
+        let reg = registered.iter().find(|r| r.path == path);
+        if reg.is_some() || path.exists() {
+            f.worktree = Some(FoundWorktree {
+                exists: path.exists(),
+                registered: reg.is_some(),
+                locked: reg.and_then(|r| r.locked.clone()),
+                path: path.clone(),
+            });
+        }
+        f.checked_out_elsewhere = registered
+            .iter()
+            .find(|r| r.path != path && r.branch.as_deref() == Some(f.branch.as_str()))
+            .map(|r| r.path.clone());
+        f.recorded = records.get(&f.id).cloned();
+    }
+    Ok(found.into_values().collect())
+}
+
+/// The ledger's `dispatch_started` and `dispatch_completed` receipts for these dispatches.
+fn read_ledger(
+    ledger: &Path,
+    wanted: &BTreeMap<String, Found>,
+) -> Result<HashMap<String, Recorded>, ReleaseError> {
+    let mut out: HashMap<String, Recorded> = HashMap::new();
+    if wanted.is_empty() || !ledger.exists() {
+        return Ok(out);
+    }
+    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+        memchr::memmem::find(l, b"\"dispatch_").is_some()
+    })?;
+    for line in lines {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let Some(id) = v["dispatch_id"]
+            .as_str()
+            .filter(|i| wanted.contains_key(*i))
+        else {
+            continue;
+        };
+        let text = |key: &str| v[key].as_str().map(str::to_owned);
+        let r = out.entry(id.to_owned()).or_default();
+        match v["event_type"].as_str() {
+            Some("dispatch_started") => {
+                r.started = true;
+                r.base_commit = text("base_commit");
+                if let Some((socket, session)) = v["tmux"].as_str().and_then(|t| t.split_once(':'))
+                {
+                    r.tmux_socket = Some(socket.to_owned());
+                    r.session = Some(session.to_owned());
+                }
+            }
+            Some("dispatch_completed") => {
+                r.completed = true;
+                r.status = text("status");
+                r.teardown_class = text("teardown_class");
+                r.head_commit = text("head_commit");
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a worktree may go, given what is in it: `Ok(unlock)` when it may (after unlocking
+/// vnx's own lock), else the class and reason that keep it.
+pub fn worktree_state(wt: &FoundWorktree, f: &Found) -> Result<bool, (Class, String)> {
+    if wt.exists && !wt.registered {
+        return Err((
+            Class::Blocked,
+            format!("{} is not a worktree git knows", wt.path.display()),
+        ));
+    }
+    if !wt.exists {
+        return Err((
+            Class::Blocked,
+            "git lists the worktree but it is missing on disk (`git worktree prune` forgets it)"
+                .into(),
+        ));
+    }
+    let worktree = Worktree {
+        id: f.id.clone(),
+        path: wt.path.clone(),
+        branch: f.branch.clone(),
+        base_commit: String::new(),
+    };
+    match worktree.dirt() {
+        Err(e) => return Err((Class::Blocked, format!("could not read the worktree: {e}"))),
+        Ok((Some(reason), _)) => return Err((Class::Dirty, reason)),
+        Ok((None, _)) => {}
+    }
+    match wt.locked.as_deref() {
+        None => Ok(false),
+        Some(reason) if reason.starts_with(&vnx_lock_reason(&f.id)) => Ok(true),
+        Some("") => Err((Class::Blocked, "the worktree is locked".into())),
+        Some(reason) => Err((
+            Class::Blocked,
+            format!("the worktree is locked by someone else: {reason}"),
+        )),
+    }
+}
+
+/// The remote's `dispatch/*` branches, asked for once, when first needed.
+pub struct RemoteHeads {
+    pub name: String,
+    root: PathBuf,
+    known: bool,
+    heads: Option<Result<HashMap<String, String>, String>>,
+}
+
+impl RemoteHeads {
+    pub fn new(repo: &Repo, name: &str) -> RemoteHeads {
+        let known = git2::Repository::open(&repo.root).is_ok_and(|r| r.find_remote(name).is_ok());
+        RemoteHeads {
+            name: name.to_owned(),
+            root: repo.root.clone(),
+            known,
+            heads: None,
+        }
+    }
+
+    /// Where the remote has `branch`, compared with `tip`. An unreachable remote is never
+    /// read as holding anything.
+    pub fn state(&mut self, branch: &str, tip: &str) -> RemoteState {
+        if !self.known {
+            return RemoteState::NoRemote;
+        }
+        let heads = self.heads.get_or_insert_with(|| {
+            let asked = process::run_ok(
+                &Cmd::new("git")
+                    .arg("-C")
+                    .arg(&self.root)
+                    .args(["ls-remote", "--heads", &self.name, "refs/heads/dispatch/*"])
+                    .timeout(REMOTE_TIMEOUT),
+            );
+            asked.map_err(|e| e.to_string()).map(|out| {
+                out.lines()
+                    .filter_map(|l| {
+                        let (sha, name) = l.split_once('\t')?;
+                        Some((name.strip_prefix("refs/heads/")?.to_owned(), sha.to_owned()))
+                    })
+                    .collect()
+            })
+        });
+        match heads {
+            Err(e) => RemoteState::Unreachable(e.clone()),
+            Ok(h) => match h.get(branch) {
+                None => RemoteState::Absent,
+                Some(sha) if sha == tip => RemoteState::InSync,
+                Some(sha) => RemoteState::Differs(sha.clone()),
+            },
+        }
+    }
+}

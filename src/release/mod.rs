@@ -1,0 +1,375 @@
+//! `vnx worktree-release`: finds the work teardown preserved — `dispatch/*` branches and
+//! `.vnx-data/worktrees/dispatch-*` worktrees, with or without receipts — re-classifies each
+//! against the current base and remote, and releases only what is provably safe: landed in
+//! the base (`proof`) or exactly on the remote. Releasing (`apply`) records a
+//! `worktree_released` receipt for every action. Nothing unlanded and unpushed is deleted.
+
+mod apply;
+mod inventory;
+pub mod proof;
+
+pub use apply::apply;
+
+use std::path::PathBuf;
+
+use crate::ledger::LedgerError;
+use crate::process::ProcessError;
+use crate::tmux::Tmux;
+use crate::worktree::{RemoteState, Repo, WorktreeError};
+
+use inventory::{Found, Recorded};
+
+/// The receipt every release writes.
+pub const EVENT: &str = "worktree_released";
+
+/// What the caller resolved.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What "landed" is measured against: a ref of the main checkout (`HEAD`, `main`,
+    /// `origin/main`).
+    pub base: String,
+    /// The remote a pushed branch must be on, exactly.
+    pub remote: String,
+    /// The ledger receipts are read from and written to.
+    pub ledger: PathBuf,
+}
+
+/// Errors that stop the whole command (a single item's failure is reported on the item).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    #[error("base {base:?} does not name a commit in {root}")]
+    BadBase { base: String, root: PathBuf },
+    #[error("could not read the repository at {root}")]
+    Git {
+        root: PathBuf,
+        #[source]
+        source: ProcessError,
+    },
+    #[error(
+        "released dispatch {id} but could not record its worktree_released receipt; stopped \
+         before releasing more"
+    )]
+    Unrecorded {
+        id: String,
+        #[source]
+        source: LedgerError,
+    },
+    #[error(transparent)]
+    Worktree(#[from] WorktreeError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl ReleaseError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ReleaseError::BadBase { .. } => {
+                Some("pass --base with a branch, tag or commit (e.g. main or origin/main)".into())
+            }
+            ReleaseError::Worktree(e) => e.hint(),
+            ReleaseError::Ledger(e) => e.hint(),
+            ReleaseError::Unrecorded { source, .. } => source.hint(),
+            ReleaseError::Git { .. } => None,
+        }
+    }
+}
+
+/// A preserved dispatch's state now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Its tmux session is alive: never touched.
+    Running,
+    /// The worktree has uncommitted or untracked files, or is off its branch: kept.
+    Dirty,
+    /// Something other than its content keeps it (a foreign lock, checked out elsewhere, a
+    /// worktree git does not know): kept.
+    Blocked,
+    /// The branch's content is in the base: released.
+    Landed,
+    /// The remote holds exactly the branch's tip: released (the remote keeps the work).
+    Pushed,
+    /// Work that is neither in the base nor on the remote: kept.
+    Unlanded,
+}
+
+/// Which proof made a branch safe to release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The tip is the base or one of its ancestors.
+    Ancestor,
+    /// Merging the branch into the base changes nothing: the base's tree already holds every
+    /// change the branch made since their merge base (a squash or rebase merge, a
+    /// cherry-pick).
+    Contained,
+    /// The remote branch is exactly the tip.
+    Remote,
+}
+
+/// Why a release is safe, as recorded in the receipt.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Evidence {
+    pub rule: Rule,
+    pub tip: String,
+    pub base_ref: String,
+    pub base_commit: String,
+    /// The merge base of tip and base (`contained` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_base: Option<String>,
+    /// The remote and the commit its branch is at (`remote` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_commit: Option<String>,
+}
+
+/// What releasing an item takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Actions {
+    /// vnx locked the worktree when it was dirty; it is unlocked just before removal.
+    pub unlock_worktree: bool,
+    pub remove_worktree: bool,
+    pub delete_branch: bool,
+}
+
+impl Actions {
+    pub fn any(&self) -> bool {
+        self.remove_worktree || self.delete_branch
+    }
+}
+
+/// What `apply` did to an item.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Done {
+    pub worktree_unlocked: bool,
+    pub worktree_removed: bool,
+    pub branch_deleted: bool,
+    /// `-d` (git's own merge check passed) or `-D` (after vnx's proof, re-checked under the
+    /// worktree lock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch_delete: Option<&'static str>,
+    /// Why nothing was done after all (the state changed since it was classified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// What git refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The `worktree_released` receipt's line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt_seq: Option<u64>,
+}
+
+/// One preserved dispatch.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Item {
+    pub dispatch_id: String,
+    /// `dispatch/<id>`, when the branch exists.
+    pub branch: Option<String>,
+    pub tip: Option<String>,
+    /// `.vnx-data/worktrees/dispatch-<id>`, when it exists or git lists it.
+    pub worktree: Option<PathBuf>,
+    /// What the ledger says about the dispatch (`None`: no receipts, e.g. another ledger).
+    pub recorded: Option<Recorded>,
+    pub class: Class,
+    pub reason: String,
+    pub evidence: Option<Evidence>,
+    pub actions: Actions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done: Option<Done>,
+}
+
+/// The base as resolved.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Base {
+    /// As given (`HEAD`, `origin/main`).
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The branch `HEAD` points at, when the base is `HEAD`.
+    pub branch: Option<String>,
+    pub commit: String,
+}
+
+/// Every preserved dispatch and what releasing would do.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Plan {
+    pub base: Base,
+    pub remote: String,
+    /// Whether `apply` ran.
+    pub applied: bool,
+    pub items: Vec<Item>,
+}
+
+/// Lists and classifies the preserved dispatches of `repo`. Reads only: nothing is changed
+/// (a merge proof may store merged objects that no ref names). Sessions are looked up on the
+/// socket each dispatch recorded, and on `tmux`'s.
+pub fn plan(repo: &Repo, options: &Options, tmux: &Tmux) -> Result<Plan, ReleaseError> {
+    let base = resolve_base(repo, &options.base)?;
+    let found = inventory::find(repo, &options.ledger)?;
+    let mut remote = inventory::RemoteHeads::new(repo, &options.remote);
+    let items = found
+        .into_iter()
+        .map(|f| classify(repo, &base, f, &mut remote, tmux))
+        .collect();
+    Ok(Plan {
+        base,
+        remote: options.remote.clone(),
+        applied: false,
+        items,
+    })
+}
+
+fn resolve_base(repo: &Repo, reference: &str) -> Result<Base, ReleaseError> {
+    let bad = || ReleaseError::BadBase {
+        base: reference.to_owned(),
+        root: repo.root.clone(),
+    };
+    let git = git2::Repository::open(&repo.root).map_err(|_| bad())?;
+    let commit = git
+        .revparse_single(reference)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|_| bad())?
+        .id()
+        .to_string();
+    let head = git.head().ok();
+    let branch = head
+        .as_ref()
+        .filter(|h| reference == "HEAD" && h.is_branch())
+        .and_then(|h| h.shorthand().ok())
+        .map(str::to_owned);
+    Ok(Base {
+        reference: reference.to_owned(),
+        branch,
+        commit,
+    })
+}
+
+fn classify(
+    repo: &Repo,
+    base: &Base,
+    f: Found,
+    remote: &mut inventory::RemoteHeads,
+    tmux: &Tmux,
+) -> Item {
+    let mut item = Item {
+        dispatch_id: f.id.clone(),
+        branch: f.tip.as_ref().map(|_| f.branch.clone()),
+        tip: f.tip.clone(),
+        worktree: f.worktree.as_ref().map(|w| w.path.clone()),
+        recorded: f.recorded.clone(),
+        class: Class::Blocked,
+        reason: String::new(),
+        evidence: None,
+        actions: Actions::default(),
+        done: None,
+    };
+    let keep = |mut item: Item, class, reason: String| {
+        item.class = class;
+        item.reason = reason;
+        item.actions = Actions::default();
+        item
+    };
+    let session = format!("vnx-{}", f.id);
+    let recorded_live = f
+        .recorded
+        .as_ref()
+        .and_then(Recorded::tmux)
+        .is_some_and(|(socket, name)| Tmux::new(socket).has_session(&name));
+    if recorded_live || tmux.has_session(&session) {
+        return keep(
+            item,
+            Class::Running,
+            format!("its tmux session {session} is alive: the dispatch may still be running"),
+        );
+    }
+    if let Some(wt) = &f.worktree {
+        match inventory::worktree_state(wt, &f) {
+            Err((class, reason)) => return keep(item, class, reason),
+            Ok(unlock) => item.actions.unlock_worktree = unlock,
+        }
+    }
+    let Some(tip) = f.tip.clone() else {
+        return keep(
+            item,
+            Class::Blocked,
+            "the worktree's branch has no commit".into(),
+        );
+    };
+    if let Some(at) = &f.checked_out_elsewhere {
+        return keep(
+            item,
+            Class::Blocked,
+            format!("{} is checked out at {}", f.branch, at.display()),
+        );
+    }
+    let worktree = f.worktree.is_some();
+    let release = |mut item: Item, class, reason: String, evidence| {
+        item.class = class;
+        item.reason = reason;
+        item.evidence = Some(evidence);
+        item.actions.remove_worktree = worktree;
+        item.actions.delete_branch = true;
+        item
+    };
+    let base_name = base.branch.as_deref().unwrap_or(&base.reference);
+    match proof::landed(&repo.root, &tip, &base.commit) {
+        Ok(Some(p)) => {
+            let reason = match p.rule {
+                Rule::Ancestor => format!("its tip is in {base_name}'s history"),
+                _ => format!(
+                    "merging it into {base_name} changes nothing (squash- or rebase-merged)"
+                ),
+            };
+            let evidence = Evidence {
+                rule: p.rule,
+                tip,
+                base_ref: base.reference.clone(),
+                base_commit: base.commit.clone(),
+                merge_base: p.merge_base,
+                remote: None,
+                remote_commit: None,
+            };
+            return release(item, Class::Landed, reason, evidence);
+        }
+        Ok(None) => {}
+        Err(e) => return keep(item, Class::Blocked, format!("could not compare it: {e}")),
+    }
+    let state = remote.state(&f.branch, &tip);
+    let name = &remote.name;
+    let unlanded = |why: String| format!("not in {base_name}, and {why}");
+    match state {
+        RemoteState::InSync => {
+            let evidence = Evidence {
+                rule: Rule::Remote,
+                tip: tip.clone(),
+                base_ref: base.reference.clone(),
+                base_commit: base.commit.clone(),
+                merge_base: None,
+                remote: Some(name.clone()),
+                remote_commit: Some(tip),
+            };
+            let reason = format!("{name}/{} is exactly its tip", f.branch);
+            release(item, Class::Pushed, reason, evidence)
+        }
+        RemoteState::NoRemote => {
+            let why = unlanded(format!("there is no remote {name}"));
+            keep(item, Class::Unlanded, why)
+        }
+        RemoteState::Absent => {
+            let why = unlanded(format!("{name} has no {}", f.branch));
+            keep(item, Class::Unlanded, why)
+        }
+        RemoteState::Differs(at) => {
+            let why = unlanded(format!("{name} has {} at {at}", f.branch));
+            keep(item, Class::Unlanded, why)
+        }
+        RemoteState::Unreachable(e) => {
+            let why = unlanded(format!(
+                "{name} could not be asked ({e}), so it is not pushed"
+            ));
+            keep(item, Class::Unlanded, why)
+        }
+        RemoteState::NotChecked => keep(item, Class::Unlanded, unlanded("not checked".into())),
+    }
+}
