@@ -135,10 +135,7 @@ pub(super) fn check(
 }
 
 /// The chain, and the last checkpoint.
-fn ledger(
-    ctx: &Context<'_>,
-    plan: &mut Plan,
-) -> Result<(Verdict, Verdict), MergeError> {
+fn ledger(ctx: &Context<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), MergeError> {
     let anchoring = checkpoint::anchoring(ctx.ledger, ctx.key)?;
     let mut options = VerifyOptions {
         threads: ctx.threads,

@@ -128,6 +128,16 @@ impl MergeError {
                 "main_checkout_ready" => {
                     "check out the base branch and commit or stash your changes".into()
                 }
+                "dispatch_done" => {
+                    "only work its dispatch reported done (and the phantom guard let stand) \
+                     merges; dispatch the task again"
+                        .into()
+                }
+                "branch_at_recorded_head" => {
+                    "commits made after the dispatch completed were never gated; merge them \
+                     through a dispatch of their own"
+                        .into()
+                }
                 "base_compatible" => {
                     "rebase or re-run the dispatch on the current base, then gate it again".into()
                 }

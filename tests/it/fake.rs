@@ -393,9 +393,15 @@ fn gemini_hooks_live_in_the_worktree_only_while_it_runs() {
     assert_eq!(c["teardown_class"], "clean");
 
     // A repository with its own gemini settings keeps them: no hook, the report decides.
+    // (The worker changes nothing; implementers are declared non-writing so that its done
+    // stands.)
     std::fs::create_dir(repo.env.path().join(".gemini")).unwrap();
     std::fs::write(repo.env.path().join(".gemini/settings.json"), "{}\n").unwrap();
-    repo.env.git(&["add", ".gemini"]);
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("roles:\n  implementer: {writes: false}\n");
+    std::fs::write(&config, text).unwrap();
+    repo.env.git(&["add", ".gemini", ".vnx/config.yaml"]);
     repo.env.git(&["commit", "-q", "-m", "gemini settings"]);
     let r = dispatch(
         &repo,
