@@ -75,6 +75,8 @@ pub(super) fn run_gate(
     fs::create_dir(&dir).map_err(io_err(&dir))?;
     let definition = ledger_value(def);
     let definition_sha256 = sha256_of(&definition);
+    // Why the gate cannot run even though its request was made.
+    let mut unrunnable = None;
     let (request_path, request) = match &def.kind {
         GateKind::Command { argv } => {
             let body = serde_json::json!({
@@ -102,7 +104,11 @@ pub(super) fn run_gate(
                 s.base,
                 s.head,
             ]))
-            .unwrap_or_else(|e| format!("(vnx could not compute the diff: {e})"));
+            .unwrap_or_else(|e| {
+                let why = format!("could not compute the diff: {e}");
+                unrunnable = Some(why.clone());
+                format!("(vnx {why})")
+            });
             let task = task_text(s);
             let text = review::request(&review::RequestParts {
                 dispatch_id: s.id,
@@ -167,22 +173,37 @@ pub(super) fn run_gate(
     };
     let started = Instant::now();
     let checkout = dir.join("checkout");
-    match s.repo.add_detached(&checkout, s.head) {
-        Err(e) => o.reason = Some(format!("could not check out the head: {e}")),
-        Ok(()) => {
-            match &def.kind {
-                GateKind::Command { argv } => command(s, name, def, argv, &checkout, &mut o),
-                GateKind::Review {
-                    provider, model, ..
-                } => reviewer(s, def, provider, model.as_deref(), &checkout, &mut o),
-            }
-            o.worktree_removed = s.repo.remove_detached(&checkout).is_ok();
-        }
+    if let Some(why) = unrunnable {
+        o.reason = Some(why);
+    } else {
+        run_in_checkout(s, name, def, &checkout, &mut o);
     }
     o.duration_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     record_result(s, &ledger, &o)?;
     (s.ctx.on_event)(Event::Finished { outcome: &o });
     Ok(o)
+}
+
+/// Checks the head out, runs the gate in it, and removes the checkout.
+fn run_in_checkout(
+    s: &Shared<'_>,
+    name: &str,
+    def: &GateDef,
+    checkout: &Path,
+    o: &mut GateOutcome,
+) {
+    match s.repo.add_detached(checkout, s.head) {
+        Err(e) => o.reason = Some(format!("could not check out the head: {e}")),
+        Ok(()) => {
+            match &def.kind {
+                GateKind::Command { argv } => command(s, name, def, argv, checkout, o),
+                GateKind::Review {
+                    provider, model, ..
+                } => reviewer(s, def, provider, model.as_deref(), checkout, o),
+            }
+            o.worktree_removed = s.repo.remove_detached(checkout).is_ok();
+        }
+    }
 }
 
 /// The dispatch's instruction, if it is still on disk as it was hashed at the start.

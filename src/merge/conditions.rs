@@ -293,6 +293,16 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
                     "gate `{name}`'s result names contract {} but no request has it",
                     r.text("contract_hash").unwrap_or("?")
                 )),
+                Some(req)
+                    if req.fields.get("definition").map(evidence::sha256_of)
+                        != Some(definition.clone()) =>
+                {
+                    Some(format!(
+                        "gate `{name}`'s pass is stale: it ran under another definition \
+                         (run {})",
+                        r.text("run").unwrap_or("?")
+                    ))
+                }
                 Some(req) if !evidence::request_is_consistent(req, &id) => Some(format!(
                     "gate `{name}`'s request does not hash to its contract {}",
                     r.text("contract_hash").unwrap_or("?")

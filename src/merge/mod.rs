@@ -89,6 +89,8 @@ pub enum MergeError {
         #[source]
         source: CheckpointError,
     },
+    #[error("refusing to merge {id}: there is no checkpoint key to sign the checkpoint after it")]
+    NoKey { id: String },
     #[error("could not take the merge lock {path}")]
     Lock {
         path: PathBuf,
@@ -145,6 +147,9 @@ impl MergeError {
             }),
             MergeError::GitMerge { .. } => {
                 Some("the main checkout is back where it was; see git's message above".into())
+            }
+            MergeError::NoKey { .. } => {
+                Some("set HOME or XDG_CONFIG_HOME, or pass --key PATH".into())
             }
             MergeError::CheckpointAfterMerge { .. } => {
                 Some("fix the cause, then run `vnx audit-chain checkpoint`".into())
@@ -205,6 +210,9 @@ pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeE
     let plan = conditions::check(ctx, &config, &repo, &ev, id)?;
     if !apply || plan.first_failed().is_some() {
         return Ok(Outcome { plan, merged: None });
+    }
+    if ctx.key.is_none() {
+        return Err(MergeError::NoKey { id: id.to_owned() });
     }
     let merged = execute(ctx, &repo, &plan)?;
     Ok(Outcome {
@@ -322,17 +330,13 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
         .last()
         .cloned()
         .expect("an append writes its receipt");
-    let checkpoint = match ctx.key {
-        Some(key) => anchor(ctx.ledger, key, ctx.threads),
-        None => Err(CheckpointError::KeyIo {
-            path: PathBuf::from("(no key path)"),
-            source: std::io::Error::other("no checkpoint key path could be resolved"),
-        }),
-    }
-    .map_err(|source| MergeError::CheckpointAfterMerge {
-        id: id.to_owned(),
-        commit: commit.clone(),
-        source,
+    let key = ctx.key.expect("checked before merging");
+    let checkpoint = anchor(ctx.ledger, key, ctx.threads).map_err(|source| {
+        MergeError::CheckpointAfterMerge {
+            id: id.to_owned(),
+            commit: commit.clone(),
+            source,
+        }
     })?;
     Ok(Merged {
         merge_receipt,
