@@ -81,11 +81,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .and_then(|key| {
             vnx::merge::anchor(&ledger, &key, settings::threads(None)).map_err(|e| e.to_string())
         });
-    if let Err(why) = anchored {
-        eprintln!(
+    match anchored {
+        Ok(c) if c.created => eprintln!(
+            "checkpoint {} at line {}",
+            c.checkpoint.id, c.checkpoint.lines
+        ),
+        Ok(_) => {}
+        Err(why) => eprintln!(
             "warning: could not checkpoint the ledger: {why}\nhint: `vnx merge` needs a \
              checkpoint; run `vnx audit-chain checkpoint`"
-        );
+        ),
     }
     let mut out = Out::new();
     if args.json {

@@ -78,6 +78,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 fn render(out: &mut Out, o: &Outcome) -> Result<(), CliError> {
+    out.line(&format!(
+        "{}: {} into {}",
+        o.plan.dispatch_id,
+        o.plan.branch.as_deref().unwrap_or("-"),
+        o.plan.base_ref.as_deref().unwrap_or("-")
+    ))?;
     for c in &o.plan.conditions {
         out.line(&format!(
             "  {} {:<24} {}",

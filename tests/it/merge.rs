@@ -146,6 +146,36 @@ fn a_gated_dispatch_merges_with_a_receipt_a_trailer_and_a_checkpoint() {
 }
 
 #[test]
+fn a_merge_git_refuses_is_recorded_and_undone() {
+    let (repo, id) = gated();
+    // An untracked file in the way: every condition holds, but git will not overwrite it.
+    std::fs::write(repo.env.path().join("demo-output.txt"), "mine\n").unwrap();
+    let before = repo.env.git(&["rev-parse", "HEAD"]);
+    let r = merge(&repo, &id, &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!("git merge of {id} failed")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("untracked"), "{}", r.stderr);
+    assert_eq!(repo.env.git(&["rev-parse", "HEAD"]), before);
+    assert_eq!(
+        std::fs::read_to_string(repo.env.path().join("demo-output.txt")).unwrap(),
+        "mine\n"
+    );
+    let receipts = repo.receipts(&id);
+    let events: Vec<&str> = receipts
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(&events[events.len() - 2..], ["merge", "merge_failed"]);
+    let failed = receipts.last().unwrap();
+    assert_eq!(failed["prev_hash"], failed["merge_receipt"]);
+    repo.verify_ok();
+}
+
+#[test]
 fn a_tampered_ledger_is_refused() {
     let (repo, id) = gated();
     let path = ledger_path(&repo);
@@ -204,6 +234,8 @@ fn missing_failing_and_stale_gates_are_refused() {
     assert_eq!(v["plan"]["gates"][0]["status"], "missing");
     assert_eq!(v["merged"], serde_json::Value::Null);
     refused(&repo, &id, "gates_passed", "gate `tests` has no result for");
+    let r = merge(&repo, &id, &["--check"]);
+    insta::assert_snapshot!("merge_check_missing_gate", redact(&r.stdout, &id));
 
     // A failing gate.
     let strict = committed(&repo, "strict");
@@ -275,4 +307,29 @@ fn a_conflicting_base_a_dirty_checkout_and_an_undone_dispatch_are_refused() {
     let r = merge(&repo, "D-ffffffff", &[]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("is not on the ledger"), "{}", r.stderr);
+}
+
+/// Output with the dispatch id, commit ids and short hashes replaced.
+fn redact(text: &str, id: &str) -> String {
+    let text = text.replace(id, "[ID]");
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        out.push_str(match run.len() {
+            40 => "[COMMIT]",
+            12 => "[SHORT]",
+            _ => run.as_str(),
+        });
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
