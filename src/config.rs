@@ -127,7 +127,8 @@ impl ConfigError {
         match self {
             ConfigError::Io { .. } => None,
             ConfigError::Invalid { .. } => Some(
-                "fix the file; the README section \"Declaring providers\" describes the format"
+                "fix the file; the README sections \"Declaring providers\" and \"Gates, merge \
+                 and the phantom guard\" describe the format"
                     .into(),
             ),
         }
