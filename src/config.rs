@@ -1,6 +1,6 @@
 //! The committed project configuration, `.vnx/config.yaml`: its schema, loading, and the
-//! validation of user-declared providers, concurrency slots and roles, with every error
-//! pointing at a line and column of the file.
+//! validation of user-declared providers, concurrency slots, gates (in `gates`) and roles,
+//! with every error pointing at a line and column of the file.
 //!
 //! Strings in a lane's `argv` and in `model_args` are *templates*: `{prompt}`,
 //! `{prompt_file}` and `{model}` are placeholders (each allowed only where the schema says),
@@ -14,10 +14,13 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+
+mod gates;
+pub use gates::{GateDef, GateKind};
 
 /// Providers vnx knows without a declaration; their names cannot be declared.
 pub const BUILTIN_PROVIDERS: [&str; 5] = ["claude", "codex", "gemini", "ollama", "demo"];
@@ -33,6 +36,8 @@ pub struct Config {
     /// Concurrency slots per provider (built-in or declared), each in `1..=256`.
     pub concurrency: BTreeMap<String, u32>,
     pub roles: BTreeMap<String, RoleConfig>,
+    /// Gates roles may require before a merge (`crate::gate`).
+    pub gates: BTreeMap<String, GateDef>,
 }
 
 /// A worker CLI declared under `providers:`.
@@ -89,6 +94,13 @@ pub struct DeclaredPermissions {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RoleConfig {
     pub skills: Vec<String>,
+    /// The gates a dispatch of this role must pass before it is merged. `None` (no `gates:`
+    /// key) is not the same as `Some([])`: only an explicit empty list lets a role merge
+    /// without gates.
+    pub gates: Option<Vec<String>>,
+    /// Whether the role is expected to change files (the phantom guard); `None` leaves it to
+    /// the built-in list (`dispatch::phantom`).
+    pub writes: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +127,8 @@ impl ConfigError {
         match self {
             ConfigError::Io { .. } => None,
             ConfigError::Invalid { .. } => Some(
-                "fix the file; the README section \"Declaring providers\" describes the format"
+                "fix the file; the README sections \"Declaring providers\" and \"Gates, merge \
+                 and the phantom guard\" describe the format"
                     .into(),
             ),
         }
@@ -240,9 +253,7 @@ struct RawConfig {
     providers: Option<Entries<RawProvider>>,
     concurrency: Option<Entries<Spanned<i64>>>,
     roles: Option<Entries<RawRole>>,
-    /// Reserved for a later feature: any value is accepted and ignored.
-    #[allow(dead_code)]
-    gates: Option<IgnoredAny>,
+    gates: Option<Entries<gates::RawGate>>,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +288,8 @@ struct RawPermissions {
 #[serde(deny_unknown_fields)]
 struct RawRole {
     skills: Option<Vec<Spanned<String>>>,
+    gates: Option<Spanned<Vec<Spanned<String>>>>,
+    writes: Option<bool>,
 }
 
 /// A mapping kept in document order, with the location of each key.
@@ -381,6 +394,7 @@ impl Validator<'_> {
             };
             config.concurrency.insert(name.value, n);
         }
+        config.gates = self.gates(raw.gates, &config.providers)?;
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
             if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
                 let msg = format!(
@@ -404,7 +418,18 @@ impl Validator<'_> {
                 }
                 skills.push(skill.value);
             }
-            config.roles.insert(name.value, RoleConfig { skills });
+            let gates = role
+                .gates
+                .map(|g| self.role_gates(&name.value, g, &config.gates))
+                .transpose()?;
+            config.roles.insert(
+                name.value,
+                RoleConfig {
+                    skills,
+                    gates,
+                    writes: role.writes,
+                },
+            );
         }
         Ok(config)
     }
@@ -750,8 +775,17 @@ concurrency:
 roles:
   implementer:
     skills: [implementer, 2nd-pass]
+    gates: [tests, review]
+  reviewer:
+    writes: false
+    gates: []
 gates:
-  anything: [goes, {here: 1}]
+  tests: {kind: command, argv: [cargo, test], timeout: 900, idle_timeout: 120}
+  review:
+    kind: review
+    provider: codex
+    model: gpt-5.5
+    extra_instructions: Mind the error paths.
 ";
 
     fn strings(items: &[&str]) -> Vec<String> {
@@ -821,12 +855,49 @@ gates:
             project_id: Some("my-project".into()),
             providers: [("kimi".to_owned(), kimi), ("my_tool-2".to_owned(), tool)].into(),
             concurrency: [("claude".to_owned(), 4), ("kimi".to_owned(), 1)].into(),
-            roles: [(
-                "implementer".to_owned(),
-                RoleConfig {
-                    skills: strings(&["implementer", "2nd-pass"]),
-                },
-            )]
+            roles: [
+                (
+                    "implementer".to_owned(),
+                    RoleConfig {
+                        skills: strings(&["implementer", "2nd-pass"]),
+                        gates: Some(strings(&["tests", "review"])),
+                        writes: None,
+                    },
+                ),
+                (
+                    "reviewer".to_owned(),
+                    RoleConfig {
+                        skills: vec![],
+                        gates: Some(vec![]),
+                        writes: Some(false),
+                    },
+                ),
+            ]
+            .into(),
+            gates: [
+                (
+                    "tests".to_owned(),
+                    GateDef {
+                        kind: GateKind::Command {
+                            argv: strings(&["cargo", "test"]),
+                        },
+                        timeout: 900,
+                        idle_timeout: Some(120),
+                    },
+                ),
+                (
+                    "review".to_owned(),
+                    GateDef {
+                        kind: GateKind::Review {
+                            provider: "codex".into(),
+                            model: Some("gpt-5.5".into()),
+                            extra_instructions: Some("Mind the error paths.".into()),
+                        },
+                        timeout: gates::DEFAULT_TIMEOUT,
+                        idle_timeout: None,
+                    },
+                ),
+            ]
             .into(),
         };
         assert_eq!(config, expected);
@@ -908,7 +979,15 @@ gates:
                 vec![format!("*{prev}"); 10].join(",")
             ));
         }
+        // The config's schema has no place for nested lists, so the bomb is refused at its
+        // first line; a reader that accepts any value (as other YAML files' readers may) is
+        // stopped by the budget.
         let (line, _, message) = parse_err(&bomb);
+        assert!(line > 0, "{message}");
+        let any = parse_yaml::<serde::de::IgnoredAny>(&bomb, Path::new("c"));
+        let Err(ConfigError::Invalid { line, message, .. }) = any else {
+            panic!("{any:?}")
+        };
         assert!(line > 0, "{message}");
         assert!(message.contains("too large or too complex"), "{message}");
         let deep = format!("gates: {}{}\n", "[".repeat(100), "]".repeat(100));

@@ -551,3 +551,53 @@ impl Repo {
         Ok(action)
     }
 }
+
+/// Throwaway checkouts for gates: a detached worktree of one commit, made and removed under
+/// the same lock as dispatch worktrees.
+impl Repo {
+    /// Checks out `commit` detached at `path` (which must not exist).
+    pub fn add_detached(&self, path: &Path, commit: &str) -> Result<(), WorktreeError> {
+        let _lock = self.lock()?;
+        if path.exists() {
+            return Err(WorktreeError::PathExists {
+                path: path.to_owned(),
+            });
+        }
+        process::run_ok(
+            &git(&self.root)
+                .args(["worktree", "add", "--quiet", "--detach"])
+                .arg(path)
+                .arg(commit),
+        )
+        .map_err(self.git_err(path))?;
+        Ok(())
+    }
+
+    /// Removes a checkout made by [`Repo::add_detached`] with whatever it holds: it is vnx's
+    /// scratch space (a build, a test run), never work.
+    pub fn remove_detached(&self, path: &Path) -> Result<(), WorktreeError> {
+        let _lock = self.lock()?;
+        process::run_ok(
+            &git(&self.root)
+                .args(["worktree", "remove", "--force"])
+                .arg(path),
+        )
+        .map_err(self.git_err(path))?;
+        Ok(())
+    }
+
+    /// The branch (`refs/heads/…`) a ref names, if it names one: a branch by short or full
+    /// name, or `HEAD` while a branch is checked out.
+    pub fn branch_ref(&self, reference: &str) -> Option<String> {
+        let repo = git2::Repository::open(&self.root).ok()?;
+        let found = if reference == "HEAD" {
+            repo.head().ok()?
+        } else {
+            repo.resolve_reference_from_short_name(reference).ok()?
+        };
+        if !found.is_branch() {
+            return None;
+        }
+        found.name().ok().map(str::to_owned)
+    }
+}

@@ -163,7 +163,7 @@ impl From<dispatch::DispatchError> for CliError {
     }
 }
 
-/// Whether a wait result is a success.
+/// Whether a wait result is a success (a corrected `done` never is).
 pub fn succeeded(w: &Waited) -> bool {
     matches!(w, Waited::Completed(line) if super::wait::status_of(line).as_deref() == Some("done"))
 }

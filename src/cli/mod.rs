@@ -10,8 +10,10 @@ mod demo_worker;
 mod dispatch_agent;
 mod doctor;
 mod error;
+mod gate_check;
 mod hook;
 mod init;
+mod merge;
 mod output;
 mod receipts_append;
 mod receipts_tail;
@@ -44,6 +46,9 @@ enum Command {
     Wait(wait::Args),
     Status(status::Args),
     Attach(attach::Args),
+    #[command(name = "gate-check")]
+    GateCheck(gate_check::Args),
+    Merge(merge::Args),
     Doctor(doctor::Args),
     Report(report::Args),
     #[command(name = "worktree-release")]
@@ -92,6 +97,8 @@ pub fn run() -> ExitCode {
         Command::Wait(a) => wait::run(a),
         Command::Status(a) => status::run(a),
         Command::Attach(a) => attach::run(a),
+        Command::GateCheck(a) => gate_check::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Supervise(a) => supervise::run(a),
         Command::DemoWorker(a) => demo_worker::run(a),

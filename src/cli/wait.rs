@@ -14,7 +14,9 @@ use super::settings;
 /// Wait for dispatches to complete
 ///
 /// Exits 0 when every dispatch completed with status done, 1 otherwise (failed, needs input,
-/// timed out, cancelled, or its supervisor was lost).
+/// timed out, cancelled, its supervisor was lost, or the phantom guard corrected a `done` of
+/// a writing role that changed nothing). With --json a corrected dispatch prints the
+/// correction receipt.
 #[derive(clap::Args)]
 pub struct Args {
     /// Dispatch ids
@@ -71,6 +73,25 @@ pub fn report(
                     s("completion_signal"),
                     s("teardown_class"),
                     v["failure_reason"].as_str().unwrap_or("")
+                ))?;
+            }
+            Waited::Corrected { correction, .. } if json => {
+                out.bytes_line(correction)?;
+            }
+            Waited::Corrected {
+                completion,
+                correction,
+            } => {
+                let v: serde_json::Value = serde_json::from_slice(completion).unwrap_or_default();
+                let c: serde_json::Value = serde_json::from_slice(correction).unwrap_or_default();
+                let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("-").to_owned();
+                out.line(&format!(
+                    "{id}  {} (corrected: the worker's {} ({}) by the phantom guard)  teardown {}  {}",
+                    s(&c, "status"),
+                    s(&v, "status"),
+                    s(&v, "completion_signal"),
+                    s(&v, "teardown_class"),
+                    s(&c, "reason")
                 ))?;
             }
             Waited::Lost if json => {

@@ -7,6 +7,7 @@
 pub mod compose;
 pub mod include;
 pub mod outcome;
+pub mod phantom;
 pub mod signals;
 pub mod slots;
 pub mod supervise;
@@ -84,6 +85,9 @@ pub struct Spec {
     /// Files vnx put in the worktree for the worker, removed before classification.
     #[serde(default)]
     pub placed: Vec<workspace::Placed>,
+    /// Whether the role is expected to change files (the phantom guard, `phantom`).
+    #[serde(default)]
+    pub writes: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +201,9 @@ pub struct Plan {
     pub spec: Spec,
     pub instruction: String,
     pub prompt: String,
+    /// The base as recorded: the branch it names (`refs/heads/…`; `vnx merge` merges back
+    /// into it), else the ref as given.
+    pub base_ref: String,
     repo: Repo,
 }
 
@@ -326,6 +333,9 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         }
     }
     let base_commit = repo.resolve(&req.base_ref)?;
+    let base_ref = repo
+        .branch_ref(&req.base_ref)
+        .unwrap_or_else(|| req.base_ref.clone());
     let included = include::resolve(&repo.root)?;
     let spec = Spec {
         role: req.role.clone(),
@@ -356,12 +366,14 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         included,
         vnx: ctx.vnx.to_owned(),
         placed: Vec::new(),
+        writes: phantom::writes(&req.role, &config),
         id,
     };
     Ok(Plan {
         spec,
         instruction: req.instruction.clone(),
         prompt,
+        base_ref,
         repo,
     })
 }
@@ -463,6 +475,8 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         ("prompt_bytes", Value::int(plan.prompt.len() as u64)),
         ("deadline_seconds", Value::int(spec.deadline_secs)),
         ("base_commit", Value::string(wt.base_commit.clone())),
+        ("base_ref", Value::string(plan.base_ref.clone())),
+        ("writes", Value::Bool(spec.writes)),
         ("branch", Value::string(wt.branch.clone())),
         ("worktree", Value::string(wt.path.to_string_lossy())),
         (

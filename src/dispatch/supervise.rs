@@ -3,7 +3,7 @@
 //! `worker.log` and the event parser; interactive: the pane's terminal handed to the TUI),
 //! watch for the report, end-of-turn hooks, the deadline and cancellation, stop the worker
 //! (TERM, grace, KILL), then classify and release the worktree and append
-//! `dispatch_completed`.
+//! `dispatch_completed` (with the phantom guard's correction, if it fires).
 
 use std::ffi::OsString;
 use std::fs;
@@ -213,9 +213,18 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         }
     }
     let class = teardown(spec, &repo, &mut fields);
-    Ledger::new(&spec.ledger).append(&receipt(fields))?;
+    let mut receipts = vec![receipt(fields)];
+    // The phantom guard's correction goes in the same group commit as the completion.
+    let corrected = super::phantom::correction(spec.writes, &receipts[0]);
+    let status = if corrected.is_some() {
+        "failed"
+    } else {
+        decision.status
+    };
+    receipts.extend(corrected);
+    Ledger::new(&spec.ledger).append_all(&receipts)?;
     Ok(Outcome {
-        status: decision.status.into(),
+        status: status.into(),
         completion_signal: decision.signal.into(),
         exit_code,
         signal: exit_signal,

@@ -1,5 +1,6 @@
-//! Dispatches as the ledger and tmux show them: which started, which completed and how, which
-//! are still running, and which lost their supervisor; and waiting for completions.
+//! Dispatches as the ledger and tmux show them: which started, which completed and how (a
+//! phantom guard's correction overriding the completion's status), which are still running,
+//! and which lost their supervisor; and waiting for completions.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,13 +36,43 @@ fn parse(line: &[u8]) -> Option<json::Object<'static>> {
     }
 }
 
-fn is_completion_of(line: &[u8], id: &str) -> bool {
+fn is_event_of(line: &[u8], id: &str, event: &str) -> bool {
     // A cheap test first: most lines are about other dispatches.
     memchr::memmem::find(line, id.as_bytes()).is_some()
         && parse(line).is_some_and(|o| {
-            text(&o, "event_type").as_deref() == Some("dispatch_completed")
+            text(&o, "event_type").as_deref() == Some(event)
                 && text(&o, "dispatch_id").as_deref() == Some(id)
         })
+}
+
+fn is_completion_of(line: &[u8], id: &str) -> bool {
+    is_event_of(line, id, "dispatch_completed")
+}
+
+/// The phantom guard's correction of a dispatch's completion, if the ledger has one. Read
+/// under the append lock (shared), so a group commit that wrote a completion and its
+/// correction is never seen half-written.
+pub fn correction(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+    let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
+    if let Some(lock) = &lock {
+        let _ = lock.lock_shared();
+    }
+    let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "dispatch_corrected"))?;
+    Ok(found.into_iter().next())
+}
+
+/// What waiting reports for a completion line: with its correction, when a `done` has one.
+fn settled(ledger: &Path, id: &str, line: Vec<u8>) -> Result<Waited, LedgerError> {
+    let done = parse(&line).is_some_and(|o| text(&o, "status").as_deref() == Some("done"));
+    Ok(
+        match done.then(|| correction(ledger, id)).transpose()?.flatten() {
+            Some(correction) => Waited::Corrected {
+                completion: line,
+                correction,
+            },
+            None => Waited::Completed(line),
+        },
+    )
 }
 
 /// The completion receipt of a dispatch, if the ledger has one.
@@ -93,6 +124,11 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
                     s.teardown_class = text(&o, "teardown_class");
                 }
             }
+            Some("dispatch_corrected") => {
+                if let Some((_, s)) = states.get_mut(&id) {
+                    s.state = text(&o, "status").unwrap_or_else(|| "failed".into());
+                }
+            }
             _ => {}
         }
     }
@@ -114,6 +150,11 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
 pub enum Waited {
     /// Its completion receipt (the raw ledger line).
     Completed(Vec<u8>),
+    /// Its completion receipt said `done`, and the phantom guard corrected it (both lines).
+    Corrected {
+        completion: Vec<u8>,
+        correction: Vec<u8>,
+    },
     /// Its session is gone and no completion was written: the supervisor died.
     Lost,
 }
@@ -128,20 +169,27 @@ pub fn wait(
     let mut done: BTreeMap<String, Waited> = BTreeMap::new();
     for id in ids {
         if let Some(line) = completion(ledger, id)? {
-            done.insert(id.clone(), Waited::Completed(line));
+            done.insert(id.clone(), settled(ledger, id, line)?);
         }
     }
     if done.len() == ids.len() {
         return Ok(done);
     }
     let (_, end) = tail::last_lines(ledger, 0, |_| true)?;
+    let mut failed = None;
     tail::follow(ledger, end, |event| {
         let pending: Vec<&String> = ids.iter().filter(|id| !done.contains_key(*id)).collect();
         match event {
             Followed::Line(line) => {
                 for id in pending {
                     if is_completion_of(line, id) {
-                        done.insert(id.clone(), Waited::Completed(line.to_vec()));
+                        match settled(ledger, id, line.to_vec()) {
+                            Ok(w) => done.insert(id.clone(), w),
+                            Err(e) => {
+                                failed = Some(e);
+                                return false;
+                            }
+                        };
                     }
                 }
             }
@@ -150,7 +198,15 @@ pub fn wait(
                     if !tmux.has_session(&format!("vnx-{id}")) {
                         // The completion may have landed just before the session ended.
                         let last = completion(ledger, id).ok().flatten();
-                        done.insert(id.clone(), last.map_or(Waited::Lost, Waited::Completed));
+                        let w = match last.map(|line| settled(ledger, id, line)) {
+                            Some(Ok(w)) => w,
+                            Some(Err(e)) => {
+                                failed = Some(e);
+                                return false;
+                            }
+                            None => Waited::Lost,
+                        };
+                        done.insert(id.clone(), w);
                     }
                 }
             }
@@ -158,5 +214,8 @@ pub fn wait(
         }
         done.len() < ids.len()
     })?;
-    Ok(done)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
 }

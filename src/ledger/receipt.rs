@@ -149,6 +149,11 @@ impl Receipt {
             .unwrap_or_default()
     }
 
+    /// The receipt's fields, as they will be written (before the ledger stamps its own).
+    pub fn object(&self) -> &Object<'static> {
+        &self.object
+    }
+
     /// Builds a receipt the ledger itself writes (a marker or a repair record).
     pub(crate) fn internal(object: Object<'static>) -> Receipt {
         Receipt { object }

@@ -142,10 +142,11 @@ fn concurrency_slots_serialise_a_provider() {
     );
     let ids: Vec<String> = (0..3)
         .map(|_| {
+            // A reviewer: it changes nothing, and is done (the phantom guard is for writers).
             let r = run(repo.vnx().args([
                 "dispatch-agent",
                 "--agent",
-                "implementer",
+                "reviewer",
                 "--provider",
                 "sleeper",
                 "--instruction",

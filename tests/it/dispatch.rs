@@ -54,6 +54,16 @@ impl Repo {
         run(self.dispatch_cmd(model).arg("--json").args(extra))
     }
 
+    /// `vnx dispatch-agent --json` for a demo model in another role than implementer (e.g. a
+    /// reviewer, which the phantom guard leaves alone when it changes nothing).
+    pub fn dispatch_as(&self, role: &str, model: &str, extra: &[&str]) -> Run {
+        let mut cmd = self.vnx();
+        cmd.args(["dispatch-agent", "--agent", role, "--provider", "demo"])
+            .args(["--model", model, "--json"])
+            .args(extra);
+        run(cmd)
+    }
+
     pub fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
         let data =
             std::fs::read_to_string(self.env.path().join(".vnx-data/state/t0_receipts.ndjson"))
@@ -131,9 +141,12 @@ fn each_teardown_class_and_its_action() {
     let wt = root.join(format!(".vnx-data/worktrees/dispatch-{id}"));
     assert!(wt.join("demo-output.txt").is_file(), "dirty work is kept");
 
+    // An implementer that changes nothing reports done; the phantom guard corrects that.
     let r = repo.dispatch("noop", &["--instruction", "do nothing"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     let c = completion(&r);
+    assert_eq!(c["event_type"], "dispatch_corrected", "{c}");
+    assert_eq!(c["status"], "failed");
     assert_eq!(c["teardown_class"], "clean");
     let id = c["dispatch_id"].as_str().unwrap();
     assert!(!repo.branches().contains(id), "clean removes the branch");
@@ -256,7 +269,11 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     unique.dedup();
     assert_eq!(unique.len(), 16, "{ids:?}");
     let r = run(repo.vnx().arg("wait").args(&ids).arg("--json"));
-    assert_eq!(r.code, 1, "four of them fail: {}", r.stdout);
+    assert_eq!(
+        r.code, 1,
+        "fail fails, noop is a phantom done: {}",
+        r.stdout
+    );
     let completions: Vec<serde_json::Value> = r
         .stdout
         .lines()
@@ -488,7 +505,11 @@ fn a_dirty_or_detached_base_is_refused_unless_named() {
     );
     assert!(r.stderr.contains("--base-ref"), "{}", r.stderr);
     // Naming the base explicitly is a deliberate choice.
-    let r = repo.dispatch("noop", &["--instruction", "x", "--base-ref", "main"]);
+    let r = repo.dispatch_as(
+        "reviewer",
+        "noop",
+        &["--instruction", "x", "--base-ref", "main"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     repo.env
         .git(&["checkout", "-q", "--", "provider_constraints.yaml"]);
@@ -503,7 +524,7 @@ fn a_dirty_or_detached_base_is_refused_unless_named() {
 #[test]
 fn a_main_checkout_that_changes_during_a_dispatch_is_recorded() {
     let repo = Repo::new();
-    let r = repo.dispatch("noop", &["--instruction", "x"]);
+    let r = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
     assert_eq!(completion(&r)["main_checkout_changed"], false);
     let r = repo.dispatch(
         "slow",
@@ -576,7 +597,7 @@ fn worktreeinclude_copies_ignored_files_and_records_only_hashes() {
     );
 
     // The copies are ignored in the worktree too: a worker that changes nothing is clean.
-    let r = repo.dispatch("noop", &["--instruction", "x"]);
+    let r = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
     assert_eq!(completion(&r)["teardown_class"], "clean");
 
     // A pattern that leaves the repository is refused before anything is made.

@@ -231,7 +231,7 @@ fn a_tampered_ledger_a_cut_checkpoint_and_an_open_key_fail() {
     let repo = Repo::new();
     let bin = bin_dir(&repo.env);
     for _ in 0..2 {
-        let r = repo.dispatch("noop", &["--instruction", "x"]);
+        let r = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
@@ -420,7 +420,7 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
     let bin = bin_dir(&repo.env);
     let mut ids = Vec::new();
     for model in ["dirty", "commit", "noop"] {
-        let r = repo.dispatch(model, &["--instruction", "x"]);
+        let r = repo.dispatch_as("reviewer", model, &["--instruction", "x"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         ids.push(completion(&r)["dispatch_id"].as_str().unwrap().to_owned());
     }

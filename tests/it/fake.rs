@@ -13,12 +13,12 @@ use crate::dispatch::{Repo, completion};
 
 /// A bin directory with `claude`, `codex` and `gemini` linked to the stand-in, and the
 /// directory the stand-in logs its invocations to.
-struct Fakes {
+pub struct Fakes {
     dir: tempfile::TempDir,
 }
 
 impl Fakes {
-    fn new() -> Fakes {
+    pub fn new() -> Fakes {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
@@ -29,11 +29,11 @@ impl Fakes {
         Fakes { dir }
     }
 
-    fn log_dir(&self) -> PathBuf {
+    pub fn log_dir(&self) -> PathBuf {
         self.dir.path().join("log")
     }
 
-    fn path(&self) -> OsString {
+    pub fn path(&self) -> OsString {
         let mut path = self.dir.path().join("bin").into_os_string();
         path.push(":");
         path.push(std::env::var_os("PATH").unwrap_or_default());
@@ -41,7 +41,7 @@ impl Fakes {
     }
 
     /// The stand-in's invocation logs for one personality.
-    fn invocations(&self, personality: &str) -> Vec<serde_json::Value> {
+    pub fn invocations(&self, personality: &str) -> Vec<serde_json::Value> {
         let mut logs: Vec<serde_json::Value> = std::fs::read_dir(self.log_dir())
             .unwrap()
             .flatten()
@@ -56,7 +56,7 @@ impl Fakes {
     }
 
     /// The invocation whose prompt is this dispatch's.
-    fn invocation_of(&self, personality: &str, prompt: &str) -> serde_json::Value {
+    pub fn invocation_of(&self, personality: &str, prompt: &str) -> serde_json::Value {
         self.invocations(personality)
             .into_iter()
             .find(|l| l["prompt"].as_str().is_some_and(|p| p.contains(prompt)))
@@ -393,9 +393,15 @@ fn gemini_hooks_live_in_the_worktree_only_while_it_runs() {
     assert_eq!(c["teardown_class"], "clean");
 
     // A repository with its own gemini settings keeps them: no hook, the report decides.
+    // (The worker changes nothing; implementers are declared non-writing so that its done
+    // stands.)
     std::fs::create_dir(repo.env.path().join(".gemini")).unwrap();
     std::fs::write(repo.env.path().join(".gemini/settings.json"), "{}\n").unwrap();
-    repo.env.git(&["add", ".gemini"]);
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("roles:\n  implementer: {writes: false}\n");
+    std::fs::write(&config, text).unwrap();
+    repo.env.git(&["add", ".gemini", ".vnx/config.yaml"]);
     repo.env.git(&["commit", "-q", "-m", "gemini settings"]);
     let r = dispatch(
         &repo,

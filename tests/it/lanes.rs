@@ -50,7 +50,11 @@ fn a_report_is_the_completion_signal_and_no_report_needs_input() {
 #[test]
 fn the_started_receipt_describes_the_invocation() {
     let repo = Repo::new();
-    let r = repo.dispatch("noop", &["--instruction", "x", "--permission", "ask"]);
+    let r = repo.dispatch_as(
+        "reviewer",
+        "noop",
+        &["--instruction", "x", "--permission", "ask"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
     let started = &repo.receipts(&id)[0];
@@ -87,7 +91,11 @@ fn interactive_workers_own_the_terminal_and_report() {
     assert!(log.contains("terminal: foreground"), "{log}");
 
     // Nothing vnx adds for the worker (hooks, bin/vnx, the prompt) lands in the worktree.
-    let r = repo.dispatch("noop", &["--instruction", "x", "--lane", "interactive"]);
+    let r = repo.dispatch_as(
+        "reviewer",
+        "noop",
+        &["--instruction", "x", "--lane", "interactive"],
+    );
     let c = completion(&r);
     assert_eq!(c["status"], "done", "{c}");
     assert_eq!(c["teardown_class"], "clean", "{c}");

@@ -1,0 +1,137 @@
+//! `vnx gate-check`: runs a dispatch's required gates and prints GO or HOLD.
+
+use std::process::ExitCode;
+
+use vnx::gate::{self, Context, Decision, Event, Report};
+
+use super::CliError;
+use super::output::Out;
+use super::settings;
+
+/// Run the gates a dispatch's role requires, and say GO or HOLD
+///
+/// Runs each gate named under `roles.<role>.gates` in .vnx/config.yaml on the head the
+/// dispatch's completion recorded: command gates in a fresh checkout of that head (exit 0
+/// passes), review gates through claude, codex, gemini (or another declared CLI) headless and
+/// read-only, asked for a JSON verdict. Records a request, a result and a report per gate
+/// (tied by a contract hash) and the run's verdict as receipts, then checkpoints the ledger.
+/// A gate that could not run, timed out, stalled or gave no verdict is never a pass, and a
+/// role that names no gates is HOLD unless it says `gates: []`.
+///
+/// Exits 0 for GO, 1 for HOLD.
+///
+///   $ vnx gate-check D-1a2b3c4d --json
+#[derive(clap::Args)]
+pub struct Args {
+    /// The dispatch id
+    #[arg(value_name = "ID")]
+    id: String,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+impl From<gate::GateError> for CliError {
+    fn from(e: gate::GateError) -> CliError {
+        let hint = e.hint();
+        let err = CliError::from_error(&e);
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if !vnx::ledger::receipt::is_dispatch_id(&args.id) {
+        return Err(CliError::usage(format!(
+            "{:?} is not a dispatch id",
+            args.id
+        )));
+    }
+    let project = settings::project()?;
+    let ledger = project.ledger();
+    let vnx = std::env::current_exe()
+        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+    let on_event = |event: Event<'_>| match event {
+        Event::Started { gate, kind } => eprintln!("gate {gate}: running ({kind})"),
+        Event::Finished { outcome } => eprintln!(
+            "gate {}: {} in {:.1} s{}",
+            outcome.gate,
+            outcome.status.name(),
+            outcome.duration_seconds,
+            outcome
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+    };
+    let ctx = Context {
+        root: &project.root,
+        ledger: &ledger,
+        vnx: &vnx,
+        find_program: &settings::find_program,
+        on_event: &on_event,
+    };
+    let report = gate::check(&ctx, &args.id)?;
+    // Anchor the evidence just recorded, so a merge can tell it was not cut away since.
+    let anchored = settings::key_path(None)
+        .map_err(|_| "neither XDG_CONFIG_HOME nor HOME is set for the signing key".to_owned())
+        .and_then(|key| {
+            vnx::merge::anchor(&ledger, &key, settings::threads(None)).map_err(|e| e.to_string())
+        });
+    match anchored {
+        Ok(c) if c.created => eprintln!(
+            "checkpoint {} at line {}",
+            c.checkpoint.id, c.checkpoint.lines
+        ),
+        Ok(_) => {}
+        Err(why) => eprintln!(
+            "warning: could not checkpoint the ledger: {why}\nhint: `vnx merge` needs a \
+             checkpoint; run `vnx audit-chain checkpoint`"
+        ),
+    }
+    let mut out = Out::new();
+    if args.json {
+        out.json(&report)?;
+    } else {
+        render(&mut out, &report)?;
+    }
+    Ok(match report.decision {
+        Decision::Go => ExitCode::SUCCESS,
+        Decision::Hold => ExitCode::FAILURE,
+    })
+}
+
+fn render(out: &mut Out, r: &Report) -> Result<(), CliError> {
+    let decision = match r.decision {
+        Decision::Go => "GO",
+        Decision::Hold => "HOLD",
+    };
+    out.line(&format!(
+        "{}  {decision}  role {}  head {}  run {}",
+        r.dispatch_id,
+        r.role.as_deref().unwrap_or("-"),
+        r.head_commit.as_deref().unwrap_or("-"),
+        r.run
+    ))?;
+    for g in &r.gates {
+        out.line(&format!(
+            "  {:<16} {:<7} {:<5} {:>7.1} s  {}",
+            g.gate,
+            g.kind,
+            g.status.name(),
+            g.duration_seconds,
+            g.reason.as_deref().unwrap_or("")
+        ))?;
+    }
+    for reason in &r.reasons {
+        out.line(&format!("  hold: {reason}"))?;
+    }
+    for note in &r.notes {
+        out.line(&format!("  note: {note}"))?;
+    }
+    out.line(&format!("  report: {}", r.report_path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! `vnx merge`: merges a dispatch's branch into its base when every condition holds.
+
+use std::process::ExitCode;
+
+use vnx::merge::{self, Context, MergeError, Outcome};
+
+use super::CliError;
+use super::output::Out;
+use super::settings;
+
+/// Merge a dispatch's branch into the branch it started from, if every condition holds
+///
+/// Conditions, checked in this order (a refusal names the first that fails; --json lists
+/// all): ledger_verifies (the hash chain), checkpoint_extended (the ledger extends its last
+/// signed checkpoint), dispatch_done (completed done, not corrected), branch_at_recorded_head
+/// (the branch tip is the head its completion recorded), gates_passed (every gate the role
+/// requires passed for that head, under its current definition), base_compatible (the base
+/// has not moved, or moved without conflicts), main_checkout_ready (on the base branch,
+/// clean). Then: a `merge` receipt, `git merge --no-ff` with a `VNX-Receipt:` trailer naming
+/// that receipt's entry hash, a `merge_completed` receipt and a new checkpoint.
+///
+///   $ vnx merge D-1a2b3c4d
+#[derive(clap::Args)]
+pub struct Args {
+    /// The dispatch id
+    #[arg(value_name = "ID")]
+    id: String,
+    /// Check the conditions only; merge nothing
+    #[arg(long)]
+    check: bool,
+    /// Print the conditions and the merge as JSON
+    #[arg(long)]
+    json: bool,
+    /// The checkpoint signing key [default: as for `audit-chain checkpoint`]
+    #[arg(long, value_name = "PATH")]
+    key: Option<std::path::PathBuf>,
+}
+
+impl From<MergeError> for CliError {
+    fn from(e: MergeError) -> CliError {
+        let hint = e.hint();
+        let err = CliError::from_error(&e);
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if !vnx::ledger::receipt::is_dispatch_id(&args.id) {
+        return Err(CliError::usage(format!(
+            "{:?} is not a dispatch id",
+            args.id
+        )));
+    }
+    let project = settings::project()?;
+    let ledger = project.ledger();
+    let key = settings::key_path(args.key).ok();
+    let ctx = Context {
+        root: &project.root,
+        ledger: &ledger,
+        key: key.as_deref(),
+        threads: settings::threads(None),
+    };
+    let outcome = merge::merge(&ctx, &args.id, !args.check)?;
+    let mut out = Out::new();
+    if args.json {
+        out.json(&outcome)?;
+    } else {
+        render(&mut out, &outcome)?;
+    }
+    match merge::refusal(&outcome.plan) {
+        // The JSON already says why; the error line is for people and logs.
+        Some(refused) => Err(refused.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn render(out: &mut Out, o: &Outcome) -> Result<(), CliError> {
+    out.line(&format!(
+        "{}: {} into {}",
+        o.plan.dispatch_id,
+        o.plan.branch.as_deref().unwrap_or("-"),
+        o.plan.base_ref.as_deref().unwrap_or("-")
+    ))?;
+    for c in &o.plan.conditions {
+        out.line(&format!(
+            "  {} {:<24} {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.name,
+            c.detail
+        ))?;
+    }
+    if let Some(m) = &o.merged {
+        out.line(&format!(
+            "merged {} into {} as {} (merge receipt line {}, entry {}); checkpoint {} at line {}",
+            o.plan.branch.as_deref().unwrap_or("-"),
+            o.plan.base_ref.as_deref().unwrap_or("-"),
+            m.merge_commit,
+            m.merge_receipt.seq,
+            m.merge_receipt.entry_hash,
+            m.checkpoint.checkpoint.id,
+            m.checkpoint.checkpoint.lines
+        ))?;
+    } else if o.plan.first_failed().is_none() {
+        out.line(&format!("{}: every condition holds", o.plan.dispatch_id))?;
+    }
+    Ok(())
+}

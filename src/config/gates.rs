@@ -1,0 +1,417 @@
+//! The `gates:` section of `.vnx/config.yaml` and the gate list of a role: command gates (an
+//! argv run in a fresh checkout of the dispatch's head) and review gates (a CLI asked
+//! headless for a JSON verdict), validated with line and column like the rest of the file.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::{BUILTIN_PROVIDERS, Checked, DeclaredProvider, Entries, Validator, is_name, q};
+use crate::provider::Provider;
+
+/// Seconds a gate may run when its definition names no `timeout`.
+pub const DEFAULT_TIMEOUT: u64 = 600;
+/// The longest `timeout` or `idle_timeout` a gate may declare (a day).
+pub const MAX_TIMEOUT: u64 = 86_400;
+
+/// A gate declared under `gates:`. Its canonical JSON (this type serialized) is part of every
+/// contract hash, so a changed definition makes earlier results stale.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct GateDef {
+    #[serde(flatten)]
+    pub kind: GateKind,
+    /// Seconds the gate may run before it is stopped (and counted as not passed).
+    pub timeout: u64,
+    /// Seconds without any output after which the gate counts as stalled and is stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<u64>,
+}
+
+/// What a gate runs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GateKind {
+    /// A program (argv, no shell) run in a fresh checkout of the head; exit 0 passes.
+    Command { argv: Vec<String> },
+    /// A CLI run headless and read-only with the diff, answering with a JSON verdict.
+    Review {
+        /// A built-in CLI (claude, codex, gemini, ollama) or a provider declared with a
+        /// headless lane.
+        provider: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        /// Text appended to the review request.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        extra_instructions: Option<String>,
+    },
+}
+
+impl GateKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            GateKind::Command { .. } => "command",
+            GateKind::Review { .. } => "review",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawKind {
+    Command,
+    Review,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGate {
+    kind: Spanned<RawKind>,
+    argv: Option<Spanned<Vec<Spanned<String>>>>,
+    provider: Option<Spanned<String>>,
+    model: Option<Spanned<String>>,
+    extra_instructions: Option<Spanned<String>>,
+    timeout: Option<Spanned<i64>>,
+    idle_timeout: Option<Spanned<i64>>,
+}
+
+impl Validator<'_> {
+    /// Validates the `gates:` section (after `providers:`, which review gates may name).
+    pub(super) fn gates(
+        &self,
+        raw: Option<Entries<RawGate>>,
+        providers: &BTreeMap<String, DeclaredProvider>,
+    ) -> Checked<BTreeMap<String, GateDef>> {
+        let mut gates = BTreeMap::new();
+        for (name, raw) in raw.map_or_else(Vec::new, |e| e.0) {
+            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
+                let msg = format!(
+                    "{} is not a valid gate name: use 1-32 lowercase letters, digits, `-` or \
+                     `_`, starting with a letter",
+                    q(&name.value)
+                );
+                return self.err(&name.referenced, msg);
+            }
+            let gate = self.gate(&name.value, raw, providers)?;
+            gates.insert(name.value, gate);
+        }
+        Ok(gates)
+    }
+
+    fn gate(
+        &self,
+        name: &str,
+        raw: RawGate,
+        providers: &BTreeMap<String, DeclaredProvider>,
+    ) -> Checked<GateDef> {
+        let who = format!("gate `{name}`");
+        let seconds = |field: &str, v: Option<Spanned<i64>>| -> Checked<Option<u64>> {
+            let Some(v) = v else { return Ok(None) };
+            match u64::try_from(v.value) {
+                Ok(n) if (1..=MAX_TIMEOUT).contains(&n) => Ok(Some(n)),
+                _ => self.err(
+                    &v.referenced,
+                    format!(
+                        "{who}: `{field}` must be between 1 and {MAX_TIMEOUT} seconds, not {}",
+                        v.value
+                    ),
+                ),
+            }
+        };
+        let timeout = seconds("timeout", raw.timeout)?.unwrap_or(DEFAULT_TIMEOUT);
+        let idle_timeout = seconds("idle_timeout", raw.idle_timeout)?;
+        let misplaced = |field: &str, at: Option<&serde_saphyr::Location>, kind: &str| {
+            at.map_or(Ok(()), |at| {
+                self.err(at, format!("{who}: `{field}` is only for {kind} gates"))
+            })
+        };
+        let kind = match raw.kind.value {
+            RawKind::Command => {
+                misplaced(
+                    "provider",
+                    raw.provider.as_ref().map(|p| &p.referenced),
+                    "review",
+                )?;
+                misplaced("model", raw.model.as_ref().map(|p| &p.referenced), "review")?;
+                misplaced(
+                    "extra_instructions",
+                    raw.extra_instructions.as_ref().map(|p| &p.referenced),
+                    "review",
+                )?;
+                let Some(argv) = raw.argv else {
+                    let msg =
+                        format!("{who}: a command gate needs `argv`, e.g. [\"cargo\", \"test\"]");
+                    return self.err(&raw.kind.referenced, msg);
+                };
+                if argv.value.is_empty() {
+                    return self.err(&argv.referenced, format!("{who}: `argv` is empty"));
+                }
+                for (i, arg) in argv.value.iter().enumerate() {
+                    if arg.value.contains('\0') || (i == 0 && arg.value.is_empty()) {
+                        let msg = format!(
+                            "{who}: {} is not a usable argument{}",
+                            q(&arg.value),
+                            if i == 0 { " (the program)" } else { "" }
+                        );
+                        return self.err(&arg.referenced, msg);
+                    }
+                }
+                GateKind::Command {
+                    argv: argv.value.into_iter().map(|a| a.value).collect(),
+                }
+            }
+            RawKind::Review => {
+                misplaced("argv", raw.argv.as_ref().map(|a| &a.referenced), "command")?;
+                let Some(provider) = raw.provider else {
+                    let msg = format!(
+                        "{who}: a review gate needs `provider` (claude, codex, gemini, ollama, or \
+                         a declared provider with a headless lane)"
+                    );
+                    return self.err(&raw.kind.referenced, msg);
+                };
+                let model = raw.model;
+                self.reviewer(&who, &provider, model.as_ref(), providers)?;
+                if let Some(text) = &raw.extra_instructions
+                    && text.value.contains('\0')
+                {
+                    let msg = format!("{who}: `extra_instructions` contains a NUL byte");
+                    return self.err(&text.referenced, msg);
+                }
+                GateKind::Review {
+                    provider: provider.value,
+                    model: model.map(|m| m.value),
+                    extra_instructions: raw.extra_instructions.map(|t| t.value),
+                }
+            }
+        };
+        Ok(GateDef {
+            kind,
+            timeout,
+            idle_timeout,
+        })
+    }
+
+    /// A review gate's provider and model: a CLI that can answer headless.
+    fn reviewer(
+        &self,
+        who: &str,
+        provider: &Spanned<String>,
+        model: Option<&Spanned<String>>,
+        providers: &BTreeMap<String, DeclaredProvider>,
+    ) -> Checked<()> {
+        let name = provider.value.as_str();
+        if name == "demo" {
+            let msg = format!("{who}: the demo provider cannot review; name a CLI that can");
+            return self.err(&provider.referenced, msg);
+        }
+        let model_value = model.map(|m| m.value.as_str());
+        let model_at = model.map_or(&provider.referenced, |m| &m.referenced);
+        if BUILTIN_PROVIDERS.contains(&name) {
+            let builtin = Provider::parse(name).expect("a built-in name parses");
+            if let Err(e) = builtin.check_model(model_value) {
+                return self.err(model_at, format!("{who}: {e}"));
+            }
+            return Ok(());
+        }
+        let Some(def) = providers.get(name) else {
+            let msg = format!(
+                "{who}: provider {} is neither a built-in CLI (claude, codex, gemini, ollama) \
+                 nor declared under `providers:`",
+                q(name)
+            );
+            return self.err(&provider.referenced, msg);
+        };
+        if def.headless.is_none() {
+            let msg = format!(
+                "{who}: provider `{name}` declares no headless lane, which a review gate runs in"
+            );
+            return self.err(&provider.referenced, msg);
+        }
+        if let Err(e) = crate::provider::check_declared_model(name, model_value) {
+            return self.err(model_at, format!("{who}: {e}"));
+        }
+        if model.is_some() && def.model_args.is_empty() {
+            let msg = format!(
+                "{who}: provider `{name}` declares no `model_args`, so a model cannot be passed"
+            );
+            return self.err(model_at, msg);
+        }
+        Ok(())
+    }
+
+    /// A role's `gates:` list: each names a declared gate, once.
+    pub(super) fn role_gates(
+        &self,
+        role: &str,
+        raw: Spanned<Vec<Spanned<String>>>,
+        gates: &BTreeMap<String, GateDef>,
+    ) -> Checked<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for gate in raw.value {
+            if !gates.contains_key(&gate.value) {
+                let msg = format!(
+                    "role `{role}` requires gate {}, which is not declared under `gates:`",
+                    q(&gate.value)
+                );
+                return self.err(&gate.referenced, msg);
+            }
+            if out.contains(&gate.value) {
+                let msg = format!("role `{role}` lists gate `{}` twice", gate.value);
+                return self.err(&gate.referenced, msg);
+            }
+            out.push(gate.value);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::{ConfigError, parse};
+    use super::*;
+
+    /// (line, column, message) of an invalid config.
+    fn parse_err(text: &str) -> (usize, usize, String) {
+        match parse(text, Path::new(".vnx/config.yaml")) {
+            Err(ConfigError::Invalid {
+                line,
+                column,
+                message,
+                ..
+            }) => (line, column, message),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    fn gate(text: &str) -> GateDef {
+        let config = parse(&format!("gates:\n  g:\n{text}"), Path::new("c")).unwrap();
+        config.gates["g"].clone()
+    }
+
+    #[test]
+    fn command_and_review_gates_and_their_defaults() {
+        let g = gate("    kind: command\n    argv: [make, check]\n");
+        assert_eq!(
+            g,
+            GateDef {
+                kind: GateKind::Command {
+                    argv: vec!["make".into(), "check".into()]
+                },
+                timeout: DEFAULT_TIMEOUT,
+                idle_timeout: None,
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&g).unwrap(),
+            r#"{"kind":"command","argv":["make","check"],"timeout":600}"#
+        );
+        let g = gate("    kind: review\n    provider: claude\n    idle_timeout: 60\n");
+        assert_eq!(
+            serde_json::to_string(&g).unwrap(),
+            r#"{"kind":"review","provider":"claude","timeout":600,"idle_timeout":60}"#
+        );
+        let declared = "providers:\n  kimi:\n    binary: kimi\n    headless: {argv: [\"{prompt}\"]}\n    model_args: [\"-m\", \"{model}\"]\ngates:\n  r: {kind: review, provider: kimi, model: k2}\n";
+        let config = parse(declared, Path::new("c")).unwrap();
+        assert_eq!(config.gates["r"].kind.name(), "review");
+    }
+
+    #[test]
+    fn bad_gates_are_located() {
+        let cases: &[(&str, (usize, usize), &str)] = &[
+            (
+                "gates:\n  Tests: {kind: command, argv: [x]}\n",
+                (2, 3),
+                "`Tests` is not a valid gate name",
+            ),
+            (
+                "gates:\n  t: {kind: shell, argv: [x]}\n",
+                (2, 13),
+                "unknown variant `shell`, expected one of command, review",
+            ),
+            (
+                "gates:\n  t:\n    kind: command\n",
+                (3, 11),
+                "gate `t`: a command gate needs `argv`",
+            ),
+            (
+                "gates:\n  t: {kind: command, argv: []}\n",
+                (2, 28),
+                "gate `t`: `argv` is empty",
+            ),
+            (
+                "gates:\n  t: {kind: command, argv: [\"\"]}\n",
+                (2, 29),
+                "(the program)",
+            ),
+            (
+                "gates:\n  t: {kind: command, argv: [x], provider: codex}\n",
+                (2, 43),
+                "gate `t`: `provider` is only for review gates",
+            ),
+            (
+                "gates:\n  t: {kind: command, argv: [x], timeout: 0}\n",
+                (2, 42),
+                "gate `t`: `timeout` must be between 1 and 86400 seconds, not 0",
+            ),
+            (
+                "gates:\n  t: {kind: command, argv: [x], colour: red}\n",
+                (2, 33),
+                "unknown field `colour`",
+            ),
+            (
+                "gates:\n  r: {kind: review}\n",
+                (2, 13),
+                "gate `r`: a review gate needs `provider`",
+            ),
+            (
+                "gates:\n  r: {kind: review, provider: demo}\n",
+                (2, 31),
+                "the demo provider cannot review",
+            ),
+            (
+                "gates:\n  r: {kind: review, provider: kimi}\n",
+                (2, 31),
+                "provider `kimi` is neither a built-in CLI",
+            ),
+            (
+                "gates:\n  r: {kind: review, provider: ollama}\n",
+                (2, 31),
+                "provider ollama needs a model",
+            ),
+            (
+                "gates:\n  r: {kind: review, provider: codex, model: \"a b\"}\n",
+                (2, 45),
+                "is not valid for provider codex",
+            ),
+            (
+                "gates:\n  r: {kind: review, provider: codex, argv: [x]}\n",
+                (2, 44),
+                "gate `r`: `argv` is only for command gates",
+            ),
+            (
+                "gates:\n  t: {kind: command, argv: [x]}\nroles:\n  implementer: {gates: [t, review]}\n",
+                (4, 28),
+                "role `implementer` requires gate `review`, which is not declared under `gates:`",
+            ),
+            (
+                "gates:\n  t: {kind: command, argv: [x]}\nroles:\n  implementer: {gates: [t, t]}\n",
+                (4, 28),
+                "role `implementer` lists gate `t` twice",
+            ),
+            ("roles:\n  implementer: {writes: sometimes}\n", (2, 25), ""),
+        ];
+        let mut wrong = Vec::new();
+        for (text, at, want) in cases {
+            let (l, c, m) = parse_err(text);
+            if (l, c) != *at || !m.contains(want) {
+                wrong.push(format!("{text:?}: {l}:{c}: {m}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        let no_headless = "providers:\n  tui:\n    binary: t\n    interactive: {argv: [\"{prompt}\"]}\ngates:\n  r: {kind: review, provider: tui}\n";
+        let (_, _, m) = parse_err(no_headless);
+        assert!(m.contains("declares no headless lane"), "{m}");
+    }
+}

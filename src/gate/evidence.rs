@@ -1,0 +1,207 @@
+//! What the ledger holds about one dispatch, for gates and merges: its start (role, base,
+//! branch), its completion (status, head), a phantom guard's correction, and every gate
+//! request and result; and the contract hash that ties a gate's request to its result.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::ledger::LedgerError;
+use crate::ledger::json::{self, Mode, Object, Value};
+use crate::ledger::tail;
+
+/// A receipt as read back: its fields, its line number and the SHA-256 of its line.
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub fields: Object<'static>,
+    pub seq: Option<u64>,
+    pub line_sha256: String,
+}
+
+impl Line {
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(Value::as_str)
+    }
+
+    fn event(&self) -> &str {
+        self.text("event_type").unwrap_or_default()
+    }
+}
+
+/// Everything the ledger says about one dispatch, in ledger order.
+#[derive(Clone, Debug, Default)]
+pub struct Evidence {
+    pub started: Option<Line>,
+    /// The last `dispatch_completed`.
+    pub completed: Option<Line>,
+    /// The last `dispatch_corrected` after it.
+    pub corrected: Option<Line>,
+    pub requests: Vec<Line>,
+    pub results: Vec<Line>,
+}
+
+/// A full commit id as git writes it (SHA-1 or SHA-256, lowercase hex): the only form a
+/// commit read from the ledger is passed to git in.
+pub fn is_commit_id(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+impl Evidence {
+    /// Reads the ledger's receipts about dispatch `id`.
+    pub fn read(ledger: &Path, id: &str) -> Result<Evidence, LedgerError> {
+        let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+            memchr::memmem::find(l, id.as_bytes()).is_some()
+        })?;
+        let mut e = Evidence::default();
+        for raw in lines {
+            let Some(fields) = std::str::from_utf8(&raw)
+                .ok()
+                .and_then(|t| json::parse(t.trim(), Mode::Python).ok())
+                .and_then(|v| match v {
+                    Value::Object(o) => Some(o.into_owned()),
+                    _ => None,
+                })
+            else {
+                continue;
+            };
+            let line = Line {
+                seq: fields.get("seq").and_then(Value::as_u64),
+                line_sha256: hex::encode(Sha256::digest(&raw)),
+                fields,
+            };
+            if line.text("dispatch_id") != Some(id) {
+                continue;
+            }
+            match line.event() {
+                "dispatch_started" => e.started = Some(line),
+                "dispatch_completed" => {
+                    e.completed = Some(line);
+                    e.corrected = None;
+                }
+                "dispatch_corrected" => e.corrected = Some(line),
+                "gate_request" => e.requests.push(line),
+                "gate_result" => e.results.push(line),
+                _ => {}
+            }
+        }
+        Ok(e)
+    }
+
+    /// The completion's status, as corrected.
+    pub fn status(&self) -> Option<&str> {
+        self.corrected
+            .as_ref()
+            .or(self.completed.as_ref())
+            .and_then(|l| l.text("status"))
+    }
+
+    /// The head the completion recorded, if it is a well-formed commit id.
+    pub fn head(&self) -> Option<&str> {
+        self.completed
+            .as_ref()
+            .and_then(|l| l.text("head_commit"))
+            .filter(|h| is_commit_id(h))
+    }
+
+    /// The commit the dispatch started from, if well-formed.
+    pub fn base_commit(&self) -> Option<&str> {
+        self.started
+            .as_ref()
+            .and_then(|l| l.text("base_commit"))
+            .filter(|h| is_commit_id(h))
+    }
+
+    pub fn role(&self) -> Option<&str> {
+        self.started.as_ref().and_then(|l| l.text("role"))
+    }
+
+    /// The newest result of `gate` for `head`.
+    pub fn latest_result(&self, gate: &str, head: &str) -> Option<&Line> {
+        self.results
+            .iter()
+            .rev()
+            .find(|r| r.text("gate") == Some(gate) && r.text("head_commit") == Some(head))
+    }
+
+    /// The request a result answers: same gate and contract hash, written before it.
+    pub fn request_of(&self, result: &Line) -> Option<&Line> {
+        let hash = result.text("contract_hash")?;
+        self.requests.iter().rev().find(|r| {
+            r.text("contract_hash") == Some(hash)
+                && r.text("gate") == result.text("gate")
+                && r.seq < result.seq
+        })
+    }
+}
+
+/// SHA-256 of a value's canonical JSON.
+pub fn sha256_of(value: &Value<'_>) -> String {
+    hex::encode(Sha256::digest(json::to_canonical(value)))
+}
+
+/// The contract hash: SHA-256 of the canonical JSON of the dispatch id, the gate's name and
+/// definition, the head commit and the request's SHA-256. A result counts only for the
+/// contract it names.
+pub fn contract_hash(
+    dispatch_id: &str,
+    gate: &str,
+    definition: &Value<'_>,
+    head_commit: &str,
+    request_sha256: &str,
+) -> String {
+    let mut o = Object::default();
+    o.insert("dispatch_id", Value::string(dispatch_id));
+    o.insert("gate", Value::string(gate));
+    o.insert("definition", definition.clone().into_owned());
+    o.insert("head_commit", Value::string(head_commit));
+    o.insert("request_sha256", Value::string(request_sha256));
+    sha256_of(&Value::Object(o))
+}
+
+/// Whether a request receipt's contract hash is the one its own fields give.
+pub fn request_is_consistent(request: &Line, dispatch_id: &str) -> bool {
+    let f = |k| request.text(k);
+    match (
+        f("gate"),
+        request.fields.get("definition"),
+        f("head_commit"),
+        f("request_sha256"),
+        f("contract_hash"),
+    ) {
+        (Some(gate), Some(def), Some(head), Some(req), Some(hash)) => {
+            contract_hash(dispatch_id, gate, def, head, req) == hash
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_ids_are_full_lowercase_hex() {
+        assert!(is_commit_id(&"a".repeat(40)));
+        assert!(is_commit_id(&"0".repeat(64)));
+        assert!(!is_commit_id(&"A".repeat(40)));
+        assert!(!is_commit_id("--output=/tmp/x"));
+        assert!(!is_commit_id(&"a".repeat(41)));
+    }
+
+    #[test]
+    fn the_contract_hash_covers_each_part() {
+        let def = json::parse(r#"{"kind":"command","argv":["true"]}"#, Mode::Strict).unwrap();
+        let base = contract_hash("D-1", "t", &def, "h", "r");
+        assert_eq!(base.len(), 64);
+        let other = json::parse(r#"{"kind":"command","argv":["false"]}"#, Mode::Strict).unwrap();
+        for changed in [
+            contract_hash("D-2", "t", &def, "h", "r"),
+            contract_hash("D-1", "u", &def, "h", "r"),
+            contract_hash("D-1", "t", &other, "h", "r"),
+            contract_hash("D-1", "t", &def, "i", "r"),
+            contract_hash("D-1", "t", &def, "h", "s"),
+        ] {
+            assert_ne!(changed, base);
+        }
+    }
+}

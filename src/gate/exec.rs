@@ -1,0 +1,533 @@
+//! One gate, start to end: its request (written and hashed), the `gate_request` receipt, a
+//! throwaway checkout of the head, the command or the reviewer run in it, the result and
+//! report files, and the `gate_result` receipt.
+
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::evidence::{contract_hash, sha256_of};
+use super::review::{self, RECEIPT_FINDINGS, RECEIPT_MESSAGE_CHARS};
+use super::run::{self, Ended, Limits};
+use super::{Context, Event, Exit, GateError, GateOutcome, Status, io_err, receipt, text};
+use crate::config::{Config, GateDef, GateKind};
+use crate::dispatch::outcome::ledger_value;
+use crate::ledger::Ledger;
+use crate::ledger::json::Value;
+use crate::process::{self, Cmd};
+use crate::provider::events::{EventParser, LAST_MESSAGE_MAX_CHARS};
+use crate::provider::invocation::{self, declared_invocation};
+use crate::provider::{Lane, OutputFormat, Permission, PromptTransport, Provider, Wanted};
+use crate::worktree::Repo;
+
+/// What every gate of one run shares.
+pub(super) struct Shared<'a> {
+    pub ctx: &'a Context<'a>,
+    pub config: &'a Config,
+    pub repo: &'a Repo,
+    pub id: &'a str,
+    pub run: &'a str,
+    pub run_dir: &'a Path,
+    pub head: &'a str,
+    pub base: &'a str,
+    pub branch: &'a str,
+    pub instruction_sha256: Option<&'a str>,
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn signal_name(n: i32) -> String {
+    let name = match n {
+        1 => "HUP",
+        2 => "INT",
+        6 => "ABRT",
+        9 => "KILL",
+        11 => "SEGV",
+        13 => "PIPE",
+        15 => "TERM",
+        _ => return format!("SIG{n}"),
+    };
+    format!("SIG{name}")
+}
+
+fn exit_of(ended: &Ended) -> Option<Exit> {
+    match ended {
+        Ended::Exited(s) => Some(Exit {
+            code: s.code(),
+            signal: s.signal().map(signal_name),
+        }),
+        _ => None,
+    }
+}
+
+/// Runs gate `name` and records it.
+pub(super) fn run_gate(
+    s: &Shared<'_>,
+    name: &str,
+    def: &GateDef,
+) -> Result<GateOutcome, GateError> {
+    let dir = s.run_dir.join(name);
+    fs::create_dir(&dir).map_err(io_err(&dir))?;
+    let definition = ledger_value(def);
+    let definition_sha256 = sha256_of(&definition);
+    // Why the gate cannot run even though its request was made.
+    let mut unrunnable = None;
+    let (request_path, request) = match &def.kind {
+        GateKind::Command { argv } => {
+            let body = serde_json::json!({
+                "dispatch_id": s.id,
+                "gate": name,
+                "kind": "command",
+                "head_commit": s.head,
+                "argv": argv,
+                "timeout": def.timeout,
+                "idle_timeout": def.idle_timeout,
+                "workdir": "a fresh detached checkout of head_commit",
+                "pass": "exit status 0",
+            });
+            let mut data = serde_json::to_vec_pretty(&body).expect("requests serialize");
+            data.push(b'\n');
+            (dir.join("request.json"), data)
+        }
+        GateKind::Review {
+            extra_instructions, ..
+        } => {
+            let diff = process::run_ok(&Cmd::new("git").arg("-C").arg(&s.repo.root).args([
+                "diff",
+                "--no-color",
+                "--no-ext-diff",
+                s.base,
+                s.head,
+            ]))
+            .unwrap_or_else(|e| {
+                let why = format!("could not compute the diff: {e}");
+                unrunnable = Some(why.clone());
+                format!("(vnx {why})")
+            });
+            let task = task_text(s);
+            let text = review::request(&review::RequestParts {
+                dispatch_id: s.id,
+                gate: name,
+                branch: s.branch,
+                base_commit: s.base,
+                head_commit: s.head,
+                task: task.as_deref(),
+                diff: &diff,
+                extra_instructions: extra_instructions.as_deref(),
+            });
+            (dir.join("request.md"), text.into_bytes())
+        }
+    };
+    fs::write(&request_path, &request).map_err(io_err(&request_path))?;
+    let request_sha256 = sha256_hex(&request);
+    let contract = contract_hash(s.id, name, &definition, s.head, &request_sha256);
+    let ledger = Ledger::new(s.ctx.ledger);
+    ledger.append(&receipt(vec![
+        ("event_type", text("gate_request")),
+        ("dispatch_id", text(s.id)),
+        ("gate", text(name)),
+        ("kind", text(def.kind.name())),
+        ("run", text(s.run)),
+        ("head_commit", text(s.head)),
+        ("base_commit", text(s.base)),
+        ("definition", Some(definition.clone())),
+        ("definition_sha256", text(definition_sha256.clone())),
+        ("request_path", text(request_path.to_string_lossy())),
+        ("request_sha256", text(request_sha256.clone())),
+        ("contract_hash", text(contract.clone())),
+    ]))?;
+    (s.ctx.on_event)(Event::Started {
+        gate: name,
+        kind: def.kind.name(),
+    });
+
+    let mut o = GateOutcome {
+        gate: name.to_owned(),
+        kind: def.kind.name(),
+        status: Status::Error,
+        reason: None,
+        contract_hash: contract,
+        head_commit: s.head.to_owned(),
+        definition_sha256,
+        request_sha256,
+        duration_seconds: 0.0,
+        argv: Vec::new(),
+        exit: None,
+        provider: None,
+        model: None,
+        session_id: None,
+        verdict: None,
+        finding_counts: None,
+        findings: Vec::new(),
+        request_path,
+        output_path: dir.join("output.log"),
+        result_path: dir.join("result.json"),
+        report_path: dir.join("report.md"),
+        dir: dir.clone(),
+        worktree_removed: false,
+    };
+    let started = Instant::now();
+    let checkout = dir.join("checkout");
+    if let Some(why) = unrunnable {
+        o.reason = Some(why);
+    } else {
+        run_in_checkout(s, name, def, &checkout, &mut o);
+    }
+    o.duration_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    record_result(s, &ledger, &o)?;
+    (s.ctx.on_event)(Event::Finished { outcome: &o });
+    Ok(o)
+}
+
+/// Checks the head out, runs the gate in it, and removes the checkout.
+fn run_in_checkout(
+    s: &Shared<'_>,
+    name: &str,
+    def: &GateDef,
+    checkout: &Path,
+    o: &mut GateOutcome,
+) {
+    match s.repo.add_detached(checkout, s.head) {
+        Err(e) => o.reason = Some(format!("could not check out the head: {e}")),
+        Ok(()) => {
+            match &def.kind {
+                GateKind::Command { argv } => command(s, name, def, argv, checkout, o),
+                GateKind::Review {
+                    provider, model, ..
+                } => reviewer(s, def, provider, model.as_deref(), checkout, o),
+            }
+            o.worktree_removed = s.repo.remove_detached(checkout).is_ok();
+        }
+    }
+}
+
+/// The dispatch's instruction, if it is still on disk as it was hashed at the start.
+fn task_text(s: &Shared<'_>) -> Option<String> {
+    let path = s
+        .ctx
+        .root
+        .join(crate::project::DATA_DIR)
+        .join("dispatches")
+        .join(s.id)
+        .join("instruction.md");
+    let data = fs::read(path).ok()?;
+    (Some(sha256_hex(&data).as_str()) == s.instruction_sha256)
+        .then(|| String::from_utf8(data).ok())
+        .flatten()
+}
+
+fn limits(def: &GateDef) -> Limits {
+    Limits {
+        timeout: std::time::Duration::from_secs(def.timeout),
+        idle: def.idle_timeout.map(std::time::Duration::from_secs),
+        grace: crate::dispatch::GRACE,
+    }
+}
+
+fn command(
+    s: &Shared<'_>,
+    name: &str,
+    def: &GateDef,
+    argv: &[String],
+    checkout: &Path,
+    o: &mut GateOutcome,
+) {
+    o.argv = argv.to_vec();
+    // Local files the project's commands may need (`.env`), as a dispatch gets them.
+    let included = crate::dispatch::include::resolve(&s.repo.root)
+        .and_then(|files| crate::dispatch::include::copy(&s.repo.root, checkout, &files));
+    if let Err(e) = included {
+        o.reason = Some(format!("could not copy the .worktreeinclude files: {e}"));
+        return;
+    }
+    let cmd = Cmd::new(&argv[0])
+        .args(&argv[1..])
+        .cwd(checkout)
+        .env("VNX_DISPATCH_ID", s.id)
+        .env("VNX_GATE", name)
+        .env("VNX_HEAD_COMMIT", s.head);
+    let ended = match run::run(&cmd, None, &o.output_path, None, limits(def)) {
+        Ok((ended, _)) => ended,
+        Err(e) => Ended::NotStarted(e.to_string()),
+    };
+    o.exit = exit_of(&ended);
+    (o.status, o.reason) = match (&ended, ended.failure()) {
+        (_, Some(why)) => (Status::Error, Some(why)),
+        (Ended::Exited(st), None) if st.success() => (Status::Pass, None),
+        (Ended::Exited(st), None) => (
+            Status::Fail,
+            Some(match (st.code(), st.signal()) {
+                (Some(code), _) => format!("`{}` exited with status {code}", argv.join(" ")),
+                (_, sig) => format!(
+                    "`{}` was killed by {}",
+                    argv.join(" "),
+                    signal_name(sig.unwrap_or(0))
+                ),
+            }),
+        ),
+        _ => (Status::Error, Some("ended in an unknown way".into())),
+    };
+}
+
+fn reviewer(
+    s: &Shared<'_>,
+    def: &GateDef,
+    provider: &str,
+    model: Option<&str>,
+    checkout: &Path,
+    o: &mut GateOutcome,
+) {
+    o.provider = Some(provider.to_owned());
+    o.model = model.map(str::to_owned);
+    let request = match fs::read_to_string(&o.request_path) {
+        Ok(r) => r,
+        Err(e) => {
+            o.reason = Some(format!("could not read the request back: {e}"));
+            return;
+        }
+    };
+    let wanted = Wanted {
+        lane: Lane::Headless,
+        model,
+        permission: Permission::Ask,
+        prompt_len: request.len(),
+        vnx: s.ctx.vnx,
+        dispatch_dir: &o.dir,
+        git_common_dir: &s.repo.common_dir,
+    };
+    let invocation = match Provider::parse(provider) {
+        Ok(p) => p.invocation(&wanted),
+        Err(e) => match s.config.providers.get(provider) {
+            Some(d) => declared_invocation(provider, d, &wanted),
+            None => Err(e),
+        },
+    };
+    let inv = match invocation {
+        Ok(inv) => inv,
+        Err(e) => {
+            o.reason = Some(format!("could not build the reviewer's command: {e}"));
+            return;
+        }
+    };
+    let program = &inv.argv[0];
+    let Some(binary) = (if program.contains('/') {
+        Some(program.into())
+    } else {
+        (s.ctx.find_program)(program)
+    }) else {
+        o.reason = Some(format!(
+            "could not start: `{program}` was not found on PATH"
+        ));
+        return;
+    };
+    let file = o.request_path.to_string_lossy().into_owned();
+    let expand = |text: &str| -> Vec<String> {
+        inv.argv[1..]
+            .iter()
+            .map(|a| invocation::expand(a, text, &file))
+            .collect()
+    };
+    o.argv = std::iter::once(binary.to_string_lossy().into_owned())
+        .chain(expand(&format!("<request sha256:{}>", o.request_sha256)))
+        .collect();
+    let mut cmd = Cmd::new(&binary).args(expand(&request)).cwd(checkout);
+    for (k, v) in &inv.env {
+        cmd = cmd.env(k, v);
+    }
+    let stdin = match inv.prompt_transport {
+        PromptTransport::Stdin => fs::File::open(&o.request_path).ok(),
+        _ => None,
+    };
+    let stderr = o.dir.join("stderr.log");
+    let ended = match run::run(&cmd, stdin, &o.output_path, Some(&stderr), limits(def)) {
+        Ok((ended, _)) => ended,
+        Err(e) => Ended::NotStarted(e.to_string()),
+    };
+    o.exit = exit_of(&ended);
+    let output = fs::read(&o.output_path).unwrap_or_default();
+    let (message, cli_error) = if inv.output == OutputFormat::Text {
+        let text = String::from_utf8_lossy(&output).trim().to_owned();
+        ((!text.is_empty()).then_some(text), None)
+    } else {
+        let mut parser = EventParser::new(inv.output);
+        parser.feed(&output);
+        let summary = parser.finish();
+        o.session_id = summary.session_id.clone();
+        let error = match summary.verdict {
+            Some(crate::provider::events::Verdict::Error { message }) => Some(message),
+            _ => None,
+        };
+        (summary.last_message, error)
+    };
+    let error = |why: String| (Status::Error, Some(why));
+    (o.status, o.reason) = if let Some(why) = ended.failure() {
+        error(why)
+    } else if let Some(msg) = cli_error {
+        error(format!("the reviewer's CLI reported an error: {msg}"))
+    } else if let Ended::Exited(st) = &ended
+        && !st.success()
+    {
+        error(format!(
+            "the reviewer {}",
+            match st.code() {
+                Some(c) => format!("exited with status {c}"),
+                None => format!("was killed by {}", signal_name(st.signal().unwrap_or(0))),
+            }
+        ))
+    } else {
+        match message {
+            None => error("the reviewer returned no final message".into()),
+            Some(m) if m.chars().count() >= LAST_MESSAGE_MAX_CHARS && m.ends_with('…') => {
+                error(format!(
+                    "the reviewer's final message is longer than {LAST_MESSAGE_MAX_CHARS} \
+                     characters and was cut, so no verdict can be read from it"
+                ))
+            }
+            Some(m) => match review::parse_answer(&m) {
+                Err(why) => error(why),
+                Ok(answer) => {
+                    let counts = answer.counts();
+                    o.verdict = Some(answer.verdict);
+                    o.finding_counts = Some(counts);
+                    o.findings = answer.findings;
+                    let tally = format!(
+                        "{} blocking, {} major, {} minor finding(s)",
+                        counts.blocking, counts.major, counts.minor
+                    );
+                    match answer.verdict {
+                        review::Verdict::Fail => (
+                            Status::Fail,
+                            Some(format!("the reviewer's verdict is fail ({tally})")),
+                        ),
+                        review::Verdict::Pass if counts.blocking > 0 => (
+                            Status::Fail,
+                            Some(format!("the reviewer passed it but reported {tally}")),
+                        ),
+                        review::Verdict::Pass => (Status::Pass, None),
+                    }
+                }
+            },
+        }
+    };
+}
+
+/// Writes `result.json` and `report.md`, then appends `gate_result`.
+fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(), GateError> {
+    let result = serde_json::to_vec_pretty(o).expect("outcomes serialize");
+    fs::write(&o.result_path, &result).map_err(io_err(&o.result_path))?;
+    let report = report_md(s, o);
+    fs::write(&o.report_path, &report).map_err(io_err(&o.report_path))?;
+    let output_sha256 = fs::read(&o.output_path).ok().map(|d| sha256_hex(&d));
+    let findings: Vec<review::Finding> = o
+        .findings
+        .iter()
+        .take(RECEIPT_FINDINGS)
+        .map(|f| review::Finding {
+            message: review::shorten(&f.message, RECEIPT_MESSAGE_CHARS),
+            ..f.clone()
+        })
+        .collect();
+    let opt = |v: &Option<String>| v.clone().map(Value::string);
+    ledger.append(&receipt(vec![
+        ("event_type", text("gate_result")),
+        ("dispatch_id", text(s.id)),
+        ("gate", text(o.gate.clone())),
+        ("kind", text(o.kind)),
+        ("run", text(s.run)),
+        ("status", text(o.status.name())),
+        ("reason", opt(&o.reason)),
+        (
+            "failure_reason",
+            opt(&o.reason).filter(|_| o.status != Status::Pass),
+        ),
+        ("contract_hash", text(o.contract_hash.clone())),
+        ("head_commit", text(o.head_commit.clone())),
+        ("definition_sha256", text(o.definition_sha256.clone())),
+        ("request_sha256", text(o.request_sha256.clone())),
+        ("duration_seconds", Some(Value::Float(o.duration_seconds))),
+        ("argv", Some(ledger_value(&o.argv))),
+        ("exit", o.exit.as_ref().map(ledger_value)),
+        ("provider", opt(&o.provider)),
+        ("model", opt(&o.model)),
+        ("session_id", opt(&o.session_id)),
+        ("verdict", o.verdict.as_ref().map(ledger_value)),
+        (
+            "finding_counts",
+            o.finding_counts.as_ref().map(ledger_value),
+        ),
+        (
+            "findings",
+            (!findings.is_empty()).then(|| ledger_value(&findings)),
+        ),
+        ("output_path", text(o.output_path.to_string_lossy())),
+        ("output_sha256", output_sha256.map(Value::string)),
+        ("result_path", text(o.result_path.to_string_lossy())),
+        ("result_sha256", text(sha256_hex(&result))),
+        ("report_path", text(o.report_path.to_string_lossy())),
+        ("report_sha256", text(sha256_hex(report.as_bytes()))),
+        ("worktree_removed", Some(Value::Bool(o.worktree_removed))),
+    ]))?;
+    Ok(())
+}
+
+/// The gate's human-readable report.
+fn report_md(s: &Shared<'_>, o: &GateOutcome) -> String {
+    let mut r = format!(
+        "# Gate `{}` for dispatch {}\n\n\
+         - status: **{}**{}\n\
+         - kind: {}\n\
+         - head: {}\n\
+         - run: {}\n\
+         - contract hash: {}\n\
+         - request: {} (sha256 {})\n\
+         - ran: `{}`\n\
+         - duration: {:.1} s\n",
+        o.gate,
+        s.id,
+        o.status.name(),
+        o.reason
+            .as_deref()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default(),
+        o.kind,
+        o.head_commit,
+        s.run,
+        o.contract_hash,
+        o.request_path.display(),
+        o.request_sha256,
+        o.argv.join(" "),
+        o.duration_seconds,
+    );
+    if o.kind == "review" {
+        r.push_str("\n## Findings\n\n");
+        if o.findings.is_empty() {
+            r.push_str("(none)\n");
+        }
+        for f in &o.findings {
+            let at = match (&f.file, f.line) {
+                (Some(file), Some(line)) => format!(" ({file}:{line})"),
+                (Some(file), None) => format!(" ({file})"),
+                _ => String::new(),
+            };
+            r.push_str(&format!("- [{}] {}{at}\n", f.severity, f.message));
+        }
+    }
+    let output = fs::read(&o.output_path).unwrap_or_default();
+    let output = String::from_utf8_lossy(&output);
+    let tail: String = {
+        let n = output.chars().count();
+        output.chars().skip(n.saturating_sub(4000)).collect()
+    };
+    let fence = review::fence(&tail);
+    r.push_str(&format!(
+        "\n## Output (last 4000 characters of {})\n\n{fence}text\n{}\n{fence}\n",
+        o.output_path.display(),
+        tail.trim_end()
+    ));
+    r
+}

@@ -1,0 +1,420 @@
+//! The conditions of a merge, checked in a fixed order; every one is evaluated so that a
+//! refusal can list them all, and the first that fails names the refusal.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{Context, MergeError};
+use crate::config::Config;
+use crate::dispatch::outcome::ledger_value;
+use crate::gate::evidence::{self, Evidence, is_commit_id};
+use crate::ledger::checkpoint;
+use crate::ledger::{VerifyOptions, ViolationKind, verify};
+use crate::process::{self, Cmd};
+use crate::worktree::Repo;
+
+/// The conditions, in the order they are checked and named.
+pub const ORDER: [&str; 7] = [
+    "ledger_verifies",
+    "checkpoint_extended",
+    "dispatch_done",
+    "branch_at_recorded_head",
+    "gates_passed",
+    "base_compatible",
+    "main_checkout_ready",
+];
+
+/// One condition's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Condition {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// A required gate's evidence, as the merge receipt records it.
+#[derive(Clone, Debug, Serialize)]
+pub struct GateEvidence {
+    pub gate: String,
+    pub status: String,
+    pub contract_hash: Option<String>,
+    pub run: Option<String>,
+    pub result_seq: Option<u64>,
+    pub result_line_sha256: Option<String>,
+}
+
+/// What the checks found: each condition, and what a merge would use.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub dispatch_id: String,
+    pub conditions: Vec<Condition>,
+    pub role: Option<String>,
+    pub branch: Option<String>,
+    pub head_commit: Option<String>,
+    /// The branch to merge into (`refs/heads/…`).
+    pub base_ref: Option<String>,
+    /// Where the dispatch started.
+    pub base_commit: Option<String>,
+    /// The base branch's tip now.
+    pub base_tip: Option<String>,
+    pub base_moved: bool,
+    /// The tree `git merge-tree` expects the merge to have.
+    pub merge_tree: Option<String>,
+    pub gates: Vec<GateEvidence>,
+    /// The checkpoint the ledger extends: (commit, lines).
+    pub checkpoint: Option<(String, u64)>,
+    /// The completion receipt the head comes from: (seq, line SHA-256).
+    pub completion: Option<(Option<u64>, String)>,
+}
+
+impl Plan {
+    /// The first condition that failed, if any.
+    pub fn first_failed(&self) -> Option<&Condition> {
+        self.conditions.iter().find(|c| !c.ok)
+    }
+}
+
+/// A condition's outcome: what holds, or why not.
+type Verdict = Result<String, String>;
+
+fn cond(name: &'static str, result: Verdict) -> Condition {
+    match result {
+        Ok(detail) => Condition {
+            name,
+            ok: true,
+            detail,
+        },
+        Err(detail) => Condition {
+            name,
+            ok: false,
+            detail,
+        },
+    }
+}
+
+/// Checks every condition for merging dispatch `id`.
+pub(super) fn check(
+    ctx: &Context<'_>,
+    config: &Config,
+    repo: &Repo,
+    ev: &Evidence,
+    id: &str,
+) -> Result<Plan, MergeError> {
+    let started = ev.started.as_ref().expect("checked by the caller");
+    let mut plan = Plan {
+        dispatch_id: id.to_owned(),
+        conditions: Vec::new(),
+        role: ev.role().map(str::to_owned),
+        branch: started.text("branch").map(str::to_owned),
+        head_commit: ev.head().map(str::to_owned),
+        base_ref: started.text("base_ref").map(str::to_owned),
+        base_commit: ev.base_commit().map(str::to_owned),
+        base_tip: None,
+        base_moved: false,
+        merge_tree: None,
+        gates: Vec::new(),
+        checkpoint: None,
+        completion: ev
+            .completed
+            .as_ref()
+            .map(|c| (c.seq, c.line_sha256.clone())),
+    };
+    let (verifies, extends) = ledger(ctx, &mut plan)?;
+    plan.conditions.push(cond(ORDER[0], verifies));
+    plan.conditions.push(cond(ORDER[1], extends));
+    plan.conditions.push(cond(ORDER[2], done(ev, id)));
+    plan.conditions
+        .push(cond(ORDER[3], branch(repo, &plan, id)));
+    let gates = gates(config, ev, &mut plan);
+    plan.conditions.push(cond(ORDER[4], gates));
+    let base = base(repo, &mut plan);
+    plan.conditions.push(cond(ORDER[5], base));
+    plan.conditions.push(cond(ORDER[6], checkout(repo, &plan)));
+    Ok(plan)
+}
+
+/// The chain, and the last checkpoint.
+fn ledger(ctx: &Context<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), MergeError> {
+    let anchoring = checkpoint::anchoring(ctx.ledger, ctx.key)?;
+    let mut options = VerifyOptions {
+        threads: ctx.threads,
+        ..VerifyOptions::default()
+    };
+    if let Some(a) = &anchoring {
+        options.checkpoints = a.checkpoints.clone();
+        options.trusted_keys = a.trusted_keys.clone();
+    }
+    let report = verify(ctx.ledger, &options)?;
+    let is_checkpoint = |k: ViolationKind| {
+        matches!(
+            k,
+            ViolationKind::CheckpointMismatch
+                | ViolationKind::CheckpointTruncated
+                | ViolationKind::CheckpointInvalid
+        )
+    };
+    let describe = |v: &crate::ledger::Violation| {
+        let kind = serde_json::to_value(v.kind)
+            .ok()
+            .and_then(|k| k.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        format!("line {}: {kind}: {}", v.line, v.detail)
+    };
+    let chain: Vec<_> = report
+        .violations
+        .iter()
+        .filter(|v| !is_checkpoint(v.kind))
+        .collect();
+    let verifies = if let Some(first) = chain.first() {
+        Err(format!(
+            "the ledger does not verify ({} violation(s)); first {}",
+            chain.len(),
+            describe(first)
+        ))
+    } else if report.status == crate::ledger::ChainStatus::Unchained {
+        Err("the ledger is not hash-chained".into())
+    } else {
+        Ok(format!(
+            "{} ({} line(s))",
+            report.status.as_str(),
+            report.lines
+        ))
+    };
+    let anchored: Vec<_> = report
+        .violations
+        .iter()
+        .filter(|v| is_checkpoint(v.kind))
+        .collect();
+    let extends = match (anchoring, report.checkpoints.last()) {
+        (None, _) => {
+            Err("the ledger is outside any git repository, so no checkpoint anchors it".into())
+        }
+        (Some(_), None) => Err(
+            "no checkpoint anchors the ledger, so a cut or rewritten ledger would go unseen".into(),
+        ),
+        (Some(_), Some(last)) => match anchored.first() {
+            Some(v) => Err(format!(
+                "the ledger no longer extends its checkpoints; {}",
+                describe(v)
+            )),
+            None if !last.ok => Err(format!(
+                "the ledger does not extend its last checkpoint {} at line {}",
+                last.id, last.lines
+            )),
+            None => {
+                plan.checkpoint = Some((last.id.clone(), last.lines));
+                Ok(format!(
+                    "extends checkpoint {} at line {} ({} line(s) now)",
+                    last.id, last.lines, report.lines
+                ))
+            }
+        },
+    };
+    Ok((verifies, extends))
+}
+
+fn done(ev: &Evidence, id: &str) -> Result<String, String> {
+    match (&ev.completed, &ev.corrected) {
+        (None, _) => Err(format!("dispatch {id} has not completed")),
+        (Some(_), Some(c)) => Err(format!(
+            "dispatch {id} was corrected to {}: {}",
+            c.text("status").unwrap_or("failed"),
+            c.text("reason").unwrap_or("(no reason)")
+        )),
+        (Some(c), None) => match c.text("status") {
+            Some("done") => Ok(format!("dispatch {id} completed done")),
+            other => Err(format!(
+                "dispatch {id} ended {}, not done",
+                other.unwrap_or("without a status")
+            )),
+        },
+    }
+}
+
+fn tip(repo: &Repo, reference: &str) -> Option<String> {
+    let r = git2::Repository::open(&repo.root).ok()?;
+    let found = r.find_reference(reference).ok()?;
+    Some(found.peel_to_commit().ok()?.id().to_string())
+}
+
+fn branch(repo: &Repo, plan: &Plan, id: &str) -> Result<String, String> {
+    let Some(head) = &plan.head_commit else {
+        return Err(format!(
+            "the completion receipt of {id} records no head commit"
+        ));
+    };
+    let expected = format!("dispatch/{id}");
+    let Some(branch) = plan.branch.as_deref().filter(|b| *b == expected) else {
+        return Err(format!(
+            "the start receipt names branch {:?}, not {expected}",
+            plan.branch.as_deref().unwrap_or("")
+        ));
+    };
+    match tip(repo, &format!("refs/heads/{branch}")) {
+        None => Err(format!(
+            "branch {branch} does not exist (a clean dispatch's branch is removed; a pushed \
+             one lives on the remote)"
+        )),
+        Some(t) if &t == head => Ok(format!("{branch} is at the recorded head {head}")),
+        Some(t) => Err(format!(
+            "branch {branch} is at {t}, not at the head {head} its completion recorded"
+        )),
+    }
+}
+
+fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, String> {
+    let Some(head) = plan.head_commit.clone() else {
+        return Err("no recorded head to have gate results for".into());
+    };
+    let required = crate::gate::required_gates(config, ev.role())?;
+    let id = plan.dispatch_id.clone();
+    let mut problems = Vec::new();
+    for name in &required {
+        let def = &config.gates[name];
+        let definition = evidence::sha256_of(&ledger_value(def));
+        let latest = ev.latest_result(name, &head);
+        let problem = match latest {
+            None => Some(format!(
+                "gate `{name}` has no result for {head} (run `vnx gate-check {id}`)"
+            )),
+            Some(r) if r.text("status") != Some("pass") => Some(format!(
+                "gate `{name}`'s latest result is {}: {}",
+                r.text("status").unwrap_or("unknown"),
+                r.text("reason").unwrap_or("(no reason)")
+            )),
+            Some(r) if r.text("definition_sha256") != Some(definition.as_str()) => Some(format!(
+                "gate `{name}`'s pass is stale: its definition in .vnx/config.yaml changed \
+                 after run {}",
+                r.text("run").unwrap_or("?")
+            )),
+            Some(r) => match ev.request_of(r) {
+                None => Some(format!(
+                    "gate `{name}`'s result names contract {} but no request has it",
+                    r.text("contract_hash").unwrap_or("?")
+                )),
+                Some(req)
+                    if req.fields.get("definition").map(evidence::sha256_of)
+                        != Some(definition.clone()) =>
+                {
+                    Some(format!(
+                        "gate `{name}`'s pass is stale: it ran under another definition \
+                         (run {})",
+                        r.text("run").unwrap_or("?")
+                    ))
+                }
+                Some(req) if !evidence::request_is_consistent(req, &id) => Some(format!(
+                    "gate `{name}`'s request does not hash to its contract {}",
+                    r.text("contract_hash").unwrap_or("?")
+                )),
+                Some(_) => None,
+            },
+        };
+        plan.gates.push(GateEvidence {
+            gate: name.clone(),
+            status: match (&problem, latest) {
+                (None, _) => "pass".into(),
+                (Some(_), None) => "missing".into(),
+                (Some(_), Some(r)) if r.text("status") == Some("pass") => "stale".into(),
+                (Some(_), Some(r)) => r.text("status").unwrap_or("unknown").into(),
+            },
+            contract_hash: latest.and_then(|r| r.text("contract_hash").map(str::to_owned)),
+            run: latest.and_then(|r| r.text("run").map(str::to_owned)),
+            result_seq: latest.and_then(|r| r.seq),
+            result_line_sha256: latest.map(|r| r.line_sha256.clone()),
+        });
+        problems.extend(problem);
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    Ok(if required.is_empty() {
+        "the role requires no gates (`gates: []`)".into()
+    } else {
+        format!("{} passed for {head}", required.join(", "))
+    })
+}
+
+fn base(repo: &Repo, plan: &mut Plan) -> Result<String, String> {
+    let base_ref = match &plan.base_ref {
+        Some(r) if r.starts_with("refs/heads/") => r.clone(),
+        Some(r) => {
+            return Err(format!(
+                "the dispatch started from {r}, which is not a branch"
+            ));
+        }
+        None => return Err("the start receipt records no base branch (base_ref)".into()),
+    };
+    let Some(tip) = tip(repo, &base_ref) else {
+        return Err(format!("the base branch {base_ref} does not exist"));
+    };
+    plan.base_tip = Some(tip.clone());
+    let (Some(head), Some(base)) = (plan.head_commit.clone(), plan.base_commit.clone()) else {
+        return Err("no recorded head and base to merge".into());
+    };
+    let git = || Cmd::new("git").arg("-C").arg(&repo.root);
+    let contained = process::run(&git().args(["merge-base", "--is-ancestor", &head, &tip]));
+    if contained.is_ok_and(|o| o.status.success()) {
+        return Err(format!("{base_ref} already contains {head}"));
+    }
+    plan.base_moved = tip != base;
+    let out = process::run(&git().args([
+        "merge-tree",
+        "--write-tree",
+        "--name-only",
+        "--no-messages",
+        &tip,
+        &head,
+    ]))
+    .map_err(|e| format!("could not ask git whether the merge conflicts: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let tree = lines.next().unwrap_or_default().trim().to_owned();
+    let moved = format!("{base_ref} moved from {base} to {tip}");
+    match out.status.code() {
+        Some(0) if is_commit_id(&tree) => {
+            plan.merge_tree = Some(tree);
+            Ok(if plan.base_moved {
+                format!("{moved}, and merges without conflicts")
+            } else {
+                format!("{base_ref} is still at {base}")
+            })
+        }
+        Some(1) => {
+            let files: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+            Err(format!(
+                "{moved}, and the merge conflicts in {}",
+                files.join(", ")
+            ))
+        }
+        _ => Err(format!(
+            "git merge-tree failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
+}
+
+fn checkout(repo: &Repo, plan: &Plan) -> Result<String, String> {
+    let root: &Path = &repo.root;
+    let state = repo
+        .checkout_state()
+        .map_err(|e| format!("could not read the main checkout: {e}"))?;
+    let on = repo.branch_ref("HEAD");
+    let want = plan.base_ref.clone().unwrap_or_default();
+    if state.detached || on.as_deref() != Some(want.as_str()) {
+        return Err(format!(
+            "the main checkout {} is on {}, not on {want}",
+            root.display(),
+            on.as_deref().unwrap_or("a detached HEAD")
+        ));
+    }
+    if !state.changed.is_empty() {
+        return Err(format!(
+            "the main checkout has uncommitted changes to {} tracked file(s): {}",
+            state.changed.len(),
+            state.changed.join(", ")
+        ));
+    }
+    Ok(format!("the main checkout is on {want} and clean"))
+}

@@ -1,0 +1,348 @@
+//! `vnx merge`: merges a dispatch's branch into the branch it started from, only when the
+//! ledger verifies and extends its last checkpoint, the dispatch completed done, the branch
+//! tip is the head its completion recorded, every required gate passed for that head, the
+//! base has not moved under it in a conflicting way, and the main checkout is on the base and
+//! clean (`conditions`). A merge appends a `merge` receipt first, makes a `--no-ff` merge
+//! commit whose trailer names that receipt's entry hash, appends `merge_completed` (or
+//! `merge_failed`), and anchors a new checkpoint.
+
+pub mod conditions;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use conditions::{Condition, Plan};
+
+use crate::config::ConfigError;
+use crate::dispatch::outcome::ledger_value;
+use crate::gate::evidence::Evidence;
+use crate::gate::{receipt, text};
+use crate::ledger::checkpoint::{self, Anchor, CheckpointError, CheckpointOutcome};
+use crate::ledger::json::Value;
+use crate::ledger::receipt::is_dispatch_id;
+use crate::ledger::{Appended, Ledger, LedgerError, now_utc};
+use crate::process::{self, Cmd, ProcessError};
+use crate::worktree::{Repo, WorktreeError};
+
+/// The lock a merge holds from its checks to its receipt, in the git common directory.
+pub const LOCK_FILE: &str = "vnx-merge.lock";
+
+/// What a merge needs from its caller.
+pub struct Context<'a> {
+    /// The main checkout's root.
+    pub root: &'a Path,
+    pub ledger: &'a Path,
+    /// The checkpoint key: trusted when verifying, and signs the new checkpoint.
+    pub key: Option<&'a Path>,
+    /// Hashing threads for verification.
+    pub threads: usize,
+}
+
+/// A merge that happened.
+#[derive(Debug, Serialize)]
+pub struct Merged {
+    /// The `merge` receipt, whose entry hash the commit's trailer names.
+    pub merge_receipt: Appended,
+    pub merge_commit: String,
+    /// The merge commit's tree equals the one `git merge-tree` predicted.
+    pub tree_as_planned: bool,
+    pub completed_receipt: Appended,
+    pub checkpoint: CheckpointOutcome,
+}
+
+/// What `merge` did.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    pub plan: Plan,
+    pub merged: Option<Merged>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MergeError {
+    #[error("{id:?} is not a dispatch id")]
+    BadId { id: String },
+    #[error("{path} is not initialised for vnx")]
+    NotInitialised { path: PathBuf },
+    #[error("dispatch {id} is not on the ledger {ledger}")]
+    UnknownDispatch { id: String, ledger: PathBuf },
+    #[error("refusing to merge {id}: {condition}: {detail}")]
+    Refused {
+        id: String,
+        condition: &'static str,
+        detail: String,
+    },
+    #[error(
+        "git merge of {id} failed after its merge receipt was written (recorded as merge_failed)"
+    )]
+    GitMerge {
+        id: String,
+        #[source]
+        source: ProcessError,
+    },
+    #[error("merged {id} as {commit}, but could not checkpoint the ledger")]
+    CheckpointAfterMerge {
+        id: String,
+        commit: String,
+        #[source]
+        source: CheckpointError,
+    },
+    #[error("refusing to merge {id}: there is no checkpoint key to sign the checkpoint after it")]
+    NoKey { id: String },
+    #[error("could not take the merge lock {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Worktree(#[from] WorktreeError),
+    #[error("git failed in {path}")]
+    Git {
+        path: PathBuf,
+        #[source]
+        source: ProcessError,
+    },
+}
+
+impl MergeError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            MergeError::NotInitialised { .. } => Some("run `vnx init` first".into()),
+            MergeError::BadId { .. } => Some("dispatch ids look like D-1a2b3c4d".into()),
+            MergeError::UnknownDispatch { .. } => {
+                Some("`vnx status` lists the dispatches on the ledger".into())
+            }
+            MergeError::Refused { condition, id, .. } => Some(match *condition {
+                "ledger_verifies" => "run `vnx audit-chain verify` to see what changed".into(),
+                "checkpoint_extended" => "run `vnx audit-chain verify`; a ledger without any \
+                                          checkpoint gets one from `vnx audit-chain checkpoint`"
+                    .into(),
+                "gates_passed" => format!("run `vnx gate-check {id}`"),
+                "main_checkout_ready" => {
+                    "check out the base branch and commit or stash your changes".into()
+                }
+                "dispatch_done" => {
+                    "only work its dispatch reported done (and the phantom guard let stand) \
+                     merges; dispatch the task again"
+                        .into()
+                }
+                "branch_at_recorded_head" => {
+                    "commits made after the dispatch completed were never gated; merge them \
+                     through a dispatch of their own"
+                        .into()
+                }
+                "base_compatible" => {
+                    "rebase or re-run the dispatch on the current base, then gate it again".into()
+                }
+                _ => format!("`vnx merge {id} --check --json` lists every condition"),
+            }),
+            MergeError::GitMerge { .. } => {
+                Some("the main checkout is back where it was; see git's message above".into())
+            }
+            MergeError::NoKey { .. } => {
+                Some("set HOME or XDG_CONFIG_HOME, or pass --key PATH".into())
+            }
+            MergeError::CheckpointAfterMerge { .. } => {
+                Some("fix the cause, then run `vnx audit-chain checkpoint`".into())
+            }
+            MergeError::Checkpoint(e) => e.hint(),
+            MergeError::Config(e) => e.hint(),
+            MergeError::Ledger(e) => e.hint(),
+            MergeError::Worktree(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// Verifies the ledger against its checkpoints and anchors a new one at its head, signed with
+/// `key` (created on first use).
+pub fn anchor(
+    ledger: &Path,
+    key: &Path,
+    threads: usize,
+) -> Result<CheckpointOutcome, CheckpointError> {
+    let anchor = Anchor::discover(ledger)?;
+    let trusted = checkpoint::trusted_keys(&anchor, Some(key))?;
+    checkpoint::checkpoint(ledger, &anchor, key, &trusted, threads, &now_utc())
+}
+
+/// Checks the conditions for merging `id` and, when `apply` and all hold, merges it.
+pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeError> {
+    if !is_dispatch_id(id) {
+        return Err(MergeError::BadId { id: id.to_owned() });
+    }
+    let config_path = ctx.root.join(crate::init::CONFIG);
+    if !config_path.is_file() {
+        return Err(MergeError::NotInitialised {
+            path: ctx.root.to_owned(),
+        });
+    }
+    let config = crate::config::load(&config_path)?;
+    let repo = Repo::discover(ctx.root)?;
+    let lock_path = repo.common_dir.join(LOCK_FILE);
+    let lock_err = |source| MergeError::Lock {
+        path: lock_path.clone(),
+        source,
+    };
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(lock_err)?;
+    lock.lock().map_err(lock_err)?;
+    let ev = Evidence::read(ctx.ledger, id)?;
+    if ev.started.is_none() {
+        return Err(MergeError::UnknownDispatch {
+            id: id.to_owned(),
+            ledger: ctx.ledger.to_owned(),
+        });
+    }
+    let plan = conditions::check(ctx, &config, &repo, &ev, id)?;
+    if !apply || plan.first_failed().is_some() {
+        return Ok(Outcome { plan, merged: None });
+    }
+    if ctx.key.is_none() {
+        return Err(MergeError::NoKey { id: id.to_owned() });
+    }
+    let merged = execute(ctx, &repo, &plan)?;
+    Ok(Outcome {
+        plan,
+        merged: Some(merged),
+    })
+}
+
+/// Turns a refusing outcome into the error naming its first failed condition.
+pub fn refusal(plan: &Plan) -> Option<MergeError> {
+    plan.first_failed().map(|c| MergeError::Refused {
+        id: plan.dispatch_id.clone(),
+        condition: c.name,
+        detail: c.detail.clone(),
+    })
+}
+
+fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeError> {
+    let ledger = Ledger::new(ctx.ledger);
+    let id = plan.dispatch_id.as_str();
+    let head = plan.head_commit.clone().unwrap_or_default();
+    let branch = plan.branch.clone().unwrap_or_default();
+    let base_ref = plan.base_ref.clone().unwrap_or_default();
+    let opt = |v: &Option<String>| v.clone().map(Value::string);
+    let conditions: Vec<&str> = plan.conditions.iter().map(|c| c.name).collect();
+    let appended = ledger.append(&receipt(vec![
+        ("event_type", text("merge")),
+        ("dispatch_id", text(id)),
+        ("status", text("planned")),
+        ("role", opt(&plan.role)),
+        ("branch", text(branch.clone())),
+        ("head_commit", text(head.clone())),
+        ("base_ref", text(base_ref.clone())),
+        ("base_commit", opt(&plan.base_commit)),
+        ("base_tip", opt(&plan.base_tip)),
+        ("base_moved", Some(Value::Bool(plan.base_moved))),
+        ("merge_tree", opt(&plan.merge_tree)),
+        ("strategy", text("git merge --no-ff")),
+        ("gates", Some(ledger_value(&plan.gates))),
+        ("conditions", Some(ledger_value(&conditions))),
+        (
+            "checkpoint",
+            plan.checkpoint
+                .as_ref()
+                .map(|(c, lines)| ledger_value(&serde_json::json!({"id": c, "lines": lines}))),
+        ),
+        (
+            "completion",
+            plan.completion.as_ref().map(|(seq, sha)| {
+                ledger_value(&serde_json::json!({"seq": seq, "line_sha256": sha}))
+            }),
+        ),
+    ]))?;
+    let merge_receipt = appended
+        .lines
+        .last()
+        .cloned()
+        .expect("an append writes its receipt");
+    let git = || Cmd::new("git").arg("-C").arg(&repo.root);
+    let short_base = base_ref.trim_start_matches("refs/heads/");
+    let merged = process::run_ok(
+        &git()
+            .args(["merge", "--no-ff", "--no-edit", "-m"])
+            .arg(format!("Merge {branch} into {short_base}"))
+            .arg("-m")
+            .arg(format!(
+                "VNX-Dispatch: {id}\nVNX-Receipt: {}",
+                merge_receipt.entry_hash
+            ))
+            .arg(&head),
+    );
+    if let Err(source) = merged {
+        if repo.common_dir.join("MERGE_HEAD").exists() {
+            let _ = process::run(&git().args(["merge", "--abort"]));
+        }
+        ledger.append(&receipt(vec![
+            ("event_type", text("merge_failed")),
+            ("dispatch_id", text(id)),
+            ("status", text("failed")),
+            ("merge_receipt", text(merge_receipt.entry_hash.clone())),
+            ("merge_receipt_seq", Some(Value::int(merge_receipt.seq))),
+            ("failure_reason", text(source.to_string())),
+        ]))?;
+        return Err(MergeError::GitMerge {
+            id: id.to_owned(),
+            source,
+        });
+    }
+    let git_err = |source| MergeError::Git {
+        path: repo.root.clone(),
+        source,
+    };
+    let commit = process::run_ok(&git().args(["rev-parse", "HEAD"])).map_err(git_err)?;
+    let tree = process::run_ok(&git().args(["rev-parse", "HEAD^{tree}"])).map_err(git_err)?;
+    let completed = ledger.append(&receipt(vec![
+        ("event_type", text("merge_completed")),
+        ("dispatch_id", text(id)),
+        ("status", text("merged")),
+        ("merge_receipt", text(merge_receipt.entry_hash.clone())),
+        ("merge_receipt_seq", Some(Value::int(merge_receipt.seq))),
+        ("merge_commit", text(commit.clone())),
+        ("tree", text(tree.clone())),
+        (
+            "tree_as_planned",
+            Some(Value::Bool(
+                plan.merge_tree.as_deref() == Some(tree.as_str()),
+            )),
+        ),
+        ("branch", text(branch)),
+        ("head_commit", text(head)),
+        ("base_ref", text(base_ref)),
+    ]))?;
+    let completed_receipt = completed
+        .lines
+        .last()
+        .cloned()
+        .expect("an append writes its receipt");
+    let key = ctx.key.expect("checked before merging");
+    let checkpoint = anchor(ctx.ledger, key, ctx.threads).map_err(|source| {
+        MergeError::CheckpointAfterMerge {
+            id: id.to_owned(),
+            commit: commit.clone(),
+            source,
+        }
+    })?;
+    Ok(Merged {
+        merge_receipt,
+        tree_as_planned: plan.merge_tree.as_deref() == Some(tree.as_str()),
+        merge_commit: commit,
+        completed_receipt,
+        checkpoint,
+    })
+}
