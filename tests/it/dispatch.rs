@@ -154,10 +154,7 @@ fn each_teardown_class_and_its_action() {
     // The main checkout was never touched.
     let status = repo.env.git(&["status", "--porcelain"]);
     assert_eq!(status, "", "{status}");
-    assert!(
-        repo.server.0.sessions().is_empty(),
-        "no session left behind"
-    );
+    assert!(repo.server.sessions_end(), "no session left behind");
     repo.verify_ok();
 }
 
@@ -195,7 +192,7 @@ fn failures_and_deadlines_are_recorded() {
         leftover.trim().is_empty() || !leftover.contains(id),
         "{leftover}"
     );
-    assert!(repo.server.0.sessions().is_empty());
+    assert!(repo.server.sessions_end());
     repo.verify_ok();
 }
 
@@ -300,7 +297,7 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
             .iter()
             .all(|s| s["state"] != "running" && s["state"] != "lost")
     );
-    assert!(repo.server.0.sessions().is_empty());
+    assert!(repo.server.sessions_end());
     repo.verify_ok();
 }
 
@@ -458,7 +455,7 @@ fn bad_input_is_refused_before_anything_is_made() {
         0,
         "no dispatch directory made"
     );
-    assert!(repo.server.0.sessions().is_empty());
+    assert!(repo.server.sessions_end());
     // Outside a repository, and in one that was never initialised.
     let plain = TestEnv::new();
     let dispatch = || {
@@ -518,7 +515,7 @@ fn a_dirty_or_detached_base_is_refused_unless_named() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("HEAD is detached"), "{}", r.stderr);
     assert_eq!(repo.branches(), "");
-    assert!(repo.server.0.sessions().is_empty());
+    assert!(repo.server.sessions_end());
 }
 
 #[test]

@@ -332,7 +332,7 @@ fn interactive_tuis_complete_through_their_hooks() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("daemon-"))
         .count();
     assert_eq!(daemons, 0, "codex must be started with --no-daemon");
-    assert!(repo.server.0.sessions().is_empty());
+    assert!(repo.server.sessions_end());
     repo.verify_ok();
 }
 
@@ -373,7 +373,7 @@ fn the_deadline_takes_the_cli_and_what_it_started() {
             assert!(!alive(child), "{lane}: its child {child} is gone");
         }
     }
-    assert!(repo.server.0.sessions().is_empty());
+    assert!(repo.server.sessions_end());
 }
 
 #[test]

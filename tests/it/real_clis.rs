@@ -230,10 +230,7 @@ fn real_clis_in_both_lanes() {
     // Every prompt reached the model server from 127.0.0.1 only, and the ledger verifies.
     assert!(!rig.server.requests().is_empty());
     rig.repo.verify_ok();
-    assert!(
-        rig.repo.server.0.sessions().is_empty(),
-        "no tmux session left"
-    );
+    assert!(rig.repo.server.sessions_end(), "no tmux session left");
 }
 
 /// Live processes whose working directory is inside `dir`: (pid, argv).
@@ -336,10 +333,7 @@ fn real_clis_get_their_posture_and_die_at_the_deadline() {
             .join(format!(".vnx-data/dispatches/{id}/tmp"));
         assert!(!tmp.exists(), "{at} the dispatch's temp dir is gone");
     }
-    assert!(
-        rig.repo.server.0.sessions().is_empty(),
-        "no tmux session left"
-    );
+    assert!(rig.repo.server.sessions_end(), "no tmux session left");
     rig.repo.verify_ok();
 }
 

@@ -22,6 +22,12 @@ impl Server {
         );
         Server(Tmux::new(name))
     }
+
+    /// Whether every session has ended within 10 s: a supervisor appends its completion
+    /// receipt, then exits, and only then does tmux close its session.
+    pub fn sessions_end(&self) -> bool {
+        wait_for(|| self.0.sessions().is_empty())
+    }
 }
 
 impl Drop for Server {
