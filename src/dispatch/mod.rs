@@ -1,7 +1,9 @@
 //! A dispatch, from plan to launch: the plan (everything validated before disk is touched:
-//! role, id, provider and lane, model, instruction, base, configuration) and the launch
-//! (worktree, dispatch directory with the composed prompt and hook settings,
-//! `dispatch_started`, a tmux pane running vnx's own supervisor). The supervisor's work is in
+//! role, id, provider and lane, model, instruction, skills, base, configuration, and the
+//! provider constraints, whose refusal is the plan's only write: its decisions go on the
+//! ledger) and the launch (worktree, dispatch directory with the composed prompt and hook
+//! settings, the constraint decisions and `dispatch_started`, a tmux pane running vnx's own
+//! supervisor). The supervisor's work is in
 //! `supervise`, its verdict in `outcome`.
 
 pub mod compose;
@@ -15,6 +17,7 @@ pub mod workspace;
 
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, supervise};
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ConfigError};
+use crate::constraints::{self, Decision, Evaluation, LoadError, Overrides, Route};
 use crate::ledger::json::{Object, Value};
 use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Ledger, LedgerError, Receipt};
@@ -30,6 +34,7 @@ use crate::project::Project;
 use crate::provider::hooks::{self, HookKind};
 use crate::provider::invocation::{self, declared_invocation};
 use crate::provider::{Invocation, Lane, Permission, Provider, ProviderError, Wanted};
+use crate::skills::{self, Skill, SkillError};
 use crate::tmux::{Tmux, TmuxError};
 use crate::worktree::{Repo, TeardownClass, WorktreeError};
 
@@ -46,6 +51,14 @@ pub struct Request {
     pub permission: Permission,
     /// The provider's default lane when `None`.
     pub lane: Option<Lane>,
+    /// Skills to compose into the prompt, in order; empty: the role's defaults from
+    /// `.vnx/config.yaml`.
+    pub skills: Vec<String>,
+    /// Constraint overrides: the `<KEY>` of each `VNX_OVERRIDE_<KEY>=1` (the id uppercased,
+    /// `-` → `_`; see [`constraints::override_key`]).
+    pub overrides: BTreeSet<String>,
+    /// Reasons for overrides, from `VNX_OVERRIDE_<KEY>_REASON`, by `<KEY>`.
+    pub override_reasons: BTreeMap<String, String>,
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -112,6 +125,24 @@ pub enum DispatchError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
+    Constraints(#[from] LoadError),
+    #[error(transparent)]
+    Skill(#[from] SkillError),
+    #[error("{}", refusal_message(.id, .refusals))]
+    Refused {
+        id: String,
+        refusals: Vec<Decision>,
+        #[source]
+        reasons: Reasons,
+    },
+    #[error("constraint `{constraint}` pinned model {model:?}, which the provider does not take")]
+    PinnedModel {
+        constraint: String,
+        model: String,
+        #[source]
+        source: ProviderError,
+    },
+    #[error(transparent)]
     Worktree(#[from] WorktreeError),
     #[error(transparent)]
     Tmux(#[from] TmuxError),
@@ -157,12 +188,69 @@ impl DispatchError {
             )),
             DispatchError::Provider(e) => e.hint(),
             DispatchError::Config(e) => e.hint(),
+            DispatchError::Constraints(e) => e.hint(),
+            DispatchError::Skill(e) => e.hint(),
+            DispatchError::Refused { refusals, .. } => Some(refusal_hint(refusals)),
+            DispatchError::PinnedModel { .. } => Some(
+                "pass --model, or narrow the constraint's required_route with `provider:`".into(),
+            ),
             DispatchError::Worktree(e) => e.hint(),
             DispatchError::Tmux(e) => e.hint(),
             DispatchError::Ledger(e) => e.hint(),
             _ => None,
         }
     }
+}
+
+/// Why constraints refused a dispatch: their reasons, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reasons(String);
+
+fn refusal_message(id: &str, refusals: &[Decision]) -> String {
+    let what: Vec<String> = refusals
+        .iter()
+        .map(|d| format!("`{}` ({})", d.constraint_id, d.detail))
+        .collect();
+    let noun = if refusals.len() == 1 {
+        "constraint"
+    } else {
+        "constraints"
+    };
+    format!("dispatch {id} refused by {noun} {}", what.join(", "))
+}
+
+fn refusal_hint(refusals: &[Decision]) -> String {
+    let (open, closed): (Vec<&Decision>, Vec<&Decision>) =
+        refusals.iter().partition(|d| d.override_allowed);
+    let mut hint = Vec::new();
+    if !open.is_empty() {
+        let vars: Vec<String> = open
+            .iter()
+            .map(|d| {
+                if d.override_reason_required {
+                    format!(
+                        "{}=1 with {}_REASON=\"why\"",
+                        d.override_variable, d.override_variable
+                    )
+                } else {
+                    format!("{}=1", d.override_variable)
+                }
+            })
+            .collect();
+        hint.push(format!(
+            "to run it anyway, set {} for this dispatch (the override is recorded)",
+            vars.join(" and ")
+        ));
+    }
+    for d in closed {
+        hint.push(format!(
+            "`{}` allows no override: change the dispatch (provider, model, lane, \
+             --permission), or the constraint in provider_constraints.yaml",
+            d.constraint_id
+        ));
+    }
+    hint.join("; ")
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DispatchError + use<> {
@@ -197,6 +285,12 @@ pub struct Plan {
     pub spec: Spec,
     pub instruction: String,
     pub prompt: String,
+    /// The skills composed into the prompt.
+    pub skills: Vec<Skill>,
+    /// What the provider constraints decided (none refused).
+    pub constraints: Evaluation,
+    /// SHA-256 of the constraints file that decided.
+    pub constraints_sha256: String,
     repo: Repo,
 }
 
@@ -271,6 +365,53 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         Resolved::Builtin(p) => (p.name().to_owned(), req.lane.unwrap_or(p.default_lane())),
         Resolved::Declared(name, def) => (name.clone(), req.lane.unwrap_or(def.default_lane)),
     };
+    // Skills: those named, else the role's defaults.
+    let skill_names = match (req.skills.is_empty(), config.roles.get(&req.role)) {
+        (true, Some(role)) => role.skills.clone(),
+        _ => req.skills.clone(),
+    };
+    let skills = skills::load_all(root, &skill_names)?;
+    // The constraints judge the route; a pin may fill in the model.
+    let constraints = constraints::load(&root.join(constraints::FILE))?;
+    let evaluation = constraints::evaluate(
+        &constraints,
+        &Route {
+            provider: &provider_name,
+            model: req.model.as_deref(),
+            role: &req.role,
+            lane,
+            permission: req.permission,
+        },
+        &Overrides {
+            keys: req.overrides.clone(),
+            reasons: req.override_reasons.clone(),
+        },
+    );
+    let model = evaluation.model.clone();
+    let pinned = |source: ProviderError| match &evaluation.pinned_by {
+        Some(constraint)
+            if matches!(
+                source,
+                ProviderError::BadModel { .. } | ProviderError::NoModelArgs { .. }
+            ) =>
+        {
+            DispatchError::PinnedModel {
+                constraint: constraint.clone(),
+                model: model.clone().unwrap_or_default(),
+                source,
+            }
+        }
+        _ => source.into(),
+    };
+    if evaluation.pinned_by.is_some() {
+        match &resolved {
+            Resolved::Builtin(p) => p.check_model(model.as_deref()),
+            Resolved::Declared(name, _) => {
+                crate::provider::check_declared_model(name, model.as_deref())
+            }
+        }
+        .map_err(pinned)?;
+    }
     let dispatch_dir = root
         .join(crate::project::DATA_DIR)
         .join("dispatches")
@@ -279,7 +420,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let invoke = |prompt_len: usize| {
         let wanted = Wanted {
             lane,
-            model: req.model.as_deref(),
+            model: model.as_deref(),
             permission: req.permission,
             prompt_len,
             vnx: ctx.vnx,
@@ -293,9 +434,9 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     };
     // The completion protocol the prompt states depends on the invocation, whose transport
     // depends on the prompt's length: decide the protocol first.
-    let completion = invoke(0)?.completion;
-    let prompt = compose::compose(&id, &req.role, &req.instruction, completion);
-    let mut invocation = invoke(prompt.len())?;
+    let completion = invoke(0).map_err(pinned)?.completion;
+    let prompt = compose::compose(&id, &req.role, &req.instruction, completion, &skills);
+    let mut invocation = invoke(prompt.len()).map_err(pinned)?;
     let binary = match &resolved {
         Resolved::Builtin(Provider::Demo) => ctx.vnx.to_owned(),
         _ => {
@@ -331,7 +472,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         role: req.role.clone(),
         slot_limit: config.concurrency.get(&provider_name).copied(),
         provider: provider_name,
-        model: req.model.clone(),
+        model: model.clone(),
         permission: req.permission,
         lane,
         // A declared provider may be any script: running it with `--version` could do
@@ -358,12 +499,89 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         placed: Vec::new(),
         id,
     };
+    let refusals: Vec<Decision> = evaluation.refusals().into_iter().cloned().collect();
+    if !refusals.is_empty() {
+        // The dispatch does not run; its decisions are the only thing written.
+        let receipts = decision_receipts(&spec, &evaluation.decisions, &constraints.sha256);
+        Ledger::new(&spec.ledger).append_all(&receipts)?;
+        let reasons = refusals
+            .iter()
+            .map(|d| format!("{}: {}", d.constraint_id, d.reason))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(DispatchError::Refused {
+            id: spec.id,
+            refusals,
+            reasons: Reasons(reasons),
+        });
+    }
     Ok(Plan {
         spec,
         instruction: req.instruction.clone(),
         prompt,
+        skills,
+        constraints: evaluation,
+        constraints_sha256: constraints.sha256,
         repo,
     })
+}
+
+/// The route a decision was about, as a receipt records it.
+fn route_value(spec: &Spec) -> Value<'static> {
+    let route = Route {
+        provider: &spec.provider,
+        model: spec.model.as_deref(),
+        role: &spec.role,
+        lane: spec.lane,
+        permission: spec.permission,
+    };
+    let mut o = Object::default();
+    o.insert("provider", Value::string(spec.provider.clone()));
+    o.insert(
+        "model",
+        spec.model.clone().map_or(Value::Null, Value::string),
+    );
+    o.insert("role", Value::string(spec.role.clone()));
+    o.insert("lane", Value::string(spec.lane.name()));
+    o.insert("permission", Value::string(spec.permission.name()));
+    o.insert(
+        "via",
+        Value::Array(route.via().into_iter().map(Value::string).collect()),
+    );
+    Value::Object(o)
+}
+
+/// One `constraint_decision` receipt per decision.
+fn decision_receipts(spec: &Spec, decisions: &[Decision], sha256: &str) -> Vec<Receipt> {
+    decisions
+        .iter()
+        .map(|d| {
+            receipt(vec![
+                ("event_type", Value::string("constraint_decision")),
+                ("dispatch_id", Value::string(spec.id.clone())),
+                ("constraint_id", Value::string(d.constraint_id.clone())),
+                ("rule", Value::string(d.rule)),
+                ("decision", Value::string(d.decision.name())),
+                ("audit_severity", Value::string(d.audit_severity.name())),
+                ("enforcement", Value::string(d.enforcement.name())),
+                ("reason", Value::string(d.reason.clone())),
+                ("detail", Value::string(d.detail.clone())),
+                (
+                    "override_variable",
+                    Value::string(d.override_variable.clone()),
+                ),
+                ("override_allowed", Value::Bool(d.override_allowed)),
+                ("override_requested", Value::Bool(d.override_requested)),
+                (
+                    "override_reason",
+                    d.override_reason.clone().map_or(Value::Null, Value::string),
+                ),
+                ("route", route_value(spec)),
+                ("constraints_file", Value::string(constraints::FILE)),
+                ("constraints_sha256", Value::string(sha256.to_owned())),
+            ])
+        })
+        .collect()
 }
 
 fn receipt(fields: Vec<(&str, Value<'static>)>) -> Receipt {
@@ -484,8 +702,49 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             "tmux",
             Value::string(format!("{}:{}", spec.tmux_socket, spec.session)),
         ),
+        (
+            "skills",
+            Value::Array(
+                plan.skills
+                    .iter()
+                    .map(|s| {
+                        let mut o = Object::default();
+                        o.insert("name", Value::string(s.name.clone()));
+                        o.insert("sha256", Value::string(s.sha256.clone()));
+                        Value::Object(o)
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "constraint_decisions",
+            Value::Array(
+                plan.constraints
+                    .decisions
+                    .iter()
+                    .map(|d| {
+                        let mut o = Object::default();
+                        o.insert("id", Value::string(d.constraint_id.clone()));
+                        o.insert("decision", Value::string(d.decision.name()));
+                        Value::Object(o)
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "constraints_sha256",
+            Value::string(plan.constraints_sha256.clone()),
+        ),
     ]);
-    if let Err(e) = ledger.append(&started) {
+    // The start and its constraint decisions are one group commit, the start first: a
+    // dispatch's first receipt is its `dispatch_started` (unless it was refused).
+    let mut receipts = vec![started];
+    receipts.extend(decision_receipts(
+        &spec,
+        &plan.constraints.decisions,
+        &plan.constraints_sha256,
+    ));
+    if let Err(e) = ledger.append_all(&receipts) {
         let _ = fs::remove_dir_all(&spec.dispatch_dir);
         undo_worktree(&plan.repo, &spec.placed);
         return Err(e.into());

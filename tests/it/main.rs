@@ -11,6 +11,7 @@ mod canonical;
 mod checkpoint;
 mod cli;
 mod concurrency;
+mod constraints;
 mod crash;
 mod declared;
 mod defaults;
