@@ -325,13 +325,17 @@ fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, Dispatch
         (None, Some(model)) => Resolved::Builtin(Provider::infer(model)?),
         (None, None) => Resolved::Builtin(Provider::Claude),
     };
-    match &resolved {
-        Resolved::Builtin(p) => p.check_model(req.model.as_deref())?,
-        Resolved::Declared(name, _) => {
-            crate::provider::check_declared_model(name, req.model.as_deref())?
+    Ok(resolved)
+}
+
+impl Resolved {
+    /// Checks the model the dispatch will run with (the demo's names its behaviour).
+    fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
+        match self {
+            Resolved::Builtin(p) => p.check_model(model),
+            Resolved::Declared(name, _) => crate::provider::check_declared_model(name, model),
         }
     }
-    Ok(resolved)
 }
 
 /// Validates a request completely without touching disk (git is only asked to resolve the
@@ -388,6 +392,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         },
     );
     let model = evaluation.model.clone();
+    // A model a pin filled in that the provider cannot take is the constraint's fault.
     let pinned = |source: ProviderError| match &evaluation.pinned_by {
         Some(constraint)
             if matches!(
@@ -403,15 +408,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         }
         _ => source.into(),
     };
-    if evaluation.pinned_by.is_some() {
-        match &resolved {
-            Resolved::Builtin(p) => p.check_model(model.as_deref()),
-            Resolved::Declared(name, _) => {
-                crate::provider::check_declared_model(name, model.as_deref())
-            }
-        }
-        .map_err(pinned)?;
-    }
+    resolved.check_model(model.as_deref()).map_err(pinned)?;
     let dispatch_dir = root
         .join(crate::project::DATA_DIR)
         .join("dispatches")
