@@ -7,6 +7,7 @@
 //! `supervise`, its verdict in `outcome`.
 
 pub mod compose;
+mod govern;
 pub mod include;
 pub mod outcome;
 pub mod signals;
@@ -15,6 +16,7 @@ pub mod supervise;
 pub mod view;
 pub mod workspace;
 
+pub use govern::Reasons;
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, supervise};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,12 +130,12 @@ pub enum DispatchError {
     Constraints(#[from] LoadError),
     #[error(transparent)]
     Skill(#[from] SkillError),
-    #[error("{}", refusal_message(.id, .refusals))]
+    #[error("{}", govern::refusal_message(.id, .refusals))]
     Refused {
         id: String,
         refusals: Vec<Decision>,
         #[source]
-        reasons: Reasons,
+        reasons: govern::Reasons,
     },
     #[error("constraint `{constraint}` pinned model {model:?}, which the provider does not take")]
     PinnedModel {
@@ -190,7 +192,7 @@ impl DispatchError {
             DispatchError::Config(e) => e.hint(),
             DispatchError::Constraints(e) => e.hint(),
             DispatchError::Skill(e) => e.hint(),
-            DispatchError::Refused { refusals, .. } => Some(refusal_hint(refusals)),
+            DispatchError::Refused { refusals, .. } => Some(govern::refusal_hint(refusals)),
             DispatchError::PinnedModel { .. } => Some(
                 "pass --model, or narrow the constraint's required_route with `provider:`".into(),
             ),
@@ -200,57 +202,6 @@ impl DispatchError {
             _ => None,
         }
     }
-}
-
-/// Why constraints refused a dispatch: their reasons, one per line.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Reasons(String);
-
-fn refusal_message(id: &str, refusals: &[Decision]) -> String {
-    let what: Vec<String> = refusals
-        .iter()
-        .map(|d| format!("`{}` ({})", d.constraint_id, d.detail))
-        .collect();
-    let noun = if refusals.len() == 1 {
-        "constraint"
-    } else {
-        "constraints"
-    };
-    format!("dispatch {id} refused by {noun} {}", what.join(", "))
-}
-
-fn refusal_hint(refusals: &[Decision]) -> String {
-    let (open, closed): (Vec<&Decision>, Vec<&Decision>) =
-        refusals.iter().partition(|d| d.override_allowed);
-    let mut hint = Vec::new();
-    if !open.is_empty() {
-        let vars: Vec<String> = open
-            .iter()
-            .map(|d| {
-                if d.override_reason_required {
-                    format!(
-                        "{}=1 with {}_REASON=\"why\"",
-                        d.override_variable, d.override_variable
-                    )
-                } else {
-                    format!("{}=1", d.override_variable)
-                }
-            })
-            .collect();
-        hint.push(format!(
-            "to run it anyway, set {} for this dispatch (the override is recorded)",
-            vars.join(" and ")
-        ));
-    }
-    for d in closed {
-        hint.push(format!(
-            "`{}` allows no override: change the dispatch (provider, model, lane, \
-             --permission), or the constraint in provider_constraints.yaml",
-            d.constraint_id
-        ));
-    }
-    hint.join("; ")
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DispatchError + use<> {
@@ -339,7 +290,8 @@ impl Resolved {
 }
 
 /// Validates a request completely without touching disk (git is only asked to resolve the
-/// base ref).
+/// base ref), then lets the provider constraints judge it. A refusal is the one write: the
+/// decisions go on the ledger as `constraint_decision` receipts, and nothing else is made.
 pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let root = &ctx.project.root;
     if !root.join(crate::init::CONFIG).is_file() {
@@ -499,7 +451,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let refusals: Vec<Decision> = evaluation.refusals().into_iter().cloned().collect();
     if !refusals.is_empty() {
         // The dispatch does not run; its decisions are the only thing written.
-        let receipts = decision_receipts(&spec, &evaluation.decisions, &constraints.sha256);
+        let receipts = govern::decision_receipts(&spec, &evaluation.decisions, &constraints.sha256);
         Ledger::new(&spec.ledger).append_all(&receipts)?;
         let reasons = refusals
             .iter()
@@ -509,7 +461,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         return Err(DispatchError::Refused {
             id: spec.id,
             refusals,
-            reasons: Reasons(reasons),
+            reasons: govern::Reasons(reasons),
         });
     }
     Ok(Plan {
@@ -521,64 +473,6 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         constraints_sha256: constraints.sha256,
         repo,
     })
-}
-
-/// The route a decision was about, as a receipt records it.
-fn route_value(spec: &Spec) -> Value<'static> {
-    let route = Route {
-        provider: &spec.provider,
-        model: spec.model.as_deref(),
-        role: &spec.role,
-        lane: spec.lane,
-        permission: spec.permission,
-    };
-    let mut o = Object::default();
-    o.insert("provider", Value::string(spec.provider.clone()));
-    o.insert(
-        "model",
-        spec.model.clone().map_or(Value::Null, Value::string),
-    );
-    o.insert("role", Value::string(spec.role.clone()));
-    o.insert("lane", Value::string(spec.lane.name()));
-    o.insert("permission", Value::string(spec.permission.name()));
-    o.insert(
-        "via",
-        Value::Array(route.via().into_iter().map(Value::string).collect()),
-    );
-    Value::Object(o)
-}
-
-/// One `constraint_decision` receipt per decision.
-fn decision_receipts(spec: &Spec, decisions: &[Decision], sha256: &str) -> Vec<Receipt> {
-    decisions
-        .iter()
-        .map(|d| {
-            receipt(vec![
-                ("event_type", Value::string("constraint_decision")),
-                ("dispatch_id", Value::string(spec.id.clone())),
-                ("constraint_id", Value::string(d.constraint_id.clone())),
-                ("rule", Value::string(d.rule)),
-                ("decision", Value::string(d.decision.name())),
-                ("audit_severity", Value::string(d.audit_severity.name())),
-                ("enforcement", Value::string(d.enforcement.name())),
-                ("reason", Value::string(d.reason.clone())),
-                ("detail", Value::string(d.detail.clone())),
-                (
-                    "override_variable",
-                    Value::string(d.override_variable.clone()),
-                ),
-                ("override_allowed", Value::Bool(d.override_allowed)),
-                ("override_requested", Value::Bool(d.override_requested)),
-                (
-                    "override_reason",
-                    d.override_reason.clone().map_or(Value::Null, Value::string),
-                ),
-                ("route", route_value(spec)),
-                ("constraints_file", Value::string(constraints::FILE)),
-                ("constraints_sha256", Value::string(sha256.to_owned())),
-            ])
-        })
-        .collect()
 }
 
 fn receipt(fields: Vec<(&str, Value<'static>)>) -> Receipt {
@@ -699,34 +593,10 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             "tmux",
             Value::string(format!("{}:{}", spec.tmux_socket, spec.session)),
         ),
-        (
-            "skills",
-            Value::Array(
-                plan.skills
-                    .iter()
-                    .map(|s| {
-                        let mut o = Object::default();
-                        o.insert("name", Value::string(s.name.clone()));
-                        o.insert("sha256", Value::string(s.sha256.clone()));
-                        Value::Object(o)
-                    })
-                    .collect(),
-            ),
-        ),
+        ("skills", govern::skills_value(&plan.skills)),
         (
             "constraint_decisions",
-            Value::Array(
-                plan.constraints
-                    .decisions
-                    .iter()
-                    .map(|d| {
-                        let mut o = Object::default();
-                        o.insert("id", Value::string(d.constraint_id.clone()));
-                        o.insert("decision", Value::string(d.decision.name()));
-                        Value::Object(o)
-                    })
-                    .collect(),
-            ),
+            govern::decisions_value(&plan.constraints.decisions),
         ),
         (
             "constraints_sha256",
@@ -736,7 +606,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
     let mut receipts = vec![started];
-    receipts.extend(decision_receipts(
+    receipts.extend(govern::decision_receipts(
         &spec,
         &plan.constraints.decisions,
         &plan.constraints_sha256,
