@@ -343,3 +343,38 @@ fn check_imports_fails_on_a_vendor_sdk_and_lists_the_constraints() {
         r.stderr
     );
 }
+
+#[test]
+fn a_pinned_model_the_provider_cannot_take_names_the_constraint() {
+    let repo = Repo::new();
+    constrain(
+        &repo,
+        "version: 1\nconstraints:\n  - id: reviewers-on-sonnet\n    rule: require_route\n    required_route: {role: reviewer, model: sonnet}\n    pin_semantics: default\n    reason: r\n    enforcement: code_warn\n    audit_severity: info\n",
+    );
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "reviewer",
+        "--provider",
+        "demo",
+        "--instruction",
+        "x",
+    ]));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "error: constraint `reviewers-on-sonnet` pinned model \"sonnet\", which the provider does not take"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("caused by: model \"sonnet\" is not valid for provider demo"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: pass --model"), "{}", r.stderr);
+    nothing_made(&repo);
+    assert!(events(&repo, "constraint_decision").is_empty());
+}
