@@ -5,6 +5,7 @@
 //! resolves settings, calls into it and renders results and errors.
 
 pub mod config;
+pub mod constraints;
 pub mod defaults;
 pub mod demo;
 pub mod dispatch;
@@ -18,5 +19,6 @@ pub mod process;
 pub mod project;
 pub mod provider;
 pub mod release;
+pub mod skills;
 pub mod tmux;
 pub mod worktree;

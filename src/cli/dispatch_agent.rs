@@ -34,8 +34,12 @@ enum PermissionArg {
 /// worker under vnx's supervisor. Without --detach, waits for the completion receipt and exits
 /// 0 if the worker succeeded, 1 otherwise.
 ///
+/// Every dispatch is first checked against provider_constraints.yaml: a blocking violation
+/// refuses it (exit 1) unless VNX_OVERRIDE_<ID>=1 is set and the constraint allows an
+/// override. Each decision is recorded as a `constraint_decision` receipt.
+///
 ///   $ vnx dispatch-agent --agent implementer --provider demo --model commit \
-///         --instruction "add a greeting"
+///         --skill implementer --instruction "add a greeting"
 #[derive(clap::Args)]
 pub struct Args {
     /// The worker's role (e.g. implementer, reviewer)
@@ -67,6 +71,10 @@ pub struct Args {
     /// and `vnx report`) [default: interactive for claude, else headless]
     #[arg(long, value_enum)]
     lane: Option<LaneArg>,
+    /// A skill from skills/NAME/ to compose into the prompt (repeatable, in order) [default:
+    /// the role's skills from .vnx/config.yaml]
+    #[arg(long = "skill", value_name = "NAME")]
+    skills: Vec<String>,
     /// Use this dispatch id instead of a fresh one
     #[arg(long, value_name = "ID")]
     id: Option<String>,
@@ -112,6 +120,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         find_program: &settings::find_program,
         probe_version: &|binary| vnx::provider::version::probe(binary, &project.cache_dir()),
     };
+    let (overrides, override_reasons) = settings::constraint_overrides();
     let request = Request {
         id: args.id,
         role: args.agent,
@@ -129,6 +138,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             LaneArg::Headless => Lane::Headless,
             LaneArg::Interactive => Lane::Interactive,
         }),
+        skills: args.skills,
+        overrides,
+        override_reasons,
     };
     let plan = dispatch::plan(&ctx, &request)?;
     let launched = dispatch::launch(&ctx, &plan)?;

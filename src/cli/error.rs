@@ -106,3 +106,9 @@ impl From<CheckpointError> for CliError {
         CliError::from_error(&e).with_hint_opt(e.hint())
     }
 }
+
+impl From<vnx::constraints::LoadError> for CliError {
+    fn from(e: vnx::constraints::LoadError) -> CliError {
+        CliError::from_error(&e).with_hint_opt(e.hint())
+    }
+}

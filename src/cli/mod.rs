@@ -6,6 +6,8 @@ mod audit_checkpoint;
 mod audit_seal;
 mod audit_verify;
 mod audit_walk;
+mod constraints_check_imports;
+mod constraints_list;
 mod demo_worker;
 mod dispatch_agent;
 mod doctor;
@@ -65,6 +67,16 @@ enum Command {
     /// Check, seal, list and checkpoint the ledger's hash chain
     #[command(subcommand, name = "audit-chain")]
     AuditChain(AuditCommand),
+    /// Check provider_constraints.yaml and scan for forbidden imports
+    #[command(subcommand)]
+    Constraints(ConstraintsCommand),
+}
+
+#[derive(Subcommand)]
+enum ConstraintsCommand {
+    List(constraints_list::Args),
+    #[command(name = "check-imports")]
+    CheckImports(constraints_check_imports::Args),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +123,10 @@ pub fn run() -> ExitCode {
         Command::AuditChain(AuditCommand::Seal(a)) => audit_seal::run(a),
         Command::AuditChain(AuditCommand::Walk(a)) => audit_walk::run(a),
         Command::AuditChain(AuditCommand::Checkpoint(a)) => audit_checkpoint::run(a),
+        Command::Constraints(ConstraintsCommand::List(a)) => constraints_list::run(a),
+        Command::Constraints(ConstraintsCommand::CheckImports(a)) => {
+            constraints_check_imports::run(a)
+        }
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! Resolves settings from flags, the environment and the current repository, so that the
 //! library receives plain values.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -113,4 +114,30 @@ pub fn user_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .map(|dir| dir.join("vnx"))
+}
+
+/// Constraint overrides: the `<KEY>` of every `VNX_OVERRIDE_<KEY>` set to exactly `1`, and the
+/// non-empty `VNX_OVERRIDE_<KEY>_REASON` values by `<KEY>`.
+pub fn constraint_overrides() -> (BTreeSet<String>, BTreeMap<String, String>) {
+    let mut keys = BTreeSet::new();
+    let mut reasons = BTreeMap::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(key) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("VNX_OVERRIDE_"))
+            .filter(|k| !k.is_empty())
+        else {
+            continue;
+        };
+        if value == "1" {
+            keys.insert(key.to_owned());
+        }
+        if let (Some(key), Some(reason)) = (key.strip_suffix("_REASON"), value.to_str())
+            && !key.is_empty()
+            && !reason.trim().is_empty()
+        {
+            reasons.insert(key.to_owned(), reason.to_owned());
+        }
+    }
+    (keys, reasons)
 }

@@ -1,24 +1,46 @@
-//! The prompt every provider gets for a dispatch: who it is working for, the assignment
-//! (the instruction, byte for byte), and the completion protocol (`vnx report`).
+//! The one prompt every provider gets for a dispatch, in four parts: the role and methodology
+//! (the skills' bodies), the assignment (the instruction, byte for byte), a resource index
+//! (the skills' files with their sizes and first lines), and the completion protocol
+//! (`vnx report`). The layout is in `adr/0012-skills-and-prompt-composition.md`.
+
+use std::fmt::Write as _;
 
 use crate::provider::CompletionSignal;
+use crate::skills::Skill;
 
-/// The line that opens the assignment; the instruction follows it unchanged.
+/// The line that opens the assignment; the instruction follows it unchanged. Skills may not
+/// use this heading.
 pub const ASSIGNMENT: &str = "## Assignment\n\n";
-/// The line that closes the assignment.
-pub const ASSIGNMENT_END: &str = "\n\n## Completion protocol\n\n";
+/// The line that closes the assignment: the resource index follows it. Everything after it is
+/// written by vnx and never contains it.
+pub const ASSIGNMENT_END: &str = "\n\n## Resources\n\n";
 
 /// Composes the prompt. The instruction appears exactly once, unchanged, between
 /// [`ASSIGNMENT`] and [`ASSIGNMENT_END`].
-pub fn compose(id: &str, role: &str, instruction: &str, completion: CompletionSignal) -> String {
+pub fn compose(
+    id: &str,
+    role: &str,
+    instruction: &str,
+    completion: CompletionSignal,
+    skills: &[Skill],
+) -> String {
     let mut p = format!(
         "# vnx dispatch {id}\n\n\
+         ## Role and methodology\n\n\
          You are the `{role}` worker of this dispatch. You are in a git worktree made for it, on \
          its own branch; work only inside it.\n\n"
     );
+    if !skills.is_empty() {
+        p.push_str("Apply the methodology below to the assignment.\n\n");
+        for skill in skills {
+            let _ = write!(p, "### Skill: {}\n\n{}\n\n", skill.name, skill.body);
+        }
+    }
     p.push_str(ASSIGNMENT);
     p.push_str(instruction);
     p.push_str(ASSIGNMENT_END);
+    resources(&mut p, skills);
+    p.push_str("\n## Completion protocol\n\n");
     match completion {
         CompletionSignal::Report => p.push_str(
             "Commit your work on the current branch. Then, as your last action, run exactly \
@@ -38,9 +60,37 @@ pub fn compose(id: &str, role: &str, instruction: &str, completion: CompletionSi
     p
 }
 
+/// The resource index: one line per file, each written by vnx on a single line.
+fn resources(p: &mut String, skills: &[Skill]) {
+    let files: Vec<_> = skills.iter().flat_map(|s| &s.resources).collect();
+    if skills.is_empty() {
+        p.push_str("No skills were given for this dispatch, so there are no skill files.\n");
+        return;
+    }
+    if files.is_empty() {
+        p.push_str("The skills above bring no reference files or scripts.\n");
+        return;
+    }
+    p.push_str(
+        "Files the skills above bring, relative to the root of your worktree. Read a \
+         reference or run a script when it helps with the assignment.\n\n",
+    );
+    for f in files {
+        let kind = if f.script { ", script" } else { "" };
+        let summary = if f.summary.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", f.summary)
+        };
+        let _ = writeln!(p, "- `{}` ({} bytes{kind}){summary}", f.path, f.bytes);
+    }
+}
+
 /// The instruction inside a composed prompt.
 pub fn instruction_of(prompt: &str) -> Option<&str> {
-    let start = prompt.find(ASSIGNMENT)? + ASSIGNMENT.len();
+    // The first `## Assignment` at a line start: the header and the skills before it never
+    // hold one. The last end marker: the index and protocol after it never hold one.
+    let start = prompt.find(&format!("\n{ASSIGNMENT}"))? + 1 + ASSIGNMENT.len();
     let end = prompt.rfind(ASSIGNMENT_END)?;
     prompt.get(start..end)
 }
@@ -48,17 +98,49 @@ pub fn instruction_of(prompt: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::skills::Resource;
+
+    fn skill(name: &str, body: &str) -> Skill {
+        Skill {
+            name: name.into(),
+            description: "d".into(),
+            body: body.into(),
+            sha256: String::new(),
+            resources: vec![Resource {
+                path: format!("skills/{name}/references/a.md"),
+                bytes: 3,
+                summary: "## Resources".into(),
+                script: false,
+            }],
+        }
+    }
 
     #[test]
     fn the_instruction_survives_composition() {
+        let skills = [skill(
+            "a",
+            "### Assignment\n\nnot ours\n\n## Resources\n\nx",
+        )];
         for instruction in [
             "x",
             "## Assignment\n\nnested",
             "a\n\n## Completion protocol\n\nb",
+            "a\n\n## Resources\n\nb",
+            "\n## Assignment\n\n",
         ] {
-            let p = compose("D-1", "implementer", instruction, CompletionSignal::Report);
-            assert_eq!(instruction_of(&p), Some(instruction));
-            assert!(p.contains("vnx report --status done"));
+            for skills in [&skills[..], &[]] {
+                for completion in [CompletionSignal::Report, CompletionSignal::Exit] {
+                    let p = compose("D-1", "implementer", instruction, completion, skills);
+                    assert_eq!(instruction_of(&p), Some(instruction), "{p}");
+                    assert_eq!(
+                        p.matches("## Completion protocol\n\n").count(),
+                        1 + instruction.matches("## Completion protocol\n\n").count()
+                    );
+                }
+            }
         }
+        let p = compose("D-1", "r", "x", CompletionSignal::Report, &skills);
+        assert!(p.contains("vnx report --status done"));
+        assert!(p.contains("- `skills/a/references/a.md` (3 bytes): ## Resources\n"));
     }
 }

@@ -1,10 +1,13 @@
 //! A dispatch, from plan to launch: the plan (everything validated before disk is touched:
-//! role, id, provider and lane, model, instruction, base, configuration) and the launch
-//! (worktree, dispatch directory with the composed prompt and hook settings,
-//! `dispatch_started`, a tmux pane running vnx's own supervisor). The supervisor's work is in
+//! role, id, provider and lane, model, instruction, skills, base, configuration, and the
+//! provider constraints, whose refusal is the plan's only write: its decisions go on the
+//! ledger) and the launch (worktree, dispatch directory with the composed prompt and hook
+//! settings, the constraint decisions and `dispatch_started`, a tmux pane running vnx's own
+//! supervisor). The supervisor's work is in
 //! `supervise`, its verdict in `outcome`.
 
 pub mod compose;
+mod govern;
 pub mod include;
 pub mod outcome;
 pub mod phantom;
@@ -14,8 +17,10 @@ pub mod supervise;
 pub mod view;
 pub mod workspace;
 
+pub use govern::Reasons;
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, supervise};
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,6 +29,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ConfigError};
+use crate::constraints::{self, Decision, Evaluation, LoadError, Overrides, Route};
 use crate::ledger::json::{Object, Value};
 use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Ledger, LedgerError, Receipt};
@@ -31,6 +37,7 @@ use crate::project::Project;
 use crate::provider::hooks::{self, HookKind};
 use crate::provider::invocation::{self, declared_invocation};
 use crate::provider::{Invocation, Lane, Permission, Provider, ProviderError, Wanted};
+use crate::skills::{self, Skill, SkillError};
 use crate::tmux::{Tmux, TmuxError};
 use crate::worktree::{Repo, TeardownClass, WorktreeError};
 
@@ -47,6 +54,14 @@ pub struct Request {
     pub permission: Permission,
     /// The provider's default lane when `None`.
     pub lane: Option<Lane>,
+    /// Skills to compose into the prompt, in order; empty: the role's defaults from
+    /// `.vnx/config.yaml`.
+    pub skills: Vec<String>,
+    /// Constraint overrides: the `<KEY>` of each `VNX_OVERRIDE_<KEY>=1` (the id uppercased,
+    /// `-` → `_`; see [`constraints::override_key`]).
+    pub overrides: BTreeSet<String>,
+    /// Reasons for overrides, from `VNX_OVERRIDE_<KEY>_REASON`, by `<KEY>`.
+    pub override_reasons: BTreeMap<String, String>,
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -116,6 +131,24 @@ pub enum DispatchError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
+    Constraints(#[from] LoadError),
+    #[error(transparent)]
+    Skill(#[from] SkillError),
+    #[error("{}", govern::refusal_message(.id, .refusals))]
+    Refused {
+        id: String,
+        refusals: Vec<Decision>,
+        #[source]
+        reasons: govern::Reasons,
+    },
+    #[error("constraint `{constraint}` pinned model {model:?}, which the provider does not take")]
+    PinnedModel {
+        constraint: String,
+        model: String,
+        #[source]
+        source: ProviderError,
+    },
+    #[error(transparent)]
     Worktree(#[from] WorktreeError),
     #[error(transparent)]
     Tmux(#[from] TmuxError),
@@ -161,6 +194,12 @@ impl DispatchError {
             )),
             DispatchError::Provider(e) => e.hint(),
             DispatchError::Config(e) => e.hint(),
+            DispatchError::Constraints(e) => e.hint(),
+            DispatchError::Skill(e) => e.hint(),
+            DispatchError::Refused { refusals, .. } => Some(govern::refusal_hint(refusals)),
+            DispatchError::PinnedModel { .. } => Some(
+                "pass --model, or narrow the constraint's required_route with `provider:`".into(),
+            ),
             DispatchError::Worktree(e) => e.hint(),
             DispatchError::Tmux(e) => e.hint(),
             DispatchError::Ledger(e) => e.hint(),
@@ -204,6 +243,12 @@ pub struct Plan {
     /// The base as recorded: the branch it names (`refs/heads/…`; `vnx merge` merges back
     /// into it), else the ref as given.
     pub base_ref: String,
+    /// The skills composed into the prompt.
+    pub skills: Vec<Skill>,
+    /// What the provider constraints decided (none refused).
+    pub constraints: Evaluation,
+    /// SHA-256 of the constraints file that decided.
+    pub constraints_sha256: String,
     repo: Repo,
 }
 
@@ -238,17 +283,22 @@ fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, Dispatch
         (None, Some(model)) => Resolved::Builtin(Provider::infer(model)?),
         (None, None) => Resolved::Builtin(Provider::Claude),
     };
-    match &resolved {
-        Resolved::Builtin(p) => p.check_model(req.model.as_deref())?,
-        Resolved::Declared(name, _) => {
-            crate::provider::check_declared_model(name, req.model.as_deref())?
-        }
-    }
     Ok(resolved)
 }
 
+impl Resolved {
+    /// Checks the model the dispatch will run with (the demo's names its behaviour).
+    fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
+        match self {
+            Resolved::Builtin(p) => p.check_model(model),
+            Resolved::Declared(name, _) => crate::provider::check_declared_model(name, model),
+        }
+    }
+}
+
 /// Validates a request completely without touching disk (git is only asked to resolve the
-/// base ref).
+/// base ref), then lets the provider constraints judge it. A refusal is the one write: the
+/// decisions go on the ledger as `constraint_decision` receipts, and nothing else is made.
 pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let root = &ctx.project.root;
     if !root.join(crate::init::CONFIG).is_file() {
@@ -278,6 +328,46 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         Resolved::Builtin(p) => (p.name().to_owned(), req.lane.unwrap_or(p.default_lane())),
         Resolved::Declared(name, def) => (name.clone(), req.lane.unwrap_or(def.default_lane)),
     };
+    // Skills: those named, else the role's defaults.
+    let skill_names = match (req.skills.is_empty(), config.roles.get(&req.role)) {
+        (true, Some(role)) => role.skills.clone(),
+        _ => req.skills.clone(),
+    };
+    let skills = skills::load_all(root, &skill_names)?;
+    // The constraints judge the route; a pin may fill in the model.
+    let constraints = constraints::load(&root.join(constraints::FILE))?;
+    let evaluation = constraints::evaluate(
+        &constraints,
+        &Route {
+            provider: &provider_name,
+            model: req.model.as_deref(),
+            role: &req.role,
+            lane,
+            permission: req.permission,
+        },
+        &Overrides {
+            keys: req.overrides.clone(),
+            reasons: req.override_reasons.clone(),
+        },
+    );
+    let model = evaluation.model.clone();
+    // A model a pin filled in that the provider cannot take is the constraint's fault.
+    let pinned = |source: ProviderError| match &evaluation.pinned_by {
+        Some(constraint)
+            if matches!(
+                source,
+                ProviderError::BadModel { .. } | ProviderError::NoModelArgs { .. }
+            ) =>
+        {
+            DispatchError::PinnedModel {
+                constraint: constraint.clone(),
+                model: model.clone().unwrap_or_default(),
+                source,
+            }
+        }
+        _ => source.into(),
+    };
+    resolved.check_model(model.as_deref()).map_err(pinned)?;
     let dispatch_dir = root
         .join(crate::project::DATA_DIR)
         .join("dispatches")
@@ -286,7 +376,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let invoke = |prompt_len: usize| {
         let wanted = Wanted {
             lane,
-            model: req.model.as_deref(),
+            model: model.as_deref(),
             permission: req.permission,
             prompt_len,
             vnx: ctx.vnx,
@@ -300,9 +390,9 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     };
     // The completion protocol the prompt states depends on the invocation, whose transport
     // depends on the prompt's length: decide the protocol first.
-    let completion = invoke(0)?.completion;
-    let prompt = compose::compose(&id, &req.role, &req.instruction, completion);
-    let mut invocation = invoke(prompt.len())?;
+    let completion = invoke(0).map_err(pinned)?.completion;
+    let prompt = compose::compose(&id, &req.role, &req.instruction, completion, &skills);
+    let mut invocation = invoke(prompt.len()).map_err(pinned)?;
     let binary = match &resolved {
         Resolved::Builtin(Provider::Demo) => ctx.vnx.to_owned(),
         _ => {
@@ -341,7 +431,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         role: req.role.clone(),
         slot_limit: config.concurrency.get(&provider_name).copied(),
         provider: provider_name,
-        model: req.model.clone(),
+        model: model.clone(),
         permission: req.permission,
         lane,
         // A declared provider may be any script: running it with `--version` could do
@@ -369,11 +459,30 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         writes: phantom::writes(&req.role, &config),
         id,
     };
+    let refusals: Vec<Decision> = evaluation.refusals().into_iter().cloned().collect();
+    if !refusals.is_empty() {
+        // The dispatch does not run; its decisions are the only thing written.
+        let receipts = govern::decision_receipts(&spec, &evaluation.decisions, &constraints.sha256);
+        Ledger::new(&spec.ledger).append_all(&receipts)?;
+        let reasons = refusals
+            .iter()
+            .map(|d| format!("{}: {}", d.constraint_id, d.reason))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(DispatchError::Refused {
+            id: spec.id,
+            refusals,
+            reasons: govern::Reasons(reasons),
+        });
+    }
     Ok(Plan {
         spec,
         instruction: req.instruction.clone(),
         prompt,
         base_ref,
+        skills,
+        constraints: evaluation,
+        constraints_sha256: constraints.sha256,
         repo,
     })
 }
@@ -498,8 +607,25 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             "tmux",
             Value::string(format!("{}:{}", spec.tmux_socket, spec.session)),
         ),
+        ("skills", govern::skills_value(&plan.skills)),
+        (
+            "constraint_decisions",
+            govern::decisions_value(&plan.constraints.decisions),
+        ),
+        (
+            "constraints_sha256",
+            Value::string(plan.constraints_sha256.clone()),
+        ),
     ]);
-    if let Err(e) = ledger.append(&started) {
+    // The start and its constraint decisions are one group commit, the start first: a
+    // dispatch's first receipt is its `dispatch_started` (unless it was refused).
+    let mut receipts = vec![started];
+    receipts.extend(govern::decision_receipts(
+        &spec,
+        &plan.constraints.decisions,
+        &plan.constraints_sha256,
+    ));
+    if let Err(e) = ledger.append_all(&receipts) {
         let _ = fs::remove_dir_all(&spec.dispatch_dir);
         undo_worktree(&plan.repo, &spec.placed);
         return Err(e.into());

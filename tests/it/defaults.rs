@@ -48,6 +48,9 @@ fn provider_constraints_follow_the_vnx_schema() {
     }
     // Nothing defaults to skipping permissions.
     assert!(ids.contains("no-skip-permissions"));
+    // vnx's own loader, which is stricter, agrees.
+    let loaded = vnx::constraints::load(&repo_dir().join("provider_constraints.yaml")).unwrap();
+    assert_eq!(loaded.constraints.len(), constraints.len());
 }
 
 #[test]
@@ -80,5 +83,32 @@ fn shipped_skills_have_front_matter_and_their_resources() {
     assert!(
         reviewer.contains(r#""verdict""#),
         "the reviewer states the verdict contract"
+    );
+}
+
+#[test]
+fn the_shipped_skills_load_with_their_resource_index() {
+    let root = repo_dir();
+    let names = vnx::skills::available(&root);
+    assert_eq!(names, ["implementer", "reviewer", "test-writer"]);
+    let loaded = vnx::skills::load_all(&root, &names).unwrap();
+    let resources: Vec<(&str, &str)> = loaded
+        .iter()
+        .flat_map(|s| &s.resources)
+        .map(|r| (r.path.as_str(), r.summary.as_str()))
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            (
+                "skills/reviewer/references/review-checklist.md",
+                "# Review checklist — work through in order and skip what does not apply"
+            ),
+            (
+                "skills/test-writer/scripts/changed-tests.sh",
+                "# List test files changed (committed, staged, unstaged or untracked) since the \
+                 merge-base with a ref."
+            ),
+        ]
     );
 }

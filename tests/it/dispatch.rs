@@ -488,11 +488,8 @@ fn bad_input_is_refused_before_anything_is_made() {
 #[test]
 fn a_dirty_or_detached_base_is_refused_unless_named() {
     let repo = Repo::new();
-    std::fs::write(
-        repo.env.path().join("provider_constraints.yaml"),
-        "edited\n",
-    )
-    .unwrap();
+    let tracked = "skills/reviewer/references/review-checklist.md";
+    std::fs::write(repo.env.path().join(tracked), "edited\n").unwrap();
     let r = repo.dispatch("noop", &["--instruction", "x"]);
     assert_eq!(r.code, 1);
     assert!(
@@ -508,8 +505,7 @@ fn a_dirty_or_detached_base_is_refused_unless_named() {
         &["--instruction", "x", "--base-ref", "main"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    repo.env
-        .git(&["checkout", "-q", "--", "provider_constraints.yaml"]);
+    repo.env.git(&["checkout", "-q", "--", tracked]);
     repo.env.git(&["checkout", "-q", "--detach"]);
     let r = repo.dispatch("noop", &["--instruction", "x"]);
     assert_eq!(r.code, 1);

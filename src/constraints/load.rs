@@ -1,0 +1,518 @@
+//! Loading `provider_constraints.yaml`: the raw, span-carrying schema and its validation, so
+//! that every error names the file, line and column.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde_saphyr::{Location, Spanned};
+use sha2::{Digest, Sha256};
+
+use super::{
+    Constraint, Constraints, Enforcement, LoadError, Pin, PinSemantics, RouteMatch, Rule, Severity,
+    norm,
+};
+use crate::config::ConfigError;
+
+/// A constraints file larger than this is refused before parsing.
+const MAX_BYTES: u64 = 1024 * 1024;
+
+/// Reads and validates the constraints file at `path`. A missing file is an error: vnx does
+/// not dispatch ungoverned.
+pub fn load(path: &Path) -> Result<Constraints, LoadError> {
+    let file = std::fs::File::open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => LoadError::Missing {
+            path: path.to_owned(),
+        },
+        _ => LoadError::Io {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(invalid(
+            path,
+            0,
+            0,
+            "the file is larger than 1 MiB, the most vnx reads",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        invalid(path, line, 0, "the file is not valid UTF-8")
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates constraints text; `path` is only used in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
+    let raw: RawFile = crate::config::parse_yaml(text, path).map_err(|e| match e {
+        ConfigError::Invalid {
+            path,
+            line,
+            column,
+            message,
+        } => LoadError::Invalid {
+            path,
+            line,
+            column,
+            message,
+        },
+        ConfigError::Io { path, source } => LoadError::Io { path, source },
+    })?;
+    let v = Validator { path };
+    let Some(version) = raw.version else {
+        return Err(invalid(path, 1, 1, "`version: 1` is missing"));
+    };
+    if version.value.trim() != "1" {
+        return v.err(
+            &version.referenced,
+            format!(
+                "unsupported version {}; this vnx reads version 1",
+                quoted(&version.value)
+            ),
+        );
+    }
+    let mut constraints = Vec::new();
+    let mut ids = BTreeSet::new();
+    for raw in raw.constraints.unwrap_or_default() {
+        let c = v.constraint(raw, &mut ids)?;
+        constraints.push(c);
+    }
+    Ok(Constraints {
+        path: path.to_owned(),
+        sha256: hex::encode(Sha256::digest(text.as_bytes())),
+        constraints,
+    })
+}
+
+// ---- raw, span-carrying schema ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    version: Option<Spanned<String>>,
+    constraints: Option<Vec<RawConstraint>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConstraint {
+    id: Spanned<String>,
+    rule: Spanned<String>,
+    forbidden_route: Option<Spanned<RawRoute>>,
+    required_route: Option<Spanned<RawRoute>>,
+    forbidden_import: Option<Spanned<RawImport>>,
+    reason: Spanned<String>,
+    enforcement: Spanned<String>,
+    audit_severity: Spanned<String>,
+    override_allowed: Option<bool>,
+    /// vnx's extension: an override needs `VNX_OVERRIDE_<KEY>_REASON`.
+    override_reason_required: Option<Spanned<bool>>,
+    pin_semantics: Option<Spanned<String>>,
+    /// vnx's extension: the order `floor` compares models in, lowest first.
+    model_order: Option<Spanned<Names>>,
+}
+
+/// The keys of a route block; which are allowed depends on the block.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    provider: Option<Spanned<Names>>,
+    model: Option<Spanned<Names>>,
+    role: Option<Spanned<Names>>,
+    task_class: Option<Spanned<Names>>,
+    via: Option<Spanned<Names>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImport {
+    patterns: Spanned<Names>,
+}
+
+/// A string, or a list of strings.
+struct Names(Vec<String>);
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NamesVisitor;
+        impl<'de> Visitor<'de> for NamesVisitor {
+            type Value = Names;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Names, E> {
+                Ok(Names(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Names, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(Names(out))
+            }
+        }
+        deserializer.deserialize_any(NamesVisitor)
+    }
+}
+
+// ---- validation ----
+
+struct Validator<'p> {
+    path: &'p Path,
+}
+
+type Checked<T> = Result<T, LoadError>;
+
+impl Validator<'_> {
+    fn err<T>(&self, at: &Location, message: String) -> Checked<T> {
+        let n = |v: u64| usize::try_from(v).unwrap_or(0);
+        Err(invalid(self.path, n(at.line()), n(at.column()), &message))
+    }
+
+    fn constraint(&self, raw: RawConstraint, ids: &mut BTreeSet<String>) -> Checked<Constraint> {
+        let id = raw.id;
+        if !is_kebab(&id.value) {
+            return self.err(
+                &id.referenced,
+                format!(
+                    "id {} is not kebab-case: use 1-64 lowercase letters and digits in \
+                     words joined by single `-`",
+                    quoted(&id.value)
+                ),
+            );
+        }
+        if !ids.insert(id.value.clone()) {
+            return self.err(&id.referenced, format!("id `{}` is used twice", id.value));
+        }
+        let who = format!("constraint `{}`", id.value);
+        let reason = raw.reason.value.trim().to_owned();
+        if reason.is_empty() {
+            return self.err(&raw.reason.referenced, format!("{who}: `reason` is empty"));
+        }
+        let severity = match raw.audit_severity.value.as_str() {
+            "blocking" => Severity::Blocking,
+            "warn" => Severity::Warn,
+            "info" => Severity::Info,
+            other => {
+                return self.err(
+                    &raw.audit_severity.referenced,
+                    format!(
+                        "{who}: unknown audit_severity {}; use blocking, warn or info",
+                        quoted(other)
+                    ),
+                );
+            }
+        };
+        let enforcement = match raw.enforcement.value.as_str() {
+            "code_raise" => Enforcement::CodeRaise,
+            "code_warn" => Enforcement::CodeWarn,
+            "ci_grep" => Enforcement::CiGrep,
+            other => {
+                return self.err(
+                    &raw.enforcement.referenced,
+                    format!(
+                        "{who}: unknown enforcement {}; use code_raise, code_warn or ci_grep",
+                        quoted(other)
+                    ),
+                );
+            }
+        };
+        let rule_at = raw.rule.referenced;
+        let wanted = match raw.rule.value.as_str() {
+            "forbid_route" => "forbidden_route",
+            "require_route" => "required_route",
+            "forbid_import" => "forbidden_import",
+            other => {
+                return self.err(
+                    &rule_at,
+                    format!(
+                        "{who}: unknown rule {}; use forbid_route, require_route or forbid_import",
+                        quoted(other)
+                    ),
+                );
+            }
+        };
+        // Exactly the block the rule names.
+        let blocks = [
+            (
+                "forbidden_route",
+                raw.forbidden_route.as_ref().map(|b| b.referenced),
+            ),
+            (
+                "required_route",
+                raw.required_route.as_ref().map(|b| b.referenced),
+            ),
+            (
+                "forbidden_import",
+                raw.forbidden_import.as_ref().map(|b| b.referenced),
+            ),
+        ];
+        for (name, at) in blocks {
+            if let Some(at) = at
+                && name != wanted
+            {
+                return self.err(
+                    &at,
+                    format!(
+                        "{who}: `{name}` does not go with rule {}; it takes `{wanted}`",
+                        raw.rule.value
+                    ),
+                );
+            }
+        }
+        if (enforcement == Enforcement::CiGrep) != (wanted == "forbidden_import") {
+            return self.err(
+                &raw.enforcement.referenced,
+                format!(
+                    "{who}: enforcement ci_grep (a source scan) goes with rule forbid_import, \
+                     and only with it"
+                ),
+            );
+        }
+        let only_pins = |field: &str, at: &Location| -> Checked<()> {
+            self.err(
+                at,
+                format!("{who}: `{field}` applies to require_route (model pins) only"),
+            )
+        };
+        if wanted != "required_route" {
+            if let Some(p) = &raw.pin_semantics {
+                only_pins("pin_semantics", &p.referenced)?;
+            }
+            if let Some(o) = &raw.model_order {
+                only_pins("model_order", &o.referenced)?;
+            }
+        }
+        let rule = match wanted {
+            "forbidden_route" => {
+                let Some(block) = raw.forbidden_route else {
+                    return self.err(&rule_at, format!("{who}: `forbidden_route` is missing"));
+                };
+                let at = block.referenced;
+                let route = self.route(
+                    &who,
+                    block.value,
+                    &["provider", "model", "role", "task_class", "via"],
+                )?;
+                if route == RouteMatch::default() {
+                    return self.err(
+                        &at,
+                        format!("{who}: `forbidden_route` names no key, so it would forbid every dispatch"),
+                    );
+                }
+                Rule::ForbidRoute(route)
+            }
+            "required_route" => {
+                let Some(block) = raw.required_route else {
+                    return self.err(&rule_at, format!("{who}: `required_route` is missing"));
+                };
+                self.pin(&who, block, raw.pin_semantics, raw.model_order)?
+            }
+            _ => {
+                let Some(block) = raw.forbidden_import else {
+                    return self.err(&rule_at, format!("{who}: `forbidden_import` is missing"));
+                };
+                let patterns =
+                    self.names(&who, "forbidden_import.patterns", block.value.patterns)?;
+                Rule::ForbidImport { patterns }
+            }
+        };
+        let override_allowed = raw.override_allowed.unwrap_or(false);
+        let override_reason_required = match raw.override_reason_required {
+            Some(r) if r.value && !override_allowed => {
+                return self.err(
+                    &r.referenced,
+                    format!("{who}: `override_reason_required` needs `override_allowed: true`"),
+                );
+            }
+            Some(r) => r.value,
+            None => false,
+        };
+        Ok(Constraint {
+            id: id.value,
+            rule,
+            reason,
+            enforcement,
+            severity,
+            override_allowed,
+            override_reason_required,
+        })
+    }
+
+    fn pin(
+        &self,
+        who: &str,
+        block: Spanned<RawRoute>,
+        semantics: Option<Spanned<String>>,
+        order: Option<Spanned<Names>>,
+    ) -> Checked<Rule> {
+        let at = block.referenced;
+        let mut raw = block.value;
+        let model = raw.model.take();
+        let selector = self.route(who, raw, &["provider", "role", "via"])?;
+        let Some(model) = model else {
+            return self.err(
+                &at,
+                format!("{who}: `required_route` needs `model`, the model it pins"),
+            );
+        };
+        let model_at = model.referenced;
+        let models = self.names(who, "required_route.model", model)?;
+        let semantics = match semantics {
+            None => PinSemantics::Floor,
+            Some(s) => match s.value.as_str() {
+                "floor" => PinSemantics::Floor,
+                "default" => PinSemantics::Default,
+                other => {
+                    return self.err(
+                        &s.referenced,
+                        format!(
+                            "{who}: unknown pin_semantics {}; use floor or default",
+                            quoted(other)
+                        ),
+                    );
+                }
+            },
+        };
+        if models.len() != 1 {
+            return self.err(
+                &model_at,
+                format!("{who}: a model pin names one model, not a list"),
+            );
+        }
+        let model = models.into_iter().next().unwrap_or_default();
+        let model_order = match order {
+            None => None,
+            Some(order) if semantics == PinSemantics::Default => {
+                return self.err(
+                    &order.referenced,
+                    format!("{who}: `model_order` goes with pin_semantics floor, not default"),
+                );
+            }
+            Some(order) => {
+                let at = order.referenced;
+                let list = self.names(who, "model_order", order)?;
+                let mut seen = BTreeSet::new();
+                if let Some(dup) = list.iter().find(|m| !seen.insert(norm(m))) {
+                    return self.err(&at, format!("{who}: `model_order` lists `{dup}` twice"));
+                }
+                if !list.iter().any(|m| norm(m) == norm(&model)) {
+                    return self.err(
+                        &at,
+                        format!("{who}: `model_order` must include the floor `{model}`"),
+                    );
+                }
+                Some(list)
+            }
+        };
+        Ok(Rule::RequireRoute(Pin {
+            selector,
+            model,
+            semantics,
+            model_order,
+        }))
+    }
+
+    /// A route block's keys, each allowed only if listed in `allowed`.
+    fn route(&self, who: &str, raw: RawRoute, allowed: &[&str]) -> Checked<RouteMatch> {
+        let mut out = RouteMatch::default();
+        let fields = [
+            ("provider", raw.provider, &mut out.provider),
+            ("model", raw.model, &mut out.model),
+            ("role", raw.role, &mut out.role),
+            ("task_class", raw.task_class, &mut out.task_class),
+            ("via", raw.via, &mut out.via),
+        ];
+        for (name, value, slot) in fields {
+            let Some(value) = value else { continue };
+            if !allowed.contains(&name) {
+                return self.err(
+                    &value.referenced,
+                    format!(
+                        "{who}: `{name}` is not a key of this route block (allowed: {})",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+            *slot = Some(self.names(who, name, value)?);
+        }
+        Ok(out)
+    }
+
+    /// A non-empty list of non-empty strings.
+    fn names(&self, who: &str, what: &str, names: Spanned<Names>) -> Checked<Vec<String>> {
+        if names.value.0.is_empty() {
+            return self.err(
+                &names.referenced,
+                format!("{who}: `{what}` is an empty list"),
+            );
+        }
+        if names.value.0.iter().any(|n| n.trim().is_empty()) {
+            return self.err(
+                &names.referenced,
+                format!("{who}: `{what}` holds an empty string"),
+            );
+        }
+        Ok(names.value.0)
+    }
+}
+
+fn is_kebab(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.split('-').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+fn invalid(path: &Path, line: usize, column: usize, message: &str) -> LoadError {
+    LoadError::Invalid {
+        path: path.to_owned(),
+        line,
+        column,
+        message: message.to_owned(),
+    }
+}
+
+/// A user-supplied value quoted for a message: control characters escaped, at most 80
+/// characters.
+fn quoted(s: &str) -> String {
+    let mut out: String = s.chars().take(80).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    format!("`{out}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_kebab_case() {
+        for ok in ["a", "no-skip-permissions", "t0-opus-only"] {
+            assert!(is_kebab(ok), "{ok}");
+        }
+        for bad in ["", "A", "a--b", "-a", "a-", "a_b", &"a".repeat(65)] {
+            assert!(!is_kebab(bad), "{bad}");
+        }
+        assert_eq!(
+            super::super::override_key("no-skip-permissions"),
+            "NO_SKIP_PERMISSIONS"
+        );
+    }
+}

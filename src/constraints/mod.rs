@@ -1,0 +1,193 @@
+//! `provider_constraints.yaml`: VNX's schema (`version: 1`, `constraints[]` with `forbid_route`,
+//! `require_route` and `forbid_import` rules), loaded strictly — an unknown version, rule,
+//! severity, enforcement, pin or field is an error naming the file, line and column. How a
+//! dispatch's route is judged against the rules is in `eval`; the source scan behind
+//! `forbid_import` is in `imports`; loading is in `load`.
+
+pub mod eval;
+pub mod imports;
+mod load;
+
+pub use eval::{Decision, Evaluation, Overrides, Route, Verdict, evaluate};
+pub use imports::{ImportHit, ScanError, ScanReport, scan_imports, tracked_files};
+pub use load::{load, parse};
+
+use std::path::PathBuf;
+
+/// The constraints file, relative to the repository root.
+pub const FILE: &str = "provider_constraints.yaml";
+
+/// A loaded, validated constraints file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Constraints {
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, recorded with every decision.
+    pub sha256: String,
+    pub constraints: Vec<Constraint>,
+}
+
+/// One entry of `constraints:`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Constraint {
+    /// Kebab-case, unique in the file.
+    pub id: String,
+    pub rule: Rule,
+    pub reason: String,
+    pub enforcement: Enforcement,
+    pub severity: Severity,
+    pub override_allowed: bool,
+    /// vnx's extension: an override counts only with a reason in
+    /// `VNX_OVERRIDE_<KEY>_REASON`, which the decision records.
+    pub override_reason_required: bool,
+}
+
+impl Constraint {
+    /// The variable that overrides it: `VNX_OVERRIDE_` and [`override_key`] of the id.
+    pub fn override_variable(&self) -> String {
+        format!("VNX_OVERRIDE_{}", override_key(&self.id))
+    }
+
+    /// The variable that gives an override's reason: the override variable and `_REASON`.
+    pub fn reason_variable(&self) -> String {
+        format!("{}_REASON", self.override_variable())
+    }
+}
+
+/// The part of `VNX_OVERRIDE_<KEY>` that names a constraint: the id uppercased, `-` → `_`
+/// (as VNX).
+pub fn override_key(id: &str) -> String {
+    id.to_ascii_uppercase().replace('-', "_")
+}
+
+/// What a constraint says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rule {
+    /// Dispatches whose route matches are violations.
+    ForbidRoute(RouteMatch),
+    /// Dispatches whose route matches `selector` must run on `model` (a model pin).
+    RequireRoute(Pin),
+    /// The project's own source must not contain these (a source scan, not a dispatch rule).
+    ForbidImport { patterns: Vec<String> },
+}
+
+impl Rule {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::ForbidRoute(_) => "forbid_route",
+            Rule::RequireRoute(_) => "require_route",
+            Rule::ForbidImport { .. } => "forbid_import",
+        }
+    }
+}
+
+/// Route keys: each named key must match the dispatch (a list means "any of"); values are
+/// compared trimmed and case-insensitively. `None`: the key is not named.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RouteMatch {
+    pub provider: Option<Vec<String>>,
+    pub model: Option<Vec<String>>,
+    pub role: Option<Vec<String>>,
+    /// vnx dispatches have no task class, so a rule naming one matches none of them.
+    pub task_class: Option<Vec<String>>,
+    pub via: Option<Vec<String>>,
+}
+
+/// A `require_route` model pin.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pin {
+    /// Which dispatches it applies to (provider, role, via; never model).
+    pub selector: RouteMatch,
+    /// The required model.
+    pub model: String,
+    pub semantics: PinSemantics,
+    /// vnx's extension for `floor`: models from lowest to highest, including `model`.
+    pub model_order: Option<Vec<String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinSemantics {
+    /// The model is the minimum: a dispatch naming none gets it, a lower one is refused.
+    Floor,
+    /// The model is used when a dispatch names none; another one is a violation of the
+    /// constraint's severity.
+    Default,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Blocking,
+    Warn,
+    Info,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Blocking => "blocking",
+            Severity::Warn => "warn",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// Where VNX enforces a rule. Recorded; the severity decides what a violation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    CodeRaise,
+    CodeWarn,
+    CiGrep,
+}
+
+impl Enforcement {
+    pub fn name(self) -> &'static str {
+        match self {
+            Enforcement::CodeRaise => "code_raise",
+            Enforcement::CodeWarn => "code_warn",
+            Enforcement::CiGrep => "ci_grep",
+        }
+    }
+}
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    #[error("{path} is missing")]
+    Missing { path: PathBuf },
+    #[error("could not read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `line` and `column` are 1-based; 0 when unknown.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl LoadError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            LoadError::Missing { .. } => "run `vnx init` to install the default constraints \
+                 (a file with `version: 1` and `constraints: []` forbids nothing)"
+                .into(),
+            LoadError::Io { .. } => return None,
+            LoadError::Invalid { .. } => {
+                "fix the file; its header comment describes the schema (`vnx init --force` \
+                 restores the shipped one)"
+                    .into()
+            }
+        })
+    }
+}
+
+/// A value as route matching compares it.
+pub(crate) fn norm(s: &str) -> String {
+    s.trim().to_lowercase()
+}

@@ -1,0 +1,402 @@
+//! Skills: `skills/<name>/SKILL.md` (YAML front matter naming and describing the skill, then
+//! the methodology as Markdown) with optional `references/` and `scripts/`. Loading validates
+//! everything a composed prompt relies on, and errors name the file (and the line and column
+//! of a YAML error).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use sha2::{Digest, Sha256};
+
+use crate::config::ConfigError;
+
+/// Where skills live, relative to the repository root.
+pub const DIR: &str = "skills";
+
+/// A `SKILL.md` larger than this is refused.
+const MAX_SKILL_BYTES: u64 = 256 * 1024;
+/// At most this many files are indexed per skill.
+const MAX_RESOURCES: usize = 500;
+/// A resource's summary is at most this many characters.
+pub const SUMMARY_CHARS: usize = 120;
+/// The heading that opens the assignment in a composed prompt; a skill may not use it.
+const RESERVED_HEADING: &str = "## Assignment";
+
+/// A loaded skill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skill {
+    pub name: String,
+    pub description: String,
+    /// The methodology: `SKILL.md` after its front matter, trimmed.
+    pub body: String,
+    /// SHA-256 of `SKILL.md`'s bytes.
+    pub sha256: String,
+    /// Every file under `references/` and `scripts/`, in path order.
+    pub resources: Vec<Resource>,
+}
+
+/// A file a skill brings, listed in the prompt's resource index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    /// Relative to the repository root, e.g. `skills/reviewer/references/checklist.md`.
+    pub path: String,
+    pub bytes: u64,
+    /// The first non-empty line (after a `#!` line), trimmed, at most [`SUMMARY_CHARS`]
+    /// characters; `(binary)` for a binary file.
+    pub summary: String,
+    /// Under `scripts/` (something to run rather than read).
+    pub script: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SkillError {
+    #[error("skill name {name:?} does not match ^[a-z0-9][a-z0-9_-]{{0,63}}$")]
+    BadName { name: String },
+    #[error("skill `{name}` is given twice")]
+    Duplicate { name: String },
+    #[error("skill `{name}` not found: {path} does not exist")]
+    Missing {
+        name: String,
+        path: PathBuf,
+        /// The skills that do exist.
+        available: Vec<String>,
+    },
+    #[error("could not read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `line` and `column` are 1-based; column 0 when unknown.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A problem with a file or directory as a whole.
+    #[error("{path}: {message}")]
+    Bad { path: PathBuf, message: String },
+}
+
+impl SkillError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            SkillError::BadName { .. } => "e.g. --skill implementer".into(),
+            SkillError::Duplicate { .. } => "name each skill once".into(),
+            SkillError::Missing { available, .. } if available.is_empty() => {
+                "skills/ holds no skill; `vnx init` installs the shipped ones".into()
+            }
+            SkillError::Missing { available, .. } => {
+                format!("available skills: {}", available.join(", "))
+            }
+            SkillError::Io { .. } => return None,
+            SkillError::Invalid { .. } | SkillError::Bad { .. } => {
+                "a skill is skills/<name>/SKILL.md: a `---` line, \
+                 `name: <name>` and `description: …`, a `---` line, then the methodology"
+                    .into()
+            }
+        })
+    }
+}
+
+/// Whether `name` is a valid skill name (`^[a-z0-9][a-z0-9_-]{0,63}$`).
+pub fn is_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    name.len() <= 64
+        && b.next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+}
+
+/// Loads the named skills from `<root>/skills/`, in the order given.
+pub fn load_all(root: &Path, names: &[String]) -> Result<Vec<Skill>, SkillError> {
+    let mut skills: Vec<Skill> = Vec::with_capacity(names.len());
+    for name in names {
+        if skills.iter().any(|s| &s.name == name) {
+            return Err(SkillError::Duplicate { name: name.clone() });
+        }
+        skills.push(load(root, name)?);
+    }
+    Ok(skills)
+}
+
+/// Loads one skill from `<root>/skills/<name>/`.
+pub fn load(root: &Path, name: &str) -> Result<Skill, SkillError> {
+    if !is_name(name) {
+        return Err(SkillError::BadName {
+            name: name.to_owned(),
+        });
+    }
+    let dir = root.join(DIR).join(name);
+    let path = dir.join("SKILL.md");
+    let io = |source| SkillError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SkillError::Missing {
+                name: name.to_owned(),
+                path,
+                available: available(root),
+            });
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_SKILL_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_SKILL_BYTES {
+        return Err(bad(&path, "the file is larger than 256 KiB"));
+    }
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        invalid(&path, line, 0, "the file is not valid UTF-8")
+    })?;
+    let (meta, body, body_line) = split_front_matter(&text, &path)?;
+    if meta.name != name {
+        return Err(invalid(
+            &path,
+            2,
+            1,
+            &format!(
+                "the front matter names `{}`, but the directory is skills/{name}/",
+                meta.name
+            ),
+        ));
+    }
+    if meta.description.trim().is_empty() {
+        return Err(invalid(&path, 2, 1, "the `description` is empty"));
+    }
+    if body.trim().is_empty() {
+        return Err(invalid(
+            &path,
+            body_line,
+            1,
+            "the skill has no body after its front matter",
+        ));
+    }
+    if let Some(n) = body.lines().position(|l| l.trim_end() == RESERVED_HEADING) {
+        return Err(invalid(
+            &path,
+            body_line + n,
+            1,
+            "`## Assignment` is the heading vnx opens the dispatch's instruction with; use \
+             another heading",
+        ));
+    }
+    let mut resources = Vec::new();
+    for sub in ["references", "scripts"] {
+        index(root, &dir.join(sub), sub == "scripts", &mut resources)?;
+    }
+    if resources.len() > MAX_RESOURCES {
+        return Err(bad(
+            &dir,
+            &format!("more than {MAX_RESOURCES} files under references/ and scripts/"),
+        ));
+    }
+    Ok(Skill {
+        name: name.to_owned(),
+        description: meta.description.trim().to_owned(),
+        body: body.trim().to_owned(),
+        sha256,
+        resources,
+    })
+}
+
+/// The skill directories under `<root>/skills/` that hold a `SKILL.md`, by name.
+pub fn available(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join(DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("SKILL.md").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Front matter fields. Beyond `name` and `description`, the optional fields of the Agent
+/// Skills format are accepted and ignored; anything else is an error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    name: String,
+    description: String,
+    #[allow(dead_code)]
+    license: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    compatibility: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    metadata: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    #[serde(rename = "allowed-tools")]
+    allowed_tools: Option<IgnoredAny>,
+}
+
+/// The front matter, the body, and the body's first line number.
+fn split_front_matter<'t>(
+    text: &'t str,
+    path: &Path,
+) -> Result<(FrontMatter, &'t str, usize), SkillError> {
+    let Some(rest) = text.strip_prefix("---\n") else {
+        return Err(invalid(
+            path,
+            1,
+            1,
+            "the file must open with a `---` line and YAML front matter",
+        ));
+    };
+    let (yaml, body) = if let Some(body) = rest.strip_prefix("---\n") {
+        ("", body)
+    } else {
+        match rest.find("\n---\n") {
+            Some(i) => (&rest[..i + 1], &rest[i + 5..]),
+            None if rest.ends_with("\n---") => (&rest[..rest.len() - 3], ""),
+            None => {
+                return Err(invalid(
+                    path,
+                    1,
+                    1,
+                    "the front matter is not closed by a `---` line",
+                ));
+            }
+        }
+    };
+    let body_line = 3 + yaml.lines().count();
+    let meta: FrontMatter = crate::config::parse_yaml(yaml, path).map_err(|e| match e {
+        // The front matter starts on the file's second line.
+        ConfigError::Invalid {
+            path,
+            line,
+            column,
+            message,
+        } => SkillError::Invalid {
+            path,
+            line: if line == 0 { 2 } else { line + 1 },
+            column,
+            message: format!("front matter: {message}"),
+        },
+        ConfigError::Io { path, source } => SkillError::Io { path, source },
+    })?;
+    Ok((meta, body, body_line))
+}
+
+/// Adds every file under `dir` (if it exists) to `out`, in path order.
+fn index(root: &Path, dir: &Path, script: bool, out: &mut Vec<Resource>) -> Result<(), SkillError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SkillError::Io { path, source }
+    };
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        return Err(bad(dir, "must be a directory (not a link)"));
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
+    entries.sort();
+    for path in entries {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return Err(bad(&path, "the file name is not UTF-8"));
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        if name.chars().any(char::is_control) {
+            return Err(bad(&path, "the file name holds a control character"));
+        }
+        let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+        if meta.file_type().is_symlink() {
+            return Err(bad(
+                &path,
+                "is a symbolic link; a skill's resources are regular files",
+            ));
+        }
+        if meta.is_dir() {
+            index(root, &path, script, out)?;
+        } else if meta.is_file() {
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            out.push(Resource {
+                path: relative.to_string_lossy().into_owned(),
+                bytes: meta.len(),
+                summary: summary(&path).map_err(io(&path))?,
+                script,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The first non-empty line of a file (after a `#!` line), trimmed, control characters made
+/// spaces, cut to [`SUMMARY_CHARS`] characters; `(binary)` when it is not text.
+fn summary(path: &Path) -> std::io::Result<String> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut head)?;
+    if head.contains(&0) {
+        return Ok("(binary)".into());
+    }
+    let text = String::from_utf8_lossy(&head);
+    let line = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i, l.trim()))
+        .find(|&(i, l)| !(l.is_empty() || i == 0 && l.starts_with("#!")))
+        .map_or("", |(_, l)| l);
+    Ok(line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(SUMMARY_CHARS)
+        .collect::<String>()
+        .trim_end()
+        .to_owned())
+}
+
+fn bad(path: &Path, message: &str) -> SkillError {
+    SkillError::Bad {
+        path: path.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn invalid(path: &Path, line: usize, column: usize, message: &str) -> SkillError {
+    SkillError::Invalid {
+        path: path.to_owned(),
+        line,
+        column,
+        message: message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skill_names() {
+        for ok in ["a", "0x", "test-writer", "snake_case", &"a".repeat(64)] {
+            assert!(is_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "_a", "A", "a/b", "..", "a.b", &"a".repeat(65)] {
+            assert!(!is_name(bad), "{bad}");
+        }
+    }
+}
