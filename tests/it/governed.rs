@@ -100,9 +100,20 @@ fn skip_permissions_is_refused_before_anything_exists_and_the_refusal_is_recorde
     repo.verify_ok();
 }
 
+/// The demo's noop workers change nothing; as implementers the phantom guard would fail them.
+fn implementers_do_not_write(repo: &Repo) {
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("roles:\n  implementer: {writes: false}\n");
+    std::fs::write(&config, text).unwrap();
+    repo.env
+        .git(&["commit", "-q", "-am", "implementers do not write here"]);
+}
+
 #[test]
 fn an_override_with_its_reason_runs_and_is_recorded() {
     let repo = Repo::new();
+    implementers_do_not_write(&repo);
     let r = run(repo
         .dispatch_cmd("noop")
         .args(["--instruction", "x", "--permission", "full", "--json"])
@@ -141,6 +152,7 @@ fn an_override_with_its_reason_runs_and_is_recorded() {
 #[test]
 fn warnings_run_pins_fill_the_model_and_floors_refuse_lower_models() {
     let repo = Repo::new();
+    implementers_do_not_write(&repo);
     constrain(
         &repo,
         "version: 1\nconstraints:\n\

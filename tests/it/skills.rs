@@ -112,7 +112,8 @@ fn a_role_brings_its_default_skills_unless_skills_are_named() {
     with_skills(&repo);
     let config = repo.env.path().join(".vnx/config.yaml");
     let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("roles:\n  implementer:\n    skills: [beta, alpha]\n");
+    // `writes: false`: these noop workers change nothing, which the phantom guard would fail.
+    text.push_str("roles:\n  implementer:\n    skills: [beta, alpha]\n    writes: false\n");
     std::fs::write(&config, text).unwrap();
     repo.env.git(&["commit", "-q", "-am", "role skills"]);
     let names = |extra: &[&str]| {
