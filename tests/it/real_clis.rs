@@ -374,11 +374,29 @@ fn eight_real_dispatches_in_parallel() {
         .vnx()
         .arg("wait")
         .args(ids.iter().map(|(id, _)| id.as_str())));
-    assert_eq!(r.code, 0, "{}", r.stdout);
+    if r.code != 0 {
+        let why: Vec<String> = ids
+            .iter()
+            .filter_map(|(id, _)| {
+                let receipts = rig.repo.receipts(id);
+                let c = receipts
+                    .iter()
+                    .find(|r| r["event_type"] == "dispatch_completed")?;
+                (c["status"] != "done").then(|| format!("[{id}] {}", explain(c)))
+            })
+            .collect();
+        panic!("[parallel] not all done: {}\n{}", r.stdout, why.join("\n"));
+    }
     for (i, (id, marker)) in ids.iter().enumerate() {
         let receipts = rig.repo.receipts(id);
-        assert_eq!(receipts.len(), 2, "{id}: started and completed");
-        assert_eq!(receipts[1]["report"]["summary"], i.to_string(), "{id}");
+        let of = |kind: &str| receipts.iter().filter(|r| r["event_type"] == kind).count();
+        assert_eq!(of("dispatch_started"), 1, "{id}");
+        assert_eq!(of("dispatch_completed"), 1, "{id}");
+        let completed = receipts
+            .iter()
+            .find(|r| r["event_type"] == "dispatch_completed")
+            .unwrap();
+        assert_eq!(completed["report"]["summary"], i.to_string(), "{id}");
         let wt = rig
             .repo
             .env
