@@ -6,7 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 use super::{Check, count, rel};
 use crate::config::{self, ConfigError};
@@ -138,56 +137,31 @@ fn read_small(path: &Path, shown: &str) -> Result<Option<String>, String> {
         .map_err(|e| format!("could not read {shown}: {e}"))
 }
 
-#[derive(Deserialize)]
-struct RawConstraints {
-    version: Option<i64>,
-    constraints: Option<Vec<IgnoredAny>>,
-}
-
-/// `provider_constraints.yaml` parses as YAML and says `version: 1`. Only a parse check: the
-/// schema is checked once vnx enforces constraints.
+/// `provider_constraints.yaml` loads with the same strict loader dispatches use.
 pub fn constraints(root: &Path) -> Check {
     const NAME: &str = "constraints";
-    const FILE: &str = "provider_constraints.yaml";
-    let text = match read_small(&root.join(FILE), FILE) {
-        Ok(Some(text)) => text,
-        Ok(None) => {
-            return Check::fail(
-                NAME,
-                format!("{FILE} is missing"),
-                "run `vnx init` to restore the shipped file (your other files are kept)",
-            );
-        }
-        Err(e) => return Check::fail(NAME, e, format!("make {FILE} a readable YAML file")),
-    };
-    let raw: RawConstraints = match config::parse_yaml(&text, Path::new(FILE)) {
-        Ok(raw) => raw,
-        Err(e) => return Check::fail(NAME, e.to_string(), format!("fix the YAML in {FILE}")),
-    };
-    match raw.version {
-        Some(1) => Check::pass(
+    let path = root.join(crate::constraints::FILE);
+    match crate::constraints::load(&path) {
+        Ok(c) => Check::pass(
             NAME,
             format!(
-                "{FILE}: version 1, {}; parsed as YAML only (the schema is checked once vnx \
-                 enforces constraints)",
-                count(
-                    raw.constraints.map_or(0, |c| c.len()),
-                    "constraint",
-                    "constraints"
-                )
+                "{}: {}",
+                crate::constraints::FILE,
+                count(c.constraints.len(), "constraint", "constraints")
             ),
         ),
-        Some(v) => Check::fail(
-            NAME,
-            format!("{FILE} says version {v}; vnx reads version 1"),
-            format!("write `version: 1` in {FILE} (the schema of the shipped file)"),
-        ),
-        None => Check::fail(
-            NAME,
-            format!("{FILE} has no `version:`"),
-            format!("add `version: 1` to {FILE}"),
-        ),
+        Err(e) => {
+            let hint = e
+                .hint()
+                .unwrap_or_else(|| format!("fix {}", crate::constraints::FILE));
+            Check::fail(NAME, rel_error(&e.to_string(), root), hint)
+        }
     }
+}
+
+/// An error message with the repository's root path shortened away.
+fn rel_error(message: &str, root: &Path) -> String {
+    message.replace(&format!("{}/", root.display()), "")
 }
 
 #[derive(Deserialize)]

@@ -205,7 +205,10 @@ fn broken_project_files_are_located() {
     assert!(detail.contains("binry"), "{detail}");
     let (status, detail) = verdict(&report, "constraints");
     assert_eq!(status, "fail");
-    assert!(detail.contains("version 2"), "{detail}");
+    assert!(
+        detail.starts_with("provider_constraints.yaml:1:10: unsupported version `2`"),
+        "{detail}"
+    );
     let (status, detail) = verdict(&report, "skills");
     assert_eq!(status, "fail");
     assert_eq!(
