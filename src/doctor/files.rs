@@ -394,16 +394,28 @@ mod tests {
         write(
             root,
             "provider_constraints.yaml",
-            "version: 1\nconstraints:\n  - id: a\n",
+            "version: 1\nconstraints:\n  - id: no-opus\n    rule: forbid_route\n    \
+             forbidden_route: {model: opus}\n    reason: too dear\n    enforcement: code_raise\n    \
+             audit_severity: blocking\n",
         );
         let ok = constraints(root);
+        assert_eq!(ok.status, Status::Pass, "{}", ok.detail);
+        assert!(ok.detail.ends_with(": 1 constraint"), "{}", ok.detail);
+        // The strict loader: an entry missing its fields is located, not just parsed.
+        write(
+            root,
+            "provider_constraints.yaml",
+            "version: 1\nconstraints:\n  - id: a\n",
+        );
+        let bad = constraints(root);
+        assert_eq!(bad.status, Status::Fail);
         assert!(
-            ok.detail.contains("version 1, 1 constraint;"),
+            bad.detail.starts_with("provider_constraints.yaml:3:"),
             "{}",
-            ok.detail
+            bad.detail
         );
         write(root, "provider_constraints.yaml", "version: 2\n");
-        assert!(constraints(root).detail.contains("version 2"));
+        assert!(constraints(root).detail.contains("version `2`"));
         write(
             root,
             "provider_constraints.yaml",
