@@ -18,12 +18,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if !vnx::ledger::receipt::is_dispatch_id(&args.id) {
-        return Err(CliError::usage(format!(
-            "{:?} is not a dispatch id",
-            args.id
-        )));
-    }
+    super::error::check_dispatch_id(&args.id)?;
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let session = format!("vnx-{}", args.id);
     if !tmux.has_session(&session) {

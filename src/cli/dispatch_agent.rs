@@ -164,17 +164,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::wait::report(&mut out, &waited, args.json)
 }
 
-impl From<dispatch::DispatchError> for CliError {
-    fn from(e: dispatch::DispatchError) -> CliError {
-        let hint = e.hint();
-        let err = CliError::from_error(&e);
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
-        }
-    }
-}
-
 /// Whether a wait result is a success (a corrected `done` never is).
 pub fn succeeded(w: &Waited) -> bool {
     matches!(w, Waited::Completed(line) if super::wait::status_of(line).as_deref() == Some("done"))

@@ -89,26 +89,33 @@ impl CliError {
     }
 }
 
-impl From<LedgerError> for CliError {
-    fn from(e: LedgerError) -> CliError {
-        CliError::from_error(&e).with_hint_opt(e.hint())
-    }
+/// Library errors become CLI errors with their cause chain and their own hint.
+macro_rules! hinted {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$error> for CliError {
+            fn from(e: $error) -> CliError {
+                CliError::from_error(&e).with_hint_opt(e.hint())
+            }
+        }
+    )*};
 }
 
-impl From<vnx::init::InitError> for CliError {
-    fn from(e: vnx::init::InitError) -> CliError {
-        CliError::from_error(&e).with_hint_opt(e.hint())
-    }
-}
+hinted!(
+    LedgerError,
+    vnx::init::InitError,
+    CheckpointError,
+    vnx::constraints::LoadError,
+    vnx::dispatch::DispatchError,
+    vnx::gate::GateError,
+    vnx::merge::MergeError,
+    vnx::release::ReleaseError,
+);
 
-impl From<CheckpointError> for CliError {
-    fn from(e: CheckpointError) -> CliError {
-        CliError::from_error(&e).with_hint_opt(e.hint())
-    }
-}
-
-impl From<vnx::constraints::LoadError> for CliError {
-    fn from(e: vnx::constraints::LoadError) -> CliError {
-        CliError::from_error(&e).with_hint_opt(e.hint())
+/// A dispatch id given on the command line, or a usage error.
+pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {
+    if vnx::ledger::receipt::is_dispatch_id(id) {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!("{id:?} is not a dispatch id")))
     }
 }

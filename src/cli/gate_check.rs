@@ -31,24 +31,8 @@ pub struct Args {
     json: bool,
 }
 
-impl From<gate::GateError> for CliError {
-    fn from(e: gate::GateError) -> CliError {
-        let hint = e.hint();
-        let err = CliError::from_error(&e);
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
-        }
-    }
-}
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if !vnx::ledger::receipt::is_dispatch_id(&args.id) {
-        return Err(CliError::usage(format!(
-            "{:?} is not a dispatch id",
-            args.id
-        )));
-    }
+    super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
     let ledger = project.ledger();
     let vnx = std::env::current_exe()

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use vnx::merge::{self, Context, MergeError, Outcome};
+use vnx::merge::{self, Context, Outcome};
 
 use super::CliError;
 use super::output::Out;
@@ -36,24 +36,8 @@ pub struct Args {
     key: Option<std::path::PathBuf>,
 }
 
-impl From<MergeError> for CliError {
-    fn from(e: MergeError) -> CliError {
-        let hint = e.hint();
-        let err = CliError::from_error(&e);
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
-        }
-    }
-}
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if !vnx::ledger::receipt::is_dispatch_id(&args.id) {
-        return Err(CliError::usage(format!(
-            "{:?} is not a dispatch id",
-            args.id
-        )));
-    }
+    super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();

@@ -32,9 +32,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {
-        if !vnx::ledger::receipt::is_dispatch_id(id) {
-            return Err(CliError::usage(format!("{id:?} is not a dispatch id")));
-        }
+        super::error::check_dispatch_id(id)?;
     }
     let project = settings::project()?;
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));

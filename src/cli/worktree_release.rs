@@ -46,17 +46,6 @@ pub struct Args {
     tmux_socket: Option<String>,
 }
 
-impl From<ReleaseError> for CliError {
-    fn from(e: ReleaseError) -> CliError {
-        let hint = e.hint();
-        let err = CliError::from_error(&e);
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
-        }
-    }
-}
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;

@@ -347,21 +347,7 @@ fn a_killed_supervisor_is_reported_lost_and_nothing_is_lost() {
     let repo = Repo::new();
     let id = start_slow(&repo);
     // SIGKILL the supervisor (the pane's process): it cannot record anything.
-    let pid = std::process::Command::new("tmux")
-        .args(["-L", repo.server.0.socket(), "display-message", "-p", "-t"])
-        .arg(format!("=vnx-{id}:"))
-        .arg("#{pane_pid}")
-        .output()
-        .unwrap();
-    let pid = String::from_utf8(pid.stdout).unwrap().trim().to_owned();
-    assert!(!pid.is_empty());
-    assert!(
-        Command::new("kill")
-            .args(["-9", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    repo.server.kill_pane_process(&format!("vnx-{id}"));
     let r = run(repo.vnx().args(["wait", &id]));
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("lost"), "{}", r.stdout);

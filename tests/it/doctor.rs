@@ -374,20 +374,7 @@ fn a_running_dispatch_passes_and_a_lost_one_fails() {
     );
 
     // SIGKILL the supervisor (the pane's process): it cannot record anything.
-    let pid = Command::new("tmux")
-        .args(["-L", repo.server.0.socket(), "display-message", "-p", "-t"])
-        .arg(format!("={session}:"))
-        .arg("#{pane_pid}")
-        .output()
-        .unwrap();
-    let pid = String::from_utf8(pid.stdout).unwrap().trim().to_owned();
-    assert!(
-        Command::new("kill")
-            .args(["-9", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    repo.server.kill_pane_process(&session);
     wait_for(|| !repo.server.0.has_session(&session));
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
     assert_eq!(code, 1);

@@ -4,7 +4,6 @@
 //! records each release; and the squash-merge proof against revert and later commits.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -313,20 +312,7 @@ fn a_running_dispatch_is_left_alone_and_a_lost_one_is_released_by_its_name() {
     assert!(wt.is_dir());
 
     // The supervisor dies without a word: no completion receipt.
-    let pid = Command::new("tmux")
-        .args(["-L", repo.server.0.socket(), "display-message", "-p", "-t"])
-        .arg(format!("=vnx-{id}:"))
-        .arg("#{pane_pid}")
-        .output()
-        .unwrap();
-    let pid = String::from_utf8(pid.stdout).unwrap().trim().to_owned();
-    assert!(
-        Command::new("kill")
-            .args(["-9", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    repo.server.kill_pane_process(&format!("vnx-{id}"));
     wait_for(|| !repo.server.0.has_session(&format!("vnx-{id}")) && !worker_alive(&id));
     let (r, plan) = release(&repo, &["--apply"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

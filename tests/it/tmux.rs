@@ -23,6 +23,24 @@ impl Server {
         Server(Tmux::new(name))
     }
 
+    /// SIGKILLs the process a session's pane runs (a dispatch's supervisor): it cannot record
+    /// anything.
+    pub fn kill_pane_process(&self, session: &str) {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", self.0.socket(), "display-message", "-p", "-t"])
+            .arg(format!("={session}:"))
+            .arg("#{pane_pid}")
+            .output()
+            .unwrap();
+        let pid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        assert!(!pid.is_empty(), "session {session} has no pane");
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -9 {pid}");
+    }
+
     /// Whether every session has ended within 10 s: a supervisor appends its completion
     /// receipt, then exits, and only then does tmux close its session.
     pub fn sessions_end(&self) -> bool {
