@@ -55,6 +55,23 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {name}: {report:#}"))
 }
 
+/// The checks that did not pass, one line each: what a failing assertion should show first.
+fn not_passing(report: &Value) -> String {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| {
+            format!(
+                "{} {}: {} (hint: {})",
+                c["status"], c["name"], c["detail"], c["hint"]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// (status, detail) of one check.
 fn verdict(report: &Value, name: &str) -> (String, String) {
     let c = check(report, name);
@@ -98,7 +115,7 @@ fn a_healthy_project_passes() {
     )
     .unwrap();
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(code, 0, "{}", not_passing(&report));
     assert_eq!(report["summary"]["fail"], 0);
     let mut text = serde_json::to_string_pretty(&report).unwrap();
     let tmp = repo.env.dir.path();
@@ -132,7 +149,11 @@ fn strict_fails_on_a_warning_and_the_table_shows_hints() {
         .position(|l| l.starts_with("WARN  signing key"))
         .unwrap_or_else(|| panic!("{}", r.stdout));
     assert!(lines[key + 1].starts_with("      hint: "), "{}", r.stdout);
-    assert!(lines.iter().any(|l| l.starts_with("PASS  claude ")));
+    assert!(
+        lines.iter().any(|l| l.starts_with("PASS  claude ")),
+        "{}",
+        r.stdout
+    );
     assert!(
         lines.last().unwrap().ends_with(" warn, 0 fail"),
         "{}",
@@ -154,7 +175,12 @@ fn outside_a_repository_and_before_init_the_project_fails() {
     assert!(detail.contains("not inside a git repository"), "{detail}");
     // The machine's checks still run.
     assert_eq!(verdict(&report, "git").0, "pass");
-    assert_eq!(verdict(&report, "claude").0, "pass");
+    assert_eq!(
+        check(&report, "claude")["status"],
+        "pass",
+        "{}",
+        not_passing(&report)
+    );
 
     env.git_init();
     let (code, report) = doctor(env.vnx(), &bin, &[]);
@@ -238,7 +264,7 @@ fn a_tampered_ledger_a_cut_checkpoint_and_an_open_key_fail() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(code, 0, "{}", not_passing(&report));
     assert!(
         verdict(&report, "ledger")
             .1
@@ -250,7 +276,7 @@ fn a_tampered_ledger_a_cut_checkpoint_and_an_open_key_fail() {
     let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(code, 0, "{}", not_passing(&report));
     let (status, detail) = verdict(&report, "checkpoint");
     assert_eq!(status, "pass");
     assert!(detail.contains("(line 4; 1 anchored)"), "{detail}");
@@ -324,7 +350,12 @@ fn a_cli_whose_help_lacks_a_flag_fails_and_help_is_read_once() {
             "{detail}"
         );
         assert!(c["hint"].as_str().unwrap().contains("update gemini"), "{c}");
-        assert_eq!(verdict(&report, "claude").0, "pass");
+        assert_eq!(
+            check(&report, "claude")["status"],
+            "pass",
+            "{}",
+            not_passing(&report)
+        );
     }
     // Both probes run at once, in either order.
     let mut seen: Vec<String> = std::fs::read_to_string(&calls)
@@ -361,7 +392,7 @@ fn a_running_dispatch_passes_and_a_lost_one_fails() {
     let id = completion(&r)["id"].as_str().unwrap().to_owned();
     let session = format!("vnx-{id}");
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(code, 0, "{}", not_passing(&report));
     assert_eq!(verdict(&report, "dispatches").1, "1 dispatch: 1 running");
     assert!(
         verdict(&report, "tmux sessions")
@@ -415,7 +446,7 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
         ids.push(completion(&r)["dispatch_id"].as_str().unwrap().to_owned());
     }
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(code, 0, "{}", not_passing(&report));
     assert_eq!(
         verdict(&report, "worktrees"),
         (
@@ -445,7 +476,7 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
         )
         .unwrap();
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
-    assert_eq!(code, 0, "leftovers warn: {report:#}");
+    assert_eq!(code, 0, "leftovers warn: {}", not_passing(&report));
     let (status, detail) = verdict(&report, "worktrees");
     assert_eq!(status, "warn");
     assert_eq!(
