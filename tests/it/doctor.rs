@@ -63,13 +63,42 @@ fn not_passing(report: &Value) -> String {
         .iter()
         .filter(|c| c["status"] != "pass")
         .map(|c| {
-            format!(
+            let mut line = format!(
                 "{} {}: {} (hint: {})",
                 c["status"], c["name"], c["detail"], c["hint"]
-            )
+            );
+            // For a CLI, what the binary says when the test runs it itself.
+            let detail = c["detail"].as_str().unwrap_or_default();
+            if let Some((binary, _)) = detail.split_once(": ")
+                && binary.starts_with('/')
+            {
+                line += &format!("\n  run by the test: {}", direct_run(Path::new(binary)));
+            }
+            line
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `binary --help`, run straight from the test: exit status, then the start of its output.
+fn direct_run(binary: &Path) -> String {
+    match Command::new(binary).arg("--help").output() {
+        Ok(out) => {
+            let text = |b: &[u8]| {
+                String::from_utf8_lossy(b)
+                    .chars()
+                    .take(160)
+                    .collect::<String>()
+            };
+            format!(
+                "{}; stdout {:?}; stderr {:?}",
+                out.status,
+                text(&out.stdout),
+                text(&out.stderr)
+            )
+        }
+        Err(e) => format!("could not start: {e}"),
+    }
 }
 
 /// (status, detail) of one check.
