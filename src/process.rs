@@ -290,9 +290,14 @@ pub fn set_foreground(tty: impl std::os::fd::AsFd, pgid: u32) -> io::Result<()> 
     result.map_err(io::Error::from)
 }
 
-/// This process's own process group.
-pub fn own_process_group() -> u32 {
-    rustix::process::getpgrp().as_raw_nonzero().get() as u32
+/// This process's own process group; `None` when its leader lives outside this PID namespace
+/// (`getpgrp` then returns 0, as it does in a container whose runner kept its session).
+#[allow(unsafe_code)]
+pub fn own_process_group() -> Option<u32> {
+    // SAFETY: getpgrp(2) takes no arguments, cannot fail and touches no memory. (rustix's
+    // wrapper assumes a non-zero id, which a PID namespace does not guarantee.)
+    let pgid = unsafe { libc::getpgrp() };
+    u32::try_from(pgid).ok().filter(|&p| p > 0)
 }
 
 /// Polls a child until it exits or `deadline` passes (`None`).

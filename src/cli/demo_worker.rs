@@ -106,8 +106,11 @@ fn terminal_state() -> &'static str {
     if !stdin.is_terminal() {
         return "none";
     }
-    match rustix::termios::tcgetpgrp(&stdin) {
-        Ok(fg) if fg == rustix::process::getpgrp() => "foreground",
+    match (
+        rustix::termios::tcgetpgrp(&stdin),
+        vnx::process::own_process_group(),
+    ) {
+        (Ok(fg), Some(own)) if fg.as_raw_nonzero().get() as u32 == own => "foreground",
         _ => "background",
     }
 }

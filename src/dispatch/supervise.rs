@@ -423,8 +423,8 @@ fn run_worker(
         }
     };
     if interactive {
-        if let Some(tty) = around.tty {
-            let _ = process::set_foreground(tty, process::own_process_group());
+        if let (Some(tty), Some(group)) = (around.tty, process::own_process_group()) {
+            let _ = process::set_foreground(tty, group);
         }
         if screen.is_none() {
             *screen = capture();

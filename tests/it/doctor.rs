@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, run};
+use crate::common::{TestEnv, hermetic, run};
 use crate::dispatch::{Repo, completion};
 
 /// A bin directory holding only what doctor should find: git and tmux, the stand-in claude,
@@ -548,4 +548,49 @@ fn missing_or_old_tools_fail() {
         "git version 2.30.9 is older than 2.36, which vnx needs for `git worktree list --porcelain -z`"
     );
     assert_eq!(git["hint"], "upgrade git to 2.36 or later");
+}
+
+/// CI runs the suite in a PID namespace whose session leader is outside it, where `getsid`
+/// (and `getpgrp` for a process that is not a group leader) return 0. The stand-ins once
+/// panicked there; vnx and they must work.
+#[test]
+fn doctor_and_the_stand_ins_work_where_the_session_is_outside_the_pid_namespace() {
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("unshare (util-linux) is installed");
+    let can = Command::new(unshare)
+        .args(["--pid", "--fork", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !can {
+        eprintln!("not run: this user cannot create a PID namespace (`unshare --pid` needs root)");
+        return;
+    }
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let mut cmd = Command::new(unshare);
+    hermetic(&mut cmd, &repo.env.home());
+    cmd.current_dir(repo.env.path())
+        .env("PATH", &bin)
+        .env("VNX_TMUX_SOCKET", repo.server.0.socket())
+        .args([
+            "--pid",
+            "--fork",
+            env!("CARGO_BIN_EXE_vnx"),
+            "doctor",
+            "--json",
+        ]);
+    let r = run(cmd);
+    let report: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {} {}", r.stdout, r.stderr));
+    for cli in ["claude", "codex", "gemini"] {
+        assert_eq!(
+            check(&report, cli)["status"],
+            "pass",
+            "{}",
+            not_passing(&report)
+        );
+    }
+    assert_eq!(r.code, 0, "{}", not_passing(&report));
 }

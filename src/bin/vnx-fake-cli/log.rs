@@ -46,6 +46,7 @@ impl InvocationLog {
         let cwd = std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
+        let ids = sys::ProcessIds::read();
         let doc = json!({
             "personality": personality,
             "argv": argv,
@@ -56,9 +57,9 @@ impl InvocationLog {
             "stdin": sys::fd_kind(io::stdin().as_fd()),
             "stdout": sys::fd_kind(io::stdout().as_fd()),
             "pid": pid,
-            "ppid": rustix::process::getppid().map(|p| p.as_raw_nonzero().get()),
-            "pgid": rustix::process::getpgrp().as_raw_nonzero().get(),
-            "sid": rustix::process::getsid(None).ok().map(|p| p.as_raw_nonzero().get()),
+            "ppid": ids.ppid,
+            "pgid": ids.pgid,
+            "sid": ids.sid,
             "env": logged_env(),
             "mode": null,
             "session_id": null,
