@@ -796,8 +796,8 @@ gates:
         parse(text, Path::new(".vnx/config.yaml")).unwrap()
     }
 
-    /// (line, column, message) of an invalid config.
-    fn parse_err(text: &str) -> (usize, usize, String) {
+    /// (line, column, message) of an invalid config; also used by `gates`' tests.
+    pub(super) fn parse_err(text: &str) -> (usize, usize, String) {
         match parse(text, Path::new(".vnx/config.yaml")) {
             Err(ConfigError::Invalid {
                 line,

@@ -290,14 +290,39 @@ pub fn set_foreground(tty: impl std::os::fd::AsFd, pgid: u32) -> io::Result<()> 
     result.map_err(io::Error::from)
 }
 
-/// This process's own process group; `None` when its leader lives outside this PID namespace
-/// (`getpgrp` then returns 0, as it does in a container whose runner kept its session).
-#[allow(unsafe_code)]
+/// This process's parent, process group and session, as the PID namespace of
+/// `std::process::id()` sees them. An id is `None` (rather than 0) for a process outside that
+/// namespace, as in a container whose runner kept its own session: the calls return 0 there,
+/// which typed pid wrappers reject (rustix's `Pid` is non-zero, and asserts it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessIds {
+    pub ppid: Option<u32>,
+    pub pgid: Option<u32>,
+    pub sid: Option<u32>,
+}
+
+impl ProcessIds {
+    #[allow(unsafe_code)]
+    pub fn read() -> ProcessIds {
+        // SAFETY: getppid(2), getpgrp(2) and getsid(2) (for this process, `0`) take no
+        // pointers, touch no memory and cannot fail in a way that matters here.
+        let (ppid, pgid, sid) = unsafe { (libc::getppid(), libc::getpgrp(), libc::getsid(0)) };
+        ProcessIds {
+            ppid: visible(ppid),
+            pgid: visible(pgid),
+            sid: visible(sid),
+        }
+    }
+}
+
+/// A process id from the kernel: 0 (outside this PID namespace) and errors (-1) are `None`.
+fn visible(id: libc::pid_t) -> Option<u32> {
+    u32::try_from(id).ok().filter(|&v| v > 0)
+}
+
+/// This process's own process group; `None` when its leader lives outside this PID namespace.
 pub fn own_process_group() -> Option<u32> {
-    // SAFETY: getpgrp(2) takes no arguments, cannot fail and touches no memory. (rustix's
-    // wrapper assumes a non-zero id, which a PID namespace does not guarantee.)
-    let pgid = unsafe { libc::getpgrp() };
-    u32::try_from(pgid).ok().filter(|&p| p > 0)
+    ProcessIds::read().pgid
 }
 
 /// Polls a child until it exits or `deadline` passes (`None`).
@@ -412,6 +437,16 @@ impl Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_outside_the_pid_namespace_are_none() {
+        assert_eq!(visible(0), None);
+        assert_eq!(visible(-1), None);
+        assert_eq!(visible(42), Some(42));
+        // Reading never panics, whatever namespace the test runs in; the doctor tests run the
+        // stand-ins in a namespace whose session is outside it.
+        let _ = ProcessIds::read();
+    }
 
     #[test]
     fn git_redirecting_variables_are_removed_and_prompts_disabled() {

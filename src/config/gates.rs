@@ -269,21 +269,9 @@ impl Validator<'_> {
 mod tests {
     use std::path::Path;
 
-    use super::super::{ConfigError, parse};
+    use super::super::parse;
+    use super::super::tests::parse_err;
     use super::*;
-
-    /// (line, column, message) of an invalid config.
-    fn parse_err(text: &str) -> (usize, usize, String) {
-        match parse(text, Path::new(".vnx/config.yaml")) {
-            Err(ConfigError::Invalid {
-                line,
-                column,
-                message,
-                ..
-            }) => (line, column, message),
-            other => panic!("expected Invalid, got {other:?}"),
-        }
-    }
 
     fn gate(text: &str) -> GateDef {
         let config = parse(&format!("gates:\n  g:\n{text}"), Path::new("c")).unwrap();

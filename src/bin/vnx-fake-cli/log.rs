@@ -46,7 +46,7 @@ impl InvocationLog {
         let cwd = std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let ids = sys::ProcessIds::read();
+        let ids = vnx::process::ProcessIds::read();
         let doc = json!({
             "personality": personality,
             "argv": argv,

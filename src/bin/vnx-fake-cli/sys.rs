@@ -10,36 +10,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// This process's parent, process group and session, as the same PID namespace as
-/// `std::process::id()` sees them. An id is `None` (rather than 0) for a process outside that
-/// namespace, as in a container whose runner kept its own session: the calls return 0 there,
-/// which typed pid wrappers reject (rustix's `getsid` asserts, and its `Pid` is non-zero).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct ProcessIds {
-    pub ppid: Option<u32>,
-    pub pgid: Option<u32>,
-    pub sid: Option<u32>,
-}
-
-impl ProcessIds {
-    #[allow(unsafe_code)]
-    pub fn read() -> ProcessIds {
-        // SAFETY: getppid(2), getpgrp(2) and getsid(2) (for this process, `0`) take no
-        // pointers, touch no memory and cannot fail in a way that matters here.
-        let (ppid, pgid, sid) = unsafe { (libc::getppid(), libc::getpgrp(), libc::getsid(0)) };
-        ProcessIds {
-            ppid: visible(ppid),
-            pgid: visible(pgid),
-            sid: visible(sid),
-        }
-    }
-}
-
-/// A process id from the kernel: 0 (outside this PID namespace) and errors (-1) are `None`.
-fn visible(id: libc::pid_t) -> Option<u32> {
-    u32::try_from(id).ok().filter(|&v| v > 0)
-}
-
 /// What a standard stream is connected to, as the invocation log names it.
 pub fn fd_kind(fd: BorrowedFd<'_>) -> &'static str {
     if rustix::termios::isatty(fd) {
@@ -298,16 +268,6 @@ pub fn run_shell(command: &str, cwd: &Path, env: &[(String, String)]) -> (String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_outside_the_pid_namespace_are_none() {
-        assert_eq!(visible(0), None);
-        assert_eq!(visible(-1), None);
-        assert_eq!(visible(42), Some(42));
-        // Reading never panics, whatever namespace the test runs in; the doctor tests run the
-        // stand-ins in a namespace whose session is outside it.
-        let _ = ProcessIds::read();
-    }
 
     #[test]
     fn uuids_have_the_right_shape_and_version() {
