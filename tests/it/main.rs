@@ -32,3 +32,10 @@ mod skills;
 mod tamper;
 mod tmux;
 mod worktree;
+
+// Hardening against hostile workers and unlucky users.
+mod anchoring;
+mod forgery;
+mod supervisor_faults;
+mod untrusted_input;
+mod worktree_safety;
