@@ -7,6 +7,7 @@
 //! line's exact bytes, which makes the last line's hash commit to the whole history).
 
 pub mod append;
+pub mod attest;
 pub mod checkpoint;
 pub mod json;
 pub mod line;

@@ -141,3 +141,12 @@ pub fn constraint_overrides() -> (BTreeSet<String>, BTreeMap<String, String>) {
     }
     (keys, reasons)
 }
+
+/// The attestor that signs the receipts vnx writes itself, with the local key (the checkpoint
+/// key, see [`key_path`]), created on first use.
+pub fn attestor() -> Result<vnx::ledger::attest::Attestor, CliError> {
+    let path = key_path(None)?;
+    let (key, _) = vnx::ledger::checkpoint::CheckpointKey::load_or_create(&path)
+        .map_err(|e| CliError::from(e).context("cannot load the key that signs vnx's receipts"))?;
+    Ok(vnx::ledger::attest::Attestor::new(&key))
+}

@@ -185,6 +185,11 @@ impl CheckpointKey {
         self.key.verifying_key().to_bytes()
     }
 
+    /// The key itself, for attestations (`attest`).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -1,0 +1,253 @@
+//! Attestations: vnx's Ed25519 signature on the receipts it writes itself (dispatches, gates,
+//! merges, releases, constraint decisions), so that evidence that decides a merge cannot be
+//! written by anyone without the signing key — a worker appending through `vnx receipts
+//! append`, or writing the ledger file directly, produces receipts that do not count.
+//!
+//! The signature covers the receipt as it is written, less the chain fields the ledger adds
+//! (`seq`, `prev_hash`, `prev_line_sha256`): [`Attestor::attest`] stamps `timestamp` and
+//! `schema_version` first, so nothing the ledger adds later is left unsigned.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+use super::checkpoint::CheckpointKey;
+use super::json::{self, Object, Value};
+use super::line::{PREV_HASH, PREV_LINE};
+use super::receipt::{Receipt, SCHEMA_VERSION};
+
+/// The member that carries an attestation: `{"key": <hex public key>, "sig": <hex>}`.
+pub const FIELD: &str = "vnx_attestation";
+const DOMAIN: &[u8] = b"vnx-receipt-attestation v1\n";
+
+/// Event types vnx writes itself, by prefix or whole name, with the command that writes them.
+const OWNED: &[(&str, &str)] = &[
+    ("dispatch_", "vnx dispatch-agent (a worker reports with `vnx report`)"),
+    ("constraint_", "vnx dispatch-agent"),
+    ("gate_", "vnx gate-check"),
+    ("merge", "vnx merge"),
+    ("worktree_", "vnx worktree-release"),
+    ("checkpoint", "vnx audit-chain checkpoint"),
+    ("ledger_", "vnx receipts append (the ledger writes these itself)"),
+    ("chain_", "vnx audit-chain seal"),
+];
+
+/// Whether `event` is a kind only vnx itself writes; if so, the command that writes it.
+pub fn owner_command(event: &str) -> Option<&'static str> {
+    OWNED
+        .iter()
+        .find(|(prefix, _)| event.starts_with(prefix))
+        .map(|(_, command)| *command)
+}
+
+/// Signs the receipts vnx writes, with the local key (the checkpoint key).
+pub struct Attestor {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Attestor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attestor")
+            .field("public_key", &hex::encode(self.public_key()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bytes a signature covers: a domain tag and the canonical receipt without its chain
+/// fields and its attestation.
+fn message(object: &Object<'_>) -> Vec<u8> {
+    let mut o = object.clone();
+    for field in [PREV_HASH, PREV_LINE, "seq", FIELD] {
+        o.remove(field);
+    }
+    let mut out = DOMAIN.to_vec();
+    json::write_object(&o, None, &mut out);
+    out
+}
+
+impl Attestor {
+    pub fn new(key: &CheckpointKey) -> Attestor {
+        Attestor {
+            key: key.signing_key().clone(),
+        }
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// The receipt with `timestamp` (from `now`, when absent), `schema_version` and its
+    /// attestation. An attestation already there is replaced.
+    pub fn attest(&self, receipt: &Receipt, now: &dyn Fn() -> String) -> Receipt {
+        let mut o = receipt.object().clone();
+        o.remove(FIELD);
+        if !o.contains_key("schema_version") {
+            o.insert("schema_version", Value::int(SCHEMA_VERSION));
+        }
+        if !o.contains_key("timestamp") {
+            o.insert("timestamp", Value::string(now()));
+        }
+        let sig: Signature = self.key.sign(&message(&o));
+        let mut a = Object::default();
+        a.insert("key", Value::string(hex::encode(self.public_key())));
+        a.insert("sig", Value::string(hex::encode(sig.to_bytes())));
+        o.insert(FIELD, Value::Object(a));
+        Receipt::internal(o)
+    }
+}
+
+/// What a receipt's attestation says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attestation {
+    /// Signed by a trusted key.
+    Valid { key: [u8; 32] },
+    /// No attestation.
+    Missing,
+    /// Not of the form `{"key": hex, "sig": hex}`.
+    Malformed,
+    /// The signature does not verify: the receipt was changed after signing, or forged.
+    BadSignature { key: [u8; 32] },
+    /// A correct signature by a key this repository does not trust.
+    Untrusted { key: [u8; 32] },
+}
+
+impl Attestation {
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Attestation::Valid { .. })
+    }
+
+    /// A short description, for reports ("no vnx attestation", …).
+    pub fn describe(&self) -> String {
+        match self {
+            Attestation::Valid { key } => format!("attested by key {}", fingerprint(key)),
+            Attestation::Missing => "carries no vnx attestation".into(),
+            Attestation::Malformed => "carries a malformed vnx attestation".into(),
+            Attestation::BadSignature { key } => format!(
+                "carries a signature by key {} that does not verify",
+                fingerprint(key)
+            ),
+            Attestation::Untrusted { key } => {
+                format!("is signed by key {}, which is not trusted", fingerprint(key))
+            }
+        }
+    }
+}
+
+/// The first 16 hex digits of a public key.
+pub fn fingerprint(key: &[u8; 32]) -> String {
+    hex::encode(&key[..8])
+}
+
+/// Checks a receipt (as read back from the ledger) against the trusted keys.
+pub fn check(object: &Object<'_>, trusted: &[[u8; 32]]) -> Attestation {
+    let Some(a) = object.get(FIELD) else {
+        return Attestation::Missing;
+    };
+    let decode = |name: &str, out: &mut [u8]| {
+        a.as_object()
+            .and_then(|a| a.get(name))
+            .and_then(Value::as_str)
+            .and_then(|h| hex::decode_to_slice(h, out).ok())
+    };
+    let (mut key, mut sig) = ([0u8; 32], [0u8; 64]);
+    if decode("key", &mut key).is_none() || decode("sig", &mut sig).is_none() {
+        return Attestation::Malformed;
+    }
+    let Ok(verifying) = VerifyingKey::from_bytes(&key) else {
+        return Attestation::Malformed;
+    };
+    let sig = Signature::from_bytes(&sig);
+    if verifying.verify(&message(object), &sig).is_err() {
+        return Attestation::BadSignature { key };
+    }
+    if trusted.contains(&key) {
+        Attestation::Valid { key }
+    } else {
+        Attestation::Untrusted { key }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::json::Mode;
+
+    fn attestor() -> (tempfile::TempDir, Attestor) {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, _) = CheckpointKey::load_or_create(&dir.path().join("k/key")).unwrap();
+        (dir, Attestor::new(&key))
+    }
+
+    fn parse(text: &[u8]) -> Object<'static> {
+        match json::parse(std::str::from_utf8(text).unwrap(), Mode::Python).unwrap() {
+            Value::Object(o) => o.into_owned(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn an_attested_receipt_verifies_after_the_ledger_stamps_it() {
+        let (dir, a) = attestor();
+        let r = Receipt::from_json(br#"{"event_type":"gate_result","dispatch_id":"D-1","verdict":"pass","n":1.5}"#)
+            .unwrap();
+        let signed = a.attest(&r, &|| "2026-01-01T00:00:00Z".into());
+        let ledger = crate::ledger::Ledger::new(dir.path().join("l.ndjson"));
+        ledger.append(&signed).unwrap();
+        ledger.append(&signed).unwrap();
+        let text = std::fs::read(dir.path().join("l.ndjson")).unwrap();
+        let trusted = [a.public_key()];
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let o = parse(line);
+            assert_eq!(check(&o, &trusted), Attestation::Valid { key: a.public_key() });
+            assert!(matches!(check(&o, &[]), Attestation::Untrusted { .. }));
+        }
+    }
+
+    #[test]
+    fn changes_forgeries_and_strangers_do_not_count() {
+        let (_d1, a) = attestor();
+        let (_d2, stranger) = attestor();
+        let trusted = [a.public_key()];
+        let r = Receipt::from_json(br#"{"event_type":"gate_result","verdict":"pass"}"#).unwrap();
+        let now = || "2026-01-01T00:00:00Z".to_owned();
+        let signed = a.attest(&r, &now).object().clone();
+        assert!(check(&signed, &trusted).is_valid());
+
+        let mut changed = signed.clone();
+        changed.insert("verdict", Value::string("fail"));
+        assert!(matches!(
+            check(&changed, &trusted),
+            Attestation::BadSignature { .. }
+        ));
+        assert_eq!(check(r.object(), &trusted), Attestation::Missing);
+        let mut junk = signed.clone();
+        junk.insert(FIELD, Value::string("x"));
+        assert_eq!(check(&junk, &trusted), Attestation::Malformed);
+        let by_stranger = stranger.attest(&r, &now).object().clone();
+        assert_eq!(
+            check(&by_stranger, &trusted),
+            Attestation::Untrusted {
+                key: stranger.public_key()
+            }
+        );
+    }
+
+    #[test]
+    fn owned_kinds() {
+        for e in [
+            "dispatch_started",
+            "dispatch_completed",
+            "gate_result",
+            "merge_completed",
+            "merge",
+            "worktree_released",
+            "constraint_decision",
+            "checkpoint",
+            "ledger_repair",
+            "chain_epoch_start",
+        ] {
+            assert!(owner_command(e).is_some(), "{e}");
+        }
+        for e in ["task_complete", "note", "progress", "review_note"] {
+            assert_eq!(owner_command(e), None, "{e}");
+        }
+    }
+}
