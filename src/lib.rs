@@ -10,6 +10,7 @@ pub mod defaults;
 pub mod demo;
 pub mod dispatch;
 pub mod doctor;
+pub mod evidence_reach;
 pub mod gate;
 pub mod git_hooks;
 pub mod init;

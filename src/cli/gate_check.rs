@@ -51,7 +51,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .unwrap_or_default()
         ),
     };
+    let (attestor, trusted_keys) = settings::attestation(None, &ledger)?;
     let ctx = Context {
+        attestor: &attestor,
+        trusted_keys: &trusted_keys,
         root: &project.root,
         ledger: &ledger,
         vnx: &vnx,

@@ -41,7 +41,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();
+    let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;
     let ctx = Context {
+        attestor: &attestor,
+        trusted_keys: &trusted_keys,
         root: &project.root,
         ledger: &ledger,
         key: key.as_deref(),

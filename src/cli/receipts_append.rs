@@ -17,7 +17,9 @@ const BATCH: usize = 4096;
 ///
 /// Takes one receipt (--receipt or --receipt-file) or NDJSON receipts on stdin (`-`). Each
 /// must be a JSON object with an `event_type`; the ledger stamps `seq`, `schema_version`,
-/// `timestamp` (if absent) and both hash links. Invalid input writes nothing.
+/// `timestamp` (if absent) and both hash links. Invalid input writes nothing. The kinds vnx
+/// writes itself (`dispatch_*`, `constraint_*`, `gate_*`, `merge*`, `worktree_*`,
+/// `checkpoint*`, `ledger_*`, `chain_*`) are refused: their commands write them, signed.
 ///
 ///   $ vnx receipts append --receipt '{"event_type":"note","status":"done"}'
 ///   $ producer | vnx receipts append -
@@ -41,6 +43,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let receipts = read_receipts(&args)?;
+    refuse_owned(&receipts)?;
     let ledger = Ledger::new(args.ledger.resolve()?);
     let mut out = Out::new();
     let mut all = AppendOutcome::default();
@@ -122,6 +125,37 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
             .with_hint("give one JSON object per line"));
     }
     Ok(receipts)
+}
+
+/// Refuses the receipts vnx writes itself (dispatches, gates, merges, releases, constraint
+/// decisions, checkpoints) and any attestation: evidence that decides a merge must come
+/// from the command that produced it, never from a caller — a worker included.
+fn refuse_owned(receipts: &[Receipt]) -> Result<(), CliError> {
+    use vnx::ledger::attest;
+    for (n, r) in receipts.iter().enumerate() {
+        let at = if receipts.len() > 1 {
+            format!(" (receipt {} of {})", n + 1, receipts.len())
+        } else {
+            String::new()
+        };
+        if let Some(command) = attest::owner_command(r.event_type()) {
+            return Err(CliError::new(format!(
+                "`{}` receipts are written by vnx itself{at}; nothing was appended",
+                r.event_type()
+            ))
+            .with_hint(format!(
+                "use {command}; `vnx receipts append` takes your own kinds, e.g. \"task_complete\""
+            )));
+        }
+        if r.object().contains_key(attest::FIELD) {
+            return Err(CliError::new(format!(
+                "`{}` is set by vnx itself and may not be supplied{at}; nothing was appended",
+                attest::FIELD
+            ))
+            .with_hint("leave the field out"));
+        }
+    }
+    Ok(())
 }
 
 /// The error for a failed batch, after reporting the batches already durable (with `--json`

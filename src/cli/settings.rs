@@ -144,9 +144,20 @@ pub fn constraint_overrides() -> (BTreeSet<String>, BTreeMap<String, String>) {
 
 /// The attestor that signs the receipts vnx writes itself, with the local key (the checkpoint
 /// key, see [`key_path`]), created on first use.
-pub fn attestor() -> Result<vnx::ledger::attest::Attestor, CliError> {
-    let path = key_path(None)?;
+pub fn attestor(flag: Option<PathBuf>) -> Result<vnx::ledger::attest::Attestor, CliError> {
+    let path = key_path(flag)?;
     let (key, _) = vnx::ledger::checkpoint::CheckpointKey::load_or_create(&path)
         .map_err(|e| CliError::from(e).context("cannot load the key that signs vnx's receipts"))?;
     Ok(vnx::ledger::attest::Attestor::new(&key))
+}
+
+/// The attestor, and the keys whose attestations count for `ledger`: the attestor's own and
+/// those `.vnx/checkpoint-keys` lists.
+pub fn attestation(
+    flag: Option<PathBuf>,
+    ledger: &std::path::Path,
+) -> Result<(vnx::ledger::attest::Attestor, Vec<[u8; 32]>), CliError> {
+    let attestor = attestor(flag)?;
+    let trusted = vnx::ledger::attest::trusted_keys(ledger, &attestor)?;
+    Ok((attestor, trusted))
 }

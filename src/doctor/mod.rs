@@ -2,12 +2,14 @@
 //! check has a name, PASS/WARN/FAIL, what was found, and for WARN and FAIL a hint saying what
 //! to do: git and tmux (`tools`), the worker CLIs and the flags vnx passes them (`clis`), the
 //! project's committed files (`files`), the ledger, its checkpoints and the signing key
-//! (`evidence`), and what dispatches left behind (`leftovers`).
+//! (`evidence`), who could forge or tamper with the evidence (`reach`), and what dispatches
+//! left behind (`leftovers`).
 
 mod clis;
 mod evidence;
 mod files;
 mod leftovers;
+mod reach;
 mod tools;
 mod trust;
 
@@ -178,6 +180,12 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             rest.extend(evidence::ledger(ledger, inputs.key_path, inputs.threads));
         }
         rest.push(evidence::key(inputs.key_path, root));
+        if let Some(ledger) = inputs.ledger {
+            rest.push(reach::attestations(ledger, inputs.key_path));
+        }
+        if let (Some(root), true) = (root, initialised) {
+            rest.push(reach::reach(inputs.key_path, inputs.ledger, root));
+        }
         if let (Some(root), true) = (root, initialised) {
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));
         }

@@ -1,12 +1,15 @@
 //! What the ledger holds about one dispatch, for gates and merges: its start (role, base,
 //! branch), its completion (status, head), a phantom guard's correction, and every gate
-//! request and result; and the contract hash that ties a gate's request to its result.
+//! request and result; and the contract hash that ties a gate's request to its result. Only
+//! receipts attested by a trusted key count; the others are set aside as unattested, for the
+//! caller to name.
 
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use crate::ledger::LedgerError;
+use crate::ledger::attest::{self, Attestation};
 use crate::ledger::json::{self, Mode, Object, Value};
 use crate::ledger::tail;
 
@@ -38,6 +41,9 @@ pub struct Evidence {
     pub corrected: Option<Line>,
     pub requests: Vec<Line>,
     pub results: Vec<Line>,
+    /// Receipts of these kinds about the dispatch that no trusted key attests: written by
+    /// something other than vnx (a worker, say), and ignored.
+    pub unattested: Vec<(Line, Attestation)>,
 }
 
 /// A full commit id as git writes it (SHA-1 or SHA-256, lowercase hex): the only form a
@@ -47,8 +53,9 @@ pub fn is_commit_id(s: &str) -> bool {
 }
 
 impl Evidence {
-    /// Reads the ledger's receipts about dispatch `id`.
-    pub fn read(ledger: &Path, id: &str) -> Result<Evidence, LedgerError> {
+    /// Reads the ledger's receipts about dispatch `id`; only those attested by one of
+    /// `trusted` count (see [`attest::check`]).
+    pub fn read(ledger: &Path, id: &str, trusted: &[[u8; 32]]) -> Result<Evidence, LedgerError> {
         let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
             memchr::memmem::find(l, id.as_bytes()).is_some()
         })?;
@@ -72,6 +79,21 @@ impl Evidence {
             if line.text("dispatch_id") != Some(id) {
                 continue;
             }
+            let evidence = matches!(
+                line.event(),
+                "dispatch_started"
+                    | "dispatch_completed"
+                    | "dispatch_corrected"
+                    | "gate_request"
+                    | "gate_result"
+            );
+            if evidence {
+                let attestation = attest::check(&line.fields, trusted);
+                if !attestation.is_valid() {
+                    e.unattested.push((line, attestation));
+                    continue;
+                }
+            }
             match line.event() {
                 "dispatch_started" => e.started = Some(line),
                 "dispatch_completed" => {
@@ -85,6 +107,17 @@ impl Evidence {
             }
         }
         Ok(e)
+    }
+
+    /// One line per unattested receipt: `line N: <event> … carries no vnx attestation`.
+    pub fn unattested_lines(&self) -> Vec<String> {
+        self.unattested
+            .iter()
+            .map(|(l, a)| {
+                let at = l.seq.map_or_else(String::new, |s| format!("line {s}: "));
+                format!("{at}{} {}", l.event(), a.describe())
+            })
+            .collect()
     }
 
     /// The completion's status, as corrected.

@@ -15,8 +15,8 @@ use super::run::{self, Ended, Limits};
 use super::{Context, Event, Exit, GateError, GateOutcome, Status, io_err, receipt, text};
 use crate::config::{Config, GateDef, GateKind};
 use crate::dispatch::outcome::ledger_value;
-use crate::ledger::Ledger;
 use crate::ledger::json::Value;
+use crate::ledger::{Ledger, now_utc};
 use crate::process::{self, Cmd};
 use crate::provider::events::{EventParser, LAST_MESSAGE_MAX_CHARS};
 use crate::provider::invocation::{self, declared_invocation};
@@ -127,20 +127,23 @@ pub(super) fn run_gate(
     let request_sha256 = sha256_hex(&request);
     let contract = contract_hash(s.id, name, &definition, s.head, &request_sha256);
     let ledger = Ledger::new(s.ctx.ledger);
-    ledger.append(&receipt(vec![
-        ("event_type", text("gate_request")),
-        ("dispatch_id", text(s.id)),
-        ("gate", text(name)),
-        ("kind", text(def.kind.name())),
-        ("run", text(s.run)),
-        ("head_commit", text(s.head)),
-        ("base_commit", text(s.base)),
-        ("definition", Some(definition.clone())),
-        ("definition_sha256", text(definition_sha256.clone())),
-        ("request_path", text(request_path.to_string_lossy())),
-        ("request_sha256", text(request_sha256.clone())),
-        ("contract_hash", text(contract.clone())),
-    ]))?;
+    ledger.append(&s.ctx.attestor.attest(
+        &receipt(vec![
+            ("event_type", text("gate_request")),
+            ("dispatch_id", text(s.id)),
+            ("gate", text(name)),
+            ("kind", text(def.kind.name())),
+            ("run", text(s.run)),
+            ("head_commit", text(s.head)),
+            ("base_commit", text(s.base)),
+            ("definition", Some(definition.clone())),
+            ("definition_sha256", text(definition_sha256.clone())),
+            ("request_path", text(request_path.to_string_lossy())),
+            ("request_sha256", text(request_sha256.clone())),
+            ("contract_hash", text(contract.clone())),
+        ]),
+        &now_utc,
+    ))?;
     (s.ctx.on_event)(Event::Started {
         gate: name,
         kind: def.kind.name(),
@@ -433,45 +436,48 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
         })
         .collect();
     let opt = |v: &Option<String>| v.clone().map(Value::string);
-    ledger.append(&receipt(vec![
-        ("event_type", text("gate_result")),
-        ("dispatch_id", text(s.id)),
-        ("gate", text(o.gate.clone())),
-        ("kind", text(o.kind)),
-        ("run", text(s.run)),
-        ("status", text(o.status.name())),
-        ("reason", opt(&o.reason)),
-        (
-            "failure_reason",
-            opt(&o.reason).filter(|_| o.status != Status::Pass),
-        ),
-        ("contract_hash", text(o.contract_hash.clone())),
-        ("head_commit", text(o.head_commit.clone())),
-        ("definition_sha256", text(o.definition_sha256.clone())),
-        ("request_sha256", text(o.request_sha256.clone())),
-        ("duration_seconds", Some(Value::Float(o.duration_seconds))),
-        ("argv", Some(ledger_value(&o.argv))),
-        ("exit", o.exit.as_ref().map(ledger_value)),
-        ("provider", opt(&o.provider)),
-        ("model", opt(&o.model)),
-        ("session_id", opt(&o.session_id)),
-        ("verdict", o.verdict.as_ref().map(ledger_value)),
-        (
-            "finding_counts",
-            o.finding_counts.as_ref().map(ledger_value),
-        ),
-        (
-            "findings",
-            (!findings.is_empty()).then(|| ledger_value(&findings)),
-        ),
-        ("output_path", text(o.output_path.to_string_lossy())),
-        ("output_sha256", output_sha256.map(Value::string)),
-        ("result_path", text(o.result_path.to_string_lossy())),
-        ("result_sha256", text(sha256_hex(&result))),
-        ("report_path", text(o.report_path.to_string_lossy())),
-        ("report_sha256", text(sha256_hex(report.as_bytes()))),
-        ("worktree_removed", Some(Value::Bool(o.worktree_removed))),
-    ]))?;
+    ledger.append(&s.ctx.attestor.attest(
+        &receipt(vec![
+            ("event_type", text("gate_result")),
+            ("dispatch_id", text(s.id)),
+            ("gate", text(o.gate.clone())),
+            ("kind", text(o.kind)),
+            ("run", text(s.run)),
+            ("status", text(o.status.name())),
+            ("reason", opt(&o.reason)),
+            (
+                "failure_reason",
+                opt(&o.reason).filter(|_| o.status != Status::Pass),
+            ),
+            ("contract_hash", text(o.contract_hash.clone())),
+            ("head_commit", text(o.head_commit.clone())),
+            ("definition_sha256", text(o.definition_sha256.clone())),
+            ("request_sha256", text(o.request_sha256.clone())),
+            ("duration_seconds", Some(Value::Float(o.duration_seconds))),
+            ("argv", Some(ledger_value(&o.argv))),
+            ("exit", o.exit.as_ref().map(ledger_value)),
+            ("provider", opt(&o.provider)),
+            ("model", opt(&o.model)),
+            ("session_id", opt(&o.session_id)),
+            ("verdict", o.verdict.as_ref().map(ledger_value)),
+            (
+                "finding_counts",
+                o.finding_counts.as_ref().map(ledger_value),
+            ),
+            (
+                "findings",
+                (!findings.is_empty()).then(|| ledger_value(&findings)),
+            ),
+            ("output_path", text(o.output_path.to_string_lossy())),
+            ("output_sha256", output_sha256.map(Value::string)),
+            ("result_path", text(o.result_path.to_string_lossy())),
+            ("result_sha256", text(sha256_hex(&result))),
+            ("report_path", text(o.report_path.to_string_lossy())),
+            ("report_sha256", text(sha256_hex(report.as_bytes()))),
+            ("worktree_removed", Some(Value::Bool(o.worktree_removed))),
+        ]),
+        &now_utc,
+    ))?;
     Ok(())
 }
 

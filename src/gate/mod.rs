@@ -16,9 +16,10 @@ use serde::Serialize;
 
 use crate::config::{Config, ConfigError};
 use crate::dispatch::outcome::ledger_value;
+use crate::ledger::attest::Attestor;
 use crate::ledger::json::{Object, Value};
 use crate::ledger::receipt::is_dispatch_id;
-use crate::ledger::{Ledger, LedgerError, Receipt};
+use crate::ledger::{Ledger, LedgerError, Receipt, now_utc};
 use crate::worktree::{Repo, WorktreeError};
 use evidence::Evidence;
 
@@ -36,6 +37,10 @@ pub struct Context<'a> {
     pub find_program: &'a (dyn Fn(&str) -> Option<PathBuf> + Sync),
     /// Told when each gate starts and ends.
     pub on_event: &'a (dyn Fn(Event<'_>) + Sync),
+    /// Signs the gate receipts.
+    pub attestor: &'a Attestor,
+    /// The keys whose attestations count (see [`crate::ledger::attest::trusted_keys`]).
+    pub trusted_keys: &'a [[u8; 32]],
 }
 
 /// Progress of a gate-check.
@@ -231,7 +236,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
         });
     }
     let config = crate::config::load(&config_path)?;
-    let ev = Evidence::read(ctx.ledger, id)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     let Some(started) = &ev.started else {
         return Err(GateError::UnknownDispatch {
             id: id.to_owned(),
@@ -250,6 +255,9 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
 
     let mut reasons = Vec::new();
     let mut notes = Vec::new();
+    for line in ev.unattested_lines() {
+        notes.push(format!("ignored a receipt vnx did not write: {line}"));
+    }
     match (&ev.completed, &ev.corrected) {
         (None, _) => reasons.push(format!("dispatch {id} has not completed")),
         (Some(_), Some(c)) => reasons.push(format!(
@@ -350,12 +358,12 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
         gates,
         report_path: run_dir.join("report.json"),
     };
-    record_report(ctx.ledger, &report)?;
+    record_report(ctx, &report)?;
     Ok(report)
 }
 
 /// Writes `report.json` and appends the `gate_report` receipt.
-fn record_report(ledger: &Path, r: &Report) -> Result<(), GateError> {
+fn record_report(ctx: &Context<'_>, r: &Report) -> Result<(), GateError> {
     let data = serde_json::to_vec_pretty(r).expect("reports serialize");
     std::fs::write(&r.report_path, &data).map_err(io_err(&r.report_path))?;
     let gates: Vec<Value<'static>> = r
@@ -393,6 +401,6 @@ fn record_report(ledger: &Path, r: &Report) -> Result<(), GateError> {
             text(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))),
         ),
     ]);
-    Ledger::new(ledger).append(&receipt)?;
+    Ledger::new(ctx.ledger).append(&ctx.attestor.attest(&receipt, &now_utc))?;
     Ok(())
 }

@@ -9,7 +9,9 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
-use super::checkpoint::CheckpointKey;
+use std::path::Path;
+
+use super::checkpoint::{self, Anchor, CheckpointError, CheckpointKey};
 use super::json::{self, Object, Value};
 use super::line::{PREV_HASH, PREV_LINE};
 use super::receipt::{Receipt, SCHEMA_VERSION};
@@ -20,15 +22,27 @@ const DOMAIN: &[u8] = b"vnx-receipt-attestation v1\n";
 
 /// Event types vnx writes itself, by prefix or whole name, with the command that writes them.
 const OWNED: &[(&str, &str)] = &[
-    ("dispatch_", "vnx dispatch-agent (a worker reports with `vnx report`)"),
+    (
+        "dispatch_",
+        "vnx dispatch-agent (a worker reports with `vnx report`)",
+    ),
     ("constraint_", "vnx dispatch-agent"),
     ("gate_", "vnx gate-check"),
     ("merge", "vnx merge"),
     ("worktree_", "vnx worktree-release"),
     ("checkpoint", "vnx audit-chain checkpoint"),
-    ("ledger_", "vnx receipts append (the ledger writes these itself)"),
+    (
+        "ledger_",
+        "vnx receipts append (the ledger writes these itself)",
+    ),
     ("chain_", "vnx audit-chain seal"),
 ];
+
+/// Whether `event` is a kind vnx signs: those it owns, less the ledger's own records (repair
+/// records and epoch markers, which the ledger writes unsigned).
+pub fn is_attested_kind(event: &str) -> bool {
+    owner_command(event).is_some() && !event.starts_with("ledger_") && !event.starts_with("chain_")
+}
 
 /// Whether `event` is a kind only vnx itself writes; if so, the command that writes it.
 pub fn owner_command(event: &str) -> Option<&'static str> {
@@ -125,10 +139,92 @@ impl Attestation {
                 fingerprint(key)
             ),
             Attestation::Untrusted { key } => {
-                format!("is signed by key {}, which is not trusted", fingerprint(key))
+                format!(
+                    "is signed by key {}, which is not trusted",
+                    fingerprint(key)
+                )
             }
         }
     }
+}
+
+/// The keys whose attestations count for the ledger at `ledger`: the local attestor's and
+/// those listed in the repository's `.vnx/checkpoint-keys` (so a CI runner can merge what a
+/// laptop dispatched). Unlike checkpoints, no list never means "any key": a worker can make
+/// a key of its own.
+pub fn trusted_keys(ledger: &Path, local: &Attestor) -> Result<Vec<[u8; 32]>, CheckpointError> {
+    let mut keys = match Anchor::discover(ledger) {
+        Ok(anchor) => checkpoint::trusted_keys(&anchor, None)?,
+        Err(CheckpointError::NotInRepo { .. }) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    keys.push(local.public_key());
+    Ok(keys)
+}
+
+/// A receipt of a kind vnx signs that no trusted key attests.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Unattested {
+    pub seq: Option<u64>,
+    pub event_type: String,
+    pub dispatch_id: Option<String>,
+    #[serde(skip)]
+    pub attestation: Attestation,
+    /// What is wrong with its attestation.
+    pub problem: String,
+}
+
+/// The receipts of kinds vnx signs that no trusted key attests, from the first attested
+/// receipt on (receipts written before vnx signed its receipts are not held against it).
+pub fn unattested(
+    ledger: &Path,
+    trusted: &[[u8; 32]],
+) -> Result<Vec<Unattested>, super::LedgerError> {
+    let patterns: Vec<Vec<u8>> = OWNED
+        .iter()
+        .map(|(prefix, _)| format!("\"event_type\":\"{prefix}").into_bytes())
+        .collect();
+    let (lines, _) = super::tail::last_lines(ledger, usize::MAX, |l| {
+        patterns
+            .iter()
+            .any(|p| memchr::memmem::find(l, p).is_some())
+    })?;
+    let mut found = Vec::new();
+    let mut signing = false;
+    for raw in lines {
+        let Some(o) = std::str::from_utf8(&raw)
+            .ok()
+            .and_then(|t| json::parse(t.trim(), json::Mode::Python).ok())
+            .and_then(|v| match v {
+                Value::Object(o) => Some(o.into_owned()),
+                _ => None,
+            })
+        else {
+            continue;
+        };
+        let event = o
+            .get("event_type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !is_attested_kind(event) {
+            continue;
+        }
+        let attestation = check(&o, trusted);
+        signing |= o.contains_key(FIELD);
+        if signing && !attestation.is_valid() {
+            found.push(Unattested {
+                seq: o.get("seq").and_then(Value::as_u64),
+                event_type: event.to_owned(),
+                dispatch_id: o
+                    .get("dispatch_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                problem: attestation.describe(),
+                attestation,
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// The first 16 hex digits of a public key.
@@ -186,8 +282,10 @@ mod tests {
     #[test]
     fn an_attested_receipt_verifies_after_the_ledger_stamps_it() {
         let (dir, a) = attestor();
-        let r = Receipt::from_json(br#"{"event_type":"gate_result","dispatch_id":"D-1","verdict":"pass","n":1.5}"#)
-            .unwrap();
+        let r = Receipt::from_json(
+            br#"{"event_type":"gate_result","dispatch_id":"D-1","verdict":"pass","n":1.5}"#,
+        )
+        .unwrap();
         let signed = a.attest(&r, &|| "2026-01-01T00:00:00Z".into());
         let ledger = crate::ledger::Ledger::new(dir.path().join("l.ndjson"));
         ledger.append(&signed).unwrap();
@@ -196,7 +294,12 @@ mod tests {
         let trusted = [a.public_key()];
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let o = parse(line);
-            assert_eq!(check(&o, &trusted), Attestation::Valid { key: a.public_key() });
+            assert_eq!(
+                check(&o, &trusted),
+                Attestation::Valid {
+                    key: a.public_key()
+                }
+            );
             assert!(matches!(check(&o, &[]), Attestation::Untrusted { .. }));
         }
     }

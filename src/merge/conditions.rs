@@ -215,6 +215,17 @@ fn ledger(ctx: &Context<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), Merg
 }
 
 fn done(ev: &Evidence, id: &str) -> Result<String, String> {
+    // Receipts about the dispatch that vnx did not write are ignored as evidence; their
+    // presence alone means something tried to forge it, which a person must look at.
+    let unattested = ev.unattested_lines();
+    if !unattested.is_empty() {
+        return Err(format!(
+            "the ledger holds {} receipt(s) about {id} that vnx did not write ({}); a worker \
+             may have tried to forge its evidence",
+            unattested.len(),
+            unattested.join("; ")
+        ));
+    }
     match (&ev.completed, &ev.corrected) {
         (None, _) => Err(format!("dispatch {id} has not completed")),
         (Some(_), Some(c)) => Err(format!(
@@ -274,9 +285,15 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
         let def = &config.gates[name];
         let definition = evidence::sha256_of(&ledger_value(def));
         let latest = ev.latest_result(name, &head);
+        let completed_seq = ev.completed.as_ref().and_then(|c| c.seq);
         let problem = match latest {
             None => Some(format!(
                 "gate `{name}` has no result for {head} (run `vnx gate-check {id}`)"
+            )),
+            // Gates run on what the worker left, after it ended.
+            Some(r) if r.seq.is_none() || r.seq <= completed_seq => Some(format!(
+                "gate `{name}`'s result (line {}) does not come after the dispatch's completion",
+                r.seq.map_or("?".into(), |s| s.to_string())
             )),
             Some(r) if r.text("status") != Some("pass") => Some(format!(
                 "gate `{name}`'s latest result is {}: {}",

@@ -19,6 +19,7 @@ use crate::config::ConfigError;
 use crate::dispatch::outcome::ledger_value;
 use crate::gate::evidence::Evidence;
 use crate::gate::{receipt, text};
+use crate::ledger::attest::Attestor;
 use crate::ledger::checkpoint::{self, Anchor, CheckpointError, CheckpointOutcome};
 use crate::ledger::json::Value;
 use crate::ledger::receipt::is_dispatch_id;
@@ -38,6 +39,10 @@ pub struct Context<'a> {
     pub key: Option<&'a Path>,
     /// Hashing threads for verification.
     pub threads: usize,
+    /// Signs the merge receipts.
+    pub attestor: &'a Attestor,
+    /// The keys whose attestations count (see [`crate::ledger::attest::trusted_keys`]).
+    pub trusted_keys: &'a [[u8; 32]],
 }
 
 /// A merge that happened.
@@ -200,7 +205,7 @@ pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeE
         .open(&lock_path)
         .map_err(lock_err)?;
     lock.lock().map_err(lock_err)?;
-    let ev = Evidence::read(ctx.ledger, id)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     if ev.started.is_none() {
         return Err(MergeError::UnknownDispatch {
             id: id.to_owned(),
@@ -238,7 +243,8 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
     let base_ref = plan.base_ref.clone().unwrap_or_default();
     let opt = |v: &Option<String>| v.clone().map(Value::string);
     let conditions: Vec<&str> = plan.conditions.iter().map(|c| c.name).collect();
-    let appended = ledger.append(&receipt(vec![
+    let appended = ledger.append(&ctx.attestor.attest(
+        &receipt(vec![
         ("event_type", text("merge")),
         ("dispatch_id", text(id)),
         ("status", text("planned")),
@@ -265,7 +271,9 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
                 ledger_value(&serde_json::json!({"seq": seq, "line_sha256": sha}))
             }),
         ),
-    ]))?;
+    ]),
+        &now_utc,
+    ))?;
     let merge_receipt = appended
         .lines
         .last()
@@ -288,14 +296,17 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
         if repo.common_dir.join("MERGE_HEAD").exists() {
             let _ = process::run(&git().args(["merge", "--abort"]));
         }
-        ledger.append(&receipt(vec![
-            ("event_type", text("merge_failed")),
-            ("dispatch_id", text(id)),
-            ("status", text("failed")),
-            ("merge_receipt", text(merge_receipt.entry_hash.clone())),
-            ("merge_receipt_seq", Some(Value::int(merge_receipt.seq))),
-            ("failure_reason", text(source.to_string())),
-        ]))?;
+        ledger.append(&ctx.attestor.attest(
+            &receipt(vec![
+                ("event_type", text("merge_failed")),
+                ("dispatch_id", text(id)),
+                ("status", text("failed")),
+                ("merge_receipt", text(merge_receipt.entry_hash.clone())),
+                ("merge_receipt_seq", Some(Value::int(merge_receipt.seq))),
+                ("failure_reason", text(source.to_string())),
+            ]),
+            &now_utc,
+        ))?;
         return Err(MergeError::GitMerge {
             id: id.to_owned(),
             source,
@@ -307,24 +318,27 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
     };
     let commit = process::run_ok(&git().args(["rev-parse", "HEAD"])).map_err(git_err)?;
     let tree = process::run_ok(&git().args(["rev-parse", "HEAD^{tree}"])).map_err(git_err)?;
-    let completed = ledger.append(&receipt(vec![
-        ("event_type", text("merge_completed")),
-        ("dispatch_id", text(id)),
-        ("status", text("merged")),
-        ("merge_receipt", text(merge_receipt.entry_hash.clone())),
-        ("merge_receipt_seq", Some(Value::int(merge_receipt.seq))),
-        ("merge_commit", text(commit.clone())),
-        ("tree", text(tree.clone())),
-        (
-            "tree_as_planned",
-            Some(Value::Bool(
-                plan.merge_tree.as_deref() == Some(tree.as_str()),
-            )),
-        ),
-        ("branch", text(branch)),
-        ("head_commit", text(head)),
-        ("base_ref", text(base_ref)),
-    ]))?;
+    let completed = ledger.append(&ctx.attestor.attest(
+        &receipt(vec![
+            ("event_type", text("merge_completed")),
+            ("dispatch_id", text(id)),
+            ("status", text("merged")),
+            ("merge_receipt", text(merge_receipt.entry_hash.clone())),
+            ("merge_receipt_seq", Some(Value::int(merge_receipt.seq))),
+            ("merge_commit", text(commit.clone())),
+            ("tree", text(tree.clone())),
+            (
+                "tree_as_planned",
+                Some(Value::Bool(
+                    plan.merge_tree.as_deref() == Some(tree.as_str()),
+                )),
+            ),
+            ("branch", text(branch)),
+            ("head_commit", text(head)),
+            ("base_ref", text(base_ref)),
+        ]),
+        &now_utc,
+    ))?;
     let completed_receipt = completed
         .lines
         .last()

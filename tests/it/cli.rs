@@ -290,9 +290,9 @@ fn verify_output_snapshots() {
 fn tail_shows_filters_and_raw_lines() {
     let env = TestEnv::new();
     for (event, dispatch) in [
-        ("dispatch_started", "D-00000001"),
-        ("dispatch_started", "D-00000002"),
-        ("dispatch_completed", "D-00000001"),
+        ("task_started", "D-00000001"),
+        ("task_started", "D-00000002"),
+        ("task_complete", "D-00000001"),
         ("note", "D-00000003"),
     ] {
         let r = append(
@@ -309,7 +309,7 @@ fn tail_shows_filters_and_raw_lines() {
     let ev =
         run(env
             .vnx_ledger(&["receipts", "tail"])
-            .args(["--event", "dispatch_started", "-n", "1"]));
+            .args(["--event", "task_started", "-n", "1"]));
     insta::assert_snapshot!(
         "tail_output",
         redact(

@@ -1,0 +1,125 @@
+//! Whether the evidence is out of a worker's reach: can the process a worker runs as read the
+//! key that signs vnx's receipts and checkpoints, write the ledger, or move
+//! `refs/vnx/checkpoints`? Measured with `access(2)` for the identity the worker runs as, so
+//! the answer follows the machine rather than a claim; `vnx doctor` reports it and every
+//! `dispatch_started` records it.
+//!
+//! Workers run as the user who dispatched them, without a sandbox: today every answer is yes,
+//! and vnx can detect tampering (attestations, checkpoints and their witness) but cannot
+//! prevent a worker that reads the key from forging evidence.
+
+use std::path::Path;
+
+use rustix::fs::{Access, access};
+use serde::Serialize;
+
+/// What a worker could do to the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reach {
+    /// The sandbox workers run in; `None`: none, as the dispatching user.
+    pub sandbox: Option<String>,
+    /// The user id workers run as.
+    pub worker_uid: u32,
+    /// The signing key can be read: a worker could sign forged receipts and checkpoints.
+    pub signing_key_readable: bool,
+    /// The ledger (or, before it exists, its directory) can be written: a worker could append
+    /// unattested receipts, or cut and rewrite lines (which checkpoints detect).
+    pub ledger_writable: bool,
+    /// The repository's refs can be written: a worker could move `refs/vnx/checkpoints`
+    /// (which the checkpoint witness detects).
+    pub checkpoint_refs_writable: bool,
+}
+
+impl Reach {
+    /// Measures what a worker started now could reach. `key` is the signing key's path (or
+    /// where it would be created), `ledger` the ledger's, `git_common_dir` the repository's.
+    pub fn measure(key: &Path, ledger: &Path, git_common_dir: &Path) -> Reach {
+        // The key: readable if it exists and can be read, or if it does not exist yet (the
+        // worker's user would own the key vnx creates).
+        let key_readable = if key.exists() {
+            access(key, Access::READ_OK).is_ok()
+        } else {
+            true
+        };
+        let writable_or_parent = |p: &Path| {
+            if p.exists() {
+                access(p, Access::WRITE_OK).is_ok()
+            } else {
+                p.parent()
+                    .is_some_and(|d| access(d, Access::WRITE_OK | Access::EXEC_OK).is_ok())
+            }
+        };
+        Reach {
+            sandbox: None,
+            worker_uid: rustix::process::geteuid().as_raw(),
+            signing_key_readable: key_readable,
+            ledger_writable: writable_or_parent(ledger),
+            checkpoint_refs_writable: access(git_common_dir, Access::WRITE_OK).is_ok(),
+        }
+    }
+
+    /// Whether nothing here is within the worker's reach.
+    pub fn out_of_reach(&self) -> bool {
+        !self.signing_key_readable && !self.ledger_writable && !self.checkpoint_refs_writable
+    }
+
+    /// One sentence on what a worker could do.
+    pub fn describe(&self) -> String {
+        if self.out_of_reach() {
+            return "workers can neither read the signing key nor write the ledger or the \
+                    checkpoint ref"
+                .into();
+        }
+        let mut can = Vec::new();
+        if self.signing_key_readable {
+            can.push("read the signing key (and so sign forged receipts)");
+        }
+        if self.ledger_writable {
+            can.push("write the ledger");
+        }
+        if self.checkpoint_refs_writable {
+            can.push("move refs/vnx/checkpoints");
+        }
+        let sandbox = match &self.sandbox {
+            Some(s) => format!("in sandbox {s}"),
+            None => "without a sandbox".into(),
+        };
+        format!(
+            "workers run as uid {} {sandbox}: they can {}",
+            self.worker_uid,
+            join(&can)
+        )
+    }
+}
+
+fn join(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{}, and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsandboxed_worker_reaches_what_its_user_owns() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "k").unwrap();
+        let ledger = dir.path().join("state/ledger.ndjson");
+        std::fs::create_dir(dir.path().join("state")).unwrap();
+        let reach = Reach::measure(&key, &ledger, dir.path());
+        assert!(reach.signing_key_readable && reach.ledger_writable);
+        assert!(reach.checkpoint_refs_writable && !reach.out_of_reach());
+        assert!(
+            reach.describe().contains("read the signing key"),
+            "{reach:?}"
+        );
+        // A ledger whose directory does not exist cannot be written.
+        let nowhere = Reach::measure(&key, &dir.path().join("no/such/ledger"), dir.path());
+        assert!(!nowhere.ledger_writable);
+    }
+}
