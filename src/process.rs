@@ -26,6 +26,10 @@ pub const GIT_REDIRECT_VARS: &[&str] = &[
     "GIT_QUARANTINE_PATH",
 ];
 
+/// Variables that name vnx's own secrets (the signing key's path). A supervisor gets them from
+/// its dispatcher; nothing vnx starts — a worker least of all — inherits them.
+pub const PRIVATE_VARS: &[&str] = &["VNX_CHECKPOINT_KEY"];
+
 /// A command to run: program, arguments, working directory and extra environment.
 #[derive(Clone, Debug)]
 pub struct Cmd {
@@ -94,7 +98,7 @@ impl Cmd {
         if let Some(dir) = &self.cwd {
             c.current_dir(dir);
         }
-        for var in GIT_REDIRECT_VARS {
+        for var in GIT_REDIRECT_VARS.iter().chain(PRIVATE_VARS) {
             c.env_remove(var);
         }
         // git must never stop to ask for credentials or an editor.

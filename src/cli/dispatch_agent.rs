@@ -112,7 +112,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+    let key_path = settings::key_path(None)?;
+    let attestor = settings::attestor(Some(key_path.clone()))?;
     let ctx = Context {
+        attestor: &attestor,
+        key_path: &key_path,
         project: &project,
         ledger: &ledger,
         tmux: &tmux,

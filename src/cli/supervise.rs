@@ -28,6 +28,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .map_err(|e| CliError::from_error(&e).context("could not install signal handlers"))?;
     }
     let spec = dispatch::read_spec(&args.spec)?;
+    // The dispatcher named the key in the session's environment (VNX_CHECKPOINT_KEY).
+    let attestor = super::settings::attestor(None)?;
     // The pane may be gone already (SIGHUP): writes to it are best effort.
     let mut stdout = std::io::stdout();
     let _ = writeln!(
@@ -44,6 +46,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         path: std::env::var_os("PATH"),
         tty: stdin.is_terminal().then(|| stdin.as_fd()),
         tmux_pane: std::env::var("TMUX_PANE").ok(),
+        attestor: &attestor,
     };
     let outcome = dispatch::supervise(&spec, &around)?;
     let _ = writeln!(

@@ -61,7 +61,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let mut plan = release::plan(&repo, &options, &tmux)?;
     if args.apply {
-        release::apply(&repo, &mut plan, &options)?;
+        let attestor = settings::attestor(None)?;
+        release::apply(&repo, &mut plan, &options, &attestor)?;
     }
     let failed = plan
         .items

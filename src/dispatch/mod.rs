@@ -30,9 +30,11 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ConfigError};
 use crate::constraints::{self, Decision, Evaluation, LoadError, Overrides, Route};
+use crate::evidence_reach::Reach;
+use crate::ledger::attest::Attestor;
 use crate::ledger::json::{Object, Value};
 use crate::ledger::receipt::is_dispatch_id;
-use crate::ledger::{Ledger, LedgerError, Receipt};
+use crate::ledger::{Ledger, LedgerError, Receipt, now_utc};
 use crate::project::Project;
 use crate::provider::hooks::{self, HookKind};
 use crate::provider::invocation::{self, declared_invocation};
@@ -263,6 +265,10 @@ pub struct Context<'a> {
     pub find_program: &'a dyn Fn(&str) -> Option<PathBuf>,
     /// `program --version` (cached by the caller as it likes).
     pub probe_version: &'a dyn Fn(&Path) -> Option<String>,
+    /// Signs the receipts the dispatch writes.
+    pub attestor: &'a Attestor,
+    /// The signing key's path, handed to the supervisor (which signs the completion).
+    pub key_path: &'a Path,
 }
 
 /// A provider as the plan resolved it.
@@ -463,7 +469,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     if !refusals.is_empty() {
         // The dispatch does not run; its decisions are the only thing written.
         let receipts = govern::decision_receipts(&spec, &evaluation.decisions, &constraints.sha256);
-        Ledger::new(&spec.ledger).append_all(&receipts)?;
+        Ledger::new(&spec.ledger).append_all(&attest_all(ctx.attestor, receipts))?;
         let reasons = refusals
             .iter()
             .map(|d| format!("{}: {}", d.constraint_id, d.reason))
@@ -493,6 +499,14 @@ fn receipt(fields: Vec<(&str, Value<'static>)>) -> Receipt {
         o.insert(k, v);
     }
     Receipt::from_object(o).expect("dispatch receipts are well-formed")
+}
+
+/// Signs receipts (see [`Attestor::attest`]).
+fn attest_all(attestor: &Attestor, receipts: Vec<Receipt>) -> Vec<Receipt> {
+    receipts
+        .iter()
+        .map(|r| attestor.attest(r, &now_utc))
+        .collect()
 }
 
 fn strings(items: &[String]) -> Value<'static> {
@@ -616,6 +630,14 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             "constraints_sha256",
             Value::string(plan.constraints_sha256.clone()),
         ),
+        (
+            "evidence_reach",
+            outcome::ledger_value(&Reach::measure(
+                ctx.key_path,
+                &spec.ledger,
+                &plan.repo.common_dir,
+            )),
+        ),
     ]);
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
@@ -625,7 +647,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         &plan.constraints.decisions,
         &plan.constraints_sha256,
     ));
-    if let Err(e) = ledger.append_all(&receipts) {
+    if let Err(e) = ledger.append_all(&attest_all(ctx.attestor, receipts)) {
         let _ = fs::remove_dir_all(&spec.dispatch_dir);
         undo_worktree(&plan.repo, &spec.placed);
         return Err(e.into());
@@ -635,7 +657,15 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         "__supervise".into(),
         spec.dispatch_dir.join("spec.json").into(),
     ];
-    let env = [("VNX_DISPATCH_ID".to_owned(), spec.id.clone())];
+    let env = [
+        ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
+        // The supervisor signs with the key this dispatcher resolved, whatever environment
+        // the tmux server was started with.
+        (
+            "VNX_CHECKPOINT_KEY".to_owned(),
+            ctx.key_path.to_string_lossy().into_owned(),
+        ),
+    ];
     match ctx.tmux.new_session(&spec.session, &wt.path, &env, &argv) {
         Ok(pane) => Ok(Launched {
             id: spec.id.clone(),
@@ -646,13 +676,14 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         }),
         Err(e) => {
             // The start is on the ledger: close it with a failure rather than leave it open.
-            let _ = ledger.append(&receipt(vec![
+            let failed = receipt(vec![
                 ("event_type", Value::string("dispatch_completed")),
                 ("dispatch_id", Value::string(spec.id.clone())),
                 ("status", Value::string("failed")),
                 ("completion_signal", Value::string("launch_failed")),
                 ("failure_reason", Value::string(e.to_string())),
-            ]));
+            ]);
+            let _ = ledger.append(&ctx.attestor.attest(&failed, &now_utc));
             undo_worktree(&plan.repo, &spec.placed);
             Err(e.into())
         }

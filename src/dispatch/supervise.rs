@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use super::outcome::{self, Ended, StopCause};
 use super::signals::{self, HookSignal, SignalReader};
 use super::{DispatchError, Spec, io_err, receipt, slots, strings};
-use crate::ledger::Ledger;
+use crate::ledger::attest::Attestor;
 use crate::ledger::json::{Object, Value};
+use crate::ledger::{Ledger, now_utc};
 use crate::process::{self, Cmd, Group, Stopped};
 use crate::provider::events::{EventParser, StreamSummary};
 use crate::provider::hooks::HookKind;
@@ -50,6 +51,8 @@ pub struct Surroundings<'a> {
     pub tty: Option<std::os::fd::BorrowedFd<'a>>,
     /// The pane's tmux id (`%N`), to save an interactive worker's screen to the log.
     pub tmux_pane: Option<String>,
+    /// Signs the completion.
+    pub attestor: &'a Attestor,
 }
 
 /// How a worker ended.
@@ -222,6 +225,10 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         decision.status
     };
     receipts.extend(corrected);
+    let receipts: Vec<_> = receipts
+        .iter()
+        .map(|r| around.attestor.attest(r, &now_utc))
+        .collect();
     Ledger::new(&spec.ledger).append_all(&receipts)?;
     Ok(Outcome {
         status: status.into(),

@@ -109,6 +109,15 @@ impl Evidence {
         Ok(e)
     }
 
+    /// The newest `dispatch_started` no trusted key attests, if any.
+    pub fn unattested_start(&self) -> Option<&Line> {
+        self.unattested
+            .iter()
+            .rev()
+            .map(|(l, _)| l)
+            .find(|l| l.event() == "dispatch_started")
+    }
+
     /// One line per unattested receipt: `line N: <event> … carries no vnx attestation`.
     pub fn unattested_lines(&self) -> Vec<String> {
         self.unattested

@@ -30,6 +30,7 @@ const OWNED: &[(&str, &str)] = &[
     ("gate_", "vnx gate-check"),
     ("merge", "vnx merge"),
     ("worktree_", "vnx worktree-release"),
+    ("release", "vnx worktree-release"),
     ("checkpoint", "vnx audit-chain checkpoint"),
     (
         "ledger_",

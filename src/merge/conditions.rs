@@ -101,7 +101,13 @@ pub(super) fn check(
     ev: &Evidence,
     id: &str,
 ) -> Result<Plan, MergeError> {
-    let started = ev.started.as_ref().expect("checked by the caller");
+    // A start whose attestation does not hold still names the branch and base (for the
+    // report); `dispatch_done` refuses it.
+    let started = ev
+        .started
+        .as_ref()
+        .or_else(|| ev.unattested_start())
+        .expect("checked by the caller");
     let mut plan = Plan {
         dispatch_id: id.to_owned(),
         conditions: Vec::new(),

@@ -206,7 +206,7 @@ pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeE
         .map_err(lock_err)?;
     lock.lock().map_err(lock_err)?;
     let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
-    if ev.started.is_none() {
+    if ev.started.is_none() && ev.unattested_start().is_none() {
         return Err(MergeError::UnknownDispatch {
             id: id.to_owned(),
             ledger: ctx.ledger.to_owned(),

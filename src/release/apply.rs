@@ -5,23 +5,30 @@
 //! recorded as a `worktree_released` receipt.
 
 use crate::dispatch::outcome::ledger_value;
+use crate::ledger::attest::Attestor;
 use crate::ledger::json::Value;
-use crate::ledger::{Ledger, Receipt};
+use crate::ledger::{Ledger, Receipt, now_utc};
 use crate::process::{self, Cmd};
 use crate::worktree::{Repo, Worktree};
 
 use super::inventory::vnx_lock_reason;
 use super::{Class, Done, EVENT, Evidence, Item, Options, Plan, ReleaseError, Rule, proof};
 
-/// Releases every item the plan marked, recording each as a receipt. Stops at the first
-/// receipt that cannot be written, so nothing is released unrecorded after it.
-pub fn apply(repo: &Repo, plan: &mut Plan, options: &Options) -> Result<(), ReleaseError> {
+/// Releases every item the plan marked, recording each as a receipt signed by `attestor`.
+/// Stops at the first receipt that cannot be written, so nothing is released unrecorded after
+/// it.
+pub fn apply(
+    repo: &Repo,
+    plan: &mut Plan,
+    options: &Options,
+    attestor: &Attestor,
+) -> Result<(), ReleaseError> {
     plan.applied = true;
     let ledger = Ledger::new(&options.ledger);
     for item in plan.items.iter_mut().filter(|i| i.actions.any()) {
         let mut done = release_one(repo, item, options)?;
         if done.worktree_unlocked || done.worktree_removed || done.branch_deleted {
-            match ledger.append(&receipt(item, &done)) {
+            match ledger.append(&attestor.attest(&receipt(item, &done), &now_utc)) {
                 Ok(appended) => done.receipt_seq = appended.lines.last().map(|l| l.seq),
                 Err(source) => {
                     item.done = Some(done);

@@ -157,6 +157,10 @@ fn a_healthy_project_passes() {
             "[tmp]".to_owned(),
         ),
         (tmp.display().to_string(), "[tmp]".to_owned()),
+        (
+            format!("uid {} ", first_line("id", "-u")),
+            "uid [uid] ".to_owned(),
+        ),
     ] {
         text = text.replace(&from, &to);
     }

@@ -44,7 +44,7 @@ fn hostile_repo() -> (Repo, tempfile::TempDir) {
     configure(
         &repo,
         &format!(
-            "{SETUP}providers:\n  forger:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n",
+            "{SETUP}providers:\n  forger:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n    permissions:\n      edits: []\n",
             bin.display()
         ),
     );

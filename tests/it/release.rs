@@ -341,7 +341,12 @@ fn work_that_changed_after_the_plan_is_skipped() {
     assert_eq!(plan.items[0].class, vnx::release::Class::Landed);
     // Work appears between the plan and the release.
     std::fs::write(wt.join("late.txt"), "new work").unwrap();
-    vnx::release::apply(&vrepo, &mut plan, &options).unwrap();
+    let key_dir = tempfile::tempdir().unwrap();
+    let (key, _) =
+        vnx::ledger::checkpoint::CheckpointKey::load_or_create(&key_dir.path().join("key"))
+            .unwrap();
+    let attestor = vnx::ledger::attest::Attestor::new(&key);
+    vnx::release::apply(&vrepo, &mut plan, &options, &attestor).unwrap();
     let done = plan.items[0].done.as_ref().unwrap();
     assert!(
         done.skipped.as_ref().unwrap().contains("became dirty"),
