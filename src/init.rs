@@ -165,6 +165,8 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
     for file in defaults::FILES {
         steps.push(install_default(&root, file, options.force)?);
     }
+    let data = root.join(DATA_DIR);
+    crate::project::private_dir(&data).map_err(io_err(&data))?;
     for rel in &data_dirs {
         steps.push(make_dir(&root, rel)?);
     }
@@ -325,9 +327,10 @@ fn make_dir(root: &Path, rel: &str) -> Result<Step, InitError> {
     let action = if path.is_dir() {
         Action::Unchanged
     } else {
-        fs::create_dir_all(&path).map_err(io_err(&path))?;
         Action::Created
     };
+    // vnx's runtime directories are private, and an existing one is narrowed to the user.
+    crate::project::private_dir(&path).map_err(io_err(&path))?;
     Ok(Step {
         path: rel.into(),
         action,

@@ -66,3 +66,67 @@ pub fn main_root(dir: &Path) -> Option<PathBuf> {
     };
     Some(std::fs::canonicalize(&root).unwrap_or(root))
 }
+
+/// Creates `dir` and any missing parents private to the user (0700), whatever the umask, and
+/// narrows an existing `dir` to 0700: vnx's own directories hold prompts, logs, the worker's
+/// `PATH` entry and the ledger, which no other local user may read or replace.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes a new file private to the user (0600), whatever the umask; fails if it exists.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_dirs_and_files_whatever_the_mode_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b");
+        private_dir(&deep).unwrap();
+        for d in [dir.path().join("a"), deep.clone()] {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+        std::fs::set_permissions(&deep, std::fs::Permissions::from_mode(0o777)).unwrap();
+        private_dir(&deep).unwrap();
+        assert_eq!(
+            std::fs::metadata(&deep).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let f = deep.join("f");
+        write_private(&f, b"x").unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(write_private(&f, b"y").is_err(), "never overwrites");
+    }
+}

@@ -58,6 +58,12 @@ pub enum WorktreeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not create {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("git failed for worktree {path}")]
     Git {
         path: PathBuf,
@@ -167,6 +173,29 @@ impl Repo {
         Ok(commit.id().to_string())
     }
 
+    /// After a failed `git worktree add`: removes the half-made checkout and its registration,
+    /// and the new branch if it still points at `base_commit`.
+    fn undo_failed_add(&self, path: &Path, branch: &str, base_commit: &str) {
+        let _ = process::run(
+            &git(&self.root)
+                .args(["worktree", "remove", "--force"])
+                .arg(path),
+        );
+        if path.exists() {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        let _ = process::run(&git(&self.root).args(["worktree", "prune"]));
+        let at_base = git2::Repository::open(&self.root).is_ok_and(|r| {
+            r.find_branch(branch, git2::BranchType::Local)
+                .ok()
+                .and_then(|b| b.get().target())
+                .is_some_and(|t| t.to_string() == base_commit)
+        });
+        if at_base {
+            let _ = process::run(&git(&self.root).args(["branch", "-D", branch]));
+        }
+    }
+
     /// Creates `.vnx-data/worktrees/dispatch-<id>` on a new branch `dispatch/<id>` at `base`.
     pub fn create(&self, id: &str, base: &str) -> Result<Worktree, WorktreeError> {
         if !is_dispatch_id(id) {
@@ -179,18 +208,28 @@ impl Repo {
         if path.exists() {
             return Err(WorktreeError::PathExists { path });
         }
+        let dir = self.worktrees_dir();
+        crate::project::private_dir(&dir).map_err(|source| WorktreeError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let exists = git2::Repository::open(&self.root)
             .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok());
         if exists {
             return Err(WorktreeError::BranchExists { branch });
         }
-        process::run_ok(
+        let added = process::run_ok(
             &git(&self.root)
                 .args(["worktree", "add", "--quiet", "-b", &branch])
                 .arg(&path)
                 .arg(&base_commit),
-        )
-        .map_err(self.git_err(&path))?;
+        );
+        if let Err(e) = added {
+            // git may have made the branch (and part of the checkout) before failing: undo
+            // what this call made, and nothing else (both were checked absent above).
+            self.undo_failed_add(&path, &branch, &base_commit);
+            return Err(self.git_err(&path)(e));
+        }
         Ok(Worktree {
             id: id.to_owned(),
             path,

@@ -28,12 +28,19 @@ pub struct Args {
 
 /// `vnx report`, in-process, when running inside a dispatch.
 fn report(status: ReportStatus, summary: &str) -> Result<(), CliError> {
-    if let (Ok(id), Some(dir)) = (
+    if let (Ok(id), Some(dir), Ok(seal)) = (
         std::env::var("VNX_DISPATCH_ID"),
         std::env::var_os("VNX_DISPATCH_DIR"),
+        std::env::var(signals::SEAL_VAR),
     ) {
-        signals::write_report(PathBuf::from(dir).as_path(), &id, status, Some(summary))
-            .map_err(|e| CliError::new("could not write the report").with_cause(&e))?;
+        signals::write_report(
+            PathBuf::from(dir).as_path(),
+            &id,
+            status,
+            Some(summary),
+            &seal,
+        )
+        .map_err(|e| CliError::new("could not write the report").with_cause(&e))?;
         println!("reported {}", status.name());
     }
     Ok(())

@@ -61,8 +61,9 @@ pub struct Args {
     /// The commit the worktree starts from
     #[arg(long, value_name = "REF", default_value = "HEAD")]
     base_ref: String,
-    /// Seconds before the worker is stopped (TERM, 5 s grace, KILL)
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    /// Seconds before the worker is stopped (TERM, 5 s grace, KILL): 1 to 2592000 (30 days)
+    #[arg(long, value_name = "SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
     deadline: u64,
     /// The worker's permission posture; never skip-permissions unless `full`
     #[arg(long, value_enum, default_value = "edits")]

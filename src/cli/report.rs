@@ -32,9 +32,6 @@ pub struct Args {
     summary: Option<String>,
 }
 
-/// Summaries longer than this are cut (the receipt is evidence, not a transcript).
-const MAX_SUMMARY: usize = 2000;
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let not_in_dispatch = || {
         CliError::new("not running inside a vnx dispatch")
@@ -51,19 +48,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         StatusArg::Done => ReportStatus::Done,
         StatusArg::Failed => ReportStatus::Failed,
     };
-    let summary = args.summary.map(|s| {
-        let mut s = s.trim().to_owned();
-        if s.len() > MAX_SUMMARY {
-            let mut end = MAX_SUMMARY;
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            s.truncate(end);
-            s.push('…');
-        }
-        s
-    });
-    signals::write_report(&dir, &id, status, summary.as_deref()).map_err(|e| {
+    let seal = std::env::var(signals::SEAL_VAR).map_err(|_| {
+        CliError::new(format!(
+            "{} is not set, so the supervisor would not accept this report",
+            signals::SEAL_VAR
+        ))
+        .with_hint(
+            "run vnx report from the worker vnx started (its environment carries the seal); \
+             a report for another dispatch is refused",
+        )
+    })?;
+    signals::write_report(&dir, &id, status, args.summary.as_deref(), &seal).map_err(|e| {
         CliError::new(format!("could not write the report in {}", dir.display()))
             .with_cause(&e)
             .with_hint("the dispatch directory must be writable by the worker")

@@ -43,6 +43,9 @@ use crate::skills::{self, Skill, SkillError};
 use crate::tmux::{Tmux, TmuxError};
 use crate::worktree::{Repo, TeardownClass, WorktreeError};
 
+/// The longest deadline a dispatch takes: 30 days.
+pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
+
 /// What a dispatcher asks for.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -118,6 +121,10 @@ pub enum DispatchError {
     BadInclude { line: usize, reason: String },
     #[error("the instruction is empty")]
     EmptyInstruction,
+    #[error("dispatch id {id} is in use: {what} exists")]
+    IdInUse { id: String, what: PathBuf },
+    #[error("a deadline of {secs} s is outside 1..={MAX_DEADLINE_SECS} s")]
+    BadDeadline { secs: u64 },
     #[error("the instruction contains a NUL byte, which no argument can carry")]
     NulInInstruction,
     #[error(
@@ -188,6 +195,9 @@ impl DispatchError {
             DispatchError::DetachedBase => {
                 Some("check out a branch, or pass --base-ref REF explicitly".into())
             }
+            DispatchError::IdInUse { .. } => {
+                Some("leave out --id to get a fresh one; `vnx status` lists the ids in use".into())
+            }
             DispatchError::EmptyInstruction => {
                 Some("pass --instruction TEXT or --instruction-file FILE".into())
             }
@@ -234,6 +244,24 @@ pub fn new_id() -> String {
         bytes = (t as u32).to_le_bytes();
     }
     format!("D-{}", hex::encode(bytes))
+}
+
+/// What already uses dispatch id `id`, if anything: its directory, its worktree or its branch.
+fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
+    let dir = root
+        .join(crate::project::DATA_DIR)
+        .join("dispatches")
+        .join(id);
+    let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
+    for path in [dir, worktree] {
+        if path.symlink_metadata().is_ok() {
+            return Some(path);
+        }
+    }
+    let branch = format!("dispatch/{id}");
+    git2::Repository::open(&repo.root)
+        .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok())
+        .then(|| PathBuf::from(format!("refs/heads/{branch}")))
 }
 
 /// A validated dispatch, not yet started.
@@ -311,12 +339,25 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         return Err(DispatchError::NotInitialised { path: root.clone() });
     }
     let config = crate::config::load(&root.join(crate::init::CONFIG))?;
+    let repo = Repo::for_project(ctx.project)?;
     let id = match &req.id {
         Some(id) if !is_dispatch_id(id) => {
             return Err(WorktreeError::BadId { id: id.clone() }.into());
         }
-        Some(id) => id.clone(),
-        None => new_id(),
+        Some(id) => match id_in_use(root, &repo, id) {
+            Some(what) => {
+                return Err(DispatchError::IdInUse {
+                    id: id.clone(),
+                    what,
+                });
+            }
+            None => id.clone(),
+        },
+        // A random id that happens to be taken is drawn again.
+        None => std::iter::repeat_with(new_id)
+            .take(64)
+            .find(|id| id_in_use(root, &repo, id).is_none())
+            .unwrap_or_else(new_id),
     };
     if !valid_role(&req.role) {
         return Err(DispatchError::BadRole {
@@ -326,6 +367,12 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let resolved = resolve_provider(req, &config)?;
     if req.instruction.trim().is_empty() {
         return Err(DispatchError::EmptyInstruction);
+    }
+    let deadline_secs = req.deadline.as_secs();
+    if !(1..=MAX_DEADLINE_SECS).contains(&deadline_secs) {
+        return Err(DispatchError::BadDeadline {
+            secs: deadline_secs,
+        });
     }
     if req.instruction.contains('\0') {
         return Err(DispatchError::NulInInstruction);
@@ -378,7 +425,6 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         .join(crate::project::DATA_DIR)
         .join("dispatches")
         .join(&id);
-    let repo = Repo::for_project(ctx.project)?;
     let invoke = |prompt_len: usize| {
         let wanted = Wanted {
             lane,
@@ -448,7 +494,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         },
         invocation,
         prompt_sha256: hex::encode(Sha256::digest(prompt.as_bytes())),
-        deadline_secs: req.deadline.as_secs().max(1),
+        deadline_secs,
         base_commit,
         worktree: repo.worktrees_dir().join(format!("dispatch-{id}")),
         branch: format!("dispatch/{id}"),
@@ -539,7 +585,16 @@ pub struct Launched {
 /// session whose pane runs `vnx __supervise`. A failure undoes what was made.
 pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError> {
     let mut spec = plan.spec.clone();
-    let wt = plan.repo.create(&spec.id, &spec.base_commit)?;
+    // The dispatch directory claims the id: made first, and only by this run (an id in use
+    // is refused without touching what is there).
+    claim_dispatch_dir(&spec)?;
+    let wt = match plan.repo.create(&spec.id, &spec.base_commit) {
+        Ok(wt) => wt,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&spec.dispatch_dir);
+            return Err(e.into());
+        }
+    };
     let undo_worktree = |repo: &Repo, placed: &[workspace::Placed]| {
         workspace::remove(placed);
         if let Ok(c) = wt.classify(&plan.spec.remote)
@@ -704,15 +759,28 @@ fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
     Ok(())
 }
 
-fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
+/// Creates the dispatch's directory (private), refusing an id whose directory exists.
+fn claim_dispatch_dir(spec: &Spec) -> Result<(), DispatchError> {
     let dir = &spec.dispatch_dir;
     if let Some(parent) = dir.parent() {
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
+        crate::project::private_dir(parent).map_err(io_err(parent))?;
     }
-    fs::create_dir(dir).map_err(io_err(dir))?;
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DispatchError::IdInUse {
+            id: spec.id.clone(),
+            what: dir.clone(),
+        }),
+        Err(e) => Err(io_err(dir)(e)),
+    }
+}
+
+fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
+    let dir = &spec.dispatch_dir;
     let write = |name: &str, data: &[u8]| {
         let path = dir.join(name);
-        fs::write(&path, data).map_err(io_err(&path))
+        crate::project::write_private(&path, data).map_err(io_err(&path))
     };
     write("instruction.md", plan.instruction.as_bytes())?;
     write("prompt.md", plan.prompt.as_bytes())?;
@@ -725,13 +793,13 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     };
     if let Some((name, value)) = settings {
         let hooks_dir = dir.join("hooks");
-        fs::create_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
+        crate::project::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
         let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
         write(&format!("hooks/{name}"), &data)?;
     }
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");
-    fs::create_dir(&bin).map_err(io_err(&bin))?;
+    crate::project::private_dir(&bin).map_err(io_err(&bin))?;
     std::os::unix::fs::symlink(&spec.vnx, bin.join("vnx")).map_err(io_err(&bin))?;
     let data = serde_json::to_vec_pretty(spec).expect("specs serialize");
     write("spec.json", &data)

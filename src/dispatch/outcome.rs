@@ -170,7 +170,8 @@ pub fn ledger_value(v: &impl serde::Serialize) -> Value<'static> {
 pub fn hook_session(signal: &HookSignal) -> Option<String> {
     ["session_id", "thread-id"]
         .iter()
-        .find_map(|k| signal.payload.get(k)?.as_str().map(str::to_owned))
+        .find_map(|k| signal.payload.get(k)?.as_str())
+        .map(|s| super::signals::shorten(s, 256))
 }
 
 /// The last assistant message a hook carries (gemini `prompt_response`, codex
@@ -178,7 +179,8 @@ pub fn hook_session(signal: &HookSignal) -> Option<String> {
 pub fn hook_message(signal: &HookSignal) -> Option<String> {
     ["prompt_response", "last-assistant-message"]
         .iter()
-        .find_map(|k| signal.payload.get(k)?.as_str().map(str::to_owned))
+        .find_map(|k| signal.payload.get(k)?.as_str())
+        .map(|s| super::signals::shorten(s, 4000))
 }
 
 #[cfg(test)]
@@ -210,6 +212,7 @@ mod tests {
             status,
             summary: Some("s".into()),
             reported_at: "t".into(),
+            mac: None,
         })
     }
 

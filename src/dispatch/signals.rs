@@ -1,7 +1,13 @@
 //! The files a worker and its hooks leave in the dispatch directory for the supervisor:
 //! `report.json`, written by the worker's `vnx report`, and `signals/*.json`, one per hook
 //! call (`vnx __hook`). Both are written atomically (temporary file, then rename), so the
-//! supervisor never reads half a file.
+//! supervisor never reads half a file, and read with a size bound.
+//!
+//! A report is bound to its dispatch by a seal: the supervisor draws a random secret for each
+//! worker, hands it over in the worker's environment only (`VNX_REPORT_SEAL`, never on disk),
+//! and accepts a report only if it carries an HMAC-SHA-256 under that secret. Another
+//! dispatch's worker can set `VNX_DISPATCH_ID` and `VNX_DISPATCH_DIR` to anything, but not
+//! produce that MAC.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -15,6 +21,74 @@ use serde::{Deserialize, Serialize};
 pub const REPORT: &str = "report.json";
 /// The hook signals' directory in the dispatch directory.
 pub const SIGNALS: &str = "signals";
+/// The variable that hands a worker its dispatch's report seal.
+pub const SEAL_VAR: &str = "VNX_REPORT_SEAL";
+/// A report file or hook signal larger than this is not read.
+pub const MAX_FILE: u64 = 256 * 1024;
+/// Summaries longer than this (in bytes) are cut, by `vnx report` and again when read.
+pub const MAX_SUMMARY: usize = 2000;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// A fresh seal: 32 random bytes, hex.
+pub fn new_seal() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    hex::encode(bytes)
+}
+
+fn mac(
+    seal: &str,
+    dispatch_id: &str,
+    status: ReportStatus,
+    summary: Option<&str>,
+    at: &str,
+) -> HmacSha256 {
+    use hmac::{KeyInit, Mac};
+    let mut m = HmacSha256::new_from_slice(seal.as_bytes()).expect("HMAC takes any key");
+    // Fixed fields first, the free text last: the encoding is unambiguous.
+    m.update(format!("vnx-report v1\n{dispatch_id}\n{}\n{at}\n", status.name()).as_bytes());
+    if let Some(s) = summary {
+        m.update(b"summary\n");
+        m.update(s.as_bytes());
+    }
+    m
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `…`.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Reads at most [`MAX_FILE`] bytes of a regular file (never blocking on a FIFO).
+fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(io::Error::other(format!(
+            "{} bytes, over the {MAX_FILE}-byte limit",
+            meta.len()
+        )));
+    }
+    let mut data = Vec::new();
+    file.take(MAX_FILE + 1).read_to_end(&mut data)?;
+    Ok(data)
+}
 
 /// What the worker says about its assignment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +116,9 @@ pub struct Report {
     pub summary: Option<String>,
     /// RFC 3339.
     pub reported_at: String,
+    /// HMAC-SHA-256 under the dispatch's seal (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// One hook call.
@@ -73,29 +150,87 @@ fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-/// Writes `report.json` (a later report replaces an earlier one).
+/// Writes `report.json`, sealed (a later report replaces an earlier one).
 pub fn write_report(
     dispatch_dir: &Path,
     dispatch_id: &str,
     status: ReportStatus,
     summary: Option<&str>,
+    seal: &str,
 ) -> io::Result<Report> {
+    use hmac::Mac;
+    let summary = summary.map(|s| shorten(s.trim(), MAX_SUMMARY));
+    let reported_at = now();
+    let mac = mac(seal, dispatch_id, status, summary.as_deref(), &reported_at);
     let report = Report {
         dispatch_id: dispatch_id.to_owned(),
         status,
-        summary: summary.map(str::to_owned),
-        reported_at: now(),
+        summary,
+        reported_at,
+        mac: Some(hex::encode(mac.finalize().into_bytes())),
     };
     let data = serde_json::to_vec_pretty(&report).expect("reports serialize");
     write_atomic(&dispatch_dir.join(REPORT), &data)?;
     Ok(report)
 }
 
-/// The worker's report, if it made one that names this dispatch.
-pub fn read_report(dispatch_dir: &Path, dispatch_id: &str) -> Option<Report> {
-    let data = fs::read(dispatch_dir.join(REPORT)).ok()?;
-    let report: Report = serde_json::from_slice(&data).ok()?;
-    (report.dispatch_id == dispatch_id).then_some(report)
+/// What the report file holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportFile {
+    /// No report yet.
+    Missing,
+    /// A report sealed for this dispatch.
+    Accepted(Report),
+    /// A file that is not one: why.
+    Rejected(String),
+}
+
+/// Reads the report, accepting it only if it names this dispatch and carries its seal's MAC.
+pub fn read_report(dispatch_dir: &Path, dispatch_id: &str, seal: &str) -> ReportFile {
+    use hmac::Mac;
+    let data = match read_bounded(&dispatch_dir.join(REPORT)) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return ReportFile::Missing,
+        Err(e) => return ReportFile::Rejected(format!("{REPORT} unreadable: {e}")),
+    };
+    let Ok(report) = serde_json::from_slice::<Report>(&data) else {
+        return ReportFile::Rejected(format!("{REPORT} is not a report"));
+    };
+    if report.dispatch_id != dispatch_id {
+        return ReportFile::Rejected(format!(
+            "{REPORT} names dispatch {:?}",
+            shorten(&report.dispatch_id, 64)
+        ));
+    }
+    let given = report.mac.as_deref().and_then(|m| hex::decode(m).ok());
+    let expected = mac(
+        seal,
+        dispatch_id,
+        report.status,
+        report.summary.as_deref(),
+        &report.reported_at,
+    );
+    match given {
+        Some(given) if expected.verify_slice(&given).is_ok() => {
+            let mut report = report;
+            report.summary = report.summary.map(|s| shorten(&s, MAX_SUMMARY));
+            report.reported_at = shorten(&report.reported_at, 64);
+            ReportFile::Accepted(report)
+        }
+        _ => ReportFile::Rejected(format!(
+            "{REPORT} does not carry this dispatch's seal (written outside its worker?)"
+        )),
+    }
+}
+
+impl ReportFile {
+    /// The accepted report, if any.
+    pub fn accepted(self) -> Option<Report> {
+        match self {
+            ReportFile::Accepted(r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 /// Records one hook call as `signals/<nanoseconds>-<pid>-<event>.json`.
@@ -149,7 +284,7 @@ impl SignalReader {
         fresh
             .into_iter()
             .filter_map(|(name, path)| {
-                let signal = serde_json::from_slice(&fs::read(&path).ok()?).ok();
+                let signal = serde_json::from_slice(&read_bounded(&path).ok()?).ok();
                 self.seen.insert(name);
                 signal
             })
@@ -164,17 +299,53 @@ mod tests {
     #[test]
     fn reports_and_signals_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(read_report(dir.path(), "D-1").is_none());
-        write_report(dir.path(), "D-1", ReportStatus::Done, Some("added x")).unwrap();
-        let r = read_report(dir.path(), "D-1").unwrap();
+        let seal = new_seal();
+        assert_eq!(read_report(dir.path(), "D-1", &seal), ReportFile::Missing);
+        write_report(
+            dir.path(),
+            "D-1",
+            ReportStatus::Done,
+            Some("added x"),
+            &seal,
+        )
+        .unwrap();
+        let r = read_report(dir.path(), "D-1", &seal).accepted().unwrap();
         assert_eq!(
             (r.status, r.summary.as_deref()),
             (ReportStatus::Done, Some("added x"))
         );
         assert!(
-            read_report(dir.path(), "D-2").is_none(),
+            matches!(
+                read_report(dir.path(), "D-2", &seal),
+                ReportFile::Rejected(_)
+            ),
             "another dispatch's report"
         );
+        // Another seal (another dispatch's worker), or a report edited after sealing.
+        assert!(matches!(
+            read_report(dir.path(), "D-1", &new_seal()),
+            ReportFile::Rejected(_)
+        ));
+        let text = fs::read_to_string(dir.path().join(REPORT)).unwrap();
+        fs::write(
+            dir.path().join(REPORT),
+            text.replace("\"done\"", "\"failed\""),
+        )
+        .unwrap();
+        assert!(matches!(
+            read_report(dir.path(), "D-1", &seal),
+            ReportFile::Rejected(_)
+        ));
+        // Oversized files are not read; summaries are cut.
+        let long = "x".repeat(3 << 20);
+        write_report(dir.path(), "D-1", ReportStatus::Done, Some(&long), &seal).unwrap();
+        let r = read_report(dir.path(), "D-1", &seal).accepted().unwrap();
+        assert!(r.summary.unwrap().len() <= MAX_SUMMARY + 3);
+        fs::write(dir.path().join(REPORT), vec![b' '; MAX_FILE as usize + 1]).unwrap();
+        assert!(matches!(
+            read_report(dir.path(), "D-1", &seal),
+            ReportFile::Rejected(why) if why.contains("limit")
+        ));
 
         let mut reader = SignalReader::default();
         assert!(reader.poll(dir.path()).is_empty());

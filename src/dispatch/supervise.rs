@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::outcome::{self, Ended, StopCause};
-use super::signals::{self, HookSignal, SignalReader};
+use super::signals::{self, HookSignal, ReportFile, SignalReader};
 use super::{DispatchError, Spec, io_err, receipt, slots, strings};
 use crate::ledger::attest::Attestor;
 use crate::ledger::json::{Object, Value};
-use crate::ledger::{Ledger, now_utc};
+use crate::ledger::{Ledger, Receipt, now_utc};
 use crate::process::{self, Cmd, Group, Stopped};
 use crate::provider::events::{EventParser, StreamSummary};
 use crate::provider::hooks::HookKind;
@@ -81,14 +81,30 @@ fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
 /// Runs the whole dispatch. See the module documentation.
 pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, DispatchError> {
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(spec.deadline_secs);
+    // The spec is read back from disk: never trust its deadline not to overflow.
+    let deadline = started
+        .checked_add(Duration::from_secs(
+            spec.deadline_secs.min(super::MAX_DEADLINE_SECS),
+        ))
+        .unwrap_or(started);
     let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
     // Isolation is checked, not assumed: the main checkout before and after the worker.
     let main_before = repo.checkout_state().ok();
     let prompt_path = spec.dispatch_dir.join("prompt.md");
     let prompt = fs::read_to_string(&prompt_path).map_err(io_err(&prompt_path))?;
     let log_path = spec.dispatch_dir.join("worker.log");
-    let mut log = fs::File::create(&log_path).map_err(io_err(&log_path))?;
+    let mut log = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&log_path)
+            .map_err(io_err(&log_path))?
+    };
+    // Binds the worker's report to this dispatch; kept in memory and the worker's environment.
+    let seal = signals::new_seal();
     let cancelled = || around.cancel.load(Ordering::Relaxed);
 
     let mut ended = Ended {
@@ -135,17 +151,19 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     };
     let mut screen = None;
     if ended.stopped.is_none() {
-        run_worker(
-            spec,
-            around,
-            &prompt,
+        let job = Job {
+            prompt: &prompt,
             deadline,
-            &mut log,
-            &mut ended,
-            &mut screen,
-        )?;
+            seal: &seal,
+        };
+        run_worker(spec, around, &job, &mut log, &mut ended, &mut screen)?;
     }
-    ended.report = signals::read_report(&spec.dispatch_dir, &spec.id);
+    let mut report_rejected = None;
+    match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
+        ReportFile::Accepted(r) => ended.report = Some(r),
+        ReportFile::Rejected(why) => report_rejected = Some(why),
+        ReportFile::Missing => {}
+    }
     if let Some(text) = screen {
         let _ = writeln!(log, "{text}");
     }
@@ -188,6 +206,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     if let Some(r) = &ended.report {
         fields.push(("report", outcome::ledger_value(r)));
     }
+    if let Some(why) = report_rejected {
+        fields.push(("report_rejected", Value::string(why)));
+    }
     let mut stream = ended.stream.clone();
     if let Some(turn) = &ended.turn_end {
         stream.session_id = stream.session_id.or_else(|| outcome::hook_session(turn));
@@ -216,7 +237,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         }
     }
     let class = teardown(spec, &repo, &mut fields);
-    let mut receipts = vec![receipt(fields)];
+    let mut receipts = vec![bounded(receipt(fields))];
     // The phantom guard's correction goes in the same group commit as the completion.
     let corrected = super::phantom::correction(spec.writes, &receipts[0]);
     let status = if corrected.is_some() {
@@ -238,6 +259,38 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         duration_seconds: duration,
         teardown_class: class,
     })
+}
+
+/// The most a completion receipt may take of the ledger's 1 MiB line limit.
+const MAX_COMPLETION: usize = 512 * 1024;
+
+/// The completion as written, or — when what was taken from the worker (its events, its
+/// report, the checkout lists) would push it past [`MAX_COMPLETION`] — without those fields,
+/// naming them: a completion that cannot be written loses the dispatch.
+fn bounded(receipt: Receipt) -> Receipt {
+    let size =
+        |o: &Object<'static>| crate::ledger::json::to_canonical(&Value::Object(o.clone())).len();
+    let mut o = receipt.object().clone();
+    if size(&o) <= MAX_COMPLETION {
+        return receipt;
+    }
+    let mut dropped = Vec::new();
+    for field in [
+        "cli_events",
+        "report",
+        "main_checkout",
+        "failure_reason",
+        "session_id",
+    ] {
+        if o.remove(field).is_some() {
+            dropped.push(field.to_owned());
+        }
+        if size(&o) <= MAX_COMPLETION {
+            break;
+        }
+    }
+    o.insert("oversized_fields_dropped", strings(&dropped));
+    Receipt::from_object(o).expect("a completion stays well-formed")
 }
 
 /// Classifies and releases the worktree, adding what happened to the receipt.
@@ -296,15 +349,22 @@ fn teardown(
 }
 
 /// Starts the worker and waits for it to end one way or another.
+/// What one worker run is given: the prompt, the deadline and the report seal.
+struct Job<'a> {
+    prompt: &'a str,
+    deadline: Instant,
+    seal: &'a str,
+}
+
 fn run_worker(
     spec: &Spec,
     around: &Surroundings<'_>,
-    prompt: &str,
-    deadline: Instant,
+    job: &Job<'_>,
     log: &mut fs::File,
     ended: &mut Ended,
     screen: &mut Option<String>,
 ) -> Result<(), DispatchError> {
+    let (prompt, deadline, seal) = (job.prompt, job.deadline, job.seal);
     let argv = worker_argv(spec, prompt);
     let bin = spec.dispatch_dir.join("bin");
     let mut path = bin.into_os_string();
@@ -315,12 +375,13 @@ fn run_worker(
     // The worker's temporary files stay in the dispatch (gemini, for one, drops error reports
     // in the temp dir) and go with its end.
     let tmp = spec.dispatch_dir.join("tmp");
-    fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    crate::project::private_dir(&tmp).map_err(io_err(&tmp))?;
     let mut cmd = Cmd::new(&argv[0])
         .args(&argv[1..])
         .cwd(&spec.worktree)
         .env("VNX_DISPATCH_ID", &spec.id)
         .env("VNX_DISPATCH_DIR", &spec.dispatch_dir)
+        .env(signals::SEAL_VAR, seal)
         .env("TMPDIR", &tmp)
         .env("PATH", path);
     for (k, v) in &spec.invocation.env {
@@ -387,7 +448,10 @@ fn run_worker(
                     ended.turn_end = Some(signal);
                 }
             }
-            let reported = signals::read_report(&spec.dispatch_dir, &spec.id).is_some();
+            let reported = matches!(
+                signals::read_report(&spec.dispatch_dir, &spec.id, seal),
+                ReportFile::Accepted(_)
+            );
             let settle = match (reported, &ended.turn_end) {
                 (true, Some(_)) => Some(Duration::ZERO),
                 (true, None) if spec.invocation.hooks == HookKind::None => {

@@ -187,3 +187,35 @@ pub fn key(path: Option<&Path>, root: Option<&Path>) -> Check {
     let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777);
     Check::pass(NAME, format!("{} (mode {mode:o})", path.display()))
 }
+
+/// `data_dir`: vnx can write where it keeps its runtime data — a scratch file is created and
+/// removed in the ledger's directory, and the ledger (if any) opens for appending. A read-only
+/// or replaced `.vnx-data` would otherwise only show when a dispatch's completion is lost.
+pub fn writable(ledger: &Path) -> Check {
+    const NAME: &str = "data_dir";
+    let dir = ledger.parent().unwrap_or(Path::new("."));
+    let scratch = dir.join(format!(".vnx-doctor-{}", std::process::id()));
+    let tried = crate::project::write_private(&scratch, b"")
+        .and_then(|()| std::fs::remove_file(&scratch))
+        .map_err(|e| (dir.to_owned(), e))
+        .and_then(|()| {
+            if ledger.exists() {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(ledger)
+                    .map(drop)
+                    .map_err(|e| (ledger.to_owned(), e))
+            } else {
+                Ok(())
+            }
+        });
+    match tried {
+        Ok(()) => Check::pass(NAME, format!("{} is writable", dir.display())),
+        Err((path, e)) => Check::fail(
+            NAME,
+            format!("cannot write {}: {e}", path.display()),
+            "receipts cannot be appended, so dispatches would lose their completion: make the \
+             directory writable (and a directory), or free space",
+        ),
+    }
+}

@@ -181,6 +181,9 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         }
         rest.push(evidence::key(inputs.key_path, root));
         if let Some(ledger) = inputs.ledger {
+            if initialised {
+                rest.push(evidence::writable(ledger));
+            }
             rest.push(reach::attestations(ledger, inputs.key_path));
         }
         if let (Some(root), true) = (root, initialised) {
