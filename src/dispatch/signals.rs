@@ -136,7 +136,13 @@ fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let result = (|| {
         // No fsync: these files only have to outlive the worker, not a crash; what must be
         // durable goes into the ledger.
-        let mut f = fs::File::create(&tmp)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(data)?;
         fs::rename(&tmp, path)
     })();
@@ -241,9 +247,12 @@ pub fn write_hook(
 ) -> io::Result<PathBuf> {
     let dir = dispatch_dir.join(SIGNALS);
     // Not `create_dir_all`: a hook must never conjure up a dispatch directory.
-    match fs::create_dir(&dir) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-        _ => {}
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
     }
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ pub fn acquire(
     give_up: impl Fn() -> bool,
 ) -> io::Result<Option<(Slot, Duration)>> {
     let dir = slots_dir.join(provider);
-    fs::create_dir_all(&dir)?;
+    crate::project::private_dir(&dir)?;
     let started = Instant::now();
     loop {
         for index in 0..limit.max(1) {
@@ -32,6 +33,7 @@ pub fn acquire(
                 .create(true)
                 .truncate(false)
                 .write(true)
+                .mode(0o600)
                 .open(dir.join(format!("{index}.lock")))?;
             match file.try_lock() {
                 Ok(()) => return Ok(Some((Slot { index, _lock: file }, started.elapsed()))),

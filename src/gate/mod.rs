@@ -251,7 +251,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
         .join(GATES_DIR)
         .join(id)
         .join(&run);
-    std::fs::create_dir_all(&run_dir).map_err(io_err(&run_dir))?;
+    crate::project::private_dir(&run_dir).map_err(io_err(&run_dir))?;
 
     let mut reasons = Vec::new();
     let mut notes = Vec::new();

@@ -124,7 +124,7 @@ impl Ledger {
             .create(true)
             .truncate(false)
             .write(true)
-            .mode(0o644)
+            .mode(0o600)
             .open(&lock_file)
             .map_err(|source| LedgerError::Lock {
                 path: lock_file.clone(),
@@ -151,7 +151,7 @@ impl Ledger {
             .read(true)
             .append(true)
             .create(true)
-            .mode(0o644)
+            .mode(0o600)
             .open(path)
             .map_err(|source| open_error(path, source))?;
         // A ledger this call created is removed again if nothing gets written to it.

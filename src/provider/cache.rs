@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
@@ -54,7 +55,7 @@ impl Cache {
         let Some(dir) = self.path.parent() else {
             return;
         };
-        if fs::create_dir_all(dir).is_err() {
+        if crate::project::private_dir(dir).is_err() {
             return;
         }
         let lock_path = self.path.with_extension("lock");
@@ -62,6 +63,7 @@ impl Cache {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&lock_path)
         else {
             return;
@@ -77,7 +79,9 @@ impl Cache {
             TMP.fetch_add(1, Ordering::Relaxed)
         ));
         let data = serde_json::to_vec_pretty(&map).expect("maps of strings serialize");
-        if fs::write(&tmp, data).is_err() || fs::rename(&tmp, &self.path).is_err() {
+        if crate::project::write_private(&tmp, &data).is_err()
+            || fs::rename(&tmp, &self.path).is_err()
+        {
             let _ = fs::remove_file(&tmp);
         }
         drop(lock);
