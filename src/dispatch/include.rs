@@ -1,6 +1,8 @@
 //! `.worktreeinclude`: git-ignored files (such as `.env`) a worker needs, copied from the main
 //! checkout into each new worktree. Receipts record each path and its SHA-256, never its
-//! contents.
+//! contents. No symbolic link is followed on either side: a source reached through a link
+//! (which may point outside the repository) is refused, and a worktree path holding a link
+//! (a branch may track `.env` as one) is never written through.
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -70,6 +72,15 @@ pub fn resolve(root: &Path) -> Result<Vec<Included>, DispatchError> {
             (Some(dir), Some(name)) => (dir, name.to_string_lossy().into_owned()),
             _ => continue,
         };
+        if let Some(link) = first_symlink(root, dir) {
+            return Err(bad(
+                n + 1,
+                &format!(
+                    "`{}` is a symbolic link; only files inside the repository are copied",
+                    link.display()
+                ),
+            ));
+        }
         let Ok(entries) = fs::read_dir(root.join(dir)) else {
             continue;
         };
@@ -99,7 +110,7 @@ pub fn resolve(root: &Path) -> Result<Vec<Included>, DispatchError> {
             continue;
         }
         let full = root.join(&path);
-        let data = fs::read(&full).map_err(|source| DispatchError::Io {
+        let data = read_nofollow(&full).map_err(|source| DispatchError::Io {
             path: full.clone(),
             source,
         })?;
@@ -110,6 +121,51 @@ pub fn resolve(root: &Path) -> Result<Vec<Included>, DispatchError> {
         });
     }
     Ok(out)
+}
+
+/// The first component of `rel` (below `root`) that is a symbolic link, if any.
+fn first_symlink(root: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut path = PathBuf::new();
+    for c in rel.components() {
+        path.push(c);
+        if fs::symlink_metadata(root.join(&path)).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// Writes a new file at `rel` below `worktree` without following any symbolic link: each
+/// directory is opened with `O_NOFOLLOW` (and made if missing), and the file is created with
+/// `O_EXCL`, so an existing path — a link a branch tracks included — is refused, not written
+/// through.
+fn write_beneath(worktree: &Path, rel: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    use rustix::fs::{Mode, OFlags, mkdirat, openat};
+    let dir_flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY;
+    let mut dir = openat(rustix::fs::CWD, worktree, dir_flags, Mode::empty())?;
+    let (parents, name) = match (rel.parent(), rel.file_name()) {
+        (Some(p), Some(n)) => (p, n),
+        _ => return Err(std::io::Error::other("not a file path")),
+    };
+    for c in parents.components() {
+        let Component::Normal(part) = c else {
+            return Err(std::io::Error::other("not a plain relative path"));
+        };
+        match mkdirat(&dir, part, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        dir = openat(&dir, part, dir_flags, Mode::empty())?;
+    }
+    let fd = openat(
+        &dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode & 0o777),
+    )?;
+    let mut file = fs::File::from(fd);
+    std::io::Write::write_all(&mut file, data)?;
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777))
 }
 
 fn collect_dir(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
@@ -126,6 +182,22 @@ fn collect_dir(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Reads a regular file without following a link at its last component or blocking on a FIFO.
+fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut data = Vec::new();
+    f.read_to_end(&mut data)?;
+    Ok(data)
+}
+
 /// Copies the files into a worktree, checking each still has the recorded hash.
 pub fn copy(root: &Path, worktree: &Path, files: &[Included]) -> Result<(), DispatchError> {
     for f in files {
@@ -135,19 +207,19 @@ pub fn copy(root: &Path, worktree: &Path, files: &[Included]) -> Result<(), Disp
             let path = path.to_owned();
             move |source| DispatchError::Io { path, source }
         };
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        let data = fs::read(&from).map_err(io(&from))?;
+        let data = read_nofollow(&from).map_err(io(&from))?;
         if hex::encode(Sha256::digest(&data)) != f.sha256 {
             return Err(DispatchError::Io {
                 path: from,
                 source: std::io::Error::other("changed while the dispatch was being set up"),
             });
         }
-        fs::write(&to, &data).map_err(io(&to))?;
-        let mode = fs::metadata(&from).map_err(io(&from))?.permissions();
-        fs::set_permissions(&to, mode).map_err(io(&to))?;
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &fs::symlink_metadata(&from)
+                .map_err(io(&from))?
+                .permissions(),
+        );
+        write_beneath(worktree, Path::new(&f.path), &data, mode).map_err(io(&to))?;
     }
     Ok(())
 }

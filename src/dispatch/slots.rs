@@ -3,7 +3,7 @@
 //! `.vnx-data/slots/<provider>/<n>.lock`, so a crashed supervisor frees its slot with its
 //! last file descriptor.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;

@@ -181,3 +181,72 @@ fn vnx_files_are_private_whatever_the_umask() {
     }
     assert!(checked > 8, "{checked}");
 }
+
+/// `.worktreeinclude` with `.env` (git-ignored, holding a secret) in the main checkout.
+fn with_secret_env(repo: &Repo, list: &str) {
+    std::fs::write(
+        repo.env.path().join(".gitignore"),
+        ".vnx-data/\n.env\nout\n",
+    )
+    .unwrap();
+    std::fs::write(repo.env.path().join(".worktreeinclude"), list).unwrap();
+    repo.env.git(&["add", ".gitignore", ".worktreeinclude"]);
+    repo.env.git(&["commit", "-q", "-m", "include .env"]);
+    std::fs::write(repo.env.path().join(".env"), "SECRET=hunter2\n").unwrap();
+}
+
+#[test]
+fn worktree_include_never_writes_through_a_link_a_branch_tracks() {
+    let repo = Repo::new();
+    with_secret_env(&repo, ".env\n");
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("victim");
+    std::fs::write(&target, "precious\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // A branch that tracks .env as a link to a file outside the repository.
+    let home = repo.env.git(&["symbolic-ref", "--short", "HEAD"]);
+    repo.env.git(&["checkout", "-q", "-b", "evil"]);
+    std::fs::rename(
+        repo.env.path().join(".env"),
+        repo.env.path().join("env.bak"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&target, repo.env.path().join(".env")).unwrap();
+    repo.env.git(&["add", "-f", ".env"]);
+    repo.env
+        .git(&["commit", "-q", "-m", "track .env as a link"]);
+    repo.env.git(&["checkout", "-q", home.trim()]);
+    std::fs::rename(
+        repo.env.path().join("env.bak"),
+        repo.env.path().join(".env"),
+    )
+    .unwrap();
+
+    let r = repo.dispatch("commit", &["--instruction", "x", "--base-ref", "evil"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains(".env"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    assert_eq!(repo.branches(), "", "the failed launch is undone");
+}
+
+#[test]
+fn worktree_include_refuses_sources_reached_through_a_link() {
+    let repo = Repo::new();
+    with_secret_env(&repo, "out/*\n");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("private.key"), "not yours\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.env.path().join("out")).unwrap();
+    let r = repo.dispatch("commit", &["--instruction", "x"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains(".worktreeinclude line 1: `out` is a symbolic link"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(repo.branches(), "");
+}
