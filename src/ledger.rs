@@ -41,6 +41,8 @@ pub enum LedgerError {
     Symlink { path: PathBuf },
     #[error("ledger {path} is a directory, not a file")]
     IsDirectory { path: PathBuf },
+    #[error("ledger {path} is not a regular file (a FIFO, socket or device)")]
+    NotRegular { path: PathBuf },
     #[error("ledger {path} is read-only (mode {mode:o})")]
     ReadOnly { path: PathBuf, mode: u32 },
     #[error("could not open {path}")]
@@ -115,6 +117,11 @@ impl LedgerError {
                 "point --ledger at a file such as {}",
                 path.join(LEDGER_FILE).display()
             ),
+            LedgerError::NotRegular { .. } => {
+                "a ledger is a plain file; vnx never reads or writes anything else there, so \
+                 a FIFO cannot hang it (or the git hooks)"
+                    .into()
+            }
             LedgerError::Symlink { .. } => {
                 "point --ledger at the real file; a link would let the ledger be swapped \
                  under its checkpoints"
@@ -150,5 +157,33 @@ pub fn ledger_dir(ledger: &Path) -> &Path {
     match ledger.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
+    }
+}
+
+/// Opens a ledger for reading: never blocking (a FIFO in its place would hang verify, status
+/// and the git hooks), and only a regular file.
+pub(crate) fn open_for_reading(path: &Path) -> Result<std::fs::File, LedgerError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => LedgerError::NotFound {
+                path: path.to_owned(),
+            },
+            _ => LedgerError::Open {
+                path: path.to_owned(),
+                source,
+            },
+        })?;
+    match file.metadata() {
+        Ok(m) if m.is_dir() => Err(LedgerError::IsDirectory {
+            path: path.to_owned(),
+        }),
+        Ok(m) if !m.is_file() => Err(LedgerError::NotRegular {
+            path: path.to_owned(),
+        }),
+        _ => Ok(file),
     }
 }

@@ -101,6 +101,50 @@ pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .write_all(data)
 }
 
+/// Opens a committed project file for reading without trusting it: none of its last `levels`
+/// path components may be a symbolic link (a committed link can point at a private file
+/// outside the repository, whose first line an error message would echo), and it must be a
+/// regular file (opened without blocking, so a FIFO cannot hang vnx or a git hook).
+pub fn open_untrusted(path: &Path, levels: usize) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut p = path;
+    for _ in 0..levels {
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(std::io::Error::other(format!(
+                    "{} is a symbolic link; vnx reads project files only inside the repository",
+                    p.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && p == path => return Err(e),
+            Err(_) => {}
+        }
+        match p.parent() {
+            Some(parent) => p = parent,
+            None => break,
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is a directory",
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +172,36 @@ mod tests {
             0o600
         );
         assert!(write_private(&f, b"y").is_err(), "never overwrites");
+    }
+
+    #[test]
+    fn untrusted_files_are_refused_through_links_and_when_not_regular() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "root:$6$x").unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join(".vnx")).unwrap();
+        std::os::unix::fs::symlink(&secret, repo.join(".vnx/config.yaml")).unwrap();
+        let e = open_untrusted(&repo.join(".vnx/config.yaml"), 2).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        std::os::unix::fs::symlink(dir.path(), repo.join(".linked")).unwrap();
+        let e = open_untrusted(&repo.join(".linked/secret"), 2).unwrap_err();
+        assert!(e.to_string().contains(".linked is a symbolic link"), "{e}");
+        let fifo = repo.join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = open_untrusted(&fifo, 1).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = open_untrusted(&repo.join(".vnx"), 1).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        std::fs::write(repo.join("ok"), "x").unwrap();
+        assert!(open_untrusted(&repo.join("ok"), 1).is_ok());
+        let missing = open_untrusted(&repo.join("none"), 1).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     }
 }

@@ -90,12 +90,20 @@ pub struct Args {
     tmux_socket: Option<String>,
 }
 
+/// The largest instruction file read: far more than any prompt a CLI takes.
+const MAX_INSTRUCTION: u64 = 4 << 20;
+
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let instruction = match (&args.instruction, &args.instruction_file) {
         (Some(text), _) => text.clone(),
         (None, Some(path)) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                CliError::new(format!("could not read {}", path.display())).with_cause(&e)
+            let bytes = super::output::read_bounded(path, MAX_INSTRUCTION).map_err(|e| {
+                CliError::new(format!("could not read {}", path.display()))
+                    .with_cause(&e)
+                    .with_hint(format!(
+                        "an instruction file is a regular file of at most {} MiB",
+                        MAX_INSTRUCTION >> 20
+                    ))
             })?;
             String::from_utf8(bytes).map_err(|e| {
                 CliError::new(format!("{} is not UTF-8 text", path.display()))

@@ -10,6 +10,9 @@ use super::CliError;
 use super::output::Out;
 use super::settings::LedgerArg;
 
+/// The most one call reads (a stream is validated whole before anything is appended).
+const MAX_INPUT: u64 = 64 << 20;
+
 /// Receipts per group commit when reading a stream.
 const BATCH: usize = 4096;
 
@@ -96,18 +99,29 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
             return Ok(vec![r]);
         }
         (None, Some(path), _) => (
-            std::fs::read(path).map_err(|e| {
+            super::output::read_bounded(path, MAX_INPUT).map_err(|e| {
                 CliError::new(format!("could not read {}", path.display()))
                     .with_cause(&e)
-                    .with_hint("check the path given to --receipt-file")
+                    .with_hint(format!(
+                        "--receipt-file takes a regular file of at most {} MiB",
+                        MAX_INPUT >> 20
+                    ))
             })?,
             path.display().to_string(),
         ),
         (None, None, Some(_)) => {
             let mut buf = Vec::new();
             std::io::stdin()
+                .take(MAX_INPUT + 1)
                 .read_to_end(&mut buf)
                 .map_err(|e| CliError::new("could not read stdin").with_cause(&e))?;
+            if buf.len() as u64 > MAX_INPUT {
+                return Err(CliError::new(format!(
+                    "stdin holds more than {} MiB of receipts; nothing was appended",
+                    MAX_INPUT >> 20
+                ))
+                .with_hint("append a stream in parts of at most 64 MiB"));
+            }
             (buf, "stdin".to_owned())
         }
         (None, None, None) => {

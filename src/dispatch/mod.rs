@@ -335,7 +335,9 @@ impl Resolved {
 /// decisions go on the ledger as `constraint_decision` receipts, and nothing else is made.
 pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let root = &ctx.project.root;
-    if !root.join(crate::init::CONFIG).is_file() {
+    // Only a missing file means "not initialised"; anything else there is loaded and its
+    // error says what it is (a directory, a link).
+    if root.join(crate::init::CONFIG).symlink_metadata().is_err() {
         return Err(DispatchError::NotInitialised { path: root.clone() });
     }
     let config = crate::config::load(&root.join(crate::init::CONFIG))?;

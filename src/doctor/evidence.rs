@@ -200,8 +200,10 @@ pub fn writable(ledger: &Path) -> Check {
         .map_err(|e| (dir.to_owned(), e))
         .and_then(|()| {
             if ledger.exists() {
+                use std::os::unix::fs::OpenOptionsExt;
                 std::fs::OpenOptions::new()
                     .append(true)
+                    .custom_flags(libc::O_NONBLOCK)
                     .open(ledger)
                     .map(drop)
                     .map_err(|e| (ledger.to_owned(), e))

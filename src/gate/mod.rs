@@ -230,7 +230,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
         return Err(GateError::BadId { id: id.to_owned() });
     }
     let config_path = ctx.root.join(crate::init::CONFIG);
-    if !config_path.is_file() {
+    if config_path.symlink_metadata().is_err() {
         return Err(GateError::NotInitialised {
             path: ctx.root.to_owned(),
         });

@@ -143,6 +143,9 @@ impl Ledger {
             Ok(m) if m.is_dir() => {
                 return Err(LedgerError::IsDirectory { path: path.clone() });
             }
+            Ok(m) if !m.is_file() => {
+                return Err(LedgerError::NotRegular { path: path.clone() });
+            }
             Ok(_) => true,
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(source) => return Err(read_error(path, source)),

@@ -81,21 +81,7 @@ fn last_newline_end(file: &mut File, size: u64) -> std::io::Result<u64> {
 }
 
 fn open(path: &Path) -> Result<File, LedgerError> {
-    let file = File::open(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => LedgerError::NotFound {
-            path: path.to_owned(),
-        },
-        _ => LedgerError::Open {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(LedgerError::IsDirectory {
-            path: path.to_owned(),
-        });
-    }
-    Ok(file)
+    super::open_for_reading(path)
 }
 
 /// What following reports besides lines.
@@ -145,7 +131,7 @@ pub fn follow(
     let mut data: Vec<u8> = Vec::new();
     let mut identity: Option<(u64, u64)> = None;
     loop {
-        if let Ok(mut file) = File::open(path) {
+        if let Ok(mut file) = super::open_for_reading(path) {
             let read_err = |source| LedgerError::Read {
                 path: path.to_owned(),
                 source,

@@ -7,7 +7,6 @@
 //! line's exact bytes, and `seq` must continue the previous line's `seq`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
 use std::path::Path;
 
 use serde::Serialize;
@@ -176,15 +175,16 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Ledg
             path: path.to_owned(),
         });
     }
-    let file = File::open(path).map_err(|source| LedgerError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(LedgerError::IsDirectory {
-            path: path.to_owned(),
-        });
-    }
+    let file = match super::open_for_reading(path) {
+        Err(LedgerError::NotFound { .. }) => {
+            // Kept as an open error: `--allow-missing` and its callers read it so.
+            return Err(LedgerError::Open {
+                path: path.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        other => other?,
+    };
     let mut checker = Checker::new(options);
     let totals =
         scan::scan_file(file, options.threads, |line| checker.line(line)).map_err(|source| {

@@ -186,7 +186,7 @@ pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeE
         return Err(MergeError::BadId { id: id.to_owned() });
     }
     let config_path = ctx.root.join(crate::init::CONFIG);
-    if !config_path.is_file() {
+    if config_path.symlink_metadata().is_err() {
         return Err(MergeError::NotInitialised {
             path: ctx.root.to_owned(),
         });
