@@ -88,6 +88,10 @@ pub struct Args {
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
+    /// Seconds the supervisor retries appending the completion before leaving it for the
+    /// next vnx command
+    #[arg(long, value_name = "SECS", default_value_t = 30, hide = true)]
+    completion_retry: u64,
 }
 
 /// The largest instruction file read: far more than any prompt a CLI takes.
@@ -117,6 +121,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     };
     let project = settings::project()?;
+    settings::finish_pending(&project);
     let ledger = project.ledger();
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let vnx = std::env::current_exe()
@@ -142,6 +147,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         instruction,
         base_ref: args.base_ref,
         deadline: Duration::from_secs(args.deadline),
+        completion_retry: Duration::from_secs(args.completion_retry),
         permission: match args.permission {
             PermissionArg::Ask => Permission::Ask,
             PermissionArg::Edits => Permission::Edits,

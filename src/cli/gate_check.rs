@@ -34,6 +34,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
+    settings::finish_pending(&project);
     let ledger = project.ledger();
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;

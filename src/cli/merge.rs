@@ -39,6 +39,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
+    settings::finish_pending(&project);
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();
     let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;

@@ -161,3 +161,42 @@ pub fn attestation(
     let trusted = vnx::ledger::attest::trusted_keys(ledger, &attestor)?;
     Ok((attestor, trusted))
 }
+
+/// Appends the completions supervisors left pending (see `vnx::dispatch::pending`), saying
+/// what happened on stderr. Best effort: a failure here is a warning, and the command goes on.
+pub fn finish_pending(project: &vnx::project::Project) {
+    let dir = project.data_dir().join(vnx::dispatch::pending::DIR);
+    if !dir.is_dir() {
+        return;
+    }
+    let ledger = project.ledger();
+    let flushed = match attestation(None, &ledger) {
+        Err(_) => Err("the signing key cannot be loaded".to_owned()),
+        Ok((_, keys)) => vnx::dispatch::pending::flush(
+            &project.data_dir(),
+            &vnx::ledger::Ledger::new(&ledger),
+            &keys,
+        )
+        .map_err(|e| e.to_string()),
+    };
+    match flushed {
+        Ok(done) => {
+            for f in done {
+                match f.outcome.as_str() {
+                    "appended" => eprintln!(
+                        "note: appended {}'s completion, which its supervisor could not",
+                        f.dispatch_id
+                    ),
+                    "already_on_ledger" | "held" => {}
+                    why => eprintln!(
+                        "warning: the pending completion of {} was not appended ({why}); \
+                         see {}",
+                        f.dispatch_id,
+                        dir.join(format!("{}.ndjson", f.dispatch_id)).display()
+                    ),
+                }
+            }
+        }
+        Err(e) => eprintln!("warning: pending completions could not be appended yet: {e}"),
+    }
+}

@@ -22,6 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
+    settings::finish_pending(&project);
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let ledger = project.ledger();
     let states = if ledger.exists() {

@@ -35,6 +35,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         super::error::check_dispatch_id(id)?;
     }
     let project = settings::project()?;
+    settings::finish_pending(&project);
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let waited = view::wait(&project.ledger(), &args.ids, &tmux)?;
     report(&mut Out::new(), &waited, args.json)

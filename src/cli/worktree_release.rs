@@ -48,6 +48,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
+    settings::finish_pending(&project);
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let ledger = args
         .ledger

@@ -10,6 +10,7 @@ pub mod compose;
 mod govern;
 pub mod include;
 pub mod outcome;
+pub mod pending;
 pub mod phantom;
 pub mod signals;
 pub mod slots;
@@ -67,6 +68,8 @@ pub struct Request {
     pub overrides: BTreeSet<String>,
     /// Reasons for overrides, from `VNX_OVERRIDE_<KEY>_REASON`, by `<KEY>`.
     pub override_reasons: BTreeMap<String, String>,
+    /// How long the supervisor retries appending the completion before leaving it pending.
+    pub completion_retry: Duration,
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -108,6 +111,13 @@ pub struct Spec {
     /// Whether the role is expected to change files (the phantom guard, `phantom`).
     #[serde(default)]
     pub writes: bool,
+    /// Seconds the supervisor retries appending the completion (see `pending`).
+    #[serde(default = "default_completion_retry")]
+    pub completion_retry_secs: u64,
+}
+
+fn default_completion_retry() -> u64 {
+    30
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -511,6 +521,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         vnx: ctx.vnx.to_owned(),
         placed: Vec::new(),
         writes: phantom::writes(&req.role, &config),
+        completion_retry_secs: req.completion_retry.as_secs(),
         id,
     };
     let refusals: Vec<Decision> = evaluation.refusals().into_iter().cloned().collect();

@@ -250,7 +250,17 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         .iter()
         .map(|r| around.attestor.attest(r, &now_utc))
         .collect();
-    Ledger::new(&spec.ledger).append_all(&receipts)?;
+    // Kept on disk first, so a ledger that cannot be written now loses nothing: the
+    // supervisor retries, and any later vnx command appends what it could not.
+    let ledger = Ledger::new(&spec.ledger);
+    let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
+    let retry = Duration::from_secs(spec.completion_retry_secs.min(3600));
+    match super::pending::keep(&data_dir, &spec.id, receipts.clone()) {
+        Ok(kept) => kept.append(&ledger, retry)?,
+        Err(_) => {
+            ledger.append_all(&receipts)?;
+        }
+    }
     Ok(Outcome {
         status: status.into(),
         completion_signal: decision.signal.into(),

@@ -175,3 +175,94 @@ fn deadlines_outside_one_second_to_thirty_days_are_usage_errors() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(completion(&r)["status"], "done");
 }
+
+#[test]
+fn a_completion_the_ledger_could_not_take_is_appended_by_the_next_command() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let data = repo.env.path().canonicalize().unwrap().join(".vnx-data");
+    // The worker does its work, then leaves the ledger's directory unusable (a file in its
+    // place: root ignores read-only modes) as a full disk would.
+    let breaker = tools.path().join("breaker");
+    script(
+        &breaker,
+        &format!(
+            "echo w > w.txt && git add w.txt && git commit -qm w\n\
+             vnx report --status done --summary 'committed w'\n\
+             mv {d}/state {d}/state.aside && echo unusable > {d}/state",
+            d = data.display()
+        ),
+    );
+    declare(&repo, &[("breaker", &breaker)]);
+    let r = dispatch(&repo, "breaker", &["--detach", "--completion-retry", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = id["id"].as_str().unwrap().to_owned();
+    // The supervisor retries, gives up, and leaves the completion pending.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !repo.server.sessions_end() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the supervisor never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pending = data.join(format!("pending/{id}.ndjson"));
+    assert!(pending.is_file(), "the completion is kept on disk");
+    // Space is freed: the next command finishes the job, once.
+    std::fs::remove_file(data.join("state")).unwrap();
+    std::fs::rename(data.join("state.aside"), data.join("state")).unwrap();
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status
+            .stderr
+            .contains(&format!("appended {id}'s completion")),
+        "{}",
+        status.stderr
+    );
+    assert!(!pending.exists());
+    let states: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
+    let state = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(state["state"], "done", "{state}");
+    let completions = repo
+        .receipts(&id)
+        .iter()
+        .filter(|r| r["event_type"] == "dispatch_completed")
+        .count();
+    assert_eq!(completions, 1);
+    let again = run(repo.vnx().args(["status"]));
+    assert!(!again.stderr.contains("appended"), "{}", again.stderr);
+    repo.verify_ok();
+}
+
+#[test]
+fn a_pending_completion_a_worker_planted_is_never_appended() {
+    let repo = Repo::new();
+    let pending = repo.env.path().join(".vnx-data/pending");
+    std::fs::create_dir_all(&pending).unwrap();
+    std::fs::write(
+        pending.join("D-0000dead.ndjson"),
+        r#"{"event_type":"dispatch_completed","dispatch_id":"D-0000dead","status":"done"}"#,
+    )
+    .unwrap();
+    let r = run(repo.vnx().args(["status"]));
+    assert!(
+        r.stderr.contains(
+            "D-0000dead was not appended (refused: a receipt carries no vnx attestation)"
+        ),
+        "{}",
+        r.stderr
+    );
+    let ledger = std::fs::read_to_string(crate::gates::ledger_path(&repo)).unwrap_or_default();
+    assert!(!ledger.contains("D-0000dead"));
+    assert!(
+        pending.join("D-0000dead.ndjson").exists(),
+        "left for a person to see"
+    );
+}

@@ -1,0 +1,218 @@
+//! Completions kept until the ledger takes them: the supervisor writes its signed completion
+//! receipts durably to `.vnx-data/pending/<id>.ndjson` before appending them, retries the
+//! append for a while (a full disk, a ledger directory that is briefly unusable), and removes
+//! the file once they are on the ledger. Whatever it could not append, any later vnx command
+//! appends ([`flush`]): a completion is never lost because the ledger could not be written
+//! when the worker ended.
+//!
+//! The pending directory is as writable by a worker as the rest of `.vnx-data/`, so only
+//! receipts attested by a trusted key, about the dispatch the file is named after, and whose
+//! completion is not on the ledger yet, are ever appended from it.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::ledger::attest;
+use crate::ledger::json::{self, Mode, Value};
+use crate::ledger::receipt::is_dispatch_id;
+use crate::ledger::{Ledger, LedgerError, Receipt};
+
+/// The pending completions' directory, under the data directory.
+pub const DIR: &str = "pending";
+/// A pending file larger than this is not read.
+const MAX_FILE: u64 = 4 << 20;
+
+fn path_for(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join(DIR).join(format!("{id}.ndjson"))
+}
+
+fn ndjson(receipts: &[Receipt]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in receipts {
+        json::write_object(r.object(), None, &mut out);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A completion written down and locked: appended (and the file removed) by
+/// [`Pending::append`], else left for [`flush`].
+#[derive(Debug)]
+pub struct Pending {
+    path: PathBuf,
+    receipts: Vec<Receipt>,
+    _lock: File,
+}
+
+/// Writes `receipts` (already attested) durably for dispatch `id` — write, fsync, rename,
+/// fsync the directory — and holds the file's lock, so no flusher appends them meanwhile.
+pub fn keep(data_dir: &Path, id: &str, receipts: Vec<Receipt>) -> io::Result<Pending> {
+    let dir = data_dir.join(DIR);
+    crate::project::private_dir(&dir)?;
+    let path = path_for(data_dir, id);
+    let tmp = dir.join(format!(".{id}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&ndjson(&receipts))?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        File::open(&dir)?.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let lock = File::open(&path)?;
+    lock.lock()?;
+    Ok(Pending {
+        path,
+        receipts,
+        _lock: lock,
+    })
+}
+
+impl Pending {
+    /// Appends the receipts, retrying with a doubling pause (from 50 ms, at most 2 s) until
+    /// `retry` has passed; on success removes the file. The last error is returned, and the
+    /// file stays for [`flush`].
+    pub fn append(self, ledger: &Ledger, retry: Duration) -> Result<(), LedgerError> {
+        let give_up = Instant::now() + retry;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match ledger.append_all(&self.receipts) {
+                Ok(_) => {
+                    let _ = fs::remove_file(&self.path);
+                    return Ok(());
+                }
+                Err(e) if Instant::now() + pause > give_up => return Err(e),
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+}
+
+/// What [`flush`] did with one pending file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Flushed {
+    pub dispatch_id: String,
+    /// `appended`, `already_on_ledger`, `held` (a live supervisor still retries) or
+    /// `refused: <why>` (not vnx's, left in place for a person to look at).
+    pub outcome: String,
+}
+
+/// Appends every pending completion the ledger does not hold yet (see the module docs).
+/// A pending file is removed once its receipts are on the ledger.
+pub fn flush(
+    data_dir: &Path,
+    ledger: &Ledger,
+    trusted: &[[u8; 32]],
+) -> Result<Vec<Flushed>, LedgerError> {
+    let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter_map(|n| n.strip_suffix(".ndjson").map(str::to_owned))
+        .filter(|id| is_dispatch_id(id))
+        .collect();
+    names.sort();
+    let mut done = Vec::new();
+    for id in names {
+        let outcome = flush_one(data_dir, ledger, trusted, &id)?;
+        done.push(Flushed {
+            dispatch_id: id,
+            outcome,
+        });
+    }
+    Ok(done)
+}
+
+fn flush_one(
+    data_dir: &Path,
+    ledger: &Ledger,
+    trusted: &[[u8; 32]],
+    id: &str,
+) -> Result<String, LedgerError> {
+    let path = path_for(data_dir, id);
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+    else {
+        return Ok("refused: unreadable".into());
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok("refused: not a regular file".into());
+    }
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok("held".into()),
+        Err(TryLockError::Error(_)) => return Ok("refused: cannot lock".into()),
+    }
+    let mut data = Vec::new();
+    if (&file).take(MAX_FILE + 1).read_to_end(&mut data).is_err() || data.len() as u64 > MAX_FILE {
+        return Ok("refused: unreadable or too large".into());
+    }
+    let mut receipts = Vec::new();
+    for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let Some(object) = std::str::from_utf8(line)
+            .ok()
+            .and_then(|t| json::parse(t, Mode::Strict).ok())
+            .and_then(|v| match v {
+                Value::Object(o) => Some(o.into_owned()),
+                _ => None,
+            })
+        else {
+            return Ok("refused: not JSON receipts".into());
+        };
+        let event = object.get("event_type").and_then(Value::as_str);
+        if object.get("dispatch_id").and_then(Value::as_str) != Some(id)
+            || !matches!(event, Some("dispatch_completed" | "dispatch_corrected"))
+        {
+            return Ok("refused: not this dispatch's completion".into());
+        }
+        let attestation = attest::check(&object, trusted);
+        if !attestation.is_valid() {
+            return Ok(format!("refused: a receipt {}", attestation.describe()));
+        }
+        match Receipt::from_object(object) {
+            Ok(r) => receipts.push(r),
+            Err(e) => return Ok(format!("refused: {e}")),
+        }
+    }
+    if receipts.is_empty() {
+        let _ = fs::remove_file(&path);
+        return Ok("refused: empty".into());
+    }
+    if completion_on_ledger(ledger.path(), id)? {
+        let _ = fs::remove_file(&path);
+        return Ok("already_on_ledger".into());
+    }
+    ledger.append_all(&receipts)?;
+    let _ = fs::remove_file(&path);
+    Ok("appended".into())
+}
+
+/// Whether the ledger holds a `dispatch_completed` for `id`.
+fn completion_on_ledger(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+    if !ledger.exists() {
+        return Ok(false);
+    }
+    let needle = format!("\"dispatch_id\":\"{id}\"");
+    let (lines, _) = crate::ledger::tail::last_lines(ledger, 1, |l| {
+        memchr::memmem::find(l, needle.as_bytes()).is_some()
+            && memchr::memmem::find(l, b"\"event_type\":\"dispatch_completed\"").is_some()
+    })?;
+    Ok(!lines.is_empty())
+}
