@@ -16,6 +16,7 @@ pub mod scan;
 pub mod summary;
 pub mod tail;
 pub mod verify;
+pub mod witness;
 
 use std::io;
 use std::path::{Path, PathBuf};

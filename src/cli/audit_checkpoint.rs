@@ -35,6 +35,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let path = args.ledger.resolve()?;
+    if path.symlink_metadata().is_err() {
+        return Err(CliError::new(format!(
+            "there is no ledger at {}, so there is nothing to checkpoint",
+            path.display()
+        ))
+        .with_hint("append receipts first (a dispatch does), or pass --ledger PATH"));
+    }
     let anchor = Anchor::discover(args.repo.as_deref().unwrap_or(&path))?;
     let key = settings::key_path(args.key)?;
     let trusted = checkpoint::trusted_keys(&anchor, Some(&key))?;
@@ -45,6 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         &trusted,
         settings::threads(args.threads),
         &now_utc(),
+        settings::witness_dir().as_deref(),
     )?;
     if outcome.key_created {
         eprintln!(

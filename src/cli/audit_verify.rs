@@ -4,7 +4,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use vnx::ledger::checkpoint;
-use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport, verify};
+use vnx::ledger::{
+    ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify, witness,
+};
 
 use super::CliError;
 use super::output::Out;
@@ -55,15 +57,21 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     // A key path that cannot be resolved (no HOME) just means there is no local key.
     let key_path = settings::key_path(args.key).ok();
-    let anchored = match checkpoint::anchoring(&path, key_path.as_deref())? {
+    let witness_dir = settings::witness_dir();
+    let anchored = match checkpoint::anchoring(&path, key_path.as_deref(), witness_dir.as_deref())?
+    {
         Some(anchoring) => {
             options.checkpoints = anchoring.checkpoints;
             options.trusted_keys = anchoring.trusted_keys;
+            options.rolled_back = anchoring.rolled_back;
             true
         }
         None => false,
     };
-    let report = verify(&path, &options)?;
+    let mut report = verify(&path, &options)?;
+    if anchored {
+        orphaned_trailers(&path, &mut report)?;
+    }
     let mut out = Out::new();
     let fails = !report.status.is_ok()
         || (args.strict
@@ -88,8 +96,48 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     })
 }
 
+/// Adds a violation for each merge commit on `HEAD`'s history whose `VNX-Receipt` trailer
+/// names a receipt the ledger no longer holds (a cut or rolled-back ledger).
+fn orphaned_trailers(path: &Path, report: &mut VerifyReport) -> Result<(), CliError> {
+    let Ok(anchor) = checkpoint::Anchor::discover(path) else {
+        return Ok(());
+    };
+    let trailers = witness::merge_trailers(anchor.root());
+    for (commit, hash) in witness::orphaned_trailers(path, &trailers)? {
+        report.violations_total += 1;
+        report.violations.push(Violation {
+            line: report.lines,
+            kind: ViolationKind::MergeTrailerOrphaned,
+            detail: format!(
+                "merge commit {} names receipt {hash} (VNX-Receipt), which is not on the ledger",
+                &commit[..12]
+            ),
+            expected: None,
+            actual: None,
+        });
+        report.status = ChainStatus::Broken;
+    }
+    Ok(())
+}
+
+/// Whether this machine witnessed a checkpoint of the ledger at `path` (see `ledger::witness`).
+fn witnessed(path: &Path) -> bool {
+    let (Some(dir), Ok(anchor)) = (settings::witness_dir(), checkpoint::Anchor::discover(path))
+    else {
+        return false;
+    };
+    witness::read(&dir, &anchor, &anchor.ledger_name(path)).is_ok_and(|w| w.is_some())
+}
+
 /// A ledger that does not exist: not written yet, or deleted if checkpoints name one.
 fn missing(path: &Path, json: bool) -> Result<ExitCode, CliError> {
+    if witnessed(path) {
+        return Err(CliError::new(format!(
+            "ledger {} does not exist, but this machine witnessed a checkpoint of it",
+            path.display()
+        ))
+        .with_hint("the ledger was deleted or moved: restore it"));
+    }
     if checkpoint::repository_has_checkpoints(path) {
         return Err(CliError::new(format!(
             "ledger {} does not exist, but the repository holds checkpoints",

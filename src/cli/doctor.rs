@@ -65,6 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ledger: ledger.as_deref(),
         tmux: &tmux,
         key_path: key_path.as_deref(),
+        witness_dir: settings::witness_dir().as_deref(),
         find_program: &settings::find_program,
         cache_dir: cache_dir.as_deref(),
         threads: settings::threads(None),

@@ -67,7 +67,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let anchored = settings::key_path(None)
         .map_err(|_| "neither XDG_CONFIG_HOME nor HOME is set for the signing key".to_owned())
         .and_then(|key| {
-            vnx::merge::anchor(&ledger, &key, settings::threads(None)).map_err(|e| e.to_string())
+            vnx::merge::anchor(
+                &ledger,
+                &key,
+                settings::threads(None),
+                settings::witness_dir().as_deref(),
+            )
+            .map_err(|e| e.to_string())
         });
     match anchored {
         Ok(c) if c.created => eprintln!(

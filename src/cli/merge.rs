@@ -43,7 +43,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();
     let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;
+    let witness_dir = settings::witness_dir();
     let ctx = Context {
+        witness_dir: witness_dir.as_deref(),
         attestor: &attestor,
         trusted_keys: &trusted_keys,
         root: &project.root,

@@ -200,3 +200,17 @@ pub fn finish_pending(project: &vnx::project::Project) {
         Err(e) => eprintln!("warning: pending completions could not be appended yet: {e}"),
     }
 }
+
+/// Where checkpoint witnesses are kept: `$VNX_WITNESS_DIR`, else
+/// `$XDG_STATE_HOME/vnx/witness` (default `~/.local/state`); `None` when neither HOME nor
+/// XDG_STATE_HOME is set.
+pub fn witness_dir() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(p) = var("VNX_WITNESS_DIR") {
+        return Some(PathBuf::from(p));
+    }
+    var("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .map(|d| d.join("vnx").join("witness"))
+}

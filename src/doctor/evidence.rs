@@ -10,7 +10,12 @@ use crate::ledger::checkpoint::{self, CheckpointKey};
 use crate::ledger::{ChainStatus, VerifyOptions, verify};
 
 /// `ledger` and `checkpoint`.
-pub fn ledger(path: &Path, key_path: Option<&Path>, threads: usize) -> Vec<Check> {
+pub fn ledger(
+    path: &Path,
+    key_path: Option<&Path>,
+    witness_dir: Option<&Path>,
+    threads: usize,
+) -> Vec<Check> {
     const NAME: &str = "ledger";
     if !path.exists() && path.symlink_metadata().is_err() {
         return vec![Check::pass(
@@ -20,9 +25,14 @@ pub fn ledger(path: &Path, key_path: Option<&Path>, threads: usize) -> Vec<Check
     }
     // A local key that cannot be read (its own check names why) must not stop the ledger from
     // being verified: fall back to the committed key list alone.
-    let (anchored, anchor_error) = match checkpoint::anchoring(path, key_path) {
+    let (anchored, anchor_error) = match checkpoint::anchoring(path, key_path, witness_dir) {
         Ok(a) => (a, None),
-        Err(e) => (checkpoint::anchoring(path, None).ok().flatten(), Some(e)),
+        Err(e) => (
+            checkpoint::anchoring(path, None, witness_dir)
+                .ok()
+                .flatten(),
+            Some(e),
+        ),
     };
     let mut options = VerifyOptions {
         threads,
@@ -32,6 +42,7 @@ pub fn ledger(path: &Path, key_path: Option<&Path>, threads: usize) -> Vec<Check
     if let Some(a) = &anchored {
         options.checkpoints = a.checkpoints.clone();
         options.trusted_keys = a.trusted_keys.clone();
+        options.rolled_back = a.rolled_back.clone();
     }
     let report = match verify(path, &options) {
         Ok(r) => r,
@@ -105,6 +116,30 @@ pub fn ledger(path: &Path, key_path: Option<&Path>, threads: usize) -> Vec<Check
                 report.checkpoints.len()
             ),
         ),
+        (Some(_), Some(_))
+            if report
+                .checkpoints
+                .iter()
+                .filter(|c| !c.ok)
+                .all(|c| c.untrusted) =>
+        {
+            let untrusted: Vec<String> = report
+                .checkpoints
+                .iter()
+                .filter(|c| c.untrusted)
+                .map(|c| format!("{} (line {})", c.id, c.lines))
+                .collect();
+            Check::fail(
+                "checkpoint",
+                format!(
+                    "checkpoint {} is signed by a key this repository does not trust",
+                    untrusted.join(", ")
+                ),
+                "if the key is yours (another machine, CI), add its public key to \
+                 .vnx/checkpoint-keys; if not, someone else signed a checkpoint of this \
+                 ledger: `vnx audit-chain verify` names the key",
+            )
+        }
         (Some(_), Some(_)) => {
             let bad: Vec<String> = report
                 .checkpoints

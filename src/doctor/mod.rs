@@ -141,6 +141,8 @@ pub struct Inputs<'a> {
     pub tmux: &'a Tmux,
     /// Where the checkpoint signing key is (or would be created), if it could be placed.
     pub key_path: Option<&'a Path>,
+    /// Where the checkpoint witness is kept, if it could be placed.
+    pub witness_dir: Option<&'a Path>,
     /// Finds a program on PATH.
     pub find_program: &'a dyn Fn(&str) -> Option<PathBuf>,
     /// Where worker CLI versions and help texts are cached; `None` probes every time.
@@ -177,7 +179,12 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             rest.push(files::hooks(root, inputs.find_program));
         }
         if let Some(ledger) = inputs.ledger {
-            rest.extend(evidence::ledger(ledger, inputs.key_path, inputs.threads));
+            rest.extend(evidence::ledger(
+                ledger,
+                inputs.key_path,
+                inputs.witness_dir,
+                inputs.threads,
+            ));
         }
         rest.push(evidence::key(inputs.key_path, root));
         if let Some(ledger) = inputs.ledger {

@@ -60,6 +60,8 @@ pub enum CheckpointError {
     },
     #[error("{path} is not inside a git repository")]
     NotInRepo { path: PathBuf },
+    #[error("{CHECKPOINT_REF} holds commit {commit}, which is not a vnx checkpoint")]
+    NotACheckpoint { commit: String },
     #[error("could not read or write the signing key {path}")]
     KeyIo {
         path: PathBuf,
@@ -74,6 +76,12 @@ pub enum CheckpointError {
     KeyInsideRepo { path: PathBuf, repo: PathBuf },
     #[error("ledger {path} does not verify ({violations} violation(s)); refusing to checkpoint")]
     LedgerBroken { path: PathBuf, violations: u64 },
+    #[error("could not read or write the checkpoint witness {path}")]
+    Witness {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("ledger {path} is empty; there is nothing to checkpoint")]
     EmptyLedger { path: PathBuf },
     #[error(transparent)]
@@ -87,6 +95,10 @@ impl CheckpointError {
                 "checkpoints live in the governed repository; run from inside it or pass --repo"
                     .into()
             }
+            CheckpointError::NotACheckpoint { commit } => format!(
+                "something other than vnx moved {CHECKPOINT_REF}: `git log {commit}` shows what; \
+                 restore the ref from a copy (a remote, `git reflog`) of the checkpoints"
+            ),
             CheckpointError::KeyInsecure { path, .. } => {
                 format!("run `chmod 600 {}`", path.display())
             }
@@ -152,15 +164,27 @@ impl CheckpointKey {
                 }
                 let mut seed = [0u8; 32];
                 getrandom::fill(&mut seed).map_err(|e| io(std::io::Error::other(e.to_string())))?;
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(io)?;
-                f.write_all(format!("{KEY_HEADER}{}\n", hex::encode(seed)).as_bytes())
-                    .and_then(|()| f.sync_all())
-                    .map_err(io)?;
+                // Written whole under a temporary name, then linked into place: processes
+                // creating the key at once never read half a key, and one key wins.
+                let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+                let written = (|| {
+                    let mut f = OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&tmp)?;
+                    f.write_all(format!("{KEY_HEADER}{}\n", hex::encode(seed)).as_bytes())?;
+                    f.sync_all()?;
+                    fs::hard_link(&tmp, path)
+                })();
+                let _ = fs::remove_file(&tmp);
+                match written {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return CheckpointKey::load_or_create(path);
+                    }
+                    Err(e) => return Err(io(e)),
+                }
                 Ok((
                     CheckpointKey {
                         key: SigningKey::from_bytes(&seed),
@@ -202,6 +226,24 @@ struct Statement {
     head: Hash,
     history: Hash,
     time: String,
+}
+
+/// The text a checkpoint's signature covers.
+pub(crate) fn statement_body(
+    ledger: &str,
+    lines: u64,
+    head: &Hash,
+    history: &Hash,
+    time: &str,
+) -> String {
+    Statement {
+        ledger: ledger.to_owned(),
+        lines,
+        head: *head,
+        history: *history,
+        time: time.to_owned(),
+    }
+    .body()
 }
 
 impl Statement {
@@ -292,6 +334,43 @@ impl Anchor {
         }
     }
 
+    /// The git common directory (the same from every worktree).
+    pub fn common_dir(&self) -> PathBuf {
+        self.repo.commondir().to_owned()
+    }
+
+    /// The checkpoint at the ref's tip, as a witness (signature included).
+    pub fn tip_witness(&self) -> Option<super::witness::Witness> {
+        let commit = self
+            .repo
+            .find_reference(CHECKPOINT_REF)
+            .ok()?
+            .peel_to_commit()
+            .ok()?;
+        let tree = commit.tree().ok()?;
+        let file = |name: &str| -> Option<String> {
+            let entry = tree.get_name(name)?;
+            let blob = self.repo.find_blob(entry.id()).ok()?;
+            Some(
+                String::from_utf8(blob.content().to_vec())
+                    .ok()?
+                    .trim()
+                    .to_owned(),
+            )
+        };
+        let statement = Statement::parse(&format!("{}\n", file("checkpoint")?))?;
+        Some(super::witness::Witness {
+            commit: commit.id().to_string(),
+            ledger: statement.ledger,
+            lines: statement.lines,
+            head: hex::encode(statement.head),
+            history: hex::encode(statement.history),
+            time: statement.time,
+            public_key: file("public_key")?,
+            signature: file("signature")?,
+        })
+    }
+
     /// Every checkpoint for `ledger`, oldest first.
     pub fn list(&self, ledger: &str) -> Result<Vec<Checkpoint>, CheckpointError> {
         let tip = match self.repo.find_reference(CHECKPOINT_REF) {
@@ -302,10 +381,16 @@ impl Anchor {
         let mut out = Vec::new();
         let mut next = Some(tip);
         while let Some(commit) = next {
-            if let Some(cp) = self.read_commit(&commit)
-                && cp.ledger == ledger
-            {
-                out.push(cp);
+            match self.read_commit(&commit) {
+                Some(cp) if cp.ledger == ledger => out.push(cp),
+                Some(_) => {}
+                // Every commit on the ref is one vnx made: anything else is not "no
+                // checkpoints", it is a ref someone moved.
+                None => {
+                    return Err(CheckpointError::NotACheckpoint {
+                        commit: commit.id().to_string(),
+                    });
+                }
             }
             next = commit.parents().next();
         }
@@ -457,8 +542,11 @@ pub fn trusted_keys(
 /// What `verify` needs to check that a ledger extends its last checkpoint.
 #[derive(Clone, Debug)]
 pub struct Anchoring {
-    /// The checkpoints anchored for the ledger, oldest first.
+    /// The checkpoints anchored for the ledger, oldest first (and last, one the witness
+    /// holds that the ref no longer does).
     pub checkpoints: Vec<Checkpoint>,
+    /// The witnessed checkpoint the ref no longer holds: (its line, what happened).
+    pub rolled_back: Option<(u64, String)>,
     /// The keys trusted to sign them (see [`trusted_keys`]).
     pub trusted_keys: Vec<[u8; 32]>,
 }
@@ -469,12 +557,42 @@ pub struct Anchoring {
 pub fn anchoring(
     path: &Path,
     local_key: Option<&Path>,
+    witness_dir: Option<&Path>,
 ) -> Result<Option<Anchoring>, CheckpointError> {
     match Anchor::discover(path) {
-        Ok(anchor) => Ok(Some(Anchoring {
-            checkpoints: anchor.list(&anchor.ledger_name(path))?,
-            trusted_keys: trusted_keys(&anchor, local_key)?,
-        })),
+        Ok(anchor) => {
+            let name = anchor.ledger_name(path);
+            let mut checkpoints = anchor.list(&name)?;
+            let mut rolled_back = None;
+            let witnessed = match witness_dir {
+                Some(dir) => super::witness::read(dir, &anchor, &name)?,
+                None => None,
+            };
+            if let Some(w) = witnessed.and_then(|w| Some((w.checkpoint()?, w))) {
+                let (cp, w) = w;
+                let held = checkpoints
+                    .iter()
+                    .any(|c| c.lines == cp.lines && c.head == cp.head && c.history == cp.history);
+                if !held {
+                    rolled_back = Some((
+                        cp.lines,
+                        format!(
+                            "{CHECKPOINT_REF} no longer holds checkpoint {} (line {}, made {}), \
+                             which this machine witnessed: the ref was moved back or deleted",
+                            &w.commit[..w.commit.len().min(12)],
+                            cp.lines,
+                            cp.time
+                        ),
+                    ));
+                    checkpoints.push(cp);
+                }
+            }
+            Ok(Some(Anchoring {
+                checkpoints,
+                rolled_back,
+                trusted_keys: trusted_keys(&anchor, local_key)?,
+            }))
+        }
         Err(CheckpointError::NotInRepo { .. }) => Ok(None),
         Err(e) => Err(e),
     }
@@ -504,6 +622,23 @@ pub struct CheckpointOutcome {
 /// Holds the append lock throughout, so the head it signs is one no writer can still roll
 /// back. `trusted_keys` are the keys whose earlier checkpoints count (empty: any valid one).
 pub fn checkpoint(
+    ledger: &Path,
+    anchor: &Anchor,
+    key_path: &Path,
+    trusted_keys: &[[u8; 32]],
+    threads: usize,
+    time: &str,
+    witness_dir: Option<&Path>,
+) -> Result<CheckpointOutcome, CheckpointError> {
+    let outcome = checkpoint_unwitnessed(ledger, anchor, key_path, trusted_keys, threads, time)?;
+    // The witness follows the ref; a rolled-back ref fails the verification above first.
+    if let (Some(dir), Some(w)) = (witness_dir, anchor.tip_witness()) {
+        super::witness::write(dir, anchor, &w)?;
+    }
+    Ok(outcome)
+}
+
+fn checkpoint_unwitnessed(
     ledger: &Path,
     anchor: &Anchor,
     key_path: &Path,

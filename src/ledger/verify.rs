@@ -77,8 +77,14 @@ pub enum ViolationKind {
     CheckpointMismatch,
     /// The ledger is shorter than an anchored checkpoint.
     CheckpointTruncated,
-    /// A checkpoint whose signature does not verify, or whose key is not trusted.
+    /// A checkpoint whose signature does not verify.
     CheckpointInvalid,
+    /// A correctly signed checkpoint by a key this repository does not trust.
+    CheckpointUntrusted,
+    /// The checkpoint ref no longer holds a checkpoint this machine witnessed.
+    CheckpointRolledBack,
+    /// A merge commit's `VNX-Receipt` trailer names a receipt no longer on the ledger.
+    MergeTrailerOrphaned,
 }
 
 /// One violation.
@@ -111,6 +117,9 @@ pub struct CheckpointResult {
     pub id: String,
     pub lines: u64,
     pub ok: bool,
+    /// Signed by a key the repository does not trust (the ledger may still extend it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub untrusted: bool,
 }
 
 /// Everything verify found.
@@ -151,6 +160,8 @@ pub struct VerifyOptions {
     pub checkpoints: Vec<Checkpoint>,
     /// Public keys whose checkpoints count; empty means any correctly signed checkpoint.
     pub trusted_keys: Vec<[u8; 32]>,
+    /// A witnessed checkpoint the checkpoint ref no longer holds: (its line, what happened).
+    pub rolled_back: Option<(u64, String)>,
     /// Compute the history digest (SHA-256 over every line's SHA-256) even without
     /// checkpoints; `checkpoint` needs it for the head it signs.
     pub history: bool,
@@ -163,6 +174,7 @@ impl Default for VerifyOptions {
             max_violations: 1000,
             checkpoints: Vec::new(),
             trusted_keys: Vec::new(),
+            rolled_back: None,
             history: false,
         }
     }
@@ -259,13 +271,16 @@ impl<'a> Checker<'a> {
             if !c.signature_ok {
                 invalid.push((
                     c.lines,
+                    ViolationKind::CheckpointInvalid,
                     format!("checkpoint {} has an invalid signature", c.id),
                 ));
             } else if !trusted {
                 invalid.push((
                     c.lines,
+                    ViolationKind::CheckpointUntrusted,
                     format!(
-                        "checkpoint {} is signed by key {}, which is not trusted here",
+                        "checkpoint {} is signed by key {}, which this repository does not \
+                         trust (not the local key, not in .vnx/checkpoint-keys)",
                         c.id,
                         hex::encode(c.public_key)
                     ),
@@ -296,8 +311,11 @@ impl<'a> Checker<'a> {
             head_entry: None,
             history: (options.history || !options.checkpoints.is_empty()).then(Sha256::new),
         };
-        for (line, detail) in invalid {
-            checker.report(line, ViolationKind::CheckpointInvalid, detail);
+        for (line, kind, detail) in invalid {
+            checker.report(line, kind, detail);
+        }
+        if let Some((line, detail)) = &options.rolled_back {
+            checker.report(*line, ViolationKind::CheckpointRolledBack, detail.clone());
         }
         checker
     }
@@ -691,6 +709,7 @@ impl<'a> Checker<'a> {
                 id: cp.id.clone(),
                 lines: cp.lines,
                 ok,
+                untrusted: cp.signature_ok && !trusted,
             });
         }
         let status = if self.violations_total > 0 {

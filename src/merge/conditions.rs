@@ -142,7 +142,7 @@ pub(super) fn check(
 
 /// The chain, and the last checkpoint.
 fn ledger(ctx: &Context<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), MergeError> {
-    let anchoring = checkpoint::anchoring(ctx.ledger, ctx.key)?;
+    let anchoring = checkpoint::anchoring(ctx.ledger, ctx.key, ctx.witness_dir)?;
     let mut options = VerifyOptions {
         threads: ctx.threads,
         ..VerifyOptions::default()
@@ -150,6 +150,7 @@ fn ledger(ctx: &Context<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), Merg
     if let Some(a) = &anchoring {
         options.checkpoints = a.checkpoints.clone();
         options.trusted_keys = a.trusted_keys.clone();
+        options.rolled_back = a.rolled_back.clone();
     }
     let report = verify(ctx.ledger, &options)?;
     let is_checkpoint = |k: ViolationKind| {

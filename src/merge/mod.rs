@@ -41,6 +41,8 @@ pub struct Context<'a> {
     pub threads: usize,
     /// Signs the merge receipts.
     pub attestor: &'a Attestor,
+    /// Where the checkpoint witness is kept (see `ledger::witness`).
+    pub witness_dir: Option<&'a Path>,
     /// The keys whose attestations count (see [`crate::ledger::attest::trusted_keys`]).
     pub trusted_keys: &'a [[u8; 32]],
 }
@@ -174,10 +176,19 @@ pub fn anchor(
     ledger: &Path,
     key: &Path,
     threads: usize,
+    witness_dir: Option<&Path>,
 ) -> Result<CheckpointOutcome, CheckpointError> {
     let anchor = Anchor::discover(ledger)?;
     let trusted = checkpoint::trusted_keys(&anchor, Some(key))?;
-    checkpoint::checkpoint(ledger, &anchor, key, &trusted, threads, &now_utc())
+    checkpoint::checkpoint(
+        ledger,
+        &anchor,
+        key,
+        &trusted,
+        threads,
+        &now_utc(),
+        witness_dir,
+    )
 }
 
 /// Checks the conditions for merging `id` and, when `apply` and all hold, merges it.
@@ -345,7 +356,7 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
         .cloned()
         .expect("an append writes its receipt");
     let key = ctx.key.expect("checked before merging");
-    let checkpoint = anchor(ctx.ledger, key, ctx.threads).map_err(|source| {
+    let checkpoint = anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
         MergeError::CheckpointAfterMerge {
             id: id.to_owned(),
             commit: commit.clone(),

@@ -167,9 +167,13 @@ fn forged_checkpoint_signature_is_a_violation() {
     env.git(&["update-ref", "refs/vnx/checkpoints", commit.trim()]);
     let (code, report) = verify_json(&env);
     assert_eq!(code, 1, "{report:#}");
+    // The forged commit replaced the ref, so the checkpoint this machine made is gone too.
     assert_eq!(
         violations(&report),
-        vec![(2, "checkpoint_invalid".to_owned())]
+        vec![
+            (2, "checkpoint_invalid".to_owned()),
+            (3, "checkpoint_rolled_back".to_owned())
+        ]
     );
 }
 
@@ -190,9 +194,16 @@ fn checkpoint_signed_by_a_foreign_key_is_not_trusted() {
     let (code, report) = verify_json(&env);
     assert_eq!(code, 1);
     let v = &report["report"]["violations"][0];
-    assert_eq!(v["kind"], "checkpoint_invalid");
+    assert_eq!(v["kind"], "checkpoint_untrusted");
     assert!(
-        v["detail"].as_str().unwrap().contains("not trusted"),
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("which this repository does not trust"),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["report"]["checkpoints"][0]["untrusted"], true,
         "{report:#}"
     );
 }

@@ -262,6 +262,17 @@ fn a_ledger_not_written_yet_passes_unless_the_repository_has_checkpoints() {
     let r = git_run(&env, &["merge", "--no-ff", "-m", "m2", "side2"]);
     assert_ne!(r.code, 0);
     assert!(
+        r.stderr
+            .contains("this machine witnessed a checkpoint of it"),
+        "{}",
+        r.stderr
+    );
+    // Without the witness (another machine), the checkpoint ref still says so.
+    std::fs::remove_dir_all(env.home().join(".local/state/vnx/witness")).unwrap();
+    git_run(&env, &["merge", "--abort"]);
+    let r = git_run(&env, &["merge", "--no-ff", "-m", "m2", "side2"]);
+    assert_ne!(r.code, 0);
+    assert!(
         r.stderr.contains("the repository holds checkpoints"),
         "{}",
         r.stderr

@@ -1,0 +1,183 @@
+//! The checkpoint witness and merge trailers: a second anchor for checkpoints, kept outside the
+//! repository, and the check that merge commits name receipts still on the ledger.
+//!
+//! `refs/vnx/checkpoints` lives in the repository, where a worker can move it back to an older
+//! checkpoint (and cut the ledger to match) or delete it; the ref keeps no reflog. So every
+//! checkpoint vnx makes is also written, signature included, to a witness file in the user's
+//! state directory (`$XDG_STATE_HOME/vnx/witness/`, one file per repository and ledger).
+//! [`super::checkpoint::anchoring`] reads it back: a witnessed checkpoint the ref no longer
+//! holds is a rollback, and the ledger must still extend it. A process running as the user can
+//! rewrite the witness too; this closes the hole for whatever cannot reach the user's state
+//! directory, and for tools that only know about the repository.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::checkpoint::{Anchor, Checkpoint, CheckpointError};
+
+/// The latest checkpoint of one ledger, as this machine saw it made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Witness {
+    /// The checkpoint commit (full id).
+    pub commit: String,
+    pub ledger: String,
+    pub lines: u64,
+    pub head: String,
+    pub history: String,
+    pub time: String,
+    pub public_key: String,
+    pub signature: String,
+}
+
+/// The witness file for `ledger` (its name relative to the repository root) in `dir`.
+pub fn path(dir: &Path, anchor: &Anchor, ledger: &str) -> PathBuf {
+    let common = anchor.common_dir();
+    let common = fs::canonicalize(&common).unwrap_or(common);
+    let mut h = Sha256::new();
+    h.update(common.to_string_lossy().as_bytes());
+    h.update([0]);
+    h.update(ledger.as_bytes());
+    dir.join(format!("{}.json", &hex::encode(h.finalize())[..32]))
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + use<> {
+    let path = path.to_owned();
+    move |source| CheckpointError::Witness { path, source }
+}
+
+/// Writes the witness atomically (0600 in a 0700 directory).
+pub fn write(dir: &Path, anchor: &Anchor, witness: &Witness) -> Result<(), CheckpointError> {
+    crate::project::private_dir(dir).map_err(io_err(dir))?;
+    let path = path(dir, anchor, &witness.ledger);
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let data = serde_json::to_vec_pretty(witness).expect("witnesses serialize");
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(io_err(&path))
+}
+
+/// Reads the witness of `ledger`, if this machine made a checkpoint of it.
+pub fn read(dir: &Path, anchor: &Anchor, ledger: &str) -> Result<Option<Witness>, CheckpointError> {
+    let path = path(dir, anchor, ledger);
+    let data = match fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    serde_json::from_slice(&data)
+        .map(Some)
+        .map_err(|e| io_err(&path)(std::io::Error::other(e.to_string())))
+}
+
+impl Witness {
+    /// The checkpoint it witnesses, its signature checked again.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        let hash = |h: &str| -> Option<[u8; 32]> {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(h, &mut out).ok()?;
+            Some(out)
+        };
+        let public_key = hash(&self.public_key)?;
+        let mut sig = [0u8; 64];
+        hex::decode_to_slice(&self.signature, &mut sig).ok()?;
+        let body = super::checkpoint::statement_body(
+            &self.ledger,
+            self.lines,
+            &hash(&self.head)?,
+            &hash(&self.history)?,
+            &self.time,
+        );
+        let signature_ok = VerifyingKey::from_bytes(&public_key)
+            .and_then(|k| k.verify(body.as_bytes(), &Signature::from_bytes(&sig)))
+            .is_ok();
+        Some(Checkpoint {
+            id: self.commit.chars().take(12).collect(),
+            ledger: self.ledger.clone(),
+            lines: self.lines,
+            head: hash(&self.head)?,
+            history: hash(&self.history)?,
+            time: self.time.clone(),
+            public_key,
+            signature_ok,
+        })
+    }
+}
+
+/// Merge commits reachable from `HEAD` that carry a `VNX-Receipt:` trailer: (commit, the
+/// entry hash of the `merge` receipt it names).
+pub fn merge_trailers(repo_root: &Path) -> Vec<(String, String)> {
+    let Ok(repo) = git2::Repository::open(repo_root) else {
+        return Vec::new();
+    };
+    let Ok(mut walk) = repo.revwalk() else {
+        return Vec::new();
+    };
+    if walk.push_head().is_err() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for oid in walk.flatten() {
+        let Ok(commit) = repo.find_commit(oid) else {
+            continue;
+        };
+        if commit.parent_count() < 2 {
+            continue;
+        }
+        let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+        for line in message.lines() {
+            if let Some(hash) = line.strip_prefix("VNX-Receipt:") {
+                out.push((oid.to_string(), hash.trim().to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The trailers whose receipt the ledger at `ledger` no longer holds: no line names it as the
+/// `merge_receipt` it completes, or links to it by `prev_hash`.
+pub fn orphaned_trailers(
+    ledger: &Path,
+    trailers: &[(String, String)],
+) -> Result<Vec<(String, String)>, super::LedgerError> {
+    if trailers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let (lines, _) = super::tail::last_lines(ledger, usize::MAX, |l| {
+        memchr::memmem::find(l, b"\"merge_receipt\":\"").is_some()
+            || memchr::memmem::find(l, b"\"event_type\":\"merge_").is_some()
+    })?;
+    for line in &lines {
+        let text = String::from_utf8_lossy(line);
+        for (_, hash) in trailers {
+            if text.contains(&format!("\"merge_receipt\":\"{hash}\""))
+                || text.contains(&format!("\"prev_hash\":\"{hash}\""))
+            {
+                seen.insert(hash.clone());
+            }
+        }
+    }
+    Ok(trailers
+        .iter()
+        .filter(|(_, h)| !seen.contains(h))
+        .cloned()
+        .collect())
+}
