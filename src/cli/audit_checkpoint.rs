@@ -1,5 +1,6 @@
 //! `vnx audit-chain checkpoint`: signs the ledger's head and anchors it in the repository.
 
+use super::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,7 +56,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         settings::witness_dir().as_deref(),
     )?;
     if outcome.key_created {
-        eprintln!(
+        say!(
             "note: created checkpoint signing key {} (public key {}); add the public key to \
              {TRUSTED_KEYS_FILE} so other machines trust its checkpoints",
             key.display(),

@@ -211,7 +211,8 @@ fn render(out: &mut Out, path: &Path, r: &VerifyReport, in_repo: bool) -> Result
             .unwrap_or_default();
         out.line(&format!("  line {}: {kind}: {}", v.line, v.detail))?;
         if let (Some(e), Some(a)) = (&v.expected, &v.actual) {
-            out.line(&format!("      expected {e}\n      actual   {a}"))?;
+            out.line(&format!("      expected {e}"))?;
+            out.line(&format!("      actual   {a}"))?;
         }
     }
     if r.violations_total > r.violations.len() as u64 {

@@ -1,6 +1,7 @@
 //! `vnx constraints check-imports`: the `forbid_import` rules as a source scan (enforcement
 //! `ci_grep`), for CI and pre-merge checks.
 
+use super::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,7 +57,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     if report.hits.is_empty() {
-        eprintln!("no forbidden imports in {} file(s)", report.files);
+        say!("no forbidden imports in {} file(s)", report.files);
         Ok(ExitCode::SUCCESS)
     } else {
         Err(CliError::new(format!(

@@ -1,6 +1,7 @@
 //! `vnx constraints list`: the provider constraints as vnx reads them, with their override
 //! variables.
 
+use super::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             c.severity.name()
         ))?;
     }
-    eprintln!(
+    say!(
         "{}: {} constraint(s)",
         path.display(),
         loaded.constraints.len()

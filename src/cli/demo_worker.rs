@@ -2,6 +2,7 @@
 //! provider's worker. It follows the completion protocol like an AI worker would: it runs
 //! `vnx report` (in-process) unless its behaviour is to ask a question or run forever.
 
+use super::output::say;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,7 +90,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             report(ReportStatus::Done, "nothing needed changing")?;
         }
         DemoBehaviour::Fail => {
-            eprintln!("demo worker: failing as asked");
+            say!("demo worker: failing as asked");
             report(ReportStatus::Failed, "failing as asked")?;
             return Ok(ExitCode::from(3));
         }

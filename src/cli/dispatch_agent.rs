@@ -1,5 +1,6 @@
 //! `vnx dispatch-agent`: runs one worker in its own worktree and tmux pane.
 
+use super::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -169,7 +170,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             out.json(&launched)?;
         } else {
             out.line(&launched.id)?;
-            eprintln!(
+            say!(
                 "started {} in {} (tmux -L {} attach -t {})",
                 launched.id,
                 launched.worktree.display(),

@@ -77,12 +77,13 @@ impl CliError {
 
     /// Prints the error to stderr and returns its exit code.
     pub fn report(&self) -> ExitCode {
-        let mut text = format!("error: {}\n", self.message);
+        use super::output::escape;
+        let mut text = format!("error: {}\n", escape(&self.message));
         for cause in &self.causes {
-            let _ = writeln!(text, "  caused by: {cause}");
+            let _ = writeln!(text, "  caused by: {}", escape(cause));
         }
         if let Some(hint) = &self.hint {
-            let _ = writeln!(text, "hint: {hint}");
+            let _ = writeln!(text, "hint: {}", escape(hint));
         }
         eprint!("{text}");
         ExitCode::from(self.code)

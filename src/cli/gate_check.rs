@@ -1,5 +1,6 @@
 //! `vnx gate-check`: runs a dispatch's required gates and prints GO or HOLD.
 
+use super::output::say;
 use std::process::ExitCode;
 
 use vnx::gate::{self, Context, Decision, Event, Report};
@@ -39,8 +40,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
     let on_event = |event: Event<'_>| match event {
-        Event::Started { gate, kind } => eprintln!("gate {gate}: running ({kind})"),
-        Event::Finished { outcome } => eprintln!(
+        Event::Started { gate, kind } => say!("gate {gate}: running ({kind})"),
+        Event::Finished { outcome } => say!(
             "gate {}: {} in {:.1} s{}",
             outcome.gate,
             outcome.status.name(),
@@ -76,12 +77,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .map_err(|e| e.to_string())
         });
     match anchored {
-        Ok(c) if c.created => eprintln!(
+        Ok(c) if c.created => say!(
             "checkpoint {} at line {}",
-            c.checkpoint.id, c.checkpoint.lines
+            c.checkpoint.id,
+            c.checkpoint.lines
         ),
         Ok(_) => {}
-        Err(why) => eprintln!(
+        Err(why) => say!(
             "warning: could not checkpoint the ledger: {why}\nhint: `vnx merge` needs a \
              checkpoint; run `vnx audit-chain checkpoint`"
         ),

@@ -1,5 +1,10 @@
-//! Writing data to stdout: a closed pipe (`vnx … | head`) ends the command quietly, exit 0.
+//! Writing to the terminal: data to stdout, where a closed pipe (`vnx … | head`) ends the
+//! command quietly (exit 0), and every human-readable line — stdout or stderr — with its
+//! control characters escaped, since receipts, workers, configuration and git can all carry
+//! terminal escapes (a worker's `--summary $'\e]0;pwned\a'`, OSC 52 in a receipt).
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::CliError;
@@ -23,20 +28,22 @@ impl Out {
         }
     }
 
-    /// Writes one line.
+    /// Writes one line, its control characters escaped (a newline inside it included: one
+    /// call is one line).
     pub fn line(&mut self, text: &str) -> Result<Wrote, CliError> {
         let r = self
             .inner
-            .write_all(text.as_bytes())
+            .write_all(escape(text).as_bytes())
             .and_then(|()| self.inner.write_all(b"\n"));
         classify(r)
     }
 
-    /// Writes raw bytes followed by a newline.
+    /// Writes a raw line (a ledger line) followed by a newline; control bytes in it (which
+    /// valid JSON never holds raw) are escaped.
     pub fn bytes_line(&mut self, bytes: &[u8]) -> Result<Wrote, CliError> {
         let r = self
             .inner
-            .write_all(bytes)
+            .write_all(&escape_bytes(bytes))
             .and_then(|()| self.inner.write_all(b"\n"));
         classify(r)
     }
@@ -50,9 +57,85 @@ impl Out {
     pub fn json(&mut self, value: &impl serde::Serialize) -> Result<Wrote, CliError> {
         let text = serde_json::to_string(value)
             .map_err(|e| CliError::new(format!("could not render JSON: {e}")))?;
-        self.line(&text)
+        let r = self
+            .inner
+            .write_all(json_safe(&text).as_bytes())
+            .and_then(|()| self.inner.write_all(b"\n"));
+        classify(r)
     }
 }
+
+/// Characters a terminal may act on: C0 controls but the tab, DEL, C1 controls (U+0080 to
+/// U+009F; U+009B is a CSI), and the bidirectional overrides that reorder what is shown.
+fn is_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every character a terminal may act on written as an escape (`\n`, `\r`,
+/// `\e`, `\u{9b}`, …); unchanged (borrowed) when there is none.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{1b}' => out.push_str("\\e"),
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A raw line with control bytes (and UTF-8 C1 controls) escaped as `\xNN`.
+fn escape_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return match escape(text) {
+            Cow::Borrowed(_) => Cow::Borrowed(bytes),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    for &b in bytes {
+        if (b < 0x20 && b != b'\t') || b == 0x7f {
+            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text with the characters JSON leaves raw but a terminal acts on (DEL, C1 controls,
+/// bidirectional overrides) written as `\uXXXX` escapes: the same JSON value.
+fn json_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Prints a human-readable message to stderr, escaped.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::cli::output::escape(&format!($($arg)*)))
+    };
+}
+pub(crate) use say;
 
 fn classify(r: io::Result<()>) -> Result<Wrote, CliError> {
     match r {
@@ -95,4 +178,24 @@ pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>
         )));
     }
     Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_are_escaped_and_plain_text_is_not_copied() {
+        assert!(matches!(escape("plain\ttext ✓"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape("\u{1b}]0;pwned\u{7}\u{1b}[2J\nnext\r\u{9b}31m\u{202e}"),
+            "\\e]0;pwned\\u{7}\\e[2J\\nnext\\r\\u{9b}31m\\u{202e}"
+        );
+        let json = serde_json::to_string(&"a\u{1b}b\u{9b}c\u{7f}").unwrap();
+        let safe = json_safe(&json);
+        assert!(!safe.chars().any(is_unsafe), "{safe}");
+        let back: String = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, "a\u{1b}b\u{9b}c\u{7f}");
+        assert_eq!(&*escape_bytes(b"x\x1b[2J\xff"), b"x\\x1b[2J\xff");
+    }
 }

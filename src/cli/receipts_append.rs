@@ -1,5 +1,6 @@
 //! `vnx receipts append`: validates receipts and appends them to the ledger.
 
+use super::output::say;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         };
         if let Some(r) = &outcome.repair {
-            eprintln!(
+            say!(
                 "note: quarantined a torn tail (bytes {}..{}, sha256 {}) to {}",
                 r.byte_start,
                 r.byte_end,
@@ -73,7 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             );
         }
         if outcome.sealed {
-            eprintln!("note: the ledger was unchained; opened a new chain epoch first");
+            say!("note: the ledger was unchained; opened a new chain epoch first");
         }
         if !args.json {
             for a in &outcome.lines {

@@ -1,5 +1,6 @@
 //! `vnx receipts tail`: shows the newest receipts and follows new ones.
 
+use super::output::say;
 use std::process::ExitCode;
 
 use vnx::ledger::LedgerError;
@@ -62,7 +63,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             let line = match event {
                 Followed::Idle => return true,
                 Followed::Restarted => {
-                    eprintln!("note: the ledger was replaced or cut; reading it from the start");
+                    say!("note: the ledger was replaced or cut; reading it from the start");
                     return true;
                 }
                 Followed::Line(line) => line,

@@ -1,6 +1,7 @@
 //! `vnx report --status done|failed [--summary TEXT]`: the worker's completion protocol, run
 //! by the worker inside its dispatch (the composed prompt asks it to).
 
+use super::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -63,6 +64,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .with_cause(&e)
             .with_hint("the dispatch directory must be writable by the worker")
     })?;
-    eprintln!("vnx: reported {} for {id}", status.name());
+    say!("vnx: reported {} for {id}", status.name());
     Ok(ExitCode::SUCCESS)
 }

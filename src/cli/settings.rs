@@ -1,6 +1,7 @@
 //! Resolves settings from flags, the environment and the current repository, so that the
 //! library receives plain values.
 
+use super::output::say;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -183,12 +184,12 @@ pub fn finish_pending(project: &vnx::project::Project) {
         Ok(done) => {
             for f in done {
                 match f.outcome.as_str() {
-                    "appended" => eprintln!(
+                    "appended" => say!(
                         "note: appended {}'s completion, which its supervisor could not",
                         f.dispatch_id
                     ),
                     "already_on_ledger" | "held" => {}
-                    why => eprintln!(
+                    why => say!(
                         "warning: the pending completion of {} was not appended ({why}); \
                          see {}",
                         f.dispatch_id,
@@ -197,7 +198,7 @@ pub fn finish_pending(project: &vnx::project::Project) {
                 }
             }
         }
-        Err(e) => eprintln!("warning: pending completions could not be appended yet: {e}"),
+        Err(e) => say!("warning: pending completions could not be appended yet: {e}"),
     }
 }
 

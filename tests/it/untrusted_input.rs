@@ -144,3 +144,92 @@ fn a_fifo_in_place_of_the_ledger_never_blocks() {
         );
     }
 }
+
+/// Whether output holds a byte or character a terminal acts on: ESC, BEL, CR, a C1 control.
+fn raw_controls(text: &str) -> bool {
+    text.chars()
+        .any(|c| matches!(c, '\u{1b}' | '\u{7}' | '\r') || ('\u{80}'..='\u{9f}').contains(&c))
+}
+
+#[test]
+fn terminal_escapes_from_workers_receipts_and_constraints_are_escaped() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let hostile = tools.path().join("hostile");
+    std::fs::write(
+        &hostile,
+        "#!/bin/sh\necho w > w.txt && git add w.txt && git commit -qm w\n\
+         vnx report --status done --summary \"$(printf '\\033]0;pwned\\007\\033[2J\\302\\233')\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &hostile,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "gates:\n  ok: {{kind: command, argv: [\"true\"]}}\nroles:\n  implementer: {{gates: [ok]}}\n\
+         providers:\n  hostile:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      completion: report\n    permissions:\n      edits: []\n",
+        hostile.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "hostile provider"]);
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "hostile",
+        "--instruction",
+        "x",
+        "--detach",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    // A receipt carrying OSC 52 (set the clipboard) and a C1 CSI.
+    let osc = run(repo.vnx().args([
+        "receipts", "append", "--receipt",
+        r#"{"event_type":"note","dispatch_id":"D-0000000c","status":"\u001b]52;c;cHduZWQ=\u0007\u009b2J"}"#,
+    ]));
+    assert_eq!(osc.code, 0, "{}", osc.stderr);
+    let mut seen = 0;
+    for args in [
+        vec!["wait", id.as_str()],
+        vec!["wait", id.as_str(), "--json"],
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["receipts", "tail", "-n", "50"],
+        vec!["receipts", "tail", "-n", "50", "--json"],
+        vec!["gate-check", id.as_str()],
+        vec!["merge", id.as_str(), "--check"],
+        vec!["doctor"],
+    ] {
+        let r = run(repo.vnx().args(&args));
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(
+            !raw_controls(&all),
+            "{args:?} printed raw controls: {all:?}"
+        );
+        seen += usize::from(all.contains("pwned") || all.contains("52;c;"));
+    }
+    assert!(
+        seen >= 3,
+        "the hostile text was shown, escaped, by several commands"
+    );
+
+    // A constraint's reason, shown on refusal.
+    std::fs::write(
+        repo.env.path().join("provider_constraints.yaml"),
+        "version: 1\nconstraints:\n  - id: no-demo\n    rule: forbid_route\n    \
+         forbidden_route: {provider: demo}\n    reason: \"\\e]0;owned\\a\\e[2J\"\n    \
+         enforcement: code_raise\n    audit_severity: blocking\n",
+    )
+    .unwrap();
+    repo.env.git(&["commit", "-q", "-am", "forbid demo"]);
+    let r = repo.dispatch("commit", &["--instruction", "x"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("owned"), "{}", r.stderr);
+    assert!(!raw_controls(&r.stderr), "{:?}", r.stderr);
+}
