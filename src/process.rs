@@ -90,6 +90,7 @@ impl Cmd {
 
     fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
+        keep_child_umask(&mut c);
         c.args(&self.args);
         if let Some(dir) = &self.cwd {
             c.current_dir(dir);
@@ -218,6 +219,36 @@ pub fn run_ok(cmd: &Cmd) -> Result<String, ProcessError> {
         });
     }
     Ok(out.text())
+}
+
+/// The umask the programs vnx runs get, once [`private_umask`] replaced vnx's own.
+static CHILD_UMASK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
+
+/// Makes everything this process creates private to the user (umask `077`), whatever umask it
+/// was started with, while the programs it runs keep that umask: git checks out the user's
+/// code, and a worker works, with the user's own modes. Call before any thread starts.
+#[allow(unsafe_code)]
+pub fn private_umask() {
+    // SAFETY: umask(2) cannot fail and touches only this process's file mode creation mask.
+    let original = unsafe { libc::umask(0o077) };
+    CHILD_UMASK.store(original as u32, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[allow(unsafe_code)]
+fn keep_child_umask(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let mask = CHILD_UMASK.load(std::sync::atomic::Ordering::Relaxed);
+    if mask == u32::MAX {
+        return;
+    }
+    // SAFETY: the closure runs between fork and exec and only calls umask(2), which is
+    // async-signal-safe, allocates nothing and takes no locks.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::umask(mask as libc::mode_t);
+            Ok(())
+        });
+    }
 }
 
 #[cfg(target_os = "linux")]

@@ -66,3 +66,58 @@ pub fn main_root(dir: &Path) -> Option<PathBuf> {
     };
     Some(std::fs::canonicalize(&root).unwrap_or(root))
 }
+
+/// vnx's own directories and files under `.vnx-data/` are private to the user, whatever the
+/// umask: directories `0700`, files `0600` (another local user must not read prompts and
+/// logs, nor replace the `vnx` on a worker's PATH).
+pub mod private {
+    use std::fs::{self, DirBuilder, File, OpenOptions};
+    use std::io::{self, Write};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::path::Path;
+
+    pub const DIR_MODE: u32 = 0o700;
+    pub const FILE_MODE: u32 = 0o600;
+
+    /// `mkdir -p` with private modes for every directory it creates.
+    pub fn create_dir_all(path: &Path) -> io::Result<()> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(path)
+    }
+
+    /// `mkdir` (failing when it exists) with a private mode.
+    pub fn create_dir(path: &Path) -> io::Result<()> {
+        DirBuilder::new().mode(DIR_MODE).create(path)
+    }
+
+    /// Options that create a file private.
+    pub fn options() -> OpenOptions {
+        let mut o = OpenOptions::new();
+        o.mode(FILE_MODE);
+        o
+    }
+
+    /// Creates (or truncates) a private file and writes `data`.
+    pub fn write(path: &Path, data: &[u8]) -> io::Result<()> {
+        let mut f: File = options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        f.write_all(data)
+    }
+
+    /// Creates a private file that must not exist yet and writes `data`.
+    pub fn write_new(path: &Path, data: &[u8]) -> io::Result<()> {
+        let mut f = options().write(true).create_new(true).open(path)?;
+        f.write_all(data)
+    }
+
+    /// Makes an existing directory private (e.g. `.vnx-data/` itself).
+    pub fn restrict_dir(path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))
+    }
+}

@@ -176,6 +176,13 @@ impl Repo {
         let branch = format!("dispatch/{id}");
         let path = self.worktrees_dir().join(format!("dispatch-{id}"));
         let _lock = self.lock()?;
+        // Private, whatever the umask (git makes the worktree itself inside it).
+        crate::project::private::create_dir_all(&self.worktrees_dir()).map_err(|source| {
+            WorktreeError::Lock {
+                path: self.worktrees_dir(),
+                source,
+            }
+        })?;
         if path.exists() {
             return Err(WorktreeError::PathExists { path });
         }
@@ -184,6 +191,14 @@ impl Repo {
         if exists {
             return Err(WorktreeError::BranchExists { branch });
         }
+        // Neither existed: whatever a failing `git worktree add` leaves of them goes again
+        // (dropped before the lock).
+        let mut undo = UndoCreate {
+            root: &self.root,
+            branch: &branch,
+            path: &path,
+            armed: true,
+        };
         process::run_ok(
             &git(&self.root)
                 .args(["worktree", "add", "--quiet", "-b", &branch])
@@ -191,12 +206,41 @@ impl Repo {
                 .arg(&base_commit),
         )
         .map_err(self.git_err(&path))?;
+        undo.armed = false;
+        drop(undo);
         Ok(Worktree {
             id: id.to_owned(),
             path,
             branch,
             base_commit,
         })
+    }
+}
+
+/// Undoes a `git worktree add` that did not finish: the branch and the worktree it made (both
+/// known not to exist before), when dropped armed.
+struct UndoCreate<'a> {
+    root: &'a Path,
+    branch: &'a str,
+    path: &'a Path,
+    armed: bool,
+}
+
+impl Drop for UndoCreate<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let _ = process::run_ok(
+            &git(self.root)
+                .args(["worktree", "remove", "--force"])
+                .arg(self.path),
+        );
+        if self.path.exists() {
+            let _ = std::fs::remove_dir_all(self.path);
+        }
+        let _ = process::run_ok(&git(self.root).args(["worktree", "prune"]));
+        let _ = process::run_ok(&git(self.root).args(["branch", "-D", self.branch]));
     }
 }
 

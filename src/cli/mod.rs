@@ -96,6 +96,8 @@ enum AuditCommand {
 /// Runs the command line and turns the outcome into an exit code.
 pub fn run() -> ExitCode {
     ignore_file_size_signal();
+    // vnx's own files (ledger, prompts, logs, the worker's `bin/`) are the user's alone.
+    vnx::process::private_umask();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

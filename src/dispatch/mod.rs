@@ -9,6 +9,7 @@
 pub mod compose;
 mod govern;
 pub mod include;
+pub mod liveness;
 pub mod outcome;
 pub mod phantom;
 pub mod signals;
@@ -33,7 +34,7 @@ use crate::constraints::{self, Decision, Evaluation, LoadError, Overrides, Route
 use crate::ledger::json::{Object, Value};
 use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Ledger, LedgerError, Receipt};
-use crate::project::Project;
+use crate::project::{Project, private};
 use crate::provider::hooks::{self, HookKind};
 use crate::provider::invocation::{self, declared_invocation};
 use crate::provider::{Invocation, Lane, Permission, Provider, ProviderError, Wanted};
@@ -160,6 +161,13 @@ pub enum DispatchError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        ".worktreeinclude: {path} is a symlink (or lies under one) in the new worktree; vnx \
+         never writes through a symlink"
+    )]
+    IncludeSymlink { path: PathBuf },
+    #[error("dispatch id {id} is taken: {reason}")]
+    IdTaken { id: String, reason: String },
     #[error("dispatch spec {path} is unreadable")]
     BadSpec {
         path: PathBuf,
@@ -199,6 +207,15 @@ impl DispatchError {
             DispatchError::Refused { refusals, .. } => Some(govern::refusal_hint(refusals)),
             DispatchError::PinnedModel { .. } => Some(
                 "pass --model, or narrow the constraint's required_route with `provider:`".into(),
+            ),
+            DispatchError::IncludeSymlink { .. } => Some(
+                "the base branch tracks that path (as a symlink): drop it from \
+                 .worktreeinclude, or dispatch from a base that does not track it"
+                    .into(),
+            ),
+            DispatchError::IdTaken { .. } => Some(
+                "use a new dispatch id (or none: vnx picks a fresh one); nothing was changed"
+                    .into(),
             ),
             DispatchError::Worktree(e) => e.hint(),
             DispatchError::Tmux(e) => e.hint(),
@@ -305,12 +322,34 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         return Err(DispatchError::NotInitialised { path: root.clone() });
     }
     let config = crate::config::load(&root.join(crate::init::CONFIG))?;
+    if let Some(id) = req.id.as_ref().filter(|id| !is_dispatch_id(id)) {
+        return Err(WorktreeError::BadId { id: id.clone() }.into());
+    }
+    let repo = Repo::for_project(ctx.project)?;
+    // An id names one dispatch for good: one whose directory, branch, worktree or start
+    // exists is refused (a random one is drawn again), before anything is made.
     let id = match &req.id {
-        Some(id) if !is_dispatch_id(id) => {
-            return Err(WorktreeError::BadId { id: id.clone() }.into());
+        Some(id) => {
+            if let Some(reason) = id_taken(ctx, &repo, id)? {
+                return Err(DispatchError::IdTaken {
+                    id: id.clone(),
+                    reason,
+                });
+            }
+            id.clone()
         }
-        Some(id) => id.clone(),
-        None => new_id(),
+        None => {
+            let mut id = new_id();
+            let mut tries = 0;
+            while let Some(reason) = id_taken(ctx, &repo, &id)? {
+                tries += 1;
+                if tries >= 16 {
+                    return Err(DispatchError::IdTaken { id, reason });
+                }
+                id = new_id();
+            }
+            id
+        }
     };
     if !valid_role(&req.role) {
         return Err(DispatchError::BadRole {
@@ -372,7 +411,6 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         .join(crate::project::DATA_DIR)
         .join("dispatches")
         .join(&id);
-    let repo = Repo::for_project(ctx.project)?;
     let invoke = |prompt_len: usize| {
         let wanted = Wanted {
             lane,
@@ -487,6 +525,29 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     })
 }
 
+/// Why `id` cannot name a new dispatch, if it cannot: its dispatch directory, branch or
+/// worktree exists, or the ledger has its start.
+fn id_taken(ctx: &Context<'_>, repo: &Repo, id: &str) -> Result<Option<String>, DispatchError> {
+    let dir = ctx.project.data_dir().join("dispatches").join(id);
+    if fs::symlink_metadata(&dir).is_ok() {
+        return Ok(Some(format!("{} exists", dir.display())));
+    }
+    let branch = format!("dispatch/{id}");
+    let has_branch = git2::Repository::open(&repo.root)
+        .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok());
+    if has_branch {
+        return Ok(Some(format!("branch {branch} exists")));
+    }
+    let wt = repo.worktrees_dir().join(format!("dispatch-{id}"));
+    if fs::symlink_metadata(&wt).is_ok() {
+        return Ok(Some(format!("{} exists", wt.display())));
+    }
+    if ctx.ledger.exists() && view::started(ctx.ledger, id)? {
+        return Ok(Some("the ledger records its dispatch_started".into()));
+    }
+    Ok(None)
+}
+
 fn receipt(fields: Vec<(&str, Value<'static>)>) -> Receipt {
     let mut o = Object::default();
     for (k, v) in fields {
@@ -525,7 +586,17 @@ pub struct Launched {
 /// session whose pane runs `vnx __supervise`. A failure undoes what was made.
 pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError> {
     let mut spec = plan.spec.clone();
-    let wt = plan.repo.create(&spec.id, &spec.base_commit)?;
+    // The dispatch directory claims the id (`mkdir` fails if it exists) and its lock, held
+    // until the supervisor runs, tells `worktree-release` that this dispatch lives. A failure
+    // removes only what this run made.
+    let _claim = claim_dispatch_dir(&spec.dispatch_dir)?;
+    let wt = match plan.repo.create(&spec.id, &spec.base_commit) {
+        Ok(wt) => wt,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&spec.dispatch_dir);
+            return Err(e.into());
+        }
+    };
     let undo_worktree = |repo: &Repo, placed: &[workspace::Placed]| {
         workspace::remove(placed);
         if let Ok(c) = wt.classify(&plan.spec.remote)
@@ -673,15 +744,41 @@ fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
     Ok(())
 }
 
+/// Creates the dispatch directory (private, failing when it exists) and takes its lock.
+fn claim_dispatch_dir(dir: &Path) -> Result<fs::File, DispatchError> {
+    if let Some(parent) = dir.parent() {
+        private::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    private::create_dir(dir).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            DispatchError::IdTaken {
+                id: dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                reason: format!("{} exists", dir.display()),
+            }
+        } else {
+            DispatchError::Io {
+                path: dir.to_owned(),
+                source,
+            }
+        }
+    })?;
+    liveness::hold(dir).map_err(|source| {
+        let _ = fs::remove_dir_all(dir);
+        DispatchError::Io {
+            path: dir.join(liveness::LOCK_FILE),
+            source,
+        }
+    })
+}
+
 fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     let dir = &spec.dispatch_dir;
-    if let Some(parent) = dir.parent() {
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
-    }
-    fs::create_dir(dir).map_err(io_err(dir))?;
     let write = |name: &str, data: &[u8]| {
         let path = dir.join(name);
-        fs::write(&path, data).map_err(io_err(&path))
+        private::write_new(&path, data).map_err(io_err(&path))
     };
     write("instruction.md", plan.instruction.as_bytes())?;
     write("prompt.md", plan.prompt.as_bytes())?;
@@ -694,13 +791,13 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     };
     if let Some((name, value)) = settings {
         let hooks_dir = dir.join("hooks");
-        fs::create_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
+        private::create_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
         let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
         write(&format!("hooks/{name}"), &data)?;
     }
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");
-    fs::create_dir(&bin).map_err(io_err(&bin))?;
+    private::create_dir(&bin).map_err(io_err(&bin))?;
     std::os::unix::fs::symlink(&spec.vnx, bin.join("vnx")).map_err(io_err(&bin))?;
     let data = serde_json::to_vec_pretty(spec).expect("specs serialize");
     write("spec.json", &data)

@@ -341,6 +341,53 @@ pub fn hooks(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Che
     )
 }
 
+/// `.vnx-data/` can take what dispatches write: a file is created and removed in `state/` and
+/// in `dispatches/`'s parent, and the ledger (when it exists) opens for appending. Tried, not
+/// inferred from modes (root writes through any mode; a read-only mount or a file where a
+/// directory belongs stops everyone).
+pub fn data_writable(root: &Path, ledger: Option<&Path>) -> Check {
+    const NAME: &str = "data";
+    let data = root.join(crate::project::DATA_DIR);
+    let state = ledger
+        .and_then(Path::parent)
+        .map_or_else(|| data.join("state"), Path::to_path_buf);
+    let hint = "make .vnx-data/ and its state/ writable directories (`vnx init` creates them)";
+    for dir in [&data, &state] {
+        if let Err(e) = try_write(dir) {
+            return Check::fail(
+                NAME,
+                format!("cannot write in {}: {e}", rel(dir, root)),
+                hint,
+            );
+        }
+    }
+    if let Some(ledger) = ledger.filter(|l| l.exists()) {
+        let opened = fs::OpenOptions::new().append(true).open(ledger);
+        if let Err(e) = opened {
+            return Check::fail(
+                NAME,
+                format!("cannot open {} for appending: {e}", rel(ledger, root)),
+                hint,
+            );
+        }
+    }
+    Check::pass(
+        NAME,
+        format!(
+            "{} and {} are writable",
+            rel(&data, root),
+            rel(&state, root)
+        ),
+    )
+}
+
+fn try_write(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".vnx-doctor-{}", std::process::id()));
+    let written = crate::project::private::write_new(&probe, b"x");
+    let _ = fs::remove_file(&probe);
+    written
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Status;

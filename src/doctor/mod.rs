@@ -173,6 +173,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             rest.push(files::constraints(root));
             rest.push(files::skills(root));
             rest.push(files::hooks(root, inputs.find_program));
+            rest.push(files::data_writable(root, inputs.ledger));
         }
         if let Some(ledger) = inputs.ledger {
             rest.extend(evidence::ledger(ledger, inputs.key_path, inputs.threads));
