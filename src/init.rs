@@ -203,7 +203,7 @@ fn check_no_symlink(root: &Path, rel: &str) -> Result<PathBuf, InitError> {
 /// Writes a file atomically (temporary file, fsync, rename) with the given mode.
 pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    crate::project::create_user_dir_all(dir).map_err(io_err(dir))?;
     let tmp = dir.join(format!(
         ".{}.vnx-tmp-{}",
         path.file_name()

@@ -234,6 +234,13 @@ pub fn private_umask() {
     CHILD_UMASK.store(original as u32, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The user's umask: the one vnx started with (what its children get), if [`private_umask`]
+/// replaced it.
+pub fn user_umask() -> Option<u32> {
+    let mask = CHILD_UMASK.load(std::sync::atomic::Ordering::Relaxed);
+    (mask != u32::MAX).then_some(mask)
+}
+
 #[allow(unsafe_code)]
 fn keep_child_umask(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;

@@ -67,6 +67,27 @@ pub fn main_root(dir: &Path) -> Option<PathBuf> {
     Some(std::fs::canonicalize(&root).unwrap_or(root))
 }
 
+/// `mkdir -p` for the user's own tree (`.vnx/`, `skills/…`): the directories get the modes the
+/// user's umask gives, even while vnx's own umask keeps its files private.
+pub fn create_user_dir_all(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if path.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_user_dir_all(parent)?;
+    }
+    match std::fs::create_dir(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if let Some(mask) = process::user_umask() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777 & !mask))?;
+    }
+    Ok(())
+}
+
 /// vnx's own directories and files under `.vnx-data/` are private to the user, whatever the
 /// umask: directories `0700`, files `0600` (another local user must not read prompts and
 /// logs, nor replace the `vnx` on a worker's PATH).

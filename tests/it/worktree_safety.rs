@@ -406,3 +406,23 @@ fn vnx_files_are_private_whatever_the_umask() {
         open.join("\n")
     );
 }
+
+#[test]
+fn init_keeps_the_users_modes_for_project_files_and_makes_vnx_data_private() {
+    let env = crate::common::TestEnv::new();
+    env.git_init();
+    let mut cmd = env.vnx();
+    cmd.arg("init");
+    let r = run(under_shell(&cmd, "umask 022"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mode = |p: &str| {
+        std::fs::metadata(env.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(".vnx"), 0o755);
+    assert_eq!(mode(".vnx-data"), 0o700);
+    assert_eq!(mode(".vnx-data/state"), 0o700);
+}
