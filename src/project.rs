@@ -90,9 +90,10 @@ pub fn create_user_dir_all(path: &Path) -> std::io::Result<()> {
 
 /// vnx's own directories and files under `.vnx-data/` are private to the user, whatever the
 /// umask: directories `0700`, files `0600` (another local user must not read prompts and
-/// logs, nor replace the `vnx` on a worker's PATH).
+/// logs, nor replace the `vnx` on a worker's PATH). The CLI also sets vnx's umask to `077`
+/// ([`crate::process::private_umask`]), which covers every other file vnx writes there.
 pub mod private {
-    use std::fs::{self, DirBuilder, File, OpenOptions};
+    use std::fs::{DirBuilder, OpenOptions};
     use std::io::{self, Write};
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     use std::path::Path;
@@ -120,25 +121,9 @@ pub mod private {
         o
     }
 
-    /// Creates (or truncates) a private file and writes `data`.
-    pub fn write(path: &Path, data: &[u8]) -> io::Result<()> {
-        let mut f: File = options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
-        f.write_all(data)
-    }
-
     /// Creates a private file that must not exist yet and writes `data`.
     pub fn write_new(path: &Path, data: &[u8]) -> io::Result<()> {
         let mut f = options().write(true).create_new(true).open(path)?;
         f.write_all(data)
-    }
-
-    /// Makes an existing directory private (e.g. `.vnx-data/` itself).
-    pub fn restrict_dir(path: &Path) -> io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))
     }
 }

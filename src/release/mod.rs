@@ -266,8 +266,8 @@ fn resolve_base(repo: &Repo, reference: &str) -> Result<Base, ReleaseError> {
 
 /// Whether the dispatch directory belongs to a dispatch that never started: the ledger has no
 /// `dispatch_started` for it and no supervisor ever ran in it (no worker log).
-pub(crate) fn never_started(f_recorded: Option<&Recorded>, dir: &std::path::Path) -> bool {
-    !f_recorded.is_some_and(|r| r.started) && !dir.join("worker.log").exists()
+pub(crate) fn never_started(recorded: Option<&Recorded>, dir: &std::path::Path) -> bool {
+    !recorded.is_some_and(|r| r.started) && !dir.join("worker.log").exists()
 }
 
 /// What keeps the dispatch alive, if anything (see `dispatch::liveness`).
