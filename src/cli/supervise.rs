@@ -30,6 +30,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let spec = dispatch::read_spec(&args.spec)?;
     // The dispatcher named the key in the session's environment (VNX_CHECKPOINT_KEY).
     let attestor = super::settings::attestor(None)?;
+    // Held for the supervisor's whole life, its last receipt included: while it is held,
+    // nothing releases the dispatch's worktree or calls it lost.
+    let _alive = dispatch::liveness::hold(&spec.dispatch_dir).map_err(|e| {
+        CliError::from_error(&e).context(format!(
+            "could not take the dispatch lock in {}",
+            spec.dispatch_dir.display()
+        ))
+    })?;
     // The pane may be gone already (SIGHUP): writes to it are best effort.
     let mut stdout = std::io::stdout();
     let _ = writeln!(

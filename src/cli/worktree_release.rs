@@ -90,6 +90,7 @@ fn class_name(c: Class) -> &'static str {
         Class::Landed => "landed",
         Class::Pushed => "pushed",
         Class::Unlanded => "unlanded",
+        Class::Unstarted => "unstarted",
     }
 }
 
@@ -142,6 +143,16 @@ fn render_item(out: &mut Out, item: &Item, applied: bool, root: &Path) -> Result
             w.strip_prefix(root).unwrap_or(w).display()
         ));
     }
+    if let Some(d) = item
+        .dispatch_dir
+        .as_ref()
+        .filter(|_| item.actions.remove_dispatch_dir)
+    {
+        what.push(format!(
+            "dispatch directory {}",
+            d.strip_prefix(root).unwrap_or(d).display()
+        ));
+    }
     let verdict = match (&item.done, item.actions.any()) {
         (Some(d), _) if d.error.is_some() => "FAILED",
         (Some(d), _) if d.skipped.is_some() => "skipped",
@@ -170,6 +181,9 @@ fn render_item(out: &mut Out, item: &Item, applied: bool, root: &Path) -> Result
                 "branch deleted (git branch {})",
                 d.branch_delete.unwrap_or("-D")
             ));
+        }
+        if d.dispatch_dir_removed {
+            did.push("dispatch directory removed".to_owned());
         }
         if let Some(seq) = d.receipt_seq {
             did.push(format!("receipt line {seq}"));

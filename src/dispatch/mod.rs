@@ -9,6 +9,7 @@
 pub mod compose;
 mod govern;
 pub mod include;
+pub mod liveness;
 pub mod outcome;
 pub mod pending;
 pub mod phantom;
@@ -599,8 +600,9 @@ pub struct Launched {
 pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError> {
     let mut spec = plan.spec.clone();
     // The dispatch directory claims the id: made first, and only by this run (an id in use
-    // is refused without touching what is there).
-    claim_dispatch_dir(&spec)?;
+    // is refused without touching what is there). Its lock, held until this returns (the
+    // supervisor then holds it), says the dispatch lives while the launch is under way.
+    let _alive = claim_dispatch_dir(&spec)?;
     let wt = match plan.repo.create(&spec.id, &spec.base_commit) {
         Ok(wt) => wt,
         Err(e) => {
@@ -772,15 +774,16 @@ fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
     Ok(())
 }
 
-/// Creates the dispatch's directory (private), refusing an id whose directory exists.
-fn claim_dispatch_dir(spec: &Spec) -> Result<(), DispatchError> {
+/// Creates the dispatch's directory (private), refusing an id whose directory exists, and
+/// takes its liveness lock.
+fn claim_dispatch_dir(spec: &Spec) -> Result<fs::File, DispatchError> {
     let dir = &spec.dispatch_dir;
     if let Some(parent) = dir.parent() {
         crate::project::private_dir(parent).map_err(io_err(parent))?;
     }
     use std::os::unix::fs::DirBuilderExt;
     match fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => Ok(()),
+        Ok(()) => liveness::hold(dir).map_err(io_err(&dir.join(liveness::LOCK_FILE))),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DispatchError::IdInUse {
             id: spec.id.clone(),
             what: dir.clone(),

@@ -10,6 +10,8 @@ use crate::ledger::json::{self, Mode, Value};
 use crate::ledger::tail::{self, Followed};
 use crate::tmux::Tmux;
 
+use super::liveness;
+
 /// A dispatch's state.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DispatchState {
@@ -18,7 +20,8 @@ pub struct DispatchState {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub started_at: Option<String>,
-    /// `running`, `lost` (no completion and no session), or the completion's status.
+    /// `running`, `lost` (no completion, and neither its session, its supervisor nor its
+    /// worker lives), or the completion's status.
     pub state: String,
     pub teardown_class: Option<String>,
     pub worktree: Option<String>,
@@ -73,6 +76,27 @@ fn settled(ledger: &Path, id: &str, line: Vec<u8>) -> Result<Waited, LedgerError
             None => Waited::Completed(line),
         },
     )
+}
+
+/// Whether the ledger records the dispatch's start.
+pub fn started(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+    Ok(start(ledger, id)?.is_some())
+}
+
+/// The dispatch's `dispatch_started` receipt, if the ledger has one.
+fn start(ledger: &Path, id: &str) -> Result<Option<json::Object<'static>>, LedgerError> {
+    let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "dispatch_started"))?;
+    Ok(found.into_iter().next().and_then(|l| parse(&l)))
+}
+
+/// What keeps a started dispatch alive besides its session: its lock, or a process in its
+/// worktree (see `liveness`).
+fn alive_without_session(id: &str, worktree: Option<&str>) -> bool {
+    let Some(wt) = worktree.map(Path::new) else {
+        return false;
+    };
+    liveness::dispatch_dir_of(wt, id)
+        .is_some_and(|dir| liveness::alive(&dir, Some(wt), None).is_some())
 }
 
 /// The completion receipt of a dispatch, if the ledger has one.
@@ -137,7 +161,10 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
     Ok(out
         .into_iter()
         .map(|(_, mut s)| {
-            if s.state == "running" && !s.session.as_ref().is_some_and(|n| live.contains(n)) {
+            if s.state == "running"
+                && !s.session.as_ref().is_some_and(|n| live.contains(n))
+                && !alive_without_session(&s.id, s.worktree.as_deref())
+            {
                 s.state = "lost".into();
             }
             s
@@ -155,7 +182,8 @@ pub enum Waited {
         completion: Vec<u8>,
         correction: Vec<u8>,
     },
-    /// Its session is gone and no completion was written: the supervisor died.
+    /// Its session is gone, nothing of it runs any more, and no completion was written: the
+    /// supervisor died.
     Lost,
 }
 
@@ -195,7 +223,13 @@ pub fn wait(
             }
             Followed::Idle => {
                 for id in pending {
-                    if !tmux.has_session(&format!("vnx-{id}")) {
+                    let worktree = start(ledger, id)
+                        .ok()
+                        .flatten()
+                        .and_then(|o| text(&o, "worktree"));
+                    if !tmux.has_session(&format!("vnx-{id}"))
+                        && !alive_without_session(id, worktree.as_deref())
+                    {
                         // The completion may have landed just before the session ended.
                         let last = completion(ledger, id).ok().flatten();
                         let w = match last.map(|line| settled(ledger, id, line)) {

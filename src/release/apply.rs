@@ -27,7 +27,11 @@ pub fn apply(
     let ledger = Ledger::new(&options.ledger);
     for item in plan.items.iter_mut().filter(|i| i.actions.any()) {
         let mut done = release_one(repo, item, options)?;
-        if done.worktree_unlocked || done.worktree_removed || done.branch_deleted {
+        if done.worktree_unlocked
+            || done.worktree_removed
+            || done.branch_deleted
+            || done.dispatch_dir_removed
+        {
             match ledger.append(&attestor.attest(&receipt(item, &done), &now_utc)) {
                 Ok(appended) => done.receipt_seq = appended.lines.last().map(|l| l.seq),
                 Err(source) => {
@@ -51,6 +55,18 @@ fn git(repo: &Repo) -> Cmd {
 fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, ReleaseError> {
     let mut done = Done::default();
     let _lock = repo.lock()?;
+    // Alive now? (It may have started since it was classified.)
+    let session = format!("vnx-{}", item.dispatch_id);
+    let live = super::alive(
+        repo,
+        &item.dispatch_id,
+        item.worktree.as_deref(),
+        (&session, false),
+    );
+    if let Some(why) = live {
+        done.skipped = Some(format!("{why}"));
+        return Ok(done);
+    }
     if let Some(why) = recheck(repo, item, options) {
         done.skipped = Some(why);
         return Ok(done);
@@ -102,6 +118,23 @@ fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, Rele
             }
         }
     }
+    if let (true, Some(dir), None) = (
+        item.actions.remove_dispatch_dir,
+        &item.dispatch_dir,
+        &done.error,
+    ) {
+        // Only a dispatch that never started, checked again: the ledger and the directory.
+        let started = options.ledger.exists()
+            && crate::dispatch::view::started(&options.ledger, &item.dispatch_id)?;
+        if started || !super::never_started(None, dir) {
+            done.skipped = Some("the dispatch has started since it was classified".into());
+        } else {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => done.dispatch_dir_removed = true,
+                Err(e) => done.error = Some(format!("{}: {e}", dir.display())),
+            }
+        }
+    }
     Ok(done)
 }
 
@@ -149,6 +182,8 @@ struct Body<'a> {
     branch: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     worktree: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dispatch_dir: Option<String>,
     class: Class,
     reason: &'a str,
     evidence: Option<&'a Evidence>,
@@ -165,6 +200,8 @@ struct Action {
     worktree_unlocked: bool,
     worktree_removed: bool,
     branch_deleted: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dispatch_dir_removed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     branch_delete: Option<&'static str>,
 }
@@ -178,6 +215,11 @@ fn receipt(item: &Item, done: &Done) -> Receipt {
             .worktree
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned()),
+        dispatch_dir: item
+            .dispatch_dir
+            .as_ref()
+            .filter(|_| done.dispatch_dir_removed)
+            .map(|p| p.to_string_lossy().into_owned()),
         class: item.class,
         reason: &item.reason,
         evidence: item.evidence.as_ref(),
@@ -185,6 +227,7 @@ fn receipt(item: &Item, done: &Done) -> Receipt {
             worktree_unlocked: done.worktree_unlocked,
             worktree_removed: done.worktree_removed,
             branch_deleted: done.branch_deleted,
+            dispatch_dir_removed: done.dispatch_dir_removed,
             branch_delete: done.branch_delete,
         },
         error: done.error.as_deref(),

@@ -52,6 +52,13 @@ pub struct Found {
     pub recorded: Option<Recorded>,
     /// Where else the branch is checked out (the main checkout or another worktree).
     pub checked_out_elsewhere: Option<PathBuf>,
+    /// `.vnx-data/dispatches/<id>`, when it exists.
+    pub dispatch_dir: Option<PathBuf>,
+}
+
+/// `.vnx-data/dispatches/`.
+pub fn dispatches_dir(repo: &Repo) -> PathBuf {
+    repo.root.join(crate::project::DATA_DIR).join("dispatches")
 }
 
 /// The lock reason vnx gives a dirty dispatch's worktree (`Repo::release`).
@@ -120,6 +127,7 @@ pub fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseError> {
             worktree: None,
             recorded: None,
             checked_out_elsewhere: None,
+            dispatch_dir: None,
         });
     };
     let git = git2::Repository::open(&repo.root).map_err(|e| ReleaseError::Git {
@@ -160,6 +168,16 @@ pub fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseError> {
             entry(&mut found, id);
         }
     }
+    // Dispatch directories too: a launcher killed before `dispatch_started` leaves one.
+    let dispatches = dispatches_dir(repo);
+    if let Ok(entries) = std::fs::read_dir(&dispatches) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if is_dispatch_id(&name) && e.file_type().is_ok_and(|t| t.is_dir()) {
+                entry(&mut found, &name);
+            }
+        }
+    }
     let records = read_ledger(ledger, &found)?;
     for f in found.values_mut() {
         let path = dir.join(format!("dispatch-{}", f.id));
@@ -177,6 +195,10 @@ pub fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseError> {
             .find(|r| r.path != path && r.branch.as_deref() == Some(f.branch.as_str()))
             .map(|r| r.path.clone());
         f.recorded = records.get(&f.id).cloned();
+        let dd = dispatches.join(&f.id);
+        f.dispatch_dir = std::fs::symlink_metadata(&dd)
+            .is_ok_and(|m| m.is_dir())
+            .then_some(dd);
     }
     Ok(found.into_values().collect())
 }

@@ -12,6 +12,7 @@ pub use apply::apply;
 
 use std::path::PathBuf;
 
+use crate::dispatch::liveness;
 use crate::ledger::LedgerError;
 use crate::process::ProcessError;
 use crate::tmux::Tmux;
@@ -92,6 +93,10 @@ pub enum Class {
     Pushed,
     /// Work that is neither in the base nor on the remote: kept.
     Unlanded,
+    /// A dispatch directory whose launcher died before the dispatch started (no
+    /// `dispatch_started`, no worker log, nothing alive), with no worktree or branch left:
+    /// released.
+    Unstarted,
 }
 
 /// Which proof made a branch safe to release.
@@ -132,11 +137,13 @@ pub struct Actions {
     pub unlock_worktree: bool,
     pub remove_worktree: bool,
     pub delete_branch: bool,
+    /// The dispatch directory of a dispatch that never started.
+    pub remove_dispatch_dir: bool,
 }
 
 impl Actions {
     pub fn any(&self) -> bool {
-        self.remove_worktree || self.delete_branch
+        self.remove_worktree || self.delete_branch || self.remove_dispatch_dir
     }
 }
 
@@ -146,6 +153,7 @@ pub struct Done {
     pub worktree_unlocked: bool,
     pub worktree_removed: bool,
     pub branch_deleted: bool,
+    pub dispatch_dir_removed: bool,
     /// `-d` (git's own merge check passed) or `-D` (after vnx's proof, re-checked under the
     /// worktree lock).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,6 +180,9 @@ pub struct Item {
     pub worktree: Option<PathBuf>,
     /// What the ledger says about the dispatch (`None`: no receipts, e.g. another ledger).
     pub recorded: Option<Recorded>,
+    /// `.vnx-data/dispatches/<id>`, when it exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch_dir: Option<PathBuf>,
     pub class: Class,
     pub reason: String,
     pub evidence: Option<Evidence>,
@@ -206,10 +217,18 @@ pub struct Plan {
 /// socket each dispatch recorded, and on `tmux`'s.
 pub fn plan(repo: &Repo, options: &Options, tmux: &Tmux) -> Result<Plan, ReleaseError> {
     let base = resolve_base(repo, &options.base)?;
-    let found = inventory::find(repo, &options.ledger)?;
+    let found = inventory::find(repo, &options.ledger)?
+        .into_iter()
+        // A dispatch directory alone is a leftover only when the dispatch never started.
+        .filter(|f| {
+            f.tip.is_some()
+                || f.worktree.is_some()
+                || f.dispatch_dir
+                    .as_deref()
+                    .is_some_and(|d| never_started(f.recorded.as_ref(), d))
+        });
     let mut remote = inventory::RemoteHeads::new(repo, &options.remote);
     let items = found
-        .into_iter()
         .map(|f| classify(repo, &base, f, &mut remote, tmux))
         .collect();
     Ok(Plan {
@@ -245,7 +264,53 @@ fn resolve_base(repo: &Repo, reference: &str) -> Result<Base, ReleaseError> {
     })
 }
 
+/// Whether the dispatch directory belongs to a dispatch that never started: the ledger has no
+/// `dispatch_started` for it and no supervisor ever ran in it (no worker log).
+pub(crate) fn never_started(recorded: Option<&Recorded>, dir: &std::path::Path) -> bool {
+    !recorded.is_some_and(|r| r.started) && !dir.join("worker.log").exists()
+}
+
+/// What keeps the dispatch alive, if anything (see `dispatch::liveness`).
+pub(crate) fn alive(
+    repo: &Repo,
+    id: &str,
+    worktree: Option<&std::path::Path>,
+    session: (&str, bool),
+) -> Option<liveness::Alive> {
+    let dir = inventory::dispatches_dir(repo).join(id);
+    liveness::alive(&dir, worktree, Some(session))
+}
+
 fn classify(
+    repo: &Repo,
+    base: &Base,
+    f: Found,
+    remote: &mut inventory::RemoteHeads,
+    tmux: &Tmux,
+) -> Item {
+    let unstarted = f
+        .dispatch_dir
+        .as_deref()
+        .is_some_and(|d| never_started(f.recorded.as_ref(), d));
+    let nothing_else = f.tip.is_none() && f.worktree.is_none();
+    let mut item = classify_work(repo, base, f, remote, tmux);
+    if unstarted && item.class != Class::Running {
+        if nothing_else {
+            item.class = Class::Unstarted;
+            item.reason = "its launcher died before the dispatch started, and left only its \
+                           dispatch directory"
+                .into();
+            item.actions.remove_dispatch_dir = true;
+        } else if item.actions.any() {
+            item.reason
+                .push_str("; its launcher died before the dispatch started");
+            item.actions.remove_dispatch_dir = true;
+        }
+    }
+    item
+}
+
+fn classify_work(
     repo: &Repo,
     base: &Base,
     f: Found,
@@ -258,6 +323,7 @@ fn classify(
         tip: f.tip.clone(),
         worktree: f.worktree.as_ref().map(|w| w.path.clone()),
         recorded: f.recorded.clone(),
+        dispatch_dir: f.dispatch_dir.clone(),
         class: Class::Blocked,
         reason: String::new(),
         evidence: None,
@@ -276,12 +342,17 @@ fn classify(
         .as_ref()
         .and_then(Recorded::tmux)
         .is_some_and(|(socket, name)| Tmux::new(socket).has_session(&name));
-    if recorded_live || tmux.has_session(&session) {
+    let session_live = recorded_live || tmux.has_session(&session);
+    let worktree_path = f.worktree.as_ref().map(|w| w.path.as_path());
+    if let Some(why) = alive(repo, &f.id, worktree_path, (&session, session_live)) {
         return keep(
             item,
             Class::Running,
-            format!("its tmux session {session} is alive: the dispatch may still be running"),
+            format!("{why}: the dispatch may still be running"),
         );
+    }
+    if f.tip.is_none() && f.worktree.is_none() {
+        return keep(item, Class::Blocked, "no worktree or branch is left".into());
     }
     if let Some(wt) = &f.worktree {
         match inventory::worktree_state(wt, &f) {

@@ -1,11 +1,14 @@
 //! Work and records are never destroyed: a dispatch id in use is refused without touching the
-//! earlier dispatch, a failed `git worktree add` leaves no branch, doctor notices a data
-//! directory nothing can be written to, and vnx's runtime files are private whatever the
-//! umask.
+//! earlier dispatch, a living dispatch is neither released nor called lost after its tmux
+//! server dies, a launcher killed early leaves nothing `worktree-release` does not clean, a
+//! failed `git worktree add` leaves no branch, `.worktreeinclude` follows no link, doctor
+//! notices a data directory nothing can be written to, and vnx's runtime files are private
+//! whatever the umask.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::common::run;
 use crate::dispatch::{Repo, completion};
@@ -249,4 +252,157 @@ fn worktree_include_refuses_sources_reached_through_a_link() {
         r.stderr
     );
     assert_eq!(repo.branches(), "");
+}
+
+fn receipts_of(repo: &Repo, id: &str, event: &str) -> Vec<serde_json::Value> {
+    let ledger = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
+    if !ledger.exists() {
+        return Vec::new();
+    }
+    repo.receipts(id)
+        .into_iter()
+        .filter(|r| r["event_type"] == event)
+        .collect()
+}
+
+fn dispatch_dir(repo: &Repo, id: &str) -> PathBuf {
+    repo.env.path().join(".vnx-data/dispatches").join(id)
+}
+
+fn worktree(repo: &Repo, id: &str) -> PathBuf {
+    repo.env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}"))
+}
+
+fn until(what: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if what() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    what()
+}
+
+fn process_in(dir: &Path) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|p| std::fs::read_link(p.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir)))
+}
+
+#[test]
+fn a_living_dispatch_is_neither_released_nor_lost_after_its_tmux_server_dies() {
+    let repo = Repo::new();
+    let r = repo.dispatch("stubborn", &["--instruction", "x", "--detach"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = launched["id"].as_str().unwrap().to_owned();
+    let wt = worktree(&repo, &id);
+    assert!(until(|| process_in(&wt)), "the worker runs");
+
+    // The session goes; the supervisor is still stopping a worker that ignores SIGTERM.
+    repo.server.0.kill_server();
+    let rel = run(repo.vnx().args(["worktree-release", "--apply", "--json"]));
+    assert_eq!(rel.code, 0, "{}\n{}", rel.stdout, rel.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&rel.stdout).unwrap();
+    for item in plan["items"].as_array().unwrap() {
+        if item["dispatch_id"] == id.as_str() {
+            assert_eq!(item["class"], "running", "{item}");
+            assert!(item["done"].is_null(), "{item}");
+        }
+    }
+    assert!(wt.is_dir(), "the worktree stays while the dispatch lives");
+    assert!(repo.branches().contains(&id));
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert!(!status.stdout.contains("\"lost\""), "{}", status.stdout);
+
+    let w = run(repo.vnx().args(["wait", &id, "--json"]));
+    assert!(!w.stdout.contains("lost"), "{}", w.stdout);
+    let c: serde_json::Value = serde_json::from_str(w.stdout.trim()).unwrap();
+    assert_eq!(c["status"], "cancelled", "{c}");
+    // Nothing was released before the dispatch ended.
+    let all = repo.receipts(&id);
+    let completed = all
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert!(
+        all[..completed]
+            .iter()
+            .all(|r| r["event_type"] != "worktree_released"),
+        "{all:?}"
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn a_launcher_killed_early_leaves_nothing_release_does_not_clean() {
+    let repo = Repo::new();
+    let mut ids = Vec::new();
+    for (n, delay) in (0..=120).step_by(10).enumerate() {
+        let id = format!("D-kill{n}");
+        let mut cmd = repo.vnx();
+        cmd.args([
+            "dispatch-agent",
+            "--agent",
+            "reviewer",
+            "--provider",
+            "demo",
+        ])
+        .args(["--model", "noop", "--instruction", "x", "--detach"])
+        .args(["--id", &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        ids.push(id);
+    }
+    // What did start runs to its end; git finishes what it was doing.
+    assert!(repo.server.sessions_end());
+    for id in &ids {
+        let wt = worktree(&repo, id);
+        assert!(until(|| !process_in(&wt)));
+    }
+    let started: Vec<&String> = ids
+        .iter()
+        .filter(|id| !receipts_of(&repo, id, "dispatch_started").is_empty())
+        .collect();
+    let rel = run(repo.vnx().args(["worktree-release", "--apply"]));
+    assert_eq!(rel.code, 0, "{}\n{}", rel.stdout, rel.stderr);
+    let branches = repo.branches();
+    for id in &ids {
+        let is_started = started.contains(&id);
+        if is_started {
+            assert!(
+                dispatch_dir(&repo, id).is_dir(),
+                "{id} started: its records stay\n{}",
+                rel.stdout
+            );
+        } else {
+            assert!(
+                !dispatch_dir(&repo, id).exists(),
+                "{id}: receipt-less directory left\n{}",
+                rel.stdout
+            );
+        }
+        assert!(!worktree(&repo, id).exists(), "{id}\n{}", rel.stdout);
+        assert!(!branches.contains(id.as_str()), "{id}: {branches}");
+    }
+    let list = repo.env.git(&["worktree", "list", "--porcelain"]);
+    assert!(!list.contains("dispatch-D-kill"), "{list}");
+    // Each removal is on the ledger.
+    for id in ids.iter().filter(|id| !started.contains(id)) {
+        let released = receipts_of(&repo, id, "worktree_released");
+        let removed_dir = released
+            .iter()
+            .any(|r| r["action"]["dispatch_dir_removed"] == true);
+        let had_dir = !released.is_empty();
+        assert!(!had_dir || removed_dir, "{id}: {released:?}");
+    }
+    repo.verify_ok();
 }

@@ -1,0 +1,130 @@
+//! Whether anything of a dispatch still runs: the one answer `worktree-release`, `status` and
+//! `wait` share. A dispatch lives while its launcher or its supervisor holds the lock file in
+//! its dispatch directory (held from the claim of the id to the supervisor's last receipt),
+//! while its tmux session exists, or while any process works inside its worktree (a worker
+//! that outlived its supervisor, or ignores signals). Only when none of these holds may its
+//! work be called lost or released.
+
+use std::fs::File;
+use std::fs::TryLockError;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The lock file in a dispatch directory.
+pub const LOCK_FILE: &str = "lock";
+
+/// Why a dispatch counts as alive.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "by", content = "detail")]
+pub enum Alive {
+    /// Its launcher or supervisor holds the dispatch's lock.
+    Locked(PathBuf),
+    /// Its tmux session exists.
+    Session(String),
+    /// A process works inside its worktree.
+    Process(u32),
+}
+
+impl std::fmt::Display for Alive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Alive::Locked(p) => write!(f, "its supervisor or launcher holds {}", p.display()),
+            Alive::Session(s) => write!(f, "its tmux session {s} is alive"),
+            Alive::Process(pid) => write!(f, "process {pid} is working in its worktree"),
+        }
+    }
+}
+
+/// Takes the dispatch's lock (creating the file, private), waiting while another holds it;
+/// held until the file is dropped.
+pub fn hold(dispatch_dir: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .mode(0o600)
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dispatch_dir.join(LOCK_FILE))?;
+    file.lock()?;
+    Ok(file)
+}
+
+/// Whether someone holds the dispatch's lock (asked without taking it for more than an
+/// instant: a shared lock that fails only while the exclusive one is held).
+pub fn locked(dispatch_dir: &Path) -> bool {
+    let Ok(file) = File::open(dispatch_dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => false,
+        Err(TryLockError::WouldBlock) => true,
+        // Unknown: count it as alive, never as lost.
+        Err(TryLockError::Error(_)) => true,
+    }
+}
+
+/// A process (other than this one) whose working directory is inside `dir`.
+pub fn process_inside(dir: &Path) -> Option<u32> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let me = std::process::id();
+    let entries = std::fs::read_dir("/proc").ok()?;
+    entries.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        if pid == me {
+            return None;
+        }
+        let cwd = std::fs::read_link(e.path().join("cwd")).ok()?;
+        cwd.starts_with(&dir).then_some(pid)
+    })
+}
+
+/// What keeps a dispatch alive, if anything: its lock, its session (`session_alive`, asked by
+/// the caller on the right tmux socket), or a process inside its worktree.
+pub fn alive(
+    dispatch_dir: &Path,
+    worktree: Option<&Path>,
+    session: Option<(&str, bool)>,
+) -> Option<Alive> {
+    if locked(dispatch_dir) {
+        return Some(Alive::Locked(dispatch_dir.join(LOCK_FILE)));
+    }
+    if let Some((name, true)) = session {
+        return Some(Alive::Session(name.to_owned()));
+    }
+    worktree.and_then(process_inside).map(Alive::Process)
+}
+
+/// The dispatch directory of a dispatch whose worktree is `worktree`
+/// (`.vnx-data/worktrees/dispatch-<id>` → `.vnx-data/dispatches/<id>`).
+pub fn dispatch_dir_of(worktree: &Path, id: &str) -> Option<PathBuf> {
+    Some(worktree.parent()?.parent()?.join("dispatches").join(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_and_a_process_inside_count_as_alive() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!locked(d.path()));
+        let held = hold(d.path()).unwrap();
+        assert!(locked(d.path()));
+        assert!(matches!(
+            alive(d.path(), None, None),
+            Some(Alive::Locked(_))
+        ));
+        drop(held);
+        assert!(!locked(d.path()));
+        assert_eq!(alive(d.path(), None, Some(("s", false))), None);
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .current_dir(d.path())
+            .spawn()
+            .unwrap();
+        let found = process_inside(d.path());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found, Some(child.id()));
+    }
+}
