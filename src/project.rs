@@ -101,6 +101,47 @@ pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .write_all(data)
 }
 
+/// Replaces `path` with `data` atomically: written to a private (0600) temporary file beside
+/// it, then renamed into place, so a reader sees the old file or the new one, never half of
+/// one. With `durable`, the file and then its directory are fsynced too (the rename survives a
+/// crash).
+pub fn write_atomic_private(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        if durable {
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        if durable {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// Opens a committed project file for reading without trusting it: none of its last `levels`
 /// path components may be a symbolic link (a committed link can point at a private file
 /// outside the repository, whose first line an error message would echo), and it must be a

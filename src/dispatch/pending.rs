@@ -10,7 +10,7 @@
 //! completion is not on the ledger yet, are ever appended from it.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -53,22 +53,7 @@ pub fn keep(data_dir: &Path, id: &str, receipts: Vec<Receipt>) -> io::Result<Pen
     let dir = data_dir.join(DIR);
     crate::project::private_dir(&dir)?;
     let path = path_for(data_dir, id);
-    let tmp = dir.join(format!(".{id}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&ndjson(&receipts))?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
+    crate::project::write_atomic_private(&path, &ndjson(&receipts), true)?;
     let lock = File::open(&path)?;
     lock.lock()?;
     Ok(Pending {

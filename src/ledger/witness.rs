@@ -11,8 +11,6 @@
 //! directory, and for tools that only know about the repository.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
@@ -55,23 +53,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + use<>
 pub fn write(dir: &Path, anchor: &Anchor, witness: &Witness) -> Result<(), CheckpointError> {
     crate::project::private_dir(dir).map_err(io_err(dir))?;
     let path = path(dir, anchor, &witness.ledger);
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let data = serde_json::to_vec_pretty(witness).expect("witnesses serialize");
-    let written = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written.map_err(io_err(&path))
+    crate::project::write_atomic_private(&path, &data, true).map_err(io_err(&path))
 }
 
 /// Reads the witness of `ledger`, if this machine made a checkpoint of it.
