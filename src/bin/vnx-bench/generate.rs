@@ -31,9 +31,10 @@ impl Rng {
     }
 }
 
+// Kinds a caller may append (`vnx receipts append` refuses the ones vnx writes itself).
 const EVENTS: &[&str] = &[
-    "dispatch_started",
-    "dispatch_completed",
+    "task_started",
+    "task_completed",
     "task_complete",
     "worker_heartbeat",
     "review_requested",
