@@ -285,7 +285,7 @@ impl Repo {
     }
 }
 
-/// The four teardown classes of BRIEF §6.
+/// The four teardown classes, from the most work to keep to the least.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TeardownClass {
@@ -382,7 +382,7 @@ impl Worktree {
         })
     }
 
-    /// Classifies the worktree in BRIEF §6's order: dirty, clean, pushed, committed.
+    /// Classifies the worktree, checking in this order: dirty, clean, pushed, committed.
     pub fn classify(&self, remote: &str) -> Result<Classification, WorktreeError> {
         let (dirty, head) = self.dirt()?;
         if let Some(reason) = dirty {

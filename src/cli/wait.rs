@@ -37,7 +37,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
-    let waited = view::wait(&project.ledger(), &args.ids, &tmux)?;
+    let mut waited = view::wait(&project.ledger(), &args.ids, &tmux)?;
+    // A supervisor that could not append its completion left it pending: append it, and
+    // read again before calling anything lost.
+    if waited.values().any(|w| matches!(w, view::Waited::Lost)) {
+        settings::finish_pending(&project);
+        waited = view::wait(&project.ledger(), &args.ids, &tmux)?;
+    }
     report(&mut Out::new(), &waited, args.json)
 }
 

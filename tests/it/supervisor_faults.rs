@@ -209,18 +209,24 @@ fn a_completion_the_ledger_could_not_take_is_appended_by_the_next_command() {
     }
     let pending = data.join(format!("pending/{id}.ndjson"));
     assert!(pending.is_file(), "the completion is kept on disk");
-    // Space is freed: the next command finishes the job, once.
+    // Space is freed: the next command finishes the job, once. `wait` does not call the
+    // dispatch lost while its completion is pending.
     std::fs::remove_file(data.join("state")).unwrap();
     std::fs::rename(data.join("state.aside"), data.join("state")).unwrap();
-    let status = run(repo.vnx().args(["status", "--json"]));
-    assert_eq!(status.code, 0, "{}", status.stderr);
+    let waited = run(repo.vnx().args(["wait", &id, "--json"]));
+    assert_eq!(waited.code, 0, "{}{}", waited.stdout, waited.stderr);
     assert!(
-        status
+        waited
             .stderr
             .contains(&format!("appended {id}'s completion")),
         "{}",
-        status.stderr
+        waited.stderr
     );
+    let c: serde_json::Value = serde_json::from_str(waited.stdout.trim()).unwrap();
+    assert_eq!(c["status"], "done", "{c}");
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(!status.stderr.contains("appended"), "{}", status.stderr);
     assert!(!pending.exists());
     let states: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
     let state = states
