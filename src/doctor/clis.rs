@@ -58,9 +58,12 @@ pub fn check(provider: Provider, binary: Option<&Path>, cache_dir: Option<&Path>
         let text = match help {
             Ok(text) => text,
             Err(e) => {
+                let cause = std::error::Error::source(&e)
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
                 return Check::fail(
                     name,
-                    format!("{seen}; {e}"),
+                    format!("{seen}; {e}{cause}"),
                     format!(
                         "run `{command}` yourself to see what is wrong; vnx checks the flags it \
                          passes {name} against it"

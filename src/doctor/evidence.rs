@@ -187,7 +187,7 @@ pub fn key(path: Option<&Path>, root: Option<&Path>) -> Check {
         return Check::warn(
             NAME,
             format!(
-                "none at {} yet; created on first checkpoint",
+                "none at {} yet; created by the first dispatch or checkpoint",
                 path.display()
             ),
             "run `vnx audit-chain checkpoint` once the ledger has receipts",

@@ -29,6 +29,30 @@ pub fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
         );
     };
     let config = project.root.join(CONFIG);
+    if let Ok(meta) = config.symlink_metadata()
+        && !meta.is_file()
+    {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else if meta.file_type().is_symlink() {
+            "a symbolic link"
+        } else {
+            "not a regular file"
+        };
+        return (
+            Check::fail(
+                "project",
+                format!(
+                    "{} is {what}, not vnx's configuration file",
+                    config.display()
+                ),
+                format!(
+                    "replace it with a regular file (`vnx init` writes {CONFIG} when it is missing)"
+                ),
+            ),
+            false,
+        );
+    }
     if !config.is_file() {
         return (
             Check::fail(

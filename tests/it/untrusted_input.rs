@@ -80,6 +80,19 @@ fn a_config_path_that_is_a_directory_says_so() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
     assert!(!r.stderr.contains("not initialised"), "{}", r.stderr);
+    let doctor = run(repo.vnx().args(["doctor"]));
+    assert!(
+        doctor
+            .stdout
+            .contains("is a directory, not vnx's configuration file"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        !doctor.stdout.contains("not initialised"),
+        "{}",
+        doctor.stdout
+    );
 }
 
 #[test]
