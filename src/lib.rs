@@ -19,6 +19,7 @@ pub mod merge;
 pub mod process;
 pub mod project;
 pub mod provider;
+pub mod receipts;
 pub mod release;
 pub mod skills;
 pub mod tmux;

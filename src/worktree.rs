@@ -286,7 +286,7 @@ impl Repo {
 }
 
 /// The four teardown classes, from the most work to keep to the least.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TeardownClass {
     /// Uncommitted changes, untracked files, or not on its branch: kept and locked.
@@ -297,6 +297,24 @@ pub enum TeardownClass {
     Pushed,
     /// New commits not (known to be) on a remote: worktree removed, branch kept.
     Committed,
+}
+
+impl TeardownClass {
+    /// The class as receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TeardownClass::Dirty => "dirty",
+            TeardownClass::Clean => "clean",
+            TeardownClass::Pushed => "pushed",
+            TeardownClass::Committed => "committed",
+        }
+    }
+}
+
+impl std::fmt::Display for TeardownClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
 }
 
 /// What the remote said about the dispatch branch.
@@ -330,7 +348,7 @@ pub struct Classification {
 }
 
 /// Lines and files a diff touches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DiffStat {
     pub files_changed: u64,
     pub insertions: u64,
@@ -350,7 +368,7 @@ impl DiffStat {
 
 /// What a worker changed: committed (base to HEAD) and not (HEAD to the working tree,
 /// untracked files included, ignored ones not).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DiffStats {
     pub committed: DiffStat,
     pub uncommitted: DiffStat,

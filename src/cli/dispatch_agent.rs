@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::ValueEnum;
-use vnx::dispatch::view::{self, Waited};
+use vnx::dispatch::view;
 use vnx::dispatch::{self, Context, Request};
 use vnx::provider::{Lane, Permission};
 use vnx::tmux::Tmux;
@@ -182,9 +182,4 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let waited = view::wait(&ledger, std::slice::from_ref(&launched.id), &tmux)?;
     super::wait::report(&mut out, &waited, args.json)
-}
-
-/// Whether a wait result is a success (a corrected `done` never is).
-pub fn succeeded(w: &Waited) -> bool {
-    matches!(w, Waited::Completed(line) if super::wait::status_of(line).as_deref() == Some("done"))
 }

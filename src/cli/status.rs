@@ -44,11 +44,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             "{}  {:<11}  {:<10}  {}/{}  {}  {}",
             s.id,
             s.state,
-            dash(&s.teardown_class),
+            s.teardown_class.map_or("-", |t| t.name()),
             dash(&s.provider),
             dash(&s.model),
             dash(&s.role),
-            if s.state == "running" {
+            if s.state == view::State::Running {
                 dash(&s.session)
             } else {
                 dash(&s.worktree)

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use vnx::dispatch::view::{self, Waited};
-use vnx::ledger::summary::Summary;
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -47,56 +46,43 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     report(&mut Out::new(), &waited, args.json)
 }
 
-/// The `status` of a completion receipt line.
-pub fn status_of(line: &[u8]) -> Option<String> {
-    Summary::of(line).status
-}
-
-/// Prints outcomes; exit 0 only if every dispatch is done.
+/// Prints outcomes; exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
 pub fn report(
     out: &mut Out,
     waited: &BTreeMap<String, Waited>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let mut ok = true;
     for (id, w) in waited {
-        ok &= super::dispatch_agent::succeeded(w);
         match w {
-            Waited::Completed(line) if json => {
-                out.bytes_line(line)?;
+            Waited::Completed(c) if json => {
+                out.bytes_line(&c.line)?;
             }
-            Waited::Completed(line) => {
-                let v: serde_json::Value = serde_json::from_slice(line).unwrap_or_default();
-                let s = |k: &str| {
-                    v[k].as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| "-".into())
-                };
+            Waited::Completed(c) => {
+                let r = &c.receipt;
                 out.line(&format!(
                     "{id}  {} ({})  teardown {}  {}",
-                    s("status"),
-                    s("completion_signal"),
-                    s("teardown_class"),
-                    v["failure_reason"].as_str().unwrap_or("")
+                    r.status,
+                    r.completion_signal,
+                    r.teardown_class.map_or("-", |t| t.name()),
+                    r.failure_reason.as_deref().unwrap_or("")
                 ))?;
             }
             Waited::Corrected { correction, .. } if json => {
-                out.bytes_line(correction)?;
+                out.bytes_line(&correction.line)?;
             }
             Waited::Corrected {
                 completion,
                 correction,
             } => {
-                let v: serde_json::Value = serde_json::from_slice(completion).unwrap_or_default();
-                let c: serde_json::Value = serde_json::from_slice(correction).unwrap_or_default();
-                let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("-").to_owned();
+                let r = &completion.receipt;
+                let c = correction.receipt.as_ref();
                 out.line(&format!(
                     "{id}  {} (corrected: the worker's {} ({}) by the phantom guard)  teardown {}  {}",
-                    s(&c, "status"),
-                    s(&v, "status"),
-                    s(&v, "completion_signal"),
-                    s(&v, "teardown_class"),
-                    s(&c, "reason")
+                    c.map_or("failed", |c| c.status.name()),
+                    r.status,
+                    r.completion_signal,
+                    r.teardown_class.map_or("-", |t| t.name()),
+                    c.map_or("", |c| c.reason.as_str())
                 ))?;
             }
             Waited::Lost if json => {
@@ -109,7 +95,7 @@ pub fn report(
             }
         }
     }
-    Ok(if ok {
+    Ok(if waited.values().all(Waited::succeeded) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

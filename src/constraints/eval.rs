@@ -36,7 +36,7 @@ impl Route<'_> {
 }
 
 /// What a matched constraint decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The route satisfies a pin, or violates an `info` constraint (recorded only).

@@ -3,10 +3,10 @@
 
 use crate::constraints::{self, Decision, Route};
 use crate::ledger::Receipt;
-use crate::ledger::json::{Object, Value};
-
-use super::{Spec, receipt};
+use crate::receipts::{self, ConstraintDecision, DecisionRef, RouteRef, SkillRef};
 use crate::skills::Skill;
+
+use super::Spec;
 
 /// Why constraints refused a dispatch: their reasons, one per line.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ pub(super) fn refusal_hint(refusals: &[Decision]) -> String {
 }
 
 /// The route a decision was about, as a receipt records it.
-fn route_value(spec: &Spec) -> Value<'static> {
+fn route_ref(spec: &Spec) -> RouteRef {
     let route = Route {
         provider: &spec.provider,
         model: spec.model.as_deref(),
@@ -68,20 +68,14 @@ fn route_value(spec: &Spec) -> Value<'static> {
         lane: spec.lane,
         permission: spec.permission,
     };
-    let mut o = Object::default();
-    o.insert("provider", Value::string(spec.provider.clone()));
-    o.insert(
-        "model",
-        spec.model.clone().map_or(Value::Null, Value::string),
-    );
-    o.insert("role", Value::string(spec.role.clone()));
-    o.insert("lane", Value::string(spec.lane.name()));
-    o.insert("permission", Value::string(spec.permission.name()));
-    o.insert(
-        "via",
-        Value::Array(route.via().into_iter().map(Value::string).collect()),
-    );
-    Value::Object(o)
+    RouteRef {
+        provider: spec.provider.clone(),
+        model: spec.model.clone(),
+        role: spec.role.clone(),
+        lane: spec.lane,
+        permission: spec.permission,
+        via: route.via().into_iter().map(str::to_owned).collect(),
+    }
 }
 
 /// One `constraint_decision` receipt per decision.
@@ -89,60 +83,46 @@ pub(super) fn decision_receipts(spec: &Spec, decisions: &[Decision], sha256: &st
     decisions
         .iter()
         .map(|d| {
-            receipt(vec![
-                ("event_type", Value::string("constraint_decision")),
-                ("dispatch_id", Value::string(spec.id.clone())),
-                ("constraint_id", Value::string(d.constraint_id.clone())),
-                ("rule", Value::string(d.rule)),
-                ("decision", Value::string(d.decision.name())),
-                ("audit_severity", Value::string(d.audit_severity.name())),
-                ("enforcement", Value::string(d.enforcement.name())),
-                ("reason", Value::string(d.reason.clone())),
-                ("detail", Value::string(d.detail.clone())),
-                (
-                    "override_variable",
-                    Value::string(d.override_variable.clone()),
-                ),
-                ("override_allowed", Value::Bool(d.override_allowed)),
-                ("override_requested", Value::Bool(d.override_requested)),
-                (
-                    "override_reason",
-                    d.override_reason.clone().map_or(Value::Null, Value::string),
-                ),
-                ("route", route_value(spec)),
-                ("constraints_file", Value::string(constraints::FILE)),
-                ("constraints_sha256", Value::string(sha256.to_owned())),
-            ])
+            receipts::write(&ConstraintDecision {
+                dispatch_id: spec.id.clone(),
+                constraint_id: d.constraint_id.clone(),
+                rule: d.rule.to_owned(),
+                decision: d.decision,
+                audit_severity: d.audit_severity,
+                enforcement: d.enforcement,
+                reason: d.reason.clone(),
+                detail: d.detail.clone(),
+                override_variable: d.override_variable.clone(),
+                override_allowed: d.override_allowed,
+                override_requested: d.override_requested,
+                override_reason: d.override_reason.clone(),
+                route: route_ref(spec),
+                constraints_file: constraints::FILE.to_owned(),
+                constraints_sha256: sha256.to_owned(),
+                extra: Default::default(),
+            })
         })
         .collect()
 }
 
 /// `dispatch_started`'s `skills`: each skill's name and the SHA-256 of its `SKILL.md`.
-pub(super) fn skills_value(skills: &[Skill]) -> Value<'static> {
-    Value::Array(
-        skills
-            .iter()
-            .map(|s| {
-                let mut o = Object::default();
-                o.insert("name", Value::string(s.name.clone()));
-                o.insert("sha256", Value::string(s.sha256.clone()));
-                Value::Object(o)
-            })
-            .collect(),
-    )
+pub(super) fn skill_refs(skills: &[Skill]) -> Vec<SkillRef> {
+    skills
+        .iter()
+        .map(|s| SkillRef {
+            name: s.name.clone(),
+            sha256: s.sha256.clone(),
+        })
+        .collect()
 }
 
 /// `dispatch_started`'s `constraint_decisions`: each constraint's id and decision.
-pub(super) fn decisions_value(decisions: &[Decision]) -> Value<'static> {
-    Value::Array(
-        decisions
-            .iter()
-            .map(|d| {
-                let mut o = Object::default();
-                o.insert("id", Value::string(d.constraint_id.clone()));
-                o.insert("decision", Value::string(d.decision.name()));
-                Value::Object(o)
-            })
-            .collect(),
-    )
+pub(super) fn decision_refs(decisions: &[Decision]) -> Vec<DecisionRef> {
+    decisions
+        .iter()
+        .map(|d| DecisionRef {
+            id: d.constraint_id.clone(),
+            decision: d.decision,
+        })
+        .collect()
 }

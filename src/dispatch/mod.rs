@@ -34,13 +34,15 @@ use crate::config::{Config, ConfigError};
 use crate::constraints::{self, Decision, Evaluation, LoadError, Overrides, Route};
 use crate::evidence_reach::Reach;
 use crate::ledger::attest::Attestor;
-use crate::ledger::json::{Object, Value};
 use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Ledger, LedgerError, Receipt, now_utc};
 use crate::project::Project;
 use crate::provider::hooks::{self, HookKind};
 use crate::provider::invocation::{self, declared_invocation};
 use crate::provider::{Invocation, Lane, Permission, Provider, ProviderError, Wanted};
+use crate::receipts::{
+    self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, IncludedFile,
+};
 use crate::skills::{self, Skill, SkillError};
 use crate::tmux::{Tmux, TmuxError};
 use crate::worktree::{Repo, TeardownClass, WorktreeError};
@@ -553,24 +555,12 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     })
 }
 
-fn receipt(fields: Vec<(&str, Value<'static>)>) -> Receipt {
-    let mut o = Object::default();
-    for (k, v) in fields {
-        o.insert(k, v);
-    }
-    Receipt::from_object(o).expect("dispatch receipts are well-formed")
-}
-
 /// Signs receipts (see [`Attestor::attest`]).
 fn attest_all(attestor: &Attestor, receipts: Vec<Receipt>) -> Vec<Receipt> {
     receipts
         .iter()
         .map(|r| attestor.attest(r, &now_utc))
         .collect()
-}
-
-fn strings(items: &[String]) -> Value<'static> {
-    Value::Array(items.iter().map(|s| Value::string(s.clone())).collect())
 }
 
 /// The argv as recorded: the prompt replaced by its hash.
@@ -627,88 +617,46 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         return Err(e);
     }
     let ledger = Ledger::new(&spec.ledger);
-    let started = receipt(vec![
-        ("event_type", Value::string("dispatch_started")),
-        ("dispatch_id", Value::string(spec.id.clone())),
-        ("role", Value::string(spec.role.clone())),
-        ("provider", Value::string(spec.provider.clone())),
-        (
-            "model",
-            spec.model.clone().map_or(Value::Null, Value::string),
-        ),
-        ("lane", Value::string(spec.lane.name())),
-        ("permission", Value::string(spec.permission.name())),
-        (
-            "permission_flags",
-            strings(&spec.invocation.permission_flags),
-        ),
-        ("argv", strings(&recorded_argv(&spec))),
-        ("binary", Value::string(spec.invocation.argv[0].clone())),
-        (
-            "binary_version",
-            spec.binary_version
-                .clone()
-                .map_or(Value::Null, Value::string),
-        ),
-        (
-            "prompt_transport",
-            Value::string(spec.invocation.prompt_transport.name()),
-        ),
-        (
-            "completion",
-            outcome::ledger_value(&spec.invocation.completion),
-        ),
-        ("hooks", outcome::ledger_value(&spec.invocation.hooks)),
-        ("vnx_files_placed", outcome::ledger_value(&spec.placed)),
-        ("prompt_sha256", Value::string(spec.prompt_sha256.clone())),
-        (
-            "instruction_sha256",
-            Value::string(hex::encode(Sha256::digest(plan.instruction.as_bytes()))),
-        ),
-        ("prompt_bytes", Value::int(plan.prompt.len() as u64)),
-        ("deadline_seconds", Value::int(spec.deadline_secs)),
-        ("base_commit", Value::string(wt.base_commit.clone())),
-        ("base_ref", Value::string(plan.base_ref.clone())),
-        ("writes", Value::Bool(spec.writes)),
-        ("branch", Value::string(wt.branch.clone())),
-        ("worktree", Value::string(wt.path.to_string_lossy())),
-        (
-            "worktree_include",
-            Value::Array(
-                spec.included
-                    .iter()
-                    .map(|f| {
-                        let mut o = Object::default();
-                        o.insert("path", Value::string(f.path.clone()));
-                        o.insert("sha256", Value::string(f.sha256.clone()));
-                        o.insert("bytes", Value::int(f.bytes));
-                        Value::Object(o)
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "tmux",
-            Value::string(format!("{}:{}", spec.tmux_socket, spec.session)),
-        ),
-        ("skills", govern::skills_value(&plan.skills)),
-        (
-            "constraint_decisions",
-            govern::decisions_value(&plan.constraints.decisions),
-        ),
-        (
-            "constraints_sha256",
-            Value::string(plan.constraints_sha256.clone()),
-        ),
-        (
-            "evidence_reach",
-            outcome::ledger_value(&Reach::measure(
-                ctx.key_path,
-                &spec.ledger,
-                &plan.repo.common_dir,
-            )),
-        ),
-    ]);
+    let started = receipts::write(&DispatchStarted {
+        dispatch_id: spec.id.clone(),
+        role: spec.role.clone(),
+        provider: spec.provider.clone(),
+        model: spec.model.clone(),
+        lane: spec.lane,
+        permission: spec.permission,
+        permission_flags: spec.invocation.permission_flags.clone(),
+        argv: recorded_argv(&spec),
+        binary: spec.invocation.argv[0].clone(),
+        binary_version: spec.binary_version.clone(),
+        prompt_transport: spec.invocation.prompt_transport,
+        completion: spec.invocation.completion,
+        hooks: spec.invocation.hooks,
+        vnx_files_placed: spec.placed.clone(),
+        prompt_sha256: spec.prompt_sha256.clone(),
+        instruction_sha256: hex::encode(Sha256::digest(plan.instruction.as_bytes())),
+        prompt_bytes: plan.prompt.len() as u64,
+        deadline_seconds: spec.deadline_secs,
+        base_commit: wt.base_commit.clone(),
+        base_ref: plan.base_ref.clone(),
+        writes: spec.writes,
+        branch: wt.branch.clone(),
+        worktree: wt.path.to_string_lossy().into_owned(),
+        worktree_include: spec
+            .included
+            .iter()
+            .map(|f| IncludedFile {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+                bytes: f.bytes,
+            })
+            .collect(),
+        tmux: format!("{}:{}", spec.tmux_socket, spec.session),
+        skills: govern::skill_refs(&plan.skills),
+        constraint_decisions: govern::decision_refs(&plan.constraints.decisions),
+        constraints_sha256: plan.constraints_sha256.clone(),
+        evidence_reach: Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+        extra: Default::default(),
+    });
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
     let mut receipts = vec![started];
@@ -746,13 +694,13 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         }),
         Err(e) => {
             // The start is on the ledger: close it with a failure rather than leave it open.
-            let failed = receipt(vec![
-                ("event_type", Value::string("dispatch_completed")),
-                ("dispatch_id", Value::string(spec.id.clone())),
-                ("status", Value::string("failed")),
-                ("completion_signal", Value::string("launch_failed")),
-                ("failure_reason", Value::string(e.to_string())),
-            ]);
+            let failed = receipts::write(&DispatchCompleted {
+                dispatch_id: spec.id.clone(),
+                status: DispatchStatus::Failed,
+                completion_signal: CompletionSignal::LaunchFailed,
+                failure_reason: Some(e.to_string()),
+                ..Default::default()
+            });
             let _ = ledger.append(&ctx.attestor.attest(&failed, &now_utc));
             undo_worktree(&plan.repo, &spec.placed);
             Err(e.into())

@@ -8,10 +8,10 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 use super::signals::{HookSignal, Report, ReportStatus};
-use crate::ledger::json::{self, Value};
 use crate::provider::events::{StreamSummary, Verdict};
 use crate::provider::hooks::HookKind;
-use crate::provider::{CompletionSignal, Lane};
+use crate::provider::{self, Lane};
+use crate::receipts::{CompletionSignal, DispatchStatus};
 
 /// Why the supervisor stopped the worker itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub enum StopCause {
 #[derive(Clone, Debug)]
 pub struct Ended {
     pub lane: Lane,
-    pub completion: CompletionSignal,
+    pub completion: provider::CompletionSignal,
     pub hooks: HookKind,
     pub exit: Option<ExitStatus>,
     pub stopped: Option<(StopCause, String)>,
@@ -41,8 +41,8 @@ pub struct Ended {
 /// The verdict on a dispatch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
-    pub status: &'static str,
-    pub signal: &'static str,
+    pub status: DispatchStatus,
+    pub signal: CompletionSignal,
     pub reason: Option<String>,
 }
 
@@ -61,7 +61,7 @@ fn cli_error(stream: &StreamSummary) -> Option<&str> {
     }
 }
 
-fn decision(status: &'static str, signal: &'static str, reason: Option<String>) -> Decision {
+fn decision(status: DispatchStatus, signal: CompletionSignal, reason: Option<String>) -> Decision {
     Decision {
         status,
         signal,
@@ -72,25 +72,41 @@ fn decision(status: &'static str, signal: &'static str, reason: Option<String>) 
 /// Decides the status of an ended dispatch.
 pub fn decide(e: &Ended) -> Decision {
     if let Some(err) = &e.spawn_error {
-        return decision("failed", "spawn_failed", Some(err.clone()));
+        return decision(
+            DispatchStatus::Failed,
+            CompletionSignal::SpawnFailed,
+            Some(err.clone()),
+        );
     }
     match &e.stopped {
         Some((StopCause::Deadline, why)) => {
-            return decision("timeout", "deadline", Some(why.clone()));
+            return decision(
+                DispatchStatus::Timeout,
+                CompletionSignal::Deadline,
+                Some(why.clone()),
+            );
         }
         Some((StopCause::Cancel, why)) => {
-            return decision("cancelled", "supervisor_signal", Some(why.clone()));
+            return decision(
+                DispatchStatus::Cancelled,
+                CompletionSignal::SupervisorSignal,
+                Some(why.clone()),
+            );
         }
         _ => {}
     }
     let ok_exit = e.exit.is_some_and(|s| s.success());
-    if e.completion == CompletionSignal::Exit {
+    if e.completion == provider::CompletionSignal::Exit {
         return match (ok_exit, cli_error(&e.stream)) {
-            (true, None) => decision("done", "exit", None),
-            (_, Some(msg)) => decision("failed", "exit", Some(msg.to_owned())),
+            (true, None) => decision(DispatchStatus::Done, CompletionSignal::Exit, None),
+            (_, Some(msg)) => decision(
+                DispatchStatus::Failed,
+                CompletionSignal::Exit,
+                Some(msg.to_owned()),
+            ),
             (false, None) => decision(
-                "failed",
-                "exit",
+                DispatchStatus::Failed,
+                CompletionSignal::Exit,
                 Some(format!("the worker {}", describe(e.exit))),
             ),
         };
@@ -98,16 +114,16 @@ pub fn decide(e: &Ended) -> Decision {
     if let Some(report) = &e.report {
         return match report.status {
             ReportStatus::Failed => decision(
-                "failed",
-                "report",
+                DispatchStatus::Failed,
+                CompletionSignal::Report,
                 Some(format!(
                     "the worker reported failure: {}",
                     report.summary.as_deref().unwrap_or("(no summary)")
                 )),
             ),
             ReportStatus::Done if e.lane == Lane::Headless && !ok_exit => decision(
-                "failed",
-                "report",
+                DispatchStatus::Failed,
+                CompletionSignal::Report,
                 Some(format!(
                     "the worker reported done, then {}",
                     describe(e.exit)
@@ -115,13 +131,13 @@ pub fn decide(e: &Ended) -> Decision {
             ),
             ReportStatus::Done => match cli_error(&e.stream) {
                 Some(msg) => decision(
-                    "failed",
-                    "report",
+                    DispatchStatus::Failed,
+                    CompletionSignal::Report,
                     Some(format!(
                         "the worker reported done, but the CLI reported an error: {msg}"
                     )),
                 ),
-                None => decision("done", "report", None),
+                None => decision(DispatchStatus::Done, CompletionSignal::Report, None),
             },
         };
     }
@@ -137,33 +153,33 @@ pub fn decide(e: &Ended) -> Decision {
     };
     if e.turn_end.is_some() {
         return decision(
-            "needs_input",
-            e.hooks.signal_name(),
+            DispatchStatus::NeedsInput,
+            CompletionSignal::of_hook(e.hooks),
             Some(unreported("the worker ended its turn")),
         );
     }
     match (ok_exit, cli_error(&e.stream)) {
-        (_, Some(msg)) => decision("failed", "exit", Some(msg.to_owned())),
+        (_, Some(msg)) => decision(
+            DispatchStatus::Failed,
+            CompletionSignal::Exit,
+            Some(msg.to_owned()),
+        ),
         (true, None) if e.lane == Lane::Headless => decision(
-            "needs_input",
-            "exit",
+            DispatchStatus::NeedsInput,
+            CompletionSignal::Exit,
             Some(unreported("the worker ended its turn and exited")),
         ),
-        (true, None) => decision("failed", "exit", Some(unreported("the worker exited"))),
+        (true, None) => decision(
+            DispatchStatus::Failed,
+            CompletionSignal::Exit,
+            Some(unreported("the worker exited")),
+        ),
         (false, None) => decision(
-            "failed",
-            "exit",
+            DispatchStatus::Failed,
+            CompletionSignal::Exit,
             Some(format!("the worker {}", describe(e.exit))),
         ),
     }
-}
-
-/// A serde value as a ledger value.
-pub fn ledger_value(v: &impl serde::Serialize) -> Value<'static> {
-    let text = serde_json::to_string(v).expect("plain data serializes");
-    json::parse(&text, json::Mode::Strict)
-        .map(Value::into_owned)
-        .unwrap_or(Value::Null)
 }
 
 /// Receipt fields from a hook payload: the session id (claude, gemini) or thread id (codex).
@@ -191,7 +207,7 @@ mod tests {
         Some(ExitStatus::from_raw(code << 8))
     }
 
-    fn ended(completion: CompletionSignal, lane: Lane) -> Ended {
+    fn ended(completion: provider::CompletionSignal, lane: Lane) -> Ended {
         Ended {
             lane,
             completion,
@@ -218,24 +234,39 @@ mod tests {
 
     #[test]
     fn only_a_report_makes_an_ai_worker_done() {
-        let mut e = ended(CompletionSignal::Report, Lane::Headless);
-        assert_eq!(decide(&e).status, "needs_input", "exit 0 alone");
+        let mut e = ended(provider::CompletionSignal::Report, Lane::Headless);
+        assert_eq!(
+            decide(&e).status,
+            DispatchStatus::NeedsInput,
+            "exit 0 alone"
+        );
         e.report = report(ReportStatus::Done);
-        assert_eq!(decide(&e), decision("done", "report", None));
+        assert_eq!(
+            decide(&e),
+            decision(DispatchStatus::Done, CompletionSignal::Report, None)
+        );
         e.exit = exit(1);
-        assert_eq!(decide(&e).status, "failed", "done, then a failing exit");
+        assert_eq!(
+            decide(&e).status,
+            DispatchStatus::Failed,
+            "done, then a failing exit"
+        );
         e.exit = exit(0);
         e.stream.verdict = Some(Verdict::Error {
             message: "API Error: 400".into(),
         });
-        assert_eq!(decide(&e).status, "failed", "the CLI's own error wins");
+        assert_eq!(
+            decide(&e).status,
+            DispatchStatus::Failed,
+            "the CLI's own error wins"
+        );
         e.report = report(ReportStatus::Failed);
-        assert_eq!(decide(&e).status, "failed");
+        assert_eq!(decide(&e).status, DispatchStatus::Failed);
     }
 
     #[test]
     fn a_turn_that_ends_without_a_report_needs_input() {
-        let mut e = ended(CompletionSignal::Report, Lane::Interactive);
+        let mut e = ended(provider::CompletionSignal::Report, Lane::Interactive);
         e.hooks = HookKind::ClaudeStop;
         e.turn_end = Some(HookSignal {
             event: "claude-stop".into(),
@@ -244,7 +275,10 @@ mod tests {
         });
         e.stopped = Some((StopCause::Completed, String::new()));
         let d = decide(&e);
-        assert_eq!((d.status, d.signal), ("needs_input", "claude_stop_hook"));
+        assert_eq!(
+            (d.status, d.signal),
+            (DispatchStatus::NeedsInput, CompletionSignal::ClaudeStopHook)
+        );
         assert_eq!(
             hook_session(e.turn_end.as_ref().unwrap()).as_deref(),
             Some("abc")
@@ -252,22 +286,25 @@ mod tests {
         e.turn_end = None;
         assert_eq!(
             decide(&e).status,
-            "failed",
+            DispatchStatus::Failed,
             "a TUI that exits without reporting"
         );
     }
 
     #[test]
     fn deadlines_cancels_and_plain_exits() {
-        let mut e = ended(CompletionSignal::Exit, Lane::Headless);
-        assert_eq!(decide(&e), decision("done", "exit", None));
+        let mut e = ended(provider::CompletionSignal::Exit, Lane::Headless);
+        assert_eq!(
+            decide(&e),
+            decision(DispatchStatus::Done, CompletionSignal::Exit, None)
+        );
         e.exit = exit(3);
-        assert_eq!(decide(&e).status, "failed");
+        assert_eq!(decide(&e).status, DispatchStatus::Failed);
         e.stopped = Some((StopCause::Deadline, "late".into()));
-        assert_eq!(decide(&e).status, "timeout");
+        assert_eq!(decide(&e).status, DispatchStatus::Timeout);
         e.stopped = Some((StopCause::Cancel, "told".into()));
-        assert_eq!(decide(&e).signal, "supervisor_signal");
+        assert_eq!(decide(&e).signal, CompletionSignal::SupervisorSignal);
         e.spawn_error = Some("ENOENT".into());
-        assert_eq!(decide(&e).signal, "spawn_failed");
+        assert_eq!(decide(&e).signal, CompletionSignal::SpawnFailed);
     }
 }

@@ -4,8 +4,7 @@
 //! receipt itself stays as written.
 
 use crate::config::Config;
-use crate::ledger::Receipt;
-use crate::ledger::json::{Object, Value};
+use crate::receipts::{DispatchCompleted, DispatchCorrected, DispatchStatus, Kind};
 
 /// Roles expected to change files when nothing in `.vnx/config.yaml` says otherwise
 /// (`roles.<role>.writes`).
@@ -23,65 +22,62 @@ pub fn writes(role: &str, config: &Config) -> bool {
         .unwrap_or_else(|| WRITING_ROLES.contains(&role))
 }
 
-/// Whether a completion receipt's `diff_stats` show no change, committed or not. `None` when
-/// they are missing or unreadable: the guard then abstains rather than guess.
-fn no_diff(completed: &Object<'_>) -> Option<bool> {
-    let stats = completed.get("diff_stats")?.as_object()?;
-    let mut empty = true;
-    for side in ["committed", "uncommitted"] {
-        let s = stats.get(side)?.as_object()?;
-        for key in ["files_changed", "insertions", "deletions"] {
-            empty &= s.get(key)?.as_u64()? == 0;
-        }
-    }
-    Some(empty)
+/// Whether a completion's `diff_stats` show no change, committed or not. `None` when they
+/// are missing: the guard then abstains rather than guess.
+fn no_diff(completed: &DispatchCompleted) -> Option<bool> {
+    let stats = completed.diff_stats?;
+    Some(
+        [stats.committed, stats.uncommitted]
+            .iter()
+            .all(|s| s.files_changed == 0 && s.insertions == 0 && s.deletions == 0),
+    )
 }
 
-/// The corrective receipt for a completion, if the guard fires: the completion says `done`,
-/// the role writes, and its diff statistics show nothing changed.
-pub fn correction(writes: bool, completed: &Receipt) -> Option<Receipt> {
-    let o = completed.object();
-    let done = o.get("status").and_then(Value::as_str) == Some("done");
-    if !writes || !done || no_diff(o) != Some(true) {
+/// The correction of a completion, if the guard fires: the completion says `done`, the role
+/// writes, and its diff statistics show nothing changed.
+pub fn correction(writes: bool, completed: &DispatchCompleted) -> Option<DispatchCorrected> {
+    let done = completed.status == DispatchStatus::Done;
+    if !writes || !done || no_diff(completed) != Some(true) {
         return None;
     }
-    let mut c = Object::default();
-    c.insert("event_type", Value::string("dispatch_corrected"));
-    for key in ["dispatch_id", "diff_stats", "teardown_class", "head_commit"] {
-        if let Some(v) = o.get(key) {
-            c.insert(key, v.clone());
-        }
-    }
-    c.insert("status", Value::string("failed"));
-    c.insert("previous_status", Value::string("done"));
-    c.insert("corrects", Value::string("dispatch_completed"));
-    c.insert("phantom_rejected", Value::Bool(true));
-    c.insert("reason", Value::string(REASON));
-    c.insert("failure_reason", Value::string(REASON));
-    Some(Receipt::from_object(c).expect("corrections are well-formed"))
+    Some(DispatchCorrected {
+        dispatch_id: completed.dispatch_id.clone(),
+        status: DispatchStatus::Failed,
+        previous_status: DispatchStatus::Done,
+        corrects: DispatchCompleted::EVENT.to_owned(),
+        phantom_rejected: true,
+        reason: REASON.to_owned(),
+        failure_reason: REASON.to_owned(),
+        diff_stats: completed.diff_stats,
+        teardown_class: completed.teardown_class,
+        head_commit: completed.head_commit.clone(),
+        extra: Default::default(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn completed(status: &str, committed: u64, uncommitted: u64) -> Receipt {
-        Receipt::from_json(
-            format!(
-                r#"{{"event_type":"dispatch_completed","dispatch_id":"D-1","status":"{status}",
-                "diff_stats":{{"committed":{{"files_changed":{committed},"insertions":{committed},"deletions":0}},
-                "uncommitted":{{"files_changed":{uncommitted},"insertions":0,"deletions":0}}}}}}"#
-            )
-            .as_bytes(),
-        )
-        .unwrap()
+    fn completed(status: &str, committed: u64, uncommitted: u64) -> DispatchCompleted {
+        let line = format!(
+            r#"{{"event_type":"dispatch_completed","dispatch_id":"D-1","status":"{status}",
+            "completion_signal":"report",
+            "diff_stats":{{"committed":{{"files_changed":{committed},"insertions":{committed},"deletions":0}},
+            "uncommitted":{{"files_changed":{uncommitted},"insertions":0,"deletions":0}}}}}}"#
+        );
+        crate::receipts::read_line::<DispatchCompleted>(line.as_bytes())
+            .unwrap()
+            .receipt
     }
 
     #[test]
     fn only_a_writing_roles_empty_done_is_corrected() {
         let c = correction(true, &completed("done", 0, 0)).unwrap();
-        let o = c.object();
-        assert_eq!(c.event_type(), "dispatch_corrected");
+        let r = crate::receipts::write(&c);
+        let o = r.object();
+        assert_eq!(r.event_type(), "dispatch_corrected");
+        use crate::ledger::json::Value;
         assert_eq!(o.get("status").and_then(Value::as_str), Some("failed"));
         assert_eq!(o.get("reason").and_then(Value::as_str), Some(REASON));
         assert_eq!(o.get("dispatch_id").and_then(Value::as_str), Some("D-1"));
@@ -89,8 +85,11 @@ mod tests {
         assert!(correction(true, &completed("failed", 0, 0)).is_none());
         assert!(correction(true, &completed("done", 1, 0)).is_none());
         assert!(correction(true, &completed("done", 0, 1)).is_none());
-        let unknown =
-            Receipt::from_json(br#"{"event_type":"dispatch_completed","status":"done"}"#).unwrap();
+        let unknown = crate::receipts::read_line::<DispatchCompleted>(
+            br#"{"event_type":"dispatch_completed","dispatch_id":"D-1","status":"done","completion_signal":"report"}"#,
+        )
+        .unwrap()
+        .receipt;
         assert!(
             correction(true, &unknown).is_none(),
             "no diff stats: abstain"

@@ -15,14 +15,17 @@ use std::time::{Duration, Instant};
 
 use super::outcome::{self, Ended, StopCause};
 use super::signals::{self, HookSignal, ReportFile, SignalReader};
-use super::{DispatchError, Spec, io_err, receipt, slots, strings};
+use super::{DispatchError, Spec, io_err, slots};
 use crate::ledger::attest::Attestor;
-use crate::ledger::json::{Object, Value};
-use crate::ledger::{Ledger, Receipt, now_utc};
+use crate::ledger::json;
+use crate::ledger::{Ledger, now_utc};
 use crate::process::{self, Cmd, Group, Stopped};
 use crate::provider::events::{EventParser, StreamSummary};
 use crate::provider::hooks::HookKind;
 use crate::provider::{Lane, PromptTransport, invocation};
+use crate::receipts::{
+    self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus, TeardownAction,
+};
 use crate::tmux::Tmux;
 use crate::worktree::{Repo, TeardownClass, Worktree};
 
@@ -58,8 +61,8 @@ pub struct Surroundings<'a> {
 /// How a worker ended.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Outcome {
-    pub status: String,
-    pub completion_signal: String,
+    pub status: DispatchStatus,
+    pub completion_signal: CompletionSignal,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub duration_seconds: f64,
@@ -170,82 +173,56 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let duration = started.elapsed().as_secs_f64();
     let decision = outcome::decide(&ended);
 
-    let mut fields = vec![
-        ("event_type", Value::string("dispatch_completed")),
-        ("dispatch_id", Value::string(spec.id.clone())),
-        ("status", Value::string(decision.status)),
-        ("completion_signal", Value::string(decision.signal)),
-        ("lane", Value::string(spec.lane.name())),
-        (
-            "duration_seconds",
-            Value::Float((duration * 1000.0).round() / 1000.0),
-        ),
-        ("worker_log", Value::string(log_path.to_string_lossy())),
-    ];
     use std::os::unix::process::ExitStatusExt;
     let exit_code = ended.exit.and_then(|s| s.code());
     let exit_signal = ended.exit.and_then(|s| s.signal());
-    if let Some(code) = exit_code {
-        fields.push(("exit_code", Value::int(code)));
-    }
-    if let Some(sig) = exit_signal {
-        fields.push(("exit_signal", Value::int(sig)));
-    }
-    if let Some(reason) = &decision.reason {
-        fields.push(("failure_reason", Value::string(reason.clone())));
-    }
-    if ended.temp_files > 0 {
-        fields.push(("temp_files_removed", Value::int(ended.temp_files)));
-    }
-    if let Some(waited) = slot_wait {
-        fields.push((
-            "slot_wait_seconds",
-            Value::Float((waited.as_secs_f64() * 1000.0).round() / 1000.0),
-        ));
-    }
-    if let Some(r) = &ended.report {
-        fields.push(("report", outcome::ledger_value(r)));
-    }
-    if let Some(why) = report_rejected {
-        fields.push(("report_rejected", Value::string(why)));
-    }
     let mut stream = ended.stream.clone();
     if let Some(turn) = &ended.turn_end {
         stream.session_id = stream.session_id.or_else(|| outcome::hook_session(turn));
         stream.last_message = stream.last_message.or_else(|| outcome::hook_message(turn));
     }
-    if let Some(sid) = &stream.session_id {
-        fields.push(("session_id", Value::string(sid.clone())));
-    }
-    if let Some(usage) = &stream.usage {
-        fields.push(("token_usage", outcome::ledger_value(usage)));
-    }
-    if !stream.is_empty() {
-        fields.push(("cli_events", outcome::ledger_value(&stream)));
-    }
+    let mut completed = DispatchCompleted {
+        dispatch_id: spec.id.clone(),
+        status: decision.status,
+        completion_signal: decision.signal,
+        lane: Some(spec.lane),
+        duration_seconds: Some(receipts::seconds(duration)),
+        worker_log: Some(log_path.to_string_lossy().into_owned()),
+        exit_code,
+        exit_signal,
+        failure_reason: decision.reason.clone(),
+        temp_files_removed: (ended.temp_files > 0).then_some(ended.temp_files),
+        slot_wait_seconds: slot_wait.map(|w| receipts::seconds(w.as_secs_f64())),
+        report: ended.report.clone(),
+        report_rejected,
+        session_id: stream.session_id.clone(),
+        token_usage: stream.usage.clone(),
+        cli_events: (!stream.is_empty()).then_some(stream),
+        ..Default::default()
+    };
     if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
         let changed = *before != after;
-        fields.push(("main_checkout_changed", Value::Bool(changed)));
+        completed.main_checkout_changed = Some(changed);
         if changed {
-            let mut o = Object::default();
-            let head = |h: &Option<String>| h.clone().map_or(Value::Null, Value::string);
-            o.insert("head_before", head(&before.head));
-            o.insert("head_after", head(&after.head));
-            o.insert("changed_before", strings(&before.changed));
-            o.insert("changed_after", strings(&after.changed));
-            fields.push(("main_checkout", Value::Object(o)));
+            completed.main_checkout = Some(CheckoutChange {
+                head_before: before.head.clone(),
+                head_after: after.head.clone(),
+                changed_before: before.changed.clone(),
+                changed_after: after.changed.clone(),
+            });
         }
     }
-    let class = teardown(spec, &repo, &mut fields);
-    let mut receipts = vec![bounded(receipt(fields))];
+    let class = teardown(spec, &repo, &mut completed);
+    completed
+        .shed_until(|c| json::to_canonical(&receipts::value::to_value(c)).len() <= MAX_COMPLETION);
     // The phantom guard's correction goes in the same group commit as the completion.
-    let corrected = super::phantom::correction(spec.writes, &receipts[0]);
-    let status = if corrected.is_some() {
-        "failed"
-    } else {
-        decision.status
+    let corrected = super::phantom::correction(spec.writes, &completed);
+    let status = match &corrected {
+        Some(c) => c.status,
+        None => decision.status,
     };
-    receipts.extend(corrected);
+    let mut receipts = vec![receipts::write(&completed)];
+    receipts.extend(corrected.as_ref().map(receipts::write));
     let receipts: Vec<_> = receipts
         .iter()
         .map(|r| around.attestor.attest(r, &now_utc))
@@ -262,8 +239,8 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         }
     }
     Ok(Outcome {
-        status: status.into(),
-        completion_signal: decision.signal.into(),
+        status,
+        completion_signal: decision.signal,
         exit_code,
         signal: exit_signal,
         duration_seconds: duration,
@@ -274,41 +251,8 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
 /// The most a completion receipt may take of the ledger's 1 MiB line limit.
 const MAX_COMPLETION: usize = 512 * 1024;
 
-/// The completion as written, or — when what was taken from the worker (its events, its
-/// report, the checkout lists) would push it past [`MAX_COMPLETION`] — without those fields,
-/// naming them: a completion that cannot be written loses the dispatch.
-fn bounded(receipt: Receipt) -> Receipt {
-    let size =
-        |o: &Object<'static>| crate::ledger::json::to_canonical(&Value::Object(o.clone())).len();
-    let mut o = receipt.object().clone();
-    if size(&o) <= MAX_COMPLETION {
-        return receipt;
-    }
-    let mut dropped = Vec::new();
-    for field in [
-        "cli_events",
-        "report",
-        "main_checkout",
-        "failure_reason",
-        "session_id",
-    ] {
-        if o.remove(field).is_some() {
-            dropped.push(field.to_owned());
-        }
-        if size(&o) <= MAX_COMPLETION {
-            break;
-        }
-    }
-    o.insert("oversized_fields_dropped", strings(&dropped));
-    Receipt::from_object(o).expect("a completion stays well-formed")
-}
-
 /// Classifies and releases the worktree, adding what happened to the receipt.
-fn teardown(
-    spec: &Spec,
-    repo: &Repo,
-    fields: &mut Vec<(&'static str, Value<'static>)>,
-) -> Option<TeardownClass> {
+fn teardown(spec: &Spec, repo: &Repo, completed: &mut DispatchCompleted) -> Option<TeardownClass> {
     let wt = Worktree {
         id: spec.id.clone(),
         path: spec.worktree.clone(),
@@ -318,41 +262,35 @@ fn teardown(
     // vnx's own files go first: they are not the worker's work.
     let removed = super::workspace::remove(&spec.placed);
     if !spec.placed.is_empty() {
-        let paths: Vec<String> = removed
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        fields.push(("vnx_files_removed", strings(&paths)));
+        completed.vnx_files_removed = Some(
+            removed
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        );
     }
-    if let Some(stats) = wt.diff_stats() {
-        fields.push(("diff_stats", outcome::ledger_value(&stats)));
-    }
+    completed.diff_stats = wt.diff_stats();
     match wt.classify(&spec.remote) {
         Ok(c) => {
             let action = repo.release(&wt, &c);
-            fields.push((
-                "teardown_class",
-                Value::string(format!("{:?}", c.class).to_lowercase()),
-            ));
-            fields.push(("teardown_reason", Value::string(c.reason.clone())));
-            fields.push(("commits", Value::int(c.commits)));
-            if let Some(head) = &c.head_commit {
-                fields.push(("head_commit", Value::string(head.clone())));
-            }
+            completed.teardown_class = Some(c.class);
+            completed.teardown_reason = Some(c.reason.clone());
+            completed.commits = Some(c.commits);
+            completed.head_commit = c.head_commit.clone();
             match action {
                 Ok(a) => {
-                    let mut o = Object::default();
-                    o.insert("worktree_removed", Value::Bool(a.worktree_removed));
-                    o.insert("branch_deleted", Value::Bool(a.branch_deleted));
-                    o.insert("locked", Value::Bool(a.locked));
-                    fields.push(("teardown_action", Value::Object(o)));
+                    completed.teardown_action = Some(TeardownAction {
+                        worktree_removed: a.worktree_removed,
+                        branch_deleted: a.branch_deleted,
+                        locked: a.locked,
+                    });
                 }
-                Err(e) => fields.push(("teardown_error", Value::string(e.to_string()))),
+                Err(e) => completed.teardown_error = Some(e.to_string()),
             }
             Some(c.class)
         }
         Err(e) => {
-            fields.push(("teardown_error", Value::string(e.to_string())));
+            completed.teardown_error = Some(e.to_string());
             None
         }
     }

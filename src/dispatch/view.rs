@@ -8,7 +8,11 @@ use std::path::Path;
 use crate::ledger::LedgerError;
 use crate::ledger::json::{self, Mode, Value};
 use crate::ledger::tail::{self, Followed};
+use crate::receipts::{
+    self, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus,
+};
 use crate::tmux::Tmux;
+use crate::worktree::TeardownClass;
 
 use super::liveness;
 
@@ -20,12 +24,72 @@ pub struct DispatchState {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub started_at: Option<String>,
-    /// `running`, `lost` (no completion, and neither its session, its supervisor nor its
-    /// worker lives), or the completion's status.
-    pub state: String,
-    pub teardown_class: Option<String>,
+    pub state: State,
+    pub teardown_class: Option<TeardownClass>,
     pub worktree: Option<String>,
     pub session: Option<String>,
+}
+
+/// Where a dispatch is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Started, not completed, and its session, supervisor or worker lives.
+    Running,
+    /// Not completed, and neither its session, its supervisor nor its worker lives.
+    Lost,
+    /// Completed (or corrected) with this status.
+    Ended(DispatchStatus),
+}
+
+impl State {
+    /// The state as `status` prints it: `running`, `lost`, or the status.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Lost => "lost",
+            State::Ended(s) => s.name(),
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl serde::Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// A completion as the ledger holds it: the line as written (for `--json`) and its receipt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    pub line: Vec<u8>,
+    pub receipt: DispatchCompleted,
+}
+
+/// The phantom guard's correction as the ledger holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Correction {
+    pub line: Vec<u8>,
+    pub receipt: Option<DispatchCorrected>,
+}
+
+impl Completion {
+    /// Types a completion line of dispatch `id`. A line that does not have the receipt's
+    /// shape (another tool wrote it) keeps its line and reads as status `unknown`.
+    pub fn of(id: &str, line: Vec<u8>) -> Completion {
+        let receipt = receipts::read_line::<DispatchCompleted>(&line)
+            .map(|r| r.receipt)
+            .unwrap_or_else(|| DispatchCompleted {
+                dispatch_id: id.to_owned(),
+                ..Default::default()
+            });
+        Completion { line, receipt }
+    }
 }
 
 fn text(o: &json::Object<'_>, key: &str) -> Option<String> {
@@ -55,25 +119,29 @@ fn is_completion_of(line: &[u8], id: &str) -> bool {
 /// The phantom guard's correction of a dispatch's completion, if the ledger has one. Read
 /// under the append lock (shared), so a group commit that wrote a completion and its
 /// correction is never seen half-written.
-pub fn correction(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+pub fn correction(ledger: &Path, id: &str) -> Result<Option<Correction>, LedgerError> {
     let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
     if let Some(lock) = &lock {
         let _ = lock.lock_shared();
     }
     let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "dispatch_corrected"))?;
-    Ok(found.into_iter().next())
+    Ok(found.into_iter().next().map(|line| Correction {
+        receipt: receipts::read_line(&line).map(|r| r.receipt),
+        line,
+    }))
 }
 
 /// What waiting reports for a completion line: with its correction, when a `done` has one.
 fn settled(ledger: &Path, id: &str, line: Vec<u8>) -> Result<Waited, LedgerError> {
-    let done = parse(&line).is_some_and(|o| text(&o, "status").as_deref() == Some("done"));
+    let completion = Completion::of(id, line);
+    let done = completion.receipt.status == DispatchStatus::Done;
     Ok(
         match done.then(|| correction(ledger, id)).transpose()?.flatten() {
             Some(correction) => Waited::Corrected {
-                completion: line,
+                completion,
                 correction,
             },
-            None => Waited::Completed(line),
+            None => Waited::Completed(completion),
         },
     )
 }
@@ -87,6 +155,15 @@ pub fn started(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
 fn start(ledger: &Path, id: &str) -> Result<Option<json::Object<'static>>, LedgerError> {
     let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "dispatch_started"))?;
     Ok(found.into_iter().next().and_then(|l| parse(&l)))
+}
+
+/// The worktree a started dispatch runs in, as its `dispatch_started` records it.
+fn worktree_of(ledger: &Path, id: &str) -> Option<String> {
+    let start = start(ledger, id).ok().flatten()?;
+    match receipts::read::<DispatchStarted>(&start) {
+        Some(r) => Some(r.receipt.worktree),
+        None => text(&start, "worktree"),
+    }
 }
 
 /// What keeps a started dispatch alive besides its session: its lock, or a process in its
@@ -120,37 +197,37 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
         let Some(id) = text(&o, "dispatch_id") else {
             continue;
         };
-        match text(&o, "event_type").as_deref() {
-            Some("dispatch_started") => {
+        match receipts::Typed::of(&o) {
+            receipts::Typed::DispatchStarted(r) => {
                 let order = states.len();
+                let started = r.receipt;
                 states.insert(
                     id.clone(),
                     (
                         order,
                         DispatchState {
-                            role: text(&o, "role"),
-                            provider: text(&o, "provider"),
-                            model: text(&o, "model"),
-                            started_at: text(&o, "timestamp"),
-                            state: "running".into(),
+                            session: started.session().map(str::to_owned),
+                            role: Some(started.role),
+                            provider: Some(started.provider),
+                            model: started.model,
+                            started_at: r.timestamp,
+                            state: State::Running,
                             teardown_class: None,
-                            worktree: text(&o, "worktree"),
-                            session: text(&o, "tmux")
-                                .and_then(|t| t.split_once(':').map(|(_, s)| s.to_owned())),
+                            worktree: Some(started.worktree),
                             id,
                         },
                     ),
                 );
             }
-            Some("dispatch_completed") => {
+            receipts::Typed::DispatchCompleted(r) => {
                 if let Some((_, s)) = states.get_mut(&id) {
-                    s.state = text(&o, "status").unwrap_or_else(|| "completed".into());
-                    s.teardown_class = text(&o, "teardown_class");
+                    s.state = State::Ended(r.receipt.status);
+                    s.teardown_class = r.receipt.teardown_class;
                 }
             }
-            Some("dispatch_corrected") => {
+            receipts::Typed::DispatchCorrected(r) => {
                 if let Some((_, s)) = states.get_mut(&id) {
-                    s.state = text(&o, "status").unwrap_or_else(|| "failed".into());
+                    s.state = State::Ended(r.receipt.status);
                 }
             }
             _ => {}
@@ -161,11 +238,11 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
     Ok(out
         .into_iter()
         .map(|(_, mut s)| {
-            if s.state == "running"
+            if s.state == State::Running
                 && !s.session.as_ref().is_some_and(|n| live.contains(n))
                 && !alive_without_session(&s.id, s.worktree.as_deref())
             {
-                s.state = "lost".into();
+                s.state = State::Lost;
             }
             s
         })
@@ -175,16 +252,25 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
 /// How waiting for one dispatch ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Waited {
-    /// Its completion receipt (the raw ledger line).
-    Completed(Vec<u8>),
-    /// Its completion receipt said `done`, and the phantom guard corrected it (both lines).
+    /// Its completion receipt.
+    Completed(Completion),
+    /// Its completion receipt said `done`, and the phantom guard corrected it.
     Corrected {
-        completion: Vec<u8>,
-        correction: Vec<u8>,
+        completion: Completion,
+        correction: Correction,
     },
     /// Its session is gone, nothing of it runs any more, and no completion was written: the
     /// supervisor died.
     Lost,
+}
+
+impl Waited {
+    /// The verdict on a dispatch: it succeeded only if its completion says `done` and the
+    /// phantom guard did not correct it. Anything else (failed, needs input, timed out,
+    /// cancelled, lost, or a status vnx does not know) is not a success.
+    pub fn succeeded(&self) -> bool {
+        matches!(self, Waited::Completed(c) if c.receipt.status == DispatchStatus::Done)
+    }
 }
 
 /// Waits until every dispatch in `ids` has a completion receipt, or has lost its session.
@@ -223,10 +309,7 @@ pub fn wait(
             }
             Followed::Idle => {
                 for id in pending {
-                    let worktree = start(ledger, id)
-                        .ok()
-                        .flatten()
-                        .and_then(|o| text(&o, "worktree"));
+                    let worktree = worktree_of(ledger, id);
                     if !tmux.has_session(&format!("vnx-{id}"))
                         && !alive_without_session(id, worktree.as_deref())
                     {

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Check, count};
-use crate::dispatch::view::{self, DispatchState};
+use crate::dispatch::view::{self, DispatchState, State};
 use crate::project::DATA_DIR;
 use crate::tmux::Tmux;
+use crate::worktree::TeardownClass;
 
 type States<'a> = BTreeMap<&'a str, &'a DispatchState>;
 
@@ -28,14 +29,14 @@ pub fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Check> {
     };
     // Sessions were listed before the ledger was read: a dispatch launched in between looks
     // lost, and one that just ended looks running. Look again at the ones that seem lost.
-    for s in states.iter_mut().filter(|s| s.state == "lost") {
+    for s in states.iter_mut().filter(|s| s.state == State::Lost) {
         let session = s.session.clone().unwrap_or_else(|| format!("vnx-{}", s.id));
         if tmux.has_session(&session) {
-            s.state = "running".into();
+            s.state = State::Running;
         } else if let Some(line) = ledger.and_then(|l| view::completion(l, &s.id).ok().flatten()) {
-            let done: serde_json::Value = serde_json::from_slice(&line).unwrap_or_default();
-            s.state = done["status"].as_str().unwrap_or("completed").to_owned();
-            s.teardown_class = done["teardown_class"].as_str().map(str::to_owned);
+            let done = view::Completion::of(&s.id, line).receipt;
+            s.state = State::Ended(done.status);
+            s.teardown_class = done.teardown_class;
         }
     }
     let by_id: States<'_> = states.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -74,13 +75,13 @@ fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
         let state = name.strip_prefix("dispatch-").and_then(|id| by_id.get(id));
         match state {
             None => orphans.push(format!("{name} (no dispatch on the ledger)")),
-            Some(s) if s.state == "running" => running += 1,
-            Some(s) if s.state == "lost" => lost += 1,
-            Some(s) if s.teardown_class.as_deref() == Some("dirty") => kept += 1,
+            Some(s) if s.state == State::Running => running += 1,
+            Some(s) if s.state == State::Lost => lost += 1,
+            Some(s) if s.teardown_class == Some(TeardownClass::Dirty) => kept += 1,
             Some(s) => orphans.push(format!(
                 "{name} (the dispatch ended {}, teardown {}: its worktree should be gone)",
                 s.state,
-                s.teardown_class.as_deref().unwrap_or("none")
+                s.teardown_class.map_or("none", TeardownClass::name)
             )),
         }
     }
@@ -148,15 +149,15 @@ fn branches(root: &Path, by_id: &States<'_>) -> Check {
     for name in &names {
         match by_id.get(&name["dispatch/".len()..]) {
             None => unknown += 1,
-            Some(s) if s.state == "running" => running += 1,
-            Some(s) if s.state == "lost" => lost += 1,
-            Some(s) => match s.teardown_class.as_deref() {
-                Some(class @ ("clean" | "pushed")) => {
+            Some(s) if s.state == State::Running => running += 1,
+            Some(s) if s.state == State::Lost => lost += 1,
+            Some(s) => match s.teardown_class {
+                Some(class @ (TeardownClass::Clean | TeardownClass::Pushed)) => {
                     orphans.push(format!("{name} (teardown {class})"));
                 }
-                Some("committed") => committed += 1,
-                Some("dirty") => dirty += 1,
-                _ => other += 1,
+                Some(TeardownClass::Committed) => committed += 1,
+                Some(TeardownClass::Dirty) => dirty += 1,
+                None => other += 1,
             },
         }
     }
@@ -193,7 +194,7 @@ fn sessions(tmux: &Tmux, live: &[String], by_id: &States<'_>) -> Check {
     let mut orphans = Vec::new();
     for name in live.iter().filter(|n| n.starts_with("vnx-")) {
         match by_id.get(&name["vnx-".len()..]) {
-            Some(s) if s.state == "running" => running += 1,
+            Some(s) if s.state == State::Running => running += 1,
             Some(s) => orphans.push(format!("{name} (its dispatch ended {})", s.state)),
             None => orphans.push(format!("{name} (no dispatch on the ledger)")),
         }
@@ -224,7 +225,7 @@ fn dispatches(states: &[DispatchState]) -> Check {
     const NAME: &str = "dispatches";
     let lost: Vec<String> = states
         .iter()
-        .filter(|s| s.state == "lost")
+        .filter(|s| s.state == State::Lost)
         .map(|s| {
             format!(
                 "{} ({} {}, started {})",
@@ -249,7 +250,7 @@ fn dispatches(states: &[DispatchState]) -> Check {
     }
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
     for s in states {
-        *by_state.entry(s.state.as_str()).or_default() += 1;
+        *by_state.entry(s.state.name()).or_default() += 1;
     }
     if states.is_empty() {
         return Check::pass(NAME, "none yet");

@@ -12,15 +12,14 @@ use sha2::{Digest, Sha256};
 use super::evidence::{contract_hash, sha256_of};
 use super::review::{self, RECEIPT_FINDINGS, RECEIPT_MESSAGE_CHARS};
 use super::run::{self, Ended, Limits};
-use super::{Context, Event, Exit, GateError, GateOutcome, Status, io_err, receipt, text};
+use super::{Context, Event, Exit, GateError, GateOutcome, Status, io_err};
 use crate::config::{Config, GateDef, GateKind};
-use crate::dispatch::outcome::ledger_value;
-use crate::ledger::json::Value;
 use crate::ledger::{Ledger, now_utc};
 use crate::process::{self, Cmd};
 use crate::provider::events::{EventParser, LAST_MESSAGE_MAX_CHARS};
 use crate::provider::invocation::{self, declared_invocation};
 use crate::provider::{Lane, OutputFormat, Permission, PromptTransport, Provider, Wanted};
+use crate::receipts::{self, GateRequest, GateResult};
 use crate::worktree::Repo;
 
 /// What every gate of one run shares.
@@ -73,7 +72,7 @@ pub(super) fn run_gate(
 ) -> Result<GateOutcome, GateError> {
     let dir = s.run_dir.join(name);
     crate::project::private_dir(&dir).map_err(io_err(&dir))?;
-    let definition = ledger_value(def);
+    let definition = receipts::value::to_value(def);
     let definition_sha256 = sha256_of(&definition);
     // Why the gate cannot run even though its request was made.
     let mut unrunnable = None;
@@ -128,20 +127,20 @@ pub(super) fn run_gate(
     let contract = contract_hash(s.id, name, &definition, s.head, &request_sha256);
     let ledger = Ledger::new(s.ctx.ledger);
     ledger.append(&s.ctx.attestor.attest(
-        &receipt(vec![
-            ("event_type", text("gate_request")),
-            ("dispatch_id", text(s.id)),
-            ("gate", text(name)),
-            ("kind", text(def.kind.name())),
-            ("run", text(s.run)),
-            ("head_commit", text(s.head)),
-            ("base_commit", text(s.base)),
-            ("definition", Some(definition.clone())),
-            ("definition_sha256", text(definition_sha256.clone())),
-            ("request_path", text(request_path.to_string_lossy())),
-            ("request_sha256", text(request_sha256.clone())),
-            ("contract_hash", text(contract.clone())),
-        ]),
+        &receipts::write(&GateRequest {
+            dispatch_id: s.id.to_owned(),
+            gate: name.to_owned(),
+            kind: def.kind.name().to_owned(),
+            run: s.run.to_owned(),
+            head_commit: s.head.to_owned(),
+            base_commit: s.base.to_owned(),
+            definition: receipts::value::to_json(&definition),
+            definition_sha256: definition_sha256.clone(),
+            request_path: request_path.to_string_lossy().into_owned(),
+            request_sha256: request_sha256.clone(),
+            contract_hash: contract.clone(),
+            extra: Default::default(),
+        }),
         &now_utc,
     ))?;
     (s.ctx.on_event)(Event::Started {
@@ -435,47 +434,37 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
             ..f.clone()
         })
         .collect();
-    let opt = |v: &Option<String>| v.clone().map(Value::string);
     ledger.append(&s.ctx.attestor.attest(
-        &receipt(vec![
-            ("event_type", text("gate_result")),
-            ("dispatch_id", text(s.id)),
-            ("gate", text(o.gate.clone())),
-            ("kind", text(o.kind)),
-            ("run", text(s.run)),
-            ("status", text(o.status.name())),
-            ("reason", opt(&o.reason)),
-            (
-                "failure_reason",
-                opt(&o.reason).filter(|_| o.status != Status::Pass),
-            ),
-            ("contract_hash", text(o.contract_hash.clone())),
-            ("head_commit", text(o.head_commit.clone())),
-            ("definition_sha256", text(o.definition_sha256.clone())),
-            ("request_sha256", text(o.request_sha256.clone())),
-            ("duration_seconds", Some(Value::Float(o.duration_seconds))),
-            ("argv", Some(ledger_value(&o.argv))),
-            ("exit", o.exit.as_ref().map(ledger_value)),
-            ("provider", opt(&o.provider)),
-            ("model", opt(&o.model)),
-            ("session_id", opt(&o.session_id)),
-            ("verdict", o.verdict.as_ref().map(ledger_value)),
-            (
-                "finding_counts",
-                o.finding_counts.as_ref().map(ledger_value),
-            ),
-            (
-                "findings",
-                (!findings.is_empty()).then(|| ledger_value(&findings)),
-            ),
-            ("output_path", text(o.output_path.to_string_lossy())),
-            ("output_sha256", output_sha256.map(Value::string)),
-            ("result_path", text(o.result_path.to_string_lossy())),
-            ("result_sha256", text(sha256_hex(&result))),
-            ("report_path", text(o.report_path.to_string_lossy())),
-            ("report_sha256", text(sha256_hex(report.as_bytes()))),
-            ("worktree_removed", Some(Value::Bool(o.worktree_removed))),
-        ]),
+        &receipts::write(&GateResult {
+            dispatch_id: s.id.to_owned(),
+            gate: o.gate.clone(),
+            kind: o.kind.to_owned(),
+            run: s.run.to_owned(),
+            status: o.status,
+            reason: o.reason.clone(),
+            failure_reason: o.reason.clone().filter(|_| o.status != Status::Pass),
+            contract_hash: o.contract_hash.clone(),
+            head_commit: o.head_commit.clone(),
+            definition_sha256: o.definition_sha256.clone(),
+            request_sha256: o.request_sha256.clone(),
+            duration_seconds: o.duration_seconds,
+            argv: o.argv.clone(),
+            exit: o.exit.clone(),
+            provider: o.provider.clone(),
+            model: o.model.clone(),
+            session_id: o.session_id.clone(),
+            verdict: o.verdict,
+            finding_counts: o.finding_counts,
+            findings,
+            output_path: o.output_path.to_string_lossy().into_owned(),
+            output_sha256,
+            result_path: o.result_path.to_string_lossy().into_owned(),
+            result_sha256: sha256_hex(&result),
+            report_path: o.report_path.to_string_lossy().into_owned(),
+            report_sha256: sha256_hex(report.as_bytes()),
+            worktree_removed: o.worktree_removed,
+            extra: Default::default(),
+        }),
         &now_utc,
     ))?;
     Ok(())

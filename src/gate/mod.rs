@@ -15,11 +15,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError};
-use crate::dispatch::outcome::ledger_value;
 use crate::ledger::attest::Attestor;
-use crate::ledger::json::{Object, Value};
 use crate::ledger::receipt::is_dispatch_id;
-use crate::ledger::{Ledger, LedgerError, Receipt, now_utc};
+use crate::ledger::{Ledger, LedgerError, now_utc};
+use crate::receipts::{self, GateReport, GateReportEntry, GateReportStatus};
 use crate::worktree::{Repo, WorktreeError};
 use evidence::Evidence;
 
@@ -50,7 +49,7 @@ pub enum Event<'a> {
 }
 
 /// A gate-check's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Decision {
     Go,
@@ -58,7 +57,7 @@ pub enum Decision {
 }
 
 /// One gate's result: only `Pass` counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -78,7 +77,7 @@ impl Status {
 }
 
 /// How a gate's process ended, as the receipt schema's `exit`: a code or a signal name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Exit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<i32>,
@@ -207,21 +206,6 @@ fn new_run_id() -> String {
         jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
         hex::encode(bytes)
     )
-}
-
-/// Builds a receipt from fields (a `None` value is left out).
-pub(crate) fn receipt(fields: Vec<(&str, Option<Value<'static>>)>) -> Receipt {
-    let mut o = Object::default();
-    for (k, v) in fields {
-        if let Some(v) = v {
-            o.insert(k, v);
-        }
-    }
-    Receipt::from_object(o).expect("gate receipts are well-formed")
-}
-
-pub(crate) fn text(s: impl Into<String>) -> Option<Value<'static>> {
-    Some(Value::string(s.into()))
 }
 
 /// Runs the gates dispatch `id` requires and records the evidence. See the module docs.
@@ -366,41 +350,35 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
 fn record_report(ctx: &Context<'_>, r: &Report) -> Result<(), GateError> {
     let data = serde_json::to_vec_pretty(r).expect("reports serialize");
     std::fs::write(&r.report_path, &data).map_err(io_err(&r.report_path))?;
-    let gates: Vec<Value<'static>> = r
+    let gates = r
         .gates
         .iter()
-        .map(|g| {
-            let mut o = Object::default();
-            o.insert("gate", Value::string(g.gate.clone()));
-            o.insert("kind", Value::string(g.kind));
-            o.insert("status", Value::string(g.status.name()));
-            o.insert("contract_hash", Value::string(g.contract_hash.clone()));
-            o.insert("head_commit", Value::string(g.head_commit.clone()));
-            Value::Object(o)
+        .map(|g| GateReportEntry {
+            gate: g.gate.clone(),
+            kind: g.kind.to_owned(),
+            status: g.status,
+            contract_hash: g.contract_hash.clone(),
+            head_commit: g.head_commit.clone(),
         })
         .collect();
-    let decision = match r.decision {
-        Decision::Go => "go",
-        Decision::Hold => "hold",
-    };
-    let receipt = receipt(vec![
-        ("event_type", text("gate_report")),
-        ("dispatch_id", text(r.dispatch_id.clone())),
-        ("run", text(r.run.clone())),
-        ("status", text(decision)),
-        ("decision", text(decision.to_ascii_uppercase())),
-        ("reasons", Some(ledger_value(&r.reasons))),
-        ("notes", Some(ledger_value(&r.notes))),
-        ("role", r.role.clone().map(Value::string)),
-        ("head_commit", r.head_commit.clone().map(Value::string)),
-        ("required", Some(ledger_value(&r.required))),
-        ("gates", Some(Value::Array(gates))),
-        ("report_path", text(r.report_path.to_string_lossy())),
-        (
-            "report_sha256",
-            text(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))),
-        ),
-    ]);
+    let receipt = receipts::write(&GateReport {
+        dispatch_id: r.dispatch_id.clone(),
+        run: r.run.clone(),
+        status: match r.decision {
+            Decision::Go => GateReportStatus::Go,
+            Decision::Hold => GateReportStatus::Hold,
+        },
+        decision: r.decision,
+        reasons: r.reasons.clone(),
+        notes: r.notes.clone(),
+        role: r.role.clone(),
+        head_commit: r.head_commit.clone(),
+        required: r.required.clone(),
+        gates,
+        report_path: r.report_path.to_string_lossy().into_owned(),
+        report_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)),
+        extra: Default::default(),
+    });
     Ledger::new(ctx.ledger).append(&ctx.attestor.attest(&receipt, &now_utc))?;
     Ok(())
 }

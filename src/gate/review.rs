@@ -121,7 +121,7 @@ pub fn request(p: &RequestParts<'_>) -> String {
 }
 
 /// The reviewer's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -129,7 +129,7 @@ pub enum Verdict {
 }
 
 /// How much a finding weighs: blocking findings fail the gate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Weight {
     Blocking,
@@ -138,7 +138,7 @@ pub enum Weight {
 }
 
 /// One finding, as the reviewer wrote it, with the weight vnx gives its severity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Finding {
     pub severity: String,
     pub weight: Weight,
@@ -150,7 +150,7 @@ pub struct Finding {
 }
 
 /// Findings by weight (the receipt schema's `finding_counts`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     pub blocking: u64,
     pub major: u64,

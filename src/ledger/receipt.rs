@@ -154,6 +154,17 @@ impl Receipt {
         &self.object
     }
 
+    /// A receipt built from a typed kind (see `crate::receipts::write`), whose types keep
+    /// it well-formed: the event type is a kind's constant, and the chain members are never
+    /// among its members.
+    pub(crate) fn typed(object: Object<'static>) -> Receipt {
+        debug_assert!(
+            Receipt::from_object(object.clone()).is_ok(),
+            "a typed receipt is well-formed"
+        );
+        Receipt { object }
+    }
+
     /// Builds a receipt the ledger itself writes (a marker or a repair record).
     pub(crate) fn internal(object: Object<'static>) -> Receipt {
         Receipt { object }

@@ -7,11 +7,11 @@ use serde::Serialize;
 
 use super::{Context, MergeError};
 use crate::config::Config;
-use crate::dispatch::outcome::ledger_value;
 use crate::gate::evidence::{self, Evidence, is_commit_id};
 use crate::ledger::checkpoint;
 use crate::ledger::{VerifyOptions, ViolationKind, verify};
 use crate::process::{self, Cmd};
+use crate::receipts::value::to_value;
 use crate::worktree::Repo;
 
 /// The conditions, in the order they are checked and named.
@@ -34,7 +34,7 @@ pub struct Condition {
 }
 
 /// A required gate's evidence, as the merge receipt records it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct GateEvidence {
     pub gate: String,
     pub status: String,
@@ -290,7 +290,7 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
     let mut problems = Vec::new();
     for name in &required {
         let def = &config.gates[name];
-        let definition = evidence::sha256_of(&ledger_value(def));
+        let definition = evidence::sha256_of(&to_value(def));
         let latest = ev.latest_result(name, &head);
         let completed_seq = ev.completed.as_ref().and_then(|c| c.seq);
         let problem = match latest {

@@ -16,15 +16,14 @@ use serde::Serialize;
 pub use conditions::{Condition, Plan};
 
 use crate::config::ConfigError;
-use crate::dispatch::outcome::ledger_value;
 use crate::gate::evidence::Evidence;
-use crate::gate::{receipt, text};
 use crate::ledger::attest::Attestor;
 use crate::ledger::checkpoint::{self, Anchor, CheckpointError, CheckpointOutcome};
-use crate::ledger::json::Value;
 use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Appended, Ledger, LedgerError, now_utc};
 use crate::process::{self, Cmd, ProcessError};
+use crate::receipts::merge::{CheckpointRef, CompletionRef};
+use crate::receipts::{self, MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
 use crate::worktree::{Repo, WorktreeError};
 
 /// The lock a merge holds from its checks to its receipt, in the git common directory.
@@ -252,37 +251,32 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
     let head = plan.head_commit.clone().unwrap_or_default();
     let branch = plan.branch.clone().unwrap_or_default();
     let base_ref = plan.base_ref.clone().unwrap_or_default();
-    let opt = |v: &Option<String>| v.clone().map(Value::string);
-    let conditions: Vec<&str> = plan.conditions.iter().map(|c| c.name).collect();
+    let conditions = plan.conditions.iter().map(|c| c.name.to_owned()).collect();
     let appended = ledger.append(&ctx.attestor.attest(
-        &receipt(vec![
-        ("event_type", text("merge")),
-        ("dispatch_id", text(id)),
-        ("status", text("planned")),
-        ("role", opt(&plan.role)),
-        ("branch", text(branch.clone())),
-        ("head_commit", text(head.clone())),
-        ("base_ref", text(base_ref.clone())),
-        ("base_commit", opt(&plan.base_commit)),
-        ("base_tip", opt(&plan.base_tip)),
-        ("base_moved", Some(Value::Bool(plan.base_moved))),
-        ("merge_tree", opt(&plan.merge_tree)),
-        ("strategy", text("git merge --no-ff")),
-        ("gates", Some(ledger_value(&plan.gates))),
-        ("conditions", Some(ledger_value(&conditions))),
-        (
-            "checkpoint",
-            plan.checkpoint
-                .as_ref()
-                .map(|(c, lines)| ledger_value(&serde_json::json!({"id": c, "lines": lines}))),
-        ),
-        (
-            "completion",
-            plan.completion.as_ref().map(|(seq, sha)| {
-                ledger_value(&serde_json::json!({"seq": seq, "line_sha256": sha}))
+        &receipts::write(&MergePlanned {
+            dispatch_id: id.to_owned(),
+            status: MergeStatus::Planned,
+            role: plan.role.clone(),
+            branch: branch.clone(),
+            head_commit: head.clone(),
+            base_ref: base_ref.clone(),
+            base_commit: plan.base_commit.clone(),
+            base_tip: plan.base_tip.clone(),
+            base_moved: plan.base_moved,
+            merge_tree: plan.merge_tree.clone(),
+            strategy: "git merge --no-ff".to_owned(),
+            gates: plan.gates.clone(),
+            conditions,
+            checkpoint: plan.checkpoint.as_ref().map(|(c, lines)| CheckpointRef {
+                id: c.clone(),
+                lines: *lines,
             }),
-        ),
-    ]),
+            completion: plan.completion.as_ref().map(|(seq, sha)| CompletionRef {
+                seq: *seq,
+                line_sha256: sha.clone(),
+            }),
+            extra: Default::default(),
+        }),
         &now_utc,
     ))?;
     let merge_receipt = appended
@@ -308,14 +302,14 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
             let _ = process::run(&git().args(["merge", "--abort"]));
         }
         ledger.append(&ctx.attestor.attest(
-            &receipt(vec![
-                ("event_type", text("merge_failed")),
-                ("dispatch_id", text(id)),
-                ("status", text("failed")),
-                ("merge_receipt", text(merge_receipt.entry_hash.clone())),
-                ("merge_receipt_seq", Some(Value::int(merge_receipt.seq))),
-                ("failure_reason", text(source.to_string())),
-            ]),
+            &receipts::write(&MergeFailed {
+                dispatch_id: id.to_owned(),
+                status: MergeStatus::Failed,
+                merge_receipt: merge_receipt.entry_hash.clone(),
+                merge_receipt_seq: merge_receipt.seq,
+                failure_reason: source.to_string(),
+                extra: Default::default(),
+            }),
             &now_utc,
         ))?;
         return Err(MergeError::GitMerge {
@@ -330,24 +324,19 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
     let commit = process::run_ok(&git().args(["rev-parse", "HEAD"])).map_err(git_err)?;
     let tree = process::run_ok(&git().args(["rev-parse", "HEAD^{tree}"])).map_err(git_err)?;
     let completed = ledger.append(&ctx.attestor.attest(
-        &receipt(vec![
-            ("event_type", text("merge_completed")),
-            ("dispatch_id", text(id)),
-            ("status", text("merged")),
-            ("merge_receipt", text(merge_receipt.entry_hash.clone())),
-            ("merge_receipt_seq", Some(Value::int(merge_receipt.seq))),
-            ("merge_commit", text(commit.clone())),
-            ("tree", text(tree.clone())),
-            (
-                "tree_as_planned",
-                Some(Value::Bool(
-                    plan.merge_tree.as_deref() == Some(tree.as_str()),
-                )),
-            ),
-            ("branch", text(branch)),
-            ("head_commit", text(head)),
-            ("base_ref", text(base_ref)),
-        ]),
+        &receipts::write(&MergeCompleted {
+            dispatch_id: id.to_owned(),
+            status: MergeStatus::Merged,
+            merge_receipt: merge_receipt.entry_hash.clone(),
+            merge_receipt_seq: merge_receipt.seq,
+            merge_commit: commit.clone(),
+            tree: tree.clone(),
+            tree_as_planned: plan.merge_tree.as_deref() == Some(tree.as_str()),
+            branch,
+            head_commit: head,
+            base_ref,
+            extra: Default::default(),
+        }),
         &now_utc,
     ))?;
     let completed_receipt = completed

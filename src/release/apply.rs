@@ -4,15 +4,14 @@
 //! checks stay on (no `--force`; `branch -D` only after vnx's proof). Each release is
 //! recorded as a `worktree_released` receipt.
 
-use crate::dispatch::outcome::ledger_value;
 use crate::ledger::attest::Attestor;
-use crate::ledger::json::Value;
 use crate::ledger::{Ledger, Receipt, now_utc};
 use crate::process::{self, Cmd};
+use crate::receipts::{self, ReleaseAction, WorktreeReleased};
 use crate::worktree::{Repo, Worktree};
 
 use super::inventory::vnx_lock_reason;
-use super::{Class, Done, EVENT, Evidence, Item, Options, Plan, ReleaseError, Rule, proof};
+use super::{Class, Done, Item, Options, Plan, ReleaseError, Rule, proof};
 
 /// Releases every item the plan marked, recording each as a receipt signed by `attestor`.
 /// Stops at the first receipt that cannot be written, so nothing is released unrecorded after
@@ -174,43 +173,10 @@ fn recheck(repo: &Repo, item: &Item, options: &Options) -> Option<String> {
     None
 }
 
-#[derive(serde::Serialize)]
-struct Body<'a> {
-    event_type: &'static str,
-    dispatch_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    branch: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    worktree: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dispatch_dir: Option<String>,
-    class: Class,
-    reason: &'a str,
-    evidence: Option<&'a Evidence>,
-    action: Action,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    /// The class teardown recorded, when the ledger has the completion.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    teardown_class: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-struct Action {
-    worktree_unlocked: bool,
-    worktree_removed: bool,
-    branch_deleted: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    dispatch_dir_removed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    branch_delete: Option<&'static str>,
-}
-
 fn receipt(item: &Item, done: &Done) -> Receipt {
-    let body = Body {
-        event_type: EVENT,
-        dispatch_id: &item.dispatch_id,
-        branch: item.branch.as_deref(),
+    receipts::write(&WorktreeReleased {
+        dispatch_id: item.dispatch_id.clone(),
+        branch: item.branch.clone(),
         worktree: item
             .worktree
             .as_ref()
@@ -221,23 +187,20 @@ fn receipt(item: &Item, done: &Done) -> Receipt {
             .filter(|_| done.dispatch_dir_removed)
             .map(|p| p.to_string_lossy().into_owned()),
         class: item.class,
-        reason: &item.reason,
-        evidence: item.evidence.as_ref(),
-        action: Action {
+        reason: item.reason.clone(),
+        evidence: item.evidence.clone(),
+        action: ReleaseAction {
             worktree_unlocked: done.worktree_unlocked,
             worktree_removed: done.worktree_removed,
             branch_deleted: done.branch_deleted,
             dispatch_dir_removed: done.dispatch_dir_removed,
-            branch_delete: done.branch_delete,
+            branch_delete: done.branch_delete.map(str::to_owned),
         },
-        error: done.error.as_deref(),
+        error: done.error.clone(),
         teardown_class: item
             .recorded
             .as_ref()
-            .and_then(|r| r.teardown_class.as_deref()),
-    };
-    match ledger_value(&body) {
-        Value::Object(o) => Receipt::from_object(o).expect("release receipts are well-formed"),
-        _ => unreachable!("a struct serializes to an object"),
-    }
+            .and_then(|r| r.teardown_class.clone()),
+        extra: Default::default(),
+    })
 }

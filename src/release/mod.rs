@@ -77,7 +77,7 @@ impl ReleaseError {
 }
 
 /// A preserved dispatch's state now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
     /// Its tmux session is alive: never touched.
@@ -100,7 +100,7 @@ pub enum Class {
 }
 
 /// Which proof made a branch safe to release.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// The tip is the base or one of its ancestors.
@@ -114,7 +114,7 @@ pub enum Rule {
 }
 
 /// Why a release is safe, as recorded in the receipt.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
     pub rule: Rule,
     pub tip: String,

@@ -49,7 +49,8 @@ pub struct EventParser {
 
 /// What a worker's stdout said about its run. Everything is optional: a CLI that died early,
 /// or printed plain text, leaves most of it unset.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct StreamSummary {
     /// The CLI's session (codex: thread) id, for resuming.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,7 +84,8 @@ pub struct StreamSummary {
 }
 
 /// Token counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Usage {
     /// Input (prompt) tokens.
     pub input_tokens: u64,
@@ -101,7 +103,7 @@ pub struct Usage {
 }
 
 /// The CLI's own verdict on its run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Verdict {
     /// The CLI reported success.

@@ -1,0 +1,190 @@
+//! The receipts vnx writes, as types: one serde struct per receipt kind, enums for the
+//! values a program decides on (status, completion signal, teardown class, lane), the one
+//! path that turns a typed receipt into a ledger [`Receipt`], and the path that reads a
+//! ledger line back into the same types. A member or a kind this version does not know is
+//! kept, never dropped: each struct carries the unknown members in `extra`, and an unknown
+//! kind reads as [`Typed::Other`].
+//!
+//! `receipts/schema/receipt.v2.schema.json` documents these types; a test checks the two
+//! against each other.
+
+mod dispatch;
+mod gate;
+pub mod merge;
+mod release;
+pub mod value;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ledger::Receipt;
+use crate::ledger::json::{self, Object, Value};
+
+pub use dispatch::{
+    CheckoutChange, CompletionSignal, ConstraintDecision, DecisionRef, DispatchCompleted,
+    DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, RouteRef, SkillRef,
+    TeardownAction,
+};
+pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult};
+pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
+pub use release::{ReleaseAction, WorktreeReleased};
+
+/// Unknown members of a receipt, kept as read.
+pub type Extra = BTreeMap<String, serde_json::Value>;
+
+/// A receipt kind: its event type and its members.
+pub trait Kind: Serialize + DeserializeOwned {
+    /// The `event_type` of receipts of this kind.
+    const EVENT: &'static str;
+}
+
+/// Members the ledger (or the attestation) adds to every line: not part of a kind's type.
+const ENVELOPE: [&str; 6] = [
+    "event_type",
+    "seq",
+    "prev_hash",
+    "prev_line_sha256",
+    "schema_version",
+    crate::ledger::attest::FIELD,
+];
+
+/// Turns a typed receipt into a ledger receipt: the one way vnx builds the receipts it
+/// writes. It cannot fail: the kinds are plain data (see [`value`]); the members the ledger
+/// sets itself are never taken from `extra`.
+pub fn write<K: Kind>(kind: &K) -> Receipt {
+    let mut object = match value::to_value(kind) {
+        Value::Object(o) => o,
+        // Every kind is a struct; were one not, its value is kept rather than lost.
+        other => {
+            let mut o = Object::default();
+            o.insert("value", other);
+            o
+        }
+    };
+    for field in ENVELOPE {
+        object.remove(field);
+    }
+    object.insert("event_type", Value::string(K::EVENT));
+    Receipt::typed(object)
+}
+
+/// A receipt read back from the ledger: its kind's members and the ledger's own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Read<K> {
+    /// The line number the ledger gave it (`None` on lines other tools wrote).
+    pub seq: Option<u64>,
+    /// When it was written.
+    pub timestamp: Option<String>,
+    /// The receipt's members, typed.
+    pub receipt: K,
+}
+
+/// Reads one receipt of kind `K` from a ledger object; `None` when it is another kind or its
+/// members do not have the kind's shape.
+pub fn read<K: Kind>(object: &Object<'_>) -> Option<Read<K>> {
+    if object.get("event_type").and_then(Value::as_str) != Some(K::EVENT) {
+        return None;
+    }
+    let mut members = serde_json::Map::new();
+    for (key, v) in object.iter() {
+        let key = String::from_utf8_lossy(key);
+        if !ENVELOPE.contains(&key.as_ref()) && key != "timestamp" {
+            members.insert(key.into_owned(), value::to_json(v));
+        }
+    }
+    let receipt = serde_json::from_value(serde_json::Value::Object(members)).ok()?;
+    Some(Read {
+        seq: object.get("seq").and_then(Value::as_u64),
+        timestamp: object
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        receipt,
+    })
+}
+
+/// Reads one receipt of kind `K` from a ledger line (canonical, or as other tools write
+/// JSON).
+pub fn read_line<K: Kind>(line: &[u8]) -> Option<Read<K>> {
+    let text = std::str::from_utf8(line).ok()?;
+    match json::parse(text.trim(), json::Mode::Python).ok()? {
+        Value::Object(o) => read(&o),
+        _ => None,
+    }
+}
+
+/// Any receipt, by kind.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Typed {
+    DispatchStarted(Box<Read<DispatchStarted>>),
+    DispatchCompleted(Box<Read<DispatchCompleted>>),
+    DispatchCorrected(Box<Read<DispatchCorrected>>),
+    ConstraintDecision(Box<Read<ConstraintDecision>>),
+    GateRequest(Box<Read<GateRequest>>),
+    GateResult(Box<Read<GateResult>>),
+    GateReport(Box<Read<GateReport>>),
+    MergePlanned(Box<Read<MergePlanned>>),
+    MergeFailed(Box<Read<MergeFailed>>),
+    MergeCompleted(Box<Read<MergeCompleted>>),
+    WorktreeReleased(Box<Read<WorktreeReleased>>),
+    /// A kind this version does not know (or a known kind whose members do not have its
+    /// shape): kept whole.
+    Other(Object<'static>),
+}
+
+impl Typed {
+    /// Reads any receipt from a ledger object.
+    pub fn of(object: &Object<'_>) -> Typed {
+        fn boxed<K: Kind, T>(o: &Object<'_>, f: fn(Box<Read<K>>) -> T) -> Option<T> {
+            read(o).map(|r| f(Box::new(r)))
+        }
+        let event = object.get("event_type").and_then(Value::as_str);
+        let typed = match event {
+            Some(DispatchStarted::EVENT) => boxed(object, Typed::DispatchStarted),
+            Some(DispatchCompleted::EVENT) => boxed(object, Typed::DispatchCompleted),
+            Some(DispatchCorrected::EVENT) => boxed(object, Typed::DispatchCorrected),
+            Some(ConstraintDecision::EVENT) => boxed(object, Typed::ConstraintDecision),
+            Some(GateRequest::EVENT) => boxed(object, Typed::GateRequest),
+            Some(GateResult::EVENT) => boxed(object, Typed::GateResult),
+            Some(GateReport::EVENT) => boxed(object, Typed::GateReport),
+            Some(MergePlanned::EVENT) => boxed(object, Typed::MergePlanned),
+            Some(MergeFailed::EVENT) => boxed(object, Typed::MergeFailed),
+            Some(MergeCompleted::EVENT) => boxed(object, Typed::MergeCompleted),
+            Some(WorktreeReleased::EVENT) => boxed(object, Typed::WorktreeReleased),
+            _ => None,
+        };
+        typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
+    }
+
+    /// Reads any receipt from a ledger line; `None` if the line is not a JSON object.
+    pub fn of_line(line: &[u8]) -> Option<Typed> {
+        let text = std::str::from_utf8(line).ok()?;
+        match json::parse(text.trim(), json::Mode::Python).ok()? {
+            Value::Object(o) => Some(Typed::of(&o)),
+            _ => None,
+        }
+    }
+}
+
+/// The event types of every kind this module types.
+pub const KINDS: [&str; 11] = [
+    DispatchStarted::EVENT,
+    DispatchCompleted::EVENT,
+    DispatchCorrected::EVENT,
+    ConstraintDecision::EVENT,
+    GateRequest::EVENT,
+    GateResult::EVENT,
+    GateReport::EVENT,
+    MergePlanned::EVENT,
+    MergeFailed::EVENT,
+    MergeCompleted::EVENT,
+    WorktreeReleased::EVENT,
+];
+
+/// Rounds seconds to milliseconds, as receipts record durations.
+pub fn seconds(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
+}
