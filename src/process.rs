@@ -228,14 +228,12 @@ pub fn run_ok(cmd: &Cmd) -> Result<String, ProcessError> {
 #[allow(unsafe_code)]
 fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is
-    // async-signal-safe, allocates nothing and takes no locks.
+    // SAFETY: the closure runs between fork and exec and only makes the prctl(2) system
+    // call (through rustix, which neither allocates nor takes locks).
     unsafe {
         cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(io::Error::from)
         });
     }
 }

@@ -38,7 +38,7 @@ pub struct WorktreeReleased {
     pub error: Option<String>,
     /// The class teardown recorded, when the ledger has the completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teardown_class: Option<String>,
+    pub teardown_class: Option<crate::worktree::TeardownClass>,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -197,10 +197,7 @@ fn receipt(item: &Item, done: &Done) -> Receipt {
             branch_delete: done.branch_delete.map(str::to_owned),
         },
         error: done.error.clone(),
-        teardown_class: item
-            .recorded
-            .as_ref()
-            .and_then(|r| r.teardown_class.clone()),
+        teardown_class: item.recorded.as_ref().and_then(|r| r.teardown_class),
         extra: Default::default(),
     })
 }

@@ -9,16 +9,17 @@ use super::{Class, ReleaseError};
 use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::tail;
 use crate::process::{self, Cmd};
-use crate::worktree::{REMOTE_TIMEOUT, RemoteState, Repo, Worktree};
+use crate::receipts::{DispatchStatus, Typed};
+use crate::worktree::{REMOTE_TIMEOUT, RemoteState, Repo, TeardownClass, Worktree};
 
 /// What the ledger says about a dispatch.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Recorded {
     pub started: bool,
     pub completed: bool,
-    /// The completion's status (`done`, `failed`, …).
-    pub status: Option<String>,
-    pub teardown_class: Option<String>,
+    /// The completion's status.
+    pub status: Option<DispatchStatus>,
+    pub teardown_class: Option<TeardownClass>,
     pub base_commit: Option<String>,
     pub head_commit: Option<String>,
     pub tmux_socket: Option<String>,
@@ -216,32 +217,27 @@ fn read_ledger(
         memchr::memmem::find(l, b"\"dispatch_").is_some()
     })?;
     for line in lines {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+        let Some(typed) = Typed::of_line(&line) else {
             continue;
         };
-        let Some(id) = v["dispatch_id"]
-            .as_str()
-            .filter(|i| wanted.contains_key(*i))
-        else {
-            continue;
-        };
-        let text = |key: &str| v[key].as_str().map(str::to_owned);
-        let r = out.entry(id.to_owned()).or_default();
-        match v["event_type"].as_str() {
-            Some("dispatch_started") => {
-                r.started = true;
-                r.base_commit = text("base_commit");
-                if let Some((socket, session)) = v["tmux"].as_str().and_then(|t| t.split_once(':'))
-                {
-                    r.tmux_socket = Some(socket.to_owned());
-                    r.session = Some(session.to_owned());
+        match typed {
+            Typed::DispatchStarted(r) if wanted.contains_key(&r.receipt.dispatch_id) => {
+                let started = r.receipt;
+                let e = out.entry(started.dispatch_id.clone()).or_default();
+                e.started = true;
+                e.base_commit = Some(started.base_commit.clone());
+                if let Some((socket, session)) = started.tmux.split_once(':') {
+                    e.tmux_socket = Some(socket.to_owned());
+                    e.session = Some(session.to_owned());
                 }
             }
-            Some("dispatch_completed") => {
-                r.completed = true;
-                r.status = text("status");
-                r.teardown_class = text("teardown_class");
-                r.head_commit = text("head_commit");
+            Typed::DispatchCompleted(r) if wanted.contains_key(&r.receipt.dispatch_id) => {
+                let completed = r.receipt;
+                let e = out.entry(completed.dispatch_id.clone()).or_default();
+                e.completed = true;
+                e.status = Some(completed.status);
+                e.teardown_class = completed.teardown_class;
+                e.head_commit = completed.head_commit;
             }
             _ => {}
         }
