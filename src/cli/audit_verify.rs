@@ -90,9 +90,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         render(&mut out, &path, &report, anchored)?;
     }
     Ok(if fails {
-        ExitCode::FAILURE
+        super::error::Exit::No.into()
     } else {
-        ExitCode::SUCCESS
+        super::error::Exit::Ok.into()
     })
 }
 
@@ -132,14 +132,14 @@ fn witnessed(path: &Path) -> bool {
 /// A ledger that does not exist: not written yet, or deleted if checkpoints name one.
 fn missing(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     if witnessed(path) {
-        return Err(CliError::new(format!(
+        return Err(CliError::verdict(format!(
             "ledger {} does not exist, but this machine witnessed a checkpoint of it",
             path.display()
         ))
         .with_hint("the ledger was deleted or moved: restore it"));
     }
     if checkpoint::repository_has_checkpoints(path) {
-        return Err(CliError::new(format!(
+        return Err(CliError::verdict(format!(
             "ledger {} does not exist, but the repository holds checkpoints",
             path.display()
         ))
@@ -162,7 +162,7 @@ fn missing(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             path.display()
         ))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::error::Exit::Ok.into())
 }
 
 fn render(out: &mut Out, path: &Path, r: &VerifyReport, in_repo: bool) -> Result<(), CliError> {

@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         say!("no forbidden imports in {} file(s)", report.files);
         Ok(ExitCode::SUCCESS)
     } else {
-        Err(CliError::new(format!(
+        Err(CliError::verdict(format!(
             "{} forbidden import(s) in {} file(s) scanned",
             report.hits.len(),
             report.files

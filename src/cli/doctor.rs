@@ -105,8 +105,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Status::Pass => false,
     };
     Ok(if failed {
-        ExitCode::FAILURE
+        super::error::Exit::No.into()
     } else {
-        ExitCode::SUCCESS
+        super::error::Exit::Ok.into()
     })
 }

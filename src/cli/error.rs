@@ -1,4 +1,5 @@
-//! How the CLI reports failure: `error: …`, the cause chain, a `hint:`, and the exit code.
+//! How the CLI reports failure: `error: …`, the cause chain, a `hint:`, and the exit code
+//! (one taxonomy for every command, see [`Exit`]).
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -7,32 +8,70 @@ use std::process::ExitCode;
 use vnx::ledger::LedgerError;
 use vnx::ledger::checkpoint::CheckpointError;
 
+/// What a command's exit status means, the same for every command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: done, and the answer is yes (GO, the chain verifies, every dispatch succeeded).
+    Ok = 0,
+    /// 1: the command ran and the answer is no: HOLD, a broken chain, a doctor FAIL, a
+    /// dispatch that did not succeed, a merge or dispatch refused by its conditions or
+    /// constraints, forbidden imports found.
+    No = 1,
+    /// 2: the command line or its input is wrong (unknown flag, bad id, invalid receipt);
+    /// running it again unchanged will not help.
+    Usage = 2,
+    /// 3: the command could not do its work: git, tmux, I/O, a missing CLI, a locked or
+    /// unreadable ledger, a project that is not initialised.
+    Failed = 3,
+    /// 4: a bug in vnx (a panic, or a state it should never reach). Please report it.
+    Bug = 4,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// The exit codes, as `--help` prints them.
+pub const EXIT_CODES: &str = "Exit status: 0 ok; 1 the answer is no (HOLD, a broken chain, a \
+doctor FAIL, a dispatch that did not succeed, a refusal); 2 usage (bad flags, arguments or \
+input); 3 an operational failure (git, tmux, I/O, a missing CLI); 4 an internal bug in vnx.";
+
 /// A failed command.
 #[derive(Debug)]
 pub struct CliError {
     message: String,
     causes: Vec<String>,
     hint: Option<String>,
-    code: u8,
+    exit: Exit,
 }
 
 impl CliError {
-    /// A failure (exit 1) with a message.
+    /// An operational failure (exit 3) with a message.
     pub fn new(message: impl Into<String>) -> CliError {
         CliError {
             message: message.into(),
             causes: Vec::new(),
             hint: None,
-            code: 1,
+            exit: Exit::Failed,
         }
     }
 
     /// A usage error (exit 2).
     pub fn usage(message: impl Into<String>) -> CliError {
-        CliError {
-            code: 2,
-            ..CliError::new(message)
-        }
+        CliError::new(message).exit(Exit::Usage)
+    }
+
+    /// A negative verdict (exit 1), told as an error line.
+    pub fn verdict(message: impl Into<String>) -> CliError {
+        CliError::new(message).exit(Exit::No)
+    }
+
+    /// The same error with another exit status.
+    pub fn exit(mut self, exit: Exit) -> CliError {
+        self.exit = exit;
+        self
     }
 
     /// From any error: its message, then its sources as causes.
@@ -86,31 +125,88 @@ impl CliError {
             let _ = writeln!(text, "hint: {}", escape(hint));
         }
         eprint!("{text}");
-        ExitCode::from(self.code)
+        self.exit.into()
     }
 }
 
-/// Library errors become CLI errors with their cause chain and their own hint.
+/// Library errors become CLI errors with their cause chain, their own hint, and the exit
+/// status their kind means (operational unless the classifier says otherwise).
 macro_rules! hinted {
-    ($($error:ty),* $(,)?) => {$(
+    ($($error:ty => $classify:expr),* $(,)?) => {$(
         impl From<$error> for CliError {
             fn from(e: $error) -> CliError {
-                CliError::from_error(&e).with_hint_opt(e.hint())
+                let exit: fn(&$error) -> Exit = $classify;
+                CliError::from_error(&e).with_hint_opt(e.hint()).exit(exit(&e))
             }
         }
     )*};
 }
 
 hinted!(
-    LedgerError,
-    vnx::init::InitError,
-    CheckpointError,
-    vnx::constraints::LoadError,
-    vnx::dispatch::DispatchError,
-    vnx::gate::GateError,
-    vnx::merge::MergeError,
-    vnx::release::ReleaseError,
+    LedgerError => |e| match e {
+        // The receipt given is too large to be one ledger line.
+        LedgerError::LineTooLong { .. } => Exit::Usage,
+        _ => Exit::Failed,
+    },
+    vnx::init::InitError => |e| match e {
+        vnx::init::InitError::BadProjectId { .. } | vnx::init::InitError::ProjectIdSet { .. } => {
+            Exit::Usage
+        }
+        _ => Exit::Failed,
+    },
+    CheckpointError => |e| match e {
+        // The ledger, or the commit the checkpoint ref names, is not what was checkpointed.
+        CheckpointError::LedgerBroken { .. } | CheckpointError::NotACheckpoint { .. } => Exit::No,
+        _ => Exit::Failed,
+    },
+    vnx::constraints::LoadError => |_| Exit::Failed,
+    vnx::dispatch::DispatchError => dispatch_exit,
+    vnx::gate::GateError => |e| match e {
+        vnx::gate::GateError::BadId { .. } => Exit::Usage,
+        _ => Exit::Failed,
+    },
+    vnx::merge::MergeError => |e| match e {
+        vnx::merge::MergeError::Refused { .. } => Exit::No,
+        vnx::merge::MergeError::BadId { .. } => Exit::Usage,
+        _ => Exit::Failed,
+    },
+    vnx::release::ReleaseError => |_| Exit::Failed,
 );
+
+/// A refusal by the constraints is a verdict; a request that can never be planned is usage.
+fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
+    use vnx::dispatch::DispatchError as E;
+    match e {
+        E::Refused { .. } | E::PinnedModel { .. } => Exit::No,
+        E::BadRole { .. }
+        | E::EmptyInstruction
+        | E::NulInInstruction
+        | E::BadDeadline { .. }
+        | E::IdInUse { .. } => Exit::Usage,
+        E::Skill(
+            vnx::skills::SkillError::BadName { .. } | vnx::skills::SkillError::Duplicate { .. },
+        ) => Exit::Usage,
+        E::Worktree(w) => match w {
+            vnx::worktree::WorktreeError::BadBase { .. }
+            | vnx::worktree::WorktreeError::BadId { .. } => Exit::Usage,
+            _ => Exit::Failed,
+        },
+        E::Provider(p) => {
+            use vnx::provider::ProviderError as P;
+            match p {
+                P::Unknown { .. }
+                | P::CannotInfer { .. }
+                | P::Ambiguous { .. }
+                | P::BadModel { .. }
+                | P::NeedsModel { .. }
+                | P::LaneUnsupported { .. }
+                | P::PromptTooLarge { .. } => Exit::Usage,
+                _ => Exit::Failed,
+            }
+        }
+        _ => Exit::Failed,
+    }
+}
 
 /// A dispatch id given on the command line, or a usage error.
 pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {

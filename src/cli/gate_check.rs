@@ -95,8 +95,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         render(&mut out, &report)?;
     }
     Ok(match report.decision {
-        Decision::Go => ExitCode::SUCCESS,
-        Decision::Hold => ExitCode::FAILURE,
+        Decision::Go => super::error::Exit::Ok.into(),
+        Decision::Hold => super::error::Exit::No.into(),
     })
 }
 

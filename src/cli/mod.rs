@@ -30,7 +30,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use error::CliError;
+pub use error::{CliError, Exit};
 
 /// A tmux and git-worktree dispatcher for AI coding CLIs, with a hash-chained receipt ledger.
 #[derive(Parser)]
@@ -93,14 +93,41 @@ enum AuditCommand {
     Checkpoint(audit_checkpoint::Args),
 }
 
-/// Runs the command line and turns the outcome into an exit code.
+/// The command line, with the exit codes under every command's `--help`.
+fn command() -> clap::Command {
+    fn with_exit_codes(cmd: clap::Command) -> clap::Command {
+        cmd.after_help(error::EXIT_CODES)
+            .mut_subcommands(with_exit_codes)
+    }
+    with_exit_codes(<Cli as clap::CommandFactory>::command())
+}
+
+/// Runs the command line and turns the outcome into an exit code. A panic is a bug in vnx:
+/// it is reported as one and ends with exit status 4, whatever thread it was in.
 pub fn run() -> ExitCode {
     ignore_file_size_signal();
-    let cli = match Cli::try_parse() {
+    std::panic::set_hook(Box::new(|info| {
+        let _ = CliError::new(format!("internal bug in vnx: {info}"))
+            .with_hint("please report it, with the command that was run")
+            .exit(Exit::Bug)
+            .report();
+        // A panic off the main thread would otherwise leave the process running, or end it
+        // with another status.
+        std::process::exit(Exit::Bug as i32);
+    }));
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            }
+            .into();
         }
     };
     let result = match cli.command {

@@ -95,8 +95,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
     let (bytes, source) = match (&args.receipt, &args.receipt_file, &args.stdin) {
         (Some(text), _, _) => {
-            let r = Receipt::from_json(text.as_bytes())
-                .map_err(|e| CliError::from_error(&e).with_hint(RECEIPT_HINT))?;
+            let r = Receipt::from_json(text.as_bytes()).map_err(|e| {
+                CliError::from_error(&e)
+                    .with_hint(RECEIPT_HINT)
+                    .exit(super::error::Exit::Usage)
+            })?;
             return Ok(vec![r]);
         }
         (None, Some(path), _) => (
@@ -117,7 +120,7 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
                 .read_to_end(&mut buf)
                 .map_err(|e| CliError::new("could not read stdin").with_cause(&e))?;
             if buf.len() as u64 > MAX_INPUT {
-                return Err(CliError::new(format!(
+                return Err(CliError::usage(format!(
                     "stdin holds more than {} MiB of receipts; nothing was appended",
                     MAX_INPUT >> 20
                 ))
@@ -131,12 +134,12 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
         }
     };
     let receipts = Receipt::from_ndjson(&bytes).map_err(|e| {
-        CliError::new(format!("invalid receipt in {source} at line {}", e.line))
+        CliError::usage(format!("invalid receipt in {source} at line {}", e.line))
             .with_cause(&e.source)
             .with_hint(format!("{RECEIPT_HINT}; nothing was appended"))
     })?;
     if receipts.is_empty() {
-        return Err(CliError::new(format!("no receipts in {source}"))
+        return Err(CliError::usage(format!("no receipts in {source}"))
             .with_hint("give one JSON object per line"));
     }
     Ok(receipts)
@@ -154,7 +157,7 @@ fn refuse_owned(receipts: &[Receipt]) -> Result<(), CliError> {
             String::new()
         };
         if let Some(command) = attest::owner_command(r.event_type()) {
-            return Err(CliError::new(format!(
+            return Err(CliError::usage(format!(
                 "`{}` receipts are written by vnx itself{at}; nothing was appended",
                 r.event_type()
             ))
@@ -163,7 +166,7 @@ fn refuse_owned(receipts: &[Receipt]) -> Result<(), CliError> {
             )));
         }
         if r.object().contains_key(attest::FIELD) {
-            return Err(CliError::new(format!(
+            return Err(CliError::usage(format!(
                 "`{}` is set by vnx itself and may not be supplied{at}; nothing was appended",
                 attest::FIELD
             ))

@@ -35,7 +35,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let not_in_dispatch = || {
-        CliError::new("not running inside a vnx dispatch")
+        CliError::usage("not running inside a vnx dispatch")
             .with_hint("vnx report is for workers: vnx sets VNX_DISPATCH_ID and VNX_DISPATCH_DIR")
     };
     let id = std::env::var("VNX_DISPATCH_ID").map_err(|_| not_in_dispatch())?;
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         StatusArg::Failed => ReportStatus::Failed,
     };
     let seal = std::env::var(signals::SEAL_VAR).map_err(|_| {
-        CliError::new(format!(
+        CliError::usage(format!(
             "{} is not set, so the supervisor would not accept this report",
             signals::SEAL_VAR
         ))

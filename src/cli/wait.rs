@@ -96,8 +96,8 @@ pub fn report(
         }
     }
     Ok(if waited.values().all(Waited::succeeded) {
-        ExitCode::SUCCESS
+        super::error::Exit::Ok.into()
     } else {
-        ExitCode::FAILURE
+        super::error::Exit::No.into()
     })
 }

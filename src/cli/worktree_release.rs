@@ -76,7 +76,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         render(&mut out, &plan, &repo.root)?;
     }
     Ok(if failed {
-        ExitCode::FAILURE
+        super::error::Exit::Failed.into()
     } else {
         ExitCode::SUCCESS
     })

@@ -88,7 +88,7 @@ fn checkpoint_messages_say_what_happened() {
     env.git_init();
     // No ledger: not "not inside a git repository".
     let r = checkpoint(&env);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("there is no ledger at") && !r.stderr.contains("git repository"),
         "{}",

@@ -89,7 +89,7 @@ fn broken_or_empty_ledgers_are_not_checkpointed() {
     env.git_init();
     std::fs::write(env.ledger(), b"").unwrap();
     let r = checkpoint(&env);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("nothing to checkpoint"), "{}", r.stderr);
 }
 
@@ -101,7 +101,7 @@ fn key_readable_by_others_is_refused() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     env.fill(1);
     let r = checkpoint(&env);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("readable by others"), "{}", r.stderr);
     assert!(r.stderr.contains("chmod 600"), "{}", r.stderr);
 }
@@ -113,7 +113,7 @@ fn key_inside_the_repository_is_refused() {
         .vnx_ledger(&["audit-chain", "checkpoint"])
         .arg("--key")
         .arg(env.path().join("key")));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("inside the repository"), "{}", r.stderr);
 }
 
@@ -122,7 +122,7 @@ fn outside_a_repository_checkpoint_says_so() {
     let env = TestEnv::new();
     env.fill(2);
     let r = checkpoint(&env);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("not inside a git repository"),
         "{}",

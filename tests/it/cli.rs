@@ -111,7 +111,7 @@ fn bad_receipts_are_refused_and_nothing_is_written() {
     ];
     for (input, want) in cases {
         let r = append(&env, input);
-        assert_eq!(r.code, 1, "{input}: {}", r.stderr);
+        assert_eq!(r.code, 2, "{input}: {}", r.stderr);
         assert!(r.stderr.starts_with("error: "), "{input}: {}", r.stderr);
         assert!(r.stderr.contains(want), "{input}: {}", r.stderr);
         assert!(r.stderr.contains("\nhint: "), "{input}: {}", r.stderr);
@@ -128,7 +128,7 @@ fn non_utf8_receipt_file_is_refused() {
         .vnx_ledger(&["receipts", "append"])
         .arg("--receipt-file")
         .arg(&file));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("line 1"), "{}", r.stderr);
     assert!(r.stderr.contains("UTF-8"), "{}", r.stderr);
     assert!(!env.ledger().exists());
@@ -143,7 +143,7 @@ fn stream_with_one_bad_line_writes_nothing_and_names_the_line() {
         env.vnx_ledger(&["receipts", "append"]).arg("-"),
         b"{\"event_type\":\"a\"}\n{\"event_type\":\"b\"}\n\n{\"event_type\":3}\n",
     );
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("at line 4"), "{}", r.stderr);
     assert!(r.stderr.contains("nothing was appended"), "{}", r.stderr);
     assert_eq!(std::fs::read(env.ledger()).unwrap(), before);
@@ -157,7 +157,7 @@ fn ledger_location_errors_are_clear() {
         .vnx()
         .args(["receipts", "append", "--ledger", "nope/t0.ndjson"])
         .args(["--receipt", r#"{"event_type":"x"}"#]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("ledger directory nope does not exist"),
         "{}",
@@ -167,10 +167,10 @@ fn ledger_location_errors_are_clear() {
     // A directory where the ledger should be.
     std::fs::create_dir(env.ledger()).unwrap();
     let r = append(&env, r#"{"event_type":"x"}"#);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
     let r = run(env.vnx_ledger(&["audit-chain", "verify"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
     // Verify on a ledger that does not exist is an error, not "unchained".
     std::fs::remove_dir(env.ledger()).unwrap();
@@ -201,7 +201,7 @@ fn read_only_ledger_is_refused_untouched() {
     let before = std::fs::read(env.ledger()).unwrap();
     std::fs::set_permissions(env.ledger(), std::fs::Permissions::from_mode(0o444)).unwrap();
     let r = append(&env, r#"{"event_type":"x"}"#);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("is read-only (mode 444)"), "{}", r.stderr);
     assert_eq!(std::fs::read(env.ledger()).unwrap(), before);
 }
@@ -241,7 +241,7 @@ fn unwritable_ledger_for_this_user_is_refused_untouched() {
         .args(["receipts", "append", "--ledger"])
         .arg(env.ledger())
         .args(["--receipt", r#"{"event_type":"x"}"#]));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr.contains("could not open") || r.stderr.contains("read-only"),
         "{}",
@@ -477,7 +477,7 @@ fn deeply_nested_and_oversized_receipts() {
         "]".repeat(600)
     );
     let r = append(&env, &too_deep);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("nested too deeply"), "{}", r.stderr);
     let file = env.path().join("big.json");
     std::fs::write(
@@ -490,7 +490,7 @@ fn deeply_nested_and_oversized_receipts() {
         .vnx_ledger(&["receipts", "append"])
         .arg("--receipt-file")
         .arg(&file));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("the limit is 1048576 bytes"),
         "{}",
@@ -510,11 +510,11 @@ fn a_symlinked_ledger_is_refused() {
     std::os::unix::fs::symlink(&real, env.ledger()).unwrap();
     let before = std::fs::read(&real).unwrap();
     let r = append(&env, r#"{"event_type":"x"}"#);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
     assert_eq!(std::fs::read(&real).unwrap(), before);
     let r = run(env.vnx_ledger(&["audit-chain", "verify"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
 }
 
@@ -531,7 +531,7 @@ fn a_refused_receipt_leaves_no_new_ledger_behind() {
         .vnx_ledger(&["receipts", "append"])
         .arg("--receipt-file")
         .arg(&file));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(!env.ledger().exists(), "an empty ledger was left behind");
 }
 

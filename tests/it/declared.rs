@@ -92,7 +92,7 @@ fn a_declared_script_runs_from_its_template() {
         "--instruction",
         "x",
     ]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("declares no flags for --permission full"),
         "{}",
@@ -114,7 +114,7 @@ fn configuration_errors_name_the_line() {
         "providers:\n  kimi:\n    binary: kimi\n    bogus: 1\n",
     );
     let r = run(repo.dispatch_cmd("noop").args(["--instruction", "x"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains(".vnx/config.yaml:7:"), "{}", r.stderr);
     assert!(r.stderr.contains("bogus"), "{}", r.stderr);
     assert!(repo.branches().is_empty());

@@ -371,12 +371,19 @@ fn a_killed_supervisor_is_reported_lost_and_nothing_is_lost() {
 #[test]
 fn bad_input_is_refused_before_anything_is_made() {
     let repo = Repo::new();
-    let cases: &[(&[&str], &str)] = &[
-        (&["--provider", "nope", "--model", "x"], "unknown provider"),
-        (&["--model", "gpt-oss:20b"], "refusing to guess"),
+    // Each bad input with the exit status it means: 2 for input that can never work, 3 for
+    // what the machine lacks (a CLI on PATH).
+    let cases: &[(&[&str], &str, i32)] = &[
+        (
+            &["--provider", "nope", "--model", "x"],
+            "unknown provider",
+            2,
+        ),
+        (&["--model", "gpt-oss:20b"], "refusing to guess", 2),
         (
             &["--provider", "demo", "--model", "sonnet"],
             "not valid for provider demo",
+            2,
         ),
         (
             &[
@@ -388,10 +395,12 @@ fn bad_input_is_refused_before_anything_is_made() {
                 "../escape",
             ],
             "does not match",
+            2,
         ),
         (
             &["--provider", "demo", "--model", "commit", "--id", "a/b"],
             "does not match",
+            2,
         ),
         (
             &[
@@ -403,10 +412,12 @@ fn bad_input_is_refused_before_anything_is_made() {
                 "nope",
             ],
             "does not name a commit",
+            2,
         ),
         (
             &["--provider", "claude", "--model", "sonnet"],
             "was not found on PATH",
+            3,
         ),
         (
             &[
@@ -418,9 +429,10 @@ fn bad_input_is_refused_before_anything_is_made() {
                 "   ",
             ],
             "instruction is empty",
+            2,
         ),
     ];
-    for (args, want) in cases {
+    for (args, want, code) in cases {
         let mut cmd = repo.vnx();
         cmd.args(["dispatch-agent", "--agent", "implementer"])
             .args(*args);
@@ -430,7 +442,7 @@ fn bad_input_is_refused_before_anything_is_made() {
         // No worker CLIs on PATH here: only git and tmux.
         cmd.env("PATH", "/usr/bin:/bin:/usr/local/bin");
         let r = run(cmd);
-        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert_eq!(r.code, *code, "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains("hint:"), "{args:?}: {}", r.stderr);
     }
@@ -458,7 +470,7 @@ fn bad_input_is_refused_before_anything_is_made() {
         ]))
     };
     let r = dispatch();
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("not inside a git repository"),
         "{}",
@@ -466,7 +478,7 @@ fn bad_input_is_refused_before_anything_is_made() {
     );
     plain.git_init();
     let r = dispatch();
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("not initialised"), "{}", r.stderr);
     assert!(r.stderr.contains("vnx init"), "{}", r.stderr);
 }
@@ -477,7 +489,7 @@ fn a_dirty_or_detached_base_is_refused_unless_named() {
     let tracked = "skills/reviewer/references/review-checklist.md";
     std::fs::write(repo.env.path().join(tracked), "edited\n").unwrap();
     let r = repo.dispatch("noop", &["--instruction", "x"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("uncommitted changes to 1 tracked file"),
         "{}",
@@ -494,7 +506,7 @@ fn a_dirty_or_detached_base_is_refused_unless_named() {
     repo.env.git(&["checkout", "-q", "--", tracked]);
     repo.env.git(&["checkout", "-q", "--detach"]);
     let r = repo.dispatch("noop", &["--instruction", "x"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("HEAD is detached"), "{}", r.stderr);
     assert_eq!(repo.branches(), "");
     assert!(repo.server.sessions_end());
@@ -582,6 +594,6 @@ fn worktreeinclude_copies_ignored_files_and_records_only_hashes() {
     // A pattern that leaves the repository is refused before anything is made.
     std::fs::write(root.join(".worktreeinclude"), "../outside\n").unwrap();
     let r = repo.dispatch("noop", &["--instruction", "x", "--base-ref", "main"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains(".worktreeinclude line 1"), "{}", r.stderr);
 }

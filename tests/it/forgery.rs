@@ -148,7 +148,7 @@ fn a_worker_cannot_forge_its_own_passing_gate() {
             .join(format!(".vnx-data/dispatches/{id}/worker.log")),
     )
     .unwrap();
-    assert!(log.contains("append exit 1"), "{log}");
+    assert!(log.contains("append exit 2"), "{log}");
     assert!(
         log.contains("`gate_request` receipts are written by vnx itself")
             && log.contains("hint: use vnx gate-check"),
@@ -297,7 +297,7 @@ fn receipts_append_refuses_every_kind_vnx_writes_and_any_attestation() {
             "--receipt",
             &format!(r#"{{"event_type":"{kind}","dispatch_id":"D-00000001"}}"#),
         ]));
-        assert_eq!(r.code, 1, "{kind}: {}", r.stderr);
+        assert_eq!(r.code, 2, "{kind}: {}", r.stderr);
         assert!(
             r.stderr.contains("are written by vnx itself") && r.stderr.contains("hint: use vnx"),
             "{kind}: {}",
@@ -310,7 +310,7 @@ fn receipts_append_refuses_every_kind_vnx_writes_and_any_attestation() {
         "--receipt",
         r#"{"event_type":"task_complete","vnx_attestation":{"key":"00","sig":"00"}}"#,
     ]));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     let ledger = ledger_path(&repo);
     let lines = || {
         std::fs::read_to_string(&ledger)

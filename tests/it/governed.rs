@@ -161,7 +161,7 @@ fn warnings_run_pins_fill_the_model_and_floors_refuse_lower_models() {
     );
     // That file is malformed (an unknown key): every dispatch stops, naming the line.
     let r = repo.dispatch("noop", &["--instruction", "x"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains(
             "provider_constraints.yaml:12:5: unknown field `required_route_model_is_below`"
@@ -273,7 +273,7 @@ fn a_missing_constraints_file_stops_dispatching() {
     repo.env.git(&["rm", "-q", "provider_constraints.yaml"]);
     repo.env.git(&["commit", "-q", "-m", "no constraints"]);
     let r = repo.dispatch("noop", &["--instruction", "x"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("provider_constraints.yaml is missing"),
         "{}",
@@ -347,7 +347,7 @@ fn check_imports_fails_on_a_vendor_sdk_and_lists_the_constraints() {
     )
     .unwrap();
     let r = run(repo.vnx().args(["constraints", "list"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr
             .contains("provider_constraints.yaml:1:10: unsupported version `3`"),

@@ -140,7 +140,7 @@ fn project_id_is_derived_kept_and_only_changed_with_force() {
     // The test directory is named `work`.
     assert_eq!(report["project_id"], "work");
     let r = init(&env, &["--project-id", "other"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("already \"work\""), "{}", r.stderr);
     assert!(r.stderr.contains("hint: pass --force"), "{}", r.stderr);
     let r = init(&env, &["--project-id", "other", "--force"]);
@@ -148,7 +148,7 @@ fn project_id_is_derived_kept_and_only_changed_with_force() {
     let config = std::fs::read_to_string(env.path().join(".vnx/config.yaml")).unwrap();
     assert!(config.contains("project_id: other\n"), "{config}");
     let r = init(&env, &["--project-id", "Bad_Id"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("does not match"), "{}", r.stderr);
 }
 
@@ -156,7 +156,7 @@ fn project_id_is_derived_kept_and_only_changed_with_force() {
 fn init_refuses_outside_a_repository_and_writes_nothing() {
     let env = TestEnv::new();
     let r = init(&env, &[]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("is not inside a git repository"),
         "{}",
@@ -182,7 +182,7 @@ fn init_does_not_write_through_symlinks() {
     std::fs::create_dir(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, env.path().join("skills")).unwrap();
     let r = init(&env, &[]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     assert!(!env.path().join(".vnx").exists(), "nothing half-made");

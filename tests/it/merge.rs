@@ -152,7 +152,7 @@ fn a_merge_git_refuses_is_recorded_and_undone() {
     std::fs::write(repo.env.path().join("demo-output.txt"), "mine\n").unwrap();
     let before = repo.env.git(&["rev-parse", "HEAD"]);
     let r = merge(&repo, &id, &[]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(
         r.stderr.contains(&format!("git merge of {id} failed")),
         "{}",
@@ -305,7 +305,7 @@ fn a_conflicting_base_a_dirty_checkout_and_an_undone_dispatch_are_refused() {
         .to_owned();
     refused(&repo, &failed, "dispatch_done", "ended failed, not done");
     let r = merge(&repo, "D-ffffffff", &[]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("is not on the ledger"), "{}", r.stderr);
 }
 

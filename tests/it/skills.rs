@@ -162,7 +162,7 @@ fn a_role_brings_its_default_skills_unless_skills_are_named() {
 fn a_missing_or_broken_skill_refuses_the_dispatch_naming_the_file() {
     let repo = Repo::new();
     let r = repo.dispatch("noop", &["--instruction", "x", "--skill", "nope"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("error: skill `nope` not found: ")
             && r.stderr.contains("skills/nope/SKILL.md does not exist"),
@@ -181,14 +181,14 @@ fn a_missing_or_broken_skill_refuses_the_dispatch_naming_the_file() {
         b"---\nname: broken\ndescription: [unclosed\n---\nbody\n",
     );
     let r = repo.dispatch("noop", &["--instruction", "x", "--skill", "broken"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("skills/broken/SKILL.md:3:"),
         "{}",
         r.stderr
     );
     let r = repo.dispatch("noop", &["--instruction", "x", "--skill", "../escape"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(r.stderr.contains("does not match"), "{}", r.stderr);
     assert_eq!(repo.branches(), "");
     let dispatches = repo.env.path().join(".vnx-data/dispatches");

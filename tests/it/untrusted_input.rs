@@ -49,7 +49,7 @@ fn committed_config_links_are_refused_without_reading_their_target() {
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(&secret, &path).unwrap();
         let r = repo.dispatch("commit", &["--instruction", "x"]);
-        assert_eq!(r.code, 1, "{file}: {}", r.stderr);
+        assert_eq!(r.code, 3, "{file}: {}", r.stderr);
         assert!(
             r.stderr.contains("is a symbolic link"),
             "{file}: {}",
@@ -77,7 +77,7 @@ fn a_config_path_that_is_a_directory_says_so() {
     std::fs::remove_file(&config).unwrap();
     std::fs::create_dir(&config).unwrap();
     let r = repo.dispatch("commit", &["--instruction", "x"]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("is a directory"), "{}", r.stderr);
     assert!(!r.stderr.contains("not initialised"), "{}", r.stderr);
     let doctor = run(repo.vnx().args(["doctor"]));
@@ -104,7 +104,7 @@ fn endless_or_blocking_instruction_files_fail_fast() {
         let mut cmd = repo.dispatch_cmd("commit");
         cmd.arg("--instruction-file").arg(file);
         let r = bounded(cmd);
-        assert_eq!(r.code, 1, "{}: {}", file.display(), r.stderr);
+        assert_eq!(r.code, 3, "{}: {}", file.display(), r.stderr);
         assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
     }
     let big = repo.env.dir.path().join("big.md");
@@ -112,7 +112,7 @@ fn endless_or_blocking_instruction_files_fail_fast() {
     let mut cmd = repo.dispatch_cmd("commit");
     cmd.arg("--instruction-file").arg(&big);
     let r = bounded(cmd);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(r.stderr.contains("over the limit"), "{}", r.stderr);
     assert_eq!(repo.branches(), "");
 }
@@ -123,7 +123,7 @@ fn an_endless_receipt_stream_is_refused_after_its_bound() {
     let mut cmd = repo.vnx();
     cmd.args(["receipts", "append", "-"]);
     let r = bounded_with(cmd, Stdio::from(std::fs::File::open("/dev/zero").unwrap()));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("more than 64 MiB"), "{}", r.stderr);
 }
 

@@ -38,7 +38,7 @@ fn a_reused_dispatch_id_is_refused_and_the_first_dispatch_keeps_its_records() {
     assert!(before.len() >= 4, "{before:?}");
 
     let again = repo.dispatch("commit", &["--instruction", "second", "--id", "D-00000001"]);
-    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(
         again.stderr.contains("dispatch id D-00000001 is in use"),
         "{}",
@@ -60,7 +60,7 @@ fn a_reused_dispatch_id_is_refused_and_the_first_dispatch_keeps_its_records() {
     // A branch left by hand also makes the id in use.
     repo.env.git(&["branch", "dispatch/D-00000002"]);
     let r = repo.dispatch("commit", &["--instruction", "x", "--id", "D-00000002"]);
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("refs/heads/dispatch/D-00000002"),
         "{}",
@@ -96,7 +96,7 @@ fn a_failed_worktree_add_leaves_no_branch_worktree_or_directory() {
     cmd = limited;
     cmd.current_dir(repo.env.path());
     let r = run(cmd);
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("git failed for worktree"), "{}", r.stderr);
     assert_eq!(repo.branches(), "", "no dispatch branch is left");
     let worktrees = repo.env.git(&["worktree", "list", "--porcelain"]);
@@ -244,7 +244,7 @@ fn worktree_include_refuses_sources_reached_through_a_link() {
     std::fs::write(outside.path().join("private.key"), "not yours\n").unwrap();
     std::os::unix::fs::symlink(outside.path(), repo.env.path().join("out")).unwrap();
     let r = repo.dispatch("commit", &["--instruction", "x"]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(
         r.stderr
             .contains(".worktreeinclude line 1: `out` is a symbolic link"),

@@ -37,7 +37,7 @@ fn a_write_past_the_file_size_limit_leaves_the_ledger_untouched() {
     // One receipt that does not fit.
     let r = append_with_file_limit(&env, blocks, &["--receipt", &big], None);
     assert_eq!(
-        r.code, 1,
+        r.code, 3,
         "limit {blocks} blocks, ledger {size} bytes (code -1: killed by a signal, such as \
          SIGXFSZ when vnx does not ignore it): {}",
         r.stderr
@@ -71,7 +71,7 @@ fn a_write_past_the_file_size_limit_leaves_the_ledger_untouched() {
         r#"{"event_type":"load","i":0}"#, r#"{"event_type":"load","i":1}"#, big
     );
     let r = append_with_file_limit(&env, blocks, &["-"], Some(&stream));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stdout.is_empty(),
         "nothing may be acknowledged: {}",
@@ -114,7 +114,7 @@ fn a_failed_write_after_a_repair_leaves_no_unrecorded_quarantine() {
     let big = format!(r#"{{"event_type":"load","pad":"{}"}}"#, "x".repeat(3000));
 
     let r = append_with_file_limit(&env, blocks, &["--receipt", &big], None);
-    assert_eq!(r.code, 1, "the append should fail: {}", r.stderr);
+    assert_eq!(r.code, 3, "the append should fail: {}", r.stderr);
     let after = fs::read(env.ledger()).unwrap();
     let recorded: Vec<String> = env
         .lines()
@@ -165,7 +165,7 @@ fn a_stream_that_fails_partway_reports_what_was_appended() {
         .arg(env.ledger())
         .arg("-");
     let r = crate::common::run_with_stdin(cmd, &input);
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr
             .contains("appended 4096 of 5000 receipt(s) (seq 1..4096), then failed"),
