@@ -175,13 +175,13 @@ fn ledger_location_errors_are_clear() {
     // Verify on a ledger that does not exist is an error, not "unchained".
     std::fs::remove_dir(env.ledger()).unwrap();
     let r = run(env.vnx_ledger(&["audit-chain", "verify"]));
-    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(r.stderr.contains("could not open"), "{}", r.stderr);
     // Outside a repository and without --ledger.
     let r = run(env
         .vnx()
         .args(["receipts", "append", "--receipt", r#"{"event_type":"x"}"#]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 3);
     assert!(
         r.stderr.contains("not inside a git repository"),
         "{}",
