@@ -14,7 +14,7 @@ use rustix::fs::{Access, access};
 use serde::Serialize;
 
 /// What a worker could do to the evidence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Reach {
     /// The sandbox workers run in; `None`: none, as the dispatching user.
     pub sandbox: Option<String>,

@@ -286,7 +286,9 @@ impl Repo {
 }
 
 /// The four teardown classes, from the most work to keep to the least.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TeardownClass {
     /// Uncommitted changes, untracked files, or not on its branch: kept and locked.
@@ -348,7 +350,17 @@ pub struct Classification {
 }
 
 /// Lines and files a diff touches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct DiffStat {
     pub files_changed: u64,
     pub insertions: u64,
@@ -368,7 +380,17 @@ impl DiffStat {
 
 /// What a worker changed: committed (base to HEAD) and not (HEAD to the working tree,
 /// untracked files included, ignored ones not).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct DiffStats {
     pub committed: DiffStat,
     pub uncommitted: DiffStat,

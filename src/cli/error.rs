@@ -176,6 +176,9 @@ hinted!(
 /// A refusal by the constraints is a verdict; a request that can never be planned is usage.
 fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
     use vnx::dispatch::DispatchError as E;
+    use vnx::provider::ProviderError as P;
+    use vnx::skills::SkillError as S;
+    use vnx::worktree::WorktreeError as W;
     match e {
         E::Refused { .. } | E::PinnedModel { .. } => Exit::No,
         E::BadRole { .. }
@@ -183,27 +186,17 @@ fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
         | E::NulInInstruction
         | E::BadDeadline { .. }
         | E::IdInUse { .. } => Exit::Usage,
-        E::Skill(
-            vnx::skills::SkillError::BadName { .. } | vnx::skills::SkillError::Duplicate { .. },
+        E::Skill(S::BadName { .. } | S::Duplicate { .. }) => Exit::Usage,
+        E::Worktree(W::BadBase { .. } | W::BadId { .. }) => Exit::Usage,
+        E::Provider(
+            P::Unknown { .. }
+            | P::CannotInfer { .. }
+            | P::Ambiguous { .. }
+            | P::BadModel { .. }
+            | P::NeedsModel { .. }
+            | P::LaneUnsupported { .. }
+            | P::PromptTooLarge { .. },
         ) => Exit::Usage,
-        E::Worktree(w) => match w {
-            vnx::worktree::WorktreeError::BadBase { .. }
-            | vnx::worktree::WorktreeError::BadId { .. } => Exit::Usage,
-            _ => Exit::Failed,
-        },
-        E::Provider(p) => {
-            use vnx::provider::ProviderError as P;
-            match p {
-                P::Unknown { .. }
-                | P::CannotInfer { .. }
-                | P::Ambiguous { .. }
-                | P::BadModel { .. }
-                | P::NeedsModel { .. }
-                | P::LaneUnsupported { .. }
-                | P::PromptTooLarge { .. } => Exit::Usage,
-                _ => Exit::Failed,
-            }
-        }
         _ => Exit::Failed,
     }
 }

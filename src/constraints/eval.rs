@@ -36,8 +36,11 @@ impl Route<'_> {
 }
 
 /// What a matched constraint decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "ConstraintVerdict")]
 pub enum Verdict {
     /// The route satisfies a pin, or violates an `info` constraint (recorded only).
     Allowed,

@@ -68,14 +68,14 @@ impl serde::Serialize for State {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
     pub line: Vec<u8>,
-    pub receipt: DispatchCompleted,
+    pub receipt: Box<DispatchCompleted>,
 }
 
 /// The phantom guard's correction as the ledger holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Correction {
     pub line: Vec<u8>,
-    pub receipt: Option<DispatchCorrected>,
+    pub receipt: Option<Box<DispatchCorrected>>,
 }
 
 impl Completion {
@@ -88,7 +88,10 @@ impl Completion {
                 dispatch_id: id.to_owned(),
                 ..Default::default()
             });
-        Completion { line, receipt }
+        Completion {
+            line,
+            receipt: Box::new(receipt),
+        }
     }
 }
 
@@ -126,7 +129,7 @@ pub fn correction(ledger: &Path, id: &str) -> Result<Option<Correction>, LedgerE
     }
     let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "dispatch_corrected"))?;
     Ok(found.into_iter().next().map(|line| Correction {
-        receipt: receipts::read_line(&line).map(|r| r.receipt),
+        receipt: receipts::read_line(&line).map(|r| Box::new(r.receipt)),
         line,
     }))
 }

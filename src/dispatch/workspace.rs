@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::provider::hooks;
 
 /// A file vnx put in a worktree.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Placed {
     pub path: PathBuf,
     pub sha256: String,

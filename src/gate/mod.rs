@@ -49,16 +49,22 @@ pub enum Event<'a> {
 }
 
 /// A gate-check's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
+#[schemars(rename = "GateDecision")]
 pub enum Decision {
     Go,
     Hold,
 }
 
 /// One gate's result: only `Pass` counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "GateStatus")]
 pub enum Status {
     Pass,
     Fail,
@@ -77,7 +83,8 @@ impl Status {
 }
 
 /// How a gate's process ended, as the receipt schema's `exit`: a code or a signal name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "GateExit")]
 pub struct Exit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<i32>,

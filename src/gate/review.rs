@@ -121,15 +121,20 @@ pub fn request(p: &RequestParts<'_>) -> String {
 }
 
 /// The reviewer's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "ReviewVerdict")]
 pub enum Verdict {
     Pass,
     Fail,
 }
 
 /// How much a finding weighs: blocking findings fail the gate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Weight {
     Blocking,
@@ -138,7 +143,7 @@ pub enum Weight {
 }
 
 /// One finding, as the reviewer wrote it, with the weight vnx gives its severity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     pub severity: String,
     pub weight: Weight,
@@ -150,7 +155,9 @@ pub struct Finding {
 }
 
 /// Findings by weight (the receipt schema's `finding_counts`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Counts {
     pub blocking: u64,
     pub major: u64,

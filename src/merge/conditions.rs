@@ -34,7 +34,7 @@ pub struct Condition {
 }
 
 /// A required gate's evidence, as the merge receipt records it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct GateEvidence {
     pub gate: String,
     pub status: String,

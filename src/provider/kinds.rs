@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How the worker runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Lane {
     /// The CLI's structured non-interactive mode; output captured and parsed.
@@ -23,7 +23,7 @@ impl Lane {
 }
 
 /// How the prompt reaches the worker. Never typed through tmux keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PromptTransport {
     /// As one argument (`{prompt}` in the argv template).
@@ -59,8 +59,9 @@ pub enum OutputFormat {
 }
 
 /// What ends a dispatch successfully.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(rename = "ProviderCompletion")]
 pub enum CompletionSignal {
     /// The worker's exit status alone (scripts, the demo).
     Exit,

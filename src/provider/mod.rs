@@ -29,7 +29,9 @@ pub enum Provider {
 }
 
 /// How much a worker may do without asking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Permission {
     /// The CLI's own default: ask (or refuse) before edits and commands.

@@ -16,7 +16,9 @@ use crate::provider::{self, Lane, Permission};
 use crate::worktree::{DiffStats, TeardownClass};
 
 /// How a dispatch ended.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DispatchStatus {
     /// The worker reported done (or, for a provider whose completion is its exit, exited 0).
@@ -32,6 +34,7 @@ pub enum DispatchStatus {
     /// A status a later version writes.
     #[default]
     #[serde(other)]
+    #[schemars(skip)]
     Unknown,
 }
 
@@ -56,7 +59,9 @@ impl std::fmt::Display for DispatchStatus {
 }
 
 /// What a completion was decided from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CompletionSignal {
     /// The worker's `vnx report`.
@@ -80,6 +85,7 @@ pub enum CompletionSignal {
     /// A signal a later version writes.
     #[default]
     #[serde(other)]
+    #[schemars(skip)]
     Unknown,
 }
 
@@ -118,7 +124,7 @@ impl std::fmt::Display for CompletionSignal {
 }
 
 /// A file `.worktreeinclude` copied into the worktree.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IncludedFile {
     pub path: String,
     pub sha256: String,
@@ -126,7 +132,7 @@ pub struct IncludedFile {
 }
 
 /// A skill the prompt was composed with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkillRef {
     pub name: String,
     /// SHA-256 of its `SKILL.md`.
@@ -134,14 +140,14 @@ pub struct SkillRef {
 }
 
 /// A constraint's decision, as `dispatch_started` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DecisionRef {
     pub id: String,
     pub decision: Verdict,
 }
 
 /// `dispatch_started`: what was launched, how, from what, and what a worker could reach.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchStarted {
     pub dispatch_id: String,
     pub role: String,
@@ -192,7 +198,7 @@ impl DispatchStarted {
 }
 
 /// How the main checkout changed while the worker ran.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckoutChange {
     pub head_before: Option<String>,
     pub head_after: Option<String>,
@@ -201,7 +207,7 @@ pub struct CheckoutChange {
 }
 
 /// What teardown did to the worktree and branch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TeardownAction {
     pub worktree_removed: bool,
     pub branch_deleted: bool,
@@ -210,7 +216,7 @@ pub struct TeardownAction {
 
 /// `dispatch_completed`: how the dispatch ended, what the worker and its CLI said, and what
 /// teardown kept.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchCompleted {
     pub dispatch_id: String,
     /// `unknown` when the line has none (it was not written by vnx).
@@ -309,7 +315,7 @@ impl DispatchCompleted {
 }
 
 /// `dispatch_corrected`: the phantom guard's correction of a `done` that changed nothing.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchCorrected {
     pub dispatch_id: String,
     pub status: DispatchStatus,
@@ -334,7 +340,7 @@ impl Kind for DispatchCorrected {
 }
 
 /// The route a constraint decision was about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RouteRef {
     pub provider: String,
     pub model: Option<String>,
@@ -346,7 +352,7 @@ pub struct RouteRef {
 }
 
 /// `constraint_decision`: one provider constraint that matched a dispatch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConstraintDecision {
     pub dispatch_id: String,
     pub constraint_id: String,

@@ -8,7 +8,7 @@ use crate::gate::review::{Counts, Finding, Verdict};
 use crate::gate::{Decision, Exit, Status};
 
 /// `gate_request`: a gate is about to run, on this head, under this contract.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateRequest {
     pub dispatch_id: String,
     pub gate: String,
@@ -32,7 +32,7 @@ impl Kind for GateRequest {
 }
 
 /// `gate_result`: what one gate found, with the hashes of every file it left.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateResult {
     pub dispatch_id: String,
     pub gate: String,
@@ -80,7 +80,7 @@ impl Kind for GateResult {
 }
 
 /// `gate_report`'s `status`: the decision in lower case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GateReportStatus {
     Go,
@@ -88,7 +88,7 @@ pub enum GateReportStatus {
 }
 
 /// One gate as a `gate_report` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateReportEntry {
     pub gate: String,
     pub kind: String,
@@ -98,7 +98,7 @@ pub struct GateReportEntry {
 }
 
 /// `gate_report`: a gate-check's decision and what it rests on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateReport {
     pub dispatch_id: String,
     pub run: String,

@@ -7,7 +7,7 @@ use super::{Extra, Kind};
 use crate::merge::conditions::GateEvidence;
 
 /// A merge receipt's `status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MergeStatus {
     Planned,
@@ -16,7 +16,7 @@ pub enum MergeStatus {
 }
 
 /// The checkpoint a merge rests on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckpointRef {
     /// The checkpoint commit.
     pub id: String,
@@ -25,7 +25,7 @@ pub struct CheckpointRef {
 }
 
 /// The completion receipt a merge rests on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompletionRef {
     pub seq: Option<u64>,
     pub line_sha256: String,
@@ -33,7 +33,7 @@ pub struct CompletionRef {
 
 /// `merge`: what is about to be merged, and the evidence it rests on. Its entry hash is
 /// the `VNX-Receipt` trailer of the merge commit.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergePlanned {
     pub dispatch_id: String,
     pub status: MergeStatus,
@@ -65,7 +65,7 @@ impl Kind for MergePlanned {
 }
 
 /// `merge_failed`: git refused the planned merge (nothing was merged).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeFailed {
     pub dispatch_id: String,
     pub status: MergeStatus,
@@ -82,7 +82,7 @@ impl Kind for MergeFailed {
 }
 
 /// `merge_completed`: the merge commit and whether its tree is the one planned.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeCompleted {
     pub dispatch_id: String,
     pub status: MergeStatus,

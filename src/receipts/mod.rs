@@ -12,6 +12,7 @@ mod dispatch;
 mod gate;
 pub mod merge;
 mod release;
+pub mod schema;
 pub mod value;
 
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ use super::{Extra, Kind};
 use crate::release::{Class, Evidence};
 
 /// What releasing did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReleaseAction {
     pub worktree_unlocked: bool,
     pub worktree_removed: bool,
@@ -20,7 +20,7 @@ pub struct ReleaseAction {
 }
 
 /// `worktree_released`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorktreeReleased {
     pub dispatch_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

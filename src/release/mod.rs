@@ -77,8 +77,11 @@ impl ReleaseError {
 }
 
 /// A preserved dispatch's state now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "ReleaseClass")]
 pub enum Class {
     /// Its tmux session is alive: never touched.
     Running,
@@ -100,8 +103,11 @@ pub enum Class {
 }
 
 /// Which proof made a branch safe to release.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "ReleaseRule")]
 pub enum Rule {
     /// The tip is the base or one of its ancestors.
     Ancestor,
@@ -114,7 +120,10 @@ pub enum Rule {
 }
 
 /// Why a release is safe, as recorded in the receipt.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[schemars(rename = "ReleaseEvidence")]
 pub struct Evidence {
     pub rule: Rule,
     pub tip: String,

@@ -27,6 +27,7 @@ mod init;
 mod lanes;
 mod merge;
 mod real_clis;
+mod receipt_types;
 mod release;
 mod skills;
 mod tamper;

@@ -49,7 +49,7 @@ pub struct EventParser {
 
 /// What a worker's stdout said about its run. Everything is optional: a CLI that died early,
 /// or printed plain text, leaves most of it unset.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct StreamSummary {
     /// The CLI's session (codex: thread) id, for resuming.
@@ -84,7 +84,9 @@ pub struct StreamSummary {
 }
 
 /// Token counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(default)]
 pub struct Usage {
     /// Input (prompt) tokens.
@@ -103,8 +105,9 @@ pub struct Usage {
 }
 
 /// The CLI's own verdict on its run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[schemars(rename = "CliVerdict")]
 pub enum Verdict {
     /// The CLI reported success.
     Success,

@@ -1,0 +1,1 @@
+fn main() { print!("{}", vnx::receipts::schema::document_text()); }

@@ -1,0 +1,636 @@
+//! The typed receipts and the published schema (`receipts/schema/receipt.v2.schema.json`):
+//! the file is what the types generate (regenerate it with `VNX_UPDATE_SCHEMA=1`), and a
+//! receipt of every kind, with every member set, written through the one write path and
+//! stamped as the ledger stamps it, validates against it and reads back into the same type.
+//! Reading keeps what this version does not know.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use vnx::constraints::{Enforcement, Severity, Verdict as ConstraintVerdict};
+use vnx::dispatch::signals::{Report, ReportStatus};
+use vnx::dispatch::workspace::Placed;
+use vnx::evidence_reach::Reach;
+use vnx::gate::review::{Counts, Finding, Verdict as ReviewVerdict, Weight};
+use vnx::gate::{Decision, Exit, Status};
+use vnx::ledger::json::{self, Value};
+use vnx::merge::conditions::GateEvidence;
+use vnx::provider::events::{StreamSummary, Usage, Verdict as CliVerdict};
+use vnx::provider::hooks::HookKind;
+use vnx::provider::kinds::PromptTransport;
+use vnx::provider::{self, Lane, Permission};
+use vnx::receipts::merge::{CheckpointRef, CompletionRef};
+use vnx::receipts::{self, *};
+use vnx::release::{Class, Evidence, Rule};
+use vnx::worktree::{DiffStat, DiffStats, TeardownClass};
+
+const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+const ID: &str = "D-1a2b3c4d";
+
+fn schema_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("receipts/schema/receipt.v2.schema.json")
+}
+
+fn schema() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(schema_path()).unwrap()).unwrap()
+}
+
+#[test]
+fn the_published_schema_is_the_one_the_types_generate() {
+    let generated = receipts::schema::document_text();
+    if std::env::var_os("VNX_UPDATE_SCHEMA").is_some() {
+        std::fs::write(schema_path(), &generated).unwrap();
+    }
+    let published = std::fs::read_to_string(schema_path()).unwrap();
+    assert!(
+        published == generated,
+        "receipts/schema/receipt.v2.schema.json is not what the receipt types generate; \
+         run `VNX_UPDATE_SCHEMA=1 cargo test --test it receipt_types` and review the diff"
+    );
+}
+
+fn s(text: &str) -> String {
+    text.to_owned()
+}
+
+fn diff() -> DiffStats {
+    let d = DiffStat {
+        files_changed: 1,
+        insertions: 2,
+        deletions: 3,
+    };
+    DiffStats {
+        committed: d,
+        uncommitted: d,
+    }
+}
+
+fn started() -> DispatchStarted {
+    DispatchStarted {
+        dispatch_id: s(ID),
+        role: s("implementer"),
+        provider: s("claude"),
+        model: Some(s("sonnet")),
+        lane: Lane::Interactive,
+        permission: Permission::Edits,
+        permission_flags: vec![s("--permission-mode"), s("acceptEdits")],
+        argv: vec![s("claude"), format!("<prompt sha256:{HASH}>")],
+        binary: s("/usr/bin/claude"),
+        binary_version: Some(s("2.1.197 (Claude Code)")),
+        prompt_transport: PromptTransport::Argument,
+        completion: provider::CompletionSignal::Report,
+        hooks: HookKind::ClaudeStop,
+        vnx_files_placed: vec![Placed {
+            path: PathBuf::from("/w/.gemini/settings.json"),
+            sha256: s(HASH),
+            made_dir: Some(PathBuf::from("/w/.gemini")),
+        }],
+        prompt_sha256: s(HASH),
+        instruction_sha256: s(HASH),
+        prompt_bytes: 1234,
+        deadline_seconds: 1800,
+        base_commit: s(COMMIT),
+        base_ref: s("refs/heads/main"),
+        writes: true,
+        branch: format!("dispatch/{ID}"),
+        worktree: format!("/r/.vnx-data/worktrees/dispatch-{ID}"),
+        worktree_include: vec![IncludedFile {
+            path: s(".env"),
+            sha256: s(HASH),
+            bytes: 12,
+        }],
+        tmux: format!("vnx:vnx-{ID}"),
+        skills: vec![SkillRef {
+            name: s("tdd"),
+            sha256: s(HASH),
+        }],
+        constraint_decisions: vec![DecisionRef {
+            id: s("no-headless-claude"),
+            decision: ConstraintVerdict::Warned,
+        }],
+        constraints_sha256: s(HASH),
+        evidence_reach: Reach {
+            sandbox: Some(s("bwrap")),
+            worker_uid: 1000,
+            signing_key_readable: true,
+            ledger_writable: true,
+            checkpoint_refs_writable: false,
+        },
+        extra: Default::default(),
+    }
+}
+
+fn stream() -> StreamSummary {
+    StreamSummary {
+        session_id: Some(s("5f1e")),
+        model: Some(s("claude-sonnet-4")),
+        usage: Some(usage()),
+        verdict: Some(CliVerdict::Error {
+            message: s("API Error: 400"),
+        }),
+        last_message: Some(s("done")),
+        tool_calls: 3,
+        permission_denials: 1,
+        num_turns: Some(2),
+        cost_usd: Some(0.25),
+        events: 10,
+        unparsed_lines: 0,
+    }
+}
+
+fn usage() -> Usage {
+    Usage {
+        input_tokens: 100,
+        output_tokens: 20,
+        cached_input_tokens: Some(50),
+        cache_creation_input_tokens: Some(10),
+        total_tokens: Some(180),
+    }
+}
+
+fn completed() -> DispatchCompleted {
+    DispatchCompleted {
+        dispatch_id: s(ID),
+        status: DispatchStatus::Done,
+        completion_signal: CompletionSignal::ClaudeStopHook,
+        lane: Some(Lane::Interactive),
+        duration_seconds: Some(12.5),
+        worker_log: Some(format!("/r/.vnx-data/dispatches/{ID}/worker.log")),
+        exit_code: Some(0),
+        exit_signal: Some(15),
+        failure_reason: Some(s("the worker ended its turn without running `vnx report`")),
+        temp_files_removed: Some(2),
+        slot_wait_seconds: Some(0.5),
+        report: Some(Report {
+            dispatch_id: s(ID),
+            status: ReportStatus::Done,
+            summary: Some(s("added the greeting")),
+            reported_at: s("2026-11-22T10:00:00Z"),
+            mac: Some(s(HASH)),
+        }),
+        report_rejected: Some(s("sealed for another dispatch")),
+        session_id: Some(s("5f1e")),
+        token_usage: Some(usage()),
+        cli_events: Some(stream()),
+        main_checkout_changed: Some(true),
+        main_checkout: Some(CheckoutChange {
+            head_before: Some(s(COMMIT)),
+            head_after: None,
+            changed_before: vec![],
+            changed_after: vec![s("README.md")],
+        }),
+        vnx_files_removed: Some(vec![s("/w/.gemini/settings.json")]),
+        diff_stats: Some(diff()),
+        teardown_class: Some(TeardownClass::Committed),
+        teardown_reason: Some(s("1 commit not on a remote")),
+        commits: Some(1),
+        head_commit: Some(s(COMMIT)),
+        teardown_action: Some(TeardownAction {
+            worktree_removed: true,
+            branch_deleted: false,
+            locked: false,
+        }),
+        teardown_error: Some(s("could not remove the worktree")),
+        oversized_fields_dropped: Some(vec![s("cli_events")]),
+        extra: Default::default(),
+    }
+}
+
+fn corrected() -> DispatchCorrected {
+    DispatchCorrected {
+        dispatch_id: s(ID),
+        status: DispatchStatus::Failed,
+        previous_status: DispatchStatus::Done,
+        corrects: s("dispatch_completed"),
+        phantom_rejected: true,
+        reason: s("phantom done: no diff"),
+        failure_reason: s("phantom done: no diff"),
+        diff_stats: Some(diff()),
+        teardown_class: Some(TeardownClass::Clean),
+        head_commit: Some(s(COMMIT)),
+        extra: Default::default(),
+    }
+}
+
+fn decision() -> ConstraintDecision {
+    ConstraintDecision {
+        dispatch_id: s(ID),
+        constraint_id: s("no-headless-claude"),
+        rule: s("forbid_route"),
+        decision: ConstraintVerdict::Overridden,
+        audit_severity: Severity::Blocking,
+        enforcement: Enforcement::CodeRaise,
+        reason: s("watch claude"),
+        detail: s("provider claude via headless"),
+        override_variable: s("VNX_ALLOW_NO_HEADLESS_CLAUDE"),
+        override_allowed: true,
+        override_requested: true,
+        override_reason: Some(s("CI smoke run")),
+        route: RouteRef {
+            provider: s("claude"),
+            model: None,
+            role: s("implementer"),
+            lane: Lane::Headless,
+            permission: Permission::Ask,
+            via: vec![s("headless")],
+        },
+        constraints_file: s("provider_constraints.yaml"),
+        constraints_sha256: s(HASH),
+        extra: Default::default(),
+    }
+}
+
+fn request() -> GateRequest {
+    GateRequest {
+        dispatch_id: s(ID),
+        gate: s("tests"),
+        kind: s("command"),
+        run: s("20261122T100000Z-ab12"),
+        head_commit: s(COMMIT),
+        base_commit: s(COMMIT),
+        definition: serde_json::json!({"kind": "command", "argv": ["cargo", "test"]}),
+        definition_sha256: s(HASH),
+        request_path: s("/r/.vnx-data/gates/run/tests/request.json"),
+        request_sha256: s(HASH),
+        contract_hash: s(HASH),
+        extra: Default::default(),
+    }
+}
+
+fn result() -> GateResult {
+    GateResult {
+        dispatch_id: s(ID),
+        gate: s("review"),
+        kind: s("review"),
+        run: s("20261122T100000Z-ab12"),
+        status: Status::Fail,
+        reason: Some(s("1 blocking finding")),
+        failure_reason: Some(s("1 blocking finding")),
+        contract_hash: s(HASH),
+        head_commit: s(COMMIT),
+        definition_sha256: s(HASH),
+        request_sha256: s(HASH),
+        duration_seconds: 3.25,
+        argv: vec![s("codex"), s("exec")],
+        exit: Some(Exit {
+            code: Some(1),
+            signal: Some(s("SIGTERM")),
+        }),
+        provider: Some(s("codex")),
+        model: Some(s("gpt-5-codex")),
+        session_id: Some(s("abc")),
+        verdict: Some(ReviewVerdict::Fail),
+        finding_counts: Some(Counts {
+            blocking: 1,
+            major: 0,
+            minor: 2,
+        }),
+        findings: vec![Finding {
+            severity: s("high"),
+            weight: Weight::Blocking,
+            message: s("the test does not assert"),
+            file: Some(s("src/lib.rs")),
+            line: Some(7),
+        }],
+        output_path: s("/r/output.log"),
+        output_sha256: Some(s(HASH)),
+        result_path: s("/r/result.json"),
+        result_sha256: s(HASH),
+        report_path: s("/r/report.md"),
+        report_sha256: s(HASH),
+        worktree_removed: true,
+        extra: Default::default(),
+    }
+}
+
+fn report() -> GateReport {
+    GateReport {
+        dispatch_id: s(ID),
+        run: s("20261122T100000Z-ab12"),
+        status: GateReportStatus::Hold,
+        decision: Decision::Hold,
+        reasons: vec![s("gate review failed")],
+        notes: vec![s("role docs requires no gates")],
+        role: Some(s("implementer")),
+        head_commit: Some(s(COMMIT)),
+        required: Some(vec![s("tests"), s("review")]),
+        gates: vec![GateReportEntry {
+            gate: s("review"),
+            kind: s("review"),
+            status: Status::Fail,
+            contract_hash: s(HASH),
+            head_commit: s(COMMIT),
+        }],
+        report_path: s("/r/gate-report.json"),
+        report_sha256: s(HASH),
+        extra: Default::default(),
+    }
+}
+
+fn gate_evidence() -> GateEvidence {
+    GateEvidence {
+        gate: s("tests"),
+        status: s("pass"),
+        contract_hash: Some(s(HASH)),
+        run: Some(s("20261122T100000Z-ab12")),
+        result_seq: Some(7),
+        result_line_sha256: Some(s(HASH)),
+    }
+}
+
+fn planned() -> MergePlanned {
+    MergePlanned {
+        dispatch_id: s(ID),
+        status: MergeStatus::Planned,
+        role: Some(s("implementer")),
+        branch: format!("dispatch/{ID}"),
+        head_commit: s(COMMIT),
+        base_ref: s("refs/heads/main"),
+        base_commit: Some(s(COMMIT)),
+        base_tip: Some(s(COMMIT)),
+        base_moved: false,
+        merge_tree: Some(s(COMMIT)),
+        strategy: s("git merge --no-ff"),
+        gates: vec![gate_evidence()],
+        conditions: vec![s("ledger_verifies"), s("dispatch_done")],
+        checkpoint: Some(CheckpointRef {
+            id: s(COMMIT),
+            lines: 12,
+        }),
+        completion: Some(CompletionRef {
+            seq: Some(5),
+            line_sha256: s(HASH),
+        }),
+        extra: Default::default(),
+    }
+}
+
+fn merge_failed() -> MergeFailed {
+    MergeFailed {
+        dispatch_id: s(ID),
+        status: MergeStatus::Failed,
+        merge_receipt: s(HASH),
+        merge_receipt_seq: 9,
+        failure_reason: s("CONFLICT (content)"),
+        extra: Default::default(),
+    }
+}
+
+fn merged() -> MergeCompleted {
+    MergeCompleted {
+        dispatch_id: s(ID),
+        status: MergeStatus::Merged,
+        merge_receipt: s(HASH),
+        merge_receipt_seq: 9,
+        merge_commit: s(COMMIT),
+        tree: s(COMMIT),
+        tree_as_planned: true,
+        branch: format!("dispatch/{ID}"),
+        head_commit: s(COMMIT),
+        base_ref: s("refs/heads/main"),
+        extra: Default::default(),
+    }
+}
+
+fn released() -> WorktreeReleased {
+    WorktreeReleased {
+        dispatch_id: s(ID),
+        branch: Some(format!("dispatch/{ID}")),
+        worktree: Some(format!("/r/.vnx-data/worktrees/dispatch-{ID}")),
+        dispatch_dir: Some(format!("/r/.vnx-data/dispatches/{ID}")),
+        class: Class::Landed,
+        reason: s("its tip is in main"),
+        evidence: Some(Evidence {
+            rule: Rule::Contained,
+            tip: s(COMMIT),
+            base_ref: s("refs/heads/main"),
+            base_commit: s(COMMIT),
+            merge_base: Some(s(COMMIT)),
+            remote: Some(s("origin")),
+            remote_commit: Some(s(COMMIT)),
+        }),
+        action: ReleaseAction {
+            worktree_unlocked: true,
+            worktree_removed: true,
+            branch_deleted: true,
+            dispatch_dir_removed: true,
+            branch_delete: Some(s("git branch -D")),
+        },
+        error: Some(s("could not delete the branch")),
+        teardown_class: Some(TeardownClass::Committed),
+        extra: Default::default(),
+    }
+}
+
+/// A receipt as the ledger writes it: the kind's members and the chain's.
+fn stamped<K: Kind>(kind: &K) -> serde_json::Value {
+    let receipt = receipts::write(kind);
+    let mut o = receipt.object().clone();
+    o.insert("seq", Value::int(2u64));
+    o.insert("prev_hash", Value::string(HASH));
+    o.insert("prev_line_sha256", Value::string(HASH));
+    o.insert("schema_version", Value::int(2u64));
+    o.insert("timestamp", Value::string("2026-11-22T10:00:00Z"));
+    receipts::value::to_json(&Value::Object(o))
+}
+
+/// Checks one kind: valid, documented, and read back as written (unknown members kept).
+fn check<K: Kind + PartialEq + std::fmt::Debug>(sample: K, failures: &mut Vec<String>) {
+    let schema = schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let line = stamped(&sample);
+    for e in validator.iter_errors(&line) {
+        failures.push(format!("{}: {} at {}", K::EVENT, e, e.instance_path()));
+    }
+    // Every member the kind writes is one its definition names.
+    let definition = schema["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["if"]["properties"]["event_type"]["const"] == K::EVENT)
+        .and_then(|a| a["then"]["$ref"].as_str())
+        .and_then(|r| schema.pointer(r.trim_start_matches('#')))
+        .unwrap_or_else(|| panic!("no definition for {}", K::EVENT));
+    let envelope = [
+        "seq",
+        "prev_hash",
+        "prev_line_sha256",
+        "schema_version",
+        "timestamp",
+        "event_type",
+    ];
+    for key in line.as_object().unwrap().keys() {
+        if definition["properties"].get(key).is_none() && !envelope.contains(&key.as_str()) {
+            failures.push(format!(
+                "{}: member `{key}` is not in its definition",
+                K::EVENT
+            ));
+        }
+    }
+    // Read back, with a member from the future: kept in `extra`, and written again.
+    let mut object = receipts::write(&sample).object().clone();
+    object.insert("a_future_member", Value::string("kept"));
+    let read = receipts::read::<K>(&object).expect("reads back");
+    let again = receipts::write(&read.receipt);
+    assert_eq!(
+        again
+            .object()
+            .get("a_future_member")
+            .and_then(Value::as_str),
+        Some("kept"),
+        "{}",
+        K::EVENT
+    );
+    let without = receipts::read::<K>(receipts::write(&sample).object()).unwrap();
+    assert_eq!(
+        without.receipt,
+        sample,
+        "{} reads back as written",
+        K::EVENT
+    );
+}
+
+#[test]
+fn every_kind_validates_against_the_schema_and_reads_back() {
+    let mut failures = Vec::new();
+    check(started(), &mut failures);
+    check(completed(), &mut failures);
+    check(corrected(), &mut failures);
+    check(decision(), &mut failures);
+    check(request(), &mut failures);
+    check(result(), &mut failures);
+    check(report(), &mut failures);
+    check(planned(), &mut failures);
+    check(merge_failed(), &mut failures);
+    check(merged(), &mut failures);
+    check(released(), &mut failures);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The values an enum definition of the schema allows, as a set.
+fn schema_enum(pointer: &str) -> BTreeSet<String> {
+    schema()
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("the schema has no {pointer}"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["const"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn names<T: serde::Serialize>(values: &[T]) -> BTreeSet<String> {
+    values
+        .iter()
+        .map(|v| {
+            serde_json::to_value(v)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_schemas_enums_are_the_codes() {
+    use CompletionSignal as C;
+    use DispatchStatus as D;
+    assert_eq!(
+        schema_enum("/$defs/CompletionSignal/oneOf"),
+        names(&[
+            C::Report,
+            C::Exit,
+            C::ClaudeStopHook,
+            C::GeminiAfterAgentHook,
+            C::CodexNotify,
+            C::Deadline,
+            C::SupervisorSignal,
+            C::SpawnFailed,
+            C::LaunchFailed,
+        ])
+    );
+    assert_eq!(
+        schema_enum("/$defs/DispatchStatus/oneOf"),
+        names(&[D::Done, D::Failed, D::NeedsInput, D::Timeout, D::Cancelled])
+    );
+    assert_eq!(
+        schema_enum("/$defs/TeardownClass/oneOf"),
+        names(&[
+            TeardownClass::Dirty,
+            TeardownClass::Clean,
+            TeardownClass::Pushed,
+            TeardownClass::Committed,
+        ])
+    );
+    assert_eq!(
+        schema_enum("/$defs/Lane/oneOf"),
+        names(&[Lane::Interactive, Lane::Headless])
+    );
+}
+
+#[test]
+fn unknown_kinds_and_values_are_kept() {
+    let line = br#"{"event_type":"from_the_future","dispatch_id":"D-1","x":1}"#;
+    match Typed::of_line(line).unwrap() {
+        Typed::Other(o) => assert_eq!(o.get("x"), Some(&Value::int(1u64))),
+        other => panic!("{other:?}"),
+    }
+    // A status a later version writes reads as unknown, never as done.
+    let line = br#"{"event_type":"dispatch_completed","dispatch_id":"D-1","status":"paused","completion_signal":"telepathy"}"#;
+    let r = receipts::read_line::<DispatchCompleted>(line).unwrap();
+    assert_eq!(r.receipt.status, DispatchStatus::Unknown);
+    assert_eq!(r.receipt.completion_signal, CompletionSignal::Unknown);
+    // The write path leaves out the ledger's own members, whatever `extra` holds.
+    let mut c = completed();
+    c.extra.insert("seq".into(), serde_json::json!(99));
+    c.extra.insert("prev_hash".into(), serde_json::json!("x"));
+    let o = receipts::write(&c).object().clone();
+    assert!(o.get("seq").is_none() && o.get("prev_hash").is_none());
+    assert_eq!(
+        json::to_canonical(o.get("event_type").unwrap()),
+        br#""dispatch_completed""#
+    );
+}
+
+#[test]
+fn the_schema_refuses_what_a_kind_does_not_allow() {
+    let schema = schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut line = stamped(&completed());
+    assert!(validator.is_valid(&line));
+    line["status"] = serde_json::json!("paused");
+    assert!(!validator.is_valid(&line), "a status vnx never writes");
+    let mut line = stamped(&started());
+    line.as_object_mut().unwrap().remove("worktree");
+    assert!(
+        !validator.is_valid(&line),
+        "a started dispatch without its worktree"
+    );
+    let mut line = stamped(&merged());
+    line["tree_as_planned"] = serde_json::json!("yes");
+    assert!(!validator.is_valid(&line), "a boolean as a string");
+}
+
+#[test]
+fn the_shipped_examples_validate() {
+    let schema = schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("receipts/examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let example: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&example)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4);
+}
