@@ -1,0 +1,259 @@
+//! The launch: a planned dispatch made real — its directory (which claims the id), its
+//! worktree with the `.worktreeinclude` files and vnx's hooks, `dispatch_started` with the
+//! constraint decisions, and a tmux session whose pane runs `vnx __supervise`. A launch that
+//! fails part-way undoes what it made (see [`Undo`]), and never what it did not make.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::spec::recorded_argv;
+use super::{
+    Context, DispatchError, Plan, Spec, attest_all, govern, include, io_err, liveness, workspace,
+};
+use crate::evidence_reach::Reach;
+use crate::ledger::{Ledger, Receipt, now_utc};
+use crate::provider::hooks::{self, HookKind};
+use crate::receipts::{
+    self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, IncludedFile,
+};
+use crate::worktree::{Repo, TeardownClass, Worktree};
+
+/// What a started dispatch is.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Launched {
+    pub id: String,
+    pub worktree: PathBuf,
+    pub session: String,
+    pub tmux_socket: String,
+    pub pane_id: String,
+}
+
+/// What a launch made, undone when it is dropped before [`Undo::done`]: vnx's files in the
+/// worktree, the worktree and its branch while they hold nothing of a worker's (classified
+/// clean), and the dispatch directory unless the start is on the ledger (then it is
+/// evidence, and stays).
+struct Undo<'a> {
+    repo: &'a Repo,
+    remote: &'a str,
+    dispatch_dir: &'a Path,
+    keep_dispatch_dir: bool,
+    worktree: Option<Worktree>,
+    placed: Vec<workspace::Placed>,
+    finished: bool,
+}
+
+impl<'a> Undo<'a> {
+    fn new(plan: &'a Plan) -> Undo<'a> {
+        Undo {
+            repo: &plan.repo,
+            remote: &plan.spec.remote,
+            dispatch_dir: &plan.spec.dispatch_dir,
+            keep_dispatch_dir: false,
+            worktree: None,
+            placed: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// The launch succeeded: nothing is undone.
+    fn done(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        workspace::remove(&self.placed);
+        if let Some(wt) = &self.worktree
+            && let Ok(c) = wt.classify(self.remote)
+            && c.class == TeardownClass::Clean
+        {
+            let _ = self.repo.release(wt, &c);
+        }
+        if !self.keep_dispatch_dir {
+            let _ = fs::remove_dir_all(self.dispatch_dir);
+        }
+    }
+}
+
+/// Starts a planned dispatch: worktree, dispatch directory, `dispatch_started`, and a tmux
+/// session whose pane runs `vnx __supervise`. A failure undoes what was made.
+pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError> {
+    let mut spec = plan.spec.clone();
+    // The dispatch directory claims the id: made first, and only by this run (an id in use
+    // is refused without touching what is there). Its lock, held until this returns (the
+    // supervisor then holds it), says the dispatch lives while the launch is under way.
+    let _alive = claim_dispatch_dir(&spec)?;
+    let mut undo = Undo::new(plan);
+    let wt = plan.repo.create(&spec.id, &spec.base_commit)?;
+    undo.worktree = Some(wt.clone());
+    include::copy(&plan.repo.root, &wt.path, &spec.included)?;
+    let placed = place_hooks(&mut spec, &wt.path);
+    undo.placed = spec.placed.clone();
+    placed?;
+    write_dispatch_dir(plan, &spec)?;
+    // The start and its constraint decisions are one group commit, the start first: a
+    // dispatch's first receipt is its `dispatch_started` (unless it was refused).
+    let mut receipts = vec![started(ctx, plan, &spec, &wt)];
+    receipts.extend(govern::decision_receipts(
+        &spec,
+        &plan.constraints.decisions,
+        &plan.constraints_sha256,
+    ));
+    let ledger = Ledger::new(&spec.ledger);
+    ledger.append_all(&attest_all(ctx.attestor, receipts))?;
+    undo.keep_dispatch_dir = true;
+    let pane = start_supervisor(ctx, &spec, &wt).inspect_err(|e| {
+        // The start is on the ledger: close it with a failure rather than leave it open.
+        let failed = receipts::write(&DispatchCompleted {
+            dispatch_id: spec.id.clone(),
+            status: DispatchStatus::Failed,
+            completion_signal: CompletionSignal::LaunchFailed,
+            failure_reason: Some(e.to_string()),
+            ..Default::default()
+        });
+        let _ = ledger.append(&ctx.attestor.attest(&failed, &now_utc));
+    })?;
+    undo.done();
+    Ok(Launched {
+        id: spec.id.clone(),
+        worktree: wt.path.clone(),
+        session: spec.session.clone(),
+        tmux_socket: spec.tmux_socket.clone(),
+        pane_id: pane.pane_id,
+    })
+}
+
+/// The `dispatch_started` receipt.
+fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receipt {
+    receipts::write(&DispatchStarted {
+        dispatch_id: spec.id.clone(),
+        role: spec.role.clone(),
+        provider: spec.provider.clone(),
+        model: spec.model.clone(),
+        lane: spec.lane,
+        permission: spec.permission,
+        permission_flags: spec.invocation.permission_flags.clone(),
+        argv: recorded_argv(spec),
+        binary: spec.invocation.argv[0].clone(),
+        binary_version: spec.binary_version.clone(),
+        prompt_transport: spec.invocation.prompt_transport,
+        completion: spec.invocation.completion,
+        hooks: spec.invocation.hooks,
+        vnx_files_placed: spec.placed.clone(),
+        prompt_sha256: spec.prompt_sha256.clone(),
+        instruction_sha256: hex::encode(Sha256::digest(plan.instruction.as_bytes())),
+        prompt_bytes: plan.prompt.len() as u64,
+        deadline_seconds: spec.deadline_secs,
+        base_commit: wt.base_commit.clone(),
+        base_ref: plan.base_ref.clone(),
+        writes: spec.writes,
+        branch: wt.branch.clone(),
+        worktree: wt.path.to_string_lossy().into_owned(),
+        worktree_include: spec
+            .included
+            .iter()
+            .map(|f| IncludedFile {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+                bytes: f.bytes,
+            })
+            .collect(),
+        tmux: format!("{}:{}", spec.tmux_socket, spec.session),
+        skills: govern::skill_refs(&plan.skills),
+        constraint_decisions: govern::decision_refs(&plan.constraints.decisions),
+        constraints_sha256: plan.constraints_sha256.clone(),
+        evidence_reach: Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+        extra: Default::default(),
+    })
+}
+
+/// Starts the dispatch's tmux session, whose pane runs vnx's supervisor.
+fn start_supervisor(
+    ctx: &Context<'_>,
+    spec: &Spec,
+    wt: &Worktree,
+) -> Result<crate::tmux::Pane, crate::tmux::TmuxError> {
+    let argv: Vec<OsString> = vec![
+        ctx.vnx.into(),
+        "__supervise".into(),
+        spec.dispatch_dir.join("spec.json").into(),
+    ];
+    let env = [
+        ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
+        // The supervisor signs with the key this dispatcher resolved, whatever environment
+        // the tmux server was started with.
+        (
+            "VNX_CHECKPOINT_KEY".to_owned(),
+            ctx.key_path.to_string_lossy().into_owned(),
+        ),
+    ];
+    ctx.tmux.new_session(&spec.session, &wt.path, &env, &argv)
+}
+
+/// Gemini's hooks go in the worktree; without a place for them its turns end unseen and
+/// completion rests on the report and the exit.
+fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
+    if spec.invocation.hooks == HookKind::GeminiAfterAgent {
+        match workspace::place_gemini_hooks(worktree, &spec.vnx, &spec.dispatch_dir)
+            .map_err(io_err(worktree))?
+        {
+            Some(placed) => spec.placed.push(placed),
+            None => spec.invocation.hooks = HookKind::None,
+        }
+    }
+    Ok(())
+}
+
+/// Creates the dispatch's directory (private), refusing an id whose directory exists, and
+/// takes its liveness lock.
+fn claim_dispatch_dir(spec: &Spec) -> Result<fs::File, DispatchError> {
+    let dir = &spec.dispatch_dir;
+    if let Some(parent) = dir.parent() {
+        crate::project::private_dir(parent).map_err(io_err(parent))?;
+    }
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => liveness::hold(dir).map_err(io_err(&dir.join(liveness::LOCK_FILE))),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DispatchError::IdInUse {
+            id: spec.id.clone(),
+            what: dir.clone(),
+        }),
+        Err(e) => Err(io_err(dir)(e)),
+    }
+}
+
+fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
+    let dir = &spec.dispatch_dir;
+    let write = |name: &str, data: &[u8]| {
+        let path = dir.join(name);
+        crate::project::write_private(&path, data).map_err(io_err(&path))
+    };
+    write("instruction.md", plan.instruction.as_bytes())?;
+    write("prompt.md", plan.prompt.as_bytes())?;
+    let settings = match spec.invocation.hooks {
+        HookKind::ClaudeStop => Some((
+            "claude-settings.json",
+            hooks::claude_settings(&spec.vnx, dir),
+        )),
+        HookKind::GeminiAfterAgent | HookKind::CodexNotify | HookKind::None => None,
+    };
+    if let Some((name, value)) = settings {
+        let hooks_dir = dir.join("hooks");
+        crate::project::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
+        let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
+        write(&format!("hooks/{name}"), &data)?;
+    }
+    // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
+    let bin = dir.join("bin");
+    crate::project::private_dir(&bin).map_err(io_err(&bin))?;
+    std::os::unix::fs::symlink(&spec.vnx, bin.join("vnx")).map_err(io_err(&bin))?;
+    let data = serde_json::to_vec_pretty(spec).expect("specs serialize");
+    write("spec.json", &data)
+}

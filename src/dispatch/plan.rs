@@ -1,0 +1,398 @@
+//! The plan: a request validated completely before disk is touched (git is only asked to
+//! resolve the base ref), judged by the provider constraints, and turned into the spec the
+//! supervisor will run. Each step is a function named for what it checks or decides.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::spec::MAX_DEADLINE_SECS;
+use super::{Context, DispatchError, Request, Spec, attest_all, compose, govern, include, phantom};
+use crate::config::Config;
+use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route};
+use crate::ledger::Ledger;
+use crate::ledger::receipt::is_dispatch_id;
+use crate::provider::invocation::declared_invocation;
+use crate::provider::{Invocation, Lane, Provider, ProviderError, Wanted};
+use crate::skills::{self, Skill};
+use crate::worktree::{Repo, WorktreeError};
+
+fn valid_role(role: &str) -> bool {
+    let mut b = role.bytes();
+    role.len() <= 32
+        && b.next().is_some_and(|c| c.is_ascii_lowercase())
+        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+}
+
+/// A fresh dispatch id: `D-` and 8 random lowercase hex digits.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 4];
+    // An all-zero id on a failing RNG would collide; fall back to time and pid instead.
+    if getrandom::fill(&mut bytes).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        bytes = (t as u32).to_le_bytes();
+    }
+    format!("D-{}", hex::encode(bytes))
+}
+
+/// What already uses dispatch id `id`, if anything: its directory, its worktree or its branch.
+fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
+    let dir = root
+        .join(crate::project::DATA_DIR)
+        .join("dispatches")
+        .join(id);
+    let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
+    for path in [dir, worktree] {
+        if path.symlink_metadata().is_ok() {
+            return Some(path);
+        }
+    }
+    let branch = format!("dispatch/{id}");
+    git2::Repository::open(&repo.root)
+        .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok())
+        .then(|| PathBuf::from(format!("refs/heads/{branch}")))
+}
+
+/// A validated dispatch, not yet started.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub spec: Spec,
+    pub instruction: String,
+    pub prompt: String,
+    /// The base as recorded: the branch it names (`refs/heads/…`; `vnx merge` merges back
+    /// into it), else the ref as given.
+    pub base_ref: String,
+    /// The skills composed into the prompt.
+    pub skills: Vec<Skill>,
+    /// What the provider constraints decided (none refused).
+    pub constraints: Evaluation,
+    /// SHA-256 of the constraints file that decided.
+    pub constraints_sha256: String,
+    pub(super) repo: Repo,
+}
+
+/// A provider as the plan resolved it.
+enum Resolved {
+    Builtin(Provider),
+    Declared(String, Box<crate::config::DeclaredProvider>),
+}
+
+fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, DispatchError> {
+    let resolved = match (&req.provider, &req.model) {
+        (Some(name), _) => match Provider::parse(name) {
+            Ok(p) => Resolved::Builtin(p),
+            Err(e) => match config.providers.get(name) {
+                Some(def) => Resolved::Declared(name.clone(), Box::new(def.clone())),
+                None => return Err(e.into()),
+            },
+        },
+        (None, Some(model)) => Resolved::Builtin(Provider::infer(model)?),
+        (None, None) => Resolved::Builtin(Provider::Claude),
+    };
+    Ok(resolved)
+}
+
+impl Resolved {
+    /// Checks the model the dispatch will run with (the demo's names its behaviour).
+    fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
+        match self {
+            Resolved::Builtin(p) => p.check_model(model),
+            Resolved::Declared(name, _) => crate::provider::check_declared_model(name, model),
+        }
+    }
+}
+
+/// Validates a request completely without touching disk (git is only asked to resolve the
+/// base ref), then lets the provider constraints judge it. A refusal is the one write: the
+/// decisions go on the ledger as `constraint_decision` receipts, and nothing else is made.
+pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
+    let root = &ctx.project.root;
+    let config = load_config(root)?;
+    let repo = Repo::for_project(ctx.project)?;
+    let id = choose_id(req, root, &repo)?;
+    if !valid_role(&req.role) {
+        return Err(DispatchError::BadRole {
+            role: req.role.clone(),
+        });
+    }
+    let resolved = resolve_provider(req, &config)?;
+    check_instruction_and_deadline(req)?;
+    let (provider_name, lane) = match &resolved {
+        Resolved::Builtin(p) => (p.name().to_owned(), req.lane.unwrap_or(p.default_lane())),
+        Resolved::Declared(name, def) => (name.clone(), req.lane.unwrap_or(def.default_lane)),
+    };
+    // Skills: those named, else the role's defaults.
+    let skill_names = match (req.skills.is_empty(), config.roles.get(&req.role)) {
+        (true, Some(role)) => role.skills.clone(),
+        _ => req.skills.clone(),
+    };
+    let skills = skills::load_all(root, &skill_names)?;
+    let constraints = constraints::load(&root.join(constraints::FILE))?;
+    let evaluation = judge(&constraints, req, &provider_name, lane);
+    let model = evaluation.model.clone();
+    let pinned = |source| pinned_model(&evaluation, source);
+    resolved.check_model(model.as_deref()).map_err(pinned)?;
+    let dispatch_dir = root
+        .join(crate::project::DATA_DIR)
+        .join("dispatches")
+        .join(&id);
+    let worker = Worker {
+        resolved: &resolved,
+        lane,
+        model: model.as_deref(),
+        dispatch_dir: &dispatch_dir,
+        repo: &repo,
+    };
+    let (prompt, mut invocation) =
+        compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
+    let binary = find_binary(ctx, &resolved, &invocation)?;
+    invocation.argv[0] = binary.to_string_lossy().into_owned();
+    let (base_commit, base_ref) = resolve_base(&repo, &req.base_ref)?;
+    let included = include::resolve(&repo.root)?;
+    let spec = Spec {
+        role: req.role.clone(),
+        slot_limit: config.concurrency.get(&provider_name).copied(),
+        provider: provider_name,
+        model: model.clone(),
+        permission: req.permission,
+        lane,
+        // A declared provider may be any script: running it with `--version` could do
+        // anything, so only the built-in CLIs are probed.
+        binary_version: match &resolved {
+            Resolved::Builtin(_) => (ctx.probe_version)(&binary),
+            Resolved::Declared(..) => None,
+        },
+        invocation,
+        prompt_sha256: hex::encode(Sha256::digest(prompt.as_bytes())),
+        deadline_secs: req.deadline.as_secs(),
+        base_commit,
+        worktree: repo.worktrees_dir().join(format!("dispatch-{id}")),
+        branch: format!("dispatch/{id}"),
+        repo_root: repo.root.clone(),
+        git_common_dir: repo.common_dir.clone(),
+        dispatch_dir,
+        ledger: ctx.ledger.to_owned(),
+        tmux_socket: ctx.tmux.socket().to_owned(),
+        session: format!("vnx-{id}"),
+        remote: "origin".into(),
+        included,
+        vnx: ctx.vnx.to_owned(),
+        placed: Vec::new(),
+        writes: phantom::writes(&req.role, &config),
+        completion_retry_secs: req.completion_retry.as_secs(),
+        id,
+    };
+    refuse_if_judged(ctx, &spec, &evaluation, &constraints)?;
+    Ok(Plan {
+        spec,
+        instruction: req.instruction.clone(),
+        prompt,
+        base_ref,
+        skills,
+        constraints: evaluation,
+        constraints_sha256: constraints.sha256,
+        repo,
+    })
+}
+
+/// The project's configuration. Only a missing file means "not initialised"; anything else
+/// there is loaded and its error says what it is (a directory, a link).
+fn load_config(root: &Path) -> Result<Config, DispatchError> {
+    if root.join(crate::init::CONFIG).symlink_metadata().is_err() {
+        return Err(DispatchError::NotInitialised {
+            path: root.to_owned(),
+        });
+    }
+    Ok(crate::config::load(&root.join(crate::init::CONFIG))?)
+}
+
+/// The dispatch id: the one asked for, if it is well-formed and unused, else a fresh one (a
+/// random id that happens to be taken is drawn again).
+fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<String, DispatchError> {
+    match &req.id {
+        Some(id) if !is_dispatch_id(id) => Err(WorktreeError::BadId { id: id.clone() }.into()),
+        Some(id) => match id_in_use(root, repo, id) {
+            Some(what) => Err(DispatchError::IdInUse {
+                id: id.clone(),
+                what,
+            }),
+            None => Ok(id.clone()),
+        },
+        None => Ok(std::iter::repeat_with(new_id)
+            .take(64)
+            .find(|id| id_in_use(root, repo, id).is_none())
+            .unwrap_or_else(new_id)),
+    }
+}
+
+/// An instruction a worker can be given, and a deadline in range.
+fn check_instruction_and_deadline(req: &Request) -> Result<(), DispatchError> {
+    if req.instruction.trim().is_empty() {
+        return Err(DispatchError::EmptyInstruction);
+    }
+    let secs = req.deadline.as_secs();
+    if !(1..=MAX_DEADLINE_SECS).contains(&secs) {
+        return Err(DispatchError::BadDeadline { secs });
+    }
+    if req.instruction.contains('\0') {
+        return Err(DispatchError::NulInInstruction);
+    }
+    Ok(())
+}
+
+/// The constraints' judgement of the route; a pin may fill in the model.
+fn judge(constraints: &Constraints, req: &Request, provider: &str, lane: Lane) -> Evaluation {
+    constraints::evaluate(
+        constraints,
+        &Route {
+            provider,
+            model: req.model.as_deref(),
+            role: &req.role,
+            lane,
+            permission: req.permission,
+        },
+        &Overrides {
+            keys: req.overrides.clone(),
+            reasons: req.override_reasons.clone(),
+        },
+    )
+}
+
+/// A model a pin filled in that the provider cannot take is the constraint's fault.
+fn pinned_model(evaluation: &Evaluation, source: ProviderError) -> DispatchError {
+    match &evaluation.pinned_by {
+        Some(constraint)
+            if matches!(
+                source,
+                ProviderError::BadModel { .. } | ProviderError::NoModelArgs { .. }
+            ) =>
+        {
+            DispatchError::PinnedModel {
+                constraint: constraint.clone(),
+                model: evaluation.model.clone().unwrap_or_default(),
+                source,
+            }
+        }
+        _ => source.into(),
+    }
+}
+
+/// What the worker's invocation depends on.
+struct Worker<'a> {
+    resolved: &'a Resolved,
+    lane: Lane,
+    model: Option<&'a str>,
+    dispatch_dir: &'a Path,
+    repo: &'a Repo,
+}
+
+impl Worker<'_> {
+    fn invocation(
+        &self,
+        ctx: &Context<'_>,
+        req: &Request,
+        prompt_len: usize,
+    ) -> Result<Invocation, ProviderError> {
+        let wanted = Wanted {
+            lane: self.lane,
+            model: self.model,
+            permission: req.permission,
+            prompt_len,
+            vnx: ctx.vnx,
+            dispatch_dir: self.dispatch_dir,
+            git_common_dir: &self.repo.common_dir,
+        };
+        match self.resolved {
+            Resolved::Builtin(p) => p.invocation(&wanted),
+            Resolved::Declared(name, def) => declared_invocation(name, def, &wanted),
+        }
+    }
+}
+
+/// The composed prompt and the invocation that carries it. The completion protocol the
+/// prompt states depends on the invocation, whose transport depends on the prompt's length:
+/// the protocol is decided first.
+fn compose_prompt(
+    ctx: &Context<'_>,
+    req: &Request,
+    worker: &Worker<'_>,
+    id: &str,
+    skills: &[Skill],
+) -> Result<(String, Invocation), ProviderError> {
+    let completion = worker.invocation(ctx, req, 0)?.completion;
+    let prompt = compose::compose(id, &req.role, &req.instruction, completion, skills);
+    let invocation = worker.invocation(ctx, req, prompt.len())?;
+    Ok((prompt, invocation))
+}
+
+/// The worker's binary: vnx itself for the demo, else the program found on PATH (or the
+/// path given).
+fn find_binary(
+    ctx: &Context<'_>,
+    resolved: &Resolved,
+    invocation: &Invocation,
+) -> Result<PathBuf, DispatchError> {
+    if let Resolved::Builtin(Provider::Demo) = resolved {
+        return Ok(ctx.vnx.to_owned());
+    }
+    let program = &invocation.argv[0];
+    let found = if program.contains('/') {
+        let p = PathBuf::from(program);
+        p.is_file().then_some(p)
+    } else {
+        (ctx.find_program)(program)
+    };
+    found.ok_or_else(|| DispatchError::MissingCli {
+        program: program.clone(),
+    })
+}
+
+/// The base commit, and the base as recorded: the branch it names (`refs/heads/…`; `vnx
+/// merge` merges back into it), else the ref as given. The default base, `HEAD`, is the main
+/// checkout as committed: refused when that is not what the dispatcher is looking at.
+fn resolve_base(repo: &Repo, base_ref: &str) -> Result<(String, String), DispatchError> {
+    if base_ref == "HEAD" {
+        let state = repo.checkout_state()?;
+        if state.detached {
+            return Err(DispatchError::DetachedBase);
+        }
+        if !state.changed.is_empty() {
+            return Err(DispatchError::DirtyBase {
+                count: state.changed.len(),
+            });
+        }
+    }
+    let base_commit = repo.resolve(base_ref)?;
+    let recorded = repo
+        .branch_ref(base_ref)
+        .unwrap_or_else(|| base_ref.to_owned());
+    Ok((base_commit, recorded))
+}
+
+/// A refused dispatch does not run: its constraint decisions are the only thing written.
+fn refuse_if_judged(
+    ctx: &Context<'_>,
+    spec: &Spec,
+    evaluation: &Evaluation,
+    constraints: &Constraints,
+) -> Result<(), DispatchError> {
+    let refusals: Vec<Decision> = evaluation.refusals().into_iter().cloned().collect();
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let receipts = govern::decision_receipts(spec, &evaluation.decisions, &constraints.sha256);
+    Ledger::new(&spec.ledger).append_all(&attest_all(ctx.attestor, receipts))?;
+    let reasons = refusals
+        .iter()
+        .map(|d| format!("{}: {}", d.constraint_id, d.reason))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Err(DispatchError::Refused {
+        id: spec.id.clone(),
+        refusals,
+        reasons: govern::Reasons(reasons),
+    })
+}

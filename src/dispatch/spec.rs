@@ -1,0 +1,107 @@
+//! What a dispatch is asked to be ([`Request`]) and what its supervisor is told
+//! ([`Spec`], written to `dispatches/<id>/spec.json`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{DispatchError, include, io_err, workspace};
+use crate::provider::invocation;
+use crate::provider::{Invocation, Lane, Permission};
+
+/// The longest deadline a dispatch takes: 30 days.
+pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
+
+/// What a dispatcher asks for.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub id: Option<String>,
+    pub role: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub instruction: String,
+    pub base_ref: String,
+    pub deadline: Duration,
+    pub permission: Permission,
+    /// The provider's default lane when `None`.
+    pub lane: Option<Lane>,
+    /// Skills to compose into the prompt, in order; empty: the role's defaults from
+    /// `.vnx/config.yaml`.
+    pub skills: Vec<String>,
+    /// Constraint overrides: the `<KEY>` of each `VNX_OVERRIDE_<KEY>=1` (the id uppercased,
+    /// `-` → `_`; see [`constraints::override_key`]).
+    pub overrides: BTreeSet<String>,
+    /// Reasons for overrides, from `VNX_OVERRIDE_<KEY>_REASON`, by `<KEY>`.
+    pub override_reasons: BTreeMap<String, String>,
+    /// How long the supervisor retries appending the completion before leaving it pending.
+    pub completion_retry: Duration,
+}
+
+/// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Spec {
+    pub id: String,
+    pub role: String,
+    /// A built-in or declared provider's name.
+    pub provider: String,
+    pub model: Option<String>,
+    pub permission: Permission,
+    pub lane: Lane,
+    /// How the worker is started; `argv[0]` is resolved to a path.
+    pub invocation: Invocation,
+    /// The worker binary's `--version` (or vnx's own for the demo).
+    pub binary_version: Option<String>,
+    pub prompt_sha256: String,
+    pub deadline_secs: u64,
+    pub base_commit: String,
+    pub worktree: PathBuf,
+    pub branch: String,
+    /// The main checkout and the git common directory (so the supervisor need not ask git).
+    pub repo_root: PathBuf,
+    pub git_common_dir: PathBuf,
+    pub dispatch_dir: PathBuf,
+    pub ledger: PathBuf,
+    pub tmux_socket: String,
+    pub session: String,
+    pub remote: String,
+    /// Git-ignored files copied in from `.worktreeinclude`: paths and hashes only.
+    pub included: Vec<include::Included>,
+    /// vnx's own binary (hooks, `bin/vnx` for the worker's `vnx report`).
+    pub vnx: PathBuf,
+    /// The provider's concurrency limit from `.vnx/config.yaml`, if any.
+    pub slot_limit: Option<u32>,
+    /// Files vnx put in the worktree for the worker, removed before classification.
+    #[serde(default)]
+    pub placed: Vec<workspace::Placed>,
+    /// Whether the role is expected to change files (the phantom guard, `phantom`).
+    #[serde(default)]
+    pub writes: bool,
+    /// Seconds the supervisor retries appending the completion (see `pending`).
+    #[serde(default = "default_completion_retry")]
+    pub completion_retry_secs: u64,
+}
+
+fn default_completion_retry() -> u64 {
+    30
+}
+
+/// The argv as recorded: the prompt replaced by its hash.
+pub(super) fn recorded_argv(spec: &Spec) -> Vec<String> {
+    let hash = format!("<prompt sha256:{}>", spec.prompt_sha256);
+    let file = spec.dispatch_dir.join("prompt.md");
+    let mut argv: Vec<String> = spec.invocation.argv[1..]
+        .iter()
+        .map(|a| invocation::expand(a, &hash, &file.to_string_lossy()))
+        .collect();
+    argv.insert(0, spec.invocation.argv[0].clone());
+    argv
+}
+
+/// Reads a dispatch spec.
+pub fn read_spec(path: &Path) -> Result<Spec, DispatchError> {
+    let data = std::fs::read(path).map_err(io_err(path))?;
+    serde_json::from_slice(&data).map_err(|source| DispatchError::BadSpec {
+        path: path.to_owned(),
+        source,
+    })
+}
