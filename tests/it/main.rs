@@ -25,6 +25,7 @@ mod governed;
 mod hooks;
 mod init;
 mod lanes;
+mod launch;
 mod merge;
 mod real_clis;
 mod receipt_types;
