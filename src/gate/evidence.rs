@@ -12,6 +12,10 @@ use crate::ledger::LedgerError;
 use crate::ledger::attest::{self, Attestation};
 use crate::ledger::json::{self, Mode, Object, Value};
 use crate::ledger::tail;
+use crate::receipts::{
+    self, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, GateRequest,
+    GateResult, Kind,
+};
 
 /// A receipt as read back: its fields, its line number and the SHA-256 of its line.
 #[derive(Clone, Debug)]
@@ -22,6 +26,7 @@ pub struct Line {
 }
 
 impl Line {
+    /// A string member, as the line holds it (an unattested line has no trusted shape).
     pub fn text(&self, key: &str) -> Option<&str> {
         self.fields.get(key).and_then(Value::as_str)
     }
@@ -31,16 +36,30 @@ impl Line {
     }
 }
 
+/// A receipt a trusted key attests, typed, with the line it was read from.
+#[derive(Clone, Debug)]
+pub struct Evidenced<K> {
+    pub receipt: K,
+    pub line: Line,
+}
+
+impl<K> Evidenced<K> {
+    /// The receipt's line number.
+    pub fn seq(&self) -> Option<u64> {
+        self.line.seq
+    }
+}
+
 /// Everything the ledger says about one dispatch, in ledger order.
 #[derive(Clone, Debug, Default)]
 pub struct Evidence {
-    pub started: Option<Line>,
+    pub started: Option<Evidenced<DispatchStarted>>,
     /// The last `dispatch_completed`.
-    pub completed: Option<Line>,
+    pub completed: Option<Evidenced<DispatchCompleted>>,
     /// The last `dispatch_corrected` after it.
-    pub corrected: Option<Line>,
-    pub requests: Vec<Line>,
-    pub results: Vec<Line>,
+    pub corrected: Option<Evidenced<DispatchCorrected>>,
+    pub requests: Vec<Evidenced<GateRequest>>,
+    pub results: Vec<Evidenced<GateResult>>,
     /// Receipts of these kinds about the dispatch that no trusted key attests: written by
     /// something other than vnx (a worker, say), and ignored.
     pub unattested: Vec<(Line, Attestation)>,
@@ -52,9 +71,15 @@ pub fn is_commit_id(s: &str) -> bool {
     matches!(s.len(), 40 | 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+fn typed<K: Kind>(line: Line) -> Option<Evidenced<K>> {
+    let receipt = receipts::read::<K>(&line.fields)?.receipt;
+    Some(Evidenced { receipt, line })
+}
+
 impl Evidence {
     /// Reads the ledger's receipts about dispatch `id`; only those attested by one of
-    /// `trusted` count (see [`attest::check`]).
+    /// `trusted` count (see [`attest::check`]). An attested receipt that does not have its
+    /// kind's shape is not evidence either.
     pub fn read(ledger: &Path, id: &str, trusted: &[[u8; 32]]) -> Result<Evidence, LedgerError> {
         let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
             memchr::memmem::find(l, id.as_bytes()).is_some()
@@ -95,27 +120,28 @@ impl Evidence {
                 }
             }
             match line.event() {
-                "dispatch_started" => e.started = Some(line),
-                "dispatch_completed" => {
-                    e.completed = Some(line);
+                DispatchStarted::EVENT => e.started = typed(line),
+                DispatchCompleted::EVENT => {
+                    e.completed = typed(line);
                     e.corrected = None;
                 }
-                "dispatch_corrected" => e.corrected = Some(line),
-                "gate_request" => e.requests.push(line),
-                "gate_result" => e.results.push(line),
+                DispatchCorrected::EVENT => e.corrected = typed(line),
+                GateRequest::EVENT => e.requests.extend(typed(line)),
+                GateResult::EVENT => e.results.extend(typed(line)),
                 _ => {}
             }
         }
         Ok(e)
     }
 
-    /// The newest `dispatch_started` no trusted key attests, if any.
+    /// The newest `dispatch_started` no trusted key attests, if any (as the line holds it:
+    /// whoever wrote it, it has no trusted shape).
     pub fn unattested_start(&self) -> Option<&Line> {
         self.unattested
             .iter()
             .rev()
             .map(|(l, _)| l)
-            .find(|l| l.event() == "dispatch_started")
+            .find(|l| l.event() == DispatchStarted::EVENT)
     }
 
     /// One line per unattested receipt: `line N: <event> … carries no vnx attestation`.
@@ -129,19 +155,28 @@ impl Evidence {
             .collect()
     }
 
-    /// The completion's status, as corrected.
-    pub fn status(&self) -> Option<&str> {
-        self.corrected
-            .as_ref()
-            .or(self.completed.as_ref())
-            .and_then(|l| l.text("status"))
+    /// Whether the dispatch succeeded, as the ledger says: completed `done` and not
+    /// corrected; otherwise why not.
+    pub fn verdict(&self, id: &str) -> Result<(), String> {
+        match (&self.completed, &self.corrected) {
+            (None, _) => Err(format!("dispatch {id} has not completed")),
+            (Some(_), Some(c)) => Err(format!(
+                "dispatch {id} was corrected to {}: {}",
+                c.receipt.status, c.receipt.reason
+            )),
+            (Some(c), None) if c.receipt.status == DispatchStatus::Done => Ok(()),
+            (Some(c), None) => Err(format!(
+                "dispatch {id} ended {}, not done",
+                c.receipt.status
+            )),
+        }
     }
 
     /// The head the completion recorded, if it is a well-formed commit id.
     pub fn head(&self) -> Option<&str> {
         self.completed
             .as_ref()
-            .and_then(|l| l.text("head_commit"))
+            .and_then(|c| c.receipt.head_commit.as_deref())
             .filter(|h| is_commit_id(h))
     }
 
@@ -149,29 +184,28 @@ impl Evidence {
     pub fn base_commit(&self) -> Option<&str> {
         self.started
             .as_ref()
-            .and_then(|l| l.text("base_commit"))
+            .map(|s| s.receipt.base_commit.as_str())
             .filter(|h| is_commit_id(h))
     }
 
     pub fn role(&self) -> Option<&str> {
-        self.started.as_ref().and_then(|l| l.text("role"))
+        self.started.as_ref().map(|s| s.receipt.role.as_str())
     }
 
     /// The newest result of `gate` for `head`.
-    pub fn latest_result(&self, gate: &str, head: &str) -> Option<&Line> {
+    pub fn latest_result(&self, gate: &str, head: &str) -> Option<&Evidenced<GateResult>> {
         self.results
             .iter()
             .rev()
-            .find(|r| r.text("gate") == Some(gate) && r.text("head_commit") == Some(head))
+            .find(|r| r.receipt.gate == gate && r.receipt.head_commit == head)
     }
 
     /// The request a result answers: same gate and contract hash, written before it.
-    pub fn request_of(&self, result: &Line) -> Option<&Line> {
-        let hash = result.text("contract_hash")?;
+    pub fn request_of(&self, result: &Evidenced<GateResult>) -> Option<&Evidenced<GateRequest>> {
         self.requests.iter().rev().find(|r| {
-            r.text("contract_hash") == Some(hash)
-                && r.text("gate") == result.text("gate")
-                && r.seq < result.seq
+            r.receipt.contract_hash == result.receipt.contract_hash
+                && r.receipt.gate == result.receipt.gate
+                && r.seq() < result.seq()
         })
     }
 }
@@ -200,21 +234,14 @@ pub fn contract_hash(
     sha256_of(&Value::Object(o))
 }
 
-/// Whether a request receipt's contract hash is the one its own fields give.
-pub fn request_is_consistent(request: &Line, dispatch_id: &str) -> bool {
-    let f = |k| request.text(k);
-    match (
-        f("gate"),
-        request.fields.get("definition"),
-        f("head_commit"),
-        f("request_sha256"),
-        f("contract_hash"),
-    ) {
-        (Some(gate), Some(def), Some(head), Some(req), Some(hash)) => {
-            contract_hash(dispatch_id, gate, def, head, req) == hash
-        }
-        _ => false,
-    }
+/// Whether a request receipt's contract hash is the one its own members give (the
+/// definition as the line holds it, byte for byte).
+pub fn request_is_consistent(request: &Evidenced<GateRequest>, dispatch_id: &str) -> bool {
+    let r = &request.receipt;
+    request.line.fields.get("definition").is_some_and(|def| {
+        contract_hash(dispatch_id, &r.gate, def, &r.head_commit, &r.request_sha256)
+            == r.contract_hash
+    })
 }
 
 #[cfg(test)]

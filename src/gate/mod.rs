@@ -249,18 +249,8 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
     for line in ev.unattested_lines() {
         notes.push(format!("ignored a receipt vnx did not write: {line}"));
     }
-    match (&ev.completed, &ev.corrected) {
-        (None, _) => reasons.push(format!("dispatch {id} has not completed")),
-        (Some(_), Some(c)) => reasons.push(format!(
-            "dispatch {id} was corrected to {}: {}",
-            c.text("status").unwrap_or("failed"),
-            c.text("reason").unwrap_or("(no reason)")
-        )),
-        (Some(c), None) if c.text("status") != Some("done") => reasons.push(format!(
-            "dispatch {id} ended {}, not done",
-            c.text("status").unwrap_or("without a status")
-        )),
-        _ => {}
+    if let Err(why) = ev.verdict(id) {
+        reasons.push(why);
     }
     let head = ev.head().map(str::to_owned);
     match &head {
@@ -302,8 +292,8 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
             run_dir: &run_dir,
             head,
             base,
-            branch: started.text("branch").unwrap_or_default(),
-            instruction_sha256: started.text("instruction_sha256"),
+            branch: &started.receipt.branch,
+            instruction_sha256: Some(&started.receipt.instruction_sha256),
         };
         let results: Vec<Result<GateOutcome, GateError>> = std::thread::scope(|s| {
             let handles: Vec<_> = required

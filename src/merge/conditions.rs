@@ -103,18 +103,24 @@ pub(super) fn check(
 ) -> Result<Plan, MergeError> {
     // A start whose attestation does not hold still names the branch and base (for the
     // report); `dispatch_done` refuses it.
-    let started = ev
-        .started
-        .as_ref()
-        .or_else(|| ev.unattested_start())
-        .expect("checked by the caller");
+    let (started_branch, base_ref) = match (&ev.started, ev.unattested_start()) {
+        (Some(s), _) => (
+            Some(s.receipt.branch.clone()),
+            Some(s.receipt.base_ref.clone()),
+        ),
+        (None, Some(line)) => (
+            line.text("branch").map(str::to_owned),
+            line.text("base_ref").map(str::to_owned),
+        ),
+        (None, None) => (None, None),
+    };
     let mut plan = Plan {
         dispatch_id: id.to_owned(),
         conditions: Vec::new(),
         role: ev.role().map(str::to_owned),
-        branch: started.text("branch").map(str::to_owned),
+        branch: started_branch,
         head_commit: ev.head().map(str::to_owned),
-        base_ref: started.text("base_ref").map(str::to_owned),
+        base_ref,
         base_commit: ev.base_commit().map(str::to_owned),
         base_tip: None,
         base_moved: false,
@@ -124,7 +130,7 @@ pub(super) fn check(
         completion: ev
             .completed
             .as_ref()
-            .map(|c| (c.seq, c.line_sha256.clone())),
+            .map(|c| (c.seq(), c.line.line_sha256.clone())),
     };
     let (verifies, extends) = ledger(ctx, &mut plan)?;
     plan.conditions.push(cond(ORDER[0], verifies));
@@ -233,21 +239,8 @@ fn done(ev: &Evidence, id: &str) -> Result<String, String> {
             unattested.join("; ")
         ));
     }
-    match (&ev.completed, &ev.corrected) {
-        (None, _) => Err(format!("dispatch {id} has not completed")),
-        (Some(_), Some(c)) => Err(format!(
-            "dispatch {id} was corrected to {}: {}",
-            c.text("status").unwrap_or("failed"),
-            c.text("reason").unwrap_or("(no reason)")
-        )),
-        (Some(c), None) => match c.text("status") {
-            Some("done") => Ok(format!("dispatch {id} completed done")),
-            other => Err(format!(
-                "dispatch {id} ended {}, not done",
-                other.unwrap_or("without a status")
-            )),
-        },
-    }
+    ev.verdict(id)
+        .map(|()| format!("dispatch {id} completed done"))
 }
 
 fn tip(repo: &Repo, reference: &str) -> Option<String> {
@@ -292,44 +285,44 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
         let def = &config.gates[name];
         let definition = evidence::sha256_of(&to_value(def));
         let latest = ev.latest_result(name, &head);
-        let completed_seq = ev.completed.as_ref().and_then(|c| c.seq);
+        let completed_seq = ev.completed.as_ref().and_then(|c| c.seq());
         let problem = match latest {
             None => Some(format!(
                 "gate `{name}` has no result for {head} (run `vnx gate-check {id}`)"
             )),
             // Gates run on what the worker left, after it ended.
-            Some(r) if r.seq.is_none() || r.seq <= completed_seq => Some(format!(
+            Some(r) if r.seq().is_none() || r.seq() <= completed_seq => Some(format!(
                 "gate `{name}`'s result (line {}) does not come after the dispatch's completion",
-                r.seq.map_or("?".into(), |s| s.to_string())
+                r.seq().map_or("?".into(), |s| s.to_string())
             )),
-            Some(r) if r.text("status") != Some("pass") => Some(format!(
+            Some(r) if r.receipt.status != crate::gate::Status::Pass => Some(format!(
                 "gate `{name}`'s latest result is {}: {}",
-                r.text("status").unwrap_or("unknown"),
-                r.text("reason").unwrap_or("(no reason)")
+                r.receipt.status.name(),
+                r.receipt.reason.as_deref().unwrap_or("(no reason)")
             )),
-            Some(r) if r.text("definition_sha256") != Some(definition.as_str()) => Some(format!(
+            Some(r) if r.receipt.definition_sha256 != definition => Some(format!(
                 "gate `{name}`'s pass is stale: its definition in .vnx/config.yaml changed \
                  after run {}",
-                r.text("run").unwrap_or("?")
+                r.receipt.run
             )),
             Some(r) => match ev.request_of(r) {
                 None => Some(format!(
                     "gate `{name}`'s result names contract {} but no request has it",
-                    r.text("contract_hash").unwrap_or("?")
+                    r.receipt.contract_hash
                 )),
                 Some(req)
-                    if req.fields.get("definition").map(evidence::sha256_of)
+                    if req.line.fields.get("definition").map(evidence::sha256_of)
                         != Some(definition.clone()) =>
                 {
                     Some(format!(
                         "gate `{name}`'s pass is stale: it ran under another definition \
                          (run {})",
-                        r.text("run").unwrap_or("?")
+                        r.receipt.run
                     ))
                 }
                 Some(req) if !evidence::request_is_consistent(req, &id) => Some(format!(
                     "gate `{name}`'s request does not hash to its contract {}",
-                    r.text("contract_hash").unwrap_or("?")
+                    r.receipt.contract_hash
                 )),
                 Some(_) => None,
             },
@@ -339,13 +332,15 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
             status: match (&problem, latest) {
                 (None, _) => "pass".into(),
                 (Some(_), None) => "missing".into(),
-                (Some(_), Some(r)) if r.text("status") == Some("pass") => "stale".into(),
-                (Some(_), Some(r)) => r.text("status").unwrap_or("unknown").into(),
+                (Some(_), Some(r)) if r.receipt.status == crate::gate::Status::Pass => {
+                    "stale".into()
+                }
+                (Some(_), Some(r)) => r.receipt.status.name().into(),
             },
-            contract_hash: latest.and_then(|r| r.text("contract_hash").map(str::to_owned)),
-            run: latest.and_then(|r| r.text("run").map(str::to_owned)),
-            result_seq: latest.and_then(|r| r.seq),
-            result_line_sha256: latest.map(|r| r.line_sha256.clone()),
+            contract_hash: latest.map(|r| r.receipt.contract_hash.clone()),
+            run: latest.map(|r| r.receipt.run.clone()),
+            result_seq: latest.and_then(|r| r.seq()),
+            result_line_sha256: latest.map(|r| r.line.line_sha256.clone()),
         });
         problems.extend(problem);
     }
