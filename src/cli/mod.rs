@@ -61,6 +61,9 @@ enum Command {
     DemoWorker(demo_worker::Args),
     #[command(name = "__hook", hide = true)]
     Hook(hook::Args),
+    /// Panics on purpose: shows how vnx reports an internal bug (exit 4)
+    #[command(name = "__crash", hide = true)]
+    Crash,
     /// Append to and read the receipt ledger
     #[command(subcommand)]
     Receipts(ReceiptsCommand),
@@ -142,6 +145,7 @@ pub fn run() -> ExitCode {
         Command::Supervise(a) => supervise::run(a),
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),
+        Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::WorktreeRelease(a) => worktree_release::run(a),
         Command::Receipts(ReceiptsCommand::Append(a)) => receipts_append::run(a),

@@ -13,6 +13,7 @@ mod defaults;
 mod dispatch;
 mod doctor;
 mod events_fixtures;
+mod exit_codes;
 mod fake;
 mod gates;
 mod golden;
