@@ -206,6 +206,7 @@ pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {
     if vnx::ledger::receipt::is_dispatch_id(id) {
         Ok(())
     } else {
-        Err(CliError::usage(format!("{id:?} is not a dispatch id")))
+        Err(CliError::usage(format!("{id:?} is not a dispatch id"))
+            .with_hint("a dispatch id looks like D-1a2b3c4d; `vnx status` lists them"))
     }
 }

@@ -59,13 +59,14 @@ pub fn report(
             }
             Waited::Completed(c) => {
                 let r = &c.receipt;
-                out.line(&format!(
+                let line = format!(
                     "{id}  {} ({})  teardown {}  {}",
                     r.status,
                     r.completion_signal,
                     r.teardown_class.map_or("-", |t| t.name()),
                     r.failure_reason.as_deref().unwrap_or("")
-                ))?;
+                );
+                out.line(line.trim_end())?;
             }
             Waited::Corrected { correction, .. } if json => {
                 out.bytes_line(&correction.line)?;

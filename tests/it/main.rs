@@ -19,6 +19,7 @@ mod gates;
 mod golden;
 mod governed;
 mod hooks;
+mod human_output;
 mod init;
 mod lanes;
 mod launch;

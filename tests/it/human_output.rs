@@ -1,0 +1,126 @@
+//! What people read, pinned as inline snapshots: `status`, `wait`, `merge --check`, `doctor`
+//! and errors with their hints. Ids, commits, hashes, times and temporary paths are redacted.
+
+use crate::common::run;
+use crate::dispatch::Repo;
+use crate::gates::{committed, configure};
+
+/// Runs `f` with the redactions every snapshot here needs.
+fn redacted(f: impl FnOnce()) {
+    insta::with_settings!({filters => vec![
+        (r"D-[0-9a-f]{8}", "[ID]"),
+        (r"\b[0-9a-f]{64}\b", "[HASH]"),
+        (r"\b[0-9a-f]{40}\b", "[COMMIT]"),
+        (r"\b[0-9a-f]{12}\b", "[SHORT]"),
+        (r"/tmp/vnx-test-[A-Za-z0-9]+", "[TMP]"),
+        (r"\d{8}T\d{6}Z-[0-9a-f]{4}", "[RUN]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
+        (r"vnx-test-\d+-\d+", "[SOCKET]"),
+    ]}, { f() });
+}
+
+fn out(r: &crate::common::Run) -> String {
+    format!("exit {}\n{}{}", r.code, r.stdout, r.stderr)
+}
+
+#[test]
+fn status_and_wait() {
+    let repo = Repo::new();
+    let mut ids = Vec::new();
+    for (n, model) in ["commit", "fail", "ask"].iter().enumerate() {
+        let id = format!("D-0000000{n}");
+        let r = repo.dispatch(model, &["--instruction", "x", "--id", &id]);
+        ids.push(
+            crate::dispatch::completion(&r)["dispatch_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let status = run(repo.vnx().arg("status"));
+    let wait = run(repo.vnx().arg("wait").args(&ids));
+    redacted(|| {
+        insta::assert_snapshot!(out(&status), @r#"
+            exit 0
+            [ID]  done         committed   demo/commit  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+            [ID]  failed       clean       demo/fail  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+            [ID]  needs_input  clean       demo/ask  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+        "#);
+        insta::assert_snapshot!(out(&wait), @r#"
+            exit 1
+            [ID]  done (report)  teardown committed
+            [ID]  failed (report)  teardown clean  the worker reported failure: failing as asked
+            [ID]  needs_input (exit)  teardown clean  the worker ended its turn and exited without running `vnx report`
+        "#);
+    });
+}
+
+#[test]
+fn merge_check_refused() {
+    let repo = Repo::new();
+    configure(
+        &repo,
+        "gates:\n  strict: {kind: command, argv: [sh, -c, 'exit 1']}\nroles:\n  implementer: {gates: [strict]}\n",
+    );
+    let id = committed(&repo, "implementer");
+    let r = run(repo.vnx().args(["merge", "--check", &id]));
+    redacted(|| {
+        insta::assert_snapshot!(out(&r), @r#"
+        exit 1
+        [ID]: dispatch/[ID] into refs/heads/main
+          ok   ledger_verifies          verified (2 line(s))
+          FAIL checkpoint_extended      no checkpoint anchors the ledger, so a cut or rewritten ledger would go unseen
+          ok   dispatch_done            dispatch [ID] completed done
+          ok   branch_at_recorded_head  dispatch/[ID] is at the recorded head [COMMIT]
+          FAIL gates_passed             gate `strict` has no result for [COMMIT] (run `vnx gate-check [ID]`)
+          ok   base_compatible          refs/heads/main is still at [COMMIT]
+          ok   main_checkout_ready      the main checkout is on refs/heads/main and clean
+        error: refusing to merge [ID]: checkpoint_extended: no checkpoint anchors the ledger, so a cut or rewritten ledger would go unseen
+        hint: run `vnx audit-chain verify`; a ledger without any checkpoint gets one from `vnx audit-chain checkpoint`
+    "#)
+    });
+}
+
+#[test]
+fn errors_say_what_failed_and_what_to_do() {
+    let repo = Repo::new();
+    let unknown = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "nope",
+        "--instruction",
+        "x",
+    ]));
+    let bad_id = run(repo.vnx().args(["gate-check", "../x"]));
+    let no_dispatch = run(repo.vnx().args(["merge", "D-ffffffff"]));
+    let owned = run(repo.vnx().args([
+        "receipts",
+        "append",
+        "--receipt",
+        r#"{"event_type":"gate_result","dispatch_id":"D-ffffffff"}"#,
+    ]));
+    redacted(|| {
+        insta::assert_snapshot!(out(&unknown), @r#"
+            exit 2
+            error: unknown provider "nope"
+            hint: built-in providers: claude, codex, gemini, ollama, demo
+        "#);
+        insta::assert_snapshot!(out(&bad_id), @r#"
+            exit 2
+            error: "../x" is not a dispatch id
+            hint: a dispatch id looks like [ID]; `vnx status` lists them
+        "#);
+        insta::assert_snapshot!(out(&no_dispatch), @r#"
+            exit 3
+            error: ledger [TMP]/work/.vnx-data/state/t0_receipts.ndjson does not exist
+            hint: check the path; `vnx receipts append` creates the ledger on first use
+        "#);
+        insta::assert_snapshot!(out(&owned), @r#"
+            exit 2
+            error: `gate_result` receipts are written by vnx itself; nothing was appended
+            hint: use vnx gate-check; `vnx receipts append` takes your own kinds, e.g. "task_complete"
+        "#);
+    });
+}
