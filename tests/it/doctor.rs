@@ -146,26 +146,61 @@ fn a_healthy_project_passes() {
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
     assert_eq!(code, 0, "{}", not_passing(&report));
     assert_eq!(report["summary"]["fail"], 0);
-    let mut text = serde_json::to_string_pretty(&report).unwrap();
     let tmp = repo.env.dir.path();
-    for (from, to) in [
-        (first_line("git", "--version"), "[git version]".to_owned()),
-        (first_line("tmux", "-V"), "[tmux version]".to_owned()),
-        (repo.server.0.socket().to_owned(), "[socket]".to_owned()),
-        (
-            tmp.canonicalize().unwrap().display().to_string(),
-            "[tmp]".to_owned(),
-        ),
-        (tmp.display().to_string(), "[tmp]".to_owned()),
-        (
-            format!("uid {} ", first_line("id", "-u")),
-            "uid [uid] ".to_owned(),
-        ),
-    ] {
-        text = text.replace(&from, &to);
-    }
-    let redacted: Value = serde_json::from_str(&text).unwrap();
+    let redact = |mut text: String| {
+        for (from, to) in [
+            (first_line("git", "--version"), "[git version]".to_owned()),
+            (first_line("tmux", "-V"), "[tmux version]".to_owned()),
+            (repo.server.0.socket().to_owned(), "[socket]".to_owned()),
+            (
+                tmp.canonicalize().unwrap().display().to_string(),
+                "[tmp]".to_owned(),
+            ),
+            (tmp.display().to_string(), "[tmp]".to_owned()),
+            (
+                format!("uid {} ", first_line("id", "-u")),
+                "uid [uid] ".to_owned(),
+            ),
+        ] {
+            text = text.replace(&from, &to);
+        }
+        text
+    };
+    let redacted: Value =
+        serde_json::from_str(&redact(serde_json::to_string_pretty(&report).unwrap())).unwrap();
     insta::assert_json_snapshot!("doctor_healthy", redacted);
+    // The table people read, from the same checks.
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", &bin).arg("doctor");
+    let table = run(cmd);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    insta::assert_snapshot!(redact(table.stdout), @r#"
+        PASS  git             [git version] (vnx needs 2.36 or later)
+        PASS  tmux            [tmux version] (vnx needs 3.2 or later)
+        PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 9 flags vnx passes are listed in `claude --help`
+        PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 13 flags vnx passes are listed in `codex exec --help` and `codex --help`
+        PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 9 flags vnx passes are listed in `gemini --help`
+        PASS  ollama          [tmp]/bin/ollama: ollama version is 0.12.3; vnx passes it no flags
+        PASS  project         [tmp]/work (initialised)
+        PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles
+        PASS  constraints     provider_constraints.yaml: 6 constraints
+        PASS  skills          3 skills: implementer, reviewer, test-writer
+        PASS  git hooks       pre-merge-commit, pre-commit (concluding a merge) and pre-push in .git/hooks run `vnx audit-chain verify`
+        PASS  ledger          no receipts yet ([tmp]/work/.vnx-data/state/t0_receipts.ndjson does not exist)
+        WARN  signing key     none at [tmp]/home/.config/vnx/checkpoint.key yet; created by the first dispatch or checkpoint
+              hint: run `vnx audit-chain checkpoint` once the ledger has receipts
+        PASS  data_dir        [tmp]/work/.vnx-data/state is writable
+        PASS  attestations    no receipts yet
+        WARN  evidence_reach  workers run as uid [uid] without a sandbox: they can read the signing key (and so sign forged receipts), write the ledger, and move refs/vnx/checkpoints
+              hint: vnx detects what such a worker does (unattested receipts, a cut or rewritten ledger, a moved checkpoint ref) but cannot prevent a worker that reads the key from forging evidence; review what you merge, and push refs/vnx/checkpoints where workers cannot force-push
+        PASS  worktrees       none under .vnx-data/worktrees
+        PASS  branches        no dispatch/* branches
+        PASS  tmux sessions   0 running dispatches on socket [socket]
+        PASS  dispatches      none yet
+        PASS  claude trust    the repository is trusted (covers its worktrees)
+        PASS  codex trust     the repository is trusted (covers its worktrees)
+        20 pass, 2 warn, 0 fail
+    "#);
 }
 
 #[test]
