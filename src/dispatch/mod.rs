@@ -348,10 +348,10 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let root = &ctx.project.root;
     // Only a missing file means "not initialised"; anything else there is loaded and its
     // error says what it is (a directory, a link).
-    if root.join(crate::init::CONFIG).symlink_metadata().is_err() {
+    if ctx.project.config_path().symlink_metadata().is_err() {
         return Err(DispatchError::NotInitialised { path: root.clone() });
     }
-    let config = crate::config::load(&root.join(crate::init::CONFIG))?;
+    let config = ctx.project.load_config()?;
     let repo = Repo::for_project(ctx.project)?;
     let id = match &req.id {
         Some(id) if !is_dispatch_id(id) => {
