@@ -12,7 +12,6 @@ pub mod dispatch;
 pub mod doctor;
 pub mod evidence_reach;
 pub mod gate;
-pub mod git_hooks;
 pub mod init;
 pub mod ledger;
 pub mod merge;

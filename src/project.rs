@@ -3,10 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::{Config, ConfigError};
 use crate::process::{self, Cmd};
 
 /// Runtime data directory, relative to the repository root (git-ignored by `vnx init`).
 pub const DATA_DIR: &str = ".vnx-data";
+
+/// The committed project configuration, relative to the repository root (written by
+/// `vnx init`, read by [`Project::load_config`]).
+pub const CONFIG: &str = ".vnx/config.yaml";
 
 /// Paths of one governed repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +27,24 @@ impl Project {
         Some(Project {
             root: main_root(dir)?,
         })
+    }
+
+    /// The project whose main checkout's root is `root` (already known: nothing is discovered).
+    pub fn at(root: &Path) -> Project {
+        Project {
+            root: root.to_owned(),
+        }
+    }
+
+    /// `.vnx/config.yaml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG)
+    }
+
+    /// The project's configuration, loaded and validated ([`crate::config::load`]); the
+    /// default when the file is missing.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        crate::config::load(&self.config_path())
     }
 
     /// `.vnx-data/`.
@@ -106,8 +129,16 @@ pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// one. With `durable`, the file and then its directory are fsynced too (the rename survives a
 /// crash).
 pub fn write_atomic_private(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
+    write_atomic(path, data, 0o600, durable)
+}
+
+/// Replaces `path` with `data` atomically, as a file of permissions `mode` whatever the umask:
+/// written to a temporary file beside it, then renamed into place, so a reader sees the old
+/// file or the new one, never half of one. With `durable`, the file and then its directory are
+/// fsynced too (the rename survives a crash). The directory must exist.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32, durable: bool) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -124,9 +155,10 @@ pub fn write_atomic_private(path: &Path, data: &[u8], durable: bool) -> std::io:
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)?;
         f.write_all(data)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         if durable {
             f.sync_all()?;
         }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{BUILTIN_PROVIDERS, Checked, DeclaredProvider, Entries, Validator, is_name, q};
+use super::schema::{BUILTIN_PROVIDERS, DeclaredProvider, Entries};
+use super::validation::{Checked, Validator, is_name, q};
 use crate::provider::Provider;
 
 /// Seconds a gate may run when its definition names no `timeout`.

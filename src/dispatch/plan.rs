@@ -110,7 +110,7 @@ impl Resolved {
 /// decisions go on the ledger as `constraint_decision` receipts, and nothing else is made.
 pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let root = &ctx.project.root;
-    let config = load_config(root)?;
+    let config = load_config(ctx.project)?;
     let repo = Repo::for_project(ctx.project)?;
     let id = choose_id(req, root, &repo)?;
     if !valid_role(&req.role) {
@@ -200,13 +200,13 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
 
 /// The project's configuration. Only a missing file means "not initialised"; anything else
 /// there is loaded and its error says what it is (a directory, a link).
-fn load_config(root: &Path) -> Result<Config, DispatchError> {
-    if root.join(crate::init::CONFIG).symlink_metadata().is_err() {
+fn load_config(project: &crate::project::Project) -> Result<Config, DispatchError> {
+    if project.config_path().symlink_metadata().is_err() {
         return Err(DispatchError::NotInitialised {
-            path: root.to_owned(),
+            path: project.root.clone(),
         });
     }
-    Ok(crate::config::load(&root.join(crate::init::CONFIG))?)
+    Ok(project.load_config()?)
 }
 
 /// The dispatch id: the one asked for, if it is well-formed and unused, else a fresh one (a

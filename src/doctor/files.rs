@@ -9,8 +9,7 @@ use serde::Deserialize;
 
 use super::{Check, count, rel};
 use crate::config::{self, ConfigError};
-use crate::init::CONFIG;
-use crate::project::Project;
+use crate::project::{CONFIG, Project};
 
 /// Constraints and skill files larger than this are not read.
 const MAX_BYTES: u64 = 1024 * 1024;
@@ -28,7 +27,7 @@ pub fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
             false,
         );
     };
-    let config = project.root.join(CONFIG);
+    let config = project.config_path();
     if let Ok(meta) = config.symlink_metadata()
         && !meta.is_file()
     {
@@ -78,7 +77,7 @@ pub fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
 /// `.vnx/config.yaml` loads and validates; one check more per declared provider, whose binary
 /// must be found (declared CLIs are never run by doctor: they may be any script).
 pub fn config(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Vec<Check> {
-    let config = match config::load(&root.join(CONFIG)) {
+    let config = match Project::at(root).load_config() {
         Ok(c) => c,
         Err(e) => {
             let detail = match &e {
@@ -279,7 +278,7 @@ fn skill(path: &Path, shown: &str) -> Result<String, String> {
 /// Whether vnx's hooks (`git_hooks::HOOKS`) are in place and find a vnx to run; a hook of the
 /// user's own that calls `vnx audit-chain verify` counts too.
 pub fn hooks(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Check {
-    use crate::git_hooks::{self, HookState};
+    use crate::init::git_hooks::{self, HookState};
     const NAME: &str = "git hooks";
     const HINT: &str = "run `vnx init`: it installs them (a hook already there keeps running, \
                         renamed to <hook>.pre-vnx); `vnx init --force` rewrites an edited one";

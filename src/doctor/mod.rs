@@ -228,9 +228,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
 }
 
 fn initialised_root(inputs: &Inputs<'_>) -> bool {
-    inputs
-        .project
-        .is_some_and(|p| p.root.join(crate::init::CONFIG).is_file())
+    inputs.project.is_some_and(|p| p.config_path().is_file())
 }
 
 /// `path` relative to `root` when inside it, for shorter messages.

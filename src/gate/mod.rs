@@ -220,7 +220,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
     if !is_dispatch_id(id) {
         return Err(GateError::BadId { id: id.to_owned() });
     }
-    let config_path = ctx.root.join(crate::init::CONFIG);
+    let config_path = crate::project::Project::at(ctx.root).config_path();
     if config_path.symlink_metadata().is_err() {
         return Err(GateError::NotInitialised {
             path: ctx.root.to_owned(),

@@ -195,7 +195,7 @@ pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeE
     if !is_dispatch_id(id) {
         return Err(MergeError::BadId { id: id.to_owned() });
     }
-    let config_path = ctx.root.join(crate::init::CONFIG);
+    let config_path = crate::project::Project::at(ctx.root).config_path();
     if config_path.symlink_metadata().is_err() {
         return Err(MergeError::NotInitialised {
             path: ctx.root.to_owned(),

@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::init::{Action, InitError, Step, io_err, write_atomic};
+use super::{Action, InitError, Step, io_err};
 use crate::process::{self, Cmd};
 
 /// A hook vnx installs.
@@ -218,7 +218,8 @@ fn install_one(
 ) -> Result<(Action, Option<String>), InitError> {
     let path = dir.join(hook.name);
     let ours = script(hook, vnx);
-    let write = || write_atomic(&path, ours.as_bytes(), 0o755);
+    let write =
+        || crate::project::write_atomic(&path, ours.as_bytes(), 0o755, true).map_err(io_err(&path));
     let meta = match fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             write()?;

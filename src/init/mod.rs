@@ -4,15 +4,12 @@
 //! overwriting a user's edit unless forced, and never writing through a symlink.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::defaults::{self, DefaultFile};
-use crate::project::{DATA_DIR, Project};
+use crate::project::{CONFIG, DATA_DIR, Project};
 
-/// The committed project configuration, relative to the repository root.
-pub const CONFIG: &str = ".vnx/config.yaml";
+pub mod git_hooks;
 
 /// What `init` did to one path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -171,7 +168,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
         steps.push(make_dir(&root, rel)?);
     }
     steps.push(ignore_data_dir(&root)?);
-    steps.extend(crate::git_hooks::install(
+    steps.extend(git_hooks::install(
         &root,
         options.vnx.as_deref(),
         options.force,
@@ -202,32 +199,12 @@ fn check_no_symlink(root: &Path, rel: &str) -> Result<PathBuf, InitError> {
     Ok(path)
 }
 
-/// Writes a file atomically (temporary file, fsync, rename) with the given mode.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> {
+/// Creates the parent directories of `path` and writes it atomically with `mode`
+/// ([`crate::project::write_atomic`], durable).
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let tmp = dir.join(format!(
-        ".{}.vnx-tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_err(path))
+    crate::project::write_atomic(path, contents, mode, true).map_err(io_err(path))
 }
 
 fn config_text(project_id: &str) -> String {
@@ -270,7 +247,7 @@ fn write_config(root: &Path, options: &InitOptions) -> Result<(String, Step), In
                         &format!("project_id: {want}"),
                         1,
                     );
-                    write_atomic(&path, updated.as_bytes(), 0o644)?;
+                    write_file(&path, updated.as_bytes(), 0o644)?;
                     Ok((want.clone(), step(Action::Overwritten)))
                 }
                 (Some(have), _) => Ok((have.clone(), step(Action::Unchanged))),
@@ -282,7 +259,7 @@ fn write_config(root: &Path, options: &InitOptions) -> Result<(String, Step), In
                         updated.push('\n');
                     }
                     updated.push_str(&format!("project_id: {id}\n"));
-                    write_atomic(&path, updated.as_bytes(), 0o644)?;
+                    write_file(&path, updated.as_bytes(), 0o644)?;
                     Ok((id, step(Action::Updated)))
                 }
             }
@@ -292,7 +269,7 @@ fn write_config(root: &Path, options: &InitOptions) -> Result<(String, Step), In
                 .project_id
                 .clone()
                 .unwrap_or_else(|| derive_project_id(root));
-            write_atomic(&path, config_text(&id).as_bytes(), 0o644)?;
+            write_file(&path, config_text(&id).as_bytes(), 0o644)?;
             Ok((id, step(Action::Created)))
         }
         Err(e) => Err(io_err(&path)(e)),
@@ -306,11 +283,11 @@ fn install_default(root: &Path, file: &DefaultFile, force: bool) -> Result<Step,
         Ok(current) if current == file.contents.as_bytes() => Action::Unchanged,
         Ok(_) if !force => Action::Kept,
         Ok(_) => {
-            write_atomic(&path, file.contents.as_bytes(), mode)?;
+            write_file(&path, file.contents.as_bytes(), mode)?;
             Action::Overwritten
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            write_atomic(&path, file.contents.as_bytes(), mode)?;
+            write_file(&path, file.contents.as_bytes(), mode)?;
             Action::Created
         }
         Err(e) => return Err(io_err(&path)(e)),
@@ -350,7 +327,7 @@ fn ignore_data_dir(root: &Path) -> Result<Step, InitError> {
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            write_atomic(&path, format!("{entry}\n").as_bytes(), 0o644)?;
+            write_file(&path, format!("{entry}\n").as_bytes(), 0o644)?;
             return Ok(step(Action::Created));
         }
         Err(e) => return Err(io_err(&path)(e)),
@@ -372,7 +349,7 @@ fn ignore_data_dir(root: &Path) -> Result<Step, InitError> {
         updated.push('\n');
     }
     updated.push_str(&format!("{entry}\n"));
-    write_atomic(&path, updated.as_bytes(), 0o644)?;
+    write_file(&path, updated.as_bytes(), 0o644)?;
     Ok(step(Action::Updated))
 }
 

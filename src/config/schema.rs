@@ -1,0 +1,165 @@
+//! The data types of `.vnx/config.yaml`: the validated configuration the rest of vnx reads
+//! (`Config` and its parts), and the raw, span-carrying serde types the file is parsed into
+//! before `validation` checks them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use super::gates::{self, GateDef};
+use super::template::expand;
+use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+
+/// Providers vnx knows without a declaration; their names cannot be declared.
+pub const BUILTIN_PROVIDERS: [&str; 5] = ["claude", "codex", "gemini", "ollama", "demo"];
+
+/// The parsed, validated configuration. A project without a config file gets the default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    pub project_id: Option<String>,
+    pub providers: BTreeMap<String, DeclaredProvider>,
+    /// Concurrency slots per provider (built-in or declared), each in `1..=256`.
+    pub concurrency: BTreeMap<String, u32>,
+    pub roles: BTreeMap<String, RoleConfig>,
+    /// Gates roles may require before a merge (`crate::gate`).
+    pub gates: BTreeMap<String, GateDef>,
+}
+
+/// A worker CLI declared under `providers:`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeclaredProvider {
+    /// A program name looked up on PATH, or an absolute path.
+    pub binary: String,
+    pub headless: Option<DeclaredLane>,
+    pub interactive: Option<DeclaredLane>,
+    /// Templates appended when a model is given (see [`DeclaredProvider::model_argv`]);
+    /// together they use `{model}` at least once and no other placeholder. Empty: the
+    /// provider takes no model.
+    pub model_args: Vec<String>,
+    pub permissions: DeclaredPermissions,
+    /// Always names a declared lane.
+    pub default_lane: Lane,
+}
+
+impl DeclaredProvider {
+    /// The declared lane of that kind, if any.
+    pub fn lane(&self, lane: Lane) -> Option<&DeclaredLane> {
+        match lane {
+            Lane::Headless => self.headless.as_ref(),
+            Lane::Interactive => self.interactive.as_ref(),
+        }
+    }
+
+    /// `model_args` for `model`: placeholders substituted, braces unescaped.
+    pub fn model_argv(&self, model: &str) -> Vec<String> {
+        let values = [("model", model)];
+        self.model_args.iter().map(|a| expand(a, &values)).collect()
+    }
+}
+
+/// One lane of a declared provider. `argv` holds templates that use `{prompt}` or
+/// `{prompt_file}` exactly as `prompt` requires.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeclaredLane {
+    pub argv: Vec<String>,
+    pub prompt: PromptTransport,
+    pub output: OutputFormat,
+    pub completion: CompletionSignal,
+}
+
+/// Flags per permission posture, final (`{{`/`}}` already unescaped); `None`: not declared.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeclaredPermissions {
+    pub ask: Option<Vec<String>>,
+    pub edits: Option<Vec<String>>,
+    pub full: Option<Vec<String>>,
+}
+
+/// Defaults for one role.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoleConfig {
+    pub skills: Vec<String>,
+    /// The gates a dispatch of this role must pass before it is merged. `None` (no `gates:`
+    /// key) is not the same as `Some([])`: only an explicit empty list lets a role merge
+    /// without gates.
+    pub gates: Option<Vec<String>>,
+    /// Whether the role is expected to change files (the phantom guard); `None` leaves it to
+    /// the built-in list (`dispatch::phantom`).
+    pub writes: Option<bool>,
+}
+
+// ---- raw, span-carrying schema ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) version: Option<Spanned<String>>,
+    pub(super) project_id: Option<Spanned<String>>,
+    pub(super) providers: Option<Entries<RawProvider>>,
+    pub(super) concurrency: Option<Entries<Spanned<i64>>>,
+    pub(super) roles: Option<Entries<RawRole>>,
+    pub(super) gates: Option<Entries<gates::RawGate>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProvider {
+    pub(super) binary: Spanned<String>,
+    pub(super) headless: Option<RawLane>,
+    pub(super) interactive: Option<RawLane>,
+    pub(super) model_args: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) permissions: Option<RawPermissions>,
+    pub(super) default_lane: Option<Spanned<Lane>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLane {
+    pub(super) argv: Spanned<Vec<Spanned<String>>>,
+    pub(super) prompt: Option<Spanned<PromptTransport>>,
+    pub(super) output: Option<Spanned<OutputFormat>>,
+    pub(super) completion: Option<CompletionSignal>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPermissions {
+    pub(super) ask: Option<Vec<Spanned<String>>>,
+    pub(super) edits: Option<Vec<Spanned<String>>>,
+    pub(super) full: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRole {
+    pub(super) skills: Option<Vec<Spanned<String>>>,
+    pub(super) gates: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) writes: Option<bool>,
+}
+
+/// A mapping kept in document order, with the location of each key.
+pub(super) struct Entries<V>(pub(super) Vec<(Spanned<String>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key()? {
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}

@@ -1,0 +1,555 @@
+//! Tests of loading and validating `.vnx/config.yaml` (the gate section's own are in `gates`,
+//! the template expansion's in `template`).
+
+use super::*;
+use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+
+const FULL: &str = "\
+version: 1
+project_id: my-project
+providers:
+  kimi:
+    binary: kimi
+    headless:
+      argv: [\"--print\", \"{prompt}\"]
+      prompt: argument
+      output: text
+      completion: exit
+    interactive:
+      argv: [\"--prompt-file={prompt_file}\", \"--json={{}}\"]
+      prompt: file
+      completion: report
+    model_args: [\"--model\", \"{model}\"]
+    permissions:
+      ask: []
+      edits: [\"--auto-edit\"]
+      full: [\"--yolo\", \"--config={{\\\"sandbox\\\": false}}\"]
+    default_lane: interactive
+  my_tool-2:
+    binary: /opt/tool/bin/tool
+    headless:
+      argv: []
+      prompt: stdin
+      output: claude-stream-json
+concurrency:
+  claude: 4
+  kimi: 1
+roles:
+  implementer:
+    skills: [implementer, 2nd-pass]
+    gates: [tests, review]
+  reviewer:
+    writes: false
+    gates: []
+gates:
+  tests: {kind: command, argv: [cargo, test], timeout: 900, idle_timeout: 120}
+  review:
+    kind: review
+    provider: codex
+    model: gpt-5.5
+    extra_instructions: Mind the error paths.
+";
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn parse_ok(text: &str) -> Config {
+    parse(text, Path::new(".vnx/config.yaml")).unwrap()
+}
+
+/// (line, column, message) of an invalid config; also used by `gates`' tests.
+pub(super) fn parse_err(text: &str) -> (usize, usize, String) {
+    match parse(text, Path::new(".vnx/config.yaml")) {
+        Err(ConfigError::Invalid {
+            line,
+            column,
+            message,
+            ..
+        }) => (line, column, message),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+fn provider(body: &str) -> String {
+    format!("version: 1\nproviders:\n  kimi:\n{body}")
+}
+
+#[test]
+fn full_example() {
+    let config = parse_ok(FULL);
+    let kimi = DeclaredProvider {
+        binary: "kimi".into(),
+        headless: Some(DeclaredLane {
+            argv: strings(&["--print", "{prompt}"]),
+            prompt: PromptTransport::Argument,
+            output: OutputFormat::Text,
+            completion: CompletionSignal::Exit,
+        }),
+        interactive: Some(DeclaredLane {
+            argv: strings(&["--prompt-file={prompt_file}", "--json={{}}"]),
+            prompt: PromptTransport::File,
+            output: OutputFormat::Text,
+            completion: CompletionSignal::Report,
+        }),
+        model_args: strings(&["--model", "{model}"]),
+        permissions: DeclaredPermissions {
+            ask: Some(vec![]),
+            edits: Some(strings(&["--auto-edit"])),
+            full: Some(strings(&["--yolo", "--config={\"sandbox\": false}"])),
+        },
+        default_lane: Lane::Interactive,
+    };
+    let tool = DeclaredProvider {
+        binary: "/opt/tool/bin/tool".into(),
+        headless: Some(DeclaredLane {
+            argv: vec![],
+            prompt: PromptTransport::Stdin,
+            output: OutputFormat::ClaudeStreamJson,
+            completion: CompletionSignal::Exit,
+        }),
+        interactive: None,
+        model_args: vec![],
+        permissions: DeclaredPermissions::default(),
+        default_lane: Lane::Headless,
+    };
+    let expected = Config {
+        project_id: Some("my-project".into()),
+        providers: [("kimi".to_owned(), kimi), ("my_tool-2".to_owned(), tool)].into(),
+        concurrency: [("claude".to_owned(), 4), ("kimi".to_owned(), 1)].into(),
+        roles: [
+            (
+                "implementer".to_owned(),
+                RoleConfig {
+                    skills: strings(&["implementer", "2nd-pass"]),
+                    gates: Some(strings(&["tests", "review"])),
+                    writes: None,
+                },
+            ),
+            (
+                "reviewer".to_owned(),
+                RoleConfig {
+                    skills: vec![],
+                    gates: Some(vec![]),
+                    writes: Some(false),
+                },
+            ),
+        ]
+        .into(),
+        gates: [
+            (
+                "tests".to_owned(),
+                GateDef {
+                    kind: GateKind::Command {
+                        argv: strings(&["cargo", "test"]),
+                    },
+                    timeout: 900,
+                    idle_timeout: Some(120),
+                },
+            ),
+            (
+                "review".to_owned(),
+                GateDef {
+                    kind: GateKind::Review {
+                        provider: "codex".into(),
+                        model: Some("gpt-5.5".into()),
+                        extra_instructions: Some("Mind the error paths.".into()),
+                    },
+                    timeout: gates::DEFAULT_TIMEOUT,
+                    idle_timeout: None,
+                },
+            ),
+        ]
+        .into(),
+    };
+    assert_eq!(config, expected);
+    let kimi = &config.providers["kimi"];
+    assert_eq!(kimi.lane(Lane::Interactive), kimi.interactive.as_ref());
+    assert_eq!(config.providers["my_tool-2"].lane(Lane::Interactive), None);
+}
+
+#[test]
+fn defaults_fill_in() {
+    let config = parse_ok(&provider(
+        "    binary: k\n    interactive:\n      argv: [\"{prompt}\"]\n",
+    ));
+    let kimi = &config.providers["kimi"];
+    assert_eq!(kimi.default_lane, Lane::Interactive);
+    let lane = kimi.interactive.as_ref().unwrap();
+    assert_eq!(lane.prompt, PromptTransport::Argument);
+    assert_eq!(lane.output, OutputFormat::Text);
+    assert_eq!(lane.completion, CompletionSignal::Report);
+    assert_eq!(config.project_id, None);
+}
+
+#[test]
+fn minimal_file_as_init_writes_it() {
+    let text = "# vnx project configuration: committed, written by `vnx init`.\n\
+                    version: 1\nproject_id: demo-project\n";
+    let config = parse_ok(text);
+    assert_eq!(
+        config,
+        Config {
+            project_id: Some("demo-project".into()),
+            ..Config::default()
+        }
+    );
+    assert_eq!(parse_ok(""), Config::default());
+    assert_eq!(
+        parse_ok("project_id: ab\nproviders:\nroles: {}\n")
+            .project_id
+            .unwrap(),
+        "ab"
+    );
+}
+
+#[test]
+fn load_reads_files_and_tolerates_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    assert_eq!(load(&path).unwrap(), Config::default());
+    std::fs::write(&path, "version: 1\nproject_id: demo-project\n").unwrap();
+    assert_eq!(
+        load(&path).unwrap().project_id.as_deref(),
+        Some("demo-project")
+    );
+    std::fs::write(&path, b"version: 1\nproject_id: d\xffx\n").unwrap();
+    let err = load(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{}:2:14: the file is not valid UTF-8", path.display())
+    );
+    assert!(err.hint().unwrap().contains("Declaring providers"));
+    let err = load(dir.path()).unwrap_err();
+    assert!(matches!(err, ConfigError::Io { .. }), "{err:?}");
+    assert_eq!(err.hint(), None);
+}
+
+#[test]
+fn too_large_and_bombs() {
+    let big = format!("version: 1\n#{}\n", "x".repeat(MAX_BYTES));
+    let (line, column, message) = parse_err(&big);
+    assert_eq!((line, column), (0, 0));
+    assert!(message.contains("1 MiB"), "{message}");
+    let mut bomb = String::from("gates:\n  a: &a [1,1,1,1,1,1,1,1,1,1]\n");
+    for (prev, name) in ["a", "b", "c", "d", "e", "f", "g"]
+        .iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h"])
+    {
+        bomb.push_str(&format!(
+            "  {name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 10].join(",")
+        ));
+    }
+    // The config's schema has no place for nested lists, so the bomb is refused at its
+    // first line; a reader that accepts any value (as other YAML files' readers may) is
+    // stopped by the budget.
+    let (line, _, message) = parse_err(&bomb);
+    assert!(line > 0, "{message}");
+    let any = parse_yaml::<serde::de::IgnoredAny>(&bomb, Path::new("c"));
+    let Err(ConfigError::Invalid { line, message, .. }) = any else {
+        panic!("{any:?}")
+    };
+    assert!(line > 0, "{message}");
+    assert!(message.contains("too large or too complex"), "{message}");
+    let deep = format!("gates: {}{}\n", "[".repeat(100), "]".repeat(100));
+    assert_eq!(parse_err(&deep).0, 1);
+}
+
+#[test]
+fn yaml_and_type_errors_carry_their_location() {
+    let (l, c, m) = parse_err("# comment\nversion: 1\nprojectid: x\n");
+    assert_eq!((l, c), (3, 1));
+    assert_eq!(
+        m,
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates"
+    );
+    let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
+    assert_eq!((l, c), (5, 5));
+    assert!(m.contains("unknown field `bogus`"), "{m}");
+    let (l, c, m) = parse_err(&provider(
+        "    binary: k\n    headless:\n      argv: []\n      promt: stdin\n",
+    ));
+    assert_eq!((l, c), (7, 7));
+    assert!(m.contains("unknown field `promt`"), "{m}");
+    let (l, _, m) = parse_err(&provider(
+        "    binary: k\n    headless: {argv: [\"{prompt}\"]}\n    permissions:\n      yolo: []\n",
+    ));
+    assert_eq!(l, 7);
+    assert!(
+        m.contains("unknown field `yolo`, expected one of ask, edits, full"),
+        "{m}"
+    );
+    let (l, _, m) = parse_err("roles:\n  a:\n    skill: [x]\n");
+    assert_eq!(l, 3);
+    assert!(m.contains("unknown field `skill`"), "{m}");
+    let (l, c, m) = parse_err(&provider("    binary: [k]\n"));
+    assert_eq!((l, c, m.as_str()), (4, 13, "expected a single value here"));
+    let (l, c, m) = parse_err(&provider(
+        "    binary: k\n    headless: {argv: \"{prompt}\"}\n",
+    ));
+    assert_eq!((l, c), (5, 22));
+    assert_eq!(m, "expected a list (`[a, b]` or `- a` lines) here");
+    let (l, c, m) = parse_err("42\n");
+    assert_eq!(
+        (l, c, m.as_str()),
+        (1, 1, "expected a mapping (`key: value` entries) here")
+    );
+    let (l, c, m) = parse_err(&provider(
+        "    binary: k\n    headless:\n      argv: []\n      prompt: pipe\n",
+    ));
+    assert_eq!((l, c), (7, 15));
+    assert!(
+        m.contains("unknown variant `pipe`, expected one of argument, stdin, file"),
+        "{m}"
+    );
+    let (l, c, m) = parse_err("version: 1\nversion: 1\n");
+    assert_eq!((l, c), (2, 1));
+    assert!(m.contains("duplicate"), "{m}");
+    let (l, _, _) = parse_err("version: 1\nproviders: [\n");
+    assert!(l >= 2);
+    let (l, c, m) = parse_err(&provider("    headless: {argv: [\"{prompt}\"]}\n"));
+    assert_eq!((l, c), (4, 5));
+    assert!(m.contains("missing field `binary`"), "{m}");
+    let (l, _, m) = parse_err("version: 1\n---\nversion: 1\n");
+    assert_eq!(l, 3, "{m}");
+}
+
+#[test]
+fn version_and_project_id() {
+    let (l, c, m) = parse_err("# c\nversion: 2\n");
+    assert_eq!(
+        (l, c, m.as_str()),
+        (2, 10, "unsupported version `2`; this vnx reads version 1")
+    );
+    let (l, c, m) = parse_err("version: 1\nproject_id: My_Project\n");
+    assert_eq!((l, c), (2, 13));
+    assert!(
+        m.starts_with("`My_Project` is not a valid project_id"),
+        "{m}"
+    );
+    assert_eq!(parse_err("project_id: a\n").0, 1);
+}
+
+#[test]
+fn provider_names() {
+    let (l, c, m) = parse_err("version: 1\nproviders:\n  claude:\n    binary: c\n");
+    assert_eq!(
+        (l, c, m.as_str()),
+        (3, 3, "`claude` is a built-in provider; declare a new name")
+    );
+    let (l, c, m) = parse_err("providers:\n  Kimi:\n    binary: c\n");
+    assert_eq!((l, c), (2, 3));
+    assert!(
+        m.starts_with("`Kimi` is not a valid provider name: use 1-32 lowercase"),
+        "{m}"
+    );
+    assert_eq!(
+        parse_err(&format!(
+            "providers:\n  {}: {{binary: c}}\n",
+            "k".repeat(33)
+        ))
+        .0,
+        2
+    );
+}
+
+#[test]
+fn binary() {
+    let lane = "    headless: {argv: [\"{prompt}\"]}\n";
+    for (binary, problem) in [
+        ("\"\"", "is empty"),
+        ("\"a\\0b\"", "contains a NUL byte"),
+        ("bin/kimi", "is a relative path"),
+    ] {
+        let (l, c, m) = parse_err(&provider(&format!("    binary: {binary}\n{lane}")));
+        assert_eq!((l, c), (4, 13), "{m}");
+        assert_eq!(
+            m,
+            format!(
+                "provider `kimi`: `binary` {problem}; give a program name looked up on PATH or an absolute path"
+            )
+        );
+    }
+}
+
+#[test]
+fn lanes_and_default_lane() {
+    let (l, c, m) = parse_err(&provider("    binary: k\n    model_args: []\n"));
+    assert_eq!((l, c), (3, 3));
+    assert_eq!(
+        m,
+        "provider `kimi` declares no lane; add `headless:`, `interactive:` or both"
+    );
+    let (l, c, m) = parse_err(&provider(
+        "    binary: k\n    headless: {argv: [\"{prompt}\"]}\n    default_lane: interactive\n",
+    ));
+    assert_eq!((l, c), (6, 19));
+    assert_eq!(
+        m,
+        "provider `kimi`: `default_lane` is interactive, but no `interactive:` lane is declared"
+    );
+}
+
+#[test]
+fn argv_placeholders() {
+    let lane = |body: &str| provider(&format!("    binary: k\n    headless:\n{body}"));
+    let (l, c, m) = parse_err(&lane("      argv: [\"--m\", \"{model}\"]\n"));
+    assert_eq!((l, c), (6, 21));
+    assert_eq!(
+        m,
+        "provider `kimi`, headless lane: argv: unknown placeholder `{model}` in `{model}`; allowed here: {prompt}, {prompt_file} (write `{{` and `}}` for literal braces)"
+    );
+    let (l, c, m) = parse_err(&lane("      argv: [\"{prompt}\", \"x}\"]\n"));
+    assert_eq!((l, c), (6, 26));
+    assert!(m.contains("`x}` contains a lone `}`"), "{m}");
+    let (_, _, m) = parse_err(&lane("      argv: [\"{prompt\"]\n"));
+    assert!(m.contains("contains an unclosed `{`"), "{m}");
+    let (l, c, m) = parse_err(&lane("      argv:\n        - --print\n"));
+    assert_eq!((l, c), (7, 9));
+    assert_eq!(
+        m,
+        "provider `kimi`, headless lane: `prompt: argument` needs `{prompt}` in argv, where the prompt goes"
+    );
+    let (l, c, m) = parse_err(&lane("      argv: [\"{{prompt}}\"]\n"));
+    assert_eq!((l, c), (6, 13), "{m}");
+    let (l, c, m) = parse_err(&lane("      argv: [\"{prompt}\", \"--again={prompt}\"]\n"));
+    assert_eq!((l, c), (6, 26));
+    assert_eq!(
+        m,
+        "provider `kimi`, headless lane: `{prompt}` must appear exactly once in argv"
+    );
+    let (l, c, m) = parse_err(&lane("      argv: [\"{prompt}\", \"{prompt_file}\"]\n"));
+    assert_eq!((l, c), (6, 26));
+    assert_eq!(
+        m,
+        "provider `kimi`, headless lane: `prompt: argument` cannot use `{prompt_file}`; it takes the prompt through `{prompt}`"
+    );
+    let (_, _, m) = parse_err(&lane("      argv: [\"{prompt}\"]\n      prompt: file\n"));
+    assert_eq!(
+        m,
+        "provider `kimi`, headless lane: `prompt: file` cannot use `{prompt}`; it takes the prompt through `{prompt_file}`"
+    );
+    let (l, _, m) = parse_err(&lane("      prompt: file\n      argv: []\n"));
+    assert_eq!(l, 7);
+    assert!(
+        m.contains("`prompt: file` needs `{prompt_file}` in argv"),
+        "{m}"
+    );
+    let (_, _, m) = parse_err(&lane(
+        "      argv: [\"-p={prompt}\"]\n      prompt: stdin\n",
+    ));
+    assert_eq!(
+        m,
+        "provider `kimi`, headless lane: `prompt: stdin` cannot use `{prompt}`; the prompt arrives on stdin"
+    );
+    let (_, _, m) = parse_err(&lane("      argv: [\"a\\0{prompt}\"]\n"));
+    assert!(m.contains("contains a NUL byte"), "{m}");
+}
+
+#[test]
+fn interactive_lane_refuses_stdin() {
+    let text = provider("    binary: k\n    interactive:\n      argv: []\n      prompt: stdin\n");
+    let (l, c, m) = parse_err(&text);
+    assert_eq!((l, c), (7, 15));
+    assert_eq!(
+        m,
+        "provider `kimi`, interactive lane: `prompt: stdin` is not allowed, stdin is the terminal; use argument or file"
+    );
+    let text = provider(
+        "    binary: k\n    interactive:\n      argv: [\"{prompt}\"]\n      output: codex-json\n",
+    );
+    assert_eq!(parse_err(&text).0, 7);
+}
+
+#[test]
+fn model_args() {
+    let base = "    binary: k\n    headless: {argv: [\"{prompt}\"]}\n";
+    let (l, c, m) = parse_err(&provider(&format!("{base}    model_args: [\"--model\"]\n")));
+    assert_eq!((l, c), (6, 17));
+    assert_eq!(
+        m,
+        "provider `kimi`: `model_args` must contain `{model}`, where the model name goes"
+    );
+    let (l, c, m) = parse_err(&provider(&format!(
+        "{base}    model_args: [\"-m\", \"{{prompt}}\"]\n"
+    )));
+    assert_eq!((l, c), (6, 24));
+    assert!(
+        m.contains("unknown placeholder `{prompt}`") && m.contains("allowed here: {model}"),
+        "{m}"
+    );
+    let ok = parse_ok(&provider(&format!(
+        "{base}    model_args: [\"--model={{model}}\"]\n"
+    )));
+    assert_eq!(ok.providers["kimi"].model_args, ["--model={model}"]);
+    let ok = parse_ok(&provider(&format!(
+        "{base}    model_args: [\"-m\", \"{{{{model}}}}={{model}}\"]\n"
+    )));
+    assert_eq!(ok.providers["kimi"].model_argv("m1"), ["-m", "{model}=m1"]);
+}
+
+#[test]
+fn permission_flags() {
+    let base = "    binary: k\n    headless: {argv: [\"{prompt}\"]}\n    permissions:\n";
+    let (l, c, m) = parse_err(&provider(&format!(
+        "{base}      full: [\"--yolo\", \"\"]\n"
+    )));
+    assert_eq!((l, c), (7, 24));
+    assert_eq!(
+        m,
+        "provider `kimi`: the `full` permission flags contain an empty flag"
+    );
+    let (l, _, m) = parse_err(&provider(&format!(
+        "{base}      edits:\n        - \"--dir={{prompt_file}}\"\n"
+    )));
+    assert_eq!(l, 8);
+    assert!(
+        m.contains("unknown placeholder `{prompt_file}`")
+            && m.contains("no placeholders are allowed here"),
+        "{m}"
+    );
+    let (_, _, m) = parse_err(&provider(&format!("{base}      ask: [\"a\\0\"]\n")));
+    assert!(m.contains("NUL"), "{m}");
+}
+
+#[test]
+fn concurrency() {
+    let (l, c, m) = parse_err("concurrency:\n  claude: 2\n  kimi: 1\n");
+    assert_eq!((l, c), (3, 3));
+    assert!(
+        m.starts_with("concurrency names `kimi`, which is neither a built-in provider"),
+        "{m}"
+    );
+    for (value, column) in [("0", 11), ("257", 11), ("-1", 11)] {
+        let (l, c, m) = parse_err(&format!("concurrency:\n  claude: {value}\n"));
+        assert_eq!((l, c), (2, column));
+        assert_eq!(
+            m,
+            format!("concurrency for `claude` must be between 1 and 256, not {value}")
+        );
+    }
+    assert_eq!(parse_err("concurrency:\n  claude: many\n").0, 2);
+}
+
+#[test]
+fn roles() {
+    let (l, c, m) = parse_err("roles:\n  Implementer:\n    skills: []\n");
+    assert_eq!((l, c), (2, 3));
+    assert!(
+        m.starts_with("`Implementer` is not a valid role name"),
+        "{m}"
+    );
+    let (l, c, m) = parse_err("roles:\n  implementer:\n    skills: [ok, \"Not ok\"]\n");
+    assert_eq!((l, c), (3, 18));
+    assert!(
+        m.starts_with("role `implementer`: `Not ok` is not a valid skill name"),
+        "{m}"
+    );
+}
+
+#[test]
+fn messages_escape_control_characters() {
+    let (_, _, m) = parse_err("project_id: \"a\\u001b[31m\"\n");
+    assert!(m.starts_with("`a\\u{1b}[31m` is not"), "{m}");
+}

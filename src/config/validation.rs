@@ -1,0 +1,402 @@
+//! Checking a parsed `.vnx/config.yaml` (`Validator`, turning the raw schema types into
+//! `Config`) and `ConfigError`, whose messages point at a line and column of the file.
+
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::{Location, MessageFormatter, Spanned};
+
+use super::schema::{
+    BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, RawConfig,
+    RawLane, RawProvider, RoleConfig,
+};
+use super::template::expand;
+use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("could not read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `line` and `column` are 1-based (characters); 0 when unknown.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Io { .. } => None,
+            ConfigError::Invalid { .. } => Some(
+                "fix the file; the README sections \"Declaring providers\" and \"Gates, merge \
+                 and the phantom guard\" describe the format"
+                    .into(),
+            ),
+        }
+    }
+}
+
+pub(super) struct Validator<'p> {
+    pub(super) path: &'p Path,
+}
+
+pub(super) type Checked<T> = Result<T, ConfigError>;
+
+impl Validator<'_> {
+    pub(super) fn err<T>(&self, at: &Location, message: String) -> Checked<T> {
+        let (line, column) = line_col(at);
+        Err(invalid(self.path, line, column, message))
+    }
+
+    pub(super) fn config(&self, raw: RawConfig) -> Checked<Config> {
+        if let Some(v) = &raw.version
+            && v.value != "1"
+        {
+            let msg = format!(
+                "unsupported version {}; this vnx reads version 1",
+                q(&v.value)
+            );
+            return self.err(&v.referenced, msg);
+        }
+        let mut config = Config::default();
+        if let Some(id) = raw.project_id {
+            if !is_name(&id.value, u8::is_ascii_lowercase, b"-", 2..=32) {
+                let msg = format!(
+                    "{} is not a valid project_id: use 2-32 lowercase letters, digits and \
+                     dashes, starting with a letter",
+                    q(&id.value)
+                );
+                return self.err(&id.referenced, msg);
+            }
+            config.project_id = Some(id.value);
+        }
+        for (name, provider) in raw.providers.map_or_else(Vec::new, |e| e.0) {
+            if BUILTIN_PROVIDERS.contains(&name.value.as_str()) {
+                let msg = format!(
+                    "`{}` is a built-in provider; declare a new name",
+                    name.value
+                );
+                return self.err(&name.referenced, msg);
+            }
+            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
+                let msg = format!(
+                    "{} is not a valid provider name: use 1-32 lowercase letters, digits, `-` \
+                     or `_`, starting with a letter",
+                    q(&name.value)
+                );
+                return self.err(&name.referenced, msg);
+            }
+            let declared = self.provider(&name, provider)?;
+            config.providers.insert(name.value, declared);
+        }
+        for (name, slots) in raw.concurrency.map_or_else(Vec::new, |e| e.0) {
+            if !BUILTIN_PROVIDERS.contains(&name.value.as_str())
+                && !config.providers.contains_key(&name.value)
+            {
+                let msg = format!(
+                    "concurrency names {}, which is neither a built-in provider ({}) nor one \
+                     declared under `providers:`",
+                    q(&name.value),
+                    BUILTIN_PROVIDERS.join(", ")
+                );
+                return self.err(&name.referenced, msg);
+            }
+            let Some(n) = u32::try_from(slots.value)
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+            else {
+                let msg = format!(
+                    "concurrency for `{}` must be between 1 and 256, not {}",
+                    name.value, slots.value
+                );
+                return self.err(&slots.referenced, msg);
+            };
+            config.concurrency.insert(name.value, n);
+        }
+        config.gates = self.gates(raw.gates, &config.providers)?;
+        for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
+            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
+                let msg = format!(
+                    "{} is not a valid role name: use 1-32 lowercase letters, digits, `-` or \
+                     `_`, starting with a letter",
+                    q(&name.value)
+                );
+                return self.err(&name.referenced, msg);
+            }
+            let mut skills = Vec::new();
+            for skill in role.skills.unwrap_or_default() {
+                let first = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+                if !is_name(&skill.value, first, b"-_", 1..=64) {
+                    let msg = format!(
+                        "role `{}`: {} is not a valid skill name: use 1-64 lowercase letters, \
+                         digits, `-` or `_`, starting with a letter or digit",
+                        name.value,
+                        q(&skill.value)
+                    );
+                    return self.err(&skill.referenced, msg);
+                }
+                skills.push(skill.value);
+            }
+            let gates = role
+                .gates
+                .map(|g| self.role_gates(&name.value, g, &config.gates))
+                .transpose()?;
+            config.roles.insert(
+                name.value,
+                RoleConfig {
+                    skills,
+                    gates,
+                    writes: role.writes,
+                },
+            );
+        }
+        Ok(config)
+    }
+
+    fn provider(&self, name: &Spanned<String>, raw: RawProvider) -> Checked<DeclaredProvider> {
+        let who = format!("provider `{}`", name.value);
+        let binary = raw.binary;
+        let problem = if binary.value.is_empty() {
+            Some("is empty")
+        } else if binary.value.contains('\0') {
+            Some("contains a NUL byte")
+        } else if binary.value.contains('/') && !binary.value.starts_with('/') {
+            Some("is a relative path")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let msg = format!(
+                "{who}: `binary` {problem}; give a program name looked up on PATH or an \
+                 absolute path"
+            );
+            return self.err(&binary.referenced, msg);
+        }
+        let headless = raw
+            .headless
+            .map(|l| self.lane(&who, Lane::Headless, l))
+            .transpose()?;
+        let interactive = raw
+            .interactive
+            .map(|l| self.lane(&who, Lane::Interactive, l))
+            .transpose()?;
+        let default_lane = match raw.default_lane {
+            Some(lane)
+                if (lane.value == Lane::Headless && headless.is_none())
+                    || (lane.value == Lane::Interactive && interactive.is_none()) =>
+            {
+                let msg = format!(
+                    "{who}: `default_lane` is {0}, but no `{0}:` lane is declared",
+                    lane.value.name()
+                );
+                return self.err(&lane.referenced, msg);
+            }
+            Some(lane) => lane.value,
+            None if headless.is_some() => Lane::Headless,
+            None if interactive.is_some() => Lane::Interactive,
+            None => {
+                let msg =
+                    format!("{who} declares no lane; add `headless:`, `interactive:` or both");
+                return self.err(&name.referenced, msg);
+            }
+        };
+        let mut model_args = Vec::new();
+        if let Some(args) = raw.model_args {
+            let mut models = 0;
+            for arg in args.value {
+                models +=
+                    self.template(&arg, &["model"], &format!("{who}: `model_args`"))?["model"];
+                model_args.push(arg.value);
+            }
+            if models == 0 && !model_args.is_empty() {
+                let msg = format!(
+                    "{who}: `model_args` must contain `{{model}}`, where the model name goes"
+                );
+                return self.err(&args.referenced, msg);
+            }
+        }
+        let raw_permissions = raw.permissions.unwrap_or_default();
+        let flags =
+            |posture: &str, list: Option<Vec<Spanned<String>>>| -> Checked<Option<Vec<String>>> {
+                let Some(list) = list else { return Ok(None) };
+                let what = format!("{who}: the `{posture}` permission flags");
+                let mut out = Vec::new();
+                for flag in list {
+                    if flag.value.is_empty() {
+                        return self.err(&flag.referenced, format!("{what} contain an empty flag"));
+                    }
+                    self.template(&flag, &[], &what)?;
+                    out.push(expand(&flag.value, &[]));
+                }
+                Ok(Some(out))
+            };
+        let permissions = DeclaredPermissions {
+            ask: flags("ask", raw_permissions.ask)?,
+            edits: flags("edits", raw_permissions.edits)?,
+            full: flags("full", raw_permissions.full)?,
+        };
+        Ok(DeclaredProvider {
+            binary: binary.value,
+            headless,
+            interactive,
+            model_args,
+            permissions,
+            default_lane,
+        })
+    }
+
+    fn lane(&self, who: &str, lane: Lane, raw: RawLane) -> Checked<DeclaredLane> {
+        let what = format!("{who}, {} lane", lane.name());
+        let prompt = raw
+            .prompt
+            .as_ref()
+            .map_or(PromptTransport::Argument, |p| p.value);
+        if let (Lane::Interactive, Some(p)) = (lane, &raw.prompt)
+            && p.value == PromptTransport::Stdin
+        {
+            let msg = format!(
+                "{what}: `prompt: stdin` is not allowed, stdin is the terminal; use argument or file"
+            );
+            return self.err(&p.referenced, msg);
+        }
+        let output = raw.output.as_ref().map_or(OutputFormat::Text, |o| o.value);
+        if let (Lane::Interactive, Some(o)) = (lane, &raw.output)
+            && o.value != OutputFormat::Text
+        {
+            let msg = format!("{what}: the output is the terminal, so `output` can only be text");
+            return self.err(&o.referenced, msg);
+        }
+        let want = match prompt {
+            PromptTransport::Argument => Some("prompt"),
+            PromptTransport::File => Some("prompt_file"),
+            PromptTransport::Stdin => None,
+        };
+        let mut found = 0;
+        let mut argv = Vec::new();
+        for arg in raw.argv.value {
+            let counts =
+                self.template(&arg, &["prompt", "prompt_file"], &format!("{what}: argv"))?;
+            if let Some((stray, _)) = counts.iter().find(|&(k, n)| Some(*k) != want && *n > 0) {
+                let why = match want {
+                    Some(w) => format!("it takes the prompt through `{{{w}}}`"),
+                    None => "the prompt arrives on stdin".into(),
+                };
+                let msg = format!(
+                    "{what}: `prompt: {}` cannot use `{{{stray}}}`; {why}",
+                    prompt.name()
+                );
+                return self.err(&arg.referenced, msg);
+            }
+            if let Some(w) = want {
+                found += counts[w];
+                if found > 1 {
+                    let msg = format!("{what}: `{{{w}}}` must appear exactly once in argv");
+                    return self.err(&arg.referenced, msg);
+                }
+            }
+            argv.push(arg.value);
+        }
+        if let Some(w) = want
+            && found == 0
+        {
+            let msg = format!(
+                "{what}: `prompt: {}` needs `{{{w}}}` in argv, where the prompt goes",
+                prompt.name()
+            );
+            return self.err(&raw.argv.referenced, msg);
+        }
+        let completion = raw.completion.unwrap_or(match lane {
+            Lane::Headless => CompletionSignal::Exit,
+            Lane::Interactive => CompletionSignal::Report,
+        });
+        Ok(DeclaredLane {
+            argv,
+            prompt,
+            output,
+            completion,
+        })
+    }
+}
+
+/// The message of a YAML or schema error, in words a config author knows.
+pub(super) fn yaml_message(mut e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = e {
+        e = error;
+    }
+    let what = match e {
+        E::Unexpected { expected, .. } => match *expected {
+            "mapping start" => "a mapping (`key: value` entries)",
+            "sequence start" => "a list (`[a, b]` or `- a` lines)",
+            "string scalar" | "scalar" => "a single value",
+            _ => "",
+        },
+        _ => "",
+    };
+    if what.is_empty() {
+        serde_saphyr::UserMessageFormatter
+            .format_message(e)
+            .into_owned()
+    } else {
+        format!("expected {what} here")
+    }
+}
+
+pub(super) fn invalid(path: &Path, line: usize, column: usize, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        line,
+        column,
+        message,
+    }
+}
+
+pub(super) fn line_col(at: &Location) -> (usize, usize) {
+    let n = |v: u64| usize::try_from(v).unwrap_or(0);
+    (n(at.line()), n(at.column()))
+}
+
+/// `^[first][a-z0-9{extra}]*$` with a length in `len`.
+pub(super) fn is_name(
+    s: &str,
+    first: fn(&u8) -> bool,
+    extra: &[u8],
+    len: std::ops::RangeInclusive<usize>,
+) -> bool {
+    let mut bytes = s.bytes();
+    len.contains(&s.len())
+        && bytes.next().is_some_and(|b| first(&b))
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
+}
+
+/// A user-supplied value quoted for a message.
+pub(super) fn q(s: &str) -> String {
+    format!("`{}`", shown(s, 80))
+}
+
+/// `s` with control characters escaped, cut to `max` characters.
+pub(super) fn shown(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .take(max)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if s.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
