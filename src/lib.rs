@@ -4,6 +4,9 @@
 //! This library does the work and never prints or reads the environment; the `vnx` binary
 //! resolves settings, calls into it and renders results and errors.
 
+#![warn(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod config;
 pub mod constraints;
 pub mod defaults;
