@@ -1,5 +1,6 @@
-//! Where a governed repository keeps vnx's files: the main checkout's root, its `.vnx-data/`
-//! runtime directory and the receipt ledger inside it (the same relative path as Python VNX).
+//! Where a governed repository keeps vnx's files: the main checkout's root, its committed
+//! `.vnx/config.yaml`, its `.vnx-data/` runtime directory and the receipt ledger inside it
+//! (the same relative path as Python VNX); and how vnx writes and reads them safely.
 
 use std::path::{Path, PathBuf};
 
