@@ -126,14 +126,18 @@ impl std::fmt::Display for CompletionSignal {
 /// A file `.worktreeinclude` copied into the worktree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IncludedFile {
+    /// Its path relative to the repository root.
     pub path: String,
+    /// SHA-256 of the contents copied (lowercase hex); the contents are never recorded.
     pub sha256: String,
+    /// Its size in bytes.
     pub bytes: u64,
 }
 
 /// A skill the prompt was composed with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkillRef {
+    /// The skill directory's name under `skills/`.
     pub name: String,
     /// SHA-256 of its `SKILL.md`.
     pub sha256: String,
@@ -142,46 +146,74 @@ pub struct SkillRef {
 /// A constraint's decision, as `dispatch_started` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DecisionRef {
+    /// The constraint's `id` in provider_constraints.yaml.
     pub id: String,
+    /// What it decided about this dispatch.
     pub decision: Verdict,
 }
 
 /// `dispatch_started`: what was launched, how, from what, and what a worker could reach.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchStarted {
+    /// The dispatch this receipt starts.
     pub dispatch_id: String,
+    /// The role the worker plays (`--agent`), e.g. implementer.
     pub role: String,
+    /// The provider: a built-in (claude, codex, gemini, ollama, demo) or a declared one.
     pub provider: String,
+    /// The model asked for, or filled in by a constraint's pin; `null` for the CLI's default.
     pub model: Option<String>,
+    /// Whether the worker runs headless or as a TUI in the pane.
     pub lane: Lane,
+    /// The permission posture asked for.
     pub permission: Permission,
+    /// The CLI flags that posture became.
     pub permission_flags: Vec<String>,
     /// The worker's argv, the prompt replaced by its hash.
     pub argv: Vec<String>,
+    /// The worker binary's resolved path (vnx itself for the demo).
     pub binary: String,
+    /// What the binary's `--version` printed; `null` when it was not probed (declared providers).
     pub binary_version: Option<String>,
+    /// How the prompt reached the worker: as an argument, on stdin, or in a file.
     pub prompt_transport: PromptTransport,
     /// What ends the dispatch successfully, as the provider declares it.
     pub completion: provider::CompletionSignal,
+    /// The end-of-turn hook vnx installed for the worker, if any.
     pub hooks: HookKind,
+    /// Files vnx put into the worktree for the worker (removed before classification).
     pub vnx_files_placed: Vec<Placed>,
+    /// SHA-256 of the composed prompt (`dispatches/<id>/prompt.md`).
     pub prompt_sha256: String,
+    /// SHA-256 of the dispatcher's instruction as given.
     pub instruction_sha256: String,
+    /// The composed prompt's length in bytes.
     pub prompt_bytes: u64,
+    /// Seconds the worker may run before it is stopped.
     pub deadline_seconds: u64,
+    /// The commit the worktree was created at.
     pub base_commit: String,
+    /// The base as recorded: the branch it names (refs/heads/...), else the ref as given.
     pub base_ref: String,
     /// Whether the role is expected to change files (the phantom guard).
     pub writes: bool,
+    /// The dispatch branch, `dispatch/<id>`.
     pub branch: String,
+    /// The worktree's absolute path.
     pub worktree: String,
+    /// Files `.worktreeinclude` copied into the worktree: paths and hashes only.
     pub worktree_include: Vec<IncludedFile>,
     /// `socket:session`.
     pub tmux: String,
+    /// The skills composed into the prompt, in order.
     pub skills: Vec<SkillRef>,
+    /// Every constraint that matched the dispatch and what it decided.
     pub constraint_decisions: Vec<DecisionRef>,
+    /// SHA-256 of provider_constraints.yaml as it was judged.
     pub constraints_sha256: String,
+    /// What a worker started now could do to the evidence (measured, not asserted).
     pub evidence_reach: Reach,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -200,17 +232,24 @@ impl DispatchStarted {
 /// How the main checkout changed while the worker ran.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckoutChange {
+    /// HEAD of the main checkout before the worker ran.
     pub head_before: Option<String>,
+    /// HEAD of the main checkout after.
     pub head_after: Option<String>,
+    /// Paths with changes in the main checkout before.
     pub changed_before: Vec<String>,
+    /// Paths with changes in the main checkout after.
     pub changed_after: Vec<String>,
 }
 
 /// What teardown did to the worktree and branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TeardownAction {
+    /// Whether the worktree was removed.
     pub worktree_removed: bool,
+    /// Whether the dispatch branch was deleted.
     pub branch_deleted: bool,
+    /// Whether the kept worktree was locked against `git worktree prune`.
     pub locked: bool,
 }
 
@@ -218,61 +257,87 @@ pub struct TeardownAction {
 /// teardown kept.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchCompleted {
+    /// The dispatch this receipt completes.
     pub dispatch_id: String,
     /// `unknown` when the line has none (it was not written by vnx).
     #[serde(default)]
     pub status: DispatchStatus,
+    /// What the status was decided from.
     #[serde(default)]
     pub completion_signal: CompletionSignal,
+    /// The lane the worker ran in (absent when it never started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lane: Option<Lane>,
+    /// Seconds from the supervisor's start to the worker's end, to the millisecond.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<f64>,
+    /// The worker's output log, `dispatches/<id>/worker.log`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_log: Option<String>,
+    /// The worker's exit code, when it exited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// The signal that ended the worker, when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_signal: Option<i32>,
+    /// Why the dispatch is not done, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// Files the worker left in its temporary directory, which was removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_files_removed: Option<u64>,
+    /// Seconds the dispatch waited for a concurrency slot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_wait_seconds: Option<f64>,
+    /// The worker's `vnx report`, when one was accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<Report>,
+    /// Why a report file was refused (not sealed for this dispatch, too large, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_rejected: Option<String>,
+    /// The CLI's session (codex: thread) id, for resuming.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Token counts the CLI reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage: Option<Usage>,
+    /// What the CLI's own output said about the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cli_events: Option<StreamSummary>,
+    /// Whether the main checkout changed while the worker ran (it should not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub main_checkout_changed: Option<bool>,
+    /// How it changed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub main_checkout: Option<CheckoutChange>,
+    /// vnx's own files removed from the worktree before classification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vnx_files_removed: Option<Vec<String>>,
+    /// What the worker changed, committed and not (untracked files included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff_stats: Option<DiffStats>,
+    /// What teardown found: dirty, clean, pushed or committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown_class: Option<TeardownClass>,
+    /// Why, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown_reason: Option<String>,
+    /// Commits on the dispatch branch that are not on its base.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commits: Option<u64>,
+    /// The worktree's HEAD when the worker ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<String>,
+    /// What teardown did to the worktree and the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown_action: Option<TeardownAction>,
+    /// Why teardown could not classify or release the worktree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown_error: Option<String>,
     /// Worker-derived members left out to keep the receipt under the ledger's line limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oversized_fields_dropped: Option<Vec<String>>,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -317,20 +382,30 @@ impl DispatchCompleted {
 /// `dispatch_corrected`: the phantom guard's correction of a `done` that changed nothing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchCorrected {
+    /// The dispatch whose completion is corrected.
     pub dispatch_id: String,
+    /// The corrected status (failed).
     pub status: DispatchStatus,
+    /// The status the completion said (done).
     pub previous_status: DispatchStatus,
     /// The kind of receipt corrected (`dispatch_completed`).
     pub corrects: String,
+    /// Always true: the phantom guard rejected a `done`.
     pub phantom_rejected: bool,
+    /// Why, in words.
     pub reason: String,
+    /// The same reason, under the name failures carry.
     pub failure_reason: String,
+    /// The completion's diff statistics, which show no change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff_stats: Option<DiffStats>,
+    /// The completion's teardown class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown_class: Option<TeardownClass>,
+    /// The completion's head commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<String>,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -342,10 +417,15 @@ impl Kind for DispatchCorrected {
 /// The route a constraint decision was about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RouteRef {
+    /// The provider the dispatch asked for.
     pub provider: String,
+    /// The model it asked for; `null` for the CLI's default.
     pub model: Option<String>,
+    /// Its role.
     pub role: String,
+    /// Its lane.
     pub lane: Lane,
+    /// Its permission posture.
     pub permission: Permission,
     /// The route's path, for `forbid_route` matching (provider, then model).
     pub via: Vec<String>,
@@ -354,22 +434,37 @@ pub struct RouteRef {
 /// `constraint_decision`: one provider constraint that matched a dispatch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConstraintDecision {
+    /// The dispatch judged.
     pub dispatch_id: String,
+    /// The constraint's `id` in provider_constraints.yaml.
     pub constraint_id: String,
     /// `forbid_route` or `require_route`.
     pub rule: String,
+    /// What it decided.
     pub decision: Verdict,
+    /// The constraint's severity: blocking refuses, warn records, info notes.
     pub audit_severity: Severity,
+    /// Where VNX enforces the rule (recorded as declared).
     pub enforcement: Enforcement,
+    /// The constraint's reason, as written.
     pub reason: String,
+    /// What matched, in words.
     pub detail: String,
+    /// The variable that overrides it: `VNX_OVERRIDE_<ID>=1`.
     pub override_variable: String,
+    /// Whether the constraint allows an override.
     pub override_allowed: bool,
+    /// Whether the override variable was set for this dispatch.
     pub override_requested: bool,
+    /// Why, from `VNX_OVERRIDE_<ID>_REASON`.
     pub override_reason: Option<String>,
+    /// The route the decision was about.
     pub route: RouteRef,
+    /// The constraints file, relative to the repository root.
     pub constraints_file: String,
+    /// SHA-256 of that file as it was judged.
     pub constraints_sha256: String,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -10,19 +10,29 @@ use crate::gate::{Decision, Exit, Status};
 /// `gate_request`: a gate is about to run, on this head, under this contract.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateRequest {
+    /// The dispatch whose work the gate checks.
     pub dispatch_id: String,
+    /// The gate's name in .vnx/config.yaml.
     pub gate: String,
     /// `command` or `review`.
     pub kind: String,
+    /// The gate-check run: its UTC time and two random bytes.
     pub run: String,
+    /// The commit the gate checks (the completion's head).
     pub head_commit: String,
+    /// The commit the dispatch started from.
     pub base_commit: String,
     /// The gate's definition as configured.
     pub definition: serde_json::Value,
+    /// SHA-256 of the definition's canonical JSON.
     pub definition_sha256: String,
+    /// The request file the gate was given (review gates: the reviewer's prompt).
     pub request_path: String,
+    /// SHA-256 of that file.
     pub request_sha256: String,
+    /// SHA-256 over dispatch, gate, definition, head and request: a result counts only for it.
     pub contract_hash: String,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -34,43 +44,71 @@ impl Kind for GateRequest {
 /// `gate_result`: what one gate found, with the hashes of every file it left.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateResult {
+    /// The dispatch whose work the gate checked.
     pub dispatch_id: String,
+    /// The gate's name in .vnx/config.yaml.
     pub gate: String,
+    /// `command` or `review`.
     pub kind: String,
+    /// The gate-check run it belongs to.
     pub run: String,
+    /// What the gate found; only `pass` counts.
     pub status: Status,
+    /// Why, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The same reason when the gate did not pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// The contract of the request this result answers.
     pub contract_hash: String,
+    /// The commit the gate checked.
     pub head_commit: String,
+    /// SHA-256 of the definition it ran under.
     pub definition_sha256: String,
+    /// SHA-256 of the request it was given.
     pub request_sha256: String,
+    /// Seconds the gate ran.
     pub duration_seconds: f64,
+    /// What ran: the command, or the reviewer CLI with the request replaced by its hash.
     pub argv: Vec<String>,
+    /// How the gate's process ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<Exit>,
+    /// The reviewer's provider (review gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// The reviewer's model (review gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The reviewer CLI's session id (review gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The reviewer's verdict (review gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// The reviewer's findings by weight (review gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finding_counts: Option<Counts>,
+    /// The reviewer's first findings, messages shortened.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// The gate's output log.
     pub output_path: String,
+    /// SHA-256 of that log, when it exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_sha256: Option<String>,
+    /// The result file, `result.json`.
     pub result_path: String,
+    /// SHA-256 of that file.
     pub result_sha256: String,
+    /// The human report, `report.md`.
     pub report_path: String,
+    /// SHA-256 of that file.
     pub report_sha256: String,
+    /// Whether the throwaway checkout the gate ran in was removed.
     pub worktree_removed: bool,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -83,38 +121,57 @@ impl Kind for GateResult {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GateReportStatus {
+    /// Every required gate passed.
     Go,
+    /// Something is missing or did not pass.
     Hold,
 }
 
 /// One gate as a `gate_report` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateReportEntry {
+    /// The gate's name.
     pub gate: String,
+    /// `command` or `review`.
     pub kind: String,
+    /// What it found in this run.
     pub status: Status,
+    /// The contract its result answers.
     pub contract_hash: String,
+    /// The commit it checked.
     pub head_commit: String,
 }
 
 /// `gate_report`: a gate-check's decision and what it rests on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateReport {
+    /// The dispatch checked.
     pub dispatch_id: String,
+    /// The gate-check run.
     pub run: String,
+    /// The decision in lower case (go or hold).
     pub status: GateReportStatus,
+    /// The decision as people read it (GO or HOLD).
     pub decision: Decision,
+    /// Why the decision is HOLD (empty for GO).
     pub reasons: Vec<String>,
+    /// What a GO rests on besides passing gates (a role that requires none, ignored receipts).
     pub notes: Vec<String>,
+    /// The dispatch's role, whose gates were run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The commit checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<String>,
     /// The gates the role requires; `None` when it names none.
     pub required: Option<Vec<String>>,
+    /// Each gate run, with its status.
     pub gates: Vec<GateReportEntry>,
+    /// The report file, `gate-report.json`.
     pub report_path: String,
+    /// SHA-256 of that file.
     pub report_sha256: String,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }

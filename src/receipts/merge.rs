@@ -10,8 +10,11 @@ use crate::merge::conditions::GateEvidence;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MergeStatus {
+    /// `merge`: the plan, written before git merges.
     Planned,
+    /// `merge_failed`: git refused; nothing was merged.
     Failed,
+    /// `merge_completed`: the merge commit exists.
     Merged,
 }
 
@@ -27,7 +30,9 @@ pub struct CheckpointRef {
 /// The completion receipt a merge rests on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompletionRef {
+    /// The completion's line number (`null` on lines other tools wrote).
     pub seq: Option<u64>,
+    /// SHA-256 of the completion's line.
     pub line_sha256: String,
 }
 
@@ -35,27 +40,43 @@ pub struct CompletionRef {
 /// the `VNX-Receipt` trailer of the merge commit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergePlanned {
+    /// The dispatch merged.
     pub dispatch_id: String,
+    /// Always planned.
     pub status: MergeStatus,
+    /// Its role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The branch merged, `dispatch/<id>`.
     pub branch: String,
+    /// The commit merged: the completion's head, where the branch must still be.
     pub head_commit: String,
+    /// The branch merged into.
     pub base_ref: String,
+    /// The commit the dispatch started from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_commit: Option<String>,
+    /// Where the base branch is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_tip: Option<String>,
+    /// Whether the base moved since the dispatch started.
     pub base_moved: bool,
+    /// The tree the merge will produce (`git merge-tree`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_tree: Option<String>,
+    /// How it is merged (`git merge --no-ff`).
     pub strategy: String,
+    /// The required gates' evidence.
     pub gates: Vec<GateEvidence>,
+    /// The conditions that held, in order.
     pub conditions: Vec<String>,
+    /// The checkpoint the ledger was anchored by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointRef>,
+    /// The completion receipt the merge rests on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion: Option<CompletionRef>,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -67,12 +88,17 @@ impl Kind for MergePlanned {
 /// `merge_failed`: git refused the planned merge (nothing was merged).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeFailed {
+    /// The dispatch whose merge failed.
     pub dispatch_id: String,
+    /// Always failed.
     pub status: MergeStatus,
     /// Entry hash of the `merge` receipt.
     pub merge_receipt: String,
+    /// The `merge` receipt's line number.
     pub merge_receipt_seq: u64,
+    /// What git said.
     pub failure_reason: String,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -84,16 +110,27 @@ impl Kind for MergeFailed {
 /// `merge_completed`: the merge commit and whether its tree is the one planned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeCompleted {
+    /// The dispatch merged.
     pub dispatch_id: String,
+    /// Always merged.
     pub status: MergeStatus,
+    /// Entry hash of the `merge` receipt (the commit's `VNX-Receipt` trailer).
     pub merge_receipt: String,
+    /// The `merge` receipt's line number.
     pub merge_receipt_seq: u64,
+    /// The merge commit.
     pub merge_commit: String,
+    /// Its tree.
     pub tree: String,
+    /// Whether that tree is the one the plan computed.
     pub tree_as_planned: bool,
+    /// The branch merged.
     pub branch: String,
+    /// The commit merged.
     pub head_commit: String,
+    /// The branch merged into.
     pub base_ref: String,
+    /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -120,16 +120,27 @@ pub fn read_line<K: Kind>(line: &[u8]) -> Option<Read<K>> {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Typed {
+    /// A `dispatch_started` receipt.
     DispatchStarted(Box<Read<DispatchStarted>>),
+    /// A `dispatch_completed` receipt.
     DispatchCompleted(Box<Read<DispatchCompleted>>),
+    /// A `dispatch_corrected` receipt.
     DispatchCorrected(Box<Read<DispatchCorrected>>),
+    /// A `constraint_decision` receipt.
     ConstraintDecision(Box<Read<ConstraintDecision>>),
+    /// A `gate_request` receipt.
     GateRequest(Box<Read<GateRequest>>),
+    /// A `gate_result` receipt.
     GateResult(Box<Read<GateResult>>),
+    /// A `gate_report` receipt.
     GateReport(Box<Read<GateReport>>),
+    /// A `merge` receipt.
     MergePlanned(Box<Read<MergePlanned>>),
+    /// A `merge_failed` receipt.
     MergeFailed(Box<Read<MergeFailed>>),
+    /// A `merge_completed` receipt.
     MergeCompleted(Box<Read<MergeCompleted>>),
+    /// A `worktree_released` receipt.
     WorktreeReleased(Box<Read<WorktreeReleased>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
