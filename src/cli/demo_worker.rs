@@ -30,9 +30,9 @@ pub struct Args {
 /// `vnx report`, in-process, when running inside a dispatch.
 fn report(status: ReportStatus, summary: &str) -> Result<(), CliError> {
     if let (Ok(id), Some(dir), Ok(seal)) = (
-        std::env::var("VNX_DISPATCH_ID"),
-        std::env::var_os("VNX_DISPATCH_DIR"),
-        std::env::var(signals::SEAL_VAR),
+        super::settings::env_text("VNX_DISPATCH_ID").ok_or(()),
+        super::settings::env("VNX_DISPATCH_DIR"),
+        super::settings::env_text(signals::SEAL_VAR).ok_or(()),
     ) {
         signals::write_report(
             PathBuf::from(dir).as_path(),

@@ -52,10 +52,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Some(p) if p.data_dir().is_dir() => Some(p.cache_dir()),
         _ => settings::user_cache_dir(),
     };
-    let home = std::env::var_os("HOME")
+    let home = super::settings::env("HOME")
         .filter(|h| !h.is_empty())
         .map(std::path::PathBuf::from);
-    let codex_home = std::env::var_os("CODEX_HOME")
+    let codex_home = super::settings::env("CODEX_HOME")
         .filter(|h| !h.is_empty())
         .map(std::path::PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".codex")));

@@ -5,6 +5,24 @@ use super::output::say;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+/// An environment variable, as the OS holds it: the CLI's one reader of the environment (the
+/// library never reads it).
+#[allow(clippy::disallowed_methods, reason = "the CLI's one reader of the environment")]
+pub fn env(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name)
+}
+
+/// An environment variable as text; `None` when unset or not UTF-8.
+pub fn env_text(name: &str) -> Option<String> {
+    env(name).and_then(|v| v.into_string().ok())
+}
+
+/// Every environment variable.
+#[allow(clippy::disallowed_methods, reason = "the CLI's one reader of the environment")]
+pub fn env_all() -> std::env::VarsOs {
+    std::env::vars_os()
+}
+
 use clap::Args;
 
 use super::CliError;
@@ -24,7 +42,7 @@ impl LedgerArg {
         self.ledger
             .clone()
             .or_else(|| {
-                std::env::var_os("VNX_LEDGER")
+                env("VNX_LEDGER")
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from)
             })
@@ -54,14 +72,14 @@ pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
     if let Some(p) = flag {
         return Ok(p);
     }
-    if let Some(p) = std::env::var_os("VNX_CHECKPOINT_KEY").filter(|v| !v.is_empty()) {
+    if let Some(p) = env("VNX_CHECKPOINT_KEY").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    let config = std::env::var_os("XDG_CONFIG_HOME")
+    let config = env("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
-            std::env::var_os("HOME")
+            env("HOME")
                 .filter(|v| !v.is_empty())
                 .map(|h| PathBuf::from(h).join(".config"))
         })
@@ -77,7 +95,7 @@ pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
 /// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.
 pub fn tmux_socket(flag: Option<String>) -> String {
     flag.or_else(|| {
-        std::env::var("VNX_TMUX_SOCKET")
+        env_text("VNX_TMUX_SOCKET").ok_or(())
             .ok()
             .filter(|v| !v.is_empty())
     })
@@ -90,7 +108,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         return Some(PathBuf::from(name));
     }
-    let path = std::env::var_os("PATH")?;
+    let path = env("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| {
@@ -110,7 +128,7 @@ pub fn project() -> Result<vnx::project::Project, CliError> {
 
 /// A per-user cache directory: `$XDG_CACHE_HOME/vnx`, else `~/.cache/vnx`.
 pub fn user_cache_dir() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let var = |name| env(name).filter(|v| !v.is_empty());
     var("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
@@ -122,7 +140,7 @@ pub fn user_cache_dir() -> Option<PathBuf> {
 pub fn constraint_overrides() -> (BTreeSet<String>, BTreeMap<String, String>) {
     let mut keys = BTreeSet::new();
     let mut reasons = BTreeMap::new();
-    for (name, value) in std::env::vars_os() {
+    for (name, value) in env_all() {
         let Some(key) = name
             .to_str()
             .and_then(|n| n.strip_prefix("VNX_OVERRIDE_"))
@@ -206,7 +224,7 @@ pub fn finish_pending(project: &vnx::project::Project) {
 /// `$XDG_STATE_HOME/vnx/witness` (default `~/.local/state`); `None` when neither HOME nor
 /// XDG_STATE_HOME is set.
 pub fn witness_dir() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let var = |name| env(name).filter(|v| !v.is_empty());
     if let Some(p) = var("VNX_WITNESS_DIR") {
         return Some(PathBuf::from(p));
     }

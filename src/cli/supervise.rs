@@ -51,9 +51,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let around = dispatch::Surroundings {
         pane: &pane,
         cancel: &cancel,
-        path: std::env::var_os("PATH"),
+        path: super::settings::env("PATH"),
         tty: stdin.is_terminal().then(|| stdin.as_fd()),
-        tmux_pane: std::env::var("TMUX_PANE").ok(),
+        tmux_pane: super::settings::env_text("TMUX_PANE"),
         attestor: &attestor,
     };
     let outcome = dispatch::supervise(&spec, &around)?;
