@@ -114,6 +114,7 @@ fn orphaned_trailers(path: &Path, report: &mut VerifyReport) -> Result<(), CliEr
             ),
             expected: None,
             actual: None,
+            other_line: None,
         });
         report.status = ChainStatus::Broken;
     }

@@ -98,6 +98,9 @@ pub struct Violation {
     pub expected: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
+    /// The second line a violation is about (the other line of a swapped pair).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_line: Option<u64>,
 }
 
 /// The last line of the ledger.
@@ -245,6 +248,27 @@ struct Checker<'a> {
     head_entry: Option<Hash>,
     /// Running digest over every line's hash (when checkpoints or the caller need it).
     history: Option<Sha256>,
+    /// The last few chained entries, to recognise two swapped lines.
+    window: VecDeque<Seen>,
+}
+
+/// A chained entry as the swap check needs it.
+#[derive(Clone, Copy)]
+struct Seen {
+    line: u64,
+    /// Whether this was the first chained line (its predecessor is genesis).
+    first: bool,
+    entry_hash: Hash,
+    line_hash: Hash,
+    prev_hash: Link,
+    prev_line: Link,
+    /// `violations.len()`, `violations_total` and `last_reported` before this line.
+    before: (usize, u64, Option<(u64, ViolationKind)>),
+}
+
+/// Whether `link` (absent counts as agreeing, for lines without the byte link) is `target`.
+fn links(link: Link, target: Hash) -> bool {
+    link == Link::Hash(target) || link == Link::Absent
 }
 
 const RECENT: usize = 64;
@@ -310,6 +334,7 @@ impl<'a> Checker<'a> {
             checkpoint_ok: vec![None; options.checkpoints.len()],
             head_entry: None,
             history: (options.history || !options.checkpoints.is_empty()).then(Sha256::new),
+            window: VecDeque::with_capacity(3),
         };
         for (line, kind, detail) in invalid {
             checker.report(line, kind, detail);
@@ -346,6 +371,7 @@ impl<'a> Checker<'a> {
                 detail,
                 expected,
                 actual,
+                other_line: None,
             });
         }
     }
@@ -358,13 +384,16 @@ impl<'a> Checker<'a> {
         }
         self.check_checkpoints(n, &line_hash);
         let mut seq = None;
+        let before = self.snapshot();
         match l.kind {
-            LineKind::Blank(_) => {}
-            LineKind::Line(facts) => seq = self.part(n, facts),
+            LineKind::Blank(_) => self.window.clear(),
+            LineKind::Line(facts) => seq = self.part(n, facts, before),
             LineKind::Split(_, parts) => {
+                self.window.clear();
                 for facts in parts {
-                    seq = self.part(n, facts);
+                    seq = self.part(n, facts, before);
                 }
+                self.window.clear();
             }
         }
         self.prev = Some(Prev {
@@ -379,7 +408,12 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks one entry (a line, or a part of a line split at bare CRs); returns its `seq`.
-    fn part(&mut self, n: u64, facts: LineFacts) -> Option<u64> {
+    fn part(
+        &mut self,
+        n: u64,
+        facts: LineFacts,
+        before: (usize, u64, Option<(u64, ViolationKind)>),
+    ) -> Option<u64> {
         match facts.entry {
             Err(e) => {
                 let kind = match e {
@@ -389,6 +423,7 @@ impl<'a> Checker<'a> {
                 self.report(n, kind, e.to_string());
                 self.prev_entry = Some(None);
                 self.head_entry = None;
+                self.window.clear();
                 None
             }
             Ok(entry) => {
@@ -397,7 +432,9 @@ impl<'a> Checker<'a> {
                 } else {
                     self.parsed += 1;
                 }
+                let first = !self.chained;
                 self.entry(n, &entry);
+                self.remember(n, first, &entry, facts.line_hash, before);
                 self.prev_entry = Some(Some(entry.entry_hash));
                 self.head_entry = Some(entry.entry_hash);
                 entry.seq.filter(|_| entry.prev_line.is_present())
@@ -438,6 +475,10 @@ impl<'a> Checker<'a> {
     }
 
     fn entry(&mut self, n: u64, e: &Entry) {
+        if !e.is_marker && e.prev_hash.is_present() && self.swap_behind(Some((n, e))) {
+            // This line links past the swapped pair correctly; its links are explained.
+            self.explained_through = n;
+        }
         // `seq` must continue the previous line's, or equal the line number after a line
         // without one.
         let mut seq_gap = false;
@@ -622,15 +663,111 @@ impl<'a> Checker<'a> {
                     Some(link_text(e.prev_hash)),
                 );
             } else {
+                // Only VNX's link: its entry hash covers line n-1 except its own prev_hash, so
+                // a break only here means line n-1 was edited (or this link was).
                 self.report_full(
-                    n,
-                    ViolationKind::LinkMismatch,
-                    format!("prev_hash does not match the entry hash of the entry before line {n}"),
+                    prev_line,
+                    ViolationKind::AlteredLine,
+                    format!(
+                        "line {prev_line} was altered: line {n} no longer links to it (or \
+                         line {n}'s prev_hash was edited)"
+                    ),
                     expected,
                     Some(link_text(e.prev_hash)),
                 );
             }
         }
+    }
+
+    fn snapshot(&self) -> (usize, u64, Option<(u64, ViolationKind)>) {
+        (
+            self.violations.len(),
+            self.violations_total,
+            self.last_reported,
+        )
+    }
+
+    fn remember(
+        &mut self,
+        n: u64,
+        first: bool,
+        e: &Entry,
+        line_hash: Hash,
+        before: (usize, u64, Option<(u64, ViolationKind)>),
+    ) {
+        if e.is_marker || !e.prev_hash.is_present() {
+            self.window.clear();
+            return;
+        }
+        if self.window.len() == 3 {
+            self.window.pop_front();
+        }
+        self.window.push_back(Seen {
+            line: n,
+            first,
+            entry_hash: e.entry_hash,
+            line_hash,
+            prev_hash: e.prev_hash,
+            prev_line: e.prev_line,
+            before,
+        });
+    }
+
+    /// Whether the last two entries seen are a swapped pair: each links where the other
+    /// should, and the chain runs on correctly around them, i.e. the links all match once the
+    /// pair is put back in order. `next` is the entry after the pair (`None` at the end of
+    /// the ledger). On a swap, the pair's link failures are replaced by one `reordered`.
+    fn swap_behind(&mut self, next: Option<(u64, &Entry)>) -> bool {
+        let len = self.window.len();
+        if len < 2 {
+            return false;
+        }
+        let (a, b) = (self.window[len - 2], self.window[len - 1]);
+        if b.line != a.line + 1 || a.entry_hash == b.entry_hash {
+            return false;
+        }
+        // What the entry before the pair links to.
+        let (before_entry, before_line) = if a.first {
+            (GENESIS, GENESIS)
+        } else if len == 3 && self.window[0].line + 1 == a.line {
+            (self.window[0].entry_hash, self.window[0].line_hash)
+        } else {
+            return false;
+        };
+        let pair_swapped = a.prev_hash == Link::Hash(b.entry_hash)
+            && links(a.prev_line, b.line_hash)
+            && b.prev_hash == Link::Hash(before_entry)
+            && links(b.prev_line, before_line);
+        let runs_on = match next {
+            None => true,
+            Some((n, e)) => {
+                n == b.line + 1
+                    && e.prev_hash == Link::Hash(a.entry_hash)
+                    && links(e.prev_line, a.line_hash)
+            }
+        };
+        if !pair_swapped || !runs_on {
+            return false;
+        }
+        let (len, total, last) = a.before;
+        self.violations.truncate(len);
+        self.violations_total = total;
+        self.last_reported = last;
+        self.pending_insert = None;
+        self.last_gap = None;
+        self.window.clear();
+        self.report(
+            a.line,
+            ViolationKind::Reordered,
+            format!(
+                "lines {} and {} are swapped: each links to where the other belongs",
+                a.line, b.line
+            ),
+        );
+        if let Some(v) = self.violations.last_mut().filter(|v| v.line == a.line) {
+            v.other_line = Some(b.line);
+        }
+        true
     }
 
     fn report_inserted(&mut self, from: u64, to: u64, n: u64) {
@@ -677,6 +814,7 @@ impl<'a> Checker<'a> {
     }
 
     fn finish(mut self, totals: ScanTotals) -> VerifyReport {
+        self.swap_behind(None);
         if let Some((p, j)) = self.pending_insert.take() {
             self.report_inserted(j + 1, p - 1, p);
         }

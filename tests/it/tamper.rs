@@ -322,3 +322,79 @@ fn the_listing_limit_changes_the_list_not_the_count() {
     assert_eq!((listed as u64, total), (9, 9));
     assert_eq!(count("2"), (2, 9));
 }
+
+/// A ledger as VNX (the Python tool) writes it: only the `prev_hash` link, no
+/// `prev_line_sha256` and no `seq`.
+fn python_ledger(n: usize) -> (TestEnv, Vec<Vec<u8>>) {
+    let (env, vnx_lines) = ledger(n);
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for line in &vnx_lines {
+        let mut o = obj(line);
+        o.remove("prev_line_sha256");
+        o.remove("seq");
+        if let Some(prev) = lines.last() {
+            o.insert("prev_hash", Value::string(hashes(prev).1));
+        }
+        lines.push(render(&o));
+    }
+    env.write_lines(&lines);
+    (env, lines)
+}
+
+#[test]
+fn python_ledger_untouched_verifies() {
+    let (env, _) = python_ledger(12);
+    assert_verified(&env);
+}
+
+#[test]
+fn python_modified_line_is_named() {
+    let (env, mut lines) = python_ledger(12);
+    lines[4] = edit(&lines[4], "note", "forged");
+    env.write_lines(&lines);
+    assert_broken(&env, &[(5, "altered_line")]);
+    let (_, report) = verify_json(&env);
+    let detail = report["report"]["violations"][0]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        detail.contains("line 5 was altered") && detail.contains("line 6"),
+        "{detail}"
+    );
+}
+
+fn swap_report(env: &TestEnv, first: u64) {
+    assert_broken(env, &[(first, "reordered")]);
+    let (_, report) = verify_json(env);
+    let v = &report["report"]["violations"][0];
+    assert_eq!(v["other_line"], first + 1, "{report:#}");
+}
+
+#[test]
+fn python_swapped_lines_are_one_reordering() {
+    for i in [0, 4, 10] {
+        let (env, mut lines) = python_ledger(12);
+        lines.swap(i, i + 1);
+        env.write_lines(&lines);
+        swap_report(&env, i as u64 + 1);
+    }
+}
+
+#[test]
+fn vnx_swapped_lines_name_both_lines_at_the_ends_too() {
+    for i in [0, 4, 10] {
+        let (env, mut lines) = ledger(12);
+        lines.swap(i, i + 1);
+        env.write_lines(&lines);
+        swap_report(&env, i as u64 + 1);
+    }
+}
+
+#[test]
+fn python_edit_plus_swap_are_both_named() {
+    let (env, mut lines) = python_ledger(12);
+    lines[1] = edit(&lines[1], "note", "forged");
+    lines.swap(6, 7);
+    env.write_lines(&lines);
+    assert_broken(&env, &[(2, "altered_line"), (7, "reordered")]);
+}
