@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, hermetic, run};
-use crate::dispatch::{Repo, completion};
+use crate::common::{Repo, TestEnv, completion, hermetic, run};
 
 /// A bin directory holding only what doctor should find: git and tmux, the stand-in claude,
 /// codex and gemini, and an `ollama` script.

@@ -1,9 +1,9 @@
 //! vnx's integration tests: one binary, one module per capability.
 
-// The dispatch tests drive `vnx-fake-cli`, which is built only with the `fake-clis` feature.
-// Refuse to build rather than silently skip them.
-#[cfg(not(feature = "fake-clis"))]
-compile_error!("the integration tests need the stand-in CLIs: run `cargo test --all-features`");
+//! Shared helpers (`TestEnv`, `Repo`, `Server`, `Fakes`, gate helpers) live in `common/`; the
+//! other modules hold only tests. The stand-in CLIs (`vnx-fake-cli`, testing/fake-cli/) are
+//! built by a plain `cargo test`: the package's dev-dependency on itself turns on
+//! `test-fakes`.
 
 mod common;
 

@@ -8,8 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{Run, repo_dir, run};
-use crate::dispatch::{Repo, completion};
+use crate::common::{Repo, Run, completion, repo_dir, run};
 
 fn enabled() -> bool {
     if std::env::var("VNX_E2E_REAL_CLIS").as_deref() == Ok("1") {

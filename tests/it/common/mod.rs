@@ -3,6 +3,16 @@
 
 #![allow(dead_code)]
 
+mod fakes;
+mod gates;
+mod repo;
+mod tmux;
+
+pub use fakes::Fakes;
+pub use gates::{committed, configure, gate_check, gate_check_with, ledger_path};
+pub use repo::{Repo, completion};
+pub use tmux::{Server, wait_for};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -216,4 +226,21 @@ pub fn brief(report: &serde_json::Value) -> String {
         r["violations_total"],
         first.join(", ")
     )
+}
+
+/// `python3`, required when running in CI (where `.ci/run` guarantees it).
+pub fn python3() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("python3"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 is required for the VNX interop tests in CI"
+        );
+        eprintln!("python3 not found: skipping the cross-check against CPython");
+    }
+    found
 }
