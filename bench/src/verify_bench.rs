@@ -137,7 +137,7 @@ pub fn bench_python(
     cfg: &Config,
     rng: &mut Rng,
 ) -> Result<Python> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("receipts/reference/vnx_chain.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../receipts/reference/vnx_chain.py");
     let Some(python3) = find_on_path("python3") else {
         note("python3 is not on PATH; skipping the Python reference");
         return Ok(Python::Skipped("python3 is not on PATH".into()));

@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         CliError::usage("not running inside a vnx dispatch")
             .with_hint("vnx report is for workers: vnx sets VNX_DISPATCH_ID and VNX_DISPATCH_DIR")
     };
-    let id = super::settings::env_text("VNX_DISPATCH_ID").ok_or(()).map_err(|_| not_in_dispatch())?;
+    let id = super::settings::env_text("VNX_DISPATCH_ID").ok_or_else(not_in_dispatch)?;
     let dir = super::settings::env("VNX_DISPATCH_DIR")
         .map(PathBuf::from)
         .ok_or_else(not_in_dispatch)?;
@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         StatusArg::Done => ReportStatus::Done,
         StatusArg::Failed => ReportStatus::Failed,
     };
-    let seal = super::settings::env_text(signals::SEAL_VAR).ok_or(()).map_err(|_| {
+    let seal = super::settings::env_text(signals::SEAL_VAR).ok_or_else(|| {
         CliError::usage(format!(
             "{} is not set, so the supervisor would not accept this report",
             signals::SEAL_VAR

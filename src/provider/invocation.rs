@@ -27,7 +27,7 @@ const GEMINI_REPORT_RULE: &str = "run_shell_command(vnx report)";
 /// A worker start, fully decided.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Invocation {
-    /// argv[0] is the program name (resolved to a path by the caller); later elements are
+    /// `argv[0]` is the program name (resolved to a path by the caller); later elements are
     /// templates where `{prompt}`/`{prompt_file}` are substituted and `{{`/`}}` are braces.
     pub argv: Vec<String>,
     /// Variables set for the worker only.

@@ -221,7 +221,7 @@ impl Provider {
     }
 
     /// The provider a model name implies (as VNX): sonnet/opus/haiku/claude-* → claude,
-    /// gpt*/codex*/o<digit>* → codex, gemini* → gemini, `name:tag` → ollama. A name that
+    /// `gpt*`/`codex*`/`o<digit>*` → codex, gemini* → gemini, `name:tag` → ollama. A name that
     /// fits two rules is an error, not a guess.
     pub fn infer(model: &str) -> Result<Provider, ProviderError> {
         let m = model.to_ascii_lowercase();

@@ -3,8 +3,7 @@
 //! deleted, also in the git hooks' `--allow-missing` mode; merge trailers that name receipts
 //! no longer on the ledger are named; and the checkpoint messages say what happened.
 
-use crate::common::{TestEnv, run, verify_json, violations};
-use crate::dispatch::Repo;
+use crate::common::{Repo, TestEnv, run, verify_json, violations};
 
 fn checkpoint(env: &TestEnv) -> crate::common::Run {
     run(env.vnx_ledger(&["audit-chain", "checkpoint"]))
@@ -112,15 +111,15 @@ fn checkpoint_messages_say_what_happened() {
 #[test]
 fn a_merge_trailer_whose_receipt_is_gone_is_named() {
     let repo = Repo::new();
-    crate::gates::configure(
+    crate::common::configure(
         &repo,
         "gates:\n  ok: {kind: command, argv: [\"true\"]}\nroles:\n  implementer: {gates: [ok]}\n",
     );
-    let before = crate::gates::committed(&repo, "implementer");
-    let (r, _) = crate::gates::gate_check(&repo, &before);
+    let before = crate::common::committed(&repo, "implementer");
+    let (r, _) = crate::common::gate_check(&repo, &before);
     assert_eq!(r.code, 0);
     // The ledger as it was before the merge, and the checkpoint ref then.
-    let ledger = crate::gates::ledger_path(&repo);
+    let ledger = crate::common::ledger_path(&repo);
     let saved = std::fs::read(&ledger).unwrap();
     let saved_ref = repo.env.git(&["rev-parse", "refs/vnx/checkpoints"]);
     let m = run(repo.vnx().args(["merge", &before]));

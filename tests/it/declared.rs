@@ -5,8 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::common::run;
-use crate::dispatch::{Repo, completion};
+use crate::common::{Repo, completion, run};
 
 /// Writes an executable script.
 fn script(path: &Path, body: &str) {

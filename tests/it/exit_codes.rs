@@ -2,9 +2,9 @@
 //! operational failure, 4 an internal bug. Each command with a verdict is driven to each
 //! status it can end with.
 
+use crate::common::Repo;
 use crate::common::{TestEnv, run};
-use crate::dispatch::Repo;
-use crate::gates::{committed, configure, gate_check};
+use crate::common::{committed, configure, gate_check};
 
 const GATES: &str = "gates:\n\
     \x20 tests: {kind: command, argv: [sh, -c, 'test -f demo-output.txt']}\n\
@@ -52,7 +52,7 @@ fn gate_check_merge_and_wait() {
 
     assert_eq!(code(&repo, &["wait", &go]), 0, "done");
     let failed =
-        crate::dispatch::completion(&repo.dispatch("fail", &["--instruction", "x"]))["dispatch_id"]
+        crate::common::completion(&repo.dispatch("fail", &["--instruction", "x"]))["dispatch_id"]
             .as_str()
             .unwrap()
             .to_owned();

@@ -5,64 +5,9 @@
 //! are not success, deadlines that take the CLI's children too, and the flags and prompt the
 //! CLI actually received.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Run, run};
-use crate::dispatch::{Repo, completion};
-
-/// A bin directory with `claude`, `codex` and `gemini` linked to the stand-in, and the
-/// directory the stand-in logs its invocations to.
-pub struct Fakes {
-    dir: tempfile::TempDir,
-}
-
-impl Fakes {
-    pub fn new() -> Fakes {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir(&bin).unwrap();
-        std::fs::create_dir(dir.path().join("log")).unwrap();
-        for name in ["claude", "codex", "gemini"] {
-            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_vnx-fake-cli"), bin.join(name)).unwrap();
-        }
-        Fakes { dir }
-    }
-
-    pub fn log_dir(&self) -> PathBuf {
-        self.dir.path().join("log")
-    }
-
-    pub fn path(&self) -> OsString {
-        let mut path = self.dir.path().join("bin").into_os_string();
-        path.push(":");
-        path.push(std::env::var_os("PATH").unwrap_or_default());
-        path
-    }
-
-    /// The stand-in's invocation logs for one personality.
-    pub fn invocations(&self, personality: &str) -> Vec<serde_json::Value> {
-        let mut logs: Vec<serde_json::Value> = std::fs::read_dir(self.log_dir())
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                name.starts_with(&format!("{personality}-")) && name.ends_with(".json")
-            })
-            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
-            .collect();
-        logs.sort_by_key(|l| l["pid"].as_u64());
-        logs
-    }
-
-    /// The invocation whose prompt is this dispatch's.
-    pub fn invocation_of(&self, personality: &str, prompt: &str) -> serde_json::Value {
-        self.invocations(personality)
-            .into_iter()
-            .find(|l| l["prompt"].as_str().is_some_and(|p| p.contains(prompt)))
-            .unwrap_or_else(|| panic!("no {personality} invocation saw {prompt:?}"))
-    }
-}
+use crate::common::{Fakes, Repo, Run, completion, run};
 
 fn dispatch(repo: &Repo, fakes: &Fakes, args: &[&str], instruction: &str) -> Run {
     let mut cmd = repo.vnx();

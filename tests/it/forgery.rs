@@ -11,9 +11,7 @@ use vnx::ledger::checkpoint::CheckpointKey;
 use vnx::ledger::json::Value;
 use vnx::ledger::{Ledger, Receipt};
 
-use crate::common::run;
-use crate::dispatch::{Repo, completion};
-use crate::gates::{configure, gate_check, ledger_path};
+use crate::common::{Repo, completion, configure, gate_check, ledger_path, run};
 
 /// A role whose only required gate always fails, and a declared provider `forger`: a script
 /// that commits its work, forges a passing result for that gate through `vnx receipts

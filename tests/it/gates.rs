@@ -5,43 +5,9 @@
 
 use std::path::PathBuf;
 
-use crate::common::{Run, run};
-use crate::dispatch::{Repo, completion};
-use crate::fake::Fakes;
-
-/// Appends to `.vnx/config.yaml` and commits it.
-pub fn configure(repo: &Repo, yaml: &str) {
-    let path = repo.env.path().join(".vnx/config.yaml");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(yaml);
-    std::fs::write(&path, text).unwrap();
-    repo.env.git(&["commit", "-q", "-am", "configure gates"]);
-}
-
-/// A done dispatch of the demo `commit` model in `role`: its id.
-pub fn committed(repo: &Repo, role: &str) -> String {
-    let r = repo.dispatch_as(role, "commit", &["--instruction", "add a greeting"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    completion(&r)["dispatch_id"].as_str().unwrap().to_owned()
-}
-
-pub fn gate_check(repo: &Repo, id: &str) -> (Run, serde_json::Value) {
-    gate_check_with(repo, id, |_| {})
-}
-
-fn gate_check_with(
-    repo: &Repo,
-    id: &str,
-    tweak: impl FnOnce(&mut std::process::Command),
-) -> (Run, serde_json::Value) {
-    let mut cmd = repo.vnx();
-    cmd.args(["gate-check", id, "--json"]);
-    tweak(&mut cmd);
-    let r = run(cmd);
-    let report = serde_json::from_str(r.stdout.trim())
-        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
-    (r, report)
-}
+use crate::common::{
+    Fakes, Repo, committed, completion, configure, gate_check, gate_check_with, run,
+};
 
 /// The report's entry for one gate.
 fn gate<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -407,9 +373,4 @@ fn the_phantom_guard_corrects_a_writing_roles_empty_done() {
     let r = repo.dispatch("dirty", &["--instruction", "x"]);
     assert_eq!(completion(&r)["event_type"], "dispatch_completed");
     repo.verify_ok();
-}
-
-/// The receipts file of a repo's ledger.
-pub fn ledger_path(repo: &Repo) -> PathBuf {
-    repo.env.path().join(".vnx-data/state/t0_receipts.ndjson")
 }

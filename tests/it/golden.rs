@@ -6,24 +6,7 @@ use std::process::Command;
 
 use vnx::ledger::{ChainStatus, Ledger, VerifyOptions, verify};
 
-use crate::common::{TestEnv, receipt, repo_dir, run};
-
-/// `python3`, required when running in CI (where `.ci/run` guarantees it).
-pub fn python3() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("python3"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python3 is required for the VNX interop tests in CI"
-        );
-        eprintln!("python3 not found: skipping the cross-check against CPython");
-    }
-    found
-}
+use crate::common::{TestEnv, python3, receipt, repo_dir, run};
 
 fn status_name(s: ChainStatus) -> &'static str {
     s.as_str()
@@ -96,7 +79,7 @@ fn reference_verify(python: &PathBuf, ledger: &std::path::Path) -> serde_json::V
 
 #[test]
 fn vnx_ledgers_verify_under_vnx_algorithm() {
-    let Some(python) = python3() else { return };
+    let python = python3();
     let env = TestEnv::new();
     let ledger = Ledger::new(env.ledger());
     ledger
@@ -124,7 +107,7 @@ fn vnx_ledgers_verify_under_vnx_algorithm() {
 
 #[test]
 fn vnx_appends_onto_a_python_ledger_and_both_verifiers_agree() {
-    let Some(python) = python3() else { return };
+    let python = python3();
     let env = TestEnv::new();
     for (golden, want) in [
         ("unchained.ndjson", "verified-segmented"),

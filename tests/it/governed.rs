@@ -5,8 +5,7 @@
 
 use serde_json::Value;
 
-use crate::common::run;
-use crate::dispatch::{Repo, completion};
+use crate::common::{Repo, completion, run};
 
 /// The ledger's receipts of one event type.
 fn events(repo: &Repo, event: &str) -> Vec<Value> {

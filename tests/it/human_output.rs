@@ -1,9 +1,9 @@
 //! What people read, pinned as inline snapshots: `status`, `wait`, `merge --check`, `doctor`
 //! and errors with their hints. Ids, commits, hashes, times and temporary paths are redacted.
 
+use crate::common::Repo;
 use crate::common::run;
-use crate::dispatch::Repo;
-use crate::gates::{committed, configure};
+use crate::common::{committed, configure};
 
 /// Runs `f` with the redactions every snapshot here needs.
 fn redacted(f: impl FnOnce()) {
@@ -31,7 +31,7 @@ fn status_and_wait() {
         let id = format!("D-0000000{n}");
         let r = repo.dispatch(model, &["--instruction", "x", "--id", &id]);
         ids.push(
-            crate::dispatch::completion(&r)["dispatch_id"]
+            crate::common::completion(&r)["dispatch_id"]
                 .as_str()
                 .unwrap()
                 .to_owned(),

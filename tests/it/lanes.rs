@@ -4,8 +4,7 @@
 //! a worker that changes nothing is classified clean (vnx's own files stay out of the
 //! worktree).
 
-use crate::common::run;
-use crate::dispatch::{Repo, completion};
+use crate::common::{Repo, completion, run};
 
 #[test]
 fn a_report_is_the_completion_signal_and_no_report_needs_input() {

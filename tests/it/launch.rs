@@ -2,7 +2,7 @@
 //! `launch_failed` completion, its untouched worktree and branch are removed, and its
 //! dispatch directory (evidence the ledger points at) stays.
 
-use crate::dispatch::Repo;
+use crate::common::Repo;
 
 #[test]
 fn a_session_that_cannot_start_closes_the_dispatch_and_undoes_the_worktree() {

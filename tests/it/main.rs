@@ -1,5 +1,10 @@
 //! vnx's integration tests: one binary, one module per capability.
 
+//! Shared helpers (`TestEnv`, `Repo`, `Server`, `Fakes`, gate helpers) live in `common/`; the
+//! other modules hold only tests. The stand-in CLIs (`vnx-fake-cli`, testing/fake-cli/) are
+//! built by a plain `cargo test`: the package's dev-dependency on itself turns on
+//! `test-fakes`.
+
 mod common;
 
 mod canonical;

@@ -3,9 +3,7 @@
 //! ledger, a failed dispatch, a moved branch tip, a missing, failing or stale gate, a
 //! conflicting base, and a dirty main checkout.
 
-use crate::common::{Run, run};
-use crate::dispatch::Repo;
-use crate::gates::{committed, configure, gate_check, ledger_path};
+use crate::common::{Repo, Run, committed, configure, gate_check, ledger_path, run};
 
 const GATES: &str = "gates:\n\
     \x20 tests: {kind: command, argv: [sh, -c, 'test -f demo-output.txt']}\n\
@@ -299,7 +297,7 @@ fn a_conflicting_base_a_dirty_checkout_and_an_undone_dispatch_are_refused() {
     );
 
     let r = repo.dispatch("fail", &["--instruction", "x"]);
-    let failed = crate::dispatch::completion(&r)["dispatch_id"]
+    let failed = crate::common::completion(&r)["dispatch_id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vnx::release::{Rule, proof};
 
-use crate::common::{Run, TestEnv, git, run};
-use crate::dispatch::{Repo, completion};
+use crate::common::{Repo, Run, TestEnv, completion, git, run};
 
 fn release(repo: &Repo, args: &[&str]) -> (Run, Value) {
     let r = run(repo.vnx().args(["worktree-release", "--json"]).args(args));

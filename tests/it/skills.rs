@@ -7,8 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use vnx::skills;
 
-use crate::common::run;
-use crate::dispatch::{Repo, completion};
+use crate::common::{Repo, completion, run};
 
 fn write(root: &Path, path: &str, data: &[u8]) {
     let path = root.join(path);

@@ -5,8 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::common::run;
-use crate::dispatch::{Repo, completion};
+use crate::common::{Repo, completion, run};
 
 fn script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -135,7 +134,7 @@ fn an_oversized_report_is_not_read_and_the_completion_still_lands() {
             .contains("over the 262144-byte limit"),
         "{c}"
     );
-    let line_len = std::fs::read_to_string(crate::gates::ledger_path(&repo))
+    let line_len = std::fs::read_to_string(crate::common::ledger_path(&repo))
         .unwrap()
         .lines()
         .map(str::len)
@@ -265,7 +264,7 @@ fn a_pending_completion_a_worker_planted_is_never_appended() {
         "{}",
         r.stderr
     );
-    let ledger = std::fs::read_to_string(crate::gates::ledger_path(&repo)).unwrap_or_default();
+    let ledger = std::fs::read_to_string(crate::common::ledger_path(&repo)).unwrap_or_default();
     assert!(!ledger.contains("D-0000dead"));
     assert!(
         pending.join("D-0000dead.ndjson").exists(),

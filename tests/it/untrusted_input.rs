@@ -6,8 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{Run, run};
-use crate::dispatch::Repo;
+use crate::common::{Repo, Run, run};
 
 const SECRET: &str = "root:$6$not-for-your-eyes";
 
@@ -130,7 +129,7 @@ fn an_endless_receipt_stream_is_refused_after_its_bound() {
 #[test]
 fn a_fifo_in_place_of_the_ledger_never_blocks() {
     let repo = Repo::new();
-    let ledger = crate::gates::ledger_path(&repo);
+    let ledger = crate::common::ledger_path(&repo);
     let _ = std::fs::remove_file(&ledger);
     mkfifo(&ledger);
     for args in [

@@ -3,6 +3,16 @@
 
 #![allow(dead_code)]
 
+mod fakes;
+mod gates;
+mod repo;
+mod tmux;
+
+pub use fakes::Fakes;
+pub use gates::{committed, configure, gate_check, gate_check_with, ledger_path};
+pub use repo::{Repo, completion};
+pub use tmux::{Server, wait_for};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -216,4 +226,16 @@ pub fn brief(report: &serde_json::Value) -> String {
         r["violations_total"],
         first.join(", ")
     )
+}
+
+/// `python3`, which the VNX interop tests need (as `.ci/run` guarantees): a test that asks for
+/// it fails without it.
+pub fn python3() -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("python3"))
+                .find(|p| p.is_file())
+        })
+        .expect("python3 is not on PATH: the VNX interop tests need it")
 }

@@ -1,0 +1,43 @@
+//! Helpers for tests that configure gates and run `vnx gate-check` on a `Repo`.
+
+use std::path::PathBuf;
+
+use super::{Repo, Run, completion, run};
+
+/// Appends to `.vnx/config.yaml` and commits it.
+pub fn configure(repo: &Repo, yaml: &str) {
+    let path = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(yaml);
+    std::fs::write(&path, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "configure gates"]);
+}
+
+/// A done dispatch of the demo `commit` model in `role`: its id.
+pub fn committed(repo: &Repo, role: &str) -> String {
+    let r = repo.dispatch_as(role, "commit", &["--instruction", "add a greeting"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    completion(&r)["dispatch_id"].as_str().unwrap().to_owned()
+}
+
+pub fn gate_check(repo: &Repo, id: &str) -> (Run, serde_json::Value) {
+    gate_check_with(repo, id, |_| {})
+}
+
+pub fn gate_check_with(
+    repo: &Repo,
+    id: &str,
+    tweak: impl FnOnce(&mut std::process::Command),
+) -> (Run, serde_json::Value) {
+    let mut cmd = repo.vnx();
+    cmd.args(["gate-check", id, "--json"]);
+    tweak(&mut cmd);
+    let r = run(cmd);
+    let report = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
+    (r, report)
+}
+/// The receipts file of a repo's ledger.
+pub fn ledger_path(repo: &Repo) -> PathBuf {
+    repo.env.path().join(".vnx-data/state/t0_receipts.ndjson")
+}

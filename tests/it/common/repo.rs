@@ -1,0 +1,87 @@
+//! `Repo`: an initialised, committed repository with a private tmux server, and the vnx
+//! commands the dispatch tests run in it.
+
+use std::process::Command;
+
+use super::tmux::Server;
+use super::{Run, TestEnv, run};
+
+/// An initialised, committed repository and a private tmux server for its dispatches.
+pub struct Repo {
+    pub env: TestEnv,
+    pub server: Server,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let env = TestEnv::new();
+        std::fs::remove_dir(env.path().join("state")).unwrap();
+        env.git_init();
+        let r = run(env.vnx().arg("init"));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        env.git(&["add", "-A"]);
+        env.git(&["commit", "-q", "-m", "vnx init"]);
+        Repo {
+            env,
+            server: Server::new(),
+        }
+    }
+
+    pub fn vnx(&self) -> Command {
+        let mut cmd = self.env.vnx();
+        cmd.env("VNX_TMUX_SOCKET", self.server.0.socket());
+        cmd
+    }
+
+    /// `vnx dispatch-agent` for a demo model, not yet run.
+    pub fn dispatch_cmd(&self, model: &str) -> Command {
+        let mut cmd = self.vnx();
+        cmd.args([
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--provider",
+            "demo",
+        ])
+        .args(["--model", model]);
+        cmd
+    }
+
+    pub fn dispatch(&self, model: &str, extra: &[&str]) -> Run {
+        run(self.dispatch_cmd(model).arg("--json").args(extra))
+    }
+
+    /// `vnx dispatch-agent --json` for a demo model in another role than implementer (e.g. a
+    /// reviewer, which the phantom guard leaves alone when it changes nothing).
+    pub fn dispatch_as(&self, role: &str, model: &str, extra: &[&str]) -> Run {
+        let mut cmd = self.vnx();
+        cmd.args(["dispatch-agent", "--agent", role, "--provider", "demo"])
+            .args(["--model", model, "--json"])
+            .args(extra);
+        run(cmd)
+    }
+
+    pub fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
+        let data =
+            std::fs::read_to_string(self.env.path().join(".vnx-data/state/t0_receipts.ndjson"))
+                .unwrap();
+        data.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["dispatch_id"] == id)
+            .collect()
+    }
+
+    pub fn branches(&self) -> String {
+        self.env.git(&["branch", "--list", "dispatch/*"])
+    }
+
+    pub fn verify_ok(&self) {
+        let r = run(self.vnx().args(["audit-chain", "verify"]));
+        assert_eq!(r.code, 0, "{}", r.stdout);
+    }
+}
+
+pub fn completion(r: &Run) -> serde_json::Value {
+    serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr))
+}
