@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 /// An environment variable, as the OS holds it: the CLI's one reader of the environment (the
 /// library never reads it).
-#[allow(clippy::disallowed_methods, reason = "the CLI's one reader of the environment")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the CLI's one reader of the environment"
+)]
 pub fn env(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name)
 }
@@ -18,7 +21,10 @@ pub fn env_text(name: &str) -> Option<String> {
 }
 
 /// Every environment variable.
-#[allow(clippy::disallowed_methods, reason = "the CLI's one reader of the environment")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the CLI's one reader of the environment"
+)]
 pub fn env_all() -> std::env::VarsOs {
     std::env::vars_os()
 }
@@ -95,7 +101,8 @@ pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
 /// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.
 pub fn tmux_socket(flag: Option<String>) -> String {
     flag.or_else(|| {
-        env_text("VNX_TMUX_SOCKET").ok_or(())
+        env_text("VNX_TMUX_SOCKET")
+            .ok_or(())
             .ok()
             .filter(|v| !v.is_empty())
     })
