@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use vnx::ledger::{ChainStatus, Ledger, VerifyOptions, verify};
+use vnx::ledger::{ChainStatus, Ledger, VerifyOptions, ViolationKind, verify};
 
 use crate::common::{TestEnv, python3, receipt, repo_dir, run};
 
@@ -39,7 +39,15 @@ fn python_vnx_ledgers_get_vnx_verdicts() {
                 let got = report.head.as_ref().and_then(|h| h.entry_hash.clone());
                 assert_eq!(got.as_deref(), Some(head), "{name}");
             }
-            let mut lines: Vec<u64> = report.violations.iter().map(|v| v.line).collect();
+            // vnx names an altered line N; VNX names line N+1, whose link to it broke.
+            let mut lines: Vec<u64> = report
+                .violations
+                .iter()
+                .map(|v| match v.kind {
+                    ViolationKind::AlteredLine => v.line + 1,
+                    _ => v.line,
+                })
+                .collect();
             // vnx reports a torn tail apart from tampering; VNX counts it as a violation.
             lines.extend(report.torn_tail.map(|t| t.line));
             lines.sort_unstable();
