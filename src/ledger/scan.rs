@@ -23,10 +23,12 @@ pub struct ScannedLine {
     pub kind: LineKind,
 }
 
+/// How a physical line reads to a Python reader such as VNX.
 #[derive(Debug)]
 pub enum LineKind {
     /// Blank in Python's sense (VNX skips it); carries the SHA-256 of its bytes.
     Blank(Hash),
+    /// One line as VNX reads it, with the facts the chain checks need.
     Line(LineFacts),
     /// A line holding bare carriage returns, which Python's text mode (and so VNX) reads as
     /// several lines: the whole line's SHA-256 and each non-blank part.
@@ -48,7 +50,9 @@ impl ScannedLine {
 pub struct Fragment {
     /// The physical line number the fragment would have had.
     pub line: u64,
+    /// Its first byte's offset in the file.
     pub byte_start: u64,
+    /// The offset just past its last byte (the file's length).
     pub byte_end: u64,
 }
 
@@ -59,6 +63,7 @@ pub struct ScanTotals {
     pub lines: u64,
     /// All bytes read.
     pub bytes: u64,
+    /// The unterminated fragment at the end, if any.
     pub torn_tail: Option<Fragment>,
 }
 
@@ -231,6 +236,7 @@ fn read_chunks(
             return Ok(ScanTotals {
                 lines: line - 1,
                 bytes,
+                /// The unterminated fragment at the end, if any.
                 torn_tail,
             });
         }

@@ -32,6 +32,7 @@ pub enum ChainStatus {
 }
 
 impl ChainStatus {
+    /// The status as reports print it (`verified-segmented`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             ChainStatus::Unchained => "unchained",
@@ -63,7 +64,9 @@ pub enum ViolationKind {
     LinkMismatch,
     /// `seq` repeats or goes back without a more specific explanation.
     SeqMismatch,
+    /// The line is not JSON (VNX cannot read it either).
     InvalidJson,
+    /// The line is JSON but not an object.
     NotAnObject,
     /// The first chained line does not start from genesis.
     BadGenesis,
@@ -92,10 +95,14 @@ pub enum ViolationKind {
 pub struct Violation {
     /// The 1-based line the violation is about.
     pub line: u64,
+    /// What is wrong.
     pub kind: ViolationKind,
+    /// What is wrong, in words, naming the lines involved.
     pub detail: String,
+    /// The value a link should have had, when the violation is a link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<String>,
+    /// The value it has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
     /// The second line a violation is about (the other line of a swapped pair).
@@ -106,6 +113,7 @@ pub struct Violation {
 /// The last line of the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Head {
+    /// Its 1-based line number.
     pub line: u64,
     /// SHA-256 of the line's bytes: commits to the whole history on a vnx ledger.
     pub line_sha256: String,
@@ -117,8 +125,11 @@ pub struct Head {
 /// How the ledger stands against one anchored checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckpointResult {
+    /// The checkpoint commit.
     pub id: String,
+    /// The ledger lines it covers.
     pub lines: u64,
+    /// Whether the ledger still holds exactly those lines.
     pub ok: bool,
     /// Signed by a key the repository does not trust (the ledger may still extend it).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -128,9 +139,11 @@ pub struct CheckpointResult {
 /// Everything verify found.
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyReport {
+    /// The verdict on the whole ledger.
     pub status: ChainStatus,
     /// Complete lines read.
     pub lines: u64,
+    /// Bytes read.
     pub bytes: u64,
     /// Lines before the first chained line that carry no `prev_hash`.
     pub unchained_prefix: u64,
@@ -138,15 +151,19 @@ pub struct VerifyReport {
     pub epochs: u64,
     /// Lines already in canonical form (the fast path) and lines that needed a full parse.
     pub canonical_lines: u64,
+    /// Lines that needed a full parse (not in canonical form).
     pub parsed_lines: u64,
+    /// The last complete line, when there is one.
     pub head: Option<Head>,
     /// An interrupted append's fragment at the end (not tampering; the next append
     /// quarantines it).
     pub torn_tail: Option<Fragment>,
+    /// Each anchored checkpoint and whether the ledger still extends it.
     pub checkpoints: Vec<CheckpointResult>,
     /// SHA-256 over the SHA-256 of every complete line in order, when computed: what a
     /// checkpoint signs, so it covers every line whatever its links.
     pub history_sha256: Option<String>,
+    /// The violations found, up to the reporting limit.
     pub violations: Vec<Violation>,
     /// All violations found, including any beyond the reporting limit.
     pub violations_total: u64,
