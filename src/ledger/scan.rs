@@ -236,7 +236,6 @@ fn read_chunks(
             return Ok(ScanTotals {
                 lines: line - 1,
                 bytes,
-                /// The unterminated fragment at the end, if any.
                 torn_tail,
             });
         }
