@@ -398,3 +398,44 @@ fn python_edit_plus_swap_are_both_named() {
     env.write_lines(&lines);
     assert_broken(&env, &[(2, "altered_line"), (7, "reordered")]);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any two adjacent lines swapped, anywhere in a ledger of any length, in either format,
+    /// is one `reordered` naming both lines; any one line edited (but the last, which nothing
+    /// links to) is one `altered_line` naming it.
+    #[test]
+    fn swaps_and_edits_are_named_wherever_they_are(
+        n in 2usize..16,
+        at in 0usize..15,
+        python in proptest::bool::ANY,
+    ) {
+        let at = at % (n - 1);
+        let (env, lines) = if python { python_ledger(n) } else { ledger(n) };
+        let verdicts = |lines: &[Vec<u8>]| {
+            env.write_lines(lines);
+            let report =
+                vnx::ledger::verify(&env.ledger(), &vnx::ledger::VerifyOptions::default())
+                    .unwrap();
+            report
+                .violations
+                .iter()
+                .map(|v| (v.line, v.kind, v.other_line))
+                .collect::<Vec<_>>()
+        };
+        let mut swapped = lines.clone();
+        swapped.swap(at, at + 1);
+        let line = at as u64 + 1;
+        proptest::prop_assert_eq!(
+            verdicts(&swapped),
+            vec![(line, vnx::ledger::ViolationKind::Reordered, Some(line + 1))]
+        );
+        let mut edited = lines.clone();
+        edited[at] = edit(&edited[at], "note", "forged");
+        proptest::prop_assert_eq!(
+            verdicts(&edited),
+            vec![(line, vnx::ledger::ViolationKind::AlteredLine, None)]
+        );
+    }
+}
