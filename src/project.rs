@@ -220,6 +220,10 @@ pub fn open_untrusted(path: &Path, levels: usize) -> std::io::Result<std::fs::Fi
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test makes a FIFO with mkfifo(1)"
+)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -10,6 +10,11 @@
 //! 5. Dispatch overhead: a no-op `demo` dispatch against the bare git + tmux floor, and 16
 //!    dispatches in parallel against 16 in a row.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the benchmark driver times process spawns and runs vnx from outside"
+)]
+
 mod append_bench;
 mod cli_bench;
 mod dispatch_bench;

@@ -5,6 +5,11 @@
 //! built by a plain `cargo test`: the package's dev-dependency on itself turns on
 //! `test-fakes`.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "test support: the tests start processes and read the environment themselves"
+)]
+
 mod common;
 
 mod canonical;
