@@ -12,9 +12,9 @@ use super::validation::{Checked, Validator, is_name, q};
 use crate::provider::Provider;
 
 /// Seconds a gate may run when its definition names no `timeout`.
-pub const DEFAULT_TIMEOUT: u64 = 600;
+pub(super) const DEFAULT_TIMEOUT: u64 = 600;
 /// The longest `timeout` or `idle_timeout` a gate may declare (a day).
-pub const MAX_TIMEOUT: u64 = 86_400;
+pub(super) const MAX_TIMEOUT: u64 = 86_400;
 
 /// A gate declared under `gates:`. Its canonical JSON (this type serialized) is part of every
 /// contract hash, so a changed definition makes earlier results stale.

@@ -7,7 +7,7 @@ use super::Check;
 use crate::provider::{Provider, flags, help, version};
 
 /// The built-in providers that are a separate binary (the demo is vnx itself).
-pub const WORKER_CLIS: [Provider; 4] = [
+pub(super) const WORKER_CLIS: [Provider; 4] = [
     Provider::Claude,
     Provider::Codex,
     Provider::Gemini,
@@ -15,7 +15,7 @@ pub const WORKER_CLIS: [Provider; 4] = [
 ];
 
 /// Checks one CLI; `binary` is where PATH finds it.
-pub fn check(provider: Provider, binary: Option<&Path>, cache_dir: Option<&Path>) -> Check {
+pub(super) fn check(provider: Provider, binary: Option<&Path>, cache_dir: Option<&Path>) -> Check {
     let name = provider.name();
     let Some(binary) = binary else {
         return Check::warn(

@@ -10,7 +10,7 @@ use crate::ledger::checkpoint::{self, CheckpointKey};
 use crate::ledger::{ChainStatus, VerifyOptions, verify};
 
 /// `ledger` and `checkpoint`.
-pub fn ledger(
+pub(super) fn ledger(
     path: &Path,
     key_path: Option<&Path>,
     witness_dir: Option<&Path>,
@@ -174,7 +174,7 @@ pub fn ledger(
 }
 
 /// The checkpoint signing key: present, readable by its owner only, outside the repository.
-pub fn key(path: Option<&Path>, root: Option<&Path>) -> Check {
+pub(super) fn key(path: Option<&Path>, root: Option<&Path>) -> Check {
     const NAME: &str = "signing key";
     let Some(path) = path else {
         return Check::warn(
@@ -226,7 +226,7 @@ pub fn key(path: Option<&Path>, root: Option<&Path>) -> Check {
 /// `data_dir`: vnx can write where it keeps its runtime data — a scratch file is created and
 /// removed in the ledger's directory, and the ledger (if any) opens for appending. A read-only
 /// or replaced `.vnx-data` would otherwise only show when a dispatch's completion is lost.
-pub fn writable(ledger: &Path) -> Check {
+pub(super) fn writable(ledger: &Path) -> Check {
     const NAME: &str = "data_dir";
     let dir = ledger.parent().unwrap_or(Path::new("."));
     let scratch = dir.join(format!(".vnx-doctor-{}", std::process::id()));

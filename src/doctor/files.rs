@@ -16,7 +16,7 @@ const MAX_BYTES: u64 = 1024 * 1024;
 
 /// Whether `cwd` is in a repository that `vnx init` set up; the bool says whether the checks
 /// of the project's files can run.
-pub fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
+pub(super) fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
     let Some(project) = project else {
         return (
             Check::fail(
@@ -76,7 +76,7 @@ pub fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
 
 /// `.vnx/config.yaml` loads and validates; one check more per declared provider, whose binary
 /// must be found (declared CLIs are never run by doctor: they may be any script).
-pub fn config(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Vec<Check> {
+pub(super) fn config(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Vec<Check> {
     let config = match Project::at(root).load_config() {
         Ok(c) => c,
         Err(e) => {
@@ -161,7 +161,7 @@ fn read_small(path: &Path, shown: &str) -> Result<Option<String>, String> {
 }
 
 /// `provider_constraints.yaml` loads with the same strict loader dispatches use.
-pub fn constraints(root: &Path) -> Check {
+pub(super) fn constraints(root: &Path) -> Check {
     const NAME: &str = "constraints";
     let path = root.join(crate::constraints::FILE);
     match crate::constraints::load(&path) {
@@ -194,7 +194,7 @@ struct FrontMatter {
 }
 
 /// Every `skills/*/SKILL.md` opens with YAML front matter naming and describing the skill.
-pub fn skills(root: &Path) -> Check {
+pub(super) fn skills(root: &Path) -> Check {
     const NAME: &str = "skills";
     let dir = root.join("skills");
     let Ok(entries) = fs::read_dir(&dir) else {
@@ -277,7 +277,7 @@ fn skill(path: &Path, shown: &str) -> Result<String, String> {
 
 /// Whether vnx's hooks (`git_hooks::HOOKS`) are in place and find a vnx to run; a hook of the
 /// user's own that calls `vnx audit-chain verify` counts too.
-pub fn hooks(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Check {
+pub(super) fn hooks(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>) -> Check {
     use crate::init::git_hooks::{self, HookState};
     const NAME: &str = "git hooks";
     const HINT: &str = "run `vnx init`: it installs them (a hook already there keeps running, \

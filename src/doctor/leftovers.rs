@@ -15,7 +15,7 @@ use crate::worktree::TeardownClass;
 type States<'a> = BTreeMap<&'a str, &'a DispatchState>;
 
 /// `worktrees`, `branches`, `tmux sessions` and `dispatches`.
-pub fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Check> {
+pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Check> {
     let live = tmux.sessions();
     let mut states = match ledger.filter(|l| l.exists()) {
         None => Vec::new(),

@@ -11,7 +11,7 @@ use crate::ledger::checkpoint::{self, Anchor, CheckpointError, CheckpointKey};
 
 /// `evidence_reach`: a WARN while workers can reach the evidence (today, always: they run
 /// unsandboxed as the user).
-pub fn reach(key: Option<&Path>, ledger: Option<&Path>, root: &Path) -> Check {
+pub(super) fn reach(key: Option<&Path>, ledger: Option<&Path>, root: &Path) -> Check {
     const NAME: &str = "evidence_reach";
     let (Some(key), Some(ledger)) = (key, ledger) else {
         return Check::warn(
@@ -38,7 +38,7 @@ pub fn reach(key: Option<&Path>, ledger: Option<&Path>, root: &Path) -> Check {
 }
 
 /// `attestations`: every receipt of a kind vnx signs is attested by a trusted key.
-pub fn attestations(ledger: &Path, key: Option<&Path>) -> Check {
+pub(super) fn attestations(ledger: &Path, key: Option<&Path>) -> Check {
     const NAME: &str = "attestations";
     if !ledger.is_file() {
         return Check::pass(NAME, "no receipts yet");

@@ -15,7 +15,7 @@ pub const TMUX_MIN: (u32, u32) = (3, 2);
 
 const LIMIT: Duration = Duration::from_secs(5);
 
-pub fn git() -> Check {
+pub(super) fn git() -> Check {
     tool(
         "git",
         "--version",
@@ -24,7 +24,7 @@ pub fn git() -> Check {
     )
 }
 
-pub fn tmux() -> Check {
+pub(super) fn tmux() -> Check {
     tool("tmux", "-V", TMUX_MIN, "`tmux new-session -e`")
 }
 

@@ -9,7 +9,7 @@ use super::Check;
 
 /// Claude Code: `~/.claude.json` `projects[<dir>].hasTrustDialogAccepted` for the repository
 /// or a directory above it.
-pub fn claude(home: &Path, root: &Path) -> Check {
+pub(super) fn claude(home: &Path, root: &Path) -> Check {
     let file = home.join(".claude.json");
     let trusted = std::fs::read(&file)
         .ok()
@@ -46,7 +46,7 @@ pub fn claude(home: &Path, root: &Path) -> Check {
 }
 
 /// Codex: `[projects."<repo>"] trust_level = "trusted"` in `$CODEX_HOME/config.toml`.
-pub fn codex(codex_home: &Path, root: &Path) -> Check {
+pub(super) fn codex(codex_home: &Path, root: &Path) -> Check {
     let file = codex_home.join("config.toml");
     let text = std::fs::read_to_string(&file).unwrap_or_default();
     let header = format!("[projects.\"{}\"]", root.display());

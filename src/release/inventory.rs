@@ -35,7 +35,7 @@ impl Recorded {
 
 /// A dispatch worktree as git and the disk show it.
 #[derive(Clone, Debug)]
-pub struct FoundWorktree {
+pub(super) struct FoundWorktree {
     pub path: PathBuf,
     pub registered: bool,
     pub exists: bool,
@@ -45,7 +45,7 @@ pub struct FoundWorktree {
 
 /// One dispatch's leftovers.
 #[derive(Clone, Debug)]
-pub struct Found {
+pub(super) struct Found {
     pub id: String,
     pub branch: String,
     pub tip: Option<String>,
@@ -58,12 +58,12 @@ pub struct Found {
 }
 
 /// `.vnx-data/dispatches/`.
-pub fn dispatches_dir(repo: &Repo) -> PathBuf {
+pub(super) fn dispatches_dir(repo: &Repo) -> PathBuf {
     repo.root.join(crate::project::DATA_DIR).join("dispatches")
 }
 
 /// The lock reason vnx gives a dirty dispatch's worktree (`Repo::release`).
-pub fn vnx_lock_reason(id: &str) -> String {
+pub(super) fn vnx_lock_reason(id: &str) -> String {
     format!("vnx: dispatch {id} is dirty")
 }
 
@@ -116,7 +116,7 @@ fn registered(repo: &Repo) -> Result<Vec<Registered>, ReleaseError> {
 }
 
 /// Every dispatch that left a branch or a worktree, by id.
-pub fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseError> {
+pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseError> {
     let dir = canon(&repo.worktrees_dir());
     let registered = registered(repo)?;
     let mut found: BTreeMap<String, Found> = BTreeMap::new();
@@ -247,7 +247,7 @@ fn read_ledger(
 
 /// Whether a worktree may go, given what is in it: `Ok(unlock)` when it may (after unlocking
 /// vnx's own lock), else the class and reason that keep it.
-pub fn worktree_state(wt: &FoundWorktree, f: &Found) -> Result<bool, (Class, String)> {
+pub(super) fn worktree_state(wt: &FoundWorktree, f: &Found) -> Result<bool, (Class, String)> {
     if wt.exists && !wt.registered {
         return Err((
             Class::Blocked,
@@ -284,7 +284,7 @@ pub fn worktree_state(wt: &FoundWorktree, f: &Found) -> Result<bool, (Class, Str
 }
 
 /// The remote's `dispatch/*` branches, asked for once, when first needed.
-pub struct RemoteHeads {
+pub(super) struct RemoteHeads {
     pub name: String,
     root: PathBuf,
     known: bool,
@@ -292,7 +292,7 @@ pub struct RemoteHeads {
 }
 
 impl RemoteHeads {
-    pub fn new(repo: &Repo, name: &str) -> RemoteHeads {
+    pub(super) fn new(repo: &Repo, name: &str) -> RemoteHeads {
         let known = git2::Repository::open(&repo.root).is_ok_and(|r| r.find_remote(name).is_ok());
         RemoteHeads {
             name: name.to_owned(),
@@ -304,7 +304,7 @@ impl RemoteHeads {
 
     /// Where the remote has `branch`, compared with `tip`. An unreachable remote is never
     /// read as holding anything.
-    pub fn state(&mut self, branch: &str, tip: &str) -> RemoteState {
+    pub(super) fn state(&mut self, branch: &str, tip: &str) -> RemoteState {
         if !self.known {
             return RemoteState::NoRemote;
         }
