@@ -6,6 +6,7 @@
 pub struct DefaultFile {
     /// Path relative to the repository root.
     pub path: &'static str,
+    /// Its text, as `vnx init` writes it.
     pub contents: &'static str,
     /// Whether it is installed with the executable bit (scripts).
     pub executable: bool,

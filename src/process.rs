@@ -41,6 +41,8 @@ pub struct Cmd {
 }
 
 impl Cmd {
+    /// A command running `program` (a name looked up on `PATH`, or a path), with no
+    /// arguments, in the caller's directory.
     pub fn new(program: impl AsRef<OsStr>) -> Cmd {
         Cmd {
             program: program.as_ref().to_owned(),
@@ -51,11 +53,13 @@ impl Cmd {
         }
     }
 
+    /// Adds one argument, passed as is (never through a shell).
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
+    /// Adds arguments, in order, each passed as is.
     pub fn args<I, S>(mut self, args: I) -> Cmd
     where
         I: IntoIterator<Item = S>,
@@ -66,11 +70,13 @@ impl Cmd {
         self
     }
 
+    /// Runs the command in `dir`.
     pub fn cwd(mut self, dir: impl AsRef<Path>) -> Cmd {
         self.cwd = Some(dir.as_ref().to_owned());
         self
     }
 
+    /// Sets one environment variable for the command, on top of the scrubbed environment.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
         self.env
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
@@ -113,8 +119,11 @@ impl Cmd {
 /// A finished command.
 #[derive(Clone, Debug)]
 pub struct Output {
+    /// How it exited.
     pub status: ExitStatus,
+    /// Everything it wrote to stdout.
     pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr.
     pub stderr: Vec<u8>,
 }
 
@@ -129,22 +138,39 @@ impl Output {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {
+    /// The program is not on `PATH`.
     #[error("`{program}` was not found on PATH")]
-    NotFound { program: String },
+    NotFound {
+        /// The program's name, as given.
+        program: String,
+    },
+    /// The program exists but could not be started.
     #[error("could not start `{program}`")]
     Spawn {
+        /// The program's name, as given.
         program: String,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },
+    /// It ran and exited unsuccessfully.
     #[error("`{command}` failed ({status}): {stderr}")]
     Failed {
+        /// The command line, for the message.
         command: String,
+        /// How it exited, in words.
         status: String,
+        /// What it wrote to stderr, trimmed.
         stderr: String,
     },
+    /// It ran past its timeout and its process group was killed.
     #[error("`{command}` did not finish within {seconds} s and was killed")]
-    TimedOut { command: String, seconds: u64 },
+    TimedOut {
+        /// The command line, for the message.
+        command: String,
+        /// The timeout it had, in seconds.
+        seconds: u64,
+    },
 }
 
 fn spawn_error(cmd: &Cmd, source: io::Error) -> ProcessError {
@@ -298,12 +324,16 @@ pub fn set_foreground(tty: impl std::os::fd::AsFd, pgid: u32) -> io::Result<()> 
 /// which typed pid wrappers reject (rustix's `Pid` is non-zero, and asserts it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcessIds {
+    /// The parent process.
     pub ppid: Option<u32>,
+    /// The process group.
     pub pgid: Option<u32>,
+    /// The session.
     pub sid: Option<u32>,
 }
 
 impl ProcessIds {
+    /// Reads them for this process.
     #[allow(unsafe_code)]
     pub fn read() -> ProcessIds {
         // SAFETY: getppid(2), getpgrp(2) and getsid(2) (for this process, `0`) take no
@@ -392,10 +422,12 @@ impl Group {
         self.child.id()
     }
 
+    /// The leader's stdout pipe, once (when it was piped).
     pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.stdout().take()
     }
 
+    /// The leader's stderr pipe, once (when it was piped).
     pub fn stderr(&mut self) -> Option<std::process::ChildStderr> {
         self.child.stderr().take()
     }

@@ -27,7 +27,9 @@ const RESERVED_HEADING: &str = "## Assignment";
 /// A loaded skill.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skill {
+    /// Its directory's name under `skills/`.
     pub name: String,
+    /// The front matter's `description`: when to use it.
     pub description: String,
     /// The methodology: `SKILL.md` after its front matter, trimmed.
     pub body: String,
@@ -42,6 +44,7 @@ pub struct Skill {
 pub struct Resource {
     /// Relative to the repository root, e.g. `skills/reviewer/references/checklist.md`.
     pub path: String,
+    /// Its size in bytes.
     pub bytes: u64,
     /// The first non-empty line (after a `#!` line), trimmed, at most [`SUMMARY_CHARS`]
     /// characters; `(binary)` for a binary file.
@@ -50,40 +53,65 @@ pub struct Resource {
     pub script: bool,
 }
 
+/// Why skills could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SkillError {
+    /// A name that cannot be a skill directory (it could escape `skills/`).
     #[error("skill name {name:?} does not match ^[a-z0-9][a-z0-9_-]{{0,63}}$")]
-    BadName { name: String },
+    BadName {
+        /// The name given.
+        name: String,
+    },
+    /// The same skill named twice for one dispatch.
     #[error("skill `{name}` is given twice")]
-    Duplicate { name: String },
+    Duplicate {
+        /// The skill named twice.
+        name: String,
+    },
+    /// No such skill in the repository.
     #[error("skill `{name}` not found: {path} does not exist")]
     Missing {
+        /// The skill asked for.
         name: String,
+        /// Where its `SKILL.md` would be.
         path: PathBuf,
         /// The skills that do exist.
         available: Vec<String>,
     },
+    /// A skill's file could not be read.
     #[error("could not read {path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
     /// `line` and `column` are 1-based; column 0 when unknown.
     #[error("{path}:{line}:{column}: {message}")]
     Invalid {
+        /// The file, usually a `SKILL.md`.
         path: PathBuf,
+        /// The line of the problem.
         line: usize,
+        /// The column, 0 when unknown.
         column: usize,
+        /// What is wrong there.
         message: String,
     },
     /// A problem with a file or directory as a whole.
     #[error("{path}: {message}")]
-    Bad { path: PathBuf, message: String },
+    Bad {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl SkillError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             SkillError::BadName { .. } => "e.g. --skill implementer".into(),

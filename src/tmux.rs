@@ -18,6 +18,7 @@ pub struct Tmux {
 /// Where a new session's pane is.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Pane {
+    /// The session's name (`vnx-<id>` for a dispatch).
     pub session: String,
     /// `%N`.
     pub pane_id: String,
@@ -25,22 +26,35 @@ pub struct Pane {
     pub pid: u32,
 }
 
+/// Why a tmux command failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TmuxError {
+    /// A session name tmux would read as a target pattern.
     #[error("tmux session name {name:?} must be letters, digits, `_` and `-`")]
-    BadName { name: String },
+    BadName {
+        /// The name refused.
+        name: String,
+    },
+    /// tmux could not be run, or exited unsuccessfully.
     #[error("tmux (socket {socket}) failed")]
     Tmux {
+        /// The private socket (`tmux -L`) the command was for.
         socket: String,
+        /// How running tmux failed.
         #[source]
         source: ProcessError,
     },
+    /// tmux succeeded but printed something vnx cannot read (a pane id, a pid).
     #[error("tmux printed something unexpected: {output:?}")]
-    Unexpected { output: String },
+    Unexpected {
+        /// What it printed.
+        output: String,
+    },
 }
 
 impl TmuxError {
+    /// What to do about it, when there is something to say.
     pub fn hint(&self) -> Option<String> {
         match self {
             TmuxError::Tmux {
@@ -60,12 +74,14 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl Tmux {
+    /// tmux on the private socket `socket` (`tmux -L socket`).
     pub fn new(socket: impl Into<String>) -> Tmux {
         Tmux {
             socket: socket.into(),
         }
     }
 
+    /// The socket's name.
     pub fn socket(&self) -> &str {
         &self.socket
     }
