@@ -27,8 +27,11 @@ pub struct Repo {
 /// A dispatch's worktree.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Worktree {
+    /// The dispatch it belongs to.
     pub id: String,
+    /// Its directory, `.vnx-data/worktrees/dispatch-<id>`.
     pub path: PathBuf,
+    /// Its branch, `dispatch/<id>`.
     pub branch: String,
     /// The commit the branch started from.
     pub base_commit: String,
@@ -38,41 +41,70 @@ pub struct Worktree {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WorktreeError {
+    /// The path is not inside a git repository.
     #[error("{path} is not inside a git repository")]
-    NotInRepo { path: PathBuf },
+    NotInRepo {
+        /// The directory asked about.
+        path: PathBuf,
+    },
+    /// A dispatch id that cannot name a branch and a directory.
     #[error("dispatch id {id:?} does not match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$")]
-    BadId { id: String },
+    BadId {
+        /// The id given.
+        id: String,
+    },
+    /// The base ref names no commit.
     #[error("base ref {base:?} does not name a commit")]
     BadBase {
+        /// The ref given.
         base: String,
+        /// What git said.
         #[source]
         source: ProcessError,
     },
+    /// The dispatch branch exists already (worktrees never reuse one).
     #[error("branch {branch} already exists")]
-    BranchExists { branch: String },
+    BranchExists {
+        /// The branch, `dispatch/<id>`.
+        branch: String,
+    },
+    /// The worktree path exists already.
     #[error("worktree path {path} already exists")]
-    PathExists { path: PathBuf },
+    PathExists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The repository's worktree lock could not be taken.
     #[error("could not take the worktree lock {path}")]
     Lock {
+        /// The lock file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// A directory for worktrees could not be made.
     #[error("could not create {path}")]
     Io {
+        /// The directory.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// A git command for the worktree failed.
     #[error("git failed for worktree {path}")]
     Git {
+        /// The worktree.
         path: PathBuf,
+        /// What running git said.
         #[source]
         source: ProcessError,
     },
 }
 
 impl WorktreeError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             WorktreeError::NotInRepo { .. } => "run vnx inside the repository to govern".into(),
@@ -340,12 +372,15 @@ pub enum RemoteState {
 /// A worktree's state after its worker ended.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Classification {
+    /// Which of the four classes it is.
     pub class: TeardownClass,
+    /// Why, in words.
     pub reason: String,
     /// HEAD of the worktree (when it has one).
     pub head_commit: Option<String>,
     /// Commits on HEAD that are not on the base.
     pub commits: u64,
+    /// What the remote said about the branch.
     pub remote: RemoteState,
 }
 
@@ -362,8 +397,11 @@ pub struct Classification {
     schemars::JsonSchema,
 )]
 pub struct DiffStat {
+    /// Files touched.
     pub files_changed: u64,
+    /// Lines added.
     pub insertions: u64,
+    /// Lines removed.
     pub deletions: u64,
 }
 
@@ -392,7 +430,9 @@ impl DiffStat {
     schemars::JsonSchema,
 )]
 pub struct DiffStats {
+    /// From the base to HEAD.
     pub committed: DiffStat,
+    /// From HEAD to the working tree, untracked files included.
     pub uncommitted: DiffStat,
 }
 
@@ -586,8 +626,11 @@ fn count_commits(repo: &git2::Repository, head: &str, base: &str) -> u64 {
 /// What teardown did.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TeardownAction {
+    /// Whether the worktree was removed.
     pub worktree_removed: bool,
+    /// Whether the branch was deleted.
     pub branch_deleted: bool,
+    /// Whether the kept worktree was locked against `git worktree prune`.
     pub locked: bool,
 }
 
