@@ -27,7 +27,9 @@ pub struct Ledger {
 /// One line the ledger wrote.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Appended {
+    /// Its line number in the ledger.
     pub seq: u64,
+    /// Its `event_type`.
     pub event_type: String,
     /// SHA-256 of the line's bytes (what the next line's `prev_line_sha256` holds).
     pub line_sha256: String,
@@ -40,9 +42,13 @@ pub struct Appended {
 /// A torn tail the writer moved aside before appending.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Repair {
+    /// Where the fragment began in the ledger.
     pub byte_start: u64,
+    /// Where it ended (the file's length then).
     pub byte_end: u64,
+    /// SHA-256 of the fragment's bytes.
     pub sha256: String,
+    /// The file the fragment was moved to, beside the ledger.
     pub quarantine: PathBuf,
 }
 
@@ -52,6 +58,7 @@ pub struct AppendOutcome {
     /// Every line written, in order: a `ledger_repair` record and a `chain_epoch_start`
     /// marker first when they were needed, then the caller's receipts.
     pub lines: Vec<Appended>,
+    /// The torn tail moved aside first, if there was one.
     pub repair: Option<Repair>,
     /// Whether a `chain_epoch_start` marker was written to adopt an unchained ledger.
     pub sealed: bool,
@@ -78,6 +85,7 @@ pub fn now_utc() -> String {
 }
 
 impl Ledger {
+    /// The ledger at `path` (nothing is opened until it is used).
     pub fn new(path: impl Into<PathBuf>) -> Ledger {
         Ledger {
             path: path.into(),
@@ -91,6 +99,7 @@ impl Ledger {
         self
     }
 
+    /// Where the ledger is.
     pub fn path(&self) -> &Path {
         &self.path
     }

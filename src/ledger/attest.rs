@@ -79,12 +79,14 @@ fn message(object: &Object<'_>) -> Vec<u8> {
 }
 
 impl Attestor {
+    /// Signs with the machine's checkpoint key.
     pub fn new(key: &CheckpointKey) -> Attestor {
         Attestor {
             key: key.signing_key().clone(),
         }
     }
 
+    /// The public half of the key, as attestations carry it.
     pub fn public_key(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
     }
@@ -113,18 +115,28 @@ impl Attestor {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attestation {
     /// Signed by a trusted key.
-    Valid { key: [u8; 32] },
+    Valid {
+        /// The trusted key that signed.
+        key: [u8; 32],
+    },
     /// No attestation.
     Missing,
     /// Not of the form `{"key": hex, "sig": hex}`.
     Malformed,
     /// The signature does not verify: the receipt was changed after signing, or forged.
-    BadSignature { key: [u8; 32] },
+    BadSignature {
+        /// The key the attestation names.
+        key: [u8; 32],
+    },
     /// A correct signature by a key this repository does not trust.
-    Untrusted { key: [u8; 32] },
+    Untrusted {
+        /// The key that signed.
+        key: [u8; 32],
+    },
 }
 
 impl Attestation {
+    /// Whether a trusted key signed it.
     pub fn is_valid(&self) -> bool {
         matches!(self, Attestation::Valid { .. })
     }
@@ -166,9 +178,13 @@ pub fn trusted_keys(ledger: &Path, local: &Attestor) -> Result<Vec<[u8; 32]>, Ch
 /// A receipt of a kind vnx signs that no trusted key attests.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Unattested {
+    /// Its line number (`None` on lines without one).
     pub seq: Option<u64>,
+    /// Its `event_type`.
     pub event_type: String,
+    /// The dispatch it claims to be about.
     pub dispatch_id: Option<String>,
+    /// What its attestation says.
     #[serde(skip)]
     pub attestation: Attestation,
     /// What is wrong with its attestation.

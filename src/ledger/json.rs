@@ -27,14 +27,19 @@ pub enum Mode {
 /// A parsed JSON value. Borrowed from the input where no unescaping was needed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value<'a> {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// An integer, as its canonical decimal text (any size).
     Int(Cow<'a, str>),
+    /// A number with a fraction or an exponent.
     Float(f64),
     /// A string as WTF-8 bytes.
     Str(Cow<'a, [u8]>),
+    /// An array.
     Array(Vec<Value<'a>>),
+    /// An object.
     Object(Object<'a>),
 }
 
@@ -106,10 +111,12 @@ impl<'a> Object<'a> {
         self.members.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
+    /// How many members it has.
     pub fn len(&self) -> usize {
         self.members.len()
     }
 
+    /// Whether it has no members.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
@@ -153,6 +160,7 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The object, when it is one.
     pub fn as_object(&self) -> Option<&Object<'a>> {
         match self {
             Value::Object(o) => Some(o),
@@ -191,6 +199,7 @@ impl<'a> Value<'a> {
 pub struct ParseError {
     /// Byte offset of the problem in the input.
     pub offset: usize,
+    /// What is wrong there.
     pub message: String,
 }
 

@@ -34,6 +34,7 @@ pub enum Link {
 }
 
 impl Link {
+    /// Whether the line has the link at all.
     pub fn is_present(self) -> bool {
         self != Link::Absent
     }
@@ -44,7 +45,9 @@ impl Link {
 pub struct Entry {
     /// VNX entry hash: SHA-256 of the canonical JSON without `prev_hash`.
     pub entry_hash: Hash,
+    /// Its `prev_hash`: the previous entry's hash.
     pub prev_hash: Link,
+    /// Its `prev_line_sha256`: the previous line's hash (vnx lines only).
     pub prev_line: Link,
     /// `seq`, when it is a non-negative integer.
     pub seq: Option<u64>,
@@ -57,8 +60,14 @@ pub struct Entry {
 /// Why a line is not a ledger entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineError {
-    NotUtf8 { valid_up_to: usize },
+    /// The bytes are not UTF-8.
+    NotUtf8 {
+        /// How many bytes are valid.
+        valid_up_to: usize,
+    },
+    /// The text is not JSON.
     Json(json::ParseError),
+    /// The JSON is not an object; the name of what it is.
     NotObject(&'static str),
 }
 
@@ -79,6 +88,7 @@ impl std::fmt::Display for LineError {
 pub struct LineFacts {
     /// SHA-256 of the line's bytes without the newline.
     pub line_hash: Hash,
+    /// What the line says about the chain, or why it says nothing.
     pub entry: Result<Entry, LineError>,
 }
 

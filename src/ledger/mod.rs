@@ -34,33 +34,68 @@ pub const LOCK_FILE: &str = "append_receipt.lock";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LedgerError {
+    /// The ledger's directory does not exist.
     #[error("ledger directory {path} does not exist")]
-    MissingDir { path: PathBuf },
+    MissingDir {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// There is no ledger file (reading needs one).
     #[error("ledger {path} does not exist")]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// The ledger path is a symbolic link, which vnx never follows.
     #[error("ledger {path} is a symlink; vnx reads and writes only the file itself")]
-    Symlink { path: PathBuf },
+    Symlink {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// The ledger path is a directory.
     #[error("ledger {path} is a directory, not a file")]
-    IsDirectory { path: PathBuf },
+    IsDirectory {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// The ledger path is a FIFO, socket or device.
     #[error("ledger {path} is not a regular file (a FIFO, socket or device)")]
-    NotRegular { path: PathBuf },
+    NotRegular {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// The ledger file cannot be written.
     #[error("ledger {path} is read-only (mode {mode:o})")]
-    ReadOnly { path: PathBuf, mode: u32 },
+    ReadOnly {
+        /// The ledger file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The ledger could not be opened.
     #[error("could not open {path}")]
     Open {
+        /// The ledger file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },
+    /// The append lock could not be taken.
     #[error("could not take the append lock {path}")]
     Lock {
+        /// The lock file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },
+    /// The ledger could not be read.
     #[error("could not read ledger {path}")]
     Read {
+        /// The ledger file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },
@@ -68,38 +103,62 @@ pub enum LedgerError {
         "append to {path} failed at byte {offset}; that write was not kept{}",
         if *rolled_back { "" } else { " but the partial write could not be removed" }
     )]
+    /// An append failed part-way.
     Write {
+        /// The ledger file.
         path: PathBuf,
+        /// The file's length before the append: where the write began.
         offset: u64,
+        /// Whether the partial write was cut off again.
         rolled_back: bool,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },
+    /// `fdatasync` failed after an append.
     #[error("fdatasync of {path} failed: the append is not durable and was not acknowledged")]
     Sync {
+        /// The ledger file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },
+    /// A torn tail could not be moved aside.
     #[error("could not quarantine the torn tail of {path} to {quarantine}")]
     Quarantine {
+        /// The ledger file.
         path: PathBuf,
+        /// Where the fragment was to go.
         quarantine: PathBuf,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },
+    /// The ledger's last line cannot be chained to.
     #[error("the last line ({line}) of ledger {path} is unreadable: {reason}")]
     TailUnreadable {
+        /// The ledger file.
         path: PathBuf,
+        /// The last line's number.
         line: u64,
+        /// What is wrong with it.
         reason: line::LineError,
     },
+    /// A receipt did not serialize to canonical form: a bug in vnx.
     #[error("receipt {index} did not serialize to canonical form (a vnx bug); nothing was written")]
-    NotCanonical { index: usize },
+    NotCanonical {
+        /// Its 0-based position in the batch appended.
+        index: usize,
+    },
+    /// A receipt would exceed the ledger's line limit.
     #[error("receipt {index} would be a {len}-byte line; the limit is {max} bytes")]
     LineTooLong {
+        /// Its 0-based position in the batch appended.
         index: usize,
+        /// The line's length in bytes.
         len: usize,
+        /// The limit in bytes.
         max: usize,
     },
 }

@@ -19,24 +19,37 @@ pub const REPAIR_EVENT: &str = "ledger_repair";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReceiptError {
+    /// Not JSON.
     #[error("not valid JSON: {0}")]
     Json(json::ParseError),
+    /// Not UTF-8.
     #[error("not valid UTF-8 (after byte {valid_up_to})")]
-    NotUtf8 { valid_up_to: usize },
+    NotUtf8 {
+        /// How many bytes are valid.
+        valid_up_to: usize,
+    },
+    /// JSON, but not an object; the name of what it is.
     #[error("a receipt must be a JSON object, not {0}")]
     NotObject(&'static str),
+    /// No `event_type`.
     #[error("`event_type` is missing")]
     MissingEventType,
+    /// An `event_type` that breaks VNX's format rule (shown as given).
     #[error("`event_type` {0:?} does not match ^[a-z][a-z0-9_]*$")]
     BadEventType(String),
+    /// An `event_type` only the ledger itself writes.
     #[error("`event_type` {0:?} is reserved for records the ledger writes itself")]
     ReservedEventType(String),
+    /// A chain member (`seq`, `prev_hash`, `prev_line_sha256`) the caller supplied.
     #[error("`{0}` is set by the ledger and may not be supplied")]
     ReservedField(&'static str),
+    /// A `schema_version` other than 2 (shown as given).
     #[error("`schema_version` must be {SCHEMA_VERSION}, not {0}")]
     BadSchemaVersion(String),
+    /// A `timestamp` that is not a non-empty string.
     #[error("`timestamp` must be a non-empty string")]
     BadTimestamp,
+    /// A `dispatch_id` that could not name a branch or a directory (shown as given).
     #[error("`dispatch_id` {0:?} does not match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$")]
     BadDispatchId(String),
 }
@@ -45,7 +58,9 @@ pub enum ReceiptError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {source}")]
 pub struct StreamError {
+    /// The 1-based line of the stream.
     pub line: usize,
+    /// Why the receipt there was refused.
     #[source]
     pub source: ReceiptError,
 }

@@ -8,11 +8,15 @@ use super::json::{self, Mode, Value};
 /// What a listing shows of one line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
+    /// When it was written.
     pub timestamp: Option<String>,
+    /// Its line number, as the line records it.
     pub seq: Option<u64>,
     /// `event_type`, or `type` on lines that only have that (VNX markers).
     pub event: Option<String>,
+    /// The dispatch it is about.
     pub dispatch_id: Option<String>,
+    /// Its `status`, for a person to read.
     pub status: Option<String>,
     /// SHA-256 of the line's bytes.
     pub line_sha256: String,
@@ -21,6 +25,7 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Reads what a listing shows from one raw line (any tool's format).
     pub fn of(line: &[u8]) -> Summary {
         let mut s = Summary {
             line_sha256: hex::encode(Sha256::digest(line)),

@@ -24,12 +24,19 @@ use super::checkpoint::{Anchor, Checkpoint, CheckpointError};
 pub struct Witness {
     /// The checkpoint commit (full id).
     pub commit: String,
+    /// The ledger's path relative to the repository root.
     pub ledger: String,
+    /// The lines the checkpoint covers.
     pub lines: u64,
+    /// SHA-256 of its last line.
     pub head: String,
+    /// SHA-256 over every covered line's hash.
     pub history: String,
+    /// When it was made.
     pub time: String,
+    /// The key that signed it (hex).
     pub public_key: String,
+    /// Its signature (hex).
     pub signature: String,
 }
 
