@@ -28,6 +28,7 @@ pub struct Checkpoint {
     pub id: String,
     /// The ledger it is about: its path relative to the repository root.
     pub ledger: String,
+    /// How many ledger lines it covers.
     pub lines: u64,
     /// SHA-256 of line `lines`.
     #[serde(serialize_with = "ser_hex")]
@@ -36,7 +37,9 @@ pub struct Checkpoint {
     /// its links (legacy lines, foreign markers and blank lines have no byte link).
     #[serde(serialize_with = "ser_hex")]
     pub history: Hash,
+    /// When it was made (RFC 3339, UTC).
     pub time: String,
+    /// The key that signed it.
     #[serde(serialize_with = "ser_hex")]
     pub public_key: [u8; 32],
     /// Whether the signature verifies under `public_key`.
@@ -48,47 +51,94 @@ fn ser_hex<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> 
 }
 
 /// Errors making or reading checkpoints.
+/// Why a checkpoint could not be made, read or checked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckpointError {
+    /// A git operation on the checkpoint ref failed.
     #[error("git {op} failed in {repo}")]
     Git {
+        /// What was being done.
         op: &'static str,
+        /// The repository.
         repo: PathBuf,
+        /// What libgit2 said.
         #[source]
         source: git2::Error,
     },
+    /// The ledger is not inside a git repository, so nothing can anchor it.
     #[error("{path} is not inside a git repository")]
-    NotInRepo { path: PathBuf },
+    NotInRepo {
+        /// The ledger.
+        path: PathBuf,
+    },
+    /// The checkpoint ref points at a commit vnx did not make.
     #[error("{CHECKPOINT_REF} holds commit {commit}, which is not a vnx checkpoint")]
-    NotACheckpoint { commit: String },
+    NotACheckpoint {
+        /// The commit it names.
+        commit: String,
+    },
+    /// The signing key could not be read or written.
     #[error("could not read or write the signing key {path}")]
     KeyIo {
+        /// The key file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// The signing key is readable by other users.
     #[error("signing key {path} is readable by others (mode {mode:o})")]
-    KeyInsecure { path: PathBuf, mode: u32 },
+    KeyInsecure {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key file does not hold a vnx Ed25519 key.
     #[error("signing key {path} is not a vnx Ed25519 key")]
-    KeyMalformed { path: PathBuf },
+    KeyMalformed {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The signing key lies inside the repository, where a commit could publish it.
     #[error("signing key {path} lies inside the repository {repo}")]
-    KeyInsideRepo { path: PathBuf, repo: PathBuf },
+    KeyInsideRepo {
+        /// The key file.
+        path: PathBuf,
+        /// The repository.
+        repo: PathBuf,
+    },
+    /// The ledger does not verify, so it is not checkpointed.
     #[error("ledger {path} does not verify ({violations} violation(s)); refusing to checkpoint")]
-    LedgerBroken { path: PathBuf, violations: u64 },
+    LedgerBroken {
+        /// The ledger.
+        path: PathBuf,
+        /// How many violations verify found.
+        violations: u64,
+    },
+    /// The checkpoint witness could not be read or written.
     #[error("could not read or write the checkpoint witness {path}")]
     Witness {
+        /// The witness file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// The ledger has no lines to checkpoint.
     #[error("ledger {path} is empty; there is nothing to checkpoint")]
-    EmptyLedger { path: PathBuf },
+    EmptyLedger {
+        /// The ledger.
+        path: PathBuf,
+    },
+    /// The ledger could not be read.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
 
 impl CheckpointError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             CheckpointError::NotInRepo { .. } => {
@@ -205,6 +255,7 @@ impl CheckpointKey {
         CheckpointKey::load_or_create(path).map(|(k, _)| Some(k))
     }
 
+    /// The public half, which checkpoints and attestations carry.
     pub fn public_key(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
     }
@@ -214,6 +265,7 @@ impl CheckpointKey {
         &self.key
     }
 
+    /// Where the key file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -612,9 +664,11 @@ pub fn repository_has_checkpoints(path: &Path) -> bool {
 /// What `checkpoint` did.
 #[derive(Debug, serde::Serialize)]
 pub struct CheckpointOutcome {
+    /// The checkpoint that now anchors the ledger (new or existing).
     pub checkpoint: Checkpoint,
     /// False when the latest checkpoint already covered the ledger's head.
     pub created: bool,
+    /// Whether the signing key was created for it.
     pub key_created: bool,
 }
 
