@@ -19,7 +19,9 @@ pub const FILE: &str = ".worktreeinclude";
 pub struct Included {
     /// Relative to the repository root.
     pub path: String,
+    /// SHA-256 of its contents when copied.
     pub sha256: String,
+    /// Its size in bytes.
     pub bytes: u64,
 }
 

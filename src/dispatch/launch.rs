@@ -24,10 +24,15 @@ use crate::worktree::{Repo, TeardownClass, Worktree};
 /// What a started dispatch is.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Launched {
+    /// The dispatch id.
     pub id: String,
+    /// The worktree the worker runs in.
     pub worktree: PathBuf,
+    /// The tmux session, `vnx-<id>`.
     pub session: String,
+    /// The tmux socket it runs on.
     pub tmux_socket: String,
+    /// The pane running the supervisor (`%N`).
     pub pane_id: String,
 }
 

@@ -40,74 +40,132 @@ use crate::skills::SkillError;
 use crate::tmux::{Tmux, TmuxError};
 use crate::worktree::WorktreeError;
 
+/// Why a dispatch could not be planned, launched or supervised.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DispatchError {
+    /// The repository has no `.vnx/config.yaml`.
     #[error("{path} is not initialised for vnx")]
-    NotInitialised { path: PathBuf },
+    NotInitialised {
+        /// The repository's root.
+        path: PathBuf,
+    },
+    /// A role that cannot name a skill or a config entry.
     #[error("role {role:?} does not match ^[a-z][a-z0-9_-]{{0,31}}$")]
-    BadRole { role: String },
+    BadRole {
+        /// The role given.
+        role: String,
+    },
+    /// A `.worktreeinclude` line that cannot be used.
     #[error(".worktreeinclude line {line}: {reason}")]
-    BadInclude { line: usize, reason: String },
+    BadInclude {
+        /// Its 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The instruction is empty or only whitespace.
     #[error("the instruction is empty")]
     EmptyInstruction,
+    /// The dispatch id is taken.
     #[error("dispatch id {id} is in use: {what} exists")]
-    IdInUse { id: String, what: PathBuf },
+    IdInUse {
+        /// The id asked for.
+        id: String,
+        /// What already uses it: its directory, worktree or branch.
+        what: PathBuf,
+    },
+    /// A deadline outside 1 s..=30 days.
     #[error("a deadline of {secs} s is outside 1..={MAX_DEADLINE_SECS} s")]
-    BadDeadline { secs: u64 },
+    BadDeadline {
+        /// The deadline given, in seconds.
+        secs: u64,
+    },
+    /// The instruction holds a NUL byte.
     #[error("the instruction contains a NUL byte, which no argument can carry")]
     NulInInstruction,
     #[error(
         "the main checkout has uncommitted changes to {count} tracked file(s), which a worker started from HEAD would not see"
     )]
-    DirtyBase { count: usize },
+    /// Dispatching from `HEAD` while the main checkout has uncommitted changes.
+    DirtyBase {
+        /// How many tracked files changed.
+        count: usize,
+    },
+    /// Dispatching from `HEAD` while it names no branch.
     #[error("the main checkout's HEAD is detached, so HEAD names no branch to build on")]
     DetachedBase,
+    /// The worker CLI is not installed.
     #[error("worker CLI `{program}` was not found on PATH")]
-    MissingCli { program: String },
+    MissingCli {
+        /// The program looked for.
+        program: String,
+    },
+    /// The provider, model or lane does not fit.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// `.vnx/config.yaml` is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// `provider_constraints.yaml` is invalid.
     #[error(transparent)]
     Constraints(#[from] LoadError),
+    /// A skill could not be loaded.
     #[error(transparent)]
     Skill(#[from] SkillError),
+    /// The provider constraints refused the route (their decisions are on the ledger).
     #[error("{}", govern::refusal_message(.id, .refusals))]
     Refused {
+        /// The dispatch refused.
         id: String,
+        /// The decisions that refused it.
         refusals: Vec<Decision>,
+        /// Their reasons, one per line.
         #[source]
         reasons: govern::Reasons,
     },
+    /// A constraint pinned a model the provider does not take.
     #[error("constraint `{constraint}` pinned model {model:?}, which the provider does not take")]
     PinnedModel {
+        /// The constraint that pinned it.
         constraint: String,
+        /// The model pinned.
         model: String,
+        /// Why the provider refuses it.
         #[source]
         source: ProviderError,
     },
+    /// Its worktree could not be made.
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
+    /// Its tmux session could not be started.
     #[error(transparent)]
     Tmux(#[from] TmuxError),
+    /// The ledger could not be written.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A file of the dispatch could not be written.
     #[error("could not write {path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// A dispatch's `spec.json` cannot be read as one.
     #[error("dispatch spec {path} is unreadable")]
     BadSpec {
+        /// The file.
         path: PathBuf,
+        /// What the JSON parser said.
         #[source]
         source: serde_json::Error,
     },
 }
 
 impl DispatchError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
             DispatchError::NotInitialised { .. } => Some("run `vnx init` first".into()),
@@ -157,8 +215,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DispatchError + use<> {
 
 /// Where the pieces of a plan come from that the library does not look up itself.
 pub struct Context<'a> {
+    /// The repository dispatched in.
     pub project: &'a Project,
+    /// The ledger receipts go to.
     pub ledger: &'a Path,
+    /// The tmux server (socket) sessions start on.
     pub tmux: &'a Tmux,
     /// vnx's own binary (the supervisor, the hooks, and the demo worker).
     pub vnx: &'a Path,

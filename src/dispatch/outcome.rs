@@ -16,7 +16,9 @@ use crate::receipts::{CompletionSignal, DispatchStatus};
 /// Why the supervisor stopped the worker itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopCause {
+    /// The deadline passed.
     Deadline,
+    /// The supervisor was told to stop (SIGHUP, SIGTERM or SIGINT).
     Cancel,
     /// After a report or the end of a turn: the TUI would otherwise wait forever.
     Completed,
@@ -25,14 +27,23 @@ pub enum StopCause {
 /// Everything known when the worker has ended.
 #[derive(Clone, Debug)]
 pub struct Ended {
+    /// The lane the worker ran in.
     pub lane: Lane,
+    /// What ends the dispatch successfully, as the provider declares it.
     pub completion: provider::CompletionSignal,
+    /// The end-of-turn hook installed, if any.
     pub hooks: HookKind,
+    /// How the worker exited, when it did.
     pub exit: Option<ExitStatus>,
+    /// Why the supervisor stopped the worker itself, with details.
     pub stopped: Option<(StopCause, String)>,
+    /// Why the worker could not be started.
     pub spawn_error: Option<String>,
+    /// The worker's accepted `vnx report`.
     pub report: Option<Report>,
+    /// The hook call that ended the turn.
     pub turn_end: Option<HookSignal>,
+    /// What the CLI's output said.
     pub stream: StreamSummary,
     /// Files the worker left in its temporary directory (removed).
     pub temp_files: u64,
@@ -41,8 +52,11 @@ pub struct Ended {
 /// The verdict on a dispatch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
+    /// How the dispatch ended.
     pub status: DispatchStatus,
+    /// What that was decided from.
     pub signal: CompletionSignal,
+    /// Why it is not done, in words.
     pub reason: Option<String>,
 }
 

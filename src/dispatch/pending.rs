@@ -89,6 +89,7 @@ impl Pending {
 /// What [`flush`] did with one pending file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Flushed {
+    /// The dispatch whose completion was pending.
     pub dispatch_id: String,
     /// `appended`, `already_on_ledger`, `held` (a live supervisor still retries) or
     /// `refused: <why>` (not vnx's, left in place for a person to look at).

@@ -59,8 +59,11 @@ fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
 /// A validated dispatch, not yet started.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// What the supervisor will be told.
     pub spec: Spec,
+    /// The instruction, as given.
     pub instruction: String,
+    /// The composed prompt.
     pub prompt: String,
     /// The base as recorded: the branch it names (`refs/heads/…`; `vnx merge` merges back
     /// into it), else the ref as given.

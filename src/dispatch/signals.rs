@@ -94,11 +94,14 @@ fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportStatus {
+    /// The worker says the task is done.
     Done,
+    /// The worker says it could not do the task.
     Failed,
 }
 
 impl ReportStatus {
+    /// The status as `vnx report --status` spells it.
     pub fn name(self) -> &'static str {
         match self {
             ReportStatus::Done => "done",
@@ -111,8 +114,11 @@ impl ReportStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[schemars(rename = "WorkerReport")]
 pub struct Report {
+    /// The dispatch the worker reports for.
     pub dispatch_id: String,
+    /// What it reports.
     pub status: ReportStatus,
+    /// One line from the worker: what changed, or what stopped it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// RFC 3339.
@@ -125,6 +131,7 @@ pub struct Report {
 /// One hook call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HookSignal {
+    /// Which hook fired (`claude-stop`, `codex-notify`, ...).
     pub event: String,
     /// RFC 3339.
     pub received_at: String,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 /// A held slot; dropping it frees the slot.
 #[derive(Debug)]
 pub struct Slot {
+    /// Which of the provider's slots it is (0-based).
     pub index: u32,
     _lock: File,
 }

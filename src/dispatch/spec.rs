@@ -15,13 +15,21 @@ pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
 /// What a dispatcher asks for.
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// The dispatch id to use; a fresh random one when `None`.
     pub id: Option<String>,
+    /// The role the worker plays (`--agent`).
     pub role: String,
+    /// The provider; inferred from the model, else claude, when `None`.
     pub provider: Option<String>,
+    /// The model; the CLI's default (or a constraint's pin) when `None`.
     pub model: Option<String>,
+    /// What the worker is asked to do, as given.
     pub instruction: String,
+    /// What the worktree starts from (`HEAD` by default).
     pub base_ref: String,
+    /// How long the worker may run.
     pub deadline: Duration,
+    /// The permission posture asked for.
     pub permission: Permission,
     /// The provider's default lane when `None`.
     pub lane: Option<Lane>,
@@ -40,29 +48,45 @@ pub struct Request {
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Spec {
+    /// The dispatch id.
     pub id: String,
+    /// The role the worker plays.
     pub role: String,
     /// A built-in or declared provider's name.
     pub provider: String,
+    /// The model; the CLI's default when `None`.
     pub model: Option<String>,
+    /// The permission posture.
     pub permission: Permission,
+    /// Headless or interactive.
     pub lane: Lane,
     /// How the worker is started; `argv[0]` is resolved to a path.
     pub invocation: Invocation,
     /// The worker binary's `--version` (or vnx's own for the demo).
     pub binary_version: Option<String>,
+    /// SHA-256 of `prompt.md`.
     pub prompt_sha256: String,
+    /// Seconds the worker may run.
     pub deadline_secs: u64,
+    /// The commit the worktree was made at.
     pub base_commit: String,
+    /// The worktree's path.
     pub worktree: PathBuf,
+    /// The dispatch branch, `dispatch/<id>`.
     pub branch: String,
     /// The main checkout and the git common directory (so the supervisor need not ask git).
     pub repo_root: PathBuf,
+    /// The repository's common git directory.
     pub git_common_dir: PathBuf,
+    /// `.vnx-data/dispatches/<id>`: prompt, logs, report, signals.
     pub dispatch_dir: PathBuf,
+    /// The ledger the completion goes to.
     pub ledger: PathBuf,
+    /// The tmux socket the session runs on.
     pub tmux_socket: String,
+    /// The tmux session, `vnx-<id>`.
     pub session: String,
+    /// The remote teardown asks whether the branch is pushed (`origin`).
     pub remote: String,
     /// Git-ignored files copied in from `.worktreeinclude`: paths and hashes only.
     pub included: Vec<include::Included>,

@@ -61,11 +61,17 @@ pub struct Surroundings<'a> {
 /// How a worker ended.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Outcome {
+    /// How the dispatch ended (after the phantom guard).
     pub status: DispatchStatus,
+    /// What that was decided from.
     pub completion_signal: CompletionSignal,
+    /// The worker's exit code, when it exited.
     pub exit_code: Option<i32>,
+    /// The signal that ended the worker, when one did.
     pub signal: Option<i32>,
+    /// How long it ran, in seconds.
     pub duration_seconds: f64,
+    /// What teardown found, when it could classify the worktree.
     pub teardown_class: Option<TeardownClass>,
 }
 

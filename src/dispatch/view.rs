@@ -19,14 +19,23 @@ use super::liveness;
 /// A dispatch's state.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DispatchState {
+    /// The dispatch id.
     pub id: String,
+    /// Its role, from `dispatch_started`.
     pub role: Option<String>,
+    /// Its provider.
     pub provider: Option<String>,
+    /// Its model, when one was named.
     pub model: Option<String>,
+    /// When `dispatch_started` was written.
     pub started_at: Option<String>,
+    /// Running, lost, or how it ended.
     pub state: State,
+    /// What teardown found, once it completed.
     pub teardown_class: Option<TeardownClass>,
+    /// Its worktree's path.
     pub worktree: Option<String>,
+    /// Its tmux session.
     pub session: Option<String>,
 }
 
@@ -67,14 +76,18 @@ impl serde::Serialize for State {
 /// A completion as the ledger holds it: the line as written (for `--json`) and its receipt.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
+    /// The ledger line, byte for byte.
     pub line: Vec<u8>,
+    /// The line read as a `dispatch_completed`.
     pub receipt: Box<DispatchCompleted>,
 }
 
 /// The phantom guard's correction as the ledger holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Correction {
+    /// The ledger line, byte for byte.
     pub line: Vec<u8>,
+    /// The line read as a `dispatch_corrected`, when it has that shape.
     pub receipt: Option<Box<DispatchCorrected>>,
 }
 
@@ -259,7 +272,9 @@ pub enum Waited {
     Completed(Completion),
     /// Its completion receipt said `done`, and the phantom guard corrected it.
     Corrected {
+        /// The completion that said `done`.
         completion: Completion,
+        /// The guard's correction.
         correction: Correction,
     },
     /// Its session is gone, nothing of it runs any more, and no completion was written: the

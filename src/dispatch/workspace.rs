@@ -17,7 +17,9 @@ use crate::provider::hooks;
     Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 pub struct Placed {
+    /// The file, in the worktree.
     pub path: PathBuf,
+    /// SHA-256 of what vnx wrote (a changed file is left alone).
     pub sha256: String,
     /// The directory vnx created for it (removed too when left empty).
     pub made_dir: Option<PathBuf>,
