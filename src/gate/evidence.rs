@@ -20,8 +20,11 @@ use crate::receipts::{
 /// A receipt as read back: its fields, its line number and the SHA-256 of its line.
 #[derive(Clone, Debug)]
 pub struct Line {
+    /// Its members as parsed.
     pub fields: Object<'static>,
+    /// Its line number, as the line records it.
     pub seq: Option<u64>,
+    /// SHA-256 of the line's bytes.
     pub line_sha256: String,
 }
 
@@ -39,7 +42,9 @@ impl Line {
 /// A receipt a trusted key attests, typed, with the line it was read from.
 #[derive(Clone, Debug)]
 pub struct Evidenced<K> {
+    /// The receipt, typed.
     pub receipt: K,
+    /// The line it was read from (for its number, hash and exact members).
     pub line: Line,
 }
 
@@ -53,12 +58,15 @@ impl<K> Evidenced<K> {
 /// Everything the ledger says about one dispatch, in ledger order.
 #[derive(Clone, Debug, Default)]
 pub struct Evidence {
+    /// The `dispatch_started`.
     pub started: Option<Evidenced<DispatchStarted>>,
     /// The last `dispatch_completed`.
     pub completed: Option<Evidenced<DispatchCompleted>>,
     /// The last `dispatch_corrected` after it.
     pub corrected: Option<Evidenced<DispatchCorrected>>,
+    /// Every `gate_request`, in ledger order.
     pub requests: Vec<Evidenced<GateRequest>>,
+    /// Every `gate_result`, in ledger order.
     pub results: Vec<Evidenced<GateResult>>,
     /// Receipts of these kinds about the dispatch that no trusted key attests: written by
     /// something other than vnx (a worker, say), and ignored.
@@ -188,6 +196,7 @@ impl Evidence {
             .filter(|h| is_commit_id(h))
     }
 
+    /// The dispatch's role, from its start.
     pub fn role(&self) -> Option<&str> {
         self.started.as_ref().map(|s| s.receipt.role.as_str())
     }

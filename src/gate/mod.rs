@@ -29,6 +29,7 @@ pub const GATES_DIR: &str = "gates";
 pub struct Context<'a> {
     /// The main checkout's root.
     pub root: &'a Path,
+    /// The ledger the evidence is read from and written to.
     pub ledger: &'a Path,
     /// vnx's own binary (a reviewer's invocation names it, as a worker's does).
     pub vnx: &'a Path,
@@ -44,8 +45,18 @@ pub struct Context<'a> {
 
 /// Progress of a gate-check.
 pub enum Event<'a> {
-    Started { gate: &'a str, kind: &'static str },
-    Finished { outcome: &'a GateOutcome },
+    /// A gate started.
+    Started {
+        /// Its name.
+        gate: &'a str,
+        /// `command` or `review`.
+        kind: &'static str,
+    },
+    /// A gate ended.
+    Finished {
+        /// What it left.
+        outcome: &'a GateOutcome,
+    },
 }
 
 /// A gate-check's verdict.
@@ -55,7 +66,9 @@ pub enum Event<'a> {
 #[serde(rename_all = "UPPERCASE")]
 #[schemars(rename = "GateDecision")]
 pub enum Decision {
+    /// Every required gate passed on the recorded head.
     Go,
+    /// Something is missing or did not pass.
     Hold,
 }
 
@@ -66,13 +79,16 @@ pub enum Decision {
 #[serde(rename_all = "lowercase")]
 #[schemars(rename = "GateStatus")]
 pub enum Status {
+    /// The gate passed.
     Pass,
+    /// It ran and did not pass.
     Fail,
     /// The gate could not run, timed out, stalled, or gave no verdict.
     Error,
 }
 
 impl Status {
+    /// The status as receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
             Status::Pass => "pass",
@@ -86,8 +102,10 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[schemars(rename = "GateExit")]
 pub struct Exit {
+    /// The exit code, when it exited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<i32>,
+    /// The signal's name (`SIGKILL`), when one ended it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,
 }
@@ -95,36 +113,56 @@ pub struct Exit {
 /// Everything one gate left.
 #[derive(Clone, Debug, Serialize)]
 pub struct GateOutcome {
+    /// The gate's name.
     pub gate: String,
+    /// `command` or `review`.
     pub kind: &'static str,
+    /// What it found.
     pub status: Status,
+    /// Why, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The contract its request and result share.
     pub contract_hash: String,
+    /// The commit it checked.
     pub head_commit: String,
+    /// SHA-256 of its definition.
     pub definition_sha256: String,
+    /// SHA-256 of its request.
     pub request_sha256: String,
+    /// How long it ran, in seconds.
     pub duration_seconds: f64,
     /// What ran: the command's argv, or the reviewer's with the request replaced by its hash.
     pub argv: Vec<String>,
+    /// How its process ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit: Option<Exit>,
+    /// The reviewer's provider (review gates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// The reviewer's model (review gates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The reviewer CLI's session (review gates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The reviewer's verdict (review gates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<review::Verdict>,
+    /// The reviewer's findings by weight.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding_counts: Option<review::Counts>,
+    /// The reviewer's findings.
     pub findings: Vec<review::Finding>,
     /// The gate's directory: `request.*`, `output.log`, `result.json`, `report.md`.
     pub dir: PathBuf,
+    /// The request it was given.
     pub request_path: PathBuf,
+    /// Its output log.
     pub output_path: PathBuf,
+    /// Its `result.json`.
     pub result_path: PathBuf,
+    /// Its `report.md`.
     pub report_path: PathBuf,
     /// Whether the throwaway checkout was removed afterwards.
     pub worktree_removed: bool,
@@ -133,45 +171,74 @@ pub struct GateOutcome {
 /// What a gate-check found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The dispatch checked.
     pub dispatch_id: String,
+    /// This run's id: its UTC time and two random bytes.
     pub run: String,
+    /// GO or HOLD.
     pub decision: Decision,
     /// Why the decision is HOLD (empty for GO).
     pub reasons: Vec<String>,
     /// What a GO rests on besides passing gates (e.g. a role that requires none).
     pub notes: Vec<String>,
+    /// The dispatch's role.
     pub role: Option<String>,
+    /// The commit checked.
     pub head_commit: Option<String>,
     /// The gates the role requires; `None` when it names none.
     pub required: Option<Vec<String>>,
+    /// What each gate left.
     pub gates: Vec<GateOutcome>,
+    /// Where this report is written, `gate-report.json`.
     pub report_path: PathBuf,
 }
 
+/// Why a gate-check could not run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GateError {
+    /// The repository has no `.vnx/config.yaml`.
     #[error("{path} is not initialised for vnx")]
-    NotInitialised { path: PathBuf },
+    NotInitialised {
+        /// The repository's root.
+        path: PathBuf,
+    },
+    /// Not a dispatch id.
     #[error("{id:?} is not a dispatch id")]
-    BadId { id: String },
+    BadId {
+        /// What was given.
+        id: String,
+    },
+    /// No attested `dispatch_started` for the id.
     #[error("dispatch {id} is not on the ledger {ledger}")]
-    UnknownDispatch { id: String, ledger: PathBuf },
+    UnknownDispatch {
+        /// The dispatch asked about.
+        id: String,
+        /// The ledger read.
+        ledger: PathBuf,
+    },
+    /// `.vnx/config.yaml` is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The ledger could not be read or written.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The gate's throwaway checkout could not be made.
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
+    /// A gate's file could not be written.
     #[error("could not write {path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
 }
 
 impl GateError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
             GateError::NotInitialised { .. } => Some("run `vnx init` first".into()),

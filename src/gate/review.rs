@@ -15,14 +15,21 @@ pub const RECEIPT_MESSAGE_CHARS: usize = 500;
 
 /// What a review request is made of.
 pub struct RequestParts<'a> {
+    /// The dispatch reviewed.
     pub dispatch_id: &'a str,
+    /// The review gate's name.
     pub gate: &'a str,
+    /// The dispatch branch.
     pub branch: &'a str,
+    /// The commit the work started from.
     pub base_commit: &'a str,
+    /// The commit reviewed.
     pub head_commit: &'a str,
     /// The dispatch's instruction, when it is still on disk unchanged.
     pub task: Option<&'a str>,
+    /// `git diff` from base to head.
     pub diff: &'a str,
+    /// The gate definition's own instructions to the reviewer.
     pub extra_instructions: Option<&'a str>,
 }
 
@@ -127,7 +134,9 @@ pub fn request(p: &RequestParts<'_>) -> String {
 #[serde(rename_all = "lowercase")]
 #[schemars(rename = "ReviewVerdict")]
 pub enum Verdict {
+    /// The reviewer passes the work.
     Pass,
+    /// The reviewer fails it.
     Fail,
 }
 
@@ -137,19 +146,27 @@ pub enum Verdict {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Weight {
+    /// Fails the gate whatever the verdict.
     Blocking,
+    /// Worth fixing; does not fail the gate.
     Major,
+    /// A nit.
     Minor,
 }
 
 /// One finding, as the reviewer wrote it, with the weight vnx gives its severity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Finding {
+    /// The severity as the reviewer wrote it.
     pub severity: String,
+    /// The weight vnx gives that severity.
     pub weight: Weight,
+    /// What the reviewer says.
     pub message: String,
+    /// The file it is about, when named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The line it is about, when named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
 }
@@ -159,19 +176,25 @@ pub struct Finding {
     Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 pub struct Counts {
+    /// Blocking findings.
     pub blocking: u64,
+    /// Major findings.
     pub major: u64,
+    /// Minor findings.
     pub minor: u64,
 }
 
 /// A parsed answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Answer {
+    /// The reviewer's verdict.
     pub verdict: Verdict,
+    /// Its findings, in order.
     pub findings: Vec<Finding>,
 }
 
 impl Answer {
+    /// The findings counted by weight.
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for f in &self.findings {

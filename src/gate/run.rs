@@ -18,9 +18,19 @@ pub enum Ended {
     /// It exited (or was killed by a signal) on its own.
     Exited(ExitStatus),
     /// It ran past its timeout and was stopped.
-    TimedOut { seconds: u64, how: &'static str },
+    TimedOut {
+        /// The timeout, in seconds.
+        seconds: u64,
+        /// How it was stopped (TERM, or TERM then KILL).
+        how: &'static str,
+    },
     /// It printed nothing for its idle timeout and was stopped.
-    Stalled { seconds: u64, how: &'static str },
+    Stalled {
+        /// The idle timeout, in seconds.
+        seconds: u64,
+        /// How it was stopped (TERM, or TERM then KILL).
+        how: &'static str,
+    },
     /// It could not be started.
     NotStarted(String),
 }
@@ -44,7 +54,9 @@ impl Ended {
 /// Limits for one run.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// The longest it may run.
     pub timeout: Duration,
+    /// The longest it may print nothing; no limit when `None`.
     pub idle: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
     pub grace: Duration,
