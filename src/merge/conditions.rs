@@ -28,29 +28,43 @@ pub const ORDER: [&str; 7] = [
 /// One condition's verdict.
 #[derive(Clone, Debug, Serialize)]
 pub struct Condition {
+    /// Its name (`ledger_verifies`, `dispatch_done`, ...), in the order checked.
     pub name: &'static str,
+    /// Whether it holds.
     pub ok: bool,
+    /// What was found, in words.
     pub detail: String,
 }
 
 /// A required gate's evidence, as the merge receipt records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct GateEvidence {
+    /// The gate's name.
     pub gate: String,
+    /// `pass`, or why not: `missing`, `stale` or its result's status.
     pub status: String,
+    /// The contract of its newest result.
     pub contract_hash: Option<String>,
+    /// The gate-check run of that result.
     pub run: Option<String>,
+    /// That result's line on the ledger.
     pub result_seq: Option<u64>,
+    /// SHA-256 of that line.
     pub result_line_sha256: Option<String>,
 }
 
 /// What the checks found: each condition, and what a merge would use.
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
+    /// The dispatch to merge.
     pub dispatch_id: String,
+    /// Each condition's verdict, in order.
     pub conditions: Vec<Condition>,
+    /// The dispatch's role.
     pub role: Option<String>,
+    /// The branch to merge, `dispatch/<id>`.
     pub branch: Option<String>,
+    /// The commit to merge: the completion's head.
     pub head_commit: Option<String>,
     /// The branch to merge into (`refs/heads/…`).
     pub base_ref: Option<String>,
@@ -58,9 +72,11 @@ pub struct Plan {
     pub base_commit: Option<String>,
     /// The base branch's tip now.
     pub base_tip: Option<String>,
+    /// Whether the base branch moved since the dispatch started.
     pub base_moved: bool,
     /// The tree `git merge-tree` expects the merge to have.
     pub merge_tree: Option<String>,
+    /// The required gates' evidence.
     pub gates: Vec<GateEvidence>,
     /// The checkpoint the ledger extends: (commit, lines).
     pub checkpoint: Option<(String, u64)>,

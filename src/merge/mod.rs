@@ -33,6 +33,7 @@ pub const LOCK_FILE: &str = "vnx-merge.lock";
 pub struct Context<'a> {
     /// The main checkout's root.
     pub root: &'a Path,
+    /// The ledger the evidence is read from and the merge receipts go to.
     pub ledger: &'a Path,
     /// The checkpoint key: trusted when verifying, and signs the new checkpoint.
     pub key: Option<&'a Path>,
@@ -51,75 +52,121 @@ pub struct Context<'a> {
 pub struct Merged {
     /// The `merge` receipt, whose entry hash the commit's trailer names.
     pub merge_receipt: Appended,
+    /// The merge commit.
     pub merge_commit: String,
     /// The merge commit's tree equals the one `git merge-tree` predicted.
     pub tree_as_planned: bool,
+    /// The `merge_completed` receipt.
     pub completed_receipt: Appended,
+    /// The checkpoint made after the merge.
     pub checkpoint: CheckpointOutcome,
 }
 
 /// What `merge` did.
 #[derive(Debug, Serialize)]
 pub struct Outcome {
+    /// The conditions and what the merge would use.
     pub plan: Plan,
+    /// What was merged; `None` for `--check` or a refusal.
     pub merged: Option<Merged>,
 }
 
+/// Why a merge did not happen (or happened but was not anchored).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MergeError {
+    /// Not a dispatch id.
     #[error("{id:?} is not a dispatch id")]
-    BadId { id: String },
+    BadId {
+        /// What was given.
+        id: String,
+    },
+    /// The repository has no `.vnx/config.yaml`.
     #[error("{path} is not initialised for vnx")]
-    NotInitialised { path: PathBuf },
+    NotInitialised {
+        /// The repository's root.
+        path: PathBuf,
+    },
+    /// No `dispatch_started` for the id.
     #[error("dispatch {id} is not on the ledger {ledger}")]
-    UnknownDispatch { id: String, ledger: PathBuf },
+    UnknownDispatch {
+        /// The dispatch asked about.
+        id: String,
+        /// The ledger read.
+        ledger: PathBuf,
+    },
+    /// A condition does not hold; nothing was merged.
     #[error("refusing to merge {id}: {condition}: {detail}")]
     Refused {
+        /// The dispatch.
         id: String,
+        /// The first condition that failed.
         condition: &'static str,
+        /// What was found.
         detail: String,
     },
     #[error(
         "git merge of {id} failed after its merge receipt was written (recorded as merge_failed)"
     )]
+    /// git refused the merge after the `merge` receipt was written (recorded as `merge_failed`).
     GitMerge {
+        /// The dispatch.
         id: String,
+        /// What git said.
         #[source]
         source: ProcessError,
     },
+    /// The merge happened but the ledger could not be checkpointed after it.
     #[error("merged {id} as {commit}, but could not checkpoint the ledger")]
     CheckpointAfterMerge {
+        /// The dispatch.
         id: String,
+        /// The merge commit.
         commit: String,
+        /// Why the checkpoint failed.
         #[source]
         source: CheckpointError,
     },
+    /// No signing key to checkpoint with.
     #[error("refusing to merge {id}: there is no checkpoint key to sign the checkpoint after it")]
-    NoKey { id: String },
+    NoKey {
+        /// The dispatch.
+        id: String,
+    },
+    /// The merge lock could not be taken.
     #[error("could not take the merge lock {path}")]
     Lock {
+        /// The lock file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// `.vnx/config.yaml` is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The ledger could not be read or written.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The checkpoints could not be read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The repository could not be read.
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
+    /// A git command failed.
     #[error("git failed in {path}")]
     Git {
+        /// The repository.
         path: PathBuf,
+        /// What running git said.
         #[source]
         source: ProcessError,
     },
 }
 
 impl MergeError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
             MergeError::NotInitialised { .. } => Some("run `vnx init` first".into()),

@@ -39,11 +39,20 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReleaseError {
+    /// The base names no commit.
     #[error("base {base:?} does not name a commit in {root}")]
-    BadBase { base: String, root: PathBuf },
+    BadBase {
+        /// The base given.
+        base: String,
+        /// The repository.
+        root: PathBuf,
+    },
+    /// The repository could not be read.
     #[error("could not read the repository at {root}")]
     Git {
+        /// The repository.
         root: PathBuf,
+        /// What running git said.
         #[source]
         source: ProcessError,
     },
@@ -51,18 +60,24 @@ pub enum ReleaseError {
         "released dispatch {id} but could not record its worktree_released receipt; stopped \
          before releasing more"
     )]
+    /// A dispatch was released but its receipt could not be written; nothing more is released.
     Unrecorded {
+        /// The dispatch released.
         id: String,
+        /// Why the ledger refused.
         #[source]
         source: LedgerError,
     },
+    /// A worktree operation failed.
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
+    /// The ledger could not be read.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
 
 impl ReleaseError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
             ReleaseError::BadBase { .. } => {
@@ -125,9 +140,13 @@ pub enum Rule {
 )]
 #[schemars(rename = "ReleaseEvidence")]
 pub struct Evidence {
+    /// Which proof holds.
     pub rule: Rule,
+    /// The branch tip proven.
     pub tip: String,
+    /// The base it is proven against.
     pub base_ref: String,
+    /// The base's commit at the time.
     pub base_commit: String,
     /// The merge base of tip and base (`contained` only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,6 +154,7 @@ pub struct Evidence {
     /// The remote and the commit its branch is at (`remote` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// Where the remote branch is (`remote` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_commit: Option<String>,
 }
@@ -144,13 +164,16 @@ pub struct Evidence {
 pub struct Actions {
     /// vnx locked the worktree when it was dirty; it is unlocked just before removal.
     pub unlock_worktree: bool,
+    /// Remove the worktree.
     pub remove_worktree: bool,
+    /// Delete the branch.
     pub delete_branch: bool,
     /// The dispatch directory of a dispatch that never started.
     pub remove_dispatch_dir: bool,
 }
 
 impl Actions {
+    /// Whether there is anything to do.
     pub fn any(&self) -> bool {
         self.remove_worktree || self.delete_branch || self.remove_dispatch_dir
     }
@@ -159,9 +182,13 @@ impl Actions {
 /// What `apply` did to an item.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Done {
+    /// Whether vnx's lock was removed.
     pub worktree_unlocked: bool,
+    /// Whether the worktree was removed.
     pub worktree_removed: bool,
+    /// Whether the branch was deleted.
     pub branch_deleted: bool,
+    /// Whether the dispatch directory was removed.
     pub dispatch_dir_removed: bool,
     /// `-d` (git's own merge check passed) or `-D` (after vnx's proof, re-checked under the
     /// worktree lock).
@@ -181,9 +208,11 @@ pub struct Done {
 /// One preserved dispatch.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Item {
+    /// The dispatch.
     pub dispatch_id: String,
     /// `dispatch/<id>`, when the branch exists.
     pub branch: Option<String>,
+    /// The branch's tip, when it exists.
     pub tip: Option<String>,
     /// `.vnx-data/worktrees/dispatch-<id>`, when it exists or git lists it.
     pub worktree: Option<PathBuf>,
@@ -192,10 +221,15 @@ pub struct Item {
     /// `.vnx-data/dispatches/<id>`, when it exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dispatch_dir: Option<PathBuf>,
+    /// What it is now.
     pub class: Class,
+    /// Why, in words.
     pub reason: String,
+    /// Why releasing it is safe, when it is.
     pub evidence: Option<Evidence>,
+    /// What releasing it takes.
     pub actions: Actions,
+    /// What `apply` did, once it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub done: Option<Done>,
 }
@@ -208,16 +242,20 @@ pub struct Base {
     pub reference: String,
     /// The branch `HEAD` points at, when the base is `HEAD`.
     pub branch: Option<String>,
+    /// The commit it resolved to.
     pub commit: String,
 }
 
 /// Every preserved dispatch and what releasing would do.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Plan {
+    /// The base the branches were proven against.
     pub base: Base,
+    /// The remote asked whether branches are pushed.
     pub remote: String,
     /// Whether `apply` ran.
     pub applied: bool,
+    /// Every preserved dispatch found.
     pub items: Vec<Item>,
 }
 

@@ -12,7 +12,9 @@ use super::Rule;
 /// A proof and what it rests on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proof {
+    /// Which proof holds.
     pub rule: Rule,
+    /// The merge base of tip and base (`contained` only).
     pub merge_base: Option<String>,
 }
 
