@@ -20,6 +20,7 @@ pub(super) const MAX_TIMEOUT: u64 = 86_400;
 /// contract hash, so a changed definition makes earlier results stale.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct GateDef {
+    /// What it runs.
     #[serde(flatten)]
     pub kind: GateKind,
     /// Seconds the gate may run before it is stopped (and counted as not passed).
@@ -34,12 +35,16 @@ pub struct GateDef {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GateKind {
     /// A program (argv, no shell) run in a fresh checkout of the head; exit 0 passes.
-    Command { argv: Vec<String> },
+    Command {
+        /// The program and its arguments.
+        argv: Vec<String>,
+    },
     /// A CLI run headless and read-only with the diff, answering with a JSON verdict.
     Review {
         /// A built-in CLI (claude, codex, gemini, ollama) or a provider declared with a
         /// headless lane.
         provider: String,
+        /// The reviewer's model; the CLI's default when `None`.
         #[serde(skip_serializing_if = "Option::is_none")]
         model: Option<String>,
         /// Text appended to the review request.
@@ -49,6 +54,7 @@ pub enum GateKind {
 }
 
 impl GateKind {
+    /// `command` or `review`, as receipts record it.
     pub fn name(&self) -> &'static str {
         match self {
             GateKind::Command { .. } => "command",

@@ -20,10 +20,13 @@ pub const BUILTIN_PROVIDERS: [&str; 5] = ["claude", "codex", "gemini", "ollama",
 /// The parsed, validated configuration. A project without a config file gets the default.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
+    /// The project's id (`vnx init` derives it from the directory name).
     pub project_id: Option<String>,
+    /// Providers the project declares, by name.
     pub providers: BTreeMap<String, DeclaredProvider>,
     /// Concurrency slots per provider (built-in or declared), each in `1..=256`.
     pub concurrency: BTreeMap<String, u32>,
+    /// Defaults per role, by role name.
     pub roles: BTreeMap<String, RoleConfig>,
     /// Gates roles may require before a merge (`crate::gate`).
     pub gates: BTreeMap<String, GateDef>,
@@ -34,12 +37,15 @@ pub struct Config {
 pub struct DeclaredProvider {
     /// A program name looked up on PATH, or an absolute path.
     pub binary: String,
+    /// How it runs headless, if it can.
     pub headless: Option<DeclaredLane>,
+    /// How it runs as a TUI in the pane, if it can.
     pub interactive: Option<DeclaredLane>,
     /// Templates appended when a model is given (see [`DeclaredProvider::model_argv`]);
     /// together they use `{model}` at least once and no other placeholder. Empty: the
     /// provider takes no model.
     pub model_args: Vec<String>,
+    /// Its flags per permission posture.
     pub permissions: DeclaredPermissions,
     /// Always names a declared lane.
     pub default_lane: Lane,
@@ -65,23 +71,31 @@ impl DeclaredProvider {
 /// `{prompt_file}` exactly as `prompt` requires.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeclaredLane {
+    /// The command line, as templates.
     pub argv: Vec<String>,
+    /// How the prompt reaches it.
     pub prompt: PromptTransport,
+    /// What its stdout is (text, or a CLI's event stream).
     pub output: OutputFormat,
+    /// What ends it successfully: its exit, or `vnx report`.
     pub completion: CompletionSignal,
 }
 
 /// Flags per permission posture, final (`{{`/`}}` already unescaped); `None`: not declared.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeclaredPermissions {
+    /// Flags for `--permission ask`.
     pub ask: Option<Vec<String>>,
+    /// Flags for `--permission edits`.
     pub edits: Option<Vec<String>>,
+    /// Flags for `--permission full`.
     pub full: Option<Vec<String>>,
 }
 
 /// Defaults for one role.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RoleConfig {
+    /// The skills composed into its prompts when a dispatch names none.
     pub skills: Vec<String>,
     /// The gates a dispatch of this role must pass before it is merged. `None` (no `gates:`
     /// key) is not the same as `Some([])`: only an explicit empty list lets a role merge

@@ -12,26 +12,35 @@ use super::schema::{
 use super::template::expand;
 use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
 
+/// Why `.vnx/config.yaml` could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// The file could not be read.
     #[error("could not read {path}")]
     Io {
+        /// `.vnx/config.yaml`.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
     /// `line` and `column` are 1-based (characters); 0 when unknown.
     #[error("{path}:{line}:{column}: {message}")]
     Invalid {
+        /// `.vnx/config.yaml`.
         path: PathBuf,
+        /// The line of the problem.
         line: usize,
+        /// The column, 0 when unknown.
         column: usize,
+        /// What is wrong there.
         message: String,
     },
 }
 
 impl ConfigError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
             ConfigError::Io { .. } => None,

@@ -26,6 +26,7 @@ pub use tools::{GIT_MIN, TMUX_MIN};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Works.
     Pass,
     /// Works, but something deserves attention (`--strict` fails on it).
     Warn,
@@ -47,7 +48,9 @@ impl Status {
 /// One check's outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Check {
+    /// What was checked (`git`, `ledger`, ...).
     pub name: String,
+    /// Its verdict.
     pub status: Status,
     /// What was found.
     pub detail: String,
@@ -56,6 +59,7 @@ pub struct Check {
 }
 
 impl Check {
+    /// A passing check.
     pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Check {
         Check {
             name: name.into(),
@@ -65,6 +69,7 @@ impl Check {
         }
     }
 
+    /// A check that warns, with what to do.
     pub fn warn(
         name: impl Into<String>,
         detail: impl Into<String>,
@@ -77,6 +82,7 @@ impl Check {
         }
     }
 
+    /// A failing check, with what to do.
     pub fn fail(
         name: impl Into<String>,
         detail: impl Into<String>,
@@ -93,14 +99,18 @@ impl Check {
 /// Every check, in a fixed order.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
+    /// Each check, in order.
     pub checks: Vec<Check>,
 }
 
 /// How many checks ended in each status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Checks that passed.
     pub pass: usize,
+    /// Checks that warned.
     pub warn: usize,
+    /// Checks that failed.
     pub fail: usize,
 }
 
@@ -114,6 +124,7 @@ impl Report {
             .unwrap_or(Status::Pass)
     }
 
+    /// How many checks ended in each status.
     pub fn summary(&self) -> Summary {
         let count = |s| self.checks.iter().filter(|c| c.status == s).count();
         Summary {
@@ -151,6 +162,7 @@ pub struct Inputs<'a> {
     pub threads: usize,
     /// The user's home and Codex's home, for the CLIs' folder trust.
     pub home: Option<&'a Path>,
+    /// `$CODEX_HOME`, when set (else `~/.codex`).
     pub codex_home: Option<&'a Path>,
 }
 

@@ -13,6 +13,7 @@ use crate::process::{self, Cmd};
 /// A hook vnx installs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hook {
+    /// Its file name under `.git/hooks/`.
     pub name: &'static str,
     /// What it guards, for messages ("merge", "push").
     pub guards: &'static str,
@@ -307,8 +308,11 @@ pub fn is_vnx_hook(text: &str) -> bool {
 /// One hook as found on disk.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Found {
+    /// Its name.
     pub hook: String,
+    /// Its file.
     pub path: PathBuf,
+    /// What the file is.
     pub state: HookState,
     /// The binary the hook records (vnx's hooks only).
     pub vnx: Option<PathBuf>,
@@ -322,6 +326,7 @@ pub struct Found {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HookState {
+    /// No such file.
     Missing,
     /// vnx's hook, as vnx wrote it.
     Installed,

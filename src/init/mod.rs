@@ -15,7 +15,9 @@ pub mod git_hooks;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Written where nothing was.
     Created,
+    /// Already as vnx would write it.
     Unchanged,
     /// The user's version differs from the shipped one and was left alone.
     Kept,
@@ -35,6 +37,7 @@ pub enum Action {
 pub struct Step {
     /// Relative to the repository root (absolute when outside it).
     pub path: String,
+    /// What was done.
     pub action: Action,
     /// Why, when the action alone does not say.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,45 +47,72 @@ pub struct Step {
 /// The result of `init`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct InitReport {
+    /// The repository initialised.
     pub root: PathBuf,
+    /// Its project id.
     pub project_id: String,
+    /// Each path and what happened to it.
     pub steps: Vec<Step>,
 }
 
+/// What `init` is asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct InitOptions {
+    /// The project id to set; derived from the directory name when `None`.
     pub project_id: Option<String>,
+    /// Replace files that differ from the shipped ones, and change the project id.
     pub force: bool,
     /// The vnx binary the git hooks try before `vnx` on PATH (normally the running one).
     pub vnx: Option<PathBuf>,
 }
 
+/// Why `init` stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InitError {
+    /// Not inside a git repository.
     #[error("{path} is not inside a git repository")]
-    NotInRepo { path: PathBuf },
+    NotInRepo {
+        /// The directory asked about.
+        path: PathBuf,
+    },
+    /// A project id vnx cannot use.
     #[error("project id {id:?} does not match ^[a-z][a-z0-9-]{{1,31}}$")]
-    BadProjectId { id: String },
+    BadProjectId {
+        /// The id given.
+        id: String,
+    },
     #[error(
         "the project id is already {existing:?} in {path}; refusing to change it to {wanted:?}"
     )]
+    /// The project id is set and differs; `--force` changes it.
     ProjectIdSet {
+        /// `.vnx/config.yaml`.
         path: PathBuf,
+        /// The id it has.
         existing: String,
+        /// The id asked for.
         wanted: String,
     },
+    /// A path vnx would write is a symbolic link.
     #[error("{path} is a symlink; vnx does not write through links")]
-    Symlink { path: PathBuf },
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// A file could not be written.
     #[error("could not write {path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
 }
 
 impl InitError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             InitError::NotInRepo { .. } => {
