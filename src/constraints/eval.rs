@@ -12,11 +12,15 @@ use crate::provider::{Lane, Permission};
 /// What a dispatch asks for, as the constraints see it.
 #[derive(Clone, Copy, Debug)]
 pub struct Route<'a> {
+    /// The provider asked for.
     pub provider: &'a str,
     /// The model the dispatcher named, if any.
     pub model: Option<&'a str>,
+    /// The dispatch's role.
     pub role: &'a str,
+    /// Its lane.
     pub lane: Lane,
+    /// Its permission posture.
     pub permission: Permission,
 }
 
@@ -55,6 +59,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The decision as receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Allowed => "allowed",
@@ -69,15 +74,23 @@ impl Verdict {
 /// One constraint's decision about one dispatch.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Decision {
+    /// The constraint's `id`.
     pub constraint_id: String,
+    /// `forbid_route` or `require_route`.
     pub rule: &'static str,
+    /// What it decided.
     pub decision: Verdict,
+    /// Its severity.
     pub audit_severity: Severity,
+    /// Where VNX enforces it (recorded).
     pub enforcement: Enforcement,
+    /// Its reason, as written.
     pub reason: String,
     /// What matched, in words.
     pub detail: String,
+    /// `VNX_OVERRIDE_<ID>`, which overrides it.
     pub override_variable: String,
+    /// Whether it may be overridden.
     pub override_allowed: bool,
     /// Whether the override variable was set to 1 for this dispatch.
     pub override_requested: bool,
@@ -91,7 +104,9 @@ pub struct Decision {
 /// [`override_key`]), and the reasons given in `VNX_OVERRIDE_<KEY>_REASON`, by `<KEY>`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Overrides {
+    /// The `<KEY>` of each `VNX_OVERRIDE_<KEY>=1` set.
     pub keys: BTreeSet<String>,
+    /// `VNX_OVERRIDE_<KEY>_REASON` values, by key.
     pub reasons: BTreeMap<String, String>,
 }
 

@@ -14,32 +14,42 @@ use crate::process::{self, Cmd, ProcessError};
 pub struct ScanReport {
     /// Text files scanned.
     pub files: usize,
+    /// Every match, in file order.
     pub hits: Vec<ImportHit>,
 }
 
 /// One forbidden pattern found in a file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ImportHit {
+    /// The `forbid_import` constraint matched.
     pub constraint_id: String,
     /// Relative to the scanned root.
     pub path: PathBuf,
     /// 1-based.
     pub line: usize,
+    /// The pattern that matched.
     pub pattern: String,
 }
 
+/// Why a scan could not finish.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScanError {
+    /// A tracked file could not be read.
     #[error("could not read {path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
+    /// git could not list the tracked files.
     #[error("could not list the files git tracks in {root}")]
     Git {
+        /// The repository.
         root: PathBuf,
+        /// What running git said.
         #[source]
         source: ProcessError,
     },

@@ -20,9 +20,11 @@ pub const FILE: &str = "provider_constraints.yaml";
 /// A loaded, validated constraints file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Constraints {
+    /// The file loaded.
     pub path: PathBuf,
     /// SHA-256 of the file's bytes, recorded with every decision.
     pub sha256: String,
+    /// Its constraints, in file order.
     pub constraints: Vec<Constraint>,
 }
 
@@ -31,10 +33,15 @@ pub struct Constraints {
 pub struct Constraint {
     /// Kebab-case, unique in the file.
     pub id: String,
+    /// What it says.
     pub rule: Rule,
+    /// Why, as written.
     pub reason: String,
+    /// Where VNX enforces it (recorded).
     pub enforcement: Enforcement,
+    /// What a violation does.
     pub severity: Severity,
+    /// Whether `VNX_OVERRIDE_<ID>=1` may override it.
     pub override_allowed: bool,
     /// vnx's extension: an override counts only with a reason in
     /// `VNX_OVERRIDE_<KEY>_REASON`, which the decision records.
@@ -67,10 +74,14 @@ pub enum Rule {
     /// Dispatches whose route matches `selector` must run on `model` (a model pin).
     RequireRoute(Pin),
     /// The project's own source must not contain these (a source scan, not a dispatch rule).
-    ForbidImport { patterns: Vec<String> },
+    ForbidImport {
+        /// The text patterns forbidden.
+        patterns: Vec<String>,
+    },
 }
 
 impl Rule {
+    /// The rule's name as the file spells it.
     pub fn name(&self) -> &'static str {
         match self {
             Rule::ForbidRoute(_) => "forbid_route",
@@ -84,26 +95,33 @@ impl Rule {
 /// compared trimmed and case-insensitively. `None`: the key is not named.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RouteMatch {
+    /// Providers it matches; any when `None`.
     pub provider: Option<Vec<String>>,
+    /// Models it matches; any when `None`.
     pub model: Option<Vec<String>>,
+    /// Roles it matches; any when `None`.
     pub role: Option<Vec<String>>,
     /// vnx dispatches have no task class, so a rule naming one matches none of them.
     pub task_class: Option<Vec<String>>,
+    /// Lanes and postures it matches (`headless`, `skip_permissions`, ...); any when `None`.
     pub via: Option<Vec<String>>,
 }
 
 /// A `require_route` model pin.
+/// A model pin: which dispatches, and the model they must run on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pin {
     /// Which dispatches it applies to (provider, role, via; never model).
     pub selector: RouteMatch,
     /// The required model.
     pub model: String,
+    /// Whether the model is a floor or a default.
     pub semantics: PinSemantics,
     /// vnx's extension for `floor`: models from lowest to highest, including `model`.
     pub model_order: Option<Vec<String>>,
 }
 
+/// What a pin's model means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PinSemantics {
@@ -127,13 +145,18 @@ pub enum PinSemantics {
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
+/// What a violation of a constraint does.
 pub enum Severity {
+    /// A violation refuses the dispatch.
     Blocking,
+    /// A violation runs, and the receipt says so.
     Warn,
+    /// A violation is only recorded.
     Info,
 }
 
 impl Severity {
+    /// The severity as the file and receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
             Severity::Blocking => "blocking",
@@ -149,12 +172,16 @@ impl Severity {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Enforcement {
+    /// VNX raises in code.
     CodeRaise,
+    /// VNX warns in code.
     CodeWarn,
+    /// VNX checks in CI with a grep.
     CiGrep,
 }
 
 impl Enforcement {
+    /// The enforcement as the file and receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
             Enforcement::CodeRaise => "code_raise",
@@ -163,28 +190,41 @@ impl Enforcement {
         }
     }
 }
+/// Why `provider_constraints.yaml` could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
+    /// There is no such file (dispatching needs one).
     #[error("{path} is missing")]
-    Missing { path: PathBuf },
+    Missing {
+        /// Where it should be.
+        path: PathBuf,
+    },
+    /// It could not be read.
     #[error("could not read {path}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: std::io::Error,
     },
     /// `line` and `column` are 1-based; 0 when unknown.
     #[error("{path}:{line}:{column}: {message}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// The line of the problem.
         line: usize,
+        /// The column, 0 when unknown.
         column: usize,
+        /// What is wrong there.
         message: String,
     },
 }
 
 impl LoadError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             LoadError::Missing { .. } => "run `vnx init` to install the default constraints \
