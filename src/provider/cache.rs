@@ -30,6 +30,7 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// The cache file `name` in `dir` (nothing is read until it is used).
     pub fn new(dir: &Path, name: &str) -> Cache {
         Cache {
             path: dir.join(name),

@@ -17,22 +17,37 @@ const LIMIT: Duration = Duration::from_secs(20);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HelpError {
+    /// The binary cannot be read (so its help is not cached).
     #[error("{binary} cannot be read")]
-    Unreadable { binary: PathBuf },
+    Unreadable {
+        /// The binary.
+        binary: PathBuf,
+    },
+    /// `--help` could not be run.
     #[error("`{command}` could not be run")]
     Run {
+        /// The command line.
         command: String,
+        /// What running it said.
         #[source]
         source: ProcessError,
     },
+    /// `--help` exited unsuccessfully.
     #[error("`{command}` failed ({status}): {stderr}")]
     Failed {
+        /// The command line.
         command: String,
+        /// How it exited, in words.
         status: String,
+        /// What it wrote to stderr.
         stderr: String,
     },
+    /// `--help` printed nothing.
     #[error("`{command}` printed nothing")]
-    Empty { command: String },
+    Empty {
+        /// The command line.
+        command: String,
+    },
 }
 
 /// What `binary args… --help` prints (stdout, or stderr when stdout is empty), from the

@@ -32,9 +32,13 @@ pub struct Invocation {
     pub argv: Vec<String>,
     /// Variables set for the worker only.
     pub env: Vec<(String, String)>,
+    /// How the prompt reaches the worker.
     pub prompt_transport: PromptTransport,
+    /// What the worker's stdout is.
     pub output: OutputFormat,
+    /// What ends the dispatch successfully.
     pub completion: CompletionSignal,
+    /// The end-of-turn hook vnx installs for it.
     pub hooks: HookKind,
     /// The flags the permission posture added (also inside `argv`).
     pub permission_flags: Vec<String>,
@@ -43,8 +47,11 @@ pub struct Invocation {
 /// What an invocation depends on besides the provider.
 #[derive(Clone, Copy, Debug)]
 pub struct Wanted<'a> {
+    /// Headless or interactive.
     pub lane: Lane,
+    /// The model; the CLI's default when `None`.
     pub model: Option<&'a str>,
+    /// The permission posture.
     pub permission: Permission,
     /// The prompt's length in bytes.
     pub prompt_len: usize,

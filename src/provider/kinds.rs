@@ -14,6 +14,7 @@ pub enum Lane {
 }
 
 impl Lane {
+    /// The lane as flags and receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
             Lane::Headless => "headless",
@@ -35,6 +36,7 @@ pub enum PromptTransport {
 }
 
 impl PromptTransport {
+    /// The transport as receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
             PromptTransport::Argument => "argument",

@@ -20,9 +20,13 @@ pub use kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
+    /// Anthropic's Claude Code (`claude`).
     Claude,
+    /// OpenAI's Codex CLI (`codex`).
     Codex,
+    /// Google's Gemini CLI (`gemini`).
     Gemini,
+    /// Ollama (`ollama run`), local models.
     Ollama,
     /// vnx's own offline stand-in (`vnx __demo-worker`).
     Demo,
@@ -63,6 +67,7 @@ pub enum DemoBehaviour {
 }
 
 impl DemoBehaviour {
+    /// Every behaviour, in the order `--model` lists them.
     pub const ALL: [DemoBehaviour; 7] = [
         DemoBehaviour::Commit,
         DemoBehaviour::Dirty,
@@ -73,6 +78,7 @@ impl DemoBehaviour {
         DemoBehaviour::Stubborn,
     ];
 
+    /// The behaviour as `--model` names it.
     pub fn name(self) -> &'static str {
         match self {
             DemoBehaviour::Commit => "commit",
@@ -85,45 +91,88 @@ impl DemoBehaviour {
         }
     }
 
+    /// The behaviour a `--model` names, if any.
     pub fn parse(name: &str) -> Option<DemoBehaviour> {
         DemoBehaviour::ALL.into_iter().find(|b| b.name() == name)
     }
 }
 
+/// Why a provider, model or lane cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProviderError {
+    /// Neither a built-in nor a declared provider.
     #[error("unknown provider {name:?}")]
-    Unknown { name: String },
+    Unknown {
+        /// The name given.
+        name: String,
+    },
+    /// No provider given, and the model names none.
     #[error("no provider given and none can be inferred from model {model:?}")]
-    CannotInfer { model: String },
+    CannotInfer {
+        /// The model given.
+        model: String,
+    },
+    /// The model could belong to two providers.
     #[error("model {model:?} could belong to {first} or {second}; refusing to guess")]
     Ambiguous {
+        /// The model given.
         model: String,
+        /// One provider it fits.
         first: &'static str,
+        /// Another.
         second: &'static str,
     },
+    /// The provider does not take the model.
     #[error("model {model:?} is not valid for provider {provider}")]
     BadModel {
+        /// The provider.
         provider: &'static str,
+        /// The model.
         model: String,
     },
+    /// The provider has no default model (ollama, the demo).
     #[error("provider {provider} needs a model")]
-    NeedsModel { provider: &'static str },
+    NeedsModel {
+        /// The provider.
+        provider: &'static str,
+    },
+    /// The provider cannot run in the lane asked for.
     #[error("provider {provider} has no {} lane", lane.name())]
-    LaneUnsupported { provider: String, lane: Lane },
+    LaneUnsupported {
+        /// The provider.
+        provider: String,
+        /// The lane.
+        lane: Lane,
+    },
+    /// The prompt is too large to pass as an argument.
     #[error("the prompt is {bytes} bytes, too large for provider {provider}'s argument transport")]
-    PromptTooLarge { provider: String, bytes: usize },
+    PromptTooLarge {
+        /// The provider.
+        provider: String,
+        /// The prompt's length in bytes.
+        bytes: usize,
+    },
+    /// A declared provider has no flags for the posture asked for.
     #[error("provider {provider} declares no flags for --permission {}", permission.name())]
     PostureUndeclared {
+        /// The provider.
         provider: String,
+        /// The posture.
         permission: Permission,
     },
+    /// A declared provider has no `model_args`, so a model cannot be passed.
     #[error("provider {provider} declares no model_args, so model {model:?} cannot be passed")]
-    NoModelArgs { provider: String, model: String },
+    NoModelArgs {
+        /// The provider.
+        provider: String,
+        /// The model given.
+        model: String,
+    },
 }
 
 impl ProviderError {
+    /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             ProviderError::Unknown { .. } => {
@@ -183,6 +232,7 @@ fn valid_model(model: &str) -> bool {
 }
 
 impl Permission {
+    /// The posture as `--permission` and receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
             Permission::Ask => "ask",
@@ -193,6 +243,7 @@ impl Permission {
 }
 
 impl Provider {
+    /// Every built-in provider.
     pub const ALL: [Provider; 5] = [
         Provider::Claude,
         Provider::Codex,
@@ -201,6 +252,7 @@ impl Provider {
         Provider::Demo,
     ];
 
+    /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
             Provider::Claude => "claude",
@@ -211,6 +263,7 @@ impl Provider {
         }
     }
 
+    /// The built-in provider `name` names.
     pub fn parse(name: &str) -> Result<Provider, ProviderError> {
         Provider::ALL
             .into_iter()
