@@ -98,6 +98,10 @@ impl Cmd {
             .join(" ")
     }
 
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place a std::process::Command is made"
+    )]
     fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args);
@@ -469,6 +473,10 @@ impl Group {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test checks the group from outside with sh"
+)]
 mod tests {
     use super::*;
 

@@ -101,6 +101,10 @@ pub fn dispatch_dir_of(worktree: &Path, id: &str) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test starts a process whose cwd is the worktree"
+)]
 mod tests {
     use super::*;
 

@@ -37,7 +37,7 @@ pub struct Request {
     /// `.vnx/config.yaml`.
     pub skills: Vec<String>,
     /// Constraint overrides: the `<KEY>` of each `VNX_OVERRIDE_<KEY>=1` (the id uppercased,
-    /// `-` → `_`; see [`constraints::override_key`]).
+    /// `-` → `_`; see [`crate::constraints::override_key`]).
     pub overrides: BTreeSet<String>,
     /// Reasons for overrides, from `VNX_OVERRIDE_<KEY>_REASON`, by `<KEY>`.
     pub override_reasons: BTreeMap<String, String>,

@@ -136,6 +136,10 @@ pub fn codex_notify_override(vnx: &Path, dispatch_dir: &Path) -> String {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test runs the quoting through a real sh"
+)]
 mod tests {
     use super::*;
 
