@@ -139,9 +139,10 @@ pub struct HookSignal {
     pub payload: serde_json::Value,
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    // Not durable: these files only have to outlive the worker, not a crash; what must be
-    // durable goes into the ledger.
+/// Writes a report or signal file through the one atomic writer (`project::write_atomic`),
+/// not durably: these files only have to outlive the worker, not a crash; what must be
+/// durable goes into the ledger.
+fn write_signal_file(path: &Path, data: &[u8]) -> io::Result<()> {
     crate::project::write_atomic_private(path, data, false)
 }
 
@@ -169,7 +170,7 @@ pub fn write_report(
         mac: Some(hex::encode(mac.finalize().into_bytes())),
     };
     let data = serde_json::to_vec_pretty(&report).expect("reports serialize");
-    write_atomic(&dispatch_dir.join(REPORT), &data)?;
+    write_signal_file(&dispatch_dir.join(REPORT), &data)?;
     Ok(report)
 }
 
@@ -256,7 +257,7 @@ pub fn write_hook(
         received_at: now(),
         payload,
     };
-    write_atomic(
+    write_signal_file(
         &path,
         &serde_json::to_vec(&signal).expect("signals serialize"),
     )?;
