@@ -90,6 +90,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             report(ReportStatus::Done, "nothing needed changing")?;
         }
         DemoBehaviour::Fail => {
+            // Half-done work: a failed dispatch keeps its changes uncommitted for a follow-up.
+            let path = demo::write_output(&dir, &prompt)
+                .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
+            println!("wrote {}", path.display());
             say!("demo worker: failing as asked");
             report(ReportStatus::Failed, "failing as asked")?;
             return Ok(ExitCode::from(3));

@@ -43,18 +43,19 @@ pub fn compose(
     p.push_str("\n## Completion protocol\n\n");
     match completion {
         CompletionSignal::Report => p.push_str(
-            "Commit your work on the current branch. Then, as your last action, run exactly \
-             one of these shell commands:\n\n\
+            "Leave your changes in this worktree. You need not commit them: when you report \
+             done, vnx commits everything you changed here to the dispatch branch, with your \
+             summary as the message. Do not switch branches or push.\n\n\
+             As your last action, run exactly one of these shell commands:\n\n\
              - `vnx report --status done --summary \"<one line: what you changed>\"`\n\
              - `vnx report --status failed --summary \"<one line: what stopped you>\"`\n\n\
-             If your shell cannot find `vnx` (a login shell resets `PATH`), run \
-             `\"$VNX_DISPATCH_DIR/bin/vnx\" report …` with the same arguments.\n\n\
              If you need an answer from a person before you can finish, ask your question and \
              do not run `vnx report`: the dispatcher will see that the dispatch needs input.\n",
         ),
         CompletionSignal::Exit => p.push_str(
-            "Commit your work on the current branch. Exit with status 0 when the assignment is \
-             done, and with a non-zero status when it failed.\n",
+            "Leave your changes in this worktree; vnx commits them to the dispatch branch when \
+             you finish. Exit with status 0 when the assignment is done, and with a non-zero \
+             status when it failed.\n",
         ),
     }
     p

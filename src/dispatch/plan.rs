@@ -147,7 +147,6 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         lane,
         model: model.as_deref(),
         dispatch_dir: &dispatch_dir,
-        repo: &repo,
     };
     let (prompt, mut invocation) =
         compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
@@ -289,7 +288,6 @@ struct Worker<'a> {
     lane: Lane,
     model: Option<&'a str>,
     dispatch_dir: &'a Path,
-    repo: &'a Repo,
 }
 
 impl Worker<'_> {
@@ -306,7 +304,6 @@ impl Worker<'_> {
             prompt_len,
             vnx: ctx.vnx,
             dispatch_dir: self.dispatch_dir,
-            git_common_dir: &self.repo.common_dir,
         };
         match self.resolved {
             Resolved::Builtin(p) => p.invocation(&wanted),

@@ -27,7 +27,19 @@ use crate::receipts::{
     self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus, TeardownAction,
 };
 use crate::tmux::Tmux;
-use crate::worktree::{Repo, TeardownClass, Worktree};
+use crate::worktree::{CommitNote, Repo, TeardownClass, Worktree};
+
+/// An error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
 
 /// Time a worker gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -218,14 +230,40 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             });
         }
     }
-    let class = teardown(spec, &repo, &mut completed);
+    let session_id = completed.session_id.clone();
+    let note = CommitNote {
+        dispatch_id: &spec.id,
+        provider: &spec.provider,
+        model: spec.model.as_deref(),
+        session_id: session_id.as_deref(),
+        summary: ended.report.as_ref().and_then(|r| r.summary.as_deref()),
+    };
+    let commit = (decision.status == DispatchStatus::Done).then_some(&note);
+    let class = teardown(spec, &repo, commit, &mut completed);
+    if completed.status == DispatchStatus::Done
+        && class != Some(TeardownClass::Clean)
+        && class != Some(TeardownClass::Committed)
+        && class != Some(TeardownClass::Pushed)
+    {
+        // Done means the work is on the branch: anything less is not a success.
+        completed.status = DispatchStatus::Failed;
+        let why = completed
+            .vnx_commit_error
+            .clone()
+            .or_else(|| completed.teardown_reason.clone())
+            .or_else(|| completed.teardown_error.clone())
+            .unwrap_or_else(|| "the worktree could not be classified".into());
+        completed.failure_reason = Some(format!(
+            "the worker reported done, but its work is not committed: {why}"
+        ));
+    }
     completed
         .shed_until(|c| json::to_canonical(&receipts::value::to_value(c)).len() <= MAX_COMPLETION);
     // The phantom guard's correction goes in the same group commit as the completion.
     let corrected = super::phantom::correction(spec.writes, &completed);
     let status = match &corrected {
         Some(c) => c.status,
-        None => decision.status,
+        None => completed.status,
     };
     let mut receipts = vec![receipts::write(&completed)];
     receipts.extend(corrected.as_ref().map(receipts::write));
@@ -257,8 +295,14 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
 /// The most a completion receipt may take of the ledger's 1 MiB line limit.
 const MAX_COMPLETION: usize = 512 * 1024;
 
-/// Classifies and releases the worktree, adding what happened to the receipt.
-fn teardown(spec: &Spec, repo: &Repo, completed: &mut DispatchCompleted) -> Option<TeardownClass> {
+/// Commits what a done worker left uncommitted (when `commit` says so), classifies and
+/// releases the worktree, adding what happened to the receipt.
+fn teardown(
+    spec: &Spec,
+    repo: &Repo,
+    commit: Option<&CommitNote<'_>>,
+    completed: &mut DispatchCompleted,
+) -> Option<TeardownClass> {
     let wt = Worktree {
         id: spec.id.clone(),
         path: spec.worktree.clone(),
@@ -274,6 +318,22 @@ fn teardown(spec: &Spec, repo: &Repo, completed: &mut DispatchCompleted) -> Opti
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect(),
         );
+    }
+    if let Some(note) = commit {
+        // vnx's files and the copies `.worktreeinclude` made are never the worker's work,
+        // even when the worker changed them or un-ignored them.
+        let exclude: Vec<String> = spec
+            .placed
+            .iter()
+            .filter_map(|p| p.path.strip_prefix(&spec.worktree).ok())
+            .map(|p| p.to_string_lossy().into_owned())
+            .chain(spec.included.iter().map(|i| i.path.clone()))
+            .collect();
+        match wt.commit_all(note, &exclude) {
+            Ok(Some(c)) => completed.vnx_commit = Some(c),
+            Ok(None) => {}
+            Err(e) => completed.vnx_commit_error = Some(error_chain(&e)),
+        }
     }
     completed.diff_stats = wt.diff_stats();
     match wt.classify(&spec.remote) {

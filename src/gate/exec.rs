@@ -300,7 +300,6 @@ fn reviewer(
         prompt_len: request.len(),
         vnx: s.ctx.vnx,
         dispatch_dir: &o.dir,
-        git_common_dir: &s.repo.common_dir,
     };
     let invocation = match Provider::parse(provider) {
         Ok(p) => p.invocation(&wanted),

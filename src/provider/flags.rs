@@ -49,7 +49,6 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
                     prompt_len,
                     vnx: Path::new("/vnx"),
                     dispatch_dir: Path::new("/dispatch"),
-                    git_common_dir: Path::new("/git"),
                 };
                 let Ok(inv) = provider.invocation(&wanted) else {
                     continue; // a lane the provider does not have
@@ -142,7 +141,8 @@ mod tests {
                 "--json",
                 "--model",
                 "--sandbox",
-                "--skip-git-repo-check"
+                "--skip-git-repo-check",
+                "-c"
             ]
         );
         let tui = group(Provider::Codex, &[]);

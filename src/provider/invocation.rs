@@ -59,8 +59,6 @@ pub struct Wanted<'a> {
     pub vnx: &'a Path,
     /// The dispatch directory (hook settings, prompt file, report).
     pub dispatch_dir: &'a Path,
-    /// The repository's git common directory (codex's sandbox must let a worker commit).
-    pub git_common_dir: &'a Path,
 }
 
 /// Escapes a literal for an argv template.
@@ -203,12 +201,13 @@ impl Provider {
                 argv.extend(model("--model"));
                 argv.extend(perms.iter().cloned());
                 argv.extend(["--add-dir".into(), dir.clone()]);
-                if w.permission == Permission::Edits {
-                    // A worktree's index, refs and objects live in the common git directory,
-                    // outside the worktree: without it a sandboxed worker cannot commit.
-                    let git = literal(&w.git_common_dir.to_string_lossy());
-                    argv.extend(["--add-dir".into(), git]);
-                }
+                // No `--add-dir` for the git directory: codex's sandbox keeps every `.git`
+                // read-only even when it is named (seen on codex 0.169), so a sandboxed
+                // worker cannot commit; vnx commits for it.
+                // Codex runs the model's commands in a login shell, whose profile resets
+                // PATH and loses the dispatch's `bin/` (so `vnx report` is "command not
+                // found"); a plain shell keeps the PATH vnx gives the worker.
+                argv.extend(strs(&["-c", "allow_login_shell=false"]));
                 let hook = if lane == Lane::Interactive {
                     argv.push("-c".into());
                     argv.push(literal(&hooks::codex_notify_override(
@@ -372,7 +371,6 @@ mod tests {
             prompt_len,
             vnx: Path::new("/bin/vnx"),
             dispatch_dir: Path::new("/r/.vnx-data/dispatches/D-1"),
-            git_common_dir: Path::new("/r/.git"),
         }
     }
 
@@ -420,8 +418,8 @@ mod tests {
                 "workspace-write",
                 "--add-dir",
                 "/r/.vnx-data/dispatches/D-1",
-                "--add-dir",
-                "/r/.git",
+                "-c",
+                "allow_login_shell=false",
                 PROMPT
             ]
         );

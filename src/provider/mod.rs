@@ -52,11 +52,11 @@ pub enum Permission {
 pub enum DemoBehaviour {
     /// Writes a file and commits it.
     Commit,
-    /// Writes a file and leaves it uncommitted.
+    /// Writes a file, leaves it uncommitted and reports done (vnx then commits it).
     Dirty,
     /// Changes nothing.
     Noop,
-    /// Reports `failed` and exits with status 3.
+    /// Writes a file, leaves it uncommitted, reports `failed` and exits with status 3.
     Fail,
     /// Ends with a question and no report (needs input).
     Ask,

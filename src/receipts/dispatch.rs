@@ -13,7 +13,7 @@ use crate::provider::events::{StreamSummary, Usage};
 use crate::provider::hooks::HookKind;
 use crate::provider::kinds::PromptTransport;
 use crate::provider::{self, Lane, Permission};
-use crate::worktree::{DiffStats, TeardownClass};
+use crate::worktree::{DiffStats, TeardownClass, VnxCommit};
 
 /// How a dispatch ended.
 #[derive(
@@ -313,6 +313,12 @@ pub struct DispatchCompleted {
     /// vnx's own files removed from the worktree before classification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vnx_files_removed: Option<Vec<String>>,
+    /// The commit vnx made of the changes a worker that reported done left uncommitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnx_commit: Option<VnxCommit>,
+    /// Why vnx could not commit them (the dispatch is then not done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnx_commit_error: Option<String>,
     /// What the worker changed, committed and not (untracked files included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff_stats: Option<DiffStats>,

@@ -209,15 +209,15 @@ fn execute(kind: &ToolKind, ctx: &Ctx) -> ToolResult {
             }
         }
         ToolKind::Run { command, commit } => {
-            if *commit
-                && ctx.policy.guard_git_dirs
-                && let Some(blocked) = git_dir_outside_roots(&ctx.cwd, &ctx.policy)
+            if ctx.policy.read_only_git
+                && (*commit || writes_git(command))
+                && let Some(git_dir) = git_dir(&ctx.cwd)
             {
                 return ToolResult {
                     status: Status::Failed,
                     output: format!(
-                        "fatal: Unable to create '{}': Operation not permitted\n",
-                        blocked.join("index.lock").display()
+                        "fatal: Unable to create '{}': Read-only file system\n",
+                        git_dir.join("index.lock").display()
                     ),
                     exit_code: Some(128),
                     existed: false,
@@ -238,24 +238,33 @@ fn execute(kind: &ToolKind, ctx: &Ctx) -> ToolResult {
     }
 }
 
-/// For a linked worktree (`.git` is a file), the first of its git dir and common dir that is
-/// outside every writable root: codex's workspace-write sandbox cannot create `index.lock`.
-fn git_dir_outside_roots(cwd: &Path, policy: &Policy) -> Option<PathBuf> {
+/// Whether a command writes to the repository (`git add`, `git commit`, …) in any part.
+fn writes_git(command: &str) -> bool {
+    crate::policy::split_compound(command).iter().any(|part| {
+        let mut words = part.split_whitespace();
+        words.next() == Some("git")
+            && words.next().is_some_and(|sub| {
+                [
+                    "add", "commit", "stash", "reset", "checkout", "switch", "merge",
+                ]
+                .contains(&sub)
+            })
+    })
+}
+
+/// The git dir of the repository `cwd` is in: `.git` itself, or for a linked worktree (`.git`
+/// is a file) the directory it names.
+fn git_dir(cwd: &Path) -> Option<PathBuf> {
     let dot_git = cwd
         .ancestors()
         .map(|d| d.join(".git"))
         .find(|p| p.exists())?;
     if !dot_git.is_file() {
-        return None;
+        return Some(dot_git);
     }
     let text = std::fs::read_to_string(&dot_git).ok()?;
     let gitdir = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
-    let gitdir = sys::absolutize(dot_git.parent()?, Path::new(gitdir));
-    let mut dirs = vec![gitdir.clone()];
-    if let Ok(common) = std::fs::read_to_string(gitdir.join("commondir")) {
-        dirs.push(sys::absolutize(&gitdir, Path::new(common.trim())));
-    }
-    dirs.into_iter().find(|d| !policy.in_roots(d))
+    Some(sys::absolutize(dot_git.parent()?, Path::new(gitdir)))
 }
 
 fn spawn_child(ctx: &Ctx) {

@@ -45,8 +45,9 @@ pub struct Policy {
     pub edits_allow_run: bool,
     /// Whether approval can be asked for (interactive, approvals not turned off).
     pub prompts: bool,
-    /// Codex `workspace-write`: a commit needs the repository's git dirs inside the roots.
-    pub guard_git_dirs: bool,
+    /// Codex `workspace-write`: every `.git` is read-only inside the sandbox, even one named
+    /// with `--add-dir` (seen on codex 0.169), so `git add` and `git commit` fail.
+    pub read_only_git: bool,
 }
 
 impl Policy {
@@ -65,7 +66,7 @@ impl Policy {
             roots,
             edits_allow_run: false,
             prompts: false,
-            guard_git_dirs: false,
+            read_only_git: false,
         }
     }
 

@@ -52,13 +52,11 @@ fn a_declared_script_runs_from_its_template() {
     let c = completion(&r);
     assert_eq!(c["status"], "done");
     assert_eq!(c["completion_signal"], "exit");
-    assert_eq!(c["teardown_class"], "dirty");
+    // It wrote files and exited 0 without committing: vnx committed them for it.
+    assert_eq!(c["teardown_class"], "committed", "{c}");
+    assert_eq!(c["vnx_commit"]["files_total"], 2, "{c}");
     let id = c["dispatch_id"].as_str().unwrap();
-    let wt = repo
-        .env
-        .path()
-        .join(format!(".vnx-data/worktrees/dispatch-{id}"));
-    let args = std::fs::read_to_string(wt.join("args.txt")).unwrap();
+    let args = repo.on_branch(id, "args.txt");
     let prompt_file = repo
         .env
         .path()
@@ -69,7 +67,7 @@ fn a_declared_script_runs_from_its_template() {
         args,
         format!("--may-edit\n--task\n{}\n", prompt_file.display())
     );
-    let task = std::fs::read_to_string(wt.join("task.md")).unwrap();
+    let task = repo.on_branch(id, "task.md");
     assert!(task.contains("copy me {braces} $HOME"), "{task}");
     let started = &repo.receipts(id)[0];
     assert_eq!(started["provider"], "scribe");
@@ -172,4 +170,50 @@ fn concurrency_slots_serialise_a_provider() {
         .collect();
     assert!(waited.iter().any(|w| *w > 0.4), "{waited:?}");
     repo.verify_ok();
+}
+
+#[test]
+fn a_done_vnx_cannot_commit_is_failed_and_its_work_kept() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("wanderer");
+    // Writes a file, then leaves the dispatch branch (HEAD detached), and exits 0.
+    script(&bin, "echo work > work.txt\ngit checkout -q --detach");
+    declare(
+        &repo,
+        &format!(
+            "providers:\n  wanderer:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n",
+            bin.display()
+        ),
+    );
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "wanderer",
+        "--instruction",
+        "x",
+        "--json",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed", "{c}");
+    let reason = c["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("not committed"), "{reason}");
+    assert!(
+        c["vnx_commit_error"]
+            .as_str()
+            .unwrap()
+            .contains("dispatch/"),
+        "{c}"
+    );
+    assert!(c.get("vnx_commit").is_none());
+    assert_eq!(c["teardown_class"], "dirty", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    let wt = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+    assert!(wt.join("work.txt").is_file(), "the work is kept");
 }

@@ -46,16 +46,56 @@ fn each_teardown_class_and_its_action() {
         repo.env.git(&["rev-parse", "HEAD"]).trim()
     );
 
+    // A worker that reports done and leaves its changes uncommitted: vnx commits them.
     let r = repo.dispatch("dirty", &["--instruction", "leave changes"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done");
+    assert_eq!(c["teardown_class"], "committed", "{c}");
     assert_eq!(
-        completion(&r)["diff_stats"]["uncommitted"]["files_changed"],
-        1,
+        c["diff_stats"]["uncommitted"]["files_changed"], 0,
+        "nothing is left behind: {c}"
+    );
+    assert_eq!(c["diff_stats"]["committed"]["files_changed"], 1, "{c}");
+    assert_eq!(
+        c["vnx_commit"]["files"],
+        serde_json::json!(["demo-output.txt"]),
+        "vnx's own files are not part of the commit: {c}"
+    );
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert_eq!(c["head_commit"], c["vnx_commit"]["commit"]);
+    let message = repo
+        .env
+        .git(&["log", "-1", "--format=%B", &format!("dispatch/{id}")]);
+    assert!(
+        message.starts_with("wrote the demo output, left uncommitted\n"),
+        "{message}"
+    );
+    for trailer in [
+        format!("VNX-Dispatch: {id}"),
+        "VNX-Provider: demo".to_owned(),
+        "VNX-Model: dirty".to_owned(),
+        "VNX-Summary: wrote the demo output, left uncommitted".to_owned(),
+    ] {
+        assert!(message.contains(&trailer), "{trailer} in {message}");
+    }
+    assert!(
+        repo.on_branch(id, "demo-output.txt")
+            .contains("instruction sha256")
+    );
+
+    // A failed worker's changes stay uncommitted, in its kept and locked worktree.
+    let r = repo.dispatch("fail", &["--instruction", "leave changes"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed");
+    assert_eq!(
+        c["diff_stats"]["uncommitted"]["files_changed"], 1,
         "an untracked file counts"
     );
-    let c = completion(&r);
     assert_eq!(c["teardown_class"], "dirty");
     assert_eq!(c["teardown_action"]["locked"], true);
+    assert!(c.get("vnx_commit").is_none(), "{c}");
     let id = c["dispatch_id"].as_str().unwrap();
     let wt = root.join(format!(".vnx-data/worktrees/dispatch-{id}"));
     assert!(wt.join("demo-output.txt").is_file(), "dirty work is kept");
@@ -124,11 +164,7 @@ fn the_instruction_reaches_the_worker_byte_for_byte() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let c = completion(&r);
     let id = c["dispatch_id"].as_str().unwrap();
-    let out = repo
-        .env
-        .path()
-        .join(format!(".vnx-data/worktrees/dispatch-{id}/demo-output.txt"));
-    let written = std::fs::read_to_string(out).unwrap();
+    let written = repo.on_branch(id, "demo-output.txt");
     let sha = hex::encode(Sha256::digest(instruction.as_bytes()));
     assert!(
         written.contains(&format!("instruction sha256 {sha}")),
@@ -210,7 +246,11 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     assert_eq!(states.len(), 16);
     // Every worktree and branch was distinct: committed ones kept their own branch.
     let kept = repo.branches();
-    assert_eq!(kept.lines().count(), 8, "4 committed + 4 dirty: {kept}");
+    assert_eq!(
+        kept.lines().count(),
+        12,
+        "4 committed + 4 committed by vnx + 4 failed and dirty: {kept}"
+    );
     assert!(
         states
             .iter()
@@ -479,8 +519,9 @@ fn worktreeinclude_copies_ignored_files_and_records_only_hashes() {
     std::fs::create_dir_all(root.join("secrets/deep")).unwrap();
     std::fs::write(root.join("secrets/deep/key.pem"), "PEM").unwrap();
 
-    let r = repo.dispatch("dirty", &["--instruction", "x"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A failed dispatch keeps its worktree, so the copies can be read there.
+    let r = repo.dispatch("fail", &["--instruction", "x"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     let c = completion(&r);
     let id = c["dispatch_id"].as_str().unwrap();
     let wt = root.join(format!(".vnx-data/worktrees/dispatch-{id}"));

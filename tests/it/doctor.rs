@@ -177,7 +177,7 @@ fn a_healthy_project_passes() {
         PASS  git             [git version] (vnx needs 2.36 or later)
         PASS  tmux            [tmux version] (vnx needs 3.2 or later)
         PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 9 flags vnx passes are listed in `claude --help`
-        PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 13 flags vnx passes are listed in `codex exec --help` and `codex --help`
+        PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 14 flags vnx passes are listed in `codex exec --help` and `codex --help`
         PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 9 flags vnx passes are listed in `gemini --help`
         PASS  ollama          [tmp]/bin/ollama: ollama version is 0.12.3; vnx passes it no flags
         PASS  project         [tmp]/work (initialised)
@@ -507,9 +507,9 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
     let repo = Repo::new();
     let bin = bin_dir(&repo.env);
     let mut ids = Vec::new();
-    for model in ["dirty", "commit", "noop"] {
+    for model in ["fail", "commit", "noop"] {
         let r = repo.dispatch_as("reviewer", model, &["--instruction", "x"]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.code, i32::from(model == "fail"), "{}", r.stderr);
         ids.push(completion(&r)["dispatch_id"].as_str().unwrap().to_owned());
     }
     let (code, report) = doctor(repo.vnx(), &bin, &[]);

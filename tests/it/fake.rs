@@ -6,11 +6,15 @@
 //! CLI actually received.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::common::{Fakes, Repo, Run, completion, run};
 
 fn dispatch(repo: &Repo, fakes: &Fakes, args: &[&str], instruction: &str) -> Run {
-    let mut cmd = repo.vnx();
+    dispatch_with(repo.vnx(), fakes, args, instruction)
+}
+
+fn dispatch_with(mut cmd: Command, fakes: &Fakes, args: &[&str], instruction: &str) -> Run {
     cmd.env("PATH", fakes.path())
         .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
         .args(["dispatch-agent", "--agent", "implementer", "--json"])
@@ -54,8 +58,11 @@ fn headless_clis_report_and_their_events_reach_the_receipt() {
     let fakes = Fakes::new();
     for cli in ["claude", "codex", "gemini"] {
         let marker = format!("hello from {cli}");
+        // What a model that follows the completion protocol literally does: write, try to
+        // commit, report.
         let instruction = format!(
-            "@fake write hello.txt {marker}\n@fake run vnx report --status done --summary wrote-it"
+            "@fake write hello.txt {marker}\n@fake commit add hello\n\
+             @fake run vnx report --status done --summary wrote-it"
         );
         let r = dispatch(
             &repo,
@@ -74,14 +81,16 @@ fn headless_clis_report_and_their_events_reach_the_receipt() {
         );
         assert_eq!(c["completion_signal"], "report", "{cli}");
         assert_eq!(c["report"]["summary"], "wrote-it", "{cli}");
+        // No CLI may commit under the default posture; vnx commits for it.
+        assert_eq!(c["teardown_class"], "committed", "{cli}: {c}");
         assert_eq!(
-            c["teardown_class"], "dirty",
-            "{cli}: the file is left uncommitted"
+            c["vnx_commit"]["files"],
+            serde_json::json!(["hello.txt"]),
+            "{cli}"
         );
         let id = c["dispatch_id"].as_str().unwrap();
-        // The file landed in the dispatch's worktree and nowhere else.
-        let written = std::fs::read_to_string(worktree(&repo, id).join("hello.txt")).unwrap();
-        assert_eq!(written, format!("{marker}\n"));
+        // The file landed on the dispatch's branch and nowhere else.
+        assert_eq!(repo.on_branch(id, "hello.txt"), format!("{marker}\n"));
         assert!(!repo.env.path().join("hello.txt").exists(), "{cli}");
         assert_eq!(c["main_checkout_changed"], false, "{cli}");
 
@@ -115,27 +124,49 @@ fn headless_clis_report_and_their_events_reach_the_receipt() {
             prompt.len() as u64 / 4 + 100,
             "{cli}: {usage}"
         );
-        assert_eq!(usage["output_tokens"], 40, "{cli}: two tool calls");
+        assert_eq!(usage["output_tokens"], 50, "{cli}: three tool calls");
+        let calls = &seen["turns"][0]["tool_calls"];
+        let commit = &calls[1];
+        assert_eq!(
+            commit["status"],
+            if cli == "codex" { "failed" } else { "denied" },
+            "{cli}: the commit is refused as the real CLI refuses it: {calls}"
+        );
+        assert_eq!(
+            calls[2]["status"], "ok",
+            "{cli}: vnx report works first time: {calls}"
+        );
         assert_eq!(c["cli_events"]["verdict"]["status"], "success", "{cli}");
     }
     repo.verify_ok();
 }
 
 #[test]
-fn codex_commits_in_its_sandbox_and_the_branch_is_kept() {
+fn commits_the_worker_made_stay_as_they_are() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    let r = dispatch(
-        &repo,
+    // Under full access codex's sandbox is off and its commit works.
+    let mut cmd = repo.vnx();
+    cmd.env("VNX_OVERRIDE_NO_SKIP_PERMISSIONS", "1").env(
+        "VNX_OVERRIDE_NO_SKIP_PERMISSIONS_REASON",
+        "the test's worktree is disposable",
+    );
+    let r = dispatch_with(
+        cmd,
         &fakes,
-        &["--provider", "codex"],
-        "@fake write feature.txt done\n@fake commit add the feature\n@fake run vnx report --status done --summary committed",
+        &["--provider", "codex", "--permission", "full"],
+        "@fake write feature.txt done\n@fake commit add the feature\n\
+         @fake write notes.txt later\n@fake run vnx report --status done --summary committed",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let c = completion(&r);
     assert_eq!(c["status"], "done", "{c}");
     assert_eq!(c["teardown_class"], "committed", "{c}");
-    assert_eq!(c["commits"], 1);
+    assert_eq!(
+        c["commits"], 2,
+        "the worker's commit and vnx's for what it left: {c}"
+    );
+    assert_eq!(c["vnx_commit"]["files"], serde_json::json!(["notes.txt"]));
     let id = c["dispatch_id"].as_str().unwrap();
     assert!(
         !worktree(&repo, id).exists(),
@@ -144,7 +175,7 @@ fn codex_commits_in_its_sandbox_and_the_branch_is_kept() {
     let log = repo
         .env
         .git(&["log", "--format=%s", &format!("dispatch/{id}")]);
-    assert!(log.starts_with("add the feature"), "{log}");
+    assert!(log.starts_with("committed\nadd the feature\n"), "{log}");
 }
 
 #[test]
@@ -244,7 +275,7 @@ fn interactive_tuis_complete_through_their_hooks() {
         assert_eq!(c["completion_signal"], "report", "{cli}");
         assert_eq!(c["lane"], "interactive");
         let id = c["dispatch_id"].as_str().unwrap().to_owned();
-        assert!(worktree(&repo, &id).join("tui.txt").is_file(), "{cli}");
+        assert_eq!(repo.on_branch(&id, "tui.txt"), "from the tui\n", "{cli}");
         let seen = fakes.invocation_of(cli, &format!("{cli} tui"));
         assert_eq!(seen["mode"], "interactive", "{cli}");
         assert_eq!(seen["stdin"], "tty", "{cli}");

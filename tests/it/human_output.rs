@@ -43,13 +43,13 @@ fn status_and_wait() {
         insta::assert_snapshot!(out(&status), @r#"
             exit 0
             [ID]  done         committed   demo/commit  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
-            [ID]  failed       clean       demo/fail  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+            [ID]  failed       dirty       demo/fail  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
             [ID]  needs_input  clean       demo/ask  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
         "#);
         insta::assert_snapshot!(out(&wait), @r#"
             exit 1
             [ID]  done (report)  teardown committed
-            [ID]  failed (report)  teardown clean  the worker reported failure: failing as asked
+            [ID]  failed (report)  teardown dirty  the worker reported failure: failing as asked
             [ID]  needs_input (exit)  teardown clean  the worker ended its turn and exited without running `vnx report`
         "#);
     });

@@ -122,11 +122,7 @@ fn large_prompts_travel_as_a_file_or_on_stdin() {
             "stdin"
         };
         assert_eq!(started["prompt_transport"], expected);
-        let out = repo
-            .env
-            .path()
-            .join(format!(".vnx-data/worktrees/dispatch-{id}/demo-output.txt"));
-        let written = std::fs::read_to_string(out).unwrap();
+        let written = repo.on_branch(id, "demo-output.txt");
         assert!(
             written.contains(started["instruction_sha256"].as_str().unwrap()),
             "{lane}: {written}"

@@ -22,7 +22,7 @@ use vnx::provider::{self, Lane, Permission};
 use vnx::receipts::merge::{CheckpointRef, CompletionRef};
 use vnx::receipts::{self, *};
 use vnx::release::{Class, Evidence, Rule};
-use vnx::worktree::{DiffStat, DiffStats, TeardownClass};
+use vnx::worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
 const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -181,6 +181,12 @@ fn completed() -> DispatchCompleted {
             changed_after: vec![s("README.md")],
         }),
         vnx_files_removed: Some(vec![s("/w/.gemini/settings.json")]),
+        vnx_commit: Some(VnxCommit {
+            commit: s(COMMIT),
+            files_total: 1,
+            files: vec![s("hello.txt")],
+        }),
+        vnx_commit_error: Some(s("git commit failed")),
         diff_stats: Some(diff()),
         teardown_class: Some(TeardownClass::Committed),
         teardown_reason: Some(s("1 commit not on a remote")),

@@ -107,8 +107,8 @@ fn only_landed_and_pushed_work_is_released_and_each_release_is_recorded() {
     let squashed = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
     env.git(&["merge", "-q", "--squash", &format!("dispatch/{squashed}")]);
     env.git(&["commit", "-q", "-m", "squash"]);
-    // A dispatch that left uncommitted work: locked and kept.
-    let r = repo.dispatch("dirty", &["--instruction", "leave it"]);
+    // A dispatch that failed and left uncommitted work: locked and kept.
+    let r = repo.dispatch("fail", &["--instruction", "leave it"]);
     let dirty = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
     // Work without receipts (by hand, or left by lost supervisors):
     branch_with_commit(env, "D-merged", "merged.txt");

@@ -89,12 +89,7 @@ fn skills_compose_the_prompt_every_provider_gets() {
         vnx::dispatch::compose::instruction_of(&prompt),
         Some(instruction)
     );
-    let out = std::fs::read_to_string(
-        repo.env
-            .path()
-            .join(format!(".vnx-data/worktrees/dispatch-{id}/demo-output.txt")),
-    )
-    .unwrap();
+    let out = repo.on_branch(&id, "demo-output.txt");
     assert!(
         out.contains(&format!(
             "instruction sha256 {}",

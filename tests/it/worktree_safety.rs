@@ -159,7 +159,7 @@ fn vnx_files_are_private_whatever_the_umask() {
         "--provider",
         "demo",
         "--model",
-        "dirty",
+        "fail",
         "--instruction",
         "leave work",
         "--json",

@@ -72,7 +72,7 @@ pub fn exec(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
     let mut ctx = Ctx {
         policy: policy(a, &s),
         cwd: s.cwd.clone(),
-        tool_env: Vec::new(),
+        tool_env: s.tool_env(),
         log_dir: log::log_dir(),
         calls_made: 0,
     };

@@ -94,11 +94,29 @@ pub struct Setup {
     approval: String,
     notify: Option<Vec<String>>,
     model: String,
+    /// Commands run in a login shell (`bash -lc`), unless `allow_login_shell=false`.
+    login_shell: bool,
+}
+
+/// The PATH a login shell's profile sets (Debian's `/etc/profile`), whatever PATH codex had:
+/// a directory vnx put first is gone (seen on codex 0.169: "vnx: command not found").
+pub const LOGIN_SHELL_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games";
+
+impl Setup {
+    /// The environment the model's shell commands get on top of codex's own.
+    pub fn tool_env(&self) -> Vec<(String, String)> {
+        if self.login_shell {
+            vec![("PATH".to_string(), LOGIN_SHELL_PATH.to_string())]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
     let fail = |message: String| Refusal { message, code: 1 };
     let (mut notify, mut sandbox, mut approval) = (None, None, None);
+    let mut login_shell = true;
     for c in &a.configs {
         let Some((key, value)) = c.split_once('=') else {
             return Err(fail(format!(
@@ -116,6 +134,7 @@ pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
             }
             "sandbox_mode" => sandbox = Some(notify::parse_scalar(value)),
             "approval_policy" => approval = Some(notify::parse_scalar(value)),
+            "allow_login_shell" => login_shell = notify::parse_scalar(value) != "false",
             _ => {}
         }
     }
@@ -154,6 +173,7 @@ pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
         approval,
         notify,
         model,
+        login_shell,
     })
 }
 
@@ -171,7 +191,7 @@ pub fn policy(a: &CodexArgs, s: &Setup) -> Policy {
     );
     let mut p = Policy::new(posture, roots);
     p.edits_allow_run = s.approval != "untrusted";
-    p.guard_git_dirs = posture == Posture::Edits;
+    p.read_only_git = posture == Posture::Edits;
     p.prompts = !a.exec && s.approval != "never";
     p
 }
@@ -225,7 +245,7 @@ fn tui(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
     let mut ctx = Ctx {
         policy: policy(a, &s),
         cwd: s.cwd.clone(),
-        tool_env: Vec::new(),
+        tool_env: s.tool_env(),
         log_dir: log::log_dir(),
         calls_made: 0,
     };

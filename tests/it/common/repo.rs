@@ -75,6 +75,11 @@ impl Repo {
         self.env.git(&["branch", "--list", "dispatch/*"])
     }
 
+    /// A file as the dispatch branch of `id` holds it.
+    pub fn on_branch(&self, id: &str, path: &str) -> String {
+        self.env.git(&["show", &format!("dispatch/{id}:{path}")])
+    }
+
     pub fn verify_ok(&self) {
         let r = run(self.vnx().args(["audit-chain", "verify"]));
         assert_eq!(r.code, 0, "{}", r.stdout);

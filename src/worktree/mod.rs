@@ -10,6 +10,9 @@ use crate::ledger::receipt::is_dispatch_id;
 use crate::process::{self, Cmd, ProcessError};
 use crate::project::DATA_DIR;
 
+pub mod commit;
+pub use commit::{CommitNote, VnxCommit};
+
 /// The lock every worktree admin step takes, in the git common directory.
 pub const LOCK_FILE: &str = "vnx-worktree.lock";
 /// How long asking a remote for a branch may take before the answer counts as unknown.
@@ -91,6 +94,15 @@ pub enum WorktreeError {
         /// What the OS said.
         #[source]
         source: std::io::Error,
+    },
+    /// The worktree has another branch (or none) checked out: vnx commits only on the
+    /// dispatch branch.
+    #[error("worktree {path} is not on its branch {branch}")]
+    NotOnBranch {
+        /// The worktree.
+        path: PathBuf,
+        /// The branch it should be on.
+        branch: String,
     },
     /// A git command for the worktree failed.
     #[error("git failed for worktree {path}")]
