@@ -154,29 +154,38 @@ fn step(cli: &str, lane: &str, what: &str) -> String {
     format!("[{cli} {lane}: {what}]")
 }
 
+/// What a model that follows vnx's completion protocol literally, or an old habit, does:
+/// write the file, try to commit it, report done.
+fn compliant(marker: &str, file: &str, summary: &str) -> String {
+    format!(
+        "{marker}\n\\@model write {file} {marker}\n\\@model run git add -A && git commit -q -m {summary}\n\\@model run vnx report --status done --summary {summary}\n\\@model say Wrote it."
+    )
+}
+
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_clis_in_both_lanes() {
     let rig = Rig::new();
+    crate::common::configure(
+        &rig.repo,
+        "gates:\n  tests: {kind: command, argv: [sh, -c, 'ls *.txt']}\nroles:\n  implementer: {gates: [tests]}\n",
+    );
+    let mut done = Vec::new();
     for lane in ["headless", "interactive"] {
         for cli in ["claude", "codex", "gemini"] {
-            // Write a file and report: done, from the report, the file in the worktree only.
+            // In the interactive lane claude and gemini ask before `git commit`: the blocked
+            // test answers that prompt. Here the model only writes and reports.
             let marker = format!("real {cli} {lane}");
-            // codex runs commands in a login shell, which resets PATH: it takes the
-            // protocol's fallback.
-            let report = if cli == "codex" {
-                "\"$VNX_DISPATCH_DIR/bin/vnx\" report"
+            let file = format!("{cli}-{lane}.txt");
+            let instruction = if lane == "interactive" && cli != "codex" {
+                format!(
+                    "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary wrote-it\n\\@model say Wrote it."
+                )
             } else {
-                "vnx report"
+                compliant(&marker, &file, "wrote-it")
             };
-            let r = rig.dispatch(
-                cli,
-                lane,
-                &format!(
-                    "{marker}\n\\@model write hello.txt {marker}\n\\@model run {report} --status done --summary wrote-hello\n\\@model say Wrote it."
-                ),
-            );
-            let at = step(cli, lane, "write and report");
+            let r = rig.dispatch(cli, lane, &instruction);
+            let at = step(cli, lane, "write, try to commit, report");
             let c = completion(&r);
             assert_eq!(c["status"], "done", "{at} {}", explain(&c));
             assert_eq!(c["completion_signal"], "report", "{at}");
@@ -187,16 +196,34 @@ fn real_clis_in_both_lanes() {
                     "{at} no token usage: {c}"
                 );
             }
-            let id = c["dispatch_id"].as_str().unwrap();
-            let wt = rig
-                .repo
-                .env
-                .path()
-                .join(format!(".vnx-data/worktrees/dispatch-{id}"));
-            let written = std::fs::read_to_string(wt.join("hello.txt")).unwrap_or_default();
-            assert_eq!(written, format!("{marker}\n"), "{at}");
-            assert!(!rig.repo.env.path().join("hello.txt").exists(), "{at}");
-            assert_eq!(c["teardown_class"], "dirty", "{at}");
+            // Nobody could commit under the default posture: vnx did, with no manual step.
+            assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
+            assert_eq!(
+                c["vnx_commit"]["files"],
+                serde_json::json!([file]),
+                "{at} {c}"
+            );
+            let id = c["dispatch_id"].as_str().unwrap().to_owned();
+            assert_eq!(
+                rig.repo.on_branch(&id, &file),
+                format!("{marker}\n"),
+                "{at}"
+            );
+            assert!(!rig.repo.env.path().join(&file).exists(), "{at}");
+            let message =
+                rig.repo
+                    .env
+                    .git(&["log", "-1", "--format=%B", &format!("dispatch/{id}")]);
+            assert!(
+                message.contains(&format!("VNX-Dispatch: {id}"))
+                    && message.contains(&format!("VNX-Provider: {cli}"))
+                    && message.contains(&format!(
+                        "VNX-Session: {}",
+                        c["session_id"].as_str().unwrap()
+                    )),
+                "{at} {message}"
+            );
+            done.push((at, id));
 
             // A question is not success.
             let r = rig.dispatch(cli, lane, &format!("{marker} asks\n\\@model ask"));
@@ -219,6 +246,20 @@ fn real_clis_in_both_lanes() {
                     "{at} {reason}"
                 );
             }
+        }
+    }
+    // Each done dispatch passes its gate and lands with `vnx merge`: no manual git step.
+    for (at, id) in &done {
+        let (r, report) = crate::common::gate_check(&rig.repo, id);
+        assert_eq!(r.code, 0, "{at} gate-check: {report}");
+        assert_eq!(report["decision"], "GO", "{at} {report}");
+        let r = run(rig.repo.vnx().args(["merge", id]));
+        assert_eq!(r.code, 0, "{at} merge: {}{}", r.stdout, r.stderr);
+    }
+    let landed = rig.repo.env.git(&["ls-tree", "--name-only", "HEAD"]);
+    for lane in ["headless", "interactive"] {
+        for cli in ["claude", "codex", "gemini"] {
+            assert!(landed.contains(&format!("{cli}-{lane}.txt")), "{landed}");
         }
     }
     // Every prompt reached the model server from 127.0.0.1 only, and the ledger verifies.
@@ -338,11 +379,6 @@ fn eight_real_dispatches_in_parallel() {
         .map(|i| {
             let cli = clis[i % 3];
             let marker = format!("parallel task {i} for {cli}");
-            let report = if cli == "codex" {
-                "\"$VNX_DISPATCH_DIR/bin/vnx\" report"
-            } else {
-                "vnx report"
-            };
             let mut cmd = rig.repo.vnx();
             cmd.env("PATH", &rig.path)
                 .envs(rig.env.iter().map(|(k, v)| (k, v)))
@@ -351,7 +387,7 @@ fn eight_real_dispatches_in_parallel() {
                 .args([
                     "--instruction",
                     &format!(
-                        "{marker}\n\\@model write task.txt {marker}\n\\@model run {report} --status done --summary {i}"
+                        "{marker}\n\\@model write task.txt {marker}\n\\@model run vnx report --status done --summary {i}"
                     ),
                 ]);
             let r = run(cmd);
@@ -387,12 +423,7 @@ fn eight_real_dispatches_in_parallel() {
             .find(|r| r["event_type"] == "dispatch_completed")
             .unwrap();
         assert_eq!(completed["report"]["summary"], i.to_string(), "{id}");
-        let wt = rig
-            .repo
-            .env
-            .path()
-            .join(format!(".vnx-data/worktrees/dispatch-{id}"));
-        let written = std::fs::read_to_string(wt.join("task.txt")).unwrap();
+        let written = rig.repo.on_branch(id, "task.txt");
         assert_eq!(written, format!("{marker}\n"), "{id}: no crossed prompts");
     }
     rig.repo.verify_ok();
