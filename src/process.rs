@@ -356,6 +356,14 @@ fn visible(id: libc::pid_t) -> Option<u32> {
     u32::try_from(id).ok().filter(|&v| v > 0)
 }
 
+/// Sends SIGTERM to one process (a dispatch's supervisor, which then stops its worker's
+/// group and records the end).
+pub fn terminate(pid: u32) -> io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid as i32)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(io::Error::from)
+}
+
 /// This process's own process group; `None` when its leader lives outside this PID namespace.
 pub fn own_process_group() -> Option<u32> {
     ProcessIds::read().pgid

@@ -203,6 +203,39 @@ impl Tmux {
         )
     }
 
+    /// The pid of the process a session's pane runs (for a dispatch: its supervisor).
+    pub fn pane_pid(&self, session: &str) -> Option<u32> {
+        if !valid_name(session) {
+            return None;
+        }
+        let out = process::run(&self.cmd().args([
+            "display-message",
+            "-p",
+            "-t",
+            &format!("={session}:"),
+            "#{pane_pid}",
+        ]))
+        .ok()?;
+        out.status
+            .success()
+            .then(|| out.text().trim().parse().ok())?
+    }
+
+    /// When the window of a pane (`%N` pane id) last had output, in seconds since the epoch.
+    pub fn window_activity(&self, pane: &str) -> Option<u64> {
+        let out = process::run(&self.cmd().args([
+            "display-message",
+            "-p",
+            "-t",
+            pane,
+            "#{window_activity}",
+        ]))
+        .ok()?;
+        out.status
+            .success()
+            .then(|| out.text().trim().parse().ok())?
+    }
+
     /// Stops the whole server on this socket (tests and cleanup).
     pub fn kill_server(&self) {
         let _ = process::run(&self.cmd().arg("kill-server"));

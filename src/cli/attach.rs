@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use vnx::dispatch::view;
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -12,15 +13,23 @@ use super::settings;
 pub struct Args {
     /// The dispatch id
     id: String,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    /// tmux socket name [default: the one the dispatch was started on]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
-    let session = format!("vnx-{}", args.id);
+    let project = settings::project()?;
+    let ledger = project.ledger();
+    if !ledger.exists() || !view::started(&ledger, &args.id)? {
+        return Err(CliError::usage(format!("unknown dispatch {}", args.id))
+            .with_hint("`vnx status` lists the dispatches of this project"));
+    }
+    let (tmux, session) = match args.tmux_socket {
+        Some(socket) => (Tmux::new(socket), format!("vnx-{}", args.id)),
+        None => view::session_of(&ledger, &args.id, &Tmux::new(settings::tmux_socket(None))),
+    };
     if !tmux.has_session(&session) {
         return Err(
             CliError::new(format!("dispatch {} has no running pane", args.id))

@@ -80,6 +80,12 @@ pub struct Args {
     /// Use this dispatch id instead of a fresh one
     #[arg(long, value_name = "ID")]
     id: Option<String>,
+    /// Seconds without output, hook or report after which the worker is reported stalled
+    /// (it is not stopped: --deadline decides) [default: stall_after_seconds in
+    /// .vnx/config.yaml, else 300]
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
+    stall_after: Option<u64>,
     /// Return once the worker has started
     #[arg(long)]
     detach: bool,
@@ -149,6 +155,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         base_ref: args.base_ref,
         deadline: Duration::from_secs(args.deadline),
         completion_retry: Duration::from_secs(args.completion_retry),
+        stall_after: args.stall_after.map(Duration::from_secs),
         permission: match args.permission {
             PermissionArg::Ask => Permission::Ask,
             PermissionArg::Edits => Permission::Edits,
@@ -180,6 +187,59 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let waited = view::wait(&ledger, std::slice::from_ref(&launched.id), &tmux)?;
+    say!(
+        "dispatched {} (Ctrl-C to cancel it or leave it running)",
+        launched.id
+    );
+    let waited = wait_or_interrupt(&ledger, &launched.id, &tmux)?;
     super::wait::report(&mut out, &waited, args.json)
+}
+
+/// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave
+/// it running (without a terminal to ask on, it cancels); leaving it prints its id and exits.
+fn wait_or_interrupt(
+    ledger: &std::path::Path,
+    id: &str,
+    tmux: &Tmux,
+) -> Result<std::collections::BTreeMap<String, view::Waited>, CliError> {
+    use std::io::IsTerminal;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let interrupted = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
+        .map_err(|e| CliError::from_error(&e).context("could not install a Ctrl-C handler"))?;
+    let waiter = {
+        let (ledger, ids, tmux) = (ledger.to_owned(), vec![id.to_owned()], tmux.clone());
+        std::thread::spawn(move || view::wait(&ledger, &ids, &tmux, false))
+    };
+    let mut cancelled = false;
+    while !waiter.is_finished() {
+        std::thread::sleep(Duration::from_millis(50));
+        if !interrupted.swap(false, Ordering::Relaxed) || cancelled {
+            continue;
+        }
+        let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let leave = ask && {
+            eprint!("\ncancel dispatch {id}? [Y] cancel it  [n] leave it running: ");
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            matches!(answer.trim(), "n" | "N" | "no")
+        };
+        if leave {
+            println!("{id}");
+            say!("left {id} running: `vnx wait {id}`, `vnx attach {id}` or `vnx cancel {id}`");
+            std::process::exit(0);
+        }
+        let states = view::list(ledger, tmux)?;
+        if let Some(state) = states.iter().find(|s| s.id == id) {
+            let attestor = settings::attestor(None)?;
+            say!("cancelling {id}");
+            vnx::dispatch::cancel::cancel(ledger, state, tmux, &attestor)?;
+        }
+        cancelled = true;
+    }
+    waiter
+        .join()
+        .map_err(|_| CliError::new("the wait for the dispatch panicked"))?
+        .map_err(CliError::from)
 }

@@ -6,6 +6,7 @@ mod audit_checkpoint;
 mod audit_seal;
 mod audit_verify;
 mod audit_walk;
+mod cancel;
 mod constraints_check_imports;
 mod constraints_list;
 mod demo_worker;
@@ -48,6 +49,7 @@ enum Command {
     Wait(wait::Args),
     Status(status::Args),
     Attach(attach::Args),
+    Cancel(cancel::Args),
     #[command(name = "gate-check")]
     GateCheck(gate_check::Args),
     Merge(merge::Args),
@@ -139,6 +141,7 @@ pub fn run() -> ExitCode {
         Command::Wait(a) => wait::run(a),
         Command::Status(a) => status::run(a),
         Command::Attach(a) => attach::run(a),
+        Command::Cancel(a) => cancel::run(a),
         Command::GateCheck(a) => gate_check::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Doctor(a) => doctor::run(a),

@@ -9,7 +9,8 @@ use super::CliError;
 use super::output::Out;
 use super::settings;
 
-/// List dispatches: running, done, failed, timeout or lost, with teardown class and pane
+/// List dispatches: running, blocked, stalled, done, failed, timeout or lost, with teardown
+/// class and pane; a blocked one also says what it waits for
 #[derive(clap::Args)]
 pub struct Args {
     /// Print as JSON
@@ -48,12 +49,26 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             dash(&s.provider),
             dash(&s.model),
             dash(&s.role),
-            if s.state == view::State::Running {
+            if s.state.is_live() {
                 dash(&s.session)
             } else {
                 dash(&s.worktree)
             }
         ))?;
+        if let Some(b) = &s.blocked {
+            let what = match (&b.tool, &b.command) {
+                (Some(t), Some(c)) => format!("{t}: {c}"),
+                (Some(t), None) => t.clone(),
+                (None, Some(c)) => c.clone(),
+                (None, None) => b.message.clone().unwrap_or_default(),
+            };
+            out.line(&format!(
+                "  waits for {}: {}  (answer: {})",
+                b.waiting_for.name(),
+                what,
+                b.answer_with
+            ))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

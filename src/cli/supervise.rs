@@ -55,6 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         tty: stdin.is_terminal().then(|| stdin.as_fd()),
         tmux_pane: super::settings::env_text("TMUX_PANE"),
         attestor: &attestor,
+        started_hash: super::settings::env_text("VNX_STARTED_HASH").filter(|h| !h.is_empty()),
     };
     let outcome = dispatch::supervise(&spec, &around)?;
     let _ = writeln!(

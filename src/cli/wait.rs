@@ -13,9 +13,10 @@ use super::settings;
 /// Wait for dispatches to complete
 ///
 /// Exits 0 when every dispatch completed with status done, 1 otherwise (failed, needs input,
-/// timed out, cancelled, its supervisor was lost, or the phantom guard corrected a `done` of
-/// a writing role that changed nothing). With --json a corrected dispatch prints the
-/// correction receipt.
+/// timed out, cancelled, its supervisor was lost, the phantom guard corrected a `done` of a
+/// writing role that changed nothing, the id was never dispatched, or, with
+/// --until-blocked, it is blocked). With --json a corrected dispatch prints the correction
+/// receipt, a blocked one its `dispatch_blocked` receipt.
 #[derive(clap::Args)]
 pub struct Args {
     /// Dispatch ids
@@ -24,6 +25,10 @@ pub struct Args {
     /// Print the completion receipts as NDJSON
     #[arg(long)]
     json: bool,
+    /// Also return when a dispatch is blocked: its worker waits for a permission answer
+    /// (give it with `vnx attach ID`)
+    #[arg(long)]
+    until_blocked: bool,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
@@ -36,12 +41,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
-    let mut waited = view::wait(&project.ledger(), &args.ids, &tmux)?;
+    let mut waited = view::wait(&project.ledger(), &args.ids, &tmux, args.until_blocked)?;
     // A supervisor that could not append its completion left it pending: append it, and
     // read again before calling anything lost.
     if waited.values().any(|w| matches!(w, view::Waited::Lost)) {
         settings::finish_pending(&project);
-        waited = view::wait(&project.ledger(), &args.ids, &tmux)?;
+        waited = view::wait(&project.ledger(), &args.ids, &tmux, args.until_blocked)?;
     }
     report(&mut Out::new(), &waited, args.json)
 }
@@ -92,6 +97,37 @@ pub fn report(
             Waited::Lost => {
                 out.line(&format!(
                     "{id}  lost: the supervisor ended without a completion receipt"
+                ))?;
+            }
+            Waited::Blocked(line) if json => {
+                out.bytes_line(line)?;
+            }
+            Waited::Blocked(line) => {
+                let b = vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(line)
+                    .map(|r| r.receipt);
+                let what = b
+                    .as_ref()
+                    .map(|b| {
+                        let detail = [b.tool.as_deref(), b.command.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(": ");
+                        format!(
+                            "waits for {}: {detail}  (answer: {})",
+                            b.waiting_for.name(),
+                            b.answer_with
+                        )
+                    })
+                    .unwrap_or_default();
+                out.line(format!("{id}  blocked  {what}").trim_end())?;
+            }
+            Waited::Unknown if json => {
+                out.json(&serde_json::json!({"dispatch_id": id, "status": "unknown"}))?;
+            }
+            Waited::Unknown => {
+                out.line(&format!(
+                    "{id}  unknown: never dispatched here (no dispatch_started on the ledger)"
                 ))?;
             }
         }

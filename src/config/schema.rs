@@ -30,6 +30,11 @@ pub struct Config {
     pub roles: BTreeMap<String, RoleConfig>,
     /// Gates roles may require before a merge (`crate::gate`).
     pub gates: BTreeMap<String, GateDef>,
+    /// A command run on every change of a dispatch's state (an argv; `{id}`, `{state}` and
+    /// `{hash}` are replaced). Empty: none.
+    pub notify: Vec<String>,
+    /// Seconds without a sign of life after which a running worker is reported stalled.
+    pub stall_after_seconds: Option<u64>,
 }
 
 /// A worker CLI declared under `providers:`.
@@ -117,6 +122,8 @@ pub(super) struct RawConfig {
     pub(super) concurrency: Option<Entries<Spanned<i64>>>,
     pub(super) roles: Option<Entries<RawRole>>,
     pub(super) gates: Option<Entries<gates::RawGate>>,
+    pub(super) notify: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) stall_after_seconds: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

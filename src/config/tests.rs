@@ -48,6 +48,8 @@ gates:
     provider: codex
     model: gpt-5.5
     extra_instructions: Mind the error paths.
+notify: [notify-send, \"vnx {id}\", \"{state}\"]
+stall_after_seconds: 120
 ";
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -161,6 +163,8 @@ fn full_example() {
             ),
         ]
         .into(),
+        notify: strings(&["notify-send", "vnx {id}", "{state}"]),
+        stall_after_seconds: Some(120),
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];
@@ -262,7 +266,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));
@@ -552,4 +556,22 @@ fn roles() {
 fn messages_escape_control_characters() {
     let (_, _, m) = parse_err("project_id: \"a\\u001b[31m\"\n");
     assert!(m.starts_with("`a\\u{1b}[31m` is not"), "{m}");
+}
+
+#[test]
+fn notify_is_an_argv_and_the_stall_time_is_bounded() {
+    for (text, wanted) in [
+        ("notify: []\n", "notify must be an argv list"),
+        ("notify: [\"\"]\n", "notify must be an argv list"),
+        (
+            "stall_after_seconds: 0\n",
+            "stall_after_seconds must be between 1",
+        ),
+    ] {
+        let e = parse(text, Path::new(".vnx/config.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(wanted), "{text}: {e}");
+        assert!(e.contains(".vnx/config.yaml:1:"), "{text}: {e}");
+    }
 }

@@ -131,6 +131,29 @@ impl Validator<'_> {
             config.concurrency.insert(name.value, n);
         }
         config.gates = self.gates(raw.gates, &config.providers)?;
+        if let Some(argv) = raw.notify {
+            if argv.value.is_empty() || argv.value[0].value.is_empty() {
+                let msg = "notify must be an argv list with a program first, like \
+                           [notify-send, \"vnx {id}\", \"{state}\"]"
+                    .to_owned();
+                return self.err(&argv.referenced, msg);
+            }
+            config.notify = argv.value.into_iter().map(|a| a.value).collect();
+        }
+        if let Some(secs) = raw.stall_after_seconds {
+            let Some(n) = u64::try_from(secs.value)
+                .ok()
+                .filter(|n| (1..=crate::dispatch::MAX_DEADLINE_SECS).contains(n))
+            else {
+                let msg = format!(
+                    "stall_after_seconds must be between 1 and {}, not {}",
+                    crate::dispatch::MAX_DEADLINE_SECS,
+                    secs.value
+                );
+                return self.err(&secs.referenced, msg);
+            };
+            config.stall_after_seconds = Some(n);
+        }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
             if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
                 let msg = format!(

@@ -112,9 +112,15 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         &plan.constraints_sha256,
     ));
     let ledger = Ledger::new(&spec.ledger);
-    ledger.append_all(&attest_all(ctx.attestor, receipts))?;
+    let appended = ledger.append_all(&attest_all(ctx.attestor, receipts))?;
     undo.keep_dispatch_dir = true;
-    let pane = start_supervisor(ctx, &spec, &wt).inspect_err(|e| {
+    let started_hash = appended
+        .lines
+        .iter()
+        .find(|l| l.event_type == <DispatchStarted as receipts::Kind>::EVENT)
+        .map(|l| l.entry_hash.clone())
+        .unwrap_or_default();
+    let pane = start_supervisor(ctx, &spec, &wt, &started_hash).inspect_err(|e| {
         // The start is on the ledger: close it with a failure rather than leave it open.
         let failed = receipts::write(&DispatchCompleted {
             dispatch_id: spec.id.clone(),
@@ -184,6 +190,7 @@ fn start_supervisor(
     ctx: &Context<'_>,
     spec: &Spec,
     wt: &Worktree,
+    started_hash: &str,
 ) -> Result<crate::tmux::Pane, crate::tmux::TmuxError> {
     let argv: Vec<OsString> = vec![
         ctx.vnx.into(),
@@ -192,6 +199,8 @@ fn start_supervisor(
     ];
     let env = [
         ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
+        // For the `started` notification, which the supervisor runs.
+        ("VNX_STARTED_HASH".to_owned(), started_hash.to_owned()),
         // The supervisor signs with the key this dispatcher resolved, whatever environment
         // the tmux server was started with.
         (

@@ -6,15 +6,19 @@
 //! starts a tmux pane running vnx's own supervisor. The request and the supervisor's spec
 //! are in `spec`, the supervisor's work in `supervise`, its verdict in `outcome`.
 
+pub mod cancel;
 pub mod compose;
 mod govern;
 pub mod include;
 mod launch;
+pub mod live;
 pub mod liveness;
+pub mod notify;
 pub mod outcome;
 pub mod pending;
 pub mod phantom;
 mod plan;
+pub mod record;
 pub mod signals;
 pub mod slots;
 mod spec;
@@ -25,7 +29,7 @@ pub mod workspace;
 pub use govern::Reasons;
 pub use launch::{Launched, launch};
 pub use plan::{Plan, new_id, plan};
-pub use spec::{MAX_DEADLINE_SECS, Request, Spec, read_spec};
+pub use spec::{DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, Request, Spec, read_spec};
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, supervise};
 
 use std::path::{Path, PathBuf};

@@ -67,14 +67,18 @@ impl Pending {
     /// Appends the receipts, retrying with a doubling pause (from 50 ms, at most 2 s) until
     /// `retry` has passed; on success removes the file. The last error is returned, and the
     /// file stays for [`flush`].
-    pub fn append(self, ledger: &Ledger, retry: Duration) -> Result<(), LedgerError> {
+    pub fn append(
+        self,
+        ledger: &Ledger,
+        retry: Duration,
+    ) -> Result<crate::ledger::AppendOutcome, LedgerError> {
         let give_up = Instant::now() + retry;
         let mut pause = Duration::from_millis(50);
         loop {
             match ledger.append_all(&self.receipts) {
-                Ok(_) => {
+                Ok(outcome) => {
                     let _ = fs::remove_file(&self.path);
-                    return Ok(());
+                    return Ok(outcome);
                 }
                 Err(e) if Instant::now() + pause > give_up => return Err(e),
                 Err(_) => {

@@ -185,6 +185,13 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         placed: Vec::new(),
         writes: phantom::writes(&req.role, &config),
         completion_retry_secs: req.completion_retry.as_secs(),
+        stall_after_secs: Some(
+            req.stall_after
+                .map(|d| d.as_secs())
+                .or(config.stall_after_seconds)
+                .unwrap_or(super::spec::DEFAULT_STALL_AFTER_SECS),
+        ),
+        notify: config.notify.clone(),
         id,
     };
     refuse_if_judged(ctx, &spec, &evaluation, &constraints)?;

@@ -43,6 +43,9 @@ pub struct Request {
     pub override_reasons: BTreeMap<String, String>,
     /// How long the supervisor retries appending the completion before leaving it pending.
     pub completion_retry: Duration,
+    /// How long a quiet worker runs before it is reported stalled [default: the config's
+    /// `stall_after_seconds`, else [`DEFAULT_STALL_AFTER_SECS`]].
+    pub stall_after: Option<Duration>,
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -103,7 +106,17 @@ pub struct Spec {
     /// Seconds the supervisor retries appending the completion (see `pending`).
     #[serde(default = "default_completion_retry")]
     pub completion_retry_secs: u64,
+    /// Seconds without a sign of life after which the worker is reported stalled (never
+    /// stopped for it); `None`: never.
+    #[serde(default)]
+    pub stall_after_secs: Option<u64>,
+    /// The command run on every change of state (see `notify`); empty: none.
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
+
+/// Seconds without a sign of life before a worker is reported stalled, unless configured.
+pub const DEFAULT_STALL_AFTER_SECS: u64 = 300;
 
 fn default_completion_retry() -> u64 {
     30

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::live::Live;
 use super::outcome::{self, Ended, StopCause};
+use super::record::Recorder;
 use super::signals::{self, HookSignal, ReportFile, SignalReader};
 use super::{DispatchError, Spec, io_err, slots};
 use crate::ledger::attest::Attestor;
@@ -68,6 +70,8 @@ pub struct Surroundings<'a> {
     pub tmux_pane: Option<String>,
     /// Signs the completion.
     pub attestor: &'a Attestor,
+    /// The entry hash of the dispatch's `dispatch_started`, for the `started` notification.
+    pub started_hash: Option<String>,
 }
 
 /// How a worker ended.
@@ -127,6 +131,15 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // Binds the worker's report to this dispatch; kept in memory and the worker's environment.
     let seal = signals::new_seal();
     let cancelled = || around.cancel.load(Ordering::Relaxed);
+    let mut recorder = Recorder::new(
+        &spec.id,
+        Ledger::new(&spec.ledger),
+        around.attestor,
+        &spec.notify,
+    );
+    if let Some(hash) = &around.started_hash {
+        recorder.notify("started", hash);
+    }
 
     let mut ended = Ended {
         lane: spec.lane,
@@ -177,7 +190,15 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             deadline,
             seal: &seal,
         };
-        run_worker(spec, around, &job, &mut log, &mut ended, &mut screen)?;
+        run_worker(
+            spec,
+            around,
+            &job,
+            &mut log,
+            &mut ended,
+            &mut screen,
+            &mut recorder,
+        )?;
     }
     let mut report_rejected = None;
     match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
@@ -276,12 +297,15 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let ledger = Ledger::new(&spec.ledger);
     let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
     let retry = Duration::from_secs(spec.completion_retry_secs.min(3600));
-    match super::pending::keep(&data_dir, &spec.id, receipts.clone()) {
+    let appended = match super::pending::keep(&data_dir, &spec.id, receipts.clone()) {
         Ok(kept) => kept.append(&ledger, retry)?,
-        Err(_) => {
-            ledger.append_all(&receipts)?;
-        }
+        Err(_) => ledger.append_all(&receipts)?,
+    };
+    // "done" only for a done that stands: the phantom guard's correction is the last line.
+    if let Some(last) = appended.lines.last() {
+        recorder.notify(status.name(), &last.entry_hash);
     }
+    recorder.finish();
     Ok(Outcome {
         status,
         completion_signal: decision.signal,
@@ -377,6 +401,7 @@ fn run_worker(
     log: &mut fs::File,
     ended: &mut Ended,
     screen: &mut Option<String>,
+    recorder: &mut Recorder<'_>,
 ) -> Result<(), DispatchError> {
     let (prompt, deadline, seal) = (job.prompt, job.deadline, job.seal);
     let argv = worker_argv(spec, prompt);
@@ -441,6 +466,14 @@ fn run_worker(
             .and_then(|p| tmux.capture_history(p).ok())
     };
     let mut reader = SignalReader::default();
+    let mut live = Live::new(
+        &spec.id,
+        format!("vnx attach {}", spec.id),
+        spec.stall_after_secs.map(Duration::from_secs),
+        Instant::now(),
+    );
+    let mut activity = Activity::default();
+    let mut reported_seen = false;
     let mut accepted_threads: Vec<String> = Vec::new();
     let mut settle_until: Option<Instant> = None;
     let initial = initial_prompt(spec, prompt);
@@ -450,8 +483,20 @@ fn run_worker(
             let _ = group.stop(Duration::ZERO);
             break status;
         }
+        let now = Instant::now();
+        if activity.changed(copy.as_ref(), &tmux, around.tmux_pane.as_deref(), now)
+            && let Some(change) = live.on_activity("output", now)
+        {
+            recorder.change(&change, log);
+        }
+        if let Some(change) = live.tick(now) {
+            recorder.change(&change, log);
+        }
         if interactive {
             for signal in reader.poll(&spec.dispatch_dir) {
+                for change in live.on_signal(&signal, Instant::now()) {
+                    recorder.change(&change, log);
+                }
                 if ends_turn(
                     spec.invocation.hooks,
                     &signal,
@@ -466,6 +511,13 @@ fn run_worker(
                 signals::read_report(&spec.dispatch_dir, &spec.id, seal),
                 ReportFile::Accepted(_)
             );
+            if reported && !reported_seen {
+                reported_seen = true;
+                // The worker reported: whatever it waited for, it is past it.
+                if let Some(change) = live.went_on("report", Instant::now()) {
+                    recorder.change(&change, log);
+                }
+            }
             let settle = match (reported, &ended.turn_end) {
                 (true, Some(_)) => Some(Duration::ZERO),
                 (true, None) if spec.invocation.hooks == HookKind::None => {
@@ -590,6 +642,8 @@ fn ends_turn(
 /// Copies a headless worker's stdout and stderr to the log and the pane on two threads, and
 /// parses stdout's events.
 struct OutputCopy {
+    /// Bytes copied so far, both streams: a sign of life.
+    bytes: Arc<std::sync::atomic::AtomicU64>,
     stdout: Option<std::thread::JoinHandle<StreamSummary>>,
     stderr: Option<std::thread::JoinHandle<StreamSummary>>,
 }
@@ -605,8 +659,10 @@ impl OutputCopy {
 
 fn copy_output(group: &mut Group, log: &fs::File, pane: &Pane, spec: &Spec) -> OutputCopy {
     let log = Arc::new(Mutex::new(log.try_clone()));
+    let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let pump = |mut pipe: Box<dyn Read + Send>, mut parser: Option<EventParser>| {
         let log = Arc::clone(&log);
+        let bytes = Arc::clone(&bytes);
         let pane = Arc::clone(pane);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
@@ -614,6 +670,7 @@ fn copy_output(group: &mut Group, log: &fs::File, pane: &Pane, spec: &Spec) -> O
                 if n == 0 {
                     break;
                 }
+                bytes.fetch_add(n as u64, Ordering::Relaxed);
                 if let Some(p) = parser.as_mut() {
                     p.feed(&buf[..n]);
                 }
@@ -632,5 +689,52 @@ fn copy_output(group: &mut Group, log: &fs::File, pane: &Pane, spec: &Spec) -> O
         .stdout()
         .map(|p| pump(Box::new(p), Some(EventParser::new(spec.invocation.output))));
     let stderr = group.stderr().map(|p| pump(Box::new(p), None));
-    OutputCopy { stdout, stderr }
+    OutputCopy {
+        bytes,
+        stdout,
+        stderr,
+    }
+}
+
+/// Signs of life from the worker's output: a headless worker's bytes, an interactive one's
+/// pane activity as tmux keeps it (checked once a second).
+#[derive(Debug, Default)]
+struct Activity {
+    bytes: u64,
+    pane_activity: Option<u64>,
+    checked: Option<Instant>,
+}
+
+impl Activity {
+    /// Whether the worker produced output since the last call.
+    fn changed(
+        &mut self,
+        copy: Option<&OutputCopy>,
+        tmux: &Tmux,
+        pane: Option<&str>,
+        now: Instant,
+    ) -> bool {
+        if let Some(copy) = copy {
+            let bytes = copy.bytes.load(Ordering::Relaxed);
+            let changed = bytes != self.bytes;
+            self.bytes = bytes;
+            return changed;
+        }
+        let Some(pane) = pane else {
+            return false;
+        };
+        if self
+            .checked
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return false;
+        }
+        self.checked = Some(now);
+        let seen = tmux.window_activity(pane);
+        let changed = seen.is_some() && self.pane_activity.is_some() && seen != self.pane_activity;
+        if seen.is_some() {
+            self.pane_activity = seen;
+        }
+        changed
+    }
 }

@@ -29,7 +29,7 @@ pub struct DispatchState {
     pub model: Option<String>,
     /// When `dispatch_started` was written.
     pub started_at: Option<String>,
-    /// Running, lost, or how it ended.
+    /// Running (blocked, stalled), lost, or how it ended.
     pub state: State,
     /// What teardown found, once it completed.
     pub teardown_class: Option<TeardownClass>,
@@ -37,6 +37,11 @@ pub struct DispatchState {
     pub worktree: Option<String>,
     /// Its tmux session.
     pub session: Option<String>,
+    /// The tmux socket its session was started on, as `dispatch_started` records it.
+    pub tmux_socket: Option<String>,
+    /// While it is blocked: what it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<crate::receipts::DispatchBlocked>,
 }
 
 /// Where a dispatch is.
@@ -44,6 +49,10 @@ pub struct DispatchState {
 pub enum State {
     /// Started, not completed, and its session, supervisor or worker lives.
     Running,
+    /// Running, and its worker waits for a person (a permission prompt).
+    Blocked,
+    /// Running, and its worker has produced nothing for its stall time.
+    Stalled,
     /// Not completed, and neither its session, its supervisor nor its worker lives.
     Lost,
     /// Completed (or corrected) with this status.
@@ -51,10 +60,17 @@ pub enum State {
 }
 
 impl State {
+    /// Whether the dispatch has not ended: running, blocked or stalled.
+    pub fn is_live(self) -> bool {
+        matches!(self, State::Running | State::Blocked | State::Stalled)
+    }
+
     /// The state as `status` prints it: `running`, `lost`, or the status.
     pub fn name(self) -> &'static str {
         match self {
             State::Running => "running",
+            State::Blocked => "blocked",
+            State::Stalled => "stalled",
             State::Lost => "lost",
             State::Ended(s) => s.name(),
         }
@@ -198,13 +214,48 @@ pub fn completion(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerErro
     Ok(found.into_iter().next())
 }
 
-/// Every dispatch on the ledger, in start order.
+/// The tmux sessions alive on each socket dispatches were started on, listed once per
+/// socket. A dispatch whose start records no socket is looked for on the fallback.
+#[derive(Debug)]
+pub struct Sessions {
+    fallback: String,
+    by_socket: std::cell::RefCell<BTreeMap<String, Vec<String>>>,
+}
+
+impl Sessions {
+    /// Sessions of the sockets dispatches name, `fallback` for those that name none.
+    pub fn new(fallback: &Tmux) -> Sessions {
+        Sessions {
+            fallback: fallback.socket().to_owned(),
+            by_socket: Default::default(),
+        }
+    }
+
+    /// Whether `session` lives on `socket` (or the fallback).
+    pub fn has(&self, socket: Option<&str>, session: &str) -> bool {
+        let socket = socket.unwrap_or(&self.fallback).to_owned();
+        let mut cache = self.by_socket.borrow_mut();
+        cache
+            .entry(socket.clone())
+            .or_insert_with(|| Tmux::new(socket).sessions())
+            .iter()
+            .any(|s| s == session)
+    }
+
+    /// Forgets what was listed, so the next question asks tmux again.
+    pub fn refresh(&self) {
+        self.by_socket.borrow_mut().clear();
+    }
+}
+
+/// Every dispatch on the ledger, in start order; each dispatch's session is looked for on
+/// the socket its start recorded (`tmux` for one that recorded none).
 pub fn list(ledger: &Path, tmux: &Tmux) -> Result<Vec<DispatchState>, LedgerError> {
-    list_with(ledger, &tmux.sessions())
+    list_with(ledger, &Sessions::new(tmux))
 }
 
 /// Every dispatch on the ledger, in start order, given the tmux sessions that are alive.
-pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, LedgerError> {
+pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, LedgerError> {
     let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
         memchr::memmem::find(l, b"dispatch_").is_some()
     })?;
@@ -223,6 +274,11 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
                         order,
                         DispatchState {
                             session: started.session().map(str::to_owned),
+                            tmux_socket: started
+                                .tmux
+                                .split_once(':')
+                                .map(|(socket, _)| socket.to_owned()),
+                            blocked: None,
                             role: Some(started.role),
                             provider: Some(started.provider),
                             model: started.model,
@@ -246,6 +302,24 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
                     s.state = State::Ended(r.receipt.status);
                 }
             }
+            receipts::Typed::DispatchBlocked(r) => {
+                if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
+                    s.state = State::Blocked;
+                    s.blocked = Some(r.receipt);
+                }
+            }
+            receipts::Typed::DispatchStalled(_) => {
+                if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
+                    s.state = State::Stalled;
+                    s.blocked = None;
+                }
+            }
+            receipts::Typed::DispatchResumed(_) => {
+                if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
+                    s.state = State::Running;
+                    s.blocked = None;
+                }
+            }
             _ => {}
         }
     }
@@ -254,11 +328,15 @@ pub fn list_with(ledger: &Path, live: &[String]) -> Result<Vec<DispatchState>, L
     Ok(out
         .into_iter()
         .map(|(_, mut s)| {
-            if s.state == State::Running
-                && !s.session.as_ref().is_some_and(|n| live.contains(n))
+            if s.state.is_live()
+                && !s
+                    .session
+                    .as_ref()
+                    .is_some_and(|n| live.has(s.tmux_socket.as_deref(), n))
                 && !alive_without_session(&s.id, s.worktree.as_deref())
             {
                 s.state = State::Lost;
+                s.blocked = None;
             }
             s
         })
@@ -280,6 +358,11 @@ pub enum Waited {
     /// Its session is gone, nothing of it runs any more, and no completion was written: the
     /// supervisor died.
     Lost,
+    /// It is running and its worker waits for a person (asked for with `until_blocked`):
+    /// the `dispatch_blocked` line.
+    Blocked(Vec<u8>),
+    /// The ledger has no `dispatch_started` for this id: it was never dispatched here.
+    Unknown,
 }
 
 impl Waited {
@@ -291,19 +374,67 @@ impl Waited {
     }
 }
 
-/// Waits until every dispatch in `ids` has a completion receipt, or has lost its session.
-/// Follows the ledger with a filesystem watcher; checks sessions when the ledger is quiet.
+/// The last line that says whether dispatch `id` is blocked: its `dispatch_blocked` when it
+/// is blocked now, `None` when a later resume or completion (or none at all) says not.
+fn blocked_now(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+    let (found, _) = tail::last_lines(ledger, 1, |l| {
+        [
+            "dispatch_blocked",
+            "dispatch_resumed",
+            "dispatch_stalled",
+            "dispatch_completed",
+        ]
+        .iter()
+        .any(|e| is_event_of(l, id, e))
+    })?;
+    Ok(found
+        .into_iter()
+        .next()
+        .filter(|l| is_event_of(l, id, "dispatch_blocked")))
+}
+
+/// The tmux socket and session a dispatch's start records (the fallback socket and
+/// `vnx-<id>` when it records none).
+pub fn session_of(ledger: &Path, id: &str, fallback: &Tmux) -> (Tmux, String) {
+    let recorded = start(ledger, id)
+        .ok()
+        .flatten()
+        .and_then(|s| receipts::read::<DispatchStarted>(&s))
+        .and_then(|r| {
+            let (socket, session) = r.receipt.tmux.split_once(':')?;
+            Some((socket.to_owned(), session.to_owned()))
+        });
+    match recorded {
+        Some((socket, session)) => (Tmux::new(socket), session),
+        None => (Tmux::new(fallback.socket()), format!("vnx-{id}")),
+    }
+}
+
+/// Waits until every dispatch in `ids` has a completion receipt, or has lost its session
+/// (looked for on the socket its start records), or, with `until_blocked`, is blocked. An id
+/// the ledger never saw start is [`Waited::Unknown`] at once. Follows the ledger with a
+/// filesystem watcher; checks sessions when the ledger is quiet.
 pub fn wait(
     ledger: &Path,
     ids: &[String],
     tmux: &Tmux,
+    until_blocked: bool,
 ) -> Result<BTreeMap<String, Waited>, LedgerError> {
     let mut done: BTreeMap<String, Waited> = BTreeMap::new();
     for id in ids {
         if let Some(line) = completion(ledger, id)? {
             done.insert(id.clone(), settled(ledger, id, line)?);
+        } else if !started(ledger, id)? {
+            done.insert(id.clone(), Waited::Unknown);
+        } else if until_blocked && let Some(line) = blocked_now(ledger, id)? {
+            done.insert(id.clone(), Waited::Blocked(line));
         }
     }
+    let sessions: BTreeMap<&String, (Tmux, String)> = ids
+        .iter()
+        .filter(|id| !done.contains_key(*id))
+        .map(|id| (id, session_of(ledger, id, tmux)))
+        .collect();
     if done.len() == ids.len() {
         return Ok(done);
     }
@@ -322,15 +453,18 @@ pub fn wait(
                                 return false;
                             }
                         };
+                    } else if until_blocked && is_event_of(line, id, "dispatch_blocked") {
+                        done.insert(id.clone(), Waited::Blocked(line.to_vec()));
                     }
                 }
             }
             Followed::Idle => {
                 for id in pending {
                     let worktree = worktree_of(ledger, id);
-                    if !tmux.has_session(&format!("vnx-{id}"))
-                        && !alive_without_session(id, worktree.as_deref())
-                    {
+                    let alive_session = sessions
+                        .get(id)
+                        .is_some_and(|(tmux, session)| tmux.has_session(session));
+                    if !alive_session && !alive_without_session(id, worktree.as_deref()) {
                         // The completion may have landed just before the session ended.
                         let last = completion(ledger, id).ok().flatten();
                         let w = match last.map(|line| settled(ledger, id, line)) {

@@ -19,7 +19,7 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
     let live = tmux.sessions();
     let mut states = match ledger.filter(|l| l.exists()) {
         None => Vec::new(),
-        Some(l) => match view::list_with(l, &live) {
+        Some(l) => match view::list_with(l, &view::Sessions::new(tmux)) {
             Ok(s) => s,
             Err(e) => {
                 let hint = e.hint().unwrap_or_else(|| "check the ledger file".into());
@@ -31,7 +31,8 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
     // lost, and one that just ended looks running. Look again at the ones that seem lost.
     for s in states.iter_mut().filter(|s| s.state == State::Lost) {
         let session = s.session.clone().unwrap_or_else(|| format!("vnx-{}", s.id));
-        if tmux.has_session(&session) {
+        let socket = s.tmux_socket.as_deref().unwrap_or(tmux.socket());
+        if Tmux::new(socket).has_session(&session) {
             s.state = State::Running;
         } else if let Some(line) = ledger.and_then(|l| view::completion(l, &s.id).ok().flatten()) {
             let done = view::Completion::of(&s.id, line).receipt;
@@ -75,7 +76,7 @@ fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
         let state = name.strip_prefix("dispatch-").and_then(|id| by_id.get(id));
         match state {
             None => orphans.push(format!("{name} (no dispatch on the ledger)")),
-            Some(s) if s.state == State::Running => running += 1,
+            Some(s) if s.state.is_live() => running += 1,
             Some(s) if s.state == State::Lost => lost += 1,
             Some(s) if s.teardown_class == Some(TeardownClass::Dirty) => kept += 1,
             Some(s) => orphans.push(format!(
@@ -149,7 +150,7 @@ fn branches(root: &Path, by_id: &States<'_>) -> Check {
     for name in &names {
         match by_id.get(&name["dispatch/".len()..]) {
             None => unknown += 1,
-            Some(s) if s.state == State::Running => running += 1,
+            Some(s) if s.state.is_live() => running += 1,
             Some(s) if s.state == State::Lost => lost += 1,
             Some(s) => match s.teardown_class {
                 Some(class @ (TeardownClass::Clean | TeardownClass::Pushed)) => {
@@ -194,7 +195,7 @@ fn sessions(tmux: &Tmux, live: &[String], by_id: &States<'_>) -> Check {
     let mut orphans = Vec::new();
     for name in live.iter().filter(|n| n.starts_with("vnx-")) {
         match by_id.get(&name["vnx-".len()..]) {
-            Some(s) if s.state == State::Running => running += 1,
+            Some(s) if s.state.is_live() => running += 1,
             Some(s) => orphans.push(format!("{name} (its dispatch ended {})", s.state)),
             None => orphans.push(format!("{name} (no dispatch on the ledger)")),
         }

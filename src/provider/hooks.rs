@@ -22,13 +22,18 @@ pub enum HookKind {
 }
 
 /// The hook events `vnx __hook` accepts, as they are named in signal files and receipts.
-pub const HOOK_EVENTS: [&str; 5] = [
+pub const HOOK_EVENTS: [&str; 7] = [
     "claude-stop",
     "claude-notification",
+    "claude-permission-request",
+    "claude-post-tool-use",
     "gemini-after-agent",
     "gemini-notification",
     "codex-notify",
 ];
+
+/// The one shell command a Gemini CLI worker may run without asking: its `vnx report`.
+pub const GEMINI_REPORT_RULE: &str = "run_shell_command(vnx report)";
 
 impl HookKind {
     /// The completion signal a turn end through this hook is recorded as.
@@ -83,23 +88,31 @@ fn command_hook(command: String) -> serde_json::Value {
 }
 
 /// `hooks/claude-settings.json`: passed with `--settings`, merged by Claude Code over the
-/// user's own settings; nothing is written into the worktree.
+/// user's own settings; nothing is written into the worktree. `Stop` ends a turn;
+/// `PermissionRequest` (as the prompt shows, naming the tool and command) and `Notification`
+/// (about 6 s later) say the worker waits for a person; `PostToolUse` says it goes on.
 pub fn claude_settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
+    let hook = |event: &str| command_hook(hook_command(vnx, event, dispatch_dir));
     serde_json::json!({
         "hooks": {
-            "Stop": command_hook(hook_command(vnx, "claude-stop", dispatch_dir)),
-            "Notification": command_hook(hook_command(vnx, "claude-notification", dispatch_dir)),
+            "Stop": hook("claude-stop"),
+            "Notification": hook("claude-notification"),
+            "PermissionRequest": hook("claude-permission-request"),
+            "PostToolUse": hook("claude-post-tool-use"),
         }
     })
 }
 
-/// `hooks/gemini-settings.json`: named by `GEMINI_CLI_SYSTEM_SETTINGS_PATH` for this worker
-/// only.
+/// The `.gemini/settings.json` vnx places in an interactive gemini worker's worktree:
+/// `AfterAgent` ends a turn, `Notification` (`ToolPermission`) says it waits for a person.
+/// (An `AfterTool` hook that prints nothing is shown as failed by gemini 0.61, so there is
+/// none: a blocked gemini worker is seen going on by its report or the end of its turn.)
 pub fn gemini_settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
+    let hook = |event: &str| command_hook(hook_command(vnx, event, dispatch_dir));
     serde_json::json!({
         "hooks": {
-            "AfterAgent": command_hook(hook_command(vnx, "gemini-after-agent", dispatch_dir)),
-            "Notification": command_hook(hook_command(vnx, "gemini-notification", dispatch_dir)),
+            "AfterAgent": hook("gemini-after-agent"),
+            "Notification": hook("gemini-notification"),
         }
     })
 }

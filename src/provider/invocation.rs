@@ -22,7 +22,6 @@ pub const MAX_PROMPT_ARG: usize = 100 * 1024;
 
 /// What the claude and gemini workers may run without asking: the completion protocol.
 const CLAUDE_REPORT_RULE: &str = "Bash(vnx report:*)";
-const GEMINI_REPORT_RULE: &str = "run_shell_command(vnx report)";
 
 /// A worker start, fully decided.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -243,7 +242,7 @@ impl Provider {
                 // posture to `default`.
                 argv.push("--skip-trust".into());
                 argv.extend(["--include-directories".into(), dir.clone()]);
-                argv.extend(strs(&["--allowed-tools", GEMINI_REPORT_RULE]));
+                argv.extend(strs(&["--allowed-tools", hooks::GEMINI_REPORT_RULE]));
                 (
                     OutputFormat::GeminiStreamJson,
                     CompletionSignal::Report,
@@ -256,7 +255,9 @@ impl Provider {
                 argv.extend(perms.iter().cloned());
                 argv.push("--skip-trust".into());
                 argv.extend(["--include-directories".into(), dir.clone()]);
-                argv.extend(strs(&["--allowed-tools", GEMINI_REPORT_RULE]));
+                // An allow rule (this flag, or `tools.allowed` in settings: the same, seen on
+                // gemini 0.61) makes every other command a policy denial without a prompt.
+                argv.extend(strs(&["--allowed-tools", hooks::GEMINI_REPORT_RULE]));
                 argv.extend(["-i".into(), prompt_arg]);
                 // Its hooks go in the worktree's `.gemini/settings.json` (see
                 // `dispatch::workspace`).

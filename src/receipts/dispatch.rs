@@ -82,6 +82,8 @@ pub enum CompletionSignal {
     SpawnFailed,
     /// The dispatch's tmux session could not be started.
     LaunchFailed,
+    /// A person closed a dispatch whose supervisor was lost (`vnx cancel`).
+    ClosedLost,
     /// A signal a later version writes.
     #[default]
     #[serde(other)]
@@ -102,6 +104,7 @@ impl CompletionSignal {
             CompletionSignal::SupervisorSignal => "supervisor_signal",
             CompletionSignal::SpawnFailed => "spawn_failed",
             CompletionSignal::LaunchFailed => "launch_failed",
+            CompletionSignal::ClosedLost => "closed_lost",
             CompletionSignal::Unknown => "unknown",
         }
     }

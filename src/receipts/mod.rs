@@ -14,6 +14,7 @@ pub mod merge;
 mod release;
 pub mod schema;
 pub mod value;
+mod waiting;
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,7 @@ pub use dispatch::{
 pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult};
 pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
 pub use release::{ReleaseAction, WorktreeReleased};
+pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 
 /// Unknown members of a receipt, kept as read.
 pub type Extra = BTreeMap<String, serde_json::Value>;
@@ -142,6 +144,12 @@ pub enum Typed {
     MergeCompleted(Box<Read<MergeCompleted>>),
     /// A `worktree_released` receipt.
     WorktreeReleased(Box<Read<WorktreeReleased>>),
+    /// A `dispatch_blocked` receipt.
+    DispatchBlocked(Box<Read<DispatchBlocked>>),
+    /// A `dispatch_stalled` receipt.
+    DispatchStalled(Box<Read<DispatchStalled>>),
+    /// A `dispatch_resumed` receipt.
+    DispatchResumed(Box<Read<DispatchResumed>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
     Other(Object<'static>),
@@ -166,6 +174,9 @@ impl Typed {
             Some(MergeFailed::EVENT) => boxed(object, Typed::MergeFailed),
             Some(MergeCompleted::EVENT) => boxed(object, Typed::MergeCompleted),
             Some(WorktreeReleased::EVENT) => boxed(object, Typed::WorktreeReleased),
+            Some(DispatchBlocked::EVENT) => boxed(object, Typed::DispatchBlocked),
+            Some(DispatchStalled::EVENT) => boxed(object, Typed::DispatchStalled),
+            Some(DispatchResumed::EVENT) => boxed(object, Typed::DispatchResumed),
             _ => None,
         };
         typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
@@ -182,7 +193,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 14] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -194,6 +205,9 @@ pub const KINDS: [&str; 11] = [
     MergeFailed::EVENT,
     MergeCompleted::EVENT,
     WorktreeReleased::EVENT,
+    DispatchBlocked::EVENT,
+    DispatchStalled::EVENT,
+    DispatchResumed::EVENT,
 ];
 
 /// Rounds seconds to milliseconds, as receipts record durations.

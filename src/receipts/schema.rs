@@ -34,7 +34,10 @@ pub fn document() -> Value {
         MergePlanned,
         MergeFailed,
         MergeCompleted,
-        WorktreeReleased
+        WorktreeReleased,
+        DispatchBlocked,
+        DispatchStalled,
+        DispatchResumed
     );
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     if let Some(d) = doc.get_mut("$defs").and_then(Value::as_object_mut) {

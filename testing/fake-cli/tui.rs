@@ -26,6 +26,10 @@ pub trait Agent {
     fn end_lines(&self, turn: &Turn, secs: u64) -> Vec<String>;
     /// Hooks, notifications, transcripts.
     fn end_of_turn(&mut self, turn: &Turn);
+    /// The approval dialog for `call` is about to show: permission hooks.
+    fn permission_asked(&mut self, _call: &ToolCall) {}
+    /// `call` ran (approved or allowed outright): post-tool hooks.
+    fn tool_ran(&mut self, _call: &ToolCall, _result: &ToolResult) {}
     fn is_exit(&self, line: &str) -> bool;
     fn goodbye(&self) -> Vec<String>;
 }
@@ -197,7 +201,7 @@ fn skip_escape() {
 
 struct TuiObserver<'a, A: Agent> {
     screen: &'a mut Screen,
-    agent: &'a A,
+    agent: &'a mut A,
     started: Instant,
 }
 
@@ -214,6 +218,7 @@ impl<A: Agent> Observer for TuiObserver<'_, A> {
     }
 
     fn approve(&mut self, call: &ToolCall) -> bool {
+        self.agent.permission_asked(call);
         self.screen.set_status(self.agent.approval(call), None);
         let ok = read_byte().is_some_and(|key| self.agent.approves(key));
         self.busy();
@@ -222,6 +227,9 @@ impl<A: Agent> Observer for TuiObserver<'_, A> {
 
     fn tool_finished(&mut self, call: &ToolCall, result: &ToolResult) {
         self.screen.line(&self.agent.result_line(call, result));
+        if result.status != crate::engine::Status::Denied {
+            self.agent.tool_ran(call, result);
+        }
     }
 
     fn sleep(&mut self, secs: f64) {

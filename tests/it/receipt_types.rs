@@ -511,6 +511,38 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     check(merge_failed(), &mut failures);
     check(merged(), &mut failures);
     check(released(), &mut failures);
+    check(
+        DispatchBlocked {
+            dispatch_id: s(ID),
+            waiting_for: WaitingFor::Permission,
+            tool: Some(s("Bash")),
+            command: Some(s("git add -A && git commit -m x")),
+            message: Some(s("Claude needs your permission")),
+            source: s("claude-permission-request"),
+            answer_with: format!("vnx attach {ID}"),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        DispatchStalled {
+            dispatch_id: s(ID),
+            idle_seconds: 301.5,
+            stall_after_seconds: 300,
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        DispatchResumed {
+            dispatch_id: s(ID),
+            after: s("blocked"),
+            waited_seconds: 4.2,
+            source: s("claude-post-tool-use"),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -555,6 +587,7 @@ fn the_schemas_enums_are_the_codes() {
             C::SupervisorSignal,
             C::SpawnFailed,
             C::LaunchFailed,
+            C::ClosedLost,
         ])
     );
     assert_eq!(

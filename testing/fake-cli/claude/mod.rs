@@ -26,6 +26,11 @@ pub struct Session {
     pub cwd: PathBuf,
     pub transcript: Option<PathBuf>,
     pub stop_hooks: Vec<Hook>,
+    /// `PermissionRequest`, `Notification` and `PostToolUse` command hooks.
+    pub permission_hooks: Vec<Hook>,
+    pub notification_hooks: Vec<Hook>,
+    pub post_tool_hooks: Vec<Hook>,
+    pub permission_mode: String,
     pub log_hooks: Vec<Value>,
 }
 
@@ -75,6 +80,57 @@ impl Session {
         if let Err(e) = result {
             eprintln!("vnx-fake-cli: transcript {}: {e}", path.display());
         }
+    }
+
+    fn fire(&mut self, event: &str, extra: Value) {
+        let hooks = match event {
+            "PermissionRequest" => &self.permission_hooks,
+            "Notification" => &self.notification_hooks,
+            "PostToolUse" => &self.post_tool_hooks,
+            _ => return,
+        };
+        let mut payload = json!({
+            "session_id": self.sid,
+            "transcript_path": self.transcript.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "cwd": self.cwd,
+            "permission_mode": self.permission_mode,
+            "hook_event_name": event,
+        });
+        if let (Some(p), Value::Object(extra)) = (payload.as_object_mut(), extra) {
+            p.extend(extra);
+        }
+        let env = [(
+            "CLAUDE_PROJECT_DIR".to_string(),
+            self.cwd.display().to_string(),
+        )];
+        let fired = hooks::fire(hooks, &payload, &self.cwd, &env);
+        self.log_hooks.extend(fired);
+    }
+
+    /// As the approval dialog shows (seen on claude 2.1.197): `PermissionRequest` with the
+    /// tool and its input, then `Notification` of type `permission_prompt` (the real one
+    /// comes about 6 s later).
+    pub fn permission_asked(&mut self, call: &crate::engine::ToolCall) {
+        let tool = tool_use(call);
+        self.fire(
+            "PermissionRequest",
+            json!({"tool_name": tool["name"], "tool_input": tool["input"],
+                   "permission_suggestions": []}),
+        );
+        self.fire(
+            "Notification",
+            json!({"message": "Claude needs your permission", "notification_type": "permission_prompt"}),
+        );
+    }
+
+    /// After a tool ran: `PostToolUse`.
+    pub fn tool_ran(&mut self, call: &crate::engine::ToolCall, result: &crate::engine::ToolResult) {
+        let tool = tool_use(call);
+        self.fire(
+            "PostToolUse",
+            json!({"tool_name": tool["name"], "tool_input": tool["input"],
+                   "tool_response": tool_result(call, result)}),
+        );
     }
 
     /// Records the turn and, unless the API call failed, fires the `Stop` hooks.
@@ -251,6 +307,13 @@ fn run(a: &ClaudeArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         cwd: cwd.clone(),
         transcript,
         stop_hooks: hooks::command_hooks(&settings, "Stop"),
+        permission_hooks: hooks::command_hooks(&settings, "PermissionRequest"),
+        notification_hooks: hooks::command_hooks(&settings, "Notification"),
+        post_tool_hooks: hooks::command_hooks(&settings, "PostToolUse"),
+        permission_mode: a
+            .permission_mode
+            .clone()
+            .unwrap_or_else(|| "default".into()),
         log_hooks: Vec::new(),
     };
     let mut ctx = Ctx {

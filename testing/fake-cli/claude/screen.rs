@@ -96,6 +96,14 @@ impl Agent for ClaudeTui<'_> {
         self.session.end_turn(turn);
     }
 
+    fn permission_asked(&mut self, call: &ToolCall) {
+        self.session.permission_asked(call);
+    }
+
+    fn tool_ran(&mut self, call: &ToolCall, result: &ToolResult) {
+        self.session.tool_ran(call, result);
+    }
+
     fn is_exit(&self, line: &str) -> bool {
         matches!(line, "/exit" | "/quit")
     }

@@ -37,6 +37,18 @@ impl Server {
         assert!(killed.success(), "kill -9 {pid}");
     }
 
+    /// Types `keys` into a session's pane, as a person attached to it would (tmux key names:
+    /// `Enter`, `1`, …).
+    pub fn send_keys(&self, session: &str, keys: &[&str]) {
+        let ok = std::process::Command::new("tmux")
+            .args(["-L", self.0.socket(), "send-keys", "-t"])
+            .arg(format!("={session}:"))
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "send-keys to {session}");
+    }
+
     /// Whether every session has ended within 10 s: a supervisor appends its completion
     /// receipt, then exits, and only then does tmux close its session.
     pub fn sessions_end(&self) -> bool {

@@ -1,0 +1,136 @@
+//! `vnx cancel ID…|--all`: stops running dispatches, or closes lost ones, with a receipt.
+
+use std::process::ExitCode;
+
+use vnx::dispatch::cancel::{self, Cancelled};
+use vnx::dispatch::view::{self, Waited};
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::output::Out;
+use super::settings;
+
+/// Cancel dispatches: stop running ones, close lost ones
+///
+/// A running dispatch (also blocked or stalled) is stopped the way its deadline would stop
+/// it: its supervisor stops the worker's whole process group (TERM, 5 s grace, KILL),
+/// classifies the teardown as usual (uncommitted work is kept in a locked worktree) and
+/// records `dispatch_completed` with status cancelled. A lost dispatch (its supervisor died
+/// without recording an end) is closed with a `dispatch_completed` of status cancelled, so
+/// that `status` and `doctor` stop calling it lost; its worktree and branch stay for
+/// `vnx worktree-release`. A dispatch that already ended is left alone.
+///
+/// Exits 0 when every dispatch named has ended, 2 for an id that was never dispatched, 3 when
+/// a running supervisor could not be reached.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Dispatch ids
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    ids: Vec<String>,
+    /// Every running, blocked, stalled or lost dispatch
+    #[arg(long)]
+    all: bool,
+    /// Print the completion receipts as NDJSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name for dispatches whose start records none [default:
+    /// $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    for id in &args.ids {
+        super::error::check_dispatch_id(id)?;
+    }
+    let project = settings::project()?;
+    settings::finish_pending(&project);
+    let ledger = project.ledger();
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let states = if ledger.exists() {
+        view::list(&ledger, &tmux)?
+    } else {
+        Vec::new()
+    };
+    let chosen: Vec<&view::DispatchState> = if args.all {
+        states
+            .iter()
+            .filter(|s| s.state.is_live() || s.state == view::State::Lost)
+            .collect()
+    } else {
+        let mut chosen = Vec::new();
+        for id in &args.ids {
+            match states.iter().find(|s| &s.id == id) {
+                Some(s) => chosen.push(s),
+                None => {
+                    return Err(CliError::usage(format!("unknown dispatch {id}"))
+                        .with_hint("`vnx status` lists the dispatches of this project"));
+                }
+            }
+        }
+        chosen
+    };
+    let attestor = settings::attestor(None)?;
+    let mut out = Out::new();
+    let mut signalled = Vec::new();
+    let mut unreachable = false;
+    for s in chosen {
+        match cancel::cancel(&ledger, s, &tmux, &attestor)? {
+            Cancelled::Signalled(pid) => {
+                super::output::say!("{}: told its supervisor (pid {pid}) to stop", s.id);
+                signalled.push(s.id.clone());
+            }
+            Cancelled::Closed(hash) => {
+                if args.json {
+                    if let Some(line) = view::completion(&ledger, &s.id)? {
+                        out.bytes_line(&line)?;
+                    }
+                } else {
+                    out.line(&format!(
+                        "{}  cancelled (closed lost; receipt {})",
+                        s.id,
+                        &hash[..12.min(hash.len())]
+                    ))?;
+                }
+            }
+            Cancelled::AlreadyEnded(status) => {
+                super::output::say!("{}: already ended ({status}); nothing to cancel", s.id);
+            }
+            Cancelled::Unreachable(why) => {
+                super::output::say!("{}: could not cancel: {why}", s.id);
+                unreachable = true;
+            }
+        }
+    }
+    if !signalled.is_empty() {
+        let waited = view::wait(&ledger, &signalled, &tmux, false)?;
+        for (id, w) in &waited {
+            match w {
+                Waited::Completed(c) | Waited::Corrected { completion: c, .. } if args.json => {
+                    out.bytes_line(&c.line)?;
+                }
+                Waited::Completed(c) | Waited::Corrected { completion: c, .. } => {
+                    let r = &c.receipt;
+                    out.line(&format!(
+                        "{id}  {}  teardown {}",
+                        r.status,
+                        r.teardown_class.map_or("-", |t| t.name())
+                    ))?;
+                }
+                _ => {
+                    out.line(&format!("{id}  ended without a completion receipt"))?;
+                    unreachable = true;
+                }
+            }
+        }
+    }
+    Ok(if unreachable {
+        super::error::Exit::Failed.into()
+    } else {
+        super::error::Exit::Ok.into()
+    })
+}

@@ -1,0 +1,76 @@
+//! Cancelling a dispatch: a running one is told to stop (SIGTERM to its supervisor, found
+//! through the tmux socket and session its start records), which stops the worker's whole
+//! process group, classifies the teardown as usual and records `cancelled`; a lost one (no
+//! session, no supervisor, no worker) is closed with a `dispatch_completed` of its own, so
+//! that nothing goes on calling it lost. Its worktree is left as it is, for
+//! `vnx worktree-release`.
+
+use std::path::Path;
+
+use super::view::{self, DispatchState, State};
+use crate::ledger::attest::Attestor;
+use crate::ledger::{Ledger, LedgerError, now_utc};
+use crate::receipts::{self, CompletionSignal, DispatchCompleted, DispatchStatus};
+use crate::tmux::Tmux;
+
+/// What cancelling one dispatch did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Its supervisor (this pid) was told to stop; its completion follows.
+    Signalled(u32),
+    /// It was lost; this closing receipt (its entry hash) now ends it.
+    Closed(String),
+    /// It had ended already, with this status.
+    AlreadyEnded(DispatchStatus),
+    /// It is running, but its supervisor could not be reached (why).
+    Unreachable(String),
+}
+
+/// Cancels one dispatch, as `state` (from [`view::list`]) shows it.
+pub fn cancel(
+    ledger: &Path,
+    state: &DispatchState,
+    fallback: &Tmux,
+    attestor: &Attestor,
+) -> Result<Cancelled, LedgerError> {
+    match state.state {
+        State::Ended(status) => Ok(Cancelled::AlreadyEnded(status)),
+        State::Lost => close_lost(ledger, &state.id, attestor),
+        State::Running | State::Blocked | State::Stalled => {
+            let (tmux, session) = view::session_of(ledger, &state.id, fallback);
+            let Some(pid) = tmux.pane_pid(&session) else {
+                return Ok(Cancelled::Unreachable(format!(
+                    "no tmux session {session} on socket {}",
+                    tmux.socket()
+                )));
+            };
+            Ok(match crate::process::terminate(pid) {
+                Ok(()) => Cancelled::Signalled(pid),
+                Err(e) => Cancelled::Unreachable(format!("could not signal pid {pid}: {e}")),
+            })
+        }
+    }
+}
+
+/// Writes the completion a lost dispatch never got.
+fn close_lost(ledger: &Path, id: &str, attestor: &Attestor) -> Result<Cancelled, LedgerError> {
+    let closing = receipts::write(&DispatchCompleted {
+        dispatch_id: id.to_owned(),
+        status: DispatchStatus::Cancelled,
+        completion_signal: CompletionSignal::ClosedLost,
+        failure_reason: Some(
+            "its supervisor was lost before it recorded an end; closed by `vnx cancel` \
+             (the worktree and branch are left as they are)"
+                .to_owned(),
+        ),
+        ..Default::default()
+    });
+    let appended = Ledger::new(ledger).append(&attestor.attest(&closing, &now_utc))?;
+    Ok(Cancelled::Closed(
+        appended
+            .lines
+            .last()
+            .map(|l| l.entry_hash.clone())
+            .unwrap_or_default(),
+    ))
+}

@@ -1,0 +1,302 @@
+//! A running dispatch's live state, as its supervisor sees it: running, blocked on a person
+//! (from the CLIs' own permission and notification hooks, never from the screen), or stalled
+//! (nothing from the worker for a while). Each change becomes a receipt; none ends the
+//! dispatch.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::signals::HookSignal;
+use crate::receipts::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
+
+/// The longest command or message a blocked receipt keeps, in bytes.
+const MAX_TEXT: usize = 2000;
+
+/// A change of live state, as the receipt that records it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// The worker waits for a person.
+    Blocked(DispatchBlocked),
+    /// The worker produced nothing for the stall time.
+    Stalled(DispatchStalled),
+    /// A blocked or stalled worker goes on.
+    Resumed(DispatchResumed),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Running,
+    Blocked,
+    Stalled,
+}
+
+/// Tracks one dispatch's live state.
+#[derive(Debug)]
+pub struct Live {
+    id: String,
+    answer_with: String,
+    stall_after: Option<Duration>,
+    state: State,
+    since: Instant,
+    last_activity: Instant,
+}
+
+/// What a hook signal says about the worker waiting: `Some` for a prompt that waits for a
+/// person, with (what for, tool, command, message).
+type Waiting = (WaitingFor, Option<String>, Option<String>, Option<String>);
+
+fn text(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for key in path {
+        cur = cur.get(key)?;
+    }
+    cur.as_str()
+        .filter(|s| !s.is_empty())
+        .map(|s| super::signals::shorten(s, MAX_TEXT))
+}
+
+/// Whether `signal` says the worker waits for a person, and for what.
+pub fn waiting(signal: &HookSignal) -> Option<Waiting> {
+    let p = &signal.payload;
+    match signal.event.as_str() {
+        // Claude Code asks before the prompt shows: the tool and its input.
+        "claude-permission-request" => Some((
+            WaitingFor::Permission,
+            text(p, &["tool_name"]),
+            text(p, &["tool_input", "command"]).or_else(|| text(p, &["tool_input", "file_path"])),
+            None,
+        )),
+        // About 6 s after the prompt shows; its type tells a prompt from an idle TUI.
+        "claude-notification" => (text(p, &["notification_type"]).as_deref()
+            == Some("permission_prompt"))
+        .then(|| (WaitingFor::Permission, None, None, text(p, &["message"]))),
+        // Gemini CLI's confirmation dialog, with the tool call's details.
+        "gemini-notification" => {
+            (text(p, &["notification_type"]).as_deref() == Some("ToolPermission")).then(|| {
+                let details = p.get("details").cloned().unwrap_or(Value::Null);
+                let tool = match text(&details, &["type"]).as_deref() {
+                    Some("exec") => Some("run_shell_command".to_owned()),
+                    Some("edit") => Some("edit".to_owned()),
+                    _ => text(&details, &["title"]),
+                };
+                let command = text(&details, &["command"])
+                    .or_else(|| text(&details, &["fileName"]))
+                    .or_else(|| text(&details, &["filePath"]));
+                (WaitingFor::Permission, tool, command, text(p, &["message"]))
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether `signal` shows the worker going on: a tool ran, a turn ended.
+pub fn goes_on(signal: &HookSignal) -> bool {
+    matches!(
+        signal.event.as_str(),
+        "claude-post-tool-use" | "claude-stop" | "gemini-after-agent" | "codex-notify"
+    )
+}
+
+impl Live {
+    /// A dispatch that starts running now. `answer_with` is the attach command a blocked
+    /// receipt names; `stall_after` of `None` never reports a stall.
+    pub fn new(id: &str, answer_with: String, stall_after: Option<Duration>, now: Instant) -> Live {
+        Live {
+            id: id.to_owned(),
+            answer_with,
+            stall_after,
+            state: State::Running,
+            since: now,
+            last_activity: now,
+        }
+    }
+
+    /// Whether the worker is blocked now.
+    pub fn is_blocked(&self) -> bool {
+        self.state == State::Blocked
+    }
+
+    /// The worker showed it goes on (`source`: what showed it): a blocked or stalled worker
+    /// is running again.
+    pub fn went_on(&mut self, source: &str, now: Instant) -> Option<Change> {
+        self.last_activity = now;
+        self.resume(source, now)
+    }
+
+    fn resume(&mut self, source: &str, now: Instant) -> Option<Change> {
+        let after = match self.state {
+            State::Running => return None,
+            State::Blocked => "blocked",
+            State::Stalled => "stalled",
+        };
+        let waited = now.duration_since(self.since).as_secs_f64();
+        self.state = State::Running;
+        self.since = now;
+        Some(Change::Resumed(DispatchResumed {
+            dispatch_id: self.id.clone(),
+            after: after.to_owned(),
+            waited_seconds: crate::receipts::seconds(waited),
+            source: source.to_owned(),
+            extra: Default::default(),
+        }))
+    }
+
+    /// A hook signal arrived. A prompt blocks (a stalled worker is blocked instead); a tool
+    /// that ran or a turn that ended resumes. Every signal counts as activity.
+    pub fn on_signal(&mut self, signal: &HookSignal, now: Instant) -> Vec<Change> {
+        self.last_activity = now;
+        let mut changes = Vec::new();
+        if let Some((waiting_for, tool, command, message)) = waiting(signal) {
+            if self.state == State::Blocked {
+                return changes;
+            }
+            changes.extend(self.resume(&signal.event, now));
+            self.state = State::Blocked;
+            self.since = now;
+            changes.push(Change::Blocked(DispatchBlocked {
+                dispatch_id: self.id.clone(),
+                waiting_for,
+                tool,
+                command,
+                message,
+                source: signal.event.clone(),
+                answer_with: self.answer_with.clone(),
+                extra: Default::default(),
+            }));
+        } else if goes_on(signal) {
+            changes.extend(self.resume(&signal.event, now));
+        }
+        changes
+    }
+
+    /// The worker produced something (`source`: `output`, `report`, …): a stalled worker goes
+    /// on. A blocked one stays blocked: a TUI redraws while it waits.
+    pub fn on_activity(&mut self, source: &str, now: Instant) -> Option<Change> {
+        self.last_activity = now;
+        if self.state == State::Stalled {
+            return self.resume(source, now);
+        }
+        None
+    }
+
+    /// Called on every tick: reports a stall once the worker has been quiet long enough.
+    pub fn tick(&mut self, now: Instant) -> Option<Change> {
+        let after = self.stall_after?;
+        let idle = now.duration_since(self.last_activity);
+        if self.state != State::Running || idle < after {
+            return None;
+        }
+        self.state = State::Stalled;
+        self.since = now;
+        Some(Change::Stalled(DispatchStalled {
+            dispatch_id: self.id.clone(),
+            idle_seconds: crate::receipts::seconds(idle.as_secs_f64()),
+            stall_after_seconds: after.as_secs(),
+            extra: Default::default(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal(event: &str, payload: Value) -> HookSignal {
+        HookSignal {
+            event: event.into(),
+            received_at: "2026-11-22T00:00:00Z".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_permission_request_blocks_and_a_tool_run_resumes() {
+        let t0 = Instant::now();
+        let mut live = Live::new("D-1", "vnx attach D-1".into(), None, t0);
+        let ask = signal(
+            "claude-permission-request",
+            serde_json::json!({"tool_name": "Bash", "tool_input": {"command": "git commit -m x"}}),
+        );
+        let changes = live.on_signal(&ask, t0);
+        let [Change::Blocked(b)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(b.tool.as_deref(), Some("Bash"));
+        assert_eq!(b.command.as_deref(), Some("git commit -m x"));
+        assert_eq!(b.answer_with, "vnx attach D-1");
+        // Claude's notification about the same prompt comes later: still one block.
+        let note = signal(
+            "claude-notification",
+            serde_json::json!({"notification_type": "permission_prompt", "message": "Claude needs your permission"}),
+        );
+        assert!(
+            live.on_signal(&note, t0 + Duration::from_secs(6))
+                .is_empty()
+        );
+        assert!(live.is_blocked());
+        let ran = signal("claude-post-tool-use", serde_json::json!({}));
+        let changes = live.on_signal(&ran, t0 + Duration::from_secs(9));
+        let [Change::Resumed(r)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert_eq!((r.after.as_str(), r.waited_seconds), ("blocked", 9.0));
+        assert!(!live.is_blocked());
+    }
+
+    #[test]
+    fn an_idle_notification_or_an_unknown_event_does_not_block() {
+        let mut live = Live::new("D-1", String::new(), None, Instant::now());
+        for s in [
+            signal(
+                "claude-notification",
+                serde_json::json!({"notification_type": "idle_prompt"}),
+            ),
+            signal(
+                "gemini-notification",
+                serde_json::json!({"notification_type": "Other"}),
+            ),
+            signal("claude-stop", serde_json::json!({})),
+        ] {
+            assert!(live.on_signal(&s, Instant::now()).is_empty(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn gemini_names_the_command_from_its_details() {
+        let s = signal(
+            "gemini-notification",
+            serde_json::json!({"notification_type": "ToolPermission", "message": "Allow?",
+                "details": {"type": "exec", "command": "git add -A", "rootCommand": "git"}}),
+        );
+        let (w, tool, command, message) = waiting(&s).unwrap();
+        assert_eq!(w, WaitingFor::Permission);
+        assert_eq!(tool.as_deref(), Some("run_shell_command"));
+        assert_eq!(command.as_deref(), Some("git add -A"));
+        assert_eq!(message.as_deref(), Some("Allow?"));
+    }
+
+    #[test]
+    fn quiet_workers_stall_once_and_activity_resumes_them() {
+        let t0 = Instant::now();
+        let mut live = Live::new("D-1", String::new(), Some(Duration::from_secs(5)), t0);
+        assert!(live.tick(t0 + Duration::from_secs(4)).is_none());
+        let Some(Change::Stalled(s)) = live.tick(t0 + Duration::from_secs(5)) else {
+            panic!()
+        };
+        assert_eq!((s.idle_seconds, s.stall_after_seconds), (5.0, 5));
+        assert!(live.tick(t0 + Duration::from_secs(9)).is_none(), "once");
+        let Some(Change::Resumed(r)) = live.on_activity("output", t0 + Duration::from_secs(7))
+        else {
+            panic!()
+        };
+        assert_eq!((r.after.as_str(), r.source.as_str()), ("stalled", "output"));
+        // A blocked worker is never called stalled.
+        let ask = signal(
+            "claude-permission-request",
+            serde_json::json!({"tool_name": "Bash"}),
+        );
+        live.on_signal(&ask, t0 + Duration::from_secs(8));
+        assert!(live.tick(t0 + Duration::from_secs(60)).is_none());
+    }
+}

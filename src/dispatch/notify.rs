@@ -1,0 +1,93 @@
+//! The user's notification command (`notify:` in `.vnx/config.yaml`), run by a dispatch's
+//! supervisor on every change of its state: started, blocked, stalled, running again,
+//! needs_input, done, failed, timeout, cancelled. It is an argv, never a shell string; `{id}`,
+//! `{state}` and `{hash}` in its arguments become the dispatch id, the state and the entry
+//! hash of the receipt that records the change, which it also gets as `VNX_DISPATCH_ID`,
+//! `VNX_STATE` and `VNX_RECEIPT_HASH`. It runs beside the dispatch, never holding it up, and
+//! is stopped after [`TIME_LIMIT`].
+
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::process::{self, Cmd};
+
+/// The longest a notification command may run.
+pub const TIME_LIMIT: Duration = Duration::from_secs(30);
+
+/// The argv with the placeholders replaced.
+pub fn expand(argv: &[String], id: &str, state: &str, hash: &str) -> Vec<String> {
+    argv.iter()
+        .map(|a| {
+            a.replace("{id}", id)
+                .replace("{state}", state)
+                .replace("{hash}", hash)
+        })
+        .collect()
+}
+
+/// Runs the notification command of one dispatch.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    argv: Vec<String>,
+    running: Vec<JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// A notifier for `argv` (empty: none).
+    pub fn new(argv: &[String]) -> Notifier {
+        Notifier {
+            argv: argv.to_vec(),
+            running: Vec::new(),
+        }
+    }
+
+    /// Starts the command for one change, on its own thread; its failure is its own.
+    pub fn fire(&mut self, id: &str, state: &str, hash: &str) {
+        let Some((program, args)) = self.argv.split_first() else {
+            return;
+        };
+        let args = expand(args, id, state, hash);
+        let cmd = Cmd::new(program)
+            .args(args)
+            .env("VNX_DISPATCH_ID", id)
+            .env("VNX_STATE", state)
+            .env("VNX_RECEIPT_HASH", hash)
+            .timeout(TIME_LIMIT);
+        self.running.retain(|t| !t.is_finished());
+        self.running.push(std::thread::spawn(move || {
+            let _ = process::run(&cmd);
+        }));
+    }
+
+    /// Waits up to `limit` for the commands still running (the last notification must not
+    /// die with the supervisor).
+    pub fn finish(self, limit: Duration) {
+        let until = Instant::now() + limit;
+        for t in self.running {
+            while !t.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_replaced_in_each_argument_and_nothing_is_a_shell() {
+        let argv = vec![
+            "--title=vnx {id}".to_owned(),
+            "{state}: {hash}".to_owned(),
+            "$(rm -rf ~) {id}".to_owned(),
+        ];
+        assert_eq!(
+            expand(&argv, "D-1", "blocked", "ab12"),
+            ["--title=vnx D-1", "blocked: ab12", "$(rm -rf ~) D-1"]
+        );
+    }
+}

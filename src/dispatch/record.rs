@@ -1,0 +1,70 @@
+//! What a supervisor writes while its dispatch runs: each change of live state as a signed
+//! receipt appended at once (blocked, stalled, resumed), and the user's notification for it.
+//! A receipt that cannot be appended is noted in the worker's log and skipped: the live
+//! state is advice, the completion is the evidence.
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::live::Change;
+use super::notify::Notifier;
+use crate::ledger::attest::Attestor;
+use crate::ledger::{Ledger, Receipt, now_utc};
+use crate::receipts::{self, Kind};
+
+/// Appends a running dispatch's receipts and runs its notifications.
+pub struct Recorder<'a> {
+    id: String,
+    ledger: Ledger,
+    attestor: &'a Attestor,
+    notifier: Notifier,
+}
+
+impl<'a> Recorder<'a> {
+    /// A recorder for dispatch `id`, appending to `ledger`, notifying through `notify`.
+    pub fn new(id: &str, ledger: Ledger, attestor: &'a Attestor, notify: &[String]) -> Self {
+        Recorder {
+            id: id.to_owned(),
+            ledger,
+            attestor,
+            notifier: Notifier::new(notify),
+        }
+    }
+
+    /// Notifies a change that is already on the ledger (`hash`: its entry hash).
+    pub fn notify(&mut self, state: &str, hash: &str) {
+        self.notifier.fire(&self.id, state, hash);
+    }
+
+    fn append(&mut self, receipt: &Receipt, state: &str, log: &mut impl Write) {
+        let signed = self.attestor.attest(receipt, &now_utc);
+        match self.ledger.append(&signed) {
+            Ok(outcome) => {
+                if let Some(line) = outcome.lines.last() {
+                    self.notifier.fire(&self.id, state, &line.entry_hash);
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(log, "vnx: could not record {state}: {e}");
+            }
+        }
+    }
+
+    fn write<K: Kind>(&mut self, kind: &K, state: &str, log: &mut impl Write) {
+        self.append(&receipts::write(kind), state, log);
+    }
+
+    /// Records one change of live state.
+    pub fn change(&mut self, change: &Change, log: &mut impl Write) {
+        match change {
+            Change::Blocked(b) => self.write(b, "blocked", log),
+            Change::Stalled(s) => self.write(s, "stalled", log),
+            Change::Resumed(r) => self.write(r, "running", log),
+        }
+    }
+
+    /// Waits a little for notifications still running.
+    pub fn finish(self) {
+        self.notifier.finish(Duration::from_secs(10));
+    }
+}

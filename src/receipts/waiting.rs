@@ -1,0 +1,96 @@
+//! Receipts of a running dispatch's live state: `dispatch_blocked` when its worker waits for a
+//! person (a permission prompt), `dispatch_stalled` when it has produced nothing for a while,
+//! and `dispatch_resumed` when it goes on. The supervisor writes them from the CLIs' own hooks
+//! and from the pane's activity; none of them ends the dispatch.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Extra, Kind};
+
+/// What a blocked worker waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitingFor {
+    /// A decision on a permission prompt (run this command, write this file).
+    Permission,
+    /// An answer to a question, in the pane.
+    Input,
+}
+
+impl WaitingFor {
+    /// As receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitingFor::Permission => "permission",
+            WaitingFor::Input => "input",
+        }
+    }
+}
+
+/// `dispatch_blocked`: the worker waits for a person, as its CLI's hook said.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DispatchBlocked {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// What it waits for.
+    pub waiting_for: WaitingFor,
+    /// The tool the prompt is about (`Bash`, `run_shell_command`, …), when the hook names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The command the prompt asks to run, when the hook names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// The CLI's own words (`Claude needs your permission`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The hook event that said so (`claude-permission-request`, `gemini-notification`, …).
+    pub source: String,
+    /// How to answer: the command that attaches to the worker's pane.
+    pub answer_with: String,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Kind for DispatchBlocked {
+    const EVENT: &'static str = "dispatch_blocked";
+}
+
+/// `dispatch_stalled`: the worker produced nothing (no output, no hook, no report) for
+/// `idle_seconds`. It is not stopped: its deadline still decides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DispatchStalled {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// How long nothing happened.
+    pub idle_seconds: f64,
+    /// The dispatch's stall threshold.
+    pub stall_after_seconds: u64,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Kind for DispatchStalled {
+    const EVENT: &'static str = "dispatch_stalled";
+}
+
+/// `dispatch_resumed`: a blocked or stalled worker goes on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DispatchResumed {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// What it was: `blocked` or `stalled`.
+    pub after: String,
+    /// How long it was so.
+    pub waited_seconds: f64,
+    /// What showed it going on (a hook event, `output`, `report`).
+    pub source: String,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Kind for DispatchResumed {
+    const EVENT: &'static str = "dispatch_resumed";
+}
