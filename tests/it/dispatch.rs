@@ -6,7 +6,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{Repo, TestEnv, completion, run};
+use crate::common::{Repo, TestEnv, completion, run, worker_alive};
 
 #[test]
 fn each_teardown_class_and_its_action() {
@@ -258,14 +258,6 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     );
     assert!(repo.server.sessions_end());
     repo.verify_ok();
-}
-
-fn worker_alive(id: &str) -> bool {
-    // The worker's cwd is its worktree, whose name carries the dispatch id.
-    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
-        std::fs::read_link(p.path().join("cwd"))
-            .is_ok_and(|cwd| cwd.to_string_lossy().ends_with(&format!("dispatch-{id}")))
-    })
 }
 
 fn start_slow(repo: &Repo) -> String {

@@ -33,6 +33,7 @@ mod human_output;
 mod init;
 mod lanes;
 mod launch;
+mod live;
 mod merge;
 mod real_clis;
 mod receipt_types;

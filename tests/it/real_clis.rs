@@ -583,3 +583,59 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
     rig.repo.verify_ok();
     assert!(rig.repo.server.sessions_end(), "no tmux session left");
 }
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn cancel_leaves_nothing_of_a_real_cli_behind() {
+    let rig = Rig::new();
+    for (cli, lane) in [
+        ("claude", "interactive"),
+        ("codex", "interactive"),
+        ("gemini", "headless"),
+    ] {
+        let at = step(cli, lane, "cancel");
+        let mut cmd = rig.repo.vnx();
+        cmd.env("PATH", &rig.path)
+            .envs(rig.env.iter().map(|(k, v)| (k, v)))
+            .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+            .args(["--provider", cli, "--lane", lane, "--deadline", "120"])
+            .args(["--instruction", &format!("{at}\n\\@model sleep 60")]);
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{at} {}", r.stderr);
+        let id = r.stdout.trim().to_owned();
+        let wt = rig
+            .repo
+            .env
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+        // Wait until the CLI is up and waiting for its model.
+        let up = std::time::Instant::now();
+        while processes_in(&wt).is_empty() && up.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let r = run(rig.repo.vnx().args(["cancel", "--json", &id]));
+        assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+        let c = completion(&r);
+        assert_eq!(c["status"], "cancelled", "{at} {}", explain(&c));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let left = processes_in(&wt);
+        assert!(
+            left.is_empty(),
+            "{at} processes outlived the cancel: {left:?}"
+        );
+        let tmp = rig
+            .repo
+            .env
+            .path()
+            .join(format!(".vnx-data/dispatches/{id}/tmp"));
+        assert!(!tmp.exists(), "{at} the dispatch's temp dir is gone");
+        assert!(
+            crate::common::wait_for(|| !rig.repo.server.0.has_session(&format!("vnx-{id}"))),
+            "{at} its session is gone"
+        );
+    }
+    rig.repo.verify_ok();
+}

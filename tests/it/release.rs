@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vnx::release::{Rule, proof};
 
-use crate::common::{Repo, Run, TestEnv, completion, git, run};
+use crate::common::{Repo, Run, TestEnv, completion, git, run, worker_alive};
 
 fn release(repo: &Repo, args: &[&str]) -> (Run, Value) {
     let r = run(repo.vnx().args(["worktree-release", "--json"]).args(args));
@@ -275,13 +275,6 @@ fn an_unreachable_remote_is_never_read_as_pushed() {
     let r = run(repo.vnx().args(["worktree-release", "--base", "nope"]));
     assert_eq!(r.code, 3);
     assert!(r.stderr.contains("hint: pass --base"), "{}", r.stderr);
-}
-
-fn worker_alive(id: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
-        std::fs::read_link(p.path().join("cwd"))
-            .is_ok_and(|cwd| cwd.to_string_lossy().ends_with(&format!("dispatch-{id}")))
-    })
 }
 
 fn wait_for(mut cond: impl FnMut() -> bool) {

@@ -182,7 +182,10 @@ fn policy(
             _ => {}
         }
     }
-    p.prompts = interactive && approval != "plan";
+    // With any allow rule (flag or `tools.allowed`), everything else is denied by policy
+    // without a prompt, in the TUI too (seen on gemini 0.61: "Tool execution denied by
+    // policy.").
+    p.prompts = interactive && approval != "plan" && p.run_rules.is_empty();
     p
 }
 

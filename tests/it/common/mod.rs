@@ -239,3 +239,12 @@ pub fn python3() -> PathBuf {
         })
         .expect("python3 is not on PATH: the VNX interop tests need it")
 }
+
+/// Whether a process still works in dispatch `id`'s worktree (its cwd is the worktree,
+/// whose name carries the id).
+pub fn worker_alive(id: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+        std::fs::read_link(p.path().join("cwd"))
+            .is_ok_and(|cwd| cwd.to_string_lossy().ends_with(&format!("dispatch-{id}")))
+    })
+}

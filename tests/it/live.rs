@@ -1,0 +1,256 @@
+//! A running dispatch's live state and its controls: blocked on a permission prompt (from the
+//! CLI's hooks) and going on once it is answered in the pane, stalled when quiet, the
+//! notification command on every change, `vnx cancel` for running and lost dispatches, and
+//! the tmux socket a dispatch recorded.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::{Fakes, Repo, completion, run, wait_for};
+
+/// `vnx status --json`'s entry for `id`.
+fn state_of(repo: &Repo, id: &str) -> serde_json::Value {
+    let r = run(repo.vnx().args(["status", "--json"]));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    all.into_iter().find(|s| s["id"] == id).unwrap_or_default()
+}
+
+fn kinds(repo: &Repo, id: &str) -> Vec<String> {
+    repo.receipts(id)
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Declares a notification command that appends its arguments to `out`, one line a call.
+fn notify_into(repo: &Repo, out: &std::path::Path) {
+    let script = repo.env.home().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 $2 $3 $VNX_STATE\" >> {}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::common::configure(
+        repo,
+        &format!(
+            "notify: [\"{}\", \"{{id}}\", \"{{state}}\", \"{{hash}}\"]\n",
+            script.display()
+        ),
+    );
+}
+
+#[test]
+fn a_permission_prompt_blocks_the_dispatch_until_it_is_answered_in_the_pane() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let notes = repo.env.home().join("notes.txt");
+    notify_into(&repo, &notes);
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+        .args(["--provider", "claude", "--lane", "interactive", "--deadline", "60"])
+        .args([
+            "--instruction",
+            "@fake write a.txt hi\n@fake commit add a\n@fake run vnx report --status done --summary a",
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+
+    // claude asks before `git commit`: its PermissionRequest hook makes the dispatch blocked.
+    let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
+    assert_eq!(r.code, 1, "blocked is not success: {}", r.stdout);
+    let blocked: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(blocked["event_type"], "dispatch_blocked");
+    assert_eq!(blocked["waiting_for"], "permission");
+    assert_eq!(blocked["tool"], "Bash");
+    assert_eq!(blocked["command"], "git add -A && git commit -q -m 'add a'");
+    assert_eq!(blocked["answer_with"], format!("vnx attach {id}"));
+    let state = state_of(&repo, &id);
+    assert_eq!(state["state"], "blocked", "{state}");
+    assert_eq!(state["blocked"]["tool"], "Bash");
+    let human = run(repo.vnx().arg("status"));
+    assert!(
+        human
+            .stdout
+            .contains("waits for permission: Bash: git add -A"),
+        "{}",
+        human.stdout
+    );
+
+    // A person answers yes in the pane: the commit runs, the worker goes on and reports.
+    repo.server.send_keys(&format!("vnx-{id}"), &["1"]);
+    let r = run(repo.vnx().args(["wait", "--json", &id]));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done");
+    assert_eq!(c["teardown_class"], "committed");
+    assert!(
+        c.get("vnx_commit").is_none(),
+        "the worker committed itself: {c}"
+    );
+    let k = kinds(&repo, &id);
+    let pos = |e: &str| k.iter().position(|x| x == e).unwrap();
+    assert!(pos("dispatch_blocked") < pos("dispatch_resumed"), "{k:?}");
+    assert!(pos("dispatch_resumed") < pos("dispatch_completed"), "{k:?}");
+    let resumed = &repo.receipts(&id)[pos("dispatch_resumed")];
+    assert_eq!(resumed["after"], "blocked");
+    assert_eq!(resumed["source"], "claude-post-tool-use");
+
+    // The notification command ran for each change, with the receipt's hash.
+    assert!(wait_for(
+        || std::fs::read_to_string(&notes).is_ok_and(|n| n.contains(" done "))
+    ));
+    let notes = std::fs::read_to_string(&notes).unwrap();
+    let states: Vec<&str> = notes
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(states, ["started", "blocked", "running", "done"], "{notes}");
+    for line in notes.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts[0], id);
+        assert_eq!(parts[2].len(), 64, "an entry hash: {line}");
+        assert_eq!(parts[1], parts[3], "the state is in the environment too");
+    }
+    repo.verify_ok();
+}
+
+#[test]
+fn a_quiet_worker_is_reported_stalled_and_not_stopped() {
+    let repo = Repo::new();
+    let r = repo.dispatch(
+        "slow",
+        &["--instruction", "x", "--detach", "--stall-after", "1"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        wait_for(|| kinds(&repo, &id).contains(&"dispatch_stalled".to_owned())),
+        "{:?}",
+        kinds(&repo, &id)
+    );
+    let state = state_of(&repo, &id);
+    assert_eq!(state["state"], "stalled", "{state}");
+    let stalled = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_stalled")
+        .unwrap();
+    assert_eq!(stalled["stall_after_seconds"], 1);
+    assert!(stalled["idle_seconds"].as_f64().unwrap() >= 1.0);
+    // Stalled is not ended: the worker still runs until its deadline or a cancel.
+    assert!(!kinds(&repo, &id).contains(&"dispatch_completed".to_owned()));
+    let r = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("cancelled"), "{}", r.stdout);
+}
+
+#[test]
+fn cancel_stops_running_dispatches_and_closes_lost_ones() {
+    let repo = Repo::new();
+    let start = |repo: &Repo| {
+        let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let one = start(&repo);
+    let r = run(repo.vnx().args(["cancel", &one, "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "cancelled");
+    assert_eq!(c["completion_signal"], "supervisor_signal");
+    assert!(repo.server.sessions_end(), "its session ends");
+    assert!(
+        wait_for(|| !crate::common::worker_alive(&one)),
+        "nothing of the worker is left"
+    );
+    assert!(
+        !repo
+            .env
+            .path()
+            .join(format!(".vnx-data/dispatches/{one}/tmp"))
+            .exists(),
+        "nor its temp dir"
+    );
+    // Cancelling it again changes nothing.
+    let r = run(repo.vnx().args(["cancel", &one]));
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stderr.contains("already ended (cancelled)"),
+        "{}",
+        r.stderr
+    );
+
+    // A lost dispatch fails doctor until it is closed.
+    let lost = start(&repo);
+    let two = start(&repo);
+    repo.server.kill_pane_process(&format!("vnx-{lost}"));
+    assert!(wait_for(|| state_of(&repo, &lost)["state"] == "lost"));
+    let r = run(repo.vnx().args(["cancel", "--all"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("{lost}  cancelled (closed lost")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("{two}  cancelled")),
+        "{}",
+        r.stdout
+    );
+    let closing = repo.receipts(&lost).pop().unwrap();
+    assert_eq!(closing["event_type"], "dispatch_completed");
+    assert_eq!(closing["completion_signal"], "closed_lost");
+    assert_eq!(state_of(&repo, &lost)["state"], "cancelled");
+    let doctor = run(repo.vnx().args(["doctor", "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+    let dispatches = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dispatches")
+        .unwrap();
+    assert_ne!(dispatches["status"], "fail", "{dispatches}");
+
+    // An id never dispatched is unknown, never lost.
+    let r = run(repo.vnx().args(["cancel", "D-0badf00d"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = run(repo.vnx().args(["wait", "D-0badf00d"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("unknown"), "{}", r.stdout);
+    repo.verify_ok();
+}
+
+#[test]
+fn status_wait_and_cancel_find_a_dispatch_on_the_socket_it_recorded() {
+    let repo = Repo::new();
+    let other = crate::common::Server::new();
+    let r = run(repo.dispatch_cmd("slow").args([
+        "--instruction",
+        "x",
+        "--detach",
+        "--tmux-socket",
+        other.0.socket(),
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    // Asked through the default socket (VNX_TMUX_SOCKET), it is running, not lost.
+    assert_eq!(state_of(&repo, &id)["state"], "running");
+    let r = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = run(repo.vnx().args(["wait", &id]));
+    assert!(r.stdout.contains("cancelled"), "{}", r.stdout);
+    assert!(other.sessions_end());
+}
