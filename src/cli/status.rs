@@ -56,18 +56,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         ))?;
         if let Some(b) = &s.blocked {
-            let what = match (&b.tool, &b.command) {
-                (Some(t), Some(c)) => format!("{t}: {c}"),
-                (Some(t), None) => t.clone(),
-                (None, Some(c)) => c.clone(),
-                (None, None) => b.message.clone().unwrap_or_default(),
-            };
-            out.line(&format!(
-                "  waits for {}: {}  (answer: {})",
-                b.waiting_for.name(),
-                what,
-                b.answer_with
-            ))?;
+            out.line(&format!("  waits for {}", b.describe()))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -103,22 +103,8 @@ pub fn report(
                 out.bytes_line(line)?;
             }
             Waited::Blocked(line) => {
-                let b = vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(line)
-                    .map(|r| r.receipt);
-                let what = b
-                    .as_ref()
-                    .map(|b| {
-                        let detail = [b.tool.as_deref(), b.command.as_deref()]
-                            .into_iter()
-                            .flatten()
-                            .collect::<Vec<_>>()
-                            .join(": ");
-                        format!(
-                            "waits for {}: {detail}  (answer: {})",
-                            b.waiting_for.name(),
-                            b.answer_with
-                        )
-                    })
+                let what = vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(line)
+                    .map(|r| format!("waits for {}", r.receipt.describe()))
                     .unwrap_or_default();
                 out.line(format!("{id}  blocked  {what}").trim_end())?;
             }

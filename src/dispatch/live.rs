@@ -71,7 +71,8 @@ pub fn waiting(signal: &HookSignal) -> Option<Waiting> {
         "claude-notification" => (text(p, &["notification_type"]).as_deref()
             == Some("permission_prompt"))
         .then(|| (WaitingFor::Permission, None, None, text(p, &["message"]))),
-        // Gemini CLI's confirmation dialog, with the tool call's details.
+        // Gemini CLI's confirmation dialog. Only its `notification_type` was seen on the real
+        // CLI; the tool call's `details` are read if present and never required.
         "gemini-notification" => {
             (text(p, &["notification_type"]).as_deref() == Some("ToolPermission")).then(|| {
                 let details = p.get("details").cloned().unwrap_or(Value::Null);
@@ -113,7 +114,8 @@ impl Live {
     }
 
     /// Whether the worker is blocked now.
-    pub fn is_blocked(&self) -> bool {
+    #[cfg(test)]
+    fn is_blocked(&self) -> bool {
         self.state == State::Blocked
     }
 

@@ -241,11 +241,6 @@ impl Sessions {
             .iter()
             .any(|s| s == session)
     }
-
-    /// Forgets what was listed, so the next question asks tmux again.
-    pub fn refresh(&self) {
-        self.by_socket.borrow_mut().clear();
-    }
 }
 
 /// Every dispatch on the ledger, in start order; each dispatch's session is looked for on

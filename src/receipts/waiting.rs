@@ -52,6 +52,24 @@ pub struct DispatchBlocked {
     pub extra: Extra,
 }
 
+impl DispatchBlocked {
+    /// What the worker waits for, in one line: `permission: Bash: git commit …  (answer:
+    /// vnx attach D-…)`.
+    pub fn describe(&self) -> String {
+        let detail = match (&self.tool, &self.command) {
+            (Some(t), Some(c)) => format!("{t}: {c}"),
+            (Some(t), None) => t.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => self.message.clone().unwrap_or_default(),
+        };
+        format!(
+            "{}: {detail}  (answer: {})",
+            self.waiting_for.name(),
+            self.answer_with
+        )
+    }
+}
+
 impl Kind for DispatchBlocked {
     const EVENT: &'static str = "dispatch_blocked";
 }

@@ -13,6 +13,14 @@ fn script(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// The `providers:` entry of a headless script that takes the prompt as its argument.
+fn headless_script(name: &str, bin: &Path) -> String {
+    format!(
+        "providers:\n  {name}:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n",
+        bin.display()
+    )
+}
+
 fn declare(repo: &Repo, yaml: &str) {
     let config = repo.env.path().join(".vnx/config.yaml");
     let mut text = std::fs::read_to_string(&config).unwrap();
@@ -133,8 +141,8 @@ fn concurrency_slots_serialise_a_provider() {
     declare(
         &repo,
         &format!(
-            "providers:\n  sleeper:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\nconcurrency:\n  sleeper: 1\n",
-            bin.display()
+            "{}concurrency:\n  sleeper: 1\n",
+            headless_script("sleeper", &bin)
         ),
     );
     let ids: Vec<String> = (0..3)
@@ -179,13 +187,7 @@ fn a_done_vnx_cannot_commit_is_failed_and_its_work_kept() {
     let bin = tools.path().join("wanderer");
     // Writes a file, then leaves the dispatch branch (HEAD detached), and exits 0.
     script(&bin, "echo work > work.txt\ngit checkout -q --detach");
-    declare(
-        &repo,
-        &format!(
-            "providers:\n  wanderer:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n",
-            bin.display()
-        ),
-    );
+    declare(&repo, &headless_script("wanderer", &bin));
     let r = run(repo.vnx().args([
         "dispatch-agent",
         "--agent",

@@ -254,3 +254,48 @@ fn status_wait_and_cancel_find_a_dispatch_on_the_socket_it_recorded() {
     assert!(r.stdout.contains("cancelled"), "{}", r.stdout);
     assert!(other.sessions_end());
 }
+
+#[test]
+fn ctrl_c_on_a_foreground_dispatch_without_a_terminal_cancels_it() {
+    let repo = Repo::new();
+    let child = repo
+        .dispatch_cmd("slow")
+        .args(["--instruction", "x", "--json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let running = || {
+        let r = run(repo.vnx().args(["status", "--json"]));
+        serde_json::from_str::<Vec<serde_json::Value>>(&r.stdout)
+            .is_ok_and(|all| all.iter().any(|s| s["state"] == "running"))
+    };
+    assert!(wait_for(running), "the dispatch starts");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(c["status"], "cancelled", "{c}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cancelling"));
+    assert!(repo.server.sessions_end());
+    // attach and cancel know an id never dispatched here.
+    for sub in ["attach", "cancel"] {
+        let r = run(repo.vnx().args([sub, "D-0badf00d"]));
+        assert_eq!(r.code, 2, "{sub}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("unknown dispatch D-0badf00d"),
+            "{}",
+            r.stderr
+        );
+    }
+}

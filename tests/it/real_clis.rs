@@ -122,6 +122,30 @@ impl Rig {
         }
     }
 
+    /// Starts a dispatch with `--detach`: its id.
+    fn detach(&self, cli: &str, lane: &str, deadline: u64, instruction: &str) -> String {
+        let mut cmd = self.repo.vnx();
+        cmd.env("PATH", &self.path)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+            .args(["--provider", cli, "--lane", lane])
+            .args(["--deadline", &deadline.to_string()])
+            .args(["--instruction", instruction]);
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "[{cli} {lane}: detach] {}", r.stderr);
+        r.stdout.trim().to_owned()
+    }
+
+    /// A dispatch's worktree, as its processes see it (symlinks resolved).
+    fn worktree(&self, id: &str) -> PathBuf {
+        self.repo
+            .env
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join(format!(".vnx-data/worktrees/dispatch-{id}"))
+    }
+
     fn dispatch(&self, cli: &str, lane: &str, instruction: &str) -> Run {
         let mut cmd = self.repo.vnx();
         cmd.env("PATH", &self.path)
@@ -309,22 +333,8 @@ fn real_clis_get_their_posture_and_die_at_the_deadline() {
         ("gemini", "interactive"),
     ] {
         let at = step(cli, lane, "deadline");
-        let mut cmd = rig.repo.vnx();
-        cmd.env("PATH", &rig.path)
-            .envs(rig.env.iter().map(|(k, v)| (k, v)))
-            .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-            .args(["--provider", cli, "--lane", lane, "--deadline", "8"])
-            .args(["--instruction", &format!("{at}\n\\@model sleep 60")]);
-        let r = run(cmd);
-        assert_eq!(r.code, 0, "{at} {}", r.stderr);
-        let id = r.stdout.trim().to_owned();
-        let wt = rig
-            .repo
-            .env
-            .path()
-            .canonicalize()
-            .unwrap()
-            .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+        let id = rig.detach(cli, lane, 8, &format!("{at}\n\\@model sleep 60"));
+        let wt = rig.worktree(&id);
         let started = &rig.repo.receipts(&id)[0];
         let flags: Vec<String> = started["permission_flags"]
             .as_array()
@@ -379,20 +389,10 @@ fn eight_real_dispatches_in_parallel() {
         .map(|i| {
             let cli = clis[i % 3];
             let marker = format!("parallel task {i} for {cli}");
-            let mut cmd = rig.repo.vnx();
-            cmd.env("PATH", &rig.path)
-                .envs(rig.env.iter().map(|(k, v)| (k, v)))
-                .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-                .args(["--provider", cli, "--lane", "headless", "--deadline", "120"])
-                .args([
-                    "--instruction",
-                    &format!(
-                        "{marker}\n\\@model write task.txt {marker}\n\\@model run vnx report --status done --summary {i}"
-                    ),
-                ]);
-            let r = run(cmd);
-            assert_eq!(r.code, 0, "{}", r.stderr);
-            (r.stdout.trim().to_owned(), marker)
+            let instruction = format!(
+                "{marker}\n\\@model write task.txt {marker}\n\\@model run vnx report --status done --summary {i}"
+            );
+            (rig.detach(cli, "headless", 120, &instruction), marker)
         })
         .collect();
     let r = run(rig
@@ -487,25 +487,12 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
         let at = step(cli, "interactive", "permission prompt");
         let marker = format!("{cli} asks before committing");
         let file = format!("{cli}-blocked.txt");
-        let mut cmd = rig.repo.vnx();
-        cmd.env("PATH", &rig.path)
-            .envs(rig.env.iter().map(|(k, v)| (k, v)))
-            .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-            .args([
-                "--provider",
-                cli,
-                "--lane",
-                "interactive",
-                "--deadline",
-                "300",
-            ])
-            .args([
-                "--instruction",
-                &compliant(&marker, &file, "blocked-then-done"),
-            ]);
-        let r = run(cmd);
-        assert_eq!(r.code, 0, "{at} {}", r.stderr);
-        let id = r.stdout.trim().to_owned();
+        let id = rig.detach(
+            cli,
+            "interactive",
+            300,
+            &compliant(&marker, &file, "blocked-then-done"),
+        );
         // Blocked, naming the command, within seconds: `vnx wait --until-blocked` returns.
         let mut waiter = rig.repo.vnx();
         waiter.args(["wait", "--until-blocked", "--json", &id]);
@@ -594,22 +581,8 @@ fn cancel_leaves_nothing_of_a_real_cli_behind() {
         ("gemini", "headless"),
     ] {
         let at = step(cli, lane, "cancel");
-        let mut cmd = rig.repo.vnx();
-        cmd.env("PATH", &rig.path)
-            .envs(rig.env.iter().map(|(k, v)| (k, v)))
-            .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-            .args(["--provider", cli, "--lane", lane, "--deadline", "120"])
-            .args(["--instruction", &format!("{at}\n\\@model sleep 60")]);
-        let r = run(cmd);
-        assert_eq!(r.code, 0, "{at} {}", r.stderr);
-        let id = r.stdout.trim().to_owned();
-        let wt = rig
-            .repo
-            .env
-            .path()
-            .canonicalize()
-            .unwrap()
-            .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+        let id = rig.detach(cli, lane, 120, &format!("{at}\n\\@model sleep 60"));
+        let wt = rig.worktree(&id);
         // Wait until the CLI is up and waiting for its model.
         let up = std::time::Instant::now();
         while processes_in(&wt).is_empty() && up.elapsed() < std::time::Duration::from_secs(10) {
