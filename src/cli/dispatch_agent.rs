@@ -16,13 +16,13 @@ use super::output::Out;
 use super::settings;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum LaneArg {
+pub(super) enum LaneArg {
     Headless,
     Interactive,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum PermissionArg {
+pub(super) enum PermissionArg {
     Ask,
     Edits,
     Full,
@@ -105,8 +105,61 @@ pub struct Args {
 const MAX_INSTRUCTION: u64 = 4 << 20;
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let instruction = match (&args.instruction, &args.instruction_file) {
-        (Some(text), _) => text.clone(),
+    let instruction = read_instruction(
+        args.instruction.as_deref(),
+        args.instruction_file.as_deref(),
+    )?;
+    let (overrides, override_reasons) = settings::constraint_overrides();
+    let request = Request {
+        id: args.id,
+        role: args.agent,
+        provider: args.provider,
+        model: args.model,
+        instruction,
+        base_ref: args.base_ref,
+        deadline: Duration::from_secs(args.deadline),
+        completion_retry: Duration::from_secs(args.completion_retry),
+        stall_after: args.stall_after.map(Duration::from_secs),
+        permission: args.permission.into(),
+        lane: args.lane.map(Lane::from),
+        skills: args.skills,
+        overrides,
+        override_reasons,
+        continues: None,
+    };
+    let started = Started {
+        detach: args.detach,
+        json: args.json,
+    };
+    with_context(args.tmux_socket, |ctx| started.start(ctx, &request))
+}
+
+impl From<PermissionArg> for Permission {
+    fn from(p: PermissionArg) -> Permission {
+        match p {
+            PermissionArg::Ask => Permission::Ask,
+            PermissionArg::Edits => Permission::Edits,
+            PermissionArg::Full => Permission::Full,
+        }
+    }
+}
+
+impl From<LaneArg> for Lane {
+    fn from(l: LaneArg) -> Lane {
+        match l {
+            LaneArg::Headless => Lane::Headless,
+            LaneArg::Interactive => Lane::Interactive,
+        }
+    }
+}
+
+/// The instruction given as text or in a file.
+pub(super) fn read_instruction(
+    text: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<String, CliError> {
+    match (text, file) {
+        (Some(text), _) => Ok(text.to_owned()),
         (None, Some(path)) => {
             let bytes = super::output::read_bounded(path, MAX_INSTRUCTION).map_err(|e| {
                 CliError::new(format!("could not read {}", path.display()))
@@ -120,17 +173,23 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 CliError::new(format!("{} is not UTF-8 text", path.display()))
                     .with_cause(&e.utf8_error())
                     .with_hint("instructions are UTF-8 text")
-            })?
+            })
         }
-        (None, None) => {
-            return Err(CliError::usage("no instruction given")
-                .with_hint("pass --instruction TEXT or --instruction-file FILE"));
-        }
-    };
+        (None, None) => Err(CliError::usage("no instruction given")
+            .with_hint("pass --instruction TEXT or --instruction-file FILE")),
+    }
+}
+
+/// Runs `f` with the dispatch context of the project here: its ledger, the tmux socket
+/// (`--tmux-socket`, else the environment's), vnx's binary and the signing key.
+pub(super) fn with_context<T>(
+    tmux_socket: Option<String>,
+    f: impl FnOnce(&Context<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let ledger = project.ledger();
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(tmux_socket));
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
     let key_path = settings::key_path(None)?;
@@ -145,54 +204,44 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         find_program: &settings::find_program,
         probe_version: &|binary| vnx::provider::version::probe(binary, &project.cache_dir()),
     };
-    let (overrides, override_reasons) = settings::constraint_overrides();
-    let request = Request {
-        id: args.id,
-        role: args.agent,
-        provider: args.provider,
-        model: args.model,
-        instruction,
-        base_ref: args.base_ref,
-        deadline: Duration::from_secs(args.deadline),
-        completion_retry: Duration::from_secs(args.completion_retry),
-        stall_after: args.stall_after.map(Duration::from_secs),
-        permission: match args.permission {
-            PermissionArg::Ask => Permission::Ask,
-            PermissionArg::Edits => Permission::Edits,
-            PermissionArg::Full => Permission::Full,
-        },
-        lane: args.lane.map(|l| match l {
-            LaneArg::Headless => Lane::Headless,
-            LaneArg::Interactive => Lane::Interactive,
-        }),
-        skills: args.skills,
-        overrides,
-        override_reasons,
-    };
-    let plan = dispatch::plan(&ctx, &request)?;
-    let launched = dispatch::launch(&ctx, &plan)?;
-    let mut out = Out::new();
-    if args.detach {
-        if args.json {
-            out.json(&launched)?;
-        } else {
-            out.line(&launched.id)?;
-            say!(
-                "started {} in {} (tmux -L {} attach -t {})",
-                launched.id,
-                launched.worktree.display(),
-                launched.tmux_socket,
-                launched.session
-            );
+    f(&ctx)
+}
+
+/// How a dispatch is started from the command line: in the background (`--detach`), or
+/// waited for; its launch or completion as JSON or text.
+pub(super) struct Started {
+    pub detach: bool,
+    pub json: bool,
+}
+
+impl Started {
+    /// Plans and launches the request, then prints its id (detached) or waits for it.
+    pub(super) fn start(&self, ctx: &Context<'_>, request: &Request) -> Result<ExitCode, CliError> {
+        let plan = dispatch::plan(ctx, request)?;
+        let launched = dispatch::launch(ctx, &plan)?;
+        let mut out = Out::new();
+        if self.detach {
+            if self.json {
+                out.json(&launched)?;
+            } else {
+                out.line(&launched.id)?;
+                say!(
+                    "started {} in {} (tmux -L {} attach -t {})",
+                    launched.id,
+                    launched.worktree.display(),
+                    launched.tmux_socket,
+                    launched.session
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
         }
-        return Ok(ExitCode::SUCCESS);
+        say!(
+            "dispatched {} (Ctrl-C to cancel it or leave it running)",
+            launched.id
+        );
+        let waited = wait_or_interrupt(ctx.ledger, &launched.id, ctx.tmux)?;
+        super::wait::report(&mut out, &waited, self.json)
     }
-    say!(
-        "dispatched {} (Ctrl-C to cancel it or leave it running)",
-        launched.id
-    );
-    let waited = wait_or_interrupt(&ledger, &launched.id, &tmux)?;
-    super::wait::report(&mut out, &waited, args.json)
 }
 
 /// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave

@@ -13,6 +13,7 @@ mod demo_worker;
 mod dispatch_agent;
 mod doctor;
 mod error;
+mod follow_up;
 mod gate_check;
 mod hook;
 mod init;
@@ -46,6 +47,8 @@ enum Command {
     Init(init::Args),
     #[command(name = "dispatch-agent")]
     DispatchAgent(dispatch_agent::Args),
+    #[command(name = "follow-up")]
+    FollowUp(follow_up::Args),
     Wait(wait::Args),
     Status(status::Args),
     Attach(attach::Args),
@@ -138,6 +141,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => init::run(a),
         Command::DispatchAgent(a) => dispatch_agent::run(a),
+        Command::FollowUp(a) => follow_up::run(a),
         Command::Wait(a) => wait::run(a),
         Command::Status(a) => status::run(a),
         Command::Attach(a) => attach::run(a),

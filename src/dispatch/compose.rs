@@ -40,6 +40,46 @@ pub fn compose(
     p.push_str(instruction);
     p.push_str(ASSIGNMENT_END);
     resources(&mut p, skills);
+    protocol(&mut p, completion);
+    p
+}
+
+/// The prompt of a follow-up that resumes the worker's CLI session: the session holds the
+/// role, the skills and the earlier assignment, so only the new assignment and the
+/// completion protocol (for this dispatch's own report) are sent. The instruction appears
+/// exactly once, unchanged, between [`ASSIGNMENT`] and [`ASSIGNMENT_END`].
+pub fn compose_resumed(
+    id: &str,
+    continued: &str,
+    instruction: &str,
+    completion: CompletionSignal,
+) -> String {
+    let mut p = format!(
+        "# vnx dispatch {id}, a follow-up of {continued}\n\n\
+         You are continuing the work of dispatch {continued}, in the same worktree and on the \
+         same branch. This is a new dispatch: whatever you reported before, report this one \
+         when you finish.\n\n"
+    );
+    p.push_str(ASSIGNMENT);
+    p.push_str(instruction);
+    p.push_str(ASSIGNMENT_END);
+    p.push_str("The skill files of your earlier assignment are where they were.\n");
+    protocol(&mut p, completion);
+    p
+}
+
+/// The assignment of a follow-up that starts a new CLI session (none was recorded, or the
+/// provider cannot resume one): the earlier assignment, then the new one.
+pub fn follow_up_instruction(continued: &str, earlier: &str, instruction: &str) -> String {
+    format!(
+        "This continues dispatch {continued}. Its work so far is in this worktree. Its \
+         assignment was:\n\n> {}\n\nYour assignment now:\n\n{instruction}",
+        earlier.trim_end().replace('\n', "\n> ")
+    )
+}
+
+/// The completion protocol: how the worker ends the dispatch.
+fn protocol(p: &mut String, completion: CompletionSignal) {
     p.push_str("\n## Completion protocol\n\n");
     match completion {
         CompletionSignal::Report => p.push_str(
@@ -58,7 +98,6 @@ pub fn compose(
              status when it failed.\n",
         ),
     }
-    p
 }
 
 /// The resource index: one line per file, each written by vnx on a single line.

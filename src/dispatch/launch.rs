@@ -96,9 +96,21 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // supervisor then holds it), says the dispatch lives while the launch is under way.
     let _alive = claim_dispatch_dir(&spec)?;
     let mut undo = Undo::new(plan);
-    let wt = plan.repo.create(&spec.id, &spec.base_commit)?;
-    undo.worktree = Some(wt.clone());
-    include::copy(&plan.repo.root, &wt.path, &spec.included)?;
+    let (wt, fresh) = match &spec.continues {
+        None => (plan.repo.create(&spec.id, &spec.base_commit)?, true),
+        Some(c) => plan.repo.reopen(
+            &c.first,
+            &spec.branch,
+            &spec.worktree,
+            &spec.base_commit,
+            &c.head_commit,
+        )?,
+    };
+    // A worktree a follow-up found in place is left as it was (its worker's files included).
+    if fresh {
+        undo.worktree = Some(wt.clone());
+        include::copy(&plan.repo.root, &wt.path, &spec.included)?;
+    }
     let placed = place_hooks(&mut spec, &wt.path);
     undo.placed = spec.placed.clone();
     placed?;
@@ -181,6 +193,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         constraint_decisions: govern::decision_refs(&plan.constraints.decisions),
         constraints_sha256: plan.constraints_sha256.clone(),
         evidence_reach: Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+        continues: spec.continues.clone(),
         extra: Default::default(),
     })
 }

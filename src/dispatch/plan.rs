@@ -127,8 +127,14 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         Resolved::Builtin(p) => (p.name().to_owned(), req.lane.unwrap_or(p.default_lane())),
         Resolved::Declared(name, def) => (name.clone(), req.lane.unwrap_or(def.default_lane)),
     };
-    // Skills: those named, else the role's defaults.
+    // A follow-up resumes the session the dispatch it continues recorded, when its CLI can.
+    let resume = match (&resolved, &req.continues) {
+        (Resolved::Builtin(p), Some(c)) if p.resumes_sessions() => c.session_id.as_deref(),
+        _ => None,
+    };
+    // Skills: those named, else the role's defaults; a resumed session has them already.
     let skill_names = match (req.skills.is_empty(), config.roles.get(&req.role)) {
+        _ if resume.is_some() => Vec::new(),
         (true, Some(role)) => role.skills.clone(),
         _ => req.skills.clone(),
     };
@@ -147,12 +153,25 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         lane,
         model: model.as_deref(),
         dispatch_dir: &dispatch_dir,
+        resume,
     };
     let (prompt, mut invocation) =
         compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
     let binary = find_binary(ctx, &resolved, &invocation)?;
     invocation.argv[0] = binary.to_string_lossy().into_owned();
-    let (base_commit, base_ref) = resolve_base(&repo, &req.base_ref)?;
+    let (base_commit, base_ref, worktree, branch) = match &req.continues {
+        None => {
+            let (commit, base_ref) = resolve_base(&repo, &req.base_ref)?;
+            let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
+            (commit, base_ref, worktree, format!("dispatch/{id}"))
+        }
+        Some(c) => (
+            c.started.base_commit.clone(),
+            c.started.base_ref.clone(),
+            PathBuf::from(&c.started.worktree),
+            c.started.branch.clone(),
+        ),
+    };
     let included = include::resolve(&repo.root)?;
     let spec = Spec {
         role: req.role.clone(),
@@ -171,8 +190,8 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         prompt_sha256: hex::encode(Sha256::digest(prompt.as_bytes())),
         deadline_secs: req.deadline.as_secs(),
         base_commit,
-        worktree: repo.worktrees_dir().join(format!("dispatch-{id}")),
-        branch: format!("dispatch/{id}"),
+        worktree,
+        branch,
         repo_root: repo.root.clone(),
         git_common_dir: repo.common_dir.clone(),
         dispatch_dir,
@@ -192,6 +211,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
                 .unwrap_or(super::spec::DEFAULT_STALL_AFTER_SECS),
         ),
         notify: config.notify.clone(),
+        continues: req.continues.as_ref().map(|c| c.record()),
         id,
     };
     refuse_if_judged(ctx, &spec, &evaluation, &constraints)?;
@@ -295,6 +315,7 @@ struct Worker<'a> {
     lane: Lane,
     model: Option<&'a str>,
     dispatch_dir: &'a Path,
+    resume: Option<&'a str>,
 }
 
 impl Worker<'_> {
@@ -311,6 +332,7 @@ impl Worker<'_> {
             prompt_len,
             vnx: ctx.vnx,
             dispatch_dir: self.dispatch_dir,
+            resume: self.resume,
         };
         match self.resolved {
             Resolved::Builtin(p) => p.invocation(&wanted),
@@ -330,7 +352,15 @@ fn compose_prompt(
     skills: &[Skill],
 ) -> Result<(String, Invocation), ProviderError> {
     let completion = worker.invocation(ctx, req, 0)?.completion;
-    let prompt = compose::compose(id, &req.role, &req.instruction, completion, skills);
+    let prompt = match (&req.continues, worker.resume) {
+        (None, _) => compose::compose(id, &req.role, &req.instruction, completion, skills),
+        (Some(c), Some(_)) => compose::compose_resumed(id, c.id(), &req.instruction, completion),
+        (Some(c), None) => {
+            let instruction =
+                compose::follow_up_instruction(c.id(), &c.instruction, &req.instruction);
+            compose::compose(id, &req.role, &instruction, completion, skills)
+        }
+    };
     let invocation = worker.invocation(ctx, req, prompt.len())?;
     Ok((prompt, invocation))
 }

@@ -46,6 +46,9 @@ pub struct Request {
     /// How long a quiet worker runs before it is reported stalled [default: the config's
     /// `stall_after_seconds`, else [`DEFAULT_STALL_AFTER_SECS`]].
     pub stall_after: Option<Duration>,
+    /// For a follow-up: the dispatch it continues (see [`super::follow_up::find`]); the
+    /// provider must be its provider, and the base, worktree and branch are its.
+    pub continues: Option<super::follow_up::Continued>,
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -113,6 +116,9 @@ pub struct Spec {
     /// The command run on every change of state (see `notify`); empty: none.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// For a follow-up: what it continues.
+    #[serde(default)]
+    pub continues: Option<crate::receipts::Continues>,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.

@@ -328,7 +328,12 @@ fn teardown(
     completed: &mut DispatchCompleted,
 ) -> Option<TeardownClass> {
     let wt = Worktree {
-        id: spec.id.clone(),
+        // The worktree is its branch's: a follow-up's teardown locks it in the name of the
+        // chain's first dispatch, as `worktree-release` looks for.
+        id: spec
+            .continues
+            .as_ref()
+            .map_or_else(|| spec.id.clone(), |c| c.first.clone()),
         path: spec.worktree.clone(),
         branch: spec.branch.clone(),
         base_commit: spec.base_commit.clone(),

@@ -94,10 +94,11 @@ pub(super) fn check(provider: Provider, binary: Option<&Path>, cache_dir: Option
     let flags_seen = if commands.is_empty() {
         "vnx passes it no flags".to_owned()
     } else {
-        format!(
-            "all {flag_count} flags vnx passes are listed in {}",
-            commands.join(" and ")
-        )
+        let listed = match commands.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => commands.join(""),
+        };
+        format!("all {flag_count} flags vnx passes are listed in {listed}")
     };
     if version.is_none() {
         return Check::warn(

@@ -300,6 +300,7 @@ fn reviewer(
         prompt_len: request.len(),
         vnx: s.ctx.vnx,
         dispatch_dir: &o.dir,
+        resume: None,
     };
     let invocation = match Provider::parse(provider) {
         Ok(p) => p.invocation(&wanted),

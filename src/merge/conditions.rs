@@ -152,8 +152,14 @@ pub(super) fn check(
     plan.conditions.push(cond(ORDER[0], verifies));
     plan.conditions.push(cond(ORDER[1], extends));
     plan.conditions.push(cond(ORDER[2], done(ev, id)));
+    // A follow-up works on the branch of its chain's first dispatch.
+    let first = ev
+        .started
+        .as_ref()
+        .and_then(|s| s.receipt.continues.as_ref())
+        .map_or(id, |c| c.first.as_str());
     plan.conditions
-        .push(cond(ORDER[3], branch(repo, &plan, id)));
+        .push(cond(ORDER[3], branch(repo, &plan, id, first)));
     let gates = gates(config, ev, &mut plan);
     plan.conditions.push(cond(ORDER[4], gates));
     let base = base(repo, &mut plan);
@@ -265,13 +271,13 @@ fn tip(repo: &Repo, reference: &str) -> Option<String> {
     Some(found.peel_to_commit().ok()?.id().to_string())
 }
 
-fn branch(repo: &Repo, plan: &Plan, id: &str) -> Result<String, String> {
+fn branch(repo: &Repo, plan: &Plan, id: &str, first: &str) -> Result<String, String> {
     let Some(head) = &plan.head_commit else {
         return Err(format!(
             "the completion receipt of {id} records no head commit"
         ));
     };
-    let expected = format!("dispatch/{id}");
+    let expected = format!("dispatch/{first}");
     let Some(branch) = plan.branch.as_deref().filter(|b| *b == expected) else {
         return Err(format!(
             "the start receipt names branch {:?}, not {expected}",
@@ -285,7 +291,8 @@ fn branch(repo: &Repo, plan: &Plan, id: &str) -> Result<String, String> {
         )),
         Some(t) if &t == head => Ok(format!("{branch} is at the recorded head {head}")),
         Some(t) => Err(format!(
-            "branch {branch} is at {t}, not at the head {head} its completion recorded"
+            "branch {branch} is at {t}, not at the head {head} its completion recorded (a \
+             follow-up of {id} moves it: merge the latest follow-up)"
         )),
     }
 }

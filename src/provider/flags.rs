@@ -1,5 +1,5 @@
 //! The option flags vnx passes to each built-in CLI, derived from the invocations themselves
-//! (every lane, permission posture and prompt transport, with a model) rather than listed a
+//! (every lane, permission posture and prompt transport, with a model, new or resumed) rather than listed a
 //! second time, and grouped by the help command that documents them (`codex exec --help` for
 //! codex's headless lane, `codex --help` for its TUI) — so `vnx doctor` checks a CLI's
 //! `--help` against exactly what dispatches run.
@@ -31,6 +31,8 @@ impl HelpFlags {
 }
 
 const MODEL: &str = "model";
+/// A session id, for the follow-up invocations (`codex exec resume SESSION …`).
+const SESSION: &str = "session";
 
 /// Every flag vnx may pass to `provider`, grouped by the help command documenting it; groups
 /// with no flags are left out (ollama is passed none). Empty for the demo, which is vnx.
@@ -41,7 +43,12 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
     }
     for lane in [Lane::Headless, Lane::Interactive] {
         for permission in [Permission::Ask, Permission::Edits, Permission::Full] {
-            for prompt_len in [1, MAX_PROMPT_ARG + 1] {
+            for (prompt_len, resume) in [
+                (1, None),
+                (MAX_PROMPT_ARG + 1, None),
+                (1, Some(SESSION)),
+                (MAX_PROMPT_ARG + 1, Some(SESSION)),
+            ] {
                 let wanted = Wanted {
                     lane,
                     model: Some(MODEL),
@@ -49,6 +56,7 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
                     prompt_len,
                     vnx: Path::new("/vnx"),
                     dispatch_dir: Path::new("/dispatch"),
+                    resume,
                 };
                 let Ok(inv) = provider.invocation(&wanted) else {
                     continue; // a lane the provider does not have
@@ -77,7 +85,12 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
 /// placeholder or model.
 fn leading_words(args: &[String]) -> Vec<String> {
     args.iter()
-        .take_while(|a| !a.starts_with('-') && !a.contains('{') && **a != literal(MODEL))
+        .take_while(|a| {
+            !a.starts_with('-')
+                && !a.contains('{')
+                && **a != literal(MODEL)
+                && **a != literal(SESSION)
+        })
         .cloned()
         .collect()
 }
@@ -128,6 +141,7 @@ mod tests {
                 "--model",
                 "--output-format",
                 "--permission-mode",
+                "--resume",
                 "--settings",
                 "--verbose",
                 "-p"
@@ -145,6 +159,19 @@ mod tests {
                 "-c"
             ]
         );
+        // `exec resume` takes the posture and the dispatch directory as `-c` overrides.
+        assert_eq!(
+            group(Provider::Codex, &["exec", "resume"]),
+            [
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--json",
+                "--model",
+                "--skip-git-repo-check",
+                "-c"
+            ]
+        );
+        let resumed = group(Provider::Codex, &["resume"]);
+        assert!(resumed.contains(&"--add-dir".to_owned()), "{resumed:?}");
         let tui = group(Provider::Codex, &[]);
         assert!(tui.contains(&"--no-daemon".to_owned()) && tui.contains(&"-c".to_owned()));
         assert!(!tui.contains(&"--json".to_owned()));
@@ -163,7 +190,12 @@ mod tests {
                 .iter()
                 .map(|g| g.command("codex"))
                 .collect::<Vec<_>>(),
-            ["codex exec --help", "codex --help"]
+            [
+                "codex exec --help",
+                "codex exec resume --help",
+                "codex --help",
+                "codex resume --help"
+            ]
         );
     }
 

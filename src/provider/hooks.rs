@@ -118,7 +118,7 @@ pub fn gemini_settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
 }
 
 /// A TOML basic string (what `codex -c key=value` parses).
-fn toml_string(s: &str) -> String {
+pub(crate) fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {

@@ -58,6 +58,8 @@ pub struct Wanted<'a> {
     pub vnx: &'a Path,
     /// The dispatch directory (hook settings, prompt file, report).
     pub dispatch_dir: &'a Path,
+    /// The CLI session to resume (a follow-up); `None`: a new session.
+    pub resume: Option<&'a str>,
 }
 
 /// Escapes a literal for an argv template.
@@ -98,6 +100,11 @@ fn strs(items: &[&str]) -> Vec<String> {
 }
 
 impl Provider {
+    /// Whether this CLI can resume a session it recorded (`--resume`, `exec resume`).
+    pub fn resumes_sessions(self) -> bool {
+        matches!(self, Provider::Claude | Provider::Codex | Provider::Gemini)
+    }
+
     /// The lane a dispatch runs in when none is asked for: claude's TUI (as VNX, it keeps
     /// subscription billing), the structured headless mode for the others.
     pub fn default_lane(self) -> Lane {
@@ -144,6 +151,11 @@ impl Provider {
                 .map(|m| vec![flag.to_owned(), literal(m)])
                 .unwrap_or_default()
         };
+        let resume = |flag: &str| -> Vec<String> {
+            w.resume
+                .map(|s| vec![flag.to_owned(), literal(s)])
+                .unwrap_or_default()
+        };
         // A TUI cannot take a prompt on stdin (stdin is the terminal): a large prompt is a
         // file it is told to read.
         let (transport, prompt_arg) = match (w.lane, large) {
@@ -170,6 +182,7 @@ impl Provider {
                 argv.extend(perms.iter().cloned());
                 argv.extend(["--add-dir".into(), dir.clone()]);
                 argv.extend(strs(&["--allowedTools", CLAUDE_REPORT_RULE]));
+                argv.extend(resume("--resume"));
                 (
                     OutputFormat::ClaudeStreamJson,
                     CompletionSignal::Report,
@@ -184,6 +197,7 @@ impl Provider {
                 argv.extend(["--settings".into(), literal(&settings.to_string_lossy())]);
                 argv.extend(["--add-dir".into(), dir.clone()]);
                 argv.extend(strs(&["--allowedTools", CLAUDE_REPORT_RULE]));
+                argv.extend(resume("--resume"));
                 (
                     OutputFormat::Text,
                     CompletionSignal::Report,
@@ -192,14 +206,30 @@ impl Provider {
             }
             (Provider::Codex, lane) => {
                 argv.push("codex".into());
-                if lane == Lane::Headless {
-                    argv.extend(strs(&["exec", "--json", "--skip-git-repo-check"]));
-                } else {
-                    argv.push("--no-daemon".into());
+                // `exec resume` takes neither `--sandbox` nor `--add-dir` (codex 0.169): the
+                // same settings go as `-c` overrides.
+                let exec_resume = lane == Lane::Headless && w.resume.is_some();
+                match (lane, exec_resume) {
+                    (Lane::Headless, false) => {
+                        argv.extend(strs(&["exec", "--json", "--skip-git-repo-check"]));
+                    }
+                    (Lane::Headless, true) => {
+                        argv.extend(strs(&["exec", "resume", "--json", "--skip-git-repo-check"]));
+                    }
+                    (Lane::Interactive, _) => {
+                        if w.resume.is_some() {
+                            argv.push("resume".into());
+                        }
+                        argv.push("--no-daemon".into());
+                    }
                 }
                 argv.extend(model("--model"));
-                argv.extend(perms.iter().cloned());
-                argv.extend(["--add-dir".into(), dir.clone()]);
+                if exec_resume {
+                    argv.extend(codex_exec_resume_flags(&perms, w.dispatch_dir));
+                } else {
+                    argv.extend(perms.iter().cloned());
+                    argv.extend(["--add-dir".into(), dir.clone()]);
+                }
                 // No `--add-dir` for the git directory: codex's sandbox keeps every `.git`
                 // read-only even when it is named (seen on codex 0.169), so a sandboxed
                 // worker cannot commit; vnx commits for it.
@@ -217,7 +247,11 @@ impl Provider {
                 } else {
                     HookKind::None
                 };
-                // `-` makes codex read the prompt from stdin.
+                // The session (`[SESSION_ID] [PROMPT]`), then the prompt; `-` makes codex
+                // read the prompt from stdin.
+                if let Some(session) = w.resume {
+                    argv.push(literal(session));
+                }
                 argv.push(if transport == PromptTransport::Stdin {
                     "-".into()
                 } else {
@@ -243,6 +277,7 @@ impl Provider {
                 argv.push("--skip-trust".into());
                 argv.extend(["--include-directories".into(), dir.clone()]);
                 argv.extend(strs(&["--allowed-tools", hooks::GEMINI_REPORT_RULE]));
+                argv.extend(resume("--resume"));
                 (
                     OutputFormat::GeminiStreamJson,
                     CompletionSignal::Report,
@@ -258,6 +293,7 @@ impl Provider {
                 // An allow rule (this flag, or `tools.allowed` in settings: the same, seen on
                 // gemini 0.61) makes every other command a policy denial without a prompt.
                 argv.extend(strs(&["--allowed-tools", hooks::GEMINI_REPORT_RULE]));
+                argv.extend(resume("--resume"));
                 argv.extend(["-i".into(), prompt_arg]);
                 // Its hooks go in the worktree's `.gemini/settings.json` (see
                 // `dispatch::workspace`).
@@ -305,6 +341,30 @@ impl Provider {
             permission_flags: perms,
         })
     }
+}
+
+/// The posture and the dispatch directory as `codex exec resume` takes them: `-c` overrides
+/// in place of `--sandbox MODE` and `--add-dir DIR`.
+fn codex_exec_resume_flags(perms: &[String], dispatch_dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut flags = perms.iter();
+    while let Some(flag) = flags.next() {
+        if flag == "--sandbox" {
+            let mode = flags.next().map(String::as_str).unwrap_or("read-only");
+            out.extend([
+                "-c".into(),
+                literal(&format!("sandbox_mode={}", hooks::toml_string(mode))),
+            ]);
+        } else {
+            out.push(flag.clone());
+        }
+    }
+    let roots = format!(
+        "sandbox_workspace_write.writable_roots=[{}]",
+        hooks::toml_string(&dispatch_dir.to_string_lossy())
+    );
+    out.extend(["-c".into(), literal(&roots)]);
+    out
 }
 
 /// How a declared provider is started: `binary`, its model arguments, the posture's flags,
@@ -372,6 +432,7 @@ mod tests {
             prompt_len,
             vnx: Path::new("/bin/vnx"),
             dispatch_dir: Path::new("/r/.vnx-data/dispatches/D-1"),
+            resume: None,
         }
     }
 

@@ -216,9 +216,30 @@ pub struct DispatchStarted {
     pub constraints_sha256: String,
     /// What a worker started now could do to the evidence (measured, not asserted).
     pub evidence_reach: Reach,
+    /// For a follow-up: the dispatch it continues, in the same worktree, branch and session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues: Option<Continues>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// What a follow-up continues: the dispatch before it, and the worktree, branch and CLI
+/// session it takes over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Continues {
+    /// The dispatch continued (the last one before this follow-up).
+    pub dispatch_id: String,
+    /// The first dispatch of the chain: the branch `dispatch/<first>` and its worktree are
+    /// the ones every follow-up works in.
+    pub first: String,
+    /// How the dispatch continued ended.
+    pub status: DispatchStatus,
+    /// The CLI session resumed; `null` when none was recorded or the provider cannot resume
+    /// one (the follow-up then starts a new session, told what came before).
+    pub session_id: Option<String>,
+    /// The branch's commit when the follow-up started.
+    pub head_commit: String,
 }
 
 impl Kind for DispatchStarted {

@@ -25,9 +25,9 @@ use crate::ledger::Receipt;
 use crate::ledger::json::{self, Object, Value};
 
 pub use dispatch::{
-    CheckoutChange, CompletionSignal, ConstraintDecision, DecisionRef, DispatchCompleted,
-    DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, RouteRef, SkillRef,
-    TeardownAction,
+    CheckoutChange, CompletionSignal, ConstraintDecision, Continues, DecisionRef,
+    DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, RouteRef,
+    SkillRef, TeardownAction,
 };
 pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult};
 pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};

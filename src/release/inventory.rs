@@ -216,24 +216,45 @@ fn read_ledger(
     let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
         memchr::memmem::find(l, b"\"dispatch_").is_some()
     })?;
+    // A follow-up works on its chain's first dispatch's branch and worktree: what it records
+    // is what the ledger says about them now.
+    let mut first_of: HashMap<String, String> = HashMap::new();
     for line in lines {
         let Some(typed) = Typed::of_line(&line) else {
             continue;
         };
         match typed {
-            Typed::DispatchStarted(r) if wanted.contains_key(&r.receipt.dispatch_id) => {
+            Typed::DispatchStarted(r) => {
                 let started = r.receipt;
-                let e = out.entry(started.dispatch_id.clone()).or_default();
-                e.started = true;
-                e.base_commit = Some(started.base_commit.clone());
+                let id = match &started.continues {
+                    Some(c) => c.first.clone(),
+                    None => started.dispatch_id.clone(),
+                };
+                if !wanted.contains_key(&id) {
+                    continue;
+                }
+                first_of.insert(started.dispatch_id.clone(), id.clone());
+                let e = out.entry(id).or_default();
+                *e = Recorded {
+                    started: true,
+                    base_commit: Some(started.base_commit.clone()),
+                    ..Default::default()
+                };
                 if let Some((socket, session)) = started.tmux.split_once(':') {
                     e.tmux_socket = Some(socket.to_owned());
                     e.session = Some(session.to_owned());
                 }
             }
-            Typed::DispatchCompleted(r) if wanted.contains_key(&r.receipt.dispatch_id) => {
+            Typed::DispatchCompleted(r) => {
                 let completed = r.receipt;
-                let e = out.entry(completed.dispatch_id.clone()).or_default();
+                let id = match first_of.get(&completed.dispatch_id) {
+                    Some(first) => first.clone(),
+                    None if wanted.contains_key(&completed.dispatch_id) => {
+                        completed.dispatch_id.clone()
+                    }
+                    None => continue,
+                };
+                let e = out.entry(id).or_default();
                 e.completed = true;
                 e.status = Some(completed.status);
                 e.teardown_class = completed.teardown_class;

@@ -283,6 +283,45 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// Opens a dispatch worktree again, for a follow-up: one still there is unlocked (vnx
+    /// locked it dirty); one teardown removed is added back on its branch; a branch teardown
+    /// deleted (it was clean, or pushed) is made again at `head`. Returns the worktree and
+    /// whether it was added (and so holds nothing of an earlier worker's untracked files).
+    pub fn reopen(
+        &self,
+        id: &str,
+        branch: &str,
+        path: &Path,
+        base_commit: &str,
+        head: &str,
+    ) -> Result<(Worktree, bool), WorktreeError> {
+        let _lock = self.lock()?;
+        let wt = Worktree {
+            id: id.to_owned(),
+            path: path.to_owned(),
+            branch: branch.to_owned(),
+            base_commit: base_commit.to_owned(),
+        };
+        if path.exists() {
+            // Not locked is fine: only a dirty teardown locks.
+            let _ = process::run(&git(&self.root).args(["worktree", "unlock"]).arg(path));
+            return Ok((wt, false));
+        }
+        let _ = process::run(&git(&self.root).args(["worktree", "prune"]));
+        let exists = git2::Repository::open(&self.root)
+            .is_ok_and(|r| r.find_branch(branch, git2::BranchType::Local).is_ok());
+        let add = git(&self.root).args(["worktree", "add", "--quiet"]);
+        let add = if exists {
+            add.arg(path).arg(branch)
+        } else {
+            add.args(["-b", branch]).arg(path).arg(head)
+        };
+        process::run_ok(&add).map_err(self.git_err(path))?;
+        Ok((wt, true))
+    }
+}
+
 /// The main checkout's state, for refusing a base a worker would not see and for noticing
 /// that the main checkout changed while a worker ran.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -401,7 +401,7 @@ fn a_cli_whose_help_lacks_a_flag_fails_and_help_is_read_once() {
                 --help) echo 'Usage: gemini [options]'\n\
                 echo '  -m, --model  -p, --prompt  -i, --prompt-interactive  -y, --yolo'\n\
                 echo '  --approval-mode  --allowed-tools  --include-directories'\n\
-                echo '  -o, --output-format' ;;\n\
+                echo '  -o, --output-format  -r, --resume' ;;\n\
                 esac";
     script(&gemini, body);
     let calls = bin.join("gemini.calls");

@@ -25,6 +25,7 @@ mod doctor;
 mod events_fixtures;
 mod exit_codes;
 mod fake;
+mod follow_up;
 mod gates;
 mod golden;
 mod governed;

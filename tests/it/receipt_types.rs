@@ -117,6 +117,7 @@ fn started() -> DispatchStarted {
             ledger_writable: true,
             checkpoint_refs_writable: false,
         },
+        continues: None,
         extra: Default::default(),
     }
 }

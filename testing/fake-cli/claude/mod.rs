@@ -323,7 +323,20 @@ fn run(a: &ClaudeArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         log_dir: log::log_dir(),
         calls_made: 0,
     };
+    // What a resumed session holds: the user prompts of its transcript.
+    let earlier: Vec<Value> = session
+        .transcript
+        .as_ref()
+        .filter(|_| a.resume.is_some())
+        .and_then(|t| std::fs::read_to_string(t).ok())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["type"] == "user" && l["message"]["content"].is_string())
+        .map(|l| l["message"]["content"].clone())
+        .collect();
     log.set("mode", if a.print { "headless" } else { "interactive" })
+        .set("earlier_prompts", earlier)
         .set("session_id", sid.as_str())
         .set("permission_mode", mode.as_str());
     let code = if a.print {

@@ -19,12 +19,16 @@ pub struct CodexArgs {
     pub cd: Option<String>,
     pub no_daemon: bool,
     pub prompt: Option<String>,
+    /// `codex resume` / `codex exec resume`.
+    pub resume: bool,
+    /// The thread resumed.
+    pub session: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
 pub enum Parsed {
     Run(Box<CodexArgs>),
-    Help { exec: bool },
+    Help { exec: bool, resume: bool },
     Version,
 }
 
@@ -34,7 +38,7 @@ pub const SANDBOX_MODES: [&str; 3] = ["read-only", "workspace-write", "danger-fu
 const APPROVALS: [&str; 4] = ["untrusted", "on-failure", "on-request", "never"];
 
 /// Real subcommands the fake does not implement (refused rather than taken as a prompt).
-const OTHER_SUBCOMMANDS: [&str; 14] = [
+const OTHER_SUBCOMMANDS: [&str; 13] = [
     "login",
     "logout",
     "mcp",
@@ -44,14 +48,16 @@ const OTHER_SUBCOMMANDS: [&str; 14] = [
     "sandbox",
     "debug",
     "apply",
-    "resume",
     "fork",
     "cloud",
     "features",
     "review",
 ];
 
-pub fn help(exec: bool) -> String {
+pub fn help(exec: bool, resume: bool) -> String {
+    if resume {
+        return resume_help(exec);
+    }
     let (usage, only) = if exec {
         (
             "Run Codex non-interactively\n\nUsage: codex exec [OPTIONS] [PROMPT]\n\nArguments:\n  [PROMPT]  Initial instructions for the agent. If not provided as an argument (or if `-` is used), instructions are read from stdin. If stdin is piped and a prompt is also provided, stdin is appended as a `<stdin>` block",
@@ -65,6 +71,25 @@ pub fn help(exec: bool) -> String {
     };
     format!(
         "{usage}\n\nOptions:\n  -c, --config <key=value>\n          Override a configuration value that would otherwise be loaded from `~/.codex/config.toml`\n  -m, --model <MODEL>\n          Model the agent should use\n  -s, --sandbox <SANDBOX_MODE>\n          [possible values: read-only, workspace-write, danger-full-access]\n{only}      --dangerously-bypass-approvals-and-sandbox\n          Skip all confirmation prompts and execute commands without sandboxing [aliases: --yolo]\n  -C, --cd <DIR>\n          Tell the agent to use the specified directory as its working root\n      --add-dir <DIR>\n          Additional directories that should be writable alongside the primary workspace\n  -h, --help\n          Print help\n  -V, --version\n          Print version\n"
+    )
+}
+
+/// `codex exec resume --help` (no `--sandbox`, `--add-dir` or `--cd`: seen on codex 0.169)
+/// and `codex resume --help`.
+fn resume_help(exec: bool) -> String {
+    let (usage, only) = if exec {
+        (
+            "codex exec resume",
+            "      --skip-git-repo-check\n          Allow running Codex outside a Git repository\n      --json\n          Print events to stdout as JSONL\n",
+        )
+    } else {
+        (
+            "codex resume",
+            "  -s, --sandbox <SANDBOX_MODE>\n          [possible values: read-only, workspace-write, danger-full-access]\n  -a, --ask-for-approval <APPROVAL_POLICY>\n          [possible values: untrusted, on-failure, on-request, never]\n  -C, --cd <DIR>\n          Tell the agent to use the specified directory as its working root\n      --add-dir <DIR>\n          Additional directories that should be writable alongside the primary workspace\n      --no-daemon\n          Do not start the background daemon\n",
+        )
+    };
+    format!(
+        "Resume a previous session by id or pick the most recent with --last\n\nUsage: {usage} [OPTIONS] [SESSION_ID] [PROMPT]\n\nArguments:\n  [SESSION_ID]\n          Conversation/session id (UUID) or thread name\n\n  [PROMPT]\n          Prompt to send after resuming the session. If `-` is used, read from stdin\n\nOptions:\n  -c, --config <key=value>\n          Override a configuration value that would otherwise be loaded from `~/.codex/config.toml`\n  -m, --model <MODEL>\n          Model the agent should use\n{only}      --dangerously-bypass-approvals-and-sandbox\n          Skip all confirmation prompts and execute commands without sandboxing\n  -h, --help\n          Print help\n"
     )
 }
 
@@ -101,8 +126,13 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refusal> {
         i += 1;
         let exec = out.exec;
         if only_positional || !arg.starts_with('-') || arg == "-" {
-            if out.prompt.is_none() && !only_positional && !exec && matches!(arg, "exec" | "e") {
+            let first = out.prompt.is_none() && !only_positional && !out.resume;
+            if first && !exec && matches!(arg, "exec" | "e") {
                 out.exec = true;
+            } else if first && arg == "resume" {
+                out.resume = true;
+            } else if out.resume && out.session.is_none() && out.prompt.is_none() {
+                out.session = Some(arg.to_string());
             } else if out.prompt.is_none() && !only_positional && OTHER_SUBCOMMANDS.contains(&arg) {
                 return Err(Refusal {
                     message: format!("vnx-fake-cli: `codex {arg}` is not faked"),
@@ -204,8 +234,23 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refusal> {
                 exec,
             ))
         };
+        // `exec resume` takes neither the sandbox nor the directories as flags.
+        if exec
+            && out.resume
+            && matches!(
+                name.as_str(),
+                "-s" | "--sandbox" | "--add-dir" | "-C" | "--cd"
+            )
+        {
+            return Err(unexpected(arg, exec));
+        }
         match name.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help { exec }),
+            "-h" | "--help" => {
+                return Ok(Parsed::Help {
+                    exec,
+                    resume: out.resume,
+                });
+            }
             "-V" | "--version" => return Ok(Parsed::Version),
             "--json" | "--experimental-json" if exec => out.json = true,
             "--skip-git-repo-check" if exec => out.skip_git_repo_check = true,
@@ -320,10 +365,28 @@ mod tests {
     }
 
     #[test]
+    fn resume_takes_a_session_then_a_prompt() {
+        let a = run(&["exec", "resume", "--json", "-c", "x=1", "T-1", "go on"]);
+        assert!(a.exec && a.resume && a.json);
+        assert_eq!(a.session.as_deref(), Some("T-1"));
+        assert_eq!(a.prompt.as_deref(), Some("go on"));
+        assert!(
+            refused(&["exec", "resume", "--sandbox", "read-only", "T"]).contains("'--sandbox'")
+        );
+        assert!(refused(&["exec", "resume", "--add-dir", "/d", "T"]).contains("'--add-dir'"));
+        let a = run(&["resume", "--no-daemon", "-s", "workspace-write", "T-2", "p"]);
+        assert!(!a.exec && a.resume);
+        assert_eq!(a.session.as_deref(), Some("T-2"));
+    }
+
+    #[test]
     fn help_and_version() {
         assert_eq!(
             parse(&strs(&["exec", "--help"])).unwrap(),
-            Parsed::Help { exec: true }
+            Parsed::Help {
+                exec: true,
+                resume: false
+            }
         );
         assert_eq!(parse(&strs(&["--version"])).unwrap(), Parsed::Version);
     }

@@ -60,8 +60,10 @@ pub fn exec(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
             code: 1,
         });
     }
-    let tid = sys::uuid_v7();
+    let (tid, earlier) = super::thread(a)?;
+    super::save_turn(&tid, &prompt);
     log.set("session_id", tid.as_str())
+        .set("earlier_prompts", earlier)
         .set("prompt", prompt.as_str())
         .set("prompt_source", source)
         .set("workdir", s.cwd.display().to_string())

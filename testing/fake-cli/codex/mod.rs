@@ -96,6 +96,8 @@ pub struct Setup {
     model: String,
     /// Commands run in a login shell (`bash -lc`), unless `allow_login_shell=false`.
     login_shell: bool,
+    /// `sandbox_workspace_write.writable_roots` from `-c`.
+    writable_roots: Vec<PathBuf>,
 }
 
 /// The PATH a login shell's profile sets (Debian's `/etc/profile`), whatever PATH codex had:
@@ -117,6 +119,7 @@ pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
     let fail = |message: String| Refusal { message, code: 1 };
     let (mut notify, mut sandbox, mut approval) = (None, None, None);
     let mut login_shell = true;
+    let mut writable_roots = Vec::new();
     for c in &a.configs {
         let Some((key, value)) = c.split_once('=') else {
             return Err(fail(format!(
@@ -135,6 +138,14 @@ pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
             "sandbox_mode" => sandbox = Some(notify::parse_scalar(value)),
             "approval_policy" => approval = Some(notify::parse_scalar(value)),
             "allow_login_shell" => login_shell = notify::parse_scalar(value) != "false",
+            "sandbox_workspace_write.writable_roots" => {
+                let roots = notify::parse_string_array(value).map_err(|e| {
+                    fail(format!(
+                        "Error loading config.toml: invalid type for `writable_roots` ({e}): {value}"
+                    ))
+                })?;
+                writable_roots.extend(roots.into_iter().map(PathBuf::from));
+            }
             _ => {}
         }
     }
@@ -174,7 +185,54 @@ pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
         notify,
         model,
         login_shell,
+        writable_roots,
     })
+}
+
+/// A thread's rollout: `$CODEX_HOME/sessions/<id>.jsonl` (the real one files them by date),
+/// one prompt per line.
+fn rollout_path(tid: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("CODEX_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".codex")))?;
+    Some(home.join("sessions").join(format!("{tid}.jsonl")))
+}
+
+/// The thread a run works in: the one `resume` names (its earlier prompts must be on disk,
+/// as the real codex refuses a thread it has no rollout of), else a new one.
+pub fn thread(a: &CodexArgs) -> Result<(String, Vec<String>), Refusal> {
+    let Some(tid) = a.session.clone().filter(|_| a.resume) else {
+        return Ok((sys::uuid_v7(), Vec::new()));
+    };
+    let earlier = rollout_path(&tid)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .ok_or_else(|| Refusal {
+            message: format!(
+                "Error: thread/resume: thread/resume failed: no rollout found for thread id {tid} (code -32600)"
+            ),
+            code: 1,
+        })?;
+    let prompts = earlier
+        .lines()
+        .filter_map(|l| serde_json::from_str::<String>(l).ok())
+        .collect();
+    Ok((tid, prompts))
+}
+
+/// Adds a turn's prompt to the thread's rollout.
+pub fn save_turn(tid: &str, prompt: &str) {
+    let Some(path) = rollout_path(tid) else {
+        return;
+    };
+    let line = format!("{}\n", Value::String(prompt.to_owned()));
+    let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new("/"))).and_then(|()| {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?
+            .write_all(line.as_bytes())
+    });
 }
 
 pub fn policy(a: &CodexArgs, s: &Setup) -> Policy {
@@ -189,6 +247,7 @@ pub fn policy(a: &CodexArgs, s: &Setup) -> Policy {
             .iter()
             .map(|d| sys::absolutize(&s.cwd, Path::new(d))),
     );
+    roots.extend(s.writable_roots.iter().cloned());
     let mut p = Policy::new(posture, roots);
     p.edits_allow_run = s.approval != "untrusted";
     p.read_only_git = posture == Posture::Edits;
@@ -200,8 +259,8 @@ pub fn main(argv: &[String]) -> i32 {
     let mut log = InvocationLog::start("codex", argv);
     let a = match args::parse(&argv[1..]) {
         Ok(Parsed::Run(a)) => a,
-        Ok(Parsed::Help { exec }) => {
-            return crate::print_and_log(&mut log, &args::help(exec), "help");
+        Ok(Parsed::Help { exec, resume }) => {
+            return crate::print_and_log(&mut log, &args::help(exec, resume), "help");
         }
         Ok(Parsed::Version) => {
             return crate::print_and_log(&mut log, &format!("{}\n", args::VERSION), "version");
@@ -230,9 +289,10 @@ fn tui(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
             code: 1,
         });
     }
-    let tid = sys::uuid_v7();
+    let (tid, earlier) = thread(a)?;
     log.set("mode", "interactive")
         .set("session_id", tid.as_str())
+        .set("earlier_prompts", earlier)
         .set("prompt", a.prompt.clone())
         .set("prompt_source", a.prompt.as_ref().map(|_| "argument"))
         .set("workdir", s.cwd.display().to_string())

@@ -124,6 +124,7 @@ impl Agent for CodexTui {
         if turn.failed {
             return;
         }
+        super::save_turn(&self.tid, &turn.prompt);
         self.turns += 1;
         self.tokens.0 += turn.input_tokens;
         self.tokens.1 += turn.output_tokens;

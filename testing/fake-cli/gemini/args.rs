@@ -17,6 +17,8 @@ pub struct GeminiArgs {
     pub allowed_tools: Vec<String>,
     pub include_directories: Vec<String>,
     pub skip_trust: bool,
+    /// `--resume`: a session UUID, an index, or `latest`.
+    pub resume: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -47,6 +49,7 @@ Options:
       --allowed-tools          Tools that are allowed to run without confirmation  [array]
       --include-directories    Additional directories to include in the workspace (comma-separated or multiple --include-directories)  [array]
       --skip-trust             Trust the current workspace for this session  [boolean]
+  -r, --resume                 Resume a previous session. Use \"latest\" for most recent or index number (e.g. --resume 5)  [string]
   -o, --output-format          The format of the CLI output.  [string] [choices: \"text\", \"json\", \"stream-json\"]
   -v, --version                Show version number  [boolean]
   -h, --help                   Show help  [boolean]
@@ -124,6 +127,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refusal> {
             (false, "y") => "yolo".to_string(),
             (false, "v") => "version".to_string(),
             (false, "h") => "help".to_string(),
+            (false, "r") => "resume".to_string(),
             (false, _) => String::new(),
             (true, long) => kebab(long),
         };
@@ -152,6 +156,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refusal> {
             "prompt-interactive" => out.prompt_interactive = Some(string()),
             "output-format" => out.output_format = Some(string()),
             "model" => out.model = Some(string()),
+            "resume" => out.resume = Some(string()),
             "approval-mode" => out.approval_mode = Some(string()),
             "allowed-tools" | "include-directories" => {
                 let mut values: Vec<String> = inline.iter().cloned().collect();

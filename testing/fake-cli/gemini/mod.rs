@@ -207,6 +207,34 @@ fn chat_path(cwd: &Path, sid: &str) -> Option<PathBuf> {
     )
 }
 
+/// The session `--resume` names (its UUID; the fake does not number sessions) and its
+/// messages, from this project's chats, as gemini 0.61 finds them.
+fn resumed(cwd: &Path, wanted: &str) -> Result<(String, Vec<Value>), Refusal> {
+    let chats = chat_path(cwd, wanted);
+    let messages = chats
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .filter(|doc| doc["sessionId"] == wanted)
+        .and_then(|doc| doc["messages"].as_array().cloned());
+    match messages {
+        Some(m) => Ok((wanted.to_owned(), m)),
+        None => {
+            let dir = chats
+                .as_ref()
+                .and_then(|p| p.parent())
+                .map(|d| format!(" in {}", d.display()))
+                .unwrap_or_default();
+            Err(Refusal {
+                message: format!(
+                    "Invalid session identifier \"{wanted}\".\n  Searched for sessions{dir}.\n  Use --list-sessions to see available sessions, then use --resume {{number}}, --resume {{uuid}}, or --resume latest."
+                ),
+                code: 1,
+            })
+        }
+    }
+}
+
 pub fn main(argv: &[String]) -> i32 {
     let mut log = InvocationLog::start("gemini", argv);
     let a = match args::parse(&argv[1..]) {
@@ -259,7 +287,10 @@ fn run(a: &GeminiArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
             "Error: The --prompt-interactive flag cannot be used when input is piped from stdin.",
         ));
     }
-    let sid = sys::uuid_v4();
+    let (sid, messages) = match &a.resume {
+        None => (sys::uuid_v4(), Vec::new()),
+        Some(wanted) => resumed(&cwd, wanted)?,
+    };
     let mut session = Session {
         sid: sid.clone(),
         model: a
@@ -273,9 +304,18 @@ fn run(a: &GeminiArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
             .iter()
             .flat_map(|s| hooks::command_hooks(s, "AfterAgent"))
             .collect(),
-        messages: Vec::new(),
+        messages,
         log_hooks: Vec::new(),
     };
+    log.set(
+        "earlier_prompts",
+        session
+            .messages
+            .iter()
+            .filter(|m| m["type"] == "user")
+            .map(|m| m["content"].clone())
+            .collect::<Vec<_>>(),
+    );
     let mut ctx = Ctx {
         policy: policy(a, &approval, &settings, &cwd, interactive),
         cwd,

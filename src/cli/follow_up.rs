@@ -1,0 +1,157 @@
+//! `vnx follow-up`: continues an ended dispatch with a new instruction, in its worktree, on
+//! its branch and in its CLI session.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use vnx::dispatch::follow_up::{self, FollowUpError};
+use vnx::dispatch::view::{self, State};
+use vnx::dispatch::{Context, Request};
+
+use super::CliError;
+use super::dispatch_agent::{LaneArg, PermissionArg, Started, read_instruction, with_context};
+use super::error::check_dispatch_id;
+use super::output::say;
+use super::settings;
+
+/// Continue a dispatch with a new instruction, in the same worktree, branch and CLI session
+///
+/// Starts a new dispatch (its own id, receipts and report) that works on the branch and in
+/// the worktree of the dispatch it continues, and resumes the CLI session that dispatch
+/// recorded (claude and gemini `--resume`, codex `exec resume`), so the worker sees the
+/// earlier turns. Works after done, failed, needs_input, timeout and cancelled; a blocked
+/// dispatch is cancelled first. Its `dispatch_started` names the dispatch it continues. A
+/// dispatch whose branch was merged or released cannot be continued, nor one a later
+/// follow-up continued already.
+///
+/// Provider, role and skills are the continued dispatch's; model, lane, posture and deadline
+/// are too unless given. Without a recorded session (or for a CLI that cannot resume), the
+/// worker starts a new session and is told the earlier instruction.
+///
+///   $ vnx follow-up D-1a2b3c4d --instruction "yes, update the documentation too"
+#[derive(clap::Args)]
+pub struct Args {
+    /// The dispatch to continue
+    #[arg(value_name = "ID")]
+    id: String,
+    /// The new instruction, as text
+    #[arg(long, value_name = "TEXT", conflicts_with = "instruction_file")]
+    instruction: Option<String>,
+    /// The new instruction, from a file
+    #[arg(long, value_name = "FILE")]
+    instruction_file: Option<PathBuf>,
+    /// The model [default: the continued dispatch's]
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// headless or interactive [default: the continued dispatch's]
+    #[arg(long, value_enum)]
+    lane: Option<LaneArg>,
+    /// The worker's permission posture [default: the continued dispatch's]
+    #[arg(long, value_enum)]
+    permission: Option<PermissionArg>,
+    /// Seconds before the worker is stopped [default: the continued dispatch's]
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
+    deadline: Option<u64>,
+    /// Seconds without a sign of life before the worker is reported stalled
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
+    stall_after: Option<u64>,
+    /// Use this id for the follow-up instead of a fresh one
+    #[arg(long = "new-id", value_name = "ID")]
+    new_id: Option<String>,
+    /// Return once the worker has started
+    #[arg(long)]
+    detach: bool,
+    /// Print the completion receipt (or, with --detach, the launch) as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    check_dispatch_id(&args.id)?;
+    let instruction = read_instruction(
+        args.instruction.as_deref(),
+        args.instruction_file.as_deref(),
+    )?;
+    let socket = args.tmux_socket.clone();
+    with_context(socket, |ctx| {
+        let state = settle_blocked(ctx, &args.id)?;
+        let continued =
+            follow_up::find(ctx.project, ctx.ledger, &args.id, state).map_err(follow_up_error)?;
+        let started = &continued.started;
+        if continued.session_id.is_none() {
+            say!(
+                "{} recorded no CLI session: the follow-up starts a new one, told the earlier \
+                 instruction",
+                args.id
+            );
+        }
+        let (overrides, override_reasons) = settings::constraint_overrides();
+        let request = Request {
+            id: args.new_id.clone(),
+            role: started.role.clone(),
+            provider: Some(started.provider.clone()),
+            model: args.model.clone().or_else(|| started.model.clone()),
+            instruction: instruction.clone(),
+            base_ref: started.base_ref.clone(),
+            deadline: Duration::from_secs(args.deadline.unwrap_or(started.deadline_seconds)),
+            completion_retry: Duration::from_secs(30),
+            stall_after: args.stall_after.map(Duration::from_secs),
+            permission: args.permission.map_or(started.permission, Into::into),
+            lane: Some(args.lane.map_or(started.lane, Into::into)),
+            skills: started.skills.iter().map(|s| s.name.clone()).collect(),
+            overrides,
+            override_reasons,
+            continues: Some(continued.clone()),
+        };
+        Started {
+            detach: args.detach,
+            json: args.json,
+        }
+        .start(ctx, &request)
+    })
+}
+
+/// The dispatch's state; a blocked one is cancelled first (its worker waits on a question
+/// the follow-up replaces) and waited for.
+fn settle_blocked(ctx: &Context<'_>, id: &str) -> Result<Option<State>, CliError> {
+    let find = || -> Result<Option<view::DispatchState>, CliError> {
+        Ok(view::list(ctx.ledger, ctx.tmux)?
+            .into_iter()
+            .find(|s| s.id == id))
+    };
+    let Some(state) = find()? else {
+        return Ok(None);
+    };
+    if state.state != State::Blocked {
+        return Ok(Some(state.state));
+    }
+    let waiting = state
+        .blocked
+        .as_ref()
+        .map(|b| b.describe())
+        .unwrap_or_default();
+    say!("{id} is blocked ({waiting}): cancelling it to follow it up");
+    vnx::dispatch::cancel::cancel(ctx.ledger, &state, ctx.tmux, ctx.attestor)?;
+    view::wait(ctx.ledger, &[id.to_owned()], ctx.tmux, false)?;
+    Ok(find()?.map(|s| s.state))
+}
+
+fn follow_up_error(e: FollowUpError) -> CliError {
+    let hint = e.hint();
+    let exit = match e {
+        FollowUpError::Unknown { .. } => super::Exit::Usage,
+        FollowUpError::Ledger(_) => super::Exit::Failed,
+        _ => super::Exit::No,
+    };
+    let err = CliError::from_error(&e).exit(exit);
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}

@@ -1,0 +1,271 @@
+//! Follow-ups: which dispatch a follow-up continues, and whether it may. A follow-up is a new
+//! dispatch (its own id, receipts and report) that works in the worktree and on the branch
+//! of the chain's first dispatch and resumes the CLI session the last one recorded. Only the
+//! latest dispatch of a chain can be continued, only once it has ended, and never once its
+//! branch was merged or released.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::ledger::LedgerError;
+use crate::ledger::tail;
+use crate::project::Project;
+use crate::receipts::{DispatchStarted, DispatchStatus, Typed};
+
+use super::view::State;
+
+/// An ended dispatch a follow-up can continue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Continued {
+    /// Its `dispatch_started`.
+    pub started: DispatchStarted,
+    /// How it ended (a correction's status when it has one).
+    pub status: DispatchStatus,
+    /// The first dispatch of its chain (itself unless it is a follow-up).
+    pub first: String,
+    /// The CLI session it recorded, if any.
+    pub session_id: Option<String>,
+    /// The commit its branch is at now (its base when teardown removed a clean branch).
+    pub head_commit: String,
+    /// Whether the branch still exists (teardown deletes a clean or pushed one).
+    pub branch_exists: bool,
+    /// Its instruction, as given (for a follow-up that cannot resume its session).
+    pub instruction: String,
+}
+
+impl Continued {
+    /// The dispatch continued.
+    pub fn id(&self) -> &str {
+        &self.started.dispatch_id
+    }
+
+    /// What the follow-up's `dispatch_started` records of it.
+    pub fn record(&self) -> crate::receipts::Continues {
+        crate::receipts::Continues {
+            dispatch_id: self.id().to_owned(),
+            first: self.first.clone(),
+            status: self.status,
+            session_id: self.session_id.clone(),
+            head_commit: self.head_commit.clone(),
+        }
+    }
+}
+
+/// Why a dispatch cannot be continued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FollowUpError {
+    /// The ledger records no such dispatch.
+    #[error("no dispatch {id} on the ledger")]
+    Unknown {
+        /// The id given.
+        id: String,
+    },
+    /// It has not ended.
+    #[error("dispatch {id} is {state}: a follow-up continues a dispatch that has ended")]
+    NotEnded {
+        /// The dispatch.
+        id: String,
+        /// Its state.
+        state: String,
+    },
+    /// A later follow-up continued it already.
+    #[error("dispatch {id} was continued by {by}")]
+    Continued {
+        /// The dispatch.
+        id: String,
+        /// The follow-up that continued it.
+        by: String,
+    },
+    /// Its branch was merged.
+    #[error("the branch {branch} of dispatch {id} was merged (by the merge of {merged})")]
+    Merged {
+        /// The dispatch.
+        id: String,
+        /// Its branch.
+        branch: String,
+        /// The dispatch whose merge took the branch.
+        merged: String,
+    },
+    /// Its branch was released (deleted).
+    #[error("the branch {branch} of dispatch {id} was released")]
+    Released {
+        /// The dispatch.
+        id: String,
+        /// Its branch.
+        branch: String,
+    },
+    /// Its branch is gone, and no commit to bring it back at is recorded.
+    #[error("the branch {branch} of dispatch {id} is gone, and its completion records no head")]
+    BranchGone {
+        /// The dispatch.
+        id: String,
+        /// Its branch.
+        branch: String,
+    },
+    /// The ledger could not be read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl FollowUpError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            FollowUpError::Unknown { .. } => Some("`vnx status` lists the dispatches".into()),
+            FollowUpError::NotEnded { id, state } if state == "lost" => Some(format!(
+                "`vnx cancel {id}` closes a lost dispatch; then follow it up"
+            )),
+            FollowUpError::NotEnded { id, .. } => Some(format!(
+                "`vnx wait {id}` for it to end, or `vnx cancel {id}` to stop it"
+            )),
+            FollowUpError::Continued { by, .. } => Some(format!("follow up {by} instead")),
+            FollowUpError::Merged { .. } | FollowUpError::Released { .. } => {
+                Some("start a new dispatch from the base branch instead".into())
+            }
+            FollowUpError::BranchGone { .. } => {
+                Some("start a new dispatch with `vnx dispatch-agent`".into())
+            }
+            FollowUpError::Ledger(e) => e.hint(),
+        }
+    }
+}
+
+/// What the ledger says about every dispatch of a chain.
+#[derive(Default)]
+struct Facts {
+    started: BTreeMap<String, DispatchStarted>,
+    status: BTreeMap<String, DispatchStatus>,
+    session: BTreeMap<String, Option<String>>,
+    head: BTreeMap<String, Option<String>>,
+    continued_by: BTreeMap<String, String>,
+    merged: BTreeMap<String, String>,
+    released: BTreeMap<String, bool>,
+}
+
+fn read_facts(ledger: &Path) -> Result<Facts, LedgerError> {
+    let mut facts = Facts::default();
+    if !ledger.exists() {
+        return Ok(facts);
+    }
+    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+        [
+            &b"\"dispatch_"[..],
+            b"merge_completed",
+            b"worktree_released",
+        ]
+        .iter()
+        .any(|k| memchr::memmem::find(l, k).is_some())
+    })?;
+    for typed in lines.iter().filter_map(|l| Typed::of_line(l)) {
+        match typed {
+            Typed::DispatchStarted(r) => {
+                let s = r.receipt;
+                if let Some(c) = &s.continues {
+                    facts
+                        .continued_by
+                        .insert(c.dispatch_id.clone(), s.dispatch_id.clone());
+                }
+                facts.started.insert(s.dispatch_id.clone(), s);
+            }
+            Typed::DispatchCompleted(r) => {
+                let c = r.receipt;
+                facts.status.insert(c.dispatch_id.clone(), c.status);
+                facts.session.insert(c.dispatch_id.clone(), c.session_id);
+                facts.head.insert(c.dispatch_id, c.head_commit);
+            }
+            Typed::DispatchCorrected(r) => {
+                facts.status.insert(r.receipt.dispatch_id, r.receipt.status);
+            }
+            Typed::MergeCompleted(r) => {
+                facts.merged.insert(r.receipt.branch, r.receipt.dispatch_id);
+            }
+            Typed::WorktreeReleased(r) => {
+                if let Some(branch) = r.receipt.branch {
+                    let deleted = r.receipt.action.branch_deleted;
+                    *facts.released.entry(branch).or_default() |= deleted;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(facts)
+}
+
+/// The dispatch `id` of `project` as a follow-up would continue it, in `state` (from
+/// [`super::view`]).
+pub fn find(
+    project: &Project,
+    ledger: &Path,
+    id: &str,
+    state: Option<State>,
+) -> Result<Continued, FollowUpError> {
+    let facts = read_facts(ledger)?;
+    let unknown = || FollowUpError::Unknown { id: id.to_owned() };
+    let started = facts.started.get(id).cloned().ok_or_else(unknown)?;
+    let status = match state {
+        Some(State::Ended(status)) => status,
+        Some(other) => {
+            return Err(FollowUpError::NotEnded {
+                id: id.to_owned(),
+                state: other.name().to_owned(),
+            });
+        }
+        None => return Err(unknown()),
+    };
+    if let Some(by) = facts.continued_by.get(id) {
+        return Err(FollowUpError::Continued {
+            id: id.to_owned(),
+            by: by.clone(),
+        });
+    }
+    let branch = started.branch.clone();
+    if let Some(merged) = facts.merged.get(&branch) {
+        return Err(FollowUpError::Merged {
+            id: id.to_owned(),
+            branch,
+            merged: merged.clone(),
+        });
+    }
+    if facts.released.get(&branch).copied().unwrap_or(false) {
+        return Err(FollowUpError::Released {
+            id: id.to_owned(),
+            branch,
+        });
+    }
+    let first = started
+        .continues
+        .as_ref()
+        .map_or_else(|| id.to_owned(), |c| c.first.clone());
+    let tip = git2::Repository::open(&project.root).ok().and_then(|r| {
+        let b = r.find_branch(&branch, git2::BranchType::Local).ok()?;
+        Some(b.get().peel_to_commit().ok()?.id().to_string())
+    });
+    let head_commit = match (&tip, facts.head.get(id).cloned().flatten()) {
+        (Some(tip), _) => tip.clone(),
+        (None, Some(head)) => head,
+        (None, None) => {
+            return Err(FollowUpError::BranchGone {
+                id: id.to_owned(),
+                branch,
+            });
+        }
+    };
+    Ok(Continued {
+        status,
+        first,
+        session_id: facts.session.get(id).cloned().flatten(),
+        head_commit,
+        branch_exists: tip.is_some(),
+        instruction: std::fs::read_to_string(
+            project
+                .root
+                .join(crate::project::DATA_DIR)
+                .join("dispatches")
+                .join(id)
+                .join("instruction.md"),
+        )
+        .unwrap_or_else(|_| "(its instruction is no longer on disk)".into()),
+        started,
+    })
+}

@@ -1,0 +1,250 @@
+//! `vnx follow-up`: a new dispatch that continues an ended one in its worktree, on its
+//! branch and in its CLI session (claude and gemini `--resume`, codex `exec resume`, on the
+//! stand-in CLIs, which refuse a session they have no record of as the real ones do); its
+//! start names what it continues; the chain merges as one branch; and what cannot be
+//! continued (running, continued already, merged, released, unknown) is refused.
+
+use crate::common::{Fakes, Repo, Run, completion, configure, gate_check, run};
+
+fn with_fakes(repo: &Repo, fakes: &Fakes, args: &[&str]) -> Run {
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(args);
+    run(cmd)
+}
+
+fn started(repo: &Repo, id: &str) -> serde_json::Value {
+    repo.receipts(id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_started")
+        .unwrap()
+}
+
+#[test]
+fn a_follow_up_of_a_question_resumes_the_session_and_finishes_on_the_same_branch() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    for cli in ["claude", "codex", "gemini"] {
+        let first = format!("first-{cli}");
+        let asked = with_fakes(
+            &repo,
+            &fakes,
+            &[
+                "dispatch-agent",
+                "--agent",
+                "implementer",
+                "--json",
+                "--provider",
+                cli,
+                "--lane",
+                "headless",
+                "--instruction",
+                &format!("{first}\n@fake write draft.txt draft\n@fake ask"),
+            ],
+        );
+        let c = completion(&asked);
+        assert_eq!(c["status"], "needs_input", "{cli}: {c}");
+        let id = c["dispatch_id"].as_str().unwrap().to_owned();
+        let session = c["session_id"].as_str().unwrap().to_owned();
+
+        let second = format!("second-{cli}");
+        let followed = with_fakes(
+            &repo,
+            &fakes,
+            &[
+                "follow-up",
+                &id,
+                "--json",
+                "--instruction",
+                &format!(
+                    "{second}\n@fake write docs.txt docs\n\
+                     @fake run vnx report --status done --summary docs-too"
+                ),
+            ],
+        );
+        let f = completion(&followed);
+        assert_eq!(
+            (followed.code, f["status"].as_str()),
+            (0, Some("done")),
+            "{cli}: {f} {}",
+            followed.stderr
+        );
+        let next = f["dispatch_id"].as_str().unwrap();
+        assert_ne!(next, id);
+        // The same session, which held the earlier turn.
+        assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{cli}");
+        let seen = fakes.invocation_of(cli, &second);
+        let earlier = seen["earlier_prompts"].as_array().unwrap();
+        assert!(
+            earlier.iter().any(|p| p.as_str().unwrap().contains(&first)),
+            "{cli}: the resumed session holds the first turn: {earlier:?}"
+        );
+        // The follow-up's start links it to the dispatch it continues.
+        let s = started(&repo, next);
+        assert_eq!(s["continues"]["dispatch_id"], id.as_str());
+        assert_eq!(s["continues"]["first"], id.as_str());
+        assert_eq!(s["continues"]["status"], "needs_input");
+        assert_eq!(s["continues"]["session_id"], session.as_str());
+        assert_eq!(s["branch"], format!("dispatch/{id}"));
+        // Both turns' work is committed on the first dispatch's branch.
+        assert_eq!(f["teardown_class"], "committed", "{cli}: {f}");
+        assert_eq!(repo.on_branch(&id, "draft.txt"), "draft\n");
+        assert_eq!(repo.on_branch(&id, "docs.txt"), "docs\n");
+        assert!(!repo.branches().contains(&format!("dispatch/{next}")));
+    }
+    repo.verify_ok();
+}
+
+#[test]
+fn a_resume_the_cli_has_no_record_of_fails_as_the_real_cli_fails() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let asked = with_fakes(
+        &repo,
+        &fakes,
+        &[
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--json",
+            "--provider",
+            "codex",
+            "--instruction",
+            "@fake ask",
+        ],
+    );
+    let id = completion(&asked)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The CLI's own session store is gone (another machine, a cleaned home).
+    std::fs::remove_dir_all(repo.env.home().join(".codex/sessions")).unwrap();
+    let followed = with_fakes(
+        &repo,
+        &fakes,
+        &["follow-up", &id, "--json", "--instruction", "go on"],
+    );
+    let f = completion(&followed);
+    assert_eq!(f["status"], "failed", "{f}");
+    let log = std::fs::read_to_string(f["worker_log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("no rollout found for thread id"), "{log}");
+}
+
+#[test]
+fn a_chain_merges_as_one_branch_and_then_cannot_be_continued() {
+    let repo = Repo::new();
+    configure(
+        &repo,
+        "gates:\n  tests: {kind: command, argv: [sh, -c, 'test -f demo-output.txt']}\n\
+         roles:\n  implementer: {gates: [tests]}\n",
+    );
+    let first = repo.dispatch("commit", &["--instruction", "add a greeting"]);
+    let id = completion(&first)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The demo records no session: the follow-up starts a new one, told what came before.
+    let followed = run(repo
+        .vnx()
+        .args(["follow-up", &id, "--json", "--instruction", "more"]));
+    assert_eq!(followed.code, 0, "{}", followed.stderr);
+    assert!(followed.stderr.contains("recorded no CLI session"));
+    let next = completion(&followed)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prompt = std::fs::read_to_string(
+        repo.env
+            .path()
+            .join(format!(".vnx-data/dispatches/{next}/prompt.md")),
+    )
+    .unwrap();
+    assert!(prompt.contains(&format!("This continues dispatch {id}")));
+
+    // Only the latest of a chain can be continued, or merged.
+    let again = run(repo.vnx().args(["follow-up", &id, "--instruction", "x"]));
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains(&format!("was continued by {next}")),
+        "{}",
+        again.stderr
+    );
+    let stale = run(repo.vnx().args(["merge", &id]));
+    assert_eq!(stale.code, 1, "{}", stale.stdout);
+    assert!(
+        stale.stdout.contains("merge the latest follow-up"),
+        "{}",
+        stale.stdout
+    );
+    let (go, _) = gate_check(&repo, &next);
+    assert_eq!(go.code, 0, "{}", go.stdout);
+    let merged = run(repo.vnx().args(["merge", &next]));
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+
+    let after = run(repo.vnx().args(["follow-up", &next, "--instruction", "x"]));
+    assert_eq!(after.code, 1);
+    assert!(after.stderr.contains("was merged"), "{}", after.stderr);
+    repo.verify_ok();
+}
+
+#[test]
+fn a_follow_up_takes_over_a_dirty_worktree_and_released_unknown_or_running_ones_are_refused() {
+    let repo = Repo::new();
+    // `fail` leaves a file uncommitted: teardown keeps the worktree, locked.
+    let failed = repo.dispatch("fail", &["--instruction", "try"]);
+    let id = completion(&failed)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wt = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+    assert!(repo.env.git(&["worktree", "list"]).contains("locked"));
+    let followed = run(repo.vnx().args([
+        "follow-up",
+        &id,
+        "--model",
+        "commit",
+        "--json",
+        "--instruction",
+        "retry",
+    ]));
+    let f = completion(&followed);
+    assert_eq!(f["status"], "done", "{f} {}", followed.stderr);
+    assert_eq!(f["teardown_class"], "committed", "{f}");
+    assert!(
+        repo.on_branch(&id, "demo-output.txt")
+            .starts_with("vnx demo worker")
+    );
+    assert!(
+        !wt.exists(),
+        "committed: the worktree goes, the branch stays"
+    );
+
+    // Landed by hand and released: the branch is gone for good.
+    repo.env
+        .git(&["merge", "-q", "--no-edit", &format!("dispatch/{id}")]);
+    let released = run(repo.vnx().args(["worktree-release", "--apply"]));
+    assert_eq!(released.code, 0, "{}{}", released.stdout, released.stderr);
+    assert!(!repo.branches().contains(&id), "{}", repo.branches());
+    let next = f["dispatch_id"].as_str().unwrap();
+    let gone = run(repo.vnx().args(["follow-up", next, "--instruction", "x"]));
+    assert_eq!(gone.code, 1);
+    assert!(gone.stderr.contains("was released"), "{}", gone.stderr);
+
+    // Unknown and running ids.
+    let unknown = run(repo
+        .vnx()
+        .args(["follow-up", "D-0000beef", "--instruction", "x"]));
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    let slow = repo.dispatch("slow", &["--detach", "--instruction", "wait"]);
+    let slow_id = completion(&slow)["id"].as_str().unwrap().to_owned();
+    let busy = run(repo
+        .vnx()
+        .args(["follow-up", &slow_id, "--instruction", "x"]));
+    assert_eq!(busy.code, 1);
+    assert!(busy.stderr.contains("is running"), "{}", busy.stderr);
+    run(repo.vnx().args(["cancel", &slow_id]));
+}
