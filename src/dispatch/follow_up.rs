@@ -39,7 +39,8 @@ impl Continued {
         &self.started.dispatch_id
     }
 
-    /// What the follow-up's `dispatch_started` records of it.
+    /// What the follow-up's `dispatch_started` records of it (with the session it recorded;
+    /// the plan clears that when the follow-up cannot resume it).
     pub fn record(&self) -> crate::receipts::Continues {
         crate::receipts::Continues {
             dispatch_id: self.id().to_owned(),

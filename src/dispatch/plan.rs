@@ -129,7 +129,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     };
     // A follow-up resumes the session the dispatch it continues recorded, when its CLI can.
     let resume = match (&resolved, &req.continues) {
-        (Resolved::Builtin(p), Some(c)) if p.resumes_sessions() => c.session_id.as_deref(),
+        (Resolved::Builtin(p), Some(c)) if p.resumes_sessions(lane) => c.session_id.as_deref(),
         _ => None,
     };
     // Skills: those named, else the role's defaults; a resumed session has them already.
@@ -211,7 +211,11 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
                 .unwrap_or(super::spec::DEFAULT_STALL_AFTER_SECS),
         ),
         notify: config.notify.clone(),
-        continues: req.continues.as_ref().map(|c| c.record()),
+        continues: req.continues.as_ref().map(|c| {
+            let mut record = c.record();
+            record.session_id = resume.map(str::to_owned);
+            record
+        }),
         id,
     };
     refuse_if_judged(ctx, &spec, &evaluation, &constraints)?;

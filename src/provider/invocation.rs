@@ -100,9 +100,17 @@ fn strs(items: &[&str]) -> Vec<String> {
 }
 
 impl Provider {
-    /// Whether this CLI can resume a session it recorded (`--resume`, `exec resume`).
-    pub fn resumes_sessions(self) -> bool {
-        matches!(self, Provider::Claude | Provider::Codex | Provider::Gemini)
+    /// Whether this CLI resumes a session it recorded (`--resume`, `exec resume`) in `lane`.
+    /// Gemini's TUI does not: given `--resume` and `-i`, gemini 0.61 sends the new prompt
+    /// without the session's history, then swaps the history back in over it after the
+    /// first tool call (the new instruction is lost mid-turn), so a follow-up there starts a
+    /// new session that is told the earlier instruction.
+    pub fn resumes_sessions(self, lane: Lane) -> bool {
+        match self {
+            Provider::Claude | Provider::Codex => true,
+            Provider::Gemini => lane == Lane::Headless,
+            Provider::Ollama | Provider::Demo => false,
+        }
     }
 
     /// The lane a dispatch runs in when none is asked for: claude's TUI (as VNX, it keeps

@@ -612,3 +612,72 @@ fn cancel_leaves_nothing_of_a_real_cli_behind() {
     }
     rig.repo.verify_ok();
 }
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_clis_follow_up_a_question_in_the_same_session() {
+    let rig = Rig::new();
+    for lane in ["headless", "interactive"] {
+        for cli in ["claude", "codex", "gemini"] {
+            let asked = format!("first turn of {cli} {lane}");
+            let r = rig.dispatch(cli, lane, &format!("{asked}\n\\@model ask"));
+            let at = step(cli, lane, "question");
+            let c = completion(&r);
+            assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+            let id = c["dispatch_id"].as_str().unwrap().to_owned();
+            let session = c["session_id"].as_str().unwrap_or_default().to_owned();
+            assert!(!session.is_empty(), "{at} no session id: {c}");
+
+            // The answer: a follow-up that writes, tries to commit and reports.
+            let marker = format!("follow-up of {cli} {lane}");
+            let file = format!("{cli}-{lane}-followed.txt");
+            let instruction = if lane == "interactive" && cli != "codex" {
+                format!(
+                    "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary answered\n\\@model say Wrote it."
+                )
+            } else {
+                compliant(&marker, &file, "answered")
+            };
+            let mut cmd = rig.repo.vnx();
+            cmd.env("PATH", &rig.path)
+                .envs(rig.env.iter().map(|(k, v)| (k, v)))
+                .args(["follow-up", &id, "--json", "--deadline", "120"])
+                .args(["--instruction", &instruction]);
+            let r = run(cmd);
+            let at = step(cli, lane, "follow-up");
+            let f = completion(&r);
+            assert_eq!(f["status"], "done", "{at} {}", explain(&f));
+            assert_eq!(f["teardown_class"], "committed", "{at} {}", explain(&f));
+            let next = f["dispatch_id"].as_str().unwrap();
+            let continues = rig
+                .repo
+                .receipts(next)
+                .into_iter()
+                .find(|r| r["event_type"] == "dispatch_started")
+                .unwrap()["continues"]
+                .clone();
+            assert_eq!(continues["dispatch_id"], id.as_str(), "{at} {continues}");
+            if (cli, lane) == ("gemini", "interactive") {
+                // gemini's TUI loses a resumed session's new prompt (see
+                // `Provider::resumes_sessions`): a new session, told the earlier instruction.
+                assert!(continues["session_id"].is_null(), "{at} {continues}");
+            } else {
+                assert_eq!(continues["session_id"], session.as_str(), "{at}");
+                assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{at}");
+            }
+            assert_eq!(
+                rig.repo.on_branch(&id, &file),
+                format!("{marker}\n"),
+                "{at}"
+            );
+            // The model server saw the earlier turn in the follow-up's requests.
+            let saw_both = rig.server.requests().iter().any(|req| {
+                let body = req["body"].to_string();
+                body.contains(&marker) && body.contains(&asked)
+            });
+            assert!(saw_both, "{at} no request held both turns");
+        }
+    }
+    rig.repo.verify_ok();
+    assert!(rig.repo.server.sessions_end(), "no tmux session left");
+}
