@@ -277,6 +277,11 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
         let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
         write(&format!("hooks/{name}"), &data)?;
     }
+    if spec.invocation.argv.iter().any(|a| a == "--policy") {
+        let hooks_dir = dir.join("hooks");
+        crate::project::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
+        write(hooks::GEMINI_POLICY_FILE, hooks::GEMINI_POLICY.as_bytes())?;
+    }
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");
     crate::project::private_dir(&bin).map_err(io_err(&bin))?;

@@ -351,9 +351,12 @@ fn teardown(
     if let Some(note) = commit {
         // vnx's files and the copies `.worktreeinclude` made are never the worker's work,
         // even when the worker changed them or un-ignored them.
+        // A placed file that is gone was removed above; if the worker committed it (`git
+        // add -A` takes it), its removal goes into vnx's commit, so the branch holds none.
         let exclude: Vec<String> = spec
             .placed
             .iter()
+            .filter(|p| p.path.symlink_metadata().is_ok())
             .filter_map(|p| p.path.strip_prefix(&spec.worktree).ok())
             .map(|p| p.to_string_lossy().into_owned())
             .chain(spec.included.iter().map(|i| i.path.clone()))

@@ -35,6 +35,20 @@ pub const HOOK_EVENTS: [&str; 7] = [
 /// The one shell command a Gemini CLI worker may run without asking: its `vnx report`.
 pub const GEMINI_REPORT_RULE: &str = "run_shell_command(vnx report)";
 
+/// The policy-engine file (`--policy`) that lets gemini's TUI run the completion protocol's
+/// `vnx report` without asking, and leaves every other command to the posture: it asks. An
+/// allow rule given as `--allowed-tools` instead makes gemini 0.61 refuse every other command
+/// by policy without a prompt, so the worker could never wait for a person.
+pub const GEMINI_POLICY: &str = "# vnx: the completion protocol runs without a prompt\n\
+[[rule]]\n\
+toolName = \"run_shell_command\"\n\
+commandPrefix = \"vnx report\"\n\
+decision = \"allow\"\n\
+priority = 900\n";
+
+/// Where the gemini policy file goes in the dispatch directory.
+pub const GEMINI_POLICY_FILE: &str = "hooks/gemini-policy.toml";
+
 impl HookKind {
     /// The completion signal a turn end through this hook is recorded as.
     pub fn signal_name(self) -> &'static str {

@@ -298,9 +298,11 @@ impl Provider {
                 argv.extend(perms.iter().cloned());
                 argv.push("--skip-trust".into());
                 argv.extend(["--include-directories".into(), dir.clone()]);
-                // An allow rule (this flag, or `tools.allowed` in settings: the same, seen on
-                // gemini 0.61) makes every other command a policy denial without a prompt.
-                argv.extend(strs(&["--allowed-tools", hooks::GEMINI_REPORT_RULE]));
+                // `vnx report` is allowed by a policy file, not `--allowed-tools`: with that
+                // flag (or `tools.allowed` in settings) gemini 0.61 refuses every other
+                // command without a prompt; the policy engine asks.
+                let policy = w.dispatch_dir.join(hooks::GEMINI_POLICY_FILE);
+                argv.extend(["--policy".into(), literal(&policy.to_string_lossy())]);
                 argv.extend(resume("--resume"));
                 argv.extend(["-i".into(), prompt_arg]);
                 // Its hooks go in the worktree's `.gemini/settings.json` (see

@@ -176,9 +176,9 @@ fn a_healthy_project_passes() {
     insta::assert_snapshot!(redact(table.stdout), @r#"
         PASS  git             [git version] (vnx needs 2.36 or later)
         PASS  tmux            [tmux version] (vnx needs 3.2 or later)
-        PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 9 flags vnx passes are listed in `claude --help`
-        PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 14 flags vnx passes are listed in `codex exec --help` and `codex --help`
-        PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 9 flags vnx passes are listed in `gemini --help`
+        PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 10 flags vnx passes are listed in `claude --help`
+        PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
+        PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 11 flags vnx passes are listed in `gemini --help`
         PASS  ollama          [tmp]/bin/ollama: ollama version is 0.12.3; vnx passes it no flags
         PASS  project         [tmp]/work (initialised)
         PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles
@@ -401,7 +401,7 @@ fn a_cli_whose_help_lacks_a_flag_fails_and_help_is_read_once() {
                 --help) echo 'Usage: gemini [options]'\n\
                 echo '  -m, --model  -p, --prompt  -i, --prompt-interactive  -y, --yolo'\n\
                 echo '  --approval-mode  --allowed-tools  --include-directories'\n\
-                echo '  -o, --output-format  -r, --resume' ;;\n\
+                echo '  -o, --output-format  -r, --resume  --policy' ;;\n\
                 esac";
     script(&gemini, body);
     let calls = bin.join("gemini.calls");

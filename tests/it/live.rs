@@ -299,3 +299,48 @@ fn ctrl_c_on_a_foreground_dispatch_without_a_terminal_cancels_it() {
         );
     }
 }
+
+#[test]
+fn a_gemini_tui_blocks_on_its_confirmation_and_leaves_no_vnx_file_on_the_branch() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+        .args(["--provider", "gemini", "--lane", "interactive", "--deadline", "60"])
+        .args([
+            "--instruction",
+            "@fake write g.txt hi\n@fake commit add g\n@fake run vnx report --status done --summary g",
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+
+    // `vnx report` is allowed by a policy file, so gemini still asks before `git commit`
+    // (an `--allowed-tools` rule would refuse it without asking), and its Notification hook
+    // says so.
+    let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
+    let blocked: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(blocked["event_type"], "dispatch_blocked", "{blocked}");
+    assert_eq!(blocked["waiting_for"], "permission");
+    assert_eq!(blocked["source"], "gemini-notification");
+    let argv = fakes.invocation_of("gemini", "@fake write g.txt")["argv"].to_string();
+    assert!(
+        argv.contains("--policy") && !argv.contains("--allowed-tools"),
+        "{argv}"
+    );
+
+    repo.server.send_keys(&format!("vnx-{id}"), &["1"]);
+    let r = run(repo.vnx().args(["wait", "--json", &id]));
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(c["teardown_class"], "committed", "{c}");
+    // The worker's `git add -A` took vnx's `.gemini/settings.json`; vnx's commit takes it out.
+    let tree = repo
+        .env
+        .git(&["ls-tree", "-r", "--name-only", &format!("dispatch/{id}")]);
+    assert!(tree.contains("g.txt"), "{tree}");
+    assert!(!tree.contains(".gemini/settings.json"), "{tree}");
+    repo.verify_ok();
+}

@@ -479,11 +479,9 @@ fn epoch(time: &str) -> f64 {
 fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
     let rig = Rig::new();
     let mut figures = Vec::new();
-    // gemini is not here: under the default posture vnx passes it an allow rule for
-    // `vnx report`, and with any allow rule gemini 0.61 refuses every other command by
-    // policy without a prompt, so it never waits for a person (seen on the real CLI).
-    {
-        let cli = "claude";
+    // codex is not here: its TUI under the default posture runs the commit in its sandbox
+    // (which fails on the read-only `.git`) without asking.
+    for cli in ["claude", "gemini"] {
         let at = step(cli, "interactive", "permission prompt");
         let marker = format!("{cli} asks before committing");
         let file = format!("{cli}-blocked.txt");

@@ -17,6 +17,8 @@ pub struct GeminiArgs {
     pub allowed_tools: Vec<String>,
     pub include_directories: Vec<String>,
     pub skip_trust: bool,
+    /// `--policy` files.
+    pub policies: Vec<String>,
     /// `--resume`: a session UUID, an index, or `latest`.
     pub resume: Option<String>,
 }
@@ -49,6 +51,7 @@ Options:
       --allowed-tools          Tools that are allowed to run without confirmation  [array]
       --include-directories    Additional directories to include in the workspace (comma-separated or multiple --include-directories)  [array]
       --skip-trust             Trust the current workspace for this session  [boolean]
+      --policy                 Additional policy files or directories to load (comma-separated or multiple --policy)  [array]
   -r, --resume                 Resume a previous session. Use \"latest\" for most recent or index number (e.g. --resume 5)  [string]
   -o, --output-format          The format of the CLI output.  [string] [choices: \"text\", \"json\", \"stream-json\"]
   -v, --version                Show version number  [boolean]
@@ -158,7 +161,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refusal> {
             "model" => out.model = Some(string()),
             "resume" => out.resume = Some(string()),
             "approval-mode" => out.approval_mode = Some(string()),
-            "allowed-tools" | "include-directories" => {
+            "allowed-tools" | "include-directories" | "policy" => {
                 let mut values: Vec<String> = inline.iter().cloned().collect();
                 while let Some(v) = args.get(i).filter(|a| !a.starts_with('-')) {
                     values.push(v.clone());
@@ -167,6 +170,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refusal> {
                 let values = split_commas(values);
                 if name == "allowed-tools" {
                     out.allowed_tools.extend(values);
+                } else if name == "policy" {
+                    out.policies.extend(values);
                 } else {
                     out.include_directories.extend(values);
                 }

@@ -24,12 +24,36 @@ pub struct Session {
     pub model: String,
     pub cwd: PathBuf,
     pub hooks: Vec<Hook>,
+    /// `Notification` command hooks.
+    pub notification_hooks: Vec<Hook>,
     pub chat: Option<PathBuf>,
     pub messages: Vec<Value>,
     pub log_hooks: Vec<Value>,
 }
 
 impl Session {
+    /// As the confirmation dialog shows (seen on gemini 0.61): `Notification` of type
+    /// `ToolPermission`. Only the type was seen on the real CLI; the message is the fake's.
+    pub fn permission_asked(&mut self) {
+        let payload = json!({
+            "session_id": self.sid,
+            "transcript_path": self.chat.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "cwd": self.cwd,
+            "hook_event_name": "Notification",
+            "timestamp": sys::iso_now(),
+            "notification_type": "ToolPermission",
+            "message": "Tool confirmation required",
+        });
+        let dir = self.cwd.display().to_string();
+        let env = [
+            ("GEMINI_PROJECT_DIR".to_string(), dir.clone()),
+            ("CLAUDE_PROJECT_DIR".to_string(), dir),
+            ("GEMINI_SESSION_ID".to_string(), self.sid.clone()),
+        ];
+        let fired = hooks::fire(&self.notification_hooks, &payload, &self.cwd, &env);
+        self.log_hooks.extend(fired);
+    }
+
     /// Rewrites the chat file and, unless the API call failed, fires `AfterAgent` hooks.
     pub fn end_turn(&mut self, turn: &Turn) {
         let reply = if turn.failed {
@@ -186,7 +210,34 @@ fn policy(
     // without a prompt, in the TUI too (seen on gemini 0.61: "Tool execution denied by
     // policy.").
     p.prompts = interactive && approval != "plan" && p.run_rules.is_empty();
+    // A policy file's allow rules do not: the rest still asks (seen on gemini 0.61).
+    for file in &a.policies {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        p.run_rules
+            .extend(policy_allows(&text).into_iter().map(RunRule::Prefix));
+    }
     p
+}
+
+/// The `commandPrefix` of each `[[rule]]` of a policy file that allows `run_shell_command`
+/// (the subset of gemini's TOML policy format vnx writes).
+fn policy_allows(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for rule in text.split("[[rule]]").skip(1) {
+        let field = |key: &str| {
+            rule.lines().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+            })
+        };
+        if field("toolName").as_deref() == Some("run_shell_command")
+            && field("decision").as_deref() == Some("allow")
+            && let Some(prefix) = field("commandPrefix")
+        {
+            out.push(prefix);
+        }
+    }
+    out
 }
 
 fn chat_path(cwd: &Path, sid: &str) -> Option<PathBuf> {
@@ -303,6 +354,10 @@ fn run(a: &GeminiArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         hooks: settings
             .iter()
             .flat_map(|s| hooks::command_hooks(s, "AfterAgent"))
+            .collect(),
+        notification_hooks: settings
+            .iter()
+            .flat_map(|s| hooks::command_hooks(s, "Notification"))
             .collect(),
         messages,
         log_hooks: Vec::new(),

@@ -66,6 +66,10 @@ impl Agent for GeminiTui<'_> {
         )
     }
 
+    fn permission_asked(&mut self, _call: &ToolCall) {
+        self.session.permission_asked();
+    }
+
     fn approval(&self, call: &ToolCall) -> Vec<String> {
         let (what, question) = match &call.kind {
             ToolKind::Write { path, .. } => (format!("  WriteFile {path}"), "Apply this change?"),
