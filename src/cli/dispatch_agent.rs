@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use clap::ValueEnum;
 use vnx::dispatch::view;
 use vnx::dispatch::{self, Context, Request};
@@ -218,6 +221,15 @@ impl Started {
     /// Plans and launches the request, then prints its id (detached) or waits for it.
     pub(super) fn start(&self, ctx: &Context<'_>, request: &Request) -> Result<ExitCode, CliError> {
         let plan = dispatch::plan(ctx, request)?;
+        // Ctrl-C is caught from before the launch, so it never kills this process between
+        // the start and the wait.
+        let interrupted = Arc::new(AtomicBool::new(false));
+        if !self.detach {
+            signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
+                .map_err(|e| {
+                    CliError::from_error(&e).context("could not install a Ctrl-C handler")
+                })?;
+        }
         let launched = dispatch::launch(ctx, &plan)?;
         let mut out = Out::new();
         if self.detach {
@@ -239,7 +251,7 @@ impl Started {
             "dispatched {} (Ctrl-C to cancel it or leave it running)",
             launched.id
         );
-        let waited = wait_or_interrupt(ctx.ledger, &launched.id, ctx.tmux)?;
+        let waited = wait_or_interrupt(ctx.ledger, &launched.id, ctx.tmux, &interrupted)?;
         super::wait::report(&mut out, &waited, self.json)
     }
 }
@@ -250,13 +262,9 @@ fn wait_or_interrupt(
     ledger: &std::path::Path,
     id: &str,
     tmux: &Tmux,
+    interrupted: &AtomicBool,
 ) -> Result<std::collections::BTreeMap<String, view::Waited>, CliError> {
     use std::io::IsTerminal;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let interrupted = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
-        .map_err(|e| CliError::from_error(&e).context("could not install a Ctrl-C handler"))?;
     let waiter = {
         let (ledger, ids, tmux) = (ledger.to_owned(), vec![id.to_owned()], tmux.clone());
         std::thread::spawn(move || view::wait(&ledger, &ids, &tmux, false))

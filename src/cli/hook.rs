@@ -18,8 +18,8 @@ const MAX_PAYLOAD: u64 = 1 << 20;
 /// Record a worker CLI's hook call (internal)
 #[derive(clap::Args)]
 pub struct Args {
-    /// claude-stop, claude-notification, gemini-after-agent, gemini-notification or
-    /// codex-notify
+    /// One of the events vnx installs hooks for (claude-stop, gemini-after-agent,
+    /// codex-notify, codex-permission-request, …)
     event: String,
     /// The dispatch directory
     #[arg(long, value_name = "DIR")]

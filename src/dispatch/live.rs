@@ -60,8 +60,9 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
 pub fn waiting(signal: &HookSignal) -> Option<Waiting> {
     let p = &signal.payload;
     match signal.event.as_str() {
-        // Claude Code asks before the prompt shows: the tool and its input.
-        "claude-permission-request" => Some((
+        // Claude Code asks before the prompt shows: the tool and its input; codex's hooks
+        // engine sends the same shape (`tool_name: Bash`, `tool_input.command`).
+        "claude-permission-request" | "codex-permission-request" => Some((
             WaitingFor::Permission,
             text(p, &["tool_name"]),
             text(p, &["tool_input", "command"]).or_else(|| text(p, &["tool_input", "file_path"])),
@@ -95,7 +96,11 @@ pub fn waiting(signal: &HookSignal) -> Option<Waiting> {
 pub fn goes_on(signal: &HookSignal) -> bool {
     matches!(
         signal.event.as_str(),
-        "claude-post-tool-use" | "claude-stop" | "gemini-after-agent" | "codex-notify"
+        "claude-post-tool-use"
+            | "claude-stop"
+            | "gemini-after-agent"
+            | "codex-notify"
+            | "codex-post-tool-use"
     )
 }
 

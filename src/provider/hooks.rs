@@ -1,7 +1,8 @@
-//! The completion hooks vnx installs for one dispatch, from outside its worktree: a Claude
-//! Code settings file with a `Stop` hook (`--settings FILE`), a Gemini CLI system-settings
-//! file with an `AfterAgent` hook (`GEMINI_CLI_SYSTEM_SETTINGS_PATH`), and a Codex `notify`
-//! program (`-c notify=[…]`). Each runs `vnx __hook EVENT --dir DISPATCH_DIR`.
+//! The hooks vnx installs for one dispatch: a Claude Code settings file (`--settings FILE`:
+//! `Stop`, `PermissionRequest`, `Notification`, `PostToolUse`), Gemini CLI's settings in the
+//! worktree (`AfterAgent`, `Notification`) and its policy file for `vnx report`, and for Codex
+//! a `notify` program plus its hooks engine's `PermissionRequest`/`PostToolUse`, trusted, all
+//! as `-c` overrides. Each runs `vnx __hook EVENT --dir DISPATCH_DIR`.
 
 use std::path::Path;
 
@@ -22,7 +23,7 @@ pub enum HookKind {
 }
 
 /// The hook events `vnx __hook` accepts, as they are named in signal files and receipts.
-pub const HOOK_EVENTS: [&str; 7] = [
+pub const HOOK_EVENTS: [&str; 9] = [
     "claude-stop",
     "claude-notification",
     "claude-permission-request",
@@ -30,6 +31,8 @@ pub const HOOK_EVENTS: [&str; 7] = [
     "gemini-after-agent",
     "gemini-notification",
     "codex-notify",
+    "codex-permission-request",
+    "codex-post-tool-use",
 ];
 
 /// The one shell command a Gemini CLI worker may run without asking: its `vnx report`.
@@ -162,6 +165,59 @@ pub fn codex_notify_override(vnx: &Path, dispatch_dir: &Path) -> String {
     format!("notify=[{}]", items.join(","))
 }
 
+/// The `-c` values that give Codex's hooks engine (0.169) vnx's `PermissionRequest` hook (an
+/// approval prompt shows, naming the command) and `PostToolUse` hook (a tool ran: the worker
+/// goes on), as inline `[hooks]` tables of the session's config layer, and trust exactly
+/// those two: codex runs an untrusted hook only after a person reviews it in a dialog (which
+/// would stop the TUI before its first turn), and records trust as the hash of the hook's
+/// identity under `hooks.state`. Nothing is written to the user's config, and no other hook
+/// (a repository's own, say) is trusted by this.
+pub fn codex_hook_overrides(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
+    const EVENTS: [(&str, &str, &str); 2] = [
+        (
+            "PermissionRequest",
+            "permission_request",
+            "codex-permission-request",
+        ),
+        ("PostToolUse", "post_tool_use", "codex-post-tool-use"),
+    ];
+    let mut out = Vec::new();
+    let mut trusted = Vec::new();
+    for (event, key, name) in EVENTS {
+        let command = hook_command(vnx, name, dispatch_dir);
+        out.push(format!(
+            "hooks.{event}=[{{hooks=[{{type=\"command\",command={},timeout={CODEX_HOOK_TIMEOUT}}}]}}]",
+            toml_string(&command)
+        ));
+        trusted.push(format!(
+            "{}={{trusted_hash={}}}",
+            toml_string(&format!("/<session-flags>/config.toml:{key}:0:0")),
+            toml_string(&codex_trust_hash(key, &command))
+        ));
+    }
+    out.push(format!("hooks.state={{{}}}", trusted.join(",")));
+    out
+}
+
+/// Seconds codex gives vnx's hooks.
+const CODEX_HOOK_TIMEOUT: u64 = 30;
+
+/// Codex's trust hash of a one-command hook (no matcher): SHA-256 of its identity as compact
+/// JSON with sorted keys (checked against what codex 0.169 writes when a person trusts it).
+fn codex_trust_hash(event_key: &str, command: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let json = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    let identity = format!(
+        r#"{{"event_name":{},"hooks":[{{"async":false,"command":{},"timeout":{CODEX_HOOK_TIMEOUT},"type":"command"}}]}}"#,
+        json(event_key),
+        json(command)
+    );
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(identity.as_bytes()))
+    )
+}
+
 #[cfg(test)]
 #[allow(
     clippy::disallowed_methods,
@@ -169,6 +225,18 @@ pub fn codex_notify_override(vnx: &Path, dispatch_dir: &Path) -> String {
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codex_trust_hashes_match_what_codex_records() {
+        // Written by codex 0.169 when a person trusted this hook in its review dialog.
+        assert_eq!(
+            codex_trust_hash(
+                "permission_request",
+                "echo perm >> /tmp/cx/hook.log; cat >> /tmp/cx/hook.log"
+            ),
+            "sha256:efebea452dc3d4216fe38607449e2b1d2926221b055be570fc1644893b4d3aa1"
+        );
+    }
 
     #[test]
     fn quoting_survives_the_shell() {

@@ -251,6 +251,10 @@ impl Provider {
                         w.vnx,
                         w.dispatch_dir,
                     )));
+                    // An approval prompt and a tool that ran, from codex's hooks engine.
+                    for value in hooks::codex_hook_overrides(w.vnx, w.dispatch_dir) {
+                        argv.extend(["-c".into(), literal(&value)]);
+                    }
                     HookKind::CodexNotify
                 } else {
                     HookKind::None

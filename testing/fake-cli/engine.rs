@@ -18,6 +18,8 @@ pub enum ToolKind {
     Run {
         command: String,
         commit: bool,
+        /// Asked to run outside the sandbox.
+        escalated: bool,
     },
 }
 
@@ -152,10 +154,17 @@ pub fn run_turn(prompt: &str, ctx: &mut Ctx, obs: &mut dyn Observer) -> Turn {
             Directive::Commit { message } => ToolKind::Run {
                 command: Directive::commit_command(&message),
                 commit: true,
+                escalated: false,
             },
             Directive::Run { command } => ToolKind::Run {
                 command,
                 commit: false,
+                escalated: false,
+            },
+            Directive::Escalate { command } => ToolKind::Run {
+                command,
+                commit: false,
+                escalated: ctx.policy.escalation,
             },
         };
         ctx.calls_made += 1;
@@ -164,7 +173,13 @@ pub fn run_turn(prompt: &str, ctx: &mut Ctx, obs: &mut dyn Observer) -> Turn {
             kind,
         };
         obs.tool_started(&call);
-        let allowed = ctx.policy.allows(&call.kind) || (ctx.policy.prompts && obs.approve(&call));
+        // An escalated command always asks (it would leave the sandbox).
+        let allowed = match &call.kind {
+            ToolKind::Run {
+                escalated: true, ..
+            } => obs.approve(&call),
+            kind => ctx.policy.allows(kind) || (ctx.policy.prompts && obs.approve(&call)),
+        };
         let result = if allowed {
             execute(&call.kind, ctx)
         } else {
@@ -208,8 +223,13 @@ fn execute(kind: &ToolKind, ctx: &Ctx) -> ToolResult {
                 existed,
             }
         }
-        ToolKind::Run { command, commit } => {
+        ToolKind::Run {
+            command,
+            commit,
+            escalated,
+        } => {
             if ctx.policy.read_only_git
+                && !escalated
                 && (*commit || writes_git(command))
                 && let Some(git_dir) = git_dir(&ctx.cwd)
             {

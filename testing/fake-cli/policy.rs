@@ -48,6 +48,9 @@ pub struct Policy {
     /// Codex `workspace-write`: every `.git` is read-only inside the sandbox, even one named
     /// with `--add-dir` (seen on codex 0.169), so `git add` and `git commit` fail.
     pub read_only_git: bool,
+    /// Codex's TUI with approvals on: a command the model asks to run outside the sandbox
+    /// shows an approval prompt and, approved, runs unsandboxed (seen on codex 0.169).
+    pub escalation: bool,
 }
 
 impl Policy {
@@ -67,6 +70,7 @@ impl Policy {
             edits_allow_run: false,
             prompts: false,
             read_only_git: false,
+            escalation: false,
         }
     }
 
@@ -181,7 +185,8 @@ mod tests {
         assert!(!p.allows(&write("/wx/c")));
         assert!(!p.allows(&ToolKind::Run {
             command: "ls".into(),
-            commit: false
+            commit: false,
+            escalated: false,
         }));
     }
 }

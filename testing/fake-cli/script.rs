@@ -15,6 +15,9 @@ pub enum Directive {
     Commit { message: String },
     /// A shell tool call running `sh -c COMMAND`.
     Run { command: String },
+    /// A shell tool call asking to run outside the sandbox (codex's `require_escalated`, which
+    /// its TUI asks a person about); elsewhere the same as `Run`.
+    Escalate { command: String },
     /// Sets the turn's final assistant message.
     Say(String),
     /// Ends the turn with a question.
@@ -76,6 +79,9 @@ pub fn parse(prompt: &str) -> (Vec<Directive>, Vec<String>) {
                 message: args.to_string(),
             }),
             "run" => (!args.is_empty()).then(|| Directive::Run {
+                command: args.to_string(),
+            }),
+            "escalate" => (!args.is_empty()).then(|| Directive::Escalate {
                 command: args.to_string(),
             }),
             "say" => Some(Directive::Say(args.to_string())),

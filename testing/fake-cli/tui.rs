@@ -32,6 +32,12 @@ pub trait Agent {
     fn tool_ran(&mut self, _call: &ToolCall, _result: &ToolResult) {}
     fn is_exit(&self, line: &str) -> bool;
     fn goodbye(&self) -> Vec<String>;
+    /// A dialog shown before the first turn that waits for a key (codex's hook review).
+    fn startup_dialog(&self) -> Option<Vec<String>> {
+        None
+    }
+    /// The key that answered the startup dialog.
+    fn startup_answer(&mut self, _key: Option<u8>) {}
 }
 
 /// Puts the TTY in "no line editing, no echo" mode for the session; restores it on drop.
@@ -257,6 +263,10 @@ pub fn run_session<A: Agent>(
     let mut screen = Screen::new();
     for line in agent.banner() {
         screen.line(&line);
+    }
+    if let Some(lines) = agent.startup_dialog() {
+        screen.set_status(lines, None);
+        agent.startup_answer(read_byte());
     }
     let mut next = initial.filter(|p| !p.trim().is_empty());
     loop {

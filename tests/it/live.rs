@@ -344,3 +344,52 @@ fn a_gemini_tui_blocks_on_its_confirmation_and_leaves_no_vnx_file_on_the_branch(
     assert!(!tree.contains(".gemini/settings.json"), "{tree}");
     repo.verify_ok();
 }
+
+#[test]
+fn a_codex_tui_blocks_when_the_model_asks_to_leave_the_sandbox() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+        .args([
+            "--provider",
+            "codex",
+            "--lane",
+            "interactive",
+            "--deadline",
+            "60",
+        ])
+        .args([
+            "--instruction",
+            "@fake write c.txt hi\n@fake escalate git add -A && git commit -q -m c\n\
+             @fake run vnx report --status done --summary c",
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+
+    // Codex's hooks engine runs vnx's PermissionRequest hook, trusted by vnx's own
+    // `hooks.state` (an untrusted hook would stop the TUI at its review dialog).
+    let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
+    let blocked: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(blocked["event_type"], "dispatch_blocked", "{blocked}");
+    assert_eq!(blocked["source"], "codex-permission-request");
+    assert_eq!(blocked["tool"], "Bash");
+    assert_eq!(blocked["command"], "git add -A && git commit -q -m c");
+
+    repo.server.send_keys(&format!("vnx-{id}"), &["y"]);
+    let r = run(repo.vnx().args(["wait", "--json", &id]));
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{c}");
+    // Approved, the commit ran outside the sandbox: the worker committed itself.
+    assert_eq!(c["teardown_class"], "committed", "{c}");
+    assert!(c.get("vnx_commit").is_none(), "{c}");
+    let k = kinds(&repo, &id);
+    let pos = |e: &str| k.iter().position(|x| x == e).unwrap();
+    assert!(pos("dispatch_blocked") < pos("dispatch_resumed"), "{k:?}");
+    let resumed = &repo.receipts(&id)[pos("dispatch_resumed")];
+    assert_eq!(resumed["source"], "codex-post-tool-use");
+    repo.verify_ok();
+}

@@ -479,18 +479,21 @@ fn epoch(time: &str) -> f64 {
 fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
     let rig = Rig::new();
     let mut figures = Vec::new();
-    // codex is not here: its TUI under the default posture runs the commit in its sandbox
-    // (which fails on the read-only `.git`) without asking.
-    for cli in ["claude", "gemini"] {
+    // codex's TUI under the default posture runs a command in its sandbox without asking;
+    // it asks when the model requests to run it outside (as a model does once the sandbox
+    // refused `git commit` on the read-only `.git`).
+    for cli in ["claude", "gemini", "codex"] {
         let at = step(cli, "interactive", "permission prompt");
         let marker = format!("{cli} asks before committing");
         let file = format!("{cli}-blocked.txt");
-        let id = rig.detach(
-            cli,
-            "interactive",
-            300,
-            &compliant(&marker, &file, "blocked-then-done"),
-        );
+        let instruction = if cli == "codex" {
+            format!(
+                "{marker}\n\\@model write {file} {marker}\n\\@model escalate git add -A && git commit -q -m blocked-then-done\n\\@model run vnx report --status done --summary blocked-then-done\n\\@model say Wrote it."
+            )
+        } else {
+            compliant(&marker, &file, "blocked-then-done")
+        };
+        let id = rig.detach(cli, "interactive", 300, &instruction);
         // Blocked, naming the command, within seconds: `vnx wait --until-blocked` returns.
         let mut waiter = rig.repo.vnx();
         waiter.args(["wait", "--until-blocked", "--json", &id]);
@@ -532,7 +535,9 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
 
         // A person answers "yes" in the pane; the worker goes on and completes.
         let session = format!("vnx-{id}");
-        rig.repo.server.send_keys(&session, &["1"]);
+        rig.repo
+            .server
+            .send_keys(&session, &[if cli == "codex" { "y" } else { "1" }]);
         let resumed = crate::common::wait_for(|| {
             rig.repo
                 .receipts(&id)

@@ -56,7 +56,7 @@ class Step:
 
     @property
     def is_tool(self) -> bool:
-        return self.kind in ("write", "run")
+        return self.kind in ("write", "run", "escalate")
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "arg": self.arg}
@@ -496,6 +496,12 @@ def openai_tool(d: Decision, body: dict) -> None:
             d.tool_name = name
             if "cmd" in props:
                 d.tool_args = {"cmd": cmd}
+                # `escalate`: ask to run outside codex's sandbox, as a model does when the
+                # sandbox refused a command (codex then shows an approval prompt).
+                if s.kind == "escalate" and "sandbox_permissions" in props:
+                    d.tool_args["sandbox_permissions"] = "require_escalated"
+                    if "justification" in props:
+                        d.tool_args["justification"] = "Commit the change to the branch?"
             elif props.get("command", {}).get("type") == "array":
                 d.tool_args = {"command": ["bash", "-lc", cmd]}
             else:

@@ -25,7 +25,9 @@ pub fn tool_use(call: &ToolCall) -> Value {
             "Write",
             json!({"file_path": abs, "content": format!("{text}\n")}),
         ),
-        ToolKind::Run { command, commit } => (
+        ToolKind::Run {
+            command, commit, ..
+        } => (
             "Bash",
             json!({"command": command, "description": if *commit { "Commit changes" } else { "Run shell command" }}),
         ),

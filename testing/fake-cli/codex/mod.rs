@@ -98,6 +98,80 @@ pub struct Setup {
     login_shell: bool,
     /// `sandbox_workspace_write.writable_roots` from `-c`.
     writable_roots: Vec<PathBuf>,
+    /// Command hooks from `-c hooks.<Event>=…`.
+    pub hooks: CodexHooks,
+}
+
+/// The hooks-engine hooks of the session's config layer (`-c hooks.*`), and whether each is
+/// trusted (`hooks.state`): codex runs an untrusted hook only after a person trusts it in a
+/// review dialog shown before the first turn (seen on codex 0.169).
+#[derive(Clone, Debug, Default)]
+pub struct CodexHooks {
+    pub permission_request: Vec<crate::hooks::Hook>,
+    pub post_tool_use: Vec<crate::hooks::Hook>,
+    /// How many of them `hooks.state` does not trust.
+    pub untrusted: usize,
+    definitions: Vec<(String, Value)>,
+    state: serde_json::Map<String, Value>,
+}
+
+impl CodexHooks {
+    fn add(&mut self, event: &str, value: Value) {
+        let settings = json!({ "hooks": { event: value.clone() } });
+        let hooks = crate::hooks::command_hooks(&settings, event);
+        match event {
+            "PermissionRequest" => self.permission_request = hooks,
+            "PostToolUse" => self.post_tool_use = hooks,
+            _ => return,
+        }
+        self.definitions.push((event.to_owned(), value));
+    }
+
+    /// Counts the hooks `hooks.state` does not trust: a trusted hook's `trusted_hash` is
+    /// SHA-256 of its identity as compact JSON with sorted keys (as codex records it).
+    fn check_trust(&mut self) {
+        use sha2::{Digest, Sha256};
+        self.untrusted = 0;
+        for (event, groups) in &self.definitions {
+            let key = if event == "PermissionRequest" {
+                "permission_request"
+            } else {
+                "post_tool_use"
+            };
+            for (g, group) in groups.as_array().into_iter().flatten().enumerate() {
+                for (h, hook) in group["hooks"].as_array().into_iter().flatten().enumerate() {
+                    let identity = json!({
+                        "event_name": key,
+                        "hooks": [{
+                            "async": false,
+                            "command": hook["command"],
+                            "timeout": hook["timeout"].as_u64().unwrap_or(600),
+                            "type": "command",
+                        }],
+                    });
+                    let hash = format!(
+                        "sha256:{}",
+                        hex::encode(Sha256::digest(identity.to_string().as_bytes()))
+                    );
+                    let slot = format!("/<session-flags>/config.toml:{key}:{g}:{h}");
+                    if self
+                        .state
+                        .get(&slot)
+                        .and_then(|s| s["trusted_hash"].as_str())
+                        != Some(hash.as_str())
+                    {
+                        self.untrusted += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// No hook runs (the review was skipped).
+    pub fn disable(&mut self) {
+        self.permission_request.clear();
+        self.post_tool_use.clear();
+    }
 }
 
 /// The PATH a login shell's profile sets (Debian's `/etc/profile`), whatever PATH codex had:
@@ -120,6 +194,7 @@ pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
     let (mut notify, mut sandbox, mut approval) = (None, None, None);
     let mut login_shell = true;
     let mut writable_roots = Vec::new();
+    let mut hooks = CodexHooks::default();
     for c in &a.configs {
         let Some((key, value)) = c.split_once('=') else {
             return Err(fail(format!(
@@ -138,6 +213,14 @@ pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
             "sandbox_mode" => sandbox = Some(notify::parse_scalar(value)),
             "approval_policy" => approval = Some(notify::parse_scalar(value)),
             "allow_login_shell" => login_shell = notify::parse_scalar(value) != "false",
+            k @ ("hooks.PermissionRequest" | "hooks.PostToolUse" | "hooks.state") => {
+                let v = notify::parse_value(value)
+                    .map_err(|e| fail(format!("Error parsing -c overrides: {k}: {e}")))?;
+                match k.strip_prefix("hooks.").unwrap_or_default() {
+                    "state" => hooks.state = v.as_object().cloned().unwrap_or_default(),
+                    event => hooks.add(event, v),
+                }
+            }
             "sandbox_workspace_write.writable_roots" => {
                 let roots = notify::parse_string_array(value).map_err(|e| {
                     fail(format!(
@@ -186,6 +269,10 @@ pub fn setup(a: &CodexArgs) -> Result<Setup, Refusal> {
         model,
         login_shell,
         writable_roots,
+        hooks: {
+            hooks.check_trust();
+            hooks
+        },
     })
 }
 
@@ -252,6 +339,7 @@ pub fn policy(a: &CodexArgs, s: &Setup) -> Policy {
     p.edits_allow_run = s.approval != "untrusted";
     p.read_only_git = posture == Posture::Edits;
     p.prompts = !a.exec && s.approval != "never";
+    p.escalation = p.prompts && posture != Posture::Full;
     p
 }
 
@@ -310,6 +398,8 @@ fn tui(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         calls_made: 0,
     };
     let mut agent = screen::CodexTui {
+        hooks: s.hooks.clone(),
+        hook_log: Vec::new(),
         tid,
         model: s.model.clone(),
         cwd: s.cwd.clone(),
@@ -319,6 +409,7 @@ fn tui(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         notifications: Vec::new(),
     };
     let code = crate::tui::run_session(&mut agent, &mut ctx, a.prompt.clone(), log);
-    log.set("notifications", agent.notifications.clone());
+    log.set("notifications", agent.notifications.clone())
+        .set("hooks_fired", agent.hook_log.clone());
     Ok(code)
 }

@@ -1,5 +1,6 @@
-//! The TOML values `codex -c key=value` overrides carry: string arrays (for `notify`) and
-//! plain strings, with basic ("…", backslash escapes) and literal ('…') string syntax.
+//! The TOML values `codex -c key=value` overrides carry: string arrays (for `notify`), plain
+//! strings, with basic ("…", backslash escapes) and literal ('…') string syntax, and inline
+//! arrays and tables (for `hooks.*`), read as JSON values.
 
 /// Parses a TOML (or JSON) array of strings such as `["/bin/vnx", '__hook', "a\"b"]`.
 pub fn parse_string_array(text: &str) -> Result<Vec<String>, String> {
@@ -54,7 +55,96 @@ struct Parser {
     pos: usize,
 }
 
+/// Parses an inline TOML value (string, integer, boolean, array, inline table) as JSON.
+pub fn parse_value(text: &str) -> Result<serde_json::Value, String> {
+    let mut p = Parser {
+        chars: text.trim().chars().collect(),
+        pos: 0,
+    };
+    let v = p.value()?;
+    p.skip_ws();
+    match p.peek() {
+        None => Ok(v),
+        Some(c) => Err(format!("unexpected '{c}' after the value")),
+    }
+}
+
 impl Parser {
+    fn value(&mut self) -> Result<serde_json::Value, String> {
+        use serde_json::Value;
+        self.skip_ws();
+        match self.peek() {
+            Some('"' | '\'') => self.string().map(Value::String),
+            Some('[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.skip_ws();
+                    if self.peek() == Some(']') {
+                        self.pos += 1;
+                        return Ok(Value::Array(items));
+                    }
+                    items.push(self.value()?);
+                    self.skip_ws();
+                    match self.next() {
+                        Some(',') => {}
+                        Some(']') => return Ok(Value::Array(items)),
+                        _ => return Err("expected ',' or ']'".into()),
+                    }
+                }
+            }
+            Some('{') => {
+                self.pos += 1;
+                let mut map = serde_json::Map::new();
+                loop {
+                    self.skip_ws();
+                    if self.peek() == Some('}') {
+                        self.pos += 1;
+                        return Ok(Value::Object(map));
+                    }
+                    let key = if matches!(self.peek(), Some('"' | '\'')) {
+                        self.string()?
+                    } else {
+                        let mut k = String::new();
+                        while let Some(c) = self
+                            .peek()
+                            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                        {
+                            k.push(c);
+                            self.pos += 1;
+                        }
+                        k
+                    };
+                    self.skip_ws();
+                    self.expect('=')?;
+                    let v = self.value()?;
+                    map.insert(key, v);
+                    self.skip_ws();
+                    match self.next() {
+                        Some(',') => {}
+                        Some('}') => return Ok(Value::Object(map)),
+                        _ => return Err("expected ',' or '}'".into()),
+                    }
+                }
+            }
+            _ => {
+                let mut word = String::new();
+                while let Some(c) = self.peek().filter(|c| !matches!(c, ',' | ']' | '}' | ' ')) {
+                    word.push(c);
+                    self.pos += 1;
+                }
+                match word.as_str() {
+                    "true" => Ok(Value::Bool(true)),
+                    "false" => Ok(Value::Bool(false)),
+                    w => w
+                        .parse::<i64>()
+                        .map(Value::from)
+                        .map_err(|_| format!("not a TOML value: {w}")),
+                }
+            }
+        }
+    }
+
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }

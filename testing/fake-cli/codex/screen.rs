@@ -11,6 +11,10 @@ use crate::sys;
 use crate::tui::Agent;
 
 pub struct CodexTui {
+    /// The hooks-engine hooks (`-c hooks.*`).
+    pub hooks: super::CodexHooks,
+    /// What the hooks did, for the invocation log.
+    pub hook_log: Vec<Value>,
     pub tid: String,
     pub model: String,
     pub cwd: PathBuf,
@@ -18,6 +22,30 @@ pub struct CodexTui {
     pub turns: usize,
     pub tokens: (u64, u64),
     pub notifications: Vec<Value>,
+}
+
+impl CodexTui {
+    /// Runs hooks-engine hooks with the payload seen on codex 0.169 (`tool_name: Bash` for a
+    /// shell command, `tool_input.command` and the model's justification).
+    fn fire(&mut self, hooks: &[crate::hooks::Hook], event: &str, call: &ToolCall) {
+        if hooks.is_empty() {
+            return;
+        }
+        let (tool, input) = match &call.kind {
+            ToolKind::Run { command, .. } => (
+                "Bash",
+                serde_json::json!({"command": command, "description": "Run outside the sandbox?"}),
+            ),
+            ToolKind::Write { path, .. } => ("apply_patch", serde_json::json!({"path": path})),
+        };
+        let payload = serde_json::json!({
+            "session_id": self.tid, "turn_id": sys::uuid_v7(), "transcript_path": null,
+            "cwd": self.cwd, "hook_event_name": event, "model": self.model,
+            "permission_mode": "default", "tool_name": tool, "tool_input": input,
+        });
+        let fired = crate::hooks::fire(hooks, &payload, &self.cwd, &[]);
+        self.hook_log.extend(fired);
+    }
 }
 
 fn first_line(s: &str) -> &str {
@@ -153,6 +181,36 @@ impl Agent for CodexTui {
 
     fn is_exit(&self, line: &str) -> bool {
         matches!(line, "/quit" | "/exit")
+    }
+
+    fn startup_dialog(&self) -> Option<Vec<String>> {
+        (self.hooks.untrusted > 0).then(|| {
+            vec![
+                "  Hooks need review".into(),
+                format!("  {} hook is new or changed.", self.hooks.untrusted),
+                "  Hooks can run outside the sandbox after you trust them.".into(),
+                "› 1. Review hooks".into(),
+                "  2. Trust all and continue".into(),
+                "  3. Continue without trusting (hooks won't run)".into(),
+                "  enter confirm · esc skip".into(),
+            ]
+        })
+    }
+
+    fn startup_answer(&mut self, key: Option<u8>) {
+        if key != Some(b'2') {
+            self.hooks.disable();
+        }
+    }
+
+    fn permission_asked(&mut self, call: &ToolCall) {
+        let hooks = self.hooks.permission_request.clone();
+        self.fire(&hooks, "PermissionRequest", call);
+    }
+
+    fn tool_ran(&mut self, call: &ToolCall, _result: &ToolResult) {
+        let hooks = self.hooks.post_tool_use.clone();
+        self.fire(&hooks, "PostToolUse", call);
     }
 
     fn goodbye(&self) -> Vec<String> {
