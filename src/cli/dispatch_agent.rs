@@ -221,6 +221,23 @@ impl Started {
     /// Plans and launches the request, then prints its id (detached) or waits for it.
     pub(super) fn start(&self, ctx: &Context<'_>, request: &Request) -> Result<ExitCode, CliError> {
         let plan = dispatch::plan(ctx, request)?;
+        if let (Some(c), Some(record)) = (&request.continues, &plan.spec.continues)
+            && record.session_id.is_none()
+        {
+            match &c.session_id {
+                None => say!(
+                    "{} recorded no CLI session: the follow-up starts a new one, told the \
+                     earlier instruction",
+                    c.id()
+                ),
+                Some(_) => say!(
+                    "{} cannot resume a session in the {} lane: the follow-up starts a new \
+                     one, told the earlier instruction",
+                    plan.spec.provider,
+                    plan.spec.lane.name()
+                ),
+            }
+        }
         // Ctrl-C is caught from before the launch, so it never kills this process between
         // the start and the wait.
         let interrupted = Arc::new(AtomicBool::new(false));

@@ -85,22 +85,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             follow_up::find(ctx.project, ctx.ledger, &args.id, state).map_err(follow_up_error)?;
         let started = &continued.started;
         let lane: vnx::provider::Lane = args.lane.map_or(started.lane, Into::into);
-        let resumes = vnx::provider::Provider::parse(&started.provider)
-            .is_ok_and(|p| p.resumes_sessions(lane));
-        if continued.session_id.is_none() {
-            say!(
-                "{} recorded no CLI session: the follow-up starts a new one, told the earlier \
-                 instruction",
-                args.id
-            );
-        } else if !resumes {
-            say!(
-                "{} cannot resume a session in the {} lane: the follow-up starts a new one, \
-                 told the earlier instruction",
-                started.provider,
-                lane.name()
-            );
-        }
         let (overrides, override_reasons) = settings::constraint_overrides();
         let request = Request {
             id: args.new_id.clone(),

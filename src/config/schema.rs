@@ -50,6 +50,10 @@ pub struct DeclaredProvider {
     /// together they use `{model}` at least once and no other placeholder. Empty: the
     /// provider takes no model.
     pub model_args: Vec<String>,
+    /// Templates appended when a follow-up resumes a recorded session (see
+    /// [`DeclaredProvider::resume_argv`]); together they use `{session}` at least once and no
+    /// other placeholder. Empty: the provider cannot resume a session.
+    pub resume_args: Vec<String>,
     /// Its flags per permission posture.
     pub permissions: DeclaredPermissions,
     /// Always names a declared lane.
@@ -69,6 +73,15 @@ impl DeclaredProvider {
     pub fn model_argv(&self, model: &str) -> Vec<String> {
         let values = [("model", model)];
         self.model_args.iter().map(|a| expand(a, &values)).collect()
+    }
+
+    /// `resume_args` for `session`: placeholders substituted, braces unescaped.
+    pub fn resume_argv(&self, session: &str) -> Vec<String> {
+        let values = [("session", session)];
+        self.resume_args
+            .iter()
+            .map(|a| expand(a, &values))
+            .collect()
     }
 }
 
@@ -133,6 +146,7 @@ pub(super) struct RawProvider {
     pub(super) headless: Option<RawLane>,
     pub(super) interactive: Option<RawLane>,
     pub(super) model_args: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) resume_args: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) permissions: Option<RawPermissions>,
     pub(super) default_lane: Option<Spanned<Lane>>,
 }

@@ -1,4 +1,4 @@
-//! The template syntax of `argv` and `model_args` strings in `.vnx/config.yaml`: `{name}`
+//! The template syntax of `argv`, `model_args` and `resume_args` strings in `.vnx/config.yaml`: `{name}`
 //! placeholders and `{{`/`}}` escapes; expanding a template, and checking one against the
 //! placeholders its place allows.
 

@@ -20,6 +20,7 @@ providers:
       prompt: file
       completion: report
     model_args: [\"--model\", \"{model}\"]
+    resume_args: [\"--resume\", \"{session}\"]
     permissions:
       ask: []
       edits: [\"--auto-edit\"]
@@ -95,6 +96,7 @@ fn full_example() {
             completion: CompletionSignal::Report,
         }),
         model_args: strings(&["--model", "{model}"]),
+        resume_args: strings(&["--resume", "{session}"]),
         permissions: DeclaredPermissions {
             ask: Some(vec![]),
             edits: Some(strings(&["--auto-edit"])),
@@ -112,6 +114,7 @@ fn full_example() {
         }),
         interactive: None,
         model_args: vec![],
+        resume_args: vec![],
         permissions: DeclaredPermissions::default(),
         default_lane: Lane::Headless,
     };
@@ -491,6 +494,26 @@ fn model_args() {
         "{base}    model_args: [\"-m\", \"{{{{model}}}}={{model}}\"]\n"
     )));
     assert_eq!(ok.providers["kimi"].model_argv("m1"), ["-m", "{model}=m1"]);
+}
+
+#[test]
+fn resume_args() {
+    let base = "    binary: k\n    headless: {argv: [\"{prompt}\"]}\n";
+    let (_, _, m) = parse_err(&provider(&format!(
+        "{base}    resume_args: [\"--resume\"]\n"
+    )));
+    assert_eq!(
+        m,
+        "provider `kimi`: `resume_args` must contain `{session}`, where the session id goes"
+    );
+    let (_, _, m) = parse_err(&provider(&format!(
+        "{base}    resume_args: [\"-r\", \"{{model}}\"]\n"
+    )));
+    assert!(m.contains("allowed here: {session}"), "{m}");
+    let ok = parse_ok(&provider(&format!(
+        "{base}    resume_args: [\"--resume={{session}}\"]\n"
+    )));
+    assert_eq!(ok.providers["kimi"].resume_argv("s-1"), ["--resume=s-1"]);
 }
 
 #[test]

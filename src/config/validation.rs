@@ -255,6 +255,21 @@ impl Validator<'_> {
                 return self.err(&args.referenced, msg);
             }
         }
+        let mut resume_args = Vec::new();
+        if let Some(args) = raw.resume_args {
+            let mut sessions = 0;
+            for arg in args.value {
+                sessions +=
+                    self.template(&arg, &["session"], &format!("{who}: `resume_args`"))?["session"];
+                resume_args.push(arg.value);
+            }
+            if sessions == 0 && !resume_args.is_empty() {
+                let msg = format!(
+                    "{who}: `resume_args` must contain `{{session}}`, where the session id goes"
+                );
+                return self.err(&args.referenced, msg);
+            }
+        }
         let raw_permissions = raw.permissions.unwrap_or_default();
         let flags =
             |posture: &str, list: Option<Vec<Spanned<String>>>| -> Checked<Option<Vec<String>>> {
@@ -280,6 +295,7 @@ impl Validator<'_> {
             headless,
             interactive,
             model_args,
+            resume_args,
             permissions,
             default_lane,
         })

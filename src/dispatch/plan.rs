@@ -130,6 +130,9 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     // A follow-up resumes the session the dispatch it continues recorded, when its CLI can.
     let resume = match (&resolved, &req.continues) {
         (Resolved::Builtin(p), Some(c)) if p.resumes_sessions(lane) => c.session_id.as_deref(),
+        (Resolved::Declared(_, def), Some(c)) if !def.resume_args.is_empty() => {
+            c.session_id.as_deref()
+        }
         _ => None,
     };
     // Skills: those named, else the role's defaults; a resumed session has them already.

@@ -381,8 +381,8 @@ fn codex_exec_resume_flags(perms: &[String], dispatch_dir: &Path) -> Vec<String>
     out
 }
 
-/// How a declared provider is started: `binary`, its model arguments, the posture's flags,
-/// then the lane's argv.
+/// How a declared provider is started: `binary`, its model arguments, its resume arguments
+/// (a follow-up), the posture's flags, then the lane's argv.
 pub fn declared_invocation(
     name: &str,
     def: &DeclaredProvider,
@@ -420,6 +420,9 @@ pub fn declared_invocation(
         }
         Some(m) => argv.extend(def.model_argv(m).iter().map(|a| literal(a))),
         None => {}
+    }
+    if let Some(session) = w.resume.filter(|_| !def.resume_args.is_empty()) {
+        argv.extend(def.resume_argv(session).iter().map(|a| literal(a)));
     }
     argv.extend(perms.iter().map(|f| literal(f)));
     argv.extend(lane.argv.iter().cloned());

@@ -248,3 +248,57 @@ fn a_follow_up_takes_over_a_dirty_worktree_and_released_unknown_or_running_ones_
     assert!(busy.stderr.contains("is running"), "{}", busy.stderr);
     run(repo.vnx().args(["cancel", &slow_id]));
 }
+
+#[test]
+fn a_declared_provider_resumes_with_its_resume_args() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    // Claude's stand-in declared by hand: its stream-json output names the session.
+    let claude = fakes.bin("claude").display().to_string();
+    configure(
+        &repo,
+        &format!(
+            "providers:\n  mine:\n    binary: {claude}\n    headless:\n      argv: [\"-p\", \"{{prompt}}\", \"--output-format\", \"stream-json\", \"--verbose\"]\n      output: claude-stream-json\n      completion: report\n    resume_args: [\"--resume\", \"{{session}}\"]\n    permissions:\n      edits: [\"--permission-mode\", \"acceptEdits\", \"--allowedTools\", \"Bash(vnx report:*)\"]\n"
+        ),
+    );
+    let dispatch = |args: &[&str]| {
+        let mut cmd = repo.vnx();
+        cmd.env("PATH", fakes.path())
+            .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+            .args(args);
+        run(cmd)
+    };
+    let asked = dispatch(&[
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "mine",
+        "--json",
+        "--instruction",
+        "declared-first\n@fake ask",
+    ]);
+    let c = completion(&asked);
+    assert_eq!(c["status"], "needs_input", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let followed = dispatch(&[
+        "follow-up",
+        &id,
+        "--json",
+        "--instruction",
+        "declared-second\n@fake write d.txt d\n@fake run vnx report --status done --summary d",
+    ]);
+    let f = completion(&followed);
+    assert_eq!(f["status"], "done", "{f} {}", followed.stderr);
+    assert_eq!(f["session_id"], c["session_id"]);
+    let seen = fakes.invocation_of("claude", "declared-second");
+    let argv = seen["argv"].to_string();
+    assert!(argv.contains("--resume"), "{argv}");
+    assert!(
+        seen["earlier_prompts"]
+            .to_string()
+            .contains("declared-first"),
+        "{seen}"
+    );
+    assert_eq!(repo.on_branch(&id, "d.txt"), "d\n");
+}

@@ -26,6 +26,11 @@ impl Fakes {
         self.dir.path().join("log")
     }
 
+    /// The stand-in linked as `name` (claude, codex or gemini).
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.dir.path().join("bin").join(name)
+    }
+
     pub fn path(&self) -> OsString {
         let mut path = self.dir.path().join("bin").into_os_string();
         path.push(":");
