@@ -43,6 +43,9 @@ pub struct Ended {
     pub report: Option<Report>,
     /// The hook call that ended the turn.
     pub turn_end: Option<HookSignal>,
+    /// The session a live-state hook named (a permission prompt, a tool that ran): the
+    /// session id of a dispatch stopped before its turn ended.
+    pub hook_session: Option<String>,
     /// What the CLI's output said.
     pub stream: StreamSummary,
     /// Files the worker left in its temporary directory (removed).
@@ -231,6 +234,7 @@ mod tests {
             spawn_error: None,
             report: None,
             turn_end: None,
+            hook_session: None,
             stream: StreamSummary::default(),
             temp_files: 0,
         }

@@ -150,6 +150,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         spawn_error: None,
         report: None,
         turn_end: None,
+        hook_session: None,
         stream: StreamSummary::default(),
         temp_files: 0,
     };
@@ -220,6 +221,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         stream.session_id = stream.session_id.or_else(|| outcome::hook_session(turn));
         stream.last_message = stream.last_message.or_else(|| outcome::hook_message(turn));
     }
+    stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
     let mut completed = DispatchCompleted {
         dispatch_id: spec.id.clone(),
         status: decision.status,
@@ -502,6 +504,11 @@ fn run_worker(
         }
         if interactive {
             for signal in reader.poll(&spec.dispatch_dir) {
+                // codex's `notify` also names its title sub-thread: only its end-of-turn
+                // signal (below) tells the dispatch's own thread.
+                if signal.event != "codex-notify" && ended.hook_session.is_none() {
+                    ended.hook_session = outcome::hook_session(&signal);
+                }
                 for change in live.on_signal(&signal, Instant::now()) {
                     recorder.change(&change, log);
                 }

@@ -32,6 +32,8 @@ pub trait Agent {
     fn tool_ran(&mut self, _call: &ToolCall, _result: &ToolResult) {}
     fn is_exit(&self, line: &str) -> bool;
     fn goodbye(&self) -> Vec<String>;
+    /// A turn starts with `prompt` (transcripts that record as they go).
+    fn turn_started(&mut self, _prompt: &str) {}
     /// A dialog shown before the first turn that waits for a key (codex's hook review).
     fn startup_dialog(&self) -> Option<Vec<String>> {
         None
@@ -274,6 +276,7 @@ pub fn run_session<A: Agent>(
             for line in agent.user_lines(&prompt) {
                 screen.line(&line);
             }
+            agent.turn_started(&prompt);
             let started = Instant::now();
             let turn = {
                 let mut obs = TuiObserver {

@@ -302,3 +302,64 @@ fn a_declared_provider_resumes_with_its_resume_args() {
     );
     assert_eq!(repo.on_branch(&id, "d.txt"), "d\n");
 }
+
+#[test]
+fn a_blocked_dispatch_is_cancelled_and_its_session_continued() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let started = with_fakes(
+        &repo,
+        &fakes,
+        &[
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--detach",
+            "--provider",
+            "claude",
+            "--lane",
+            "interactive",
+            "--instruction",
+            "blocked-first\n@fake write b.txt b\n@fake commit add b",
+        ],
+    );
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let id = started.stdout.trim().to_owned();
+    let r = run(repo.vnx().args(["wait", "--until-blocked", &id]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+
+    // Instead of answering the prompt: a new instruction in the same session.
+    let followed = with_fakes(
+        &repo,
+        &fakes,
+        &[
+            "follow-up",
+            &id,
+            "--json",
+            "--instruction",
+            "blocked-second\n@fake run vnx report --status done --summary leave-it-uncommitted",
+        ],
+    );
+    assert!(
+        followed.stderr.contains("is blocked") && followed.stderr.contains("cancelling"),
+        "{}",
+        followed.stderr
+    );
+    let f = completion(&followed);
+    assert_eq!(f["status"], "done", "{f} {}", followed.stderr);
+    let first = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert_eq!(first["status"], "cancelled");
+    assert_eq!(f["session_id"], first["session_id"], "the same session");
+    let seen = fakes.invocation_of("claude", "blocked-second");
+    assert!(
+        seen["earlier_prompts"]
+            .to_string()
+            .contains("blocked-first")
+    );
+    // The cancelled run's file was left uncommitted; the follow-up's done commits it.
+    assert_eq!(repo.on_branch(&id, "b.txt"), "b\n");
+}

@@ -684,3 +684,55 @@ fn real_clis_follow_up_a_question_in_the_same_session() {
     rig.repo.verify_ok();
     assert!(rig.repo.server.sessions_end(), "no tmux session left");
 }
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claude_follow_up_of_a_blocked_dispatch_resumes_its_session() {
+    let rig = Rig::new();
+    let at = step("claude", "interactive", "follow-up of a blocked dispatch");
+    let marker = "claude blocked before the follow-up";
+    let id = rig.detach(
+        "claude",
+        "interactive",
+        300,
+        &compliant(marker, "first.txt", "first"),
+    );
+    let r = run(rig.repo.vnx().args(["wait", "--until-blocked", &id]));
+    assert_eq!(r.code, 1, "{at} {}", r.stdout);
+    let second = "the follow-up instead of an answer";
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["follow-up", &id, "--json", "--lane", "headless", "--deadline", "120"])
+        .args([
+            "--instruction",
+            &format!(
+                "{second}\n\\@model write second.txt {second}\n\\@model run vnx report --status done --summary second\n\\@model say Done."
+            ),
+        ]);
+    let r = run(cmd);
+    let f = completion(&r);
+    assert_eq!(f["status"], "done", "{at} {} {}", explain(&f), r.stderr);
+    let first = rig
+        .repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert_eq!(first["status"], "cancelled", "{at}");
+    assert!(first["session_id"].is_string(), "{at} {first}");
+    assert_eq!(
+        f["session_id"], first["session_id"],
+        "{at} the same session"
+    );
+    let saw_both = rig.server.requests().iter().any(|req| {
+        let body = req["body"].to_string();
+        body.contains(marker) && body.contains(second)
+    });
+    assert!(saw_both, "{at} no request held both turns");
+    // Both runs' files are on the branch: the cancelled one's, uncommitted, went into the
+    // follow-up's commit.
+    assert_eq!(rig.repo.on_branch(&id, "first.txt"), format!("{marker}\n"));
+    assert_eq!(rig.repo.on_branch(&id, "second.txt"), format!("{second}\n"));
+    rig.repo.verify_ok();
+}

@@ -110,6 +110,7 @@ pub fn headless(
         messages: 0,
         input_tokens,
     };
+    obs.session.record_prompt(&prompt);
     let turn = engine::run_turn(&prompt, ctx, &mut obs);
     let messages = obs.messages;
     session.end_turn(&turn);

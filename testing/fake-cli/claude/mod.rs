@@ -47,13 +47,16 @@ impl Session {
         format!("{line}\n")
     }
 
-    /// Appends the turn's messages to the JSONL transcript.
+    /// Appends the user's prompt to the JSONL transcript as the turn starts (the real CLI
+    /// writes each message as it happens, so a session stopped mid-turn can be resumed).
+    pub fn record_prompt(&self, prompt: &str) {
+        let line = self.transcript_line("user", json!({"role": "user", "content": prompt}));
+        self.append(&line);
+    }
+
+    /// Appends the rest of the turn's messages to the JSONL transcript.
     pub fn record(&self, turn: &Turn) {
-        let Some(path) = &self.transcript else {
-            return;
-        };
-        let mut text =
-            self.transcript_line("user", json!({"role": "user", "content": turn.prompt}));
+        let mut text = String::new();
         for (call, result) in &turn.calls {
             let content = json!([tool_use(call)]);
             text += &self.transcript_line(
@@ -68,6 +71,13 @@ impl Session {
             "assistant",
             json!({"role": "assistant", "model": self.model, "content": content}),
         );
+        self.append(&text);
+    }
+
+    fn append(&self, text: &str) {
+        let Some(path) = &self.transcript else {
+            return;
+        };
         let result =
             std::fs::create_dir_all(path.parent().unwrap_or(Path::new("/"))).and_then(|()| {
                 use std::io::Write;

@@ -24,6 +24,10 @@ impl Agent for ClaudeTui<'_> {
         ]
     }
 
+    fn turn_started(&mut self, prompt: &str) {
+        self.session.record_prompt(prompt);
+    }
+
     fn user_lines(&self, prompt: &str) -> Vec<String> {
         vec![format!("> {}", first_line(prompt)), String::new()]
     }
