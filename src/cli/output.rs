@@ -38,6 +38,15 @@ impl Out {
         classify(r)
     }
 
+    /// Writes one line that is escaped already, with colour codes added by [`paint`].
+    pub fn styled(&mut self, text: &str) -> Result<Wrote, CliError> {
+        let r = self
+            .inner
+            .write_all(text.as_bytes())
+            .and_then(|()| self.inner.write_all(b"\n"));
+        classify(r)
+    }
+
     /// Writes a raw line (a ledger line) followed by a newline; control bytes in it (which
     /// valid JSON never holds raw) are escaped.
     pub fn bytes_line(&mut self, bytes: &[u8]) -> Result<Wrote, CliError> {
@@ -178,6 +187,31 @@ pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>
         )));
     }
     Ok(data)
+}
+
+/// Whether stdout gets colour: a terminal, and the environment allows it (see
+/// [`super::settings::colour_allowed`]).
+pub fn colour() -> bool {
+    use std::io::IsTerminal;
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::io::stdout().is_terminal() && super::settings::colour_allowed())
+}
+
+/// `text` (escaped) in the colour of a dispatch state, when stdout takes colour: waiting for
+/// a person yellow, running cyan, done and merged green, failures red, the rest dim.
+pub fn paint(state: &str, text: &str) -> String {
+    let text = escape(text);
+    if !colour() {
+        return text.into_owned();
+    }
+    let code = match state {
+        "blocked" | "needs_input" | "stalled" => "33",
+        "running" => "36",
+        "done" | "merged" => "32",
+        "failed" | "timeout" | "lost" => "31",
+        _ => "2",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 #[cfg(test)]

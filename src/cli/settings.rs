@@ -240,3 +240,8 @@ pub fn witness_dir() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .map(|d| d.join("vnx").join("witness"))
 }
+
+/// Whether the environment allows colour: `NO_COLOR` unset or empty, `TERM` not `dumb`.
+pub fn colour_allowed() -> bool {
+    env("NO_COLOR").is_none_or(|v| v.is_empty()) && env("TERM").is_none_or(|t| t != "dumb")
+}

@@ -1,19 +1,42 @@
-//! `vnx status`: dispatches as the ledger and tmux show them.
+//! `vnx status`: dispatches as the ledger and tmux show them, as a table or JSON.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use vnx::dispatch::view;
+use vnx::dispatch::view::{self, DispatchState};
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::output::Out;
+use super::output::{Out, paint};
 use super::settings;
 
-/// List dispatches: running, blocked, stalled, done, failed, timeout or lost, with teardown
-/// class and pane; a blocked one also says what it waits for
+/// List dispatches
+///
+/// One row per dispatch: its state (running, blocked, stalled, lost, done, failed,
+/// needs_input, timeout, cancelled, merged or released), teardown, provider and model, role,
+/// age, and where to look next (the tmux session of a live one, the worktree or branch of an
+/// ended one). A blocked one also says what it waits for.
+///
+///   $ vnx status --state blocked --state needs_input
 #[derive(clap::Args)]
 pub struct Args {
-    /// Print as JSON
+    /// Only these dispatches
+    #[arg(value_name = "ID")]
+    ids: Vec<String>,
+    /// Only dispatches in this state (repeatable): running, blocked, stalled, lost, done,
+    /// failed, needs_input, timeout, cancelled, merged, released
+    #[arg(long = "state", value_name = "STATE", value_parser = STATES)]
+    states: Vec<String>,
+    /// Only running dispatches (running, blocked or stalled)
+    #[arg(long)]
+    running: bool,
+    /// Only dispatches of this provider
+    #[arg(long, value_name = "P")]
+    provider: Option<String>,
+    /// Only dispatches of this role
+    #[arg(long, value_name = "ROLE")]
+    role: Option<String>,
+    /// Print as JSON (an array; see docs/json.md)
     #[arg(long)]
     json: bool,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
@@ -21,43 +44,167 @@ pub struct Args {
     tmux_socket: Option<String>,
 }
 
+const STATES: [&str; 11] = [
+    "running",
+    "blocked",
+    "stalled",
+    "lost",
+    "done",
+    "failed",
+    "needs_input",
+    "timeout",
+    "cancelled",
+    "merged",
+    "released",
+];
+
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    for id in &args.ids {
+        super::error::check_dispatch_id(id)?;
+    }
     let project = settings::project()?;
     settings::finish_pending(&project);
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
-    let states = if ledger.exists() {
+    let all = if ledger.exists() {
         view::list(&ledger, &tmux)?
     } else {
         Vec::new()
     };
+    if let Some(unknown) = args.ids.iter().find(|id| !all.iter().any(|s| &s.id == *id)) {
+        return Err(CliError::usage(format!("unknown dispatch {unknown}"))
+            .with_hint("`vnx status` lists the dispatches on the ledger"));
+    }
+    let states: Vec<&DispatchState> = all.iter().filter(|s| args.keeps(s)).collect();
     let mut out = Out::new();
     if args.json {
         out.json(&states)?;
         return Ok(ExitCode::SUCCESS);
     }
     if states.is_empty() {
-        out.line("no dispatches")?;
+        super::output::say!(
+            "no dispatches{}",
+            if all.is_empty() { "" } else { " match" }
+        );
+        return Ok(ExitCode::SUCCESS);
     }
-    for s in &states {
-        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        out.line(&format!(
-            "{}  {:<11}  {:<10}  {}/{}  {}  {}",
-            s.id,
-            s.state,
-            s.teardown_class.map_or("-", |t| t.name()),
-            dash(&s.provider),
-            dash(&s.model),
-            dash(&s.role),
-            if s.state.is_live() {
-                dash(&s.session)
+    let now = jiff::Timestamp::now();
+    let git = git2::Repository::open(&project.root).ok();
+    let branch_exists = |b: &str| {
+        git.as_ref()
+            .is_some_and(|g| g.find_branch(b, git2::BranchType::Local).is_ok())
+    };
+    let rows: Vec<[String; 7]> = states.iter().map(|s| row(s, now, &branch_exists)).collect();
+    let header = [
+        "DISPATCH",
+        "STATE",
+        "TEARDOWN",
+        "PROVIDER/MODEL",
+        "ROLE",
+        "AGE",
+        "WHERE",
+    ]
+    .map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String; 7], state: Option<&str>| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+            let cell = match (i, state) {
+                (1, Some(state)) => paint(state, cell),
+                _ => super::output::escape(cell).into_owned(),
+            };
+            if i + 1 == cells.len() {
+                text.push_str(&cell);
             } else {
-                dash(&s.worktree)
+                text.push_str(&format!("{cell}{pad}  "));
             }
-        ))?;
+        }
+        text.trim_end().to_owned()
+    };
+    out.styled(&line(&header, None))?;
+    for (s, r) in states.iter().zip(&rows) {
+        out.styled(&line(r, Some(s.status)))?;
         if let Some(b) = &s.blocked {
-            out.line(&format!("  waits for {}", b.describe()))?;
+            out.line(&format!(
+                "  waits for {}",
+                super::output::escape(&b.describe())
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+impl Args {
+    fn keeps(&self, s: &DispatchState) -> bool {
+        (self.ids.is_empty() || self.ids.contains(&s.id))
+            && (self.states.is_empty() || self.states.iter().any(|st| st == s.status))
+            && (!self.running || s.state.is_live())
+            && self
+                .provider
+                .as_ref()
+                .is_none_or(|p| s.provider.as_ref() == Some(p))
+            && self
+                .role
+                .as_ref()
+                .is_none_or(|r| s.role.as_ref() == Some(r))
+    }
+}
+
+/// One table row: id, state, teardown, provider/model, role, age, where to look.
+fn row(
+    s: &DispatchState,
+    now: jiff::Timestamp,
+    branch_exists: &dyn Fn(&str) -> bool,
+) -> [String; 7] {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let age = s
+        .started_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map_or_else(|| "-".into(), |t| short_age(now.duration_since(t)));
+    let place = if let Some(next) = &s.continued_by {
+        format!("continued by {next}")
+    } else if s.state.is_live() {
+        s.session
+            .as_ref()
+            .map_or_else(|| "-".into(), |n| format!("tmux {n}"))
+    } else {
+        match &s.worktree {
+            Some(wt) if Path::new(wt).exists() => wt.clone(),
+            _ => match &s.branch {
+                Some(b) if branch_exists(b) => format!("branch {b}"),
+                _ => "-".into(),
+            },
+        }
+    };
+    let model = match &s.model {
+        Some(m) => format!("{}/{m}", dash(&s.provider)),
+        None => dash(&s.provider),
+    };
+    [
+        s.id.clone(),
+        s.status.to_owned(),
+        s.teardown_class.map_or("-", |t| t.name()).to_owned(),
+        model,
+        dash(&s.role),
+        age,
+        place,
+    ]
+}
+
+/// `42s`, `7m`, `3h`, `2d`.
+fn short_age(d: jiff::SignedDuration) -> String {
+    let secs = d.as_secs().max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use vnx::dispatch::view::{self, Waited};
+use vnx::dispatch::view::{self, WaitEvent, Waited};
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -29,6 +29,10 @@ pub struct Args {
     /// (give it with `vnx attach ID`)
     #[arg(long)]
     until_blocked: bool,
+    /// Give up after this many seconds; the dispatches still running are printed as such
+    /// (exit 1)
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
@@ -41,14 +45,103 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
-    let mut waited = view::wait(&project.ledger(), &args.ids, &tmux, args.until_blocked)?;
-    // A supervisor that could not append its completion left it pending: append it, and
-    // read again before calling anything lost.
-    if waited.values().any(|w| matches!(w, view::Waited::Lost)) {
-        settings::finish_pending(&project);
-        waited = view::wait(&project.ledger(), &args.ids, &tmux, args.until_blocked)?;
+    let deadline = args
+        .timeout
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let mut out = Out::new();
+    let progress = Progress::new(args.json);
+    let mut failed = None;
+    // Each dispatch is printed the moment it settles; a lost one is held back, since a
+    // supervisor that could not append its completion left it pending (appended below).
+    let waited = view::wait_with(
+        &project.ledger(),
+        &args.ids,
+        &tmux,
+        args.until_blocked,
+        deadline,
+        &mut |event| match event {
+            WaitEvent::Settled(_, Waited::Lost) => {}
+            WaitEvent::Settled(id, w) => {
+                progress.clear();
+                if let Err(e) = report_one(&mut out, id, w, args.json).and_then(|_| out.flush()) {
+                    failed.get_or_insert(e);
+                }
+            }
+            WaitEvent::Quiet(pending) => progress.show(pending),
+        },
+    )?;
+    progress.clear();
+    if let Some(e) = failed {
+        return Err(e);
     }
-    report(&mut Out::new(), &waited, args.json)
+    let mut waited = waited;
+    let lost: Vec<String> = waited
+        .iter()
+        .filter(|(_, w)| matches!(w, Waited::Lost))
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !lost.is_empty() {
+        settings::finish_pending(&project);
+        let again = view::wait(&project.ledger(), &lost, &tmux, args.until_blocked)?;
+        for (id, w) in again {
+            report_one(&mut out, &id, &w, args.json)?;
+            waited.insert(id, w);
+        }
+    }
+    Ok(verdict(&waited))
+}
+
+/// The line `wait` keeps redrawing on a terminal: which dispatches are still running.
+struct Progress {
+    on: bool,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(json: bool) -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            on: !json && std::io::stderr().is_terminal(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn show(&self, pending: &[String]) {
+        if !self.on {
+            return;
+        }
+        let secs = self.started.elapsed().as_secs();
+        let mut names = pending
+            .iter()
+            .take(4)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if pending.len() > 4 {
+            names.push_str(&format!(" +{}", pending.len() - 4));
+        }
+        eprint!(
+            "\r\x1b[2Kwaiting {}m{:02}s for {} running: {names}",
+            secs / 60,
+            secs % 60,
+            pending.len()
+        );
+    }
+
+    fn clear(&self) {
+        if self.on {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+/// Exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
+fn verdict(waited: &BTreeMap<String, Waited>) -> ExitCode {
+    if waited.values().all(Waited::succeeded) {
+        super::error::Exit::Ok.into()
+    } else {
+        super::error::Exit::No.into()
+    }
 }
 
 /// Prints outcomes; exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
@@ -58,6 +151,14 @@ pub fn report(
     json: bool,
 ) -> Result<ExitCode, CliError> {
     for (id, w) in waited {
+        report_one(out, id, w, json)?;
+    }
+    Ok(verdict(waited))
+}
+
+/// Prints how one dispatch settled.
+fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), CliError> {
+    {
         match w {
             Waited::Completed(c) if json => {
                 out.bytes_line(&c.line)?;
@@ -116,11 +217,13 @@ pub fn report(
                     "{id}  unknown: never dispatched here (no dispatch_started on the ledger)"
                 ))?;
             }
+            Waited::StillRunning if json => {
+                out.json(&serde_json::json!({"dispatch_id": id, "status": "running"}))?;
+            }
+            Waited::StillRunning => {
+                out.line(&format!("{id}  still running at --timeout"))?;
+            }
         }
     }
-    Ok(if waited.values().all(Waited::succeeded) {
-        super::error::Exit::Ok.into()
-    } else {
-        super::error::Exit::No.into()
-    })
+    Ok(())
 }

@@ -25,6 +25,7 @@ use crate::worktree::{Repo, TeardownClass, Worktree};
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Launched {
     /// The dispatch id.
+    #[serde(rename = "dispatch_id")]
     pub id: String,
     /// The worktree the worker runs in.
     pub worktree: PathBuf,

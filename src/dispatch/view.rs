@@ -20,7 +20,17 @@ use super::liveness;
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DispatchState {
     /// The dispatch id.
+    #[serde(rename = "dispatch_id")]
     pub id: String,
+    /// Running (blocked, stalled), lost, or how it ended.
+    #[serde(skip)]
+    pub state: State,
+    /// The state as `status` shows it (see [`DispatchState::shown`]), set by [`list`].
+    pub status: &'static str,
+    /// How it ended, once it did (`done`, `failed`, …; a correction's status).
+    pub completion: Option<DispatchStatus>,
+    /// Whether its branch was merged (`merge_completed`) or released (`worktree_released`).
+    pub landed: Option<Landed>,
     /// Its role, from `dispatch_started`.
     pub role: Option<String>,
     /// Its provider.
@@ -29,19 +39,85 @@ pub struct DispatchState {
     pub model: Option<String>,
     /// When `dispatch_started` was written.
     pub started_at: Option<String>,
-    /// Running (blocked, stalled), lost, or how it ended.
-    pub state: State,
+    /// When it ended.
+    pub ended_at: Option<String>,
+    /// Why it is not done, in words (the completion's or correction's reason).
+    pub reason: Option<String>,
     /// What teardown found, once it completed.
     pub teardown_class: Option<TeardownClass>,
+    /// Its branch.
+    pub branch: Option<String>,
+    /// The worktree's head when the worker ended.
+    pub head_commit: Option<String>,
     /// Its worktree's path.
     pub worktree: Option<String>,
+    /// The worker's log.
+    pub worker_log: Option<String>,
+    /// Tokens the CLI reported (input plus output).
+    pub tokens: Option<u64>,
     /// Its tmux session.
     pub session: Option<String>,
     /// The tmux socket its session was started on, as `dispatch_started` records it.
     pub tmux_socket: Option<String>,
+    /// The dispatch it continues (a follow-up).
+    pub continues: Option<String>,
+    /// The follow-up that continued it.
+    pub continued_by: Option<String>,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<crate::receipts::DispatchBlocked>,
+}
+
+/// What became of an ended dispatch's branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Landed {
+    /// `vnx merge` merged it.
+    Merged,
+    /// `vnx worktree-release` released it.
+    Released,
+}
+
+impl DispatchState {
+    /// The state as `status` shows it: `merged` or `released` once that happened to its
+    /// branch, else [`State::name`].
+    pub fn shown(&self) -> &'static str {
+        match (self.state, self.landed) {
+            (State::Ended(_), Some(Landed::Merged)) => "merged",
+            (State::Ended(_), Some(Landed::Released)) => "released",
+            (state, _) => state.name(),
+        }
+    }
+
+    fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
+        DispatchState {
+            session: started.session().map(str::to_owned),
+            tmux_socket: started
+                .tmux
+                .split_once(':')
+                .map(|(socket, _)| socket.to_owned()),
+            blocked: None,
+            completion: None,
+            landed: None,
+            role: Some(started.role),
+            provider: Some(started.provider),
+            model: started.model,
+            started_at: at,
+            ended_at: None,
+            reason: None,
+            state: State::Running,
+            status: State::Running.name(),
+            teardown_class: None,
+            branch: Some(started.branch),
+            head_commit: None,
+            worktree: Some(started.worktree),
+            worker_log: None,
+            tokens: None,
+            continues: started.continues.map(|c| c.dispatch_id),
+            continued_by: None,
+            id,
+        }
+    }
 }
 
 /// Where a dispatch is.
@@ -252,49 +328,48 @@ pub fn list(ledger: &Path, tmux: &Tmux) -> Result<Vec<DispatchState>, LedgerErro
 /// Every dispatch on the ledger, in start order, given the tmux sessions that are alive.
 pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, LedgerError> {
     let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
-        memchr::memmem::find(l, b"dispatch_").is_some()
+        [&b"dispatch_"[..], b"merge_completed", b"worktree_released"]
+            .iter()
+            .any(|k| memchr::memmem::find(l, k).is_some())
     })?;
     let mut states: BTreeMap<String, (usize, DispatchState)> = BTreeMap::new();
     for o in lines.iter().filter_map(|l| parse(l)) {
         let Some(id) = text(&o, "dispatch_id") else {
             continue;
         };
+        let at = text(&o, "timestamp");
         match receipts::Typed::of(&o) {
             receipts::Typed::DispatchStarted(r) => {
                 let order = states.len();
-                let started = r.receipt;
+                if let Some(c) = &r.receipt.continues
+                    && let Some((_, before)) = states.get_mut(&c.dispatch_id)
+                {
+                    before.continued_by = Some(id.clone());
+                }
                 states.insert(
                     id.clone(),
-                    (
-                        order,
-                        DispatchState {
-                            session: started.session().map(str::to_owned),
-                            tmux_socket: started
-                                .tmux
-                                .split_once(':')
-                                .map(|(socket, _)| socket.to_owned()),
-                            blocked: None,
-                            role: Some(started.role),
-                            provider: Some(started.provider),
-                            model: started.model,
-                            started_at: r.timestamp,
-                            state: State::Running,
-                            teardown_class: None,
-                            worktree: Some(started.worktree),
-                            id,
-                        },
-                    ),
+                    (order, DispatchState::new(id, r.receipt, r.timestamp)),
                 );
             }
             receipts::Typed::DispatchCompleted(r) => {
                 if let Some((_, s)) = states.get_mut(&id) {
-                    s.state = State::Ended(r.receipt.status);
-                    s.teardown_class = r.receipt.teardown_class;
+                    let c = r.receipt;
+                    s.state = State::Ended(c.status);
+                    s.completion = Some(c.status);
+                    s.ended_at = at;
+                    s.reason = c.failure_reason;
+                    s.teardown_class = c.teardown_class;
+                    s.head_commit = c.head_commit;
+                    s.worker_log = c.worker_log;
+                    s.tokens = c.token_usage.map(|u| u.input_tokens + u.output_tokens);
+                    s.blocked = None;
                 }
             }
             receipts::Typed::DispatchCorrected(r) => {
                 if let Some((_, s)) = states.get_mut(&id) {
                     s.state = State::Ended(r.receipt.status);
+                    s.completion = Some(r.receipt.status);
+                    s.reason = Some(r.receipt.reason);
                 }
             }
             receipts::Typed::DispatchBlocked(r) => {
@@ -315,6 +390,19 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     s.blocked = None;
                 }
             }
+            receipts::Typed::MergeCompleted(_) => {
+                if let Some((_, s)) = states.get_mut(&id) {
+                    s.landed = Some(Landed::Merged);
+                }
+            }
+            receipts::Typed::WorktreeReleased(r) => {
+                let gone = r.receipt.action.branch_deleted || r.receipt.action.worktree_removed;
+                if let Some((_, s)) = states.get_mut(&id).filter(|_| gone)
+                    && s.landed.is_none()
+                {
+                    s.landed = Some(Landed::Released);
+                }
+            }
             _ => {}
         }
     }
@@ -333,6 +421,7 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                 s.state = State::Lost;
                 s.blocked = None;
             }
+            s.status = s.shown();
             s
         })
         .collect())
@@ -358,6 +447,17 @@ pub enum Waited {
     Blocked(Vec<u8>),
     /// The ledger has no `dispatch_started` for this id: it was never dispatched here.
     Unknown,
+    /// It was still running when the wait's deadline passed.
+    StillRunning,
+}
+
+/// What [`wait_with`] reports as it goes.
+#[derive(Debug)]
+pub enum WaitEvent<'a> {
+    /// A dispatch settled (in the order they settle).
+    Settled(&'a str, &'a Waited),
+    /// The ledger is quiet; these are still pending.
+    Quiet(&'a [String]),
 }
 
 impl Waited {
@@ -415,7 +515,24 @@ pub fn wait(
     tmux: &Tmux,
     until_blocked: bool,
 ) -> Result<BTreeMap<String, Waited>, LedgerError> {
-    let mut done: BTreeMap<String, Waited> = BTreeMap::new();
+    wait_with(ledger, ids, tmux, until_blocked, None, &mut |_| {})
+}
+
+/// [`wait`], reporting each dispatch the moment it settles and the pending ones whenever the
+/// ledger is quiet, and giving up at `deadline` (the pending ones are then
+/// [`Waited::StillRunning`]).
+pub fn wait_with(
+    ledger: &Path,
+    ids: &[String],
+    tmux: &Tmux,
+    until_blocked: bool,
+    deadline: Option<std::time::Instant>,
+    on: &mut dyn for<'e> FnMut(WaitEvent<'e>),
+) -> Result<BTreeMap<String, Waited>, LedgerError> {
+    let mut done = Settled {
+        map: BTreeMap::new(),
+        on,
+    };
     for id in ids {
         if let Some(line) = completion(ledger, id)? {
             done.insert(id.clone(), settled(ledger, id, line)?);
@@ -427,16 +544,27 @@ pub fn wait(
     }
     let sessions: BTreeMap<&String, (Tmux, String)> = ids
         .iter()
-        .filter(|id| !done.contains_key(*id))
+        .filter(|id| !done.map.contains_key(*id))
         .map(|id| (id, session_of(ledger, id, tmux)))
         .collect();
-    if done.len() == ids.len() {
-        return Ok(done);
+    if done.map.len() == ids.len() {
+        return Ok(done.map);
     }
     let (_, end) = tail::last_lines(ledger, 0, |_| true)?;
     let mut failed = None;
     tail::follow(ledger, end, |event| {
-        let pending: Vec<&String> = ids.iter().filter(|id| !done.contains_key(*id)).collect();
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            for id in ids {
+                if !done.map.contains_key(id) {
+                    done.insert(id.clone(), Waited::StillRunning);
+                }
+            }
+            return false;
+        }
+        let pending: Vec<&String> = ids
+            .iter()
+            .filter(|id| !done.map.contains_key(*id))
+            .collect();
         match event {
             Followed::Line(line) => {
                 for id in pending {
@@ -454,6 +582,8 @@ pub fn wait(
                 }
             }
             Followed::Idle => {
+                let quiet: Vec<String> = pending.iter().map(|id| (*id).clone()).collect();
+                (done.on)(WaitEvent::Quiet(&quiet));
                 for id in pending {
                     let worktree = worktree_of(ledger, id);
                     let alive_session = sessions
@@ -476,10 +606,23 @@ pub fn wait(
             }
             Followed::Restarted => {}
         }
-        done.len() < ids.len()
+        done.map.len() < ids.len()
     })?;
     match failed {
         Some(e) => Err(e),
-        None => Ok(done),
+        None => Ok(done.map),
+    }
+}
+
+/// The settled dispatches, each reported as it is added.
+struct Settled<'a> {
+    map: BTreeMap<String, Waited>,
+    on: &'a mut dyn for<'e> FnMut(WaitEvent<'e>),
+}
+
+impl Settled<'_> {
+    fn insert(&mut self, id: String, w: Waited) {
+        (self.on)(WaitEvent::Settled(&id, &w));
+        self.map.insert(id, w);
     }
 }

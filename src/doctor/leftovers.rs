@@ -39,6 +39,7 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
             s.state = State::Ended(done.status);
             s.teardown_class = done.teardown_class;
         }
+        s.status = s.shown();
     }
     let by_id: States<'_> = states.iter().map(|s| (s.id.as_str(), s)).collect();
     vec![

@@ -254,7 +254,7 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     assert!(
         states
             .iter()
-            .all(|s| s["state"] != "running" && s["state"] != "lost")
+            .all(|s| s["status"] != "running" && s["status"] != "lost")
     );
     assert!(repo.server.sessions_end());
     repo.verify_ok();
@@ -264,7 +264,7 @@ fn start_slow(repo: &Repo) -> String {
     let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    let id = launched["id"].as_str().unwrap().to_owned();
+    let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     let status = run(repo.vnx().args(["status", "--json"]));
     assert!(status.stdout.contains("\"running\""), "{}", status.stdout);
     let start = std::time::Instant::now();
@@ -474,7 +474,7 @@ fn a_main_checkout_that_changes_during_a_dispatch_is_recorded() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    let id = launched["id"].as_str().unwrap().to_owned();
+    let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     // Give the supervisor time to take its "before" picture, then change the main checkout.
     std::thread::sleep(std::time::Duration::from_millis(500));
     std::fs::write(

@@ -456,7 +456,7 @@ fn a_running_dispatch_passes_and_a_lost_one_fails() {
     let bin = bin_dir(&repo.env);
     let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = completion(&r)["id"].as_str().unwrap().to_owned();
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
     let session = format!("vnx-{id}");
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
     assert_eq!(code, 0, "{}", not_passing(&report));

@@ -240,7 +240,10 @@ fn a_follow_up_takes_over_a_dirty_worktree_and_released_unknown_or_running_ones_
         .args(["follow-up", "D-0000beef", "--instruction", "x"]));
     assert_eq!(unknown.code, 2, "{}", unknown.stderr);
     let slow = repo.dispatch("slow", &["--detach", "--instruction", "wait"]);
-    let slow_id = completion(&slow)["id"].as_str().unwrap().to_owned();
+    let slow_id = completion(&slow)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let busy = run(repo
         .vnx()
         .args(["follow-up", &slow_id, "--instruction", "x"]));

@@ -354,7 +354,7 @@ fn the_phantom_guard_corrects_a_writing_roles_empty_done() {
     assert!(w.stdout.contains("phantom done: no diff"), "{}", w.stdout);
     let s = run(repo.vnx().args(["status", "--json"]));
     let states: Vec<serde_json::Value> = serde_json::from_str(&s.stdout).unwrap();
-    assert_eq!(states[0]["state"], "failed", "{states:?}");
+    assert_eq!(states[0]["status"], "failed", "{states:?}");
     // gate-check holds it without running anything.
     let (r, report) = gate_check(&repo, &id);
     assert_eq!(r.code, 1);

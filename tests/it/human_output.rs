@@ -16,6 +16,8 @@ fn redacted(f: impl FnOnce()) {
         (r"\d{8}T\d{6}Z-[0-9a-f]{4}", "[RUN]"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
         (r"vnx-test-\d+-\d+", "[SOCKET]"),
+        // `status`'s AGE column.
+        (r"  \d+[smhd] *  ", "  [AGE]  "),
     ]}, { f() });
 }
 
@@ -42,9 +44,10 @@ fn status_and_wait() {
     redacted(|| {
         insta::assert_snapshot!(out(&status), @r#"
             exit 0
-            [ID]  done         committed   demo/commit  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
-            [ID]  failed       dirty       demo/fail  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
-            [ID]  needs_input  clean       demo/ask  implementer  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+            DISPATCH    STATE        TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
+            [ID]  done         committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
+            [ID]  failed       dirty      demo/fail       implementer  [AGE]  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+            [ID]  needs_input  clean      demo/ask        implementer  [AGE]  -
         "#);
         insta::assert_snapshot!(out(&wait), @r#"
             exit 1
@@ -123,4 +126,61 @@ fn errors_say_what_failed_and_what_to_do() {
             hint: use vnx gate-check; `vnx receipts append` takes your own kinds, e.g. "task_complete"
         "#);
     });
+}
+
+#[test]
+fn status_filters_and_wait_streams_in_the_order_dispatches_end() {
+    let repo = Repo::new();
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let slow = crate::common::completion(&repo.dispatch(
+        "slow",
+        &["--instruction", "x", "--detach", "--id", "D-00000005"],
+    ))["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = committed(&repo, "implementer");
+    let asked = repo.dispatch("ask", &["--instruction", "x", "--id", "D-00000007"]);
+    assert_eq!(asked.code, 1);
+    run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    let merged = run(repo.vnx().args(["merge", &done]));
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+
+    // The slow one is named first, the finished one is printed first; the slow one is
+    // still running at --timeout.
+    let wait = run(repo.vnx().args(["wait", "--timeout", "1", &slow, &done]));
+    let filtered = run(repo
+        .vnx()
+        .args(["status", "--state", "merged", "--state", "needs_input"]));
+    let running = run(repo.vnx().args(["status", "--running", "--json"]));
+    let one = run(repo.vnx().args(["status", &slow]));
+    let unknown = run(repo.vnx().args(["status", "D-0000beef"]));
+    redacted(|| {
+        insta::assert_snapshot!(out(&wait), @r#"
+            exit 1
+            [ID]  done (report)  teardown committed
+            [ID]  still running at --timeout
+        "#);
+        insta::assert_snapshot!(out(&filtered), @r#"
+            exit 0
+            DISPATCH    STATE        TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
+            [ID]  merged       committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
+            [ID]  needs_input  clean      demo/ask        implementer  [AGE]  -
+        "#);
+        insta::assert_snapshot!(out(&one), @r#"
+            exit 0
+            DISPATCH    STATE    TEARDOWN  PROVIDER/MODEL  ROLE         AGE  WHERE
+            [ID]  running  -         demo/slow       implementer  [AGE]  tmux vnx-[ID]
+        "#);
+        insta::assert_snapshot!(out(&unknown), @r#"
+            exit 2
+            error: unknown dispatch [ID]
+            hint: `vnx status` lists the dispatches on the ledger
+        "#);
+    });
+    let running: Vec<serde_json::Value> = serde_json::from_str(&running.stdout).unwrap();
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0]["dispatch_id"], slow.as_str());
+    assert_eq!(running[0]["status"], "running");
+    run(repo.vnx().args(["cancel", &slow]));
 }

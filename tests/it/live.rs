@@ -11,7 +11,9 @@ use crate::common::{Fakes, Repo, completion, run, wait_for};
 fn state_of(repo: &Repo, id: &str) -> serde_json::Value {
     let r = run(repo.vnx().args(["status", "--json"]));
     let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
-    all.into_iter().find(|s| s["id"] == id).unwrap_or_default()
+    all.into_iter()
+        .find(|s| s["dispatch_id"] == id)
+        .unwrap_or_default()
 }
 
 fn kinds(repo: &Repo, id: &str) -> Vec<String> {
@@ -71,7 +73,7 @@ fn a_permission_prompt_blocks_the_dispatch_until_it_is_answered_in_the_pane() {
     assert_eq!(blocked["command"], "git add -A && git commit -q -m 'add a'");
     assert_eq!(blocked["answer_with"], format!("vnx attach {id}"));
     let state = state_of(&repo, &id);
-    assert_eq!(state["state"], "blocked", "{state}");
+    assert_eq!(state["status"], "blocked", "{state}");
     assert_eq!(state["blocked"]["tool"], "Bash");
     let human = run(repo.vnx().arg("status"));
     assert!(
@@ -128,7 +130,7 @@ fn a_quiet_worker_is_reported_stalled_and_not_stopped() {
         &["--instruction", "x", "--detach", "--stall-after", "1"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()["id"]
+    let id = serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()["dispatch_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -138,7 +140,7 @@ fn a_quiet_worker_is_reported_stalled_and_not_stopped() {
         kinds(&repo, &id)
     );
     let state = state_of(&repo, &id);
-    assert_eq!(state["state"], "stalled", "{state}");
+    assert_eq!(state["status"], "stalled", "{state}");
     let stalled = repo
         .receipts(&id)
         .into_iter()
@@ -159,7 +161,7 @@ fn cancel_stops_running_dispatches_and_closes_lost_ones() {
     let start = |repo: &Repo| {
         let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()["id"]
+        serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()["dispatch_id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -196,7 +198,7 @@ fn cancel_stops_running_dispatches_and_closes_lost_ones() {
     let lost = start(&repo);
     let two = start(&repo);
     repo.server.kill_pane_process(&format!("vnx-{lost}"));
-    assert!(wait_for(|| state_of(&repo, &lost)["state"] == "lost"));
+    assert!(wait_for(|| state_of(&repo, &lost)["status"] == "lost"));
     let r = run(repo.vnx().args(["cancel", "--all"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -213,7 +215,7 @@ fn cancel_stops_running_dispatches_and_closes_lost_ones() {
     let closing = repo.receipts(&lost).pop().unwrap();
     assert_eq!(closing["event_type"], "dispatch_completed");
     assert_eq!(closing["completion_signal"], "closed_lost");
-    assert_eq!(state_of(&repo, &lost)["state"], "cancelled");
+    assert_eq!(state_of(&repo, &lost)["status"], "cancelled");
     let doctor = run(repo.vnx().args(["doctor", "--json"]));
     let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
     let dispatches = report["checks"]
@@ -247,7 +249,7 @@ fn status_wait_and_cancel_find_a_dispatch_on_the_socket_it_recorded() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let id = r.stdout.trim().to_owned();
     // Asked through the default socket (VNX_TMUX_SOCKET), it is running, not lost.
-    assert_eq!(state_of(&repo, &id)["state"], "running");
+    assert_eq!(state_of(&repo, &id)["status"], "running");
     let r = run(repo.vnx().args(["cancel", &id]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let r = run(repo.vnx().args(["wait", &id]));
@@ -269,7 +271,7 @@ fn ctrl_c_on_a_foreground_dispatch_without_a_terminal_cancels_it() {
     let running = || {
         let r = run(repo.vnx().args(["status", "--json"]));
         serde_json::from_str::<Vec<serde_json::Value>>(&r.stdout)
-            .is_ok_and(|all| all.iter().any(|s| s["state"] == "running"))
+            .is_ok_and(|all| all.iter().any(|s| s["status"] == "running"))
     };
     assert!(wait_for(running), "the dispatch starts");
     let killed = std::process::Command::new("kill")

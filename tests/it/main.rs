@@ -32,6 +32,7 @@ mod governed;
 mod hooks;
 mod human_output;
 mod init;
+mod json_schema;
 mod lanes;
 mod launch;
 mod live;

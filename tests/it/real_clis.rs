@@ -464,7 +464,7 @@ fn status_of(rig: &Rig, id: &str) -> serde_json::Value {
     let r = run(rig.repo.vnx().args(["status", "--json"]));
     let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap_or_default();
     all.into_iter()
-        .find(|s| s["dispatch_id"] == id || s["id"] == id)
+        .find(|s| s["dispatch_id"] == id)
         .unwrap_or_default()
 }
 
@@ -518,7 +518,7 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
             "{at} the receipt names the command: {blocked}"
         );
         let status = status_of(&rig, &id);
-        assert_eq!(status["state"], "blocked", "{at} {status}");
+        assert_eq!(status["status"], "blocked", "{at} {status}");
         // From the model's answer that asked for the commit to `status` saying blocked.
         let asked = rig
             .server

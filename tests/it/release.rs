@@ -291,7 +291,7 @@ fn a_running_dispatch_is_left_alone_and_a_lost_one_is_released_by_its_name() {
     let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let launched: Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    let id = launched["id"].as_str().unwrap().to_owned();
+    let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     wait_for(|| worker_alive(&id));
     let wt = worktree_path(&repo.env, &id);
 

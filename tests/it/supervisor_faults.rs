@@ -196,7 +196,7 @@ fn a_completion_the_ledger_could_not_take_is_appended_by_the_next_command() {
     let r = dispatch(&repo, "breaker", &["--detach", "--completion-retry", "1"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let id: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    let id = id["id"].as_str().unwrap().to_owned();
+    let id = id["dispatch_id"].as_str().unwrap().to_owned();
     // The supervisor retries, gives up, and leaves the completion pending.
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !repo.server.sessions_end() {
@@ -232,9 +232,9 @@ fn a_completion_the_ledger_could_not_take_is_appended_by_the_next_command() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == id.as_str())
+        .find(|s| s["dispatch_id"] == id.as_str())
         .unwrap();
-    assert_eq!(state["state"], "done", "{state}");
+    assert_eq!(state["status"], "done", "{state}");
     let completions = repo
         .receipts(&id)
         .iter()

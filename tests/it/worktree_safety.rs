@@ -298,7 +298,7 @@ fn a_living_dispatch_is_neither_released_nor_lost_after_its_tmux_server_dies() {
     let r = repo.dispatch("stubborn", &["--instruction", "x", "--detach"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    let id = launched["id"].as_str().unwrap().to_owned();
+    let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     let wt = worktree(&repo, &id);
     assert!(until(|| process_in(&wt)), "the worker runs");
 
