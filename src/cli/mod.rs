@@ -23,6 +23,7 @@ mod receipts_append;
 mod receipts_tail;
 mod report;
 mod settings;
+mod show;
 mod status;
 mod supervise;
 mod wait;
@@ -51,6 +52,7 @@ enum Command {
     FollowUp(follow_up::Args),
     Wait(wait::Args),
     Status(status::Args),
+    Show(show::Args),
     Attach(attach::Args),
     Cancel(cancel::Args),
     #[command(name = "gate-check")]
@@ -144,6 +146,7 @@ pub fn run() -> ExitCode {
         Command::FollowUp(a) => follow_up::run(a),
         Command::Wait(a) => wait::run(a),
         Command::Status(a) => status::run(a),
+        Command::Show(a) => show::run(a),
         Command::Attach(a) => attach::run(a),
         Command::Cancel(a) => cancel::run(a),
         Command::GateCheck(a) => gate_check::run(a),

@@ -189,6 +189,19 @@ pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>
     Ok(data)
 }
 
+/// [`escape`] line by line: newlines (and tabs) stay, other control characters are escaped.
+pub fn escape_keep_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| {
+            line.split('\t')
+                .map(|part| escape(part).into_owned())
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Whether stdout gets colour: a terminal, and the environment allows it (see
 /// [`super::settings::colour_allowed`]).
 pub fn colour() -> bool {

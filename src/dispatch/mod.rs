@@ -8,6 +8,7 @@
 
 pub mod cancel;
 pub mod compose;
+pub mod detail;
 pub mod follow_up;
 mod govern;
 pub mod include;

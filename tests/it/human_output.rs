@@ -184,3 +184,43 @@ fn status_filters_and_wait_streams_in_the_order_dispatches_end() {
     assert_eq!(running[0]["status"], "running");
     run(repo.vnx().args(["cancel", &slow]));
 }
+
+#[test]
+fn show_prints_one_dispatch_its_log_and_its_diff() {
+    let repo = Repo::new();
+    let failed = repo.dispatch("fail", &["--instruction", "x", "--id", "D-000000f1"]);
+    assert_eq!(failed.code, 1);
+    let whole = run(repo.vnx().args(["show", "D-000000f1"]));
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    for want in [
+        "D-000000f1  failed",
+        "reason     the worker reported failure: failing as asked",
+        "worker     demo fail (headless lane, edits posture)",
+        "branch     dispatch/D-000000f1 from refs/heads/main",
+        "teardown   dirty",
+        "merged     no",
+        "dispatch_started",
+        "dispatch_completed",
+    ] {
+        assert!(whole.stdout.contains(want), "{want}: {}", whole.stdout);
+    }
+    let log = run(repo.vnx().args(["show", "D-000000f1", "--log"]));
+    assert!(log.stdout.contains("demo worker: fail"), "{}", log.stdout);
+    // The failed worker's file is uncommitted (and untracked): the diff shows it.
+    let diff = run(repo.vnx().args(["show", "D-000000f1", "--diff"]));
+    assert!(
+        diff.stdout.contains("+++ b/demo-output.txt"),
+        "{}",
+        diff.stdout
+    );
+    let stat = run(repo.vnx().args(["show", "D-000000f1", "--diff", "--stat"]));
+    assert!(stat.stdout.contains("demo-output.txt |"), "{}", stat.stdout);
+    let json = run(repo.vnx().args(["show", "D-000000f1", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["dispatch_id"], "D-000000f1");
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["lane"], "headless");
+    let unknown = run(repo.vnx().args(["show", "D-0000beef"]));
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("unknown dispatch D-0000beef"));
+}

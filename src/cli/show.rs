@@ -1,0 +1,231 @@
+//! `vnx show`: one dispatch whole, its worker's log, or its diff.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use vnx::dispatch::detail::{self, Detail};
+use vnx::dispatch::view;
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::output::{Out, paint};
+use super::settings;
+
+/// Show one dispatch: its state and reason, provider, model, lane, role, branch, base, head,
+/// teardown, timings, tokens, log, gates, merge and receipts; or its log; or its diff
+///
+///   $ vnx show D-1a2b3c4d
+///   $ vnx show D-1a2b3c4d --log --follow
+///   $ vnx show D-1a2b3c4d --diff --stat
+#[derive(clap::Args)]
+pub struct Args {
+    /// The dispatch
+    #[arg(value_name = "ID")]
+    id: String,
+    /// Print the worker's log instead
+    #[arg(long, conflicts_with = "diff")]
+    log: bool,
+    /// With --log: keep printing what the worker writes until the dispatch ends
+    #[arg(long, short = 'f', requires = "log")]
+    follow: bool,
+    /// Print its changes against its base instead (committed and uncommitted)
+    #[arg(long)]
+    diff: bool,
+    /// With --diff: a summary of the changed files
+    #[arg(long, requires = "diff")]
+    stat: bool,
+    /// Print as JSON (see docs/json.md)
+    #[arg(long, conflicts_with_all = ["log", "diff"])]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    super::error::check_dispatch_id(&args.id)?;
+    let project = settings::project()?;
+    settings::finish_pending(&project);
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
+    let ledger = project.ledger();
+    let found = if ledger.exists() {
+        detail::detail(&ledger, &args.id, &tmux)?
+    } else {
+        None
+    };
+    let Some(d) = found else {
+        return Err(CliError::usage(format!("unknown dispatch {}", args.id))
+            .with_hint("`vnx status` lists the dispatches on the ledger"));
+    };
+    let mut out = Out::new();
+    if args.json {
+        out.json(&d)?;
+    } else if args.log {
+        log(&d, args.follow, &ledger, &tmux)?;
+    } else if args.diff {
+        let text = detail::diff(&project.root, &d, args.stat).map_err(|e| {
+            CliError::from_error(&e).with_hint("is git on PATH and the repository intact?")
+        })?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+    } else {
+        whole(&mut out, &d)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dispatch as `key: value` lines.
+fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
+    let s = &d.state;
+    let dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
+    out.styled(&format!(
+        "{}  {}",
+        super::output::escape(&s.id),
+        paint(s.status, s.status)
+    ))?;
+    let mut field = |key: &str, value: String| out.line(&format!("  {key:<10} {value}"));
+    if let Some(reason) = &s.reason {
+        field("reason", reason.clone())?;
+    }
+    if let Some(b) = &s.blocked {
+        field("waits for", b.describe())?;
+    }
+    field(
+        "worker",
+        format!(
+            "{} {} ({} lane, {} posture)",
+            dash(s.provider.as_deref()),
+            dash(s.model.as_deref()),
+            dash(d.lane.as_deref()),
+            dash(d.permission.as_deref())
+        ),
+    )?;
+    field("role", dash(s.role.as_deref()))?;
+    field(
+        "branch",
+        format!(
+            "{} from {} ({})",
+            dash(s.branch.as_deref()),
+            dash(d.base_ref.as_deref()),
+            short(d.base_commit.as_deref())
+        ),
+    )?;
+    field("head", short(s.head_commit.as_deref()))?;
+    field(
+        "teardown",
+        s.teardown_class.map_or("-", |t| t.name()).to_owned(),
+    )?;
+    field(
+        "started",
+        format!(
+            "{}{}",
+            dash(s.started_at.as_deref()),
+            d.duration_seconds
+                .map(|t| format!(", ran {t:.1} s"))
+                .unwrap_or_default()
+        ),
+    )?;
+    if let Some(u) = &d.token_usage {
+        field(
+            "tokens",
+            format!("{} in, {} out", u.input_tokens, u.output_tokens),
+        )?;
+    }
+    field("log", dash(s.worker_log.as_deref()))?;
+    if let Some(wt) = s
+        .worktree
+        .as_deref()
+        .filter(|w| std::path::Path::new(w).exists())
+    {
+        field("worktree", wt.to_owned())?;
+    }
+    if let Some(c) = &s.continues {
+        field("continues", c.clone())?;
+    }
+    if let Some(c) = &s.continued_by {
+        field("followed by", c.clone())?;
+    }
+    for g in &d.gates {
+        let why = g
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        field(
+            "gate",
+            format!(
+                "{} {} at {}{why}",
+                g.gate,
+                g.status,
+                short(Some(&g.head_commit))
+            ),
+        )?;
+    }
+    field(
+        "merged",
+        d.merge_commit
+            .as_deref()
+            .map_or_else(|| "no".to_owned(), |m| format!("yes, {}", short(Some(m)))),
+    )?;
+    out.line("  receipts:")?;
+    for r in &d.receipts {
+        out.line(&format!(
+            "    {:>6}  {:<20} {}",
+            r.seq.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+            r.event_type,
+            r.timestamp.as_deref().unwrap_or("")
+        ))?;
+    }
+    Ok(())
+}
+
+fn short(commit: Option<&str>) -> String {
+    commit.map_or_else(|| "-".to_owned(), |c| c.chars().take(12).collect())
+}
+
+/// Prints the worker's log (control characters escaped); with `follow`, goes on printing
+/// what is appended until the dispatch ends.
+fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Result<(), CliError> {
+    let path = d
+        .state
+        .worker_log
+        .clone()
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            // A running dispatch has no completion yet: its log is in its directory.
+            let wt = d.state.worktree.as_deref()?;
+            vnx::dispatch::liveness::dispatch_dir_of(std::path::Path::new(wt), &d.state.id)
+                .map(|dir| dir.join("worker.log"))
+        })
+        .ok_or_else(|| CliError::new(format!("dispatch {} records no log", d.state.id)))?;
+    let mut file = std::fs::File::open(&path).map_err(|e| {
+        CliError::new(format!("could not open {}", path.display()))
+            .with_cause(&e)
+            .with_hint("a released dispatch's directory may have been removed")
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    let mut buf = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        buf.clear();
+        let _ = file.seek(SeekFrom::Start(offset));
+        let n = file.read_to_end(&mut buf).unwrap_or(0);
+        offset += n as u64;
+        if n > 0 {
+            let text = String::from_utf8_lossy(&buf);
+            let _ = stdout.write_all(super::output::escape_keep_lines(&text).as_bytes());
+            let _ = stdout.flush();
+        }
+        if !follow {
+            return Ok(());
+        }
+        let live = view::list(ledger, tmux)?
+            .into_iter()
+            .any(|s| s.id == d.state.id && s.state.is_live());
+        if !live && n == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

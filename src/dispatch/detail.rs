@@ -1,0 +1,212 @@
+//! One dispatch whole, for `vnx show`: its state as [`super::view`] lists it, what its
+//! receipts add (lane, posture, base, timings, tokens, gate results, the merge), the
+//! receipts themselves, and its diff against its base.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::view::{self, DispatchState};
+use crate::ledger::LedgerError;
+use crate::ledger::tail;
+use crate::process::{self, Cmd};
+use crate::receipts::{self, Typed};
+use crate::tmux::Tmux;
+
+/// One dispatch whole.
+#[derive(Clone, Debug, Serialize)]
+pub struct Detail {
+    /// What `status` shows of it.
+    #[serde(flatten)]
+    pub state: DispatchState,
+    /// Headless or interactive.
+    pub lane: Option<String>,
+    /// The permission posture.
+    pub permission: Option<String>,
+    /// The commit its branch started from, and the branch that names it.
+    pub base_commit: Option<String>,
+    /// The base as recorded (`refs/heads/…`).
+    pub base_ref: Option<String>,
+    /// Seconds the worker ran.
+    pub duration_seconds: Option<f64>,
+    /// Tokens in and out, as the CLI reported them.
+    pub token_usage: Option<crate::provider::events::Usage>,
+    /// The latest result of each gate.
+    pub gates: Vec<GateLine>,
+    /// The merge commit, once merged.
+    pub merge_commit: Option<String>,
+    /// Its receipts: line, event, time.
+    pub receipts: Vec<ReceiptLine>,
+}
+
+/// A gate's latest result.
+#[derive(Clone, Debug, Serialize)]
+pub struct GateLine {
+    /// The gate's name.
+    pub gate: String,
+    /// pass, fail or error.
+    pub status: String,
+    /// The commit it checked.
+    pub head_commit: String,
+    /// Why, when it did not pass.
+    pub reason: Option<String>,
+}
+
+/// One of the dispatch's receipts.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReceiptLine {
+    /// Its line number on the ledger.
+    pub seq: Option<u64>,
+    /// Its kind.
+    pub event_type: String,
+    /// When it was written.
+    pub timestamp: Option<String>,
+}
+
+/// The dispatch `id` whole, or `None` when the ledger never started it.
+pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, LedgerError> {
+    let Some(state) = view::list(ledger, tmux)?.into_iter().find(|s| s.id == id) else {
+        return Ok(None);
+    };
+    let mut d = Detail {
+        state,
+        lane: None,
+        permission: None,
+        base_commit: None,
+        base_ref: None,
+        duration_seconds: None,
+        token_usage: None,
+        gates: Vec::new(),
+        merge_commit: None,
+        receipts: Vec::new(),
+    };
+    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+        memchr::memmem::find(l, id.as_bytes()).is_some()
+    })?;
+    for line in &lines {
+        let Some(typed) = Typed::of_line(line) else {
+            continue;
+        };
+        let (event, seq, at) = header(line);
+        match typed {
+            Typed::DispatchStarted(r) if r.receipt.dispatch_id == id => {
+                d.lane = Some(r.receipt.lane.name().to_owned());
+                d.permission = Some(r.receipt.permission.name().to_owned());
+                d.base_commit = Some(r.receipt.base_commit);
+                d.base_ref = Some(r.receipt.base_ref);
+            }
+            Typed::DispatchCompleted(r) if r.receipt.dispatch_id == id => {
+                d.duration_seconds = r.receipt.duration_seconds;
+                d.token_usage = r.receipt.token_usage;
+            }
+            Typed::GateResult(r) if r.receipt.dispatch_id == id => {
+                let g = r.receipt;
+                d.gates.retain(|x| x.gate != g.gate);
+                d.gates.push(GateLine {
+                    gate: g.gate,
+                    status: g.status.name().to_owned(),
+                    head_commit: g.head_commit,
+                    reason: g.failure_reason.or(g.reason),
+                });
+            }
+            Typed::MergeCompleted(r) if r.receipt.dispatch_id == id => {
+                d.merge_commit = Some(r.receipt.merge_commit);
+            }
+            Typed::Other(_) => continue,
+            _ => {}
+        }
+        if line_names(line, id) {
+            d.receipts.push(ReceiptLine {
+                seq,
+                event_type: event,
+                timestamp: at,
+            });
+        }
+    }
+    Ok(Some(d))
+}
+
+/// A receipt line's event type, seq and timestamp.
+fn header(line: &[u8]) -> (String, Option<u64>, Option<String>) {
+    let v: serde_json::Value = serde_json::from_slice(line).unwrap_or_default();
+    (
+        v["event_type"].as_str().unwrap_or_default().to_owned(),
+        v["seq"].as_u64(),
+        v["timestamp"].as_str().map(str::to_owned),
+    )
+}
+
+/// Whether a line is about the dispatch (its `dispatch_id`), not merely mentioning it.
+fn line_names(line: &[u8], id: &str) -> bool {
+    receipts::Typed::of_line(line).is_some()
+        && serde_json::from_slice::<serde_json::Value>(line)
+            .is_ok_and(|v| v["dispatch_id"].as_str() == Some(id))
+}
+
+/// Why a diff could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("could not diff dispatch {id}")]
+pub struct DiffError {
+    /// The dispatch.
+    pub id: String,
+    /// What git said.
+    #[source]
+    pub source: process::ProcessError,
+}
+
+/// The dispatch's changes against its base: committed and uncommitted (untracked files too)
+/// when its worktree is there, else its branch; `git diff --stat` with `stat`.
+pub fn diff(repo_root: &Path, d: &Detail, stat: bool) -> Result<String, DiffError> {
+    let err = |source| DiffError {
+        id: d.state.id.clone(),
+        source,
+    };
+    let Some(base) = &d.base_commit else {
+        return Ok(String::new());
+    };
+    let git = |dir: &Path| Cmd::new("git").arg("-C").arg(dir);
+    let mode = if stat { "--stat" } else { "--patch" };
+    let worktree = d
+        .state
+        .worktree
+        .as_deref()
+        .map(Path::new)
+        .filter(|p| p.exists());
+    match worktree {
+        Some(wt) => {
+            let mut text = process::run_ok(&git(wt).args(["diff", mode, base])).map_err(err)?;
+            // Untracked files, which `git diff` leaves out, as new files.
+            let untracked = process::run_ok(&git(wt).args([
+                "ls-files",
+                "--others",
+                "--exclude-standard",
+                "-z",
+            ]))
+            .map_err(err)?;
+            for file in untracked.split('\0').filter(|f| !f.is_empty()) {
+                // Exit 1 is "they differ", which they do.
+                let one = process::run(&git(wt).args([
+                    "diff",
+                    mode,
+                    "--no-index",
+                    "--",
+                    "/dev/null",
+                    file,
+                ]))
+                .map_err(err)?;
+                text.push_str(&String::from_utf8_lossy(&one.stdout));
+            }
+            Ok(text)
+        }
+        None => {
+            let head = d
+                .state
+                .head_commit
+                .clone()
+                .or_else(|| d.state.branch.clone())
+                .unwrap_or_default();
+            process::run_ok(&git(repo_root).args(["diff", mode, &format!("{base}..{head}")]))
+                .map_err(err)
+        }
+    }
+}
