@@ -36,6 +36,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .with_hint("`vnx status` lists dispatches; a finished one has no pane"),
         );
     }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(CliError::usage(format!(
+            "attaching to dispatch {} needs a terminal, and this is not one",
+            args.id
+        ))
+        .with_hint(format!(
+            "run it from a terminal; here, `vnx show {} --log --follow` follows its output",
+            args.id
+        )));
+    }
     let err = vnx::process::exec(&tmux.attach_cmd(&session));
     Err(CliError::from_error(&err).context("could not attach to tmux"))
 }

@@ -166,7 +166,9 @@ hinted!(
         _ => Exit::Failed,
     },
     vnx::merge::MergeError => |e| match e {
-        vnx::merge::MergeError::Refused { .. } => Exit::No,
+        vnx::merge::MergeError::Refused { .. } | vnx::merge::MergeError::AlreadyMerged { .. } => {
+            Exit::No
+        }
         vnx::merge::MergeError::BadId { .. } => Exit::Usage,
         _ => Exit::Failed,
     },
@@ -182,10 +184,12 @@ fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
     match e {
         E::Refused { .. } | E::PinnedModel { .. } => Exit::No,
         E::BadRole { .. }
+        | E::UnknownRole { .. }
         | E::EmptyInstruction
         | E::NulInInstruction
         | E::BadDeadline { .. }
-        | E::IdInUse { .. } => Exit::Usage,
+        | E::IdInUse { .. }
+        | E::IdOnLedger { .. } => Exit::Usage,
         E::Skill(S::BadName { .. } | S::Duplicate { .. }) => Exit::Usage,
         E::Worktree(W::BadBase { .. } | W::BadId { .. }) => Exit::Usage,
         E::Provider(

@@ -47,8 +47,29 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (lines, offset) = match tail::last_lines(&path, args.lines, filter) {
         // Following a ledger that does not exist yet waits for it.
         Err(LedgerError::NotFound { .. }) if args.follow => (Vec::new(), 0),
+        // A project whose ledger has no receipt yet (its directory is there).
+        Err(LedgerError::NotFound { .. }) if path.parent().is_some_and(|p| p.is_dir()) => {
+            say!("no receipts yet ({} does not exist)", path.display());
+            return Ok(ExitCode::SUCCESS);
+        }
         other => other?,
     };
+    if let Some(event) = args.event.as_deref()
+        && !args.follow
+        && lines.is_empty()
+        && !vnx::receipts::KINDS.contains(&event)
+        && tail::last_lines(&path, 1, |l| Summary::of(l).matches(None, Some(event)))?
+            .0
+            .is_empty()
+    {
+        return Err(
+            CliError::usage(format!("no receipt on the ledger has event type {event:?}"))
+                .with_hint(format!(
+                    "vnx writes these: {}; other tools may append their own",
+                    vnx::receipts::KINDS.join(", ")
+                )),
+        );
+    }
     for line in &lines {
         if let Wrote::Closed = show(&mut out, line, args.json)? {
             return Ok(ExitCode::SUCCESS);

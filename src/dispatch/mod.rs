@@ -62,6 +62,14 @@ pub enum DispatchError {
         /// The role given.
         role: String,
     },
+    /// A role neither the config declares nor a skill names.
+    #[error("unknown role {role:?}: known roles are {}", known.join(", "))]
+    UnknownRole {
+        /// The role given.
+        role: String,
+        /// The roles `.vnx/config.yaml` declares and the skills under `skills/`.
+        known: Vec<String>,
+    },
     /// A `.worktreeinclude` line that cannot be used.
     #[error(".worktreeinclude line {line}: {reason}")]
     BadInclude {
@@ -80,6 +88,12 @@ pub enum DispatchError {
         id: String,
         /// What already uses it: its directory, worktree or branch.
         what: PathBuf,
+    },
+    /// The ledger records a dispatch of that id (its files may be gone).
+    #[error("dispatch id {id} was used before: the ledger records its start")]
+    IdOnLedger {
+        /// The id asked for.
+        id: String,
     },
     /// A deadline outside 1 s..=30 days.
     #[error("a deadline of {secs} s is outside 1..={MAX_DEADLINE_SECS} s")]
@@ -176,6 +190,10 @@ impl DispatchError {
         match self {
             DispatchError::NotInitialised { .. } => Some("run `vnx init` first".into()),
             DispatchError::BadRole { .. } => Some("e.g. --agent implementer".into()),
+            DispatchError::UnknownRole { role, .. } => Some(format!(
+                "check the spelling, or declare it under `roles:` in .vnx/config.yaml (`{role}: \
+                 {{skills: [...], gates: [...]}}`) or add skills/{role}/SKILL.md"
+            )),
             DispatchError::DirtyBase { .. } => Some(
                 "commit or stash them first, or pass --base-ref REF to start from a commit \
                  on purpose"
@@ -189,7 +207,7 @@ impl DispatchError {
             DispatchError::DetachedBase => {
                 Some("check out a branch, or pass --base-ref REF explicitly".into())
             }
-            DispatchError::IdInUse { .. } => {
+            DispatchError::IdInUse { .. } | DispatchError::IdOnLedger { .. } => {
                 Some("leave out --id to get a fresh one; `vnx status` lists the ids in use".into())
             }
             DispatchError::EmptyInstruction => {

@@ -116,9 +116,28 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let config = load_config(ctx.project)?;
     let repo = Repo::for_project(ctx.project)?;
     let id = choose_id(req, root, &repo)?;
+    // An id the ledger has seen (its directory, worktree and branch may be gone) stays taken:
+    // receipts of two dispatches would share it.
+    if ctx.ledger.exists() && super::view::started(ctx.ledger, &id)? {
+        return Err(DispatchError::IdOnLedger { id });
+    }
     if !valid_role(&req.role) {
         return Err(DispatchError::BadRole {
             role: req.role.clone(),
+        });
+    }
+    // A role is one the config declares or a skill names: a typo is not a new role.
+    if req.continues.is_none()
+        && !config.roles.contains_key(&req.role)
+        && !skills::available(root).contains(&req.role)
+    {
+        let mut known: Vec<String> = config.roles.keys().cloned().collect();
+        known.extend(skills::available(root));
+        known.sort();
+        known.dedup();
+        return Err(DispatchError::UnknownRole {
+            role: req.role.clone(),
+            known,
         });
     }
     let resolved = resolve_provider(req, &config)?;
@@ -135,10 +154,13 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         }
         _ => None,
     };
-    // Skills: those named, else the role's defaults; a resumed session has them already.
+    // Skills: those named, else the role's from the config, else the shipped skill of the
+    // role's name; a resumed session has them already.
+    let shipped = skills::available(root);
     let skill_names = match (req.skills.is_empty(), config.roles.get(&req.role)) {
         _ if resume.is_some() => Vec::new(),
-        (true, Some(role)) => role.skills.clone(),
+        (true, Some(role)) if !role.skills.is_empty() => role.skills.clone(),
+        (true, _) if shipped.contains(&req.role) => vec![req.role.clone()],
         _ => req.skills.clone(),
     };
     let skills = skills::load_all(root, &skill_names)?;

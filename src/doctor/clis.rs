@@ -14,10 +14,25 @@ pub(super) const WORKER_CLIS: [Provider; 4] = [
     Provider::Ollama,
 ];
 
-/// Checks one CLI; `binary` is where PATH finds it.
-pub(super) fn check(provider: Provider, binary: Option<&Path>, cache_dir: Option<&Path>) -> Check {
+/// Checks one CLI; `binary` is where PATH finds it. A CLI that is not installed is only a
+/// warning when no worker CLI is (`alone`): a user of claude alone is not told to install
+/// codex (the project's config, checked elsewhere, warns about a CLI it names).
+pub(super) fn check(
+    provider: Provider,
+    binary: Option<&Path>,
+    cache_dir: Option<&Path>,
+    alone: bool,
+) -> Check {
     let name = provider.name();
     let Some(binary) = binary else {
+        if !alone {
+            return Check::pass(
+                name,
+                format!(
+                    "not installed (`{name}` is not on PATH): dispatches to {name} are refused"
+                ),
+            );
+        }
         return Check::warn(
             name,
             format!("not installed (`{name}` is not on PATH); only dispatches to {name} fail"),

@@ -175,10 +175,13 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         .collect();
     let root = inputs.project.map(|p| p.root.as_path());
     let cache_dir = inputs.cache_dir;
+    let none_installed = binaries.iter().all(|(_, bin)| bin.is_none());
     std::thread::scope(|s| {
         let probes: Vec<_> = binaries
             .iter()
-            .map(|(p, bin)| s.spawn(move || clis::check(*p, bin.as_deref(), cache_dir)))
+            .map(|(p, bin)| {
+                s.spawn(move || clis::check(*p, bin.as_deref(), cache_dir, none_installed))
+            })
             .collect();
         let git = s.spawn(tools::git);
         let tmux = s.spawn(tools::tmux);

@@ -95,6 +95,14 @@ pub enum MergeError {
         /// The ledger read.
         ledger: PathBuf,
     },
+    /// The dispatch was merged before.
+    #[error("dispatch {id} is already merged, as {commit}")]
+    AlreadyMerged {
+        /// The dispatch.
+        id: String,
+        /// Its merge commit.
+        commit: String,
+    },
     /// A condition does not hold; nothing was merged.
     #[error("refusing to merge {id}: {condition}: {detail}")]
     Refused {
@@ -174,6 +182,10 @@ impl MergeError {
             MergeError::UnknownDispatch { .. } => {
                 Some("`vnx status` lists the dispatches on the ledger".into())
             }
+            MergeError::AlreadyMerged { id, .. } => Some(format!(
+                "nothing to do; `vnx show {id}` shows the merge, `vnx follow-up` cannot \
+                 continue a merged branch: dispatch anew for more work"
+            )),
             MergeError::Refused { condition, id, .. } => Some(match *condition {
                 "ledger_verifies" => "run `vnx audit-chain verify` to see what changed".into(),
                 "checkpoint_extended" => "run `vnx audit-chain verify`; a ledger without any \
@@ -269,6 +281,12 @@ pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeE
             ledger: ctx.ledger.to_owned(),
         });
     }
+    if let Some(commit) = merged_as(ctx.ledger, id)? {
+        return Err(MergeError::AlreadyMerged {
+            id: id.to_owned(),
+            commit,
+        });
+    }
     let plan = conditions::check(ctx, &config, &repo, &ev, id)?;
     if !apply || plan.first_failed().is_some() {
         return Ok(Outcome { plan, merged: None });
@@ -281,6 +299,19 @@ pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeE
         plan,
         merged: Some(merged),
     })
+}
+
+/// The merge commit of dispatch `id`, when the ledger records its `merge_completed`.
+fn merged_as(ledger: &Path, id: &str) -> Result<Option<String>, MergeError> {
+    let (found, _) = crate::ledger::tail::last_lines(ledger, 1, |l| {
+        memchr::memmem::find(l, b"merge_completed").is_some()
+            && crate::receipts::read_line::<crate::receipts::MergeCompleted>(l)
+                .is_some_and(|r| r.receipt.dispatch_id == id)
+    })?;
+    Ok(found
+        .first()
+        .and_then(|l| crate::receipts::read_line::<crate::receipts::MergeCompleted>(l))
+        .map(|r| r.receipt.merge_commit))
 }
 
 /// Turns a refusing outcome into the error naming its first failed condition.

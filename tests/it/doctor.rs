@@ -634,3 +634,26 @@ fn doctor_and_the_stand_ins_work_where_the_session_is_outside_the_pid_namespace(
     }
     assert_eq!(r.code, 0, "{}", not_passing(&report));
 }
+
+#[test]
+fn a_user_of_one_cli_is_not_told_to_install_the_others() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    for cli in ["codex", "gemini", "ollama"] {
+        let _ = std::fs::remove_file(bin.join(cli));
+    }
+    let (_, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(check(&report, "claude")["status"], "pass", "{report:#}");
+    for cli in ["codex", "gemini", "ollama"] {
+        let c = check(&report, cli);
+        assert_eq!(c["status"], "pass", "{c}");
+        assert!(
+            c["detail"].as_str().unwrap().contains("not installed"),
+            "{c}"
+        );
+    }
+    // With no worker CLI at all, each missing one is worth a warning.
+    let _ = std::fs::remove_file(bin.join("claude"));
+    let (_, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(check(&report, "claude")["status"], "warn", "{report:#}");
+}

@@ -103,7 +103,10 @@ fn skip_permissions_is_refused_before_anything_exists_and_the_refusal_is_recorde
 fn implementers_do_not_write(repo: &Repo) {
     let config = repo.env.path().join(".vnx/config.yaml");
     let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("roles:\n  implementer: {writes: false}\n");
+    // (and the roles the constraints below name, declared so a dispatch may use them)
+    text.push_str(
+        "roles:\n  implementer: {writes: false}\n  pinned: {writes: false}\n  floored: {}\n",
+    );
     std::fs::write(&config, text).unwrap();
     repo.env
         .git(&["commit", "-q", "-am", "implementers do not write here"]);

@@ -41,6 +41,7 @@ mod real_clis;
 mod receipt_types;
 mod release;
 mod skills;
+mod small_errors;
 mod tamper;
 mod tmux;
 mod worktree;

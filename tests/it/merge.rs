@@ -137,10 +137,14 @@ fn a_gated_dispatch_merges_with_a_receipt_a_trailer_and_a_checkpoint() {
     assert_eq!(merged["checkpoint"]["checkpoint"]["lines"], lines as u64);
     let verify = run(repo.vnx().args(["audit-chain", "verify", "--strict"]));
     assert_eq!(verify.code, 0, "{}", verify.stdout);
-    // Merging again is refused: the base holds the head now.
-    let (code, failed, _) = failed_conditions(&repo, &id);
-    assert_eq!(code, 1);
-    assert!(failed.contains(&"base_compatible".to_owned()), "{failed:?}");
+    // Merging again is refused as what it is.
+    let again = merge(&repo, &id, &["--check", "--json"]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("is already merged"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]

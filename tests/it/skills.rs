@@ -125,11 +125,27 @@ fn a_role_brings_its_default_skills_unless_skills_are_named() {
     };
     assert_eq!(names(&[]), ["beta", "alpha"]);
     assert_eq!(names(&["--skill", "alpha"]), ["alpha"]);
-    // Another role has no defaults.
+    // A role the config gives no skills uses the shipped skill of its name.
     let r = run(repo.vnx().args([
         "dispatch-agent",
         "--agent",
         "reviewer",
+        "--provider",
+        "demo",
+        "--model",
+        "noop",
+        "--instruction",
+        "x",
+        "--json",
+    ]));
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(repo.receipts(&id)[0]["skills"][0]["name"], "reviewer");
+    // A declared role with neither has none.
+    crate::common::configure(&repo, "  bare: {gates: []}\n");
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "bare",
         "--provider",
         "demo",
         "--model",
@@ -150,6 +166,16 @@ fn a_role_brings_its_default_skills_unless_skills_are_named() {
         prompt.contains("## Resources\n\nNo skills were given for this dispatch"),
         "{prompt}"
     );
+    // A typo is not a new role.
+    let typo = repo.dispatch_as("implementor", "noop", &["--instruction", "x"]);
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert!(
+        typo.stderr
+            .contains("unknown role \"implementor\": known roles are"),
+        "{}",
+        typo.stderr
+    );
+    assert!(typo.stderr.contains("implementer"), "{}", typo.stderr);
 }
 
 #[test]
