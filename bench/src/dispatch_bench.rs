@@ -40,6 +40,12 @@ impl BenchRepo {
         repo.run("git", &["init", "-q", "-b", "main"])?;
         repo.run("git", &["commit", "-q", "--allow-empty", "-m", "init"])?;
         repo.run(vnx, &["init"])?;
+        // The no-op dispatches' role: declared (an unknown role is refused), and not a
+        // writing one (the phantom guard would correct their done).
+        let config = repo.root.join(".vnx/config.yaml");
+        let mut text = std::fs::read_to_string(&config)?;
+        text.push_str("roles:\n  bench: {writes: false}\n");
+        std::fs::write(&config, text)?;
         repo.run("git", &["add", "-A"])?;
         repo.run("git", &["commit", "-q", "-m", "vnx init"])?;
         Ok(repo)
