@@ -18,9 +18,8 @@ use super::settings::{self, LedgerArg};
 /// violation by line and kind). With --strict an unchained ledger, a torn tail or a ledger
 /// without any checkpoint also exits 1. With --allow-missing a ledger not written yet passes
 /// (the git hooks `vnx init` installs use it), unless the repository holds checkpoints.
-///
-///   $ vnx audit-chain verify --json
 #[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx audit-chain verify --json")]
 pub struct Args {
     #[command(flatten)]
     ledger: LedgerArg,

@@ -14,10 +14,10 @@ use super::settings;
 /// Scan the project's files for the vendor SDK imports that `forbid_import` rules forbid
 ///
 /// Prints each hit as `path:line: pattern (constraint)`; exit 1 when there is one.
-///
-///   $ vnx constraints check-imports            # every file git tracks
-///   $ vnx constraints check-imports src Cargo.toml
 #[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx constraints check-imports            # every file git tracks\n  $ vnx constraints check-imports src Cargo.toml"
+)]
 pub struct Args {
     /// Files or directories to scan, relative to the repository root [default: every file git
     /// tracks]

@@ -41,10 +41,10 @@ pub(super) enum PermissionArg {
 /// Every dispatch is first checked against provider_constraints.yaml: a blocking violation
 /// refuses it (exit 1) unless VNX_OVERRIDE_<ID>=1 is set and the constraint allows an
 /// override. Each decision is recorded as a `constraint_decision` receipt.
-///
-///   $ vnx dispatch-agent --agent implementer --provider demo --model commit \
-///         --skill implementer --instruction "add a greeting"
 #[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx dispatch-agent --agent implementer --provider demo --model commit \\\n        --skill implementer --instruction \"add a greeting\""
+)]
 pub struct Args {
     /// The worker's role (e.g. implementer, reviewer)
     #[arg(long, value_name = "ROLE")]

@@ -17,9 +17,8 @@ use super::settings::{self, LedgerArg};
 /// listed in its --help), the project's files, the ledger and its checkpoint, the signing key,
 /// git hooks, and what dispatches left behind. Each check is PASS, WARN or FAIL with a hint.
 /// Exit 1 on any FAIL, or on a WARN with --strict.
-///
-///   $ vnx doctor --json
 #[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx doctor --json")]
 pub struct Args {
     #[command(flatten)]
     ledger: LedgerArg,

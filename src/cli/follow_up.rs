@@ -28,9 +28,10 @@ use super::settings;
 /// Provider, role and skills are the continued dispatch's; model, lane, posture and deadline
 /// are too unless given. Without a recorded session (or for a CLI that cannot resume), the
 /// worker starts a new session and is told the earlier instruction.
-///
-///   $ vnx follow-up D-1a2b3c4d --instruction "yes, update the documentation too"
 #[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx follow-up D-1a2b3c4d --instruction \"yes, update the documentation too\""
+)]
 pub struct Args {
     /// The dispatch to continue
     #[arg(value_name = "ID")]

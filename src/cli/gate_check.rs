@@ -20,9 +20,8 @@ use super::settings;
 /// role that names no gates is HOLD unless it says `gates: []`.
 ///
 /// Exits 0 for GO, 1 for HOLD.
-///
-///   $ vnx gate-check D-1a2b3c4d --json
 #[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx gate-check D-1a2b3c4d --json")]
 pub struct Args {
     /// The dispatch id
     #[arg(value_name = "ID")]

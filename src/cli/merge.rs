@@ -18,9 +18,8 @@ use super::settings;
 /// has not moved, or moved without conflicts), main_checkout_ready (on the base branch,
 /// clean). Then: a `merge` receipt, `git merge --no-ff` with a `VNX-Receipt:` trailer naming
 /// that receipt's entry hash, a `merge_completed` receipt and a new checkpoint.
-///
-///   $ vnx merge D-1a2b3c4d
 #[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx merge D-1a2b3c4d")]
 pub struct Args {
     /// The dispatch id
     #[arg(value_name = "ID")]

@@ -106,7 +106,13 @@ enum AuditCommand {
 /// The command line, with the exit codes under every command's `--help`.
 fn command() -> clap::Command {
     fn with_exit_codes(cmd: clap::Command) -> clap::Command {
+        // A command's examples (its `after_long_help`) come first in `--help`.
+        let long = match cmd.get_after_long_help() {
+            Some(examples) => format!("{examples}\n\n{}", error::EXIT_CODES),
+            None => error::EXIT_CODES.to_owned(),
+        };
         cmd.after_help(error::EXIT_CODES)
+            .after_long_help(long)
             .mut_subcommands(with_exit_codes)
     }
     with_exit_codes(<Cli as clap::CommandFactory>::command())

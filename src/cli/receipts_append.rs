@@ -24,10 +24,10 @@ const BATCH: usize = 4096;
 /// `timestamp` (if absent) and both hash links. Invalid input writes nothing. The kinds vnx
 /// writes itself (`dispatch_*`, `constraint_*`, `gate_*`, `merge*`, `worktree_*`,
 /// `checkpoint*`, `ledger_*`, `chain_*`) are refused: their commands write them, signed.
-///
-///   $ vnx receipts append --receipt '{"event_type":"note","status":"done"}'
-///   $ producer | vnx receipts append -
 #[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx receipts append --receipt '{\"event_type\":\"note\",\"status\":\"done\"}'\n  $ producer | vnx receipts append -"
+)]
 pub struct Args {
     #[command(flatten)]
     ledger: LedgerArg,

@@ -15,10 +15,10 @@ use super::settings::LedgerArg;
 ///
 /// One line per receipt: time, seq, event, dispatch, status and the first 12 hex digits of
 /// the line's SHA-256. --json prints the raw ledger lines.
-///
-///   $ vnx receipts tail -n 20 --dispatch D-1a2b3c4d
-///   $ vnx receipts tail -f --event dispatch_completed
 #[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx receipts tail -n 20 --dispatch D-1a2b3c4d\n  $ vnx receipts tail -f --event dispatch_completed"
+)]
 pub struct Args {
     #[command(flatten)]
     ledger: LedgerArg,

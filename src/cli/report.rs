@@ -21,9 +21,10 @@ enum StatusArg {
 /// Run by the worker as its last action. The dispatch is found from `VNX_DISPATCH_ID` and
 /// `VNX_DISPATCH_DIR`, which vnx sets for every worker; a later report replaces an earlier
 /// one. The supervisor records it in the completion receipt.
-///
-///   $ vnx report --status done --summary "added the greeting and its test"
 #[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx report --status done --summary \"added the greeting and its test\""
+)]
 pub struct Args {
     /// done or failed
     #[arg(long, value_enum)]

@@ -14,11 +14,10 @@ use super::settings;
 
 /// Show one dispatch: its state and reason, provider, model, lane, role, branch, base, head,
 /// teardown, timings, tokens, log, gates, merge and receipts; or its log; or its diff
-///
-///   $ vnx show D-1a2b3c4d
-///   $ vnx show D-1a2b3c4d --log --follow
-///   $ vnx show D-1a2b3c4d --diff --stat
 #[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx show D-1a2b3c4d\n  $ vnx show D-1a2b3c4d --log --follow\n  $ vnx show D-1a2b3c4d --diff --stat"
+)]
 pub struct Args {
     /// The dispatch
     #[arg(value_name = "ID")]

@@ -16,9 +16,8 @@ use super::settings;
 /// needs_input, timeout, cancelled, merged or released), teardown, provider and model, role,
 /// age, and where to look next (the tmux session of a live one, the worktree or branch of an
 /// ended one). A blocked one also says what it waits for.
-///
-///   $ vnx status --state blocked --state needs_input
 #[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx status --state blocked --state needs_input")]
 pub struct Args {
     /// Only these dispatches
     #[arg(value_name = "ID")]

@@ -22,10 +22,10 @@ use super::settings::{self, LedgerArg};
 /// With --apply only landed and pushed ones are released — the worktree removed with git's
 /// own checks, the branch deleted — each under the worktree lock and recorded as a
 /// `worktree_released` receipt. Exit 1 if git refused a release.
-///
-///   $ vnx worktree-release
-///   $ git fetch && vnx worktree-release --base origin/main --apply
 #[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx worktree-release\n  $ git fetch && vnx worktree-release --base origin/main --apply"
+)]
 pub struct Args {
     /// Release what is landed or pushed (without it: print the plan, change nothing)
     #[arg(long)]

@@ -609,3 +609,42 @@ fn tail_follow_waits_for_a_missing_ledger_and_restarts_on_replacement() {
     );
     assert!(stderr.contains("replaced or cut"), "{stderr}");
 }
+
+#[test]
+fn help_examples_keep_their_lines() {
+    let env = crate::common::TestEnv::new();
+    for sub in [
+        "dispatch-agent",
+        "gate-check",
+        "status",
+        "show",
+        "follow-up",
+    ] {
+        let r = run(env.vnx().args([sub, "--help"]).env("COLUMNS", "80"));
+        assert_eq!(r.code, 0, "{sub}");
+        let examples = r
+            .stdout
+            .split("Examples:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{sub} --help has no examples: {}", r.stdout));
+        let first = examples.lines().next().unwrap();
+        assert!(first.starts_with("  $ vnx "), "{sub}: {first:?}");
+        for line in examples.lines().take_while(|l| !l.is_empty()) {
+            assert!(
+                line.starts_with("  "),
+                "{sub}: an example line lost its indent: {line:?}"
+            );
+        }
+        assert!(r.stdout.contains("Exit status: 0 ok"), "{sub}");
+    }
+    let r = run(env
+        .vnx()
+        .args(["dispatch-agent", "--help"])
+        .env("COLUMNS", "80"));
+    assert!(
+        r.stdout
+            .contains("--model commit \\\n        --skill implementer"),
+        "{}",
+        r.stdout
+    );
+}
