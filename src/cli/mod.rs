@@ -7,6 +7,7 @@ mod audit_seal;
 mod audit_verify;
 mod audit_walk;
 mod cancel;
+mod completions;
 mod constraints_check_imports;
 mod constraints_list;
 mod demo_worker;
@@ -62,6 +63,8 @@ enum Command {
     Report(report::Args),
     #[command(name = "worktree-release")]
     WorktreeRelease(worktree_release::Args),
+    Completions(completions::Args),
+    Man(completions::ManArgs),
     #[command(name = "__supervise", hide = true)]
     Supervise(supervise::Args),
     #[command(name = "__demo-worker", hide = true)]
@@ -159,6 +162,8 @@ pub fn run() -> ExitCode {
         Command::Merge(a) => merge::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Supervise(a) => supervise::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => completions::man(a),
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),

@@ -648,3 +648,55 @@ fn help_examples_keep_their_lines() {
         r.stdout
     );
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line() {
+    let env = crate::common::TestEnv::new();
+    for (shell, marker) in [
+        ("bash", "_vnx()"),
+        ("zsh", "#compdef vnx"),
+        ("fish", "complete -c vnx"),
+    ] {
+        let r = run(env.vnx().args(["completions", shell]));
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(r.stdout.contains(marker), "{shell}");
+        // Every visible subcommand can be completed.
+        for sub in [
+            "dispatch-agent",
+            "follow-up",
+            "show",
+            "cancel",
+            "gate-check",
+        ] {
+            assert!(r.stdout.contains(sub), "{shell} lacks {sub}");
+        }
+        let offered = r
+            .stdout
+            .lines()
+            .filter(|l| {
+                l.contains("opts=\"") || l.contains("complete -c vnx -n \"__fish_use_subcommand\"")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            !offered.contains("__supervise"),
+            "{shell}: hidden commands stay hidden"
+        );
+    }
+    let bash = run(env.vnx().args(["completions", "bash"]));
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg("-c")
+        .arg(&bash.stdout)
+        .status()
+        .unwrap();
+    assert!(checked.success(), "the bash completion parses");
+    let man = run(env.vnx().arg("man"));
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.starts_with(".ie") || man.stdout.contains(".TH vnx 1"));
+    assert!(
+        man.stdout.contains("follow\\-up"),
+        "the subcommands are listed"
+    );
+    assert_eq!(run(env.vnx().args(["completions", "tcsh"])).code, 2);
+}
