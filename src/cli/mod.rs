@@ -7,6 +7,7 @@ mod audit_seal;
 mod audit_verify;
 mod audit_walk;
 mod cancel;
+mod clean;
 mod completions;
 mod constraints_check_imports;
 mod constraints_list;
@@ -61,6 +62,7 @@ enum Command {
     Merge(merge::Args),
     Doctor(doctor::Args),
     Report(report::Args),
+    Clean(clean::Args),
     #[command(name = "worktree-release")]
     WorktreeRelease(worktree_release::Args),
     Completions(completions::Args),
@@ -169,6 +171,7 @@ pub fn run() -> ExitCode {
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::WorktreeRelease(a) => worktree_release::run(a),
+        Command::Clean(a) => clean::run(a),
         Command::Receipts(ReceiptsCommand::Append(a)) => receipts_append::run(a),
         Command::Receipts(ReceiptsCommand::Tail(a)) => receipts_tail::run(a),
         Command::AuditChain(AuditCommand::Verify(a)) => audit_verify::run(a),

@@ -48,6 +48,9 @@ pub struct WorktreeReleased {
     /// What went wrong while releasing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Whether the work was discarded on request (`vnx clean`), not released as safe.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discarded: bool,
     /// The class teardown recorded, when the ledger has the completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown_class: Option<crate::worktree::TeardownClass>,

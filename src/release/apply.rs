@@ -198,6 +198,7 @@ fn receipt(item: &Item, done: &Done) -> Receipt {
         },
         error: done.error.clone(),
         teardown_class: item.recorded.as_ref().and_then(|r| r.teardown_class),
+        discarded: false,
         extra: Default::default(),
     })
 }

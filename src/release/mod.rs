@@ -5,10 +5,12 @@
 //! `worktree_released` receipt for every action. Nothing unlanded and unpushed is deleted.
 
 mod apply;
+mod discard;
 mod inventory;
 pub mod proof;
 
 pub use apply::apply;
+pub use discard::discard;
 
 use std::path::PathBuf;
 

@@ -426,6 +426,7 @@ fn released() -> WorktreeReleased {
         },
         error: Some(s("could not delete the branch")),
         teardown_class: Some(TeardownClass::Committed),
+        discarded: false,
         extra: Default::default(),
     }
 }

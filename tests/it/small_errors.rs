@@ -89,3 +89,61 @@ fn attach_without_a_terminal_says_so() {
     assert!(r.stderr.contains(&format!("vnx show {id} --log --follow")));
     run(repo.vnx().args(["cancel", &id]));
 }
+
+#[test]
+fn clean_discards_named_or_matching_work_with_a_receipt_each() {
+    let repo = Repo::new();
+    let failed = completion(&repo.dispatch("fail", &["--instruction", "x"]))["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = completion(&repo.dispatch("commit", &["--instruction", "x"]))["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let slow =
+        completion(&repo.dispatch("slow", &["--instruction", "x", "--detach"]))["dispatch_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    // Without a terminal to ask on, --yes is required; nothing goes.
+    let asked = run(repo.vnx().args(["clean", &failed]));
+    assert_eq!(asked.code, 2, "{}", asked.stderr);
+    assert!(
+        asked.stdout.contains(&failed),
+        "it shows what it would delete"
+    );
+    assert!(asked.stderr.contains("--yes"), "{}", asked.stderr);
+    let wt = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{failed}"));
+    assert!(wt.exists());
+
+    let r = run(repo.vnx().args(["clean", &failed, "--yes"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        !wt.exists(),
+        "the dirty worktree went, uncommitted files and all"
+    );
+    assert!(!repo.branches().contains(&failed));
+    let receipt = repo
+        .receipts(&failed)
+        .into_iter()
+        .find(|r| r["event_type"] == "worktree_released")
+        .unwrap();
+    assert_eq!(receipt["discarded"], true);
+    assert_eq!(receipt["class"], "dirty");
+
+    // By class: the unlanded branch goes; the running dispatch is never touched.
+    let r = run(repo.vnx().args(["clean", "--class", "unlanded", "--yes"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!repo.branches().contains(&done), "{}", repo.branches());
+    let busy = run(repo.vnx().args(["clean", &slow, "--yes"]));
+    assert!(busy.stdout.contains("kept"), "{}", busy.stdout);
+    let st = run(repo.vnx().args(["status", "--json", &failed]));
+    let st: Vec<serde_json::Value> = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st[0]["status"], "released");
+    repo.verify_ok();
+    run(repo.vnx().args(["cancel", &slow]));
+}

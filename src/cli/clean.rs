@@ -1,0 +1,153 @@
+//! `vnx clean`: discards unwanted work on purpose, with a receipt per removal.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use vnx::release::{self, Class, Item, Options, ReleaseError};
+use vnx::tmux::Tmux;
+use vnx::worktree::Repo;
+
+use super::CliError;
+use super::output::{Out, say};
+use super::settings;
+
+/// Discard dispatches' work on purpose: worktree (uncommitted files included) and branch
+///
+/// Unlike `worktree-release`, which only releases work that landed or was pushed, this
+/// throws work away: the dispatches named, or every preserved one of the classes given. It
+/// shows what it will delete and asks (or takes --yes), never touches a running dispatch,
+/// and records each removal as a `worktree_released` receipt marked `discarded`.
+#[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx clean D-1a2b3c4d\n  $ vnx clean --class unlanded --class dirty --yes"
+)]
+pub struct Args {
+    /// The dispatches to discard
+    #[arg(value_name = "ID")]
+    ids: Vec<String>,
+    /// Every preserved dispatch of this class (repeatable): dirty, unlanded, landed, pushed,
+    /// blocked
+    #[arg(long = "class", value_name = "CLASS",
+          value_parser = ["dirty", "unlanded", "landed", "pushed", "blocked"])]
+    classes: Vec<String>,
+    /// Do not ask
+    #[arg(long)]
+    yes: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+fn class_name(c: Class) -> &'static str {
+    match c {
+        Class::Running => "running",
+        Class::Dirty => "dirty",
+        Class::Blocked => "blocked",
+        Class::Landed => "landed",
+        Class::Pushed => "pushed",
+        Class::Unlanded => "unlanded",
+        Class::Unstarted => "unstarted",
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    for id in &args.ids {
+        super::error::check_dispatch_id(id)?;
+    }
+    if args.ids.is_empty() && args.classes.is_empty() {
+        return Err(CliError::usage("nothing named to discard")
+            .with_hint("name dispatches (`vnx clean ID…`) or classes (`--class unlanded`)"));
+    }
+    let project = settings::project()?;
+    settings::finish_pending(&project);
+    let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
+    let options = Options {
+        base: "HEAD".into(),
+        remote: "origin".into(),
+        ledger: project.ledger(),
+    };
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let plan = release::plan(&repo, &options, &tmux)?;
+    if let Some(id) = args
+        .ids
+        .iter()
+        .find(|id| !plan.items.iter().any(|i| &i.dispatch_id == *id))
+    {
+        return Err(CliError::usage(format!(
+            "dispatch {id} has no worktree or branch to discard"
+        ))
+        .with_hint("`vnx worktree-release` lists the preserved dispatches"));
+    }
+    let mut chosen: Vec<Item> = plan
+        .items
+        .into_iter()
+        .filter(|i| i.class != Class::Unstarted)
+        .filter(|i| {
+            args.ids.contains(&i.dispatch_id)
+                || args.classes.iter().any(|c| c == class_name(i.class))
+        })
+        .collect();
+    let mut out = Out::new();
+    if chosen.is_empty() {
+        say!("nothing to discard");
+        return Ok(ExitCode::SUCCESS);
+    }
+    out.line("to discard (worktree with any uncommitted files, and branch):")?;
+    for i in &chosen {
+        let what: Vec<String> = [
+            i.worktree
+                .as_ref()
+                .map(|p| format!("worktree {}", p.display())),
+            i.branch.as_ref().map(|b| format!("branch {b}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        out.line(&format!(
+            "  {}  {:<9} {}  ({})",
+            i.dispatch_id,
+            class_name(i.class),
+            what.join(", "),
+            i.reason
+        ))?;
+    }
+    out.flush()?;
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::usage("not discarding without confirmation")
+                .with_hint("pass --yes to discard without being asked"));
+        }
+        eprint!("discard {} dispatch(es)? [y/N] ", chosen.len());
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            say!("nothing discarded");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let attestor = settings::attestor(None)?;
+    release::discard(&repo, &mut chosen, &options, &attestor)?;
+    let mut failed = false;
+    for i in &chosen {
+        let done = i.done.clone().unwrap_or_default();
+        let line = match (&done.skipped, &done.error) {
+            (Some(why), _) => format!("  {}  kept: {why}", i.dispatch_id),
+            (None, Some(e)) => {
+                failed = true;
+                format!("  {}  failed: {e}", i.dispatch_id)
+            }
+            (None, None) => format!(
+                "  {}  discarded (receipt line {})",
+                i.dispatch_id,
+                done.receipt_seq
+                    .map_or_else(|| "-".into(), |n| n.to_string())
+            ),
+        };
+        out.line(&line)?;
+    }
+    Ok(if failed {
+        super::error::Exit::Failed.into()
+    } else {
+        ExitCode::SUCCESS
+    })
+}
