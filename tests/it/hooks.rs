@@ -218,10 +218,23 @@ fn without_a_vnx_to_run_the_hooks_fail_closed() {
     // Install from a copy of vnx, then take the copy away; PATH has no vnx either.
     let copy = env.dir.path().join("vnx-copy");
     std::fs::copy(env!("CARGO_BIN_EXE_vnx"), &copy).unwrap();
-    let mut cmd = Command::new(&copy);
-    hermetic(&mut cmd, &env.home());
-    let r = run(cmd.current_dir(env.path()).arg("init"));
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Another test thread's fork may hold the new file open for writing until it execs
+    // (ETXTBSY): retry the start a few times.
+    let r = (0..50)
+        .find_map(|_| {
+            let mut cmd = Command::new(&copy);
+            hermetic(&mut cmd, &env.home());
+            match cmd.current_dir(env.path()).arg("init").output() {
+                Ok(out) => Some(out),
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    None
+                }
+                Err(e) => panic!("{e}"),
+            }
+        })
+        .expect("the copy of vnx starts");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let text = std::fs::read_to_string(env.path().join(".git/hooks/pre-push")).unwrap();
     assert!(text.contains(&copy.display().to_string()), "{text}");
     std::fs::remove_file(&copy).unwrap();
