@@ -38,18 +38,6 @@ pub struct Args {
     tmux_socket: Option<String>,
 }
 
-fn class_name(c: Class) -> &'static str {
-    match c {
-        Class::Running => "running",
-        Class::Dirty => "dirty",
-        Class::Blocked => "blocked",
-        Class::Landed => "landed",
-        Class::Pushed => "pushed",
-        Class::Unlanded => "unlanded",
-        Class::Unstarted => "unstarted",
-    }
-}
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {
         super::error::check_dispatch_id(id)?;
@@ -83,8 +71,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .into_iter()
         .filter(|i| i.class != Class::Unstarted)
         .filter(|i| {
-            args.ids.contains(&i.dispatch_id)
-                || args.classes.iter().any(|c| c == class_name(i.class))
+            args.ids.contains(&i.dispatch_id) || args.classes.iter().any(|c| c == i.class.name())
         })
         .collect();
     let mut out = Out::new();
@@ -106,7 +93,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         out.line(&format!(
             "  {}  {:<9} {}  ({})",
             i.dispatch_id,
-            class_name(i.class),
+            i.class.name(),
             what.join(", "),
             i.reason
         ))?;

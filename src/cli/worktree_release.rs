@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use vnx::release::{self, Class, Item, Options, Plan, ReleaseError};
+use vnx::release::{self, Item, Options, Plan, ReleaseError};
 use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
@@ -82,18 +82,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     })
 }
 
-fn class_name(c: Class) -> &'static str {
-    match c {
-        Class::Running => "running",
-        Class::Dirty => "dirty",
-        Class::Blocked => "blocked",
-        Class::Landed => "landed",
-        Class::Pushed => "pushed",
-        Class::Unlanded => "unlanded",
-        Class::Unstarted => "unstarted",
-    }
-}
-
 fn render(out: &mut Out, plan: &Plan, root: &Path) -> Result<(), CliError> {
     let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
     let base = match &plan.base.branch {
@@ -163,7 +151,7 @@ fn render_item(out: &mut Out, item: &Item, applied: bool, root: &Path) -> Result
     out.line(&format!(
         "{}  {:<8}  {:<8}  {}",
         item.dispatch_id,
-        class_name(item.class),
+        item.class.name(),
         verdict,
         what.join(", ")
     ))?;

@@ -119,6 +119,21 @@ pub enum Class {
     Unstarted,
 }
 
+impl Class {
+    /// The class as `worktree-release` and `clean` print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Running => "running",
+            Class::Dirty => "dirty",
+            Class::Blocked => "blocked",
+            Class::Landed => "landed",
+            Class::Pushed => "pushed",
+            Class::Unlanded => "unlanded",
+            Class::Unstarted => "unstarted",
+        }
+    }
+}
+
 /// Which proof made a branch safe to release.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
