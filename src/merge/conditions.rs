@@ -78,10 +78,10 @@ pub struct Plan {
     pub merge_tree: Option<String>,
     /// The required gates' evidence.
     pub gates: Vec<GateEvidence>,
-    /// The checkpoint the ledger extends: (commit, lines).
-    pub checkpoint: Option<(String, u64)>,
-    /// The completion receipt the head comes from: (seq, line SHA-256).
-    pub completion: Option<(Option<u64>, String)>,
+    /// The checkpoint the ledger extends.
+    pub checkpoint: Option<crate::receipts::merge::CheckpointRef>,
+    /// The completion receipt the head comes from.
+    pub completion: Option<crate::receipts::merge::CompletionRef>,
 }
 
 impl Plan {
@@ -146,7 +146,10 @@ pub(super) fn check(
         completion: ev
             .completed
             .as_ref()
-            .map(|c| (c.seq(), c.line.line_sha256.clone())),
+            .map(|c| crate::receipts::merge::CompletionRef {
+                seq: c.seq(),
+                line_sha256: c.line.line_sha256.clone(),
+            }),
     };
     let (verifies, extends) = ledger(ctx, &mut plan)?;
     plan.conditions.push(cond(ORDER[0], verifies));
@@ -238,7 +241,10 @@ fn ledger(ctx: &Context<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), Merg
                 last.id, last.lines
             )),
             None => {
-                plan.checkpoint = Some((last.id.clone(), last.lines));
+                plan.checkpoint = Some(crate::receipts::merge::CheckpointRef {
+                    id: last.id.clone(),
+                    lines: last.lines,
+                });
                 Ok(format!(
                     "extends checkpoint {} at line {} ({} line(s) now)",
                     last.id, last.lines, report.lines

@@ -22,7 +22,6 @@ use crate::ledger::checkpoint::{self, Anchor, CheckpointError, CheckpointOutcome
 use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Appended, Ledger, LedgerError, now_utc};
 use crate::process::{self, Cmd, ProcessError};
-use crate::receipts::merge::{CheckpointRef, CompletionRef};
 use crate::receipts::{self, MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
 use crate::worktree::{Repo, WorktreeError};
 
@@ -345,14 +344,8 @@ fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeE
             strategy: "git merge --no-ff".to_owned(),
             gates: plan.gates.clone(),
             conditions,
-            checkpoint: plan.checkpoint.as_ref().map(|(c, lines)| CheckpointRef {
-                id: c.clone(),
-                lines: *lines,
-            }),
-            completion: plan.completion.as_ref().map(|(seq, sha)| CompletionRef {
-                seq: *seq,
-                line_sha256: sha.clone(),
-            }),
+            checkpoint: plan.checkpoint.clone(),
+            completion: plan.completion.clone(),
             extra: Default::default(),
         }),
         &now_utc,
