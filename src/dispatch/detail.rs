@@ -10,7 +10,7 @@ use super::view::{self, DispatchState};
 use crate::ledger::LedgerError;
 use crate::ledger::tail;
 use crate::process::{self, Cmd};
-use crate::receipts::{self, Typed};
+use crate::receipts::Typed;
 use crate::tmux::Tmux;
 
 /// One dispatch whole.
@@ -87,7 +87,7 @@ pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, Le
         let Some(typed) = Typed::of_line(line) else {
             continue;
         };
-        let (event, seq, at) = header(line);
+        let (event, seq, at, about) = header(line);
         match typed {
             Typed::DispatchStarted(r) if r.receipt.dispatch_id == id => {
                 d.lane = Some(r.receipt.lane.name().to_owned());
@@ -115,7 +115,7 @@ pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, Le
             Typed::Other(_) => continue,
             _ => {}
         }
-        if line_names(line, id) {
+        if about.as_deref() == Some(id) {
             d.receipts.push(ReceiptLine {
                 seq,
                 event_type: event,
@@ -126,21 +126,17 @@ pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, Le
     Ok(Some(d))
 }
 
-/// A receipt line's event type, seq and timestamp.
-fn header(line: &[u8]) -> (String, Option<u64>, Option<String>) {
+/// A receipt line's event type, seq, timestamp and the dispatch it is about (a line that
+/// merely mentions the id is not).
+fn header(line: &[u8]) -> (String, Option<u64>, Option<String>, Option<String>) {
     let v: serde_json::Value = serde_json::from_slice(line).unwrap_or_default();
+    let text = |k: &str| v[k].as_str().map(str::to_owned);
     (
-        v["event_type"].as_str().unwrap_or_default().to_owned(),
+        text("event_type").unwrap_or_default(),
         v["seq"].as_u64(),
-        v["timestamp"].as_str().map(str::to_owned),
+        text("timestamp"),
+        text("dispatch_id"),
     )
-}
-
-/// Whether a line is about the dispatch (its `dispatch_id`), not merely mentioning it.
-fn line_names(line: &[u8], id: &str) -> bool {
-    receipts::Typed::of_line(line).is_some()
-        && serde_json::from_slice::<serde_json::Value>(line)
-            .is_ok_and(|v| v["dispatch_id"].as_str() == Some(id))
 }
 
 /// Why a diff could not be made.

@@ -25,25 +25,39 @@ pub fn apply(
     plan.applied = true;
     let ledger = Ledger::new(&options.ledger);
     for item in plan.items.iter_mut().filter(|i| i.actions.any()) {
-        let mut done = release_one(repo, item, options)?;
-        if done.worktree_unlocked
-            || done.worktree_removed
-            || done.branch_deleted
-            || done.dispatch_dir_removed
-        {
-            match ledger.append(&attestor.attest(&receipt(item, &done), &now_utc)) {
-                Ok(appended) => done.receipt_seq = appended.lines.last().map(|l| l.seq),
-                Err(source) => {
-                    item.done = Some(done);
-                    return Err(ReleaseError::Unrecorded {
-                        id: item.dispatch_id.clone(),
-                        source,
-                    });
-                }
+        let done = release_one(repo, item, options)?;
+        record(&ledger, attestor, item, done, false)?;
+    }
+    Ok(())
+}
+
+/// Keeps what was done on the item and, when anything was, appends its `worktree_released`
+/// receipt (`discarded` when thrown away on request).
+pub(super) fn record(
+    ledger: &Ledger,
+    attestor: &Attestor,
+    item: &mut Item,
+    mut done: Done,
+    discarded: bool,
+) -> Result<(), ReleaseError> {
+    if done.worktree_unlocked
+        || done.worktree_removed
+        || done.branch_deleted
+        || done.dispatch_dir_removed
+    {
+        let receipt = receipt(item, &done, discarded);
+        match ledger.append(&attestor.attest(&receipt, &now_utc)) {
+            Ok(appended) => done.receipt_seq = appended.lines.last().map(|l| l.seq),
+            Err(source) => {
+                item.done = Some(done);
+                return Err(ReleaseError::Unrecorded {
+                    id: item.dispatch_id.clone(),
+                    source,
+                });
             }
         }
-        item.done = Some(done);
     }
+    item.done = Some(done);
     Ok(())
 }
 
@@ -173,7 +187,7 @@ fn recheck(repo: &Repo, item: &Item, options: &Options) -> Option<String> {
     None
 }
 
-fn receipt(item: &Item, done: &Done) -> Receipt {
+fn receipt(item: &Item, done: &Done, discarded: bool) -> Receipt {
     receipts::write(&WorktreeReleased {
         dispatch_id: item.dispatch_id.clone(),
         branch: item.branch.clone(),
@@ -187,8 +201,12 @@ fn receipt(item: &Item, done: &Done) -> Receipt {
             .filter(|_| done.dispatch_dir_removed)
             .map(|p| p.to_string_lossy().into_owned()),
         class: item.class,
-        reason: item.reason.clone(),
-        evidence: item.evidence.clone(),
+        reason: if discarded {
+            format!("discarded on request; it was: {}", item.reason)
+        } else {
+            item.reason.clone()
+        },
+        evidence: item.evidence.clone().filter(|_| !discarded),
         action: ReleaseAction {
             worktree_unlocked: done.worktree_unlocked,
             worktree_removed: done.worktree_removed,
@@ -198,7 +216,7 @@ fn receipt(item: &Item, done: &Done) -> Receipt {
         },
         error: done.error.clone(),
         teardown_class: item.recorded.as_ref().and_then(|r| r.teardown_class),
-        discarded: false,
+        discarded,
         extra: Default::default(),
     })
 }

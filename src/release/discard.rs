@@ -3,10 +3,9 @@
 //! never while it runs. Each removal is a `worktree_released` receipt marked `discarded`, so
 //! the ledger says the work was thrown away, by whom's request, and what it was.
 
+use crate::ledger::Ledger;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, now_utc};
 use crate::process::{self, Cmd};
-use crate::receipts::{self, ReleaseAction, WorktreeReleased};
 use crate::worktree::Repo;
 
 use super::{Class, Done, Item, Options, ReleaseError};
@@ -21,43 +20,8 @@ pub fn discard(
 ) -> Result<(), ReleaseError> {
     let ledger = Ledger::new(&options.ledger);
     for item in items.iter_mut() {
-        let mut done = discard_one(repo, item);
-        if done.worktree_removed || done.branch_deleted || done.worktree_unlocked {
-            let receipt = receipts::write(&WorktreeReleased {
-                dispatch_id: item.dispatch_id.clone(),
-                branch: item.branch.clone(),
-                worktree: item
-                    .worktree
-                    .as_ref()
-                    .map(|p| p.to_string_lossy().into_owned()),
-                dispatch_dir: None,
-                class: item.class,
-                reason: format!("discarded on request; it was: {}", item.reason),
-                evidence: None,
-                action: ReleaseAction {
-                    worktree_unlocked: done.worktree_unlocked,
-                    worktree_removed: done.worktree_removed,
-                    branch_deleted: done.branch_deleted,
-                    dispatch_dir_removed: false,
-                    branch_delete: done.branch_delete.map(str::to_owned),
-                },
-                error: done.error.clone(),
-                teardown_class: item.recorded.as_ref().and_then(|r| r.teardown_class),
-                discarded: true,
-                extra: Default::default(),
-            });
-            match ledger.append(&attestor.attest(&receipt, &now_utc)) {
-                Ok(appended) => done.receipt_seq = appended.lines.last().map(|l| l.seq),
-                Err(source) => {
-                    item.done = Some(done);
-                    return Err(ReleaseError::Unrecorded {
-                        id: item.dispatch_id.clone(),
-                        source,
-                    });
-                }
-            }
-        }
-        item.done = Some(done);
+        let done = discard_one(repo, item);
+        super::apply::record(&ledger, attestor, item, done, true)?;
     }
     Ok(())
 }
