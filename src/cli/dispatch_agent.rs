@@ -89,12 +89,8 @@ pub struct Args {
     #[arg(long, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
     stall_after: Option<u64>,
-    /// Return once the worker has started
-    #[arg(long)]
-    detach: bool,
-    /// Print the completion receipt (or, with --detach, the launch) as JSON
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    started: Started,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
@@ -130,11 +126,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         override_reasons,
         continues: None,
     };
-    let started = Started {
-        detach: args.detach,
-        json: args.json,
-    };
-    with_context(args.tmux_socket, |ctx| started.start(ctx, &request))
+    with_context(args.tmux_socket, |ctx| args.started.start(ctx, &request))
 }
 
 impl From<PermissionArg> for Permission {
@@ -212,8 +204,13 @@ pub(super) fn with_context<T>(
 
 /// How a dispatch is started from the command line: in the background (`--detach`), or
 /// waited for; its launch or completion as JSON or text.
+#[derive(clap::Args)]
 pub(super) struct Started {
+    /// Return once the worker has started
+    #[arg(long)]
     pub detach: bool,
+    /// Print the completion receipt (or, with --detach, the launch) as JSON
+    #[arg(long)]
     pub json: bool,
 }
 

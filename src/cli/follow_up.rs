@@ -62,12 +62,8 @@ pub struct Args {
     /// Use this id for the follow-up instead of a fresh one
     #[arg(long = "new-id", value_name = "ID")]
     new_id: Option<String>,
-    /// Return once the worker has started
-    #[arg(long)]
-    detach: bool,
-    /// Print the completion receipt (or, with --detach, the launch) as JSON
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    started: Started,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
@@ -104,11 +100,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             override_reasons,
             continues: Some(continued.clone()),
         };
-        Started {
-            detach: args.detach,
-            json: args.json,
-        }
-        .start(ctx, &request)
+        args.started.start(ctx, &request)
     })
 }
 
