@@ -61,7 +61,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 "line_sha256": hex::encode(line_hash),
                 "entry_hash": entry_hash,
                 "seq": summary.seq,
-                "event": summary.event,
+                "event_type": summary.event,
                 "error": entry.as_ref().err().map(ToString::to_string),
             }))
         } else {

@@ -15,14 +15,15 @@ use super::settings;
 /// Exits 0 when every dispatch completed with status done, 1 otherwise (failed, needs input,
 /// timed out, cancelled, its supervisor was lost, the phantom guard corrected a `done` of a
 /// writing role that changed nothing, the id was never dispatched, or, with
-/// --until-blocked, it is blocked). With --json a corrected dispatch prints the correction
-/// receipt, a blocked one its `dispatch_blocked` receipt.
+/// --until-blocked, it is blocked). With --json each dispatch prints one object: its
+/// `dispatch_id`, its `status`, and the receipts that settled it as the ledger holds them
+/// (`completion`, the phantom guard's `correction`, or `blocked`).
 #[derive(clap::Args)]
 pub struct Args {
     /// Dispatch ids
     #[arg(required = true, value_name = "ID")]
     ids: Vec<String>,
-    /// Print the completion receipts as NDJSON
+    /// One JSON object per dispatch as it settles (NDJSON)
     #[arg(long)]
     json: bool,
     /// Also return when a dispatch is blocked: its worker waits for a permission answer
@@ -160,8 +161,8 @@ pub fn report(
 fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), CliError> {
     {
         match w {
-            Waited::Completed(c) if json => {
-                out.bytes_line(&c.line)?;
+            w if json => {
+                out.json(&settled(id, w))?;
             }
             Waited::Completed(c) => {
                 let r = &c.receipt;
@@ -173,9 +174,6 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                     r.failure_reason.as_deref().unwrap_or("")
                 );
                 out.line(line.trim_end())?;
-            }
-            Waited::Corrected { correction, .. } if json => {
-                out.bytes_line(&correction.line)?;
             }
             Waited::Corrected {
                 completion,
@@ -192,16 +190,10 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                     c.map_or("", |c| c.reason.as_str())
                 ))?;
             }
-            Waited::Lost if json => {
-                out.json(&serde_json::json!({"dispatch_id": id, "status": "lost"}))?;
-            }
             Waited::Lost => {
                 out.line(&format!(
                     "{id}  lost: the supervisor ended without a completion receipt"
                 ))?;
-            }
-            Waited::Blocked(line) if json => {
-                out.bytes_line(line)?;
             }
             Waited::Blocked(line) => {
                 let what = vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(line)
@@ -209,16 +201,10 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                     .unwrap_or_default();
                 out.line(format!("{id}  blocked  {what}").trim_end())?;
             }
-            Waited::Unknown if json => {
-                out.json(&serde_json::json!({"dispatch_id": id, "status": "unknown"}))?;
-            }
             Waited::Unknown => {
                 out.line(&format!(
                     "{id}  unknown: never dispatched here (no dispatch_started on the ledger)"
                 ))?;
-            }
-            Waited::StillRunning if json => {
-                out.json(&serde_json::json!({"dispatch_id": id, "status": "running"}))?;
             }
             Waited::StillRunning => {
                 out.line(&format!("{id}  still running at --timeout"))?;
@@ -226,4 +212,76 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
         }
     }
     Ok(())
+}
+
+/// How one dispatch settled, for `--json`: its id, its status, and the receipts that settled
+/// it, each embedded byte for byte as the ledger holds it.
+#[derive(serde::Serialize)]
+struct Settled<'a> {
+    dispatch_id: &'a str,
+    status: &'a str,
+    completion: Option<Embedded>,
+    correction: Option<Embedded>,
+    blocked: Option<Embedded>,
+}
+
+fn settled<'a>(id: &'a str, w: &'a Waited) -> Settled<'a> {
+    let mut s = Settled {
+        dispatch_id: id,
+        status: "",
+        completion: None,
+        correction: None,
+        blocked: None,
+    };
+    match w {
+        Waited::Completed(c) => {
+            s.status = c.receipt.status.name();
+            s.completion = Some(Embedded::of(&c.line));
+        }
+        Waited::Corrected {
+            completion,
+            correction,
+        } => {
+            s.status = correction
+                .receipt
+                .as_ref()
+                .map_or("failed", |c| c.status.name());
+            s.completion = Some(Embedded::of(&completion.line));
+            s.correction = Some(Embedded::of(&correction.line));
+        }
+        Waited::Blocked(line) => {
+            s.status = "blocked";
+            s.blocked = Some(Embedded::of(line));
+        }
+        Waited::Lost => s.status = "lost",
+        Waited::Unknown => s.status = "unknown",
+        Waited::StillRunning => s.status = "running",
+    }
+    s
+}
+
+/// A ledger line inside a JSON document: verbatim when it is JSON serde reads (every line vnx
+/// writes), else as a string, so nothing is ever re-encoded silently.
+enum Embedded {
+    Raw(Box<serde_json::value::RawValue>),
+    Text(String),
+}
+
+impl Embedded {
+    fn of(line: &[u8]) -> Embedded {
+        let text = String::from_utf8_lossy(line).trim_end().to_owned();
+        match serde_json::value::RawValue::from_string(text.clone()) {
+            Ok(raw) => Embedded::Raw(raw),
+            Err(_) => Embedded::Text(text),
+        }
+    }
+}
+
+impl serde::Serialize for Embedded {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Embedded::Raw(raw) => raw.serialize(s),
+            Embedded::Text(text) => text.serialize(s),
+        }
+    }
 }

@@ -229,7 +229,7 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
     let completions: Vec<serde_json::Value> = r
         .stdout
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| crate::common::settled_receipt(serde_json::from_str(l).unwrap()))
         .collect();
     assert_eq!(completions.len(), 16);
     for (i, id) in ids.iter().enumerate() {
@@ -263,7 +263,7 @@ fn parallel_dispatches_from_separate_processes_stay_apart() {
 fn start_slow(repo: &Repo) -> String {
     let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let launched = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     let status = run(repo.vnx().args(["status", "--json"]));
     assert!(status.stdout.contains("\"running\""), "{}", status.stdout);
@@ -282,7 +282,7 @@ fn closing_the_pane_cancels_the_dispatch_and_stops_its_worker() {
     repo.server.0.kill_session(&format!("vnx-{id}")).unwrap();
     let r = run(repo.vnx().args(["wait", &id, "--json"]));
     assert_eq!(r.code, 1, "{}", r.stdout);
-    let c: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     assert_eq!(c["status"], "cancelled", "{c}");
     assert_eq!(c["completion_signal"], "supervisor_signal");
     assert_eq!(c["teardown_class"], "clean");
@@ -473,7 +473,7 @@ fn a_main_checkout_that_changes_during_a_dispatch_is_recorded() {
         &["--instruction", "x", "--deadline", "2", "--detach"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let launched = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     // Give the supervisor time to take its "before" picture, then change the main checkout.
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -483,7 +483,7 @@ fn a_main_checkout_that_changes_during_a_dispatch_is_recorded() {
     )
     .unwrap();
     let r = run(repo.vnx().args(["wait", &id, "--json"]));
-    let c: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     assert_eq!(c["status"], "timeout", "{c}");
     assert_eq!(c["main_checkout_changed"], true, "{c}");
     assert_eq!(

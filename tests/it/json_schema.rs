@@ -11,7 +11,11 @@ fn documented(name: &str) -> BTreeSet<String> {
     let end = doc.find(&format!("<!-- /{name} -->")).unwrap();
     let mut names = BTreeSet::new();
     for chunk in doc[start..end].split('`').skip(1).step_by(2) {
-        if chunk.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !chunk.is_empty() {
+        if chunk
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !chunk.is_empty()
+        {
             names.insert(chunk.to_owned());
         }
     }
@@ -59,4 +63,66 @@ fn status_and_launch_print_the_documented_members() {
         doc.remove(value);
     }
     assert_eq!(shown, doc);
+}
+
+#[test]
+fn wait_prints_the_completion_beside_its_correction() {
+    let repo = Repo::new();
+    // An implementer that changes nothing reports done; the phantom guard corrects that.
+    let r = repo.dispatch("noop", &["--instruction", "do nothing"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let settled: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let mut doc = documented("wait-members");
+    // Words in the prose that are values, not members.
+    for value in [
+        "done",
+        "failed",
+        "lost",
+        "unknown",
+        "running",
+        "dispatch_completed",
+        "dispatch_corrected",
+        "dispatch_blocked",
+    ] {
+        doc.remove(value);
+    }
+    assert_eq!(keys(&settled), doc);
+    assert_eq!(settled["status"], "failed", "the correction decides");
+    assert_eq!(settled["completion"]["event_type"], "dispatch_completed");
+    assert_eq!(
+        settled["completion"]["status"], "done",
+        "what the worker said"
+    );
+    assert_eq!(settled["correction"]["event_type"], "dispatch_corrected");
+    assert!(settled["blocked"].is_null());
+    // Both receipts are embedded byte for byte as the ledger holds them.
+    let id = settled["dispatch_id"].as_str().unwrap();
+    let ledger = std::fs::read_to_string(crate::common::ledger_path(&repo)).unwrap();
+    for event in ["dispatch_completed", "dispatch_corrected"] {
+        let line = ledger
+            .lines()
+            .find(|l| l.contains(event) && l.contains(id))
+            .unwrap();
+        assert!(r.stdout.contains(line), "{event} verbatim: {}", r.stdout);
+    }
+    let again = run(repo.vnx().args(["wait", id, "--json"]));
+    assert_eq!(
+        again.stdout, r.stdout,
+        "wait prints what the dispatch printed"
+    );
+}
+
+#[test]
+fn walk_names_the_event_as_every_receipt_does() {
+    let repo = Repo::new();
+    run(repo.dispatch_cmd("ask").args(["--instruction", "x"]));
+    let r = run(repo.vnx().args(["audit-chain", "walk", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(keys(&first), documented("walk-members"));
+    assert!(
+        r.stdout.contains(r#""event_type":"dispatch_started""#),
+        "{}",
+        r.stdout
+    );
 }

@@ -66,7 +66,7 @@ fn a_permission_prompt_blocks_the_dispatch_until_it_is_answered_in_the_pane() {
     // claude asks before `git commit`: its PermissionRequest hook makes the dispatch blocked.
     let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
     assert_eq!(r.code, 1, "blocked is not success: {}", r.stdout);
-    let blocked: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let blocked = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     assert_eq!(blocked["event_type"], "dispatch_blocked");
     assert_eq!(blocked["waiting_for"], "permission");
     assert_eq!(blocked["tool"], "Bash");
@@ -323,7 +323,7 @@ fn a_gemini_tui_blocks_on_its_confirmation_and_leaves_no_vnx_file_on_the_branch(
     // (an `--allowed-tools` rule would refuse it without asking), and its Notification hook
     // says so.
     let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
-    let blocked: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let blocked = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     assert_eq!(blocked["event_type"], "dispatch_blocked", "{blocked}");
     assert_eq!(blocked["waiting_for"], "permission");
     assert_eq!(blocked["source"], "gemini-notification");
@@ -375,7 +375,7 @@ fn a_codex_tui_blocks_when_the_model_asks_to_leave_the_sandbox() {
     // Codex's hooks engine runs vnx's PermissionRequest hook, trusted by vnx's own
     // `hooks.state` (an untrusted hook would stop the TUI at its review dialog).
     let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
-    let blocked: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let blocked = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     assert_eq!(blocked["event_type"], "dispatch_blocked", "{blocked}");
     assert_eq!(blocked["source"], "codex-permission-request");
     assert_eq!(blocked["tool"], "Bash");

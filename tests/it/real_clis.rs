@@ -361,7 +361,7 @@ fn real_clis_get_their_posture_and_die_at_the_deadline() {
             "{at} no process in the worktree received {flags:?}: {seen:?}"
         );
         let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
-        let c: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
         assert_eq!(c["status"], "timeout", "{at} {}", explain(&c));
         std::thread::sleep(std::time::Duration::from_millis(300));
         let left = processes_in(&wt);
@@ -548,7 +548,7 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
             rig.repo.server.send_keys(&session, &["Enter"]);
         }
         let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
-        let c: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
         assert_eq!(c["status"], "done", "{at} {}", explain(&c));
         assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
         assert_eq!(

@@ -85,7 +85,7 @@ fn a_worker_cannot_report_for_another_dispatch() {
     assert_eq!(a["status"], "done", "A's own report counts: {a}");
 
     let r = run(repo.vnx().args(["wait", "D-0000000b", "--json"]));
-    let c: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     assert_eq!(c["status"], "needs_input", "B never reported: {c}");
     assert_eq!(c["teardown_class"], "committed", "{c}");
     assert!(c.get("report").is_none(), "{c}");
@@ -195,7 +195,7 @@ fn a_completion_the_ledger_could_not_take_is_appended_by_the_next_command() {
     declare(&repo, &[("breaker", &breaker)]);
     let r = dispatch(&repo, "breaker", &["--detach", "--completion-retry", "1"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let id: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
     let id = id["dispatch_id"].as_str().unwrap().to_owned();
     // The supervisor retries, gives up, and leaves the completion pending.
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);

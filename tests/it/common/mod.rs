@@ -10,7 +10,7 @@ mod tmux;
 
 pub use fakes::Fakes;
 pub use gates::{committed, configure, gate_check, gate_check_with, ledger_path};
-pub use repo::{Repo, completion};
+pub use repo::{Repo, completion, settled_receipt};
 pub use tmux::{Server, wait_for};
 
 use std::path::{Path, PathBuf};

@@ -86,7 +86,33 @@ impl Repo {
     }
 }
 
+/// The one JSON object a command printed; for `wait --json` (and a foreground dispatch's
+/// `--json`), the receipt that settled the dispatch (see [`settled_receipt`]).
 pub fn completion(r: &Run) -> serde_json::Value {
-    serde_json::from_str(r.stdout.trim())
-        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr))
+    let v = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
+    settled_receipt(v)
+}
+
+/// The receipt inside one `wait --json` object that settled its dispatch: the phantom
+/// guard's correction, else the `dispatch_blocked`, else the completion. An object with none
+/// (lost, unknown, still running) or any other object is returned as it is.
+pub fn settled_receipt(v: serde_json::Value) -> serde_json::Value {
+    let settled = [
+        "dispatch_id",
+        "status",
+        "completion",
+        "correction",
+        "blocked",
+    ]
+    .iter()
+    .all(|k| v.get(k).is_some());
+    if settled {
+        for key in ["correction", "blocked", "completion"] {
+            if !v[key].is_null() {
+                return v[key].clone();
+            }
+        }
+    }
+    v
 }
