@@ -1,6 +1,5 @@
 //! `vnx clean`: discards unwanted work on purpose, with a receipt per removal.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use vnx::release::{self, Class, Item, Options, ReleaseError};
@@ -8,7 +7,7 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::output::{Out, say};
+use super::output::{Out, confirm, say};
 use super::settings;
 
 /// Discard dispatches' work on purpose: worktree (uncommitted files included) and branch
@@ -99,18 +98,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ))?;
     }
     out.flush()?;
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::usage("not discarding without confirmation")
-                .with_hint("pass --yes to discard without being asked"));
-        }
-        eprint!("discard {} dispatch(es)? [y/N] ", chosen.len());
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            say!("nothing discarded");
-            return Ok(ExitCode::SUCCESS);
-        }
+    if !args.yes
+        && !confirm(
+            &format!("discard {} dispatch(es)?", chosen.len()),
+            "not discarding without confirmation",
+        )?
+    {
+        say!("nothing discarded");
+        return Ok(ExitCode::SUCCESS);
     }
     let attestor = settings::attestor(None)?;
     release::discard(&repo, &mut chosen, &options, &attestor)?;

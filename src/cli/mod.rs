@@ -21,6 +21,7 @@ mod hook;
 mod init;
 mod merge;
 mod output;
+mod prune;
 mod receipts_append;
 mod receipts_tail;
 mod report;
@@ -63,6 +64,7 @@ enum Command {
     Doctor(doctor::Args),
     Report(report::Args),
     Clean(clean::Args),
+    Prune(prune::Args),
     #[command(name = "worktree-release")]
     WorktreeRelease(worktree_release::Args),
     Completions(completions::Args),
@@ -172,6 +174,7 @@ pub fn run() -> ExitCode {
         Command::Report(a) => report::run(a),
         Command::WorktreeRelease(a) => worktree_release::run(a),
         Command::Clean(a) => clean::run(a),
+        Command::Prune(a) => prune::run(a),
         Command::Receipts(ReceiptsCommand::Append(a)) => receipts_append::run(a),
         Command::Receipts(ReceiptsCommand::Tail(a)) => receipts_tail::run(a),
         Command::AuditChain(AuditCommand::Verify(a)) => audit_verify::run(a),

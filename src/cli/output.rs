@@ -227,6 +227,20 @@ pub fn paint(state: &str, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// Asks `question` on the terminal and reads a yes; refuses without a terminal to ask on
+/// (the caller's `--yes` is then the way).
+pub fn confirm(question: &str, refusal: &str) -> Result<bool, CliError> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(refusal.to_owned())
+            .with_hint("pass --yes to go ahead without being asked"));
+    }
+    eprint!("{} [y/N] ", escape(question));
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ mod apply;
 mod discard;
 mod inventory;
 pub mod proof;
+pub mod prune;
 
 pub use apply::apply;
 pub use discard::discard;

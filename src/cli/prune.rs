@@ -1,0 +1,180 @@
+//! `vnx prune`: removes old dispatch and gate directories that nothing needs any more.
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use vnx::release::ReleaseError;
+use vnx::release::prune::{self, PruneError};
+use vnx::tmux::Tmux;
+use vnx::worktree::Repo;
+
+use super::CliError;
+use super::output::{Out, confirm, say};
+use super::settings;
+
+/// Remove old dispatch and gate directories nothing needs any more
+///
+/// Each dispatch keeps its instruction, prompt, spec, worker log and report under
+/// .vnx-data/dispatches/ID, and its gate runs under .vnx-data/gates/ID. Once nothing in them
+/// has changed for --older-than, they go, unless something still needs them: a dispatch that
+/// has not ended on the ledger, whose worktree or branch still exists, that an open follow-up
+/// continues, or whose lock is held. The receipts stay on the ledger.
+#[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx prune --older-than 30d --dry-run\n  $ vnx prune --older-than 2w --yes"
+)]
+pub struct Args {
+    /// Only directories idle for longer than this (`30d`, `12h`, `2w`, `1d 6h`)
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    older_than: Duration,
+    /// Show what would go, remove nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask
+    #[arg(long)]
+    yes: bool,
+    /// Print the plan (and with a removal, its outcome) as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+/// Parses a friendly span (`30d`, `12h`, `1d 6h`, `2w`) into a duration, days and weeks
+/// counted as 24 and 168 hours.
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let span: jiff::Span = text
+        .parse()
+        .map_err(|e| format!("`{text}` is not an age like 30d, 12h or 2w: {e}"))?;
+    let seconds = span
+        .total((
+            jiff::Unit::Second,
+            jiff::SpanRelativeTo::days_are_24_hours(),
+        ))
+        .map_err(|e| format!("`{text}`: {e}"))?;
+    if seconds < 0.0 {
+        return Err(format!("`{text}` is negative"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let project = settings::project()?;
+    settings::finish_pending(&project);
+    let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let plan = prune::plan(
+        &repo,
+        &project.ledger(),
+        &tmux,
+        args.older_than,
+        SystemTime::now(),
+    )
+    .map_err(prune_error)?;
+    let mut out = Out::new();
+    if args.json && (args.dry_run || plan.prune.is_empty()) {
+        out.json(&plan)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.json {
+        for k in &plan.kept {
+            out.line(&format!("  {}  kept: {}", k.dispatch_id, k.reason))?;
+        }
+        for p in &plan.prune {
+            out.line(&format!(
+                "  {}  {}  {}  ({})",
+                p.dispatch_id,
+                human_bytes(p.bytes),
+                p.paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.reason
+            ))?;
+        }
+        out.flush()?;
+    }
+    if plan.prune.is_empty() {
+        say!("nothing to prune");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let total: u64 = plan.prune.iter().map(|p| p.bytes).sum();
+    if args.dry_run {
+        say!(
+            "would remove the directories of {} dispatch(es), {}",
+            plan.prune.len(),
+            human_bytes(total)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.yes
+        && !confirm(
+            &format!(
+                "remove the directories of {} dispatch(es), {}?",
+                plan.prune.len(),
+                human_bytes(total)
+            ),
+            "not pruning without confirmation",
+        )?
+    {
+        say!("nothing pruned");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let done = prune::prune(&plan.prune);
+    let failed = done.iter().any(|d| d.error.is_some());
+    if args.json {
+        let outcome: Vec<_> = done
+            .iter()
+            .map(|d| serde_json::json!({"dispatch_id": d.dispatch_id, "error": d.error}))
+            .collect();
+        out.json(&serde_json::json!({"prune": plan.prune, "kept": plan.kept, "pruned": outcome}))?;
+    } else {
+        for d in &done {
+            match &d.error {
+                None => out.line(&format!("  {}  pruned", d.dispatch_id))?,
+                Some(e) => out.line(&format!("  {}  kept: {e}", d.dispatch_id))?,
+            };
+        }
+    }
+    Ok(if failed {
+        super::error::Exit::Failed.into()
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn prune_error(e: PruneError) -> CliError {
+    let hint = match &e {
+        PruneError::Ledger(_) => "`vnx audit-chain verify` says what is wrong with the ledger",
+        PruneError::List { .. } => "check the permissions of .vnx-data",
+    };
+    CliError::from_error(&e)
+        .with_hint(hint)
+        .exit(super::Exit::Failed)
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / f64::from(1u32 << 30)),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_as_people_write_them() {
+        assert_eq!(parse_age("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_age("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_age("1d 6h"), Ok(Duration::from_secs(30 * 3_600)));
+        assert_eq!(parse_age("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_age("soon").is_err());
+        assert!(parse_age("-1d").is_err());
+    }
+}
