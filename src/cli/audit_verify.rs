@@ -49,28 +49,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if args.allow_missing && std::fs::symlink_metadata(&path).is_err() {
         return missing(&path, args.json);
     }
-    let mut options = VerifyOptions {
+    let options = VerifyOptions {
         threads: settings::threads(args.threads),
         max_violations: args.max_violations,
         ..VerifyOptions::default()
     };
-    // A key path that cannot be resolved (no HOME) just means there is no local key.
-    let key_path = settings::key_path(args.key).ok();
-    let witness_dir = settings::witness_dir();
-    let anchored = match checkpoint::anchoring(&path, key_path.as_deref(), witness_dir.as_deref())?
-    {
-        Some(anchoring) => {
-            options.checkpoints = anchoring.checkpoints;
-            options.trusted_keys = anchoring.trusted_keys;
-            options.rolled_back = anchoring.rolled_back;
-            true
-        }
-        None => false,
-    };
-    let mut report = verify(&path, &options)?;
-    if anchored {
-        orphaned_trailers(&path, &mut report)?;
-    }
+    let (report, anchored) = full(&path, options, args.key)?;
     let mut out = Out::new();
     let fails = !report.status.is_ok()
         || (args.strict
@@ -97,6 +81,55 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 /// Adds a violation for each merge commit on `HEAD`'s history whose `VNX-Receipt` trailer
 /// names a receipt the ledger no longer holds (a cut or rolled-back ledger).
+/// Verifies the ledger at `path` as `audit-chain verify` does: its chain, the checkpoints
+/// anchored in its repository (with the trusted keys and this machine's witness), and the
+/// merge trailers that name receipts. Also says whether checkpoints were anchored.
+pub fn full(
+    path: &Path,
+    mut options: VerifyOptions,
+    key: Option<std::path::PathBuf>,
+) -> Result<(VerifyReport, bool), CliError> {
+    // A key path that cannot be resolved (no HOME) just means there is no local key.
+    let key_path = settings::key_path(key).ok();
+    let witness_dir = settings::witness_dir();
+    let anchored = match checkpoint::anchoring(path, key_path.as_deref(), witness_dir.as_deref())? {
+        Some(anchoring) => {
+            options.checkpoints = anchoring.checkpoints;
+            options.trusted_keys = anchoring.trusted_keys;
+            options.rolled_back = anchoring.rolled_back;
+            true
+        }
+        None => false,
+    };
+    let mut report = verify(path, &options)?;
+    if anchored {
+        orphaned_trailers(path, &mut report)?;
+    }
+    Ok((report, anchored))
+}
+
+/// Marks each state verified or not against the whole ledger (see [`full`]); a ledger that
+/// is missing or cannot be read leaves them unmarked. Returns the first violation's line
+/// when the ledger does not verify.
+pub fn mark(path: &Path, states: &mut [vnx::dispatch::view::DispatchState]) -> Option<u64> {
+    let options = VerifyOptions {
+        threads: settings::threads(None),
+        max_violations: 16,
+        ..VerifyOptions::default()
+    };
+    let (report, _) = full(path, options, None).ok()?;
+    vnx::dispatch::view::mark_verified(states, &report);
+    (!report.status.is_ok()).then(|| report.violations.iter().map(|v| v.line).min().unwrap_or(0))
+}
+
+/// What `status` and `show` say when the ledger does not verify.
+pub fn unverified_warning(line: u64) -> String {
+    format!(
+        "warning: the ledger does not verify from line {line} (see `vnx audit-chain verify`): \
+         a done, merged or released it records from there on shows as unverified"
+    )
+}
+
 fn orphaned_trailers(path: &Path, report: &mut VerifyReport) -> Result<(), CliError> {
     let Ok(anchor) = checkpoint::Anchor::discover(path) else {
         return Ok(());

@@ -53,10 +53,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         None
     };
-    let Some(d) = found else {
+    let Some(mut d) = found else {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))
             .with_hint("`vnx status` lists the dispatches on the ledger"));
     };
+    if let Some(line) = super::audit_verify::mark(&ledger, std::slice::from_mut(&mut d.state)) {
+        super::output::say!("{}", super::audit_verify::unverified_warning(line));
+    }
     let mut out = Out::new();
     if args.json {
         out.json(&d)?;
@@ -101,6 +104,22 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         ),
     )?;
     field("role", dash(s.role.as_deref()))?;
+    if let Some(p) = &s.proof {
+        field(
+            "proof",
+            format!(
+                "{} at line {}, sha256 {}{}",
+                p.event_type,
+                p.line,
+                &p.line_sha256[..16],
+                match s.verified {
+                    Some(true) => " (the ledger verifies through it)",
+                    Some(false) => " (NOT verified: the ledger is broken before it)",
+                    None => "",
+                }
+            ),
+        )?;
+    }
     field(
         "branch",
         format!(

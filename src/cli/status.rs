@@ -65,11 +65,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     settings::finish_pending(&project);
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
-    let all = if ledger.exists() {
+    let mut all = if ledger.exists() {
         view::list(&ledger, &tmux)?
     } else {
         Vec::new()
     };
+    if !all.is_empty()
+        && let Some(line) = super::audit_verify::mark(&ledger, &mut all)
+    {
+        super::output::say!("{}", super::audit_verify::unverified_warning(line));
+    }
     if let Some(unknown) = args.ids.iter().find(|id| !all.iter().any(|s| &s.id == *id)) {
         return Err(CliError::usage(format!("unknown dispatch {unknown}"))
             .with_hint("`vnx status` lists the dispatches on the ledger"));

@@ -66,6 +66,51 @@ pub struct DispatchState {
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<crate::receipts::DispatchBlocked>,
+    /// The receipt that proves the state shown (its start while it runs or is lost, its
+    /// completion or correction, its merge or release).
+    pub proof: Option<Proof>,
+    /// Whether the ledger verifies through that receipt, once [`mark_verified`] was told;
+    /// a `done`, `merged` or `released` on a ledger that does not is shown as `unverified`.
+    pub verified: Option<bool>,
+}
+
+/// A receipt on the ledger, as a state's evidence.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Proof {
+    /// Its receipt kind.
+    pub event_type: String,
+    /// Its 1-based line on the ledger.
+    pub line: u64,
+    /// Its `seq`, when it carries one.
+    pub seq: Option<u64>,
+    /// SHA-256 of the line's bytes: on a vnx ledger, a commitment to everything before it.
+    pub line_sha256: String,
+}
+
+impl Proof {
+    fn of(line: u64, bytes: &[u8], o: &json::Object<'_>) -> Proof {
+        use sha2::Digest;
+        Proof {
+            event_type: text(o, "event_type").unwrap_or_default(),
+            line,
+            seq: o.get("seq").and_then(Value::as_u64),
+            line_sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        }
+    }
+}
+
+/// Records, on each state, whether the ledger verifies through the receipt that proves it:
+/// all do on a ledger that verifies; on a broken one, only those before its first violation.
+pub fn mark_verified(states: &mut [DispatchState], report: &crate::ledger::VerifyReport) {
+    let first_bad = if report.status.is_ok() {
+        u64::MAX
+    } else {
+        report.violations.iter().map(|v| v.line).min().unwrap_or(0)
+    };
+    for s in states {
+        s.verified = Some(s.proof.as_ref().is_some_and(|p| p.line < first_bad));
+        s.status = s.shown();
+    }
 }
 
 /// What became of an ended dispatch's branch.
@@ -80,8 +125,16 @@ pub enum Landed {
 
 impl DispatchState {
     /// The state as `status` shows it: `merged` or `released` once that happened to its
-    /// branch, else [`State::name`].
+    /// branch, else [`State::name`]; `unverified` in place of `done`, `merged` or `released`
+    /// when the ledger does not verify through the receipt that says so.
     pub fn shown(&self) -> &'static str {
+        let claims_success = matches!(
+            (self.state, self.landed),
+            (State::Ended(DispatchStatus::Done), _) | (State::Ended(_), Some(_))
+        );
+        if claims_success && self.verified == Some(false) {
+            return "unverified";
+        }
         match (self.state, self.landed) {
             (State::Ended(_), Some(Landed::Merged)) => "merged",
             (State::Ended(_), Some(Landed::Released)) => "released",
@@ -89,8 +142,15 @@ impl DispatchState {
         }
     }
 
-    fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
+    fn new(
+        id: String,
+        started: DispatchStarted,
+        at: Option<String>,
+        proof: Proof,
+    ) -> DispatchState {
         DispatchState {
+            proof: Some(proof),
+            verified: None,
             session: started.session().map(str::to_owned),
             tmux_socket: started
                 .tmux
@@ -327,17 +387,21 @@ pub fn list(ledger: &Path, tmux: &Tmux) -> Result<Vec<DispatchState>, LedgerErro
 
 /// Every dispatch on the ledger, in start order, given the tmux sessions that are alive.
 pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, LedgerError> {
-    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+    let lines = tail::numbered_lines(ledger, |l| {
         [&b"dispatch_"[..], b"merge_completed", b"worktree_released"]
             .iter()
             .any(|k| memchr::memmem::find(l, k).is_some())
     })?;
     let mut states: BTreeMap<String, (usize, DispatchState)> = BTreeMap::new();
-    for o in lines.iter().filter_map(|l| parse(l)) {
+    for (number, line) in &lines {
+        let Some(o) = parse(line) else {
+            continue;
+        };
         let Some(id) = text(&o, "dispatch_id") else {
             continue;
         };
         let at = text(&o, "timestamp");
+        let proof = || Proof::of(*number, line, &o);
         match receipts::Typed::of(&o) {
             receipts::Typed::DispatchStarted(r) => {
                 let order = states.len();
@@ -348,7 +412,10 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                 }
                 states.insert(
                     id.clone(),
-                    (order, DispatchState::new(id, r.receipt, r.timestamp)),
+                    (
+                        order,
+                        DispatchState::new(id, r.receipt, r.timestamp, proof()),
+                    ),
                 );
             }
             receipts::Typed::DispatchCompleted(r) => {
@@ -363,6 +430,7 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     s.worker_log = c.worker_log;
                     s.tokens = c.token_usage.map(|u| u.input_tokens + u.output_tokens);
                     s.blocked = None;
+                    s.proof = Some(proof());
                 }
             }
             receipts::Typed::DispatchCorrected(r) => {
@@ -370,29 +438,34 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     s.state = State::Ended(r.receipt.status);
                     s.completion = Some(r.receipt.status);
                     s.reason = Some(r.receipt.reason);
+                    s.proof = Some(proof());
                 }
             }
             receipts::Typed::DispatchBlocked(r) => {
                 if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
                     s.state = State::Blocked;
                     s.blocked = Some(r.receipt);
+                    s.proof = Some(proof());
                 }
             }
             receipts::Typed::DispatchStalled(_) => {
                 if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
                     s.state = State::Stalled;
                     s.blocked = None;
+                    s.proof = Some(proof());
                 }
             }
             receipts::Typed::DispatchResumed(_) => {
                 if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
                     s.state = State::Running;
                     s.blocked = None;
+                    s.proof = Some(proof());
                 }
             }
             receipts::Typed::MergeCompleted(_) => {
                 if let Some((_, s)) = states.get_mut(&id) {
                     s.landed = Some(Landed::Merged);
+                    s.proof = Some(proof());
                 }
             }
             receipts::Typed::WorktreeReleased(r) => {
@@ -401,6 +474,7 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     && s.landed.is_none()
                 {
                     s.landed = Some(Landed::Released);
+                    s.proof = Some(proof());
                 }
             }
             _ => {}

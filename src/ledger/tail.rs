@@ -75,6 +75,37 @@ pub fn last_lines(
     Ok((out, end.unwrap_or(0)))
 }
 
+/// Every complete line (a fragment after the last newline is not one) that `keep` accepts,
+/// with its 1-based line number, read front to back.
+pub fn numbered_lines(
+    path: &Path,
+    mut keep: impl FnMut(&[u8]) -> bool,
+) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+    use std::io::BufRead;
+    let file = open(path)?;
+    let mut reader = std::io::BufReader::with_capacity(BLOCK as usize, file);
+    let mut out = Vec::new();
+    let mut number = 0u64;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| LedgerError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            return Ok(out);
+        }
+        number += 1;
+        line.pop();
+        if keep(&line) {
+            out.push((number, line.clone()));
+        }
+    }
+}
+
 /// The offset just past the last newline in the first `size` bytes (0 when there is none).
 fn last_newline_end(file: &mut File, size: u64) -> std::io::Result<u64> {
     Ok(super::append::find_newline_before(file, size)?.map_or(0, |p| p + 1))

@@ -59,6 +59,7 @@ fn status_and_launch_print_the_documented_members() {
         "pushed",
         "dirty",
         "dispatch_blocked",
+        "unverified",
     ] {
         doc.remove(value);
     }

@@ -37,6 +37,7 @@ mod lanes;
 mod launch;
 mod live;
 mod merge;
+mod proof;
 mod prune;
 mod real_clis;
 mod receipt_types;
