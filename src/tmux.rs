@@ -195,6 +195,14 @@ impl Tmux {
         )
     }
 
+    /// The visible text of a session's pane with its colours and attributes (ANSI escapes).
+    pub fn capture_styled(&self, name: &str) -> Result<String, TmuxError> {
+        self.run(
+            self.cmd()
+                .args(["capture-pane", "-e", "-p", "-t", &format!("={name}:")]),
+        )
+    }
+
     /// A pane's whole history and screen (`%N` pane id), joined lines.
     pub fn capture_history(&self, pane: &str) -> Result<String, TmuxError> {
         self.run(

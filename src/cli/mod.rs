@@ -11,6 +11,7 @@ mod clean;
 mod completions;
 mod constraints_check_imports;
 mod constraints_list;
+mod dashboard;
 mod demo_worker;
 mod dispatch_agent;
 mod doctor;
@@ -56,6 +57,7 @@ enum Command {
     Wait(wait::Args),
     Status(status::Args),
     Show(show::Args),
+    Dashboard(dashboard::Args),
     Attach(attach::Args),
     Cancel(cancel::Args),
     #[command(name = "gate-check")]
@@ -160,6 +162,7 @@ pub fn run() -> ExitCode {
         Command::Wait(a) => wait::run(a),
         Command::Status(a) => status::run(a),
         Command::Show(a) => show::run(a),
+        Command::Dashboard(a) => dashboard::run(a),
         Command::Attach(a) => attach::run(a),
         Command::Cancel(a) => cancel::run(a),
         Command::GateCheck(a) => gate_check::run(a),

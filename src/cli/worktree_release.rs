@@ -27,6 +27,9 @@ use super::settings::{self, LedgerArg};
     after_long_help = "Examples:\n  $ vnx worktree-release\n  $ git fetch && vnx worktree-release --base origin/main --apply"
 )]
 pub struct Args {
+    /// Only these dispatches (default: every preserved one)
+    #[arg(value_name = "ID")]
+    ids: Vec<String>,
     /// Release what is landed or pushed (without it: print the plan, change nothing)
     #[arg(long)]
     apply: bool,
@@ -47,6 +50,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    for id in &args.ids {
+        super::error::check_dispatch_id(id)?;
+    }
     let project = settings::project()?;
     settings::finish_pending(&project);
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
@@ -61,6 +67,19 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ledger,
     };
     let mut plan = release::plan(&repo, &options, &tmux)?;
+    if let Some(id) = args
+        .ids
+        .iter()
+        .find(|id| !plan.items.iter().any(|i| &i.dispatch_id == *id))
+    {
+        return Err(
+            CliError::usage(format!("dispatch {id} has no preserved worktree or branch"))
+                .with_hint("`vnx worktree-release` lists the preserved dispatches"),
+        );
+    }
+    if !args.ids.is_empty() {
+        plan.items.retain(|i| args.ids.contains(&i.dispatch_id));
+    }
     if args.apply {
         let attestor = settings::attestor(None)?;
         release::apply(&repo, &mut plan, &options, &attestor)?;

@@ -18,6 +18,7 @@ mod cli;
 mod concurrency;
 mod constraints;
 mod crash;
+mod dashboard;
 mod declared;
 mod defaults;
 mod dispatch;

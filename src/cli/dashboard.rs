@@ -1,0 +1,237 @@
+//! `vnx dashboard`: the live dashboard's terminal and event loop. It sleeps until a key, a
+//! change to the ledger or a dispatch directory, or (only while something runs) the next
+//! second; actions run vnx's own commands in the background.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use notify::Watcher;
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use vnx::dashboard::{self, Action, App, Effect, Outcome, Snapshot, Sources};
+use vnx::ledger::VerifyOptions;
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::settings;
+
+/// A live, full-screen view of every dispatch of the project
+///
+/// Lists the dispatches (those waiting for you first, then running, then finished) with
+/// state, age, provider and model, role, tokens and last activity; shows the selected one's
+/// live pane, its diff or its receipts, each state with the receipt that proves it; and
+/// marks the header red when the ledger does not verify. Keys: ↑↓ select, Enter/a attach
+/// (detach with the tmux prefix and d to come back), f follow up, c cancel, g gate check,
+/// m merge, r release, x clean (the ones that can lose work ask first), Tab or 1 2 3 switch
+/// the view, PgUp/PgDn scroll, q quit.
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx dashboard")]
+pub struct Args {
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+enum Ev {
+    Input(Event),
+    Changed,
+    Done(Outcome),
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let project = settings::project()?;
+    settings::finish_pending(&project);
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(
+            CliError::usage("the dashboard needs a terminal, and this is not one")
+                .with_hint("`vnx status` prints the same list as a table (`--json` for scripts)"),
+        );
+    }
+    let vnx = std::env::current_exe()
+        .map_err(|e| CliError::new(format!("cannot find vnx's own binary: {e}")))?;
+    let src = Sources {
+        root: project.root.clone(),
+        ledger: project.ledger(),
+        tmux: Tmux::new(settings::tmux_socket(args.tmux_socket)),
+    };
+    let mut app = App::new(load(&src)?);
+    dashboard::load_content(&mut app, &src);
+
+    let (tx, rx) = mpsc::channel();
+    let _watcher = watch(&project.data_dir(), tx.clone());
+    let (ack, acked) = mpsc::channel::<()>();
+    read_input(tx.clone(), acked);
+
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &mut app, &src, &vnx, (&tx, &rx, &ack));
+    ratatui::restore();
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn load(src: &Sources) -> Result<Snapshot, CliError> {
+    let report = src
+        .ledger
+        .exists()
+        .then(|| {
+            let options = VerifyOptions {
+                threads: settings::threads(None),
+                max_violations: 16,
+                ..VerifyOptions::default()
+            };
+            super::audit_verify::full(&src.ledger, options, None).ok()
+        })
+        .flatten()
+        .map(|(report, _)| report);
+    Ok(Snapshot::load(src, report.as_ref())?)
+}
+
+type Channels<'a> = (&'a Sender<Ev>, &'a Receiver<Ev>, &'a Sender<()>);
+
+fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    src: &Sources,
+    vnx: &Path,
+    (tx, rx, ack): Channels<'_>,
+) -> Result<(), CliError> {
+    // An event read while coalescing a burst of changes, handled next.
+    let mut next: Option<Ev> = None;
+    loop {
+        terminal
+            .draw(|f| dashboard::ui::draw(f, app))
+            .map_err(|e| CliError::new(format!("cannot draw the dashboard: {e}")))?;
+        // Asleep until something happens; a tick each second only while something runs.
+        let ev = if let Some(ev) = next.take() {
+            Some(ev)
+        } else if app.snapshot.any_live() {
+            match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(ev) => Some(ev),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        } else {
+            match rx.recv() {
+                Ok(ev) => Some(ev),
+                Err(_) => return Ok(()),
+            }
+        };
+        match ev {
+            None | Some(Ev::Changed) => {
+                // A burst of writes is one change.
+                loop {
+                    match rx.recv_timeout(Duration::from_millis(30)) {
+                        Ok(Ev::Changed) => continue,
+                        Ok(other) => next = Some(other),
+                        Err(_) => {}
+                    }
+                    break;
+                }
+                refresh(app, src)?;
+            }
+            Some(Ev::Done(outcome)) => {
+                app.running.retain(|a| a != &outcome.action);
+                app.message = Some(outcome.message());
+                refresh(app, src)?;
+            }
+            Some(Ev::Input(Event::Key(key))) => {
+                let effect = if key.kind == KeyEventKind::Press {
+                    app.key(key)
+                } else {
+                    Effect::None
+                };
+                match effect {
+                    Effect::Quit => return Ok(()),
+                    Effect::None => {}
+                    Effect::Reload => dashboard::load_content(app, src),
+                    Effect::Run(Action::Attach(id)) => {
+                        attach(terminal, vnx, &src.root, &id, app);
+                        refresh(app, src)?;
+                    }
+                    Effect::Run(action) => start(action, vnx, &src.root, app, tx),
+                }
+                // Only now may the input thread read the keyboard again (after an attach,
+                // tmux had it).
+                let _ = ack.send(());
+            }
+            Some(Ev::Input(_)) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+fn refresh(app: &mut App, src: &Sources) -> Result<(), CliError> {
+    app.update(load(src)?);
+    dashboard::load_content(app, src);
+    Ok(())
+}
+
+/// Runs an action's command on a thread of its own; its outcome comes back as an event.
+fn start(action: Action, vnx: &Path, root: &Path, app: &mut App, tx: &Sender<Ev>) {
+    app.running.push(action.clone());
+    app.message = None;
+    let (vnx, root, tx) = (vnx.to_owned(), root.to_owned(), tx.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(Ev::Done(dashboard::run_action(&vnx, &root, &action)));
+    });
+}
+
+/// Hands the terminal to `vnx attach ID` and takes it back when tmux detaches.
+fn attach(terminal: &mut DefaultTerminal, vnx: &Path, root: &Path, id: &str, app: &mut App) {
+    use vnx::process::{Cmd, Group};
+    ratatui::restore();
+    let cmd = Cmd::new(vnx).args(["attach", id]).cwd(root);
+    let outcome = Group::spawn_in_terminal(&cmd).map(|mut group| {
+        let _ = vnx::process::set_foreground(std::io::stdin(), group.pid());
+        let _ = group.resume();
+        group.wait()
+    });
+    if let Some(own) = vnx::process::own_process_group() {
+        let _ = vnx::process::set_foreground(std::io::stdin(), own);
+    }
+    *terminal = ratatui::init();
+    let _ = terminal.clear();
+    app.message = Some(match outcome {
+        Ok(Ok(status)) if status.success() => format!("back from {id}"),
+        Ok(Ok(_)) => format!("could not attach to {id}: it has no running pane"),
+        Ok(Err(e)) => format!("attach {id}: {e}"),
+        Err(e) => format!("attach {id}: {e}"),
+    });
+}
+
+/// Reads the keyboard on a thread of its own; after each event it waits for the loop's
+/// go-ahead, so that it never reads keys meant for an attached tmux.
+fn read_input(tx: Sender<Ev>, go_on: Receiver<()>) {
+    std::thread::spawn(move || {
+        while let Ok(ev) = event::read() {
+            if tx.send(Ev::Input(ev)).is_err() || go_on.recv().is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Watches the ledger's directory and the dispatch and gate directories; `None` when the
+/// platform cannot (the dashboard then updates on keys and, while something runs, each
+/// second).
+fn watch(data: &Path, tx: Sender<Ev>) -> Option<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if e.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
+            let _ = tx.send(Ev::Changed);
+        }
+    })
+    .ok()?;
+    let dirs: [PathBuf; 3] = [
+        data.join("state"),
+        data.join("dispatches"),
+        data.join(vnx::gate::GATES_DIR),
+    ];
+    for dir in dirs {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = watcher.watch(&dir, notify::RecursiveMode::Recursive);
+    }
+    Some(watcher)
+}

@@ -1,0 +1,307 @@
+//! The dashboard's state and what each key does: selection, the view shown (pane, diff,
+//! receipts), confirmations and the follow-up prompt. Keys become [`Effect`]s; the caller
+//! carries them out, so every action goes through the same commands as the shell.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::model::{Row, Snapshot};
+
+/// What the lower pane shows of the selected dispatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// Its live pane (or the end of its log once it ended).
+    Pane,
+    /// Its diff against its base.
+    Diff,
+    /// Its receipts.
+    Receipts,
+}
+
+/// An action on one dispatch, as the vnx command that does it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Jump into its pane (`vnx attach`), and come back on detach.
+    Attach(String),
+    /// Continue it with a new instruction (`vnx follow-up --detach`).
+    FollowUp(String, String),
+    /// Stop it (`vnx cancel`).
+    Cancel(String),
+    /// Run its role's gates (`vnx gate-check`).
+    GateCheck(String),
+    /// Merge it into its base (`vnx merge`).
+    Merge(String),
+    /// Release its landed or pushed worktree and branch (`vnx worktree-release --apply`).
+    Release(String),
+    /// Discard its work (`vnx clean --yes`).
+    Clean(String),
+}
+
+impl Action {
+    /// The vnx arguments that carry it out.
+    pub fn argv(&self) -> Vec<String> {
+        let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect();
+        match self {
+            Action::Attach(id) => v(&["attach", id]),
+            Action::FollowUp(id, text) => {
+                v(&["follow-up", id, "--detach", "--instruction", text.as_str()])
+            }
+            Action::Cancel(id) => v(&["cancel", id]),
+            Action::GateCheck(id) => v(&["gate-check", id]),
+            Action::Merge(id) => v(&["merge", id]),
+            Action::Release(id) => v(&["worktree-release", "--apply", id]),
+            Action::Clean(id) => v(&["clean", id, "--yes"]),
+        }
+    }
+
+    /// Whether it can lose work or move the base, and so is confirmed first.
+    pub fn needs_confirmation(&self) -> bool {
+        matches!(
+            self,
+            Action::Cancel(_) | Action::Merge(_) | Action::Release(_) | Action::Clean(_)
+        )
+    }
+
+    /// The question a confirmation asks.
+    pub fn question(&self) -> String {
+        match self {
+            Action::Cancel(id) => format!("cancel {id}? its worker is stopped"),
+            Action::Merge(id) => format!("merge {id} into its base?"),
+            Action::Release(id) => format!("release {id}'s worktree and branch?"),
+            Action::Clean(id) => {
+                format!("discard {id}'s worktree and branch, uncommitted files included?")
+            }
+            other => format!("run vnx {}?", other.argv().join(" ")),
+        }
+    }
+
+    /// The dispatch it acts on.
+    pub fn dispatch_id(&self) -> &str {
+        match self {
+            Action::Attach(id)
+            | Action::FollowUp(id, _)
+            | Action::Cancel(id)
+            | Action::GateCheck(id)
+            | Action::Merge(id)
+            | Action::Release(id)
+            | Action::Clean(id) => id,
+        }
+    }
+}
+
+/// What the dashboard is doing with the keyboard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Keys select, switch views and start actions.
+    Normal,
+    /// Waiting for y (anything else declines).
+    Confirm(Action),
+    /// Typing a follow-up's instruction for this dispatch.
+    FollowUp {
+        /// The dispatch to continue.
+        dispatch_id: String,
+        /// The instruction so far.
+        text: String,
+    },
+}
+
+/// What the caller should do after a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing beyond drawing again.
+    None,
+    /// Leave the dashboard.
+    Quit,
+    /// Carry out this action.
+    Run(Action),
+    /// The selection or view changed: read the selected dispatch's pane, diff or receipts.
+    Reload,
+}
+
+/// The dashboard.
+#[derive(Debug)]
+pub struct App {
+    /// What it shows.
+    pub snapshot: Snapshot,
+    /// The selected dispatch's id (kept across reloads that reorder the list).
+    pub selected: Option<String>,
+    /// The lower pane's view.
+    pub view: View,
+    /// The lower pane's text (pane with escapes, diff or receipts), set by the caller.
+    pub content: String,
+    /// Lines scrolled in the lower pane (back from the end for a pane or log, down from the
+    /// top for a diff or the receipts).
+    pub scroll: u16,
+    /// What the keyboard is doing.
+    pub mode: Mode,
+    /// The last thing to tell the user (an action's outcome).
+    pub message: Option<String>,
+    /// Actions started and not yet finished.
+    pub running: Vec<Action>,
+}
+
+impl App {
+    /// A dashboard on `snapshot`, its first row selected.
+    pub fn new(snapshot: Snapshot) -> App {
+        let mut app = App {
+            selected: None,
+            snapshot,
+            view: View::Pane,
+            content: String::new(),
+            scroll: 0,
+            mode: Mode::Normal,
+            message: None,
+            running: Vec::new(),
+        };
+        app.keep_selection();
+        app
+    }
+
+    /// Shows a newer snapshot, keeping the selected dispatch selected where it moved to.
+    pub fn update(&mut self, snapshot: Snapshot) {
+        self.snapshot = snapshot;
+        self.keep_selection();
+    }
+
+    fn keep_selection(&mut self) {
+        let rows = &self.snapshot.rows;
+        if !self
+            .selected
+            .as_ref()
+            .is_some_and(|id| rows.iter().any(|r| &r.state.id == id))
+        {
+            self.selected = rows.first().map(|r| r.state.id.clone());
+        }
+    }
+
+    /// The selected row's index.
+    pub fn index(&self) -> Option<usize> {
+        let id = self.selected.as_ref()?;
+        self.snapshot.rows.iter().position(|r| &r.state.id == id)
+    }
+
+    /// The selected row.
+    pub fn row(&self) -> Option<&Row> {
+        self.index().map(|i| &self.snapshot.rows[i])
+    }
+
+    fn select(&mut self, index: usize) -> Effect {
+        match self.snapshot.rows.get(index) {
+            Some(r) if Some(&r.state.id) != self.selected.as_ref() => {
+                self.selected = Some(r.state.id.clone());
+                self.scroll = 0;
+                Effect::Reload
+            }
+            _ => Effect::None,
+        }
+    }
+
+    /// What a key does.
+    pub fn key(&mut self, key: KeyEvent) -> Effect {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Effect::Quit;
+        }
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Confirm(action) => {
+                if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                    Effect::Run(action)
+                } else {
+                    self.message = Some(format!("not done: {}", action.question()));
+                    Effect::None
+                }
+            }
+            Mode::FollowUp {
+                dispatch_id,
+                mut text,
+            } => match key.code {
+                KeyCode::Esc => Effect::None,
+                KeyCode::Enter if text.trim().is_empty() => {
+                    self.mode = Mode::FollowUp { dispatch_id, text };
+                    Effect::None
+                }
+                KeyCode::Enter => Effect::Run(Action::FollowUp(dispatch_id, text)),
+                KeyCode::Backspace => {
+                    text.pop();
+                    self.mode = Mode::FollowUp { dispatch_id, text };
+                    Effect::None
+                }
+                KeyCode::Char(c) if !c.is_control() => {
+                    text.push(c);
+                    self.mode = Mode::FollowUp { dispatch_id, text };
+                    Effect::None
+                }
+                _ => {
+                    self.mode = Mode::FollowUp { dispatch_id, text };
+                    Effect::None
+                }
+            },
+            Mode::Normal => self.normal_key(key),
+        }
+    }
+
+    fn normal_key(&mut self, key: KeyEvent) -> Effect {
+        let last = self.snapshot.rows.len().saturating_sub(1);
+        let at = self.index().unwrap_or(0);
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => return Effect::Quit,
+            KeyCode::Down | KeyCode::Char('j') => return self.select((at + 1).min(last)),
+            KeyCode::Up | KeyCode::Char('k') => return self.select(at.saturating_sub(1)),
+            KeyCode::Home => return self.select(0),
+            KeyCode::End => return self.select(last),
+            KeyCode::PageDown | KeyCode::PageUp => {
+                // A pane is read back from its end; a diff down from its top.
+                let back = (key.code == KeyCode::PageUp) == (self.view == View::Pane);
+                self.scroll = if back {
+                    self.scroll.saturating_add(10)
+                } else {
+                    self.scroll.saturating_sub(10)
+                };
+                return Effect::None;
+            }
+            KeyCode::Tab => {
+                return self.show(match self.view {
+                    View::Pane => View::Diff,
+                    View::Diff => View::Receipts,
+                    View::Receipts => View::Pane,
+                });
+            }
+            KeyCode::Char('1') => return self.show(View::Pane),
+            KeyCode::Char('2') => return self.show(View::Diff),
+            KeyCode::Char('3') => return self.show(View::Receipts),
+            _ => {}
+        }
+        let Some(id) = self.selected.clone() else {
+            return Effect::None;
+        };
+        let action = match key.code {
+            KeyCode::Enter | KeyCode::Char('a') => Action::Attach(id),
+            KeyCode::Char('f') => {
+                self.mode = Mode::FollowUp {
+                    dispatch_id: id,
+                    text: String::new(),
+                };
+                return Effect::None;
+            }
+            KeyCode::Char('c') => Action::Cancel(id),
+            KeyCode::Char('g') => Action::GateCheck(id),
+            KeyCode::Char('m') => Action::Merge(id),
+            KeyCode::Char('r') => Action::Release(id),
+            KeyCode::Char('x') => Action::Clean(id),
+            _ => return Effect::None,
+        };
+        if action.needs_confirmation() {
+            self.mode = Mode::Confirm(action);
+            Effect::None
+        } else {
+            Effect::Run(action)
+        }
+    }
+
+    fn show(&mut self, view: View) -> Effect {
+        if self.view == view {
+            return Effect::None;
+        }
+        self.view = view;
+        self.scroll = 0;
+        Effect::Reload
+    }
+}

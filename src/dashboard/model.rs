@@ -1,0 +1,254 @@
+//! What the dashboard shows, read from the ledger, tmux and the dispatch directories: every
+//! dispatch in the order a person acts on them, its last line of activity, and whether the
+//! ledger verifies.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::dispatch::detail::{self, Detail};
+use crate::dispatch::view::{self, DispatchState, Sessions, State};
+use crate::ledger::{LedgerError, VerifyReport};
+use crate::receipts::DispatchStatus;
+use crate::tmux::Tmux;
+
+/// One dispatch as a row of the list.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Its state, proof and all (see [`view::list`]).
+    pub state: DispatchState,
+    /// Its last line of activity: the pane's last line while it runs, else why it ended or
+    /// its log's last line; control characters removed.
+    pub activity: String,
+}
+
+impl Row {
+    /// Which group it sorts into: 0 waits for a person (blocked, stalled, needs input,
+    /// lost), 1 runs, 2 finished.
+    pub fn group(&self) -> u8 {
+        match self.state.state {
+            State::Blocked | State::Stalled | State::Lost => 0,
+            State::Ended(DispatchStatus::NeedsInput) if self.state.landed.is_none() => 0,
+            State::Running => 1,
+            State::Ended(_) => 2,
+        }
+    }
+}
+
+/// How the ledger stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// No ledger yet.
+    Missing,
+    /// It verifies (lines read).
+    Verified(u64),
+    /// It does not, from this line on.
+    Broken {
+        /// The first violation's line.
+        line: u64,
+        /// What is wrong there.
+        detail: String,
+    },
+    /// Not checked (the caller could not run a verification).
+    Unchecked,
+}
+
+/// Everything the dashboard shows at one moment.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// The dispatches, waiting ones first, then running, then finished; newest first in
+    /// each group.
+    pub rows: Vec<Row>,
+    /// How the ledger stands.
+    pub health: Health,
+    /// When this was read (ages are measured from it).
+    pub now: jiff::Timestamp,
+}
+
+/// Where the dashboard reads from.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    /// The main checkout's root.
+    pub root: PathBuf,
+    /// The ledger.
+    pub ledger: PathBuf,
+    /// The tmux server dispatches start on when their start records none.
+    pub tmux: Tmux,
+}
+
+impl Snapshot {
+    /// Reads every dispatch, with the verification report the caller made (`None`: not
+    /// checked).
+    pub fn load(src: &Sources, report: Option<&VerifyReport>) -> Result<Snapshot, LedgerError> {
+        let now = jiff::Timestamp::now();
+        if !src.ledger.exists() {
+            return Ok(Snapshot {
+                rows: Vec::new(),
+                health: Health::Missing,
+                now,
+            });
+        }
+        let live = Sessions::new(&src.tmux);
+        let mut states = view::list_with(&src.ledger, &live)?;
+        let health = match report {
+            None => Health::Unchecked,
+            Some(r) => {
+                view::mark_verified(&mut states, r);
+                match r.violations.iter().min_by_key(|v| v.line) {
+                    _ if r.status.is_ok() => Health::Verified(r.lines),
+                    Some(v) => Health::Broken {
+                        line: v.line,
+                        detail: v.detail.clone(),
+                    },
+                    None => Health::Broken {
+                        line: 0,
+                        detail: "the ledger does not verify".into(),
+                    },
+                }
+            }
+        };
+        let mut rows: Vec<Row> = states
+            .into_iter()
+            .map(|state| Row {
+                activity: activity(&state, &src.tmux),
+                state,
+            })
+            .collect();
+        // Newest first within each group; start order is the ledger's, so reverse it first.
+        rows.reverse();
+        rows.sort_by_key(Row::group);
+        Ok(Snapshot { rows, health, now })
+    }
+
+    /// Whether anything runs (then the dashboard refreshes ages and the pane each second;
+    /// otherwise it waits for a change and uses no CPU).
+    pub fn any_live(&self) -> bool {
+        self.rows.iter().any(|r| r.state.state.is_live())
+    }
+}
+
+/// The last line of activity of a dispatch.
+fn activity(s: &DispatchState, tmux: &Tmux) -> String {
+    if s.state.is_live() {
+        if let Some(b) = &s.blocked {
+            return format!("waits for {}", b.describe());
+        }
+        if let Some(text) = pane(s, tmux) {
+            return last_line(&text);
+        }
+    }
+    if let Some(reason) = &s.reason {
+        return one_line(reason);
+    }
+    s.worker_log
+        .as_deref()
+        .map(|log| last_line(&tail_of(Path::new(log), 8 << 10)))
+        .unwrap_or_default()
+}
+
+/// The pane of a running dispatch, with its colours (ANSI escapes).
+pub fn pane(s: &DispatchState, fallback: &Tmux) -> Option<String> {
+    let session = s.session.as_deref()?;
+    let tmux = s
+        .tmux_socket
+        .as_deref()
+        .map_or_else(|| fallback.clone(), Tmux::new);
+    tmux.capture_styled(session).ok()
+}
+
+/// What the preview shows of a dispatch: its live pane, else the end of its worker's log.
+pub fn preview(s: &DispatchState, tmux: &Tmux) -> String {
+    if s.state.is_live()
+        && let Some(text) = pane(s, tmux)
+    {
+        return text;
+    }
+    match s.worker_log.as_deref() {
+        Some(log) if Path::new(log).exists() => tail_of(Path::new(log), 64 << 10),
+        Some(log) => format!("(its log {log} is gone: pruned or removed)"),
+        None => "(no log recorded yet)".into(),
+    }
+}
+
+/// The dispatch whole, for the receipts view, with the state the list has (verified).
+pub fn detail_of(src: &Sources, s: &DispatchState) -> Option<Detail> {
+    let mut d = detail::detail(&src.ledger, &s.id, &src.tmux).ok()??;
+    d.state = s.clone();
+    Some(d)
+}
+
+/// The last `max` bytes of a file, as text.
+fn tail_of(path: &Path, max: u64) -> String {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
+    let mut buf = Vec::new();
+    let _ = f.take(max).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The last line with something printable on it, without escapes or control characters.
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .map(|l| plain(l).trim().to_owned())
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+}
+
+fn one_line(text: &str) -> String {
+    plain(text.lines().next().unwrap_or_default())
+}
+
+/// Each line of `text` made [`plain`], the line breaks kept.
+pub fn plain_lines(text: &str) -> String {
+    text.lines().map(|l| plain(l) + "\n").collect()
+}
+
+/// `text` without ANSI escape sequences and control characters.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            match chars.next() {
+                // CSI: parameters and intermediates up to a final byte.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC and other strings: up to BEL or ST.
+                Some(']' | 'P' | '_' | '^') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        } else if c == '\t' {
+            out.push(' ');
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_drops_escapes_and_controls() {
+        assert_eq!(plain("\u{1b}[1;31mred\u{1b}[0m ok"), "red ok");
+        assert_eq!(plain("a\u{1b}]0;title\u{7}b"), "ab");
+        assert_eq!(plain("a\u{1b}]8;;x\u{1b}\\b\rc\u{8}"), "abc");
+        assert_eq!(last_line("one\ntwo\n\n  \n"), "two");
+    }
+}

@@ -1,0 +1,417 @@
+//! The live dashboard, driven headlessly: screens drawn on ratatui's test backend (an empty
+//! project, mixed states, a narrow terminal, a broken ledger), the list read from a real
+//! project, and each keyboard action carried out by the vnx command it names.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+use vnx::dashboard::{Action, App, Effect, Health, Mode, Row, Snapshot, Sources, View};
+use vnx::dispatch::view::{DispatchState, Landed, Proof, State};
+use vnx::receipts::DispatchStatus;
+
+use crate::common::{Repo, configure, ledger_path, run};
+
+/// 2026-11-23T12:00:00Z: the moment the synthetic screens are drawn.
+fn noon() -> jiff::Timestamp {
+    "2026-11-23T12:00:00Z".parse().unwrap()
+}
+
+fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> DispatchState {
+    let started = noon() - jiff::SignedDuration::from_mins(minutes_ago);
+    let mut s = DispatchState {
+        id: id.into(),
+        state,
+        status: "",
+        completion: match state {
+            State::Ended(c) => Some(c),
+            _ => None,
+        },
+        landed,
+        role: Some("implementer".into()),
+        provider: Some("claude".into()),
+        model: Some("sonnet".into()),
+        started_at: Some(started.to_string()),
+        ended_at: None,
+        reason: None,
+        teardown_class: None,
+        branch: Some(format!("dispatch/{id}")),
+        head_commit: None,
+        worktree: None,
+        worker_log: None,
+        tokens: Some(12_345),
+        session: Some(format!("vnx-{id}")),
+        tmux_socket: None,
+        continues: None,
+        continued_by: None,
+        blocked: None,
+        proof: Some(Proof {
+            event_type: "dispatch_completed".into(),
+            line: 7,
+            seq: Some(7),
+            line_sha256: "ab".repeat(32),
+        }),
+        verified: Some(true),
+    };
+    s.status = s.shown();
+    s
+}
+
+fn row(s: DispatchState, activity: &str) -> Row {
+    Row {
+        state: s,
+        activity: activity.into(),
+    }
+}
+
+fn mixed() -> Vec<Row> {
+    let mut blocked = state("D-0000000b", State::Blocked, None, 3);
+    blocked.blocked = Some(
+        serde_json::from_value(serde_json::json!({
+            "dispatch_id": "D-0000000b",
+            "waiting_for": "permission",
+            "tool": "Bash",
+            "command": "git commit -m x",
+            "source": "claude-permission-request",
+            "answer_with": "vnx attach D-0000000b"
+        }))
+        .unwrap(),
+    );
+    let mut unverified = state("D-0000000e", State::Ended(DispatchStatus::Done), None, 90);
+    unverified.verified = Some(false);
+    unverified.status = unverified.shown();
+    let mut codex = state("D-0000000c", State::Running, None, 12);
+    codex.provider = Some("codex".into());
+    codex.model = None;
+    codex.tokens = None;
+    vec![
+        row(blocked, "waits for permission: Bash: git commit -m x"),
+        row(codex, "• Running cargo test"),
+        row(
+            state("D-0000000d", State::Ended(DispatchStatus::Done), None, 65),
+            "reported done",
+        ),
+        row(unverified, "reported done"),
+        row(
+            state(
+                "D-0000000f",
+                State::Ended(DispatchStatus::Failed),
+                None,
+                60 * 26,
+            ),
+            "phantom done: no diff",
+        ),
+        row(
+            state(
+                "D-00000010",
+                State::Ended(DispatchStatus::Done),
+                Some(Landed::Merged),
+                60 * 50,
+            ),
+            "reported done",
+        ),
+    ]
+}
+
+fn app_of(rows: Vec<Row>, health: Health) -> App {
+    let mut app = App::new(Snapshot {
+        rows,
+        health,
+        now: noon(),
+    });
+    app.content = "\u{1b}[32m$ cargo test\u{1b}[0m\nrunning 3 tests\ntest ok\n".into();
+    app
+}
+
+fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| vnx::dashboard::ui::draw(f, app)).unwrap();
+    terminal
+}
+
+#[test]
+fn screen_of_an_empty_project() {
+    let app = app_of(Vec::new(), Health::Missing);
+    insta::assert_snapshot!("dashboard_empty", draw(&app, 80, 24).backend());
+}
+
+#[test]
+fn screen_of_mixed_states() {
+    let app = app_of(mixed(), Health::Verified(42));
+    let terminal = draw(&app, 80, 24);
+    insta::assert_snapshot!("dashboard_mixed", terminal.backend());
+    // States in colour: a done green, a failed red, blocked yellow.
+    let buffer = terminal.backend().buffer();
+    let colour_of = |y: u16| buffer[(0, y)].fg;
+    assert_eq!(colour_of(3), Color::Yellow, "blocked");
+    assert_eq!(colour_of(4), Color::Cyan, "running");
+    assert_eq!(colour_of(5), Color::Green, "done");
+    assert_eq!(colour_of(6), Color::Red, "unverified");
+    assert_eq!(colour_of(7), Color::Red, "failed");
+}
+
+#[test]
+fn screen_of_a_narrow_terminal_and_a_broken_ledger() {
+    let mut app = app_of(
+        mixed(),
+        Health::Broken {
+            line: 12,
+            detail: "prev_hash does not match".into(),
+        },
+    );
+    app.view = View::Receipts;
+    app.content = "proof: dispatch_completed at line 7\n".into();
+    let terminal = draw(&app, 60, 16);
+    insta::assert_snapshot!("dashboard_narrow_broken", terminal.backend());
+    // The whole header bar is red while the ledger does not verify.
+    let buffer = terminal.backend().buffer();
+    assert!((0..60).all(|x| buffer[(x, 0)].bg == Color::Red));
+}
+
+#[test]
+fn wide_terminals_show_tokens() {
+    let app = app_of(mixed(), Health::Verified(42));
+    let text = draw(&app, 120, 30).backend().to_string();
+    assert!(text.contains("TOKENS") && text.contains("12.3k"), "{text}");
+    let narrow = draw(&app, 80, 24).backend().to_string();
+    assert!(!narrow.contains("TOKENS"), "{narrow}");
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+/// Presses each character of `keys` (`⏎` for Enter) and returns the last key's effect.
+fn press(app: &mut App, keys: &str) -> Effect {
+    let mut effect = Effect::None;
+    for c in keys.chars() {
+        effect = app.key(key(match c {
+            '⏎' => KeyCode::Enter,
+            c => KeyCode::Char(c),
+        }));
+    }
+    effect
+}
+
+#[test]
+fn keys_select_switch_views_and_ask_before_risky_actions() {
+    let mut app = app_of(mixed(), Health::Verified(42));
+    assert_eq!(app.selected.as_deref(), Some("D-0000000b"));
+    assert_eq!(press(&mut app, "j"), Effect::Reload);
+    assert_eq!(app.selected.as_deref(), Some("D-0000000c"));
+    assert_eq!(press(&mut app, "k"), Effect::Reload);
+    assert_eq!(press(&mut app, "k"), Effect::None, "already at the top");
+    assert_eq!(app.key(key(KeyCode::Tab)), Effect::Reload);
+    assert_eq!(app.view, View::Diff);
+    assert_eq!(press(&mut app, "3"), Effect::Reload);
+    assert_eq!(app.view, View::Receipts);
+    // A risky action asks; anything but y declines.
+    assert_eq!(press(&mut app, "x"), Effect::None);
+    assert_eq!(app.mode, Mode::Confirm(Action::Clean("D-0000000b".into())));
+    assert_eq!(press(&mut app, "n"), Effect::None);
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.message.as_deref().unwrap().starts_with("not done"));
+    // The follow-up prompt takes text, Esc drops it, an empty one is not sent.
+    press(&mut app, "f");
+    assert_eq!(press(&mut app, "⏎"), Effect::None, "nothing typed");
+    assert!(matches!(app.mode, Mode::FollowUp { .. }));
+    assert_eq!(app.key(key(KeyCode::Esc)), Effect::None);
+    assert_eq!(app.mode, Mode::Normal);
+    // The selection follows its dispatch when the list is read again and reorders.
+    press(&mut app, "jj");
+    let mut rows = mixed();
+    rows.reverse();
+    app.update(Snapshot {
+        rows,
+        health: Health::Verified(42),
+        now: noon(),
+    });
+    assert_eq!(app.selected.as_deref(), Some("D-0000000d"));
+    assert_eq!(press(&mut app, "q"), Effect::Quit);
+}
+
+fn sources(repo: &Repo) -> Sources {
+    Sources {
+        root: repo.env.path().to_owned(),
+        ledger: ledger_path(repo),
+        tmux: repo.server.0.clone(),
+    }
+}
+
+fn snapshot(repo: &Repo) -> Snapshot {
+    let report = vnx::ledger::verify(&ledger_path(repo), &Default::default()).unwrap();
+    Snapshot::load(&sources(repo), Some(&report)).unwrap()
+}
+
+fn dispatch(repo: &Repo, model: &str, detach: bool) -> String {
+    let mut extra = vec!["--instruction", "x"];
+    if detach {
+        extra.push("--detach");
+    }
+    let r = repo.dispatch(model, &extra);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
+    let v = crate::common::settled_receipt(v);
+    v["dispatch_id"].as_str().unwrap().to_owned()
+}
+
+/// The app on a real project, `id` selected.
+fn app_at(repo: &Repo, id: &str) -> App {
+    let mut app = App::new(snapshot(repo));
+    while app.selected.as_deref() != Some(id) {
+        assert_eq!(press(&mut app, "j"), Effect::Reload, "{id} is not listed");
+    }
+    app
+}
+
+/// Carries out an action as the dashboard does: the vnx command it names, in the project.
+fn carry_out(repo: &Repo, effect: Effect) -> crate::common::Run {
+    let Effect::Run(action) = effect else {
+        panic!("no action: {effect:?}");
+    };
+    run(repo.vnx().args(action.argv()))
+}
+
+fn status_of(repo: &Repo, id: &str) -> serde_json::Value {
+    let r = run(repo.vnx().args(["status", id, "--json"]));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    all[0].clone()
+}
+
+#[test]
+fn a_real_project_lists_waiting_then_running_then_finished() {
+    let repo = Repo::new();
+    let done = dispatch(&repo, "commit", false);
+    let lost = dispatch(&repo, "slow", true);
+    let running = dispatch(&repo, "slow", true);
+    repo.server.kill_pane_process(&format!("vnx-{lost}"));
+    assert!(crate::common::wait_for(|| {
+        status_of(&repo, &lost)["status"] == "lost"
+    }));
+    let snap = snapshot(&repo);
+    let order: Vec<&str> = snap.rows.iter().map(|r| r.state.id.as_str()).collect();
+    assert_eq!(order, [lost.as_str(), running.as_str(), done.as_str()]);
+    assert_eq!(snap.health, Health::Verified(snap_lines(&repo)));
+    assert!(snap.any_live());
+    let finished = &snap.rows[2];
+    assert_eq!(finished.activity, "reported done");
+    assert_eq!(finished.state.verified, Some(true));
+    // The preview of a running dispatch is its live pane.
+    let mut app = app_at(&repo, &running);
+    vnx::dashboard::load_content(&mut app, &sources(&repo));
+    assert!(
+        app.content.contains("working for an hour"),
+        "{}",
+        app.content
+    );
+    // Its diff and its receipts.
+    let mut app = app_at(&repo, &done);
+    press(&mut app, "2");
+    vnx::dashboard::load_content(&mut app, &sources(&repo));
+    assert!(
+        app.content.contains("+++ b/demo-output.txt"),
+        "{}",
+        app.content
+    );
+    press(&mut app, "3");
+    vnx::dashboard::load_content(&mut app, &sources(&repo));
+    assert!(
+        app.content.contains("dispatch_started") && app.content.contains("(verified)"),
+        "{}",
+        app.content
+    );
+    run(repo.vnx().args(["cancel", "--all"]));
+}
+
+fn snap_lines(repo: &Repo) -> u64 {
+    std::fs::read_to_string(ledger_path(repo))
+        .unwrap()
+        .lines()
+        .count() as u64
+}
+
+#[test]
+fn keys_attach_and_cancel() {
+    let repo = Repo::new();
+    let id = dispatch(&repo, "slow", true);
+    let mut app = app_at(&repo, &id);
+    assert_eq!(
+        press(&mut app, "a"),
+        Effect::Run(Action::Attach(id.clone()))
+    );
+    assert_eq!(
+        press(&mut app, "⏎"),
+        Effect::Run(Action::Attach(id.clone()))
+    );
+    assert_eq!(press(&mut app, "c"), Effect::None, "asks first");
+    let r = carry_out(&repo, press(&mut app, "y"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(status_of(&repo, &id)["status"], "cancelled");
+}
+
+#[test]
+fn keys_follow_up() {
+    let repo = Repo::new();
+    let id = dispatch(&repo, "commit", false);
+    let mut app = app_at(&repo, &id);
+    press(&mut app, "f");
+    assert_eq!(
+        press(&mut app, "go on⏎"),
+        Effect::Run(Action::FollowUp(id.clone(), "go on".into()))
+    );
+    let r = carry_out(
+        &repo,
+        Effect::Run(Action::FollowUp(id.clone(), "go on".into())),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let next = r.stdout.trim().to_owned();
+    run(repo.vnx().args(["wait", &next]));
+    assert_eq!(status_of(&repo, &next)["continues"], id.as_str());
+}
+
+#[test]
+fn keys_gate_check_merge_and_release() {
+    let repo = Repo::new();
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let id = dispatch(&repo, "commit", false);
+    let mut app = app_at(&repo, &id);
+    let r = carry_out(&repo, press(&mut app, "g"));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("GO"), "{}", r.stdout);
+    assert_eq!(press(&mut app, "m"), Effect::None, "asks first");
+    let r = carry_out(&repo, press(&mut app, "y"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(status_of(&repo, &id)["status"], "merged");
+    assert!(repo.branches().contains(&id), "merging keeps the branch");
+    let mut app = app_at(&repo, &id);
+    press(&mut app, "r");
+    let r = carry_out(&repo, press(&mut app, "y"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!repo.branches().contains(&id), "released: {}", r.stdout);
+}
+
+#[test]
+fn keys_clean() {
+    let repo = Repo::new();
+    let id = dispatch(&repo, "commit", false);
+    let other = dispatch(&repo, "commit", false);
+    let mut app = app_at(&repo, &id);
+    press(&mut app, "x");
+    let r = carry_out(&repo, press(&mut app, "y"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!repo.branches().contains(&id));
+    assert!(repo.branches().contains(&other), "only the one selected");
+    assert_eq!(status_of(&repo, &id)["status"], "released");
+    // An outcome as the footer shows it.
+    let outcome = vnx::dashboard::run_action(
+        std::path::Path::new("/nonexistent/vnx"),
+        repo.env.path(),
+        &Action::GateCheck(other.clone()),
+    );
+    assert_eq!(outcome.code, None);
+    assert!(
+        outcome.message().contains("failed"),
+        "{}",
+        outcome.message()
+    );
+}
