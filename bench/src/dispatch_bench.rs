@@ -11,7 +11,7 @@ use crate::report::format::num;
 use crate::timing::{Lat, micros};
 
 /// One no-op dispatch with the offline provider.
-const NOOP_DISPATCH: [&str; 9] = [
+pub(crate) const NOOP_DISPATCH: [&str; 9] = [
     "dispatch-agent",
     "--agent",
     "bench",
@@ -24,13 +24,13 @@ const NOOP_DISPATCH: [&str; 9] = [
 ];
 
 /// A throwaway governed repository with its own tmux socket.
-struct BenchRepo {
-    root: PathBuf,
-    socket: String,
+pub(crate) struct BenchRepo {
+    pub(crate) root: PathBuf,
+    pub(crate) socket: String,
 }
 
 impl BenchRepo {
-    fn create(dir: &Path, vnx: &Path) -> Result<BenchRepo> {
+    pub(crate) fn create(dir: &Path, vnx: &Path) -> Result<BenchRepo> {
         let root = dir.join("dispatch-repo");
         std::fs::create_dir_all(&root)?;
         let repo = BenchRepo {
@@ -63,7 +63,11 @@ impl BenchRepo {
         c
     }
 
-    fn run(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Result<String> {
+    pub(crate) fn run(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+    ) -> Result<String> {
         let out = self.cmd(program).args(args).output()?;
         if !out.status.success() {
             return Err(format!(

@@ -115,8 +115,10 @@ fn row_age(app: &App, r: &Row) -> String {
 }
 
 fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let wide = area.width >= 90;
-    let narrow = area.width < 70;
+    // Role and tokens from 78 columns (an 80-column terminal shows them), a roomier
+    // provider/model from 100.
+    let wide = area.width >= 100;
+    let narrow = area.width < 78;
     let rows: Vec<TableRow<'_>> = app
         .snapshot
         .rows
@@ -136,7 +138,7 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
             if !narrow {
                 cells.push(Cell::from(s.role.clone().unwrap_or_default()));
             }
-            if wide {
+            if !narrow {
                 cells.push(Cell::from(tokens(s.tokens)));
             }
             cells.push(Cell::from(r.activity.clone()));
@@ -154,8 +156,8 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
         widths.push(Constraint::Length(11));
         header.push("ROLE");
     }
-    if wide {
-        widths.push(Constraint::Length(7));
+    if !narrow {
+        widths.push(Constraint::Length(6));
         header.push("TOKENS");
     }
     widths.push(Constraint::Fill(1));

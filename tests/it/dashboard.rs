@@ -169,12 +169,18 @@ fn screen_of_a_narrow_terminal_and_a_broken_ledger() {
 }
 
 #[test]
-fn wide_terminals_show_tokens() {
+fn narrow_terminals_drop_role_and_tokens() {
     let app = app_of(mixed(), Health::Verified(42));
-    let text = draw(&app, 120, 30).backend().to_string();
-    assert!(text.contains("TOKENS") && text.contains("12.3k"), "{text}");
-    let narrow = draw(&app, 80, 24).backend().to_string();
-    assert!(!narrow.contains("TOKENS"), "{narrow}");
+    for width in [80, 120] {
+        let text = draw(&app, width, 30).backend().to_string();
+        assert!(text.contains("TOKENS") && text.contains("12.3k"), "{text}");
+        assert!(text.contains("ROLE"), "{text}");
+    }
+    let narrow = draw(&app, 70, 24).backend().to_string();
+    assert!(
+        !narrow.contains("TOKENS") && !narrow.contains("ROLE"),
+        "{narrow}"
+    );
 }
 
 fn key(code: KeyCode) -> KeyEvent {
@@ -414,4 +420,98 @@ fn keys_clean() {
         "{}",
         outcome.message()
     );
+}
+
+/// CPU time a process has used, in clock ticks (user plus system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
+    let repo = Repo::new();
+    let done = dispatch(&repo, "commit", false);
+    // The dashboard's own terminal: a pane of another tmux server, 80×24.
+    let screen = crate::common::Server::new();
+    let home = repo.env.home();
+    let mut env: Vec<(String, String)> = [
+        ("HOME", home.display().to_string()),
+        (
+            "XDG_CONFIG_HOME",
+            home.join(".config").display().to_string(),
+        ),
+        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+        ("GIT_CONFIG_NOSYSTEM", "1".into()),
+        ("GIT_AUTHOR_NAME", "t".into()),
+        ("GIT_AUTHOR_EMAIL", "t@example.com".into()),
+        ("GIT_COMMITTER_NAME", "t".into()),
+        ("GIT_COMMITTER_EMAIL", "t@example.com".into()),
+        ("VNX_TMUX_SOCKET", repo.server.0.socket().into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    env.push(("TERM".into(), "xterm-256color".into()));
+    let pane = screen
+        .0
+        .new_session(
+            "dash",
+            repo.env.path(),
+            &env,
+            &[env!("CARGO_BIN_EXE_vnx").into(), "dashboard".into()],
+        )
+        .unwrap();
+    let tmux = |args: &[&str]| {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", screen.0.socket()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    tmux(&["resize-window", "-t", "=dash:", "-x", "80", "-y", "24"]);
+    let shows = |text: &str| {
+        crate::common::wait_for(|| tmux(&["capture-pane", "-p", "-t", "=dash:"]).contains(text))
+    };
+    let screen_now = || tmux(&["capture-pane", "-p", "-t", "=dash:"]);
+    assert!(shows(&done), "{}", screen_now());
+    assert!(shows("ledger verified"), "{}", screen_now());
+    let lines: Vec<String> = screen_now().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 24, "{lines:?}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 80));
+
+    // Nothing runs and nothing changes: the dashboard sleeps.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = cpu_ticks(pane.pid);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let used = cpu_ticks(pane.pid) - before;
+    assert!(used <= 1, "{used} ticks of CPU while idle");
+
+    // A dispatch started elsewhere appears by itself, first (it runs).
+    let running = dispatch(&repo, "slow", true);
+    assert!(shows(&running), "{}", screen_now());
+    screen.send_keys("dash", &["Home"]);
+    // Attach: the worker's pane takes the terminal; detaching comes back.
+    screen.send_keys("dash", &["a"]);
+    assert!(
+        crate::common::wait_for(|| {
+            let s = screen_now();
+            s.contains("working for an hour") && !s.contains("LAST ACTIVITY")
+        }),
+        "{}",
+        screen_now()
+    );
+    screen.send_keys("dash", &["C-b", "d"]);
+    assert!(shows(&format!("back from {running}")), "{}", screen_now());
+    // Cancel it, confirmed.
+    screen.send_keys("dash", &["c"]);
+    assert!(shows("[y/N]"), "{}", screen_now());
+    screen.send_keys("dash", &["y"]);
+    assert!(shows("cancelled"), "{}", screen_now());
+    screen.send_keys("dash", &["q"]);
+    assert!(screen.sessions_end(), "q quits: {}", screen_now());
 }
