@@ -148,6 +148,14 @@ fn screen_of_mixed_states() {
     assert_eq!(colour_of(5), Color::Green, "done");
     assert_eq!(colour_of(6), Color::Red, "unverified");
     assert_eq!(colour_of(7), Color::Red, "failed");
+    // The pane's own colours are kept: its green prompt line is green.
+    let text = terminal.backend().to_string();
+    let y = text
+        .lines()
+        .position(|l| l.starts_with("\"$ cargo test"))
+        .unwrap() as u16;
+    assert_eq!(buffer[(0, y)].fg, Color::Green);
+    assert_eq!(buffer[(0, y + 1)].fg, Color::Reset, "and only that line");
 }
 
 #[test]
