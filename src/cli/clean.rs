@@ -32,6 +32,10 @@ pub struct Args {
     /// Do not ask
     #[arg(long)]
     yes: bool,
+    /// Print what was discarded (or kept, and why) as JSON: the dispatches as
+    /// `worktree-release --json` lists them, each with what was done
+    #[arg(long)]
+    json: bool,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
@@ -75,10 +79,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .collect();
     let mut out = Out::new();
     if chosen.is_empty() {
+        if args.json {
+            out.json(&chosen)?;
+        }
         say!("nothing to discard");
         return Ok(ExitCode::SUCCESS);
     }
-    out.line("to discard (worktree with any uncommitted files, and branch):")?;
+    // What will go; with --json on stderr, so that stdout holds only the JSON.
+    let mut plan = vec!["to discard (worktree with any uncommitted files, and branch):".to_owned()];
     for i in &chosen {
         let what: Vec<String> = [
             i.worktree
@@ -89,13 +97,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .into_iter()
         .flatten()
         .collect();
-        out.line(&format!(
+        plan.push(format!(
             "  {}  {:<9} {}  ({})",
             i.dispatch_id,
             i.class.name(),
             what.join(", "),
             i.reason
-        ))?;
+        ));
+    }
+    for line in &plan {
+        if args.json {
+            say!("{line}");
+        } else {
+            out.line(line)?;
+        }
     }
     out.flush()?;
     if !args.yes
@@ -109,15 +124,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let attestor = settings::attestor(None)?;
     release::discard(&repo, &mut chosen, &options, &attestor)?;
-    let mut failed = false;
-    for i in &chosen {
+    let failed = chosen
+        .iter()
+        .any(|i| i.done.as_ref().is_some_and(|d| d.error.is_some()));
+    if args.json {
+        out.json(&chosen)?;
+    }
+    for i in chosen.iter().filter(|_| !args.json) {
         let done = i.done.clone().unwrap_or_default();
         let line = match (&done.skipped, &done.error) {
             (Some(why), _) => format!("  {}  kept: {why}", i.dispatch_id),
-            (None, Some(e)) => {
-                failed = true;
-                format!("  {}  failed: {e}", i.dispatch_id)
-            }
+            (None, Some(e)) => format!("  {}  failed: {e}", i.dispatch_id),
             (None, None) => format!(
                 "  {}  discarded (receipt line {})",
                 i.dispatch_id,

@@ -127,3 +127,26 @@ fn walk_names_the_event_as_every_receipt_does() {
         r.stdout
     );
 }
+
+#[test]
+fn clean_json_says_what_was_discarded() {
+    let repo = Repo::new();
+    let r = repo.dispatch("commit", &["--instruction", "x"]);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let r = run(repo.vnx().args(["clean", &id, "--yes", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(all.len(), 1, "{}", r.stdout);
+    assert_eq!(all[0]["dispatch_id"], id.as_str());
+    assert_eq!(all[0]["done"]["branch_deleted"], true, "{}", r.stdout);
+    assert!(
+        all[0]["done"]["receipt_seq"].as_u64().is_some(),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("to discard"), "{}", r.stderr);
+    let r = run(repo
+        .vnx()
+        .args(["clean", "--class", "dirty", "--yes", "--json"]));
+    assert_eq!(r.stdout.trim(), "[]");
+}
