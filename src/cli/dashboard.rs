@@ -71,7 +71,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
-fn load(src: &Sources) -> Result<Snapshot, CliError> {
+fn load(src: &Sources) -> Result<Snapshot, vnx::ledger::LedgerError> {
     let report = src
         .ledger
         .exists()
@@ -85,7 +85,7 @@ fn load(src: &Sources) -> Result<Snapshot, CliError> {
         })
         .flatten()
         .map(|(report, _)| report);
-    Ok(Snapshot::load(src, report.as_ref())?)
+    Snapshot::load(src, report.as_ref())
 }
 
 type Channels<'a> = (&'a Sender<Ev>, &'a Receiver<Ev>, &'a Sender<()>);
@@ -163,8 +163,13 @@ fn event_loop(
     }
 }
 
+/// Reads everything again. A ledger that cannot be read now (being replaced, say) keeps
+/// the last picture on screen and says why in the footer.
 fn refresh(app: &mut App, src: &Sources) -> Result<(), CliError> {
-    app.update(load(src)?);
+    match load(src) {
+        Ok(snapshot) => app.update(snapshot),
+        Err(e) => app.message = Some(format!("cannot read the ledger now: {e}")),
+    }
     dashboard::load_content(app, src);
     Ok(())
 }
