@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod constraints;
+pub mod cost;
 pub mod dashboard;
 pub mod defaults;
 pub mod demo;

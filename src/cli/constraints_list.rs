@@ -52,6 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 }
             ),
             Rule::ForbidImport { patterns } => format!("  {} patterns", patterns.len()),
+            Rule::TokenBudget(b) => format!("  {} tokens per {}", b.max_tokens, b.period.name()),
         };
         let over = match (c.override_allowed, c.override_reason_required) {
             (false, _) => "no override".to_owned(),
@@ -89,6 +90,15 @@ fn json(c: &Constraint) -> serde_json::Value {
             "model": pin.model,
             "semantics": pin.semantics,
             "model_order": pin.model_order,
+        });
+    }
+    if let Rule::TokenBudget(b) = &c.rule {
+        v["budget"] = serde_json::json!({
+            "provider": b.selector.provider,
+            "model": b.selector.model,
+            "role": b.selector.role,
+            "period": b.period,
+            "max_tokens": b.max_tokens,
         });
     }
     v

@@ -11,6 +11,7 @@ mod clean;
 mod completions;
 mod constraints_check_imports;
 mod constraints_list;
+mod cost;
 mod dashboard;
 mod demo_worker;
 mod dispatch_agent;
@@ -65,6 +66,7 @@ enum Command {
     Merge(merge::Args),
     Doctor(doctor::Args),
     Report(report::Args),
+    Cost(cost::Args),
     Clean(clean::Args),
     Prune(prune::Args),
     #[command(name = "worktree-release")]
@@ -175,6 +177,7 @@ pub fn run() -> ExitCode {
         Command::Hook(a) => hook::run(a),
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
+        Command::Cost(a) => cost::run(a),
         Command::WorktreeRelease(a) => worktree_release::run(a),
         Command::Clean(a) => clean::run(a),
         Command::Prune(a) => prune::run(a),

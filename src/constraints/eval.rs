@@ -5,8 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Constraint, Constraints, Enforcement, Pin, PinSemantics, RouteMatch, Rule, Severity};
+use super::{
+    Budget, Constraint, Constraints, Enforcement, Pin, PinSemantics, RouteMatch, Rule, Severity,
+};
 use super::{norm, override_key};
+use crate::cost::{Period, Spend};
 use crate::provider::{Lane, Permission};
 
 /// What a dispatch asks for, as the constraints see it.
@@ -144,8 +147,17 @@ impl Evaluation {
     }
 }
 
-/// Judges `route` given the dispatcher's overrides.
-pub fn evaluate(constraints: &Constraints, route: &Route<'_>, overrides: &Overrides) -> Evaluation {
+/// The recorded spend each token budget counts, by budget id (see [`crate::cost::spent`]).
+pub type Spending = BTreeMap<String, crate::cost::Spend>;
+
+/// Judges `route` given the dispatcher's overrides and the recorded spend of each budget (a
+/// budget missing from `spending` counts as nothing spent).
+pub fn evaluate(
+    constraints: &Constraints,
+    route: &Route<'_>,
+    overrides: &Overrides,
+    spending: &Spending,
+) -> Evaluation {
     let via = route.via();
     let mut eval = Evaluation {
         model: route.model.map(str::to_owned),
@@ -168,9 +180,43 @@ pub fn evaluate(constraints: &Constraints, route: &Route<'_>, overrides: &Overri
             decided.push((i, violation(c, false, detail, overrides)));
         }
     }
+    // Budgets last, on the route as it will run (a pin may have named the model).
+    for (i, c) in constraints.constraints.iter().enumerate() {
+        if let Rule::TokenBudget(b) = &c.rule
+            && matches(&b.selector, route, eval.model.as_deref(), &via)
+        {
+            let spent = spending.get(&c.id).cloned().unwrap_or_default();
+            decided.push((i, judge_budget(c, b, &spent, overrides)));
+        }
+    }
     decided.sort_by_key(|(i, _)| *i);
     eval.decisions = decided.into_iter().map(|(_, d)| d).collect();
     eval
+}
+
+/// A budget's decision: a violation once the recorded spend has reached the limit, else
+/// allowed; either way the detail gives the figures, and the dispatches whose usage was
+/// never reported (whose spend is unknown, not zero).
+fn judge_budget(c: &Constraint, b: &Budget, spent: &Spend, overrides: &Overrides) -> Decision {
+    let period = match b.period {
+        Period::All => "on record".to_owned(),
+        p => format!("this {} (UTC)", p.name()),
+    };
+    let mut detail = format!(
+        "{} of {} tokens recorded {period}, over {} dispatch(es)",
+        spent.total_tokens, b.max_tokens, spent.dispatches
+    );
+    if spent.unreported > 0 {
+        detail.push_str(&format!(
+            "; {} of them reported no usage, so they are not counted",
+            spent.unreported
+        ));
+    }
+    if spent.total_tokens >= b.max_tokens {
+        violation(c, false, format!("budget spent: {detail}"), overrides)
+    } else {
+        decision(c, Verdict::Allowed, detail, overrides)
+    }
 }
 
 fn judge_pin(c: &Constraint, pin: &Pin, eval: &mut Evaluation, overrides: &Overrides) -> Decision {

@@ -12,8 +12,8 @@ use serde_saphyr::{Location, Spanned};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Constraint, Constraints, Enforcement, LoadError, Pin, PinSemantics, RouteMatch, Rule, Severity,
-    norm,
+    Budget, Constraint, Constraints, Enforcement, LoadError, Pin, PinSemantics, RouteMatch, Rule,
+    Severity, norm,
 };
 use crate::config::ConfigError;
 
@@ -90,6 +90,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
         let c = v.constraint(raw, &mut ids)?;
         constraints.push(c);
     }
+    for raw in raw.budgets.unwrap_or_default() {
+        let c = v.budget(raw, &mut ids)?;
+        constraints.push(c);
+    }
     Ok(Constraints {
         path: path.to_owned(),
         sha256: hex::encode(Sha256::digest(text.as_bytes())),
@@ -104,6 +108,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
 struct RawFile {
     version: Option<Spanned<String>>,
     constraints: Option<Vec<RawConstraint>>,
+    /// vnx's extension: token budgets (a key Python VNX does not read).
+    budgets: Option<Vec<RawBudget>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBudget {
+    id: Spanned<String>,
+    provider: Option<Spanned<Names>>,
+    model: Option<Spanned<Names>>,
+    role: Option<Spanned<Names>>,
+    period: Spanned<String>,
+    max_tokens: Spanned<u64>,
+    reason: Spanned<String>,
+    audit_severity: Spanned<String>,
+    override_allowed: Option<bool>,
+    override_reason_required: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -182,8 +203,8 @@ impl Validator<'_> {
         Err(invalid(self.path, n(at.line()), n(at.column()), &message))
     }
 
-    fn constraint(&self, raw: RawConstraint, ids: &mut BTreeSet<String>) -> Checked<Constraint> {
-        let id = raw.id;
+    /// A kebab-case id, unique across constraints and budgets.
+    fn id(&self, id: Spanned<String>, ids: &mut BTreeSet<String>) -> Checked<String> {
         if !is_kebab(&id.value) {
             return self.err(
                 &id.referenced,
@@ -197,25 +218,22 @@ impl Validator<'_> {
         if !ids.insert(id.value.clone()) {
             return self.err(&id.referenced, format!("id `{}` is used twice", id.value));
         }
-        let who = format!("constraint `{}`", id.value);
-        let reason = raw.reason.value.trim().to_owned();
+        Ok(id.value)
+    }
+
+    fn reason(&self, who: &str, raw: Spanned<String>) -> Checked<String> {
+        let reason = raw.value.trim().to_owned();
         if reason.is_empty() {
-            return self.err(&raw.reason.referenced, format!("{who}: `reason` is empty"));
+            return self.err(&raw.referenced, format!("{who}: `reason` is empty"));
         }
-        let severity = match raw.audit_severity.value.as_str() {
-            "blocking" => Severity::Blocking,
-            "warn" => Severity::Warn,
-            "info" => Severity::Info,
-            other => {
-                return self.err(
-                    &raw.audit_severity.referenced,
-                    format!(
-                        "{who}: unknown audit_severity {}; use blocking, warn or info",
-                        quoted(other)
-                    ),
-                );
-            }
-        };
+        Ok(reason)
+    }
+
+    fn constraint(&self, raw: RawConstraint, ids: &mut BTreeSet<String>) -> Checked<Constraint> {
+        let id = self.id(raw.id, ids)?;
+        let who = format!("constraint `{id}`");
+        let reason = self.reason(&who, raw.reason)?;
+        let severity = self.severity(&who, &raw.audit_severity)?;
         let enforcement = match raw.enforcement.value.as_str() {
             "code_raise" => Enforcement::CodeRaise,
             "code_warn" => Enforcement::CodeWarn,
@@ -331,7 +349,41 @@ impl Validator<'_> {
             }
         };
         let override_allowed = raw.override_allowed.unwrap_or(false);
-        let override_reason_required = match raw.override_reason_required {
+        let override_reason_required =
+            self.reason_required(&who, override_allowed, raw.override_reason_required)?;
+        Ok(Constraint {
+            id,
+            rule,
+            reason,
+            enforcement,
+            severity,
+            override_allowed,
+            override_reason_required,
+        })
+    }
+
+    fn severity(&self, who: &str, raw: &Spanned<String>) -> Checked<Severity> {
+        match raw.value.as_str() {
+            "blocking" => Ok(Severity::Blocking),
+            "warn" => Ok(Severity::Warn),
+            "info" => Ok(Severity::Info),
+            other => self.err(
+                &raw.referenced,
+                format!(
+                    "{who}: unknown audit_severity {}; use blocking, warn or info",
+                    quoted(other)
+                ),
+            ),
+        }
+    }
+
+    fn reason_required(
+        &self,
+        who: &str,
+        override_allowed: bool,
+        raw: Option<Spanned<bool>>,
+    ) -> Checked<bool> {
+        Ok(match raw {
             Some(r) if r.value && !override_allowed => {
                 return self.err(
                     &r.referenced,
@@ -340,12 +392,50 @@ impl Validator<'_> {
             }
             Some(r) => r.value,
             None => false,
+        })
+    }
+
+    /// A `budgets:` entry, as a constraint with rule `token_budget`.
+    fn budget(&self, raw: RawBudget, ids: &mut BTreeSet<String>) -> Checked<Constraint> {
+        let id = self.id(raw.id, ids)?;
+        let who = format!("budget `{id}`");
+        let reason = self.reason(&who, raw.reason)?;
+        let severity = self.severity(&who, &raw.audit_severity)?;
+        let Some(period) = crate::cost::Period::parse(&raw.period.value) else {
+            return self.err(
+                &raw.period.referenced,
+                format!(
+                    "{who}: unknown period {}; use day, week, month or all",
+                    quoted(&raw.period.value)
+                ),
+            );
         };
+        if raw.max_tokens.value == 0 {
+            return self.err(
+                &raw.max_tokens.referenced,
+                format!("{who}: `max_tokens` must be at least 1"),
+            );
+        }
+        let keys = RawRoute {
+            provider: raw.provider,
+            model: raw.model,
+            role: raw.role,
+            task_class: None,
+            via: None,
+        };
+        let selector = self.route(&who, keys, &["provider", "model", "role"])?;
+        let override_allowed = raw.override_allowed.unwrap_or(false);
+        let override_reason_required =
+            self.reason_required(&who, override_allowed, raw.override_reason_required)?;
         Ok(Constraint {
-            id: id.value,
-            rule,
+            id,
+            rule: Rule::TokenBudget(Budget {
+                selector,
+                period,
+                max_tokens: raw.max_tokens.value,
+            }),
             reason,
-            enforcement,
+            enforcement: Enforcement::CodeRaise,
             severity,
             override_allowed,
             override_reason_required,

@@ -1,6 +1,7 @@
 //! `provider_constraints.yaml`: VNX's schema (`version: 1`, `constraints[]` with `forbid_route`,
 //! `require_route` and `forbid_import` rules), loaded strictly — an unknown version, rule,
-//! severity, enforcement, pin or field is an error naming the file, line and column. How a
+//! severity, enforcement, pin or field is an error naming the file, line and column. vnx
+//! adds `budgets:` (token budgets, judged as constraints with rule `token_budget`). How a
 //! dispatch's route is judged against the rules is in `eval`; the source scan behind
 //! `forbid_import` is in `imports`; loading is in `load`.
 
@@ -8,7 +9,7 @@ pub mod eval;
 pub mod imports;
 mod load;
 
-pub use eval::{Decision, Evaluation, Overrides, Route, Verdict, evaluate};
+pub use eval::{Decision, Evaluation, Overrides, Route, Spending, Verdict, evaluate};
 pub use imports::{ImportHit, ScanError, ScanReport, scan_imports, tracked_files};
 pub use load::{load, parse};
 
@@ -78,6 +79,21 @@ pub enum Rule {
         /// The text patterns forbidden.
         patterns: Vec<String>,
     },
+    /// vnx's extension, from the file's `budgets:`: once the tokens recorded for the
+    /// dispatches it matches reach a limit in the current period, a matching dispatch is a
+    /// violation.
+    TokenBudget(Budget),
+}
+
+/// A token budget (`budgets:` in the file).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Budget {
+    /// Which dispatches it counts and judges (provider, model, role; never via).
+    pub selector: RouteMatch,
+    /// The stretch of time it counts.
+    pub period: crate::cost::Period,
+    /// The tokens allowed in a period.
+    pub max_tokens: u64,
 }
 
 impl Rule {
@@ -87,6 +103,7 @@ impl Rule {
             Rule::ForbidRoute(_) => "forbid_route",
             Rule::RequireRoute(_) => "require_route",
             Rule::ForbidImport { .. } => "forbid_import",
+            Rule::TokenBudget(_) => "token_budget",
         }
     }
 }
@@ -241,6 +258,6 @@ impl LoadError {
 }
 
 /// A value as route matching compares it.
-pub(crate) fn norm(s: &str) -> String {
+pub fn norm(s: &str) -> String {
     s.trim().to_lowercase()
 }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::spec::MAX_DEADLINE_SECS;
 use super::{Context, DispatchError, Request, Spec, attest_all, compose, govern, include, phantom};
 use crate::config::Config;
-use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route};
+use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route, Spending};
 use crate::ledger::Ledger;
 use crate::ledger::receipt::is_dispatch_id;
 use crate::provider::invocation::declared_invocation;
@@ -165,7 +165,8 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     };
     let skills = skills::load_all(root, &skill_names)?;
     let constraints = constraints::load(&root.join(constraints::FILE))?;
-    let evaluation = judge(&constraints, req, &provider_name, lane);
+    let spending = spending(&constraints, ctx.ledger)?;
+    let evaluation = judge(&constraints, req, &provider_name, lane, &spending);
     let model = evaluation.model.clone();
     let pinned = |source| pinned_model(&evaluation, source);
     resolved.check_model(model.as_deref()).map_err(pinned)?;
@@ -301,8 +302,36 @@ fn check_instruction_and_deadline(req: &Request) -> Result<(), DispatchError> {
     Ok(())
 }
 
+/// What each token budget has counted so far on the ledger (read only when there are
+/// budgets).
+fn spending(constraints: &Constraints, ledger: &Path) -> Result<Spending, DispatchError> {
+    let budgets: Vec<_> = constraints
+        .constraints
+        .iter()
+        .filter_map(|c| match &c.rule {
+            constraints::Rule::TokenBudget(b) => Some((c.id.clone(), b)),
+            _ => None,
+        })
+        .collect();
+    if budgets.is_empty() || !ledger.exists() {
+        return Ok(Spending::new());
+    }
+    let entries = crate::cost::entries(ledger)?;
+    let now = jiff::Timestamp::now();
+    Ok(budgets
+        .into_iter()
+        .map(|(id, b)| (id, crate::cost::spent(&entries, &b.selector, b.period, now)))
+        .collect())
+}
+
 /// The constraints' judgement of the route; a pin may fill in the model.
-fn judge(constraints: &Constraints, req: &Request, provider: &str, lane: Lane) -> Evaluation {
+fn judge(
+    constraints: &Constraints,
+    req: &Request,
+    provider: &str,
+    lane: Lane,
+    spending: &Spending,
+) -> Evaluation {
     constraints::evaluate(
         constraints,
         &Route {
@@ -316,6 +345,7 @@ fn judge(constraints: &Constraints, req: &Request, provider: &str, lane: Lane) -
             keys: req.overrides.clone(),
             reasons: req.override_reasons.clone(),
         },
+        spending,
     )
 }
 

@@ -54,7 +54,7 @@ fn judge(c: &Constraints, r: &Route<'_>, keys: &[&str], reasons: &[(&str, &str)]
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect::<BTreeMap<_, _>>(),
     };
-    constraints::evaluate(c, r, &overrides)
+    constraints::evaluate(c, r, &overrides, &Default::default())
 }
 
 /// (constraint id, decision) pairs.

@@ -17,6 +17,7 @@ mod checkpoint;
 mod cli;
 mod concurrency;
 mod constraints;
+mod cost;
 mod crash;
 mod dashboard;
 mod declared;

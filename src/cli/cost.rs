@@ -1,0 +1,161 @@
+//! `vnx cost`: the tokens the receipts recorded, summed by dispatch, provider, model, role or
+//! day, and where each budget of provider_constraints.yaml stands.
+
+use std::process::ExitCode;
+
+use vnx::constraints::{self, Rule};
+use vnx::cost::{self, GroupBy, Spend};
+
+use super::CliError;
+use super::output::{Out, say};
+use super::settings;
+
+/// Sum the tokens the receipts recorded, and show where each budget stands
+///
+/// Only figures a CLI reported count: a dispatch that ended without a usage report is counted
+/// under UNREPORTED, its spend unknown rather than zero. Budgets are the `budgets:` of
+/// provider_constraints.yaml; a dispatch is refused (or warned about) once the tokens
+/// recorded in a budget's period reach its limit.
+#[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx cost\n  $ vnx cost --by day --since 2026-11-01\n  $ vnx cost --by model --json"
+)]
+pub struct Args {
+    /// Group by
+    #[arg(long, value_name = "KEY", default_value = "provider",
+          value_parser = GroupBy::NAMES)]
+    by: String,
+    /// Only dispatches that completed on or after this day (YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    since: Option<jiff::civil::Date>,
+    /// Print `{"by", "groups": […], "budgets": […]}` as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_day(text: &str) -> Result<jiff::civil::Date, String> {
+    text.parse()
+        .map_err(|e| format!("`{text}` is not a day like 2026-11-01: {e}"))
+}
+
+/// Where a budget stands.
+#[derive(serde::Serialize)]
+struct BudgetState {
+    id: String,
+    period: &'static str,
+    max_tokens: u64,
+    spent: Spend,
+    reached: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let project = settings::project()?;
+    let ledger = project.ledger();
+    let by = GroupBy::parse(&args.by).unwrap_or(GroupBy::Provider);
+    let mut entries = if ledger.exists() {
+        cost::entries(&ledger)?
+    } else {
+        Vec::new()
+    };
+    let now = jiff::Timestamp::now();
+    let budgets: Vec<BudgetState> = match constraints::load(&project.root.join(constraints::FILE)) {
+        Ok(loaded) => loaded
+            .constraints
+            .iter()
+            .filter_map(|c| match &c.rule {
+                Rule::TokenBudget(b) => {
+                    let spent = cost::spent(&entries, &b.selector, b.period, now);
+                    Some(BudgetState {
+                        id: c.id.clone(),
+                        period: b.period.name(),
+                        max_tokens: b.max_tokens,
+                        reached: spent.total_tokens >= b.max_tokens,
+                        spent,
+                    })
+                }
+                _ => None,
+            })
+            .collect(),
+        Err(constraints::LoadError::Missing { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(day) = args.since {
+        entries.retain(|e| e.completed_at.to_zoned(jiff::tz::TimeZone::UTC).date() >= day);
+    }
+    let groups = cost::summarize(&entries, by);
+    let mut out = Out::new();
+    if args.json {
+        out.json(&serde_json::json!({
+            "by": args.by,
+            "groups": groups,
+            "budgets": budgets,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if groups.is_empty() {
+        say!("no completed dispatches on record");
+    } else {
+        let header = [
+            args.by.to_uppercase(),
+            "DISPATCHES".into(),
+            "UNREPORTED".into(),
+            "INPUT".into(),
+            "CACHED".into(),
+            "OUTPUT".into(),
+            "TOTAL".into(),
+        ];
+        let rows: Vec<[String; 7]> = groups
+            .iter()
+            .map(|g| {
+                [
+                    g.key.clone(),
+                    g.dispatches.to_string(),
+                    g.unreported.to_string(),
+                    g.input_tokens.to_string(),
+                    g.cached_input_tokens.to_string(),
+                    g.output_tokens.to_string(),
+                    g.total_tokens.to_string(),
+                ]
+            })
+            .collect();
+        let mut widths = header.clone().map(|h| h.len());
+        for r in &rows {
+            for (w, cell) in widths.iter_mut().zip(r) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String; 7]| {
+            let mut text = format!("{:<w$}", cells[0], w = widths[0]);
+            for (cell, w) in cells.iter().zip(widths).skip(1) {
+                text.push_str(&format!("  {cell:>w$}"));
+            }
+            text
+        };
+        out.line(&line(&header))?;
+        for r in &rows {
+            out.line(&line(r))?;
+        }
+        let unreported: u64 = groups.iter().map(|g| g.unreported).sum();
+        if unreported > 0 {
+            say!(
+                "{unreported} dispatch(es) ended without a usage report: their spend is unknown, \
+                 not counted"
+            );
+        }
+    }
+    for b in &budgets {
+        out.line(&format!(
+            "budget {}: {} of {} tokens this {}{}",
+            b.id,
+            b.spent.total_tokens,
+            b.max_tokens,
+            b.period,
+            if b.reached {
+                "  REACHED: matching dispatches are refused or warned about"
+            } else {
+                ""
+            }
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

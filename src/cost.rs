@@ -1,0 +1,311 @@
+//! Recorded spend: the token usage that `dispatch_completed` receipts carry, summed by
+//! dispatch, provider, model, role or day, and the spend a token budget counts. Only figures a
+//! CLI reported count; a dispatch that ended without one is counted as unreported, never
+//! estimated.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::constraints::{RouteMatch, norm};
+use crate::ledger::LedgerError;
+use crate::ledger::tail;
+use crate::provider::events::Usage;
+use crate::receipts::Typed;
+
+/// One ended dispatch, as spend sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// Its provider, model and role, as started.
+    pub provider: String,
+    /// Its model, when one was named.
+    pub model: Option<String>,
+    /// Its role.
+    pub role: String,
+    /// When it completed.
+    pub completed_at: jiff::Timestamp,
+    /// What its CLI reported, if it reported anything.
+    pub usage: Option<Usage>,
+}
+
+impl Entry {
+    /// All tokens it used: the CLI's total when it gives one, else input plus output.
+    pub fn tokens(&self) -> Option<u64> {
+        self.usage
+            .as_ref()
+            .map(|u| u.total_tokens.unwrap_or(u.input_tokens + u.output_tokens))
+    }
+}
+
+/// Every dispatch on the ledger that completed, in completion order.
+pub fn entries(ledger: &Path) -> Result<Vec<Entry>, LedgerError> {
+    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+        memchr::memmem::find(l, b"dispatch_started").is_some()
+            || memchr::memmem::find(l, b"dispatch_completed").is_some()
+    })?;
+    let mut started: BTreeMap<String, (String, Option<String>, String)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for line in &lines {
+        match Typed::of_line(line) {
+            Some(Typed::DispatchStarted(r)) => {
+                let s = r.receipt;
+                started.insert(s.dispatch_id, (s.provider, s.model, s.role));
+            }
+            Some(Typed::DispatchCompleted(r)) => {
+                let Some((provider, model, role)) = started.get(&r.receipt.dispatch_id) else {
+                    continue;
+                };
+                let Some(at) = r.timestamp.as_deref().and_then(|t| t.parse().ok()) else {
+                    continue;
+                };
+                out.push(Entry {
+                    dispatch_id: r.receipt.dispatch_id,
+                    provider: provider.clone(),
+                    model: model.clone(),
+                    role: role.clone(),
+                    completed_at: at,
+                    usage: r.receipt.token_usage,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// What spend is grouped by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    /// Each dispatch on its own.
+    Dispatch,
+    /// Provider.
+    Provider,
+    /// Model (`-` for dispatches that named none).
+    Model,
+    /// Role.
+    Role,
+    /// The UTC day it completed.
+    Day,
+}
+
+impl GroupBy {
+    /// Every grouping, as the command line spells them.
+    pub const NAMES: [&'static str; 5] = ["dispatch", "provider", "model", "role", "day"];
+
+    /// The grouping a name spells.
+    pub fn parse(name: &str) -> Option<GroupBy> {
+        Some(match name {
+            "dispatch" => GroupBy::Dispatch,
+            "provider" => GroupBy::Provider,
+            "model" => GroupBy::Model,
+            "role" => GroupBy::Role,
+            "day" => GroupBy::Day,
+            _ => return None,
+        })
+    }
+
+    fn key(self, e: &Entry) -> String {
+        match self {
+            GroupBy::Dispatch => e.dispatch_id.clone(),
+            GroupBy::Provider => e.provider.clone(),
+            GroupBy::Model => e.model.clone().unwrap_or_else(|| "-".into()),
+            GroupBy::Role => e.role.clone(),
+            GroupBy::Day => e
+                .completed_at
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .date()
+                .to_string(),
+        }
+    }
+}
+
+/// The recorded spend of a group of dispatches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Spend {
+    /// What the group is (a dispatch id, a provider, a day, …).
+    pub key: String,
+    /// Dispatches that ended in the group.
+    pub dispatches: u64,
+    /// Of them, those whose CLI reported no usage: their spend is unknown, not zero.
+    pub unreported: u64,
+    /// Input tokens reported.
+    pub input_tokens: u64,
+    /// Output tokens reported.
+    pub output_tokens: u64,
+    /// Input tokens served from a prompt cache, where the CLI says.
+    pub cached_input_tokens: u64,
+    /// All tokens reported (the CLI's total, else input plus output).
+    pub total_tokens: u64,
+}
+
+impl Spend {
+    fn add(&mut self, e: &Entry) {
+        self.dispatches += 1;
+        match &e.usage {
+            None => self.unreported += 1,
+            Some(u) => {
+                self.input_tokens += u.input_tokens;
+                self.output_tokens += u.output_tokens;
+                self.cached_input_tokens += u.cached_input_tokens.unwrap_or(0);
+                self.total_tokens += e.tokens().unwrap_or(0);
+            }
+        }
+    }
+}
+
+/// The spend of `entries` by `by`, in key order (days oldest first).
+pub fn summarize(entries: &[Entry], by: GroupBy) -> Vec<Spend> {
+    let mut groups: BTreeMap<String, Spend> = BTreeMap::new();
+    for e in entries {
+        let key = by.key(e);
+        groups
+            .entry(key.clone())
+            .or_insert_with(|| Spend {
+                key,
+                ..Spend::default()
+            })
+            .add(e);
+    }
+    groups.into_values().collect()
+}
+
+/// The stretch of time a budget counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// The current UTC day.
+    Day,
+    /// The current ISO week (from Monday, UTC).
+    Week,
+    /// The current calendar month (UTC).
+    Month,
+    /// Everything on record.
+    All,
+}
+
+impl Period {
+    /// The period a name spells (`day`, `week`, `month`, `all`).
+    pub fn parse(name: &str) -> Option<Period> {
+        Some(match name.trim() {
+            "day" => Period::Day,
+            "week" => Period::Week,
+            "month" => Period::Month,
+            "all" => Period::All,
+            _ => return None,
+        })
+    }
+
+    /// The name as the file spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::All => "all",
+        }
+    }
+
+    /// Whether `at` falls in the period that contains `now`.
+    pub fn contains(self, now: jiff::Timestamp, at: jiff::Timestamp) -> bool {
+        let utc = |t: jiff::Timestamp| t.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let (now, at) = (utc(now), utc(at));
+        match self {
+            Period::Day => now == at,
+            Period::Week => {
+                now.iso_week_date().year() == at.iso_week_date().year()
+                    && now.iso_week_date().week() == at.iso_week_date().week()
+            }
+            Period::Month => now.year() == at.year() && now.month() == at.month(),
+            Period::All => true,
+        }
+    }
+}
+
+/// The recorded spend of the dispatches a budget's keys (provider, model, role) match, in
+/// the period containing `now`.
+pub fn spent(entries: &[Entry], keys: &RouteMatch, period: Period, now: jiff::Timestamp) -> Spend {
+    let named = |want: &Option<Vec<String>>, have: Option<&str>| match want {
+        None => true,
+        Some(list) => have.is_some_and(|h| list.iter().any(|w| norm(w) == norm(h))),
+    };
+    let mut total = Spend {
+        key: period.name().into(),
+        ..Spend::default()
+    };
+    for e in entries.iter().filter(|e| {
+        period.contains(now, e.completed_at)
+            && named(&keys.provider, Some(&e.provider))
+            && named(&keys.model, e.model.as_deref())
+            && named(&keys.role, Some(&e.role))
+    }) {
+        total.add(e);
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, provider: &str, at: &str, tokens: Option<(u64, u64)>) -> Entry {
+        Entry {
+            dispatch_id: id.into(),
+            provider: provider.into(),
+            model: None,
+            role: "implementer".into(),
+            completed_at: at.parse().unwrap(),
+            usage: tokens.map(|(i, o)| Usage {
+                input_tokens: i,
+                output_tokens: o,
+                ..Usage::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn periods_are_utc_calendar_stretches() {
+        let now: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+        assert!(Period::Day.contains(now, at("2026-11-23T00:00:00Z")));
+        assert!(!Period::Day.contains(now, at("2026-11-22T23:59:59Z")));
+        // 2026-11-23 is a Monday: the Sunday before is last week.
+        assert!(!Period::Week.contains(now, at("2026-11-22T12:00:00Z")));
+        assert!(Period::Week.contains(now, at("2026-11-29T12:00:00Z")));
+        assert!(Period::Month.contains(now, at("2026-11-01T00:00:00Z")));
+        assert!(!Period::Month.contains(now, at("2025-11-23T10:00:00Z")));
+        assert!(Period::All.contains(now, at("2001-01-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn sums_count_unreported_dispatches_apart() {
+        let all = [
+            entry("D-1", "claude", "2026-11-22T10:00:00Z", Some((100, 20))),
+            entry("D-2", "claude", "2026-11-23T10:00:00Z", None),
+            entry("D-3", "codex", "2026-11-23T11:00:00Z", Some((5, 5))),
+        ];
+        let by_provider = summarize(&all, GroupBy::Provider);
+        assert_eq!(by_provider.len(), 2);
+        assert_eq!(by_provider[0].key, "claude");
+        assert_eq!(by_provider[0].total_tokens, 120);
+        assert_eq!(by_provider[0].dispatches, 2);
+        assert_eq!(by_provider[0].unreported, 1);
+        let by_day = summarize(&all, GroupBy::Day);
+        assert_eq!(by_day[0].key, "2026-11-22");
+        assert_eq!(by_day[1].total_tokens, 10);
+        let now = "2026-11-23T12:00:00Z".parse().unwrap();
+        let claude = RouteMatch {
+            provider: Some(vec!["Claude".into()]),
+            ..RouteMatch::default()
+        };
+        let today = spent(&all, &claude, Period::Day, now);
+        assert_eq!(
+            (today.dispatches, today.unreported, today.total_tokens),
+            (1, 1, 0)
+        );
+        let ever = spent(&all, &claude, Period::All, now);
+        assert_eq!(ever.total_tokens, 120);
+    }
+}

@@ -1,0 +1,246 @@
+//! `vnx cost` sums the token usage the receipts recorded; `budgets:` in
+//! provider_constraints.yaml refuse or warn about a dispatch once the recorded spend reaches
+//! a limit, and say so in a `constraint_decision` receipt.
+
+use crate::common::{Fakes, Repo, Run, completion, ledger_path, run};
+
+/// A headless dispatch of the stand-in `cli` that reports done at once.
+fn ask(repo: &Repo, fakes: &Fakes, cli: &str, env: &[(&str, &str)]) -> Run {
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "reviewer", "--json"])
+        .args(["--provider", cli, "--lane", "headless", "--deadline", "60"])
+        .args([
+            "--instruction",
+            "@fake run vnx report --status done --summary looked",
+        ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(cmd)
+}
+
+fn cost(repo: &Repo, by: &str) -> serde_json::Value {
+    let r = run(repo.vnx().args(["cost", "--by", by, "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+fn group<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == key)
+        .unwrap_or_else(|| panic!("no group {key}: {v}"))
+}
+
+fn tokens_of(c: &serde_json::Value) -> u64 {
+    let u = &c["token_usage"];
+    u["total_tokens"].as_u64().unwrap_or_else(|| {
+        u["input_tokens"].as_u64().unwrap() + u["output_tokens"].as_u64().unwrap()
+    })
+}
+
+fn add_budgets(repo: &Repo, yaml: &str) {
+    let path = repo.env.path().join("provider_constraints.yaml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(yaml);
+    std::fs::write(&path, text).unwrap();
+    // Committed: a dispatch refuses to start beside uncommitted tracked changes.
+    repo.env.git(&["commit", "-q", "-am", "budgets"]);
+}
+
+/// The `constraint_decision` receipts of one budget.
+fn decisions(repo: &Repo, id: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(ledger_path(repo))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event_type"] == "constraint_decision" && v["constraint_id"] == id)
+        .collect()
+}
+
+#[test]
+fn sums_recorded_usage_by_each_key_and_counts_unreported_apart() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let mut claude = 0;
+    for _ in 0..2 {
+        let c = completion(&ask(&repo, &fakes, "claude", &[]));
+        assert_eq!(c["status"], "done", "{c}");
+        claude += tokens_of(&c);
+    }
+    let c = completion(&ask(&repo, &fakes, "codex", &[]));
+    let codex = tokens_of(&c);
+    let codex_id = c["dispatch_id"].as_str().unwrap().to_owned();
+    // The offline demo worker reports no usage: unknown, not zero.
+    let r = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let by_provider = cost(&repo, "provider");
+    assert_eq!(group(&by_provider, "claude")["total_tokens"], claude);
+    assert_eq!(group(&by_provider, "claude")["dispatches"], 2);
+    assert_eq!(group(&by_provider, "claude")["unreported"], 0);
+    assert_eq!(group(&by_provider, "codex")["total_tokens"], codex);
+    assert_eq!(group(&by_provider, "demo")["unreported"], 1);
+    assert_eq!(group(&by_provider, "demo")["total_tokens"], 0);
+    assert!(claude > 0 && codex > 0);
+
+    let by_dispatch = cost(&repo, "dispatch");
+    assert_eq!(by_dispatch["groups"].as_array().unwrap().len(), 4);
+    assert_eq!(group(&by_dispatch, &codex_id)["total_tokens"], codex);
+    let by_role = cost(&repo, "role");
+    assert_eq!(group(&by_role, "reviewer")["total_tokens"], claude + codex);
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let by_day = cost(&repo, "day");
+    assert_eq!(group(&by_day, &today)["dispatches"], 4);
+    let by_model = cost(&repo, "model");
+    assert_eq!(
+        by_model["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["dispatches"].as_u64().unwrap())
+            .sum::<u64>(),
+        4
+    );
+    // --since a later day leaves nothing.
+    let r = run(repo.vnx().args(["cost", "--since", "2999-01-01", "--json"]));
+    let later: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(later["groups"], serde_json::json!([]));
+    // The table says what is unknown.
+    let r = run(repo.vnx().args(["cost"]));
+    assert!(r.stdout.starts_with("PROVIDER"), "{}", r.stdout);
+    assert!(r.stderr.contains("without a usage report"), "{}", r.stderr);
+}
+
+#[test]
+fn a_budget_refuses_or_warns_once_the_recorded_spend_reaches_it() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    add_budgets(
+        &repo,
+        "budgets:\n\
+         \x20 - id: claude-daily\n\
+         \x20   provider: claude\n\
+         \x20   period: day\n\
+         \x20   max_tokens: 1\n\
+         \x20   reason: the team's daily claude allowance\n\
+         \x20   audit_severity: blocking\n\
+         \x20   override_allowed: true\n\
+         \x20 - id: codex-weekly\n\
+         \x20   provider: [codex]\n\
+         \x20   role: reviewer\n\
+         \x20   period: week\n\
+         \x20   max_tokens: 1\n\
+         \x20   reason: codex is a trial\n\
+         \x20   audit_severity: warn\n",
+    );
+    // Nothing recorded yet: allowed, and the decision says what it counted.
+    let c = completion(&ask(&repo, &fakes, "claude", &[]));
+    assert_eq!(c["status"], "done", "{c}");
+    let first = decisions(&repo, "claude-daily");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["decision"], "allowed");
+    assert_eq!(first[0]["rule"], "token_budget");
+    assert!(
+        first[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("0 of 1 tokens recorded this day"),
+        "{}",
+        first[0]
+    );
+
+    // Its usage is on record now: the next claude dispatch is refused before anything exists.
+    let r = ask(&repo, &fakes, "claude", &[]);
+    assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("claude-daily"), "{}", r.stderr);
+    let refused = decisions(&repo, "claude-daily");
+    assert_eq!(refused.len(), 2);
+    assert_eq!(refused[1]["decision"], "refused");
+    assert!(
+        refused[1]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("budget spent: "),
+        "{}",
+        refused[1]
+    );
+    let spent = cost(&repo, "provider");
+    assert_eq!(spent["budgets"][0]["id"], "claude-daily");
+    assert_eq!(spent["budgets"][0]["reached"], true);
+    assert_eq!(spent["budgets"][1]["reached"], false);
+
+    // The override lets one through, recorded as such.
+    let c = completion(&ask(
+        &repo,
+        &fakes,
+        "claude",
+        &[("VNX_OVERRIDE_CLAUDE_DAILY", "1")],
+    ));
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(
+        decisions(&repo, "claude-daily")[2]["decision"],
+        "overridden"
+    );
+
+    // Codex: the other budget; a warn budget runs the dispatch and says so.
+    let c = completion(&ask(&repo, &fakes, "codex", &[]));
+    assert_eq!(c["status"], "done", "{c}");
+    let c = completion(&ask(&repo, &fakes, "codex", &[]));
+    assert_eq!(c["status"], "done", "{c}");
+    let codex = decisions(&repo, "codex-weekly");
+    assert_eq!(
+        codex
+            .iter()
+            .map(|d| d["decision"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["allowed", "warned"]
+    );
+    assert!(
+        decisions(&repo, "claude-daily").len() == 3,
+        "codex is not claude's budget"
+    );
+}
+
+#[test]
+fn a_budget_with_an_unknown_key_or_period_does_not_load() {
+    let repo = Repo::new();
+    add_budgets(
+        &repo,
+        "budgets:\n  - id: b\n    period: day\n    max_tokens: 10\n    reason: r\n    audit_severity: warn\n    cost_usd: 5\n",
+    );
+    let r = run(repo.vnx().args(["constraints", "list"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("cost_usd"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("provider_constraints.yaml:"),
+        "line and column: {}",
+        r.stderr
+    );
+    let r = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
+    assert_eq!(
+        r.code, 3,
+        "a dispatch does not run on a broken file: {}",
+        r.stderr
+    );
+
+    let repo = Repo::new();
+    add_budgets(
+        &repo,
+        "budgets:\n  - id: b\n    period: fortnight\n    max_tokens: 10\n    reason: r\n    audit_severity: warn\n",
+    );
+    let r = run(repo.vnx().args(["constraints", "list", "--json"]));
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("unknown period `fortnight`"),
+        "{}",
+        r.stderr
+    );
+}
