@@ -24,6 +24,7 @@ mod validation;
 pub use gates::{GateDef, GateKind};
 pub use schema::{
     BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, RoleConfig,
+    WorktreeConfig,
 };
 pub use template::expand;
 pub use validation::ConfigError;

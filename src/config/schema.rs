@@ -35,6 +35,20 @@ pub struct Config {
     pub notify: Vec<String>,
     /// Seconds without a sign of life after which a running worker is reported stalled.
     pub stall_after_seconds: Option<u64>,
+    /// Commands run in each dispatch's worktree, and the ports dispatches get.
+    pub worktree: WorktreeConfig,
+}
+
+/// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
+/// in order) and a port range each dispatch gets a port of its own from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorktreeConfig {
+    /// Run before the worker starts; the first that fails fails the dispatch.
+    pub setup: Vec<Vec<String>>,
+    /// Run after the worker ends, before the worktree is classified; all run.
+    pub teardown: Vec<Vec<String>>,
+    /// The inclusive range ports are given from, when ports are wanted.
+    pub ports: Option<(u16, u16)>,
 }
 
 /// A worker CLI declared under `providers:`.
@@ -137,6 +151,15 @@ pub(super) struct RawConfig {
     pub(super) gates: Option<Entries<gates::RawGate>>,
     pub(super) notify: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) stall_after_seconds: Option<Spanned<i64>>,
+    pub(super) worktree: Option<RawWorktree>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorktree {
+    pub(super) setup: Option<Vec<Spanned<Vec<String>>>>,
+    pub(super) teardown: Option<Vec<Spanned<Vec<String>>>>,
+    pub(super) ports: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -51,6 +51,12 @@ gates:
     extra_instructions: Mind the error paths.
 notify: [notify-send, \"vnx {id}\", \"{state}\"]
 stall_after_seconds: 120
+worktree:
+  setup:
+    - [npm, ci]
+  teardown:
+    - [docker, compose, down]
+  ports: 41000-41999
 ";
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -168,6 +174,11 @@ fn full_example() {
         .into(),
         notify: strings(&["notify-send", "vnx {id}", "{state}"]),
         stall_after_seconds: Some(120),
+        worktree: WorktreeConfig {
+            setup: vec![strings(&["npm", "ci"])],
+            teardown: vec![strings(&["docker", "compose", "down"])],
+            ports: Some((41000, 41999)),
+        },
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];
@@ -269,7 +280,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));
@@ -557,6 +568,38 @@ fn concurrency() {
         );
     }
     assert_eq!(parse_err("concurrency:\n  claude: many\n").0, 2);
+}
+
+#[test]
+fn worktree_commands_are_argvs_and_ports_a_range() {
+    for (text, wanted) in [
+        (
+            "worktree:\n  setup: [[]]\n",
+            "worktree.setup: each command is an argv",
+        ),
+        (
+            "worktree:\n  teardown: [[\"\"]]\n",
+            "worktree.teardown: each command",
+        ),
+        (
+            "worktree:\n  ports: 80-90\n",
+            "worktree.ports must be a range",
+        ),
+        (
+            "worktree:\n  ports: 42000-41000\n",
+            "worktree.ports must be a range",
+        ),
+        (
+            "worktree:\n  ports: 41000\n",
+            "worktree.ports must be a range",
+        ),
+        ("worktree:\n  cache: [target]\n", "unknown field `cache`"),
+    ] {
+        let e = parse(text, Path::new(".vnx/config.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(wanted), "{text}: {e}");
+    }
 }
 
 #[test]

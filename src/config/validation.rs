@@ -7,7 +7,7 @@ use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::schema::{
     BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, RawConfig,
-    RawLane, RawProvider, RoleConfig,
+    RawLane, RawProvider, RawWorktree, RoleConfig, WorktreeConfig,
 };
 use super::template::expand;
 use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
@@ -154,6 +154,9 @@ impl Validator<'_> {
             };
             config.stall_after_seconds = Some(n);
         }
+        if let Some(w) = raw.worktree {
+            config.worktree = self.worktree(w)?;
+        }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
             if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
                 let msg = format!(
@@ -189,6 +192,47 @@ impl Validator<'_> {
                     writes: role.writes,
                 },
             );
+        }
+        Ok(config)
+    }
+
+    /// `worktree:`: argv lists with a program first, and a port range `LOW-HIGH` within
+    /// 1024..=65535.
+    fn worktree(&self, raw: RawWorktree) -> Checked<WorktreeConfig> {
+        let argvs = |which: &str, list: Option<Vec<Spanned<Vec<String>>>>| {
+            let mut out = Vec::new();
+            for argv in list.unwrap_or_default() {
+                if argv.value.first().is_none_or(|p| p.trim().is_empty()) {
+                    let msg = format!(
+                        "worktree.{which}: each command is an argv list with a program first, \
+                         like [npm, ci]"
+                    );
+                    return self.err(&argv.referenced, msg);
+                }
+                out.push(argv.value);
+            }
+            Ok(out)
+        };
+        let mut config = WorktreeConfig {
+            setup: argvs("setup", raw.setup)?,
+            teardown: argvs("teardown", raw.teardown)?,
+            ports: None,
+        };
+        if let Some(range) = raw.ports {
+            let parsed = range.value.split_once('-').and_then(|(lo, hi)| {
+                let lo: u16 = lo.trim().parse().ok()?;
+                let hi: u16 = hi.trim().parse().ok()?;
+                (1024 <= lo && lo <= hi).then_some((lo, hi))
+            });
+            let Some(ports) = parsed else {
+                let msg = format!(
+                    "worktree.ports must be a range LOW-HIGH within 1024-65535, like \
+                     41000-41999, not {}",
+                    q(&range.value)
+                );
+                return self.err(&range.referenced, msg);
+            };
+            config.ports = Some(ports);
         }
         Ok(config)
     }

@@ -48,6 +48,8 @@ struct Undo<'a> {
     keep_dispatch_dir: bool,
     worktree: Option<Worktree>,
     placed: Vec<workspace::Placed>,
+    /// The port claimed, given back unless the start is on the ledger.
+    port: Option<(PathBuf, u16, String)>,
     finished: bool,
 }
 
@@ -60,6 +62,7 @@ impl<'a> Undo<'a> {
             keep_dispatch_dir: false,
             worktree: None,
             placed: Vec::new(),
+            port: None,
             finished: false,
         }
     }
@@ -76,6 +79,11 @@ impl Drop for Undo<'_> {
             return;
         }
         workspace::remove(&self.placed);
+        if let Some((data, port, id)) = &self.port
+            && !self.keep_dispatch_dir
+        {
+            super::ports::release(data, *port, id);
+        }
         if let Some(wt) = &self.worktree
             && let Ok(c) = wt.classify(self.remote)
             && c.class == TeardownClass::Clean
@@ -115,6 +123,12 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     let placed = place_hooks(&mut spec, &wt.path);
     undo.placed = spec.placed.clone();
     placed?;
+    if let Some(range) = spec.port_range {
+        let data = plan.repo.root.join(crate::project::DATA_DIR);
+        let port = claim_port(&spec, &data, range)?;
+        spec.port = Some(port);
+        undo.port = Some((data, port, spec.id.clone()));
+    }
     write_dispatch_dir(plan, &spec)?;
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
@@ -154,6 +168,25 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     })
 }
 
+/// A port for the dispatch. A claim stays with its dispatch while that has not ended on the
+/// ledger and its directory exists (a launch under way, a running or lost dispatch).
+fn claim_port(spec: &Spec, data: &Path, range: (u16, u16)) -> Result<u16, DispatchError> {
+    let open = |owner: &str| {
+        let ended = super::view::completion(&spec.ledger, owner)
+            .ok()
+            .flatten()
+            .is_some();
+        !ended && data.join("dispatches").join(owner).is_dir()
+    };
+    Ok(super::ports::claim(
+        data,
+        range,
+        &spec.id,
+        spec.preferred_port,
+        open,
+    )?)
+}
+
 /// The `dispatch_started` receipt.
 fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receipt {
     receipts::write(&DispatchStarted {
@@ -173,6 +206,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         vnx_files_placed: spec.placed.clone(),
         prompt_sha256: spec.prompt_sha256.clone(),
         instruction_sha256: hex::encode(Sha256::digest(plan.instruction.as_bytes())),
+        port: spec.port,
         prompt_bytes: plan.prompt.len() as u64,
         deadline_seconds: spec.deadline_secs,
         base_commit: wt.base_commit.clone(),

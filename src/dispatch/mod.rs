@@ -20,7 +20,9 @@ pub mod outcome;
 pub mod pending;
 pub mod phantom;
 mod plan;
+pub mod ports;
 pub mod record;
+pub mod setup;
 pub mod signals;
 pub mod slots;
 mod spec;
@@ -164,6 +166,9 @@ pub enum DispatchError {
     /// The ledger could not be written.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// No port of the config's `worktree.ports` could be claimed.
+    #[error(transparent)]
+    Port(#[from] ports::PortError),
     /// A file of the dispatch could not be written.
     #[error("could not write {path}")]
     Io {
@@ -189,6 +194,9 @@ impl DispatchError {
     pub fn hint(&self) -> Option<String> {
         match self {
             DispatchError::NotInitialised { .. } => Some("run `vnx init` first".into()),
+            DispatchError::Port(ports::PortError::Exhausted { .. }) => Some(
+                "widen `worktree.ports` in .vnx/config.yaml, or wait for a dispatch to end".into(),
+            ),
             DispatchError::BadRole { .. } => Some("e.g. --agent implementer".into()),
             DispatchError::UnknownRole { role, .. } => Some(format!(
                 "check the spelling, or declare it under `roles:` in .vnx/config.yaml (`{role}: \

@@ -237,6 +237,11 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
                 .unwrap_or(super::spec::DEFAULT_STALL_AFTER_SECS),
         ),
         notify: config.notify.clone(),
+        worktree_setup: config.worktree.setup.clone(),
+        worktree_teardown: config.worktree.teardown.clone(),
+        port_range: config.worktree.ports,
+        preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
+        port: None,
         continues: req.continues.as_ref().map(|c| {
             let mut record = c.record();
             record.session_id = resume.map(str::to_owned);

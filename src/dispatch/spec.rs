@@ -119,6 +119,21 @@ pub struct Spec {
     /// For a follow-up: what it continues.
     #[serde(default)]
     pub continues: Option<crate::receipts::Continues>,
+    /// The config's setup commands, run in the worktree before the worker.
+    #[serde(default)]
+    pub worktree_setup: Vec<Vec<String>>,
+    /// The config's teardown commands, run in the worktree after the worker.
+    #[serde(default)]
+    pub worktree_teardown: Vec<Vec<String>>,
+    /// The config's port range, when dispatches get ports.
+    #[serde(default)]
+    pub port_range: Option<(u16, u16)>,
+    /// The port a follow-up's dispatch held, tried first.
+    #[serde(default)]
+    pub preferred_port: Option<u16>,
+    /// The port claimed at launch (`VNX_PORT`).
+    #[serde(default)]
+    pub port: Option<u16>,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.

@@ -103,6 +103,26 @@ fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
     argv
 }
 
+/// What setup and teardown commands see: the dispatch's id, directory and worktree, and its
+/// port when it has one.
+fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
+        (
+            "VNX_DISPATCH_DIR".to_owned(),
+            spec.dispatch_dir.to_string_lossy().into_owned(),
+        ),
+        (
+            "VNX_WORKTREE".to_owned(),
+            spec.worktree.to_string_lossy().into_owned(),
+        ),
+    ];
+    if let Some(port) = spec.port {
+        env.push(("VNX_PORT".to_owned(), port.to_string()));
+    }
+    env
+}
+
 /// Runs the whole dispatch. See the module documentation.
 pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, DispatchError> {
     let started = Instant::now();
@@ -184,8 +204,24 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             }
         }
     };
+    // The project's setup commands, in the worktree, before the worker.
+    let hook_env = worktree_env(spec);
+    let mut worktree_commands = Vec::new();
+    if ended.stopped.is_none() && !spec.worktree_setup.is_empty() {
+        let (ran, failure) = super::setup::run(
+            "setup",
+            &spec.worktree_setup,
+            &spec.worktree,
+            &hook_env,
+            deadline,
+            true,
+            &mut log,
+        );
+        worktree_commands = ran;
+        ended.spawn_error = failure.map(|f| format!("{f}; the worker did not start"));
+    }
     let mut screen = None;
-    if ended.stopped.is_none() {
+    if ended.stopped.is_none() && ended.spawn_error.is_none() {
         let job = Job {
             prompt: &prompt,
             deadline,
@@ -200,6 +236,20 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             &mut screen,
             &mut recorder,
         )?;
+    }
+    // Teardown commands after the worker (stop what setup started), before classification;
+    // given a minute of their own past the deadline, which may have passed.
+    if !spec.worktree_teardown.is_empty() {
+        let (ran, _) = super::setup::run(
+            "teardown",
+            &spec.worktree_teardown,
+            &spec.worktree,
+            &hook_env,
+            deadline.max(Instant::now() + Duration::from_secs(60)),
+            false,
+            &mut log,
+        );
+        worktree_commands.extend(ran);
     }
     let mut report_rejected = None;
     match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
@@ -239,6 +289,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         session_id: stream.session_id.clone(),
         token_usage: stream.usage.clone(),
         cli_events: (!stream.is_empty()).then_some(stream),
+        worktree_commands,
         ..Default::default()
     };
     if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
@@ -303,6 +354,10 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         Ok(kept) => kept.append(&ledger, retry)?,
         Err(_) => ledger.append_all(&receipts)?,
     };
+    // The port goes back once the end is on the ledger.
+    if let Some(port) = spec.port {
+        super::ports::release(&data_dir, port, &spec.id);
+    }
     // "done" only for a done that stands: the phantom guard's correction is the last line.
     if let Some(last) = appended.lines.last() {
         recorder.notify(status.name(), &last.entry_hash);
@@ -433,6 +488,9 @@ fn run_worker(
         .env(signals::SEAL_VAR, seal)
         .env("TMPDIR", &tmp)
         .env("PATH", path);
+    if let Some(port) = spec.port {
+        cmd = cmd.env("VNX_PORT", port.to_string());
+    }
     for (k, v) in &spec.invocation.env {
         cmd = cmd.env(k, v);
     }

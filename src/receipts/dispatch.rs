@@ -219,9 +219,30 @@ pub struct DispatchStarted {
     /// For a follow-up: the dispatch it continues, in the same worktree, branch and session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continues: Option<Continues>,
+    /// The port the config's `worktree.ports` gave it (in `VNX_PORT` for its setup commands
+    /// and worker); unique among the dispatches that hold one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// One setup or teardown command of the project's config, as it ran in the worktree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WorktreeCommand {
+    /// `setup` (before the worker) or `teardown` (after it, before classification).
+    pub phase: String,
+    /// The command.
+    pub argv: Vec<String>,
+    /// Its exit status; `null` when it could not start, was killed at the deadline, or a
+    /// signal ended it.
+    pub exit_code: Option<i32>,
+    /// Seconds it ran, to the millisecond.
+    pub seconds: f64,
+    /// Why it did not run to an exit status, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What a follow-up continues: the dispatch before it, and the worktree, branch and CLI
@@ -325,6 +346,9 @@ pub struct DispatchCompleted {
     /// Token counts the CLI reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage: Option<Usage>,
+    /// The project's setup and teardown commands run in the worktree, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worktree_commands: Vec<WorktreeCommand>,
     /// What the CLI's own output said about the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cli_events: Option<StreamSummary>,

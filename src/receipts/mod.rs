@@ -27,7 +27,7 @@ use crate::ledger::json::{self, Object, Value};
 pub use dispatch::{
     CheckoutChange, CompletionSignal, ConstraintDecision, Continues, DecisionRef,
     DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, RouteRef,
-    SkillRef, TeardownAction,
+    SkillRef, TeardownAction, WorktreeCommand,
 };
 pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult};
 pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};

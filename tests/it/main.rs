@@ -49,6 +49,7 @@ mod small_errors;
 mod tamper;
 mod tmux;
 mod worktree;
+mod worktree_hooks;
 
 // Hardening against hostile workers and unlucky users.
 mod anchoring;

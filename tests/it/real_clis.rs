@@ -504,6 +504,7 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
             .as_secs_f64();
         let blocked: serde_json::Value = serde_json::from_str(r.stdout.trim())
             .unwrap_or_else(|e| panic!("{at} {e}: {} {}", r.stdout, r.stderr));
+        let blocked = crate::common::settled_receipt(blocked);
         assert_eq!(
             blocked["event_type"],
             "dispatch_blocked",

@@ -118,6 +118,7 @@ fn started() -> DispatchStarted {
             checkpoint_refs_writable: false,
         },
         continues: None,
+        port: Some(41_017),
         extra: Default::default(),
     }
 }
@@ -173,6 +174,13 @@ fn completed() -> DispatchCompleted {
         report_rejected: Some(s("sealed for another dispatch")),
         session_id: Some(s("5f1e")),
         token_usage: Some(usage()),
+        worktree_commands: vec![vnx::receipts::WorktreeCommand {
+            phase: s("setup"),
+            argv: vec![s("npm"), s("ci")],
+            exit_code: Some(0),
+            seconds: 3.25,
+            error: None,
+        }],
         cli_events: Some(stream()),
         main_checkout_changed: Some(true),
         main_checkout: Some(CheckoutChange {
