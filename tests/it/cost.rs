@@ -244,3 +244,88 @@ fn a_budget_with_an_unknown_key_or_period_does_not_load() {
         r.stderr
     );
 }
+
+/// A receipt from receipts/examples/, as a dispatch of `provider` recorded at `at` (the chain
+/// members are the ledger's to set).
+fn dated(
+    kind: &str,
+    id: &str,
+    provider: &str,
+    at: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let path = crate::common::repo_dir().join(format!("receipts/examples/{kind}.json"));
+    let mut v: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for chain in ["seq", "prev_hash", "prev_line_sha256", "vnx_attestation"] {
+        v.remove(chain);
+    }
+    v.insert("dispatch_id".into(), id.into());
+    v.insert("timestamp".into(), at.into());
+    if kind == "dispatch_started" {
+        v.insert("provider".into(), provider.into());
+        v.insert("role".into(), "reviewer".into());
+    }
+    v
+}
+
+#[test]
+fn spend_of_an_earlier_period_counts_only_for_all_time() {
+    let repo = Repo::new();
+    // 900 tokens spent by the demo provider in January 2020.
+    let mut completed = dated(
+        "dispatch_completed",
+        "D-00002020",
+        "demo",
+        "2020-01-15T12:00:00Z",
+    );
+    completed.insert(
+        "token_usage".into(),
+        serde_json::json!({"input_tokens": 800, "output_tokens": 100}),
+    );
+    let lines: Vec<vnx::ledger::Receipt> = [
+        dated(
+            "dispatch_started",
+            "D-00002020",
+            "demo",
+            "2020-01-15T11:00:00Z",
+        ),
+        completed,
+    ]
+    .iter()
+    .map(|v| crate::common::receipt(&serde_json::Value::Object(v.clone()).to_string()))
+    .collect();
+    vnx::ledger::Ledger::new(ledger_path(&repo))
+        .append_all(&lines)
+        .unwrap();
+    let by_day = cost(&repo, "day");
+    assert_eq!(
+        group(&by_day, "2020-01-15")["total_tokens"],
+        900,
+        "{by_day}"
+    );
+
+    let budget = |id: &str, period: &str| {
+        format!(
+            "  - id: {id}\n    provider: demo\n    period: {period}\n    max_tokens: 900\n    \
+             reason: r\n    audit_severity: blocking\n"
+        )
+    };
+    add_budgets(
+        &repo,
+        &format!(
+            "budgets:\n{}{}{}",
+            budget("demo-day", "day"),
+            budget("demo-week", "week"),
+            budget("demo-month", "month")
+        ),
+    );
+    let r = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
+    assert_eq!(r.code, 0, "this period has no spend: {}", r.stderr);
+    for id in ["demo-day", "demo-week", "demo-month"] {
+        assert_eq!(decisions(&repo, id)[0]["decision"], "allowed", "{id}");
+    }
+    add_budgets(&repo, &budget("demo-ever", "all"));
+    let r = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
+    assert_eq!(r.code, 1, "all time counts 2020: {}", r.stderr);
+    assert!(r.stderr.contains("demo-ever"), "{}", r.stderr);
+}

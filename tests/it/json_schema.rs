@@ -150,3 +150,17 @@ fn clean_json_says_what_was_discarded() {
         .args(["clean", "--class", "dirty", "--yes", "--json"]));
     assert_eq!(r.stdout.trim(), "[]");
 }
+
+#[test]
+fn cost_prints_the_documented_members() {
+    let repo = Repo::new();
+    run(repo.dispatch_cmd("commit").args(["--instruction", "x"]));
+    let r = run(repo.vnx().args(["cost", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        keys(&v),
+        ["budgets", "by", "groups"].map(str::to_owned).into()
+    );
+    assert_eq!(keys(&v["groups"][0]), documented("cost-group-members"));
+}
