@@ -67,7 +67,11 @@ pub fn entries(ledger: &Path) -> Result<Vec<Entry>, LedgerError> {
                     model: model.clone(),
                     role: role.clone(),
                     completed_at: at,
-                    usage: r.receipt.token_usage,
+                    // A usage with no count at all (Python VNX's `input`/`output` names read
+                    // as nothing here) is no report, not a report of zero.
+                    usage: r.receipt.token_usage.filter(|u| {
+                        u.input_tokens + u.output_tokens + u.total_tokens.unwrap_or(0) > 0
+                    }),
                 });
             }
             _ => {}

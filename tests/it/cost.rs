@@ -282,6 +282,18 @@ fn spend_of_an_earlier_period_counts_only_for_all_time() {
         "token_usage".into(),
         serde_json::json!({"input_tokens": 800, "output_tokens": 100}),
     );
+    // And one whose usage carries Python VNX's names, which vnx cannot read: unreported,
+    // not zero.
+    let mut vnx_named = dated(
+        "dispatch_completed",
+        "D-00002021",
+        "demo",
+        "2020-01-15T13:00:00Z",
+    );
+    vnx_named.insert(
+        "token_usage".into(),
+        serde_json::json!({"input": 5, "output": 5}),
+    );
     let lines: Vec<vnx::ledger::Receipt> = [
         dated(
             "dispatch_started",
@@ -290,6 +302,13 @@ fn spend_of_an_earlier_period_counts_only_for_all_time() {
             "2020-01-15T11:00:00Z",
         ),
         completed,
+        dated(
+            "dispatch_started",
+            "D-00002021",
+            "demo",
+            "2020-01-15T12:30:00Z",
+        ),
+        vnx_named,
     ]
     .iter()
     .map(|v| crate::common::receipt(&serde_json::Value::Object(v.clone()).to_string()))
@@ -303,6 +322,8 @@ fn spend_of_an_earlier_period_counts_only_for_all_time() {
         900,
         "{by_day}"
     );
+    assert_eq!(group(&by_day, "2020-01-15")["dispatches"], 2, "{by_day}");
+    assert_eq!(group(&by_day, "2020-01-15")["unreported"], 1, "{by_day}");
 
     let budget = |id: &str, period: &str| {
         format!(
