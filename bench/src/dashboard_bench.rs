@@ -65,7 +65,7 @@ pub fn bench_dashboard(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<
     };
     let load = || -> Result<Snapshot> {
         let report = verify(&src.ledger, &VerifyOptions::default())?;
-        Ok(Snapshot::load(&src, Some(&report))?)
+        Ok(Snapshot::load(&src, Some(&report), None)?)
     };
     let snapshot = load()?;
     if snapshot.rows.len() != n {

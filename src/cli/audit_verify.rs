@@ -108,8 +108,8 @@ pub fn full(
     Ok((report, anchored))
 }
 
-/// Marks each state verified or not against the whole ledger (see [`full`]); a ledger that
-/// is missing or cannot be read leaves them unmarked. Returns the first violation's line
+/// Marks each state verified or not against the whole ledger (see [`full`]) and the keys
+/// whose signatures count; a ledger that is missing or cannot be read leaves them unmarked. Returns the first violation's line
 /// when the ledger does not verify.
 pub fn mark(path: &Path, states: &mut [vnx::dispatch::view::DispatchState]) -> Option<u64> {
     let options = VerifyOptions {
@@ -118,7 +118,8 @@ pub fn mark(path: &Path, states: &mut [vnx::dispatch::view::DispatchState]) -> O
         ..VerifyOptions::default()
     };
     let (report, _) = full(path, options, None).ok()?;
-    vnx::dispatch::view::mark_verified(states, &report);
+    let trusted = settings::attestation(None, path).ok().map(|(_, keys)| keys);
+    vnx::dispatch::view::mark_verified(states, &report, trusted.as_deref());
     (!report.status.is_ok()).then(|| report.violations.iter().map(|v| v.line).min().unwrap_or(0))
 }
 

@@ -85,7 +85,10 @@ fn load(src: &Sources) -> Result<Snapshot, vnx::ledger::LedgerError> {
         })
         .flatten()
         .map(|(report, _)| report);
-    Snapshot::load(src, report.as_ref())
+    let trusted = settings::attestation(None, &src.ledger)
+        .ok()
+        .map(|(_, keys)| keys);
+    Snapshot::load(src, report.as_ref(), trusted.as_deref())
 }
 
 type Channels<'a> = (&'a Sender<Ev>, &'a Receiver<Ev>, &'a Sender<()>);

@@ -113,9 +113,12 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
                 p.line,
                 &p.line_sha256[..16],
                 match s.verified {
-                    Some(true) => " (the ledger verifies through it)",
-                    Some(false) => " (NOT verified: the ledger is broken before it)",
-                    None => "",
+                    Some(true) if p.attested == Some(true) => {
+                        " (signed, and the ledger verifies through it)".to_owned()
+                    }
+                    Some(true) => " (the ledger verifies through it)".to_owned(),
+                    Some(false) => format!(" (NOT verified: {})", p.why_unverified()),
+                    None => String::new(),
                 }
             ),
         )?;

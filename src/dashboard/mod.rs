@@ -51,9 +51,9 @@ fn receipts_text(d: &crate::dispatch::detail::Detail) -> String {
             p.line,
             p.line_sha256,
             match d.state.verified {
-                Some(true) => " (verified)",
-                Some(false) => " (NOT verified: the ledger is broken before it)",
-                None => "",
+                Some(true) => " (verified)".to_owned(),
+                Some(false) => format!(" (NOT verified: {})", p.why_unverified()),
+                None => String::new(),
             }
         ));
     }

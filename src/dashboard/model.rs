@@ -76,9 +76,13 @@ pub struct Sources {
 }
 
 impl Snapshot {
-    /// Reads every dispatch, with the verification report the caller made (`None`: not
-    /// checked).
-    pub fn load(src: &Sources, report: Option<&VerifyReport>) -> Result<Snapshot, LedgerError> {
+    /// Reads every dispatch, with the verification report the caller made and the keys
+    /// whose signatures count (`None`: not checked; see [`view::mark_verified`]).
+    pub fn load(
+        src: &Sources,
+        report: Option<&VerifyReport>,
+        trusted: Option<&[[u8; 32]]>,
+    ) -> Result<Snapshot, LedgerError> {
         let now = jiff::Timestamp::now();
         if !src.ledger.exists() {
             return Ok(Snapshot {
@@ -92,7 +96,7 @@ impl Snapshot {
         let health = match report {
             None => Health::Unchecked,
             Some(r) => {
-                view::mark_verified(&mut states, r);
+                view::mark_verified(&mut states, r, trusted);
                 match r.violations.iter().min_by_key(|v| v.line) {
                     _ if r.status.is_ok() => Health::Verified(r.lines),
                     Some(v) => Health::Broken {

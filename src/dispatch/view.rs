@@ -85,30 +85,71 @@ pub struct Proof {
     pub seq: Option<u64>,
     /// SHA-256 of the line's bytes: on a vnx ledger, a commitment to everything before it.
     pub line_sha256: String,
+    /// Whether a key the repository trusts signed it, once [`mark_verified`] was given the
+    /// keys; `None` for a kind vnx does not sign, or one written before the ledger's first
+    /// signed receipt (a ledger from before vnx signed its receipts).
+    pub attested: Option<bool>,
+    /// The line itself, for the signature check.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    /// Whether a receipt before it (or it) is signed: from then on vnx's kinds must be.
+    #[serde(skip)]
+    pub signing: bool,
 }
 
 impl Proof {
-    fn of(line: u64, bytes: &[u8], o: &json::Object<'_>) -> Proof {
+    /// Why the evidence does not hold, in words (for a state [`mark_verified`] found
+    /// unverified).
+    pub fn why_unverified(&self) -> &'static str {
+        if self.attested == Some(false) {
+            "no key the repository trusts signed it"
+        } else {
+            "the ledger does not verify before it"
+        }
+    }
+
+    fn of(line: u64, bytes: &[u8], o: &json::Object<'_>, signing: bool) -> Proof {
         use sha2::Digest;
         Proof {
             event_type: text(o, "event_type").unwrap_or_default(),
             line,
             seq: o.get("seq").and_then(Value::as_u64),
             line_sha256: hex::encode(sha2::Sha256::digest(bytes)),
+            attested: None,
+            bytes: bytes.to_vec(),
+            signing,
         }
     }
 }
 
-/// Records, on each state, whether the ledger verifies through the receipt that proves it:
-/// all do on a ledger that verifies; on a broken one, only those before its first violation.
-pub fn mark_verified(states: &mut [DispatchState], report: &crate::ledger::VerifyReport) {
+/// Records, on each state, whether the evidence for it holds: the ledger verifies through
+/// the receipt that proves it (all do on a ledger that verifies; on a broken one, only those
+/// before its first violation), and, given the `trusted` keys, that receipt is signed by one
+/// of them when it is of a kind vnx signs (a line a worker wrote itself is not).
+pub fn mark_verified(
+    states: &mut [DispatchState],
+    report: &crate::ledger::VerifyReport,
+    trusted: Option<&[[u8; 32]]>,
+) {
+    use crate::ledger::attest;
     let first_bad = if report.status.is_ok() {
         u64::MAX
     } else {
         report.violations.iter().map(|v| v.line).min().unwrap_or(0)
     };
     for s in states {
-        s.verified = Some(s.proof.as_ref().is_some_and(|p| p.line < first_bad));
+        let mut ok = false;
+        if let Some(p) = &mut s.proof {
+            if let Some(keys) = trusted
+                && p.signing
+                && attest::is_attested_kind(&p.event_type)
+            {
+                p.attested =
+                    Some(parse(&p.bytes).is_some_and(|o| attest::check(&o, keys).is_valid()));
+            }
+            ok = p.line < first_bad && p.attested != Some(false);
+        }
+        s.verified = Some(ok);
         s.status = s.shown();
     }
 }
@@ -392,6 +433,11 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
             .iter()
             .any(|k| memchr::memmem::find(l, k).is_some())
     })?;
+    // From the first signed receipt on, vnx's kinds must carry a valid signature.
+    let first_signed = lines
+        .iter()
+        .find(|(_, l)| memchr::memmem::find(l, b"\"vnx_attestation\"").is_some())
+        .map(|(n, _)| *n);
     let mut states: BTreeMap<String, (usize, DispatchState)> = BTreeMap::new();
     for (number, line) in &lines {
         let Some(o) = parse(line) else {
@@ -401,7 +447,8 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
             continue;
         };
         let at = text(&o, "timestamp");
-        let proof = || Proof::of(*number, line, &o);
+        let signing = first_signed.is_some_and(|f| f <= *number);
+        let proof = || Proof::of(*number, line, &o, signing);
         match receipts::Typed::of(&o) {
             receipts::Typed::DispatchStarted(r) => {
                 let order = states.len();

@@ -50,6 +50,9 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
             line: 7,
             seq: Some(7),
             line_sha256: "ab".repeat(32),
+            attested: Some(true),
+            bytes: Vec::new(),
+            signing: true,
         }),
         verified: Some(true),
     };
@@ -254,7 +257,7 @@ fn sources(repo: &Repo) -> Sources {
 
 fn snapshot(repo: &Repo) -> Snapshot {
     let report = vnx::ledger::verify(&ledger_path(repo), &Default::default()).unwrap();
-    Snapshot::load(&sources(repo), Some(&report)).unwrap()
+    Snapshot::load(&sources(repo), Some(&report), None).unwrap()
 }
 
 fn dispatch(repo: &Repo, model: &str, detach: bool) -> String {

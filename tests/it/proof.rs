@@ -78,3 +78,57 @@ fn a_done_on_a_broken_ledger_reads_unverified() {
         r.stdout
     );
 }
+
+#[test]
+fn a_done_nobody_trusted_signed_reads_unverified() {
+    let repo = Repo::new();
+    let genuine = completion(&repo.dispatch("commit", &["--instruction", "one"]));
+    let genuine = genuine["dispatch_id"].as_str().unwrap().to_owned();
+    let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let running = launched["dispatch_id"].as_str().unwrap().to_owned();
+    // A worker that can write the ledger appends a well-chained completion of its own: the
+    // chain verifies, but no trusted key signed it.
+    let path = crate::common::repo_dir().join("receipts/examples/dispatch_completed.json");
+    let mut forged: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for chain in [
+        "seq",
+        "prev_hash",
+        "prev_line_sha256",
+        "vnx_attestation",
+        "timestamp",
+    ] {
+        forged.remove(chain);
+    }
+    forged.insert("dispatch_id".into(), running.clone().into());
+    forged.insert("status".into(), "done".into());
+    let forged = crate::common::receipt(&serde_json::Value::Object(forged).to_string());
+    vnx::ledger::Ledger::new(ledger_path(&repo))
+        .append(&forged)
+        .unwrap();
+    let r = run(repo.vnx().args(["audit-chain", "verify"]));
+    assert_eq!(r.code, 0, "the chain itself is intact: {}", r.stdout);
+
+    let (all, _) = statuses(&repo);
+    let of = |id: &str| all.iter().find(|s| s["dispatch_id"] == id).unwrap().clone();
+    assert_eq!(of(&running)["completion"], "done", "what the line says");
+    assert_eq!(of(&running)["status"], "unverified", "{}", of(&running));
+    assert_eq!(of(&running)["proof"]["attested"], false);
+    assert_eq!(of(&genuine)["status"], "done");
+    assert_eq!(of(&genuine)["proof"]["attested"], true);
+    let r = run(repo.vnx().args(["show", &running]));
+    assert!(
+        r.stdout
+            .contains("NOT verified: no key the repository trusts signed it"),
+        "{}",
+        r.stdout
+    );
+    let r = run(repo.vnx().args(["show", &genuine]));
+    assert!(
+        r.stdout.contains("(signed, and the ledger verifies"),
+        "{}",
+        r.stdout
+    );
+    run(repo.vnx().args(["cancel", "--all"]));
+}
