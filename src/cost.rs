@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::constraints::{RouteMatch, norm};
+use crate::constraints::{RouteMatch, keys_match};
 use crate::ledger::LedgerError;
 use crate::ledger::tail;
 use crate::provider::events::Usage;
@@ -34,9 +34,10 @@ pub struct Entry {
 impl Entry {
     /// All tokens it used: the CLI's total when it gives one, else input plus output.
     pub fn tokens(&self) -> Option<u64> {
-        self.usage
-            .as_ref()
-            .map(|u| u.total_tokens.unwrap_or(u.input_tokens + u.output_tokens))
+        self.usage.as_ref().map(|u| {
+            u.total_tokens
+                .unwrap_or(u.input_tokens.saturating_add(u.output_tokens))
+        })
     }
 }
 
@@ -70,7 +71,10 @@ pub fn entries(ledger: &Path) -> Result<Vec<Entry>, LedgerError> {
                     // A usage with no count at all (Python VNX's `input`/`output` names read
                     // as nothing here) is no report, not a report of zero.
                     usage: r.receipt.token_usage.filter(|u| {
-                        u.input_tokens + u.output_tokens + u.total_tokens.unwrap_or(0) > 0
+                        u.input_tokens
+                            .saturating_add(u.output_tokens)
+                            .saturating_add(u.total_tokens.unwrap_or(0))
+                            > 0
                     }),
                 });
             }
@@ -147,14 +151,17 @@ pub struct Spend {
 
 impl Spend {
     fn add(&mut self, e: &Entry) {
+        // Saturating: a count a worker forged near u64::MAX must not wrap to little.
         self.dispatches += 1;
         match &e.usage {
             None => self.unreported += 1,
             Some(u) => {
-                self.input_tokens += u.input_tokens;
-                self.output_tokens += u.output_tokens;
-                self.cached_input_tokens += u.cached_input_tokens.unwrap_or(0);
-                self.total_tokens += e.tokens().unwrap_or(0);
+                self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
+                self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
+                self.cached_input_tokens = self
+                    .cached_input_tokens
+                    .saturating_add(u.cached_input_tokens.unwrap_or(0));
+                self.total_tokens = self.total_tokens.saturating_add(e.tokens().unwrap_or(0));
             }
         }
     }
@@ -231,19 +238,13 @@ impl Period {
 /// The recorded spend of the dispatches a budget's keys (provider, model, role) match, in
 /// the period containing `now`.
 pub fn spent(entries: &[Entry], keys: &RouteMatch, period: Period, now: jiff::Timestamp) -> Spend {
-    let named = |want: &Option<Vec<String>>, have: Option<&str>| match want {
-        None => true,
-        Some(list) => have.is_some_and(|h| list.iter().any(|w| norm(w) == norm(h))),
-    };
     let mut total = Spend {
         key: period.name().into(),
         ..Spend::default()
     };
     for e in entries.iter().filter(|e| {
         period.contains(now, e.completed_at)
-            && named(&keys.provider, Some(&e.provider))
-            && named(&keys.model, e.model.as_deref())
-            && named(&keys.role, Some(&e.role))
+            && keys_match(keys, &e.provider, e.model.as_deref(), &e.role)
     }) {
         total.add(e);
     }
@@ -311,5 +312,13 @@ mod tests {
         );
         let ever = spent(&all, &claude, Period::All, now);
         assert_eq!(ever.total_tokens, 120);
+        // Models match as route rules match them: `vendor/name` by its last segment too.
+        let mut routed = entry("D-4", "codex", "2026-11-23T11:00:00Z", Some((7, 0)));
+        routed.model = Some("openai/GPT-5".into());
+        let gpt5 = RouteMatch {
+            model: Some(vec!["gpt-5".into()]),
+            ..RouteMatch::default()
+        };
+        assert_eq!(spent(&[routed], &gpt5, Period::Day, now).total_tokens, 7);
     }
 }

@@ -79,8 +79,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     })
 }
 
-/// Adds a violation for each merge commit on `HEAD`'s history whose `VNX-Receipt` trailer
-/// names a receipt the ledger no longer holds (a cut or rolled-back ledger).
 /// Verifies the ledger at `path` as `audit-chain verify` does: its chain, the checkpoints
 /// anchored in its repository (with the trusted keys and this machine's witness), and the
 /// merge trailers that name receipts. Also says whether checkpoints were anchored.
@@ -109,17 +107,21 @@ pub fn full(
 }
 
 /// Marks each state verified or not against the whole ledger (see [`full`]) and the keys
-/// whose signatures count; a ledger that is missing or cannot be read leaves them unmarked. Returns the first violation's line
+/// whose signatures count; a ledger that is missing or cannot be read leaves them
+/// unmarked. Returns the first violation's line
 /// when the ledger does not verify.
 pub fn mark(path: &Path, states: &mut [vnx::dispatch::view::DispatchState]) -> Option<u64> {
     let options = VerifyOptions {
         threads: settings::threads(None),
-        max_violations: 16,
+        max_violations: 10_000,
         ..VerifyOptions::default()
     };
     let (report, _) = full(path, options, None).ok()?;
-    let trusted = settings::attestation(None, path).ok().map(|(_, keys)| keys);
-    vnx::dispatch::view::mark_verified(states, &report, trusted.as_deref());
+    // Without a key to check with, no signature counts (rather than every one).
+    let trusted = settings::attestation(None, path)
+        .map(|(_, keys)| keys)
+        .unwrap_or_default();
+    vnx::dispatch::view::mark_verified(states, &report, Some(&trusted));
     (!report.status.is_ok()).then(|| report.violations.iter().map(|v| v.line).min().unwrap_or(0))
 }
 
@@ -131,6 +133,8 @@ pub fn unverified_warning(line: u64) -> String {
     )
 }
 
+/// Adds a violation for each merge commit on `HEAD`'s history whose `VNX-Receipt` trailer
+/// names a receipt the ledger no longer holds (a cut or rolled-back ledger).
 fn orphaned_trailers(path: &Path, report: &mut VerifyReport) -> Result<(), CliError> {
     let Ok(anchor) = checkpoint::Anchor::discover(path) else {
         return Ok(());

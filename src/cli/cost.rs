@@ -145,11 +145,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     for b in &budgets {
         out.line(&format!(
-            "budget {}: {} of {} tokens this {}{}",
+            "budget {}: {} of {} tokens {}{}",
             b.id,
             b.spent.total_tokens,
             b.max_tokens,
-            b.period,
+            match b.period {
+                "all" => "on record".to_owned(),
+                p => format!("this {p} (UTC)"),
+            },
             if b.reached {
                 "  REACHED: matching dispatches are refused or warned about"
             } else {

@@ -346,13 +346,20 @@ fn model_is(actual: &str, spec: &str) -> bool {
     aliases(actual).iter().any(|a| spec.contains(a))
 }
 
+/// Whether the provider, model and role keys `m` names match a dispatch's (as a route rule
+/// compares them: trimmed, any case, a `vendor/name` model also by its last segment). Budgets
+/// count recorded spend with it, so they count what they judge.
+pub fn keys_match(m: &RouteMatch, provider: &str, model: Option<&str>, role: &str) -> bool {
+    m.provider.as_ref().is_none_or(|p| any_of(p, provider))
+        && m.role.as_ref().is_none_or(|r| any_of(r, role))
+        && m.model
+            .as_ref()
+            .is_none_or(|spec| model.is_some_and(|model| spec.iter().any(|s| model_is(model, s))))
+}
+
 /// Whether every key `m` names matches the route (with `model` as the model).
 fn matches(m: &RouteMatch, route: &Route<'_>, model: Option<&str>, via: &[&str]) -> bool {
-    m.provider.as_ref().is_none_or(|p| any_of(p, route.provider))
-        && m.role.as_ref().is_none_or(|r| any_of(r, route.role))
-        && m.model.as_ref().is_none_or(|spec| {
-            model.is_some_and(|model| spec.iter().any(|s| model_is(model, s)))
-        })
+    keys_match(m, route.provider, model, route.role)
         // vnx dispatches carry no task class: a rule about one matches none of them.
         && m.task_class.is_none()
         && m.via.as_ref().is_none_or(|v| via.iter().any(|t| any_of(v, t)))

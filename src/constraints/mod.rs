@@ -9,7 +9,7 @@ pub mod eval;
 pub mod imports;
 mod load;
 
-pub use eval::{Decision, Evaluation, Overrides, Route, Spending, Verdict, evaluate};
+pub use eval::{Decision, Evaluation, Overrides, Route, Spending, Verdict, evaluate, keys_match};
 pub use imports::{ImportHit, ScanError, ScanReport, scan_imports, tracked_files};
 pub use load::{load, parse};
 

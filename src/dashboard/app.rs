@@ -42,9 +42,13 @@ impl Action {
         let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect();
         match self {
             Action::Attach(id) => v(&["attach", id]),
-            Action::FollowUp(id, text) => {
-                v(&["follow-up", id, "--detach", "--instruction", text.as_str()])
-            }
+            // `=`: an instruction that starts with `-` is not an option.
+            Action::FollowUp(id, text) => vec![
+                "follow-up".to_owned(),
+                id.clone(),
+                "--detach".to_owned(),
+                format!("--instruction={text}"),
+            ],
             Action::Cancel(id) => v(&["cancel", id]),
             Action::GateCheck(id) => v(&["gate-check", id]),
             Action::Merge(id) => v(&["merge", id]),

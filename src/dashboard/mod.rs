@@ -22,7 +22,7 @@ pub fn load_content(app: &mut App, src: &Sources) {
     };
     let s = row.state.clone();
     app.content = match app.view {
-        View::Pane => model::preview(&s, &src.tmux),
+        View::Pane => model::preview(&s, &src.root, &src.tmux),
         View::Diff => match model::detail_of(src, &s) {
             Some(d) => crate::dispatch::detail::diff(&src.root, &d, false)
                 .map(|d| {
@@ -62,7 +62,7 @@ fn receipts_text(d: &crate::dispatch::detail::Detail) -> String {
             "gate {}: {} at {}{}\n",
             g.gate,
             g.status,
-            &g.head_commit[..g.head_commit.len().min(12)],
+            g.head_commit.get(..12).unwrap_or(&g.head_commit),
             g.reason
                 .as_deref()
                 .map(|r| format!(" ({r})"))
@@ -117,7 +117,11 @@ pub fn run_action(vnx: &Path, root: &Path, action: &Action) -> Outcome {
         Ok(out) => Outcome {
             action: action.clone(),
             code: out.status.code(),
-            summary: summarize(&out.stdout, &out.stderr),
+            summary: summarize(
+                &out.stdout,
+                &out.stderr,
+                matches!(action, Action::GateCheck(_)),
+            ),
         },
         Err(e) => Outcome {
             action: action.clone(),
@@ -127,9 +131,9 @@ pub fn run_action(vnx: &Path, root: &Path, action: &Action) -> Outcome {
     }
 }
 
-/// One line for the footer: the error when the command failed, else its first line of
-/// output, with why it holds when a gate check holds.
-fn summarize(stdout: &[u8], stderr: &[u8]) -> String {
+/// One line for the footer: the error when the command failed, else its first (`first`) or
+/// last line of output, with why it holds when a gate check holds.
+fn summarize(stdout: &[u8], stderr: &[u8], first: bool) -> String {
     let lines = |bytes: &[u8]| -> Vec<String> {
         String::from_utf8_lossy(bytes)
             .lines()
@@ -141,7 +145,9 @@ fn summarize(stdout: &[u8], stderr: &[u8]) -> String {
     if let Some(e) = err.iter().find_map(|l| l.strip_prefix("error: ")) {
         return e.to_owned();
     }
-    let mut summary = out.first().or(err.last()).cloned().unwrap_or_default();
+    // A gate check's verdict is its first line; other commands end with what they did.
+    let verdict = if first { out.first() } else { out.last() };
+    let mut summary = verdict.or(err.last()).cloned().unwrap_or_default();
     if let Some(hold) = out.iter().find(|l| l.starts_with("hold: ")) {
         summary = format!("{summary}: {hold}");
     }
@@ -159,7 +165,7 @@ mod tests {
             (Action::Attach(id.clone()), "attach D-00000001", false),
             (
                 Action::FollowUp(id.clone(), "go on".into()),
-                "follow-up D-00000001 --detach --instruction go on",
+                "follow-up D-00000001 --detach --instruction=go on",
                 false,
             ),
             (Action::Cancel(id.clone()), "cancel D-00000001", true),

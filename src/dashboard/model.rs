@@ -113,7 +113,7 @@ impl Snapshot {
         let mut rows: Vec<Row> = states
             .into_iter()
             .map(|state| Row {
-                activity: activity(&state, &src.tmux),
+                activity: activity(&state, &src.root, &src.tmux),
                 state,
             })
             .collect();
@@ -131,7 +131,7 @@ impl Snapshot {
 }
 
 /// The last line of activity of a dispatch.
-fn activity(s: &DispatchState, tmux: &Tmux) -> String {
+fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     if s.state.is_live() {
         if let Some(b) = &s.blocked {
             return format!("waits for {}", b.describe());
@@ -143,10 +143,16 @@ fn activity(s: &DispatchState, tmux: &Tmux) -> String {
     if let Some(reason) = &s.reason {
         return one_line(reason);
     }
-    s.worker_log
-        .as_deref()
-        .map(|log| last_line(&tail_of(Path::new(log), 8 << 10)))
-        .unwrap_or_default()
+    last_line(&tail_of(&log_of(root, &s.id), 8 << 10))
+}
+
+/// A dispatch's worker log: where vnx writes it, never a path a receipt names (a forged one
+/// could name a FIFO or a terminal).
+fn log_of(root: &Path, id: &str) -> PathBuf {
+    root.join(crate::project::DATA_DIR)
+        .join("dispatches")
+        .join(id)
+        .join("worker.log")
 }
 
 /// The pane of a running dispatch, with its colours (ANSI escapes).
@@ -160,16 +166,17 @@ pub fn pane(s: &DispatchState, fallback: &Tmux) -> Option<String> {
 }
 
 /// What the preview shows of a dispatch: its live pane, else the end of its worker's log.
-pub fn preview(s: &DispatchState, tmux: &Tmux) -> String {
+pub fn preview(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     if s.state.is_live()
         && let Some(text) = pane(s, tmux)
     {
         return text;
     }
-    match s.worker_log.as_deref() {
-        Some(log) if Path::new(log).exists() => tail_of(Path::new(log), 64 << 10),
-        Some(log) => format!("(its log {log} is gone: pruned or removed)"),
-        None => "(no log recorded yet)".into(),
+    let log = log_of(root, &s.id);
+    if log.is_file() {
+        tail_of(&log, 64 << 10)
+    } else {
+        format!("(no log at {}: not written yet, or pruned)", log.display())
     }
 }
 
@@ -182,6 +189,10 @@ pub fn detail_of(src: &Sources, s: &DispatchState) -> Option<Detail> {
 
 /// The last `max` bytes of a file, as text.
 fn tail_of(path: &Path, max: u64) -> String {
+    // Only a regular file: never a FIFO or device that would block the dashboard.
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return String::new();
+    }
     let Ok(mut f) = std::fs::File::open(path) else {
         return String::new();
     };
@@ -237,11 +248,17 @@ pub fn plain(text: &str) -> String {
             }
         } else if c == '\t' {
             out.push(' ');
-        } else if !c.is_control() {
+        } else if !c.is_control() && !is_bidi_control(c) {
             out.push(c);
         }
     }
     out
+}
+
+/// The invisible characters that reorder text (a right-to-left override can make a line
+/// read as something else).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -254,5 +271,6 @@ mod tests {
         assert_eq!(plain("a\u{1b}]0;title\u{7}b"), "ab");
         assert_eq!(plain("a\u{1b}]8;;x\u{1b}\\b\rc\u{8}"), "abc");
         assert_eq!(last_line("one\ntwo\n\n  \n"), "two");
+        assert_eq!(plain("abc\u{202e}fed"), "abcfed");
     }
 }

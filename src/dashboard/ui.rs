@@ -14,7 +14,9 @@ use super::model::{Health, Row};
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let area = frame.area();
-    let list_height = (app.snapshot.rows.len() as u16 + 3)
+    let list_height = u16::try_from(app.snapshot.rows.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(3)
         .clamp(4, (area.height.saturating_sub(2) * 2 / 5).max(4));
     let [header, list, detail, footer] = Layout::vertical([
         Constraint::Length(1),

@@ -132,8 +132,12 @@ pub fn mark_verified(
     trusted: Option<&[[u8; 32]]>,
 ) {
     use crate::ledger::attest;
+    // The first line that does not verify; when the report kept only some violations, the
+    // first may be among those dropped, so nothing counts as verified.
     let first_bad = if report.status.is_ok() {
         u64::MAX
+    } else if report.violations_total > report.violations.len() as u64 {
+        0
     } else {
         report.violations.iter().map(|v| v.line).min().unwrap_or(0)
     };
@@ -147,7 +151,8 @@ pub fn mark_verified(
                 p.attested =
                     Some(parse(&p.bytes).is_some_and(|o| attest::check(&o, keys).is_valid()));
             }
-            ok = p.line < first_bad && p.attested != Some(false);
+            // A line appended after the verification was not verified.
+            ok = p.line < first_bad && p.line <= report.lines && p.attested != Some(false);
         }
         s.verified = Some(ok);
         s.status = s.shown();

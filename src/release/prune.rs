@@ -191,15 +191,21 @@ fn needed(
     {
         return Some(format!("{}: it has not ended on the ledger", s.shown()));
     }
-    if repo
-        .worktrees_dir()
-        .join(format!("dispatch-{id}"))
-        .symlink_metadata()
-        .is_ok()
-    {
-        return Some("its worktree is still there".into());
+    // The worktree and branch it worked in: its own, or, for a follow-up, the first
+    // dispatch's of its chain (as its start recorded them).
+    let worktree = state
+        .and_then(|s| s.worktree.clone())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo.worktrees_dir().join(format!("dispatch-{id}")));
+    if worktree.symlink_metadata().is_ok() {
+        return Some(format!(
+            "its worktree {} is still there",
+            worktree.display()
+        ));
     }
-    let branch = format!("dispatch/{id}");
+    let branch = state
+        .and_then(|s| s.branch.clone())
+        .unwrap_or_else(|| format!("dispatch/{id}"));
     if git.is_some_and(|g| g.find_branch(&branch, git2::BranchType::Local).is_ok()) {
         return Some(format!("its branch {branch} is still there"));
     }

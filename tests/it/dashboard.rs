@@ -372,14 +372,13 @@ fn keys_follow_up() {
     let id = dispatch(&repo, "commit", false);
     let mut app = app_at(&repo, &id);
     press(&mut app, "f");
+    // An instruction that starts with a dash is still an instruction.
+    let effect = press(&mut app, "--verbose, then go on⏎");
     assert_eq!(
-        press(&mut app, "go on⏎"),
-        Effect::Run(Action::FollowUp(id.clone(), "go on".into()))
+        effect,
+        Effect::Run(Action::FollowUp(id.clone(), "--verbose, then go on".into()))
     );
-    let r = carry_out(
-        &repo,
-        Effect::Run(Action::FollowUp(id.clone(), "go on".into())),
-    );
+    let r = carry_out(&repo, effect);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let next = r.stdout.trim().to_owned();
     run(repo.vnx().args(["wait", &next]));

@@ -145,3 +145,30 @@ fn a_running_dispatch_is_never_pruned() {
     assert!(dispatches(&repo).join(&id).join("spec.json").is_file());
     run(repo.vnx().args(["cancel", &id]));
 }
+
+#[test]
+fn a_follow_up_keeps_its_files_while_its_chains_branch_lives() {
+    let repo = Repo::new();
+    let first = completion(&repo.dispatch("commit", &["--instruction", "one"]));
+    let first = first["dispatch_id"].as_str().unwrap().to_owned();
+    let r = run(repo
+        .vnx()
+        .args(["follow-up", &first, "--instruction", "two", "--json"]));
+    let next = completion(&r);
+    let next = next["dispatch_id"].as_str().unwrap().to_owned();
+    assert!(!repo.branches().contains(&format!("dispatch/{next}")));
+    age(&dispatches(&repo).join(&next), 40);
+    let r = run(repo
+        .vnx()
+        .args(["prune", "--older-than", "30d", "--dry-run", "--json"]));
+    let plan: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(plan["prune"], serde_json::json!([]), "{plan}");
+    assert_eq!(plan["kept"][0]["dispatch_id"], next.as_str(), "{plan}");
+    assert!(
+        plan["kept"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("dispatch/{first}")),
+        "it works on the first dispatch's branch: {plan}"
+    );
+}
