@@ -34,7 +34,7 @@ pub struct Args {
     /// Every running, blocked, stalled or lost dispatch
     #[arg(long)]
     all: bool,
-    /// Print the completion receipts as NDJSON
+    /// One JSON object per dispatch as it ends, as `vnx wait --json` prints them (NDJSON)
     #[arg(long)]
     json: bool,
     /// tmux socket name for dispatches whose start records none [default:
@@ -87,7 +87,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Cancelled::Closed(hash) => {
                 if args.json {
                     if let Some(line) = view::completion(&ledger, &s.id)? {
-                        out.bytes_line(&line)?;
+                        let w = Waited::Completed(view::Completion::of(&s.id, line));
+                        out.json(&super::wait::settled(&s.id, &w))?;
                     }
                 } else {
                     out.line(&format!(
@@ -110,8 +111,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let waited = view::wait(&ledger, &signalled, &tmux, false)?;
         for (id, w) in &waited {
             match w {
-                Waited::Completed(c) | Waited::Corrected { completion: c, .. } if args.json => {
-                    out.bytes_line(&c.line)?;
+                w if args.json => {
+                    out.json(&super::wait::settled(id, w))?;
+                    unreachable |= !matches!(w, Waited::Completed(_) | Waited::Corrected { .. });
                 }
                 Waited::Completed(c) | Waited::Corrected { completion: c, .. } => {
                     let r = &c.receipt;

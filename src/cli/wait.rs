@@ -217,7 +217,7 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
 /// How one dispatch settled, for `--json`: its id, its status, and the receipts that settled
 /// it, each embedded byte for byte as the ledger holds it.
 #[derive(serde::Serialize)]
-struct Settled<'a> {
+pub(super) struct Settled<'a> {
     dispatch_id: &'a str,
     status: &'a str,
     completion: Option<Embedded>,
@@ -225,7 +225,7 @@ struct Settled<'a> {
     blocked: Option<Embedded>,
 }
 
-fn settled<'a>(id: &'a str, w: &'a Waited) -> Settled<'a> {
+pub(super) fn settled<'a>(id: &'a str, w: &'a Waited) -> Settled<'a> {
     let mut s = Settled {
         dispatch_id: id,
         status: "",

@@ -164,3 +164,46 @@ fn cost_prints_the_documented_members() {
     );
     assert_eq!(keys(&v["groups"][0]), documented("cost-group-members"));
 }
+
+#[test]
+fn every_other_json_command_prints_its_documented_members() {
+    let repo = Repo::new();
+    crate::common::configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let r = repo.dispatch("commit", &["--instruction", "x"]);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let r = run(repo.vnx().args(args));
+        serde_json::from_str(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {} {}", r.stdout, r.stderr))
+    };
+    // `show`: the status members and its own.
+    let shown = keys(&json(&["show", &id, "--json"]));
+    let status = keys(&json(&["status", &id, "--json"])[0]);
+    let own: BTreeSet<String> = shown.difference(&status).cloned().collect();
+    assert_eq!(own, documented("show-members"));
+    for (args, doc) in [
+        (vec!["gate-check", &id, "--json"], "gate-check-members"),
+        (vec!["doctor", "--json"], "doctor-members"),
+        (vec!["audit-chain", "verify", "--json"], "verify-members"),
+        (vec!["constraints", "list", "--json"], "constraints-members"),
+        (vec!["worktree-release", "--json"], "release-members"),
+        (vec!["merge", &id, "--json"], "merge-members"),
+    ] {
+        assert_eq!(keys(&json(&args)), documented(doc), "{args:?}");
+    }
+    // `cancel --json` prints what `wait --json` prints.
+    let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
+    let slow: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let slow = slow["dispatch_id"].as_str().unwrap();
+    let cancelled = json(&["cancel", slow, "--json"]);
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["completion"]["event_type"], "dispatch_completed");
+    let members = [
+        "dispatch_id",
+        "status",
+        "completion",
+        "correction",
+        "blocked",
+    ];
+    assert_eq!(keys(&cancelled), members.map(str::to_owned).into());
+}
