@@ -208,22 +208,23 @@ fn short(commit: Option<&str>) -> String {
 /// Prints the worker's log (control characters escaped); with `follow`, goes on printing
 /// what is appended until the dispatch ends.
 fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Result<(), CliError> {
-    let path = d
-        .state
-        .worker_log
-        .clone()
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            // A running dispatch has no completion yet: its log is in its directory.
-            let wt = d.state.worktree.as_deref()?;
-            vnx::dispatch::liveness::dispatch_dir_of(std::path::Path::new(wt), &d.state.id)
-                .map(|dir| dir.join("worker.log"))
-        })
-        .ok_or_else(|| CliError::new(format!("dispatch {} records no log", d.state.id)))?;
+    // Where vnx writes the log, never a path a receipt names (a forged one could name a FIFO
+    // or a terminal), and only a regular file.
+    let path = settings::project()?
+        .data_dir()
+        .join("dispatches")
+        .join(&d.state.id)
+        .join("worker.log");
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+        return Err(
+            CliError::new(format!("{} is not a regular file", path.display()))
+                .with_hint("vnx writes worker logs as regular files: look at what replaced it"),
+        );
+    }
     let mut file = std::fs::File::open(&path).map_err(|e| {
         CliError::new(format!("could not open {}", path.display()))
             .with_cause(&e)
-            .with_hint("a released dispatch's directory may have been removed")
+            .with_hint("`vnx prune` removes old dispatch directories, and a launch that failed leaves none")
     })?;
     let mut stdout = std::io::stdout().lock();
     let mut buf = Vec::new();
