@@ -122,7 +122,25 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         say!("nothing pruned");
         return Ok(ExitCode::SUCCESS);
     }
-    let done = prune::prune(&plan.prune);
+    // Judged again now: while the question was open, a follow-up may have brought one back.
+    let again = prune::plan(
+        &repo,
+        &project.ledger(),
+        &tmux,
+        args.older_than,
+        SystemTime::now(),
+    )
+    .map_err(prune_error)?;
+    let still: Vec<_> = plan
+        .prune
+        .iter()
+        .filter(|p| again.prune.iter().any(|a| a.dispatch_id == p.dispatch_id))
+        .cloned()
+        .collect();
+    for p in plan.prune.iter().filter(|p| !still.contains(p)) {
+        say!("{}: kept: something needs it again", p.dispatch_id);
+    }
+    let done = prune::prune(&still);
     let failed = done.iter().any(|d| d.error.is_some());
     if args.json {
         let outcome: Vec<_> = done
