@@ -4,9 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use vnx::ledger::checkpoint;
-use vnx::ledger::{
-    ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify, witness,
-};
+use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport, witness};
 
 use super::CliError;
 use super::output::Out;
@@ -79,31 +77,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     })
 }
 
-/// Verifies the ledger at `path` as `audit-chain verify` does: its chain, the checkpoints
-/// anchored in its repository (with the trusted keys and this machine's witness), and the
-/// merge trailers that name receipts. Also says whether checkpoints were anchored.
+/// Verifies the ledger at `path` as `audit-chain verify` does (see
+/// `vnx::ledger::audit`), with this machine's key and witness.
 pub fn full(
     path: &Path,
-    mut options: VerifyOptions,
+    options: VerifyOptions,
     key: Option<std::path::PathBuf>,
 ) -> Result<(VerifyReport, bool), CliError> {
     // A key path that cannot be resolved (no HOME) just means there is no local key.
     let key_path = settings::key_path(key).ok();
     let witness_dir = settings::witness_dir();
-    let anchored = match checkpoint::anchoring(path, key_path.as_deref(), witness_dir.as_deref())? {
-        Some(anchoring) => {
-            options.checkpoints = anchoring.checkpoints;
-            options.trusted_keys = anchoring.trusted_keys;
-            options.rolled_back = anchoring.rolled_back;
-            true
-        }
-        None => false,
-    };
-    let mut report = verify(path, &options)?;
-    if anchored {
-        orphaned_trailers(path, &mut report)?;
-    }
-    Ok((report, anchored))
+    Ok(vnx::ledger::audit::verify_anchored(
+        path,
+        options,
+        key_path.as_deref(),
+        witness_dir.as_deref(),
+    )?)
 }
 
 /// Marks each state verified or not against the whole ledger (see [`full`]) and the keys
@@ -131,31 +120,6 @@ pub fn unverified_warning(line: u64) -> String {
         "warning: the ledger does not verify from line {line} (see `vnx audit-chain verify`): \
          a done, merged or released it records from there on shows as unverified"
     )
-}
-
-/// Adds a violation for each merge commit on `HEAD`'s history whose `VNX-Receipt` trailer
-/// names a receipt the ledger no longer holds (a cut or rolled-back ledger).
-fn orphaned_trailers(path: &Path, report: &mut VerifyReport) -> Result<(), CliError> {
-    let Ok(anchor) = checkpoint::Anchor::discover(path) else {
-        return Ok(());
-    };
-    let trailers = witness::merge_trailers(anchor.root());
-    for (commit, hash) in witness::orphaned_trailers(path, &trailers)? {
-        report.violations_total += 1;
-        report.violations.push(Violation {
-            line: report.lines,
-            kind: ViolationKind::MergeTrailerOrphaned,
-            detail: format!(
-                "merge commit {} names receipt {hash} (VNX-Receipt), which is not on the ledger",
-                &commit[..12]
-            ),
-            expected: None,
-            actual: None,
-            other_line: None,
-        });
-        report.status = ChainStatus::Broken;
-    }
-    Ok(())
 }
 
 /// Whether this machine witnessed a checkpoint of the ledger at `path` (see `ledger::witness`).

@@ -1,0 +1,60 @@
+//! The whole verification `audit-chain verify` makes, and `status`, `show` and the dashboard
+//! rely on: the chain, the checkpoints anchored in the ledger's repository (with the keys it
+//! trusts and this machine's witness), and the merge commits whose `VNX-Receipt` trailer
+//! names a receipt the ledger no longer holds.
+
+use std::path::Path;
+
+use super::checkpoint::{self, CheckpointError};
+use super::verify::{ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify};
+use super::witness;
+
+/// Verifies the ledger at `path` in full; `local_key` and `witness_dir` are this machine's
+/// signing key and witness directory, when it has them. Also says whether checkpoints were
+/// anchored.
+pub fn verify_anchored(
+    path: &Path,
+    mut options: VerifyOptions,
+    local_key: Option<&Path>,
+    witness_dir: Option<&Path>,
+) -> Result<(VerifyReport, bool), CheckpointError> {
+    let anchored = match checkpoint::anchoring(path, local_key, witness_dir)? {
+        Some(anchoring) => {
+            options.checkpoints = anchoring.checkpoints;
+            options.trusted_keys = anchoring.trusted_keys;
+            options.rolled_back = anchoring.rolled_back;
+            true
+        }
+        None => false,
+    };
+    let mut report = verify(path, &options)?;
+    if anchored {
+        orphaned_trailers(path, &mut report)?;
+    }
+    Ok((report, anchored))
+}
+
+/// Adds a violation for each merge commit on `HEAD`'s history whose `VNX-Receipt` trailer
+/// names a receipt the ledger no longer holds (a cut or rolled-back ledger).
+fn orphaned_trailers(path: &Path, report: &mut VerifyReport) -> Result<(), CheckpointError> {
+    let Ok(anchor) = checkpoint::Anchor::discover(path) else {
+        return Ok(());
+    };
+    let trailers = witness::merge_trailers(anchor.root());
+    for (commit, hash) in witness::orphaned_trailers(path, &trailers)? {
+        report.violations_total += 1;
+        report.violations.push(Violation {
+            line: report.lines,
+            kind: ViolationKind::MergeTrailerOrphaned,
+            detail: format!(
+                "merge commit {} names receipt {hash} (VNX-Receipt), which is not on the ledger",
+                commit.get(..12).unwrap_or(&commit)
+            ),
+            expected: None,
+            actual: None,
+            other_line: None,
+        });
+        report.status = ChainStatus::Broken;
+    }
+    Ok(())
+}
