@@ -119,6 +119,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             "not discarding without confirmation",
         )?
     {
+        if args.json {
+            // What would have gone, each without a `done`.
+            out.json(&chosen)?;
+        }
         say!("nothing discarded");
         return Ok(ExitCode::SUCCESS);
     }

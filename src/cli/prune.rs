@@ -77,25 +77,33 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         out.json(&plan)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.json {
-        for k in &plan.kept {
-            out.line(&format!("  {}  kept: {}", k.dispatch_id, k.reason))?;
-        }
-        for p in &plan.prune {
-            out.line(&format!(
-                "  {}  {}  {}  ({})",
-                p.dispatch_id,
-                human_bytes(p.bytes),
-                p.paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                p.reason
-            ))?;
-        }
-        out.flush()?;
+    // What stays and what goes; with --json on stderr, so that stdout holds only the JSON.
+    let mut shown: Vec<String> = plan
+        .kept
+        .iter()
+        .map(|k| format!("  {}  kept: {}", k.dispatch_id, k.reason))
+        .collect();
+    for p in &plan.prune {
+        shown.push(format!(
+            "  {}  {}  {}  ({})",
+            p.dispatch_id,
+            human_bytes(p.bytes),
+            p.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            p.reason
+        ));
     }
+    for line in &shown {
+        if args.json {
+            say!("{line}");
+        } else {
+            out.line(line)?;
+        }
+    }
+    out.flush()?;
     if plan.prune.is_empty() {
         say!("nothing to prune");
         return Ok(ExitCode::SUCCESS);
@@ -119,6 +127,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             "not pruning without confirmation",
         )?
     {
+        if args.json {
+            out.json(&plan)?;
+        }
         say!("nothing pruned");
         return Ok(ExitCode::SUCCESS);
     }
