@@ -14,7 +14,7 @@ use vnx::ledger::{VerifyOptions, verify};
 use vnx::tmux::Tmux;
 
 use crate::Result;
-use crate::dispatch_bench::{BenchRepo, NOOP_DISPATCH};
+use crate::dispatch_bench::BenchRepo;
 use crate::report::format::num;
 use crate::timing::{Lat, micros};
 
@@ -35,27 +35,7 @@ pub fn bench_dashboard(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<
     let mut made = 0;
     while made < n {
         let batch = (n - made).min(8);
-        let ids: Vec<String> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..batch)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut args = NOOP_DISPATCH.to_vec();
-                        args.push("--detach");
-                        repo.run(vnx, &args).map_err(|e| e.to_string())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .map_err(|_| "a dispatch thread panicked".to_owned())?
-                })
-                .collect::<std::result::Result<Vec<_>, String>>()
-        })?;
-        let mut wait = vec!["wait"];
-        wait.extend(ids.iter().map(String::as_str));
-        repo.run(vnx, &wait)?;
+        repo.parallel_noops(vnx, batch)?;
         made += batch;
     }
     let src = Sources {

@@ -11,7 +11,7 @@ use crate::report::format::num;
 use crate::timing::{Lat, micros};
 
 /// One no-op dispatch with the offline provider.
-pub(crate) const NOOP_DISPATCH: [&str; 9] = [
+const NOOP_DISPATCH: [&str; 9] = [
     "dispatch-agent",
     "--agent",
     "bench",
@@ -77,6 +77,33 @@ impl BenchRepo {
             .into());
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl BenchRepo {
+    /// Starts `n` no-op dispatches at once with `--detach`, then waits for them all.
+    pub(crate) fn parallel_noops(&self, vnx: &Path, n: usize) -> Result<()> {
+        let ids: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut args = NOOP_DISPATCH.to_vec();
+                        args.push("--detach");
+                        self.run(vnx, &args).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| "a dispatch thread panicked".to_owned())?
+                })
+                .collect::<std::result::Result<Vec<_>, String>>()
+        })?;
+        let mut wait = vec!["wait"];
+        wait.extend(ids.iter().map(String::as_str));
+        self.run(vnx, &wait).map(drop)
     }
 }
 
@@ -154,27 +181,7 @@ pub fn bench_dispatch(vnx: &Path, dir: &Path, n: usize) -> Result<DispatchBench>
     }
     let serial_16_ms = micros(t) / 1000.0;
     let t = Instant::now();
-    let ids: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..16)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut args = NOOP_DISPATCH.to_vec();
-                    args.push("--detach");
-                    repo.run(vnx, &args).map_err(|e| e.to_string())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .map_err(|_| "a dispatch thread panicked".to_owned())?
-            })
-            .collect::<std::result::Result<Vec<_>, String>>()
-    })?;
-    let mut wait = vec!["wait"];
-    wait.extend(ids.iter().map(String::as_str));
-    repo.run(vnx, &wait)?;
+    repo.parallel_noops(vnx, 16)?;
     let parallel_16_ms = micros(t) / 1000.0;
     let verified = repo.run(vnx, &["audit-chain", "verify"])?;
     if !verified.starts_with("verified") {

@@ -7,7 +7,7 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::output::{Out, confirm, say};
+use super::output::{Out, confirm, plan_lines, say};
 use super::settings;
 
 /// Discard dispatches' work on purpose: worktree (uncommitted files included) and branch
@@ -105,14 +105,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             i.reason
         ));
     }
-    for line in &plan {
-        if args.json {
-            say!("{line}");
-        } else {
-            out.line(line)?;
-        }
-    }
-    out.flush()?;
+    plan_lines(&mut out, &plan, args.json)?;
     if !args.yes
         && !confirm(
             &format!("discard {} dispatch(es)?", chosen.len()),

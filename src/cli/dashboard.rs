@@ -12,7 +12,6 @@ use notify::Watcher;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use vnx::dashboard::{self, Action, App, Effect, Outcome, Snapshot, Sources};
-use vnx::ledger::VerifyOptions;
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -72,23 +71,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 fn load(src: &Sources) -> Result<Snapshot, vnx::ledger::LedgerError> {
-    let report = src
-        .ledger
-        .exists()
-        .then(|| {
-            let options = VerifyOptions {
-                threads: settings::threads(None),
-                max_violations: 10_000,
-                ..VerifyOptions::default()
-            };
-            super::audit_verify::full(&src.ledger, options, None).ok()
-        })
-        .flatten()
-        .map(|(report, _)| report);
-    // Without a key to check with, no signature counts (rather than every one).
-    let trusted = settings::attestation(None, &src.ledger)
-        .map(|(_, keys)| keys)
-        .unwrap_or_default();
+    if !src.ledger.exists() {
+        return Snapshot::load(src, None, None);
+    }
+    let (report, trusted) = super::audit_verify::evidence(&src.ledger);
     Snapshot::load(src, report.as_ref(), Some(&trusted))
 }
 

@@ -227,6 +227,19 @@ pub fn paint(state: &str, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// Shows what a command is about to do: on stdout, or on stderr when stdout is kept for
+/// `--json`.
+pub fn plan_lines(out: &mut Out, lines: &[String], json: bool) -> Result<(), CliError> {
+    for line in lines {
+        if json {
+            say!("{line}");
+        } else {
+            out.line(line)?;
+        }
+    }
+    out.flush().map(drop)
+}
+
 /// Asks `question` on the terminal and reads a yes; refuses without a terminal to ask on
 /// (the caller's `--yes` is then the way).
 pub fn confirm(question: &str, refusal: &str) -> Result<bool, CliError> {

@@ -9,7 +9,7 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::output::{Out, confirm, say};
+use super::output::{Out, confirm, plan_lines, say};
 use super::settings;
 
 /// Remove old dispatch and gate directories nothing needs any more
@@ -64,14 +64,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     settings::finish_pending(&project);
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
-    let plan = prune::plan(
-        &repo,
-        &project.ledger(),
-        &tmux,
-        args.older_than,
-        SystemTime::now(),
-    )
-    .map_err(prune_error)?;
+    let judge = || {
+        prune::plan(
+            &repo,
+            &project.ledger(),
+            &tmux,
+            args.older_than,
+            SystemTime::now(),
+        )
+        .map_err(prune_error)
+    };
+    let plan = judge()?;
     let mut out = Out::new();
     if args.json && (args.dry_run || plan.prune.is_empty()) {
         out.json(&plan)?;
@@ -96,14 +99,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             p.reason
         ));
     }
-    for line in &shown {
-        if args.json {
-            say!("{line}");
-        } else {
-            out.line(line)?;
-        }
-    }
-    out.flush()?;
+    plan_lines(&mut out, &shown, args.json)?;
     if plan.prune.is_empty() {
         say!("nothing to prune");
         return Ok(ExitCode::SUCCESS);
@@ -134,14 +130,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     // Judged again now: while the question was open, a follow-up may have brought one back.
-    let again = prune::plan(
-        &repo,
-        &project.ledger(),
-        &tmux,
-        args.older_than,
-        SystemTime::now(),
-    )
-    .map_err(prune_error)?;
+    let again = judge()?;
     let still: Vec<_> = plan
         .prune
         .iter()

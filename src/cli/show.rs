@@ -104,24 +104,8 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         ),
     )?;
     field("role", dash(s.role.as_deref()))?;
-    if let Some(p) = &s.proof {
-        field(
-            "proof",
-            format!(
-                "{} at line {}, sha256 {}{}",
-                p.event_type,
-                p.line,
-                &p.line_sha256[..16],
-                match s.verified {
-                    Some(true) if p.attested == Some(true) => {
-                        " (signed, and the ledger verifies through it)".to_owned()
-                    }
-                    Some(true) => " (the ledger verifies through it)".to_owned(),
-                    Some(false) => format!(" (NOT verified: {})", p.why_unverified()),
-                    None => String::new(),
-                }
-            ),
-        )?;
+    if let Some(evidence) = s.evidence() {
+        field("proof", evidence)?;
     }
     field(
         "branch",
@@ -191,12 +175,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     )?;
     out.line("  receipts:")?;
     for r in &d.receipts {
-        out.line(&format!(
-            "    {:>6}  {:<20} {}",
-            r.seq.map_or_else(|| "-".to_owned(), |n| n.to_string()),
-            r.event_type,
-            r.timestamp.as_deref().unwrap_or("")
-        ))?;
+        out.line(&format!("    {r}"))?;
     }
     Ok(())
 }
@@ -210,11 +189,7 @@ fn short(commit: Option<&str>) -> String {
 fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Result<(), CliError> {
     // Where vnx writes the log, never a path a receipt names (a forged one could name a FIFO
     // or a terminal), and only a regular file.
-    let path = settings::project()?
-        .data_dir()
-        .join("dispatches")
-        .join(&d.state.id)
-        .join("worker.log");
+    let path = vnx::dispatch::worker_log(&settings::project()?.root, &d.state.id);
     if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
         return Err(
             CliError::new(format!("{} is not a regular file", path.display()))

@@ -44,18 +44,8 @@ pub fn load_content(app: &mut App, src: &Sources) {
 
 fn receipts_text(d: &crate::dispatch::detail::Detail) -> String {
     let mut out = String::new();
-    if let Some(p) = &d.state.proof {
-        out.push_str(&format!(
-            "proof: {} at line {} sha256 {}{}\n",
-            p.event_type,
-            p.line,
-            p.line_sha256,
-            match d.state.verified {
-                Some(true) => " (verified)".to_owned(),
-                Some(false) => format!(" (NOT verified: {})", p.why_unverified()),
-                None => String::new(),
-            }
-        ));
+    if let Some(evidence) = d.state.evidence() {
+        out.push_str(&format!("proof: {evidence}\n"));
     }
     for g in &d.gates {
         out.push_str(&format!(
@@ -71,12 +61,7 @@ fn receipts_text(d: &crate::dispatch::detail::Detail) -> String {
     }
     out.push('\n');
     for r in &d.receipts {
-        out.push_str(&format!(
-            "{:>6}  {:<22} {}\n",
-            r.seq.map_or_else(|| "-".into(), |n| n.to_string()),
-            r.event_type,
-            r.timestamp.as_deref().unwrap_or("")
-        ));
+        out.push_str(&format!("{r}\n"));
     }
     model::plain_lines(&out)
 }

@@ -143,16 +143,7 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     if let Some(reason) = &s.reason {
         return one_line(reason);
     }
-    last_line(&tail_of(&log_of(root, &s.id), 8 << 10))
-}
-
-/// A dispatch's worker log: where vnx writes it, never a path a receipt names (a forged one
-/// could name a FIFO or a terminal).
-fn log_of(root: &Path, id: &str) -> PathBuf {
-    root.join(crate::project::DATA_DIR)
-        .join("dispatches")
-        .join(id)
-        .join("worker.log")
+    last_line(&tail_of(&crate::dispatch::worker_log(root, &s.id), 8 << 10))
 }
 
 /// The pane of a running dispatch, with its colours (ANSI escapes).
@@ -172,7 +163,7 @@ pub fn preview(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     {
         return text;
     }
-    let log = log_of(root, &s.id);
+    let log = crate::dispatch::worker_log(root, &s.id);
     if log.is_file() {
         tail_of(&log, 64 << 10)
     } else {
@@ -180,11 +171,10 @@ pub fn preview(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     }
 }
 
-/// The dispatch whole, for the receipts view, with the state the list has (verified).
+/// The dispatch whole, for the diff and receipts views, from the state the list has
+/// (verified), without listing every dispatch again.
 pub fn detail_of(src: &Sources, s: &DispatchState) -> Option<Detail> {
-    let mut d = detail::detail(&src.ledger, &s.id, &src.tmux).ok()??;
-    d.state = s.clone();
-    Some(d)
+    detail::of(&src.ledger, s.clone()).ok()
 }
 
 /// The last `max` bytes of a file, as text.

@@ -63,11 +63,32 @@ pub struct ReceiptLine {
     pub timestamp: Option<String>,
 }
 
+impl std::fmt::Display for ReceiptLine {
+    /// `    12  dispatch_completed   2026-11-23T…`: seq, event, time.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seq = self.seq.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        write!(
+            f,
+            "{seq:>6}  {:<22} {}",
+            self.event_type,
+            self.timestamp.as_deref().unwrap_or("")
+        )
+    }
+}
+
 /// The dispatch `id` whole, or `None` when the ledger never started it.
 pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, LedgerError> {
     let Some(state) = view::list(ledger, tmux)?.into_iter().find(|s| s.id == id) else {
         return Ok(None);
     };
+    of(ledger, state).map(Some)
+}
+
+/// The dispatch whole, given its state as [`view::list`] made it (one more read of the
+/// ledger, for its own receipts).
+pub fn of(ledger: &Path, state: DispatchState) -> Result<Detail, LedgerError> {
+    let id = state.id.clone();
+    let id = id.as_str();
     let mut d = Detail {
         state,
         lane: None,
@@ -123,7 +144,7 @@ pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, Le
             });
         }
     }
-    Ok(Some(d))
+    Ok(d)
 }
 
 /// A receipt line's event type, seq, timestamp and the dispatch it is about (a line that

@@ -48,8 +48,10 @@ struct Undo<'a> {
     keep_dispatch_dir: bool,
     worktree: Option<Worktree>,
     placed: Vec<workspace::Placed>,
-    /// The port claimed, given back unless the start is on the ledger.
-    port: Option<(PathBuf, u16, String)>,
+    /// The dispatch's id and the port it claimed, given back unless the start is on the
+    /// ledger.
+    id: &'a str,
+    port: Option<u16>,
     finished: bool,
 }
 
@@ -62,6 +64,7 @@ impl<'a> Undo<'a> {
             keep_dispatch_dir: false,
             worktree: None,
             placed: Vec::new(),
+            id: &plan.spec.id,
             port: None,
             finished: false,
         }
@@ -79,10 +82,11 @@ impl Drop for Undo<'_> {
             return;
         }
         workspace::remove(&self.placed);
-        if let Some((data, port, id)) = &self.port
+        if let Some(port) = self.port
             && !self.keep_dispatch_dir
         {
-            super::ports::release(data, *port, id);
+            let data = self.repo.root.join(crate::project::DATA_DIR);
+            super::ports::release(&data, port, self.id);
         }
         if let Some(wt) = &self.worktree
             && let Ok(c) = wt.classify(self.remote)
@@ -127,7 +131,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         let data = plan.repo.root.join(crate::project::DATA_DIR);
         let port = claim_port(&spec, &data, range)?;
         spec.port = Some(port);
-        undo.port = Some((data, port, spec.id.clone()));
+        undo.port = Some(port);
     }
     write_dispatch_dir(plan, &spec)?;
     // The start and its constraint decisions are one group commit, the start first: a

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::process::{self, Cmd, ProcessError};
+use crate::process::{self, Cmd};
 use crate::receipts::WorktreeCommand;
 
 /// Runs `commands` of `phase` in `worktree` with `env`, each bounded by `deadline`; with
@@ -47,7 +47,7 @@ pub fn run(
                 let _ = log.write_all(&out.stderr);
                 (out.status.code(), None)
             }
-            Err(e @ ProcessError::TimedOut { .. }) => (None, Some(e.to_string())),
+            // Could not start, or killed at the deadline: said in words.
             Err(e) => (None, Some(e.to_string())),
         };
         let failed = exit_code != Some(0);

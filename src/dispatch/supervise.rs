@@ -103,8 +103,8 @@ fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
     argv
 }
 
-/// What setup and teardown commands see: the dispatch's id, directory and worktree, and its
-/// port when it has one.
+/// What setup and teardown commands, and the worker, see of the dispatch: its id, directory
+/// and worktree, and its port when it has one.
 fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
     let mut env = vec![
         ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
@@ -483,13 +483,11 @@ fn run_worker(
     let mut cmd = Cmd::new(&argv[0])
         .args(&argv[1..])
         .cwd(&spec.worktree)
-        .env("VNX_DISPATCH_ID", &spec.id)
-        .env("VNX_DISPATCH_DIR", &spec.dispatch_dir)
         .env(signals::SEAL_VAR, seal)
         .env("TMPDIR", &tmp)
         .env("PATH", path);
-    if let Some(port) = spec.port {
-        cmd = cmd.env("VNX_PORT", port.to_string());
+    for (k, v) in worktree_env(spec) {
+        cmd = cmd.env(k, v);
     }
     for (k, v) in &spec.invocation.env {
         cmd = cmd.env(k, v);

@@ -100,7 +100,7 @@ pub struct Proof {
 impl Proof {
     /// Why the evidence does not hold, in words (for a state [`mark_verified`] found
     /// unverified).
-    pub fn why_unverified(&self) -> &'static str {
+    fn why_unverified(&self) -> &'static str {
         if self.attested == Some(false) {
             "no key the repository trusts signed it"
         } else {
@@ -188,14 +188,29 @@ impl DispatchState {
         }
     }
 
-    fn new(
-        id: String,
-        started: DispatchStarted,
-        at: Option<String>,
-        proof: Proof,
-    ) -> DispatchState {
+    /// The receipt behind the state, in words, with whether it holds (as `show` and the
+    /// dashboard print it): `dispatch_completed at line 7, sha256 1a2b… (signed, and …)`.
+    pub fn evidence(&self) -> Option<String> {
+        let p = self.proof.as_ref()?;
+        let holds = match self.verified {
+            Some(true) if p.attested == Some(true) => {
+                " (signed, and the ledger verifies through it)".to_owned()
+            }
+            Some(true) => " (the ledger verifies through it)".to_owned(),
+            Some(false) => format!(" (NOT verified: {})", p.why_unverified()),
+            None => String::new(),
+        };
+        Some(format!(
+            "{} at line {}, sha256 {}{holds}",
+            p.event_type,
+            p.line,
+            p.line_sha256.get(..16).unwrap_or(&p.line_sha256)
+        ))
+    }
+
+    fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
         DispatchState {
-            proof: Some(proof),
+            proof: None,
             verified: None,
             session: started.session().map(str::to_owned),
             tmux_socket: started
@@ -444,7 +459,10 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
         .find(|(_, l)| memchr::memmem::find(l, b"\"vnx_attestation\"").is_some())
         .map(|(n, _)| *n);
     let mut states: BTreeMap<String, (usize, DispatchState)> = BTreeMap::new();
-    for (number, line) in &lines {
+    // The line that proves each dispatch's state so far (an index into `lines`); made into
+    // a `Proof` once, at the end.
+    let mut proven: BTreeMap<String, usize> = BTreeMap::new();
+    for (index, (_, line)) in lines.iter().enumerate() {
         let Some(o) = parse(line) else {
             continue;
         };
@@ -452,8 +470,6 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
             continue;
         };
         let at = text(&o, "timestamp");
-        let signing = first_signed.is_some_and(|f| f <= *number);
-        let proof = || Proof::of(*number, line, &o, signing);
         match receipts::Typed::of(&o) {
             receipts::Typed::DispatchStarted(r) => {
                 let order = states.len();
@@ -466,9 +482,10 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     id.clone(),
                     (
                         order,
-                        DispatchState::new(id, r.receipt, r.timestamp, proof()),
+                        DispatchState::new(id.clone(), r.receipt, r.timestamp),
                     ),
                 );
+                proven.insert(id, index);
             }
             receipts::Typed::DispatchCompleted(r) => {
                 if let Some((_, s)) = states.get_mut(&id) {
@@ -482,7 +499,7 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     s.worker_log = c.worker_log;
                     s.tokens = c.token_usage.map(|u| u.input_tokens + u.output_tokens);
                     s.blocked = None;
-                    s.proof = Some(proof());
+                    proven.insert(id.clone(), index);
                 }
             }
             receipts::Typed::DispatchCorrected(r) => {
@@ -490,34 +507,34 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     s.state = State::Ended(r.receipt.status);
                     s.completion = Some(r.receipt.status);
                     s.reason = Some(r.receipt.reason);
-                    s.proof = Some(proof());
+                    proven.insert(id.clone(), index);
                 }
             }
             receipts::Typed::DispatchBlocked(r) => {
                 if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
                     s.state = State::Blocked;
                     s.blocked = Some(r.receipt);
-                    s.proof = Some(proof());
+                    proven.insert(id.clone(), index);
                 }
             }
             receipts::Typed::DispatchStalled(_) => {
                 if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
                     s.state = State::Stalled;
                     s.blocked = None;
-                    s.proof = Some(proof());
+                    proven.insert(id.clone(), index);
                 }
             }
             receipts::Typed::DispatchResumed(_) => {
                 if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
                     s.state = State::Running;
                     s.blocked = None;
-                    s.proof = Some(proof());
+                    proven.insert(id.clone(), index);
                 }
             }
             receipts::Typed::MergeCompleted(_) => {
                 if let Some((_, s)) = states.get_mut(&id) {
                     s.landed = Some(Landed::Merged);
-                    s.proof = Some(proof());
+                    proven.insert(id.clone(), index);
                 }
             }
             receipts::Typed::WorktreeReleased(r) => {
@@ -526,7 +543,7 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     && s.landed.is_none()
                 {
                     s.landed = Some(Landed::Released);
-                    s.proof = Some(proof());
+                    proven.insert(id.clone(), index);
                 }
             }
             _ => {}
@@ -547,6 +564,11 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                 s.state = State::Lost;
                 s.blocked = None;
             }
+            s.proof = proven.get(&s.id).and_then(|&i| {
+                let (number, line) = &lines[i];
+                let signing = first_signed.is_some_and(|f| f <= *number);
+                parse(line).map(|o| Proof::of(*number, line, &o, signing))
+            });
             s.status = s.shown();
             s
         })

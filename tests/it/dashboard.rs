@@ -333,7 +333,7 @@ fn a_real_project_lists_waiting_then_running_then_finished() {
     press(&mut app, "3");
     vnx::dashboard::load_content(&mut app, &sources(&repo));
     assert!(
-        app.content.contains("dispatch_started") && app.content.contains("(verified)"),
+        app.content.contains("dispatch_started") && app.content.contains("verifies through it"),
         "{}",
         app.content
     );

@@ -145,3 +145,44 @@ fn a_failing_setup_fails_the_dispatch_before_the_worker_starts() {
     let log = std::fs::read_to_string(c["worker_log"].as_str().unwrap()).unwrap();
     assert!(!log.contains("demo worker"), "the worker never ran: {log}");
 }
+
+#[test]
+fn the_worker_sees_its_port_and_worktree() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("porter");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\nprintf '%s %s' \"$VNX_PORT\" \"$VNX_WORKTREE\" > \"$VNX_DISPATCH_DIR/worker-saw\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    configure(
+        &repo,
+        &format!(
+            "providers:\n  porter:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\nroles:\n  looker: {{writes: false}}\nworktree:\n  ports: 41000-41009\n",
+            bin.display()
+        ),
+    );
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "looker",
+        "--provider",
+        "porter",
+        "--instruction",
+        "x",
+        "--json",
+    ]));
+    let c = completion(&r);
+    let id = c["dispatch_id"].as_str().unwrap();
+    let port = started(&repo, id)["port"].as_u64().unwrap();
+    let saw = std::fs::read_to_string(dispatch_dir(&repo, id).join("worker-saw")).unwrap();
+    let (seen_port, seen_worktree) = saw.split_once(' ').unwrap();
+    assert_eq!(seen_port, port.to_string(), "{c}");
+    assert!(
+        seen_worktree.ends_with(&format!(".vnx-data/worktrees/dispatch-{id}")),
+        "{seen_worktree}"
+    );
+}
