@@ -173,6 +173,11 @@ hinted!(
         _ => Exit::Failed,
     },
     vnx::release::ReleaseError => |_| Exit::Failed,
+    vnx::config::ConfigError => |_| Exit::Failed,
+    vnx::worktree::WorktreeError => |e| match e {
+        vnx::worktree::WorktreeError::BadBase { .. } => Exit::Usage,
+        _ => Exit::Failed,
+    },
 );
 
 /// A refusal by the constraints is a verdict; a request that can never be planned is usage.

@@ -23,6 +23,7 @@ mod hook;
 mod init;
 mod merge;
 mod output;
+mod pool;
 mod prune;
 mod receipts_append;
 mod receipts_tail;
@@ -91,6 +92,16 @@ enum Command {
     /// Check provider_constraints.yaml and scan for forbidden imports
     #[command(subcommand)]
     Constraints(ConstraintsCommand),
+    /// Show, fill and empty the worktree pools
+    #[command(subcommand)]
+    Pool(PoolCommand),
+}
+
+#[derive(Subcommand)]
+enum PoolCommand {
+    Status(pool::StatusArgs),
+    Fill(pool::FillArgs),
+    Clear(pool::ClearArgs),
 }
 
 #[derive(Subcommand)]
@@ -188,6 +199,9 @@ pub fn run() -> ExitCode {
         Command::AuditChain(AuditCommand::Walk(a)) => audit_walk::run(a),
         Command::AuditChain(AuditCommand::Checkpoint(a)) => audit_checkpoint::run(a),
         Command::Constraints(ConstraintsCommand::List(a)) => constraints_list::run(a),
+        Command::Pool(PoolCommand::Status(a)) => pool::status(a),
+        Command::Pool(PoolCommand::Fill(a)) => pool::fill(a),
+        Command::Pool(PoolCommand::Clear(a)) => pool::clear(a),
         Command::Constraints(ConstraintsCommand::CheckImports(a)) => {
             constraints_check_imports::run(a)
         }

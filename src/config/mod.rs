@@ -23,8 +23,8 @@ mod validation;
 
 pub use gates::{GateDef, GateKind};
 pub use schema::{
-    BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, RoleConfig,
-    WorktreeConfig,
+    BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, PoolConfig,
+    RoleConfig, WorktreeConfig,
 };
 pub use template::expand;
 pub use validation::ConfigError;

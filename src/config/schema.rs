@@ -49,6 +49,26 @@ pub struct WorktreeConfig {
     pub teardown: Vec<Vec<String>>,
     /// The inclusive range ports are given from, when ports are wanted.
     pub ports: Option<(u16, u16)>,
+    /// Prepared worktrees kept for dispatches and gates to take.
+    pub pool: PoolConfig,
+}
+
+/// `worktree.pool:` in the config: how many prepared worktrees to keep idle, and which
+/// build-cache directories survive from one user of a pooled worktree to the next.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PoolConfig {
+    /// Idle worktrees kept at most; 0 (the default) turns pooling off.
+    pub size: u32,
+    /// Directories (relative to the worktree root, e.g. `target`, `node_modules`) kept when
+    /// a worktree goes back to the pool; everything else untracked or ignored is removed.
+    pub keep: Vec<String>,
+}
+
+impl PoolConfig {
+    /// Whether dispatches and gates take pooled worktrees.
+    pub fn enabled(&self) -> bool {
+        self.size > 0
+    }
 }
 
 /// A worker CLI declared under `providers:`.
@@ -160,6 +180,14 @@ pub(super) struct RawWorktree {
     pub(super) setup: Option<Vec<Spanned<Vec<String>>>>,
     pub(super) teardown: Option<Vec<Spanned<Vec<String>>>>,
     pub(super) ports: Option<Spanned<String>>,
+    pub(super) pool: Option<RawPool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPool {
+    pub(super) size: Option<Spanned<i64>>,
+    pub(super) keep: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]

@@ -57,6 +57,9 @@ worktree:
   teardown:
     - [docker, compose, down]
   ports: 41000-41999
+  pool:
+    size: 4
+    keep: [target, ./web/node_modules/, target]
 ";
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -178,6 +181,10 @@ fn full_example() {
             setup: vec![strings(&["npm", "ci"])],
             teardown: vec![strings(&["docker", "compose", "down"])],
             ports: Some((41000, 41999)),
+            pool: PoolConfig {
+                size: 4,
+                keep: strings(&["target", "web/node_modules"]),
+            },
         },
     };
     assert_eq!(config, expected);
@@ -594,6 +601,14 @@ fn worktree_commands_are_argvs_and_ports_a_range() {
             "worktree.ports must be a range",
         ),
         ("worktree:\n  cache: [target]\n", "unknown field `cache`"),
+        (
+            "worktree:\n  pool:\n    size: -1\n",
+            "worktree.pool.size must be 0 to 64",
+        ),
+        (
+            "worktree:\n  pool:\n    keep: [/abs]\n",
+            "is not a directory inside the worktree",
+        ),
     ] {
         let e = parse(text, Path::new(".vnx/config.yaml"))
             .unwrap_err()

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::schema::{
-    BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, RawConfig,
-    RawLane, RawProvider, RawWorktree, RoleConfig, WorktreeConfig,
+    BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, PoolConfig,
+    RawConfig, RawLane, RawPool, RawProvider, RawWorktree, RoleConfig, WorktreeConfig,
 };
 use super::template::expand;
 use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
@@ -217,7 +217,11 @@ impl Validator<'_> {
             setup: argvs("setup", raw.setup)?,
             teardown: argvs("teardown", raw.teardown)?,
             ports: None,
+            pool: PoolConfig::default(),
         };
+        if let Some(pool) = raw.pool {
+            config.pool = self.pool(pool)?;
+        }
         if let Some(range) = raw.ports {
             let parsed = range.value.split_once('-').and_then(|(lo, hi)| {
                 let lo: u16 = lo.trim().parse().ok()?;
@@ -235,6 +239,37 @@ impl Validator<'_> {
             config.ports = Some(ports);
         }
         Ok(config)
+    }
+
+    /// `worktree.pool:`: a size in `0..=64` and cache directories that are plain relative
+    /// paths inside the worktree (no `..`, not `.git`).
+    fn pool(&self, raw: RawPool) -> Checked<PoolConfig> {
+        let mut pool = PoolConfig::default();
+        if let Some(size) = raw.size {
+            if !(0..=crate::worktree::pool::MAX_SIZE as i64).contains(&size.value) {
+                let msg = format!(
+                    "worktree.pool.size must be 0 to {}, not {}",
+                    crate::worktree::pool::MAX_SIZE,
+                    size.value
+                );
+                return self.err(&size.referenced, msg);
+            }
+            pool.size = size.value as u32;
+        }
+        for dir in raw.keep.unwrap_or_default() {
+            let Some(clean) = crate::worktree::pool::cache_dir(&dir.value) else {
+                let msg = format!(
+                    "worktree.pool.keep: {} is not a directory inside the worktree (a relative \
+                     path like target or web/node_modules, without `..` or .git)",
+                    q(&dir.value)
+                );
+                return self.err(&dir.referenced, msg);
+            };
+            if !pool.keep.contains(&clean) {
+                pool.keep.push(clean);
+            }
+        }
+        Ok(pool)
     }
 
     fn provider(&self, name: &Spanned<String>, raw: RawProvider) -> Checked<DeclaredProvider> {

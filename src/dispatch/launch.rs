@@ -19,7 +19,7 @@ use crate::provider::hooks::{self, HookKind};
 use crate::receipts::{
     self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, IncludedFile,
 };
-use crate::worktree::{Repo, TeardownClass, Worktree};
+use crate::worktree::{Pool, Repo, TeardownClass, Worktree};
 
 /// What a started dispatch is.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -52,6 +52,8 @@ struct Undo<'a> {
     /// ledger.
     id: &'a str,
     port: Option<u16>,
+    /// The pool a worktree that holds nothing goes back to, and the entry it came from.
+    pool: Option<(Pool, Option<String>)>,
     finished: bool,
 }
 
@@ -66,6 +68,7 @@ impl<'a> Undo<'a> {
             placed: Vec::new(),
             id: &plan.spec.id,
             port: None,
+            pool: None,
             finished: false,
         }
     }
@@ -92,7 +95,10 @@ impl Drop for Undo<'_> {
             && let Ok(c) = wt.classify(self.remote)
             && c.class == TeardownClass::Clean
         {
-            let _ = self.repo.release(wt, &c);
+            let _ = match &self.pool {
+                Some((pool, entry)) => self.repo.release_with_pool(wt, &c, pool, entry.as_deref()),
+                None => self.repo.release(wt, &c),
+            };
         }
         if !self.keep_dispatch_dir {
             let _ = fs::remove_dir_all(self.dispatch_dir);
@@ -109,8 +115,16 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // supervisor then holds it), says the dispatch lives while the launch is under way.
     let _alive = claim_dispatch_dir(&spec)?;
     let mut undo = Undo::new(plan);
+    let pool = pool_of(&plan.repo, &spec);
     let (wt, fresh) = match &spec.continues {
-        None => (plan.repo.create(&spec.id, &spec.base_commit)?, true),
+        None => {
+            let (wt, entry) = plan
+                .repo
+                .create_from(&spec.id, &spec.base_commit, pool.as_ref())?;
+            spec.pool_entry = entry;
+            undo.pool = pool.clone().map(|p| (p, spec.pool_entry.clone()));
+            (wt, true)
+        }
         Some(c) => plan.repo.reopen(
             &c.first,
             &spec.branch,
@@ -172,6 +186,11 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     })
 }
 
+/// The project's worktree pool, when the config keeps one.
+pub(super) fn pool_of(repo: &Repo, spec: &Spec) -> Option<Pool> {
+    (spec.pool_size > 0).then(|| Pool::new(repo, spec.pool_size, &spec.pool_keep))
+}
+
 /// A port for the dispatch. A claim stays with its dispatch while that has not ended on the
 /// ledger and its directory exists (a launch under way, a running or lost dispatch).
 fn claim_port(spec: &Spec, data: &Path, range: (u16, u16)) -> Result<u16, DispatchError> {
@@ -211,6 +230,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         prompt_sha256: spec.prompt_sha256.clone(),
         instruction_sha256: hex::encode(Sha256::digest(plan.instruction.as_bytes())),
         port: spec.port,
+        pooled_worktree: spec.pool_entry.clone(),
         prompt_bytes: plan.prompt.len() as u64,
         deadline_seconds: spec.deadline_secs,
         base_commit: wt.base_commit.clone(),

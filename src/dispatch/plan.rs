@@ -240,6 +240,9 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         worktree_setup: config.worktree.setup.clone(),
         worktree_teardown: config.worktree.teardown.clone(),
         port_range: config.worktree.ports,
+        pool_size: config.worktree.pool.size,
+        pool_keep: config.worktree.pool.keep.clone(),
+        pool_entry: None,
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
         continues: req.continues.as_ref().map(|c| {

@@ -134,6 +134,15 @@ pub struct Spec {
     /// The port claimed at launch (`VNX_PORT`).
     #[serde(default)]
     pub port: Option<u16>,
+    /// The worktree pool's size (0: no pool) and the cache directories it keeps.
+    #[serde(default)]
+    pub pool_size: u32,
+    /// The cache directories a pooled worktree keeps between users.
+    #[serde(default)]
+    pub pool_keep: Vec<String>,
+    /// The pool entry the worktree was taken from, if it was.
+    #[serde(default)]
+    pub pool_entry: Option<String>,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.

@@ -363,6 +363,11 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         recorder.notify(status.name(), &last.entry_hash);
     }
     recorder.finish();
+    // With the end on the ledger, the pool is made whole again in the background of this
+    // pane: a dispatch that kept its worktree (dirty) took one for good.
+    if let Some(pool) = super::launch::pool_of(&repo, spec) {
+        let _ = pool.fill(&spec.base_commit);
+    }
     Ok(Outcome {
         status,
         completion_signal: decision.signal,
@@ -427,7 +432,10 @@ fn teardown(
     completed.diff_stats = wt.diff_stats();
     match wt.classify(&spec.remote) {
         Ok(c) => {
-            let action = repo.release(&wt, &c);
+            let action = match super::launch::pool_of(repo, spec) {
+                Some(pool) => repo.release_with_pool(&wt, &c, &pool, spec.pool_entry.as_deref()),
+                None => repo.release(&wt, &c),
+            };
             completed.teardown_class = Some(c.class);
             completed.teardown_reason = Some(c.reason.clone());
             completed.commits = Some(c.commits);
@@ -438,6 +446,7 @@ fn teardown(
                         worktree_removed: a.worktree_removed,
                         branch_deleted: a.branch_deleted,
                         locked: a.locked,
+                        pooled: a.pooled,
                     });
                 }
                 Err(e) => completed.teardown_error = Some(e.to_string()),

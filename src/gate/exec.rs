@@ -20,7 +20,7 @@ use crate::provider::events::{EventParser, LAST_MESSAGE_MAX_CHARS};
 use crate::provider::invocation::{self, declared_invocation};
 use crate::provider::{Lane, OutputFormat, Permission, PromptTransport, Provider, Wanted};
 use crate::receipts::{self, GateRequest, GateResult};
-use crate::worktree::Repo;
+use crate::worktree::{Pool, Repo};
 
 /// What every gate of one run shares.
 pub(super) struct Shared<'a> {
@@ -86,7 +86,7 @@ pub(super) fn run_gate(
                 "argv": argv,
                 "timeout": def.timeout,
                 "idle_timeout": def.idle_timeout,
-                "workdir": "a fresh detached checkout of head_commit",
+                "workdir": workdir(s.config),
                 "pass": "exit status 0",
             });
             let mut data = serde_json::to_vec_pretty(&body).expect("requests serialize");
@@ -172,6 +172,7 @@ pub(super) fn run_gate(
         report_path: dir.join("report.md"),
         dir: dir.clone(),
         worktree_removed: false,
+        pooled_worktree: None,
     };
     let started = Instant::now();
     let checkout = dir.join("checkout");
@@ -186,7 +187,8 @@ pub(super) fn run_gate(
     Ok(o)
 }
 
-/// Checks the head out, runs the gate in it, and removes the checkout.
+/// Checks the head out (from the gates' worktree pool when the project keeps one), runs the
+/// gate in it, and removes the checkout (or scrubs it back into the pool).
 fn run_in_checkout(
     s: &Shared<'_>,
     name: &str,
@@ -194,18 +196,53 @@ fn run_in_checkout(
     checkout: &Path,
     o: &mut GateOutcome,
 ) {
+    let pool = &s.config.worktree.pool;
+    let pooled = pool
+        .enabled()
+        .then(|| Pool::for_gates(s.repo, pool.size, &pool.keep))
+        .and_then(|p| Some((p.take_in_place(s.head).ok()??, p)));
+    if let Some((taken, pool)) = pooled {
+        o.pooled_worktree = Some(taken.name.clone());
+        run_there(s, name, def, &taken.path, o);
+        // Scrubbed back to the commit and the cache directories, or removed.
+        pool.give_back_in_place(taken);
+        o.worktree_removed = true;
+        return;
+    }
     match s.repo.add_detached(checkout, s.head) {
         Err(e) => o.reason = Some(format!("could not check out the head: {e}")),
         Ok(()) => {
-            match &def.kind {
-                GateKind::Command { argv } => command(s, name, def, argv, checkout, o),
-                GateKind::Review {
-                    provider, model, ..
-                } => reviewer(s, def, provider, model.as_deref(), checkout, o),
-            }
+            run_there(s, name, def, checkout, o);
             o.worktree_removed = s.repo.remove_detached(checkout).is_ok();
         }
     }
+}
+
+/// Runs the gate's command or reviewer in a checkout of the head.
+fn run_there(s: &Shared<'_>, name: &str, def: &GateDef, checkout: &Path, o: &mut GateOutcome) {
+    match &def.kind {
+        GateKind::Command { argv } => command(s, name, def, argv, checkout, o),
+        GateKind::Review {
+            provider, model, ..
+        } => reviewer(s, def, provider, model.as_deref(), checkout, o),
+    }
+}
+
+/// Where a command gate runs, as its request says.
+fn workdir(config: &Config) -> String {
+    let pool = &config.worktree.pool;
+    if !pool.enabled() {
+        return "a fresh detached checkout of head_commit".into();
+    }
+    let keep = if pool.keep.is_empty() {
+        "none".to_owned()
+    } else {
+        pool.keep.join(", ")
+    };
+    format!(
+        "a detached checkout of head_commit from the gates' worktree pool (cache directories \
+         kept from earlier gates: {keep}), or a fresh one"
+    )
 }
 
 /// The dispatch's instruction, if it is still on disk as it was hashed at the start.
@@ -463,6 +500,7 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
             report_path: o.report_path.to_string_lossy().into_owned(),
             report_sha256: sha256_hex(report.as_bytes()),
             worktree_removed: o.worktree_removed,
+            pooled_worktree: o.pooled_worktree.clone(),
             extra: Default::default(),
         }),
         &now_utc,

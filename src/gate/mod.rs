@@ -164,8 +164,11 @@ pub struct GateOutcome {
     pub result_path: PathBuf,
     /// Its `report.md`.
     pub report_path: PathBuf,
-    /// Whether the throwaway checkout was removed afterwards.
+    /// Whether the throwaway checkout was removed afterwards (or scrubbed back into the
+    /// gates' pool).
     pub worktree_removed: bool,
+    /// The gates' pool entry the gate ran in, when it ran in one.
+    pub pooled_worktree: Option<String>,
 }
 
 /// What a gate-check found.

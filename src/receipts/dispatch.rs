@@ -223,6 +223,10 @@ pub struct DispatchStarted {
     /// and worker); unique among the dispatches that hold one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// The pool entry its worktree was taken from, when it came from the pool (moved into
+    /// place and checked out at the base) rather than made fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled_worktree: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -296,6 +300,10 @@ pub struct TeardownAction {
     pub branch_deleted: bool,
     /// Whether the kept worktree was locked against `git worktree prune`.
     pub locked: bool,
+    /// Whether the worktree went back to the pool (scrubbed and proven clean) rather than
+    /// being deleted; absent: it did not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pooled: bool,
 }
 
 /// `dispatch_completed`: how the dispatch ended, what the worker and its CLI said, and what

@@ -106,8 +106,13 @@ pub struct GateResult {
     pub report_path: String,
     /// SHA-256 of that file.
     pub report_sha256: String,
-    /// Whether the throwaway checkout the gate ran in was removed.
+    /// Whether the throwaway checkout the gate ran in was removed (or scrubbed back into the
+    /// gates' worktree pool).
     pub worktree_removed: bool,
+    /// The gates' pool entry the gate ran in (a warm checkout whose cache directories only
+    /// earlier gates wrote), when it ran in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled_worktree: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

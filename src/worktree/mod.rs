@@ -11,7 +11,9 @@ use crate::process::{self, Cmd, ProcessError};
 use crate::project::DATA_DIR;
 
 pub mod commit;
+pub mod pool;
 pub use commit::{CommitNote, VnxCommit};
+pub use pool::{NotPooled, Pool};
 
 /// The lock every worktree admin step takes, in the git common directory.
 pub const LOCK_FILE: &str = "vnx-worktree.lock";
@@ -242,13 +244,18 @@ impl Repo {
 
     /// Creates `.vnx-data/worktrees/dispatch-<id>` on a new branch `dispatch/<id>` at `base`.
     pub fn create(&self, id: &str, base: &str) -> Result<Worktree, WorktreeError> {
+        Ok(self.create_from(id, base, None)?.0)
+    }
+
+    /// Checks that dispatch `id` can have its worktree and branch (neither exists), under
+    /// the worktree lock the caller holds. Returns the path, the branch and the base commit.
+    fn vacancy(&self, id: &str, base: &str) -> Result<(PathBuf, String, String), WorktreeError> {
         if !is_dispatch_id(id) {
             return Err(WorktreeError::BadId { id: id.to_owned() });
         }
         let base_commit = self.resolve(base)?;
         let branch = format!("dispatch/{id}");
         let path = self.worktrees_dir().join(format!("dispatch-{id}"));
-        let _lock = self.lock()?;
         if path.exists() {
             return Err(WorktreeError::PathExists { path });
         }
@@ -262,6 +269,30 @@ impl Repo {
         if exists {
             return Err(WorktreeError::BranchExists { branch });
         }
+        Ok((path, branch, base_commit))
+    }
+
+    /// Like [`Repo::create`], taking an idle worktree from `pool` when it has one (moved into
+    /// place and switched to the new branch by a checkout of only the files that differ),
+    /// a fresh checkout otherwise. Returns the worktree and the pool entry it came from.
+    pub fn create_from(
+        &self,
+        id: &str,
+        base: &str,
+        pool: Option<&Pool>,
+    ) -> Result<(Worktree, Option<String>), WorktreeError> {
+        if let Some(pool) = pool {
+            let (path, branch, base_commit) = {
+                let _lock = self.lock()?;
+                self.vacancy(id, base)?
+            };
+            // A pool that fails to give a worktree is no reason to fail the dispatch.
+            if let Ok(Some((wt, name))) = pool.take_for_dispatch(id, &path, &branch, &base_commit) {
+                return Ok((wt, Some(name)));
+            }
+        }
+        let _lock = self.lock()?;
+        let (path, branch, base_commit) = self.vacancy(id, base)?;
         let added = process::run_ok(
             &git(&self.root)
                 .args(["worktree", "add", "--quiet", "-b", &branch])
@@ -274,12 +305,13 @@ impl Repo {
             self.undo_failed_add(&path, &branch, &base_commit);
             return Err(self.git_err(&path)(e));
         }
-        Ok(Worktree {
+        let wt = Worktree {
             id: id.to_owned(),
             path,
             branch,
             base_commit,
-        })
+        };
+        Ok((wt, None))
     }
 }
 
@@ -683,6 +715,9 @@ pub struct TeardownAction {
     pub branch_deleted: bool,
     /// Whether the kept worktree was locked against `git worktree prune`.
     pub locked: bool,
+    /// Whether the removed worktree went back to the pool (scrubbed and proven clean)
+    /// instead of being deleted.
+    pub pooled: bool,
 }
 
 impl Repo {
@@ -700,6 +735,7 @@ impl Repo {
             worktree_removed: false,
             branch_deleted: false,
             locked: false,
+            pooled: false,
         };
         if c.class == TeardownClass::Dirty {
             process::run_ok(

@@ -119,6 +119,7 @@ fn started() -> DispatchStarted {
         },
         continues: None,
         port: Some(41_017),
+        pooled_worktree: Some(s("pool-0a1b2c3d")),
         extra: Default::default(),
     }
 }
@@ -205,6 +206,7 @@ fn completed() -> DispatchCompleted {
             worktree_removed: true,
             branch_deleted: false,
             locked: false,
+            pooled: true,
         }),
         teardown_error: Some(s("could not remove the worktree")),
         oversized_fields_dropped: Some(vec![s("cli_events")]),
@@ -315,6 +317,7 @@ fn result() -> GateResult {
         report_path: s("/r/report.md"),
         report_sha256: s(HASH),
         worktree_removed: true,
+        pooled_worktree: Some(s("pool-0a1b2c3d")),
         extra: Default::default(),
     }
 }

@@ -1,0 +1,709 @@
+//! The worktree pool: prepared checkouts of the project under `.vnx-data/pool/`, taken by a
+//! dispatch (moved to its worktree path and switched to its branch by a checkout that
+//! touches only the files that differ) or by a gate (used in place, detached at a commit),
+//! and given back only when what used them left nothing behind: every untracked and ignored
+//! file is removed except the configured cache directories, and the entry is proven clean
+//! before it can be taken again. Why that is exact isolation: ADR 0028.
+//!
+//! On disk, per entry `NAME`: the checkout `NAME/` (a git worktree, HEAD detached); `NAME.ready`
+//! once it is proven clean (holding its commit); `NAME.lock`, `flock`ed by whoever works on
+//! it in place; `NAME.lease` while a dispatch has it (holding the path it moved to).
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use super::{Repo, Worktree, WorktreeError, git};
+use crate::process;
+use crate::project::DATA_DIR;
+
+/// The most idle worktrees a pool may keep.
+pub const MAX_SIZE: u32 = 64;
+
+/// Files in a worktree's git admin directory that say an operation is under way: such a
+/// worktree is never pooled.
+const IN_PROGRESS: [&str; 7] = [
+    "MERGE_HEAD",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
+    "BISECT_LOG",
+    "rebase-merge",
+    "rebase-apply",
+    "sequencer",
+];
+
+/// A cache directory as the config names it, normalised (`./target/` → `target`), if it is a
+/// plain relative path inside the worktree: no `..`, no root, not `.git` or inside it.
+pub fn cache_dir(raw: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in Path::new(raw.trim()).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str()?.to_owned()),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    let bad = parts.is_empty()
+        || parts[0] == ".git"
+        || parts
+            .iter()
+            .any(|p| p.contains(['*', '?', '[', '\\', '\n']));
+    (!bad).then(|| parts.join("/"))
+}
+
+/// One of the project's two pools of prepared worktrees: the dispatches' (filled ahead,
+/// entries move to a dispatch and come back) and the gates' (grown by the gates themselves,
+/// entries used in place). A worker's worktree never becomes a gate's: what a worker left in
+/// a cache directory never reaches the evidence a gate produces.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    repo: Repo,
+    dir_name: &'static str,
+    size: u32,
+    keep: Vec<String>,
+}
+
+/// One pooled worktree as `vnx pool status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// Its name under `.vnx-data/pool/`.
+    pub name: String,
+    /// Where it is: in the pool, or where the dispatch that has it moved it.
+    pub path: PathBuf,
+    /// `idle` (proven clean, ready to take), `busy` (a gate or a clean-up works in it),
+    /// `unproven` (given back or left by a crash, not yet proven clean), `lent` (a dispatch
+    /// has it).
+    pub state: &'static str,
+    /// The commit its HEAD is at, when it is idle.
+    pub commit: Option<String>,
+}
+
+/// A pooled worktree a gate uses in place; it goes back to the pool through
+/// [`Pool::give_back_in_place`].
+#[derive(Debug)]
+pub struct InPlace {
+    /// The entry's name.
+    pub name: String,
+    /// Its checkout, detached at the commit asked for.
+    pub path: PathBuf,
+    _lock: File,
+}
+
+/// Why a worktree was not given back to the pool (it is then released as without a pool).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotPooled {
+    /// The pool holds as many worktrees as it may.
+    #[error("the pool is full ({size} worktrees)")]
+    Full {
+        /// The configured size.
+        size: u32,
+    },
+    /// Something the next user could see would survive the clean-up.
+    #[error("{path} cannot be proven clean: {why}")]
+    Unclean {
+        /// The worktree.
+        path: PathBuf,
+        /// What was found.
+        why: String,
+    },
+    /// A git step failed.
+    #[error(transparent)]
+    Worktree(#[from] WorktreeError),
+}
+
+impl Pool {
+    /// The dispatches' pool of `repo` (`.vnx-data/pool/`) with `size` worktrees at most,
+    /// keeping `keep` (cache directories, as [`cache_dir`] normalised them) between users.
+    pub fn new(repo: &Repo, size: u32, keep: &[String]) -> Pool {
+        Pool {
+            repo: repo.clone(),
+            dir_name: "pool",
+            size: size.min(MAX_SIZE),
+            keep: keep.to_vec(),
+        }
+    }
+
+    /// The gates' pool of `repo` (`.vnx-data/gate-pool/`), the same size and cache
+    /// directories as the dispatches'.
+    pub fn for_gates(repo: &Repo, size: u32, keep: &[String]) -> Pool {
+        Pool {
+            dir_name: "gate-pool",
+            ..Pool::new(repo, size, keep)
+        }
+    }
+
+    /// Where its worktrees live: `.vnx-data/pool/` or `.vnx-data/gate-pool/`.
+    pub fn dir(&self) -> PathBuf {
+        self.repo.root.join(DATA_DIR).join(self.dir_name)
+    }
+
+    fn file(&self, name: &str, ext: &str) -> PathBuf {
+        self.dir().join(format!("{name}.{ext}"))
+    }
+
+    fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> WorktreeError + use<> {
+        let path = path.to_owned();
+        move |source| WorktreeError::Io { path, source }
+    }
+
+    /// The entry's in-place lock, taken without waiting: `None` while someone holds it.
+    fn try_lock(&self, name: &str) -> Result<Option<File>, WorktreeError> {
+        let path = self.file(name, "lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(self.io(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(self.io(&path)(e)),
+        }
+    }
+
+    /// Names of the checkouts in the pool directory and of the entries lent out.
+    fn names(&self) -> (Vec<String>, Vec<String>) {
+        let (mut here, mut lent) = (Vec::new(), Vec::new());
+        for e in fs::read_dir(self.dir()).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name.strip_suffix(".lease") {
+                lent.push(n.to_owned());
+            } else if !name.contains('.') && e.file_type().is_ok_and(|t| t.is_dir()) {
+                here.push(name);
+            }
+        }
+        here.sort();
+        lent.sort();
+        (here, lent)
+    }
+
+    /// Takes a proven-clean entry and marks it taken, under the worktree lock the caller
+    /// holds: its ready mark goes, and its in-place lock is held.
+    fn claim(&self) -> Result<Option<(String, File)>, WorktreeError> {
+        let (here, _) = self.names();
+        for name in here {
+            if !self.file(&name, "ready").exists() {
+                continue;
+            }
+            let Some(lock) = self.try_lock(&name)? else {
+                continue;
+            };
+            let ready = self.file(&name, "ready");
+            fs::remove_file(&ready).map_err(self.io(&ready))?;
+            return Ok(Some((name, lock)));
+        }
+        Ok(None)
+    }
+
+    /// Takes an idle worktree for dispatch `id`: moves it to the dispatch's worktree path and
+    /// checks out a new branch `branch` at `base_commit` there. `None` when no idle worktree
+    /// could be had (the caller makes a fresh one). The branch must not exist; the caller
+    /// checked that under the worktree lock.
+    pub fn take_for_dispatch(
+        &self,
+        id: &str,
+        path: &Path,
+        branch: &str,
+        base_commit: &str,
+    ) -> Result<Option<(Worktree, String)>, WorktreeError> {
+        let name = {
+            let _lock = self.repo.lock()?;
+            let Some((name, _in_place)) = self.claim()? else {
+                return Ok(None);
+            };
+            let lease = self.file(&name, "lease");
+            crate::project::write_private(&lease, path.as_os_str().as_encoded_bytes())
+                .map_err(self.io(&lease))?;
+            let moved = process::run_ok(
+                &git(&self.repo.root)
+                    .args(["worktree", "move"])
+                    .arg(self.dir().join(&name))
+                    .arg(path),
+            );
+            if let Err(e) = moved {
+                // Still in the pool, unproven: a tidy-up looks at it again.
+                let _ = fs::remove_file(&lease);
+                return Err(self.repo.git_err(path)(e));
+            }
+            name
+        };
+        let switched = process::run_ok(
+            &git(path)
+                .args(["checkout", "--quiet", "--no-track", "-b", branch])
+                .arg(base_commit),
+        );
+        if let Err(e) = switched {
+            let _ = self.repo.release_to_pool(self, path, &name, None);
+            return Err(self.repo.git_err(path)(e));
+        }
+        let wt = Worktree {
+            id: id.to_owned(),
+            path: path.to_owned(),
+            branch: branch.to_owned(),
+            base_commit: base_commit.to_owned(),
+        };
+        Ok(Some((wt, name)))
+    }
+
+    /// Takes an idle worktree for a gate, detached at `commit`, in place; without an idle
+    /// one, makes a new entry while the pool has room (cold this once, warm for the next
+    /// gate). `None` when the pool is full and busy.
+    pub fn take_in_place(&self, commit: &str) -> Result<Option<InPlace>, WorktreeError> {
+        let dir = self.dir();
+        crate::project::private_dir(&dir).map_err(self.io(&dir))?;
+        let claimed = {
+            let _lock = self.repo.lock()?;
+            match self.claim()? {
+                Some(c) => Some(c),
+                None => self.add_locked(commit)?,
+            }
+        };
+        let Some((name, lock)) = claimed else {
+            return Ok(None);
+        };
+        let path = self.dir().join(&name);
+        let switched = process::run_ok(
+            &git(&path)
+                .args(["checkout", "--quiet", "--detach"])
+                .arg(commit),
+        );
+        if let Err(e) = switched {
+            self.discard(&name);
+            return Err(self.repo.git_err(&path)(e));
+        }
+        Ok(Some(InPlace {
+            name,
+            path,
+            _lock: lock,
+        }))
+    }
+
+    /// Gives back a worktree a gate used: whatever the gate left (tracked changes, builds,
+    /// files) is scratch and goes, except the cache directories; an entry that cannot be
+    /// proven clean afterwards is removed from the pool.
+    pub fn give_back_in_place(&self, taken: InPlace) {
+        let scrubbed = self
+            .scrub(&taken.path, true)
+            .and_then(|()| self.prove(&taken.path));
+        match scrubbed {
+            Ok(commit) => {
+                let _ = crate::project::write_private(
+                    &self.file(&taken.name, "ready"),
+                    commit.as_bytes(),
+                );
+            }
+            Err(_) => self.discard(&taken.name),
+        }
+    }
+
+    /// Makes a new entry at `commit`, held by the caller, when the pool has room; under the
+    /// worktree lock the caller holds.
+    fn add_locked(&self, commit: &str) -> Result<Option<(String, File)>, WorktreeError> {
+        let (here, lent) = self.names();
+        if (here.len() + lent.len()) as u32 >= self.size {
+            return Ok(None);
+        }
+        let name = new_name();
+        let Some(lock) = self.try_lock(&name)? else {
+            return Ok(None);
+        };
+        let path = self.dir().join(&name);
+        process::run_ok(
+            &git(&self.repo.root)
+                .args(["worktree", "add", "--quiet", "--detach"])
+                .arg(&path)
+                .arg(commit),
+        )
+        .map_err(self.repo.git_err(&path))?;
+        Ok(Some((name, lock)))
+    }
+
+    /// Removes an entry whatever it holds (it is never work: only pooled checkouts).
+    fn discard(&self, name: &str) {
+        let path = self.dir().join(name);
+        let _lock = self.repo.lock();
+        let _ = process::run(
+            &git(&self.repo.root)
+                .args(["worktree", "remove", "--force", "--force"])
+                .arg(&path),
+        );
+        let _ = fs::remove_dir_all(&path);
+        for ext in ["ready", "lease", "lock"] {
+            let _ = fs::remove_file(self.file(name, ext));
+        }
+    }
+
+    /// Removes untracked and ignored files but the cache directories (and, with `reset`,
+    /// tracked changes too; a dispatch's worktree has none, its classification said so).
+    /// A cache directory that is not a real directory (a symlink could point anywhere) goes.
+    fn scrub(&self, path: &Path, reset: bool) -> Result<(), NotPooled> {
+        let run = |cmd| process::run_ok(&cmd).map_err(self.repo.git_err(path));
+        if reset {
+            run(git(path).args(["reset", "--quiet", "--hard"]))?;
+        }
+        for keep in &self.keep {
+            let p = path.join(keep);
+            if let Ok(meta) = p.symlink_metadata()
+                && !meta.is_dir()
+            {
+                fs::remove_file(&p).map_err(self.io(&p))?;
+            }
+        }
+        let mut clean = git(path).args(["clean", "-ffdxq"]);
+        for keep in &self.keep {
+            clean = clean.arg("-e").arg(format!("/{keep}/"));
+        }
+        run(clean)?;
+        // Per-worktree configuration is the previous user's, never the project's.
+        if let Some(admin) = admin_dir(path) {
+            let _ = fs::remove_file(admin.join("config.worktree"));
+        }
+        Ok(())
+    }
+
+    /// Proves a pooled checkout clean: HEAD detached, no operation under way, no index entry
+    /// hidden from `git status` (assume-unchanged, skip-worktree), and `git status` with
+    /// ignored files shows nothing outside the cache directories. Returns its commit.
+    fn prove(&self, path: &Path) -> Result<String, NotPooled> {
+        let unclean = |why: String| NotPooled::Unclean {
+            path: path.to_owned(),
+            why,
+        };
+        let admin = admin_dir(path).ok_or_else(|| unclean("no git admin directory".into()))?;
+        if let Some(busy) = IN_PROGRESS.iter().find(|f| admin.join(f).exists()) {
+            return Err(unclean(format!("an operation is under way ({busy})")));
+        }
+        let head = fs::read_to_string(admin.join("HEAD")).unwrap_or_default();
+        let head = head.trim();
+        if head.len() < 40 || !head.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(unclean(format!("HEAD is not detached ({head})")));
+        }
+        let run = |cmd| process::run_ok(&cmd).map_err(self.repo.git_err(path));
+        let flags = run(git(path).args(["ls-files", "-v"]))?;
+        if let Some(hidden) = flags.lines().find(|l| !l.starts_with("H ")) {
+            return Err(unclean(format!(
+                "an index entry is hidden from status: {hidden}"
+            )));
+        }
+        let status = run(git(path).args([
+            "status",
+            "--porcelain=v1",
+            "--ignored=matching",
+            "--untracked-files=all",
+        ]))?;
+        for line in status.lines() {
+            let file = line.get(3..).unwrap_or(line).trim_matches('"');
+            let cached = matches!(line.get(..3), Some("?? " | "!! "))
+                && self.keep.iter().any(|k| {
+                    file == k
+                        || file
+                            .strip_prefix(k.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                });
+            if !cached {
+                return Err(unclean(format!("`git status` shows {line}")));
+            }
+        }
+        Ok(head.to_owned())
+    }
+
+    /// Prepared worktrees the pool holds, lends out and may still make.
+    pub fn entries(&self) -> Vec<Entry> {
+        let (here, lent) = self.names();
+        let mut out = Vec::new();
+        for name in here {
+            let path = self.dir().join(&name);
+            let ready = fs::read_to_string(self.file(&name, "ready")).ok();
+            let busy = matches!(self.try_lock(&name), Ok(None));
+            let state = match (&ready, busy) {
+                (_, true) => "busy",
+                (Some(_), false) => "idle",
+                (None, false) => "unproven",
+            };
+            out.push(Entry {
+                name,
+                path,
+                state,
+                commit: ready.map(|c| c.trim().to_owned()),
+            });
+        }
+        for name in lent {
+            let path = fs::read(self.file(&name, "lease"))
+                .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()))
+                .unwrap_or_default();
+            out.push(Entry {
+                name,
+                path,
+                state: "lent",
+                commit: None,
+            });
+        }
+        out
+    }
+
+    /// Makes the pool whole: leases whose worktree is gone are dropped, unproven entries are
+    /// scrubbed and proven (or removed), entries beyond the size are removed, then new
+    /// checkouts of `commit` are made until the pool holds its size (idle plus lent).
+    /// Returns how many were made. Several vnx processes may call it at once: one works, the
+    /// others return at once.
+    pub fn fill(&self, commit: &str) -> Result<u32, WorktreeError> {
+        let dir = self.dir();
+        crate::project::private_dir(&dir).map_err(self.io(&dir))?;
+        let Some(_filling) = self.try_lock(".fill")? else {
+            return Ok(0);
+        };
+        self.tidy();
+        let (here, lent) = self.names();
+        let held = (here.len() + lent.len()) as u32;
+        let mut made = 0;
+        for _ in held..self.size {
+            let name = new_name();
+            let path = dir.join(&name);
+            {
+                let _lock = self.repo.lock()?;
+                process::run_ok(
+                    &git(&self.repo.root)
+                        .args(["worktree", "add", "--quiet", "--detach"])
+                        .arg(&path)
+                        .arg(commit),
+                )
+                .map_err(self.repo.git_err(&path))?;
+            }
+            // Settles the index's stat data, so the first status of a user is not a full
+            // re-read of every file git just wrote.
+            let _ = process::run(&git(&path).args(["update-index", "-q", "--refresh"]));
+            match self.prove(&path) {
+                Ok(at) => {
+                    let ready = self.file(&name, "ready");
+                    crate::project::write_private(&ready, at.as_bytes())
+                        .map_err(self.io(&ready))?;
+                    made += 1;
+                }
+                Err(_) => self.discard(&name),
+            }
+        }
+        Ok(made)
+    }
+
+    /// Drops stale leases, proves unproven entries (or removes them), removes entries beyond
+    /// the size and checkouts git no longer knows.
+    pub fn tidy(&self) {
+        let _ = process::run(&git(&self.repo.root).args(["worktree", "prune"]));
+        let (here, lent) = self.names();
+        let mut still_lent = 0;
+        for name in &lent {
+            let lease = self.file(name, "lease");
+            let path = fs::read(&lease)
+                .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()))
+                .unwrap_or_default();
+            if path.join(".git").exists() {
+                still_lent += 1;
+            } else {
+                let _ = fs::remove_file(&lease);
+            }
+        }
+        let mut idle = 0;
+        for name in &here {
+            let path = self.dir().join(name);
+            let Ok(Some(lock)) = self.try_lock(name) else {
+                continue;
+            };
+            let ready = self.file(name, "ready");
+            let keep = path.join(".git").is_file()
+                && idle + still_lent < self.size
+                && (ready.exists()
+                    || match self.scrub(&path, true).and_then(|()| self.prove(&path)) {
+                        Ok(at) => crate::project::write_private(&ready, at.as_bytes()).is_ok(),
+                        Err(_) => false,
+                    });
+            drop(lock);
+            if keep {
+                idle += 1;
+            } else {
+                self.discard(name);
+            }
+        }
+        // Marker files whose checkout is gone.
+        for e in fs::read_dir(self.dir()).into_iter().flatten().flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if let Some((name, ext)) = file.rsplit_once('.')
+                && matches!(ext, "ready" | "lock")
+                && !name.is_empty()
+                && !name.starts_with('.')
+                && !self.dir().join(name).exists()
+                && !self.file(name, "lease").exists()
+            {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// Removes every idle entry (not one a gate or a dispatch is using). Returns how many.
+    pub fn clear(&self) -> u32 {
+        let (here, _) = self.names();
+        let mut removed = 0;
+        for name in here {
+            if let Ok(Some(lock)) = self.try_lock(&name) {
+                drop(lock);
+                self.discard(&name);
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
+impl Repo {
+    /// Gives a dispatch's worktree back to the pool it came from (entry `name`), or to the
+    /// pool as a new entry: HEAD detached at `head` (so the dispatch branch is checked out
+    /// nowhere), moved into the pool, scrubbed and proven clean. The caller classified it
+    /// clean, committed or pushed, so nothing of the worker's work is in it but its branch.
+    /// Returns whether it is in the pool now; `Ok(false)`: it was moved but could not be
+    /// proven clean, so it was removed (it held nothing but scratch). On an error the
+    /// worktree is where it was, for the caller to release as usual.
+    pub fn release_to_pool(
+        &self,
+        pool: &Pool,
+        path: &Path,
+        name: &str,
+        head: Option<&str>,
+    ) -> Result<bool, NotPooled> {
+        let (here, lent) = pool.names();
+        let others = here.len() + lent.iter().filter(|n| *n != name).count();
+        if others as u32 >= pool.size {
+            let _ = fs::remove_file(pool.file(name, "lease"));
+            return Err(NotPooled::Full { size: pool.size });
+        }
+        let unclean = |why: String| NotPooled::Unclean {
+            path: path.to_owned(),
+            why,
+        };
+        let admin = admin_dir(path).ok_or_else(|| unclean("no git admin directory".into()))?;
+        if let Some(busy) = IN_PROGRESS.iter().find(|f| admin.join(f).exists()) {
+            return Err(unclean(format!("an operation is under way ({busy})")));
+        }
+        let dir = pool.dir();
+        crate::project::private_dir(&dir).map_err(pool.io(&dir))?;
+        let target = dir.join(name);
+        {
+            let _lock = self.lock()?;
+            let detach = git(path).args(["update-ref", "--no-deref", "HEAD"]);
+            let detach = match head {
+                Some(h) => detach.arg(h),
+                None => detach.arg("HEAD"),
+            };
+            process::run_ok(&detach).map_err(self.git_err(path))?;
+            process::run_ok(
+                &git(&self.root)
+                    .args(["worktree", "move"])
+                    .arg(path)
+                    .arg(&target),
+            )
+            .map_err(self.git_err(path))?;
+            let _ = fs::remove_file(pool.file(name, "lease"));
+        }
+        let Some(lock) = pool.try_lock(name)? else {
+            // Someone tidying holds it already; they prove it.
+            return Ok(true);
+        };
+        match pool
+            .scrub(&target, false)
+            .and_then(|()| pool.prove(&target))
+        {
+            Ok(at) => {
+                let ready = pool.file(name, "ready");
+                crate::project::write_private(&ready, at.as_bytes()).map_err(pool.io(&ready))?;
+                drop(lock);
+                Ok(true)
+            }
+            Err(_) => {
+                drop(lock);
+                pool.discard(name);
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Repo {
+    /// Acts on a classification as [`Repo::release`] does, except that a worktree that is not
+    /// dirty goes back to `pool` (as its entry `entry`, or a new one) instead of being
+    /// deleted, when the pool has room and the worktree can be proven clean; its branch is
+    /// kept or deleted by the class as always. A dirty worktree leaves the pool for good.
+    pub fn release_with_pool(
+        &self,
+        wt: &Worktree,
+        c: &super::Classification,
+        pool: &Pool,
+        entry: Option<&str>,
+    ) -> Result<super::TeardownAction, WorktreeError> {
+        use super::TeardownClass;
+        if c.class == TeardownClass::Dirty {
+            if let Some(name) = entry {
+                let _ = fs::remove_file(pool.file(name, "lease"));
+            }
+            return self.release(wt, c);
+        }
+        let name = entry.map_or_else(new_name, str::to_owned);
+        let pooled = match self.release_to_pool(pool, &wt.path, &name, c.head_commit.as_deref()) {
+            Ok(pooled) => pooled,
+            Err(_) => return self.release(wt, c),
+        };
+        let mut action = super::TeardownAction {
+            worktree_removed: true,
+            branch_deleted: false,
+            locked: false,
+            pooled,
+        };
+        if matches!(c.class, TeardownClass::Clean | TeardownClass::Pushed) {
+            let _lock = self.lock()?;
+            process::run_ok(&git(&self.root).args(["branch", "-D", &wt.branch]))
+                .map_err(self.git_err(&wt.path))?;
+            action.branch_deleted = true;
+        }
+        Ok(action)
+    }
+}
+
+/// A worktree's git admin directory (`.git/worktrees/<name>`), from its `.git` file.
+fn admin_dir(path: &Path) -> Option<PathBuf> {
+    let text = fs::read_to_string(path.join(".git")).ok()?;
+    let dir = text.strip_prefix("gitdir:")?.trim();
+    Some(path.join(dir))
+}
+
+/// A fresh entry name: `pool-` and eight random hex digits.
+fn new_name() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::fill(&mut bytes);
+    format!("pool-{}", hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_dir;
+
+    #[test]
+    fn cache_dirs_are_plain_relative_paths() {
+        assert_eq!(cache_dir("target").as_deref(), Some("target"));
+        assert_eq!(
+            cache_dir("./web/node_modules/").as_deref(),
+            Some("web/node_modules")
+        );
+        for bad in [
+            "",
+            "/etc",
+            "../x",
+            "a/../b",
+            ".git",
+            ".git/hooks",
+            "t*",
+            ".",
+        ] {
+            assert_eq!(cache_dir(bad), None, "{bad:?}");
+        }
+    }
+}

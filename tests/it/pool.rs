@@ -1,0 +1,314 @@
+//! The worktree pool: a dispatch takes a prepared worktree and gives it back when it is not
+//! dirty; nothing a worker left (tracked, untracked, ignored, an index entry hidden from
+//! `git status`) reaches the next dispatch except the named cache directories; a dirty
+//! worktree never goes back; gates run warm in a pool of their own that no worker touches.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::common::{Repo, completion, configure, gate_check, run};
+
+/// A declared headless provider, `sh-worker`, running `worker.sh` (outside the repository)
+/// with the prompt: it acts on the first `DO:` line of the instruction.
+fn declare_worker(repo: &Repo, tools: &Path, pool: &str) -> PathBuf {
+    let bin = tools.join("worker.sh");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\n\
+         task=$(printf '%s\\n' \"$1\" | sed -n 's/^DO: //p' | head -n 1)\n\
+         sh -c \"$task\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        repo.env.path().join(".gitignore"),
+        "*.log\nignored/\ntarget/\n",
+    )
+    .unwrap();
+    std::fs::write(repo.env.path().join("tracked.txt"), "base\n").unwrap();
+    std::fs::write(repo.env.path().join("hidden.txt"), "base\n").unwrap();
+    repo.env.git(&["add", "-A"]);
+    repo.env.git(&["commit", "-q", "-m", "files"]);
+    configure(
+        repo,
+        &format!(
+            "providers:\n  sh-worker:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n{pool}",
+            bin.display()
+        ),
+    );
+    bin
+}
+
+const POOL: &str = "worktree:\n  pool:\n    size: 1\n    keep: [target]\n";
+
+/// A foreground dispatch of `sh-worker` running `task`; its completion.
+fn work(repo: &Repo, task: &str) -> serde_json::Value {
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "sh-worker",
+        "--json",
+        "--instruction",
+        &format!("DO: {task}"),
+    ]));
+    assert!(r.code <= 1, "{}", r.stderr);
+    completion(&r)
+}
+
+fn started(repo: &Repo, id: &str) -> serde_json::Value {
+    repo.receipts(id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_started")
+        .unwrap()
+}
+
+fn pool_status(repo: &Repo) -> serde_json::Value {
+    let r = run(repo.vnx().args(["pool", "status", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+fn idle_entries(status: &serde_json::Value, which: &str) -> Vec<String> {
+    status[which]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["state"] == "idle")
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits (bounded) until the dispatches' pool has an idle entry: the supervisor gives the
+/// worktree back and refills after the completion is on the ledger.
+fn wait_idle(repo: &Repo) -> Vec<String> {
+    for _ in 0..200 {
+        let idle = idle_entries(&pool_status(repo), "dispatches");
+        if !idle.is_empty() {
+            return idle;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no idle pooled worktree: {:#}", pool_status(repo));
+}
+
+#[test]
+fn a_pooled_worktree_carries_only_the_named_cache_directories_to_the_next_dispatch() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare_worker(&repo, tools.path(), POOL);
+    let r = run(repo.vnx().args(["pool", "fill"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let entry = wait_idle(&repo).remove(0);
+
+    // The first worker leaves one of everything: a committed change, an untracked file (vnx
+    // commits it to the branch), ignored files and directories, and a build cache.
+    let first = work(
+        &repo,
+        "echo changed > tracked.txt && git commit -qam work && echo note > notes.tmp && \
+         echo secret > build.log && mkdir -p ignored target && echo x > ignored/f && \
+         echo cache > target/cache.bin",
+    );
+    assert_eq!(first["status"], "done", "{first:#}");
+    let id = first["dispatch_id"].as_str().unwrap();
+    assert_eq!(started(&repo, id)["pooled_worktree"], entry.as_str());
+    assert_eq!(first["teardown_class"], "committed", "{first:#}");
+    assert_eq!(first["teardown_action"]["pooled"], true, "{first:#}");
+    assert_eq!(repo.on_branch(id, "notes.tmp").trim(), "note");
+    assert_eq!(wait_idle(&repo), vec![entry.clone()]);
+
+    // The next dispatch gets the same worktree, at the base again, with the cache only.
+    let second = work(
+        &repo,
+        "{ ls -A; cat tracked.txt; cat target/cache.bin; git status --porcelain --ignored; } \
+         > \"$VNX_DISPATCH_DIR/seen\"",
+    );
+    let id2 = second["dispatch_id"].as_str().unwrap();
+    assert_eq!(started(&repo, id2)["pooled_worktree"], entry.as_str());
+    let seen = std::fs::read_to_string(
+        repo.env
+            .path()
+            .join(".vnx-data/dispatches")
+            .join(id2)
+            .join("seen"),
+    )
+    .unwrap();
+    let names: Vec<&str> = seen.lines().collect();
+    for gone in ["notes.tmp", "build.log", "ignored"] {
+        assert!(!names.contains(&gone), "{gone} survived:\n{seen}");
+    }
+    assert!(
+        names.contains(&"base"),
+        "tracked.txt is back at the base:\n{seen}"
+    );
+    assert!(!names.contains(&"changed"), "{seen}");
+    assert!(names.contains(&"cache"), "the cache survived:\n{seen}");
+    assert!(names.contains(&"!! target/"), "{seen}");
+    assert_eq!(
+        names.iter().filter(|l| l.starts_with("?? ")).count(),
+        0,
+        "{seen}"
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn a_worktree_that_cannot_be_proven_clean_or_is_dirty_never_goes_back() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare_worker(&repo, tools.path(), POOL);
+    run(repo.vnx().args(["pool", "fill"]));
+    let entry = wait_idle(&repo).remove(0);
+
+    // An index entry hidden from `git status`: the classification sees nothing, the pool's
+    // proof does, and the worktree is removed rather than pooled.
+    let hidden = work(
+        &repo,
+        "git update-index --skip-worktree hidden.txt && echo leaked > hidden.txt && \
+         echo more > more.txt",
+    );
+    let id = hidden["dispatch_id"].as_str().unwrap();
+    assert_eq!(started(&repo, id)["pooled_worktree"], entry.as_str());
+    assert_eq!(hidden["teardown_action"]["worktree_removed"], true);
+    assert_eq!(hidden["teardown_action"]["pooled"], serde_json::Value::Null);
+    let refill = wait_idle(&repo).remove(0);
+    assert_ne!(
+        refill, entry,
+        "the unproven entry was replaced by a new one"
+    );
+    let seen = work(&repo, "cat hidden.txt > \"$VNX_DISPATCH_DIR/seen\"");
+    let id2 = seen["dispatch_id"].as_str().unwrap();
+    let text = std::fs::read_to_string(
+        repo.env
+            .path()
+            .join(".vnx-data/dispatches")
+            .join(id2)
+            .join("seen"),
+    )
+    .unwrap();
+    assert_eq!(text.trim(), "base");
+
+    // A dirty teardown keeps its worktree where it is, locked; the pool lends it no more.
+    let entry = wait_idle(&repo).remove(0);
+    let dirty = work(&repo, "echo wip > wip.txt; exit 1");
+    assert_eq!(dirty["teardown_class"], "dirty", "{dirty:#}");
+    let id3 = dirty["dispatch_id"].as_str().unwrap();
+    assert_eq!(started(&repo, id3)["pooled_worktree"], entry.as_str());
+    let kept = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id3}/wip.txt"));
+    assert_eq!(std::fs::read_to_string(kept).unwrap().trim(), "wip");
+    let status = pool_status(&repo);
+    let names: Vec<&str> = status["dispatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&entry.as_str()), "{status:#}");
+    repo.verify_ok();
+}
+
+#[test]
+fn without_an_idle_worktree_a_dispatch_gets_a_fresh_one_and_pools_it_after() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare_worker(&repo, tools.path(), POOL);
+    let c = work(&repo, "echo hi > hi.txt");
+    assert_eq!(c["status"], "done", "{c:#}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert!(started(&repo, id).get("pooled_worktree").is_none());
+    assert_eq!(c["teardown_action"]["pooled"], true, "{c:#}");
+    assert_eq!(wait_idle(&repo).len(), 1);
+    let r = run(repo.vnx().args(["pool", "clear"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        pool_status(&repo)["dispatches"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let r = run(repo.vnx().args(["pool", "status"]));
+    assert!(
+        r.stdout.contains("dispatches: 0 worktree(s)"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn command_gates_run_warm_in_the_gates_pool_which_no_worker_touches() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare_worker(
+        &repo,
+        tools.path(),
+        "worktree:\n  pool:\n    size: 2\n    keep: [target]\n\
+         gates:\n  build:\n    kind: command\n    argv: [sh, -c, 'test ! -e target/from-worker && mkdir -p target && echo run >> target/runs && wc -l < target/runs']\n\
+         roles:\n  implementer: {gates: [build]}\n",
+    );
+    let task = "mkdir -p target && echo x > target/from-worker && echo y > y.txt";
+    let first = work(&repo, task);
+    assert_eq!(first["status"], "done", "{first:#}");
+    let second = work(&repo, task);
+    let mut runs = Vec::new();
+    for c in [&first, &second] {
+        let id = c["dispatch_id"].as_str().unwrap();
+        let (r, report) = gate_check(&repo, id);
+        assert_eq!(r.code, 0, "{} {report:#}", r.stderr);
+        let result = repo
+            .receipts(id)
+            .into_iter()
+            .find(|r| r["event_type"] == "gate_result")
+            .unwrap();
+        assert_eq!(result["status"], "pass", "{result:#}");
+        assert!(result["pooled_worktree"].is_string(), "{result:#}");
+        let output = std::fs::read_to_string(result["output_path"].as_str().unwrap()).unwrap();
+        runs.push(output.trim().to_owned());
+    }
+    assert_eq!(
+        runs,
+        ["1", "2"],
+        "the second gate found the first one's cache"
+    );
+    // No gate checkout is left with the dispatch's head checked out or files of its own.
+    let gates = pool_status(&repo);
+    assert_eq!(idle_entries(&gates, "gates").len(), 1, "{gates:#}");
+    repo.verify_ok();
+}
+
+#[test]
+fn pool_settings_are_checked() {
+    let repo = Repo::new();
+    for (yaml, says) in [
+        (
+            "worktree:\n  pool:\n    size: 65\n",
+            "worktree.pool.size must be 0 to 64",
+        ),
+        (
+            "worktree:\n  pool:\n    keep: [../up]\n",
+            "is not a directory inside the worktree",
+        ),
+        (
+            "worktree:\n  pool:\n    keep: [.git]\n",
+            "is not a directory inside the worktree",
+        ),
+    ] {
+        let path = repo.env.path().join(".vnx/config.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}{yaml}")).unwrap();
+        let r = run(repo.vnx().args(["pool", "status"]));
+        assert_eq!(r.code, 3, "{yaml}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{yaml}: {}", r.stderr);
+        std::fs::write(&path, text).unwrap();
+    }
+    let r = run(repo.vnx().args(["pool", "fill"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the worktree pool is off"),
+        "{}",
+        r.stderr
+    );
+}
