@@ -59,7 +59,10 @@ impl BenchRepo {
             .env("GIT_AUTHOR_EMAIL", "bench@example.com")
             .env("GIT_COMMITTER_NAME", "bench")
             .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-            .env("VNX_TMUX_SOCKET", &self.socket);
+            .env("VNX_TMUX_SOCKET", &self.socket)
+            // Builds a benchmark runs (the warm-gate figures) use the repository's own target.
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR");
         c
     }
 

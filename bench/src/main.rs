@@ -21,6 +21,7 @@ mod dashboard_bench;
 mod dispatch_bench;
 mod generate;
 mod machine;
+mod pool_bench;
 mod report;
 mod spawn;
 mod timing;
@@ -71,6 +72,10 @@ struct Args {
     /// Only the dashboard benchmark (200 dispatches; quick to reproduce its figures)
     #[arg(long)]
     dashboard_only: bool,
+    /// Only the worktree pool benchmark, with its warm-gate part (cargo builds of vnx's own
+    /// source: about 15 minutes on 2 cores)
+    #[arg(long)]
+    pool_only: bool,
     /// Internal: run as the small process that spawns and times the child processes
     #[arg(long, hide = true)]
     spawn_helper: bool,
@@ -145,6 +150,14 @@ fn run(args: &Args) -> Result<()> {
     };
     if args.dashboard_only {
         return dashboard(&work.path);
+    }
+    if args.pool_only {
+        let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        note("timing pooled and unpooled dispatches on 20,000 files, then warm gates");
+        let bench = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches, Some(&source))?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
     }
     let mut sp = Spawner::start()?;
     note(&format!("scratch directory {}", work.path.display()));
@@ -226,6 +239,10 @@ fn run(args: &Args) -> Result<()> {
     ));
     let dispatch = dispatch_bench::bench_dispatch(&vnx, &work.path, cfg.dispatches)?;
     print!("{}", dispatch.render());
+    io::stdout().flush()?;
+    note("timing pooled and unpooled dispatches on a repository of 20,000 files");
+    let pool = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches.min(10), None)?;
+    print!("{}", pool.render());
     io::stdout().flush()?;
     dashboard(&work.path)
 }

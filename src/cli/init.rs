@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use vnx::init::{Action, InitOptions, init};
 
 use super::CliError;
-use super::output::Out;
+use super::output::{Out, say};
 
 /// Scaffold the current git repository for vnx (idempotent)
 ///
@@ -23,9 +23,53 @@ pub struct Args {
     /// Replace changed defaults with the shipped versions, and allow a new project id
     #[arg(long)]
     force: bool,
+    /// Keep a pool of N prepared worktrees for dispatches and gates (`worktree.pool.size`),
+    /// and fill it now
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pool: Option<u32>,
+    /// A build-cache directory pooled worktrees keep between users (e.g. target,
+    /// node_modules); repeatable
+    #[arg(long = "pool-keep", value_name = "DIR", requires = "pool", value_parser = cache_dir)]
+    pool_keep: Vec<String>,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
+}
+
+fn cache_dir(text: &str) -> Result<String, String> {
+    vnx::worktree::pool::cache_dir(text)
+        .ok_or_else(|| format!("`{text}` is not a directory inside the worktree"))
+}
+
+/// Tracked files from which `vnx init` suggests a worktree pool.
+const BIG_REPOSITORY: usize = 10_000;
+
+/// Fills the pool `--pool` asked for, or suggests one for a big repository.
+fn offer_pool(root: &std::path::Path, pool: Option<u32>) -> Result<(), CliError> {
+    let project = vnx::project::Project::at(root);
+    let repo = vnx::worktree::Repo::for_project(&project)?;
+    let Some(size) = pool else {
+        let files = git2::Repository::open(root)
+            .and_then(|r| r.index())
+            .map_or(0, |i| i.len());
+        if files >= BIG_REPOSITORY {
+            say!(
+                "this repository tracks {files} files: `vnx init --pool 4 --pool-keep target` \
+                 (your build-cache directories) keeps prepared worktrees, so a dispatch skips \
+                 the checkout and gates build incrementally"
+            );
+        }
+        return Ok(());
+    };
+    let Ok(head) = repo.resolve("HEAD") else {
+        say!("the pool fills once the repository has a commit: run `vnx pool fill` then");
+        return Ok(());
+    };
+    let config = project.load_config()?;
+    let pool = vnx::worktree::Pool::new(&repo, size, &config.worktree.pool.keep);
+    let made = pool.fill(&head)?;
+    say!("made {made} pooled worktree(s); `vnx pool status` lists them");
+    Ok(())
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -38,8 +82,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             force: args.force,
             // The hooks try this binary before `vnx` on PATH.
             vnx: std::env::current_exe().ok(),
+            pool: args.pool.map(|size| vnx::config::PoolConfig {
+                size,
+                keep: args.pool_keep.clone(),
+            }),
         },
     )?;
+    offer_pool(&report.root, args.pool)?;
     let mut out = Out::new();
     if args.json {
         out.json(&report)?;

@@ -64,6 +64,8 @@ pub struct InitOptions {
     pub force: bool,
     /// The vnx binary the git hooks try before `vnx` on PATH (normally the running one).
     pub vnx: Option<PathBuf>,
+    /// A worktree pool to set in the config: its size and cache directories.
+    pub pool: Option<crate::config::PoolConfig>,
 }
 
 /// Why `init` stopped.
@@ -189,6 +191,9 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
     let mut steps = Vec::new();
     let (project_id, step) = write_config(&root, options)?;
     steps.push(step);
+    if let Some(pool) = &options.pool {
+        steps.push(write_pool(&root, pool)?);
+    }
     for file in defaults::FILES {
         steps.push(install_default(&root, file, options.force)?);
     }
@@ -243,6 +248,63 @@ fn config_text(project_id: &str) -> String {
          version: 1\n\
          project_id: {project_id}\n"
     )
+}
+
+/// Sets `worktree.pool` in the config: appended as a new `worktree:` section, or as the first
+/// entry of an existing block-style one. A config that sets a pool already is kept as it is;
+/// an edit the config no longer validates with is not written.
+fn write_pool(root: &Path, pool: &crate::config::PoolConfig) -> Result<Step, InitError> {
+    let path = check_no_symlink(root, CONFIG)?;
+    let step = |action, note: Option<&str>| Step {
+        path: CONFIG.into(),
+        action,
+        note: note.map(str::to_owned),
+    };
+    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    let config = crate::config::parse(&text, &path);
+    if config.as_ref().is_ok_and(|c| c.worktree.pool == *pool) {
+        return Ok(step(Action::Unchanged, None));
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let top = lines.iter().position(|l| l.trim_end() == "worktree:");
+    let set_already = top.is_some_and(|at| {
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| l.is_empty() || l.starts_with(' ') || l.starts_with('#'))
+            .any(|l| l.trim_start().starts_with("pool:"))
+    });
+    if set_already || config.is_err() || (top.is_none() && text.contains("\nworktree:")) {
+        return Ok(step(
+            Action::Kept,
+            Some("it sets worktree.pool already, or in a form this edit cannot extend: edit it"),
+        ));
+    }
+    let keep = pool.keep.join(", ");
+    let block = format!("  pool:\n    size: {}\n    keep: [{keep}]\n", pool.size);
+    let updated = match top {
+        Some(at) => {
+            let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+            out.insert(at + 1, block.trim_end().to_owned());
+            out.join("\n") + "\n"
+        }
+        None => {
+            let mut out = text.clone();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out + "worktree:\n" + &block
+        }
+    };
+    match crate::config::parse(&updated, &path) {
+        Ok(c) if c.worktree.pool == *pool => {
+            write_file(&path, updated.as_bytes(), 0o644)?;
+            Ok(step(Action::Updated, Some("worktree.pool set")))
+        }
+        _ => Ok(step(
+            Action::Kept,
+            Some("worktree.pool could not be added safely: edit it"),
+        )),
+    }
 }
 
 /// The `project_id:` value of an existing config, read line by line.

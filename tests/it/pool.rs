@@ -70,6 +70,10 @@ fn pool_status(repo: &Repo) -> serde_json::Value {
     serde_json::from_str(&r.stdout).unwrap()
 }
 
+fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
 fn idle_entries(status: &serde_json::Value, which: &str) -> Vec<String> {
     status[which]
         .as_array()
@@ -101,6 +105,18 @@ fn a_pooled_worktree_carries_only_the_named_cache_directories_to_the_next_dispat
     let r = run(repo.vnx().args(["pool", "fill"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let entry = wait_idle(&repo).remove(0);
+    let status = pool_status(&repo);
+    assert_eq!(
+        keys(&status),
+        ["dispatches", "gates", "keep", "size"]
+            .map(String::from)
+            .into()
+    );
+    let mut documented = crate::json_schema::documented("pool-entry-members");
+    for value in ["idle", "busy", "unproven", "lent"] {
+        documented.remove(value);
+    }
+    assert_eq!(keys(&status["dispatches"][0]), documented);
 
     // The first worker leaves one of everything: a committed change, an untracked file (vnx
     // commits it to the branch), ignored files and directories, and a build cache.
@@ -311,4 +327,68 @@ fn pool_settings_are_checked() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn init_sets_and_fills_a_pool_and_offers_one_to_a_big_repository() {
+    let repo = Repo::new();
+    let r = run(repo
+        .vnx()
+        .args(["init", "--pool", "2", "--pool-keep", "target"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("made 2 pooled worktree(s)"),
+        "{}",
+        r.stderr
+    );
+    let config = std::fs::read_to_string(repo.env.path().join(".vnx/config.yaml")).unwrap();
+    assert!(
+        config.contains("worktree:\n  pool:\n    size: 2\n    keep: [target]\n"),
+        "{config}"
+    );
+    repo.env.git(&["commit", "-q", "-am", "pool"]);
+    let status = pool_status(&repo);
+    assert_eq!(status["size"], 2);
+    assert_eq!(idle_entries(&status, "dispatches").len(), 2, "{status:#}");
+    // Again: nothing changes, nothing is made.
+    let r = run(repo
+        .vnx()
+        .args(["init", "--pool", "2", "--pool-keep", "target"]));
+    assert!(
+        r.stderr.contains("made 0 pooled worktree(s)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("unchanged"), "{}", r.stdout);
+
+    // A repository tracking 10,000 files is offered a pool (index entries of the empty blob
+    // are enough: the offer counts what git tracks).
+    let big = Repo::new();
+    let empty = big.env.git(&["hash-object", "-w", "--stdin"]);
+    let mut list = String::new();
+    for i in 0..10_000 {
+        list.push_str(&format!("100644 {} 0\tf/{i}\n", empty.trim()));
+    }
+    let mut cmd = std::process::Command::new("git");
+    crate::common::hermetic(&mut cmd, &big.env.home());
+    let mut child = cmd
+        .current_dir(big.env.path())
+        .args(["update-index", "--index-info"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(list.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let r = run(big.vnx().arg("init"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("tracks 10"), "{}", r.stderr);
+    assert!(r.stderr.contains("vnx init --pool"), "{}", r.stderr);
+    let r = run(repo.vnx().arg("init"));
+    assert!(!r.stderr.contains("--pool"), "{}", r.stderr);
 }
