@@ -313,7 +313,8 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         summary: ended.report.as_ref().and_then(|r| r.summary.as_deref()),
     };
     let commit = (decision.status == DispatchStatus::Done).then_some(&note);
-    let class = teardown(spec, &repo, commit, &mut completed);
+    let mut pooled = None;
+    let class = teardown(spec, &repo, commit, &mut completed, &mut pooled);
     if completed.status == DispatchStatus::Done
         && class != Some(TeardownClass::Clean)
         && class != Some(TeardownClass::Committed)
@@ -363,9 +364,13 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         recorder.notify(status.name(), &last.entry_hash);
     }
     recorder.finish();
-    // With the end on the ledger, the pool is made whole again in the background of this
-    // pane: a dispatch that kept its worktree (dirty) took one for good.
+    // With the end on the ledger, the worktree given back is proven clean (or removed), and
+    // the pool is made whole again, in the background of this pane: a dispatch that kept its
+    // worktree (dirty) took one for good.
     if let Some(pool) = super::launch::pool_of(&repo, spec) {
+        if let Some(name) = &pooled {
+            pool.prove_entry(name);
+        }
         let _ = pool.fill(&spec.base_commit);
     }
     Ok(Outcome {
@@ -388,6 +393,7 @@ fn teardown(
     repo: &Repo,
     commit: Option<&CommitNote<'_>>,
     completed: &mut DispatchCompleted,
+    pooled: &mut Option<String>,
 ) -> Option<TeardownClass> {
     let wt = Worktree {
         // The worktree is its branch's: a follow-up's teardown locks it in the name of the
@@ -446,8 +452,9 @@ fn teardown(
                         worktree_removed: a.worktree_removed,
                         branch_deleted: a.branch_deleted,
                         locked: a.locked,
-                        pooled: a.pooled,
+                        pooled: a.pooled.is_some(),
                     });
+                    pooled.clone_from(&a.pooled);
                 }
                 Err(e) => completed.teardown_error = Some(e.to_string()),
             }

@@ -715,9 +715,9 @@ pub struct TeardownAction {
     pub branch_deleted: bool,
     /// Whether the kept worktree was locked against `git worktree prune`.
     pub locked: bool,
-    /// Whether the removed worktree went back to the pool (scrubbed and proven clean)
-    /// instead of being deleted.
-    pub pooled: bool,
+    /// The pool entry the removed worktree went back to instead of being deleted (unproven
+    /// until [`Pool::prove_entry`] or a tidy-up proves it clean).
+    pub pooled: Option<String>,
 }
 
 impl Repo {
@@ -735,7 +735,7 @@ impl Repo {
             worktree_removed: false,
             branch_deleted: false,
             locked: false,
-            pooled: false,
+            pooled: None,
         };
         if c.class == TeardownClass::Dirty {
             process::run_ok(

@@ -541,6 +541,28 @@ impl Pool {
         }
     }
 
+    /// Scrubs and proves the entry `name` given back unproven, making it idle, or removes it;
+    /// nothing when someone else holds it (they prove it). Returns whether it is idle now.
+    pub fn prove_entry(&self, name: &str) -> bool {
+        let path = self.dir().join(name);
+        let Ok(Some(lock)) = self.try_lock(name) else {
+            return false;
+        };
+        let ready = self.file(name, "ready");
+        if ready.exists() {
+            return true;
+        }
+        let proven = self
+            .scrub(&path, true)
+            .and_then(|()| self.prove(&path))
+            .is_ok_and(|at| crate::project::write_private(&ready, at.as_bytes()).is_ok());
+        drop(lock);
+        if !proven {
+            self.discard(name);
+        }
+        proven
+    }
+
     /// Removes every idle entry (not one a gate or a dispatch is using). Returns how many.
     pub fn clear(&self) -> u32 {
         let (here, _) = self.names();
@@ -559,18 +581,18 @@ impl Pool {
 impl Repo {
     /// Gives a dispatch's worktree back to the pool it came from (entry `name`), or to the
     /// pool as a new entry: HEAD detached at `head` (so the dispatch branch is checked out
-    /// nowhere), moved into the pool, scrubbed and proven clean. The caller classified it
+    /// nowhere) and moved into the pool, unproven: nobody can take it before [`Pool::tidy`]
+    /// (run by [`Pool::fill`], which the supervisor calls once the completion is on the
+    /// ledger) has scrubbed it and proven it clean, or removed it. The caller classified it
     /// clean, committed or pushed, so nothing of the worker's work is in it but its branch.
-    /// Returns whether it is in the pool now; `Ok(false)`: it was moved but could not be
-    /// proven clean, so it was removed (it held nothing but scratch). On an error the
-    /// worktree is where it was, for the caller to release as usual.
+    /// On an error the worktree is where it was, for the caller to release as usual.
     pub fn release_to_pool(
         &self,
         pool: &Pool,
         path: &Path,
         name: &str,
         head: Option<&str>,
-    ) -> Result<bool, NotPooled> {
+    ) -> Result<(), NotPooled> {
         let (here, lent) = pool.names();
         let others = here.len() + lent.iter().filter(|n| *n != name).count();
         if others as u32 >= pool.size {
@@ -605,34 +627,17 @@ impl Repo {
             .map_err(self.git_err(path))?;
             let _ = fs::remove_file(pool.file(name, "lease"));
         }
-        let Some(lock) = pool.try_lock(name)? else {
-            // Someone tidying holds it already; they prove it.
-            return Ok(true);
-        };
-        match pool
-            .scrub(&target, false)
-            .and_then(|()| pool.prove(&target))
-        {
-            Ok(at) => {
-                let ready = pool.file(name, "ready");
-                crate::project::write_private(&ready, at.as_bytes()).map_err(pool.io(&ready))?;
-                drop(lock);
-                Ok(true)
-            }
-            Err(_) => {
-                drop(lock);
-                pool.discard(name);
-                Ok(false)
-            }
-        }
+        Ok(())
     }
 }
 
 impl Repo {
     /// Acts on a classification as [`Repo::release`] does, except that a worktree that is not
-    /// dirty goes back to `pool` (as its entry `entry`, or a new one) instead of being
-    /// deleted, when the pool has room and the worktree can be proven clean; its branch is
-    /// kept or deleted by the class as always. A dirty worktree leaves the pool for good.
+    /// dirty goes back to `pool` (as its entry `entry`, or a new one, named in
+    /// [`TeardownAction::pooled`](super::TeardownAction)) instead of being deleted, when the
+    /// pool has room; it is proven clean before anyone takes it ([`Pool::prove_entry`]). Its
+    /// branch is kept or deleted by the class as always. A dirty worktree leaves the pool for
+    /// good.
     pub fn release_with_pool(
         &self,
         wt: &Worktree,
@@ -648,15 +653,17 @@ impl Repo {
             return self.release(wt, c);
         }
         let name = entry.map_or_else(new_name, str::to_owned);
-        let pooled = match self.release_to_pool(pool, &wt.path, &name, c.head_commit.as_deref()) {
-            Ok(pooled) => pooled,
-            Err(_) => return self.release(wt, c),
-        };
+        if self
+            .release_to_pool(pool, &wt.path, &name, c.head_commit.as_deref())
+            .is_err()
+        {
+            return self.release(wt, c);
+        }
         let mut action = super::TeardownAction {
             worktree_removed: true,
             branch_deleted: false,
             locked: false,
-            pooled,
+            pooled: Some(name),
         };
         if matches!(c.class, TeardownClass::Clean | TeardownClass::Pushed) {
             let _lock = self.lock()?;

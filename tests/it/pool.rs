@@ -177,8 +177,9 @@ fn a_worktree_that_cannot_be_proven_clean_or_is_dirty_never_goes_back() {
     run(repo.vnx().args(["pool", "fill"]));
     let entry = wait_idle(&repo).remove(0);
 
-    // An index entry hidden from `git status`: the classification sees nothing, the pool's
-    // proof does, and the worktree is removed rather than pooled.
+    // An index entry hidden from `git status`: the classification sees nothing and the
+    // worktree goes back to the pool, but the pool's proof sees it, and the entry is removed
+    // before anyone can take it.
     let hidden = work(
         &repo,
         "git update-index --skip-worktree hidden.txt && echo leaked > hidden.txt && \
@@ -187,7 +188,7 @@ fn a_worktree_that_cannot_be_proven_clean_or_is_dirty_never_goes_back() {
     let id = hidden["dispatch_id"].as_str().unwrap();
     assert_eq!(started(&repo, id)["pooled_worktree"], entry.as_str());
     assert_eq!(hidden["teardown_action"]["worktree_removed"], true);
-    assert_eq!(hidden["teardown_action"]["pooled"], serde_json::Value::Null);
+    assert_eq!(hidden["teardown_action"]["pooled"], true);
     let refill = wait_idle(&repo).remove(0);
     assert_ne!(
         refill, entry,
