@@ -416,7 +416,13 @@ fn teardown(
                 .collect(),
         );
     }
-    if let Some(note) = commit {
+    // One read of the working tree decides whether there is anything to commit, and, when
+    // there is not, stands for the classification's and the diff statistics' reads too.
+    let undirty = match wt.dirt() {
+        Ok((None, head)) => Some(head),
+        _ => None,
+    };
+    if let Some(note) = commit.filter(|_| undirty.is_none()) {
         // vnx's files and the copies `.worktreeinclude` made are never the worker's work,
         // even when the worker changed them or un-ignored them.
         // A placed file that is gone was removed above; if the worker committed it (`git
@@ -435,8 +441,15 @@ fn teardown(
             Err(e) => completed.vnx_commit_error = Some(error_chain(&e)),
         }
     }
-    completed.diff_stats = wt.diff_stats();
-    match wt.classify(&spec.remote) {
+    let (stats, classified) = match undirty {
+        Some(head) => (
+            wt.diff_stats_undirty(),
+            wt.classify_undirty(&spec.remote, head),
+        ),
+        None => (wt.diff_stats(), wt.classify(&spec.remote)),
+    };
+    completed.diff_stats = stats;
+    match classified {
         Ok(c) => {
             let action = match super::launch::pool_of(repo, spec) {
                 Some(pool) => repo.release_with_pool(&wt, &c, &pool, spec.pool_entry.as_deref()),

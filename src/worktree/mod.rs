@@ -520,6 +520,25 @@ pub struct DiffStats {
 }
 
 impl Worktree {
+    /// Diff statistics of a worktree [`Worktree::dirt`] just found not dirty: its commits
+    /// against its base, and nothing uncommitted (the working tree is not read again).
+    pub fn diff_stats_undirty(&self) -> Option<DiffStats> {
+        let repo = git2::Repository::open(&self.path).ok()?;
+        let base = repo
+            .revparse_single(&self.base_commit)
+            .ok()?
+            .peel_to_tree()
+            .ok()?;
+        let head = repo.head().ok()?.peel_to_tree().ok()?;
+        let committed = repo
+            .diff_tree_to_tree(Some(&base), Some(&head), None)
+            .ok()?;
+        Some(DiffStats {
+            committed: DiffStat::of(&committed)?,
+            uncommitted: DiffStat::default(),
+        })
+    }
+
     /// Diff statistics of the worktree against its base (read before it is released).
     pub fn diff_stats(&self) -> Option<DiffStats> {
         let repo = git2::Repository::open(&self.path).ok()?;
@@ -557,6 +576,16 @@ impl Worktree {
                 remote: RemoteState::NotChecked,
             });
         }
+        self.classify_undirty(remote, head)
+    }
+
+    /// Classifies a worktree [`Worktree::dirt`] just found not dirty, at `head`, without
+    /// reading its working tree again: clean, pushed or committed.
+    pub fn classify_undirty(
+        &self,
+        remote: &str,
+        head: Option<String>,
+    ) -> Result<Classification, WorktreeError> {
         let Some(head) = head else {
             return Ok(Classification {
                 class: TeardownClass::Dirty,
