@@ -173,6 +173,15 @@ hinted!(
         _ => Exit::Failed,
     },
     vnx::release::ReleaseError => |_| Exit::Failed,
+    vnx::group::GroupError => |e| match e {
+        vnx::group::GroupError::CandidateCount { .. }
+        | vnx::group::GroupError::BadCandidate { .. }
+        | vnx::group::GroupError::BadId { .. }
+        | vnx::group::GroupError::IdInUse { .. }
+        | vnx::group::GroupError::Unknown { .. } => Exit::Usage,
+        vnx::group::GroupError::Plan { source, .. } => dispatch_exit(source),
+        _ => Exit::Failed,
+    },
 );
 
 /// A refusal by the constraints is a verdict; a request that can never be planned is usage.

@@ -73,6 +73,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let _ = stdout.write_all(text.as_bytes());
     } else {
         whole(&mut out, &d)?;
+        if let Some(m) = super::group::membership_of(&ledger, &args.id) {
+            out.line(&format!("  {:<10} {m}", "group"))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

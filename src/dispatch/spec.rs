@@ -134,6 +134,10 @@ pub struct Spec {
     /// The port claimed at launch (`VNX_PORT`).
     #[serde(default)]
     pub port: Option<u16>,
+    /// For a best-of-N candidate: its group (set between plan and launch, see
+    /// [`crate::group`]).
+    #[serde(default)]
+    pub group: Option<crate::receipts::GroupMember>,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.

@@ -223,6 +223,9 @@ pub struct DispatchStarted {
     /// and worker); unique among the dispatches that hold one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// For a best-of-N candidate: the group it belongs to (see `vnx best-of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<super::GroupMember>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -1,0 +1,294 @@
+//! `vnx best-of` end to end with real git and tmux: three candidates (two declared scripts
+//! and the demo) race on one task; the role's command gate fails the one that leaves a
+//! `BROKEN` file, the smaller of the two passing changes wins, the `group_decision` names
+//! every candidate with its evidence, the winner merges, a loser's merge is refused unless
+//! overridden, and the losers' branches are kept. A group where every candidate fails has no
+//! winner and exits 1.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::common::{Repo, configure, ledger_path, run};
+
+/// An executable script.
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Declares headless script providers (`name`, body) and the gate every implementer must
+/// pass: no `BROKEN` file in the result.
+fn setup(repo: &Repo, tools: &Path, scripts: &[(&str, &str)]) {
+    let mut yaml = String::from(
+        "gates:\n\
+         \x20 no-broken: {kind: command, argv: [sh, -c, 'test ! -e BROKEN']}\n\
+         roles:\n\
+         \x20 implementer: {gates: [no-broken]}\n\
+         providers:\n",
+    );
+    for (name, body) in scripts {
+        let bin = tools.join(name);
+        script(&bin, body);
+        yaml.push_str(&format!(
+            "  {name}:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n",
+            bin.display()
+        ));
+    }
+    configure(repo, &yaml);
+}
+
+fn best_of(repo: &Repo, candidates: &[&str], extra: &[&str]) -> crate::common::Run {
+    let mut cmd = repo.vnx();
+    cmd.args([
+        "best-of",
+        "--agent",
+        "implementer",
+        "--instruction",
+        "add a greeting",
+    ]);
+    for c in candidates {
+        cmd.args(["--candidate", c]);
+    }
+    run(cmd.args(extra))
+}
+
+/// The ledger's lines, parsed.
+fn ledger(repo: &Repo) -> Vec<(String, serde_json::Value)> {
+    std::fs::read_to_string(ledger_path(repo))
+        .unwrap()
+        .lines()
+        .map(|l| (l.to_owned(), serde_json::from_str(l).unwrap()))
+        .collect()
+}
+
+fn candidate<'a>(decision: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    decision["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["dispatch_id"] == id)
+        .unwrap_or_else(|| panic!("no candidate {id}: {decision:#}"))
+}
+
+#[test]
+fn gates_first_then_the_smaller_change_wins_and_only_the_winner_merges() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    setup(
+        &repo,
+        tools.path(),
+        &[
+            // The smallest change of all, but it fails the gate.
+            ("broken", "echo oops > BROKEN"),
+            // Two lines: smaller than the demo's four.
+            ("small", "printf 'hello\\nworld\\n' > greeting.txt"),
+        ],
+    );
+    let r = best_of(&repo, &["broken", "demo:commit", "small"], &["--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let decision: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let group = decision["group_id"].as_str().unwrap().to_owned();
+    assert!(group.starts_with("G-"), "{group}");
+    let ids: Vec<String> = decision["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["dispatch_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3, "{decision:#}");
+    let (broken, demo, small) = (&ids[0], &ids[1], &ids[2]);
+    assert_eq!(decision["winner"], small.as_str(), "{decision:#}");
+
+    // Every candidate's evidence, tied to the ledger lines it rests on.
+    let lines = ledger(&repo);
+    let line_of = |sha: &str| {
+        lines
+            .iter()
+            .find(|(raw, _)| hex::encode(Sha256::digest(raw.as_bytes())) == sha)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no ledger line hashes to {sha}"))
+    };
+    for (id, provider) in [(broken, "broken"), (demo, "demo"), (small, "small")] {
+        let c = candidate(&decision, id);
+        assert_eq!(c["provider"], provider);
+        assert_eq!(c["status"], "done", "{c:#}");
+        let completion = line_of(c["completion"]["line_sha256"].as_str().unwrap());
+        assert_eq!(completion["event_type"], "dispatch_completed");
+        assert_eq!(completion["dispatch_id"], id.as_str());
+        let report = line_of(c["gate_report"]["line_sha256"].as_str().unwrap());
+        assert_eq!(report["event_type"], "gate_report");
+        assert_eq!(report["dispatch_id"], id.as_str());
+        assert_eq!(report["decision"], c["gate_decision"]);
+        assert_eq!(c["gates"][0]["gate"], "no-broken");
+        // Each candidate's start names the group.
+        let started = repo.receipts(id)[0].clone();
+        assert_eq!(started["event_type"], "dispatch_started");
+        assert_eq!(started["group"]["group_id"], group.as_str());
+        assert_eq!(started["group"]["size"], 3);
+    }
+    let b = candidate(&decision, broken);
+    assert_eq!(b["verdict"], "disqualified", "{b:#}");
+    assert_eq!(b["gate_decision"], "HOLD");
+    assert_eq!(b["gates"][0]["status"], "fail");
+    assert_eq!(b["change"]["lines"], 1);
+    assert!(b["reason"].as_str().unwrap().contains("no-broken"), "{b:#}");
+    let d = candidate(&decision, demo);
+    assert_eq!(
+        (d["verdict"].clone(), d["rank"].clone()),
+        ("lost".into(), 2.into())
+    );
+    assert_eq!(d["change"]["lines"], 4);
+    assert!(d["reason"].as_str().unwrap().contains("larger"), "{d:#}");
+    let s = candidate(&decision, small);
+    assert_eq!(
+        (s["verdict"].clone(), s["rank"].clone()),
+        ("won".into(), 1.into())
+    );
+    assert_eq!(s["change"]["lines"], 2);
+    assert_eq!(s["gate_decision"], "GO");
+
+    // The decision is on the ledger, signed, as printed; the chain verifies.
+    let recorded: Vec<_> = lines
+        .iter()
+        .filter(|(_, v)| v["event_type"] == "group_decision")
+        .collect();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].1["winner"], small.as_str());
+    assert!(
+        recorded[0].1.get(vnx::ledger::attest::FIELD).is_some(),
+        "vnx signs the decision: {:#}",
+        recorded[0].1
+    );
+    let started = lines
+        .iter()
+        .find(|(_, v)| v["event_type"] == "group_started")
+        .unwrap();
+    assert_eq!(started.1["candidates"].as_array().unwrap().len(), 3);
+    repo.verify_ok();
+
+    // status and show name the group and the winner; group show too.
+    let status = run(repo.vnx().arg("status"));
+    assert!(
+        status.stdout.contains(&format!("group {group} 3/3: won")),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains(&format!("group {group} 2/3: lost to {small}")),
+        "{}",
+        status.stdout
+    );
+    let show = run(repo.vnx().args(["show", demo]));
+    assert!(
+        show.stdout.contains(&format!("lost to {small}")),
+        "{}",
+        show.stdout
+    );
+    let shown = run(repo.vnx().args(["group", "show", &group, "--json"]));
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let shown: serde_json::Value = serde_json::from_str(shown.stdout.trim()).unwrap();
+    assert_eq!(shown["winner"], small.as_str());
+    assert_eq!(shown["candidates"][1]["state"], "done");
+
+    // A loser's merge is refused while its group has another winner.
+    let refused = run(repo.vnx().args(["merge", demo]));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("which {small} won")),
+        "{}",
+        refused.stderr
+    );
+    // The winner merges.
+    let merged = run(repo.vnx().args(["merge", small]));
+    assert_eq!(merged.code, 0, "{}\n{}", merged.stdout, merged.stderr);
+    assert_eq!(
+        repo.env.git(&["show", "HEAD:greeting.txt"]),
+        "hello\nworld\n"
+    );
+    // The others are kept: their branches are still there, with their work.
+    let branches = repo.branches();
+    for id in [broken, demo] {
+        assert!(branches.contains(&format!("dispatch/{id}")), "{branches}");
+    }
+    assert_eq!(repo.on_branch(broken, "BROKEN"), "oops\n");
+    // Overriding merges a loser on purpose (here it conflicts with nothing).
+    let forced = run(repo
+        .vnx()
+        .args(["merge", demo, "--override-group", "--check"]));
+    assert!(
+        forced.stderr.contains("merging anyway"),
+        "{}",
+        forced.stderr
+    );
+    assert!(!forced.stderr.contains("refused: "), "{}", forced.stderr);
+}
+
+#[test]
+fn a_group_where_every_candidate_fails_has_no_winner() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    setup(&repo, tools.path(), &[("broken", "echo oops > BROKEN")]);
+    let r = best_of(&repo, &["broken", "demo:fail"], &["--json"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let decision: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(decision["winner"], serde_json::Value::Null);
+    assert!(
+        decision["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no winner"),
+        "{decision:#}"
+    );
+    let cs = decision["candidates"].as_array().unwrap();
+    assert_eq!(cs.len(), 2);
+    assert!(
+        cs.iter().all(|c| c["verdict"] == "disqualified"),
+        "{decision:#}"
+    );
+    assert_eq!(cs[0]["gate_decision"], "HOLD");
+    // The failed dispatch never reached its gates.
+    assert_eq!(cs[1]["status"], "failed");
+    assert_eq!(cs[1]["gate_report"], serde_json::Value::Null);
+    // Neither merges without an override.
+    let id = cs[0]["dispatch_id"].as_str().unwrap();
+    let refused = run(repo.vnx().args(["merge", id]));
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("no winner"), "{}", refused.stderr);
+}
+
+#[test]
+fn a_detached_group_prints_its_ids_and_is_decided_later() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    setup(&repo, tools.path(), &[("small", "echo hi > greeting.txt")]);
+    let r = best_of(&repo, &["small", "demo:commit"], &["--detach"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut lines = r.stdout.lines();
+    let group = lines.next().unwrap().to_owned();
+    let ids: Vec<&str> = lines.map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{}", r.stdout);
+    // Undecided: neither merges yet.
+    let undecided = run(repo.vnx().args(["merge", ids[0], "--check"]));
+    assert_eq!(undecided.code, 1);
+    assert!(
+        undecided.stderr.contains("no decision yet"),
+        "{}",
+        undecided.stderr
+    );
+    let decided = run(repo.vnx().args(["group", "decide", &group]));
+    assert_eq!(decided.code, 0, "{}\n{}", decided.stdout, decided.stderr);
+    assert!(
+        decided
+            .stdout
+            .starts_with(&format!("{group}  winner {}", ids[0])),
+        "{}",
+        decided.stdout
+    );
+    // Fewer than two candidates is a usage error.
+    let one = best_of(&repo, &["small"], &[]);
+    assert_eq!(one.code, 2, "{}", one.stderr);
+}
