@@ -5,6 +5,7 @@
 //! overridden, and the losers' branches are kept. A group where every candidate fails has no
 //! winner and exits 1.
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -63,6 +64,42 @@ fn ledger(repo: &Repo) -> Vec<(String, serde_json::Value)> {
         .collect()
 }
 
+fn keys(v: &serde_json::Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+/// The members docs/json.md documents under `name`, less the nested ones named.
+fn documented(name: &str, nested: &[&str]) -> BTreeSet<String> {
+    let mut doc = crate::json_schema::documented(name);
+    for n in nested {
+        doc.remove(*n);
+    }
+    doc
+}
+
+/// A decision printed as JSON has the members docs/json.md lists, and so has each candidate.
+fn assert_documented(decision: &serde_json::Value) {
+    assert_eq!(keys(decision), documented("group-decision-members", &[]));
+    let nested = [
+        "seq",
+        "line_sha256",
+        "gate",
+        "kind",
+        "contract_hash",
+        "passed",
+        "findings",
+        "lines",
+        "files",
+    ];
+    for c in decision["candidates"].as_array().unwrap() {
+        let mut doc = documented("group-evidence-members", &nested);
+        // `gates` and `status` are also nested names; they are members here too.
+        doc.insert("gates".into());
+        doc.insert("status".into());
+        assert_eq!(keys(c), doc, "{c:#}");
+    }
+}
+
 fn candidate<'a>(decision: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     decision["candidates"]
         .as_array()
@@ -100,6 +137,7 @@ fn gates_first_then_the_smaller_change_wins_and_only_the_winner_merges() {
     assert_eq!(ids.len(), 3, "{decision:#}");
     let (broken, demo, small) = (&ids[0], &ids[1], &ids[2]);
     assert_eq!(decision["winner"], small.as_str(), "{decision:#}");
+    assert_documented(&decision);
 
     // Every candidate's evidence, tied to the ledger lines it rests on.
     let lines = ledger(&repo);
@@ -288,6 +326,32 @@ fn a_detached_group_prints_its_ids_and_is_decided_later() {
         "{}",
         decided.stdout
     );
+    // The same as JSON: the members docs/json.md lists.
+    let r = best_of(&repo, &["small", "demo:commit"], &["--detach", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let started: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let nested = [
+        "index",
+        "dispatch_id",
+        "provider",
+        "model",
+        "entry",
+        "reason",
+    ];
+    assert_eq!(keys(&started), documented("group-started-members", &nested));
+    for c in started["candidates"].as_array().unwrap() {
+        assert!(keys(c).iter().all(|k| nested.contains(&k.as_str())), "{c}");
+    }
+    let group = started["group_id"].as_str().unwrap();
+    let decided = run(repo.vnx().args(["group", "decide", group, "--json"]));
+    assert_eq!(decided.code, 0, "{}", decided.stderr);
+    let decision: serde_json::Value = serde_json::from_str(decided.stdout.trim()).unwrap();
+    assert_documented(&decision);
+    let shown = run(repo.vnx().args(["group", "show", group, "--json"]));
+    let shown: serde_json::Value = serde_json::from_str(shown.stdout.trim()).unwrap();
+    assert_eq!(keys(&shown), documented("group-show-members", &["state"]));
+    assert_eq!(shown["decision"], decision);
+
     // Fewer than two candidates is a usage error.
     let one = best_of(&repo, &["small"], &[]);
     assert_eq!(one.code, 2, "{}", one.stderr);
