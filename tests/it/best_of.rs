@@ -269,8 +269,26 @@ fn gates_first_then_the_smaller_change_wins_and_only_the_winner_merges() {
 fn a_group_where_every_candidate_fails_has_no_winner() {
     let repo = Repo::new();
     let tools = tempfile::tempdir().unwrap();
-    setup(&repo, tools.path(), &[("broken", "echo oops > BROKEN")]);
-    let r = best_of(&repo, &["broken", "demo:fail"], &["--json"]);
+    setup(
+        &repo,
+        tools.path(),
+        &[
+            ("broken", "echo oops > BROKEN"),
+            ("forbidden", "echo fine > fine.txt"),
+        ],
+    );
+    // A blocking constraint refuses the `forbidden` provider.
+    let constraints = repo.env.path().join("provider_constraints.yaml");
+    let text = std::fs::read_to_string(&constraints).unwrap().replacen(
+        "constraints:\n",
+        "constraints:\n  - id: no-forbidden\n    rule: forbid_route\n    forbidden_route:\n      \
+         provider: forbidden\n    reason: not this one\n    enforcement: code_raise\n    \
+         audit_severity: blocking\n    override_allowed: false\n",
+        1,
+    );
+    std::fs::write(&constraints, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "forbid a provider"]);
+    let r = best_of(&repo, &["broken", "demo:fail", "forbidden"], &["--json"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let decision: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(decision["winner"], serde_json::Value::Null);
@@ -282,7 +300,24 @@ fn a_group_where_every_candidate_fails_has_no_winner() {
         "{decision:#}"
     );
     let cs = decision["candidates"].as_array().unwrap();
-    assert_eq!(cs.len(), 2);
+    assert_eq!(cs.len(), 3);
+    // The refused candidate lost, recorded: its refusal is on the ledger under its id.
+    assert_eq!(cs[2]["entry"], "refused", "{decision:#}");
+    assert_eq!(cs[2]["status"], serde_json::Value::Null);
+    assert!(
+        cs[2]["reason"].as_str().unwrap().contains("no-forbidden"),
+        "{decision:#}"
+    );
+    let refused = cs[2]["dispatch_id"].as_str().unwrap();
+    let receipts = repo.receipts(refused);
+    assert_eq!(
+        receipts[0]["event_type"], "constraint_decision",
+        "{receipts:?}"
+    );
+    assert!(
+        !repo.branches().contains(refused),
+        "nothing of it was launched"
+    );
     assert!(
         cs.iter().all(|c| c["verdict"] == "disqualified"),
         "{decision:#}"
