@@ -25,7 +25,8 @@ use super::settings;
 /// lost. The winner merges with `vnx merge`; the others are kept until released.
 ///
 /// Exits 0 with a winner, 1 when no candidate qualified. With --detach, prints the group id
-/// and each candidate's dispatch id; `vnx group decide GROUP` decides it later.
+/// and each candidate's dispatch id; `vnx group decide GROUP` decides it later (as it does
+/// after a Ctrl-C, which leaves the candidates running).
 #[derive(clap::Args)]
 #[command(
     after_long_help = "Examples:\n  $ vnx best-of --agent implementer --instruction \"add a greeting\" \\\n        --candidate claude:sonnet --candidate codex --candidate demo:commit"

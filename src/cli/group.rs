@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use vnx::dispatch::view;
 use vnx::gate::{Context, Event};
-use vnx::receipts::{GroupCandidate, GroupDecision, GroupVerdict};
+use vnx::receipts::{CandidateVerdict, GroupCandidate, GroupDecision};
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -198,11 +198,11 @@ fn candidate_name(provider: &str, model: Option<&str>) -> String {
     }
 }
 
-fn verdict_name(v: GroupVerdict) -> &'static str {
+fn verdict_name(v: CandidateVerdict) -> &'static str {
     match v {
-        GroupVerdict::Won => "won",
-        GroupVerdict::Lost => "lost",
-        GroupVerdict::Disqualified => "disqualified",
+        CandidateVerdict::Won => "won",
+        CandidateVerdict::Lost => "lost",
+        CandidateVerdict::Disqualified => "disqualified",
     }
 }
 
@@ -220,7 +220,7 @@ pub(super) fn decide(
     let launched: Vec<String> = group
         .candidates()
         .into_iter()
-        .filter(|c| c.entry == vnx::receipts::Entry::Launched)
+        .filter(|c| c.entry == vnx::receipts::CandidateEntry::Launched)
         .map(|c| c.dispatch_id)
         .collect();
     if !launched.is_empty() {
@@ -257,7 +257,14 @@ pub(super) fn decide(
         find_program: &settings::find_program,
         on_event: &on_event,
     };
-    let decision = vnx::group::decide(&ctx, group_id)?;
+    let on_gates = |c: &GroupCandidate| {
+        say!(
+            "candidate {} ({}): running the role's gates",
+            c.index,
+            c.dispatch_id
+        )
+    };
+    let decision = vnx::group::decide(&ctx, group_id, &on_gates)?;
     anchor(&ledger);
     let mut out = Out::new();
     if json {

@@ -7,8 +7,8 @@ use crate::gate::evidence::Evidence;
 use crate::gate::{self, Decision};
 use crate::ledger::{Ledger, attest, now_utc};
 use crate::receipts::{
-    self, CandidateEvidence, ChangeSize, Entry, GateReport, GateStanding, GroupCandidate,
-    GroupDecision, GroupVerdict, LineRef, ReviewStanding,
+    self, CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateReport,
+    GateStanding, GroupCandidate, GroupDecision, LineRef, ReviewStanding,
 };
 
 use super::GroupError;
@@ -16,7 +16,12 @@ use super::read::{self, lines_with, typed};
 
 /// Runs the gates of every done candidate of group `group_id`, picks the winner and appends
 /// the `group_decision`. Candidates still running count as not done: wait for them first.
-pub fn decide(ctx: &gate::Context<'_>, group_id: &str) -> Result<GroupDecision, GroupError> {
+/// `on_gates` is told each candidate whose gates are about to run.
+pub fn decide(
+    ctx: &gate::Context<'_>,
+    group_id: &str,
+    on_gates: &dyn Fn(&GroupCandidate),
+) -> Result<GroupDecision, GroupError> {
     if !super::is_group_id(group_id) {
         return Err(GroupError::BadId {
             id: group_id.to_owned(),
@@ -31,7 +36,7 @@ pub fn decide(ctx: &gate::Context<'_>, group_id: &str) -> Result<GroupDecision, 
     }
     let mut candidates = Vec::new();
     for c in group.candidates() {
-        candidates.push(evidence(ctx, group_id, &c)?);
+        candidates.push(evidence(ctx, group_id, &c, on_gates)?);
     }
     let (winner, reason) = super::rule::apply(&mut candidates);
     let decision = GroupDecision {
@@ -53,6 +58,7 @@ fn evidence(
     ctx: &gate::Context<'_>,
     group_id: &str,
     c: &GroupCandidate,
+    on_gates: &dyn Fn(&GroupCandidate),
 ) -> Result<CandidateEvidence, GroupError> {
     let id = &c.dispatch_id;
     let mut out = CandidateEvidence {
@@ -70,14 +76,14 @@ fn evidence(
         gates: Vec::new(),
         review: None,
         change: None,
-        verdict: GroupVerdict::Disqualified,
+        verdict: CandidateVerdict::Disqualified,
         rank: None,
         reason: String::new(),
     };
     let why = match c.entry {
-        Entry::Refused => Some("refused by a provider constraint"),
-        Entry::LaunchFailed => Some("its launch failed"),
-        Entry::Launched => None,
+        CandidateEntry::Refused => Some("refused by a provider constraint"),
+        CandidateEntry::LaunchFailed => Some("its launch failed"),
+        CandidateEntry::Launched => None,
     };
     if let Some(why) = why {
         out.reason = match &c.reason {
@@ -92,6 +98,7 @@ fn evidence(
         out.reason = why;
         return Ok(out);
     }
+    on_gates(c);
     let report = gate::check(ctx, id).map_err(|e| GroupError::Gate {
         id: id.clone(),
         source: Box::new(e),
@@ -165,7 +172,7 @@ fn evidence(
         );
         return Ok(out);
     }
-    out.verdict = GroupVerdict::Lost;
+    out.verdict = CandidateVerdict::Lost;
     Ok(out)
 }
 

@@ -46,7 +46,7 @@ impl Group {
                 dispatch_id: m.receipt.dispatch_id.clone(),
                 provider: m.receipt.provider.clone(),
                 model: m.receipt.model.clone(),
-                entry: receipts::Entry::Launched,
+                entry: receipts::CandidateEntry::Launched,
                 reason: None,
             })
             .collect();

@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use crate::receipts::{CandidateEvidence, GroupVerdict};
+use crate::receipts::{CandidateEvidence, CandidateVerdict};
 
 /// The rule's name, as `group_decision` records it.
 pub const RULE: &str = "best-of/1: done and gates passed, then review, then smaller change, \
@@ -69,12 +69,12 @@ fn why_lost(loser: &CandidateEvidence, winner: &CandidateEvidence) -> String {
     }
 }
 
-/// Ranks the qualified candidates (those not already [`GroupVerdict::Disqualified`]), marks
+/// Ranks the qualified candidates (those not already [`CandidateVerdict::Disqualified`]), marks
 /// the first the winner and the others lost, each with its reason; returns the winner and
 /// why, in words (or why there is none).
 pub fn apply(candidates: &mut [CandidateEvidence]) -> (Option<String>, String) {
     let mut order: Vec<usize> = (0..candidates.len())
-        .filter(|&i| candidates[i].verdict != GroupVerdict::Disqualified)
+        .filter(|&i| candidates[i].verdict != CandidateVerdict::Disqualified)
         .collect();
     order.sort_by(|&a, &b| key(&candidates[a]).cmp(&key(&candidates[b])));
     let Some(&first) = order.first() else {
@@ -95,9 +95,9 @@ pub fn apply(candidates: &mut [CandidateEvidence]) -> (Option<String>, String) {
         let c = &mut candidates[i];
         c.rank = Some(rank as u32 + 1);
         if i == first {
-            c.verdict = GroupVerdict::Won;
+            c.verdict = CandidateVerdict::Won;
         } else {
-            c.verdict = GroupVerdict::Lost;
+            c.verdict = CandidateVerdict::Lost;
             c.reason = why_lost(c, &winner);
         }
     }
@@ -120,7 +120,7 @@ pub fn apply(candidates: &mut [CandidateEvidence]) -> (Option<String>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receipts::{ChangeSize, Entry, ReviewStanding};
+    use crate::receipts::{CandidateEntry, ChangeSize, ReviewStanding};
 
     fn candidate(index: u32, lines: u64, review: Option<u64>) -> CandidateEvidence {
         CandidateEvidence {
@@ -128,7 +128,7 @@ mod tests {
             dispatch_id: format!("D-{index}"),
             provider: "demo".into(),
             model: None,
-            entry: Entry::Launched,
+            entry: CandidateEntry::Launched,
             status: None,
             completion: None,
             head_commit: None,
@@ -142,14 +142,14 @@ mod tests {
                 findings,
             }),
             change: Some(ChangeSize { lines, files: 1 }),
-            verdict: GroupVerdict::Lost,
+            verdict: CandidateVerdict::Lost,
             rank: None,
             reason: String::new(),
         }
     }
 
     fn disqualified(mut c: CandidateEvidence) -> CandidateEvidence {
-        c.verdict = GroupVerdict::Disqualified;
+        c.verdict = CandidateVerdict::Disqualified;
         c.reason = "gate `tests`: fail".into();
         c
     }
@@ -164,12 +164,18 @@ mod tests {
         let (winner, reason) = apply(&mut cs);
         assert_eq!(winner.as_deref(), Some("D-3"));
         assert!(reason.contains("4 line(s)"), "{reason}");
-        assert_eq!(cs[0].verdict, GroupVerdict::Disqualified);
+        assert_eq!(cs[0].verdict, CandidateVerdict::Disqualified);
         assert_eq!(cs[0].rank, None);
         assert_eq!(cs[0].reason, "gate `tests`: fail", "kept as given");
-        assert_eq!((cs[1].verdict, cs[1].rank), (GroupVerdict::Lost, Some(2)));
+        assert_eq!(
+            (cs[1].verdict, cs[1].rank),
+            (CandidateVerdict::Lost, Some(2))
+        );
         assert!(cs[1].reason.contains("larger"), "{}", cs[1].reason);
-        assert_eq!((cs[2].verdict, cs[2].rank), (GroupVerdict::Won, Some(1)));
+        assert_eq!(
+            (cs[2].verdict, cs[2].rank),
+            (CandidateVerdict::Won, Some(1))
+        );
     }
 
     #[test]
@@ -200,6 +206,9 @@ mod tests {
         let (winner, reason) = apply(&mut cs);
         assert_eq!(winner, None);
         assert!(reason.starts_with("no winner"), "{reason}");
-        assert!(cs.iter().all(|c| c.verdict == GroupVerdict::Disqualified));
+        assert!(
+            cs.iter()
+                .all(|c| c.verdict == CandidateVerdict::Disqualified)
+        );
     }
 }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::GroupError;
 use crate::dispatch::{self, Context, DispatchError, Launched, Request};
 use crate::ledger::{Ledger, now_utc};
-use crate::receipts::{self, Entry, GroupCandidate, GroupMember, GroupStarted};
+use crate::receipts::{self, CandidateEntry, GroupCandidate, GroupMember, GroupStarted};
 
 /// One candidate: a provider and, optionally, a model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub fn start(
             dispatch_id: id,
             provider: c.provider.clone(),
             model: c.model.clone(),
-            entry: Entry::Launched,
+            entry: CandidateEntry::Launched,
             reason: None,
         };
         match dispatch::plan(ctx, &request) {
@@ -120,7 +120,7 @@ pub fn start(
             }
             Err(e @ DispatchError::Refused { .. }) => planned.push((
                 GroupCandidate {
-                    entry: Entry::Refused,
+                    entry: CandidateEntry::Refused,
                     reason: Some(e.to_string()),
                     ..entry
                 },
@@ -145,7 +145,7 @@ pub fn start(
             match dispatch::launch(ctx, &plan) {
                 Ok(l) => started.launched.push(l),
                 Err(e) => {
-                    entry.entry = Entry::LaunchFailed;
+                    entry.entry = CandidateEntry::LaunchFailed;
                     entry.reason = Some(e.to_string());
                 }
             }

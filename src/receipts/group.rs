@@ -21,7 +21,7 @@ pub struct GroupMember {
 /// How a candidate entered its group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Entry {
+pub enum CandidateEntry {
     /// Its dispatch was launched.
     Launched,
     /// A provider constraint refused it (its `constraint_decision` receipts say why).
@@ -30,13 +30,13 @@ pub enum Entry {
     LaunchFailed,
 }
 
-impl Entry {
+impl CandidateEntry {
     /// The entry as receipts spell it.
     pub fn name(self) -> &'static str {
         match self {
-            Entry::Launched => "launched",
-            Entry::Refused => "refused",
-            Entry::LaunchFailed => "launch_failed",
+            CandidateEntry::Launched => "launched",
+            CandidateEntry::Refused => "refused",
+            CandidateEntry::LaunchFailed => "launch_failed",
         }
     }
 }
@@ -53,7 +53,7 @@ pub struct GroupCandidate {
     /// The model asked for; `null` for the CLI's default.
     pub model: Option<String>,
     /// Whether it was launched, refused or failed to launch.
-    pub entry: Entry,
+    pub entry: CandidateEntry,
     /// Why it was not launched, when it was not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -128,7 +128,7 @@ pub struct ChangeSize {
 /// Whether a candidate won.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum CandidateVerdict {
     /// It won the group.
     Won,
     /// It qualified and ranked below the winner.
@@ -149,7 +149,7 @@ pub struct CandidateEvidence {
     /// The model its start recorded (or asked for, if it never started).
     pub model: Option<String>,
     /// How it entered the group.
-    pub entry: Entry,
+    pub entry: CandidateEntry,
     /// How its dispatch ended, as its attested completion says (and a correction); `null`
     /// when it never completed.
     pub status: Option<DispatchStatus>,
@@ -170,7 +170,7 @@ pub struct CandidateEvidence {
     /// The size of its change.
     pub change: Option<ChangeSize>,
     /// Won, lost or disqualified.
-    pub verdict: Verdict,
+    pub verdict: CandidateVerdict,
     /// Its place among the qualified candidates, from 1.
     pub rank: Option<u32>,
     /// Why it won, lost or could not win, in words.

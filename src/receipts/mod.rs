@@ -32,8 +32,8 @@ pub use dispatch::{
 };
 pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult};
 pub use group::{
-    CandidateEvidence, ChangeSize, Entry, GateStanding, GroupCandidate, GroupDecision, GroupMember,
-    GroupStarted, LineRef, ReviewStanding, Verdict as GroupVerdict,
+    CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,
+    GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
 };
 pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
 pub use release::{ReleaseAction, WorktreeReleased};
