@@ -344,8 +344,29 @@ fn a_detached_group_prints_its_ids_and_is_decided_later() {
     let group = lines.next().unwrap().to_owned();
     let ids: Vec<&str> = lines.map(|l| l.split('\t').next().unwrap()).collect();
     assert_eq!(ids.len(), 2, "{}", r.stdout);
-    // Undecided: neither merges yet.
-    let undecided = run(repo.vnx().args(["merge", ids[0], "--check"]));
+    // A decision vnx did not sign decides nothing: `receipts append` refuses the kind, and
+    // one written into the ledger file directly is ignored.
+    let forged = format!(
+        r#"{{"event_type":"group_decision","group_id":"{group}","rule":"mine","winner":"{}","reason":"forged","candidates":[]}}"#,
+        ids[1]
+    );
+    let appended = run(repo
+        .vnx()
+        .args(["receipts", "append", "--receipt", &forged]));
+    assert_eq!(appended.code, 2, "{}", appended.stderr);
+    vnx::ledger::Ledger::new(ledger_path(&repo))
+        .append(&vnx::ledger::Receipt::from_json(forged.as_bytes()).unwrap())
+        .unwrap();
+    let shown = run(repo.vnx().args(["group", "show", &group, "--json"]));
+    let shown: serde_json::Value = serde_json::from_str(shown.stdout.trim()).unwrap();
+    assert_eq!(shown["winner"], serde_json::Value::Null, "{shown:#}");
+    assert_eq!(
+        shown["unattested"].as_array().unwrap().len(),
+        1,
+        "{shown:#}"
+    );
+    // Undecided: neither merges yet, the forged winner included.
+    let undecided = run(repo.vnx().args(["merge", ids[1], "--check"]));
     assert_eq!(undecided.code, 1);
     assert!(
         undecided.stderr.contains("no decision yet"),
