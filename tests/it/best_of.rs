@@ -22,18 +22,25 @@ fn script(path: &Path, body: &str) {
 /// Declares headless script providers (`name`, body) and the gate every implementer must
 /// pass: no `BROKEN` file in the result.
 fn setup(repo: &Repo, tools: &Path, scripts: &[(&str, &str)]) {
-    let mut yaml = String::from(
+    setup_with(
+        repo,
+        tools,
         "gates:\n\
          \x20 no-broken: {kind: command, argv: [sh, -c, 'test ! -e BROKEN']}\n\
          roles:\n\
-         \x20 implementer: {gates: [no-broken]}\n\
-         providers:\n",
+         \x20 implementer: {gates: [no-broken]}\n",
+        scripts,
     );
+}
+
+/// Declares headless script providers (`name`, body) after the `gates` YAML given.
+fn setup_with(repo: &Repo, tools: &Path, gates: &str, scripts: &[(&str, &str)]) {
+    let mut yaml = format!("{gates}providers:\n");
     for (name, body) in scripts {
         let bin = tools.join(name);
         script(&bin, body);
         yaml.push_str(&format!(
-            "  {name}:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n",
+            "  {name}:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n      ask: []\n",
             bin.display()
         ));
     }
@@ -411,4 +418,49 @@ fn a_detached_group_prints_its_ids_and_is_decided_later() {
     // Fewer than two candidates is a usage error.
     let one = best_of(&repo, &["small"], &[]);
     assert_eq!(one.code, 2, "{}", one.stderr);
+}
+
+#[test]
+fn the_review_comes_before_the_size_of_the_change() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    setup_with(
+        &repo,
+        tools.path(),
+        "gates:\n\
+         \x20 review: {kind: review, provider: judge}\n\
+         roles:\n\
+         \x20 implementer: {gates: [review]}\n",
+        &[
+            // A reviewer that passes everything, with a minor finding on what looks sloppy.
+            (
+                "judge",
+                r#"case "$*" in
+  *SLOPPY*) echo '{"verdict":"pass","findings":[{"severity":"minor","message":"sloppy"}]}' ;;
+  *) echo '{"verdict":"pass","findings":[]}' ;;
+esac"#,
+            ),
+            ("sloppy", "echo SLOPPY > s.txt"),
+            ("tidy", "printf 'a\\nb\\nc\\n' > t.txt"),
+        ],
+    );
+    let r = best_of(&repo, &["sloppy", "tidy"], &["--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let decision: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let cs = decision["candidates"].as_array().unwrap();
+    let (sloppy, tidy) = (&cs[0], &cs[1]);
+    assert_eq!(decision["winner"], tidy["dispatch_id"], "{decision:#}");
+    assert_eq!(sloppy["review"]["findings"], 1, "{sloppy:#}");
+    assert_eq!(sloppy["review"]["passed"], true);
+    assert_eq!(sloppy["change"]["lines"], 1);
+    assert_eq!(tidy["review"]["findings"], 0, "{tidy:#}");
+    assert_eq!(tidy["change"]["lines"], 3);
+    assert_eq!(sloppy["verdict"], "lost");
+    assert!(
+        sloppy["reason"]
+            .as_str()
+            .unwrap()
+            .contains("review passed with 0 finding(s)"),
+        "{sloppy:#}"
+    );
 }
