@@ -186,9 +186,9 @@ pub(super) fn memberships(ledger: &Path) -> BTreeMap<String, vnx::group::read::M
     vnx::group::read::memberships(ledger, &trusted).unwrap_or_default()
 }
 
-/// `G-… 2/3: won` (or lost to, no winner, undecided) for one dispatch of a group.
-pub(super) fn membership_of(ledger: &Path, id: &str) -> Option<String> {
-    memberships(ledger).remove(id).map(|m| m.describe(id))
+/// One dispatch's place in its best-of group, if it is a candidate.
+pub(super) fn membership(ledger: &Path, id: &str) -> Option<vnx::group::read::Membership> {
+    memberships(ledger).remove(id)
 }
 
 fn candidate_name(provider: &str, model: Option<&str>) -> String {

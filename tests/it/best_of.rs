@@ -227,6 +227,11 @@ fn gates_first_then_the_smaller_change_wins_and_only_the_winner_merges() {
         "{}",
         status.stdout
     );
+    let show = run(repo.vnx().args(["show", demo, "--json"]));
+    let show: serde_json::Value = serde_json::from_str(show.stdout.trim()).unwrap();
+    assert_eq!(show["group"]["group_id"], group.as_str(), "{show:#}");
+    assert_eq!(show["group"]["index"], 2);
+    assert_eq!(show["group"]["winner"], small.as_str());
     let show = run(repo.vnx().args(["show", demo]));
     assert!(
         show.stdout.contains(&format!("lost to {small}")),
