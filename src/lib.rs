@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod doctor;
 pub mod evidence_reach;
 pub mod gate;
+pub mod group;
 pub mod init;
 pub mod ledger;
 pub mod merge;

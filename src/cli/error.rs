@@ -178,6 +178,15 @@ hinted!(
         vnx::worktree::WorktreeError::BadBase { .. } => Exit::Usage,
         _ => Exit::Failed,
     },
+    vnx::group::GroupError => |e| match e {
+        vnx::group::GroupError::CandidateCount { .. }
+        | vnx::group::GroupError::BadCandidate { .. }
+        | vnx::group::GroupError::BadId { .. }
+        | vnx::group::GroupError::IdInUse { .. }
+        | vnx::group::GroupError::Unknown { .. } => Exit::Usage,
+        vnx::group::GroupError::Plan { source, .. } => dispatch_exit(source),
+        _ => Exit::Failed,
+    },
 );
 
 /// A refusal by the constraints is a verdict; a request that can never be planned is usage.

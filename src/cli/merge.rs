@@ -33,6 +33,10 @@ pub struct Args {
     /// The checkpoint signing key [default: as for `audit-chain checkpoint`]
     #[arg(long, value_name = "PATH")]
     key: Option<std::path::PathBuf>,
+    /// Merge a best-of-N candidate even though its group is undecided or another candidate
+    /// won it
+    #[arg(long)]
+    override_group: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -42,6 +46,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();
     let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;
+    group_guard(&ledger, &args.id, &trusted_keys, args.override_group)?;
     let witness_dir = settings::witness_dir();
     let ctx = Context {
         witness_dir: witness_dir.as_deref(),
@@ -63,6 +68,33 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         // The JSON already says why; the error line is for people and logs.
         Some(refused) => Err(refused.into()),
         None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// A best-of-N candidate merges only as its group's winner, unless overridden (ADR 0029).
+fn group_guard(
+    ledger: &std::path::Path,
+    id: &str,
+    trusted: &[[u8; 32]],
+    overridden: bool,
+) -> Result<(), CliError> {
+    let standing = vnx::group::merge_standing(ledger, id, trusted)?;
+    match standing
+        .as_ref()
+        .and_then(|s| s.objection(id).map(|o| (s, o)))
+    {
+        Some((_, objection)) if overridden => {
+            super::output::say!("warning: {objection}; merging anyway (--override-group)");
+            Ok(())
+        }
+        Some((s, objection)) => Err(
+            CliError::verdict(format!("refused: {objection}")).with_hint(format!(
+                "decide the group with `vnx group decide {}`, merge its winner, or pass \
+                 --override-group to merge this candidate anyway",
+                s.group_id
+            )),
+        ),
+        None => Ok(()),
     }
 }
 

@@ -6,6 +6,7 @@ mod audit_checkpoint;
 mod audit_seal;
 mod audit_verify;
 mod audit_walk;
+mod best_of;
 mod cancel;
 mod clean;
 mod completions;
@@ -19,6 +20,7 @@ mod doctor;
 mod error;
 mod follow_up;
 mod gate_check;
+mod group;
 mod hook;
 mod init;
 mod merge;
@@ -56,6 +58,11 @@ enum Command {
     DispatchAgent(dispatch_agent::Args),
     #[command(name = "follow-up")]
     FollowUp(follow_up::Args),
+    #[command(name = "best-of")]
+    BestOf(best_of::Args),
+    /// Show or decide a best-of-N group
+    #[command(subcommand)]
+    Group(group::Command),
     Wait(wait::Args),
     Status(status::Args),
     Show(show::Args),
@@ -172,6 +179,8 @@ pub fn run() -> ExitCode {
         Command::Init(a) => init::run(a),
         Command::DispatchAgent(a) => dispatch_agent::run(a),
         Command::FollowUp(a) => follow_up::run(a),
+        Command::BestOf(a) => best_of::run(a),
+        Command::Group(c) => group::run(c),
         Command::Wait(a) => wait::run(a),
         Command::Status(a) => status::run(a),
         Command::Show(a) => show::run(a),

@@ -62,7 +62,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let mut out = Out::new();
     if args.json {
-        out.json(&d)?;
+        // The dispatch, and its best-of group (null when it is not a candidate).
+        let mut value = serde_json::to_value(&d)
+            .map_err(|e| CliError::from_error(&e).context("could not render the dispatch"))?;
+        if let Some(o) = value.as_object_mut() {
+            let group = super::group::membership(&ledger, &args.id);
+            o.insert(
+                "group".into(),
+                serde_json::to_value(group).unwrap_or_default(),
+            );
+        }
+        out.json(&value)?;
     } else if args.log {
         log(&d, args.follow, &ledger, &tmux)?;
     } else if args.diff {
@@ -73,6 +83,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let _ = stdout.write_all(text.as_bytes());
     } else {
         whole(&mut out, &d)?;
+        if let Some(m) = super::group::membership(&ledger, &args.id) {
+            out.line(&format!("  {:<10} {}", "group", m.describe(&args.id)))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -132,8 +132,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         text.trim_end().to_owned()
     };
     out.styled(&line(&header, None))?;
+    let groups = super::group::memberships(&ledger);
     for (s, r) in states.iter().zip(&rows) {
         out.styled(&line(r, Some(s.status)))?;
+        if let Some(m) = groups.get(&s.id) {
+            out.line(&format!(
+                "  group {}",
+                super::output::escape(&m.describe(&s.id))
+            ))?;
+        }
         if let Some(b) = &s.blocked {
             out.line(&format!(
                 "  waits for {}",

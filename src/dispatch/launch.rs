@@ -253,6 +253,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         constraints_sha256: plan.constraints_sha256.clone(),
         evidence_reach: Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
         continues: spec.continues.clone(),
+        group: spec.group.clone(),
         extra: Default::default(),
     })
 }

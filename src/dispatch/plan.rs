@@ -245,6 +245,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         pool_entry: None,
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
+        group: None,
         continues: req.continues.as_ref().map(|c| {
             let mut record = c.record();
             record.session_id = resume.map(str::to_owned);

@@ -143,6 +143,10 @@ pub struct Spec {
     /// The pool entry the worktree was taken from, if it was.
     #[serde(default)]
     pub pool_entry: Option<String>,
+    /// For a best-of-N candidate: its group (set between plan and launch, see
+    /// [`crate::group`]).
+    #[serde(default)]
+    pub group: Option<crate::receipts::GroupMember>,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.

@@ -28,6 +28,7 @@ const OWNED: &[(&str, &str)] = &[
     ),
     ("constraint_", "vnx dispatch-agent"),
     ("gate_", "vnx gate-check"),
+    ("group_", "vnx best-of (and vnx group decide)"),
     ("merge", "vnx merge"),
     ("worktree_", "vnx worktree-release"),
     ("release", "vnx worktree-release"),

@@ -227,6 +227,9 @@ pub struct DispatchStarted {
     /// place and checked out at the base) rather than made fresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooled_worktree: Option<String>,
+    /// For a best-of-N candidate: the group it belongs to (see `vnx best-of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<super::GroupMember>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -10,6 +10,7 @@
 
 mod dispatch;
 mod gate;
+mod group;
 pub mod merge;
 mod release;
 pub mod schema;
@@ -30,6 +31,10 @@ pub use dispatch::{
     SkillRef, TeardownAction, WorktreeCommand,
 };
 pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult};
+pub use group::{
+    CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,
+    GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
+};
 pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
 pub use release::{ReleaseAction, WorktreeReleased};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
@@ -150,6 +155,10 @@ pub enum Typed {
     DispatchStalled(Box<Read<DispatchStalled>>),
     /// A `dispatch_resumed` receipt.
     DispatchResumed(Box<Read<DispatchResumed>>),
+    /// A `group_started` receipt.
+    GroupStarted(Box<Read<GroupStarted>>),
+    /// A `group_decision` receipt.
+    GroupDecision(Box<Read<GroupDecision>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
     Other(Object<'static>),
@@ -177,6 +186,8 @@ impl Typed {
             Some(DispatchBlocked::EVENT) => boxed(object, Typed::DispatchBlocked),
             Some(DispatchStalled::EVENT) => boxed(object, Typed::DispatchStalled),
             Some(DispatchResumed::EVENT) => boxed(object, Typed::DispatchResumed),
+            Some(GroupStarted::EVENT) => boxed(object, Typed::GroupStarted),
+            Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
             _ => None,
         };
         typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
@@ -193,7 +204,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 16] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -208,6 +219,8 @@ pub const KINDS: [&str; 14] = [
     DispatchBlocked::EVENT,
     DispatchStalled::EVENT,
     DispatchResumed::EVENT,
+    GroupStarted::EVENT,
+    GroupDecision::EVENT,
 ];
 
 /// Rounds seconds to milliseconds, as receipts record durations.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use crate::common::{Repo, completion, repo_dir, run};
 
 /// The member names listed between `<!-- NAME -->` and `<!-- /NAME -->` in docs/json.md.
-pub fn documented(name: &str) -> BTreeSet<String> {
+pub(crate) fn documented(name: &str) -> BTreeSet<String> {
     let doc = std::fs::read_to_string(repo_dir().join("docs/json.md")).unwrap();
     let start = doc.find(&format!("<!-- {name} -->")).unwrap();
     let end = doc.find(&format!("<!-- /{name} -->")).unwrap();

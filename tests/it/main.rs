@@ -12,6 +12,7 @@
 
 mod common;
 
+mod best_of;
 mod canonical;
 mod checkpoint;
 mod cli;

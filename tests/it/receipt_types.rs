@@ -120,6 +120,11 @@ fn started() -> DispatchStarted {
         continues: None,
         port: Some(41_017),
         pooled_worktree: Some(s("pool-0a1b2c3d")),
+        group: Some(GroupMember {
+            group_id: s("G-1a2b3c4d"),
+            index: 2,
+            size: 3,
+        }),
         extra: Default::default(),
     }
 }
@@ -442,6 +447,66 @@ fn released() -> WorktreeReleased {
     }
 }
 
+fn group_started() -> GroupStarted {
+    GroupStarted {
+        group_id: s("G-1a2b3c4d"),
+        role: s("implementer"),
+        instruction_sha256: s(HASH),
+        base_ref: s("HEAD"),
+        candidates: vec![GroupCandidate {
+            index: 1,
+            dispatch_id: s(ID),
+            provider: s("codex"),
+            model: Some(s("o3")),
+            entry: CandidateEntry::Refused,
+            reason: Some(s("constraint `no-codex` refused it")),
+        }],
+        extra: Default::default(),
+    }
+}
+
+fn group_decision() -> GroupDecision {
+    let line = LineRef {
+        seq: Some(7),
+        line_sha256: s(HASH),
+    };
+    GroupDecision {
+        group_id: s("G-1a2b3c4d"),
+        rule: s("best-of/1"),
+        winner: Some(s(ID)),
+        reason: s("every required gate passed, 2 line(s) in 1 file(s)"),
+        candidates: vec![CandidateEvidence {
+            index: 1,
+            dispatch_id: s(ID),
+            provider: s("claude"),
+            model: Some(s("sonnet")),
+            entry: CandidateEntry::Launched,
+            status: Some(DispatchStatus::Done),
+            completion: Some(line.clone()),
+            head_commit: Some(s(COMMIT)),
+            gate_run: Some(s("20261122T100000Z-ab12")),
+            gate_decision: Some(Decision::Go),
+            gate_report: Some(line),
+            gates: vec![GateStanding {
+                gate: s("review"),
+                kind: s("review"),
+                status: Status::Pass,
+                contract_hash: s(HASH),
+            }],
+            review: Some(ReviewStanding {
+                passed: true,
+                gates: 1,
+                findings: 2,
+            }),
+            change: Some(ChangeSize { lines: 2, files: 1 }),
+            verdict: CandidateVerdict::Won,
+            rank: Some(1),
+            reason: s("won"),
+        }],
+        extra: Default::default(),
+    }
+}
+
 /// A receipt as the ledger writes it: the kind's members and the chain's.
 fn stamped<K: Kind>(kind: &K) -> serde_json::Value {
     let receipt = receipts::write(kind);
@@ -524,6 +589,8 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     check(merge_failed(), &mut failures);
     check(merged(), &mut failures);
     check(released(), &mut failures);
+    check(group_started(), &mut failures);
+    check(group_decision(), &mut failures);
     check(
         DispatchBlocked {
             dispatch_id: s(ID),

@@ -1,0 +1,144 @@
+//! `vnx best-of`: one task to several providers or models at once, as one linked group;
+//! the role's gates run on every result and the winner is picked by evidence.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use vnx::dispatch::Request;
+use vnx::group::Candidate;
+
+use super::CliError;
+use super::dispatch_agent::{PermissionArg, read_instruction, with_context};
+use super::output::{Out, say};
+use super::settings;
+
+/// Send one task to several providers or models at once; the winner is picked by evidence
+///
+/// Each --candidate PROVIDER[:MODEL] becomes a normal dispatch (its own id, worktree, branch,
+/// receipts and constraint checks; a candidate a constraint refuses is recorded as one that
+/// lost), and its `dispatch_started` names the group. A `group_started` receipt lists them
+/// all. Without --detach, waits for every candidate, runs the role's gates on each result
+/// (as `vnx gate-check`), and picks the winner by the rule of ADR 0029: done with every
+/// required gate passed, then the review's verdict, then the smaller change, then the order
+/// given. The `group_decision` receipt records every candidate's evidence and why it won or
+/// lost. The winner merges with `vnx merge`; the others are kept until released.
+///
+/// Exits 0 with a winner, 1 when no candidate qualified. With --detach, prints the group id
+/// and each candidate's dispatch id; `vnx group decide GROUP` decides it later (as it does
+/// after a Ctrl-C, which leaves the candidates running).
+#[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx best-of --agent implementer --instruction \"add a greeting\" \\\n        --candidate claude:sonnet --candidate codex --candidate demo:commit"
+)]
+pub struct Args {
+    /// The role every candidate plays (e.g. implementer)
+    #[arg(long, value_name = "ROLE")]
+    agent: String,
+    /// A candidate: PROVIDER or PROVIDER:MODEL (2 to 8, in order: the order breaks ties)
+    #[arg(long = "candidate", value_name = "PROVIDER[:MODEL]", required = true)]
+    candidates: Vec<String>,
+    /// The task, as text
+    #[arg(long, value_name = "TEXT", conflicts_with = "instruction_file")]
+    instruction: Option<String>,
+    /// The task, from a file
+    #[arg(long, value_name = "FILE")]
+    instruction_file: Option<PathBuf>,
+    /// The commit every candidate's worktree starts from
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    base_ref: String,
+    /// Seconds before a worker is stopped (TERM, 5 s grace, KILL)
+    #[arg(long, value_name = "SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
+    deadline: u64,
+    /// The workers' permission posture
+    #[arg(long, value_enum, default_value = "edits")]
+    permission: PermissionArg,
+    /// A skill from skills/NAME/ to compose into the prompt (repeatable) [default: the
+    /// role's skills]
+    #[arg(long = "skill", value_name = "NAME")]
+    skills: Vec<String>,
+    /// Use this group id instead of a fresh one
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// Return once every candidate has started: print the group and candidate ids
+    #[arg(long)]
+    detach: bool,
+    /// Print the decision (or, with --detach, the group started) as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let instruction = read_instruction(
+        args.instruction.as_deref(),
+        args.instruction_file.as_deref(),
+    )?;
+    let candidates = args
+        .candidates
+        .iter()
+        .map(|c| c.parse::<Candidate>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let (overrides, override_reasons) = settings::constraint_overrides();
+    let template = Request {
+        id: None,
+        role: args.agent,
+        provider: None,
+        model: None,
+        instruction,
+        base_ref: args.base_ref,
+        deadline: Duration::from_secs(args.deadline),
+        completion_retry: Duration::from_secs(30),
+        stall_after: None,
+        permission: args.permission.into(),
+        lane: None,
+        skills: args.skills,
+        overrides,
+        override_reasons,
+        continues: None,
+    };
+    let (detach, json) = (args.detach, args.json);
+    with_context(args.tmux_socket, |ctx| {
+        let started = vnx::group::start(ctx, &template, &candidates, args.group)?;
+        for c in &started.candidates {
+            if let Some(reason) = &c.reason {
+                say!(
+                    "candidate {} ({}) {}: {reason}",
+                    c.index,
+                    c.dispatch_id,
+                    c.entry.name()
+                );
+            }
+        }
+        let mut out = Out::new();
+        if detach {
+            if json {
+                out.json(&started)?;
+            } else {
+                out.line(&started.group_id)?;
+                for c in &started.candidates {
+                    out.line(&format!("{}\t{}", c.dispatch_id, c.entry.name()))?;
+                }
+                say!(
+                    "started group {} ({} of {} candidate(s) launched); decide it with `vnx \
+                     group decide {}`",
+                    started.group_id,
+                    started.launched.len(),
+                    started.candidates.len(),
+                    started.group_id
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        say!(
+            "started group {} ({} of {} candidate(s) launched)",
+            started.group_id,
+            started.launched.len(),
+            started.candidates.len()
+        );
+        super::group::decide(ctx.project, ctx.tmux, &started.group_id, json)
+    })
+}

@@ -1,0 +1,330 @@
+//! `vnx group show` and `vnx group decide`: a best-of-N group's candidates and winner, and
+//! deciding it (waiting for its candidates, running each one's gates, picking the winner,
+//! recording the `group_decision`). `vnx best-of` decides through the same path.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use vnx::dispatch::view;
+use vnx::gate::{Context, Event};
+use vnx::receipts::{CandidateVerdict, GroupCandidate, GroupDecision};
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::error::Exit;
+use super::output::{Out, say};
+use super::settings;
+
+/// Show or decide a best-of-N group
+#[derive(clap::Subcommand)]
+pub enum Command {
+    Show(ShowArgs),
+    Decide(DecideArgs),
+}
+
+/// Show a group: its candidates, their states, and the winner if it is decided
+///
+/// Reads the group's attested receipts: `group_started`, the candidates' `dispatch_started`
+/// (each names the group), and the newest `group_decision`.
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx group show G-1a2b3c4d --json")]
+pub struct ShowArgs {
+    /// The group id (`vnx best-of` prints it)
+    #[arg(value_name = "GROUP")]
+    group: String,
+    /// Print the group as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+/// Decide a group: wait for its candidates, run each one's gates, pick and record the winner
+///
+/// The rule (ADR 0029): only a candidate whose dispatch is done (on attested receipts) with
+/// every gate its role requires passed can win; among those, a passed review with fewer
+/// findings ranks first, then the smaller change (lines, then files, from the completion's
+/// diff statistics), then the order the candidates were given. Records a `group_decision`
+/// with every candidate's evidence and checkpoints the ledger. Deciding again appends a new
+/// decision; the newest counts.
+///
+/// Exits 0 when there is a winner, 1 when no candidate qualified.
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx group decide G-1a2b3c4d --json")]
+pub struct DecideArgs {
+    /// The group id
+    #[arg(value_name = "GROUP")]
+    group: String,
+    /// Print the decision receipt as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Show(a) => show(a),
+        Command::Decide(a) => {
+            check_group_id(&a.group)?;
+            let project = settings::project()?;
+            settings::finish_pending(&project);
+            let tmux = Tmux::new(settings::tmux_socket(a.tmux_socket));
+            decide(&project, &tmux, &a.group, a.json)
+        }
+    }
+}
+
+fn check_group_id(id: &str) -> Result<(), CliError> {
+    if vnx::group::is_group_id(id) {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!("{id:?} is not a group id"))
+            .with_hint("a group id looks like G-1a2b3c4d; `vnx best-of` prints it"))
+    }
+}
+
+/// A group as `vnx group show --json` prints it.
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    group_id: &'a str,
+    role: Option<&'a str>,
+    candidates: Vec<ShownCandidate>,
+    winner: Option<&'a str>,
+    decision: Option<&'a GroupDecision>,
+    unattested: &'a [String],
+}
+
+#[derive(serde::Serialize)]
+struct ShownCandidate {
+    #[serde(flatten)]
+    candidate: GroupCandidate,
+    state: Option<&'static str>,
+}
+
+fn show(a: ShowArgs) -> Result<ExitCode, CliError> {
+    check_group_id(&a.group)?;
+    let project = settings::project()?;
+    settings::finish_pending(&project);
+    let ledger = project.ledger();
+    let (_, trusted) = settings::attestation(None, &ledger)?;
+    let group = vnx::group::read(&ledger, &a.group, &trusted)?;
+    if !group.is_known() {
+        return Err(CliError::usage(format!("unknown group {}", a.group))
+            .with_hint("`vnx best-of` prints the group id it starts"));
+    }
+    let tmux = Tmux::new(settings::tmux_socket(a.tmux_socket));
+    let states = view::list(&ledger, &tmux)?;
+    let decision = group.decision();
+    let shown = Shown {
+        group_id: &group.id,
+        role: group.role(),
+        candidates: group
+            .candidates()
+            .into_iter()
+            .map(|c| ShownCandidate {
+                state: states
+                    .iter()
+                    .find(|s| s.id == c.dispatch_id)
+                    .map(|s| s.status),
+                candidate: c,
+            })
+            .collect(),
+        winner: decision.and_then(|d| d.winner.as_deref()),
+        decision,
+        unattested: &group.unattested,
+    };
+    for line in &group.unattested {
+        say!("warning: ignored a receipt vnx did not write: {line}");
+    }
+    let mut out = Out::new();
+    if a.json {
+        out.json(&shown)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    out.line(&format!(
+        "{}  role {}  {}",
+        shown.group_id,
+        shown.role.unwrap_or("-"),
+        match (decision, shown.winner) {
+            (None, _) => "undecided".to_owned(),
+            (Some(_), None) => "no winner".to_owned(),
+            (Some(_), Some(w)) => format!("winner {w}"),
+        }
+    ))?;
+    for c in &shown.candidates {
+        let judged = decision.and_then(|d| {
+            d.candidates
+                .iter()
+                .find(|e| e.dispatch_id == c.candidate.dispatch_id)
+        });
+        out.line(&format!(
+            "  {} {:<12} {:<20} {:<13} {}",
+            c.candidate.index,
+            c.candidate.dispatch_id,
+            candidate_name(&c.candidate.provider, c.candidate.model.as_deref()),
+            c.state.unwrap_or(c.candidate.entry.name()),
+            judged.map_or(String::new(), |e| format!(
+                "{}: {}",
+                verdict_name(e.verdict),
+                e.reason
+            ))
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every group member's membership, for `vnx status` (empty when the ledger cannot be
+/// read: the table is shown without it).
+pub(super) fn memberships(ledger: &Path) -> BTreeMap<String, vnx::group::read::Membership> {
+    let trusted = settings::attestation(None, ledger)
+        .map(|(_, keys)| keys)
+        .unwrap_or_default();
+    vnx::group::read::memberships(ledger, &trusted).unwrap_or_default()
+}
+
+/// One dispatch's place in its best-of group, if it is a candidate.
+pub(super) fn membership(ledger: &Path, id: &str) -> Option<vnx::group::read::Membership> {
+    memberships(ledger).remove(id)
+}
+
+fn candidate_name(provider: &str, model: Option<&str>) -> String {
+    match model {
+        Some(m) => format!("{provider}:{m}"),
+        None => provider.to_owned(),
+    }
+}
+
+fn verdict_name(v: CandidateVerdict) -> &'static str {
+    match v {
+        CandidateVerdict::Won => "won",
+        CandidateVerdict::Lost => "lost",
+        CandidateVerdict::Disqualified => "disqualified",
+    }
+}
+
+/// Waits for the group's launched candidates, runs their gates, records the decision and
+/// prints it; exit 0 with a winner, 1 without.
+pub(super) fn decide(
+    project: &vnx::project::Project,
+    tmux: &Tmux,
+    group_id: &str,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let ledger = project.ledger();
+    let (attestor, trusted_keys) = settings::attestation(None, &ledger)?;
+    let group = vnx::group::read(&ledger, group_id, &trusted_keys)?;
+    let launched: Vec<String> = group
+        .candidates()
+        .into_iter()
+        .filter(|c| c.entry == vnx::receipts::CandidateEntry::Launched)
+        .map(|c| c.dispatch_id)
+        .collect();
+    if !launched.is_empty() {
+        say!(
+            "group {group_id}: waiting for {} candidate(s): {}",
+            launched.len(),
+            launched.join(" ")
+        );
+        view::wait(&ledger, &launched, tmux, false)?;
+    }
+    let vnx_bin = std::env::current_exe()
+        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+    let on_event = |event: Event<'_>| {
+        if let Event::Finished { outcome } = event {
+            say!(
+                "gate {}: {} in {:.1} s{}",
+                outcome.gate,
+                outcome.status.name(),
+                outcome.duration_seconds,
+                outcome
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )
+        }
+    };
+    let ctx = Context {
+        attestor: &attestor,
+        trusted_keys: &trusted_keys,
+        root: &project.root,
+        ledger: &ledger,
+        vnx: &vnx_bin,
+        find_program: &settings::find_program,
+        on_event: &on_event,
+    };
+    let on_gates = |c: &GroupCandidate| {
+        say!(
+            "candidate {} ({}): running the role's gates",
+            c.index,
+            c.dispatch_id
+        )
+    };
+    let decision = vnx::group::decide(&ctx, group_id, &on_gates)?;
+    anchor(&ledger);
+    let mut out = Out::new();
+    if json {
+        out.json(&decision)?;
+    } else {
+        render(&mut out, &decision)?;
+    }
+    Ok(match decision.winner {
+        Some(_) => Exit::Ok.into(),
+        None => Exit::No.into(),
+    })
+}
+
+/// Checkpoints the ledger, so the evidence just recorded is anchored for `vnx merge`; a
+/// failure is a warning.
+fn anchor(ledger: &Path) {
+    let anchored = settings::key_path(None)
+        .map_err(|_| "neither XDG_CONFIG_HOME nor HOME is set for the signing key".to_owned())
+        .and_then(|key| {
+            vnx::merge::anchor(
+                ledger,
+                &key,
+                settings::threads(None),
+                settings::witness_dir().as_deref(),
+            )
+            .map_err(|e| e.to_string())
+        });
+    if let Err(why) = anchored {
+        say!(
+            "warning: could not checkpoint the ledger: {why}\nhint: `vnx merge` needs a \
+             checkpoint; run `vnx audit-chain checkpoint`"
+        );
+    }
+}
+
+fn render(out: &mut Out, d: &GroupDecision) -> Result<(), CliError> {
+    out.line(&format!(
+        "{}  {}",
+        d.group_id,
+        match &d.winner {
+            Some(w) => format!("winner {w}"),
+            None => "no winner".to_owned(),
+        }
+    ))?;
+    for c in &d.candidates {
+        out.line(&format!(
+            "  {} {:<12} {:<20} {:<12} {}",
+            c.index,
+            c.dispatch_id,
+            candidate_name(&c.provider, c.model.as_deref()),
+            verdict_name(c.verdict),
+            c.reason
+        ))?;
+    }
+    out.line(&format!("  rule: {}", d.rule))?;
+    if let Some(w) = &d.winner {
+        out.line(&format!(
+            "  merge it with `vnx merge {w}`; the other candidates' branches stay until \
+             released (`vnx worktree-release`, `vnx clean`)"
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Starting a group: every candidate planned as a normal dispatch (a constraint's refusal is
+//! a candidate that lost, recorded; any other planning error stops the group before anything
+//! is launched), each launched with its `group` member in `dispatch_started`, then one
+//! signed `group_started` listing them all.
+
+use sha2::{Digest, Sha256};
+
+use super::GroupError;
+use crate::dispatch::{self, Context, DispatchError, Launched, Request};
+use crate::ledger::{Ledger, now_utc};
+use crate::receipts::{self, CandidateEntry, GroupCandidate, GroupMember, GroupStarted};
+
+/// One candidate: a provider and, optionally, a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The provider (built-in or declared).
+    pub provider: String,
+    /// The model; the provider's default when `None`.
+    pub model: Option<String>,
+}
+
+impl std::str::FromStr for Candidate {
+    type Err = GroupError;
+
+    /// `PROVIDER` or `PROVIDER:MODEL`; the model may itself hold colons (`ollama:qwen:7b`).
+    fn from_str(s: &str) -> Result<Candidate, GroupError> {
+        let bad = || GroupError::BadCandidate {
+            given: s.to_owned(),
+        };
+        let (provider, model) = match s.split_once(':') {
+            Some((_, "")) => return Err(bad()),
+            Some((p, m)) => (p, Some(m.to_owned())),
+            None => (s, None),
+        };
+        if provider.is_empty() || provider.chars().any(char::is_whitespace) {
+            return Err(bad());
+        }
+        Ok(Candidate {
+            provider: provider.to_owned(),
+            model,
+        })
+    }
+}
+
+impl std::fmt::Display for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.model {
+            Some(m) => write!(f, "{}:{m}", self.provider),
+            None => f.write_str(&self.provider),
+        }
+    }
+}
+
+/// A started group: its id and every candidate, launched or not.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Started {
+    /// The group's id.
+    pub group_id: String,
+    /// Each candidate as `group_started` lists it.
+    pub candidates: Vec<GroupCandidate>,
+    /// The launched ones, as `vnx dispatch-agent --detach` reports a launch.
+    pub launched: Vec<Launched>,
+}
+
+impl Started {
+    /// The dispatch ids of the launched candidates.
+    pub fn launched_ids(&self) -> Vec<String> {
+        self.launched.iter().map(|l| l.id.clone()).collect()
+    }
+}
+
+/// Starts a group: `template` is the request every candidate shares (its `id`, `provider`
+/// and `model` are replaced per candidate); `group_id` a fresh id when `None`.
+pub fn start(
+    ctx: &Context<'_>,
+    template: &Request,
+    candidates: &[Candidate],
+    group_id: Option<String>,
+) -> Result<Started, GroupError> {
+    if !(super::MIN_CANDIDATES..=super::MAX_CANDIDATES).contains(&candidates.len()) {
+        return Err(GroupError::CandidateCount {
+            count: candidates.len(),
+        });
+    }
+    let group_id = group_id.unwrap_or_else(super::new_id);
+    if !super::is_group_id(&group_id) {
+        return Err(GroupError::BadId { id: group_id });
+    }
+    if super::read::exists(ctx.ledger, &group_id)? {
+        return Err(GroupError::IdInUse { id: group_id });
+    }
+    let size = candidates.len() as u32;
+    // Plan every candidate before launching any: a usage error stops the whole group.
+    let mut planned = Vec::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let request = Request {
+            id: Some(dispatch::new_id()),
+            provider: Some(c.provider.clone()),
+            model: c.model.clone(),
+            continues: None,
+            ..template.clone()
+        };
+        let id = request.id.clone().unwrap_or_default();
+        let entry = GroupCandidate {
+            index: i as u32 + 1,
+            dispatch_id: id,
+            provider: c.provider.clone(),
+            model: c.model.clone(),
+            entry: CandidateEntry::Launched,
+            reason: None,
+        };
+        match dispatch::plan(ctx, &request) {
+            Ok(mut plan) => {
+                plan.spec.group = Some(GroupMember {
+                    group_id: group_id.clone(),
+                    index: entry.index,
+                    size,
+                });
+                planned.push((entry, Some(plan)));
+            }
+            Err(e @ DispatchError::Refused { .. }) => planned.push((
+                GroupCandidate {
+                    entry: CandidateEntry::Refused,
+                    reason: Some(e.to_string()),
+                    ..entry
+                },
+                None,
+            )),
+            Err(source) => {
+                return Err(GroupError::Plan {
+                    index: i + 1,
+                    candidate: c.to_string(),
+                    source: Box::new(source),
+                });
+            }
+        }
+    }
+    let mut started = Started {
+        group_id: group_id.clone(),
+        candidates: Vec::new(),
+        launched: Vec::new(),
+    };
+    for (mut entry, plan) in planned {
+        if let Some(plan) = plan {
+            match dispatch::launch(ctx, &plan) {
+                Ok(l) => started.launched.push(l),
+                Err(e) => {
+                    entry.entry = CandidateEntry::LaunchFailed;
+                    entry.reason = Some(e.to_string());
+                }
+            }
+        }
+        started.candidates.push(entry);
+    }
+    let receipt = receipts::write(&GroupStarted {
+        group_id,
+        role: template.role.clone(),
+        instruction_sha256: hex::encode(Sha256::digest(template.instruction.as_bytes())),
+        base_ref: template.base_ref.clone(),
+        candidates: started.candidates.clone(),
+        extra: Default::default(),
+    });
+    Ledger::new(ctx.ledger).append(&ctx.attestor.attest(&receipt, &now_utc))?;
+    Ok(started)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_are_provider_and_optional_model() {
+        let c: Candidate = "demo:commit".parse().unwrap();
+        assert_eq!(c.provider, "demo");
+        assert_eq!(c.model.as_deref(), Some("commit"));
+        let c: Candidate = "ollama:qwen:7b".parse().unwrap();
+        assert_eq!(c.model.as_deref(), Some("qwen:7b"));
+        assert_eq!(c.to_string(), "ollama:qwen:7b");
+        let c: Candidate = "codex".parse().unwrap();
+        assert_eq!(c.model, None);
+        for bad in ["", ":x", "demo:", "a b"] {
+            assert!(bad.parse::<Candidate>().is_err(), "{bad:?}");
+        }
+    }
+}
