@@ -73,7 +73,7 @@ struct Args {
     #[arg(long)]
     dashboard_only: bool,
     /// Only the worktree pool benchmark, with its warm-gate part (cargo builds of vnx's own
-    /// source: about 15 minutes on 2 cores)
+    /// source: about 15 minutes on 2 cores; not with --quick)
     #[arg(long)]
     pool_only: bool,
     /// Internal: run as the small process that spawns and times the child processes
@@ -152,9 +152,11 @@ fn run(args: &Args) -> Result<()> {
         return dashboard(&work.path);
     }
     if args.pool_only {
+        // The warm-gate part builds vnx twice from nothing: not in a --quick run.
         let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        note("timing pooled and unpooled dispatches on 20,000 files, then warm gates");
-        let bench = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches, Some(&source))?;
+        let source = (!args.quick).then_some(source.as_path());
+        note("timing pooled and unpooled dispatches on 20,000 files");
+        let bench = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches, source)?;
         print!("{}", bench.render());
         io::stdout().flush()?;
         return Ok(());

@@ -270,3 +270,48 @@ fn dispatches(states: &[DispatchState]) -> Check {
         ),
     )
 }
+
+/// `pool`: the worktree pools, when the config keeps them: how many entries are idle, busy,
+/// lent or not yet proven clean (left by a crash; the next refill proves or removes them).
+pub(super) fn pool(root: &Path) -> Option<Check> {
+    const NAME: &str = "pool";
+    let project = crate::project::Project::at(root);
+    let config = project.load_config().ok()?.worktree.pool;
+    if !config.enabled() {
+        return None;
+    }
+    let repo = crate::worktree::Repo::for_project(&project).ok()?;
+    let mut parts = Vec::new();
+    let mut unproven = 0;
+    for (which, pool) in [
+        (
+            "dispatches",
+            crate::worktree::Pool::new(&repo, config.size, &config.keep),
+        ),
+        (
+            "gates",
+            crate::worktree::Pool::for_gates(&repo, config.size, &config.keep),
+        ),
+    ] {
+        let entries = pool.entries();
+        let n = |state: &str| entries.iter().filter(|e| e.state == state).count();
+        unproven += n("unproven");
+        parts.push(format!(
+            "{which}: {} idle, {} busy, {} lent of {}",
+            n("idle"),
+            n("busy"),
+            n("lent"),
+            config.size
+        ));
+    }
+    let detail = parts.join("; ");
+    Some(if unproven > 0 {
+        Check::warn(
+            NAME,
+            format!("{detail}; {unproven} not proven clean yet"),
+            "`vnx pool fill` proves them (or removes them) and tops the pool up",
+        )
+    } else {
+        Check::pass(NAME, detail)
+    })
+}

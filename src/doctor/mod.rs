@@ -213,6 +213,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         }
         if let (Some(root), true) = (root, initialised) {
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));
+            rest.extend(leftovers::pool(root));
         }
         let joined = |name: &str, check: std::thread::Result<Check>| {
             check.unwrap_or_else(|_| {

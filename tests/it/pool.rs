@@ -351,6 +351,14 @@ fn init_sets_and_fills_a_pool_and_offers_one_to_a_big_repository() {
     let status = pool_status(&repo);
     assert_eq!(status["size"], 2);
     assert_eq!(idle_entries(&status, "dispatches").len(), 2, "{status:#}");
+    let doctor = run(repo.vnx().arg("doctor"));
+    assert!(
+        doctor
+            .stdout
+            .contains("dispatches: 2 idle, 0 busy, 0 lent of 2; gates: 0 idle"),
+        "{}",
+        doctor.stdout
+    );
     // Again: nothing changes, nothing is made.
     let r = run(repo
         .vnx()
