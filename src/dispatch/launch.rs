@@ -125,13 +125,21 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             undo.pool = pool.clone().map(|p| (p, spec.pool_entry.clone()));
             (wt, true)
         }
-        Some(c) => plan.repo.reopen(
-            &c.first,
-            &spec.branch,
-            &spec.worktree,
-            &spec.base_commit,
-            &c.head_commit,
-        )?,
+        Some(c) => {
+            let (wt, added, entry) = plan.repo.reopen(
+                &c.first,
+                &spec.branch,
+                &spec.worktree,
+                &spec.base_commit,
+                &c.head_commit,
+                pool.as_ref(),
+            )?;
+            spec.pool_entry = entry;
+            if added {
+                undo.pool = pool.clone().map(|p| (p, spec.pool_entry.clone()));
+            }
+            (wt, added)
+        }
     };
     // A worktree a follow-up found in place is left as it was (its worker's files included).
     if fresh {

@@ -317,9 +317,10 @@ impl Repo {
 
 impl Repo {
     /// Opens a dispatch worktree again, for a follow-up: one still there is unlocked (vnx
-    /// locked it dirty); one teardown removed is added back on its branch; a branch teardown
-    /// deleted (it was clean, or pushed) is made again at `head`. Returns the worktree and
-    /// whether it was added (and so holds nothing of an earlier worker's untracked files).
+    /// locked it dirty); one teardown removed is added back on its branch (from `pool` when
+    /// it has an idle worktree); a branch teardown deleted (it was clean, or pushed) is made
+    /// again at `head`. Returns the worktree, whether it was added (and so holds nothing of an
+    /// earlier worker's untracked files), and the pool entry it came from.
     pub fn reopen(
         &self,
         id: &str,
@@ -327,7 +328,8 @@ impl Repo {
         path: &Path,
         base_commit: &str,
         head: &str,
-    ) -> Result<(Worktree, bool), WorktreeError> {
+        pool: Option<&Pool>,
+    ) -> Result<(Worktree, bool, Option<String>), WorktreeError> {
         let _lock = self.lock()?;
         let wt = Worktree {
             id: id.to_owned(),
@@ -338,11 +340,26 @@ impl Repo {
         if path.exists() {
             // Not locked is fine: only a dirty teardown locks.
             let _ = process::run(&git(&self.root).args(["worktree", "unlock"]).arg(path));
-            return Ok((wt, false));
+            return Ok((wt, false, None));
         }
         let _ = process::run(&git(&self.root).args(["worktree", "prune"]));
         let exists = git2::Repository::open(&self.root)
             .is_ok_and(|r| r.find_branch(branch, git2::BranchType::Local).is_ok());
+        if let Some(pool) = pool {
+            // The pool takes the worktree lock itself; nothing else moves meanwhile that this
+            // dispatch's directory (claimed) does not already own.
+            drop(_lock);
+            let taken = if exists {
+                pool.take_for_branch(path, branch)
+            } else {
+                pool.take_for_dispatch(id, path, branch, head)
+                    .map(|t| t.map(|(_, n)| n))
+            };
+            if let Ok(Some(name)) = taken {
+                return Ok((wt, true, Some(name)));
+            }
+            return self.reopen(id, branch, path, base_commit, head, None);
+        }
         let add = git(&self.root).args(["worktree", "add", "--quiet"]);
         let add = if exists {
             add.arg(path).arg(branch)
@@ -350,7 +367,7 @@ impl Repo {
             add.args(["-b", branch]).arg(path).arg(head)
         };
         process::run_ok(&add).map_err(self.git_err(path))?;
-        Ok((wt, true))
+        Ok((wt, true, None))
     }
 }
 

@@ -209,6 +209,33 @@ impl Pool {
         branch: &str,
         base_commit: &str,
     ) -> Result<Option<(Worktree, String)>, WorktreeError> {
+        let switch = ["--no-track", "-b", branch, base_commit];
+        let Some(name) = self.take_to(path, &switch)? else {
+            return Ok(None);
+        };
+        let wt = Worktree {
+            id: id.to_owned(),
+            path: path.to_owned(),
+            branch: branch.to_owned(),
+            base_commit: base_commit.to_owned(),
+        };
+        Ok(Some((wt, name)))
+    }
+
+    /// Takes an idle worktree to `path` and checks out `branch`, which exists and is checked
+    /// out nowhere (a follow-up's branch whose worktree teardown removed). Returns the entry.
+    pub fn take_for_branch(
+        &self,
+        path: &Path,
+        branch: &str,
+    ) -> Result<Option<String>, WorktreeError> {
+        self.take_to(path, &[branch])
+    }
+
+    /// Claims an idle entry, moves it to `path` and runs `git checkout --quiet ARGS…` there
+    /// (only the files that differ change). A checkout that fails sends the entry back,
+    /// unproven.
+    fn take_to(&self, path: &Path, checkout: &[&str]) -> Result<Option<String>, WorktreeError> {
         let name = {
             let _lock = self.repo.lock()?;
             let Some((name, _in_place)) = self.claim()? else {
@@ -230,22 +257,12 @@ impl Pool {
             }
             name
         };
-        let switched = process::run_ok(
-            &git(path)
-                .args(["checkout", "--quiet", "--no-track", "-b", branch])
-                .arg(base_commit),
-        );
+        let switched = process::run_ok(&git(path).args(["checkout", "--quiet"]).args(checkout));
         if let Err(e) = switched {
             let _ = self.repo.release_to_pool(self, path, &name, None);
             return Err(self.repo.git_err(path)(e));
         }
-        let wt = Worktree {
-            id: id.to_owned(),
-            path: path.to_owned(),
-            branch: branch.to_owned(),
-            base_commit: base_commit.to_owned(),
-        };
-        Ok(Some((wt, name)))
+        Ok(Some(name))
     }
 
     /// Takes an idle worktree for a gate, detached at `commit`, in place; without an idle

@@ -134,6 +134,33 @@ fn a_pooled_worktree_carries_only_the_named_cache_directories_to_the_next_dispat
     assert_eq!(repo.on_branch(id, "notes.tmp").trim(), "note");
     assert_eq!(wait_idle(&repo), vec![entry.clone()]);
 
+    // A follow-up takes a pooled worktree too, on the dispatch's branch as it was left.
+    let r = run(repo.vnx().args([
+        "follow-up",
+        id,
+        "--json",
+        "--instruction",
+        "DO: cat tracked.txt notes.tmp > \"$VNX_DISPATCH_DIR/seen\"",
+    ]));
+    let follow = completion(&r);
+    let fid = follow["dispatch_id"].as_str().unwrap();
+    assert_eq!(
+        started(&repo, fid)["pooled_worktree"],
+        entry.as_str(),
+        "{}",
+        r.stderr
+    );
+    let seen = std::fs::read_to_string(
+        repo.env
+            .path()
+            .join(".vnx-data/dispatches")
+            .join(fid)
+            .join("seen"),
+    )
+    .unwrap();
+    assert_eq!(seen, "changed\nnote\n");
+    assert_eq!(wait_idle(&repo), vec![entry.clone()]);
+
     // The next dispatch gets the same worktree, at the base again, with the cache only.
     let second = work(
         &repo,
