@@ -364,9 +364,10 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         recorder.notify(status.name(), &last.entry_hash);
     }
     recorder.finish();
-    // With the end on the ledger, the worktree given back is proven clean (or removed), and
-    // the pool is made whole again, in the background of this pane: a dispatch that kept its
-    // worktree (dirty) took one for good.
+    // With the end on the ledger, in the background of this pane: the worktree moved aside
+    // is deleted, the one given back to the pool is proven clean (or removed), and the pool
+    // is made whole again (a dispatch that kept its worktree, dirty, took one for good).
+    repo.empty_trash();
     if let Some(pool) = super::launch::pool_of(&repo, spec) {
         if let Some(name) = &pooled {
             pool.prove_entry(name);
@@ -453,7 +454,7 @@ fn teardown(
         Ok(c) => {
             let action = match super::launch::pool_of(repo, spec) {
                 Some(pool) => repo.release_with_pool(&wt, &c, &pool, spec.pool_entry.as_deref()),
-                None => repo.release(&wt, &c),
+                None => repo.release_later(&wt, &c),
             };
             completed.teardown_class = Some(c.class);
             completed.teardown_reason = Some(c.reason.clone());

@@ -807,6 +807,87 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// Where worktrees released by a supervisor wait to be deleted: `.vnx-data/trash/`.
+    pub fn trash_dir(&self) -> PathBuf {
+        self.root.join(DATA_DIR).join("trash")
+    }
+
+    /// Acts on a classification as [`Repo::release`] does, except that a worktree that is not
+    /// dirty is moved out of the way (`git worktree move` into [`Repo::trash_dir`]) instead of
+    /// being deleted now: deleting every file of a big checkout is left to
+    /// [`Repo::empty_trash`], which the supervisor runs once the completion is on the ledger,
+    /// so the dispatcher does not wait for it. Nothing is lost by the delay: the worktree holds
+    /// no uncommitted or untracked file (its class says so), only ignored ones, which a plain
+    /// removal deletes too. A worktree git will not move is released as usual.
+    pub fn release_later(
+        &self,
+        wt: &Worktree,
+        c: &Classification,
+    ) -> Result<TeardownAction, WorktreeError> {
+        if c.class == TeardownClass::Dirty {
+            return self.release(wt, c);
+        }
+        let trash = self.trash_dir();
+        let moved = {
+            let _lock = self.lock()?;
+            crate::project::private_dir(&trash).map_err(|source| WorktreeError::Io {
+                path: trash.clone(),
+                source,
+            })?;
+            // Detached first, so the branch is checked out nowhere while the files wait to be
+            // deleted (a follow-up or a release may want it at once).
+            let head = c.head_commit.as_deref().unwrap_or("HEAD");
+            let detached = process::run_ok(
+                &git(&wt.path)
+                    .args(["update-ref", "--no-deref", "HEAD"])
+                    .arg(head),
+            );
+            detached.is_ok()
+                && process::run_ok(
+                    &git(&self.root)
+                        .args(["worktree", "move"])
+                        .arg(&wt.path)
+                        .arg(trash.join(&wt.id)),
+                )
+                .is_ok()
+        };
+        if !moved {
+            return self.release(wt, c);
+        }
+        let mut action = TeardownAction {
+            worktree_removed: true,
+            branch_deleted: false,
+            locked: false,
+            pooled: None,
+        };
+        if matches!(c.class, TeardownClass::Clean | TeardownClass::Pushed) {
+            let _lock = self.lock()?;
+            process::run_ok(&git(&self.root).args(["branch", "-D", &wt.branch]))
+                .map_err(self.git_err(&wt.path))?;
+            action.branch_deleted = true;
+        }
+        Ok(action)
+    }
+
+    /// Deletes the worktrees [`Repo::release_later`] moved aside (anyone's: one a crashed
+    /// supervisor left goes too), then drops their registrations. The files go without the
+    /// worktree lock, so other dispatches are not held up; two supervisors emptying at once
+    /// each delete what the other has not.
+    pub fn empty_trash(&self) {
+        let trash = self.trash_dir();
+        let Ok(entries) = std::fs::read_dir(&trash) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+        if let Ok(_lock) = self.lock() {
+            let _ = process::run(&git(&self.root).args(["worktree", "prune"]));
+        }
+    }
+}
+
 /// Throwaway checkouts for gates: a detached worktree of one commit, made and removed under
 /// the same lock as dispatch worktrees.
 impl Repo {
