@@ -11,6 +11,7 @@
 mod dispatch;
 mod gate;
 pub mod merge;
+mod queue;
 mod release;
 pub mod schema;
 pub mod value;
@@ -31,6 +32,7 @@ pub use dispatch::{
 };
 pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult};
 pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
+pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, WorktreeReleased};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 
@@ -150,6 +152,8 @@ pub enum Typed {
     DispatchStalled(Box<Read<DispatchStalled>>),
     /// A `dispatch_resumed` receipt.
     DispatchResumed(Box<Read<DispatchResumed>>),
+    /// A `queue_decision` receipt.
+    QueueDecision(Box<Read<QueueDecision>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
     Other(Object<'static>),
@@ -177,6 +181,7 @@ impl Typed {
             Some(DispatchBlocked::EVENT) => boxed(object, Typed::DispatchBlocked),
             Some(DispatchStalled::EVENT) => boxed(object, Typed::DispatchStalled),
             Some(DispatchResumed::EVENT) => boxed(object, Typed::DispatchResumed),
+            Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
             _ => None,
         };
         typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
@@ -193,7 +198,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 15] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -208,6 +213,7 @@ pub const KINDS: [&str; 14] = [
     DispatchBlocked::EVENT,
     DispatchStalled::EVENT,
     DispatchResumed::EVENT,
+    QueueDecision::EVENT,
 ];
 
 /// Rounds seconds to milliseconds, as receipts record durations.

@@ -37,7 +37,8 @@ pub fn document() -> Value {
         WorktreeReleased,
         DispatchBlocked,
         DispatchStalled,
-        DispatchResumed
+        DispatchResumed,
+        QueueDecision
     );
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     if let Some(d) = doc.get_mut("$defs").and_then(Value::as_object_mut) {
