@@ -41,6 +41,7 @@ mod live;
 mod merge;
 mod proof;
 mod prune;
+mod queue;
 mod real_clis;
 mod receipt_types;
 mod release;

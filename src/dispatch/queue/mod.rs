@@ -10,6 +10,7 @@
 pub mod claims;
 pub mod entry;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -326,10 +327,16 @@ fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, DispatchError
     }
     let config = ctx.project.load_config()?;
     let now = jiff::Timestamp::now();
+    // Slots held, judged once per provider per drain: a slot freed while this drain runs
+    // (a supervisor gives its claim up without the lock) is left to that supervisor's own
+    // drain, so an entry further back never starts before the ones ahead of it.
+    let mut running: BTreeMap<String, usize> = BTreeMap::new();
     for e in entries {
         let limit = config.concurrency.get(&e.provider).copied();
+        let held = *running
+            .entry(e.provider.clone())
+            .or_insert_with(|| claims::held(data, &e.provider, |o| holder_alive(data, o)).len());
         let t = (e.priority, e.start_by.clone());
-        let running = claims::held(data, &e.provider, |o| holder_alive(data, o)).len();
         let capacity = limit.unwrap_or(e.capacity);
         if e.expired(now) {
             let why = format!(
@@ -342,7 +349,7 @@ fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, DispatchError
                 &e.provider,
                 QueueVerdict::Expired,
                 capacity,
-                running,
+                held,
                 t,
                 why.clone(),
             );
@@ -351,29 +358,27 @@ fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, DispatchError
             done.closed.push((e.id, QueueVerdict::Expired, why));
             continue;
         }
-        if limit.is_some_and(|l| running as u32 >= l) {
+        if limit.is_some_and(|l| held as u32 >= l) {
             continue;
         }
         let why = format!(
-            "a {} slot came free ({running} of {capacity} held)",
+            "a {} slot came free ({held} of {capacity} held)",
             e.provider
         );
-        match start_entry(
-            ctx,
-            data,
-            &e,
-            decision(
-                &e.id,
-                &e.provider,
-                QueueVerdict::Admitted,
-                capacity,
-                running,
-                t.clone(),
-                why,
-            ),
-            limit.is_some(),
-        ) {
-            Ok(_) => done.started.push(e.id.clone()),
+        let admitted = decision(
+            &e.id,
+            &e.provider,
+            QueueVerdict::Admitted,
+            capacity,
+            held,
+            t,
+            why,
+        );
+        match start_entry(ctx, data, &e, admitted, limit.is_some()) {
+            Ok(_) => {
+                done.started.push(e.id.clone());
+                running.insert(e.provider.clone(), held + 1);
+            }
             Err(err) => {
                 let why = format!("it could not start: {}", error_chain(&err));
                 done.closed.push((e.id.clone(), QueueVerdict::Failed, why));
