@@ -95,14 +95,20 @@ pub struct QueueInfo {
     pub queued_at: Option<String>,
 }
 
-/// Records each queued dispatch's position from the queue's entries (`places`, by id).
+/// Records each queued dispatch's position (and the role and model it asked for) from the
+/// queue's entries (`places`, by id).
 pub fn mark_positions(
     states: &mut [DispatchState],
     places: &BTreeMap<String, super::queue::Place>,
 ) {
     for s in states {
         if let (State::Queued, Some(q)) = (s.state, &mut s.queue) {
-            q.position = places.get(&s.id).map(|p| p.position);
+            let place = places.get(&s.id);
+            q.position = place.map(|p| p.position);
+            if let Some(p) = place {
+                s.role.get_or_insert_with(|| p.role.clone());
+                s.model = s.model.take().or_else(|| p.model.clone());
+            }
         }
     }
 }

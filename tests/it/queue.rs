@@ -329,3 +329,47 @@ fn cancel_takes_a_queued_dispatch_out_and_all_includes_the_queue() {
     assert_eq!(start_order(&repo), [slow]);
     repo.verify_ok();
 }
+
+#[test]
+fn concurrent_recoveries_start_each_entry_once_and_never_overfill() {
+    let repo = limited(2, "");
+    let held: Vec<String> = (0..2).map(|_| detach(&repo, "slow", &[]).0).collect();
+    let queued: Vec<String> = (0..4).map(|_| detach(&repo, "noop", &[]).0).collect();
+    for id in &held {
+        repo.server.kill_pane_process(&format!("vnx-{id}"));
+    }
+    // Four reading commands at once, each trying to drain the queue.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| run(repo.vnx().arg("status")));
+        }
+    });
+    assert!(eventually(|| {
+        let s = status(&repo);
+        queued.iter().all(|id| s[id]["status"] == "done")
+    }));
+    for id in &queued {
+        assert_eq!(decisions(&repo, id), ["queued", "admitted"], "{id}");
+    }
+    // Swept in ledger order, at most two of them were ever between start and completion.
+    let data = std::fs::read_to_string(repo.env.path().join(".vnx-data/state/t0_receipts.ndjson"))
+        .unwrap();
+    let (mut open, mut most) = (0, 0);
+    for v in data
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| queued.iter().any(|id| v["dispatch_id"] == id.as_str()))
+    {
+        match v["event_type"].as_str() {
+            Some("dispatch_started") => {
+                open += 1;
+                most = most.max(open);
+            }
+            Some("dispatch_completed") => open -= 1,
+            _ => {}
+        }
+    }
+    assert!(most <= 2, "{most} ran at once through 2 slots");
+    assert_eq!(start_order(&repo).len(), 6, "each started once");
+    repo.verify_ok();
+}

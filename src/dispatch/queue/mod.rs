@@ -457,6 +457,10 @@ pub struct Place {
     pub position: u32,
     /// Its provider.
     pub provider: String,
+    /// Its role.
+    pub role: String,
+    /// The model it asked for.
+    pub model: Option<String>,
     /// Its priority.
     pub priority: i32,
     /// Its latest start time, if any.
@@ -474,6 +478,8 @@ pub fn places(data_dir: &Path) -> std::collections::BTreeMap<String, Place> {
             let place = Place {
                 position: positions.get(&e.id).copied().unwrap_or(0),
                 provider: e.provider,
+                role: e.request.role,
+                model: e.request.model,
                 priority: e.priority,
                 start_by: e.start_by,
                 queued_at: e.queued_at,
