@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     settings::finish_pending(&project);
     let ledger = project.ledger();
     let tmux_socket = args.tmux_socket.clone();
-    super::dispatch_agent::recover_queue_here(tmux_socket.clone());
+    super::drain::recover_queue_here(tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let states = if ledger.exists() {
         view::list(&ledger, &tmux)?

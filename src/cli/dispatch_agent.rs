@@ -176,54 +176,6 @@ fn parse_start_by(text: &str) -> Result<jiff::Timestamp, String> {
         })
 }
 
-/// Drains the dispatch queue when anything is queued: every command that reads dispatch
-/// state does, so a queue whose finishing supervisor died still drains. A failure is only
-/// a warning; what was closed is said on stderr.
-pub(super) fn recover_queue(ctx: &Context<'_>) {
-    recover_queue_saying(ctx, true);
-}
-
-fn recover_queue_saying(ctx: &Context<'_>, tell: bool) {
-    match queue::recover(ctx, false) {
-        Ok(_) if !tell => {}
-        Err(_) if !tell => {}
-        Ok(d) => {
-            for id in &d.started {
-                say!("started queued dispatch {id}");
-            }
-            for (id, verdict, why) in &d.closed {
-                say!("queued dispatch {id} {verdict}: {why}");
-            }
-        }
-        Err(e) => CliError::from(e)
-            .context("could not drain the dispatch queue")
-            .warn(),
-    }
-}
-
-/// [`recover_queue`] for a command without a dispatch context of its own: builds one only
-/// when something is queued. `tell`: say what it did (not under the dashboard's screen).
-pub(super) fn recover_queue_here(tmux_socket: Option<String>) {
-    recover_queue_here_saying(tmux_socket, true);
-}
-
-/// [`recover_queue_here`], silent unless `tell`.
-pub(super) fn recover_queue_here_saying(tmux_socket: Option<String>, tell: bool) {
-    let Ok(project) = settings::project() else {
-        return;
-    };
-    if !queue::entry::any(&project.data_dir()) {
-        return;
-    }
-    if let Err(e) = with_context(tmux_socket, |ctx| {
-        recover_queue_saying(ctx, tell);
-        Ok(())
-    }) && tell
-    {
-        e.warn();
-    }
-}
-
 impl From<PermissionArg> for Permission {
     fn from(p: PermissionArg) -> Permission {
         match p {
@@ -439,7 +391,7 @@ fn wait_or_interrupt(
         std::thread::sleep(Duration::from_millis(50));
         ticks += 1;
         if ticks.is_multiple_of(20) {
-            recover_queue(ctx);
+            super::drain::recover_queue(ctx);
         }
         if !interrupted.swap(false, Ordering::Relaxed) || cancelled {
             continue;

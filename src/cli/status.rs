@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
-    super::dispatch_agent::recover_queue_here(args.tmux_socket.clone());
+    super::drain::recover_queue_here(args.tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
     let mut all = if ledger.exists() {

@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
-    super::dispatch_agent::recover_queue_here(args.tmux_socket.clone());
+    super::drain::recover_queue_here(args.tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let deadline = args
         .timeout
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             WaitEvent::Quiet(pending) => {
                 progress.show(pending);
                 // A queued dispatch starts even if the supervisor that should start it died.
-                super::dispatch_agent::recover_queue_here(args.tmux_socket.clone());
+                super::drain::recover_queue_here(args.tmux_socket.clone());
             }
         },
     )?;

@@ -3,10 +3,31 @@
 //! the dispatch, and removed by its supervisor once its completion is on the ledger. Unlike a
 //! `flock`, a claim outlives the launcher and passes to the tmux-spawned supervisor. A claim
 //! whose dispatch no longer lives (see `liveness`) is stale, and is removed by the next
-//! claimant, which also holds the queue lock.
+//! claimant, which also holds the queue lock. While the claimant launches the dispatch
+//! (outside the queue lock, before the dispatch has a directory or session), it holds a
+//! `flock` on the claim file, which counts as alive.
 
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// A fresh claim, locked by its claimant until it is dropped (the launch is then over, and
+/// the dispatch's own liveness holds the slot).
+#[derive(Debug)]
+pub struct Claim {
+    /// Which slot (0-based).
+    pub index: u32,
+    _lock: File,
+}
+
+/// Whether a claimant still holds the claim file's lock (a launch under way).
+fn launching(path: &Path) -> bool {
+    File::open(path).is_ok_and(|f| match f.try_lock_shared() {
+        Ok(()) => false,
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => true,
+    })
+}
 
 /// The slots' directory under the data directory (shared with the supervisor's `flock`s).
 pub const SLOTS_DIR: &str = "slots";
@@ -32,7 +53,7 @@ pub fn held(data_dir: &Path, provider: &str, alive: impl Fn(&str) -> bool) -> Ve
         };
         let owner = std::fs::read_to_string(e.path()).unwrap_or_default();
         let owner = owner.trim();
-        if !owner.is_empty() && alive(owner) {
+        if launching(&e.path()) || (!owner.is_empty() && alive(owner)) {
             out.push((index, owner.to_owned()));
         } else {
             let _ = std::fs::remove_file(e.path());
@@ -50,7 +71,7 @@ pub fn claim(
     provider: &str,
     limit: u32,
     id: &str,
-) -> std::io::Result<Option<u32>> {
+) -> std::io::Result<Option<Claim>> {
     use std::os::unix::fs::OpenOptionsExt;
     let d = dir(data_dir, provider);
     crate::project::private_dir(&d)?;
@@ -63,9 +84,10 @@ pub fn claim(
             .open(&p)
         {
             Ok(mut f) => {
+                f.lock()?;
                 f.write_all(id.as_bytes())?;
                 f.sync_all()?;
-                return Ok(Some(index));
+                return Ok(Some(Claim { index, _lock: f }));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
@@ -95,20 +117,25 @@ mod tests {
     #[test]
     fn claims_are_exclusive_stale_ones_go_and_release_frees() {
         let d = tempfile::tempdir().unwrap();
-        assert_eq!(claim(d.path(), "demo", 2, "D-0000000a").unwrap(), Some(0));
-        assert_eq!(claim(d.path(), "demo", 2, "D-0000000b").unwrap(), Some(1));
-        assert_eq!(claim(d.path(), "demo", 2, "D-0000000c").unwrap(), None);
-        assert_eq!(claim(d.path(), "codex", 2, "D-0000000c").unwrap(), Some(0));
+        let slot = |p: &str, id: &str| claim(d.path(), p, 2, id).unwrap().map(|c| c.index);
         let all = |_: &str| true;
+        let launching = claim(d.path(), "demo", 2, "D-0000000a").unwrap().unwrap();
+        assert_eq!(launching.index, 0);
+        assert_eq!(slot("demo", "D-0000000b"), Some(1));
+        assert_eq!(slot("demo", "D-0000000c"), None);
+        assert_eq!(slot("codex", "D-0000000c"), Some(0));
         assert_eq!(held(d.path(), "demo", all).len(), 2);
-        // A dead holder's claim is removed, and its slot is free again.
-        let live = held(d.path(), "demo", |o| o != "D-0000000a");
-        assert_eq!(live, vec![(1, "D-0000000b".to_owned())]);
-        assert_eq!(claim(d.path(), "demo", 2, "D-0000000c").unwrap(), Some(0));
-        release(d.path(), "demo", "D-0000000b");
+        // While its claimant launches it, a claim holds even if its dispatch looks dead; a
+        // dead holder's claim is removed, and its slot is free again.
+        let live = held(d.path(), "demo", |_| false);
+        assert_eq!(live, vec![(0, "D-0000000a".to_owned())]);
+        assert_eq!(slot("demo", "D-0000000c"), Some(1));
+        drop(launching);
         assert_eq!(
-            held(d.path(), "demo", all),
-            vec![(0, "D-0000000c".to_owned())]
+            held(d.path(), "demo", |o| o != "D-0000000a"),
+            vec![(1, "D-0000000c".to_owned())]
         );
+        release(d.path(), "demo", "D-0000000c");
+        assert!(held(d.path(), "demo", all).is_empty());
     }
 }

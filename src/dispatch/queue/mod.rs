@@ -8,9 +8,9 @@
 //! entry starts exactly once and no slot is given twice. See ADR 0028.
 
 pub mod claims;
+mod drain;
 pub mod entry;
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,7 @@ use super::{Context, DispatchError, Launched, Plan, Request, io_err, liveness};
 use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{self, QueueDecision, QueueVerdict};
 use crate::tmux::Tmux;
+pub use drain::{Drained, finished, recover};
 pub use entry::Entry;
 
 /// The lock file every queue and slot change is made under.
@@ -154,7 +155,7 @@ pub fn submit(
             what: entry::dir(&data).join(format!("{}.json", spec.id)),
         });
     }
-    drain_locked(ctx, &data)?;
+    drain::drain_locked(ctx, &data)?;
     let start_by = ticket.start_by.map(rfc3339);
     let t = (ticket.priority, start_by.clone());
     let running = claims::held(&data, &spec.provider, |o| holder_alive(&data, o)).len();
@@ -176,7 +177,11 @@ pub fn submit(
             t,
             why,
         );
-        return start_claimed(ctx, &data, plan, d).map(Submitted::Started);
+        // The slot is ours (its claim locked): the launch runs outside the queue lock, so
+        // dispatches admitted at once launch side by side.
+        let claimed = claim_and_record(ctx, &data, plan, d)?;
+        drop(held_lock);
+        return launch_claimed(ctx, &data, plan, claimed).map(Submitted::Started);
     }
     let rule = ctx.project.load_config()?.queue.rule(&spec.provider);
     let full = format!("every {} slot ({limit}) is taken", spec.provider);
@@ -264,167 +269,56 @@ fn start_claimed(
     plan: &Plan,
     admitted: QueueDecision,
 ) -> Result<Launched, DispatchError> {
+    let claimed = claim_and_record(ctx, data, plan, admitted)?;
+    launch_claimed(ctx, data, plan, claimed)
+}
+
+/// The slot claimed (locked while the launch is under way) and the receipt to write if the
+/// launch fails.
+struct Claimed(claims::Claim, QueueDecision);
+
+/// Claims a slot and records the admission. Called under the queue lock.
+fn claim_and_record(
+    ctx: &Context<'_>,
+    data: &Path,
+    plan: &Plan,
+    admitted: QueueDecision,
+) -> Result<Claimed, DispatchError> {
     let spec = &plan.spec;
-    let limit = admitted.capacity;
     let slots = data.join(claims::SLOTS_DIR);
-    if claims::claim(data, &spec.provider, limit, &spec.id)
-        .map_err(io_err(&slots))?
-        .is_none()
-    {
+    let Some(claim) =
+        claims::claim(data, &spec.provider, admitted.capacity, &spec.id).map_err(io_err(&slots))?
+    else {
         // Only a config whose limit shrank below the claims' slot numbers gets here.
         return Err(io_err(&slots)(std::io::Error::other(
             "no free slot to claim",
         )));
-    }
-    let mut failed = admitted.clone();
+    };
+    let failed = admitted.clone();
     if let Err(e) = record(ctx, &spec.ledger, admitted) {
         claims::release(data, &spec.provider, &spec.id);
         return Err(e);
     }
-    super::launch(ctx, plan).inspect_err(|e| {
+    Ok(Claimed(claim, failed))
+}
+
+/// Launches a dispatch whose slot is claimed; the queue lock need not be held (the claim's
+/// own lock keeps it from looking stale until the dispatch lives).
+fn launch_claimed(
+    ctx: &Context<'_>,
+    data: &Path,
+    plan: &Plan,
+    Claimed(claim, mut failed): Claimed,
+) -> Result<Launched, DispatchError> {
+    let spec = &plan.spec;
+    let launched = super::launch(ctx, plan).inspect_err(|e| {
         claims::release(data, &spec.provider, &spec.id);
         failed.decision = QueueVerdict::Failed;
         failed.reason = format!("it could not start: {e}");
         let _ = record(ctx, &spec.ledger, failed);
-    })
-}
-
-/// What a drain did.
-#[derive(Debug, Default)]
-pub struct Drained {
-    /// Dispatches it started.
-    pub started: Vec<String>,
-    /// Dispatches it closed: past their latest start time, or failing to start (id, why).
-    pub closed: Vec<(String, QueueVerdict, String)>,
-}
-
-/// Drains the queue if anything is queued: closes entries past their latest start time and
-/// starts the best entries of each provider while it has free slots. `wait`: take the lock
-/// even if another process holds it (a finishing supervisor must); else leave the drain to
-/// whoever holds it.
-pub fn recover(ctx: &Context<'_>, wait: bool) -> Result<Drained, DispatchError> {
-    let data = data_dir(ctx);
-    if !entry::any(&data) {
-        return Ok(Drained::default());
-    }
-    match lock(&data, wait)? {
-        Some(_held) => drain_locked(ctx, &data),
-        None => Ok(Drained::default()),
-    }
-}
-
-/// Gives up a finished dispatch's slot claim; then its supervisor drains the queue with
-/// [`recover`].
-pub fn finished(data_dir: &Path, provider: &str, id: &str) {
-    claims::release(data_dir, provider, id);
-}
-
-fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, DispatchError> {
-    let mut done = Drained::default();
-    let entries = entry::all(data);
-    if entries.is_empty() {
-        return Ok(done);
-    }
-    let config = ctx.project.load_config()?;
-    let now = jiff::Timestamp::now();
-    // Slots held, judged once per provider per drain: a slot freed while this drain runs
-    // (a supervisor gives its claim up without the lock) is left to that supervisor's own
-    // drain, so an entry further back never starts before the ones ahead of it.
-    let mut running: BTreeMap<String, usize> = BTreeMap::new();
-    for e in entries {
-        let limit = config.concurrency.get(&e.provider).copied();
-        let held = *running
-            .entry(e.provider.clone())
-            .or_insert_with(|| claims::held(data, &e.provider, |o| holder_alive(data, o)).len());
-        let t = (e.priority, e.start_by.clone());
-        let capacity = limit.unwrap_or(e.capacity);
-        if e.expired(now) {
-            let why = format!(
-                "its latest start time {} passed while every {} slot was taken",
-                e.start_by.as_deref().unwrap_or("?"),
-                e.provider
-            );
-            let d = decision(
-                &e.id,
-                &e.provider,
-                QueueVerdict::Expired,
-                capacity,
-                held,
-                t,
-                why.clone(),
-            );
-            record(ctx, &e.ledger, d)?;
-            entry::remove(data, &e.id);
-            done.closed.push((e.id, QueueVerdict::Expired, why));
-            continue;
-        }
-        if limit.is_some_and(|l| held as u32 >= l) {
-            continue;
-        }
-        let why = format!(
-            "a {} slot came free ({held} of {capacity} held)",
-            e.provider
-        );
-        let admitted = decision(
-            &e.id,
-            &e.provider,
-            QueueVerdict::Admitted,
-            capacity,
-            held,
-            t,
-            why,
-        );
-        match start_entry(ctx, data, &e, admitted, limit.is_some()) {
-            Ok(_) => {
-                done.started.push(e.id.clone());
-                running.insert(e.provider.clone(), held + 1);
-            }
-            Err(err) => {
-                let why = format!("it could not start: {}", error_chain(&err));
-                done.closed.push((e.id.clone(), QueueVerdict::Failed, why));
-            }
-        }
-        entry::remove(data, &e.id);
-    }
-    Ok(done)
-}
-
-/// Plans a queued dispatch again (from the base commit resolved when it was queued) and
-/// starts it: with a claimed slot when its provider has a limit. A plan that fails now is
-/// recorded as `failed`.
-fn start_entry(
-    ctx: &Context<'_>,
-    data: &Path,
-    e: &Entry,
-    admitted: QueueDecision,
-    limited: bool,
-) -> Result<Launched, DispatchError> {
-    let tmux = Tmux::new(&e.tmux_socket);
-    let ctx = Context {
-        tmux: &tmux,
-        ledger: &e.ledger,
-        ..*ctx
-    };
-    let planned = super::plan(&ctx, &e.request()).map(|mut p| {
-        p.base_ref = e.base_ref.clone();
-        p
     });
-    let plan = match planned {
-        Ok(p) => p,
-        Err(err) => {
-            let mut failed = admitted;
-            failed.decision = QueueVerdict::Failed;
-            failed.reason = format!("it could not start: {}", error_chain(&err));
-            let _ = record(&ctx, &e.ledger, failed);
-            return Err(err);
-        }
-    };
-    if limited {
-        start_claimed(&ctx, data, &plan, admitted)
-    } else {
-        record(&ctx, &e.ledger, admitted)?;
-        super::launch(&ctx, &plan)
-    }
+    drop(claim);
+    launched
 }
 
 /// Cancels queued dispatch `id`: removes its entry and records `cancelled`. `false` when it
