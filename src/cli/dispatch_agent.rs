@@ -42,6 +42,12 @@ pub(super) enum PermissionArg {
 /// Every dispatch is first checked against provider_constraints.yaml: a blocking violation
 /// refuses it (exit 1) unless VNX_OVERRIDE_<ID>=1 is set and the constraint allows an
 /// override. Each decision is recorded as a `constraint_decision` receipt.
+///
+/// A provider with a `concurrency:` limit in .vnx/config.yaml admits the dispatch when a slot
+/// is free; otherwise it is queued (holding no worktree, session or slot; it starts when a
+/// slot frees, by --priority, then arrival, unless --start-by passes first) or, with
+/// `queue: {policy: reject}` or a full queue, rejected (exit 1). Each decision is a
+/// `queue_decision` receipt.
 #[derive(clap::Args)]
 #[command(
     after_long_help = "Examples:\n  $ vnx dispatch-agent --agent implementer --provider demo --model commit \\\n        --skill implementer --instruction \"add a greeting\""

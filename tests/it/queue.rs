@@ -99,6 +99,17 @@ fn queued_dispatches_start_by_priority_then_arrival() {
     let (a, queued) = detach(&repo, "noop", &[]);
     assert_eq!(queued["state"], "queued", "{queued}");
     assert_eq!(queued["queue_position"], 1);
+    let members: std::collections::BTreeSet<&str> = queued
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        members,
+        ["dispatch_id", "provider", "queue_position", "state"].into(),
+        "as docs/json.md lists them"
+    );
     let (b, _) = detach(&repo, "noop", &["--priority", "5"]);
     let (c, _) = detach(&repo, "noop", &[]);
     let (d, _) = detach(&repo, "noop", &["--priority", "5"]);
