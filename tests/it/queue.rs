@@ -138,6 +138,17 @@ fn queued_dispatches_start_by_priority_then_arrival() {
         "{}",
         show.stdout
     );
+    // The dashboard lists them with the running, each with its place.
+    let src = vnx::dashboard::Sources {
+        root: repo.env.path().to_owned(),
+        ledger: repo.env.path().join(".vnx-data/state/t0_receipts.ndjson"),
+        tmux: repo.server.0.clone(),
+    };
+    let snap = vnx::dashboard::Snapshot::load(&src, None, None).unwrap();
+    let row = snap.rows.iter().find(|r| r.state.id == b).unwrap();
+    assert_eq!(row.group(), 1);
+    assert_eq!(row.state.status, "queued");
+    assert_eq!(row.activity, "queued #1 for a slot (priority 5)");
     // The slot frees: the finishing supervisor starts the next, and so on, one at a time.
     let r = run(repo.vnx().args(["cancel", &slow]));
     assert_eq!(r.code, 0, "{}", r.stderr);
