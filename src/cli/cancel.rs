@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let chosen: Vec<&view::DispatchState> = if args.all {
+    let mut chosen: Vec<&view::DispatchState> = if args.all {
         states
             .iter()
             .filter(|s| {
@@ -80,6 +80,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         chosen
     };
+    // Queued ones first: a running one cancelled first would hand its slot to them.
+    chosen.sort_by_key(|s| s.state != view::State::Queued);
     let attestor = settings::attestor(None)?;
     let mut out = Out::new();
     let mut signalled = Vec::new();
@@ -112,13 +114,23 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     Ok(vnx::dispatch::queue::cancel(ctx, &s.id)?)
                 })?;
                 if !taken {
-                    // It left the queue meanwhile: it started, or its wait closed.
-                    super::output::say!(
-                        "{}: no longer queued (it started meanwhile); run `vnx cancel {}` again",
-                        s.id,
-                        s.id
-                    );
-                    unreachable = true;
+                    // It left the queue meanwhile: it started (then it is stopped as any
+                    // running one), or its wait closed.
+                    let now = view::list(&ledger, &tmux)?;
+                    let again = match now.iter().find(|n| n.id == s.id) {
+                        Some(n) => Some(cancel::cancel(&ledger, n, &tmux, &attestor)?),
+                        None => None,
+                    };
+                    if let Some(Cancelled::Signalled(pid)) = again {
+                        super::output::say!(
+                            "{}: started meanwhile; told its supervisor (pid {pid}) to stop",
+                            s.id
+                        );
+                        signalled.push(s.id.clone());
+                    } else {
+                        super::output::say!("{}: no longer queued, and not running", s.id);
+                        unreachable = true;
+                    }
                 } else if args.json {
                     let w = view::wait(&ledger, std::slice::from_ref(&s.id), &tmux, false)?;
                     for (id, w) in &w {
