@@ -78,8 +78,8 @@ pub fn lock(data_dir: &Path, wait: bool) -> Result<Option<QueueLock>, DispatchEr
 
 /// Whether the dispatch holding a slot claim still lives: its launcher or supervisor holds
 /// its lock, its tmux session exists, or a process works in its worktree. A claim whose
-/// dispatch directory has no spec is judged by the lock alone (claims are made and launches
-/// run under the queue lock, so no launch is half-way while this is asked).
+/// dispatch directory has no spec is judged by the lock alone (a launch under way holds
+/// its claim file's own lock, which `claims::held` asks first).
 pub fn holder_alive(data_dir: &Path, id: &str) -> bool {
     let dir = data_dir.join("dispatches").join(id);
     if !dir.is_dir() {
