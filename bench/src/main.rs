@@ -9,6 +9,9 @@
 //! 4. One CLI append per process against process start plus write + `fdatasync`.
 //! 5. Dispatch overhead: a no-op `demo` dispatch against the bare git + tmux floor, and 16
 //!    dispatches in parallel against 16 in a row.
+//! 6. The dashboard with 200 dispatches (`--dashboard-only`).
+//! 7. The dispatch queue: 32 no-op dispatches through 4 slots, and the most that ever ran at
+//!    once (`--queue-only`).
 
 #![allow(
     clippy::disallowed_methods,
@@ -22,6 +25,7 @@ mod dispatch_bench;
 mod generate;
 mod machine;
 mod pool_bench;
+mod queue_bench;
 mod report;
 mod spawn;
 mod timing;
@@ -76,6 +80,9 @@ struct Args {
     /// source: about 15 minutes on 2 cores; not with --quick)
     #[arg(long)]
     pool_only: bool,
+    /// Only the queue benchmark (32 no-op dispatches through 4 slots)
+    #[arg(long)]
+    queue_only: bool,
     /// Internal: run as the small process that spawns and times the child processes
     #[arg(long, hide = true)]
     spawn_helper: bool,
@@ -148,6 +155,13 @@ fn run(args: &Args) -> Result<()> {
         io::stdout().flush()?;
         Ok(())
     };
+    let queue = |work: &std::path::Path| -> Result<()> {
+        note("starting 32 no-op dispatches through 4 demo slots");
+        let bench = queue_bench::bench_queue(&vnx, work, 32, 4)?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        Ok(())
+    };
     if args.dashboard_only {
         return dashboard(&work.path);
     }
@@ -160,6 +174,9 @@ fn run(args: &Args) -> Result<()> {
         print!("{}", bench.render());
         io::stdout().flush()?;
         return Ok(());
+    }
+    if args.queue_only {
+        return queue(&work.path);
     }
     let mut sp = Spawner::start()?;
     note(&format!("scratch directory {}", work.path.display()));
@@ -246,7 +263,8 @@ fn run(args: &Args) -> Result<()> {
     let pool = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches.min(10), None)?;
     print!("{}", pool.render());
     io::stdout().flush()?;
-    dashboard(&work.path)
+    dashboard(&work.path)?;
+    queue(&work.path)
 }
 
 fn note(msg: &str) {

@@ -18,7 +18,9 @@ use super::settings;
 /// records `dispatch_completed` with status cancelled. A lost dispatch (its supervisor died
 /// without recording an end) is closed with a `dispatch_completed` of status cancelled, so
 /// that `status` and `doctor` stop calling it lost; its worktree and branch stay for
-/// `vnx worktree-release`. A dispatch that already ended is left alone.
+/// `vnx worktree-release`. A queued dispatch is taken out of the queue with a
+/// `queue_decision` of `cancelled`; nothing of it ever ran. A dispatch that already ended is
+/// left alone.
 ///
 /// Exits 0 when every dispatch named has ended, 2 for an id that was never dispatched, 3 when
 /// a running supervisor could not be reached.
@@ -31,7 +33,7 @@ pub struct Args {
         conflicts_with = "all"
     )]
     ids: Vec<String>,
-    /// Every running, blocked, stalled or lost dispatch
+    /// Every running, blocked, stalled, lost or queued dispatch
     #[arg(long)]
     all: bool,
     /// One JSON object per dispatch as it ends, as `vnx wait --json` prints them (NDJSON)
@@ -50,16 +52,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let ledger = project.ledger();
+    let tmux_socket = args.tmux_socket.clone();
+    super::drain::recover_queue_here(tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let states = if ledger.exists() {
         view::list(&ledger, &tmux)?
     } else {
         Vec::new()
     };
-    let chosen: Vec<&view::DispatchState> = if args.all {
+    let mut chosen: Vec<&view::DispatchState> = if args.all {
         states
             .iter()
-            .filter(|s| s.state.is_live() || s.state == view::State::Lost)
+            .filter(|s| {
+                s.state.is_live() || matches!(s.state, view::State::Lost | view::State::Queued)
+            })
             .collect()
     } else {
         let mut chosen = Vec::new();
@@ -74,6 +80,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         chosen
     };
+    // Queued ones first: a running one cancelled first would hand its slot to them.
+    chosen.sort_by_key(|s| s.state != view::State::Queued);
     let attestor = settings::attestor(None)?;
     let mut out = Out::new();
     let mut signalled = Vec::new();
@@ -100,6 +108,43 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
             Cancelled::AlreadyEnded(status) => {
                 super::output::say!("{}: already ended ({status}); nothing to cancel", s.id);
+            }
+            Cancelled::Queued => {
+                let taken = super::dispatch_agent::with_context(tmux_socket.clone(), |ctx| {
+                    Ok(vnx::dispatch::queue::cancel(ctx, &s.id)?)
+                })?;
+                if !taken {
+                    // It left the queue meanwhile: it started (then it is stopped as any
+                    // running one), or its wait closed.
+                    let now = view::list(&ledger, &tmux)?;
+                    let again = match now.iter().find(|n| n.id == s.id) {
+                        Some(n) => Some(cancel::cancel(&ledger, n, &tmux, &attestor)?),
+                        None => None,
+                    };
+                    if let Some(Cancelled::Signalled(pid)) = again {
+                        super::output::say!(
+                            "{}: started meanwhile; told its supervisor (pid {pid}) to stop",
+                            s.id
+                        );
+                        signalled.push(s.id.clone());
+                    } else {
+                        super::output::say!("{}: no longer queued, and not running", s.id);
+                        unreachable = true;
+                    }
+                } else if args.json {
+                    let w = view::wait(&ledger, std::slice::from_ref(&s.id), &tmux, false)?;
+                    for (id, w) in &w {
+                        out.json(&super::wait::settled(id, w))?;
+                    }
+                } else {
+                    out.line(&format!("{}  cancelled (taken out of the queue)", s.id))?;
+                }
+            }
+            Cancelled::Expired => {
+                super::output::say!(
+                    "{}: already ended (expired in the queue); nothing to cancel",
+                    s.id
+                );
             }
             Cancelled::Unreachable(why) => {
                 super::output::say!("{}: could not cancel: {why}", s.id);

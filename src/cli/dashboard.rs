@@ -71,6 +71,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 fn load(src: &Sources) -> Result<Snapshot, vnx::ledger::LedgerError> {
+    // A reload drains the queue too (silently: the screen is the dashboard's).
+    super::drain::recover_queue_here_saying(Some(src.tmux.socket().to_owned()), false);
     if !src.ledger.exists() {
         return Snapshot::load(src, None, None);
     }

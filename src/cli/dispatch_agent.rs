@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::ValueEnum;
+use vnx::dispatch::queue::{self, Submitted, Ticket};
 use vnx::dispatch::view;
 use vnx::dispatch::{self, Context, Request};
 use vnx::provider::{Lane, Permission};
@@ -41,6 +42,12 @@ pub(super) enum PermissionArg {
 /// Every dispatch is first checked against provider_constraints.yaml: a blocking violation
 /// refuses it (exit 1) unless VNX_OVERRIDE_<ID>=1 is set and the constraint allows an
 /// override. Each decision is recorded as a `constraint_decision` receipt.
+///
+/// A provider with a `concurrency:` limit in .vnx/config.yaml admits the dispatch when a slot
+/// is free; otherwise it is queued (holding no worktree, session or slot; it starts when a
+/// slot frees, by --priority, then arrival, unless --start-by passes first) or, with
+/// `queue: {policy: reject}` or a full queue, rejected (exit 1). Each decision is a
+/// `queue_decision` receipt.
 #[derive(clap::Args)]
 #[command(
     after_long_help = "Examples:\n  $ vnx dispatch-agent --agent implementer --provider demo --model commit \\\n        --skill implementer --instruction \"add a greeting\""
@@ -89,6 +96,20 @@ pub struct Args {
     #[arg(long, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
     stall_after: Option<u64>,
+    /// When every slot of the provider (`concurrency:`) is taken and the dispatch is queued:
+    /// higher starts first, equal priorities in order of arrival
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    priority: i32,
+    /// The latest time a queued dispatch may start: an RFC 3339 time
+    /// (2026-11-23T12:00:00Z) or a duration from now (90s, 10m, 2h, 1d); past it, it is
+    /// closed as expired, never started
+    #[arg(long, value_name = "WHEN", value_parser = parse_start_by)]
+    start_by: Option<jiff::Timestamp>,
     #[command(flatten)]
     started: Started,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
@@ -126,7 +147,39 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         override_reasons,
         continues: None,
     };
-    with_context(args.tmux_socket, |ctx| args.started.start(ctx, &request))
+    let ticket = Ticket {
+        priority: args.priority,
+        start_by: args.start_by,
+    };
+    with_context(args.tmux_socket, |ctx| {
+        args.started.start(ctx, &request, &ticket)
+    })
+}
+
+/// `--start-by`: an RFC 3339 time, or a duration from now (`90s`, `10m`, `2h`, `1d`).
+fn parse_start_by(text: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let (n, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    n.parse::<i64>()
+        .ok()
+        .filter(|_| secs > 0)
+        .and_then(|n| n.checked_mul(secs))
+        .and_then(|s| jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_secs(s)).ok())
+        .ok_or_else(|| {
+            format!("{text:?} is neither an RFC 3339 time (2026-11-23T12:00:00Z) nor a duration like 90s, 10m, 2h or 1d")
+        })
 }
 
 impl From<PermissionArg> for Permission {
@@ -216,7 +269,12 @@ pub(super) struct Started {
 
 impl Started {
     /// Plans and launches the request, then prints its id (detached) or waits for it.
-    pub(super) fn start(&self, ctx: &Context<'_>, request: &Request) -> Result<ExitCode, CliError> {
+    pub(super) fn start(
+        &self,
+        ctx: &Context<'_>,
+        request: &Request,
+        ticket: &Ticket,
+    ) -> Result<ExitCode, CliError> {
         let plan = dispatch::plan(ctx, request)?;
         if let (Some(c), Some(record)) = (&request.continues, &plan.spec.continues)
             && record.session_id.is_none()
@@ -244,7 +302,23 @@ impl Started {
                     CliError::from_error(&e).context("could not install a Ctrl-C handler")
                 })?;
         }
-        let launched = dispatch::launch(ctx, &plan)?;
+        let launched = match queue::submit(ctx, &plan, request, ticket)? {
+            Submitted::Started(launched) => launched,
+            Submitted::Queued {
+                id,
+                position,
+                capacity,
+            } => {
+                return self.queued(
+                    ctx,
+                    &plan.spec.provider,
+                    &id,
+                    position,
+                    capacity,
+                    &interrupted,
+                );
+            }
+        };
         let mut out = Out::new();
         if self.detach {
             if self.json {
@@ -265,20 +339,55 @@ impl Started {
             "dispatched {} (Ctrl-C to cancel it or leave it running)",
             launched.id
         );
-        let waited = wait_or_interrupt(ctx.ledger, &launched.id, ctx.tmux, &interrupted)?;
+        let waited = wait_or_interrupt(ctx, &launched.id, &interrupted)?;
+        super::wait::report(&mut out, &waited, self.json)
+    }
+
+    /// A dispatch that was queued: its id (detached), or a wait through its start to its end.
+    fn queued(
+        &self,
+        ctx: &Context<'_>,
+        provider: &str,
+        id: &str,
+        position: u32,
+        capacity: u32,
+        interrupted: &AtomicBool,
+    ) -> Result<ExitCode, CliError> {
+        let mut out = Out::new();
+        say!(
+            "queued {id} at position {position}: every {provider} slot ({capacity}) is taken; \
+             it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
+        );
+        if self.detach {
+            if self.json {
+                out.json(&serde_json::json!({
+                    "dispatch_id": id,
+                    "state": "queued",
+                    "provider": provider,
+                    "queue_position": position,
+                }))?;
+            } else {
+                out.line(id)?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let waited = wait_or_interrupt(ctx, id, interrupted)?;
         super::wait::report(&mut out, &waited, self.json)
     }
 }
 
 /// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave
 /// it running (without a terminal to ask on, it cancels); leaving it prints its id and exits.
+/// While it waits, it drains the queue now and then (a queued dispatch starts even if the
+/// supervisor that should have started it died).
 fn wait_or_interrupt(
-    ledger: &std::path::Path,
+    ctx: &Context<'_>,
     id: &str,
-    tmux: &Tmux,
     interrupted: &AtomicBool,
 ) -> Result<std::collections::BTreeMap<String, view::Waited>, CliError> {
     use std::io::IsTerminal;
+    let (ledger, tmux) = (ctx.ledger, ctx.tmux);
+    let mut ticks = 0u32;
     let waiter = {
         let (ledger, ids, tmux) = (ledger.to_owned(), vec![id.to_owned()], tmux.clone());
         std::thread::spawn(move || view::wait(&ledger, &ids, &tmux, false))
@@ -286,6 +395,10 @@ fn wait_or_interrupt(
     let mut cancelled = false;
     while !waiter.is_finished() {
         std::thread::sleep(Duration::from_millis(50));
+        ticks += 1;
+        if ticks.is_multiple_of(20) {
+            super::drain::recover_queue(ctx);
+        }
         if !interrupted.swap(false, Ordering::Relaxed) || cancelled {
             continue;
         }
@@ -303,9 +416,11 @@ fn wait_or_interrupt(
         }
         let states = view::list(ledger, tmux)?;
         if let Some(state) = states.iter().find(|s| s.id == id) {
-            let attestor = settings::attestor(None)?;
             say!("cancelling {id}");
-            vnx::dispatch::cancel::cancel(ledger, state, tmux, &attestor)?;
+            let done = vnx::dispatch::cancel::cancel(ledger, state, tmux, ctx.attestor)?;
+            if done == vnx::dispatch::cancel::Cancelled::Queued {
+                queue::cancel(ctx, id)?;
+            }
         }
         cancelled = true;
     }

@@ -114,6 +114,16 @@ impl CliError {
         self
     }
 
+    /// Prints the error to stderr as a warning (the command goes on).
+    pub fn warn(&self) {
+        use super::output::escape;
+        let mut text = format!("warning: {}", escape(&self.message));
+        for cause in &self.causes {
+            let _ = write!(text, ": {}", escape(cause));
+        }
+        eprintln!("{text}");
+    }
+
     /// Prints the error to stderr and returns its exit code.
     pub fn report(&self) -> ExitCode {
         use super::output::escape;
@@ -196,7 +206,7 @@ fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
     use vnx::skills::SkillError as S;
     use vnx::worktree::WorktreeError as W;
     match e {
-        E::Refused { .. } | E::PinnedModel { .. } => Exit::No,
+        E::Refused { .. } | E::PinnedModel { .. } | E::Rejected { .. } => Exit::No,
         E::BadRole { .. }
         | E::UnknownRole { .. }
         | E::EmptyInstruction

@@ -100,7 +100,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             override_reasons,
             continues: Some(continued.clone()),
         };
-        args.started.start(ctx, &request)
+        args.started.start(ctx, &request, &Default::default())
     })
 }
 

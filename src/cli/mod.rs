@@ -17,6 +17,7 @@ mod dashboard;
 mod demo_worker;
 mod dispatch_agent;
 mod doctor;
+mod drain;
 mod error;
 mod follow_up;
 mod gate_check;

@@ -46,6 +46,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
     settings::finish_pending(&project);
+    super::drain::recover_queue_here(args.tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
     let found = if ledger.exists() {
@@ -57,6 +58,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))
             .with_hint("`vnx status` lists the dispatches on the ledger"));
     };
+    let places = vnx::dispatch::queue::places(&project.data_dir());
+    vnx::dispatch::view::mark_positions(std::slice::from_mut(&mut d.state), &places);
     if let Some(line) = super::audit_verify::mark(&ledger, std::slice::from_mut(&mut d.state)) {
         super::output::say!("{}", super::audit_verify::unverified_warning(line));
     }
@@ -105,6 +108,12 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     }
     if let Some(b) = &s.blocked {
         field("waits for", b.describe())?;
+    }
+    if let Some(q) = &s.queue {
+        field(
+            "queue",
+            queue_place(s.provider.as_deref().unwrap_or("-"), q),
+        )?;
     }
     field(
         "worker",
@@ -238,4 +247,23 @@ fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Resul
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Where a queued dispatch waits, in words.
+fn queue_place(provider: &str, q: &vnx::dispatch::view::QueueInfo) -> String {
+    let at = match q.position {
+        Some(n) => format!("position {n} in the {provider} queue"),
+        None => format!("left the {provider} queue"),
+    };
+    let by = q
+        .start_by
+        .as_ref()
+        .map(|t| format!(", start by {t}"))
+        .unwrap_or_default();
+    format!(
+        "{at} (priority {}, {} slot(s){by}; queued {})",
+        q.priority,
+        q.capacity,
+        q.queued_at.as_deref().unwrap_or("-")
+    )
 }

@@ -12,18 +12,20 @@ use super::settings;
 
 /// List dispatches
 ///
-/// One row per dispatch: its state (running, blocked, stalled, lost, done, failed,
-/// needs_input, timeout, cancelled, merged or released), teardown, provider and model, role,
-/// age, and where to look next (the tmux session of a live one, the worktree or branch of an
-/// ended one). A blocked one also says what it waits for.
+/// One row per dispatch: its state (queued, running, blocked, stalled, lost, done, failed,
+/// needs_input, timeout, cancelled, expired, merged or released), teardown, provider and
+/// model, role, age, and where to look next (the queue position of a queued one, the tmux
+/// session of a live one, the worktree or branch of an ended one). A blocked one also says
+/// what it waits for. A queued dispatch whose latest start time passed is `expired`: it never
+/// started.
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx status --state blocked --state needs_input")]
 pub struct Args {
     /// Only these dispatches
     #[arg(value_name = "ID")]
     ids: Vec<String>,
-    /// Only dispatches in this state (repeatable): running, blocked, stalled, lost, done,
-    /// failed, needs_input, timeout, cancelled, merged, released
+    /// Only dispatches in this state (repeatable): queued, running, blocked, stalled, lost,
+    /// done, failed, needs_input, timeout, cancelled, expired, merged, released
     #[arg(long = "state", value_name = "STATE", value_parser = STATES)]
     states: Vec<String>,
     /// Only running dispatches (running, blocked or stalled)
@@ -43,7 +45,9 @@ pub struct Args {
     tmux_socket: Option<String>,
 }
 
-const STATES: [&str; 11] = [
+const STATES: [&str; 13] = [
+    "queued",
+    "expired",
     "running",
     "blocked",
     "stalled",
@@ -63,6 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
+    super::drain::recover_queue_here(args.tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
     let mut all = if ledger.exists() {
@@ -70,6 +75,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
+    view::mark_positions(&mut all, &vnx::dispatch::queue::places(&project.data_dir()));
     if !all.is_empty()
         && let Some(line) = super::audit_verify::mark(&ledger, &mut all)
     {
@@ -179,7 +185,14 @@ fn row(
         .as_deref()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .map_or_else(|| "-".into(), |t| short_age(now.duration_since(t)));
-    let place = if let Some(next) = &s.continued_by {
+    let place = if let Some(q) = &s.queue
+        && s.state == view::State::Queued
+    {
+        match q.position {
+            Some(n) => format!("queue #{n} (priority {})", q.priority),
+            None => "queue (starting)".into(),
+        }
+    } else if let Some(next) = &s.continued_by {
         format!("continued by {next}")
     } else if s.state.is_live() {
         s.session

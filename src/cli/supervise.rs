@@ -1,4 +1,5 @@
-//! `vnx __supervise SPEC` (hidden): what a dispatch's tmux pane runs.
+//! `vnx __supervise SPEC` (hidden): what a dispatch's tmux pane runs; at its end it gives
+//! up its slot and starts what the queue holds for the slots that are free.
 
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
@@ -57,7 +58,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         attestor: &attestor,
         started_hash: super::settings::env_text("VNX_STARTED_HASH").filter(|h| !h.is_empty()),
     };
-    let outcome = dispatch::supervise(&spec, &around)?;
+    let outcome = dispatch::supervise(&spec, &around);
+    hand_over_slot(&spec);
+    let outcome = outcome?;
     let _ = writeln!(
         stdout,
         "vnx: {} {} ({}) in {:.1} s; teardown {}",
@@ -70,4 +73,36 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .map_or("unknown".into(), |c| format!("{c:?}").to_lowercase())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Gives up the dispatch's slot claim (its completion is on the ledger, or could not be
+/// written) and drains the queue, waiting for the queue lock: the next queued dispatches
+/// start through the normal launch path, from the main checkout, on their own sessions.
+fn hand_over_slot(spec: &dispatch::Spec) {
+    if spec.slot_limit.is_none() {
+        return;
+    }
+    let data = spec.repo_root.join(vnx::project::DATA_DIR);
+    dispatch::queue::finished(&data, &spec.provider, &spec.id);
+    if !dispatch::queue::entry::any(&data) {
+        return;
+    }
+    // Out of the worktree (teardown may have removed it): the next launches run from the
+    // main checkout.
+    let _ = std::env::set_current_dir(&spec.repo_root);
+    let drained = super::dispatch_agent::with_context(Some(spec.tmux_socket.clone()), |ctx| {
+        Ok(dispatch::queue::recover(ctx, true)?)
+    });
+    let mut stdout = std::io::stdout();
+    match drained {
+        Ok(d) => {
+            for id in &d.started {
+                let _ = writeln!(stdout, "vnx: started queued dispatch {id}");
+            }
+            for (id, verdict, why) in &d.closed {
+                let _ = writeln!(stdout, "vnx: queued dispatch {id} {verdict}: {why}");
+            }
+        }
+        Err(e) => e.warn(),
+    }
 }

@@ -45,7 +45,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    super::drain::recover_queue_here(args.tmux_socket.clone());
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let deadline = args
         .timeout
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
@@ -68,7 +69,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     failed.get_or_insert(e);
                 }
             }
-            WaitEvent::Quiet(pending) => progress.show(pending),
+            WaitEvent::Quiet(pending) => {
+                progress.show(pending);
+                // A queued dispatch starts even if the supervisor that should start it died.
+                super::drain::recover_queue_here(args.tmux_socket.clone());
+            }
         },
     )?;
     progress.clear();
@@ -201,6 +206,13 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                     .unwrap_or_default();
                 out.line(format!("{id}  blocked  {what}").trim_end())?;
             }
+            Waited::Closed(_) => {
+                let (verdict, why) = w.closed().unwrap_or((
+                    vnx::receipts::QueueVerdict::Failed,
+                    "its queue_decision is unreadable".into(),
+                ));
+                out.line(&format!("{id}  {verdict} (never started): {why}"))?;
+            }
             Waited::Unknown => {
                 out.line(&format!(
                     "{id}  unknown: never dispatched here (no dispatch_started on the ledger)"
@@ -223,6 +235,7 @@ pub(super) struct Settled<'a> {
     completion: Option<Embedded>,
     correction: Option<Embedded>,
     blocked: Option<Embedded>,
+    queue: Option<Embedded>,
 }
 
 pub(super) fn settled<'a>(id: &'a str, w: &'a Waited) -> Settled<'a> {
@@ -232,6 +245,7 @@ pub(super) fn settled<'a>(id: &'a str, w: &'a Waited) -> Settled<'a> {
         completion: None,
         correction: None,
         blocked: None,
+        queue: None,
     };
     match w {
         Waited::Completed(c) => {
@@ -252,6 +266,10 @@ pub(super) fn settled<'a>(id: &'a str, w: &'a Waited) -> Settled<'a> {
         Waited::Blocked(line) => {
             s.status = "blocked";
             s.blocked = Some(Embedded::of(line));
+        }
+        Waited::Closed(line) => {
+            s.status = w.closed().map_or("failed", |(v, _)| v.name());
+            s.queue = Some(Embedded::of(line));
         }
         Waited::Lost => s.status = "lost",
         Waited::Unknown => s.status = "unknown",

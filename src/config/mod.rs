@@ -1,5 +1,5 @@
 //! The committed project configuration, `.vnx/config.yaml`: its schema, loading, and the
-//! validation of user-declared providers, concurrency slots, gates (in `gates`) and roles,
+//! validation of user-declared providers, concurrency slots, gates (in `gates`), the queue (in `queue`) and roles,
 //! with every error pointing at a line and column of the file.
 //!
 //! Strings in a lane's `argv` and in `model_args` are *templates*: `{prompt}`,
@@ -15,6 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 mod gates;
+mod queue;
 mod schema;
 mod template;
 #[cfg(test)]
@@ -22,6 +23,7 @@ mod tests;
 mod validation;
 
 pub use gates::{GateDef, GateKind};
+pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use schema::{
     BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, PoolConfig,
     RoleConfig, WorktreeConfig,

@@ -37,6 +37,8 @@ pub struct Config {
     pub stall_after_seconds: Option<u64>,
     /// Commands run in each dispatch's worktree, and the ports dispatches get.
     pub worktree: WorktreeConfig,
+    /// What a dispatch meets when its provider's slots are all taken (`queue:`).
+    pub queue: super::queue::QueueConfig,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -172,6 +174,7 @@ pub(super) struct RawConfig {
     pub(super) notify: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) stall_after_seconds: Option<Spanned<i64>>,
     pub(super) worktree: Option<RawWorktree>,
+    pub(super) queue: Option<super::queue::RawQueue>,
 }
 
 #[derive(Deserialize)]

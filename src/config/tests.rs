@@ -186,6 +186,7 @@ fn full_example() {
                 keep: strings(&["target", "web/node_modules"]),
             },
         },
+        queue: Default::default(),
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];
@@ -287,7 +288,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));
@@ -575,6 +576,37 @@ fn concurrency() {
         );
     }
     assert_eq!(parse_err("concurrency:\n  claude: many\n").0, 2);
+}
+
+#[test]
+fn queue_policy_and_lengths() {
+    let c = parse_ok(
+        "concurrency:\n  demo: 1\nqueue:\n  max_length: 8\n  providers:\n    demo: {policy: reject}\n",
+    );
+    assert_eq!(c.queue.rule("claude").policy, QueuePolicy::Queue);
+    assert_eq!(c.queue.rule("claude").max_length, Some(8));
+    assert_eq!(
+        c.queue.rule("demo"),
+        QueueRule {
+            policy: QueuePolicy::Reject,
+            max_length: Some(8)
+        }
+    );
+    assert_eq!(Config::default().queue.rule("demo"), QueueRule::default());
+    let (l, c, m) = parse_err("queue:\n  max_length: 0\n");
+    assert_eq!((l, c), (2, 15));
+    assert_eq!(m, "queue.max_length must be between 1 and 10000, not 0");
+    let (l, _, m) = parse_err("queue:\n  providers:\n    kimi: {policy: queue}\n");
+    assert_eq!(l, 3);
+    assert!(m.starts_with("queue.providers names `kimi`"), "{m}");
+    let (l, _, m) = parse_err("queue:\n  policy: wait\n");
+    assert_eq!(l, 2);
+    assert!(m.contains("queue") && m.contains("reject"), "{m}");
+    let (_, _, m) = parse_err("queue:\n  providers:\n    demo: {max_length: -3}\n");
+    assert_eq!(
+        m,
+        "queue.providers.demo.max_length must be between 1 and 10000, not -3"
+    );
 }
 
 #[test]

@@ -23,13 +23,13 @@ pub struct Row {
 
 impl Row {
     /// Which group it sorts into: 0 waits for a person (blocked, stalled, needs input,
-    /// lost), 1 runs, 2 finished.
+    /// lost), 1 runs or is queued for a slot, 2 finished (expired in the queue included).
     pub fn group(&self) -> u8 {
         match self.state.state {
             State::Blocked | State::Stalled | State::Lost => 0,
             State::Ended(DispatchStatus::NeedsInput) if self.state.landed.is_none() => 0,
-            State::Running => 1,
-            State::Ended(_) => 2,
+            State::Running | State::Queued => 1,
+            State::Ended(_) | State::Expired => 2,
         }
     }
 }
@@ -93,6 +93,8 @@ impl Snapshot {
         }
         let live = Sessions::new(&src.tmux);
         let mut states = view::list_with(&src.ledger, &live)?;
+        let data = src.root.join(crate::project::DATA_DIR);
+        view::mark_positions(&mut states, &crate::dispatch::queue::places(&data));
         let health = match report {
             None => Health::Unchecked,
             Some(r) => {
@@ -132,6 +134,17 @@ impl Snapshot {
 
 /// The last line of activity of a dispatch.
 fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
+    if let (State::Queued, Some(q)) = (s.state, &s.queue) {
+        let by = q
+            .start_by
+            .as_ref()
+            .map(|t| format!(", start by {t}"))
+            .unwrap_or_default();
+        return match q.position {
+            Some(n) => format!("queued #{n} for a slot (priority {}{by})", q.priority),
+            None => "leaving the queue".into(),
+        };
+    }
     if s.state.is_live() {
         if let Some(b) = &s.blocked {
             return format!("waits for {}", b.describe());

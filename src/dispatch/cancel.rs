@@ -3,7 +3,7 @@
 //! process group, classifies the teardown as usual and records `cancelled`; a lost one (no
 //! session, no supervisor, no worker) is closed with a `dispatch_completed` of its own, so
 //! that nothing goes on calling it lost. Its worktree is left as it is, for
-//! `vnx worktree-release`.
+//! `vnx worktree-release`. A queued one is taken out of the queue by `queue::cancel`.
 
 use std::path::Path;
 
@@ -24,6 +24,11 @@ pub enum Cancelled {
     AlreadyEnded(DispatchStatus),
     /// It is running, but its supervisor could not be reached (why).
     Unreachable(String),
+    /// It is queued: nothing of it runs, and [`super::queue::cancel`] takes it out of the
+    /// queue (under the queue lock, with a receipt).
+    Queued,
+    /// Its latest start time passed while it was queued; it never started.
+    Expired,
 }
 
 /// Cancels one dispatch, as `state` (from [`view::list`]) shows it.
@@ -35,6 +40,8 @@ pub fn cancel(
 ) -> Result<Cancelled, LedgerError> {
     match state.state {
         State::Ended(status) => Ok(Cancelled::AlreadyEnded(status)),
+        State::Queued => Ok(Cancelled::Queued),
+        State::Expired => Ok(Cancelled::Expired),
         State::Lost => close_lost(ledger, &state.id, attestor),
         State::Running | State::Blocked | State::Stalled => {
             let (tmux, session) = view::session_of(ledger, &state.id, fallback);

@@ -21,6 +21,7 @@ pub mod pending;
 pub mod phantom;
 mod plan;
 pub mod ports;
+pub mod queue;
 pub mod record;
 pub mod setup;
 pub mod signals;
@@ -188,6 +189,17 @@ pub enum DispatchError {
         #[source]
         source: std::io::Error,
     },
+    /// Every slot of the provider is taken and the queue policy (or a full queue) refused
+    /// the dispatch; its `queue_decision` is on the ledger, nothing else was made.
+    #[error("dispatch {id} rejected: {reason}")]
+    Rejected {
+        /// The dispatch.
+        id: String,
+        /// Its provider.
+        provider: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// A dispatch's `spec.json` cannot be read as one.
     #[error("dispatch spec {path} is unreadable")]
     BadSpec {
@@ -242,6 +254,10 @@ impl DispatchError {
             DispatchError::PinnedModel { .. } => Some(
                 "pass --model, or narrow the constraint's required_route with `provider:`".into(),
             ),
+            DispatchError::Rejected { provider, .. } => Some(format!(
+                "try again when a {provider} slot is free (`vnx status --running`), or set \
+                 `queue: {{policy: queue}}` in .vnx/config.yaml to wait in the queue"
+            )),
             DispatchError::Worktree(e) => e.hint(),
             DispatchError::Tmux(e) => e.hint(),
             DispatchError::Ledger(e) => e.hint(),

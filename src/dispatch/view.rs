@@ -9,7 +9,8 @@ use crate::ledger::LedgerError;
 use crate::ledger::json::{self, Mode, Value};
 use crate::ledger::tail::{self, Followed};
 use crate::receipts::{
-    self, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus,
+    self, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, QueueDecision,
+    QueueVerdict,
 };
 use crate::tmux::Tmux;
 use crate::worktree::TeardownClass;
@@ -66,12 +67,50 @@ pub struct DispatchState {
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<crate::receipts::DispatchBlocked>,
+    /// While it is queued (or once its wait ended without a start): its place in the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueInfo>,
     /// The receipt that proves the state shown (its start while it runs or is lost, its
     /// completion or correction, its merge or release).
     pub proof: Option<Proof>,
     /// Whether the ledger verifies through that receipt, once [`mark_verified`] was told;
     /// a `done`, `merged` or `released` on a ledger that does not is shown as `unverified`.
     pub verified: Option<bool>,
+}
+
+/// A queued dispatch's place: its `queue_decision`'s priority, latest start time and the
+/// provider's capacity, and its position in the queue now (see [`mark_positions`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QueueInfo {
+    /// Its 1-based place among its provider's queued dispatches; `None` once it left the
+    /// queue (or its entry is being started).
+    pub position: Option<u32>,
+    /// Its priority: higher starts first.
+    pub priority: i32,
+    /// The latest time it may start, if any.
+    pub start_by: Option<String>,
+    /// The provider's concurrency limit.
+    pub capacity: u32,
+    /// When it was queued.
+    pub queued_at: Option<String>,
+}
+
+/// Records each queued dispatch's position (and the role and model it asked for) from the
+/// queue's entries (`places`, by id).
+pub fn mark_positions(
+    states: &mut [DispatchState],
+    places: &BTreeMap<String, super::queue::Place>,
+) {
+    for s in states {
+        if let (State::Queued, Some(q)) = (s.state, &mut s.queue) {
+            let place = places.get(&s.id);
+            q.position = place.map(|p| p.position);
+            if let Some(p) = place {
+                s.role.get_or_insert_with(|| p.role.clone());
+                s.model = s.model.take().or_else(|| p.model.clone());
+            }
+        }
+    }
 }
 
 /// A receipt on the ledger, as a state's evidence.
@@ -208,8 +247,46 @@ impl DispatchState {
         ))
     }
 
+    /// A dispatch the ledger shows queued (no start yet).
+    fn queued(id: String, q: QueueDecision, at: Option<String>) -> DispatchState {
+        DispatchState {
+            proof: None,
+            verified: None,
+            session: None,
+            tmux_socket: None,
+            blocked: None,
+            completion: None,
+            landed: None,
+            role: None,
+            provider: Some(q.provider),
+            model: None,
+            started_at: None,
+            ended_at: None,
+            reason: Some(q.reason),
+            state: State::Queued,
+            status: State::Queued.name(),
+            teardown_class: None,
+            branch: None,
+            head_commit: None,
+            worktree: None,
+            worker_log: None,
+            tokens: None,
+            continues: None,
+            continued_by: None,
+            queue: Some(QueueInfo {
+                position: q.queue_position,
+                priority: q.priority,
+                start_by: q.start_by,
+                capacity: q.capacity,
+                queued_at: at,
+            }),
+            id,
+        }
+    }
+
     fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
         DispatchState {
+            queue: None,
             proof: None,
             verified: None,
             session: started.session().map(str::to_owned),
@@ -244,6 +321,10 @@ impl DispatchState {
 /// Where a dispatch is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
+    /// Waiting in the queue for a slot of its provider: nothing of it exists yet.
+    Queued,
+    /// Its latest start time passed while it was queued: it never started.
+    Expired,
     /// Started, not completed, and its session, supervisor or worker lives.
     Running,
     /// Running, and its worker waits for a person (a permission prompt).
@@ -265,6 +346,8 @@ impl State {
     /// The state as `status` prints it: `running`, `lost`, or the status.
     pub fn name(self) -> &'static str {
         match self {
+            State::Queued => "queued",
+            State::Expired => "expired",
             State::Running => "running",
             State::Blocked => "blocked",
             State::Stalled => "stalled",
@@ -471,8 +554,35 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
         };
         let at = text(&o, "timestamp");
         match receipts::Typed::of(&o) {
+            receipts::Typed::QueueDecision(r) => {
+                let q = r.receipt;
+                match (q.decision, states.get_mut(&id)) {
+                    (QueueVerdict::Queued, None) => {
+                        let order = states.len();
+                        states.insert(
+                            id.clone(),
+                            (order, DispatchState::queued(id.clone(), q, at)),
+                        );
+                        proven.insert(id, index);
+                    }
+                    (v, Some((_, s))) if v.closes() && s.state == State::Queued => {
+                        s.state = match v {
+                            QueueVerdict::Expired => State::Expired,
+                            QueueVerdict::Cancelled => State::Ended(DispatchStatus::Cancelled),
+                            _ => State::Ended(DispatchStatus::Failed),
+                        };
+                        s.reason = Some(q.reason);
+                        s.ended_at = at;
+                        if let Some(info) = &mut s.queue {
+                            info.position = None;
+                        }
+                        proven.insert(id, index);
+                    }
+                    _ => {}
+                }
+            }
             receipts::Typed::DispatchStarted(r) => {
-                let order = states.len();
+                let order = states.get(&id).map_or(states.len(), |(o, _)| *o);
                 if let Some(c) = &r.receipt.continues
                     && let Some((_, before)) = states.get_mut(&c.dispatch_id)
                 {
@@ -593,6 +703,9 @@ pub enum Waited {
     /// It is running and its worker waits for a person (asked for with `until_blocked`):
     /// the `dispatch_blocked` line.
     Blocked(Vec<u8>),
+    /// It left the queue without starting (expired, cancelled, or failed to start; rejected
+    /// at dispatch time): its closing `queue_decision` line.
+    Closed(Vec<u8>),
     /// The ledger has no `dispatch_started` for this id: it was never dispatched here.
     Unknown,
     /// It was still running when the wait's deadline passed.
@@ -615,6 +728,15 @@ impl Waited {
     pub fn succeeded(&self) -> bool {
         matches!(self, Waited::Completed(c) if c.receipt.status == DispatchStatus::Done)
     }
+
+    /// A closed wait's decision (`expired`, `cancelled`, `failed`, `rejected`) and reason.
+    pub fn closed(&self) -> Option<(QueueVerdict, String)> {
+        match self {
+            Waited::Closed(line) => receipts::read_line::<QueueDecision>(line)
+                .map(|r| (r.receipt.decision, r.receipt.reason)),
+            _ => None,
+        }
+    }
 }
 
 /// The last line that says whether dispatch `id` is blocked: its `dispatch_blocked` when it
@@ -634,6 +756,23 @@ fn blocked_now(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerError> 
         .into_iter()
         .next()
         .filter(|l| is_event_of(l, id, "dispatch_blocked")))
+}
+
+/// The last `queue_decision` of dispatch `id` that is not `admitted`, if the ledger has one:
+/// `queued` while it waits, or the line that closed its wait.
+fn queue_state(ledger: &Path, id: &str) -> Result<Option<(QueueVerdict, Vec<u8>)>, LedgerError> {
+    let (found, _) = tail::last_lines(ledger, 1, |l| {
+        is_event_of(l, id, <QueueDecision as receipts::Kind>::EVENT)
+            && verdict_of(l) != Some(QueueVerdict::Admitted)
+    })?;
+    Ok(found
+        .into_iter()
+        .next()
+        .and_then(|l| verdict_of(&l).map(|v| (v, l))))
+}
+
+fn verdict_of(line: &[u8]) -> Option<QueueVerdict> {
+    receipts::read_line::<QueueDecision>(line).map(|r| r.receipt.decision)
 }
 
 /// The tmux socket and session a dispatch's start records (the fallback socket and
@@ -685,16 +824,31 @@ pub fn wait_with(
         if let Some(line) = completion(ledger, id)? {
             done.insert(id.clone(), settled(ledger, id, line)?);
         } else if !started(ledger, id)? {
-            done.insert(id.clone(), Waited::Unknown);
+            // A queued dispatch is waited for through its start; one whose wait closed
+            // settles with the line that closed it.
+            match queue_state(ledger, id)? {
+                Some((v, line)) if v.closes() => done.insert(id.clone(), Waited::Closed(line)),
+                Some((QueueVerdict::Queued, _)) => {}
+                _ => done.insert(id.clone(), Waited::Unknown),
+            }
         } else if until_blocked && let Some(line) = blocked_now(ledger, id)? {
             done.insert(id.clone(), Waited::Blocked(line));
         }
     }
-    let sessions: BTreeMap<&String, (Tmux, String)> = ids
-        .iter()
-        .filter(|id| !done.map.contains_key(*id))
-        .map(|id| (id, session_of(ledger, id, tmux)))
-        .collect();
+    // Sessions of started dispatches; a queued one's once it starts.
+    let mut sessions: BTreeMap<&String, (Tmux, String)> = BTreeMap::new();
+    let mut session_for = |id: &String| -> Option<(Tmux, String)> {
+        if let Some(s) = sessions.get(id) {
+            return Some(s.clone());
+        }
+        if !started(ledger, id).unwrap_or(false) {
+            return None;
+        }
+        let found = session_of(ledger, id, tmux);
+        let key = ids.iter().find(|i| *i == id)?;
+        sessions.insert(key, found.clone());
+        Some(found)
+    };
     if done.map.len() == ids.len() {
         return Ok(done.map);
     }
@@ -726,6 +880,10 @@ pub fn wait_with(
                         };
                     } else if until_blocked && is_event_of(line, id, "dispatch_blocked") {
                         done.insert(id.clone(), Waited::Blocked(line.to_vec()));
+                    } else if is_event_of(line, id, <QueueDecision as receipts::Kind>::EVENT)
+                        && verdict_of(line).is_some_and(QueueVerdict::closes)
+                    {
+                        done.insert(id.clone(), Waited::Closed(line.to_vec()));
                     }
                 }
             }
@@ -733,10 +891,12 @@ pub fn wait_with(
                 let quiet: Vec<String> = pending.iter().map(|id| (*id).clone()).collect();
                 (done.on)(WaitEvent::Quiet(&quiet));
                 for id in pending {
+                    // Still queued: nothing of it can be lost yet.
+                    let Some((tmux, session)) = session_for(id) else {
+                        continue;
+                    };
                     let worktree = worktree_of(ledger, id);
-                    let alive_session = sessions
-                        .get(id)
-                        .is_some_and(|(tmux, session)| tmux.has_session(session));
+                    let alive_session = tmux.has_session(&session);
                     if !alive_session && !alive_without_session(id, worktree.as_deref()) {
                         // The completion may have landed just before the session ended.
                         let last = completion(ledger, id).ok().flatten();

@@ -27,6 +27,10 @@ const OWNED: &[(&str, &str)] = &[
         "vnx dispatch-agent (a worker reports with `vnx report`)",
     ),
     ("constraint_", "vnx dispatch-agent"),
+    (
+        "queue_",
+        "vnx dispatch-agent (and whichever vnx command starts a queued dispatch)",
+    ),
     ("gate_", "vnx gate-check"),
     ("group_", "vnx best-of (and vnx group decide)"),
     ("merge", "vnx merge"),

@@ -12,6 +12,7 @@ mod dispatch;
 mod gate;
 mod group;
 pub mod merge;
+mod queue;
 mod release;
 pub mod schema;
 pub mod value;
@@ -36,6 +37,7 @@ pub use group::{
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
 };
 pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
+pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, WorktreeReleased};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 
@@ -159,6 +161,8 @@ pub enum Typed {
     GroupStarted(Box<Read<GroupStarted>>),
     /// A `group_decision` receipt.
     GroupDecision(Box<Read<GroupDecision>>),
+    /// A `queue_decision` receipt.
+    QueueDecision(Box<Read<QueueDecision>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
     Other(Object<'static>),
@@ -188,6 +192,7 @@ impl Typed {
             Some(DispatchResumed::EVENT) => boxed(object, Typed::DispatchResumed),
             Some(GroupStarted::EVENT) => boxed(object, Typed::GroupStarted),
             Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
+            Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
             _ => None,
         };
         typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
@@ -204,7 +209,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 16] = [
+pub const KINDS: [&str; 17] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -221,6 +226,7 @@ pub const KINDS: [&str; 16] = [
     DispatchResumed::EVENT,
     GroupStarted::EVENT,
     GroupDecision::EVENT,
+    QueueDecision::EVENT,
 ];
 
 /// Rounds seconds to milliseconds, as receipts record durations.

@@ -39,7 +39,8 @@ pub fn document() -> Value {
         DispatchStalled,
         DispatchResumed,
         GroupStarted,
-        GroupDecision
+        GroupDecision,
+        QueueDecision
     );
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     if let Some(d) = doc.get_mut("$defs").and_then(Value::as_object_mut) {

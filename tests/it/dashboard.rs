@@ -45,6 +45,7 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
         continues: None,
         continued_by: None,
         blocked: None,
+        queue: None,
         proof: Some(Proof {
             event_type: "dispatch_completed".into(),
             line: 7,

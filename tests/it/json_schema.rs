@@ -39,8 +39,9 @@ fn status_and_launch_print_the_documented_members() {
     let r = run(repo.vnx().args(["status", "--json"]));
     let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
     let mut shown = keys(&all[0]);
-    // Present only while blocked.
+    // Present only while blocked, and only for a dispatch that was queued.
     shown.insert("blocked".into());
+    shown.insert("queue".into());
     let mut doc = documented("status-members");
     // Words in the prose that are values, not members.
     for value in [
@@ -204,6 +205,7 @@ fn every_other_json_command_prints_its_documented_members() {
         "completion",
         "correction",
         "blocked",
+        "queue",
     ];
     assert_eq!(keys(&cancelled), members.map(str::to_owned).into());
 }

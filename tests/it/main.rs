@@ -43,6 +43,7 @@ mod merge;
 mod pool;
 mod proof;
 mod prune;
+mod queue;
 mod real_clis;
 mod receipt_types;
 mod release;

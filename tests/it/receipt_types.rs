@@ -623,6 +623,21 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         },
         &mut failures,
     );
+    check(
+        QueueDecision {
+            dispatch_id: s(ID),
+            provider: s("claude"),
+            decision: QueueVerdict::Queued,
+            capacity: 2,
+            running: 2,
+            queue_position: Some(3),
+            priority: 5,
+            start_by: Some(s("2026-01-02T03:04:05Z")),
+            reason: s("every claude slot (2) is taken"),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -1,0 +1,58 @@
+//! Draining the dispatch queue from the commands that read dispatch state (`status`, `wait`,
+//! `show`, `cancel`, `dispatch-agent`, a dashboard reload): a queued dispatch starts even when
+//! the supervisor that should have started it died. Only a warning when it fails.
+
+use vnx::dispatch::Context;
+use vnx::dispatch::queue;
+
+use super::CliError;
+use super::output::say;
+use super::settings;
+
+/// Drains the dispatch queue when anything is queued: every command that reads dispatch
+/// state does, so a queue whose finishing supervisor died still drains. A failure is only
+/// a warning; what was closed is said on stderr.
+pub(super) fn recover_queue(ctx: &Context<'_>) {
+    recover_queue_saying(ctx, true);
+}
+
+fn recover_queue_saying(ctx: &Context<'_>, tell: bool) {
+    match queue::recover(ctx, false) {
+        Ok(_) if !tell => {}
+        Err(_) if !tell => {}
+        Ok(d) => {
+            for id in &d.started {
+                say!("started queued dispatch {id}");
+            }
+            for (id, verdict, why) in &d.closed {
+                say!("queued dispatch {id} {verdict}: {why}");
+            }
+        }
+        Err(e) => CliError::from(e)
+            .context("could not drain the dispatch queue")
+            .warn(),
+    }
+}
+
+/// [`recover_queue`] for a command without a dispatch context of its own: builds one only
+/// when something is queued. `tell`: say what it did (not under the dashboard's screen).
+pub(super) fn recover_queue_here(tmux_socket: Option<String>) {
+    recover_queue_here_saying(tmux_socket, true);
+}
+
+/// [`recover_queue_here`], silent unless `tell`.
+pub(super) fn recover_queue_here_saying(tmux_socket: Option<String>, tell: bool) {
+    let Ok(project) = settings::project() else {
+        return;
+    };
+    if !queue::entry::any(&project.data_dir()) {
+        return;
+    }
+    if let Err(e) = super::dispatch_agent::with_context(tmux_socket, |ctx| {
+        recover_queue_saying(ctx, tell);
+        Ok(())
+    }) && tell
+    {
+        e.warn();
+    }
+}

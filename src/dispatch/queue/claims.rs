@@ -1,0 +1,141 @@
+//! Concurrency slots as claims: `.vnx-data/slots/<provider>/<n>.claim` holding the id of the
+//! dispatch that holds slot `n`, made with `O_EXCL` under the queue lock by whoever starts
+//! the dispatch, and removed by its supervisor once its completion is on the ledger. Unlike a
+//! `flock`, a claim outlives the launcher and passes to the tmux-spawned supervisor. A claim
+//! whose dispatch no longer lives (see `liveness`) is stale, and is removed by the next
+//! claimant, which also holds the queue lock. While the claimant launches the dispatch
+//! (outside the queue lock, before the dispatch has a directory or session), it holds a
+//! `flock` on the claim file, which counts as alive.
+
+use std::fs::{File, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A fresh claim, locked by its claimant until it is dropped (the launch is then over, and
+/// the dispatch's own liveness holds the slot).
+#[derive(Debug)]
+pub struct Claim {
+    /// Which slot (0-based).
+    pub index: u32,
+    _lock: File,
+}
+
+/// Whether a claimant still holds the claim file's lock (a launch under way).
+fn launching(path: &Path) -> bool {
+    File::open(path).is_ok_and(|f| match f.try_lock_shared() {
+        Ok(()) => false,
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => true,
+    })
+}
+
+/// The slots' directory under the data directory (shared with the supervisor's `flock`s).
+pub const SLOTS_DIR: &str = "slots";
+
+fn dir(data_dir: &Path, provider: &str) -> PathBuf {
+    data_dir.join(SLOTS_DIR).join(provider)
+}
+
+/// The claims on `provider`'s slots whose dispatch `alive` says still lives, as (slot,
+/// dispatch id); stale ones are removed. Called under the queue lock.
+pub fn held(data_dir: &Path, provider: &str, alive: impl Fn(&str) -> bool) -> Vec<(u32, String)> {
+    let Ok(read) = std::fs::read_dir(dir(data_dir, provider)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in read.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(index) = name
+            .strip_suffix(".claim")
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let owner = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let owner = owner.trim();
+        if launching(&e.path()) || (!owner.is_empty() && alive(owner)) {
+            out.push((index, owner.to_owned()));
+        } else {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Claims a free slot of `provider` (one of `0..limit` no claim holds) for dispatch `id`.
+/// `None` when every slot is held. Called under the queue lock, after [`held`] removed the
+/// stale claims.
+pub fn claim(
+    data_dir: &Path,
+    provider: &str,
+    limit: u32,
+    id: &str,
+) -> std::io::Result<Option<Claim>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let d = dir(data_dir, provider);
+    crate::project::private_dir(&d)?;
+    for index in 0..limit {
+        let p = d.join(format!("{index}.claim"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)
+        {
+            Ok(mut f) => {
+                f.lock()?;
+                f.write_all(id.as_bytes())?;
+                f.sync_all()?;
+                return Ok(Some(Claim { index, _lock: f }));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Gives up dispatch `id`'s claim on a slot of `provider`, if it holds one.
+pub fn release(data_dir: &Path, provider: &str, id: &str) {
+    let Ok(read) = std::fs::read_dir(dir(data_dir, provider)) else {
+        return;
+    };
+    for e in read.flatten() {
+        if e.file_name().to_string_lossy().ends_with(".claim")
+            && std::fs::read_to_string(e.path()).is_ok_and(|o| o.trim() == id)
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_are_exclusive_stale_ones_go_and_release_frees() {
+        let d = tempfile::tempdir().unwrap();
+        let slot = |p: &str, id: &str| claim(d.path(), p, 2, id).unwrap().map(|c| c.index);
+        let all = |_: &str| true;
+        let launching = claim(d.path(), "demo", 2, "D-0000000a").unwrap().unwrap();
+        assert_eq!(launching.index, 0);
+        assert_eq!(slot("demo", "D-0000000b"), Some(1));
+        assert_eq!(slot("demo", "D-0000000c"), None);
+        assert_eq!(slot("codex", "D-0000000c"), Some(0));
+        assert_eq!(held(d.path(), "demo", all).len(), 2);
+        // While its claimant launches it, a claim holds even if its dispatch looks dead; a
+        // dead holder's claim is removed, and its slot is free again.
+        let live = held(d.path(), "demo", |_| false);
+        assert_eq!(live, vec![(0, "D-0000000a".to_owned())]);
+        assert_eq!(slot("demo", "D-0000000c"), Some(1));
+        drop(launching);
+        assert_eq!(
+            held(d.path(), "demo", |o| o != "D-0000000a"),
+            vec![(1, "D-0000000c".to_owned())]
+        );
+        release(d.path(), "demo", "D-0000000c");
+        assert!(held(d.path(), "demo", all).is_empty());
+    }
+}

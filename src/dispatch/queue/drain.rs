@@ -1,0 +1,150 @@
+//! Draining the queue: under the queue lock, entries past their latest start time are closed
+//! (`expired`), and each provider's first entries start while it has free slots, each planned
+//! again from its recorded base commit and launched as any dispatch.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{
+    Context, DispatchError, Entry, Launched, QueueDecision, QueueVerdict, claims, data_dir,
+    decision, entry, error_chain, holder_alive, lock, record, start_claimed,
+};
+use crate::tmux::Tmux;
+
+/// What a drain did.
+#[derive(Debug, Default)]
+pub struct Drained {
+    /// Dispatches it started.
+    pub started: Vec<String>,
+    /// Dispatches it closed: past their latest start time, or failing to start (id, why).
+    pub closed: Vec<(String, QueueVerdict, String)>,
+}
+
+/// Drains the queue if anything is queued: closes entries past their latest start time and
+/// starts the best entries of each provider while it has free slots. `wait`: take the lock
+/// even if another process holds it (a finishing supervisor must); else leave the drain to
+/// whoever holds it.
+pub fn recover(ctx: &Context<'_>, wait: bool) -> Result<Drained, DispatchError> {
+    let data = data_dir(ctx);
+    if !entry::any(&data) {
+        return Ok(Drained::default());
+    }
+    match lock(&data, wait)? {
+        Some(_held) => drain_locked(ctx, &data),
+        None => Ok(Drained::default()),
+    }
+}
+
+/// Gives up a finished dispatch's slot claim; then its supervisor drains the queue with
+/// [`recover`].
+pub fn finished(data_dir: &Path, provider: &str, id: &str) {
+    claims::release(data_dir, provider, id);
+}
+
+pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, DispatchError> {
+    let mut done = Drained::default();
+    let entries = entry::all(data);
+    if entries.is_empty() {
+        return Ok(done);
+    }
+    let config = ctx.project.load_config()?;
+    let now = jiff::Timestamp::now();
+    // Slots held, judged once per provider per drain: a slot freed while this drain runs
+    // (a supervisor gives its claim up without the lock) is left to that supervisor's own
+    // drain, so an entry further back never starts before the ones ahead of it.
+    let mut running: BTreeMap<String, usize> = BTreeMap::new();
+    for e in entries {
+        let limit = config.concurrency.get(&e.provider).copied();
+        let held = *running
+            .entry(e.provider.clone())
+            .or_insert_with(|| claims::held(data, &e.provider, |o| holder_alive(data, o)).len());
+        let t = (e.priority, e.start_by.clone());
+        let capacity = limit.unwrap_or(e.capacity);
+        if e.expired(now) {
+            let why = format!(
+                "its latest start time {} passed while every {} slot was taken",
+                e.start_by.as_deref().unwrap_or("?"),
+                e.provider
+            );
+            let d = decision(
+                &e.id,
+                &e.provider,
+                QueueVerdict::Expired,
+                capacity,
+                held,
+                t,
+                why.clone(),
+            );
+            record(ctx, &e.ledger, d)?;
+            entry::remove(data, &e.id);
+            done.closed.push((e.id, QueueVerdict::Expired, why));
+            continue;
+        }
+        if limit.is_some_and(|l| held as u32 >= l) {
+            continue;
+        }
+        let why = format!(
+            "a {} slot came free ({held} of {capacity} held)",
+            e.provider
+        );
+        let admitted = decision(
+            &e.id,
+            &e.provider,
+            QueueVerdict::Admitted,
+            capacity,
+            held,
+            t,
+            why,
+        );
+        match start_entry(ctx, data, &e, admitted, limit.is_some()) {
+            Ok(_) => {
+                done.started.push(e.id.clone());
+                running.insert(e.provider.clone(), held + 1);
+            }
+            Err(err) => {
+                let why = format!("it could not start: {}", error_chain(&err));
+                done.closed.push((e.id.clone(), QueueVerdict::Failed, why));
+            }
+        }
+        entry::remove(data, &e.id);
+    }
+    Ok(done)
+}
+
+/// Plans a queued dispatch again (from the base commit resolved when it was queued) and
+/// starts it: with a claimed slot when its provider has a limit. A plan that fails now is
+/// recorded as `failed`.
+fn start_entry(
+    ctx: &Context<'_>,
+    data: &Path,
+    e: &Entry,
+    admitted: QueueDecision,
+    limited: bool,
+) -> Result<Launched, DispatchError> {
+    let tmux = Tmux::new(&e.tmux_socket);
+    let ctx = Context {
+        tmux: &tmux,
+        ledger: &e.ledger,
+        ..*ctx
+    };
+    let planned = crate::dispatch::plan(&ctx, &e.request()).map(|mut p| {
+        p.base_ref = e.base_ref.clone();
+        p
+    });
+    let plan = match planned {
+        Ok(p) => p,
+        Err(err) => {
+            let mut failed = admitted;
+            failed.decision = QueueVerdict::Failed;
+            failed.reason = format!("it could not start: {}", error_chain(&err));
+            let _ = record(&ctx, &e.ledger, failed);
+            return Err(err);
+        }
+    };
+    if limited {
+        start_claimed(&ctx, data, &plan, admitted)
+    } else {
+        record(&ctx, &e.ledger, admitted)?;
+        crate::dispatch::launch(&ctx, &plan)
+    }
+}

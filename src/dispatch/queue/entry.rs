@@ -1,0 +1,195 @@
+//! A queued dispatch on disk: `.vnx-data/queue/<id>.json`, holding the request as planned
+//! (with the base commit resolved at enqueue time), its priority and latest start time, and
+//! its place in arrival order. No worktree, session or slot exists for it yet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::dispatch::Request;
+use crate::provider::{Lane, Permission};
+
+/// The queue's directory under the data directory.
+pub const QUEUE_DIR: &str = "queue";
+
+/// A queued dispatch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    /// The dispatch id, reserved for it.
+    pub id: String,
+    /// The provider (resolved by the plan), whose slots it waits for.
+    pub provider: String,
+    /// Higher starts first.
+    pub priority: i32,
+    /// The latest time it may start (RFC 3339, UTC).
+    pub start_by: Option<String>,
+    /// Its place in arrival order: ties of priority start in this order.
+    pub seq: u64,
+    /// When it was queued (RFC 3339, UTC).
+    pub queued_at: String,
+    /// The provider's capacity when it was queued.
+    pub capacity: u32,
+    /// The commit its worktree will start from, resolved when it was queued.
+    pub base_commit: String,
+    /// The base as its plan recorded it (the branch it names, or the ref given).
+    pub base_ref: String,
+    /// The ledger its receipts go to.
+    pub ledger: PathBuf,
+    /// The tmux socket its session will run on.
+    pub tmux_socket: String,
+    /// The request, to plan again when it starts.
+    pub request: QueuedRequest,
+}
+
+/// The parts of a [`Request`] a queued dispatch is started from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QueuedRequest {
+    /// The role.
+    pub role: String,
+    /// The model asked for (a constraint may pin another when it starts).
+    pub model: Option<String>,
+    /// The instruction, as given.
+    pub instruction: String,
+    /// Seconds the worker may run, counted from its start.
+    pub deadline_secs: u64,
+    /// The permission posture.
+    pub permission: Permission,
+    /// The lane asked for.
+    pub lane: Option<Lane>,
+    /// Skills named.
+    pub skills: Vec<String>,
+    /// Constraint overrides given at dispatch time.
+    pub overrides: BTreeSet<String>,
+    /// Their reasons.
+    pub override_reasons: BTreeMap<String, String>,
+    /// Seconds the supervisor retries appending the completion.
+    pub completion_retry_secs: u64,
+    /// Seconds after which a quiet worker is reported stalled.
+    pub stall_after_secs: Option<u64>,
+}
+
+impl Entry {
+    /// The request it starts with: its own id, its provider, and the base commit resolved
+    /// when it was queued.
+    pub fn request(&self) -> Request {
+        let r = &self.request;
+        Request {
+            id: Some(self.id.clone()),
+            role: r.role.clone(),
+            provider: Some(self.provider.clone()),
+            model: r.model.clone(),
+            instruction: r.instruction.clone(),
+            base_ref: self.base_commit.clone(),
+            deadline: Duration::from_secs(r.deadline_secs),
+            permission: r.permission,
+            lane: r.lane,
+            skills: r.skills.clone(),
+            overrides: r.overrides.clone(),
+            override_reasons: r.override_reasons.clone(),
+            completion_retry: Duration::from_secs(r.completion_retry_secs),
+            stall_after: r.stall_after_secs.map(Duration::from_secs),
+            continues: None,
+        }
+    }
+
+    /// Whether its latest start time is before `now`.
+    pub fn expired(&self, now: jiff::Timestamp) -> bool {
+        self.start_by
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .is_some_and(|t| t < now)
+    }
+}
+
+impl QueuedRequest {
+    /// What of `req` a queued dispatch keeps.
+    pub fn of(req: &Request) -> QueuedRequest {
+        QueuedRequest {
+            role: req.role.clone(),
+            model: req.model.clone(),
+            instruction: req.instruction.clone(),
+            deadline_secs: req.deadline.as_secs(),
+            permission: req.permission,
+            lane: req.lane,
+            skills: req.skills.clone(),
+            overrides: req.overrides.clone(),
+            override_reasons: req.override_reasons.clone(),
+            completion_retry_secs: req.completion_retry.as_secs(),
+            stall_after_secs: req.stall_after.map(|d| d.as_secs()),
+        }
+    }
+}
+
+/// The queue's directory.
+pub fn dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(QUEUE_DIR)
+}
+
+fn path(data_dir: &Path, id: &str) -> PathBuf {
+    dir(data_dir).join(format!("{id}.json"))
+}
+
+/// Every readable entry, in the order they start: provider by provider, higher priority
+/// first, then arrival. An entry that cannot be read is skipped (and left alone).
+pub fn all(data_dir: &Path) -> Vec<Entry> {
+    let Ok(read) = std::fs::read_dir(dir(data_dir)) else {
+        return Vec::new();
+    };
+    let mut entries: Vec<Entry> = read
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|data| serde_json::from_slice(&data).ok())
+        .collect();
+    entries.sort_by(|a, b| order(a).cmp(&order(b)));
+    entries
+}
+
+/// The sort key: provider, priority (highest first), arrival.
+fn order(e: &Entry) -> (&str, std::cmp::Reverse<i32>, u64) {
+    (&e.provider, std::cmp::Reverse(e.priority), e.seq)
+}
+
+/// Whether anything is queued (cheap: one directory read).
+pub fn any(data_dir: &Path) -> bool {
+    std::fs::read_dir(dir(data_dir)).is_ok_and(|mut r| {
+        r.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json")))
+    })
+}
+
+/// Whether dispatch `id` is queued.
+pub fn exists(data_dir: &Path, id: &str) -> bool {
+    path(data_dir, id).is_file()
+}
+
+/// The entry of dispatch `id`, if it is queued.
+pub fn read(data_dir: &Path, id: &str) -> Option<Entry> {
+    serde_json::from_slice(&std::fs::read(path(data_dir, id)).ok()?).ok()
+}
+
+/// Writes an entry (private, atomically).
+pub fn write(data_dir: &Path, entry: &Entry) -> std::io::Result<PathBuf> {
+    crate::project::private_dir(&dir(data_dir))?;
+    let p = path(data_dir, &entry.id);
+    let data = serde_json::to_vec_pretty(entry).expect("entries serialize");
+    crate::project::write_atomic_private(&p, &data, true)?;
+    Ok(p)
+}
+
+/// Removes dispatch `id`'s entry.
+pub fn remove(data_dir: &Path, id: &str) {
+    let _ = std::fs::remove_file(path(data_dir, id));
+}
+
+/// The 1-based place of each queued dispatch among its provider's, by id.
+pub fn positions(entries: &[Entry]) -> BTreeMap<String, u32> {
+    let mut by_provider: BTreeMap<&str, u32> = BTreeMap::new();
+    entries
+        .iter()
+        .map(|e| {
+            let n = by_provider.entry(&e.provider).or_insert(0);
+            *n += 1;
+            (e.id.clone(), *n)
+        })
+        .collect()
+}

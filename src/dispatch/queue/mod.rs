@@ -1,0 +1,396 @@
+//! The dispatch queue: what happens to a dispatch of a provider with a `concurrency:` limit.
+//! At dispatch time it is admitted (a slot is free: it claims one and starts), queued (an
+//! entry under `.vnx-data/queue/`, nothing else) or rejected (by the `queue:` policy or a
+//! full queue), and each decision is a signed `queue_decision` receipt. A queued dispatch
+//! starts when a slot frees: the finishing supervisor drains the queue, and so does any vnx
+//! command that reads dispatch state (a queue whose supervisor died still drains). Everything
+//! that judges slots or moves entries holds the queue lock, `.vnx-data/queue/lock`, so each
+//! entry starts exactly once and no slot is given twice. See ADR 0030.
+
+pub mod claims;
+mod drain;
+pub mod entry;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::{Context, DispatchError, Launched, Plan, Request, io_err, liveness};
+use crate::ledger::{Ledger, now_utc};
+use crate::receipts::{self, QueueDecision, QueueVerdict};
+use crate::tmux::Tmux;
+pub use drain::{Drained, finished, recover};
+pub use entry::Entry;
+
+/// The lock file every queue and slot change is made under.
+pub const LOCK_FILE: &str = "lock";
+
+/// What a dispatch asks of the queue besides its plan.
+#[derive(Clone, Debug, Default)]
+pub struct Ticket {
+    /// Higher starts first; ties start in order of arrival.
+    pub priority: i32,
+    /// The latest time it may start; past it, a queued dispatch is closed, never started.
+    pub start_by: Option<jiff::Timestamp>,
+}
+
+/// What became of a submitted dispatch.
+#[derive(Debug)]
+pub enum Submitted {
+    /// It started (a slot was free, or its provider has no limit).
+    Started(Launched),
+    /// It waits in the queue.
+    Queued {
+        /// The dispatch id.
+        id: String,
+        /// Its 1-based place among its provider's queued dispatches.
+        position: u32,
+        /// The provider's capacity.
+        capacity: u32,
+    },
+}
+
+/// The queue lock, held while it lives.
+pub struct QueueLock(#[allow(dead_code, reason = "held for its lock")] File);
+
+/// Takes the queue lock, waiting for it (`wait`) or giving up at once when another holds it.
+pub fn lock(data_dir: &Path, wait: bool) -> Result<Option<QueueLock>, DispatchError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = entry::dir(data_dir);
+    crate::project::private_dir(&dir).map_err(io_err(&dir))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .mode(0o600)
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    if wait {
+        file.lock().map_err(io_err(&path))?;
+        return Ok(Some(QueueLock(file)));
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(Some(QueueLock(file))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+    }
+}
+
+/// Whether the dispatch holding a slot claim still lives: its launcher or supervisor holds
+/// its lock, its tmux session exists, or a process works in its worktree. A claim whose
+/// dispatch directory has no spec is judged by the lock alone (a launch under way holds
+/// its claim file's own lock, which `claims::held` asks first).
+pub fn holder_alive(data_dir: &Path, id: &str) -> bool {
+    let dir = data_dir.join("dispatches").join(id);
+    if !dir.is_dir() {
+        return false;
+    }
+    let spec = super::read_spec(&dir.join("spec.json")).ok();
+    let session = spec.as_ref().map(|s| {
+        (
+            s.session.as_str(),
+            Tmux::new(&s.tmux_socket).has_session(&s.session),
+        )
+    });
+    liveness::alive(&dir, spec.as_ref().map(|s| s.worktree.as_path()), session).is_some()
+}
+
+fn data_dir(ctx: &Context<'_>) -> PathBuf {
+    ctx.project.data_dir()
+}
+
+/// Appends a signed `queue_decision`.
+fn record(ctx: &Context<'_>, ledger: &Path, d: QueueDecision) -> Result<(), DispatchError> {
+    let receipt = ctx.attestor.attest(&receipts::write(&d), &now_utc);
+    Ledger::new(ledger).append(&receipt)?;
+    Ok(())
+}
+
+fn decision(
+    id: &str,
+    provider: &str,
+    verdict: QueueVerdict,
+    capacity: u32,
+    running: usize,
+    ticket: (i32, Option<String>),
+    reason: String,
+) -> QueueDecision {
+    QueueDecision {
+        dispatch_id: id.to_owned(),
+        provider: provider.to_owned(),
+        decision: verdict,
+        capacity,
+        running: running as u32,
+        queue_position: None,
+        priority: ticket.0,
+        start_by: ticket.1,
+        reason,
+        extra: Default::default(),
+    }
+}
+
+fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Starts a planned dispatch, or queues or rejects it when every slot of its provider is
+/// taken (by the config's `queue:` rule). A dispatch of a provider without a limit, or a
+/// follow-up, starts at once as before. The queue is drained first, so dispatches already
+/// waiting go before this one.
+pub fn submit(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    req: &Request,
+    ticket: &Ticket,
+) -> Result<Submitted, DispatchError> {
+    let spec = &plan.spec;
+    let (Some(limit), None) = (spec.slot_limit, &req.continues) else {
+        return Ok(Submitted::Started(super::launch(ctx, plan)?));
+    };
+    let data = data_dir(ctx);
+    let held_lock = lock(&data, true)?;
+    if entry::exists(&data, &spec.id) {
+        return Err(DispatchError::IdInUse {
+            id: spec.id.clone(),
+            what: entry::dir(&data).join(format!("{}.json", spec.id)),
+        });
+    }
+    drain::drain_locked(ctx, &data)?;
+    let start_by = ticket.start_by.map(rfc3339);
+    let t = (ticket.priority, start_by.clone());
+    let running = claims::held(&data, &spec.provider, |o| holder_alive(&data, o)).len();
+    let waiting: Vec<Entry> = entry::all(&data)
+        .into_iter()
+        .filter(|e| e.provider == spec.provider)
+        .collect();
+    if (running as u32) < limit && waiting.is_empty() {
+        let why = format!(
+            "a {} slot is free ({running} of {limit} held)",
+            spec.provider
+        );
+        let d = decision(
+            &spec.id,
+            &spec.provider,
+            QueueVerdict::Admitted,
+            limit,
+            running,
+            t,
+            why,
+        );
+        // The slot is ours (its claim locked): the launch runs outside the queue lock, so
+        // dispatches admitted at once launch side by side.
+        let claimed = claim_and_record(ctx, &data, plan, d)?;
+        drop(held_lock);
+        return launch_claimed(ctx, &data, plan, claimed).map(Submitted::Started);
+    }
+    let rule = ctx.project.load_config()?.queue.rule(&spec.provider);
+    let full = format!("every {} slot ({limit}) is taken", spec.provider);
+    let rejection = if rule.policy == crate::config::QueuePolicy::Reject {
+        Some(format!("{full} and the queue policy is reject"))
+    } else if let Some(max) = rule.max_length.filter(|m| waiting.len() as u32 >= *m) {
+        Some(format!(
+            "{full} and its queue is full ({} of max_length {max})",
+            waiting.len()
+        ))
+    } else if ticket.start_by.is_some_and(|t| t < jiff::Timestamp::now()) {
+        Some(format!(
+            "{full} and its latest start time {} has passed",
+            t.1.clone().unwrap_or_default()
+        ))
+    } else {
+        None
+    };
+    if let Some(reason) = rejection {
+        let d = decision(
+            &spec.id,
+            &spec.provider,
+            QueueVerdict::Rejected,
+            limit,
+            running,
+            t,
+            reason.clone(),
+        );
+        record(ctx, &spec.ledger, d)?;
+        return Err(DispatchError::Rejected {
+            id: spec.id.clone(),
+            provider: spec.provider.clone(),
+            reason,
+        });
+    }
+    let e = Entry {
+        id: spec.id.clone(),
+        provider: spec.provider.clone(),
+        priority: ticket.priority,
+        start_by,
+        seq: entry::all(&data)
+            .iter()
+            .map(|e| e.seq + 1)
+            .max()
+            .unwrap_or(0),
+        queued_at: now_utc(),
+        capacity: limit,
+        base_commit: spec.base_commit.clone(),
+        base_ref: plan.base_ref.clone(),
+        ledger: spec.ledger.clone(),
+        tmux_socket: spec.tmux_socket.clone(),
+        request: entry::QueuedRequest::of(req),
+    };
+    let path = entry::write(&data, &e).map_err(io_err(&entry::dir(&data)))?;
+    let mut all = entry::all(&data);
+    all.retain(|x| x.provider == spec.provider);
+    let position = entry::positions(&all).get(&spec.id).copied().unwrap_or(0);
+    let mut d = decision(
+        &spec.id,
+        &spec.provider,
+        QueueVerdict::Queued,
+        limit,
+        running,
+        t,
+        full,
+    );
+    d.queue_position = Some(position);
+    if let Err(err) = record(ctx, &spec.ledger, d) {
+        let _ = std::fs::remove_file(path);
+        return Err(err);
+    }
+    drop(held_lock);
+    Ok(Submitted::Queued {
+        id: spec.id.clone(),
+        position,
+        capacity: limit,
+    })
+}
+
+/// Claims a slot for a planned dispatch, records its admission and launches it; a launch
+/// that fails gives the slot back and records `failed`. Called under the queue lock.
+fn start_claimed(
+    ctx: &Context<'_>,
+    data: &Path,
+    plan: &Plan,
+    admitted: QueueDecision,
+) -> Result<Launched, DispatchError> {
+    let claimed = claim_and_record(ctx, data, plan, admitted)?;
+    launch_claimed(ctx, data, plan, claimed)
+}
+
+/// The slot claimed (locked while the launch is under way) and the receipt to write if the
+/// launch fails.
+struct Claimed(claims::Claim, QueueDecision);
+
+/// Claims a slot and records the admission. Called under the queue lock.
+fn claim_and_record(
+    ctx: &Context<'_>,
+    data: &Path,
+    plan: &Plan,
+    admitted: QueueDecision,
+) -> Result<Claimed, DispatchError> {
+    let spec = &plan.spec;
+    let slots = data.join(claims::SLOTS_DIR);
+    let Some(claim) =
+        claims::claim(data, &spec.provider, admitted.capacity, &spec.id).map_err(io_err(&slots))?
+    else {
+        // Only a config whose limit shrank below the claims' slot numbers gets here.
+        return Err(io_err(&slots)(std::io::Error::other(
+            "no free slot to claim",
+        )));
+    };
+    let failed = admitted.clone();
+    if let Err(e) = record(ctx, &spec.ledger, admitted) {
+        claims::release(data, &spec.provider, &spec.id);
+        return Err(e);
+    }
+    Ok(Claimed(claim, failed))
+}
+
+/// Launches a dispatch whose slot is claimed; the queue lock need not be held (the claim's
+/// own lock keeps it from looking stale until the dispatch lives).
+fn launch_claimed(
+    ctx: &Context<'_>,
+    data: &Path,
+    plan: &Plan,
+    Claimed(claim, mut failed): Claimed,
+) -> Result<Launched, DispatchError> {
+    let spec = &plan.spec;
+    let launched = super::launch(ctx, plan).inspect_err(|e| {
+        claims::release(data, &spec.provider, &spec.id);
+        failed.decision = QueueVerdict::Failed;
+        failed.reason = format!("it could not start: {e}");
+        let _ = record(ctx, &spec.ledger, failed);
+    });
+    drop(claim);
+    launched
+}
+
+/// Cancels queued dispatch `id`: removes its entry and records `cancelled`. `false` when it
+/// is not queued (it may have started meanwhile).
+pub fn cancel(ctx: &Context<'_>, id: &str) -> Result<bool, DispatchError> {
+    let data = data_dir(ctx);
+    let _held = lock(&data, true)?;
+    let Some(e) = entry::read(&data, id) else {
+        return Ok(false);
+    };
+    let running = claims::held(&data, &e.provider, |o| holder_alive(&data, o)).len();
+    let d = decision(
+        &e.id,
+        &e.provider,
+        QueueVerdict::Cancelled,
+        e.capacity,
+        running,
+        (e.priority, e.start_by.clone()),
+        "cancelled while queued (vnx cancel)".into(),
+    );
+    record(ctx, &e.ledger, d)?;
+    entry::remove(&data, id);
+    Ok(true)
+}
+
+/// A queued dispatch as `status`, `show` and the dashboard show it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Place {
+    /// Its 1-based place among its provider's queued dispatches.
+    pub position: u32,
+    /// Its provider.
+    pub provider: String,
+    /// Its role.
+    pub role: String,
+    /// The model it asked for.
+    pub model: Option<String>,
+    /// Its priority.
+    pub priority: i32,
+    /// Its latest start time, if any.
+    pub start_by: Option<String>,
+    /// When it was queued.
+    pub queued_at: String,
+}
+
+/// Every queued dispatch's place, by id (read without the lock: a snapshot).
+pub fn places(data_dir: &Path) -> std::collections::BTreeMap<String, Place> {
+    let all = entry::all(data_dir);
+    let positions = entry::positions(&all);
+    all.into_iter()
+        .map(|e| {
+            let place = Place {
+                position: positions.get(&e.id).copied().unwrap_or(0),
+                provider: e.provider,
+                role: e.request.role,
+                model: e.request.model,
+                priority: e.priority,
+                start_by: e.start_by,
+                queued_at: e.queued_at,
+            };
+            (e.id, place)
+        })
+        .collect()
+}
+
+/// An error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}

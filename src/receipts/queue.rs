@@ -1,0 +1,88 @@
+//! `queue_decision`: what vnx decided about a dispatch of a provider with a concurrency
+//! limit — admitted to a slot, queued, rejected — and, for a queued one, how its wait ended
+//! (expired past its latest start time, cancelled, or failed to start).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Extra, Kind};
+
+/// What was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueVerdict {
+    /// It got a slot and starts now (at dispatch time, or from the queue).
+    Admitted,
+    /// Every slot is taken: it waits in the queue (no worktree, no session, no slot).
+    Queued,
+    /// Every slot is taken and the policy (or a full queue) refused it; nothing was made.
+    Rejected,
+    /// Its latest start time passed while it was queued: it never started.
+    Expired,
+    /// It was cancelled while queued: it never started.
+    Cancelled,
+    /// It left the queue but could not start (its plan or launch failed).
+    Failed,
+}
+
+impl QueueVerdict {
+    /// As receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueVerdict::Admitted => "admitted",
+            QueueVerdict::Queued => "queued",
+            QueueVerdict::Rejected => "rejected",
+            QueueVerdict::Expired => "expired",
+            QueueVerdict::Cancelled => "cancelled",
+            QueueVerdict::Failed => "failed",
+        }
+    }
+
+    /// Whether it ends the dispatch before it ever started.
+    pub fn closes(self) -> bool {
+        matches!(
+            self,
+            QueueVerdict::Rejected
+                | QueueVerdict::Expired
+                | QueueVerdict::Cancelled
+                | QueueVerdict::Failed
+        )
+    }
+}
+
+impl std::fmt::Display for QueueVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// `queue_decision`: one decision about a dispatch under a provider's concurrency limit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct QueueDecision {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// Its provider, whose slots it needs.
+    pub provider: String,
+    /// What was decided.
+    pub decision: QueueVerdict,
+    /// The provider's concurrency limit (`concurrency:` in `.vnx/config.yaml`).
+    pub capacity: u32,
+    /// Slots held when it was decided (this dispatch's own not counted).
+    pub running: u32,
+    /// Its 1-based place among the provider's queued dispatches, while queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
+    /// Its priority: higher starts first, ties in order of arrival.
+    pub priority: i32,
+    /// The latest time it may start (RFC 3339, UTC), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_by: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Kind for QueueDecision {
+    const EVENT: &'static str = "queue_decision";
+}
