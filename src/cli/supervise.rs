@@ -60,6 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let outcome = dispatch::supervise(&spec, &around);
     hand_over_slot(&spec);
+    dispatch::after_completion(&spec);
     let outcome = outcome?;
     let _ = writeln!(
         stdout,

@@ -35,7 +35,7 @@ pub use govern::Reasons;
 pub use launch::{Launched, launch};
 pub use plan::{Plan, new_id, plan};
 pub use spec::{DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, Request, Spec, read_spec};
-pub use supervise::{GRACE, Outcome, Pane, Surroundings, supervise};
+pub use supervise::{GRACE, Outcome, Pane, Surroundings, after_completion, supervise};
 
 use std::path::{Path, PathBuf};
 

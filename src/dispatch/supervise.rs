@@ -364,15 +364,10 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         recorder.notify(status.name(), &last.entry_hash);
     }
     recorder.finish();
-    // With the end on the ledger, in the background of this pane: the worktree moved aside
-    // is deleted, the one given back to the pool is proven clean (or removed), and the pool
-    // is made whole again (a dispatch that kept its worktree, dirty, took one for good).
-    repo.empty_trash();
-    if let Some(pool) = super::launch::pool_of(&repo, spec) {
-        if let Some(name) = &pooled {
-            pool.prove_entry(name);
-        }
-        let _ = pool.fill(&spec.base_commit);
+    // With the end on the ledger, the worktree given back to the pool is proven clean (or
+    // removed), so the next dispatch can take it; the slower tidying is [`after_completion`].
+    if let (Some(pool), Some(name)) = (super::launch::pool_of(&repo, spec), &pooled) {
+        pool.prove_entry(name);
     }
     Ok(Outcome {
         status,
@@ -382,6 +377,18 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         duration_seconds: duration,
         teardown_class: class,
     })
+}
+
+/// What a supervisor does once its dispatch's end is on the ledger and queued dispatches had
+/// their chance to start, in the background of its pane: the worktree teardown moved aside
+/// is deleted, and the pool is made whole again (a dispatch that kept its worktree, dirty,
+/// took one for good).
+pub fn after_completion(spec: &Spec) {
+    let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
+    repo.empty_trash();
+    if let Some(pool) = super::launch::pool_of(&repo, spec) {
+        let _ = pool.fill(&spec.base_commit);
+    }
 }
 
 /// The most a completion receipt may take of the ledger's 1 MiB line limit.
