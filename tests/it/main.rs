@@ -39,6 +39,7 @@ mod lanes;
 mod launch;
 mod live;
 mod merge;
+mod merge_queue;
 mod proof;
 mod prune;
 mod real_clis;
