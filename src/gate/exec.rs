@@ -80,7 +80,7 @@ pub(super) fn run_gate(
     let mut unrunnable = None;
     let (request_path, request) = match &def.kind {
         GateKind::Command { argv } => {
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "dispatch_id": s.id,
                 "gate": name,
                 "kind": "command",
@@ -91,7 +91,6 @@ pub(super) fn run_gate(
                 "workdir": "a fresh detached checkout of head_commit",
                 "pass": "exit status 0",
             });
-            let mut body = body;
             if let Some(m) = s.on_merge {
                 body["on_merge"] = serde_json::to_value(m).expect("merge refs serialize");
             }
