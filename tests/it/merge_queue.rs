@@ -2,8 +2,8 @@
 //! conflicts once the first has landed (taken out with its `merge_dequeued`, the third still
 //! lands, on the first's merge); a dispatch whose gate passes on its head but fails on the
 //! merge result (the base moved) is taken out and the base stays; concurrent `vnx merge`
-//! processes wait for the queue's lock and land one after the other; the ledger verifies after
-//! each.
+//! processes wait for the queue's lock and land one after the other (`--check` of several
+//! writes nothing); the ledger verifies after each.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -299,6 +299,22 @@ fn concurrent_merges_wait_for_the_queue_and_land_one_after_the_other() {
     gated(&repo, &first);
     gated(&repo, &second);
     let base = head(&repo);
+    // --check, for several: each one's conditions, nothing merged, nothing written.
+    let lines = std::fs::read_to_string(crate::common::ledger_path(&repo)).unwrap();
+    let r = run(repo
+        .vnx()
+        .args(["merge", &first, &second, "--check", "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let results: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["result"].to_string())
+        .collect();
+    assert_eq!(results, ["\"mergeable\"", "\"mergeable\""]);
+    assert_eq!(
+        std::fs::read_to_string(crate::common::ledger_path(&repo)).unwrap(),
+        lines
+    );
     // Hold the queue's lock, start both, and see each wait its turn.
     let lock = std::fs::OpenOptions::new()
         .create(true)
