@@ -1,33 +1,45 @@
-//! `vnx merge`: merges a dispatch's branch into its base when every condition holds.
+//! `vnx merge`: merges dispatches' branches into their bases through the merge queue, one at
+//! a time, each only when every condition holds and its command gates pass on the merge result.
 
 use std::process::ExitCode;
 
-use vnx::merge::{self, Context, Outcome};
+use vnx::gate::Event as GateEvent;
+use vnx::merge::{self, Context, Entry, EntryResult, Event};
 
 use super::CliError;
-use super::output::Out;
+use super::output::{Out, say};
 use super::settings;
 
-/// Merge a dispatch's branch into the branch it started from, if every condition holds
+/// Merge dispatches' branches into the branches they started from, one at a time
 ///
-/// Conditions, checked in this order (a refusal names the first that fails; --json lists
-/// all): ledger_verifies (the hash chain), checkpoint_extended (the ledger extends its last
-/// signed checkpoint), dispatch_done (completed done, not corrected), branch_at_recorded_head
-/// (the branch tip is the head its completion recorded), gates_passed (every gate the role
+/// Every merge goes through one queue: its lock (in the git common directory) serialises
+/// `vnx merge` processes, and the ids given are merged in the order given. For each, in turn,
+/// the conditions are checked on the base's current head (the head after the one before
+/// landed), in this order (a refusal names the first that fails; --json lists all):
+/// ledger_verifies (the hash chain), checkpoint_extended (the ledger extends its last signed
+/// checkpoint), dispatch_done (completed done, not corrected), branch_at_recorded_head (the
+/// branch tip is the head its completion recorded), gates_passed (every gate the role
 /// requires passed for that head, under its current definition), base_compatible (the base
 /// has not moved, or moved without conflicts), main_checkout_ready (on the base branch,
-/// clean). Then: a `merge` receipt, `git merge --no-ff` with a `VNX-Receipt:` trailer naming
-/// that receipt's entry hash, a `merge_completed` receipt and a new checkpoint.
+/// clean). Then: a `merge` receipt; the merge commit made with git merge-tree and git
+/// commit-tree, with a `VNX-Receipt:` trailer naming that receipt's entry hash; when its tree
+/// is not the head's (the base moved), the role's command gates run on it; only when they
+/// pass does the base fast-forward to it; then `merge_completed` and a new checkpoint. A
+/// dispatch whose head conflicts with the base's head, or whose gates fail on the merge
+/// result, is taken out with a `merge_dequeued` receipt and the rest go on. Exit status 0
+/// when every dispatch merged, 1 when any was refused or taken out.
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx merge D-1a2b3c4d")]
+#[command(
+    after_long_help = "Examples:\n  $ vnx merge D-1a2b3c4d\n  $ vnx merge D-1a2b3c4d D-5e6f7a8b D-9c0d1e2f"
+)]
 pub struct Args {
-    /// The dispatch id
-    #[arg(value_name = "ID")]
-    id: String,
+    /// The dispatch ids, merged in this order
+    #[arg(value_name = "ID", required = true, num_args = 1..)]
+    ids: Vec<String>,
     /// Check the conditions only; merge nothing
     #[arg(long)]
     check: bool,
-    /// Print the conditions and the merge as JSON
+    /// Print one JSON object per dispatch, one per line
     #[arg(long)]
     json: bool,
     /// The checkpoint signing key [default: as for `audit-chain checkpoint`]
@@ -40,14 +52,47 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::error::check_dispatch_id(&args.id)?;
+    for id in &args.ids {
+        super::error::check_dispatch_id(id)?;
+    }
     let project = settings::project()?;
     settings::finish_pending(&project);
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();
     let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;
-    group_guard(&ledger, &args.id, &trusted_keys, args.override_group)?;
+    // A best-of-N loser is refused before the queue is entered, whatever else it holds.
+    for id in &args.ids {
+        group_guard(&ledger, id, &trusted_keys, args.override_group)?;
+    }
     let witness_dir = settings::witness_dir();
+    let on_event = |event: Event<'_>| match event {
+        Event::Waiting { lock } => say!(
+            "waiting for the merge queue: another vnx merge holds {}",
+            lock.display()
+        ),
+        Event::Formed {
+            id,
+            merge_commit,
+            base_tip,
+        } => say!("{id}: merge commit {merge_commit} formed on {base_tip}"),
+        Event::Gate(GateEvent::Started { gate, .. }) => {
+            say!("gate {gate}: running on the merge result")
+        }
+        Event::Gate(GateEvent::Finished { outcome }) => say!(
+            "gate {}: {} on the merge result{}",
+            outcome.gate,
+            outcome.status.name(),
+            outcome
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        Event::Landed { id, merge_commit } => say!("{id}: landed as {merge_commit}"),
+        Event::Dequeued { id, detail, .. } => {
+            say!("{id}: taken out of the merge queue: {detail}")
+        }
+    };
     let ctx = Context {
         witness_dir: witness_dir.as_deref(),
         attestor: &attestor,
@@ -56,18 +101,46 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ledger: &ledger,
         key: key.as_deref(),
         threads: settings::threads(None),
+        on_event: &on_event,
     };
-    let outcome = merge::merge(&ctx, &args.id, !args.check)?;
+    let entries = match args.ids.as_slice() {
+        [id] => vec![merge::merge(&ctx, id, !args.check)?],
+        ids => merge::run(&ctx, ids, !args.check)?,
+    };
     let mut out = Out::new();
-    if args.json {
-        out.json(&outcome)?;
-    } else {
-        render(&mut out, &outcome)?;
+    for entry in &entries {
+        if args.json {
+            out.json(entry)?;
+        } else {
+            render(&mut out, entry)?;
+        }
     }
-    match merge::refusal(&outcome.plan) {
+    match entries.as_slice() {
         // The JSON already says why; the error line is for people and logs.
-        Some(refused) => Err(refused.into()),
-        None => Ok(ExitCode::SUCCESS),
+        [one] => match verdict(one) {
+            Some(e) => Err(e),
+            None => Ok(ExitCode::SUCCESS),
+        },
+        all => {
+            let not: Vec<String> = all
+                .iter()
+                .filter(|e| verdict(e).is_some())
+                .map(|e| format!("{} ({})", e.dispatch_id, result_name(e.result)))
+                .collect();
+            if not.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(CliError::verdict(format!(
+                "{} of {} dispatches did not merge: {}",
+                not.len(),
+                all.len(),
+                not.join(", ")
+            ))
+            .with_hint(
+                "`vnx merge ID --check --json` lists one dispatch's conditions; \
+                 `merge_dequeued` receipts say why a dispatch was taken out",
+            ))
+        }
     }
 }
 
@@ -98,14 +171,52 @@ fn group_guard(
     }
 }
 
-fn render(out: &mut Out, o: &Outcome) -> Result<(), CliError> {
+fn result_name(r: EntryResult) -> &'static str {
+    match r {
+        EntryResult::Merged => "merged",
+        EntryResult::Dequeued => "taken out",
+        EntryResult::Refused => "refused",
+        EntryResult::Mergeable => "mergeable",
+    }
+}
+
+/// The error an entry that did not merge (or, with --check, cannot) stands for.
+fn verdict(e: &Entry) -> Option<CliError> {
+    match e.result {
+        EntryResult::Merged | EntryResult::Mergeable => None,
+        EntryResult::Refused => Some(match e.plan.as_ref().and_then(merge::refusal) {
+            Some(refused) => refused.into(),
+            None => CliError::verdict(e.refused.as_ref().map_or_else(
+                || format!("{} was refused", e.dispatch_id),
+                |r| r.detail.clone(),
+            )),
+        }),
+        EntryResult::Dequeued => Some(
+            CliError::verdict(format!(
+                "{} was taken out of the merge queue: {}",
+                e.dispatch_id,
+                e.dequeued.as_ref().map_or("", |d| d.detail.as_str())
+            ))
+            .with_hint(
+                "rebase or re-run the dispatch on the current base, then gate and merge it again",
+            ),
+        ),
+    }
+}
+
+fn render(out: &mut Out, e: &Entry) -> Result<(), CliError> {
+    let Some(plan) = &e.plan else {
+        let why = e.refused.as_ref().map_or("", |r| r.detail.as_str());
+        out.line(&format!("{}: refused: {why}", e.dispatch_id))?;
+        return Ok(());
+    };
     out.line(&format!(
         "{}: {} into {}",
-        o.plan.dispatch_id,
-        o.plan.branch.as_deref().unwrap_or("-"),
-        o.plan.base_ref.as_deref().unwrap_or("-")
+        plan.dispatch_id,
+        plan.branch.as_deref().unwrap_or("-"),
+        plan.base_ref.as_deref().unwrap_or("-")
     ))?;
-    for c in &o.plan.conditions {
+    for c in &plan.conditions {
         out.line(&format!(
             "  {} {:<24} {}",
             if c.ok { "ok  " } else { "FAIL" },
@@ -113,19 +224,43 @@ fn render(out: &mut Out, o: &Outcome) -> Result<(), CliError> {
             c.detail
         ))?;
     }
-    if let Some(m) = &o.merged {
+    if let Some(m) = &e.merged {
+        let gates: Vec<String> = m
+            .merge_result_gates
+            .iter()
+            .map(|g| format!("{} {}", g.gate, g.status))
+            .collect();
+        if !gates.is_empty() {
+            out.line(&format!(
+                "  gates on the merge result: {}",
+                gates.join(", ")
+            ))?;
+        }
         out.line(&format!(
             "merged {} into {} as {} (merge receipt line {}, entry {}); checkpoint {} at line {}",
-            o.plan.branch.as_deref().unwrap_or("-"),
-            o.plan.base_ref.as_deref().unwrap_or("-"),
+            plan.branch.as_deref().unwrap_or("-"),
+            plan.base_ref.as_deref().unwrap_or("-"),
             m.merge_commit,
             m.merge_receipt.seq,
             m.merge_receipt.entry_hash,
             m.checkpoint.checkpoint.id,
             m.checkpoint.checkpoint.lines
         ))?;
-    } else if o.plan.first_failed().is_none() {
-        out.line(&format!("{}: every condition holds", o.plan.dispatch_id))?;
+    } else if let Some(d) = &e.dequeued {
+        out.line(&format!(
+            "{}: taken out of the merge queue ({}): {} (receipt line {}); {} stays at {}",
+            plan.dispatch_id,
+            match d.reason {
+                vnx::receipts::DequeueReason::Conflict => "conflict",
+                vnx::receipts::DequeueReason::GatesFailed => "gates failed",
+            },
+            d.detail,
+            d.receipt.seq,
+            plan.base_ref.as_deref().unwrap_or("-"),
+            d.base_tip
+        ))?;
+    } else if e.result == EntryResult::Mergeable {
+        out.line(&format!("{}: every condition holds", plan.dispatch_id))?;
     }
     Ok(())
 }

@@ -34,6 +34,8 @@ pub(super) struct Shared<'a> {
     pub base: &'a str,
     pub branch: &'a str,
     pub instruction_sha256: Option<&'a str>,
+    /// Set when `head` is a merge result of the merge queue (see `on_merge`).
+    pub on_merge: Option<&'a receipts::OnMerge>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -78,7 +80,7 @@ pub(super) fn run_gate(
     let mut unrunnable = None;
     let (request_path, request) = match &def.kind {
         GateKind::Command { argv } => {
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "dispatch_id": s.id,
                 "gate": name,
                 "kind": "command",
@@ -89,6 +91,9 @@ pub(super) fn run_gate(
                 "workdir": workdir(s.config),
                 "pass": "exit status 0",
             });
+            if let Some(m) = s.on_merge {
+                body["on_merge"] = serde_json::to_value(m).expect("merge refs serialize");
+            }
             let mut data = serde_json::to_vec_pretty(&body).expect("requests serialize");
             data.push(b'\n');
             (dir.join("request.json"), data)
@@ -139,6 +144,7 @@ pub(super) fn run_gate(
             request_path: request_path.to_string_lossy().into_owned(),
             request_sha256: request_sha256.clone(),
             contract_hash: contract.clone(),
+            on_merge: s.on_merge.cloned(),
             extra: Default::default(),
         }),
         &now_utc,
@@ -501,6 +507,7 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
             report_sha256: sha256_hex(report.as_bytes()),
             worktree_removed: o.worktree_removed,
             pooled_worktree: o.pooled_worktree.clone(),
+            on_merge: s.on_merge.cloned(),
             extra: Default::default(),
         }),
         &now_utc,

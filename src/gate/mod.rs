@@ -7,6 +7,7 @@
 
 pub mod evidence;
 mod exec;
+pub mod on_merge;
 pub mod review;
 pub mod run;
 
@@ -364,6 +365,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
             base,
             branch: &started.receipt.branch,
             instruction_sha256: Some(&started.receipt.instruction_sha256),
+            on_merge: None,
         };
         let results: Vec<Result<GateOutcome, GateError>> = std::thread::scope(|s| {
             let handles: Vec<_> = required

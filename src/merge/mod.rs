@@ -2,31 +2,78 @@
 //! ledger verifies and extends its last checkpoint, the dispatch completed done, the branch
 //! tip is the head its completion recorded, every required gate passed for that head, the
 //! base has not moved under it in a conflicting way, and the main checkout is on the base and
-//! clean (`conditions`). A merge appends a `merge` receipt first, makes a `--no-ff` merge
-//! commit whose trailer names that receipt's entry hash, appends `merge_completed` (or
-//! `merge_failed`), and anchors a new checkpoint.
+//! clean (`conditions`). A merge appends a `merge` receipt first, makes a merge commit whose
+//! trailer names that receipt's entry hash, appends `merge_completed` (or `merge_failed`), and
+//! anchors a new checkpoint.
+//!
+//! Every merge goes through the merge queue (`queue`, ADR 0031): one lock serialises them,
+//! each is formed on the base's current head as git objects (`form`), the role's command gates
+//! run on that merge commit when it differs from the gated head, and the base moves only if
+//! they pass (`land`); a dispatch that conflicts or fails them is taken out with a
+//! `merge_dequeued` receipt.
 
 pub mod conditions;
+pub mod form;
+pub mod land;
+pub mod queue;
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use conditions::{Condition, Plan};
+pub use conditions::{Condition, GateEvidence, Plan};
+pub use land::Dequeued;
+pub use queue::{Entry, EntryResult, Refusal, merge, run};
 
 use crate::config::ConfigError;
-use crate::gate::evidence::Evidence;
+use crate::gate::GateError;
 use crate::ledger::attest::Attestor;
 use crate::ledger::checkpoint::{self, Anchor, CheckpointError, CheckpointOutcome};
-use crate::ledger::receipt::is_dispatch_id;
-use crate::ledger::{Appended, Ledger, LedgerError, now_utc};
-use crate::process::{self, Cmd, ProcessError};
-use crate::receipts::{self, MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
-use crate::worktree::{Repo, WorktreeError};
+use crate::ledger::{Appended, LedgerError, now_utc};
+use crate::process::ProcessError;
+use crate::receipts::DequeueReason;
+use crate::worktree::WorktreeError;
 
-/// The lock a merge holds from its checks to its receipt, in the git common directory.
+/// The merge queue's lock, in the git common directory: held by one `vnx merge` from its
+/// first check to its last receipt, so merges (of one or several dispatches, from one
+/// process or several) happen one at a time.
 pub const LOCK_FILE: &str = "vnx-merge.lock";
+
+/// Progress of a merge queue, for the caller to show.
+pub enum Event<'a> {
+    /// Another `vnx merge` holds the queue's lock; this one waits for its turn.
+    Waiting {
+        /// The lock file.
+        lock: &'a Path,
+    },
+    /// A merge commit was made on the base's current head (not yet on the base).
+    Formed {
+        /// The dispatch.
+        id: &'a str,
+        /// The merge commit.
+        merge_commit: &'a str,
+        /// The base's head it was formed on.
+        base_tip: &'a str,
+    },
+    /// A gate on a merge result started or ended.
+    Gate(crate::gate::Event<'a>),
+    /// The base moved to the merge commit.
+    Landed {
+        /// The dispatch.
+        id: &'a str,
+        /// The merge commit.
+        merge_commit: &'a str,
+    },
+    /// The dispatch was taken out of the queue.
+    Dequeued {
+        /// The dispatch.
+        id: &'a str,
+        /// Why.
+        reason: DequeueReason,
+        /// Why, in words.
+        detail: &'a str,
+    },
+}
 
 /// What a merge needs from its caller.
 pub struct Context<'a> {
@@ -44,6 +91,8 @@ pub struct Context<'a> {
     pub witness_dir: Option<&'a Path>,
     /// The keys whose attestations count (see [`crate::ledger::attest::trusted_keys`]).
     pub trusted_keys: &'a [[u8; 32]],
+    /// Told what the queue is doing (waiting for the lock, forming, gating, landing).
+    pub on_event: &'a (dyn Fn(Event<'_>) + Sync),
 }
 
 /// A merge that happened.
@@ -55,19 +104,13 @@ pub struct Merged {
     pub merge_commit: String,
     /// The merge commit's tree equals the one `git merge-tree` predicted.
     pub tree_as_planned: bool,
+    /// The command gates that passed on the merge commit itself (empty when its tree is the
+    /// head's, which the gates passed on already).
+    pub merge_result_gates: Vec<GateEvidence>,
     /// The `merge_completed` receipt.
     pub completed_receipt: Appended,
     /// The checkpoint made after the merge.
     pub checkpoint: CheckpointOutcome,
-}
-
-/// What `merge` did.
-#[derive(Debug, Serialize)]
-pub struct Outcome {
-    /// The conditions and what the merge would use.
-    pub plan: Plan,
-    /// What was merged; `None` for `--check` or a refusal.
-    pub merged: Option<Merged>,
 }
 
 /// Why a merge did not happen (or happened but was not anchored).
@@ -139,6 +182,15 @@ pub enum MergeError {
     NoKey {
         /// The dispatch.
         id: String,
+    },
+    /// The gates could not be run on a merge result.
+    #[error("could not run the gates of {id} on its merge result")]
+    Gate {
+        /// The dispatch.
+        id: String,
+        /// Why.
+        #[source]
+        source: Box<GateError>,
     },
     /// The merge lock could not be taken.
     #[error("could not take the merge lock {path}")]
@@ -222,6 +274,7 @@ impl MergeError {
             MergeError::Config(e) => e.hint(),
             MergeError::Ledger(e) => e.hint(),
             MergeError::Worktree(e) => e.hint(),
+            MergeError::Gate { source, .. } => source.hint(),
             _ => None,
         }
     }
@@ -248,186 +301,11 @@ pub fn anchor(
     )
 }
 
-/// Checks the conditions for merging `id` and, when `apply` and all hold, merges it.
-pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Outcome, MergeError> {
-    if !is_dispatch_id(id) {
-        return Err(MergeError::BadId { id: id.to_owned() });
-    }
-    let config_path = crate::project::Project::at(ctx.root).config_path();
-    if config_path.symlink_metadata().is_err() {
-        return Err(MergeError::NotInitialised {
-            path: ctx.root.to_owned(),
-        });
-    }
-    let config = crate::config::load(&config_path)?;
-    let repo = Repo::discover(ctx.root)?;
-    let lock_path = repo.common_dir.join(LOCK_FILE);
-    let lock_err = |source| MergeError::Lock {
-        path: lock_path.clone(),
-        source,
-    };
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(lock_err)?;
-    lock.lock().map_err(lock_err)?;
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
-    if ev.started.is_none() && ev.unattested_start().is_none() {
-        return Err(MergeError::UnknownDispatch {
-            id: id.to_owned(),
-            ledger: ctx.ledger.to_owned(),
-        });
-    }
-    if let Some(commit) = merged_as(ctx.ledger, id)? {
-        return Err(MergeError::AlreadyMerged {
-            id: id.to_owned(),
-            commit,
-        });
-    }
-    let plan = conditions::check(ctx, &config, &repo, &ev, id)?;
-    if !apply || plan.first_failed().is_some() {
-        return Ok(Outcome { plan, merged: None });
-    }
-    if ctx.key.is_none() {
-        return Err(MergeError::NoKey { id: id.to_owned() });
-    }
-    let merged = execute(ctx, &repo, &plan)?;
-    Ok(Outcome {
-        plan,
-        merged: Some(merged),
-    })
-}
-
-/// The merge commit of dispatch `id`, when the ledger records its `merge_completed`.
-fn merged_as(ledger: &Path, id: &str) -> Result<Option<String>, MergeError> {
-    let (found, _) = crate::ledger::tail::last_lines(ledger, 1, |l| {
-        memchr::memmem::find(l, b"merge_completed").is_some()
-            && crate::receipts::read_line::<crate::receipts::MergeCompleted>(l)
-                .is_some_and(|r| r.receipt.dispatch_id == id)
-    })?;
-    Ok(found
-        .first()
-        .and_then(|l| crate::receipts::read_line::<crate::receipts::MergeCompleted>(l))
-        .map(|r| r.receipt.merge_commit))
-}
-
 /// Turns a refusing outcome into the error naming its first failed condition.
 pub fn refusal(plan: &Plan) -> Option<MergeError> {
     plan.first_failed().map(|c| MergeError::Refused {
         id: plan.dispatch_id.clone(),
         condition: c.name,
         detail: c.detail.clone(),
-    })
-}
-
-fn execute(ctx: &Context<'_>, repo: &Repo, plan: &Plan) -> Result<Merged, MergeError> {
-    let ledger = Ledger::new(ctx.ledger);
-    let id = plan.dispatch_id.as_str();
-    let head = plan.head_commit.clone().unwrap_or_default();
-    let branch = plan.branch.clone().unwrap_or_default();
-    let base_ref = plan.base_ref.clone().unwrap_or_default();
-    let conditions = plan.conditions.iter().map(|c| c.name.to_owned()).collect();
-    let appended = ledger.append(&ctx.attestor.attest(
-        &receipts::write(&MergePlanned {
-            dispatch_id: id.to_owned(),
-            status: MergeStatus::Planned,
-            role: plan.role.clone(),
-            branch: branch.clone(),
-            head_commit: head.clone(),
-            base_ref: base_ref.clone(),
-            base_commit: plan.base_commit.clone(),
-            base_tip: plan.base_tip.clone(),
-            base_moved: plan.base_moved,
-            merge_tree: plan.merge_tree.clone(),
-            strategy: "git merge --no-ff".to_owned(),
-            gates: plan.gates.clone(),
-            conditions,
-            checkpoint: plan.checkpoint.clone(),
-            completion: plan.completion.clone(),
-            extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
-    let merge_receipt = appended
-        .lines
-        .last()
-        .cloned()
-        .expect("an append writes its receipt");
-    let git = || Cmd::new("git").arg("-C").arg(&repo.root);
-    let short_base = base_ref.trim_start_matches("refs/heads/");
-    let merged = process::run_ok(
-        &git()
-            .args(["merge", "--no-ff", "--no-edit", "-m"])
-            .arg(format!("Merge {branch} into {short_base}"))
-            .arg("-m")
-            .arg(format!(
-                "VNX-Dispatch: {id}\nVNX-Receipt: {}",
-                merge_receipt.entry_hash
-            ))
-            .arg(&head),
-    );
-    if let Err(source) = merged {
-        if repo.common_dir.join("MERGE_HEAD").exists() {
-            let _ = process::run(&git().args(["merge", "--abort"]));
-        }
-        ledger.append(&ctx.attestor.attest(
-            &receipts::write(&MergeFailed {
-                dispatch_id: id.to_owned(),
-                status: MergeStatus::Failed,
-                merge_receipt: merge_receipt.entry_hash.clone(),
-                merge_receipt_seq: merge_receipt.seq,
-                failure_reason: source.to_string(),
-                extra: Default::default(),
-            }),
-            &now_utc,
-        ))?;
-        return Err(MergeError::GitMerge {
-            id: id.to_owned(),
-            source,
-        });
-    }
-    let git_err = |source| MergeError::Git {
-        path: repo.root.clone(),
-        source,
-    };
-    let commit = process::run_ok(&git().args(["rev-parse", "HEAD"])).map_err(git_err)?;
-    let tree = process::run_ok(&git().args(["rev-parse", "HEAD^{tree}"])).map_err(git_err)?;
-    let completed = ledger.append(&ctx.attestor.attest(
-        &receipts::write(&MergeCompleted {
-            dispatch_id: id.to_owned(),
-            status: MergeStatus::Merged,
-            merge_receipt: merge_receipt.entry_hash.clone(),
-            merge_receipt_seq: merge_receipt.seq,
-            merge_commit: commit.clone(),
-            tree: tree.clone(),
-            tree_as_planned: plan.merge_tree.as_deref() == Some(tree.as_str()),
-            branch,
-            head_commit: head,
-            base_ref,
-            extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
-    let completed_receipt = completed
-        .lines
-        .last()
-        .cloned()
-        .expect("an append writes its receipt");
-    let key = ctx.key.expect("checked before merging");
-    let checkpoint = anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
-        MergeError::CheckpointAfterMerge {
-            id: id.to_owned(),
-            commit: commit.clone(),
-            source,
-        }
-    })?;
-    Ok(Merged {
-        merge_receipt,
-        tree_as_planned: plan.merge_tree.as_deref() == Some(tree.as_str()),
-        merge_commit: commit,
-        completed_receipt,
-        checkpoint,
     })
 }

@@ -7,6 +7,18 @@ use super::{Extra, Kind};
 use crate::gate::review::{Counts, Finding, Verdict};
 use crate::gate::{Decision, Exit, Status};
 
+/// What a gate run on a merge result checks: the merge of the dispatch's head into the base's
+/// head, whose commit is the request's and the result's `head_commit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OnMerge {
+    /// The dispatch's head (the completion's), the merge's second parent.
+    pub dispatch_head: String,
+    /// The base branch.
+    pub base_ref: String,
+    /// The base's head the merge was formed on, its first parent.
+    pub base_tip: String,
+}
+
 /// `gate_request`: a gate is about to run, on this head, under this contract.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateRequest {
@@ -32,6 +44,10 @@ pub struct GateRequest {
     pub request_sha256: String,
     /// SHA-256 over dispatch, gate, definition, head and request: a result counts only for it.
     pub contract_hash: String,
+    /// Set when the gate checks a merge result in the merge queue: `head_commit` is then the
+    /// merge commit, not the dispatch's head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_merge: Option<OnMerge>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -113,6 +129,9 @@ pub struct GateResult {
     /// earlier gates wrote), when it ran in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooled_worktree: Option<String>,
+    /// Set when the gate checked a merge result in the merge queue (as its request says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_merge: Option<OnMerge>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

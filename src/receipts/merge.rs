@@ -1,5 +1,5 @@
-//! The merge receipts: `merge` (the plan, written before git merges), `merge_failed` and
-//! `merge_completed`.
+//! The merge receipts: `merge` (the plan, written before git merges), `merge_failed`,
+//! `merge_completed`, and `merge_dequeued` (the merge queue took a dispatch out).
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,8 @@ pub enum MergeStatus {
     Failed,
     /// `merge_completed`: the merge commit exists.
     Merged,
+    /// `merge_dequeued`: the merge queue took the dispatch out; the base did not move.
+    Dequeued,
 }
 
 /// The checkpoint a merge rests on.
@@ -64,7 +66,7 @@ pub struct MergePlanned {
     /// The tree the merge will produce (`git merge-tree`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_tree: Option<String>,
-    /// How it is merged (`git merge --no-ff`).
+    /// How it is merged (the merge queue's strategy; `git merge --no-ff` before it).
     pub strategy: String,
     /// The required gates' evidence.
     pub gates: Vec<GateEvidence>,
@@ -130,6 +132,10 @@ pub struct MergeCompleted {
     pub head_commit: String,
     /// The branch merged into.
     pub base_ref: String,
+    /// The command gates that ran on the merge commit itself before the base moved to it
+    /// (empty when its tree is the head's, which the gates already passed on).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merge_result_gates: Vec<GateEvidence>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -137,4 +143,57 @@ pub struct MergeCompleted {
 
 impl Kind for MergeCompleted {
     const EVENT: &'static str = "merge_completed";
+}
+
+/// Why the merge queue took a dispatch out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DequeueReason {
+    /// Its head does not merge cleanly into the base's current head.
+    Conflict,
+    /// A command gate did not pass on the merge result.
+    GatesFailed,
+}
+
+/// `merge_dequeued`: the merge queue took a dispatch out without moving the base: its head
+/// conflicts with the base's current head, or a gate failed on the merge result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MergeDequeued {
+    /// The dispatch taken out.
+    pub dispatch_id: String,
+    /// Always dequeued.
+    pub status: MergeStatus,
+    /// Why.
+    pub reason: DequeueReason,
+    /// Why, in words.
+    pub failure_reason: String,
+    /// The branch it was to merge into.
+    pub base_ref: String,
+    /// The base's head it was tried on (where the base still is).
+    pub base_tip: String,
+    /// The commit it was to merge: the completion's head.
+    pub head_commit: String,
+    /// The paths that conflict (`conflict`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<String>,
+    /// Entry hash of the `merge` receipt written before the merge commit was made
+    /// (`gates_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_receipt: Option<String>,
+    /// That receipt's line number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_receipt_seq: Option<u64>,
+    /// The merge commit the gates ran on, which the base never reached (`gates_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
+    /// Every command gate that ran on the merge commit, with its result's line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateEvidence>,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Kind for MergeDequeued {
+    const EVENT: &'static str = "merge_dequeued";
 }

@@ -31,12 +31,14 @@ pub use dispatch::{
     DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, RouteRef,
     SkillRef, TeardownAction, WorktreeCommand,
 };
-pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult};
+pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult, OnMerge};
 pub use group::{
     CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
 };
-pub use merge::{MergeCompleted, MergeFailed, MergePlanned, MergeStatus};
+pub use merge::{
+    DequeueReason, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned, MergeStatus,
+};
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, WorktreeReleased};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
@@ -149,6 +151,8 @@ pub enum Typed {
     MergeFailed(Box<Read<MergeFailed>>),
     /// A `merge_completed` receipt.
     MergeCompleted(Box<Read<MergeCompleted>>),
+    /// A `merge_dequeued` receipt.
+    MergeDequeued(Box<Read<MergeDequeued>>),
     /// A `worktree_released` receipt.
     WorktreeReleased(Box<Read<WorktreeReleased>>),
     /// A `dispatch_blocked` receipt.
@@ -186,6 +190,7 @@ impl Typed {
             Some(MergePlanned::EVENT) => boxed(object, Typed::MergePlanned),
             Some(MergeFailed::EVENT) => boxed(object, Typed::MergeFailed),
             Some(MergeCompleted::EVENT) => boxed(object, Typed::MergeCompleted),
+            Some(MergeDequeued::EVENT) => boxed(object, Typed::MergeDequeued),
             Some(WorktreeReleased::EVENT) => boxed(object, Typed::WorktreeReleased),
             Some(DispatchBlocked::EVENT) => boxed(object, Typed::DispatchBlocked),
             Some(DispatchStalled::EVENT) => boxed(object, Typed::DispatchStalled),
@@ -209,7 +214,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 17] = [
+pub const KINDS: [&str; 18] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -220,6 +225,7 @@ pub const KINDS: [&str; 17] = [
     MergePlanned::EVENT,
     MergeFailed::EVENT,
     MergeCompleted::EVENT,
+    MergeDequeued::EVENT,
     WorktreeReleased::EVENT,
     DispatchBlocked::EVENT,
     DispatchStalled::EVENT,

@@ -34,6 +34,7 @@ pub fn document() -> Value {
         MergePlanned,
         MergeFailed,
         MergeCompleted,
+        MergeDequeued,
         WorktreeReleased,
         DispatchBlocked,
         DispatchStalled,

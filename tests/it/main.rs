@@ -40,6 +40,7 @@ mod lanes;
 mod launch;
 mod live;
 mod merge;
+mod merge_queue;
 mod pool;
 mod proof;
 mod prune;

@@ -1,7 +1,8 @@
-//! `vnx merge` end to end: the success path (receipt, trailer, checkpoint) with a base that
-//! moved without conflicts, and a refusal for each condition — a tampered ledger, a cut
-//! ledger, a failed dispatch, a moved branch tip, a missing, failing or stale gate, a
-//! conflicting base, and a dirty main checkout.
+//! `vnx merge` end to end: the success path (receipt, trailer, gates re-run on the merge
+//! commit, checkpoint) with a base that moved without conflicts, a refusal for each condition —
+//! a tampered ledger, a cut ledger, a failed dispatch, a moved branch tip, a missing, failing
+//! or stale gate, and a dirty main checkout — and a conflicting base, which takes the dispatch
+//! out of the merge queue with a receipt (more in `merge_queue.rs`).
 
 use crate::common::{Repo, Run, committed, configure, gate_check, ledger_path, run};
 
@@ -109,11 +110,30 @@ fn a_gated_dispatch_merges_with_a_receipt_a_trailer_and_a_checkpoint() {
     assert_eq!(m["gates"][0]["gate"], "tests");
     assert_eq!(m["gates"][0]["status"], "pass");
     let entry = merged["merge_receipt"]["entry_hash"].as_str().unwrap();
+    assert_eq!(done["merge_receipt"], entry);
+    // The base moved, so the gates ran again on the merge commit before the base moved to
+    // it: the lines between the two are that run's, and merge_completed names its results.
+    let between: Vec<&serde_json::Value> = receipts
+        .iter()
+        .skip_while(|r| r["event_type"] != "merge")
+        .skip(1)
+        .take_while(|r| r["event_type"] != "merge_completed")
+        .collect();
+    let kinds: Vec<&str> = between
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["gate_request", "gate_result"]);
     assert_eq!(
-        done["prev_hash"], entry,
+        between[0]["prev_hash"], entry,
         "the next line links to that entry hash"
     );
-    assert_eq!(done["merge_receipt"], entry);
+    for r in &between {
+        assert_eq!(r["head_commit"], commit);
+        assert_eq!(r["on_merge"]["dispatch_head"], head.as_str());
+    }
+    assert_eq!(done["merge_result_gates"][0]["gate"], "tests");
+    assert_eq!(done["merge_result_gates"][0]["status"], "pass");
     assert_eq!(done["merge_commit"], commit);
     assert_eq!(done["tree_as_planned"], true);
     let message = repo.env.git(&["log", "-1", "--format=%B", commit]);
@@ -293,12 +313,25 @@ fn a_conflicting_base_a_dirty_checkout_and_an_undone_dispatch_are_refused() {
     repo.env.git(&["add", "demo-output.txt"]);
     repo.env
         .git(&["commit", "-q", "-m", "conflicting work on main"]);
-    refused(
-        &repo,
-        &id,
-        "base_compatible",
-        "the merge conflicts in demo-output.txt",
+    let (code, failed, _) = failed_conditions(&repo, &id);
+    assert_eq!((code, failed), (1, vec!["base_compatible".to_owned()]));
+    // Merging it takes it out of the merge queue, with a receipt naming the conflict.
+    let before = repo.env.git(&["rev-parse", "HEAD"]);
+    let r = merge(&repo, &id, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("error: {id} was taken out of the merge queue: ")),
+        "{}",
+        r.stderr
     );
+    assert!(r.stderr.contains("demo-output.txt"), "{}", r.stderr);
+    assert_eq!(repo.env.git(&["rev-parse", "HEAD"]), before);
+    let last = repo.receipts(&id).pop().unwrap();
+    assert_eq!(last["event_type"], "merge_dequeued");
+    assert_eq!(last["reason"], "conflict");
+    assert_eq!(last["conflicts"], serde_json::json!(["demo-output.txt"]));
+    assert_eq!(last["base_tip"], before.trim());
 
     let r = repo.dispatch("fail", &["--instruction", "x"]);
     let failed = crate::common::completion(&r)["dispatch_id"]

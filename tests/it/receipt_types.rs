@@ -276,6 +276,33 @@ fn request() -> GateRequest {
         request_path: s("/r/.vnx-data/gates/run/tests/request.json"),
         request_sha256: s(HASH),
         contract_hash: s(HASH),
+        on_merge: Some(on_merge()),
+        extra: Default::default(),
+    }
+}
+
+fn on_merge() -> OnMerge {
+    OnMerge {
+        dispatch_head: s(COMMIT),
+        base_ref: s("refs/heads/main"),
+        base_tip: s(COMMIT),
+    }
+}
+
+fn dequeued() -> MergeDequeued {
+    MergeDequeued {
+        dispatch_id: s(ID),
+        status: MergeStatus::Dequeued,
+        reason: DequeueReason::GatesFailed,
+        failure_reason: s("gate `tests` failed on the merge result"),
+        base_ref: s("refs/heads/main"),
+        base_tip: s(COMMIT),
+        head_commit: s(COMMIT),
+        conflicts: vec![s("demo-output.txt")],
+        merge_receipt: Some(s(HASH)),
+        merge_receipt_seq: Some(9),
+        merge_commit: Some(s(COMMIT)),
+        gates: vec![gate_evidence()],
         extra: Default::default(),
     }
 }
@@ -323,6 +350,7 @@ fn result() -> GateResult {
         report_sha256: s(HASH),
         worktree_removed: true,
         pooled_worktree: Some(s("pool-0a1b2c3d")),
+        on_merge: Some(on_merge()),
         extra: Default::default(),
     }
 }
@@ -412,6 +440,7 @@ fn merged() -> MergeCompleted {
         branch: format!("dispatch/{ID}"),
         head_commit: s(COMMIT),
         base_ref: s("refs/heads/main"),
+        merge_result_gates: vec![gate_evidence()],
         extra: Default::default(),
     }
 }
@@ -588,6 +617,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     check(planned(), &mut failures);
     check(merge_failed(), &mut failures);
     check(merged(), &mut failures);
+    check(dequeued(), &mut failures);
     check(released(), &mut failures);
     check(group_started(), &mut failures);
     check(group_decision(), &mut failures);

@@ -1,0 +1,363 @@
+//! Landing one dispatch whose conditions hold, on the base's current head: the `merge`
+//! receipt, the merge commit made as an object (`form`), the role's command gates run on that
+//! commit when its tree is not the head's (ADR 0031), and only when they pass the base moved
+//! to it, `merge_completed` and a checkpoint. A gate that fails on the merge result takes the
+//! dispatch out (`merge_dequeued`) and leaves the base where it was.
+
+use serde::Serialize;
+
+use super::conditions::{GateEvidence, Plan};
+use super::form::{self, Formed};
+use super::{Context, Event, MergeError, Merged, anchor};
+use crate::config::Config;
+use crate::gate::evidence::Evidence;
+use crate::gate::on_merge::{self, MergeGates};
+use crate::gate::{GateOutcome, Status};
+use crate::ledger::{Appended, Ledger, now_utc};
+use crate::receipts::{
+    self, DequeueReason, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned, MergeStatus,
+    OnMerge,
+};
+use crate::worktree::Repo;
+
+/// How the queue forms merges, as the `merge` receipt's `strategy` records it.
+pub const STRATEGY: &str = "merge queue: git merge-tree --write-tree, git commit-tree, \
+                            command gates on the merge commit, fast-forward of the base";
+
+/// A dispatch the queue took out, and the receipt that says why.
+#[derive(Debug, Serialize)]
+pub struct Dequeued {
+    /// `conflict` or `gates_failed`.
+    pub reason: DequeueReason,
+    /// Why, in words.
+    pub detail: String,
+    /// The base's head it was tried on (where the base still is).
+    pub base_tip: String,
+    /// The paths that conflict.
+    pub conflicts: Vec<String>,
+    /// The merge commit the gates failed on (never reached by the base).
+    pub merge_commit: Option<String>,
+    /// The command gates that ran on the merge commit.
+    pub gates: Vec<GateEvidence>,
+    /// The `merge_dequeued` receipt.
+    pub receipt: Appended,
+}
+
+/// What landing one dispatch did.
+pub(super) enum Landing {
+    Merged(Box<Merged>),
+    Dequeued(Box<Dequeued>),
+}
+
+/// Appends `merge_dequeued` for `plan`'s dispatch and describes it.
+pub(super) fn dequeue(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    reason: DequeueReason,
+    detail: String,
+    conflicts: Vec<String>,
+    merge: Option<(&Appended, &str)>,
+    gates: Vec<GateEvidence>,
+) -> Result<Dequeued, MergeError> {
+    let id = plan.dispatch_id.clone();
+    let base_tip = plan.base_tip.clone().unwrap_or_default();
+    let receipt = Ledger::new(ctx.ledger).append(&ctx.attestor.attest(
+        &receipts::write(&MergeDequeued {
+            dispatch_id: id.clone(),
+            status: MergeStatus::Dequeued,
+            reason,
+            failure_reason: detail.clone(),
+            base_ref: plan.base_ref.clone().unwrap_or_default(),
+            base_tip: base_tip.clone(),
+            head_commit: plan.head_commit.clone().unwrap_or_default(),
+            conflicts: conflicts.clone(),
+            merge_receipt: merge.map(|(r, _)| r.entry_hash.clone()),
+            merge_receipt_seq: merge.map(|(r, _)| r.seq),
+            merge_commit: merge.map(|(_, c)| c.to_owned()),
+            gates: gates.clone(),
+            extra: Default::default(),
+        }),
+        &now_utc,
+    ))?;
+    (ctx.on_event)(Event::Dequeued {
+        id: &id,
+        reason,
+        detail: &detail,
+    });
+    Ok(Dequeued {
+        reason,
+        detail,
+        base_tip,
+        conflicts,
+        merge_commit: merge.map(|(_, c)| c.to_owned()),
+        gates,
+        receipt: receipt
+            .lines
+            .last()
+            .cloned()
+            .expect("an append writes its receipt"),
+    })
+}
+
+/// Takes out a dispatch whose conditions refused it because its head conflicts with the
+/// base's current head; `None` when that is not why (a refusal, which writes nothing).
+pub(super) fn dequeue_conflict(
+    ctx: &Context<'_>,
+    repo: &Repo,
+    plan: &Plan,
+) -> Result<Option<Dequeued>, MergeError> {
+    let Some(failed) = plan.first_failed() else {
+        return Ok(None);
+    };
+    let (Some(tip), Some(head)) = (&plan.base_tip, &plan.head_commit) else {
+        return Ok(None);
+    };
+    if failed.name != "base_compatible" {
+        return Ok(None);
+    }
+    match form::merge_tree(repo, tip, head) {
+        Ok(Formed::Conflict(paths)) => {
+            let detail = format!(
+                "{} conflicts with {} at {tip} in {}",
+                head,
+                plan.base_ref.as_deref().unwrap_or("the base"),
+                paths.join(", ")
+            );
+            dequeue(
+                ctx,
+                plan,
+                DequeueReason::Conflict,
+                detail,
+                paths,
+                None,
+                Vec::new(),
+            )
+            .map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Lands `plan`'s dispatch (every condition holds) on the base's head the plan read.
+pub(super) fn land(
+    ctx: &Context<'_>,
+    config: &Config,
+    repo: &Repo,
+    plan: &Plan,
+) -> Result<Landing, MergeError> {
+    let ledger = Ledger::new(ctx.ledger);
+    let id = plan.dispatch_id.as_str();
+    let head = plan.head_commit.clone().unwrap_or_default();
+    let branch = plan.branch.clone().unwrap_or_default();
+    let base_ref = plan.base_ref.clone().unwrap_or_default();
+    let tip = plan.base_tip.clone().unwrap_or_default();
+    let tree = plan.merge_tree.clone().unwrap_or_default();
+    let conditions = plan.conditions.iter().map(|c| c.name.to_owned()).collect();
+    let appended = ledger.append(&ctx.attestor.attest(
+        &receipts::write(&MergePlanned {
+            dispatch_id: id.to_owned(),
+            status: MergeStatus::Planned,
+            role: plan.role.clone(),
+            branch: branch.clone(),
+            head_commit: head.clone(),
+            base_ref: base_ref.clone(),
+            base_commit: plan.base_commit.clone(),
+            base_tip: plan.base_tip.clone(),
+            base_moved: plan.base_moved,
+            merge_tree: plan.merge_tree.clone(),
+            strategy: STRATEGY.to_owned(),
+            gates: plan.gates.clone(),
+            conditions,
+            checkpoint: plan.checkpoint.clone(),
+            completion: plan.completion.clone(),
+            extra: Default::default(),
+        }),
+        &now_utc,
+    ))?;
+    let merge_receipt = appended
+        .lines
+        .last()
+        .cloned()
+        .expect("an append writes its receipt");
+    let short_base = base_ref.trim_start_matches("refs/heads/");
+    let message = [
+        format!("Merge {branch} into {short_base}"),
+        format!(
+            "VNX-Dispatch: {id}\nVNX-Receipt: {}",
+            merge_receipt.entry_hash
+        ),
+    ];
+    let made = form::commit_tree(repo, &tree, &tip, &head, &message);
+    let commit = match made {
+        Ok(c) => c,
+        Err(source) => return Err(failed(ctx, id, &merge_receipt, source)?),
+    };
+    (ctx.on_event)(Event::Formed {
+        id,
+        merge_commit: &commit,
+        base_tip: &tip,
+    });
+
+    // What the base would become is checked before it becomes it (ADR 0031).
+    let head_tree = form::tree_of(repo, &head).map_err(|source| MergeError::Git {
+        path: repo.root.clone(),
+        source,
+    })?;
+    let mut merge_result_gates = Vec::new();
+    if head_tree != tree {
+        let required =
+            crate::gate::required_gates(config, plan.role.as_deref()).map_err(|detail| {
+                MergeError::Refused {
+                    id: id.to_owned(),
+                    condition: "gates_passed",
+                    detail,
+                }
+            })?;
+        let on = OnMerge {
+            dispatch_head: head.clone(),
+            base_ref: base_ref.clone(),
+            base_tip: tip.clone(),
+        };
+        let on_gate = |e: crate::gate::Event<'_>| (ctx.on_event)(Event::Gate(e));
+        let gates = MergeGates {
+            root: ctx.root,
+            ledger: ctx.ledger,
+            attestor: ctx.attestor,
+            trusted_keys: ctx.trusted_keys,
+            on_event: &on_gate,
+        };
+        let outcomes = on_merge::run(&gates, config, id, &branch, &commit, &on, &required)
+            .map_err(|source| MergeError::Gate {
+                id: id.to_owned(),
+                source: Box::new(source),
+            })?;
+        merge_result_gates = evidence_of(ctx, id, &commit, &outcomes)?;
+        let failing: Vec<&GateOutcome> = outcomes
+            .iter()
+            .filter(|o| o.status != Status::Pass)
+            .collect();
+        if !failing.is_empty() {
+            let detail = failing
+                .iter()
+                .map(|o| {
+                    format!(
+                        "gate `{}` {} on the merge result {commit}: {}",
+                        o.gate,
+                        o.status.name(),
+                        o.reason.as_deref().unwrap_or("(no reason)")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let out = dequeue(
+                ctx,
+                plan,
+                DequeueReason::GatesFailed,
+                detail,
+                Vec::new(),
+                Some((&merge_receipt, &commit)),
+                merge_result_gates,
+            )?;
+            return Ok(Landing::Dequeued(Box::new(out)));
+        }
+    }
+    if let Err(source) = form::advance(repo, &base_ref, &tip, &commit) {
+        return Err(failed(ctx, id, &merge_receipt, source)?);
+    }
+    let tree_now = form::tree_of(repo, &commit).map_err(|source| MergeError::Git {
+        path: repo.root.clone(),
+        source,
+    })?;
+    let completed = ledger.append(&ctx.attestor.attest(
+        &receipts::write(&MergeCompleted {
+            dispatch_id: id.to_owned(),
+            status: MergeStatus::Merged,
+            merge_receipt: merge_receipt.entry_hash.clone(),
+            merge_receipt_seq: merge_receipt.seq,
+            merge_commit: commit.clone(),
+            tree: tree_now.clone(),
+            tree_as_planned: tree_now == tree,
+            branch,
+            head_commit: head,
+            base_ref,
+            merge_result_gates: merge_result_gates.clone(),
+            extra: Default::default(),
+        }),
+        &now_utc,
+    ))?;
+    let completed_receipt = completed
+        .lines
+        .last()
+        .cloned()
+        .expect("an append writes its receipt");
+    let key = ctx.key.expect("checked before merging");
+    let checkpoint = anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
+        MergeError::CheckpointAfterMerge {
+            id: id.to_owned(),
+            commit: commit.clone(),
+            source,
+        }
+    })?;
+    (ctx.on_event)(Event::Landed {
+        id,
+        merge_commit: &commit,
+    });
+    Ok(Landing::Merged(Box::new(Merged {
+        merge_receipt,
+        tree_as_planned: tree_now == tree,
+        merge_commit: commit,
+        merge_result_gates,
+        completed_receipt,
+        checkpoint,
+    })))
+}
+
+/// Records `merge_failed` after the `merge` receipt, and the error to return.
+fn failed(
+    ctx: &Context<'_>,
+    id: &str,
+    merge_receipt: &Appended,
+    source: crate::process::ProcessError,
+) -> Result<MergeError, MergeError> {
+    Ledger::new(ctx.ledger).append(&ctx.attestor.attest(
+        &receipts::write(&MergeFailed {
+            dispatch_id: id.to_owned(),
+            status: MergeStatus::Failed,
+            merge_receipt: merge_receipt.entry_hash.clone(),
+            merge_receipt_seq: merge_receipt.seq,
+            failure_reason: source.to_string(),
+            extra: Default::default(),
+        }),
+        &now_utc,
+    ))?;
+    Ok(MergeError::GitMerge {
+        id: id.to_owned(),
+        source,
+    })
+}
+
+/// Each outcome's evidence as the ledger holds it (its attested `gate_result` line).
+fn evidence_of(
+    ctx: &Context<'_>,
+    id: &str,
+    commit: &str,
+    outcomes: &[GateOutcome],
+) -> Result<Vec<GateEvidence>, MergeError> {
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    Ok(outcomes
+        .iter()
+        .map(|o| {
+            let line = ev
+                .latest_result(&o.gate, commit)
+                .filter(|r| r.receipt.contract_hash == o.contract_hash);
+            GateEvidence {
+                gate: o.gate.clone(),
+                status: o.status.name().to_owned(),
+                contract_hash: Some(o.contract_hash.clone()),
+                run: line.map(|r| r.receipt.run.clone()),
+                result_seq: line.and_then(|r| r.seq()),
+                result_line_sha256: line.map(|r| r.line.line_sha256.clone()),
+            }
+        })
+        .collect())
+}

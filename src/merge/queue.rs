@@ -1,0 +1,219 @@
+//! The merge queue: dispatches merged one at a time, in the order given, under one lock in the
+//! git common directory that every `vnx merge` takes (a second process waits its turn). Each
+//! entry's conditions are checked against the base's current head — the head after the entry
+//! before it landed — and it lands (`land`), is taken out with a `merge_dequeued` receipt
+//! (its head conflicts with that head, or a gate failed on the merge result), or is refused by
+//! a condition (which, as ever, writes nothing). The rest go on either way.
+
+use std::fs::{File, OpenOptions, TryLockError};
+
+use serde::Serialize;
+
+use super::land::{self, Dequeued, Landing};
+use super::{Context, Event, LOCK_FILE, MergeError, Merged, Plan, conditions};
+use crate::config::Config;
+use crate::gate::evidence::Evidence;
+use crate::ledger::receipt::is_dispatch_id;
+use crate::worktree::Repo;
+
+/// What became of one dispatch in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryResult {
+    /// The base moved to its merge commit.
+    Merged,
+    /// Taken out, with a `merge_dequeued` receipt; the base did not move.
+    Dequeued,
+    /// A condition does not hold (or it is unknown or merged already); nothing was written.
+    Refused,
+    /// `--check`: every condition holds; nothing was merged.
+    Mergeable,
+}
+
+/// Why a dispatch was refused.
+#[derive(Clone, Debug, Serialize)]
+pub struct Refusal {
+    /// The first condition that failed, or `null` when the dispatch is not on the ledger or
+    /// merged already.
+    pub condition: Option<&'static str>,
+    /// What was found.
+    pub detail: String,
+}
+
+/// One dispatch's turn in the queue: `vnx merge --json` prints one per dispatch.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// What became of it.
+    pub result: EntryResult,
+    /// The conditions, checked on the base's head at its turn, and what the merge used.
+    pub plan: Option<Plan>,
+    /// The merge, when it landed.
+    pub merged: Option<Merged>,
+    /// Why it was taken out, when it was.
+    pub dequeued: Option<Dequeued>,
+    /// Why it was refused, when it was.
+    pub refused: Option<Refusal>,
+}
+
+/// Merges one dispatch through the queue (or only checks it, unless `apply`). Refusals are in
+/// the entry; a dispatch that is unknown or merged already is an error, as it always was.
+pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Entry, MergeError> {
+    let (config, repo) = open(ctx, &[id])?;
+    let _lock = lock(ctx, &repo)?;
+    turn(ctx, &config, &repo, id, apply)
+}
+
+/// Merges `ids` one at a time, in the order given (or only checks each, unless `apply`). A
+/// dispatch that is refused or taken out does not stop the rest; an operational failure does.
+pub fn run(ctx: &Context<'_>, ids: &[String], apply: bool) -> Result<Vec<Entry>, MergeError> {
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let (config, repo) = open(ctx, &refs)?;
+    let _lock = lock(ctx, &repo)?;
+    let mut entries = Vec::new();
+    for id in ids {
+        let entry = match turn(ctx, &config, &repo, id, apply) {
+            Ok(entry) => entry,
+            Err(e @ (MergeError::UnknownDispatch { .. } | MergeError::AlreadyMerged { .. })) => {
+                Entry {
+                    dispatch_id: id.clone(),
+                    result: EntryResult::Refused,
+                    plan: None,
+                    merged: None,
+                    dequeued: None,
+                    refused: Some(Refusal {
+                        condition: None,
+                        detail: e.to_string(),
+                    }),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// Checks the ids and the project, and loads its configuration.
+fn open(ctx: &Context<'_>, ids: &[&str]) -> Result<(Config, Repo), MergeError> {
+    if let Some(bad) = ids.iter().find(|id| !is_dispatch_id(id)) {
+        return Err(MergeError::BadId {
+            id: (*bad).to_owned(),
+        });
+    }
+    let config_path = crate::project::Project::at(ctx.root).config_path();
+    if config_path.symlink_metadata().is_err() {
+        return Err(MergeError::NotInitialised {
+            path: ctx.root.to_owned(),
+        });
+    }
+    let config = crate::config::load(&config_path)?;
+    let repo = Repo::discover(ctx.root)?;
+    Ok((config, repo))
+}
+
+/// Takes the queue's lock, waiting (and saying so) while another `vnx merge` holds it.
+fn lock(ctx: &Context<'_>, repo: &Repo) -> Result<File, MergeError> {
+    let path = repo.common_dir.join(LOCK_FILE);
+    let lock_err = |source| MergeError::Lock {
+        path: path.clone(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(lock_err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            (ctx.on_event)(Event::Waiting { lock: &path });
+            file.lock().map_err(lock_err)?;
+        }
+        Err(TryLockError::Error(e)) => return Err(lock_err(e)),
+    }
+    Ok(file)
+}
+
+/// One dispatch's turn, under the lock.
+fn turn(
+    ctx: &Context<'_>,
+    config: &Config,
+    repo: &Repo,
+    id: &str,
+    apply: bool,
+) -> Result<Entry, MergeError> {
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    if ev.started.is_none() && ev.unattested_start().is_none() {
+        return Err(MergeError::UnknownDispatch {
+            id: id.to_owned(),
+            ledger: ctx.ledger.to_owned(),
+        });
+    }
+    if let Some(commit) = merged_as(ctx.ledger, id)? {
+        return Err(MergeError::AlreadyMerged {
+            id: id.to_owned(),
+            commit,
+        });
+    }
+    let plan = conditions::check(ctx, config, repo, &ev, id)?;
+    let mut entry = Entry {
+        dispatch_id: id.to_owned(),
+        result: EntryResult::Mergeable,
+        plan: None,
+        merged: None,
+        dequeued: None,
+        refused: None,
+    };
+    if let Some(failed) = plan.first_failed() {
+        let dequeued = if apply {
+            land::dequeue_conflict(ctx, repo, &plan)?
+        } else {
+            None
+        };
+        match dequeued {
+            Some(d) => {
+                entry.result = EntryResult::Dequeued;
+                entry.dequeued = Some(d);
+            }
+            None => {
+                entry.result = EntryResult::Refused;
+                entry.refused = Some(Refusal {
+                    condition: Some(failed.name),
+                    detail: failed.detail.clone(),
+                });
+            }
+        }
+    } else if apply {
+        if ctx.key.is_none() {
+            return Err(MergeError::NoKey { id: id.to_owned() });
+        }
+        match land::land(ctx, config, repo, &plan)? {
+            Landing::Merged(m) => {
+                entry.result = EntryResult::Merged;
+                entry.merged = Some(*m);
+            }
+            Landing::Dequeued(d) => {
+                entry.result = EntryResult::Dequeued;
+                entry.dequeued = Some(*d);
+            }
+        }
+    }
+    entry.plan = Some(plan);
+    Ok(entry)
+}
+
+/// The merge commit of dispatch `id`, when the ledger records its `merge_completed`.
+fn merged_as(ledger: &std::path::Path, id: &str) -> Result<Option<String>, MergeError> {
+    let (found, _) = crate::ledger::tail::last_lines(ledger, 1, |l| {
+        memchr::memmem::find(l, b"merge_completed").is_some()
+            && crate::receipts::read_line::<crate::receipts::MergeCompleted>(l)
+                .is_some_and(|r| r.receipt.dispatch_id == id)
+    })?;
+    Ok(found
+        .first()
+        .and_then(|l| crate::receipts::read_line::<crate::receipts::MergeCompleted>(l))
+        .map(|r| r.receipt.merge_commit))
+}
