@@ -11,7 +11,7 @@ use crate::report::format::num;
 use crate::timing::{Lat, micros};
 
 /// One no-op dispatch with the offline provider.
-const NOOP_DISPATCH: [&str; 9] = [
+pub(crate) const NOOP_DISPATCH: [&str; 9] = [
     "dispatch-agent",
     "--agent",
     "bench",

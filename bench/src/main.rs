@@ -166,13 +166,17 @@ fn run(args: &Args) -> Result<()> {
         return dashboard(&work.path);
     }
     if args.pool_only {
-        // The warm-gate part builds vnx twice from nothing: not in a --quick run.
-        let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let source = (!args.quick).then_some(source.as_path());
         note("timing pooled and unpooled dispatches on 20,000 files");
-        let bench = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches.min(10), source)?;
+        let bench = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches.min(10))?;
         print!("{}", bench.render());
         io::stdout().flush()?;
+        // The warm-gate part builds vnx twice from nothing: not in a --quick run.
+        if !args.quick {
+            let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            let gate = pool_bench::bench_gate(&vnx, &work.path, &source, 3)?;
+            print!("{}", gate.render());
+            io::stdout().flush()?;
+        }
         return Ok(());
     }
     if args.queue_only {
@@ -260,7 +264,7 @@ fn run(args: &Args) -> Result<()> {
     print!("{}", dispatch.render());
     io::stdout().flush()?;
     note("timing pooled and unpooled dispatches on a repository of 20,000 files");
-    let pool = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches.min(10), None)?;
+    let pool = pool_bench::bench_pool(&vnx, &work.path, cfg.dispatches.min(10))?;
     print!("{}", pool.render());
     io::stdout().flush()?;
     dashboard(&work.path)?;

@@ -8,25 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::Result;
-use crate::dispatch_bench::BenchRepo;
+use crate::dispatch_bench::{BenchRepo, NOOP_DISPATCH as NOOP};
 use crate::report::format::num;
 use crate::timing::{Lat, micros};
 
 /// Files in the generated repository.
 pub const FILES: usize = 20_000;
-
-/// A no-op dispatch in a role that does not write.
-const NOOP: [&str; 9] = [
-    "dispatch-agent",
-    "--agent",
-    "bench",
-    "--provider",
-    "demo",
-    "--model",
-    "noop",
-    "--instruction",
-    "nothing",
-];
 
 /// What the pool benchmark measured.
 pub struct PoolBench {
@@ -34,7 +21,6 @@ pub struct PoolBench {
     pub floor: Lat,
     pub unpooled: Lat,
     pub pooled: Lat,
-    pub gate: Option<GateBench>,
 }
 
 /// The warm-gate figures, in seconds.
@@ -104,14 +90,8 @@ fn dispatch_once(repo: &BenchRepo, vnx: &Path) -> Result<f64> {
     Ok(micros(t))
 }
 
-/// Runs the dispatch part with `runs` timed runs of each kind (after a warm-up), and the
-/// gate part when `gate_source` (vnx's own source tree) is given.
-pub fn bench_pool(
-    vnx: &Path,
-    dir: &Path,
-    runs: usize,
-    gate_source: Option<&Path>,
-) -> Result<PoolBench> {
+/// Runs `runs` timed no-op dispatches of each kind (after a warm-up), each beside a floor run.
+pub fn bench_pool(vnx: &Path, dir: &Path, runs: usize) -> Result<PoolBench> {
     let work = dir.join("pool");
     std::fs::create_dir_all(&work)?;
     let repo = BenchRepo::create(&work, vnx)?;
@@ -140,16 +120,11 @@ pub fn bench_pool(
     if !verified.starts_with("verified") {
         return Err(format!("the benchmark ledger does not verify: {verified}").into());
     }
-    let gate = match gate_source {
-        Some(src) => Some(bench_gate(vnx, &work, src, runs.clamp(1, 3))?),
-        None => None,
-    };
     Ok(PoolBench {
         runs,
         floor: Lat::new(floor),
         unpooled: Lat::new(unpooled),
         pooled: Lat::new(pooled),
-        gate,
     })
 }
 
@@ -157,8 +132,8 @@ pub fn bench_pool(
 /// dispatches that each change one source file; the first gate is cold (the gates' pool makes
 /// its checkout), the next ones warm; each beside `cargo build` in the main checkout after
 /// the same kind of change.
-fn bench_gate(vnx: &Path, work: &Path, source: &Path, runs: usize) -> Result<GateBench> {
-    let gate_work = work.join("gate");
+pub fn bench_gate(vnx: &Path, dir: &Path, source: &Path, runs: usize) -> Result<GateBench> {
+    let gate_work = dir.join("pool-gate");
     std::fs::create_dir_all(&gate_work)?;
     let repo = BenchRepo::create(&gate_work, vnx)?;
     copy_source(source, &repo.root)?;
@@ -177,10 +152,9 @@ fn bench_gate(vnx: &Path, work: &Path, source: &Path, runs: usize) -> Result<Gat
     configure(
         &repo,
         &format!(
-            "providers:\n  touch:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n\
+            "  builder: {{gates: [build]}}\nproviders:\n  touch:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n\
              worktree:\n  pool:\n    size: 1\n    keep: [target]\n\
-             gates:\n  build:\n    kind: command\n    argv: [cargo, build, --offline, --locked, --bin, vnx]\n    timeout: 3600\n\
-             roles:\n  builder: {{gates: [build]}}\n",
+             gates:\n  build:\n    kind: command\n    argv: [cargo, build, --offline, --locked, --bin, vnx]\n    timeout: 3600\n",
             worker.display()
         ),
     )?;
@@ -303,20 +277,24 @@ impl PoolBench {
         out += &row("floor: git worktree add + git worktree remove", &self.floor);
         out += &row("**no-op dispatch, unpooled**", &self.unpooled);
         out += &row("**no-op dispatch from the pool**", &self.pooled);
-        if let Some(g) = &self.gate {
-            out += &format!(
-                "\nA command gate `cargo build --offline --locked --bin vnx` on vnx's own source \
-                 at a dispatch's head (each dispatch appends a comment to `src/demo.rs`), timed \
-                 as `vnx gate-check`: cold (the gates' pool makes its checkout) {} s; warm from \
-                 the pool, p50 {} s (max {} s); `cargo build` in the main checkout after the \
-                 same kind of change, p50 {} s: warm gate {}× the incremental build.\n",
-                num(g.cold, 1),
-                num(g.warm.p(50.0), 2),
-                num(g.warm.max(), 2),
-                num(g.incremental.p(50.0), 2),
-                num(g.warm.p(50.0) / g.incremental.p(50.0), 2)
-            );
-        }
         out
+    }
+}
+
+impl GateBench {
+    /// The warm-gate paragraph's Markdown.
+    pub fn render(&self) -> String {
+        format!(
+            "\nA command gate `cargo build --offline --locked --bin vnx` on vnx's own source at a \
+             dispatch's head (each dispatch appends a comment to `src/demo.rs`), timed as `vnx \
+             gate-check`: cold (the gates' pool makes its checkout) {} s; warm from the pool, \
+             p50 {} s (max {} s); `cargo build` in the main checkout after the same kind of \
+             change, p50 {} s: the warm gate takes {}× the incremental build.\n",
+            num(self.cold, 1),
+            num(self.warm.p(50.0), 2),
+            num(self.warm.max(), 2),
+            num(self.incremental.p(50.0), 2),
+            num(self.warm.p(50.0) / self.incremental.p(50.0), 2)
+        )
     }
 }

@@ -541,6 +541,14 @@ impl Worktree {
     /// against its base, and nothing uncommitted (the working tree is not read again).
     pub fn diff_stats_undirty(&self) -> Option<DiffStats> {
         let repo = git2::Repository::open(&self.path).ok()?;
+        Some(DiffStats {
+            committed: self.committed_stat(&repo)?,
+            uncommitted: DiffStat::default(),
+        })
+    }
+
+    /// Lines and files the commits on HEAD change against the base.
+    fn committed_stat(&self, repo: &git2::Repository) -> Option<DiffStat> {
         let base = repo
             .revparse_single(&self.base_commit)
             .ok()?
@@ -550,24 +558,14 @@ impl Worktree {
         let committed = repo
             .diff_tree_to_tree(Some(&base), Some(&head), None)
             .ok()?;
-        Some(DiffStats {
-            committed: DiffStat::of(&committed)?,
-            uncommitted: DiffStat::default(),
-        })
+        DiffStat::of(&committed)
     }
 
     /// Diff statistics of the worktree against its base (read before it is released).
     pub fn diff_stats(&self) -> Option<DiffStats> {
         let repo = git2::Repository::open(&self.path).ok()?;
-        let base = repo
-            .revparse_single(&self.base_commit)
-            .ok()?
-            .peel_to_tree()
-            .ok()?;
+        let committed = self.committed_stat(&repo)?;
         let head = repo.head().ok()?.peel_to_tree().ok()?;
-        let committed = repo
-            .diff_tree_to_tree(Some(&base), Some(&head), None)
-            .ok()?;
         let mut opts = git2::DiffOptions::new();
         opts.include_untracked(true)
             .recurse_untracked_dirs(true)
@@ -576,7 +574,7 @@ impl Worktree {
             .diff_tree_to_workdir_with_index(Some(&head), Some(&mut opts))
             .ok()?;
         Some(DiffStats {
-            committed: DiffStat::of(&committed)?,
+            committed,
             uncommitted: DiffStat::of(&uncommitted)?,
         })
     }
@@ -855,11 +853,23 @@ impl Repo {
         if !moved {
             return self.release(wt, c);
         }
+        self.after_removal(wt, c, None)
+    }
+
+    /// What teardown did once a worktree that is not dirty left its path (moved aside, or to
+    /// the pool as `pooled`): its branch deleted when its class says the branch holds nothing
+    /// to keep (clean: the base commit; pushed: the remote holds HEAD exactly).
+    fn after_removal(
+        &self,
+        wt: &Worktree,
+        c: &Classification,
+        pooled: Option<String>,
+    ) -> Result<TeardownAction, WorktreeError> {
         let mut action = TeardownAction {
             worktree_removed: true,
             branch_deleted: false,
             locked: false,
-            pooled: None,
+            pooled,
         };
         if matches!(c.class, TeardownClass::Clean | TeardownClass::Pushed) {
             let _lock = self.lock()?;

@@ -327,7 +327,14 @@ impl Pool {
         let Some(lock) = self.try_lock(&name)? else {
             return Ok(None);
         };
-        let path = self.dir().join(&name);
+        self.add_checkout(&name, commit)?;
+        Ok(Some((name, lock)))
+    }
+
+    /// `git worktree add --detach` of entry `name` at `commit`; the caller holds the worktree
+    /// lock.
+    fn add_checkout(&self, name: &str, commit: &str) -> Result<(), WorktreeError> {
+        let path = self.dir().join(name);
         process::run_ok(
             &git(&self.repo.root)
                 .args(["worktree", "add", "--quiet", "--detach"])
@@ -335,7 +342,7 @@ impl Pool {
                 .arg(commit),
         )
         .map_err(self.repo.git_err(&path))?;
-        Ok(Some((name, lock)))
+        Ok(())
     }
 
     /// Removes an entry whatever it holds (it is never work: only pooled checkouts).
@@ -481,13 +488,7 @@ impl Pool {
             let path = dir.join(&name);
             {
                 let _lock = self.repo.lock()?;
-                process::run_ok(
-                    &git(&self.repo.root)
-                        .args(["worktree", "add", "--quiet", "--detach"])
-                        .arg(&path)
-                        .arg(commit),
-                )
-                .map_err(self.repo.git_err(&path))?;
+                self.add_checkout(&name, commit)?;
             }
             // Settles the index's stat data, so the first status of a user is not a full
             // re-read of every file git just wrote.
@@ -676,19 +677,7 @@ impl Repo {
         {
             return self.release(wt, c);
         }
-        let mut action = super::TeardownAction {
-            worktree_removed: true,
-            branch_deleted: false,
-            locked: false,
-            pooled: Some(name),
-        };
-        if matches!(c.class, TeardownClass::Clean | TeardownClass::Pushed) {
-            let _lock = self.lock()?;
-            process::run_ok(&git(&self.root).args(["branch", "-D", &wt.branch]))
-                .map_err(self.git_err(&wt.path))?;
-            action.branch_deleted = true;
-        }
-        Ok(action)
+        self.after_removal(wt, c, Some(name))
     }
 }
 

@@ -70,6 +70,17 @@ fn pool_status(repo: &Repo) -> serde_json::Value {
     serde_json::from_str(&r.stdout).unwrap()
 }
 
+/// What a worker wrote to `$VNX_DISPATCH_DIR/seen`.
+fn seen_by(repo: &Repo, id: &str) -> String {
+    let path = repo
+        .env
+        .path()
+        .join(".vnx-data/dispatches")
+        .join(id)
+        .join("seen");
+    std::fs::read_to_string(path).unwrap()
+}
+
 fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()
 }
@@ -150,14 +161,7 @@ fn a_pooled_worktree_carries_only_the_named_cache_directories_to_the_next_dispat
         "{}",
         r.stderr
     );
-    let seen = std::fs::read_to_string(
-        repo.env
-            .path()
-            .join(".vnx-data/dispatches")
-            .join(fid)
-            .join("seen"),
-    )
-    .unwrap();
+    let seen = seen_by(&repo, fid);
     assert_eq!(seen, "changed\nnote\n");
     assert_eq!(wait_idle(&repo), vec![entry.clone()]);
 
@@ -169,14 +173,7 @@ fn a_pooled_worktree_carries_only_the_named_cache_directories_to_the_next_dispat
     );
     let id2 = second["dispatch_id"].as_str().unwrap();
     assert_eq!(started(&repo, id2)["pooled_worktree"], entry.as_str());
-    let seen = std::fs::read_to_string(
-        repo.env
-            .path()
-            .join(".vnx-data/dispatches")
-            .join(id2)
-            .join("seen"),
-    )
-    .unwrap();
+    let seen = seen_by(&repo, id2);
     let names: Vec<&str> = seen.lines().collect();
     for gone in ["notes.tmp", "build.log", "ignored"] {
         assert!(!names.contains(&gone), "{gone} survived:\n{seen}");
@@ -223,14 +220,7 @@ fn a_worktree_that_cannot_be_proven_clean_or_is_dirty_never_goes_back() {
     );
     let seen = work(&repo, "cat hidden.txt > \"$VNX_DISPATCH_DIR/seen\"");
     let id2 = seen["dispatch_id"].as_str().unwrap();
-    let text = std::fs::read_to_string(
-        repo.env
-            .path()
-            .join(".vnx-data/dispatches")
-            .join(id2)
-            .join("seen"),
-    )
-    .unwrap();
+    let text = seen_by(&repo, id2);
     assert_eq!(text.trim(), "base");
 
     // A dirty teardown keeps its worktree where it is, locked; the pool lends it no more.
