@@ -314,6 +314,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     };
     let commit = (decision.status == DispatchStatus::Done).then_some(&note);
     let mut pooled = None;
+    // The supervisor started in the worktree: it leaves it before teardown moves it (a
+    // pooled checkout some process still works in is never lent again).
+    let _ = std::env::set_current_dir(&spec.repo_root);
     let class = teardown(spec, &repo, commit, &mut completed, &mut pooled);
     if completed.status == DispatchStatus::Done
         && class != Some(TeardownClass::Clean)

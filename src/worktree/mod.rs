@@ -695,7 +695,18 @@ impl Worktree {
             );
             return Ok((Some(reason), head));
         }
-        let status = process::run_ok(&git(&self.path).args([
+        // An entry marked assume-unchanged or skip-worktree hides a changed file from
+        // `git status`: such a worktree is kept, never removed as clean.
+        let flags =
+            process::run_ok(&pool::strict_git(&self.path).args(["ls-files", "-v"])).map_err(err)?;
+        let hidden = flags.lines().filter(|l| !l.starts_with("H ")).count();
+        if hidden > 0 {
+            let reason = format!("{hidden} index entry(ies) hidden from git status");
+            return Ok((Some(reason), head));
+        }
+        // Git's own comparison rules, whatever the shared config (a worker can write it)
+        // says about stat data.
+        let status = process::run_ok(&pool::strict_git(&self.path).args([
             "status",
             "--porcelain=v1",
             "--untracked-files=normal",
@@ -841,14 +852,18 @@ impl Repo {
                     .args(["update-ref", "--no-deref", "HEAD"])
                     .arg(head),
             );
-            detached.is_ok()
+            let moved = detached.is_ok()
                 && process::run_ok(
                     &git(&self.root)
                         .args(["worktree", "move"])
                         .arg(&wt.path)
                         .arg(trash.join(&wt.id)),
                 )
-                .is_ok()
+                .is_ok();
+            if detached.is_ok() && !moved {
+                self.reattach(&wt.path, &wt.branch);
+            }
+            moved
         };
         if !moved {
             return self.release(wt, c);
@@ -878,6 +893,15 @@ impl Repo {
             action.branch_deleted = true;
         }
         Ok(action)
+    }
+
+    /// Puts a worktree detached for a move that then failed back on its branch.
+    fn reattach(&self, path: &Path, branch: &str) {
+        let _ = process::run(
+            &git(path)
+                .args(["symbolic-ref", "HEAD"])
+                .arg(format!("refs/heads/{branch}")),
+        );
     }
 
     /// Deletes the worktrees [`Repo::release_later`] moved aside (anyone's: one a crashed

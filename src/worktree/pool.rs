@@ -32,6 +32,57 @@ const IN_PROGRESS: [&str; 7] = [
     "sequencer",
 ];
 
+/// Git for work on a pooled checkout, with the settings a worker could have changed in the
+/// shared config to make status lie pinned to git's defaults (stat data compared in full,
+/// no fsmonitor or untracked cache, no stat-skipping) and no hooks run.
+pub(super) fn strict_git(dir: &Path) -> crate::process::Cmd {
+    git(dir).args([
+        "-c",
+        "core.fsmonitor=false",
+        "-c",
+        "core.untrackedCache=false",
+        "-c",
+        "core.checkStat=default",
+        "-c",
+        "core.trustctime=true",
+        "-c",
+        "core.ignoreStat=false",
+        "-c",
+        "core.sparseCheckout=false",
+        "-c",
+        "core.hooksPath=/dev/null",
+    ])
+}
+
+/// Files of a worktree's git admin directory kept when it is scrubbed; anything else there
+/// (reflogs, messages, `ORIG_HEAD`, per-worktree refs and config) is the previous user's.
+const ADMIN_KEPT: [&str; 5] = ["HEAD", "index", "commondir", "gitdir", "locked"];
+
+/// A process (its pid) whose working directory, root or an open file is inside `dir`: a
+/// checkout something still uses is never pooled.
+fn user_of(dir: &Path) -> Option<u32> {
+    let dir = fs::canonicalize(dir).ok()?;
+    let inside = |link: PathBuf| fs::read_link(link).is_ok_and(|t| t.starts_with(&dir));
+    for e in fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let p = e.path();
+        if inside(p.join("cwd")) || inside(p.join("root")) {
+            return Some(pid);
+        }
+        if let Ok(fds) = fs::read_dir(p.join("fd"))
+            && fds.flatten().any(|fd| inside(fd.path()))
+        {
+            return Some(pid);
+        }
+    }
+    None
+}
+
 /// A cache directory as the config names it, normalised (`./target/` → `target`), if it is a
 /// plain relative path inside the worktree: no `..`, no root, not `.git` or inside it.
 pub fn cache_dir(raw: &str) -> Option<String> {
@@ -238,6 +289,12 @@ impl Pool {
     fn take_to(&self, path: &Path, checkout: &[&str]) -> Result<Option<String>, WorktreeError> {
         let name = {
             let _lock = self.repo.lock()?;
+            // `git worktree move` moves into an existing directory: never let it.
+            if path.symlink_metadata().is_ok() {
+                return Err(WorktreeError::PathExists {
+                    path: path.to_owned(),
+                });
+            }
             let Some((name, _in_place)) = self.claim()? else {
                 return Ok(None);
             };
@@ -257,9 +314,22 @@ impl Pool {
             }
             name
         };
-        let switched = process::run_ok(&git(path).args(["checkout", "--quiet"]).args(checkout));
+        let switched = process::run_ok(
+            &strict_git(path)
+                .args(["checkout", "--quiet"])
+                .args(checkout),
+        );
         if let Err(e) = switched {
-            let _ = self.repo.release_to_pool(self, path, &name, None);
+            // It holds nothing of anyone's: it goes, so the caller can make a fresh one.
+            {
+                let _lock = self.repo.lock();
+                let _ = process::run(
+                    &git(&self.repo.root)
+                        .args(["worktree", "remove", "--force", "--force"])
+                        .arg(path),
+                );
+            }
+            self.discard(&name);
             return Err(self.repo.git_err(path)(e));
         }
         Ok(Some(name))
@@ -271,11 +341,19 @@ impl Pool {
     pub fn take_in_place(&self, commit: &str) -> Result<Option<InPlace>, WorktreeError> {
         let dir = self.dir();
         crate::project::private_dir(&dir).map_err(self.io(&dir))?;
-        let claimed = {
+        let claim = || -> Result<Option<(String, File)>, WorktreeError> {
             let _lock = self.repo.lock()?;
             match self.claim()? {
-                Some(c) => Some(c),
-                None => self.add_locked(commit)?,
+                Some(c) => Ok(Some(c)),
+                None => self.add_locked(commit),
+            }
+        };
+        let claimed = match claim()? {
+            Some(c) => Some(c),
+            // Full, none idle: entries a killed gate left unproven are proven or go.
+            None => {
+                self.tidy();
+                claim()?
             }
         };
         let Some((name, lock)) = claimed else {
@@ -283,7 +361,7 @@ impl Pool {
         };
         let path = self.dir().join(&name);
         let switched = process::run_ok(
-            &git(&path)
+            &strict_git(&path)
                 .args(["checkout", "--quiet", "--detach"])
                 .arg(commit),
         );
@@ -303,7 +381,7 @@ impl Pool {
     /// proven clean afterwards is removed from the pool.
     pub fn give_back_in_place(&self, taken: InPlace) {
         let scrubbed = self
-            .scrub(&taken.path, true)
+            .scrub(&taken.path)
             .and_then(|()| self.prove(&taken.path));
         match scrubbed {
             Ok(commit) => {
@@ -360,14 +438,35 @@ impl Pool {
         }
     }
 
-    /// Removes untracked and ignored files but the cache directories (and, with `reset`,
-    /// tracked changes too; a dispatch's worktree has none, its classification said so).
-    /// A cache directory that is not a real directory (a symlink could point anywhere) goes.
-    fn scrub(&self, path: &Path, reset: bool) -> Result<(), NotPooled> {
+    /// Brings a checkout back to its HEAD and the cache directories: the admin directory
+    /// emptied but for what git needs, the index rebuilt from HEAD, tracked files that differ
+    /// rewritten (a dispatch's have none, its classification said so; a gate's runs are
+    /// scratch), untracked and ignored files removed but the cache directories. A cache
+    /// directory that is not a real directory (a symlink could point anywhere) goes.
+    fn scrub(&self, path: &Path) -> Result<(), NotPooled> {
         let run = |cmd| process::run_ok(&cmd).map_err(self.repo.git_err(path));
-        if reset {
-            run(git(path).args(["reset", "--quiet", "--hard"]))?;
+        let admin = self.admin_of(path)?;
+        // Everything in the admin directory but what git needs goes; the index is rebuilt
+        // from HEAD, so the proof compares contents, not stat data someone could have set.
+        for e in fs::read_dir(&admin).map_err(self.io(&admin))?.flatten() {
+            let name = e.file_name();
+            if ADMIN_KEPT.iter().any(|k| name == *k) {
+                continue;
+            }
+            let p = e.path();
+            let _ = if p.is_dir() && !p.is_symlink() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
         }
+        let index = admin.join("index");
+        let _ = fs::remove_file(&index);
+        run(strict_git(path).args(["read-tree", "HEAD"]))?;
+        // Hashes each file against HEAD and keeps the stat data of those that match (exit 1
+        // names the ones that differ), so the reset below rewrites only those.
+        let _ = process::run(&strict_git(path).args(["update-index", "-q", "--refresh"]));
+        run(strict_git(path).args(["reset", "--quiet", "--hard"]))?;
         for keep in &self.keep {
             let p = path.join(keep);
             if let Ok(meta) = p.symlink_metadata()
@@ -376,16 +475,33 @@ impl Pool {
                 fs::remove_file(&p).map_err(self.io(&p))?;
             }
         }
-        let mut clean = git(path).args(["clean", "-ffdxq"]);
+        let mut clean = strict_git(path).args(["clean", "-ffdxq"]);
         for keep in &self.keep {
             clean = clean.arg("-e").arg(format!("/{keep}/"));
         }
         run(clean)?;
-        // Per-worktree configuration is the previous user's, never the project's.
-        if let Some(admin) = admin_dir(path) {
-            let _ = fs::remove_file(admin.join("config.worktree"));
-        }
         Ok(())
+    }
+
+    /// The checkout's git admin directory, when its `.git` file names the one git registered
+    /// for it in this repository (a worker could point it at a repository of its own).
+    fn admin_of(&self, path: &Path) -> Result<PathBuf, NotPooled> {
+        let unclean = |why: &str| NotPooled::Unclean {
+            path: path.to_owned(),
+            why: why.to_owned(),
+        };
+        let admin = admin_dir(path).ok_or_else(|| unclean("no .git file"))?;
+        let admin = fs::canonicalize(&admin).map_err(|_| unclean("its .git names nothing"))?;
+        let worktrees = self.repo.common_dir.join("worktrees");
+        if admin.parent() != Some(worktrees.as_path()) {
+            return Err(unclean("its .git names another repository's directory"));
+        }
+        let back = fs::read_to_string(admin.join("gitdir")).unwrap_or_default();
+        let ours = fs::canonicalize(path.join(".git")).ok();
+        if fs::canonicalize(back.trim()).ok() != ours || ours.is_none() {
+            return Err(unclean("git's registration names another checkout"));
+        }
+        Ok(admin)
     }
 
     /// Proves a pooled checkout clean: HEAD detached, no operation under way, no index entry
@@ -396,9 +512,12 @@ impl Pool {
             path: path.to_owned(),
             why,
         };
-        let admin = admin_dir(path).ok_or_else(|| unclean("no git admin directory".into()))?;
+        let admin = self.admin_of(path)?;
         if let Some(busy) = IN_PROGRESS.iter().find(|f| admin.join(f).exists()) {
             return Err(unclean(format!("an operation is under way ({busy})")));
+        }
+        if let Some(pid) = user_of(path) {
+            return Err(unclean(format!("process {pid} still uses it")));
         }
         let head = fs::read_to_string(admin.join("HEAD")).unwrap_or_default();
         let head = head.trim();
@@ -406,13 +525,17 @@ impl Pool {
             return Err(unclean(format!("HEAD is not detached ({head})")));
         }
         let run = |cmd| process::run_ok(&cmd).map_err(self.repo.git_err(path));
-        let flags = run(git(path).args(["ls-files", "-v"]))?;
+        // Every tracked file's content against the index (hashed where its stat data is not
+        // the index's own): exit 1 names a file that differs.
+        run(strict_git(path).args(["update-index", "-q", "--refresh"]))
+            .map_err(|e| unclean(format!("a tracked file differs from HEAD: {e}")))?;
+        let flags = run(strict_git(path).args(["ls-files", "-v"]))?;
         if let Some(hidden) = flags.lines().find(|l| !l.starts_with("H ")) {
             return Err(unclean(format!(
                 "an index entry is hidden from status: {hidden}"
             )));
         }
-        let status = run(git(path).args([
+        let status = run(strict_git(path).args([
             "status",
             "--porcelain=v1",
             "--ignored=matching",
@@ -509,7 +632,9 @@ impl Pool {
     /// Drops stale leases, proves unproven entries (or removes them), removes entries beyond
     /// the size and checkouts git no longer knows.
     pub fn tidy(&self) {
-        let _ = process::run(&git(&self.repo.root).args(["worktree", "prune"]));
+        if let Ok(_lock) = self.repo.lock() {
+            let _ = process::run(&git(&self.repo.root).args(["worktree", "prune"]));
+        }
         let (here, lent) = self.names();
         let mut still_lent = 0;
         for name in &lent {
@@ -533,16 +658,17 @@ impl Pool {
             let keep = path.join(".git").is_file()
                 && idle + still_lent < self.size
                 && (ready.exists()
-                    || match self.scrub(&path, true).and_then(|()| self.prove(&path)) {
+                    || match self.scrub(&path).and_then(|()| self.prove(&path)) {
                         Ok(at) => crate::project::write_private(&ready, at.as_bytes()).is_ok(),
                         Err(_) => false,
                     });
-            drop(lock);
             if keep {
                 idle += 1;
             } else {
+                // Removed while still held: nobody can claim it in between.
                 self.discard(name);
             }
+            drop(lock);
         }
         // Marker files whose checkout is gone.
         for e in fs::read_dir(self.dir()).into_iter().flatten().flatten() {
@@ -571,13 +697,13 @@ impl Pool {
             return true;
         }
         let proven = self
-            .scrub(&path, true)
+            .scrub(&path)
             .and_then(|()| self.prove(&path))
             .is_ok_and(|at| crate::project::write_private(&ready, at.as_bytes()).is_ok());
-        drop(lock);
         if !proven {
             self.discard(name);
         }
+        drop(lock);
         proven
     }
 
@@ -586,9 +712,10 @@ impl Pool {
         let (here, _) = self.names();
         let mut removed = 0;
         for name in here {
+            // Removed while held, so a gate cannot claim it in between.
             if let Ok(Some(lock)) = self.try_lock(&name) {
-                drop(lock);
                 self.discard(&name);
+                drop(lock);
                 removed += 1;
             }
         }
@@ -609,6 +736,7 @@ impl Repo {
         pool: &Pool,
         path: &Path,
         name: &str,
+        branch: &str,
         head: Option<&str>,
     ) -> Result<(), NotPooled> {
         let (here, lent) = pool.names();
@@ -636,13 +764,17 @@ impl Repo {
                 None => detach.arg("HEAD"),
             };
             process::run_ok(&detach).map_err(self.git_err(path))?;
-            process::run_ok(
+            let moved = process::run_ok(
                 &git(&self.root)
                     .args(["worktree", "move"])
                     .arg(path)
                     .arg(&target),
-            )
-            .map_err(self.git_err(path))?;
+            );
+            if let Err(e) = moved {
+                // Back on its branch, for the caller to release as usual.
+                self.reattach(path, branch);
+                return Err(self.git_err(path)(e).into());
+            }
             let _ = fs::remove_file(pool.file(name, "lease"));
         }
         Ok(())
@@ -672,7 +804,7 @@ impl Repo {
         }
         let name = entry.map_or_else(new_name, str::to_owned);
         if self
-            .release_to_pool(pool, &wt.path, &name, c.head_commit.as_deref())
+            .release_to_pool(pool, &wt.path, &name, &wt.branch, c.head_commit.as_deref())
             .is_err()
         {
             return self.release(wt, c);

@@ -72,13 +72,13 @@ fn pool_status(repo: &Repo) -> serde_json::Value {
 
 /// What a worker wrote to `$VNX_DISPATCH_DIR/seen`.
 fn seen_by(repo: &Repo, id: &str) -> String {
-    let path = repo
-        .env
-        .path()
-        .join(".vnx-data/dispatches")
-        .join(id)
-        .join("seen");
-    std::fs::read_to_string(path).unwrap()
+    seen_file(repo, id, "seen")
+}
+
+/// A file a worker wrote in its dispatch directory.
+fn seen_file(repo: &Repo, id: &str, name: &str) -> String {
+    let dir = repo.env.path().join(".vnx-data/dispatches").join(id);
+    std::fs::read_to_string(dir.join(name)).unwrap()
 }
 
 fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
@@ -194,34 +194,73 @@ fn a_pooled_worktree_carries_only_the_named_cache_directories_to_the_next_dispat
 }
 
 #[test]
-fn a_worktree_that_cannot_be_proven_clean_or_is_dirty_never_goes_back() {
+fn a_worktree_in_use_hiding_a_change_or_dirty_never_goes_back() {
     let repo = Repo::new();
     let tools = tempfile::tempdir().unwrap();
     declare_worker(&repo, tools.path(), POOL);
     run(repo.vnx().args(["pool", "fill"]));
     let entry = wait_idle(&repo).remove(0);
 
-    // An index entry hidden from `git status`: the classification sees nothing and the
-    // worktree goes back to the pool, but the pool's proof sees it, and the entry is removed
-    // before anyone can take it.
+    // A process that outlives the worker (it left the process group: the worker waits until
+    // it has its own session) and still works in the
+    // checkout: the worktree goes back to the pool, but the proof finds the process, and the
+    // entry is removed before anyone can take it.
+    let lingering = work(
+        &repo,
+        "setsid sleep 60 </dev/null >/dev/null 2>&1 & p=$!; \
+         until [ \"$(cut -d' ' -f6 /proc/$p/stat)\" = $p ]; do sleep 0.05; done; \
+         echo $p > \"$VNX_DISPATCH_DIR/bg.pid\"; echo more > more.txt",
+    );
+    let id = lingering["dispatch_id"].as_str().unwrap();
+    let pid = seen_file(&repo, id, "bg.pid");
+    assert_eq!(started(&repo, id)["pooled_worktree"], entry.as_str());
+    assert_eq!(
+        lingering["teardown_action"]["pooled"], true,
+        "{lingering:#}"
+    );
+    let refill = wait_idle(&repo).remove(0);
+    assert_ne!(refill, entry, "the entry in use was replaced by a new one");
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+
+    // An index entry hidden from `git status` hides a change: the worktree is kept (dirty),
+    // never given back or removed, and the next dispatch sees the base.
     let hidden = work(
         &repo,
         "git update-index --skip-worktree hidden.txt && echo leaked > hidden.txt && \
          echo more > more.txt",
     );
     let id = hidden["dispatch_id"].as_str().unwrap();
-    assert_eq!(started(&repo, id)["pooled_worktree"], entry.as_str());
-    assert_eq!(hidden["teardown_action"]["worktree_removed"], true);
-    assert_eq!(hidden["teardown_action"]["pooled"], true);
-    let refill = wait_idle(&repo).remove(0);
-    assert_ne!(
-        refill, entry,
-        "the unproven entry was replaced by a new one"
-    );
+    assert_eq!(started(&repo, id)["pooled_worktree"], refill.as_str());
+    assert_eq!(hidden["teardown_class"], "dirty", "{hidden:#}");
+    assert_eq!(hidden["status"], "failed", "{hidden:#}");
+    let kept = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}/hidden.txt"));
+    assert_eq!(std::fs::read_to_string(kept).unwrap().trim(), "leaked");
     let seen = work(&repo, "cat hidden.txt > \"$VNX_DISPATCH_DIR/seen\"");
     let id2 = seen["dispatch_id"].as_str().unwrap();
-    let text = seen_by(&repo, id2);
-    assert_eq!(text.trim(), "base");
+    assert_ne!(started(&repo, id2)["pooled_worktree"], refill.as_str());
+    assert_eq!(seen_by(&repo, id2).trim(), "base");
+
+    // A change hidden by settings a worker can write in the shared config (stat data
+    // compared loosely, the file's size and time put back) is still a change.
+    let loose = work(
+        &repo,
+        "git config core.checkStat minimal && git config core.trustctime false && \
+         t=$(stat -c %Y hidden.txt) && sleep 1.1 && git update-index -q --refresh && \
+         echo LEAK > hidden.txt && touch -d @$t hidden.txt && \
+         git status --porcelain > \"$VNX_DISPATCH_DIR/seen\"",
+    );
+    let id = loose["dispatch_id"].as_str().unwrap();
+    assert_eq!(
+        seen_by(&repo, id),
+        "",
+        "the worker's own status saw nothing"
+    );
+    assert_eq!(loose["teardown_class"], "dirty", "{loose:#}");
+    repo.env.git(&["config", "--unset", "core.checkStat"]);
+    repo.env.git(&["config", "--unset", "core.trustctime"]);
 
     // A dirty teardown keeps its worktree where it is, locked; the pool lends it no more.
     let entry = wait_idle(&repo).remove(0);
