@@ -91,6 +91,28 @@ pub fn main_root(dir: &Path) -> Option<PathBuf> {
     Some(std::fs::canonicalize(&root).unwrap_or(root))
 }
 
+/// Opens the lock file `path` (made private if absent, never truncated) and takes its
+/// exclusive `flock`: waiting for it when `wait`, else `Ok(None)` while another holds it.
+/// The lock lasts as long as the returned file (a crashed holder frees it).
+pub fn lock_file(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    if wait {
+        file.lock()?;
+        return Ok(Some(file));
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Creates `dir` and any missing parents private to the user (0700), whatever the umask, and
 /// narrows an existing `dir` to 0700: vnx's own directories hold prompts, logs, the worker's
 /// `PATH` entry and the ledger, which no other local user may read or replace.

@@ -40,17 +40,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
     let on_event = |event: Event<'_>| match event {
         Event::Started { gate, kind } => say!("gate {gate}: running ({kind})"),
-        Event::Finished { outcome } => say!(
-            "gate {}: {} in {:.1} s{}",
-            outcome.gate,
-            outcome.status.name(),
-            outcome.duration_seconds,
-            outcome
-                .reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        ),
+        Event::Finished { outcome } => say!("{}", finished(outcome)),
     };
     let (attestor, trusted_keys) = settings::attestation(None, &ledger)?;
     let ctx = Context {
@@ -129,4 +119,19 @@ fn render(out: &mut Out, r: &Report) -> Result<(), CliError> {
     }
     out.line(&format!("  report: {}", r.report_path.display()))?;
     Ok(())
+}
+
+/// The line a finished gate gets on stderr: its name, status, time and why.
+pub(super) fn finished(outcome: &vnx::gate::GateOutcome) -> String {
+    format!(
+        "gate {}: {} in {:.1} s{}",
+        outcome.gate,
+        outcome.status.name(),
+        outcome.duration_seconds,
+        outcome
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    )
 }

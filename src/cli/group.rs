@@ -235,17 +235,7 @@ pub(super) fn decide(
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
     let on_event = |event: Event<'_>| {
         if let Event::Finished { outcome } = event {
-            say!(
-                "gate {}: {} in {:.1} s{}",
-                outcome.gate,
-                outcome.status.name(),
-                outcome.duration_seconds,
-                outcome
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            )
+            say!("{}", super::gate_check::finished(outcome))
         }
     };
     let ctx = Context {

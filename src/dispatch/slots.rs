@@ -3,9 +3,8 @@
 //! `.vnx-data/slots/<provider>/<n>.lock`, so a crashed supervisor frees its slot with its
 //! last file descriptor.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -30,16 +29,9 @@ pub fn acquire(
     let started = Instant::now();
     loop {
         for index in 0..limit.max(1) {
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o600)
-                .open(dir.join(format!("{index}.lock")))?;
-            match file.try_lock() {
-                Ok(()) => return Ok(Some((Slot { index, _lock: file }, started.elapsed()))),
-                Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Error(e)) => return Err(e),
+            let path = dir.join(format!("{index}.lock"));
+            if let Some(file) = crate::project::lock_file(&path, false)? {
+                return Ok(Some((Slot { index, _lock: file }, started.elapsed())));
             }
         }
         if give_up() {

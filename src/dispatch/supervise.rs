@@ -32,7 +32,7 @@ use crate::tmux::Tmux;
 use crate::worktree::{CommitNote, Repo, TeardownClass, Worktree};
 
 /// An error and its causes on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -307,13 +307,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
     };
     let repo = Repo::discover(ctx.root)?;
     let run = new_run_id();
-    let run_dir = ctx
-        .root
-        .join(crate::project::DATA_DIR)
-        .join(GATES_DIR)
-        .join(id)
-        .join(&run);
-    crate::project::private_dir(&run_dir).map_err(io_err(&run_dir))?;
+    let run_dir = make_run_dir(ctx.root, id, &run)?;
 
     let mut reasons = Vec::new();
     let mut notes = Vec::new();
@@ -450,4 +444,16 @@ fn record_report(ctx: &Context<'_>, r: &Report) -> Result<(), GateError> {
     });
     Ledger::new(ctx.ledger).append(&ctx.attestor.attest(&receipt, &now_utc))?;
     Ok(())
+}
+
+/// Makes `.vnx-data/gates/<id>/<run>/` (private), where one run's requests, outputs and
+/// reports go.
+pub(crate) fn make_run_dir(root: &Path, id: &str, run: &str) -> Result<PathBuf, GateError> {
+    let dir = root
+        .join(crate::project::DATA_DIR)
+        .join(GATES_DIR)
+        .join(id)
+        .join(run);
+    crate::project::private_dir(&dir).map_err(io_err(&dir))?;
+    Ok(dir)
 }

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::{Context, Event, GATES_DIR, GateError, GateOutcome, exec, io_err, new_run_id};
+use super::{Context, Event, GateError, GateOutcome, exec, new_run_id};
 use crate::config::{Config, GateKind};
 use crate::ledger::attest::Attestor;
 use crate::receipts::OnMerge;
@@ -54,13 +54,7 @@ pub fn run(
 ) -> Result<Vec<GateOutcome>, GateError> {
     let repo = crate::worktree::Repo::discover(g.root)?;
     let run = format!("{}-merge", new_run_id());
-    let run_dir = g
-        .root
-        .join(crate::project::DATA_DIR)
-        .join(GATES_DIR)
-        .join(id)
-        .join(&run);
-    crate::project::private_dir(&run_dir).map_err(io_err(&run_dir))?;
+    let run_dir = super::make_run_dir(g.root, id, &run)?;
     // Only command gates run here, so no reviewer is ever looked up or started.
     let no_program = |_: &str| None;
     let ctx = Context {

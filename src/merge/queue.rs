@@ -5,7 +5,7 @@
 //! (its head conflicts with that head, or a gate failed on the merge result), or is refused by
 //! a condition (which, as ever, writes nothing). The rest go on either way.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::File;
 
 use serde::Serialize;
 
@@ -120,21 +120,12 @@ fn lock(ctx: &Context<'_>, repo: &Repo) -> Result<File, MergeError> {
         path: path.clone(),
         source,
     };
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(lock_err)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            (ctx.on_event)(Event::Waiting { lock: &path });
-            file.lock().map_err(lock_err)?;
-        }
-        Err(TryLockError::Error(e)) => return Err(lock_err(e)),
+    if let Some(file) = crate::project::lock_file(&path, false).map_err(lock_err)? {
+        return Ok(file);
     }
-    Ok(file)
+    (ctx.on_event)(Event::Waiting { lock: &path });
+    let file = crate::project::lock_file(&path, true).map_err(lock_err)?;
+    Ok(file.expect("a waited-for lock is held"))
 }
 
 /// One dispatch's turn, under the lock.

@@ -2,7 +2,7 @@
 //! the git common directory (parallel `git worktree add` races otherwise), classified after the
 //! worker ends — dirty, clean, pushed or committed — and released without ever losing work.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -189,14 +189,8 @@ impl Repo {
             path: path.clone(),
             source,
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(lock_err)?;
-        file.lock().map_err(lock_err)?;
-        Ok(file)
+        let file = crate::project::lock_file(&path, true).map_err(lock_err)?;
+        Ok(file.expect("a waited-for lock is held"))
     }
 
     /// Resolves a ref to a full commit id.

@@ -9,8 +9,7 @@
 //! once it is proven clean (holding its commit); `NAME.lock`, `flock`ed by whoever works on
 //! it in place; `NAME.lease` while a dispatch has it (holding the path it moved to).
 
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
 use std::path::{Component, Path, PathBuf};
 
 use super::{Repo, Worktree, WorktreeError, git};
@@ -201,18 +200,7 @@ impl Pool {
     /// The entry's in-place lock, taken without waiting: `None` while someone holds it.
     fn try_lock(&self, name: &str) -> Result<Option<File>, WorktreeError> {
         let path = self.file(name, "lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(self.io(&path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(file)),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(self.io(&path)(e)),
-        }
+        crate::project::lock_file(&path, false).map_err(self.io(&path))
     }
 
     /// Names of the checkouts in the pool directory and of the entries lent out.
@@ -341,10 +329,10 @@ impl Pool {
     pub fn take_in_place(&self, commit: &str) -> Result<Option<InPlace>, WorktreeError> {
         let dir = self.dir();
         crate::project::private_dir(&dir).map_err(self.io(&dir))?;
-        let claim = || -> Result<Option<(String, File)>, WorktreeError> {
+        let claim = || -> Result<Option<(String, File, bool)>, WorktreeError> {
             let _lock = self.repo.lock()?;
             match self.claim()? {
-                Some(c) => Ok(Some(c)),
+                Some((name, lock)) => Ok(Some((name, lock, false))),
                 None => self.add_locked(commit),
             }
         };
@@ -356,10 +344,14 @@ impl Pool {
                 claim()?
             }
         };
-        let Some((name, lock)) = claimed else {
+        let Some((name, lock, new)) = claimed else {
             return Ok(None);
         };
         let path = self.dir().join(&name);
+        if new && let Err(e) = self.populate(&name) {
+            self.discard(&name);
+            return Err(e);
+        }
         let switched = process::run_ok(
             &strict_git(&path)
                 .args(["checkout", "--quiet", "--detach"])
@@ -394,9 +386,9 @@ impl Pool {
         }
     }
 
-    /// Makes a new entry at `commit`, held by the caller, when the pool has room; under the
-    /// worktree lock the caller holds.
-    fn add_locked(&self, commit: &str) -> Result<Option<(String, File)>, WorktreeError> {
+    /// Registers a new entry at `commit`, held by the caller (who then populates it), when the
+    /// pool has room; under the worktree lock the caller holds. The flag says it is new.
+    fn add_locked(&self, commit: &str) -> Result<Option<(String, File, bool)>, WorktreeError> {
         let (here, lent) = self.names();
         if (here.len() + lent.len()) as u32 >= self.size {
             return Ok(None);
@@ -406,20 +398,31 @@ impl Pool {
             return Ok(None);
         };
         self.add_checkout(&name, commit)?;
-        Ok(Some((name, lock)))
+        Ok(Some((name, lock, true)))
     }
 
     /// `git worktree add --detach` of entry `name` at `commit`; the caller holds the worktree
     /// lock.
     fn add_checkout(&self, name: &str, commit: &str) -> Result<(), WorktreeError> {
         let path = self.dir().join(name);
+        // Registered only: writing a big checkout's files must not hold the lock every
+        // worktree step of every dispatch waits for (see `populate`).
         process::run_ok(
             &git(&self.repo.root)
-                .args(["worktree", "add", "--quiet", "--detach"])
+                .args(["worktree", "add", "--quiet", "--no-checkout", "--detach"])
                 .arg(&path)
                 .arg(commit),
         )
         .map_err(self.repo.git_err(&path))?;
+        Ok(())
+    }
+
+    /// Writes the files of an entry [`Pool::add_checkout`] registered, without the worktree
+    /// lock (the caller holds the entry's own lock, so nobody else touches it meanwhile).
+    fn populate(&self, name: &str) -> Result<(), WorktreeError> {
+        let path = self.dir().join(name);
+        process::run_ok(&strict_git(&path).args(["read-tree", "-u", "--reset", "HEAD"]))
+            .map_err(self.repo.git_err(&path))?;
         Ok(())
     }
 
@@ -609,9 +612,17 @@ impl Pool {
         for _ in held..self.size {
             let name = new_name();
             let path = dir.join(&name);
+            // Held while it is made: a tidy-up must not take it for a crashed leftover.
+            let Some(_making) = self.try_lock(&name)? else {
+                continue;
+            };
             {
                 let _lock = self.repo.lock()?;
                 self.add_checkout(&name, commit)?;
+            }
+            if self.populate(&name).is_err() {
+                self.discard(&name);
+                continue;
             }
             // Settles the index's stat data, so the first status of a user is not a full
             // re-read of every file git just wrote.

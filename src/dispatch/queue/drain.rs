@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{
     Context, DispatchError, Entry, Launched, QueueDecision, QueueVerdict, claims, data_dir,
-    decision, entry, error_chain, holder_alive, lock, record, start_claimed,
+    decision, entry, holder_alive, lock, record, start_claimed,
 };
 use crate::tmux::Tmux;
 
@@ -102,7 +102,10 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
                 running.insert(e.provider.clone(), held + 1);
             }
             Err(err) => {
-                let why = format!("it could not start: {}", error_chain(&err));
+                let why = format!(
+                    "it could not start: {}",
+                    crate::dispatch::supervise::error_chain(&err)
+                );
                 done.closed.push((e.id.clone(), QueueVerdict::Failed, why));
             }
         }
@@ -136,7 +139,10 @@ fn start_entry(
         Err(err) => {
             let mut failed = admitted;
             failed.decision = QueueVerdict::Failed;
-            failed.reason = format!("it could not start: {}", error_chain(&err));
+            failed.reason = format!(
+                "it could not start: {}",
+                crate::dispatch::supervise::error_chain(&err)
+            );
             let _ = record(&ctx, &e.ledger, failed);
             return Err(err);
         }

@@ -54,26 +54,11 @@ pub struct QueueLock(#[allow(dead_code, reason = "held for its lock")] File);
 
 /// Takes the queue lock, waiting for it (`wait`) or giving up at once when another holds it.
 pub fn lock(data_dir: &Path, wait: bool) -> Result<Option<QueueLock>, DispatchError> {
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = entry::dir(data_dir);
     crate::project::private_dir(&dir).map_err(io_err(&dir))?;
     let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .mode(0o600)
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
-    if wait {
-        file.lock().map_err(io_err(&path))?;
-        return Ok(Some(QueueLock(file)));
-    }
-    match file.try_lock() {
-        Ok(()) => Ok(Some(QueueLock(file))),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
-    }
+    let file = crate::project::lock_file(&path, wait).map_err(io_err(&path))?;
+    Ok(file.map(QueueLock))
 }
 
 /// Whether the dispatch holding a slot claim still lives: its launcher or supervisor holds
@@ -381,16 +366,4 @@ pub fn places(data_dir: &Path) -> std::collections::BTreeMap<String, Place> {
             (e.id, place)
         })
         .collect()
-}
-
-/// An error and its causes on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
