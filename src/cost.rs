@@ -322,3 +322,42 @@ mod tests {
         assert_eq!(spent(&[routed], &gpt5, Period::Day, now).total_tokens, 7);
     }
 }
+
+/// Where a token budget of `provider_constraints.yaml` stands.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BudgetState {
+    /// The budget's constraint id.
+    pub id: String,
+    /// Its period (`day`, `week`, `month` or `all`).
+    pub period: &'static str,
+    /// Its limit.
+    pub max_tokens: u64,
+    /// What its dispatches spent in the current period.
+    pub spent: Spend,
+    /// Whether the limit is reached.
+    pub reached: bool,
+}
+
+/// Where each token budget among `constraints` stands at `now`, given the ledger's `entries`.
+pub fn budgets(
+    entries: &[Entry],
+    constraints: &[crate::constraints::Constraint],
+    now: jiff::Timestamp,
+) -> Vec<BudgetState> {
+    constraints
+        .iter()
+        .filter_map(|c| match &c.rule {
+            crate::constraints::Rule::TokenBudget(b) => {
+                let spent = spent(entries, &b.selector, b.period, now);
+                Some(BudgetState {
+                    id: c.id.clone(),
+                    period: b.period.name(),
+                    max_tokens: b.max_tokens,
+                    reached: spent.total_tokens >= b.max_tokens,
+                    spent,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}

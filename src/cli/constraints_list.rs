@@ -5,7 +5,7 @@ use super::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use vnx::constraints::{self, Constraint, PinSemantics, Rule};
+use vnx::constraints::{self, PinSemantics, Rule};
 
 use super::CliError;
 use super::output::Out;
@@ -32,7 +32,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let loaded = constraints::load(&path)?;
     let mut out = Out::new();
     if args.json {
-        let list: Vec<serde_json::Value> = loaded.constraints.iter().map(json).collect();
+        let list: Vec<serde_json::Value> = loaded
+            .constraints
+            .iter()
+            .map(constraints::listing::json)
+            .collect();
         out.json(&serde_json::json!({
             "file": path,
             "sha256": loaded.sha256,
@@ -72,34 +76,4 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         loaded.constraints.len()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn json(c: &Constraint) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "id": c.id,
-        "rule": c.rule.name(),
-        "audit_severity": c.severity.name(),
-        "enforcement": c.enforcement.name(),
-        "reason": c.reason,
-        "override_allowed": c.override_allowed,
-        "override_variable": c.override_variable(),
-        "override_reason_required": c.override_reason_required,
-    });
-    if let Rule::RequireRoute(pin) = &c.rule {
-        v["pin"] = serde_json::json!({
-            "model": pin.model,
-            "semantics": pin.semantics,
-            "model_order": pin.model_order,
-        });
-    }
-    if let Rule::TokenBudget(b) = &c.rule {
-        v["budget"] = serde_json::json!({
-            "provider": b.selector.provider,
-            "model": b.selector.model,
-            "role": b.selector.role,
-            "period": b.period,
-            "max_tokens": b.max_tokens,
-        });
-    }
-    v
 }

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use vnx::constraints::{self, Rule};
-use vnx::cost::{self, GroupBy, Spend};
+use vnx::constraints;
+use vnx::cost::{self, GroupBy};
 
 use super::CliError;
 use super::output::{Out, say};
@@ -38,16 +38,6 @@ fn parse_day(text: &str) -> Result<jiff::civil::Date, String> {
         .map_err(|e| format!("`{text}` is not a day like 2026-11-01: {e}"))
 }
 
-/// Where a budget stands.
-#[derive(serde::Serialize)]
-struct BudgetState {
-    id: String,
-    period: &'static str,
-    max_tokens: u64,
-    spent: Spend,
-    reached: bool,
-}
-
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     let ledger = project.ledger();
@@ -58,24 +48,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Vec::new()
     };
     let now = jiff::Timestamp::now();
-    let budgets: Vec<BudgetState> = match constraints::load(&project.root.join(constraints::FILE)) {
-        Ok(loaded) => loaded
-            .constraints
-            .iter()
-            .filter_map(|c| match &c.rule {
-                Rule::TokenBudget(b) => {
-                    let spent = cost::spent(&entries, &b.selector, b.period, now);
-                    Some(BudgetState {
-                        id: c.id.clone(),
-                        period: b.period.name(),
-                        max_tokens: b.max_tokens,
-                        reached: spent.total_tokens >= b.max_tokens,
-                        spent,
-                    })
-                }
-                _ => None,
-            })
-            .collect(),
+    let budgets = match constraints::load(&project.root.join(constraints::FILE)) {
+        Ok(loaded) => cost::budgets(&entries, &loaded.constraints, now),
         Err(constraints::LoadError::Missing { .. }) => Vec::new(),
         Err(e) => return Err(e.into()),
     };

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+pub(super) use vnx::dispatch::settled::settled;
 use vnx::dispatch::view::{self, WaitEvent, Waited};
 use vnx::tmux::Tmux;
 
@@ -224,82 +225,4 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
         }
     }
     Ok(())
-}
-
-/// How one dispatch settled, for `--json`: its id, its status, and the receipts that settled
-/// it, each embedded byte for byte as the ledger holds it.
-#[derive(serde::Serialize)]
-pub(super) struct Settled<'a> {
-    dispatch_id: &'a str,
-    status: &'a str,
-    completion: Option<Embedded>,
-    correction: Option<Embedded>,
-    blocked: Option<Embedded>,
-    queue: Option<Embedded>,
-}
-
-pub(super) fn settled<'a>(id: &'a str, w: &'a Waited) -> Settled<'a> {
-    let mut s = Settled {
-        dispatch_id: id,
-        status: "",
-        completion: None,
-        correction: None,
-        blocked: None,
-        queue: None,
-    };
-    match w {
-        Waited::Completed(c) => {
-            s.status = c.receipt.status.name();
-            s.completion = Some(Embedded::of(&c.line));
-        }
-        Waited::Corrected {
-            completion,
-            correction,
-        } => {
-            s.status = correction
-                .receipt
-                .as_ref()
-                .map_or("failed", |c| c.status.name());
-            s.completion = Some(Embedded::of(&completion.line));
-            s.correction = Some(Embedded::of(&correction.line));
-        }
-        Waited::Blocked(line) => {
-            s.status = "blocked";
-            s.blocked = Some(Embedded::of(line));
-        }
-        Waited::Closed(line) => {
-            s.status = w.closed().map_or("failed", |(v, _)| v.name());
-            s.queue = Some(Embedded::of(line));
-        }
-        Waited::Lost => s.status = "lost",
-        Waited::Unknown => s.status = "unknown",
-        Waited::StillRunning => s.status = "running",
-    }
-    s
-}
-
-/// A ledger line inside a JSON document: verbatim when it is JSON serde reads (every line vnx
-/// writes), else as a string, so nothing is ever re-encoded silently.
-enum Embedded {
-    Raw(Box<serde_json::value::RawValue>),
-    Text(String),
-}
-
-impl Embedded {
-    fn of(line: &[u8]) -> Embedded {
-        let text = String::from_utf8_lossy(line).trim_end().to_owned();
-        match serde_json::value::RawValue::from_string(text.clone()) {
-            Ok(raw) => Embedded::Raw(raw),
-            Err(_) => Embedded::Text(text),
-        }
-    }
-}
-
-impl serde::Serialize for Embedded {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Embedded::Raw(raw) => raw.serialize(s),
-            Embedded::Text(text) => text.serialize(s),
-        }
-    }
 }

@@ -7,6 +7,7 @@
 
 pub mod eval;
 pub mod imports;
+pub mod listing;
 mod load;
 
 pub use eval::{Decision, Evaluation, Overrides, Route, Spending, Verdict, evaluate, keys_match};

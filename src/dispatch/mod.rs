@@ -23,6 +23,7 @@ mod plan;
 pub mod ports;
 pub mod queue;
 pub mod record;
+pub mod settled;
 pub mod setup;
 pub mod signals;
 pub mod slots;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{Context, MergeError};
+use super::{MergeError, Reading};
 use crate::config::Config;
 use crate::gate::evidence::{self, Evidence, is_commit_id};
 use crate::ledger::checkpoint;
@@ -111,7 +111,7 @@ fn cond(name: &'static str, result: Verdict) -> Condition {
 
 /// Checks every condition for merging dispatch `id`.
 pub(super) fn check(
-    ctx: &Context<'_>,
+    ctx: &Reading<'_>,
     config: &Config,
     repo: &Repo,
     ev: &Evidence,
@@ -165,14 +165,14 @@ pub(super) fn check(
         .push(cond(ORDER[3], branch(repo, &plan, id, first)));
     let gates = gates(config, ev, &mut plan);
     plan.conditions.push(cond(ORDER[4], gates));
-    let base = base(repo, &mut plan);
+    let base = base(repo, &mut plan, ctx.scratch_objects);
     plan.conditions.push(cond(ORDER[5], base));
     plan.conditions.push(cond(ORDER[6], checkout(repo, &plan)));
     Ok(plan)
 }
 
 /// The chain, and the last checkpoint.
-fn ledger(ctx: &Context<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), MergeError> {
+fn ledger(ctx: &Reading<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), MergeError> {
     let anchoring = checkpoint::anchoring(ctx.ledger, ctx.key, ctx.witness_dir)?;
     let mut options = VerifyOptions {
         threads: ctx.threads,
@@ -383,7 +383,7 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
     })
 }
 
-fn base(repo: &Repo, plan: &mut Plan) -> Result<String, String> {
+fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, String> {
     let base_ref = match &plan.base_ref {
         Some(r) if r.starts_with("refs/heads/") => r.clone(),
         Some(r) => {
@@ -406,7 +406,16 @@ fn base(repo: &Repo, plan: &mut Plan) -> Result<String, String> {
         return Err(format!("{base_ref} already contains {head}"));
     }
     plan.base_moved = tip != base;
-    let out = process::run(&git().args([
+    let mut merge_tree = git();
+    if let Some(dir) = scratch {
+        // The objects the merge forms go to the scratch directory; the repository's are read
+        // as its alternates.
+        merge_tree = merge_tree.env("GIT_OBJECT_DIRECTORY", dir).env(
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+            &repo.common_dir.join("objects"),
+        );
+    }
+    let out = process::run(&merge_tree.args([
         "merge-tree",
         "--write-tree",
         "--name-only",

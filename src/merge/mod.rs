@@ -23,7 +23,7 @@ use serde::Serialize;
 
 pub use conditions::{Condition, GateEvidence, Plan};
 pub use land::Dequeued;
-pub use queue::{Entry, EntryResult, Refusal, merge, run};
+pub use queue::{Entry, EntryResult, Refusal, merge, readiness, run};
 
 use crate::config::ConfigError;
 use crate::gate::GateError;
@@ -93,6 +93,43 @@ pub struct Context<'a> {
     pub trusted_keys: &'a [[u8; 32]],
     /// Told what the queue is doing (waiting for the lock, forming, gating, landing).
     pub on_event: &'a (dyn Fn(Event<'_>) + Sync),
+}
+
+impl<'a> Context<'a> {
+    /// What checking the conditions reads of it.
+    pub fn reading(&self) -> Reading<'a> {
+        Reading {
+            root: self.root,
+            ledger: self.ledger,
+            key: self.key,
+            threads: self.threads,
+            witness_dir: self.witness_dir,
+            trusted_keys: self.trusted_keys,
+            scratch_objects: None,
+        }
+    }
+}
+
+/// What checking a merge's conditions reads: a [`Context`] without what a merge writes with.
+/// [`queue::readiness`] checks with it alone, writing nothing to the repository.
+#[derive(Clone, Copy)]
+pub struct Reading<'a> {
+    /// The main checkout's root.
+    pub root: &'a Path,
+    /// The ledger the evidence is read from.
+    pub ledger: &'a Path,
+    /// The checkpoint key: trusted when verifying (read, never created).
+    pub key: Option<&'a Path>,
+    /// Hashing threads for verification.
+    pub threads: usize,
+    /// Where the checkpoint witness is kept (see `ledger::witness`).
+    pub witness_dir: Option<&'a Path>,
+    /// The keys whose attestations count.
+    pub trusted_keys: &'a [[u8; 32]],
+    /// An empty directory outside the repository where `git merge-tree` writes the objects
+    /// it forms (the repository's objects stay its alternates), so that a check leaves the
+    /// repository as it was; `None`: into the repository, as a merge does.
+    pub scratch_objects: Option<&'a Path>,
 }
 
 /// A merge that happened.

@@ -10,7 +10,7 @@ use std::fs::File;
 use serde::Serialize;
 
 use super::land::{self, Dequeued, Landing};
-use super::{Context, Event, LOCK_FILE, MergeError, Merged, Plan, conditions};
+use super::{Context, Event, LOCK_FILE, MergeError, Merged, Plan, Reading, conditions};
 use crate::config::Config;
 use crate::gate::evidence::Evidence;
 use crate::ledger::receipt::is_dispatch_id;
@@ -60,7 +60,7 @@ pub struct Entry {
 /// Merges one dispatch through the queue (or only checks it, unless `apply`). Refusals are in
 /// the entry; a dispatch that is unknown or merged already is an error, as it always was.
 pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Entry, MergeError> {
-    let (config, repo) = open(ctx, &[id])?;
+    let (config, repo) = open(ctx.root, &[id])?;
     let _lock = lock(ctx, &repo)?;
     turn(ctx, &config, &repo, id, apply)
 }
@@ -69,7 +69,7 @@ pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Entry, MergeErr
 /// dispatch that is refused or taken out does not stop the rest; an operational failure does.
 pub fn run(ctx: &Context<'_>, ids: &[String], apply: bool) -> Result<Vec<Entry>, MergeError> {
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let (config, repo) = open(ctx, &refs)?;
+    let (config, repo) = open(ctx.root, &refs)?;
     let _lock = lock(ctx, &repo)?;
     let mut entries = Vec::new();
     for id in ids {
@@ -96,20 +96,20 @@ pub fn run(ctx: &Context<'_>, ids: &[String], apply: bool) -> Result<Vec<Entry>,
 }
 
 /// Checks the ids and the project, and loads its configuration.
-fn open(ctx: &Context<'_>, ids: &[&str]) -> Result<(Config, Repo), MergeError> {
+fn open(root: &std::path::Path, ids: &[&str]) -> Result<(Config, Repo), MergeError> {
     if let Some(bad) = ids.iter().find(|id| !is_dispatch_id(id)) {
         return Err(MergeError::BadId {
             id: (*bad).to_owned(),
         });
     }
-    let config_path = crate::project::Project::at(ctx.root).config_path();
+    let config_path = crate::project::Project::at(root).config_path();
     if config_path.symlink_metadata().is_err() {
         return Err(MergeError::NotInitialised {
-            path: ctx.root.to_owned(),
+            path: root.to_owned(),
         });
     }
     let config = crate::config::load(&config_path)?;
-    let repo = Repo::discover(ctx.root)?;
+    let repo = Repo::discover(root)?;
     Ok((config, repo))
 }
 
@@ -128,14 +128,32 @@ fn lock(ctx: &Context<'_>, repo: &Repo) -> Result<File, MergeError> {
     Ok(file.expect("a waited-for lock is held"))
 }
 
-/// One dispatch's turn, under the lock.
-fn turn(
-    ctx: &Context<'_>,
-    config: &Config,
-    repo: &Repo,
-    id: &str,
-    apply: bool,
-) -> Result<Entry, MergeError> {
+/// Whether dispatch `id` could merge now, as `vnx merge ID --check` says, but without the
+/// queue's lock and with `git merge-tree` writing into `ctx.scratch_objects`: nothing is
+/// written to the repository or the ledger. The verdict may be overtaken by a merge running
+/// meanwhile; `vnx merge` checks again under the lock.
+pub fn readiness(ctx: &Reading<'_>, id: &str) -> Result<Entry, MergeError> {
+    let (config, repo) = open(ctx.root, &[id])?;
+    let plan = plan(ctx, &config, &repo, id)?;
+    let refused = plan.first_failed().map(|failed| Refusal {
+        condition: Some(failed.name),
+        detail: failed.detail.clone(),
+    });
+    Ok(Entry {
+        dispatch_id: id.to_owned(),
+        result: match refused {
+            Some(_) => EntryResult::Refused,
+            None => EntryResult::Mergeable,
+        },
+        plan: Some(plan),
+        merged: None,
+        dequeued: None,
+        refused,
+    })
+}
+
+/// The conditions of merging a dispatch that is on the ledger and not merged yet.
+fn plan(ctx: &Reading<'_>, config: &Config, repo: &Repo, id: &str) -> Result<Plan, MergeError> {
     let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     if ev.started.is_none() && ev.unattested_start().is_none() {
         return Err(MergeError::UnknownDispatch {
@@ -149,7 +167,18 @@ fn turn(
             commit,
         });
     }
-    let plan = conditions::check(ctx, config, repo, &ev, id)?;
+    conditions::check(ctx, config, repo, &ev, id)
+}
+
+/// One dispatch's turn, under the lock.
+fn turn(
+    ctx: &Context<'_>,
+    config: &Config,
+    repo: &Repo,
+    id: &str,
+    apply: bool,
+) -> Result<Entry, MergeError> {
+    let plan = plan(&ctx.reading(), config, repo, id)?;
     let mut entry = Entry {
         dispatch_id: id.to_owned(),
         result: EntryResult::Mergeable,
