@@ -20,6 +20,7 @@ pub mod gate;
 pub mod group;
 pub mod init;
 pub mod ledger;
+pub mod mcp;
 pub mod merge;
 pub mod process;
 pub mod project;

@@ -24,6 +24,7 @@ mod gate_check;
 mod group;
 mod hook;
 mod init;
+mod mcp;
 mod merge;
 mod output;
 mod pool;
@@ -73,6 +74,7 @@ enum Command {
     #[command(name = "gate-check")]
     GateCheck(gate_check::Args),
     Merge(merge::Args),
+    Mcp(mcp::Args),
     Doctor(doctor::Args),
     Report(report::Args),
     Cost(cost::Args),
@@ -190,6 +192,7 @@ pub fn run() -> ExitCode {
         Command::Cancel(a) => cancel::run(a),
         Command::GateCheck(a) => gate_check::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Mcp(a) => mcp::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Supervise(a) => supervise::run(a),
         Command::Completions(a) => completions::run(a),

@@ -174,6 +174,19 @@ pub struct DiffError {
 /// The dispatch's changes against its base: committed and uncommitted (untracked files too)
 /// when its worktree is there, else its branch; `git diff --stat` with `stat`.
 pub fn diff(repo_root: &Path, d: &Detail, stat: bool) -> Result<String, DiffError> {
+    diff_with(repo_root, d, stat, &[], false)
+}
+
+/// [`diff`], only of `paths` (git pathspecs relative to the worktree; all when empty), and,
+/// when `read_only`, without git refreshing the worktree's index as a side effect (a file
+/// whose modification time alone changed then shows as a diff header without hunks).
+pub fn diff_with(
+    repo_root: &Path,
+    d: &Detail,
+    stat: bool,
+    paths: &[String],
+    read_only: bool,
+) -> Result<String, DiffError> {
     let err = |source| DiffError {
         id: d.state.id.clone(),
         source,
@@ -181,7 +194,15 @@ pub fn diff(repo_root: &Path, d: &Detail, stat: bool) -> Result<String, DiffErro
     let Some(base) = &d.base_commit else {
         return Ok(String::new());
     };
-    let git = |dir: &Path| Cmd::new("git").arg("-C").arg(dir);
+    let git = |dir: &Path| {
+        let cmd = Cmd::new("git").arg("-C").arg(dir);
+        if read_only {
+            cmd.env("GIT_OPTIONAL_LOCKS", "0")
+                .args(["-c", "diff.autoRefreshIndex=false"])
+        } else {
+            cmd
+        }
+    };
     let mode = if stat { "--stat" } else { "--patch" };
     let worktree = d
         .state
@@ -189,9 +210,24 @@ pub fn diff(repo_root: &Path, d: &Detail, stat: bool) -> Result<String, DiffErro
         .as_deref()
         .map(Path::new)
         .filter(|p| p.exists());
+    let wanted = |file: &str| {
+        paths.is_empty()
+            || paths.iter().any(|p| {
+                let p = p.trim_end_matches('/');
+                file == p
+                    || file
+                        .strip_prefix(p)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+    };
     match worktree {
         Some(wt) => {
-            let mut text = process::run_ok(&git(wt).args(["diff", mode, base])).map_err(err)?;
+            let mut text = process::run_ok(
+                &git(wt)
+                    .args(["diff", mode, base, "--"])
+                    .args(paths.iter().map(|p| format!(":(literal){p}"))),
+            )
+            .map_err(err)?;
             // Untracked files, which `git diff` leaves out, as new files.
             let untracked = process::run_ok(&git(wt).args([
                 "ls-files",
@@ -200,7 +236,7 @@ pub fn diff(repo_root: &Path, d: &Detail, stat: bool) -> Result<String, DiffErro
                 "-z",
             ]))
             .map_err(err)?;
-            for file in untracked.split('\0').filter(|f| !f.is_empty()) {
+            for file in untracked.split('\0').filter(|f| !f.is_empty() && wanted(f)) {
                 // Exit 1 is "they differ", which they do.
                 let one = process::run(&git(wt).args([
                     "diff",
@@ -222,8 +258,12 @@ pub fn diff(repo_root: &Path, d: &Detail, stat: bool) -> Result<String, DiffErro
                 .clone()
                 .or_else(|| d.state.branch.clone())
                 .unwrap_or_default();
-            process::run_ok(&git(repo_root).args(["diff", mode, &format!("{base}..{head}")]))
-                .map_err(err)
+            process::run_ok(
+                &git(repo_root)
+                    .args(["diff", mode, &format!("{base}..{head}"), "--"])
+                    .args(paths.iter().map(|p| format!(":(literal){p}"))),
+            )
+            .map_err(err)
         }
     }
 }

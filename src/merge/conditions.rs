@@ -412,7 +412,7 @@ fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, 
         // as its alternates.
         merge_tree = merge_tree.env("GIT_OBJECT_DIRECTORY", dir).env(
             "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-            &repo.common_dir.join("objects"),
+            repo.common_dir.join("objects"),
         );
     }
     let out = process::run(&merge_tree.args([

@@ -1,0 +1,55 @@
+//! `vnx mcp`: serves the read-only MCP server on stdin and stdout (see `vnx::mcp`).
+
+use std::process::ExitCode;
+
+use super::CliError;
+use super::output::say;
+use super::settings;
+
+/// Serve a read-only MCP server (Model Context Protocol) on stdin and stdout
+///
+/// For a dispatcher that is itself an agent (Claude Code, Codex, Gemini CLI): tools list and
+/// show dispatches, read a worker's log and a dispatch's diff, wait for dispatches (returning
+/// on blocked and needs_input too), tail the receipts, verify the ledger, read gate results,
+/// merge readiness, the provider constraints and spend; resources serve the ledger and the
+/// dispatch records. Nothing it does dispatches, merges, releases or writes to the project;
+/// every answer cites the receipts (line SHA-256) it was derived from. `vnx init --mcp`
+/// registers it with claude, codex and gemini.
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ claude mcp add vnx -- vnx mcp")]
+pub struct Args {
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let project = settings::project()?;
+    let tmp = settings::env("TMPDIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || std::path::PathBuf::from("/tmp"),
+            std::path::PathBuf::from,
+        );
+    let scratch = tmp.join(format!("vnx-mcp-{}", std::process::id()));
+    let mcp = vnx::mcp::Settings {
+        ledger: project.ledger(),
+        root: project.root,
+        tmux_socket: settings::tmux_socket(args.tmux_socket),
+        key: settings::key_path(None).ok(),
+        witness_dir: settings::witness_dir(),
+        threads: settings::threads(None),
+        scratch: scratch.clone(),
+    };
+    // A bug in one answer fails that request; the server goes on serving.
+    std::panic::set_hook(Box::new(|info| {
+        say!("internal bug in vnx mcp: {info}; please report it (the request failed)");
+    }));
+    let served = vnx::mcp::serve_stdio(mcp);
+    let _ = std::fs::remove_dir_all(&scratch);
+    served.map_err(|e| {
+        CliError::from_error(&e)
+            .with_hint("the MCP client closed the session or sent what vnx cannot read")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,406 @@
+//! The dispatch questions `vnx mcp` answers, synchronously and without writing: the list and
+//! one dispatch whole (as `vnx status` and `vnx show` read them, without draining the queue
+//! or appending pending completions), a worker's log tail, a dispatch's diff, and waiting for
+//! dispatches (as `vnx wait` waits). Each answer carries its evidence (`evidence`).
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Component, Path};
+
+use serde::Serialize;
+
+use super::evidence::{self, Cited, Evidence};
+use super::{McpError, Settings};
+use crate::dispatch::detail;
+use crate::dispatch::view::{self, DispatchState};
+use crate::ledger::receipt::is_dispatch_id;
+use crate::tmux::Tmux;
+
+/// The most a client may ask for; more is refused, not cut.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Dispatches in one list.
+    pub dispatches: u64,
+    /// Receipts in one tail.
+    pub receipts: u64,
+    /// Bytes of a log tail or a diff.
+    pub bytes: u64,
+    /// Seconds one wait may block.
+    pub wait_seconds: u64,
+    /// Dispatches one wait may wait for.
+    pub wait_ids: usize,
+    /// Bytes of the ledger served whole as a resource.
+    pub ledger_bytes: u64,
+}
+
+/// The limits `vnx mcp` enforces (documented in docs/reference.md).
+pub const LIMITS: Limits = Limits {
+    dispatches: 1000,
+    receipts: 1000,
+    bytes: 1 << 20,
+    wait_seconds: 600,
+    wait_ids: 64,
+    ledger_bytes: 8 << 20,
+};
+
+/// The states a list can be filtered by.
+pub(super) const STATES: [&str; 14] = [
+    "queued",
+    "expired",
+    "running",
+    "blocked",
+    "stalled",
+    "lost",
+    "done",
+    "failed",
+    "needs_input",
+    "timeout",
+    "cancelled",
+    "merged",
+    "released",
+    "unverified",
+];
+
+/// `value`, or `default` when absent; an error naming `what` when over `max`.
+pub(super) fn bounded(
+    value: Option<u64>,
+    default: u64,
+    max: u64,
+    what: &str,
+) -> Result<u64, McpError> {
+    match value.unwrap_or(default) {
+        v if v > max => Err(McpError::bad(format!(
+            "{what} {v} is over the maximum of {max}"
+        ))),
+        v => Ok(v),
+    }
+}
+
+/// Checks that `id` is a dispatch id, before anything reads with it.
+pub(super) fn check_id(id: &str) -> Result<(), McpError> {
+    if is_dispatch_id(id) {
+        Ok(())
+    } else {
+        Err(McpError::bad(format!(
+            "{:?} is not a dispatch id (a letter or digit, then at most 63 letters, digits, - or _)",
+            id.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+/// Every dispatch as `vnx status` shows it (queue positions and verification marked).
+fn states(s: &Settings) -> Result<Vec<DispatchState>, McpError> {
+    if !s.ledger.exists() {
+        return Ok(Vec::new());
+    }
+    let mut all = view::list(&s.ledger, &Tmux::new(&s.tmux_socket))?;
+    let data_dir = crate::project::Project::at(&s.root).data_dir();
+    view::mark_positions(&mut all, &crate::dispatch::queue::places(&data_dir));
+    evidence::mark(s, &mut all);
+    Ok(all)
+}
+
+/// What a list keeps.
+#[derive(Debug, Default)]
+pub(super) struct Filter {
+    /// Only these ids.
+    pub(super) ids: Vec<String>,
+    /// Only these states.
+    pub(super) states: Vec<String>,
+    /// Only this provider.
+    pub(super) provider: Option<String>,
+    /// Only this role.
+    pub(super) role: Option<String>,
+    /// Only this model.
+    pub(super) model: Option<String>,
+    /// Only running, blocked or stalled ones.
+    pub(super) running: bool,
+    /// At most this many, the newest.
+    pub(super) limit: Option<u64>,
+}
+
+/// The dispatches `filter` keeps, in start order (the newest `limit` of them).
+pub(super) fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError> {
+    for id in &filter.ids {
+        check_id(id)?;
+    }
+    if let Some(bad) = filter
+        .states
+        .iter()
+        .find(|st| !STATES.contains(&st.as_str()))
+    {
+        return Err(McpError::bad(format!(
+            "unknown state {bad:?}; states are {}",
+            STATES.join(", ")
+        )));
+    }
+    let limit = bounded(filter.limit, 100, LIMITS.dispatches, "limit")? as usize;
+    let all = states(s)?;
+    if let Some(unknown) = filter
+        .ids
+        .iter()
+        .find(|id| !all.iter().any(|d| &d.id == *id))
+    {
+        return Err(McpError::UnknownDispatch {
+            id: unknown.clone(),
+        });
+    }
+    let same = |want: &Option<String>, have: &Option<String>| {
+        want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+    };
+    let kept: Vec<&DispatchState> = all
+        .iter()
+        .filter(|d| {
+            (filter.ids.is_empty() || filter.ids.contains(&d.id))
+                && (filter.states.is_empty() || filter.states.iter().any(|st| st == d.status))
+                && (!filter.running || d.state.is_live())
+                && same(&filter.provider, &d.provider)
+                && same(&filter.role, &d.role)
+                && same(&filter.model, &d.model)
+        })
+        .collect();
+    let matched = kept.len();
+    let shown = &kept[matched.saturating_sub(limit)..];
+    let cited = shown
+        .iter()
+        .filter_map(|d| {
+            let p = d.proof.as_ref()?;
+            Some(Cited {
+                line: Some(p.line),
+                seq: p.seq,
+                event_type: Some(p.event_type.clone()),
+                dispatch_id: Some(d.id.clone()),
+                line_sha256: p.line_sha256.clone(),
+            })
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct Listed<'a> {
+        dispatches: &'a [&'a DispatchState],
+        matched: usize,
+        truncated: bool,
+    }
+    evidence::answer(
+        Listed {
+            dispatches: shown,
+            matched,
+            truncated: shown.len() < matched,
+        },
+        Evidence::new(&s.ledger, cited)?,
+    )
+}
+
+/// One dispatch whole, as `vnx show ID --json` prints it.
+pub(super) fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
+    check_id(id)?;
+    let Some(state) = states(s)?.into_iter().find(|d| d.id == id) else {
+        return Err(McpError::UnknownDispatch { id: id.to_owned() });
+    };
+    Ok(detail::of(&s.ledger, state)?)
+}
+
+/// One dispatch whole, with its best-of group, citing every receipt about it.
+pub(super) fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
+    let d = detail_of(s, id)?;
+    let trusted = evidence::trusted_keys(s)?;
+    let group = crate::group::read::memberships(&s.ledger, &trusted)?.remove(id);
+    #[derive(Serialize)]
+    struct Shown {
+        #[serde(flatten)]
+        detail: detail::Detail,
+        group: Option<crate::group::read::Membership>,
+    }
+    evidence::answer(
+        Shown { detail: d, group },
+        Evidence::of_dispatch(&s.ledger, id)?,
+    )
+}
+
+/// The last `max_bytes` of a dispatch's worker log (the file vnx writes, never a path a
+/// receipt names).
+pub(super) fn log(
+    s: &Settings,
+    id: &str,
+    max_bytes: Option<u64>,
+) -> Result<serde_json::Value, McpError> {
+    let max = bounded(max_bytes, 64 << 10, LIMITS.bytes, "max_bytes")?;
+    detail_of(s, id)?;
+    let path = crate::dispatch::worker_log(&s.root, id);
+    let io = |source| McpError::Io {
+        path: path.clone(),
+        source,
+    };
+    let (size, text) = match crate::project::open_untrusted(&path, 3) {
+        Ok(mut f) => {
+            let size = f.metadata().map_err(io)?.len();
+            f.seek(SeekFrom::Start(size.saturating_sub(max)))
+                .map_err(io)?;
+            let mut buf = Vec::new();
+            f.take(max).read_to_end(&mut buf).map_err(io)?;
+            (Some(size), String::from_utf8_lossy(&buf).into_owned())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, String::new()),
+        Err(e) => return Err(io(e)),
+    };
+    evidence::answer(
+        serde_json::json!({
+            "dispatch_id": id,
+            "path": path,
+            "exists": size.is_some(),
+            "size": size,
+            "truncated": size.is_some_and(|n| n > max),
+            "text": text,
+        }),
+        Evidence::of_dispatch(&s.ledger, id)?,
+    )
+}
+
+/// Checks a path a client names inside a worktree: relative, and without `..`, so that it
+/// cannot leave the project.
+pub(super) fn check_path(p: &str) -> Result<(), McpError> {
+    let path = Path::new(p);
+    let inside = !p.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if inside {
+        Ok(())
+    } else {
+        Err(McpError::bad(format!(
+            "path {:?} leaves the project: give a path relative to the dispatch's worktree, \
+             without `..`",
+            p.chars().take(200).collect::<String>()
+        )))
+    }
+}
+
+/// A dispatch's changes against its base, as `vnx show ID --diff` prints them (only of
+/// `paths` when given), at most `max_bytes`. git reads only the dispatch's worktree under
+/// `.vnx-data/worktrees/` or the main checkout, and refreshes no index.
+pub(super) fn diff(
+    s: &Settings,
+    id: &str,
+    stat: bool,
+    paths: &[String],
+    max_bytes: Option<u64>,
+) -> Result<serde_json::Value, McpError> {
+    let max = bounded(max_bytes, 256 << 10, LIMITS.bytes, "max_bytes")? as usize;
+    for p in paths {
+        check_path(p)?;
+    }
+    let d = detail_of(s, id)?;
+    if let Some(base) = &d.base_commit
+        && !crate::gate::evidence::is_commit_id(base)
+    {
+        return Err(McpError::bad(format!(
+            "the start receipt of {id} names base {base:?}, which is not a commit id"
+        )));
+    }
+    if let Some(wt) = d.state.worktree.as_deref().map(Path::new)
+        && wt.exists()
+    {
+        let root = crate::project::Project::at(&s.root)
+            .data_dir()
+            .join("worktrees");
+        let inside = std::fs::canonicalize(wt)
+            .ok()
+            .zip(std::fs::canonicalize(&root).ok())
+            .is_some_and(|(wt, root)| wt.starts_with(root));
+        if !inside {
+            return Err(McpError::bad(format!(
+                "the start receipt of {id} names worktree {}, which is not under {}",
+                wt.display(),
+                root.display()
+            )));
+        }
+    }
+    let mut text = detail::diff_with(&s.root, &d, stat, paths, true)?;
+    let size = text.len();
+    if size > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    evidence::answer(
+        serde_json::json!({
+            "dispatch_id": id,
+            "base_commit": d.base_commit,
+            "head_commit": d.state.head_commit,
+            "stat": stat,
+            "paths": paths,
+            "size": size,
+            "truncated": size > max,
+            "diff": text,
+        }),
+        Evidence::of_dispatch(&s.ledger, id)?,
+    )
+}
+
+/// Waits, as `vnx wait` does, until each dispatch completed (done, failed, needs_input, …),
+/// was lost, or (with `until_blocked`) is blocked, for at most `timeout` seconds; those still
+/// running then read `running`. Unlike `vnx wait`, it neither drains the queue nor appends
+/// pending completions.
+pub(super) fn wait(
+    s: &Settings,
+    ids: &[String],
+    until_blocked: bool,
+    timeout: Option<u64>,
+) -> Result<serde_json::Value, McpError> {
+    if ids.is_empty() || ids.len() > LIMITS.wait_ids {
+        return Err(McpError::bad(format!(
+            "give 1 to {} dispatch ids (got {})",
+            LIMITS.wait_ids,
+            ids.len()
+        )));
+    }
+    let secs = bounded(timeout, 30, LIMITS.wait_seconds, "timeout_seconds")?;
+    for id in ids {
+        check_id(id)?;
+    }
+    let known: Vec<String> = states(s)?.into_iter().map(|d| d.id).collect();
+    if let Some(unknown) = ids.iter().find(|id| !known.contains(id)) {
+        return Err(McpError::UnknownDispatch {
+            id: unknown.clone(),
+        });
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let waited = view::wait_with(
+        &s.ledger,
+        ids,
+        &Tmux::new(&s.tmux_socket),
+        until_blocked,
+        Some(deadline),
+        &mut |_| {},
+    )?;
+    let mut cited = Vec::new();
+    let mut settled = Vec::new();
+    for id in ids {
+        let Some(w) = waited.get(id) else { continue };
+        let lines: Vec<&[u8]> = match w {
+            view::Waited::Completed(c) => vec![&c.line],
+            view::Waited::Corrected {
+                completion,
+                correction,
+            } => vec![&completion.line, &correction.line],
+            view::Waited::Blocked(l) | view::Waited::Closed(l) => vec![l],
+            _ => Vec::new(),
+        };
+        cited.extend(lines.into_iter().map(|l| Cited::of(None, l)));
+        settled.push(
+            serde_json::to_value(crate::dispatch::settled::settled(id, w)).map_err(|e| {
+                McpError::Session {
+                    what: format!("could not render {id}: {e}"),
+                }
+            })?,
+        );
+    }
+    evidence::answer(
+        serde_json::json!({
+            "dispatches": settled,
+            "all_done": waited.values().all(view::Waited::succeeded),
+            "timeout_seconds": secs,
+        }),
+        Evidence::new(&s.ledger, cited)?,
+    )
+}
