@@ -167,12 +167,14 @@ pub(super) fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Valu
     check_id(id)?;
     detail_of(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
-    let scratch = s.scratch.join(format!("objects-{id}"));
+    // A directory of its own per check (checks may run at once), emptied afterwards.
+    static CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = s.scratch.join(format!("objects-{id}-{n}"));
     let io = |source| McpError::Io {
         path: scratch.clone(),
         source,
     };
-    let _ = std::fs::remove_dir_all(&scratch);
     crate::project::private_dir(&scratch).map_err(io)?;
     let reading = crate::merge::Reading {
         root: &s.root,
@@ -185,6 +187,8 @@ pub(super) fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Valu
     };
     let entry = crate::merge::readiness(&reading, id);
     let _ = std::fs::remove_dir_all(&scratch);
+    // Gone once no other check uses it.
+    let _ = std::fs::remove_dir(&s.scratch);
     let value = match entry {
         Ok(entry) => serde_json::to_value(&entry).map_err(|e| McpError::Session {
             what: format!("could not render the merge check: {e}"),

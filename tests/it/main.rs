@@ -39,6 +39,7 @@ mod json_schema;
 mod lanes;
 mod launch;
 mod live;
+mod mcp;
 mod merge;
 mod merge_queue;
 mod pool;
