@@ -31,6 +31,14 @@ pub struct Args {
     /// node_modules); repeatable
     #[arg(long = "pool-keep", value_name = "DIR", requires = "pool", value_parser = cache_dir)]
     pool_keep: Vec<String>,
+    /// Also register `vnx mcp` as an MCP server with these CLIs (comma-separated; all three
+    /// when none is named): claude in the project's .mcp.json, codex in
+    /// $CODEX_HOME/config.toml (default ~/.codex), gemini in the project's
+    /// .gemini/settings.json. Only the `vnx` entry changes; a changed file is first copied to
+    /// `<file>.pre-vnx`
+    #[arg(long, value_name = "CLI", num_args = 0.., value_delimiter = ',',
+          value_parser = ["claude", "codex", "gemini"])]
+    mcp: Option<Vec<String>>,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -89,9 +97,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         },
     )?;
     offer_pool(&report.root, args.pool)?;
+    let registered = match &args.mcp {
+        Some(names) => Some(register_mcp(&report.root, names)?),
+        None => None,
+    };
     let mut out = Out::new();
     if args.json {
-        out.json(&report)?;
+        let mut value = serde_json::to_value(&report)
+            .map_err(|e| CliError::from_error(&e).context("could not render the report"))?;
+        if let (Some(r), Some(o)) = (&registered, value.as_object_mut()) {
+            o.insert("mcp".into(), serde_json::to_value(r).unwrap_or_default());
+        }
+        out.json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
     out.line(&format!(
@@ -114,5 +131,44 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             out.line(&format!("             ({note})"))?;
         }
     }
+    for r in registered.iter().flatten() {
+        let what = match r.action {
+            Action::Created => "registered vnx mcp in a new",
+            Action::Updated => "registered vnx mcp in",
+            _ => "vnx mcp already registered in",
+        };
+        out.line(&format!(
+            "  {:<10} {what} {}",
+            r.client.name(),
+            r.path.display()
+        ))?;
+        if let Some(b) = &r.backup {
+            out.line(&format!("             (the file before: {})", b.display()))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Registers `vnx mcp` with the CLIs named (all when none is), as this binary.
+fn register_mcp(
+    root: &std::path::Path,
+    names: &[String],
+) -> Result<Vec<vnx::init::mcp::Registration>, CliError> {
+    use vnx::init::mcp::{self, Client};
+    let clients: Vec<Client> = if names.is_empty() {
+        Client::ALL.to_vec()
+    } else {
+        names.iter().filter_map(|n| Client::parse(n)).collect()
+    };
+    let codex_home = super::settings::env("CODEX_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            super::settings::env("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| std::path::PathBuf::from(h).join(".codex"))
+        });
+    let vnx = std::env::current_exe()
+        .map_err(|e| CliError::from_error(&e).context("cannot find the running vnx binary"))?;
+    Ok(mcp::register(root, codex_home.as_deref(), &vnx, &clients)?)
 }

@@ -10,6 +10,7 @@ use crate::defaults::{self, DefaultFile};
 use crate::project::{CONFIG, DATA_DIR, Project};
 
 pub mod git_hooks;
+pub mod mcp;
 
 /// What `init` did to one path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -102,6 +103,14 @@ pub enum InitError {
         /// The link.
         path: PathBuf,
     },
+    /// A client's configuration file vnx would change cannot be read as its format.
+    #[error("cannot read {path}: {why}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
     /// A file could not be written.
     #[error("could not write {path}")]
     Io {
@@ -125,6 +134,9 @@ impl InitError {
             }
             InitError::ProjectIdSet { .. } => "pass --force to change the project id".into(),
             InitError::Symlink { .. } => "replace the link with a regular file or directory".into(),
+            InitError::Unreadable { .. } => {
+                "fix the file, or add the `vnx` server to it by hand (see `vnx mcp --help`)".into()
+            }
             InitError::Io { .. } => return None,
         })
     }
