@@ -47,6 +47,7 @@ mod proof;
 mod prune;
 mod queue;
 mod real_clis;
+mod real_mcp;
 mod receipt_types;
 mod release;
 mod skills;

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use crate::common::{Repo, Run, completion, repo_dir, run};
 
 /// The bin directory of the pinned CLIs (installing them if needed).
-fn cli_bin() -> PathBuf {
+pub(crate) fn cli_bin() -> PathBuf {
     let out = Command::new(repo_dir().join("tests/support/install-clis.sh"))
         .stderr(Stdio::inherit())
         .output()
@@ -32,7 +32,7 @@ fn cli_bin() -> PathBuf {
 }
 
 /// The scripted model server, killed on drop.
-struct ModelServer {
+pub(crate) struct ModelServer {
     child: Child,
     port: u16,
     log: PathBuf,
@@ -67,7 +67,7 @@ impl ModelServer {
         }
     }
 
-    fn requests(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn requests(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -84,15 +84,15 @@ impl Drop for ModelServer {
 }
 
 /// A repository, the server, and the environment that points every CLI at it.
-struct Rig {
-    repo: Repo,
-    server: ModelServer,
-    env: Vec<(String, String)>,
-    path: std::ffi::OsString,
+pub(crate) struct Rig {
+    pub(crate) repo: Repo,
+    pub(crate) server: ModelServer,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) path: std::ffi::OsString,
 }
 
 impl Rig {
-    fn new() -> Rig {
+    pub(crate) fn new() -> Rig {
         let bin = cli_bin();
         let repo = Repo::new();
         let server = ModelServer::start();

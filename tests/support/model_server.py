@@ -56,7 +56,7 @@ class Step:
 
     @property
     def is_tool(self) -> bool:
-        return self.kind in ("write", "run", "escalate")
+        return self.kind in ("write", "run", "escalate", "tool")
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "arg": self.arg}
@@ -156,6 +156,17 @@ def split_write(arg: str) -> tuple[str, str]:
     path = parts[0] if parts else "out.txt"
     text = parts[1] if len(parts) > 1 else ""
     return path, text + "\n"
+
+
+def split_tool(arg: str) -> tuple[str, dict]:
+    """`NAME [JSON]` of a `tool` step: the tool's name and its arguments (an object)."""
+    parts = arg.split(None, 1)
+    name = parts[0] if parts else "unnamed"
+    try:
+        args = json.loads(parts[1]) if len(parts) > 1 else {}
+    except ValueError:
+        args = {}
+    return name, args if isinstance(args, dict) else {}
 
 
 def shell_quote(s: str) -> str:
@@ -443,6 +454,9 @@ def summarize(api: str, body) -> dict:
 
 
 def anthropic_tool(d: Decision, body: dict) -> None:
+    if d.step.kind == "tool":
+        d.tool_name, d.tool_args = split_tool(d.step.arg)
+        return
     tools = {t.get("name"): t for t in (body.get("tools") or []) if isinstance(t, dict)}
     s = d.step
     if s.kind == "write":
@@ -461,6 +475,9 @@ def anthropic_tool(d: Decision, body: dict) -> None:
 
 
 def openai_tool(d: Decision, body: dict) -> None:
+    if d.step.kind == "tool":
+        d.tool_name, d.tool_args = split_tool(d.step.arg)
+        return
     tools = {}
     for t in body.get("tools") or []:
         if not isinstance(t, dict):
@@ -511,6 +528,9 @@ def openai_tool(d: Decision, body: dict) -> None:
 
 
 def gemini_tool(d: Decision, body: dict) -> None:
+    if d.step.kind == "tool":
+        d.tool_name, d.tool_args = split_tool(d.step.arg)
+        return
     names = set()
     for t in body.get("tools") or []:
         for f in (t.get("functionDeclarations") or t.get("function_declarations") or []):
@@ -529,6 +549,9 @@ def gemini_tool(d: Decision, body: dict) -> None:
 
 
 def ollama_tool(d: Decision, body: dict) -> None:
+    if d.step.kind == "tool":
+        d.tool_name, d.tool_args = split_tool(d.step.arg)
+        return
     names = set()
     for t in body.get("tools") or []:
         names.add((t.get("function") or {}).get("name"))

@@ -1,0 +1,109 @@
+//! `vnx mcp` as the real claude's MCP server, offline: `vnx init --mcp claude` registers it in
+//! the project's `.mcp.json`, claude is pointed at that file, and the scripted model
+//! (`tests/support/model_server.py`, `@model tool …`) calls `mcp__vnx__list_dispatches`. What
+//! the tool returned is read where the model sees it: the `tool_result` in claude's next
+//! request to the model. `#[ignore]`d with the other real-CLI tests (see `real_clis.rs`).
+
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::common::{hermetic, ledger_path, run};
+use crate::real_clis::Rig;
+
+/// The text of the `tool_result` answering tool call `id`, as claude sent it to the model.
+fn tool_result(requests: &[serde_json::Value], id: &str) -> Option<String> {
+    requests.iter().find_map(|r| {
+        r["body"]["messages"].as_array()?.iter().find_map(|m| {
+            m["content"].as_array()?.iter().find_map(|b| {
+                if b["type"] != "tool_result" || b["tool_use_id"] != id {
+                    return None;
+                }
+                match &b["content"] {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Array(parts) => Some(
+                        parts
+                            .iter()
+                            .filter_map(|p| p["text"].as_str())
+                            .collect::<String>(),
+                    ),
+                    _ => None,
+                }
+            })
+        })
+    })
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claude_calls_vnx_mcp_and_the_model_sees_the_dispatches_with_their_evidence() {
+    let rig = Rig::new();
+    let r = rig.repo.dispatch("commit", &["--instruction", "x"]);
+    assert_eq!(r.code, 0, "[demo dispatch] {}", r.stderr);
+    let id = crate::common::completion(&r)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = run(rig.repo.vnx().args(["init", "--mcp", "claude"]));
+    assert_eq!(r.code, 0, "[init --mcp claude] {}", r.stderr);
+
+    let prompt = "List the dispatches.\n\\@model tool mcp__vnx__list_dispatches {\"states\": [\"done\"]}\n\\@model say Listed.";
+    let mut cmd = Command::new("timeout");
+    hermetic(&mut cmd, &rig.repo.env.home());
+    cmd.current_dir(rig.repo.env.path())
+        .env("PATH", &rig.path)
+        .env("VNX_TMUX_SOCKET", rig.repo.server.0.socket())
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["120", "claude", "-p", prompt])
+        .args(["--output-format", "stream-json", "--verbose"])
+        .args(["--mcp-config", ".mcp.json", "--strict-mcp-config"])
+        .args(["--allowedTools", "mcp__vnx__list_dispatches"])
+        .stdin(std::process::Stdio::null());
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "[claude -p] {}\n{}", r.stdout, r.stderr);
+
+    let requests = rig.server.requests();
+    let offered = requests.iter().any(|q| {
+        q["summary"]["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|n| n == "mcp__vnx__list_dispatches"))
+    });
+    assert!(offered, "[claude] never offered the model vnx's tools");
+    // The tool_use id as claude echoed it back to the model.
+    let call = requests
+        .iter()
+        .find_map(|q| {
+            q["body"]["messages"].as_array()?.iter().find_map(|m| {
+                m["content"].as_array()?.iter().find_map(|b| {
+                    (b["type"] == "tool_use" && b["name"] == "mcp__vnx__list_dispatches")
+                        .then(|| b["id"].as_str().map(str::to_owned))
+                        .flatten()
+                })
+            })
+        })
+        .expect("[model server] scripted the tool call");
+    let text = tool_result(&requests, &call).expect("[claude] sent the tool's result back");
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("[tool_result] {e}: {text}"));
+    assert_eq!(
+        answer["dispatches"][0]["dispatch_id"],
+        id.as_str(),
+        "{answer:#}"
+    );
+    assert_eq!(answer["dispatches"][0]["status"], "done");
+    assert_eq!(answer["matched"], 1);
+    // The evidence the model can cite is the ledger's: the completion's line, hashed.
+    let ledger = std::fs::read(ledger_path(&rig.repo)).unwrap();
+    let completion = ledger
+        .split(|b| *b == b'\n')
+        .find(|l| {
+            let v: serde_json::Value = serde_json::from_slice(l).unwrap_or_default();
+            v["event_type"] == "dispatch_completed" && v["dispatch_id"] == id.as_str()
+        })
+        .unwrap();
+    assert_eq!(
+        answer["evidence"]["receipts"][0]["line_sha256"],
+        hex::encode(Sha256::digest(completion)),
+        "{answer:#}"
+    );
+}
