@@ -741,3 +741,26 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
     assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
     assert!(!repo.env.home().join("elsewhere.json").exists());
 }
+
+#[tokio::test]
+async fn the_evidence_members_are_the_documented_ones() {
+    use crate::json_schema::documented;
+    let repo = Repo::new();
+    let id = dispatch(&repo, "commit", false);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = connect(&repo, tmp.path()).await;
+    let shown = ok(&c, "show_dispatch", serde_json::json!({"dispatch_id": id})).await;
+    let keys = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(keys(&shown["evidence"]), documented("mcp-evidence-members"));
+    assert_eq!(
+        keys(&shown["evidence"]["receipts"][0]),
+        documented("mcp-cited-members")
+    );
+    assert_eq!(
+        keys(&shown["evidence"]["ledger_head"]),
+        documented("mcp-cited-members")
+    );
+    c.cancel().await.unwrap();
+}
