@@ -25,8 +25,8 @@ pub struct Args {
     #[arg(value_name = "ID")]
     ids: Vec<String>,
     /// Only dispatches in this state (repeatable): queued, running, blocked, stalled, lost,
-    /// done, failed, needs_input, timeout, cancelled, expired, merged, released
-    #[arg(long = "state", value_name = "STATE", value_parser = STATES)]
+    /// done, failed, needs_input, timeout, cancelled, expired, merged, released, unverified
+    #[arg(long = "state", value_name = "STATE", value_parser = view::STATUSES)]
     states: Vec<String>,
     /// Only running dispatches (running, blocked or stalled)
     #[arg(long)]
@@ -44,22 +44,6 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
 }
-
-const STATES: [&str; 13] = [
-    "queued",
-    "expired",
-    "running",
-    "blocked",
-    "stalled",
-    "lost",
-    "done",
-    "failed",
-    "needs_input",
-    "timeout",
-    "cancelled",
-    "merged",
-    "released",
-];
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {

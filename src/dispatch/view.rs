@@ -318,6 +318,24 @@ impl DispatchState {
     }
 }
 
+/// Every status `status` shows (see [`DispatchState::shown`]), for filters.
+pub const STATUSES: [&str; 14] = [
+    "queued",
+    "expired",
+    "running",
+    "blocked",
+    "stalled",
+    "lost",
+    "done",
+    "failed",
+    "needs_input",
+    "timeout",
+    "cancelled",
+    "merged",
+    "released",
+    "unverified",
+];
+
 /// Where a dispatch is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {

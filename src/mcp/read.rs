@@ -42,24 +42,6 @@ pub const LIMITS: Limits = Limits {
     ledger_bytes: 8 << 20,
 };
 
-/// The states a list can be filtered by.
-pub(super) const STATES: [&str; 14] = [
-    "queued",
-    "expired",
-    "running",
-    "blocked",
-    "stalled",
-    "lost",
-    "done",
-    "failed",
-    "needs_input",
-    "timeout",
-    "cancelled",
-    "merged",
-    "released",
-    "unverified",
-];
-
 /// `value`, or `default` when absent; an error naming `what` when over `max`.
 pub(super) fn bounded(
     value: Option<u64>,
@@ -126,11 +108,11 @@ pub(super) fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, M
     if let Some(bad) = filter
         .states
         .iter()
-        .find(|st| !STATES.contains(&st.as_str()))
+        .find(|st| !view::STATUSES.contains(&st.as_str()))
     {
         return Err(McpError::bad(format!(
             "unknown state {bad:?}; states are {}",
-            STATES.join(", ")
+            view::STATUSES.join(", ")
         )));
     }
     let limit = bounded(filter.limit, 100, LIMITS.dispatches, "limit")? as usize;

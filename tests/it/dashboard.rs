@@ -261,18 +261,6 @@ fn snapshot(repo: &Repo) -> Snapshot {
     Snapshot::load(&sources(repo), Some(&report), None).unwrap()
 }
 
-fn dispatch(repo: &Repo, model: &str, detach: bool) -> String {
-    let mut extra = vec!["--instruction", "x"];
-    if detach {
-        extra.push("--detach");
-    }
-    let r = repo.dispatch(model, &extra);
-    let v: serde_json::Value = serde_json::from_str(r.stdout.trim())
-        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
-    let v = crate::common::settled_receipt(v);
-    v["dispatch_id"].as_str().unwrap().to_owned()
-}
-
 /// The app on a real project, `id` selected.
 fn app_at(repo: &Repo, id: &str) -> App {
     let mut app = App::new(snapshot(repo));
@@ -299,9 +287,9 @@ fn status_of(repo: &Repo, id: &str) -> serde_json::Value {
 #[test]
 fn a_real_project_lists_waiting_then_running_then_finished() {
     let repo = Repo::new();
-    let done = dispatch(&repo, "commit", false);
-    let lost = dispatch(&repo, "slow", true);
-    let running = dispatch(&repo, "slow", true);
+    let done = repo.dispatched("commit", false);
+    let lost = repo.dispatched("slow", true);
+    let running = repo.dispatched("slow", true);
     repo.server.kill_pane_process(&format!("vnx-{lost}"));
     assert!(crate::common::wait_for(|| {
         status_of(&repo, &lost)["status"] == "lost"
@@ -351,7 +339,7 @@ fn snap_lines(repo: &Repo) -> u64 {
 #[test]
 fn keys_attach_and_cancel() {
     let repo = Repo::new();
-    let id = dispatch(&repo, "slow", true);
+    let id = repo.dispatched("slow", true);
     let mut app = app_at(&repo, &id);
     assert_eq!(
         press(&mut app, "a"),
@@ -370,7 +358,7 @@ fn keys_attach_and_cancel() {
 #[test]
 fn keys_follow_up() {
     let repo = Repo::new();
-    let id = dispatch(&repo, "commit", false);
+    let id = repo.dispatched("commit", false);
     let mut app = app_at(&repo, &id);
     press(&mut app, "f");
     // An instruction that starts with a dash is still an instruction.
@@ -390,7 +378,7 @@ fn keys_follow_up() {
 fn keys_gate_check_merge_and_release() {
     let repo = Repo::new();
     configure(&repo, "roles:\n  implementer: {gates: []}\n");
-    let id = dispatch(&repo, "commit", false);
+    let id = repo.dispatched("commit", false);
     let mut app = app_at(&repo, &id);
     let r = carry_out(&repo, press(&mut app, "g"));
     assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
@@ -410,8 +398,8 @@ fn keys_gate_check_merge_and_release() {
 #[test]
 fn keys_clean() {
     let repo = Repo::new();
-    let id = dispatch(&repo, "commit", false);
-    let other = dispatch(&repo, "commit", false);
+    let id = repo.dispatched("commit", false);
+    let other = repo.dispatched("commit", false);
     let mut app = app_at(&repo, &id);
     press(&mut app, "x");
     let r = carry_out(&repo, press(&mut app, "y"));
@@ -445,7 +433,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 #[test]
 fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
     let repo = Repo::new();
-    let done = dispatch(&repo, "commit", false);
+    let done = repo.dispatched("commit", false);
     // The dashboard's own terminal: a pane of another tmux server, 80×24.
     let screen = crate::common::Server::new();
     let home = repo.env.home();
@@ -503,7 +491,7 @@ fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
     assert!(used <= 1, "{used} ticks of CPU while idle");
 
     // A dispatch started elsewhere appears by itself, first (it runs).
-    let running = dispatch(&repo, "slow", true);
+    let running = repo.dispatched("slow", true);
     assert!(shows(&running), "{}", screen_now());
     screen.send_keys("dash", &["Home"]);
     // Attach: the worker's pane takes the terminal; detaching comes back.

@@ -67,21 +67,6 @@ fn cli_json(repo: &Repo, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr))
 }
 
-/// A dispatch of the demo `model`: its id.
-fn dispatch(repo: &Repo, model: &str, detach: bool) -> String {
-    let mut extra = vec!["--instruction", "x"];
-    if detach {
-        extra.push("--detach");
-    }
-    let r = repo.dispatch(model, &extra);
-    let v: serde_json::Value = serde_json::from_str(r.stdout.trim())
-        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
-    crate::common::settled_receipt(v)["dispatch_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Asserts that every receipt an answer cites is the ledger line it names, hashing as cited.
 fn assert_cites_the_ledger(repo: &Repo, answer: &serde_json::Value) {
     let ledger = std::fs::read(ledger_path(repo)).unwrap();
@@ -113,8 +98,8 @@ fn project() -> (Repo, String, String, String) {
     let done = committed(&repo, "implementer");
     let (r, report) = gate_check(&repo, &done);
     assert_eq!(r.code, 0, "{report:#}");
-    let failed = dispatch(&repo, "fail", false);
-    let asked = dispatch(&repo, "ask", false);
+    let failed = repo.dispatched("fail", false);
+    let asked = repo.dispatched("ask", false);
     (repo, done, failed, asked)
 }
 
@@ -215,7 +200,7 @@ async fn lists_shows_and_waits_as_the_cli_does_citing_its_receipts() {
     assert_cites_the_ledger(&repo, &waited);
 
     // A running dispatch is still `running` at the timeout.
-    let slow = dispatch(&repo, "slow", true);
+    let slow = repo.dispatched("slow", true);
     let waited = ok(
         &c,
         "wait_dispatches",
@@ -613,7 +598,7 @@ async fn nothing_in_the_project_or_the_users_state_changes() {
 #[tokio::test]
 async fn serves_in_process_over_a_duplex() {
     let repo = Repo::new();
-    let id = dispatch(&repo, "commit", false);
+    let id = repo.dispatched("commit", false);
     let settings = vnx::mcp::Settings {
         root: std::fs::canonicalize(repo.env.path()).unwrap(),
         ledger: ledger_path(&repo),
@@ -746,7 +731,7 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
 async fn the_evidence_members_are_the_documented_ones() {
     use crate::json_schema::documented;
     let repo = Repo::new();
-    let id = dispatch(&repo, "commit", false);
+    let id = repo.dispatched("commit", false);
     let tmp = tempfile::tempdir().unwrap();
     let c = connect(&repo, tmp.path()).await;
     let shown = ok(&c, "show_dispatch", serde_json::json!({"dispatch_id": id})).await;

@@ -61,6 +61,21 @@ impl Repo {
         run(cmd)
     }
 
+    /// A dispatch of the demo `model` (in the foreground, or `--detach`ed): its id.
+    pub fn dispatched(&self, model: &str, detach: bool) -> String {
+        let mut extra = vec!["--instruction", "x"];
+        if detach {
+            extra.push("--detach");
+        }
+        let r = self.dispatch(model, &extra);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
+        settled_receipt(v)["dispatch_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
         let data =
             std::fs::read_to_string(self.env.path().join(".vnx-data/state/t0_receipts.ndjson"))
