@@ -2,13 +2,15 @@
 //! the project's `.mcp.json`, claude is pointed at that file, and the scripted model
 //! (`tests/support/model_server.py`, `@model tool …`) calls `mcp__vnx__list_dispatches`. What
 //! the tool returned is read where the model sees it: the `tool_result` in claude's next
-//! request to the model. `#[ignore]`d with the other real-CLI tests (see `real_clis.rs`).
+//! request to the model. And the official Python SDK (`mcp` from PyPI,
+//! `tests/support/mcp_client.py`) as a second client. `#[ignore]`d like the real-CLI tests
+//! (see `real_clis.rs`); `.ci/run` runs each when its registry is reachable.
 
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{hermetic, ledger_path, run};
+use crate::common::{hermetic, ledger_path, repo_dir, run};
 use crate::real_clis::Rig;
 
 /// The text of the `tool_result` answering tool call `id`, as claude sent it to the model.
@@ -105,5 +107,78 @@ fn real_claude_calls_vnx_mcp_and_the_model_sees_the_dispatches_with_their_eviden
         answer["evidence"]["receipts"][0]["line_sha256"],
         hex::encode(Sha256::digest(completion)),
         "{answer:#}"
+    );
+}
+
+#[test]
+#[ignore = "needs the Python MCP SDK (mcp from PyPI, tests/support/install-mcp-client.sh)"]
+fn python_sdk_client_lists_calls_and_reads_vnx_mcp() {
+    let out = Command::new(repo_dir().join("tests/support/install-mcp-client.sh"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run install-mcp-client.sh");
+    assert!(
+        out.status.success(),
+        "install-mcp-client.sh failed: this test needs PyPI, or a filled $VNX_CLI_CACHE"
+    );
+    let python = String::from_utf8(out.stdout).unwrap();
+    let python = python.lines().last().unwrap().trim().to_owned();
+    let repo = crate::common::Repo::new();
+    let id = repo.dispatched("commit", false);
+    let mut cmd = Command::new(&python);
+    hermetic(&mut cmd, &repo.env.home());
+    cmd.current_dir(repo.env.path())
+        .env("VNX_TMUX_SOCKET", repo.server.0.socket())
+        .arg(repo_dir().join("tests/support/mcp_client.py"))
+        .arg(env!("CARGO_BIN_EXE_vnx"))
+        .args(["list_dispatches", "{}"])
+        .args([
+            "dispatch_diff",
+            &format!("{{\"dispatch_id\": \"{id}\", \"stat\": true}}"),
+        ])
+        .args(["show_dispatch", "{\"dispatch_id\": \"D-nope\"}"])
+        .args(["tail_receipts", "{\"limit\": 5000}"]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "[python client] {}\n{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["server"], "vnx");
+    assert_eq!(v["tools"].as_array().unwrap().len(), 11, "{v:#}");
+    assert!(
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(format!("vnx://dispatch/{id}"))),
+        "{v:#}"
+    );
+    let calls = v["calls"].as_array().unwrap();
+    assert_eq!(
+        calls[0]["structured"]["dispatches"][0]["dispatch_id"],
+        id.as_str()
+    );
+    assert_eq!(calls[0]["structured"]["dispatches"][0]["status"], "done");
+    assert!(
+        calls[1]["structured"]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("demo-output.txt"),
+        "{v:#}"
+    );
+    assert!(
+        calls[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown dispatch D-nope"),
+        "{v:#}"
+    );
+    assert!(
+        calls[3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("over the maximum of 1000"),
+        "{v:#}"
+    );
+    assert_eq!(
+        v["ledger"].as_str().unwrap(),
+        std::fs::read_to_string(ledger_path(&repo)).unwrap()
     );
 }
