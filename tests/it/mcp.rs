@@ -749,3 +749,49 @@ async fn the_evidence_members_are_the_documented_ones() {
     );
     c.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn wait_returns_when_a_dispatch_is_blocked_on_a_permission_prompt() {
+    let repo = Repo::new();
+    let fakes = crate::common::Fakes::new();
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+        .args(["--provider", "claude", "--lane", "interactive", "--deadline", "60"])
+        .args([
+            "--instruction",
+            "@fake write a.txt hi\n@fake commit add a\n@fake run vnx report --status done --summary a",
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let c = connect(&repo, tmp.path()).await;
+    // claude asks before `git commit`: the wait returns with the dispatch_blocked receipt.
+    let waited = ok(
+        &c,
+        "wait_dispatches",
+        serde_json::json!({"dispatch_ids": [id], "timeout_seconds": 60}),
+    )
+    .await;
+    let settled = &waited["dispatches"][0];
+    assert_eq!(settled["status"], "blocked", "{waited:#}");
+    assert_eq!(settled["blocked"]["event_type"], "dispatch_blocked");
+    assert_eq!(settled["blocked"]["tool"], "Bash");
+    assert_cites_the_ledger(&repo, &waited);
+    let listed = ok(
+        &c,
+        "list_dispatches",
+        serde_json::json!({"states": ["blocked"]}),
+    )
+    .await;
+    assert_eq!(listed["dispatches"][0]["dispatch_id"], id.as_str());
+    assert_eq!(
+        listed["dispatches"][0]["blocked"]["answer_with"],
+        format!("vnx attach {id}")
+    );
+    c.cancel().await.unwrap();
+    run(repo.vnx().args(["cancel", &id]));
+    run(repo.vnx().args(["wait", &id]));
+}
