@@ -80,9 +80,6 @@ pub enum McpError {
     /// `provider_constraints.yaml` does not load.
     #[error(transparent)]
     Constraints(#[from] Box<crate::constraints::LoadError>),
-    /// `.vnx/config.yaml` does not load.
-    #[error(transparent)]
-    Config(#[from] Box<crate::config::ConfigError>),
     /// git could not diff a dispatch.
     #[error(transparent)]
     Diff(#[from] crate::dispatch::detail::DiffError),
