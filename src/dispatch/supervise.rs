@@ -317,7 +317,22 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // The supervisor started in the worktree: it leaves it before teardown moves it (a
     // pooled checkout some process still works in is never lent again).
     let _ = std::env::set_current_dir(&spec.repo_root);
-    let class = teardown(spec, &repo, commit, &mut completed, &mut pooled);
+    // A sandboxed worker's commits wait in its quarantine until git has checked them; if they
+    // cannot be brought in, the worktree and the quarantine stay as they are.
+    let imported = match spec.sandbox.as_ref().and_then(|s| s.git.as_ref()) {
+        Some(q) => q.import(&spec.repo_root).map(|_| ()).map_err(|e| {
+            completed.teardown_error = Some(format!(
+                "{} (kept: the worktree and {})",
+                error_chain(&e),
+                q.dir.display()
+            ));
+        }),
+        None => Ok(()),
+    };
+    let class = match imported {
+        Ok(()) => teardown(spec, &repo, commit, &mut completed, &mut pooled),
+        Err(()) => None,
+    };
     if completed.status == DispatchStatus::Done
         && class != Some(TeardownClass::Clean)
         && class != Some(TeardownClass::Committed)
@@ -509,7 +524,16 @@ fn run_worker(
     recorder: &mut Recorder<'_>,
 ) -> Result<(), DispatchError> {
     let (prompt, deadline, seal) = (job.prompt, job.deadline, job.seal);
-    let argv = worker_argv(spec, prompt);
+    let interactive = spec.lane == Lane::Interactive;
+    let argv: Vec<std::ffi::OsString> = worker_argv(spec, prompt)
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    // A sandboxed worker is bwrap's child: the same argv, environment and directory inside.
+    let argv = match &spec.sandbox {
+        Some(shape) => shape.wrap(&argv, !interactive),
+        None => argv,
+    };
     let bin = spec.dispatch_dir.join("bin");
     let mut path = bin.into_os_string();
     if let Some(p) = &around.path {
@@ -532,7 +556,6 @@ fn run_worker(
     for (k, v) in &spec.invocation.env {
         cmd = cmd.env(k, v);
     }
-    let interactive = spec.lane == Lane::Interactive;
     let prompt_path = spec.dispatch_dir.join("prompt.md");
     let stdin = if spec.invocation.prompt_transport == PromptTransport::Stdin {
         Some(fs::File::open(&prompt_path).map_err(io_err(&prompt_path))?)

@@ -263,6 +263,22 @@ impl Provider {
         }
     }
 
+    /// Where the CLI keeps its own state (login, settings, sessions), relative to the home
+    /// directory, each with the variable that moves it when set: what a sandboxed worker of
+    /// this provider may write besides its worktree.
+    pub fn state_paths(self) -> &'static [(Option<&'static str>, &'static str)] {
+        match self {
+            Provider::Claude => &[
+                (Some("CLAUDE_CONFIG_DIR"), ".claude"),
+                (None, ".claude.json"),
+            ],
+            Provider::Codex => &[(Some("CODEX_HOME"), ".codex")],
+            Provider::Gemini => &[(None, ".gemini")],
+            Provider::Ollama => &[(None, ".ollama")],
+            Provider::Demo => &[],
+        }
+    }
+
     /// The built-in provider `name` names.
     pub fn parse(name: &str) -> Result<Provider, ProviderError> {
         Provider::ALL
