@@ -19,6 +19,7 @@ mod dispatch_agent;
 mod doctor;
 mod drain;
 mod error;
+mod evidence_reach;
 mod follow_up;
 mod gate_check;
 mod group;
@@ -88,6 +89,8 @@ enum Command {
     DemoWorker(demo_worker::Args),
     #[command(name = "__hook", hide = true)]
     Hook(hook::Args),
+    #[command(name = "__evidence-reach", hide = true)]
+    EvidenceReach(evidence_reach::Args),
     /// Panics on purpose: shows how vnx reports an internal bug (exit 4)
     #[command(name = "__crash", hide = true)]
     Crash,
@@ -196,6 +199,7 @@ pub fn run() -> ExitCode {
         Command::Man(a) => completions::man(a),
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),
+        Command::EvidenceReach(a) => evidence_reach::run(a),
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::Cost(a) => cost::run(a),

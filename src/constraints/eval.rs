@@ -412,6 +412,7 @@ mod tests {
             role: "r",
             lane: Lane::Interactive,
             permission: Permission::Full,
+            sandboxed: false,
         };
         assert_eq!(route.via(), ["interactive", "skip_permissions"]);
         let route = Route {

@@ -320,7 +320,16 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         skills: govern::skill_refs(&plan.skills),
         constraint_decisions: govern::decision_refs(&plan.constraints.decisions),
         constraints_sha256: plan.constraints_sha256.clone(),
-        evidence_reach: Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+        evidence_reach: match &spec.sandbox {
+            Some(shape) => Reach::measure_sandboxed(
+                shape,
+                ctx.vnx,
+                ctx.key_path,
+                &spec.ledger,
+                &plan.repo.common_dir,
+            ),
+            None => Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+        },
         continues: spec.continues.clone(),
         group: spec.group.clone(),
         sandbox: spec.sandbox.clone(),

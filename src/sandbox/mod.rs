@@ -177,8 +177,9 @@ impl SandboxError {
                     .into(),
             ),
             SandboxError::Unusable { .. } => Some(
-                "`vnx doctor` says why; unprivileged user namespaces are often disabled \
-                 (kernel.unprivileged_userns_clone=0, or an AppArmor restriction)"
+                "bubblewrap needs unprivileged user namespaces (or a setuid bwrap); check \
+                 kernel.unprivileged_userns_clone, user.max_user_namespaces and AppArmor's \
+                 userns restriction, or dispatch without --sandbox"
                     .into(),
             ),
             SandboxError::RefFormat { .. } => {
@@ -230,7 +231,12 @@ impl Shape {
         if let Some(home) = &machine.home {
             read_only.extend(TOOLCHAINS.iter().map(|t| home.join(t)));
         }
-        read_only.extend(machine.path.iter().cloned());
+        read_only.extend(
+            machine
+                .path
+                .iter()
+                .map(|d| tool_root(d, machine.home.as_deref())),
+        );
         read_only.extend(wanted.read_only.iter().cloned());
         read_only.retain(|p| p.is_absolute() && p.exists() && under_hidden(p));
 
@@ -321,6 +327,27 @@ impl Shape {
     }
 }
 
+/// What of a `PATH` directory must be visible for its programs to run: a version manager's
+/// `bin/` or `shims/` needs the manager's whole directory (`~/.pyenv/shims` runs
+/// `~/.pyenv/versions/…`); the home directory and `~/.local` are never shown whole.
+fn tool_root(dir: &Path, home: Option<&Path>) -> PathBuf {
+    let managed = matches!(
+        dir.file_name().and_then(|n| n.to_str()),
+        Some("bin" | "shims")
+    );
+    match dir.parent() {
+        Some(parent)
+            if managed
+                && Some(parent) != home
+                && home.is_none_or(|h| parent != h.join(".local"))
+                && parent.components().count() > 2 =>
+        {
+            parent.to_owned()
+        }
+        _ => dir.to_owned(),
+    }
+}
+
 /// Paths without those inside another one of the list.
 fn minimal(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
     paths.sort();
@@ -391,11 +418,29 @@ mod tests {
             "/a/b/c".into(),
         ]);
         assert_eq!(list, [PathBuf::from("/a"), PathBuf::from("/c")]);
-        let order = by_depth(&["/x/y/z".into(), "/x".into(), "/w/v".into()]);
+        let paths: [PathBuf; 3] = ["/x/y/z".into(), "/x".into(), "/w/v".into()];
+        let order = by_depth(&paths);
         assert_eq!(
             order,
             [&PathBuf::from("/x"), &"/w/v".into(), &"/x/y/z".into()]
         );
+    }
+
+    #[test]
+    fn a_version_managers_path_entry_shows_the_manager() {
+        let home = Some(Path::new("/home/u"));
+        let root = |d: &str| tool_root(Path::new(d), home);
+        assert_eq!(
+            root("/home/u/.pyenv/shims"),
+            PathBuf::from("/home/u/.pyenv")
+        );
+        assert_eq!(root("/home/u/.cargo/bin"), PathBuf::from("/home/u/.cargo"));
+        assert_eq!(
+            root("/home/u/.local/bin"),
+            PathBuf::from("/home/u/.local/bin")
+        );
+        assert_eq!(root("/home/u/bin"), PathBuf::from("/home/u/bin"));
+        assert_eq!(root("/usr/bin"), PathBuf::from("/usr/bin"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::process::{self, Cmd};
 const LIMIT: Duration = Duration::from_secs(10);
 
 /// `bwrap --version`, then a sandbox like a worker's (read-only root, its own PID, IPC and
-/// network namespaces) running `true`. Returns the version.
+/// network namespaces) running `/bin/sh -c 'exit 0'`. Returns the version.
 pub fn check(bwrap: Option<&Path>) -> Result<String, SandboxError> {
     let program = bwrap.ok_or(SandboxError::NoBubblewrap)?;
     let unusable = |reason: String| SandboxError::Unusable {
@@ -23,7 +23,9 @@ pub fn check(bwrap: Option<&Path>) -> Result<String, SandboxError> {
     let trial = Cmd::new(program)
         .args(["--die-with-parent", "--unshare-pid", "--unshare-ipc"])
         .args(["--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev"])
-        .args(["--proc", "/proc", "--tmpfs", "/tmp", "--", "true"])
+        .args([
+            "--proc", "/proc", "--tmpfs", "/tmp", "--", "/bin/sh", "-c", "exit 0",
+        ])
         .timeout(LIMIT);
     match process::run(&trial) {
         Ok(out) if out.status.success() => Ok(version),
