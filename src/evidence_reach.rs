@@ -61,7 +61,7 @@ impl Reach {
             ledger.into(),
             git_common_dir.into(),
         ];
-        let argv = shape.wrap(&argv, true);
+        let argv = shape.wrap(&argv);
         let cmd = crate::process::Cmd::new(&argv[0])
             .args(&argv[1..])
             .timeout(std::time::Duration::from_secs(10));

@@ -31,6 +31,7 @@ mod pool;
 mod prune;
 mod receipts_append;
 mod receipts_tail;
+mod relay;
 mod report;
 mod settings;
 mod show;
@@ -91,6 +92,8 @@ enum Command {
     Hook(hook::Args),
     #[command(name = "__evidence-reach", hide = true)]
     EvidenceReach(evidence_reach::Args),
+    #[command(name = "__relay", hide = true)]
+    Relay(relay::Args),
     /// Panics on purpose: shows how vnx reports an internal bug (exit 4)
     #[command(name = "__crash", hide = true)]
     Crash,
@@ -200,6 +203,7 @@ pub fn run() -> ExitCode {
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),
         Command::EvidenceReach(a) => evidence_reach::run(a),
+        Command::Relay(a) => relay::run(a),
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::Cost(a) => cost::run(a),

@@ -103,6 +103,15 @@ fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
     argv
 }
 
+/// Where a sandbox without a network finds its relayed loopback ports (a directory the worker
+/// can only read).
+fn relay_dir(spec: &Spec) -> std::path::PathBuf {
+    spec.repo_root
+        .join(crate::project::DATA_DIR)
+        .join("relay")
+        .join(&spec.id)
+}
+
 /// What setup and teardown commands, and the worker, see of the dispatch: its id, directory
 /// and worktree, and its port when it has one.
 fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
@@ -317,6 +326,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // The supervisor started in the worktree: it leaves it before teardown moves it (a
     // pooled checkout some process still works in is never lent again).
     let _ = std::env::set_current_dir(&spec.repo_root);
+    let _ = fs::remove_dir_all(relay_dir(spec));
     // A sandboxed worker's commits wait in its quarantine until git has checked them; if they
     // cannot be brought in, the worktree and the quarantine stay as they are.
     let imported = match spec.sandbox.as_ref().and_then(|s| s.git.as_ref()) {
@@ -529,9 +539,29 @@ fn run_worker(
         .into_iter()
         .map(Into::into)
         .collect();
-    // A sandboxed worker is bwrap's child: the same argv, environment and directory inside.
+    // A sandboxed worker is bwrap's child: the same argv, environment and directory inside;
+    // without a network, `vnx __relay` inside carries the listed loopback ports to this
+    // machine's.
     let argv = match &spec.sandbox {
-        Some(shape) => shape.wrap(&argv, !interactive),
+        Some(shape) if shape.relays() => {
+            let dir = relay_dir(spec);
+            if let Err(e) = crate::sandbox::relay::serve_outside(&dir, &shape.loopback) {
+                let _ = writeln!(log, "vnx: could not relay loopback ports: {e}");
+            }
+            let mut relayed: Vec<std::ffi::OsString> = vec![
+                spec.vnx.clone().into(),
+                "__relay".into(),
+                "--dir".into(),
+                dir.into(),
+            ];
+            for port in &shape.loopback {
+                relayed.extend(["--port".into(), port.to_string().into()]);
+            }
+            relayed.push("--".into());
+            relayed.extend(argv);
+            shape.wrap(&relayed)
+        }
+        Some(shape) => shape.wrap(&argv),
         None => argv,
     };
     let bin = spec.dispatch_dir.join("bin");

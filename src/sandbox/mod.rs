@@ -8,6 +8,7 @@
 
 pub mod git;
 pub mod probe;
+pub mod relay;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -270,9 +271,10 @@ impl Shape {
         })
     }
 
-    /// The `bwrap` argv that runs `command` in this sandbox. `headless`: the worker has no
-    /// terminal, so it gets a session of its own (no terminal to inject keystrokes into).
-    pub fn wrap(&self, command: &[OsString], headless: bool) -> Vec<OsString> {
+    /// The `bwrap` argv that runs `command` in this sandbox. It stays in the caller's process
+    /// group (and, for a TUI, its terminal), so vnx's graceful stop reaches the worker; bwrap
+    /// dies with its parent, and the PID namespace takes everything the worker started with it.
+    pub fn wrap(&self, command: &[OsString]) -> Vec<OsString> {
         let mut a: Vec<OsString> = vec![self.program.clone().into_os_string()];
         let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
             a.extend(items.iter().map(|i| i.as_ref().to_owned()));
@@ -281,9 +283,6 @@ impl Shape {
         push(&[&"--unshare-uts", &"--unshare-cgroup-try"]);
         if self.network == Network::Off {
             push(&[&"--unshare-net"]);
-        }
-        if headless {
-            push(&[&"--new-session"]);
         }
         push(&[
             &"--ro-bind",
@@ -320,10 +319,9 @@ impl Shape {
         a
     }
 
-    /// Whether `path` is one the worker may write (inside a writable path, or a quarantined
-    /// git directory).
-    pub fn writes(&self, path: &Path) -> bool {
-        self.writable.iter().any(|w| path.starts_with(w))
+    /// Whether the worker's loopback ports must be relayed (no network, ports listed).
+    pub fn relays(&self) -> bool {
+        self.network == Network::Off && !self.loopback.is_empty()
     }
 }
 

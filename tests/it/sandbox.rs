@@ -181,9 +181,8 @@ fn a_sandboxed_worker_writes_its_worktree_and_commits_and_nothing_else() {
     assert_eq!(reach["checkpoint_refs_writable"], false, "{reach}");
 }
 
-#[test]
-fn a_sandbox_without_network_reaches_no_port_but_those_it_is_given() {
-    let repo = Repo::new();
+/// A server on this machine's loopback answering `pong`: its port.
+fn pong_server() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -193,14 +192,28 @@ fn a_sandbox_without_network_reaches_no_port_but_those_it_is_given() {
             let _ = s.write_all(b"pong\n");
         }
     });
+    port
+}
+
+#[test]
+fn a_sandbox_without_network_reaches_no_port_but_those_it_is_given() {
+    let repo = Repo::new();
+    let (model, other) = (pong_server(), pong_server());
     let tools = tempfile::tempdir().unwrap();
     let bin = tools.path().join("caller");
     let python = crate::common::python3();
+    let connect = |name: &str, port: u16| {
+        format!(
+            "attempt {name} {} -c 'import socket; s = socket.create_connection((\"127.0.0.1\", {port}), timeout=5); assert s.recv(5) == b\"pong\\n\"'",
+            python.display()
+        )
+    };
     script(
         &bin,
         &format!(
-            "{ATTEMPT}\nattempt connect {} -c 'import socket; s = socket.create_connection((\"127.0.0.1\", {port}), timeout=5); assert s.recv(5) == b\"pong\\n\"'",
-            python.display()
+            "{ATTEMPT}\n{}\n{}",
+            connect("model", model),
+            connect("other", other)
         ),
     );
     declare(&repo, "caller", &bin, "");
@@ -221,14 +234,43 @@ fn a_sandbox_without_network_reaches_no_port_but_those_it_is_given() {
         let c = completion(&r);
         let id = c["dispatch_id"].as_str().unwrap().to_owned();
         let log = worker_log(&repo, &id);
-        (attempts(&log), repo.receipts(&id)[0]["sandbox"].clone())
+        (
+            attempts(&log),
+            repo.receipts(&id)[0]["sandbox"].clone(),
+            log,
+        )
     };
-    let (on, shape) = dispatch("on");
-    assert_eq!(on, [("connect".to_owned(), "allowed".to_owned())]);
+    let pair = |a: &str, b: &str| {
+        vec![
+            ("model".to_owned(), a.to_owned()),
+            ("other".to_owned(), b.to_owned()),
+        ]
+    };
+    let (on, shape, _) = dispatch("on");
+    assert_eq!(on, pair("allowed", "allowed"));
     assert_eq!(shape["network"], "on");
-    let (off, shape) = dispatch("off");
-    assert_eq!(off, [("connect".to_owned(), "denied".to_owned())]);
+    let (off, shape, _) = dispatch("off");
+    assert_eq!(off, pair("denied", "denied"));
     assert_eq!(shape["network"], "off");
+    // A local model server's port, listed, is relayed into the sandbox; no other is.
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("sandbox:\n  loopback: [{model}]\n"));
+    std::fs::write(&config, text).unwrap();
+    repo.env
+        .git(&["commit", "-q", "-am", "relay the model's port"]);
+    let (relayed, shape, log) = dispatch("off");
+    assert_eq!(relayed, pair("allowed", "denied"), "{log}");
+    assert_eq!(shape["loopback"], serde_json::json!([model]));
+    assert!(
+        !repo
+            .env
+            .path()
+            .join(".vnx-data/relay")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some()),
+        "the relay's sockets go with the dispatch"
+    );
 }
 
 #[test]
