@@ -168,6 +168,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         shape.writable.push(q.admin.clone());
         shape.writable.sort();
         shape.git = Some(q.quarantine);
+        shape.make_writable()?;
     }
     write_dispatch_dir(plan, &spec)?;
     // The start and its constraint decisions are one group commit, the start first: a

@@ -210,7 +210,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     };
     let included = include::resolve(&repo.root)?;
     let sandbox = if sandboxed {
-        let state: &[(Option<&str>, &str)] = match &resolved {
+        let state: &[crate::sandbox::StatePath] = match &resolved {
             Resolved::Builtin(p) => p.state_paths(),
             Resolved::Declared(..) => &[],
         };

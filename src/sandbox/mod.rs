@@ -12,6 +12,7 @@ pub mod relay;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -112,9 +113,40 @@ pub struct Place<'a> {
     pub vnx: &'a Path,
     /// The worker's binary, resolved.
     pub worker: &'a Path,
-    /// The CLI's state paths, relative to the home directory, with the variable that moves
-    /// each (see [`crate::provider::Provider::state_paths`]).
-    pub state: &'a [(Option<&'a str>, &'a str)],
+    /// The CLI's state paths (see [`crate::provider::Provider::state_paths`]).
+    pub state: &'a [StatePath],
+}
+
+/// Where a CLI keeps state it must keep across runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatePath {
+    /// Relative to the home directory.
+    pub rel: &'static str,
+    /// The variable that moves it when set (`CODEX_HOME`).
+    pub var: Option<&'static str>,
+    /// A directory (made before the sandbox starts when missing, so what the CLI writes there
+    /// stays), or a file (shown only when it exists).
+    pub dir: bool,
+}
+
+impl StatePath {
+    /// A state directory.
+    pub const fn dir(rel: &'static str, var: Option<&'static str>) -> StatePath {
+        StatePath {
+            rel,
+            var,
+            dir: true,
+        }
+    }
+
+    /// A state file.
+    pub const fn file(rel: &'static str) -> StatePath {
+        StatePath {
+            rel,
+            var: None,
+            dir: false,
+        }
+    }
 }
 
 /// Why a sandbox cannot be made.
@@ -241,16 +273,19 @@ impl Shape {
         read_only.extend(wanted.read_only.iter().cloned());
         read_only.retain(|p| p.is_absolute() && p.exists() && under_hidden(p));
 
-        // The worktree and the dispatch directory are made after the plan.
+        // The worktree, the dispatch directory and the CLI's state directories are made
+        // before the sandbox starts (see [`Shape::make_writable`]); a state file is shown
+        // when it exists.
         let mut writable = Vec::new();
-        for (var, rel) in place.state {
-            match var.and_then(|v| machine.state_vars.get(v)) {
-                Some(moved) => writable.push(moved.clone()),
-                None => writable.extend(machine.home.as_ref().map(|h| h.join(rel))),
-            }
+        for state in place.state {
+            let path = match state.var.and_then(|v| machine.state_vars.get(v)) {
+                Some(moved) => Some(moved.clone()),
+                None => machine.home.as_ref().map(|h| h.join(state.rel)),
+            };
+            writable.extend(path.filter(|p| state.dir || p.is_file()));
         }
-        writable.extend(wanted.writable.iter().cloned());
-        writable.retain(|p| p.is_absolute() && p.exists());
+        writable.extend(wanted.writable.iter().filter(|p| p.exists()).cloned());
+        writable.retain(|p| p.is_absolute());
         writable.extend([place.worktree.to_owned(), place.dispatch_dir.to_owned()]);
         let writable = minimal(writable);
         let read_only = minimal(read_only);
@@ -317,6 +352,24 @@ impl Shape {
         push(&[&"--"]);
         a.extend(command.iter().cloned());
         a
+    }
+
+    /// Makes the writable directories that are missing (a CLI's state directory it has not
+    /// made yet), private, so what the worker writes there outlives the sandbox.
+    pub fn make_writable(&self) -> Result<(), SandboxError> {
+        for path in &self.writable {
+            if path.symlink_metadata().is_err() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(path)
+                    .map_err(|source| SandboxError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether the worker's loopback ports must be relayed (no network, ports listed).

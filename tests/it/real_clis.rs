@@ -304,20 +304,27 @@ fn real_clis_run_sandboxed_with_the_full_posture() {
     std::fs::create_dir_all(&ssh).unwrap();
     std::fs::write(ssh.join("id_ed25519"), "SANDBOX-SECRET-KEY\n").unwrap();
     let main = rig.repo.env.path().canonicalize().unwrap();
-    for cli in ["claude", "codex", "gemini"] {
-        let at = step(cli, "headless", "sandboxed, full posture");
-        let marker = format!("sandboxed {cli}");
-        let file = format!("{cli}-sandboxed.txt");
-        let escape = main.join(format!("escaped-{cli}.txt"));
+    // A TUI too: claude's, in the terminal of its pane, inside the sandbox.
+    let runs = [
+        ("claude", "headless"),
+        ("codex", "headless"),
+        ("gemini", "headless"),
+        ("claude", "interactive"),
+    ];
+    for (cli, lane) in runs {
+        let at = step(cli, lane, "sandboxed, full posture");
+        let marker = format!("sandboxed {cli} {lane}");
+        let file = format!("{cli}-{lane}-sandboxed.txt");
+        let escape = main.join(format!("escaped-{cli}-{lane}.txt"));
         let instruction = format!(
-            "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-{cli} && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
+            "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-{cli}-{lane} && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
             escape.display()
         );
         let mut cmd = rig.repo.vnx();
         cmd.env("PATH", &rig.path)
             .envs(rig.env.iter().map(|(k, v)| (k, v)))
             .args(["dispatch-agent", "--agent", "implementer", "--json"])
-            .args(["--provider", cli, "--lane", "headless", "--deadline", "120"])
+            .args(["--provider", cli, "--lane", lane, "--deadline", "120"])
             .args(["--sandbox", "--permission", "full"])
             .args(["--instruction", &instruction]);
         let r = run(cmd);
@@ -336,7 +343,7 @@ fn real_clis_run_sandboxed_with_the_full_posture() {
             .repo
             .env
             .git(&["log", "-1", "--format=%s", &format!("dispatch/{id}")]);
-        assert_eq!(subject.trim(), format!("sandboxed-{cli}"), "{at}");
+        assert_eq!(subject.trim(), format!("sandboxed-{cli}-{lane}"), "{at}");
         assert!(!escape.exists(), "{at} the worker wrote the main checkout");
         let started = &rig.repo.receipts(&id)[0];
         assert_eq!(started["sandbox"]["kind"], "bubblewrap", "{at}");
