@@ -27,6 +27,7 @@ pub mod project;
 pub mod provider;
 pub mod receipts;
 pub mod release;
+pub mod sandbox;
 pub mod skills;
 pub mod tmux;
 pub mod worktree;

@@ -38,6 +38,7 @@ pub struct Cmd {
     cwd: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
     timeout: Option<Duration>,
+    stdin: Option<PathBuf>,
 }
 
 impl Cmd {
@@ -50,6 +51,7 @@ impl Cmd {
             cwd: None,
             env: Vec::new(),
             timeout: None,
+            stdin: None,
         }
     }
 
@@ -80,6 +82,12 @@ impl Cmd {
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
         self.env
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Gives [`run`] the command's stdin from this file (else stdin is closed).
+    pub fn stdin_file(mut self, path: impl AsRef<Path>) -> Cmd {
+        self.stdin = Some(path.as_ref().to_owned());
         self
     }
 
@@ -186,11 +194,16 @@ fn spawn_error(cmd: &Cmd, source: io::Error) -> ProcessError {
     }
 }
 
-/// Runs a command to completion with stdin closed, capturing its output.
+/// Runs a command to completion with stdin closed (or from its [`Cmd::stdin_file`]),
+/// capturing its output.
 pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
+    let stdin = match &cmd.stdin {
+        Some(path) => Stdio::from(std::fs::File::open(path).map_err(|e| spawn_error(cmd, e))?),
+        None => Stdio::null(),
+    };
     let mut wrap = CommandWrap::from(cmd.command());
     wrap.command_mut()
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Its own group, so a timeout takes whatever it started down with it.

@@ -67,6 +67,8 @@ pub struct Args {
     /// Print the decision (or, with --detach, the group started) as JSON
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    sandbox: super::dispatch_agent::SandboxFlags,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
@@ -99,6 +101,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         overrides,
         override_reasons,
         continues: None,
+        sandbox: args.sandbox.sandbox(),
+        network: args.sandbox.network(),
     };
     let (detach, json) = (args.detach, args.json);
     with_context(args.tmux_socket, |ctx| {

@@ -111,6 +111,8 @@ pub struct Args {
     #[arg(long, value_name = "WHEN", value_parser = parse_start_by)]
     start_by: Option<jiff::Timestamp>,
     #[command(flatten)]
+    sandbox: SandboxFlags,
+    #[command(flatten)]
     started: Started,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
@@ -146,6 +148,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         overrides,
         override_reasons,
         continues: None,
+        sandbox: args.sandbox.sandbox(),
+        network: args.sandbox.network(),
     };
     let ticket = Ticket {
         priority: args.priority,
@@ -242,7 +246,9 @@ pub(super) fn with_context<T>(
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
     let key_path = settings::key_path(None)?;
     let attestor = settings::attestor(Some(key_path.clone()))?;
+    let machine = settings::machine();
     let ctx = Context {
+        machine: &machine,
         attestor: &attestor,
         key_path: &key_path,
         project: &project,
@@ -253,6 +259,48 @@ pub(super) fn with_context<T>(
         probe_version: &|binary| vnx::provider::version::probe(binary, &project.cache_dir()),
     };
     f(&ctx)
+}
+
+/// Whether the worker runs in a bubblewrap sandbox, and its network.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub(super) struct SandboxFlags {
+    /// Run the worker in a bubblewrap sandbox: it writes only its worktree, its dispatch
+    /// directory and its CLI's state; the system and the main checkout are read-only; the
+    /// home directory is hidden [default: `sandbox.enabled` in .vnx/config.yaml]
+    #[arg(long, conflicts_with = "no_sandbox")]
+    sandbox: bool,
+    /// Run the worker without a sandbox, whatever the config says
+    #[arg(long)]
+    no_sandbox: bool,
+    /// The sandbox's network: on, or off (loopback only, and the ports `sandbox.loopback`
+    /// relays) [default: `sandbox.network` in .vnx/config.yaml, else on]
+    #[arg(long, value_enum, value_name = "ON|OFF")]
+    network: Option<NetworkArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(super) enum NetworkArg {
+    On,
+    Off,
+}
+
+impl SandboxFlags {
+    /// `Some(true)` for --sandbox, `Some(false)` for --no-sandbox, else `None` (the config).
+    pub(super) fn sandbox(&self) -> Option<bool> {
+        match (self.sandbox, self.no_sandbox) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The network asked for, if any.
+    pub(super) fn network(&self) -> Option<vnx::sandbox::Network> {
+        self.network.map(|n| match n {
+            NetworkArg::On => vnx::sandbox::Network::On,
+            NetworkArg::Off => vnx::sandbox::Network::Off,
+        })
+    }
 }
 
 /// How a dispatch is started from the command line: in the background (`--detach`), or

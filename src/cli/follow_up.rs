@@ -62,6 +62,9 @@ pub struct Args {
     /// Use this id for the follow-up instead of a fresh one
     #[arg(long = "new-id", value_name = "ID")]
     new_id: Option<String>,
+    /// --sandbox/--no-sandbox [default: as the continued dispatch ran], --network
+    #[command(flatten)]
+    sandbox: super::dispatch_agent::SandboxFlags,
     #[command(flatten)]
     started: Started,
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
@@ -99,6 +102,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             overrides,
             override_reasons,
             continues: Some(continued.clone()),
+            sandbox: args.sandbox.sandbox(),
+            network: args.sandbox.network(),
         };
         args.started.start(ctx, &request, &Default::default())
     })

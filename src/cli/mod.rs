@@ -19,6 +19,7 @@ mod dispatch_agent;
 mod doctor;
 mod drain;
 mod error;
+mod evidence_reach;
 mod follow_up;
 mod gate_check;
 mod group;
@@ -31,6 +32,7 @@ mod pool;
 mod prune;
 mod receipts_append;
 mod receipts_tail;
+mod relay;
 mod report;
 mod settings;
 mod show;
@@ -90,6 +92,10 @@ enum Command {
     DemoWorker(demo_worker::Args),
     #[command(name = "__hook", hide = true)]
     Hook(hook::Args),
+    #[command(name = "__evidence-reach", hide = true)]
+    EvidenceReach(evidence_reach::Args),
+    #[command(name = "__relay", hide = true)]
+    Relay(relay::Args),
     /// Panics on purpose: shows how vnx reports an internal bug (exit 4)
     #[command(name = "__crash", hide = true)]
     Crash,
@@ -199,6 +205,8 @@ pub fn run() -> ExitCode {
         Command::Man(a) => completions::man(a),
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),
+        Command::EvidenceReach(a) => evidence_reach::run(a),
+        Command::Relay(a) => relay::run(a),
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::Cost(a) => cost::run(a),

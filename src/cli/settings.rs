@@ -110,6 +110,28 @@ pub fn tmux_socket(flag: Option<String>) -> String {
 }
 
 /// Finds a program on `$PATH` (an executable regular file).
+/// What this machine offers a sandboxed worker, from the environment.
+pub fn machine() -> vnx::sandbox::Machine {
+    let dir = |name: &str| env(name).map(PathBuf::from).filter(|p| p.is_absolute());
+    let state_vars = ["CLAUDE_CONFIG_DIR", "CODEX_HOME"]
+        .into_iter()
+        .filter_map(|v| dir(v).map(|p| (v.to_owned(), p)))
+        .collect();
+    vnx::sandbox::Machine {
+        bwrap: find_program("bwrap"),
+        home: dir("HOME"),
+        runtime_dir: dir("XDG_RUNTIME_DIR"),
+        path: env("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .filter(|d| d.is_absolute())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        state_vars,
+    }
+}
+
 pub fn find_program(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if name.contains('/') {

@@ -16,6 +16,7 @@ use std::path::Path;
 
 mod gates;
 mod queue;
+mod sandbox;
 mod schema;
 mod template;
 #[cfg(test)]
@@ -24,6 +25,7 @@ mod validation;
 
 pub use gates::{GateDef, GateKind};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
+pub use sandbox::SandboxConfig;
 pub use schema::{
     BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, PoolConfig,
     RoleConfig, WorktreeConfig,

@@ -187,6 +187,7 @@ fn full_example() {
             },
         },
         queue: Default::default(),
+        sandbox: Default::default(),
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];
@@ -288,7 +289,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));
@@ -576,6 +577,41 @@ fn concurrency() {
         );
     }
     assert_eq!(parse_err("concurrency:\n  claude: many\n").0, 2);
+}
+
+#[test]
+fn sandbox_network_paths_and_providers() {
+    use crate::sandbox::Network;
+    let c = parse_ok(
+        "sandbox:\n  enabled: true\n  network: on\n  loopback: [11434, 11434]\n  \
+         read_only: [~/.m2, /opt/sdk]\n  writable: [~/.cache/pip]\n  providers:\n    \
+         ollama: {network: off}\n",
+    );
+    assert!(c.sandbox.enabled);
+    assert_eq!(c.sandbox.network("claude"), Network::On);
+    assert_eq!(c.sandbox.network("ollama"), Network::Off);
+    assert_eq!(c.sandbox.loopback, [11434]);
+    assert_eq!(c.sandbox.read_only, strings(&["~/.m2", "/opt/sdk"]));
+    assert_eq!(c.sandbox.writable, strings(&["~/.cache/pip"]));
+    assert!(!Config::default().sandbox.enabled);
+    assert_eq!(Config::default().sandbox.network("demo"), Network::On);
+    let (l, _, m) = parse_err("sandbox:\n  network: sometimes\n");
+    assert_eq!(l, 2);
+    assert_eq!(m, "sandbox.network must be on or off, not `sometimes`");
+    let (l, _, m) = parse_err("sandbox:\n  read_only: [relative/dir]\n");
+    assert_eq!(l, 2);
+    assert!(
+        m.starts_with("sandbox.read_only: `relative/dir` is not an absolute"),
+        "{m}"
+    );
+    let (_, _, m) = parse_err("sandbox:\n  writable: [~/../etc]\n");
+    assert!(m.starts_with("sandbox.writable: `~/../etc`"), "{m}");
+    let (_, _, m) = parse_err("sandbox:\n  loopback: [70000]\n");
+    assert_eq!(m, "sandbox.loopback: 70000 is not a port (1 to 65535)");
+    let (_, _, m) = parse_err("sandbox:\n  providers:\n    kimi: {network: off}\n");
+    assert!(m.starts_with("sandbox.providers names `kimi`"), "{m}");
+    let (_, _, m) = parse_err("sandbox:\n  mode: strict\n");
+    assert!(m.contains("mode"), "{m}");
 }
 
 #[test]

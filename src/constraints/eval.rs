@@ -25,6 +25,8 @@ pub struct Route<'a> {
     pub lane: Lane,
     /// Its permission posture.
     pub permission: Permission,
+    /// Whether its worker runs in vnx's sandbox.
+    pub sandboxed: bool,
 }
 
 /// The tag vnx derives for a posture that skips the CLI's approvals and sandbox.
@@ -363,6 +365,7 @@ fn matches(m: &RouteMatch, route: &Route<'_>, model: Option<&str>, via: &[&str])
         // vnx dispatches carry no task class: a rule about one matches none of them.
         && m.task_class.is_none()
         && m.via.as_ref().is_none_or(|v| via.iter().any(|t| any_of(v, t)))
+        && m.sandboxed.is_none_or(|s| s == route.sandboxed)
 }
 
 /// The matched keys in words, e.g. "provider claude, via headless".
@@ -380,6 +383,10 @@ fn describe(m: &RouteMatch, route: &Route<'_>, model: Option<&str>, via: &[&str]
     if let Some(v) = &m.via {
         let tags: Vec<&str> = via.iter().copied().filter(|t| any_of(v, t)).collect();
         parts.push(format!("via {}", tags.join(", ")));
+    }
+    if m.sandboxed.is_some() {
+        let not = if route.sandboxed { "" } else { "not " };
+        parts.push(format!("{not}sandboxed"));
     }
     parts.join(", ")
 }
@@ -405,6 +412,7 @@ mod tests {
             role: "r",
             lane: Lane::Interactive,
             permission: Permission::Full,
+            sandboxed: false,
         };
         assert_eq!(route.via(), ["interactive", "skip_permissions"]);
         let route = Route {

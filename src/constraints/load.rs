@@ -155,6 +155,8 @@ struct RawRoute {
     role: Option<Spanned<Names>>,
     task_class: Option<Spanned<Names>>,
     via: Option<Spanned<Names>>,
+    /// vnx's extension: whether the worker runs in vnx's sandbox.
+    sandboxed: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -323,7 +325,14 @@ impl Validator<'_> {
                 let route = self.route(
                     &who,
                     block.value,
-                    &["provider", "model", "role", "task_class", "via"],
+                    &[
+                        "provider",
+                        "model",
+                        "role",
+                        "task_class",
+                        "via",
+                        "sandboxed",
+                    ],
                 )?;
                 if route == RouteMatch::default() {
                     return self.err(
@@ -422,6 +431,7 @@ impl Validator<'_> {
             role: raw.role,
             task_class: None,
             via: None,
+            sandboxed: None,
         };
         let selector = self.route(&who, keys, &["provider", "model", "role"])?;
         let override_allowed = raw.override_allowed.unwrap_or(false);
@@ -519,6 +529,18 @@ impl Validator<'_> {
     /// A route block's keys, each allowed only if listed in `allowed`.
     fn route(&self, who: &str, raw: RawRoute, allowed: &[&str]) -> Checked<RouteMatch> {
         let mut out = RouteMatch::default();
+        if let Some(s) = raw.sandboxed {
+            if !allowed.contains(&"sandboxed") {
+                return self.err(
+                    &s.referenced,
+                    format!(
+                        "{who}: `sandboxed` is not a key of this route block (allowed: {})",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+            out.sandboxed = Some(s.value);
+        }
         let fields = [
             ("provider", raw.provider, &mut out.provider),
             ("model", raw.model, &mut out.model),

@@ -123,6 +123,9 @@ pub struct RouteMatch {
     pub task_class: Option<Vec<String>>,
     /// Lanes and postures it matches (`headless`, `skip_permissions`, ...); any when `None`.
     pub via: Option<Vec<String>>,
+    /// vnx's extension: `Some(true)` matches only dispatches whose worker runs in vnx's
+    /// sandbox, `Some(false)` only those whose worker does not; either when `None`.
+    pub sandboxed: Option<bool>,
 }
 
 /// A `require_route` model pin.

@@ -52,7 +52,7 @@ pub(super) fn refusal_hint(refusals: &[Decision]) -> String {
     for d in closed {
         hint.push(format!(
             "`{}` allows no override: change the dispatch (provider, model, lane, \
-             --permission), or the constraint in provider_constraints.yaml",
+             --permission, --sandbox), or the constraint in provider_constraints.yaml",
             d.constraint_id
         ));
     }
@@ -67,6 +67,7 @@ fn route_ref(spec: &Spec) -> RouteRef {
         role: &spec.role,
         lane: spec.lane,
         permission: spec.permission,
+        sandboxed: spec.sandbox.is_some(),
     };
     RouteRef {
         provider: spec.provider.clone(),
@@ -75,6 +76,7 @@ fn route_ref(spec: &Spec) -> RouteRef {
         lane: spec.lane,
         permission: spec.permission,
         via: route.via().into_iter().map(str::to_owned).collect(),
+        sandboxed: route.sandboxed,
     }
 }
 

@@ -54,6 +54,8 @@ struct Undo<'a> {
     port: Option<u16>,
     /// The pool a worktree that holds nothing goes back to, and the entry it came from.
     pool: Option<(Pool, Option<String>)>,
+    /// A sandboxed worker's git quarantine (empty: the worker never ran).
+    quarantine: Option<std::path::PathBuf>,
     finished: bool,
 }
 
@@ -69,6 +71,7 @@ impl<'a> Undo<'a> {
             id: &plan.spec.id,
             port: None,
             pool: None,
+            quarantine: None,
             finished: false,
         }
     }
@@ -85,6 +88,9 @@ impl Drop for Undo<'_> {
             return;
         }
         workspace::remove(&self.placed);
+        if let Some(q) = &self.quarantine {
+            let _ = fs::remove_dir_all(q);
+        }
         if let Some(port) = self.port
             && !self.keep_dispatch_dir
         {
@@ -155,6 +161,15 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         spec.port = Some(port);
         undo.port = Some(port);
     }
+    if let Some(shape) = spec.sandbox.as_mut() {
+        let q = quarantine(&plan.repo, &spec.id, &spec.branch, &wt.path)?;
+        undo.quarantine = Some(q.dir.clone());
+        // The worktree's git administrative directory (its index and HEAD) is the worker's.
+        shape.writable.push(q.admin.clone());
+        shape.writable.sort();
+        shape.git = Some(q.quarantine);
+        shape.make_writable()?;
+    }
     write_dispatch_dir(plan, &spec)?;
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
@@ -191,6 +206,53 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         session: spec.session.clone(),
         tmux_socket: spec.tmux_socket.clone(),
         pane_id: pane.pane_id,
+    })
+}
+
+/// A sandboxed worker's git quarantine, and its worktree's administrative directory.
+struct Quarantined {
+    quarantine: crate::sandbox::git::Quarantine,
+    admin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+}
+
+/// Makes the quarantine a sandboxed worker commits into, at its branch's current commit.
+fn quarantine(
+    repo: &Repo,
+    id: &str,
+    branch: &str,
+    worktree: &Path,
+) -> Result<Quarantined, DispatchError> {
+    let dot_git = worktree.join(".git");
+    let text = fs::read_to_string(&dot_git).map_err(io_err(&dot_git))?;
+    let admin = text
+        .strip_prefix("gitdir:")
+        .map(|d| worktree.join(d.trim()))
+        .and_then(|d| fs::canonicalize(d).ok())
+        .filter(|d| d.parent() == Some(repo.common_dir.join("worktrees").as_path()))
+        .ok_or_else(|| DispatchError::Io {
+            path: dot_git.clone(),
+            source: std::io::Error::other("it does not name this repository's worktree"),
+        })?;
+    let start = crate::process::run_ok(
+        &crate::process::Cmd::new("git")
+            .arg("-C")
+            .arg(&repo.root)
+            .args(["rev-parse", "--verify", "--quiet"])
+            .arg(format!("refs/heads/{branch}^{{commit}}")),
+    )
+    .map_err(|source| crate::sandbox::SandboxError::Import { source })?;
+    let dir = repo
+        .root
+        .join(crate::project::DATA_DIR)
+        .join("quarantine")
+        .join(id);
+    let quarantine =
+        crate::sandbox::git::Quarantine::prepare(&repo.common_dir, &dir, branch, start.trim())?;
+    Ok(Quarantined {
+        quarantine,
+        admin,
+        dir,
     })
 }
 
@@ -259,9 +321,19 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         skills: govern::skill_refs(&plan.skills),
         constraint_decisions: govern::decision_refs(&plan.constraints.decisions),
         constraints_sha256: plan.constraints_sha256.clone(),
-        evidence_reach: Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+        evidence_reach: match &spec.sandbox {
+            Some(shape) => Reach::measure_sandboxed(
+                shape,
+                ctx.vnx,
+                ctx.key_path,
+                &spec.ledger,
+                &plan.repo.common_dir,
+            ),
+            None => Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+        },
         continues: spec.continues.clone(),
         group: spec.group.clone(),
+        sandbox: spec.sandbox.clone(),
         extra: Default::default(),
     })
 }

@@ -181,6 +181,9 @@ pub enum DispatchError {
     /// No port of the config's `worktree.ports` could be claimed.
     #[error(transparent)]
     Port(#[from] ports::PortError),
+    /// The worker's sandbox could not be made, or its commits not brought in.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     /// A file of the dispatch could not be written.
     #[error("could not write {path}")]
     Io {
@@ -262,6 +265,7 @@ impl DispatchError {
             DispatchError::Worktree(e) => e.hint(),
             DispatchError::Tmux(e) => e.hint(),
             DispatchError::Ledger(e) => e.hint(),
+            DispatchError::Sandbox(e) => e.hint(),
             _ => None,
         }
     }
@@ -290,6 +294,8 @@ pub struct Context<'a> {
     pub attestor: &'a Attestor,
     /// The signing key's path, handed to the supervisor (which signs the completion).
     pub key_path: &'a Path,
+    /// What this machine offers a sandboxed worker (bubblewrap, the home directory, …).
+    pub machine: &'a crate::sandbox::Machine,
 }
 
 /// Signs receipts (see [`Attestor::attest`]).

@@ -166,7 +166,17 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let skills = skills::load_all(root, &skill_names)?;
     let constraints = constraints::load(&root.join(constraints::FILE))?;
     let spending = spending(&constraints, ctx.ledger)?;
-    let evaluation = judge(&constraints, req, &provider_name, lane, &spending);
+    // A follow-up keeps its dispatch's sandbox unless it says otherwise.
+    let sandboxed = req
+        .sandbox
+        .or_else(|| req.continues.as_ref().map(|c| c.started.sandbox.is_some()))
+        .unwrap_or(config.sandbox.enabled);
+    let route = RouteFacts {
+        provider: &provider_name,
+        lane,
+        sandboxed,
+    };
+    let evaluation = judge(&constraints, req, &route, &spending);
     let model = evaluation.model.clone();
     let pinned = |source| pinned_model(&evaluation, source);
     resolved.check_model(model.as_deref()).map_err(pinned)?;
@@ -199,7 +209,25 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         ),
     };
     let included = include::resolve(&repo.root)?;
+    let sandbox = if sandboxed {
+        let state: &[crate::sandbox::StatePath] = match &resolved {
+            Resolved::Builtin(p) => p.state_paths(),
+            Resolved::Declared(..) => &[],
+        };
+        let place = crate::sandbox::Place {
+            repo_root: &repo.root,
+            worktree: &worktree,
+            dispatch_dir: &dispatch_dir,
+            vnx: ctx.vnx,
+            worker: &binary,
+            state,
+        };
+        Some(sandbox_shape(ctx, &config, req, &provider_name, &place)?)
+    } else {
+        None
+    };
     let spec = Spec {
+        sandbox,
         role: req.role.clone(),
         slot_limit: config.concurrency.get(&provider_name).copied(),
         provider: provider_name,
@@ -333,22 +361,29 @@ fn spending(constraints: &Constraints, ledger: &Path) -> Result<Spending, Dispat
         .collect())
 }
 
+/// What the plan decided about a route besides the request.
+struct RouteFacts<'a> {
+    provider: &'a str,
+    lane: Lane,
+    sandboxed: bool,
+}
+
 /// The constraints' judgement of the route; a pin may fill in the model.
 fn judge(
     constraints: &Constraints,
     req: &Request,
-    provider: &str,
-    lane: Lane,
+    route: &RouteFacts<'_>,
     spending: &Spending,
 ) -> Evaluation {
     constraints::evaluate(
         constraints,
         &Route {
-            provider,
+            provider: route.provider,
             model: req.model.as_deref(),
             role: &req.role,
-            lane,
+            lane: route.lane,
             permission: req.permission,
+            sandboxed: route.sandboxed,
         },
         &Overrides {
             keys: req.overrides.clone(),
@@ -356,6 +391,31 @@ fn judge(
         },
         spending,
     )
+}
+
+/// The sandbox of a sandboxed dispatch: bubblewrap must work here (a trial run), and the
+/// config's extra paths are expanded.
+fn sandbox_shape(
+    ctx: &Context<'_>,
+    config: &Config,
+    req: &Request,
+    provider: &str,
+    place: &crate::sandbox::Place<'_>,
+) -> Result<crate::sandbox::Shape, DispatchError> {
+    use crate::sandbox::{Shape, Wanted, expand, probe};
+    let machine = ctx.machine;
+    let version = probe::check(machine.bwrap.as_deref())?;
+    let home = machine.home.as_deref();
+    let paths = |list: &[String]| list.iter().filter_map(|p| expand(p, home)).collect();
+    let wanted = Wanted {
+        network: req
+            .network
+            .unwrap_or_else(|| config.sandbox.network(provider)),
+        loopback: config.sandbox.loopback.clone(),
+        read_only: paths(&config.sandbox.read_only),
+        writable: paths(&config.sandbox.writable),
+    };
+    Ok(Shape::plan(machine, &wanted, place, Some(version))?)
 }
 
 /// A model a pin filled in that the provider cannot take is the constraint's fault.

@@ -49,6 +49,10 @@ pub struct Request {
     /// For a follow-up: the dispatch it continues (see [`super::follow_up::find`]); the
     /// provider must be its provider, and the base, worktree and branch are its.
     pub continues: Option<super::follow_up::Continued>,
+    /// Run the worker in a bubblewrap sandbox; `None`: as the config's `sandbox.enabled` says.
+    pub sandbox: Option<bool>,
+    /// The sandbox's network; `None`: as the config says for the provider.
+    pub network: Option<crate::sandbox::Network>,
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -119,6 +123,9 @@ pub struct Spec {
     /// For a follow-up: what it continues.
     #[serde(default)]
     pub continues: Option<crate::receipts::Continues>,
+    /// The sandbox the worker runs in, if any.
+    #[serde(default)]
+    pub sandbox: Option<crate::sandbox::Shape>,
     /// The config's setup commands, run in the worktree before the worker.
     #[serde(default)]
     pub worktree_setup: Vec<Vec<String>>,

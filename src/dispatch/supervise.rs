@@ -103,6 +103,15 @@ fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
     argv
 }
 
+/// Where a sandbox without a network finds its relayed loopback ports (a directory the worker
+/// can only read).
+fn relay_dir(spec: &Spec) -> std::path::PathBuf {
+    spec.repo_root
+        .join(crate::project::DATA_DIR)
+        .join("relay")
+        .join(&spec.id)
+}
+
 /// What setup and teardown commands, and the worker, see of the dispatch: its id, directory
 /// and worktree, and its port when it has one.
 fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
@@ -317,7 +326,23 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // The supervisor started in the worktree: it leaves it before teardown moves it (a
     // pooled checkout some process still works in is never lent again).
     let _ = std::env::set_current_dir(&spec.repo_root);
-    let class = teardown(spec, &repo, commit, &mut completed, &mut pooled);
+    let _ = fs::remove_dir_all(relay_dir(spec));
+    // A sandboxed worker's commits wait in its quarantine until git has checked them; if they
+    // cannot be brought in, the worktree and the quarantine stay as they are.
+    let imported = match spec.sandbox.as_ref().and_then(|s| s.git.as_ref()) {
+        Some(q) => q.import(&spec.repo_root).map(|_| ()).map_err(|e| {
+            completed.teardown_error = Some(format!(
+                "{} (kept: the worktree and {})",
+                error_chain(&e),
+                q.dir.display()
+            ));
+        }),
+        None => Ok(()),
+    };
+    let class = match imported {
+        Ok(()) => teardown(spec, &repo, commit, &mut completed, &mut pooled),
+        Err(()) => None,
+    };
     if completed.status == DispatchStatus::Done
         && class != Some(TeardownClass::Clean)
         && class != Some(TeardownClass::Committed)
@@ -509,7 +534,36 @@ fn run_worker(
     recorder: &mut Recorder<'_>,
 ) -> Result<(), DispatchError> {
     let (prompt, deadline, seal) = (job.prompt, job.deadline, job.seal);
-    let argv = worker_argv(spec, prompt);
+    let interactive = spec.lane == Lane::Interactive;
+    let argv: Vec<std::ffi::OsString> = worker_argv(spec, prompt)
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    // A sandboxed worker is bwrap's child: the same argv, environment and directory inside;
+    // without a network, `vnx __relay` inside carries the listed loopback ports to this
+    // machine's.
+    let argv = match &spec.sandbox {
+        Some(shape) if shape.relays() => {
+            let dir = relay_dir(spec);
+            if let Err(e) = crate::sandbox::relay::serve_outside(&dir, &shape.loopback) {
+                let _ = writeln!(log, "vnx: could not relay loopback ports: {e}");
+            }
+            let mut relayed: Vec<std::ffi::OsString> = vec![
+                spec.vnx.clone().into(),
+                "__relay".into(),
+                "--dir".into(),
+                dir.into(),
+            ];
+            for port in &shape.loopback {
+                relayed.extend(["--port".into(), port.to_string().into()]);
+            }
+            relayed.push("--".into());
+            relayed.extend(argv);
+            shape.wrap(&relayed)
+        }
+        Some(shape) => shape.wrap(&argv),
+        None => argv,
+    };
     let bin = spec.dispatch_dir.join("bin");
     let mut path = bin.into_os_string();
     if let Some(p) = &around.path {
@@ -532,7 +586,6 @@ fn run_worker(
     for (k, v) in &spec.invocation.env {
         cmd = cmd.env(k, v);
     }
-    let interactive = spec.lane == Lane::Interactive;
     let prompt_path = spec.dispatch_dir.join("prompt.md");
     let stdin = if spec.invocation.prompt_transport == PromptTransport::Stdin {
         Some(fs::File::open(&prompt_path).map_err(io_err(&prompt_path))?)

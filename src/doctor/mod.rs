@@ -185,6 +185,12 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             .collect();
         let git = s.spawn(tools::git);
         let tmux = s.spawn(tools::tmux);
+        let bwrap = (inputs.find_program)("bwrap");
+        let sandbox_required = inputs
+            .project
+            .and_then(|p| p.load_config().ok())
+            .is_some_and(|c| c.sandbox.enabled);
+        let sandbox = s.spawn(move || tools::sandbox(bwrap.as_deref(), sandbox_required));
         let (project, initialised) = files::project(inputs.cwd, inputs.project);
         let mut rest = vec![project];
         if let (Some(root), true) = (root, initialised) {
@@ -220,7 +226,11 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
                 Check::fail(name, "the check panicked", "report this as a vnx bug")
             })
         };
-        let mut checks = vec![joined("git", git.join()), joined("tmux", tmux.join())];
+        let mut checks = vec![
+            joined("git", git.join()),
+            joined("tmux", tmux.join()),
+            joined("sandbox", sandbox.join()),
+        ];
         for (probe, (provider, _)) in probes.into_iter().zip(&binaries) {
             checks.push(joined(provider.name(), probe.join()));
         }

@@ -88,6 +88,36 @@ fn parse_version(line: &str) -> Option<(u32, u32)> {
     None
 }
 
+/// bubblewrap, which `--sandbox` dispatches run their worker in: a trial sandbox must start.
+/// Missing or unusable, it fails where the config sandboxes every dispatch, else it warns.
+pub(super) fn sandbox(bwrap: Option<&std::path::Path>, required: bool) -> Check {
+    use crate::sandbox::{SandboxError, probe};
+    match probe::check(bwrap) {
+        Ok(version) => Check::pass(
+            "sandbox",
+            format!(
+                "{version} makes a sandbox here ({})",
+                bwrap.map(|p| p.display().to_string()).unwrap_or_default()
+            ),
+        ),
+        Err(e) => {
+            let hint = e.hint().unwrap_or_default();
+            let detail = match &e {
+                SandboxError::NoBubblewrap if !required => format!(
+                    "{e}: --sandbox dispatches (and the full posture under the shipped \
+                     constraints) cannot run"
+                ),
+                _ => e.to_string(),
+            };
+            if required {
+                Check::fail("sandbox", detail, hint)
+            } else {
+                Check::warn("sandbox", detail, hint)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

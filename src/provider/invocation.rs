@@ -288,7 +288,12 @@ impl Provider {
                 // posture to `default`.
                 argv.push("--skip-trust".into());
                 argv.extend(["--include-directories".into(), dir.clone()]);
-                argv.extend(strs(&["--allowed-tools", hooks::GEMINI_REPORT_RULE]));
+                // An allow-list makes gemini 0.61 deny every other command, `--yolo` or not
+                // (seen: a sandboxed full-posture worker's `git commit` denied by policy); the
+                // full posture allows everything anyway.
+                if w.permission != Permission::Full {
+                    argv.extend(strs(&["--allowed-tools", hooks::GEMINI_REPORT_RULE]));
+                }
                 argv.extend(resume("--resume"));
                 (
                     OutputFormat::GeminiStreamJson,

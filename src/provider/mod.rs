@@ -263,6 +263,26 @@ impl Provider {
         }
     }
 
+    /// Where the CLI keeps its own state (login, settings, sessions), relative to the home
+    /// directory: what a sandboxed worker of this provider may write besides its worktree.
+    pub fn state_paths(self) -> &'static [crate::sandbox::StatePath] {
+        use crate::sandbox::StatePath;
+        const CLAUDE: &[StatePath] = &[
+            StatePath::dir(".claude", Some("CLAUDE_CONFIG_DIR")),
+            StatePath::file(".claude.json"),
+        ];
+        const CODEX: &[StatePath] = &[StatePath::dir(".codex", Some("CODEX_HOME"))];
+        const GEMINI: &[StatePath] = &[StatePath::dir(".gemini", None)];
+        const OLLAMA: &[StatePath] = &[StatePath::dir(".ollama", None)];
+        match self {
+            Provider::Claude => CLAUDE,
+            Provider::Codex => CODEX,
+            Provider::Gemini => GEMINI,
+            Provider::Ollama => OLLAMA,
+            Provider::Demo => &[],
+        }
+    }
+
     /// The built-in provider `name` names.
     pub fn parse(name: &str) -> Result<Provider, ProviderError> {
         Provider::ALL

@@ -230,6 +230,10 @@ pub struct DispatchStarted {
     /// For a best-of-N candidate: the group it belongs to (see `vnx best-of`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<super::GroupMember>,
+    /// The bubblewrap sandbox the worker runs in: what it can write and read, what is hidden
+    /// from it, its network, and how its commits reach the repository. Absent: no sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::sandbox::Shape>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -494,6 +498,9 @@ pub struct RouteRef {
     pub permission: Permission,
     /// The route's path, for `forbid_route` matching (provider, then model).
     pub via: Vec<String>,
+    /// Whether the worker runs in vnx's sandbox (absent: it does not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandboxed: bool,
 }
 
 /// `constraint_decision`: one provider constraint that matched a dispatch.

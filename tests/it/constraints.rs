@@ -40,6 +40,7 @@ fn route<'a>(provider: &'a str, model: Option<&'a str>) -> Route<'a> {
         role: "implementer",
         lane: Lane::Headless,
         permission: Permission::Edits,
+        sandboxed: false,
     }
 }
 
@@ -611,6 +612,16 @@ fn the_shipped_defaults_refuse_skip_permissions_and_let_the_demo_run() {
     assert_eq!(
         verdicts(&e),
         v(&[("no-skip-permissions", Verdict::Overridden)])
+    );
+    // Sandboxed, the full posture needs no override: the rule names `sandboxed: false`.
+    let sandboxed = Route {
+        sandboxed: true,
+        ..full
+    };
+    assert!(judge(&c, &sandboxed, &[], &[]).decisions.is_empty());
+    assert_eq!(
+        judge(&c, &full, &[], &[]).decisions[0].detail,
+        "via skip_permissions, not sandboxed"
     );
     // Claude: headless is recorded, a missing model is pinned to sonnet.
     let e = judge(&c, &route("claude", None), &[], &[]);

@@ -17,7 +17,7 @@ use crate::common::{Repo, TestEnv, completion, hermetic, run};
 fn bin_dir(env: &TestEnv) -> PathBuf {
     let bin = env.dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for tool in ["git", "tmux"] {
+    for tool in ["git", "tmux", "bwrap"] {
         let path = std::env::split_paths(&std::env::var_os("PATH").unwrap())
             .map(|d| d.join(tool))
             .find(|p| p.is_file())
@@ -150,6 +150,10 @@ fn a_healthy_project_passes() {
         for (from, to) in [
             (first_line("git", "--version"), "[git version]".to_owned()),
             (first_line("tmux", "-V"), "[tmux version]".to_owned()),
+            (
+                first_line("bwrap", "--version"),
+                "[bwrap version]".to_owned(),
+            ),
             (repo.server.0.socket().to_owned(), "[socket]".to_owned()),
             (
                 tmp.canonicalize().unwrap().display().to_string(),
@@ -176,6 +180,7 @@ fn a_healthy_project_passes() {
     insta::assert_snapshot!(redact(table.stdout), @r#"
         PASS  git             [git version] (vnx needs 2.36 or later)
         PASS  tmux            [tmux version] (vnx needs 3.2 or later)
+        PASS  sandbox         [bwrap version] makes a sandbox here ([tmp]/bin/bwrap)
         PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 10 flags vnx passes are listed in `claude --help`
         PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
         PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 11 flags vnx passes are listed in `gemini --help`
@@ -198,7 +203,7 @@ fn a_healthy_project_passes() {
         PASS  dispatches      none yet
         PASS  claude trust    the repository is trusted (covers its worktrees)
         PASS  codex trust     the repository is trusted (covers its worktrees)
-        20 pass, 2 warn, 0 fail
+        21 pass, 2 warn, 0 fail
     "#);
 }
 

@@ -45,8 +45,9 @@ fn skip_permissions_is_refused_before_anything_exists_and_the_refusal_is_recorde
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     assert!(
-        r.stderr
-            .contains("refused by constraint `no-skip-permissions` (via skip_permissions)"),
+        r.stderr.contains(
+            "refused by constraint `no-skip-permissions` (via skip_permissions, not sandboxed)"
+        ),
         "{}",
         r.stderr
     );

@@ -50,6 +50,7 @@ mod real_clis;
 mod real_mcp;
 mod receipt_types;
 mod release;
+mod sandbox;
 mod skills;
 mod small_errors;
 mod tamper;

@@ -292,6 +292,81 @@ fn real_clis_in_both_lanes() {
     assert!(rig.repo.server.sessions_end(), "no tmux session left");
 }
 
+/// One sandboxed dispatch per CLI, with the full posture (which the shipped constraints allow
+/// only sandboxed): the model writes its file, tries to write the main checkout and to read
+/// `~/.ssh`, commits and reports. The CLI runs, talks to the model server, and commits in
+/// the sandbox; the two escapes fail, and the tool results the model got say so.
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_clis_run_sandboxed_with_the_full_posture() {
+    let rig = Rig::new();
+    let ssh = rig.repo.env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("id_ed25519"), "SANDBOX-SECRET-KEY\n").unwrap();
+    let main = rig.repo.env.path().canonicalize().unwrap();
+    // A TUI too: claude's, in the terminal of its pane, inside the sandbox.
+    let runs = [
+        ("claude", "headless"),
+        ("codex", "headless"),
+        ("gemini", "headless"),
+        ("claude", "interactive"),
+    ];
+    for (cli, lane) in runs {
+        let at = step(cli, lane, "sandboxed, full posture");
+        let marker = format!("sandboxed {cli} {lane}");
+        let file = format!("{cli}-{lane}-sandboxed.txt");
+        let escape = main.join(format!("escaped-{cli}-{lane}.txt"));
+        let instruction = format!(
+            "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-{cli}-{lane} && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
+            escape.display()
+        );
+        let mut cmd = rig.repo.vnx();
+        cmd.env("PATH", &rig.path)
+            .envs(rig.env.iter().map(|(k, v)| (k, v)))
+            .args(["dispatch-agent", "--agent", "implementer", "--json"])
+            .args(["--provider", cli, "--lane", lane, "--deadline", "120"])
+            .args(["--sandbox", "--permission", "full"])
+            .args(["--instruction", &instruction]);
+        let r = run(cmd);
+        let c = completion(&r);
+        assert_eq!(c["status"], "done", "{at} {} {}", r.stderr, explain(&c));
+        // The worker committed itself, in the sandbox; vnx had nothing left to commit.
+        assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
+        assert!(c.get("vnx_commit").is_none(), "{at} {c}");
+        let id = c["dispatch_id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            rig.repo.on_branch(&id, &file),
+            format!("{marker}\n"),
+            "{at}"
+        );
+        let subject = rig
+            .repo
+            .env
+            .git(&["log", "-1", "--format=%s", &format!("dispatch/{id}")]);
+        assert_eq!(subject.trim(), format!("sandboxed-{cli}-{lane}"), "{at}");
+        assert!(!escape.exists(), "{at} the worker wrote the main checkout");
+        let started = &rig.repo.receipts(&id)[0];
+        assert_eq!(started["sandbox"]["kind"], "bubblewrap", "{at}");
+        assert_eq!(started["permission"], "full", "{at}");
+        // What the tools told the model: both escapes denied, the commit made, the key unseen.
+        let seen: String = rig
+            .server
+            .requests()
+            .iter()
+            .map(|r| r.to_string())
+            .filter(|r| r.contains(&marker))
+            .collect();
+        for word in ["ESCAPE-DENIED", "SSH-DENIED", "COMMITTED"] {
+            assert!(seen.contains(word), "{at} no {word} in what the model got");
+        }
+        assert!(
+            !seen.contains("SANDBOX-SECRET-KEY"),
+            "{at} the key reached the model"
+        );
+    }
+    rig.repo.verify_ok();
+}
+
 /// Live processes whose working directory is inside `dir`: (pid, argv).
 fn processes_in(dir: &std::path::Path) -> Vec<(u32, Vec<String>)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {

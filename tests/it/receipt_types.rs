@@ -125,6 +125,24 @@ fn started() -> DispatchStarted {
             index: 2,
             size: 3,
         }),
+        sandbox: Some(vnx::sandbox::Shape {
+            kind: s("bubblewrap"),
+            program: "/usr/bin/bwrap".into(),
+            version: Some(s("bubblewrap 0.8.0")),
+            network: vnx::sandbox::Network::Off,
+            loopback: vec![11434],
+            writable: vec!["/repo/.vnx-data/worktrees/dispatch-D-1a2b3c4d".into()],
+            read_only: vec!["/home/u/.cargo".into(), "/repo".into()],
+            hidden: vec!["/home".into(), "/tmp".into()],
+            git: Some(vnx::sandbox::git::Quarantine {
+                dir: "/repo/.vnx-data/quarantine/D-1a2b3c4d".into(),
+                objects: "/repo/.git/objects".into(),
+                refs: "/repo/.git/refs/heads/dispatch".into(),
+                logs: "/repo/.git/logs/refs/heads/dispatch".into(),
+                branch: s("dispatch/D-1a2b3c4d"),
+                start: s(HASH),
+            }),
+        }),
         extra: Default::default(),
     }
 }
@@ -256,6 +274,7 @@ fn decision() -> ConstraintDecision {
             lane: Lane::Headless,
             permission: Permission::Ask,
             via: vec![s("headless")],
+            sandboxed: true,
         },
         constraints_file: s("provider_constraints.yaml"),
         constraints_sha256: s(HASH),

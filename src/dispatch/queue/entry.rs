@@ -66,6 +66,12 @@ pub struct QueuedRequest {
     pub completion_retry_secs: u64,
     /// Seconds after which a quiet worker is reported stalled.
     pub stall_after_secs: Option<u64>,
+    /// Sandboxed or not, as asked (`None`: the config decides when it starts).
+    #[serde(default)]
+    pub sandbox: Option<bool>,
+    /// The sandbox's network, as asked.
+    #[serde(default)]
+    pub network: Option<crate::sandbox::Network>,
 }
 
 impl Entry {
@@ -89,6 +95,8 @@ impl Entry {
             completion_retry: Duration::from_secs(r.completion_retry_secs),
             stall_after: r.stall_after_secs.map(Duration::from_secs),
             continues: None,
+            sandbox: r.sandbox,
+            network: r.network,
         }
     }
 
@@ -116,6 +124,8 @@ impl QueuedRequest {
             override_reasons: req.override_reasons.clone(),
             completion_retry_secs: req.completion_retry.as_secs(),
             stall_after_secs: req.stall_after.map(|d| d.as_secs()),
+            sandbox: req.sandbox,
+            network: req.network,
         }
     }
 }

@@ -1,0 +1,138 @@
+//! The `sandbox:` section of `.vnx/config.yaml`: whether dispatches run their worker in a
+//! bubblewrap sandbox by default, with or without a network (per provider too: off for local
+//! models), which loopback ports a sandbox without a network still reaches, and which more
+//! paths it may read or write, validated with line and column.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::schema::{BUILTIN_PROVIDERS, DeclaredProvider, Entries};
+use super::validation::{Checked, Validator, q};
+use crate::sandbox::Network;
+
+/// `sandbox:`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Every dispatch is sandboxed unless it says `--no-sandbox`.
+    pub enabled: bool,
+    /// The network of a sandbox, for providers not named under `providers:`.
+    pub network: Network,
+    /// Loopback ports of this machine a sandbox without a network may reach (a local model
+    /// server, say).
+    pub loopback: Vec<u16>,
+    /// More paths a sandboxed worker may read: absolute, or `~/…`.
+    pub read_only: Vec<String>,
+    /// More paths a sandboxed worker may write: absolute, or `~/…`.
+    pub writable: Vec<String>,
+    /// The network by provider.
+    pub providers: BTreeMap<String, Network>,
+}
+
+impl SandboxConfig {
+    /// The network a sandboxed dispatch of `provider` gets.
+    pub fn network(&self, provider: &str) -> Network {
+        self.providers
+            .get(provider)
+            .copied()
+            .unwrap_or(self.network)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSandbox {
+    pub(super) enabled: Option<Spanned<bool>>,
+    pub(super) network: Option<Spanned<String>>,
+    pub(super) loopback: Option<Vec<Spanned<i64>>>,
+    pub(super) read_only: Option<Vec<Spanned<String>>>,
+    pub(super) writable: Option<Vec<Spanned<String>>>,
+    pub(super) providers: Option<Entries<RawSandboxProvider>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSandboxProvider {
+    pub(super) network: Spanned<String>,
+}
+
+impl Validator<'_> {
+    /// `sandbox:`; `declared` are the providers the file declares.
+    pub(super) fn sandbox(
+        &self,
+        raw: RawSandbox,
+        declared: &BTreeMap<String, DeclaredProvider>,
+    ) -> Checked<SandboxConfig> {
+        let mut config = SandboxConfig {
+            enabled: raw.enabled.is_some_and(|e| e.value),
+            ..SandboxConfig::default()
+        };
+        if let Some(n) = raw.network {
+            config.network = self.network("sandbox.network", &n)?;
+        }
+        for port in raw.loopback.unwrap_or_default() {
+            let Some(p) = u16::try_from(port.value).ok().filter(|p| *p > 0) else {
+                let msg = format!(
+                    "sandbox.loopback: {} is not a port (1 to 65535)",
+                    port.value
+                );
+                return self.err(&port.referenced, msg);
+            };
+            if !config.loopback.contains(&p) {
+                config.loopback.push(p);
+            }
+        }
+        config.read_only = self.paths("read_only", raw.read_only)?;
+        config.writable = self.paths("writable", raw.writable)?;
+        for (name, rule) in raw.providers.map_or_else(Vec::new, |e| e.0) {
+            if !BUILTIN_PROVIDERS.contains(&name.value.as_str())
+                && !declared.contains_key(&name.value)
+            {
+                let msg = format!(
+                    "sandbox.providers names {}, which is neither a built-in provider ({}) nor \
+                     one declared under `providers:`",
+                    q(&name.value),
+                    BUILTIN_PROVIDERS.join(", ")
+                );
+                return self.err(&name.referenced, msg);
+            }
+            let at = format!("sandbox.providers.{}.network", name.value);
+            let network = self.network(&at, &rule.network)?;
+            config.providers.insert(name.value, network);
+        }
+        Ok(config)
+    }
+
+    fn network(&self, at: &str, raw: &Spanned<String>) -> Checked<Network> {
+        match raw.value.as_str() {
+            "on" | "true" => Ok(Network::On),
+            "off" | "false" => Ok(Network::Off),
+            other => {
+                let msg = format!("{at} must be on or off, not {}", q(other));
+                self.err(&raw.referenced, msg)
+            }
+        }
+    }
+
+    fn paths(&self, which: &str, raw: Option<Vec<Spanned<String>>>) -> Checked<Vec<String>> {
+        let mut out = Vec::new();
+        for p in raw.unwrap_or_default() {
+            let ok = (p.value.starts_with('/') || p.value.starts_with("~/"))
+                && !p.value.split('/').any(|c| c == "..")
+                && !p.value.contains('\0');
+            if !ok {
+                let msg = format!(
+                    "sandbox.{which}: {} is not an absolute path or a path under ~/ (without \
+                     `..`)",
+                    q(&p.value)
+                );
+                return self.err(&p.referenced, msg);
+            }
+            if !out.contains(&p.value) {
+                out.push(p.value);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,505 @@
+//! The bubblewrap sandbox a worker can run in: the shape of its filesystem (what it may write,
+//! what it may only read, what it cannot see), its network, and the `bwrap` argv that builds
+//! it. The worker writes its worktree, its dispatch directory and its CLI's state; the system,
+//! toolchains and the main checkout are read-only; the home directory, `/tmp` and the user's
+//! runtime directory are empty. Its commits go to a quarantine (`git`) that vnx imports
+//! after it ends; `probe` says whether bubblewrap works here; `relay` carries loopback ports
+//! into a sandbox without a network. The decision is in `adr/0032-bubblewrap-sandbox.md`.
+
+pub mod git;
+pub mod probe;
+pub mod relay;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a sandboxed worker has a network.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// The machine's network, as the dispatcher has it.
+    #[default]
+    On,
+    /// A network namespace of its own with only loopback (and the relayed loopback ports).
+    Off,
+}
+
+impl Network {
+    /// As the config, flags and receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::On => "on",
+            Network::Off => "off",
+        }
+    }
+}
+
+/// What the machine a dispatch starts on offers the sandbox, resolved by the caller (the
+/// library reads no environment).
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    /// `bwrap` found on `PATH`, if it is there.
+    pub bwrap: Option<PathBuf>,
+    /// The home directory (`HOME`).
+    pub home: Option<PathBuf>,
+    /// The user's runtime directory (`XDG_RUNTIME_DIR`: agent sockets, keyrings).
+    pub runtime_dir: Option<PathBuf>,
+    /// The directories of `PATH`, in order.
+    pub path: Vec<PathBuf>,
+    /// The variables that move a CLI's state directory (`CODEX_HOME`, `CLAUDE_CONFIG_DIR`, …)
+    /// that are set, by name.
+    pub state_vars: BTreeMap<String, PathBuf>,
+}
+
+/// The sandbox one dispatch asks for (the config's `sandbox:` and the dispatch's flags).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Wanted {
+    /// Network on or off.
+    pub network: Network,
+    /// Loopback ports of this machine a sandbox without a network may still reach (relayed).
+    pub loopback: Vec<u16>,
+    /// More paths the worker may read (absolute; `~/` already expanded).
+    pub read_only: Vec<PathBuf>,
+    /// More paths the worker may write (absolute; `~/` already expanded).
+    pub writable: Vec<PathBuf>,
+}
+
+/// What the sandbox is made of, as `dispatch_started.sandbox` records it and the supervisor
+/// builds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Shape {
+    /// The sandbox: `bubblewrap`.
+    pub kind: String,
+    /// The `bwrap` binary.
+    pub program: PathBuf,
+    /// What `bwrap --version` printed.
+    pub version: Option<String>,
+    /// Network on or off.
+    pub network: Network,
+    /// With the network off: loopback ports of this machine relayed into the sandbox.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loopback: Vec<u16>,
+    /// Paths the worker can write (its worktree, its dispatch directory, its CLI's state, its
+    /// git administrative directory, and the config's).
+    pub writable: Vec<PathBuf>,
+    /// Paths inside hidden ones that the worker can read again (the main checkout, the
+    /// toolchains on `PATH`, the worker's own installation, vnx); everything outside the hidden
+    /// paths is read-only too.
+    pub read_only: Vec<PathBuf>,
+    /// Paths the worker sees empty (a fresh tmpfs): the home directory, `/tmp`, the runtime
+    /// directory.
+    pub hidden: Vec<PathBuf>,
+    /// How the worker's commits reach the repository, when its worktree is a git worktree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<git::Quarantine>,
+}
+
+/// The inputs of a dispatch's shape that are not settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Place<'a> {
+    /// The main checkout.
+    pub repo_root: &'a Path,
+    /// The worker's worktree.
+    pub worktree: &'a Path,
+    /// The dispatch directory (prompt, signals, report, `bin/`, `tmp/`).
+    pub dispatch_dir: &'a Path,
+    /// vnx's own binary (the worker's `vnx report` and hooks).
+    pub vnx: &'a Path,
+    /// The worker's binary, resolved.
+    pub worker: &'a Path,
+    /// The CLI's state paths (see [`crate::provider::Provider::state_paths`]).
+    pub state: &'a [StatePath],
+}
+
+/// Where a CLI keeps state it must keep across runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatePath {
+    /// Relative to the home directory.
+    pub rel: &'static str,
+    /// The variable that moves it when set (`CODEX_HOME`).
+    pub var: Option<&'static str>,
+    /// A directory (made before the sandbox starts when missing, so what the CLI writes there
+    /// stays), or a file (shown only when it exists).
+    pub dir: bool,
+}
+
+impl StatePath {
+    /// A state directory.
+    pub const fn dir(rel: &'static str, var: Option<&'static str>) -> StatePath {
+        StatePath {
+            rel,
+            var,
+            dir: true,
+        }
+    }
+
+    /// A state file.
+    pub const fn file(rel: &'static str) -> StatePath {
+        StatePath {
+            rel,
+            var: None,
+            dir: false,
+        }
+    }
+}
+
+/// Why a sandbox cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// `bwrap` is not on `PATH`.
+    #[error("a sandboxed dispatch needs bubblewrap, and `bwrap` is not on PATH")]
+    NoBubblewrap,
+    /// `bwrap` is there but cannot make a sandbox.
+    #[error("bubblewrap ({program}) cannot make a sandbox on this machine: {reason}")]
+    Unusable {
+        /// The `bwrap` binary.
+        program: PathBuf,
+        /// What it said.
+        reason: String,
+    },
+    /// The repository keeps its refs in a format the quarantine cannot hold.
+    #[error(
+        "{path}: a sandboxed worker needs files-backed refs, and this repository uses {format}"
+    )]
+    RefFormat {
+        /// The git common directory.
+        path: PathBuf,
+        /// The ref storage it uses.
+        format: String,
+    },
+    /// A path the sandbox needs could not be made or read.
+    #[error("could not prepare {path} for the sandbox")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A git step of the quarantine failed.
+    #[error("could not bring the sandboxed worker's commits into the repository")]
+    Import {
+        /// What failed.
+        #[source]
+        source: crate::process::ProcessError,
+    },
+    /// The worker left its branch at something that is not a commit id.
+    #[error("the sandboxed worker left {what} as {value:?}, which is not a commit id")]
+    BadTip {
+        /// The ref or file.
+        what: String,
+        /// What it held (escaped by the caller when shown).
+        value: String,
+    },
+}
+
+impl SandboxError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SandboxError::NoBubblewrap => Some(
+                "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf \
+                 install bubblewrap), or dispatch without --sandbox; `vnx doctor` checks it"
+                    .into(),
+            ),
+            SandboxError::Unusable { .. } => Some(
+                "bubblewrap needs unprivileged user namespaces (or a setuid bwrap); check \
+                 kernel.unprivileged_userns_clone, user.max_user_namespaces and AppArmor's \
+                 userns restriction, or dispatch without --sandbox"
+                    .into(),
+            ),
+            SandboxError::RefFormat { .. } => {
+                Some("dispatch this repository without --sandbox".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Directories under a hidden one that `PATH` and the usual toolchain managers put programs
+/// in; shown read-only when they exist.
+const TOOLCHAINS: &[&str] = &[
+    ".cargo",
+    ".rustup",
+    ".local/bin",
+    ".local/share/claude",
+    ".nvm",
+    ".volta",
+    ".pyenv",
+    ".bun",
+    ".deno",
+    ".sdkman",
+    "go",
+];
+
+impl Shape {
+    /// The shape of one dispatch's sandbox. Paths that do not exist are left out (a CLI's state
+    /// it has not made yet lives in the empty home and goes with the sandbox).
+    pub fn plan(
+        machine: &Machine,
+        wanted: &Wanted,
+        place: &Place<'_>,
+        version: Option<String>,
+    ) -> Result<Shape, SandboxError> {
+        let program = machine.bwrap.clone().ok_or(SandboxError::NoBubblewrap)?;
+        let mut hidden: Vec<PathBuf> = ["/tmp", "/var/tmp", "/home", "/root"]
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        hidden.extend(machine.home.clone());
+        hidden.extend(machine.runtime_dir.clone());
+        hidden.retain(|p| p.is_absolute() && p.is_dir());
+        let hidden = minimal(hidden);
+        let under_hidden = |p: &Path| hidden.iter().any(|h| p.starts_with(h));
+
+        let mut read_only = vec![place.repo_root.to_owned(), place.vnx.to_owned()];
+        read_only.push(install_root(place.worker));
+        if let Some(home) = &machine.home {
+            read_only.extend(TOOLCHAINS.iter().map(|t| home.join(t)));
+        }
+        read_only.extend(
+            machine
+                .path
+                .iter()
+                .map(|d| tool_root(d, machine.home.as_deref())),
+        );
+        read_only.extend(wanted.read_only.iter().cloned());
+        read_only.retain(|p| p.is_absolute() && p.exists() && under_hidden(p));
+
+        // The worktree, the dispatch directory and the CLI's state directories are made
+        // before the sandbox starts (see [`Shape::make_writable`]); a state file is shown
+        // when it exists.
+        let mut writable = Vec::new();
+        for state in place.state {
+            let path = match state.var.and_then(|v| machine.state_vars.get(v)) {
+                Some(moved) => Some(moved.clone()),
+                None => machine.home.as_ref().map(|h| h.join(state.rel)),
+            };
+            writable.extend(path.filter(|p| state.dir || p.is_file()));
+        }
+        writable.extend(wanted.writable.iter().filter(|p| p.exists()).cloned());
+        writable.retain(|p| p.is_absolute());
+        writable.extend([place.worktree.to_owned(), place.dispatch_dir.to_owned()]);
+        let writable = minimal(writable);
+        let read_only = minimal(read_only);
+        Ok(Shape {
+            kind: "bubblewrap".into(),
+            program,
+            version,
+            network: wanted.network,
+            loopback: if wanted.network == Network::Off {
+                wanted.loopback.clone()
+            } else {
+                Vec::new()
+            },
+            writable,
+            read_only,
+            hidden,
+            git: None,
+        })
+    }
+
+    /// The `bwrap` argv that runs `command` in this sandbox. It stays in the caller's process
+    /// group (and, for a TUI, its terminal), so vnx's graceful stop reaches the worker; bwrap
+    /// dies with its parent, and the PID namespace takes everything the worker started with it.
+    pub fn wrap(&self, command: &[OsString]) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec![self.program.clone().into_os_string()];
+        let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
+            a.extend(items.iter().map(|i| i.as_ref().to_owned()));
+        };
+        push(&[&"--die-with-parent", &"--unshare-pid", &"--unshare-ipc"]);
+        push(&[&"--unshare-uts", &"--unshare-cgroup-try"]);
+        if self.network == Network::Off {
+            push(&[&"--unshare-net"]);
+        }
+        push(&[
+            &"--ro-bind",
+            &"/",
+            &"/",
+            &"--dev",
+            &"/dev",
+            &"--proc",
+            &"/proc",
+        ]);
+        for h in by_depth(&self.hidden) {
+            push(&[&"--tmpfs", h]);
+        }
+        for p in by_depth(&self.read_only) {
+            push(&[&"--ro-bind", p, p]);
+        }
+        for p in by_depth(&self.writable) {
+            push(&[&"--bind", p, p]);
+        }
+        if let Some(q) = &self.git {
+            for (from, to, writable) in q.mounts() {
+                push(&[&if writable { "--bind" } else { "--ro-bind" }, &from, &to]);
+            }
+        }
+        for var in [
+            "SSH_AUTH_SOCK",
+            "GPG_AGENT_INFO",
+            "DBUS_SESSION_BUS_ADDRESS",
+        ] {
+            push(&[&"--unsetenv", &var]);
+        }
+        push(&[&"--"]);
+        a.extend(command.iter().cloned());
+        a
+    }
+
+    /// Makes the writable directories that are missing (a CLI's state directory it has not
+    /// made yet), private, so what the worker writes there outlives the sandbox.
+    pub fn make_writable(&self) -> Result<(), SandboxError> {
+        for path in &self.writable {
+            if path.symlink_metadata().is_err() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(path)
+                    .map_err(|source| SandboxError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the worker's loopback ports must be relayed (no network, ports listed).
+    pub fn relays(&self) -> bool {
+        self.network == Network::Off && !self.loopback.is_empty()
+    }
+}
+
+/// What of a `PATH` directory must be visible for its programs to run: a version manager's
+/// `bin/` or `shims/` needs the manager's whole directory (`~/.pyenv/shims` runs
+/// `~/.pyenv/versions/…`); the home directory and `~/.local` are never shown whole.
+fn tool_root(dir: &Path, home: Option<&Path>) -> PathBuf {
+    let managed = matches!(
+        dir.file_name().and_then(|n| n.to_str()),
+        Some("bin" | "shims")
+    );
+    match dir.parent() {
+        Some(parent)
+            if managed
+                && Some(parent) != home
+                && home.is_none_or(|h| parent != h.join(".local"))
+                && parent.components().count() > 2 =>
+        {
+            parent.to_owned()
+        }
+        _ => dir.to_owned(),
+    }
+}
+
+/// Paths without those inside another one of the list.
+fn minimal(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    paths.sort();
+    paths.dedup();
+    let all = paths.clone();
+    paths.retain(|p| !all.iter().any(|q| q != p && p.starts_with(q)));
+    paths
+}
+
+/// Paths in mount order: parents before what is inside them.
+fn by_depth(paths: &[PathBuf]) -> Vec<&PathBuf> {
+    let mut v: Vec<&PathBuf> = paths.iter().collect();
+    v.sort_by_key(|p| (p.components().count(), p.as_os_str().to_owned()));
+    v
+}
+
+/// What of a worker's installation must be visible for `binary` to run: for a program in an
+/// npm tree, the directory holding its outermost `node_modules` (the package and its
+/// dependencies); otherwise the directory of the resolved binary.
+pub fn install_root(binary: &Path) -> PathBuf {
+    let real = binary.canonicalize().unwrap_or_else(|_| binary.to_owned());
+    let mut prefix = PathBuf::new();
+    for c in real.components() {
+        if c.as_os_str() == "node_modules" {
+            return prefix;
+        }
+        prefix.push(c);
+    }
+    real.parent().map_or(real.clone(), Path::to_owned)
+}
+
+/// A path from the config: `~/…` is under `home`; anything else must be absolute.
+pub fn expand(path: &str, home: Option<&Path>) -> Option<PathBuf> {
+    match path.strip_prefix("~/") {
+        Some(rest) => home.map(|h| h.join(rest)),
+        None if path == "~" => home.map(Path::to_owned),
+        None => Some(PathBuf::from(path)).filter(|p| p.is_absolute()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_root_is_above_the_outermost_node_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("lib/node_modules/@x/cli/bin");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("cli.js"), "").unwrap();
+        let root = dir.path().canonicalize().unwrap().join("lib");
+        assert_eq!(install_root(&pkg.join("cli.js")), root);
+        let plain = dir.path().join("bin");
+        std::fs::create_dir_all(&plain).unwrap();
+        std::fs::write(plain.join("tool"), "").unwrap();
+        assert_eq!(
+            install_root(&plain.join("tool")),
+            dir.path().canonicalize().unwrap().join("bin")
+        );
+    }
+
+    #[test]
+    fn hidden_paths_are_minimal_and_mounted_parents_first() {
+        let list = minimal(vec![
+            "/a/b".into(),
+            "/a".into(),
+            "/c".into(),
+            "/a/b/c".into(),
+        ]);
+        assert_eq!(list, [PathBuf::from("/a"), PathBuf::from("/c")]);
+        let paths: [PathBuf; 3] = ["/x/y/z".into(), "/x".into(), "/w/v".into()];
+        let order = by_depth(&paths);
+        assert_eq!(
+            order,
+            [&PathBuf::from("/x"), &"/w/v".into(), &"/x/y/z".into()]
+        );
+    }
+
+    #[test]
+    fn a_version_managers_path_entry_shows_the_manager() {
+        let home = Some(Path::new("/home/u"));
+        let root = |d: &str| tool_root(Path::new(d), home);
+        assert_eq!(
+            root("/home/u/.pyenv/shims"),
+            PathBuf::from("/home/u/.pyenv")
+        );
+        assert_eq!(root("/home/u/.cargo/bin"), PathBuf::from("/home/u/.cargo"));
+        assert_eq!(
+            root("/home/u/.local/bin"),
+            PathBuf::from("/home/u/.local/bin")
+        );
+        assert_eq!(root("/home/u/bin"), PathBuf::from("/home/u/bin"));
+        assert_eq!(root("/usr/bin"), PathBuf::from("/usr/bin"));
+    }
+
+    #[test]
+    fn config_paths_expand_home_and_must_be_absolute() {
+        let home = Path::new("/h");
+        assert_eq!(expand("~/.cache", Some(home)), Some("/h/.cache".into()));
+        assert_eq!(expand("/opt/sdk", Some(home)), Some("/opt/sdk".into()));
+        assert_eq!(expand("rel/path", Some(home)), None);
+        assert_eq!(expand("~/x", None), None);
+    }
+}

@@ -1,0 +1,389 @@
+//! The bubblewrap sandbox (`--sandbox`): a worker that tries to write the main checkout, read
+//! `~/.ssh`, move `main`, write the ledger, write its worktree and commit gets only the last
+//! two, and its attempts are in its log; its commit reaches the branch through the quarantine;
+//! the network can be off; `--permission full` is allowed only sandboxed by the shipped
+//! constraints; doctor says whether bubblewrap works; a machine without it gets a clear error
+//! and nothing made.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::common::{Repo, completion, run};
+
+/// Writes an executable script.
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Declares a headless provider `name` running `bin` (prompt as its argument; `full` posture
+/// allowed) and commits the config.
+fn declare(repo: &Repo, name: &str, bin: &Path, extra: &str) {
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "providers:\n  {name}:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    \
+         permissions:\n      edits: []\n      full: []\n{extra}",
+        bin.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "declare a provider"]);
+}
+
+/// Runs one attempt and logs its outcome: `attempt NAME: allowed` or `attempt NAME: denied`.
+const ATTEMPT: &str = r#"attempt() { name=$1; shift; if "$@" >/dev/null 2>&1; then echo "attempt $name: allowed"; else echo "attempt $name: denied"; fi; }"#;
+
+/// The prober: every attempt a worker should not be able to make, then its own work.
+fn prober_body() -> String {
+    format!(
+        r#"{ATTEMPT}
+main="${{VNX_WORKTREE%/.vnx-data/*}}"
+attempt write-main sh -c "echo pwned > '$main/pwned.txt'"
+attempt read-ssh cat "$HOME/.ssh/id_ed25519"
+attempt move-main git update-ref refs/heads/main HEAD
+attempt write-ledger sh -c "echo forged >> '$main/.vnx-data/state/t0_receipts.ndjson'"
+attempt write-worktree sh -c "echo hello > greeting.txt"
+attempt commit sh -c "git add greeting.txt && git -c user.name=w -c user.email=w@example.com commit -q -m 'greet from the sandbox'"
+"#
+    )
+}
+
+/// The worker's log: what it wrote to stdout and stderr.
+fn worker_log(repo: &Repo, id: &str) -> String {
+    let path = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/dispatches/{id}/worker.log"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn attempts(log: &str) -> Vec<(String, String)> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("attempt "))
+        .filter_map(|l| l.split_once(": "))
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_sandboxed_worker_writes_its_worktree_and_commits_and_nothing_else() {
+    let repo = Repo::new();
+    let ssh = repo.env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("id_ed25519"), "PRIVATE KEY\n").unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("prober");
+    script(&bin, &prober_body());
+    declare(&repo, "prober", &bin, "");
+    let main_before = repo.env.git(&["rev-parse", "main"]);
+
+    // Without the sandbox the same worker reaches all of it (the control, in a repository of
+    // its own, which it damages).
+    let control = Repo::new();
+    std::fs::create_dir_all(control.env.home().join(".ssh")).unwrap();
+    std::fs::write(control.env.home().join(".ssh/id_ed25519"), "KEY\n").unwrap();
+    declare(&control, "prober", &bin, "");
+    let r = run(control.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "prober",
+        "--no-sandbox",
+        "--instruction",
+        "probe",
+        "--json",
+    ]));
+    let log = worker_log(&control, completion(&r)["dispatch_id"].as_str().unwrap());
+    assert_eq!(attempts(&log).len(), 6, "{log}");
+    assert!(
+        attempts(&log).iter().all(|(_, r)| r == "allowed"),
+        "unsandboxed: {log}"
+    );
+    assert!(control.env.path().join("pwned.txt").exists());
+
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "prober",
+        "--sandbox",
+        "--instruction",
+        "probe",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let c = completion(&r);
+    let id = c["dispatch_id"].as_str().unwrap();
+    let log = worker_log(&repo, id);
+    let got = attempts(&log);
+    let want: Vec<(String, String)> = [
+        ("write-main", "denied"),
+        ("read-ssh", "denied"),
+        ("move-main", "denied"),
+        ("write-ledger", "denied"),
+        ("write-worktree", "allowed"),
+        ("commit", "allowed"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(got, want, "{log}");
+    assert_eq!(c["status"], "done", "{c}");
+    // The worker's own commit is the branch's head: it came in through the quarantine.
+    assert_eq!(c["teardown_class"], "committed", "{c}");
+    assert!(c.get("vnx_commit").is_none(), "{c}");
+    assert_eq!(repo.on_branch(id, "greeting.txt"), "hello\n");
+    let subject = repo
+        .env
+        .git(&["log", "-1", "--format=%s", &format!("dispatch/{id}")]);
+    assert_eq!(subject.trim(), "greet from the sandbox");
+    assert!(!repo.env.path().join("pwned.txt").exists());
+    assert_eq!(repo.env.git(&["rev-parse", "main"]), main_before);
+    assert!(
+        !repo
+            .env
+            .path()
+            .join(".vnx-data/quarantine")
+            .join(id)
+            .exists(),
+        "the quarantine goes once imported"
+    );
+    repo.env.git(&["fsck", "--strict", "--no-dangling"]);
+    repo.verify_ok();
+
+    // The receipt records the sandbox's shape.
+    let started = &repo.receipts(id)[0];
+    let shape = &started["sandbox"];
+    assert_eq!(shape["kind"], "bubblewrap", "{started}");
+    assert_eq!(shape["network"], "on");
+    let list = |k: &str| -> Vec<String> {
+        shape[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let worktree = started["worktree"].as_str().unwrap();
+    assert!(list("writable").iter().any(|w| w == worktree), "{shape}");
+    let home = repo.env.home();
+    assert!(
+        list("hidden").iter().any(|h| home.starts_with(h)),
+        "the home directory is hidden: {shape}"
+    );
+    assert_eq!(shape["git"]["branch"], format!("dispatch/{id}"));
+    // The sandboxed worker could not reach the ledger: measured inside the sandbox.
+    let reach = &started["evidence_reach"];
+    assert_eq!(reach["sandbox"], "bubblewrap", "{reach}");
+    assert_eq!(reach["ledger_writable"], false, "{reach}");
+    assert_eq!(reach["checkpoint_refs_writable"], false, "{reach}");
+}
+
+/// A server on this machine's loopback answering `pong`: its port.
+fn pong_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            use std::io::Write;
+            let mut s = s;
+            let _ = s.write_all(b"pong\n");
+        }
+    });
+    port
+}
+
+#[test]
+fn a_sandbox_without_network_reaches_no_port_but_those_it_is_given() {
+    let repo = Repo::new();
+    let (model, other) = (pong_server(), pong_server());
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("caller");
+    let python = crate::common::python3();
+    let connect = |name: &str, port: u16| {
+        format!(
+            "attempt {name} {} -c 'import socket; s = socket.create_connection((\"127.0.0.1\", {port}), timeout=5); assert s.recv(5) == b\"pong\\n\"'",
+            python.display()
+        )
+    };
+    script(
+        &bin,
+        &format!(
+            "{ATTEMPT}\n{}\n{}",
+            connect("model", model),
+            connect("other", other)
+        ),
+    );
+    declare(&repo, "caller", &bin, "");
+    let dispatch = |network: &str| {
+        let r = run(repo.vnx().args([
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--provider",
+            "caller",
+            "--sandbox",
+            "--network",
+            network,
+            "--instruction",
+            "call",
+            "--json",
+        ]));
+        let c = completion(&r);
+        let id = c["dispatch_id"].as_str().unwrap().to_owned();
+        let log = worker_log(&repo, &id);
+        (
+            attempts(&log),
+            repo.receipts(&id)[0]["sandbox"].clone(),
+            log,
+        )
+    };
+    let pair = |a: &str, b: &str| {
+        vec![
+            ("model".to_owned(), a.to_owned()),
+            ("other".to_owned(), b.to_owned()),
+        ]
+    };
+    let (on, shape, _) = dispatch("on");
+    assert_eq!(on, pair("allowed", "allowed"));
+    assert_eq!(shape["network"], "on");
+    let (off, shape, _) = dispatch("off");
+    assert_eq!(off, pair("denied", "denied"));
+    assert_eq!(shape["network"], "off");
+    // A local model server's port, listed, is relayed into the sandbox; no other is.
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("sandbox:\n  loopback: [{model}]\n"));
+    std::fs::write(&config, text).unwrap();
+    repo.env
+        .git(&["commit", "-q", "-am", "relay the model's port"]);
+    let (relayed, shape, log) = dispatch("off");
+    assert_eq!(relayed, pair("allowed", "denied"), "{log}");
+    assert_eq!(shape["loopback"], serde_json::json!([model]));
+    assert!(
+        !repo
+            .env
+            .path()
+            .join(".vnx-data/relay")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some()),
+        "the relay's sockets go with the dispatch"
+    );
+}
+
+#[test]
+fn full_permission_runs_only_sandboxed_under_the_shipped_constraints() {
+    let repo = Repo::new();
+    let full = |sandbox: &str| {
+        run(repo
+            .dispatch_cmd("commit")
+            .args(["--permission", "full", sandbox, "--json"])
+            .args(["--instruction", "add a greeting"]))
+    };
+    let refused = full("--no-sandbox");
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "refused by constraint `no-skip-permissions` (via skip_permissions, not sandboxed)"
+        ),
+        "{}",
+        refused.stderr
+    );
+    let ran = full("--sandbox");
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let c = completion(&ran);
+    assert_eq!(c["status"], "done");
+    let id = c["dispatch_id"].as_str().unwrap();
+    let started = &repo.receipts(id)[0];
+    assert_eq!(started["permission"], "full");
+    assert_eq!(started["sandbox"]["kind"], "bubblewrap");
+    // No constraint matched the sandboxed full posture, so none was recorded as refused.
+    assert!(
+        started["constraint_decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["id"] != "no-skip-permissions"),
+        "{started}"
+    );
+
+    // `sandbox: {enabled: true}` sandboxes every dispatch that does not say --no-sandbox.
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("sandbox:\n  enabled: true\n  network: off\n");
+    std::fs::write(&config, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "sandbox by default"]);
+    let r = run(repo.dispatch_cmd("commit").args([
+        "--permission",
+        "full",
+        "--json",
+        "--instruction",
+        "again",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(repo.receipts(&id)[0]["sandbox"]["network"], "off");
+}
+
+#[test]
+fn without_bubblewrap_a_sandboxed_dispatch_is_refused_and_nothing_is_made() {
+    let repo = Repo::new();
+    // A PATH with git and tmux but no bwrap.
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["git", "tmux", "sh"] {
+        let found = which(tool);
+        std::os::unix::fs::symlink(found, bin.path().join(tool)).unwrap();
+    }
+    let before = repo.branches();
+    let r = run(repo.dispatch_cmd("commit").env("PATH", bin.path()).args([
+        "--sandbox",
+        "--instruction",
+        "x",
+    ]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("`bwrap` is not on PATH"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: install bubblewrap"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(repo.branches(), before);
+    let worktrees = repo.env.path().join(".vnx-data/worktrees");
+    assert!(std::fs::read_dir(&worktrees).map_or(true, |mut d| d.next().is_none()));
+
+    // doctor says the same, and passes where bubblewrap works.
+    let r = run(repo
+        .vnx()
+        .args(["doctor", "--json"])
+        .env("PATH", bin.path()));
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sandbox")
+        .cloned()
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(check["detail"].as_str().unwrap().contains("not on PATH"));
+    let r = run(repo.vnx().args(["doctor", "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sandbox")
+        .cloned()
+        .unwrap();
+    assert_eq!(check["status"], "pass", "{check}");
+    assert!(check["detail"].as_str().unwrap().contains("bubblewrap"));
+}
+
+fn which(tool: &str) -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{tool} not on PATH"))
+}
