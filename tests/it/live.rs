@@ -50,18 +50,7 @@ fn a_permission_prompt_blocks_the_dispatch_until_it_is_answered_in_the_pane() {
     let fakes = Fakes::new();
     let notes = repo.env.home().join("notes.txt");
     notify_into(&repo, &notes);
-    let mut cmd = repo.vnx();
-    cmd.env("PATH", fakes.path())
-        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-        .args(["--provider", "claude", "--lane", "interactive", "--deadline", "60"])
-        .args([
-            "--instruction",
-            "@fake write a.txt hi\n@fake commit add a\n@fake run vnx report --status done --summary a",
-        ]);
-    let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = r.stdout.trim().to_owned();
+    let id = repo.dispatched_asking_claude(&fakes);
 
     // claude asks before `git commit`: its PermissionRequest hook makes the dispatch blocked.
     let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));

@@ -754,18 +754,7 @@ async fn the_evidence_members_are_the_documented_ones() {
 async fn wait_returns_when_a_dispatch_is_blocked_on_a_permission_prompt() {
     let repo = Repo::new();
     let fakes = crate::common::Fakes::new();
-    let mut cmd = repo.vnx();
-    cmd.env("PATH", fakes.path())
-        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-        .args(["--provider", "claude", "--lane", "interactive", "--deadline", "60"])
-        .args([
-            "--instruction",
-            "@fake write a.txt hi\n@fake commit add a\n@fake run vnx report --status done --summary a",
-        ]);
-    let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = r.stdout.trim().to_owned();
+    let id = repo.dispatched_asking_claude(&fakes);
     let tmp = tempfile::tempdir().unwrap();
     let c = connect(&repo, tmp.path()).await;
     // claude asks before `git commit`: the wait returns with the dispatch_blocked receipt.

@@ -76,6 +76,23 @@ impl Repo {
             .to_owned()
     }
 
+    /// A detached dispatch of the stand-in claude in the interactive lane that writes a file,
+    /// then asks before `git commit` (blocked until answered in the pane): its id.
+    pub fn dispatched_asking_claude(&self, fakes: &super::Fakes) -> String {
+        let mut cmd = self.vnx();
+        cmd.env("PATH", fakes.path())
+            .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+            .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+            .args(["--provider", "claude", "--lane", "interactive", "--deadline", "60"])
+            .args([
+                "--instruction",
+                "@fake write a.txt hi\n@fake commit add a\n@fake run vnx report --status done --summary a",
+            ]);
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout.trim().to_owned()
+    }
+
     pub fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
         let data =
             std::fs::read_to_string(self.env.path().join(".vnx-data/state/t0_receipts.ndjson"))
