@@ -44,7 +44,13 @@ fn prompt(rng: &mut Rng) -> String {
     };
     let secrets = [
         format!("GH_TOKEN=gh{}_{}\n", "p", rand(36)),
-        format!("aws_access_key_id = AKI{}\n", format!("A{}", rand(16).to_uppercase())),
+        [
+            "aws_access_key_id = AKI",
+            "A",
+            &rand(16).to_uppercase(),
+            "\n",
+        ]
+        .concat(),
         format!("DB_PASSWORD=Q7{}\n", rand(26)),
         format!("stripe: sk_{}_{}\n", "live", rand(24)),
         format!("url: postgres://app:{}@db:5432/x\n", rand(20)),

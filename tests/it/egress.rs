@@ -69,7 +69,7 @@ fn corpus(seed: u64) -> Vec<(&'static str, String, String)> {
     add("pem-private-key", k.clone(), k);
     let k = pem(&mut g, "OPENSSH PRIVATE KEY", 3);
     add("openssh-private-key", k.clone(), k);
-    let s = format!("{}{}", "AKI", format!("A{}", g.from(UPPER_DIGITS, 16)));
+    let s = ["AKI", "A", &g.from(UPPER_DIGITS, 16)].concat();
     add("aws-access-key-id", format!("aws_access_key_id = {s}"), s);
     let s = g.from(B64, 40);
     add(
@@ -108,12 +108,7 @@ fn corpus(seed: u64) -> Vec<(&'static str, String, String)> {
     add("anthropic-api-key", format!("ANTHROPIC_KEY {s}"), s);
     let s = format!("sk-{}-{}", "proj", g.from(URLSAFE, 120));
     add("openai-api-key", format!("client(api_key=\"{s}\")"), s);
-    let s = format!(
-        "sk-{}{}{}",
-        g.alnum(20),
-        "T3Blbk",
-        format!("FJ{}", g.alnum(20))
-    );
+    let s = ["sk-", &g.alnum(20), "T3Blbk", "FJ", &g.alnum(20)].concat();
     add("openai-api-key", format!("OPENAI {s}"), s);
     let s = format!("np{}_{}", "m", g.alnum(36));
     add(
@@ -237,8 +232,8 @@ fn true_negatives_do_not_trip_it() {
 #[test]
 fn adjacent_secrets_are_each_found() {
     let mut g = Gen(9);
-    let a = format!("AKI{}", format!("A{}", g.from(UPPER_DIGITS, 16)));
-    let b = format!("AKI{}", format!("A{}", g.from(UPPER_DIGITS, 16)));
+    let a = ["AKI", "A", &g.from(UPPER_DIGITS, 16)].concat();
+    let b = ["AKI", "A", &g.from(UPPER_DIGITS, 16)].concat();
     let text = format!("{a} {b},{a}");
     assert_eq!(scan(&Policy::default(), text.as_bytes()).hits.len(), 3);
 }
@@ -544,7 +539,7 @@ fn redaction_changes_the_prompt_sent_and_withholds_included_files() {
     policy(&repo, "  action: redact\n  providers: {}\n");
     let mut g = Gen(21);
     let token = format!("sk_{}_{}", "live", g.alnum(24));
-    let aws = format!("AKI{}", format!("A{}", g.from(UPPER_DIGITS, 16)));
+    let aws = ["AKI", "A", &g.from(UPPER_DIGITS, 16)].concat();
     include_env(&repo, &format!("AWS_ACCESS_KEY_ID={aws}\n"));
     let instruction = format!("charge with {token} please");
     // A failed dispatch keeps its worktree, so what was copied can be read there.
