@@ -435,13 +435,7 @@ fn the_shipped_file_loads_with_its_policy() {
 // ---- end to end ----
 
 fn events(repo: &Repo, event: &str) -> Vec<Value> {
-    let path = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["event_type"] == event)
-        .collect()
+    repo.events(event)
 }
 
 fn ledger(repo: &Repo) -> String {
