@@ -15,6 +15,7 @@ pub mod defaults;
 pub mod demo;
 pub mod dispatch;
 pub mod doctor;
+pub mod egress;
 pub mod evidence_reach;
 pub mod gate;
 pub mod group;

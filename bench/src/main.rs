@@ -12,6 +12,7 @@
 //! 6. The dashboard with 200 dispatches (`--dashboard-only`).
 //! 7. The dispatch queue: 32 no-op dispatches through 4 slots, and the most that ever ran at
 //!    once (`--queue-only`).
+//! 8. The egress scan of a 1 MiB prompt, against SHA-256 of it (`--egress-only`).
 
 #![allow(
     clippy::disallowed_methods,
@@ -22,6 +23,7 @@ mod append_bench;
 mod cli_bench;
 mod dashboard_bench;
 mod dispatch_bench;
+mod egress_bench;
 mod generate;
 mod machine;
 mod pool_bench;
@@ -83,6 +85,9 @@ struct Args {
     /// Only the queue benchmark (32 no-op dispatches through 4 slots)
     #[arg(long)]
     queue_only: bool,
+    /// Only the egress scan benchmark (a 1 MiB prompt, in process)
+    #[arg(long)]
+    egress_only: bool,
     /// Internal: run as the small process that spawns and times the child processes
     #[arg(long, hide = true)]
     spawn_helper: bool,
@@ -139,6 +144,13 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<()> {
     let cfg = Config::new(args)?;
+    if args.egress_only {
+        note("timing the egress scan of a 1 MiB prompt");
+        let bench = egress_bench::bench_egress(if args.quick { 5 } else { 30 })?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
+    }
     let vnx = std::env::current_exe()?.with_file_name("vnx");
     if !vnx.is_file() {
         return Err(format!(

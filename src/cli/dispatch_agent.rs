@@ -324,6 +324,17 @@ impl Started {
         ticket: &Ticket,
     ) -> Result<ExitCode, CliError> {
         let plan = dispatch::plan(ctx, request)?;
+        if let Some(action) = plan.egress.strictest() {
+            let what = match action {
+                vnx::egress::Action::Warn => "sent as they are",
+                _ => "redacted in the prompt; included files holding one are not copied",
+            };
+            say!(
+                "egress policy: secrets found ({}): {what}; the egress_decision receipt \
+                 records them",
+                dispatch::egress::list(&plan.egress.findings)
+            );
+        }
         if let (Some(c), Some(record)) = (&request.continues, &plan.spec.continues)
             && record.session_id.is_none()
         {

@@ -206,7 +206,10 @@ fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
     use vnx::skills::SkillError as S;
     use vnx::worktree::WorktreeError as W;
     match e {
-        E::Refused { .. } | E::PinnedModel { .. } | E::Rejected { .. } => Exit::No,
+        E::Refused { .. }
+        | E::EgressRefused { .. }
+        | E::PinnedModel { .. }
+        | E::Rejected { .. } => Exit::No,
         E::BadRole { .. }
         | E::UnknownRole { .. }
         | E::EmptyInstruction

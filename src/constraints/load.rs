@@ -94,10 +94,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
         let c = v.budget(raw, &mut ids)?;
         constraints.push(c);
     }
+    let egress = match raw.egress {
+        None => crate::egress::Policy::default(),
+        Some(e) => crate::egress::config::validate(e).or_else(|(at, m)| v.err(&at, m))?,
+    };
     Ok(Constraints {
         path: path.to_owned(),
         sha256: hex::encode(Sha256::digest(text.as_bytes())),
         constraints,
+        egress,
     })
 }
 
@@ -110,6 +115,8 @@ struct RawFile {
     constraints: Option<Vec<RawConstraint>>,
     /// vnx's extension: token budgets (a key Python VNX does not read).
     budgets: Option<Vec<RawBudget>>,
+    /// vnx's extension: the egress policy (`crate::egress::config`).
+    egress: Option<crate::egress::config::RawEgress>,
 }
 
 #[derive(Deserialize)]
@@ -582,7 +589,7 @@ impl Validator<'_> {
     }
 }
 
-fn is_kebab(id: &str) -> bool {
+pub(crate) fn is_kebab(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id.split('-').all(|w| {
             !w.is_empty()

@@ -1,7 +1,8 @@
 //! `provider_constraints.yaml`: VNX's schema (`version: 1`, `constraints[]` with `forbid_route`,
 //! `require_route` and `forbid_import` rules), loaded strictly — an unknown version, rule,
 //! severity, enforcement, pin or field is an error naming the file, line and column. vnx
-//! adds `budgets:` (token budgets, judged as constraints with rule `token_budget`). How a
+//! adds `budgets:` (token budgets, judged as constraints with rule `token_budget`) and
+//! `egress:` (the egress policy, validated by `crate::egress::config`). How a
 //! dispatch's route is judged against the rules is in `eval`; the source scan behind
 //! `forbid_import` is in `imports`; loading is in `load`.
 
@@ -12,6 +13,7 @@ mod load;
 
 pub use eval::{Decision, Evaluation, Overrides, Route, Spending, Verdict, evaluate, keys_match};
 pub use imports::{ImportHit, ScanError, ScanReport, scan_imports, tracked_files};
+pub(crate) use load::is_kebab;
 pub use load::{load, parse};
 
 use std::path::PathBuf;
@@ -28,6 +30,9 @@ pub struct Constraints {
     pub sha256: String,
     /// Its constraints, in file order.
     pub constraints: Vec<Constraint>,
+    /// vnx's extension, `egress:`: what is done about secrets a provider would receive
+    /// (the default policy when the file has no `egress:`).
+    pub egress: crate::egress::Policy,
 }
 
 /// One entry of `constraints:`.

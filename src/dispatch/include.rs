@@ -187,6 +187,11 @@ fn collect_dir(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// The contents of a file to copy, read as [`copy`] reads them (for the egress scan).
+pub(super) fn read(root: &Path, f: &Included) -> std::io::Result<Vec<u8>> {
+    read_nofollow(&root.join(&f.path))
+}
+
 /// Reads a regular file without following a link at its last component or blocking on a FIFO.
 fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;

@@ -179,6 +179,11 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         &plan.constraints.decisions,
         &plan.constraints_sha256,
     ));
+    receipts.extend(super::egress::receipt(
+        &spec,
+        &plan.egress,
+        &plan.constraints_sha256,
+    ));
     let ledger = Ledger::new(&spec.ledger);
     let appended = ledger.append_all(&attest_all(ctx.attestor, receipts))?;
     undo.keep_dispatch_dir = true;

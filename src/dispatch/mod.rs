@@ -9,6 +9,7 @@
 pub mod cancel;
 pub mod compose;
 pub mod detail;
+pub mod egress;
 pub mod follow_up;
 mod govern;
 pub mod include;
@@ -158,6 +159,15 @@ pub enum DispatchError {
         #[source]
         reasons: govern::Reasons,
     },
+    /// The egress policy refused what the provider would receive (its `egress_decision` is
+    /// on the ledger): the findings under `refuse`, never the secrets.
+    #[error("dispatch {id} refused by the egress policy: {}", egress::list(.findings))]
+    EgressRefused {
+        /// The dispatch refused.
+        id: String,
+        /// The findings that refused it.
+        findings: Vec<crate::egress::Finding>,
+    },
     /// A constraint pinned a model the provider does not take.
     #[error("constraint `{constraint}` pinned model {model:?}, which the provider does not take")]
     PinnedModel {
@@ -255,6 +265,12 @@ impl DispatchError {
             DispatchError::Constraints(e) => e.hint(),
             DispatchError::Skill(e) => e.hint(),
             DispatchError::Refused { refusals, .. } => Some(govern::refusal_hint(refusals)),
+            DispatchError::EgressRefused { .. } => Some(
+                "take the secret out of the instruction, or the file out of .worktreeinclude \
+                 (the egress_decision receipt records each finding's rule, place and SHA-256); \
+                 what is refused is `egress:` in provider_constraints.yaml"
+                    .into(),
+            ),
             DispatchError::PinnedModel { .. } => Some(
                 "pass --model, or narrow the constraint's required_route with `provider:`".into(),
             ),

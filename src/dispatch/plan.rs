@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::spec::MAX_DEADLINE_SECS;
-use super::{Context, DispatchError, Request, Spec, attest_all, compose, govern, include, phantom};
+use super::{
+    Context, DispatchError, Request, Spec, attest_all, compose, egress, govern, include, phantom,
+};
 use crate::config::Config;
 use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route, Spending};
 use crate::ledger::Ledger;
@@ -74,6 +76,9 @@ pub struct Plan {
     pub constraints: Evaluation,
     /// SHA-256 of the constraints file that decided.
     pub constraints_sha256: String,
+    /// What the egress policy found and did (nothing refused): `prompt` is the prompt as
+    /// sent, redacted where it says so, and the files it withheld are not in the spec.
+    pub egress: crate::egress::Outcome,
     pub(super) repo: Repo,
 }
 
@@ -208,7 +213,21 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             c.started.branch.clone(),
         ),
     };
-    let included = include::resolve(&repo.root)?;
+    let mut included = include::resolve(&repo.root)?;
+    // The egress policy sees the prompt and files as they would leave; a redacted prompt
+    // may change how it is carried.
+    let egress = egress::judge(&repo.root, &constraints, &provider_name, &prompt, &included)?;
+    let prompt = match &egress.redacted_prompt {
+        Some(redacted) => {
+            invocation = worker
+                .invocation(ctx, req, redacted.len())
+                .map_err(pinned)?;
+            invocation.argv[0] = binary.to_string_lossy().into_owned();
+            redacted.clone()
+        }
+        None => prompt,
+    };
+    included.retain(|f| !egress.withheld.contains(&f.path));
     let sandbox = if sandboxed {
         let state: &[crate::sandbox::StatePath] = match &resolved {
             Resolved::Builtin(p) => p.state_paths(),
@@ -282,14 +301,27 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         id,
     };
     refuse_if_judged(ctx, &spec, &evaluation, &constraints)?;
+    egress::refuse_if_found(ctx, &spec, &egress, &constraints.sha256)?;
+    // The instruction kept beside the dispatch (gates and follow-ups read it) is redacted as
+    // the prompt is.
+    let instruction = egress
+        .redacted_prompt
+        .as_ref()
+        .and_then(|_| {
+            crate::egress::redact_for(&constraints.egress, &spec.provider, &req.instruction)
+        })
+        .unwrap_or_else(|| req.instruction.clone());
     Ok(Plan {
         spec,
-        instruction: req.instruction.clone(),
+        // The instruction kept beside the dispatch (which gates and follow-ups read) is
+        // redacted as the prompt is.
+        instruction,
         prompt,
         base_ref,
         skills,
         constraints: evaluation,
         constraints_sha256: constraints.sha256,
+        egress,
         repo,
     })
 }

@@ -118,14 +118,16 @@ pub fn start(
                 });
                 planned.push((entry, Some(plan)));
             }
-            Err(e @ DispatchError::Refused { .. }) => planned.push((
-                GroupCandidate {
-                    entry: CandidateEntry::Refused,
-                    reason: Some(e.to_string()),
-                    ..entry
-                },
-                None,
-            )),
+            Err(e @ (DispatchError::Refused { .. } | DispatchError::EgressRefused { .. })) => {
+                planned.push((
+                    GroupCandidate {
+                        entry: CandidateEntry::Refused,
+                        reason: Some(e.to_string()),
+                        ..entry
+                    },
+                    None,
+                ))
+            }
             Err(source) => {
                 return Err(GroupError::Plan {
                     index: i + 1,

@@ -9,6 +9,7 @@
 //! against each other.
 
 mod dispatch;
+mod egress;
 mod gate;
 mod group;
 pub mod merge;
@@ -31,6 +32,7 @@ pub use dispatch::{
     DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, RouteRef,
     SkillRef, TeardownAction, WorktreeCommand,
 };
+pub use egress::{EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult, OnMerge};
 pub use group::{
     CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,
@@ -167,6 +169,8 @@ pub enum Typed {
     GroupDecision(Box<Read<GroupDecision>>),
     /// A `queue_decision` receipt.
     QueueDecision(Box<Read<QueueDecision>>),
+    /// An `egress_decision` receipt.
+    EgressDecision(Box<Read<EgressDecision>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
     Other(Object<'static>),
@@ -198,6 +202,7 @@ impl Typed {
             Some(GroupStarted::EVENT) => boxed(object, Typed::GroupStarted),
             Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
             Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
+            Some(EgressDecision::EVENT) => boxed(object, Typed::EgressDecision),
             _ => None,
         };
         typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
@@ -214,7 +219,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 18] = [
+pub const KINDS: [&str; 19] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -233,6 +238,7 @@ pub const KINDS: [&str; 18] = [
     GroupStarted::EVENT,
     GroupDecision::EVENT,
     QueueDecision::EVENT,
+    EgressDecision::EVENT,
 ];
 
 /// Rounds seconds to milliseconds, as receipts record durations.

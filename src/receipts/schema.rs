@@ -41,7 +41,8 @@ pub fn document() -> Value {
         DispatchResumed,
         GroupStarted,
         GroupDecision,
-        QueueDecision
+        QueueDecision,
+        EgressDecision
     );
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     if let Some(d) = doc.get_mut("$defs").and_then(Value::as_object_mut) {

@@ -9,13 +9,7 @@ use crate::common::{Repo, completion, run};
 
 /// The ledger's receipts of one event type.
 fn events(repo: &Repo, event: &str) -> Vec<Value> {
-    let path = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["event_type"] == event)
-        .collect()
+    repo.events(event)
 }
 
 fn nothing_made(repo: &Repo) {

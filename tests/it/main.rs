@@ -25,6 +25,7 @@ mod declared;
 mod defaults;
 mod dispatch;
 mod doctor;
+mod egress;
 mod events_fixtures;
 mod exit_codes;
 mod fake;

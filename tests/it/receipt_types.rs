@@ -687,6 +687,43 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         },
         &mut failures,
     );
+    check(
+        EgressDecision {
+            dispatch_id: s(ID),
+            provider: s("claude"),
+            decision: EgressVerdict::Redacted,
+            findings: vec![
+                EgressFinding {
+                    rule: s("github-token"),
+                    action: vnx::egress::Action::Redact,
+                    source: EgressSource::Prompt,
+                    path: None,
+                    line: 12,
+                    column: 5,
+                    byte_offset: 811,
+                    bytes: 40,
+                    sha256: s(HASH),
+                },
+                EgressFinding {
+                    rule: s("aws-access-key-id"),
+                    action: vnx::egress::Action::Redact,
+                    source: EgressSource::WorktreeInclude,
+                    path: Some(s(".env")),
+                    line: 1,
+                    column: 19,
+                    byte_offset: 18,
+                    bytes: 20,
+                    sha256: s(HASH),
+                },
+            ],
+            withheld: vec![s(".env")],
+            prompt_sha256: Some(s(HASH)),
+            constraints_file: s("provider_constraints.yaml"),
+            constraints_sha256: s(HASH),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

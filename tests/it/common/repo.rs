@@ -103,6 +103,17 @@ impl Repo {
             .collect()
     }
 
+    /// The ledger's receipts of one event type.
+    pub fn events(&self, event: &str) -> Vec<serde_json::Value> {
+        let path = self.env.path().join(".vnx-data/state/t0_receipts.ndjson");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event_type"] == event)
+            .collect()
+    }
+
     pub fn branches(&self) -> String {
         self.env.git(&["branch", "--list", "dispatch/*"])
     }
