@@ -241,6 +241,30 @@ pub fn open_untrusted(path: &Path, levels: usize) -> std::io::Result<std::fs::Fi
     Ok(file)
 }
 
+/// Reads a regular file of at most `max` bytes that a worker may have written: never through
+/// a symbolic link, never blocking on a FIFO, and refusing a larger one.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, over the {max}-byte limit",
+            meta.len()
+        )));
+    }
+    let mut data = Vec::new();
+    file.take(max + 1).read_to_end(&mut data)?;
+    Ok(data)
+}
+
 #[cfg(test)]
 #[allow(
     clippy::disallowed_methods,

@@ -103,6 +103,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         continues: None,
         sandbox: args.sandbox.sandbox(),
         network: args.sandbox.network(),
+        replay_of: None,
     };
     let (detach, json) = (args.detach, args.json);
     with_context(args.tmux_socket, |ctx| {

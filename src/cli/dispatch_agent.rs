@@ -150,6 +150,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         continues: None,
         sandbox: args.sandbox.sandbox(),
         network: args.sandbox.network(),
+        replay_of: None,
     };
     let ticket = Ticket {
         priority: args.priority,

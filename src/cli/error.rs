@@ -183,6 +183,11 @@ hinted!(
         _ => Exit::Failed,
     },
     vnx::release::ReleaseError => |_| Exit::Failed,
+    vnx::dispatch::replay::ReplayError => |e| match e {
+        vnx::dispatch::replay::ReplayError::Unknown { .. }
+        | vnx::dispatch::replay::ReplayError::FollowUp { .. } => Exit::Usage,
+        _ => Exit::Failed,
+    },
     vnx::config::ConfigError => |_| Exit::Failed,
     vnx::worktree::WorktreeError => |e| match e {
         vnx::worktree::WorktreeError::BadBase { .. } => Exit::Usage,

@@ -104,6 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             continues: Some(continued.clone()),
             sandbox: args.sandbox.sandbox(),
             network: args.sandbox.network(),
+            replay_of: None,
         };
         args.started.start(ctx, &request, &Default::default())
     })

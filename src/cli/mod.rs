@@ -9,6 +9,7 @@ mod audit_walk;
 mod best_of;
 mod cancel;
 mod clean;
+mod compare;
 mod completions;
 mod constraints_check_imports;
 mod constraints_list;
@@ -33,6 +34,7 @@ mod prune;
 mod receipts_append;
 mod receipts_tail;
 mod relay;
+mod replay;
 mod report;
 mod settings;
 mod show;
@@ -62,6 +64,8 @@ enum Command {
     DispatchAgent(dispatch_agent::Args),
     #[command(name = "follow-up")]
     FollowUp(follow_up::Args),
+    Replay(replay::Args),
+    Compare(compare::Args),
     #[command(name = "best-of")]
     BestOf(best_of::Args),
     /// Show or decide a best-of-N group
@@ -188,6 +192,8 @@ pub fn run() -> ExitCode {
         Command::Init(a) => init::run(a),
         Command::DispatchAgent(a) => dispatch_agent::run(a),
         Command::FollowUp(a) => follow_up::run(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::BestOf(a) => best_of::run(a),
         Command::Group(c) => group::run(c),
         Command::Wait(a) => wait::run(a),

@@ -339,6 +339,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         continues: spec.continues.clone(),
         group: spec.group.clone(),
         sandbox: spec.sandbox.clone(),
+        replay_of: spec.replay_of.clone(),
         extra: Default::default(),
     })
 }

@@ -247,6 +247,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     };
     let spec = Spec {
         sandbox,
+        replay_of: req.replay_of.clone(),
         role: req.role.clone(),
         slot_limit: config.concurrency.get(&provider_name).copied(),
         provider: provider_name,

@@ -69,25 +69,7 @@ pub fn shorten(s: &str, max: usize) -> String {
 
 /// Reads at most [`MAX_FILE`] bytes of a regular file (never blocking on a FIFO).
 fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::other("not a regular file"));
-    }
-    if meta.len() > MAX_FILE {
-        return Err(io::Error::other(format!(
-            "{} bytes, over the {MAX_FILE}-byte limit",
-            meta.len()
-        )));
-    }
-    let mut data = Vec::new();
-    file.take(MAX_FILE + 1).read_to_end(&mut data)?;
-    Ok(data)
+    crate::project::read_bounded(path, MAX_FILE)
 }
 
 /// What the worker says about its assignment.

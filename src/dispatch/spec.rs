@@ -53,6 +53,8 @@ pub struct Request {
     pub sandbox: Option<bool>,
     /// The sandbox's network; `None`: as the config says for the provider.
     pub network: Option<crate::sandbox::Network>,
+    /// For a replay: what it replays (see [`super::replay`]).
+    pub replay_of: Option<crate::receipts::ReplayOf>,
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -126,6 +128,9 @@ pub struct Spec {
     /// The sandbox the worker runs in, if any.
     #[serde(default)]
     pub sandbox: Option<crate::sandbox::Shape>,
+    /// For a replay: what it replays.
+    #[serde(default)]
+    pub replay_of: Option<crate::receipts::ReplayOf>,
     /// The config's setup commands, run in the worktree before the worker.
     #[serde(default)]
     pub worktree_setup: Vec<Vec<String>>,

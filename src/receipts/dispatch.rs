@@ -234,6 +234,10 @@ pub struct DispatchStarted {
     /// from it, its network, and how its commits reach the repository. Absent: no sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::sandbox::Shape>,
+    /// For a replay (`vnx replay`): the dispatch it replays, and whether that dispatch's
+    /// prompt still rebuilds byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<ReplayOf>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -272,6 +276,25 @@ pub struct Continues {
     pub session_id: Option<String>,
     /// The branch's commit when the follow-up started.
     pub head_commit: String,
+}
+
+/// What a replay replays: the original dispatch, its signed start, and whether its prompt
+/// rebuilds byte for byte from its instruction and today's skills.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReplayOf {
+    /// The dispatch replayed.
+    pub dispatch_id: String,
+    /// The SHA-256 of its `dispatch_started` line.
+    pub started_line_sha256: String,
+    /// The SHA-256 of its prompt, as it recorded it.
+    pub prompt_sha256: String,
+    /// The SHA-256 of its prompt rebuilt now (its id, role, instruction and completion
+    /// protocol, today's skills); `null` when a skill is gone.
+    pub rebuilt_prompt_sha256: Option<String>,
+    /// Whether the two are the same: the original prompt rebuilds byte for byte.
+    pub identical: bool,
+    /// Skills whose `SKILL.md` changed (or went) since the original.
+    pub changed_skills: Vec<String>,
 }
 
 impl Kind for DispatchStarted {

@@ -29,8 +29,8 @@ use crate::ledger::json::{self, Object, Value};
 
 pub use dispatch::{
     CheckoutChange, CompletionSignal, ConstraintDecision, Continues, DecisionRef,
-    DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, RouteRef,
-    SkillRef, TeardownAction, WorktreeCommand,
+    DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, ReplayOf,
+    RouteRef, SkillRef, TeardownAction, WorktreeCommand,
 };
 pub use egress::{EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult, OnMerge};

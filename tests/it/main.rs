@@ -51,6 +51,7 @@ mod real_clis;
 mod real_mcp;
 mod receipt_types;
 mod release;
+mod replay;
 mod sandbox;
 mod skills;
 mod small_errors;

@@ -143,6 +143,14 @@ fn started() -> DispatchStarted {
                 start: s(HASH),
             }),
         }),
+        replay_of: Some(vnx::receipts::ReplayOf {
+            dispatch_id: s("D-0a0b0c0d"),
+            started_line_sha256: s(HASH),
+            prompt_sha256: s(HASH),
+            rebuilt_prompt_sha256: Some(s(HASH)),
+            identical: true,
+            changed_skills: vec![],
+        }),
         extra: Default::default(),
     }
 }

@@ -72,6 +72,9 @@ pub struct QueuedRequest {
     /// The sandbox's network, as asked.
     #[serde(default)]
     pub network: Option<crate::sandbox::Network>,
+    /// For a replay: what it replays.
+    #[serde(default)]
+    pub replay_of: Option<crate::receipts::ReplayOf>,
 }
 
 impl Entry {
@@ -97,6 +100,7 @@ impl Entry {
             continues: None,
             sandbox: r.sandbox,
             network: r.network,
+            replay_of: r.replay_of.clone(),
         }
     }
 
@@ -126,6 +130,7 @@ impl QueuedRequest {
             stall_after_secs: req.stall_after.map(|d| d.as_secs()),
             sandbox: req.sandbox,
             network: req.network,
+            replay_of: req.replay_of.clone(),
         }
     }
 }

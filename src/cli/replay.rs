@@ -1,0 +1,103 @@
+//! `vnx replay ID`: dispatches a recorded dispatch again, to the same or another provider or
+//! model, and can compare the two when the replay ends.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use vnx::dispatch::Request;
+use vnx::dispatch::replay;
+
+use super::CliError;
+use super::dispatch_agent::{LaneArg, PermissionArg, SandboxFlags, Started, with_context};
+use super::output::say;
+use super::settings;
+
+/// Dispatch a recorded dispatch again: same instruction, skills, role and base
+///
+/// The instruction is read from the original's dispatch directory and checked against the
+/// hash its signed `dispatch_started` recorded. Provider, model, lane, posture, deadline and
+/// sandbox are the original's unless given. The replay's `dispatch_started.replay_of` names
+/// the original and says whether the original prompt still rebuilds byte for byte (a skill
+/// changed since makes it not; both hashes are recorded). Compare the two with `vnx compare`.
+#[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx replay D-1a2b3c4d --provider demo --model dirty\n  $ vnx compare D-1a2b3c4d D-5e6f7a8b"
+)]
+pub struct Args {
+    /// The dispatch to replay
+    #[arg(value_name = "ID")]
+    id: String,
+    /// The provider [default: the original's]
+    #[arg(long, value_name = "P")]
+    provider: Option<String>,
+    /// The model [default: the original's when the provider is the same]
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// headless or interactive [default: the original's when the provider is the same]
+    #[arg(long, value_enum)]
+    lane: Option<LaneArg>,
+    /// The permission posture [default: the original's]
+    #[arg(long, value_enum)]
+    permission: Option<PermissionArg>,
+    /// Seconds before the worker is stopped [default: the original's]
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
+    deadline: Option<u64>,
+    #[command(flatten)]
+    sandbox: SandboxFlags,
+    #[command(flatten)]
+    started: Started,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    super::error::check_dispatch_id(&args.id)?;
+    with_context(args.tmux_socket.clone(), |ctx| {
+        let (_, trusted) = settings::attestation(None, ctx.ledger)?;
+        let original = replay::original(&ctx.project.root, ctx.ledger, &args.id, &trusted)?;
+        let link = replay::link(&ctx.project.root, &original);
+        if !link.identical {
+            say!(
+                "the prompt of {} does not rebuild byte for byte{}: the replay records both hashes",
+                args.id,
+                if link.changed_skills.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (changed since: {})", link.changed_skills.join(", "))
+                }
+            );
+        }
+        let s = &original.started;
+        let same_provider = args.provider.as_deref().is_none_or(|p| p == s.provider);
+        let (overrides, override_reasons) = settings::constraint_overrides();
+        let request = Request {
+            id: None,
+            role: s.role.clone(),
+            provider: Some(args.provider.clone().unwrap_or_else(|| s.provider.clone())),
+            model: args
+                .model
+                .clone()
+                .or_else(|| same_provider.then(|| s.model.clone()).flatten()),
+            instruction: original.instruction.clone(),
+            base_ref: s.base_commit.clone(),
+            deadline: Duration::from_secs(args.deadline.unwrap_or(s.deadline_seconds)),
+            completion_retry: Duration::from_secs(30),
+            stall_after: None,
+            permission: args.permission.map_or(s.permission, Into::into),
+            lane: args
+                .lane
+                .map(Into::into)
+                .or_else(|| same_provider.then_some(s.lane)),
+            skills: s.skills.iter().map(|k| k.name.clone()).collect(),
+            overrides,
+            override_reasons,
+            continues: None,
+            sandbox: args.sandbox.sandbox().or(Some(s.sandbox.is_some())),
+            network: args.sandbox.network(),
+            replay_of: Some(link),
+        };
+        args.started.start(ctx, &request, &Default::default())
+    })
+}
