@@ -244,11 +244,21 @@ pub fn open_untrusted(path: &Path, levels: usize) -> std::io::Result<std::fs::Fi
 /// Reads a regular file of at most `max` bytes that a worker may have written: never through
 /// a symbolic link, never blocking on a FIFO, and refusing a larger one.
 pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    read_regular(path, max, libc::O_NOFOLLOW)
+}
+
+/// Reads a regular file the user named (a symbolic link to one is fine), bounded as
+/// [`read_bounded`] reads.
+pub fn read_named(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    read_regular(path, max, 0)
+}
+
+fn read_regular(path: &Path, max: u64, flags: i32) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NONBLOCK | flags)
         .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
@@ -262,6 +272,11 @@ pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     }
     let mut data = Vec::new();
     file.take(max + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "over the {max}-byte limit (it grew while read)"
+        )));
+    }
     Ok(data)
 }
 

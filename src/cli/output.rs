@@ -163,30 +163,7 @@ impl Drop for Out {
 /// Reads a file the user named, bounded: only a regular file (opened without blocking, so a
 /// FIFO with no writer cannot hang the command), at most `max` bytes.
 pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > max {
-        return Err(std::io::Error::other(format!(
-            "{} bytes, over the limit of {max}",
-            meta.len()
-        )));
-    }
-    let mut data = Vec::new();
-    file.take(max + 1).read_to_end(&mut data)?;
-    if data.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "over the limit of {max} bytes"
-        )));
-    }
-    Ok(data)
+    vnx::project::read_named(path, max)
 }
 
 /// [`escape`] line by line: newlines (and tabs) stay, other control characters are escaped.

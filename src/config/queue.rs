@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::schema::{BUILTIN_PROVIDERS, DeclaredProvider, Entries};
-use super::validation::{Checked, Validator, q};
+use super::schema::{DeclaredProvider, Entries};
+use super::validation::{Checked, Validator};
 
 /// What a dispatch meets when every slot of its provider is taken.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -91,17 +91,7 @@ impl Validator<'_> {
             providers: BTreeMap::new(),
         };
         for (name, rule) in raw.providers.map_or_else(Vec::new, |e| e.0) {
-            if !BUILTIN_PROVIDERS.contains(&name.value.as_str())
-                && !declared.contains_key(&name.value)
-            {
-                let msg = format!(
-                    "queue.providers names {}, which is neither a built-in provider ({}) nor \
-                     one declared under `providers:`",
-                    q(&name.value),
-                    BUILTIN_PROVIDERS.join(", ")
-                );
-                return self.err(&name.referenced, msg);
-            }
+            self.known_provider("queue.providers", &name, declared)?;
             let at = format!("queue.providers.{}", name.value);
             let rule = self.queue_rule(&at, rule.policy, rule.max_length, default)?;
             config.providers.insert(name.value, rule);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::schema::{BUILTIN_PROVIDERS, DeclaredProvider, Entries};
+use super::schema::{DeclaredProvider, Entries};
 use super::validation::{Checked, Validator, q};
 use crate::sandbox::Network;
 
@@ -86,17 +86,7 @@ impl Validator<'_> {
         config.read_only = self.paths("read_only", raw.read_only)?;
         config.writable = self.paths("writable", raw.writable)?;
         for (name, rule) in raw.providers.map_or_else(Vec::new, |e| e.0) {
-            if !BUILTIN_PROVIDERS.contains(&name.value.as_str())
-                && !declared.contains_key(&name.value)
-            {
-                let msg = format!(
-                    "sandbox.providers names {}, which is neither a built-in provider ({}) nor \
-                     one declared under `providers:`",
-                    q(&name.value),
-                    BUILTIN_PROVIDERS.join(", ")
-                );
-                return self.err(&name.referenced, msg);
-            }
+            self.known_provider("sandbox.providers", &name, declared)?;
             let at = format!("sandbox.providers.{}.network", name.value);
             let network = self.network(&at, &rule.network)?;
             config.providers.insert(name.value, network);

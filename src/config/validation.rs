@@ -107,17 +107,7 @@ impl Validator<'_> {
             config.providers.insert(name.value, declared);
         }
         for (name, slots) in raw.concurrency.map_or_else(Vec::new, |e| e.0) {
-            if !BUILTIN_PROVIDERS.contains(&name.value.as_str())
-                && !config.providers.contains_key(&name.value)
-            {
-                let msg = format!(
-                    "concurrency names {}, which is neither a built-in provider ({}) nor one \
-                     declared under `providers:`",
-                    q(&name.value),
-                    BUILTIN_PROVIDERS.join(", ")
-                );
-                return self.err(&name.referenced, msg);
-            }
+            self.known_provider("concurrency", &name, &config.providers)?;
             let Some(n) = u32::try_from(slots.value)
                 .ok()
                 .filter(|n| (1..=256).contains(n))
@@ -276,6 +266,25 @@ impl Validator<'_> {
             }
         }
         Ok(pool)
+    }
+
+    /// `name`, under `section`, must be a built-in provider or one the file declares.
+    pub(super) fn known_provider(
+        &self,
+        section: &str,
+        name: &Spanned<String>,
+        declared: &std::collections::BTreeMap<String, DeclaredProvider>,
+    ) -> Checked<()> {
+        if BUILTIN_PROVIDERS.contains(&name.value.as_str()) || declared.contains_key(&name.value) {
+            return Ok(());
+        }
+        let msg = format!(
+            "{section} names {}, which is neither a built-in provider ({}) nor one declared \
+             under `providers:`",
+            q(&name.value),
+            BUILTIN_PROVIDERS.join(", ")
+        );
+        self.err(&name.referenced, msg)
     }
 
     fn provider(&self, name: &Spanned<String>, raw: RawProvider) -> Checked<DeclaredProvider> {
