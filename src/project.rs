@@ -266,7 +266,7 @@ fn read_regular(path: &Path, max: u64, flags: i32) -> std::io::Result<Vec<u8>> {
     }
     if meta.len() > max {
         return Err(std::io::Error::other(format!(
-            "{} bytes, over the {max}-byte limit",
+            "{} bytes, over the limit of {max}",
             meta.len()
         )));
     }
@@ -274,7 +274,7 @@ fn read_regular(path: &Path, max: u64, flags: i32) -> std::io::Result<Vec<u8>> {
     file.take(max + 1).read_to_end(&mut data)?;
     if data.len() as u64 > max {
         return Err(std::io::Error::other(format!(
-            "over the {max}-byte limit (it grew while read)"
+            "over the limit of {max} bytes (it grew while read)"
         )));
     }
     Ok(data)

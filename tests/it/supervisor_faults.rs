@@ -131,7 +131,7 @@ fn an_oversized_report_is_not_read_and_the_completion_still_lands() {
         c["report_rejected"]
             .as_str()
             .unwrap()
-            .contains("over the 262144-byte limit"),
+            .contains("over the limit of 262144"),
         "{c}"
     );
     let line_len = std::fs::read_to_string(crate::common::ledger_path(&repo))
