@@ -26,6 +26,7 @@ pub mod project;
 pub mod provider;
 pub mod receipts;
 pub mod release;
+pub mod remote;
 pub mod skills;
 pub mod tmux;
 pub mod worktree;

@@ -15,6 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 mod gates;
+mod hosts;
 mod queue;
 mod schema;
 mod template;
@@ -23,6 +24,7 @@ mod tests;
 mod validation;
 
 pub use gates::{GateDef, GateKind};
+pub use hosts::HostConfig;
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use schema::{
     BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, PoolConfig,

@@ -39,6 +39,8 @@ pub struct Config {
     pub worktree: WorktreeConfig,
     /// What a dispatch meets when its provider's slots are all taken (`queue:`).
     pub queue: super::queue::QueueConfig,
+    /// Remote hosts dispatches can run on (`hosts:`), by name.
+    pub hosts: BTreeMap<String, super::hosts::HostConfig>,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -175,6 +177,7 @@ pub(super) struct RawConfig {
     pub(super) stall_after_seconds: Option<Spanned<i64>>,
     pub(super) worktree: Option<RawWorktree>,
     pub(super) queue: Option<super::queue::RawQueue>,
+    pub(super) hosts: Option<Entries<super::hosts::RawHost>>,
 }
 
 #[derive(Deserialize)]

@@ -160,6 +160,9 @@ impl Validator<'_> {
         if let Some(queue) = raw.queue {
             config.queue = self.queue(queue, &config.providers)?;
         }
+        if let Some(hosts) = raw.hosts {
+            config.hosts = self.hosts(hosts)?;
+        }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
             if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
                 let msg = format!(

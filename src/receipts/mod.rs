@@ -14,6 +14,7 @@ mod group;
 pub mod merge;
 mod queue;
 mod release;
+mod remote;
 pub mod schema;
 pub mod value;
 mod waiting;
@@ -41,6 +42,7 @@ pub use merge::{
 };
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, WorktreeReleased};
+pub use remote::{RemoteLost, RemoteReceipt};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 
 /// Unknown members of a receipt, kept as read.
@@ -167,6 +169,10 @@ pub enum Typed {
     GroupDecision(Box<Read<GroupDecision>>),
     /// A `queue_decision` receipt.
     QueueDecision(Box<Read<QueueDecision>>),
+    /// A `remote_receipt` receipt.
+    RemoteReceipt(Box<Read<RemoteReceipt>>),
+    /// A `remote_lost` receipt.
+    RemoteLost(Box<Read<RemoteLost>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
     Other(Object<'static>),
@@ -198,6 +204,8 @@ impl Typed {
             Some(GroupStarted::EVENT) => boxed(object, Typed::GroupStarted),
             Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
             Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
+            Some(RemoteReceipt::EVENT) => boxed(object, Typed::RemoteReceipt),
+            Some(RemoteLost::EVENT) => boxed(object, Typed::RemoteLost),
             _ => None,
         };
         typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
@@ -214,7 +222,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 18] = [
+pub const KINDS: [&str; 20] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -233,6 +241,8 @@ pub const KINDS: [&str; 18] = [
     GroupStarted::EVENT,
     GroupDecision::EVENT,
     QueueDecision::EVENT,
+    RemoteReceipt::EVENT,
+    RemoteLost::EVENT,
 ];
 
 /// Rounds seconds to milliseconds, as receipts record durations.

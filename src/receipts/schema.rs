@@ -41,7 +41,9 @@ pub fn document() -> Value {
         DispatchResumed,
         GroupStarted,
         GroupDecision,
-        QueueDecision
+        QueueDecision,
+        RemoteReceipt,
+        RemoteLost
     );
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     if let Some(d) = doc.get_mut("$defs").and_then(Value::as_object_mut) {

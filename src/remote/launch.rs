@@ -1,0 +1,153 @@
+//! Starting a dispatch on a host: its vnx checked first (present, and new enough), the base
+//! commit pushed to the host's `refs/vnx/incoming/<id>`, the dispatch started there by the
+//! host's own `vnx dispatch-agent --detach --json` (its tmux, its supervisor, its ledger), and
+//! its start caught up with here. A launch that fails leaves nothing behind: no record, no
+//! pushed ref, no receipt.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::sync::{self, Link, Record};
+use super::{MIN_HOST_VERSION, RemoteError, parse_version};
+use crate::ledger::append::now_utc;
+
+/// What a remote dispatch asks for: the `dispatch-agent` arguments passed on to the host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoteRequest {
+    /// The dispatch id (a fresh one when `None`).
+    pub id: Option<String>,
+    /// The base as named here (`HEAD`, a branch, a commit).
+    pub base_ref: String,
+    /// The other `dispatch-agent` arguments, as the host's vnx takes them (never `--id`,
+    /// `--base-ref`, `--detach` or `--json`).
+    pub args: Vec<String>,
+}
+
+/// A dispatch started on a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteLaunched {
+    /// The dispatch id.
+    pub dispatch_id: String,
+    /// The host.
+    pub host: String,
+    /// `started` or `queued` (on the host's own queue).
+    pub state: String,
+    /// The host's answer (its `dispatch-agent --json`).
+    pub remote: serde_json::Value,
+}
+
+/// How long the host may take to answer a version check or start a dispatch.
+const START_LIMIT: Duration = Duration::from_secs(120);
+
+/// Checks the host's vnx: present and at least [`MIN_HOST_VERSION`]; returns its version line.
+pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
+    let host = link.ssh.host();
+    let out = link
+        .ssh
+        .run(link.ssh.vnx(&["--version".to_owned()]), START_LIMIT)?;
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    match out.status.code() {
+        Some(0) => {}
+        Some(status @ (126 | 127)) => {
+            return Err(RemoteError::VnxMissing {
+                host: host.name.clone(),
+                vnx: host.vnx.clone(),
+                status,
+                stderr,
+            });
+        }
+        status => {
+            return Err(RemoteError::Remote {
+                host: host.name.clone(),
+                command: format!("{} --version", host.vnx),
+                status: status.unwrap_or(-1),
+                stderr,
+            });
+        }
+    }
+    let found = out.text();
+    match parse_version(&found) {
+        Some(v) if found.starts_with("vnx ") && v >= MIN_HOST_VERSION => Ok(found),
+        _ => Err(RemoteError::VnxTooOld {
+            host: host.name.clone(),
+            found: if found.is_empty() { "no version".into() } else { found },
+        }),
+    }
+}
+
+/// Starts `request` on the link's host (see the module's description).
+pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
+    let host = link.ssh.host().name.clone();
+    check_vnx(link)?;
+    let base_commit = sync::local_git(
+        &link.project.root,
+        &["rev-parse", "--verify", "--quiet", &format!("{}^{{commit}}", request.base_ref)],
+    )
+    .map_err(|source| RemoteError::Git {
+        host: host.clone(),
+        source,
+    })?;
+    let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
+    // The first contact anchors the host's chain at its last line, before the dispatch's.
+    if super::mirror::Mirrors::read(link.ledger)?.last(&host).is_none() {
+        sync::catch_up(link, &[])?;
+    }
+    sync::push_base(link, &base_commit, &id)?;
+    let data = link.project.data_dir();
+    let record = Record {
+        host: host.clone(),
+        base_ref: request.base_ref.clone(),
+        base_commit,
+        dispatched_at: now_utc(),
+    };
+    let undo = |link: &Link<'_>| {
+        sync::drop_base(link, &id);
+        let _ = std::fs::remove_file(sync::record_path(&data, &id));
+    };
+    if let Err(e) = sync::write_record(&data, &id, &record) {
+        undo(link);
+        return Err(e);
+    }
+    let mut args: Vec<String> = ["dispatch-agent", "--detach", "--json", "--id", &id, "--base-ref"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    args.push(super::incoming_ref(&id));
+    args.extend(request.args.iter().cloned());
+    let out = match link.ssh.run(link.ssh.vnx(&args), START_LIMIT) {
+        Ok(out) => out,
+        Err(e) => {
+            // The host may have started it before the link dropped: keep the record so a
+            // catch-up finds it, unless the host's ledger says otherwise.
+            return Err(e);
+        }
+    };
+    if !out.status.success() {
+        undo(link);
+        return Err(RemoteError::Remote {
+            host,
+            command: "vnx dispatch-agent".into(),
+            status: out.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    let remote: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| RemoteError::BadAnswer {
+            host: host.clone(),
+            command: "vnx dispatch-agent --json".into(),
+            detail: e.to_string(),
+        })?;
+    let state = remote
+        .get("state")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("started")
+        .to_owned();
+    sync::catch_up(link, std::slice::from_ref(&id))?;
+    Ok(RemoteLaunched {
+        dispatch_id: id,
+        host,
+        state,
+        remote,
+    })
+}
