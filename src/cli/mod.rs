@@ -30,6 +30,8 @@ mod pool;
 mod prune;
 mod receipts_append;
 mod receipts_tail;
+mod remote;
+mod remote_sync;
 mod report;
 mod settings;
 mod show;
@@ -88,6 +90,8 @@ enum Command {
     DemoWorker(demo_worker::Args),
     #[command(name = "__hook", hide = true)]
     Hook(hook::Args),
+    #[command(name = "__remote-sync", hide = true)]
+    RemoteSync(remote_sync::Args),
     /// Panics on purpose: shows how vnx reports an internal bug (exit 4)
     #[command(name = "__crash", hide = true)]
     Crash,
@@ -196,6 +200,7 @@ pub fn run() -> ExitCode {
         Command::Man(a) => completions::man(a),
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),
+        Command::RemoteSync(a) => remote_sync::run(a),
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::Cost(a) => cost::run(a),

@@ -20,8 +20,11 @@ pub struct RemoteRequest {
     /// The base as named here (`HEAD`, a branch, a commit).
     pub base_ref: String,
     /// The other `dispatch-agent` arguments, as the host's vnx takes them (never `--id`,
-    /// `--base-ref`, `--detach` or `--json`).
+    /// `--base-ref`, `--detach` or `--json`); for a follow-up, `follow-up`'s.
     pub args: Vec<String>,
+    /// The remote dispatch this one follows up (`vnx follow-up` on the host, in its worktree;
+    /// nothing is pushed).
+    pub follows: Option<String>,
 }
 
 /// A dispatch started on a host.
@@ -80,6 +83,11 @@ pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
 pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
     let host = link.ssh.host().name.clone();
     check_vnx(link)?;
+    let data = link.project.data_dir();
+    let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
+    if let Some(original) = &request.follows {
+        return follow_up(link, request, original, &id);
+    }
     let base_commit = sync::local_git(
         &link.project.root,
         &["rev-parse", "--verify", "--quiet", &format!("{}^{{commit}}", request.base_ref)],
@@ -88,13 +96,11 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         host: host.clone(),
         source,
     })?;
-    let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
     // The first contact anchors the host's chain at its last line, before the dispatch's.
     if super::mirror::Mirrors::read(link.ledger)?.last(&host).is_none() {
         sync::catch_up(link, &[])?;
     }
     sync::push_base(link, &base_commit, &id)?;
-    let data = link.project.data_dir();
     let record = Record {
         host: host.clone(),
         base_ref: request.base_ref.clone(),
@@ -115,19 +121,62 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         .collect();
     args.push(super::incoming_ref(&id));
     args.extend(request.args.iter().cloned());
-    let out = match link.ssh.run(link.ssh.vnx(&args), START_LIMIT) {
-        Ok(out) => out,
-        Err(e) => {
-            // The host may have started it before the link dropped: keep the record so a
-            // catch-up finds it, unless the host's ledger says otherwise.
-            return Err(e);
-        }
+    start(link, &args, &id, &|link| undo(link))
+}
+
+/// A follow-up of `original` on its host: the host continues it in its worktree.
+fn follow_up(
+    link: &Link<'_>,
+    request: &RemoteRequest,
+    original: &str,
+    id: &str,
+) -> Result<RemoteLaunched, RemoteError> {
+    let data = link.project.data_dir();
+    let Some(before) = sync::read_record(&data, original) else {
+        return Err(RemoteError::Remote {
+            host: link.ssh.host().name.clone(),
+            command: "vnx follow-up".into(),
+            status: -1,
+            stderr: format!("{original} was not dispatched from here"),
+        });
     };
+    check_vnx(link)?;
+    let record = Record {
+        dispatched_at: now_utc(),
+        ..before
+    };
+    sync::write_record(&data, id, &record)?;
+    let mut args: Vec<String> = vec![
+        "follow-up".into(),
+        original.into(),
+        "--new-id".into(),
+        id.into(),
+        "--detach".into(),
+        "--json".into(),
+    ];
+    args.extend(request.args.iter().cloned());
+    start(link, &args, id, &|_| {
+        let _ = std::fs::remove_file(sync::record_path(&data, id));
+    })
+}
+
+/// Runs the host's command that starts dispatch `id` and catches up with its start; `undo`
+/// removes what was made here when the host refused.
+fn start(
+    link: &Link<'_>,
+    args: &[String],
+    id: &str,
+    undo: &dyn Fn(&Link<'_>),
+) -> Result<RemoteLaunched, RemoteError> {
+    let host = link.ssh.host().name.clone();
+    // A link lost here leaves the record: the host may have started it, and a catch-up
+    // finds out.
+    let out = link.ssh.run(link.ssh.vnx(args), START_LIMIT)?;
     if !out.status.success() {
         undo(link);
         return Err(RemoteError::Remote {
             host,
-            command: "vnx dispatch-agent".into(),
+            command: format!("vnx {}", args.first().map_or("", String::as_str)),
             status: out.status.code().unwrap_or(-1),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
@@ -135,7 +184,7 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     let remote: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| RemoteError::BadAnswer {
             host: host.clone(),
-            command: "vnx dispatch-agent --json".into(),
+            command: format!("vnx {} --json", args.first().map_or("", String::as_str)),
             detail: e.to_string(),
         })?;
     let state = remote
@@ -143,9 +192,9 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         .and_then(serde_json::Value::as_str)
         .unwrap_or("started")
         .to_owned();
-    sync::catch_up(link, std::slice::from_ref(&id))?;
+    sync::catch_up(link, &[id.to_owned()])?;
     Ok(RemoteLaunched {
-        dispatch_id: id,
+        dispatch_id: id.to_owned(),
         host,
         state,
         remote,
