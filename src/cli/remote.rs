@@ -272,7 +272,11 @@ pub(super) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
         out.json(&serde_json::json!({"host": host.name, "checks": checks}))?;
     } else {
         for c in &checks {
-            let status = if c.ok { "PASS" } else { "FAIL" };
+            let status = match (c.ok, c.warn) {
+                (true, false) => "PASS",
+                (true, true) => "WARN",
+                _ => "FAIL",
+            };
             out.line(&format!(
                 "{status}  {:<7} {}",
                 c.name,

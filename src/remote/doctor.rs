@@ -15,6 +15,9 @@ pub struct HostCheck {
     pub name: String,
     /// Whether it passed.
     pub ok: bool,
+    /// Whether it passed with a warning (a worker CLI the host does not have).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warn: bool,
     /// What was found, in words.
     pub detail: String,
 }
@@ -41,6 +44,7 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
             out.push(HostCheck {
                 name: "ssh".into(),
                 ok: false,
+                warn: false,
                 detail: e.to_string(),
             });
             return out;
@@ -49,11 +53,13 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
             out.push(HostCheck {
                 name: "ssh".into(),
                 ok: true,
+                warn: false,
                 detail: format!("{} answers", host.ssh),
             });
             out.push(HostCheck {
                 name: "clone".into(),
                 ok: o.status.success(),
+                warn: false,
                 detail: if o.status.success() {
                     format!("{} is a git clone", host.clone)
                 } else {
@@ -70,11 +76,13 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
         Ok(v) => HostCheck {
             name: "vnx".into(),
             ok: true,
+            warn: false,
             detail: v,
         },
         Err(e) => HostCheck {
             name: "vnx".into(),
             ok: false,
+            warn: false,
             detail: e.to_string(),
         },
     });
@@ -83,19 +91,24 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
         let probe = vec![
             "sh".to_owned(),
             "-c".to_owned(),
-            "command -v \"$1\" && \"$1\" --version 2>/dev/null | head -n 1".to_owned(),
+            "command -v \"$1\" && { \"$1\" --version || \"$1\" -V; } 2>/dev/null | head -n 1".to_owned(),
             "sh".to_owned(),
             tool.to_owned(),
         ];
         let found = link.ssh.run(link.ssh.in_clone(&probe), limit);
-        let (ok, detail) = match found {
-            Ok(o) if o.status.success() => (true, o.text().replace('\n', " ")),
-            Ok(_) => (!required(tool), format!("{tool} is not on the host's PATH")),
-            Err(e) => (false, e.to_string()),
+        let (ok, warn, detail) = match found {
+            Ok(o) if o.status.success() => (true, false, o.text().replace('\n', " ")),
+            Ok(_) => (
+                !required(tool),
+                !required(tool),
+                format!("{tool} is not on the host's PATH"),
+            ),
+            Err(e) => (false, false, e.to_string()),
         };
         out.push(HostCheck {
             name: tool.into(),
             ok,
+            warn,
             detail,
         });
     }

@@ -79,6 +79,35 @@ pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
     }
 }
 
+/// The base commit, and the base as recorded (the branch it names, as a local dispatch
+/// records it, so that `vnx merge` merges back into it); `HEAD` must be a branch without
+/// uncommitted changes to tracked files, as for a local dispatch.
+fn resolve_base(link: &Link<'_>, base_ref: &str) -> Result<(String, String), RemoteError> {
+    let repo = crate::worktree::Repo::for_project(link.project)?;
+    if base_ref == "HEAD" {
+        let state = repo.checkout_state()?;
+        if state.detached {
+            return Err(RemoteError::BadBase {
+                detail: "the main checkout's HEAD is detached; name a base with --base-ref".into(),
+            });
+        }
+        if !state.changed.is_empty() {
+            return Err(RemoteError::BadBase {
+                detail: format!(
+                    "the main checkout has {} uncommitted change(s) to tracked files; commit \
+                     them (the host gets commits only) or name a base with --base-ref",
+                    state.changed.len()
+                ),
+            });
+        }
+    }
+    let commit = repo.resolve(base_ref)?;
+    let recorded = repo
+        .branch_ref(base_ref)
+        .unwrap_or_else(|| base_ref.to_owned());
+    Ok((commit, recorded))
+}
+
 /// Starts `request` on the link's host (see the module's description).
 pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
     let host = link.ssh.host().name.clone();
@@ -88,22 +117,15 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     if let Some(original) = &request.follows {
         return follow_up(link, request, original, &id);
     }
-    let base_commit = sync::local_git(
-        &link.project.root,
-        &["rev-parse", "--verify", "--quiet", &format!("{}^{{commit}}", request.base_ref)],
-    )
-    .map_err(|source| RemoteError::Git {
-        host: host.clone(),
-        source,
-    })?;
-    // The first contact anchors the host's chain at its last line, before the dispatch's.
-    if super::mirror::Mirrors::read(link.ledger)?.last(&host).is_none() {
-        sync::catch_up(link, &[])?;
-    }
+    let (base_commit, base_ref) = resolve_base(link, &request.base_ref)?;
+    // Caught up first: a first contact anchors the host's chain at its last line, before
+    // the dispatch's; a host whose ledger no longer extends what was mirrored is not
+    // dispatched to.
+    sync::catch_up(link, &[])?;
     sync::push_base(link, &base_commit, &id)?;
     let record = Record {
         host: host.clone(),
-        base_ref: request.base_ref.clone(),
+        base_ref,
         base_commit,
         dispatched_at: now_utc(),
     };

@@ -101,6 +101,15 @@ pub enum RemoteError {
         #[source]
         source: crate::process::ProcessError,
     },
+    /// The base cannot be dispatched from.
+    #[error("cannot dispatch from this base: {detail}")]
+    BadBase {
+        /// Why.
+        detail: String,
+    },
+    /// The local repository could not be read.
+    #[error(transparent)]
+    Worktree(#[from] crate::worktree::WorktreeError),
     /// A process could not be run.
     #[error(transparent)]
     Process(#[from] crate::process::ProcessError),

@@ -112,7 +112,17 @@ pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError>
     let _lock = crate::project::lock_file(&lock_path, true).map_err(io(&lock_path))?;
     let mirrors = Mirrors::read(link.ledger)?;
     let last = mirrors.last(&host);
-    let after = last.as_ref().map_or(After::Tail, |(seq, _)| After::From(*seq));
+    // A first contact with an empty ledger mirrors nothing, but remembers where the host's
+    // lines will start.
+    let anchor_path = dir.join("anchor");
+    let anchor = std::fs::read_to_string(&anchor_path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let after = match (&last, anchor) {
+        (Some((seq, _)), _) => After::From(*seq),
+        (None, Some(from)) => After::From(from),
+        (None, None) => After::Tail,
+    };
     let mut args = vec!["__remote-sync".to_owned(), "--after".to_owned(), after.arg()];
     for id in ids {
         args.push("--dispatch".into());
@@ -148,6 +158,11 @@ pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError>
         host_vnx: export.vnx_version.clone(),
         ..CatchUp::default()
     };
+    if last.is_none() && anchor.is_none() && export.lines.is_empty() {
+        let from = (export.ledger_lines + 1).to_string();
+        crate::project::write_atomic_private(&anchor_path, from.as_bytes(), true)
+            .map_err(io(&anchor_path))?;
+    }
     let broken = mirror_lines(link, &host, last, &export, &mut done)?;
     if let Some(detail) = broken {
         return Err(RemoteError::ChainBroken { host, detail });

@@ -48,6 +48,7 @@ mod queue;
 mod real_clis;
 mod receipt_types;
 mod release;
+mod remote;
 mod skills;
 mod small_errors;
 mod tamper;

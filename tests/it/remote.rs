@@ -1,0 +1,256 @@
+//! Remote hosts over a real OpenSSH server: `sshd` on a loopback port with generated host and
+//! client keys and a private config, and a directory standing in for the remote machine (its
+//! own HOME, its own clone, its own tmux socket, this build's `vnx`). A remote demo dispatch
+//! through gate-check and merge here; the host's receipts mirrored and verified, a tampered
+//! one detected; the link killed mid-dispatch and caught up by `wait`; a host without vnx, or
+//! with one too old, refused with nothing left behind.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::common::{Repo, Server, completion, configure, gate_check, git, run, violations, wait_for};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// A local repository, and a host reachable over ssh holding a clone of it.
+struct Remote {
+    repo: Repo,
+    dir: tempfile::TempDir,
+    port: u16,
+    sshd: Option<Child>,
+    host_tmux: Server,
+}
+
+impl Remote {
+    fn new() -> Remote {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: install openssh-server (.ci/run does)"
+        );
+        // sshd refuses to start without its privilege separation directory.
+        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd (run the tests as root)");
+        let repo = Repo::new();
+        let dir = tempfile::Builder::new()
+            .prefix("vnx-host-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        for (name, key) in [("host", "hostkey"), ("client", "clientkey")] {
+            let out = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                .arg(d.join(key))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::fs::copy(d.join("clientkey.pub"), d.join("authorized_keys")).unwrap();
+        std::fs::create_dir_all(d.join("home")).unwrap();
+        let port = free_port();
+        let host_tmux = Server::new();
+        let home = d.join("home");
+        std::fs::write(
+            d.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/hostkey\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nPidFile {d}/sshd.pid\nStrictModes no\n\
+                 UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\n\
+                 SetEnv HOME={h} XDG_CONFIG_HOME={h}/.config XDG_STATE_HOME={h}/.state \
+                 VNX_TMUX_SOCKET={sock} GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 \
+                 GIT_AUTHOR_NAME=h GIT_AUTHOR_EMAIL=h@example.com GIT_COMMITTER_NAME=h \
+                 GIT_COMMITTER_EMAIL=h@example.com LC_ALL=C\n",
+                d = d.display(),
+                h = home.display(),
+                sock = host_tmux.0.socket(),
+            ),
+        )
+        .unwrap();
+        let host_key = std::fs::read_to_string(d.join("hostkey.pub")).unwrap();
+        std::fs::write(
+            d.join("known_hosts"),
+            format!("[127.0.0.1]:{port} {host_key}"),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("ssh_config"),
+            format!(
+                "Host testhost\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  \
+                 IdentityFile {d}/clientkey\n  IdentitiesOnly yes\n  \
+                 UserKnownHostsFile {d}/known_hosts\n  StrictHostKeyChecking yes\n",
+                d = d.display()
+            ),
+        )
+        .unwrap();
+        // The host's clone, initialised there as a user would.
+        git(&repo.env.home(), d, &["clone", "-q", repo.env.path().to_str().unwrap(), "clone"]);
+        let r = run(host_cmd(&home, &d.join("clone")).arg("init"));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let mut remote = Remote {
+            repo,
+            dir,
+            port,
+            sshd: None,
+            host_tmux,
+        };
+        remote.start_sshd();
+        remote.declare("box", env!("CARGO_BIN_EXE_vnx"));
+        remote
+    }
+
+    fn d(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn clone_dir(&self) -> PathBuf {
+        self.d().join("clone")
+    }
+
+    fn host_ledger(&self) -> PathBuf {
+        self.clone_dir().join(".vnx-data/state/t0_receipts.ndjson")
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.repo.env.path().join(".vnx-data/state/t0_receipts.ndjson")
+    }
+
+    /// Declares host `name` (this sshd, the clone) whose vnx is `vnx`, and commits it.
+    fn declare(&self, name: &str, vnx: &str) {
+        let yaml = format!(
+            "{hosts}  {name}:\n    ssh: testhost\n    ssh_args: [\"-F\", \"{d}/ssh_config\"]\n    \
+             clone: {clone}\n    capacity: 2\n    vnx: {vnx}\n",
+            hosts = if name == "box" { "hosts:\n" } else { "" },
+            d = self.d().display(),
+            clone = self.clone_dir().display(),
+        );
+        configure(&self.repo, &yaml);
+    }
+
+    fn start_sshd(&mut self) {
+        let child = Command::new(SSHD)
+            .arg("-D")
+            .arg("-f")
+            .arg(self.d().join("sshd_config"))
+            .arg("-E")
+            .arg(self.d().join("sshd.log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.sshd = Some(child);
+        assert!(
+            wait_for(|| TcpStream::connect(("127.0.0.1", self.port)).is_ok()),
+            "sshd did not listen: {}",
+            std::fs::read_to_string(self.d().join("sshd.log")).unwrap_or_default()
+        );
+    }
+
+    /// Kills sshd (and with it every connection it serves: the shared master's too).
+    fn kill_sshd(&mut self) {
+        if let Some(mut c) = self.sshd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Its per-connection children serve the master connection: end them as well.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!("sshd: .*{}", self.port))
+            .status();
+        self.close_master();
+    }
+
+    /// `ssh -O exit` on the shared master connection.
+    fn close_master(&self) {
+        let _ = Command::new("ssh")
+            .arg("-F")
+            .arg(self.d().join("ssh_config"))
+            .arg("-o")
+            .arg(format!(
+                "ControlPath={}/.vnx-data/ssh/%C",
+                self.repo.env.path().display()
+            ))
+            .args(["-O", "exit", "testhost"])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    fn dispatch(&self, host: &str, model: &str, extra: &[&str]) -> crate::common::Run {
+        run(self
+            .repo
+            .dispatch_cmd(model)
+            .args(["--host", host, "--instruction", "add the demo output", "--json"])
+            .args(extra))
+    }
+
+    fn host_has_completion(&self, id: &str) -> bool {
+        std::fs::read_to_string(self.host_ledger())
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("\"dispatch_completed\"") && l.contains(id))
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        self.close_master();
+        if let Some(mut c) = self.sshd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = &self.host_tmux;
+    }
+}
+
+/// The host's vnx as a user on the host runs it.
+fn host_cmd(home: &Path, clone: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vnx"));
+    crate::common::hermetic(&mut cmd, home);
+    cmd.current_dir(clone);
+    cmd
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn a_remote_demo_dispatch_is_gated_and_merged_here() {
+    let remote = Remote::new();
+    configure(
+        &remote.repo,
+        "gates:\n  tests: {kind: command, argv: [sh, -c, 'test -s demo-output.txt']}\n\
+         roles:\n  implementer: {gates: [tests]}\n",
+    );
+    let r = remote.repo.vnx().args(["doctor", "--host", "box"]).output().unwrap();
+    let doctor = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{doctor}");
+    assert!(doctor.contains("PASS  vnx     vnx "), "{doctor}");
+    let r = remote.dispatch("box", "commit", &[]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let done = completion(&r);
+    let id = done["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["remote"]["host"], "box", "{done:#}");
+    // It ran on the host: its worktree and session were there, its branch came back here.
+    assert!(remote.host_has_completion(&id));
+    assert_eq!(remote.repo.on_branch(&id, "demo-output.txt").is_empty(), false);
+    let status = run(remote.repo.vnx().args(["status", "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(list[0]["host"], "box", "{list:#}");
+    assert_eq!(list[0]["status"], "done", "{list:#}");
+    // The mirrored host lines and the local ones verify.
+    let r = run(remote.repo.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (r, report) = gate_check(&remote.repo, &id);
+    assert_eq!(r.code, 0, "{} {report:#}", r.stderr);
+    let r = run(remote.repo.vnx().args(["merge", &id]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(remote.repo.env.path().join("demo-output.txt").exists());
+    remote.repo.verify_ok();
+    let mirrored = std::fs::read_to_string(remote.ledger())
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"remote_receipt\""))
+        .count();
+    assert!(mirrored >= 2, "the host's start and completion are mirrored");
+}
