@@ -484,6 +484,12 @@ fn remote_host(extra: &receipts::Extra) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether a `remote_lost` gave the dispatch up (its host out of reach for too long).
+fn remote_lost(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+    let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "remote_lost"))?;
+    Ok(!found.is_empty())
+}
+
 /// The host a started dispatch runs on, when it runs on one.
 pub fn remote_of(ledger: &Path, id: &str) -> Option<String> {
     let start = start(ledger, id).ok().flatten()?;
@@ -861,6 +867,9 @@ pub fn wait_with(
                 Some((QueueVerdict::Queued, _)) => {}
                 _ => done.insert(id.clone(), Waited::Unknown),
             }
+        } else if remote_lost(ledger, id)? {
+            // Its host was given up on: nothing here will end it.
+            done.insert(id.clone(), Waited::Lost);
         } else if until_blocked && let Some(line) = blocked_now(ledger, id)? {
             done.insert(id.clone(), Waited::Blocked(line));
         }
