@@ -12,6 +12,8 @@
 //! 6. The dashboard with 200 dispatches (`--dashboard-only`).
 //! 7. The dispatch queue: 32 no-op dispatches through 4 slots, and the most that ever ran at
 //!    once (`--queue-only`).
+//! 8. A remote host: a no-op dispatch over ssh against one `ssh` round trip plus a local
+//!    no-op dispatch (`--remote-only`).
 
 #![allow(
     clippy::disallowed_methods,
@@ -26,6 +28,7 @@ mod generate;
 mod machine;
 mod pool_bench;
 mod queue_bench;
+mod remote_bench;
 mod report;
 mod spawn;
 mod timing;
@@ -83,6 +86,9 @@ struct Args {
     /// Only the queue benchmark (32 no-op dispatches through 4 slots)
     #[arg(long)]
     queue_only: bool,
+    /// Only the remote-host benchmark (sshd on loopback; needs root and /usr/sbin/sshd)
+    #[arg(long)]
+    remote_only: bool,
     /// Internal: run as the small process that spawns and times the child processes
     #[arg(long, hide = true)]
     spawn_helper: bool,
@@ -181,6 +187,13 @@ fn run(args: &Args) -> Result<()> {
     }
     if args.queue_only {
         return queue(&work.path);
+    }
+    if args.remote_only {
+        note("timing no-op dispatches on a host over loopback ssh");
+        let bench = remote_bench::bench_remote(&vnx, &work.path, cfg.dispatches.min(20))?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
     }
     let mut sp = Spawner::start()?;
     note(&format!("scratch directory {}", work.path.display()));

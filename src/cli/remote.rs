@@ -104,14 +104,33 @@ pub(super) fn dispatch(
         return Ok(ExitCode::SUCCESS);
     }
     say!("dispatched {} on host {}", launched.dispatch_id, host.name);
-    let ids = vec![launched.dispatch_id.clone()];
-    let tmux = Tmux::new(settings::tmux_socket(None));
-    let mut catching = CatchingUp::new(&project);
-    let waited = view::wait_with(&ledger, &ids, &tmux, false, None, &mut |event| {
-        if let view::WaitEvent::Quiet(pending) = event {
-            catching.tick(pending);
+    let id = launched.dispatch_id.clone();
+    let ids = vec![id.clone()];
+    // Long polls: the host answers the moment its ledger grows.
+    let mut down = false;
+    while view::completion(&ledger, &id)?.is_none() && !view::remote_lost(&ledger, &id)? {
+        match remote::catch_up_waiting(&link, &ids, std::time::Duration::from_secs(2)) {
+            Ok(_) if down => {
+                down = false;
+                say!("host {} answers again: caught up", host.name);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if !down {
+                    CliError::from(e)
+                        .context(format!(
+                            "lost the link to host {}; the dispatch goes on there, retrying",
+                            host.name
+                        ))
+                        .warn();
+                }
+                down = true;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
         }
-    })?;
+    }
+    let tmux = Tmux::new(settings::tmux_socket(None));
+    let waited = view::wait(&ledger, &ids, &tmux, false)?;
     super::wait::report(&mut out, &waited, json)
 }
 
@@ -132,6 +151,9 @@ impl<'a> CatchingUp<'a> {
         }
     }
 
+    /// How long a host may hold a catch-up waiting for its next line.
+    const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
+
     /// Catches up with the hosts of those of `pending` that run remotely.
     pub(super) fn tick(&mut self, pending: &[String]) {
         if self
@@ -141,7 +163,7 @@ impl<'a> CatchingUp<'a> {
             return;
         }
         self.last = Some(std::time::Instant::now());
-        let results = catch_up(self.project, Some(pending));
+        let results = catch_up(self.project, Some(pending), Self::LONG_POLL);
         for (host, result) in results {
             match result {
                 Ok(_) => {
@@ -169,6 +191,7 @@ impl<'a> CatchingUp<'a> {
 pub(super) fn catch_up(
     project: &Project,
     only: Option<&[String]>,
+    wait: std::time::Duration,
 ) -> Vec<(String, Result<remote::CatchUp, remote::RemoteError>)> {
     let ledger = project.ledger();
     if !ledger.exists() {
@@ -201,7 +224,7 @@ pub(super) fn catch_up(
                     ssh: Ssh::new(h, &project.data_dir())?,
                 })
             })
-            .and_then(|link| remote::catch_up(&link, &ids));
+            .and_then(|link| remote::catch_up_waiting(&link, &ids, wait));
         out.push((name, result));
     }
     out
@@ -209,7 +232,7 @@ pub(super) fn catch_up(
 
 /// [`catch_up`] for a reading command: a host out of reach is a warning.
 pub(super) fn catch_up_warning(project: &Project, only: Option<&[String]>) {
-    for (host, result) in catch_up(project, only) {
+    for (host, result) in catch_up(project, only, std::time::Duration::ZERO) {
         if let Err(e) = result {
             CliError::from(e)
                 .context(format!("could not catch up with host {host}; showing what was last known"))

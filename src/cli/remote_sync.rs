@@ -21,6 +21,9 @@ pub struct Args {
     /// A dispatch whose state is asked for (repeatable)
     #[arg(long = "dispatch", value_name = "ID")]
     ids: Vec<String>,
+    /// When nothing is new, wait up to this many milliseconds for a new line
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    wait_ms: u64,
 }
 
 fn parse_after(text: &str) -> Result<After, String> {
@@ -36,6 +39,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     settings::finish_pending(&project);
     super::drain::recover_queue_here_saying(None, false);
     let ledger = project.ledger();
+    if args.wait_ms > 0
+        && let vnx::remote::wire::After::From(n) = args.after
+    {
+        // A long poll: nothing past line n yet, so wait for the next line (or the limit).
+        wire::wait_for_more(&ledger, n, std::time::Duration::from_millis(args.wait_ms.min(30_000)))?;
+        settings::finish_pending(&project);
+    }
     let mut states = BTreeMap::new();
     if !args.ids.is_empty() && ledger.exists() {
         let tmux = Tmux::new(settings::tmux_socket(None));
@@ -46,11 +56,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     let (lines, ledger_lines) = wire::lines(&ledger, args.after)?;
+    let mut names = vec![vnx::ledger::checkpoint::CHECKPOINT_REF.to_owned()];
+    names.extend(args.ids.iter().map(|id| format!("refs/heads/dispatch/{id}")));
     let export = Export {
         vnx_version: format!("vnx {}", env!("CARGO_PKG_VERSION")),
         ledger_lines,
         lines,
         states,
+        refs: wire::ref_tips(&project.root, &names),
     };
     Out::new().json(&export)?;
     Ok(ExitCode::SUCCESS)

@@ -136,3 +136,46 @@ impl Validator<'_> {
         Ok(hosts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, ConfigError};
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        super::super::parse(text, std::path::Path::new(".vnx/config.yaml"))
+    }
+
+    #[test]
+    fn hosts_are_read_with_their_defaults() {
+        let c = parse("hosts:\n  gpu1:\n    ssh: dev@gpu1\n    clone: /srv/app\n").unwrap();
+        let h = &c.hosts["gpu1"];
+        assert_eq!(
+            (h.ssh.as_str(), h.clone.as_str(), h.capacity, h.vnx.as_str()),
+            ("dev@gpu1", "/srv/app", 1, "vnx")
+        );
+        assert_eq!(h.lost_after_seconds, 3600);
+        assert!(h.ssh_args.is_empty());
+        let c = parse(
+            "hosts:\n  b:\n    ssh: b\n    ssh_args: [-p, '2222']\n    clone: /c\n    capacity: 3\n    vnx: /opt/vnx\n    lost_after_seconds: 60\n",
+        )
+        .unwrap();
+        let h = &c.hosts["b"];
+        assert_eq!(h.ssh_args, ["-p", "2222"]);
+        assert_eq!((h.capacity, h.vnx.as_str(), h.lost_after_seconds), (3, "/opt/vnx", 60));
+    }
+
+    #[test]
+    fn bad_hosts_are_refused_with_where() {
+        for (yaml, says) in [
+            ("hosts:\n  Any:\n    ssh: a\n    clone: /c\n", "not a valid host name"),
+            ("hosts:\n  any:\n    ssh: a\n    clone: /c\n", "`any` is reserved"),
+            ("hosts:\n  a:\n    ssh: -oProxyCommand=x\n    clone: /c\n", "hosts.a.ssh must be"),
+            ("hosts:\n  a:\n    ssh: a\n    clone: relative\n", "hosts.a.clone must be"),
+            ("hosts:\n  a:\n    ssh: a\n    clone: /c\n    capacity: 0\n", "capacity must be"),
+            ("hosts:\n  a:\n    ssh: a\n    clone: /c\n    colour: red\n", "unknown field"),
+        ] {
+            let e = parse(yaml).unwrap_err().to_string();
+            assert!(e.contains(says), "{yaml}: {e}");
+        }
+    }
+}

@@ -485,7 +485,7 @@ fn remote_host(extra: &receipts::Extra) -> Option<String> {
 }
 
 /// Whether a `remote_lost` gave the dispatch up (its host out of reach for too long).
-fn remote_lost(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+pub fn remote_lost(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
     let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "remote_lost"))?;
     Ok(!found.is_empty())
 }

@@ -111,17 +111,16 @@ fn resolve_base(link: &Link<'_>, base_ref: &str) -> Result<(String, String), Rem
 /// Starts `request` on the link's host (see the module's description).
 pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
     let host = link.ssh.host().name.clone();
-    check_vnx(link)?;
+    // Caught up first, which checks the host's vnx (present and new enough): a first contact
+    // anchors the host's chain at its last line, before the dispatch's; a host whose ledger
+    // no longer extends what was mirrored is not dispatched to.
+    sync::catch_up(link, &[])?;
     let data = link.project.data_dir();
     let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
     if let Some(original) = &request.follows {
         return follow_up(link, request, original, &id);
     }
     let (base_commit, base_ref) = resolve_base(link, &request.base_ref)?;
-    // Caught up first: a first contact anchors the host's chain at its last line, before
-    // the dispatch's; a host whose ledger no longer extends what was mirrored is not
-    // dispatched to.
-    sync::catch_up(link, &[])?;
     sync::push_base(link, &base_commit, &id)?;
     let record = Record {
         host: host.clone(),
@@ -162,7 +161,6 @@ fn follow_up(
             stderr: format!("{original} was not dispatched from here"),
         });
     };
-    check_vnx(link)?;
     let record = Record {
         dispatched_at: now_utc(),
         ..before

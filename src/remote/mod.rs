@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use launch::{RemoteLaunched, RemoteRequest, launch};
 pub use ssh::Ssh;
-pub use sync::{CatchUp, Link, catch_up};
+pub use sync::{CatchUp, Link, catch_up, catch_up_waiting};
 
 use crate::config::HostConfig;
 

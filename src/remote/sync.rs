@@ -104,6 +104,16 @@ pub struct CatchUp {
 /// Catches up with the link's host: see the module's description. `ids` are the dispatches
 /// of this machine that run there (their state is asked for).
 pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError> {
+    catch_up_waiting(link, ids, Duration::ZERO)
+}
+
+/// [`catch_up`], the host waiting up to `wait` for a new line when it has none (a long
+/// poll: one round trip tells at once when something happens there).
+pub fn catch_up_waiting(
+    link: &Link<'_>,
+    ids: &[String],
+    wait: Duration,
+) -> Result<CatchUp, RemoteError> {
     let data = link.project.data_dir();
     let host = link.ssh.host().name.clone();
     let dir = host_dir(&data, &host);
@@ -128,7 +138,11 @@ pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError>
         args.push("--dispatch".into());
         args.push(id.clone());
     }
-    let answer = match link.ssh.run(link.ssh.vnx(&args), SYNC_LIMIT) {
+    if !wait.is_zero() && last.is_some() {
+        args.push("--wait-ms".into());
+        args.push(wait.as_millis().to_string());
+    }
+    let answer = match link.ssh.run(link.ssh.vnx(&args), SYNC_LIMIT + wait) {
         Ok(out) => out,
         Err(e @ RemoteError::Unreachable { .. }) => {
             give_up_if_gone(link, ids)?;
@@ -136,20 +150,32 @@ pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError>
         }
         Err(e) => return Err(e),
     };
-    if !answer.status.success() {
-        return Err(RemoteError::Remote {
+    let export = match serde_json::from_slice::<Export>(&answer.stdout) {
+        Ok(export) if answer.status.success() => export,
+        failed => {
+            // A host whose vnx is missing or too old says so precisely.
+            super::launch::check_vnx(link)?;
+            return Err(match failed {
+                Err(e) if answer.status.success() => RemoteError::BadAnswer {
+                    host: host.clone(),
+                    command: "vnx __remote-sync".into(),
+                    detail: e.to_string(),
+                },
+                _ => RemoteError::Remote {
+                    host,
+                    command: "vnx __remote-sync".into(),
+                    status: answer.status.code().unwrap_or(-1),
+                    stderr: String::from_utf8_lossy(&answer.stderr).trim().to_owned(),
+                },
+            });
+        }
+    };
+    if !super::parse_version(&export.vnx_version).is_some_and(|v| v >= super::MIN_HOST_VERSION) {
+        return Err(RemoteError::VnxTooOld {
             host,
-            command: "vnx __remote-sync".into(),
-            status: answer.status.code().unwrap_or(-1),
-            stderr: String::from_utf8_lossy(&answer.stderr).trim().to_owned(),
+            found: export.vnx_version,
         });
     }
-    let export: Export =
-        serde_json::from_slice(&answer.stdout).map_err(|e| RemoteError::BadAnswer {
-            host: host.clone(),
-            command: "vnx __remote-sync".into(),
-            detail: e.to_string(),
-        })?;
     let contact = now_utc();
     crate::project::write_atomic_private(&dir.join("contact"), contact.as_bytes(), false)
         .map_err(io(&dir))?;
@@ -167,8 +193,8 @@ pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError>
     if let Some(detail) = broken {
         return Err(RemoteError::ChainBroken { host, detail });
     }
-    translate(link, &host, &mut done)?;
-    fetch_checkpoints(link)?;
+    translate(link, &host, (ids, &export.refs), &mut done)?;
+    fetch_checkpoints(link, &export.refs)?;
     for id in ids {
         if export.states.get(id).map(String::as_str) == Some("lost")
             && !Mirrors::read(link.ledger)?
@@ -278,7 +304,12 @@ fn is_completion(r: &RemoteReceipt, id: &str) -> bool {
 
 /// Re-attests here the mirrored host receipts about this machine's dispatches that are not
 /// yet: a completion only once its branch is fetched.
-fn translate(link: &Link<'_>, host: &str, done: &mut CatchUp) -> Result<(), RemoteError> {
+fn translate(
+    link: &Link<'_>,
+    host: &str,
+    (asked, tips): (&[String], &BTreeMap<String, String>),
+    done: &mut CatchUp,
+) -> Result<(), RemoteError> {
     let data = link.project.data_dir();
     let mirrors = Mirrors::read(link.ledger)?;
     let translated = mirrors.translated(host);
@@ -298,7 +329,7 @@ fn translate(link: &Link<'_>, host: &str, done: &mut CatchUp) -> Result<(), Remo
             continue;
         };
         if event == "dispatch_completed" {
-            fetch_branch(link, id)?;
+            fetch_branch(link, id, tips, asked.contains(id))?;
         }
         let receipt = reattest(link, r, record)?;
         Ledger::new(link.ledger).append(&receipt)?;
@@ -355,22 +386,44 @@ fn git(link: &Link<'_>, args: &[&str]) -> Result<String, RemoteError> {
     })
 }
 
-/// The refs the host has among `refs`.
-fn remote_refs(link: &Link<'_>, refs: &[&str]) -> Result<Vec<String>, RemoteError> {
+/// The host's tip of `name`: as its answer said, when it was asked; else as `git
+/// ls-remote` says.
+fn tip_of(
+    link: &Link<'_>,
+    name: &str,
+    tips: &BTreeMap<String, String>,
+    asked: bool,
+) -> Result<Option<String>, RemoteError> {
+    if asked {
+        return Ok(tips.get(name).cloned());
+    }
     let url = link.ssh.git_url();
-    let mut args = vec!["ls-remote", url.as_str()];
-    args.extend(refs);
-    Ok(git(link, &args)?
+    Ok(git(link, &["ls-remote", url.as_str(), name])?
         .lines()
-        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        .collect())
+        .find_map(|l| l.split_whitespace().next().map(str::to_owned)))
+}
+
+/// Whether the local `name` already points at `commit`.
+fn have(link: &Link<'_>, name: &str, commit: &str) -> bool {
+    git2::Repository::open(&link.project.root)
+        .ok()
+        .and_then(|r| r.refname_to_id(name).ok())
+        .is_some_and(|oid| oid.to_string() == commit)
 }
 
 /// Fetches `dispatch/<id>` from the host, when the host still has it (a clean teardown
-/// deleted it there: nothing to fetch).
-fn fetch_branch(link: &Link<'_>, id: &str) -> Result<(), RemoteError> {
+/// deleted it there: nothing to fetch) and it is not here already.
+fn fetch_branch(
+    link: &Link<'_>,
+    id: &str,
+    tips: &BTreeMap<String, String>,
+    asked: bool,
+) -> Result<(), RemoteError> {
     let branch = format!("refs/heads/dispatch/{id}");
-    if remote_refs(link, &[&branch])?.is_empty() {
+    let Some(tip) = tip_of(link, &branch, tips, asked)? else {
+        return Ok(());
+    };
+    if have(link, &branch, &tip) {
         return Ok(());
     }
     let spec = format!("+{branch}:{branch}");
@@ -378,13 +431,20 @@ fn fetch_branch(link: &Link<'_>, id: &str) -> Result<(), RemoteError> {
     Ok(())
 }
 
-/// Fetches the host's checkpoint ref into `refs/vnx/hosts/<name>/checkpoint`, when it has one.
-fn fetch_checkpoints(link: &Link<'_>) -> Result<(), RemoteError> {
+/// Fetches the host's checkpoint ref into `refs/vnx/hosts/<name>/checkpoint`, when it has one
+/// this machine has not fetched yet.
+fn fetch_checkpoints(
+    link: &Link<'_>,
+    tips: &BTreeMap<String, String>,
+) -> Result<(), RemoteError> {
     let theirs = crate::ledger::checkpoint::CHECKPOINT_REF;
-    if remote_refs(link, &[theirs])?.is_empty() {
-        return Ok(());
+    let ours = super::checkpoint_ref(&link.ssh.host().name);
+    match tips.get(theirs) {
+        None => return Ok(()),
+        Some(tip) if have(link, &ours, tip) => return Ok(()),
+        Some(_) => {}
     }
-    let spec = format!("+{theirs}:{}", super::checkpoint_ref(&link.ssh.host().name));
+    let spec = format!("+{theirs}:{ours}");
     git(link, &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec])?;
     Ok(())
 }

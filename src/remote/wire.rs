@@ -57,6 +57,46 @@ pub struct Export {
     pub lines: Vec<ExportLine>,
     /// The state (`running`, `lost`, `done`, …) the host gives each dispatch asked about.
     pub states: BTreeMap<String, String>,
+    /// The commits its refs the dispatcher fetches point at (`refs/vnx/checkpoints`, and
+    /// `refs/heads/dispatch/<id>` of each dispatch asked about), when they exist: nothing
+    /// is fetched that the dispatcher already has.
+    #[serde(default)]
+    pub refs: BTreeMap<String, String>,
+}
+
+/// The tips of `names` in the repository at `root` (those that exist).
+pub fn ref_tips(root: &Path, names: &[String]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(repo) = git2::Repository::open(root) else {
+        return out;
+    };
+    for name in names {
+        if let Ok(commit) = repo.find_reference(name).and_then(|r| r.peel_to_commit()) {
+            out.insert(name.clone(), commit.id().to_string());
+        }
+    }
+    out
+}
+
+/// Waits, up to `limit`, for `ledger` to grow past `lines` complete lines.
+pub fn wait_for_more(ledger: &Path, lines: u64, limit: std::time::Duration) -> Result<(), LedgerError> {
+    if !ledger.exists() {
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + limit;
+    let (_, end) = tail::last_lines(ledger, 0, |_| true)?;
+    let mut total = 0u64;
+    tail::numbered_lines(ledger, |_| {
+        total += 1;
+        false
+    })?;
+    if total > lines {
+        return Ok(());
+    }
+    tail::follow(ledger, end, |event| match event {
+        tail::Followed::Line(_) => false,
+        _ => std::time::Instant::now() < deadline,
+    })
 }
 
 /// The lines of `ledger` that `after` asks for (a missing ledger has none), and how many

@@ -9,6 +9,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::json_schema::documented;
 use crate::common::{
     Repo, Server, completion, configure, gate_check, git, run, violations, wait_for,
 };
@@ -210,6 +211,12 @@ impl Remote {
 
 impl Drop for Remote {
     fn drop(&mut self) {
+        // Whatever still runs on the host is stopped there (a supervisor outlives its tmux
+        // server).
+        let _ = host_cmd(&self.d().join("home"), &self.clone_dir())
+            .args(["cancel", "--all"])
+            .env("VNX_TMUX_SOCKET", self.host_tmux.0.socket())
+            .output();
         self.close_master();
         if let Some(mut c) = self.sshd.take() {
             let _ = c.kill();
@@ -244,6 +251,9 @@ fn a_remote_demo_dispatch_is_gated_and_merged_here() {
     let doctor = String::from_utf8_lossy(&r.stdout);
     assert!(r.status.success(), "{doctor}");
     assert!(doctor.contains("PASS  vnx     vnx "), "{doctor}");
+    let r = run(remote.repo.vnx().args(["doctor", "--host", "box", "--json"]));
+    let doctor: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(keys(&doctor), documented("host-doctor-members"));
     // The instruction crosses the host's shell as one quoted word, whatever it holds.
     let instruction = "add the demo output; it's $(id) `id` \"q\" \\ ~ *\nline two";
     let r = remote.dispatch("box", "commit", &["--instruction", instruction]);
@@ -345,6 +355,7 @@ fn a_lost_link_is_caught_up_by_wait() {
     let r = remote.dispatch("box", "slow", &["--detach", "--deadline", "6"]);
     assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
     let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(keys(&launched), documented("remote-launched-members"));
     let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     // The link goes: the master connection and sshd with it, mid-dispatch.
     remote.kill_sshd();
@@ -428,4 +439,8 @@ fn a_host_without_vnx_or_with_an_old_one_is_refused_leaving_nothing() {
 /// Whether `cond` holds within 60 s (a host's deadline passing).
 fn wait_for_long(mut cond: impl FnMut() -> bool) -> bool {
     (0..6).any(|_| wait_for(&mut cond))
+}
+
+fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
 }
