@@ -34,7 +34,11 @@ impl Drop for Sshd {
 
 fn check(out: std::process::Output, what: &str) -> Result<String> {
     if !out.status.success() {
-        return Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim()).into());
+        return Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
@@ -59,7 +63,9 @@ pub fn bench_remote(vnx: &Path, dir: &Path, runs: usize) -> Result<RemoteBench> 
         )?;
     }
     std::fs::copy(host.join("clientkey.pub"), host.join("authorized_keys"))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let socket = format!("{}-host", repo.socket);
     let h = host.display();
     std::fs::write(
@@ -75,7 +81,10 @@ pub fn bench_remote(vnx: &Path, dir: &Path, runs: usize) -> Result<RemoteBench> 
         ),
     )?;
     let host_key = std::fs::read_to_string(host.join("hostkey.pub"))?;
-    std::fs::write(host.join("known_hosts"), format!("[127.0.0.1]:{port} {host_key}"))?;
+    std::fs::write(
+        host.join("known_hosts"),
+        format!("[127.0.0.1]:{port} {host_key}"),
+    )?;
     std::fs::write(
         host.join("ssh_config"),
         format!(
@@ -139,7 +148,14 @@ pub fn bench_remote(vnx: &Path, dir: &Path, runs: usize) -> Result<RemoteBench> 
             Command::new("ssh")
                 .arg("-F")
                 .arg(host.join("ssh_config"))
-                .args(["-o", "ControlMaster=auto", "-o", &control, "-o", "ControlPersist=60"])
+                .args([
+                    "-o",
+                    "ControlMaster=auto",
+                    "-o",
+                    &control,
+                    "-o",
+                    "ControlPersist=60",
+                ])
                 .args(["-o", "BatchMode=yes", "benchhost", "true"])
                 .output()?,
             "ssh true",
@@ -172,7 +188,9 @@ pub fn bench_remote(vnx: &Path, dir: &Path, runs: usize) -> Result<RemoteBench> 
         .args(["-o", &control, "-O", "exit", "benchhost"])
         .stderr(Stdio::null())
         .status();
-    let _ = Command::new("tmux").args(["-L", &socket, "kill-server"]).output();
+    let _ = Command::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .output();
     let _ = std::fs::remove_dir_all(&control_dir);
     Ok(RemoteBench {
         runs,

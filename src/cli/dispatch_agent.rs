@@ -174,15 +174,20 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
             a.push(v);
         }
     };
-    let name = |v: &dyn Fn() -> Option<clap::builder::PossibleValue>| {
-        v().map(|p| p.get_name().to_owned())
-    };
+    let name =
+        |v: &dyn Fn() -> Option<clap::builder::PossibleValue>| v().map(|p| p.get_name().to_owned());
     opt("--provider", args.provider.clone());
     opt("--model", args.model.clone());
     opt("--instruction", Some(instruction));
     opt("--deadline", Some(args.deadline.to_string()));
-    opt("--permission", name(&|| args.permission.to_possible_value()));
-    opt("--lane", args.lane.and_then(|l| name(&|| l.to_possible_value())));
+    opt(
+        "--permission",
+        name(&|| args.permission.to_possible_value()),
+    );
+    opt(
+        "--lane",
+        args.lane.and_then(|l| name(&|| l.to_possible_value())),
+    );
     opt("--stall-after", args.stall_after.map(|s| s.to_string()));
     opt("--priority", Some(args.priority.to_string()));
     opt("--start-by", args.start_by.map(|t| t.to_string()));

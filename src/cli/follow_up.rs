@@ -77,7 +77,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     )?;
     let project = settings::project()?;
     if let Some(host) = super::remote::host_of(&project, &args.id)? {
-        return super::remote::dispatch(&host.name, remote_request(&args, instruction), args.started.detach, args.started.json);
+        return super::remote::dispatch(
+            &host.name,
+            remote_request(&args, instruction),
+            args.started.detach,
+            args.started.json,
+        );
     }
     let socket = args.tmux_socket.clone();
     with_context(socket, |ctx| {
@@ -119,10 +124,17 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
         }
     };
     opt("--model", args.model.clone());
-    opt("--lane", args.lane.and_then(|l| l.to_possible_value()).map(|p| p.get_name().to_owned()));
+    opt(
+        "--lane",
+        args.lane
+            .and_then(|l| l.to_possible_value())
+            .map(|p| p.get_name().to_owned()),
+    );
     opt(
         "--permission",
-        args.permission.and_then(|p| p.to_possible_value()).map(|p| p.get_name().to_owned()),
+        args.permission
+            .and_then(|p| p.to_possible_value())
+            .map(|p| p.get_name().to_owned()),
     );
     opt("--deadline", args.deadline.map(|d| d.to_string()));
     opt("--stall-after", args.stall_after.map(|d| d.to_string()));

@@ -235,7 +235,9 @@ pub(super) fn catch_up_warning(project: &Project, only: Option<&[String]>) {
     for (host, result) in catch_up(project, only, std::time::Duration::ZERO) {
         if let Err(e) = result {
             CliError::from(e)
-                .context(format!("could not catch up with host {host}; showing what was last known"))
+                .context(format!(
+                    "could not catch up with host {host}; showing what was last known"
+                ))
                 .warn();
         }
     }
@@ -244,7 +246,11 @@ pub(super) fn catch_up_warning(project: &Project, only: Option<&[String]>) {
 /// The host config of a remote dispatch, when `id` runs on one.
 pub(super) fn host_of(project: &Project, id: &str) -> Result<Option<HostConfig>, CliError> {
     let ledger = project.ledger();
-    let Some(name) = ledger.exists().then(|| view::remote_of(&ledger, id)).flatten() else {
+    let Some(name) = ledger
+        .exists()
+        .then(|| view::remote_of(&ledger, id))
+        .flatten()
+    else {
         return Ok(None);
     };
     let config = project.load_config()?;

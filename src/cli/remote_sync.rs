@@ -43,7 +43,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         && let vnx::remote::wire::After::From(n) = args.after
     {
         // A long poll: nothing past line n yet, so wait for the next line (or the limit).
-        wire::wait_for_more(&ledger, n, std::time::Duration::from_millis(args.wait_ms.min(30_000)))?;
+        wire::wait_for_more(
+            &ledger,
+            n,
+            std::time::Duration::from_millis(args.wait_ms.min(30_000)),
+        )?;
         settings::finish_pending(&project);
     }
     let mut states = BTreeMap::new();
@@ -57,7 +61,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let (lines, ledger_lines) = wire::lines(&ledger, args.after)?;
     let mut names = vec![vnx::ledger::checkpoint::CHECKPOINT_REF.to_owned()];
-    names.extend(args.ids.iter().map(|id| format!("refs/heads/dispatch/{id}")));
+    names.extend(
+        args.ids
+            .iter()
+            .map(|id| format!("refs/heads/dispatch/{id}")),
+    );
     let export = Export {
         vnx_version: format!("vnx {}", env!("CARGO_PKG_VERSION")),
         ledger_lines,

@@ -48,8 +48,7 @@ impl Validator<'_> {
     pub(super) fn hosts(&self, raw: Entries<RawHost>) -> Checked<BTreeMap<String, HostConfig>> {
         let mut hosts = BTreeMap::new();
         for (name, h) in raw.0 {
-            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) || name.value == "any"
-            {
+            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) || name.value == "any" {
                 let msg = format!(
                     "{} is not a valid host name: use 1-32 lowercase letters, digits, `-` or \
                      `_`, starting with a letter (`any` is reserved)",
@@ -59,7 +58,10 @@ impl Validator<'_> {
             }
             let at = format!("hosts.{}", name.value);
             // A destination starting with `-` would be read by ssh as an option.
-            if h.ssh.value.is_empty() || h.ssh.value.starts_with('-') || h.ssh.value.contains(char::is_whitespace) {
+            if h.ssh.value.is_empty()
+                || h.ssh.value.starts_with('-')
+                || h.ssh.value.contains(char::is_whitespace)
+            {
                 let msg = format!(
                     "{at}.ssh must be an ssh destination (user@host or a Host alias), not {}",
                     q(&h.ssh.value)
@@ -161,18 +163,39 @@ mod tests {
         .unwrap();
         let h = &c.hosts["b"];
         assert_eq!(h.ssh_args, ["-p", "2222"]);
-        assert_eq!((h.capacity, h.vnx.as_str(), h.lost_after_seconds), (3, "/opt/vnx", 60));
+        assert_eq!(
+            (h.capacity, h.vnx.as_str(), h.lost_after_seconds),
+            (3, "/opt/vnx", 60)
+        );
     }
 
     #[test]
     fn bad_hosts_are_refused_with_where() {
         for (yaml, says) in [
-            ("hosts:\n  Any:\n    ssh: a\n    clone: /c\n", "not a valid host name"),
-            ("hosts:\n  any:\n    ssh: a\n    clone: /c\n", "`any` is reserved"),
-            ("hosts:\n  a:\n    ssh: -oProxyCommand=x\n    clone: /c\n", "hosts.a.ssh must be"),
-            ("hosts:\n  a:\n    ssh: a\n    clone: relative\n", "hosts.a.clone must be"),
-            ("hosts:\n  a:\n    ssh: a\n    clone: /c\n    capacity: 0\n", "capacity must be"),
-            ("hosts:\n  a:\n    ssh: a\n    clone: /c\n    colour: red\n", "unknown field"),
+            (
+                "hosts:\n  Any:\n    ssh: a\n    clone: /c\n",
+                "not a valid host name",
+            ),
+            (
+                "hosts:\n  any:\n    ssh: a\n    clone: /c\n",
+                "`any` is reserved",
+            ),
+            (
+                "hosts:\n  a:\n    ssh: -oProxyCommand=x\n    clone: /c\n",
+                "hosts.a.ssh must be",
+            ),
+            (
+                "hosts:\n  a:\n    ssh: a\n    clone: relative\n",
+                "hosts.a.clone must be",
+            ),
+            (
+                "hosts:\n  a:\n    ssh: a\n    clone: /c\n    capacity: 0\n",
+                "capacity must be",
+            ),
+            (
+                "hosts:\n  a:\n    ssh: a\n    clone: /c\n    colour: red\n",
+                "unknown field",
+            ),
         ] {
             let e = parse(yaml).unwrap_err().to_string();
             assert!(e.contains(says), "{yaml}: {e}");

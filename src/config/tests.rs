@@ -187,6 +187,7 @@ fn full_example() {
             },
         },
         queue: Default::default(),
+        hosts: Default::default(),
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];

@@ -559,9 +559,14 @@ pub fn list(ledger: &Path, tmux: &Tmux) -> Result<Vec<DispatchState>, LedgerErro
 /// Every dispatch on the ledger, in start order, given the tmux sessions that are alive.
 pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, LedgerError> {
     let lines = tail::numbered_lines(ledger, |l| {
-        [&b"dispatch_"[..], b"merge_completed", b"worktree_released", b"remote_lost"]
-            .iter()
-            .any(|k| memchr::memmem::find(l, k).is_some())
+        [
+            &b"dispatch_"[..],
+            b"merge_completed",
+            b"worktree_released",
+            b"remote_lost",
+        ]
+        .iter()
+        .any(|k| memchr::memmem::find(l, k).is_some())
     })?;
     // From the first signed receipt on, vnx's kinds must carry a valid signature.
     let first_signed = lines

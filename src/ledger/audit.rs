@@ -45,8 +45,11 @@ fn remote_segments(path: &Path, report: &mut VerifyReport) -> Result<(), Checkpo
     }
     let mut host_checkpoints = Vec::new();
     if let Ok(anchor) = checkpoint::Anchor::discover(path) {
-        let hosts: std::collections::BTreeSet<&str> =
-            mirrors.lines.iter().map(|m| m.receipt.host.as_str()).collect();
+        let hosts: std::collections::BTreeSet<&str> = mirrors
+            .lines
+            .iter()
+            .map(|m| m.receipt.host.as_str())
+            .collect();
         for host in hosts {
             let reference = crate::remote::checkpoint_ref(host);
             for cp in anchor.list_ref(&reference, None).unwrap_or_default() {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::sync::Link;
 use super::launch::check_vnx;
+use super::sync::Link;
 
 /// One check on a host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -36,7 +36,11 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
     let mut out = Vec::new();
     let host = link.ssh.host();
     let reach = link.ssh.run(
-        link.ssh.in_clone(&["git".to_owned(), "rev-parse".to_owned(), "--show-toplevel".to_owned()]),
+        link.ssh.in_clone(&[
+            "git".to_owned(),
+            "rev-parse".to_owned(),
+            "--show-toplevel".to_owned(),
+        ]),
         limit,
     );
     match reach {
@@ -91,7 +95,8 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
         let probe = vec![
             "sh".to_owned(),
             "-c".to_owned(),
-            "command -v \"$1\" && { \"$1\" --version || \"$1\" -V; } 2>/dev/null | head -n 1".to_owned(),
+            "command -v \"$1\" && { \"$1\" --version || \"$1\" -V; } 2>/dev/null | head -n 1"
+                .to_owned(),
             "sh".to_owned(),
             tool.to_owned(),
         ];

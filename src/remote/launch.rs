@@ -74,7 +74,11 @@ pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
         Some(v) if found.starts_with("vnx ") && v >= MIN_HOST_VERSION => Ok(found),
         _ => Err(RemoteError::VnxTooOld {
             host: host.name.clone(),
-            found: if found.is_empty() { "no version".into() } else { found },
+            found: if found.is_empty() {
+                "no version".into()
+            } else {
+                found
+            },
         }),
     }
 }
@@ -136,10 +140,17 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         undo(link);
         return Err(e);
     }
-    let mut args: Vec<String> = ["dispatch-agent", "--detach", "--json", "--id", &id, "--base-ref"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut args: Vec<String> = [
+        "dispatch-agent",
+        "--detach",
+        "--json",
+        "--id",
+        &id,
+        "--base-ref",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     args.push(super::incoming_ref(&id));
     args.extend(request.args.iter().cloned());
     start(link, &args, &id, &|link| undo(link))

@@ -53,7 +53,8 @@ impl Mirrors {
         if !ledger.exists() {
             return Ok(out);
         }
-        let lines = tail::numbered_lines(ledger, |l| memchr::memmem::find(l, b"\"remote").is_some())?;
+        let lines =
+            tail::numbered_lines(ledger, |l| memchr::memmem::find(l, b"\"remote").is_some())?;
         for (n, line) in lines {
             let Ok(text) = std::str::from_utf8(&line) else {
                 continue;

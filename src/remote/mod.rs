@@ -183,7 +183,11 @@ pub fn incoming_ref(id: &str) -> String {
 pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
     let v = text.split_whitespace().last()?;
     let mut parts = v.split(['.', '-', '+']).map(str::parse::<u64>);
-    Some((parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?))
+    Some((
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    ))
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RemoteError + '_ {

@@ -12,17 +12,7 @@ pub fn quote(arg: &str) -> String {
     if plain {
         return arg.to_owned();
     }
-    let mut out = String::with_capacity(arg.len() + 2);
-    out.push('\'');
-    for c in arg.chars() {
-        if c == '\'' {
-            out.push_str("'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('\'');
-    out
+    crate::provider::hooks::sh_quote(arg)
 }
 
 /// An argv as one command line for a POSIX shell, each element quoted by [`quote`].
@@ -62,8 +52,24 @@ mod tests {
     #[test]
     fn hostile_words_come_through_sh_unchanged() {
         let args: Vec<String> = [
-            "", "'", "''", "\\", "\"", "$HOME", "`id`", "$(id)", "a\nb", "*", "~", "!", "-n",
-            "; rm -rf /", "tab\there", "é ✓", "#x", "a'b\"c\\d",
+            "",
+            "'",
+            "''",
+            "\\",
+            "\"",
+            "$HOME",
+            "`id`",
+            "$(id)",
+            "a\nb",
+            "*",
+            "~",
+            "!",
+            "-n",
+            "; rm -rf /",
+            "tab\there",
+            "é ✓",
+            "#x",
+            "a'b\"c\\d",
         ]
         .iter()
         .map(|s| (*s).to_owned())

@@ -85,7 +85,11 @@ impl Ssh {
     /// `ssh … DEST 'cd CLONE && exec ARGV…'`: `argv` run in the host's clone, each element
     /// quoted for the host's shell.
     pub fn in_clone(&self, argv: &[String]) -> Cmd {
-        let line = format!("cd {} && exec {}", quote(&self.host.clone), command_line(argv));
+        let line = format!(
+            "cd {} && exec {}",
+            quote(&self.host.clone),
+            command_line(argv)
+        );
         self.raw(&line, false)
     }
 
@@ -100,7 +104,11 @@ impl Ssh {
     pub fn vnx_tty(&self, args: &[String]) -> Cmd {
         let mut argv = vec![self.host.vnx.clone()];
         argv.extend(args.iter().cloned());
-        let line = format!("cd {} && exec {}", quote(&self.host.clone), command_line(&argv));
+        let line = format!(
+            "cd {} && exec {}",
+            quote(&self.host.clone),
+            command_line(&argv)
+        );
         self.raw(&line, true)
     }
 

@@ -133,7 +133,11 @@ pub fn catch_up_waiting(
         (None, Some(from)) => After::From(from),
         (None, None) => After::Tail,
     };
-    let mut args = vec!["__remote-sync".to_owned(), "--after".to_owned(), after.arg()];
+    let mut args = vec![
+        "__remote-sync".to_owned(),
+        "--after".to_owned(),
+        after.arg(),
+    ];
     for id in ids {
         args.push("--dispatch".into());
         args.push(id.clone());
@@ -170,7 +174,7 @@ pub fn catch_up_waiting(
             });
         }
     };
-    if !super::parse_version(&export.vnx_version).is_some_and(|v| v >= super::MIN_HOST_VERSION) {
+    if super::parse_version(&export.vnx_version).is_none_or(|v| v < super::MIN_HOST_VERSION) {
         return Err(RemoteError::VnxTooOld {
             host,
             found: export.vnx_version,
@@ -259,7 +263,9 @@ fn mirror_lines(
         }
         let (event, dispatch) = match json::parse(&l.line, Mode::Python) {
             Ok(Value::Object(o)) => (
-                o.get("event_type").and_then(Value::as_str).map(str::to_owned),
+                o.get("event_type")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 o.get("dispatch_id")
                     .and_then(Value::as_str)
                     .filter(|d| crate::ledger::receipt::is_dispatch_id(d))
@@ -427,16 +433,16 @@ fn fetch_branch(
         return Ok(());
     }
     let spec = format!("+{branch}:{branch}");
-    git(link, &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec])?;
+    git(
+        link,
+        &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec],
+    )?;
     Ok(())
 }
 
 /// Fetches the host's checkpoint ref into `refs/vnx/hosts/<name>/checkpoint`, when it has one
 /// this machine has not fetched yet.
-fn fetch_checkpoints(
-    link: &Link<'_>,
-    tips: &BTreeMap<String, String>,
-) -> Result<(), RemoteError> {
+fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result<(), RemoteError> {
     let theirs = crate::ledger::checkpoint::CHECKPOINT_REF;
     let ours = super::checkpoint_ref(&link.ssh.host().name);
     match tips.get(theirs) {
@@ -445,7 +451,10 @@ fn fetch_checkpoints(
         Some(_) => {}
     }
     let spec = format!("+{theirs}:{ours}");
-    git(link, &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec])?;
+    git(
+        link,
+        &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec],
+    )?;
     Ok(())
 }
 
@@ -478,7 +487,9 @@ fn give_up_if_gone(link: &Link<'_>, ids: &[String]) -> Result<(), RemoteError> {
         let since = contact
             .clone()
             .or_else(|| read_record(&data, id).map(|r| r.dispatched_at));
-        let Some(since_ts) = since.as_deref().and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        let Some(since_ts) = since
+            .as_deref()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
         else {
             continue;
         };
@@ -501,7 +512,10 @@ fn give_up_if_gone(link: &Link<'_>, ids: &[String]) -> Result<(), RemoteError> {
 /// Pushes `commit` to the host's `refs/vnx/incoming/<id>`, where its dispatch starts from.
 pub fn push_base(link: &Link<'_>, commit: &str, id: &str) -> Result<(), RemoteError> {
     let spec = format!("{commit}:{}", super::incoming_ref(id));
-    git(link, &["push", "--quiet", "--no-verify", &link.ssh.git_url(), &spec])?;
+    git(
+        link,
+        &["push", "--quiet", "--no-verify", &link.ssh.git_url(), &spec],
+    )?;
     Ok(())
 }
 

@@ -79,7 +79,11 @@ pub fn ref_tips(root: &Path, names: &[String]) -> BTreeMap<String, String> {
 }
 
 /// Waits, up to `limit`, for `ledger` to grow past `lines` complete lines.
-pub fn wait_for_more(ledger: &Path, lines: u64, limit: std::time::Duration) -> Result<(), LedgerError> {
+pub fn wait_for_more(
+    ledger: &Path,
+    lines: u64,
+    limit: std::time::Duration,
+) -> Result<(), LedgerError> {
     if !ledger.exists() {
         return Ok(());
     }

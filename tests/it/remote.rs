@@ -9,10 +9,10 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::json_schema::documented;
 use crate::common::{
     Repo, Server, completion, configure, gate_check, git, run, violations, wait_for,
 };
+use crate::json_schema::documented;
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -45,7 +45,11 @@ impl Remote {
                 .arg(d.join(key))
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::fs::copy(d.join("clientkey.pub"), d.join("authorized_keys")).unwrap();
         std::fs::create_dir_all(d.join("home")).unwrap();
@@ -86,7 +90,11 @@ impl Remote {
         )
         .unwrap();
         // The host's clone, initialised there as a user would.
-        git(&repo.env.home(), d, &["clone", "-q", repo.env.path().to_str().unwrap(), "clone"]);
+        git(
+            &repo.env.home(),
+            d,
+            &["clone", "-q", repo.env.path().to_str().unwrap(), "clone"],
+        );
         let r = run(host_cmd(&home, &d.join("clone")).arg("init"));
         assert_eq!(r.code, 0, "{}", r.stderr);
         let mut remote = Remote {
@@ -114,7 +122,10 @@ impl Remote {
     }
 
     fn ledger(&self) -> PathBuf {
-        self.repo.env.path().join(".vnx-data/state/t0_receipts.ndjson")
+        self.repo
+            .env
+            .path()
+            .join(".vnx-data/state/t0_receipts.ndjson")
     }
 
     /// Declares host `name` (this sshd, the clone) whose vnx is `vnx`, and commits it.
@@ -125,7 +136,9 @@ impl Remote {
     /// [`Remote::declare`] with more of the host's settings (indented YAML lines).
     fn declare_with(&self, name: &str, vnx: &str, more: &str) {
         let path = self.repo.env.path().join(".vnx/config.yaml");
-        let first = !std::fs::read_to_string(path).unwrap().contains("\nhosts:\n");
+        let first = !std::fs::read_to_string(path)
+            .unwrap()
+            .contains("\nhosts:\n");
         let yaml = format!(
             "{hosts}  {name}:\n    ssh: testhost\n    ssh_args: [\"-F\", \"{d}/ssh_config\"]\n    \
              clone: {clone}\n    capacity: 2\n    vnx: {vnx}\n{more}",
@@ -247,11 +260,19 @@ fn a_remote_demo_dispatch_is_gated_and_merged_here() {
         "gates:\n  tests: {kind: command, argv: [sh, -c, 'test -s demo-output.txt']}\n\
          roles:\n  implementer: {gates: [tests]}\n",
     );
-    let r = remote.repo.vnx().args(["doctor", "--host", "box"]).output().unwrap();
+    let r = remote
+        .repo
+        .vnx()
+        .args(["doctor", "--host", "box"])
+        .output()
+        .unwrap();
     let doctor = String::from_utf8_lossy(&r.stdout);
     assert!(r.status.success(), "{doctor}");
     assert!(doctor.contains("PASS  vnx     vnx "), "{doctor}");
-    let r = run(remote.repo.vnx().args(["doctor", "--host", "box", "--json"]));
+    let r = run(remote
+        .repo
+        .vnx()
+        .args(["doctor", "--host", "box", "--json"]));
     let doctor: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(keys(&doctor), documented("host-doctor-members"));
     // The instruction crosses the host's shell as one quoted word, whatever it holds.
@@ -276,7 +297,7 @@ fn a_remote_demo_dispatch_is_gated_and_merged_here() {
     assert_eq!(done["remote"]["host"], "box", "{done:#}");
     // It ran on the host: its worktree and session were there, its branch came back here.
     assert!(remote.host_has_completion(&id));
-    assert_eq!(remote.repo.on_branch(&id, "demo-output.txt").is_empty(), false);
+    assert!(!remote.repo.on_branch(&id, "demo-output.txt").is_empty());
     let status = run(remote.repo.vnx().args(["status", "--json"]));
     let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(list[0]["host"], "box", "{list:#}");
@@ -295,7 +316,10 @@ fn a_remote_demo_dispatch_is_gated_and_merged_here() {
         .lines()
         .filter(|l| l.contains("\"event_type\":\"remote_receipt\""))
         .count();
-    assert!(mirrored >= 2, "the host's start and completion are mirrored");
+    assert!(
+        mirrored >= 2,
+        "the host's start and completion are mirrored"
+    );
 }
 
 #[test]
@@ -312,7 +336,11 @@ fn a_tampered_remote_receipt_is_detected() {
         .position(|l| l.contains("\"event_type\":\"remote_receipt\""))
         .unwrap();
     lines[at] = lines[at].replacen("timestamp\\\":\\\"2", "timestamp\\\":\\\"1", 1);
-    assert_ne!(lines[at], remote.lines()[at], "the edit must change the line");
+    assert_ne!(
+        lines[at],
+        remote.lines()[at],
+        "the edit must change the line"
+    );
     std::fs::write(&copy, lines.join("\n") + "\n").unwrap();
     let r = run(remote
         .repo
@@ -322,7 +350,10 @@ fn a_tampered_remote_receipt_is_detected() {
     assert_eq!(r.code, 1, "{}", r.stdout);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let kinds: Vec<String> = violations(&report).into_iter().map(|(_, k)| k).collect();
-    assert!(kinds.contains(&"remote_hash_mismatch".to_owned()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"remote_hash_mismatch".to_owned()),
+        "{kinds:?}"
+    );
     // There: the host rewrites a line already mirrored; the next contact finds it, refuses
     // to dispatch, and the evidence stays on the ledger.
     let last_seq = remote
@@ -341,7 +372,11 @@ fn a_tampered_remote_receipt_is_detected() {
     std::fs::write(remote.host_ledger(), host_lines.join("\n") + "\n").unwrap();
     let r = remote.dispatch("box", "commit", &[]);
     assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("does not extend what was mirrored"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not extend what was mirrored"),
+        "{}",
+        r.stderr
+    );
     let r = run(remote.repo.vnx().args(["audit-chain", "verify", "--json"]));
     assert_eq!(r.code, 1, "{}", r.stdout);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -359,10 +394,16 @@ fn a_lost_link_is_caught_up_by_wait() {
     let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     // The link goes: the master connection and sshd with it, mid-dispatch.
     remote.kill_sshd();
-    assert!(!remote.host_has_completion(&id), "the dispatch ended before the link was cut");
+    assert!(
+        !remote.host_has_completion(&id),
+        "the dispatch ended before the link was cut"
+    );
     let status = run(remote.repo.vnx().args(["status", "--json", &id]));
     let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    assert_eq!(list[0]["status"], "running", "a lost link is not a loss: {list:#}");
+    assert_eq!(
+        list[0]["status"], "running",
+        "a lost link is not a loss: {list:#}"
+    );
     assert!(status.stderr.contains("out of reach"), "{}", status.stderr);
     let wait = remote
         .repo
@@ -391,7 +432,11 @@ fn a_lost_link_is_caught_up_by_wait() {
 #[test]
 fn a_host_gone_for_good_leaves_its_dispatch_lost_and_closable() {
     let mut remote = Remote::new();
-    remote.declare_with("brief", env!("CARGO_BIN_EXE_vnx"), "    lost_after_seconds: 1\n");
+    remote.declare_with(
+        "brief",
+        env!("CARGO_BIN_EXE_vnx"),
+        "    lost_after_seconds: 1\n",
+    );
     let r = remote.dispatch("brief", "slow", &["--detach"]);
     assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
     let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
@@ -421,18 +466,29 @@ fn a_host_without_vnx_or_with_an_old_one_is_refused_leaving_nothing() {
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
     remote.declare("gone", "/nonexistent/bin/vnx");
     remote.declare("old", old.to_str().unwrap());
-    for (host, says) in [("gone", "has no `/nonexistent/bin/vnx`"), ("old", "runs vnx 0.0.9, older than")] {
+    for (host, says) in [
+        ("gone", "has no `/nonexistent/bin/vnx`"),
+        ("old", "runs vnx 0.0.9, older than"),
+    ] {
         let r = remote.dispatch(host, "commit", &[]);
         assert_eq!(r.code, 3, "{host}: {} {}", r.stdout, r.stderr);
         assert!(r.stderr.contains(says), "{host}: {}", r.stderr);
-        assert!(r.stderr.contains("hint: install this vnx on the host"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("hint: install this vnx on the host"),
+            "{}",
+            r.stderr
+        );
     }
     // Nothing here: no receipt, no record, no branch; nothing there: no pushed ref.
     assert!(remote.lines().is_empty(), "{:?}", remote.lines());
     let records = remote.repo.env.path().join(".vnx-data/remote/dispatches");
     assert!(std::fs::read_dir(&records).map_or(true, |mut d| d.next().is_none()));
     assert_eq!(remote.repo.branches(), "");
-    let refs = git(&remote.repo.env.home(), &remote.clone_dir(), &["for-each-ref", "refs/vnx"]);
+    let refs = git(
+        &remote.repo.env.home(),
+        &remote.clone_dir(),
+        &["for-each-ref", "refs/vnx"],
+    );
     assert_eq!(refs, "");
 }
 
