@@ -29,6 +29,7 @@ pub mod provider;
 pub mod receipts;
 pub mod release;
 pub mod sandbox;
+pub mod remote;
 pub mod skills;
 pub mod tmux;
 pub mod worktree;

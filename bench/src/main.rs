@@ -13,6 +13,8 @@
 //! 7. The dispatch queue: 32 no-op dispatches through 4 slots, and the most that ever ran at
 //!    once (`--queue-only`).
 //! 8. The egress scan of a 1 MiB prompt, against SHA-256 of it (`--egress-only`).
+//! 9. A remote host: a no-op dispatch over ssh against one `ssh` round trip plus a local
+//!    no-op dispatch (`--remote-only`).
 
 #![allow(
     clippy::disallowed_methods,
@@ -28,6 +30,7 @@ mod generate;
 mod machine;
 mod pool_bench;
 mod queue_bench;
+mod remote_bench;
 mod report;
 mod spawn;
 mod timing;
@@ -88,6 +91,9 @@ struct Args {
     /// Only the egress scan benchmark (a 1 MiB prompt, in process)
     #[arg(long)]
     egress_only: bool,
+    /// Only the remote-host benchmark (sshd on loopback; needs root and /usr/sbin/sshd)
+    #[arg(long)]
+    remote_only: bool,
     /// Internal: run as the small process that spawns and times the child processes
     #[arg(long, hide = true)]
     spawn_helper: bool,
@@ -193,6 +199,13 @@ fn run(args: &Args) -> Result<()> {
     }
     if args.queue_only {
         return queue(&work.path);
+    }
+    if args.remote_only {
+        note("timing no-op dispatches on a host over loopback ssh");
+        let bench = remote_bench::bench_remote(&vnx, &work.path, cfg.dispatches.min(20))?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
     }
     let mut sp = Spawner::start()?;
     note(&format!("scratch directory {}", work.path.display()));

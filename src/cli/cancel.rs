@@ -87,6 +87,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut signalled = Vec::new();
     let mut unreachable = false;
     for s in chosen {
+        if let Some(host) = s.host.as_deref().filter(|_| s.state.is_live()) {
+            // It runs on its host: the host's vnx cancels it there, then it is caught up.
+            let config = project.load_config()?;
+            let host = vnx::remote::host(&config.hosts, host)?.clone();
+            let args = ["cancel".to_owned(), s.id.clone()];
+            let code = super::remote::on_host(&project, &host, &args, std::slice::from_ref(&s.id))?;
+            unreachable |= code != ExitCode::SUCCESS;
+            continue;
+        }
         match cancel::cancel(&ledger, s, &tmux, &attestor)? {
             Cancelled::Signalled(pid) => {
                 super::output::say!("{}: told its supervisor (pid {pid}) to stop", s.id);

@@ -117,6 +117,11 @@ pub struct Args {
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
+    /// Run it on this remote host (declared under `hosts:` in .vnx/config.yaml), or on `any`
+    /// host with a free slot: the base commit is pushed there, the host's vnx runs it in the
+    /// host's tmux, and its receipts and branch come back here
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
     /// Seconds the supervisor retries appending the completion before leaving it for the
     /// next vnx command
     #[arg(long, value_name = "SECS", default_value_t = 30, hide = true)]
@@ -131,6 +136,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         args.instruction.as_deref(),
         args.instruction_file.as_deref(),
     )?;
+    if let Some(host) = &args.host {
+        let request = remote_request(&args, instruction);
+        return super::remote::dispatch(host, request, args.started.detach, args.started.json);
+    }
     let (overrides, override_reasons) = settings::constraint_overrides();
     let request = Request {
         id: args.id,
@@ -159,6 +168,43 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     with_context(args.tmux_socket, |ctx| {
         args.started.start(ctx, &request, &ticket)
     })
+}
+
+/// The request as the host's `vnx dispatch-agent` takes it (the instruction as text).
+fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteRequest {
+    let mut a: Vec<String> = vec!["--agent".into(), args.agent.clone()];
+    let mut opt = |flag: &str, v: Option<String>| {
+        if let Some(v) = v {
+            a.push(flag.into());
+            a.push(v);
+        }
+    };
+    let name =
+        |v: &dyn Fn() -> Option<clap::builder::PossibleValue>| v().map(|p| p.get_name().to_owned());
+    opt("--provider", args.provider.clone());
+    opt("--model", args.model.clone());
+    opt("--instruction", Some(instruction));
+    opt("--deadline", Some(args.deadline.to_string()));
+    opt(
+        "--permission",
+        name(&|| args.permission.to_possible_value()),
+    );
+    opt(
+        "--lane",
+        args.lane.and_then(|l| name(&|| l.to_possible_value())),
+    );
+    opt("--stall-after", args.stall_after.map(|s| s.to_string()));
+    opt("--priority", Some(args.priority.to_string()));
+    opt("--start-by", args.start_by.map(|t| t.to_string()));
+    for skill in &args.skills {
+        opt("--skill", Some(skill.clone()));
+    }
+    vnx::remote::RemoteRequest {
+        id: args.id.clone(),
+        base_ref: args.base_ref.clone(),
+        args: a,
+        follows: None,
+    }
 }
 
 /// `--start-by`: an RFC 3339 time, or a duration from now (`90s`, `10m`, `2h`, `1d`).

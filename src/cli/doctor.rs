@@ -34,9 +34,16 @@ pub struct Args {
     /// The checkpoint signing key [default: as for `audit-chain checkpoint`]
     #[arg(long, value_name = "PATH")]
     key: Option<PathBuf>,
+    /// Check a remote host instead (`hosts:` in .vnx/config.yaml): the ssh link, its clone,
+    /// its vnx and version, git, tmux and the worker CLIs there
+    #[arg(long, value_name = "NAME")]
+    host: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if let Some(host) = &args.host {
+        return super::remote::doctor(host, args.json);
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::from_error(&e).with_hint("run from an existing directory"))?;
     let project = vnx::project::Project::discover(&cwd);

@@ -188,6 +188,11 @@ hinted!(
         | vnx::dispatch::replay::ReplayError::FollowUp { .. } => Exit::Usage,
         _ => Exit::Failed,
     },
+    vnx::remote::RemoteError => |e| match e {
+        vnx::remote::RemoteError::UnknownHost { .. } => Exit::Usage,
+        vnx::remote::RemoteError::ChainBroken { .. } => Exit::No,
+        _ => Exit::Failed,
+    },
     vnx::config::ConfigError => |_| Exit::Failed,
     vnx::worktree::WorktreeError => |e| match e {
         vnx::worktree::WorktreeError::BadBase { .. } => Exit::Usage,

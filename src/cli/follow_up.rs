@@ -78,6 +78,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         args.instruction.as_deref(),
         args.instruction_file.as_deref(),
     )?;
+    let project = settings::project()?;
+    if let Some(host) = super::remote::host_of(&project, &args.id)? {
+        return super::remote::dispatch(
+            &host.name,
+            remote_request(&args, instruction),
+            args.started.detach,
+            args.started.json,
+        );
+    }
     let socket = args.tmux_socket.clone();
     with_context(socket, |ctx| {
         let state = settle_blocked(ctx, &args.id)?;
@@ -108,6 +117,39 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         };
         args.started.start(ctx, &request, &Default::default())
     })
+}
+
+/// The follow-up as the host's `vnx follow-up` takes it.
+fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteRequest {
+    use clap::ValueEnum;
+    let mut a: Vec<String> = vec!["--instruction".into(), instruction];
+    let mut opt = |flag: &str, v: Option<String>| {
+        if let Some(v) = v {
+            a.push(flag.into());
+            a.push(v);
+        }
+    };
+    opt("--model", args.model.clone());
+    opt(
+        "--lane",
+        args.lane
+            .and_then(|l| l.to_possible_value())
+            .map(|p| p.get_name().to_owned()),
+    );
+    opt(
+        "--permission",
+        args.permission
+            .and_then(|p| p.to_possible_value())
+            .map(|p| p.get_name().to_owned()),
+    );
+    opt("--deadline", args.deadline.map(|d| d.to_string()));
+    opt("--stall-after", args.stall_after.map(|d| d.to_string()));
+    vnx::remote::RemoteRequest {
+        id: args.new_id.clone(),
+        base_ref: String::new(),
+        args: a,
+        follows: Some(args.id.clone()),
+    }
 }
 
 /// The dispatch's state; a blocked one is cancelled first (its worker waits on a question

@@ -35,6 +35,8 @@ mod receipts_append;
 mod receipts_tail;
 mod relay;
 mod replay;
+mod remote;
+mod remote_sync;
 mod report;
 mod settings;
 mod show;
@@ -100,6 +102,8 @@ enum Command {
     EvidenceReach(evidence_reach::Args),
     #[command(name = "__relay", hide = true)]
     Relay(relay::Args),
+    #[command(name = "__remote-sync", hide = true)]
+    RemoteSync(remote_sync::Args),
     /// Panics on purpose: shows how vnx reports an internal bug (exit 4)
     #[command(name = "__crash", hide = true)]
     Crash,
@@ -213,6 +217,7 @@ pub fn run() -> ExitCode {
         Command::Hook(a) => hook::run(a),
         Command::EvidenceReach(a) => evidence_reach::run(a),
         Command::Relay(a) => relay::run(a),
+        Command::RemoteSync(a) => remote_sync::run(a),
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::Cost(a) => cost::run(a),

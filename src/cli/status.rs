@@ -52,6 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     super::drain::recover_queue_here(args.tmux_socket.clone());
+    super::remote::catch_up_warning(&project, (!args.ids.is_empty()).then_some(&args.ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
     let mut all = if ledger.exists() {

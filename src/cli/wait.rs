@@ -53,6 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
     let mut out = Out::new();
     let progress = Progress::new(args.json);
+    let mut catching = super::remote::CatchingUp::new(&project);
     let mut failed = None;
     // Each dispatch is printed the moment it settles; a lost one is held back, since a
     // supervisor that could not append its completion left it pending (appended below).
@@ -72,6 +73,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
             WaitEvent::Quiet(pending) => {
                 progress.show(pending);
+                // Remote dispatches: their hosts' new receipts are caught up with.
+                catching.tick(pending);
                 // A queued dispatch starts even if the supervisor that should start it died.
                 super::drain::recover_queue_here(args.tmux_socket.clone());
             }

@@ -15,6 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 mod gates;
+mod hosts;
 mod queue;
 mod sandbox;
 mod schema;
@@ -24,6 +25,7 @@ mod tests;
 mod validation;
 
 pub use gates::{GateDef, GateKind};
+pub use hosts::HostConfig;
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use sandbox::SandboxConfig;
 pub use schema::{

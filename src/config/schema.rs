@@ -41,6 +41,8 @@ pub struct Config {
     pub queue: super::queue::QueueConfig,
     /// Whether and how workers run in a bubblewrap sandbox (`sandbox:`).
     pub sandbox: super::sandbox::SandboxConfig,
+    /// Remote hosts dispatches can run on (`hosts:`), by name.
+    pub hosts: BTreeMap<String, super::hosts::HostConfig>,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -178,6 +180,7 @@ pub(super) struct RawConfig {
     pub(super) worktree: Option<RawWorktree>,
     pub(super) queue: Option<super::queue::RawQueue>,
     pub(super) sandbox: Option<super::sandbox::RawSandbox>,
+    pub(super) hosts: Option<Entries<super::hosts::RawHost>>,
 }
 
 #[derive(Deserialize)]

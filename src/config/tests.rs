@@ -188,6 +188,7 @@ fn full_example() {
         },
         queue: Default::default(),
         sandbox: Default::default(),
+        hosts: Default::default(),
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];

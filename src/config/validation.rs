@@ -153,6 +153,9 @@ impl Validator<'_> {
         if let Some(sandbox) = raw.sandbox {
             config.sandbox = self.sandbox(sandbox, &config.providers)?;
         }
+        if let Some(hosts) = raw.hosts {
+            config.hosts = self.hosts(hosts)?;
+        }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
             if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
                 let msg = format!(

@@ -70,6 +70,9 @@ pub struct DispatchState {
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
+    /// The remote host it runs on (`dispatch-agent --host`), when not this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// The receipt that proves the state shown (its start while it runs or is lost, its
     /// completion or correction, its merge or release).
     pub proof: Option<Proof>,
@@ -250,6 +253,7 @@ impl DispatchState {
     /// A dispatch the ledger shows queued (no start yet).
     fn queued(id: String, q: QueueDecision, at: Option<String>) -> DispatchState {
         DispatchState {
+            host: None,
             proof: None,
             verified: None,
             session: None,
@@ -286,6 +290,7 @@ impl DispatchState {
 
     fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
         DispatchState {
+            host: remote_host(&started.extra),
             queue: None,
             proof: None,
             verified: None,
@@ -487,6 +492,28 @@ fn start(ledger: &Path, id: &str) -> Result<Option<json::Object<'static>>, Ledge
     Ok(found.into_iter().next().and_then(|l| parse(&l)))
 }
 
+/// The host a `dispatch_started`'s `remote` member names (a receipt re-attested from a
+/// remote host's ledger).
+fn remote_host(extra: &receipts::Extra) -> Option<String> {
+    extra
+        .get("remote")?
+        .get("host")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Whether a `remote_lost` gave the dispatch up (its host out of reach for too long).
+pub fn remote_lost(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+    let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "remote_lost"))?;
+    Ok(!found.is_empty())
+}
+
+/// The host a started dispatch runs on, when it runs on one.
+pub fn remote_of(ledger: &Path, id: &str) -> Option<String> {
+    let start = start(ledger, id).ok().flatten()?;
+    remote_host(&receipts::read::<DispatchStarted>(&start)?.receipt.extra)
+}
+
 /// The worktree a started dispatch runs in, as its `dispatch_started` records it.
 fn worktree_of(ledger: &Path, id: &str) -> Option<String> {
     let start = start(ledger, id).ok().flatten()?;
@@ -550,9 +577,14 @@ pub fn list(ledger: &Path, tmux: &Tmux) -> Result<Vec<DispatchState>, LedgerErro
 /// Every dispatch on the ledger, in start order, given the tmux sessions that are alive.
 pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, LedgerError> {
     let lines = tail::numbered_lines(ledger, |l| {
-        [&b"dispatch_"[..], b"merge_completed", b"worktree_released"]
-            .iter()
-            .any(|k| memchr::memmem::find(l, k).is_some())
+        [
+            &b"dispatch_"[..],
+            b"merge_completed",
+            b"worktree_released",
+            b"remote_lost",
+        ]
+        .iter()
+        .any(|k| memchr::memmem::find(l, k).is_some())
     })?;
     // From the first signed receipt on, vnx's kinds must carry a valid signature.
     let first_signed = lines
@@ -659,6 +691,13 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
                     proven.insert(id.clone(), index);
                 }
             }
+            receipts::Typed::RemoteLost(_) => {
+                if let Some((_, s)) = states.get_mut(&id).filter(|(_, s)| s.state.is_live()) {
+                    s.state = State::Lost;
+                    s.blocked = None;
+                    proven.insert(id.clone(), index);
+                }
+            }
             receipts::Typed::MergeCompleted(_) => {
                 if let Some((_, s)) = states.get_mut(&id) {
                     s.landed = Some(Landed::Merged);
@@ -682,7 +721,9 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
     Ok(out
         .into_iter()
         .map(|(_, mut s)| {
+            // A remote dispatch lives on its host: only a `remote_lost` makes it lost here.
             if s.state.is_live()
+                && s.host.is_none()
                 && !s
                     .session
                     .as_ref()
@@ -849,6 +890,9 @@ pub fn wait_with(
                 Some((QueueVerdict::Queued, _)) => {}
                 _ => done.insert(id.clone(), Waited::Unknown),
             }
+        } else if remote_lost(ledger, id)? {
+            // Its host was given up on: nothing here will end it.
+            done.insert(id.clone(), Waited::Lost);
         } else if until_blocked && let Some(line) = blocked_now(ledger, id)? {
             done.insert(id.clone(), Waited::Blocked(line));
         }
@@ -859,7 +903,7 @@ pub fn wait_with(
         if let Some(s) = sessions.get(id) {
             return Some(s.clone());
         }
-        if !started(ledger, id).unwrap_or(false) {
+        if !started(ledger, id).unwrap_or(false) || remote_of(ledger, id).is_some() {
             return None;
         }
         let found = session_of(ledger, id, tmux);
@@ -896,6 +940,8 @@ pub fn wait_with(
                                 return false;
                             }
                         };
+                    } else if is_event_of(line, id, "remote_lost") {
+                        done.insert(id.clone(), Waited::Lost);
                     } else if until_blocked && is_event_of(line, id, "dispatch_blocked") {
                         done.insert(id.clone(), Waited::Blocked(line.to_vec()));
                     } else if is_event_of(line, id, <QueueDecision as receipts::Kind>::EVENT)

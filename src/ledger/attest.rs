@@ -42,6 +42,10 @@ const OWNED: &[(&str, &str)] = &[
         "vnx receipts append (the ledger writes these itself)",
     ),
     ("chain_", "vnx audit-chain seal"),
+    (
+        "remote_",
+        "vnx dispatch-agent --host (and the commands that catch up with a host)",
+    ),
 ];
 
 /// Whether `event` is a kind vnx signs: those it owns, less the ledger's own records (repair

@@ -31,7 +31,56 @@ pub fn verify_anchored(
     if anchored {
         orphaned_trailers(path, &mut report)?;
     }
+    remote_segments(path, &mut report)?;
     Ok((report, anchored))
+}
+
+/// Adds a violation for each problem in the hosts' mirrored chain segments (and the host
+/// checkpoints fetched into `refs/vnx/hosts/<name>/checkpoint`).
+fn remote_segments(path: &Path, report: &mut VerifyReport) -> Result<(), CheckpointError> {
+    use crate::remote::mirror::{self, Finding, Mirrors};
+    let mirrors = Mirrors::read(path).map_err(CheckpointError::from)?;
+    if mirrors.lines.is_empty() && mirrors.origins.is_empty() {
+        return Ok(());
+    }
+    let mut host_checkpoints = Vec::new();
+    if let Ok(anchor) = checkpoint::Anchor::discover(path) {
+        let hosts: std::collections::BTreeSet<&str> = mirrors
+            .lines
+            .iter()
+            .map(|m| m.receipt.host.as_str())
+            .collect();
+        for host in hosts {
+            let reference = crate::remote::checkpoint_ref(host);
+            for cp in anchor.list_ref(&reference, None).unwrap_or_default() {
+                if cp.signature_ok {
+                    host_checkpoints.push((host.to_owned(), cp.lines, hex::encode(cp.head)));
+                }
+            }
+        }
+    }
+    for p in mirror::check(&mirrors, &host_checkpoints) {
+        let kind = match p.finding {
+            Finding::HashMismatch => ViolationKind::RemoteHashMismatch,
+            Finding::LinkMismatch => ViolationKind::RemoteLinkMismatch,
+            Finding::Rewritten => ViolationKind::RemoteRewritten,
+            Finding::MissingLines => ViolationKind::RemoteMissingLines,
+            Finding::SeqMismatch => ViolationKind::RemoteSeqMismatch,
+            Finding::Unmirrored => ViolationKind::RemoteUnmirrored,
+            Finding::CheckpointMismatch => ViolationKind::RemoteCheckpointMismatch,
+        };
+        report.violations_total += 1;
+        report.violations.push(Violation {
+            line: p.line,
+            kind,
+            detail: p.detail,
+            expected: None,
+            actual: None,
+            other_line: None,
+        });
+        report.status = ChainStatus::Broken;
+    }
+    Ok(())
 }
 
 /// Adds a violation for each merge commit on `HEAD`'s history whose `VNX-Receipt` trailer

@@ -425,7 +425,17 @@ impl Anchor {
 
     /// Every checkpoint for `ledger`, oldest first.
     pub fn list(&self, ledger: &str) -> Result<Vec<Checkpoint>, CheckpointError> {
-        let tip = match self.repo.find_reference(CHECKPOINT_REF) {
+        self.list_ref(CHECKPOINT_REF, Some(ledger))
+    }
+
+    /// Every checkpoint on `reference` (for `ledger`, or for any ledger), oldest first: the
+    /// repository's own ref, or a remote host's fetched into `refs/vnx/hosts/<name>/`.
+    pub fn list_ref(
+        &self,
+        reference: &str,
+        ledger: Option<&str>,
+    ) -> Result<Vec<Checkpoint>, CheckpointError> {
+        let tip = match self.repo.find_reference(reference) {
             Ok(r) => r.peel_to_commit().map_err(self.git("read checkpoints"))?,
             Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.git("read checkpoints")(e)),
@@ -434,7 +444,7 @@ impl Anchor {
         let mut next = Some(tip);
         while let Some(commit) = next {
             match self.read_commit(&commit) {
-                Some(cp) if cp.ledger == ledger => out.push(cp),
+                Some(cp) if ledger.is_none_or(|l| cp.ledger == l) => out.push(cp),
                 Some(_) => {}
                 // Every commit on the ref is one vnx made: anything else is not "no
                 // checkpoints", it is a ref someone moved.

@@ -88,6 +88,20 @@ pub enum ViolationKind {
     CheckpointRolledBack,
     /// A merge commit's `VNX-Receipt` trailer names a receipt no longer on the ledger.
     MergeTrailerOrphaned,
+    /// A mirrored host line does not hash to the hash recorded for it.
+    RemoteHashMismatch,
+    /// A mirrored host line does not link to the host line mirrored before it.
+    RemoteLinkMismatch,
+    /// A host line was mirrored twice with different bytes: the host rewrote it.
+    RemoteRewritten,
+    /// Host lines are missing between two mirrored ones.
+    RemoteMissingLines,
+    /// A mirrored host line's own `seq` is not the position recorded for it.
+    RemoteSeqMismatch,
+    /// A receipt re-attested from a host names a line that was never mirrored.
+    RemoteUnmirrored,
+    /// A host's fetched checkpoint disagrees with the mirrored line it names.
+    RemoteCheckpointMismatch,
 }
 
 /// One violation.

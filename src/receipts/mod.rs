@@ -15,6 +15,7 @@ mod group;
 pub mod merge;
 mod queue;
 mod release;
+mod remote;
 pub mod schema;
 pub mod value;
 mod waiting;
@@ -43,6 +44,7 @@ pub use merge::{
 };
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, WorktreeReleased};
+pub use remote::{RemoteLost, RemoteReceipt};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 
 /// Unknown members of a receipt, kept as read.
@@ -171,6 +173,10 @@ pub enum Typed {
     QueueDecision(Box<Read<QueueDecision>>),
     /// An `egress_decision` receipt.
     EgressDecision(Box<Read<EgressDecision>>),
+    /// A `remote_receipt` receipt.
+    RemoteReceipt(Box<Read<RemoteReceipt>>),
+    /// A `remote_lost` receipt.
+    RemoteLost(Box<Read<RemoteLost>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
     Other(Object<'static>),
@@ -203,6 +209,8 @@ impl Typed {
             Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
             Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
             Some(EgressDecision::EVENT) => boxed(object, Typed::EgressDecision),
+            Some(RemoteReceipt::EVENT) => boxed(object, Typed::RemoteReceipt),
+            Some(RemoteLost::EVENT) => boxed(object, Typed::RemoteLost),
             _ => None,
         };
         typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
@@ -219,7 +227,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 19] = [
+pub const KINDS: [&str; 21] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -239,6 +247,8 @@ pub const KINDS: [&str; 19] = [
     GroupDecision::EVENT,
     QueueDecision::EVENT,
     EgressDecision::EVENT,
+    RemoteReceipt::EVENT,
+    RemoteLost::EVENT,
 ];
 
 /// Rounds seconds to milliseconds, as receipts record durations.

@@ -42,7 +42,9 @@ pub fn document() -> Value {
         GroupStarted,
         GroupDecision,
         QueueDecision,
-        EgressDecision
+        EgressDecision,
+        RemoteReceipt,
+        RemoteLost
     );
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     if let Some(d) = doc.get_mut("$defs").and_then(Value::as_object_mut) {

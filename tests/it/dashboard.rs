@@ -20,6 +20,7 @@ fn noon() -> jiff::Timestamp {
 fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> DispatchState {
     let started = noon() - jiff::SignedDuration::from_mins(minutes_ago);
     let mut s = DispatchState {
+        host: None,
         id: id.into(),
         state,
         status: "",

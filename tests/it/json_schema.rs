@@ -42,6 +42,8 @@ fn status_and_launch_print_the_documented_members() {
     // Present only while blocked, and only for a dispatch that was queued.
     shown.insert("blocked".into());
     shown.insert("queue".into());
+    // Present only for a dispatch on a remote host (tests/it/remote.rs).
+    shown.insert("host".into());
     let mut doc = documented("status-members");
     // Words in the prose that are values, not members.
     for value in [

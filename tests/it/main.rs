@@ -53,6 +53,7 @@ mod receipt_types;
 mod release;
 mod replay;
 mod sandbox;
+mod remote;
 mod skills;
 mod small_errors;
 mod tamper;

@@ -1,0 +1,59 @@
+//! Receipts about dispatches on remote hosts: `remote_receipt`, one line of a host's own
+//! ledger mirrored byte for byte with its position and hashes (so the host's chain segment can
+//! be checked here), and `remote_lost`, a host's dispatch given up on because the host stayed
+//! out of reach (or said it lost it).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Extra, Kind};
+
+/// `remote_receipt`: one line of a host's ledger, exactly as the host holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RemoteReceipt {
+    /// The host (its name under `hosts:` in `.vnx/config.yaml`).
+    pub host: String,
+    /// The line's 1-based number in the host's ledger.
+    pub remote_seq: u64,
+    /// SHA-256 of the line's bytes (without its newline), as computed here.
+    pub line_sha256: String,
+    /// The line's own byte link to the host's previous line (`prev_line_sha256`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_prev_line_sha256: Option<String>,
+    /// The line's `event_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_event_type: Option<String>,
+    /// The dispatch the line is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch_id: Option<String>,
+    /// The line's bytes (UTF-8, as every ledger line is).
+    pub line: String,
+    /// Members a later version writes.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Kind for RemoteReceipt {
+    const EVENT: &'static str = "remote_receipt";
+}
+
+/// `remote_lost`: a remote dispatch counted lost — its host out of reach for longer than its
+/// `lost_after_seconds`, or the host's own ledger says its supervisor is gone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RemoteLost {
+    /// The dispatch.
+    pub dispatch_id: String,
+    /// The host it ran on.
+    pub host: String,
+    /// Why, in words.
+    pub reason: String,
+    /// The last time the host answered, when it ever did (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_contact: Option<String>,
+    /// Members a later version writes.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Kind for RemoteLost {
+    const EVENT: &'static str = "remote_lost";
+}

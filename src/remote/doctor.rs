@@ -1,0 +1,121 @@
+//! `vnx doctor --host NAME`: what a host needs, checked over its shared ssh connection — the
+//! link, the clone, the host's vnx and its version, git, tmux, and the worker CLIs there.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::launch::check_vnx;
+use super::sync::Link;
+
+/// One check on a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostCheck {
+    /// What was checked.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// Whether it passed with a warning (a worker CLI the host does not have).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warn: bool,
+    /// What was found, in words.
+    pub detail: String,
+}
+
+/// The programs looked for on the host, besides vnx.
+const TOOLS: [&str; 6] = ["git", "tmux", "claude", "codex", "gemini", "ollama"];
+
+/// Which of [`TOOLS`] are required (the CLIs are as the dispatches need them).
+fn required(tool: &str) -> bool {
+    matches!(tool, "git" | "tmux")
+}
+
+/// Runs every check on the link's host.
+pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
+    let limit = Duration::from_secs(30);
+    let mut out = Vec::new();
+    let host = link.ssh.host();
+    let reach = link.ssh.run(
+        link.ssh.in_clone(&[
+            "git".to_owned(),
+            "rev-parse".to_owned(),
+            "--show-toplevel".to_owned(),
+        ]),
+        limit,
+    );
+    match reach {
+        Err(e) => {
+            out.push(HostCheck {
+                name: "ssh".into(),
+                ok: false,
+                warn: false,
+                detail: e.to_string(),
+            });
+            return out;
+        }
+        Ok(o) => {
+            out.push(HostCheck {
+                name: "ssh".into(),
+                ok: true,
+                warn: false,
+                detail: format!("{} answers", host.ssh),
+            });
+            out.push(HostCheck {
+                name: "clone".into(),
+                ok: o.status.success(),
+                warn: false,
+                detail: if o.status.success() {
+                    format!("{} is a git clone", host.clone)
+                } else {
+                    format!(
+                        "{} is not a git clone: {}",
+                        host.clone,
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    )
+                },
+            });
+        }
+    }
+    out.push(match check_vnx(link) {
+        Ok(v) => HostCheck {
+            name: "vnx".into(),
+            ok: true,
+            warn: false,
+            detail: v,
+        },
+        Err(e) => HostCheck {
+            name: "vnx".into(),
+            ok: false,
+            warn: false,
+            detail: e.to_string(),
+        },
+    });
+    for tool in TOOLS {
+        // `command -v` is a shell builtin: run through `sh -c` with the name as its argument.
+        let probe = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "command -v \"$1\" && { \"$1\" --version || \"$1\" -V; } 2>/dev/null | head -n 1"
+                .to_owned(),
+            "sh".to_owned(),
+            tool.to_owned(),
+        ];
+        let found = link.ssh.run(link.ssh.in_clone(&probe), limit);
+        let (ok, warn, detail) = match found {
+            Ok(o) if o.status.success() => (true, false, o.text().replace('\n', " ")),
+            Ok(_) => (
+                !required(tool),
+                !required(tool),
+                format!("{tool} is not on the host's PATH"),
+            ),
+            Err(e) => (false, false, e.to_string()),
+        };
+        out.push(HostCheck {
+            name: tool.into(),
+            ok,
+            warn,
+            detail,
+        });
+    }
+    out
+}

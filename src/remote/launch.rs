@@ -1,0 +1,233 @@
+//! Starting a dispatch on a host: its vnx checked first (present, and new enough), the base
+//! commit pushed to the host's `refs/vnx/incoming/<id>`, the dispatch started there by the
+//! host's own `vnx dispatch-agent --detach --json` (its tmux, its supervisor, its ledger), and
+//! its start caught up with here. A launch that fails leaves nothing behind: no record, no
+//! pushed ref, no receipt.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::sync::{self, Link, Record};
+use super::{MIN_HOST_VERSION, RemoteError, parse_version};
+use crate::ledger::append::now_utc;
+
+/// What a remote dispatch asks for: the `dispatch-agent` arguments passed on to the host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoteRequest {
+    /// The dispatch id (a fresh one when `None`).
+    pub id: Option<String>,
+    /// The base as named here (`HEAD`, a branch, a commit).
+    pub base_ref: String,
+    /// The other `dispatch-agent` arguments, as the host's vnx takes them (never `--id`,
+    /// `--base-ref`, `--detach` or `--json`); for a follow-up, `follow-up`'s.
+    pub args: Vec<String>,
+    /// The remote dispatch this one follows up (`vnx follow-up` on the host, in its worktree;
+    /// nothing is pushed).
+    pub follows: Option<String>,
+}
+
+/// A dispatch started on a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteLaunched {
+    /// The dispatch id.
+    pub dispatch_id: String,
+    /// The host.
+    pub host: String,
+    /// `started` or `queued` (on the host's own queue).
+    pub state: String,
+    /// The host's answer (its `dispatch-agent --json`).
+    pub remote: serde_json::Value,
+}
+
+/// How long the host may take to answer a version check or start a dispatch.
+const START_LIMIT: Duration = Duration::from_secs(120);
+
+/// Checks the host's vnx: present and at least [`MIN_HOST_VERSION`]; returns its version line.
+pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
+    let host = link.ssh.host();
+    let out = link
+        .ssh
+        .run(link.ssh.vnx(&["--version".to_owned()]), START_LIMIT)?;
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    match out.status.code() {
+        Some(0) => {}
+        Some(status @ (126 | 127)) => {
+            return Err(RemoteError::VnxMissing {
+                host: host.name.clone(),
+                vnx: host.vnx.clone(),
+                status,
+                stderr,
+            });
+        }
+        status => {
+            return Err(RemoteError::Remote {
+                host: host.name.clone(),
+                command: format!("{} --version", host.vnx),
+                status: status.unwrap_or(-1),
+                stderr,
+            });
+        }
+    }
+    let found = out.text();
+    match parse_version(&found) {
+        Some(v) if found.starts_with("vnx ") && v >= MIN_HOST_VERSION => Ok(found),
+        _ => Err(RemoteError::VnxTooOld {
+            host: host.name.clone(),
+            found: if found.is_empty() {
+                "no version".into()
+            } else {
+                found
+            },
+        }),
+    }
+}
+
+/// The base commit, and the base as recorded (the branch it names, as a local dispatch
+/// records it, so that `vnx merge` merges back into it); `HEAD` must be a branch without
+/// uncommitted changes to tracked files, as for a local dispatch.
+fn resolve_base(link: &Link<'_>, base_ref: &str) -> Result<(String, String), RemoteError> {
+    let repo = crate::worktree::Repo::for_project(link.project)?;
+    if base_ref == "HEAD" {
+        let state = repo.checkout_state()?;
+        if state.detached {
+            return Err(RemoteError::BadBase {
+                detail: "the main checkout's HEAD is detached; name a base with --base-ref".into(),
+            });
+        }
+        if !state.changed.is_empty() {
+            return Err(RemoteError::BadBase {
+                detail: format!(
+                    "the main checkout has {} uncommitted change(s) to tracked files; commit \
+                     them (the host gets commits only) or name a base with --base-ref",
+                    state.changed.len()
+                ),
+            });
+        }
+    }
+    let commit = repo.resolve(base_ref)?;
+    let recorded = repo
+        .branch_ref(base_ref)
+        .unwrap_or_else(|| base_ref.to_owned());
+    Ok((commit, recorded))
+}
+
+/// Starts `request` on the link's host (see the module's description).
+pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
+    let host = link.ssh.host().name.clone();
+    // Caught up first, which checks the host's vnx (present and new enough): a first contact
+    // anchors the host's chain at its last line, before the dispatch's; a host whose ledger
+    // no longer extends what was mirrored is not dispatched to.
+    sync::catch_up(link, &[])?;
+    let data = link.project.data_dir();
+    let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
+    if let Some(original) = &request.follows {
+        return follow_up(link, request, original, &id);
+    }
+    let (base_commit, base_ref) = resolve_base(link, &request.base_ref)?;
+    sync::push_base(link, &base_commit, &id)?;
+    let record = Record {
+        host: host.clone(),
+        base_ref,
+        base_commit,
+        dispatched_at: now_utc(),
+    };
+    let undo = |link: &Link<'_>| {
+        sync::drop_base(link, &id);
+        let _ = std::fs::remove_file(sync::record_path(&data, &id));
+    };
+    if let Err(e) = sync::write_record(&data, &id, &record) {
+        undo(link);
+        return Err(e);
+    }
+    let mut args: Vec<String> = [
+        "dispatch-agent",
+        "--detach",
+        "--json",
+        "--id",
+        &id,
+        "--base-ref",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.push(super::incoming_ref(&id));
+    args.extend(request.args.iter().cloned());
+    start(link, &args, &id, &|link| undo(link))
+}
+
+/// A follow-up of `original` on its host: the host continues it in its worktree.
+fn follow_up(
+    link: &Link<'_>,
+    request: &RemoteRequest,
+    original: &str,
+    id: &str,
+) -> Result<RemoteLaunched, RemoteError> {
+    let data = link.project.data_dir();
+    let Some(before) = sync::read_record(&data, original) else {
+        return Err(RemoteError::Remote {
+            host: link.ssh.host().name.clone(),
+            command: "vnx follow-up".into(),
+            status: -1,
+            stderr: format!("{original} was not dispatched from here"),
+        });
+    };
+    let record = Record {
+        dispatched_at: now_utc(),
+        ..before
+    };
+    sync::write_record(&data, id, &record)?;
+    let mut args: Vec<String> = vec![
+        "follow-up".into(),
+        original.into(),
+        "--new-id".into(),
+        id.into(),
+        "--detach".into(),
+        "--json".into(),
+    ];
+    args.extend(request.args.iter().cloned());
+    start(link, &args, id, &|_| {
+        let _ = std::fs::remove_file(sync::record_path(&data, id));
+    })
+}
+
+/// Runs the host's command that starts dispatch `id` and catches up with its start; `undo`
+/// removes what was made here when the host refused.
+fn start(
+    link: &Link<'_>,
+    args: &[String],
+    id: &str,
+    undo: &dyn Fn(&Link<'_>),
+) -> Result<RemoteLaunched, RemoteError> {
+    let host = link.ssh.host().name.clone();
+    // A link lost here leaves the record: the host may have started it, and a catch-up
+    // finds out.
+    let out = link.ssh.run(link.ssh.vnx(args), START_LIMIT)?;
+    if !out.status.success() {
+        undo(link);
+        return Err(RemoteError::Remote {
+            host,
+            command: format!("vnx {}", args.first().map_or("", String::as_str)),
+            status: out.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    let remote: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| RemoteError::BadAnswer {
+            host: host.clone(),
+            command: format!("vnx {} --json", args.first().map_or("", String::as_str)),
+            detail: e.to_string(),
+        })?;
+    let state = remote
+        .get("state")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("started")
+        .to_owned();
+    sync::catch_up(link, &[id.to_owned()])?;
+    Ok(RemoteLaunched {
+        dispatch_id: id.to_owned(),
+        host,
+        state,
+        remote,
+    })
+}

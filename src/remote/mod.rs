@@ -1,0 +1,211 @@
+//! Dispatches on remote hosts over OpenSSH, git and the host's own vnx and tmux: the shared
+//! ssh connection (`ssh`), quoting for the host's shell (`quote`), what a host answers when it
+//! is caught up with (`wire`), the host's ledger lines mirrored here as `remote_receipt`s and
+//! their check (`mirror`), catching up with a host — new lines mirrored, its dispatches'
+//! receipts re-attested here, their branches and its checkpoints fetched (`sync`), starting
+//! a dispatch there (`launch`), and the host's tools (`doctor`).
+
+pub mod doctor;
+pub mod launch;
+pub mod mirror;
+pub mod quote;
+pub mod ssh;
+pub mod sync;
+pub mod wire;
+
+use std::path::{Path, PathBuf};
+
+pub use launch::{RemoteLaunched, RemoteRequest, launch};
+pub use ssh::Ssh;
+pub use sync::{CatchUp, Link, catch_up, catch_up_waiting};
+
+use crate::config::HostConfig;
+
+/// The oldest host vnx this version works with (it must answer `__remote-sync`).
+pub const MIN_HOST_VERSION: (u64, u64, u64) = (0, 1, 0);
+
+/// Why a remote operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// `.vnx/config.yaml` declares no such host.
+    #[error("no host `{host}` under `hosts:` in .vnx/config.yaml")]
+    UnknownHost {
+        /// The name asked for.
+        host: String,
+    },
+    /// ssh could not reach the host (or the link dropped).
+    #[error("host `{host}` is out of reach: {detail}")]
+    Unreachable {
+        /// The host.
+        host: String,
+        /// What ssh said.
+        detail: String,
+    },
+    /// The host has no vnx where its config says.
+    #[error("host `{host}` has no `{vnx}` (exit {status}): {stderr}")]
+    VnxMissing {
+        /// The host.
+        host: String,
+        /// The program looked for.
+        vnx: String,
+        /// The shell's exit status.
+        status: i32,
+        /// What the host said.
+        stderr: String,
+    },
+    /// The host's vnx is older than this version works with.
+    #[error("host `{host}` runs {found}, older than vnx {}.{}.{} which remote dispatch needs", MIN_HOST_VERSION.0, MIN_HOST_VERSION.1, MIN_HOST_VERSION.2)]
+    VnxTooOld {
+        /// The host.
+        host: String,
+        /// What its `vnx --version` printed.
+        found: String,
+    },
+    /// A command on the host failed.
+    #[error("on host `{host}`, `{command}` failed (exit {status}): {stderr}")]
+    Remote {
+        /// The host.
+        host: String,
+        /// The command, in words.
+        command: String,
+        /// Its exit status.
+        status: i32,
+        /// What it wrote to stderr.
+        stderr: String,
+    },
+    /// The host answered something this version cannot read.
+    #[error("host `{host}` answered `{command}` with something unreadable: {detail}")]
+    BadAnswer {
+        /// The host.
+        host: String,
+        /// The command.
+        command: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The host's ledger no longer extends what was mirrored from it.
+    #[error("host `{host}`'s ledger does not extend what was mirrored from it: {detail}")]
+    ChainBroken {
+        /// The host.
+        host: String,
+        /// Which line, how.
+        detail: String,
+    },
+    /// A local git command failed.
+    #[error("git failed for host `{host}`")]
+    Git {
+        /// The host.
+        host: String,
+        /// What failed.
+        #[source]
+        source: crate::process::ProcessError,
+    },
+    /// The base cannot be dispatched from.
+    #[error("cannot dispatch from this base: {detail}")]
+    BadBase {
+        /// Why.
+        detail: String,
+    },
+    /// The local repository could not be read.
+    #[error(transparent)]
+    Worktree(#[from] crate::worktree::WorktreeError),
+    /// A process could not be run.
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
+    /// The ledger could not be read or written.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    /// A file of vnx's could not be read or written.
+    #[error("could not use {path}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RemoteError {
+    /// What to do about it, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            RemoteError::UnknownHost { .. } => {
+                "declare it under `hosts:` in .vnx/config.yaml (ssh, clone, capacity)".into()
+            }
+            RemoteError::Unreachable { host, .. } => format!(
+                "check `ssh` to the host works without a prompt (`vnx doctor --host {host}`); \
+                 its dispatches keep running there, and `vnx wait` catches up once it answers"
+            ),
+            RemoteError::VnxMissing { host, .. } | RemoteError::VnxTooOld { host, .. } => {
+                format!(
+                    "install this vnx on the host (or set hosts.{host}.vnx to its path); \
+                     nothing was started"
+                )
+            }
+            RemoteError::ChainBroken { .. } => {
+                "the host's ledger was rewritten or cut: `vnx audit-chain verify` names the \
+                 mirrored lines; run `vnx audit-chain verify` on the host"
+                    .into()
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The host named `name` in `hosts`.
+pub fn host<'a>(
+    hosts: &'a std::collections::BTreeMap<String, HostConfig>,
+    name: &str,
+) -> Result<&'a HostConfig, RemoteError> {
+    hosts.get(name).ok_or_else(|| RemoteError::UnknownHost {
+        host: name.to_owned(),
+    })
+}
+
+/// `.vnx-data/remote/`: what this machine knows of its remote dispatches and hosts.
+pub fn remote_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("remote")
+}
+
+/// The ref a host's checkpoints are fetched into.
+pub fn checkpoint_ref(host: &str) -> String {
+    format!("refs/vnx/hosts/{host}/checkpoint")
+}
+
+/// The ref on the host a dispatch's base commit is pushed to.
+pub fn incoming_ref(id: &str) -> String {
+    format!("refs/vnx/incoming/{id}")
+}
+
+/// `vnx --version`'s `X.Y.Z`, as numbers.
+pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let v = text.split_whitespace().last()?;
+    let mut parts = v.split(['.', '-', '+']).map(str::parse::<u64>);
+    Some((
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    ))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RemoteError + '_ {
+    move |source| RemoteError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_from_the_version_line() {
+        assert_eq!(parse_version("vnx 0.1.0"), Some((0, 1, 0)));
+        assert_eq!(parse_version("vnx 1.12.3-rc1"), Some((1, 12, 3)));
+        assert_eq!(parse_version("vnx"), None);
+        assert_eq!(parse_version(""), None);
+    }
+}

@@ -1,0 +1,196 @@
+//! OpenSSH as vnx's only transport: one `ssh` argv per call, sharing one master connection
+//! per host (`ControlMaster`/`ControlPath`/`ControlPersist`, the socket in a private directory
+//! under `.vnx-data/ssh/`), remote commands quoted element by element for the host's shell,
+//! and the same options handed to git for its pushes and fetches.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::RemoteError;
+use super::quote::{command_line, quote};
+use crate::config::HostConfig;
+use crate::process::{self, Cmd, Output};
+
+/// How long the shared master connection outlives its last use.
+const PERSIST: &str = "ControlPersist=600";
+
+/// ssh to one host, through its shared connection.
+#[derive(Clone, Debug)]
+pub struct Ssh {
+    host: HostConfig,
+    control_dir: PathBuf,
+}
+
+/// The longest socket path a `sockaddr_un` holds, less what ssh appends while it sets the
+/// master up (a dot and 16 random characters).
+const MAX_SOCKET_PATH: usize = 103 - 17;
+
+impl Ssh {
+    /// ssh to `host`, its master socket under `data_dir/ssh/` (a private directory), or, when
+    /// that path is too long for a socket, under a private directory in `/tmp`.
+    pub fn new(host: &HostConfig, data_dir: &Path) -> Result<Ssh, RemoteError> {
+        let mut control_dir = data_dir.join("ssh");
+        // `%C` is 40 hex digits.
+        if control_dir.as_os_str().len() + 41 > MAX_SOCKET_PATH {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+            control_dir = PathBuf::from(format!(
+                "/tmp/vnx-ssh-{}-{}",
+                rustix::process::geteuid().as_raw(),
+                &hex::encode(digest)[..12]
+            ));
+        }
+        crate::project::private_dir(&control_dir).map_err(|source| RemoteError::Io {
+            path: control_dir.clone(),
+            source,
+        })?;
+        check_private(&control_dir)?;
+        Ok(Ssh {
+            host: host.clone(),
+            control_dir,
+        })
+    }
+
+    /// The host this talks to.
+    pub fn host(&self) -> &HostConfig {
+        &self.host
+    }
+
+    /// The options every ssh call (and git's) passes: the shared connection, no prompts,
+    /// keep-alives that notice a dead link within 15 s, then the host's own `ssh_args`.
+    pub fn options(&self) -> Vec<String> {
+        let mut o: Vec<String> = [
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            &format!("ControlPath={}/%C", self.control_dir.display()),
+            "-o",
+            PERSIST,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=3",
+            "-o",
+            "ConnectTimeout=10",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        o.extend(self.host.ssh_args.iter().cloned());
+        o
+    }
+
+    /// `ssh … DEST 'cd CLONE && exec ARGV…'`: `argv` run in the host's clone, each element
+    /// quoted for the host's shell.
+    pub fn in_clone(&self, argv: &[String]) -> Cmd {
+        let line = format!(
+            "cd {} && exec {}",
+            quote(&self.host.clone),
+            command_line(argv)
+        );
+        self.raw(&line, false)
+    }
+
+    /// `ssh` running the host's vnx in the clone with `args`.
+    pub fn vnx(&self, args: &[String]) -> Cmd {
+        let mut argv = vec![self.host.vnx.clone()];
+        argv.extend(args.iter().cloned());
+        self.in_clone(&argv)
+    }
+
+    /// The same with a terminal (`ssh -t`), for `attach`.
+    pub fn vnx_tty(&self, args: &[String]) -> Cmd {
+        let mut argv = vec![self.host.vnx.clone()];
+        argv.extend(args.iter().cloned());
+        let line = format!(
+            "cd {} && exec {}",
+            quote(&self.host.clone),
+            command_line(&argv)
+        );
+        self.raw(&line, true)
+    }
+
+    fn raw(&self, line: &str, tty: bool) -> Cmd {
+        let mut cmd = Cmd::new("ssh").args(self.options());
+        if tty {
+            cmd = cmd.arg("-t");
+        }
+        cmd.arg("--").arg(&self.host.ssh).arg(line)
+    }
+
+    /// Runs `cmd` (one of this host's) with a time limit: its output when the command ran,
+    /// whatever its exit status, or [`RemoteError::Unreachable`] when ssh itself failed (exit
+    /// 255: no connection, authentication refused, the link dropped).
+    pub fn run(&self, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
+        let out = process::run(&cmd.timeout(limit)).map_err(|e| match e {
+            process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
+                host: self.host.name.clone(),
+                detail: format!("no answer within {} s", limit.as_secs()),
+            },
+            other => RemoteError::Process(other),
+        })?;
+        if out.status.code() == Some(255) {
+            return Err(RemoteError::Unreachable {
+                host: self.host.name.clone(),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// `GIT_SSH_COMMAND` for git's pushes and fetches to this host: `ssh` and the same
+    /// options, each quoted (git hands the variable to a shell).
+    pub fn git_ssh_command(&self) -> String {
+        let mut argv = vec!["ssh".to_owned()];
+        argv.extend(self.options());
+        command_line(&argv)
+    }
+
+    /// The host's clone as git names it (`DEST:PATH`).
+    pub fn git_url(&self) -> String {
+        format!("{}:{}", self.host.ssh, self.host.clone)
+    }
+
+    /// `git ARGS…` in `repo` against this host, through the shared connection.
+    pub fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
+        Cmd::new("git")
+            .cwd(repo)
+            .env("GIT_SSH_COMMAND", self.git_ssh_command())
+            .env("GIT_SSH_VARIANT", "ssh")
+            .args(args)
+    }
+
+    /// Closes the shared connection (`ssh -O exit`), if one is open.
+    pub fn close(&self) {
+        let cmd = Cmd::new("ssh")
+            .args(self.options())
+            .args(["-O", "exit", "--"])
+            .arg(&self.host.ssh)
+            .timeout(Duration::from_secs(10));
+        let _ = process::run(&cmd);
+    }
+}
+
+/// The control directory must be a directory of this user that nobody else can enter: the
+/// master socket in it is a logged-in shell on the host.
+fn check_private(dir: &Path) -> Result<(), RemoteError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| RemoteError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    if !meta.is_dir()
+        || meta.uid() != rustix::process::geteuid().as_raw()
+        || meta.mode() & 0o077 != 0
+    {
+        return Err(RemoteError::Io {
+            path: dir.to_owned(),
+            source: std::io::Error::other(
+                "the ssh control directory must be a directory of this user, mode 0700",
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,534 @@
+//! Catching up with a host: its ledger's new lines fetched over the shared ssh connection,
+//! checked against what was mirrored before (the last one sent again and compared, each new
+//! one linked to the one before) and mirrored here as signed `remote_receipt`s; then the
+//! host's receipts about this machine's dispatches re-attested here (with a `remote` member
+//! naming the mirrored line), a finished dispatch's branch fetched into
+//! `refs/heads/dispatch/<id>` first, the host's checkpoints fetched into
+//! `refs/vnx/hosts/<name>/checkpoint`, and a dispatch the host lost, or a host out of reach
+//! for longer than it may be, recorded as `remote_lost`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::mirror::{Mirrors, line_sha256, links_of};
+use super::wire::{After, Export};
+use super::{RemoteError, Ssh, io};
+use crate::ledger::append::now_utc;
+use crate::ledger::attest::Attestor;
+use crate::ledger::json::{self, Mode, Value};
+use crate::ledger::{Ledger, Receipt};
+use crate::process::{self, Cmd};
+use crate::project::Project;
+use crate::receipts::{self, RemoteLost, RemoteReceipt};
+
+/// How long one catch-up may take on the wire.
+const SYNC_LIMIT: Duration = Duration::from_secs(60);
+
+/// What is needed to talk to one host on behalf of this project.
+pub struct Link<'a> {
+    /// The project.
+    pub project: &'a Project,
+    /// Its ledger.
+    pub ledger: &'a Path,
+    /// Signs what is written here.
+    pub attestor: &'a Attestor,
+    /// ssh to the host.
+    pub ssh: Ssh,
+}
+
+/// What this machine keeps about a dispatch it started on a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The host.
+    pub host: String,
+    /// The base as the dispatcher named it here.
+    pub base_ref: String,
+    /// The commit it resolved to (pushed to the host).
+    pub base_commit: String,
+    /// When it was dispatched.
+    pub dispatched_at: String,
+}
+
+/// `.vnx-data/remote/dispatches/<id>.json`.
+pub fn record_path(data_dir: &Path, id: &str) -> PathBuf {
+    super::remote_dir(data_dir)
+        .join("dispatches")
+        .join(format!("{id}.json"))
+}
+
+/// Keeps a dispatch's record.
+pub fn write_record(data_dir: &Path, id: &str, record: &Record) -> Result<(), RemoteError> {
+    let path = record_path(data_dir, id);
+    if let Some(dir) = path.parent() {
+        crate::project::private_dir(dir).map_err(io(dir))?;
+    }
+    let data = serde_json::to_vec_pretty(record).unwrap_or_default();
+    crate::project::write_atomic_private(&path, &data, true).map_err(io(&path))
+}
+
+/// A dispatch's record, if this machine started it on a host.
+pub fn read_record(data_dir: &Path, id: &str) -> Option<Record> {
+    let data = std::fs::read(record_path(data_dir, id)).ok()?;
+    serde_json::from_slice(&data).ok()
+}
+
+fn host_dir(data_dir: &Path, host: &str) -> PathBuf {
+    super::remote_dir(data_dir).join("hosts").join(host)
+}
+
+/// When the host last answered (RFC 3339), if it ever did.
+pub fn last_contact(data_dir: &Path, host: &str) -> Option<String> {
+    std::fs::read_to_string(host_dir(data_dir, host).join("contact"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// What one catch-up did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CatchUp {
+    /// The host.
+    pub host: String,
+    /// Host lines newly mirrored.
+    pub mirrored: usize,
+    /// Receipts re-attested here: (dispatch, event).
+    pub translated: Vec<(String, String)>,
+    /// Dispatches recorded lost.
+    pub lost: Vec<String>,
+    /// The host's vnx version.
+    pub host_vnx: String,
+}
+
+/// Catches up with the link's host: see the module's description. `ids` are the dispatches
+/// of this machine that run there (their state is asked for).
+pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError> {
+    catch_up_waiting(link, ids, Duration::ZERO)
+}
+
+/// [`catch_up`], the host waiting up to `wait` for a new line when it has none (a long
+/// poll: one round trip tells at once when something happens there).
+pub fn catch_up_waiting(
+    link: &Link<'_>,
+    ids: &[String],
+    wait: Duration,
+) -> Result<CatchUp, RemoteError> {
+    let data = link.project.data_dir();
+    let host = link.ssh.host().name.clone();
+    let dir = host_dir(&data, &host);
+    crate::project::private_dir(&dir).map_err(io(&dir))?;
+    let lock_path = dir.join("lock");
+    let _lock = crate::project::lock_file(&lock_path, true).map_err(io(&lock_path))?;
+    let mirrors = Mirrors::read(link.ledger)?;
+    let last = mirrors.last(&host);
+    // A first contact with an empty ledger mirrors nothing, but remembers where the host's
+    // lines will start.
+    let anchor_path = dir.join("anchor");
+    let anchor = std::fs::read_to_string(&anchor_path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let after = match (&last, anchor) {
+        (Some((seq, _)), _) => After::From(*seq),
+        (None, Some(from)) => After::From(from),
+        (None, None) => After::Tail,
+    };
+    let mut args = vec![
+        "__remote-sync".to_owned(),
+        "--after".to_owned(),
+        after.arg(),
+    ];
+    for id in ids {
+        args.push("--dispatch".into());
+        args.push(id.clone());
+    }
+    if !wait.is_zero() && last.is_some() {
+        args.push("--wait-ms".into());
+        args.push(wait.as_millis().to_string());
+    }
+    let answer = match link.ssh.run(link.ssh.vnx(&args), SYNC_LIMIT + wait) {
+        Ok(out) => out,
+        Err(e @ RemoteError::Unreachable { .. }) => {
+            give_up_if_gone(link, ids)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    let export = match serde_json::from_slice::<Export>(&answer.stdout) {
+        Ok(export) if answer.status.success() => export,
+        failed => {
+            // A host whose vnx is missing or too old says so precisely.
+            super::launch::check_vnx(link)?;
+            return Err(match failed {
+                Err(e) if answer.status.success() => RemoteError::BadAnswer {
+                    host: host.clone(),
+                    command: "vnx __remote-sync".into(),
+                    detail: e.to_string(),
+                },
+                _ => RemoteError::Remote {
+                    host,
+                    command: "vnx __remote-sync".into(),
+                    status: answer.status.code().unwrap_or(-1),
+                    stderr: String::from_utf8_lossy(&answer.stderr).trim().to_owned(),
+                },
+            });
+        }
+    };
+    if super::parse_version(&export.vnx_version).is_none_or(|v| v < super::MIN_HOST_VERSION) {
+        return Err(RemoteError::VnxTooOld {
+            host,
+            found: export.vnx_version,
+        });
+    }
+    let contact = now_utc();
+    crate::project::write_atomic_private(&dir.join("contact"), contact.as_bytes(), false)
+        .map_err(io(&dir))?;
+    let mut done = CatchUp {
+        host: host.clone(),
+        host_vnx: export.vnx_version.clone(),
+        ..CatchUp::default()
+    };
+    if last.is_none() && anchor.is_none() && export.lines.is_empty() {
+        let from = (export.ledger_lines + 1).to_string();
+        crate::project::write_atomic_private(&anchor_path, from.as_bytes(), true)
+            .map_err(io(&anchor_path))?;
+    }
+    let broken = mirror_lines(link, &host, last, &export, &mut done)?;
+    if let Some(detail) = broken {
+        return Err(RemoteError::ChainBroken { host, detail });
+    }
+    translate(link, &host, (ids, &export.refs), &mut done)?;
+    fetch_checkpoints(link, &export.refs)?;
+    for id in ids {
+        if export.states.get(id).map(String::as_str) == Some("lost")
+            && !Mirrors::read(link.ledger)?
+                .lines
+                .iter()
+                .any(|m| is_completion(&m.receipt, id))
+        {
+            record_lost(
+                link,
+                id,
+                "the host's own ledger and tmux show its supervisor gone".into(),
+                Some(contact.clone()),
+            )?;
+            done.lost.push(id.clone());
+        }
+    }
+    Ok(done)
+}
+
+/// Checks the host's lines against the last mirrored one and each other and mirrors the new
+/// ones (a rewritten or unlinked line is mirrored too, as evidence); says what broke, if
+/// anything did.
+fn mirror_lines(
+    link: &Link<'_>,
+    host: &str,
+    last: Option<(u64, String)>,
+    export: &Export,
+    done: &mut CatchUp,
+) -> Result<Option<String>, RemoteError> {
+    let mut receipts = Vec::new();
+    let mut broken = None;
+    let mut prev = last.clone();
+    if let Some((seq, _)) = &last
+        && export.lines.first().is_none_or(|l| l.seq != *seq)
+    {
+        broken = Some(format!(
+            "its ledger has {} lines, fewer than the {seq} mirrored",
+            export.ledger_lines
+        ));
+    }
+    for l in &export.lines {
+        if broken.is_some() {
+            break;
+        }
+        let hash = line_sha256(&l.line);
+        let (_, link_to) = links_of(&l.line);
+        match &prev {
+            Some((seq, h)) if l.seq == *seq => {
+                if *h != hash {
+                    broken = Some(format!("its line {seq} changed since it was mirrored"));
+                } else {
+                    continue;
+                }
+            }
+            Some((seq, h)) if l.seq != seq + 1 || link_to.as_deref() != Some(h.as_str()) => {
+                broken = Some(format!(
+                    "its line {} does not link to line {seq} as mirrored",
+                    l.seq
+                ));
+            }
+            _ => {}
+        }
+        let (event, dispatch) = match json::parse(&l.line, Mode::Python) {
+            Ok(Value::Object(o)) => (
+                o.get("event_type")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                o.get("dispatch_id")
+                    .and_then(Value::as_str)
+                    .filter(|d| crate::ledger::receipt::is_dispatch_id(d))
+                    .map(str::to_owned),
+            ),
+            _ => (None, None),
+        };
+        let r = RemoteReceipt {
+            host: host.to_owned(),
+            remote_seq: l.seq,
+            line_sha256: hash.clone(),
+            remote_prev_line_sha256: link_to,
+            remote_event_type: event,
+            dispatch_id: dispatch,
+            line: l.line.clone(),
+            extra: receipts::Extra::new(),
+        };
+        receipts.push(link.attestor.attest(&receipts::write(&r), &now_utc));
+        prev = Some((l.seq, hash));
+    }
+    if !receipts.is_empty() {
+        Ledger::new(link.ledger).append_all(&receipts)?;
+        done.mirrored = receipts.len();
+    }
+    Ok(broken)
+}
+
+/// The dispatch events whose host receipts are re-attested here.
+const TRANSLATED: [&str; 6] = [
+    "dispatch_started",
+    "dispatch_completed",
+    "dispatch_corrected",
+    "dispatch_blocked",
+    "dispatch_stalled",
+    "dispatch_resumed",
+];
+
+fn is_completion(r: &RemoteReceipt, id: &str) -> bool {
+    r.dispatch_id.as_deref() == Some(id)
+        && r.remote_event_type.as_deref() == Some("dispatch_completed")
+}
+
+/// Re-attests here the mirrored host receipts about this machine's dispatches that are not
+/// yet: a completion only once its branch is fetched.
+fn translate(
+    link: &Link<'_>,
+    host: &str,
+    (asked, tips): (&[String], &BTreeMap<String, String>),
+    done: &mut CatchUp,
+) -> Result<(), RemoteError> {
+    let data = link.project.data_dir();
+    let mirrors = Mirrors::read(link.ledger)?;
+    let translated = mirrors.translated(host);
+    let mut records: BTreeMap<String, Option<Record>> = BTreeMap::new();
+    for m in mirrors.lines.iter().filter(|m| m.receipt.host == host) {
+        let r = &m.receipt;
+        let (Some(id), Some(event)) = (&r.dispatch_id, &r.remote_event_type) else {
+            continue;
+        };
+        if translated.contains(&r.remote_seq) || !TRANSLATED.contains(&event.as_str()) {
+            continue;
+        }
+        let record = records
+            .entry(id.clone())
+            .or_insert_with(|| read_record(&data, id).filter(|rec| rec.host == host));
+        let Some(record) = record else {
+            continue;
+        };
+        if event == "dispatch_completed" {
+            fetch_branch(link, id, tips, asked.contains(id))?;
+        }
+        let receipt = reattest(link, r, record)?;
+        Ledger::new(link.ledger).append(&receipt)?;
+        done.translated.push((id.clone(), event.clone()));
+    }
+    Ok(())
+}
+
+/// The host's receipt as this machine's: the ledger's members dropped, paths that only mean
+/// something on the host prefixed with its name, the base as named here, and `remote`
+/// naming the mirrored line; signed here.
+fn reattest(link: &Link<'_>, r: &RemoteReceipt, record: &Record) -> Result<Receipt, RemoteError> {
+    let bad = |detail: String| RemoteError::BadAnswer {
+        host: r.host.clone(),
+        command: format!("line {} of its ledger", r.remote_seq),
+        detail,
+    };
+    let Ok(Value::Object(mut o)) = json::parse(&r.line, Mode::Python) else {
+        return Err(bad("not a JSON object".into()));
+    };
+    for field in [
+        "seq",
+        "prev_hash",
+        "prev_line_sha256",
+        "schema_version",
+        crate::ledger::attest::FIELD,
+        "timestamp",
+    ] {
+        o.remove(field);
+    }
+    let mut origin = serde_json::json!({
+        "host": r.host,
+        "remote_seq": r.remote_seq,
+        "line_sha256": r.line_sha256,
+    });
+    for field in ["worktree", "worker_log"] {
+        if let Some(path) = o.get(field).and_then(Value::as_str).map(str::to_owned) {
+            origin[field] = serde_json::Value::String(path.clone());
+            o.insert(field, Value::string(format!("{}:{path}", r.host)));
+        }
+    }
+    if r.remote_event_type.as_deref() == Some("dispatch_started") {
+        o.insert("base_ref", Value::string(record.base_ref.clone()));
+    }
+    o.insert("remote", receipts::value::to_value(&origin));
+    let receipt = Receipt::from_object(o.into_owned()).map_err(|e| bad(e.to_string()))?;
+    Ok(link.attestor.attest(&receipt, &now_utc))
+}
+
+fn git(link: &Link<'_>, args: &[&str]) -> Result<String, RemoteError> {
+    process::run_ok(&link.ssh.git(&link.project.root, args)).map_err(|source| RemoteError::Git {
+        host: link.ssh.host().name.clone(),
+        source,
+    })
+}
+
+/// The host's tip of `name`: as its answer said, when it was asked; else as `git
+/// ls-remote` says.
+fn tip_of(
+    link: &Link<'_>,
+    name: &str,
+    tips: &BTreeMap<String, String>,
+    asked: bool,
+) -> Result<Option<String>, RemoteError> {
+    if asked {
+        return Ok(tips.get(name).cloned());
+    }
+    let url = link.ssh.git_url();
+    Ok(git(link, &["ls-remote", url.as_str(), name])?
+        .lines()
+        .find_map(|l| l.split_whitespace().next().map(str::to_owned)))
+}
+
+/// Whether the local `name` already points at `commit`.
+fn have(link: &Link<'_>, name: &str, commit: &str) -> bool {
+    git2::Repository::open(&link.project.root)
+        .ok()
+        .and_then(|r| r.refname_to_id(name).ok())
+        .is_some_and(|oid| oid.to_string() == commit)
+}
+
+/// Fetches `dispatch/<id>` from the host, when the host still has it (a clean teardown
+/// deleted it there: nothing to fetch) and it is not here already.
+fn fetch_branch(
+    link: &Link<'_>,
+    id: &str,
+    tips: &BTreeMap<String, String>,
+    asked: bool,
+) -> Result<(), RemoteError> {
+    let branch = format!("refs/heads/dispatch/{id}");
+    let Some(tip) = tip_of(link, &branch, tips, asked)? else {
+        return Ok(());
+    };
+    if have(link, &branch, &tip) {
+        return Ok(());
+    }
+    let spec = format!("+{branch}:{branch}");
+    git(
+        link,
+        &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec],
+    )?;
+    Ok(())
+}
+
+/// Fetches the host's checkpoint ref into `refs/vnx/hosts/<name>/checkpoint`, when it has one
+/// this machine has not fetched yet.
+fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result<(), RemoteError> {
+    let theirs = crate::ledger::checkpoint::CHECKPOINT_REF;
+    let ours = super::checkpoint_ref(&link.ssh.host().name);
+    match tips.get(theirs) {
+        None => return Ok(()),
+        Some(tip) if have(link, &ours, tip) => return Ok(()),
+        Some(_) => {}
+    }
+    let spec = format!("+{theirs}:{ours}");
+    git(
+        link,
+        &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec],
+    )?;
+    Ok(())
+}
+
+fn record_lost(
+    link: &Link<'_>,
+    id: &str,
+    reason: String,
+    last_contact: Option<String>,
+) -> Result<(), RemoteError> {
+    let r = RemoteLost {
+        dispatch_id: id.to_owned(),
+        host: link.ssh.host().name.clone(),
+        reason,
+        last_contact,
+        extra: receipts::Extra::new(),
+    };
+    Ledger::new(link.ledger).append(&link.attestor.attest(&receipts::write(&r), &now_utc))?;
+    Ok(())
+}
+
+/// When the host has not answered for longer than its `lost_after_seconds` (counted from its
+/// last answer, or from the dispatch when it never answered since), records each of `ids`
+/// lost.
+fn give_up_if_gone(link: &Link<'_>, ids: &[String]) -> Result<(), RemoteError> {
+    let data = link.project.data_dir();
+    let host = link.ssh.host();
+    let now = jiff::Timestamp::now();
+    let contact = last_contact(&data, &host.name);
+    for id in ids {
+        let since = contact
+            .clone()
+            .or_else(|| read_record(&data, id).map(|r| r.dispatched_at));
+        let Some(since_ts) = since
+            .as_deref()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        else {
+            continue;
+        };
+        let gone = now.as_second() - since_ts.as_second();
+        if gone >= i64::try_from(host.lost_after_seconds).unwrap_or(i64::MAX) {
+            record_lost(
+                link,
+                id,
+                format!(
+                    "host `{}` has not answered for {gone} s (lost_after_seconds: {})",
+                    host.name, host.lost_after_seconds
+                ),
+                contact.clone(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Pushes `commit` to the host's `refs/vnx/incoming/<id>`, where its dispatch starts from.
+pub fn push_base(link: &Link<'_>, commit: &str, id: &str) -> Result<(), RemoteError> {
+    let spec = format!("{commit}:{}", super::incoming_ref(id));
+    git(
+        link,
+        &["push", "--quiet", "--no-verify", &link.ssh.git_url(), &spec],
+    )?;
+    Ok(())
+}
+
+/// Deletes the host's `refs/vnx/incoming/<id>` (nothing is left of a launch that failed).
+pub fn drop_base(link: &Link<'_>, id: &str) {
+    let spec = format!(":{}", super::incoming_ref(id));
+    let _ = process::run(&link.ssh.git(
+        &link.project.root,
+        &["push", "--quiet", "--no-verify", &link.ssh.git_url(), &spec],
+    ));
+}
+
+/// A local `git` command, for the caller's own use.
+pub fn local_git(root: &Path, args: &[&str]) -> Result<String, crate::process::ProcessError> {
+    process::run_ok(&Cmd::new("git").cwd(root).args(args))
+}
