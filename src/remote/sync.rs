@@ -320,6 +320,10 @@ fn translate(
     let mirrors = Mirrors::read(link.ledger)?;
     let translated = mirrors.translated(host);
     let mut records: BTreeMap<String, Option<Record>> = BTreeMap::new();
+    // Appended together: a completion and the phantom guard's correction after it reach
+    // this ledger at once, as they reached the host's (a waiter never sees one alone).
+    let mut out = Vec::new();
+    let mut failed = None;
     for m in mirrors.lines.iter().filter(|m| m.receipt.host == host) {
         let r = &m.receipt;
         let (Some(id), Some(event)) = (&r.dispatch_id, &r.remote_event_type) else {
@@ -334,14 +338,25 @@ fn translate(
         let Some(record) = record else {
             continue;
         };
-        if event == "dispatch_completed" {
-            fetch_branch(link, id, tips, asked.contains(id))?;
+        if event == "dispatch_completed"
+            && let Err(e) = fetch_branch(link, id, tips, asked.contains(id))
+        {
+            failed = Some(e);
+            break;
         }
-        let receipt = reattest(link, r, record)?;
-        Ledger::new(link.ledger).append(&receipt)?;
+        match reattest(link, r, record) {
+            Ok(receipt) => out.push(receipt),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
         done.translated.push((id.clone(), event.clone()));
     }
-    Ok(())
+    if !out.is_empty() {
+        Ledger::new(link.ledger).append_all(&out)?;
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// The host's receipt as this machine's: the ledger's members dropped, paths that only mean
