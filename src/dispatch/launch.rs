@@ -229,10 +229,7 @@ fn quarantine(
     worktree: &Path,
 ) -> Result<Quarantined, DispatchError> {
     let dot_git = worktree.join(".git");
-    let text = fs::read_to_string(&dot_git).map_err(io_err(&dot_git))?;
-    let admin = text
-        .strip_prefix("gitdir:")
-        .map(|d| worktree.join(d.trim()))
+    let admin = crate::worktree::pool::admin_dir(worktree)
         .and_then(|d| fs::canonicalize(d).ok())
         .filter(|d| d.parent() == Some(repo.common_dir.join("worktrees").as_path()))
         .ok_or_else(|| DispatchError::Io {

@@ -825,7 +825,7 @@ impl Repo {
 }
 
 /// A worktree's git admin directory (`.git/worktrees/<name>`), from its `.git` file.
-fn admin_dir(path: &Path) -> Option<PathBuf> {
+pub(crate) fn admin_dir(path: &Path) -> Option<PathBuf> {
     let text = fs::read_to_string(path.join(".git")).ok()?;
     let dir = text.strip_prefix("gitdir:")?.trim();
     Some(path.join(dir))

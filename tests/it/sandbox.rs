@@ -354,31 +354,27 @@ fn without_bubblewrap_a_sandboxed_dispatch_is_refused_and_nothing_is_made() {
     assert!(std::fs::read_dir(&worktrees).map_or(true, |mut d| d.next().is_none()));
 
     // doctor says the same, and passes where bubblewrap works.
-    let r = run(repo
-        .vnx()
-        .args(["doctor", "--json"])
-        .env("PATH", bin.path()));
-    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "sandbox")
-        .cloned()
-        .unwrap_or_else(|| panic!("{report}"));
+    let mut doctor = repo.vnx();
+    doctor.env("PATH", bin.path());
+    let check = sandbox_check(doctor);
     assert_eq!(check["status"], "warn", "{check}");
     assert!(check["detail"].as_str().unwrap().contains("not on PATH"));
-    let r = run(repo.vnx().args(["doctor", "--json"]));
+    let check = sandbox_check(repo.vnx());
+    assert_eq!(check["status"], "pass", "{check}");
+    assert!(check["detail"].as_str().unwrap().contains("bubblewrap"));
+}
+
+/// doctor's `sandbox` check, from `vnx doctor --json` run by `cmd`.
+fn sandbox_check(mut cmd: std::process::Command) -> serde_json::Value {
+    let r = run(cmd.args(["doctor", "--json"]));
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let check = report["checks"]
+    report["checks"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["name"] == "sandbox")
         .cloned()
-        .unwrap();
-    assert_eq!(check["status"], "pass", "{check}");
-    assert!(check["detail"].as_str().unwrap().contains("bubblewrap"));
+        .unwrap_or_else(|| panic!("{report}"))
 }
 
 fn which(tool: &str) -> std::path::PathBuf {
