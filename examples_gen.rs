@@ -1,1 +1,0 @@
-fn main() { print!("{}", vnx::receipts::schema::document_text()); }
