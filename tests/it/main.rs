@@ -24,6 +24,7 @@ mod dashboard;
 mod declared;
 mod defaults;
 mod dispatch;
+mod docs;
 mod doctor;
 mod egress;
 mod events_fixtures;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod console;
 mod fakes;
 mod gates;
 mod repo;
