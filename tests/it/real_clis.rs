@@ -3,13 +3,15 @@
 //! the prompt. `#[ignore]`d (run with `--include-ignored`): the CLIs are ~740 MB from the npm
 //! registry, installed by `tests/support/install-clis.sh` into `$VNX_CLI_CACHE` (`.ci/run`
 //! includes these tests when the registry is reachable); without them the tests fail. Each
-//! failure names the CLI and step.
+//! failure names the CLI and step. `remote` runs them on a host over a real loopback sshd.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::common::{Repo, Run, completion, repo_dir, run};
+
+mod remote;
 
 /// The bin directory of the pinned CLIs (installing them if needed).
 pub(crate) fn cli_bin() -> PathBuf {
@@ -34,13 +36,13 @@ pub(crate) fn cli_bin() -> PathBuf {
 /// The scripted model server, killed on drop.
 pub(crate) struct ModelServer {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl ModelServer {
-    fn start() -> ModelServer {
+    pub(crate) fn start() -> ModelServer {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
         let mut child = Command::new("python3")
@@ -83,6 +85,34 @@ impl Drop for ModelServer {
     }
 }
 
+/// Seeds `home` so that each CLI starts without a dialog, talks only to the model server on
+/// `port` and trusts `trust`: the environment the CLIs need (HOME included).
+pub(crate) fn seed_home(home: &Path, port: u16, trust: &Path) -> Vec<(String, String)> {
+    let seeded = Command::new("python3")
+        .arg(repo_dir().join("tests/support/seed_home.py"))
+        .arg(home)
+        .arg(port.to_string())
+        .arg("--trust")
+        .arg(trust.canonicalize().unwrap())
+        .output()
+        .expect("seed_home.py");
+    assert!(seeded.status.success(), "seed_home.py failed");
+    String::from_utf8(seeded.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// `bin`, then this process's PATH.
+pub(crate) fn path_with(bin: &Path) -> std::ffi::OsString {
+    let mut path = bin.as_os_str().to_owned();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    path
+}
+
 /// A repository, the server, and the environment that points every CLI at it.
 pub(crate) struct Rig {
     pub(crate) repo: Repo,
@@ -96,24 +126,8 @@ impl Rig {
         let bin = cli_bin();
         let repo = Repo::new();
         let server = ModelServer::start();
-        let seeded = Command::new("python3")
-            .arg(repo_dir().join("tests/support/seed_home.py"))
-            .arg(repo.env.home())
-            .arg(server.port.to_string())
-            .arg("--trust")
-            .arg(repo.env.path().canonicalize().unwrap())
-            .output()
-            .expect("seed_home.py");
-        assert!(seeded.status.success(), "seed_home.py failed");
-        let env = String::from_utf8(seeded.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        let mut path = bin.into_os_string();
-        path.push(":");
-        path.push(std::env::var_os("PATH").unwrap_or_default());
+        let env = seed_home(&repo.env.home(), server.port, repo.env.path());
+        let path = path_with(&bin);
         Rig {
             repo,
             server,
