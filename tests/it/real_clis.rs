@@ -171,11 +171,13 @@ impl Rig {
     }
 }
 
-/// The completion receipt and the end of the worker's log, for a failure message.
+/// The completion receipt and the end of the worker's log (a remote one's too: its host is
+/// this machine in the tests), for a failure message.
 fn explain(c: &serde_json::Value) -> String {
-    let log = c["worker_log"]
-        .as_str()
-        .and_then(|p| std::fs::read_to_string(p).ok())
+    let log = [&c["worker_log"], &c["remote"]["worker_log"]]
+        .iter()
+        .filter_map(|p| p.as_str())
+        .find_map(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();
     let tail: String = log
         .chars()
@@ -200,6 +202,77 @@ fn compliant(marker: &str, file: &str, summary: &str) -> String {
     )
 }
 
+/// What the model does in `lane`: in the interactive lane claude's and gemini's TUIs ask
+/// before `git commit` (the blocked tests answer that prompt), so there it only writes and
+/// reports; elsewhere it is [`compliant`].
+fn in_lane(cli: &str, lane: &str, marker: &str, file: &str, summary: &str) -> String {
+    if lane == "interactive" && cli != "codex" {
+        format!(
+            "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary {summary}\n\\@model say Wrote it."
+        )
+    } else {
+        compliant(marker, file, summary)
+    }
+}
+
+/// What makes a TUI ask before it goes on: claude and gemini ask before `git commit`; codex's
+/// TUI, under the default posture, runs a command in its sandbox without asking, and asks
+/// when the model requests to run it outside (as a model does once the sandbox refused
+/// `git commit` on the read-only `.git`).
+fn asks_before_committing(cli: &str, marker: &str, file: &str) -> String {
+    if cli == "codex" {
+        format!(
+            "{marker}\n\\@model write {file} {marker}\n\\@model escalate git add -A && git commit -q -m blocked-then-done\n\\@model run vnx report --status done --summary blocked-then-done\n\\@model say Wrote it."
+        )
+    } else {
+        compliant(marker, file, "blocked-then-done")
+    }
+}
+
+/// Checks a dispatch that wrote `file` under the default posture: done by its report, with a
+/// session (and token usage, headless); nobody could commit, so vnx did, with no manual step;
+/// the file is on the branch only, whose commit carries vnx's trailers. Its id.
+fn committed_by_vnx(
+    repo: &Repo,
+    c: &serde_json::Value,
+    at: &str,
+    (cli, lane): (&str, &str),
+    marker: &str,
+    file: &str,
+) -> String {
+    assert_eq!(c["status"], "done", "{at} {}", explain(c));
+    assert_eq!(c["completion_signal"], "report", "{at} {c}");
+    assert!(c["session_id"].is_string(), "{at} no session id: {c}");
+    if lane == "headless" {
+        assert!(
+            c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
+            "{at} no token usage: {c}"
+        );
+    }
+    assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(c));
+    assert_eq!(
+        c["vnx_commit"]["files"],
+        serde_json::json!([file]),
+        "{at} {c}"
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    assert!(!repo.env.path().join(file).exists(), "{at}");
+    let message = repo
+        .env
+        .git(&["log", "-1", "--format=%B", &format!("dispatch/{id}")]);
+    assert!(
+        message.contains(&format!("VNX-Dispatch: {id}"))
+            && message.contains(&format!("VNX-Provider: {cli}"))
+            && message.contains(&format!(
+                "VNX-Session: {}",
+                c["session_id"].as_str().unwrap()
+            )),
+        "{at} {message}"
+    );
+    id
+}
+
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_clis_in_both_lanes() {
@@ -211,56 +284,12 @@ fn real_clis_in_both_lanes() {
     let mut done = Vec::new();
     for lane in ["headless", "interactive"] {
         for cli in ["claude", "codex", "gemini"] {
-            // In the interactive lane claude and gemini ask before `git commit`: the blocked
-            // test answers that prompt. Here the model only writes and reports.
             let marker = format!("real {cli} {lane}");
             let file = format!("{cli}-{lane}.txt");
-            let instruction = if lane == "interactive" && cli != "codex" {
-                format!(
-                    "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary wrote-it\n\\@model say Wrote it."
-                )
-            } else {
-                compliant(&marker, &file, "wrote-it")
-            };
-            let r = rig.dispatch(cli, lane, &instruction);
+            let r = rig.dispatch(cli, lane, &in_lane(cli, lane, &marker, &file, "wrote-it"));
             let at = step(cli, lane, "write, try to commit, report");
             let c = completion(&r);
-            assert_eq!(c["status"], "done", "{at} {}", explain(&c));
-            assert_eq!(c["completion_signal"], "report", "{at}");
-            assert!(c["session_id"].is_string(), "{at} no session id: {c}");
-            if lane == "headless" {
-                assert!(
-                    c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
-                    "{at} no token usage: {c}"
-                );
-            }
-            // Nobody could commit under the default posture: vnx did, with no manual step.
-            assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
-            assert_eq!(
-                c["vnx_commit"]["files"],
-                serde_json::json!([file]),
-                "{at} {c}"
-            );
-            let id = c["dispatch_id"].as_str().unwrap().to_owned();
-            assert_eq!(
-                rig.repo.on_branch(&id, &file),
-                format!("{marker}\n"),
-                "{at}"
-            );
-            assert!(!rig.repo.env.path().join(&file).exists(), "{at}");
-            let message =
-                rig.repo
-                    .env
-                    .git(&["log", "-1", "--format=%B", &format!("dispatch/{id}")]);
-            assert!(
-                message.contains(&format!("VNX-Dispatch: {id}"))
-                    && message.contains(&format!("VNX-Provider: {cli}"))
-                    && message.contains(&format!(
-                        "VNX-Session: {}",
-                        c["session_id"].as_str().unwrap()
-                    )),
-                "{at} {message}"
-            );
+            let id = committed_by_vnx(&rig.repo, &c, &at, (cli, lane), &marker, &file);
             done.push((at, id));
 
             // A question is not success.
@@ -563,25 +592,35 @@ fn epoch(time: &str) -> f64 {
     t.as_millisecond() as f64 / 1000.0
 }
 
+/// Checks that dispatch `id`'s receipts say blocked, then resumed, then completed.
+fn blocked_then_resumed_then_completed(repo: &Repo, id: &str, at: &str) {
+    let kinds: Vec<String> = repo
+        .receipts(id)
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let pos = |k: &str| kinds.iter().position(|e| e == k);
+    let order = [
+        pos("dispatch_blocked"),
+        pos("dispatch_resumed"),
+        pos("dispatch_completed"),
+    ];
+    assert!(
+        order.iter().all(Option::is_some) && order.is_sorted(),
+        "{at} {kinds:?}"
+    );
+}
+
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
     let rig = Rig::new();
     let mut figures = Vec::new();
-    // codex's TUI under the default posture runs a command in its sandbox without asking;
-    // it asks when the model requests to run it outside (as a model does once the sandbox
-    // refused `git commit` on the read-only `.git`).
     for cli in ["claude", "gemini", "codex"] {
         let at = step(cli, "interactive", "permission prompt");
         let marker = format!("{cli} asks before committing");
         let file = format!("{cli}-blocked.txt");
-        let instruction = if cli == "codex" {
-            format!(
-                "{marker}\n\\@model write {file} {marker}\n\\@model escalate git add -A && git commit -q -m blocked-then-done\n\\@model run vnx report --status done --summary blocked-then-done\n\\@model say Wrote it."
-            )
-        } else {
-            compliant(&marker, &file, "blocked-then-done")
-        };
+        let instruction = asks_before_committing(cli, &marker, &file);
         let id = rig.detach(cli, "interactive", 300, &instruction);
         // Blocked, naming the command, within seconds: `vnx wait --until-blocked` returns.
         let mut waiter = rig.repo.vnx();
@@ -646,18 +685,7 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
             format!("{marker}\n"),
             "{at}"
         );
-        let kinds: Vec<String> = rig
-            .repo
-            .receipts(&id)
-            .iter()
-            .map(|r| r["event_type"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        let pos = |k: &str| kinds.iter().position(|e| e == k);
-        assert!(
-            pos("dispatch_blocked") < pos("dispatch_resumed")
-                && pos("dispatch_resumed") < pos("dispatch_completed"),
-            "{at} {kinds:?}"
-        );
+        blocked_then_resumed_then_completed(&rig.repo, &id, &at);
     }
     eprintln!("prompt to blocked: {}", figures.join(", "));
     rig.repo.verify_ok();
@@ -724,13 +752,7 @@ fn real_clis_follow_up_a_question_in_the_same_session() {
             // The answer: a follow-up that writes, tries to commit and reports.
             let marker = format!("follow-up of {cli} {lane}");
             let file = format!("{cli}-{lane}-followed.txt");
-            let instruction = if lane == "interactive" && cli != "codex" {
-                format!(
-                    "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary answered\n\\@model say Wrote it."
-                )
-            } else {
-                compliant(&marker, &file, "answered")
-            };
+            let instruction = in_lane(cli, lane, &marker, &file, "answered");
             let mut cmd = rig.repo.vnx();
             cmd.env("PATH", &rig.path)
                 .envs(rig.env.iter().map(|(k, v)| (k, v)))

@@ -7,7 +7,10 @@
 
 use std::path::Path;
 
-use super::{ModelServer, cli_bin, compliant, explain, path_with, seed_home, step};
+use super::{
+    ModelServer, asks_before_committing, blocked_then_resumed_then_completed, cli_bin,
+    committed_by_vnx, compliant, explain, in_lane, path_with, seed_home, step,
+};
 use crate::common::{Remote, completion, configure, gate_check, run};
 
 /// The local vnx, in an environment whose CLI variables point nowhere: were they passed to
@@ -18,6 +21,21 @@ fn local(repo: &crate::common::Repo) -> std::process::Command {
         .env("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:9")
         .env("CODEX_HOME", "/nonexistent")
         .env("MOCK_API_KEY", "not-this-one");
+    cmd
+}
+
+/// `vnx dispatch-agent --host box` of `cli` in `lane` (see [`local`]), not yet run.
+fn on_host(
+    repo: &crate::common::Repo,
+    cli: &str,
+    lane: &str,
+    deadline: &str,
+    instruction: &str,
+) -> std::process::Command {
+    let mut cmd = local(repo);
+    cmd.args(["dispatch-agent", "--host", "box", "--agent", "implementer"])
+        .args(["--provider", cli, "--lane", lane, "--deadline", deadline])
+        .args(["--instruction", instruction]);
     cmd
 }
 
@@ -75,58 +93,22 @@ fn real_clis_dispatch_on_a_remote_host() {
         let at = step(cli, lane, "on host box");
         let marker = format!("remote {cli} {lane}");
         let file = format!("remote-{cli}-{lane}.txt");
-        // As in the local lanes: claude's and gemini's TUIs ask before `git commit`, so there
-        // the model only writes and reports; elsewhere it tries to commit, which the default
-        // posture does not let it, and vnx commits (on the host).
-        let instruction = if lane == "interactive" && cli != "codex" {
-            format!(
-                "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary wrote-it\n\\@model say Wrote it."
-            )
-        } else {
-            compliant(&marker, &file, "wrote-it")
-        };
-        let mut cmd = local(repo);
-        cmd.args(["dispatch-agent", "--host", "box", "--json"])
-            .args(["--agent", "implementer", "--provider", cli, "--lane", lane])
-            .args(["--deadline", "120", "--instruction", &instruction]);
-        let r = run(cmd);
-        let c = completion(&r);
-        assert_eq!(c["status"], "done", "{at} {} {}", r.stderr, explain(&c));
-        assert_eq!(c["remote"]["host"], "box", "{at} {c}");
-        assert_eq!(c["completion_signal"], "report", "{at} {c}");
-        assert!(c["session_id"].is_string(), "{at} no session id: {c}");
-        if lane == "headless" {
-            assert!(
-                c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
-                "{at} no token usage: {c}"
-            );
-        }
-        assert_eq!(c["teardown_class"], "committed", "{at} {c}");
-        assert_eq!(
-            c["vnx_commit"]["files"],
-            serde_json::json!([file]),
-            "{at} {c}"
+        let mut cmd = on_host(
+            repo,
+            cli,
+            lane,
+            "120",
+            &in_lane(cli, lane, &marker, &file, "wrote-it"),
         );
+        let r = run(cmd.arg("--json"));
+        let c = completion(&r);
+        // The branch came back with the worker's change and the host's commit trailers.
+        let id = committed_by_vnx(repo, &c, &at, (cli, lane), &marker, &file);
+        assert_eq!(c["remote"]["host"], "box", "{at} {c}");
         assert_eq!(r.code, 0, "{at} {}", r.stderr);
-        let id = c["dispatch_id"].as_str().unwrap().to_owned();
         assert!(
             remote.host_has_completion(&id),
             "{at} not on the host's ledger"
-        );
-        // The branch came back with the worker's change and the host's commit trailers.
-        assert_eq!(repo.on_branch(&id, &file), format!("{marker}\n"), "{at}");
-        assert!(!repo.env.path().join(&file).exists(), "{at}");
-        let message = repo
-            .env
-            .git(&["log", "-1", "--format=%B", &format!("dispatch/{id}")]);
-        assert!(
-            message.contains(&format!("VNX-Dispatch: {id}"))
-                && message.contains(&format!("VNX-Provider: {cli}"))
-                && message.contains(&format!(
-                    "VNX-Session: {}",
-                    c["session_id"].as_str().unwrap()
-                )),
-            "{at} {message}"
         );
         // The prompt reached the model server from the host's CLI.
         assert!(
@@ -142,19 +124,14 @@ fn real_clis_dispatch_on_a_remote_host() {
     for cli in ["claude", "codex", "gemini"] {
         let at = step(cli, "headless", "question on host box");
         let asked = format!("remote question of {cli}");
-        let mut cmd = local(repo);
-        cmd.args(["dispatch-agent", "--host", "box", "--json"])
-            .args([
-                "--agent",
-                "implementer",
-                "--provider",
-                cli,
-                "--lane",
-                "headless",
-            ])
-            .args(["--deadline", "120"])
-            .args(["--instruction", &format!("{asked}\n\\@model ask")]);
-        let r = run(cmd);
+        let mut cmd = on_host(
+            repo,
+            cli,
+            "headless",
+            "120",
+            &format!("{asked}\n\\@model ask"),
+        );
+        let r = run(cmd.arg("--json"));
         let c = completion(&r);
         assert_eq!(
             c["status"],
@@ -236,25 +213,9 @@ fn real_tuis_block_on_a_remote_host_and_go_on_when_answered() {
         let at = step(cli, "interactive", "permission prompt on host box");
         let marker = format!("remote {cli} asks before committing");
         let file = format!("remote-{cli}-blocked.txt");
-        let instruction = if cli == "codex" {
-            format!(
-                "{marker}\n\\@model write {file} {marker}\n\\@model escalate git add -A && git commit -q -m blocked-then-done\n\\@model run vnx report --status done --summary blocked-then-done\n\\@model say Wrote it."
-            )
-        } else {
-            compliant(&marker, &file, "blocked-then-done")
-        };
-        let mut cmd = local(repo);
-        cmd.args(["dispatch-agent", "--host", "box", "--detach"])
-            .args([
-                "--agent",
-                "implementer",
-                "--provider",
-                cli,
-                "--lane",
-                "interactive",
-            ])
-            .args(["--deadline", "300", "--instruction", &instruction]);
-        let r = run(cmd);
+        let instruction = asks_before_committing(cli, &marker, &file);
+        let mut cmd = on_host(repo, cli, "interactive", "300", &instruction);
+        let r = run(cmd.arg("--detach"));
         assert_eq!(r.code, 0, "{at} {}", r.stderr);
         let id = r.stdout.trim().to_owned();
         let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
@@ -289,17 +250,7 @@ fn real_tuis_block_on_a_remote_host_and_go_on_when_answered() {
         assert_eq!(c["status"], "done", "{at} {}", explain(&c));
         assert_eq!(c["teardown_class"], "committed", "{at} {c}");
         assert_eq!(repo.on_branch(&id, &file), format!("{marker}\n"), "{at}");
-        let kinds: Vec<String> = repo
-            .receipts(&id)
-            .iter()
-            .map(|r| r["event_type"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        let pos = |k: &str| kinds.iter().position(|e| e == k);
-        assert!(
-            pos("dispatch_blocked") < pos("dispatch_resumed")
-                && pos("dispatch_resumed") < pos("dispatch_completed"),
-            "{at} {kinds:?}"
-        );
+        blocked_then_resumed_then_completed(repo, &id, &at);
         let (r, report) = gate_check(repo, &id);
         assert_eq!(r.code, 0, "{at} gate-check: {report}");
         let r = run(repo.vnx().args(["merge", &id]));
