@@ -19,17 +19,28 @@ pub struct Remote {
     port: u16,
     sshd: Option<Child>,
     pub host_tmux: Server,
+    /// The `capacity` hosts are declared with.
+    capacity: u32,
 }
 
 impl Remote {
     pub fn new() -> Remote {
-        Remote::with_login(|_, _| Vec::new())
+        Remote::with_capacity(2)
+    }
+
+    /// A host `box` that runs at most `capacity` dispatches of this machine at once.
+    pub fn with_capacity(capacity: u32) -> Remote {
+        Remote::build(capacity, |_, _| Vec::new())
     }
 
     /// A host whose sessions get, besides the basics (HOME, the host's tmux socket, a git
     /// identity), the variables `login` returns; `login` gets the host's HOME and clone to
     /// prepare them (as a user sets up their machine: their tools' config in HOME).
     pub fn with_login(login: impl FnOnce(&Path, &Path) -> Vec<(String, String)>) -> Remote {
+        Remote::build(2, login)
+    }
+
+    fn build(capacity: u32, login: impl FnOnce(&Path, &Path) -> Vec<(String, String)>) -> Remote {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: install openssh-server (.ci/run does)"
@@ -131,6 +142,7 @@ impl Remote {
             port,
             sshd: None,
             host_tmux,
+            capacity,
         };
         remote.start_sshd();
         remote.declare("box", env!("CARGO_BIN_EXE_vnx"));
@@ -170,8 +182,9 @@ impl Remote {
             .contains("\nhosts:\n");
         let yaml = format!(
             "{hosts}  {name}:\n    ssh: testhost\n    ssh_args: [\"-F\", \"{d}/ssh_config\"]\n    \
-             clone: {clone}\n    capacity: 2\n    vnx: {vnx}\n{more}",
+             clone: {clone}\n    capacity: {capacity}\n    vnx: {vnx}\n{more}",
             hosts = if first { "hosts:\n" } else { "" },
+            capacity = self.capacity,
             d = self.d().display(),
             clone = self.clone_dir().display(),
         );
