@@ -339,7 +339,7 @@ fn translate(
             continue;
         };
         if event == "dispatch_completed"
-            && let Err(e) = fetch_branch(link, id, tips, asked.contains(id))
+            && let Err(e) = fetch_branch(link, &branch_of(&mirrors, host, id, &data), tips, asked)
         {
             failed = Some(e);
             break;
@@ -432,16 +432,49 @@ fn have(link: &Link<'_>, name: &str, commit: &str) -> bool {
         .is_some_and(|oid| oid.to_string() == commit)
 }
 
-/// Fetches `dispatch/<id>` from the host, when the host still has it (a clean teardown
-/// deleted it there: nothing to fetch) and it is not here already.
+/// The branch dispatch `id` worked on: the one the host's start receipt names when it is
+/// the branch of a dispatch this machine started on that host (a follow-up works on the
+/// branch of the dispatch it continues), else `dispatch/<id>`. Nothing else the host names
+/// is fetched into this repository.
+fn branch_of(mirrors: &Mirrors, host: &str, id: &str, data: &Path) -> String {
+    mirrors
+        .lines
+        .iter()
+        .map(|m| &m.receipt)
+        .filter(|r| {
+            r.host == host
+                && r.dispatch_id.as_deref() == Some(id)
+                && r.remote_event_type.as_deref() == Some("dispatch_started")
+        })
+        .find_map(|r| {
+            let Ok(Value::Object(o)) = json::parse(&r.line, Mode::Python) else {
+                return None;
+            };
+            let first = o.get("branch")?.as_str()?.strip_prefix("dispatch/")?;
+            let ours = crate::ledger::receipt::is_dispatch_id(first)
+                && read_record(data, first).is_some_and(|rec| rec.host == host);
+            ours.then(|| first.to_owned())
+        })
+        .map_or_else(
+            || format!("dispatch/{id}"),
+            |first| format!("dispatch/{first}"),
+        )
+}
+
+/// Fetches `branch` (`dispatch/<id>`) from the host, when the host still has it (a clean
+/// teardown deleted it there: nothing to fetch) and it is not here already; `asked`: the
+/// dispatches whose branches the host's answer gave the tips of.
 fn fetch_branch(
     link: &Link<'_>,
-    id: &str,
+    branch: &str,
     tips: &BTreeMap<String, String>,
-    asked: bool,
+    asked: &[String],
 ) -> Result<(), RemoteError> {
-    let branch = format!("refs/heads/dispatch/{id}");
-    let Some(tip) = tip_of(link, &branch, tips, asked)? else {
+    let answered = asked
+        .iter()
+        .any(|id| branch.strip_prefix("dispatch/") == Some(id.as_str()));
+    let branch = format!("refs/heads/{branch}");
+    let Some(tip) = tip_of(link, &branch, tips, answered)? else {
         return Ok(());
     };
     if have(link, &branch, &tip) {

@@ -53,6 +53,7 @@ mod real_mcp;
 mod receipt_types;
 mod release;
 mod remote;
+mod remote_follow_up;
 mod replay;
 mod sandbox;
 mod skills;
