@@ -194,6 +194,10 @@ fn every_other_json_command_prints_its_documented_members() {
     ] {
         assert_eq!(keys(&json(&args)), documented(doc), "{args:?}");
     }
+    assert_eq!(
+        keys(&json(&["constraints", "list", "--json"])["egress"]),
+        documented("constraints-egress-members")
+    );
     // `cancel --json` prints what `wait --json` prints.
     let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
     let slow: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
