@@ -136,10 +136,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         args.instruction.as_deref(),
         args.instruction_file.as_deref(),
     )?;
-    if let Some(host) = &args.host {
-        let request = remote_request(&args, instruction);
-        return super::remote::dispatch(host, request, args.started.detach, args.started.json);
-    }
+    let remote = args
+        .host
+        .clone()
+        .map(|host| (host, remote_request(&args, instruction.clone())));
     let (overrides, override_reasons) = settings::constraint_overrides();
     let request = Request {
         id: args.id,
@@ -165,6 +165,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         priority: args.priority,
         start_by: args.start_by,
     };
+    if let Some((host, remote)) = remote {
+        // Queued here while every host it may run on is at its capacity.
+        let shown = vnx::dispatch::queue::entry::QueuedRequest::of(&request);
+        return super::remote::dispatch(
+            &host,
+            remote,
+            Some((shown, ticket)),
+            args.started.detach,
+            args.started.json,
+        );
+    }
     with_context(args.tmux_socket, |ctx| {
         args.started.start(ctx, &request, &ticket)
     })
@@ -204,6 +215,7 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
         base_ref: args.base_ref.clone(),
         args: a,
         follows: None,
+        base_commit: None,
     }
 }
 

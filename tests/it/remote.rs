@@ -23,10 +23,17 @@ struct Remote {
     port: u16,
     sshd: Option<Child>,
     host_tmux: Server,
+    /// The `capacity` hosts are declared with.
+    capacity: u32,
 }
 
 impl Remote {
     fn new() -> Remote {
+        Remote::with_capacity(2)
+    }
+
+    /// A host `box` that runs at most `capacity` dispatches of this machine at once.
+    fn with_capacity(capacity: u32) -> Remote {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: install openssh-server (.ci/run does)"
@@ -103,6 +110,7 @@ impl Remote {
             port,
             sshd: None,
             host_tmux,
+            capacity,
         };
         remote.start_sshd();
         remote.declare("box", env!("CARGO_BIN_EXE_vnx"));
@@ -141,8 +149,9 @@ impl Remote {
             .contains("\nhosts:\n");
         let yaml = format!(
             "{hosts}  {name}:\n    ssh: testhost\n    ssh_args: [\"-F\", \"{d}/ssh_config\"]\n    \
-             clone: {clone}\n    capacity: 2\n    vnx: {vnx}\n{more}",
+             clone: {clone}\n    capacity: {capacity}\n    vnx: {vnx}\n{more}",
             hosts = if first { "hosts:\n" } else { "" },
+            capacity = self.capacity,
             d = self.d().display(),
             clone = self.clone_dir().display(),
         );
@@ -490,6 +499,115 @@ fn a_host_without_vnx_or_with_an_old_one_is_refused_leaving_nothing() {
         &["for-each-ref", "refs/vnx"],
     );
     assert_eq!(refs, "");
+}
+
+#[test]
+fn a_dispatch_for_a_full_host_is_queued_and_starts_when_a_slot_frees_there() {
+    let remote = Remote::with_capacity(1);
+    // The host's one slot is taken until the host ends the first at its deadline.
+    let r = remote.dispatch("any", "slow", &["--detach", "--deadline", "5"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let first: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(first["host"], "box", "{first:#}");
+    let first = first["dispatch_id"].as_str().unwrap().to_owned();
+    // For any host, then for the host by name with a higher priority: both wait, in order.
+    let r = remote.dispatch("any", "commit", &["--detach"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let queued: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(queued["state"], "queued", "{queued:#}");
+    assert_eq!(queued["queue_position"], 1, "{queued:#}");
+    assert!(
+        r.stderr.contains("every host is at its capacity"),
+        "{}",
+        r.stderr
+    );
+    let second = queued["dispatch_id"].as_str().unwrap().to_owned();
+    let r = remote.dispatch("box", "commit", &["--detach", "--priority", "5"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let third: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(third["queue_position"], 1, "{third:#}");
+    let third = third["dispatch_id"].as_str().unwrap().to_owned();
+    // One whose latest start has passed is rejected, with its receipt.
+    let r = remote.dispatch("any", "commit", &["--start-by", "2020-01-01T00:00:00Z"]);
+    assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("has passed"), "{}", r.stderr);
+    let status = run(remote.repo.vnx().args(["status", "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let of = |list: &serde_json::Value, id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["dispatch_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {list:#}"))
+    };
+    assert_eq!(of(&list, &first)["status"], "running", "{list:#}");
+    assert_eq!(of(&list, &second)["status"], "queued", "{list:#}");
+    assert_eq!(of(&list, &second)["host"], "any", "{list:#}");
+    assert_eq!(of(&list, &second)["queue"]["position"], 2, "{list:#}");
+    assert_eq!(of(&list, &third)["host"], "box", "{list:#}");
+    assert_eq!(of(&list, &third)["queue"]["position"], 1, "{list:#}");
+    // Cancelling a queued one takes it out: nothing of it ever reaches the host.
+    let r = run(remote.repo.vnx().args(["cancel", &third]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("taken out of the queue"), "{}", r.stdout);
+    // The wait catches up with the host, sees the first end there, and starts the second
+    // on the freed slot; then waits for it.
+    let r = run(remote.repo.vnx().args(["wait", "--json", &second]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let done = completion(&r);
+    assert_eq!(done["status"], "done", "{done:#}");
+    assert_eq!(done["remote"]["host"], "box", "{done:#}");
+    assert!(remote.host_has_completion(&second));
+    assert!(!remote.repo.on_branch(&second, "demo-output.txt").is_empty());
+    let status = run(remote.repo.vnx().args(["status", "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(of(&list, &first)["status"], "timeout", "{list:#}");
+    assert_eq!(of(&list, &second)["status"], "done", "{list:#}");
+    assert_eq!(of(&list, &second)["host"], "box", "{list:#}");
+    assert_eq!(of(&list, &third)["status"], "cancelled", "{list:#}");
+    // The decisions, signed: queued for any host, admitted on box after the first ended
+    // there; the cancelled one never started on the host.
+    let lines: Vec<serde_json::Value> = remote
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |pred: &dyn Fn(&serde_json::Value) -> bool| lines.iter().position(pred);
+    let decided = |id: &str, verdict: &str| {
+        at(&|v| {
+            v["event_type"] == "queue_decision"
+                && v["dispatch_id"] == id
+                && v["decision"] == verdict
+        })
+    };
+    let queued_at = decided(&second, "queued").expect("a queued decision");
+    assert_eq!(lines[queued_at]["host"], "any");
+    let admitted_at = decided(&second, "admitted").expect("an admitted decision");
+    assert_eq!(
+        lines[admitted_at]["host"], "box",
+        "{:#}",
+        lines[admitted_at]
+    );
+    let first_ended = at(&|v| v["event_type"] == "dispatch_completed" && v["dispatch_id"] == first)
+        .expect("the first's completion");
+    assert!(first_ended < admitted_at, "started before a slot was free");
+    assert!(decided(&third, "cancelled").is_some());
+    assert!(decided(&third, "admitted").is_none());
+    assert!(
+        !std::fs::read_to_string(remote.host_ledger())
+            .unwrap()
+            .contains(&third)
+    );
+    let queue = remote.repo.env.path().join(".vnx-data/queue");
+    assert!(
+        std::fs::read_dir(&queue)
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().ends_with(".json")),
+        "the queue is empty"
+    );
+    remote.repo.verify_ok();
 }
 
 /// Whether `cond` holds within 60 s (a host's deadline passing).

@@ -10,6 +10,7 @@
 pub mod claims;
 mod drain;
 pub mod entry;
+pub mod remote;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::receipts::{self, QueueDecision, QueueVerdict};
 use crate::tmux::Tmux;
 pub use drain::{Drained, finished, recover};
 pub use entry::Entry;
+pub use remote::{RemoteSubmitted, submit_remote};
 
 /// The lock file every queue and slot change is made under.
 pub const LOCK_FILE: &str = "lock";
@@ -110,6 +112,7 @@ fn decision(
         priority: ticket.0,
         start_by: ticket.1,
         reason,
+        host: None,
         extra: Default::default(),
     }
 }
@@ -146,7 +149,7 @@ pub fn submit(
     let running = claims::held(&data, &spec.provider, |o| holder_alive(&data, o)).len();
     let waiting: Vec<Entry> = entry::all(&data)
         .into_iter()
-        .filter(|e| e.provider == spec.provider)
+        .filter(|e| e.line() == spec.provider)
         .collect();
     if (running as u32) < limit && waiting.is_empty() {
         let why = format!(
@@ -219,10 +222,11 @@ pub fn submit(
         ledger: spec.ledger.clone(),
         tmux_socket: spec.tmux_socket.clone(),
         request: entry::QueuedRequest::of(req),
+        remote: None,
     };
     let path = entry::write(&data, &e).map_err(io_err(&entry::dir(&data)))?;
     let mut all = entry::all(&data);
-    all.retain(|x| x.provider == spec.provider);
+    all.retain(|x| x.line() == spec.provider);
     let position = entry::positions(&all).get(&spec.id).copied().unwrap_or(0);
     let mut d = decision(
         &spec.id,
@@ -314,16 +318,23 @@ pub fn cancel(ctx: &Context<'_>, id: &str) -> Result<bool, DispatchError> {
     let Some(e) = entry::read(&data, id) else {
         return Ok(false);
     };
-    let running = claims::held(&data, &e.provider, |o| holder_alive(&data, o)).len();
-    let d = decision(
+    let (capacity, running) = match &e.remote {
+        Some(_) => remote::slots_of(ctx, &e),
+        None => (
+            e.capacity,
+            claims::held(&data, &e.provider, |o| holder_alive(&data, o)).len(),
+        ),
+    };
+    let mut d = decision(
         &e.id,
         &e.provider,
         QueueVerdict::Cancelled,
-        e.capacity,
+        capacity,
         running,
         (e.priority, e.start_by.clone()),
         "cancelled while queued (vnx cancel)".into(),
     );
+    d.host = e.remote.as_ref().map(|r| r.host.clone());
     record(ctx, &e.ledger, d)?;
     entry::remove(&data, id);
     Ok(true)
