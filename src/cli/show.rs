@@ -22,7 +22,7 @@ pub struct Args {
     /// The dispatch
     #[arg(value_name = "ID")]
     id: String,
-    /// Print the worker's log instead
+    /// Print the worker's log instead (of a dispatch on a remote host: read there, over ssh)
     #[arg(long, conflicts_with = "diff")]
     log: bool,
     /// With --log: keep printing what the worker writes until the dispatch ends
@@ -78,6 +78,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         out.json(&value)?;
     } else if args.log {
+        if let Some(host) = super::remote::host_of(&project, &args.id)? {
+            // Its log is on its host: read there.
+            return super::remote_log::show(&project, &host, &args.id, args.follow);
+        }
         log(&d, args.follow, &ledger, &tmux)?;
     } else if args.diff {
         let text = detail::diff(&project.root, &d, args.stat).map_err(|e| {

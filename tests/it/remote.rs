@@ -610,6 +610,78 @@ fn a_dispatch_for_a_full_host_is_queued_and_starts_when_a_slot_frees_there() {
     remote.repo.verify_ok();
 }
 
+#[test]
+fn the_log_of_a_remote_dispatch_is_read_and_followed_on_its_host() {
+    let mut remote = Remote::new();
+    let r = remote.dispatch("box", "slow", &["--detach", "--deadline", "6"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = launched["dispatch_id"].as_str().unwrap().to_owned();
+    // Followed as the host's worker writes it, through a lost link, until the host ends the
+    // dispatch.
+    let mut follow = remote
+        .repo
+        .vnx()
+        .args(["show", &id, "--log", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("working for an hour") {
+        use std::io::BufRead;
+        let mut line = String::new();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "{seen}");
+        seen.push_str(&line);
+    }
+    assert!(
+        !remote.host_has_completion(&id),
+        "the dispatch ended before the link was cut"
+    );
+    remote.kill_sshd();
+    remote.start_sshd();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = follow.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{seen}{rest} {stderr}");
+    assert!(stderr.contains("lost the link to host box"), "{stderr}");
+    let all = seen + &rest;
+    assert!(all.contains("demo worker: slow"), "{all}");
+    assert_eq!(all.matches("working for an hour").count(), 1, "{all}");
+    assert!(
+        remote.host_has_completion(&id),
+        "--follow returned before the dispatch ended on its host"
+    );
+    // Nothing of the log is here: it was read there. A worker's control characters come
+    // back escaped.
+    let here = remote
+        .repo
+        .env
+        .path()
+        .join(".vnx-data/dispatches")
+        .join(&id)
+        .join("worker.log");
+    assert!(!here.exists());
+    let there = remote
+        .clone_dir()
+        .join(".vnx-data/dispatches")
+        .join(&id)
+        .join("worker.log");
+    let mut log = std::fs::read(&there).unwrap();
+    log.extend_from_slice("\u{1b}[31mred\u{7} \u{e9}\n".as_bytes());
+    std::fs::write(&there, log).unwrap();
+    let r = run(remote.repo.vnx().args(["show", &id, "--log"]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("working for an hour"), "{}", r.stdout);
+    assert!(r.stdout.contains("\\e[31mred\\u{7} \u{e9}\n"), "{:?}", r.stdout);
+    assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
+    // The local log of an unknown dispatch is still refused as before.
+    let r = run(remote.repo.vnx().args(["show", "D-00000000", "--log"]));
+    assert_eq!(r.code, 2, "{} {}", r.stdout, r.stderr);
+}
+
 /// Whether `cond` holds within 60 s (a host's deadline passing).
 fn wait_for_long(mut cond: impl FnMut() -> bool) -> bool {
     (0..6).any(|_| wait_for(&mut cond))
