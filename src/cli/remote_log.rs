@@ -35,7 +35,8 @@ pub(super) fn show(
             return Err(failed(host, &args, out.status.code(), &out.stderr));
         }
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(escape_keep_lines(&String::from_utf8_lossy(&out.stdout)).as_bytes());
+        let _ =
+            stdout.write_all(escape_keep_lines(&String::from_utf8_lossy(&out.stdout)).as_bytes());
         return Ok(ExitCode::SUCCESS);
     }
     args.push("--follow".to_owned());

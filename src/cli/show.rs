@@ -131,6 +131,10 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         ),
     )?;
     field("role", dash(s.role.as_deref()))?;
+    if let Some(host) = &s.host {
+        // Its worktree, session and log are there (`vnx attach`, `vnx show --log`).
+        field("host", super::output::escape(host).into_owned())?;
+    }
     if let Some(evidence) = s.evidence() {
         field("proof", evidence)?;
     }

@@ -338,11 +338,14 @@ fn translate(
         let Some(record) = record else {
             continue;
         };
-        if event == "dispatch_completed"
-            && let Err(e) = fetch_branch(link, id, tips, asked.contains(id))
-        {
-            failed = Some(e);
-            break;
+        if event == "dispatch_completed" {
+            let branch = branch_of(&mirrors, host, id);
+            // The host's answer names the tip of an asked dispatch's own branch.
+            let named = asked.contains(id) && branch == format!("dispatch/{id}");
+            if let Err(e) = fetch_branch(link, &branch, tips, named) {
+                failed = Some(e);
+                break;
+            }
         }
         match reattest(link, r, record) {
             Ok(receipt) => out.push(receipt),
@@ -432,16 +435,40 @@ fn have(link: &Link<'_>, name: &str, commit: &str) -> bool {
         .is_some_and(|oid| oid.to_string() == commit)
 }
 
-/// Fetches `dispatch/<id>` from the host, when the host still has it (a clean teardown
-/// deleted it there: nothing to fetch) and it is not here already.
+/// The branch dispatch `id` works on, as the host's start of it names it: `dispatch/<id>`,
+/// or for a follow-up the branch of the dispatch it continues — only ever a
+/// `dispatch/<dispatch id>` branch, whatever the host says.
+fn branch_of(mirrors: &Mirrors, host: &str, id: &str) -> String {
+    mirrors
+        .lines
+        .iter()
+        .filter(|m| {
+            m.receipt.host == host
+                && m.receipt.dispatch_id.as_deref() == Some(id)
+                && m.receipt.remote_event_type.as_deref() == Some("dispatch_started")
+        })
+        .find_map(|m| match json::parse(&m.receipt.line, Mode::Python) {
+            Ok(Value::Object(o)) => o.get("branch").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        })
+        .filter(|b| {
+            b.strip_prefix("dispatch/")
+                .is_some_and(crate::ledger::receipt::is_dispatch_id)
+        })
+        .unwrap_or_else(|| format!("dispatch/{id}"))
+}
+
+/// Fetches `branch` (a `dispatch/<id>` one) from the host, when the host still has it (a
+/// clean teardown deleted it there: nothing to fetch) and it is not here already; `named`:
+/// the host's answer names its tip (else `git ls-remote` is asked).
 fn fetch_branch(
     link: &Link<'_>,
-    id: &str,
+    branch: &str,
     tips: &BTreeMap<String, String>,
-    asked: bool,
+    named: bool,
 ) -> Result<(), RemoteError> {
-    let branch = format!("refs/heads/dispatch/{id}");
-    let Some(tip) = tip_of(link, &branch, tips, asked)? else {
+    let branch = format!("refs/heads/{branch}");
+    let Some(tip) = tip_of(link, &branch, tips, named)? else {
         return Ok(());
     };
     if have(link, &branch, &tip) {

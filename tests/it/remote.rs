@@ -675,11 +675,117 @@ fn the_log_of_a_remote_dispatch_is_read_and_followed_on_its_host() {
     let r = run(remote.repo.vnx().args(["show", &id, "--log"]));
     assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
     assert!(r.stdout.contains("working for an hour"), "{}", r.stdout);
-    assert!(r.stdout.contains("\\e[31mred\\u{7} \u{e9}\n"), "{:?}", r.stdout);
+    assert!(
+        r.stdout.contains("\\e[31mred\\u{7} \u{e9}\n"),
+        "{:?}",
+        r.stdout
+    );
     assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
     // The local log of an unknown dispatch is still refused as before.
     let r = run(remote.repo.vnx().args(["show", "D-00000000", "--log"]));
     assert_eq!(r.code, 2, "{} {}", r.stdout, r.stderr);
+}
+
+#[test]
+fn show_attach_cancel_and_follow_up_work_on_a_remote_dispatch() {
+    let remote = Remote::new();
+    let r = remote.dispatch("box", "slow", &["--detach"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = launched["dispatch_id"].as_str().unwrap().to_owned();
+    let r = run(remote.repo.vnx().args(["show", &id]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("{id}  running")), "{}", r.stdout);
+    assert!(r.stdout.contains("  host       box\n"), "{}", r.stdout);
+    let r = run(remote.repo.vnx().args(["show", "--json", &id]));
+    let shown: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(shown["host"], "box", "{shown:#}");
+    // Attach, from a terminal here (a pane of another tmux server): `ssh -t` to the host's
+    // own `vnx attach`, which shows the worker's pane there; detaching comes back.
+    let screen = crate::common::Server::new();
+    let home = remote.repo.env.home();
+    let env: Vec<(String, String)> = [
+        ("HOME", home.display().to_string()),
+        (
+            "XDG_CONFIG_HOME",
+            home.join(".config").display().to_string(),
+        ),
+        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+        ("GIT_CONFIG_NOSYSTEM", "1".into()),
+        ("TERM", "xterm-256color".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    screen
+        .0
+        .new_session(
+            "here",
+            remote.repo.env.path(),
+            &env,
+            &[
+                env!("CARGO_BIN_EXE_vnx").into(),
+                "attach".into(),
+                id.clone().into(),
+            ],
+        )
+        .unwrap();
+    let pane = || {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                screen.0.socket(),
+                "capture-pane",
+                "-p",
+                "-t",
+                "=here:",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        wait_for(|| pane().contains("working for an hour")),
+        "{}",
+        pane()
+    );
+    screen.send_keys("here", &["C-b", "d"]);
+    assert!(
+        screen.sessions_end(),
+        "detaching ends the attach: {}",
+        pane()
+    );
+    // Cancel: the host's vnx stops it there, and its end is caught up with here.
+    let r = run(remote.repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(remote.host_has_completion(&id));
+    let status = run(remote.repo.vnx().args(["status", "--json", &id]));
+    let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(list[0]["status"], "cancelled", "{list:#}");
+    // A follow-up continues a failed one in its worktree on the host; its branch comes back.
+    let r = remote.dispatch("box", "fail", &[]);
+    assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+    let failed = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let r = run(remote.repo.vnx().args([
+        "follow-up",
+        &failed,
+        "--model",
+        "commit",
+        "--json",
+        "--instruction",
+        "finish it",
+    ]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let done = completion(&r);
+    let next = done["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(done["status"], "done", "{done:#}");
+    assert_eq!(done["remote"]["host"], "box", "{done:#}");
+    // It worked on the branch of the dispatch it continues, which came back with its commit.
+    assert!(!remote.repo.on_branch(&failed, "demo-output.txt").is_empty());
+    let status = run(remote.repo.vnx().args(["status", "--json", &failed]));
+    let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(list[0]["continued_by"], next.as_str(), "{list:#}");
+    remote.repo.verify_ok();
 }
 
 /// Whether `cond` holds within 60 s (a host's deadline passing).
