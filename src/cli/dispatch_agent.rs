@@ -119,7 +119,9 @@ pub struct Args {
     tmux_socket: Option<String>,
     /// Run it on this remote host (declared under `hosts:` in .vnx/config.yaml), or on `any`
     /// host with a free slot: the base commit is pushed there, the host's vnx runs it in the
-    /// host's tmux, and its receipts and branch come back here
+    /// host's tmux, and its receipts and branch come back here. While the host (every host,
+    /// for `any`) runs as many as its `capacity`, it is queued here and starts on the first
+    /// to free a slot
     #[arg(long, value_name = "NAME")]
     host: Option<String>,
     /// Seconds the supervisor retries appending the completion before leaving it for the
