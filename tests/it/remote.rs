@@ -788,6 +788,72 @@ fn show_attach_cancel_and_follow_up_work_on_a_remote_dispatch() {
     remote.repo.verify_ok();
 }
 
+#[test]
+fn the_dashboard_shows_a_remote_dispatch_and_catches_up_with_its_host() {
+    let remote = Remote::new();
+    let r = remote.dispatch("box", "slow", &["--detach", "--deadline", "4"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = launched["dispatch_id"].as_str().unwrap().to_owned();
+    let screen = crate::common::Server::new();
+    let home = remote.repo.env.home();
+    let env: Vec<(String, String)> = [
+        ("HOME", home.display().to_string()),
+        (
+            "XDG_CONFIG_HOME",
+            home.join(".config").display().to_string(),
+        ),
+        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+        ("GIT_CONFIG_NOSYSTEM", "1".into()),
+        ("TERM", "xterm-256color".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    screen
+        .0
+        .new_session(
+            "dash",
+            remote.repo.env.path(),
+            &env,
+            &[env!("CARGO_BIN_EXE_vnx").into(), "dashboard".into()],
+        )
+        .unwrap();
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux")
+            .args(["-L", screen.0.socket()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    tmux(&["resize-window", "-t", "=dash:", "-x", "120", "-y", "30"]);
+    let screen_now = || tmux(&["capture-pane", "-p", "-t", "=dash:"]);
+    assert!(
+        wait_for(|| screen_now().contains("demo/slow@box")),
+        "{}",
+        screen_now()
+    );
+    // Nobody else runs vnx: the dashboard itself catches up with the host, which ends the
+    // dispatch at its deadline, and shows it.
+    assert!(
+        wait_for_long(|| screen_now()
+            .lines()
+            .any(|l| l.contains(&id) && l.contains("timeout"))),
+        "{}",
+        screen_now()
+    );
+    assert!(
+        remote
+            .lines()
+            .iter()
+            .any(|l| l.contains("\"dispatch_completed\"") && l.contains(&id))
+    );
+    screen.send_keys("dash", &["q"]);
+    assert!(screen.sessions_end(), "q quits: {}", screen_now());
+    remote.repo.verify_ok();
+}
+
 /// Whether `cond` holds within 60 s (a host's deadline passing).
 fn wait_for_long(mut cond: impl FnMut() -> bool) -> bool {
     (0..6).any(|_| wait_for(&mut cond))
