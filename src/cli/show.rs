@@ -115,10 +115,12 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         field("waits for", b.describe())?;
     }
     if let Some(q) = &s.queue {
-        field(
-            "queue",
-            queue_place(s.provider.as_deref().unwrap_or("-"), q),
-        )?;
+        let line = match s.host.as_deref() {
+            Some("any") => "hosts' queue (waiting for any host)".to_owned(),
+            Some(host) => format!("hosts' queue (waiting for host {host})"),
+            None => format!("{} queue", s.provider.as_deref().unwrap_or("-")),
+        };
+        field("queue", queue_place(&line, q))?;
     }
     field(
         "worker",
@@ -258,11 +260,11 @@ fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Resul
     }
 }
 
-/// Where a queued dispatch waits, in words.
-fn queue_place(provider: &str, q: &vnx::dispatch::view::QueueInfo) -> String {
+/// Where a queued dispatch waits (in `line`: `demo queue`, `hosts' queue (…)`), in words.
+fn queue_place(line: &str, q: &vnx::dispatch::view::QueueInfo) -> String {
     let at = match q.position {
-        Some(n) => format!("position {n} in the {provider} queue"),
-        None => format!("left the {provider} queue"),
+        Some(n) => format!("position {n} in the {line}"),
+        None => format!("left the {line}"),
     };
     let by = q
         .start_by

@@ -547,6 +547,13 @@ fn a_dispatch_for_a_full_host_is_queued_and_starts_when_a_slot_frees_there() {
     assert_eq!(of(&list, &second)["queue"]["position"], 2, "{list:#}");
     assert_eq!(of(&list, &third)["host"], "box", "{list:#}");
     assert_eq!(of(&list, &third)["queue"]["position"], 1, "{list:#}");
+    let r = run(remote.repo.vnx().args(["show", &second]));
+    assert!(
+        r.stdout
+            .contains("position 2 in the hosts' queue (waiting for any host)"),
+        "{}",
+        r.stdout
+    );
     // Cancelling a queued one takes it out: nothing of it ever reaches the host.
     let r = run(remote.repo.vnx().args(["cancel", &third]));
     assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);

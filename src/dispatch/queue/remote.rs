@@ -97,14 +97,16 @@ fn link<'a>(ctx: &Context<'a>, host: &HostConfig) -> Result<Link<'a>, RemoteErro
     })
 }
 
-/// Whether the link's host cannot be used now without anything being made: out of reach,
-/// or without a vnx it can use. Another host may be tried.
+/// Whether the link's host cannot be used now, nothing being made there: out of reach,
+/// without a vnx it can use, or refused (its ledger no longer extends the mirror). Another
+/// host may be tried.
 fn passed_over(e: &RemoteError) -> bool {
     matches!(
         e,
         RemoteError::Unreachable { .. }
             | RemoteError::VnxMissing { .. }
             | RemoteError::VnxTooOld { .. }
+            | RemoteError::ChainBroken { .. }
     )
 }
 
@@ -243,7 +245,11 @@ pub fn submit_remote(
         record(ctx, ctx.ledger, d)?;
         return Err(DispatchError::Rejected {
             id,
-            provider: e.provider,
+            // As the hint says it: "when a host slot is free".
+            provider: match target {
+                "any" => "host".to_owned(),
+                name => format!("host {name}"),
+            },
             reason,
         });
     }
