@@ -606,6 +606,20 @@ fn a_dispatch_for_a_full_host_is_queued_and_starts_when_a_slot_frees_there() {
             .unwrap()
             .contains(&third)
     );
+    // In the foreground, a dispatch for a full host says it is queued and waits through its
+    // start on the host to its end.
+    let r = remote.dispatch("any", "slow", &["--detach", "--deadline", "4"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let r = remote.dispatch("box", "commit", &[]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("host box is at its capacity"),
+        "{}",
+        r.stderr
+    );
+    let done = completion(&r);
+    assert_eq!(done["status"], "done", "{done:#}");
+    assert_eq!(done["remote"]["host"], "box", "{done:#}");
     let queue = remote.repo.env.path().join(".vnx-data/queue");
     assert!(
         std::fs::read_dir(&queue)
