@@ -479,21 +479,33 @@ impl Started {
              it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
         );
         if self.detach {
-            if self.json {
-                out.json(&serde_json::json!({
-                    "dispatch_id": id,
-                    "state": "queued",
-                    "provider": provider,
-                    "queue_position": position,
-                }))?;
-            } else {
-                out.line(id)?;
-            }
-            return Ok(ExitCode::SUCCESS);
+            return print_queued(&mut out, id, Some(provider), position, self.json);
         }
         let waited = wait_or_interrupt(ctx, id, interrupted)?;
         super::wait::report(&mut out, &waited, self.json)
     }
+}
+
+/// A detached dispatch that was queued: its id, or (`json`) its place as docs/json.md
+/// documents it.
+pub(super) fn print_queued(
+    out: &mut Out,
+    id: &str,
+    provider: Option<&str>,
+    position: u32,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    if json {
+        out.json(&serde_json::json!({
+            "dispatch_id": id,
+            "state": "queued",
+            "provider": provider,
+            "queue_position": position,
+        }))?;
+    } else {
+        out.line(id)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave

@@ -150,25 +150,18 @@ fn queued(
     if !detach {
         return super::wait::run(super::wait::Args::of(vec![id.to_owned()], json));
     }
-    let mut out = Out::new();
-    if json {
-        let provider = view::list(
+    let provider = if json {
+        view::list(
             &settings::project()?.ledger(),
             &Tmux::new(settings::tmux_socket(None)),
         )?
         .into_iter()
         .find(|s| s.id == id)
-        .and_then(|s| s.provider);
-        out.json(&serde_json::json!({
-            "dispatch_id": id,
-            "state": "queued",
-            "provider": provider,
-            "queue_position": position,
-        }))?;
+        .and_then(|s| s.provider)
     } else {
-        out.line(id)?;
-    }
-    Ok(ExitCode::SUCCESS)
+        None
+    };
+    super::dispatch_agent::print_queued(&mut Out::new(), id, provider.as_deref(), position, json)
 }
 
 /// Catching up with the hosts of remote dispatches while a command waits for them: at most

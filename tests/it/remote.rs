@@ -248,6 +248,54 @@ impl Drop for Remote {
     }
 }
 
+/// A terminal here: the pane of a tmux server of its own, running this vnx with `args` in
+/// the project, with the environment a user's terminal has.
+struct Terminal {
+    server: crate::common::Server,
+    session: &'static str,
+}
+
+impl Terminal {
+    fn open(remote: &Remote, session: &'static str, args: &[&str]) -> Terminal {
+        let server = crate::common::Server::new();
+        let home = remote.repo.env.home();
+        let env: Vec<(String, String)> = [
+            ("HOME", home.display().to_string()),
+            (
+                "XDG_CONFIG_HOME",
+                home.join(".config").display().to_string(),
+            ),
+            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("TERM", "xterm-256color".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let mut argv: Vec<std::ffi::OsString> = vec![env!("CARGO_BIN_EXE_vnx").into()];
+        argv.extend(args.iter().map(Into::into));
+        server
+            .0
+            .new_session(session, remote.repo.env.path(), &env, &argv)
+            .unwrap();
+        Terminal { server, session }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", self.server.0.socket()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// What the pane shows.
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", &format!("={}:", self.session)])
+    }
+}
+
 /// The host's vnx as a user on the host runs it.
 fn host_cmd(home: &Path, clone: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vnx"));
@@ -723,56 +771,16 @@ fn show_attach_cancel_and_follow_up_work_on_a_remote_dispatch() {
     assert_eq!(shown["host"], "box", "{shown:#}");
     // Attach, from a terminal here (a pane of another tmux server): `ssh -t` to the host's
     // own `vnx attach`, which shows the worker's pane there; detaching comes back.
-    let screen = crate::common::Server::new();
-    let home = remote.repo.env.home();
-    let env: Vec<(String, String)> = [
-        ("HOME", home.display().to_string()),
-        (
-            "XDG_CONFIG_HOME",
-            home.join(".config").display().to_string(),
-        ),
-        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-        ("GIT_CONFIG_NOSYSTEM", "1".into()),
-        ("TERM", "xterm-256color".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    screen
-        .0
-        .new_session(
-            "here",
-            remote.repo.env.path(),
-            &env,
-            &[
-                env!("CARGO_BIN_EXE_vnx").into(),
-                "attach".into(),
-                id.clone().into(),
-            ],
-        )
-        .unwrap();
-    let pane = || {
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                screen.0.socket(),
-                "capture-pane",
-                "-p",
-                "-t",
-                "=here:",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let term = Terminal::open(&remote, "here", &["attach", &id]);
+    let pane = || term.screen();
     assert!(
         wait_for(|| pane().contains("working for an hour")),
         "{}",
         pane()
     );
-    screen.send_keys("here", &["C-b", "d"]);
+    term.server.send_keys("here", &["C-b", "d"]);
     assert!(
-        screen.sessions_end(),
+        term.server.sessions_end(),
         "detaching ends the attach: {}",
         pane()
     );
@@ -816,40 +824,9 @@ fn the_dashboard_shows_a_remote_dispatch_and_catches_up_with_its_host() {
     assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
     let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     let id = launched["dispatch_id"].as_str().unwrap().to_owned();
-    let screen = crate::common::Server::new();
-    let home = remote.repo.env.home();
-    let env: Vec<(String, String)> = [
-        ("HOME", home.display().to_string()),
-        (
-            "XDG_CONFIG_HOME",
-            home.join(".config").display().to_string(),
-        ),
-        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-        ("GIT_CONFIG_NOSYSTEM", "1".into()),
-        ("TERM", "xterm-256color".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    screen
-        .0
-        .new_session(
-            "dash",
-            remote.repo.env.path(),
-            &env,
-            &[env!("CARGO_BIN_EXE_vnx").into(), "dashboard".into()],
-        )
-        .unwrap();
-    let tmux = |args: &[&str]| {
-        let out = Command::new("tmux")
-            .args(["-L", screen.0.socket()])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    tmux(&["resize-window", "-t", "=dash:", "-x", "120", "-y", "30"]);
-    let screen_now = || tmux(&["capture-pane", "-p", "-t", "=dash:"]);
+    let term = Terminal::open(&remote, "dash", &["dashboard"]);
+    term.tmux(&["resize-window", "-t", "=dash:", "-x", "120", "-y", "30"]);
+    let screen_now = || term.screen();
     assert!(
         wait_for(|| screen_now().contains("demo/slow@box")),
         "{}",
@@ -870,8 +847,8 @@ fn the_dashboard_shows_a_remote_dispatch_and_catches_up_with_its_host() {
             .iter()
             .any(|l| l.contains("\"dispatch_completed\"") && l.contains(&id))
     );
-    screen.send_keys("dash", &["q"]);
-    assert!(screen.sessions_end(), "q quits: {}", screen_now());
+    term.server.send_keys("dash", &["q"]);
+    assert!(term.server.sessions_end(), "q quits: {}", screen_now());
     remote.repo.verify_ok();
 }
 

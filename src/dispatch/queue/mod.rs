@@ -173,22 +173,7 @@ pub fn submit(
     }
     let rule = ctx.project.load_config()?.queue.rule(&spec.provider);
     let full = format!("every {} slot ({limit}) is taken", spec.provider);
-    let rejection = if rule.policy == crate::config::QueuePolicy::Reject {
-        Some(format!("{full} and the queue policy is reject"))
-    } else if let Some(max) = rule.max_length.filter(|m| waiting.len() as u32 >= *m) {
-        Some(format!(
-            "{full} and its queue is full ({} of max_length {max})",
-            waiting.len()
-        ))
-    } else if ticket.start_by.is_some_and(|t| t < jiff::Timestamp::now()) {
-        Some(format!(
-            "{full} and its latest start time {} has passed",
-            t.1.clone().unwrap_or_default()
-        ))
-    } else {
-        None
-    };
-    if let Some(reason) = rejection {
+    if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {
         let d = decision(
             &spec.id,
             &spec.provider,
@@ -248,6 +233,29 @@ pub fn submit(
         position,
         capacity: limit,
     })
+}
+
+/// Why the `queue:` rule refuses a dispatch that cannot start now (`full` says why, in
+/// words), if it does: the policy is reject, its line already holds `waiting` of the
+/// `max_length` it may, or its latest start time has passed.
+fn rejection(
+    rule: crate::config::QueueRule,
+    full: &str,
+    waiting: usize,
+    ticket: &Ticket,
+) -> Option<String> {
+    if rule.policy == crate::config::QueuePolicy::Reject {
+        Some(format!("{full} and the queue policy is reject"))
+    } else if let Some(max) = rule.max_length.filter(|m| waiting as u32 >= *m) {
+        Some(format!(
+            "{full} and its queue is full ({waiting} of max_length {max})"
+        ))
+    } else {
+        ticket
+            .start_by
+            .filter(|t| *t < jiff::Timestamp::now())
+            .map(|t| format!("{full} and its latest start time {} has passed", rfc3339(t)))
+    }
 }
 
 /// Claims a slot for a planned dispatch, records its admission and launches it; a launch

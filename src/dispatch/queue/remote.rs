@@ -13,7 +13,7 @@ use std::path::Path;
 use super::entry::{self, Entry, HOSTS_LINE, QueuedRequest, RemoteEntry};
 use super::{
     Context, DispatchError, Drained, QueueDecision, QueueVerdict, Ticket, decision, io_err, lock,
-    record, rfc3339,
+    record, rejection, rfc3339,
 };
 use crate::config::HostConfig;
 use crate::dispatch::view;
@@ -225,22 +225,7 @@ pub fn submit_remote(
         format!("host {target} is at its capacity ({})", slots.0)
     };
     let rule = config.queue.rule(&e.provider);
-    let rejection = if rule.policy == crate::config::QueuePolicy::Reject {
-        Some(format!("{full} and the queue policy is reject"))
-    } else if let Some(max) = rule.max_length.filter(|m| waiting.len() as u32 >= *m) {
-        Some(format!(
-            "{full} and the hosts' queue is full ({} of max_length {max})",
-            waiting.len()
-        ))
-    } else if ticket.start_by.is_some_and(|t| t < jiff::Timestamp::now()) {
-        Some(format!(
-            "{full} and its latest start time {} has passed",
-            e.start_by.clone().unwrap_or_default()
-        ))
-    } else {
-        None
-    };
-    if let Some(reason) = rejection {
+    if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {
         let d = host_decision(&e, QueueVerdict::Rejected, slots, target, reason.clone());
         record(ctx, ctx.ledger, d)?;
         return Err(DispatchError::Rejected {
