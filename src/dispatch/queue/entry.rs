@@ -190,6 +190,11 @@ fn order(e: &Entry) -> (&str, std::cmp::Reverse<i32>, u64) {
     (e.line(), std::cmp::Reverse(e.priority), e.seq)
 }
 
+/// The arrival number of the next entry: one past the highest queued.
+pub fn next_seq(data_dir: &Path) -> u64 {
+    all(data_dir).iter().map(|e| e.seq + 1).max().unwrap_or(0)
+}
+
 /// Whether anything is queued (cheap: one directory read).
 pub fn any(data_dir: &Path) -> bool {
     std::fs::read_dir(dir(data_dir)).is_ok_and(|mut r| {

@@ -195,11 +195,7 @@ pub fn submit(
         provider: spec.provider.clone(),
         priority: ticket.priority,
         start_by,
-        seq: entry::all(&data)
-            .iter()
-            .map(|e| e.seq + 1)
-            .max()
-            .unwrap_or(0),
+        seq: entry::next_seq(&data),
         queued_at: now_utc(),
         capacity: limit,
         base_commit: spec.base_commit.clone(),

@@ -201,11 +201,7 @@ pub fn submit_remote(
         provider: shown_provider(request, &shown),
         priority: ticket.priority,
         start_by: ticket.start_by.map(rfc3339),
-        seq: entry::all(&data)
-            .iter()
-            .map(|e| e.seq + 1)
-            .max()
-            .unwrap_or(0),
+        seq: entry::next_seq(&data),
         queued_at: now_utc(),
         capacity: usage(&hosts, &running).0,
         base_commit,
