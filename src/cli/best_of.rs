@@ -29,7 +29,7 @@ use super::settings;
 /// after a Ctrl-C, which leaves the candidates running).
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx best-of --agent implementer --instruction \"add a greeting\" \\\n        --candidate claude:sonnet --candidate codex --candidate demo:commit"
+    after_long_help = "Examples:\n  $ vnx best-of --agent implementer --instruction \"add a greeting\" \\\n        --candidate demo:commit --candidate demo:dirty"
 )]
 pub struct Args {
     /// The role every candidate plays (e.g. implementer)

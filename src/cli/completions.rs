@@ -17,7 +17,7 @@ enum Shell {
 /// Print shell completions for bash, zsh or fish
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx completions bash > ~/.local/share/bash-completion/completions/vnx\n  $ vnx completions zsh > \"${fpath[1]}/_vnx\"\n  $ vnx completions fish > ~/.config/fish/completions/vnx.fish"
+    after_long_help = "Examples:\n  $ vnx completions bash > ~/.local/share/bash-completion/completions/vnx\n  $ vnx completions zsh > ~/.zfunc/_vnx     # with fpath+=(~/.zfunc) in ~/.zshrc\n  $ vnx completions fish > ~/.config/fish/completions/vnx.fish"
 )]
 pub struct Args {
     /// The shell

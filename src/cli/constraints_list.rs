@@ -1,17 +1,18 @@
 //! `vnx constraints list`: the provider constraints as vnx reads them, with their override
-//! variables.
+//! variables, and the egress policy.
 
 use super::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use vnx::constraints::{self, PinSemantics, Rule};
+use vnx::egress::{Action, Policy};
 
 use super::CliError;
 use super::output::Out;
 use super::settings;
 
-/// Check provider_constraints.yaml and list its constraints
+/// Check provider_constraints.yaml and list its constraints and its egress policy
 ///
 /// Exit 1 when the file does not load (the error names the line and column).
 #[derive(clap::Args)]
@@ -41,6 +42,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             "file": path,
             "sha256": loaded.sha256,
             "constraints": list,
+            "egress": egress_json(&loaded.egress),
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -70,10 +72,60 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             c.severity.name()
         ))?;
     }
+    out.line(&egress_line(&loaded.egress))?;
     say!(
-        "{}: {} constraint(s)",
+        "{}: {} constraint(s) and the egress policy",
         path.display(),
         loaded.constraints.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// An action as the file writes it; `None` is `exempt`.
+fn action(a: Option<Action>) -> &'static str {
+    a.map_or("exempt", Action::name)
+}
+
+/// The egress policy in one line, in the constraints' columns.
+fn egress_line(p: &Policy) -> String {
+    let providers: Vec<String> = p
+        .providers
+        .iter()
+        .map(|(name, a)| format!("{name} {}", action(*a)))
+        .collect();
+    let rules: Vec<String> = p
+        .rules
+        .iter()
+        .map(|(id, a)| format!("{id} {}", a.name()))
+        .collect();
+    format!(
+        "{:<28} {:<13} {:<8} providers: {}; rules: {}; {} allowed, {} own pattern(s)",
+        "egress",
+        "egress",
+        action(p.action),
+        if providers.is_empty() {
+            "-".to_owned()
+        } else {
+            providers.join(", ")
+        },
+        if rules.is_empty() {
+            "-".to_owned()
+        } else {
+            rules.join(", ")
+        },
+        p.allow.len(),
+        p.patterns.len(),
+    )
+}
+
+/// The egress policy as `--json` prints it.
+fn egress_json(p: &Policy) -> serde_json::Value {
+    serde_json::json!({
+        "action": action(p.action),
+        "providers": p.providers.iter().map(|(k, a)| (k.clone(), action(*a))).collect::<std::collections::BTreeMap<_, _>>(),
+        "rules": p.rules.iter().map(|(k, a)| (k.clone(), a.name())).collect::<std::collections::BTreeMap<_, _>>(),
+        "allow": p.allow.iter().map(|a| a.source.as_str()).collect::<Vec<_>>(),
+        "patterns": p.patterns.iter().map(|a| serde_json::json!({"id": a.id, "regex": a.source})).collect::<Vec<_>>(),
+        "entropy": {"threshold": p.entropy_threshold, "min_length": p.entropy_min_length},
+    })
 }

@@ -14,9 +14,9 @@ use super::settings;
 /// merge readiness, the provider constraints and spend; resources serve the ledger and the
 /// dispatch records. Nothing it does dispatches, merges, releases or writes to the project;
 /// every answer cites the receipts (line SHA-256) it was derived from. `vnx init --mcp`
-/// registers it with claude, codex and gemini.
+/// registers it with claude, codex and gemini (by hand: `claude mcp add vnx -- vnx mcp`).
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ claude mcp add vnx -- vnx mcp")]
+#[command(after_long_help = "Examples:\n  $ vnx init --mcp claude")]
 pub struct Args {
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]

@@ -26,7 +26,7 @@ const BATCH: usize = 4096;
 /// `checkpoint*`, `ledger_*`, `chain_*`) are refused: their commands write them, signed.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx receipts append --receipt '{\"event_type\":\"note\",\"status\":\"done\"}'\n  $ producer | vnx receipts append -"
+    after_long_help = "Examples:\n  $ vnx receipts append --receipt '{\"event_type\":\"note\",\"status\":\"done\"}'\n  $ printf '%s\\n' '{\"event_type\":\"note\"}' '{\"event_type\":\"note\"}' | vnx receipts append -"
 )]
 pub struct Args {
     #[command(flatten)]

@@ -179,7 +179,7 @@ pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseErro
             }
         }
     }
-    let records = read_ledger(ledger, &found)?;
+    let (records, order) = read_ledger(ledger, &found)?;
     for f in found.values_mut() {
         let path = dir.join(format!("dispatch-{}", f.id));
         let reg = registered.iter().find(|r| r.path == path);
@@ -201,17 +201,26 @@ pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseErro
             .is_ok_and(|m| m.is_dir())
             .then_some(dd);
     }
-    Ok(found.into_values().collect())
+    // In the order they started (what a person reading the list expects); those the ledger
+    // does not know last, by id.
+    let mut found: Vec<Found> = found.into_values().collect();
+    found.sort_by_key(|f| order.get(&f.id).copied().unwrap_or(usize::MAX));
+    Ok(found)
 }
 
-/// The ledger's `dispatch_started` and `dispatch_completed` receipts for these dispatches.
+/// Each dispatch's place in the order the ledger started them.
+type StartOrder = HashMap<String, usize>;
+
+/// The ledger's `dispatch_started` and `dispatch_completed` receipts for these dispatches,
+/// and the order in which they started.
 fn read_ledger(
     ledger: &Path,
     wanted: &BTreeMap<String, Found>,
-) -> Result<HashMap<String, Recorded>, ReleaseError> {
+) -> Result<(HashMap<String, Recorded>, StartOrder), ReleaseError> {
     let mut out: HashMap<String, Recorded> = HashMap::new();
+    let mut order: HashMap<String, usize> = HashMap::new();
     if wanted.is_empty() || !ledger.exists() {
-        return Ok(out);
+        return Ok((out, order));
     }
     let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
         memchr::memmem::find(l, b"\"dispatch_").is_some()
@@ -234,6 +243,8 @@ fn read_ledger(
                     continue;
                 }
                 first_of.insert(started.dispatch_id.clone(), id.clone());
+                let next = order.len();
+                order.entry(id.clone()).or_insert(next);
                 let e = out.entry(id).or_default();
                 *e = Recorded {
                     started: true,
@@ -263,7 +274,7 @@ fn read_ledger(
             _ => {}
         }
     }
-    Ok(out)
+    Ok((out, order))
 }
 
 /// Whether a worktree may go, given what is in it: `Ok(unlock)` when it may (after unlocking

@@ -338,14 +338,11 @@ fn translate(
         let Some(record) = record else {
             continue;
         };
-        if event == "dispatch_completed" {
-            let branch = branch_of(&mirrors, host, id);
-            // The host's answer names the tip of an asked dispatch's own branch.
-            let named = asked.contains(id) && branch == format!("dispatch/{id}");
-            if let Err(e) = fetch_branch(link, &branch, tips, named) {
-                failed = Some(e);
-                break;
-            }
+        if event == "dispatch_completed"
+            && let Err(e) = fetch_branch(link, &branch_of(&mirrors, host, id, &data), tips, asked)
+        {
+            failed = Some(e);
+            break;
         }
         match reattest(link, r, record) {
             Ok(receipt) => out.push(receipt),
@@ -435,40 +432,49 @@ fn have(link: &Link<'_>, name: &str, commit: &str) -> bool {
         .is_some_and(|oid| oid.to_string() == commit)
 }
 
-/// The branch dispatch `id` works on, as the host's start of it names it: `dispatch/<id>`,
-/// or for a follow-up the branch of the dispatch it continues — only ever a
-/// `dispatch/<dispatch id>` branch, whatever the host says.
-fn branch_of(mirrors: &Mirrors, host: &str, id: &str) -> String {
+/// The branch dispatch `id` worked on: the one the host's start receipt names when it is
+/// the branch of a dispatch this machine started on that host (a follow-up works on the
+/// branch of the dispatch it continues), else `dispatch/<id>`. Nothing else the host names
+/// is fetched into this repository.
+fn branch_of(mirrors: &Mirrors, host: &str, id: &str, data: &Path) -> String {
     mirrors
         .lines
         .iter()
-        .filter(|m| {
-            m.receipt.host == host
-                && m.receipt.dispatch_id.as_deref() == Some(id)
-                && m.receipt.remote_event_type.as_deref() == Some("dispatch_started")
+        .map(|m| &m.receipt)
+        .filter(|r| {
+            r.host == host
+                && r.dispatch_id.as_deref() == Some(id)
+                && r.remote_event_type.as_deref() == Some("dispatch_started")
         })
-        .find_map(|m| match json::parse(&m.receipt.line, Mode::Python) {
-            Ok(Value::Object(o)) => o.get("branch").and_then(Value::as_str).map(str::to_owned),
-            _ => None,
+        .find_map(|r| {
+            let Ok(Value::Object(o)) = json::parse(&r.line, Mode::Python) else {
+                return None;
+            };
+            let first = o.get("branch")?.as_str()?.strip_prefix("dispatch/")?;
+            let ours = crate::ledger::receipt::is_dispatch_id(first)
+                && read_record(data, first).is_some_and(|rec| rec.host == host);
+            ours.then(|| first.to_owned())
         })
-        .filter(|b| {
-            b.strip_prefix("dispatch/")
-                .is_some_and(crate::ledger::receipt::is_dispatch_id)
-        })
-        .unwrap_or_else(|| format!("dispatch/{id}"))
+        .map_or_else(
+            || format!("dispatch/{id}"),
+            |first| format!("dispatch/{first}"),
+        )
 }
 
-/// Fetches `branch` (a `dispatch/<id>` one) from the host, when the host still has it (a
-/// clean teardown deleted it there: nothing to fetch) and it is not here already; `named`:
-/// the host's answer names its tip (else `git ls-remote` is asked).
+/// Fetches `branch` (`dispatch/<id>`) from the host, when the host still has it (a clean
+/// teardown deleted it there: nothing to fetch) and it is not here already; `asked`: the
+/// dispatches whose branches the host's answer gave the tips of.
 fn fetch_branch(
     link: &Link<'_>,
     branch: &str,
     tips: &BTreeMap<String, String>,
-    named: bool,
+    asked: &[String],
 ) -> Result<(), RemoteError> {
+    let answered = asked
+        .iter()
+        .any(|id| branch.strip_prefix("dispatch/") == Some(id.as_str()));
     let branch = format!("refs/heads/{branch}");
-    let Some(tip) = tip_of(link, &branch, tips, named)? else {
+    let Some(tip) = tip_of(link, &branch, tips, answered)? else {
         return Ok(());
     };
     if have(link, &branch, &tip) {

@@ -667,6 +667,36 @@ fn the_shipped_policy_exempts_the_offline_demo() {
 }
 
 #[test]
+fn constraints_list_shows_the_policy_it_will_apply() {
+    let repo = Repo::new();
+    policy(
+        &repo,
+        "  action: warn\n  providers: {ollama: exempt, codex: refuse}\n  rules: {github-token: refuse}\n  \
+         allow: ['AKIAIOSFODNN7EXAMPLE']\n  patterns: [{id: ticket-key, regex: 'TK-[0-9]{6}'}]\n",
+    );
+    let r = run(repo.vnx().args(["constraints", "list"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "egress                       egress        warn     providers: codex refuse, ollama exempt; \
+         rules: github-token refuse; 1 allowed, 1 own pattern(s)\n"
+    );
+    let r = run(repo.vnx().args(["constraints", "list", "--json"]));
+    let listed: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        listed["egress"],
+        serde_json::json!({
+            "action": "warn",
+            "providers": {"codex": "refuse", "ollama": "exempt"},
+            "rules": {"github-token": "refuse"},
+            "allow": ["AKIAIOSFODNN7EXAMPLE"],
+            "patterns": [{"id": "ticket-key", "regex": "TK-[0-9]{6}"}],
+            "entropy": {"threshold": 3.5, "min_length": 16},
+        })
+    );
+}
+
+#[test]
 fn a_broken_egress_section_stops_every_dispatch() {
     let repo = Repo::new();
     policy(&repo, "  action: maybe\n");

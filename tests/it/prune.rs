@@ -156,6 +156,8 @@ fn a_follow_up_keeps_its_files_while_its_chains_branch_lives() {
         .args(["follow-up", &first, "--instruction", "two", "--json"]));
     let next = completion(&r);
     let next = next["dispatch_id"].as_str().unwrap().to_owned();
+    // Its supervisor holds its lock until it has done what follows the completion.
+    assert!(repo.server.sessions_end());
     assert!(!repo.branches().contains(&format!("dispatch/{next}")));
     age(&dispatches(&repo).join(&next), 40);
     let r = run(repo

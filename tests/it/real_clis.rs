@@ -3,13 +3,15 @@
 //! the prompt. `#[ignore]`d (run with `--include-ignored`): the CLIs are ~740 MB from the npm
 //! registry, installed by `tests/support/install-clis.sh` into `$VNX_CLI_CACHE` (`.ci/run`
 //! includes these tests when the registry is reachable); without them the tests fail. Each
-//! failure names the CLI and step.
+//! failure names the CLI and step. `remote` runs them on a host over a real loopback sshd.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::common::{Repo, Run, completion, repo_dir, run};
+
+mod remote;
 
 /// The bin directory of the pinned CLIs (installing them if needed).
 pub(crate) fn cli_bin() -> PathBuf {
@@ -34,13 +36,13 @@ pub(crate) fn cli_bin() -> PathBuf {
 /// The scripted model server, killed on drop.
 pub(crate) struct ModelServer {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl ModelServer {
-    fn start() -> ModelServer {
+    pub(crate) fn start() -> ModelServer {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
         let mut child = Command::new("python3")
@@ -83,6 +85,34 @@ impl Drop for ModelServer {
     }
 }
 
+/// Seeds `home` so that each CLI starts without a dialog, talks only to the model server on
+/// `port` and trusts `trust`: the environment the CLIs need (HOME included).
+pub(crate) fn seed_home(home: &Path, port: u16, trust: &Path) -> Vec<(String, String)> {
+    let seeded = Command::new("python3")
+        .arg(repo_dir().join("tests/support/seed_home.py"))
+        .arg(home)
+        .arg(port.to_string())
+        .arg("--trust")
+        .arg(trust.canonicalize().unwrap())
+        .output()
+        .expect("seed_home.py");
+    assert!(seeded.status.success(), "seed_home.py failed");
+    String::from_utf8(seeded.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// `bin`, then this process's PATH.
+pub(crate) fn path_with(bin: &Path) -> std::ffi::OsString {
+    let mut path = bin.as_os_str().to_owned();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    path
+}
+
 /// A repository, the server, and the environment that points every CLI at it.
 pub(crate) struct Rig {
     pub(crate) repo: Repo,
@@ -96,24 +126,8 @@ impl Rig {
         let bin = cli_bin();
         let repo = Repo::new();
         let server = ModelServer::start();
-        let seeded = Command::new("python3")
-            .arg(repo_dir().join("tests/support/seed_home.py"))
-            .arg(repo.env.home())
-            .arg(server.port.to_string())
-            .arg("--trust")
-            .arg(repo.env.path().canonicalize().unwrap())
-            .output()
-            .expect("seed_home.py");
-        assert!(seeded.status.success(), "seed_home.py failed");
-        let env = String::from_utf8(seeded.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        let mut path = bin.into_os_string();
-        path.push(":");
-        path.push(std::env::var_os("PATH").unwrap_or_default());
+        let env = seed_home(&repo.env.home(), server.port, repo.env.path());
+        let path = path_with(&bin);
         Rig {
             repo,
             server,
@@ -157,11 +171,13 @@ impl Rig {
     }
 }
 
-/// The completion receipt and the end of the worker's log, for a failure message.
+/// The completion receipt and the end of the worker's log (a remote one's too: its host is
+/// this machine in the tests), for a failure message.
 fn explain(c: &serde_json::Value) -> String {
-    let log = c["worker_log"]
-        .as_str()
-        .and_then(|p| std::fs::read_to_string(p).ok())
+    let log = [&c["worker_log"], &c["remote"]["worker_log"]]
+        .iter()
+        .filter_map(|p| p.as_str())
+        .find_map(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();
     let tail: String = log
         .chars()
@@ -186,6 +202,77 @@ fn compliant(marker: &str, file: &str, summary: &str) -> String {
     )
 }
 
+/// What the model does in `lane`: in the interactive lane claude's and gemini's TUIs ask
+/// before `git commit` (the blocked tests answer that prompt), so there it only writes and
+/// reports; elsewhere it is [`compliant`].
+fn in_lane(cli: &str, lane: &str, marker: &str, file: &str, summary: &str) -> String {
+    if lane == "interactive" && cli != "codex" {
+        format!(
+            "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary {summary}\n\\@model say Wrote it."
+        )
+    } else {
+        compliant(marker, file, summary)
+    }
+}
+
+/// What makes a TUI ask before it goes on: claude and gemini ask before `git commit`; codex's
+/// TUI, under the default posture, runs a command in its sandbox without asking, and asks
+/// when the model requests to run it outside (as a model does once the sandbox refused
+/// `git commit` on the read-only `.git`).
+fn asks_before_committing(cli: &str, marker: &str, file: &str) -> String {
+    if cli == "codex" {
+        format!(
+            "{marker}\n\\@model write {file} {marker}\n\\@model escalate git add -A && git commit -q -m blocked-then-done\n\\@model run vnx report --status done --summary blocked-then-done\n\\@model say Wrote it."
+        )
+    } else {
+        compliant(marker, file, "blocked-then-done")
+    }
+}
+
+/// Checks a dispatch that wrote `file` under the default posture: done by its report, with a
+/// session (and token usage, headless); nobody could commit, so vnx did, with no manual step;
+/// the file is on the branch only, whose commit carries vnx's trailers. Its id.
+fn committed_by_vnx(
+    repo: &Repo,
+    c: &serde_json::Value,
+    at: &str,
+    (cli, lane): (&str, &str),
+    marker: &str,
+    file: &str,
+) -> String {
+    assert_eq!(c["status"], "done", "{at} {}", explain(c));
+    assert_eq!(c["completion_signal"], "report", "{at} {c}");
+    assert!(c["session_id"].is_string(), "{at} no session id: {c}");
+    if lane == "headless" {
+        assert!(
+            c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
+            "{at} no token usage: {c}"
+        );
+    }
+    assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(c));
+    assert_eq!(
+        c["vnx_commit"]["files"],
+        serde_json::json!([file]),
+        "{at} {c}"
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    assert!(!repo.env.path().join(file).exists(), "{at}");
+    let message = repo
+        .env
+        .git(&["log", "-1", "--format=%B", &format!("dispatch/{id}")]);
+    assert!(
+        message.contains(&format!("VNX-Dispatch: {id}"))
+            && message.contains(&format!("VNX-Provider: {cli}"))
+            && message.contains(&format!(
+                "VNX-Session: {}",
+                c["session_id"].as_str().unwrap()
+            )),
+        "{at} {message}"
+    );
+    id
+}
+
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_clis_in_both_lanes() {
@@ -197,56 +284,12 @@ fn real_clis_in_both_lanes() {
     let mut done = Vec::new();
     for lane in ["headless", "interactive"] {
         for cli in ["claude", "codex", "gemini"] {
-            // In the interactive lane claude and gemini ask before `git commit`: the blocked
-            // test answers that prompt. Here the model only writes and reports.
             let marker = format!("real {cli} {lane}");
             let file = format!("{cli}-{lane}.txt");
-            let instruction = if lane == "interactive" && cli != "codex" {
-                format!(
-                    "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary wrote-it\n\\@model say Wrote it."
-                )
-            } else {
-                compliant(&marker, &file, "wrote-it")
-            };
-            let r = rig.dispatch(cli, lane, &instruction);
+            let r = rig.dispatch(cli, lane, &in_lane(cli, lane, &marker, &file, "wrote-it"));
             let at = step(cli, lane, "write, try to commit, report");
             let c = completion(&r);
-            assert_eq!(c["status"], "done", "{at} {}", explain(&c));
-            assert_eq!(c["completion_signal"], "report", "{at}");
-            assert!(c["session_id"].is_string(), "{at} no session id: {c}");
-            if lane == "headless" {
-                assert!(
-                    c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
-                    "{at} no token usage: {c}"
-                );
-            }
-            // Nobody could commit under the default posture: vnx did, with no manual step.
-            assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
-            assert_eq!(
-                c["vnx_commit"]["files"],
-                serde_json::json!([file]),
-                "{at} {c}"
-            );
-            let id = c["dispatch_id"].as_str().unwrap().to_owned();
-            assert_eq!(
-                rig.repo.on_branch(&id, &file),
-                format!("{marker}\n"),
-                "{at}"
-            );
-            assert!(!rig.repo.env.path().join(&file).exists(), "{at}");
-            let message =
-                rig.repo
-                    .env
-                    .git(&["log", "-1", "--format=%B", &format!("dispatch/{id}")]);
-            assert!(
-                message.contains(&format!("VNX-Dispatch: {id}"))
-                    && message.contains(&format!("VNX-Provider: {cli}"))
-                    && message.contains(&format!(
-                        "VNX-Session: {}",
-                        c["session_id"].as_str().unwrap()
-                    )),
-                "{at} {message}"
-            );
+            let id = committed_by_vnx(&rig.repo, &c, &at, (cli, lane), &marker, &file);
             done.push((at, id));
 
             // A question is not success.
@@ -549,25 +592,35 @@ fn epoch(time: &str) -> f64 {
     t.as_millisecond() as f64 / 1000.0
 }
 
+/// Checks that dispatch `id`'s receipts say blocked, then resumed, then completed.
+fn blocked_then_resumed_then_completed(repo: &Repo, id: &str, at: &str) {
+    let kinds: Vec<String> = repo
+        .receipts(id)
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let pos = |k: &str| kinds.iter().position(|e| e == k);
+    let order = [
+        pos("dispatch_blocked"),
+        pos("dispatch_resumed"),
+        pos("dispatch_completed"),
+    ];
+    assert!(
+        order.iter().all(Option::is_some) && order.is_sorted(),
+        "{at} {kinds:?}"
+    );
+}
+
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
     let rig = Rig::new();
     let mut figures = Vec::new();
-    // codex's TUI under the default posture runs a command in its sandbox without asking;
-    // it asks when the model requests to run it outside (as a model does once the sandbox
-    // refused `git commit` on the read-only `.git`).
     for cli in ["claude", "gemini", "codex"] {
         let at = step(cli, "interactive", "permission prompt");
         let marker = format!("{cli} asks before committing");
         let file = format!("{cli}-blocked.txt");
-        let instruction = if cli == "codex" {
-            format!(
-                "{marker}\n\\@model write {file} {marker}\n\\@model escalate git add -A && git commit -q -m blocked-then-done\n\\@model run vnx report --status done --summary blocked-then-done\n\\@model say Wrote it."
-            )
-        } else {
-            compliant(&marker, &file, "blocked-then-done")
-        };
+        let instruction = asks_before_committing(cli, &marker, &file);
         let id = rig.detach(cli, "interactive", 300, &instruction);
         // Blocked, naming the command, within seconds: `vnx wait --until-blocked` returns.
         let mut waiter = rig.repo.vnx();
@@ -632,18 +685,7 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
             format!("{marker}\n"),
             "{at}"
         );
-        let kinds: Vec<String> = rig
-            .repo
-            .receipts(&id)
-            .iter()
-            .map(|r| r["event_type"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        let pos = |k: &str| kinds.iter().position(|e| e == k);
-        assert!(
-            pos("dispatch_blocked") < pos("dispatch_resumed")
-                && pos("dispatch_resumed") < pos("dispatch_completed"),
-            "{at} {kinds:?}"
-        );
+        blocked_then_resumed_then_completed(&rig.repo, &id, &at);
     }
     eprintln!("prompt to blocked: {}", figures.join(", "));
     rig.repo.verify_ok();
@@ -710,13 +752,7 @@ fn real_clis_follow_up_a_question_in_the_same_session() {
             // The answer: a follow-up that writes, tries to commit and reports.
             let marker = format!("follow-up of {cli} {lane}");
             let file = format!("{cli}-{lane}-followed.txt");
-            let instruction = if lane == "interactive" && cli != "codex" {
-                format!(
-                    "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary answered\n\\@model say Wrote it."
-                )
-            } else {
-                compliant(&marker, &file, "answered")
-            };
+            let instruction = in_lane(cli, lane, &marker, &file, "answered");
             let mut cmd = rig.repo.vnx();
             cmd.env("PATH", &rig.path)
                 .envs(rig.env.iter().map(|(k, v)| (k, v)))

@@ -5,309 +5,10 @@
 //! one detected; the link killed mid-dispatch and caught up by `wait`; a host without vnx, or
 //! with one too old, refused with nothing left behind.
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use crate::common::{
-    Repo, Server, completion, configure, gate_check, git, run, violations, wait_for,
-};
+use crate::common::{Remote, completion, configure, gate_check, git, run, violations, wait_for};
 use crate::json_schema::documented;
-
-const SSHD: &str = "/usr/sbin/sshd";
-
-/// A local repository, and a host reachable over ssh holding a clone of it.
-struct Remote {
-    repo: Repo,
-    dir: tempfile::TempDir,
-    port: u16,
-    sshd: Option<Child>,
-    host_tmux: Server,
-    /// The `capacity` hosts are declared with.
-    capacity: u32,
-}
-
-impl Remote {
-    fn new() -> Remote {
-        Remote::with_capacity(2)
-    }
-
-    /// A host `box` that runs at most `capacity` dispatches of this machine at once.
-    fn with_capacity(capacity: u32) -> Remote {
-        assert!(
-            Path::new(SSHD).exists(),
-            "{SSHD} is missing: install openssh-server (.ci/run does)"
-        );
-        // sshd refuses to start without its privilege separation directory.
-        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd (run the tests as root)");
-        let repo = Repo::new();
-        let dir = tempfile::Builder::new()
-            .prefix("vnx-host-")
-            .tempdir()
-            .unwrap();
-        let d = dir.path();
-        for (name, key) in [("host", "hostkey"), ("client", "clientkey")] {
-            let out = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-                .arg(d.join(key))
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::fs::copy(d.join("clientkey.pub"), d.join("authorized_keys")).unwrap();
-        std::fs::create_dir_all(d.join("home")).unwrap();
-        let port = free_port();
-        let host_tmux = Server::new();
-        let home = d.join("home");
-        std::fs::write(
-            d.join("sshd_config"),
-            format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/hostkey\n\
-                 AuthorizedKeysFile {d}/authorized_keys\nPidFile {d}/sshd.pid\nStrictModes no\n\
-                 UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 PermitRootLogin prohibit-password\n\
-                 SetEnv HOME={h} XDG_CONFIG_HOME={h}/.config XDG_STATE_HOME={h}/.state \
-                 VNX_TMUX_SOCKET={sock} GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 \
-                 GIT_AUTHOR_NAME=h GIT_AUTHOR_EMAIL=h@example.com GIT_COMMITTER_NAME=h \
-                 GIT_COMMITTER_EMAIL=h@example.com LC_ALL=C\n",
-                d = d.display(),
-                h = home.display(),
-                sock = host_tmux.0.socket(),
-            ),
-        )
-        .unwrap();
-        let host_key = std::fs::read_to_string(d.join("hostkey.pub")).unwrap();
-        std::fs::write(
-            d.join("known_hosts"),
-            format!("[127.0.0.1]:{port} {host_key}"),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("ssh_config"),
-            format!(
-                "Host testhost\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  \
-                 IdentityFile {d}/clientkey\n  IdentitiesOnly yes\n  \
-                 UserKnownHostsFile {d}/known_hosts\n  StrictHostKeyChecking yes\n",
-                d = d.display()
-            ),
-        )
-        .unwrap();
-        // The host's clone, initialised there as a user would.
-        git(
-            &repo.env.home(),
-            d,
-            &["clone", "-q", repo.env.path().to_str().unwrap(), "clone"],
-        );
-        let r = run(host_cmd(&home, &d.join("clone")).arg("init"));
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        let mut remote = Remote {
-            repo,
-            dir,
-            port,
-            sshd: None,
-            host_tmux,
-            capacity,
-        };
-        remote.start_sshd();
-        remote.declare("box", env!("CARGO_BIN_EXE_vnx"));
-        remote
-    }
-
-    fn d(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn clone_dir(&self) -> PathBuf {
-        self.d().join("clone")
-    }
-
-    fn host_ledger(&self) -> PathBuf {
-        self.clone_dir().join(".vnx-data/state/t0_receipts.ndjson")
-    }
-
-    fn ledger(&self) -> PathBuf {
-        self.repo
-            .env
-            .path()
-            .join(".vnx-data/state/t0_receipts.ndjson")
-    }
-
-    /// Declares host `name` (this sshd, the clone) whose vnx is `vnx`, and commits it.
-    fn declare(&self, name: &str, vnx: &str) {
-        self.declare_with(name, vnx, "");
-    }
-
-    /// [`Remote::declare`] with more of the host's settings (indented YAML lines).
-    fn declare_with(&self, name: &str, vnx: &str, more: &str) {
-        let path = self.repo.env.path().join(".vnx/config.yaml");
-        let first = !std::fs::read_to_string(path)
-            .unwrap()
-            .contains("\nhosts:\n");
-        let yaml = format!(
-            "{hosts}  {name}:\n    ssh: testhost\n    ssh_args: [\"-F\", \"{d}/ssh_config\"]\n    \
-             clone: {clone}\n    capacity: {capacity}\n    vnx: {vnx}\n{more}",
-            hosts = if first { "hosts:\n" } else { "" },
-            capacity = self.capacity,
-            d = self.d().display(),
-            clone = self.clone_dir().display(),
-        );
-        configure(&self.repo, &yaml);
-    }
-
-    fn start_sshd(&mut self) {
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-f")
-            .arg(self.d().join("sshd_config"))
-            .arg("-E")
-            .arg(self.d().join("sshd.log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.sshd = Some(child);
-        assert!(
-            wait_for(|| TcpStream::connect(("127.0.0.1", self.port)).is_ok()),
-            "sshd did not listen: {}",
-            std::fs::read_to_string(self.d().join("sshd.log")).unwrap_or_default()
-        );
-    }
-
-    /// Kills sshd (and with it every connection it serves: the shared master's too).
-    fn kill_sshd(&mut self) {
-        if let Some(mut c) = self.sshd.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // Its per-connection children end with the master connection they serve.
-        self.close_master();
-    }
-
-    /// `ssh -O exit` on the shared master connection.
-    fn close_master(&self) {
-        let _ = Command::new("ssh")
-            .arg("-F")
-            .arg(self.d().join("ssh_config"))
-            .arg("-o")
-            .arg(format!(
-                "ControlPath={}/.vnx-data/ssh/%C",
-                self.repo.env.path().display()
-            ))
-            .args(["-O", "exit", "testhost"])
-            .stderr(Stdio::null())
-            .status();
-    }
-
-    fn dispatch(&self, host: &str, model: &str, extra: &[&str]) -> crate::common::Run {
-        run(self.dispatch_cmd(host, model, extra))
-    }
-
-    fn dispatch_cmd(&self, host: &str, model: &str, extra: &[&str]) -> Command {
-        let mut cmd = self.repo.dispatch_cmd(model);
-        cmd.args(["--host", host, "--json"]).args(extra);
-        if !extra.contains(&"--instruction") {
-            cmd.args(["--instruction", "add the demo output"]);
-        }
-        cmd
-    }
-
-    /// The local ledger's lines.
-    fn lines(&self) -> Vec<String> {
-        std::fs::read_to_string(self.ledger())
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn host_has_completion(&self, id: &str) -> bool {
-        std::fs::read_to_string(self.host_ledger())
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.contains("\"dispatch_completed\"") && l.contains(id))
-    }
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        // Whatever still runs on the host is stopped there (a supervisor outlives its tmux
-        // server).
-        let _ = host_cmd(&self.d().join("home"), &self.clone_dir())
-            .args(["cancel", "--all"])
-            .env("VNX_TMUX_SOCKET", self.host_tmux.0.socket())
-            .output();
-        self.close_master();
-        if let Some(mut c) = self.sshd.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = &self.host_tmux;
-    }
-}
-
-/// A terminal here: the pane of a tmux server of its own, running this vnx with `args` in
-/// the project, with the environment a user's terminal has.
-struct Terminal {
-    server: crate::common::Server,
-    session: &'static str,
-}
-
-impl Terminal {
-    fn open(remote: &Remote, session: &'static str, args: &[&str]) -> Terminal {
-        let server = crate::common::Server::new();
-        let home = remote.repo.env.home();
-        let env: Vec<(String, String)> = [
-            ("HOME", home.display().to_string()),
-            (
-                "XDG_CONFIG_HOME",
-                home.join(".config").display().to_string(),
-            ),
-            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-            ("GIT_CONFIG_NOSYSTEM", "1".into()),
-            ("TERM", "xterm-256color".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let mut argv: Vec<std::ffi::OsString> = vec![env!("CARGO_BIN_EXE_vnx").into()];
-        argv.extend(args.iter().map(Into::into));
-        server
-            .0
-            .new_session(session, remote.repo.env.path(), &env, &argv)
-            .unwrap();
-        Terminal { server, session }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", self.server.0.socket()])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// What the pane shows.
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", &format!("={}:", self.session)])
-    }
-}
-
-/// The host's vnx as a user on the host runs it.
-fn host_cmd(home: &Path, clone: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vnx"));
-    crate::common::hermetic(&mut cmd, home);
-    cmd.current_dir(clone);
-    cmd
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 #[test]
 fn a_remote_demo_dispatch_is_gated_and_merged_here() {
@@ -850,6 +551,54 @@ fn the_dashboard_shows_a_remote_dispatch_and_catches_up_with_its_host() {
     term.server.send_keys("dash", &["q"]);
     assert!(term.server.sessions_end(), "q quits: {}", screen_now());
     remote.repo.verify_ok();
+}
+
+/// A terminal here: the pane of a tmux server of its own, running this vnx with `args` in
+/// the project, with the environment a user's terminal has.
+struct Terminal {
+    server: crate::common::Server,
+    session: &'static str,
+}
+
+impl Terminal {
+    fn open(remote: &Remote, session: &'static str, args: &[&str]) -> Terminal {
+        let server = crate::common::Server::new();
+        let home = remote.repo.env.home();
+        let env: Vec<(String, String)> = [
+            ("HOME", home.display().to_string()),
+            (
+                "XDG_CONFIG_HOME",
+                home.join(".config").display().to_string(),
+            ),
+            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("TERM", "xterm-256color".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let mut argv: Vec<std::ffi::OsString> = vec![env!("CARGO_BIN_EXE_vnx").into()];
+        argv.extend(args.iter().map(Into::into));
+        server
+            .0
+            .new_session(session, remote.repo.env.path(), &env, &argv)
+            .unwrap();
+        Terminal { server, session }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", self.server.0.socket()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// What the pane shows.
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", &format!("={}:", self.session)])
+    }
 }
 
 /// Whether `cond` holds within 60 s (a host's deadline passing).

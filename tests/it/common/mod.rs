@@ -3,13 +3,16 @@
 
 #![allow(dead_code)]
 
+pub mod console;
 mod fakes;
 mod gates;
+mod host;
 mod repo;
 mod tmux;
 
 pub use fakes::Fakes;
 pub use gates::{committed, configure, gate_check, gate_check_with, ledger_path};
+pub use host::Remote;
 pub use repo::{Repo, completion, settled_receipt};
 pub use tmux::{Server, wait_for};
 
