@@ -139,10 +139,10 @@ fn take_text(pending: &mut Vec<u8>) -> String {
     text
 }
 
-/// The host's stderr, line by line, escaped and named.
+/// The host's stderr, line by line, named (and escaped, as `say!` does).
 fn relay_stderr(host: &str, stderr: &[u8]) {
     for line in String::from_utf8_lossy(stderr).lines() {
-        say!("{host}: {}", super::output::escape(line));
+        say!("{host}: {line}");
     }
 }
 
