@@ -1,17 +1,19 @@
 //! `vnx dashboard`: the live dashboard's terminal and event loop. It sleeps until a key, a
 //! change to the ledger or a dispatch directory, or (only while something runs) the next
-//! second; actions run vnx's own commands in the background.
+//! second; actions run vnx's own commands in the background, and the hosts of remote
+//! dispatches are caught up with on a thread of their own.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Duration;
 
 use notify::Watcher;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use vnx::dashboard::{self, Action, App, Effect, Outcome, Snapshot, Sources};
+use vnx::dispatch::view::State;
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -38,6 +40,8 @@ enum Ev {
     Input(Event),
     Changed,
     Done(Outcome),
+    /// Something to say in the footer (a host out of reach, or back).
+    Note(String),
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -63,9 +67,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let _watcher = watch(&project.data_dir(), tx.clone());
     let (ack, acked) = mpsc::channel::<()>();
     read_input(tx.clone(), acked);
+    let hosts = catch_up_hosts(tx.clone());
 
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, &src, &vnx, (&tx, &rx, &ack));
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &src,
+        &vnx,
+        (&tx, &rx, &ack),
+        &hosts,
+    );
     ratatui::restore();
     result.map(|()| ExitCode::SUCCESS)
 }
@@ -88,10 +100,18 @@ fn event_loop(
     src: &Sources,
     vnx: &Path,
     (tx, rx, ack): Channels<'_>,
+    hosts: &SyncSender<()>,
 ) -> Result<(), CliError> {
     // An event read while coalescing a burst of changes, handled next.
     let mut next: Option<Ev> = None;
     loop {
+        // Remote dispatches shown live (or waiting for a host): their hosts are caught up
+        // with, at most one catch-up at a time, off this thread.
+        if app.snapshot.rows.iter().any(|r| {
+            r.state.host.is_some() && (r.state.state.is_live() || r.state.state == State::Queued)
+        }) {
+            let _ = hosts.try_send(());
+        }
         terminal
             .draw(|f| dashboard::ui::draw(f, app))
             .map_err(|e| CliError::new(format!("cannot draw the dashboard: {e}")))?;
@@ -127,6 +147,7 @@ fn event_loop(
                 }
                 refresh(app, src)?;
             }
+            Some(Ev::Note(note)) => app.message = Some(note),
             Some(Ev::Done(outcome)) => {
                 app.running.retain(|a| a != &outcome.action);
                 app.message = Some(outcome.message());
@@ -207,6 +228,39 @@ fn attach(terminal: &mut DefaultTerminal, vnx: &Path, root: &Path, id: &str, app
         Ok(Err(e)) => format!("attach {id}: {e}"),
         Err(e) => format!("attach {id}: {e}"),
     });
+}
+
+/// Catches up with the hosts of remote dispatches on a thread of its own, once per request
+/// (a host may be slow or out of reach: the screen never waits for it). What it appends
+/// wakes the ledger's watcher; a dispatch that ended on its host drains the queue; a host
+/// lost or back is said in the footer.
+fn catch_up_hosts(tx: Sender<Ev>) -> SyncSender<()> {
+    let (want, wanted) = mpsc::sync_channel::<()>(1);
+    std::thread::spawn(move || {
+        let Ok(project) = settings::project() else {
+            return;
+        };
+        let mut down = std::collections::BTreeSet::new();
+        while wanted.recv().is_ok() {
+            let results = super::remote::catch_up(&project, None, Duration::from_secs(1));
+            if super::remote::freed(&results) {
+                super::drain::recover_queue_here_saying(None, false);
+            }
+            for (host, result) in results {
+                let note = match result {
+                    Ok(_) if down.remove(&host) => format!("host {host} answers again: caught up"),
+                    Err(e) if down.insert(host.clone()) => format!(
+                        "host {host} is out of reach ({e}); its dispatches go on there, retrying"
+                    ),
+                    _ => continue,
+                };
+                if tx.send(Ev::Note(note)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    want
 }
 
 /// Reads the keyboard on a thread of its own; after each event it waits for the loop's

@@ -119,7 +119,9 @@ pub struct Args {
     tmux_socket: Option<String>,
     /// Run it on this remote host (declared under `hosts:` in .vnx/config.yaml), or on `any`
     /// host with a free slot: the base commit is pushed there, the host's vnx runs it in the
-    /// host's tmux, and its receipts and branch come back here
+    /// host's tmux, and its receipts and branch come back here. While the host (every host,
+    /// for `any`) runs as many as its `capacity`, it is queued here and starts on the first
+    /// to free a slot
     #[arg(long, value_name = "NAME")]
     host: Option<String>,
     /// Seconds the supervisor retries appending the completion before leaving it for the
@@ -136,10 +138,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         args.instruction.as_deref(),
         args.instruction_file.as_deref(),
     )?;
-    if let Some(host) = &args.host {
-        let request = remote_request(&args, instruction);
-        return super::remote::dispatch(host, request, args.started.detach, args.started.json);
-    }
+    let remote = args
+        .host
+        .clone()
+        .map(|host| (host, remote_request(&args, instruction.clone())));
     let (overrides, override_reasons) = settings::constraint_overrides();
     let request = Request {
         id: args.id,
@@ -165,6 +167,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         priority: args.priority,
         start_by: args.start_by,
     };
+    if let Some((host, remote)) = remote {
+        // Queued here while every host it may run on is at its capacity.
+        let shown = vnx::dispatch::queue::entry::QueuedRequest::of(&request);
+        return super::remote::dispatch(
+            &host,
+            remote,
+            Some((shown, ticket)),
+            args.started.detach,
+            args.started.json,
+        );
+    }
     with_context(args.tmux_socket, |ctx| {
         args.started.start(ctx, &request, &ticket)
     })
@@ -204,6 +217,7 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
         base_ref: args.base_ref.clone(),
         args: a,
         follows: None,
+        base_commit: None,
     }
 }
 
@@ -465,21 +479,33 @@ impl Started {
              it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
         );
         if self.detach {
-            if self.json {
-                out.json(&serde_json::json!({
-                    "dispatch_id": id,
-                    "state": "queued",
-                    "provider": provider,
-                    "queue_position": position,
-                }))?;
-            } else {
-                out.line(id)?;
-            }
-            return Ok(ExitCode::SUCCESS);
+            return print_queued(&mut out, id, Some(provider), position, self.json);
         }
         let waited = wait_or_interrupt(ctx, id, interrupted)?;
         super::wait::report(&mut out, &waited, self.json)
     }
+}
+
+/// A detached dispatch that was queued: its id, or (`json`) its place as docs/json.md
+/// documents it.
+pub(super) fn print_queued(
+    out: &mut Out,
+    id: &str,
+    provider: Option<&str>,
+    position: u32,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    if json {
+        out.json(&serde_json::json!({
+            "dispatch_id": id,
+            "state": "queued",
+            "provider": provider,
+            "queue_position": position,
+        }))?;
+    } else {
+        out.line(id)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave

@@ -188,11 +188,7 @@ hinted!(
         | vnx::dispatch::replay::ReplayError::FollowUp { .. } => Exit::Usage,
         _ => Exit::Failed,
     },
-    vnx::remote::RemoteError => |e| match e {
-        vnx::remote::RemoteError::UnknownHost { .. } => Exit::Usage,
-        vnx::remote::RemoteError::ChainBroken { .. } => Exit::No,
-        _ => Exit::Failed,
-    },
+    vnx::remote::RemoteError => remote_exit,
     vnx::config::ConfigError => |_| Exit::Failed,
     vnx::worktree::WorktreeError => |e| match e {
         vnx::worktree::WorktreeError::BadBase { .. } => Exit::Usage,
@@ -208,6 +204,15 @@ hinted!(
         _ => Exit::Failed,
     },
 );
+
+/// An unknown host is usage; a host whose ledger no longer extends the mirror, a verdict.
+fn remote_exit(e: &vnx::remote::RemoteError) -> Exit {
+    match e {
+        vnx::remote::RemoteError::UnknownHost { .. } => Exit::Usage,
+        vnx::remote::RemoteError::ChainBroken { .. } => Exit::No,
+        _ => Exit::Failed,
+    }
+}
 
 /// A refusal by the constraints is a verdict; a request that can never be planned is usage.
 fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
@@ -229,6 +234,7 @@ fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
         | E::IdOnLedger { .. } => Exit::Usage,
         E::Skill(S::BadName { .. } | S::Duplicate { .. }) => Exit::Usage,
         E::Worktree(W::BadBase { .. } | W::BadId { .. }) => Exit::Usage,
+        E::Remote(r) => remote_exit(r),
         E::Provider(
             P::Unknown { .. }
             | P::CannotInfer { .. }

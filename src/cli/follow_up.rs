@@ -83,6 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return super::remote::dispatch(
             &host.name,
             remote_request(&args, instruction),
+            None,
             args.started.detach,
             args.started.json,
         );
@@ -149,6 +150,7 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
         base_ref: String::new(),
         args: a,
         follows: Some(args.id.clone()),
+        base_commit: None,
     }
 }
 

@@ -35,6 +35,7 @@ mod receipts_append;
 mod receipts_tail;
 mod relay;
 mod remote;
+mod remote_log;
 mod remote_sync;
 mod replay;
 mod report;

@@ -1,12 +1,15 @@
 //! Remote hosts from the command line: a dispatch started on a host (`dispatch-agent
-//! --host`), the host picked by free capacity (`--host any`), and catching up with the hosts
-//! whose dispatches a reading command shows (`status`, `show`, `wait`), only warning when a
-//! host is out of reach: a lost link is neither a failure nor a loss.
+//! --host`), the host picked by free capacity (`--host any`), queued while every host it may
+//! run on is at its capacity, and catching up with the hosts whose dispatches a reading
+//! command shows (`status`, `show`, `wait`), only warning when a host is out of reach: a lost
+//! link is neither a failure nor a loss.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use vnx::config::HostConfig;
+use vnx::dispatch::queue::entry::QueuedRequest;
+use vnx::dispatch::queue::{self, RemoteSubmitted, Ticket};
 use vnx::dispatch::view;
 use vnx::ledger::attest::Attestor;
 use vnx::project::Project;
@@ -32,61 +35,51 @@ pub(super) fn link<'a>(
     })
 }
 
-/// The host `name` names (`any`: the one with the most free capacity).
-fn pick_host(project: &Project, name: &str) -> Result<HostConfig, CliError> {
-    let config = project.load_config()?;
-    if name != "any" {
-        return Ok(remote::host(&config.hosts, name)?.clone());
-    }
-    let running = running_per_host(project);
-    config
-        .hosts
-        .values()
-        .filter(|h| running.get(&h.name).copied().unwrap_or(0) < h.capacity as usize)
-        .max_by_key(|h| h.capacity as usize - running.get(&h.name).copied().unwrap_or(0))
-        .cloned()
-        .ok_or_else(|| {
-            if config.hosts.is_empty() {
-                CliError::usage("--host any, but .vnx/config.yaml declares no hosts")
-                    .with_hint("declare hosts under `hosts:` (ssh, clone, capacity)")
-            } else {
-                CliError::verdict("every host runs as many dispatches as its capacity")
-                    .with_hint("wait for one to finish (`vnx wait`), or name a host with --host")
-            }
-        })
-}
-
-/// Running remote dispatches, by host.
-fn running_per_host(project: &Project) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    let ledger = project.ledger();
-    if !ledger.exists() {
-        return out;
-    }
-    let tmux = Tmux::new(settings::tmux_socket(None));
-    for s in view::list(&ledger, &tmux).unwrap_or_default() {
-        if let Some(h) = s.host.filter(|_| s.state.is_live()) {
-            *out.entry(h).or_default() += 1;
-        }
-    }
-    out
-}
-
-/// `dispatch-agent --host NAME`: starts the dispatch on the host, then prints its id
-/// (`detach`) or waits for it, catching up with the host as it goes.
+/// `dispatch-agent --host NAME|any` (and a remote `follow-up`): starts the dispatch on a
+/// host — for a new one, the queue decides under its lock: on the host it names or, for
+/// `any`, the one with the most free capacity; queued when every host it may run on is at
+/// its capacity (`queue`: the request as shown while queued, and its ticket) — then prints
+/// its id (`detach`) or waits for it, catching up with the host as it goes.
 pub(super) fn dispatch(
-    host: &str,
+    target: &str,
     request: RemoteRequest,
+    queue: Option<(QueuedRequest, Ticket)>,
     detach: bool,
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
-    let host = pick_host(&project, host)?;
+    let config = project.load_config()?;
+    if target == "any" && config.hosts.is_empty() {
+        return Err(
+            CliError::usage("--host any, but .vnx/config.yaml declares no hosts")
+                .with_hint("declare hosts under `hosts:` (ssh, clone, capacity)"),
+        );
+    }
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
+    let launched = match queue {
+        // A follow-up continues its dispatch's worktree there: never queued.
+        None => {
+            let host = remote::host(&config.hosts, target)?.clone();
+            remote::launch(&link(&project, &ledger, &attestor, &host)?, &request)?
+        }
+        Some((shown, ticket)) => {
+            let submitted = super::dispatch_agent::with_context(None, |ctx| {
+                Ok(queue::submit_remote(ctx, target, &request, shown, &ticket)?)
+            })?;
+            match submitted {
+                RemoteSubmitted::Started(launched) => launched,
+                RemoteSubmitted::Queued {
+                    id,
+                    position,
+                    capacity,
+                } => return queued(target, &id, position, capacity, detach, json),
+            }
+        }
+    };
+    let host = remote::host(&config.hosts, &launched.host)?.clone();
     let link = link(&project, &ledger, &attestor, &host)?;
-    let launched = remote::launch(&link, &request)?;
     let mut out = Out::new();
     if detach {
         if json {
@@ -129,9 +122,46 @@ pub(super) fn dispatch(
             }
         }
     }
+    // Its slot on the host is free: a dispatch waiting for one starts.
+    super::drain::recover_queue_here(None);
     let tmux = Tmux::new(settings::tmux_socket(None));
     let waited = view::wait(&ledger, &ids, &tmux, false)?;
     super::wait::report(&mut out, &waited, json)
+}
+
+/// A dispatch queued for a host: its id (detached), or a wait through its start to its end.
+fn queued(
+    target: &str,
+    id: &str,
+    position: u32,
+    capacity: u32,
+    detach: bool,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let full = if target == "any" {
+        format!("every host is at its capacity ({capacity} slots)")
+    } else {
+        format!("host {target} is at its capacity ({capacity})")
+    };
+    say!(
+        "queued {id} at position {position}: {full}; it starts when a slot frees \
+         (`vnx status {id}`, `vnx cancel {id}`)"
+    );
+    if !detach {
+        return super::wait::run(super::wait::Args::of(vec![id.to_owned()], json));
+    }
+    let provider = if json {
+        view::list(
+            &settings::project()?.ledger(),
+            &Tmux::new(settings::tmux_socket(None)),
+        )?
+        .into_iter()
+        .find(|s| s.id == id)
+        .and_then(|s| s.provider)
+    } else {
+        None
+    };
+    super::dispatch_agent::print_queued(&mut Out::new(), id, provider.as_deref(), position, json)
 }
 
 /// Catching up with the hosts of remote dispatches while a command waits for them: at most
@@ -198,11 +228,14 @@ pub(super) fn catch_up(
         return Vec::new();
     }
     let tmux = Tmux::new(settings::tmux_socket(None));
+    // While dispatches wait for a host, every host's end of a dispatch frees a slot for
+    // them: every host running one is caught up with.
+    let everyone = queue::remote::any_waiting(&project.data_dir());
     let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in view::list(&ledger, &tmux).unwrap_or_default() {
         if let Some(h) = &s.host
             && s.state.is_live()
-            && only.is_none_or(|ids| ids.contains(&s.id))
+            && (everyone || only.is_none_or(|ids| ids.contains(&s.id)))
         {
             by_host.entry(h.clone()).or_default().push(s.id.clone());
         }
@@ -230,9 +263,12 @@ pub(super) fn catch_up(
     out
 }
 
-/// [`catch_up`] for a reading command: a host out of reach is a warning.
+/// [`catch_up`] for a reading command: a host out of reach is a warning. A dispatch that
+/// ended on its host frees a slot there: the queue is drained again.
 pub(super) fn catch_up_warning(project: &Project, only: Option<&[String]>) {
-    for (host, result) in catch_up(project, only, std::time::Duration::ZERO) {
+    let results = catch_up(project, only, std::time::Duration::ZERO);
+    let drain = freed(&results);
+    for (host, result) in results {
         if let Err(e) = result {
             CliError::from(e)
                 .context(format!(
@@ -241,6 +277,21 @@ pub(super) fn catch_up_warning(project: &Project, only: Option<&[String]>) {
                 .warn();
         }
     }
+    if drain {
+        super::drain::recover_queue_here(None);
+    }
+}
+
+/// Whether a catch-up saw a dispatch end on its host (a slot freed there).
+pub(super) fn freed(results: &[(String, Result<remote::CatchUp, remote::RemoteError>)]) -> bool {
+    results.iter().any(|(_, r)| {
+        r.as_ref().is_ok_and(|c| {
+            !c.lost.is_empty()
+                || c.translated
+                    .iter()
+                    .any(|(_, event)| event == "dispatch_completed")
+        })
+    })
 }
 
 /// The host config of a remote dispatch, when `id` runs on one.

@@ -22,7 +22,7 @@ pub struct Args {
     /// The dispatch
     #[arg(value_name = "ID")]
     id: String,
-    /// Print the worker's log instead
+    /// Print the worker's log instead (of a dispatch on a remote host: read there, over ssh)
     #[arg(long, conflicts_with = "diff")]
     log: bool,
     /// With --log: keep printing what the worker writes until the dispatch ends
@@ -78,6 +78,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         out.json(&value)?;
     } else if args.log {
+        if let Some(host) = super::remote::host_of(&project, &args.id)? {
+            // Its log is on its host: read there.
+            return super::remote_log::show(&project, &host, &args.id, args.follow);
+        }
         log(&d, args.follow, &ledger, &tmux)?;
     } else if args.diff {
         let text = detail::diff(&project.root, &d, args.stat).map_err(|e| {
@@ -111,10 +115,12 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         field("waits for", b.describe())?;
     }
     if let Some(q) = &s.queue {
-        field(
-            "queue",
-            queue_place(s.provider.as_deref().unwrap_or("-"), q),
-        )?;
+        let line = match s.host.as_deref() {
+            Some("any") => "hosts' queue (waiting for any host)".to_owned(),
+            Some(host) => format!("hosts' queue (waiting for host {host})"),
+            None => format!("{} queue", s.provider.as_deref().unwrap_or("-")),
+        };
+        field("queue", queue_place(&line, q))?;
     }
     field(
         "worker",
@@ -127,6 +133,10 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         ),
     )?;
     field("role", dash(s.role.as_deref()))?;
+    if let Some(host) = &s.host {
+        // Its worktree, session and log are there (`vnx attach`, `vnx show --log`).
+        field("host", super::output::escape(host).into_owned())?;
+    }
     if let Some(evidence) = s.evidence() {
         field("proof", evidence)?;
     }
@@ -250,11 +260,11 @@ fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Resul
     }
 }
 
-/// Where a queued dispatch waits, in words.
-fn queue_place(provider: &str, q: &vnx::dispatch::view::QueueInfo) -> String {
+/// Where a queued dispatch waits (in `line`: `demo queue`, `hosts' queue (…)`), in words.
+fn queue_place(line: &str, q: &vnx::dispatch::view::QueueInfo) -> String {
     let at = match q.position {
-        Some(n) => format!("position {n} in the {provider} queue"),
-        None => format!("left the {provider} queue"),
+        Some(n) => format!("position {n} in the {line}"),
+        None => format!("left the {line}"),
     };
     let by = q
         .start_by

@@ -40,6 +40,19 @@ pub struct Args {
     tmux_socket: Option<String>,
 }
 
+impl Args {
+    /// `vnx wait [--json] IDS…`, as another command waits.
+    pub(super) fn of(ids: Vec<String>, json: bool) -> Args {
+        Args {
+            ids,
+            json,
+            until_blocked: false,
+            timeout: None,
+            tmux_socket: None,
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {
         super::error::check_dispatch_id(id)?;

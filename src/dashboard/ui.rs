@@ -127,10 +127,15 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
         .iter()
         .map(|r| {
             let s = &r.state;
-            let who = match &s.model {
+            let mut who = match &s.model {
                 Some(m) => format!("{}/{m}", s.provider.as_deref().unwrap_or("-")),
                 None => s.provider.clone().unwrap_or_else(|| "-".into()),
             };
+            // On a remote host (or, queued, waiting for one).
+            if let Some(host) = &s.host {
+                who.push('@');
+                who.push_str(host);
+            }
             let mut cells = vec![
                 Cell::from(s.status).style(state_style(s.status)),
                 Cell::from(s.id.clone()),

@@ -215,6 +215,9 @@ pub enum DispatchError {
         /// Why, in words.
         reason: String,
     },
+    /// A dispatch for a remote host could not be started there.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// A dispatch's `spec.json` cannot be read as one.
     #[error("dispatch spec {path} is unreadable")]
     BadSpec {
@@ -283,6 +286,7 @@ impl DispatchError {
             DispatchError::Tmux(e) => e.hint(),
             DispatchError::Ledger(e) => e.hint(),
             DispatchError::Sandbox(e) => e.hint(),
+            DispatchError::Remote(e) => e.hint(),
             _ => None,
         }
     }

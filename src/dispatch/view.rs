@@ -253,7 +253,7 @@ impl DispatchState {
     /// A dispatch the ledger shows queued (no start yet).
     fn queued(id: String, q: QueueDecision, at: Option<String>) -> DispatchState {
         DispatchState {
-            host: None,
+            host: q.host.clone(),
             proof: None,
             verified: None,
             session: None,

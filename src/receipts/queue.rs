@@ -1,6 +1,7 @@
 //! `queue_decision`: what vnx decided about a dispatch of a provider with a concurrency
 //! limit — admitted to a slot, queued, rejected — and, for a queued one, how its wait ended
-//! (expired past its latest start time, cancelled, or failed to start).
+//! (expired past its latest start time, cancelled, or failed to start). A dispatch for a
+//! remote host queues the same way, for a host's `capacity` instead of a provider's slots.
 
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,10 @@ pub struct QueueDecision {
     pub start_by: Option<String>,
     /// Why, in words.
     pub reason: String,
+    /// For a dispatch for a remote host: the host it waits for (`any`, or its name) while
+    /// queued, the one it starts on when admitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -17,8 +17,12 @@ use crate::ledger::append::now_utc;
 pub struct RemoteRequest {
     /// The dispatch id (a fresh one when `None`).
     pub id: Option<String>,
-    /// The base as named here (`HEAD`, a branch, a commit).
+    /// The base as named here (`HEAD`, a branch, a commit); with `base_commit`, the base as
+    /// recorded.
     pub base_ref: String,
+    /// The base commit, when it was resolved already (a dispatch queued here: its base is
+    /// the commit resolved when it was queued).
+    pub base_commit: Option<String>,
     /// The other `dispatch-agent` arguments, as the host's vnx takes them (never `--id`,
     /// `--base-ref`, `--detach` or `--json`); for a follow-up, `follow-up`'s.
     pub args: Vec<String>,
@@ -86,8 +90,11 @@ pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
 /// The base commit, and the base as recorded (the branch it names, as a local dispatch
 /// records it, so that `vnx merge` merges back into it); `HEAD` must be a branch without
 /// uncommitted changes to tracked files, as for a local dispatch.
-fn resolve_base(link: &Link<'_>, base_ref: &str) -> Result<(String, String), RemoteError> {
-    let repo = crate::worktree::Repo::for_project(link.project)?;
+pub fn resolve_base(
+    project: &crate::project::Project,
+    base_ref: &str,
+) -> Result<(String, String), RemoteError> {
+    let repo = crate::worktree::Repo::for_project(project)?;
     if base_ref == "HEAD" {
         let state = repo.checkout_state()?;
         if state.detached {
@@ -124,7 +131,10 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     if let Some(original) = &request.follows {
         return follow_up(link, request, original, &id);
     }
-    let (base_commit, base_ref) = resolve_base(link, &request.base_ref)?;
+    let (base_commit, base_ref) = match &request.base_commit {
+        Some(commit) => (commit.clone(), request.base_ref.clone()),
+        None => resolve_base(link.project, &request.base_ref)?,
+    };
     sync::push_base(link, &base_commit, &id)?;
     let record = Record {
         host: host.clone(),

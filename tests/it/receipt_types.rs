@@ -691,6 +691,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             priority: 5,
             start_by: Some(s("2026-01-02T03:04:05Z")),
             reason: s("every claude slot (2) is taken"),
+            host: Some(s("any")),
             extra: Default::default(),
         },
         &mut failures,

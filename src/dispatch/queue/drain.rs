@@ -53,7 +53,17 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     // (a supervisor gives its claim up without the lock) is left to that supervisor's own
     // drain, so an entry further back never starts before the ones ahead of it.
     let mut running: BTreeMap<String, usize> = BTreeMap::new();
+    let mut for_hosts = Vec::new();
     for e in entries {
+        if e.remote.is_some() {
+            if e.expired(now) {
+                let slots = super::remote::slots_of(ctx, &e);
+                close_expired(ctx, data, e, slots, &mut done)?;
+            } else {
+                for_hosts.push(e);
+            }
+            continue;
+        }
         let limit = config.concurrency.get(&e.provider).copied();
         let held = *running
             .entry(e.provider.clone())
@@ -61,23 +71,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
         let t = (e.priority, e.start_by.clone());
         let capacity = limit.unwrap_or(e.capacity);
         if e.expired(now) {
-            let why = format!(
-                "its latest start time {} passed while every {} slot was taken",
-                e.start_by.as_deref().unwrap_or("?"),
-                e.provider
-            );
-            let d = decision(
-                &e.id,
-                &e.provider,
-                QueueVerdict::Expired,
-                capacity,
-                held,
-                t,
-                why.clone(),
-            );
-            record(ctx, &e.ledger, d)?;
-            entry::remove(data, &e.id);
-            done.closed.push((e.id, QueueVerdict::Expired, why));
+            close_expired(ctx, data, e, (capacity, held), &mut done)?;
             continue;
         }
         if limit.is_some_and(|l| held as u32 >= l) {
@@ -111,7 +105,42 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
         }
         entry::remove(data, &e.id);
     }
+    super::remote::drain(ctx, data, for_hosts, &mut done)?;
     Ok(done)
+}
+
+/// Closes an entry past its latest start time (`expired`); `(capacity, held)` of the slots it
+/// waited for.
+fn close_expired(
+    ctx: &Context<'_>,
+    data: &Path,
+    e: Entry,
+    (capacity, held): (u32, usize),
+    done: &mut Drained,
+) -> Result<(), DispatchError> {
+    let waited_for = match &e.remote {
+        Some(r) if r.host == "any" => "every host was at its capacity".to_owned(),
+        Some(r) => format!("host {} was at its capacity", r.host),
+        None => format!("every {} slot was taken", e.provider),
+    };
+    let why = format!(
+        "its latest start time {} passed while {waited_for}",
+        e.start_by.as_deref().unwrap_or("?"),
+    );
+    let mut d = decision(
+        &e.id,
+        &e.provider,
+        QueueVerdict::Expired,
+        capacity,
+        held,
+        (e.priority, e.start_by.clone()),
+        why.clone(),
+    );
+    d.host = e.remote.as_ref().map(|r| r.host.clone());
+    record(ctx, &e.ledger, d)?;
+    entry::remove(data, &e.id);
+    done.closed.push((e.id, QueueVerdict::Expired, why));
+    Ok(())
 }
 
 /// Plans a queued dispatch again (from the base commit resolved when it was queued) and

@@ -37,9 +37,25 @@ pub struct Entry {
     pub ledger: PathBuf,
     /// The tmux socket its session will run on.
     pub tmux_socket: String,
-    /// The request, to plan again when it starts.
+    /// The request, to plan again when it starts (for a remote one: as shown here).
     pub request: QueuedRequest,
+    /// For a dispatch for a remote host: the host and what its vnx is asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteEntry>,
 }
+
+/// What a dispatch queued for a remote host starts with there.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteEntry {
+    /// The host asked for: a declared name, or `any`.
+    pub host: String,
+    /// The host's `dispatch-agent` arguments (see `remote::RemoteRequest::args`).
+    pub args: Vec<String>,
+}
+
+/// The queue line every dispatch for a remote host waits in (not a provider's name, which
+/// never starts with `@`).
+pub const HOSTS_LINE: &str = "@hosts";
 
 /// The parts of a [`Request`] a queued dispatch is started from.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -78,6 +94,15 @@ pub struct QueuedRequest {
 }
 
 impl Entry {
+    /// The line it waits in: its provider's, or for a remote host [`HOSTS_LINE`].
+    pub fn line(&self) -> &str {
+        if self.remote.is_some() {
+            HOSTS_LINE
+        } else {
+            &self.provider
+        }
+    }
+
     /// The request it starts with: its own id, its provider, and the base commit resolved
     /// when it was queued.
     pub fn request(&self) -> Request {
@@ -160,9 +185,14 @@ pub fn all(data_dir: &Path) -> Vec<Entry> {
     entries
 }
 
-/// The sort key: provider, priority (highest first), arrival.
+/// The sort key: line (provider, or hosts), priority (highest first), arrival.
 fn order(e: &Entry) -> (&str, std::cmp::Reverse<i32>, u64) {
-    (&e.provider, std::cmp::Reverse(e.priority), e.seq)
+    (e.line(), std::cmp::Reverse(e.priority), e.seq)
+}
+
+/// The arrival number of the next entry: one past the highest queued.
+pub fn next_seq(data_dir: &Path) -> u64 {
+    all(data_dir).iter().map(|e| e.seq + 1).max().unwrap_or(0)
 }
 
 /// Whether anything is queued (cheap: one directory read).
@@ -196,13 +226,14 @@ pub fn remove(data_dir: &Path, id: &str) {
     let _ = std::fs::remove_file(path(data_dir, id));
 }
 
-/// The 1-based place of each queued dispatch among its provider's, by id.
+/// The 1-based place of each queued dispatch in its line (its provider's, or the hosts'),
+/// by id.
 pub fn positions(entries: &[Entry]) -> BTreeMap<String, u32> {
-    let mut by_provider: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut by_line: BTreeMap<&str, u32> = BTreeMap::new();
     entries
         .iter()
         .map(|e| {
-            let n = by_provider.entry(&e.provider).or_insert(0);
+            let n = by_line.entry(e.line()).or_insert(0);
             *n += 1;
             (e.id.clone(), *n)
         })

@@ -10,6 +10,7 @@
 pub mod claims;
 mod drain;
 pub mod entry;
+pub mod remote;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::receipts::{self, QueueDecision, QueueVerdict};
 use crate::tmux::Tmux;
 pub use drain::{Drained, finished, recover};
 pub use entry::Entry;
+pub use remote::{RemoteSubmitted, submit_remote};
 
 /// The lock file every queue and slot change is made under.
 pub const LOCK_FILE: &str = "lock";
@@ -110,6 +112,7 @@ fn decision(
         priority: ticket.0,
         start_by: ticket.1,
         reason,
+        host: None,
         extra: Default::default(),
     }
 }
@@ -146,7 +149,7 @@ pub fn submit(
     let running = claims::held(&data, &spec.provider, |o| holder_alive(&data, o)).len();
     let waiting: Vec<Entry> = entry::all(&data)
         .into_iter()
-        .filter(|e| e.provider == spec.provider)
+        .filter(|e| e.line() == spec.provider)
         .collect();
     if (running as u32) < limit && waiting.is_empty() {
         let why = format!(
@@ -170,22 +173,7 @@ pub fn submit(
     }
     let rule = ctx.project.load_config()?.queue.rule(&spec.provider);
     let full = format!("every {} slot ({limit}) is taken", spec.provider);
-    let rejection = if rule.policy == crate::config::QueuePolicy::Reject {
-        Some(format!("{full} and the queue policy is reject"))
-    } else if let Some(max) = rule.max_length.filter(|m| waiting.len() as u32 >= *m) {
-        Some(format!(
-            "{full} and its queue is full ({} of max_length {max})",
-            waiting.len()
-        ))
-    } else if ticket.start_by.is_some_and(|t| t < jiff::Timestamp::now()) {
-        Some(format!(
-            "{full} and its latest start time {} has passed",
-            t.1.clone().unwrap_or_default()
-        ))
-    } else {
-        None
-    };
-    if let Some(reason) = rejection {
+    if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {
         let d = decision(
             &spec.id,
             &spec.provider,
@@ -207,11 +195,7 @@ pub fn submit(
         provider: spec.provider.clone(),
         priority: ticket.priority,
         start_by,
-        seq: entry::all(&data)
-            .iter()
-            .map(|e| e.seq + 1)
-            .max()
-            .unwrap_or(0),
+        seq: entry::next_seq(&data),
         queued_at: now_utc(),
         capacity: limit,
         base_commit: spec.base_commit.clone(),
@@ -219,10 +203,11 @@ pub fn submit(
         ledger: spec.ledger.clone(),
         tmux_socket: spec.tmux_socket.clone(),
         request: entry::QueuedRequest::of(req),
+        remote: None,
     };
     let path = entry::write(&data, &e).map_err(io_err(&entry::dir(&data)))?;
     let mut all = entry::all(&data);
-    all.retain(|x| x.provider == spec.provider);
+    all.retain(|x| x.line() == spec.provider);
     let position = entry::positions(&all).get(&spec.id).copied().unwrap_or(0);
     let mut d = decision(
         &spec.id,
@@ -244,6 +229,29 @@ pub fn submit(
         position,
         capacity: limit,
     })
+}
+
+/// Why the `queue:` rule refuses a dispatch that cannot start now (`full` says why, in
+/// words), if it does: the policy is reject, its line already holds `waiting` of the
+/// `max_length` it may, or its latest start time has passed.
+fn rejection(
+    rule: crate::config::QueueRule,
+    full: &str,
+    waiting: usize,
+    ticket: &Ticket,
+) -> Option<String> {
+    if rule.policy == crate::config::QueuePolicy::Reject {
+        Some(format!("{full} and the queue policy is reject"))
+    } else if let Some(max) = rule.max_length.filter(|m| waiting as u32 >= *m) {
+        Some(format!(
+            "{full} and its queue is full ({waiting} of max_length {max})"
+        ))
+    } else {
+        ticket
+            .start_by
+            .filter(|t| *t < jiff::Timestamp::now())
+            .map(|t| format!("{full} and its latest start time {} has passed", rfc3339(t)))
+    }
 }
 
 /// Claims a slot for a planned dispatch, records its admission and launches it; a launch
@@ -314,16 +322,23 @@ pub fn cancel(ctx: &Context<'_>, id: &str) -> Result<bool, DispatchError> {
     let Some(e) = entry::read(&data, id) else {
         return Ok(false);
     };
-    let running = claims::held(&data, &e.provider, |o| holder_alive(&data, o)).len();
-    let d = decision(
+    let (capacity, running) = match &e.remote {
+        Some(_) => remote::slots_of(ctx, &e),
+        None => (
+            e.capacity,
+            claims::held(&data, &e.provider, |o| holder_alive(&data, o)).len(),
+        ),
+    };
+    let mut d = decision(
         &e.id,
         &e.provider,
         QueueVerdict::Cancelled,
-        e.capacity,
+        capacity,
         running,
         (e.priority, e.start_by.clone()),
         "cancelled while queued (vnx cancel)".into(),
     );
+    d.host = e.remote.as_ref().map(|r| r.host.clone());
     record(ctx, &e.ledger, d)?;
     entry::remove(&data, id);
     Ok(true)
