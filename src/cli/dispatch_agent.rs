@@ -322,6 +322,26 @@ pub(super) fn with_context<T>(
     f(&ctx)
 }
 
+/// What a follow-up or a replay may change about the dispatch it repeats; each left out is
+/// that dispatch's.
+#[derive(clap::Args)]
+pub(super) struct Repeat {
+    /// The model [default: the earlier dispatch's, when the provider stays the same]
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// headless or interactive [default: the earlier dispatch's, when the provider stays the
+    /// same]
+    #[arg(long, value_enum)]
+    pub lane: Option<LaneArg>,
+    /// The worker's permission posture [default: the earlier dispatch's]
+    #[arg(long, value_enum)]
+    pub permission: Option<PermissionArg>,
+    /// Seconds before the worker is stopped [default: the earlier dispatch's]
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
+    pub deadline: Option<u64>,
+}
+
 /// Whether the worker runs in a bubblewrap sandbox, and its network.
 #[derive(clap::Args, Clone, Copy, Debug)]
 pub(super) struct SandboxFlags {

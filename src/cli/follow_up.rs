@@ -10,7 +10,7 @@ use vnx::dispatch::view::{self, State};
 use vnx::dispatch::{Context, Request};
 
 use super::CliError;
-use super::dispatch_agent::{LaneArg, PermissionArg, Started, read_instruction, with_context};
+use super::dispatch_agent::{Started, read_instruction, with_context};
 use super::error::check_dispatch_id;
 use super::output::say;
 use super::settings;
@@ -42,19 +42,8 @@ pub struct Args {
     /// The new instruction, from a file
     #[arg(long, value_name = "FILE")]
     instruction_file: Option<PathBuf>,
-    /// The model [default: the continued dispatch's]
-    #[arg(long, value_name = "M")]
-    model: Option<String>,
-    /// headless or interactive [default: the continued dispatch's]
-    #[arg(long, value_enum)]
-    lane: Option<LaneArg>,
-    /// The worker's permission posture [default: the continued dispatch's]
-    #[arg(long, value_enum)]
-    permission: Option<PermissionArg>,
-    /// Seconds before the worker is stopped [default: the continued dispatch's]
-    #[arg(long, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
-    deadline: Option<u64>,
+    #[command(flatten)]
+    repeat: super::dispatch_agent::Repeat,
     /// Seconds without a sign of life before the worker is reported stalled
     #[arg(long, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
@@ -94,19 +83,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let continued =
             follow_up::find(ctx.project, ctx.ledger, &args.id, state).map_err(follow_up_error)?;
         let started = &continued.started;
-        let lane: vnx::provider::Lane = args.lane.map_or(started.lane, Into::into);
+        let lane: vnx::provider::Lane = args.repeat.lane.map_or(started.lane, Into::into);
         let (overrides, override_reasons) = settings::constraint_overrides();
         let request = Request {
             id: args.new_id.clone(),
             role: started.role.clone(),
             provider: Some(started.provider.clone()),
-            model: args.model.clone().or_else(|| started.model.clone()),
+            model: args.repeat.model.clone().or_else(|| started.model.clone()),
             instruction: instruction.clone(),
             base_ref: started.base_ref.clone(),
-            deadline: Duration::from_secs(args.deadline.unwrap_or(started.deadline_seconds)),
+            deadline: Duration::from_secs(args.repeat.deadline.unwrap_or(started.deadline_seconds)),
             completion_retry: Duration::from_secs(30),
             stall_after: args.stall_after.map(Duration::from_secs),
-            permission: args.permission.map_or(started.permission, Into::into),
+            permission: args
+                .repeat
+                .permission
+                .map_or(started.permission, Into::into),
             lane: Some(lane),
             skills: started.skills.iter().map(|s| s.name.clone()).collect(),
             overrides,
@@ -130,20 +122,22 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
             a.push(v);
         }
     };
-    opt("--model", args.model.clone());
+    opt("--model", args.repeat.model.clone());
     opt(
         "--lane",
-        args.lane
+        args.repeat
+            .lane
             .and_then(|l| l.to_possible_value())
             .map(|p| p.get_name().to_owned()),
     );
     opt(
         "--permission",
-        args.permission
+        args.repeat
+            .permission
             .and_then(|p| p.to_possible_value())
             .map(|p| p.get_name().to_owned()),
     );
-    opt("--deadline", args.deadline.map(|d| d.to_string()));
+    opt("--deadline", args.repeat.deadline.map(|d| d.to_string()));
     opt("--stall-after", args.stall_after.map(|d| d.to_string()));
     vnx::remote::RemoteRequest {
         id: args.new_id.clone(),

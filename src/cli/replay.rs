@@ -8,7 +8,7 @@ use vnx::dispatch::Request;
 use vnx::dispatch::replay;
 
 use super::CliError;
-use super::dispatch_agent::{LaneArg, PermissionArg, SandboxFlags, Started, with_context};
+use super::dispatch_agent::{Repeat, SandboxFlags, Started, with_context};
 use super::output::say;
 use super::settings;
 
@@ -30,19 +30,8 @@ pub struct Args {
     /// The provider [default: the original's]
     #[arg(long, value_name = "P")]
     provider: Option<String>,
-    /// The model [default: the original's when the provider is the same]
-    #[arg(long, value_name = "M")]
-    model: Option<String>,
-    /// headless or interactive [default: the original's when the provider is the same]
-    #[arg(long, value_enum)]
-    lane: Option<LaneArg>,
-    /// The permission posture [default: the original's]
-    #[arg(long, value_enum)]
-    permission: Option<PermissionArg>,
-    /// Seconds before the worker is stopped [default: the original's]
-    #[arg(long, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
-    deadline: Option<u64>,
+    #[command(flatten)]
+    repeat: Repeat,
     #[command(flatten)]
     sandbox: SandboxFlags,
     #[command(flatten)]
@@ -77,16 +66,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             role: s.role.clone(),
             provider: Some(args.provider.clone().unwrap_or_else(|| s.provider.clone())),
             model: args
+                .repeat
                 .model
                 .clone()
                 .or_else(|| same_provider.then(|| s.model.clone()).flatten()),
             instruction: original.instruction.clone(),
             base_ref: s.base_commit.clone(),
-            deadline: Duration::from_secs(args.deadline.unwrap_or(s.deadline_seconds)),
+            deadline: Duration::from_secs(args.repeat.deadline.unwrap_or(s.deadline_seconds)),
             completion_retry: Duration::from_secs(30),
             stall_after: None,
-            permission: args.permission.map_or(s.permission, Into::into),
+            permission: args.repeat.permission.map_or(s.permission, Into::into),
             lane: args
+                .repeat
                 .lane
                 .map(Into::into)
                 .or_else(|| same_provider.then_some(s.lane)),
