@@ -195,7 +195,12 @@ pub fn diff_with(
         return Ok(String::new());
     };
     let git = |dir: &Path| {
-        let cmd = Cmd::new("git").arg("-C").arg(dir);
+        let cmd = Cmd::new("git").arg("-C").arg(dir).args([
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.hooksPath=/dev/null",
+        ]);
         if read_only {
             cmd.env("GIT_OPTIONAL_LOCKS", "0")
                 .args(["-c", "diff.autoRefreshIndex=false"])
@@ -222,9 +227,21 @@ pub fn diff_with(
     };
     match worktree {
         Some(wt) => {
+            // A checkout whose `.git` its worker pointed at a repository of its own would have
+            // git read that repository's config (filters, an external diff): not run there.
+            let common = git2::Repository::open(repo_root)
+                .ok()
+                .and_then(|r| std::fs::canonicalize(r.commondir()).ok());
+            if let Some(why) = common.and_then(|c| crate::worktree::pool::foreign_git(&c, wt)) {
+                return Err(err(process::ProcessError::Failed {
+                    command: format!("git -C {} diff", wt.display()),
+                    status: "not run".into(),
+                    stderr: format!("{why}: vnx runs no git in it"),
+                }));
+            }
             let mut text = process::run_ok(
                 &git(wt)
-                    .args(["diff", mode, base, "--"])
+                    .args(["diff", "--no-ext-diff", "--no-textconv", mode, base, "--"])
                     .args(paths.iter().map(|p| format!(":(literal){p}"))),
             )
             .map_err(err)?;
@@ -240,6 +257,8 @@ pub fn diff_with(
                 // Exit 1 is "they differ", which they do.
                 let one = process::run(&git(wt).args([
                     "diff",
+                    "--no-ext-diff",
+                    "--no-textconv",
                     mode,
                     "--no-index",
                     "--",
@@ -260,7 +279,14 @@ pub fn diff_with(
                 .unwrap_or_default();
             process::run_ok(
                 &git(repo_root)
-                    .args(["diff", mode, &format!("{base}..{head}"), "--"])
+                    .args([
+                        "diff",
+                        "--no-ext-diff",
+                        "--no-textconv",
+                        mode,
+                        &format!("{base}..{head}"),
+                        "--",
+                    ])
                     .args(paths.iter().map(|p| format!(":(literal){p}"))),
             )
             .map_err(err)

@@ -106,6 +106,15 @@ pub enum WorktreeError {
         /// The branch it should be on.
         branch: String,
     },
+    /// The worktree's `.git` (which its worker can write) no longer names this repository's
+    /// registration for it: vnx runs no git there.
+    #[error("worktree {path}: {why}; vnx runs no git in it")]
+    ForeignGit {
+        /// The worktree.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A git command for the worktree failed.
     #[error("git failed for worktree {path}")]
     Git {
@@ -132,6 +141,10 @@ impl WorktreeError {
                 "a dispatch with this id ran before; use a new id, or inspect `git log {branch}`"
             ),
             WorktreeError::PathExists { .. } => "use a new dispatch id".into(),
+            WorktreeError::ForeignGit { .. } => {
+                "the worktree is kept as it is: look at its .git before you trust anything in it"
+                    .into()
+            }
             _ => return None,
         })
     }
@@ -644,7 +657,15 @@ impl Worktree {
         })
     }
 
+    /// Opens the worktree's repository, after checking that its `.git` still names this
+    /// repository's registration for it: every read and every git vnx runs there starts here.
     fn open(&self) -> Result<git2::Repository, WorktreeError> {
+        if let Some(why) = self.foreign_git() {
+            return Err(WorktreeError::ForeignGit {
+                path: self.path.clone(),
+                why,
+            });
+        }
         git2::Repository::open(&self.path).map_err(|e| WorktreeError::Git {
             path: self.path.clone(),
             source: ProcessError::Failed {
@@ -655,6 +676,16 @@ impl Worktree {
         })
     }
 
+    /// Why this checkout's `.git` no longer names its registration in the repository around
+    /// it (`.vnx-data/worktrees/` of a main checkout), if it does not.
+    fn foreign_git(&self) -> Option<&'static str> {
+        let root = self.path.ancestors().nth(3)?;
+        let common = git2::Repository::open(root)
+            .ok()
+            .and_then(|r| std::fs::canonicalize(r.commondir()).ok())?;
+        pool::foreign_git(&common, &self.path)
+    }
+
     /// Why the worktree counts as dirty (uncommitted or untracked files, a detached HEAD, or
     /// another branch checked out), if it does, and its HEAD commit.
     pub fn dirt(&self) -> Result<(Option<String>, Option<String>), WorktreeError> {
@@ -662,6 +693,10 @@ impl Worktree {
             path: self.path.clone(),
             source,
         };
+        // No git runs in a checkout whose `.git` a worker pointed elsewhere: it is kept.
+        if let Some(why) = self.foreign_git() {
+            return Ok((Some(format!("{why}: not read, kept as it is")), None));
+        }
         // Plain reads go through libgit2; `git status` (below) stays a subprocess so that
         // every ignore rule and attribute is git's own.
         let repo = self.open()?;

@@ -493,17 +493,11 @@ impl Pool {
             path: path.to_owned(),
             why: why.to_owned(),
         };
+        if let Some(why) = foreign_git(&self.repo.common_dir, path) {
+            return Err(unclean(why));
+        }
         let admin = admin_dir(path).ok_or_else(|| unclean("no .git file"))?;
         let admin = fs::canonicalize(&admin).map_err(|_| unclean("its .git names nothing"))?;
-        let worktrees = self.repo.common_dir.join("worktrees");
-        if admin.parent() != Some(worktrees.as_path()) {
-            return Err(unclean("its .git names another repository's directory"));
-        }
-        let back = fs::read_to_string(admin.join("gitdir")).unwrap_or_default();
-        let ours = fs::canonicalize(path.join(".git")).ok();
-        if fs::canonicalize(back.trim()).ok() != ours || ours.is_none() {
-            return Err(unclean("git's registration names another checkout"));
-        }
         Ok(admin)
     }
 
@@ -829,6 +823,30 @@ pub(crate) fn admin_dir(path: &Path) -> Option<PathBuf> {
     let text = fs::read_to_string(path.join(".git")).ok()?;
     let dir = text.strip_prefix("gitdir:")?.trim();
     Some(path.join(dir))
+}
+
+/// Why the checkout at `path` no longer belongs to the repository whose common directory is
+/// `common_dir` (canonical), if it does not: its `.git` file, its admin directory's `gitdir`
+/// and `commondir` are files a worker can write, and a git run in a checkout that names a
+/// repository of the worker's own reads that repository's config (an fsmonitor, a filter)
+/// and would run its commands outside any sandbox.
+pub(crate) fn foreign_git(common_dir: &Path, path: &Path) -> Option<&'static str> {
+    let Some(admin) = admin_dir(path).and_then(|a| fs::canonicalize(a).ok()) else {
+        return Some("its .git names no git directory");
+    };
+    if admin.parent() != Some(common_dir.join("worktrees").as_path()) {
+        return Some("its .git names another repository's directory");
+    }
+    let back = fs::read_to_string(admin.join("gitdir")).unwrap_or_default();
+    let ours = fs::canonicalize(path.join(".git")).ok();
+    if ours.is_none() || fs::canonicalize(back.trim()).ok() != ours {
+        return Some("git's registration names another checkout");
+    }
+    let common = fs::read_to_string(admin.join("commondir")).unwrap_or_default();
+    if fs::canonicalize(admin.join(common.trim())).ok().as_deref() != Some(common_dir) {
+        return Some("its registration names another repository");
+    }
+    None
 }
 
 /// A fresh entry name: `pool-` and eight random hex digits.

@@ -383,3 +383,76 @@ fn which(tool: &str) -> std::path::PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{tool} not on PATH"))
 }
+
+/// A sandboxed worker that points its checkout's `.git` at a repository of its own, whose
+/// config has a clean filter: any git vnx ran there afterwards, outside the sandbox, would run
+/// it (here: write the main checkout).
+fn escaper_body() -> String {
+    r#"main="${VNX_WORKTREE%/.vnx-data/*}"
+id="$VNX_DISPATCH_ID"
+g() { git -c user.name=w -c user.email=w@example.com --git-dir="$PWD/own/.git" --work-tree="$PWD" "$@"; }
+git init -q own
+printf '* filter=evil\n' > .gitattributes
+g config filter.evil.clean "sh -c 'echo escaped > \"$main/escaped.txt\"; cat'"
+echo one > a.txt
+g checkout -q -b "dispatch/$id"
+g add a.txt .gitattributes
+g commit -q -m own
+printf 'gitdir: own/.git\n' > .git
+sleep 1
+echo two >> a.txt
+echo "pointed .git at own/.git""#
+        .to_owned()
+}
+
+#[test]
+fn a_checkout_whose_git_a_sandboxed_worker_redirected_is_kept_unread() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("escaper");
+    script(&bin, &escaper_body());
+    declare(&repo, "escaper", &bin, "");
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "escaper",
+        "--sandbox",
+        "--instruction",
+        "escape",
+        "--json",
+    ]));
+    let c = completion(&r);
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert!(
+        worker_log(&repo, id).contains("pointed .git at own/.git"),
+        "{}",
+        worker_log(&repo, id)
+    );
+    assert!(repo.server.sessions_end());
+    // No git ran in it outside the sandbox: the filter never wrote the main checkout.
+    assert!(!repo.env.path().join("escaped.txt").exists(), "{c}");
+    assert_eq!(c["teardown_class"], "dirty", "{c}");
+    assert!(
+        c["teardown_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("its .git names"),
+        "{c}"
+    );
+    // Kept as the worker left it.
+    let wt = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".git")).unwrap(),
+        "gitdir: own/.git\n"
+    );
+    // Nor does `show --diff`: it says why instead.
+    let r = run(repo.vnx().args(["show", id, "--diff"]));
+    assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("vnx runs no git in it"), "{}", r.stderr);
+    assert!(!repo.env.path().join("escaped.txt").exists());
+}
