@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use vnx::ledger::checkpoint;
-use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport, witness};
+use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport};
 
 use super::CliError;
 use super::output::Out;
@@ -128,30 +128,11 @@ pub fn unverified_warning(line: u64) -> String {
     )
 }
 
-/// Whether this machine witnessed a checkpoint of the ledger at `path` (see `ledger::witness`).
-fn witnessed(path: &Path) -> bool {
-    let (Some(dir), Ok(anchor)) = (settings::witness_dir(), checkpoint::Anchor::discover(path))
-    else {
-        return false;
-    };
-    witness::read(&dir, &anchor, &anchor.ledger_name(path)).is_ok_and(|w| w.is_some())
-}
-
 /// A ledger that does not exist: not written yet, or deleted if checkpoints name one.
 fn missing(path: &Path, json: bool) -> Result<ExitCode, CliError> {
-    if witnessed(path) {
-        return Err(CliError::verdict(format!(
-            "ledger {} does not exist, but this machine witnessed a checkpoint of it",
-            path.display()
-        ))
-        .with_hint("the ledger was deleted or moved: restore it"));
-    }
-    if checkpoint::repository_has_checkpoints(path) {
-        return Err(CliError::verdict(format!(
-            "ledger {} does not exist, but the repository holds checkpoints",
-            path.display()
-        ))
-        .with_hint(format!(
+    let witness_dir = settings::witness_dir();
+    if let Some(why) = checkpoint::missing_ledger_was_deleted(path, witness_dir.as_deref()) {
+        return Err(CliError::verdict(why).with_hint(format!(
             "the ledger was deleted or moved: restore it; `git log {}` lists what was \
              checkpointed",
             checkpoint::CHECKPOINT_REF

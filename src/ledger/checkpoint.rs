@@ -671,6 +671,29 @@ pub fn repository_has_checkpoints(path: &Path) -> bool {
     git2::Repository::discover(start).is_ok_and(|r| r.find_reference(CHECKPOINT_REF).is_ok())
 }
 
+/// Why a ledger that does not exist at `path` must have existed, if it must: this machine
+/// witnessed a checkpoint of it (in `witness_dir`), or its repository holds checkpoints. A
+/// ledger missing for neither reason has simply not been written yet.
+pub fn missing_ledger_was_deleted(path: &Path, witness_dir: Option<&Path>) -> Option<String> {
+    let witnessed = witness_dir.is_some_and(|dir| {
+        Anchor::discover(path).is_ok_and(|anchor| {
+            super::witness::read(dir, &anchor, &anchor.ledger_name(path)).is_ok_and(|w| w.is_some())
+        })
+    });
+    if witnessed {
+        return Some(format!(
+            "ledger {} does not exist, but this machine witnessed a checkpoint of it",
+            path.display()
+        ));
+    }
+    repository_has_checkpoints(path).then(|| {
+        format!(
+            "ledger {} does not exist, but the repository holds checkpoints",
+            path.display()
+        )
+    })
+}
+
 /// What `checkpoint` did.
 #[derive(Debug, serde::Serialize)]
 pub struct CheckpointOutcome {

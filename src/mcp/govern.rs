@@ -52,8 +52,18 @@ pub(super) fn tail_receipts(
 /// The ledger's verification, as `vnx audit-chain verify --json` prints it.
 pub(super) fn verify_ledger(s: &Settings, strict: bool) -> Result<serde_json::Value, McpError> {
     if std::fs::symlink_metadata(&s.ledger).is_err() {
+        // Deleted, when checkpoints say it existed: that never passes.
+        let deleted = crate::ledger::checkpoint::missing_ledger_was_deleted(
+            &s.ledger,
+            s.witness_dir.as_deref(),
+        );
         return evidence::answer(
-            serde_json::json!({ "ledger": s.ledger, "missing": true, "passed": !strict }),
+            serde_json::json!({
+                "ledger": s.ledger,
+                "missing": true,
+                "passed": !strict && deleted.is_none(),
+                "reason": deleted,
+            }),
             Evidence::default(),
         );
     }

@@ -784,3 +784,32 @@ async fn wait_returns_when_a_dispatch_is_blocked_on_a_permission_prompt() {
     run(repo.vnx().args(["cancel", &id]));
     run(repo.vnx().args(["wait", &id]));
 }
+
+#[tokio::test]
+async fn a_deleted_ledger_never_verifies() {
+    let repo = Repo::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let c = connect(&repo, tmp.path()).await;
+    // Not written yet: nothing to check, as `audit-chain verify --allow-missing` says.
+    let fresh = ok(&c, "verify_ledger", serde_json::json!({})).await;
+    assert_eq!(
+        (&fresh["missing"], &fresh["passed"]),
+        (&true.into(), &true.into())
+    );
+    drop(c);
+    repo.dispatch("commit", &["--instruction", "x"]);
+    assert!(repo.server.sessions_end());
+    run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    std::fs::remove_file(ledger_path(&repo)).unwrap();
+    let c = connect(&repo, tmp.path()).await;
+    let gone = ok(&c, "verify_ledger", serde_json::json!({})).await;
+    assert_eq!(gone["missing"], true, "{gone}");
+    assert_eq!(gone["passed"], false, "{gone}");
+    assert!(
+        gone["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist, but"),
+        "{gone}"
+    );
+}
