@@ -393,7 +393,18 @@ fn reattest(link: &Link<'_>, r: &RemoteReceipt, record: &Record) -> Result<Recei
         }
     }
     if r.remote_event_type.as_deref() == Some("dispatch_started") {
+        // The base is what this machine pushed, never what the host says it was; the branch
+        // one of ours.
         o.insert("base_ref", Value::string(record.base_ref.clone()));
+        o.insert("base_commit", Value::string(record.base_commit.clone()));
+        let branch = o.get("branch").and_then(Value::as_str).unwrap_or_default();
+        if !started_here(&link.project.data_dir(), &r.host, branch) {
+            return Err(bad(format!(
+                "its dispatch_started names branch {branch:?}, not one of a dispatch started \
+                 here on {}",
+                r.host
+            )));
+        }
     }
     o.insert("remote", receipts::value::to_value(&origin));
     let receipt = Receipt::from_object(o.into_owned()).map_err(|e| bad(e.to_string()))?;
@@ -450,15 +461,23 @@ fn branch_of(mirrors: &Mirrors, host: &str, id: &str, data: &Path) -> String {
             let Ok(Value::Object(o)) = json::parse(&r.line, Mode::Python) else {
                 return None;
             };
-            let first = o.get("branch")?.as_str()?.strip_prefix("dispatch/")?;
-            let ours = crate::ledger::receipt::is_dispatch_id(first)
-                && read_record(data, first).is_some_and(|rec| rec.host == host);
-            ours.then(|| first.to_owned())
+            let branch = o.get("branch")?.as_str()?;
+            let first = branch.strip_prefix("dispatch/")?;
+            started_here(data, host, branch).then(|| first.to_owned())
         })
         .map_or_else(
             || format!("dispatch/{id}"),
             |first| format!("dispatch/{first}"),
         )
+}
+
+/// Whether `branch` is `dispatch/<id>` for a dispatch this machine started on `host`: the only
+/// branches a host's receipts may name (a follow-up works on its chain's first one).
+fn started_here(data: &Path, host: &str, branch: &str) -> bool {
+    branch.strip_prefix("dispatch/").is_some_and(|id| {
+        crate::ledger::receipt::is_dispatch_id(id)
+            && read_record(data, id).is_some_and(|rec| rec.host == host)
+    })
 }
 
 /// Fetches `branch` (`dispatch/<id>`) from the host, when the host still has it (a clean
@@ -480,7 +499,8 @@ fn fetch_branch(
     if have(link, &branch, &tip) {
         return Ok(());
     }
-    let spec = format!("+{branch}:{branch}");
+    // Fast-forward only: a host never rewrites a branch here.
+    let spec = format!("{branch}:{branch}");
     git(
         link,
         &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec],
@@ -498,7 +518,8 @@ fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result
         Some(tip) if have(link, &ours, tip) => return Ok(()),
         Some(_) => {}
     }
-    let spec = format!("+{theirs}:{ours}");
+    // Fast-forward only: the host's checkpoint history, once fetched, is evidence.
+    let spec = format!("{theirs}:{ours}");
     git(
         link,
         &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec],
