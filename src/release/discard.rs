@@ -26,33 +26,9 @@ pub fn discard(
     Ok(())
 }
 
-/// How long a dispatch whose completion is on the ledger is given for its supervisor to finish
-/// what it does after the completion (emptying the trash, refilling the pool, starting queued
-/// dispatches) and leave, before it counts as running.
-const SUPERVISOR_FINISHING: std::time::Duration = std::time::Duration::from_secs(15);
-
 fn discard_one(repo: &Repo, item: &Item) -> Done {
     let mut done = Done::default();
     let git = || Cmd::new("git").arg("-C").arg(&repo.root);
-    let session = format!("vnx-{}", item.dispatch_id);
-    let alive = || {
-        super::alive(
-            repo,
-            &item.dispatch_id,
-            item.worktree.as_deref(),
-            (&session, false),
-        )
-        .is_some()
-    };
-    // Ended on the ledger, so only its supervisor's last chores can keep it alive: waited for
-    // outside the worktree lock, which those chores take.
-    let completed = item.recorded.as_ref().is_some_and(|r| r.completed);
-    if completed && item.class != Class::Running {
-        let start = std::time::Instant::now();
-        while alive() && start.elapsed() < SUPERVISOR_FINISHING {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
     let _lock = match repo.lock() {
         Ok(lock) => lock,
         Err(e) => {
@@ -60,7 +36,14 @@ fn discard_one(repo: &Repo, item: &Item) -> Done {
             return done;
         }
     };
-    if item.class == Class::Running || alive() {
+    let session = format!("vnx-{}", item.dispatch_id);
+    let alive = super::alive(
+        repo,
+        &item.dispatch_id,
+        item.worktree.as_deref(),
+        (&session, false),
+    );
+    if item.class == Class::Running || alive.is_some() {
         done.skipped = Some("it is running: `vnx cancel` it first".into());
         return done;
     }

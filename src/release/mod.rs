@@ -335,6 +335,18 @@ pub(crate) fn never_started(recorded: Option<&Recorded>, dir: &std::path::Path) 
     !recorded.is_some_and(|r| r.started) && !dir.join("worker.log").exists()
 }
 
+/// How long a dispatch whose completion is on the ledger is given for its supervisor to finish
+/// what it does after the completion and leave, before it counts as running.
+const SUPERVISOR_FINISHING: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Whether the tmux session the dispatch recorded is there now.
+fn recorded_live_now(f: &Found) -> bool {
+    f.recorded
+        .as_ref()
+        .and_then(Recorded::tmux)
+        .is_some_and(|(socket, name)| Tmux::new(socket).has_session(&name))
+}
+
 /// What keeps the dispatch alive, if anything (see `dispatch::liveness`).
 pub(crate) fn alive(
     repo: &Repo,
@@ -402,14 +414,21 @@ fn classify_work(
         item
     };
     let session = format!("vnx-{}", f.id);
-    let recorded_live = f
-        .recorded
-        .as_ref()
-        .and_then(Recorded::tmux)
-        .is_some_and(|(socket, name)| Tmux::new(socket).has_session(&name));
-    let session_live = recorded_live || tmux.has_session(&session);
+    let session_live = recorded_live_now(&f) || tmux.has_session(&session);
     let worktree_path = f.worktree.as_ref().map(|w| w.path.as_path());
-    if let Some(why) = alive(repo, &f.id, worktree_path, (&session, session_live)) {
+    let mut live = alive(repo, &f.id, worktree_path, (&session, session_live));
+    // Ended on the ledger: only its supervisor's last chores (emptying the trash, refilling
+    // the pool, starting queued dispatches) keep it alive, and they are waited for (no lock
+    // is held here; those chores take the worktree lock).
+    if f.recorded.as_ref().is_some_and(|r| r.completed) {
+        let start = std::time::Instant::now();
+        while live.is_some() && start.elapsed() < SUPERVISOR_FINISHING {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let session_live = recorded_live_now(&f) || tmux.has_session(&session);
+            live = alive(repo, &f.id, worktree_path, (&session, session_live));
+        }
+    }
+    if let Some(why) = live {
         return keep(
             item,
             Class::Running,
