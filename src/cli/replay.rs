@@ -86,7 +86,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             override_reasons,
             continues: None,
             sandbox: args.sandbox.sandbox().or(Some(s.sandbox.is_some())),
-            network: args.sandbox.network(),
+            network: args
+                .sandbox
+                .network()
+                .or(s.sandbox.as_ref().map(|shape| shape.network)),
             replay_of: Some(link),
         };
         args.started.start(ctx, &request, &Default::default())
