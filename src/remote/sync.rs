@@ -121,6 +121,23 @@ pub fn catch_up_waiting(
     let lock_path = dir.join("lock");
     let _lock = crate::project::lock_file(&lock_path, true).map_err(io(&lock_path))?;
     let mirrors = Mirrors::read(link.ledger)?;
+    // A break once found stays found: the host's rewritten line, mirrored as evidence,
+    // must never become the point its rewritten chain goes on from.
+    let own = Mirrors {
+        lines: mirrors
+            .lines
+            .iter()
+            .filter(|m| m.receipt.host == host)
+            .cloned()
+            .collect(),
+        origins: Vec::new(),
+    };
+    if let Some(p) = super::mirror::check(&own, &[]).into_iter().next() {
+        return Err(RemoteError::ChainBroken {
+            host,
+            detail: format!("line {} of this ledger: {}", p.line, p.detail),
+        });
+    }
     let last = mirrors.last(&host);
     // A first contact with an empty ledger mirrors nothing, but remembers where the host's
     // lines will start.

@@ -140,6 +140,15 @@ fn a_tampered_remote_receipt_is_detected() {
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let kinds: Vec<String> = violations(&report).into_iter().map(|(_, k)| k).collect();
     assert_eq!(kinds, ["remote_rewritten"], "{report:#}");
+    // And the next contact too: the rewritten line, mirrored as evidence, is not where the
+    // host's chain may go on from.
+    let r = remote.dispatch("box", "commit", &[]);
+    assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("does not extend what was mirrored"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
