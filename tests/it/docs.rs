@@ -296,3 +296,31 @@ fn a_transcript_binds_ids_and_catches_a_wrong_output() {
     let refused = session.run(&steps[6]);
     assert!(refused.is_err_and(|m| m.message.contains("ended with status Some(\"1\")")));
 }
+
+/// A documented output holding a calendar date or a clock time passes only on the day it was
+/// written (`vnx cost --by day` printed `2026-11-23` and failed from the next midnight on):
+/// such a field is a `[..]` wildcard. Dates in the commands themselves (`--since 2026-11-01`)
+/// are inputs and stay.
+#[test]
+fn no_documented_output_depends_on_the_date_or_the_clock() {
+    let date_or_time = regex::Regex::new(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{2}:\d{2}:\d{2}\b").unwrap();
+    let mut found = Vec::new();
+    for file in ["README.md", "docs/reference.md", "docs/examples.md"] {
+        let text = std::fs::read_to_string(repo_dir().join(file)).unwrap();
+        for step in console::steps(&text) {
+            for line in &step.expected {
+                if date_or_time.is_match(line) {
+                    found.push(format!(
+                        "{file}: `{}` prints {line:?}",
+                        one_line(&step.command)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "documented outputs that change with the date or the clock (use [..]):\n{}",
+        found.join("\n")
+    );
+}
