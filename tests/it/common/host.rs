@@ -43,7 +43,7 @@ impl Remote {
     fn build(capacity: u32, login: impl FnOnce(&Path, &Path) -> Vec<(String, String)>) -> Remote {
         assert!(
             Path::new(SSHD).exists(),
-            "{SSHD} is missing: install openssh-server (.ci/run does)"
+            "{SSHD} is missing: install openssh-server (bin/test does)"
         );
         // sshd refuses to start without its privilege separation directory.
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd (run the tests as root)");
