@@ -52,9 +52,20 @@ use clap::{Parser, Subcommand};
 
 pub use error::{CliError, Exit};
 
+/// What `vnx --version` says: the version, then the commit and the date it was built from
+/// (`build.rs`); `-V` says the version alone.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("VNX_BUILD_COMMIT"),
+    ", built ",
+    env!("VNX_BUILD_DATE"),
+    ")"
+);
+
 /// A tmux and git-worktree dispatcher for AI coding CLIs, with a hash-chained receipt ledger.
 #[derive(Parser)]
-#[command(name = "vnx", version, about, propagate_version = true)]
+#[command(name = "vnx", version, long_version = LONG_VERSION, about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

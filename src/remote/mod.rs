@@ -181,13 +181,16 @@ pub fn incoming_ref(id: &str) -> String {
 
 /// `vnx --version`'s `X.Y.Z`, as numbers.
 pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
-    let v = text.split_whitespace().last()?;
-    let mut parts = v.split(['.', '-', '+']).map(str::parse::<u64>);
-    Some((
-        parts.next()?.ok()?,
-        parts.next()?.ok()?,
-        parts.next()?.ok()?,
-    ))
+    // `vnx 0.1.0` from older builds, `vnx 0.1.0 (COMMIT, built DATE)` from newer ones: the
+    // first word that is a version.
+    text.split_whitespace().find_map(|v| {
+        let mut parts = v.split(['.', '-', '+']).map(str::parse::<u64>);
+        Some((
+            parts.next()?.ok()?,
+            parts.next()?.ok()?,
+            parts.next()?.ok()?,
+        ))
+    })
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RemoteError + '_ {
@@ -205,6 +208,10 @@ mod tests {
     fn versions_parse_from_the_version_line() {
         assert_eq!(parse_version("vnx 0.1.0"), Some((0, 1, 0)));
         assert_eq!(parse_version("vnx 1.12.3-rc1"), Some((1, 12, 3)));
+        assert_eq!(
+            parse_version("vnx 0.2.0 (0123456789ab, built 2026-11-24)"),
+            Some((0, 2, 0))
+        );
         assert_eq!(parse_version("vnx"), None);
         assert_eq!(parse_version(""), None);
     }

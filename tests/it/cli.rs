@@ -697,3 +697,29 @@ fn completions_and_the_man_page_come_from_the_command_line() {
     );
     assert_eq!(run(env.vnx().args(["completions", "tcsh"])).code, 2);
 }
+
+#[test]
+fn version_names_the_commit_and_the_build_date() {
+    let env = TestEnv::new();
+    let long = run(env.vnx().arg("--version"));
+    assert_eq!(long.code, 0, "{}", long.stderr);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo_dir())
+        .output()
+        .unwrap();
+    let commit = String::from_utf8(commit.stdout).unwrap();
+    let shape =
+        regex::Regex::new(r"^vnx \d+\.\d+\.\d+ \(([0-9a-f]{12}), built \d{4}-\d{2}-\d{2}\)\n$")
+            .unwrap();
+    let found = shape
+        .captures(&long.stdout)
+        .unwrap_or_else(|| panic!("unexpected --version: {:?}", long.stdout));
+    assert_eq!(&found[1], commit.trim(), "the commit of this checkout");
+    let short = run(env.vnx().arg("-V"));
+    assert_eq!(
+        short.stdout,
+        format!("vnx {}\n", env!("CARGO_PKG_VERSION")),
+        "-V says the version alone"
+    );
+}
