@@ -16,6 +16,7 @@ mod best_of;
 mod canonical;
 mod checkpoint;
 mod cli;
+mod compat;
 mod concurrency;
 mod constraints;
 mod cost;
