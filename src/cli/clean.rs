@@ -18,7 +18,7 @@ use super::settings;
 /// and records each removal as a `worktree_released` receipt marked `discarded`.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx clean D-7e8f9a0b\n  $ vnx clean --class unlanded --class dirty --yes"
+    after_long_help = "Examples:\n  $ vnx clean D-7e8f9a0b1c2d\n  $ vnx clean --class unlanded --class dirty --yes"
 )]
 pub struct Args {
     /// The dispatches to discard

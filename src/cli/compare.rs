@@ -15,7 +15,7 @@ use super::settings;
 /// and from git (`base..head` of each). Overlap is the files both changed over the files
 /// either changed; `identical` are the common files with the same content at both heads.
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx compare D-1a2b3c4d D-7e8f9a0b --json")]
+#[command(after_long_help = "Examples:\n  $ vnx compare D-1a2b3c4d5e6f D-7e8f9a0b1c2d --json")]
 pub struct Args {
     /// The first dispatch
     #[arg(value_name = "A")]

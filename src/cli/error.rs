@@ -254,6 +254,6 @@ pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::usage(format!("{id:?} is not a dispatch id"))
-            .with_hint("a dispatch id looks like D-1a2b3c4d; `vnx status` lists them"))
+            .with_hint("a dispatch id looks like D-1a2b3c4d5e6f; `vnx status` lists them"))
     }
 }

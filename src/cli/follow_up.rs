@@ -30,7 +30,7 @@ use super::settings;
 /// worker starts a new session and is told the earlier instruction.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx follow-up D-5e6f7a8b --model commit --instruction \"in English, please\""
+    after_long_help = "Examples:\n  $ vnx follow-up D-5e6f7a8b9c0d --model commit --instruction \"in English, please\""
 )]
 pub struct Args {
     /// The dispatch to continue

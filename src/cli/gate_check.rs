@@ -21,7 +21,7 @@ use super::settings;
 ///
 /// Exits 0 for GO, 1 for HOLD.
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx gate-check D-1a2b3c4d --json")]
+#[command(after_long_help = "Examples:\n  $ vnx gate-check D-1a2b3c4d5e6f --json")]
 pub struct Args {
     /// The dispatch id
     #[arg(value_name = "ID")]

@@ -28,7 +28,7 @@ pub enum Command {
 /// Reads the group's attested receipts: `group_started`, the candidates' `dispatch_started`
 /// (each names the group), and the newest `group_decision`.
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx group show G-1a2b3c4d --json")]
+#[command(after_long_help = "Examples:\n  $ vnx group show G-1a2b3c4d5e6f --json")]
 pub struct ShowArgs {
     /// The group id (`vnx best-of` prints it)
     #[arg(value_name = "GROUP")]
@@ -52,7 +52,7 @@ pub struct ShowArgs {
 ///
 /// Exits 0 when there is a winner, 1 when no candidate qualified.
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx group decide G-1a2b3c4d --json")]
+#[command(after_long_help = "Examples:\n  $ vnx group decide G-1a2b3c4d5e6f --json")]
 pub struct DecideArgs {
     /// The group id
     #[arg(value_name = "GROUP")]
@@ -83,7 +83,7 @@ fn check_group_id(id: &str) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::usage(format!("{id:?} is not a group id"))
-            .with_hint("a group id looks like G-1a2b3c4d; `vnx best-of` prints it"))
+            .with_hint("a group id looks like G-1a2b3c4d5e6f; `vnx best-of` prints it"))
     }
 }
 
@@ -162,7 +162,7 @@ fn show(a: ShowArgs) -> Result<ExitCode, CliError> {
                 .find(|e| e.dispatch_id == c.candidate.dispatch_id)
         });
         out.line(&format!(
-            "  {} {:<12} {:<20} {:<13} {}",
+            "  {} {:<16} {:<20} {:<13} {}",
             c.candidate.index,
             c.candidate.dispatch_id,
             candidate_name(&c.candidate.provider, c.candidate.model.as_deref()),
@@ -301,7 +301,7 @@ fn render(out: &mut Out, d: &GroupDecision) -> Result<(), CliError> {
     ))?;
     for c in &d.candidates {
         out.line(&format!(
-            "  {} {:<12} {:<20} {:<12} {}",
+            "  {} {:<16} {:<20} {:<12} {}",
             c.index,
             c.dispatch_id,
             candidate_name(&c.provider, c.model.as_deref()),

@@ -30,7 +30,7 @@ use super::settings;
 /// when every dispatch merged, 1 when any was refused or taken out.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx merge D-1a2b3c4d --check\n  $ vnx merge D-1a2b3c4d D-9c0d1e2f"
+    after_long_help = "Examples:\n  $ vnx merge D-1a2b3c4d5e6f --check\n  $ vnx merge D-1a2b3c4d5e6f D-9c0d1e2f3a4b"
 )]
 pub struct Args {
     /// The dispatch ids, merged in this order

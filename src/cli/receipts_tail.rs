@@ -17,7 +17,7 @@ use super::settings::LedgerArg;
 /// the line's SHA-256. --json prints the raw ledger lines.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx receipts tail -n 20 --dispatch D-1a2b3c4d\n  $ vnx receipts tail -f --event dispatch_completed"
+    after_long_help = "Examples:\n  $ vnx receipts tail -n 20 --dispatch D-1a2b3c4d5e6f\n  $ vnx receipts tail -f --event dispatch_completed"
 )]
 pub struct Args {
     #[command(flatten)]

@@ -21,7 +21,7 @@ use super::settings;
 /// changed since makes it not; both hashes are recorded). Compare the two with `vnx compare`.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx replay D-1a2b3c4d --provider demo --model dirty\n  $ vnx compare D-1a2b3c4d D-7e8f9a0b"
+    after_long_help = "Examples:\n  $ vnx replay D-1a2b3c4d5e6f --provider demo --model dirty\n  $ vnx compare D-1a2b3c4d5e6f D-7e8f9a0b1c2d"
 )]
 pub struct Args {
     /// The dispatch to replay

@@ -16,7 +16,7 @@ use super::settings;
 /// teardown, timings, tokens, log, gates, merge and receipts; or its log; or its diff
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx show D-1a2b3c4d\n  $ vnx show D-1a2b3c4d --log --follow\n  $ vnx show D-1a2b3c4d --diff --stat"
+    after_long_help = "Examples:\n  $ vnx show D-1a2b3c4d5e6f\n  $ vnx show D-1a2b3c4d5e6f --log --follow\n  $ vnx show D-1a2b3c4d5e6f --diff --stat"
 )]
 pub struct Args {
     /// The dispatch

@@ -154,7 +154,7 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
         .collect();
     let mut widths = vec![
         Constraint::Length(11),
-        Constraint::Length(10),
+        Constraint::Length(14),
         Constraint::Length(4),
         Constraint::Length(if wide { 22 } else { 14 }),
     ];

@@ -246,7 +246,7 @@ impl GateError {
     pub fn hint(&self) -> Option<String> {
         match self {
             GateError::NotInitialised { .. } => Some("run `vnx init` first".into()),
-            GateError::BadId { .. } => Some("dispatch ids look like D-1a2b3c4d".into()),
+            GateError::BadId { .. } => Some("dispatch ids look like D-1a2b3c4d5e6f".into()),
             GateError::UnknownDispatch { .. } => {
                 Some("`vnx status` lists the dispatches on the ledger".into())
             }

@@ -25,7 +25,7 @@ pub const MIN_CANDIDATES: usize = 2;
 /// The most candidates a group takes.
 pub const MAX_CANDIDATES: usize = 8;
 
-/// A fresh group id: `G-` and eight random hex digits.
+/// A fresh group id: `G-` and twelve random hex digits.
 pub fn new_id() -> String {
     // A dispatch id's form (`D-…`), with the group's letter.
     format!("G-{}", &crate::dispatch::new_id()[2..])
@@ -112,7 +112,7 @@ impl GroupError {
                  demo:commit --candidate claude:sonnet"
                     .into(),
             ),
-            GroupError::BadId { .. } => Some("group ids look like G-1a2b3c4d".into()),
+            GroupError::BadId { .. } => Some("group ids look like G-1a2b3c4d5e6f".into()),
             GroupError::IdInUse { .. } => Some("leave out --group to get a fresh id".into()),
             GroupError::Unknown { .. } => {
                 Some("`vnx best-of` prints the group id it starts".into())
@@ -132,8 +132,8 @@ mod tests {
     fn group_ids_are_g_and_hex() {
         let id = new_id();
         assert!(is_group_id(&id), "{id}");
-        assert_eq!(id.len(), 10);
-        assert!(!is_group_id("D-1a2b3c4d"));
+        assert_eq!(id.len(), 14);
+        assert!(!is_group_id("D-1a2b3c4d5e6f"));
         assert!(!is_group_id("G-"));
         assert!(!is_group_id("G-../x"));
     }

@@ -266,7 +266,7 @@ impl MergeError {
     pub fn hint(&self) -> Option<String> {
         match self {
             MergeError::NotInitialised { .. } => Some("run `vnx init` first".into()),
-            MergeError::BadId { .. } => Some("dispatch ids look like D-1a2b3c4d".into()),
+            MergeError::BadId { .. } => Some("dispatch ids look like D-1a2b3c4d5e6f".into()),
             MergeError::UnknownDispatch { .. } => {
                 Some("`vnx status` lists the dispatches on the ledger".into())
             }

@@ -10,7 +10,7 @@ use crate::gate::{Decision, Status};
 /// The `group` member of a candidate's `dispatch_started`: which group it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupMember {
-    /// The group's id (`G-` and eight hex digits).
+    /// The group's id (`G-` and twelve hex digits; eight in groups made before 0.2).
     pub group_id: String,
     /// The candidate's position in the group, from 1, as the candidates were given.
     pub index: u32,

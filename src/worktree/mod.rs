@@ -132,7 +132,8 @@ impl WorktreeError {
         Some(match self {
             WorktreeError::NotInRepo { .. } => "run vnx inside the repository to govern".into(),
             WorktreeError::BadId { .. } => {
-                "use letters, digits, `_` and `-` (e.g. D-1a2b3c4d); no `/`, `.` or spaces".into()
+                "use letters, digits, `_` and `-` (e.g. D-1a2b3c4d5e6f); no `/`, `.` or spaces"
+                    .into()
             }
             WorktreeError::BadBase { .. } => {
                 "pass --base-ref with a branch, tag or commit that exists".into()

@@ -65,7 +65,7 @@ fn append_prints_seq_hash_and_event() {
     let env = TestEnv::new();
     let r = append(
         &env,
-        r#"{"event_type":"task_complete","dispatch_id":"D-1a2b3c4d"}"#,
+        r#"{"event_type":"task_complete","dispatch_id":"D-1a2b3c4d5e6f"}"#,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let fields: Vec<&str> = r.stdout.trim().split('\t').collect();

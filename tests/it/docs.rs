@@ -262,9 +262,9 @@ fn a_transcript_binds_ids_and_catches_a_wrong_output() {
     let steps = console::steps(
         "```console\n\
          $ printf 'dispatched %s\\n' D-0badc0de\n\
-         dispatched D-1a2b3c4d\n\
-         $ echo D-1a2b3c4d; echo \"in $HOME\"\n\
-         D-1a2b3c4d\n\
+         dispatched D-1a2b3c4d5e6f\n\
+         $ echo D-1a2b3c4d5e6f; echo \"in $HOME\"\n\
+         D-1a2b3c4d5e6f\n\
          in ~\n\
          $ echo one; echo two; echo three\n\
          one\n\

@@ -92,7 +92,7 @@ fn vnx_ledgers_verify_under_vnx_algorithm() {
     let ledger = Ledger::new(env.ledger());
     ledger
         .append(&receipt(
-            r#"{"event_type":"dispatch_started","dispatch_id":"D-1a2b3c4d","note":"café ✓ 😀 \u007f","cost_usd":0.0123,"big":123456789012345678901234567890}"#,
+            r#"{"event_type":"dispatch_started","dispatch_id":"D-1a2b3c4d5e6f","note":"café ✓ 😀 \u007f","cost_usd":0.0123,"big":123456789012345678901234567890}"#,
         ))
         .unwrap();
     for i in 0..30 {

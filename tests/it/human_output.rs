@@ -8,7 +8,7 @@ use crate::common::{committed, configure};
 /// Runs `f` with the redactions every snapshot here needs.
 fn redacted(f: impl FnOnce()) {
     insta::with_settings!({filters => vec![
-        (r"D-[0-9a-f]{8}", "[ID]"),
+        (r"D-(?:[0-9a-f]{12}|[0-9a-f]{8})\b", "[ID]"),
         (r"\b[0-9a-f]{64}\b", "[HASH]"),
         (r"\b[0-9a-f]{40}\b", "[COMMIT]"),
         (r"\b[0-9a-f]{12}\b", "[SHORT]"),
@@ -163,9 +163,9 @@ fn status_filters_and_wait_streams_in_the_order_dispatches_end() {
         "#);
         insta::assert_snapshot!(out(&filtered), @r#"
             exit 0
-            DISPATCH    STATE        TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
+            DISPATCH        STATE        TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
             [ID]  merged       committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
-            [ID]  needs_input  clean      demo/ask        implementer  [AGE]  -
+            [ID]      needs_input  clean      demo/ask        implementer  [AGE]  -
         "#);
         insta::assert_snapshot!(out(&one), @r#"
             exit 0

@@ -26,7 +26,7 @@ use vnx::worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
 const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
-const ID: &str = "D-1a2b3c4d";
+const ID: &str = "D-1a2b3c4d5e6f";
 
 fn schema_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("receipts/schema/receipt.v2.schema.json")
@@ -121,7 +121,7 @@ fn started() -> DispatchStarted {
         port: Some(41_017),
         pooled_worktree: Some(s("pool-0a1b2c3d")),
         group: Some(GroupMember {
-            group_id: s("G-1a2b3c4d"),
+            group_id: s("G-1a2b3c4d5e6f"),
             index: 2,
             size: 3,
         }),
@@ -131,15 +131,15 @@ fn started() -> DispatchStarted {
             version: Some(s("bubblewrap 0.8.0")),
             network: vnx::sandbox::Network::Off,
             loopback: vec![11434],
-            writable: vec!["/repo/.vnx-data/worktrees/dispatch-D-1a2b3c4d".into()],
+            writable: vec!["/repo/.vnx-data/worktrees/dispatch-D-1a2b3c4d5e6f".into()],
             read_only: vec!["/home/u/.cargo".into(), "/repo".into()],
             hidden: vec!["/home".into(), "/tmp".into()],
             git: Some(vnx::sandbox::git::Quarantine {
-                dir: "/repo/.vnx-data/quarantine/D-1a2b3c4d".into(),
+                dir: "/repo/.vnx-data/quarantine/D-1a2b3c4d5e6f".into(),
                 objects: "/repo/.git/objects".into(),
                 refs: "/repo/.git/refs/heads/dispatch".into(),
                 logs: "/repo/.git/logs/refs/heads/dispatch".into(),
-                branch: s("dispatch/D-1a2b3c4d"),
+                branch: s("dispatch/D-1a2b3c4d5e6f"),
                 start: s(HASH),
             }),
         }),
@@ -505,7 +505,7 @@ fn released() -> WorktreeReleased {
 
 fn group_started() -> GroupStarted {
     GroupStarted {
-        group_id: s("G-1a2b3c4d"),
+        group_id: s("G-1a2b3c4d5e6f"),
         role: s("implementer"),
         instruction_sha256: s(HASH),
         base_ref: s("HEAD"),
@@ -527,7 +527,7 @@ fn group_decision() -> GroupDecision {
         line_sha256: s(HASH),
     };
     GroupDecision {
-        group_id: s("G-1a2b3c4d"),
+        group_id: s("G-1a2b3c4d5e6f"),
         rule: s("best-of/1"),
         winner: Some(s(ID)),
         reason: s("every required gate passed, 2 line(s) in 1 file(s)"),

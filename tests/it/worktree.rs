@@ -28,24 +28,24 @@ fn branches(env: &TestEnv) -> String {
 #[test]
 fn create_makes_a_worktree_on_its_own_branch() {
     let (env, repo) = repo_env();
-    let wt = repo.create("D-1a2b3c4d", "main").unwrap();
-    assert_eq!(wt.branch, "dispatch/D-1a2b3c4d");
+    let wt = repo.create("D-1a2b3c4d5e6f", "main").unwrap();
+    assert_eq!(wt.branch, "dispatch/D-1a2b3c4d5e6f");
     assert_eq!(
         wt.path,
         env.path()
             .canonicalize()
             .unwrap()
-            .join(".vnx-data/worktrees/dispatch-D-1a2b3c4d")
+            .join(".vnx-data/worktrees/dispatch-D-1a2b3c4d5e6f")
     );
     assert_eq!(wt.base_commit, env.git(&["rev-parse", "main"]).trim());
     assert_eq!(
         wt_git(&env, &wt.path, &["symbolic-ref", "HEAD"]).trim(),
-        "refs/heads/dispatch/D-1a2b3c4d"
+        "refs/heads/dispatch/D-1a2b3c4d5e6f"
     );
     assert!(wt.path.join("README").is_file());
     // The same id again is refused, not reused.
     assert!(matches!(
-        repo.create("D-1a2b3c4d", "main"),
+        repo.create("D-1a2b3c4d5e6f", "main"),
         Err(WorktreeError::PathExists { .. })
     ));
 }

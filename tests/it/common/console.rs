@@ -123,7 +123,7 @@ pub fn steps(markdown: &str) -> Vec<Step> {
 /// A documented id: a dispatch (`D-`) or best-of group (`G-`) id.
 fn id_pattern() -> &'static Regex {
     static ID: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    ID.get_or_init(|| Regex::new(r"\b[DG]-[0-9a-f]{8}\b").unwrap())
+    ID.get_or_init(|| Regex::new(r"\b[DG]-(?:[0-9a-f]{12}|[0-9a-f]{8})\b").unwrap())
 }
 
 /// The fixed part of a session's environment (PATH, HOME, XDG_CONFIG_HOME and
@@ -329,12 +329,13 @@ impl Session {
         let target = format!("={name}:");
         // A screen is waited for until it shows what is documented; one documented as
         // nothing (being written by VNX_DOCS_UPDATE) is taken once the program had 2 s to draw.
+        // `-J`: a line the terminal wrapped is one line, as the program printed it.
         if step.expected.is_empty() {
             std::thread::sleep(Duration::from_secs(2));
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let last = loop {
-            let screen = tmux(&["capture-pane", "-p", "-t", &target]);
+            let screen = tmux(&["capture-pane", "-p", "-J", "-t", &target]);
             let text = String::from_utf8_lossy(&screen.stdout)
                 .replace(&self.home.display().to_string(), "~");
             let mut shown: Vec<String> = text.lines().map(|l| l.trim_end().to_owned()).collect();
@@ -357,7 +358,7 @@ impl Session {
             let out = tmux(&["display-message", "-p", "-t", &target, "#{pane_dead}"]);
             String::from_utf8_lossy(&out.stdout).trim() == "1"
         });
-        let screen = tmux(&["capture-pane", "-p", "-t", &target]);
+        let screen = tmux(&["capture-pane", "-p", "-J", "-t", &target]);
         tmux(&["kill-session", "-t", &target]);
         let screen = String::from_utf8_lossy(&screen.stdout)
             .trim_end()
@@ -465,8 +466,16 @@ impl Session {
     /// with them: how `VNX_DOCS_UPDATE` names fresh ids.
     fn adopt(&mut self, documented: &[String]) -> Vec<String> {
         const NAMES: [&str; 10] = [
-            "1a2b3c4d", "5e6f7a8b", "9c0d1e2f", "3a4b5c6d", "7e8f9a0b", "2c3d4e5f", "6a7b8c9d",
-            "0e1f2a3b", "4c5d6e7f", "8a9b0c1d",
+            "1a2b3c4d5e6f",
+            "5e6f7a8b9c0d",
+            "9c0d1e2f3a4b",
+            "3a4b5c6d7e8f",
+            "7e8f9a0b1c2d",
+            "2c3d4e5f6a7b",
+            "6a7b8c9d0e1f",
+            "0e1f2a3b4c5d",
+            "4c5d6e7f8a9b",
+            "8a9b0c1d2e3f",
         ];
         for line in documented {
             for m in id_pattern().find_iter(line) {
@@ -518,7 +527,10 @@ impl Session {
                         match self.ids.get(documented) {
                             Some(bound) => pattern.push_str(&regex::escape(bound)),
                             None => {
-                                pattern.push_str(&format!(r"({}-[0-9a-f]{{8}})", &documented[..1]));
+                                pattern.push_str(&format!(
+                                    r"({}-(?:[0-9a-f]{{12}}|[0-9a-f]{{8}}))",
+                                    &documented[..1]
+                                ));
                                 groups.push(documented.to_owned());
                             }
                         }
