@@ -104,6 +104,17 @@ pub enum FollowUpError {
         /// Its branch.
         branch: String,
     },
+    /// Its `instruction.md` (in the dispatch directory, which its worker could write) is not
+    /// the instruction its `dispatch_started` recorded, or is not a plain file vnx may read.
+    #[error("the instruction of dispatch {id} at {path} {problem}")]
+    Instruction {
+        /// The dispatch.
+        id: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The ledger could not be read.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -127,6 +138,10 @@ impl FollowUpError {
             FollowUpError::BranchGone { .. } => {
                 Some("start a new dispatch with `vnx dispatch-agent`".into())
             }
+            FollowUpError::Instruction { id, .. } => Some(format!(
+                "the dispatch directory was changed after {id} started (by its worker?); \
+                 `vnx show {id}` and `vnx audit-chain verify` say what it recorded"
+            )),
             FollowUpError::Ledger(e) => e.hint(),
         }
     }
@@ -258,15 +273,45 @@ pub fn find(
         session_id: facts.session.get(id).cloned().flatten(),
         head_commit,
         branch_exists: tip.is_some(),
-        instruction: std::fs::read_to_string(
-            project
-                .root
-                .join(crate::project::DATA_DIR)
-                .join("dispatches")
-                .join(id)
-                .join("instruction.md"),
-        )
-        .unwrap_or_else(|_| "(its instruction is no longer on disk)".into()),
+        instruction: recorded_instruction(project, &started)?,
         started,
     })
+}
+
+/// The largest instruction a follow-up reads back (a dispatch takes at most 1 MiB).
+const MAX_INSTRUCTION: u64 = 4 << 20;
+
+/// The instruction `started` recorded, read back from its dispatch directory, which the
+/// worker could write: never through a link, never blocking on a FIFO, bounded, and only if
+/// its SHA-256 is the one `dispatch_started` recorded. A pruned file is said to be gone.
+fn recorded_instruction(
+    project: &Project,
+    started: &DispatchStarted,
+) -> Result<String, FollowUpError> {
+    use sha2::{Digest, Sha256};
+    let id = &started.dispatch_id;
+    let path = project
+        .root
+        .join(crate::project::DATA_DIR)
+        .join("dispatches")
+        .join(id)
+        .join("instruction.md");
+    let problem = |problem: String| FollowUpError::Instruction {
+        id: id.clone(),
+        path: path.clone(),
+        problem,
+    };
+    let bytes = match crate::project::read_bounded(&path, MAX_INSTRUCTION) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok("(its instruction is no longer on disk)".into());
+        }
+        Err(e) => return Err(problem(format!("cannot be read safely: {e}"))),
+    };
+    if hex::encode(Sha256::digest(&bytes)) != started.instruction_sha256 {
+        return Err(problem(
+            "is not the one its dispatch_started recorded (its SHA-256 differs)".into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| problem("is not UTF-8".into()))
 }
