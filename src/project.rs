@@ -241,6 +241,24 @@ pub fn open_untrusted(path: &Path, levels: usize) -> std::io::Result<std::fs::Fi
     Ok(file)
 }
 
+/// Opens a file a worker may have written (in its worktree or dispatch directory) for
+/// reading: never through a symbolic link in its last component, never blocking on a FIFO,
+/// and only a regular file.
+pub fn open_hostile(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
 /// Reads a regular file of at most `max` bytes that a worker may have written: never through
 /// a symbolic link, never blocking on a FIFO, and refusing a larger one.
 pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {

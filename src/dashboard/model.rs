@@ -192,11 +192,9 @@ pub fn detail_of(src: &Sources, s: &DispatchState) -> Option<Detail> {
 
 /// The last `max` bytes of a file, as text.
 fn tail_of(path: &Path, max: u64) -> String {
-    // Only a regular file: never a FIFO or device that would block the dashboard.
-    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
-        return String::new();
-    }
-    let Ok(mut f) = std::fs::File::open(path) else {
+    // Only a regular file, not through a link: never a FIFO or device that would block the
+    // dashboard.
+    let Ok(mut f) = crate::project::open_hostile(path) else {
         return String::new();
     };
     let len = f.metadata().map_or(0, |m| m.len());

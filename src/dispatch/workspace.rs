@@ -56,12 +56,18 @@ pub fn place_gemini_hooks(
     }))
 }
 
+/// The most of a placed file read back to see whether the worker changed it; a larger one
+/// is kept as changed.
+const MAX_PLACED_READ: u64 = 1 << 20;
+
 /// Removes what vnx placed, if the worker left it unchanged; returns what was removed.
 pub fn remove(placed: &[Placed]) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     for p in placed {
-        let unchanged =
-            fs::read(&p.path).is_ok_and(|data| hex::encode(Sha256::digest(&data)) == p.sha256);
+        // The worker may have replaced it with a link or a FIFO: neither is followed or
+        // waited on, and either counts as changed (kept).
+        let unchanged = crate::project::read_bounded(&p.path, MAX_PLACED_READ)
+            .is_ok_and(|data| hex::encode(Sha256::digest(&data)) == p.sha256);
         if unchanged && fs::remove_file(&p.path).is_ok() {
             removed.push(p.path.clone());
             if let Some(dir) = &p.made_dir {
@@ -101,5 +107,36 @@ mod tests {
             "a changed file is the worker's"
         );
         assert!(wt.path().join(".gemini/settings.json").exists());
+    }
+
+    #[test]
+    fn a_placed_file_made_a_fifo_or_link_is_kept_without_waiting_or_following() {
+        let wt = tempfile::tempdir().unwrap();
+        let placed = place_gemini_hooks(wt.path(), Path::new("/v"), Path::new("/d"))
+            .unwrap()
+            .unwrap();
+        // A link to a file with the placed content would pass the hash check if followed.
+        let twin = wt.path().join("twin.json");
+        fs::copy(&placed.path, &twin).unwrap();
+        fs::remove_file(&placed.path).unwrap();
+        std::os::unix::fs::symlink(&twin, &placed.path).unwrap();
+        assert!(remove(std::slice::from_ref(&placed)).is_empty());
+        assert!(fs::symlink_metadata(&placed.path).unwrap().is_symlink());
+
+        fs::remove_file(&placed.path).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &placed.path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(remove(&[placed])).unwrap());
+        let removed = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("remove blocked on a FIFO");
+        assert!(removed.is_empty());
     }
 }
