@@ -55,6 +55,14 @@ impl Cmd {
         }
     }
 
+    /// `git` as vnx runs it: with no repository hooks (`core.hooksPath=/dev/null`). A hook is
+    /// a program anyone who could write `.git/hooks/` chose, a worker among them; vnx's own
+    /// git commands (worktrees, commits, merges, pushes) never run one. The hooks `vnx init`
+    /// installs guard a person's `git merge` and `git push`, which vnx's own checks replace.
+    pub fn git() -> Cmd {
+        Cmd::new("git").args(["-c", "core.hooksPath=/dev/null"])
+    }
+
     /// Adds one argument, passed as is (never through a shell).
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
         self.args.push(arg.as_ref().to_owned());

@@ -70,7 +70,7 @@ impl Project {
 /// linked worktree, in a submodule, or in a repository whose git directory lives elsewhere
 /// (`--separate-git-dir`, where `git worktree list` names the git directory instead).
 pub fn main_root(dir: &Path) -> Option<PathBuf> {
-    let git = || Cmd::new("git").arg("-C").arg(dir);
+    let git = || Cmd::git().arg("-C").arg(dir);
     let out = process::run_ok(&git().args([
         "rev-parse",
         "--path-format=absolute",

@@ -118,7 +118,7 @@ pub fn scan_imports(
 
 /// The files git tracks in `root` (`git ls-files`), relative to it.
 pub fn tracked_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
-    let cmd = Cmd::new("git").arg("-C").arg(root).args(["ls-files", "-z"]);
+    let cmd = Cmd::git().arg("-C").arg(root).args(["ls-files", "-z"]);
     let out = process::run(&cmd).map_err(|source| ScanError::Git {
         root: root.to_owned(),
         source,

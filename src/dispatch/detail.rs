@@ -195,7 +195,7 @@ pub fn diff_with(
         return Ok(String::new());
     };
     let git = |dir: &Path| {
-        let cmd = Cmd::new("git").arg("-C").arg(dir).args([
+        let cmd = Cmd::git().arg("-C").arg(dir).args([
             "-c",
             "core.fsmonitor=false",
             "-c",

@@ -237,7 +237,7 @@ fn quarantine(
             source: std::io::Error::other("it does not name this repository's worktree"),
         })?;
     let start = crate::process::run_ok(
-        &crate::process::Cmd::new("git")
+        &crate::process::Cmd::git()
             .arg("-C")
             .arg(&repo.root)
             .args(["rev-parse", "--verify", "--quiet"])

@@ -313,7 +313,7 @@ fn numstat(
     base: &str,
     head: &str,
 ) -> Result<(Vec<String>, u64, u64), ReplayError> {
-    let out = process::run_ok(&Cmd::new("git").arg("-C").arg(root).args([
+    let out = process::run_ok(&Cmd::git().arg("-C").arg(root).args([
         "diff",
         "--numstat",
         "-z",
@@ -343,7 +343,7 @@ fn blob(root: &Path, commit: &str, path: &str) -> Option<String> {
         return None;
     }
     process::run_ok(
-        &Cmd::new("git")
+        &Cmd::git()
             .arg("-C")
             .arg(root)
             .args(["rev-parse", "--verify", "--quiet"])

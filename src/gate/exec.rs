@@ -101,7 +101,7 @@ pub(super) fn run_gate(
         GateKind::Review {
             extra_instructions, ..
         } => {
-            let diff = process::run_ok(&Cmd::new("git").arg("-C").arg(&s.repo.root).args([
+            let diff = process::run_ok(&Cmd::git().arg("-C").arg(&s.repo.root).args([
                 "diff",
                 "--no-color",
                 "--no-ext-diff",

@@ -53,6 +53,7 @@ pub const CHAINED_SUFFIX: &str = ".pre-vnx";
 /// Where the repository's hooks live: `core.hooksPath` if set (as git resolves it), else
 /// `hooks/` in the git common directory. `None` when git cannot say.
 pub fn hooks_dir(root: &Path) -> Option<PathBuf> {
+    // Plain `git`: asked where the repository's hooks live, [`Cmd::git`] would say /dev/null.
     let out = process::run_ok(&Cmd::new("git").arg("-C").arg(root).args([
         "rev-parse",
         "--path-format=absolute",

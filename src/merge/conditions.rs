@@ -400,7 +400,7 @@ fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, 
     let (Some(head), Some(base)) = (plan.head_commit.clone(), plan.base_commit.clone()) else {
         return Err("no recorded head and base to merge".into());
     };
-    let git = || Cmd::new("git").arg("-C").arg(&repo.root);
+    let git = || Cmd::git().arg("-C").arg(&repo.root);
     let contained = process::run(&git().args(["merge-base", "--is-ancestor", &head, &tip]));
     if contained.is_ok_and(|o| o.status.success()) {
         return Err(format!("{base_ref} already contains {head}"));

@@ -17,7 +17,7 @@ pub enum Formed {
 }
 
 fn git(repo: &Repo) -> Cmd {
-    Cmd::new("git").arg("-C").arg(&repo.root)
+    Cmd::git().arg("-C").arg(&repo.root)
 }
 
 /// Merges `head` into `tip` as a tree, touching no checkout.

@@ -62,7 +62,7 @@ pub(super) fn record(
 }
 
 fn git(repo: &Repo) -> Cmd {
-    Cmd::new("git").arg("-C").arg(&repo.root)
+    Cmd::git().arg("-C").arg(&repo.root)
 }
 
 fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, ReleaseError> {

@@ -28,7 +28,7 @@ pub fn discard(
 
 fn discard_one(repo: &Repo, item: &Item) -> Done {
     let mut done = Done::default();
-    let git = || Cmd::new("git").arg("-C").arg(&repo.root);
+    let git = || Cmd::git().arg("-C").arg(&repo.root);
     let _lock = match repo.lock() {
         Ok(lock) => lock,
         Err(e) => {

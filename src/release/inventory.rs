@@ -79,7 +79,7 @@ fn canon(p: &Path) -> PathBuf {
 
 /// `git worktree list --porcelain -z`.
 fn registered(repo: &Repo) -> Result<Vec<Registered>, ReleaseError> {
-    let out = process::run_ok(&Cmd::new("git").arg("-C").arg(&repo.root).args([
+    let out = process::run_ok(&Cmd::git().arg("-C").arg(&repo.root).args([
         "worktree",
         "list",
         "--porcelain",
@@ -342,7 +342,7 @@ impl RemoteHeads {
         }
         let heads = self.heads.get_or_insert_with(|| {
             let asked = process::run_ok(
-                &Cmd::new("git")
+                &Cmd::git()
                     .arg("-C")
                     .arg(&self.root)
                     .args(["ls-remote", "--heads", &self.name, "refs/heads/dispatch/*"])

@@ -155,7 +155,7 @@ impl Ssh {
 
     /// `git ARGS…` in `repo` against this host, through the shared connection.
     pub fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
-        Cmd::new("git")
+        Cmd::git()
             .cwd(repo)
             .env("GIT_SSH_COMMAND", self.git_ssh_command())
             .env("GIT_SSH_VARIANT", "ssh")

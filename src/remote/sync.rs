@@ -616,5 +616,5 @@ pub fn drop_base(link: &Link<'_>, id: &str) {
 
 /// A local `git` command, for the caller's own use.
 pub fn local_git(root: &Path, args: &[&str]) -> Result<String, crate::process::ProcessError> {
-    process::run_ok(&Cmd::new("git").cwd(root).args(args))
+    process::run_ok(&Cmd::git().cwd(root).args(args))
 }

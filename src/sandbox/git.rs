@@ -194,5 +194,5 @@ impl Quarantine {
 }
 
 fn git(dir: &Path) -> Cmd {
-    Cmd::new("git").arg("-C").arg(dir)
+    Cmd::git().arg("-C").arg(dir)
 }

@@ -152,7 +152,7 @@ impl WorktreeError {
 }
 
 fn git(dir: &Path) -> Cmd {
-    Cmd::new("git").arg("-C").arg(dir)
+    Cmd::git().arg("-C").arg(dir)
 }
 
 impl Repo {

@@ -4,7 +4,7 @@
 //! or stale gate, and a dirty main checkout — and a conflicting base, which takes the dispatch
 //! out of the merge queue with a receipt (more in `merge_queue.rs`).
 
-use crate::common::{Repo, Run, committed, configure, gate_check, ledger_path, run};
+use crate::common::{Repo, Run, committed, completion, configure, gate_check, ledger_path, run};
 
 const GATES: &str = "gates:\n\
     \x20 tests: {kind: command, argv: [sh, -c, 'test -f demo-output.txt']}\n\
@@ -367,4 +367,49 @@ fn redact(text: &str, id: &str) -> String {
     }
     flush(&mut run, &mut out);
     out
+}
+
+/// A hook in the repository's `.git/hooks/` is a program whoever could write there chose (a
+/// worker whose gate ran unsandboxed planted `post-merge`): vnx's own git commands, from the
+/// dispatch's `git worktree add` to the merge's fast-forward, run none.
+#[test]
+fn vnx_runs_no_repository_hook_from_dispatch_to_merge() {
+    let repo = Repo::new();
+    let root = repo.env.path();
+    let marker = repo.env.home().join("hook-ran");
+    let hooks = root.join(".git/hooks");
+    for hook in [
+        "post-checkout",
+        "post-merge",
+        "reference-transaction",
+        "pre-commit",
+        "post-commit",
+        "pre-push",
+    ] {
+        let path = hooks.join(hook);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho {hook} >> '{}'\n", marker.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let ran = || std::fs::read_to_string(&marker).unwrap_or_default();
+    // vnx's own setup above (configure commits with the test's git) may have run some.
+    let _ = std::fs::remove_file(&marker);
+    // The worker leaves its change uncommitted: vnx commits it (the demo worker's own
+    // `git commit` would run the hooks, as any worker's git does).
+    let left = repo.dispatch("dirty", &["--instruction", "x"]);
+    assert_eq!(left.code, 0, "{}", left.stderr);
+    assert_eq!(completion(&left)["teardown_class"], "committed");
+    let id = completion(&left)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    let merged = merge(&repo, &id, &[]);
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+    assert_eq!(ran(), "", "hooks ran during vnx's git commands");
 }
