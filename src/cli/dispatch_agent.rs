@@ -212,6 +212,7 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
     for skill in &args.skills {
         opt("--skill", Some(skill.clone()));
     }
+    a.extend(args.sandbox.forwarded());
     vnx::remote::RemoteRequest {
         id: args.id.clone(),
         base_ref: args.base_ref.clone(),
@@ -373,6 +374,22 @@ impl SandboxFlags {
             (_, true) => Some(false),
             _ => None,
         }
+    }
+
+    /// The flags again, as a remote host's vnx takes them: a sandbox asked for here is asked
+    /// for there (never silently dropped).
+    pub(super) fn forwarded(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        match self.sandbox() {
+            Some(true) => a.push("--sandbox".to_owned()),
+            Some(false) => a.push("--no-sandbox".to_owned()),
+            None => {}
+        }
+        if let Some(n) = self.network {
+            let name = n.to_possible_value().map(|p| p.get_name().to_owned());
+            a.extend(["--network".to_owned(), name.unwrap_or_default()]);
+        }
+        a
     }
 
     /// The network asked for, if any.

@@ -208,7 +208,9 @@ hinted!(
 /// An unknown host is usage; a host whose ledger no longer extends the mirror, a verdict.
 fn remote_exit(e: &vnx::remote::RemoteError) -> Exit {
     match e {
-        vnx::remote::RemoteError::UnknownHost { .. } => Exit::Usage,
+        vnx::remote::RemoteError::UnknownHost { .. } | vnx::remote::RemoteError::IdInUse { .. } => {
+            Exit::Usage
+        }
         vnx::remote::RemoteError::ChainBroken { .. } => Exit::No,
         _ => Exit::Failed,
     }

@@ -139,6 +139,7 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
     );
     opt("--deadline", args.repeat.deadline.map(|d| d.to_string()));
     opt("--stall-after", args.stall_after.map(|d| d.to_string()));
+    a.extend(args.sandbox.forwarded());
     vnx::remote::RemoteRequest {
         id: args.new_id.clone(),
         base_ref: String::new(),

@@ -42,7 +42,7 @@ pub(super) fn link<'a>(
 /// its id (`detach`) or waits for it, catching up with the host as it goes.
 pub(super) fn dispatch(
     target: &str,
-    request: RemoteRequest,
+    mut request: RemoteRequest,
     queue: Option<(QueuedRequest, Ticket)>,
     detach: bool,
     json: bool,
@@ -54,6 +54,24 @@ pub(super) fn dispatch(
         return Err(
             CliError::usage("--host any, but .vnx/config.yaml declares no hosts")
                 .with_hint("declare hosts under `hosts:` (ssh, clone, capacity)"),
+        );
+    }
+    // A sandbox this project's config asks for by default is asked for on the host too, as
+    // is its network, whatever the host's own config says (a follow-up keeps its
+    // dispatch's, there as here).
+    let chosen = |flag: &str| {
+        let a = &request.args;
+        // The instruction is the one free text among them.
+        (0..a.len()).any(|i| a[i] == flag && (i == 0 || a[i - 1] != "--instruction"))
+    };
+    if request.follows.is_none() && !chosen("--sandbox") && !chosen("--no-sandbox") {
+        request.args.push(
+            if config.sandbox.enabled {
+                "--sandbox"
+            } else {
+                "--no-sandbox"
+            }
+            .to_owned(),
         );
     }
     let ledger = project.ledger();

@@ -36,7 +36,7 @@ pub mod workspace;
 
 pub use govern::Reasons;
 pub use launch::{Launched, launch};
-pub use plan::{Plan, new_id, plan};
+pub use plan::{Plan, id_in_use, new_id, plan};
 pub use spec::{DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, Request, Spec, read_spec};
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, after_completion, supervise};
 

@@ -44,7 +44,8 @@ pub fn new_id() -> String {
 }
 
 /// What already uses dispatch id `id`, if anything: its directory, its worktree or its branch.
-fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
+/// What already holds dispatch id `id` here: its dispatch directory, worktree or branch.
+pub fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
     let dir = root
         .join(crate::project::DATA_DIR)
         .join("dispatches")

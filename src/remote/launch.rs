@@ -122,12 +122,21 @@ pub fn resolve_base(
 /// Starts `request` on the link's host (see the module's description).
 pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
     let host = link.ssh.host().name.clone();
+    let data = link.project.data_dir();
+    let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
+    // Before anything is pushed or recorded: a local dispatch or a remote one of this id
+    // would have its record replaced here, or its branch collide with the one fetched back.
+    let repo = crate::worktree::Repo::for_project(link.project)?;
+    let record = sync::record_path(&data, &id);
+    let taken = crate::dispatch::id_in_use(&link.project.root, &repo, &id)
+        .or_else(|| record.symlink_metadata().is_ok().then_some(record));
+    if let Some(path) = taken {
+        return Err(RemoteError::IdInUse { id, path });
+    }
     // Caught up first, which checks the host's vnx (present and new enough): a first contact
     // anchors the host's chain at its last line, before the dispatch's; a host whose ledger
     // no longer extends what was mirrored is not dispatched to.
     sync::catch_up(link, &[])?;
-    let data = link.project.data_dir();
-    let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
     if let Some(original) = &request.follows {
         return follow_up(link, request, original, &id);
     }

@@ -62,6 +62,15 @@ pub enum RemoteError {
         /// What its `vnx --version` printed.
         found: String,
     },
+    /// The id asked for is taken here already (a local dispatch, or a remote one started from
+    /// here): refused before anything is pushed, recorded or started.
+    #[error("dispatch id {id} is in use here ({path})")]
+    IdInUse {
+        /// The id.
+        id: String,
+        /// What holds it.
+        path: std::path::PathBuf,
+    },
     /// A command on the host failed.
     #[error("on host `{host}`, `{command}` failed (exit {status}): {stderr}")]
     Remote {
@@ -143,6 +152,9 @@ impl RemoteError {
                     "install this vnx on the host (or set hosts.{host}.vnx to its path); \
                      nothing was started"
                 )
+            }
+            RemoteError::IdInUse { .. } => {
+                "leave out --id (or --new-id) for a fresh one; nothing was started".into()
             }
             RemoteError::ChainBroken { .. } => {
                 "the host's ledger was rewritten or cut: `vnx audit-chain verify` names the \

@@ -55,6 +55,7 @@ mod receipt_types;
 mod release;
 mod remote;
 mod remote_follow_up;
+mod remote_requests;
 mod replay;
 mod sandbox;
 mod skills;
