@@ -66,7 +66,7 @@ pub struct Args {
     /// The task, as text
     #[arg(long, value_name = "TEXT", conflicts_with = "instruction_file")]
     instruction: Option<String>,
-    /// The task, from a file
+    /// The task, from a file (`-`: standard input)
     #[arg(long, value_name = "FILE")]
     instruction_file: Option<PathBuf>,
     /// The commit the worktree starts from
@@ -274,6 +274,30 @@ pub(super) fn read_instruction(
 ) -> Result<String, CliError> {
     match (text, file) {
         (Some(text), _) => Ok(text.to_owned()),
+        // `-`: standard input (how a remote launch sends it: an argument crossing ssh is
+        // limited to 128 KiB).
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .take(MAX_INSTRUCTION + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| {
+                    CliError::new("could not read the instruction from stdin").with_cause(&e)
+                })?;
+            if bytes.len() as u64 > MAX_INSTRUCTION {
+                return Err(CliError::usage(format!(
+                    "the instruction on stdin is over {} MiB",
+                    MAX_INSTRUCTION >> 20
+                )));
+            }
+            String::from_utf8(bytes).map_err(|e| {
+                CliError::new("the instruction on stdin is not UTF-8 text")
+                    .with_cause(&e.utf8_error())
+                    .with_hint("instructions are UTF-8 text")
+            })
+        }
         (None, Some(path)) => {
             let bytes = super::output::read_bounded(path, MAX_INSTRUCTION).map_err(|e| {
                 CliError::new(format!("could not read {}", path.display()))

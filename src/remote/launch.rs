@@ -219,9 +219,49 @@ fn start(
     undo: &dyn Fn(&Link<'_>),
 ) -> Result<RemoteLaunched, RemoteError> {
     let host = link.ssh.host().name.clone();
+    // The instruction goes on stdin (`--instruction-file -`): as an argument it crosses the
+    // host's shell, where one argument may not exceed 128 KiB.
+    let mut args = args.to_vec();
+    let stdin = match args.iter().position(|a| a == "--instruction") {
+        Some(i) if i + 1 < args.len() => {
+            let text = args.remove(i + 1);
+            args[i] = "--instruction-file".into();
+            args.insert(i + 1, "-".into());
+            let dir = link.project.data_dir().join("remote");
+            std::fs::create_dir_all(&dir).map_err(|source| RemoteError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let path = dir.join(format!("instruction-{id}"));
+            let written = {
+                use std::os::unix::fs::OpenOptionsExt;
+                let _ = std::fs::remove_file(&path);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            };
+            written.map_err(|source| RemoteError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            Some(path)
+        }
+        _ => None,
+    };
+    let mut cmd = link.ssh.vnx(&args);
+    if let Some(path) = &stdin {
+        cmd = cmd.stdin_file(path);
+    }
     // A link lost here leaves the record: the host may have started it, and a catch-up
     // finds out.
-    let out = link.ssh.run(link.ssh.vnx(args), START_LIMIT)?;
+    let out = link.ssh.run(cmd, START_LIMIT);
+    if let Some(path) = &stdin {
+        let _ = std::fs::remove_file(path);
+    }
+    let out = out?;
     if !out.status.success() {
         undo(link);
         return Err(RemoteError::Remote {

@@ -64,3 +64,34 @@ fn an_id_in_use_here_is_refused_before_anything_is_made() {
     let cancel = crate::common::run(remote.repo.vnx().args(["cancel", "D-0000b0b0b000"]));
     assert_eq!(cancel.code, 0, "{} {}", cancel.stdout, cancel.stderr);
 }
+
+/// The instruction travels on stdin: as an argument it crossed the host's shell, where one
+/// argument may not exceed 128 KiB.
+#[test]
+fn an_instruction_over_128_kib_reaches_the_host_whole() {
+    let remote = Remote::new();
+    let instruction = format!("add the demo output\n{}", "x".repeat(200 * 1024));
+    let file = remote.repo.env.home().join("long-instruction.md");
+    std::fs::write(&file, &instruction).unwrap();
+    let file = file.to_str().unwrap();
+    let r = remote.dispatch("box", "commit", &["--instruction-file", file]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    use sha2::Digest;
+    assert_eq!(
+        host_started(&remote, &id)["instruction_sha256"],
+        hex::encode(sha2::Sha256::digest(instruction.as_bytes()))
+    );
+    // The copy made to send it is gone.
+    let left = std::fs::read_dir(remote.repo.env.path().join(".vnx-data/remote"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("instruction-")
+        })
+        .count();
+    assert_eq!(left, 0);
+}

@@ -241,7 +241,7 @@ impl Remote {
     pub fn dispatch_cmd(&self, host: &str, model: &str, extra: &[&str]) -> Command {
         let mut cmd = self.repo.dispatch_cmd(model);
         cmd.args(["--host", host, "--json"]).args(extra);
-        if !extra.contains(&"--instruction") {
+        if !extra.contains(&"--instruction") && !extra.contains(&"--instruction-file") {
             cmd.args(["--instruction", "add the demo output"]);
         }
         cmd
