@@ -516,7 +516,9 @@ impl Pool {
         if let Some(pid) = user_of(path) {
             return Err(unclean(format!("process {pid} still uses it")));
         }
-        let head = fs::read_to_string(admin.join("HEAD")).unwrap_or_default();
+        let head = crate::project::read_bounded(&admin.join("HEAD"), 4096)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         let head = head.trim();
         if head.len() < 40 || !head.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(unclean(format!("HEAD is not detached ({head})")));
@@ -820,9 +822,50 @@ impl Repo {
 
 /// A worktree's git admin directory (`.git/worktrees/<name>`), from its `.git` file.
 pub(crate) fn admin_dir(path: &Path) -> Option<PathBuf> {
-    let text = fs::read_to_string(path.join(".git")).ok()?;
+    // The worker can replace `.git`: never read through a link or wait on a FIFO.
+    let bytes = crate::project::read_bounded(&path.join(".git"), 4096).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
     let dir = text.strip_prefix("gitdir:")?.trim();
     Some(path.join(dir))
+}
+
+/// The most entries a worktree's admin directory may hold before vnx stops looking (git
+/// keeps a dozen files there).
+const MAX_ADMIN_ENTRIES: usize = 10_000;
+
+/// Whether `admin` (a worktree's git admin directory, which a sandboxed worker can write)
+/// holds anything but directories and regular files. git, run by vnx outside the sandbox,
+/// writes `COMMIT_EDITMSG`, `logs/HEAD`, `index` and `HEAD` there: through a link the
+/// worker planted it would write any file the user can (the ledger, `~/.bashrc`, vnx's own
+/// hooks), and on a FIFO it would block.
+fn admin_not_plain(admin: &Path) -> Option<&'static str> {
+    let mut pending = vec![admin.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Some("its git admin directory cannot be read");
+        };
+        for entry in entries {
+            seen += 1;
+            if seen > MAX_ADMIN_ENTRIES {
+                return Some("its git admin directory holds too many files");
+            }
+            let Ok(entry) = entry else {
+                return Some("its git admin directory cannot be read");
+            };
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(entry.path()),
+                Ok(t) if t.is_file() => {}
+                _ => {
+                    return Some(
+                        "its git admin directory holds a link, FIFO or device (planted by \
+                         its worker?)",
+                    );
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Why the checkout at `path` no longer belongs to the repository whose common directory is
@@ -837,12 +880,20 @@ pub(crate) fn foreign_git(common_dir: &Path, path: &Path) -> Option<&'static str
     if admin.parent() != Some(common_dir.join("worktrees").as_path()) {
         return Some("its .git names another repository's directory");
     }
-    let back = fs::read_to_string(admin.join("gitdir")).unwrap_or_default();
+    if let Some(why) = admin_not_plain(&admin) {
+        return Some(why);
+    }
+    let read = |name: &str| {
+        crate::project::read_bounded(&admin.join(name), 4096)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let back = read("gitdir");
     let ours = fs::canonicalize(path.join(".git")).ok();
     if ours.is_none() || fs::canonicalize(back.trim()).ok() != ours {
         return Some("git's registration names another checkout");
     }
-    let common = fs::read_to_string(admin.join("commondir")).unwrap_or_default();
+    let common = read("commondir");
     if fs::canonicalize(admin.join(common.trim())).ok().as_deref() != Some(common_dir) {
         return Some("its registration names another repository");
     }

@@ -66,6 +66,7 @@ mod worktree;
 mod worktree_hooks;
 
 // Hardening against hostile workers and unlucky users.
+mod admin_links;
 mod anchoring;
 mod forgery;
 mod supervisor_faults;

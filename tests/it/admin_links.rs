@@ -1,0 +1,52 @@
+//! A worktree's git admin directory (`.git/worktrees/dispatch-<id>/`) is writable by its
+//! worker, sandboxed or not. git, run by vnx outside any sandbox to commit, classify or give
+//! the worktree back, writes `COMMIT_EDITMSG`, `logs/HEAD` and `index` there: through a link
+//! the worker planted, vnx's own commit overwrote any file the user could write. vnx runs no
+//! git in a worktree whose admin directory holds anything but directories and regular files:
+//! the work is kept, and the link's target is untouched.
+
+use crate::common::{Repo, completion, configure};
+
+#[test]
+fn a_link_planted_in_the_admin_directory_is_never_written_through() {
+    for planted in ["COMMIT_EDITMSG", "logs/HEAD", "ORIG_HEAD"] {
+        let repo = Repo::new();
+        let target = repo.env.home().join("precious");
+        std::fs::write(&target, "keep me\n").unwrap();
+        // A setup command stands in for the worker: it runs in the worktree before it.
+        configure(
+            &repo,
+            &format!(
+                "worktree:\n  setup:\n    - [sh, -c, 'a=$(git rev-parse --git-dir) && \
+                 mkdir -p \"$a/logs\" && rm -f \"$a/{planted}\" && ln -s {} \"$a/{planted}\"']\n",
+                target.display()
+            ),
+        );
+        // A worker that leaves its change for vnx to commit.
+        let r = repo.dispatch("dirty", &["--instruction", "x"]);
+        let c = completion(&r);
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "keep me\n",
+            "{planted}: written through: {c}"
+        );
+        // The work stays in its worktree, and says why it was not touched.
+        assert_eq!(c["teardown_class"], "dirty", "{planted}: {c}");
+        let id = c["dispatch_id"].as_str().unwrap();
+        let wt = repo
+            .env
+            .path()
+            .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+        assert!(
+            wt.join("demo-output.txt").exists() || wt.exists(),
+            "{planted}"
+        );
+        assert!(
+            c["teardown_reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("admin directory"),
+            "{planted}: {c}"
+        );
+    }
+}
