@@ -37,6 +37,7 @@ pub struct Cmd {
     args: Vec<OsString>,
     cwd: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
+    env_clear: bool,
     timeout: Option<Duration>,
     stdin: Option<PathBuf>,
 }
@@ -50,6 +51,7 @@ impl Cmd {
             args: Vec::new(),
             cwd: None,
             env: Vec::new(),
+            env_clear: false,
             timeout: None,
             stdin: None,
         }
@@ -99,6 +101,20 @@ impl Cmd {
         self
     }
 
+    /// Starts the command with none of this process's environment: only what [`Cmd::env`]
+    /// sets (still scrubbed of the git-redirecting and private variables).
+    pub fn env_clear(mut self) -> Cmd {
+        self.env_clear = true;
+        self
+    }
+
+    /// Replaces this process with the command (`execve`: the same pid and process group,
+    /// so a tmux pane's signals still reach it). Returns only if that failed.
+    pub fn exec(&self) -> ProcessError {
+        use std::os::unix::process::CommandExt;
+        spawn_error(self, self.command().exec())
+    }
+
     /// Kills the command (its whole group) if it runs longer than this.
     pub fn timeout(mut self, limit: Duration) -> Cmd {
         self.timeout = Some(limit);
@@ -124,13 +140,18 @@ impl Cmd {
         if let Some(dir) = &self.cwd {
             c.current_dir(dir);
         }
-        for var in GIT_REDIRECT_VARS.iter().chain(PRIVATE_VARS) {
-            c.env_remove(var);
+        if self.env_clear {
+            c.env_clear();
         }
         // git must never stop to ask for credentials or an editor.
         c.env("GIT_TERMINAL_PROMPT", "0");
         for (k, v) in &self.env {
             c.env(k, v);
+        }
+        for var in GIT_REDIRECT_VARS.iter().chain(PRIVATE_VARS) {
+            if !self.env.iter().any(|(k, _)| k == var) {
+                c.env_remove(var);
+            }
         }
         c
     }

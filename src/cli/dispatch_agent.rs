@@ -333,7 +333,10 @@ pub(super) fn with_context<T>(
     let key_path = settings::key_path(None)?;
     let attestor = settings::attestor(Some(key_path.clone()))?;
     let machine = settings::machine();
+    // The worker runs in this command's environment, not the tmux server's.
+    let env: Vec<_> = settings::env_all().collect();
     let ctx = Context {
+        env: Some(&env),
         machine: &machine,
         attestor: &attestor,
         key_path: &key_path,

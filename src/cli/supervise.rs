@@ -21,7 +21,54 @@ pub struct Args {
     spec: PathBuf,
 }
 
+/// What the pane's own environment keeps over the dispatcher's: tmux's variables for the
+/// pane (the terminal the worker draws on is tmux's) and what the launcher set for this
+/// dispatch.
+const PANE_VARS: &[&str] = &[
+    "TMUX",
+    "TMUX_PANE",
+    "TERM",
+    "VNX_DISPATCH_ID",
+    "VNX_STARTED_HASH",
+    "VNX_CHECKPOINT_KEY",
+];
+
+/// When the launcher handed over the dispatching command's environment, replaces this
+/// process with itself running in exactly that environment (plus [`PANE_VARS`]); the file
+/// is removed first, so the second run goes on.
+fn enter_dispatcher_env(args: &Args) -> Result<(), CliError> {
+    let Some(dir) = args.spec.parent() else {
+        return Ok(());
+    };
+    let path = dispatch::worker_env::path_in(dir);
+    let env = dispatch::worker_env::take(&path).map_err(|e| {
+        CliError::from_error(&e).context(format!(
+            "could not read the dispatcher's environment from {}",
+            path.display()
+        ))
+    })?;
+    let Some(env) = env else {
+        return Ok(());
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+    let mut cmd = vnx::process::Cmd::new(exe)
+        .arg("__supervise")
+        .arg(&args.spec)
+        .env_clear();
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    for name in PANE_VARS {
+        if let Some(v) = super::settings::env(name) {
+            cmd = cmd.env(name, v);
+        }
+    }
+    Err(CliError::from_error(&cmd.exec()).context("could not restart the supervisor"))
+}
+
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    enter_dispatcher_env(&args)?;
     // Closing the pane (tmux kill-session) sends SIGHUP: stop the worker, then record it.
     let cancel = Arc::new(AtomicBool::new(false));
     for signal in [SIGHUP, SIGTERM, SIGINT] {

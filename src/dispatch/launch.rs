@@ -171,6 +171,11 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         shape.make_writable()?;
     }
     write_dispatch_dir(plan, &spec)?;
+    if let Some(env) = ctx.env {
+        let path = super::worker_env::path_in(&spec.dispatch_dir);
+        super::worker_env::write(&path, &super::worker_env::handed_on(env))
+            .map_err(io_err(&path))?;
+    }
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
     let mut receipts = vec![started(ctx, plan, &spec, &wt)];
@@ -295,6 +300,9 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         argv: recorded_argv(spec),
         binary: spec.invocation.argv[0].clone(),
         binary_version: spec.binary_version.clone(),
+        environment: ctx
+            .env
+            .map(|e| super::worker_env::names(&super::worker_env::handed_on(e))),
         prompt_transport: spec.invocation.prompt_transport,
         completion: spec.invocation.completion,
         hooks: spec.invocation.hooks,

@@ -32,6 +32,7 @@ pub mod slots;
 mod spec;
 pub mod supervise;
 pub mod view;
+pub mod worker_env;
 pub mod workspace;
 
 pub use govern::Reasons;
@@ -317,6 +318,10 @@ pub struct Context<'a> {
     pub key_path: &'a Path,
     /// What this machine offers a sandboxed worker (bubblewrap, the home directory, …).
     pub machine: &'a crate::sandbox::Machine,
+    /// The environment of the command that asked for the dispatch: the worker, its
+    /// supervisor and their commands run in it (minus what vnx scrubs), whatever tmux server
+    /// runs the pane. `None`: the pane's own.
+    pub env: Option<&'a [(std::ffi::OsString, std::ffi::OsString)]>,
 }
 
 /// Signs receipts (see [`Attestor::attest`]).

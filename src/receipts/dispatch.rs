@@ -230,6 +230,11 @@ pub struct DispatchStarted {
     /// For a best-of-N candidate: the group it belongs to (see `vnx best-of`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<super::GroupMember>,
+    /// The names (never the values) of the environment variables the worker was given: the
+    /// dispatching command's, minus the git-redirecting and vnx-private ones. Absent:
+    /// recorded by a vnx that handed on the tmux pane's environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Vec<String>>,
     /// The bubblewrap sandbox the worker runs in: what it can write and read, what is hidden
     /// from it, its network, and how its commits reach the repository. Absent: no sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -62,6 +62,7 @@ mod skills;
 mod small_errors;
 mod tamper;
 mod tmux;
+mod worker_env;
 mod worktree;
 mod worktree_hooks;
 

@@ -78,6 +78,7 @@ fn started() -> DispatchStarted {
         argv: vec![s("claude"), format!("<prompt sha256:{HASH}>")],
         binary: s("/usr/bin/claude"),
         binary_version: Some(s("2.1.197 (Claude Code)")),
+        environment: Some(vec!["HOME".into(), "PATH".into()]),
         prompt_transport: PromptTransport::Argument,
         completion: provider::CompletionSignal::Report,
         hooks: HookKind::ClaudeStop,

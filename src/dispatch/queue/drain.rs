@@ -154,9 +154,15 @@ fn start_entry(
     limited: bool,
 ) -> Result<Launched, DispatchError> {
     let tmux = Tmux::new(&e.tmux_socket);
+    // The environment of the command that queued it (ADR 0038); an entry queued without one
+    // starts in the draining command's.
+    let kept = crate::dispatch::worker_env::take(&entry::env_path(data, &e.id))
+        .ok()
+        .flatten();
     let ctx = Context {
         tmux: &tmux,
         ledger: &e.ledger,
+        env: kept.as_deref().or(ctx.env),
         ..*ctx
     };
     let planned = crate::dispatch::plan(&ctx, &e.request()).map(|mut p| {

@@ -221,9 +221,16 @@ pub fn write(data_dir: &Path, entry: &Entry) -> std::io::Result<PathBuf> {
     Ok(p)
 }
 
-/// Removes dispatch `id`'s entry.
+/// Where the environment of the command that queued dispatch `id` waits for its start
+/// (private, like the entry): the dispatch runs in it, not in the draining command's.
+pub fn env_path(data_dir: &Path, id: &str) -> PathBuf {
+    dir(data_dir).join(format!("{id}.env"))
+}
+
+/// Removes dispatch `id`'s entry (and the environment kept for it).
 pub fn remove(data_dir: &Path, id: &str) {
     let _ = std::fs::remove_file(path(data_dir, id));
+    let _ = std::fs::remove_file(env_path(data_dir, id));
 }
 
 /// The 1-based place of each queued dispatch in its line (its provider's, or the hosts'),
