@@ -78,7 +78,13 @@ pub fn register(
                 (path, text)
             }
             Client::Gemini => {
-                let path = root.join(".gemini").join("settings.json");
+                // A committed `.gemini` link would have the settings written wherever it
+                // points, outside the project.
+                let dir = root.join(".gemini");
+                if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return Err(InitError::Symlink { path: dir });
+                }
+                let path = dir.join("settings.json");
                 let entry = serde_json::json!({"command": command, "args": args});
                 let text = json_with(&path, "mcpServers", entry)?;
                 (path, text)
@@ -106,7 +112,9 @@ fn existing(path: &Path) -> Result<Option<String>, InitError> {
         Ok(m) if m.file_type().is_symlink() => Err(InitError::Symlink {
             path: path.to_owned(),
         }),
-        Ok(_) => fs::read_to_string(path)
+        // Never blocking on a FIFO, bounded.
+        Ok(_) => crate::project::read_bounded(path, 16 << 20)
+            .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
             .map(Some)
             .map_err(|source| InitError::Io {
                 path: path.to_owned(),

@@ -28,6 +28,8 @@ pub struct Limits {
     pub wait_seconds: u64,
     /// Dispatches one wait may wait for.
     pub wait_ids: usize,
+    /// Paths one diff may be limited to (each becomes an argument of git).
+    pub diff_paths: usize,
     /// Bytes of the ledger served whole as a resource.
     pub ledger_bytes: u64,
 }
@@ -39,6 +41,7 @@ pub const LIMITS: Limits = Limits {
     bytes: 1 << 20,
     wait_seconds: 600,
     wait_ids: 64,
+    diff_paths: 1000,
     ledger_bytes: 8 << 20,
 };
 
@@ -266,6 +269,13 @@ pub(super) fn diff(
     max_bytes: Option<u64>,
 ) -> Result<serde_json::Value, McpError> {
     let max = bounded(max_bytes, 256 << 10, LIMITS.bytes, "max_bytes")? as usize;
+    if paths.len() > LIMITS.diff_paths {
+        return Err(McpError::bad(format!(
+            "give at most {} paths (got {}); a directory stands for everything under it",
+            LIMITS.diff_paths,
+            paths.len()
+        )));
+    }
     for p in paths {
         check_path(p)?;
     }

@@ -430,6 +430,16 @@ async fn bad_input_is_an_mcp_error_and_the_server_goes_on() {
             "leaves the project",
         ),
         (
+            // More paths than one git command line can carry: refused, not an internal
+            // error ("Argument list too long").
+            "dispatch_diff",
+            serde_json::json!({
+                "dispatch_id": done,
+                "paths": (0..200_000).map(|i| format!("dir/file-{i}.rs")).collect::<Vec<_>>(),
+            }),
+            "give at most 1000 paths",
+        ),
+        (
             "cost",
             serde_json::json!({"by": "colour"}),
             "cannot group by \"colour\"",
@@ -725,6 +735,19 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
     assert!(!repo.env.home().join("elsewhere.json").exists());
+    // A committed `.gemini` directory link to a file outside the project: not written through.
+    let outside = repo.env.home().join("outside-gemini");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("settings.json"), "{}").unwrap();
+    std::fs::remove_dir_all(root.join(".gemini")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join(".gemini")).unwrap();
+    let r = run(repo.vnx().args(["init", "--mcp", "gemini"]));
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(outside.join("settings.json")).unwrap(),
+        "{}"
+    );
 }
 
 #[tokio::test]
