@@ -126,18 +126,36 @@ impl CliError {
 
     /// Prints the error to stderr and returns its exit code.
     pub fn report(&self) -> ExitCode {
+        eprint!("{}", self.rendered());
+        self.exit.into()
+    }
+
+    /// `error:`, the causes and the hint, as printed. A full disk (ENOSPC anywhere in the
+    /// chain, from vnx or from git's own message) says so first, whatever failed on it.
+    fn rendered(&self) -> String {
         use super::output::escape;
         let mut text = format!("error: {}\n", escape(&self.message));
         for cause in &self.causes {
             let _ = writeln!(text, "  caused by: {}", escape(cause));
         }
-        if let Some(hint) = &self.hint {
-            let _ = writeln!(text, "hint: {}", escape(hint));
+        let full = std::iter::once(&self.message)
+            .chain(&self.causes)
+            .any(|m| m.contains("No space left on device"));
+        let hint = match (full, &self.hint) {
+            (true, Some(h)) => Some(format!("{DISK_FULL}; then: {h}")),
+            (true, None) => Some(DISK_FULL.to_owned()),
+            (false, h) => h.clone(),
+        };
+        if let Some(hint) = hint {
+            let _ = writeln!(text, "hint: {}", escape(&hint));
         }
-        eprint!("{text}");
-        self.exit.into()
+        text
     }
 }
+
+/// The hint for an error a full disk caused.
+const DISK_FULL: &str = "the disk is full: free space on the filesystem of the repository \
+                         (`df -h .`) and run the command again";
 
 /// Library errors become CLI errors with their cause chain, their own hint, and the exit
 /// status their kind means (operational unless the classifier says otherwise).
@@ -257,5 +275,26 @@ pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {
     } else {
         Err(CliError::usage(format!("{id:?} is not a dispatch id"))
             .with_hint("a dispatch id looks like D-1a2b3c4d5e6f; `vnx status` lists them"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_named_in_the_hint_wherever_it_is_in_the_chain() {
+        let git = CliError::new("could not create the worktree")
+            .with_cause(&std::io::Error::other(
+                "fatal: Unable to create '/r/.git/index.lock': No space left on device",
+            ))
+            .with_hint("check the repository");
+        let text = git.rendered();
+        assert!(
+            text.ends_with(&format!("hint: {DISK_FULL}; then: check the repository\n")),
+            "{text}"
+        );
+        let plain = CliError::new("no such dispatch").with_hint("vnx status lists them");
+        assert!(plain.rendered().ends_with("hint: vnx status lists them\n"));
     }
 }

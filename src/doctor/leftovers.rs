@@ -73,6 +73,8 @@ fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
     names.sort();
     let (mut running, mut kept, mut lost) = (0, 0, 0);
     let mut orphans = Vec::new();
+    // Ended dispatches whose worktree is still there: vnx's commands look after them.
+    let mut ended = Vec::new();
     for name in &names {
         let state = name.strip_prefix("dispatch-").and_then(|id| by_id.get(id));
         match state {
@@ -80,11 +82,15 @@ fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
             Some(s) if s.state.is_live() => running += 1,
             Some(s) if s.state == State::Lost => lost += 1,
             Some(s) if s.teardown_class == Some(TeardownClass::Dirty) => kept += 1,
-            Some(s) => orphans.push(format!(
-                "{name} (the dispatch ended {}, teardown {}: its worktree should be gone)",
-                s.state,
-                s.teardown_class.map_or("none", TeardownClass::name)
-            )),
+            Some(s) => {
+                orphans.push(format!(
+                    "{name} (the dispatch ended {}, teardown {}, but its worktree is still \
+                     there and may hold its worker's files)",
+                    s.state,
+                    s.teardown_class.map_or("none", TeardownClass::name)
+                ));
+                ended.push(s.id.clone());
+            }
         }
     }
     // Registered with git but gone from disk.
@@ -104,14 +110,25 @@ fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
         }
     }
     if !orphans.is_empty() {
+        let hint = match ended.first() {
+            // Never a bare removal: what the worker left may be its only copy.
+            Some(id) => format!(
+                "look at each with `vnx show {id} --diff` (and the worktree's files); keep \
+                 the work with `vnx worktree-release {id}` once it landed, or discard it, \
+                 recorded, with `vnx clean {id}`; `git worktree prune` forgets missing ones"
+            ),
+            None => "look at each (no dispatch on the ledger made it); `git worktree remove \
+                     PATH` refuses one holding changes, and `git worktree prune` forgets \
+                     missing ones"
+                .to_owned(),
+        };
         return Check::warn(
             NAME,
             format!(
                 "orphaned under {DATA_DIR}/worktrees: {}",
                 orphans.join(", ")
             ),
-            "look at each; remove one with `git worktree remove PATH` (`git worktree unlock \
-             PATH` first if locked), and run `git worktree prune` for missing ones",
+            hint,
         );
     }
     let found = parts(&[

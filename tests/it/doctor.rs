@@ -568,6 +568,23 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
         "{detail}"
     );
     assert_eq!(verdict(&report, "dispatches").0, "pass");
+
+    // A worktree still there after its dispatch ended (a teardown that failed, on a full
+    // disk) may hold its worker's files: doctor says so and points at vnx's own commands,
+    // never at a bare removal.
+    let kept = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{clean}"));
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(kept.join("unsaved.txt"), "work").unwrap();
+    let (_, report) = doctor(repo.vnx(), &bin, &[]);
+    let c = check(&report, "worktrees");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(detail.contains("may hold its worker's files"), "{detail}");
+    assert!(!detail.contains("should be gone"), "{detail}");
+    let hint = c["hint"].as_str().unwrap();
+    assert!(hint.contains(&format!("vnx show {clean}")), "{hint}");
 }
 
 #[test]
