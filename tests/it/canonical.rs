@@ -84,7 +84,7 @@ fn brief_vectors() {
         "b4bed10a661be0493699c920996c4a1223484f17f3d6211cd0090a1d6a5f41c5"
     );
     let entry = format!(
-        r#"{{"schema_version":2,"event_type":"task_complete","dispatch_id":"D-1a2b3c4d5e6f","status":"done","model":"sonnet","duration_seconds":42.94,"timestamp":"2026-08-20T10:00:00Z","note":"café ✓","prev_hash":"{m_hash}"}}"#
+        r#"{{"schema_version":2,"event_type":"task_complete","dispatch_id":"D-1a2b3c4d","status":"done","model":"sonnet","duration_seconds":42.94,"timestamp":"2026-08-20T10:00:00Z","note":"café ✓","prev_hash":"{m_hash}"}}"#
     );
     let mut without = json::parse(&entry, Mode::Strict).unwrap();
     if let Value::Object(o) = &mut without {
@@ -92,7 +92,7 @@ fn brief_vectors() {
     }
     assert_eq!(
         String::from_utf8(json::to_canonical(&without)).unwrap(),
-        r#"{"dispatch_id":"D-1a2b3c4d5e6f","duration_seconds":42.94,"event_type":"task_complete","model":"sonnet","note":"caf\u00e9 \u2713","schema_version":2,"status":"done","timestamp":"2026-08-20T10:00:00Z"}"#
+        r#"{"dispatch_id":"D-1a2b3c4d","duration_seconds":42.94,"event_type":"task_complete","model":"sonnet","note":"caf\u00e9 \u2713","schema_version":2,"status":"done","timestamp":"2026-08-20T10:00:00Z"}"#
     );
     let e = analyze(entry.as_bytes(), &mut Scratch::default())
         .entry
