@@ -51,16 +51,30 @@ fn discard_one(repo: &Repo, item: &Item) -> Done {
         if process::run_ok(&git().args(["worktree", "unlock"]).arg(path)).is_ok() {
             done.worktree_unlocked = true;
         }
-        // Twice forced: a locked or dirty worktree goes too — that is the point.
-        match process::run_ok(
-            &git()
-                .args(["worktree", "remove", "--force", "--force"])
-                .arg(path),
-        ) {
-            Ok(_) => done.worktree_removed = true,
-            Err(e) => {
-                done.error = Some(e.to_string());
-                return done;
+        // A checkout whose `.git` its worker redirected (or whose admin directory holds a
+        // link) is removed without running git in it: git would read the worker's choice.
+        if let Some(why) = repo.foreign_git(path)
+            && path.symlink_metadata().is_ok()
+        {
+            match repo.remove_unread(path) {
+                Ok(()) => done.worktree_removed = true,
+                Err(e) => {
+                    done.error = Some(format!("{why}: {e}"));
+                    return done;
+                }
+            }
+        } else {
+            // Twice forced: a locked or dirty worktree goes too — that is the point.
+            match process::run_ok(
+                &git()
+                    .args(["worktree", "remove", "--force", "--force"])
+                    .arg(path),
+            ) {
+                Ok(_) => done.worktree_removed = true,
+                Err(e) => {
+                    done.error = Some(e.to_string());
+                    return done;
+                }
             }
         }
     }

@@ -190,6 +190,24 @@ impl Repo {
         self.root.join(DATA_DIR).join("worktrees")
     }
 
+    /// Why no git may run in the checkout at `path` (its `.git` names another repository or
+    /// registration, or its admin directory holds a link), if none may.
+    pub fn foreign_git(&self, path: &Path) -> Option<&'static str> {
+        pool::foreign_git(&self.common_dir, path)
+    }
+
+    /// Removes a checkout no git may run in, without reading it: its files go (links
+    /// removed, never followed), then git forgets registrations whose checkout is gone.
+    pub fn remove_unread(&self, path: &Path) -> Result<(), WorktreeError> {
+        std::fs::remove_dir_all(path).map_err(|source| WorktreeError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        process::run_ok(&git(&self.root).args(["worktree", "prune"]))
+            .map(drop)
+            .map_err(self.git_err(path))
+    }
+
     fn git_err(&self, path: &Path) -> impl FnOnce(ProcessError) -> WorktreeError + use<> {
         let path = path.to_owned();
         move |source| WorktreeError::Git { path, source }

@@ -50,3 +50,41 @@ fn a_link_planted_in_the_admin_directory_is_never_written_through() {
         );
     }
 }
+
+/// `vnx clean` of a worktree whose `.git` its worker pointed at a repository of its own:
+/// discarded without running git there (git would read that repository's config), with its
+/// receipt, and the repository it named is untouched.
+#[test]
+fn clean_discards_a_worktree_whose_git_was_redirected_without_running_its_git() {
+    let repo = Repo::new();
+    let r = repo.dispatch("fail", &["--instruction", "x"]);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let wt = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{id}"));
+    assert!(wt.is_dir());
+    // The worker's own repository, which its `.git` now names.
+    let theirs = repo.env.home().join("theirs");
+    let init = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .arg(&theirs)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .unwrap();
+    assert!(init.success());
+    std::fs::write(
+        wt.join(".git"),
+        format!("gitdir: {}\n", theirs.join(".git").display()),
+    )
+    .unwrap();
+    let cleaned = crate::common::run(repo.vnx().args(["clean", &id, "--yes"]));
+    assert_eq!(cleaned.code, 0, "{}{}", cleaned.stdout, cleaned.stderr);
+    assert!(!wt.exists(), "the worktree is gone");
+    assert!(theirs.join(".git/HEAD").is_file(), "theirs is untouched");
+    let discarded = repo
+        .receipts(&id)
+        .into_iter()
+        .any(|r| r["event_type"] == "worktree_released");
+    assert!(discarded);
+}
