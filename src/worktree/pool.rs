@@ -231,7 +231,21 @@ impl Pool {
                 continue;
             };
             let ready = self.file(&name, "ready");
+            // Proven when it was given back, but idle since: a process left behind by an
+            // unsandboxed worker (`setsid`) can have written into it. Proven again here, with
+            // no process using it, and at the commit it was proven at, or it goes.
+            let path = self.dir().join(&name);
+            let proven_at = crate::project::read_bounded(&ready, 4096)
+                .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+                .unwrap_or_default();
+            let still = matches!(self.prove(&path), Ok(at) if at == proven_at);
             fs::remove_file(&ready).map_err(self.io(&ready))?;
+            if !still {
+                // Left unproven (under the worktree lock, it cannot be removed here): the
+                // next `pool fill` or give-back scrubs and proves it, or removes it.
+                drop(lock);
+                continue;
+            }
             return Ok(Some((name, lock)));
         }
         Ok(None)

@@ -457,3 +457,28 @@ fn init_sets_and_fills_a_pool_and_offers_one_to_a_big_repository() {
     let r = run(repo.vnx().arg("init"));
     assert!(!r.stderr.contains("--pool"), "{}", r.stderr);
 }
+
+/// An idle entry was proven clean when it was given back, but a process an unsandboxed
+/// worker left behind (`setsid`) can write into it afterwards: it is proven again when it is
+/// taken, and the next dispatch never gets what was written.
+#[test]
+fn an_idle_entry_written_after_its_proof_is_not_handed_out() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare_worker(&repo, tools.path(), POOL);
+    let r = run(repo.vnx().args(["pool", "fill"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let entry = wait_idle(&repo).remove(0);
+    let idle = repo.env.path().join(".vnx-data/pool").join(&entry);
+    assert!(idle.is_dir(), "{}", idle.display());
+    // Written after the proof: a tracked file changed, an untracked one planted.
+    std::fs::write(idle.join("tracked.txt"), "planted\n").unwrap();
+    std::fs::write(idle.join("planted.sh"), "echo pwned\n").unwrap();
+    let c = work(
+        &repo,
+        "cat tracked.txt > \"$VNX_DISPATCH_DIR/seen\"; ls > \"$VNX_DISPATCH_DIR/listing\"",
+    );
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert_eq!(seen_by(&repo, id), "base\n", "{c}");
+    assert!(!seen_file(&repo, id, "listing").contains("planted.sh"));
+}
