@@ -38,12 +38,23 @@ pub const BUILTIN: &[RuleSpec] = &[
     RuleSpec {
         id: "openssh-private-key",
         description: "an OpenSSH private key",
-        pattern: r"-----BEGIN OPENSSH PRIVATE KEY-----(?:[\s\S]*?-----END OPENSSH PRIVATE KEY-----|[A-Za-z0-9+/=\s\\n]*)",
+        pattern: r"(?i)-----BEGIN\s+OPENSSH\s+PRIVATE\s+KEY-----(?:[\s\S]*?-----END\s+OPENSSH\s+PRIVATE\s+KEY-----|[A-Za-z0-9+/=\s\\n]*)",
     },
     RuleSpec {
         id: "pem-private-key",
         description: "a PEM private key block (RSA, EC, DSA, PKCS#8, encrypted, PGP)",
-        pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=:\-\s\\n]*)",
+        pattern: concat!(
+            r"(?i)-----BEGIN\s+(?:[A-Z0-9]+\s+)*PRIVATE\s+KEY(?:\s+BLOCK)?-----",
+            r"(?:[\s\S]*?-----END\s+(?:[A-Z0-9]+\s+)*PRIVATE\s+KEY(?:\s+BLOCK)?-----",
+            r"|[A-Za-z0-9+/=:\-\s\\n]*)"
+        ),
+    },
+    RuleSpec {
+        id: "pkcs8-private-key-body",
+        description: "a PKCS#8 private key's base64 body without its PEM header",
+        // PrivateKeyInfo opens with a SEQUENCE, version 0 and the algorithm: `MII...IBADAN`
+        // in base64 for RSA (a long length), `MIG.AgEAMBMGByqGSM49` for an EC key.
+        pattern: r"((?:MII[A-Za-z0-9+/]{3}IBADAN|MIG[A-Za-z0-9+/]AgEAMBMGByqGSM49)[A-Za-z0-9+/=]{40,})",
     },
     RuleSpec {
         id: "aws-access-key-id",
@@ -64,22 +75,22 @@ pub const BUILTIN: &[RuleSpec] = &[
     RuleSpec {
         id: "github-token",
         description: "a GitHub token (personal, OAuth, user-to-server, server-to-server, refresh)",
-        pattern: concat!(r"\b(gh[pousr]_[A-Za-z0-9]{36,251})", token_end!()),
+        pattern: concat!(r"(gh[pousr]_[A-Za-z0-9]{36,251})", token_end!()),
     },
     RuleSpec {
         id: "github-fine-grained-token",
         description: "a GitHub fine-grained personal access token",
-        pattern: concat!(r"\b(github_pat_[A-Za-z0-9_]{60,251})", token_end!()),
+        pattern: concat!(r"(github_pat_[A-Za-z0-9_]{60,251})", token_end!()),
     },
     RuleSpec {
         id: "gitlab-token",
         description: "a GitLab personal access token",
-        pattern: r"\b(glpat-[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9_\-]+)*)",
+        pattern: r"(glpat-[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9_\-]+)*)",
     },
     RuleSpec {
         id: "slack-token",
         description: "a Slack bot, user, app or refresh token",
-        pattern: r"\b(xox[abposre]-[0-9]{6,}-[A-Za-z0-9\-]{8,})",
+        pattern: r"(xox[abposre]-[0-9]{6,}-[A-Za-z0-9\-]{8,})",
     },
     RuleSpec {
         id: "slack-webhook-url",
@@ -89,18 +100,18 @@ pub const BUILTIN: &[RuleSpec] = &[
     RuleSpec {
         id: "stripe-live-key",
         description: "a Stripe live secret or restricted key",
-        pattern: concat!(r"\b((?:sk|rk)_live_[A-Za-z0-9]{20,247})", token_end!()),
+        pattern: concat!(r"((?:sk|rk)_live_[A-Za-z0-9]{20,247})", token_end!()),
     },
     RuleSpec {
         id: "google-api-key",
         description: "a Google API key",
-        pattern: concat!(r"\b(AIza[0-9A-Za-z_\-]{35})", token_end!()),
+        pattern: concat!(r"(AIza[0-9A-Za-z_\-]{35})", token_end!()),
     },
     RuleSpec {
         id: "anthropic-api-key",
         description: "an Anthropic API or admin key",
         pattern: concat!(
-            r"\b(sk-ant-[a-z]{3,8}[0-9]{0,3}-[A-Za-z0-9_\-]{32,})",
+            r"(sk-ant-[a-z]{3,8}[0-9]{0,3}-[A-Za-z0-9_\-]{32,})",
             token_end!()
         ),
     },
@@ -108,41 +119,41 @@ pub const BUILTIN: &[RuleSpec] = &[
         id: "openai-api-key",
         description: "an OpenAI API key (project, service account, admin or legacy)",
         pattern: concat!(
-            r"\b(sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}))",
+            r"(sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}))",
             token_end!()
         ),
     },
     RuleSpec {
         id: "npm-token",
         description: "an npm access token",
-        pattern: concat!(r"\b(npm_[A-Za-z0-9]{36})", token_end!()),
+        pattern: concat!(r"(npm_[A-Za-z0-9]{36})", token_end!()),
     },
     RuleSpec {
         id: "pypi-token",
         description: "a PyPI upload token",
-        pattern: r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})",
+        pattern: r"(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})",
     },
     RuleSpec {
         id: "huggingface-token",
         description: "a Hugging Face access token",
-        pattern: concat!(r"\b(hf_[A-Za-z0-9]{34,40})", token_end!()),
+        pattern: concat!(r"(hf_[A-Za-z0-9]{34,40})", token_end!()),
     },
     RuleSpec {
         id: "jwt",
         description: "a JSON Web Token (header, payload and signature)",
-        pattern: r"\b(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,})",
+        pattern: r"(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,})",
     },
     RuleSpec {
         id: "url-credentials",
         description: "a password in a URL's user information (scheme://user:password@host)",
-        pattern: r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^/\s:@]{1,64}:([^/\s:@$<{}%]{6,128})@[A-Za-z0-9.\-\[]",
+        pattern: r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^/\s:@]{1,64}:((?:[^/\s:@$<{}%]|%[0-9A-Fa-f]{2}){6,128})@[A-Za-z0-9.\-\[]",
     },
     RuleSpec {
         id: HIGH_ENTROPY,
         description: "a random-looking value assigned to a secret-sounding name",
         pattern: concat!(
             r#"(?i)(?:^|[^A-Za-z0-9])[A-Za-z0-9_.\-]{0,40}?"#,
-            r"(?:secret|password|passwd|pwd|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key",
+            r"(?:secret|password|passwd|passphrase|pwd|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key",
             r"|private[_\-]?key|client[_\-]?secret|secret[_\-]?key(?:[_\-]?base)?|credentials?)",
             r#"["']?\s*(?::=|=>|=|:)\s*(?:"([^"\s]{12,256})"|'([^'\s]{12,256})'|([^\s"',;`()\[\]{}]{12,256}))"#
         ),

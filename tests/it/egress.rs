@@ -151,6 +151,35 @@ fn corpus(seed: u64) -> Vec<(&'static str, String, String)> {
         format!("let api_key = '{s}';"),
         s,
     );
+    // Forms that slipped through before: a prefix glued to a word or a digit, a lower-case
+    // or double-spaced PEM header, a percent-encoded URL password, PASSPHRASE=, and a
+    // PKCS#8 body without its header.
+    let s = format!("gh{}_{}", "p", g.alnum(36));
+    add("github-token", format!("MY_{s}"), s);
+    let s = format!("gh{}_{}", "p", g.alnum(36));
+    add("github-token", format!("9{s}"), s);
+    let s = format!("hf_{}", g.alnum(34));
+    add("huggingface-token", format!("HF_TOKEN_{s}"), s);
+    let k = pem(&mut g, "rsa private key", 3)
+        .replace("BEGIN", "begin")
+        .replace("END", "end");
+    add("pem-private-key", k.clone(), k);
+    let k = pem(&mut g, "EC  PRIVATE  KEY", 3);
+    add("pem-private-key", k.clone(), k);
+    let s = format!("{}%40{}", g.alnum(10), g.alnum(8));
+    add(
+        "url-credentials",
+        format!("https://deploy:{s}@git.internal/repo.git"),
+        s,
+    );
+    let s = g.alnum(26);
+    add(
+        "high-entropy-assignment",
+        format!("GPG_PASSPHRASE={s}"),
+        s.clone(),
+    );
+    let s = format!("MIIE{}IBADANBgkqhkiG9w0BAQEFAASC{}", "vQ", g.from(B64, 120));
+    add("pkcs8-private-key-body", format!("key: {s}"), s);
     out
 }
 
