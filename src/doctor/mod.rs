@@ -234,6 +234,11 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         for (probe, (provider, _)) in probes.into_iter().zip(&binaries) {
             checks.push(joined(provider.name(), probe.join()));
         }
+        let installed: Vec<(&str, &Path)> = binaries
+            .iter()
+            .filter_map(|(p, b)| b.as_deref().map(|b| (p.name(), b)))
+            .collect();
+        checks.extend(tools::sandbox_layout(&installed, inputs.home));
         checks.extend(rest);
         // Trust matters only for CLIs that are installed, in a governed repository.
         if let (Some(root), true) = (root, initialised_root(inputs)) {

@@ -118,9 +118,58 @@ pub(super) fn sandbox(bwrap: Option<&std::path::Path>, required: bool) -> Check 
     }
 }
 
+/// `sandbox layout`: a worker CLI whose installation holds the home directory (installed
+/// directly in `$HOME`, or by `npm i` run there) is shown to a sandboxed worker narrowed to its
+/// package or its binary, never with the home directory; doctor says which were narrowed.
+pub(super) fn sandbox_layout(
+    installed: &[(&str, &std::path::Path)],
+    home: Option<&std::path::Path>,
+) -> Option<Check> {
+    let narrowed: Vec<String> = installed
+        .iter()
+        .filter(|(_, bin)| crate::sandbox::too_wide(&crate::sandbox::install_root(bin), &[], home))
+        .map(|(name, bin)| format!("{name} ({})", bin.display()))
+        .collect();
+    (!narrowed.is_empty()).then(|| {
+        Check::warn(
+            "sandbox layout",
+            format!(
+                "installed where the home directory is its installation root: {}; a sandbox \
+                 shows only the package or the binary, so a CLI that reads files beside it \
+                 may fail there",
+                narrowed.join(", ")
+            ),
+            "install the CLI under a prefix of its own (npm i -g with a prefix such as \
+             ~/.npm-global, or a version manager) rather than into the home directory",
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cli_installed_in_the_home_directory_is_named_as_narrowed() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        std::fs::create_dir_all(home.join("node_modules/cli")).unwrap();
+        std::fs::write(home.join("claude"), "").unwrap();
+        std::fs::write(home.join("node_modules/cli/cli.js"), "").unwrap();
+        let elsewhere = t.path().join("opt/bin/codex");
+        std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+        std::fs::write(&elsewhere, "").unwrap();
+        let npm = home.join("node_modules/cli/cli.js");
+        let claude = home.join("claude");
+        let c = sandbox_layout(
+            &[("claude", &claude), ("gemini", &npm), ("codex", &elsewhere)],
+            Some(&home),
+        )
+        .unwrap();
+        assert!(c.detail.contains("claude (") && c.detail.contains("gemini ("));
+        assert!(!c.detail.contains("codex"));
+        assert!(sandbox_layout(&[("codex", &elsewhere)], Some(&home)).is_none());
+    }
 
     #[test]
     fn versions_are_read_from_what_the_tools_print() {

@@ -259,16 +259,25 @@ impl Shape {
         let hidden = minimal(hidden);
         let under_hidden = |p: &Path| hidden.iter().any(|h| p.starts_with(h));
 
+        let home = machine.home.as_deref();
         let mut read_only = vec![place.repo_root.to_owned(), place.vnx.to_owned()];
-        read_only.push(install_root(place.worker));
-        if let Some(home) = &machine.home {
+        read_only.push(narrowed(
+            install_root(place.worker),
+            place.worker,
+            &hidden,
+            home,
+        ));
+        if let Some(home) = home {
             read_only.extend(TOOLCHAINS.iter().map(|t| home.join(t)));
         }
+        // A PATH entry that would show the home directory (or an ancestor of it, or a
+        // credentials directory) is left out: the worker's own binary is shown above.
         read_only.extend(
             machine
                 .path
                 .iter()
-                .map(|d| tool_root(d, machine.home.as_deref())),
+                .map(|d| tool_root(d, home))
+                .filter(|d| !too_wide(d, &hidden, home)),
         );
         read_only.extend(wanted.read_only.iter().cloned());
         read_only.retain(|p| p.is_absolute() && p.exists() && under_hidden(p));
@@ -415,6 +424,46 @@ fn by_depth(paths: &[PathBuf]) -> Vec<&PathBuf> {
     v
 }
 
+/// Directories under the home directory that hold credentials: never shown to a worker,
+/// whatever PATH or an installation's layout says.
+const CREDENTIALS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".password-store",
+    ".config",
+    ".netrc",
+    ".git-credentials",
+];
+
+/// Whether showing `path` would show what the sandbox hides: a hidden path itself or one of
+/// its ancestors (the home directory, `/`, `/home`), or a credentials directory in the home.
+pub fn too_wide(path: &Path, hidden: &[PathBuf], home: Option<&Path>) -> bool {
+    hidden.iter().any(|h| h.starts_with(path))
+        || home.is_some_and(|h| {
+            h.starts_with(path) || CREDENTIALS.iter().any(|c| path.starts_with(h.join(c)))
+        })
+}
+
+/// The installation root of `binary`, or something narrower when showing it would show the
+/// home directory (a CLI installed directly in `$HOME`, or with `npm i` run there): the
+/// `node_modules` directory of an npm install, else the binary alone.
+fn narrowed(root: PathBuf, binary: &Path, hidden: &[PathBuf], home: Option<&Path>) -> PathBuf {
+    if !too_wide(&root, hidden, home) {
+        return root;
+    }
+    let modules = root.join("node_modules");
+    let real = binary.canonicalize().unwrap_or_else(|_| binary.to_owned());
+    if real.starts_with(&modules) && !too_wide(&modules, hidden, home) {
+        modules
+    } else {
+        real
+    }
+}
+
 /// What of a worker's installation must be visible for `binary` to run: for a program in an
 /// npm tree, the directory holding its outermost `node_modules` (the package and its
 /// dependencies); otherwise the directory of the resolved binary.
@@ -492,6 +541,58 @@ mod tests {
         );
         assert_eq!(root("/home/u/bin"), PathBuf::from("/home/u/bin"));
         assert_eq!(root("/usr/bin"), PathBuf::from("/usr/bin"));
+    }
+
+    /// A CLI installed directly in the home directory, by `npm i` run there, or found through
+    /// a PATH entry that is the home directory or `~/.ssh`: the sandbox shows the package or
+    /// the binary, never the home directory or the keys.
+    #[test]
+    fn an_install_in_the_home_directory_never_shows_the_home_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let ssh = home.join(".ssh");
+        let pkg = home.join("node_modules/@vendor/cli");
+        for d in [&ssh, &pkg, &home.join("node_modules/.bin")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(ssh.join("id_rsa"), "key").unwrap();
+        std::fs::write(pkg.join("cli.js"), "").unwrap();
+        std::fs::write(home.join("claude"), "").unwrap();
+        let repo = t.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        let machine = Machine {
+            bwrap: Some("/usr/bin/bwrap".into()),
+            home: Some(home.clone()),
+            runtime_dir: None,
+            path: vec![home.clone(), ssh.clone(), t.path().to_owned()],
+            state_vars: BTreeMap::new(),
+        };
+        for worker in [home.join("claude"), pkg.join("cli.js")] {
+            let place = Place {
+                repo_root: &repo,
+                worktree: &repo,
+                dispatch_dir: &repo,
+                vnx: &repo,
+                worker: &worker,
+                state: &[],
+            };
+            let shape = Shape::plan(&machine, &Wanted::default(), &place, None).unwrap();
+            for shown in &shape.read_only {
+                assert!(
+                    !home.starts_with(shown) && !shown.starts_with(&ssh),
+                    "{} shows {}",
+                    worker.display(),
+                    shown.display()
+                );
+            }
+            let real = worker.canonicalize().unwrap();
+            assert!(
+                shape.read_only.iter().any(|p| real.starts_with(p)),
+                "{} is not shown: {:?}",
+                worker.display(),
+                shape.read_only
+            );
+        }
     }
 
     #[test]
