@@ -91,8 +91,102 @@ fn random_enough(policy: &Policy, value: &[u8]) -> bool {
         && rules::entropy(value) >= policy.entropy_threshold
 }
 
-/// Scans `text` with the built-in rules and the policy's patterns.
+/// Scans `text` with the built-in rules and the policy's patterns. A secret broken up by
+/// zero-width characters or spelled with escapes (`%5F`, `\u005f` for `_`, `%2D`, `\u002d`
+/// for `-`) is found too: the rules run on the text with those folded, and what they find is
+/// mapped back onto the text as given (so redaction covers the whole disguised secret).
 pub fn scan(policy: &Policy, text: &[u8]) -> Scan {
+    let Some(folded) = Folded::of(text) else {
+        return scan_plain(policy, text);
+    };
+    let found = scan_plain(policy, &folded.text);
+    let back = |start: usize, end: usize| (folded.map[start], folded.map[end]);
+    let spans = found
+        .spans
+        .into_iter()
+        .map(|(start, end, rule)| {
+            let (start, end) = back(start, end);
+            (start, end, rule)
+        })
+        .collect();
+    let mut lines = Lines::new(text);
+    let hits = found
+        .hits
+        .into_iter()
+        .map(|h| {
+            let (start, end) = back(h.start, h.end);
+            let (line, column) = lines.at(start);
+            Hit {
+                start,
+                end,
+                line,
+                column,
+                ..h
+            }
+        })
+        .collect();
+    Scan { hits, spans }
+}
+
+/// A text with zero-width characters removed and escaped `_` and `-` unescaped, and where
+/// each of its bytes came from: `map[i]` is the offset in the original of folded byte `i`,
+/// `map[len]` the original's length.
+struct Folded {
+    text: Vec<u8>,
+    map: Vec<usize>,
+}
+
+/// Sequences dropped (zero-width space, non-joiner, joiner, word joiner, BOM) or replaced.
+const FOLDS: &[(&[u8], &[u8])] = &[
+    ("\u{200b}".as_bytes(), b""),
+    ("\u{200c}".as_bytes(), b""),
+    ("\u{200d}".as_bytes(), b""),
+    ("\u{2060}".as_bytes(), b""),
+    ("\u{feff}".as_bytes(), b""),
+    (b"%5F", b"_"),
+    (b"%5f", b"_"),
+    (b"%2D", b"-"),
+    (b"%2d", b"-"),
+    (b"\\u005f", b"_"),
+    (b"\\u005F", b"_"),
+    (b"\\u002d", b"-"),
+    (b"\\u002D", b"-"),
+];
+
+impl Folded {
+    /// `None` when there is nothing to fold (the common case costs one search per form).
+    fn of(text: &[u8]) -> Option<Folded> {
+        if !FOLDS
+            .iter()
+            .any(|(from, _)| memchr::memmem::find(text, from).is_some())
+        {
+            return None;
+        }
+        let mut out = Vec::with_capacity(text.len());
+        let mut map = Vec::with_capacity(text.len() + 1);
+        let mut i = 0;
+        while i < text.len() {
+            match FOLDS.iter().find(|(from, _)| text[i..].starts_with(from)) {
+                Some((from, to)) => {
+                    for b in *to {
+                        out.push(*b);
+                        map.push(i);
+                    }
+                    i += from.len();
+                }
+                None => {
+                    out.push(text[i]);
+                    map.push(i);
+                    i += 1;
+                }
+            }
+        }
+        map.push(text.len());
+        Some(Folded { text: out, map })
+    }
+}
+
+fn scan_plain(policy: &Policy, text: &[u8]) -> Scan {
     let mut raw = Vec::new();
     for (priority, rule) in rules::builtin().iter().enumerate() {
         let id = rule.spec.id;

@@ -739,3 +739,30 @@ fn a_broken_egress_section_stops_every_dispatch() {
         r.stderr
     );
 }
+
+/// A token broken up by zero-width characters or spelled with escapes of `_` and `-` is the
+/// same secret: found, hashed as the token, and redacted whole in the text as given.
+#[test]
+fn a_disguised_token_is_found_and_redacted_whole() {
+    let mut g = Gen(11);
+    let token = format!("gh{}_{}", "p", g.alnum(36));
+    let zw = format!(
+        "{}\u{200b}{}\u{200d}{}",
+        &token[..6],
+        &token[6..20],
+        &token[20..]
+    );
+    let escaped = token.replacen('_', "%5F", 1);
+    let unicode = token.replacen('_', "\\u005f", 1);
+    for disguised in [zw, escaped, unicode] {
+        let text = format!("export T={disguised} # ci");
+        let s = scan(&Policy::default(), text.as_bytes());
+        assert_eq!(s.hits.len(), 1, "{disguised:?}: {:?}", s.hits);
+        let hit = &s.hits[0];
+        assert_eq!(hit.rule, "github-token");
+        assert_eq!(&text[hit.start..hit.end], disguised);
+        assert_eq!(hit.sha256, hex::encode(Sha256::digest(token.as_bytes())));
+        let redacted = egress::scan::redact(&text, &s);
+        assert_eq!(redacted, "export T=[REDACTED:github-token] # ci");
+    }
+}
