@@ -42,12 +42,59 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
         s.status = s.shown();
     }
     let by_id: States<'_> = states.iter().map(|s| (s.id.as_str(), s)).collect();
-    vec![
+    let mut checks = vec![
         worktrees(root, &by_id),
         branches(root, &by_id),
         sessions(tmux, &live, &by_id),
         dispatches(&states),
-    ]
+    ];
+    checks.extend(gate_checkouts(root));
+    checks
+}
+
+/// How long a gate checkout may exist before doctor calls it left behind (a gate that runs
+/// longer than this is named too; the warning says so).
+const GATE_CHECKOUT_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `gate checkouts`: checkouts of a dispatch's head under `.vnx-data/gates/` that git still
+/// has registered an hour after they were made. A gate run removes its checkout when it
+/// ends; one still there was left by a `gate-check` or `merge` that was killed.
+fn gate_checkouts(root: &Path) -> Option<Check> {
+    let gates = root.join(DATA_DIR).join(crate::gate::GATES_DIR);
+    let repo = git2::Repository::open(root).ok()?;
+    let names = repo.worktrees().ok()?;
+    let now = std::time::SystemTime::now();
+    let mut left: Vec<String> = names
+        .iter()
+        .flatten()
+        .flatten()
+        .filter_map(|name| repo.find_worktree(name).ok())
+        .map(|wt| wt.path().to_owned())
+        .filter(|p| p.starts_with(&gates))
+        .filter(|p| {
+            p.symlink_metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_none_or(|age| age > GATE_CHECKOUT_AGE)
+        })
+        .map(|p| super::rel(&p, &gates))
+        .collect();
+    left.sort();
+    (!left.is_empty()).then(|| {
+        Check::warn(
+            "gate checkouts",
+            format!(
+                "{} gate checkout(s) under {DATA_DIR}/gates/ still registered with git an hour \
+                 or more after they were made (left by a killed gate-check or merge, unless a \
+                 gate runs that long): {}",
+                left.len(),
+                left.join(", ")
+            ),
+            "when no gate-check or merge runs, `git worktree remove --force PATH` each (they \
+             hold only a checkout of a recorded head), then `git worktree prune`",
+        )
+    })
 }
 
 /// Non-zero counts as "n what" phrases, joined.

@@ -679,3 +679,46 @@ fn a_user_of_one_cli_is_not_told_to_install_the_others() {
     let (_, report) = doctor(repo.vnx(), &bin, &[]);
     assert_eq!(check(&report, "claude")["status"], "warn", "{report:#}");
 }
+
+/// A `gate-check` or `merge` killed with kill -9 leaves its gate checkout registered with git
+/// under `.vnx-data/gates/`: doctor names it once it is an hour old.
+#[test]
+fn a_gate_checkout_left_by_a_killed_gate_run_is_named() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let checkout = repo
+        .env
+        .path()
+        .join(".vnx-data/gates/D-0000deadbeef/run-1/tests/checkout");
+    std::fs::create_dir_all(checkout.parent().unwrap()).unwrap();
+    repo.env.git(&[
+        "worktree",
+        "add",
+        "--detach",
+        "-q",
+        checkout.to_str().unwrap(),
+        "HEAD",
+    ]);
+    let (_, fresh) = doctor(repo.vnx(), &bin, &[]);
+    assert!(
+        fresh["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "gate checkouts"),
+        "a checkout made now may belong to a running gate"
+    );
+    let old = Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&checkout)
+        .status()
+        .unwrap();
+    assert!(old.success());
+    let (_, report) = doctor(repo.vnx(), &bin, &[]);
+    let (status, detail) = verdict(&report, "gate checkouts");
+    assert_eq!(status, "warn");
+    assert!(
+        detail.ends_with(": D-0000deadbeef/run-1/tests/checkout"),
+        "{detail}"
+    );
+}
