@@ -56,6 +56,8 @@ struct Undo<'a> {
     pool: Option<(Pool, Option<String>)>,
     /// A sandboxed worker's git quarantine (empty: the worker never ran).
     quarantine: Option<std::path::PathBuf>,
+    /// Whether the completion's space was reserved (given back if the launch fails).
+    reserved: bool,
     finished: bool,
 }
 
@@ -72,6 +74,7 @@ impl<'a> Undo<'a> {
             port: None,
             pool: None,
             quarantine: None,
+            reserved: false,
             finished: false,
         }
     }
@@ -109,6 +112,10 @@ impl Drop for Undo<'_> {
         if !self.keep_dispatch_dir {
             let _ = fs::remove_dir_all(self.dispatch_dir);
         }
+        if self.reserved {
+            let data = self.repo.root.join(crate::project::DATA_DIR);
+            super::pending::unreserve(&data, self.id);
+        }
     }
 }
 
@@ -121,6 +128,15 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // supervisor then holds it), says the dispatch lives while the launch is under way.
     let _alive = claim_dispatch_dir(&spec)?;
     let mut undo = Undo::new(plan);
+    // The completion's space is set aside before anything runs: a disk too full to hold it
+    // refuses the dispatch now rather than lose its end later.
+    let data_dir = plan.repo.root.join(crate::project::DATA_DIR);
+    super::pending::reserve(&data_dir, &spec.id).map_err(io_err(
+        &data_dir
+            .join(super::pending::DIR)
+            .join(format!("{}.reserve", spec.id)),
+    ))?;
+    undo.reserved = true;
     let pool = pool_of(&plan.repo, &spec);
     let (wt, fresh) = match &spec.continues {
         None => {

@@ -5,6 +5,10 @@
 //! appends ([`flush`]): a completion is never lost because the ledger could not be written
 //! when the worker ended.
 //!
+//! A full disk cannot stop the completion from being kept: the launch sets its space aside
+//! ([`reserve`]: `pending/<id>.reserve`, allocated before the worker starts) and [`keep`]
+//! writes the completion into those blocks, which needs no new space, before renaming it.
+//!
 //! The pending directory is as writable by a worker as the rest of `.vnx-data/`, so only
 //! receipts attested by a trusted key, about the dispatch the file is named after, and whose
 //! completion is not on the ledger yet, are ever appended from it.
@@ -24,9 +28,83 @@ use crate::ledger::{Ledger, LedgerError, Receipt};
 pub const DIR: &str = "pending";
 /// A pending file larger than this is not read.
 const MAX_FILE: u64 = 4 << 20;
+/// The space a launch sets aside for its completion: the largest completion receipt (half
+/// the ledger's 1 MiB line limit), the phantom guard's correction and their signatures.
+pub const RESERVE: u64 = 1 << 20;
 
 fn path_for(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join(DIR).join(format!("{id}.ndjson"))
+}
+
+fn reserve_path(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join(DIR).join(format!("{id}.reserve"))
+}
+
+/// Sets [`RESERVE`] bytes of disk aside for dispatch `id`'s completion, allocated now (a
+/// launch on a disk that cannot hold them fails here, before anything runs).
+pub fn reserve(data_dir: &Path, id: &str) -> io::Result<()> {
+    let dir = data_dir.join(DIR);
+    crate::project::private_dir(&dir)?;
+    let path = reserve_path(data_dir, id);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)?;
+    // Real blocks, not a hole: writing into them later needs no free space. A filesystem
+    // without fallocate gets them written out as zeros.
+    let allocated =
+        match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, RESERVE) {
+            Err(rustix::io::Errno::OPNOTSUPP) => {
+                use std::io::Write;
+                let zeros = vec![0u8; 64 * 1024];
+                (0..RESERVE / zeros.len() as u64).try_for_each(|_| (&file).write_all(&zeros))
+            }
+            other => other.map_err(io::Error::from),
+        };
+    allocated.and_then(|()| file.sync_all()).inspect_err(|_| {
+        let _ = fs::remove_file(&path);
+    })
+}
+
+/// Gives back the space [`reserve`] set aside for `id` (a launch that failed, a dispatch
+/// completed by other means).
+pub fn unreserve(data_dir: &Path, id: &str) {
+    let _ = fs::remove_file(reserve_path(data_dir, id));
+}
+
+/// Writes `data` into `id`'s reserved blocks and renames them to `path`: no new space is
+/// needed. Fails (leaving the caller to write the file anew) when there is no reservation,
+/// it is not a plain file of ours, or it is too small.
+fn write_into_reserve(data_dir: &Path, id: &str, data: &[u8], path: &Path) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+    let reserved = reserve_path(data_dir, id);
+    // The directory is writable by an unsandboxed worker: never through a link, never
+    // waiting on a FIFO.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&reserved)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() < data.len() as u64 {
+        return Err(io::Error::other(
+            "the reservation is not a large enough file",
+        ));
+    }
+    file.write_all(data)?;
+    file.set_len(data.len() as u64)?;
+    file.sync_all()?;
+    fs::rename(&reserved, path)?;
+    // What was renamed must be what was written (nobody swapped the name meanwhile).
+    let renamed = fs::symlink_metadata(path)?;
+    if (renamed.dev(), renamed.ino()) != (meta.dev(), meta.ino()) {
+        return Err(io::Error::other(
+            "the reservation was replaced while it was written",
+        ));
+    }
+    File::open(data_dir.join(DIR))?.sync_all()
 }
 
 fn ndjson(receipts: &[Receipt]) -> Vec<u8> {
@@ -47,14 +125,21 @@ pub struct Pending {
     _lock: File,
 }
 
-/// Writes `receipts` (already attested) durably for dispatch `id` — write, fsync, rename,
-/// fsync the directory — and holds the file's lock, so no flusher appends them meanwhile.
+/// Writes `receipts` (already attested) durably for dispatch `id` — into its reservation
+/// when it has one, else a new file; write, fsync, rename, fsync the directory — and holds
+/// the file's lock, so no flusher appends them meanwhile.
 pub fn keep(data_dir: &Path, id: &str, receipts: Vec<Receipt>) -> io::Result<Pending> {
     let dir = data_dir.join(DIR);
     crate::project::private_dir(&dir)?;
     let path = path_for(data_dir, id);
-    crate::project::write_atomic_private(&path, &ndjson(&receipts), true)?;
-    let lock = File::open(&path)?;
+    let data = ndjson(&receipts);
+    if write_into_reserve(data_dir, id, &data, &path).is_err() {
+        crate::project::write_atomic_private(&path, &data, true)?;
+    }
+    let lock = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)?;
     lock.lock()?;
     Ok(Pending {
         path,

@@ -3,11 +3,12 @@
 //! call (`vnx __hook`). Both are written atomically (temporary file, then rename), so the
 //! supervisor never reads half a file, and read with a size bound.
 //!
-//! A report is bound to its dispatch by a seal: the supervisor draws a random secret for each
-//! worker, hands it over in the worker's environment only (`VNX_REPORT_SEAL`, never on disk),
-//! and accepts a report only if it carries an HMAC-SHA-256 under that secret. Another
-//! dispatch's worker can set `VNX_DISPATCH_ID` and `VNX_DISPATCH_DIR` to anything, but not
-//! produce that MAC.
+//! A report is bound to its dispatch by a seal: a secret per dispatch derived from vnx's
+//! signing key ([`seal_for`]), handed to the worker in its environment only
+//! (`VNX_REPORT_SEAL`, never on disk); a report is accepted only if it carries an
+//! HMAC-SHA-256 under that secret. Another dispatch's worker can set `VNX_DISPATCH_ID` and
+//! `VNX_DISPATCH_DIR` to anything, but not produce that MAC; and since only the key makes
+//! the seal, a report can be checked again after its supervisor died (`vnx recover`).
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -29,6 +30,12 @@ pub const MAX_FILE: u64 = 256 * 1024;
 pub const MAX_SUMMARY: usize = 2000;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// Dispatch `id`'s seal: a secret only the signing key can make, so the report can be
+/// checked again after the supervisor that handed the seal out is gone (`vnx recover`).
+pub fn seal_for(attestor: &crate::ledger::attest::Attestor, id: &str) -> String {
+    hex::encode(attestor.derive_secret(&format!("report seal {id}")))
+}
 
 /// A fresh seal: 32 random bytes, hex.
 pub fn new_seal() -> String {

@@ -157,8 +157,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             .open(&log_path)
             .map_err(io_err(&log_path))?
     };
-    // Binds the worker's report to this dispatch; kept in memory and the worker's environment.
-    let seal = signals::new_seal();
+    // Binds the worker's report to this dispatch; in memory and the worker's environment, and
+    // made again from the signing key by `vnx recover` if this supervisor dies.
+    let seal = signals::seal_for(around.attestor, &spec.id);
     let cancelled = || around.cancel.load(Ordering::Relaxed);
     let mut recorder = Recorder::new(
         &spec.id,
@@ -313,15 +314,59 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             });
         }
     }
+    let concluded = conclude(spec, &repo, completed, around.attestor)?;
+    // "done" only for a done that stands: the phantom guard's correction is the last line.
+    if let Some(last) = concluded.appended.lines.last() {
+        recorder.notify(concluded.status.name(), &last.entry_hash);
+    }
+    recorder.finish();
+    // With the end on the ledger, the worktree given back to the pool is proven clean (or
+    // removed), so the next dispatch can take it; the slower tidying is [`after_completion`].
+    if let (Some(pool), Some(name)) = (super::launch::pool_of(&repo, spec), &concluded.pooled) {
+        pool.prove_entry(name);
+    }
+    Ok(Outcome {
+        status: concluded.status,
+        completion_signal: decision.signal,
+        exit_code,
+        signal: exit_signal,
+        duration_seconds: duration,
+        teardown_class: concluded.class,
+    })
+}
+
+/// What became of a dispatch's end once [`conclude`] recorded it.
+pub(super) struct Concluded {
+    /// How the dispatch ended (after the phantom guard).
+    pub status: DispatchStatus,
+    /// What teardown found, when it could classify the worktree.
+    pub class: Option<TeardownClass>,
+    /// The completion's lines on the ledger.
+    pub appended: crate::ledger::AppendOutcome,
+    /// The pool entry the worktree went back to.
+    pub pooled: Option<String>,
+}
+
+/// The end of a dispatch whose `completed` receipt is drawn up (by its supervisor, or by
+/// `vnx recover` after the supervisor died): a done worker's changes committed, its
+/// commits imported from a sandbox's quarantine, the worktree classified and released, the
+/// phantom guard applied, and the signed completion kept on disk and appended.
+pub(super) fn conclude(
+    spec: &Spec,
+    repo: &Repo,
+    mut completed: DispatchCompleted,
+    attestor: &Attestor,
+) -> Result<Concluded, DispatchError> {
     let session_id = completed.session_id.clone();
+    let summary = completed.report.as_ref().and_then(|r| r.summary.clone());
     let note = CommitNote {
         dispatch_id: &spec.id,
         provider: &spec.provider,
         model: spec.model.as_deref(),
         session_id: session_id.as_deref(),
-        summary: ended.report.as_ref().and_then(|r| r.summary.as_deref()),
+        summary: summary.as_deref(),
     };
-    let commit = (decision.status == DispatchStatus::Done).then_some(&note);
+    let commit = (completed.status == DispatchStatus::Done).then_some(&note);
     let mut pooled = None;
     // The supervisor started in the worktree: it leaves it before teardown moves it (a
     // pooled checkout some process still works in is never lent again).
@@ -340,7 +385,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         None => Ok(()),
     };
     let class = match imported {
-        Ok(()) => teardown(spec, &repo, commit, &mut completed, &mut pooled),
+        Ok(()) => teardown(spec, repo, commit, &mut completed, &mut pooled),
         Err(()) => None,
     };
     if completed.status == DispatchStatus::Done
@@ -372,39 +417,57 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     receipts.extend(corrected.as_ref().map(receipts::write));
     let receipts: Vec<_> = receipts
         .iter()
-        .map(|r| around.attestor.attest(r, &now_utc))
+        .map(|r| attestor.attest(r, &now_utc))
         .collect();
-    // Kept on disk first, so a ledger that cannot be written now loses nothing: the
-    // supervisor retries, and any later vnx command appends what it could not.
+    let appended = keep_and_append(spec, &receipts)?;
+    // The port goes back once the end is on the ledger.
+    if let Some(port) = spec.port {
+        let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
+        super::ports::release(&data_dir, port, &spec.id);
+    }
+    Ok(Concluded {
+        status,
+        class,
+        appended,
+        pooled,
+    })
+}
+
+/// How long a completion that could not even be kept on disk is offered to the ledger
+/// again, at the least: losing it is worse than a pane that waits for space.
+const UNKEPT_RETRY: Duration = Duration::from_secs(600);
+
+/// Keeps the signed completion on disk first (in the space its launch reserved), so a ledger
+/// that cannot be written now loses nothing, and appends it, retrying with a doubling pause
+/// (50 ms to 2 s) for `completion_retry_secs`; what is kept but not appended by then, any
+/// later vnx command appends. Should even keeping fail (no reservation and a full disk),
+/// both ways are tried again until one works or [`UNKEPT_RETRY`] has passed.
+fn keep_and_append(
+    spec: &Spec,
+    receipts: &[crate::ledger::Receipt],
+) -> Result<crate::ledger::AppendOutcome, DispatchError> {
     let ledger = Ledger::new(&spec.ledger);
     let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
     let retry = Duration::from_secs(spec.completion_retry_secs.min(3600));
-    let appended = match super::pending::keep(&data_dir, &spec.id, receipts.clone()) {
-        Ok(kept) => kept.append(&ledger, retry)?,
-        Err(_) => ledger.append_all(&receipts)?,
-    };
-    // The port goes back once the end is on the ledger.
-    if let Some(port) = spec.port {
-        super::ports::release(&data_dir, port, &spec.id);
+    let began = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match super::pending::keep(&data_dir, &spec.id, receipts.to_vec()) {
+            Ok(kept) => return Ok(kept.append(&ledger, retry)?),
+            Err(_) => match ledger.append_all(receipts) {
+                Ok(outcome) => {
+                    super::pending::unreserve(&data_dir, &spec.id);
+                    return Ok(outcome);
+                }
+                Err(e) if began.elapsed() + pause > retry.max(UNKEPT_RETRY) => {
+                    return Err(e.into());
+                }
+                Err(_) => {}
+            },
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(2));
     }
-    // "done" only for a done that stands: the phantom guard's correction is the last line.
-    if let Some(last) = appended.lines.last() {
-        recorder.notify(status.name(), &last.entry_hash);
-    }
-    recorder.finish();
-    // With the end on the ledger, the worktree given back to the pool is proven clean (or
-    // removed), so the next dispatch can take it; the slower tidying is [`after_completion`].
-    if let (Some(pool), Some(name)) = (super::launch::pool_of(&repo, spec), &pooled) {
-        pool.prove_entry(name);
-    }
-    Ok(Outcome {
-        status,
-        completion_signal: decision.signal,
-        exit_code,
-        signal: exit_signal,
-        duration_seconds: duration,
-        teardown_class: class,
-    })
 }
 
 /// What a supervisor does once its dispatch's end is on the ledger and queued dispatches had

@@ -100,6 +100,19 @@ impl Attestor {
         self.key.verifying_key().to_bytes()
     }
 
+    /// A secret for `purpose` that only a holder of this key can make again: HMAC-SHA-256
+    /// keyed by the signing key, over a domain tag and `purpose`. The same key and purpose
+    /// give the same secret in any later process (e.g. a dispatch's report seal, checked
+    /// again after its supervisor is gone).
+    pub fn derive_secret(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key.to_bytes())
+            .expect("HMAC takes any key");
+        mac.update(b"vnx derived secret v1\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The receipt with `timestamp` (from `now`, when absent), `schema_version` and its
     /// attestation. An attestation already there is replaced.
     pub fn attest(&self, receipt: &Receipt, now: &dyn Fn() -> String) -> Receipt {

@@ -32,6 +32,7 @@ mod events_fixtures;
 mod exit_codes;
 mod fake;
 mod follow_up;
+mod full_disk;
 mod gates;
 mod golden;
 mod governed;

@@ -35,9 +35,14 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
+        TestEnv::new_in(&std::env::temp_dir())
+    }
+
+    /// A test environment inside `parent` (e.g. a small filesystem of the test's own).
+    pub fn new_in(parent: &Path) -> TestEnv {
         let dir = tempfile::Builder::new()
             .prefix("vnx-test-")
-            .tempdir()
+            .tempdir_in(parent)
             .unwrap();
         let work = dir.path().join("work");
         std::fs::create_dir_all(work.join("state")).unwrap();

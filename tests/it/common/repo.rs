@@ -14,7 +14,12 @@ pub struct Repo {
 
 impl Repo {
     pub fn new() -> Repo {
-        let env = TestEnv::new();
+        Repo::new_in(&std::env::temp_dir())
+    }
+
+    /// The same, with the repository (and so `.vnx-data/`) inside `parent`.
+    pub fn new_in(parent: &std::path::Path) -> Repo {
+        let env = TestEnv::new_in(parent);
         std::fs::remove_dir(env.path().join("state")).unwrap();
         env.git_init();
         let r = run(env.vnx().arg("init"));
