@@ -207,6 +207,18 @@ hinted!(
         _ => Exit::Failed,
     },
     vnx::remote::RemoteError => remote_exit,
+    vnx::dispatch::recover::RecoverError => |e| {
+        use vnx::dispatch::recover::RecoverError as E;
+        match e {
+            E::Unknown { .. } => Exit::Usage,
+            E::NotLost { .. } | E::Alive { .. } | E::Unattested { .. } | E::NoReport { .. } => {
+                Exit::No
+            }
+            E::Spec { .. } => Exit::No,
+            E::Ledger(_) | E::Dispatch(_) => Exit::Failed,
+            _ => Exit::Failed,
+        }
+    },
     vnx::config::ConfigError => |_| Exit::Failed,
     vnx::worktree::WorktreeError => |e| match e {
         vnx::worktree::WorktreeError::BadBase { .. } => Exit::Usage,

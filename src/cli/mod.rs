@@ -33,6 +33,7 @@ mod pool;
 mod prune;
 mod receipts_append;
 mod receipts_tail;
+mod recover;
 mod relay;
 mod remote;
 mod remote_log;
@@ -91,6 +92,7 @@ enum Command {
     Dashboard(dashboard::Args),
     Attach(attach::Args),
     Cancel(cancel::Args),
+    Recover(recover::Args),
     #[command(name = "gate-check")]
     GateCheck(gate_check::Args),
     Merge(merge::Args),
@@ -218,6 +220,7 @@ pub fn run() -> ExitCode {
         Command::Dashboard(a) => dashboard::run(a),
         Command::Attach(a) => attach::run(a),
         Command::Cancel(a) => cancel::run(a),
+        Command::Recover(a) => recover::run(a),
         Command::GateCheck(a) => gate_check::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Mcp(a) => mcp::run(a),

@@ -52,9 +52,22 @@ pub fn hold(dispatch_dir: &Path) -> io::Result<File> {
 /// Whether someone holds the dispatch's lock (asked without taking it for more than an
 /// instant: a shared lock that fails only while the exclusive one is held).
 pub fn locked(dispatch_dir: &Path) -> bool {
-    let Ok(file) = File::open(dispatch_dir.join(LOCK_FILE)) else {
-        return false;
+    use std::os::unix::fs::OpenOptionsExt;
+    // The dispatch directory is the worker's to write: never through a link it planted,
+    // never waiting on a FIFO.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dispatch_dir.join(LOCK_FILE));
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
+        // A link or something else in its place: unknown, so alive, never lost.
+        Err(_) => return true,
     };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return true;
+    }
     match file.try_lock_shared() {
         Ok(()) => false,
         Err(TryLockError::WouldBlock) => true,

@@ -24,6 +24,7 @@ mod plan;
 pub mod ports;
 pub mod queue;
 pub mod record;
+pub mod recover;
 pub mod replay;
 pub mod settled;
 pub mod setup;

@@ -46,7 +46,7 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
         worktrees(root, &by_id),
         branches(root, &by_id),
         sessions(tmux, &live, &by_id),
-        dispatches(&states),
+        dispatches(root, &states),
     ];
     checks.extend(gate_checkouts(root));
     checks
@@ -287,18 +287,31 @@ fn sessions(tmux: &Tmux, live: &[String], by_id: &States<'_>) -> Check {
     )
 }
 
-fn dispatches(states: &[DispatchState]) -> Check {
+fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
     const NAME: &str = "dispatches";
     let lost: Vec<String> = states
         .iter()
         .filter(|s| s.state == State::Lost)
         .map(|s| {
+            // Whether its worker left a report (its seal is checked by `vnx recover`).
+            let reported = root
+                .join(DATA_DIR)
+                .join("dispatches")
+                .join(&s.id)
+                .join(crate::dispatch::signals::REPORT)
+                .symlink_metadata()
+                .is_ok_and(|m| m.is_file());
             format!(
-                "{} ({} {}, started {})",
+                "{} ({} {}, started {}{})",
                 s.id,
                 s.provider.as_deref().unwrap_or("?"),
                 s.model.as_deref().unwrap_or("-"),
-                s.started_at.as_deref().unwrap_or("?")
+                s.started_at.as_deref().unwrap_or("?"),
+                if reported {
+                    "; its worker reported"
+                } else {
+                    ""
+                }
             )
         })
         .collect();
@@ -309,9 +322,14 @@ fn dispatches(states: &[DispatchState]) -> Check {
                 "lost (started, never completed, tmux session gone): {}",
                 lost.join(", ")
             ),
-            "their supervisor died without recording an outcome; each one's worktree \
-             (.vnx-data/worktrees/dispatch-ID) and branch dispatch/ID are kept: review them, \
-             then remove them with git",
+            format!(
+                "their supervisor died without recording an end; nothing was removed (the \
+                 worktree .vnx-data/worktrees/dispatch-ID and branch dispatch/ID are kept). \
+                 One whose worker reported: `{} ID` records its end from the sealed report \
+                 (committing done work, as the supervisor would). Any other: review its \
+                 worktree and branch, then `vnx cancel ID` closes it",
+                crate::dispatch::recover::COMMAND
+            ),
         );
     }
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();

@@ -383,6 +383,10 @@ pub struct DispatchCompleted {
     /// Why a report file was refused (not sealed for this dispatch, too large, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_rejected: Option<String>,
+    /// Set when the supervisor died before recording the end and `vnx recover` recorded it
+    /// (from the sealed report, teardown done then): what it found, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<String>,
     /// The CLI's session (codex: thread) id, for resuming.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,

@@ -489,7 +489,10 @@ fn a_running_dispatch_passes_and_a_lost_one_fails() {
         detail.contains(&format!("{id} (demo slow, started ")),
         "{detail}"
     );
-    assert!(c["hint"].as_str().unwrap().contains("review them"));
+    let hint = c["hint"].as_str().unwrap();
+    assert!(hint.contains("review its worktree and branch"), "{hint}");
+    assert!(hint.contains("`vnx cancel ID`"), "{hint}");
+    assert!(hint.contains("`vnx recover ID`"), "{hint}");
     // Its worktree and branch are kept for that review, not called orphans.
     assert_eq!(
         verdict(&report, "worktrees"),

@@ -53,6 +53,7 @@ mod queue;
 mod real_clis;
 mod real_mcp;
 mod receipt_types;
+mod recover;
 mod release;
 mod remote;
 mod remote_follow_up;

@@ -205,6 +205,7 @@ fn completed() -> DispatchCompleted {
             mac: Some(s(HASH)),
         }),
         report_rejected: Some(s("sealed for another dispatch")),
+        recovered: Some(s("recorded by `vnx recover` from the sealed report")),
         session_id: Some(s("5f1e")),
         token_usage: Some(usage()),
         worktree_commands: vec![vnx::receipts::WorktreeCommand {

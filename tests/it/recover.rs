@@ -1,0 +1,234 @@
+//! `vnx recover`: a dispatch whose supervisor was killed after its worker reported is
+//! recorded to its end from the sealed report (vnx's commit, teardown, the phantom guard),
+//! doctor names the command, and a report or spec the worker forged is refused.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{Repo, run};
+
+/// Declares a provider running `body` as a shell script (given the prompt file).
+fn declare(repo: &Repo, tools: &Path, name: &str, body: &str) {
+    let bin = tools.join(name);
+    std::fs::write(&bin, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    if !text.contains("\nproviders:\n") {
+        text.push_str("providers:\n");
+    }
+    text.push_str(&format!(
+        "  {name}:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      completion: report\n    permissions:\n      edits: []\n",
+        bin.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    repo.env
+        .git(&["commit", "-q", "-am", &format!("declare {name}")]);
+}
+
+/// The worker's supervisor is frozen (so it cannot see what follows), and killed at the end
+/// (as `kill -9` or a crash would; the worker dies with it).
+const FREEZE_SUPERVISOR: &str = "kill -STOP $PPID";
+const KILL_SUPERVISOR: &str = "kill -9 $PPID";
+
+/// Dispatches with `provider`, detached, and waits until `status` calls it lost.
+fn lost_dispatch(repo: &Repo, provider: &str) -> String {
+    let r = run(repo
+        .vnx()
+        .args(["dispatch-agent", "--agent", "implementer"])
+        .args(["--provider", provider, "--instruction", "work", "--detach"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = run(repo.vnx().args(["status", "--json"]));
+        let states: Value = serde_json::from_str(s.stdout.trim()).unwrap();
+        let state = states
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["dispatch_id"] == id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        if state["status"] == "lost" {
+            return id;
+        }
+        assert!(Instant::now() < give_up, "never lost: {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn dispatch_dir(repo: &Repo, id: &str) -> PathBuf {
+    repo.env
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join(".vnx-data/dispatches")
+        .join(id)
+}
+
+#[test]
+fn a_dispatch_whose_supervisor_died_after_the_report_is_recovered_to_done() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "orphan",
+        &format!(
+            "{FREEZE_SUPERVISOR}\necho w > w.txt\n\
+             vnx report --status done --summary 'wrote w'\n{KILL_SUPERVISOR}"
+        ),
+    );
+    let id = lost_dispatch(&repo, "orphan");
+    assert!(dispatch_dir(&repo, &id).join("report.json").is_file());
+
+    // doctor names the dispatch as reported, and the command that records its end.
+    let doctor = run(repo.vnx().args(["doctor", "--json"]));
+    let report: Value = serde_json::from_str(&doctor.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dispatches")
+        .cloned()
+        .unwrap();
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("its worker reported"),
+        "{check}"
+    );
+    assert!(
+        check["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&"`vnx recover ID`".to_string()),
+        "{check}"
+    );
+
+    let r = run(repo.vnx().args(["recover", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("done"), "{}", r.stdout);
+
+    let waited = run(repo.vnx().args(["wait", &id, "--json"]));
+    assert_eq!(waited.code, 0, "{}{}", waited.stdout, waited.stderr);
+    let c: Value = serde_json::from_str(waited.stdout.trim()).unwrap();
+    assert_eq!(c["status"], "done", "{c}");
+    let completed = repo
+        .receipts(&id)
+        .into_iter()
+        .filter(|r| r["event_type"] == "dispatch_completed")
+        .collect::<Vec<_>>();
+    assert_eq!(completed.len(), 1);
+    let completed = &completed[0];
+    assert!(completed["recovered"].is_string(), "{completed}");
+    assert_eq!(completed["completion_signal"], "report", "{completed}");
+    assert_eq!(completed["report"]["summary"], "wrote w", "{completed}");
+    assert!(completed["vnx_attestation"].is_object(), "{completed}");
+    // vnx committed the worker's file on the dispatch branch, as the supervisor would have.
+    assert!(completed["vnx_commit"].is_object(), "{completed}");
+    assert_eq!(
+        repo.env
+            .git(&["show", &format!("dispatch/{id}:w.txt")])
+            .trim(),
+        "w"
+    );
+    // Once is enough: a recorded end is not recorded again.
+    let again = run(repo.vnx().args(["recover", &id]));
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert!(again.stderr.contains("not lost"), "{}", again.stderr);
+    // The recovered dispatch goes through the gates and merges like any other.
+    let gate = run(repo.vnx().args(["gate-check", &id]));
+    assert!(
+        gate.code == 0 || gate.code == 1,
+        "{}{}",
+        gate.stdout,
+        gate.stderr
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn a_recovered_done_that_changed_nothing_is_corrected_by_the_phantom_guard() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "idler",
+        &format!(
+            "{FREEZE_SUPERVISOR}\nvnx report --status done --summary 'did it all'\n\
+             {KILL_SUPERVISOR}"
+        ),
+    );
+    let id = lost_dispatch(&repo, "idler");
+    let r = run(repo.vnx().args(["recover", &id, "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let recovered: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_ne!(recovered["status"], "done", "{recovered}");
+    assert!(
+        repo.receipts(&id)
+            .iter()
+            .any(|r| r["event_type"] == "dispatch_corrected"),
+        "the phantom guard's correction is recorded"
+    );
+}
+
+#[test]
+fn a_forged_report_or_a_rewritten_spec_is_refused() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    // A report written by hand: right dispatch id, no valid MAC.
+    declare(
+        &repo,
+        tools.path(),
+        "forger",
+        &format!(
+            "{FREEZE_SUPERVISOR}\necho w > w.txt\n\
+             printf '{{\"dispatch_id\":\"%s\",\"status\":\"done\",\"summary\":\"x\",\
+             \"reported_at\":\"2026-01-01T00:00:00Z\",\"mac\":\"%064d\"}}' \
+             \"$VNX_DISPATCH_ID\" 0 > \"$VNX_DISPATCH_DIR/report.json\"\n{KILL_SUPERVISOR}"
+        ),
+    );
+    declare(
+        &repo,
+        tools.path(),
+        "honest",
+        &format!(
+            "{FREEZE_SUPERVISOR}\necho w > w.txt\nvnx report --status done\n{KILL_SUPERVISOR}"
+        ),
+    );
+    let forged = lost_dispatch(&repo, "forger");
+    let r = run(repo.vnx().args(["recover", &forged]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("no sealed report"), "{}", r.stderr);
+    assert!(r.stderr.contains("vnx cancel"), "{}", r.stderr);
+
+    // A sealed report, but the spec beside it now names another branch to commit on.
+    let rewritten = lost_dispatch(&repo, "honest");
+    let spec_path = dispatch_dir(&repo, &rewritten).join("spec.json");
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
+    spec["branch"] = "main".into();
+    std::fs::write(&spec_path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let r = run(repo.vnx().args(["recover", &rewritten]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("branch"), "{}", r.stderr);
+    // Nothing was recorded for either, and main is untouched.
+    for id in [&forged, &rewritten] {
+        assert!(
+            !repo
+                .receipts(id)
+                .iter()
+                .any(|r| r["event_type"] == "dispatch_completed"),
+            "{id}"
+        );
+    }
+    assert!(!repo.env.path().join("w.txt").exists());
+    repo.verify_ok();
+}
