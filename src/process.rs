@@ -343,6 +343,34 @@ pub fn exec(cmd: &Cmd) -> io::Error {
     cmd.command().exec()
 }
 
+/// Holds back (`true`) or lets through (`false`) SIGHUP, SIGINT and SIGTERM for the calling
+/// thread. Held-back signals wait, pending, until let through; the mask is kept across
+/// `exec` and inherited by threads and children made meanwhile. A supervisor holds them back
+/// until its handlers are in place, so a cancel that arrives while it starts (or re-executes
+/// itself) is recorded rather than killing it.
+#[allow(unsafe_code)]
+pub fn hold_stop_signals(hold: bool) -> io::Result<()> {
+    let how = if hold {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: the set is initialised by sigemptyset before use, and pthread_sigmask only
+    // reads it; no old mask is asked for.
+    let errno = unsafe {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(set.as_mut_ptr());
+        for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+            libc::sigaddset(set.as_mut_ptr(), signal);
+        }
+        libc::pthread_sigmask(how, set.as_ptr(), std::ptr::null_mut())
+    };
+    match errno {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
 /// Makes process group `pgid` the foreground group of the terminal `tty`, as a shell does for
 /// a job: a TUI in a background group is stopped by SIGTTIN the moment it reads the keyboard.
 /// SIGTTOU, which the kernel sends a background caller of `tcsetpgrp`, is ignored for the

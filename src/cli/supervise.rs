@@ -68,6 +68,9 @@ fn enter_dispatcher_env(args: &Args) -> Result<(), CliError> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    // A cancel that comes while the supervisor starts (`vnx cancel` right after a launch)
+    // waits, held back across the re-exec below, until the handlers can record it.
+    let _ = vnx::process::hold_stop_signals(true);
     enter_dispatcher_env(&args)?;
     // Closing the pane (tmux kill-session) sends SIGHUP: stop the worker, then record it.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -75,6 +78,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         signal_hook::flag::register(signal, Arc::clone(&cancel))
             .map_err(|e| CliError::from_error(&e).context("could not install signal handlers"))?;
     }
+    vnx::process::hold_stop_signals(false)
+        .map_err(|e| CliError::from_error(&e).context("could not let signals through"))?;
     let spec = dispatch::read_spec(&args.spec)?;
     // The dispatcher named the key in the session's environment (VNX_CHECKPOINT_KEY).
     let attestor = super::settings::attestor(None)?;
