@@ -63,6 +63,7 @@ mod sandbox;
 mod skills;
 mod small_errors;
 mod tamper;
+mod threat_model;
 mod tmux;
 mod worker_env;
 mod worktree;
