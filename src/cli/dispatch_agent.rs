@@ -584,13 +584,24 @@ fn wait_or_interrupt(
     use std::io::IsTerminal;
     let (ledger, tmux) = (ctx.ledger, ctx.tmux);
     let mut ticks = 0u32;
-    let waiter = {
+    // The wait's answer comes over a channel, so it is taken the moment it is there (a
+    // polled `is_finished` added half a tick to every foreground dispatch).
+    let (answer, answered) = std::sync::mpsc::channel();
+    {
         let (ledger, ids, tmux) = (ledger.to_owned(), vec![id.to_owned()], tmux.clone());
-        std::thread::spawn(move || view::wait(&ledger, &ids, &tmux, false))
-    };
+        std::thread::spawn(move || {
+            let _ = answer.send(view::wait(&ledger, &ids, &tmux, false));
+        });
+    }
     let mut cancelled = false;
-    while !waiter.is_finished() {
-        std::thread::sleep(Duration::from_millis(50));
+    loop {
+        match answered.recv_timeout(Duration::from_millis(50)) {
+            Ok(waited) => return waited.map_err(CliError::from),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(CliError::new("the wait for the dispatch panicked"));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
         ticks += 1;
         if ticks.is_multiple_of(20) {
             super::drain::recover_queue(ctx);
@@ -620,8 +631,4 @@ fn wait_or_interrupt(
         }
         cancelled = true;
     }
-    waiter
-        .join()
-        .map_err(|_| CliError::new("the wait for the dispatch panicked"))?
-        .map_err(CliError::from)
 }
