@@ -986,3 +986,20 @@ fn encoded_included_files_are_withheld_and_recorded() {
     assert_eq!(typed.findings.len(), 2);
     repo.verify_ok();
 }
+
+/// `unscannable` is a rule id like the built-in ones: `egress.rules` can give it a floor, and a
+/// pattern cannot take it.
+#[test]
+fn unscannable_takes_a_floor_and_is_not_a_pattern_id() {
+    let c = load("  action: warn\n  providers: {}\n  rules: {unscannable: refuse}\n").unwrap();
+    let corrupt = [&gzip(b"x=1\n")[..], b"junk"].concat();
+    let o = egress::check(&c.egress, "codex", "", &[("x.gz".to_owned(), corrupt)]);
+    assert!(o.refused(), "{:?}", o.findings);
+    let err = load("  patterns:\n    - id: unscannable\n      regex: 'x'\n")
+        .err()
+        .unwrap();
+    assert!(
+        err.starts_with("pc.yaml:5:11: egress pattern id `unscannable` is taken"),
+        "{err}"
+    );
+}
