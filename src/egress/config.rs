@@ -65,7 +65,9 @@ pub fn validate(raw: RawEgress) -> Result<Policy, Invalid> {
     }
     let mut ids: BTreeSet<String> = super::rules::BUILTIN
         .iter()
-        .map(|r| r.id.to_owned())
+        .map(|r| r.id)
+        .chain([super::rules::UNSCANNABLE])
+        .map(str::to_owned)
         .collect();
     for p in raw.patterns.unwrap_or_default() {
         if !crate::constraints::is_kebab(&p.id.value) {
@@ -102,14 +104,15 @@ pub fn validate(raw: RawEgress) -> Result<Policy, Invalid> {
                 return Err((
                     a.referenced,
                     format!(
-                        "egress.rules: unknown rule `{}`; the built-in rules are {}, and \
-                         `patterns:` adds its own",
+                        "egress.rules: unknown rule `{}`; the built-in rules are {}, \
+                         `{}` (a file that could not be scanned), and `patterns:` adds its own",
                         id.escape_debug(),
                         super::rules::BUILTIN
                             .iter()
                             .map(|r| r.id)
                             .collect::<Vec<_>>()
-                            .join(", ")
+                            .join(", "),
+                        super::rules::UNSCANNABLE
                     ),
                 ));
             }

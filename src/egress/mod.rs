@@ -1,18 +1,23 @@
 //! The egress policy: what vnx does about secrets in what a worker's provider would receive —
 //! the composed prompt, and the files `.worktreeinclude` copies into the worktree (the worker
 //! can read them and send them on). The built-in rules are in `rules`, the scanner and
-//! redaction in `scan`, the `egress:` section of `provider_constraints.yaml` in `config`.
+//! redaction in `scan`, the decoding of UTF-16 and gzip'd included files in `decode`, the
+//! `egress:` section of `provider_constraints.yaml` in `config`.
 //! A finding is refused, redacted or warned about, per provider and per rule; a provider the
-//! policy exempts (a local model) is not scanned. Why: `adr/0036-egress-policy.md`.
+//! policy exempts (a local model) is not scanned; an included file that cannot be scanned is
+//! a finding of its own (`unscannable`). Why: `adr/0036-egress-policy.md`.
 
 pub mod config;
+pub mod decode;
 pub mod rules;
 pub mod scan;
 
 use std::collections::BTreeMap;
 
 use regex::bytes::Regex;
+use sha2::Digest;
 
+pub use decode::{INFLATE_CAP, Unscannable};
 pub use scan::{Hit, Scan, marker, redact};
 
 /// What a finding does to a dispatch, from mildest to strictest.
@@ -35,7 +40,7 @@ pub enum Action {
     /// It is sent as it is; the receipt records it.
     Warn,
     /// The prompt is sent with the secret replaced by `[REDACTED:<rule>]`; an included file
-    /// holding it is withheld (not copied into the worktree).
+    /// holding it, or that could not be scanned, is withheld (not copied into the worktree).
     Redact,
     /// The dispatch is refused: nothing is made but the receipt.
     Refuse,
@@ -151,25 +156,33 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// One secret found, and what the policy does about it.
+/// One secret found (or an included file that could not be scanned), and what the policy
+/// does about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// Where.
     pub source: Source,
-    /// The rule, its location and the secret's hash.
+    /// The rule, its location and the secret's hash. In a decoded file (UTF-16, gzip) the
+    /// location is in its text as decoded; for [`rules::UNSCANNABLE`] the "secret" is the
+    /// whole file.
     pub hit: Hit,
     /// What is done about it.
     pub action: Action,
+    /// Why the file could not be scanned (a finding of [`rules::UNSCANNABLE`] only).
+    pub unscannable: Option<Unscannable>,
 }
 
 impl std::fmt::Display for Finding {
-    /// `rule at source:line:column`: never the secret.
+    /// `rule at source:line:column`, or `unscannable at path (why)`: never the secret.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} at {}:{}:{}",
-            self.hit.rule, self.source, self.hit.line, self.hit.column
-        )
+        match self.unscannable {
+            Some(why) => write!(f, "{} at {} ({why})", self.hit.rule, self.source),
+            None => write!(
+                f,
+                "{} at {}:{}:{}",
+                self.hit.rule, self.source, self.hit.line, self.hit.column
+            ),
+        }
     }
 }
 
@@ -216,18 +229,19 @@ pub fn check(
             source: Source::Prompt,
             hit,
             action,
+            unscannable: None,
         });
     }
     for (path, data) in included {
-        let scanned = scan::scan(policy, data);
         let mut withhold = false;
-        for hit in scanned.hits {
+        for (hit, unscannable) in scan_file(policy, data) {
             let action = policy.action_of(base, &hit);
             withhold |= action == Action::Redact;
             out.findings.push(Finding {
                 source: Source::Included(path.clone()),
                 hit,
                 action,
+                unscannable,
             });
         }
         if withhold {
@@ -235,6 +249,44 @@ pub fn check(
         }
     }
     out
+}
+
+/// The hits in an included file: in its bytes as they are, then those not already found in
+/// its decoded text (UTF-16, gzip: [`decode::views`]); and when it cannot be decoded, a hit of
+/// [`rules::UNSCANNABLE`] covering the whole file, with the reason.
+fn scan_file(policy: &Policy, data: &[u8]) -> Vec<(Hit, Option<Unscannable>)> {
+    let mut hits: Vec<(Hit, Option<Unscannable>)> = scan::scan(policy, data)
+        .hits
+        .into_iter()
+        .map(|h| (h, None))
+        .collect();
+    match decode::views(data) {
+        Ok(views) => {
+            for view in views {
+                for hit in scan::scan(policy, &view).hits {
+                    // The same secret seen through another view is one finding.
+                    if !hits
+                        .iter()
+                        .any(|(h, _)| h.rule == hit.rule && h.sha256 == hit.sha256)
+                    {
+                        hits.push((hit, None));
+                    }
+                }
+            }
+        }
+        Err(why) => hits.push((
+            Hit {
+                rule: rules::UNSCANNABLE.to_owned(),
+                start: 0,
+                end: data.len(),
+                line: 1,
+                column: 1,
+                sha256: hex::encode(sha2::Sha256::digest(data)),
+            },
+            Some(why),
+        )),
+    }
+    hits
 }
 
 /// `text` as `provider` may receive it: `None` when nothing in it is to be redacted (or the
@@ -267,4 +319,46 @@ fn redacted(policy: &Policy, base: Action, text: &str, scanned: &Scan) -> Option
             },
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzip(data: &[u8], level: flate2::Compression) -> Vec<u8> {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), level);
+        std::io::Write::write_all(&mut z, data).unwrap();
+        z.finish().unwrap()
+    }
+
+    #[test]
+    fn a_secret_seen_in_the_bytes_and_inflated_is_one_finding() {
+        let token = format!("gh{}_{}", "p", "Q7".repeat(18));
+        // Stored, not compressed: the token is in the gzip bytes as well.
+        let data = gzip(
+            format!("T={token}\n").as_bytes(),
+            flate2::Compression::none(),
+        );
+        let hits = scan_file(&Policy::default(), &data);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].0.rule, "github-token");
+        assert_eq!(hits[0].1, None);
+    }
+
+    #[test]
+    fn an_unscannable_file_is_one_finding_over_the_whole_file() {
+        let data = [&gzip(b"x", flate2::Compression::fast())[..], b"junk"].concat();
+        let o = check(
+            &Policy::default(),
+            "codex",
+            "",
+            &[("a/b.gz".to_owned(), data.clone())],
+        );
+        assert_eq!(o.withheld, ["a/b.gz"]);
+        let f = &o.findings[0];
+        assert_eq!(f.hit.rule, rules::UNSCANNABLE);
+        assert_eq!((f.hit.start, f.hit.end), (0, data.len()));
+        assert_eq!(f.unscannable, Some(Unscannable::CorruptGzip));
+        assert_eq!(f.to_string(), "unscannable at a/b.gz (corrupt gzip)");
+    }
 }

@@ -23,6 +23,11 @@ pub struct RuleSpec {
 /// `password:`, `token = "…"`) whose characters look random.
 pub const HIGH_ENTROPY: &str = "high-entropy-assignment";
 
+/// The id of the finding for an included file that could not be scanned (UTF-32, broken
+/// UTF-16, a corrupt, over-long or nested gzip stream: `super::decode`). Not a pattern, but
+/// a rule id like the others: receipts name it and `egress.rules` can give it a floor.
+pub const UNSCANNABLE: &str = "unscannable";
+
 /// Text after a prefix-anchored token: it must not go on with the token's own characters.
 /// (The `regex` crate has no look-around; the end is matched and then left out of the
 /// secret by the capture group.)
@@ -182,9 +187,9 @@ pub fn builtin() -> &'static [Compiled] {
     &RULES
 }
 
-/// Whether `id` names a built-in rule.
+/// Whether `id` names a built-in rule (or is [`UNSCANNABLE`]).
 pub fn is_builtin(id: &str) -> bool {
-    BUILTIN.iter().any(|r| r.id == id)
+    id == UNSCANNABLE || BUILTIN.iter().any(|r| r.id == id)
 }
 
 /// Shannon entropy of `text` in bits per byte.
