@@ -1,6 +1,7 @@
 //! One gate, start to end: its request (written and hashed), the `gate_request` receipt, a
 //! throwaway checkout of the head, the command or the reviewer run in it, the result and
-//! report files, and the `gate_result` receipt.
+//! report files, and the `gate_result` receipt. A sandboxed dispatch's command runs in its
+//! sandbox, its reviewer outside any checkout (ADR 0032).
 
 use std::ffi::OsString;
 use std::fs;
