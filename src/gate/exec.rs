@@ -1,7 +1,9 @@
 //! One gate, start to end: its request (written and hashed), the `gate_request` receipt, a
 //! throwaway checkout of the head, the command or the reviewer run in it, the result and
-//! report files, and the `gate_result` receipt.
+//! report files, and the `gate_result` receipt. A sandboxed dispatch's command runs in its
+//! sandbox, its reviewer outside any checkout (ADR 0032).
 
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -20,6 +22,7 @@ use crate::provider::events::{EventParser, LAST_MESSAGE_MAX_CHARS};
 use crate::provider::invocation::{self, declared_invocation};
 use crate::provider::{Lane, OutputFormat, Permission, PromptTransport, Provider, Wanted};
 use crate::receipts::{self, GateRequest, GateResult};
+use crate::sandbox::Shape;
 use crate::worktree::{Pool, Repo};
 
 /// What every gate of one run shares.
@@ -36,6 +39,10 @@ pub(super) struct Shared<'a> {
     pub instruction_sha256: Option<&'a str>,
     /// Set when `head` is a merge result of the merge queue (see `on_merge`).
     pub on_merge: Option<&'a receipts::OnMerge>,
+    /// The sandbox the dispatch's worker ran in, as its attested `dispatch_started` records
+    /// it: its gates run what the worker wrote, so they run in the same shape (see
+    /// [`Shape::for_gate`]).
+    pub sandbox: Option<&'a Shape>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -179,11 +186,20 @@ pub(super) fn run_gate(
         dir: dir.clone(),
         worktree_removed: false,
         pooled_worktree: None,
+        sandbox: None,
     };
     let started = Instant::now();
     let checkout = dir.join("checkout");
     if let Some(why) = unrunnable {
         o.reason = Some(why);
+    } else if s.sandbox.is_some() && matches!(def.kind, GateKind::Review { .. }) {
+        // A reviewer runs outside the sandbox (it needs its login in the hidden home
+        // directory and the network), so it does not run in what the sandboxed worker wrote:
+        // a CLI loads project settings from its working directory (hooks, MCP servers) and
+        // would run them. It gets the diff in its request and works in the gate's directory;
+        // no checkout is made, so none is left.
+        run_there(s, name, def, &dir, &mut o);
+        o.worktree_removed = true;
     } else {
         run_in_checkout(s, name, def, &checkout, &mut o);
     }
@@ -203,8 +219,9 @@ fn run_in_checkout(
     o: &mut GateOutcome,
 ) {
     let pool = &s.config.worktree.pool;
-    let pooled = pool
-        .enabled()
+    // A sandboxed dispatch's gates never use the pool: the cache directories it keeps would
+    // carry what code the worker wrote left there to the next gate, which may run unsandboxed.
+    let pooled = (pool.enabled() && s.sandbox.is_none())
         .then(|| Pool::for_gates(s.repo, pool.size, &pool.keep))
         .and_then(|p| Some((p.take_in_place(s.head).ok()??, p)));
     if let Some((taken, pool)) = pooled {
@@ -290,8 +307,26 @@ fn command(
         o.reason = Some(format!("could not copy the .worktreeinclude files: {e}"));
         return;
     }
-    let cmd = Cmd::new(&argv[0])
-        .args(&argv[1..])
+    let argv_os: Vec<OsString> = argv.iter().map(OsString::from).collect();
+    let program = match s.sandbox {
+        None => argv_os,
+        Some(shape) => {
+            let shape = shape.for_gate(checkout);
+            // Never run outside the sandbox: without a working bubblewrap the gate is an error.
+            if let Err(e) = crate::sandbox::probe::check(Some(&shape.program)) {
+                o.reason = Some(format!(
+                    "the dispatch ran sandboxed, so its gates run in its sandbox, and {e}; the \
+                     gate was not run outside it"
+                ));
+                return;
+            }
+            let wrapped = shape.wrap(&argv_os);
+            o.sandbox = Some(shape);
+            wrapped
+        }
+    };
+    let cmd = Cmd::new(&program[0])
+        .args(&program[1..])
         .cwd(checkout)
         .env("VNX_DISPATCH_ID", s.id)
         .env("VNX_GATE", name)
@@ -508,6 +543,7 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
             worktree_removed: o.worktree_removed,
             pooled_worktree: o.pooled_worktree.clone(),
             on_merge: s.on_merge.cloned(),
+            sandbox: o.sandbox.clone(),
             extra: Default::default(),
         }),
         &now_utc,

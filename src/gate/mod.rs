@@ -170,6 +170,9 @@ pub struct GateOutcome {
     pub worktree_removed: bool,
     /// The gates' pool entry the gate ran in, when it ran in one.
     pub pooled_worktree: Option<String>,
+    /// The bubblewrap sandbox its command ran in (a sandboxed dispatch's command gates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::sandbox::Shape>,
 }
 
 /// What a gate-check found.
@@ -360,6 +363,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
             branch: &started.receipt.branch,
             instruction_sha256: Some(&started.receipt.instruction_sha256),
             on_merge: None,
+            sandbox: started.receipt.sandbox.as_ref(),
         };
         let results: Vec<Result<GateOutcome, GateError>> = std::thread::scope(|s| {
             let handles: Vec<_> = required

@@ -4,6 +4,7 @@
 //! of the merge commit, its result — and its receipts carry `on_merge` (the dispatch's head and
 //! the base's head the merge was formed on), with the merge commit as their `head_commit`.
 //! Review gates are not run here: ADR 0031 says why the queue reuses their verdict on the head.
+//! A sandboxed dispatch's gates run in its sandbox (ADR 0032), as `gate-check` runs them.
 
 use std::path::Path;
 
@@ -53,6 +54,15 @@ pub fn run(
     gates: &[String],
 ) -> Result<Vec<GateOutcome>, GateError> {
     let repo = crate::worktree::Repo::discover(g.root)?;
+    // The merge result holds what the dispatch's worker wrote: a sandboxed dispatch's gates
+    // run in its sandbox here too, as its attested start records it.
+    let ev = super::evidence::Evidence::read(g.ledger, id, g.trusted_keys)?;
+    let Some(started) = &ev.started else {
+        return Err(GateError::UnknownDispatch {
+            id: id.to_owned(),
+            ledger: g.ledger.to_owned(),
+        });
+    };
     let run = format!("{}-merge", new_run_id());
     let run_dir = super::make_run_dir(g.root, id, &run)?;
     // Only command gates run here, so no reviewer is ever looked up or started.
@@ -78,6 +88,7 @@ pub fn run(
         branch,
         instruction_sha256: None,
         on_merge: Some(on),
+        sandbox: started.receipt.sandbox.as_ref(),
     };
     let mut outcomes = Vec::new();
     for name in command_gates(config, gates) {

@@ -132,6 +132,10 @@ pub struct GateResult {
     /// Set when the gate checked a merge result in the merge queue (as its request says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_merge: Option<OnMerge>,
+    /// The bubblewrap sandbox the gate's command ran in: a sandboxed dispatch's command gates
+    /// run in its shape, with the gate's checkout the only writable path. Absent: no sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::sandbox::Shape>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -381,6 +381,20 @@ impl Shape {
         Ok(())
     }
 
+    /// The same sandbox for a gate of the dispatch it was made for (ADR 0032): what the worker
+    /// saw read-only and what was hidden from it stay so, and so does its network; the only
+    /// writable path is the gate's `checkout` (not the worktree, the dispatch directory, the
+    /// CLI's state or `sandbox.writable`). No quarantine (a gate commits nothing) and no
+    /// relayed loopback ports.
+    pub fn for_gate(&self, checkout: &Path) -> Shape {
+        Shape {
+            writable: vec![checkout.to_owned()],
+            loopback: Vec::new(),
+            git: None,
+            ..self.clone()
+        }
+    }
+
     /// Whether the worker's loopback ports must be relayed (no network, ports listed).
     pub fn relays(&self) -> bool {
         self.network == Network::Off && !self.loopback.is_empty()

@@ -380,6 +380,7 @@ fn result() -> GateResult {
         worktree_removed: true,
         pooled_worktree: Some(s("pool-0a1b2c3d")),
         on_merge: Some(on_merge()),
+        sandbox: None,
         extra: Default::default(),
     }
 }

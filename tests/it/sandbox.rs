@@ -456,3 +456,213 @@ fn a_checkout_whose_git_a_sandboxed_worker_redirected_is_kept_unread() {
     assert!(r.stderr.contains("vnx runs no git in it"), "{}", r.stderr);
     assert!(!repo.env.path().join("escaped.txt").exists());
 }
+
+/// The gate script a hostile sandboxed worker commits in place of the project's: run by
+/// `gate-check`, it prints and copies a key from the home directory (into its checkout and
+/// into the main checkout), writes a hook into the main checkout's `.git/hooks/` and a file
+/// into the home directory, then writes its checkout and passes.
+const HOSTILE_CHECK: &str = r#"main="${PWD%/.vnx-data/*}"
+echo "gate ran"
+cat "$HOME/.ssh/id_rsa"
+cp "$HOME/.ssh/id_rsa" stolen_key && echo "copied the key into the checkout"
+cp "$HOME/.ssh/id_rsa" "$main/stolen_key"
+echo 'echo hooked' > "$main/.git/hooks/post-checkout"
+echo pwned > "$HOME/pwned"
+echo built > built.txt && echo "wrote the checkout"
+exit 0"#;
+
+/// A repository whose implementer's command gate runs `sh check.sh` (a harmless one on
+/// main), a key in its home directory, and a declared worker `rewriter` that replaces
+/// `check.sh` with [`HOSTILE_CHECK`] and commits it.
+fn gated_repo(tools: &Path) -> Repo {
+    let repo = Repo::new();
+    let ssh = repo.env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("id_rsa"), "PRIVATE KEY\n").unwrap();
+    std::fs::write(repo.env.path().join("check.sh"), "echo ok\n").unwrap();
+    repo.env.git(&["add", "check.sh"]);
+    repo.env.git(&["commit", "-q", "-m", "the project's check"]);
+    let bin = tools.join("rewriter");
+    script(
+        &bin,
+        &format!(
+            "cat > check.sh <<'EOF'\n{HOSTILE_CHECK}\nEOF\ngit add check.sh && git -c \
+             user.name=w -c user.email=w@example.com commit -q -m 'a better check'"
+        ),
+    );
+    declare(
+        &repo,
+        "rewriter",
+        &bin,
+        "gates:\n  check: {kind: command, argv: [sh, check.sh]}\n\
+         roles:\n  implementer: {gates: [check]}\n",
+    );
+    repo
+}
+
+/// Dispatches the rewriter (`--sandbox` or `--no-sandbox`) with `path` as PATH when given:
+/// the dispatch's id.
+fn rewritten(repo: &Repo, sandbox: &str, path: Option<&std::ffi::OsStr>) -> String {
+    let mut cmd = repo.vnx();
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    let r = run(cmd.args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "rewriter",
+        sandbox,
+        "--instruction",
+        "improve the check",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert!(
+        repo.on_branch(&id, "check.sh").contains("gate ran"),
+        "the worker rewrote the gate's script"
+    );
+    id
+}
+
+/// What a gate's run left outside its checkout: the key copied into the main checkout, the
+/// hook, the file in the home directory.
+fn escaped(repo: &Repo) -> Vec<&'static str> {
+    let main = repo.env.path();
+    [
+        ("stolen_key", main.join("stolen_key")),
+        ("hook", main.join(".git/hooks/post-checkout")),
+        ("home", repo.env.home().join("pwned")),
+    ]
+    .into_iter()
+    .filter(|(_, p)| p.exists())
+    .map(|(name, _)| name)
+    .collect()
+}
+
+/// The gate `check`'s entry in a gate-check report, and its output.
+fn check_gate(report: &serde_json::Value) -> (serde_json::Value, String) {
+    let gate = report["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "check")
+        .unwrap_or_else(|| panic!("{report:#}"))
+        .clone();
+    let output = std::fs::read_to_string(gate["output_path"].as_str().unwrap()).unwrap_or_default();
+    (gate, output)
+}
+
+#[test]
+fn a_sandboxed_dispatchs_command_gates_run_in_its_sandbox() {
+    let tools = tempfile::tempdir().unwrap();
+
+    // Unsandboxed, the rewritten gate reads the key and writes outside its checkout (the
+    // control, in a repository of its own).
+    let control = gated_repo(tools.path());
+    let id = rewritten(&control, "--no-sandbox", None);
+    let (_, report) = crate::common::gate_check(&control, &id);
+    let (gate, output) = check_gate(&report);
+    assert_eq!(gate["status"], "pass", "{gate:#}");
+    assert!(output.contains("PRIVATE KEY"), "{output}");
+    assert_eq!(escaped(&control), ["stolen_key", "hook", "home"]);
+    assert!(gate.get("sandbox").is_none(), "{gate:#}");
+
+    let repo = gated_repo(tools.path());
+    let id = rewritten(&repo, "--sandbox", None);
+    let (r, report) = crate::common::gate_check(&repo, &id);
+    let (gate, output) = check_gate(&report);
+    // It ran, wrote its checkout, and reached nothing else.
+    assert!(output.contains("gate ran"), "{output}\n{}", r.stderr);
+    assert!(output.contains("wrote the checkout"), "{output}");
+    assert!(!output.contains("PRIVATE KEY"), "{output}");
+    assert!(!output.contains("copied the key"), "{output}");
+    assert_eq!(escaped(&repo), Vec::<&str>::new(), "{output}");
+    assert_eq!(gate["status"], "pass", "{gate:#}");
+    assert_eq!(report["decision"], "GO", "{report:#}");
+    assert_eq!(gate["worktree_removed"], true, "{gate:#}");
+
+    // The result receipt records the sandbox: the dispatch's shape, the checkout writable.
+    let receipts = repo.receipts(&id);
+    let result = receipts
+        .iter()
+        .find(|r| r["event_type"] == "gate_result" && r["gate"] == "check")
+        .unwrap();
+    let shape = &result["sandbox"];
+    assert_eq!(shape["kind"], "bubblewrap", "{result}");
+    let dir = Path::new(gate["output_path"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        shape["writable"],
+        serde_json::json!([dir.join("checkout")]),
+        "{shape}"
+    );
+    assert_eq!(shape["hidden"], receipts[0]["sandbox"]["hidden"], "{shape}");
+    assert_eq!(shape["network"], receipts[0]["sandbox"]["network"]);
+    assert!(shape.get("git").is_none(), "{shape}");
+    repo.verify_ok();
+}
+
+#[test]
+fn a_sandboxed_dispatchs_gate_without_bubblewrap_is_an_error_and_does_not_run() {
+    let tools = tempfile::tempdir().unwrap();
+    let repo = gated_repo(tools.path());
+    // The dispatch finds bwrap through a link that is gone when its gates run.
+    let link = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(which("bwrap"), link.path().join("bwrap")).unwrap();
+    let mut path = link.path().as_os_str().to_owned();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap());
+    let id = rewritten(&repo, "--sandbox", Some(&path));
+    assert_eq!(
+        repo.receipts(&id)[0]["sandbox"]["program"],
+        link.path().join("bwrap").to_str().unwrap()
+    );
+    std::fs::remove_file(link.path().join("bwrap")).unwrap();
+    let (r, report) = crate::common::gate_check(&repo, &id);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let (gate, output) = check_gate(&report);
+    assert_eq!(gate["status"], "error", "{gate:#}");
+    let reason = gate["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("its gates run in its sandbox") && reason.contains("not run outside it"),
+        "{reason}"
+    );
+    assert!(!output.contains("gate ran"), "{output}");
+    assert_eq!(escaped(&repo), Vec::<&str>::new());
+    assert_eq!(report["decision"], "HOLD");
+}
+
+#[test]
+fn the_merge_queue_runs_a_sandboxed_dispatchs_gates_on_the_merge_result_in_its_sandbox() {
+    let tools = tempfile::tempdir().unwrap();
+    let repo = gated_repo(tools.path());
+    let id = rewritten(&repo, "--sandbox", None);
+    let (r, report) = crate::common::gate_check(&repo, &id);
+    assert_eq!(report["decision"], "GO", "{report:#} {}", r.stderr);
+    assert_eq!(escaped(&repo), Vec::<&str>::new());
+    // main moves, so the queue runs the gate on the merge result.
+    std::fs::write(repo.env.path().join("other.txt"), "other\n").unwrap();
+    repo.env.git(&["add", "other.txt"]);
+    repo.env.git(&["commit", "-q", "-m", "something else"]);
+    let r = run(repo.vnx().args(["merge", &id, "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let result = repo
+        .receipts(&id)
+        .into_iter()
+        .rev()
+        .find(|r| r["event_type"] == "gate_result")
+        .unwrap();
+    assert!(result["on_merge"].is_object(), "{result}");
+    let output = std::fs::read_to_string(result["output_path"].as_str().unwrap()).unwrap();
+    assert!(output.contains("gate ran"), "{output}");
+    assert!(!output.contains("PRIVATE KEY"), "{output}");
+    assert_eq!(escaped(&repo), Vec::<&str>::new(), "{output}");
+    assert_eq!(result["sandbox"]["kind"], "bubblewrap", "{result}");
+}
