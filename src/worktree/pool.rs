@@ -897,6 +897,12 @@ pub(crate) fn foreign_git(common_dir: &Path, path: &Path) -> Option<&'static str
     if let Some(why) = admin_not_plain(&admin) {
         return Some(why);
     }
+    // With `extensions.worktreeConfig` on (as `git sparse-checkout` turns it on), git reads
+    // the admin directory's `config.worktree`: a worker could set an fsmonitor or a filter
+    // there, run by vnx's git outside its sandbox. vnx never makes one, so one is foreign.
+    if admin.join("config.worktree").symlink_metadata().is_ok() {
+        return Some("its git admin directory holds a config.worktree (written by its worker?)");
+    }
     let read = |name: &str| {
         crate::project::read_bounded(&admin.join(name), 4096)
             .map(|b| String::from_utf8_lossy(&b).into_owned())

@@ -51,6 +51,48 @@ fn a_link_planted_in_the_admin_directory_is_never_written_through() {
     }
 }
 
+/// With `extensions.worktreeConfig` on (as `git sparse-checkout` leaves it), git reads the
+/// admin directory's `config.worktree`, which a sandboxed worker can write: a filter set
+/// there would run when vnx's own git (outside the sandbox) commits the worker's files.
+#[test]
+fn a_config_worktree_planted_in_the_admin_directory_is_never_obeyed() {
+    let repo = Repo::new();
+    repo.env
+        .git(&["config", "core.repositoryFormatVersion", "1"]);
+    repo.env
+        .git(&["config", "extensions.worktreeConfig", "true"]);
+    let pwned = repo.env.home().join("pwned");
+    // A setup command stands in for the worker: a filter for every file, defined in the
+    // worktree's own config.
+    let tools = tempfile::tempdir().unwrap();
+    let plant = tools.path().join("plant.sh");
+    std::fs::write(
+        &plant,
+        format!(
+            "a=$(git rev-parse --git-dir)\n\
+             printf '[filter \"x\"]\\n\\tclean = touch {p} && cat\\n' > \"$a/config.worktree\"\n\
+             echo '* filter=x' > .gitattributes\n",
+            p = pwned.display()
+        ),
+    )
+    .unwrap();
+    configure(
+        &repo,
+        &format!("worktree:\n  setup:\n    - [sh, {}]\n", plant.display()),
+    );
+    let r = repo.dispatch("dirty", &["--instruction", "x"]);
+    let c = completion(&r);
+    assert!(!pwned.exists(), "vnx's git ran the worker's filter: {c}");
+    assert_eq!(c["teardown_class"], "dirty", "{c}");
+    assert!(
+        c["teardown_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("config.worktree"),
+        "{c}"
+    );
+}
+
 /// `vnx clean` of a worktree whose `.git` its worker pointed at a repository of its own:
 /// discarded without running git there (git would read that repository's config), with its
 /// receipt, and the repository it named is untouched.
