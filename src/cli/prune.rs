@@ -1,4 +1,5 @@
-//! `vnx prune`: removes old dispatch and gate directories that nothing needs any more.
+//! `vnx prune`: removes old dispatch and gate directories that nothing needs any more, and the
+//! gate checkouts killed gate runs left.
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -18,7 +19,11 @@ use super::settings;
 /// .vnx-data/dispatches/ID, and its gate runs under .vnx-data/gates/ID. Once nothing in them
 /// has changed for --older-than, they go, unless something still needs them: a dispatch that
 /// has not ended on the ledger, whose worktree or branch still exists, that an open follow-up
-/// continues, or whose lock is held. The receipts stay on the ledger.
+/// continues, or whose lock (or a gate run's) is held. The receipts stay on the ledger.
+///
+/// Gate checkouts a killed gate-check or merge left go too, whatever their age: registered
+/// with git under .vnx-data/gates/, their run's lock (run.lock) free. A running gate's
+/// checkout is never touched.
 #[derive(clap::Args)]
 #[command(
     after_long_help = "Examples:\n  $ vnx prune --older-than 30d --dry-run\n  $ vnx prune --older-than 2w --yes"
@@ -76,7 +81,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let plan = judge()?;
     let mut out = Out::new();
-    if args.json && (args.dry_run || plan.prune.is_empty()) {
+    let nothing = plan.prune.is_empty() && plan.gate_checkouts.is_empty();
+    if args.json && (args.dry_run || nothing) {
         out.json(&plan)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -99,27 +105,26 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             p.reason
         ));
     }
+    for c in &plan.gate_checkouts {
+        shown.push(format!(
+            "  {}  gate checkout {}  ({})",
+            c.dispatch_id,
+            c.path.display(),
+            c.reason
+        ));
+    }
     plan_lines(&mut out, &shown, args.json)?;
-    if plan.prune.is_empty() {
+    if nothing {
         say!("nothing to prune");
         return Ok(ExitCode::SUCCESS);
     }
-    let total: u64 = plan.prune.iter().map(|p| p.bytes).sum();
     if args.dry_run {
-        say!(
-            "would remove the directories of {} dispatch(es), {}",
-            plan.prune.len(),
-            human_bytes(total)
-        );
+        say!("would remove {}", what(&plan));
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes
         && !confirm(
-            &format!(
-                "remove the directories of {} dispatch(es), {}?",
-                plan.prune.len(),
-                human_bytes(total)
-            ),
+            &format!("remove {}?", what(&plan)),
             "not pruning without confirmation",
         )?
     {
@@ -140,15 +145,42 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for p in plan.prune.iter().filter(|p| !still.contains(p)) {
         say!("{}: kept: something needs it again", p.dispatch_id);
     }
+    // Only checkouts that are still leftovers (removing one takes its run's lock again).
+    let checkouts: Vec<_> = plan
+        .gate_checkouts
+        .iter()
+        .filter(|c| again.gate_checkouts.iter().any(|a| a.path == c.path))
+        .cloned()
+        .collect();
+    // The checkouts first: a gate directory removed with one still in it would leave its
+    // registration behind.
+    let removed = prune::remove_gate_checkouts(&repo, &checkouts);
     let done = prune::prune(&still);
-    let failed = done.iter().any(|d| d.error.is_some());
+    let failed =
+        done.iter().any(|d| d.error.is_some()) || removed.iter().any(|r| r.error.is_some());
     if args.json {
         let outcome: Vec<_> = done
             .iter()
             .map(|d| serde_json::json!({"dispatch_id": d.dispatch_id, "error": d.error}))
             .collect();
-        out.json(&serde_json::json!({"prune": plan.prune, "kept": plan.kept, "pruned": outcome}))?;
+        let checkouts: Vec<_> = removed
+            .iter()
+            .map(|r| serde_json::json!({"path": r.path, "error": r.error}))
+            .collect();
+        out.json(&serde_json::json!({
+            "prune": plan.prune,
+            "kept": plan.kept,
+            "gate_checkouts": plan.gate_checkouts,
+            "pruned": outcome,
+            "gate_checkouts_removed": checkouts,
+        }))?;
     } else {
+        for r in &removed {
+            match &r.error {
+                None => out.line(&format!("  {}  removed", r.path.display()))?,
+                Some(e) => out.line(&format!("  {}  kept: {e}", r.path.display()))?,
+            };
+        }
         for d in &done {
             match &d.error {
                 None => out.line(&format!("  {}  pruned", d.dispatch_id))?,
@@ -161,6 +193,27 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What a plan removes, in words: "the directories of 2 dispatch(es), 1.5 KiB and 1 gate
+/// checkout(s) killed gate runs left".
+fn what(plan: &prune::PrunePlan) -> String {
+    let mut parts = Vec::new();
+    if !plan.prune.is_empty() {
+        let total: u64 = plan.prune.iter().map(|p| p.bytes).sum();
+        parts.push(format!(
+            "the directories of {} dispatch(es), {}",
+            plan.prune.len(),
+            human_bytes(total)
+        ));
+    }
+    if !plan.gate_checkouts.is_empty() {
+        parts.push(format!(
+            "{} gate checkout(s) killed gate runs left",
+            plan.gate_checkouts.len()
+        ));
+    }
+    parts.join(" and ")
 }
 
 fn prune_error(e: PruneError) -> CliError {

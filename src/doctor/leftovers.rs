@@ -1,7 +1,8 @@
 //! What dispatches left behind: worktrees under `.vnx-data/worktrees/` with no running
 //! dispatch, `dispatch/*` branches teardown should have deleted, `vnx-*` tmux sessions with no
-//! open dispatch, and dispatches that started but never completed and lost their session.
-//! Work kept on purpose (dirty worktrees, committed branches) is counted, not flagged.
+//! open dispatch, dispatches that started but never completed and lost their session, and
+//! gate checkouts killed gate runs left. Work kept on purpose (dirty worktrees, committed
+//! branches) is counted, not flagged.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,47 +53,28 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
     checks
 }
 
-/// How long a gate checkout may exist before doctor calls it left behind (a gate that runs
-/// longer than this is named too; the warning says so).
-const GATE_CHECKOUT_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// `gate checkouts`: checkouts of a dispatch's head under `.vnx-data/gates/` that git still
-/// has registered an hour after they were made. A gate run removes its checkout when it
-/// ends; one still there was left by a `gate-check` or `merge` that was killed.
+/// has registered though their gate run's lock is free. A gate run holds that lock while its
+/// checkouts exist and removes them when it ends; one still there was left by a `gate-check`
+/// or `merge` that was killed. The rule is `vnx prune`'s, which removes them.
 fn gate_checkouts(root: &Path) -> Option<Check> {
-    let gates = root.join(DATA_DIR).join(crate::gate::GATES_DIR);
-    let repo = git2::Repository::open(root).ok()?;
-    let names = repo.worktrees().ok()?;
-    let now = std::time::SystemTime::now();
-    let mut left: Vec<String> = names
+    let gates = std::fs::canonicalize(root.join(DATA_DIR).join(crate::gate::GATES_DIR)).ok()?;
+    let left: Vec<String> = crate::release::prune::gate_leftovers(root)
         .iter()
-        .flatten()
-        .flatten()
-        .filter_map(|name| repo.find_worktree(name).ok())
-        .map(|wt| wt.path().to_owned())
-        .filter(|p| p.starts_with(&gates))
-        .filter(|p| {
-            p.symlink_metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_none_or(|age| age > GATE_CHECKOUT_AGE)
-        })
-        .map(|p| super::rel(&p, &gates))
+        .map(|c| super::rel(&c.path, &gates))
         .collect();
-    left.sort();
     (!left.is_empty()).then(|| {
         Check::warn(
             "gate checkouts",
             format!(
-                "{} gate checkout(s) under {DATA_DIR}/gates/ still registered with git an hour \
-                 or more after they were made (left by a killed gate-check or merge, unless a \
-                 gate runs that long): {}",
+                "{} gate checkout(s) under {DATA_DIR}/gates/ still registered with git, their \
+                 gate run's lock free (left by a gate-check or merge that was killed): {}",
                 left.len(),
                 left.join(", ")
             ),
-            "when no gate-check or merge runs, `git worktree remove --force PATH` each (they \
-             hold only a checkout of a recorded head), then `git worktree prune`",
+            "`vnx prune --older-than 30d` removes them (the age is for directories: these go \
+             whatever theirs, holding only a checkout of a recorded head); it never touches a \
+             running gate's checkout",
         )
     })
 }

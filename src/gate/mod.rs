@@ -3,13 +3,16 @@
 //! through a CLI run headless and read-only — and records each gate's request, result and
 //! report as receipts tied by a contract hash (`evidence`), then the run's verdict, GO or
 //! HOLD, as a `gate_report`. A gate that could not run, timed out, stalled or gave no verdict
-//! is never a pass; a role without gates is a HOLD unless it says `gates: []`.
+//! is never a pass; a role without gates is a HOLD unless it says `gates: []`. Each run holds
+//! its run directory's lock while its checkouts exist (`run_lock`), so one that was killed
+//! can be told from one that runs.
 
 pub mod evidence;
 mod exec;
 pub mod on_merge;
 pub mod review;
 pub mod run;
+pub mod run_lock;
 
 use std::path::{Path, PathBuf};
 
@@ -450,14 +453,34 @@ fn record_report(ctx: &Context<'_>, r: &Report) -> Result<(), GateError> {
     Ok(())
 }
 
+/// A gate run's directory, `.vnx-data/gates/<id>/<run>/`, and the run's lock on it
+/// ([`run_lock`]): held from before its first checkout is made until this is dropped, after
+/// its last is removed.
+pub(crate) struct RunDir {
+    path: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl std::ops::Deref for RunDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// Makes `.vnx-data/gates/<id>/<run>/` (private), where one run's requests, outputs and
-/// reports go.
-pub(crate) fn make_run_dir(root: &Path, id: &str, run: &str) -> Result<PathBuf, GateError> {
+/// reports go, and takes the run's lock in it.
+pub(crate) fn make_run_dir(root: &Path, id: &str, run: &str) -> Result<RunDir, GateError> {
     let dir = root
         .join(crate::project::DATA_DIR)
         .join(GATES_DIR)
         .join(id)
         .join(run);
     crate::project::private_dir(&dir).map_err(io_err(&dir))?;
-    Ok(dir)
+    let lock = run_lock::hold(&dir).map_err(io_err(&dir.join(run_lock::LOCK_FILE)))?;
+    Ok(RunDir {
+        path: dir,
+        _lock: lock,
+    })
 }

@@ -684,16 +684,18 @@ fn a_user_of_one_cli_is_not_told_to_install_the_others() {
 }
 
 /// A `gate-check` or `merge` killed with kill -9 leaves its gate checkout registered with git
-/// under `.vnx-data/gates/`: doctor names it once it is an hour old.
+/// under `.vnx-data/gates/`: doctor names it as soon as its run's lock is free (the kernel
+/// frees a killed holder's `flock`, as dropping it here does), and never while it is held.
 #[test]
 fn a_gate_checkout_left_by_a_killed_gate_run_is_named() {
     let repo = Repo::new();
     let bin = bin_dir(&repo.env);
-    let checkout = repo
-        .env
-        .path()
-        .join(".vnx-data/gates/D-0000deadbeef/run-1/tests/checkout");
+    let run_dir = repo.env.path().join(".vnx-data/gates/D-0000deadbeef/run-1");
+    let checkout = run_dir.join("tests/checkout");
     std::fs::create_dir_all(checkout.parent().unwrap()).unwrap();
+    // The run's lock, held as a running gate-check holds it.
+    let lock = std::fs::File::create(run_dir.join("run.lock")).unwrap();
+    lock.lock().unwrap();
     repo.env.git(&[
         "worktree",
         "add",
@@ -702,21 +704,16 @@ fn a_gate_checkout_left_by_a_killed_gate_run_is_named() {
         checkout.to_str().unwrap(),
         "HEAD",
     ]);
-    let (_, fresh) = doctor(repo.vnx(), &bin, &[]);
+    let (_, running) = doctor(repo.vnx(), &bin, &[]);
     assert!(
-        fresh["checks"]
+        running["checks"]
             .as_array()
             .unwrap()
             .iter()
             .all(|c| c["name"] != "gate checkouts"),
-        "a checkout made now may belong to a running gate"
+        "a running gate's checkout is not a leftover: {running:#}"
     );
-    let old = Command::new("touch")
-        .args(["-d", "2 hours ago"])
-        .arg(&checkout)
-        .status()
-        .unwrap();
-    assert!(old.success());
+    drop(lock);
     let (_, report) = doctor(repo.vnx(), &bin, &[]);
     let (status, detail) = verdict(&report, "gate checkouts");
     assert_eq!(status, "warn");
@@ -724,4 +721,6 @@ fn a_gate_checkout_left_by_a_killed_gate_run_is_named() {
         detail.ends_with(": D-0000deadbeef/run-1/tests/checkout"),
         "{detail}"
     );
+    let hint = check(&report, "gate checkouts")["hint"].as_str().unwrap();
+    assert!(hint.contains("`vnx prune"), "{hint}");
 }

@@ -1,9 +1,12 @@
 //! `vnx prune`: old dispatch and gate directories go once nothing needs them; what an open
-//! dispatch, a preserved worktree or branch still reads stays, whatever its age.
+//! dispatch, a preserved worktree or branch still reads stays, whatever its age. The gate
+//! checkouts a `gate-check` killed with SIGKILL left go whatever their age; a running gate's
+//! checkout stays.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 
-use crate::common::{Repo, completion, run};
+use crate::common::{Repo, committed, completion, configure, run, wait_for};
 
 /// Makes everything under `dir` look untouched for `days` days.
 fn age(dir: &Path, days: u32) {
@@ -173,4 +176,204 @@ fn a_follow_up_keeps_its_files_while_its_chains_branch_lives() {
             .contains(&format!("dispatch/{first}")),
         "it works on the first dispatch's branch: {plan}"
     );
+}
+
+/// A done dispatch whose role's one gate, `waits`, says it started and then waits an hour.
+fn dispatch_with_a_waiting_gate(repo: &Repo) -> String {
+    configure(
+        repo,
+        "gates:\n\
+         \x20 waits: {kind: command, argv: [sh, -c, 'echo started; exec sleep 3600'], timeout: 3600}\n\
+         roles:\n\
+         \x20 implementer: {gates: [waits]}\n",
+    );
+    committed(repo, "implementer")
+}
+
+/// The gate checkouts git has registered, as it names them.
+fn gate_checkouts(repo: &Repo) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = repo
+        .env
+        .git(&["worktree", "list", "--porcelain"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .filter(|p| p.contains("/.vnx-data/gates/"))
+        .map(PathBuf::from)
+        .collect();
+    v.sort();
+    v
+}
+
+/// A `vnx gate-check` running; killed with SIGKILL when dropped, if it still runs.
+struct GateCheck(Child);
+
+impl GateCheck {
+    /// Kills it as `kill -9` does: it can remove nothing.
+    fn kill(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for GateCheck {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `vnx gate-check ID` and waits until its gate runs in a new checkout: returns it and
+/// the checkout (as git names it).
+fn gate_running(repo: &Repo, id: &str) -> (GateCheck, PathBuf) {
+    let before = gate_checkouts(repo);
+    let child = repo
+        .vnx()
+        .args(["gate-check", id, "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = GateCheck(child);
+    let mut checkout = None;
+    let started = wait_for(|| {
+        checkout = gate_checkouts(repo)
+            .into_iter()
+            .find(|c| !before.contains(c));
+        checkout.as_ref().is_some_and(|c| {
+            std::fs::read_to_string(c.parent().unwrap().join("output.log"))
+                .is_ok_and(|t| t.contains("started"))
+        })
+    });
+    assert!(started, "the gate never ran: {:?}", gate_checkouts(repo));
+    (running, checkout.unwrap())
+}
+
+#[test]
+fn a_gate_checkout_a_gate_check_killed_with_sigkill_left_is_removed() {
+    let repo = Repo::new();
+    let id = dispatch_with_a_waiting_gate(&repo);
+    let (gate_check, checkout) = gate_running(&repo, &id);
+    gate_check.kill();
+    assert_eq!(
+        gate_checkouts(&repo),
+        vec![checkout.clone()],
+        "the killed run could not remove its checkout"
+    );
+    assert!(
+        checkout.join("demo-output.txt").is_file(),
+        "a checkout of the head"
+    );
+
+    // A dry run names it, whatever --older-than says, and removes nothing.
+    let r = run(repo
+        .vnx()
+        .args(["prune", "--older-than", "30d", "--dry-run"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("  {id}  gate checkout {}  (", checkout.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr
+            .contains("would remove 1 gate checkout(s) killed gate runs left"),
+        "{}",
+        r.stderr
+    );
+    let r = run(repo
+        .vnx()
+        .args(["prune", "--older-than", "30d", "--dry-run", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let plan: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let left = &plan["gate_checkouts"];
+    assert_eq!(left.as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(left[0]["dispatch_id"], id.as_str(), "{plan}");
+    assert_eq!(left[0]["gate"], "waits", "{plan}");
+    assert_eq!(left[0]["path"], checkout.to_str().unwrap(), "{plan}");
+    assert!(
+        left[0]["reason"].as_str().unwrap().contains("run.lock"),
+        "{plan}"
+    );
+    assert_eq!(plan["prune"], serde_json::json!([]), "{plan}");
+    assert_eq!(gate_checkouts(&repo), vec![checkout.clone()], "a dry run");
+
+    let r = run(repo
+        .vnx()
+        .args(["prune", "--older-than", "30d", "--yes", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let done: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(
+        done["gate_checkouts_removed"],
+        serde_json::json!([{"path": checkout, "error": null}]),
+        "{done}"
+    );
+    assert_eq!(
+        gate_checkouts(&repo),
+        Vec::<PathBuf>::new(),
+        "git forgot it"
+    );
+    assert!(!checkout.exists());
+    let gate_dir = checkout.parent().unwrap();
+    assert!(
+        gate_dir.join("output.log").is_file(),
+        "the run's young files stay"
+    );
+    assert!(dispatches(&repo).join(&id).is_dir());
+    let r = run(repo
+        .vnx()
+        .args(["prune", "--older-than", "30d", "--dry-run"]));
+    assert!(r.stderr.contains("nothing to prune"), "{}", r.stderr);
+}
+
+#[test]
+fn a_running_gates_checkout_is_kept_while_a_killed_ones_goes() {
+    let repo = Repo::new();
+    let id = dispatch_with_a_waiting_gate(&repo);
+    // Its supervisor holds the dispatch's lock until its session ends.
+    assert!(repo.server.sessions_end());
+    let (running, alive) = gate_running(&repo, &id);
+    let (killed, dead) = gate_running(&repo, &id);
+    killed.kill();
+    let mut both = vec![alive.clone(), dead.clone()];
+    both.sort();
+    assert_eq!(gate_checkouts(&repo), both);
+    // Its files, however old they look, stay while the run holds its lock.
+    age(&dispatches(&repo).join(&id), 40);
+    age(&repo.env.path().join(".vnx-data/gates").join(&id), 40);
+
+    let r = run(repo
+        .vnx()
+        .args(["prune", "--older-than", "30d", "--dry-run", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let plan: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(plan["prune"], serde_json::json!([]), "{plan}");
+    assert_eq!(plan["kept"][0]["dispatch_id"], id.as_str(), "{plan}");
+    assert!(
+        plan["kept"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gate run"),
+        "{plan}"
+    );
+    let paths: Vec<&str> = plan["gate_checkouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec![dead.to_str().unwrap()], "{plan}");
+
+    let r = run(repo.vnx().args(["prune", "--older-than", "30d", "--yes"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("  {}  removed", dead.display())),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(gate_checkouts(&repo), vec![alive.clone()]);
+    assert!(alive.join("demo-output.txt").is_file(), "untouched");
+    assert!(!dead.exists());
+    drop(running);
 }
