@@ -63,7 +63,9 @@ pub fn reserve(data_dir: &Path, id: &str) -> io::Result<()> {
             }
             other => other.map_err(io::Error::from),
         };
-    allocated.and_then(|()| file.sync_all()).inspect_err(|_| {
+    // No fsync: the blocks are the filesystem's as soon as fallocate returns, and a machine
+    // that crashes now loses the dispatch that would have used them anyway.
+    allocated.inspect_err(|_| {
         let _ = fs::remove_file(&path);
     })
 }
@@ -95,7 +97,6 @@ fn write_into_reserve(data_dir: &Path, id: &str, data: &[u8], path: &Path) -> io
     }
     file.write_all(data)?;
     file.set_len(data.len() as u64)?;
-    file.sync_all()?;
     fs::rename(&reserved, path)?;
     // What was renamed must be what was written (nobody swapped the name meanwhile).
     let renamed = fs::symlink_metadata(path)?;
@@ -104,7 +105,17 @@ fn write_into_reserve(data_dir: &Path, id: &str, data: &[u8], path: &Path) -> io
             "the reservation was replaced while it was written",
         ));
     }
-    File::open(data_dir.join(DIR))?.sync_all()
+    Ok(())
+}
+
+/// Makes a kept completion survive a machine crash too: the file, then its directory.
+fn sync(path: &Path) -> io::Result<()> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    file.sync_all()?;
+    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
 fn ndjson(receipts: &[Receipt]) -> Vec<u8> {
@@ -125,16 +136,19 @@ pub struct Pending {
     _lock: File,
 }
 
-/// Writes `receipts` (already attested) durably for dispatch `id` — into its reservation
-/// when it has one, else a new file; write, fsync, rename, fsync the directory — and holds
-/// the file's lock, so no flusher appends them meanwhile.
+/// Writes `receipts` (already attested) for dispatch `id` — into its reservation when it has
+/// one, else a new file, renamed into place — and holds the file's lock, so no flusher
+/// appends them meanwhile. The copy outlives the supervisor at once; it is made durable
+/// against a machine crash (fsync of the file and the directory) only once an append fails:
+/// until then the ledger's own `fdatasync` is what makes the completion durable, and a
+/// completion the ledger took needs no second durable copy.
 pub fn keep(data_dir: &Path, id: &str, receipts: Vec<Receipt>) -> io::Result<Pending> {
     let dir = data_dir.join(DIR);
     crate::project::private_dir(&dir)?;
     let path = path_for(data_dir, id);
     let data = ndjson(&receipts);
     if write_into_reserve(data_dir, id, &data, &path).is_err() {
-        crate::project::write_atomic_private(&path, &data, true)?;
+        crate::project::write_atomic_private(&path, &data, false)?;
     }
     let lock = OpenOptions::new()
         .read(true)
@@ -159,14 +173,22 @@ impl Pending {
     ) -> Result<crate::ledger::AppendOutcome, LedgerError> {
         let give_up = Instant::now() + retry;
         let mut pause = Duration::from_millis(50);
+        let mut synced = false;
         loop {
             match ledger.append_all(&self.receipts) {
                 Ok(outcome) => {
                     let _ = fs::remove_file(&self.path);
                     return Ok(outcome);
                 }
-                Err(e) if Instant::now() + pause > give_up => return Err(e),
-                Err(_) => {
+                Err(e) => {
+                    // The ledger refused: the kept copy now carries the completion, so it
+                    // must survive a machine crash too (best effort on a full disk).
+                    if !synced {
+                        synced = sync(&self.path).is_ok();
+                    }
+                    if Instant::now() + pause > give_up {
+                        return Err(e);
+                    }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }

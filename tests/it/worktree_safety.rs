@@ -71,8 +71,9 @@ fn a_reused_dispatch_id_is_refused_and_the_first_dispatch_keeps_its_records() {
 #[test]
 fn a_failed_worktree_add_leaves_no_branch_worktree_or_directory() {
     let repo = Repo::new();
-    // A checkout git cannot write: every file over the 1-block size limit fails.
-    std::fs::write(repo.env.path().join("big.txt"), "x".repeat(64 * 1024)).unwrap();
+    // A checkout git cannot write: a file over the 2 MiB size limit fails (the launch's
+    // 1 MiB reservation for the completion, made first, fits).
+    std::fs::write(repo.env.path().join("big.txt"), "x".repeat(4 << 20)).unwrap();
     repo.env.git(&["add", "big.txt"]);
     repo.env.git(&["commit", "-q", "-m", "a big file"]);
     let mut cmd = repo.dispatch_cmd("commit");
@@ -81,7 +82,7 @@ fn a_failed_worktree_add_leaves_no_branch_worktree_or_directory() {
     let mut limited = Command::new("sh");
     limited
         .arg("-c")
-        .arg("ulimit -f 8; exec \"$@\"")
+        .arg("ulimit -f 4096; exec \"$@\"")
         .arg("sh")
         .arg(program)
         .args(args)
