@@ -68,17 +68,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             })
             .collect()
     } else {
-        let mut chosen = Vec::new();
-        for id in &args.ids {
-            match states.iter().find(|s| &s.id == id) {
-                Some(s) => chosen.push(s),
-                None => {
-                    return Err(CliError::usage(format!("unknown dispatch {id}"))
-                        .with_hint("`vnx status` lists the dispatches of this project"));
-                }
-            }
-        }
-        chosen
+        super::error::named_dispatches(&states, &args.ids)?
     };
     // Queued ones first: a running one cancelled first would hand its slot to them.
     chosen.sort_by_key(|s| s.state != view::State::Queued);

@@ -290,6 +290,22 @@ pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {
     }
 }
 
+/// The dispatches `ids` names, in that order, from `states` (what `vnx status` lists); an id
+/// none of them has is a usage error.
+pub fn named_dispatches<'a>(
+    states: &'a [vnx::dispatch::view::DispatchState],
+    ids: &[String],
+) -> Result<Vec<&'a vnx::dispatch::view::DispatchState>, CliError> {
+    ids.iter()
+        .map(|id| {
+            states.iter().find(|s| &s.id == id).ok_or_else(|| {
+                CliError::usage(format!("unknown dispatch {id}"))
+                    .with_hint("`vnx status` lists the dispatches of this project")
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,16 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let mut chosen = Vec::new();
-    for id in &args.ids {
-        match states.iter().find(|s| &s.id == id) {
-            Some(s) => chosen.push(s),
-            None => {
-                return Err(CliError::usage(format!("unknown dispatch {id}"))
-                    .with_hint("`vnx status` lists the dispatches of this project"));
-            }
-        }
-    }
+    let chosen = super::error::named_dispatches(&states, &args.ids)?;
     let (attestor, trusted) = settings::attestation(None, &ledger)?;
     let repo = Repo::for_project(&project)?;
     let recovery = Recovery {
