@@ -18,7 +18,7 @@ use super::supervise::{Concluded, conclude};
 use super::view::{DispatchState, State};
 use super::{DispatchError, Spec, liveness};
 use crate::ledger::attest::{self, Attestor};
-use crate::ledger::json::{self, Mode, Value};
+use crate::ledger::json::{self, Value};
 use crate::ledger::{LedgerError, tail};
 use crate::receipts::{
     self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, Kind,
@@ -237,14 +237,7 @@ fn attested_start(r: &Recovery<'_>, id: &str) -> Result<DispatchStarted, Recover
     })?;
     let mut any = false;
     for raw in lines.iter().rev() {
-        let Some(object) = std::str::from_utf8(raw)
-            .ok()
-            .and_then(|t| json::parse(t.trim(), Mode::Python).ok())
-            .and_then(|v| match v {
-                Value::Object(o) => Some(o.into_owned()),
-                _ => None,
-            })
-        else {
+        let Some(object) = json::object_of_line(raw) else {
             continue;
         };
         if object.get("event_type").and_then(Value::as_str) != Some(DispatchStarted::EVENT)

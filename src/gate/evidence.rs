@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ledger::LedgerError;
 use crate::ledger::attest::{self, Attestation};
-use crate::ledger::json::{self, Mode, Object, Value};
+use crate::ledger::json::{self, Object, Value};
 use crate::ledger::tail;
 use crate::receipts::{
     self, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, GateRequest,
@@ -94,14 +94,7 @@ impl Evidence {
         })?;
         let mut e = Evidence::default();
         for raw in lines {
-            let Some(fields) = std::str::from_utf8(&raw)
-                .ok()
-                .and_then(|t| json::parse(t.trim(), Mode::Python).ok())
-                .and_then(|v| match v {
-                    Value::Object(o) => Some(o.into_owned()),
-                    _ => None,
-                })
-            else {
+            let Some(fields) = json::object_of_line(&raw) else {
                 continue;
             };
             let line = Line {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::gate::evidence::{Evidenced, Line};
 use crate::ledger::LedgerError;
 use crate::ledger::attest;
-use crate::ledger::json::{self, Mode, Value};
+use crate::ledger::json::{self, Value};
 use crate::ledger::tail;
 use crate::receipts::{self, DispatchStarted, GroupCandidate, GroupDecision, GroupStarted, Kind};
 
@@ -85,13 +85,7 @@ pub(super) fn lines_with(ledger: &Path, needle: &str) -> Result<Vec<Line>, Ledge
     Ok(raw
         .into_iter()
         .filter_map(|raw| {
-            let fields = std::str::from_utf8(&raw)
-                .ok()
-                .and_then(|t| json::parse(t.trim(), Mode::Python).ok())
-                .and_then(|v| match v {
-                    Value::Object(o) => Some(o.into_owned()),
-                    _ => None,
-                })?;
+            let fields = json::object_of_line(&raw)?;
             Some(Line {
                 seq: fields.get("seq").and_then(Value::as_u64),
                 line_sha256: hex::encode(Sha256::digest(&raw)),

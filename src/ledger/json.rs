@@ -214,6 +214,15 @@ impl std::error::Error for ParseError {}
 /// The deepest nesting accepted.
 pub const MAX_DEPTH: usize = 512;
 
+/// One ledger line as a JSON object (Python's reading of numbers, as the ledger's own), or
+/// `None` for a line that is not UTF-8 or not an object.
+pub fn object_of_line(line: &[u8]) -> Option<Object<'static>> {
+    match parse(std::str::from_utf8(line).ok()?.trim(), Mode::Python).ok()? {
+        Value::Object(o) => Some(o.into_owned()),
+        _ => None,
+    }
+}
+
 /// Parses one JSON text (surrounding JSON whitespace allowed).
 pub fn parse(input: &str, mode: Mode) -> Result<Value<'_>, ParseError> {
     let mut p = Parser {
