@@ -261,10 +261,11 @@ mod tests {
 
     #[test]
     fn the_contract_hash_covers_each_part() {
-        let def = json::parse(r#"{"kind":"command","argv":["true"]}"#, Mode::Strict).unwrap();
+        let def = json::parse(r#"{"kind":"command","argv":["true"]}"#, json::Mode::Strict).unwrap();
         let base = contract_hash("D-1", "t", &def, "h", "r");
         assert_eq!(base.len(), 64);
-        let other = json::parse(r#"{"kind":"command","argv":["false"]}"#, Mode::Strict).unwrap();
+        let other =
+            json::parse(r#"{"kind":"command","argv":["false"]}"#, json::Mode::Strict).unwrap();
         for changed in [
             contract_hash("D-2", "t", &def, "h", "r"),
             contract_hash("D-1", "u", &def, "h", "r"),
