@@ -46,11 +46,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    for id in &args.ids {
-        super::error::check_dispatch_id(id)?;
-    }
-    let project = settings::project()?;
-    settings::finish_pending(&project);
+    let project = settings::project_for(&args.ids)?;
     let ledger = project.ledger();
     let tmux_socket = args.tmux_socket.clone();
     super::drain::recover_queue_here(tmux_socket.clone());

@@ -52,11 +52,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    for id in &args.ids {
-        super::error::check_dispatch_id(id)?;
-    }
-    let project = settings::project()?;
-    settings::finish_pending(&project);
+    let project = settings::project_for(&args.ids)?;
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();
     let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;

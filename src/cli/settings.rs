@@ -210,6 +210,18 @@ pub fn attestation(
     Ok((attestor, trusted))
 }
 
+/// What a command that takes dispatch ids starts with: the ids checked (a malformed one is
+/// a usage error before anything is read), the project found, and the completions
+/// supervisors left pending appended, so the ledger it reads is up to date.
+pub fn project_for(ids: &[String]) -> Result<vnx::project::Project, CliError> {
+    for id in ids {
+        super::error::check_dispatch_id(id)?;
+    }
+    let project = project()?;
+    finish_pending(&project);
+    Ok(project)
+}
+
 /// Appends the completions supervisors left pending (see `vnx::dispatch::pending`), saying
 /// what happened on stderr. Best effort: a failure here is a warning, and the command goes on.
 pub fn finish_pending(project: &vnx::project::Project) {

@@ -46,11 +46,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    for id in &args.ids {
-        super::error::check_dispatch_id(id)?;
-    }
-    let project = settings::project()?;
-    settings::finish_pending(&project);
+    let project = settings::project_for(&args.ids)?;
     super::drain::recover_queue_here(args.tmux_socket.clone());
     super::remote::catch_up_warning(&project, (!args.ids.is_empty()).then_some(&args.ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));

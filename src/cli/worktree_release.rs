@@ -50,11 +50,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    for id in &args.ids {
-        super::error::check_dispatch_id(id)?;
-    }
-    let project = settings::project()?;
-    settings::finish_pending(&project);
+    let project = settings::project_for(&args.ids)?;
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let ledger = args
         .ledger
