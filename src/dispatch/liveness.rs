@@ -52,22 +52,14 @@ pub fn hold(dispatch_dir: &Path) -> io::Result<File> {
 /// Whether someone holds the dispatch's lock (asked without taking it for more than an
 /// instant: a shared lock that fails only while the exclusive one is held).
 pub fn locked(dispatch_dir: &Path) -> bool {
-    use std::os::unix::fs::OpenOptionsExt;
     // The dispatch directory is the worker's to write: never through a link it planted,
     // never waiting on a FIFO.
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(dispatch_dir.join(LOCK_FILE));
-    let file = match opened {
+    let file = match crate::project::open_hostile(&dispatch_dir.join(LOCK_FILE)) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
         // A link or something else in its place: unknown, so alive, never lost.
         Err(_) => return true,
     };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return true;
-    }
     match file.try_lock_shared() {
         Ok(()) => false,
         Err(TryLockError::WouldBlock) => true,
@@ -143,5 +135,28 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(found, Some(child.id()));
+    }
+
+    #[test]
+    fn a_fifo_or_link_in_the_locks_place_counts_as_alive_without_waiting() {
+        let d = tempfile::tempdir().unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.path().join(LOCK_FILE),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(
+            locked(d.path()),
+            "a FIFO is not read, and not taken as lost"
+        );
+        std::fs::remove_file(d.path().join(LOCK_FILE)).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/target", d.path().join(LOCK_FILE)).unwrap();
+        assert!(
+            locked(d.path()),
+            "a link is not followed, and not taken as lost"
+        );
     }
 }

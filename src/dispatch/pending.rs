@@ -110,11 +110,7 @@ fn write_into_reserve(data_dir: &Path, id: &str, data: &[u8], path: &Path) -> io
 
 /// Makes a kept completion survive a machine crash too: the file, then its directory.
 fn sync(path: &Path) -> io::Result<()> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    file.sync_all()?;
+    crate::project::open_hostile(path)?.sync_all()?;
     File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
@@ -149,11 +145,10 @@ pub fn keep(data_dir: &Path, id: &str, receipts: Vec<Receipt>) -> io::Result<Pen
     let data = ndjson(&receipts);
     if write_into_reserve(data_dir, id, &data, &path).is_err() {
         crate::project::write_atomic_private(&path, &data, false)?;
+        // Written anew: a reservation that could not be used is not needed any more.
+        unreserve(data_dir, id);
     }
-    let lock = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&path)?;
+    let lock = crate::project::open_hostile(&path)?;
     lock.lock()?;
     Ok(Pending {
         path,
