@@ -12,6 +12,7 @@ use crate::project::DATA_DIR;
 
 pub mod commit;
 pub mod pool;
+mod trash;
 pub use commit::{CommitNote, VnxCommit};
 pub use pool::{NotPooled, Pool};
 
@@ -744,22 +745,29 @@ impl Worktree {
             return Ok((Some(reason), head));
         }
         // An entry marked assume-unchanged or skip-worktree hides a changed file from
-        // `git status`: such a worktree is kept, never removed as clean.
-        let flags =
-            process::run_ok(&pool::strict_git(&self.path).args(["ls-files", "-v"])).map_err(err)?;
+        // `git status`: such a worktree is kept, never removed as clean. Git's own comparison
+        // rules decide the rest, whatever the shared config (a worker can write it) says about
+        // stat data. The two reads are independent and run side by side.
+        let (flags, status) = std::thread::scope(|s| {
+            let flags =
+                s.spawn(|| process::run_ok(&pool::strict_git(&self.path).args(["ls-files", "-v"])));
+            let status = process::run_ok(&pool::strict_git(&self.path).args([
+                "status",
+                "--porcelain=v1",
+                "--untracked-files=normal",
+            ]));
+            let flags = flags
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (flags, status)
+        });
+        let flags = flags.map_err(err)?;
         let hidden = flags.lines().filter(|l| !l.starts_with("H ")).count();
         if hidden > 0 {
             let reason = format!("{hidden} index entry(ies) hidden from git status");
             return Ok((Some(reason), head));
         }
-        // Git's own comparison rules, whatever the shared config (a worker can write it)
-        // says about stat data.
-        let status = process::run_ok(&pool::strict_git(&self.path).args([
-            "status",
-            "--porcelain=v1",
-            "--untracked-files=normal",
-        ]))
-        .map_err(err)?;
+        let status = status.map_err(err)?;
         if !status.is_empty() {
             let changed = status.lines().count();
             let reason = format!("{changed} uncommitted or untracked path(s)");
@@ -861,124 +869,6 @@ impl Repo {
             action.branch_deleted = true;
         }
         Ok(action)
-    }
-}
-
-/// A checkout whose index is smaller than this (about 3,000 tracked files) is deleted at
-/// once: that costs less than detaching and moving it aside.
-const QUICK_DELETE_INDEX: u64 = 256 * 1024;
-
-/// Whether deleting the checkout at `path` now is cheaper than moving it aside, judged by the
-/// size of its index (what git tracks there; a guess about speed, nothing more).
-fn quick_to_delete(path: &Path) -> bool {
-    pool::admin_dir(path)
-        .and_then(|admin| admin.join("index").symlink_metadata().ok())
-        .is_some_and(|m| m.is_file() && m.len() < QUICK_DELETE_INDEX)
-}
-
-impl Repo {
-    /// Where worktrees released by a supervisor wait to be deleted: `.vnx-data/trash/`.
-    pub fn trash_dir(&self) -> PathBuf {
-        self.root.join(DATA_DIR).join("trash")
-    }
-
-    /// Acts on a classification as [`Repo::release`] does, except that a big worktree that is
-    /// not dirty is moved out of the way (`git worktree move` into [`Repo::trash_dir`]) instead of
-    /// being deleted now: deleting every file of a big checkout is left to
-    /// [`Repo::empty_trash`], which the supervisor runs once the completion is on the ledger,
-    /// so the dispatcher does not wait for it. Nothing is lost by the delay: the worktree holds
-    /// no uncommitted or untracked file (its class says so), only ignored ones, which a plain
-    /// removal deletes too. A worktree git will not move is released as usual.
-    pub fn release_later(
-        &self,
-        wt: &Worktree,
-        c: &Classification,
-    ) -> Result<TeardownAction, WorktreeError> {
-        if c.class == TeardownClass::Dirty || quick_to_delete(&wt.path) {
-            return self.release(wt, c);
-        }
-        let trash = self.trash_dir();
-        let moved = {
-            let _lock = self.lock()?;
-            crate::project::private_dir(&trash).map_err(|source| WorktreeError::Io {
-                path: trash.clone(),
-                source,
-            })?;
-            // Detached first, so the branch is checked out nowhere while the files wait to be
-            // deleted (a follow-up or a release may want it at once).
-            let head = c.head_commit.as_deref().unwrap_or("HEAD");
-            let detached = process::run_ok(
-                &git(&wt.path)
-                    .args(["update-ref", "--no-deref", "HEAD"])
-                    .arg(head),
-            );
-            let moved = detached.is_ok()
-                && process::run_ok(
-                    &git(&self.root)
-                        .args(["worktree", "move"])
-                        .arg(&wt.path)
-                        .arg(trash.join(&wt.id)),
-                )
-                .is_ok();
-            if detached.is_ok() && !moved {
-                self.reattach(&wt.path, &wt.branch);
-            }
-            moved
-        };
-        if !moved {
-            return self.release(wt, c);
-        }
-        self.after_removal(wt, c, None)
-    }
-
-    /// What teardown did once a worktree that is not dirty left its path (moved aside, or to
-    /// the pool as `pooled`): its branch deleted when its class says the branch holds nothing
-    /// to keep (clean: the base commit; pushed: the remote holds HEAD exactly).
-    fn after_removal(
-        &self,
-        wt: &Worktree,
-        c: &Classification,
-        pooled: Option<String>,
-    ) -> Result<TeardownAction, WorktreeError> {
-        let mut action = TeardownAction {
-            worktree_removed: true,
-            branch_deleted: false,
-            locked: false,
-            pooled,
-        };
-        if matches!(c.class, TeardownClass::Clean | TeardownClass::Pushed) {
-            let _lock = self.lock()?;
-            process::run_ok(&git(&self.root).args(["branch", "-D", &wt.branch]))
-                .map_err(self.git_err(&wt.path))?;
-            action.branch_deleted = true;
-        }
-        Ok(action)
-    }
-
-    /// Puts a worktree detached for a move that then failed back on its branch.
-    fn reattach(&self, path: &Path, branch: &str) {
-        let _ = process::run(
-            &git(path)
-                .args(["symbolic-ref", "HEAD"])
-                .arg(format!("refs/heads/{branch}")),
-        );
-    }
-
-    /// Deletes the worktrees [`Repo::release_later`] moved aside (anyone's: one a crashed
-    /// supervisor left goes too), then drops their registrations. The files go without the
-    /// worktree lock, so other dispatches are not held up; two supervisors emptying at once
-    /// each delete what the other has not.
-    pub fn empty_trash(&self) {
-        let trash = self.trash_dir();
-        let Ok(entries) = std::fs::read_dir(&trash) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-        if let Ok(_lock) = self.lock() {
-            let _ = process::run(&git(&self.root).args(["worktree", "prune"]));
-        }
     }
 }
 

@@ -920,6 +920,17 @@ pub(crate) fn foreign_git(common_dir: &Path, path: &Path) -> Option<&'static str
     None
 }
 
+impl Repo {
+    /// Puts a worktree detached for a move that then failed back on its branch.
+    fn reattach(&self, path: &Path, branch: &str) {
+        let _ = process::run(
+            &git(path)
+                .args(["symbolic-ref", "HEAD"])
+                .arg(format!("refs/heads/{branch}")),
+        );
+    }
+}
+
 /// A fresh entry name: `pool-` and eight random hex digits.
 fn new_name() -> String {
     let mut bytes = [0u8; 4];

@@ -227,3 +227,74 @@ fn an_unreachable_remote_is_never_read_as_pushed() {
     assert_eq!(c.remote, RemoteState::NoRemote);
     assert_eq!(c.class, TeardownClass::Committed);
 }
+
+#[test]
+fn a_worktree_released_later_is_moved_aside_forgotten_by_git_and_then_deleted() {
+    let (env, repo) = repo_env();
+    std::fs::write(env.path().join(".gitignore"), "*.log\n").unwrap();
+    env.git(&["add", ".gitignore"]);
+    env.git(&["commit", "-q", "-m", "ignore logs"]);
+    let clean = repo.create("D-aside", "main").unwrap();
+    std::fs::write(clean.path.join("worker.log"), "ignored, so not work").unwrap();
+    let c = clean.classify("origin").unwrap();
+    assert_eq!(c.class, TeardownClass::Clean, "{c:?}");
+    let action = repo.release_later(&clean, &c).unwrap();
+    assert!(action.worktree_removed && action.branch_deleted && !action.locked);
+    assert!(!clean.path.exists());
+    assert_eq!(branches(&env), "");
+
+    let committed = repo.create("D-kept-branch", "main").unwrap();
+    commit_in(&env, &committed.path, "a.txt");
+    let c = committed.classify("origin").unwrap();
+    assert_eq!(c.class, TeardownClass::Committed, "{c:?}");
+    let action = repo.release_later(&committed, &c).unwrap();
+    assert!(action.worktree_removed && !action.branch_deleted);
+    // Git has forgotten both checkouts (nothing for `prune` to find) and the kept branch is
+    // free to be checked out again at once.
+    let list = env.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("worktree ").count(), 1, "{list}");
+    assert!(!list.contains("prunable"), "{list}");
+    let again = repo.create("D-again", "dispatch/D-kept-branch").unwrap();
+    wt_git(
+        &env,
+        &again.path,
+        &["switch", "-q", "dispatch/D-kept-branch"],
+    );
+    assert!(again.path.join("a.txt").is_file());
+
+    // The files wait in the trash until it is emptied.
+    let trash = repo.trash_dir();
+    assert_eq!(
+        trash.read_dir().unwrap().count(),
+        4,
+        "two checkouts, two admin dirs"
+    );
+    repo.empty_trash();
+    assert_eq!(trash.read_dir().unwrap().count(), 0);
+}
+
+#[test]
+fn a_worktree_holding_a_populated_submodule_is_left_to_gits_refusal() {
+    let (env, repo) = repo_env();
+    let wt = repo.create("D-submodule", "main").unwrap();
+    // A repository inside the checkout, recorded as a gitlink at its own HEAD: git status
+    // calls that clean, and `git worktree remove` refuses to delete it.
+    let sub = wt.path.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    wt_git(&env, &sub, &["init", "-q", "-b", "main"]);
+    commit_in(&env, &sub, "inner.txt");
+    let head = wt_git(&env, &sub, &["rev-parse", "HEAD"]);
+    let cacheinfo = format!("160000,{},sub", head.trim());
+    wt_git(
+        &env,
+        &wt.path,
+        &["update-index", "--add", "--cacheinfo", &cacheinfo],
+    );
+    wt_git(&env, &wt.path, &["commit", "-q", "-m", "gitlink"]);
+    let c = wt.classify("origin").unwrap();
+    assert_eq!(c.class, TeardownClass::Committed, "{c:?}");
+    assert!(repo.release_later(&wt, &c).is_err());
+    assert!(sub.join(".git").is_dir(), "the inner repository is kept");
+    assert!(sub.join("inner.txt").is_file());
+    assert!(!repo.trash_dir().exists() || repo.trash_dir().read_dir().unwrap().count() == 0);
+}
