@@ -70,6 +70,18 @@ impl Project {
 /// linked worktree, in a submodule, or in a repository whose git directory lives elsewhere
 /// (`--separate-git-dir`, where `git worktree list` names the git directory instead).
 pub fn main_root(dir: &Path) -> Option<PathBuf> {
+    // A checkout that is not a linked worktree is its own main checkout: libgit2 says so
+    // without starting git (what `--show-toplevel` would print there).
+    // (A `.git` that is a file, as `--separate-git-dir` and submodules make, asks git:
+    // libgit2 names the git directory's parent as the checkout there.)
+    if let Ok(repo) = git2::Repository::discover(dir)
+        && !repo.is_worktree()
+        && let Some(workdir) = repo.workdir()
+        && repo.path().parent() == Some(workdir)
+        && repo.path().file_name() == Some(std::ffi::OsStr::new(".git"))
+    {
+        return Some(std::fs::canonicalize(workdir).unwrap_or_else(|_| workdir.to_owned()));
+    }
     let git = || Cmd::git().arg("-C").arg(dir);
     let out = process::run_ok(&git().args([
         "rev-parse",

@@ -348,13 +348,8 @@ impl Anchor {
             path: path.to_owned(),
         };
         let repo = git2::Repository::discover(start).map_err(|_| not_repo())?;
-        // Checkpoints are about the main checkout's ledger, whichever worktree we are in: a
-        // repository that is not a linked worktree is its own main checkout (what git's
-        // `--show-toplevel` says there, without starting git); a linked one asks git.
-        let root = match repo.workdir().filter(|_| !repo.is_worktree()) {
-            Some(dir) => fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned()),
-            None => crate::project::main_root(start).ok_or_else(not_repo)?,
-        };
+        // Checkpoints are about the main checkout's ledger, whichever worktree we are in.
+        let root = crate::project::main_root(start).ok_or_else(not_repo)?;
         Ok(Anchor { repo, root })
     }
 

@@ -207,9 +207,16 @@ fn a_launch_sets_the_completions_space_aside_and_gives_it_back() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let waited = run(repo.vnx().args(["wait", &id, "--json"]));
     assert_eq!(waited.code, 1, "{}{}", waited.stdout, waited.stderr);
-    // An ended dispatch leaves neither its reservation nor a pending file behind.
-    let left: Vec<_> = std::fs::read_dir(&pending)
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "{left:?}");
+    // An ended dispatch leaves neither its reservation nor a pending file behind (the
+    // supervisor removes its kept copy just after the append that `wait` saw).
+    let left = || -> Vec<_> {
+        std::fs::read_dir(&pending)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default()
+    };
+    until(
+        "the pending directory's emptying",
+        Duration::from_secs(10),
+        || left().is_empty(),
+    );
 }
