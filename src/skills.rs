@@ -166,7 +166,7 @@ pub fn load(root: &Path, name: &str) -> Result<Skill, SkillError> {
         path: path.clone(),
         source,
     };
-    let file = match crate::project::open_untrusted(&path, 3) {
+    let file = match crate::files::open_untrusted(&path, 3) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(SkillError::Missing {

@@ -163,7 +163,7 @@ impl Drop for Out {
 /// Reads a file the user named, bounded: only a regular file (opened without blocking, so a
 /// FIFO with no writer cannot hang the command), at most `max` bytes.
 pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
-    vnx::project::read_named(path, max)
+    vnx::files::read_named(path, max)
 }
 
 /// [`escape`] line by line: newlines (and tabs) stay, other control characters are escaped.

@@ -230,7 +230,7 @@ fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Resul
         );
     }
     // Opened without following a link or blocking, should it be swapped after the check.
-    let mut file = vnx::project::open_hostile(&path).map_err(|e| {
+    let mut file = vnx::files::open_hostile(&path).map_err(|e| {
         CliError::new(format!("could not open {}", path.display()))
             .with_cause(&e)
             .with_hint("`vnx prune` removes old dispatch directories, and a launch that failed leaves none")

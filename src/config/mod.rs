@@ -47,7 +47,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_owned(),
         source,
     };
-    let file = match crate::project::open_untrusted(path, 2) {
+    let file = match crate::files::open_untrusted(path, 2) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
         Err(e) => return Err(io(e)),

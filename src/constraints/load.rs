@@ -23,7 +23,7 @@ const MAX_BYTES: u64 = 1024 * 1024;
 /// Reads and validates the constraints file at `path`. A missing file is an error: vnx does
 /// not dispatch ungoverned.
 pub fn load(path: &Path) -> Result<Constraints, LoadError> {
-    let file = crate::project::open_untrusted(path, 1).map_err(|source| match source.kind() {
+    let file = crate::files::open_untrusted(path, 1).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing {
             path: path.to_owned(),
         },

@@ -194,7 +194,7 @@ pub fn detail_of(src: &Sources, s: &DispatchState) -> Option<Detail> {
 fn tail_of(path: &Path, max: u64) -> String {
     // Only a regular file, not through a link: never a FIFO or device that would block the
     // dashboard.
-    let Ok(mut f) = crate::project::open_hostile(path) else {
+    let Ok(mut f) = crate::files::open_hostile(path) else {
         return String::new();
     };
     let len = f.metadata().map_or(0, |m| m.len());

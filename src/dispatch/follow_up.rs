@@ -301,7 +301,7 @@ fn recorded_instruction(
         path: path.clone(),
         problem,
     };
-    let bytes = match crate::project::read_bounded(&path, MAX_INSTRUCTION) {
+    let bytes = match crate::files::read_bounded(&path, MAX_INSTRUCTION) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok("(its instruction is no longer on disk)".into());

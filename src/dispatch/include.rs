@@ -51,7 +51,7 @@ fn bad(line: usize, why: &str) -> DispatchError {
 /// `#` starts a comment. Files git tracks are already in every worktree and are skipped.
 pub fn resolve(root: &Path) -> Result<Vec<Included>, DispatchError> {
     let list = root.join(FILE);
-    let text = match crate::project::open_untrusted(&list, 1).and_then(|f| {
+    let text = match crate::files::open_untrusted(&list, 1).and_then(|f| {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(f, 1 << 20), &mut text).map(|_| text)
     }) {

@@ -410,7 +410,7 @@ fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
 fn claim_dispatch_dir(spec: &Spec) -> Result<fs::File, DispatchError> {
     let dir = &spec.dispatch_dir;
     if let Some(parent) = dir.parent() {
-        crate::project::private_dir(parent).map_err(io_err(parent))?;
+        crate::files::private_dir(parent).map_err(io_err(parent))?;
     }
     use std::os::unix::fs::DirBuilderExt;
     match fs::DirBuilder::new().mode(0o700).create(dir) {
@@ -427,7 +427,7 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     let dir = &spec.dispatch_dir;
     let write = |name: &str, data: &[u8]| {
         let path = dir.join(name);
-        crate::project::write_private(&path, data).map_err(io_err(&path))
+        crate::files::write_private(&path, data).map_err(io_err(&path))
     };
     write("instruction.md", plan.instruction.as_bytes())?;
     write("prompt.md", plan.prompt.as_bytes())?;
@@ -440,18 +440,18 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     };
     if let Some((name, value)) = settings {
         let hooks_dir = dir.join("hooks");
-        crate::project::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
+        crate::files::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
         let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
         write(&format!("hooks/{name}"), &data)?;
     }
     if spec.invocation.argv.iter().any(|a| a == "--policy") {
         let hooks_dir = dir.join("hooks");
-        crate::project::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
+        crate::files::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
         write(hooks::GEMINI_POLICY_FILE, hooks::GEMINI_POLICY.as_bytes())?;
     }
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");
-    crate::project::private_dir(&bin).map_err(io_err(&bin))?;
+    crate::files::private_dir(&bin).map_err(io_err(&bin))?;
     std::os::unix::fs::symlink(&spec.vnx, bin.join("vnx")).map_err(io_err(&bin))?;
     let data = serde_json::to_vec_pretty(spec).expect("specs serialize");
     write("spec.json", &data)

@@ -54,7 +54,7 @@ pub fn hold(dispatch_dir: &Path) -> io::Result<File> {
 pub fn locked(dispatch_dir: &Path) -> bool {
     // The dispatch directory is the worker's to write: never through a link it planted,
     // never waiting on a FIFO.
-    let file = match crate::project::open_hostile(&dispatch_dir.join(LOCK_FILE)) {
+    let file = match crate::files::open_hostile(&dispatch_dir.join(LOCK_FILE)) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
         // A link or something else in its place: unknown, so alive, never lost.

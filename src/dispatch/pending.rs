@@ -44,7 +44,7 @@ fn reserve_path(data_dir: &Path, id: &str) -> PathBuf {
 /// launch on a disk that cannot hold them fails here, before anything runs).
 pub fn reserve(data_dir: &Path, id: &str) -> io::Result<()> {
     let dir = data_dir.join(DIR);
-    crate::project::private_dir(&dir)?;
+    crate::files::private_dir(&dir)?;
     let path = reserve_path(data_dir, id);
     let file = OpenOptions::new()
         .write(true)
@@ -110,7 +110,7 @@ fn write_into_reserve(data_dir: &Path, id: &str, data: &[u8], path: &Path) -> io
 
 /// Makes a kept completion survive a machine crash too: the file, then its directory.
 fn sync(path: &Path) -> io::Result<()> {
-    crate::project::open_hostile(path)?.sync_all()?;
+    crate::files::open_hostile(path)?.sync_all()?;
     File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
@@ -140,15 +140,15 @@ pub struct Pending {
 /// completion the ledger took needs no second durable copy.
 pub fn keep(data_dir: &Path, id: &str, receipts: Vec<Receipt>) -> io::Result<Pending> {
     let dir = data_dir.join(DIR);
-    crate::project::private_dir(&dir)?;
+    crate::files::private_dir(&dir)?;
     let path = path_for(data_dir, id);
     let data = ndjson(&receipts);
     if write_into_reserve(data_dir, id, &data, &path).is_err() {
-        crate::project::write_atomic_private(&path, &data, false)?;
+        crate::files::write_atomic_private(&path, &data, false)?;
         // Written anew: a reservation that could not be used is not needed any more.
         unreserve(data_dir, id);
     }
-    let lock = crate::project::open_hostile(&path)?;
+    let lock = crate::files::open_hostile(&path)?;
     lock.lock()?;
     Ok(Pending {
         path,

@@ -49,7 +49,7 @@ pub fn claim(
         let path = path.to_owned();
         move |source| PortError::Io { path, source }
     };
-    crate::project::private_dir(&dir).map_err(io(&dir))?;
+    crate::files::private_dir(&dir).map_err(io(&dir))?;
     let (low, high) = range;
     let size = u32::from(high - low) + 1;
     let hash = Sha256::digest(id.as_bytes());

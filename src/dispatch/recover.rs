@@ -274,7 +274,7 @@ fn spec_of(
         path: path.clone(),
         problem,
     };
-    let data = crate::project::read_bounded(&path, MAX_SPEC)
+    let data = crate::files::read_bounded(&path, MAX_SPEC)
         .map_err(|e| problem(format!("cannot be read safely: {e}")))?;
     let mut spec: Spec = serde_json::from_slice(&data)
         .map_err(|e| problem(format!("is not a dispatch spec: {e}")))?;

@@ -115,7 +115,7 @@ pub fn original(
         path: path.clone(),
         problem: problem.into(),
     };
-    let bytes = crate::project::read_bounded(&path, 4 << 20)
+    let bytes = crate::files::read_bounded(&path, 4 << 20)
         .map_err(|_| problem("cannot be read (pruned?)"))?;
     if hex::encode(Sha256::digest(&bytes)) != started.receipt.instruction_sha256 {
         return Err(problem(

@@ -76,7 +76,7 @@ pub fn shorten(s: &str, max: usize) -> String {
 
 /// Reads at most [`MAX_FILE`] bytes of a regular file (never blocking on a FIFO).
 fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
-    crate::project::read_bounded(path, MAX_FILE)
+    crate::files::read_bounded(path, MAX_FILE)
 }
 
 /// What the worker says about its assignment.
@@ -128,11 +128,11 @@ pub struct HookSignal {
     pub payload: serde_json::Value,
 }
 
-/// Writes a report or signal file through the one atomic writer (`project::write_atomic`),
+/// Writes a report or signal file through the one atomic writer (`files::write_atomic`),
 /// not durably: these files only have to outlive the worker, not a crash; what must be
 /// durable goes into the ledger.
 fn write_signal_file(path: &Path, data: &[u8]) -> io::Result<()> {
-    crate::project::write_atomic_private(path, data, false)
+    crate::files::write_atomic_private(path, data, false)
 }
 
 fn now() -> String {

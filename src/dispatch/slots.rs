@@ -25,12 +25,12 @@ pub fn acquire(
     give_up: impl Fn() -> bool,
 ) -> io::Result<Option<(Slot, Duration)>> {
     let dir = slots_dir.join(provider);
-    crate::project::private_dir(&dir)?;
+    crate::files::private_dir(&dir)?;
     let started = Instant::now();
     loop {
         for index in 0..limit.max(1) {
             let path = dir.join(format!("{index}.lock"));
-            if let Some(file) = crate::project::lock_file(&path, false)? {
+            if let Some(file) = crate::files::lock_file(&path, false)? {
                 return Ok(Some((Slot { index, _lock: file }, started.elapsed())));
             }
         }

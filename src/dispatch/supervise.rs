@@ -636,7 +636,7 @@ fn run_worker(
     // The worker's temporary files stay in the dispatch (gemini, for one, drops error reports
     // in the temp dir) and go with its end.
     let tmp = spec.dispatch_dir.join("tmp");
-    crate::project::private_dir(&tmp).map_err(io_err(&tmp))?;
+    crate::files::private_dir(&tmp).map_err(io_err(&tmp))?;
     let mut cmd = Cmd::new(&argv[0])
         .args(&argv[1..])
         .cwd(&spec.worktree)

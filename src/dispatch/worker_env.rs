@@ -52,13 +52,13 @@ pub fn write(path: &Path, env: &[(OsString, OsString)]) -> io::Result<()> {
         data.extend_from_slice(v.as_bytes());
         data.push(0);
     }
-    crate::project::write_private(path, &data)
+    crate::files::write_private(path, &data)
 }
 
 /// Reads the environment at `path` and removes the file: without following a link or
 /// waiting on a FIFO, bounded. `None` when there is none.
 pub fn take(path: &Path) -> io::Result<Option<Env>> {
-    let data = match crate::project::read_bounded(path, MAX_BYTES) {
+    let data = match crate::files::read_bounded(path, MAX_BYTES) {
         Ok(data) => data,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),

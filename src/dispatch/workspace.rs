@@ -66,7 +66,7 @@ pub fn remove(placed: &[Placed]) -> Vec<PathBuf> {
     for p in placed {
         // The worker may have replaced it with a link or a FIFO: neither is followed or
         // waited on, and either counts as changed (kept).
-        let unchanged = crate::project::read_bounded(&p.path, MAX_PLACED_READ)
+        let unchanged = crate::files::read_bounded(&p.path, MAX_PLACED_READ)
             .is_ok_and(|data| hex::encode(Sha256::digest(&data)) == p.sha256);
         if unchanged && fs::remove_file(&p.path).is_ok() {
             removed.push(p.path.clone());

@@ -230,7 +230,7 @@ pub(super) fn writable(ledger: &Path) -> Check {
     const NAME: &str = "data_dir";
     let dir = ledger.parent().unwrap_or(Path::new("."));
     let scratch = dir.join(format!(".vnx-doctor-{}", std::process::id()));
-    let tried = crate::project::write_private(&scratch, b"")
+    let tried = crate::files::write_private(&scratch, b"")
         .and_then(|()| std::fs::remove_file(&scratch))
         .map_err(|e| (dir.to_owned(), e))
         .and_then(|()| {

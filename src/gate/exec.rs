@@ -80,7 +80,7 @@ pub(super) fn run_gate(
     def: &GateDef,
 ) -> Result<GateOutcome, GateError> {
     let dir = s.run_dir.join(name);
-    crate::project::private_dir(&dir).map_err(io_err(&dir))?;
+    crate::files::private_dir(&dir).map_err(io_err(&dir))?;
     let definition = receipts::value::to_value(def);
     let definition_sha256 = sha256_of(&definition);
     // Why the gate cannot run even though its request was made.

@@ -477,7 +477,7 @@ pub(crate) fn make_run_dir(root: &Path, id: &str, run: &str) -> Result<RunDir, G
         .join(GATES_DIR)
         .join(id)
         .join(run);
-    crate::project::private_dir(&dir).map_err(io_err(&dir))?;
+    crate::files::private_dir(&dir).map_err(io_err(&dir))?;
     let lock = run_lock::hold(&dir).map_err(io_err(&dir.join(run_lock::LOCK_FILE)))?;
     Ok(RunDir {
         path: dir,

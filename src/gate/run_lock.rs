@@ -18,7 +18,7 @@ pub const CHECKOUT: &str = "checkout";
 /// Takes the run's lock (creating the file, private), waiting while another holds it; held
 /// until the file is dropped.
 pub(crate) fn hold(run_dir: &Path) -> io::Result<File> {
-    let file = crate::project::lock_file(&run_dir.join(LOCK_FILE), true)?;
+    let file = crate::files::lock_file(&run_dir.join(LOCK_FILE), true)?;
     Ok(file.expect("a waited-for lock is held"))
 }
 

@@ -221,7 +221,7 @@ fn install_one(
     let path = dir.join(hook.name);
     let ours = script(hook, vnx);
     let write =
-        || crate::project::write_atomic(&path, ours.as_bytes(), 0o755, true).map_err(io_err(&path));
+        || crate::files::write_atomic(&path, ours.as_bytes(), 0o755, true).map_err(io_err(&path));
     let meta = match fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             write()?;

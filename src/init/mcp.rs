@@ -113,7 +113,7 @@ fn existing(path: &Path) -> Result<Option<String>, InitError> {
             path: path.to_owned(),
         }),
         // Never blocking on a FIFO, bounded.
-        Ok(_) => crate::project::read_bounded(path, 16 << 20)
+        Ok(_) => crate::files::read_bounded(path, 16 << 20)
             .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
             .map(Some)
             .map_err(|source| InitError::Io {
@@ -227,7 +227,7 @@ fn write(client: Client, path: PathBuf, text: &str) -> Result<Registration, Init
             })
             .find(|p| fs::symlink_metadata(p).is_err())
             .unwrap_or_default();
-        crate::project::write_atomic(&free, old.as_bytes(), mode, true).map_err(io(&free))?;
+        crate::files::write_atomic(&free, old.as_bytes(), mode, true).map_err(io(&free))?;
         backup = Some(free);
     } else if let Some(dir) = path.parent() {
         if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -237,7 +237,7 @@ fn write(client: Client, path: PathBuf, text: &str) -> Result<Registration, Init
         }
         fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    crate::project::write_atomic(&path, text.as_bytes(), mode, true).map_err(io(&path))?;
+    crate::files::write_atomic(&path, text.as_bytes(), mode, true).map_err(io(&path))?;
     Ok(Registration {
         client,
         action: if old.is_some() {

@@ -210,7 +210,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
         steps.push(install_default(&root, file, options.force)?);
     }
     let data = root.join(DATA_DIR);
-    crate::project::private_dir(&data).map_err(io_err(&data))?;
+    crate::files::private_dir(&data).map_err(io_err(&data))?;
     for rel in &data_dirs {
         steps.push(make_dir(&root, rel)?);
     }
@@ -247,11 +247,11 @@ fn check_no_symlink(root: &Path, rel: &str) -> Result<PathBuf, InitError> {
 }
 
 /// Creates the parent directories of `path` and writes it atomically with `mode`
-/// ([`crate::project::write_atomic`], durable).
+/// ([`crate::files::write_atomic`], durable).
 fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
-    crate::project::write_atomic(path, contents, mode, true).map_err(io_err(path))
+    crate::files::write_atomic(path, contents, mode, true).map_err(io_err(path))
 }
 
 fn config_text(project_id: &str) -> String {
@@ -411,7 +411,7 @@ fn make_dir(root: &Path, rel: &str) -> Result<Step, InitError> {
         Action::Created
     };
     // vnx's runtime directories are private, and an existing one is narrowed to the user.
-    crate::project::private_dir(&path).map_err(io_err(&path))?;
+    crate::files::private_dir(&path).map_err(io_err(&path))?;
     Ok(Step {
         path: rel.into(),
         action,

@@ -349,7 +349,7 @@ impl Anchor {
         };
         let repo = git2::Repository::discover(start).map_err(|_| not_repo())?;
         // Checkpoints are about the main checkout's ledger, whichever worktree we are in.
-        let root = crate::project::main_root(start).ok_or_else(not_repo)?;
+        let root = crate::main_checkout::main_root(start).ok_or_else(not_repo)?;
         Ok(Anchor { repo, root })
     }
 
@@ -574,7 +574,7 @@ pub fn trusted_keys(
 ) -> Result<Vec<[u8; 32]>, CheckpointError> {
     let mut keys = Vec::new();
     let list = anchor.root().join(TRUSTED_KEYS_FILE);
-    let read = crate::project::open_untrusted(&list, 2).and_then(|f| {
+    let read = crate::files::open_untrusted(&list, 2).and_then(|f| {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(f, 1 << 20), &mut text).map(|_| text)
     });

@@ -185,7 +185,7 @@ pub(super) fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Valu
         path: scratch.clone(),
         source,
     };
-    crate::project::private_dir(&scratch).map_err(io)?;
+    crate::files::private_dir(&scratch).map_err(io)?;
     let reading = crate::merge::Reading {
         root: &s.root,
         ledger: &s.ledger,

@@ -214,7 +214,7 @@ pub(super) fn log(
         path: path.clone(),
         source,
     };
-    let (size, text) = match crate::project::open_untrusted(&path, 3) {
+    let (size, text) = match crate::files::open_untrusted(&path, 3) {
         Ok(mut f) => {
             let size = f.metadata().map_err(io)?.len();
             f.seek(SeekFrom::Start(size.saturating_sub(max)))

@@ -102,7 +102,7 @@ fn ledger(s: &Settings) -> Result<String, McpError> {
         path: s.ledger.clone(),
         source,
     };
-    let file = match crate::project::open_untrusted(&s.ledger, 1) {
+    let file = match crate::files::open_untrusted(&s.ledger, 1) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
         Err(e) => return Err(io(e)),

@@ -120,11 +120,11 @@ fn lock(ctx: &Context<'_>, repo: &Repo) -> Result<File, MergeError> {
         path: path.clone(),
         source,
     };
-    if let Some(file) = crate::project::lock_file(&path, false).map_err(lock_err)? {
+    if let Some(file) = crate::files::lock_file(&path, false).map_err(lock_err)? {
         return Ok(file);
     }
     (ctx.on_event)(Event::Waiting { lock: &path });
-    let file = crate::project::lock_file(&path, true).map_err(lock_err)?;
+    let file = crate::files::lock_file(&path, true).map_err(lock_err)?;
     Ok(file.expect("a waited-for lock is held"))
 }
 

@@ -56,7 +56,7 @@ impl Cache {
         let Some(dir) = self.path.parent() else {
             return;
         };
-        if crate::project::private_dir(dir).is_err() {
+        if crate::files::private_dir(dir).is_err() {
             return;
         }
         let lock_path = self.path.with_extension("lock");
@@ -80,7 +80,7 @@ impl Cache {
             TMP.fetch_add(1, Ordering::Relaxed)
         ));
         let data = serde_json::to_vec_pretty(&map).expect("maps of strings serialize");
-        if crate::project::write_private(&tmp, &data).is_err()
+        if crate::files::write_private(&tmp, &data).is_err()
             || fs::rename(&tmp, &self.path).is_err()
         {
             let _ = fs::remove_file(&tmp);

@@ -40,7 +40,7 @@ impl Ssh {
                 &hex::encode(digest)[..12]
             ));
         }
-        crate::project::private_dir(&control_dir).map_err(|source| RemoteError::Io {
+        crate::files::private_dir(&control_dir).map_err(|source| RemoteError::Io {
             path: control_dir.clone(),
             source,
         })?;

@@ -63,10 +63,10 @@ pub fn record_path(data_dir: &Path, id: &str) -> PathBuf {
 pub fn write_record(data_dir: &Path, id: &str, record: &Record) -> Result<(), RemoteError> {
     let path = record_path(data_dir, id);
     if let Some(dir) = path.parent() {
-        crate::project::private_dir(dir).map_err(io(dir))?;
+        crate::files::private_dir(dir).map_err(io(dir))?;
     }
     let data = serde_json::to_vec_pretty(record).unwrap_or_default();
-    crate::project::write_atomic_private(&path, &data, true).map_err(io(&path))
+    crate::files::write_atomic_private(&path, &data, true).map_err(io(&path))
 }
 
 /// A dispatch's record, if this machine started it on a host.
@@ -117,9 +117,9 @@ pub fn catch_up_waiting(
     let data = link.project.data_dir();
     let host = link.ssh.host().name.clone();
     let dir = host_dir(&data, &host);
-    crate::project::private_dir(&dir).map_err(io(&dir))?;
+    crate::files::private_dir(&dir).map_err(io(&dir))?;
     let lock_path = dir.join("lock");
-    let _lock = crate::project::lock_file(&lock_path, true).map_err(io(&lock_path))?;
+    let _lock = crate::files::lock_file(&lock_path, true).map_err(io(&lock_path))?;
     let mirrors = Mirrors::read(link.ledger)?;
     // A break once found stays found: the host's rewritten line, mirrored as evidence,
     // must never become the point its rewritten chain goes on from.
@@ -198,7 +198,7 @@ pub fn catch_up_waiting(
         });
     }
     let contact = now_utc();
-    crate::project::write_atomic_private(&dir.join("contact"), contact.as_bytes(), false)
+    crate::files::write_atomic_private(&dir.join("contact"), contact.as_bytes(), false)
         .map_err(io(&dir))?;
     let mut done = CatchUp {
         host: host.clone(),
@@ -207,7 +207,7 @@ pub fn catch_up_waiting(
     };
     if last.is_none() && anchor.is_none() && export.lines.is_empty() {
         let from = (export.ledger_lines + 1).to_string();
-        crate::project::write_atomic_private(&anchor_path, from.as_bytes(), true)
+        crate::files::write_atomic_private(&anchor_path, from.as_bytes(), true)
             .map_err(io(&anchor_path))?;
     }
     let broken = mirror_lines(link, &host, last, &export, &mut done)?;

@@ -18,7 +18,7 @@ pub fn socket_path(dir: &Path, port: u16) -> PathBuf {
 /// The outside half: a listener per port, relaying to this machine's `127.0.0.1:PORT`. The
 /// listeners live on threads until the process ends; the directory is made here (private).
 pub fn serve_outside(dir: &Path, ports: &[u16]) -> io::Result<()> {
-    crate::project::private_dir(dir)?;
+    crate::files::private_dir(dir)?;
     for &port in ports {
         let path = socket_path(dir, port);
         let _ = std::fs::remove_file(&path);

@@ -163,7 +163,7 @@ impl Repo {
             path: dir.to_owned(),
         };
         let repo = git2::Repository::discover(dir).map_err(|_| not_repo())?;
-        let root = crate::project::main_root(dir).ok_or_else(not_repo)?;
+        let root = crate::main_checkout::main_root(dir).ok_or_else(not_repo)?;
         let common_dir = std::fs::canonicalize(repo.commondir()).map_err(|_| not_repo())?;
         Ok(Repo { root, common_dir })
     }
@@ -222,7 +222,7 @@ impl Repo {
             path: path.clone(),
             source,
         };
-        let file = crate::project::lock_file(&path, true).map_err(lock_err)?;
+        let file = crate::files::lock_file(&path, true).map_err(lock_err)?;
         Ok(file.expect("a waited-for lock is held"))
     }
 
@@ -287,7 +287,7 @@ impl Repo {
             return Err(WorktreeError::PathExists { path });
         }
         let dir = self.worktrees_dir();
-        crate::project::private_dir(&dir).map_err(|source| WorktreeError::Io {
+        crate::files::private_dir(&dir).map_err(|source| WorktreeError::Io {
             path: dir.clone(),
             source,
         })?;

@@ -200,7 +200,7 @@ impl Pool {
     /// The entry's in-place lock, taken without waiting: `None` while someone holds it.
     fn try_lock(&self, name: &str) -> Result<Option<File>, WorktreeError> {
         let path = self.file(name, "lock");
-        crate::project::lock_file(&path, false).map_err(self.io(&path))
+        crate::files::lock_file(&path, false).map_err(self.io(&path))
     }
 
     /// Names of the checkouts in the pool directory and of the entries lent out.
@@ -235,7 +235,7 @@ impl Pool {
             // unsandboxed worker (`setsid`) can have written into it. Proven again here, with
             // no process using it, and at the commit it was proven at, or it goes.
             let path = self.dir().join(&name);
-            let proven_at = crate::project::read_bounded(&ready, 4096)
+            let proven_at = crate::files::read_bounded(&ready, 4096)
                 .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
                 .unwrap_or_default();
             let still = matches!(self.prove(&path), Ok(at) if at == proven_at);
@@ -301,7 +301,7 @@ impl Pool {
                 return Ok(None);
             };
             let lease = self.file(&name, "lease");
-            crate::project::write_private(&lease, path.as_os_str().as_encoded_bytes())
+            crate::files::write_private(&lease, path.as_os_str().as_encoded_bytes())
                 .map_err(self.io(&lease))?;
             let moved = process::run_ok(
                 &git(&self.repo.root)
@@ -342,7 +342,7 @@ impl Pool {
     /// gate). `None` when the pool is full and busy.
     pub fn take_in_place(&self, commit: &str) -> Result<Option<InPlace>, WorktreeError> {
         let dir = self.dir();
-        crate::project::private_dir(&dir).map_err(self.io(&dir))?;
+        crate::files::private_dir(&dir).map_err(self.io(&dir))?;
         let claim = || -> Result<Option<(String, File, bool)>, WorktreeError> {
             let _lock = self.repo.lock()?;
             match self.claim()? {
@@ -391,7 +391,7 @@ impl Pool {
             .and_then(|()| self.prove(&taken.path));
         match scrubbed {
             Ok(commit) => {
-                let _ = crate::project::write_private(
+                let _ = crate::files::write_private(
                     &self.file(&taken.name, "ready"),
                     commit.as_bytes(),
                 );
@@ -530,7 +530,7 @@ impl Pool {
         if let Some(pid) = user_of(path) {
             return Err(unclean(format!("process {pid} still uses it")));
         }
-        let head = crate::project::read_bounded(&admin.join("HEAD"), 4096)
+        let head = crate::files::read_bounded(&admin.join("HEAD"), 4096)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let head = head.trim();
@@ -611,7 +611,7 @@ impl Pool {
     /// others return at once.
     pub fn fill(&self, commit: &str) -> Result<u32, WorktreeError> {
         let dir = self.dir();
-        crate::project::private_dir(&dir).map_err(self.io(&dir))?;
+        crate::files::private_dir(&dir).map_err(self.io(&dir))?;
         let Some(_filling) = self.try_lock(".fill")? else {
             return Ok(0);
         };
@@ -640,8 +640,7 @@ impl Pool {
             match self.prove(&path) {
                 Ok(at) => {
                     let ready = self.file(&name, "ready");
-                    crate::project::write_private(&ready, at.as_bytes())
-                        .map_err(self.io(&ready))?;
+                    crate::files::write_private(&ready, at.as_bytes()).map_err(self.io(&ready))?;
                     made += 1;
                 }
                 Err(_) => self.discard(&name),
@@ -680,7 +679,7 @@ impl Pool {
                 && idle + still_lent < self.size
                 && (ready.exists()
                     || match self.scrub(&path).and_then(|()| self.prove(&path)) {
-                        Ok(at) => crate::project::write_private(&ready, at.as_bytes()).is_ok(),
+                        Ok(at) => crate::files::write_private(&ready, at.as_bytes()).is_ok(),
                         Err(_) => false,
                     });
             if keep {
@@ -720,7 +719,7 @@ impl Pool {
         let proven = self
             .scrub(&path)
             .and_then(|()| self.prove(&path))
-            .is_ok_and(|at| crate::project::write_private(&ready, at.as_bytes()).is_ok());
+            .is_ok_and(|at| crate::files::write_private(&ready, at.as_bytes()).is_ok());
         if !proven {
             self.discard(name);
         }
@@ -775,7 +774,7 @@ impl Repo {
             return Err(unclean(format!("an operation is under way ({busy})")));
         }
         let dir = pool.dir();
-        crate::project::private_dir(&dir).map_err(pool.io(&dir))?;
+        crate::files::private_dir(&dir).map_err(pool.io(&dir))?;
         let target = dir.join(name);
         {
             let _lock = self.lock()?;
@@ -837,7 +836,7 @@ impl Repo {
 /// A worktree's git admin directory (`.git/worktrees/<name>`), from its `.git` file.
 pub(crate) fn admin_dir(path: &Path) -> Option<PathBuf> {
     // The worker can replace `.git`: never read through a link or wait on a FIFO.
-    let bytes = crate::project::read_bounded(&path.join(".git"), 4096).ok()?;
+    let bytes = crate::files::read_bounded(&path.join(".git"), 4096).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let dir = text.strip_prefix("gitdir:")?.trim();
     Some(path.join(dir))
@@ -904,7 +903,7 @@ pub(crate) fn foreign_git(common_dir: &Path, path: &Path) -> Option<&'static str
         return Some("its git admin directory holds a config.worktree (written by its worker?)");
     }
     let read = |name: &str| {
-        crate::project::read_bounded(&admin.join(name), 4096)
+        crate::files::read_bounded(&admin.join(name), 4096)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     };

@@ -44,7 +44,7 @@ impl Repo {
             return self.release(wt, c);
         };
         let trash = self.trash_dir();
-        crate::project::private_dir(&trash).map_err(|source| WorktreeError::Io {
+        crate::files::private_dir(&trash).map_err(|source| WorktreeError::Io {
             path: trash.clone(),
             source,
         })?;

@@ -74,7 +74,7 @@ pub fn claim(
 ) -> std::io::Result<Option<Claim>> {
     use std::os::unix::fs::OpenOptionsExt;
     let d = dir(data_dir, provider);
-    crate::project::private_dir(&d)?;
+    crate::files::private_dir(&d)?;
     for index in 0..limit {
         let p = d.join(format!("{index}.claim"));
         match std::fs::OpenOptions::new()

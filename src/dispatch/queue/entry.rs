@@ -214,10 +214,10 @@ pub fn read(data_dir: &Path, id: &str) -> Option<Entry> {
 
 /// Writes an entry (private, atomically).
 pub fn write(data_dir: &Path, entry: &Entry) -> std::io::Result<PathBuf> {
-    crate::project::private_dir(&dir(data_dir))?;
+    crate::files::private_dir(&dir(data_dir))?;
     let p = path(data_dir, &entry.id);
     let data = serde_json::to_vec_pretty(entry).expect("entries serialize");
-    crate::project::write_atomic_private(&p, &data, true)?;
+    crate::files::write_atomic_private(&p, &data, true)?;
     Ok(p)
 }
 

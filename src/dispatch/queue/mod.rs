@@ -57,9 +57,9 @@ pub struct QueueLock(#[allow(dead_code, reason = "held for its lock")] File);
 /// Takes the queue lock, waiting for it (`wait`) or giving up at once when another holds it.
 pub fn lock(data_dir: &Path, wait: bool) -> Result<Option<QueueLock>, DispatchError> {
     let dir = entry::dir(data_dir);
-    crate::project::private_dir(&dir).map_err(io_err(&dir))?;
+    crate::files::private_dir(&dir).map_err(io_err(&dir))?;
     let path = dir.join(LOCK_FILE);
-    let file = crate::project::lock_file(&path, wait).map_err(io_err(&path))?;
+    let file = crate::files::lock_file(&path, wait).map_err(io_err(&path))?;
     Ok(file.map(QueueLock))
 }
 

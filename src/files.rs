@@ -1,0 +1,277 @@
+//! How vnx writes its own files and reads files others could have written: private
+//! directories and files, atomic and durable replacement, `flock` locks, and bounded reads
+//! that never follow a link or wait on a FIFO.
+
+use std::path::Path;
+
+/// Opens the lock file `path` (made private if absent, never truncated) and takes its
+/// exclusive `flock`: waiting for it when `wait`, else `Ok(None)` while another holds it.
+/// The lock lasts as long as the returned file (a crashed holder frees it).
+pub fn lock_file(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    if wait {
+        file.lock()?;
+        return Ok(Some(file));
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Creates `dir` and any missing parents private to the user (0700), whatever the umask, and
+/// narrows an existing `dir` to 0700: vnx's own directories hold prompts, logs, the worker's
+/// `PATH` entry and the ledger, which no other local user may read or replace.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes a new file private to the user (0600), whatever the umask; fails if it exists.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(data)
+}
+
+/// Replaces `path` with `data` atomically: written to a private (0600) temporary file beside
+/// it, then renamed into place, so a reader sees the old file or the new one, never half of
+/// one. With `durable`, the file and then its directory are fsynced too (the rename survives a
+/// crash).
+pub fn write_atomic_private(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
+    write_atomic(path, data, 0o600, durable)
+}
+
+/// Replaces `path` with `data` atomically, as a file of permissions `mode` whatever the umask:
+/// written to a temporary file beside it, then renamed into place, so a reader sees the old
+/// file or the new one, never half of one. With `durable`, the file and then its directory are
+/// fsynced too (the rename survives a crash). The directory must exist.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32, durable: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        if durable {
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        if durable {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Opens a committed project file for reading without trusting it: none of its last `levels`
+/// path components may be a symbolic link (a committed link can point at a private file
+/// outside the repository, whose first line an error message would echo), and it must be a
+/// regular file (opened without blocking, so a FIFO cannot hang vnx or a git hook).
+pub fn open_untrusted(path: &Path, levels: usize) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut p = path;
+    for _ in 0..levels {
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(std::io::Error::other(format!(
+                    "{} is a symbolic link; vnx reads project files only inside the repository",
+                    p.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && p == path => return Err(e),
+            Err(_) => {}
+        }
+        match p.parent() {
+            Some(parent) => p = parent,
+            None => break,
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is a directory",
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// Opens a file a worker may have written (in its worktree or dispatch directory) for
+/// reading: never through a symbolic link in its last component, never blocking on a FIFO,
+/// and only a regular file.
+pub fn open_hostile(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// Reads a regular file of at most `max` bytes that a worker may have written: never through
+/// a symbolic link, never blocking on a FIFO, and refusing a larger one.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    read_regular(path, max, libc::O_NOFOLLOW)
+}
+
+/// Reads a regular file the user named (a symbolic link to one is fine), bounded as
+/// [`read_bounded`] reads.
+pub fn read_named(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    read_regular(path, max, 0)
+}
+
+fn read_regular(path: &Path, max: u64, flags: i32) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | flags)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, over the limit of {max}",
+            meta.len()
+        )));
+    }
+    let mut data = Vec::new();
+    file.take(max + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "over the limit of {max} bytes (it grew while read)"
+        )));
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test makes a FIFO with mkfifo(1)"
+)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_dirs_and_files_whatever_the_mode_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b");
+        private_dir(&deep).unwrap();
+        for d in [dir.path().join("a"), deep.clone()] {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+        std::fs::set_permissions(&deep, std::fs::Permissions::from_mode(0o777)).unwrap();
+        private_dir(&deep).unwrap();
+        assert_eq!(
+            std::fs::metadata(&deep).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let f = deep.join("f");
+        write_private(&f, b"x").unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(write_private(&f, b"y").is_err(), "never overwrites");
+    }
+
+    #[test]
+    fn untrusted_files_are_refused_through_links_and_when_not_regular() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "root:$6$x").unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join(".vnx")).unwrap();
+        std::os::unix::fs::symlink(&secret, repo.join(".vnx/config.yaml")).unwrap();
+        let e = open_untrusted(&repo.join(".vnx/config.yaml"), 2).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        std::os::unix::fs::symlink(dir.path(), repo.join(".linked")).unwrap();
+        let e = open_untrusted(&repo.join(".linked/secret"), 2).unwrap_err();
+        assert!(e.to_string().contains(".linked is a symbolic link"), "{e}");
+        let fifo = repo.join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = open_untrusted(&fifo, 1).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = open_untrusted(&repo.join(".vnx"), 1).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        std::fs::write(repo.join("ok"), "x").unwrap();
+        assert!(open_untrusted(&repo.join("ok"), 1).is_ok());
+        let missing = open_untrusted(&repo.join("none"), 1).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
+}
