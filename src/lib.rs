@@ -20,6 +20,7 @@ pub mod evidence_reach;
 pub mod files;
 pub mod gate;
 pub mod group;
+pub mod ids;
 pub mod init;
 pub mod ledger;
 pub mod main_checkout;

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::override_key;
 use super::{
     Budget, Constraint, Constraints, Enforcement, Pin, PinSemantics, RouteMatch, Rule, Severity,
 };
-use super::{norm, override_key};
 use crate::cost::{Period, Spend};
+use crate::ids::norm;
 use crate::provider::{Lane, Permission};
 
 /// What a dispatch asks for, as the constraints see it.

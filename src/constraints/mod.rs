@@ -13,7 +13,6 @@ mod load;
 
 pub use eval::{Decision, Evaluation, Overrides, Route, Spending, Verdict, evaluate, keys_match};
 pub use imports::{ImportHit, ScanError, ScanReport, scan_imports, tracked_files};
-pub(crate) use load::is_kebab;
 pub use load::{load, parse};
 
 use std::path::PathBuf;
@@ -264,9 +263,4 @@ impl LoadError {
             }
         })
     }
-}
-
-/// A value as route matching compares it.
-pub fn norm(s: &str) -> String {
-    s.trim().to_lowercase()
 }

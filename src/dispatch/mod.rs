@@ -36,9 +36,10 @@ pub mod view;
 pub mod worker_env;
 pub mod workspace;
 
+pub use crate::worktree::id_in_use;
 pub use govern::Reasons;
 pub use launch::{Launched, launch};
-pub use plan::{Plan, id_in_use, new_id, plan};
+pub use plan::{Plan, plan};
 pub use spec::{DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, Request, Spec, read_spec};
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, after_completion, supervise};
 

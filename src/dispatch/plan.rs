@@ -26,42 +26,6 @@ fn valid_role(role: &str) -> bool {
         && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
 }
 
-/// A fresh dispatch id: `D-` and 12 random lowercase hex digits. 48 bits keep ids from many
-/// machines (remote hosts, merged ledgers) apart: even odds of one collision only near 16.7
-/// million dispatches, where 32 bits reached them near 77,000. Ids of 8 digits, made before,
-/// stay valid everywhere.
-pub fn new_id() -> String {
-    let mut bytes = [0u8; 6];
-    // An all-zero id on a failing RNG would collide; fall back to time and pid instead.
-    if getrandom::fill(&mut bytes).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id());
-        bytes.copy_from_slice(&t.to_le_bytes()[..6]);
-    }
-    format!("D-{}", hex::encode(bytes))
-}
-
-/// What already uses dispatch id `id`, if anything: its directory, its worktree or its branch.
-/// What already holds dispatch id `id` here: its dispatch directory, worktree or branch.
-pub fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
-    let dir = root
-        .join(crate::project::DATA_DIR)
-        .join("dispatches")
-        .join(id);
-    let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
-    for path in [dir, worktree] {
-        if path.symlink_metadata().is_ok() {
-            return Some(path);
-        }
-    }
-    let branch = format!("dispatch/{id}");
-    git2::Repository::open(&repo.root)
-        .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok())
-        .then(|| PathBuf::from(format!("refs/heads/{branch}")))
-}
-
 /// A validated dispatch, not yet started.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -347,17 +311,17 @@ fn load_config(project: &crate::project::Project) -> Result<Config, DispatchErro
 fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<String, DispatchError> {
     match &req.id {
         Some(id) if !is_dispatch_id(id) => Err(WorktreeError::BadId { id: id.clone() }.into()),
-        Some(id) => match id_in_use(root, repo, id) {
+        Some(id) => match crate::worktree::id_in_use(root, repo, id) {
             Some(what) => Err(DispatchError::IdInUse {
                 id: id.clone(),
                 what,
             }),
             None => Ok(id.clone()),
         },
-        None => Ok(std::iter::repeat_with(new_id)
+        None => Ok(std::iter::repeat_with(crate::ids::new_dispatch_id)
             .take(64)
-            .find(|id| id_in_use(root, repo, id).is_none())
-            .unwrap_or_else(new_id)),
+            .find(|id| crate::worktree::id_in_use(root, repo, id).is_none())
+            .unwrap_or_else(crate::ids::new_dispatch_id)),
     }
 }
 
@@ -597,24 +561,4 @@ fn refuse_if_judged(
         refusals,
         reasons: govern::Reasons(reasons),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fresh_ids_are_twelve_hex_digits_and_valid_ids() {
-        let ids: std::collections::HashSet<String> = (0..64).map(|_| new_id()).collect();
-        assert_eq!(ids.len(), 64);
-        for id in &ids {
-            let hex = id.strip_prefix("D-").unwrap();
-            assert_eq!(hex.len(), 12, "{id}");
-            assert!(
-                hex.bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-            );
-            assert!(crate::ledger::receipt::is_dispatch_id(id));
-        }
-    }
 }

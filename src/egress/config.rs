@@ -60,7 +60,7 @@ pub fn validate(raw: RawEgress) -> Result<Policy, Invalid> {
             }
             policy
                 .providers
-                .insert(crate::constraints::norm(&name), action(&a, true)?);
+                .insert(crate::ids::norm(&name), action(&a, true)?);
         }
     }
     let mut ids: BTreeSet<String> = super::rules::BUILTIN
@@ -70,7 +70,7 @@ pub fn validate(raw: RawEgress) -> Result<Policy, Invalid> {
         .map(str::to_owned)
         .collect();
     for p in raw.patterns.unwrap_or_default() {
-        if !crate::constraints::is_kebab(&p.id.value) {
+        if !crate::ids::is_kebab(&p.id.value) {
             return Err((
                 p.id.referenced,
                 format!(

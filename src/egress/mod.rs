@@ -80,7 +80,7 @@ pub struct Policy {
     /// The action for providers `providers` does not name; `None`: they are exempt.
     pub action: Option<Action>,
     /// A provider's own action (`None`: exempt, nothing is scanned), by name as
-    /// [`crate::constraints::norm`] spells it.
+    /// [`crate::ids::norm`] spells it.
     pub providers: BTreeMap<String, Option<Action>>,
     /// A rule's action, by rule id: a floor — the stricter of it and the provider's applies.
     pub rules: BTreeMap<String, Action>,
@@ -131,7 +131,7 @@ impl Policy {
 
     /// The action for `provider`'s dispatches; `None`: it is exempt.
     pub fn provider_action(&self, provider: &str) -> Option<Action> {
-        match self.providers.get(&crate::constraints::norm(provider)) {
+        match self.providers.get(&crate::ids::norm(provider)) {
             Some(a) => *a,
             None => self.action,
         }

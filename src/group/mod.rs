@@ -28,7 +28,7 @@ pub const MAX_CANDIDATES: usize = 8;
 /// A fresh group id: `G-` and twelve random hex digits.
 pub fn new_id() -> String {
     // A dispatch id's form (`D-…`), with the group's letter.
-    format!("G-{}", &crate::dispatch::new_id()[2..])
+    format!("G-{}", &crate::ids::new_dispatch_id()[2..])
 }
 
 /// Whether `s` is a group id as vnx makes them (`G-` and hex digits, at most 64 bytes).

@@ -94,7 +94,7 @@ pub fn start(
     let mut planned = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
         let request = Request {
-            id: Some(dispatch::new_id()),
+            id: Some(crate::ids::new_dispatch_id()),
             provider: Some(c.provider.clone()),
             model: c.model.clone(),
             continues: None,

@@ -77,13 +77,7 @@ fn is_event_type(s: &str) -> bool {
         && b.all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_'))
 }
 
-/// Whether `s` is a valid dispatch id (`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`).
-pub fn is_dispatch_id(s: &str) -> bool {
-    let mut b = s.bytes();
-    s.len() <= 64
-        && b.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-}
+pub use crate::ids::is_dispatch_id;
 
 impl Receipt {
     /// Parses and validates one receipt from JSON bytes.

@@ -123,12 +123,15 @@ pub fn resolve_base(
 pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
     let host = link.ssh.host().name.clone();
     let data = link.project.data_dir();
-    let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
+    let id = request
+        .id
+        .clone()
+        .unwrap_or_else(crate::ids::new_dispatch_id);
     // Before anything is pushed or recorded: a local dispatch or a remote one of this id
     // would have its record replaced here, or its branch collide with the one fetched back.
     let repo = crate::worktree::Repo::for_project(link.project)?;
     let record = sync::record_path(&data, &id);
-    let taken = crate::dispatch::id_in_use(&link.project.root, &repo, &id)
+    let taken = crate::worktree::id_in_use(&link.project.root, &repo, &id)
         .or_else(|| record.symlink_metadata().is_ok().then_some(record));
     if let Some(path) = taken {
         return Err(RemoteError::IdInUse { id, path });

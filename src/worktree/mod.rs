@@ -21,6 +21,21 @@ pub const LOCK_FILE: &str = "vnx-worktree.lock";
 /// How long asking a remote for a branch may take before the answer counts as unknown.
 pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What already holds dispatch id `id` here: its dispatch directory, worktree or branch.
+pub fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
+    let dir = root.join(DATA_DIR).join("dispatches").join(id);
+    let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
+    for path in [dir, worktree] {
+        if path.symlink_metadata().is_ok() {
+            return Some(path);
+        }
+    }
+    let branch = format!("dispatch/{id}");
+    git2::Repository::open(&repo.root)
+        .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok())
+        .then(|| PathBuf::from(format!("refs/heads/{branch}")))
+}
+
 /// A repository that dispatches run against.
 #[derive(Clone, Debug)]
 pub struct Repo {

@@ -148,7 +148,10 @@ pub fn submit_remote(
     let hosts = accepted(&config.hosts, target)?;
     let data = ctx.project.data_dir();
     let _held = lock(&data, true)?;
-    let id = request.id.clone().unwrap_or_else(crate::dispatch::new_id);
+    let id = request
+        .id
+        .clone()
+        .unwrap_or_else(crate::ids::new_dispatch_id);
     if entry::exists(&data, &id) {
         return Err(DispatchError::IdInUse {
             what: entry::dir(&data).join(format!("{id}.json")),
