@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::schema::{BUILTIN_PROVIDERS, DeclaredProvider, Entries};
+use super::schema::{BUILTIN_PROVIDERS, Entries};
 use super::validation::{Checked, Validator, is_name, q};
+use crate::provider::DeclaredProvider;
 use crate::provider::Provider;
 
 /// Seconds a gate may run when its definition names no `timeout`.

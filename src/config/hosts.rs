@@ -96,13 +96,13 @@ impl Validator<'_> {
                 None => 3600,
                 Some(s) => match u64::try_from(s.value)
                     .ok()
-                    .filter(|n| (1..=crate::dispatch::MAX_DEADLINE_SECS).contains(n))
+                    .filter(|n| (1..=super::MAX_DEADLINE_SECS).contains(n))
                 {
                     Some(n) => n,
                     None => {
                         let msg = format!(
                             "{at}.lost_after_seconds must be between 1 and {}, not {}",
-                            crate::dispatch::MAX_DEADLINE_SECS,
+                            super::MAX_DEADLINE_SECS,
                             s.value
                         );
                         return self.err(&s.referenced, msg);

@@ -24,18 +24,21 @@ mod template;
 mod tests;
 mod validation;
 
+pub use crate::provider::declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
+pub use crate::provider::template::expand;
 pub use gates::{GateDef, GateKind};
 pub use hosts::HostConfig;
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use sandbox::SandboxConfig;
 pub use schema::{
-    BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, PoolConfig,
-    RoleConfig, WorktreeConfig,
+    BUILTIN_PROVIDERS, Config, MAX_POOL_SIZE, PoolConfig, RoleConfig, WorktreeConfig, cache_dir,
 };
-pub use template::expand;
 pub use validation::ConfigError;
 
 use schema::RawConfig;
+
+/// The longest deadline a dispatch takes: 30 days.
+pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
 use validation::{Checked, Validator, invalid, line_col, shown, yaml_message};
 
 /// A config file larger than this is refused before parsing.

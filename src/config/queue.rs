@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::schema::{DeclaredProvider, Entries};
+use super::schema::Entries;
 use super::validation::{Checked, Validator};
+use crate::provider::DeclaredProvider;
 
 /// What a dispatch meets when every slot of its provider is taken.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]

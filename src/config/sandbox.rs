@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::schema::{DeclaredProvider, Entries};
+use super::schema::Entries;
 use super::validation::{Checked, Validator, q};
+use crate::provider::DeclaredProvider;
 use crate::sandbox::Network;
 
 /// `sandbox:`.

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::path::{Component, Path};
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use super::gates::{self, GateDef};
-use super::template::expand;
+use crate::provider::DeclaredProvider;
 use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
 
 /// Providers vnx knows without a declaration; their names cannot be declared.
@@ -59,6 +60,28 @@ pub struct WorktreeConfig {
     pub pool: PoolConfig,
 }
 
+/// The most idle worktrees a pool may keep.
+pub const MAX_POOL_SIZE: u32 = 64;
+
+/// A cache directory as the config names it, normalised (`./target/` → `target`), if it is a
+/// plain relative path inside the worktree: no `..`, no root, not `.git` or inside it.
+pub fn cache_dir(raw: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in Path::new(raw.trim()).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str()?.to_owned()),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    let bad = parts.is_empty()
+        || parts[0] == ".git"
+        || parts
+            .iter()
+            .any(|p| p.contains(['*', '?', '[', '\\', '\n']));
+    (!bad).then(|| parts.join("/"))
+}
+
 /// `worktree.pool:` in the config: how many prepared worktrees to keep idle, and which
 /// build-cache directories survive from one user of a pooled worktree to the next.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -75,79 +98,6 @@ impl PoolConfig {
     pub fn enabled(&self) -> bool {
         self.size > 0
     }
-}
-
-/// A worker CLI declared under `providers:`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeclaredProvider {
-    /// A program name looked up on PATH, or an absolute path.
-    pub binary: String,
-    /// How it runs headless, if it can.
-    pub headless: Option<DeclaredLane>,
-    /// How it runs as a TUI in the pane, if it can.
-    pub interactive: Option<DeclaredLane>,
-    /// Templates appended when a model is given (see [`DeclaredProvider::model_argv`]);
-    /// together they use `{model}` at least once and no other placeholder. Empty: the
-    /// provider takes no model.
-    pub model_args: Vec<String>,
-    /// Templates appended when a follow-up resumes a recorded session (see
-    /// [`DeclaredProvider::resume_argv`]); together they use `{session}` at least once and no
-    /// other placeholder. Empty: the provider cannot resume a session.
-    pub resume_args: Vec<String>,
-    /// Its flags per permission posture.
-    pub permissions: DeclaredPermissions,
-    /// Always names a declared lane.
-    pub default_lane: Lane,
-}
-
-impl DeclaredProvider {
-    /// The declared lane of that kind, if any.
-    pub fn lane(&self, lane: Lane) -> Option<&DeclaredLane> {
-        match lane {
-            Lane::Headless => self.headless.as_ref(),
-            Lane::Interactive => self.interactive.as_ref(),
-        }
-    }
-
-    /// `model_args` for `model`: placeholders substituted, braces unescaped.
-    pub fn model_argv(&self, model: &str) -> Vec<String> {
-        let values = [("model", model)];
-        self.model_args.iter().map(|a| expand(a, &values)).collect()
-    }
-
-    /// `resume_args` for `session`: placeholders substituted, braces unescaped.
-    pub fn resume_argv(&self, session: &str) -> Vec<String> {
-        let values = [("session", session)];
-        self.resume_args
-            .iter()
-            .map(|a| expand(a, &values))
-            .collect()
-    }
-}
-
-/// One lane of a declared provider. `argv` holds templates that use `{prompt}` or
-/// `{prompt_file}` exactly as `prompt` requires.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeclaredLane {
-    /// The command line, as templates.
-    pub argv: Vec<String>,
-    /// How the prompt reaches it.
-    pub prompt: PromptTransport,
-    /// What its stdout is (text, or a CLI's event stream).
-    pub output: OutputFormat,
-    /// What ends it successfully: its exit, or `vnx report`.
-    pub completion: CompletionSignal,
-}
-
-/// Flags per permission posture, final (`{{`/`}}` already unescaped); `None`: not declared.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct DeclaredPermissions {
-    /// Flags for `--permission ask`.
-    pub ask: Option<Vec<String>>,
-    /// Flags for `--permission edits`.
-    pub edits: Option<Vec<String>>,
-    /// Flags for `--permission full`.
-    pub full: Option<Vec<String>>,
 }
 
 /// Defaults for one role.
@@ -256,5 +206,31 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
             }
         }
         deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_dir;
+
+    #[test]
+    fn cache_dirs_are_plain_relative_paths() {
+        assert_eq!(cache_dir("target").as_deref(), Some("target"));
+        assert_eq!(
+            cache_dir("./web/node_modules/").as_deref(),
+            Some("web/node_modules")
+        );
+        for bad in [
+            "",
+            "/etc",
+            "../x",
+            "a/../b",
+            ".git",
+            ".git/hooks",
+            "t*",
+            ".",
+        ] {
+            assert_eq!(cache_dir(bad), None, "{bad:?}");
+        }
     }
 }

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::schema::{
-    BUILTIN_PROVIDERS, Config, DeclaredLane, DeclaredPermissions, DeclaredProvider, PoolConfig,
-    RawConfig, RawLane, RawPool, RawProvider, RawWorktree, RoleConfig, WorktreeConfig,
+    BUILTIN_PROVIDERS, Config, PoolConfig, RawConfig, RawLane, RawPool, RawProvider, RawWorktree,
+    RoleConfig, WorktreeConfig,
 };
-use super::template::expand;
 use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+use crate::provider::template::expand;
+use crate::provider::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
 
 /// Why `.vnx/config.yaml` could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -133,11 +134,11 @@ impl Validator<'_> {
         if let Some(secs) = raw.stall_after_seconds {
             let Some(n) = u64::try_from(secs.value)
                 .ok()
-                .filter(|n| (1..=crate::dispatch::MAX_DEADLINE_SECS).contains(n))
+                .filter(|n| (1..=super::MAX_DEADLINE_SECS).contains(n))
             else {
                 let msg = format!(
                     "stall_after_seconds must be between 1 and {}, not {}",
-                    crate::dispatch::MAX_DEADLINE_SECS,
+                    super::MAX_DEADLINE_SECS,
                     secs.value
                 );
                 return self.err(&secs.referenced, msg);
@@ -245,10 +246,10 @@ impl Validator<'_> {
     fn pool(&self, raw: RawPool) -> Checked<PoolConfig> {
         let mut pool = PoolConfig::default();
         if let Some(size) = raw.size {
-            if !(0..=crate::worktree::pool::MAX_SIZE as i64).contains(&size.value) {
+            if !(0..=super::MAX_POOL_SIZE as i64).contains(&size.value) {
                 let msg = format!(
                     "worktree.pool.size must be 0 to {}, not {}",
-                    crate::worktree::pool::MAX_SIZE,
+                    super::MAX_POOL_SIZE,
                     size.value
                 );
                 return self.err(&size.referenced, msg);
@@ -256,7 +257,7 @@ impl Validator<'_> {
             pool.size = size.value as u32;
         }
         for dir in raw.keep.unwrap_or_default() {
-            let Some(clean) = crate::worktree::pool::cache_dir(&dir.value) else {
+            let Some(clean) = super::cache_dir(&dir.value) else {
                 let msg = format!(
                     "worktree.pool.keep: {} is not a directory inside the worktree (a relative \
                      path like target or web/node_modules, without `..` or .git)",

@@ -5,11 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::budget::{Period, Spend};
 use super::override_key;
 use super::{
     Budget, Constraint, Constraints, Enforcement, Pin, PinSemantics, RouteMatch, Rule, Severity,
 };
-use crate::cost::{Period, Spend};
 use crate::ids::norm;
 use crate::provider::{Lane, Permission};
 
@@ -150,8 +150,8 @@ impl Evaluation {
     }
 }
 
-/// The recorded spend each token budget counts, by budget id (see [`crate::cost::spent`]).
-pub type Spending = BTreeMap<String, crate::cost::Spend>;
+/// The recorded spend each token budget counts, by budget id (added up by `cost::spent`).
+pub type Spending = BTreeMap<String, Spend>;
 
 /// Judges `route` given the dispatcher's overrides and the recorded spend of each budget (a
 /// budget missing from `spending` counts as nothing spent).

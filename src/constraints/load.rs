@@ -418,7 +418,7 @@ impl Validator<'_> {
         let who = format!("budget `{id}`");
         let reason = self.reason(&who, raw.reason)?;
         let severity = self.severity(&who, &raw.audit_severity)?;
-        let Some(period) = crate::cost::Period::parse(&raw.period.value) else {
+        let Some(period) = super::budget::Period::parse(&raw.period.value) else {
             return self.err(
                 &raw.period.referenced,
                 format!(

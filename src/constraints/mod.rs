@@ -6,6 +6,7 @@
 //! dispatch's route is judged against the rules is in `eval`; the source scan behind
 //! `forbid_import` is in `imports`; loading is in `load`.
 
+pub mod budget;
 pub mod eval;
 pub mod imports;
 pub mod listing;
@@ -96,7 +97,7 @@ pub struct Budget {
     /// Which dispatches it counts and judges (provider, model, role; never via).
     pub selector: RouteMatch,
     /// The stretch of time it counts.
-    pub period: crate::cost::Period,
+    pub period: budget::Period,
     /// The tokens allowed in a period.
     pub max_tokens: u64,
 }

@@ -9,8 +9,7 @@ use super::{DispatchError, include, io_err, workspace};
 use crate::provider::invocation;
 use crate::provider::{Invocation, Lane, Permission};
 
-/// The longest deadline a dispatch takes: 30 days.
-pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
+pub use crate::config::MAX_DEADLINE_SECS;
 
 /// What a dispatcher asks for.
 #[derive(Clone, Debug)]

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::declared::DeclaredProvider;
 use super::hooks::{self, HookKind};
 use super::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
 use super::{Permission, Provider, ProviderError};
-use crate::config::DeclaredProvider;
 
 /// The placeholder for the prompt text in an argv template.
 pub const PROMPT: &str = "{prompt}";

@@ -5,14 +5,17 @@
 //! acting out scripted behaviours, offline.
 
 pub mod cache;
+pub mod declared;
 pub mod events;
 pub mod flags;
 pub mod help;
 pub mod hooks;
 pub mod invocation;
 pub mod kinds;
+pub mod template;
 pub mod version;
 
+pub use declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
 pub use invocation::{Invocation, MAX_PROMPT_ARG, PROMPT, PROMPT_FILE, Wanted};
 pub use kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
 

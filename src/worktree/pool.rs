@@ -10,14 +10,14 @@
 //! it in place; `NAME.lease` while a dispatch has it (holding the path it moved to).
 
 use std::fs::{self, File};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::{Repo, Worktree, WorktreeError, git};
 use crate::process;
 use crate::project::DATA_DIR;
 
-/// The most idle worktrees a pool may keep.
-pub const MAX_SIZE: u32 = 64;
+pub use crate::config::MAX_POOL_SIZE as MAX_SIZE;
+pub use crate::config::cache_dir;
 
 /// Files in a worktree's git admin directory that say an operation is under way: such a
 /// worktree is never pooled.
@@ -80,25 +80,6 @@ fn user_of(dir: &Path) -> Option<u32> {
         }
     }
     None
-}
-
-/// A cache directory as the config names it, normalised (`./target/` → `target`), if it is a
-/// plain relative path inside the worktree: no `..`, no root, not `.git` or inside it.
-pub fn cache_dir(raw: &str) -> Option<String> {
-    let mut parts = Vec::new();
-    for c in Path::new(raw.trim()).components() {
-        match c {
-            Component::Normal(p) => parts.push(p.to_str()?.to_owned()),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    let bad = parts.is_empty()
-        || parts[0] == ".git"
-        || parts
-            .iter()
-            .any(|p| p.contains(['*', '?', '[', '\\', '\n']));
-    (!bad).then(|| parts.join("/"))
 }
 
 /// One of the project's two pools of prepared worktrees: the dispatches' (filled ahead,
@@ -935,30 +916,4 @@ fn new_name() -> String {
     let mut bytes = [0u8; 4];
     let _ = getrandom::fill(&mut bytes);
     format!("pool-{}", hex::encode(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cache_dir;
-
-    #[test]
-    fn cache_dirs_are_plain_relative_paths() {
-        assert_eq!(cache_dir("target").as_deref(), Some("target"));
-        assert_eq!(
-            cache_dir("./web/node_modules/").as_deref(),
-            Some("web/node_modules")
-        );
-        for bad in [
-            "",
-            "/etc",
-            "../x",
-            "a/../b",
-            ".git",
-            ".git/hooks",
-            "t*",
-            ".",
-        ] {
-            assert_eq!(cache_dir(bad), None, "{bad:?}");
-        }
-    }
 }
