@@ -7,6 +7,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod audit;
 pub mod config;
 pub mod constraints;
 pub mod cost;
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod doctor;
 pub mod egress;
+pub mod evidence;
 pub mod evidence_reach;
 pub mod files;
 pub mod gate;
@@ -26,6 +28,7 @@ pub mod ledger;
 pub mod main_checkout;
 pub mod mcp;
 pub mod merge;
+pub mod mirror;
 pub mod process;
 pub mod project;
 pub mod provider;

@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// Verifies the ledger at `path` as `audit-chain verify` does (see
-/// `vnx::ledger::audit`), with this machine's key and witness.
+/// `vnx::audit`), with this machine's key and witness.
 pub fn full(
     path: &Path,
     options: VerifyOptions,
@@ -87,7 +87,7 @@ pub fn full(
     // A key path that cannot be resolved (no HOME) just means there is no local key.
     let key_path = settings::key_path(key).ok();
     let witness_dir = settings::witness_dir();
-    Ok(vnx::ledger::audit::verify_anchored(
+    Ok(vnx::audit::verify_anchored(
         path,
         options,
         key_path.as_deref(),

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::gate::evidence::{Evidence, is_commit_id};
+use crate::evidence::{Evidence, is_commit_id};
 use crate::ledger::LedgerError;
 use crate::process::{self, Cmd};
 use crate::receipts::{DispatchStarted, ReplayOf};

@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use super::evidence::{contract_hash, sha256_of};
 use super::review::{self, RECEIPT_FINDINGS, RECEIPT_MESSAGE_CHARS};
 use super::run::{self, Ended, Limits};
 use super::{Context, Event, Exit, GateError, GateOutcome, Status, io_err};
 use crate::config::{Config, GateDef, GateKind};
+use crate::evidence::{contract_hash, sha256_of};
 use crate::ledger::{Ledger, now_utc};
 use crate::process::{self, Cmd};
 use crate::provider::events::{EventParser, LAST_MESSAGE_MAX_CHARS};

@@ -7,7 +7,7 @@
 //! its run directory's lock while its checkouts exist (`run_lock`), so one that was killed
 //! can be told from one that runs.
 
-pub mod evidence;
+pub use crate::evidence;
 mod exec;
 pub mod on_merge;
 pub mod review;

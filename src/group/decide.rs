@@ -3,7 +3,7 @@
 //! candidate through `vnx gate-check`'s machinery, the winner picked by [`super::rule`], and
 //! all of it recorded in one signed `group_decision`.
 
-use crate::gate::evidence::Evidence;
+use crate::evidence::Evidence;
 use crate::gate::{self, Decision};
 use crate::ledger::{Ledger, attest, now_utc};
 use crate::receipts::{

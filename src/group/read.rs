@@ -9,7 +9,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::gate::evidence::{Evidenced, Line};
+use crate::evidence::{Evidenced, Line};
 use crate::ledger::LedgerError;
 use crate::ledger::attest;
 use crate::ledger::json::{self, Value};
@@ -185,7 +185,7 @@ pub fn merge_standing(
     id: &str,
     trusted: &[[u8; 32]],
 ) -> Result<Option<MergeStanding>, LedgerError> {
-    let ev = crate::gate::evidence::Evidence::read(ledger, id, trusted)?;
+    let ev = crate::evidence::Evidence::read(ledger, id, trusted)?;
     let Some(member) = ev.started.and_then(|s| s.receipt.group) else {
         return Ok(None);
     };

@@ -19,6 +19,11 @@ pub const TRUSTED_KEYS_FILE: &str = ".vnx/checkpoint-keys";
 
 /// The ref whose history holds every checkpoint.
 pub const CHECKPOINT_REF: &str = "refs/vnx/checkpoints";
+
+/// The ref a remote host's checkpoints are fetched into.
+pub fn host_checkpoint_ref(host: &str) -> String {
+    format!("refs/vnx/hosts/{host}/checkpoint")
+}
 const BODY_HEADER: &str = "vnx-ledger-checkpoint v1";
 
 /// One anchored checkpoint.

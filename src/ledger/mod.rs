@@ -8,7 +8,6 @@
 
 pub mod append;
 pub mod attest;
-pub mod audit;
 pub mod checkpoint;
 pub mod json;
 pub mod line;

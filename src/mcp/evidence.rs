@@ -136,7 +136,7 @@ pub(super) fn verify(
         max_violations,
         ..VerifyOptions::default()
     };
-    Ok(crate::ledger::audit::verify_anchored(
+    Ok(crate::audit::verify_anchored(
         &s.ledger,
         options,
         s.key.as_deref(),

@@ -281,7 +281,7 @@ pub(super) fn diff(
     }
     let d = detail_of(s, id)?;
     if let Some(base) = &d.base_commit
-        && !crate::gate::evidence::is_commit_id(base)
+        && !crate::evidence::is_commit_id(base)
     {
         return Err(McpError::bad(format!(
             "the start receipt of {id} names base {base:?}, which is not a commit id"

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{MergeError, Reading};
 use crate::config::Config;
-use crate::gate::evidence::{self, Evidence, is_commit_id};
+use crate::evidence::{self, Evidence, is_commit_id};
 use crate::ledger::checkpoint;
 use crate::ledger::{VerifyOptions, ViolationKind, verify};
 use crate::process::{self, Cmd};

@@ -35,7 +35,7 @@ pub fn merge_tree(repo: &Repo, tip: &str, head: &str) -> Result<Formed, String> 
     let mut lines = text.lines();
     let tree = lines.next().unwrap_or_default().trim().to_owned();
     match out.status.code() {
-        Some(0) if crate::gate::evidence::is_commit_id(&tree) => Ok(Formed::Clean(tree)),
+        Some(0) if crate::evidence::is_commit_id(&tree) => Ok(Formed::Clean(tree)),
         Some(1) => Ok(Formed::Conflict(
             lines
                 .take_while(|l| !l.is_empty())

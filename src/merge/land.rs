@@ -10,7 +10,7 @@ use super::conditions::{GateEvidence, Plan};
 use super::form::{self, Formed};
 use super::{Context, Event, MergeError, Merged, anchor};
 use crate::config::Config;
-use crate::gate::evidence::Evidence;
+use crate::evidence::Evidence;
 use crate::gate::on_merge::{self, MergeGates};
 use crate::gate::{GateOutcome, Status};
 use crate::ledger::{Appended, Ledger, now_utc};

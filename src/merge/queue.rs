@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::land::{self, Dequeued, Landing};
 use super::{Context, Event, LOCK_FILE, MergeError, Merged, Plan, Reading, conditions};
 use crate::config::Config;
-use crate::gate::evidence::Evidence;
+use crate::evidence::Evidence;
 use crate::ledger::receipt::is_dispatch_id;
 use crate::worktree::Repo;
 

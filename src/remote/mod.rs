@@ -7,7 +7,7 @@
 
 pub mod doctor;
 pub mod launch;
-pub mod mirror;
+pub use crate::mirror;
 pub mod quote;
 pub mod ssh;
 pub mod sync;
@@ -181,10 +181,7 @@ pub fn remote_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("remote")
 }
 
-/// The ref a host's checkpoints are fetched into.
-pub fn checkpoint_ref(host: &str) -> String {
-    format!("refs/vnx/hosts/{host}/checkpoint")
-}
+pub use crate::ledger::checkpoint::host_checkpoint_ref as checkpoint_ref;
 
 /// The ref on the host a dispatch's base commit is pushed to.
 pub fn incoming_ref(id: &str) -> String {

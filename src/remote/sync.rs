@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::mirror::{Mirrors, line_sha256, links_of};
 use super::wire::{After, Export};
 use super::{RemoteError, Ssh, io};
 use crate::ledger::append::now_utc;
 use crate::ledger::attest::Attestor;
 use crate::ledger::json::{self, Mode, Value};
 use crate::ledger::{Ledger, Receipt};
+use crate::mirror::{Mirrors, line_sha256, links_of};
 use crate::process::{self, Cmd};
 use crate::project::Project;
 use crate::receipts::{self, RemoteLost, RemoteReceipt};
@@ -132,7 +132,7 @@ pub fn catch_up_waiting(
             .collect(),
         origins: Vec::new(),
     };
-    if let Some(p) = super::mirror::check(&own, &[]).into_iter().next() {
+    if let Some(p) = crate::mirror::check(&own, &[]).into_iter().next() {
         return Err(RemoteError::ChainBroken {
             host,
             detail: format!("line {} of this ledger: {}", p.line, p.detail),

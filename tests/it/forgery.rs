@@ -101,8 +101,8 @@ fn forged_evidence(repo: &Repo, id: &str, head: &str) -> Vec<Receipt> {
         .unwrap()
         .into_owned();
     let request_sha256 = "0".repeat(64);
-    let contract = vnx::gate::evidence::contract_hash(id, "strict", &def, head, &request_sha256);
-    let definition_sha256 = vnx::gate::evidence::sha256_of(&def);
+    let contract = vnx::evidence::contract_hash(id, "strict", &def, head, &request_sha256);
+    let definition_sha256 = vnx::evidence::sha256_of(&def);
     let _ = repo;
     let receipt = |kind: &str, extra: &[(&str, Value<'static>)]| {
         let mut o = vnx::ledger::json::Object::default();

@@ -5,9 +5,11 @@
 
 use std::path::Path;
 
-use super::checkpoint::{self, CheckpointError};
-use super::verify::{ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify};
-use super::witness;
+use crate::ledger::checkpoint::{self, CheckpointError};
+use crate::ledger::verify::{
+    ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify,
+};
+use crate::ledger::witness;
 
 /// Verifies the ledger at `path` in full; `local_key` and `witness_dir` are this machine's
 /// signing key and witness directory, when it has them. Also says whether checkpoints were
@@ -38,7 +40,7 @@ pub fn verify_anchored(
 /// Adds a violation for each problem in the hosts' mirrored chain segments (and the host
 /// checkpoints fetched into `refs/vnx/hosts/<name>/checkpoint`).
 fn remote_segments(path: &Path, report: &mut VerifyReport) -> Result<(), CheckpointError> {
-    use crate::remote::mirror::{self, Finding, Mirrors};
+    use crate::mirror::{self, Finding, Mirrors};
     let mirrors = Mirrors::read(path).map_err(CheckpointError::from)?;
     if mirrors.lines.is_empty() && mirrors.origins.is_empty() {
         return Ok(());
@@ -51,7 +53,7 @@ fn remote_segments(path: &Path, report: &mut VerifyReport) -> Result<(), Checkpo
             .map(|m| m.receipt.host.as_str())
             .collect();
         for host in hosts {
-            let reference = crate::remote::checkpoint_ref(host);
+            let reference = checkpoint::host_checkpoint_ref(host);
             for cp in anchor.list_ref(&reference, None).unwrap_or_default() {
                 if cp.signature_ok {
                     host_checkpoints.push((host.to_owned(), cp.lines, hex::encode(cp.head)));
