@@ -7,6 +7,8 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub use vnx_core::{files, ids, main_checkout, process};
+
 pub mod audit;
 pub mod config;
 pub mod constraints;
@@ -19,17 +21,13 @@ pub mod doctor;
 pub mod egress;
 pub mod evidence;
 pub mod evidence_reach;
-pub mod files;
 pub mod gate;
 pub mod group;
-pub mod ids;
 pub mod init;
 pub mod ledger;
-pub mod main_checkout;
 pub mod mcp;
 pub mod merge;
 pub mod mirror;
-pub mod process;
 pub mod project;
 pub mod provider;
 pub mod receipts;
