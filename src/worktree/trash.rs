@@ -143,12 +143,22 @@ impl Repo {
         let Ok(entries) = fs::read_dir(&trash) else {
             return;
         };
-        let mut any = false;
-        for e in entries.flatten() {
-            any = true;
-            let _ = fs::remove_dir_all(e.path());
+        let names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        // A checkout whose admin directory did not come along is still registered with git
+        // (an older vnx moved it with `git worktree move`, or vnx stopped between the two
+        // renames): only then is there anything for `git worktree prune` to forget. Running
+        // it after every dispatch would race with a `git worktree add` under way elsewhere,
+        // whose registration is incomplete for a moment.
+        let registered = names.iter().any(|n| {
+            !n.ends_with(ADMIN_SUFFIX) && !names.contains(&format!("{n}{ADMIN_SUFFIX}"))
+        });
+        for name in &names {
+            let _ = fs::remove_dir_all(trash.join(name));
         }
-        if any && let Ok(_lock) = self.lock() {
+        if registered && let Ok(_lock) = self.lock() {
             let _ = process::run(&git(&self.root).args(["worktree", "prune"]));
         }
     }
