@@ -19,7 +19,8 @@ pub enum Exit {
     /// dispatch that did not succeed, a merge or dispatch refused by its conditions or
     /// constraints, forbidden imports found.
     No = 1,
-    /// 2: the command line or its input is wrong (unknown flag, bad id, invalid receipt);
+    /// 2: the command line or its input is wrong (unknown flag, a malformed id or one the
+    /// ledger never saw, invalid receipt);
     /// running it again unchanged will not help.
     Usage = 2,
     /// 3: the command could not do its work: git, tmux, I/O, a missing CLI, a locked or

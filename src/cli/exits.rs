@@ -243,8 +243,7 @@ pub fn worktree(e: &WorktreeError) -> Exit {
 pub fn gate(e: &GateError) -> Exit {
     use GateError as E;
     match e {
-        E::BadId { .. } => Exit::Usage,
-        E::UnknownDispatch { .. } => Exit::Failed,
+        E::BadId { .. } | E::UnknownDispatch { .. } => Exit::Usage,
         E::NotInitialised { .. } | E::Io { .. } => Exit::Failed,
         E::Config(e) => config(e),
         E::Ledger(e) => ledger(e),
@@ -252,14 +251,13 @@ pub fn gate(e: &GateError) -> Exit {
     }
 }
 
-/// A merge refused by its conditions, or done before, is a verdict; an id that is malformed is
-/// usage.
+/// A merge refused by its conditions, or done before, is a verdict; an id that is malformed or
+/// names no dispatch is usage.
 pub fn merge(e: &MergeError) -> Exit {
     use MergeError as E;
     match e {
         E::Refused { .. } | E::AlreadyMerged { .. } => Exit::No,
-        E::BadId { .. } => Exit::Usage,
-        E::UnknownDispatch { .. } => Exit::Failed,
+        E::BadId { .. } | E::UnknownDispatch { .. } => Exit::Usage,
         // Failures of a step, named by the step even when another error is their cause.
         E::NotInitialised { .. }
         | E::GitMerge { .. }
