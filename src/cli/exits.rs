@@ -273,11 +273,12 @@ pub fn merge(e: &MergeError) -> Exit {
     }
 }
 
-/// Releasing: the ledger, git, or a worktree step failed.
+/// A `--base` that names no commit is usage, as dispatch's `--base-ref`; else the ledger, git
+/// or a worktree step failed.
 pub fn release(e: &ReleaseError) -> Exit {
     use ReleaseError as E;
     match e {
-        E::BadBase { .. } => Exit::Failed,
+        E::BadBase { .. } => Exit::Usage,
         // Released, but not recorded: a failure, whatever the ledger said.
         E::Git { .. } | E::Unrecorded { .. } => Exit::Failed,
         E::Worktree(e) => worktree(e),
