@@ -55,7 +55,6 @@ pub struct Resource {
 
 /// Why skills could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum SkillError {
     /// A name that cannot be a skill directory (it could escape `skills/`).
     #[error("skill name {name:?} does not match ^[a-z0-9][a-z0-9_-]{{0,63}}$")]

@@ -28,7 +28,6 @@ pub struct Pane {
 
 /// Why a tmux command failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum TmuxError {
     /// A session name tmux would read as a target pattern.
     #[error("tmux session name {name:?} must be letters, digits, `_` and `-`")]

@@ -36,12 +36,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let file = args.file.unwrap_or_else(|| root.join(constraints::FILE));
     let loaded = constraints::load(&file)?;
     let paths = if args.paths.is_empty() {
-        constraints::tracked_files(&root).map_err(|e| CliError::from_error(&e))?
+        constraints::tracked_files(&root)?
     } else {
         args.paths
     };
-    let report =
-        constraints::scan_imports(&loaded, &root, &paths).map_err(|e| CliError::from_error(&e))?;
+    let report = constraints::scan_imports(&loaded, &root, &paths)?;
     let mut out = Out::new();
     if args.json {
         out.json(&report)?;

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use vnx::ledger::LedgerError;
 use vnx::ledger::checkpoint::CheckpointError;
 
+use super::exits;
+
 /// What a command's exit status means, the same for every command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -17,7 +19,8 @@ pub enum Exit {
     /// dispatch that did not succeed, a merge or dispatch refused by its conditions or
     /// constraints, forbidden imports found.
     No = 1,
-    /// 2: the command line or its input is wrong (unknown flag, bad id, invalid receipt);
+    /// 2: the command line or its input is wrong (unknown flag, a malformed id or one the
+    /// ledger never saw, invalid receipt);
     /// running it again unchanged will not help.
     Usage = 2,
     /// 3: the command could not do its work: git, tmux, I/O, a missing CLI, a locked or
@@ -158,127 +161,50 @@ const DISK_FULL: &str = "the disk is full: free space on the filesystem of the r
                          (`df -h .`) and run the command again";
 
 /// Library errors become CLI errors with their cause chain, their own hint, and the exit
-/// status their kind means (operational unless the classifier says otherwise).
+/// status their kind means: [`super::exits`] decides it for every variant.
 macro_rules! hinted {
-    ($($error:ty => $classify:expr),* $(,)?) => {$(
+    ($($error:ty => $exit:path),* $(,)?) => {$(
         impl From<$error> for CliError {
             fn from(e: $error) -> CliError {
-                let exit: fn(&$error) -> Exit = $classify;
-                CliError::from_error(&e).with_hint_opt(e.hint()).exit(exit(&e))
+                CliError::from_error(&e).with_hint_opt(e.hint()).exit($exit(&e))
             }
         }
     )*};
 }
 
 hinted!(
-    LedgerError => |e| match e {
-        // The receipt given is too large to be one ledger line.
-        LedgerError::LineTooLong { .. } => Exit::Usage,
-        _ => Exit::Failed,
-    },
-    vnx::init::InitError => |e| match e {
-        vnx::init::InitError::BadProjectId { .. } | vnx::init::InitError::ProjectIdSet { .. } => {
-            Exit::Usage
-        }
-        _ => Exit::Failed,
-    },
-    CheckpointError => |e| match e {
-        // The ledger, or the commit the checkpoint ref names, is not what was checkpointed.
-        CheckpointError::LedgerBroken { .. } | CheckpointError::NotACheckpoint { .. } => Exit::No,
-        _ => Exit::Failed,
-    },
-    vnx::constraints::LoadError => |_| Exit::Failed,
-    vnx::dispatch::DispatchError => dispatch_exit,
-    vnx::gate::GateError => |e| match e {
-        vnx::gate::GateError::BadId { .. } => Exit::Usage,
-        _ => Exit::Failed,
-    },
-    vnx::merge::MergeError => |e| match e {
-        vnx::merge::MergeError::Refused { .. } | vnx::merge::MergeError::AlreadyMerged { .. } => {
-            Exit::No
-        }
-        vnx::merge::MergeError::BadId { .. } => Exit::Usage,
-        _ => Exit::Failed,
-    },
-    vnx::release::ReleaseError => |_| Exit::Failed,
-    vnx::dispatch::replay::ReplayError => |e| match e {
-        vnx::dispatch::replay::ReplayError::Unknown { .. }
-        | vnx::dispatch::replay::ReplayError::FollowUp { .. } => Exit::Usage,
-        _ => Exit::Failed,
-    },
-    vnx::remote::RemoteError => remote_exit,
-    vnx::dispatch::recover::RecoverError => |e| {
-        use vnx::dispatch::recover::RecoverError as E;
-        match e {
-            E::Unknown { .. } => Exit::Usage,
-            E::NotLost { .. } | E::Alive { .. } | E::Unattested { .. } | E::NoReport { .. } => {
-                Exit::No
-            }
-            E::Spec { .. } => Exit::No,
-            E::Ledger(_) | E::Dispatch(_) => Exit::Failed,
-            _ => Exit::Failed,
-        }
-    },
-    vnx::config::ConfigError => |_| Exit::Failed,
-    vnx::worktree::WorktreeError => |e| match e {
-        vnx::worktree::WorktreeError::BadBase { .. } => Exit::Usage,
-        _ => Exit::Failed,
-    },
-    vnx::group::GroupError => |e| match e {
-        vnx::group::GroupError::CandidateCount { .. }
-        | vnx::group::GroupError::BadCandidate { .. }
-        | vnx::group::GroupError::BadId { .. }
-        | vnx::group::GroupError::IdInUse { .. }
-        | vnx::group::GroupError::Unknown { .. } => Exit::Usage,
-        vnx::group::GroupError::Plan { source, .. } => dispatch_exit(source),
-        _ => Exit::Failed,
-    },
+    LedgerError => exits::ledger,
+    vnx::init::InitError => exits::init,
+    CheckpointError => exits::checkpoint,
+    vnx::constraints::LoadError => exits::constraints,
+    vnx::dispatch::DispatchError => exits::dispatch,
+    vnx::gate::GateError => exits::gate,
+    vnx::merge::MergeError => exits::merge,
+    vnx::release::ReleaseError => exits::release,
+    vnx::dispatch::replay::ReplayError => exits::replay,
+    vnx::dispatch::follow_up::FollowUpError => exits::follow_up,
+    vnx::remote::RemoteError => exits::remote,
+    vnx::dispatch::recover::RecoverError => exits::recover,
+    vnx::config::ConfigError => exits::config,
+    vnx::worktree::WorktreeError => exits::worktree,
+    vnx::group::GroupError => exits::group,
 );
 
-/// An unknown host is usage; a host whose ledger no longer extends the mirror, a verdict.
-fn remote_exit(e: &vnx::remote::RemoteError) -> Exit {
-    match e {
-        vnx::remote::RemoteError::UnknownHost { .. } | vnx::remote::RemoteError::IdInUse { .. } => {
-            Exit::Usage
+/// The errors without a hint of their own.
+macro_rules! plain {
+    ($($error:ty => $exit:path),* $(,)?) => {$(
+        impl From<$error> for CliError {
+            fn from(e: $error) -> CliError {
+                CliError::from_error(&e).exit($exit(&e))
+            }
         }
-        vnx::remote::RemoteError::ChainBroken { .. } => Exit::No,
-        _ => Exit::Failed,
-    }
+    )*};
 }
 
-/// A refusal by the constraints is a verdict; a request that can never be planned is usage.
-fn dispatch_exit(e: &vnx::dispatch::DispatchError) -> Exit {
-    use vnx::dispatch::DispatchError as E;
-    use vnx::provider::ProviderError as P;
-    use vnx::skills::SkillError as S;
-    use vnx::worktree::WorktreeError as W;
-    match e {
-        E::Refused { .. }
-        | E::EgressRefused { .. }
-        | E::PinnedModel { .. }
-        | E::Rejected { .. } => Exit::No,
-        E::BadRole { .. }
-        | E::UnknownRole { .. }
-        | E::EmptyInstruction
-        | E::NulInInstruction
-        | E::BadDeadline { .. }
-        | E::IdInUse { .. }
-        | E::IdOnLedger { .. } => Exit::Usage,
-        E::Skill(S::BadName { .. } | S::Duplicate { .. }) => Exit::Usage,
-        E::Worktree(W::BadBase { .. } | W::BadId { .. }) => Exit::Usage,
-        E::Remote(r) => remote_exit(r),
-        E::Provider(
-            P::Unknown { .. }
-            | P::CannotInfer { .. }
-            | P::Ambiguous { .. }
-            | P::BadModel { .. }
-            | P::NeedsModel { .. }
-            | P::LaneUnsupported { .. }
-            | P::PromptTooLarge { .. },
-        ) => Exit::Usage,
-        _ => Exit::Failed,
-    }
-}
+plain!(
+    vnx::constraints::imports::ScanError => exits::scan,
+    vnx::mcp::McpError => exits::mcp,
+);
 
 /// A dispatch id given on the command line, or a usage error.
 pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {
@@ -324,5 +250,15 @@ mod tests {
         );
         let plain = CliError::new("no such dispatch").with_hint("vnx status lists them");
         assert!(plain.rendered().ends_with("hint: vnx status lists them\n"));
+    }
+
+    /// Every library error reaches the exit status [`exits`] gives it, with its own hint.
+    #[test]
+    fn a_library_error_exits_as_its_kind_means() {
+        let bug = CliError::from(LedgerError::NotCanonical { index: 0 });
+        assert_eq!(bug.exit, Exit::Bug);
+        let unknown = CliError::from(vnx::gate::GateError::BadId { id: "../x".into() });
+        assert_eq!(unknown.exit, Exit::Usage);
+        assert!(unknown.hint.is_some(), "{unknown:?}");
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use vnx::dispatch::follow_up::{self, FollowUpError};
+use vnx::dispatch::follow_up;
 use vnx::dispatch::view::{self, State};
 use vnx::dispatch::{Context, Request};
 
@@ -80,8 +80,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let socket = args.tmux_socket.clone();
     with_context(socket, |ctx| {
         let state = settle_blocked(ctx, &args.id)?;
-        let continued =
-            follow_up::find(ctx.project, ctx.ledger, &args.id, state).map_err(follow_up_error)?;
+        let continued = follow_up::find(ctx.project, ctx.ledger, &args.id, state)?;
         let started = &continued.started;
         let lane: vnx::provider::Lane = args.repeat.lane.map_or(started.lane, Into::into);
         let (overrides, override_reasons) = settings::constraint_overrides();
@@ -172,18 +171,4 @@ fn settle_blocked(ctx: &Context<'_>, id: &str) -> Result<Option<State>, CliError
     vnx::dispatch::cancel::cancel(ctx.ledger, &state, ctx.tmux, ctx.attestor)?;
     view::wait(ctx.ledger, &[id.to_owned()], ctx.tmux, false)?;
     Ok(find()?.map(|s| s.state))
-}
-
-fn follow_up_error(e: FollowUpError) -> CliError {
-    let hint = e.hint();
-    let exit = match e {
-        FollowUpError::Unknown { .. } => super::Exit::Usage,
-        FollowUpError::Ledger(_) => super::Exit::Failed,
-        _ => super::Exit::No,
-    };
-    let err = CliError::from_error(&e).exit(exit);
-    match hint {
-        Some(h) => err.with_hint(h),
-        None => err,
-    }
 }

@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let served = vnx::mcp::serve_stdio(mcp);
     let _ = std::fs::remove_dir_all(&scratch);
     served.map_err(|e| {
-        CliError::from_error(&e)
+        CliError::from(e)
             .with_hint("the MCP client closed the session or sent what vnx cannot read")
     })?;
     Ok(ExitCode::SUCCESS)

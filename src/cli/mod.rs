@@ -21,6 +21,7 @@ mod doctor;
 mod drain;
 mod error;
 mod evidence_reach;
+mod exits;
 mod follow_up;
 mod gate_check;
 mod group;

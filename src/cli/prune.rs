@@ -221,9 +221,8 @@ fn prune_error(e: PruneError) -> CliError {
         PruneError::Ledger(_) => "`vnx audit-chain verify` says what is wrong with the ledger",
         PruneError::List { .. } => "check the permissions of .vnx-data",
     };
-    CliError::from_error(&e)
-        .with_hint(hint)
-        .exit(super::Exit::Failed)
+    let exit = super::exits::prune(&e);
+    CliError::from_error(&e).with_hint(hint).exit(exit)
 }
 
 fn human_bytes(n: u64) -> String {

@@ -98,7 +98,7 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
             let r = Receipt::from_json(text.as_bytes()).map_err(|e| {
                 CliError::from_error(&e)
                     .with_hint(RECEIPT_HINT)
-                    .exit(super::error::Exit::Usage)
+                    .exit(super::exits::receipt(&e))
             })?;
             return Ok(vec![r]);
         }
@@ -134,9 +134,10 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
         }
     };
     let receipts = Receipt::from_ndjson(&bytes).map_err(|e| {
-        CliError::usage(format!("invalid receipt in {source} at line {}", e.line))
+        CliError::new(format!("invalid receipt in {source} at line {}", e.line))
             .with_cause(&e.source)
             .with_hint(format!("{RECEIPT_HINT}; nothing was appended"))
+            .exit(super::exits::receipt(&e.source))
     })?;
     if receipts.is_empty() {
         return Err(CliError::usage(format!("no receipts in {source}"))

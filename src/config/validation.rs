@@ -15,7 +15,6 @@ use crate::provider::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
 
 /// Why `.vnx/config.yaml` could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("could not read {path}")]

@@ -33,7 +33,6 @@ pub struct ImportHit {
 
 /// Why a scan could not finish.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ScanError {
     /// A tracked file could not be read.
     #[error("could not read {path}")]

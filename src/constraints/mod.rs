@@ -218,7 +218,6 @@ impl Enforcement {
 }
 /// Why `provider_constraints.yaml` could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum LoadError {
     /// There is no such file (dispatching needs one).
     #[error("{path} is missing")]

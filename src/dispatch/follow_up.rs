@@ -54,7 +54,6 @@ impl Continued {
 
 /// Why a dispatch cannot be continued.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum FollowUpError {
     /// The ledger records no such dispatch.
     #[error("no dispatch {id} on the ledger")]

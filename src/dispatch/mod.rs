@@ -67,7 +67,6 @@ pub fn worker_log(root: &Path, id: &str) -> PathBuf {
 
 /// Why a dispatch could not be planned, launched or supervised.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum DispatchError {
     /// The repository has no `.vnx/config.yaml`.
     #[error("{path} is not initialised for vnx")]

@@ -43,7 +43,6 @@ pub struct Recovered {
 
 /// Why a dispatch cannot be recovered.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RecoverError {
     /// Nothing of that id started here.
     #[error("dispatch {id} is not known here")]

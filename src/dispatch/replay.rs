@@ -20,7 +20,6 @@ use crate::receipts::{DispatchStarted, ReplayOf};
 
 /// Why a dispatch cannot be replayed or compared.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ReplayError {
     /// The ledger holds no attested `dispatch_started` for the id.
     #[error("no dispatch {id} (attested) on the ledger")]

@@ -205,7 +205,6 @@ pub struct Report {
 
 /// Why a gate-check could not run.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum GateError {
     /// The repository has no `.vnx/config.yaml`.
     #[error("{path} is not initialised for vnx")]

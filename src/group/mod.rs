@@ -44,7 +44,6 @@ pub fn is_group_id(s: &str) -> bool {
 
 /// Why a group could not be started, read or decided.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum GroupError {
     /// Fewer than two or more than eight candidates.
     #[error("a group takes {MIN_CANDIDATES} to {MAX_CANDIDATES} candidates, not {count}")]

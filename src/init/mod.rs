@@ -71,7 +71,6 @@ pub struct InitOptions {
 
 /// Why `init` stopped.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum InitError {
     /// Not inside a git repository.
     #[error("{path} is not inside a git repository")]

@@ -58,7 +58,6 @@ fn ser_hex<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> 
 /// Errors making or reading checkpoints.
 /// Why a checkpoint could not be made, read or checked.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum CheckpointError {
     /// A git operation on the checkpoint ref failed.
     #[error("git {op} failed in {repo}")]

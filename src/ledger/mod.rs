@@ -32,7 +32,6 @@ pub const LOCK_FILE: &str = "append_receipt.lock";
 
 /// Errors reading or writing a ledger. Each names the file it concerns.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum LedgerError {
     /// The ledger's directory does not exist.
     #[error("ledger directory {path} does not exist")]

@@ -17,7 +17,6 @@ pub const REPAIR_EVENT: &str = "ledger_repair";
 
 /// Why a receipt was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum ReceiptError {
     /// Not JSON.
     #[error("not valid JSON: {0}")]

@@ -39,7 +39,6 @@ pub struct Settings {
 
 /// Why an answer could not be made.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum McpError {
     /// The client's input is not acceptable (a malformed id, a limit over the maximum, a path
     /// that leaves the project, an unknown filter value).

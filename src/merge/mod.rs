@@ -152,7 +152,6 @@ pub struct Merged {
 
 /// Why a merge did not happen (or happened but was not anchored).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum MergeError {
     /// Not a dispatch id.
     #[error("{id:?} is not a dispatch id")]

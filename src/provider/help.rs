@@ -15,7 +15,6 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 /// Why a help text could not be read.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum HelpError {
     /// The binary cannot be read (so its help is not cached).
     #[error("{binary} cannot be read")]

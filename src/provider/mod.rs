@@ -102,7 +102,6 @@ impl DemoBehaviour {
 
 /// Why a provider, model or lane cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ProviderError {
     /// Neither a built-in nor a declared provider.
     #[error("unknown provider {name:?}")]

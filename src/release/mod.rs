@@ -40,7 +40,6 @@ pub struct Options {
 
 /// Errors that stop the whole command (a single item's failure is reported on the item).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ReleaseError {
     /// The base names no commit.
     #[error("base {base:?} does not name a commit in {root}")]

@@ -26,7 +26,6 @@ pub const MIN_HOST_VERSION: (u64, u64, u64) = (0, 1, 0);
 
 /// Why a remote operation failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RemoteError {
     /// `.vnx/config.yaml` declares no such host.
     #[error("no host `{host}` under `hosts:` in .vnx/config.yaml")]

@@ -151,7 +151,6 @@ impl StatePath {
 
 /// Why a sandbox cannot be made.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum SandboxError {
     /// `bwrap` is not on `PATH`.
     #[error("a sandboxed dispatch needs bubblewrap, and `bwrap` is not on PATH")]

@@ -60,7 +60,6 @@ pub struct Worktree {
 
 /// Errors creating, classifying or releasing worktrees; each names what it concerns.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum WorktreeError {
     /// The path is not inside a git repository.
     #[error("{path} is not inside a git repository")]

@@ -122,7 +122,6 @@ pub struct InPlace {
 
 /// Why a worktree was not given back to the pool (it is then released as without a pool).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum NotPooled {
     /// The pool holds as many worktrees as it may.
     #[error("the pool is full ({size} worktrees)")]

@@ -41,14 +41,31 @@ fn gate_check_merge_and_wait() {
     );
     assert_eq!(
         code(&repo, &["gate-check", "D-ffffffff"]),
-        3,
+        2,
         "no such dispatch"
     );
 
     assert_eq!(code(&repo, &["merge", "--check", &go]), 0, "mergeable");
     assert_eq!(code(&repo, &["merge", "--check", &hold]), 1, "refused");
     assert_eq!(code(&repo, &["merge", "--check", "../x"]), 2);
-    assert_eq!(code(&repo, &["merge", "--check", "D-ffffffff"]), 3);
+    assert_eq!(
+        code(&repo, &["merge", "--check", "D-ffffffff"]),
+        2,
+        "no such dispatch"
+    );
+    assert_eq!(code(&repo, &["merge", "D-ffffffff"]), 2, "no such dispatch");
+    // Every command that takes a dispatch id says the same of one the ledger never saw.
+    for args in [
+        &["show", "D-ffffffff"][..],
+        &["status", "D-ffffffff"],
+        &["attach", "D-ffffffff"],
+        &["cancel", "D-ffffffff"],
+        &["follow-up", "D-ffffffff", "--instruction", "x"],
+        &["replay", "D-ffffffff"],
+        &["recover", "D-ffffffff"],
+    ] {
+        assert_eq!(code(&repo, args), 2, "{args:?}");
+    }
 
     assert_eq!(code(&repo, &["wait", &go]), 0, "done");
     let failed =

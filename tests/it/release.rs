@@ -273,7 +273,11 @@ fn an_unreachable_remote_is_never_read_as_pushed() {
     let (_, plan) = release(&repo, &["--base", "release"]);
     assert_eq!(item(&plan, "D-offline")["class"], "landed");
     let r = run(repo.vnx().args(["worktree-release", "--base", "nope"]));
-    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.code, 2,
+        "usage, as a --base-ref naming no commit: {}",
+        r.stderr
+    );
     assert!(r.stderr.contains("hint: pass --base"), "{}", r.stderr);
 }
 

@@ -177,7 +177,6 @@ impl Output {
 
 /// Why a command could not be run, or failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ProcessError {
     /// The program is not on `PATH`.
     #[error("`{program}` was not found on PATH")]

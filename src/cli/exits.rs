@@ -1,0 +1,431 @@
+//! The exit status each library error means: one arm per variant and no wildcard, so a new
+//! variant does not compile until someone decides its status; a variant that wraps another
+//! library error asks that error's own function.
+
+use vnx::config::ConfigError;
+use vnx::constraints::LoadError;
+use vnx::constraints::imports::ScanError;
+use vnx::dispatch::DispatchError;
+use vnx::dispatch::follow_up::FollowUpError;
+use vnx::dispatch::ports::PortError;
+use vnx::dispatch::recover::RecoverError;
+use vnx::dispatch::replay::ReplayError;
+use vnx::gate::GateError;
+use vnx::group::GroupError;
+use vnx::init::InitError;
+use vnx::ledger::LedgerError;
+use vnx::ledger::checkpoint::CheckpointError;
+use vnx::ledger::receipt::ReceiptError;
+use vnx::mcp::McpError;
+use vnx::merge::MergeError;
+use vnx::process::ProcessError;
+use vnx::provider::ProviderError;
+use vnx::release::ReleaseError;
+use vnx::release::prune::PruneError;
+use vnx::remote::RemoteError;
+use vnx::sandbox::SandboxError;
+use vnx::skills::SkillError;
+use vnx::tmux::TmuxError;
+use vnx::worktree::WorktreeError;
+
+use super::Exit;
+
+/// A receipt too large for one line is the caller's input; a receipt that does not serialize
+/// canonically is vnx's bug; anything else is the file or the OS.
+pub fn ledger(e: &LedgerError) -> Exit {
+    use LedgerError as E;
+    match e {
+        E::LineTooLong { .. } => Exit::Usage,
+        E::NotCanonical { .. } => Exit::Bug,
+        E::MissingDir { .. }
+        | E::NotFound { .. }
+        | E::Symlink { .. }
+        | E::IsDirectory { .. }
+        | E::NotRegular { .. }
+        | E::ReadOnly { .. }
+        | E::Open { .. }
+        | E::Lock { .. }
+        | E::Read { .. }
+        | E::Write { .. }
+        | E::Sync { .. }
+        | E::Quarantine { .. }
+        | E::TailUnreadable { .. } => Exit::Failed,
+    }
+}
+
+/// The ledger, or the commit the checkpoint ref names, is not what was checkpointed: a verdict.
+pub fn checkpoint(e: &CheckpointError) -> Exit {
+    use CheckpointError as E;
+    match e {
+        E::LedgerBroken { .. } | E::NotACheckpoint { .. } => Exit::No,
+        E::Git { .. }
+        | E::NotInRepo { .. }
+        | E::KeyIo { .. }
+        | E::KeyInsecure { .. }
+        | E::KeyMalformed { .. }
+        | E::KeyInsideRepo { .. }
+        | E::Witness { .. }
+        | E::EmptyLedger { .. } => Exit::Failed,
+        E::Ledger(e) => ledger(e),
+    }
+}
+
+/// A receipt given on the command line or stdin: every way it can be wrong is the input's.
+pub fn receipt(e: &ReceiptError) -> Exit {
+    use ReceiptError as E;
+    match e {
+        E::Json(_)
+        | E::NotUtf8 { .. }
+        | E::NotObject(_)
+        | E::MissingEventType
+        | E::BadEventType(_)
+        | E::ReservedEventType(_)
+        | E::ReservedField(_)
+        | E::BadSchemaVersion(_)
+        | E::BadTimestamp
+        | E::BadDispatchId(_) => Exit::Usage,
+    }
+}
+
+/// `--project-id` is the caller's input; the rest is the repository and the file system.
+pub fn init(e: &InitError) -> Exit {
+    use InitError as E;
+    match e {
+        E::BadProjectId { .. } | E::ProjectIdSet { .. } => Exit::Usage,
+        E::NotInRepo { .. } | E::Symlink { .. } | E::Unreadable { .. } | E::Io { .. } => {
+            Exit::Failed
+        }
+    }
+}
+
+/// `.vnx/config.yaml` that cannot be read or is invalid: the project cannot be worked in.
+pub fn config(e: &ConfigError) -> Exit {
+    match e {
+        ConfigError::Io { .. } | ConfigError::Invalid { .. } => Exit::Failed,
+    }
+}
+
+/// `provider_constraints.yaml` that is missing, unreadable or invalid.
+pub fn constraints(e: &LoadError) -> Exit {
+    match e {
+        LoadError::Missing { .. } | LoadError::Io { .. } | LoadError::Invalid { .. } => {
+            Exit::Failed
+        }
+    }
+}
+
+/// The forbidden-import scan could not read a file or ask git.
+pub fn scan(e: &ScanError) -> Exit {
+    match e {
+        ScanError::Io { .. } | ScanError::Git { .. } => Exit::Failed,
+    }
+}
+
+/// A refusal by the constraints, the egress policy or the queue is a verdict; a request that
+/// can never be planned is usage.
+pub fn dispatch(e: &DispatchError) -> Exit {
+    use DispatchError as E;
+    match e {
+        E::Refused { .. }
+        | E::EgressRefused { .. }
+        | E::PinnedModel { .. }
+        | E::Rejected { .. } => Exit::No,
+        E::BadRole { .. }
+        | E::UnknownRole { .. }
+        | E::EmptyInstruction
+        | E::NulInInstruction
+        | E::BadDeadline { .. }
+        | E::IdInUse { .. }
+        | E::IdOnLedger { .. } => Exit::Usage,
+        // The project's state or files, the machine, or a spec vnx wrote.
+        E::NotInitialised { .. }
+        | E::BadInclude { .. }
+        | E::DirtyBase { .. }
+        | E::DetachedBase
+        | E::MissingCli { .. }
+        | E::Io { .. }
+        | E::BadSpec { .. } => Exit::Failed,
+        E::Provider(e) => provider(e),
+        E::Config(e) => config(e),
+        E::Constraints(e) => constraints(e),
+        E::Skill(e) => skill(e),
+        E::Worktree(e) => worktree(e),
+        E::Tmux(e) => tmux(e),
+        E::Ledger(e) => ledger(e),
+        E::Port(e) => port(e),
+        E::Sandbox(e) => sandbox(e),
+        E::Remote(e) => remote(e),
+    }
+}
+
+/// What was asked of the provider (its name, model, lane) is usage; what a declared
+/// provider's configuration lacks is fixed in `.vnx/config.yaml`, not on the command line.
+pub fn provider(e: &ProviderError) -> Exit {
+    use ProviderError as E;
+    match e {
+        E::Unknown { .. }
+        | E::CannotInfer { .. }
+        | E::Ambiguous { .. }
+        | E::BadModel { .. }
+        | E::NeedsModel { .. }
+        | E::LaneUnsupported { .. }
+        | E::PromptTooLarge { .. } => Exit::Usage,
+        E::PostureUndeclared { .. } | E::NoModelArgs { .. } => Exit::Failed,
+    }
+}
+
+/// A skill name that is malformed or given twice is usage; a skill that is missing or broken
+/// is the project's files.
+pub fn skill(e: &SkillError) -> Exit {
+    use SkillError as E;
+    match e {
+        E::BadName { .. } | E::Duplicate { .. } => Exit::Usage,
+        E::Missing { .. } | E::Io { .. } | E::Invalid { .. } | E::Bad { .. } => Exit::Failed,
+    }
+}
+
+/// tmux failed, or answered what vnx cannot read.
+pub fn tmux(e: &TmuxError) -> Exit {
+    match e {
+        TmuxError::BadName { .. } | TmuxError::Tmux { .. } | TmuxError::Unexpected { .. } => {
+            Exit::Failed
+        }
+    }
+}
+
+/// No port left, or the claim could not be written.
+pub fn port(e: &PortError) -> Exit {
+    match e {
+        PortError::Exhausted { .. } | PortError::Io { .. } => Exit::Failed,
+    }
+}
+
+/// The machine cannot sandbox, or the sandboxed worker's work could not be brought in.
+pub fn sandbox(e: &SandboxError) -> Exit {
+    use SandboxError as E;
+    match e {
+        E::NoBubblewrap
+        | E::Unusable { .. }
+        | E::RefFormat { .. }
+        | E::Io { .. }
+        | E::Import { .. }
+        | E::BadTip { .. } => Exit::Failed,
+    }
+}
+
+/// A program that is missing, could not start, failed or took too long.
+pub fn process(e: &ProcessError) -> Exit {
+    use ProcessError as E;
+    match e {
+        E::NotFound { .. } | E::Spawn { .. } | E::Failed { .. } | E::TimedOut { .. } => {
+            Exit::Failed
+        }
+    }
+}
+
+/// A dispatch id that is malformed or a base that names no commit is usage.
+pub fn worktree(e: &WorktreeError) -> Exit {
+    use WorktreeError as E;
+    match e {
+        E::BadId { .. } | E::BadBase { .. } => Exit::Usage,
+        E::NotInRepo { .. }
+        | E::BranchExists { .. }
+        | E::PathExists { .. }
+        | E::Lock { .. }
+        | E::Io { .. }
+        | E::NotOnBranch { .. }
+        | E::ForeignGit { .. }
+        | E::Git { .. } => Exit::Failed,
+    }
+}
+
+/// An id that is malformed or names no dispatch is usage.
+pub fn gate(e: &GateError) -> Exit {
+    use GateError as E;
+    match e {
+        E::BadId { .. } | E::UnknownDispatch { .. } => Exit::Usage,
+        E::NotInitialised { .. } | E::Io { .. } => Exit::Failed,
+        E::Config(e) => config(e),
+        E::Ledger(e) => ledger(e),
+        E::Worktree(e) => worktree(e),
+    }
+}
+
+/// A merge refused by its conditions, or done before, is a verdict; an id that is malformed or
+/// names no dispatch is usage.
+pub fn merge(e: &MergeError) -> Exit {
+    use MergeError as E;
+    match e {
+        E::Refused { .. } | E::AlreadyMerged { .. } => Exit::No,
+        E::BadId { .. } | E::UnknownDispatch { .. } => Exit::Usage,
+        // Failures of a step, named by the step even when another error is their cause.
+        E::NotInitialised { .. }
+        | E::GitMerge { .. }
+        | E::CheckpointAfterMerge { .. }
+        | E::NoKey { .. }
+        | E::Lock { .. }
+        | E::Git { .. } => Exit::Failed,
+        E::Gate { source, .. } => gate(source),
+        E::Config(e) => config(e),
+        E::Ledger(e) => ledger(e),
+        E::Checkpoint(e) => checkpoint(e),
+        E::Worktree(e) => worktree(e),
+    }
+}
+
+/// A `--base` that names no commit is usage, as dispatch's `--base-ref`; else the ledger, git
+/// or a worktree step failed.
+pub fn release(e: &ReleaseError) -> Exit {
+    use ReleaseError as E;
+    match e {
+        E::BadBase { .. } => Exit::Usage,
+        // Released, but not recorded: a failure, whatever the ledger said.
+        E::Git { .. } | E::Unrecorded { .. } => Exit::Failed,
+        E::Worktree(e) => worktree(e),
+        E::Ledger(e) => ledger(e),
+    }
+}
+
+/// `vnx prune`: the ledger could not tell what is open, or `.vnx-data` could not be listed.
+pub fn prune(e: &PruneError) -> Exit {
+    match e {
+        PruneError::Ledger(e) => ledger(e),
+        PruneError::List { .. } => Exit::Failed,
+    }
+}
+
+/// An id that names no dispatch, or a follow-up instead of the first of its chain, is usage.
+pub fn replay(e: &ReplayError) -> Exit {
+    use ReplayError as E;
+    match e {
+        E::Unknown { .. } | E::FollowUp { .. } => Exit::Usage,
+        E::Instruction { .. } | E::Git { .. } => Exit::Failed,
+        E::Ledger(e) => ledger(e),
+    }
+}
+
+/// An unknown id is usage; a dispatch that cannot be continued (still running, continued,
+/// merged, released, gone, or its instruction not the one recorded) is a refusal.
+pub fn follow_up(e: &FollowUpError) -> Exit {
+    use FollowUpError as E;
+    match e {
+        E::Unknown { .. } => Exit::Usage,
+        E::NotEnded { .. }
+        | E::Continued { .. }
+        | E::Merged { .. }
+        | E::Released { .. }
+        | E::BranchGone { .. }
+        | E::Instruction { .. } => Exit::No,
+        E::Ledger(e) => ledger(e),
+    }
+}
+
+/// An unknown id is usage; a dispatch that is not lost, or whose evidence does not allow
+/// recording its end, is a refusal.
+pub fn recover(e: &RecoverError) -> Exit {
+    use RecoverError as E;
+    match e {
+        E::Unknown { .. } => Exit::Usage,
+        E::NotLost { .. }
+        | E::Alive { .. }
+        | E::Unattested { .. }
+        | E::NoReport { .. }
+        | E::Spec { .. } => Exit::No,
+        E::Ledger(e) => ledger(e),
+        E::Dispatch(e) => dispatch(e),
+    }
+}
+
+/// An unknown host or an id in use is usage; a host whose ledger no longer extends the mirror
+/// is a verdict.
+pub fn remote(e: &RemoteError) -> Exit {
+    use RemoteError as E;
+    match e {
+        E::UnknownHost { .. } | E::IdInUse { .. } => Exit::Usage,
+        E::ChainBroken { .. } => Exit::No,
+        E::Unreachable { .. }
+        | E::VnxMissing { .. }
+        | E::VnxTooOld { .. }
+        | E::Remote { .. }
+        | E::BadAnswer { .. }
+        | E::Git { .. }
+        | E::BadBase { .. }
+        | E::Io { .. } => Exit::Failed,
+        E::Worktree(e) => worktree(e),
+        E::Process(e) => process(e),
+        E::Ledger(e) => ledger(e),
+    }
+}
+
+/// Group arguments that are wrong, or a group id that is malformed, used or unknown, are
+/// usage; a candidate that could not be planned or gated says why itself.
+pub fn group(e: &GroupError) -> Exit {
+    use GroupError as E;
+    match e {
+        E::CandidateCount { .. }
+        | E::BadCandidate { .. }
+        | E::BadId { .. }
+        | E::IdInUse { .. }
+        | E::Unknown { .. } => Exit::Usage,
+        E::Plan { source, .. } => dispatch(source),
+        E::Gate { source, .. } => gate(source),
+        E::Ledger(e) => ledger(e),
+    }
+}
+
+/// The MCP server ended: what a request asked wrongly is usage, the session or a read failed.
+pub fn mcp(e: &McpError) -> Exit {
+    use McpError as E;
+    match e {
+        E::BadInput { .. } | E::UnknownDispatch { .. } | E::UnknownResource { .. } => Exit::Usage,
+        E::Io { .. } | E::Session { .. } | E::Diff(_) => Exit::Failed,
+        E::Ledger(e) => ledger(e),
+        E::Checkpoint(e) => checkpoint(e),
+        E::Merge { source, .. } => merge(source),
+        E::Constraints(e) => constraints(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receipt_that_does_not_serialize_canonically_is_a_bug_wherever_it_surfaces() {
+        let bug = || LedgerError::NotCanonical { index: 0 };
+        assert_eq!(ledger(&bug()), Exit::Bug);
+        assert_eq!(dispatch(&DispatchError::Ledger(bug())), Exit::Bug);
+        assert_eq!(merge(&MergeError::Ledger(bug())), Exit::Bug);
+    }
+
+    /// A variant that wraps another library error exits as that error does on its own.
+    #[test]
+    fn a_wrapped_error_exits_as_it_would_alone() {
+        let too_long = || LedgerError::LineTooLong {
+            index: 0,
+            len: 2,
+            max: 1,
+        };
+        let broken = || CheckpointError::LedgerBroken {
+            path: "l".into(),
+            violations: 1,
+        };
+        let bad_id = || WorktreeError::BadId { id: "../x".into() };
+        assert_eq!(ledger(&too_long()), Exit::Usage);
+        assert_eq!(gate(&GateError::Ledger(too_long())), Exit::Usage);
+        assert_eq!(checkpoint(&broken()), Exit::No);
+        assert_eq!(merge(&MergeError::Checkpoint(broken())), Exit::No);
+        assert_eq!(worktree(&bad_id()), Exit::Usage);
+        assert_eq!(release(&ReleaseError::Worktree(bad_id())), Exit::Usage);
+        assert_eq!(
+            recover(&RecoverError::Dispatch(DispatchError::EmptyInstruction)),
+            Exit::Usage
+        );
+        assert_eq!(
+            follow_up(&FollowUpError::Ledger(LedgerError::NotFound {
+                path: "l".into()
+            })),
+            Exit::Failed
+        );
+    }
+}
