@@ -115,6 +115,40 @@ fn open(path: &Path) -> Result<File, LedgerError> {
     super::open_for_reading(path)
 }
 
+/// How long [`follow`] polls the ledger (every [`POLL_EVERY`]) before it sets up a watcher.
+const POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often [`follow`] looks at the ledger while it polls.
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// What a watcher of the ledger's directory sends.
+type Changes = mpsc::Receiver<notify::Result<notify::Event>>;
+
+/// A watcher of the ledger's directory (so a ledger created or replaced later is still seen)
+/// and the channel its changes arrive on.
+fn watch(path: &Path) -> Result<(notify::RecommendedWatcher, Changes), LedgerError> {
+    let watch_err = |e: notify::Error| LedgerError::Read {
+        path: path.to_owned(),
+        source: io::Error::other(e.to_string()),
+    };
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Reading the ledger is itself an event (open, access, close); only changes matter,
+        // or following would wake itself up forever.
+        if event
+            .as_ref()
+            .is_ok_and(|e| matches!(e.kind, notify::EventKind::Access(_)))
+        {
+            return;
+        }
+        let _ = tx.send(event);
+    })
+    .map_err(watch_err)?;
+    watcher
+        .watch(ledger_dir(path), RecursiveMode::NonRecursive)
+        .map_err(watch_err)?;
+    Ok((watcher, rx))
+}
+
 /// What following reports besides lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Followed<'a> {
@@ -136,27 +170,8 @@ pub fn follow(
     mut on_event: impl FnMut(Followed<'_>) -> bool,
 ) -> Result<(), LedgerError> {
     use std::os::unix::fs::MetadataExt;
-    let watch_err = |e: notify::Error| LedgerError::Read {
-        path: path.to_owned(),
-        source: io::Error::other(e.to_string()),
-    };
-    let (tx, rx) = mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // Reading the ledger is itself an event (open, access, close); only changes matter,
-        // or following would wake itself up forever.
-        if event
-            .as_ref()
-            .is_ok_and(|e| matches!(e.kind, notify::EventKind::Access(_)))
-        {
-            return;
-        }
-        let _ = tx.send(event);
-    })
-    .map_err(watch_err)?;
-    // Watch the directory so a ledger created or replaced later is still seen.
-    watcher
-        .watch(ledger_dir(path), RecursiveMode::NonRecursive)
-        .map_err(watch_err)?;
+    let started = std::time::Instant::now();
+    let mut watching: Option<(notify::RecommendedWatcher, Changes)> = None;
     // `offset` only ever moves past complete lines: a fragment is re-read on the next wake,
     // so a torn tail that the writer repairs is never glued onto what replaces it.
     let mut data: Vec<u8> = Vec::new();
@@ -189,6 +204,17 @@ pub fn follow(
             }
             offset += start as u64;
         }
+        // A short wait polls: it ends without a watcher, whose closing costs the process a
+        // kernel grace period (up to tens of milliseconds) when it exits.
+        if watching.is_none() && started.elapsed() < POLL_FIRST {
+            std::thread::sleep(POLL_EVERY);
+            continue;
+        }
+        let Some((_, rx)) = &watching else {
+            watching = Some(watch(path)?);
+            // What changed before the watcher existed is read now.
+            continue;
+        };
         // Block until something in the directory changes (or a quiet half second passes).
         match rx.recv_timeout(std::time::Duration::from_millis(500)) {
             Ok(_) => while rx.try_recv().is_ok() {},
