@@ -29,7 +29,6 @@ const PANE_VARS: &[&str] = &[
     "TMUX_PANE",
     "TERM",
     "VNX_DISPATCH_ID",
-    "VNX_STARTED_HASH",
     "VNX_CHECKPOINT_KEY",
 ];
 
@@ -71,6 +70,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // A cancel that comes while the supervisor starts (`vnx cancel` right after a launch)
     // waits, held back across the re-exec below, until the handlers can record it.
     let _ = vnx::process::hold_stop_signals(true);
+    // The pane starts while the launch is still under way: nothing is read before it is
+    // complete, and a launch that was undone leaves nothing to supervise.
+    let dir = args.spec.parent().unwrap_or(std::path::Path::new("."));
+    let started_hash = dispatch::liveness::await_launch(dir).map_err(|e| {
+        CliError::from_error(&e).context(format!(
+            "could not wait for the launch of the dispatch in {}",
+            dir.display()
+        ))
+    })?;
+    let Some(started_hash) = started_hash else {
+        return Ok(ExitCode::SUCCESS);
+    };
     enter_dispatcher_env(&args)?;
     // Closing the pane (tmux kill-session) sends SIGHUP: stop the worker, then record it.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -81,6 +92,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     vnx::process::hold_stop_signals(false)
         .map_err(|e| CliError::from_error(&e).context("could not let signals through"))?;
     let spec = dispatch::read_spec(&args.spec)?;
+    // The pane started in the dispatch directory, before the worktree existed.
+    let _ = std::env::set_current_dir(&spec.worktree);
     // The dispatcher named the key in the session's environment (VNX_CHECKPOINT_KEY).
     let attestor = super::settings::attestor(None)?;
     // Held for the supervisor's whole life, its last receipt included: while it is held,
@@ -108,7 +121,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         tty: stdin.is_terminal().then(|| stdin.as_fd()),
         tmux_pane: super::settings::env_text("TMUX_PANE"),
         attestor: &attestor,
-        started_hash: super::settings::env_text("VNX_STARTED_HASH").filter(|h| !h.is_empty()),
+        started_hash: Some(started_hash).filter(|h| !h.is_empty()),
     };
     let outcome = dispatch::supervise(&spec, &around);
     hand_over_slot(&spec);

@@ -58,7 +58,27 @@ struct Undo<'a> {
     quarantine: Option<std::path::PathBuf>,
     /// Whether the completion's space was reserved (given back if the launch fails).
     reserved: bool,
+    /// The supervisor's tmux session, started beside the rest of the launch: waited for and
+    /// killed if the launch fails (its supervisor, waiting on the dispatch's lock, then finds
+    /// no launch to supervise).
+    session: Option<Starting>,
     finished: bool,
+}
+
+/// A tmux session being started on another thread.
+struct Starting {
+    tmux: crate::tmux::Tmux,
+    name: String,
+    thread: std::thread::JoinHandle<Result<crate::tmux::Pane, crate::tmux::TmuxError>>,
+}
+
+impl Starting {
+    /// The started session's pane, once `new-session` has returned.
+    fn join(self) -> Result<crate::tmux::Pane, crate::tmux::TmuxError> {
+        self.thread
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
 }
 
 impl<'a> Undo<'a> {
@@ -75,6 +95,7 @@ impl<'a> Undo<'a> {
             pool: None,
             quarantine: None,
             reserved: false,
+            session: None,
             finished: false,
         }
     }
@@ -89,6 +110,12 @@ impl Drop for Undo<'_> {
     fn drop(&mut self) {
         if self.finished {
             return;
+        }
+        if let Some(s) = self.session.take() {
+            let (tmux, name) = (s.tmux.clone(), s.name.clone());
+            if s.join().is_ok() {
+                let _ = tmux.kill_session(&name);
+            }
         }
         workspace::remove(&self.placed);
         if let Some(q) = &self.quarantine {
@@ -128,6 +155,10 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // supervisor then holds it), says the dispatch lives while the launch is under way.
     let _alive = claim_dispatch_dir(&spec)?;
     let mut undo = Undo::new(plan);
+    // The supervisor's pane starts now, beside the worktree's creation (each takes several
+    // milliseconds); its supervisor waits on the dispatch's lock, held here until the launch
+    // is complete, and reads what the launch wrote only then.
+    undo.session = Some(start_supervisor(ctx, &spec));
     // The completion's space is set aside before anything runs: a disk too full to hold it
     // refuses the dispatch now rather than lose its end later.
     let data_dir = plan.repo.root.join(crate::project::DATA_DIR);
@@ -214,17 +245,25 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         .find(|l| l.event_type == <DispatchStarted as receipts::Kind>::EVENT)
         .map(|l| l.entry_hash.clone())
         .unwrap_or_default();
-    let pane = start_supervisor(ctx, &spec, &wt, &started_hash).inspect_err(|e| {
-        // The start is on the ledger: close it with a failure rather than leave it open.
+    // The start is on the ledger: a failure from here closes it rather than leave it open.
+    let close_failed = |reason: String| {
         let failed = receipts::write(&DispatchCompleted {
             dispatch_id: spec.id.clone(),
             status: DispatchStatus::Failed,
             completion_signal: CompletionSignal::LaunchFailed,
-            failure_reason: Some(e.to_string()),
+            failure_reason: Some(reason),
             ..Default::default()
         });
         let _ = ledger.append(&ctx.attestor.attest(&failed, &now_utc));
-    })?;
+    };
+    let started_file = spec.dispatch_dir.join(liveness::STARTED_FILE);
+    liveness::write_started(&spec.dispatch_dir, &started_hash)
+        .map_err(io_err(&started_file))
+        .inspect_err(|e| close_failed(e.to_string()))?;
+    let starting = undo.session.take().expect("the session is started first");
+    let pane = starting
+        .join()
+        .inspect_err(|e| close_failed(e.to_string()))?;
     undo.done();
     Ok(Launched {
         id: spec.id.clone(),
@@ -365,13 +404,9 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
     })
 }
 
-/// Starts the dispatch's tmux session, whose pane runs vnx's supervisor.
-fn start_supervisor(
-    ctx: &Context<'_>,
-    spec: &Spec,
-    wt: &Worktree,
-    started_hash: &str,
-) -> Result<crate::tmux::Pane, crate::tmux::TmuxError> {
+/// Starts the dispatch's tmux session on another thread; its pane runs vnx's supervisor in
+/// the dispatch directory (the worktree does not exist yet).
+fn start_supervisor(ctx: &Context<'_>, spec: &Spec) -> Starting {
     let argv: Vec<OsString> = vec![
         ctx.vnx.into(),
         "__supervise".into(),
@@ -379,8 +414,6 @@ fn start_supervisor(
     ];
     let env = [
         ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
-        // For the `started` notification, which the supervisor runs.
-        ("VNX_STARTED_HASH".to_owned(), started_hash.to_owned()),
         // The supervisor signs with the key this dispatcher resolved, whatever environment
         // the tmux server was started with.
         (
@@ -388,7 +421,16 @@ fn start_supervisor(
             ctx.key_path.to_string_lossy().into_owned(),
         ),
     ];
-    ctx.tmux.new_session(&spec.session, &wt.path, &env, &argv)
+    let (tmux, name, dir) = (
+        ctx.tmux.clone(),
+        spec.session.clone(),
+        spec.dispatch_dir.clone(),
+    );
+    let thread = {
+        let (tmux, name) = (tmux.clone(), name.clone());
+        std::thread::spawn(move || tmux.new_session(&name, &dir, &env, &argv))
+    };
+    Starting { tmux, name, thread }
 }
 
 /// Gemini's hooks go in the worktree; without a place for them its turns end unseen and

@@ -49,6 +49,34 @@ pub fn hold(dispatch_dir: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// The file in a dispatch directory that says its launch is complete: the hash of its
+/// `dispatch_started` line, written after that line is on the ledger.
+pub const STARTED_FILE: &str = "started";
+
+/// Records that the launch of the dispatch in `dispatch_dir` is complete (see
+/// [`await_launch`]).
+pub fn write_started(dispatch_dir: &Path, started_hash: &str) -> io::Result<()> {
+    crate::files::write_private(&dispatch_dir.join(STARTED_FILE), started_hash.as_bytes())
+}
+
+/// What a supervisor does first: waits while the dispatch's launcher holds the lock (it
+/// starts the supervisor's pane before it makes the worktree), then reads how the launch
+/// ended: the `dispatch_started` line's hash, or `None` when the launch was undone (its
+/// directory, or the mark [`write_started`] leaves, is gone). Read before any worker runs,
+/// so nothing of a worker's can be there yet.
+pub fn await_launch(dispatch_dir: &Path) -> io::Result<Option<String>> {
+    match hold(dispatch_dir) {
+        Ok(lock) => drop(lock),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    match crate::files::read_bounded(&dispatch_dir.join(STARTED_FILE), 256) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).trim().to_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether someone holds the dispatch's lock (asked without taking it for more than an
 /// instant: a shared lock that fails only while the exclusive one is held).
 pub fn locked(dispatch_dir: &Path) -> bool {

@@ -33,6 +33,20 @@ fn claims(repo: &Repo) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Waits (bounded) until every port is given back: a supervisor does that just after the
+/// completion a `wait` returns on.
+fn until_no_claims(repo: &Repo) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !claims(repo).is_empty() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the ports are never given back: {:?}",
+            claims(repo)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn setup_and_teardown_run_in_the_worktree_with_the_dispatchs_port() {
     let repo = Repo::new();
@@ -67,11 +81,7 @@ fn setup_and_teardown_run_in_the_worktree_with_the_dispatchs_port() {
     assert_eq!(commands[1]["argv"][0], "sh");
     // The setup's file is in the dispatch directory, not the work: the branch holds only
     // the worker's file.
-    assert!(
-        claims(&repo).is_empty(),
-        "the port is given back: {:?}",
-        claims(&repo)
-    );
+    until_no_claims(&repo);
 }
 
 #[test]
@@ -94,12 +104,7 @@ fn ports_are_unique_among_running_dispatches_and_a_follow_up_keeps_its_own() {
     let r = run(repo.vnx().args(["cancel", "--all"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     run(repo.vnx().arg("wait").args(&ids));
-    // Each supervisor gives its port back just after the end `wait` saw.
-    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !claims(&repo).is_empty() {
-        assert!(std::time::Instant::now() < give_up, "{:?}", claims(&repo));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until_no_claims(&repo);
 
     // A follow-up of the first takes its port again.
     let r = run(repo.vnx().args([
