@@ -152,9 +152,9 @@ impl Repo {
         // renames): only then is there anything for `git worktree prune` to forget. Running
         // it after every dispatch would race with a `git worktree add` under way elsewhere,
         // whose registration is incomplete for a moment.
-        let registered = names.iter().any(|n| {
-            !n.ends_with(ADMIN_SUFFIX) && !names.contains(&format!("{n}{ADMIN_SUFFIX}"))
-        });
+        let registered = names
+            .iter()
+            .any(|n| !n.ends_with(ADMIN_SUFFIX) && !names.contains(&format!("{n}{ADMIN_SUFFIX}")));
         for name in &names {
             let _ = fs::remove_dir_all(trash.join(name));
         }
