@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use sha2::{Digest, Sha256};
 
-use crate::config::ConfigError;
+use crate::yaml::YamlError;
 
 /// Where skills live, relative to the repository root.
 pub const DIR: &str = "skills";
@@ -301,20 +301,19 @@ fn split_front_matter<'t>(
         }
     };
     let body_line = 3 + yaml.lines().count();
-    let meta: FrontMatter = crate::config::parse_yaml(yaml, path).map_err(|e| match e {
-        // The front matter starts on the file's second line.
-        ConfigError::Invalid {
+    let meta: FrontMatter = crate::yaml::parse_front_matter(yaml, path).map_err(|e| match e {
+        YamlError::Invalid {
             path,
             line,
             column,
             message,
         } => SkillError::Invalid {
             path,
-            line: if line == 0 { 2 } else { line + 1 },
+            line,
             column,
-            message: format!("front matter: {message}"),
+            message,
         },
-        ConfigError::Io { path, source } => SkillError::Io { path, source },
+        YamlError::Io { path, source } => SkillError::Io { path, source },
     })?;
     Ok((meta, body, body_line))
 }

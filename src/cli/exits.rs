@@ -27,6 +27,7 @@ use vnx::sandbox::SandboxError;
 use vnx::skills::SkillError;
 use vnx::tmux::TmuxError;
 use vnx::worktree::WorktreeError;
+use vnx::yaml::YamlError;
 
 use super::Exit;
 
@@ -101,7 +102,16 @@ pub fn init(e: &InitError) -> Exit {
 /// `.vnx/config.yaml` that cannot be read or is invalid: the project cannot be worked in.
 pub fn config(e: &ConfigError) -> Exit {
     match e {
-        ConfigError::Io { .. } | ConfigError::Invalid { .. } => Exit::Failed,
+        ConfigError::Yaml(e) => yaml(e),
+        ConfigError::Invalid { .. } => Exit::Failed,
+    }
+}
+
+/// A project's YAML file that cannot be read, or is too large, not UTF-8 or not YAML of its
+/// shape: the project's files, not the command line.
+pub fn yaml(e: &YamlError) -> Exit {
+    match e {
+        YamlError::Io { .. } | YamlError::Invalid { .. } => Exit::Failed,
     }
 }
 

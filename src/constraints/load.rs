@@ -16,7 +16,7 @@ use super::{
     Budget, Constraint, Constraints, Enforcement, LoadError, Pin, PinSemantics, RouteMatch, Rule,
     Severity,
 };
-use crate::config::ConfigError;
+use crate::yaml::YamlError;
 
 /// A constraints file larger than this is refused before parsing.
 const MAX_BYTES: u64 = 1024 * 1024;
@@ -58,8 +58,8 @@ pub fn load(path: &Path) -> Result<Constraints, LoadError> {
 
 /// Parses and validates constraints text; `path` is only used in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
-    let raw: RawFile = crate::config::parse_yaml(text, path).map_err(|e| match e {
-        ConfigError::Invalid {
+    let raw: RawFile = crate::yaml::parse(text, path).map_err(|e| match e {
+        YamlError::Invalid {
             path,
             line,
             column,
@@ -70,7 +70,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
             column,
             message,
         },
-        ConfigError::Io { path, source } => LoadError::Io { path, source },
+        YamlError::Io { path, source } => LoadError::Io { path, source },
     })?;
     let v = Validator { path };
     let Some(version) = raw.version else {
