@@ -118,9 +118,8 @@ pub fn yaml(e: &YamlError) -> Exit {
 /// `provider_constraints.yaml` that is missing, unreadable or invalid.
 pub fn constraints(e: &LoadError) -> Exit {
     match e {
-        LoadError::Missing { .. } | LoadError::Io { .. } | LoadError::Invalid { .. } => {
-            Exit::Failed
-        }
+        LoadError::Yaml(e) => yaml(e),
+        LoadError::Missing { .. } | LoadError::Invalid { .. } => Exit::Failed,
     }
 }
 
