@@ -189,6 +189,7 @@ pub fn skill(e: &SkillError) -> Exit {
     use SkillError as E;
     match e {
         E::BadName { .. } | E::Duplicate { .. } => Exit::Usage,
+        E::Yaml(e) => yaml(e),
         E::Missing { .. } | E::Io { .. } | E::Invalid { .. } | E::Bad { .. } => Exit::Failed,
     }
 }
