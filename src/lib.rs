@@ -37,3 +37,4 @@ pub mod sandbox;
 pub mod skills;
 pub mod tmux;
 pub mod worktree;
+pub mod yaml;

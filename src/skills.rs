@@ -10,13 +10,13 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use sha2::{Digest, Sha256};
 
-use crate::config::ConfigError;
+use crate::yaml::{self, YamlError};
 
 /// Where skills live, relative to the repository root.
 pub const DIR: &str = "skills";
 
 /// A `SKILL.md` larger than this is refused.
-const MAX_SKILL_BYTES: u64 = 256 * 1024;
+const MAX_SKILL_BYTES: usize = 256 * 1024;
 /// At most this many files are indexed per skill.
 const MAX_RESOURCES: usize = 500;
 /// A resource's summary is at most this many characters.
@@ -78,7 +78,11 @@ pub enum SkillError {
         /// The skills that do exist.
         available: Vec<String>,
     },
-    /// A skill's file could not be read.
+    /// A skill's file could not be read, or its `SKILL.md` is too large, not UTF-8, or its
+    /// front matter not YAML of the expected shape.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// A file could not be read while indexing a skill's resources.
     #[error("could not read {path}")]
     Io {
         /// The file.
@@ -87,8 +91,10 @@ pub enum SkillError {
         #[source]
         source: std::io::Error,
     },
-    /// `line` and `column` are 1-based; column 0 when unknown.
-    #[error("{path}:{line}:{column}: {message}")]
+    /// A problem at a place in a `SKILL.md` (a name or description the front matter's shape
+    /// allows but a skill does not, a missing or misplaced part). `line` and `column` are
+    /// 1-based; column 0 when unknown.
+    #[error("{}: {message}", crate::yaml::at(.path, *.line, *.column))]
     Invalid {
         /// The file, usually a `SKILL.md`.
         path: PathBuf,
@@ -121,8 +127,8 @@ impl SkillError {
             SkillError::Missing { available, .. } => {
                 format!("available skills: {}", available.join(", "))
             }
-            SkillError::Io { .. } => return None,
-            SkillError::Invalid { .. } | SkillError::Bad { .. } => {
+            SkillError::Io { .. } | SkillError::Yaml(YamlError::Io { .. }) => return None,
+            SkillError::Yaml(_) | SkillError::Invalid { .. } | SkillError::Bad { .. } => {
                 "a skill is skills/<name>/SKILL.md: a `---` line, \
                  `name: <name>` and `description: …`, a `---` line, then the methodology"
                     .into()
@@ -161,34 +167,15 @@ pub fn load(root: &Path, name: &str) -> Result<Skill, SkillError> {
     }
     let dir = root.join(DIR).join(name);
     let path = dir.join("SKILL.md");
-    let io = |source| SkillError::Io {
-        path: path.clone(),
-        source,
+    let open = |p: &Path| crate::files::open_untrusted(p, 3);
+    let Some(text) = yaml::read(&path, MAX_SKILL_BYTES, open)? else {
+        return Err(SkillError::Missing {
+            name: name.to_owned(),
+            path,
+            available: available(root),
+        });
     };
-    let file = match crate::files::open_untrusted(&path, 3) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(SkillError::Missing {
-                name: name.to_owned(),
-                path,
-                available: available(root),
-            });
-        }
-        Err(e) => return Err(io(e)),
-    };
-    let mut bytes = Vec::new();
-    file.take(MAX_SKILL_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_SKILL_BYTES {
-        return Err(bad(&path, "the file is larger than 256 KiB"));
-    }
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-        invalid(&path, line, 0, "the file is not valid UTF-8")
-    })?;
+    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
     let (meta, body, body_line) = split_front_matter(&text, &path)?;
     if meta.name != name {
         return Err(invalid(
@@ -284,7 +271,7 @@ fn split_front_matter<'t>(
             "the file must open with a `---` line and YAML front matter",
         ));
     };
-    let (yaml, body) = if let Some(body) = rest.strip_prefix("---\n") {
+    let (front, body) = if let Some(body) = rest.strip_prefix("---\n") {
         ("", body)
     } else {
         match rest.find("\n---\n") {
@@ -300,22 +287,8 @@ fn split_front_matter<'t>(
             }
         }
     };
-    let body_line = 3 + yaml.lines().count();
-    let meta: FrontMatter = crate::config::parse_yaml(yaml, path).map_err(|e| match e {
-        // The front matter starts on the file's second line.
-        ConfigError::Invalid {
-            path,
-            line,
-            column,
-            message,
-        } => SkillError::Invalid {
-            path,
-            line: if line == 0 { 2 } else { line + 1 },
-            column,
-            message: format!("front matter: {message}"),
-        },
-        ConfigError::Io { path, source } => SkillError::Io { path, source },
-    })?;
+    let body_line = 3 + front.lines().count();
+    let meta: FrontMatter = yaml::parse_front_matter(front, path)?;
     Ok((meta, body, body_line))
 }
 
@@ -425,5 +398,26 @@ mod tests {
         for bad in ["", "-a", "_a", "A", "a/b", "..", "a.b", &"a".repeat(65)] {
             assert!(!is_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn skill_files_are_read_bounded_and_utf8() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("skills/s");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("SKILL.md");
+        let mut text = b"---\nname: s\ndescription: d\n---\n".to_vec();
+        text.resize(MAX_SKILL_BYTES + 1, b'x');
+        std::fs::write(&path, &text).unwrap();
+        let err = load(root.path(), "s").unwrap_err();
+        let want = "the file is larger than 256 KiB, the most vnx reads";
+        assert_eq!(err.to_string(), format!("{}: {want}", path.display()));
+        assert!(err.hint().is_some());
+        std::fs::write(&path, b"---\nname: s\ndescription: d\xff\n---\nbody\n").unwrap();
+        let err = load(root.path(), "s").unwrap_err().to_string();
+        assert!(
+            err.ends_with("SKILL.md:3:15: the file is not valid UTF-8"),
+            "{err}"
+        );
     }
 }

@@ -27,6 +27,7 @@ use vnx::sandbox::SandboxError;
 use vnx::skills::SkillError;
 use vnx::tmux::TmuxError;
 use vnx::worktree::WorktreeError;
+use vnx::yaml::YamlError;
 
 use super::Exit;
 
@@ -101,16 +102,24 @@ pub fn init(e: &InitError) -> Exit {
 /// `.vnx/config.yaml` that cannot be read or is invalid: the project cannot be worked in.
 pub fn config(e: &ConfigError) -> Exit {
     match e {
-        ConfigError::Io { .. } | ConfigError::Invalid { .. } => Exit::Failed,
+        ConfigError::Yaml(e) => yaml(e),
+        ConfigError::Invalid { .. } => Exit::Failed,
+    }
+}
+
+/// A project's YAML file that cannot be read, or is too large, not UTF-8 or not YAML of its
+/// shape: the project's files, not the command line.
+pub fn yaml(e: &YamlError) -> Exit {
+    match e {
+        YamlError::Io { .. } | YamlError::Invalid { .. } => Exit::Failed,
     }
 }
 
 /// `provider_constraints.yaml` that is missing, unreadable or invalid.
 pub fn constraints(e: &LoadError) -> Exit {
     match e {
-        LoadError::Missing { .. } | LoadError::Io { .. } | LoadError::Invalid { .. } => {
-            Exit::Failed
-        }
+        LoadError::Yaml(e) => yaml(e),
+        LoadError::Missing { .. } | LoadError::Invalid { .. } => Exit::Failed,
     }
 }
 
@@ -180,6 +189,7 @@ pub fn skill(e: &SkillError) -> Exit {
     use SkillError as E;
     match e {
         E::BadName { .. } | E::Duplicate { .. } => Exit::Usage,
+        E::Yaml(e) => yaml(e),
         E::Missing { .. } | E::Io { .. } | E::Invalid { .. } | E::Bad { .. } => Exit::Failed,
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::{Location, MessageFormatter, Spanned};
+use serde_saphyr::{Location, Spanned};
 
 use super::schema::{
     BUILTIN_PROVIDERS, Config, PoolConfig, RawConfig, RawLane, RawPool, RawProvider, RawWorktree,
@@ -12,21 +12,19 @@ use super::schema::{
 use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
 use crate::provider::template::expand;
 use crate::provider::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
+pub(super) use crate::yaml::shown;
+use crate::yaml::{YamlError, line_col};
 
 /// Why `.vnx/config.yaml` could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("could not read {path}")]
-    Io {
-        /// `.vnx/config.yaml`.
-        path: PathBuf,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `line` and `column` are 1-based (characters); 0 when unknown.
-    #[error("{path}:{line}:{column}: {message}")]
+    /// The file could not be read, or is not YAML of the config's shape (too large, not
+    /// UTF-8, a syntax or type error, an unknown or duplicate key).
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// A value the file's shape allows but the config does not. `line` and `column` are
+    /// 1-based (characters); 0 when unknown.
+    #[error("{}: {message}", crate::yaml::at(.path, *.line, *.column))]
     Invalid {
         /// `.vnx/config.yaml`.
         path: PathBuf,
@@ -43,8 +41,8 @@ impl ConfigError {
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
-            ConfigError::Io { .. } => None,
-            ConfigError::Invalid { .. } => Some(
+            ConfigError::Yaml(YamlError::Io { .. }) => None,
+            ConfigError::Yaml(_) | ConfigError::Invalid { .. } => Some(
                 "fix the file; the README sections \"Declaring providers\" and \"Gates, merge \
                  and the phantom guard\" describe the format"
                     .into(),
@@ -471,42 +469,13 @@ impl Validator<'_> {
     }
 }
 
-/// The message of a YAML or schema error, in words a config author knows.
-pub(super) fn yaml_message(mut e: &serde_saphyr::Error) -> String {
-    use serde_saphyr::Error as E;
-    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = e {
-        e = error;
-    }
-    let what = match e {
-        E::Unexpected { expected, .. } => match *expected {
-            "mapping start" => "a mapping (`key: value` entries)",
-            "sequence start" => "a list (`[a, b]` or `- a` lines)",
-            "string scalar" | "scalar" => "a single value",
-            _ => "",
-        },
-        _ => "",
-    };
-    if what.is_empty() {
-        serde_saphyr::UserMessageFormatter
-            .format_message(e)
-            .into_owned()
-    } else {
-        format!("expected {what} here")
-    }
-}
-
-pub(super) fn invalid(path: &Path, line: usize, column: usize, message: String) -> ConfigError {
+fn invalid(path: &Path, line: usize, column: usize, message: String) -> ConfigError {
     ConfigError::Invalid {
         path: path.to_owned(),
         line,
         column,
         message,
     }
-}
-
-pub(super) fn line_col(at: &Location) -> (usize, usize) {
-    let n = |v: u64| usize::try_from(v).unwrap_or(0);
-    (n(at.line()), n(at.column()))
 }
 
 /// `^[first][a-z0-9{extra}]*$` with a length in `len`.
@@ -525,23 +494,4 @@ pub(super) fn is_name(
 /// A user-supplied value quoted for a message.
 pub(super) fn q(s: &str) -> String {
     format!("`{}`", shown(s, 80))
-}
-
-/// `s` with control characters escaped, cut to `max` characters.
-pub(super) fn shown(s: &str, max: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .take(max)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if s.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
 }

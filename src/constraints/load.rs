@@ -4,7 +4,6 @@
 use crate::ids::{is_kebab, norm};
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -16,62 +15,23 @@ use super::{
     Budget, Constraint, Constraints, Enforcement, LoadError, Pin, PinSemantics, RouteMatch, Rule,
     Severity,
 };
-use crate::config::ConfigError;
-
-/// A constraints file larger than this is refused before parsing.
-const MAX_BYTES: u64 = 1024 * 1024;
+use crate::yaml;
 
 /// Reads and validates the constraints file at `path`. A missing file is an error: vnx does
 /// not dispatch ungoverned.
 pub fn load(path: &Path) -> Result<Constraints, LoadError> {
-    let file = crate::files::open_untrusted(path, 1).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => LoadError::Missing {
+    let open = |p: &Path| crate::files::open_untrusted(p, 1);
+    match yaml::read(path, yaml::MAX_BYTES, open)? {
+        Some(text) => parse(&text, path),
+        None => Err(LoadError::Missing {
             path: path.to_owned(),
-        },
-        _ => LoadError::Io {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
-    let mut bytes = Vec::new();
-    file.take(MAX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|source| LoadError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(invalid(
-            path,
-            0,
-            0,
-            "the file is larger than 1 MiB, the most vnx reads",
-        ));
+        }),
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-        invalid(path, line, 0, "the file is not valid UTF-8")
-    })?;
-    parse(&text, path)
 }
 
 /// Parses and validates constraints text; `path` is only used in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
-    let raw: RawFile = crate::config::parse_yaml(text, path).map_err(|e| match e {
-        ConfigError::Invalid {
-            path,
-            line,
-            column,
-            message,
-        } => LoadError::Invalid {
-            path,
-            line,
-            column,
-            message,
-        },
-        ConfigError::Io { path, source } => LoadError::Io { path, source },
-    })?;
+    let raw: RawFile = yaml::parse(text, path)?;
     let v = Validator { path };
     let Some(version) = raw.version else {
         return Err(invalid(path, 1, 1, "`version: 1` is missing"));
@@ -209,8 +169,8 @@ type Checked<T> = Result<T, LoadError>;
 
 impl Validator<'_> {
     fn err<T>(&self, at: &Location, message: String) -> Checked<T> {
-        let n = |v: u64| usize::try_from(v).unwrap_or(0);
-        Err(invalid(self.path, n(at.line()), n(at.column()), &message))
+        let (line, column) = yaml::line_col(at);
+        Err(invalid(self.path, line, column, &message))
     }
 
     /// A kebab-case id, unique across constraints and budgets.

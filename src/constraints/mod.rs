@@ -216,6 +216,7 @@ impl Enforcement {
         }
     }
 }
+
 /// Why `provider_constraints.yaml` could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -225,17 +226,13 @@ pub enum LoadError {
         /// Where it should be.
         path: PathBuf,
     },
-    /// It could not be read.
-    #[error("could not read {path}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `line` and `column` are 1-based; 0 when unknown.
-    #[error("{path}:{line}:{column}: {message}")]
+    /// It could not be read, or is not YAML of the file's shape (too large, not UTF-8, a
+    /// syntax or type error, an unknown or duplicate key).
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::YamlError),
+    /// A value the file's shape allows but the constraints do not. `line` and `column` are
+    /// 1-based; 0 when unknown.
+    #[error("{}: {message}", crate::yaml::at(.path, *.line, *.column))]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -255,8 +252,8 @@ impl LoadError {
             LoadError::Missing { .. } => "run `vnx init` to install the default constraints \
                  (a file with `version: 1` and `constraints: []` forbids nothing)"
                 .into(),
-            LoadError::Io { .. } => return None,
-            LoadError::Invalid { .. } => {
+            LoadError::Yaml(crate::yaml::YamlError::Io { .. }) => return None,
+            LoadError::Yaml(_) | LoadError::Invalid { .. } => {
                 "fix the file; its header comment describes the schema (`vnx init --force` \
                  restores the shipped one)"
                     .into()

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{Check, count, rel};
-use crate::config::{self, ConfigError};
+use crate::config::ConfigError;
 use crate::project::{CONFIG, Project};
+use crate::yaml::{self, YamlError};
 
 /// Constraints and skill files larger than this are not read.
 const MAX_BYTES: u64 = 1024 * 1024;
@@ -86,8 +87,17 @@ pub(super) fn config(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>
                     line,
                     column,
                     message,
-                } => format!("{}:{line}:{column}: {message}", rel(path, root)),
-                ConfigError::Io { path, source } => {
+                }
+                | ConfigError::Yaml(YamlError::Invalid {
+                    path,
+                    line,
+                    column,
+                    message,
+                }) => {
+                    let path = Path::new(path.strip_prefix(root).unwrap_or(path));
+                    format!("{}: {message}", yaml::at(path, *line, *column))
+                }
+                ConfigError::Yaml(YamlError::Io { path, source }) => {
                     format!("could not read {}: {source}", rel(path, root))
                 }
             };
@@ -263,10 +273,9 @@ fn skill(path: &Path, shown: &str) -> Result<String, String> {
     if !closed {
         return Err(format!("{shown}: the front matter has no closing `---`"));
     }
-    // A blank first line in place of the opening `---` keeps error lines the file's own.
-    let yaml = format!("\n{}\n", body.join("\n"));
+    let text = format!("{}\n", body.join("\n"));
     let front: FrontMatter =
-        config::parse_yaml(&yaml, Path::new(shown)).map_err(|e| e.to_string())?;
+        yaml::parse_front_matter(&text, Path::new(shown)).map_err(|e| e.to_string())?;
     let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
     match (present(&front.name), present(&front.description)) {
         (true, true) => Ok(front.name.unwrap_or_default()),
