@@ -53,8 +53,7 @@ impl Mirrors {
         if !ledger.exists() {
             return Ok(out);
         }
-        let lines =
-            tail::numbered_lines(ledger, |l| memchr::memmem::find(l, b"\"remote").is_some())?;
+        let lines = tail::numbered_lines_containing(ledger, b"\"remote")?;
         for (n, line) in lines {
             let Ok(text) = std::str::from_utf8(&line) else {
                 continue;

@@ -151,21 +151,28 @@ pub fn bench_dispatch(vnx: &Path, dir: &Path, n: usize) -> Result<DispatchBench>
                 "HEAD",
             ],
         )?;
-        repo.run(
-            "tmux",
-            &[
-                "-L",
-                &repo.socket,
-                "new-session",
-                "-d",
-                "-s",
-                &format!("floor-{i}"),
-                "-c",
-                &wt_s,
-                "true",
-                "x",
-            ],
-        )?;
+        let session = format!("floor-{i}");
+        let new_session = [
+            "-L",
+            &repo.socket,
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-c",
+            &wt_s,
+            "true",
+            "x",
+        ];
+        // The server the dispatch before left may be shutting down as this connects; vnx
+        // retries then, and so does the floor (the retry counts in its time).
+        let mut tries = 0;
+        while let Err(e) = repo.run("tmux", &new_session) {
+            tries += 1;
+            if tries > 10 || !e.to_string().contains("server exited unexpectedly") {
+                return Err(e);
+            }
+        }
         repo.run("git", &["worktree", "remove", &wt_s])?;
         repo.run("git", &["branch", "-D", &format!("floor/{i}")])?;
         let floor_us = micros(t);
