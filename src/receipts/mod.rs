@@ -34,7 +34,10 @@ pub use dispatch::{
     RouteRef, SkillRef, TeardownAction, WorktreeCommand,
 };
 pub use egress::{EgressDecision, EgressFinding, EgressSource, EgressVerdict};
-pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult, OnMerge};
+pub use gate::{
+    GateDecision, GateExit, GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult,
+    GateStatus, OnMerge, ReviewCounts, ReviewFinding, ReviewVerdict, ReviewWeight,
+};
 pub use group::{
     CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
