@@ -46,7 +46,7 @@ pub use merge::{
     DequeueReason, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned, MergeStatus,
 };
 pub use queue::{QueueDecision, QueueVerdict};
-pub use release::{ReleaseAction, WorktreeReleased};
+pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteReceipt};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 
