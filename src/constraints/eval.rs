@@ -12,6 +12,8 @@ use super::{norm, override_key};
 use crate::cost::{Period, Spend};
 use crate::provider::{Lane, Permission};
 
+pub use crate::receipts::ConstraintVerdict as Verdict;
+
 /// What a dispatch asks for, as the constraints see it.
 #[derive(Clone, Copy, Debug)]
 pub struct Route<'a> {
@@ -41,38 +43,6 @@ impl Route<'_> {
             tags.push(SKIP_PERMISSIONS);
         }
         tags
-    }
-}
-
-/// What a matched constraint decided.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[schemars(rename = "ConstraintVerdict")]
-pub enum Verdict {
-    /// The route satisfies a pin, or violates an `info` constraint (recorded only).
-    Allowed,
-    /// The route violates a `warn` constraint: it runs, and the receipt says so.
-    Warned,
-    /// A violation let through by `VNX_OVERRIDE_<ID>=1` on a constraint that allows it.
-    Overridden,
-    /// A blocking violation, or a model under a floor: the dispatch does not run.
-    Refused,
-    /// The dispatch named no model and a pin supplied it.
-    Pinned,
-}
-
-impl Verdict {
-    /// The decision as receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Allowed => "allowed",
-            Verdict::Warned => "warned",
-            Verdict::Overridden => "overridden",
-            Verdict::Refused => "refused",
-            Verdict::Pinned => "pinned",
-        }
     }
 }
 

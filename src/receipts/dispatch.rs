@@ -1,11 +1,10 @@
-//! The dispatch receipts: `dispatch_started`, `dispatch_completed`, the phantom guard's
-//! `dispatch_corrected`, and `constraint_decision`; with the dispatch status and the
-//! completion signal as enums, and the verdict "did this dispatch succeed".
+//! The dispatch receipts: `dispatch_started`, `dispatch_completed` and the phantom guard's
+//! `dispatch_corrected`; with the dispatch status and the completion signal as enums, and
+//! the verdict "did this dispatch succeed".
 
 use serde::{Deserialize, Serialize};
 
-use super::{Extra, Kind};
-use crate::constraints::{Enforcement, Severity, Verdict};
+use super::{ConstraintVerdict, Extra, Kind};
 use crate::dispatch::signals::Report;
 use crate::dispatch::workspace::Placed;
 use crate::evidence_reach::Reach;
@@ -152,7 +151,7 @@ pub struct DecisionRef {
     /// The constraint's `id` in provider_constraints.yaml.
     pub id: String,
     /// What it decided about this dispatch.
-    pub decision: Verdict,
+    pub decision: ConstraintVerdict,
 }
 
 /// `dispatch_started`: what was launched, how, from what, and what a worker could reach.
@@ -513,66 +512,4 @@ pub struct DispatchCorrected {
 
 impl Kind for DispatchCorrected {
     const EVENT: &'static str = "dispatch_corrected";
-}
-
-/// The route a constraint decision was about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RouteRef {
-    /// The provider the dispatch asked for.
-    pub provider: String,
-    /// The model it asked for; `null` for the CLI's default.
-    pub model: Option<String>,
-    /// Its role.
-    pub role: String,
-    /// Its lane.
-    pub lane: Lane,
-    /// Its permission posture.
-    pub permission: Permission,
-    /// The route's path, for `forbid_route` matching (provider, then model).
-    pub via: Vec<String>,
-    /// Whether the worker runs in vnx's sandbox (absent: it does not).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sandboxed: bool,
-}
-
-/// `constraint_decision`: one provider constraint that matched a dispatch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ConstraintDecision {
-    /// The dispatch judged.
-    pub dispatch_id: String,
-    /// The constraint's `id` in provider_constraints.yaml.
-    pub constraint_id: String,
-    /// `forbid_route` or `require_route`.
-    pub rule: String,
-    /// What it decided.
-    pub decision: Verdict,
-    /// The constraint's severity: blocking refuses, warn records, info notes.
-    pub audit_severity: Severity,
-    /// Where VNX enforces the rule (recorded as declared).
-    pub enforcement: Enforcement,
-    /// The constraint's reason, as written.
-    pub reason: String,
-    /// What matched, in words.
-    pub detail: String,
-    /// The variable that overrides it: `VNX_OVERRIDE_<ID>=1`.
-    pub override_variable: String,
-    /// Whether the constraint allows an override.
-    pub override_allowed: bool,
-    /// Whether the override variable was set for this dispatch.
-    pub override_requested: bool,
-    /// Why, from `VNX_OVERRIDE_<ID>_REASON`.
-    pub override_reason: Option<String>,
-    /// The route the decision was about.
-    pub route: RouteRef,
-    /// The constraints file, relative to the repository root.
-    pub constraints_file: String,
-    /// SHA-256 of that file as it was judged.
-    pub constraints_sha256: String,
-    /// Members this version does not know, kept as read.
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-impl Kind for ConstraintDecision {
-    const EVENT: &'static str = "constraint_decision";
 }

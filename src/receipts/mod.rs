@@ -8,6 +8,7 @@
 //! `receipts/schema/receipt.v2.schema.json` documents these types; a test checks the two
 //! against each other.
 
+mod constraint;
 mod dispatch;
 mod egress;
 mod gate;
@@ -28,12 +29,15 @@ use serde::de::DeserializeOwned;
 use crate::ledger::Receipt;
 use crate::ledger::json::{self, Object, Value};
 
-pub use dispatch::{
-    CheckoutChange, CompletionSignal, ConstraintDecision, Continues, DecisionRef,
-    DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, ReplayOf,
-    RouteRef, SkillRef, TeardownAction, WorktreeCommand,
+pub use constraint::{
+    ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };
-pub use egress::{EgressDecision, EgressFinding, EgressSource, EgressVerdict};
+pub use dispatch::{
+    CheckoutChange, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
+    DispatchStarted, DispatchStatus, IncludedFile, ReplayOf, SkillRef, TeardownAction,
+    WorktreeCommand,
+};
+pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{
     GateDecision, GateExit, GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult,
     GateStatus, OnMerge, ReviewCounts, ReviewFinding, ReviewVerdict, ReviewWeight,
