@@ -2,11 +2,11 @@
 //! `dispatch_corrected`; with the dispatch status and the completion signal as enums, and
 //! the verdict "did this dispatch succeed".
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use super::{ConstraintVerdict, Extra, Kind};
-use crate::dispatch::signals::Report;
-use crate::dispatch::workspace::Placed;
 use crate::evidence_reach::Reach;
 use crate::provider::events::{StreamSummary, Usage};
 use crate::provider::hooks::HookKind;
@@ -134,6 +134,17 @@ pub struct IncludedFile {
     pub sha256: String,
     /// Its size in bytes.
     pub bytes: u64,
+}
+
+/// A file vnx put in a worktree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Placed {
+    /// The file, in the worktree.
+    pub path: PathBuf,
+    /// SHA-256 of what vnx wrote (a changed file is left alone).
+    pub sha256: String,
+    /// The directory vnx created for it (removed too when left empty).
+    pub made_dir: Option<PathBuf>,
 }
 
 /// A skill the prompt was composed with.
@@ -340,6 +351,43 @@ pub struct TeardownAction {
     pub pooled: bool,
 }
 
+/// What the worker says about its assignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    /// The worker says the task is done.
+    Done,
+    /// The worker says it could not do the task.
+    Failed,
+}
+
+impl ReportStatus {
+    /// The status as `vnx report --status` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportStatus::Done => "done",
+            ReportStatus::Failed => "failed",
+        }
+    }
+}
+
+/// `report.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WorkerReport {
+    /// The dispatch the worker reports for.
+    pub dispatch_id: String,
+    /// What it reports.
+    pub status: ReportStatus,
+    /// One line from the worker: what changed, or what stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// RFC 3339.
+    pub reported_at: String,
+    /// HMAC-SHA-256 under the dispatch's seal (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
 /// `dispatch_completed`: how the dispatch ended, what the worker and its CLI said, and what
 /// teardown kept.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -378,7 +426,7 @@ pub struct DispatchCompleted {
     pub slot_wait_seconds: Option<f64>,
     /// The worker's `vnx report`, when one was accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report: Option<Report>,
+    pub report: Option<WorkerReport>,
     /// Why a report file was refused (not sealed for this dispatch, too large, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_rejected: Option<String>,

@@ -34,8 +34,8 @@ pub use constraint::{
 };
 pub use dispatch::{
     CheckoutChange, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
-    DispatchStarted, DispatchStatus, IncludedFile, ReplayOf, SkillRef, TeardownAction,
-    WorktreeCommand,
+    DispatchStarted, DispatchStatus, IncludedFile, Placed, ReplayOf, ReportStatus, SkillRef,
+    TeardownAction, WorkerReport, WorktreeCommand,
 };
 pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{
