@@ -47,7 +47,8 @@ pub use group::{
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
 };
 pub use merge::{
-    DequeueReason, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned, MergeStatus,
+    DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
+    MergeStatus,
 };
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
