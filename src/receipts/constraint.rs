@@ -4,8 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Extra, Kind};
-use crate::provider::{Lane, Permission};
+use super::{Extra, Kind, Lane, Permission};
 
 /// The route a constraint decision was about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -6,12 +6,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConstraintVerdict, Extra, Kind};
+use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
+use super::{ConstraintVerdict, Extra, Kind, StreamSummary, Usage};
 use crate::evidence_reach::Reach;
-use crate::provider::events::{StreamSummary, Usage};
-use crate::provider::hooks::HookKind;
-use crate::provider::kinds::PromptTransport;
-use crate::provider::{self, Lane, Permission};
 use crate::worktree::{DiffStats, TeardownClass, VnxCommit};
 
 /// How a dispatch ended.
@@ -191,7 +188,7 @@ pub struct DispatchStarted {
     /// How the prompt reached the worker: as an argument, on stdin, or in a file.
     pub prompt_transport: PromptTransport,
     /// What ends the dispatch successfully, as the provider declares it.
-    pub completion: provider::CompletionSignal,
+    pub completion: kinds::CompletionSignal,
     /// The end-of-turn hook vnx installed for the worker, if any.
     pub hooks: HookKind,
     /// Files vnx put into the worktree for the worker (removed before classification).

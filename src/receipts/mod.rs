@@ -8,11 +8,13 @@
 //! `receipts/schema/receipt.v2.schema.json` documents these types; a test checks the two
 //! against each other.
 
+pub mod cli_events;
 mod constraint;
 mod dispatch;
 mod egress;
 mod gate;
 mod group;
+pub mod kinds;
 pub mod merge;
 mod queue;
 mod release;
@@ -29,6 +31,7 @@ use serde::de::DeserializeOwned;
 use crate::ledger::Receipt;
 use crate::ledger::json::{self, Object, Value};
 
+pub use cli_events::{CliVerdict, StreamSummary, Usage};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };
@@ -46,6 +49,7 @@ pub use group::{
     CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
 };
+pub use kinds::{HookKind, Lane, Permission, PromptTransport};
 pub use merge::{
     DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
     MergeStatus,
