@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
-use super::{ConstraintVerdict, Extra, Kind, StreamSummary, Usage};
+use super::{
+    ConstraintVerdict, DiffStats, Extra, Kind, StreamSummary, TeardownClass, Usage, VnxCommit,
+};
 use crate::evidence_reach::Reach;
-use crate::worktree::{DiffStats, TeardownClass, VnxCommit};
 
 /// How a dispatch ended.
 #[derive(

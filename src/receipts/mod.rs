@@ -22,6 +22,7 @@ mod remote;
 pub mod schema;
 pub mod value;
 mod waiting;
+pub mod worktree;
 
 use std::collections::BTreeMap;
 
@@ -58,6 +59,7 @@ pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteReceipt};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
+pub use worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
 /// Unknown members of a receipt, kept as read.
 pub type Extra = BTreeMap<String, serde_json::Value>;

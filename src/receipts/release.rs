@@ -53,7 +53,7 @@ pub struct WorktreeReleased {
     pub discarded: bool,
     /// The class teardown recorded, when the ledger has the completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teardown_class: Option<crate::worktree::TeardownClass>,
+    pub teardown_class: Option<super::TeardownClass>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
