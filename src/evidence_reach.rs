@@ -14,6 +14,8 @@ use std::path::Path;
 use rustix::fs::{Access, access};
 use serde::Serialize;
 
+use crate::sandbox::ShapeExt;
+
 /// What a worker could do to the evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Reach {

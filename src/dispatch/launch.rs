@@ -19,6 +19,7 @@ use crate::provider::hooks::{self, HookKind};
 use crate::receipts::{
     self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, IncludedFile,
 };
+use crate::sandbox::{QuarantineExt, ShapeExt};
 use crate::worktree::{Pool, Repo, TeardownClass, Worktree};
 
 /// What a started dispatch is.

@@ -246,7 +246,7 @@ pub struct DispatchStarted {
     /// The bubblewrap sandbox the worker runs in: what it can write and read, what is hidden
     /// from it, its network, and how its commits reach the repository. Absent: no sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<crate::sandbox::Shape>,
+    pub sandbox: Option<super::Shape>,
     /// For a replay (`vnx replay`): the dispatch it replays, and whether that dispatch's
     /// prompt still rebuilds byte for byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -134,7 +134,7 @@ pub struct GateResult {
     /// The bubblewrap sandbox the gate's command ran in: a sandboxed dispatch's command gates
     /// run in its shape, with the gate's checkout the only writable path. Absent: no sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<crate::sandbox::Shape>,
+    pub sandbox: Option<super::Shape>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -19,6 +19,7 @@ pub mod merge;
 mod queue;
 mod release;
 mod remote;
+mod sandbox;
 pub mod schema;
 pub mod value;
 mod waiting;
@@ -58,6 +59,7 @@ pub use merge::{
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteReceipt};
+pub use sandbox::{Network, Quarantine, Shape};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 pub use worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
