@@ -13,7 +13,7 @@ use super::spec::recorded_argv;
 use super::{
     Context, DispatchError, Plan, Spec, attest_all, govern, include, io_err, liveness, workspace,
 };
-use crate::evidence_reach::Reach;
+use crate::evidence_reach;
 use crate::ledger::{Ledger, Receipt, now_utc};
 use crate::provider::hooks::{self, HookKind};
 use crate::receipts::{
@@ -349,14 +349,14 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         constraint_decisions: govern::decision_refs(&plan.constraints.decisions),
         constraints_sha256: plan.constraints_sha256.clone(),
         evidence_reach: match &spec.sandbox {
-            Some(shape) => Reach::measure_sandboxed(
+            Some(shape) => evidence_reach::measure_sandboxed(
                 shape,
                 ctx.vnx,
                 ctx.key_path,
                 &spec.ledger,
                 &plan.repo.common_dir,
             ),
-            None => Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+            None => evidence_reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
         },
         continues: spec.continues.clone(),
         group: spec.group.clone(),

@@ -10,7 +10,6 @@ use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
 use super::{
     ConstraintVerdict, DiffStats, Extra, Kind, StreamSummary, TeardownClass, Usage, VnxCommit,
 };
-use crate::evidence_reach::Reach;
 
 /// How a dispatch ended.
 #[derive(
@@ -161,6 +160,66 @@ pub struct DecisionRef {
     pub id: String,
     /// What it decided about this dispatch.
     pub decision: ConstraintVerdict,
+}
+
+/// What a worker could do to the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Reach {
+    /// The sandbox workers run in; `None`: none, as the dispatching user.
+    pub sandbox: Option<String>,
+    /// The user id workers run as.
+    pub worker_uid: u32,
+    /// The signing key can be read: a worker could sign forged receipts and checkpoints.
+    pub signing_key_readable: bool,
+    /// The ledger (or, before it exists, its directory) can be written: a worker could append
+    /// unattested receipts, or cut and rewrite lines (which checkpoints detect).
+    pub ledger_writable: bool,
+    /// The repository's refs can be written: a worker could move `refs/vnx/checkpoints`
+    /// (which the checkpoint witness detects).
+    pub checkpoint_refs_writable: bool,
+}
+
+impl Reach {
+    /// Whether nothing here is within the worker's reach.
+    pub fn out_of_reach(&self) -> bool {
+        !self.signing_key_readable && !self.ledger_writable && !self.checkpoint_refs_writable
+    }
+
+    /// One sentence on what a worker could do.
+    pub fn describe(&self) -> String {
+        if self.out_of_reach() {
+            return "workers can neither read the signing key nor write the ledger or the \
+                    checkpoint ref"
+                .into();
+        }
+        let mut can = Vec::new();
+        if self.signing_key_readable {
+            can.push("read the signing key (and so sign forged receipts)");
+        }
+        if self.ledger_writable {
+            can.push("write the ledger");
+        }
+        if self.checkpoint_refs_writable {
+            can.push("move refs/vnx/checkpoints");
+        }
+        let sandbox = match &self.sandbox {
+            Some(s) => format!("in sandbox {s}"),
+            None => "without a sandbox".into(),
+        };
+        format!(
+            "workers run as uid {} {sandbox}: they can {}",
+            self.worker_uid,
+            join(&can)
+        )
+    }
+}
+
+fn join(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{}, and {last}", init.join(", ")),
+    }
 }
 
 /// `dispatch_started`: what was launched, how, from what, and what a worker could reach.

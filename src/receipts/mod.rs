@@ -39,7 +39,7 @@ pub use constraint::{
 };
 pub use dispatch::{
     CheckoutChange, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
-    DispatchStarted, DispatchStatus, IncludedFile, Placed, ReplayOf, ReportStatus, SkillRef,
+    DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, ReplayOf, ReportStatus, SkillRef,
     TeardownAction, WorkerReport, WorktreeCommand,
 };
 pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
