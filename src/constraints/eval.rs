@@ -119,7 +119,8 @@ impl Evaluation {
     }
 }
 
-/// The recorded spend each token budget counts, by budget id (see [`crate::cost::spent`]).
+/// The recorded spend each token budget counts, by budget id: the dispatches its keys match,
+/// in its current period, as the caller summed them from the ledger.
 pub type Spending = BTreeMap<String, crate::cost::Spend>;
 
 /// Judges `route` given the dispatcher's overrides and the recorded spend of each budget (a

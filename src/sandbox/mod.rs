@@ -61,7 +61,7 @@ pub struct Place<'a> {
     pub vnx: &'a Path,
     /// The worker's binary, resolved.
     pub worker: &'a Path,
-    /// The CLI's state paths (see [`crate::provider::Provider::state_paths`]).
+    /// The CLI's state paths: where its provider keeps login, settings and sessions.
     pub state: &'a [StatePath],
 }
 
