@@ -12,144 +12,87 @@
 use std::path::Path;
 
 use rustix::fs::{Access, access};
-use serde::Serialize;
 
-/// What a worker could do to the evidence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-pub struct Reach {
-    /// The sandbox workers run in; `None`: none, as the dispatching user.
-    pub sandbox: Option<String>,
-    /// The user id workers run as.
-    pub worker_uid: u32,
-    /// The signing key can be read: a worker could sign forged receipts and checkpoints.
-    pub signing_key_readable: bool,
-    /// The ledger (or, before it exists, its directory) can be written: a worker could append
-    /// unattested receipts, or cut and rewrite lines (which checkpoints detect).
-    pub ledger_writable: bool,
-    /// The repository's refs can be written: a worker could move `refs/vnx/checkpoints`
-    /// (which the checkpoint witness detects).
-    pub checkpoint_refs_writable: bool,
+use crate::sandbox::ShapeExt;
+
+pub use crate::receipts::Reach;
+
+/// Measures what a worker started now could reach. `key` is the signing key's path (or
+/// where it would be created), `ledger` the ledger's, `git_common_dir` the repository's.
+pub fn measure(key: &Path, ledger: &Path, git_common_dir: &Path) -> Reach {
+    measure_where(key, ledger, git_common_dir, true)
 }
 
-impl Reach {
-    /// Measures what a worker started now could reach. `key` is the signing key's path (or
-    /// where it would be created), `ledger` the ledger's, `git_common_dir` the repository's.
-    pub fn measure(key: &Path, ledger: &Path, git_common_dir: &Path) -> Reach {
-        Reach::measure_where(key, ledger, git_common_dir, true)
-    }
+/// Measures as [`measure`] does, from inside a sandbox: a key that is not there is
+/// hidden, not yet to be made.
+pub fn measure_inside(key: &Path, ledger: &Path, git_common_dir: &Path) -> Reach {
+    measure_where(key, ledger, git_common_dir, false)
+}
 
-    /// Measures as [`Reach::measure`] does, from inside a sandbox: a key that is not there is
-    /// hidden, not yet to be made.
-    pub fn measure_inside(key: &Path, ledger: &Path, git_common_dir: &Path) -> Reach {
-        Reach::measure_where(key, ledger, git_common_dir, false)
-    }
-
-    /// What a worker in `shape` could reach, measured by running `vnx __evidence-reach` in
-    /// the same sandbox; what was measured outside when that run fails.
-    pub fn measure_sandboxed(
-        shape: &crate::sandbox::Shape,
-        vnx: &Path,
-        key: &Path,
-        ledger: &Path,
-        git_common_dir: &Path,
-    ) -> Reach {
-        let outside = Reach::measure(key, ledger, git_common_dir);
-        let argv: Vec<std::ffi::OsString> = vec![
-            vnx.into(),
-            "__evidence-reach".into(),
-            key.into(),
-            ledger.into(),
-            git_common_dir.into(),
-        ];
-        let argv = shape.wrap(&argv);
-        let cmd = crate::process::Cmd::new(&argv[0])
-            .args(&argv[1..])
-            .timeout(std::time::Duration::from_secs(10));
-        let inside = crate::process::run_ok(&cmd)
-            .ok()
-            .and_then(|out| serde_json::from_str::<Reach>(&out).ok());
-        match inside {
-            Some(mut r) => {
-                // A key not made yet will be made where the dispatcher's user keeps it.
-                if !key.exists() {
-                    r.signing_key_readable = outside.signing_key_readable;
-                }
-                r.sandbox = Some(shape.kind.clone());
-                r
+/// What a worker in `shape` could reach, measured by running `vnx __evidence-reach` in
+/// the same sandbox; what was measured outside when that run fails.
+pub fn measure_sandboxed(
+    shape: &crate::sandbox::Shape,
+    vnx: &Path,
+    key: &Path,
+    ledger: &Path,
+    git_common_dir: &Path,
+) -> Reach {
+    let outside = measure(key, ledger, git_common_dir);
+    let argv: Vec<std::ffi::OsString> = vec![
+        vnx.into(),
+        "__evidence-reach".into(),
+        key.into(),
+        ledger.into(),
+        git_common_dir.into(),
+    ];
+    let argv = shape.wrap(&argv);
+    let cmd = crate::process::Cmd::new(&argv[0])
+        .args(&argv[1..])
+        .timeout(std::time::Duration::from_secs(10));
+    let inside = crate::process::run_ok(&cmd)
+        .ok()
+        .and_then(|out| serde_json::from_str::<Reach>(&out).ok());
+    match inside {
+        Some(mut r) => {
+            // A key not made yet will be made where the dispatcher's user keeps it.
+            if !key.exists() {
+                r.signing_key_readable = outside.signing_key_readable;
             }
-            None => outside,
+            r.sandbox = Some(shape.kind.clone());
+            r
         }
+        None => outside,
     }
+}
 
-    fn measure_where(
-        key: &Path,
-        ledger: &Path,
-        git_common_dir: &Path,
-        absent_key_readable: bool,
-    ) -> Reach {
-        // The key: readable if it exists and can be read, or (outside a sandbox) if it does
-        // not exist yet (the worker's user would own the key vnx creates).
-        let key_readable = if key.exists() {
-            access(key, Access::READ_OK).is_ok()
+fn measure_where(
+    key: &Path,
+    ledger: &Path,
+    git_common_dir: &Path,
+    absent_key_readable: bool,
+) -> Reach {
+    // The key: readable if it exists and can be read, or (outside a sandbox) if it does
+    // not exist yet (the worker's user would own the key vnx creates).
+    let key_readable = if key.exists() {
+        access(key, Access::READ_OK).is_ok()
+    } else {
+        absent_key_readable
+    };
+    let writable_or_parent = |p: &Path| {
+        if p.exists() {
+            access(p, Access::WRITE_OK).is_ok()
         } else {
-            absent_key_readable
-        };
-        let writable_or_parent = |p: &Path| {
-            if p.exists() {
-                access(p, Access::WRITE_OK).is_ok()
-            } else {
-                p.parent()
-                    .is_some_and(|d| access(d, Access::WRITE_OK | Access::EXEC_OK).is_ok())
-            }
-        };
-        Reach {
-            sandbox: None,
-            worker_uid: rustix::process::geteuid().as_raw(),
-            signing_key_readable: key_readable,
-            ledger_writable: writable_or_parent(ledger),
-            checkpoint_refs_writable: access(git_common_dir, Access::WRITE_OK).is_ok(),
+            p.parent()
+                .is_some_and(|d| access(d, Access::WRITE_OK | Access::EXEC_OK).is_ok())
         }
-    }
-
-    /// Whether nothing here is within the worker's reach.
-    pub fn out_of_reach(&self) -> bool {
-        !self.signing_key_readable && !self.ledger_writable && !self.checkpoint_refs_writable
-    }
-
-    /// One sentence on what a worker could do.
-    pub fn describe(&self) -> String {
-        if self.out_of_reach() {
-            return "workers can neither read the signing key nor write the ledger or the \
-                    checkpoint ref"
-                .into();
-        }
-        let mut can = Vec::new();
-        if self.signing_key_readable {
-            can.push("read the signing key (and so sign forged receipts)");
-        }
-        if self.ledger_writable {
-            can.push("write the ledger");
-        }
-        if self.checkpoint_refs_writable {
-            can.push("move refs/vnx/checkpoints");
-        }
-        let sandbox = match &self.sandbox {
-            Some(s) => format!("in sandbox {s}"),
-            None => "without a sandbox".into(),
-        };
-        format!(
-            "workers run as uid {} {sandbox}: they can {}",
-            self.worker_uid,
-            join(&can)
-        )
-    }
-}
-
-fn join(items: &[&str]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => (*one).to_owned(),
-        [init @ .., last] => format!("{}, and {last}", init.join(", ")),
+    };
+    Reach {
+        sandbox: None,
+        worker_uid: rustix::process::geteuid().as_raw(),
+        signing_key_readable: key_readable,
+        ledger_writable: writable_or_parent(ledger),
+        checkpoint_refs_writable: access(git_common_dir, Access::WRITE_OK).is_ok(),
     }
 }
 
@@ -164,7 +107,7 @@ mod tests {
         std::fs::write(&key, "k").unwrap();
         let ledger = dir.path().join("state/ledger.ndjson");
         std::fs::create_dir(dir.path().join("state")).unwrap();
-        let reach = Reach::measure(&key, &ledger, dir.path());
+        let reach = measure(&key, &ledger, dir.path());
         assert!(reach.signing_key_readable && reach.ledger_writable);
         assert!(reach.checkpoint_refs_writable && !reach.out_of_reach());
         assert!(
@@ -172,7 +115,7 @@ mod tests {
             "{reach:?}"
         );
         // A ledger whose directory does not exist cannot be written.
-        let nowhere = Reach::measure(&key, &dir.path().join("no/such/ledger"), dir.path());
+        let nowhere = measure(&key, &dir.path().join("no/such/ledger"), dir.path());
         assert!(!nowhere.ledger_writable);
     }
 }

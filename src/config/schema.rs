@@ -29,7 +29,7 @@ pub struct Config {
     pub concurrency: BTreeMap<String, u32>,
     /// Defaults per role, by role name.
     pub roles: BTreeMap<String, RoleConfig>,
-    /// Gates roles may require before a merge (`crate::gate`).
+    /// Gates roles may require before a merge (run by `vnx gate-check`).
     pub gates: BTreeMap<String, GateDef>,
     /// A command run on every change of a dispatch's state (an argv; `{id}`, `{state}` and
     /// `{hash}` are replaced). Empty: none.

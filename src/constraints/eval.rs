@@ -13,6 +13,8 @@ use super::{
 use crate::ids::norm;
 use crate::provider::{Lane, Permission};
 
+pub use crate::receipts::ConstraintVerdict as Verdict;
+
 /// What a dispatch asks for, as the constraints see it.
 #[derive(Clone, Copy, Debug)]
 pub struct Route<'a> {
@@ -42,38 +44,6 @@ impl Route<'_> {
             tags.push(SKIP_PERMISSIONS);
         }
         tags
-    }
-}
-
-/// What a matched constraint decided.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[schemars(rename = "ConstraintVerdict")]
-pub enum Verdict {
-    /// The route satisfies a pin, or violates an `info` constraint (recorded only).
-    Allowed,
-    /// The route violates a `warn` constraint: it runs, and the receipt says so.
-    Warned,
-    /// A violation let through by `VNX_OVERRIDE_<ID>=1` on a constraint that allows it.
-    Overridden,
-    /// A blocking violation, or a model under a floor: the dispatch does not run.
-    Refused,
-    /// The dispatch named no model and a pin supplied it.
-    Pinned,
-}
-
-impl Verdict {
-    /// The decision as receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Allowed => "allowed",
-            Verdict::Warned => "warned",
-            Verdict::Overridden => "overridden",
-            Verdict::Refused => "refused",
-            Verdict::Pinned => "pinned",
-        }
     }
 }
 
@@ -150,7 +120,8 @@ impl Evaluation {
     }
 }
 
-/// The recorded spend each token budget counts, by budget id (added up by `cost::spent`).
+/// The recorded spend each token budget counts, by budget id: the dispatches its keys match,
+/// in its current period, as the caller summed them from the ledger.
 pub type Spending = BTreeMap<String, Spend>;
 
 /// Judges `route` given the dispatcher's overrides and the recorded spend of each budget (a

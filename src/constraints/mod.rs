@@ -16,6 +16,8 @@ pub use eval::{Decision, Evaluation, Overrides, Route, Spending, Verdict, evalua
 pub use imports::{ImportHit, ScanError, ScanReport, scan_imports, tracked_files};
 pub use load::{load, parse};
 
+pub use crate::receipts::{ConstraintEnforcement as Enforcement, ConstraintSeverity as Severity};
+
 use std::path::PathBuf;
 
 /// The constraints file, relative to the repository root.
@@ -156,65 +158,6 @@ pub enum PinSemantics {
     /// The model is used when a dispatch names none; another one is a violation of the
     /// constraint's severity.
     Default,
-}
-
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-/// What a violation of a constraint does.
-pub enum Severity {
-    /// A violation refuses the dispatch.
-    Blocking,
-    /// A violation runs, and the receipt says so.
-    Warn,
-    /// A violation is only recorded.
-    Info,
-}
-
-impl Severity {
-    /// The severity as the file and receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Blocking => "blocking",
-            Severity::Warn => "warn",
-            Severity::Info => "info",
-        }
-    }
-}
-
-/// Where VNX enforces a rule. Recorded; the severity decides what a violation does.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Enforcement {
-    /// VNX raises in code.
-    CodeRaise,
-    /// VNX warns in code.
-    CodeWarn,
-    /// VNX checks in CI with a grep.
-    CiGrep,
-}
-
-impl Enforcement {
-    /// The enforcement as the file and receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Enforcement::CodeRaise => "code_raise",
-            Enforcement::CodeWarn => "code_warn",
-            Enforcement::CiGrep => "ci_grep",
-        }
-    }
 }
 
 /// Why `provider_constraints.yaml` could not be loaded.

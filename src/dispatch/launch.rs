@@ -13,12 +13,13 @@ use super::spec::recorded_argv;
 use super::{
     Context, DispatchError, Plan, Spec, attest_all, govern, include, io_err, liveness, workspace,
 };
-use crate::evidence_reach::Reach;
+use crate::evidence_reach;
 use crate::ledger::{Ledger, Receipt, now_utc};
 use crate::provider::hooks::{self, HookKind};
 use crate::receipts::{
     self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, IncludedFile,
 };
+use crate::sandbox::{QuarantineExt, ShapeExt};
 use crate::worktree::{Pool, Repo, TeardownClass, Worktree};
 
 /// What a started dispatch is.
@@ -387,14 +388,14 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         constraint_decisions: govern::decision_refs(&plan.constraints.decisions),
         constraints_sha256: plan.constraints_sha256.clone(),
         evidence_reach: match &spec.sandbox {
-            Some(shape) => Reach::measure_sandboxed(
+            Some(shape) => evidence_reach::measure_sandboxed(
                 shape,
                 ctx.vnx,
                 ctx.key_path,
                 &spec.ledger,
                 &plan.repo.common_dir,
             ),
-            None => Reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
+            None => evidence_reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
         },
         continues: spec.continues.clone(),
         group: spec.group.clone(),

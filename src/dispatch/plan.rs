@@ -403,7 +403,7 @@ fn sandbox_shape(
     provider: &str,
     place: &crate::sandbox::Place<'_>,
 ) -> Result<crate::sandbox::Shape, DispatchError> {
-    use crate::sandbox::{Shape, Wanted, expand, probe};
+    use crate::sandbox::{Shape, ShapeExt, Wanted, expand, probe};
     let machine = ctx.machine;
     let version = probe::check(machine.bwrap.as_deref())?;
     let home = machine.home.as_deref();

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::receipts::{ReportStatus, WorkerReport as Report};
+
 /// The report file's name in the dispatch directory.
 pub const REPORT: &str = "report.json";
 /// The hook signals' directory in the dispatch directory.
@@ -77,44 +79,6 @@ pub fn shorten(s: &str, max: usize) -> String {
 /// Reads at most [`MAX_FILE`] bytes of a regular file (never blocking on a FIFO).
 fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
     crate::files::read_bounded(path, MAX_FILE)
-}
-
-/// What the worker says about its assignment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportStatus {
-    /// The worker says the task is done.
-    Done,
-    /// The worker says it could not do the task.
-    Failed,
-}
-
-impl ReportStatus {
-    /// The status as `vnx report --status` spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReportStatus::Done => "done",
-            ReportStatus::Failed => "failed",
-        }
-    }
-}
-
-/// `report.json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "WorkerReport")]
-pub struct Report {
-    /// The dispatch the worker reports for.
-    pub dispatch_id: String,
-    /// What it reports.
-    pub status: ReportStatus,
-    /// One line from the worker: what changed, or what stopped it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<String>,
-    /// RFC 3339.
-    pub reported_at: String,
-    /// HMAC-SHA-256 under the dispatch's seal (hex).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mac: Option<String>,
 }
 
 /// One hook call.

@@ -154,8 +154,7 @@ pub struct Spec {
     /// The pool entry the worktree was taken from, if it was.
     #[serde(default)]
     pub pool_entry: Option<String>,
-    /// For a best-of-N candidate: its group (set between plan and launch, see
-    /// [`crate::group`]).
+    /// For a best-of-N candidate: its group (set between plan and launch by `vnx best-of`).
     #[serde(default)]
     pub group: Option<crate::receipts::GroupMember>,
 }

@@ -28,6 +28,7 @@ use crate::provider::{Lane, PromptTransport, invocation};
 use crate::receipts::{
     self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus, TeardownAction,
 };
+use crate::sandbox::{QuarantineExt, ShapeExt};
 use crate::tmux::Tmux;
 use crate::worktree::{CommitNote, Repo, TeardownClass, Worktree};
 

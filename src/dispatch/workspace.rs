@@ -12,18 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::provider::hooks;
 
-/// A file vnx put in a worktree.
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-pub struct Placed {
-    /// The file, in the worktree.
-    pub path: PathBuf,
-    /// SHA-256 of what vnx wrote (a changed file is left alone).
-    pub sha256: String,
-    /// The directory vnx created for it (removed too when left empty).
-    pub made_dir: Option<PathBuf>,
-}
+pub use crate::receipts::Placed;
 
 /// Writes `.gemini/settings.json` with vnx's hooks into the worktree; `None` when the
 /// worktree already has one (the repository's own settings are never touched).

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::Check;
-use crate::evidence_reach::Reach;
+use crate::evidence_reach;
 use crate::ledger::attest::{self, Attestor};
 use crate::ledger::checkpoint::{self, Anchor, CheckpointError, CheckpointKey};
 
@@ -23,7 +23,7 @@ pub(super) fn reach(key: Option<&Path>, ledger: Option<&Path>, root: &Path) -> C
     let common_dir = git2::Repository::open(root)
         .map(|r| r.commondir().to_owned())
         .unwrap_or_else(|_| root.join(".git"));
-    let reach = Reach::measure(key, ledger, &common_dir);
+    let reach = evidence_reach::measure(key, ledger, &common_dir);
     if reach.out_of_reach() {
         return Check::pass(NAME, reach.describe());
     }

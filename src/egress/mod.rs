@@ -20,42 +20,7 @@ use sha2::Digest;
 pub use decode::{INFLATE_CAP, Unscannable};
 pub use scan::{Hit, Scan, marker, redact};
 
-/// What a finding does to a dispatch, from mildest to strictest.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[schemars(rename = "EgressAction")]
-pub enum Action {
-    /// It is sent as it is; the receipt records it.
-    Warn,
-    /// The prompt is sent with the secret replaced by `[REDACTED:<rule>]`; an included file
-    /// holding it, or that could not be scanned, is withheld (not copied into the worktree).
-    Redact,
-    /// The dispatch is refused: nothing is made but the receipt.
-    Refuse,
-}
-
-impl Action {
-    /// As the file and receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Warn => "warn",
-            Action::Redact => "redact",
-            Action::Refuse => "refuse",
-        }
-    }
-}
+pub use crate::receipts::EgressAction as Action;
 
 /// A pattern of the policy's own (`patterns:`) or of its allow-list (`allow:`).
 #[derive(Clone, Debug)]

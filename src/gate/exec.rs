@@ -22,7 +22,7 @@ use crate::provider::events::{EventParser, LAST_MESSAGE_MAX_CHARS};
 use crate::provider::invocation::{self, declared_invocation};
 use crate::provider::{Lane, OutputFormat, Permission, PromptTransport, Provider, Wanted};
 use crate::receipts::{self, GateRequest, GateResult};
-use crate::sandbox::Shape;
+use crate::sandbox::{Shape, ShapeExt};
 use crate::worktree::{Pool, Repo};
 
 /// What every gate of one run shares.

@@ -26,6 +26,8 @@ use crate::receipts::{self, GateReport, GateReportEntry, GateReportStatus};
 use crate::worktree::{Repo, WorktreeError};
 use evidence::Evidence;
 
+pub use crate::receipts::{GateDecision as Decision, GateExit as Exit, GateStatus as Status};
+
 /// Where gate runs keep their files, under the data directory: `gates/<id>/<run>/`.
 pub const GATES_DIR: &str = "gates";
 
@@ -61,57 +63,6 @@ pub enum Event<'a> {
         /// What it left.
         outcome: &'a GateOutcome,
     },
-}
-
-/// A gate-check's verdict.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "UPPERCASE")]
-#[schemars(rename = "GateDecision")]
-pub enum Decision {
-    /// Every required gate passed on the recorded head.
-    Go,
-    /// Something is missing or did not pass.
-    Hold,
-}
-
-/// One gate's result: only `Pass` counts.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-#[schemars(rename = "GateStatus")]
-pub enum Status {
-    /// The gate passed.
-    Pass,
-    /// It ran and did not pass.
-    Fail,
-    /// The gate could not run, timed out, stalled, or gave no verdict.
-    Error,
-}
-
-impl Status {
-    /// The status as receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Error => "error",
-        }
-    }
-}
-
-/// How a gate's process ended, as the receipt schema's `exit`: a code or a signal name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "GateExit")]
-pub struct Exit {
-    /// The exit code, when it exited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<i32>,
-    /// The signal's name (`SIGKILL`), when one ended it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signal: Option<String>,
 }
 
 /// Everything one gate left.

@@ -4,6 +4,11 @@
 
 use serde::Serialize;
 
+pub use crate::receipts::{
+    ReviewCounts as Counts, ReviewFinding as Finding, ReviewVerdict as Verdict,
+    ReviewWeight as Weight,
+};
+
 /// The most diff bytes a request carries; the reviewer is told where the rest is.
 pub const MAX_DIFF_BYTES: usize = 200 * 1024;
 /// The most task bytes a request carries.
@@ -125,63 +130,6 @@ pub fn request(p: &RequestParts<'_>) -> String {
         }
     }
     r
-}
-
-/// The reviewer's verdict.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-#[schemars(rename = "ReviewVerdict")]
-pub enum Verdict {
-    /// The reviewer passes the work.
-    Pass,
-    /// The reviewer fails it.
-    Fail,
-}
-
-/// How much a finding weighs: blocking findings fail the gate.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Weight {
-    /// Fails the gate whatever the verdict.
-    Blocking,
-    /// Worth fixing; does not fail the gate.
-    Major,
-    /// A nit.
-    Minor,
-}
-
-/// One finding, as the reviewer wrote it, with the weight vnx gives its severity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-pub struct Finding {
-    /// The severity as the reviewer wrote it.
-    pub severity: String,
-    /// The weight vnx gives that severity.
-    pub weight: Weight,
-    /// What the reviewer says.
-    pub message: String,
-    /// The file it is about, when named.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// The line it is about, when named.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-}
-
-/// Findings by weight (the receipt schema's `finding_counts`).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-pub struct Counts {
-    /// Blocking findings.
-    pub blocking: u64,
-    /// Major findings.
-    pub major: u64,
-    /// Minor findings.
-    pub minor: u64,
 }
 
 /// A parsed answer.

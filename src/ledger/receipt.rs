@@ -162,8 +162,8 @@ impl Receipt {
         &self.object
     }
 
-    /// A receipt built from a typed kind (see `crate::receipts::write`), whose types keep
-    /// it well-formed: the event type is a kind's constant, and the chain members are never
+    /// A receipt built from a typed kind (by the typed receipts' one write path), whose types
+    /// keep it well-formed: the event type is a kind's constant, and the chain members are never
     /// among its members.
     pub(crate) fn typed(object: Object<'static>) -> Receipt {
         debug_assert!(

@@ -14,6 +14,8 @@ use crate::process::{self, Cmd};
 use crate::receipts::value::to_value;
 use crate::worktree::Repo;
 
+pub use crate::receipts::GateEvidence;
+
 /// The conditions, in the order they are checked and named.
 pub const ORDER: [&str; 7] = [
     "ledger_verifies",
@@ -34,23 +36,6 @@ pub struct Condition {
     pub ok: bool,
     /// What was found, in words.
     pub detail: String,
-}
-
-/// A required gate's evidence, as the merge receipt records it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-pub struct GateEvidence {
-    /// The gate's name.
-    pub gate: String,
-    /// `pass`, or why not: `missing`, `stale` or its result's status.
-    pub status: String,
-    /// The contract of its newest result.
-    pub contract_hash: Option<String>,
-    /// The gate-check run of that result.
-    pub run: Option<String>,
-    /// That result's line on the ledger.
-    pub result_seq: Option<u64>,
-    /// SHA-256 of that line.
-    pub result_line_sha256: Option<String>,
 }
 
 /// What the checks found: each condition, and what a merge would use.

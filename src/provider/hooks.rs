@@ -6,21 +6,7 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-/// Which hook a dispatch's worker reports the end of a turn through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum HookKind {
-    /// No hook: completion comes from `vnx report` and the worker's exit.
-    None,
-    /// Claude Code `Stop` (end of turn) and `Notification` (waiting for permission).
-    ClaudeStop,
-    /// Gemini CLI `AfterAgent` (end of turn) and `Notification`.
-    GeminiAfterAgent,
-    /// Codex `notify` (`agent-turn-complete`).
-    CodexNotify,
-}
+pub use crate::receipts::HookKind;
 
 /// The hook events `vnx __hook` accepts, as they are named in signal files and receipts.
 pub const HOOK_EVENTS: [&str; 9] = [
@@ -51,28 +37,6 @@ priority = 900\n";
 
 /// Where the gemini policy file goes in the dispatch directory.
 pub const GEMINI_POLICY_FILE: &str = "hooks/gemini-policy.toml";
-
-impl HookKind {
-    /// The completion signal a turn end through this hook is recorded as.
-    pub fn signal_name(self) -> &'static str {
-        match self {
-            HookKind::None => "exit",
-            HookKind::ClaudeStop => "claude_stop_hook",
-            HookKind::GeminiAfterAgent => "gemini_after_agent_hook",
-            HookKind::CodexNotify => "codex_notify",
-        }
-    }
-
-    /// Whether a signal file's event ends a turn for this hook kind.
-    pub fn ends_turn(self, event: &str) -> bool {
-        matches!(
-            (self, event),
-            (HookKind::ClaudeStop, "claude-stop")
-                | (HookKind::GeminiAfterAgent, "gemini-after-agent")
-                | (HookKind::CodexNotify, "codex-notify")
-        )
-    }
-}
 
 /// Quotes a string for POSIX `sh` (single quotes; `'` becomes `'\''`). Hook commands are shell
 /// strings by the CLIs' design; vnx only ever puts its own binary path and the dispatch

@@ -11,13 +11,13 @@ pub mod flags;
 pub mod help;
 pub mod hooks;
 pub mod invocation;
-pub mod kinds;
 pub mod template;
 pub mod version;
 
+pub use crate::receipts::kinds;
 pub use declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
 pub use invocation::{Invocation, MAX_PROMPT_ARG, PROMPT, PROMPT_FILE, Wanted};
-pub use kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+pub use kinds::{CompletionSignal, Lane, OutputFormat, Permission, PromptTransport};
 
 /// A built-in provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -33,20 +33,6 @@ pub enum Provider {
     Ollama,
     /// vnx's own offline stand-in (`vnx __demo-worker`).
     Demo,
-}
-
-/// How much a worker may do without asking.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Permission {
-    /// The CLI's own default: ask (or refuse) before edits and commands.
-    Ask,
-    /// Edits inside the worktree without asking; commands still bounded.
-    Edits,
-    /// Everything without asking (skip-permissions / yolo). Never the default.
-    Full,
 }
 
 /// What the demo provider acts out; the model name selects it.
@@ -231,17 +217,6 @@ fn valid_model(model: &str) -> bool {
         && model
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b))
-}
-
-impl Permission {
-    /// The posture as `--permission` and receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Permission::Ask => "ask",
-            Permission::Edits => "edits",
-            Permission::Full => "full",
-        }
-    }
 }
 
 impl Provider {

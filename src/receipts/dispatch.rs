@@ -1,19 +1,15 @@
-//! The dispatch receipts: `dispatch_started`, `dispatch_completed`, the phantom guard's
-//! `dispatch_corrected`, and `constraint_decision`; with the dispatch status and the
-//! completion signal as enums, and the verdict "did this dispatch succeed".
+//! The dispatch receipts: `dispatch_started`, `dispatch_completed` and the phantom guard's
+//! `dispatch_corrected`; with the dispatch status and the completion signal as enums, and
+//! the verdict "did this dispatch succeed".
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Extra, Kind};
-use crate::constraints::{Enforcement, Severity, Verdict};
-use crate::dispatch::signals::Report;
-use crate::dispatch::workspace::Placed;
-use crate::evidence_reach::Reach;
-use crate::provider::events::{StreamSummary, Usage};
-use crate::provider::hooks::HookKind;
-use crate::provider::kinds::PromptTransport;
-use crate::provider::{self, Lane, Permission};
-use crate::worktree::{DiffStats, TeardownClass, VnxCommit};
+use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
+use super::{
+    ConstraintVerdict, DiffStats, Extra, Kind, StreamSummary, TeardownClass, Usage, VnxCommit,
+};
 
 /// How a dispatch ended.
 #[derive(
@@ -137,6 +133,17 @@ pub struct IncludedFile {
     pub bytes: u64,
 }
 
+/// A file vnx put in a worktree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Placed {
+    /// The file, in the worktree.
+    pub path: PathBuf,
+    /// SHA-256 of what vnx wrote (a changed file is left alone).
+    pub sha256: String,
+    /// The directory vnx created for it (removed too when left empty).
+    pub made_dir: Option<PathBuf>,
+}
+
 /// A skill the prompt was composed with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkillRef {
@@ -152,7 +159,67 @@ pub struct DecisionRef {
     /// The constraint's `id` in provider_constraints.yaml.
     pub id: String,
     /// What it decided about this dispatch.
-    pub decision: Verdict,
+    pub decision: ConstraintVerdict,
+}
+
+/// What a worker could do to the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Reach {
+    /// The sandbox workers run in; `None`: none, as the dispatching user.
+    pub sandbox: Option<String>,
+    /// The user id workers run as.
+    pub worker_uid: u32,
+    /// The signing key can be read: a worker could sign forged receipts and checkpoints.
+    pub signing_key_readable: bool,
+    /// The ledger (or, before it exists, its directory) can be written: a worker could append
+    /// unattested receipts, or cut and rewrite lines (which checkpoints detect).
+    pub ledger_writable: bool,
+    /// The repository's refs can be written: a worker could move `refs/vnx/checkpoints`
+    /// (which the checkpoint witness detects).
+    pub checkpoint_refs_writable: bool,
+}
+
+impl Reach {
+    /// Whether nothing here is within the worker's reach.
+    pub fn out_of_reach(&self) -> bool {
+        !self.signing_key_readable && !self.ledger_writable && !self.checkpoint_refs_writable
+    }
+
+    /// One sentence on what a worker could do.
+    pub fn describe(&self) -> String {
+        if self.out_of_reach() {
+            return "workers can neither read the signing key nor write the ledger or the \
+                    checkpoint ref"
+                .into();
+        }
+        let mut can = Vec::new();
+        if self.signing_key_readable {
+            can.push("read the signing key (and so sign forged receipts)");
+        }
+        if self.ledger_writable {
+            can.push("write the ledger");
+        }
+        if self.checkpoint_refs_writable {
+            can.push("move refs/vnx/checkpoints");
+        }
+        let sandbox = match &self.sandbox {
+            Some(s) => format!("in sandbox {s}"),
+            None => "without a sandbox".into(),
+        };
+        format!(
+            "workers run as uid {} {sandbox}: they can {}",
+            self.worker_uid,
+            join(&can)
+        )
+    }
+}
+
+fn join(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{}, and {last}", init.join(", ")),
+    }
 }
 
 /// `dispatch_started`: what was launched, how, from what, and what a worker could reach.
@@ -181,7 +248,7 @@ pub struct DispatchStarted {
     /// How the prompt reached the worker: as an argument, on stdin, or in a file.
     pub prompt_transport: PromptTransport,
     /// What ends the dispatch successfully, as the provider declares it.
-    pub completion: provider::CompletionSignal,
+    pub completion: kinds::CompletionSignal,
     /// The end-of-turn hook vnx installed for the worker, if any.
     pub hooks: HookKind,
     /// Files vnx put into the worktree for the worker (removed before classification).
@@ -238,7 +305,7 @@ pub struct DispatchStarted {
     /// The bubblewrap sandbox the worker runs in: what it can write and read, what is hidden
     /// from it, its network, and how its commits reach the repository. Absent: no sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<crate::sandbox::Shape>,
+    pub sandbox: Option<super::Shape>,
     /// For a replay (`vnx replay`): the dispatch it replays, and whether that dispatch's
     /// prompt still rebuilds byte for byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -341,6 +408,43 @@ pub struct TeardownAction {
     pub pooled: bool,
 }
 
+/// What the worker says about its assignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    /// The worker says the task is done.
+    Done,
+    /// The worker says it could not do the task.
+    Failed,
+}
+
+impl ReportStatus {
+    /// The status as `vnx report --status` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportStatus::Done => "done",
+            ReportStatus::Failed => "failed",
+        }
+    }
+}
+
+/// `report.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WorkerReport {
+    /// The dispatch the worker reports for.
+    pub dispatch_id: String,
+    /// What it reports.
+    pub status: ReportStatus,
+    /// One line from the worker: what changed, or what stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// RFC 3339.
+    pub reported_at: String,
+    /// HMAC-SHA-256 under the dispatch's seal (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
 /// `dispatch_completed`: how the dispatch ended, what the worker and its CLI said, and what
 /// teardown kept.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -379,7 +483,7 @@ pub struct DispatchCompleted {
     pub slot_wait_seconds: Option<f64>,
     /// The worker's `vnx report`, when one was accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report: Option<Report>,
+    pub report: Option<WorkerReport>,
     /// Why a report file was refused (not sealed for this dispatch, too large, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_rejected: Option<String>,
@@ -513,66 +617,4 @@ pub struct DispatchCorrected {
 
 impl Kind for DispatchCorrected {
     const EVENT: &'static str = "dispatch_corrected";
-}
-
-/// The route a constraint decision was about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RouteRef {
-    /// The provider the dispatch asked for.
-    pub provider: String,
-    /// The model it asked for; `null` for the CLI's default.
-    pub model: Option<String>,
-    /// Its role.
-    pub role: String,
-    /// Its lane.
-    pub lane: Lane,
-    /// Its permission posture.
-    pub permission: Permission,
-    /// The route's path, for `forbid_route` matching (provider, then model).
-    pub via: Vec<String>,
-    /// Whether the worker runs in vnx's sandbox (absent: it does not).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sandboxed: bool,
-}
-
-/// `constraint_decision`: one provider constraint that matched a dispatch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ConstraintDecision {
-    /// The dispatch judged.
-    pub dispatch_id: String,
-    /// The constraint's `id` in provider_constraints.yaml.
-    pub constraint_id: String,
-    /// `forbid_route` or `require_route`.
-    pub rule: String,
-    /// What it decided.
-    pub decision: Verdict,
-    /// The constraint's severity: blocking refuses, warn records, info notes.
-    pub audit_severity: Severity,
-    /// Where VNX enforces the rule (recorded as declared).
-    pub enforcement: Enforcement,
-    /// The constraint's reason, as written.
-    pub reason: String,
-    /// What matched, in words.
-    pub detail: String,
-    /// The variable that overrides it: `VNX_OVERRIDE_<ID>=1`.
-    pub override_variable: String,
-    /// Whether the constraint allows an override.
-    pub override_allowed: bool,
-    /// Whether the override variable was set for this dispatch.
-    pub override_requested: bool,
-    /// Why, from `VNX_OVERRIDE_<ID>_REASON`.
-    pub override_reason: Option<String>,
-    /// The route the decision was about.
-    pub route: RouteRef,
-    /// The constraints file, relative to the repository root.
-    pub constraints_file: String,
-    /// SHA-256 of that file as it was judged.
-    pub constraints_sha256: String,
-    /// Members this version does not know, kept as read.
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-impl Kind for ConstraintDecision {
-    const EVENT: &'static str = "constraint_decision";
 }

@@ -6,7 +6,42 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Extra, Kind};
-use crate::egress::Action;
+
+/// What a finding does to a dispatch, from mildest to strictest.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EgressAction {
+    /// It is sent as it is; the receipt records it.
+    Warn,
+    /// The prompt is sent with the secret replaced by `[REDACTED:<rule>]`; an included file
+    /// holding it, or that could not be scanned, is withheld (not copied into the worktree).
+    Redact,
+    /// The dispatch is refused: nothing is made but the receipt.
+    Refuse,
+}
+
+impl EgressAction {
+    /// As the file and receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EgressAction::Warn => "warn",
+            EgressAction::Redact => "redact",
+            EgressAction::Refuse => "refuse",
+        }
+    }
+}
 
 /// What the policy did to the dispatch: its strictest action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -23,11 +58,11 @@ pub enum EgressVerdict {
 
 impl EgressVerdict {
     /// The verdict of a strictest action.
-    pub fn of(action: Action) -> EgressVerdict {
+    pub fn of(action: EgressAction) -> EgressVerdict {
         match action {
-            Action::Warn => EgressVerdict::Warned,
-            Action::Redact => EgressVerdict::Redacted,
-            Action::Refuse => EgressVerdict::Refused,
+            EgressAction::Warn => EgressVerdict::Warned,
+            EgressAction::Redact => EgressVerdict::Redacted,
+            EgressAction::Refuse => EgressVerdict::Refused,
         }
     }
 }
@@ -48,7 +83,7 @@ pub struct EgressFinding {
     /// The rule's id: a built-in rule or one of the policy's `patterns`.
     pub rule: String,
     /// What was done about it: the stricter of the provider's action and the rule's.
-    pub action: Action,
+    pub action: EgressAction,
     /// Where.
     pub source: EgressSource,
     /// The included file's path relative to the repository root (`worktree_include` only).

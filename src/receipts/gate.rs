@@ -1,11 +1,10 @@
 //! The gate receipts: `gate_request` (written before a gate runs), `gate_result` (its
-//! evidence) and `gate_report` (a gate-check's GO or HOLD).
+//! evidence) and `gate_report` (a gate-check's GO or HOLD); with the verdicts they record: a
+//! gate's status and exit, a gate-check's decision, a reviewer's verdict and findings.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Extra, Kind};
-use crate::gate::review::{Counts, Finding, Verdict};
-use crate::gate::{Decision, Exit, Status};
 
 /// What a gate run on a merge result checks: the merge of the dispatch's head into the base's
 /// head, whose commit is the request's and the result's `head_commit`.
@@ -69,7 +68,7 @@ pub struct GateResult {
     /// The gate-check run it belongs to.
     pub run: String,
     /// What the gate found; only `pass` counts.
-    pub status: Status,
+    pub status: GateStatus,
     /// Why, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -90,7 +89,7 @@ pub struct GateResult {
     pub argv: Vec<String>,
     /// How the gate's process ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit: Option<Exit>,
+    pub exit: Option<GateExit>,
     /// The reviewer's provider (review gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
@@ -102,13 +101,13 @@ pub struct GateResult {
     pub session_id: Option<String>,
     /// The reviewer's verdict (review gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<Verdict>,
+    pub verdict: Option<ReviewVerdict>,
     /// The reviewer's findings by weight (review gates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finding_counts: Option<Counts>,
+    pub finding_counts: Option<ReviewCounts>,
     /// The reviewer's first findings, messages shortened.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ReviewFinding>,
     /// The gate's output log.
     pub output_path: String,
     /// SHA-256 of that log, when it exists.
@@ -135,7 +134,7 @@ pub struct GateResult {
     /// The bubblewrap sandbox the gate's command ran in: a sandboxed dispatch's command gates
     /// run in its shape, with the gate's checkout the only writable path. Absent: no sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<crate::sandbox::Shape>,
+    pub sandbox: Option<super::Shape>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -163,7 +162,7 @@ pub struct GateReportEntry {
     /// `command` or `review`.
     pub kind: String,
     /// What it found in this run.
-    pub status: Status,
+    pub status: GateStatus,
     /// The contract its result answers.
     pub contract_hash: String,
     /// The commit it checked.
@@ -180,7 +179,7 @@ pub struct GateReport {
     /// The decision in lower case (go or hold).
     pub status: GateReportStatus,
     /// The decision as people read it (GO or HOLD).
-    pub decision: Decision,
+    pub decision: GateDecision,
     /// Why the decision is HOLD (empty for GO).
     pub reasons: Vec<String>,
     /// What a GO rests on besides passing gates (a role that requires none, ignored receipts).
@@ -206,4 +205,103 @@ pub struct GateReport {
 
 impl Kind for GateReport {
     const EVENT: &'static str = "gate_report";
+}
+
+/// A gate-check's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum GateDecision {
+    /// Every required gate passed on the recorded head.
+    Go,
+    /// Something is missing or did not pass.
+    Hold,
+}
+
+/// One gate's result: only `Pass` counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GateStatus {
+    /// The gate passed.
+    Pass,
+    /// It ran and did not pass.
+    Fail,
+    /// The gate could not run, timed out, stalled, or gave no verdict.
+    Error,
+}
+
+impl GateStatus {
+    /// The status as receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GateStatus::Pass => "pass",
+            GateStatus::Fail => "fail",
+            GateStatus::Error => "error",
+        }
+    }
+}
+
+/// How a gate's process ended, as the receipt schema's `exit`: a code or a signal name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GateExit {
+    /// The exit code, when it exited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    /// The signal's name (`SIGKILL`), when one ended it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+}
+
+/// The reviewer's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewVerdict {
+    /// The reviewer passes the work.
+    Pass,
+    /// The reviewer fails it.
+    Fail,
+}
+
+/// How much a finding weighs: blocking findings fail the gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "Weight")]
+pub enum ReviewWeight {
+    /// Fails the gate whatever the verdict.
+    Blocking,
+    /// Worth fixing; does not fail the gate.
+    Major,
+    /// A nit.
+    Minor,
+}
+
+/// One finding, as the reviewer wrote it, with the weight vnx gives its severity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Finding")]
+pub struct ReviewFinding {
+    /// The severity as the reviewer wrote it.
+    pub severity: String,
+    /// The weight vnx gives that severity.
+    pub weight: ReviewWeight,
+    /// What the reviewer says.
+    pub message: String,
+    /// The file it is about, when named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The line it is about, when named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+}
+
+/// Findings by weight (the receipt schema's `finding_counts`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[schemars(rename = "Counts")]
+pub struct ReviewCounts {
+    /// Blocking findings.
+    pub blocking: u64,
+    /// Major findings.
+    pub major: u64,
+    /// Minor findings.
+    pub minor: u64,
 }

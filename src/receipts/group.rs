@@ -4,8 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DispatchStatus, Extra, Kind};
-use crate::gate::{Decision, Status};
+use super::{DispatchStatus, Extra, GateDecision, GateStatus, Kind};
 
 /// The `group` member of a candidate's `dispatch_started`: which group it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -98,7 +97,7 @@ pub struct GateStanding {
     /// `command` or `review`.
     pub kind: String,
     /// What it found.
-    pub status: Status,
+    pub status: GateStatus,
     /// The contract its result answers.
     pub contract_hash: String,
 }
@@ -160,7 +159,7 @@ pub struct CandidateEvidence {
     /// The gate-check run for this decision.
     pub gate_run: Option<String>,
     /// Its GO or HOLD.
-    pub gate_decision: Option<Decision>,
+    pub gate_decision: Option<GateDecision>,
     /// Its attested `gate_report` receipt.
     pub gate_report: Option<LineRef>,
     /// Each gate the report lists.

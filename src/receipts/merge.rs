@@ -1,10 +1,10 @@
 //! The merge receipts: `merge` (the plan, written before git merges), `merge_failed`,
-//! `merge_completed`, and `merge_dequeued` (the merge queue took a dispatch out).
+//! `merge_completed`, and `merge_dequeued` (the merge queue took a dispatch out); with the
+//! gate evidence a merge rests on.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Extra, Kind};
-use crate::merge::conditions::GateEvidence;
 
 /// A merge receipt's `status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -36,6 +36,23 @@ pub struct CompletionRef {
     pub seq: Option<u64>,
     /// SHA-256 of the completion's line.
     pub line_sha256: String,
+}
+
+/// A required gate's evidence, as the merge receipt records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GateEvidence {
+    /// The gate's name.
+    pub gate: String,
+    /// `pass`, or why not: `missing`, `stale` or its result's status.
+    pub status: String,
+    /// The contract of its newest result.
+    pub contract_hash: Option<String>,
+    /// The gate-check run of that result.
+    pub run: Option<String>,
+    /// That result's line on the ledger.
+    pub result_seq: Option<u64>,
+    /// SHA-256 of that line.
+    pub result_line_sha256: Option<String>,
 }
 
 /// `merge`: what is about to be merged, and the evidence it rests on. Its entry hash is

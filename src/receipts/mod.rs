@@ -8,17 +8,22 @@
 //! `receipts/schema/receipt.v2.schema.json` documents these types; a test checks the two
 //! against each other.
 
+pub mod cli_events;
+mod constraint;
 mod dispatch;
 mod egress;
 mod gate;
 mod group;
+pub mod kinds;
 pub mod merge;
 mod queue;
 mod release;
 mod remote;
+mod sandbox;
 pub mod schema;
 pub mod value;
 mod waiting;
+pub mod worktree;
 
 use std::collections::BTreeMap;
 
@@ -28,24 +33,35 @@ use serde::de::DeserializeOwned;
 use crate::ledger::Receipt;
 use crate::ledger::json::{self, Object, Value};
 
-pub use dispatch::{
-    CheckoutChange, CompletionSignal, ConstraintDecision, Continues, DecisionRef,
-    DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, ReplayOf,
-    RouteRef, SkillRef, TeardownAction, WorktreeCommand,
+pub use cli_events::{CliVerdict, StreamSummary, Usage};
+pub use constraint::{
+    ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };
-pub use egress::{EgressDecision, EgressFinding, EgressSource, EgressVerdict};
-pub use gate::{GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult, OnMerge};
+pub use dispatch::{
+    CheckoutChange, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
+    DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, ReplayOf, ReportStatus, SkillRef,
+    TeardownAction, WorkerReport, WorktreeCommand,
+};
+pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
+pub use gate::{
+    GateDecision, GateExit, GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult,
+    GateStatus, OnMerge, ReviewCounts, ReviewFinding, ReviewVerdict, ReviewWeight,
+};
 pub use group::{
     CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
 };
+pub use kinds::{HookKind, Lane, Permission, PromptTransport};
 pub use merge::{
-    DequeueReason, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned, MergeStatus,
+    DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
+    MergeStatus,
 };
 pub use queue::{QueueDecision, QueueVerdict};
-pub use release::{ReleaseAction, WorktreeReleased};
+pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteReceipt};
+pub use sandbox::{Network, Quarantine, Shape};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
+pub use worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
 /// Unknown members of a receipt, kept as read.
 pub type Extra = BTreeMap<String, serde_json::Value>;

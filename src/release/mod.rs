@@ -23,8 +23,12 @@ use crate::worktree::{RemoteState, Repo, WorktreeError};
 
 use inventory::{Found, Recorded};
 
+pub use crate::receipts::{
+    ReleaseClass as Class, ReleaseEvidence as Evidence, ReleaseRule as Rule,
+};
+
 /// The receipt every release writes.
-pub const EVENT: &str = "worktree_released";
+pub const EVENT: &str = <crate::receipts::WorktreeReleased as crate::receipts::Kind>::EVENT;
 
 /// What the caller resolved.
 #[derive(Clone, Debug)]
@@ -91,89 +95,6 @@ impl ReleaseError {
             ReleaseError::Git { .. } => None,
         }
     }
-}
-
-/// A preserved dispatch's state now.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[schemars(rename = "ReleaseClass")]
-pub enum Class {
-    /// Its tmux session is alive: never touched.
-    Running,
-    /// The worktree has uncommitted or untracked files, or is off its branch: kept.
-    Dirty,
-    /// Something other than its content keeps it (a foreign lock, checked out elsewhere, a
-    /// worktree git does not know): kept.
-    Blocked,
-    /// The branch's content is in the base: released.
-    Landed,
-    /// The remote holds exactly the branch's tip: released (the remote keeps the work).
-    Pushed,
-    /// Work that is neither in the base nor on the remote: kept.
-    Unlanded,
-    /// A dispatch directory whose launcher died before the dispatch started (no
-    /// `dispatch_started`, no worker log, nothing alive), with no worktree or branch left:
-    /// released.
-    Unstarted,
-}
-
-impl Class {
-    /// The class as `worktree-release` and `clean` print it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Running => "running",
-            Class::Dirty => "dirty",
-            Class::Blocked => "blocked",
-            Class::Landed => "landed",
-            Class::Pushed => "pushed",
-            Class::Unlanded => "unlanded",
-            Class::Unstarted => "unstarted",
-        }
-    }
-}
-
-/// Which proof made a branch safe to release.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[schemars(rename = "ReleaseRule")]
-pub enum Rule {
-    /// The tip is the base or one of its ancestors.
-    Ancestor,
-    /// Merging the branch into the base changes nothing: the base's tree already holds every
-    /// change the branch made since their merge base (a squash or rebase merge, a
-    /// cherry-pick).
-    Contained,
-    /// The remote branch is exactly the tip.
-    Remote,
-}
-
-/// Why a release is safe, as recorded in the receipt.
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[schemars(rename = "ReleaseEvidence")]
-pub struct Evidence {
-    /// Which proof holds.
-    pub rule: Rule,
-    /// The branch tip proven.
-    pub tip: String,
-    /// The base it is proven against.
-    pub base_ref: String,
-    /// The base's commit at the time.
-    pub base_commit: String,
-    /// The merge base of tip and base (`contained` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub merge_base: Option<String>,
-    /// The remote and the commit its branch is at (`remote` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote: Option<String>,
-    /// Where the remote branch is (`remote` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote_commit: Option<String>,
 }
 
 /// What releasing an item takes.

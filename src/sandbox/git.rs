@@ -12,34 +12,35 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+pub use crate::receipts::Quarantine;
 
 use super::SandboxError;
 use crate::process::{self, Cmd};
 
-/// A dispatch's git quarantine (`.vnx-data/quarantine/<id>/`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Quarantine {
-    /// The quarantine directory (outside the worker's reach but for what is mounted).
-    pub dir: PathBuf,
-    /// The repository's object directory, which the quarantine's `objects/` replaces inside
-    /// the sandbox.
-    pub objects: PathBuf,
-    /// The directory of the branch's ref (`refs/heads/dispatch`), which the quarantine's
-    /// `refs/` replaces inside the sandbox.
-    pub refs: PathBuf,
-    /// The same for the branch's reflog.
-    pub logs: PathBuf,
-    /// The branch the worker may move (`dispatch/<id>`).
-    pub branch: String,
-    /// Where the branch was when the worker started.
-    pub start: String,
-}
-
-impl Quarantine {
+/// What vnx does with a dispatch's [`Quarantine`], which is receipt data (inside the
+/// sandbox's shape): makes it, mounts it, and imports what the worker left in it.
+pub trait QuarantineExt {
     /// Makes the quarantine for `branch` (at `start`) of the repository whose common git
     /// directory is `common`, in `dir`.
-    pub fn prepare(
+    fn prepare(
+        common: &Path,
+        dir: &Path,
+        branch: &str,
+        start: &str,
+    ) -> Result<Quarantine, SandboxError>;
+
+    /// The mounts that put the quarantine in place, in order: `(source, target, writable)`.
+    fn mounts(&self) -> [(PathBuf, PathBuf, bool); 4];
+
+    /// Brings the worker's objects into the repository (each checked by `git index-pack`)
+    /// and moves its branch to where the worker left it. Returns the branch's commit when the
+    /// worker moved it. The quarantine is removed once everything is in; on an error it stays,
+    /// with whatever the worker made.
+    fn import(&self, repo_root: &Path) -> Result<Option<String>, SandboxError>;
+}
+
+impl QuarantineExt for Quarantine {
+    fn prepare(
         common: &Path,
         dir: &Path,
         branch: &str,
@@ -87,8 +88,7 @@ impl Quarantine {
         })
     }
 
-    /// The mounts that put the quarantine in place, in order: `(source, target, writable)`.
-    pub fn mounts(&self) -> [(PathBuf, PathBuf, bool); 4] {
+    fn mounts(&self) -> [(PathBuf, PathBuf, bool); 4] {
         [
             (self.objects.clone(), self.dir.join("base"), false),
             (self.dir.join("objects"), self.objects.clone(), true),
@@ -97,17 +97,7 @@ impl Quarantine {
         ]
     }
 
-    /// The branch's file inside the quarantine.
-    fn tip_file(&self) -> PathBuf {
-        let leaf = self.branch.rsplit('/').next().unwrap_or(&self.branch);
-        self.dir.join("refs").join(leaf)
-    }
-
-    /// Brings the worker's objects into the repository (each checked by `git index-pack`)
-    /// and moves its branch to where the worker left it. Returns the branch's commit when the
-    /// worker moved it. The quarantine is removed once everything is in; on an error it stays,
-    /// with whatever the worker made.
-    pub fn import(&self, repo_root: &Path) -> Result<Option<String>, SandboxError> {
+    fn import(&self, repo_root: &Path) -> Result<Option<String>, SandboxError> {
         let failed = |source| SandboxError::Import { source };
         // What the worker wrote about alternates goes: only the quarantine's own objects are
         // read from here on.
@@ -150,47 +140,53 @@ impl Quarantine {
             )
             .map_err(failed)?;
         }
-        let moved = self.move_branch(repo_root)?;
+        let moved = move_branch(self, repo_root)?;
         let _ = fs::remove_dir_all(&self.dir);
         Ok(moved)
     }
+}
 
-    /// Moves the branch to the commit the worker left in the quarantine, if it moved it.
-    fn move_branch(&self, repo_root: &Path) -> Result<Option<String>, SandboxError> {
-        let what = || format!("refs/heads/{}", self.branch);
-        let tip = match fs::symlink_metadata(self.tip_file()) {
-            Ok(m) if m.is_file() => fs::read_to_string(self.tip_file()).unwrap_or_default(),
-            // The worker deleted its branch (or made it something else): the branch stays
-            // where it was, and its commits stay reachable from the worktree's HEAD.
-            _ => return Ok(None),
-        };
-        let tip = tip.trim();
-        if tip == self.start {
-            return Ok(None);
-        }
-        let hex = tip.len() >= 40 && tip.bytes().all(|b| b.is_ascii_hexdigit());
-        let kind = hex
-            .then(|| process::run(&git(repo_root).args(["cat-file", "-t", tip])).ok())
-            .flatten()
-            .filter(|o| o.status.success())
-            .map(|o| o.text());
-        if kind.as_deref() != Some("commit") {
-            return Err(SandboxError::BadTip {
-                what: what(),
-                value: tip.chars().take(80).collect(),
-            });
-        }
-        process::run_ok(&git(repo_root).args([
-            "update-ref",
-            "-m",
-            "vnx: the sandboxed worker's commits",
-            &what(),
-            tip,
-            &self.start,
-        ]))
-        .map_err(|source| SandboxError::Import { source })?;
-        Ok(Some(tip.to_owned()))
+/// The branch's file inside the quarantine.
+fn tip_file(q: &Quarantine) -> PathBuf {
+    let leaf = q.branch.rsplit('/').next().unwrap_or(&q.branch);
+    q.dir.join("refs").join(leaf)
+}
+
+/// Moves the branch to the commit the worker left in the quarantine, if it moved it.
+fn move_branch(q: &Quarantine, repo_root: &Path) -> Result<Option<String>, SandboxError> {
+    let what = || format!("refs/heads/{}", q.branch);
+    let tip = match fs::symlink_metadata(tip_file(q)) {
+        Ok(m) if m.is_file() => fs::read_to_string(tip_file(q)).unwrap_or_default(),
+        // The worker deleted its branch (or made it something else): the branch stays
+        // where it was, and its commits stay reachable from the worktree's HEAD.
+        _ => return Ok(None),
+    };
+    let tip = tip.trim();
+    if tip == q.start {
+        return Ok(None);
     }
+    let hex = tip.len() >= 40 && tip.bytes().all(|b| b.is_ascii_hexdigit());
+    let kind = hex
+        .then(|| process::run(&git(repo_root).args(["cat-file", "-t", tip])).ok())
+        .flatten()
+        .filter(|o| o.status.success())
+        .map(|o| o.text());
+    if kind.as_deref() != Some("commit") {
+        return Err(SandboxError::BadTip {
+            what: what(),
+            value: tip.chars().take(80).collect(),
+        });
+    }
+    process::run_ok(&git(repo_root).args([
+        "update-ref",
+        "-m",
+        "vnx: the sandboxed worker's commits",
+        &what(),
+        tip,
+        &q.start,
+    ]))
+    .map_err(|source| SandboxError::Import { source })?;
+    Ok(Some(tip.to_owned()))
 }
 
 fn git(dir: &Path) -> Cmd {

@@ -15,30 +15,8 @@ use std::ffi::OsString;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-/// Whether a sandboxed worker has a network.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    /// The machine's network, as the dispatcher has it.
-    #[default]
-    On,
-    /// A network namespace of its own with only loopback (and the relayed loopback ports).
-    Off,
-}
-
-impl Network {
-    /// As the config, flags and receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Network::On => "on",
-            Network::Off => "off",
-        }
-    }
-}
+pub use crate::receipts::{Network, Shape};
+pub use git::QuarantineExt;
 
 /// What the machine a dispatch starts on offers the sandbox, resolved by the caller (the
 /// library reads no environment).
@@ -70,36 +48,6 @@ pub struct Wanted {
     pub writable: Vec<PathBuf>,
 }
 
-/// What the sandbox is made of, as `dispatch_started.sandbox` records it and the supervisor
-/// builds it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Shape {
-    /// The sandbox: `bubblewrap`.
-    pub kind: String,
-    /// The `bwrap` binary.
-    pub program: PathBuf,
-    /// What `bwrap --version` printed.
-    pub version: Option<String>,
-    /// Network on or off.
-    pub network: Network,
-    /// With the network off: loopback ports of this machine relayed into the sandbox.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub loopback: Vec<u16>,
-    /// Paths the worker can write (its worktree, its dispatch directory, its CLI's state, its
-    /// git administrative directory, and the config's).
-    pub writable: Vec<PathBuf>,
-    /// Paths inside hidden ones that the worker can read again (the main checkout, the
-    /// toolchains on `PATH`, the worker's own installation, vnx); everything outside the hidden
-    /// paths is read-only too.
-    pub read_only: Vec<PathBuf>,
-    /// Paths the worker sees empty (a fresh tmpfs): the home directory, `/tmp`, the runtime
-    /// directory.
-    pub hidden: Vec<PathBuf>,
-    /// How the worker's commits reach the repository, when its worktree is a git worktree.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git: Option<git::Quarantine>,
-}
-
 /// The inputs of a dispatch's shape that are not settings.
 #[derive(Clone, Copy, Debug)]
 pub struct Place<'a> {
@@ -113,7 +61,7 @@ pub struct Place<'a> {
     pub vnx: &'a Path,
     /// The worker's binary, resolved.
     pub worker: &'a Path,
-    /// The CLI's state paths (see [`crate::provider::Provider::state_paths`]).
+    /// The CLI's state paths: where its provider keeps login, settings and sessions.
     pub state: &'a [StatePath],
 }
 
@@ -238,10 +186,41 @@ const TOOLCHAINS: &[&str] = &[
     "go",
 ];
 
-impl Shape {
+/// What vnx does with a sandbox's [`Shape`], which is receipt data (`dispatch_started` and
+/// `gate_result` record it): plans it for a dispatch, builds its `bwrap` argv, makes its
+/// writable directories, and narrows it for a gate.
+pub trait ShapeExt {
     /// The shape of one dispatch's sandbox. Paths that do not exist are left out (a CLI's state
     /// it has not made yet lives in the empty home and goes with the sandbox).
-    pub fn plan(
+    fn plan(
+        machine: &Machine,
+        wanted: &Wanted,
+        place: &Place<'_>,
+        version: Option<String>,
+    ) -> Result<Shape, SandboxError>;
+
+    /// The `bwrap` argv that runs `command` in this sandbox. It stays in the caller's process
+    /// group (and, for a TUI, its terminal), so vnx's graceful stop reaches the worker; bwrap
+    /// dies with its parent, and the PID namespace takes everything the worker started with it.
+    fn wrap(&self, command: &[OsString]) -> Vec<OsString>;
+
+    /// Makes the writable directories that are missing (a CLI's state directory it has not
+    /// made yet), private, so what the worker writes there outlives the sandbox.
+    fn make_writable(&self) -> Result<(), SandboxError>;
+
+    /// The same sandbox for a gate of the dispatch it was made for (ADR 0032): what the worker
+    /// saw read-only and what was hidden from it stay so, and so does its network; the only
+    /// writable path is the gate's `checkout` (not the worktree, the dispatch directory, the
+    /// CLI's state or `sandbox.writable`). No quarantine (a gate commits nothing) and no
+    /// relayed loopback ports.
+    fn for_gate(&self, checkout: &Path) -> Shape;
+
+    /// Whether the worker's loopback ports must be relayed (no network, ports listed).
+    fn relays(&self) -> bool;
+}
+
+impl ShapeExt for Shape {
+    fn plan(
         machine: &Machine,
         wanted: &Wanted,
         place: &Place<'_>,
@@ -314,10 +293,7 @@ impl Shape {
         })
     }
 
-    /// The `bwrap` argv that runs `command` in this sandbox. It stays in the caller's process
-    /// group (and, for a TUI, its terminal), so vnx's graceful stop reaches the worker; bwrap
-    /// dies with its parent, and the PID namespace takes everything the worker started with it.
-    pub fn wrap(&self, command: &[OsString]) -> Vec<OsString> {
+    fn wrap(&self, command: &[OsString]) -> Vec<OsString> {
         let mut a: Vec<OsString> = vec![self.program.clone().into_os_string()];
         let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
             a.extend(items.iter().map(|i| i.as_ref().to_owned()));
@@ -362,9 +338,7 @@ impl Shape {
         a
     }
 
-    /// Makes the writable directories that are missing (a CLI's state directory it has not
-    /// made yet), private, so what the worker writes there outlives the sandbox.
-    pub fn make_writable(&self) -> Result<(), SandboxError> {
+    fn make_writable(&self) -> Result<(), SandboxError> {
         for path in &self.writable {
             if path.symlink_metadata().is_err() {
                 std::fs::DirBuilder::new()
@@ -380,12 +354,7 @@ impl Shape {
         Ok(())
     }
 
-    /// The same sandbox for a gate of the dispatch it was made for (ADR 0032): what the worker
-    /// saw read-only and what was hidden from it stay so, and so does its network; the only
-    /// writable path is the gate's `checkout` (not the worktree, the dispatch directory, the
-    /// CLI's state or `sandbox.writable`). No quarantine (a gate commits nothing) and no
-    /// relayed loopback ports.
-    pub fn for_gate(&self, checkout: &Path) -> Shape {
+    fn for_gate(&self, checkout: &Path) -> Shape {
         Shape {
             writable: vec![checkout.to_owned()],
             loopback: Vec::new(),
@@ -394,8 +363,7 @@ impl Shape {
         }
     }
 
-    /// Whether the worker's loopback ports must be relayed (no network, ports listed).
-    pub fn relays(&self) -> bool {
+    fn relays(&self) -> bool {
         self.network == Network::Off && !self.loopback.is_empty()
     }
 }

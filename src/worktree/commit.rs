@@ -6,12 +6,13 @@
 use super::{Worktree, WorktreeError, git};
 use crate::process::{self, Cmd};
 
+pub use crate::receipts::VnxCommit;
+pub use crate::receipts::worktree::MAX_LISTED;
+
 /// Who the commit is by, when the repository's git config names nobody.
 pub const FALLBACK_NAME: &str = "vnx";
 /// The matching e-mail address (`.invalid` is reserved: it never reaches anyone).
 pub const FALLBACK_EMAIL: &str = "vnx@localhost.invalid";
-/// The most file names a [`VnxCommit`] lists.
-pub const MAX_LISTED: usize = 200;
 
 /// What goes into the message besides the summary: each becomes a `VNX-…` trailer.
 #[derive(Clone, Debug, Default)]
@@ -26,20 +27,6 @@ pub struct CommitNote<'a> {
     pub session_id: Option<&'a str>,
     /// The worker's one-line summary from its report.
     pub summary: Option<&'a str>,
-}
-
-/// The commit vnx made for a worker: everything it left uncommitted except vnx's own files,
-/// with `VNX-Dispatch`, `VNX-Provider`, `VNX-Model`, `VNX-Session` and `VNX-Summary` trailers.
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-pub struct VnxCommit {
-    /// The commit's id.
-    pub commit: String,
-    /// How many paths it changed.
-    pub files_total: u64,
-    /// The first [`MAX_LISTED`] of them.
-    pub files: Vec<String>,
 }
 
 /// One line of free text fit for a subject or a trailer: control characters become spaces.

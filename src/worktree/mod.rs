@@ -16,6 +16,8 @@ mod trash;
 pub use commit::{CommitNote, VnxCommit};
 pub use pool::{NotPooled, Pool};
 
+pub use crate::receipts::{DiffStat, DiffStats, TeardownClass};
+
 /// The lock every worktree admin step takes, in the git common directory.
 pub const LOCK_FILE: &str = "vnx-worktree.lock";
 /// How long asking a remote for a branch may take before the answer counts as unknown.
@@ -458,40 +460,6 @@ impl Repo {
     }
 }
 
-/// The four teardown classes, from the most work to keep to the least.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum TeardownClass {
-    /// Uncommitted changes, untracked files, or not on its branch: kept and locked.
-    Dirty,
-    /// Nothing new: worktree and branch removed.
-    Clean,
-    /// New commits that the remote branch holds exactly: worktree and local branch removed.
-    Pushed,
-    /// New commits not (known to be) on a remote: worktree removed, branch kept.
-    Committed,
-}
-
-impl TeardownClass {
-    /// The class as receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            TeardownClass::Dirty => "dirty",
-            TeardownClass::Clean => "clean",
-            TeardownClass::Pushed => "pushed",
-            TeardownClass::Committed => "committed",
-        }
-    }
-}
-
-impl std::fmt::Display for TeardownClass {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.name())
-    }
-}
-
 /// What the remote said about the dispatch branch.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "state", content = "detail")]
@@ -525,56 +493,14 @@ pub struct Classification {
     pub remote: RemoteState,
 }
 
-/// Lines and files a diff touches.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-pub struct DiffStat {
-    /// Files touched.
-    pub files_changed: u64,
-    /// Lines added.
-    pub insertions: u64,
-    /// Lines removed.
-    pub deletions: u64,
-}
-
-impl DiffStat {
-    fn of(diff: &git2::Diff<'_>) -> Option<DiffStat> {
-        let stats = diff.stats().ok()?;
-        Some(DiffStat {
-            files_changed: stats.files_changed() as u64,
-            insertions: stats.insertions() as u64,
-            deletions: stats.deletions() as u64,
-        })
-    }
-}
-
-/// What a worker changed: committed (base to HEAD) and not (HEAD to the working tree,
-/// untracked files included, ignored ones not).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-pub struct DiffStats {
-    /// From the base to HEAD.
-    pub committed: DiffStat,
-    /// From HEAD to the working tree, untracked files included.
-    pub uncommitted: DiffStat,
+/// Lines and files `diff` touches.
+fn diff_stat(diff: &git2::Diff<'_>) -> Option<DiffStat> {
+    let stats = diff.stats().ok()?;
+    Some(DiffStat {
+        files_changed: stats.files_changed() as u64,
+        insertions: stats.insertions() as u64,
+        deletions: stats.deletions() as u64,
+    })
 }
 
 impl Worktree {
@@ -599,7 +525,7 @@ impl Worktree {
         let committed = repo
             .diff_tree_to_tree(Some(&base), Some(&head), None)
             .ok()?;
-        DiffStat::of(&committed)
+        diff_stat(&committed)
     }
 
     /// Diff statistics of the worktree against its base (read before it is released).
@@ -616,7 +542,7 @@ impl Worktree {
             .ok()?;
         Some(DiffStats {
             committed,
-            uncommitted: DiffStat::of(&uncommitted)?,
+            uncommitted: diff_stat(&uncommitted)?,
         })
     }
 

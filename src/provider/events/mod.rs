@@ -10,18 +10,16 @@
 //! counted), and stored strings are capped ([`LAST_MESSAGE_MAX_CHARS`],
 //! [`ERROR_MESSAGE_MAX_CHARS`], [`ID_MAX_CHARS`]) with a trailing `…`.
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::kinds::OutputFormat;
 
+pub use crate::receipts::cli_events::{ERROR_MESSAGE_MAX_CHARS, LAST_MESSAGE_MAX_CHARS};
+pub use crate::receipts::{CliVerdict as Verdict, StreamSummary, Usage};
+
 /// The longest line kept, in bytes (without its `\n`); a longer one is dropped and counted as
 /// unparsed.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
-/// The longest [`StreamSummary::last_message`] kept, in chars (the `…` included).
-pub const LAST_MESSAGE_MAX_CHARS: usize = 4000;
-/// The longest [`Verdict::Error`] message kept, in chars (the `…` included).
-pub const ERROR_MESSAGE_MAX_CHARS: usize = 2000;
 /// The longest session id or model name kept, in chars (the `…` included).
 pub const ID_MAX_CHARS: usize = 256;
 
@@ -45,107 +43,6 @@ pub struct EventParser {
     remembered_error: Option<String>,
     /// Gemini: the assistant message being streamed (deltas are appended to it).
     gemini_current: Option<CappedText>,
-}
-
-/// What a worker's stdout said about its run. Everything is optional: a CLI that died early,
-/// or printed plain text, leaves most of it unset.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(default)]
-pub struct StreamSummary {
-    /// The CLI's session (codex: thread) id, for resuming.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// The model the CLI reported using.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Token usage (codex: summed over turns; claude and gemini: as the final result reports it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
-    /// The CLI's own verdict on the run, from its last result / turn event.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<Verdict>,
-    /// The last assistant message (at most [`LAST_MESSAGE_MAX_CHARS`] chars).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_message: Option<String>,
-    /// Tool calls the agent made (commands, edits, searches, MCP calls, …).
-    pub tool_calls: u64,
-    /// Tool calls refused for lack of permission.
-    pub permission_denials: u64,
-    /// Agent turns (claude: as reported by its result; codex: completed turns).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub num_turns: Option<u64>,
-    /// The run's cost in US dollars, when the CLI reports it (claude).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost_usd: Option<f64>,
-    /// JSON event lines understood.
-    pub events: u64,
-    /// Non-empty lines that were not a JSON object (or oversize).
-    pub unparsed_lines: u64,
-}
-
-/// Token counts.
-#[derive(
-    Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(default)]
-pub struct Usage {
-    /// Input (prompt) tokens.
-    pub input_tokens: u64,
-    /// Output (completion) tokens.
-    pub output_tokens: u64,
-    /// Input tokens served from the prompt cache (claude: `cache_read_input_tokens`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cached_input_tokens: Option<u64>,
-    /// Input tokens written to the prompt cache (claude).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_creation_input_tokens: Option<u64>,
-    /// All tokens, when the CLI reports a total (gemini).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_tokens: Option<u64>,
-}
-
-/// The CLI's own verdict on its run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(tag = "status", rename_all = "snake_case")]
-#[schemars(rename = "CliVerdict")]
-pub enum Verdict {
-    /// The CLI reported success.
-    Success,
-    /// The CLI reported an error.
-    Error {
-        /// What the CLI said (at most [`ERROR_MESSAGE_MAX_CHARS`] chars).
-        message: String,
-    },
-}
-
-impl StreamSummary {
-    /// Whether nothing at all was learned from the stream (no field set, every count zero).
-    pub fn is_empty(&self) -> bool {
-        let StreamSummary {
-            session_id,
-            model,
-            usage,
-            verdict,
-            last_message,
-            tool_calls,
-            permission_denials,
-            num_turns,
-            cost_usd,
-            events,
-            unparsed_lines,
-        } = self;
-        session_id.is_none()
-            && model.is_none()
-            && usage.is_none()
-            && verdict.is_none()
-            && last_message.is_none()
-            && *tool_calls == 0
-            && *permission_denials == 0
-            && num_turns.is_none()
-            && cost_usd.is_none()
-            && *events == 0
-            && *unparsed_lines == 0
-    }
 }
 
 impl EventParser {

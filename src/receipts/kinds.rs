@@ -1,5 +1,6 @@
 //! The small vocabularies a worker CLI is described with: lane, prompt transport, output
-//! format and completion signal. Built-in and user-declared providers share them.
+//! format, completion signal, permission posture and end-of-turn hook. Built-in and
+//! user-declared providers share them, and the dispatch receipts record them.
 
 use serde::{Deserialize, Serialize};
 
@@ -70,4 +71,63 @@ pub enum CompletionSignal {
     /// The worker must run `vnx report --status done|failed`; a turn or exit without a
     /// report is not a success.
     Report,
+}
+
+/// How much a worker may do without asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    /// The CLI's own default: ask (or refuse) before edits and commands.
+    Ask,
+    /// Edits inside the worktree without asking; commands still bounded.
+    Edits,
+    /// Everything without asking (skip-permissions / yolo). Never the default.
+    Full,
+}
+
+impl Permission {
+    /// The posture as `--permission` and receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::Ask => "ask",
+            Permission::Edits => "edits",
+            Permission::Full => "full",
+        }
+    }
+}
+
+/// Which hook a dispatch's worker reports the end of a turn through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookKind {
+    /// No hook: completion comes from `vnx report` and the worker's exit.
+    None,
+    /// Claude Code `Stop` (end of turn) and `Notification` (waiting for permission).
+    ClaudeStop,
+    /// Gemini CLI `AfterAgent` (end of turn) and `Notification`.
+    GeminiAfterAgent,
+    /// Codex `notify` (`agent-turn-complete`).
+    CodexNotify,
+}
+
+impl HookKind {
+    /// The completion signal a turn end through this hook is recorded as.
+    pub fn signal_name(self) -> &'static str {
+        match self {
+            HookKind::None => "exit",
+            HookKind::ClaudeStop => "claude_stop_hook",
+            HookKind::GeminiAfterAgent => "gemini_after_agent_hook",
+            HookKind::CodexNotify => "codex_notify",
+        }
+    }
+
+    /// Whether a signal file's event ends a turn for this hook kind.
+    pub fn ends_turn(self, event: &str) -> bool {
+        matches!(
+            (self, event),
+            (HookKind::ClaudeStop, "claude-stop")
+                | (HookKind::GeminiAfterAgent, "gemini-after-agent")
+                | (HookKind::CodexNotify, "codex-notify")
+        )
+    }
 }
