@@ -5,7 +5,7 @@
 //! built by a plain `cargo test`: the package's dev-dependency on itself turns on
 //! `test-fakes`.
 
-#![allow(
+#![expect(
     clippy::disallowed_methods,
     reason = "test support: the tests start processes and read the environment themselves"
 )]
