@@ -37,6 +37,7 @@ mod gates;
 mod golden;
 mod governed;
 mod hooks;
+mod house_rules;
 mod human_output;
 mod init;
 mod json_schema;
