@@ -2,7 +2,10 @@
 
 // A build script runs on the developer's machine at compile time, outside the binary: the
 // one-spawn-site and no-environment rules (clippy.toml) govern vnx itself, not this.
-#![allow(clippy::disallowed_methods)]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a build script, not vnx: it runs git for the build facts"
+)]
 
 use std::path::Path;
 use std::process::Command;

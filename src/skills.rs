@@ -247,13 +247,13 @@ pub fn available(root: &Path) -> Vec<String> {
 struct FrontMatter {
     name: String,
     description: String,
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "accepted and ignored: never read")]
     license: Option<IgnoredAny>,
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "accepted and ignored: never read")]
     compatibility: Option<IgnoredAny>,
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "accepted and ignored: never read")]
     metadata: Option<IgnoredAny>,
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "accepted and ignored: never read")]
     #[serde(rename = "allowed-tools")]
     allowed_tools: Option<IgnoredAny>,
 }

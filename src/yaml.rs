@@ -234,7 +234,10 @@ mod tests {
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[expect(
+        dead_code,
+        reason = "the fields are only deserialized, to test strictness"
+    )]
     struct Strict {
         name: String,
         list: Option<Vec<String>>,

@@ -16,7 +16,7 @@
 //! 9. A remote host: a no-op dispatch over ssh against one `ssh` round trip plus a local
 //!    no-op dispatch (`--remote-only`).
 
-#![allow(
+#![expect(
     clippy::disallowed_methods,
     reason = "the benchmark driver times process spawns and runs vnx from outside"
 )]

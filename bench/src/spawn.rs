@@ -223,7 +223,7 @@ fn own_hwm_kib() -> u64 {
 }
 
 /// Reaps child `pid` alone with `wait4`, which reports that child's own peak RSS (KiB).
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "wait4 and a zeroed rusage through libc")]
 fn wait_child(pid: u32) -> io::Result<(ExitStatus, u64)> {
     let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
     let mut status: libc::c_int = 0;

@@ -128,7 +128,7 @@ fn terminal_state() -> &'static str {
 }
 
 /// Makes this process ignore SIGTERM, as a misbehaving worker would.
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "libc::signal sets SIGTERM to SIG_IGN")]
 fn ignore_term() {
     // SAFETY: setting SIGTERM's disposition to SIG_IGN installs no handler code.
     unsafe {

@@ -262,7 +262,7 @@ pub fn run() -> ExitCode {
 
 /// Makes a write past `ulimit -f` fail with `EFBIG` (which the ledger rolls back and reports)
 /// instead of killing the process with `SIGXFSZ` halfway through an append.
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "libc::signal sets SIGXFSZ to SIG_IGN")]
 fn ignore_file_size_signal() {
     // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code and happens
     // before any thread is started.

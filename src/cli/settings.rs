@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// An environment variable, as the OS holds it: the CLI's one reader of the environment (the
 /// library never reads it).
-#[allow(
+#[expect(
     clippy::disallowed_methods,
     reason = "the CLI's one reader of the environment"
 )]
@@ -21,7 +21,7 @@ pub fn env_text(name: &str) -> Option<String> {
 }
 
 /// Every environment variable.
-#[allow(
+#[expect(
     clippy::disallowed_methods,
     reason = "the CLI's one reader of the environment"
 )]

@@ -134,7 +134,7 @@ pub fn dispatch_dir_of(worktree: &Path, id: &str) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::disallowed_methods,
     reason = "a test starts a process whose cwd is the worktree"
 )]

@@ -183,7 +183,7 @@ fn codex_trust_hash(event_key: &str, command: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::disallowed_methods,
     reason = "a test runs the quoting through a real sh"
 )]

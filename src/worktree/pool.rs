@@ -8,6 +8,11 @@
 //! On disk, per entry `NAME`: the checkout `NAME/` (a git worktree, HEAD detached); `NAME.ready`
 //! once it is proven clean (holding its commit); `NAME.lock`, `flock`ed by whoever works on
 //! it in place; `NAME.lease` while a dispatch has it (holding the path it moved to).
+//!
+//! The pool and taking and filling its entries are here; scrubbing a checkout and proving
+//! it clean are in `pool/scrub`, a dispatch's worktree given back to the pool at teardown
+//! in `pool/release`, and the checks on a worktree's git admin directory in
+//! `pool/git_admin`.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -15,6 +20,12 @@ use std::path::{Path, PathBuf};
 use super::{Repo, Worktree, WorktreeError, git};
 use crate::process;
 use crate::project::DATA_DIR;
+
+mod git_admin;
+mod release;
+mod scrub;
+
+pub(crate) use git_admin::{admin_dir, foreign_git};
 
 pub use crate::config::MAX_POOL_SIZE as MAX_SIZE;
 pub use crate::config::cache_dir;
@@ -51,35 +62,6 @@ pub(super) fn strict_git(dir: &Path) -> crate::process::Cmd {
         "-c",
         "core.hooksPath=/dev/null",
     ])
-}
-
-/// Files of a worktree's git admin directory kept when it is scrubbed; anything else there
-/// (reflogs, messages, `ORIG_HEAD`, per-worktree refs and config) is the previous user's.
-const ADMIN_KEPT: [&str; 5] = ["HEAD", "index", "commondir", "gitdir", "locked"];
-
-/// A process (its pid) whose working directory, root or an open file is inside `dir`: a
-/// checkout something still uses is never pooled.
-fn user_of(dir: &Path) -> Option<u32> {
-    let dir = fs::canonicalize(dir).ok()?;
-    let inside = |link: PathBuf| fs::read_link(link).is_ok_and(|t| t.starts_with(&dir));
-    for e in fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let p = e.path();
-        if inside(p.join("cwd")) || inside(p.join("root")) {
-            return Some(pid);
-        }
-        if let Ok(fds) = fs::read_dir(p.join("fd"))
-            && fds.flatten().any(|fd| inside(fd.path()))
-        {
-            return Some(pid);
-        }
-    }
-    None
 }
 
 /// One of the project's two pools of prepared worktrees: the dispatches' (filled ahead,
@@ -435,121 +417,6 @@ impl Pool {
         }
     }
 
-    /// Brings a checkout back to its HEAD and the cache directories: the admin directory
-    /// emptied but for what git needs, the index rebuilt from HEAD, tracked files that differ
-    /// rewritten (a dispatch's have none, its classification said so; a gate's runs are
-    /// scratch), untracked and ignored files removed but the cache directories. A cache
-    /// directory that is not a real directory (a symlink could point anywhere) goes.
-    fn scrub(&self, path: &Path) -> Result<(), NotPooled> {
-        let run = |cmd| process::run_ok(&cmd).map_err(self.repo.git_err(path));
-        let admin = self.admin_of(path)?;
-        // Everything in the admin directory but what git needs goes; the index is rebuilt
-        // from HEAD, so the proof compares contents, not stat data someone could have set.
-        for e in fs::read_dir(&admin).map_err(self.io(&admin))?.flatten() {
-            let name = e.file_name();
-            if ADMIN_KEPT.iter().any(|k| name == *k) {
-                continue;
-            }
-            let p = e.path();
-            let _ = if p.is_dir() && !p.is_symlink() {
-                fs::remove_dir_all(&p)
-            } else {
-                fs::remove_file(&p)
-            };
-        }
-        let index = admin.join("index");
-        let _ = fs::remove_file(&index);
-        run(strict_git(path).args(["read-tree", "HEAD"]))?;
-        // Hashes each file against HEAD and keeps the stat data of those that match (exit 1
-        // names the ones that differ), so the reset below rewrites only those.
-        let _ = process::run(&strict_git(path).args(["update-index", "-q", "--refresh"]));
-        run(strict_git(path).args(["reset", "--quiet", "--hard"]))?;
-        for keep in &self.keep {
-            let p = path.join(keep);
-            if let Ok(meta) = p.symlink_metadata()
-                && !meta.is_dir()
-            {
-                fs::remove_file(&p).map_err(self.io(&p))?;
-            }
-        }
-        let mut clean = strict_git(path).args(["clean", "-ffdxq"]);
-        for keep in &self.keep {
-            clean = clean.arg("-e").arg(format!("/{keep}/"));
-        }
-        run(clean)?;
-        Ok(())
-    }
-
-    /// The checkout's git admin directory, when its `.git` file names the one git registered
-    /// for it in this repository (a worker could point it at a repository of its own).
-    fn admin_of(&self, path: &Path) -> Result<PathBuf, NotPooled> {
-        let unclean = |why: &str| NotPooled::Unclean {
-            path: path.to_owned(),
-            why: why.to_owned(),
-        };
-        if let Some(why) = foreign_git(&self.repo.common_dir, path) {
-            return Err(unclean(why));
-        }
-        let admin = admin_dir(path).ok_or_else(|| unclean("no .git file"))?;
-        let admin = fs::canonicalize(&admin).map_err(|_| unclean("its .git names nothing"))?;
-        Ok(admin)
-    }
-
-    /// Proves a pooled checkout clean: HEAD detached, no operation under way, no index entry
-    /// hidden from `git status` (assume-unchanged, skip-worktree), and `git status` with
-    /// ignored files shows nothing outside the cache directories. Returns its commit.
-    fn prove(&self, path: &Path) -> Result<String, NotPooled> {
-        let unclean = |why: String| NotPooled::Unclean {
-            path: path.to_owned(),
-            why,
-        };
-        let admin = self.admin_of(path)?;
-        if let Some(busy) = IN_PROGRESS.iter().find(|f| admin.join(f).exists()) {
-            return Err(unclean(format!("an operation is under way ({busy})")));
-        }
-        if let Some(pid) = user_of(path) {
-            return Err(unclean(format!("process {pid} still uses it")));
-        }
-        let head = crate::files::read_bounded(&admin.join("HEAD"), 4096)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let head = head.trim();
-        if head.len() < 40 || !head.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(unclean(format!("HEAD is not detached ({head})")));
-        }
-        let run = |cmd| process::run_ok(&cmd).map_err(self.repo.git_err(path));
-        // Every tracked file's content against the index (hashed where its stat data is not
-        // the index's own): exit 1 names a file that differs.
-        run(strict_git(path).args(["update-index", "-q", "--refresh"]))
-            .map_err(|e| unclean(format!("a tracked file differs from HEAD: {e}")))?;
-        let flags = run(strict_git(path).args(["ls-files", "-v"]))?;
-        if let Some(hidden) = flags.lines().find(|l| !l.starts_with("H ")) {
-            return Err(unclean(format!(
-                "an index entry is hidden from status: {hidden}"
-            )));
-        }
-        let status = run(strict_git(path).args([
-            "status",
-            "--porcelain=v1",
-            "--ignored=matching",
-            "--untracked-files=all",
-        ]))?;
-        for line in status.lines() {
-            let file = line.get(3..).unwrap_or(line).trim_matches('"');
-            let cached = matches!(line.get(..3), Some("?? " | "!! "))
-                && self.keep.iter().any(|k| {
-                    file == k
-                        || file
-                            .strip_prefix(k.as_str())
-                            .is_some_and(|r| r.starts_with('/'))
-                });
-            if !cached {
-                return Err(unclean(format!("`git status` shows {line}")));
-            }
-        }
-        Ok(head.to_owned())
-    }
-
     /// Prepared worktrees the pool holds, lends out and may still make.
     pub fn entries(&self) -> Vec<Entry> {
         let (here, lent) = self.names();
@@ -720,193 +587,6 @@ impl Pool {
             }
         }
         removed
-    }
-}
-
-impl Repo {
-    /// Gives a dispatch's worktree back to the pool it came from (entry `name`), or to the
-    /// pool as a new entry: HEAD detached at `head` (so the dispatch branch is checked out
-    /// nowhere) and moved into the pool, unproven: nobody can take it before [`Pool::tidy`]
-    /// (run by [`Pool::fill`], which the supervisor calls once the completion is on the
-    /// ledger) has scrubbed it and proven it clean, or removed it. The caller classified it
-    /// clean, committed or pushed, so nothing of the worker's work is in it but its branch.
-    /// On an error the worktree is where it was, for the caller to release as usual.
-    pub fn release_to_pool(
-        &self,
-        pool: &Pool,
-        path: &Path,
-        name: &str,
-        branch: &str,
-        head: Option<&str>,
-    ) -> Result<(), NotPooled> {
-        let (here, lent) = pool.names();
-        let others = here.len() + lent.iter().filter(|n| *n != name).count();
-        if others as u32 >= pool.size {
-            let _ = fs::remove_file(pool.file(name, "lease"));
-            return Err(NotPooled::Full { size: pool.size });
-        }
-        let unclean = |why: String| NotPooled::Unclean {
-            path: path.to_owned(),
-            why,
-        };
-        let admin = admin_dir(path).ok_or_else(|| unclean("no git admin directory".into()))?;
-        if let Some(busy) = IN_PROGRESS.iter().find(|f| admin.join(f).exists()) {
-            return Err(unclean(format!("an operation is under way ({busy})")));
-        }
-        let dir = pool.dir();
-        crate::files::private_dir(&dir).map_err(pool.io(&dir))?;
-        let target = dir.join(name);
-        {
-            let _lock = self.lock()?;
-            let detach = git(path).args(["update-ref", "--no-deref", "HEAD"]);
-            let detach = match head {
-                Some(h) => detach.arg(h),
-                None => detach.arg("HEAD"),
-            };
-            process::run_ok(&detach).map_err(self.git_err(path))?;
-            let moved = process::run_ok(
-                &git(&self.root)
-                    .args(["worktree", "move"])
-                    .arg(path)
-                    .arg(&target),
-            );
-            if let Err(e) = moved {
-                // Back on its branch, for the caller to release as usual.
-                self.reattach(path, branch);
-                return Err(self.git_err(path)(e).into());
-            }
-            let _ = fs::remove_file(pool.file(name, "lease"));
-        }
-        Ok(())
-    }
-}
-
-impl Repo {
-    /// Acts on a classification as [`Repo::release`] does, except that a worktree that is not
-    /// dirty goes back to `pool` (as its entry `entry`, or a new one, named in
-    /// [`TeardownAction::pooled`](super::TeardownAction)) instead of being deleted, when the
-    /// pool has room; it is proven clean before anyone takes it ([`Pool::prove_entry`]). Its
-    /// branch is kept or deleted by the class as always. A dirty worktree leaves the pool for
-    /// good.
-    pub fn release_with_pool(
-        &self,
-        wt: &Worktree,
-        c: &super::Classification,
-        pool: &Pool,
-        entry: Option<&str>,
-    ) -> Result<super::TeardownAction, WorktreeError> {
-        use super::TeardownClass;
-        if c.class == TeardownClass::Dirty {
-            if let Some(name) = entry {
-                let _ = fs::remove_file(pool.file(name, "lease"));
-            }
-            return self.release(wt, c);
-        }
-        let name = entry.map_or_else(new_name, str::to_owned);
-        if self
-            .release_to_pool(pool, &wt.path, &name, &wt.branch, c.head_commit.as_deref())
-            .is_err()
-        {
-            return self.release(wt, c);
-        }
-        self.after_removal(wt, c, Some(name))
-    }
-}
-
-/// A worktree's git admin directory (`.git/worktrees/<name>`), from its `.git` file.
-pub(crate) fn admin_dir(path: &Path) -> Option<PathBuf> {
-    // The worker can replace `.git`: never read through a link or wait on a FIFO.
-    let bytes = crate::files::read_bounded(&path.join(".git"), 4096).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let dir = text.strip_prefix("gitdir:")?.trim();
-    Some(path.join(dir))
-}
-
-/// The most entries a worktree's admin directory may hold before vnx stops looking (git
-/// keeps a dozen files there).
-const MAX_ADMIN_ENTRIES: usize = 10_000;
-
-/// Whether `admin` (a worktree's git admin directory, which a sandboxed worker can write)
-/// holds anything but directories and regular files. git, run by vnx outside the sandbox,
-/// writes `COMMIT_EDITMSG`, `logs/HEAD`, `index` and `HEAD` there: through a link the
-/// worker planted it would write any file the user can (the ledger, `~/.bashrc`, vnx's own
-/// hooks), and on a FIFO it would block.
-fn admin_not_plain(admin: &Path) -> Option<&'static str> {
-    let mut pending = vec![admin.to_path_buf()];
-    let mut seen = 0usize;
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            return Some("its git admin directory cannot be read");
-        };
-        for entry in entries {
-            seen += 1;
-            if seen > MAX_ADMIN_ENTRIES {
-                return Some("its git admin directory holds too many files");
-            }
-            let Ok(entry) = entry else {
-                return Some("its git admin directory cannot be read");
-            };
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => pending.push(entry.path()),
-                Ok(t) if t.is_file() => {}
-                _ => {
-                    return Some(
-                        "its git admin directory holds a link, FIFO or device (planted by \
-                         its worker?)",
-                    );
-                }
-            }
-        }
-    }
-    None
-}
-
-/// Why the checkout at `path` no longer belongs to the repository whose common directory is
-/// `common_dir` (canonical), if it does not: its `.git` file, its admin directory's `gitdir`
-/// and `commondir` are files a worker can write, and a git run in a checkout that names a
-/// repository of the worker's own reads that repository's config (an fsmonitor, a filter)
-/// and would run its commands outside any sandbox.
-pub(crate) fn foreign_git(common_dir: &Path, path: &Path) -> Option<&'static str> {
-    let Some(admin) = admin_dir(path).and_then(|a| fs::canonicalize(a).ok()) else {
-        return Some("its .git names no git directory");
-    };
-    if admin.parent() != Some(common_dir.join("worktrees").as_path()) {
-        return Some("its .git names another repository's directory");
-    }
-    if let Some(why) = admin_not_plain(&admin) {
-        return Some(why);
-    }
-    // With `extensions.worktreeConfig` on (as `git sparse-checkout` turns it on), git reads
-    // the admin directory's `config.worktree`: a worker could set an fsmonitor or a filter
-    // there, run by vnx's git outside its sandbox. vnx never makes one, so one is foreign.
-    if admin.join("config.worktree").symlink_metadata().is_ok() {
-        return Some("its git admin directory holds a config.worktree (written by its worker?)");
-    }
-    let read = |name: &str| {
-        crate::files::read_bounded(&admin.join(name), 4096)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    };
-    let back = read("gitdir");
-    let ours = fs::canonicalize(path.join(".git")).ok();
-    if ours.is_none() || fs::canonicalize(back.trim()).ok() != ours {
-        return Some("git's registration names another checkout");
-    }
-    let common = read("commondir");
-    if fs::canonicalize(admin.join(common.trim())).ok().as_deref() != Some(common_dir) {
-        return Some("its registration names another repository");
-    }
-    None
-}
-
-impl Repo {
-    /// Puts a worktree detached for a move that then failed back on its branch.
-    fn reattach(&self, path: &Path, branch: &str) {
-        let _ = process::run(
-            &git(path)
-                .args(["symbolic-ref", "HEAD"])
-                .arg(format!("refs/heads/{branch}")),
-        );
     }
 }
 

@@ -2,7 +2,7 @@
 //! Picks the personality from argv[0] (or `VNX_FAKE_AS`) and hands over to it; the model's
 //! actions come from `@fake` directives in the prompt (see `script.rs`).
 
-#![allow(
+#![expect(
     clippy::disallowed_methods,
     reason = "a stand-in for a real CLI, not vnx: it starts processes and reads its environment as the real one does"
 )]

@@ -178,7 +178,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
 }
 
 /// From now on SIGTERM does nothing to this process (nor to children it starts later).
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "libc::signal sets SIGTERM to SIG_IGN")]
 pub fn ignore_sigterm() {
     // SAFETY: installing SIG_IGN for SIGTERM touches no memory of ours and has no handler
     // to race with; the previous disposition is not needed.

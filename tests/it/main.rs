@@ -5,7 +5,7 @@
 //! built by a plain `cargo test`: the package's dev-dependency on itself turns on
 //! `test-fakes`.
 
-#![allow(
+#![expect(
     clippy::disallowed_methods,
     reason = "test support: the tests start processes and read the environment themselves"
 )]
@@ -37,6 +37,7 @@ mod gates;
 mod golden;
 mod governed;
 mod hooks;
+mod house_rules;
 mod human_output;
 mod init;
 mod json_schema;

@@ -212,7 +212,7 @@ fn read_regular(path: &Path, max: u64, flags: i32) -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::disallowed_methods,
     reason = "a test makes a FIFO with mkfifo(1)"
 )]

@@ -130,7 +130,7 @@ impl Cmd {
             .join(" ")
     }
 
-    #[allow(
+    #[expect(
         clippy::disallowed_methods,
         reason = "the one place a std::process::Command is made"
     )]
@@ -296,7 +296,7 @@ pub fn run_ok(cmd: &Cmd) -> Result<String, ProcessError> {
 }
 
 #[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "pre_exec runs a closure between fork and exec")]
 fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs between fork and exec and only makes the prctl(2) system
@@ -315,7 +315,7 @@ fn die_with_parent(_cmd: &mut Command) {}
 /// Makes the child, once it leads its own process group, the foreground group of the
 /// terminal on its stdin before it execs — so a TUI never reads the keyboard from the
 /// background. The parent does the same after the spawn (as a shell does), whichever is first.
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "pre_exec runs a closure between fork and exec")]
 fn take_terminal(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs between fork and exec (after std's setpgid) and only calls
@@ -347,7 +347,7 @@ pub fn exec(cmd: &Cmd) -> io::Error {
 /// `exec` and inherited by threads and children made meanwhile. A supervisor holds them back
 /// until its handlers are in place, so a cancel that arrives while it starts (or re-executes
 /// itself) is recorded rather than killing it.
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "sigemptyset and pthread_sigmask through libc")]
 pub fn hold_stop_signals(hold: bool) -> io::Result<()> {
     let how = if hold {
         libc::SIG_BLOCK
@@ -374,7 +374,10 @@ pub fn hold_stop_signals(hold: bool) -> io::Result<()> {
 /// a job: a TUI in a background group is stopped by SIGTTIN the moment it reads the keyboard.
 /// SIGTTOU, which the kernel sends a background caller of `tcsetpgrp`, is ignored for the
 /// call.
-#[allow(unsafe_code)]
+#[expect(
+    unsafe_code,
+    reason = "SIGTTOU is ignored around tcsetpgrp through libc::signal"
+)]
 pub fn set_foreground(tty: impl std::os::fd::AsFd, pgid: u32) -> io::Result<()> {
     let pid = rustix::process::Pid::from_raw(pgid as i32)
         .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -407,7 +410,7 @@ pub struct ProcessIds {
 
 impl ProcessIds {
     /// Reads them for this process.
-    #[allow(unsafe_code)]
+    #[expect(unsafe_code, reason = "getppid, getpgrp and getsid through libc")]
     pub fn read() -> ProcessIds {
         // SAFETY: getppid(2), getpgrp(2) and getsid(2) (for this process, `0`) take no
         // pointers, touch no memory and cannot fail in a way that matters here.
@@ -575,7 +578,7 @@ impl Group {
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::disallowed_methods,
     reason = "a test checks the group from outside with sh"
 )]

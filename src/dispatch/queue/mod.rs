@@ -52,7 +52,7 @@ pub enum Submitted {
 }
 
 /// The queue lock, held while it lives.
-pub struct QueueLock(#[allow(dead_code, reason = "held for its lock")] File);
+pub struct QueueLock(#[expect(dead_code, reason = "held for its lock, never read")] File);
 
 /// Takes the queue lock, waiting for it (`wait`) or giving up at once when another holds it.
 pub fn lock(data_dir: &Path, wait: bool) -> Result<Option<QueueLock>, DispatchError> {

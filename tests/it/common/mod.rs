@@ -1,7 +1,10 @@
 //! Shared test support: a hermetic environment per test (temp HOME, no user git config) and
 //! helpers to run the real `vnx` binary and build ledgers.
 
-#![allow(dead_code)]
+#![expect(
+    dead_code,
+    reason = "shared helpers: each test module uses some of them, none uses all"
+)]
 
 pub mod console;
 mod fakes;

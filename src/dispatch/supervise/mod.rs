@@ -1,0 +1,341 @@
+//! The supervisor's work inside a dispatch's tmux pane: wait for a concurrency slot, start
+//! the worker in its own process group in the worktree (headless: output piped to the pane,
+//! `worker.log` and the event parser; interactive: the pane's terminal handed to the TUI),
+//! watch for the report, end-of-turn hooks, the deadline and cancellation, stop the worker
+//! (TERM, grace, KILL), then classify and release the worktree and append
+//! `dispatch_completed` (with the phantom guard's correction, if it fires).
+//!
+//! The run is here; the worker's own run (started, watched, stopped) is in `worker`, the
+//! copying and parsing of its output and its signs of life in `output`, and the end of the
+//! dispatch (commit, teardown, phantom guard, the completion kept and appended) in `conclude`.
+
+mod conclude;
+mod output;
+mod worker;
+
+pub use conclude::after_completion;
+pub(super) use conclude::{Concluded, conclude};
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::dispatch::outcome::{self, Ended, StopCause};
+use crate::dispatch::record::Recorder;
+use crate::dispatch::signals::{self, ReportFile};
+use crate::dispatch::{DispatchError, Spec, io_err, slots};
+use crate::ledger::Ledger;
+use crate::ledger::attest::Attestor;
+use crate::provider::events::StreamSummary;
+use crate::provider::invocation;
+use crate::receipts::{self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus};
+use crate::worktree::{Repo, TeardownClass};
+
+use worker::{Job, run_worker};
+
+/// An error and its causes on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// Time a worker gets between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(5);
+/// After a report, how long an interactive worker may take to finish its turn.
+pub const SETTLE_AFTER_REPORT: Duration = Duration::from_secs(10);
+/// After a report, when no hook will say the turn ended, how long the TUI gets to finish.
+pub const SETTLE_WITHOUT_HOOK: Duration = Duration::from_secs(2);
+/// After a turn ends without a report, how long a late report is waited for.
+pub const LATE_REPORT: Duration = Duration::from_secs(1);
+const TICK: Duration = Duration::from_millis(100);
+
+/// Where the worker's output goes besides its log: the pane (the supervisor's stdout).
+pub type Pane = Arc<Mutex<dyn Write + Send>>;
+
+/// What the supervisor is given by the command line.
+pub struct Surroundings<'a> {
+    /// The pane, for a headless worker's output.
+    pub pane: &'a Pane,
+    /// Set on SIGHUP, SIGTERM or SIGINT: stop the worker and record `cancelled`.
+    pub cancel: &'a AtomicBool,
+    /// The `PATH` to give the worker (the dispatch's `bin/` is put first).
+    pub path: Option<OsString>,
+    /// The pane's terminal, for an interactive worker.
+    pub tty: Option<std::os::fd::BorrowedFd<'a>>,
+    /// The pane's tmux id (`%N`), to save an interactive worker's screen to the log.
+    pub tmux_pane: Option<String>,
+    /// Signs the completion.
+    pub attestor: &'a Attestor,
+    /// The entry hash of the dispatch's `dispatch_started`, for the `started` notification.
+    pub started_hash: Option<String>,
+}
+
+/// How a worker ended.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    /// How the dispatch ended (after the phantom guard).
+    pub status: DispatchStatus,
+    /// What that was decided from.
+    pub completion_signal: CompletionSignal,
+    /// The worker's exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the worker, when one did.
+    pub signal: Option<i32>,
+    /// How long it ran, in seconds.
+    pub duration_seconds: f64,
+    /// What teardown found, when it could classify the worktree.
+    pub teardown_class: Option<TeardownClass>,
+}
+
+/// The worker's argv with the prompt (or the prompt file's path) in place.
+fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
+    let file = spec.dispatch_dir.join("prompt.md");
+    let file = file.to_string_lossy();
+    let mut argv: Vec<String> = spec.invocation.argv[1..]
+        .iter()
+        .map(|a| invocation::expand(a, prompt, &file))
+        .collect();
+    argv.insert(0, spec.invocation.argv[0].clone());
+    argv
+}
+
+/// Where a sandbox without a network finds its relayed loopback ports (a directory the worker
+/// can only read).
+fn relay_dir(spec: &Spec) -> std::path::PathBuf {
+    spec.repo_root
+        .join(crate::project::DATA_DIR)
+        .join("relay")
+        .join(&spec.id)
+}
+
+/// What setup and teardown commands, and the worker, see of the dispatch: its id, directory
+/// and worktree, and its port when it has one.
+fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
+        (
+            "VNX_DISPATCH_DIR".to_owned(),
+            spec.dispatch_dir.to_string_lossy().into_owned(),
+        ),
+        (
+            "VNX_WORKTREE".to_owned(),
+            spec.worktree.to_string_lossy().into_owned(),
+        ),
+    ];
+    if let Some(port) = spec.port {
+        env.push(("VNX_PORT".to_owned(), port.to_string()));
+    }
+    env
+}
+
+/// Runs the whole dispatch. See the module documentation.
+pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, DispatchError> {
+    let started = Instant::now();
+    // The spec is read back from disk: never trust its deadline not to overflow.
+    let deadline = started
+        .checked_add(Duration::from_secs(
+            spec.deadline_secs.min(super::MAX_DEADLINE_SECS),
+        ))
+        .unwrap_or(started);
+    let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
+    // Isolation is checked, not assumed: the main checkout before and after the worker.
+    let main_before = repo.checkout_state().ok();
+    let prompt_path = spec.dispatch_dir.join("prompt.md");
+    let prompt = fs::read_to_string(&prompt_path).map_err(io_err(&prompt_path))?;
+    let log_path = spec.dispatch_dir.join("worker.log");
+    let mut log = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&log_path)
+            .map_err(io_err(&log_path))?
+    };
+    // Binds the worker's report to this dispatch; in memory and the worker's environment, and
+    // made again from the signing key by `vnx recover` if this supervisor dies.
+    let seal = signals::seal_for(around.attestor, &spec.id);
+    let cancelled = || around.cancel.load(Ordering::Relaxed);
+    let mut recorder = Recorder::new(
+        &spec.id,
+        Ledger::new(&spec.ledger),
+        around.attestor,
+        &spec.notify,
+    );
+    if let Some(hash) = &around.started_hash {
+        recorder.notify("started", hash);
+    }
+
+    let mut ended = Ended {
+        lane: spec.lane,
+        completion: spec.invocation.completion,
+        hooks: spec.invocation.hooks,
+        exit: None,
+        stopped: None,
+        spawn_error: None,
+        report: None,
+        turn_end: None,
+        hook_session: None,
+        stream: StreamSummary::default(),
+        temp_files: 0,
+    };
+    let mut slot_wait = None;
+    let _slot = match spec.slot_limit {
+        None => None,
+        Some(limit) => {
+            let slots_dir = spec.repo_root.join(crate::project::DATA_DIR).join("slots");
+            let give_up = || cancelled() || Instant::now() >= deadline;
+            match slots::acquire(&slots_dir, &spec.provider, limit, give_up)
+                .map_err(io_err(&slots_dir))?
+            {
+                Some((slot, waited)) => {
+                    slot_wait = Some(waited);
+                    Some(slot)
+                }
+                None => {
+                    let why = format!(
+                        "no {} slot (limit {limit}) came free in {:.0} s",
+                        spec.provider,
+                        started.elapsed().as_secs_f64()
+                    );
+                    let cause = if cancelled() {
+                        StopCause::Cancel
+                    } else {
+                        StopCause::Deadline
+                    };
+                    ended.stopped = Some((cause, why));
+                    None
+                }
+            }
+        }
+    };
+    // The project's setup commands, in the worktree, before the worker.
+    let hook_env = worktree_env(spec);
+    let mut worktree_commands = Vec::new();
+    if ended.stopped.is_none() && !spec.worktree_setup.is_empty() {
+        let (ran, failure) = super::setup::run(
+            "setup",
+            &spec.worktree_setup,
+            &spec.worktree,
+            &hook_env,
+            deadline,
+            true,
+            &mut log,
+        );
+        worktree_commands = ran;
+        ended.spawn_error = failure.map(|f| format!("{f}; the worker did not start"));
+    }
+    let mut screen = None;
+    if ended.stopped.is_none() && ended.spawn_error.is_none() {
+        let job = Job {
+            prompt: &prompt,
+            deadline,
+            seal: &seal,
+        };
+        run_worker(
+            spec,
+            around,
+            &job,
+            &mut log,
+            &mut ended,
+            &mut screen,
+            &mut recorder,
+        )?;
+    }
+    // Teardown commands after the worker (stop what setup started), before classification;
+    // given a minute of their own past the deadline, which may have passed.
+    if !spec.worktree_teardown.is_empty() {
+        let (ran, _) = super::setup::run(
+            "teardown",
+            &spec.worktree_teardown,
+            &spec.worktree,
+            &hook_env,
+            deadline.max(Instant::now() + Duration::from_secs(60)),
+            false,
+            &mut log,
+        );
+        worktree_commands.extend(ran);
+    }
+    let mut report_rejected = None;
+    match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
+        ReportFile::Accepted(r) => ended.report = Some(r),
+        ReportFile::Rejected(why) => report_rejected = Some(why),
+        ReportFile::Missing => {}
+    }
+    if let Some(text) = screen {
+        let _ = writeln!(log, "{text}");
+    }
+    let duration = started.elapsed().as_secs_f64();
+    let decision = outcome::decide(&ended);
+
+    use std::os::unix::process::ExitStatusExt;
+    let exit_code = ended.exit.and_then(|s| s.code());
+    let exit_signal = ended.exit.and_then(|s| s.signal());
+    let mut stream = ended.stream.clone();
+    if let Some(turn) = &ended.turn_end {
+        stream.session_id = stream.session_id.or_else(|| outcome::hook_session(turn));
+        stream.last_message = stream.last_message.or_else(|| outcome::hook_message(turn));
+    }
+    stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
+    let mut completed = DispatchCompleted {
+        dispatch_id: spec.id.clone(),
+        status: decision.status,
+        completion_signal: decision.signal,
+        lane: Some(spec.lane),
+        duration_seconds: Some(receipts::seconds(duration)),
+        worker_log: Some(log_path.to_string_lossy().into_owned()),
+        exit_code,
+        exit_signal,
+        failure_reason: decision.reason.clone(),
+        temp_files_removed: (ended.temp_files > 0).then_some(ended.temp_files),
+        slot_wait_seconds: slot_wait.map(|w| receipts::seconds(w.as_secs_f64())),
+        report: ended.report.clone(),
+        report_rejected,
+        session_id: stream.session_id.clone(),
+        token_usage: stream.usage.clone(),
+        cli_events: (!stream.is_empty()).then_some(stream),
+        worktree_commands,
+        ..Default::default()
+    };
+    if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
+        let changed = *before != after;
+        completed.main_checkout_changed = Some(changed);
+        if changed {
+            completed.main_checkout = Some(CheckoutChange {
+                head_before: before.head.clone(),
+                head_after: after.head.clone(),
+                changed_before: before.changed.clone(),
+                changed_after: after.changed.clone(),
+            });
+        }
+    }
+    let concluded = conclude(spec, &repo, completed, around.attestor)?;
+    // "done" only for a done that stands: the phantom guard's correction is the last line.
+    if let Some(last) = concluded.appended.lines.last() {
+        recorder.notify(concluded.status.name(), &last.entry_hash);
+    }
+    recorder.finish();
+    // With the end on the ledger, the worktree given back to the pool is proven clean (or
+    // removed), so the next dispatch can take it; the slower tidying is [`after_completion`].
+    if let (Some(pool), Some(name)) = (super::launch::pool_of(&repo, spec), &concluded.pooled) {
+        pool.prove_entry(name);
+    }
+    Ok(Outcome {
+        status: concluded.status,
+        completion_signal: decision.signal,
+        exit_code,
+        signal: exit_signal,
+        duration_seconds: duration,
+        teardown_class: concluded.class,
+    })
+}

@@ -1,0 +1,311 @@
+//! One worker run: started in its own process group in the worktree (headless or in the
+//! pane's terminal), watched for the report, end-of-turn hooks, the deadline, cancellation
+//! and stalls, and stopped (TERM, grace, KILL).
+
+use std::fs;
+use std::io::Write;
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::dispatch::live::Live;
+use crate::dispatch::outcome::{self, Ended, StopCause};
+use crate::dispatch::record::Recorder;
+use crate::dispatch::signals::{self, HookSignal, ReportFile, SignalReader};
+use crate::dispatch::{DispatchError, Spec, io_err};
+use crate::process::{self, Cmd, Group, Stopped};
+use crate::provider::hooks::HookKind;
+use crate::provider::{Lane, PromptTransport, invocation};
+use crate::sandbox::ShapeExt;
+use crate::tmux::Tmux;
+
+use super::output::{Activity, copy_output};
+use super::{GRACE, LATE_REPORT, SETTLE_AFTER_REPORT, SETTLE_WITHOUT_HOOK, Surroundings, TICK};
+use super::{relay_dir, worker_argv, worktree_env};
+
+/// What one worker run is given: the prompt, the deadline and the report seal.
+pub(super) struct Job<'a> {
+    pub(super) prompt: &'a str,
+    pub(super) deadline: Instant,
+    pub(super) seal: &'a str,
+}
+
+/// Starts the worker and waits for it to end one way or another.
+pub(super) fn run_worker(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    job: &Job<'_>,
+    log: &mut fs::File,
+    ended: &mut Ended,
+    screen: &mut Option<String>,
+    recorder: &mut Recorder<'_>,
+) -> Result<(), DispatchError> {
+    let (prompt, deadline, seal) = (job.prompt, job.deadline, job.seal);
+    let interactive = spec.lane == Lane::Interactive;
+    let argv: Vec<std::ffi::OsString> = worker_argv(spec, prompt)
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    // A sandboxed worker is bwrap's child: the same argv, environment and directory inside;
+    // without a network, `vnx __relay` inside carries the listed loopback ports to this
+    // machine's.
+    let argv = match &spec.sandbox {
+        Some(shape) if shape.relays() => {
+            let dir = relay_dir(spec);
+            if let Err(e) = crate::sandbox::relay::serve_outside(&dir, &shape.loopback) {
+                let _ = writeln!(log, "vnx: could not relay loopback ports: {e}");
+            }
+            let mut relayed: Vec<std::ffi::OsString> = vec![
+                spec.vnx.clone().into(),
+                "__relay".into(),
+                "--dir".into(),
+                dir.into(),
+            ];
+            for port in &shape.loopback {
+                relayed.extend(["--port".into(), port.to_string().into()]);
+            }
+            relayed.push("--".into());
+            relayed.extend(argv);
+            shape.wrap(&relayed)
+        }
+        Some(shape) => shape.wrap(&argv),
+        None => argv,
+    };
+    let bin = spec.dispatch_dir.join("bin");
+    let mut path = bin.into_os_string();
+    if let Some(p) = &around.path {
+        path.push(":");
+        path.push(p);
+    }
+    // The worker's temporary files stay in the dispatch (gemini, for one, drops error reports
+    // in the temp dir) and go with its end.
+    let tmp = spec.dispatch_dir.join("tmp");
+    crate::files::private_dir(&tmp).map_err(io_err(&tmp))?;
+    let mut cmd = Cmd::new(&argv[0])
+        .args(&argv[1..])
+        .cwd(&spec.worktree)
+        .env(signals::SEAL_VAR, seal)
+        .env("TMPDIR", &tmp)
+        .env("PATH", path);
+    for (k, v) in worktree_env(spec) {
+        cmd = cmd.env(k, v);
+    }
+    for (k, v) in &spec.invocation.env {
+        cmd = cmd.env(k, v);
+    }
+    let prompt_path = spec.dispatch_dir.join("prompt.md");
+    let stdin = if spec.invocation.prompt_transport == PromptTransport::Stdin {
+        Some(fs::File::open(&prompt_path).map_err(io_err(&prompt_path))?)
+    } else {
+        None
+    };
+    let spawned = if interactive && around.tty.is_some() {
+        Group::spawn_in_terminal(&cmd)
+    } else {
+        Group::spawn(&cmd, |c| {
+            if !interactive {
+                c.stdin(stdin.map_or_else(Stdio::null, Stdio::from))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+            }
+        })
+    };
+    let mut group = match spawned {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = writeln!(log, "vnx: {e}");
+            ended.spawn_error = Some(e.to_string());
+            return Ok(());
+        }
+    };
+    if interactive && let Some(tty) = around.tty {
+        // Hand the terminal to the TUI; it may already have been stopped reading it.
+        let _ = process::set_foreground(tty, group.pid());
+        let _ = group.resume();
+    }
+    let copy = (!interactive).then(|| copy_output(&mut group, log, around.pane, spec));
+    let tmux = Tmux::new(spec.tmux_socket.clone());
+    let capture = || {
+        around
+            .tmux_pane
+            .as_deref()
+            .and_then(|p| tmux.capture_history(p).ok())
+    };
+    let mut reader = SignalReader::default();
+    let mut live = Live::new(
+        &spec.id,
+        format!("vnx attach {}", spec.id),
+        spec.stall_after_secs.map(Duration::from_secs),
+        Instant::now(),
+    );
+    let mut activity = Activity::default();
+    let mut reported_seen = false;
+    let mut accepted_threads: Vec<String> = Vec::new();
+    let mut settle_until: Option<Instant> = None;
+    let initial = initial_prompt(spec, prompt);
+    let wait_err = |e| io_err(&spec.worktree)(e);
+    let exit = loop {
+        if let Some(status) = group.wait_until(Instant::now() + TICK).map_err(wait_err)? {
+            let _ = group.stop(Duration::ZERO);
+            break status;
+        }
+        let now = Instant::now();
+        if activity.changed(copy.as_ref(), &tmux, around.tmux_pane.as_deref(), now)
+            && let Some(change) = live.on_activity("output", now)
+        {
+            recorder.change(&change, log);
+        }
+        if let Some(change) = live.tick(now) {
+            recorder.change(&change, log);
+        }
+        if interactive {
+            for signal in reader.poll(&spec.dispatch_dir) {
+                // codex's `notify` also names its title sub-thread: only its end-of-turn
+                // signal (below) tells the dispatch's own thread.
+                if signal.event != "codex-notify" && ended.hook_session.is_none() {
+                    ended.hook_session = outcome::hook_session(&signal);
+                }
+                for change in live.on_signal(&signal, Instant::now()) {
+                    recorder.change(&change, log);
+                }
+                if ends_turn(
+                    spec.invocation.hooks,
+                    &signal,
+                    &initial,
+                    &mut accepted_threads,
+                ) && ended.turn_end.is_none()
+                {
+                    ended.turn_end = Some(signal);
+                }
+            }
+            let reported = matches!(
+                signals::read_report(&spec.dispatch_dir, &spec.id, seal),
+                ReportFile::Accepted(_)
+            );
+            if reported && !reported_seen {
+                reported_seen = true;
+                // The worker reported: whatever it waited for, it is past it.
+                if let Some(change) = live.went_on("report", Instant::now()) {
+                    recorder.change(&change, log);
+                }
+            }
+            let settle = match (reported, &ended.turn_end) {
+                (true, Some(_)) => Some(Duration::ZERO),
+                (true, None) if spec.invocation.hooks == HookKind::None => {
+                    Some(SETTLE_WITHOUT_HOOK)
+                }
+                (true, None) => Some(SETTLE_AFTER_REPORT),
+                (false, Some(_)) => Some(LATE_REPORT),
+                (false, None) => None,
+            };
+            if let Some(settle) = settle {
+                let until = *settle_until.get_or_insert(Instant::now() + settle);
+                if Instant::now() >= until || settle.is_zero() {
+                    *screen = capture();
+                    let why = "the worker completed; vnx closed its session".to_owned();
+                    ended.stopped = Some((StopCause::Completed, why));
+                    break stop(&mut group).map_err(wait_err)?.0;
+                }
+            }
+        }
+        let cause = if around.cancel.load(Ordering::Relaxed) {
+            Some((StopCause::Cancel, "the supervisor was told to stop"))
+        } else if Instant::now() >= deadline {
+            Some((StopCause::Deadline, ""))
+        } else {
+            None
+        };
+        if let Some((cause, what)) = cause {
+            if interactive {
+                *screen = capture();
+            }
+            let (status, how) = stop(&mut group).map_err(wait_err)?;
+            let why = match cause {
+                StopCause::Deadline => {
+                    format!("deadline of {} s passed; {how}", spec.deadline_secs)
+                }
+                _ => format!("{what}; {how}"),
+            };
+            ended.stopped = Some((cause, why));
+            break status;
+        }
+    };
+    if interactive {
+        if let (Some(tty), Some(group)) = (around.tty, process::own_process_group()) {
+            let _ = process::set_foreground(tty, group);
+        }
+        if screen.is_none() {
+            *screen = capture();
+        }
+    }
+    if let Some(copy) = copy {
+        ended.stream = copy.finish();
+    }
+    ended.exit = Some(exit);
+    ended.temp_files = count_files(&tmp);
+    let _ = fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+/// Files under a directory (not following links).
+fn count_files(dir: &std::path::Path) -> u64 {
+    fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => count_files(&e.path()),
+                _ => 1,
+            })
+            .sum()
+    })
+}
+
+fn stop(group: &mut Group) -> std::io::Result<(std::process::ExitStatus, &'static str)> {
+    Ok(match group.stop(GRACE)? {
+        Stopped::Terminated(s) => (s, "stopped with SIGTERM"),
+        Stopped::Killed(s) => (s, "ignored SIGTERM; killed with SIGKILL"),
+    })
+}
+
+/// The argument that carries the prompt (or points at its file), as the worker receives it:
+/// codex's `notify` names it among the turn's input messages.
+fn initial_prompt(spec: &Spec, prompt: &str) -> String {
+    let file = spec.dispatch_dir.join("prompt.md");
+    spec.invocation
+        .argv
+        .iter()
+        .find(|a| a.contains(invocation::PROMPT) || a.contains(invocation::PROMPT_FILE))
+        .map(|a| invocation::expand(a, prompt, &file.to_string_lossy()))
+        .unwrap_or_default()
+}
+
+/// Whether a hook signal ends the dispatch's turn. Codex also notifies for its title
+/// sub-thread: only the thread whose input was the dispatch's prompt counts.
+fn ends_turn(
+    kind: HookKind,
+    signal: &HookSignal,
+    initial: &str,
+    threads: &mut Vec<String>,
+) -> bool {
+    if !kind.ends_turn(&signal.event) {
+        return false;
+    }
+    if kind != HookKind::CodexNotify {
+        return true;
+    }
+    let thread = signal
+        .payload
+        .get("thread-id")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let ours = signal
+        .payload
+        .get("input-messages")
+        .and_then(|m| m.as_array())
+        .is_some_and(|m| m.iter().any(|m| m.as_str() == Some(initial)));
+    if ours && !threads.contains(&thread) {
+        threads.push(thread.clone());
+    }
+    threads.contains(&thread)
+}

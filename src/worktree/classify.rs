@@ -1,0 +1,263 @@
+//! What a worker left in its worktree: diff statistics, its dirt as git's status sees it,
+//! what the remote holds of its branch, and from those its teardown class.
+
+use crate::process::{self, ProcessError};
+
+use super::{
+    Classification, DiffStat, DiffStats, RemoteState, TeardownClass, Worktree, WorktreeError, git,
+};
+use super::{REMOTE_TIMEOUT, diff_stat, pool};
+
+impl Worktree {
+    /// Diff statistics of a worktree [`Worktree::dirt`] just found not dirty: its commits
+    /// against its base, and nothing uncommitted (the working tree is not read again).
+    pub fn diff_stats_undirty(&self) -> Option<DiffStats> {
+        let repo = git2::Repository::open(&self.path).ok()?;
+        Some(DiffStats {
+            committed: self.committed_stat(&repo)?,
+            uncommitted: DiffStat::default(),
+        })
+    }
+
+    /// Lines and files the commits on HEAD change against the base.
+    fn committed_stat(&self, repo: &git2::Repository) -> Option<DiffStat> {
+        let base = repo
+            .revparse_single(&self.base_commit)
+            .ok()?
+            .peel_to_tree()
+            .ok()?;
+        let head = repo.head().ok()?.peel_to_tree().ok()?;
+        let committed = repo
+            .diff_tree_to_tree(Some(&base), Some(&head), None)
+            .ok()?;
+        diff_stat(&committed)
+    }
+
+    /// Diff statistics of the worktree against its base (read before it is released).
+    pub fn diff_stats(&self) -> Option<DiffStats> {
+        let repo = git2::Repository::open(&self.path).ok()?;
+        let committed = self.committed_stat(&repo)?;
+        let head = repo.head().ok()?.peel_to_tree().ok()?;
+        let mut opts = git2::DiffOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .show_untracked_content(true);
+        let uncommitted = repo
+            .diff_tree_to_workdir_with_index(Some(&head), Some(&mut opts))
+            .ok()?;
+        Some(DiffStats {
+            committed,
+            uncommitted: diff_stat(&uncommitted)?,
+        })
+    }
+
+    /// Classifies the worktree, checking in this order: dirty, clean, pushed, committed.
+    pub fn classify(&self, remote: &str) -> Result<Classification, WorktreeError> {
+        let (dirty, head) = self.dirt()?;
+        if let Some(reason) = dirty {
+            return Ok(Classification {
+                class: TeardownClass::Dirty,
+                reason,
+                head_commit: head,
+                commits: 0,
+                remote: RemoteState::NotChecked,
+            });
+        }
+        self.classify_undirty(remote, head)
+    }
+
+    /// Classifies a worktree [`Worktree::dirt`] just found not dirty, at `head`, without
+    /// reading its working tree again: clean, pushed or committed.
+    pub fn classify_undirty(
+        &self,
+        remote: &str,
+        head: Option<String>,
+    ) -> Result<Classification, WorktreeError> {
+        let Some(head) = head else {
+            return Ok(Classification {
+                class: TeardownClass::Dirty,
+                reason: "the branch has no commit".into(),
+                head_commit: None,
+                commits: 0,
+                remote: RemoteState::NotChecked,
+            });
+        };
+        let repo = self.open()?;
+        let commits = count_commits(&repo, &head, &self.base_commit);
+        if head == self.base_commit {
+            return Ok(Classification {
+                class: TeardownClass::Clean,
+                reason: "no new commits and nothing uncommitted".into(),
+                head_commit: Some(head),
+                commits: 0,
+                remote: RemoteState::NotChecked,
+            });
+        }
+        let remote_state = self.remote_state(remote, &head);
+        let (class, reason) = match &remote_state {
+            RemoteState::InSync => (
+                TeardownClass::Pushed,
+                format!("{commits} commit(s), on {remote} exactly"),
+            ),
+            other => (
+                TeardownClass::Committed,
+                format!(
+                    "{commits} commit(s) not on a remote ({})",
+                    match other {
+                        RemoteState::NoRemote => format!("no remote {remote}"),
+                        RemoteState::Absent => format!("{remote} has no {}", self.branch),
+                        RemoteState::Differs(at) => format!("{remote} has it at {at}"),
+                        RemoteState::Unreachable(why) => format!("{remote} unreachable: {why}"),
+                        _ => String::new(),
+                    }
+                ),
+            ),
+        };
+        Ok(Classification {
+            class,
+            reason,
+            head_commit: Some(head),
+            commits,
+            remote: remote_state,
+        })
+    }
+
+    /// Opens the worktree's repository, after checking that its `.git` still names this
+    /// repository's registration for it: every read and every git vnx runs there starts here.
+    pub(super) fn open(&self) -> Result<git2::Repository, WorktreeError> {
+        if let Some(why) = self.foreign_git() {
+            return Err(WorktreeError::ForeignGit {
+                path: self.path.clone(),
+                why,
+            });
+        }
+        git2::Repository::open(&self.path).map_err(|e| WorktreeError::Git {
+            path: self.path.clone(),
+            source: ProcessError::Failed {
+                command: format!("open {}", self.path.display()),
+                status: "libgit2".into(),
+                stderr: e.message().to_owned(),
+            },
+        })
+    }
+
+    /// Why this checkout's `.git` no longer names its registration in the repository around
+    /// it (`.vnx-data/worktrees/` of a main checkout), if it does not.
+    fn foreign_git(&self) -> Option<&'static str> {
+        let root = self.path.ancestors().nth(3)?;
+        let common = git2::Repository::open(root)
+            .ok()
+            .and_then(|r| std::fs::canonicalize(r.commondir()).ok())?;
+        pool::foreign_git(&common, &self.path)
+    }
+
+    /// Why the worktree counts as dirty (uncommitted or untracked files, a detached HEAD, or
+    /// another branch checked out), if it does, and its HEAD commit.
+    pub fn dirt(&self) -> Result<(Option<String>, Option<String>), WorktreeError> {
+        let err = |source| WorktreeError::Git {
+            path: self.path.clone(),
+            source,
+        };
+        // No git runs in a checkout whose `.git` a worker pointed elsewhere: it is kept.
+        if let Some(why) = self.foreign_git() {
+            return Ok((Some(format!("{why}: not read, kept as it is")), None));
+        }
+        // Plain reads go through libgit2; `git status` (below) stays a subprocess so that
+        // every ignore rule and attribute is git's own.
+        let repo = self.open()?;
+        let head = repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .map(|c| c.id().to_string());
+        if repo.head_detached().unwrap_or(false) {
+            return Ok((
+                Some("HEAD is detached from the dispatch branch".into()),
+                head,
+            ));
+        }
+        let on = repo
+            .find_reference("HEAD")
+            .ok()
+            .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned))
+            .unwrap_or_default();
+        let expected = format!("refs/heads/{}", self.branch);
+        if on != expected {
+            let reason = format!(
+                "on unexpected branch {}",
+                on.trim_start_matches("refs/heads/")
+            );
+            return Ok((Some(reason), head));
+        }
+        // An entry marked assume-unchanged or skip-worktree hides a changed file from
+        // `git status`: such a worktree is kept, never removed as clean. Git's own comparison
+        // rules decide the rest, whatever the shared config (a worker can write it) says about
+        // stat data. The two reads are independent and run side by side.
+        let (flags, status) = std::thread::scope(|s| {
+            let flags =
+                s.spawn(|| process::run_ok(&pool::strict_git(&self.path).args(["ls-files", "-v"])));
+            let status = process::run_ok(&pool::strict_git(&self.path).args([
+                "status",
+                "--porcelain=v1",
+                "--untracked-files=normal",
+            ]));
+            let flags = flags
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (flags, status)
+        });
+        let flags = flags.map_err(err)?;
+        let hidden = flags.lines().filter(|l| !l.starts_with("H ")).count();
+        if hidden > 0 {
+            let reason = format!("{hidden} index entry(ies) hidden from git status");
+            return Ok((Some(reason), head));
+        }
+        let status = status.map_err(err)?;
+        if !status.is_empty() {
+            let changed = status.lines().count();
+            let reason = format!("{changed} uncommitted or untracked path(s)");
+            return Ok((Some(reason), head));
+        }
+        Ok((None, head))
+    }
+
+    fn remote_state(&self, remote: &str, head: &str) -> RemoteState {
+        let known = git2::Repository::open(&self.path).is_ok_and(|r| r.find_remote(remote).is_ok());
+        if !known {
+            return RemoteState::NoRemote;
+        }
+        let asked = process::run_ok(
+            &git(&self.path)
+                .args([
+                    "ls-remote",
+                    "--heads",
+                    remote,
+                    &format!("refs/heads/{}", self.branch),
+                ])
+                .timeout(REMOTE_TIMEOUT),
+        );
+        match asked {
+            Err(e) => RemoteState::Unreachable(e.to_string()),
+            Ok(out) => match out.split_whitespace().next() {
+                None => RemoteState::Absent,
+                Some(sha) if sha == head => RemoteState::InSync,
+                Some(sha) => RemoteState::Differs(sha.to_owned()),
+            },
+        }
+    }
+}
+
+/// Commits reachable from `head` but not from `base`.
+fn count_commits(repo: &git2::Repository, head: &str, base: &str) -> u64 {
+    let ids = (git2::Oid::from_str(head), git2::Oid::from_str(base));
+    let (Ok(head), Ok(base)) = ids else {
+        return 0;
+    };
+    let Ok(mut walk) = repo.revwalk() else {
+        return 0;
+    };
+    if walk.push(head).is_err() || walk.hide(base).is_err() {
+        return 0;
+    }
+    walk.count() as u64
+}

@@ -1,0 +1,197 @@
+//! The house rules (CONTRIBUTING.md) checked on the source tree as it is on disk: every Rust
+//! file opens with a `//!` line and has at most 800 lines, every file is a module of its crate
+//! (a forgotten test file fails here instead of never running), ARCHITECTURE.md's module map
+//! names every module of `src/` exactly once, and a lint is silenced with
+//! `#[expect(…, reason = …)]`, never `#[allow]`. Each failure names the rule and the files.
+//!
+//! The rules are here; reading Rust source as far as they need (tokens, `mod` items,
+//! attributes) is in `house_rules/rust_source.rs`, the module map's rule in
+//! `house_rules/module_map.rs`.
+
+mod module_map;
+mod rust_source;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use module_map::{architecture_problems, library_modules, src_files};
+use rust_source::{allows, modules_of, tokens};
+
+/// The most lines a file may have.
+const MAX_LINES: usize = 800;
+
+/// The folders (relative to the checkout) whose Rust files the rules cover, and `build.rs`.
+const TREES: [&str; 5] = [
+    "src",
+    "crates/vnx-core/src",
+    "tests",
+    "bench/src",
+    "testing",
+];
+
+/// Each crate root of the workspace and the folder of the files that must be its modules.
+const CRATES: [(&str, &str); 6] = [
+    ("src/lib.rs", "src"),
+    ("crates/vnx-core/src/lib.rs", "crates/vnx-core/src"),
+    ("src/main.rs", "src/cli"),
+    ("tests/it/main.rs", "tests/it"),
+    ("testing/fake-cli/main.rs", "testing/fake-cli"),
+    ("bench/src/main.rs", "bench/src"),
+];
+
+/// The `#[allow]`s the rule lets stand, as (file, lint): only one whose lint fires under some
+/// `cfg` and not under another, where an `#[expect]` would be unfulfilled on the second. Each
+/// entry says which `cfg` and why. Empty: every exception in the tree fires wherever it is
+/// compiled, so each is an `#[expect]`.
+const ALLOWED: [(&str, &str); 0] = [];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `path` relative to the checkout, with `/` separators, for messages.
+fn shown(path: &Path) -> String {
+    let rel = path.strip_prefix(root()).unwrap_or(path);
+    rel.to_string_lossy().replace('\\', "/")
+}
+
+/// Every `.rs` file under `dir` (skipping `target` and hidden folders), sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                if name != "target" && !name.starts_with('.') {
+                    todo.push(path);
+                }
+            } else if kind.is_file() && name.ends_with(".rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every Rust file the rules cover.
+fn covered() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for tree in TREES {
+        let found = rust_files(&root().join(tree));
+        // A rule that finds nothing to check would pass on anything.
+        assert!(!found.is_empty(), "no Rust files under {tree}");
+        files.extend(found);
+    }
+    files.push(root().join("build.rs"));
+    files
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Fails with the rule and the offenders, one a line, when there are any.
+fn check(rule: &str, offenders: &[String]) {
+    assert!(
+        offenders.is_empty(),
+        "house rule broken: {rule}\n  {}",
+        offenders.join("\n  ")
+    );
+}
+
+#[test]
+fn every_file_opens_with_a_doc_line() {
+    let offenders: Vec<String> = covered()
+        .iter()
+        .filter(|f| {
+            let text = read(f);
+            let first = text.lines().find(|l| !l.trim().is_empty());
+            !first.is_some_and(|l| l.starts_with("//!"))
+        })
+        .map(|f| shown(f))
+        .collect();
+    check(
+        "every file opens with a `//!` line saying what it owns (its first non-empty line)",
+        &offenders,
+    );
+}
+
+#[test]
+fn no_file_is_over_800_lines() {
+    let offenders: Vec<String> = covered()
+        .iter()
+        .filter_map(|f| {
+            let n = read(f).lines().count();
+            (n > MAX_LINES).then(|| format!("{} ({n} lines)", shown(f)))
+        })
+        .collect();
+    check(
+        &format!("no file is over {MAX_LINES} lines: split it by topic into submodules"),
+        &offenders,
+    );
+}
+
+#[test]
+fn every_file_is_a_module_of_its_crate() {
+    let mut offenders = Vec::new();
+    for (crate_root, dir) in CRATES {
+        let reached = modules_of(&root().join(crate_root));
+        assert!(reached.len() > 1, "{crate_root} reaches no module");
+        let others: BTreeSet<PathBuf> = CRATES
+            .iter()
+            .map(|(r, _)| root().join(r))
+            .filter(|r| *r != root().join(crate_root))
+            .collect();
+        for file in rust_files(&root().join(dir)) {
+            // A folder holding another crate root (`src/cli` is the binary's) is that crate's.
+            let owned_elsewhere = CRATES.iter().any(|(r, d)| {
+                *r != crate_root && d.len() > dir.len() && file.starts_with(root().join(d))
+            });
+            if !reached.contains(&file) && !others.contains(&file) && !owned_elsewhere {
+                offenders.push(format!("{} (not reached from {crate_root})", shown(&file)));
+            }
+        }
+    }
+    check(
+        "every file is a module: declare it with `mod` in its parent (tests in tests/it/main.rs \
+         or below), or it never compiles or runs",
+        &offenders,
+    );
+}
+
+#[test]
+fn every_module_has_one_row_in_architecture_md() {
+    let text = read(&root().join("ARCHITECTURE.md"));
+    let problems = architecture_problems(&text, &library_modules(), &src_files());
+    check(
+        "ARCHITECTURE.md's module map names every module of src/ in exactly one row (the rule \
+         is under \"## Module map\")",
+        &problems,
+    );
+}
+
+#[test]
+fn lints_are_expected_not_allowed() {
+    let mut offenders = Vec::new();
+    for file in covered() {
+        let rel = shown(&file);
+        for (line, lint) in allows(&tokens(&read(&file))) {
+            if !ALLOWED.contains(&(rel.as_str(), lint.as_str())) {
+                offenders.push(format!("{rel}:{line}: allow({lint})"));
+            }
+        }
+    }
+    check(
+        "a lint is silenced with `#[expect(lint, reason = \"…\")]`, which fails once the lint \
+         no longer fires, never with `#[allow]` (unless it fires only under some cfg: then it \
+         is listed in ALLOWED in tests/it/house_rules.rs, with why)",
+        &offenders,
+    );
+}

@@ -1,0 +1,124 @@
+//! `vnx init --mcp`: vnx registered as an MCP server with claude, codex and gemini, each
+//! client's configuration keeping what else it held.
+
+use super::*;
+
+#[test]
+fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
+    let repo = Repo::new();
+    let root = repo.env.path();
+    let codex_dir = repo.env.home().join(".codex");
+    std::fs::create_dir_all(&codex_dir).unwrap();
+    let claude_before =
+        "{\n  \"mcpServers\": {\"other\": {\"command\": \"other-server\"}},\n  \"x\": 1\n}\n";
+    std::fs::write(root.join(".mcp.json"), claude_before).unwrap();
+    let codex_before = "# my codex settings\nmodel = \"o3\"\n\n[mcp_servers.other]\ncommand = \"other-server\" # keep me\n";
+    std::fs::write(codex_dir.join("config.toml"), codex_before).unwrap();
+
+    let r = run(repo.vnx().args(["init", "--mcp"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let vnx = env!("CARGO_BIN_EXE_vnx");
+    for (cli, file) in [
+        ("claude", root.join(".mcp.json")),
+        ("codex", codex_dir.join("config.toml")),
+        ("gemini", root.join(".gemini/settings.json")),
+    ] {
+        assert!(
+            r.stdout
+                .contains(&format!("{cli:<10} registered vnx mcp in"))
+                && r.stdout.contains(&file.display().to_string()),
+            "{cli}: {}",
+            r.stdout
+        );
+    }
+    // claude: the vnx entry added, the rest as it was, the old file kept.
+    let claude: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join(".mcp.json")).unwrap()).unwrap();
+    assert_eq!(
+        claude["mcpServers"]["vnx"],
+        serde_json::json!({"type": "stdio", "command": vnx, "args": ["mcp"]})
+    );
+    assert_eq!(claude["mcpServers"]["other"]["command"], "other-server");
+    assert_eq!(claude["x"], 1);
+    assert_eq!(
+        std::fs::read_to_string(root.join(".mcp.json.pre-vnx")).unwrap(),
+        claude_before
+    );
+    // codex: comments and layout kept, a [mcp_servers.vnx] table added.
+    let codex = std::fs::read_to_string(codex_dir.join("config.toml")).unwrap();
+    assert!(codex.starts_with(codex_before), "{codex}");
+    assert!(
+        codex.contains(&format!(
+            "[mcp_servers.vnx]\ncommand = \"{vnx}\"\nargs = [\"mcp\"]\n"
+        )),
+        "{codex}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(codex_dir.join("config.toml.pre-vnx")).unwrap(),
+        codex_before
+    );
+    // gemini: a new project settings file.
+    let gemini: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join(".gemini/settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        gemini,
+        serde_json::json!({"mcpServers": {"vnx": {"command": vnx, "args": ["mcp"]}}})
+    );
+    assert!(!root.join(".gemini/settings.json.pre-vnx").exists());
+
+    // Again: nothing changes, no new backups.
+    let files = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let (root_files, codex_files) = (files(root), files(&codex_dir));
+    let r = run(repo.vnx().args(["init", "--mcp", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let actions: Vec<&str> = report["mcp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["unchanged", "unchanged", "unchanged"]);
+    assert_eq!((files(root), files(&codex_dir)), (root_files, codex_files));
+
+    // One CLI only; a file vnx cannot read is left alone; a link is not written through.
+    std::fs::write(root.join(".gemini/settings.json"), "{ not json").unwrap();
+    let r = run(repo.vnx().args(["init", "--mcp", "gemini"]));
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("cannot read"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(root.join(".gemini/settings.json")).unwrap(),
+        "{ not json"
+    );
+    std::fs::remove_file(root.join(".mcp.json")).unwrap();
+    std::os::unix::fs::symlink(
+        repo.env.home().join("elsewhere.json"),
+        root.join(".mcp.json"),
+    )
+    .unwrap();
+    let r = run(repo.vnx().args(["init", "--mcp", "claude"]));
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
+    assert!(!repo.env.home().join("elsewhere.json").exists());
+    // A committed `.gemini` directory link to a file outside the project: not written through.
+    let outside = repo.env.home().join("outside-gemini");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("settings.json"), "{}").unwrap();
+    std::fs::remove_dir_all(root.join(".gemini")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join(".gemini")).unwrap();
+    let r = run(repo.vnx().args(["init", "--mcp", "gemini"]));
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("is a symlink"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(outside.join("settings.json")).unwrap(),
+        "{}"
+    );
+}
