@@ -8,8 +8,8 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub use vnx_core::{files, ids, main_checkout, process};
+pub use vnx_ledger::{self as ledger, audit, evidence, mirror, receipts};
 
-pub mod audit;
 pub mod config;
 pub mod constraints;
 pub mod cost;
@@ -19,18 +19,14 @@ pub mod demo;
 pub mod dispatch;
 pub mod doctor;
 pub mod egress;
-pub mod evidence;
 pub mod evidence_reach;
 pub mod gate;
 pub mod group;
 pub mod init;
-pub mod ledger;
 pub mod mcp;
 pub mod merge;
-pub mod mirror;
 pub mod project;
 pub mod provider;
-pub mod receipts;
 pub mod release;
 pub mod remote;
 pub mod sandbox;

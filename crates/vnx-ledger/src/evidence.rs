@@ -8,14 +8,14 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::ledger::LedgerError;
-use crate::ledger::attest::{self, Attestation};
-use crate::ledger::json::{self, Object, Value};
-use crate::ledger::tail;
+use crate::LedgerError;
+use crate::attest::{self, Attestation};
+use crate::json::{self, Object, Value};
 use crate::receipts::{
     self, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, GateRequest,
     GateResult, Kind,
 };
+use crate::tail;
 
 /// A receipt as read back: its fields, its line number and the SHA-256 of its line.
 #[derive(Clone, Debug)]

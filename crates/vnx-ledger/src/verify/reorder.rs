@@ -2,7 +2,7 @@
 //! recognise two swapped lines, inserted lines named by where the chain resumes, and a
 //! `seq` gap closed by a later line reported as one reordering.
 
-use crate::ledger::line::{Entry, GENESIS, Hash, Link};
+use crate::line::{Entry, GENESIS, Hash, Link};
 
 use super::chain::links;
 use super::{Checker, Seen, ViolationKind};

@@ -30,8 +30,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::ledger::Receipt;
-use crate::ledger::json::{self, Object, Value};
+use crate::Receipt;
+use crate::json::{self, Object, Value};
 
 pub use cli_events::{CliVerdict, StreamSummary, Usage};
 pub use constraint::{
@@ -79,7 +79,7 @@ const ENVELOPE: [&str; 6] = [
     "prev_hash",
     "prev_line_sha256",
     "schema_version",
-    crate::ledger::attest::FIELD,
+    crate::attest::FIELD,
 ];
 
 /// Turns a typed receipt into a ledger receipt: the one way vnx builds the receipts it

@@ -76,7 +76,7 @@ fn is_event_type(s: &str) -> bool {
         && b.all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_'))
 }
 
-pub use crate::ids::is_dispatch_id;
+pub use vnx_core::ids::is_dispatch_id;
 
 impl Receipt {
     /// Parses and validates one receipt from JSON bytes.

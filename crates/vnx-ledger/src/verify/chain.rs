@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use sha2::{Digest, Sha256};
 
-use crate::ledger::line::{Entry, GENESIS, Hash, LineError, LineFacts, Link};
-use crate::ledger::scan::{LineKind, ScanTotals, ScannedLine};
+use crate::line::{Entry, GENESIS, Hash, LineError, LineFacts, Link};
+use crate::scan::{LineKind, ScanTotals, ScannedLine};
 
 use super::{
     ChainStatus, Checker, CheckpointResult, Head, Prev, VerifyOptions, VerifyReport, Violation,

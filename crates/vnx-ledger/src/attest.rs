@@ -303,7 +303,7 @@ pub fn check(object: &Object<'_>, trusted: &[[u8; 32]]) -> Attestation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::json::Mode;
+    use crate::json::Mode;
 
     fn attestor() -> (tempfile::TempDir, Attestor) {
         let dir = tempfile::tempdir().unwrap();
@@ -326,7 +326,7 @@ mod tests {
         )
         .unwrap();
         let signed = a.attest(&r, &|| "2026-01-01T00:00:00Z".into());
-        let ledger = crate::ledger::Ledger::new(dir.path().join("l.ndjson"));
+        let ledger = crate::Ledger::new(dir.path().join("l.ndjson"));
         ledger.append(&signed).unwrap();
         ledger.append(&signed).unwrap();
         let text = std::fs::read(dir.path().join("l.ndjson")).unwrap();

@@ -58,10 +58,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + use<>
 
 /// Writes the witness atomically (0600 in a 0700 directory).
 pub fn write(dir: &Path, anchor: &Anchor, witness: &Witness) -> Result<(), CheckpointError> {
-    crate::files::private_dir(dir).map_err(io_err(dir))?;
+    vnx_core::files::private_dir(dir).map_err(io_err(dir))?;
     let path = path(dir, anchor, &witness.ledger);
     let data = serde_json::to_vec_pretty(witness).expect("witnesses serialize");
-    crate::files::write_atomic_private(&path, &data, true).map_err(io_err(&path))
+    vnx_core::files::write_atomic_private(&path, &data, true).map_err(io_err(&path))
 }
 
 /// Reads the witness of `ledger`, if this machine made a checkpoint of it.

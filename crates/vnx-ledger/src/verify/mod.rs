@@ -19,10 +19,10 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::ledger::LedgerError;
-use crate::ledger::checkpoint::Checkpoint;
-use crate::ledger::line::{Hash, Link};
-use crate::ledger::scan::{self, Fragment};
+use crate::LedgerError;
+use crate::checkpoint::Checkpoint;
+use crate::line::{Hash, Link};
+use crate::scan::{self, Fragment};
 
 /// The verdict on a ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -228,7 +228,7 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Ledg
             path: path.to_owned(),
         });
     }
-    let file = match crate::ledger::open_for_reading(path) {
+    let file = match crate::open_for_reading(path) {
         Err(LedgerError::NotFound { .. }) => {
             // Kept as an open error: `--allow-missing` and its callers read it so.
             return Err(LedgerError::Open {

@@ -1,10 +1,22 @@
-//! The receipt ledger: an append-only NDJSON file of hash-chained receipts, the append path
-//! every part of vnx writes through, and the verifier `vnx audit-chain verify` runs.
+//! vnx's ledger crate: the receipt ledger (an append-only NDJSON file of hash-chained
+//! receipts, the one append path, the verifier `vnx audit-chain verify` runs, checkpoints and
+//! attestations) and the typed receipts written to it, with the reads that only need the ledger
+//! (a dispatch's evidence, hosts' mirrored lines, the whole audit). It depends on `vnx-core` and
+//! on nothing that dispatches, gates or merges: the published receipt schema cannot change
+//! because code above it did.
 //!
 //! Line format (ADR 0002): each line is one JSON object in Python canonical form, `\n`
 //! terminated, carrying `seq` (its 1-based line number), `prev_hash` (VNX's link: the entry
 //! hash of the previous entry) and `prev_line_sha256` (vnx's link: SHA-256 of the previous
 //! line's exact bytes, which makes the last line's hash commit to the whole history).
+
+#![warn(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod audit;
+pub mod evidence;
+pub mod mirror;
+pub mod receipts;
 
 pub mod append;
 pub mod attest;

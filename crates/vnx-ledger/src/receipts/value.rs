@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use serde::ser::{self, Serialize};
 
-use crate::ledger::json::{self, Object, Value};
+use crate::json::{self, Object, Value};
 
 /// Why a value could not be serialized: only a hand-written `Serialize` impl can say so.
 #[derive(Debug, thiserror::Error)]

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 
-use crate::ledger::LedgerError;
-use crate::ledger::line::Hash;
-use crate::ledger::verify::{VerifyOptions, VerifyReport, verify};
+use crate::LedgerError;
+use crate::line::Hash;
+use crate::verify::{VerifyOptions, VerifyReport, verify};
 
 /// The committed allow-list of checkpoint public keys (one hex key per line, `#` comments),
 /// relative to the repository root.
@@ -253,7 +253,7 @@ pub fn trusted_keys(
 ) -> Result<Vec<[u8; 32]>, CheckpointError> {
     let mut keys = Vec::new();
     let list = anchor.root().join(TRUSTED_KEYS_FILE);
-    let read = crate::files::open_untrusted(&list, 2).and_then(|f| {
+    let read = vnx_core::files::open_untrusted(&list, 2).and_then(|f| {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(f, 1 << 20), &mut text).map(|_| text)
     });

@@ -15,14 +15,14 @@ impl Anchor {
         let start = if path.is_dir() {
             path
         } else {
-            crate::ledger::ledger_dir(path)
+            crate::ledger_dir(path)
         };
         let not_repo = || CheckpointError::NotInRepo {
             path: path.to_owned(),
         };
         let repo = git2::Repository::discover(start).map_err(|_| not_repo())?;
         // Checkpoints are about the main checkout's ledger, whichever worktree we are in.
-        let root = crate::main_checkout::main_root(start).ok_or_else(not_repo)?;
+        let root = vnx_core::main_checkout::main_root(start).ok_or_else(not_repo)?;
         Ok(Anchor { repo, root })
     }
 
@@ -65,7 +65,7 @@ impl Anchor {
     }
 
     /// The checkpoint at the ref's tip, as a witness (signature included).
-    pub fn tip_witness(&self) -> Option<crate::ledger::witness::Witness> {
+    pub fn tip_witness(&self) -> Option<crate::witness::Witness> {
         let commit = self
             .repo
             .find_reference(CHECKPOINT_REF)
@@ -84,7 +84,7 @@ impl Anchor {
             )
         };
         let statement = Statement::parse(&format!("{}\n", file("checkpoint")?))?;
-        Some(crate::ledger::witness::Witness {
+        Some(crate::witness::Witness {
             commit: commit.id().to_string(),
             ledger: statement.ledger,
             lines: statement.lines,

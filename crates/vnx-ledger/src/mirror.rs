@@ -10,10 +10,10 @@ use std::path::Path;
 
 use sha2::Digest;
 
-use crate::ledger::LedgerError;
-use crate::ledger::json::{self, Mode, Object, Value};
-use crate::ledger::tail;
+use crate::LedgerError;
+use crate::json::{self, Mode, Object, Value};
 use crate::receipts::{self, RemoteReceipt};
+use crate::tail;
 
 /// One mirrored host line, as this ledger holds it.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,7 +118,7 @@ pub fn links_of(line: &str) -> (Option<u64>, Option<String>) {
     match json::parse(line, Mode::Python) {
         Ok(Value::Object(o)) => (
             o.get("seq").and_then(Value::as_u64),
-            o.get(crate::ledger::line::PREV_LINE)
+            o.get(crate::line::PREV_LINE)
                 .and_then(Value::as_str)
                 .map(str::to_owned),
         ),

@@ -5,11 +5,9 @@
 
 use std::path::Path;
 
-use crate::ledger::checkpoint::{self, CheckpointError};
-use crate::ledger::verify::{
-    ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify,
-};
-use crate::ledger::witness;
+use crate::checkpoint::{self, CheckpointError};
+use crate::verify::{ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify};
+use crate::witness;
 
 /// Verifies the ledger at `path` in full; `local_key` and `witness_dir` are this machine's
 /// signing key and witness directory, when it has them. Also says whether checkpoints were
