@@ -1,36 +1,7 @@
-//! vnx: a tmux and git-worktree dispatcher for AI coding CLIs, with a hash-chained receipt
-//! ledger that `vnx audit-chain verify` checks before anything is merged.
-//!
-//! This library does the work and never prints or reads the environment; the `vnx` binary
-//! resolves settings, calls into it and renders results and errors.
+//! The `vnx` command line: parsing, settings from flags and the environment, one module per
+//! subcommand, and rendering of results and errors (`error:`, causes, `hint:`, exit code).
+//! The work is done by the dispatcher library (`vnx`, `crates/vnx-lib`) below it.
 
-#![warn(missing_docs, unreachable_pub)]
-#![deny(clippy::print_stdout, clippy::print_stderr)]
+mod cli;
 
-pub use vnx_core::{files, ids, main_checkout, process};
-pub use vnx_ledger::{self as ledger, audit, evidence, mirror, receipts};
-
-pub mod config;
-pub mod constraints;
-pub mod cost;
-pub mod dashboard;
-pub mod defaults;
-pub mod demo;
-pub mod dispatch;
-pub mod doctor;
-pub mod egress;
-pub mod evidence_reach;
-pub mod gate;
-pub mod group;
-pub mod init;
-pub mod mcp;
-pub mod merge;
-pub mod project;
-pub mod provider;
-pub mod release;
-pub mod remote;
-pub mod sandbox;
-pub mod skills;
-pub mod tmux;
-pub mod worktree;
-pub mod yaml;
+pub use cli::run;

@@ -1,7 +1,5 @@
-//! The `vnx` binary: parses the command line and hands over to [`cli::run`].
-
-mod cli;
+//! The `vnx` binary: hands over to [`vnx_cli::run`].
 
 fn main() -> std::process::ExitCode {
-    cli::run()
+    vnx_cli::run()
 }

@@ -20,24 +20,57 @@ use rust_source::{allows, modules_of, tokens};
 /// The most lines a file may have.
 const MAX_LINES: usize = 800;
 
-/// The folders (relative to the checkout) whose Rust files the rules cover, and `build.rs`.
-const TREES: [&str; 5] = [
-    "src",
-    "crates/vnx-core/src",
-    "tests",
-    "bench/src",
-    "testing",
-];
+/// The folders (relative to the checkout) whose Rust files the rules cover, besides every
+/// `crates/NAME/src`, and `build.rs`.
+const TREES: [&str; 4] = ["src", "tests", "bench/src", "testing"];
 
-/// Each crate root of the workspace and the folder of the files that must be its modules.
-const CRATES: [(&str, &str); 6] = [
+/// Each crate root of the workspace outside `crates/` and the folder of the files that must be
+/// its modules (none for a one-file crate); each `crates/NAME/src/lib.rs` is one too, for
+/// `crates/NAME/src`.
+const CRATES: [(&str, &str); 5] = [
     ("src/lib.rs", "src"),
-    ("crates/vnx-core/src/lib.rs", "crates/vnx-core/src"),
-    ("src/main.rs", "src/cli"),
+    ("src/main.rs", ""),
     ("tests/it/main.rs", "tests/it"),
     ("testing/fake-cli/main.rs", "testing/fake-cli"),
     ("bench/src/main.rs", "bench/src"),
 ];
+
+/// The crates under `crates/`, by folder name, sorted; the rules fail if there are none.
+fn workspace_crates() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("src/lib.rs").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no crates under crates/");
+    names
+}
+
+/// [`TREES`] and every crate's `src`.
+fn trees() -> Vec<String> {
+    let crates = workspace_crates()
+        .into_iter()
+        .map(|n| format!("crates/{n}/src"));
+    TREES
+        .iter()
+        .map(|t| (*t).to_owned())
+        .chain(crates)
+        .collect()
+}
+
+/// [`CRATES`] and every crate's root under `crates/`.
+fn crate_roots() -> Vec<(String, String)> {
+    let crates = workspace_crates()
+        .into_iter()
+        .map(|n| (format!("crates/{n}/src/lib.rs"), format!("crates/{n}/src")));
+    CRATES
+        .iter()
+        .map(|(r, d)| ((*r).to_owned(), (*d).to_owned()))
+        .chain(crates)
+        .collect()
+}
 
 /// The `#[allow]`s the rule lets stand, as (file, lint): only one whose lint fires under some
 /// `cfg` and not under another, where an `#[expect]` would be unfulfilled on the second. Each
@@ -83,8 +116,8 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 /// Every Rust file the rules cover.
 fn covered() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for tree in TREES {
-        let found = rust_files(&root().join(tree));
+    for tree in trees() {
+        let found = rust_files(&root().join(&tree));
         // A rule that finds nothing to check would pass on anything.
         assert!(!found.is_empty(), "no Rust files under {tree}");
         files.extend(found);
@@ -141,18 +174,22 @@ fn no_file_is_over_800_lines() {
 #[test]
 fn every_file_is_a_module_of_its_crate() {
     let mut offenders = Vec::new();
-    for (crate_root, dir) in CRATES {
+    let crates = crate_roots();
+    for (crate_root, dir) in crates.iter().filter(|(_, d)| !d.is_empty()) {
         let reached = modules_of(&root().join(crate_root));
         assert!(reached.len() > 1, "{crate_root} reaches no module");
-        let others: BTreeSet<PathBuf> = CRATES
+        let others: BTreeSet<PathBuf> = crates
             .iter()
             .map(|(r, _)| root().join(r))
             .filter(|r| *r != root().join(crate_root))
             .collect();
         for file in rust_files(&root().join(dir)) {
-            // A folder holding another crate root (`src/cli` is the binary's) is that crate's.
-            let owned_elsewhere = CRATES.iter().any(|(r, d)| {
-                *r != crate_root && d.len() > dir.len() && file.starts_with(root().join(d))
+            // A folder holding another crate root is that crate's.
+            let owned_elsewhere = crates.iter().any(|(r, d)| {
+                r != crate_root
+                    && !d.is_empty()
+                    && d.len() > dir.len()
+                    && file.starts_with(root().join(d))
             });
             if !reached.contains(&file) && !others.contains(&file) && !owned_elsewhere {
                 offenders.push(format!("{} (not reached from {crate_root})", shown(&file)));
@@ -171,8 +208,8 @@ fn every_module_has_one_row_in_architecture_md() {
     let text = read(&root().join("ARCHITECTURE.md"));
     let problems = architecture_problems(&text, &library_modules(), &src_files());
     check(
-        "ARCHITECTURE.md's module map names every module of src/ in exactly one row (the rule \
-         is under \"## Module map\")",
+        "ARCHITECTURE.md's module map names every module of the workspace's crates in exactly \
+         one row (the rule is under \"## Module map\")",
         &problems,
     );
 }

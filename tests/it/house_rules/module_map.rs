@@ -5,11 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::root;
 
-/// Every module of `src/` as ARCHITECTURE.md names it: the path below `src/` without `.rs`
-/// (`ledger/json`), a folder module by its folder (`dispatch`, for `dispatch/mod.rs`). Not the
-/// crate roots `lib.rs` and `main.rs`, nor a `tests.rs`, which holds its parent's unit tests.
-/// The crates below the library (`crates/NAME/src/`) count as folders named `NAME`: their
-/// root is the folder module, their files its modules (`vnx-core/files`).
+/// Every module of the workspace's crates as ARCHITECTURE.md names it: the dispatcher library's
+/// (`crates/vnx-lib/src/`) and the CLI's (`src/`) by their path below that folder without
+/// `.rs` (`dispatch/plan`, `cli/merge`), a folder module by its folder (`dispatch`, for
+/// `dispatch/mod.rs`). Not the crate roots `lib.rs` and `main.rs`, nor a `tests.rs`, which
+/// holds its parent's unit tests. The crates below the library (`crates/NAME/src/`) count as
+/// folders named `NAME`: their root is the folder module, their files its modules
+/// (`vnx-core/files`).
 pub(super) fn library_modules() -> BTreeSet<String> {
     src_files()
         .into_iter()
@@ -27,12 +29,29 @@ pub(super) fn library_modules() -> BTreeSet<String> {
         .collect()
 }
 
-/// Every file under `src/`, relative to it, and under each `crates/NAME/src/` as `NAME/…`.
+/// The crate whose modules the map names without a crate prefix, besides the CLI's `src/`.
+const LIBRARY: &str = "vnx-lib";
+
+/// Every file under `src/` and `crates/vnx-lib/src/`, relative to it, and under each other
+/// `crates/NAME/src/` as `NAME/…`.
 pub(super) fn src_files() -> BTreeSet<String> {
     let mut out = files_under(&root().join("src"), "");
     for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
         let name = krate.file_name().to_string_lossy().into_owned();
-        out.extend(files_under(&krate.path().join("src"), &format!("{name}/")));
+        let prefix = if name == LIBRARY {
+            String::new()
+        } else {
+            format!("{name}/")
+        };
+        let files = files_under(&krate.path().join("src"), &prefix);
+        let clash: Vec<&String> = (files.iter())
+            .filter(|f| *f != "lib.rs" && out.contains(*f))
+            .collect();
+        assert!(
+            clash.is_empty(),
+            "named twice in the module map's terms: {clash:?}"
+        );
+        out.extend(files);
     }
     out
 }

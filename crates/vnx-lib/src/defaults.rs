@@ -16,14 +16,14 @@ macro_rules! shipped {
     ($path:literal) => {
         DefaultFile {
             path: $path,
-            contents: include_str!(concat!("../", $path)),
+            contents: include_str!(concat!("../../../", $path)),
             executable: false,
         }
     };
     ($path:literal, executable) => {
         DefaultFile {
             path: $path,
-            contents: include_str!(concat!("../", $path)),
+            contents: include_str!(concat!("../../../", $path)),
             executable: true,
         }
     };
