@@ -3,5 +3,7 @@
 //! The work is done by the dispatcher library (`vnx`, `crates/vnx-lib`) below it.
 
 mod cli;
+pub mod mcp_server;
+pub mod tui;
 
 pub use cli::run;

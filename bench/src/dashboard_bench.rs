@@ -9,9 +9,10 @@ use std::time::Instant;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use vnx::dashboard::{App, Snapshot, Sources};
+use vnx::dashboard::{Snapshot, Sources};
 use vnx::ledger::{VerifyOptions, verify};
 use vnx::tmux::Tmux;
+use vnx_cli::tui::App;
 
 use crate::Result;
 use crate::dispatch_bench::BenchRepo;
@@ -62,12 +63,12 @@ pub fn bench_dashboard(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<
         app.update(load()?);
         loads.push(micros(t));
         let t = Instant::now();
-        terminal.draw(|f| vnx::dashboard::ui::draw(f, &app))?;
+        terminal.draw(|f| vnx_cli::tui::ui::draw(f, &app))?;
         draws.push(micros(t));
         let t = Instant::now();
         app.key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
-        vnx::dashboard::load_content(&mut app, &src);
-        terminal.draw(|f| vnx::dashboard::ui::draw(f, &app))?;
+        vnx_cli::tui::load_content(&mut app, &src);
+        terminal.draw(|f| vnx_cli::tui::ui::draw(f, &app))?;
         keys.push(micros(t));
     }
     Ok(DashboardBench {

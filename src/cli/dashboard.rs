@@ -12,7 +12,9 @@ use std::time::Duration;
 use notify::Watcher;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
-use vnx::dashboard::{self, Action, App, Effect, Outcome, Snapshot, Sources};
+use vnx::dashboard::{Snapshot, Sources};
+
+use crate::tui::{self, Action, App, Effect, Outcome};
 use vnx::dispatch::view::State;
 use vnx::tmux::Tmux;
 
@@ -61,7 +63,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         tmux: Tmux::new(settings::tmux_socket(args.tmux_socket)),
     };
     let mut app = App::new(load(&src)?);
-    dashboard::load_content(&mut app, &src);
+    tui::load_content(&mut app, &src);
 
     let (tx, rx) = mpsc::channel();
     let _watcher = watch(&project.data_dir(), tx.clone());
@@ -113,7 +115,7 @@ fn event_loop(
             let _ = hosts.try_send(());
         }
         terminal
-            .draw(|f| dashboard::ui::draw(f, app))
+            .draw(|f| tui::ui::draw(f, app))
             .map_err(|e| CliError::new(format!("cannot draw the dashboard: {e}")))?;
         // Asleep until something happens; a tick each second only while something runs.
         let ev = if let Some(ev) = next.take() {
@@ -162,7 +164,7 @@ fn event_loop(
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::None => {}
-                    Effect::Reload => dashboard::load_content(app, src),
+                    Effect::Reload => tui::load_content(app, src),
                     Effect::Run(Action::Attach(id)) => {
                         attach(terminal, vnx, &src.root, &id, app);
                         refresh(app, src)?;
@@ -187,7 +189,7 @@ fn refresh(app: &mut App, src: &Sources) -> Result<(), CliError> {
         Ok(snapshot) => app.update(snapshot),
         Err(e) => app.message = Some(format!("cannot read the ledger now: {e}")),
     }
-    dashboard::load_content(app, src);
+    tui::load_content(app, src);
     Ok(())
 }
 
@@ -197,7 +199,7 @@ fn start(action: Action, vnx: &Path, root: &Path, app: &mut App, tx: &Sender<Ev>
     app.message = None;
     let (vnx, root, tx) = (vnx.to_owned(), root.to_owned(), tx.clone());
     std::thread::spawn(move || {
-        let _ = tx.send(Ev::Done(dashboard::run_action(&vnx, &root, &action)));
+        let _ = tx.send(Ev::Done(tui::run_action(&vnx, &root, &action)));
     });
 }
 

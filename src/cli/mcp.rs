@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     std::panic::set_hook(Box::new(|info| {
         say!("internal bug in vnx mcp: {info}; please report it (the request failed)");
     }));
-    let served = vnx::mcp::serve_stdio(mcp);
+    let served = crate::mcp_server::serve_stdio(mcp);
     let _ = std::fs::remove_dir_all(&scratch);
     served.map_err(|e| {
         CliError::from(e)

@@ -6,9 +6,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
-use vnx::dashboard::{Action, App, Effect, Health, Mode, Row, Snapshot, Sources, View};
+use vnx::dashboard::{Health, Row, Snapshot, Sources};
 use vnx::dispatch::view::{DispatchState, Landed, Proof, State};
 use vnx::receipts::DispatchStatus;
+use vnx_cli::tui::{Action, App, Effect, Mode, View};
 
 use crate::common::{Repo, configure, ledger_path, run};
 
@@ -130,7 +131,7 @@ fn app_of(rows: Vec<Row>, health: Health) -> App {
 
 fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| vnx::dashboard::ui::draw(f, app)).unwrap();
+    terminal.draw(|f| vnx_cli::tui::ui::draw(f, app)).unwrap();
     terminal
 }
 
@@ -305,7 +306,7 @@ fn a_real_project_lists_waiting_then_running_then_finished() {
     assert_eq!(finished.state.verified, Some(true));
     // The preview of a running dispatch is its live pane.
     let mut app = app_at(&repo, &running);
-    vnx::dashboard::load_content(&mut app, &sources(&repo));
+    vnx_cli::tui::load_content(&mut app, &sources(&repo));
     assert!(
         app.content.contains("working for an hour"),
         "{}",
@@ -314,14 +315,14 @@ fn a_real_project_lists_waiting_then_running_then_finished() {
     // Its diff and its receipts.
     let mut app = app_at(&repo, &done);
     press(&mut app, "2");
-    vnx::dashboard::load_content(&mut app, &sources(&repo));
+    vnx_cli::tui::load_content(&mut app, &sources(&repo));
     assert!(
         app.content.contains("+++ b/demo-output.txt"),
         "{}",
         app.content
     );
     press(&mut app, "3");
-    vnx::dashboard::load_content(&mut app, &sources(&repo));
+    vnx_cli::tui::load_content(&mut app, &sources(&repo));
     assert!(
         app.content.contains("dispatch_started") && app.content.contains("verifies through it"),
         "{}",
@@ -409,7 +410,7 @@ fn keys_clean() {
     assert!(repo.branches().contains(&other), "only the one selected");
     assert_eq!(status_of(&repo, &id)["status"], "released");
     // An outcome as the footer shows it.
-    let outcome = vnx::dashboard::run_action(
+    let outcome = vnx_cli::tui::run_action(
         std::path::Path::new("/nonexistent/vnx"),
         repo.env.path(),
         &Action::GateCheck(other.clone()),

@@ -1,13 +1,15 @@
 //! The house rules (CONTRIBUTING.md) checked on the source tree as it is on disk: every Rust
 //! file opens with a `//!` line and has at most 800 lines, every file is a module of its crate
 //! (a forgotten test file fails here instead of never running), ARCHITECTURE.md's module map
-//! names every module of `src/` exactly once, and a lint is silenced with
+//! names every module exactly once, the library's top-level modules form no loop
+//! (`house_rules/imports.rs`), and a lint is silenced with
 //! `#[expect(…, reason = …)]`, never `#[allow]`. Each failure names the rule and the files.
 //!
 //! The rules are here; reading Rust source as far as they need (tokens, `mod` items,
 //! attributes) is in `house_rules/rust_source.rs`, the module map's rule in
 //! `house_rules/module_map.rs`.
 
+mod imports;
 mod module_map;
 mod rust_source;
 
@@ -211,6 +213,32 @@ fn every_module_has_one_row_in_architecture_md() {
         "ARCHITECTURE.md's module map names every module of the workspace's crates in exactly \
          one row (the rule is under \"## Module map\")",
         &problems,
+    );
+}
+
+#[test]
+fn the_librarys_modules_form_no_loop() {
+    let graph = imports::module_graph(&root().join("crates/vnx-lib/src"));
+    assert!(graph.len() > 10, "the library has modules: {graph:?}");
+    let offenders: Vec<String> = imports::loops(&graph)
+        .iter()
+        .map(|set| {
+            let edges: Vec<String> = set
+                .iter()
+                .flat_map(|m| {
+                    (graph[m].iter())
+                        .filter(|(to, _)| set.contains(to))
+                        .map(move |(to, at)| format!("{m} -> {to} ({at})"))
+                })
+                .collect();
+            format!("{}: {}", set.join(", "), edges.join("; "))
+        })
+        .collect();
+    check(
+        "the library's top-level modules form layers, no loop: a module never names one that \
+         names it back, directly or through others (ARCHITECTURE.md draws the floors; move \
+         what both need below them)",
+        &offenders,
     );
 }
 

@@ -368,7 +368,7 @@ async fn serves_in_process_over_a_duplex() {
         scratch: tempfile::tempdir().unwrap().path().join("scratch"),
     };
     let (server_end, client_end) = tokio::io::duplex(1 << 16);
-    let server = tokio::spawn(vnx::mcp::Server::new(settings).serve_on(server_end));
+    let server = tokio::spawn(vnx_cli::mcp_server::Server::new(settings).serve_on(server_end));
     let c = ().serve(client_end).await.unwrap();
     let listed = ok(&c, "list_dispatches", serde_json::json!({})).await;
     assert_eq!(listed["dispatches"][0]["dispatch_id"], id.as_str());

@@ -181,6 +181,9 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, (String, u32, Vec<u8>)> {
 #[tokio::test]
 async fn nothing_in_the_project_or_the_users_state_changes() {
     let (repo, done, failed, asked) = project();
+    // A supervisor deletes its released worktree's files after recording the completion:
+    // the tree is compared once every supervisor has exited.
+    assert!(repo.server.sessions_end(), "the supervisors did not exit");
     run(repo.vnx().args(["audit-chain", "checkpoint"]));
     // The base moves after the dispatch, so a merge check forms a new merge tree (objects
     // `git merge-tree` writes, which must not land in the repository).

@@ -12,7 +12,7 @@ use crate::ledger::summary::Summary;
 use crate::ledger::{LedgerError, tail};
 
 /// The newest `limit` receipts (of one dispatch, of one event type), as the ledger holds them.
-pub(super) fn tail_receipts(
+pub fn tail_receipts(
     s: &Settings,
     limit: Option<u64>,
     dispatch_id: Option<&str>,
@@ -50,7 +50,7 @@ pub(super) fn tail_receipts(
 }
 
 /// The ledger's verification, as `vnx audit-chain verify --json` prints it.
-pub(super) fn verify_ledger(s: &Settings, strict: bool) -> Result<serde_json::Value, McpError> {
+pub fn verify_ledger(s: &Settings, strict: bool) -> Result<serde_json::Value, McpError> {
     if std::fs::symlink_metadata(&s.ledger).is_err() {
         // Deleted, when checkpoints say it existed: that never passes.
         let deleted = crate::ledger::checkpoint::missing_ledger_was_deleted(
@@ -85,7 +85,7 @@ pub(super) fn verify_ledger(s: &Settings, strict: bool) -> Result<serde_json::Va
 
 /// A dispatch's gates: those its role requires, each gate's newest signed result, the newest
 /// gate report (GO or HOLD), and the receipts about it no trusted key signed.
-pub(super) fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
+pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     let d = detail_of(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
     let ev = crate::evidence::Evidence::read(&s.ledger, id, &trusted)?;
@@ -173,7 +173,7 @@ pub(super) fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpErro
 
 /// Whether a dispatch can merge now: `vnx merge ID --check --json`'s entry, checked without
 /// the queue's lock and with `git merge-tree`'s objects kept out of the repository.
-pub(super) fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
+pub fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     check_id(id)?;
     detail_of(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
@@ -222,7 +222,7 @@ pub(super) fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Valu
 }
 
 /// `provider_constraints.yaml` as vnx reads it (`vnx constraints list --json`).
-pub(super) fn constraints(s: &Settings) -> Result<serde_json::Value, McpError> {
+pub fn constraints(s: &Settings) -> Result<serde_json::Value, McpError> {
     let path = s.root.join(crate::constraints::FILE);
     let value = match crate::constraints::load(&path) {
         Ok(loaded) => serde_json::json!({
@@ -244,7 +244,7 @@ pub(super) fn constraints(s: &Settings) -> Result<serde_json::Value, McpError> {
 
 /// The tokens the receipts recorded, grouped `by` (provider, model, role, day or dispatch),
 /// from `since` (a UTC day), and where each budget stands (`vnx cost --json`).
-pub(super) fn cost(
+pub fn cost(
     s: &Settings,
     by: Option<&str>,
     since: Option<&str>,

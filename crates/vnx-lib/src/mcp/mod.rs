@@ -3,19 +3,20 @@
 //! ledger's verification, gate results, merge readiness, constraints and spend, and write
 //! nothing; every answer cites the receipts it was derived from (ADR 0035).
 //!
-//! The protocol runs on a current-thread tokio runtime that exists only here (`server`); the
-//! answers are made by the synchronous library (`read`), called through `spawn_blocking`.
+//! These are the answers, made synchronously: dispatches, logs, diffs and waits (`read`),
+//! receipts, verification, gates, merge readiness, constraints and spend (`govern`), the
+//! ledger and dispatch records as resources (`resources`), each with the receipts it cites
+//! (`evidence`). The protocol (rmcp on a current-thread tokio runtime, calling these through
+//! `spawn_blocking`) is the CLI's: the library has no async code.
 
 mod evidence;
-mod govern;
-mod read;
-mod resources;
-mod server;
+pub mod govern;
+pub mod read;
+pub mod resources;
 
 use std::path::PathBuf;
 
 pub use read::{LIMITS, Limits};
-pub use server::Server;
 
 /// What the server reads, resolved by the CLI: the project and this machine's settings.
 #[derive(Clone, Debug)]
@@ -111,25 +112,7 @@ impl McpError {
         )
     }
 
-    fn bad(what: impl Into<String>) -> McpError {
+    pub(crate) fn bad(what: impl Into<String>) -> McpError {
         McpError::BadInput { what: what.into() }
     }
-}
-
-/// Serves MCP on this process's stdin and stdout until the client closes them. Starts the
-/// one tokio runtime vnx has (current-thread, plus the blocking pool the answers run on).
-pub fn serve_stdio(settings: Settings) -> Result<(), McpError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| McpError::Session {
-            what: format!("could not start the async runtime: {e}"),
-        })?;
-    let result = runtime.block_on(async move {
-        let (stdin, stdout) = rmcp::transport::stdio();
-        Server::new(settings).serve_on((stdin, stdout)).await
-    });
-    // A wait still running in the blocking pool is abandoned; it only reads.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    result
 }

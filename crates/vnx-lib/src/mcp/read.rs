@@ -46,12 +46,7 @@ pub const LIMITS: Limits = Limits {
 };
 
 /// `value`, or `default` when absent; an error naming `what` when over `max`.
-pub(super) fn bounded(
-    value: Option<u64>,
-    default: u64,
-    max: u64,
-    what: &str,
-) -> Result<u64, McpError> {
+pub fn bounded(value: Option<u64>, default: u64, max: u64, what: &str) -> Result<u64, McpError> {
     match value.unwrap_or(default) {
         v if v > max => Err(McpError::bad(format!(
             "{what} {v} is over the maximum of {max}"
@@ -61,7 +56,7 @@ pub(super) fn bounded(
 }
 
 /// Checks that `id` is a dispatch id, before anything reads with it.
-pub(super) fn check_id(id: &str) -> Result<(), McpError> {
+pub fn check_id(id: &str) -> Result<(), McpError> {
     if is_dispatch_id(id) {
         Ok(())
     } else {
@@ -86,25 +81,25 @@ fn states(s: &Settings) -> Result<Vec<DispatchState>, McpError> {
 
 /// What a list keeps.
 #[derive(Debug, Default)]
-pub(super) struct Filter {
+pub struct Filter {
     /// Only these ids.
-    pub(super) ids: Vec<String>,
+    pub ids: Vec<String>,
     /// Only these states.
-    pub(super) states: Vec<String>,
+    pub states: Vec<String>,
     /// Only this provider.
-    pub(super) provider: Option<String>,
+    pub provider: Option<String>,
     /// Only this role.
-    pub(super) role: Option<String>,
+    pub role: Option<String>,
     /// Only this model.
-    pub(super) model: Option<String>,
+    pub model: Option<String>,
     /// Only running, blocked or stalled ones.
-    pub(super) running: bool,
+    pub running: bool,
     /// At most this many, the newest.
-    pub(super) limit: Option<u64>,
+    pub limit: Option<u64>,
 }
 
 /// The dispatches `filter` keeps, in start order (the newest `limit` of them).
-pub(super) fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError> {
+pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError> {
     for id in &filter.ids {
         check_id(id)?;
     }
@@ -175,7 +170,7 @@ pub(super) fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, M
 }
 
 /// One dispatch whole, as `vnx show ID --json` prints it.
-pub(super) fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
+pub fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
     check_id(id)?;
     let Some(state) = states(s)?.into_iter().find(|d| d.id == id) else {
         return Err(McpError::UnknownDispatch { id: id.to_owned() });
@@ -184,7 +179,7 @@ pub(super) fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpErr
 }
 
 /// One dispatch whole, with its best-of group, citing every receipt about it.
-pub(super) fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
+pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     let d = detail_of(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
     let group = crate::group::read::memberships(&s.ledger, &trusted)?.remove(id);
@@ -202,11 +197,7 @@ pub(super) fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError
 
 /// The last `max_bytes` of a dispatch's worker log (the file vnx writes, never a path a
 /// receipt names).
-pub(super) fn log(
-    s: &Settings,
-    id: &str,
-    max_bytes: Option<u64>,
-) -> Result<serde_json::Value, McpError> {
+pub fn log(s: &Settings, id: &str, max_bytes: Option<u64>) -> Result<serde_json::Value, McpError> {
     let max = bounded(max_bytes, 64 << 10, LIMITS.bytes, "max_bytes")?;
     detail_of(s, id)?;
     let path = crate::dispatch::worker_log(&s.root, id);
@@ -241,7 +232,7 @@ pub(super) fn log(
 
 /// Checks a path a client names inside a worktree: relative, and without `..`, so that it
 /// cannot leave the project.
-pub(super) fn check_path(p: &str) -> Result<(), McpError> {
+pub fn check_path(p: &str) -> Result<(), McpError> {
     let path = Path::new(p);
     let inside = !p.is_empty()
         && path
@@ -261,7 +252,7 @@ pub(super) fn check_path(p: &str) -> Result<(), McpError> {
 /// A dispatch's changes against its base, as `vnx show ID --diff` prints them (only of
 /// `paths` when given), at most `max_bytes`. git reads only the dispatch's worktree under
 /// `.vnx-data/worktrees/` or the main checkout, and refreshes no index.
-pub(super) fn diff(
+pub fn diff(
     s: &Settings,
     id: &str,
     stat: bool,
@@ -333,7 +324,7 @@ pub(super) fn diff(
 /// was lost, or (with `until_blocked`) is blocked, for at most `timeout` seconds; those still
 /// running then read `running`. Unlike `vnx wait`, it neither drains the queue nor appends
 /// pending completions.
-pub(super) fn wait(
+pub fn wait(
     s: &Settings,
     ids: &[String],
     until_blocked: bool,

@@ -6,31 +6,31 @@ use super::read::{self, Filter, LIMITS};
 use super::{McpError, Settings};
 
 /// The ledger's URI.
-pub(super) const LEDGER: &str = "vnx://ledger";
+pub const LEDGER: &str = "vnx://ledger";
 /// The dispatch list's URI.
-pub(super) const DISPATCHES: &str = "vnx://dispatches";
+pub const DISPATCHES: &str = "vnx://dispatches";
 /// One dispatch's URI, before its id.
-pub(super) const DISPATCH: &str = "vnx://dispatch/";
+pub const DISPATCH: &str = "vnx://dispatch/";
 /// The template of a dispatch's URI.
-pub(super) const DISPATCH_TEMPLATE: &str = "vnx://dispatch/{dispatch_id}";
+pub const DISPATCH_TEMPLATE: &str = "vnx://dispatch/{dispatch_id}";
 
 /// How many dispatches [`list`] names one by one (the newest).
 const LISTED: u64 = 100;
 
 /// A resource's URI, name, description and MIME type.
-pub(super) struct Listed {
+pub struct Listed {
     /// Its URI.
-    pub(super) uri: String,
+    pub uri: String,
     /// Its name.
-    pub(super) name: String,
+    pub name: String,
     /// What it is.
-    pub(super) description: String,
+    pub description: String,
     /// Its MIME type.
-    pub(super) mime: &'static str,
+    pub mime: &'static str,
 }
 
 /// The ledger, the dispatch list, and the newest dispatches one by one.
-pub(super) fn list(s: &Settings) -> Result<Vec<Listed>, McpError> {
+pub fn list(s: &Settings) -> Result<Vec<Listed>, McpError> {
     let mut out = vec![
         Listed {
             uri: LEDGER.into(),
@@ -70,7 +70,7 @@ pub(super) fn list(s: &Settings) -> Result<Vec<Listed>, McpError> {
 }
 
 /// The resource at `uri`: its MIME type and text.
-pub(super) fn read(s: &Settings, uri: &str) -> Result<(&'static str, String), McpError> {
+pub fn read(s: &Settings, uri: &str) -> Result<(&'static str, String), McpError> {
     if uri == LEDGER {
         return ledger(s).map(|text| ("application/x-ndjson", text));
     }

@@ -1,6 +1,8 @@
-//! The MCP side of `vnx mcp`: the tools and resources as rmcp serves them. Each call is
-//! handed to the synchronous library on tokio's blocking pool; a client's bad input is an
-//! "invalid params" error, anything else an "internal error", both with the cause in words.
+//! The protocol side of `vnx mcp` (ADR 0035), the only async code vnx has: the tools and
+//! resources as rmcp serves them on a current-thread tokio runtime. Each call is handed to
+//! the synchronous library's answers (`vnx::mcp`) on tokio's blocking pool; a client's bad
+//! input is an "invalid params" error, anything else an "internal error", both with the cause
+//! in words.
 
 use std::sync::Arc;
 
@@ -14,8 +16,26 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use serde::Deserialize;
 
-use super::read::{self, Filter};
-use super::{McpError, Settings, govern, resources};
+use vnx::mcp::read::{self, Filter};
+use vnx::mcp::{McpError, Settings, govern, resources};
+
+/// Serves MCP on this process's stdin and stdout until the client closes them. Starts the
+/// one tokio runtime vnx has (current-thread, plus the blocking pool the answers run on).
+pub fn serve_stdio(settings: Settings) -> Result<(), McpError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| McpError::Session {
+            what: format!("could not start the async runtime: {e}"),
+        })?;
+    let result = runtime.block_on(async move {
+        let (stdin, stdout) = rmcp::transport::stdio();
+        Server::new(settings).serve_on((stdin, stdout)).await
+    });
+    // A wait still running in the blocking pool is abandoned; it only reads.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
+}
 
 /// The `vnx mcp` server: read-only tools and resources over one project.
 #[derive(Clone)]

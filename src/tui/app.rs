@@ -4,7 +4,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::model::{Row, Snapshot};
+use vnx::dashboard::model::{Row, Snapshot};
 
 /// What the lower pane shows of the selected dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table, TableState};
 
 use super::app::{App, Mode, View};
-use super::model::{Health, Row};
+use vnx::dashboard::model::{Health, Row};
 
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
@@ -221,7 +221,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
             .content
             .as_bytes()
             .into_text()
-            .unwrap_or_else(|_| Text::raw(super::model::plain(&app.content))),
+            .unwrap_or_else(|_| Text::raw(vnx::dashboard::model::plain(&app.content))),
         View::Diff => diff_text(&app.content),
         View::Receipts => Text::raw(app.content.clone()),
     };
@@ -243,7 +243,7 @@ fn diff_text(diff: &str) -> Text<'static> {
     Text::from(
         diff.lines()
             .map(|l| {
-                let l = super::model::plain(l);
+                let l = vnx::dashboard::model::plain(l);
                 let style = if l.starts_with("+++") || l.starts_with("---") {
                     Style::new().add_modifier(Modifier::BOLD)
                 } else if l.starts_with('+') {
