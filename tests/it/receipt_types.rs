@@ -157,6 +157,7 @@ fn started() -> DispatchStarted {
             identical: true,
             changed_skills: vec![],
         }),
+        remote: None,
         extra: Default::default(),
     }
 }
@@ -248,6 +249,7 @@ fn completed() -> DispatchCompleted {
         }),
         teardown_error: Some(s("could not remove the worktree")),
         oversized_fields_dropped: Some(vec![s("cli_events")]),
+        remote: None,
         extra: Default::default(),
     }
 }
@@ -264,6 +266,7 @@ fn corrected() -> DispatchCorrected {
         diff_stats: Some(diff()),
         teardown_class: Some(TeardownClass::Clean),
         head_commit: Some(s(COMMIT)),
+        remote: None,
         extra: Default::default(),
     }
 }
@@ -644,6 +647,21 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     let mut failures = Vec::new();
     check(started(), &mut failures);
     check(completed(), &mut failures);
+    // A host's completion as re-attested here: its `remote` member is typed and in the schema.
+    check(
+        DispatchCompleted {
+            remote: Some(RemoteOrigin {
+                host: s("build-box"),
+                remote_seq: 12,
+                line_sha256: "ab".repeat(32),
+                worktree: Some(s("/srv/app/.vnx-data/worktrees/D-1")),
+                worker_log: None,
+                extra: Default::default(),
+            }),
+            ..completed()
+        },
+        &mut failures,
+    );
     check(corrected(), &mut failures);
     check(decision(), &mut failures);
     check(request(), &mut failures);
@@ -665,6 +683,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             message: Some(s("Claude needs your permission")),
             source: s("claude-permission-request"),
             answer_with: format!("vnx attach {ID}"),
+            remote: None,
             extra: Default::default(),
         },
         &mut failures,
@@ -674,6 +693,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             dispatch_id: s(ID),
             idle_seconds: 301.5,
             stall_after_seconds: 300,
+            remote: None,
             extra: Default::default(),
         },
         &mut failures,
@@ -684,6 +704,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             after: s("blocked"),
             waited_seconds: 4.2,
             source: s("claude-post-tool-use"),
+            remote: None,
             extra: Default::default(),
         },
         &mut failures,

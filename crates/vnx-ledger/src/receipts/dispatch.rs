@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
 use super::{
-    ConstraintVerdict, DiffStats, Extra, Kind, StreamSummary, TeardownClass, Usage, VnxCommit,
+    ConstraintVerdict, DiffStats, Extra, Kind, RemoteOrigin, StreamSummary, TeardownClass, Usage,
+    VnxCommit,
 };
 
 /// How a dispatch ended.
@@ -310,6 +311,10 @@ pub struct DispatchStarted {
     /// prompt still rebuilds byte for byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<ReplayOf>,
+    /// Set when the receipt was written on a remote host and re-attested here: which line of
+    /// the host's ledger it came from (see [`RemoteOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -542,6 +547,10 @@ pub struct DispatchCompleted {
     /// Worker-derived members left out to keep the receipt under the ledger's line limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oversized_fields_dropped: Option<Vec<String>>,
+    /// Set when the receipt was written on a remote host and re-attested here: which line of
+    /// the host's ledger it came from (see [`RemoteOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -610,6 +619,10 @@ pub struct DispatchCorrected {
     /// The completion's head commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<String>,
+    /// Set when the receipt was written on a remote host and re-attested here: which line of
+    /// the host's ledger it came from (see [`RemoteOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -58,7 +58,7 @@ pub use merge::{
 };
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
-pub use remote::{RemoteLost, RemoteReceipt};
+pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
 pub use sandbox::{Network, Quarantine, Shape};
 pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 pub use worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
@@ -100,6 +100,24 @@ pub fn write<K: Kind>(kind: &K) -> Receipt {
     }
     object.insert("event_type", Value::string(K::EVENT));
     Receipt::typed(object)
+}
+
+/// Turns a receipt a remote host wrote into one this machine writes: its kind is kept, the
+/// members the ledger and the attestation set are dropped (this ledger sets its own), and `origin` becomes its
+/// `remote` member, typed as every kind that can come from a host declares it. The host's
+/// other members are kept as they are (the caller has rewritten what only means something
+/// there).
+pub fn write_reattested(
+    mut object: Object<'static>,
+    origin: &RemoteOrigin,
+) -> Result<Receipt, crate::ReceiptError> {
+    for field in ENVELOPE.iter().chain(&["timestamp"]) {
+        if *field != "event_type" {
+            object.remove(field);
+        }
+    }
+    object.insert("remote", value::to_value(origin));
+    Receipt::from_object(object)
 }
 
 /// A receipt read back from the ledger: its kind's members and the ledger's own.

@@ -1,7 +1,8 @@
 //! Receipts about dispatches on remote hosts: `remote_receipt`, one line of a host's own
 //! ledger mirrored byte for byte with its position and hashes (so the host's chain segment can
 //! be checked here), and `remote_lost`, a host's dispatch given up on because the host stayed
-//! out of reach (or said it lost it).
+//! out of reach (or said it lost it); and the `remote` member of a host's receipt re-attested
+//! here, naming the line it came from.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,4 +57,26 @@ pub struct RemoteLost {
 
 impl Kind for RemoteLost {
     const EVENT: &'static str = "remote_lost";
+}
+
+/// The `remote` member of a receipt a remote host wrote and this machine re-attested: the
+/// host's line it came from (mirrored as a `remote_receipt`), and the host's own paths for the
+/// members this machine rewrote as `host:path`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RemoteOrigin {
+    /// The host (its name under `hosts:` in `.vnx/config.yaml`).
+    pub host: String,
+    /// The line's 1-based number in the host's ledger.
+    pub remote_seq: u64,
+    /// SHA-256 of the host's line (without its newline), as its `remote_receipt` records it.
+    pub line_sha256: String,
+    /// The worktree's path on the host, when the receipt names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
+    /// The worker log's path on the host, when the receipt names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_log: Option<String>,
+    /// Members a later version writes.
+    #[serde(flatten)]
+    pub extra: Extra,
 }

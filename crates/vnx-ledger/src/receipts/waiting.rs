@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Extra, Kind};
+use super::{Extra, Kind, RemoteOrigin};
 
 /// What a blocked worker waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -47,6 +47,10 @@ pub struct DispatchBlocked {
     pub source: String,
     /// How to answer: the command that attaches to the worker's pane.
     pub answer_with: String,
+    /// Set when the receipt was written on a remote host and re-attested here: which line of
+    /// the host's ledger it came from (see [`RemoteOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -84,6 +88,10 @@ pub struct DispatchStalled {
     pub idle_seconds: f64,
     /// The dispatch's stall threshold.
     pub stall_after_seconds: u64,
+    /// Set when the receipt was written on a remote host and re-attested here: which line of
+    /// the host's ledger it came from (see [`RemoteOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -104,6 +112,10 @@ pub struct DispatchResumed {
     pub waited_seconds: f64,
     /// What showed it going on (a hook event, `output`, `report`).
     pub source: String,
+    /// Set when the receipt was written on a remote host and re-attested here: which line of
+    /// the host's ledger it came from (see [`RemoteOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

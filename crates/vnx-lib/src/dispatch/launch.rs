@@ -401,6 +401,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         group: spec.group.clone(),
         sandbox: spec.sandbox.clone(),
         replay_of: spec.replay_of.clone(),
+        remote: None,
         extra: Default::default(),
     })
 }

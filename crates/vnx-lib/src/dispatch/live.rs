@@ -145,6 +145,7 @@ impl Live {
             after: after.to_owned(),
             waited_seconds: crate::receipts::seconds(waited),
             source: source.to_owned(),
+            remote: None,
             extra: Default::default(),
         }))
     }
@@ -169,6 +170,7 @@ impl Live {
                 message,
                 source: signal.event.clone(),
                 answer_with: self.answer_with.clone(),
+                remote: None,
                 extra: Default::default(),
             }));
         } else if goes_on(signal) {
@@ -200,6 +202,7 @@ impl Live {
             dispatch_id: self.id.clone(),
             idle_seconds: crate::receipts::seconds(idle.as_secs_f64()),
             stall_after_seconds: after.as_secs(),
+            remote: None,
             extra: Default::default(),
         }))
     }

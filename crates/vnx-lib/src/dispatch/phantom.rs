@@ -51,6 +51,7 @@ pub fn correction(writes: bool, completed: &DispatchCompleted) -> Option<Dispatc
         diff_stats: completed.diff_stats,
         teardown_class: completed.teardown_class,
         head_commit: completed.head_commit.clone(),
+        remote: None,
         extra: Default::default(),
     })
 }

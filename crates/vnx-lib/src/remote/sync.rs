@@ -388,25 +388,21 @@ fn reattest(link: &Link<'_>, r: &RemoteReceipt, record: &Record) -> Result<Recei
     let Ok(Value::Object(mut o)) = json::parse(&r.line, Mode::Python) else {
         return Err(bad("not a JSON object".into()));
     };
-    for field in [
-        "seq",
-        "prev_hash",
-        "prev_line_sha256",
-        "schema_version",
-        crate::ledger::attest::FIELD,
-        "timestamp",
+    let mut origin = receipts::RemoteOrigin {
+        host: r.host.clone(),
+        remote_seq: r.remote_seq,
+        line_sha256: r.line_sha256.clone(),
+        worktree: None,
+        worker_log: None,
+        extra: receipts::Extra::new(),
+    };
+    for (field, kept) in [
+        ("worktree", &mut origin.worktree),
+        ("worker_log", &mut origin.worker_log),
     ] {
-        o.remove(field);
-    }
-    let mut origin = serde_json::json!({
-        "host": r.host,
-        "remote_seq": r.remote_seq,
-        "line_sha256": r.line_sha256,
-    });
-    for field in ["worktree", "worker_log"] {
         if let Some(path) = o.get(field).and_then(Value::as_str).map(str::to_owned) {
-            origin[field] = serde_json::Value::String(path.clone());
             o.insert(field, Value::string(format!("{}:{path}", r.host)));
+            *kept = Some(path);
         }
     }
     if r.remote_event_type.as_deref() == Some("dispatch_started") {
@@ -423,8 +419,8 @@ fn reattest(link: &Link<'_>, r: &RemoteReceipt, record: &Record) -> Result<Recei
             )));
         }
     }
-    o.insert("remote", receipts::value::to_value(&origin));
-    let receipt = Receipt::from_object(o.into_owned()).map_err(|e| bad(e.to_string()))?;
+    let receipt =
+        receipts::write_reattested(o.into_owned(), &origin).map_err(|e| bad(e.to_string()))?;
     Ok(link.attestor.attest(&receipt, &now_utc))
 }
 

@@ -87,15 +87,6 @@ fn start(ledger: &Path, id: &str) -> Result<Option<json::Object<'static>>, Ledge
     Ok(found.into_iter().next().and_then(|l| parse(&l)))
 }
 
-/// The host a `dispatch_started`'s `remote` member names (a receipt re-attested from a
-pub(super) fn remote_host(extra: &receipts::Extra) -> Option<String> {
-    extra
-        .get("remote")?
-        .get("host")?
-        .as_str()
-        .map(str::to_owned)
-}
-
 /// Whether a `remote_lost` gave the dispatch up (its host out of reach for too long).
 pub fn remote_lost(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
     let (found, _) = tail::last_lines(ledger, 1, |l| is_event_of(l, id, "remote_lost"))?;
@@ -105,7 +96,10 @@ pub fn remote_lost(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
 /// The host a started dispatch runs on, when it runs on one.
 pub fn remote_of(ledger: &Path, id: &str) -> Option<String> {
     let start = start(ledger, id).ok().flatten()?;
-    remote_host(&receipts::read::<DispatchStarted>(&start)?.receipt.extra)
+    receipts::read::<DispatchStarted>(&start)?
+        .receipt
+        .remote
+        .map(|r| r.host)
 }
 
 /// The worktree a started dispatch runs in, as its `dispatch_started` records it.

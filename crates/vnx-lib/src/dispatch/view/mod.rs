@@ -22,8 +22,6 @@ use crate::ledger::json::{self, Mode, Value};
 use crate::receipts::{DispatchStarted, DispatchStatus, QueueDecision};
 use crate::worktree::TeardownClass;
 
-use lookup::remote_host;
-
 /// A dispatch's state.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DispatchState {
@@ -297,7 +295,7 @@ impl DispatchState {
 
     fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
         DispatchState {
-            host: remote_host(&started.extra),
+            host: started.remote.as_ref().map(|r| r.host.clone()),
             queue: None,
             proof: None,
             verified: None,
