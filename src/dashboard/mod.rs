@@ -9,7 +9,7 @@ pub mod ui;
 use std::path::Path;
 
 pub use app::{Action, App, Effect, Mode, View};
-pub use model::{Health, Row, Snapshot, Sources};
+pub use model::{Health, Reloader, Row, Snapshot, Sources};
 
 use crate::process::{self, Cmd};
 
