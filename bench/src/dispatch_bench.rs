@@ -27,6 +27,8 @@ pub(crate) const NOOP_DISPATCH: [&str; 9] = [
 pub(crate) struct BenchRepo {
     pub(crate) root: PathBuf,
     pub(crate) socket: String,
+    /// The key that signs the receipts (beside the repository, not the user's own).
+    pub(crate) key: PathBuf,
 }
 
 impl BenchRepo {
@@ -34,6 +36,7 @@ impl BenchRepo {
         let root = dir.join("dispatch-repo");
         std::fs::create_dir_all(&root)?;
         let repo = BenchRepo {
+            key: dir.join("checkpoint.key"),
             root,
             socket: format!("vnx-bench-{}", std::process::id()),
         };
@@ -51,7 +54,7 @@ impl BenchRepo {
         Ok(repo)
     }
 
-    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    pub(crate) fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
         c.current_dir(&self.root)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -60,6 +63,7 @@ impl BenchRepo {
             .env("GIT_COMMITTER_NAME", "bench")
             .env("GIT_COMMITTER_EMAIL", "bench@example.com")
             .env("VNX_TMUX_SOCKET", &self.socket)
+            .env("VNX_CHECKPOINT_KEY", &self.key)
             // Builds a benchmark runs (the warm-gate figures) use the repository's own target.
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_BUILD_TARGET_DIR");

@@ -221,3 +221,63 @@ pub fn make_vnx_format(path: &Path, target: u64, rng: &mut Rng) -> Result<()> {
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     Ok(())
 }
+
+/// Appends `n` recorded dispatches to the ledger at `ledger`, each a copy of `template` (the
+/// lines of one real dispatch, `template_id`'s) under a new id: the ledger's and the
+/// attestation's members dropped, the id replaced, then signed by `attestor` and appended
+/// through `Ledger::append_all` as vnx appends them, so the ledger verifies. One dispatch in
+/// ten ends `failed` instead. Returns the new ids, in order.
+pub fn make_dispatch_history(
+    ledger: &Path,
+    template: &[Vec<u8>],
+    template_id: &str,
+    n: usize,
+    attestor: &vnx::ledger::attest::Attestor,
+) -> Result<Vec<String>> {
+    const DROPPED: [&str; 6] = [
+        "seq",
+        "prev_hash",
+        "prev_line_sha256",
+        "schema_version",
+        "timestamp",
+        vnx::ledger::attest::FIELD,
+    ];
+    // The template's receipts as JSON text without the members the ledger sets.
+    let mut texts = Vec::new();
+    for line in template {
+        let mut v: serde_json::Value = serde_json::from_slice(line)?;
+        let o = v
+            .as_object_mut()
+            .ok_or("a template line is not an object")?;
+        for k in DROPPED {
+            o.remove(k);
+        }
+        texts.push(serde_json::to_string(&v)?);
+    }
+    let ledger = Ledger::new(ledger);
+    let mut ids = Vec::with_capacity(n);
+    let mut batch = Vec::with_capacity(GEN_BATCH);
+    for i in 0..n {
+        let id = format!("D-{:012x}", 0x5eed_0000_0000u64 + i as u64);
+        let at = jiff::Timestamp::from_microsecond(BASE_TIME_US + i as i64 * 60_000_000)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+            .unwrap_or_else(|_| "2026-08-20T00:00:00.000000Z".into());
+        for text in &texts {
+            let mut text = text.replace(template_id, &id);
+            if i % 10 == 9 && text.contains("\"event_type\":\"dispatch_completed\"") {
+                text = text.replacen("\"status\":\"done\"", "\"status\":\"failed\"", 1);
+            }
+            let receipt = Receipt::from_json(text.as_bytes())?;
+            batch.push(attestor.attest(&receipt, &|| at.clone()));
+        }
+        ids.push(id);
+        if batch.len() >= GEN_BATCH {
+            ledger.append_all(&batch)?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        ledger.append_all(&batch)?;
+    }
+    Ok(ids)
+}

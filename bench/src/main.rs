@@ -15,6 +15,8 @@
 //! 8. The egress scan of a 1 MiB prompt, against SHA-256 of it (`--egress-only`).
 //! 9. A remote host: a no-op dispatch over ssh against one `ssh` round trip plus a local
 //!    no-op dispatch (`--remote-only`).
+//! 10. Reads at scale: `status`, `show`, the MCP list and a dashboard reload on a project
+//!     with 50,000 recorded dispatches (`--reads-only`; `--dispatches N` for another count).
 
 #![expect(
     clippy::disallowed_methods,
@@ -30,6 +32,7 @@ mod generate;
 mod machine;
 mod pool_bench;
 mod queue_bench;
+mod reads_bench;
 mod remote_bench;
 mod report;
 mod spawn;
@@ -94,6 +97,19 @@ struct Args {
     /// Only the remote-host benchmark (sshd on loopback; needs root and /usr/sbin/sshd)
     #[arg(long)]
     remote_only: bool,
+    /// Only the reads benchmark (status, show, MCP list, dashboard reload on a project with
+    /// `--dispatches` recorded dispatches)
+    #[arg(long)]
+    reads_only: bool,
+    /// Recorded dispatches for the reads benchmark [default: 50000, or 2000 with --quick]
+    #[arg(long, value_name = "N")]
+    dispatches: Option<usize>,
+    /// Internal: time dashboard reloads of the project at this root (the reads benchmark)
+    #[arg(long, hide = true, value_name = "ROOT")]
+    reload_probe: Option<PathBuf>,
+    /// Internal: reloads the probe times
+    #[arg(long, hide = true, default_value_t = 5)]
+    probe_runs: usize,
     /// Internal: run as the small process that spawns and times the child processes
     #[arg(long, hide = true)]
     spawn_helper: bool,
@@ -136,6 +152,8 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = if args.spawn_helper {
         helper_main()
+    } else if let Some(root) = &args.reload_probe {
+        reads_bench::reload_probe(root, args.probe_runs)
     } else {
         run(&args)
     };
@@ -173,6 +191,16 @@ fn run(args: &Args) -> Result<()> {
         io::stdout().flush()?;
         Ok(())
     };
+    let reads = |work: &std::path::Path| -> Result<()> {
+        let n = args
+            .dispatches
+            .unwrap_or(if args.quick { 2_000 } else { 50_000 });
+        note(&format!("making a project with {n} recorded dispatches"));
+        let bench = reads_bench::bench_reads(&vnx, work, n.max(1), cfg.runs)?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        Ok(())
+    };
     let queue = |work: &std::path::Path| -> Result<()> {
         note("starting 32 no-op dispatches through 4 demo slots");
         let bench = queue_bench::bench_queue(&vnx, work, 32, 4)?;
@@ -182,6 +210,9 @@ fn run(args: &Args) -> Result<()> {
     };
     if args.dashboard_only {
         return dashboard(&work.path);
+    }
+    if args.reads_only {
+        return reads(&work.path);
     }
     if args.pool_only {
         note("timing pooled and unpooled dispatches on 20,000 files");
@@ -293,7 +324,8 @@ fn run(args: &Args) -> Result<()> {
     print!("{}", pool.render());
     io::stdout().flush()?;
     dashboard(&work.path)?;
-    queue(&work.path)
+    queue(&work.path)?;
+    reads(&work.path)
 }
 
 fn note(msg: &str) {

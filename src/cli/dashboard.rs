@@ -87,11 +87,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 fn load(src: &Sources) -> Result<Snapshot, vnx::ledger::LedgerError> {
     // A reload drains the queue too (silently: the screen is the dashboard's).
     super::drain::recover_queue_here_saying(Some(src.tmux.socket().to_owned()), false);
-    if !src.ledger.exists() {
-        return Snapshot::load(src, None, None);
-    }
-    let (report, trusted) = super::audit_verify::evidence(&src.ledger);
-    Snapshot::load(src, report.as_ref(), Some(&trusted))
+    RELOADER.with(|r| r.borrow_mut().reload(src))
+}
+
+thread_local! {
+    /// What the dashboard reloads through, with this machine's key and witness (the event
+    /// loop runs on one thread).
+    static RELOADER: std::cell::RefCell<vnx::dashboard::Reloader> =
+        std::cell::RefCell::new(vnx::dashboard::Reloader::new(
+            settings::key_path(None).ok(),
+            settings::witness_dir(),
+            settings::threads(None),
+        ));
 }
 
 type Channels<'a> = (&'a Sender<Ev>, &'a Receiver<Ev>, &'a Sender<()>);

@@ -233,7 +233,7 @@ pub fn ledger_dir(ledger: &Path) -> &Path {
 
 /// Opens a ledger for reading: never blocking (a FIFO in its place would hang verify, status
 /// and the git hooks), and only a regular file.
-pub(crate) fn open_for_reading(path: &Path) -> Result<std::fs::File, LedgerError> {
+pub fn open_for_reading(path: &Path) -> Result<std::fs::File, LedgerError> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)

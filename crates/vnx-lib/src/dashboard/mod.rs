@@ -4,4 +4,4 @@
 
 pub mod model;
 
-pub use model::{Health, Row, Snapshot, Sources};
+pub use model::{Health, Reloader, Row, Snapshot, Sources};

@@ -132,6 +132,56 @@ impl Snapshot {
     }
 }
 
+/// What the dashboard reloads through: the ledger verified as `audit-chain verify` verifies
+/// it, the keys whose signatures count, and every dispatch read again.
+#[derive(Debug)]
+pub struct Reloader {
+    key: Option<PathBuf>,
+    witness_dir: Option<PathBuf>,
+    threads: usize,
+}
+
+impl Reloader {
+    /// Reloads with this machine's signing key and witness directory (when it has them),
+    /// verifying with `threads` hashing threads.
+    pub fn new(key: Option<PathBuf>, witness_dir: Option<PathBuf>, threads: usize) -> Reloader {
+        Reloader {
+            key,
+            witness_dir,
+            threads,
+        }
+    }
+
+    /// Everything the dashboard shows, read now. A ledger that cannot be verified leaves
+    /// the states unchecked; a key that cannot be loaded leaves no signature trusted.
+    pub fn reload(&mut self, src: &Sources) -> Result<Snapshot, LedgerError> {
+        if !src.ledger.exists() {
+            return Snapshot::load(src, None, None);
+        }
+        let options = crate::ledger::VerifyOptions {
+            threads: self.threads,
+            max_violations: 10_000,
+            ..crate::ledger::VerifyOptions::default()
+        };
+        let report = crate::audit::verify_anchored(
+            &src.ledger,
+            options,
+            self.key.as_deref(),
+            self.witness_dir.as_deref(),
+        )
+        .ok()
+        .map(|(report, _)| report);
+        let trusted = self
+            .key
+            .as_deref()
+            .and_then(|k| crate::ledger::checkpoint::CheckpointKey::load_or_create(k).ok())
+            .map(|(k, _)| crate::ledger::attest::Attestor::new(&k))
+            .and_then(|a| crate::ledger::attest::trusted_keys(&src.ledger, &a).ok())
+            .unwrap_or_default();
+        Snapshot::load(src, report.as_ref(), Some(&trusted))
+    }
+}
+
 /// The last line of activity of a dispatch.
 fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     if let (State::Queued, Some(q)) = (s.state, &s.queue) {

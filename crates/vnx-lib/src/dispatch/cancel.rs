@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::view::{self, DispatchState, State};
+use super::view::{DispatchState, State};
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::receipts::{self, CompletionSignal, DispatchCompleted, DispatchStatus};
@@ -44,7 +44,7 @@ pub fn cancel(
         State::Expired => Ok(Cancelled::Expired),
         State::Lost => close_lost(ledger, &state.id, attestor),
         State::Running | State::Blocked | State::Stalled => {
-            let (tmux, session) = view::session_of(ledger, &state.id, fallback);
+            let (tmux, session) = state.session_on(fallback);
             let Some(pid) = tmux.pane_pid(&session) else {
                 return Ok(Cancelled::Unreachable(format!(
                     "no tmux session {session} on socket {}",

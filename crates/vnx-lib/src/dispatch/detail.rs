@@ -1,14 +1,14 @@
 //! One dispatch whole, for `vnx show`: its state as [`super::view`] lists it, what its
-//! receipts add (lane, posture, base, timings, tokens, gate results, the merge), the
-//! receipts themselves, and its diff against its base.
+//! receipts add (lane, posture, base, timings, tokens, gate results, the merge; read back
+//! from the lines its record cites), the receipts themselves, and its diff against its base.
 
 use std::path::Path;
 
 use serde::Serialize;
 
+use super::fold::{Cite, CiteReader, Records};
 use super::view::{self, DispatchState};
 use crate::ledger::LedgerError;
-use crate::ledger::tail;
 use crate::process::{self, Cmd};
 use crate::receipts::Typed;
 use crate::tmux::Tmux;
@@ -78,15 +78,30 @@ impl std::fmt::Display for ReceiptLine {
 
 /// The dispatch `id` whole, or `None` when the ledger never started it.
 pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, LedgerError> {
-    let Some(state) = view::list(ledger, tmux)?.into_iter().find(|s| s.id == id) else {
-        return Ok(None);
-    };
-    of(ledger, state).map(Some)
+    match view::state_of(ledger, id, tmux)? {
+        Some((state, record)) => of_record(ledger, state, &record.receipts).map(Some),
+        None => Ok(None),
+    }
 }
 
-/// The dispatch whole, given its state as [`view::list`] made it (one more read of the
-/// ledger, for its own receipts).
+/// The dispatch whole, given its state as [`view::list`] made it (its record is read again,
+/// from the lines that mention it).
 pub fn of(ledger: &Path, state: DispatchState) -> Result<Detail, LedgerError> {
+    let records = Records::read_only(ledger, &[state.id.as_str()])?;
+    let cites = records
+        .get(&state.id)
+        .map(|r| r.receipts.clone())
+        .unwrap_or_default();
+    of_record(ledger, state, &cites)
+}
+
+/// The dispatch whole, given its state and its receipts (as its record cites them): what
+/// they add, read back from the ledger.
+pub fn of_record(
+    ledger: &Path,
+    state: DispatchState,
+    receipts: &[Cite],
+) -> Result<Detail, LedgerError> {
     let id = state.id.clone();
     let id = id.as_str();
     let mut d = Detail {
@@ -101,14 +116,16 @@ pub fn of(ledger: &Path, state: DispatchState) -> Result<Detail, LedgerError> {
         merge_commit: None,
         receipts: Vec::new(),
     };
-    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
-        memchr::memmem::find(l, id.as_bytes()).is_some()
-    })?;
-    for line in &lines {
-        let Some(typed) = Typed::of_line(line) else {
+    if receipts.is_empty() {
+        return Ok(d);
+    }
+    let reader = CiteReader::open(ledger)?;
+    for cite in receipts {
+        let line = reader.read(*cite)?;
+        let Some(typed) = Typed::of_line(&line) else {
             continue;
         };
-        let (event, seq, at, about) = header(line);
+        let (event, seq, at, about) = header(&line);
         match typed {
             Typed::DispatchStarted(r) if r.receipt.dispatch_id == id => {
                 d.lane = Some(r.receipt.lane.name().to_owned());

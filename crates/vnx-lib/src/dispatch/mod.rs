@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod compose;
 pub mod detail;
 pub mod egress;
+pub mod fold;
 pub mod follow_up;
 mod govern;
 pub mod include;

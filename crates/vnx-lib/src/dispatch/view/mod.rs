@@ -2,15 +2,15 @@
 //! phantom guard's correction overriding the completion's status), which are still running,
 //! and which lost their supervisor; and waiting for completions.
 //!
-//! The states and the evidence for them are here; every dispatch's state is read off the
-//! ledger in `list`, one dispatch's receipts are looked up in `lookup`, and waiting for
-//! dispatches to settle is in `wait`.
+//! The states and the evidence for them are here, projected from the dispatches' records
+//! (`dispatch::fold`): every dispatch's state in `list`, one dispatch's receipts in
+//! `lookup`, and waiting for dispatches to settle in `wait`.
 
 mod list;
 mod lookup;
 mod wait;
 
-pub use list::{Sessions, list, list_with};
+pub use list::{Sessions, list, list_with, state_of, states_of};
 pub use lookup::{
     Completion, Correction, completion, correction, remote_lost, remote_of, session_of, started,
 };
@@ -18,8 +18,8 @@ pub use wait::{WaitEvent, Waited, wait, wait_with};
 
 use std::collections::BTreeMap;
 
-use crate::ledger::json::{self, Mode, Value};
-use crate::receipts::{DispatchStarted, DispatchStatus, QueueDecision};
+use crate::ledger::json::{self, Value};
+use crate::receipts::{DispatchStarted, DispatchStatus};
 use crate::worktree::TeardownClass;
 
 /// A dispatch's state.
@@ -155,15 +155,23 @@ impl Proof {
         }
     }
 
-    fn of(line: u64, bytes: &[u8], o: &json::Object<'_>, signing: bool) -> Proof {
+    /// The proof a line gives (`signing`: a receipt at or before it is signed).
+    pub(crate) fn of(line: u64, bytes: Vec<u8>, signing: bool) -> Proof {
         use sha2::Digest;
+        let o = parse(&bytes);
         Proof {
-            event_type: text(o, "event_type").unwrap_or_default(),
+            event_type: o
+                .as_ref()
+                .and_then(|o| text(o, "event_type"))
+                .unwrap_or_default(),
             line,
-            seq: o.get("seq").and_then(Value::as_u64),
-            line_sha256: hex::encode(sha2::Sha256::digest(bytes)),
+            seq: o
+                .as_ref()
+                .and_then(|o| o.get("seq"))
+                .and_then(Value::as_u64),
+            line_sha256: hex::encode(sha2::Sha256::digest(&bytes)),
             attested: None,
-            bytes: bytes.to_vec(),
+            bytes,
             signing,
         }
     }
@@ -255,10 +263,11 @@ impl DispatchState {
         ))
     }
 
-    /// A dispatch the ledger shows queued (no start yet).
-    fn queued(id: String, q: QueueDecision, at: Option<String>) -> DispatchState {
+    /// A state with nothing known but its id and where it is.
+    pub(crate) fn blank(id: String, state: State) -> DispatchState {
         DispatchState {
-            host: q.host.clone(),
+            host: None,
+            queue: None,
             proof: None,
             verified: None,
             session: None,
@@ -267,13 +276,13 @@ impl DispatchState {
             completion: None,
             landed: None,
             role: None,
-            provider: Some(q.provider),
+            provider: None,
             model: None,
             started_at: None,
             ended_at: None,
-            reason: Some(q.reason),
-            state: State::Queued,
-            status: State::Queued.name(),
+            reason: None,
+            state,
+            status: state.name(),
             teardown_class: None,
             branch: None,
             head_commit: None,
@@ -282,48 +291,38 @@ impl DispatchState {
             tokens: None,
             continues: None,
             continued_by: None,
-            queue: Some(QueueInfo {
-                position: q.queue_position,
-                priority: q.priority,
-                start_by: q.start_by,
-                capacity: q.capacity,
-                queued_at: at,
-            }),
             id,
         }
     }
 
-    fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
-        DispatchState {
-            host: started.remote.as_ref().map(|r| r.host.clone()),
-            queue: None,
-            proof: None,
-            verified: None,
-            session: started.session().map(str::to_owned),
-            tmux_socket: started
-                .tmux
-                .split_once(':')
-                .map(|(socket, _)| socket.to_owned()),
-            blocked: None,
-            completion: None,
-            landed: None,
-            role: Some(started.role),
-            provider: Some(started.provider),
-            model: started.model,
-            started_at: at,
-            ended_at: None,
-            reason: None,
-            state: State::Running,
-            status: State::Running.name(),
-            teardown_class: None,
-            branch: Some(started.branch),
-            head_commit: None,
-            worktree: Some(started.worktree),
-            worker_log: None,
-            tokens: None,
-            continues: started.continues.map(|c| c.dispatch_id),
-            continued_by: None,
-            id,
+    /// A dispatch the ledger shows started (and nothing since).
+    pub(crate) fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
+        let mut s = DispatchState::blank(id, State::Running);
+        s.host = started.remote.as_ref().map(|r| r.host.clone());
+        s.session = started.session().map(str::to_owned);
+        s.tmux_socket = started
+            .tmux
+            .split_once(':')
+            .map(|(socket, _)| socket.to_owned());
+        s.role = Some(started.role);
+        s.provider = Some(started.provider);
+        s.model = started.model;
+        s.started_at = at;
+        s.branch = Some(started.branch);
+        s.worktree = Some(started.worktree);
+        s.continues = started.continues.map(|c| c.dispatch_id);
+        s
+    }
+
+    /// The tmux socket and session its start records (the fallback socket and `vnx-<id>`
+    /// when it records none).
+    pub fn session_on(&self, fallback: &crate::tmux::Tmux) -> (crate::tmux::Tmux, String) {
+        match (&self.tmux_socket, &self.session) {
+            (Some(socket), Some(session)) => (crate::tmux::Tmux::new(socket), session.clone()),
+            _ => (
+                crate::tmux::Tmux::new(fallback.socket()),
+                format!("vnx-{}", self.id),
+            ),
         }
     }
 }
@@ -402,8 +401,5 @@ fn text(o: &json::Object<'_>, key: &str) -> Option<String> {
 }
 
 fn parse(line: &[u8]) -> Option<json::Object<'static>> {
-    match json::parse(std::str::from_utf8(line).ok()?.trim(), Mode::Python).ok()? {
-        Value::Object(o) => Some(o.into_owned()),
-        _ => None,
-    }
+    crate::dispatch::fold::parse(line)
 }

@@ -1,17 +1,18 @@
-//! Waiting for dispatches to settle: following the ledger until each has completed, was
-//! corrected, was lost, left the queue without starting or (when asked) is blocked.
+//! Waiting for dispatches to settle: their records read once, then the ledger followed
+//! (each new line about them folded in) until each has completed, was corrected, was lost,
+//! left the queue without starting or (when asked) is blocked.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::dispatch::fold::{CiteReader, DispatchRecord, LineAt, Records, Seen};
 use crate::ledger::LedgerError;
 use crate::ledger::tail::{self, Followed};
 use crate::receipts::{self, DispatchStatus, QueueDecision, QueueVerdict};
 use crate::tmux::Tmux;
 
 use super::lookup::{
-    Completion, Correction, alive_without_session, completion, correction, is_completion_of,
-    is_event_of, remote_lost, remote_of, session_of, started, worktree_of,
+    Completion, Correction, alive_without_session, completion, correction, session_in,
 };
 
 /// How waiting for one dispatch ended.
@@ -69,54 +70,60 @@ impl Waited {
 }
 
 /// What waiting reports for a completion line: with its correction, when a `done` has one.
-fn settled(ledger: &Path, id: &str, line: Vec<u8>) -> Result<Waited, LedgerError> {
-    let completion = Completion::of(id, line);
+fn settled(completion: Completion, correction: Option<Correction>) -> Waited {
     let done = completion.receipt.status == DispatchStatus::Done;
-    Ok(
-        match done.then(|| correction(ledger, id)).transpose()?.flatten() {
-            Some(correction) => Waited::Corrected {
-                completion,
-                correction,
-            },
-            None => Waited::Completed(completion),
+    match correction.filter(|_| done) {
+        Some(correction) => Waited::Corrected {
+            completion,
+            correction,
         },
-    )
+        None => Waited::Completed(completion),
+    }
 }
 
-/// The last line that says whether dispatch `id` is blocked: its `dispatch_blocked` when it
-/// is blocked now, `None` when a later resume or completion (or none at all) says not.
-fn blocked_now(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerError> {
-    let (found, _) = tail::last_lines(ledger, 1, |l| {
-        [
-            "dispatch_blocked",
-            "dispatch_resumed",
-            "dispatch_stalled",
-            "dispatch_completed",
-        ]
-        .iter()
-        .any(|e| is_event_of(l, id, e))
-    })?;
-    Ok(found
-        .into_iter()
-        .next()
-        .filter(|l| is_event_of(l, id, "dispatch_blocked")))
+/// A completion line just appended, settled with the correction the ledger has for it.
+fn settled_now(ledger: &Path, id: &str, line: Vec<u8>) -> Result<Waited, LedgerError> {
+    let completion = Completion::of(id, line);
+    let correction = if completion.receipt.status == DispatchStatus::Done {
+        correction(ledger, id)?
+    } else {
+        None
+    };
+    Ok(settled(completion, correction))
 }
 
-/// The last `queue_decision` of dispatch `id` that is not `admitted`, if the ledger has one:
-/// `queued` while it waits, or the line that closed its wait.
-fn queue_state(ledger: &Path, id: &str) -> Result<Option<(QueueVerdict, Vec<u8>)>, LedgerError> {
-    let (found, _) = tail::last_lines(ledger, 1, |l| {
-        is_event_of(l, id, <QueueDecision as receipts::Kind>::EVENT)
-            && verdict_of(l) != Some(QueueVerdict::Admitted)
-    })?;
-    Ok(found
-        .into_iter()
-        .next()
-        .and_then(|l| verdict_of(&l).map(|v| (v, l))))
-}
-
-fn verdict_of(line: &[u8]) -> Option<QueueVerdict> {
-    receipts::read_line::<QueueDecision>(line).map(|r| r.receipt.decision)
+/// How a dispatch stands on its record, when that settles a wait.
+fn settled_by(
+    reader: &CiteReader,
+    r: Option<&DispatchRecord>,
+    id: &str,
+    until_blocked: bool,
+) -> Result<Option<Waited>, LedgerError> {
+    if let Some(cite) = r.and_then(|r| r.completion) {
+        let completion = Completion::of(id, reader.read(cite)?);
+        let correction = match r.and_then(|r| r.correction) {
+            Some(c) => Some(Correction::of(reader.read(c)?)),
+            None => None,
+        };
+        return Ok(Some(settled(completion, correction)));
+    }
+    let Some(r) = r.filter(|r| r.started()) else {
+        // A queued dispatch is waited for through its start; one whose wait closed settles
+        // with the line that closed it.
+        return Ok(match r.and_then(DispatchRecord::queue_state) {
+            Some((v, cite)) if v.closes() => Some(Waited::Closed(reader.read(cite)?)),
+            Some((QueueVerdict::Queued, _)) => None,
+            _ => Some(Waited::Unknown),
+        });
+    };
+    if r.remote_lost.is_some() {
+        // Its host was given up on: nothing here will end it.
+        return Ok(Some(Waited::Lost));
+    }
+    match r.blocked_now() {
+        Some(cite) if until_blocked => Ok(Some(Waited::Blocked(reader.read(cite)?))),
+        _ => Ok(None),
+    }
 }
 
 /// Waits until every dispatch in `ids` has a completion receipt, or has lost its session
@@ -147,44 +154,30 @@ pub fn wait_with(
         map: BTreeMap::new(),
         on,
     };
-    for id in ids {
-        if let Some(line) = completion(ledger, id)? {
-            done.insert(id.clone(), settled(ledger, id, line)?);
-        } else if !started(ledger, id)? {
-            // A queued dispatch is waited for through its start; one whose wait closed
-            // settles with the line that closed it.
-            match queue_state(ledger, id)? {
-                Some((v, line)) if v.closes() => done.insert(id.clone(), Waited::Closed(line)),
-                Some((QueueVerdict::Queued, _)) => {}
-                _ => done.insert(id.clone(), Waited::Unknown),
+    let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    // Read under the append lock (shared): a group commit that wrote a completion and its
+    // correction is never seen half-written.
+    let mut records = {
+        let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
+        if let Some(lock) = &lock {
+            let _ = lock.lock_shared();
+        }
+        Records::read_only(ledger, &wanted)?
+    };
+    {
+        let reader = CiteReader::open(ledger)?;
+        for id in ids {
+            if let Some(w) = settled_by(&reader, records.get(id), id, until_blocked)? {
+                done.insert(id.clone(), w);
             }
-        } else if remote_lost(ledger, id)? {
-            // Its host was given up on: nothing here will end it.
-            done.insert(id.clone(), Waited::Lost);
-        } else if until_blocked && let Some(line) = blocked_now(ledger, id)? {
-            done.insert(id.clone(), Waited::Blocked(line));
         }
     }
-    // Sessions of started dispatches; a queued one's once it starts.
-    let mut sessions: BTreeMap<&String, (Tmux, String)> = BTreeMap::new();
-    let mut session_for = |id: &String| -> Option<(Tmux, String)> {
-        if let Some(s) = sessions.get(id) {
-            return Some(s.clone());
-        }
-        if !started(ledger, id).unwrap_or(false) || remote_of(ledger, id).is_some() {
-            return None;
-        }
-        let found = session_of(ledger, id, tmux);
-        let key = ids.iter().find(|i| *i == id)?;
-        sessions.insert(key, found.clone());
-        Some(found)
-    };
     if done.map.len() == ids.len() {
         return Ok(done.map);
     }
-    let (_, end) = tail::last_lines(ledger, 0, |_| true)?;
+    let (mut lines, mut offset) = (records.lines, records.offset);
     let mut failed = None;
-    tail::follow(ledger, end, |event| {
+    tail::follow(ledger, records.offset, |event| {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             for id in ids {
                 if !done.map.contains_key(id) {
@@ -193,46 +186,64 @@ pub fn wait_with(
             }
             return false;
         }
-        let pending: Vec<&String> = ids
-            .iter()
-            .filter(|id| !done.map.contains_key(*id))
-            .collect();
         match event {
             Followed::Line(line) => {
-                for id in pending {
-                    if is_completion_of(line, id) {
-                        match settled(ledger, id, line.to_vec()) {
-                            Ok(w) => done.insert(id.clone(), w),
-                            Err(e) => {
-                                failed = Some(e);
-                                return false;
-                            }
-                        };
-                    } else if is_event_of(line, id, "remote_lost") {
-                        done.insert(id.clone(), Waited::Lost);
-                    } else if until_blocked && is_event_of(line, id, "dispatch_blocked") {
-                        done.insert(id.clone(), Waited::Blocked(line.to_vec()));
-                    } else if is_event_of(line, id, <QueueDecision as receipts::Kind>::EVENT)
-                        && verdict_of(line).is_some_and(QueueVerdict::closes)
-                    {
-                        done.insert(id.clone(), Waited::Closed(line.to_vec()));
-                    }
+                lines += 1;
+                let at = LineAt {
+                    number: lines,
+                    offset,
+                    bytes: line,
+                };
+                offset += line.len() as u64 + 1;
+                let mentions = |id: &str| memchr::memmem::find(line, id.as_bytes()).is_some();
+                if !ids
+                    .iter()
+                    .any(|id| !done.map.contains_key(id) && mentions(id))
+                {
+                    return true;
                 }
+                let Some((id, seen)) = records.apply(at) else {
+                    return true;
+                };
+                if done.map.contains_key(&id) || !ids.contains(&id) {
+                    return true;
+                }
+                let w = match seen {
+                    Seen::Completed => match settled_now(ledger, &id, line.to_vec()) {
+                        Ok(w) => w,
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
+                    },
+                    Seen::RemoteLost => Waited::Lost,
+                    Seen::Blocked if until_blocked => Waited::Blocked(line.to_vec()),
+                    Seen::QueueClosed => Waited::Closed(line.to_vec()),
+                    _ => return true,
+                };
+                done.insert(id, w);
             }
             Followed::Idle => {
-                let quiet: Vec<String> = pending.iter().map(|id| (*id).clone()).collect();
-                (done.on)(WaitEvent::Quiet(&quiet));
-                for id in pending {
-                    // Still queued: nothing of it can be lost yet.
-                    let Some((tmux, session)) = session_for(id) else {
+                let pending: Vec<String> = ids
+                    .iter()
+                    .filter(|id| !done.map.contains_key(*id))
+                    .cloned()
+                    .collect();
+                (done.on)(WaitEvent::Quiet(&pending));
+                for id in &pending {
+                    // Still queued, or on a host: nothing of it can be lost here.
+                    let Some(start) = records.get(id).and_then(|r| r.start.as_ref()) else {
                         continue;
                     };
-                    let worktree = worktree_of(ledger, id);
+                    if start.host.is_some() {
+                        continue;
+                    }
+                    let (tmux, session) = session_in(Some(start), id, tmux);
                     let alive_session = tmux.has_session(&session);
-                    if !alive_session && !alive_without_session(id, worktree.as_deref()) {
+                    if !alive_session && !alive_without_session(id, start.worktree.as_deref()) {
                         // The completion may have landed just before the session ended.
                         let last = completion(ledger, id).ok().flatten();
-                        let w = match last.map(|line| settled(ledger, id, line)) {
+                        let w = match last.map(|line| settled_now(ledger, id, line)) {
                             Some(Ok(w)) => w,
                             Some(Err(e)) => {
                                 failed = Some(e);
@@ -244,7 +255,11 @@ pub fn wait_with(
                     }
                 }
             }
-            Followed::Restarted => {}
+            Followed::Restarted => {
+                // The ledger was replaced: its lines are read again from the first.
+                records = Records::default();
+                (lines, offset) = (0, 0);
+            }
         }
         done.map.len() < ids.len()
     })?;

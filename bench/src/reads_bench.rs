@@ -1,0 +1,304 @@
+//! Benchmark 10, reads at scale: a project with tens of thousands of recorded dispatches
+//! (one real no-op dispatch's receipts, re-signed under new ids), and the reads that list
+//! or show them: `vnx status` (table and JSON), `vnx show ID`, the MCP server's
+//! `list_dispatches`, and a dashboard reload, each with its peak RSS.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use vnx::dashboard::{Snapshot, Sources};
+use vnx::ledger::attest::Attestor;
+use vnx::ledger::checkpoint::CheckpointKey;
+use vnx::tmux::Tmux;
+
+use crate::Result;
+use crate::dispatch_bench::{BenchRepo, NOOP_DISPATCH};
+use crate::generate::make_dispatch_history;
+use crate::report::format::num;
+use crate::timing::{Lat, micros};
+
+/// One read timed: its latencies and the largest peak RSS seen.
+pub struct Read {
+    pub name: String,
+    pub lat: Lat,
+    pub rss_kib: u64,
+}
+
+/// What the reads benchmark measured.
+pub struct ReadsBench {
+    pub dispatches: usize,
+    pub ledger_bytes: u64,
+    pub generate_secs: f64,
+    pub reads: Vec<Read>,
+}
+
+/// Makes a project with `n` recorded dispatches, then times each read `runs` times after a
+/// warm-up.
+pub fn bench_reads(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<ReadsBench> {
+    let work = dir.join("reads");
+    std::fs::create_dir_all(&work)?;
+    let repo = BenchRepo::create(&work, vnx)?;
+    let t = Instant::now();
+    let ids = make_project(&repo, vnx, n)?;
+    let generate_secs = t.elapsed().as_secs_f64();
+    let ledger = ledger_of(&repo.root);
+    let ledger_bytes = std::fs::metadata(&ledger)?.len();
+    let middle = ids[ids.len() / 2].clone();
+    crate::note("timing reads of the recorded dispatches");
+    let mut reads = Vec::new();
+    for (name, args) in [
+        ("`vnx status`", vec!["status"]),
+        ("`vnx status --json`", vec!["status", "--json"]),
+        ("`vnx show ID`", vec!["show", middle.as_str()]),
+    ] {
+        reads.push(time_cli(&repo, vnx, name, &args, runs)?);
+    }
+    reads.push(time_mcp(&repo, vnx, runs)?);
+    reads.push(time_reload(&repo, runs)?);
+    Ok(ReadsBench {
+        dispatches: n,
+        ledger_bytes,
+        generate_secs,
+        reads,
+    })
+}
+
+fn ledger_of(root: &Path) -> PathBuf {
+    root.join(".vnx-data/state/t0_receipts.ndjson")
+}
+
+/// One real no-op dispatch, then `n` copies of its receipts under new ids, signed with the
+/// project's key. Returns the new ids.
+fn make_project(repo: &BenchRepo, vnx: &Path, n: usize) -> Result<Vec<String>> {
+    let mut args = NOOP_DISPATCH.to_vec();
+    args.push("--detach");
+    let id = repo.run(vnx, &args)?;
+    repo.run(vnx, &["wait", &id])?;
+    let ledger = ledger_of(&repo.root);
+    let text = std::fs::read(&ledger)?;
+    let template: Vec<Vec<u8>> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| memfind(l, id.as_bytes()))
+        .map(<[u8]>::to_vec)
+        .collect();
+    let (key, _) = CheckpointKey::load_or_create(&repo.key)?;
+    let attestor = Attestor::new(&key);
+    crate::note(&format!(
+        "writing {n} dispatches of {} receipts each, signed",
+        template.len()
+    ));
+    make_dispatch_history(&ledger, &template, &id, n, &attestor)
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Times `vnx ARGS` in the project, with its peak RSS (`/usr/bin/time -f %M`).
+fn time_cli(repo: &BenchRepo, vnx: &Path, name: &str, args: &[&str], runs: usize) -> Result<Read> {
+    crate::note(&format!("timing {name}"));
+    let rss_file = repo.root.join("../rss.txt");
+    let mut us = Vec::new();
+    let mut rss_kib = 0;
+    for i in 0..=runs {
+        let t = Instant::now();
+        let status = repo
+            .cmd("/usr/bin/time")
+            .args(["-f", "%M", "-o"])
+            .arg(&rss_file)
+            .arg(vnx)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        let elapsed = micros(t);
+        if !status.success() {
+            return Err(format!("vnx {args:?} failed: {status}").into());
+        }
+        if i > 0 {
+            us.push(elapsed);
+        }
+        rss_kib = rss_kib.max(read_rss(&rss_file)?);
+    }
+    Ok(Read {
+        name: name.to_owned(),
+        lat: Lat::new(us),
+        rss_kib,
+    })
+}
+
+fn read_rss(path: &Path) -> Result<u64> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .next_back()
+        .unwrap_or(0))
+}
+
+/// Times the MCP server's `list_dispatches` (the newest 100) over stdio, each call a round
+/// trip to one `vnx mcp` process, and that process's peak RSS.
+fn time_mcp(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
+    crate::note("timing MCP list_dispatches");
+    let rss_file = repo.root.join("../rss.txt");
+    let mut child = repo
+        .cmd("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&rss_file)
+        .arg(vnx)
+        .arg("mcp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut call = |id: u64, method: &str, params: serde_json::Value| -> Result<()> {
+        let msg =
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        writeln!(stdin, "{msg}")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stdout.read_line(&mut line)? == 0 {
+                return Err("vnx mcp closed its output".into());
+            }
+            let v: serde_json::Value = serde_json::from_str(&line)?;
+            if v["id"] == id {
+                if v.get("error").is_some() || v["result"]["isError"] == true {
+                    return Err(format!("{method} failed: {line}").into());
+                }
+                return Ok(());
+            }
+        }
+    };
+    call(
+        0,
+        "initialize",
+        serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "vnx-bench", "version": "0"}}),
+    )?;
+    let mut us = Vec::new();
+    for i in 0..=runs as u64 {
+        let t = Instant::now();
+        call(
+            i + 1,
+            "tools/call",
+            serde_json::json!({"name": "list_dispatches", "arguments": {"limit": 100}}),
+        )?;
+        if i > 0 {
+            us.push(micros(t));
+        }
+    }
+    drop(stdin);
+    child.wait()?;
+    Ok(Read {
+        name: "MCP `list_dispatches` (newest 100)".into(),
+        lat: Lat::new(us),
+        rss_kib: read_rss(&rss_file)?,
+    })
+}
+
+/// Times dashboard reloads in a child process of this benchmark (`--reload-probe`), so its
+/// peak RSS is the reloads' own.
+fn time_reload(repo: &BenchRepo, runs: usize) -> Result<Read> {
+    crate::note("timing dashboard reloads");
+    let out = Command::new(std::env::current_exe()?)
+        .arg("--reload-probe")
+        .arg(&repo.root)
+        .arg("--probe-runs")
+        .arg(runs.to_string())
+        .env("VNX_CHECKPOINT_KEY", &repo.key)
+        .env("VNX_TMUX_SOCKET", &repo.socket)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "the reload probe failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let mut us = Vec::new();
+    let mut rss_kib = 0;
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("us ") {
+            us.push(v.parse()?);
+        } else if let Some(v) = line.strip_prefix("hwm_kib ") {
+            rss_kib = v.parse()?;
+        }
+    }
+    Ok(Read {
+        name: "dashboard reload (verify + list + activity)".into(),
+        lat: Lat::new(us),
+        rss_kib,
+    })
+}
+
+/// The `--reload-probe` process: `runs` dashboard reloads of the project at `root` after a
+/// first load, as `vnx dashboard` makes them; prints each one's microseconds and the
+/// process's peak RSS.
+pub fn reload_probe(root: &Path, runs: usize) -> Result<()> {
+    let key = PathBuf::from(std::env::var_os("VNX_CHECKPOINT_KEY").ok_or("no key")?);
+    let socket = std::env::var("VNX_TMUX_SOCKET").unwrap_or_else(|_| "vnx".into());
+    let src = Sources {
+        root: root.to_owned(),
+        ledger: ledger_of(root),
+        tmux: Tmux::new(socket),
+    };
+    let mut state = vnx::dashboard::Reloader::new(Some(key), None, 2);
+    let snapshot = state.reload(&src)?;
+    if snapshot.rows.is_empty() {
+        return Err("the dashboard lists no dispatches".into());
+    }
+    let mut out = std::io::stdout().lock();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let s: Snapshot = state.reload(&src)?;
+        writeln!(out, "us {}", micros(t))?;
+        drop(s);
+    }
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap_or("0");
+    writeln!(out, "hwm_kib {hwm}")?;
+    Ok(())
+}
+
+impl ReadsBench {
+    /// The section's Markdown.
+    pub fn render(&self) -> String {
+        let ms = |us: f64| format!("{} ms", num(us / 1000.0, 1));
+        let mut out = format!(
+            "\n### 10. Reads with {} dispatches on record ({} runs each)\n\n\
+             The project holds one real no-op dispatch and {} copies of its receipts under \
+             new ids, signed with the project's key through `Ledger::append_all` (a {} MB \
+             ledger, written in {:.0} s). Each read is a whole process (`/usr/bin/time` \
+             gives its peak RSS) except the MCP call (a round trip to one `vnx mcp`) and the \
+             dashboard reload (in a probe process, as `vnx dashboard` reloads).\n\n\
+             | Read | p50 | p90 | max | peak RSS |\n|---|---:|---:|---:|---:|\n",
+            num(self.dispatches as f64, 0),
+            self.reads.first().map_or(0, |r| r.lat.0.len()),
+            num(self.dispatches as f64, 0),
+            num(self.ledger_bytes as f64 / 1e6, 0),
+            self.generate_secs,
+        );
+        for r in &self.reads {
+            out += &format!(
+                "| {} | {} | {} | {} | {} MB |\n",
+                r.name,
+                ms(r.lat.p(50.0)),
+                ms(r.lat.p(90.0)),
+                ms(r.lat.max()),
+                num(r.rss_kib as f64 / 1024.0, 0)
+            );
+        }
+        out
+    }
+}

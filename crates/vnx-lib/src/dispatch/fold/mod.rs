@@ -1,0 +1,472 @@
+//! One read model per dispatch: a [`DispatchRecord`] holding every fact the ledger records
+//! about a dispatch (its queueing, start, live state, completion, correction, loss, landing
+//! and receipts), each with the line it rests on, folded in one forward pass over typed
+//! receipts. `status`, `show`, `wait`, `cancel`, the dashboard and the MCP server read it.
+//!
+//! (Not to be confused with `dispatch::record`, which writes the live-state receipts.)
+//!
+//! The record and the fold are here; reading the ledger's lines block by block, with their
+//! positions, is in `lines`.
+
+mod lines;
+
+pub use lines::{CiteReader, LineAt};
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::ledger::LedgerError;
+use crate::ledger::json::{self, Mode, Value};
+use crate::receipts::{self, DispatchCompleted, DispatchCorrected, DispatchStatus, Kind as _};
+use crate::receipts::{DispatchBlocked, DispatchStarted, QueueDecision, QueueVerdict, Typed};
+
+use super::view::{DispatchState, Landed, QueueInfo, State};
+
+/// Where a fact rests on the ledger: one complete line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cite {
+    /// Its 1-based line number.
+    pub line: u64,
+    /// The byte offset of its first byte.
+    pub offset: u64,
+    /// Its length in bytes, without the newline.
+    pub len: u32,
+}
+
+/// What a dispatch's start records of where it runs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Start {
+    /// The `dispatch_started` line (the last one, should there be several).
+    pub cite: Cite,
+    /// The tmux socket and session it records, when it has the receipt's shape.
+    pub tmux: Option<(String, String)>,
+    /// The remote host it runs on, when not this machine.
+    pub host: Option<String>,
+    /// Its worktree.
+    pub worktree: Option<String>,
+}
+
+/// How the live state last changed: the last `dispatch_blocked`, `dispatch_resumed`,
+/// `dispatch_stalled` or `dispatch_completed` about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LiveMark {
+    /// It is blocked since this line.
+    Blocked(Cite),
+    /// A resume, stall or completion since.
+    Cleared(Cite),
+}
+
+/// Everything the ledger records about one dispatch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DispatchRecord {
+    /// The dispatch id.
+    pub id: String,
+    /// Its state as `status` lists it, once it was queued or started (`None` while only
+    /// other receipts name it), and the line that proves it.
+    pub listed: Option<Listed>,
+    /// Its start, once the ledger has one.
+    pub start: Option<Start>,
+    /// Its last `dispatch_completed` (of whatever shape).
+    pub completion: Option<Cite>,
+    /// Its last `dispatch_corrected`.
+    pub correction: Option<Cite>,
+    /// Its first `remote_lost`.
+    pub remote_lost: Option<Cite>,
+    /// Whether it is blocked now.
+    pub live: Option<LiveMark>,
+    /// Its last `queue_decision` that is not `admitted`, with its verdict when it reads as
+    /// one.
+    pub queue: Option<(Option<QueueVerdict>, Cite)>,
+    /// Every receipt about it (its `dispatch_id`), in ledger order.
+    pub receipts: Vec<Cite>,
+    /// When the last receipt about it was written.
+    pub last_activity: Option<String>,
+}
+
+/// A dispatch as `status` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed {
+    /// Its place in start order.
+    pub order: usize,
+    /// Its state (liveness, proof and verification not yet decided).
+    pub state: DispatchState,
+    /// The line that proves its state.
+    pub proof: Cite,
+}
+
+/// The kind of a line just folded, for a follower (see [`Records::apply`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// A `dispatch_completed` (of whatever shape).
+    Completed,
+    /// A `remote_lost`.
+    RemoteLost,
+    /// A `dispatch_blocked`.
+    Blocked,
+    /// A `queue_decision` that closes the dispatch's wait.
+    QueueClosed,
+    /// Anything else.
+    Other,
+}
+
+/// Every dispatch's record, folded from the ledger's lines so far.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Records {
+    /// The records, by id.
+    pub by_id: BTreeMap<String, DispatchRecord>,
+    /// How many dispatches are listed (queued or started).
+    pub listed: usize,
+    /// The first receipt of the kinds dispatches read that is signed: from there on, vnx's
+    /// kinds must carry a valid signature.
+    pub first_signed: Option<u64>,
+    /// Complete lines folded.
+    pub lines: u64,
+    /// The offset just past the last complete line folded.
+    pub offset: u64,
+}
+
+impl Records {
+    /// Every dispatch on the ledger at `path`, in one forward pass.
+    pub fn read(path: &Path) -> Result<Records, LedgerError> {
+        let mut r = Records::default();
+        r.extend(path)?;
+        Ok(r)
+    }
+
+    /// The records of the dispatches `ids` only (and of what their receipts name), in one
+    /// forward pass that only parses the lines that mention one of them.
+    pub fn read_only(path: &Path, ids: &[&str]) -> Result<Records, LedgerError> {
+        let mut r = Records::default();
+        let needles: Vec<&[u8]> = ids.iter().map(|i| i.as_bytes()).collect();
+        let mut first_signed = None;
+        let (lines, offset) = lines::each(path, 0, 0, Some(&needles), &mut first_signed, |l| {
+            r.apply(l);
+        })?;
+        r.lines = lines;
+        r.offset = offset;
+        r.first_signed = first_signed;
+        Ok(r)
+    }
+
+    /// Folds the lines appended after those already folded. On an error the records are
+    /// emptied: what was folded of the new lines is unknown, so they must be read again.
+    pub fn extend(&mut self, path: &Path) -> Result<(), LedgerError> {
+        let mut next = std::mem::take(self);
+        let mut first_signed = next.first_signed;
+        let result = lines::each(
+            path,
+            next.lines,
+            next.offset,
+            None,
+            &mut first_signed,
+            |l| {
+                next.apply(l);
+            },
+        );
+        match result {
+            Ok((lines, offset)) => {
+                next.lines = lines;
+                next.offset = offset;
+                next.first_signed = first_signed;
+                *self = next;
+                Ok(())
+            }
+            Err(e) => {
+                *self = Records::default();
+                Err(e)
+            }
+        }
+    }
+
+    /// The record of dispatch `id`.
+    pub fn get(&self, id: &str) -> Option<&DispatchRecord> {
+        self.by_id.get(id)
+    }
+
+    /// The listed dispatches, in start order.
+    pub fn listed(&self) -> Vec<&DispatchRecord> {
+        let mut out: Vec<&DispatchRecord> =
+            self.by_id.values().filter(|r| r.listed.is_some()).collect();
+        out.sort_by_key(|r| r.listed.as_ref().map_or(0, |l| l.order));
+        out
+    }
+
+    /// Folds one line; says which dispatch it was about and what kind it was.
+    pub fn apply(&mut self, l: LineAt<'_>) -> Option<(String, Seen)> {
+        let cite = l.cite();
+        let o = parse(l.bytes)?;
+        let id = o.get("dispatch_id").and_then(Value::as_str)?.to_owned();
+        let at = o
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let event = o.get("event_type").and_then(Value::as_str);
+        // What a follower and a waiter need, whatever the shape of the line.
+        let mut seen = Seen::Other;
+        {
+            let r = self.record(&id);
+            r.last_activity = at.clone().or(r.last_activity.take());
+            match event {
+                Some(DispatchCompleted::EVENT) => {
+                    r.completion = Some(cite);
+                    r.live = Some(LiveMark::Cleared(cite));
+                    seen = Seen::Completed;
+                }
+                Some(DispatchCorrected::EVENT) => r.correction = Some(cite),
+                Some(DispatchStarted::EVENT) => {
+                    // Typed below when it has the receipt's shape.
+                    r.start = Some(Start {
+                        cite,
+                        tmux: None,
+                        host: None,
+                        worktree: o.get("worktree").and_then(Value::as_str).map(str::to_owned),
+                    });
+                }
+                Some(receipts::RemoteLost::EVENT) => {
+                    r.remote_lost.get_or_insert(cite);
+                    seen = Seen::RemoteLost;
+                }
+                Some(DispatchBlocked::EVENT) => {
+                    r.live = Some(LiveMark::Blocked(cite));
+                    seen = Seen::Blocked;
+                }
+                Some(receipts::DispatchResumed::EVENT | receipts::DispatchStalled::EVENT) => {
+                    r.live = Some(LiveMark::Cleared(cite));
+                }
+                _ => {}
+            }
+        }
+        let typed = Typed::of(&o);
+        if !matches!(typed, Typed::Other(_)) {
+            self.record(&id).receipts.push(cite);
+        }
+        match typed {
+            Typed::QueueDecision(r) => {
+                let q = r.receipt;
+                let closes = q.decision.closes();
+                if q.decision != QueueVerdict::Admitted {
+                    self.record(&id).queue = Some((Some(q.decision), cite));
+                }
+                if closes {
+                    seen = Seen::QueueClosed;
+                }
+                self.queue_decision(&id, q, at, cite);
+            }
+            Typed::DispatchStarted(r) => self.started(&id, r.receipt, r.timestamp, cite),
+            Typed::DispatchCompleted(r) => {
+                if let Some(s) = self.state(&id, cite, false) {
+                    let c = r.receipt;
+                    s.state = State::Ended(c.status);
+                    s.completion = Some(c.status);
+                    s.ended_at = at;
+                    s.reason = c.failure_reason;
+                    s.teardown_class = c.teardown_class;
+                    s.head_commit = c.head_commit;
+                    s.worker_log = c.worker_log;
+                    s.tokens = c.token_usage.map(|u| u.input_tokens + u.output_tokens);
+                    s.blocked = None;
+                }
+            }
+            Typed::DispatchCorrected(r) => {
+                if let Some(s) = self.state(&id, cite, false) {
+                    s.state = State::Ended(r.receipt.status);
+                    s.completion = Some(r.receipt.status);
+                    s.reason = Some(r.receipt.reason);
+                }
+            }
+            Typed::DispatchBlocked(r) => {
+                if let Some(s) = self.state(&id, cite, true) {
+                    s.state = State::Blocked;
+                    s.blocked = Some(r.receipt);
+                }
+            }
+            Typed::DispatchStalled(_) => {
+                if let Some(s) = self.state(&id, cite, true) {
+                    s.state = State::Stalled;
+                    s.blocked = None;
+                }
+            }
+            Typed::DispatchResumed(_) => {
+                if let Some(s) = self.state(&id, cite, true) {
+                    s.state = State::Running;
+                    s.blocked = None;
+                }
+            }
+            Typed::RemoteLost(_) => {
+                if let Some(s) = self.state(&id, cite, true) {
+                    s.state = State::Lost;
+                    s.blocked = None;
+                }
+            }
+            Typed::MergeCompleted(_) => {
+                if let Some(s) = self.state(&id, cite, false) {
+                    s.landed = Some(Landed::Merged);
+                }
+            }
+            Typed::WorktreeReleased(r) => {
+                let gone = r.receipt.action.branch_deleted || r.receipt.action.worktree_removed;
+                let unlanded = self
+                    .listed_mut(&id)
+                    .is_some_and(|l| l.state.landed.is_none());
+                if gone
+                    && unlanded
+                    && let Some(s) = self.state(&id, cite, false)
+                {
+                    s.landed = Some(Landed::Released);
+                }
+            }
+            // A `queue_decision` without the receipt's shape still ends what the last one
+            // said (it reads as no verdict).
+            Typed::Other(o)
+                if o.get("event_type").and_then(Value::as_str) == Some(QueueDecision::EVENT) =>
+            {
+                self.record(&id).queue = Some((None, cite));
+            }
+            _ => {}
+        }
+        Some((id, seen))
+    }
+
+    fn record(&mut self, id: &str) -> &mut DispatchRecord {
+        if !self.by_id.contains_key(id) {
+            self.by_id.insert(
+                id.to_owned(),
+                DispatchRecord {
+                    id: id.to_owned(),
+                    listed: None,
+                    start: None,
+                    completion: None,
+                    correction: None,
+                    remote_lost: None,
+                    live: None,
+                    queue: None,
+                    receipts: Vec::new(),
+                    last_activity: None,
+                },
+            );
+        }
+        self.by_id.get_mut(id).expect("inserted above")
+    }
+
+    fn listed_mut(&mut self, id: &str) -> Option<&mut Listed> {
+        self.by_id.get_mut(id)?.listed.as_mut()
+    }
+
+    /// The listed state of `id` (only while live, with `live_only`), its proof moved to
+    /// `cite`.
+    fn state(&mut self, id: &str, cite: Cite, live_only: bool) -> Option<&mut DispatchState> {
+        let l = self.listed_mut(id)?;
+        if live_only && !l.state.state.is_live() {
+            return None;
+        }
+        l.proof = cite;
+        Some(&mut l.state)
+    }
+
+    fn queue_decision(&mut self, id: &str, q: QueueDecision, at: Option<String>, cite: Cite) {
+        let order = self.listed;
+        let r = self.record(id);
+        match (q.decision, &mut r.listed) {
+            (QueueVerdict::Queued, None) => {
+                r.listed = Some(Listed {
+                    order,
+                    state: queued(id.to_owned(), q, at),
+                    proof: cite,
+                });
+                self.listed += 1;
+            }
+            (v, Some(l)) if v.closes() && l.state.state == State::Queued => {
+                let s = &mut l.state;
+                s.state = match v {
+                    QueueVerdict::Expired => State::Expired,
+                    QueueVerdict::Cancelled => State::Ended(DispatchStatus::Cancelled),
+                    _ => State::Ended(DispatchStatus::Failed),
+                };
+                s.reason = Some(q.reason);
+                s.ended_at = at;
+                if let Some(info) = &mut s.queue {
+                    info.position = None;
+                }
+                l.proof = cite;
+            }
+            _ => {}
+        }
+    }
+
+    fn started(&mut self, id: &str, started: DispatchStarted, at: Option<String>, cite: Cite) {
+        if let Some(c) = &started.continues
+            && let Some(before) = self.listed_mut(&c.dispatch_id)
+        {
+            before.state.continued_by = Some(id.to_owned());
+        }
+        let next = self.listed;
+        let r = self.record(id);
+        r.start = Some(Start {
+            cite,
+            tmux: started
+                .tmux
+                .split_once(':')
+                .map(|(a, b)| (a.to_owned(), b.to_owned())),
+            host: started.remote.as_ref().map(|r| r.host.clone()),
+            worktree: Some(started.worktree.clone()),
+        });
+        let order = match &r.listed {
+            Some(l) => l.order,
+            None => next,
+        };
+        let fresh = r.listed.is_none();
+        r.listed = Some(Listed {
+            order,
+            state: DispatchState::new(id.to_owned(), started, at),
+            proof: cite,
+        });
+        if fresh {
+            self.listed += 1;
+        }
+    }
+}
+
+/// A dispatch the ledger shows queued (no start yet).
+fn queued(id: String, q: QueueDecision, at: Option<String>) -> DispatchState {
+    let mut s = DispatchState::blank(id, State::Queued);
+    s.host = q.host.clone();
+    s.provider = Some(q.provider);
+    s.reason = Some(q.reason);
+    s.queue = Some(QueueInfo {
+        position: q.queue_position,
+        priority: q.priority,
+        start_by: q.start_by,
+        capacity: q.capacity,
+        queued_at: at,
+    });
+    s
+}
+
+/// A line read as a JSON object (in any tool's format).
+pub(crate) fn parse(line: &[u8]) -> Option<json::Object<'static>> {
+    match json::parse(std::str::from_utf8(line).ok()?.trim(), Mode::Python).ok()? {
+        Value::Object(o) => Some(o.into_owned()),
+        _ => None,
+    }
+}
+
+impl DispatchRecord {
+    /// Whether the ledger records its start.
+    pub fn started(&self) -> bool {
+        self.start.is_some()
+    }
+
+    /// The `dispatch_blocked` that blocks it now, if one does.
+    pub fn blocked_now(&self) -> Option<Cite> {
+        match self.live? {
+            LiveMark::Blocked(c) => Some(c),
+            LiveMark::Cleared(_) => None,
+        }
+    }
+
+    /// The last `queue_decision` that is not `admitted`, when it reads as one.
+    pub fn queue_state(&self) -> Option<(QueueVerdict, Cite)> {
+        let (v, c) = self.queue?;
+        Some((v?, c))
+    }
+}
