@@ -85,7 +85,7 @@ fn started() -> DispatchStarted {
         binary_version: Some(s("2.1.197 (Claude Code)")),
         environment: Some(vec!["HOME".into(), "PATH".into()]),
         prompt_transport: PromptTransport::Argument,
-        completion: provider::CompletionSignal::Report,
+        completion: provider::ProviderCompletion::Report,
         hooks: HookKind::ClaudeStop,
         vnx_files_placed: vec![Placed {
             path: PathBuf::from("/w/.gemini/settings.json"),

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use crate::checkpoint::{self, CheckpointError};
+use crate::trailers;
 use crate::verify::{ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify};
-use crate::witness;
 
 /// Verifies the ledger at `path` in full; `local_key` and `witness_dir` are this machine's
 /// signing key and witness directory, when it has them. Also says whether checkpoints were
@@ -89,8 +89,8 @@ fn orphaned_trailers(path: &Path, report: &mut VerifyReport) -> Result<(), Check
     let Ok(anchor) = checkpoint::Anchor::discover(path) else {
         return Ok(());
     };
-    let trailers = witness::merge_trailers(anchor.root());
-    for (commit, hash) in witness::orphaned_trailers(path, &trailers)? {
+    let trailers = trailers::merge_trailers(anchor.root());
+    for (commit, hash) in trailers::orphaned_trailers(path, &trailers)? {
         report.violations_total += 1;
         report.violations.push(Violation {
             line: report.lines,

@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod mirror;
 pub mod receipts;
 
+pub mod anchored;
 pub mod append;
 pub mod attest;
 pub mod checkpoint;
@@ -27,8 +28,8 @@ pub mod receipt;
 pub mod scan;
 pub mod summary;
 pub mod tail;
+pub mod trailers;
 pub mod verify;
-pub mod witness;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -65,7 +65,7 @@ impl Anchor {
     }
 
     /// The checkpoint at the ref's tip, as a witness (signature included).
-    pub fn tip_witness(&self) -> Option<crate::witness::Witness> {
+    pub fn tip_witness(&self) -> Option<super::witness::Witness> {
         let commit = self
             .repo
             .find_reference(CHECKPOINT_REF)
@@ -84,7 +84,7 @@ impl Anchor {
             )
         };
         let statement = Statement::parse(&format!("{}\n", file("checkpoint")?))?;
-        Some(crate::witness::Witness {
+        Some(super::witness::Witness {
             commit: commit.id().to_string(),
             ledger: statement.ledger,
             lines: statement.lines,

@@ -8,6 +8,7 @@
 
 mod anchor;
 mod key;
+pub mod witness;
 
 use std::fs::{self};
 use std::path::{Path, PathBuf};
@@ -31,34 +32,7 @@ pub fn host_checkpoint_ref(host: &str) -> String {
 }
 const BODY_HEADER: &str = "vnx-ledger-checkpoint v1";
 
-/// One anchored checkpoint.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Checkpoint {
-    /// The commit holding it (abbreviated).
-    pub id: String,
-    /// The ledger it is about: its path relative to the repository root.
-    pub ledger: String,
-    /// How many ledger lines it covers.
-    pub lines: u64,
-    /// SHA-256 of line `lines`.
-    #[serde(serialize_with = "ser_hex")]
-    pub head: Hash,
-    /// SHA-256 over the SHA-256 of lines 1..`lines` in order: covers every line, whatever
-    /// its links (legacy lines, foreign markers and blank lines have no byte link).
-    #[serde(serialize_with = "ser_hex")]
-    pub history: Hash,
-    /// When it was made (RFC 3339, UTC).
-    pub time: String,
-    /// The key that signed it.
-    #[serde(serialize_with = "ser_hex")]
-    pub public_key: [u8; 32],
-    /// Whether the signature verifies under `public_key`.
-    pub signature_ok: bool,
-}
-
-fn ser_hex<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex::encode(h))
-}
+pub use crate::anchored::Checkpoint;
 
 /// Errors making or reading checkpoints.
 /// Why a checkpoint could not be made, read or checked.
@@ -306,7 +280,7 @@ pub fn anchoring(
             let mut checkpoints = anchor.list(&name)?;
             let mut rolled_back = None;
             let witnessed = match witness_dir {
-                Some(dir) => super::witness::read(dir, &anchor, &name)?,
+                Some(dir) => witness::read(dir, &anchor, &name)?,
                 None => None,
             };
             if let Some(w) = witnessed.and_then(|w| Some((w.checkpoint()?, w))) {
@@ -356,7 +330,7 @@ pub fn repository_has_checkpoints(path: &Path) -> bool {
 pub fn missing_ledger_was_deleted(path: &Path, witness_dir: Option<&Path>) -> Option<String> {
     let witnessed = witness_dir.is_some_and(|dir| {
         Anchor::discover(path).is_ok_and(|anchor| {
-            super::witness::read(dir, &anchor, &anchor.ledger_name(path)).is_ok_and(|w| w.is_some())
+            witness::read(dir, &anchor, &anchor.ledger_name(path)).is_ok_and(|w| w.is_some())
         })
     });
     if witnessed {
@@ -399,7 +373,7 @@ pub fn checkpoint(
     let outcome = checkpoint_unwitnessed(ledger, anchor, key_path, trusted_keys, threads, time)?;
     // The witness follows the ref; a rolled-back ref fails the verification above first.
     if let (Some(dir), Some(w)) = (witness_dir, anchor.tip_witness()) {
-        super::witness::write(dir, anchor, &w)?;
+        witness::write(dir, anchor, &w)?;
     }
     Ok(outcome)
 }

@@ -249,7 +249,7 @@ pub struct DispatchStarted {
     /// How the prompt reached the worker: as an argument, on stdin, or in a file.
     pub prompt_transport: PromptTransport,
     /// What ends the dispatch successfully, as the provider declares it.
-    pub completion: kinds::CompletionSignal,
+    pub completion: kinds::ProviderCompletion,
     /// The end-of-turn hook vnx installed for the worker, if any.
     pub hooks: HookKind,
     /// Files vnx put into the worktree for the worker (removed before classification).

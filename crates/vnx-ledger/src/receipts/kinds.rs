@@ -64,8 +64,7 @@ pub enum OutputFormat {
 /// What ends a dispatch successfully.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-#[schemars(rename = "ProviderCompletion")]
-pub enum CompletionSignal {
+pub enum ProviderCompletion {
     /// The worker's exit status alone (scripts, the demo).
     Exit,
     /// The worker must run `vnx report --status done|failed`; a turn or exit without a

@@ -20,7 +20,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::LedgerError;
-use crate::checkpoint::Checkpoint;
+use crate::anchored::Checkpoint;
 use crate::line::{Hash, Link};
 use crate::scan::{self, Fragment};
 

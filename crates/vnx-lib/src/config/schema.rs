@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 
 use super::gates::{self, GateDef};
 use crate::provider::DeclaredProvider;
-use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+use crate::provider::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 
 /// Providers vnx knows without a declaration; their names cannot be declared.
 pub const BUILTIN_PROVIDERS: [&str; 5] = ["claude", "codex", "gemini", "ollama", "demo"];
@@ -167,7 +167,7 @@ pub(super) struct RawLane {
     pub(super) argv: Spanned<Vec<Spanned<String>>>,
     pub(super) prompt: Option<Spanned<PromptTransport>>,
     pub(super) output: Option<Spanned<OutputFormat>>,
-    pub(super) completion: Option<CompletionSignal>,
+    pub(super) completion: Option<ProviderCompletion>,
 }
 
 #[derive(Default, Deserialize)]

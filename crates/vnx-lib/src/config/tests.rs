@@ -2,7 +2,7 @@
 //! the template expansion's in `template`).
 
 use super::*;
-use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+use crate::provider::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 use crate::yaml::YamlError;
 
 const FULL: &str = "\
@@ -105,13 +105,13 @@ fn full_example() {
             argv: strings(&["--print", "{prompt}"]),
             prompt: PromptTransport::Argument,
             output: OutputFormat::Text,
-            completion: CompletionSignal::Exit,
+            completion: ProviderCompletion::Exit,
         }),
         interactive: Some(DeclaredLane {
             argv: strings(&["--prompt-file={prompt_file}", "--json={{}}"]),
             prompt: PromptTransport::File,
             output: OutputFormat::Text,
-            completion: CompletionSignal::Report,
+            completion: ProviderCompletion::Report,
         }),
         model_args: strings(&["--model", "{model}"]),
         resume_args: strings(&["--resume", "{session}"]),
@@ -128,7 +128,7 @@ fn full_example() {
             argv: vec![],
             prompt: PromptTransport::Stdin,
             output: OutputFormat::ClaudeStreamJson,
-            completion: CompletionSignal::Exit,
+            completion: ProviderCompletion::Exit,
         }),
         interactive: None,
         model_args: vec![],
@@ -215,7 +215,7 @@ fn defaults_fill_in() {
     let lane = kimi.interactive.as_ref().unwrap();
     assert_eq!(lane.prompt, PromptTransport::Argument);
     assert_eq!(lane.output, OutputFormat::Text);
-    assert_eq!(lane.completion, CompletionSignal::Report);
+    assert_eq!(lane.completion, ProviderCompletion::Report);
     assert_eq!(config.project_id, None);
 }
 

@@ -9,7 +9,7 @@ use super::schema::{
     BUILTIN_PROVIDERS, Config, PoolConfig, RawConfig, RawLane, RawPool, RawProvider, RawWorktree,
     RoleConfig, WorktreeConfig,
 };
-use crate::provider::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+use crate::provider::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 use crate::provider::template::expand;
 use crate::provider::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
 pub(super) use crate::yaml::shown;
@@ -457,8 +457,8 @@ impl Validator<'_> {
             return self.err(&raw.argv.referenced, msg);
         }
         let completion = raw.completion.unwrap_or(match lane {
-            Lane::Headless => CompletionSignal::Exit,
-            Lane::Interactive => CompletionSignal::Report,
+            Lane::Headless => ProviderCompletion::Exit,
+            Lane::Interactive => ProviderCompletion::Report,
         });
         Ok(DeclaredLane {
             argv,

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::provider::CompletionSignal;
+use crate::provider::ProviderCompletion;
 use crate::skills::Skill;
 
 /// The line that opens the assignment; the instruction follows it unchanged. Skills may not
@@ -21,7 +21,7 @@ pub fn compose(
     id: &str,
     role: &str,
     instruction: &str,
-    completion: CompletionSignal,
+    completion: ProviderCompletion,
     skills: &[Skill],
 ) -> String {
     let mut p = format!(
@@ -52,7 +52,7 @@ pub fn compose_resumed(
     id: &str,
     continued: &str,
     instruction: &str,
-    completion: CompletionSignal,
+    completion: ProviderCompletion,
 ) -> String {
     let mut p = format!(
         "# vnx dispatch {id}, a follow-up of {continued}\n\n\
@@ -79,10 +79,10 @@ pub fn follow_up_instruction(continued: &str, earlier: &str, instruction: &str) 
 }
 
 /// The completion protocol: how the worker ends the dispatch.
-fn protocol(p: &mut String, completion: CompletionSignal) {
+fn protocol(p: &mut String, completion: ProviderCompletion) {
     p.push_str("\n## Completion protocol\n\n");
     match completion {
-        CompletionSignal::Report => p.push_str(
+        ProviderCompletion::Report => p.push_str(
             "Leave your changes in this worktree. You need not commit them: when you report \
              done, vnx commits everything you changed here to the dispatch branch, with your \
              summary as the message. Do not switch branches or push.\n\n\
@@ -92,7 +92,7 @@ fn protocol(p: &mut String, completion: CompletionSignal) {
              If you need an answer from a person before you can finish, ask your question and \
              do not run `vnx report`: the dispatcher will see that the dispatch needs input.\n",
         ),
-        CompletionSignal::Exit => p.push_str(
+        ProviderCompletion::Exit => p.push_str(
             "Leave your changes in this worktree; vnx commits them to the dispatch branch when \
              you finish. Exit with status 0 when the assignment is done, and with a non-zero \
              status when it failed.\n",
@@ -169,7 +169,7 @@ mod tests {
             "\n## Assignment\n\n",
         ] {
             for skills in [&skills[..], &[]] {
-                for completion in [CompletionSignal::Report, CompletionSignal::Exit] {
+                for completion in [ProviderCompletion::Report, ProviderCompletion::Exit] {
                     let p = compose("D-1", "implementer", instruction, completion, skills);
                     assert_eq!(instruction_of(&p), Some(instruction), "{p}");
                     assert_eq!(
@@ -179,7 +179,7 @@ mod tests {
                 }
             }
         }
-        let p = compose("D-1", "r", "x", CompletionSignal::Report, &skills);
+        let p = compose("D-1", "r", "x", ProviderCompletion::Report, &skills);
         assert!(p.contains("vnx report --status done"));
         assert!(p.contains("- `skills/a/references/a.md` (3 bytes): ## Resources\n"));
     }

@@ -30,7 +30,7 @@ pub struct Ended {
     /// The lane the worker ran in.
     pub lane: Lane,
     /// What ends the dispatch successfully, as the provider declares it.
-    pub completion: provider::CompletionSignal,
+    pub completion: provider::ProviderCompletion,
     /// The end-of-turn hook installed, if any.
     pub hooks: HookKind,
     /// How the worker exited, when it did.
@@ -113,7 +113,7 @@ pub fn decide(e: &Ended) -> Decision {
         _ => {}
     }
     let ok_exit = e.exit.is_some_and(|s| s.success());
-    if e.completion == provider::CompletionSignal::Exit {
+    if e.completion == provider::ProviderCompletion::Exit {
         return match (ok_exit, cli_error(&e.stream)) {
             (true, None) => decision(DispatchStatus::Done, CompletionSignal::Exit, None),
             (_, Some(msg)) => decision(
@@ -224,7 +224,7 @@ mod tests {
         Some(ExitStatus::from_raw(code << 8))
     }
 
-    fn ended(completion: provider::CompletionSignal, lane: Lane) -> Ended {
+    fn ended(completion: provider::ProviderCompletion, lane: Lane) -> Ended {
         Ended {
             lane,
             completion,
@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn only_a_report_makes_an_ai_worker_done() {
-        let mut e = ended(provider::CompletionSignal::Report, Lane::Headless);
+        let mut e = ended(provider::ProviderCompletion::Report, Lane::Headless);
         assert_eq!(
             decide(&e).status,
             DispatchStatus::NeedsInput,
@@ -284,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_turn_that_ends_without_a_report_needs_input() {
-        let mut e = ended(provider::CompletionSignal::Report, Lane::Interactive);
+        let mut e = ended(provider::ProviderCompletion::Report, Lane::Interactive);
         e.hooks = HookKind::ClaudeStop;
         e.turn_end = Some(HookSignal {
             event: "claude-stop".into(),
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn deadlines_cancels_and_plain_exits() {
-        let mut e = ended(provider::CompletionSignal::Exit, Lane::Headless);
+        let mut e = ended(provider::ProviderCompletion::Exit, Lane::Headless);
         assert_eq!(
             decide(&e),
             decision(DispatchStatus::Done, CompletionSignal::Exit, None)

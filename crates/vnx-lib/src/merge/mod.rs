@@ -87,7 +87,7 @@ pub struct Context<'a> {
     pub threads: usize,
     /// Signs the merge receipts.
     pub attestor: &'a Attestor,
-    /// Where the checkpoint witness is kept (see `ledger::witness`).
+    /// Where the checkpoint witness is kept (see `ledger::checkpoint::witness`).
     pub witness_dir: Option<&'a Path>,
     /// The keys whose attestations count (see [`crate::ledger::attest::trusted_keys`]).
     pub trusted_keys: &'a [[u8; 32]],
@@ -122,7 +122,7 @@ pub struct Reading<'a> {
     pub key: Option<&'a Path>,
     /// Hashing threads for verification.
     pub threads: usize,
-    /// Where the checkpoint witness is kept (see `ledger::witness`).
+    /// Where the checkpoint witness is kept (see `ledger::checkpoint::witness`).
     pub witness_dir: Option<&'a Path>,
     /// The keys whose attestations count.
     pub trusted_keys: &'a [[u8; 32]],

@@ -2,7 +2,7 @@
 //! data: each lane's argv templates, how the prompt reaches it, what ends it, and its flags
 //! per permission posture.
 
-use super::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+use super::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 use super::template::expand;
 
 /// A worker CLI declared under `providers:`.
@@ -64,7 +64,7 @@ pub struct DeclaredLane {
     /// What its stdout is (text, or a CLI's event stream).
     pub output: OutputFormat,
     /// What ends it successfully: its exit, or `vnx report`.
-    pub completion: CompletionSignal,
+    pub completion: ProviderCompletion,
 }
 
 /// Flags per permission posture, final (`{{`/`}}` already unescaped); `None`: not declared.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::declared::DeclaredProvider;
 use super::hooks::{self, HookKind};
-use super::kinds::{CompletionSignal, Lane, OutputFormat, PromptTransport};
+use super::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 use super::{Permission, Provider, ProviderError};
 
 /// The placeholder for the prompt text in an argv template.
@@ -36,7 +36,7 @@ pub struct Invocation {
     /// What the worker's stdout is.
     pub output: OutputFormat,
     /// What ends the dispatch successfully.
-    pub completion: CompletionSignal,
+    pub completion: ProviderCompletion,
     /// The end-of-turn hook vnx installs for it.
     pub hooks: HookKind,
     /// The flags the permission posture added (also inside `argv`).
@@ -193,7 +193,7 @@ impl Provider {
                 argv.extend(resume("--resume"));
                 (
                     OutputFormat::ClaudeStreamJson,
-                    CompletionSignal::Report,
+                    ProviderCompletion::Report,
                     HookKind::None,
                 )
             }
@@ -208,7 +208,7 @@ impl Provider {
                 argv.extend(resume("--resume"));
                 (
                     OutputFormat::Text,
-                    CompletionSignal::Report,
+                    ProviderCompletion::Report,
                     HookKind::ClaudeStop,
                 )
             }
@@ -274,7 +274,7 @@ impl Provider {
                 } else {
                     OutputFormat::Text
                 };
-                (output, CompletionSignal::Report, hook)
+                (output, ProviderCompletion::Report, hook)
             }
             (Provider::Gemini, Lane::Headless) => {
                 argv.push("gemini".into());
@@ -297,7 +297,7 @@ impl Provider {
                 argv.extend(resume("--resume"));
                 (
                     OutputFormat::GeminiStreamJson,
-                    CompletionSignal::Report,
+                    ProviderCompletion::Report,
                     HookKind::None,
                 )
             }
@@ -318,7 +318,7 @@ impl Provider {
                 // `dispatch::workspace`).
                 (
                     OutputFormat::Text,
-                    CompletionSignal::Report,
+                    ProviderCompletion::Report,
                     HookKind::GeminiAfterAgent,
                 )
             }
@@ -329,7 +329,7 @@ impl Provider {
                     argv.push(prompt_arg);
                 }
                 // ollama answers in text and has no tools: it cannot run `vnx report`.
-                (OutputFormat::Text, CompletionSignal::Exit, HookKind::None)
+                (OutputFormat::Text, ProviderCompletion::Exit, HookKind::None)
             }
             (Provider::Ollama, Lane::Interactive) => {
                 return Err(ProviderError::LaneUnsupported {
@@ -347,7 +347,11 @@ impl Provider {
                     }
                     PromptTransport::Stdin => {}
                 }
-                (OutputFormat::Text, CompletionSignal::Report, HookKind::None)
+                (
+                    OutputFormat::Text,
+                    ProviderCompletion::Report,
+                    HookKind::None,
+                )
             }
         };
         Ok(Invocation {

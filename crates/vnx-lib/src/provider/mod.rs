@@ -17,7 +17,7 @@ pub mod version;
 pub use crate::receipts::kinds;
 pub use declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
 pub use invocation::{Invocation, MAX_PROMPT_ARG, PROMPT, PROMPT_FILE, Wanted};
-pub use kinds::{CompletionSignal, Lane, OutputFormat, Permission, PromptTransport};
+pub use kinds::{Lane, OutputFormat, Permission, PromptTransport, ProviderCompletion};
 
 /// A built-in provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,11 +1,10 @@
-//! The checkpoint witness and merge trailers: a second anchor for checkpoints, kept outside the
-//! repository, and the check that merge commits name receipts still on the ledger.
+//! The checkpoint witness: a second anchor for checkpoints, kept outside the repository.
 //!
 //! `refs/vnx/checkpoints` lives in the repository, where a worker can move it back to an older
 //! checkpoint (and cut the ledger to match) or delete it; the ref keeps no reflog. So every
 //! checkpoint vnx makes is also written, signature included, to a witness file in the user's
 //! state directory (`$XDG_STATE_HOME/vnx/witness/`, one file per repository and ledger).
-//! [`super::checkpoint::anchoring`] reads it back: a witnessed checkpoint the ref no longer
+//! [`super::anchoring`] reads it back: a witnessed checkpoint the ref no longer
 //! holds is a rollback, and the ledger must still extend it. A process running as the user can
 //! rewrite the witness too; this closes the hole for whatever cannot reach the user's state
 //! directory, and for tools that only know about the repository.
@@ -17,7 +16,7 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::checkpoint::{Anchor, Checkpoint, CheckpointError};
+use super::{Anchor, Checkpoint, CheckpointError};
 
 /// The latest checkpoint of one ledger, as this machine saw it made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +87,7 @@ impl Witness {
         let public_key = hash(&self.public_key)?;
         let mut sig = [0u8; 64];
         hex::decode_to_slice(&self.signature, &mut sig).ok()?;
-        let body = super::checkpoint::statement_body(
+        let body = super::statement_body(
             &self.ledger,
             self.lines,
             &hash(&self.head)?,
@@ -109,65 +108,4 @@ impl Witness {
             signature_ok,
         })
     }
-}
-
-/// Merge commits reachable from `HEAD` that carry a `VNX-Receipt:` trailer: (commit, the
-/// entry hash of the `merge` receipt it names).
-pub fn merge_trailers(repo_root: &Path) -> Vec<(String, String)> {
-    let Ok(repo) = git2::Repository::open(repo_root) else {
-        return Vec::new();
-    };
-    let Ok(mut walk) = repo.revwalk() else {
-        return Vec::new();
-    };
-    if walk.push_head().is_err() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for oid in walk.flatten() {
-        let Ok(commit) = repo.find_commit(oid) else {
-            continue;
-        };
-        if commit.parent_count() < 2 {
-            continue;
-        }
-        let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
-        for line in message.lines() {
-            if let Some(hash) = line.strip_prefix("VNX-Receipt:") {
-                out.push((oid.to_string(), hash.trim().to_owned()));
-            }
-        }
-    }
-    out
-}
-
-/// The trailers whose receipt the ledger at `ledger` no longer holds: no line names it as the
-/// `merge_receipt` it completes, or links to it by `prev_hash`.
-pub fn orphaned_trailers(
-    ledger: &Path,
-    trailers: &[(String, String)],
-) -> Result<Vec<(String, String)>, super::LedgerError> {
-    if trailers.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    let (lines, _) = super::tail::last_lines(ledger, usize::MAX, |l| {
-        memchr::memmem::find(l, b"\"merge_receipt\":\"").is_some()
-            || memchr::memmem::find(l, b"\"event_type\":\"merge_").is_some()
-    })?;
-    for line in &lines {
-        let text = String::from_utf8_lossy(line);
-        for (_, hash) in trailers {
-            if text.contains(&format!("\"merge_receipt\":\"{hash}\""))
-                || text.contains(&format!("\"prev_hash\":\"{hash}\""))
-            {
-                seen.insert(hash.clone());
-            }
-        }
-    }
-    Ok(trailers
-        .iter()
-        .filter(|(_, h)| !seen.contains(h))
-        .cloned()
-        .collect())
 }
