@@ -89,7 +89,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
             Cancelled::Closed(hash) => {
                 // Its completion's space is not needed any more.
-                vnx::dispatch::pending::unreserve(&project.data_dir(), &s.id);
+                vnx::dispatch::supervise::pending::unreserve(&project.data_dir(), &s.id);
                 if args.json {
                     if let Some(line) = view::completion(&ledger, &s.id)? {
                         let w = Waited::Completed(view::Completion::of(&s.id, line));

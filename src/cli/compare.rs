@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use vnx::dispatch::replay::{self, Comparison, Side};
+use vnx::dispatch::start::replay::{self, Comparison, Side};
 
 use super::CliError;
 use super::output::Out;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use vnx::demo;
-use vnx::dispatch::signals::{self, ReportStatus};
+use vnx::dispatch::supervise::signals::{self, ReportStatus};
 use vnx::provider::DemoBehaviour;
 
 use super::CliError;

@@ -457,7 +457,7 @@ impl Started {
             say!(
                 "egress policy: secrets found ({}): {what}; the egress_decision receipt \
                  records them",
-                dispatch::egress::list(&plan.egress.findings)
+                dispatch::start::egress::list(&plan.egress.findings)
             );
         }
         if let (Some(c), Some(record)) = (&request.continues, &plan.spec.continues)

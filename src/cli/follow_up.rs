@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use vnx::dispatch::follow_up;
+use vnx::dispatch::start::follow_up;
 use vnx::dispatch::view::{self, State};
 use vnx::dispatch::{Context, Request};
 

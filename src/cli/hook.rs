@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use vnx::dispatch::signals;
+use vnx::dispatch::supervise::signals;
 use vnx::provider::hooks::HOOK_EVENTS;
 
 use super::CliError;

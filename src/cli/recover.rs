@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use vnx::dispatch::recover::{self, Recovery};
+use vnx::dispatch::supervise::recover::{self, Recovery};
 use vnx::dispatch::view;
 use vnx::tmux::Tmux;
 use vnx::worktree::Repo;

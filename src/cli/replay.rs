@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use vnx::dispatch::Request;
-use vnx::dispatch::replay;
+use vnx::dispatch::start::replay;
 
 use super::CliError;
 use super::dispatch_agent::{Repeat, SandboxFlags, Started, with_context};

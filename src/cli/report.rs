@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use vnx::dispatch::signals::{self, ReportStatus};
+use vnx::dispatch::supervise::signals::{self, ReportStatus};
 
 use super::CliError;
 

@@ -222,17 +222,19 @@ pub fn project_for(ids: &[String]) -> Result<vnx::project::Project, CliError> {
     Ok(project)
 }
 
-/// Appends the completions supervisors left pending (see `vnx::dispatch::pending`), saying
+/// Appends the completions supervisors left pending (see `vnx::dispatch::supervise::pending`), saying
 /// what happened on stderr. Best effort: a failure here is a warning, and the command goes on.
 pub fn finish_pending(project: &vnx::project::Project) {
-    let dir = project.data_dir().join(vnx::dispatch::pending::DIR);
+    let dir = project
+        .data_dir()
+        .join(vnx::dispatch::supervise::pending::DIR);
     if !dir.is_dir() {
         return;
     }
     let ledger = project.ledger();
     let flushed = match attestation(None, &ledger) {
         Err(_) => Err("the signing key cannot be loaded".to_owned()),
-        Ok((_, keys)) => vnx::dispatch::pending::flush(
+        Ok((_, keys)) => vnx::dispatch::supervise::pending::flush(
             &project.data_dir(),
             &vnx::ledger::Ledger::new(&ledger),
             &keys,

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use vnx::constraints::{Enforcement, Severity, Verdict as ConstraintVerdict};
-use vnx::dispatch::signals::{Report, ReportStatus};
-use vnx::dispatch::workspace::Placed;
+use vnx::dispatch::start::workspace::Placed;
+use vnx::dispatch::supervise::signals::{Report, ReportStatus};
 use vnx::evidence_reach::Reach;
 use vnx::gate::review::{Counts, Finding, Verdict as ReviewVerdict, Weight};
 use vnx::gate::{Decision, Exit, Status};

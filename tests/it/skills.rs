@@ -86,7 +86,7 @@ fn skills_compose_the_prompt_every_provider_gets() {
     );
     // The worker finds the instruction unchanged between the markers.
     assert_eq!(
-        vnx::dispatch::compose::instruction_of(&prompt),
+        vnx::dispatch::start::compose::instruction_of(&prompt),
         Some(instruction)
     );
     let out = repo.on_branch(&id, "demo-output.txt");

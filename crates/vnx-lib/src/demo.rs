@@ -14,7 +14,7 @@ pub const OUTPUT_FILE: &str = "demo-output.txt";
 /// instruction inside it.
 pub fn write_output(dir: &Path, prompt: &str) -> std::io::Result<PathBuf> {
     let path = dir.join(OUTPUT_FILE);
-    let instruction = crate::dispatch::compose::instruction_of(prompt).unwrap_or(prompt);
+    let instruction = crate::dispatch::start::compose::instruction_of(prompt).unwrap_or(prompt);
     std::fs::write(
         &path,
         format!(

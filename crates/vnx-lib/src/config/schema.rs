@@ -110,7 +110,7 @@ pub struct RoleConfig {
     /// without gates.
     pub gates: Option<Vec<String>>,
     /// Whether the role is expected to change files (the phantom guard); `None` leaves it to
-    /// the built-in list (`dispatch::phantom`).
+    /// the built-in list (`dispatch::supervise::phantom`).
     pub writes: Option<bool>,
 }
 

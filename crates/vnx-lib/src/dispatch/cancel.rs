@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::view::{DispatchState, State};
+use crate::dispatch::view::{DispatchState, State};
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::receipts::{self, CompletionSignal, DispatchCompleted, DispatchStatus};
@@ -24,14 +24,14 @@ pub enum Cancelled {
     AlreadyEnded(DispatchStatus),
     /// It is running, but its supervisor could not be reached (why).
     Unreachable(String),
-    /// It is queued: nothing of it runs, and [`super::queue::cancel`] takes it out of the
+    /// It is queued: nothing of it runs, and [`crate::dispatch::queue::cancel`] takes it out of the
     /// queue (under the queue lock, with a receipt).
     Queued,
     /// Its latest start time passed while it was queued; it never started.
     Expired,
 }
 
-/// Cancels one dispatch, as `state` (from [`view::list`]) shows it.
+/// Cancels one dispatch, as `state` (from [`crate::dispatch::view::list`]) shows it.
 pub fn cancel(
     ledger: &Path,
     state: &DispatchState,

@@ -1,4 +1,4 @@
-//! One dispatch whole, for `vnx show`: its state as [`super::view`] lists it, what its
+//! One dispatch whole, for `vnx show`: its state as [`crate::dispatch::view`] lists it, what its
 //! receipts add (lane, posture, base, timings, tokens, gate results, the merge; read back
 //! from the lines its record cites), the receipts themselves, and its diff against its base.
 
@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::fold::{Cite, CiteReader, Records};
-use super::view::{self, DispatchState};
+use crate::dispatch::fold::{Cite, CiteReader, Records};
+use crate::dispatch::view::{self, DispatchState};
 use crate::ledger::LedgerError;
 use crate::process::{self, Cmd};
 use crate::receipts::Typed;

@@ -1,47 +1,31 @@
-//! A dispatch, from plan to launch. [`plan`] validates everything before disk is touched
-//! (role, id, provider and lane, model, instruction, skills, base, configuration) and lets the
-//! provider constraints judge the route; a refusal is the plan's only write (its decisions go
-//! on the ledger). [`launch`] makes the worktree and the dispatch directory (the composed
-//! prompt and hook settings), appends `dispatch_started` with the constraint decisions, and
-//! starts a tmux pane running vnx's own supervisor. The request and the supervisor's spec
-//! are in `spec`, the supervisor's work in `supervise`, its verdict in `outcome`.
+//! A dispatch, from plan to teardown, in four parts: planning and launch (`start`: [`plan`]
+//! validates everything before disk is touched and lets the provider constraints judge the
+//! route; [`launch`] makes the worktree and the dispatch directory, appends
+//! `dispatch_started` and starts a tmux pane running vnx's own supervisor), the in-pane
+//! supervisor (`supervise`: the worker run, its live state, its completion), the queue
+//! (`queue`: admission under concurrency limits), and dispatch state as readers see it
+//! (`fold`, `view`, `settled`, `detail`, `liveness`, `cancel`). What the launcher hands the
+//! supervisor is here: the request and the spec (`spec`), the dispatching command's
+//! environment (`worker_env`), the setup and teardown commands both run (`setup`).
 
 pub mod cancel;
-pub mod compose;
 pub mod detail;
-pub mod egress;
 pub mod fold;
-pub mod follow_up;
-mod govern;
-pub mod include;
-mod launch;
-pub mod live;
 pub mod liveness;
-pub mod notify;
-pub mod outcome;
-pub mod pending;
-pub mod phantom;
-mod plan;
-pub mod ports;
 pub mod queue;
-pub mod record;
-pub mod recover;
-pub mod replay;
 pub mod settled;
 pub mod setup;
-pub mod signals;
-pub mod slots;
 mod spec;
+pub mod start;
 pub mod supervise;
 pub mod view;
 pub mod worker_env;
-pub mod workspace;
 
 pub use crate::worktree::id_in_use;
-pub use govern::Reasons;
-pub use launch::{Launched, launch};
-pub use plan::{Plan, plan};
 pub use spec::{DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, Request, Spec, read_spec};
+pub use start::govern::Reasons;
+pub use start::launch::{Launched, launch};
+pub use start::plan::{Plan, plan};
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, after_completion, supervise};
 
 use std::path::{Path, PathBuf};
@@ -153,7 +137,7 @@ pub enum DispatchError {
     #[error(transparent)]
     Skill(#[from] SkillError),
     /// The provider constraints refused the route (their decisions are on the ledger).
-    #[error("{}", govern::refusal_message(.id, .refusals))]
+    #[error("{}", start::govern::refusal_message(.id, .refusals))]
     Refused {
         /// The dispatch refused.
         id: String,
@@ -161,11 +145,11 @@ pub enum DispatchError {
         refusals: Vec<Decision>,
         /// Their reasons, one per line.
         #[source]
-        reasons: govern::Reasons,
+        reasons: start::govern::Reasons,
     },
     /// The egress policy refused what the provider would receive (its `egress_decision` is
     /// on the ledger): the findings under `refuse`, never the secrets.
-    #[error("dispatch {id} refused by the egress policy: {}", egress::list(.findings))]
+    #[error("dispatch {id} refused by the egress policy: {}", start::egress::list(.findings))]
     EgressRefused {
         /// The dispatch refused.
         id: String,
@@ -194,7 +178,7 @@ pub enum DispatchError {
     Ledger(#[from] LedgerError),
     /// No port of the config's `worktree.ports` could be claimed.
     #[error(transparent)]
-    Port(#[from] ports::PortError),
+    Port(#[from] start::ports::PortError),
     /// The worker's sandbox could not be made, or its commits not brought in.
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
@@ -237,7 +221,7 @@ impl DispatchError {
     pub fn hint(&self) -> Option<String> {
         match self {
             DispatchError::NotInitialised { .. } => Some("run `vnx init` first".into()),
-            DispatchError::Port(ports::PortError::Exhausted { .. }) => Some(
+            DispatchError::Port(start::ports::PortError::Exhausted { .. }) => Some(
                 "widen `worktree.ports` in .vnx/config.yaml, or wait for a dispatch to end".into(),
             ),
             DispatchError::BadRole { .. } => Some("e.g. --agent implementer".into()),
@@ -271,7 +255,7 @@ impl DispatchError {
             DispatchError::Config(e) => e.hint(),
             DispatchError::Constraints(e) => e.hint(),
             DispatchError::Skill(e) => e.hint(),
-            DispatchError::Refused { refusals, .. } => Some(govern::refusal_hint(refusals)),
+            DispatchError::Refused { refusals, .. } => Some(start::govern::refusal_hint(refusals)),
             DispatchError::EgressRefused { .. } => Some(
                 "take the secret out of the instruction, or the file out of .worktreeinclude \
                  (the egress_decision receipt records each finding's rule, place and SHA-256); \

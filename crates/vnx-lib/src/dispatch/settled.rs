@@ -1,7 +1,7 @@
 //! How a waited-for dispatch settled, as `vnx wait --json` and `vnx mcp` report it: its
 //! status and the receipts that settled it, each embedded byte for byte.
 
-use super::view::Waited;
+use crate::dispatch::view::Waited;
 
 /// How one dispatch settled, for `--json`: its id, its status, and the receipts that settled
 /// it, each embedded byte for byte as the ledger holds it.

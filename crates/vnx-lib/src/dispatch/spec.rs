@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{DispatchError, include, io_err, workspace};
+use super::{DispatchError, io_err, start::include, start::workspace};
 use crate::provider::invocation;
 use crate::provider::{Invocation, Lane, Permission};
 
@@ -45,14 +45,14 @@ pub struct Request {
     /// How long a quiet worker runs before it is reported stalled [default: the config's
     /// `stall_after_seconds`, else [`DEFAULT_STALL_AFTER_SECS`]].
     pub stall_after: Option<Duration>,
-    /// For a follow-up: the dispatch it continues (see [`super::follow_up::find`]); the
+    /// For a follow-up: the dispatch it continues (see [`crate::dispatch::start::follow_up::find`]); the
     /// provider must be its provider, and the base, worktree and branch are its.
-    pub continues: Option<super::follow_up::Continued>,
+    pub continues: Option<crate::dispatch::start::follow_up::Continued>,
     /// Run the worker in a bubblewrap sandbox; `None`: as the config's `sandbox.enabled` says.
     pub sandbox: Option<bool>,
     /// The sandbox's network; `None`: as the config says for the provider.
     pub network: Option<crate::sandbox::Network>,
-    /// For a replay: what it replays (see [`super::replay`]).
+    /// For a replay: what it replays (see [`crate::dispatch::start::replay`]).
     pub replay_of: Option<crate::receipts::ReplayOf>,
 }
 

@@ -280,7 +280,7 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
                 .join(DATA_DIR)
                 .join("dispatches")
                 .join(&s.id)
-                .join(crate::dispatch::signals::REPORT)
+                .join(crate::dispatch::supervise::signals::REPORT)
                 .symlink_metadata()
                 .is_ok_and(|m| m.is_file());
             format!(
@@ -310,7 +310,7 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
                  One whose worker reported: `{} ID` records its end from the sealed report \
                  (committing done work, as the supervisor would). Any other: review its \
                  worktree and branch, then `vnx cancel ID` closes it",
-                crate::dispatch::recover::COMMAND
+                crate::dispatch::supervise::recover::COMMAND
             ),
         );
     }

@@ -301,8 +301,8 @@ fn command(
 ) {
     o.argv = argv.to_vec();
     // Local files the project's commands may need (`.env`), as a dispatch gets them.
-    let included = crate::dispatch::include::resolve(&s.repo.root)
-        .and_then(|files| crate::dispatch::include::copy(&s.repo.root, checkout, &files));
+    let included = crate::dispatch::start::include::resolve(&s.repo.root)
+        .and_then(|files| crate::dispatch::start::include::copy(&s.repo.root, checkout, &files));
     if let Err(e) = included {
         o.reason = Some(format!("could not copy the .worktreeinclude files: {e}"));
         return;

@@ -315,7 +315,7 @@ impl Provider {
                 argv.extend(resume("--resume"));
                 argv.extend(["-i".into(), prompt_arg]);
                 // Its hooks go in the worktree's `.gemini/settings.json` (see
-                // `dispatch::workspace`).
+                // `dispatch::start::workspace`).
                 (
                     OutputFormat::Text,
                     ProviderCompletion::Report,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ledger::LedgerError;
 
-use super::Cite;
+use crate::dispatch::fold::Cite;
 
 const BLOCK: usize = 1 << 20;
 /// The member a signed receipt carries.

@@ -3,8 +3,6 @@
 //! and receipts), each with the line it rests on, folded in one forward pass over typed
 //! receipts. `status`, `show`, `wait`, `cancel`, the dashboard and the MCP server read it.
 //!
-//! (Not to be confused with `dispatch::record`, which writes the live-state receipts.)
-//!
 //! The record and the fold are here; reading the ledger's lines block by block, with their
 //! positions, is in `lines`.
 
@@ -20,7 +18,7 @@ use crate::ledger::json::{self, Mode, Value};
 use crate::receipts::{self, DispatchCompleted, DispatchCorrected, DispatchStatus, Kind as _};
 use crate::receipts::{DispatchBlocked, DispatchStarted, QueueDecision, QueueVerdict, Typed};
 
-use super::view::{DispatchState, Landed, QueueInfo, State};
+use crate::dispatch::view::{DispatchState, Landed, QueueInfo, State};
 
 /// Where a fact rests on the ledger: one complete line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -57,7 +57,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     for e in entries {
         if e.remote.is_some() {
             if e.expired(now) {
-                let slots = super::remote::slots_of(ctx, &e);
+                let slots = crate::dispatch::queue::remote::slots_of(ctx, &e);
                 close_expired(ctx, data, e, slots, &mut done)?;
             } else {
                 for_hosts.push(e);
@@ -105,7 +105,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
         }
         entry::remove(data, &e.id);
     }
-    super::remote::drain(ctx, data, for_hosts, &mut done)?;
+    crate::dispatch::queue::remote::drain(ctx, data, for_hosts, &mut done)?;
     Ok(done)
 }
 

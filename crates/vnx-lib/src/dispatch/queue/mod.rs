@@ -72,7 +72,7 @@ pub fn holder_alive(data_dir: &Path, id: &str) -> bool {
     if !dir.is_dir() {
         return false;
     }
-    let spec = super::read_spec(&dir.join("spec.json")).ok();
+    let spec = crate::dispatch::read_spec(&dir.join("spec.json")).ok();
     let session = spec.as_ref().map(|s| {
         (
             s.session.as_str(),
@@ -133,7 +133,7 @@ pub fn submit(
 ) -> Result<Submitted, DispatchError> {
     let spec = &plan.spec;
     let (Some(limit), None) = (spec.slot_limit, &req.continues) else {
-        return Ok(Submitted::Started(super::launch(ctx, plan)?));
+        return Ok(Submitted::Started(crate::dispatch::launch(ctx, plan)?));
     };
     let data = data_dir(ctx);
     let held_lock = lock(&data, true)?;
@@ -310,7 +310,7 @@ fn launch_claimed(
     Claimed(claim, mut failed): Claimed,
 ) -> Result<Launched, DispatchError> {
     let spec = &plan.spec;
-    let launched = super::launch(ctx, plan).inspect_err(|e| {
+    let launched = crate::dispatch::launch(ctx, plan).inspect_err(|e| {
         claims::release(data, &spec.provider, &spec.id);
         failed.decision = QueueVerdict::Failed;
         failed.reason = format!("it could not start: {e}");

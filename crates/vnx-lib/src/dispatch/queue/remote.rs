@@ -10,12 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::entry::{self, Entry, HOSTS_LINE, QueuedRequest, RemoteEntry};
 use super::{
     Context, DispatchError, Drained, QueueDecision, QueueVerdict, Ticket, decision, io_err, lock,
     record, rejection, rfc3339,
 };
 use crate::config::HostConfig;
+use crate::dispatch::queue::entry::{self, Entry, HOSTS_LINE, QueuedRequest, RemoteEntry};
 use crate::dispatch::view;
 use crate::ledger::now_utc;
 use crate::remote::{self, Link, RemoteError, RemoteLaunched, RemoteRequest, Ssh};
@@ -158,7 +158,7 @@ pub fn submit_remote(
             id,
         });
     }
-    super::drain::drain_locked(ctx, &data)?;
+    crate::dispatch::queue::drain::drain_locked(ctx, &data)?;
     let running = running(ctx)?;
     let waiting: Vec<Entry> = entry::all(&data)
         .into_iter()

@@ -88,7 +88,7 @@ pub(in crate::dispatch) fn conclude(
     completed
         .shed_until(|c| json::to_canonical(&receipts::value::to_value(c)).len() <= MAX_COMPLETION);
     // The phantom guard's correction goes in the same group commit as the completion.
-    let corrected = crate::dispatch::phantom::correction(spec.writes, &completed);
+    let corrected = crate::dispatch::supervise::phantom::correction(spec.writes, &completed);
     let status = match &corrected {
         Some(c) => c.status,
         None => completed.status,
@@ -103,7 +103,7 @@ pub(in crate::dispatch) fn conclude(
     // The port goes back once the end is on the ledger.
     if let Some(port) = spec.port {
         let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
-        crate::dispatch::ports::release(&data_dir, port, &spec.id);
+        crate::dispatch::start::ports::release(&data_dir, port, &spec.id);
     }
     Ok(Concluded {
         status,
@@ -132,11 +132,11 @@ fn keep_and_append(
     let began = Instant::now();
     let mut pause = Duration::from_millis(50);
     loop {
-        match crate::dispatch::pending::keep(&data_dir, &spec.id, receipts.to_vec()) {
+        match crate::dispatch::supervise::pending::keep(&data_dir, &spec.id, receipts.to_vec()) {
             Ok(kept) => return Ok(kept.append(&ledger, retry)?),
             Err(_) => match ledger.append_all(receipts) {
                 Ok(outcome) => {
-                    crate::dispatch::pending::unreserve(&data_dir, &spec.id);
+                    crate::dispatch::supervise::pending::unreserve(&data_dir, &spec.id);
                     return Ok(outcome);
                 }
                 Err(e) if began.elapsed() + pause > retry.max(UNKEPT_RETRY) => {
@@ -157,7 +157,7 @@ fn keep_and_append(
 pub fn after_completion(spec: &Spec) {
     let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
     repo.empty_trash();
-    if let Some(pool) = crate::dispatch::launch::pool_of(&repo, spec) {
+    if let Some(pool) = crate::dispatch::start::launch::pool_of(&repo, spec) {
         let _ = pool.fill(&spec.base_commit);
     }
 }
@@ -186,7 +186,7 @@ fn teardown(
         base_commit: spec.base_commit.clone(),
     };
     // vnx's own files go first: they are not the worker's work.
-    let removed = crate::dispatch::workspace::remove(&spec.placed);
+    let removed = crate::dispatch::start::workspace::remove(&spec.placed);
     if !spec.placed.is_empty() {
         completed.vnx_files_removed = Some(
             removed
@@ -230,7 +230,7 @@ fn teardown(
     completed.diff_stats = stats;
     match classified {
         Ok(c) => {
-            let action = match crate::dispatch::launch::pool_of(repo, spec) {
+            let action = match crate::dispatch::start::launch::pool_of(repo, spec) {
                 Some(pool) => repo.release_with_pool(&wt, &c, &pool, spec.pool_entry.as_deref()),
                 None => repo.release_later(&wt, &c),
             };

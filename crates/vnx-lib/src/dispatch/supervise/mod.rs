@@ -8,9 +8,24 @@
 //! The run is here; the worker's own run (started, watched, stopped) is in `worker`, the
 //! copying and parsing of its output and its signs of life in `output`, and the end of the
 //! dispatch (commit, teardown, phantom guard, the completion kept and appended) in `conclude`.
+//! Around them: the supervisor's per-provider slot (`slots`), the report and hook files
+//! (`signals`), running, blocked or stalled as the supervisor sees it (`live`), each change of
+//! live state announced as a signed receipt and to the user's `notify` command (`announce`,
+//! `notify`), the verdict (`outcome`), the phantom guard (`phantom`), completions kept until
+//! the ledger takes them (`pending`), and a lost dispatch's end recorded from its sealed
+//! report (`recover`).
 
+pub mod announce;
 mod conclude;
+pub mod live;
+pub mod notify;
+pub mod outcome;
 mod output;
+pub mod pending;
+pub mod phantom;
+pub mod recover;
+pub mod signals;
+pub mod slots;
 mod worker;
 
 pub use conclude::after_completion;
@@ -23,16 +38,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::dispatch::outcome::{self, Ended, StopCause};
-use crate::dispatch::record::Recorder;
-use crate::dispatch::signals::{self, ReportFile};
-use crate::dispatch::{DispatchError, Spec, io_err, slots};
+use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::ledger::Ledger;
 use crate::ledger::attest::Attestor;
 use crate::provider::events::StreamSummary;
 use crate::provider::invocation;
 use crate::receipts::{self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus};
 use crate::worktree::{Repo, TeardownClass};
+use announce::Recorder;
+use outcome::{Ended, StopCause};
+use signals::ReportFile;
 
 use worker::{Job, run_worker};
 
@@ -143,7 +158,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // The spec is read back from disk: never trust its deadline not to overflow.
     let deadline = started
         .checked_add(Duration::from_secs(
-            spec.deadline_secs.min(super::MAX_DEADLINE_SECS),
+            spec.deadline_secs.min(crate::dispatch::MAX_DEADLINE_SECS),
         ))
         .unwrap_or(started);
     let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
@@ -223,7 +238,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let hook_env = worktree_env(spec);
     let mut worktree_commands = Vec::new();
     if ended.stopped.is_none() && !spec.worktree_setup.is_empty() {
-        let (ran, failure) = super::setup::run(
+        let (ran, failure) = crate::dispatch::setup::run(
             "setup",
             &spec.worktree_setup,
             &spec.worktree,
@@ -255,7 +270,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // Teardown commands after the worker (stop what setup started), before classification;
     // given a minute of their own past the deadline, which may have passed.
     if !spec.worktree_teardown.is_empty() {
-        let (ran, _) = super::setup::run(
+        let (ran, _) = crate::dispatch::setup::run(
             "teardown",
             &spec.worktree_teardown,
             &spec.worktree,
@@ -327,7 +342,10 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     recorder.finish();
     // With the end on the ledger, the worktree given back to the pool is proven clean (or
     // removed), so the next dispatch can take it; the slower tidying is [`after_completion`].
-    if let (Some(pool), Some(name)) = (super::launch::pool_of(&repo, spec), &concluded.pooled) {
+    if let (Some(pool), Some(name)) = (
+        crate::dispatch::start::launch::pool_of(&repo, spec),
+        &concluded.pooled,
+    ) {
         pool.prove_entry(name);
     }
     Ok(Outcome {

@@ -12,7 +12,7 @@ use crate::process::Group;
 use crate::provider::events::{EventParser, StreamSummary};
 use crate::tmux::Tmux;
 
-use super::Pane;
+use crate::dispatch::supervise::Pane;
 
 /// Copies a headless worker's stdout and stderr to the log and the pane on two threads, and
 /// parses stdout's events.

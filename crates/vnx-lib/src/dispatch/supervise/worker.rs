@@ -8,10 +8,10 @@ use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::dispatch::live::Live;
-use crate::dispatch::outcome::{self, Ended, StopCause};
-use crate::dispatch::record::Recorder;
-use crate::dispatch::signals::{self, HookSignal, ReportFile, SignalReader};
+use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::live::Live;
+use crate::dispatch::supervise::outcome::{self, Ended, StopCause};
+use crate::dispatch::supervise::signals::{self, HookSignal, ReportFile, SignalReader};
 use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::process::{self, Cmd, Group, Stopped};
 use crate::provider::hooks::HookKind;
@@ -19,9 +19,9 @@ use crate::provider::{Lane, PromptTransport, invocation};
 use crate::sandbox::ShapeExt;
 use crate::tmux::Tmux;
 
-use super::output::{Activity, copy_output};
 use super::{GRACE, LATE_REPORT, SETTLE_AFTER_REPORT, SETTLE_WITHOUT_HOOK, Surroundings, TICK};
 use super::{relay_dir, worker_argv, worktree_env};
+use crate::dispatch::supervise::output::{Activity, copy_output};
 
 /// What one worker run is given: the prompt, the deadline and the report seal.
 pub(super) struct Job<'a> {

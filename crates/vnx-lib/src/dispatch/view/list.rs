@@ -9,8 +9,8 @@ use crate::dispatch::fold::{CiteReader, DispatchRecord, Records};
 use crate::ledger::LedgerError;
 use crate::tmux::Tmux;
 
-use super::lookup::alive_without_session;
 use super::{DispatchState, Proof, State};
+use crate::dispatch::view::lookup::alive_without_session;
 
 /// The tmux sessions alive on each socket dispatches were started on, listed once per
 /// socket. A dispatch whose start records no socket is looked for on the fallback.

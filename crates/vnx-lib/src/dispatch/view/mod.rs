@@ -107,7 +107,7 @@ pub struct QueueInfo {
 /// queue's entries (`places`, by id).
 pub fn mark_positions(
     states: &mut [DispatchState],
-    places: &BTreeMap<String, super::queue::Place>,
+    places: &BTreeMap<String, crate::dispatch::queue::Place>,
 ) {
     for s in states {
         if let (State::Queued, Some(q)) = (s.state, &mut s.queue) {

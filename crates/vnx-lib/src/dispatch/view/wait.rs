@@ -11,7 +11,7 @@ use crate::ledger::tail::{self, Followed};
 use crate::receipts::{self, DispatchStatus, QueueDecision, QueueVerdict};
 use crate::tmux::Tmux;
 
-use super::lookup::{
+use crate::dispatch::view::lookup::{
     Completion, Correction, alive_without_session, completion, correction, session_in,
 };
 

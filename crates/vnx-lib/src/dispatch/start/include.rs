@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::DispatchError;
+use crate::dispatch::DispatchError;
 
 /// The file listing what to copy, at the repository root.
 pub const FILE: &str = ".worktreeinclude";
@@ -188,7 +188,7 @@ fn collect_dir(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 /// The contents of a file to copy, read as [`copy`] reads them (for the egress scan).
-pub(super) fn read(root: &Path, f: &Included) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read(root: &Path, f: &Included) -> std::io::Result<Vec<u8>> {
     read_nofollow(&root.join(&f.path))
 }
 

@@ -12,7 +12,7 @@ use crate::ledger::tail;
 use crate::project::Project;
 use crate::receipts::{DispatchStarted, DispatchStatus, Typed};
 
-use super::view::State;
+use crate::dispatch::view::State;
 
 /// An ended dispatch a follow-up can continue.
 #[derive(Clone, Debug, PartialEq)]
@@ -208,7 +208,7 @@ fn read_facts(ledger: &Path) -> Result<Facts, LedgerError> {
 }
 
 /// The dispatch `id` of `project` as a follow-up would continue it, in `state` (from
-/// [`super::view`]).
+/// [`crate::dispatch::view`]).
 pub fn find(
     project: &Project,
     ledger: &Path,

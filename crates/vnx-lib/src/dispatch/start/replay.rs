@@ -147,7 +147,7 @@ pub fn link(root: &Path, original: &Original) -> ReplayOf {
         }
     }
     let rebuilt = (changed_skills.is_empty() || skills.len() == s.skills.len()).then(|| {
-        let prompt = super::compose::compose(
+        let prompt = crate::dispatch::start::compose::compose(
             &s.dispatch_id,
             &s.role,
             &original.instruction,

@@ -6,14 +6,14 @@ use crate::ledger::Receipt;
 use crate::receipts::{self, ConstraintDecision, DecisionRef, RouteRef, SkillRef};
 use crate::skills::Skill;
 
-use super::Spec;
+use crate::dispatch::Spec;
 
 /// Why constraints refused a dispatch: their reasons, one per line.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Reasons(pub(super) String);
+pub struct Reasons(pub(crate) String);
 
-pub(super) fn refusal_message(id: &str, refusals: &[Decision]) -> String {
+pub(crate) fn refusal_message(id: &str, refusals: &[Decision]) -> String {
     let what: Vec<String> = refusals
         .iter()
         .map(|d| format!("`{}` ({})", d.constraint_id, d.detail))
@@ -26,7 +26,7 @@ pub(super) fn refusal_message(id: &str, refusals: &[Decision]) -> String {
     format!("dispatch {id} refused by {noun} {}", what.join(", "))
 }
 
-pub(super) fn refusal_hint(refusals: &[Decision]) -> String {
+pub(crate) fn refusal_hint(refusals: &[Decision]) -> String {
     let (open, closed): (Vec<&Decision>, Vec<&Decision>) =
         refusals.iter().partition(|d| d.override_allowed);
     let mut hint = Vec::new();
@@ -81,7 +81,7 @@ fn route_ref(spec: &Spec) -> RouteRef {
 }
 
 /// One `constraint_decision` receipt per decision.
-pub(super) fn decision_receipts(spec: &Spec, decisions: &[Decision], sha256: &str) -> Vec<Receipt> {
+pub(crate) fn decision_receipts(spec: &Spec, decisions: &[Decision], sha256: &str) -> Vec<Receipt> {
     decisions
         .iter()
         .map(|d| {
@@ -108,7 +108,7 @@ pub(super) fn decision_receipts(spec: &Spec, decisions: &[Decision], sha256: &st
 }
 
 /// `dispatch_started`'s `skills`: each skill's name and the SHA-256 of its `SKILL.md`.
-pub(super) fn skill_refs(skills: &[Skill]) -> Vec<SkillRef> {
+pub(crate) fn skill_refs(skills: &[Skill]) -> Vec<SkillRef> {
     skills
         .iter()
         .map(|s| SkillRef {
@@ -119,7 +119,7 @@ pub(super) fn skill_refs(skills: &[Skill]) -> Vec<SkillRef> {
 }
 
 /// `dispatch_started`'s `constraint_decisions`: each constraint's id and decision.
-pub(super) fn decision_refs(decisions: &[Decision]) -> Vec<DecisionRef> {
+pub(crate) fn decision_refs(decisions: &[Decision]) -> Vec<DecisionRef> {
     decisions
         .iter()
         .map(|d| DecisionRef {

@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::spec::MAX_DEADLINE_SECS;
-use super::{
-    Context, DispatchError, Request, Spec, attest_all, compose, egress, govern, include, phantom,
-};
 use crate::config::Config;
 use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route, Spending};
+use crate::dispatch::spec::MAX_DEADLINE_SECS;
+use crate::dispatch::{
+    Context, DispatchError, Request, Spec, attest_all, start::compose, start::egress,
+    start::govern, start::include, supervise::phantom,
+};
 use crate::ledger::Ledger;
 use crate::ledger::receipt::is_dispatch_id;
 use crate::provider::invocation::declared_invocation;
@@ -47,7 +48,7 @@ pub struct Plan {
     /// What the egress policy found and did (nothing refused): `prompt` is the prompt as
     /// sent, redacted where it says so, and the files it withheld are not in the spec.
     pub egress: crate::egress::Outcome,
-    pub(super) repo: Repo,
+    pub(crate) repo: Repo,
 }
 
 /// A provider as the plan resolved it.
@@ -91,7 +92,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     let id = choose_id(req, root, &repo)?;
     // An id the ledger has seen (its directory, worktree and branch may be gone) stays taken:
     // receipts of two dispatches would share it.
-    if ctx.ledger.exists() && super::view::started(ctx.ledger, &id)? {
+    if ctx.ledger.exists() && crate::dispatch::view::started(ctx.ledger, &id)? {
         return Err(DispatchError::IdOnLedger { id });
     }
     if !valid_role(&req.role) {
@@ -250,7 +251,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             req.stall_after
                 .map(|d| d.as_secs())
                 .or(config.stall_after_seconds)
-                .unwrap_or(super::spec::DEFAULT_STALL_AFTER_SECS),
+                .unwrap_or(crate::dispatch::spec::DEFAULT_STALL_AFTER_SECS),
         ),
         notify: config.notify.clone(),
         worktree_setup: config.worktree.setup.clone(),

@@ -13,10 +13,10 @@
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
-use super::signals::{self, ReportFile, ReportStatus};
-use super::supervise::{Concluded, conclude};
-use super::view::{DispatchState, State};
-use super::{DispatchError, Spec, liveness};
+use crate::dispatch::supervise::signals::{self, ReportFile, ReportStatus};
+use crate::dispatch::supervise::{Concluded, conclude};
+use crate::dispatch::view::{DispatchState, State};
+use crate::dispatch::{DispatchError, Spec, liveness};
 use crate::ledger::attest::{self, Attestor};
 use crate::ledger::json::{self, Value};
 use crate::ledger::{LedgerError, tail};
@@ -112,7 +112,7 @@ pub struct Recovery<'a> {
     pub attestor: &'a Attestor,
 }
 
-/// Recovers one dispatch, as `state` (from [`super::view::list`]) shows it.
+/// Recovers one dispatch, as `state` (from [`crate::dispatch::view::list`]) shows it.
 pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, RecoverError> {
     let id = state.id.as_str();
     if state.state != State::Lost || state.host.is_some() {

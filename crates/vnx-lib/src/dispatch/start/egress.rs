@@ -9,12 +9,12 @@ use crate::egress::{self, Finding, Outcome, Source};
 use crate::ledger::{Ledger, Receipt};
 use crate::receipts::{self, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 
-use super::include::{self, Included};
-use super::{Context, DispatchError, Spec, attest_all};
+use crate::dispatch::start::include::{self, Included};
+use crate::dispatch::{Context, DispatchError, Spec, attest_all};
 
 /// Judges what `provider` would receive. Included files are read only when the provider is
 /// not exempt.
-pub(super) fn judge(
+pub(crate) fn judge(
     root: &Path,
     constraints: &Constraints,
     provider: &str,
@@ -37,7 +37,7 @@ pub(super) fn judge(
 }
 
 /// The `egress_decision` receipt, when there are findings.
-pub(super) fn receipt(spec: &Spec, outcome: &Outcome, constraints_sha256: &str) -> Option<Receipt> {
+pub(crate) fn receipt(spec: &Spec, outcome: &Outcome, constraints_sha256: &str) -> Option<Receipt> {
     let strictest = outcome.strictest()?;
     let refused = strictest == egress::Action::Refuse;
     Some(receipts::write(&EgressDecision {
@@ -72,7 +72,7 @@ fn finding(f: &Finding) -> EgressFinding {
 }
 
 /// A finding under `refuse` refuses the dispatch: its `egress_decision` is the only write.
-pub(super) fn refuse_if_found(
+pub(crate) fn refuse_if_found(
     ctx: &Context<'_>,
     spec: &Spec,
     outcome: &Outcome,

@@ -7,7 +7,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
-use super::signals::{HookSignal, Report, ReportStatus};
+use crate::dispatch::supervise::signals::{HookSignal, Report, ReportStatus};
 use crate::provider::events::{StreamSummary, Verdict};
 use crate::provider::hooks::HookKind;
 use crate::provider::{self, Lane};
@@ -204,7 +204,7 @@ pub fn hook_session(signal: &HookSignal) -> Option<String> {
     ["session_id", "thread-id"]
         .iter()
         .find_map(|k| signal.payload.get(k)?.as_str())
-        .map(|s| super::signals::shorten(s, 256))
+        .map(|s| crate::dispatch::supervise::signals::shorten(s, 256))
 }
 
 /// The last assistant message a hook carries (gemini `prompt_response`, codex
@@ -213,7 +213,7 @@ pub fn hook_message(signal: &HookSignal) -> Option<String> {
     ["prompt_response", "last-assistant-message"]
         .iter()
         .find_map(|k| signal.payload.get(k)?.as_str())
-        .map(|s| super::signals::shorten(s, 4000))
+        .map(|s| crate::dispatch::supervise::signals::shorten(s, 4000))
 }
 
 #[cfg(test)]

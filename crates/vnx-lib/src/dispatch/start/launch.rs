@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::spec::recorded_argv;
-use super::{
-    Context, DispatchError, Plan, Spec, attest_all, govern, include, io_err, liveness, workspace,
+use crate::dispatch::spec::recorded_argv;
+use crate::dispatch::{
+    Context, DispatchError, Plan, Spec, attest_all, io_err, liveness, start::govern,
+    start::include, start::workspace,
 };
 use crate::evidence_reach;
 use crate::ledger::{Ledger, Receipt, now_utc};
@@ -126,7 +127,7 @@ impl Drop for Undo<'_> {
             && !self.keep_dispatch_dir
         {
             let data = self.repo.root.join(crate::project::DATA_DIR);
-            super::ports::release(&data, port, self.id);
+            crate::dispatch::start::ports::release(&data, port, self.id);
         }
         if let Some(wt) = &self.worktree
             && let Ok(c) = wt.classify(self.remote)
@@ -142,7 +143,7 @@ impl Drop for Undo<'_> {
         }
         if self.reserved {
             let data = self.repo.root.join(crate::project::DATA_DIR);
-            super::pending::unreserve(&data, self.id);
+            crate::dispatch::supervise::pending::unreserve(&data, self.id);
         }
     }
 }
@@ -163,9 +164,9 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // The completion's space is set aside before anything runs: a disk too full to hold it
     // refuses the dispatch now rather than lose its end later.
     let data_dir = plan.repo.root.join(crate::project::DATA_DIR);
-    super::pending::reserve(&data_dir, &spec.id).map_err(io_err(
+    crate::dispatch::supervise::pending::reserve(&data_dir, &spec.id).map_err(io_err(
         &data_dir
-            .join(super::pending::DIR)
+            .join(crate::dispatch::supervise::pending::DIR)
             .join(format!("{}.reserve", spec.id)),
     ))?;
     undo.reserved = true;
@@ -220,8 +221,8 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     }
     write_dispatch_dir(plan, &spec)?;
     if let Some(env) = ctx.env {
-        let path = super::worker_env::path_in(&spec.dispatch_dir);
-        super::worker_env::write(&path, &super::worker_env::handed_on(env))
+        let path = crate::dispatch::worker_env::path_in(&spec.dispatch_dir);
+        crate::dispatch::worker_env::write(&path, &crate::dispatch::worker_env::handed_on(env))
             .map_err(io_err(&path))?;
     }
     // The start and its constraint decisions are one group commit, the start first: a
@@ -232,7 +233,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         &plan.constraints.decisions,
         &plan.constraints_sha256,
     ));
-    receipts.extend(super::egress::receipt(
+    receipts.extend(crate::dispatch::start::egress::receipt(
         &spec,
         &plan.egress,
         &plan.constraints_sha256,
@@ -320,7 +321,7 @@ fn quarantine(
 }
 
 /// The project's worktree pool, when the config keeps one.
-pub(super) fn pool_of(repo: &Repo, spec: &Spec) -> Option<Pool> {
+pub(crate) fn pool_of(repo: &Repo, spec: &Spec) -> Option<Pool> {
     (spec.pool_size > 0).then(|| Pool::new(repo, spec.pool_size, &spec.pool_keep))
 }
 
@@ -328,13 +329,13 @@ pub(super) fn pool_of(repo: &Repo, spec: &Spec) -> Option<Pool> {
 /// ledger and its directory exists (a launch under way, a running or lost dispatch).
 fn claim_port(spec: &Spec, data: &Path, range: (u16, u16)) -> Result<u16, DispatchError> {
     let open = |owner: &str| {
-        let ended = super::view::completion(&spec.ledger, owner)
+        let ended = crate::dispatch::view::completion(&spec.ledger, owner)
             .ok()
             .flatten()
             .is_some();
         !ended && data.join("dispatches").join(owner).is_dir()
     };
-    Ok(super::ports::claim(
+    Ok(crate::dispatch::start::ports::claim(
         data,
         range,
         &spec.id,
@@ -356,9 +357,9 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         argv: recorded_argv(spec),
         binary: spec.invocation.argv[0].clone(),
         binary_version: spec.binary_version.clone(),
-        environment: ctx
-            .env
-            .map(|e| super::worker_env::names(&super::worker_env::handed_on(e))),
+        environment: ctx.env.map(|e| {
+            crate::dispatch::worker_env::names(&crate::dispatch::worker_env::handed_on(e))
+        }),
         prompt_transport: spec.invocation.prompt_transport,
         completion: spec.invocation.completion,
         hooks: spec.invocation.hooks,

@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::live::Change;
-use super::notify::Notifier;
+use crate::dispatch::supervise::live::Change;
+use crate::dispatch::supervise::notify::Notifier;
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, Receipt, now_utc};
 use crate::receipts::{self, Kind};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::signals::HookSignal;
+use crate::dispatch::supervise::signals::HookSignal;
 use crate::receipts::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 
 /// The longest command or message a blocked receipt keeps, in bytes.
@@ -53,7 +53,7 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
     }
     cur.as_str()
         .filter(|s| !s.is_empty())
-        .map(|s| super::signals::shorten(s, MAX_TEXT))
+        .map(|s| crate::dispatch::supervise::signals::shorten(s, MAX_TEXT))
 }
 
 /// Whether `signal` says the worker waits for a person, and for what.
