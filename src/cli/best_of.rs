@@ -32,8 +32,9 @@ use super::settings;
     after_long_help = "Examples:\n  $ vnx best-of --agent implementer --instruction \"add a greeting\" \\\n        --candidate demo:commit --candidate demo:dirty"
 )]
 pub struct Args {
-    /// The role every candidate plays (e.g. implementer)
-    #[arg(long, value_name = "ROLE")]
+    /// The role every candidate plays (e.g. implementer); the CLIs are the candidates'
+    /// providers
+    #[arg(long, visible_alias = "role", value_name = "ROLE")]
     agent: String,
     /// A candidate: PROVIDER or PROVIDER:MODEL (2 to 8, in order: the order breaks ties)
     #[arg(long = "candidate", value_name = "PROVIDER[:MODEL]", required = true)]

@@ -53,8 +53,9 @@ pub(super) enum PermissionArg {
     after_long_help = "Examples:\n  $ vnx dispatch-agent --agent implementer --provider demo --model commit \\\n        --skill implementer --instruction \"add a greeting\""
 )]
 pub struct Args {
-    /// The worker's role (e.g. implementer, reviewer)
-    #[arg(long, value_name = "ROLE")]
+    /// The worker's role (e.g. implementer, reviewer), which picks its skills, gates and
+    /// constraints; the CLI that runs it is --provider
+    #[arg(long, visible_alias = "role", value_name = "ROLE")]
     agent: String,
     /// claude, codex, gemini, ollama, demo, or one declared in .vnx/config.yaml [default:
     /// inferred from --model, else claude]

@@ -549,3 +549,24 @@ fn worktreeinclude_copies_ignored_files_and_records_only_hashes() {
     assert_eq!(r.code, 3);
     assert!(r.stderr.contains(".worktreeinclude line 1"), "{}", r.stderr);
 }
+
+#[test]
+fn role_is_another_name_for_agent() {
+    let repo = Repo::new();
+    let mut cmd = repo.vnx();
+    cmd.args([
+        "dispatch-agent",
+        "--role",
+        "implementer",
+        "--provider",
+        "demo",
+    ])
+    .args(["--model", "commit", "--json", "--instruction", "x"]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let started = repo.events("dispatch_started");
+    assert_eq!(started[0]["role"], "implementer", "{started:?}");
+    let help = run(repo.vnx().args(["dispatch-agent", "--help"]));
+    assert!(help.stdout.contains("--agent <ROLE>"), "{}", help.stdout);
+    assert!(help.stdout.contains("[alias: --role]"), "{}", help.stdout);
+}
