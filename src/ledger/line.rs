@@ -434,7 +434,10 @@ impl Scanner<'_> {
                             if !h.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
                                 return None;
                             }
-                            let cp = u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()?;
+                            // Four lowercase hex digits, checked just above.
+                            let cp = h
+                                .iter()
+                                .fold(0u32, |cp, &b| cp << 4 | u32::from(NIBBLE[usize::from(b)]));
                             // Python writes these raw or with a short escape.
                             if (0x20..=0x7E).contains(&cp)
                                 || matches!(cp, 0x08 | 0x09 | 0x0A | 0x0C | 0x0D)
