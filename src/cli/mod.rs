@@ -73,7 +73,10 @@ struct Cli {
     command: Command,
 }
 
+// `defer`: a command's arguments are built only when it is run (or its help is shown), so a
+// run of one command does not build the other forty (see `parser`).
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     Init(init::Args),
     #[command(name = "dispatch-agent")]
@@ -137,6 +140,7 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum PoolCommand {
     Status(pool::StatusArgs),
     Fill(pool::FillArgs),
@@ -144,6 +148,7 @@ enum PoolCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum ConstraintsCommand {
     List(constraints_list::Args),
     #[command(name = "check-imports")]
@@ -151,12 +156,14 @@ enum ConstraintsCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum ReceiptsCommand {
     Append(receipts_append::Args),
     Tail(receipts_tail::Args),
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum AuditCommand {
     Verify(audit_verify::Args),
     Seal(audit_seal::Args),
@@ -164,19 +171,113 @@ enum AuditCommand {
     Checkpoint(audit_checkpoint::Args),
 }
 
-/// The command line, with the exit codes under every command's `--help`.
+/// The whole command line with the exit codes under every command's `--help`, for
+/// completions and the man page (which build it all).
 fn command() -> clap::Command {
-    fn with_exit_codes(cmd: clap::Command) -> clap::Command {
-        // A command's examples (its `after_long_help`) come first in `--help`.
-        let long = match cmd.get_after_long_help() {
-            Some(examples) => format!("{examples}\n\n{}", error::EXIT_CODES),
-            None => error::EXIT_CODES.to_owned(),
-        };
-        cmd.after_help(error::EXIT_CODES)
-            .after_long_help(long)
-            .mut_subcommands(with_exit_codes)
+    /// Gives each command the description it has once built, before anything is built: the
+    /// `help` command copies its siblings' descriptions when it is made.
+    fn describe(cmd: clap::Command, built: &clap::Command) -> clap::Command {
+        cmd.mut_subcommands(|sub| {
+            let Some(done) = built.find_subcommand(sub.get_name()) else {
+                return sub;
+            };
+            let sub = match done.get_about() {
+                Some(about) => sub.about(about.clone()),
+                None => sub,
+            };
+            describe(sub, done)
+        })
     }
-    with_exit_codes(<Cli as clap::CommandFactory>::command())
+    let built = command_for_help();
+    let mut cmd = with_exit_codes(describe(<Cli as clap::CommandFactory>::command(), &built));
+    cmd.build();
+    examples_first(cmd)
+}
+
+/// The whole command line as [`command`], each command built the way parsing builds it
+/// (which is not quite what [`clap::Command::build`] does to the `help` command): what help
+/// is printed from.
+fn command_for_help() -> clap::Command {
+    fn paths(cmd: &clap::Command, above: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands() {
+            let mut path = above.to_vec();
+            path.push(sub.get_name().to_owned());
+            paths(sub, &path, out);
+            out.push(path);
+        }
+    }
+    let mut cmd = with_exit_codes(<Cli as clap::CommandFactory>::command());
+    let mut all = Vec::new();
+    paths(&cmd, &[], &mut all);
+    for path in all {
+        // Parsing `vnx PATH… --version` builds each command on the path, and stops there.
+        let args = std::iter::once("vnx")
+            .chain(path.iter().map(String::as_str))
+            .chain(["--version"]);
+        let _ = cmd.try_get_matches_from_mut(args);
+    }
+    examples_first(cmd)
+}
+
+/// Sets every command's `--help` epilogue to the exit codes, before it is built: a command's
+/// own `after_long_help` (its examples) is set when it is built (`defer`), over this.
+fn with_exit_codes(cmd: clap::Command) -> clap::Command {
+    let long = match cmd.get_after_long_help() {
+        Some(examples) => format!("{examples}\n\n{}", error::EXIT_CODES),
+        None => error::EXIT_CODES.to_owned(),
+    };
+    cmd.after_help(error::EXIT_CODES)
+        .after_long_help(long)
+        .mut_subcommands(with_exit_codes)
+}
+
+/// Once built: a command's examples (its `after_long_help`) come first in `--help`, then the
+/// exit codes.
+fn examples_first(cmd: clap::Command) -> clap::Command {
+    let examples = cmd
+        .get_after_long_help()
+        .map(ToString::to_string)
+        .filter(|text| !text.ends_with(error::EXIT_CODES));
+    let cmd = match examples {
+        Some(examples) => cmd.after_long_help(format!("{examples}\n\n{}", error::EXIT_CODES)),
+        None => cmd,
+    };
+    cmd.mut_subcommands(examples_first)
+}
+
+/// The command line to parse `args` with. A plain run of one command (`vnx receipts append
+/// …`, `vnx --version`) prints no help, so it is parsed with only that command built (clap
+/// builds it as it parses): building all of them took most of the start-up of a short
+/// command. Anything that can print help — `-h`, `--help`, `help`, or a group of commands
+/// named without one of its commands (`vnx`, `vnx receipts`) — gets [`command_for_help`].
+fn parser(args: &[std::ffi::OsString]) -> clap::Command {
+    let lean = <Cli as clap::CommandFactory>::command();
+    let helpish = |a: &std::ffi::OsString| {
+        let a = a.as_encoded_bytes();
+        a == b"help"
+            || a == b"--help"
+            || (a.starts_with(b"-") && !a.starts_with(b"--") && a.contains(&b'h'))
+    };
+    if args.iter().skip(1).any(helpish) {
+        return command_for_help();
+    }
+    let mut at = &lean;
+    for arg in args.iter().skip(1) {
+        if at.has_subcommands() {
+            match arg.to_str().and_then(|name| at.find_subcommand(name)) {
+                Some(sub) => at = sub,
+                // `vnx --version`, or an error: neither lists the commands' descriptions.
+                None => return lean,
+            }
+        } else {
+            break;
+        }
+    }
+    if at.has_subcommands() {
+        // A group named without a command: clap prints the group's help.
+        return command_for_help();
+    }
+    lean
 }
 
 /// Runs the command line and turns the outcome into an exit code. A panic is a bug in vnx:
@@ -192,8 +293,9 @@ pub fn run() -> ExitCode {
         // with another status.
         std::process::exit(Exit::Bug as i32);
     }));
-    let parsed = command()
-        .try_get_matches()
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let parsed = parser(&args)
+        .try_get_matches_from(args)
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
     let cli = match parsed {
         Ok(cli) => cli,
@@ -268,5 +370,59 @@ fn ignore_file_size_signal() {
     // before any thread is started.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<std::ffi::OsString> {
+        line.split_whitespace().map(Into::into).collect()
+    }
+
+    #[test]
+    fn only_a_line_that_can_print_help_builds_every_command() {
+        for line in [
+            "vnx receipts append --receipt {}",
+            "vnx --version",
+            "vnx status --json",
+            "vnx audit-chain verify",
+            "vnx no-such-command",
+        ] {
+            assert!(parser(&args(line)).get_after_help().is_none(), "{line}");
+        }
+        for line in [
+            "vnx",
+            "vnx --help",
+            "vnx receipts",
+            "vnx receipts append -h",
+            "vnx help status",
+            "vnx status -jh",
+        ] {
+            assert!(parser(&args(line)).get_after_help().is_some(), "{line}");
+        }
+    }
+
+    #[test]
+    fn every_command_has_its_description_and_exit_codes_in_help() {
+        fn check(cmd: &mut clap::Command, path: &str) {
+            // Help wraps lines: compare the words.
+            let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let help = words(&cmd.render_long_help().to_string());
+            assert!(help.ends_with(&words(error::EXIT_CODES)), "{path}: {help}");
+            // `help` is clap's own, without an epilogue (as it always was).
+            for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+                let name = format!("{path} {}", sub.get_name());
+                // The hidden ones (vnx's own plumbing) never had one.
+                assert!(
+                    sub.is_hide_set() || sub.get_about().is_some(),
+                    "{name} has no description"
+                );
+                check(sub, &name);
+            }
+        }
+        check(&mut command_for_help(), "vnx");
+        check(&mut command(), "vnx");
     }
 }

@@ -6,8 +6,11 @@
 use std::path::Path;
 
 use crate::checkpoint::{self, CheckpointError};
+use crate::mirror::{self, Finding, Mirrors};
 use crate::trailers;
-use crate::verify::{ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify};
+use crate::verify::{
+    ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify_keeping,
+};
 
 /// Verifies the ledger at `path` in full; `local_key` and `witness_dir` are this machine's
 /// signing key and witness directory, when it has them. Also says whether checkpoints were
@@ -27,19 +30,23 @@ pub fn verify_anchored(
         }
         None => false,
     };
-    let mut report = verify(path, &options)?;
+    // The hosts' mirrored lines are picked out during the verify's one pass over the file.
+    let (mut report, kept) = verify_keeping(path, &options, &[mirror::NEEDLE])?;
     if anchored {
         orphaned_trailers(path, &mut report)?;
     }
-    remote_segments(path, &mut report)?;
+    let mirrors = Mirrors::from_lines(kept.into_iter().map(|k| (k.number, k.bytes)));
+    remote_segments(path, &mirrors, &mut report)?;
     Ok((report, anchored))
 }
 
 /// Adds a violation for each problem in the hosts' mirrored chain segments (and the host
 /// checkpoints fetched into `refs/vnx/hosts/<name>/checkpoint`).
-fn remote_segments(path: &Path, report: &mut VerifyReport) -> Result<(), CheckpointError> {
-    use crate::mirror::{self, Finding, Mirrors};
-    let mirrors = Mirrors::read(path).map_err(CheckpointError::from)?;
+fn remote_segments(
+    path: &Path,
+    mirrors: &Mirrors,
+    report: &mut VerifyReport,
+) -> Result<(), CheckpointError> {
     if mirrors.lines.is_empty() && mirrors.origins.is_empty() {
         return Ok(());
     }
@@ -59,7 +66,7 @@ fn remote_segments(path: &Path, report: &mut VerifyReport) -> Result<(), Checkpo
             }
         }
     }
-    for p in mirror::check(&mirrors, &host_checkpoints) {
+    for p in mirror::check(mirrors, &host_checkpoints) {
         let kind = match p.finding {
             Finding::HashMismatch => ViolationKind::RemoteHashMismatch,
             Finding::LinkMismatch => ViolationKind::RemoteLinkMismatch,

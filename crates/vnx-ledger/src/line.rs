@@ -403,14 +403,19 @@ impl Scanner<'_> {
         let start = self.i;
         loop {
             // The line is printable ASCII (checked up front), so only a quote or a backslash
-            // stops a string: skip eight bytes at a time, then find the exact one.
+            // stops a string: look at eight bytes at a time, the first match's bit names it.
+            let mut found = false;
             while let Some(word) = s.get(self.i..self.i + 8) {
-                if has_quote_or_backslash(u64::from_le_bytes(word.try_into().unwrap_or_default())) {
+                let mask =
+                    quote_or_backslash(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+                if mask != 0 {
+                    self.i += (mask.trailing_zeros() / 8) as usize;
+                    found = true;
                     break;
                 }
                 self.i += 8;
             }
-            while let Some(&b) = s.get(self.i) {
+            while !found && let Some(&b) = s.get(self.i) {
                 if b == b'"' || b == b'\\' {
                     break;
                 }
@@ -429,7 +434,10 @@ impl Scanner<'_> {
                             if !h.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
                                 return None;
                             }
-                            let cp = u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()?;
+                            // Four lowercase hex digits, checked just above.
+                            let cp = h
+                                .iter()
+                                .fold(0u32, |cp, &b| cp << 4 | u32::from(NIBBLE[usize::from(b)]));
                             // Python writes these raw or with a short escape.
                             if (0x20..=0x7E).contains(&cp)
                                 || matches!(cp, 0x08 | 0x09 | 0x0A | 0x0C | 0x0D)
@@ -484,12 +492,14 @@ impl Scanner<'_> {
     }
 }
 
-/// Whether any byte of `w` is `"` or `\` (SWAR: exact for "any", not for which).
-fn has_quote_or_backslash(w: u64) -> bool {
+/// A mask whose lowest set bit is the high bit of the first byte of `w` (read little-endian)
+/// that is `"` or `\`; zero when there is none. (SWAR: a byte above the first match may be
+/// flagged falsely, the first never is.)
+fn quote_or_backslash(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    (has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')))) != 0
+    has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')))
 }
 
 /// Whether every byte is printable ASCII (0x20..=0x7E).
@@ -522,16 +532,18 @@ fn fields_prev_hash(
 
 /// Compares two canonical key tokens by the code points they denote.
 fn key_order(a: &[u8], b: &[u8]) -> Ordering {
-    if !a.contains(&b'\\') && !b.contains(&b'\\') {
-        // Keys are short: an inline loop beats a call to memcmp.
-        for (x, y) in a.iter().zip(b) {
-            if x != y {
-                return x.cmp(y);
-            }
+    // Keys are short: an inline loop beats calls to memchr and memcmp. Up to the first
+    // difference or escape the bytes are the code points; an escape needs decoding.
+    for (x, y) in a.iter().zip(b) {
+        if *x == b'\\' || *y == b'\\' {
+            return unescape(a).cmp(&unescape(b));
         }
-        return a.len().cmp(&b.len());
+        if x != y {
+            return x.cmp(y);
+        }
     }
-    unescape(a).cmp(&unescape(b))
+    // One is a prefix of the other, without escapes: the longer decodes to more.
+    a.len().cmp(&b.len())
 }
 
 /// Decodes a canonical string token's content to WTF-8.
@@ -558,7 +570,7 @@ mod tests {
     }
 
     #[test]
-    fn quote_and_backslash_detection_is_exact_for_any_byte_pair() {
+    fn quote_and_backslash_detection_finds_the_first_of_any_byte_pair() {
         let special = |b: u8| b == b'"' || b == b'\\';
         for a in 0..=255u8 {
             for b in 0..=255u8 {
@@ -566,11 +578,10 @@ mod tests {
                     let mut word = [b'a'; 8];
                     word[pos] = a;
                     word[pos + 1] = b;
-                    assert_eq!(
-                        has_quote_or_backslash(u64::from_le_bytes(word)),
-                        special(a) || special(b),
-                        "{a:#x} {b:#x} at {pos}"
-                    );
+                    let first = word.iter().position(|&c| special(c));
+                    let mask = quote_or_backslash(u64::from_le_bytes(word));
+                    let found = (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize);
+                    assert_eq!(found, first, "{a:#x} {b:#x} at {pos}");
                 }
             }
         }

@@ -15,6 +15,10 @@ use crate::json::{self, Mode, Object, Value};
 use crate::receipts::{self, RemoteReceipt};
 use crate::tail;
 
+/// Bytes every mirrored line and every re-attested receipt holds (the start of the key
+/// `remote_receipt` or `remote`): the lines [`Mirrors::from_lines`] needs.
+pub const NEEDLE: &[u8] = b"\"remote";
+
 /// One mirrored host line, as this ledger holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mirrored {
@@ -49,11 +53,18 @@ pub struct Mirrors {
 impl Mirrors {
     /// Reads them from `ledger` (none when it does not exist).
     pub fn read(ledger: &Path) -> Result<Mirrors, LedgerError> {
-        let mut out = Mirrors::default();
         if !ledger.exists() {
-            return Ok(out);
+            return Ok(Mirrors::default());
         }
-        let lines = tail::numbered_lines_containing(ledger, b"\"remote")?;
+        Ok(Mirrors::from_lines(tail::numbered_lines_containing(
+            ledger, NEEDLE,
+        )?))
+    }
+
+    /// Reads them from the ledger's complete lines that hold [`NEEDLE`], numbered, in order
+    /// (other lines may be among them).
+    pub fn from_lines(lines: impl IntoIterator<Item = (u64, Vec<u8>)>) -> Mirrors {
+        let mut out = Mirrors::default();
         for (n, line) in lines {
             let Ok(text) = std::str::from_utf8(&line) else {
                 continue;
@@ -73,7 +84,7 @@ impl Mirrors {
                 });
             }
         }
-        Ok(out)
+        out
     }
 
     /// The last line mirrored from `host`: its number there and its hash.

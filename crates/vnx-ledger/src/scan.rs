@@ -1,6 +1,8 @@
 //! Streaming, parallel reading of a ledger file: a reader thread cuts the file into chunks of
 //! whole lines, worker threads hash and analyse them, and the caller sees the lines in order.
-//! Memory stays flat: a fixed pool of chunk buffers circulates between the threads.
+//! Memory stays flat: a fixed pool of chunk buffers circulates between the threads. A caller
+//! can also have the workers keep the few lines that hold given bytes (the hosts' mirrored
+//! lines), so that nothing needs a second pass over the file to find them.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -67,9 +69,20 @@ pub struct ScanTotals {
     pub torn_tail: Option<Fragment>,
 }
 
+/// A line kept whole because it holds one of the needles the caller gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptLine {
+    /// 1-based physical line number.
+    pub number: u64,
+    /// The line's bytes, without its newline.
+    pub bytes: Vec<u8>,
+}
+
+/// Whole lines read from the file. Their numbers are counted by the workers (each line's
+/// number within its chunk) and the collector (the lines before the chunk), so the reader
+/// makes no pass of its own over the bytes.
 struct Chunk {
     index: u64,
-    first_line: u64,
     offset: u64,
     buf: Vec<u8>,
 }
@@ -99,7 +112,7 @@ pub fn scan_line(bytes: &[u8], scratch: &mut Scratch) -> LineKind {
 fn process(chunk: &Chunk, scratch: &mut Scratch) -> Vec<ScannedLine> {
     let mut out = Vec::with_capacity(chunk.buf.len() / 256 + 1);
     let mut start = 0;
-    for (number, end) in (chunk.first_line..).zip(memchr::memchr_iter(b'\n', &chunk.buf)) {
+    for (number, end) in (0..).zip(memchr::memchr_iter(b'\n', &chunk.buf)) {
         let bytes = &chunk.buf[start..end];
         out.push(ScannedLine {
             number,
@@ -111,18 +124,53 @@ fn process(chunk: &Chunk, scratch: &mut Scratch) -> Vec<ScannedLine> {
     out
 }
 
+/// The complete lines of `chunk` that hold any of `needles`, in order, numbered within the
+/// chunk from 0. A chunk holding none (nearly every chunk) costs one search per needle.
+fn keep(chunk: &Chunk, needles: &[memchr::memmem::Finder<'_>]) -> Vec<KeptLine> {
+    let buf = &chunk.buf[..];
+    let mut kept = Vec::new();
+    // Where each needle next occurs at or after `from` (searched again only once passed).
+    let mut next: Vec<Option<usize>> = needles.iter().map(|f| f.find(buf)).collect();
+    let (mut from, mut counted, mut number) = (0, 0, 0);
+    loop {
+        for (at, finder) in next.iter_mut().zip(needles) {
+            if at.is_some_and(|p| p < from) {
+                *at = finder.find(&buf[from..]).map(|p| p + from);
+            }
+        }
+        let Some(hit) = next.iter().flatten().min().copied() else {
+            return kept;
+        };
+        let start = memchr::memrchr(b'\n', &buf[..hit]).map_or(0, |p| p + 1);
+        // Every chunk ends with a newline.
+        let end = memchr::memchr(b'\n', &buf[hit..]).map_or(buf.len(), |p| p + hit);
+        number += memchr::memchr_iter(b'\n', &buf[counted..start]).count() as u64;
+        counted = start;
+        kept.push(KeptLine {
+            number,
+            bytes: buf[start..end].to_vec(),
+        });
+        from = end + 1;
+        if from >= buf.len() {
+            return kept;
+        }
+    }
+}
+
 /// Reads `file` to its end with `threads` workers, calling `each` for every complete line in
-/// order.
+/// order. Also returns, in order, the complete lines that hold any of `needles`.
 pub fn scan_file(
     file: File,
     threads: usize,
+    needles: &[&[u8]],
     mut each: impl FnMut(ScannedLine),
-) -> io::Result<ScanTotals> {
+) -> io::Result<(ScanTotals, Vec<KeptLine>)> {
     let threads = threads.max(1);
     let pool = threads * 2 + 2;
     let (work_tx, work_rx) = sync_channel::<Chunk>(threads);
     let work_rx = Mutex::new(work_rx);
-    let (done_tx, done_rx) = sync_channel::<(u64, Vec<ScannedLine>)>(threads * 2);
+    let (done_tx, done_rx) = sync_channel::<(u64, Vec<ScannedLine>, Vec<KeptLine>)>(threads * 2);
+    let finders: Vec<_> = needles.iter().map(memchr::memmem::Finder::new).collect();
     let (free_tx, free_rx) = channel::<Vec<u8>>();
 
     std::thread::scope(|s| {
@@ -131,15 +179,17 @@ pub fn scan_file(
             let work_rx = &work_rx;
             let done_tx = done_tx.clone();
             let free_tx = free_tx.clone();
+            let finders = &finders;
             s.spawn(move || {
                 let mut scratch = Scratch::default();
                 loop {
                     let next = work_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok(chunk)) = next else { break };
                     let lines = process(&chunk, &mut scratch);
+                    let kept = keep(&chunk, finders);
                     // After a read error the reader is gone; a lost buffer is harmless.
                     let _ = free_tx.send(chunk.buf);
-                    if done_tx.send((chunk.index, lines)).is_err() {
+                    if done_tx.send((chunk.index, lines, kept)).is_err() {
                         break;
                     }
                 }
@@ -150,31 +200,54 @@ pub fn scan_file(
 
         // Lines in file order, whatever order the workers finish in. The channels close once
         // the reader has sent everything and every worker is done.
-        let mut pending: BTreeMap<u64, Vec<ScannedLine>> = BTreeMap::new();
+        let mut pending: BTreeMap<u64, (Vec<ScannedLine>, Vec<KeptLine>)> = BTreeMap::new();
         let mut next = 0u64;
-        for (index, lines) in done_rx.iter() {
-            pending.insert(index, lines);
-            while let Some(lines) = pending.remove(&next) {
+        let mut kept = Vec::new();
+        // Complete lines before the next chunk in order.
+        let mut before = 0u64;
+        for (index, lines, kept_here) in done_rx.iter() {
+            pending.insert(index, (lines, kept_here));
+            while let Some((lines, kept_here)) = pending.remove(&next) {
                 next += 1;
-                lines.into_iter().for_each(&mut each);
+                let count = lines.len() as u64;
+                for mut line in lines {
+                    line.number += before + 1;
+                    each(line);
+                }
+                kept.extend(kept_here.into_iter().map(|mut k| {
+                    k.number += before + 1;
+                    k
+                }));
+                before += count;
             }
         }
-        reader
+        let (bytes, torn) = reader
             .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the ledger reader thread panicked")))
+            .unwrap_or_else(|_| Err(io::Error::other("the ledger reader thread panicked")))?;
+        let totals = ScanTotals {
+            lines: before,
+            bytes,
+            torn_tail: torn.map(|(byte_start, byte_end)| Fragment {
+                line: before + 1,
+                byte_start,
+                byte_end,
+            }),
+        };
+        Ok((totals, kept))
     })
 }
 
+/// Reads `file` into chunks of whole lines for the workers; returns the bytes read and where
+/// an unterminated fragment at the end starts and ends.
 fn read_chunks(
     mut file: File,
     pool: usize,
     work_tx: SyncSender<Chunk>,
     free_rx: Receiver<Vec<u8>>,
-) -> io::Result<ScanTotals> {
+) -> io::Result<(u64, Option<(u64, u64)>)> {
     let mut created = 0;
     let mut carry: Vec<u8> = Vec::new();
     let mut offset = 0u64; // offset of carry[0]
-    let mut line = 1u64;
     let mut index = 0u64;
     let mut bytes = 0u64;
     loop {
@@ -211,33 +284,88 @@ fn read_chunks(
         let cut = memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1);
         carry.extend_from_slice(&buf[cut..]);
         buf.truncate(cut);
-        let count = memchr::memchr_iter(b'\n', &buf).count() as u64;
         let chunk_offset = offset;
         offset += cut as u64;
         if !buf.is_empty() {
             let chunk = Chunk {
                 index,
-                first_line: line,
                 offset: chunk_offset,
                 buf,
             };
             index += 1;
-            line += count;
             if work_tx.send(chunk).is_err() {
                 return Err(io::Error::new(io::ErrorKind::BrokenPipe, "scan stopped"));
             }
         }
         if eof {
-            let torn_tail = (!carry.is_empty()).then(|| Fragment {
-                line,
-                byte_start: offset,
-                byte_end: offset + carry.len() as u64,
-            });
-            return Ok(ScanTotals {
-                lines: line - 1,
-                bytes,
-                torn_tail,
-            });
+            let torn = (!carry.is_empty()).then(|| (offset, offset + carry.len() as u64));
+            return Ok((bytes, torn));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a second pass over the file finds: every complete line holding a needle.
+    fn naive(text: &[u8], needles: &[&[u8]]) -> Vec<KeptLine> {
+        let complete = &text[..memchr::memrchr(b'\n', text).map_or(0, |p| p + 1)];
+        complete
+            .split(|&b| b == b'\n')
+            .zip(1..)
+            .filter(|(line, _)| {
+                needles
+                    .iter()
+                    .any(|n| memchr::memmem::find(line, n).is_some())
+            })
+            .map(|(line, number)| KeptLine {
+                number,
+                bytes: line.to_vec(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_lines_holding_a_needle_are_kept_in_order_across_chunks() {
+        // Over three chunks: needles on the first line, on lines either side of the chunk
+        // cuts, twice on one line, beside CRs and blank lines, and in a torn tail (not kept).
+        let mut text = Vec::new();
+        let mut n = 0u64;
+        while text.len() < 3 * CHUNK + CHUNK / 3 {
+            n += 1;
+            let line = match n % 997 {
+                1 => format!("{{\"remote_receipt\":{n},\"x\":\"{}\"}}", "a".repeat(300)),
+                5 => format!("{{\"a\":\"\\r{n}\",\"remote\":1,\"remote_receipt\":2}}"),
+                9 => "   \r".to_owned(),
+                13 => format!("{{\"merge_receipt\":\"{n}\"}}"),
+                _ if n.is_multiple_of(3) => String::new(),
+                _ => format!(
+                    "{{\"seq\":{n},\"pad\":\"{}\"}}",
+                    "b".repeat((n % 700) as usize)
+                ),
+            };
+            text.extend_from_slice(line.as_bytes());
+            text.push(b'\n');
+        }
+        text.extend_from_slice(b"{\"remote\":\"torn");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.ndjson");
+        std::fs::write(&path, &text).unwrap();
+        let needles: [&[u8]; 2] = [b"\"remote", b"\"merge_receipt\""];
+        let expected = naive(&text, &needles);
+        assert!(expected.len() > 20, "{}", expected.len());
+        for threads in [1, 2, 3] {
+            let mut lines = 0;
+            let (totals, kept) = scan_file(File::open(&path).unwrap(), threads, &needles, |_| {
+                lines += 1
+            })
+            .unwrap();
+            assert_eq!(kept, expected, "{threads} thread(s)");
+            assert_eq!((totals.lines, lines), (n, n));
+            assert!(totals.torn_tail.is_some());
+            let (_, none) = scan_file(File::open(&path).unwrap(), threads, &[], |_| {}).unwrap();
+            assert!(none.is_empty());
         }
     }
 }

@@ -22,7 +22,7 @@ use sha2::Sha256;
 use crate::LedgerError;
 use crate::anchored::Checkpoint;
 use crate::line::{Hash, Link};
-use crate::scan::{self, Fragment};
+use crate::scan::{self, Fragment, KeptLine};
 
 /// The verdict on a ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -223,6 +223,16 @@ impl Default for VerifyOptions {
 
 /// Verifies the ledger at `path`. Read-only.
 pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
+    verify_keeping(path, options, &[]).map(|(report, _)| report)
+}
+
+/// Verifies the ledger at `path` as [`verify`] does, and in the same pass keeps the complete
+/// lines that hold any of `needles` (in order), for checks that look at a few lines only.
+pub fn verify_keeping(
+    path: &Path,
+    options: &VerifyOptions,
+    needles: &[&[u8]],
+) -> Result<(VerifyReport, Vec<KeptLine>), LedgerError> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(LedgerError::Symlink {
             path: path.to_owned(),
@@ -239,14 +249,14 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Ledg
         other => other?,
     };
     let mut checker = Checker::new(options);
-    let totals =
-        scan::scan_file(file, options.threads, |line| checker.line(line)).map_err(|source| {
-            LedgerError::Read {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
-    Ok(checker.finish(totals))
+    let (totals, kept) = scan::scan_file(file, options.threads, needles, |line| {
+        checker.line(line);
+    })
+    .map_err(|source| LedgerError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok((checker.finish(totals), kept))
 }
 
 struct Prev {
