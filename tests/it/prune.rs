@@ -4,9 +4,9 @@
 //! checkout stays.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 
-use crate::common::{Repo, committed, completion, configure, run, wait_for};
+use crate::common::{Repo, committed, completion, configure, hermetic, run, wait_for};
 
 /// Makes everything under `dir` look untouched for `days` days.
 fn age(dir: &Path, days: u32) {
@@ -190,11 +190,16 @@ fn dispatch_with_a_waiting_gate(repo: &Repo) -> String {
     committed(repo, "implementer")
 }
 
-/// The gate checkouts git has registered, as it names them.
+/// The gate checkouts git has registered, as it names them. A `git worktree add` under way
+/// can leave git unable to list (its admin directory is not yet whole): none, then.
 fn gate_checkouts(repo: &Repo) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = repo
-        .env
-        .git(&["worktree", "list", "--porcelain"])
+    let mut git = Command::new("git");
+    hermetic(&mut git, &repo.env.home());
+    let out = (git.current_dir(repo.env.path()))
+        .args(["worktree", "list", "--porcelain"])
+        .output()
+        .unwrap();
+    let mut v: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("worktree "))
         .filter(|p| p.contains("/.vnx-data/gates/"))
