@@ -193,7 +193,6 @@ fn time_mcp(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
             us.push(micros(t));
         }
     }
-    drop(call);
     drop(stdin);
     child.wait()?;
     Ok(Read {

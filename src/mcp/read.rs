@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::evidence::{self, Cited, Evidence};
 use super::{McpError, Settings};
 use crate::dispatch::detail;
+use crate::dispatch::fold;
 use crate::dispatch::view::{self, DispatchState};
 use crate::ledger::receipt::is_dispatch_id;
 use crate::tmux::Tmux;
@@ -72,16 +73,43 @@ pub(super) fn check_id(id: &str) -> Result<(), McpError> {
     }
 }
 
-/// Every dispatch as `vnx status` shows it (queue positions and verification marked).
-fn states(s: &Settings) -> Result<Vec<DispatchState>, McpError> {
+/// Every dispatch as `vnx status` shows it (queue positions and verification marked), and
+/// the read it was projected from (`None` without a ledger). Read through the read index
+/// (ADR 0043) when it holds.
+fn states(s: &Settings) -> Result<(Vec<DispatchState>, Option<fold::Verified>), McpError> {
     if !s.ledger.exists() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
-    let mut all = view::list(&s.ledger, &Tmux::new(&s.tmux_socket))?;
     let data_dir = crate::project::Project::at(&s.root).data_dir();
+    // The index is authenticated with the signing key; without one there is none.
+    let attestor = s
+        .key
+        .as_deref()
+        .and_then(|k| {
+            crate::ledger::checkpoint::CheckpointKey::load(k)
+                .ok()
+                .flatten()
+        })
+        .map(|k| crate::ledger::attest::Attestor::new(&k));
+    let trusted = evidence::trusted_keys(s).unwrap_or_default();
+    let index = fold::index::path_in(&data_dir);
+    let options = fold::ReadOptions {
+        index: Some(&index),
+        attestor: attestor.as_ref(),
+        trusted: &trusted,
+        key: s.key.as_deref(),
+        witness_dir: s.witness_dir.as_deref(),
+        threads: s.threads,
+        max_violations: 10_000,
+    };
+    let read = fold::read_verified(&s.ledger, &options, None)?;
+    let tmux = Tmux::new(&s.tmux_socket);
+    let mut all = view::states_verified(&s.ledger, &read, &view::Sessions::new(&tmux))?;
     view::mark_positions(&mut all, &crate::dispatch::queue::places(&data_dir));
-    evidence::mark(s, &mut all);
-    Ok(all)
+    if let Some(report) = &read.report {
+        view::mark_verified(&mut all, report, Some(&trusted));
+    }
+    Ok((all, Some(read)))
 }
 
 /// What a list keeps.
@@ -119,7 +147,7 @@ pub(super) fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, M
         )));
     }
     let limit = bounded(filter.limit, 100, LIMITS.dispatches, "limit")? as usize;
-    let all = states(s)?;
+    let (all, _) = states(s)?;
     if let Some(unknown) = filter
         .ids
         .iter()
@@ -177,10 +205,18 @@ pub(super) fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, M
 /// One dispatch whole, as `vnx show ID --json` prints it.
 pub(super) fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
     check_id(id)?;
-    let Some(state) = states(s)?.into_iter().find(|d| d.id == id) else {
+    let (all, read) = states(s)?;
+    let found = all.into_iter().find(|d| d.id == id).zip(read);
+    let Some((state, read)) = found else {
         return Err(McpError::UnknownDispatch { id: id.to_owned() });
     };
-    Ok(detail::of(&s.ledger, state)?)
+    let receipts = read
+        .records()
+        .get(id)
+        .map(|r| r.receipts.clone())
+        .unwrap_or_default();
+    drop(read);
+    Ok(detail::of_record(&s.ledger, state, &receipts)?)
 }
 
 /// One dispatch whole, with its best-of group, citing every receipt about it.
@@ -350,7 +386,7 @@ pub(super) fn wait(
     for id in ids {
         check_id(id)?;
     }
-    let known: Vec<String> = states(s)?.into_iter().map(|d| d.id).collect();
+    let known: Vec<String> = states(s)?.0.into_iter().map(|d| d.id).collect();
     if let Some(unknown) = ids.iter().find(|id| !known.contains(id)) {
         return Err(McpError::UnknownDispatch {
             id: unknown.clone(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::dispatch::fold::{CiteReader, DispatchRecord, Records};
+use crate::dispatch::fold::{CiteReader, DispatchRecord, Records, Verified};
 use crate::ledger::LedgerError;
 use crate::tmux::Tmux;
 
@@ -86,18 +86,55 @@ pub fn states_of(
         .collect()
 }
 
-/// A record as `status` shows it.
-fn project(
-    reader: &CiteReader,
-    records: &Records,
-    r: &DispatchRecord,
+/// The listed dispatches of a verified read, in start order, given the tmux sessions that
+/// are alive; each one's proof is what its line says of itself (its signature already
+/// judged), read back only when the read does not have it.
+pub fn states_verified(
+    ledger: &Path,
+    v: &Verified,
     live: &Sessions,
-) -> Result<DispatchState, LedgerError> {
-    let Some(l) = &r.listed else {
-        return Ok(DispatchState::blank(r.id.clone(), State::Lost));
-    };
-    let mut s = l.state.clone();
-    // A remote dispatch lives on its host: only a `remote_lost` makes it lost here.
+) -> Result<Vec<DispatchState>, LedgerError> {
+    let records = v.records();
+    let listed = records.listed();
+    if listed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let facts = v.proofs();
+    let mut reader = None;
+    let mut out = Vec::with_capacity(listed.len());
+    for r in listed {
+        let Some(l) = &r.listed else { continue };
+        let mut s = l.state.clone();
+        lost_unless_alive(&mut s, live);
+        s.proof = Some(match facts.get(&l.proof.line) {
+            Some(f) => Proof {
+                event_type: f.event_type.clone(),
+                line: f.line,
+                seq: f.seq,
+                line_sha256: hex::encode(f.line_sha256),
+                attested: f.attested,
+                bytes: Vec::new(),
+                // Judged already: `mark_verified` keeps the verdict.
+                signing: false,
+            },
+            None => {
+                if reader.is_none() {
+                    reader = Some(CiteReader::open(ledger)?);
+                }
+                let reader = reader.as_ref().expect("opened above");
+                let signing = records.first_signed.is_some_and(|f| f <= l.proof.line);
+                Proof::of(l.proof.line, reader.read(l.proof)?, signing)
+            }
+        });
+        s.status = s.shown();
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Marks a live dispatch lost when neither its session nor anything else of it lives. A
+/// remote dispatch lives on its host: only a `remote_lost` makes it lost here.
+fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
     if s.state.is_live()
         && s.host.is_none()
         && !s
@@ -109,6 +146,20 @@ fn project(
         s.state = State::Lost;
         s.blocked = None;
     }
+}
+
+/// A record as `status` shows it.
+fn project(
+    reader: &CiteReader,
+    records: &Records,
+    r: &DispatchRecord,
+    live: &Sessions,
+) -> Result<DispatchState, LedgerError> {
+    let Some(l) = &r.listed else {
+        return Ok(DispatchState::blank(r.id.clone(), State::Lost));
+    };
+    let mut s = l.state.clone();
+    lost_unless_alive(&mut s, live);
     let signing = records.first_signed.is_some_and(|f| f <= l.proof.line);
     s.proof = Some(Proof::of(l.proof.line, reader.read(l.proof)?, signing));
     s.status = s.shown();

@@ -10,7 +10,7 @@ mod list;
 mod lookup;
 mod wait;
 
-pub use list::{Sessions, list, list_with, state_of, states_of};
+pub use list::{Sessions, list, list_with, state_of, states_of, states_verified};
 pub use lookup::{
     Completion, Correction, completion, correction, remote_lost, remote_of, session_of, started,
 };
@@ -23,7 +23,9 @@ use crate::receipts::{DispatchStarted, DispatchStatus};
 use crate::worktree::TeardownClass;
 
 /// A dispatch's state.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
 pub struct DispatchState {
     /// The dispatch id.
     #[serde(rename = "dispatch_id")]
@@ -32,8 +34,13 @@ pub struct DispatchState {
     #[serde(skip)]
     pub state: State,
     /// The state as `status` shows it (see [`DispatchState::shown`]), set by [`list`].
+    #[borsh(skip)]
     pub status: &'static str,
     /// How it ended, once it did (`done`, `failed`, …; a correction's status).
+    #[borsh(
+        serialize_with = "crate::dispatch::fold::index::ser_json",
+        deserialize_with = "crate::dispatch::fold::index::de_json"
+    )]
     pub completion: Option<DispatchStatus>,
     /// Whether its branch was merged (`merge_completed`) or released (`worktree_released`).
     pub landed: Option<Landed>,
@@ -50,6 +57,10 @@ pub struct DispatchState {
     /// Why it is not done, in words (the completion's or correction's reason).
     pub reason: Option<String>,
     /// What teardown found, once it completed.
+    #[borsh(
+        serialize_with = "crate::dispatch::fold::index::ser_json",
+        deserialize_with = "crate::dispatch::fold::index::de_json"
+    )]
     pub teardown_class: Option<TeardownClass>,
     /// Its branch.
     pub branch: Option<String>,
@@ -71,6 +82,10 @@ pub struct DispatchState {
     pub continued_by: Option<String>,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[borsh(
+        serialize_with = "crate::dispatch::fold::index::ser_json",
+        deserialize_with = "crate::dispatch::fold::index::de_json"
+    )]
     pub blocked: Option<crate::receipts::DispatchBlocked>,
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,15 +95,19 @@ pub struct DispatchState {
     pub host: Option<String>,
     /// The receipt that proves the state shown (its start while it runs or is lost, its
     /// completion or correction, its merge or release).
+    #[borsh(skip)]
     pub proof: Option<Proof>,
     /// Whether the ledger verifies through that receipt, once [`mark_verified`] was told;
     /// a `done`, `merged` or `released` on a ledger that does not is shown as `unverified`.
+    #[borsh(skip)]
     pub verified: Option<bool>,
 }
 
 /// A queued dispatch's place: its `queue_decision`'s priority, latest start time and the
 /// provider's capacity, and its position in the queue now (see [`mark_positions`]).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
 pub struct QueueInfo {
     /// Its 1-based place among its provider's queued dispatches; `None` once it left the
     /// queue (or its entry is being started).
@@ -139,7 +158,8 @@ pub struct Proof {
     /// The line itself, for the signature check.
     #[serde(skip)]
     pub bytes: Vec<u8>,
-    /// Whether a receipt before it (or it) is signed: from then on vnx's kinds must be.
+    /// Whether a receipt before it (or it) is signed: from then on vnx's kinds must be
+    /// (false too when `attested` was judged already, and [`mark_verified`] keeps it).
     #[serde(skip)]
     pub signing: bool,
 }
@@ -215,7 +235,16 @@ pub fn mark_verified(
 }
 
 /// What became of an ended dispatch's branch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Landed {
     /// `vnx merge` merged it.
@@ -387,6 +416,39 @@ impl State {
 impl std::fmt::Display for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.name())
+    }
+}
+
+impl borsh::BorshSerialize for State {
+    fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        let (tag, status) = match self {
+            State::Queued => (0u8, None),
+            State::Expired => (1, None),
+            State::Running => (2, None),
+            State::Blocked => (3, None),
+            State::Stalled => (4, None),
+            State::Lost => (5, None),
+            State::Ended(s) => (6, Some(*s)),
+        };
+        borsh::BorshSerialize::serialize(&tag, w)?;
+        crate::dispatch::fold::index::ser_json(&status, w)
+    }
+}
+
+impl borsh::BorshDeserialize for State {
+    fn deserialize_reader<R: std::io::Read>(r: &mut R) -> std::io::Result<State> {
+        let tag = u8::deserialize_reader(r)?;
+        let status: Option<DispatchStatus> = crate::dispatch::fold::index::de_json(r)?;
+        Ok(match (tag, status) {
+            (0, _) => State::Queued,
+            (1, _) => State::Expired,
+            (2, _) => State::Running,
+            (3, _) => State::Blocked,
+            (4, _) => State::Stalled,
+            (5, _) => State::Lost,
+            (6, Some(s)) => State::Ended(s),
+            _ => return Err(std::io::Error::other("not a dispatch state")),
+        })
     }
 }
 
