@@ -50,19 +50,21 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::remote::catch_up_warning(&project, Some(std::slice::from_ref(&args.id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
-    let (states, read) = super::status::verified_states(&project, &tmux)?;
-    let found = states.into_iter().find(|s| s.id == args.id).zip(read);
-    let Some((state, read)) = found else {
+    let read = super::status::verified_states(&project, &tmux, Some(&args.id))?;
+    let Some(state) = read.states.into_iter().find(|s| s.id == args.id) else {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))
             .with_hint("`vnx status` lists the dispatches on the ledger"));
     };
-    let record = read.records().get(&args.id);
-    let receipts = record.map(|r| r.receipts.clone()).unwrap_or_default();
+    let record = read.record;
+    let receipts = record
+        .as_ref()
+        .map(|r| r.receipts.clone())
+        .unwrap_or_default();
     // Only a best-of candidate has a group (reading them is a pass of its own).
     let grouped = record
+        .as_ref()
         .and_then(|r| r.start.as_ref())
         .is_some_and(|s| s.grouped);
-    drop(read);
     let membership = |ledger: &std::path::Path, id: &str| {
         if grouped {
             super::group::membership(ledger, id)

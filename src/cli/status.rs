@@ -51,9 +51,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::remote::catch_up_warning(&project, (!args.ids.is_empty()).then_some(&args.ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
-    let (mut all, read) = verified_states(&project, &tmux)?;
+    let read = verified_states(&project, &tmux, None)?;
     // Only a best-of candidate has a group to show (reading them is a pass of its own).
-    let grouped = read.is_some_and(|r| r.records().any_grouped());
+    let grouped = read.grouped;
+    let mut all = read.states;
     view::mark_positions(&mut all, &vnx::dispatch::queue::places(&project.data_dir()));
     if let Some(unknown) = args.ids.iter().find(|id| !all.iter().any(|s| &s.id == *id)) {
         return Err(CliError::usage(format!("unknown dispatch {unknown}"))
@@ -144,17 +145,32 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a read of every dispatch gives `status` and `show`.
+pub(super) struct Read {
+    /// Every dispatch's state, its proof marked verified or not.
+    pub(super) states: Vec<DispatchState>,
+    /// Whether any dispatch is a best-of candidate.
+    pub(super) grouped: bool,
+    /// The record of the dispatch asked for.
+    pub(super) record: Option<vnx::dispatch::fold::DispatchRecord>,
+}
+
 /// Every dispatch's state, its proof marked verified or not (a warning said when the
-/// ledger does not verify), and the read it was projected from (`None` without a ledger).
-/// Read through the read index (ADR 0043) when it holds.
+/// ledger does not verify), and the record of `want`. Read through the read index (ADR
+/// 0043) when it holds.
 pub(super) fn verified_states(
     project: &vnx::project::Project,
     tmux: &Tmux,
-) -> Result<(Vec<DispatchState>, Option<vnx::dispatch::fold::Verified>), CliError> {
+    want: Option<&str>,
+) -> Result<Read, CliError> {
     use vnx::dispatch::fold::{self, ReadOptions};
     let ledger = project.ledger();
     if !ledger.exists() {
-        return Ok((Vec::new(), None));
+        return Ok(Read {
+            states: Vec::new(),
+            grouped: false,
+            record: None,
+        });
     }
     let (attestor, trusted) = match settings::attestation(None, &ledger) {
         Ok((a, keys)) => (Some(a), keys),
@@ -171,11 +187,15 @@ pub(super) fn verified_states(
         witness_dir: witness.as_deref(),
         threads: settings::threads(None),
         max_violations: 10_000,
+        write: true,
     };
     let read = fold::read_verified(&ledger, &options, None)?;
-    let mut states = view::states_verified(&ledger, &read, &view::Sessions::new(tmux))?;
+    let grouped = read.records().any_grouped();
+    let record = want.and_then(|id| read.records().get(id).cloned());
+    let report = read.report.clone();
+    let mut states = view::into_states_verified(&ledger, read, &view::Sessions::new(tmux))?;
     if !states.is_empty()
-        && let Some(report) = &read.report
+        && let Some(report) = &report
     {
         view::mark_verified(&mut states, report, Some(&trusted));
         if !report.status.is_ok() {
@@ -183,7 +203,11 @@ pub(super) fn verified_states(
             super::output::say!("{}", super::audit_verify::unverified_warning(line));
         }
     }
-    Ok((states, Some(read)))
+    Ok(Read {
+        states,
+        grouped,
+        record,
+    })
 }
 
 impl Args {

@@ -195,6 +195,7 @@ impl Reloader {
             witness_dir: self.witness_dir.as_deref(),
             threads: self.threads,
             max_violations: 10_000,
+            write: true,
         };
         let read = fold::read_verified(&src.ledger, &options, self.kept.take())?;
         let live = Sessions::new(&src.tmux);

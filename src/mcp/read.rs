@@ -74,9 +74,11 @@ pub(super) fn check_id(id: &str) -> Result<(), McpError> {
 }
 
 /// Every dispatch as `vnx status` shows it (queue positions and verification marked), and
-/// the read it was projected from (`None` without a ledger). Read through the read index
-/// (ADR 0043) when it holds.
-fn states(s: &Settings) -> Result<(Vec<DispatchState>, Option<fold::Verified>), McpError> {
+/// the record of `want`. Read through the read index (ADR 0043) when it holds.
+fn states(
+    s: &Settings,
+    want: Option<&str>,
+) -> Result<(Vec<DispatchState>, Option<fold::DispatchRecord>), McpError> {
     if !s.ledger.exists() {
         return Ok((Vec::new(), None));
     }
@@ -101,15 +103,18 @@ fn states(s: &Settings) -> Result<(Vec<DispatchState>, Option<fold::Verified>), 
         witness_dir: s.witness_dir.as_deref(),
         threads: s.threads,
         max_violations: 10_000,
+        write: false,
     };
     let read = fold::read_verified(&s.ledger, &options, None)?;
+    let record = want.and_then(|id| read.records().get(id).cloned());
+    let report = read.report.clone();
     let tmux = Tmux::new(&s.tmux_socket);
-    let mut all = view::states_verified(&s.ledger, &read, &view::Sessions::new(&tmux))?;
+    let mut all = view::into_states_verified(&s.ledger, read, &view::Sessions::new(&tmux))?;
     view::mark_positions(&mut all, &crate::dispatch::queue::places(&data_dir));
-    if let Some(report) = &read.report {
+    if let Some(report) = &report {
         view::mark_verified(&mut all, report, Some(&trusted));
     }
-    Ok((all, Some(read)))
+    Ok((all, record))
 }
 
 /// What a list keeps.
@@ -147,7 +152,7 @@ pub(super) fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, M
         )));
     }
     let limit = bounded(filter.limit, 100, LIMITS.dispatches, "limit")? as usize;
-    let (all, _) = states(s)?;
+    let (all, _) = states(s, None)?;
     if let Some(unknown) = filter
         .ids
         .iter()
@@ -205,17 +210,11 @@ pub(super) fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, M
 /// One dispatch whole, as `vnx show ID --json` prints it.
 pub(super) fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
     check_id(id)?;
-    let (all, read) = states(s)?;
-    let found = all.into_iter().find(|d| d.id == id).zip(read);
-    let Some((state, read)) = found else {
+    let (all, record) = states(s, Some(id))?;
+    let Some(state) = all.into_iter().find(|d| d.id == id) else {
         return Err(McpError::UnknownDispatch { id: id.to_owned() });
     };
-    let receipts = read
-        .records()
-        .get(id)
-        .map(|r| r.receipts.clone())
-        .unwrap_or_default();
-    drop(read);
+    let receipts = record.map(|r| r.receipts).unwrap_or_default();
     Ok(detail::of_record(&s.ledger, state, &receipts)?)
 }
 
@@ -386,7 +385,7 @@ pub(super) fn wait(
     for id in ids {
         check_id(id)?;
     }
-    let known: Vec<String> = states(s)?.0.into_iter().map(|d| d.id).collect();
+    let known: Vec<String> = states(s, None)?.0.into_iter().map(|d| d.id).collect();
     if let Some(unknown) = ids.iter().find(|id| !known.contains(id)) {
         return Err(McpError::UnknownDispatch {
             id: unknown.clone(),

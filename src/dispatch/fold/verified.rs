@@ -35,6 +35,9 @@ pub struct ReadOptions<'a> {
     pub threads: usize,
     /// Most violations a full verification lists.
     pub max_violations: usize,
+    /// Whether the read may write the index (the MCP server, which changes nothing in the
+    /// project, only reads it).
+    pub write: bool,
 }
 
 /// The records, the verification and what each proving line says of itself.
@@ -121,19 +124,23 @@ fn from_index(
     if stopped {
         return Ok(None);
     }
+    let prefix_lines = records.lines;
     records.lines = lines;
     records.offset = offset;
     records.first_signed = first_signed;
     st.records = records;
     st.end = end;
     // The proofs that moved into the new lines are judged now.
-    let known: BTreeMap<u64, ProofFacts> = std::mem::take(&mut st.proofs)
-        .into_iter()
-        .map(|p| (p.line, p))
-        .collect();
-    st.proofs = proofs(ledger, &st.records, o.trusted, &known)?;
+    if lines > prefix_lines {
+        let known: BTreeMap<u64, ProofFacts> = std::mem::take(&mut st.proofs)
+            .into_iter()
+            .map(|p| (p.line, p))
+            .collect();
+        st.proofs = proofs(ledger, &st.records, o.trusted, &known)?;
+    }
     let report = clean_report(&st);
     if offset - prefix > REWRITE_AFTER
+        && o.write
         && let (Some(path), Some(attestor)) = (o.index, o.attestor)
     {
         st.segments = index::digest_prefix(&file, offset, o.threads).map_err(read_err)?;
@@ -182,6 +189,7 @@ fn full(
             r.status,
             ChainStatus::Verified | ChainStatus::VerifiedSegmented
         )
+        && o.write
         && r.lines == st.records.lines
         && r.lines > 0
         && let Some(end) = chain_end(ledger, &st.records, r)?
@@ -434,6 +442,7 @@ mod tests {
                 witness_dir: None,
                 threads: 2,
                 max_violations: 100,
+                write: true,
             };
             let none = ReadOptions { index: None, attestor: None, ..o };
             let mut kept = None;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::dispatch::fold::{CiteReader, DispatchRecord, Records, Verified};
+use crate::dispatch::fold::{Cite, CiteReader, DispatchRecord, Records, Verified};
 use crate::ledger::LedgerError;
 use crate::tmux::Tmux;
 
@@ -52,6 +52,34 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
     states_of(ledger, &Records::read(ledger)?, live)
 }
 
+/// The dispatches that run on a remote host and have not ended, with their hosts (a remote
+/// dispatch's state does not depend on this machine's tmux). Only the lines that name a
+/// host are read closely, then those dispatches' own.
+pub fn remote_live(ledger: &Path) -> Result<Vec<(String, String)>, LedgerError> {
+    // A dispatch on a host is started by a receipt re-attested from it, with a `remote`
+    // member naming the host.
+    let hosted = Records::read_only(ledger, &["\"remote\""])?;
+    let ids: Vec<&str> = hosted
+        .by_id
+        .values()
+        .filter(|r| r.start.as_ref().is_some_and(|s| s.host.is_some()))
+        .map(|r| r.id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let records = Records::read_only(ledger, &ids)?;
+    Ok(records
+        .listed()
+        .into_iter()
+        .filter(|r| ids.contains(&r.id.as_str()))
+        .filter_map(|r| {
+            let s = &r.listed.as_ref()?.state;
+            Some((s.id.clone(), s.host.clone()?)).filter(|_| s.state.is_live())
+        })
+        .collect())
+}
+
 /// Dispatch `id`'s state, and its record (`None` when the ledger never queued or started
 /// it); only the lines that mention it are read closely.
 pub fn state_of(
@@ -95,18 +123,49 @@ pub fn states_verified(
     live: &Sessions,
 ) -> Result<Vec<DispatchState>, LedgerError> {
     let records = v.records();
-    let listed = records.listed();
+    let listed: Vec<(Cite, DispatchState)> = records
+        .listed()
+        .into_iter()
+        .filter_map(|r| r.listed.as_ref())
+        .map(|l| (l.proof, l.state.clone()))
+        .collect();
+    project_verified(ledger, v, listed, live)
+}
+
+/// [`states_verified`], taking the read apart rather than copying its states.
+pub fn into_states_verified(
+    ledger: &Path,
+    mut v: Verified,
+    live: &Sessions,
+) -> Result<Vec<DispatchState>, LedgerError> {
+    let mut listed: Vec<(usize, Cite, DispatchState)> = std::mem::take(&mut v.stored.records.by_id)
+        .into_values()
+        .filter_map(|r| r.listed)
+        .map(|l| (l.order, l.proof, l.state))
+        .collect();
+    listed.sort_by_key(|(order, _, _)| *order);
+    let listed = listed.into_iter().map(|(_, cite, s)| (cite, s)).collect();
+    project_verified(ledger, &v, listed, live)
+}
+
+/// Each state marked lost or not and given its proof, from what the read knows of the
+/// proving lines (read back only when it does not).
+fn project_verified(
+    ledger: &Path,
+    v: &Verified,
+    listed: Vec<(Cite, DispatchState)>,
+    live: &Sessions,
+) -> Result<Vec<DispatchState>, LedgerError> {
     if listed.is_empty() {
         return Ok(Vec::new());
     }
+    let first_signed = v.records().first_signed;
     let facts = v.proofs();
     let mut reader = None;
     let mut out = Vec::with_capacity(listed.len());
-    for r in listed {
-        let Some(l) = &r.listed else { continue };
-        let mut s = l.state.clone();
+    for (cite, mut s) in listed {
         lost_unless_alive(&mut s, live);
-        s.proof = Some(match facts.get(&l.proof.line) {
+        s.proof = Some(match facts.get(&cite.line) {
             Some(f) => Proof {
                 event_type: f.event_type.clone(),
                 line: f.line,
@@ -122,8 +181,8 @@ pub fn states_verified(
                     reader = Some(CiteReader::open(ledger)?);
                 }
                 let reader = reader.as_ref().expect("opened above");
-                let signing = records.first_signed.is_some_and(|f| f <= l.proof.line);
-                Proof::of(l.proof.line, reader.read(l.proof)?, signing)
+                let signing = first_signed.is_some_and(|f| f <= cite.line);
+                Proof::of(cite.line, reader.read(cite)?, signing)
             }
         });
         s.status = s.shown();

@@ -10,7 +10,10 @@ mod list;
 mod lookup;
 mod wait;
 
-pub use list::{Sessions, list, list_with, state_of, states_of, states_verified};
+pub use list::{
+    Sessions, into_states_verified, list, list_with, remote_live, state_of, states_of,
+    states_verified,
+};
 pub use lookup::{
     Completion, Correction, completion, correction, remote_lost, remote_of, session_of, started,
 };
