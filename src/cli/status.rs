@@ -157,7 +157,7 @@ pub(super) struct Read {
 
 /// Every dispatch's state, its proof marked verified or not (a warning said when the
 /// ledger does not verify), and the record of `want`. Read through the read index (ADR
-/// 0043) when it holds.
+/// 0045) when it holds.
 pub(super) fn verified_states(
     project: &vnx::project::Project,
     tmux: &Tmux,

@@ -145,7 +145,7 @@ impl Snapshot {
 }
 
 /// What the dashboard reloads through: the dispatches' records and the ledger's
-/// verification (ADR 0043), kept in memory between reloads: a reload re-digests the prefix
+/// verification (ADR 0045), kept in memory between reloads: a reload re-digests the prefix
 /// they cover (a ledger changed in place is read and verified in full again) and folds and
 /// checks only the lines appended since.
 #[derive(Debug)]

@@ -74,7 +74,7 @@ pub(super) fn check_id(id: &str) -> Result<(), McpError> {
 }
 
 /// Every dispatch as `vnx status` shows it (queue positions and verification marked), and
-/// the record of `want`. Read through the read index (ADR 0043) when it holds.
+/// the record of `want`. Read through the read index (ADR 0045) when it holds.
 fn states(
     s: &Settings,
     want: Option<&str>,

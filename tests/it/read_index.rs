@@ -1,4 +1,4 @@
-//! The read index (ADR 0043) changes nothing a read shows: `status` and `show` read the same
+//! The read index (ADR 0045) changes nothing a read shows: `status` and `show` read the same
 //! with and without it, a ledger tampered in the prefix it covers or in the lines after it
 //! still reads `unverified`, and an index that is corrupt, cut short, forged or a link is
 //! ignored.

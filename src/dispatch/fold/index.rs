@@ -1,4 +1,4 @@
-//! The read index (ADR 0043): the dispatches' records and the signature verdicts folded
+//! The read index (ADR 0045): the dispatches' records and the signature verdicts folded
 //! from a verified prefix of the ledger, kept in `.vnx-data/` for the next read. It is never
 //! the source of truth: it is written only after a full verification found the prefix
 //! clean, authenticated with a secret derived from the signing key (a worker without the key

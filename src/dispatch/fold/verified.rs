@@ -1,4 +1,4 @@
-//! The dispatches' records and the ledger's verification as a read needs them (ADR 0043):
+//! The dispatches' records and the ledger's verification as a read needs them (ADR 0045):
 //! from the read index while it holds (the prefix it covers re-digested, the lines after it
 //! folded and checked to extend the chain), else from a full verification and fold, which
 //! then writes the index again. A ledger that does not verify is always read in full, so it
