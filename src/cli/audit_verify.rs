@@ -95,31 +95,6 @@ pub fn full(
     )?)
 }
 
-/// What states are judged against: the whole ledger's verification (see [`full`]; `None`
-/// when it cannot be read) and the keys whose signatures count (none without a key to check
-/// with, rather than every one).
-pub fn evidence(path: &Path) -> (Option<VerifyReport>, Vec<[u8; 32]>) {
-    let options = VerifyOptions {
-        threads: settings::threads(None),
-        max_violations: 10_000,
-        ..VerifyOptions::default()
-    };
-    let report = full(path, options, None).ok().map(|(report, _)| report);
-    let trusted = settings::attestation(None, path)
-        .map(|(_, keys)| keys)
-        .unwrap_or_default();
-    (report, trusted)
-}
-
-/// Marks each state verified or not against the [`evidence`]; a ledger that cannot be read
-/// leaves them unmarked. Returns the first violation's line when the ledger does not verify.
-pub fn mark(path: &Path, states: &mut [vnx::dispatch::view::DispatchState]) -> Option<u64> {
-    let (report, trusted) = evidence(path);
-    let report = report?;
-    vnx::dispatch::view::mark_verified(states, &report, Some(&trusted));
-    (!report.status.is_ok()).then(|| report.violations.iter().map(|v| v.line).min().unwrap_or(0))
-}
-
 /// What `status` and `show` say when the ledger does not verify.
 pub fn unverified_warning(line: u64) -> String {
     format!(

@@ -245,17 +245,14 @@ pub(super) fn catch_up(
     if !ledger.exists() {
         return Vec::new();
     }
-    let tmux = Tmux::new(settings::tmux_socket(None));
     // While dispatches wait for a host, every host's end of a dispatch frees a slot for
     // them: every host running one is caught up with.
     let everyone = queue::remote::any_waiting(&project.data_dir());
     let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for s in view::list(&ledger, &tmux).unwrap_or_default() {
-        if let Some(h) = &s.host
-            && s.state.is_live()
-            && (everyone || only.is_none_or(|ids| ids.contains(&s.id)))
-        {
-            by_host.entry(h.clone()).or_default().push(s.id.clone());
+    // Only the dispatches on hosts are read closely (not every dispatch's state).
+    for (id, h) in view::remote_live(&ledger).unwrap_or_default() {
+        if everyone || only.is_none_or(|ids| ids.contains(&id)) {
+            by_host.entry(h).or_default().push(id);
         }
     }
     if by_host.is_empty() {

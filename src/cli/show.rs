@@ -50,27 +50,38 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::remote::catch_up_warning(&project, Some(std::slice::from_ref(&args.id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
-    let found = if ledger.exists() {
-        detail::detail(&ledger, &args.id, &tmux)?
-    } else {
-        None
-    };
-    let Some(mut d) = found else {
+    let read = super::status::verified_states(&project, &tmux, Some(&args.id))?;
+    let Some(state) = read.states.into_iter().find(|s| s.id == args.id) else {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))
             .with_hint("`vnx status` lists the dispatches on the ledger"));
     };
+    let record = read.record;
+    let receipts = record
+        .as_ref()
+        .map(|r| r.receipts.clone())
+        .unwrap_or_default();
+    // Only a best-of candidate has a group (reading them is a pass of its own).
+    let grouped = record
+        .as_ref()
+        .and_then(|r| r.start.as_ref())
+        .is_some_and(|s| s.grouped);
+    let membership = |ledger: &std::path::Path, id: &str| {
+        if grouped {
+            super::group::membership(ledger, id)
+        } else {
+            None
+        }
+    };
+    let mut d = detail::of_record(&ledger, state, &receipts)?;
     let places = vnx::dispatch::queue::places(&project.data_dir());
     vnx::dispatch::view::mark_positions(std::slice::from_mut(&mut d.state), &places);
-    if let Some(line) = super::audit_verify::mark(&ledger, std::slice::from_mut(&mut d.state)) {
-        super::output::say!("{}", super::audit_verify::unverified_warning(line));
-    }
     let mut out = Out::new();
     if args.json {
         // The dispatch, and its best-of group (null when it is not a candidate).
         let mut value = serde_json::to_value(&d)
             .map_err(|e| CliError::from_error(&e).context("could not render the dispatch"))?;
         if let Some(o) = value.as_object_mut() {
-            let group = super::group::membership(&ledger, &args.id);
+            let group = membership(&ledger, &args.id);
             o.insert(
                 "group".into(),
                 serde_json::to_value(group).unwrap_or_default(),
@@ -91,7 +102,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let _ = stdout.write_all(text.as_bytes());
     } else {
         whole(&mut out, &d)?;
-        if let Some(m) = super::group::membership(&ledger, &args.id) {
+        if let Some(m) = membership(&ledger, &args.id) {
             out.line(&format!("  {:<10} {}", "group", m.describe(&args.id)))?;
         }
     }

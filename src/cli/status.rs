@@ -51,17 +51,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::remote::catch_up_warning(&project, (!args.ids.is_empty()).then_some(&args.ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
-    let mut all = if ledger.exists() {
-        view::list(&ledger, &tmux)?
-    } else {
-        Vec::new()
-    };
+    let read = verified_states(&project, &tmux, None)?;
+    // Only a best-of candidate has a group to show (reading them is a pass of its own).
+    let grouped = read.grouped;
+    let mut all = read.states;
     view::mark_positions(&mut all, &vnx::dispatch::queue::places(&project.data_dir()));
-    if !all.is_empty()
-        && let Some(line) = super::audit_verify::mark(&ledger, &mut all)
-    {
-        super::output::say!("{}", super::audit_verify::unverified_warning(line));
-    }
     if let Some(unknown) = args.ids.iter().find(|id| !all.iter().any(|s| &s.id == *id)) {
         return Err(CliError::usage(format!("unknown dispatch {unknown}"))
             .with_hint("`vnx status` lists the dispatches on the ledger"));
@@ -80,11 +74,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     let now = jiff::Timestamp::now();
-    let git = git2::Repository::open(&project.root).ok();
-    let branch_exists = |b: &str| {
-        git.as_ref()
-            .is_some_and(|g| g.find_branch(b, git2::BranchType::Local).is_ok())
-    };
+    // The local branches, listed once (not looked up once per row).
+    let branches: std::collections::HashSet<String> = git2::Repository::open(&project.root)
+        .ok()
+        .and_then(|g| {
+            let listed = g.branches(Some(git2::BranchType::Local)).ok()?;
+            Some(
+                listed
+                    .flatten()
+                    .filter_map(|(b, _)| b.name().ok().flatten().map(str::to_owned))
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    let branch_exists = |b: &str| branches.contains(b);
     let rows: Vec<[String; 7]> = states.iter().map(|s| row(s, now, &branch_exists)).collect();
     let header = [
         "DISPATCH",
@@ -119,7 +122,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         text.trim_end().to_owned()
     };
     out.styled(&line(&header, None))?;
-    let groups = super::group::memberships(&ledger);
+    let groups = if grouped {
+        super::group::memberships(&ledger)
+    } else {
+        Default::default()
+    };
     for (s, r) in states.iter().zip(&rows) {
         out.styled(&line(r, Some(s.status)))?;
         if let Some(m) = groups.get(&s.id) {
@@ -136,6 +143,71 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a read of every dispatch gives `status` and `show`.
+pub(super) struct Read {
+    /// Every dispatch's state, its proof marked verified or not.
+    pub(super) states: Vec<DispatchState>,
+    /// Whether any dispatch is a best-of candidate.
+    pub(super) grouped: bool,
+    /// The record of the dispatch asked for.
+    pub(super) record: Option<vnx::dispatch::fold::DispatchRecord>,
+}
+
+/// Every dispatch's state, its proof marked verified or not (a warning said when the
+/// ledger does not verify), and the record of `want`. Read through the read index (ADR
+/// 0045) when it holds.
+pub(super) fn verified_states(
+    project: &vnx::project::Project,
+    tmux: &Tmux,
+    want: Option<&str>,
+) -> Result<Read, CliError> {
+    use vnx::dispatch::fold::{self, ReadOptions};
+    let ledger = project.ledger();
+    if !ledger.exists() {
+        return Ok(Read {
+            states: Vec::new(),
+            grouped: false,
+            record: None,
+        });
+    }
+    let (attestor, trusted) = match settings::attestation(None, &ledger) {
+        Ok((a, keys)) => (Some(a), keys),
+        Err(_) => (None, Vec::new()),
+    };
+    let key = settings::key_path(None).ok();
+    let witness = settings::witness_dir();
+    let index = fold::index::path_in(&project.data_dir());
+    let options = ReadOptions {
+        index: Some(&index),
+        attestor: attestor.as_ref(),
+        trusted: &trusted,
+        key: key.as_deref(),
+        witness_dir: witness.as_deref(),
+        threads: settings::threads(None),
+        max_violations: 10_000,
+        write: true,
+    };
+    let read = fold::read_verified(&ledger, &options, None)?;
+    let grouped = read.records().any_grouped();
+    let record = want.and_then(|id| read.records().get(id).cloned());
+    let report = read.report.clone();
+    let mut states = view::into_states_verified(&ledger, read, &view::Sessions::new(tmux))?;
+    if !states.is_empty()
+        && let Some(report) = &report
+    {
+        view::mark_verified(&mut states, report, Some(&trusted));
+        if !report.status.is_ok() {
+            let line = report.violations.iter().map(|v| v.line).min().unwrap_or(0);
+            super::output::say!("{}", super::audit_verify::unverified_warning(line));
+        }
+    }
+    Ok(Read {
+        states,
+        grouped,
+        record,
+    })
 }
 
 impl Args {

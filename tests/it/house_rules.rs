@@ -237,8 +237,32 @@ fn each_crates_top_level_modules_form_no_loop() {
             offenders.push(format!("{src}: {}: {}", set.join(", "), edges.join("; ")));
         }
     }
+    for src in workspace_crates()
+        .into_iter()
+        .map(|n| format!("crates/{n}/src"))
+        .chain(["src".to_owned()])
+    {
+        let dir = root().join(&src);
+        let graph = imports::file_graph(&dir);
+        for set in imports::loops(&graph) {
+            let folders: BTreeSet<String> =
+                set.iter().map(|m| imports::folder_of(m, &dir)).collect();
+            if folders.len() > 1 {
+                let edges: Vec<String> = set
+                    .iter()
+                    .flat_map(|m| {
+                        (graph[m].iter())
+                            .filter(|(to, _)| set.contains(to))
+                            .map(move |(to, at)| format!("{m} -> {to} ({at})"))
+                    })
+                    .collect();
+                offenders.push(format!("{src}: files of {folders:?}: {}", edges.join("; ")));
+            }
+        }
+    }
     check(
-        "each crate's top-level modules form layers, no loop: a module never names one that \
+        "each crate's top-level modules form layers, no loop, and no loop of files spans more \
+         than one folder: a module never names one that \
          names it back, directly or through others (ARCHITECTURE.md draws the library's floors; \
          move what both need below them)",
         &offenders,

@@ -51,6 +51,7 @@ mod pool;
 mod proof;
 mod prune;
 mod queue;
+mod read_index;
 mod real_clis;
 mod real_mcp;
 mod receipt_types;

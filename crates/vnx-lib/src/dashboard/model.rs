@@ -92,7 +92,19 @@ impl Snapshot {
             });
         }
         let live = Sessions::new(&src.tmux);
-        let mut states = view::list_with(&src.ledger, &live)?;
+        let states = view::list_with(&src.ledger, &live)?;
+        Ok(Snapshot::of(src, states, report, trusted))
+    }
+
+    /// The snapshot of `states` (as [`view::list`] made them), with the verification report
+    /// and trusted keys they are judged against.
+    fn of(
+        src: &Sources,
+        mut states: Vec<DispatchState>,
+        report: Option<&VerifyReport>,
+        trusted: Option<&[[u8; 32]]>,
+    ) -> Snapshot {
+        let now = jiff::Timestamp::now();
         let data = src.root.join(crate::project::DATA_DIR);
         view::mark_positions(&mut states, &crate::dispatch::queue::places(&data));
         let health = match report {
@@ -122,7 +134,7 @@ impl Snapshot {
         // Newest first within each group; start order is the ledger's, so reverse it first.
         rows.reverse();
         rows.sort_by_key(Row::group);
-        Ok(Snapshot { rows, health, now })
+        Snapshot { rows, health, now }
     }
 
     /// Whether anything runs (then the dashboard refreshes ages and the pane each second;
@@ -132,13 +144,16 @@ impl Snapshot {
     }
 }
 
-/// What the dashboard reloads through: the ledger verified as `audit-chain verify` verifies
-/// it, the keys whose signatures count, and every dispatch read again.
+/// What the dashboard reloads through: the dispatches' records and the ledger's
+/// verification (ADR 0045), kept in memory between reloads: a reload re-digests the prefix
+/// they cover (a ledger changed in place is read and verified in full again) and folds and
+/// checks only the lines appended since.
 #[derive(Debug)]
 pub struct Reloader {
     key: Option<PathBuf>,
     witness_dir: Option<PathBuf>,
     threads: usize,
+    kept: Option<crate::dispatch::fold::index::Stored>,
 }
 
 impl Reloader {
@@ -149,36 +164,47 @@ impl Reloader {
             key,
             witness_dir,
             threads,
+            kept: None,
         }
     }
 
     /// Everything the dashboard shows, read now. A ledger that cannot be verified leaves
-    /// the states unchecked; a key that cannot be loaded leaves no signature trusted.
+    /// the states unchecked; a key that cannot be loaded leaves no signature trusted (and
+    /// no index kept).
     pub fn reload(&mut self, src: &Sources) -> Result<Snapshot, LedgerError> {
+        use crate::dispatch::fold::{self, ReadOptions};
         if !src.ledger.exists() {
+            self.kept = None;
             return Snapshot::load(src, None, None);
         }
-        let options = crate::ledger::VerifyOptions {
-            threads: self.threads,
-            max_violations: 10_000,
-            ..crate::ledger::VerifyOptions::default()
-        };
-        let report = crate::audit::verify_anchored(
-            &src.ledger,
-            options,
-            self.key.as_deref(),
-            self.witness_dir.as_deref(),
-        )
-        .ok()
-        .map(|(report, _)| report);
-        let trusted = self
+        let attestor = self
             .key
             .as_deref()
             .and_then(|k| crate::ledger::checkpoint::CheckpointKey::load_or_create(k).ok())
-            .map(|(k, _)| crate::ledger::attest::Attestor::new(&k))
-            .and_then(|a| crate::ledger::attest::trusted_keys(&src.ledger, &a).ok())
+            .map(|(k, _)| crate::ledger::attest::Attestor::new(&k));
+        let trusted = attestor
+            .as_ref()
+            .and_then(|a| crate::ledger::attest::trusted_keys(&src.ledger, a).ok())
             .unwrap_or_default();
-        Snapshot::load(src, report.as_ref(), Some(&trusted))
+        let index = fold::index::path_in(&src.root.join(crate::project::DATA_DIR));
+        let options = ReadOptions {
+            index: Some(&index),
+            attestor: attestor.as_ref(),
+            trusted: &trusted,
+            key: self.key.as_deref(),
+            witness_dir: self.witness_dir.as_deref(),
+            threads: self.threads,
+            max_violations: 10_000,
+            write: true,
+        };
+        let read = fold::read_verified(&src.ledger, &options, self.kept.take())?;
+        let live = Sessions::new(&src.tmux);
+        let states = view::states_verified(&src.ledger, &read, &live)?;
+        let snapshot = Snapshot::of(src, states, read.report.as_ref(), Some(&trusted));
+        if read.clean {
+            self.kept = Some(read.stored);
+        }
+        Ok(snapshot)
     }
 }
 

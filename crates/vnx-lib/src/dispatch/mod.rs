@@ -17,6 +17,7 @@ pub mod settled;
 pub mod setup;
 mod spec;
 pub mod start;
+pub mod state;
 pub mod supervise;
 pub mod view;
 pub mod worker_env;

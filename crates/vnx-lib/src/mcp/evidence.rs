@@ -143,13 +143,3 @@ pub(super) fn verify(
         s.witness_dir.as_deref(),
     )?)
 }
-
-/// Marks each state verified or not, as `vnx status` does (nothing when the ledger cannot be
-/// verified).
-pub(super) fn mark(s: &Settings, states: &mut [crate::dispatch::view::DispatchState]) {
-    let Ok((report, _)) = verify(s, 10_000) else {
-        return;
-    };
-    let trusted = trusted_keys(s).unwrap_or_default();
-    crate::dispatch::view::mark_verified(states, &report, Some(&trusted));
-}

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::evidence::{self, Cited, Evidence};
 use super::{McpError, Settings};
 use crate::dispatch::detail;
+use crate::dispatch::fold;
 use crate::dispatch::view::{self, DispatchState};
 use crate::ledger::receipt::is_dispatch_id;
 use crate::tmux::Tmux;
@@ -67,16 +68,48 @@ pub fn check_id(id: &str) -> Result<(), McpError> {
     }
 }
 
-/// Every dispatch as `vnx status` shows it (queue positions and verification marked).
-fn states(s: &Settings) -> Result<Vec<DispatchState>, McpError> {
+/// Every dispatch as `vnx status` shows it (queue positions and verification marked), and
+/// the record of `want`. Read through the read index (ADR 0045) when it holds.
+fn states(
+    s: &Settings,
+    want: Option<&str>,
+) -> Result<(Vec<DispatchState>, Option<fold::DispatchRecord>), McpError> {
     if !s.ledger.exists() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
-    let mut all = view::list(&s.ledger, &Tmux::new(&s.tmux_socket))?;
     let data_dir = crate::project::Project::at(&s.root).data_dir();
+    // The index is authenticated with the signing key; without one there is none.
+    let attestor = s
+        .key
+        .as_deref()
+        .and_then(|k| {
+            crate::ledger::checkpoint::CheckpointKey::load(k)
+                .ok()
+                .flatten()
+        })
+        .map(|k| crate::ledger::attest::Attestor::new(&k));
+    let trusted = evidence::trusted_keys(s).unwrap_or_default();
+    let index = fold::index::path_in(&data_dir);
+    let options = fold::ReadOptions {
+        index: Some(&index),
+        attestor: attestor.as_ref(),
+        trusted: &trusted,
+        key: s.key.as_deref(),
+        witness_dir: s.witness_dir.as_deref(),
+        threads: s.threads,
+        max_violations: 10_000,
+        write: false,
+    };
+    let read = fold::read_verified(&s.ledger, &options, None)?;
+    let record = want.and_then(|id| read.records().get(id).cloned());
+    let report = read.report.clone();
+    let tmux = Tmux::new(&s.tmux_socket);
+    let mut all = view::into_states_verified(&s.ledger, read, &view::Sessions::new(&tmux))?;
     view::mark_positions(&mut all, &crate::dispatch::queue::places(&data_dir));
-    evidence::mark(s, &mut all);
-    Ok(all)
+    if let Some(report) = &report {
+        view::mark_verified(&mut all, report, Some(&trusted));
+    }
+    Ok((all, record))
 }
 
 /// What a list keeps.
@@ -114,7 +147,7 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
         )));
     }
     let limit = bounded(filter.limit, 100, LIMITS.dispatches, "limit")? as usize;
-    let all = states(s)?;
+    let (all, _) = states(s, None)?;
     if let Some(unknown) = filter
         .ids
         .iter()
@@ -172,10 +205,12 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
 /// One dispatch whole, as `vnx show ID --json` prints it.
 pub fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
     check_id(id)?;
-    let Some(state) = states(s)?.into_iter().find(|d| d.id == id) else {
+    let (all, record) = states(s, Some(id))?;
+    let Some(state) = all.into_iter().find(|d| d.id == id) else {
         return Err(McpError::UnknownDispatch { id: id.to_owned() });
     };
-    Ok(detail::of(&s.ledger, state)?)
+    let receipts = record.map(|r| r.receipts).unwrap_or_default();
+    Ok(detail::of_record(&s.ledger, state, &receipts)?)
 }
 
 /// One dispatch whole, with its best-of group, citing every receipt about it.
@@ -341,7 +376,7 @@ pub fn wait(
     for id in ids {
         check_id(id)?;
     }
-    let known: Vec<String> = states(s)?.into_iter().map(|d| d.id).collect();
+    let known: Vec<String> = states(s, None)?.0.into_iter().map(|d| d.id).collect();
     if let Some(unknown) = ids.iter().find(|id| !known.contains(id)) {
         return Err(McpError::UnknownDispatch {
             id: unknown.clone(),

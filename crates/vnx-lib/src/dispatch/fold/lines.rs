@@ -56,12 +56,27 @@ fn of_dispatch_kind(line: &[u8]) -> bool {
 /// Returns the lines read in all and the offset just past the last complete one.
 pub(super) fn each(
     path: &Path,
+    lines: u64,
+    offset: u64,
+    needles: Option<&[&[u8]]>,
+    first_signed: &mut Option<u64>,
+    f: impl FnMut(LineAt<'_>),
+) -> Result<(u64, u64), LedgerError> {
+    let (lines, offset, _) = each_checked(path, lines, offset, needles, first_signed, |_| true, f)?;
+    Ok((lines, offset))
+}
+
+/// [`each`], first showing every complete line (of whatever kind) to `check`; stops before
+/// the first line it refuses, and says whether it did.
+pub(super) fn each_checked(
+    path: &Path,
     mut lines: u64,
     mut offset: u64,
     needles: Option<&[&[u8]]>,
     first_signed: &mut Option<u64>,
+    mut check: impl FnMut(&[u8]) -> bool,
     mut f: impl FnMut(LineAt<'_>),
-) -> Result<(u64, u64), LedgerError> {
+) -> Result<(u64, u64, bool), LedgerError> {
     let read_err = |source| LedgerError::Read {
         path: path.to_owned(),
         source,
@@ -82,7 +97,7 @@ pub(super) fn each(
         buf.truncate(kept + n);
         if n == 0 {
             // What is left has no newline: a fragment, not a line.
-            return Ok((lines, offset));
+            return Ok((lines, offset, false));
         }
         let Some(end) = memchr::memrchr(b'\n', &buf) else {
             continue;
@@ -91,13 +106,16 @@ pub(super) fn each(
         let wanted = needles.is_none()
             || finders.iter().any(|f| f.find(block).is_some())
             || (first_signed.is_none() && signed.find(block).is_some());
-        if !wanted {
+        if !wanted && needles.is_some() {
             lines += memchr::memchr_iter(b'\n', block).count() as u64;
         } else {
             let mut start = 0;
             for p in memchr::memchr_iter(b'\n', block) {
-                lines += 1;
                 let line = &block[start..p];
+                if !check(line) {
+                    return Ok((lines, offset + start as u64, true));
+                }
+                lines += 1;
                 if of_dispatch_kind(line) {
                     if first_signed.is_none() && signed.find(line).is_some() {
                         *first_signed = Some(lines);

@@ -6,22 +6,35 @@
 //! The record and the fold are here; reading the ledger's lines block by block, with their
 //! positions, is in `lines`.
 
+pub mod index;
 mod lines;
+mod verified;
 
 pub use lines::{CiteReader, LineAt};
+pub use verified::{ReadOptions, Verified, read_verified};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::ledger::LedgerError;
-use crate::ledger::json::{self, Mode, Value};
+use crate::ledger::json::Value;
 use crate::receipts::{self, DispatchCompleted, DispatchCorrected, DispatchStatus, Kind as _};
 use crate::receipts::{DispatchBlocked, DispatchStarted, QueueDecision, QueueVerdict, Typed};
 
-use crate::dispatch::view::{DispatchState, Landed, QueueInfo, State};
+use crate::dispatch::state::{DispatchState, Landed, QueueInfo, State};
 
 /// Where a fact rests on the ledger: one complete line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
 pub struct Cite {
     /// Its 1-based line number.
     pub line: u64,
@@ -32,7 +45,7 @@ pub struct Cite {
 }
 
 /// What a dispatch's start records of where it runs.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct Start {
     /// The `dispatch_started` line (the last one, should there be several).
     pub cite: Cite,
@@ -42,11 +55,13 @@ pub struct Start {
     pub host: Option<String>,
     /// Its worktree.
     pub worktree: Option<String>,
+    /// Whether it starts a candidate of a best-of group.
+    pub grouped: bool,
 }
 
 /// How the live state last changed: the last `dispatch_blocked`, `dispatch_resumed`,
 /// `dispatch_stalled` or `dispatch_completed` about it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub enum LiveMark {
     /// It is blocked since this line.
     Blocked(Cite),
@@ -55,7 +70,7 @@ pub enum LiveMark {
 }
 
 /// Everything the ledger records about one dispatch.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct DispatchRecord {
     /// The dispatch id.
     pub id: String,
@@ -74,6 +89,10 @@ pub struct DispatchRecord {
     pub live: Option<LiveMark>,
     /// Its last `queue_decision` that is not `admitted`, with its verdict when it reads as
     /// one.
+    #[borsh(
+        serialize_with = "crate::dispatch::state::ser_json",
+        deserialize_with = "crate::dispatch::state::de_json"
+    )]
     pub queue: Option<(Option<QueueVerdict>, Cite)>,
     /// Every receipt about it (its `dispatch_id`), in ledger order.
     pub receipts: Vec<Cite>,
@@ -82,7 +101,7 @@ pub struct DispatchRecord {
 }
 
 /// A dispatch as `status` lists it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct Listed {
     /// Its place in start order.
     pub order: usize,
@@ -108,7 +127,7 @@ pub enum Seen {
 }
 
 /// Every dispatch's record, folded from the ledger's lines so far.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct Records {
     /// The records, by id.
     pub by_id: BTreeMap<String, DispatchRecord>,
@@ -181,6 +200,13 @@ impl Records {
         self.by_id.get(id)
     }
 
+    /// Whether any dispatch started as a candidate of a best-of group.
+    pub fn any_grouped(&self) -> bool {
+        self.by_id
+            .values()
+            .any(|r| r.start.as_ref().is_some_and(|s| s.grouped))
+    }
+
     /// The listed dispatches, in start order.
     pub fn listed(&self) -> Vec<&DispatchRecord> {
         let mut out: Vec<&DispatchRecord> =
@@ -218,6 +244,7 @@ impl Records {
                         tmux: None,
                         host: None,
                         worktree: o.get("worktree").and_then(Value::as_str).map(str::to_owned),
+                        grouped: false,
                     });
                 }
                 Some(receipts::RemoteLost::EVENT) => {
@@ -315,9 +342,7 @@ impl Records {
             }
             // A `queue_decision` without the receipt's shape still ends what the last one
             // said (it reads as no verdict).
-            Typed::Other(o)
-                if o.get("event_type").and_then(Value::as_str) == Some(QueueDecision::EVENT) =>
-            {
+            Typed::Other(_) if event == Some(QueueDecision::EVENT) => {
                 self.record(&id).queue = Some((None, cite));
             }
             _ => {}
@@ -407,6 +432,7 @@ impl Records {
                 .map(|(a, b)| (a.to_owned(), b.to_owned())),
             host: started.remote.as_ref().map(|r| r.host.clone()),
             worktree: Some(started.worktree.clone()),
+            grouped: started.group.is_some(),
         });
         let order = match &r.listed {
             Some(l) => l.order,
@@ -440,13 +466,7 @@ fn queued(id: String, q: QueueDecision, at: Option<String>) -> DispatchState {
     s
 }
 
-/// A line read as a JSON object (in any tool's format).
-pub(crate) fn parse(line: &[u8]) -> Option<json::Object<'static>> {
-    match json::parse(std::str::from_utf8(line).ok()?.trim(), Mode::Python).ok()? {
-        Value::Object(o) => Some(o.into_owned()),
-        _ => None,
-    }
-}
+pub(crate) use crate::dispatch::state::parse;
 
 impl DispatchRecord {
     /// Whether the ledger records its start.

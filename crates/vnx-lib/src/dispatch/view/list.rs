@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::dispatch::fold::{CiteReader, DispatchRecord, Records};
+use crate::dispatch::fold::{Cite, CiteReader, DispatchRecord, Records, Verified};
 use crate::ledger::LedgerError;
 use crate::tmux::Tmux;
 
@@ -52,6 +52,34 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
     states_of(ledger, &Records::read(ledger)?, live)
 }
 
+/// The dispatches that run on a remote host and have not ended, with their hosts (a remote
+/// dispatch's state does not depend on this machine's tmux). Only the lines that name a
+/// host are read closely, then those dispatches' own.
+pub fn remote_live(ledger: &Path) -> Result<Vec<(String, String)>, LedgerError> {
+    // A dispatch on a host is started by a receipt re-attested from it, with a `remote`
+    // member naming the host.
+    let hosted = Records::read_only(ledger, &["\"remote\""])?;
+    let ids: Vec<&str> = hosted
+        .by_id
+        .values()
+        .filter(|r| r.start.as_ref().is_some_and(|s| s.host.is_some()))
+        .map(|r| r.id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let records = Records::read_only(ledger, &ids)?;
+    Ok(records
+        .listed()
+        .into_iter()
+        .filter(|r| ids.contains(&r.id.as_str()))
+        .filter_map(|r| {
+            let s = &r.listed.as_ref()?.state;
+            Some((s.id.clone(), s.host.clone()?)).filter(|_| s.state.is_live())
+        })
+        .collect())
+}
+
 /// Dispatch `id`'s state, and its record (`None` when the ledger never queued or started
 /// it); only the lines that mention it are read closely.
 pub fn state_of(
@@ -86,18 +114,86 @@ pub fn states_of(
         .collect()
 }
 
-/// A record as `status` shows it.
-fn project(
-    reader: &CiteReader,
-    records: &Records,
-    r: &DispatchRecord,
+/// The listed dispatches of a verified read, in start order, given the tmux sessions that
+/// are alive; each one's proof is what its line says of itself (its signature already
+/// judged), read back only when the read does not have it.
+pub fn states_verified(
+    ledger: &Path,
+    v: &Verified,
     live: &Sessions,
-) -> Result<DispatchState, LedgerError> {
-    let Some(l) = &r.listed else {
-        return Ok(DispatchState::blank(r.id.clone(), State::Lost));
-    };
-    let mut s = l.state.clone();
-    // A remote dispatch lives on its host: only a `remote_lost` makes it lost here.
+) -> Result<Vec<DispatchState>, LedgerError> {
+    let records = v.records();
+    let listed: Vec<(Cite, DispatchState)> = records
+        .listed()
+        .into_iter()
+        .filter_map(|r| r.listed.as_ref())
+        .map(|l| (l.proof, l.state.clone()))
+        .collect();
+    project_verified(ledger, v, listed, live)
+}
+
+/// [`states_verified`], taking the read apart rather than copying its states.
+pub fn into_states_verified(
+    ledger: &Path,
+    mut v: Verified,
+    live: &Sessions,
+) -> Result<Vec<DispatchState>, LedgerError> {
+    let mut listed: Vec<(usize, Cite, DispatchState)> = std::mem::take(&mut v.stored.records.by_id)
+        .into_values()
+        .filter_map(|r| r.listed)
+        .map(|l| (l.order, l.proof, l.state))
+        .collect();
+    listed.sort_by_key(|(order, _, _)| *order);
+    let listed = listed.into_iter().map(|(_, cite, s)| (cite, s)).collect();
+    project_verified(ledger, &v, listed, live)
+}
+
+/// Each state marked lost or not and given its proof, from what the read knows of the
+/// proving lines (read back only when it does not).
+fn project_verified(
+    ledger: &Path,
+    v: &Verified,
+    listed: Vec<(Cite, DispatchState)>,
+    live: &Sessions,
+) -> Result<Vec<DispatchState>, LedgerError> {
+    if listed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first_signed = v.records().first_signed;
+    let facts = v.proofs();
+    let mut reader = None;
+    let mut out = Vec::with_capacity(listed.len());
+    for (cite, mut s) in listed {
+        lost_unless_alive(&mut s, live);
+        s.proof = Some(match facts.get(&cite.line) {
+            Some(f) => Proof {
+                event_type: f.event_type.clone(),
+                line: f.line,
+                seq: f.seq,
+                line_sha256: hex::encode(f.line_sha256),
+                attested: f.attested,
+                bytes: Vec::new(),
+                // Judged already: `mark_verified` keeps the verdict.
+                signing: false,
+            },
+            None => {
+                if reader.is_none() {
+                    reader = Some(CiteReader::open(ledger)?);
+                }
+                let reader = reader.as_ref().expect("opened above");
+                let signing = first_signed.is_some_and(|f| f <= cite.line);
+                Proof::of(cite.line, reader.read(cite)?, signing)
+            }
+        });
+        s.status = s.shown();
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Marks a live dispatch lost when neither its session nor anything else of it lives. A
+/// remote dispatch lives on its host: only a `remote_lost` makes it lost here.
+fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
     if s.state.is_live()
         && s.host.is_none()
         && !s
@@ -109,6 +205,20 @@ fn project(
         s.state = State::Lost;
         s.blocked = None;
     }
+}
+
+/// A record as `status` shows it.
+fn project(
+    reader: &CiteReader,
+    records: &Records,
+    r: &DispatchRecord,
+    live: &Sessions,
+) -> Result<DispatchState, LedgerError> {
+    let Some(l) = &r.listed else {
+        return Ok(DispatchState::blank(r.id.clone(), State::Lost));
+    };
+    let mut s = l.state.clone();
+    lost_unless_alive(&mut s, live);
     let signing = records.first_signed.is_some_and(|f| f <= l.proof.line);
     s.proof = Some(Proof::of(l.proof.line, reader.read(l.proof)?, signing));
     s.status = s.shown();

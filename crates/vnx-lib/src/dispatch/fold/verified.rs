@@ -1,0 +1,469 @@
+//! The dispatches' records and the ledger's verification as a read needs them (ADR 0045):
+//! from the read index while it holds (the prefix it covers re-digested, the lines after it
+//! folded and checked to extend the chain), else from a full verification and fold, which
+//! then writes the index again. A ledger that does not verify is always read in full, so it
+//! reads `unverified` exactly as without an index.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::index::{self, ChainEnd, ProofFacts, Stored};
+use super::{CiteReader, Records};
+use crate::ledger::attest::{self, Attestor};
+use crate::ledger::line::{Link, Scratch, analyze};
+use crate::ledger::{ChainStatus, LedgerError, VerifyOptions, VerifyReport};
+
+/// Lines after the index's prefix, in bytes, beyond which a read writes the index again.
+const REWRITE_AFTER: u64 = 4 << 20;
+
+/// What a read is judged against, and where the index is.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOptions<'a> {
+    /// The read index (`None`: read in full, keep none).
+    pub index: Option<&'a Path>,
+    /// The key that authenticates the index (`None`: no index).
+    pub attestor: Option<&'a Attestor>,
+    /// The keys whose signatures count.
+    pub trusted: &'a [[u8; 32]],
+    /// This machine's signing key and witness directory, as `audit-chain verify` uses them.
+    pub key: Option<&'a Path>,
+    /// The witness directory.
+    pub witness_dir: Option<&'a Path>,
+    /// Hashing threads.
+    pub threads: usize,
+    /// Most violations a full verification lists.
+    pub max_violations: usize,
+    /// Whether the read may write the index (the MCP server, which changes nothing in the
+    /// project, only reads it).
+    pub write: bool,
+}
+
+/// The records, the verification and what each proving line says of itself.
+#[derive(Debug)]
+pub struct Verified {
+    /// The records, with the prefix they cover (`fingerprint` and `segments` hold only when
+    /// `clean`).
+    pub stored: Stored,
+    /// The verification (`None` when the ledger could not be verified).
+    pub report: Option<VerifyReport>,
+    /// Whether the index was used.
+    pub from_index: bool,
+    /// Whether `stored` is an index that held (or was written): it may be kept in memory
+    /// and handed to the next read.
+    pub clean: bool,
+}
+
+impl Verified {
+    /// The records.
+    pub fn records(&self) -> &Records {
+        &self.stored.records
+    }
+
+    /// The proving lines' facts, by line.
+    pub fn proofs(&self) -> BTreeMap<u64, &ProofFacts> {
+        self.stored.proofs.iter().map(|p| (p.line, p)).collect()
+    }
+}
+
+/// The records and verification of the ledger at `ledger`; `kept` is what the previous read
+/// of this process returned (a long-running reader keeps it instead of loading the index).
+pub fn read_verified(
+    ledger: &Path,
+    o: &ReadOptions<'_>,
+    kept: Option<Stored>,
+) -> Result<Verified, LedgerError> {
+    let anchoring = fingerprint(ledger, o);
+    if let (Some(attestor), Some((fp, max_checkpoint))) = (o.attestor, anchoring) {
+        let candidate = kept.or_else(|| o.index.and_then(|p| index::load(p, attestor)));
+        if let Some(st) = candidate.filter(|st| {
+            st.fingerprint == fp && max_checkpoint <= st.records.lines && !st.segments.is_empty()
+        }) && let Some(v) = from_index(ledger, o, st)?
+        {
+            return Ok(v);
+        }
+    }
+    full(ledger, o, anchoring.map(|(fp, _)| fp))
+}
+
+/// What the index gives, when the prefix still digests to it and every line after it
+/// extends the chain; `None` when it does not hold.
+fn from_index(
+    ledger: &Path,
+    o: &ReadOptions<'_>,
+    mut st: Stored,
+) -> Result<Option<Verified>, LedgerError> {
+    let read_err = |source| LedgerError::Read {
+        path: ledger.to_owned(),
+        source,
+    };
+    let file = crate::ledger::open_for_reading(ledger)?;
+    let size = file.metadata().map_err(read_err)?.len();
+    let prefix = st.records.offset;
+    if size < prefix
+        || index::digest_prefix(&file, prefix, o.threads).map_err(read_err)? != st.segments
+    {
+        return Ok(None);
+    }
+    let mut end = st.end.clone();
+    let mut scratch = Scratch::default();
+    let mut first_signed = st.records.first_signed;
+    let mut records = std::mem::take(&mut st.records);
+    let (lines, offset, stopped) = super::lines::each_checked(
+        ledger,
+        records.lines,
+        records.offset,
+        None,
+        &mut first_signed,
+        |line| extends(&mut end, line, &mut scratch),
+        |l| {
+            records.apply(l);
+        },
+    )?;
+    if stopped {
+        return Ok(None);
+    }
+    let prefix_lines = records.lines;
+    records.lines = lines;
+    records.offset = offset;
+    records.first_signed = first_signed;
+    st.records = records;
+    st.end = end;
+    // The proofs that moved into the new lines are judged now.
+    if lines > prefix_lines {
+        let known: BTreeMap<u64, ProofFacts> = std::mem::take(&mut st.proofs)
+            .into_iter()
+            .map(|p| (p.line, p))
+            .collect();
+        st.proofs = proofs(ledger, &st.records, o.trusted, &known)?;
+    }
+    let report = clean_report(&st);
+    if offset - prefix > REWRITE_AFTER
+        && o.write
+        && let (Some(path), Some(attestor)) = (o.index, o.attestor)
+    {
+        st.segments = index::digest_prefix(&file, offset, o.threads).map_err(read_err)?;
+        // Best effort: the next read folds these lines again without it.
+        let _ = index::store(path, attestor, &st);
+    }
+    Ok(Some(Verified {
+        stored: st,
+        report: Some(report),
+        from_index: true,
+        clean: true,
+    }))
+}
+
+/// Reads and verifies the whole ledger, and writes the index when it verifies.
+fn full(
+    ledger: &Path,
+    o: &ReadOptions<'_>,
+    fingerprint: Option<[u8; 32]>,
+) -> Result<Verified, LedgerError> {
+    let records = Records::read(ledger)?;
+    let options = VerifyOptions {
+        threads: o.threads,
+        max_violations: o.max_violations,
+        ..VerifyOptions::default()
+    };
+    let report = crate::audit::verify_anchored(ledger, options, o.key, o.witness_dir)
+        .ok()
+        .map(|(r, _)| r);
+    let proofs = proofs(ledger, &records, o.trusted, &BTreeMap::new())?;
+    let mut st = Stored {
+        fingerprint: fingerprint.unwrap_or_default(),
+        segments: Vec::new(),
+        segmented: report
+            .as_ref()
+            .is_some_and(|r| r.status == ChainStatus::VerifiedSegmented),
+        end: ChainEnd::default(),
+        records,
+        proofs,
+    };
+    let mut clean = false;
+    // Only a prefix that verified, exactly as folded, is kept.
+    if let (Some(r), Some(path), Some(attestor), Some(_)) =
+        (&report, o.index, o.attestor, fingerprint)
+        && matches!(
+            r.status,
+            ChainStatus::Verified | ChainStatus::VerifiedSegmented
+        )
+        && o.write
+        && r.lines == st.records.lines
+        && r.lines > 0
+        && let Some(end) = chain_end(ledger, &st.records, r)?
+    {
+        let file = crate::ledger::open_for_reading(ledger)?;
+        if let Ok(segments) = index::digest_prefix(&file, st.records.offset, o.threads) {
+            st.segments = segments;
+            st.end = end;
+            // Best effort: without it the next read verifies in full again.
+            clean = index::store(path, attestor, &st).is_ok();
+        }
+    }
+    Ok(Verified {
+        stored: st,
+        report,
+        from_index: false,
+        clean,
+    })
+}
+
+/// The last line of the folded prefix, as the verification saw it.
+fn chain_end(
+    ledger: &Path,
+    records: &Records,
+    r: &VerifyReport,
+) -> Result<Option<ChainEnd>, LedgerError> {
+    let (last, end) = crate::ledger::tail::last_lines(ledger, 1, |_| true)?;
+    let (Some(line), Some(head)) = (last.into_iter().next(), &r.head) else {
+        return Ok(None);
+    };
+    let line_hash: [u8; 32] = Sha256::digest(&line).into();
+    if end != records.offset
+        || head.line != records.lines
+        || hex::encode(line_hash) != head.line_sha256
+    {
+        return Ok(None);
+    }
+    let Ok(entry) = analyze(&line, &mut Scratch::default()).entry else {
+        return Ok(None);
+    };
+    Ok(Some(ChainEnd {
+        seq: entry.seq,
+        entry_hash: Some(entry.entry_hash),
+        line_hash: Some(line_hash),
+    }))
+}
+
+/// Whether `line` extends the chain that ends at `end` as a vnx append does (canonical,
+/// linked by both hashes, `seq` one more, no epoch marker, nothing mirrored from a host),
+/// so that a full verification would find nothing new; moves `end` to it.
+fn extends(end: &mut ChainEnd, line: &[u8], scratch: &mut Scratch) -> bool {
+    // What `mirror` reads: a host's mirrored line, or a receipt re-attested from a host (a
+    // canonical line spells both so).
+    if [&b"\"remote_receipt\""[..], b"\"remote\":"]
+        .iter()
+        .any(|k| memchr::memmem::find(line, k).is_some())
+    {
+        return false;
+    }
+    let facts = analyze(line, scratch);
+    let Ok(e) = facts.entry else {
+        return false;
+    };
+    let linked = e.canonical
+        && !e.is_marker
+        && matches!((end.entry_hash, e.prev_hash), (Some(h), Link::Hash(p)) if h == p)
+        && matches!((end.line_hash, e.prev_line), (Some(h), Link::Hash(p)) if h == p)
+        && matches!((end.seq, e.seq), (Some(s), Some(n)) if s.checked_add(1) == Some(n));
+    if linked {
+        *end = ChainEnd {
+            seq: e.seq,
+            entry_hash: Some(e.entry_hash),
+            line_hash: Some(facts.line_hash),
+        };
+    }
+    linked
+}
+
+/// The report of a ledger the index proved clean through its last line.
+fn clean_report(st: &Stored) -> VerifyReport {
+    VerifyReport {
+        status: if st.segmented {
+            ChainStatus::VerifiedSegmented
+        } else {
+            ChainStatus::Verified
+        },
+        lines: st.records.lines,
+        bytes: st.records.offset,
+        unchained_prefix: 0,
+        epochs: 0,
+        canonical_lines: 0,
+        parsed_lines: 0,
+        head: st.end.line_hash.map(|h| crate::ledger::verify::Head {
+            line: st.records.lines,
+            line_sha256: hex::encode(h),
+            entry_hash: st.end.entry_hash.map(hex::encode),
+        }),
+        torn_tail: None,
+        checkpoints: Vec::new(),
+        history_sha256: None,
+        violations: Vec::new(),
+        violations_total: 0,
+    }
+}
+
+/// What each listed dispatch's proving line says of itself (`known` ones as they are).
+fn proofs(
+    ledger: &Path,
+    records: &Records,
+    trusted: &[[u8; 32]],
+    known: &BTreeMap<u64, ProofFacts>,
+) -> Result<Vec<ProofFacts>, LedgerError> {
+    let mut cites: Vec<super::Cite> = records
+        .by_id
+        .values()
+        .filter_map(|r| r.listed.as_ref().map(|l| l.proof))
+        .collect();
+    cites.sort_by_key(|c| c.line);
+    cites.dedup();
+    if cites.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reader = CiteReader::open(ledger)?;
+    let mut out = Vec::with_capacity(cites.len());
+    for c in cites {
+        if let Some(p) = known.get(&c.line) {
+            out.push(p.clone());
+            continue;
+        }
+        let bytes = reader.read(c)?;
+        let o = super::parse(&bytes);
+        let event_type = o
+            .as_ref()
+            .and_then(|o| o.get("event_type"))
+            .and_then(crate::ledger::json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let signing = records.first_signed.is_some_and(|f| f <= c.line);
+        let attested = (signing && attest::is_attested_kind(&event_type)).then(|| {
+            o.as_ref()
+                .is_some_and(|o| attest::check(o, trusted).is_valid())
+        });
+        out.push(ProofFacts {
+            line: c.line,
+            seq: o
+                .as_ref()
+                .and_then(|o| o.get("seq"))
+                .and_then(crate::ledger::json::Value::as_u64),
+            event_type,
+            line_sha256: Sha256::digest(&bytes).into(),
+            attested,
+        });
+    }
+    Ok(out)
+}
+
+/// A digest of everything besides the ledger that its verification and its signatures'
+/// verdicts depend on (the checkpoints anchored and the keys trusted to sign them, the
+/// witness, `HEAD` for the merge trailers, every `refs/vnx/` ref, the keys whose signatures
+/// count), and the last line any checkpoint covers; `None` when it cannot be read.
+fn fingerprint(ledger: &Path, o: &ReadOptions<'_>) -> Option<([u8; 32], u64)> {
+    let anchoring = crate::ledger::checkpoint::anchoring(ledger, o.key, o.witness_dir).ok()?;
+    let mut h = Sha256::new();
+    h.update(b"vnx read index fingerprint v1\0");
+    h.update(format!("{anchoring:?}").as_bytes());
+    let max_checkpoint = anchoring
+        .as_ref()
+        .and_then(|a| a.checkpoints.iter().map(|c| c.lines).max())
+        .unwrap_or(0);
+    for key in o.trusted {
+        h.update(key);
+    }
+    h.update([0]);
+    let dir = crate::ledger::ledger_dir(ledger);
+    if let Ok(repo) = git2::Repository::discover(dir) {
+        h.update(b"head\0");
+        if let Ok(head) = repo.head()
+            && let Some(oid) = head.target()
+        {
+            h.update(oid.as_bytes());
+        }
+        if let Ok(refs) = repo.references_glob("refs/vnx/*") {
+            let mut all: Vec<(String, Vec<u8>)> = refs
+                .flatten()
+                .map(|r| {
+                    (
+                        r.name().unwrap_or_default().to_owned(),
+                        r.target()
+                            .map(|t| t.as_bytes().to_vec())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect();
+            all.sort();
+            for (name, target) in all {
+                h.update(name.as_bytes());
+                h.update([0]);
+                h.update(&target);
+            }
+        }
+    }
+    Some((h.finalize().into(), max_checkpoint))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ledger::{Ledger, Receipt};
+
+    /// A receipt about one of a few dispatches, of a kind the fold reads.
+    fn receipt(kind: u8, id: u8) -> Receipt {
+        let id = format!("D-{id:04}");
+        let json = match kind % 5 {
+            0 => serde_json::json!({"event_type": "queue_decision", "dispatch_id": id,
+                "decision": "queued", "provider": "demo", "reason": "full", "priority": 0,
+                "capacity": 1}),
+            1 => serde_json::json!({"event_type": "dispatch_completed", "dispatch_id": id,
+                "status": "done"}),
+            2 => serde_json::json!({"event_type": "dispatch_completed", "dispatch_id": id,
+                "status": "failed", "failure_reason": "no"}),
+            3 => serde_json::json!({"event_type": "remote_lost", "dispatch_id": id}),
+            _ => serde_json::json!({"event_type": "task_note", "dispatch_id": id}),
+        };
+        Receipt::from_json(json.to_string().as_bytes()).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Reading through the index gives what a full read gives, however the history grows
+        /// between reads.
+        #[test]
+        fn the_index_reads_what_a_full_read_does(
+            batches in proptest::collection::vec(
+                proptest::collection::vec((0u8..5, 0u8..6), 1..20), 1..5),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let ledger = dir.path().join("ledger.ndjson");
+            let index = dir.path().join("index");
+            let key = crate::ledger::checkpoint::CheckpointKey::load_or_create(
+                &dir.path().join("key")).unwrap().0;
+            let attestor = Attestor::new(&key);
+            let trusted = [attestor.public_key()];
+            let o = ReadOptions {
+                index: Some(&index),
+                attestor: Some(&attestor),
+                trusted: &trusted,
+                key: None,
+                witness_dir: None,
+                threads: 2,
+                max_violations: 100,
+                write: true,
+            };
+            let none = ReadOptions { index: None, attestor: None, ..o };
+            let mut kept = None;
+            for (i, batch) in batches.iter().enumerate() {
+                let receipts: Vec<Receipt> = batch
+                    .iter()
+                    .map(|(k, id)| attestor.attest(&receipt(*k, *id), &|| "2026-01-01T00:00:00Z".into()))
+                    .collect();
+                Ledger::new(&ledger).append_all(&receipts).unwrap();
+                let full = read_verified(&ledger, &none, None).unwrap();
+                let from_file = read_verified(&ledger, &o, None).unwrap();
+                let in_memory = read_verified(&ledger, &o, kept.take()).unwrap();
+                prop_assert_eq!(&from_file.stored.records, &full.stored.records);
+                prop_assert_eq!(&in_memory.stored.records, &full.stored.records);
+                prop_assert_eq!(&from_file.stored.proofs, &full.stored.proofs);
+                prop_assert_eq!(from_file.report.as_ref().map(|r| (r.status, r.lines)),
+                    full.report.as_ref().map(|r| (r.status, r.lines)));
+                prop_assert!(i == 0 || from_file.from_index);
+                prop_assert!(in_memory.clean);
+                kept = Some(in_memory.stored);
+            }
+        }
+    }
+}

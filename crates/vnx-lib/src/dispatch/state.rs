@@ -1,0 +1,475 @@
+//! A dispatch's state as readers see it: running (blocked, stalled), queued, lost, or how it
+//! ended and whether its branch landed, with the receipt that proves it and whether that proof
+//! holds. The read model (`fold`) builds these; `view` projects and lists them.
+
+use std::collections::BTreeMap;
+
+use crate::ledger::json::{self, Value};
+use crate::receipts::{DispatchStarted, DispatchStatus};
+use crate::worktree::TeardownClass;
+
+/// A dispatch's state.
+#[derive(
+    Clone, Debug, PartialEq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
+pub struct DispatchState {
+    /// The dispatch id.
+    #[serde(rename = "dispatch_id")]
+    pub id: String,
+    /// Running (blocked, stalled), lost, or how it ended.
+    #[serde(skip)]
+    pub state: State,
+    /// The state as `status` shows it (see [`DispatchState::shown`]), set by [`list`].
+    #[borsh(skip)]
+    pub status: &'static str,
+    /// How it ended, once it did (`done`, `failed`, …; a correction's status).
+    #[borsh(
+        serialize_with = "crate::dispatch::state::ser_json",
+        deserialize_with = "crate::dispatch::state::de_json"
+    )]
+    pub completion: Option<DispatchStatus>,
+    /// Whether its branch was merged (`merge_completed`) or released (`worktree_released`).
+    pub landed: Option<Landed>,
+    /// Its role, from `dispatch_started`.
+    pub role: Option<String>,
+    /// Its provider.
+    pub provider: Option<String>,
+    /// Its model, when one was named.
+    pub model: Option<String>,
+    /// When `dispatch_started` was written.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub ended_at: Option<String>,
+    /// Why it is not done, in words (the completion's or correction's reason).
+    pub reason: Option<String>,
+    /// What teardown found, once it completed.
+    #[borsh(
+        serialize_with = "crate::dispatch::state::ser_json",
+        deserialize_with = "crate::dispatch::state::de_json"
+    )]
+    pub teardown_class: Option<TeardownClass>,
+    /// Its branch.
+    pub branch: Option<String>,
+    /// The worktree's head when the worker ended.
+    pub head_commit: Option<String>,
+    /// Its worktree's path.
+    pub worktree: Option<String>,
+    /// The worker's log.
+    pub worker_log: Option<String>,
+    /// Tokens the CLI reported (input plus output).
+    pub tokens: Option<u64>,
+    /// Its tmux session.
+    pub session: Option<String>,
+    /// The tmux socket its session was started on, as `dispatch_started` records it.
+    pub tmux_socket: Option<String>,
+    /// The dispatch it continues (a follow-up).
+    pub continues: Option<String>,
+    /// The follow-up that continued it.
+    pub continued_by: Option<String>,
+    /// While it is blocked: what it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[borsh(
+        serialize_with = "crate::dispatch::state::ser_json",
+        deserialize_with = "crate::dispatch::state::de_json"
+    )]
+    pub blocked: Option<crate::receipts::DispatchBlocked>,
+    /// While it is queued (or once its wait ended without a start): its place in the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueInfo>,
+    /// The remote host it runs on (`dispatch-agent --host`), when not this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The receipt that proves the state shown (its start while it runs or is lost, its
+    /// completion or correction, its merge or release).
+    #[borsh(skip)]
+    pub proof: Option<Proof>,
+    /// Whether the ledger verifies through that receipt, once [`mark_verified`] was told;
+    /// a `done`, `merged` or `released` on a ledger that does not is shown as `unverified`.
+    #[borsh(skip)]
+    pub verified: Option<bool>,
+}
+
+/// A queued dispatch's place: its `queue_decision`'s priority, latest start time and the
+/// provider's capacity, and its position in the queue now (see [`mark_positions`]).
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
+pub struct QueueInfo {
+    /// Its 1-based place among its provider's queued dispatches; `None` once it left the
+    /// queue (or its entry is being started).
+    pub position: Option<u32>,
+    /// Its priority: higher starts first.
+    pub priority: i32,
+    /// The latest time it may start, if any.
+    pub start_by: Option<String>,
+    /// The provider's concurrency limit.
+    pub capacity: u32,
+    /// When it was queued.
+    pub queued_at: Option<String>,
+}
+
+/// Records each queued dispatch's position (and the role and model it asked for) from the
+/// queue's entries (`places`, by id).
+pub fn mark_positions(
+    states: &mut [DispatchState],
+    places: &BTreeMap<String, crate::dispatch::queue::Place>,
+) {
+    for s in states {
+        if let (State::Queued, Some(q)) = (s.state, &mut s.queue) {
+            let place = places.get(&s.id);
+            q.position = place.map(|p| p.position);
+            if let Some(p) = place {
+                s.role.get_or_insert_with(|| p.role.clone());
+                s.model = s.model.take().or_else(|| p.model.clone());
+            }
+        }
+    }
+}
+
+/// A receipt on the ledger, as a state's evidence.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Proof {
+    /// Its receipt kind.
+    pub event_type: String,
+    /// Its 1-based line on the ledger.
+    pub line: u64,
+    /// Its `seq`, when it carries one.
+    pub seq: Option<u64>,
+    /// SHA-256 of the line's bytes: on a vnx ledger, a commitment to everything before it.
+    pub line_sha256: String,
+    /// Whether a key the repository trusts signed it, once [`mark_verified`] was given the
+    /// keys; `None` for a kind vnx does not sign, or one written before the ledger's first
+    /// signed receipt (a ledger from before vnx signed its receipts).
+    pub attested: Option<bool>,
+    /// The line itself, for the signature check.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    /// Whether a receipt before it (or it) is signed: from then on vnx's kinds must be
+    /// (false too when `attested` was judged already, and [`mark_verified`] keeps it).
+    #[serde(skip)]
+    pub signing: bool,
+}
+
+impl Proof {
+    /// Why the evidence does not hold, in words (for a state [`mark_verified`] found
+    /// unverified).
+    fn why_unverified(&self) -> &'static str {
+        if self.attested == Some(false) {
+            "no key the repository trusts signed it"
+        } else {
+            "the ledger does not verify before it"
+        }
+    }
+
+    /// The proof a line gives (`signing`: a receipt at or before it is signed).
+    pub(crate) fn of(line: u64, bytes: Vec<u8>, signing: bool) -> Proof {
+        use sha2::Digest;
+        let o = parse(&bytes);
+        Proof {
+            event_type: o
+                .as_ref()
+                .and_then(|o| text(o, "event_type"))
+                .unwrap_or_default(),
+            line,
+            seq: o
+                .as_ref()
+                .and_then(|o| o.get("seq"))
+                .and_then(Value::as_u64),
+            line_sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+            attested: None,
+            bytes,
+            signing,
+        }
+    }
+}
+
+/// Records, on each state, whether the evidence for it holds: the ledger verifies through
+/// the receipt that proves it (all do on a ledger that verifies; on a broken one, only those
+/// before its first violation), and, given the `trusted` keys, that receipt is signed by one
+/// of them when it is of a kind vnx signs (a line a worker wrote itself is not).
+pub fn mark_verified(
+    states: &mut [DispatchState],
+    report: &crate::ledger::VerifyReport,
+    trusted: Option<&[[u8; 32]]>,
+) {
+    use crate::ledger::attest;
+    // The first line that does not verify; when the report kept only some violations, the
+    // first may be among those dropped, so nothing counts as verified.
+    let first_bad = if report.status.is_ok() {
+        u64::MAX
+    } else if report.violations_total > report.violations.len() as u64 {
+        0
+    } else {
+        report.violations.iter().map(|v| v.line).min().unwrap_or(0)
+    };
+    for s in states {
+        let mut ok = false;
+        if let Some(p) = &mut s.proof {
+            if let Some(keys) = trusted
+                && p.signing
+                && attest::is_attested_kind(&p.event_type)
+            {
+                p.attested =
+                    Some(parse(&p.bytes).is_some_and(|o| attest::check(&o, keys).is_valid()));
+            }
+            // A line appended after the verification was not verified.
+            ok = p.line < first_bad && p.line <= report.lines && p.attested != Some(false);
+        }
+        s.verified = Some(ok);
+        s.status = s.shown();
+    }
+}
+
+/// What became of an ended dispatch's branch.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Landed {
+    /// `vnx merge` merged it.
+    Merged,
+    /// `vnx worktree-release` released it.
+    Released,
+}
+
+impl DispatchState {
+    /// The state as `status` shows it: `merged` or `released` once that happened to its
+    /// branch, else [`State::name`]; `unverified` in place of `done`, `merged` or `released`
+    /// when the ledger does not verify through the receipt that says so.
+    pub fn shown(&self) -> &'static str {
+        let claims_success = matches!(
+            (self.state, self.landed),
+            (State::Ended(DispatchStatus::Done), _) | (State::Ended(_), Some(_))
+        );
+        if claims_success && self.verified == Some(false) {
+            return "unverified";
+        }
+        match (self.state, self.landed) {
+            (State::Ended(_), Some(Landed::Merged)) => "merged",
+            (State::Ended(_), Some(Landed::Released)) => "released",
+            (state, _) => state.name(),
+        }
+    }
+
+    /// The receipt behind the state, in words, with whether it holds (as `show` and the
+    /// dashboard print it): `dispatch_completed at line 7, sha256 1a2b… (signed, and …)`.
+    pub fn evidence(&self) -> Option<String> {
+        let p = self.proof.as_ref()?;
+        let holds = match self.verified {
+            Some(true) if p.attested == Some(true) => {
+                " (signed, and the ledger verifies through it)".to_owned()
+            }
+            Some(true) => " (the ledger verifies through it)".to_owned(),
+            Some(false) => format!(" (NOT verified: {})", p.why_unverified()),
+            None => String::new(),
+        };
+        Some(format!(
+            "{} at line {}, sha256 {}{holds}",
+            p.event_type,
+            p.line,
+            p.line_sha256.get(..16).unwrap_or(&p.line_sha256)
+        ))
+    }
+
+    /// A state with nothing known but its id and where it is.
+    pub(crate) fn blank(id: String, state: State) -> DispatchState {
+        DispatchState {
+            host: None,
+            queue: None,
+            proof: None,
+            verified: None,
+            session: None,
+            tmux_socket: None,
+            blocked: None,
+            completion: None,
+            landed: None,
+            role: None,
+            provider: None,
+            model: None,
+            started_at: None,
+            ended_at: None,
+            reason: None,
+            state,
+            status: state.name(),
+            teardown_class: None,
+            branch: None,
+            head_commit: None,
+            worktree: None,
+            worker_log: None,
+            tokens: None,
+            continues: None,
+            continued_by: None,
+            id,
+        }
+    }
+
+    /// A dispatch the ledger shows started (and nothing since).
+    pub(crate) fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
+        let mut s = DispatchState::blank(id, State::Running);
+        s.host = started.remote.as_ref().map(|r| r.host.clone());
+        s.session = started.session().map(str::to_owned);
+        s.tmux_socket = started
+            .tmux
+            .split_once(':')
+            .map(|(socket, _)| socket.to_owned());
+        s.role = Some(started.role);
+        s.provider = Some(started.provider);
+        s.model = started.model;
+        s.started_at = at;
+        s.branch = Some(started.branch);
+        s.worktree = Some(started.worktree);
+        s.continues = started.continues.map(|c| c.dispatch_id);
+        s
+    }
+
+    /// The tmux socket and session its start records (the fallback socket and `vnx-<id>`
+    /// when it records none).
+    pub fn session_on(&self, fallback: &crate::tmux::Tmux) -> (crate::tmux::Tmux, String) {
+        match (&self.tmux_socket, &self.session) {
+            (Some(socket), Some(session)) => (crate::tmux::Tmux::new(socket), session.clone()),
+            _ => (
+                crate::tmux::Tmux::new(fallback.socket()),
+                format!("vnx-{}", self.id),
+            ),
+        }
+    }
+}
+
+/// Every status `status` shows (see [`DispatchState::shown`]), for filters.
+pub const STATUSES: [&str; 14] = [
+    "queued",
+    "expired",
+    "running",
+    "blocked",
+    "stalled",
+    "lost",
+    "done",
+    "failed",
+    "needs_input",
+    "timeout",
+    "cancelled",
+    "merged",
+    "released",
+    "unverified",
+];
+
+/// Where a dispatch is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting in the queue for a slot of its provider: nothing of it exists yet.
+    Queued,
+    /// Its latest start time passed while it was queued: it never started.
+    Expired,
+    /// Started, not completed, and its session, supervisor or worker lives.
+    Running,
+    /// Running, and its worker waits for a person (a permission prompt).
+    Blocked,
+    /// Running, and its worker has produced nothing for its stall time.
+    Stalled,
+    /// Not completed, and neither its session, its supervisor nor its worker lives.
+    Lost,
+    /// Completed (or corrected) with this status.
+    Ended(DispatchStatus),
+}
+
+impl State {
+    /// Whether the dispatch has not ended: running, blocked or stalled.
+    pub fn is_live(self) -> bool {
+        matches!(self, State::Running | State::Blocked | State::Stalled)
+    }
+
+    /// The state as `status` prints it: `running`, `lost`, or the status.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Expired => "expired",
+            State::Running => "running",
+            State::Blocked => "blocked",
+            State::Stalled => "stalled",
+            State::Lost => "lost",
+            State::Ended(s) => s.name(),
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl borsh::BorshSerialize for State {
+    fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        let (tag, status) = match self {
+            State::Queued => (0u8, None),
+            State::Expired => (1, None),
+            State::Running => (2, None),
+            State::Blocked => (3, None),
+            State::Stalled => (4, None),
+            State::Lost => (5, None),
+            State::Ended(s) => (6, Some(*s)),
+        };
+        borsh::BorshSerialize::serialize(&tag, w)?;
+        crate::dispatch::state::ser_json(&status, w)
+    }
+}
+
+impl borsh::BorshDeserialize for State {
+    fn deserialize_reader<R: std::io::Read>(r: &mut R) -> std::io::Result<State> {
+        let tag = u8::deserialize_reader(r)?;
+        let status: Option<DispatchStatus> = crate::dispatch::state::de_json(r)?;
+        Ok(match (tag, status) {
+            (0, _) => State::Queued,
+            (1, _) => State::Expired,
+            (2, _) => State::Running,
+            (3, _) => State::Blocked,
+            (4, _) => State::Stalled,
+            (5, _) => State::Lost,
+            (6, Some(s)) => State::Ended(s),
+            _ => return Err(std::io::Error::other("not a dispatch state")),
+        })
+    }
+}
+
+impl serde::Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Writes a value as JSON inside the read index's binary form (a length and the bytes), for
+/// the members whose type has no binary form of its own.
+pub(crate) fn ser_json<T: serde::Serialize, W: std::io::Write>(
+    v: &T,
+    w: &mut W,
+) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(v).map_err(std::io::Error::other)?;
+    borsh::BorshSerialize::serialize(&bytes, w)
+}
+
+/// Reads what [`ser_json`] wrote.
+pub(crate) fn de_json<T: serde::de::DeserializeOwned, R: std::io::Read>(
+    r: &mut R,
+) -> std::io::Result<T> {
+    let bytes: Vec<u8> = borsh::BorshDeserialize::deserialize_reader(r)?;
+    serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+}
+
+/// A line read as a JSON object (in any tool's format).
+pub(crate) fn parse(line: &[u8]) -> Option<json::Object<'static>> {
+    match json::parse(std::str::from_utf8(line).ok()?.trim(), json::Mode::Python).ok()? {
+        Value::Object(o) => Some(o.into_owned()),
+        _ => None,
+    }
+}
+
+fn text(o: &json::Object<'_>, key: &str) -> Option<String> {
+    o.get(key).and_then(Value::as_str).map(str::to_owned)
+}

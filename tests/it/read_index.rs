@@ -1,0 +1,219 @@
+//! The read index (ADR 0045) changes nothing a read shows: `status` and `show` read the same
+//! with and without it, a ledger tampered in the prefix it covers or in the lines after it
+//! still reads `unverified`, and an index that is corrupt, cut short, forged or a link is
+//! ignored.
+
+use crate::common::{Repo, completion, ledger_path, run};
+
+fn index_path(repo: &Repo) -> std::path::PathBuf {
+    repo.env.path().join(".vnx-data/index/dispatches.v1")
+}
+
+fn status_json(repo: &Repo) -> (serde_json::Value, String) {
+    let r = run(repo.vnx().args(["status", "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    (serde_json::from_str(&r.stdout).unwrap(), r.stderr)
+}
+
+fn show_json(repo: &Repo, id: &str) -> serde_json::Value {
+    let r = run(repo.vnx().args(["show", "--json", id]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+fn done_dispatches(repo: &Repo, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let c = completion(&repo.dispatch("commit", &["--instruction", &format!("n{i}")]));
+            c["dispatch_id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+fn of(all: &serde_json::Value, id: &str) -> serde_json::Value {
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["dispatch_id"] == id)
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn reads_are_the_same_with_and_without_the_index() {
+    let repo = Repo::new();
+    let ids = done_dispatches(&repo, 2);
+    let (first, _) = status_json(&repo);
+    assert!(
+        index_path(&repo).is_file(),
+        "a read of a clean ledger keeps an index"
+    );
+    let shown = show_json(&repo, &ids[0]);
+    // Through the index, then with the index gone (read in full again).
+    let (again, _) = status_json(&repo);
+    assert_eq!(again, first);
+    assert_eq!(show_json(&repo, &ids[0]), shown);
+    std::fs::remove_file(index_path(&repo)).unwrap();
+    assert_eq!(status_json(&repo).0, first);
+    // Lines appended after the index's prefix are folded on top of it.
+    let more = done_dispatches(&repo, 1);
+    let (through, _) = status_json(&repo);
+    std::fs::remove_file(index_path(&repo)).unwrap();
+    let (full, _) = status_json(&repo);
+    assert_eq!(through, full);
+    assert_eq!(of(&full, &more[0])["status"], "done");
+    assert_eq!(show_json(&repo, &more[0]), {
+        std::fs::remove_file(index_path(&repo)).unwrap();
+        show_json(&repo, &more[0])
+    });
+}
+
+#[test]
+fn a_ledger_tampered_before_or_after_the_index_reads_unverified() {
+    let repo = Repo::new();
+    let ids = done_dispatches(&repo, 2);
+    status_json(&repo);
+    assert!(index_path(&repo).is_file());
+    let path = ledger_path(&repo);
+    let ledger = std::fs::read_to_string(&path).unwrap();
+
+    // In the prefix the index covers: the second dispatch's start is edited.
+    let tampered: String = ledger
+        .lines()
+        .map(|l| {
+            if l.contains("dispatch_started") && l.contains(&ids[1]) {
+                l.replacen("\"instruction_sha256\":\"", "\"instruction_sha256\":\"0", 1)
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    std::fs::write(&path, &tampered).unwrap();
+    let (all, warned) = status_json(&repo);
+    assert!(warned.contains("does not verify from line"), "{warned}");
+    assert_eq!(of(&all, &ids[0])["status"], "done");
+    assert_eq!(of(&all, &ids[1])["status"], "unverified");
+
+    // After the prefix: the ledger restored, read (the index written again), then a line
+    // appended that does not chain.
+    std::fs::write(&path, &ledger).unwrap();
+    let (all, warned) = status_json(&repo);
+    assert!(warned.is_empty(), "{warned}");
+    assert_eq!(of(&all, &ids[1])["status"], "done");
+    assert!(index_path(&repo).is_file());
+    let last = ledger.lines().last().unwrap();
+    let mut bad: serde_json::Value = serde_json::from_str(last).unwrap();
+    bad["seq"] = serde_json::json!(bad["seq"].as_u64().unwrap() + 1);
+    bad["prev_hash"] = serde_json::json!("0".repeat(64));
+    bad["dispatch_id"] = serde_json::json!(ids[1]);
+    bad["event_type"] = serde_json::json!("dispatch_completed");
+    bad["status"] = serde_json::json!("done");
+    let mut text = ledger.clone();
+    text.push_str(&format!("{bad}\n"));
+    std::fs::write(&path, text).unwrap();
+    let (all, warned) = status_json(&repo);
+    assert!(warned.contains("does not verify from line"), "{warned}");
+    assert_eq!(of(&all, &ids[1])["status"], "unverified", "{all}");
+    assert_eq!(of(&all, &ids[0])["status"], "done");
+}
+
+#[test]
+fn an_unsigned_completion_after_the_index_reads_unverified() {
+    let repo = Repo::new();
+    let genuine = done_dispatches(&repo, 1).remove(0);
+    let r = repo.dispatch("slow", &["--instruction", "x", "--detach"]);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let running = launched["dispatch_id"].as_str().unwrap().to_owned();
+    status_json(&repo);
+    assert!(index_path(&repo).is_file());
+    // A worker that can write the ledger appends a well-chained completion of its own.
+    let example = crate::common::repo_dir().join("receipts/examples/dispatch_completed.json");
+    let mut forged: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+    for chain in [
+        "seq",
+        "prev_hash",
+        "prev_line_sha256",
+        "vnx_attestation",
+        "timestamp",
+    ] {
+        forged.remove(chain);
+    }
+    forged.insert("dispatch_id".into(), running.clone().into());
+    forged.insert("status".into(), "done".into());
+    let forged = crate::common::receipt(&serde_json::Value::Object(forged).to_string());
+    vnx::ledger::Ledger::new(ledger_path(&repo))
+        .append(&forged)
+        .unwrap();
+    let (all, _) = status_json(&repo);
+    assert_eq!(of(&all, &running)["completion"], "done");
+    assert_eq!(of(&all, &running)["status"], "unverified", "{all}");
+    assert_eq!(of(&all, &running)["proof"]["attested"], false);
+    assert_eq!(of(&all, &genuine)["status"], "done");
+    run(repo.vnx().args(["cancel", "--all"]));
+}
+
+#[test]
+fn a_corrupt_cut_forged_or_linked_index_is_ignored() {
+    let repo = Repo::new();
+    let ids = done_dispatches(&repo, 2);
+    let (expected, _) = status_json(&repo);
+    let index = index_path(&repo);
+    let good = std::fs::read(&index).unwrap();
+    let path = ledger_path(&repo);
+    let ledger = std::fs::read_to_string(&path).unwrap();
+    // The ledger edited in place where the index would hide it, were the index trusted.
+    let tampered: String = ledger
+        .lines()
+        .map(|l| {
+            if l.contains("dispatch_started") && l.contains(&ids[1]) {
+                l.replacen("\"instruction_sha256\":\"", "\"instruction_sha256\":\"0", 1)
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let outside = repo.env.path().join("elsewhere.idx");
+    std::fs::write(&outside, &good).unwrap();
+    type Damage<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Damage<'_>)> = vec![
+        (
+            "garbage",
+            Box::new(|| std::fs::write(&index, b"not an index").unwrap()),
+        ),
+        (
+            "cut short",
+            Box::new(|| std::fs::write(&index, &good[..good.len() / 2]).unwrap()),
+        ),
+        (
+            "one byte changed",
+            Box::new(|| std::fs::write(&index, &flipped).unwrap()),
+        ),
+        (
+            "a link",
+            Box::new(|| {
+                let _ = std::fs::remove_file(&index);
+                std::os::unix::fs::symlink(&outside, &index).unwrap();
+            }),
+        ),
+    ];
+    for (what, make) in cases {
+        make();
+        assert_eq!(status_json(&repo).0, expected, "{what}");
+        assert!(
+            !std::fs::symlink_metadata(&index).unwrap().is_symlink(),
+            "{what}: written again as a file of its own"
+        );
+    }
+    // A stale index never hides an edit: the ledger tampered, the last good index put back.
+    std::fs::write(&path, tampered).unwrap();
+    std::fs::write(&index, &good).unwrap();
+    let (all, warned) = status_json(&repo);
+    assert!(warned.contains("does not verify"), "{warned}");
+    assert_eq!(of(&all, &ids[1])["status"], "unverified");
+}
