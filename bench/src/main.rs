@@ -91,6 +91,10 @@ struct Args {
     /// Only the queue benchmark (32 no-op dispatches through 4 slots)
     #[arg(long)]
     queue_only: bool,
+    /// Only the no-op dispatch benchmark against its git + tmux floor (30 interleaved pairs, 5
+    /// with --quick)
+    #[arg(long)]
+    dispatch_only: bool,
     /// Only the egress scan benchmark (a 1 MiB prompt, in process)
     #[arg(long)]
     egress_only: bool,
@@ -230,6 +234,16 @@ fn run(args: &Args) -> Result<()> {
     }
     if args.queue_only {
         return queue(&work.path);
+    }
+    if args.dispatch_only {
+        note(&format!(
+            "timing {} no-op dispatches against the git + tmux floor",
+            cfg.dispatches
+        ));
+        let dispatch = dispatch_bench::bench_dispatch(&vnx, &work.path, cfg.dispatches)?;
+        print!("{}", dispatch.render());
+        io::stdout().flush()?;
+        return Ok(());
     }
     if args.remote_only {
         note("timing no-op dispatches on a host over loopback ssh");

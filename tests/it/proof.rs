@@ -1,7 +1,7 @@
 //! Every state `status` and `show` print names the receipt that proves it, and a success is
 //! shown only when the ledger verifies through that receipt.
 
-use crate::common::{Repo, completion, ledger_path, run};
+use crate::common::{Repo, append_forged_done, completion, ledger_path, run};
 
 fn statuses(repo: &Repo) -> (Vec<serde_json::Value>, String) {
     let r = run(repo.vnx().args(["status", "--json"]));
@@ -89,24 +89,7 @@ fn a_done_nobody_trusted_signed_reads_unverified() {
     let running = launched["dispatch_id"].as_str().unwrap().to_owned();
     // A worker that can write the ledger appends a well-chained completion of its own: the
     // chain verifies, but no trusted key signed it.
-    let path = crate::common::repo_dir().join("receipts/examples/dispatch_completed.json");
-    let mut forged: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    for chain in [
-        "seq",
-        "prev_hash",
-        "prev_line_sha256",
-        "vnx_attestation",
-        "timestamp",
-    ] {
-        forged.remove(chain);
-    }
-    forged.insert("dispatch_id".into(), running.clone().into());
-    forged.insert("status".into(), "done".into());
-    let forged = crate::common::receipt(&serde_json::Value::Object(forged).to_string());
-    vnx::ledger::Ledger::new(ledger_path(&repo))
-        .append(&forged)
-        .unwrap();
+    append_forged_done(&repo, &running);
     let r = run(repo.vnx().args(["audit-chain", "verify"]));
     assert_eq!(r.code, 0, "the chain itself is intact: {}", r.stdout);
 

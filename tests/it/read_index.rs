@@ -3,7 +3,7 @@
 //! still reads `unverified`, and an index that is corrupt, cut short, forged or a link is
 //! ignored.
 
-use crate::common::{Repo, completion, ledger_path, run};
+use crate::common::{Repo, append_forged_done, completion, ledger_path, run};
 
 fn index_path(repo: &Repo) -> std::path::PathBuf {
     repo.env.path().join(".vnx-data/index/dispatches.v1")
@@ -128,24 +128,7 @@ fn an_unsigned_completion_after_the_index_reads_unverified() {
     status_json(&repo);
     assert!(index_path(&repo).is_file());
     // A worker that can write the ledger appends a well-chained completion of its own.
-    let example = crate::common::repo_dir().join("receipts/examples/dispatch_completed.json");
-    let mut forged: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
-    for chain in [
-        "seq",
-        "prev_hash",
-        "prev_line_sha256",
-        "vnx_attestation",
-        "timestamp",
-    ] {
-        forged.remove(chain);
-    }
-    forged.insert("dispatch_id".into(), running.clone().into());
-    forged.insert("status".into(), "done".into());
-    let forged = crate::common::receipt(&serde_json::Value::Object(forged).to_string());
-    vnx::ledger::Ledger::new(ledger_path(&repo))
-        .append(&forged)
-        .unwrap();
+    append_forged_done(&repo, &running);
     let (all, _) = status_json(&repo);
     assert_eq!(of(&all, &running)["completion"], "done");
     assert_eq!(of(&all, &running)["status"], "unverified", "{all}");

@@ -41,3 +41,26 @@ pub fn gate_check_with(
 pub fn ledger_path(repo: &Repo) -> PathBuf {
     repo.env.path().join(".vnx-data/state/t0_receipts.ndjson")
 }
+
+/// What a worker that can write the ledger could do: append a well-chained completion of its
+/// own for dispatch `id`, saying `done`, that no trusted key signed.
+pub fn append_forged_done(repo: &Repo, id: &str) {
+    let path = super::repo_dir().join("receipts/examples/dispatch_completed.json");
+    let mut forged: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for chain in [
+        "seq",
+        "prev_hash",
+        "prev_line_sha256",
+        "vnx_attestation",
+        "timestamp",
+    ] {
+        forged.remove(chain);
+    }
+    forged.insert("dispatch_id".into(), id.into());
+    forged.insert("status".into(), "done".into());
+    let forged = super::receipt(&serde_json::Value::Object(forged).to_string());
+    vnx::ledger::Ledger::new(ledger_path(repo))
+        .append(&forged)
+        .unwrap();
+}

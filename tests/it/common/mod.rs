@@ -14,7 +14,9 @@ mod repo;
 mod tmux;
 
 pub use fakes::Fakes;
-pub use gates::{committed, configure, gate_check, gate_check_with, ledger_path};
+pub use gates::{
+    append_forged_done, committed, configure, gate_check, gate_check_with, ledger_path,
+};
 pub use host::Remote;
 pub use repo::{Repo, completion, settled_receipt};
 pub use tmux::{Server, wait_for};
