@@ -339,7 +339,7 @@ mod tests {
                 5 => format!("{{\"a\":\"\\r{n}\",\"remote\":1,\"remote_receipt\":2}}"),
                 9 => "   \r".to_owned(),
                 13 => format!("{{\"merge_receipt\":\"{n}\"}}"),
-                _ if n % 3 == 0 => String::new(),
+                _ if n.is_multiple_of(3) => String::new(),
                 _ => format!(
                     "{{\"seq\":{n},\"pad\":\"{}\"}}",
                     "b".repeat((n % 700) as usize)
