@@ -150,7 +150,7 @@ pub fn wait_with(
     deadline: Option<std::time::Instant>,
     on: &mut dyn for<'e> FnMut(WaitEvent<'e>),
 ) -> Result<BTreeMap<String, Waited>, LedgerError> {
-    let mut done = Settled {
+    let mut done = SettledSoFar {
         map: BTreeMap::new(),
         on,
     };
@@ -270,12 +270,12 @@ pub fn wait_with(
 }
 
 /// The settled dispatches, each reported as it is added.
-struct Settled<'a> {
+struct SettledSoFar<'a> {
     map: BTreeMap<String, Waited>,
     on: &'a mut dyn for<'e> FnMut(WaitEvent<'e>),
 }
 
-impl Settled<'_> {
+impl SettledSoFar<'_> {
     fn insert(&mut self, id: String, w: Waited) {
         (self.on)(WaitEvent::Settled(&id, &w));
         self.map.insert(id, w);
