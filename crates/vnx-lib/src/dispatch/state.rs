@@ -19,7 +19,7 @@ pub struct DispatchState {
     /// Running (blocked, stalled), lost, or how it ended.
     #[serde(skip)]
     pub state: State,
-    /// The state as `status` shows it (see [`DispatchState::shown`]), set by [`list`].
+    /// The state as `status` shows it (see [`DispatchState::shown`]), set by [`list`](crate::dispatch::view::list).
     #[borsh(skip)]
     pub status: &'static str,
     /// How it ended, once it did (`done`, `failed`, …; a correction's status).
