@@ -11,7 +11,7 @@ use super::settings;
 /// Attach this terminal to a running dispatch's pane (detach with C-b d)
 #[derive(clap::Args)]
 pub struct Args {
-    /// The dispatch id
+    /// The dispatch id, or its start (`D-3f2a`, `3f2a`)
     id: String,
     /// tmux socket name [default: the one the dispatch was started on]
     #[arg(long, value_name = "NAME")]
@@ -21,6 +21,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
+    let id = super::error::dispatch_id(&project.ledger(), &args.id)?;
+    let args = Args {
+        id: id.to_string(),
+        ..args
+    };
     let ledger = project.ledger();
     if !ledger.exists() || !view::started(&ledger, &args.id)? {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))

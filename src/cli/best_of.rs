@@ -108,7 +108,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let (detach, json) = (args.detach, args.json);
     with_context(args.tmux_socket, |ctx| {
-        let started = vnx::group::start(ctx, &template, &candidates, args.group)?;
+        let started = vnx::group::start(
+            ctx,
+            &template,
+            &candidates,
+            super::error::group_id(args.group.as_deref())?,
+        )?;
         for c in &started.candidates {
             if let Some(reason) = &c.reason {
                 say!(

@@ -26,7 +26,7 @@ use super::settings;
 /// a running supervisor could not be reached.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Dispatch ids
+    /// Dispatch ids, or their starts
     #[arg(
         value_name = "ID",
         required_unless_present = "all",
@@ -46,7 +46,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let project = settings::project_for(&args.ids)?;
+    let (project, ids) = settings::project_for(&args.ids)?;
     let ledger = project.ledger();
     let tmux_socket = args.tmux_socket.clone();
     super::drain::recover_queue_here(tmux_socket.clone());
@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             })
             .collect()
     } else {
-        super::error::named_dispatches(&states, &args.ids)?
+        super::error::named_dispatches(&states, &ids)?
     };
     // Queued ones first: a running one cancelled first would hand its slot to them.
     chosen.sort_by_key(|s| s.state != view::State::Queued);
@@ -77,8 +77,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             // It runs on its host: the host's vnx cancels it there, then it is caught up.
             let config = project.load_config()?;
             let host = vnx::remote::host(&config.hosts, host)?.clone();
-            let args = ["cancel".to_owned(), s.id.clone()];
-            let code = super::remote::on_host(&project, &host, &args, std::slice::from_ref(&s.id))?;
+            let args = ["cancel".to_owned(), s.id.to_string()];
+            let code = super::remote::on_host(&project, &host, &args, &args[1..])?;
             unreachable |= code != ExitCode::SUCCESS;
             continue;
         }

@@ -21,7 +21,7 @@ use super::settings;
     after_long_help = "Examples:\n  $ vnx clean D-7e8f9a0b1c2d\n  $ vnx clean --class unlanded --class dirty --yes"
 )]
 pub struct Args {
-    /// The dispatches to discard
+    /// The dispatches to discard (ids, or their starts)
     #[arg(value_name = "ID")]
     ids: Vec<String>,
     /// Every preserved dispatch of this class (repeatable): dirty, unlanded, landed, pushed,
@@ -51,6 +51,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
+    let ids = super::error::dispatch_ids(&project.ledger(), &args.ids)?;
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let options = Options {
         base: "HEAD".into(),
@@ -74,7 +75,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .into_iter()
         .filter(|i| i.class != Class::Unstarted)
         .filter(|i| {
-            args.ids.contains(&i.dispatch_id) || args.classes.iter().any(|c| c == i.class.name())
+            ids.contains(&i.dispatch_id) || args.classes.iter().any(|c| c == i.class.name())
         })
         .collect();
     let mut out = Out::new();

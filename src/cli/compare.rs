@@ -17,10 +17,10 @@ use super::settings;
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx compare D-1a2b3c4d5e6f D-7e8f9a0b1c2d --json")]
 pub struct Args {
-    /// The first dispatch
+    /// The first dispatch (an id, or its start)
     #[arg(value_name = "A")]
     a: String,
-    /// The second dispatch
+    /// The second dispatch (an id, or its start)
     #[arg(value_name = "B")]
     b: String,
     /// Print the comparison as JSON
@@ -33,8 +33,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.b)?;
     let project = settings::project()?;
     let ledger = project.ledger();
+    let a = super::error::dispatch_id(&ledger, &args.a)?;
+    let b = super::error::dispatch_id(&ledger, &args.b)?;
     let (_, trusted) = settings::attestation(None, &ledger)?;
-    let c = replay::compare(&project.root, &ledger, &args.a, &args.b, &trusted)?;
+    let c = replay::compare(&project.root, &ledger, &a, &b, &trusted)?;
     let mut out = Out::new();
     if args.json {
         let json = serde_json::to_string(&c).map_err(|e| CliError::from_error(&e))?;
@@ -63,7 +65,11 @@ fn table(c: &Comparison) -> Vec<String> {
     };
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let rows: Vec<(&str, String, String)> = vec![
-        ("dispatch", c.a.dispatch_id.clone(), c.b.dispatch_id.clone()),
+        (
+            "dispatch",
+            c.a.dispatch_id.to_string(),
+            c.b.dispatch_id.to_string(),
+        ),
         (
             "provider",
             format!("{}/{}", c.a.provider, opt(c.a.model.clone())),
@@ -93,8 +99,8 @@ fn table(c: &Comparison) -> Vec<String> {
         ),
         (
             "replay of",
-            opt(c.a.replay_of.clone()),
-            opt(c.b.replay_of.clone()),
+            opt(c.a.replay_of.as_ref().map(|d| d.to_string())),
+            opt(c.b.replay_of.as_ref().map(|d| d.to_string())),
         ),
     ];
     let wa = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);

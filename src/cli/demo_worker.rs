@@ -30,7 +30,9 @@ pub struct Args {
 /// `vnx report`, in-process, when running inside a dispatch.
 fn report(status: ReportStatus, summary: &str) -> Result<(), CliError> {
     if let (Ok(id), Some(dir), Ok(seal)) = (
-        super::settings::env_text("VNX_DISPATCH_ID").ok_or(()),
+        super::settings::env_text("VNX_DISPATCH_ID")
+            .and_then(|id| vnx::ids::DispatchId::parse(&id).ok())
+            .ok_or(()),
         super::settings::env("VNX_DISPATCH_DIR"),
         super::settings::env_text(signals::SEAL_VAR).ok_or(()),
     ) {

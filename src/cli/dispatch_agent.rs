@@ -139,13 +139,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         args.instruction.as_deref(),
         args.instruction_file.as_deref(),
     )?;
-    let remote = args
-        .host
-        .clone()
-        .map(|host| (host, remote_request(&args, instruction.clone())));
+    let new_id = super::error::new_dispatch_id(args.id.as_deref())?;
+    let remote = args.host.clone().map(|host| {
+        (
+            host,
+            remote_request(&args, new_id.clone(), instruction.clone()),
+        )
+    });
     let (overrides, override_reasons) = settings::constraint_overrides();
     let request = Request {
-        id: args.id,
+        id: new_id,
         role: args.agent,
         provider: args.provider,
         model: args.model,
@@ -185,7 +188,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// The request as the host's `vnx dispatch-agent` takes it (the instruction as text).
-fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteRequest {
+fn remote_request(
+    args: &Args,
+    id: Option<vnx::ids::DispatchId>,
+    instruction: String,
+) -> vnx::remote::RemoteRequest {
     let mut a: Vec<String> = vec!["--agent".into(), args.agent.clone()];
     let mut opt = |flag: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -215,7 +222,7 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
     }
     a.extend(args.sandbox.forwarded());
     vnx::remote::RemoteRequest {
-        id: args.id.clone(),
+        id,
         base_ref: args.base_ref.clone(),
         args: a,
         follows: None,
@@ -533,7 +540,7 @@ impl Started {
         &self,
         ctx: &Context<'_>,
         provider: &str,
-        id: &str,
+        id: &vnx::ids::DispatchId,
         position: u32,
         capacity: u32,
         interrupted: &AtomicBool,
@@ -579,9 +586,9 @@ pub(super) fn print_queued(
 /// supervisor that should have started it died).
 fn wait_or_interrupt(
     ctx: &Context<'_>,
-    id: &str,
+    id: &vnx::ids::DispatchId,
     interrupted: &AtomicBool,
-) -> Result<std::collections::BTreeMap<String, view::Waited>, CliError> {
+) -> Result<std::collections::BTreeMap<vnx::ids::DispatchId, view::Waited>, CliError> {
     use std::io::IsTerminal;
     let (ledger, tmux) = (ctx.ledger, ctx.tmux);
     let mut ticks = 0u32;
@@ -589,7 +596,7 @@ fn wait_or_interrupt(
     // polled `is_finished` added half a tick to every foreground dispatch).
     let (answer, answered) = std::sync::mpsc::channel();
     {
-        let (ledger, ids, tmux) = (ledger.to_owned(), vec![id.to_owned()], tmux.clone());
+        let (ledger, ids, tmux) = (ledger.to_owned(), vec![id.clone()], tmux.clone());
         std::thread::spawn(move || {
             let _ = answer.send(view::wait(&ledger, &ids, &tmux, false));
         });
@@ -623,7 +630,7 @@ fn wait_or_interrupt(
             std::process::exit(0);
         }
         let states = view::list(ledger, tmux)?;
-        if let Some(state) = states.iter().find(|s| s.id == id) {
+        if let Some(state) = states.iter().find(|s| s.id == *id) {
             say!("cancelling {id}");
             let done = vnx::dispatch::cancel::cancel(ledger, state, tmux, ctx.attestor)?;
             if done == vnx::dispatch::cancel::Cancelled::Queued {

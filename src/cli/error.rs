@@ -206,9 +206,26 @@ plain!(
     vnx::mcp::McpError => exits::mcp,
 );
 
-/// A dispatch id given on the command line, or a usage error.
+impl From<vnx::dispatch::view::ResolveError> for CliError {
+    fn from(e: vnx::dispatch::view::ResolveError) -> CliError {
+        use vnx::dispatch::view::ResolveError as E;
+        let hint = match &e {
+            E::Malformed { .. } => {
+                Some("a dispatch id looks like D-1a2b3c4d5e6f; `vnx status` lists them")
+            }
+            E::Ambiguous { .. } => Some("give more of the id"),
+            E::Ledger(_) => None,
+        };
+        CliError::from_error(&e)
+            .with_hint_opt(hint.map(str::to_owned))
+            .exit(exits::resolve(&e))
+    }
+}
+
+/// A dispatch id, or the start of one, given on the command line, or a usage error (the start
+/// of an id has an id's form too).
 pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {
-    if vnx::ledger::receipt::is_dispatch_id(id) {
+    if vnx::ids::DispatchId::is_valid(id) {
         Ok(())
     } else {
         Err(CliError::usage(format!("{id:?} is not a dispatch id"))
@@ -216,15 +233,62 @@ pub fn check_dispatch_id(id: &str) -> Result<(), CliError> {
     }
 }
 
+/// The id asked for a new dispatch (`--id`, `--new-id`), when one was: it names the branch
+/// and directories the dispatch makes, so nothing but an id's form is taken.
+pub fn new_dispatch_id(given: Option<&str>) -> Result<Option<vnx::ids::DispatchId>, CliError> {
+    given
+        .map(|id| {
+            vnx::ids::DispatchId::parse(id).map_err(|_| {
+                CliError::usage(format!(
+                    "dispatch id {id:?} does not match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$"
+                ))
+                .with_hint(
+                    "use letters, digits, `_` and `-` (e.g. D-1a2b3c4d5e6f); no `/`, `.` or \
+                     spaces",
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The group id asked for (`--group`), when one was.
+pub fn group_id(given: Option<&str>) -> Result<Option<vnx::ids::GroupId>, CliError> {
+    given
+        .map(|id| {
+            vnx::ids::GroupId::parse(id).map_err(|_| {
+                CliError::usage(format!("{id:?} is not a group id"))
+                    .with_hint("a group id looks like G-1a2b3c4d5e6f (`G-` and letters or digits)")
+            })
+        })
+        .transpose()
+}
+
+/// The dispatch a dispatch id, or the start of one (`D-3f2a`, `3f2a`), given on the command
+/// line names on `ledger`; a usage error when it names none or several.
+pub fn dispatch_id(
+    ledger: &std::path::Path,
+    given: &str,
+) -> Result<vnx::ids::DispatchId, CliError> {
+    Ok(vnx::dispatch::view::resolve(ledger, given)?)
+}
+
+/// [`dispatch_id`] for each of `given`, in order.
+pub fn dispatch_ids(
+    ledger: &std::path::Path,
+    given: &[String],
+) -> Result<Vec<vnx::ids::DispatchId>, CliError> {
+    given.iter().map(|g| dispatch_id(ledger, g)).collect()
+}
+
 /// The dispatches `ids` names, in that order, from `states` (what `vnx status` lists); an id
 /// none of them has is a usage error.
 pub fn named_dispatches<'a>(
     states: &'a [vnx::dispatch::view::DispatchState],
-    ids: &[String],
+    ids: &[vnx::ids::DispatchId],
 ) -> Result<Vec<&'a vnx::dispatch::view::DispatchState>, CliError> {
     ids.iter()
         .map(|id| {
-            states.iter().find(|s| &s.id == id).ok_or_else(|| {
+            states.iter().find(|s| s.id == *id).ok_or_else(|| {
                 CliError::usage(format!("unknown dispatch {id}"))
                     .with_hint("`vnx status` lists the dispatches of this project")
             })
@@ -257,7 +321,10 @@ mod tests {
     fn a_library_error_exits_as_its_kind_means() {
         let bug = CliError::from(LedgerError::NotCanonical { index: 0 });
         assert_eq!(bug.exit, Exit::Bug);
-        let unknown = CliError::from(vnx::gate::GateError::BadId { id: "../x".into() });
+        let unknown = CliError::from(vnx::gate::GateError::UnknownDispatch {
+            id: "D-1".into(),
+            ledger: "l".into(),
+        });
         assert_eq!(unknown.exit, Exit::Usage);
         assert!(unknown.hint.is_some(), "{unknown:?}");
     }

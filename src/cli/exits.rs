@@ -10,6 +10,7 @@ use vnx::dispatch::start::follow_up::FollowUpError;
 use vnx::dispatch::start::ports::PortError;
 use vnx::dispatch::start::replay::ReplayError;
 use vnx::dispatch::supervise::recover::RecoverError;
+use vnx::dispatch::view::ResolveError;
 use vnx::gate::GateError;
 use vnx::group::GroupError;
 use vnx::init::InitError;
@@ -237,7 +238,7 @@ pub fn process(e: &ProcessError) -> Exit {
 pub fn worktree(e: &WorktreeError) -> Exit {
     use WorktreeError as E;
     match e {
-        E::BadId { .. } | E::BadBase { .. } => Exit::Usage,
+        E::BadBase { .. } => Exit::Usage,
         E::NotInRepo { .. }
         | E::BranchExists { .. }
         | E::PathExists { .. }
@@ -253,7 +254,7 @@ pub fn worktree(e: &WorktreeError) -> Exit {
 pub fn gate(e: &GateError) -> Exit {
     use GateError as E;
     match e {
-        E::BadId { .. } | E::UnknownDispatch { .. } => Exit::Usage,
+        E::UnknownDispatch { .. } => Exit::Usage,
         E::NotInitialised { .. } | E::Io { .. } => Exit::Failed,
         E::Config(e) => config(e),
         E::Ledger(e) => ledger(e),
@@ -267,7 +268,7 @@ pub fn merge(e: &MergeError) -> Exit {
     use MergeError as E;
     match e {
         E::Refused { .. } | E::AlreadyMerged { .. } => Exit::No,
-        E::BadId { .. } | E::UnknownDispatch { .. } => Exit::Usage,
+        E::UnknownDispatch { .. } => Exit::Usage,
         // Failures of a step, named by the step even when another error is their cause.
         E::NotInitialised { .. }
         | E::GitMerge { .. }
@@ -301,6 +302,15 @@ pub fn prune(e: &PruneError) -> Exit {
     match e {
         PruneError::Ledger(e) => ledger(e),
         PruneError::List { .. } => Exit::Failed,
+    }
+}
+
+/// An id or prefix that names no single dispatch is usage.
+pub fn resolve(e: &ResolveError) -> Exit {
+    use ResolveError as E;
+    match e {
+        E::Malformed { .. } | E::Ambiguous { .. } => Exit::Usage,
+        E::Ledger(e) => ledger(e),
     }
 }
 
@@ -374,7 +384,6 @@ pub fn group(e: &GroupError) -> Exit {
     match e {
         E::CandidateCount { .. }
         | E::BadCandidate { .. }
-        | E::BadId { .. }
         | E::IdInUse { .. }
         | E::Unknown { .. } => Exit::Usage,
         E::Plan { source, .. } => dispatch(source),
@@ -420,7 +429,14 @@ mod tests {
             path: "l".into(),
             violations: 1,
         };
-        let bad_id = || WorktreeError::BadId { id: "../x".into() };
+        let bad_id = || WorktreeError::BadBase {
+            base: "x".into(),
+            source: vnx::process::ProcessError::Failed {
+                command: "resolve x".into(),
+                status: "libgit2".into(),
+                stderr: String::new(),
+            },
+        };
         assert_eq!(ledger(&too_long()), Exit::Usage);
         assert_eq!(gate(&GateError::Ledger(too_long())), Exit::Usage);
         assert_eq!(checkpoint(&broken()), Exit::No);

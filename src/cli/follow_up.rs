@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use vnx::ids::DispatchId;
 
 use vnx::dispatch::start::follow_up;
 use vnx::dispatch::view::{self, State};
@@ -33,7 +34,7 @@ use super::settings;
     after_long_help = "Examples:\n  $ vnx follow-up D-5e6f7a8b9c0d --model commit --instruction \"in English, please\""
 )]
 pub struct Args {
-    /// The dispatch to continue
+    /// The dispatch to continue (an id, or its start)
     #[arg(value_name = "ID")]
     id: String,
     /// The new instruction, as text
@@ -63,15 +64,21 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     check_dispatch_id(&args.id)?;
+    let new_id = super::error::new_dispatch_id(args.new_id.as_deref())?;
     let instruction = read_instruction(
         args.instruction.as_deref(),
         args.instruction_file.as_deref(),
     )?;
     let project = settings::project()?;
+    let id = super::error::dispatch_id(&project.ledger(), &args.id)?;
+    let args = Args {
+        id: id.to_string(),
+        ..args
+    };
     if let Some(host) = super::remote::host_of(&project, &args.id)? {
         return super::remote::dispatch(
             &host.name,
-            remote_request(&args, instruction),
+            remote_request(&args, new_id, instruction),
             None,
             args.started.detach,
             args.started.json,
@@ -79,13 +86,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let socket = args.tmux_socket.clone();
     with_context(socket, |ctx| {
-        let state = settle_blocked(ctx, &args.id)?;
+        let state = settle_blocked(ctx, &id)?;
         let continued = follow_up::find(ctx.project, ctx.ledger, &args.id, state)?;
         let started = &continued.started;
         let lane: vnx::provider::Lane = args.repeat.lane.map_or(started.lane, Into::into);
         let (overrides, override_reasons) = settings::constraint_overrides();
         let request = Request {
-            id: args.new_id.clone(),
+            id: new_id.clone(),
             role: started.role.clone(),
             provider: Some(started.provider.clone()),
             model: args.repeat.model.clone().or_else(|| started.model.clone()),
@@ -112,7 +119,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// The follow-up as the host's `vnx follow-up` takes it.
-fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteRequest {
+fn remote_request(
+    args: &Args,
+    id: Option<DispatchId>,
+    instruction: String,
+) -> vnx::remote::RemoteRequest {
     use clap::ValueEnum;
     let mut a: Vec<String> = vec!["--instruction".into(), instruction];
     let mut opt = |flag: &str, v: Option<String>| {
@@ -140,7 +151,7 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
     opt("--stall-after", args.stall_after.map(|d| d.to_string()));
     a.extend(args.sandbox.forwarded());
     vnx::remote::RemoteRequest {
-        id: args.new_id.clone(),
+        id,
         base_ref: String::new(),
         args: a,
         follows: Some(args.id.clone()),
@@ -150,11 +161,11 @@ fn remote_request(args: &Args, instruction: String) -> vnx::remote::RemoteReques
 
 /// The dispatch's state; a blocked one is cancelled first (its worker waits on a question
 /// the follow-up replaces) and waited for.
-fn settle_blocked(ctx: &Context<'_>, id: &str) -> Result<Option<State>, CliError> {
+fn settle_blocked(ctx: &Context<'_>, id: &DispatchId) -> Result<Option<State>, CliError> {
     let find = || -> Result<Option<view::DispatchState>, CliError> {
         Ok(view::list(ctx.ledger, ctx.tmux)?
             .into_iter()
-            .find(|s| s.id == id))
+            .find(|s| s.id == *id))
     };
     let Some(state) = find()? else {
         return Ok(None);
@@ -169,6 +180,6 @@ fn settle_blocked(ctx: &Context<'_>, id: &str) -> Result<Option<State>, CliError
         .unwrap_or_default();
     say!("{id} is blocked ({waiting}): cancelling it to follow it up");
     vnx::dispatch::cancel::cancel(ctx.ledger, &state, ctx.tmux, ctx.attestor)?;
-    view::wait(ctx.ledger, &[id.to_owned()], ctx.tmux, false)?;
+    view::wait(ctx.ledger, std::slice::from_ref(id), ctx.tmux, false)?;
     Ok(find()?.map(|s| s.state))
 }

@@ -23,7 +23,7 @@ use super::settings;
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx gate-check D-1a2b3c4d5e6f --json")]
 pub struct Args {
-    /// The dispatch id
+    /// The dispatch id, or its start (`D-3f2a`, `3f2a`)
     #[arg(value_name = "ID")]
     id: String,
     /// Print the report as JSON
@@ -35,6 +35,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
     settings::finish_pending(&project);
+    let id = super::error::dispatch_id(&project.ledger(), &args.id)?;
     let ledger = project.ledger();
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
@@ -52,7 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         find_program: &settings::find_program,
         on_event: &on_event,
     };
-    let report = gate::check(&ctx, &args.id)?;
+    let report = gate::check(&ctx, &id)?;
     // Anchor the evidence just recorded, so a merge can tell it was not cut away since.
     let anchored = settings::key_path(None)
         .map_err(|_| "neither XDG_CONFIG_HOME nor HOME is set for the signing key".to_owned())

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
+use vnx::ids::{DispatchId, GroupId};
 
 use vnx::dispatch::view;
 use vnx::gate::{Context, Event};
@@ -69,22 +70,20 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Show(a) => show(a),
         Command::Decide(a) => {
-            check_group_id(&a.group)?;
+            let group = check_group_id(&a.group)?;
             let project = settings::project()?;
             settings::finish_pending(&project);
             let tmux = Tmux::new(settings::tmux_socket(a.tmux_socket));
-            decide(&project, &tmux, &a.group, a.json)
+            decide(&project, &tmux, &group, a.json)
         }
     }
 }
 
-fn check_group_id(id: &str) -> Result<(), CliError> {
-    if vnx::group::is_group_id(id) {
-        Ok(())
-    } else {
-        Err(CliError::usage(format!("{id:?} is not a group id"))
-            .with_hint("a group id looks like G-1a2b3c4d5e6f; `vnx best-of` prints it"))
-    }
+fn check_group_id(id: &str) -> Result<GroupId, CliError> {
+    GroupId::parse(id).map_err(|_| {
+        CliError::usage(format!("{id:?} is not a group id"))
+            .with_hint("a group id looks like G-1a2b3c4d5e6f; `vnx best-of` prints it")
+    })
 }
 
 /// A group as `vnx group show --json` prints it.
@@ -106,12 +105,12 @@ struct ShownCandidate {
 }
 
 fn show(a: ShowArgs) -> Result<ExitCode, CliError> {
-    check_group_id(&a.group)?;
+    let group_id = check_group_id(&a.group)?;
     let project = settings::project()?;
     settings::finish_pending(&project);
     let ledger = project.ledger();
     let (_, trusted) = settings::attestation(None, &ledger)?;
-    let group = vnx::group::read(&ledger, &a.group, &trusted)?;
+    let group = vnx::group::read(&ledger, &group_id, &trusted)?;
     if !group.is_known() {
         return Err(CliError::usage(format!("unknown group {}", a.group))
             .with_hint("`vnx best-of` prints the group id it starts"));
@@ -179,7 +178,7 @@ fn show(a: ShowArgs) -> Result<ExitCode, CliError> {
 
 /// Every group member's membership, for `vnx status` (empty when the ledger cannot be
 /// read: the table is shown without it).
-pub(super) fn memberships(ledger: &Path) -> BTreeMap<String, vnx::group::read::Membership> {
+pub(super) fn memberships(ledger: &Path) -> BTreeMap<DispatchId, vnx::group::read::Membership> {
     let trusted = settings::attestation(None, ledger)
         .map(|(_, keys)| keys)
         .unwrap_or_default();
@@ -211,13 +210,13 @@ fn verdict_name(v: CandidateVerdict) -> &'static str {
 pub(super) fn decide(
     project: &vnx::project::Project,
     tmux: &Tmux,
-    group_id: &str,
+    group_id: &GroupId,
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let ledger = project.ledger();
     let (attestor, trusted_keys) = settings::attestation(None, &ledger)?;
     let group = vnx::group::read(&ledger, group_id, &trusted_keys)?;
-    let launched: Vec<String> = group
+    let launched: Vec<DispatchId> = group
         .candidates()
         .into_iter()
         .filter(|c| c.entry == vnx::receipts::CandidateEntry::Launched)
@@ -227,7 +226,11 @@ pub(super) fn decide(
         say!(
             "group {group_id}: waiting for {} candidate(s): {}",
             launched.len(),
-            launched.join(" ")
+            launched
+                .iter()
+                .map(DispatchId::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         view::wait(&ledger, &launched, tmux, false)?;
     }

@@ -33,7 +33,7 @@ use super::settings;
     after_long_help = "Examples:\n  $ vnx merge D-1a2b3c4d5e6f --check\n  $ vnx merge D-1a2b3c4d5e6f D-9c0d1e2f3a4b"
 )]
 pub struct Args {
-    /// The dispatch ids, merged in this order
+    /// The dispatch ids (or their starts), merged in this order
     #[arg(value_name = "ID", required = true, num_args = 1..)]
     ids: Vec<String>,
     /// Check the conditions only; merge nothing
@@ -52,12 +52,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let project = settings::project_for(&args.ids)?;
+    let (project, ids) = settings::project_for(&args.ids)?;
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();
     let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;
+    // An id the ledger never saw is a typo: nothing is merged, whatever else was named.
+    if ids.len() > 1 {
+        for id in &ids {
+            if !ledger.exists() || !vnx::dispatch::view::started(&ledger, id)? {
+                return Err(CliError::usage(format!("unknown dispatch {id}"))
+                    .with_hint("`vnx status` lists the dispatches of this project"));
+            }
+        }
+    }
     // A best-of-N loser is refused before the queue is entered, whatever else it holds.
-    for id in &args.ids {
+    for id in &ids {
         group_guard(&ledger, id, &trusted_keys, args.override_group)?;
     }
     let witness_dir = settings::witness_dir();
@@ -99,7 +108,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         threads: settings::threads(None),
         on_event: &on_event,
     };
-    let entries = match args.ids.as_slice() {
+    let entries = match ids.as_slice() {
         [id] => vec![merge::merge(&ctx, id, !args.check)?],
         ids => merge::run(&ctx, ids, !args.check)?,
     };

@@ -27,7 +27,7 @@ use super::settings;
 /// dispatched, 3 when recording failed.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Dispatch ids
+    /// Dispatch ids, or their starts
     #[arg(value_name = "ID", required = true)]
     ids: Vec<String>,
     /// One JSON object per dispatch recovered
@@ -40,7 +40,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let project = settings::project_for(&args.ids)?;
+    let (project, ids) = settings::project_for(&args.ids)?;
     let ledger = project.ledger();
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let states = if ledger.exists() {
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let chosen = super::error::named_dispatches(&states, &args.ids)?;
+    let chosen = super::error::named_dispatches(&states, &ids)?;
     let (attestor, trusted) = settings::attestation(None, &ledger)?;
     let repo = Repo::for_project(&project)?;
     let recovery = Recovery {

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use vnx::ids::DispatchId;
 
 use vnx::config::HostConfig;
 use vnx::dispatch::queue::entry::QueuedRequest;
@@ -120,7 +121,8 @@ pub(super) fn dispatch(
     // Long polls: the host answers the moment its ledger grows.
     let mut down = false;
     while view::completion(&ledger, &id)?.is_none() && !view::remote_lost(&ledger, &id)? {
-        match remote::catch_up_waiting(&link, &ids, std::time::Duration::from_secs(2)) {
+        match remote::catch_up_waiting(&link, &[id.to_string()], std::time::Duration::from_secs(2))
+        {
             Ok(_) if down => {
                 down = false;
                 say!("host {} answers again: caught up", host.name);
@@ -203,7 +205,7 @@ impl<'a> CatchingUp<'a> {
     const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
 
     /// Catches up with the hosts of those of `pending` that run remotely.
-    pub(super) fn tick(&mut self, pending: &[String]) {
+    pub(super) fn tick(&mut self, pending: &[DispatchId]) {
         if self
             .last
             .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
@@ -238,7 +240,7 @@ impl<'a> CatchingUp<'a> {
 /// given); each host's outcome.
 pub(super) fn catch_up(
     project: &Project,
-    only: Option<&[String]>,
+    only: Option<&[DispatchId]>,
     wait: std::time::Duration,
 ) -> Vec<(String, Result<remote::CatchUp, remote::RemoteError>)> {
     let ledger = project.ledger();
@@ -252,7 +254,7 @@ pub(super) fn catch_up(
     // Only the dispatches on hosts are read closely (not every dispatch's state).
     for (id, h) in view::remote_live(&ledger).unwrap_or_default() {
         if everyone || only.is_none_or(|ids| ids.contains(&id)) {
-            by_host.entry(h).or_default().push(id);
+            by_host.entry(h).or_default().push(id.into_string());
         }
     }
     if by_host.is_empty() {
@@ -280,7 +282,7 @@ pub(super) fn catch_up(
 
 /// [`catch_up`] for a reading command: a host out of reach is a warning. A dispatch that
 /// ended on its host frees a slot there: the queue is drained again.
-pub(super) fn catch_up_warning(project: &Project, only: Option<&[String]>) {
+pub(super) fn catch_up_warning(project: &Project, only: Option<&[DispatchId]>) {
     let results = catch_up(project, only, std::time::Duration::ZERO);
     let drain = freed(&results);
     for (host, result) in results {

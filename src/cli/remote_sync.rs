@@ -54,8 +54,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if !args.ids.is_empty() && ledger.exists() {
         let tmux = Tmux::new(settings::tmux_socket(None));
         for s in view::list(&ledger, &tmux)? {
-            if args.ids.contains(&s.id) {
-                states.insert(s.id.clone(), s.state.name().to_owned());
+            if args.ids.iter().any(|i| *i == s.id) {
+                states.insert(s.id.to_string(), s.state.name().to_owned());
             }
         }
     }

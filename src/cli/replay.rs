@@ -24,7 +24,7 @@ use super::settings;
     after_long_help = "Examples:\n  $ vnx replay D-1a2b3c4d5e6f --provider demo --model dirty\n  $ vnx compare D-1a2b3c4d5e6f D-7e8f9a0b1c2d"
 )]
 pub struct Args {
-    /// The dispatch to replay
+    /// The dispatch to replay (an id, or its start)
     #[arg(value_name = "ID")]
     id: String,
     /// The provider [default: the original's]
@@ -44,13 +44,14 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     with_context(args.tmux_socket.clone(), |ctx| {
+        let id = super::error::dispatch_id(ctx.ledger, &args.id)?;
         let (_, trusted) = settings::attestation(None, ctx.ledger)?;
-        let original = replay::original(&ctx.project.root, ctx.ledger, &args.id, &trusted)?;
+        let original = replay::original(&ctx.project.root, ctx.ledger, &id, &trusted)?;
         let link = replay::link(&ctx.project.root, &original);
         if !link.identical {
             say!(
                 "the prompt of {} does not rebuild byte for byte{}: the replay records both hashes",
-                args.id,
+                id,
                 if link.changed_skills.is_empty() {
                     String::new()
                 } else {
@@ -71,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .clone()
                 .or_else(|| same_provider.then(|| s.model.clone()).flatten()),
             instruction: original.instruction.clone(),
-            base_ref: s.base_commit.clone(),
+            base_ref: s.base_commit.to_string(),
             deadline: Duration::from_secs(args.repeat.deadline.unwrap_or(s.deadline_seconds)),
             completion_retry: Duration::from_secs(30),
             stall_after: None,

@@ -43,7 +43,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let dir = super::settings::env("VNX_DISPATCH_DIR")
         .map(PathBuf::from)
         .ok_or_else(not_in_dispatch)?;
-    if !vnx::ledger::receipt::is_dispatch_id(&id) || !dir.join("spec.json").is_file() {
+    let Ok(id) = vnx::ids::DispatchId::parse(&id) else {
+        return Err(not_in_dispatch());
+    };
+    if !dir.join("spec.json").is_file() {
         return Err(not_in_dispatch());
     }
     let status = match args.status {

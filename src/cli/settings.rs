@@ -211,15 +211,19 @@ pub fn attestation(
 }
 
 /// What a command that takes dispatch ids starts with: the ids checked (a malformed one is
-/// a usage error before anything is read), the project found, and the completions
-/// supervisors left pending appended, so the ledger it reads is up to date.
-pub fn project_for(ids: &[String]) -> Result<vnx::project::Project, CliError> {
+/// a usage error before anything is read), the project found, the completions supervisors
+/// left pending appended, so the ledger it reads is up to date, and each id (or start of
+/// one) resolved to the dispatch it names.
+pub fn project_for(
+    ids: &[String],
+) -> Result<(vnx::project::Project, Vec<vnx::ids::DispatchId>), CliError> {
     for id in ids {
         super::error::check_dispatch_id(id)?;
     }
     let project = project()?;
     finish_pending(&project);
-    Ok(project)
+    let ids = super::error::dispatch_ids(&project.ledger(), ids)?;
+    Ok((project, ids))
 }
 
 /// Appends the completions supervisors left pending (see `vnx::dispatch::supervise::pending`), saying

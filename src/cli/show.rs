@@ -19,7 +19,7 @@ use super::settings;
     after_long_help = "Examples:\n  $ vnx show D-1a2b3c4d5e6f\n  $ vnx show D-1a2b3c4d5e6f --log --follow\n  $ vnx show D-1a2b3c4d5e6f --diff --stat"
 )]
 pub struct Args {
-    /// The dispatch
+    /// The dispatch (an id, or its start: `D-3f2a`, `3f2a`)
     #[arg(value_name = "ID")]
     id: String,
     /// Print the worker's log instead (of a dispatch on a remote host: read there, over ssh)
@@ -46,8 +46,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
     settings::finish_pending(&project);
+    let id = super::error::dispatch_id(&project.ledger(), &args.id)?;
+    let args = Args {
+        id: id.to_string(),
+        ..args
+    };
     super::drain::recover_queue_here(args.tmux_socket.clone());
-    super::remote::catch_up_warning(&project, Some(std::slice::from_ref(&args.id)));
+    super::remote::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
     let read = super::status::verified_states(&project, &tmux, Some(&args.id))?;
@@ -190,10 +195,10 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         field("worktree", wt.to_owned())?;
     }
     if let Some(c) = &s.continues {
-        field("continues", c.clone())?;
+        field("continues", c.to_string())?;
     }
     if let Some(c) = &s.continued_by {
-        field("followed by", c.clone())?;
+        field("followed by", c.to_string())?;
     }
     for g in &d.gates {
         let why = g

@@ -21,7 +21,7 @@ use super::settings;
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx status --state blocked --state needs_input")]
 pub struct Args {
-    /// Only these dispatches
+    /// Only these dispatches (ids, or their starts)
     #[arg(value_name = "ID")]
     ids: Vec<String>,
     /// Only dispatches in this state (repeatable): queued, running, blocked, stalled, lost,
@@ -46,9 +46,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let project = settings::project_for(&args.ids)?;
+    let (project, ids) = settings::project_for(&args.ids)?;
+    let args = Args {
+        ids: ids.iter().map(ToString::to_string).collect(),
+        ..args
+    };
     super::drain::recover_queue_here(args.tmux_socket.clone());
-    super::remote::catch_up_warning(&project, (!args.ids.is_empty()).then_some(&args.ids[..]));
+    super::remote::catch_up_warning(&project, (!ids.is_empty()).then_some(&ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
     let read = verified_states(&project, &tmux, None)?;
@@ -56,7 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let grouped = read.grouped;
     let mut all = read.states;
     view::mark_positions(&mut all, &vnx::dispatch::queue::places(&project.data_dir()));
-    if let Some(unknown) = args.ids.iter().find(|id| !all.iter().any(|s| &s.id == *id)) {
+    if let Some(unknown) = ids.iter().find(|id| !all.iter().any(|s| s.id == **id)) {
         return Err(CliError::usage(format!("unknown dispatch {unknown}"))
             .with_hint("`vnx status` lists the dispatches on the ledger"));
     }
@@ -212,7 +216,7 @@ pub(super) fn verified_states(
 
 impl Args {
     fn keeps(&self, s: &DispatchState) -> bool {
-        (self.ids.is_empty() || self.ids.contains(&s.id))
+        (self.ids.is_empty() || self.ids.iter().any(|i| *i == s.id))
             && (self.states.is_empty() || self.states.iter().any(|st| st == s.status))
             && (!self.running || s.state.is_live())
             && self
@@ -265,7 +269,7 @@ fn row(
         None => dash(&s.provider),
     };
     [
-        s.id.clone(),
+        s.id.to_string(),
         s.status.to_owned(),
         s.teardown_class.map_or("-", |t| t.name()).to_owned(),
         model,

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use vnx::ids::DispatchId;
 
 pub(super) use vnx::dispatch::settled::settled;
 use vnx::dispatch::view::{self, WaitEvent, Waited};
@@ -21,7 +22,7 @@ use super::settings;
 /// (`completion`, the phantom guard's `correction`, or `blocked`).
 #[derive(clap::Args)]
 pub struct Args {
-    /// Dispatch ids
+    /// Dispatch ids, or their starts
     #[arg(required = true, value_name = "ID")]
     ids: Vec<String>,
     /// One JSON object per dispatch as it settles (NDJSON)
@@ -59,6 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
+    let ids = super::error::dispatch_ids(&project.ledger(), &args.ids)?;
     super::drain::recover_queue_here(args.tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let deadline = args
@@ -72,7 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // supervisor that could not append its completion left it pending (appended below).
     let waited = view::wait_with(
         &project.ledger(),
-        &args.ids,
+        &ids,
         &tmux,
         args.until_blocked,
         deadline,
@@ -98,7 +100,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Err(e);
     }
     let mut waited = waited;
-    let lost: Vec<String> = waited
+    let lost: Vec<DispatchId> = waited
         .iter()
         .filter(|(_, w)| matches!(w, Waited::Lost))
         .map(|(id, _)| id.clone())
@@ -129,7 +131,7 @@ impl Progress {
         }
     }
 
-    fn show(&self, pending: &[String]) {
+    fn show(&self, pending: &[DispatchId]) {
         if !self.on {
             return;
         }
@@ -137,7 +139,7 @@ impl Progress {
         let mut names = pending
             .iter()
             .take(4)
-            .cloned()
+            .map(DispatchId::as_str)
             .collect::<Vec<_>>()
             .join(" ");
         if pending.len() > 4 {
@@ -159,7 +161,7 @@ impl Progress {
 }
 
 /// Exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
-fn verdict(waited: &BTreeMap<String, Waited>) -> ExitCode {
+fn verdict(waited: &BTreeMap<DispatchId, Waited>) -> ExitCode {
     if waited.values().all(Waited::succeeded) {
         super::error::Exit::Ok.into()
     } else {
@@ -170,7 +172,7 @@ fn verdict(waited: &BTreeMap<String, Waited>) -> ExitCode {
 /// Prints outcomes; exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
 pub fn report(
     out: &mut Out,
-    waited: &BTreeMap<String, Waited>,
+    waited: &BTreeMap<DispatchId, Waited>,
     json: bool,
 ) -> Result<ExitCode, CliError> {
     for (id, w) in waited {

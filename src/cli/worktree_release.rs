@@ -27,7 +27,7 @@ use super::settings::{self, LedgerArg};
     after_long_help = "Examples:\n  $ vnx worktree-release\n  $ git fetch && vnx worktree-release --base origin/main --apply"
 )]
 pub struct Args {
-    /// Only these dispatches (default: every preserved one)
+    /// Only these dispatches, by id or its start (default: every preserved one)
     #[arg(value_name = "ID")]
     ids: Vec<String>,
     /// Release what is landed or pushed (without it: print the plan, change nothing)
@@ -50,7 +50,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let project = settings::project_for(&args.ids)?;
+    let (project, ids) = settings::project_for(&args.ids)?;
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let ledger = args
         .ledger
@@ -73,8 +73,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .with_hint("`vnx worktree-release` lists the preserved dispatches"),
         );
     }
-    if !args.ids.is_empty() {
-        plan.items.retain(|i| args.ids.contains(&i.dispatch_id));
+    if !ids.is_empty() {
+        plan.items.retain(|i| ids.contains(&i.dispatch_id));
     }
     if args.apply {
         let attestor = settings::attestor(None)?;

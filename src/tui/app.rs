@@ -127,7 +127,7 @@ pub struct App {
     /// What it shows.
     pub snapshot: Snapshot,
     /// The selected dispatch's id (kept across reloads that reorder the list).
-    pub selected: Option<String>,
+    pub selected: Option<vnx::ids::DispatchId>,
     /// The lower pane's view.
     pub view: View,
     /// The lower pane's text (pane with escapes, diff or receipts), set by the caller.
@@ -273,7 +273,7 @@ impl App {
             KeyCode::Char('3') => return self.show(View::Receipts),
             _ => {}
         }
-        let Some(id) = self.selected.clone() else {
+        let Some(id) = self.selected.as_ref().map(ToString::to_string) else {
             return Effect::None;
         };
         let action = match key.code {

@@ -138,7 +138,7 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
             }
             let mut cells = vec![
                 Cell::from(s.status).style(state_style(s.status)),
-                Cell::from(s.id.clone()),
+                Cell::from(s.id.to_string()),
                 Cell::from(row_age(app, r)),
                 Cell::from(who),
             ];

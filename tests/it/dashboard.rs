@@ -22,7 +22,7 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
     let started = noon() - jiff::SignedDuration::from_mins(minutes_ago);
     let mut s = DispatchState {
         host: None,
-        id: id.into(),
+        id: vnx::ids::DispatchId::parse(id).unwrap(),
         state,
         status: "",
         completion: match state {
@@ -304,14 +304,14 @@ fn a_real_project_lists_waiting_then_running_then_finished() {
     let finished = &snap.rows[2];
     assert_eq!(finished.activity, "reported done");
     assert_eq!(finished.state.verified, Some(true));
-    // The preview of a running dispatch is its live pane.
+    // The preview of a running dispatch is its live pane (which shows the worker's first
+    // line once the worker, on a loaded machine perhaps later than its start, printed it).
     let mut app = app_at(&repo, &running);
-    vnx_cli::tui::load_content(&mut app, &sources(&repo));
-    assert!(
-        app.content.contains("working for an hour"),
-        "{}",
-        app.content
-    );
+    let shown = crate::common::wait_for(|| {
+        vnx_cli::tui::load_content(&mut app, &sources(&repo));
+        app.content.contains("working for an hour")
+    });
+    assert!(shown, "{}", app.content);
     // Its diff and its receipts.
     let mut app = app_at(&repo, &done);
     press(&mut app, "2");

@@ -39,6 +39,7 @@ mod governed;
 mod hooks;
 mod house_rules;
 mod human_output;
+mod id_prefixes;
 mod init;
 mod json_schema;
 mod lanes;

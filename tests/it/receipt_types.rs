@@ -59,6 +59,18 @@ fn s(text: &str) -> String {
     text.to_owned()
 }
 
+fn did(text: &str) -> vnx::ids::DispatchId {
+    vnx::ids::DispatchId::parse(text).unwrap()
+}
+
+fn gid(text: &str) -> vnx::ids::GroupId {
+    vnx::ids::GroupId::parse(text).unwrap()
+}
+
+fn cid(text: &str) -> vnx::ids::CommitId {
+    vnx::ids::CommitId::parse(text).unwrap()
+}
+
 fn diff() -> DiffStats {
     let d = DiffStat {
         files_changed: 1,
@@ -73,7 +85,7 @@ fn diff() -> DiffStats {
 
 fn started() -> DispatchStarted {
     DispatchStarted {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         role: s("implementer"),
         provider: s("claude"),
         model: Some(s("sonnet")),
@@ -96,7 +108,7 @@ fn started() -> DispatchStarted {
         instruction_sha256: s(HASH),
         prompt_bytes: 1234,
         deadline_seconds: 1800,
-        base_commit: s(COMMIT),
+        base_commit: cid(COMMIT),
         base_ref: s("refs/heads/main"),
         writes: true,
         branch: format!("dispatch/{ID}"),
@@ -127,7 +139,7 @@ fn started() -> DispatchStarted {
         port: Some(41_017),
         pooled_worktree: Some(s("pool-0a1b2c3d")),
         group: Some(GroupMember {
-            group_id: s("G-1a2b3c4d5e6f"),
+            group_id: gid("G-1a2b3c4d5e6f"),
             index: 2,
             size: 3,
         }),
@@ -150,7 +162,7 @@ fn started() -> DispatchStarted {
             }),
         }),
         replay_of: Some(vnx::receipts::ReplayOf {
-            dispatch_id: s("D-0a0b0c0d"),
+            dispatch_id: did("D-0a0b0c0d"),
             started_line_sha256: s(HASH),
             prompt_sha256: s(HASH),
             rebuilt_prompt_sha256: Some(s(HASH)),
@@ -192,7 +204,7 @@ fn usage() -> Usage {
 
 fn completed() -> DispatchCompleted {
     DispatchCompleted {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         status: DispatchStatus::Done,
         completion_signal: CompletionSignal::ClaudeStopHook,
         lane: Some(Lane::Interactive),
@@ -204,7 +216,7 @@ fn completed() -> DispatchCompleted {
         temp_files_removed: Some(2),
         slot_wait_seconds: Some(0.5),
         report: Some(Report {
-            dispatch_id: s(ID),
+            dispatch_id: did(ID),
             status: ReportStatus::Done,
             summary: Some(s("added the greeting")),
             reported_at: s("2026-11-22T10:00:00Z"),
@@ -240,7 +252,7 @@ fn completed() -> DispatchCompleted {
         teardown_class: Some(TeardownClass::Committed),
         teardown_reason: Some(s("1 commit not on a remote")),
         commits: Some(1),
-        head_commit: Some(s(COMMIT)),
+        head_commit: Some(cid(COMMIT)),
         teardown_action: Some(TeardownAction {
             worktree_removed: true,
             branch_deleted: false,
@@ -256,7 +268,7 @@ fn completed() -> DispatchCompleted {
 
 fn corrected() -> DispatchCorrected {
     DispatchCorrected {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         status: DispatchStatus::Failed,
         previous_status: DispatchStatus::Done,
         corrects: s("dispatch_completed"),
@@ -265,7 +277,7 @@ fn corrected() -> DispatchCorrected {
         failure_reason: s("phantom done: no diff"),
         diff_stats: Some(diff()),
         teardown_class: Some(TeardownClass::Clean),
-        head_commit: Some(s(COMMIT)),
+        head_commit: Some(cid(COMMIT)),
         remote: None,
         extra: Default::default(),
     }
@@ -273,7 +285,7 @@ fn corrected() -> DispatchCorrected {
 
 fn decision() -> ConstraintDecision {
     ConstraintDecision {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         constraint_id: s("no-headless-claude"),
         rule: s("forbid_route"),
         decision: ConstraintVerdict::Overridden,
@@ -302,12 +314,12 @@ fn decision() -> ConstraintDecision {
 
 fn request() -> GateRequest {
     GateRequest {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         gate: s("tests"),
         kind: s("command"),
         run: s("20261122T100000Z-ab12"),
-        head_commit: s(COMMIT),
-        base_commit: s(COMMIT),
+        head_commit: cid(COMMIT),
+        base_commit: cid(COMMIT),
         definition: serde_json::json!({"kind": "command", "argv": ["cargo", "test"]}),
         definition_sha256: s(HASH),
         request_path: s("/r/.vnx-data/gates/run/tests/request.json"),
@@ -320,25 +332,25 @@ fn request() -> GateRequest {
 
 fn on_merge() -> OnMerge {
     OnMerge {
-        dispatch_head: s(COMMIT),
+        dispatch_head: cid(COMMIT),
         base_ref: s("refs/heads/main"),
-        base_tip: s(COMMIT),
+        base_tip: cid(COMMIT),
     }
 }
 
 fn dequeued() -> MergeDequeued {
     MergeDequeued {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         status: MergeStatus::Dequeued,
         reason: DequeueReason::GatesFailed,
         failure_reason: s("gate `tests` failed on the merge result"),
         base_ref: s("refs/heads/main"),
-        base_tip: s(COMMIT),
-        head_commit: s(COMMIT),
+        base_tip: cid(COMMIT),
+        head_commit: cid(COMMIT),
         conflicts: vec![s("demo-output.txt")],
         merge_receipt: Some(s(HASH)),
         merge_receipt_seq: Some(9),
-        merge_commit: Some(s(COMMIT)),
+        merge_commit: Some(cid(COMMIT)),
         gates: vec![gate_evidence()],
         extra: Default::default(),
     }
@@ -346,7 +358,7 @@ fn dequeued() -> MergeDequeued {
 
 fn result() -> GateResult {
     GateResult {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         gate: s("review"),
         kind: s("review"),
         run: s("20261122T100000Z-ab12"),
@@ -354,7 +366,7 @@ fn result() -> GateResult {
         reason: Some(s("1 blocking finding")),
         failure_reason: Some(s("1 blocking finding")),
         contract_hash: s(HASH),
-        head_commit: s(COMMIT),
+        head_commit: cid(COMMIT),
         definition_sha256: s(HASH),
         request_sha256: s(HASH),
         duration_seconds: 3.25,
@@ -395,21 +407,21 @@ fn result() -> GateResult {
 
 fn report() -> GateReport {
     GateReport {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         run: s("20261122T100000Z-ab12"),
         status: GateReportStatus::Hold,
         decision: Decision::Hold,
         reasons: vec![s("gate review failed")],
         notes: vec![s("role docs requires no gates")],
         role: Some(s("implementer")),
-        head_commit: Some(s(COMMIT)),
+        head_commit: Some(cid(COMMIT)),
         required: Some(vec![s("tests"), s("review")]),
         gates: vec![GateReportEntry {
             gate: s("review"),
             kind: s("review"),
             status: Status::Fail,
             contract_hash: s(HASH),
-            head_commit: s(COMMIT),
+            head_commit: cid(COMMIT),
         }],
         report_path: s("/r/gate-report.json"),
         report_sha256: s(HASH),
@@ -430,14 +442,14 @@ fn gate_evidence() -> GateEvidence {
 
 fn planned() -> MergePlanned {
     MergePlanned {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         status: MergeStatus::Planned,
         role: Some(s("implementer")),
         branch: format!("dispatch/{ID}"),
-        head_commit: s(COMMIT),
+        head_commit: cid(COMMIT),
         base_ref: s("refs/heads/main"),
-        base_commit: Some(s(COMMIT)),
-        base_tip: Some(s(COMMIT)),
+        base_commit: Some(cid(COMMIT)),
+        base_tip: Some(cid(COMMIT)),
         base_moved: false,
         merge_tree: Some(s(COMMIT)),
         strategy: s("git merge --no-ff"),
@@ -457,7 +469,7 @@ fn planned() -> MergePlanned {
 
 fn merge_failed() -> MergeFailed {
     MergeFailed {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         status: MergeStatus::Failed,
         merge_receipt: s(HASH),
         merge_receipt_seq: 9,
@@ -468,15 +480,15 @@ fn merge_failed() -> MergeFailed {
 
 fn merged() -> MergeCompleted {
     MergeCompleted {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         status: MergeStatus::Merged,
         merge_receipt: s(HASH),
         merge_receipt_seq: 9,
-        merge_commit: s(COMMIT),
+        merge_commit: cid(COMMIT),
         tree: s(COMMIT),
         tree_as_planned: true,
         branch: format!("dispatch/{ID}"),
-        head_commit: s(COMMIT),
+        head_commit: cid(COMMIT),
         base_ref: s("refs/heads/main"),
         merge_result_gates: vec![gate_evidence()],
         extra: Default::default(),
@@ -485,7 +497,7 @@ fn merged() -> MergeCompleted {
 
 fn released() -> WorktreeReleased {
     WorktreeReleased {
-        dispatch_id: s(ID),
+        dispatch_id: did(ID),
         branch: Some(format!("dispatch/{ID}")),
         worktree: Some(format!("/r/.vnx-data/worktrees/dispatch-{ID}")),
         dispatch_dir: Some(format!("/r/.vnx-data/dispatches/{ID}")),
@@ -493,9 +505,9 @@ fn released() -> WorktreeReleased {
         reason: s("its tip is in main"),
         evidence: Some(Evidence {
             rule: Rule::Contained,
-            tip: s(COMMIT),
+            tip: cid(COMMIT),
             base_ref: s("refs/heads/main"),
-            base_commit: s(COMMIT),
+            base_commit: cid(COMMIT),
             merge_base: Some(s(COMMIT)),
             remote: Some(s("origin")),
             remote_commit: Some(s(COMMIT)),
@@ -516,13 +528,13 @@ fn released() -> WorktreeReleased {
 
 fn group_started() -> GroupStarted {
     GroupStarted {
-        group_id: s("G-1a2b3c4d5e6f"),
+        group_id: gid("G-1a2b3c4d5e6f"),
         role: s("implementer"),
         instruction_sha256: s(HASH),
         base_ref: s("HEAD"),
         candidates: vec![GroupCandidate {
             index: 1,
-            dispatch_id: s(ID),
+            dispatch_id: did(ID),
             provider: s("codex"),
             model: Some(s("o3")),
             entry: CandidateEntry::Refused,
@@ -538,19 +550,19 @@ fn group_decision() -> GroupDecision {
         line_sha256: s(HASH),
     };
     GroupDecision {
-        group_id: s("G-1a2b3c4d5e6f"),
+        group_id: gid("G-1a2b3c4d5e6f"),
         rule: s("best-of/1"),
-        winner: Some(s(ID)),
+        winner: Some(did(ID)),
         reason: s("every required gate passed, 2 line(s) in 1 file(s)"),
         candidates: vec![CandidateEvidence {
             index: 1,
-            dispatch_id: s(ID),
+            dispatch_id: did(ID),
             provider: s("claude"),
             model: Some(s("sonnet")),
             entry: CandidateEntry::Launched,
             status: Some(DispatchStatus::Done),
             completion: Some(line.clone()),
-            head_commit: Some(s(COMMIT)),
+            head_commit: Some(cid(COMMIT)),
             gate_run: Some(s("20261122T100000Z-ab12")),
             gate_decision: Some(Decision::Go),
             gate_report: Some(line),
@@ -676,7 +688,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     check(group_decision(), &mut failures);
     check(
         DispatchBlocked {
-            dispatch_id: s(ID),
+            dispatch_id: did(ID),
             waiting_for: WaitingFor::Permission,
             tool: Some(s("Bash")),
             command: Some(s("git add -A && git commit -m x")),
@@ -690,7 +702,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     );
     check(
         DispatchStalled {
-            dispatch_id: s(ID),
+            dispatch_id: did(ID),
             idle_seconds: 301.5,
             stall_after_seconds: 300,
             remote: None,
@@ -700,7 +712,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     );
     check(
         DispatchResumed {
-            dispatch_id: s(ID),
+            dispatch_id: did(ID),
             after: s("blocked"),
             waited_seconds: 4.2,
             source: s("claude-post-tool-use"),
@@ -711,7 +723,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     );
     check(
         QueueDecision {
-            dispatch_id: s(ID),
+            dispatch_id: did(ID),
             provider: s("claude"),
             decision: QueueVerdict::Queued,
             capacity: 2,
@@ -727,7 +739,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     );
     check(
         EgressDecision {
-            dispatch_id: s(ID),
+            dispatch_id: did(ID),
             provider: s("claude"),
             decision: EgressVerdict::Redacted,
             findings: vec![

@@ -2,6 +2,7 @@
 //! class and its action, and bad input that touches nothing.
 
 use std::path::Path;
+use vnx::ids::DispatchId;
 
 use vnx::worktree::{RemoteState, Repo, TeardownClass, WorktreeError};
 
@@ -28,7 +29,7 @@ fn branches(env: &TestEnv) -> String {
 #[test]
 fn create_makes_a_worktree_on_its_own_branch() {
     let (env, repo) = repo_env();
-    let wt = repo.create("D-1a2b3c4d5e6f", "main").unwrap();
+    let wt = repo.create(&did("D-1a2b3c4d5e6f"), "main").unwrap();
     assert_eq!(wt.branch, "dispatch/D-1a2b3c4d5e6f");
     assert_eq!(
         wt.path,
@@ -45,7 +46,7 @@ fn create_makes_a_worktree_on_its_own_branch() {
     assert!(wt.path.join("README").is_file());
     // The same id again is refused, not reused.
     assert!(matches!(
-        repo.create("D-1a2b3c4d5e6f", "main"),
+        repo.create(&did("D-1a2b3c4d5e6f"), "main"),
         Err(WorktreeError::PathExists { .. })
     ));
 }
@@ -53,14 +54,14 @@ fn create_makes_a_worktree_on_its_own_branch() {
 #[test]
 fn bad_ids_and_bases_touch_nothing() {
     let (env, repo) = repo_env();
+    // A malformed id cannot even be named to `create`: it is refused where it is parsed.
     for id in ["../escape", "a/b", "", ".hidden", "x y", &"x".repeat(65)] {
-        let err = repo.create(id, "main").unwrap_err();
-        assert!(matches!(err, WorktreeError::BadId { .. }), "{id}: {err}");
+        assert!(DispatchId::parse(id).is_err(), "{id}");
     }
-    let err = repo.create("D-1", "no-such-branch").unwrap_err();
+    let err = repo.create(&did("D-1"), "no-such-branch").unwrap_err();
     assert!(matches!(err, WorktreeError::BadBase { .. }), "{err}");
     assert!(err.hint().unwrap().contains("--base-ref"));
-    let err = repo.create("D-2", "--output=/tmp/x").unwrap_err();
+    let err = repo.create(&did("D-2"), "--output=/tmp/x").unwrap_err();
     assert!(matches!(err, WorktreeError::BadBase { .. }), "{err}");
     assert_eq!(branches(&env), "");
     assert!(
@@ -76,7 +77,7 @@ fn sixteen_parallel_creations_all_succeed() {
     let handles: Vec<_> = (0..16)
         .map(|i| {
             let repo = repo.clone();
-            std::thread::spawn(move || repo.create(&format!("D-par{i:02}"), "main"))
+            std::thread::spawn(move || repo.create(&did(&format!("D-par{i:02}")), "main"))
         })
         .collect();
     for h in handles {
@@ -93,7 +94,7 @@ fn sixteen_parallel_creations_all_succeed() {
 #[test]
 fn clean_worktree_is_removed_with_its_branch() {
     let (env, repo) = repo_env();
-    let wt = repo.create("D-clean", "main").unwrap();
+    let wt = repo.create(&did("D-clean"), "main").unwrap();
     let c = wt.classify("origin").unwrap();
     assert_eq!(c.class, TeardownClass::Clean, "{c:?}");
     let action = repo.release(&wt, &c).unwrap();
@@ -106,11 +107,11 @@ fn clean_worktree_is_removed_with_its_branch() {
 fn dirty_worktrees_are_locked_and_kept() {
     let (env, repo) = repo_env();
     // An untracked file, a modified tracked file, and a switched branch.
-    let untracked = repo.create("D-untracked", "main").unwrap();
+    let untracked = repo.create(&did("D-untracked"), "main").unwrap();
     std::fs::write(untracked.path.join("new.txt"), "work").unwrap();
-    let modified = repo.create("D-modified", "main").unwrap();
+    let modified = repo.create(&did("D-modified"), "main").unwrap();
     std::fs::write(modified.path.join("README"), "changed\n").unwrap();
-    let switched = repo.create("D-switched", "main").unwrap();
+    let switched = repo.create(&did("D-switched"), "main").unwrap();
     wt_git(&env, &switched.path, &["switch", "-q", "-c", "elsewhere"]);
     for (wt, why) in [
         (&untracked, "uncommitted or untracked"),
@@ -145,7 +146,7 @@ fn ignored_files_do_not_make_a_worktree_dirty() {
     std::fs::write(env.path().join(".gitignore"), "*.log\n").unwrap();
     env.git(&["add", ".gitignore"]);
     env.git(&["commit", "-q", "-m", "ignore logs"]);
-    let wt = repo.create("D-ignored", "main").unwrap();
+    let wt = repo.create(&did("D-ignored"), "main").unwrap();
     std::fs::write(wt.path.join("worker.log"), "noise").unwrap();
     assert_eq!(wt.classify("origin").unwrap().class, TeardownClass::Clean);
 }
@@ -167,7 +168,7 @@ fn committed_keeps_the_branch_and_pushed_keeps_the_remote() {
     );
     env.git(&["remote", "add", "origin", origin.to_str().unwrap()]);
 
-    let committed = repo.create("D-committed", "main").unwrap();
+    let committed = repo.create(&did("D-committed"), "main").unwrap();
     commit_in(&env, &committed.path, "a.txt");
     let c = committed.classify("origin").unwrap();
     assert_eq!(c.class, TeardownClass::Committed, "{c:?}");
@@ -177,7 +178,7 @@ fn committed_keeps_the_branch_and_pushed_keeps_the_remote() {
     assert!(action.worktree_removed && !action.branch_deleted);
     assert!(branches(&env).contains("dispatch/D-committed"));
 
-    let pushed = repo.create("D-pushed", "main").unwrap();
+    let pushed = repo.create(&did("D-pushed"), "main").unwrap();
     commit_in(&env, &pushed.path, "b.txt");
     wt_git(
         &env,
@@ -200,7 +201,7 @@ fn committed_keeps_the_branch_and_pushed_keeps_the_remote() {
     );
 
     // Pushed, then another commit: the remote differs, so it is only committed.
-    let ahead = repo.create("D-ahead", "main").unwrap();
+    let ahead = repo.create(&did("D-ahead"), "main").unwrap();
     commit_in(&env, &ahead.path, "c.txt");
     wt_git(
         &env,
@@ -217,7 +218,7 @@ fn committed_keeps_the_branch_and_pushed_keeps_the_remote() {
 fn an_unreachable_remote_is_never_read_as_pushed() {
     let (env, repo) = repo_env();
     env.git(&["remote", "add", "origin", "/nonexistent/repo.git"]);
-    let wt = repo.create("D-offline", "main").unwrap();
+    let wt = repo.create(&did("D-offline"), "main").unwrap();
     commit_in(&env, &wt.path, "a.txt");
     let c = wt.classify("origin").unwrap();
     assert_eq!(c.class, TeardownClass::Committed);
@@ -234,7 +235,7 @@ fn a_worktree_released_later_is_moved_aside_forgotten_by_git_and_then_deleted() 
     std::fs::write(env.path().join(".gitignore"), "*.log\n").unwrap();
     env.git(&["add", ".gitignore"]);
     env.git(&["commit", "-q", "-m", "ignore logs"]);
-    let clean = repo.create("D-aside", "main").unwrap();
+    let clean = repo.create(&did("D-aside"), "main").unwrap();
     std::fs::write(clean.path.join("worker.log"), "ignored, so not work").unwrap();
     let c = clean.classify("origin").unwrap();
     assert_eq!(c.class, TeardownClass::Clean, "{c:?}");
@@ -243,7 +244,7 @@ fn a_worktree_released_later_is_moved_aside_forgotten_by_git_and_then_deleted() 
     assert!(!clean.path.exists());
     assert_eq!(branches(&env), "");
 
-    let committed = repo.create("D-kept-branch", "main").unwrap();
+    let committed = repo.create(&did("D-kept-branch"), "main").unwrap();
     commit_in(&env, &committed.path, "a.txt");
     let c = committed.classify("origin").unwrap();
     assert_eq!(c.class, TeardownClass::Committed, "{c:?}");
@@ -254,7 +255,9 @@ fn a_worktree_released_later_is_moved_aside_forgotten_by_git_and_then_deleted() 
     let list = env.git(&["worktree", "list", "--porcelain"]);
     assert_eq!(list.matches("worktree ").count(), 1, "{list}");
     assert!(!list.contains("prunable"), "{list}");
-    let again = repo.create("D-again", "dispatch/D-kept-branch").unwrap();
+    let again = repo
+        .create(&did("D-again"), "dispatch/D-kept-branch")
+        .unwrap();
     wt_git(
         &env,
         &again.path,
@@ -276,7 +279,7 @@ fn a_worktree_released_later_is_moved_aside_forgotten_by_git_and_then_deleted() 
 #[test]
 fn a_worktree_holding_a_populated_submodule_is_left_to_gits_refusal() {
     let (env, repo) = repo_env();
-    let wt = repo.create("D-submodule", "main").unwrap();
+    let wt = repo.create(&did("D-submodule"), "main").unwrap();
     // A repository inside the checkout, recorded as a gitlink at its own HEAD: git status
     // calls that clean, and `git worktree remove` refuses to delete it.
     let sub = wt.path.join("sub");
@@ -297,4 +300,8 @@ fn a_worktree_holding_a_populated_submodule_is_left_to_gits_refusal() {
     assert!(sub.join(".git").is_dir(), "the inner repository is kept");
     assert!(sub.join("inner.txt").is_file());
     assert!(!repo.trash_dir().exists() || repo.trash_dir().read_dir().unwrap().count() == 0);
+}
+
+fn did(text: &str) -> DispatchId {
+    DispatchId::parse(text).unwrap()
 }

@@ -73,11 +73,10 @@ pub struct Evidence {
     pub unattested: Vec<(Line, Attestation)>,
 }
 
+use crate::ids::CommitId;
 /// A full commit id as git writes it (SHA-1 or SHA-256, lowercase hex): the only form a
 /// commit read from the ledger is passed to git in.
-pub fn is_commit_id(s: &str) -> bool {
-    matches!(s.len(), 40 | 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+pub use crate::ids::is_commit_id;
 
 fn typed<K: Kind>(line: Line) -> Option<Evidenced<K>> {
     let receipt = receipts::read::<K>(&line.fields)?.receipt;
@@ -174,19 +173,15 @@ impl Evidence {
     }
 
     /// The head the completion recorded, if it is a well-formed commit id.
-    pub fn head(&self) -> Option<&str> {
+    pub fn head(&self) -> Option<&CommitId> {
         self.completed
             .as_ref()
-            .and_then(|c| c.receipt.head_commit.as_deref())
-            .filter(|h| is_commit_id(h))
+            .and_then(|c| c.receipt.head_commit.as_ref())
     }
 
     /// The commit the dispatch started from, if well-formed.
-    pub fn base_commit(&self) -> Option<&str> {
-        self.started
-            .as_ref()
-            .map(|s| s.receipt.base_commit.as_str())
-            .filter(|h| is_commit_id(h))
+    pub fn base_commit(&self) -> Option<&CommitId> {
+        self.started.as_ref().map(|s| &s.receipt.base_commit)
     }
 
     /// The dispatch's role, from its start.

@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod evidence;
+pub mod ids;
 pub mod mirror;
 pub mod receipts;
 

@@ -3,6 +3,7 @@
 //! CLI reported count; a dispatch that ended without one is counted as unreported, never
 //! estimated.
 
+use crate::ids::DispatchId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -16,7 +17,7 @@ use crate::receipts::Typed;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Its provider, model and role, as started.
     pub provider: String,
     /// Its model, when one was named.
@@ -45,7 +46,7 @@ pub fn entries(ledger: &Path) -> Result<Vec<Entry>, LedgerError> {
         memchr::memmem::find(l, b"dispatch_started").is_some()
             || memchr::memmem::find(l, b"dispatch_completed").is_some()
     })?;
-    let mut started: BTreeMap<String, (String, Option<String>, String)> = BTreeMap::new();
+    let mut started: BTreeMap<DispatchId, (String, Option<String>, String)> = BTreeMap::new();
     let mut out = Vec::new();
     for line in &lines {
         match Typed::of_line(line) {
@@ -115,7 +116,7 @@ impl GroupBy {
 
     fn key(self, e: &Entry) -> String {
         match self {
-            GroupBy::Dispatch => e.dispatch_id.clone(),
+            GroupBy::Dispatch => e.dispatch_id.to_string(),
             GroupBy::Provider => e.provider.clone(),
             GroupBy::Model => e.model.clone().unwrap_or_else(|| "-".into()),
             GroupBy::Role => e.role.clone(),
@@ -186,7 +187,7 @@ mod tests {
 
     fn entry(id: &str, provider: &str, at: &str, tokens: Option<(u64, u64)>) -> Entry {
         Entry {
-            dispatch_id: id.into(),
+            dispatch_id: crate::ids::DispatchId::parse(id).unwrap(),
             provider: provider.into(),
             model: None,
             role: "implementer".into(),

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::DispatchId;
+
 use super::{Extra, Kind, Lane, Permission};
 
 /// The route a constraint decision was about.
@@ -30,7 +32,7 @@ pub struct RouteRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConstraintDecision {
     /// The dispatch judged.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The constraint's `id` in provider_constraints.yaml.
     pub constraint_id: String,
     /// `forbid_route` or `require_route`.

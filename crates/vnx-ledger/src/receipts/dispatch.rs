@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{CommitId, DispatchId};
+
 use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
 use super::{
     ConstraintVerdict, DiffStats, Extra, Kind, RemoteOrigin, StreamSummary, TeardownClass, Usage,
@@ -227,7 +229,7 @@ fn join(items: &[&str]) -> String {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchStarted {
     /// The dispatch this receipt starts.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The role the worker plays (`--agent`), e.g. implementer.
     pub role: String,
     /// The provider: a built-in (claude, codex, gemini, ollama, demo) or a declared one.
@@ -263,7 +265,7 @@ pub struct DispatchStarted {
     /// Seconds the worker may run before it is stopped.
     pub deadline_seconds: u64,
     /// The commit the worktree was created at.
-    pub base_commit: String,
+    pub base_commit: CommitId,
     /// The base as recorded: the branch it names (refs/heads/...), else the ref as given.
     pub base_ref: String,
     /// Whether the role is expected to change files (the phantom guard).
@@ -342,17 +344,17 @@ pub struct WorktreeCommand {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Continues {
     /// The dispatch continued (the last one before this follow-up).
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The first dispatch of the chain: the branch `dispatch/<first>` and its worktree are
     /// the ones every follow-up works in.
-    pub first: String,
+    pub first: DispatchId,
     /// How the dispatch continued ended.
     pub status: DispatchStatus,
     /// The CLI session resumed; `null` when none was recorded or the provider cannot resume
     /// one (the follow-up then starts a new session, told what came before).
     pub session_id: Option<String>,
     /// The branch's commit when the follow-up started.
-    pub head_commit: String,
+    pub head_commit: CommitId,
 }
 
 /// What a replay replays: the original dispatch, its signed start, and whether its prompt
@@ -360,7 +362,7 @@ pub struct Continues {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplayOf {
     /// The dispatch replayed.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The SHA-256 of its `dispatch_started` line.
     pub started_line_sha256: String,
     /// The SHA-256 of its prompt, as it recorded it.
@@ -437,7 +439,7 @@ impl ReportStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkerReport {
     /// The dispatch the worker reports for.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// What it reports.
     pub status: ReportStatus,
     /// One line from the worker: what changed, or what stopped it.
@@ -452,10 +454,10 @@ pub struct WorkerReport {
 
 /// `dispatch_completed`: how the dispatch ended, what the worker and its CLI said, and what
 /// teardown kept.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchCompleted {
     /// The dispatch this receipt completes.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// `unknown` when the line has none (it was not written by vnx).
     #[serde(default)]
     pub status: DispatchStatus,
@@ -537,7 +539,7 @@ pub struct DispatchCompleted {
     pub commits: Option<u64>,
     /// The worktree's HEAD when the worker ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_commit: Option<String>,
+    pub head_commit: Option<CommitId>,
     /// What teardown did to the worktree and the branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown_action: Option<TeardownAction>,
@@ -554,6 +556,52 @@ pub struct DispatchCompleted {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl DispatchCompleted {
+    /// The completion of `dispatch_id` with `status`, told by `completion_signal`, recording
+    /// nothing else yet (the writer fills in what it knows).
+    pub fn new(
+        dispatch_id: DispatchId,
+        status: DispatchStatus,
+        completion_signal: CompletionSignal,
+    ) -> DispatchCompleted {
+        DispatchCompleted {
+            dispatch_id,
+            status,
+            completion_signal,
+            lane: None,
+            duration_seconds: None,
+            worker_log: None,
+            exit_code: None,
+            exit_signal: None,
+            failure_reason: None,
+            temp_files_removed: None,
+            slot_wait_seconds: None,
+            report: None,
+            report_rejected: None,
+            recovered: None,
+            session_id: None,
+            token_usage: None,
+            worktree_commands: Vec::new(),
+            cli_events: None,
+            main_checkout_changed: None,
+            main_checkout: None,
+            vnx_files_removed: None,
+            vnx_commit: None,
+            vnx_commit_error: None,
+            diff_stats: None,
+            teardown_class: None,
+            teardown_reason: None,
+            commits: None,
+            head_commit: None,
+            teardown_action: None,
+            teardown_error: None,
+            oversized_fields_dropped: None,
+            remote: None,
+            extra: Default::default(),
+        }
+    }
 }
 
 impl Kind for DispatchCompleted {
@@ -597,7 +645,7 @@ impl DispatchCompleted {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchCorrected {
     /// The dispatch whose completion is corrected.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The corrected status (failed).
     pub status: DispatchStatus,
     /// The status the completion said (done).
@@ -618,7 +666,7 @@ pub struct DispatchCorrected {
     pub teardown_class: Option<TeardownClass>,
     /// The completion's head commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_commit: Option<String>,
+    pub head_commit: Option<CommitId>,
     /// Set when the receipt was written on a remote host and re-attested here: which line of
     /// the host's ledger it came from (see [`RemoteOrigin`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::DispatchId;
+
 use super::{Extra, Kind};
 
 /// What a finding does to a dispatch, from mildest to strictest.
@@ -105,7 +107,7 @@ pub struct EgressFinding {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EgressDecision {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Its provider, whose action applied.
     pub provider: String,
     /// The strictest action taken.

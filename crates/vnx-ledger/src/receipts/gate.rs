@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{CommitId, DispatchId};
+
 use super::{Extra, Kind};
 
 /// What a gate run on a merge result checks: the merge of the dispatch's head into the base's
@@ -11,18 +13,18 @@ use super::{Extra, Kind};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OnMerge {
     /// The dispatch's head (the completion's), the merge's second parent.
-    pub dispatch_head: String,
+    pub dispatch_head: CommitId,
     /// The base branch.
     pub base_ref: String,
     /// The base's head the merge was formed on, its first parent.
-    pub base_tip: String,
+    pub base_tip: CommitId,
 }
 
 /// `gate_request`: a gate is about to run, on this head, under this contract.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateRequest {
     /// The dispatch whose work the gate checks.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The gate's name in .vnx/config.yaml.
     pub gate: String,
     /// `command` or `review`.
@@ -30,9 +32,9 @@ pub struct GateRequest {
     /// The gate-check run: its UTC time and two random bytes.
     pub run: String,
     /// The commit the gate checks (the completion's head).
-    pub head_commit: String,
+    pub head_commit: CommitId,
     /// The commit the dispatch started from.
-    pub base_commit: String,
+    pub base_commit: CommitId,
     /// The gate's definition as configured.
     pub definition: serde_json::Value,
     /// SHA-256 of the definition's canonical JSON.
@@ -60,7 +62,7 @@ impl Kind for GateRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateResult {
     /// The dispatch whose work the gate checked.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The gate's name in .vnx/config.yaml.
     pub gate: String,
     /// `command` or `review`.
@@ -78,7 +80,7 @@ pub struct GateResult {
     /// The contract of the request this result answers.
     pub contract_hash: String,
     /// The commit the gate checked.
-    pub head_commit: String,
+    pub head_commit: CommitId,
     /// SHA-256 of the definition it ran under.
     pub definition_sha256: String,
     /// SHA-256 of the request it was given.
@@ -166,14 +168,14 @@ pub struct GateReportEntry {
     /// The contract its result answers.
     pub contract_hash: String,
     /// The commit it checked.
-    pub head_commit: String,
+    pub head_commit: CommitId,
 }
 
 /// `gate_report`: a gate-check's decision and what it rests on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateReport {
     /// The dispatch checked.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The gate-check run.
     pub run: String,
     /// The decision in lower case (go or hold).
@@ -189,7 +191,7 @@ pub struct GateReport {
     pub role: Option<String>,
     /// The commit checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_commit: Option<String>,
+    pub head_commit: Option<CommitId>,
     /// The gates the role requires; `None` when it names none.
     pub required: Option<Vec<String>>,
     /// Each gate run, with its status.

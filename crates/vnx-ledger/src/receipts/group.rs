@@ -4,13 +4,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{CommitId, DispatchId, GroupId};
+
 use super::{DispatchStatus, Extra, GateDecision, GateStatus, Kind};
 
 /// The `group` member of a candidate's `dispatch_started`: which group it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupMember {
     /// The group's id (`G-` and twelve hex digits; eight in groups made before 0.2).
-    pub group_id: String,
+    pub group_id: GroupId,
     /// The candidate's position in the group, from 1, as the candidates were given.
     pub index: u32,
     /// How many candidates the group has.
@@ -46,7 +48,7 @@ pub struct GroupCandidate {
     /// Its position in the group, from 1.
     pub index: u32,
     /// Its dispatch id (a refused candidate's id names its `constraint_decision` receipts).
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The provider asked for.
     pub provider: String,
     /// The model asked for; `null` for the CLI's default.
@@ -62,7 +64,7 @@ pub struct GroupCandidate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupStarted {
     /// The group's id.
-    pub group_id: String,
+    pub group_id: GroupId,
     /// The role every candidate plays.
     pub role: String,
     /// SHA-256 of the instruction every candidate was given.
@@ -142,7 +144,7 @@ pub struct CandidateEvidence {
     /// Its position in the group, from 1.
     pub index: u32,
     /// Its dispatch id.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The provider asked for.
     pub provider: String,
     /// The model its start recorded (or asked for, if it never started).
@@ -155,7 +157,7 @@ pub struct CandidateEvidence {
     /// Its attested completion receipt.
     pub completion: Option<LineRef>,
     /// The head its completion recorded.
-    pub head_commit: Option<String>,
+    pub head_commit: Option<CommitId>,
     /// The gate-check run for this decision.
     pub gate_run: Option<String>,
     /// Its GO or HOLD.
@@ -181,11 +183,11 @@ pub struct CandidateEvidence {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupDecision {
     /// The group decided.
-    pub group_id: String,
+    pub group_id: GroupId,
     /// The rule applied, by name and version.
     pub rule: String,
     /// The winning dispatch; `null` when no candidate qualified.
-    pub winner: Option<String>,
+    pub winner: Option<DispatchId>,
     /// Why, in words.
     pub reason: String,
     /// Every candidate, in the group's order.

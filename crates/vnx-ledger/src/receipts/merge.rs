@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{CommitId, DispatchId};
+
 use super::{Extra, Kind};
 
 /// A merge receipt's `status`.
@@ -60,7 +62,7 @@ pub struct GateEvidence {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergePlanned {
     /// The dispatch merged.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Always planned.
     pub status: MergeStatus,
     /// Its role.
@@ -69,15 +71,15 @@ pub struct MergePlanned {
     /// The branch merged, `dispatch/<id>`.
     pub branch: String,
     /// The commit merged: the completion's head, where the branch must still be.
-    pub head_commit: String,
+    pub head_commit: CommitId,
     /// The branch merged into.
     pub base_ref: String,
     /// The commit the dispatch started from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_commit: Option<String>,
+    pub base_commit: Option<CommitId>,
     /// Where the base branch is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_tip: Option<String>,
+    pub base_tip: Option<CommitId>,
     /// Whether the base moved since the dispatch started.
     pub base_moved: bool,
     /// The tree the merge will produce (`git merge-tree`).
@@ -108,7 +110,7 @@ impl Kind for MergePlanned {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeFailed {
     /// The dispatch whose merge failed.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Always failed.
     pub status: MergeStatus,
     /// Entry hash of the `merge` receipt.
@@ -130,7 +132,7 @@ impl Kind for MergeFailed {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeCompleted {
     /// The dispatch merged.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Always merged.
     pub status: MergeStatus,
     /// Entry hash of the `merge` receipt (the commit's `VNX-Receipt` trailer).
@@ -138,7 +140,7 @@ pub struct MergeCompleted {
     /// The `merge` receipt's line number.
     pub merge_receipt_seq: u64,
     /// The merge commit.
-    pub merge_commit: String,
+    pub merge_commit: CommitId,
     /// Its tree.
     pub tree: String,
     /// Whether that tree is the one the plan computed.
@@ -146,7 +148,7 @@ pub struct MergeCompleted {
     /// The branch merged.
     pub branch: String,
     /// The commit merged.
-    pub head_commit: String,
+    pub head_commit: CommitId,
     /// The branch merged into.
     pub base_ref: String,
     /// The command gates that ran on the merge commit itself before the base moved to it
@@ -177,7 +179,7 @@ pub enum DequeueReason {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeDequeued {
     /// The dispatch taken out.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Always dequeued.
     pub status: MergeStatus,
     /// Why.
@@ -187,9 +189,9 @@ pub struct MergeDequeued {
     /// The branch it was to merge into.
     pub base_ref: String,
     /// The base's head it was tried on (where the base still is).
-    pub base_tip: String,
+    pub base_tip: CommitId,
     /// The commit it was to merge: the completion's head.
-    pub head_commit: String,
+    pub head_commit: CommitId,
     /// The paths that conflict (`conflict`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
@@ -202,7 +204,7 @@ pub struct MergeDequeued {
     pub merge_receipt_seq: Option<u64>,
     /// The merge commit the gates ran on, which the base never reached (`gates_failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit: Option<String>,
+    pub merge_commit: Option<CommitId>,
     /// Every command gate that ran on the merge commit, with its result's line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateEvidence>,

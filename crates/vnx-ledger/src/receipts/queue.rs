@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::DispatchId;
+
 use super::{Extra, Kind};
 
 /// What was decided.
@@ -60,7 +62,7 @@ impl std::fmt::Display for QueueVerdict {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QueueDecision {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Its provider, whose slots it needs.
     pub provider: String,
     /// What was decided.

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{CommitId, DispatchId};
+
 use super::{Extra, Kind};
 
 /// What releasing did.
@@ -27,7 +29,7 @@ pub struct ReleaseAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorktreeReleased {
     /// The dispatch whose preserved work was examined.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Its branch, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
@@ -121,11 +123,11 @@ pub struct ReleaseEvidence {
     /// Which proof holds.
     pub rule: ReleaseRule,
     /// The branch tip proven.
-    pub tip: String,
+    pub tip: CommitId,
     /// The base it is proven against.
     pub base_ref: String,
     /// The base's commit at the time.
-    pub base_commit: String,
+    pub base_commit: CommitId,
     /// The merge base of tip and base (`contained` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_base: Option<String>,

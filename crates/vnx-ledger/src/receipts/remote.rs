@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::DispatchId;
+
 use super::{Extra, Kind};
 
 /// `remote_receipt`: one line of a host's ledger, exactly as the host holds it.
@@ -25,7 +27,7 @@ pub struct RemoteReceipt {
     pub remote_event_type: Option<String>,
     /// The dispatch the line is about, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dispatch_id: Option<String>,
+    pub dispatch_id: Option<DispatchId>,
     /// The line's bytes (UTF-8, as every ledger line is).
     pub line: String,
     /// Members a later version writes.
@@ -42,7 +44,7 @@ impl Kind for RemoteReceipt {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RemoteLost {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The host it ran on.
     pub host: String,
     /// Why, in words.

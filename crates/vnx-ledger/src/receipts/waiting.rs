@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::DispatchId;
+
 use super::{Extra, Kind, RemoteOrigin};
 
 /// What a blocked worker waits for.
@@ -31,7 +33,7 @@ impl WaitingFor {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchBlocked {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// What it waits for.
     pub waiting_for: WaitingFor,
     /// The tool the prompt is about (`Bash`, `run_shell_command`, …), when the hook names it.
@@ -83,7 +85,7 @@ impl Kind for DispatchBlocked {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchStalled {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// How long nothing happened.
     pub idle_seconds: f64,
     /// The dispatch's stall threshold.
@@ -105,7 +107,7 @@ impl Kind for DispatchStalled {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchResumed {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// What it was: `blocked` or `stalled`.
     pub after: String,
     /// How long it was so.

@@ -5,6 +5,7 @@
 //! that nothing goes on calling it lost. Its worktree is left as it is, for
 //! `vnx worktree-release`. A queued one is taken out of the queue by `queue::cancel`.
 
+use crate::ids::DispatchId;
 use std::path::Path;
 
 use crate::dispatch::view::{DispatchState, State};
@@ -60,17 +61,22 @@ pub fn cancel(
 }
 
 /// Writes the completion a lost dispatch never got.
-fn close_lost(ledger: &Path, id: &str, attestor: &Attestor) -> Result<Cancelled, LedgerError> {
+fn close_lost(
+    ledger: &Path,
+    id: &DispatchId,
+    attestor: &Attestor,
+) -> Result<Cancelled, LedgerError> {
     let closing = receipts::write(&DispatchCompleted {
-        dispatch_id: id.to_owned(),
-        status: DispatchStatus::Cancelled,
-        completion_signal: CompletionSignal::ClosedLost,
         failure_reason: Some(
             "its supervisor was lost before it recorded an end; closed by `vnx cancel` \
              (the worktree and branch are left as they are)"
                 .to_owned(),
         ),
-        ..Default::default()
+        ..DispatchCompleted::new(
+            id.clone(),
+            DispatchStatus::Cancelled,
+            CompletionSignal::ClosedLost,
+        )
     });
     let appended = Ledger::new(ledger).append(&attestor.attest(&closing, &now_utc))?;
     Ok(Cancelled::Closed(

@@ -2,6 +2,7 @@
 //! receipts add (lane, posture, base, timings, tokens, gate results, the merge; read back
 //! from the lines its record cites), the receipts themselves, and its diff against its base.
 
+use crate::ids::{CommitId, DispatchId};
 use std::path::Path;
 
 use serde::Serialize;
@@ -24,7 +25,7 @@ pub struct Detail {
     /// The permission posture.
     pub permission: Option<String>,
     /// The commit its branch started from, and the branch that names it.
-    pub base_commit: Option<String>,
+    pub base_commit: Option<CommitId>,
     /// The base as recorded (`refs/heads/…`).
     pub base_ref: Option<String>,
     /// Seconds the worker ran.
@@ -34,7 +35,7 @@ pub struct Detail {
     /// The latest result of each gate.
     pub gates: Vec<GateLine>,
     /// The merge commit, once merged.
-    pub merge_commit: Option<String>,
+    pub merge_commit: Option<CommitId>,
     /// Its receipts: line, event, time.
     pub receipts: Vec<ReceiptLine>,
 }
@@ -47,7 +48,7 @@ pub struct GateLine {
     /// pass, fail or error.
     pub status: String,
     /// The commit it checked.
-    pub head_commit: String,
+    pub head_commit: CommitId,
     /// Why, when it did not pass.
     pub reason: Option<String>,
 }
@@ -182,7 +183,7 @@ fn header(line: &[u8]) -> (String, Option<u64>, Option<String>, Option<String>) 
 #[error("could not diff dispatch {id}")]
 pub struct DiffError {
     /// The dispatch.
-    pub id: String,
+    pub id: DispatchId,
     /// What git said.
     #[source]
     pub source: process::ProcessError,
@@ -291,7 +292,8 @@ pub fn diff_with(
             let head = d
                 .state
                 .head_commit
-                .clone()
+                .as_ref()
+                .map(|c| c.to_string())
                 .or_else(|| d.state.branch.clone())
                 .unwrap_or_default();
             process::run_ok(

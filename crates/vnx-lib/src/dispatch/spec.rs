@@ -1,6 +1,7 @@
 //! What a dispatch is asked to be ([`Request`]) and what its supervisor is told
 //! ([`Spec`], written to `dispatches/<id>/spec.json`).
 
+use crate::ids::{CommitId, DispatchId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +16,7 @@ pub use crate::config::MAX_DEADLINE_SECS;
 #[derive(Clone, Debug)]
 pub struct Request {
     /// The dispatch id to use; a fresh random one when `None`.
-    pub id: Option<String>,
+    pub id: Option<DispatchId>,
     /// The role the worker plays (`--agent`).
     pub role: String,
     /// The provider; inferred from the model, else claude, when `None`.
@@ -60,7 +61,7 @@ pub struct Request {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Spec {
     /// The dispatch id.
-    pub id: String,
+    pub id: DispatchId,
     /// The role the worker plays.
     pub role: String,
     /// A built-in or declared provider's name.
@@ -80,7 +81,7 @@ pub struct Spec {
     /// Seconds the worker may run.
     pub deadline_secs: u64,
     /// The commit the worktree was made at.
-    pub base_commit: String,
+    pub base_commit: CommitId,
     /// The worktree's path.
     pub worktree: PathBuf,
     /// The dispatch branch, `dispatch/<id>`.

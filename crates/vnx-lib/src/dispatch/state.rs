@@ -2,6 +2,7 @@
 //! ended and whether its branch landed, with the receipt that proves it and whether that proof
 //! holds. The read model (`fold`) builds these; `view` projects and lists them.
 
+use crate::ids::{CommitId, DispatchId};
 use std::collections::BTreeMap;
 
 use crate::ledger::json::{self, Value};
@@ -15,7 +16,7 @@ use crate::worktree::TeardownClass;
 pub struct DispatchState {
     /// The dispatch id.
     #[serde(rename = "dispatch_id")]
-    pub id: String,
+    pub id: DispatchId,
     /// Running (blocked, stalled), lost, or how it ended.
     #[serde(skip)]
     pub state: State,
@@ -51,7 +52,7 @@ pub struct DispatchState {
     /// Its branch.
     pub branch: Option<String>,
     /// The worktree's head when the worker ended.
-    pub head_commit: Option<String>,
+    pub head_commit: Option<CommitId>,
     /// Its worktree's path.
     pub worktree: Option<String>,
     /// The worker's log.
@@ -63,9 +64,9 @@ pub struct DispatchState {
     /// The tmux socket its session was started on, as `dispatch_started` records it.
     pub tmux_socket: Option<String>,
     /// The dispatch it continues (a follow-up).
-    pub continues: Option<String>,
+    pub continues: Option<DispatchId>,
     /// The follow-up that continued it.
-    pub continued_by: Option<String>,
+    pub continued_by: Option<DispatchId>,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[borsh(
@@ -112,11 +113,11 @@ pub struct QueueInfo {
 /// queue's entries (`places`, by id).
 pub fn mark_positions(
     states: &mut [DispatchState],
-    places: &BTreeMap<String, crate::dispatch::queue::Place>,
+    places: &BTreeMap<DispatchId, crate::dispatch::queue::Place>,
 ) {
     for s in states {
         if let (State::Queued, Some(q)) = (s.state, &mut s.queue) {
-            let place = places.get(&s.id);
+            let place = places.get(s.id.as_str());
             q.position = place.map(|p| p.position);
             if let Some(p) = place {
                 s.role.get_or_insert_with(|| p.role.clone());
@@ -279,7 +280,7 @@ impl DispatchState {
     }
 
     /// A state with nothing known but its id and where it is.
-    pub(crate) fn blank(id: String, state: State) -> DispatchState {
+    pub(crate) fn blank(id: DispatchId, state: State) -> DispatchState {
         DispatchState {
             host: None,
             queue: None,
@@ -311,7 +312,11 @@ impl DispatchState {
     }
 
     /// A dispatch the ledger shows started (and nothing since).
-    pub(crate) fn new(id: String, started: DispatchStarted, at: Option<String>) -> DispatchState {
+    pub(crate) fn new(
+        id: DispatchId,
+        started: DispatchStarted,
+        at: Option<String>,
+    ) -> DispatchState {
         let mut s = DispatchState::blank(id, State::Running);
         s.host = started.remote.as_ref().map(|r| r.host.clone());
         s.session = started.session().map(str::to_owned);

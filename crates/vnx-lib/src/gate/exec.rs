@@ -3,6 +3,7 @@
 //! report files, and the `gate_result` receipt. A sandboxed dispatch's command runs in its
 //! sandbox, its reviewer outside any checkout (ADR 0032).
 
+use crate::ids::{CommitId, DispatchId};
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
@@ -30,11 +31,11 @@ pub(super) struct Shared<'a> {
     pub ctx: &'a Context<'a>,
     pub config: &'a Config,
     pub repo: &'a Repo,
-    pub id: &'a str,
+    pub id: &'a DispatchId,
     pub run: &'a str,
     pub run_dir: &'a Path,
-    pub head: &'a str,
-    pub base: &'a str,
+    pub head: &'a CommitId,
+    pub base: &'a CommitId,
     pub branch: &'a str,
     pub instruction_sha256: Option<&'a str>,
     /// Set when `head` is a merge result of the merge queue (see `on_merge`).
@@ -140,12 +141,12 @@ pub(super) fn run_gate(
     let ledger = Ledger::new(s.ctx.ledger);
     ledger.append(&s.ctx.attestor.attest(
         &receipts::write(&GateRequest {
-            dispatch_id: s.id.to_owned(),
+            dispatch_id: s.id.clone(),
             gate: name.to_owned(),
             kind: def.kind.name().to_owned(),
             run: s.run.to_owned(),
-            head_commit: s.head.to_owned(),
-            base_commit: s.base.to_owned(),
+            head_commit: s.head.clone(),
+            base_commit: s.base.clone(),
             definition: receipts::value::to_json(&definition),
             definition_sha256: definition_sha256.clone(),
             request_path: request_path.to_string_lossy().into_owned(),
@@ -167,7 +168,7 @@ pub(super) fn run_gate(
         status: Status::Error,
         reason: None,
         contract_hash: contract,
-        head_commit: s.head.to_owned(),
+        head_commit: s.head.clone(),
         definition_sha256,
         request_sha256,
         duration_seconds: 0.0,
@@ -514,7 +515,7 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
         .collect();
     ledger.append(&s.ctx.attestor.attest(
         &receipts::write(&GateResult {
-            dispatch_id: s.id.to_owned(),
+            dispatch_id: s.id.clone(),
             gate: o.gate.clone(),
             kind: o.kind.to_owned(),
             run: s.run.to_owned(),

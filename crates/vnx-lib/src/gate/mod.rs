@@ -14,13 +14,13 @@ pub mod review;
 pub mod run;
 pub mod run_lock;
 
+use crate::ids::{CommitId, DispatchId};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError};
 use crate::ledger::attest::Attestor;
-use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::receipts::{self, GateReport, GateReportEntry, GateReportStatus};
 use crate::worktree::{Repo, WorktreeError};
@@ -80,7 +80,7 @@ pub struct GateOutcome {
     /// The contract its request and result share.
     pub contract_hash: String,
     /// The commit it checked.
-    pub head_commit: String,
+    pub head_commit: CommitId,
     /// SHA-256 of its definition.
     pub definition_sha256: String,
     /// SHA-256 of its request.
@@ -133,7 +133,7 @@ pub struct GateOutcome {
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     /// The dispatch checked.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// This run's id: its UTC time and two random bytes.
     pub run: String,
     /// GO or HOLD.
@@ -145,7 +145,7 @@ pub struct Report {
     /// The dispatch's role.
     pub role: Option<String>,
     /// The commit checked.
-    pub head_commit: Option<String>,
+    pub head_commit: Option<CommitId>,
     /// The gates the role requires; `None` when it names none.
     pub required: Option<Vec<String>>,
     /// What each gate left.
@@ -162,12 +162,6 @@ pub enum GateError {
     NotInitialised {
         /// The repository's root.
         path: PathBuf,
-    },
-    /// Not a dispatch id.
-    #[error("{id:?} is not a dispatch id")]
-    BadId {
-        /// What was given.
-        id: String,
     },
     /// No attested `dispatch_started` for the id.
     #[error("dispatch {id} is not on the ledger {ledger}")]
@@ -202,7 +196,6 @@ impl GateError {
     pub fn hint(&self) -> Option<String> {
         match self {
             GateError::NotInitialised { .. } => Some("run `vnx init` first".into()),
-            GateError::BadId { .. } => Some("dispatch ids look like D-1a2b3c4d5e6f".into()),
             GateError::UnknownDispatch { .. } => {
                 Some("`vnx status` lists the dispatches on the ledger".into())
             }
@@ -243,10 +236,7 @@ fn new_run_id() -> String {
 }
 
 /// Runs the gates dispatch `id` requires and records the evidence. See the module docs.
-pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
-    if !is_dispatch_id(id) {
-        return Err(GateError::BadId { id: id.to_owned() });
-    }
+pub fn check(ctx: &Context<'_>, id: &DispatchId) -> Result<Report, GateError> {
     let config_path = crate::project::Project::at(ctx.root).config_path();
     if config_path.symlink_metadata().is_err() {
         return Err(GateError::NotInitialised {
@@ -257,7 +247,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
     let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     let Some(started) = &ev.started else {
         return Err(GateError::UnknownDispatch {
-            id: id.to_owned(),
+            id: id.to_string(),
             ledger: ctx.ledger.to_owned(),
         });
     };
@@ -273,7 +263,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
     if let Err(why) = ev.verdict(id) {
         reasons.push(why);
     }
-    let head = ev.head().map(str::to_owned);
+    let head = ev.head().cloned();
     match &head {
         None if ev.completed.is_some() => {
             reasons.push("its completion receipt records no head commit".into())
@@ -283,7 +273,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
         }
         _ => {}
     }
-    let base = ev.base_commit().map(str::to_owned);
+    let base = ev.base_commit().cloned();
     if base.is_none() {
         reasons.push("its start receipt records no base commit".into());
     }
@@ -351,7 +341,7 @@ pub fn check(ctx: &Context<'_>, id: &str) -> Result<Report, GateError> {
         Decision::Hold
     };
     let report = Report {
-        dispatch_id: id.to_owned(),
+        dispatch_id: id.clone(),
         run,
         decision,
         reasons,

@@ -6,6 +6,7 @@
 //! Review gates are not run here: ADR 0031 says why the queue reuses their verdict on the head.
 //! A sandboxed dispatch's gates run in its sandbox (ADR 0032), as `gate-check` runs them.
 
+use crate::ids::{CommitId, DispatchId};
 use std::path::Path;
 
 use super::{Context, Event, GateError, GateOutcome, exec, new_run_id};
@@ -47,9 +48,9 @@ pub fn command_gates(config: &Config, required: &[String]) -> Vec<String> {
 pub fn run(
     g: &MergeGates<'_>,
     config: &Config,
-    id: &str,
+    id: &DispatchId,
     branch: &str,
-    merge_commit: &str,
+    merge_commit: &CommitId,
     on: &OnMerge,
     gates: &[String],
 ) -> Result<Vec<GateOutcome>, GateError> {
@@ -59,7 +60,7 @@ pub fn run(
     let ev = crate::evidence::Evidence::read(g.ledger, id, g.trusted_keys)?;
     let Some(started) = &ev.started else {
         return Err(GateError::UnknownDispatch {
-            id: id.to_owned(),
+            id: id.to_string(),
             ledger: g.ledger.to_owned(),
         });
     };

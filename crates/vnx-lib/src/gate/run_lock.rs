@@ -5,6 +5,7 @@
 //! by a `gate-check` or `merge` killed before it could remove it (`kill -9`): what
 //! `vnx prune` removes and `vnx doctor` names.
 
+use crate::ids::DispatchId;
 use std::fs::{File, TryLockError};
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -76,7 +77,7 @@ pub fn claim(run_dir: &Path) -> Result<Option<File>, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
     /// The dispatch whose head it checked out.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The gate run's name.
     pub run: String,
     /// The gate's name.
@@ -101,12 +102,15 @@ pub fn owner(gates: &Path, checkout: &Path) -> Option<Owner> {
     let [id, run, gate, last] = parts[..] else {
         return None;
     };
-    if last != CHECKOUT || !crate::ledger::receipt::is_dispatch_id(id) {
+    if last != CHECKOUT {
         return None;
     }
+    let Ok(id) = DispatchId::parse(id) else {
+        return None;
+    };
     let real_dir = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_dir());
-    let run_dir = gates.join(id).join(run);
-    let dirs = [gates, &gates.join(id), &run_dir, &run_dir.join(gate)];
+    let run_dir = gates.join(&id).join(run);
+    let dirs = [gates, &gates.join(&id), &run_dir, &run_dir.join(gate)];
     if !dirs.iter().all(|d| real_dir(d)) {
         return None;
     }
@@ -114,7 +118,7 @@ pub fn owner(gates: &Path, checkout: &Path) -> Option<Owner> {
         Ok(m) if !m.is_dir() => None,
         Err(e) if e.kind() != io::ErrorKind::NotFound => None,
         _ => Some(Owner {
-            dispatch_id: id.to_owned(),
+            dispatch_id: id,
             run: run.to_owned(),
             gate: gate.to_owned(),
             run_dir,
@@ -172,7 +176,7 @@ mod tests {
         std::fs::create_dir_all(&gate).unwrap();
         let run = gates.join("D-0123456789ab/run-1");
         let ours = Some(Owner {
-            dispatch_id: "D-0123456789ab".into(),
+            dispatch_id: crate::ids::DispatchId::parse("D-0123456789ab").unwrap(),
             run: "run-1".into(),
             gate: "tests".into(),
             run_dir: run.clone(),

@@ -5,6 +5,7 @@
 
 use crate::evidence::Evidence;
 use crate::gate::{self, Decision};
+use crate::ids::GroupId;
 use crate::ledger::{Ledger, attest, now_utc};
 use crate::receipts::{
     self, CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateReport,
@@ -19,18 +20,13 @@ use super::read::{self, lines_with, typed};
 /// `on_gates` is told each candidate whose gates are about to run.
 pub fn decide(
     ctx: &gate::Context<'_>,
-    group_id: &str,
+    group_id: &GroupId,
     on_gates: &dyn Fn(&GroupCandidate),
 ) -> Result<GroupDecision, GroupError> {
-    if !super::is_group_id(group_id) {
-        return Err(GroupError::BadId {
-            id: group_id.to_owned(),
-        });
-    }
     let group = read::read(ctx.ledger, group_id, ctx.trusted_keys)?;
     if !group.is_known() {
         return Err(GroupError::Unknown {
-            id: group_id.to_owned(),
+            id: group_id.to_string(),
             ledger: ctx.ledger.to_owned(),
         });
     }
@@ -40,7 +36,7 @@ pub fn decide(
     }
     let (winner, reason) = super::rule::apply(&mut candidates);
     let decision = GroupDecision {
-        group_id: group_id.to_owned(),
+        group_id: group_id.clone(),
         rule: super::rule::RULE.to_owned(),
         winner,
         reason,
@@ -56,7 +52,7 @@ pub fn decide(
 /// rule then says won or lost).
 fn evidence(
     ctx: &gate::Context<'_>,
-    group_id: &str,
+    group_id: &GroupId,
     c: &GroupCandidate,
     on_gates: &dyn Fn(&GroupCandidate),
 ) -> Result<CandidateEvidence, GroupError> {
@@ -100,7 +96,7 @@ fn evidence(
     }
     on_gates(c);
     let report = gate::check(ctx, id).map_err(|e| GroupError::Gate {
-        id: id.clone(),
+        id: id.to_string(),
         source: Box::new(e),
     })?;
     out.gate_run = Some(report.run.clone());
@@ -190,7 +186,7 @@ fn fill_completion(out: &mut CandidateEvidence, ev: &Evidence) {
         seq: done.seq(),
         line_sha256: done.line.line_sha256.clone(),
     });
-    out.head_commit = ev.head().map(str::to_owned);
+    out.head_commit = ev.head().cloned();
     out.change = c.diff_stats.map(|d| ChangeSize {
         lines: d.committed.insertions
             + d.committed.deletions

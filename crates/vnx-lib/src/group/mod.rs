@@ -25,22 +25,7 @@ pub const MIN_CANDIDATES: usize = 2;
 /// The most candidates a group takes.
 pub const MAX_CANDIDATES: usize = 8;
 
-/// A fresh group id: `G-` and twelve random hex digits.
-pub fn new_id() -> String {
-    // A dispatch id's form (`D-…`), with the group's letter.
-    format!("G-{}", &crate::ids::new_dispatch_id()[2..])
-}
-
-/// Whether `s` is a group id as vnx makes them (`G-` and hex digits, at most 64 bytes).
-pub fn is_group_id(s: &str) -> bool {
-    s.len() <= 64
-        && s.strip_prefix("G-").is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
+pub use crate::ids::is_group_id;
 
 /// Why a group could not be started, read or decided.
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +41,6 @@ pub enum GroupError {
     BadCandidate {
         /// What was given.
         given: String,
-    },
-    /// Not a group id.
-    #[error("{id:?} is not a group id")]
-    BadId {
-        /// What was given.
-        id: String,
     },
     /// The group id is on the ledger already.
     #[error("group id {id} was used before: the ledger records it")]
@@ -111,7 +90,6 @@ impl GroupError {
                  demo:commit --candidate claude:sonnet"
                     .into(),
             ),
-            GroupError::BadId { .. } => Some("group ids look like G-1a2b3c4d5e6f".into()),
             GroupError::IdInUse { .. } => Some("leave out --group to get a fresh id".into()),
             GroupError::Unknown { .. } => {
                 Some("`vnx best-of` prints the group id it starts".into())
@@ -120,20 +98,5 @@ impl GroupError {
             GroupError::Gate { source, .. } => source.hint(),
             GroupError::Ledger(e) => e.hint(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_ids_are_g_and_hex() {
-        let id = new_id();
-        assert!(is_group_id(&id), "{id}");
-        assert_eq!(id.len(), 14);
-        assert!(!is_group_id("D-1a2b3c4d5e6f"));
-        assert!(!is_group_id("G-"));
-        assert!(!is_group_id("G-../x"));
     }
 }

@@ -4,6 +4,7 @@
 //! decide anything); the others are named and set aside. Also: what a dispatch's group says
 //! about merging it, and every dispatch's membership for `vnx status`.
 
+use crate::ids::{DispatchId, GroupId};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -17,10 +18,10 @@ use crate::ledger::tail;
 use crate::receipts::{self, DispatchStarted, GroupCandidate, GroupDecision, GroupStarted, Kind};
 
 /// Everything the ledger says about one group, in ledger order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Group {
     /// The group's id.
-    pub id: String,
+    pub id: GroupId,
     /// Its `group_started`.
     pub started: Option<Evidenced<GroupStarted>>,
     /// Every candidate's `dispatch_started` that names the group.
@@ -109,10 +110,13 @@ pub fn exists(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
 
 /// Reads what the ledger says about group `id`; only receipts attested by one of `trusted`
 /// count.
-pub fn read(ledger: &Path, id: &str, trusted: &[[u8; 32]]) -> Result<Group, LedgerError> {
+pub fn read(ledger: &Path, id: &GroupId, trusted: &[[u8; 32]]) -> Result<Group, LedgerError> {
     let mut group = Group {
-        id: id.to_owned(),
-        ..Group::default()
+        id: id.clone(),
+        started: None,
+        members: Vec::new(),
+        decisions: Vec::new(),
+        unattested: Vec::new(),
     };
     for line in lines_with(ledger, &format!("\"{id}\""))? {
         let event = line.text("event_type").unwrap_or_default().to_owned();
@@ -152,11 +156,11 @@ pub fn read(ledger: &Path, id: &str, trusted: &[[u8; 32]]) -> Result<Group, Ledg
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct MergeStanding {
     /// The group the dispatch is a candidate of.
-    pub group_id: String,
+    pub group_id: GroupId,
     /// Whether the group has a decision.
     pub decided: bool,
     /// The winner that decision names.
-    pub winner: Option<String>,
+    pub winner: Option<DispatchId>,
 }
 
 impl MergeStanding {
@@ -201,7 +205,7 @@ pub fn merge_standing(
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Membership {
     /// The group.
-    pub group_id: String,
+    pub group_id: GroupId,
     /// Its position in the group, from 1.
     pub index: u32,
     /// The group's size.
@@ -209,7 +213,7 @@ pub struct Membership {
     /// Whether the group has a decision.
     pub decided: bool,
     /// The winner that decision names.
-    pub winner: Option<String>,
+    pub winner: Option<DispatchId>,
 }
 
 impl Membership {
@@ -229,9 +233,9 @@ impl Membership {
 pub fn memberships(
     ledger: &Path,
     trusted: &[[u8; 32]],
-) -> Result<BTreeMap<String, Membership>, LedgerError> {
+) -> Result<BTreeMap<DispatchId, Membership>, LedgerError> {
     let mut out = BTreeMap::new();
-    let mut winners: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut winners: BTreeMap<GroupId, Option<DispatchId>> = BTreeMap::new();
     for line in lines_with(ledger, "\"group\"")?
         .into_iter()
         .chain(lines_with(ledger, GroupDecision::EVENT)?)

@@ -72,7 +72,7 @@ fn why_lost(loser: &CandidateEvidence, winner: &CandidateEvidence) -> String {
 /// Ranks the qualified candidates (those not already [`CandidateVerdict::Disqualified`]), marks
 /// the first the winner and the others lost, each with its reason; returns the winner and
 /// why, in words (or why there is none).
-pub fn apply(candidates: &mut [CandidateEvidence]) -> (Option<String>, String) {
+pub fn apply(candidates: &mut [CandidateEvidence]) -> (Option<crate::ids::DispatchId>, String) {
     let mut order: Vec<usize> = (0..candidates.len())
         .filter(|&i| candidates[i].verdict != CandidateVerdict::Disqualified)
         .collect();
@@ -125,7 +125,7 @@ mod tests {
     fn candidate(index: u32, lines: u64, review: Option<u64>) -> CandidateEvidence {
         CandidateEvidence {
             index,
-            dispatch_id: format!("D-{index}"),
+            dispatch_id: crate::ids::DispatchId::parse(&format!("D-{index}")).unwrap(),
             provider: "demo".into(),
             model: None,
             entry: CandidateEntry::Launched,

@@ -3,6 +3,7 @@
 //! is launched), each launched with its `group` member in `dispatch_started`, then one
 //! signed `group_started` listing them all.
 
+use crate::ids::{DispatchId, GroupId};
 use sha2::{Digest, Sha256};
 
 use super::GroupError;
@@ -55,7 +56,7 @@ impl std::fmt::Display for Candidate {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Started {
     /// The group's id.
-    pub group_id: String,
+    pub group_id: GroupId,
     /// Each candidate as `group_started` lists it.
     pub candidates: Vec<GroupCandidate>,
     /// The launched ones, as `vnx dispatch-agent --detach` reports a launch.
@@ -64,7 +65,7 @@ pub struct Started {
 
 impl Started {
     /// The dispatch ids of the launched candidates.
-    pub fn launched_ids(&self) -> Vec<String> {
+    pub fn launched_ids(&self) -> Vec<DispatchId> {
         self.launched.iter().map(|l| l.id.clone()).collect()
     }
 }
@@ -75,32 +76,31 @@ pub fn start(
     ctx: &Context<'_>,
     template: &Request,
     candidates: &[Candidate],
-    group_id: Option<String>,
+    group_id: Option<GroupId>,
 ) -> Result<Started, GroupError> {
     if !(super::MIN_CANDIDATES..=super::MAX_CANDIDATES).contains(&candidates.len()) {
         return Err(GroupError::CandidateCount {
             count: candidates.len(),
         });
     }
-    let group_id = group_id.unwrap_or_else(super::new_id);
-    if !super::is_group_id(&group_id) {
-        return Err(GroupError::BadId { id: group_id });
-    }
+    let group_id = group_id.unwrap_or_else(GroupId::fresh);
     if super::read::exists(ctx.ledger, &group_id)? {
-        return Err(GroupError::IdInUse { id: group_id });
+        return Err(GroupError::IdInUse {
+            id: group_id.into_string(),
+        });
     }
     let size = candidates.len() as u32;
     // Plan every candidate before launching any: a usage error stops the whole group.
     let mut planned = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
         let request = Request {
-            id: Some(crate::ids::new_dispatch_id()),
+            id: Some(DispatchId::fresh()),
             provider: Some(c.provider.clone()),
             model: c.model.clone(),
             continues: None,
             ..template.clone()
         };
-        let id = request.id.clone().unwrap_or_default();
+        let id = request.id.clone().unwrap_or_else(DispatchId::fresh);
         let entry = GroupCandidate {
             index: i as u32 + 1,
             dispatch_id: id,

@@ -109,7 +109,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
         results.push(Result_ {
             gate: r.receipt.gate.clone(),
             status: r.receipt.status.name(),
-            head_commit: r.receipt.head_commit.clone(),
+            head_commit: r.receipt.head_commit.to_string(),
             run: r.receipt.run.clone(),
             contract_hash: r.receipt.contract_hash.clone(),
             reason: r
@@ -174,7 +174,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
 /// Whether a dispatch can merge now: `vnx merge ID --check --json`'s entry, checked without
 /// the queue's lock and with `git merge-tree`'s objects kept out of the repository.
 pub fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
-    check_id(id)?;
+    let id = &check_id(id)?;
     detail_of(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
     // A directory of its own per check (checks may run at once), emptied afterwards.
@@ -209,11 +209,11 @@ pub fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Value, McpE
             "merge_commit": commit,
         }),
         Err(crate::merge::MergeError::UnknownDispatch { .. }) => {
-            return Err(McpError::UnknownDispatch { id: id.to_owned() });
+            return Err(McpError::UnknownDispatch { id: id.to_string() });
         }
         Err(source) => {
             return Err(McpError::Merge {
-                id: id.to_owned(),
+                id: id.to_string(),
                 source: Box::new(source),
             });
         }

@@ -3,6 +3,7 @@
 //! or appending pending completions), a worker's log tail, a dispatch's diff, and waiting for
 //! dispatches (as `vnx wait` waits). Each answer carries its evidence (`evidence`).
 
+use crate::ids::DispatchId;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path};
 
@@ -13,7 +14,6 @@ use super::{McpError, Settings};
 use crate::dispatch::detail;
 use crate::dispatch::fold;
 use crate::dispatch::view::{self, DispatchState};
-use crate::ledger::receipt::is_dispatch_id;
 use crate::tmux::Tmux;
 
 /// The most a client may ask for; more is refused, not cut.
@@ -57,15 +57,13 @@ pub fn bounded(value: Option<u64>, default: u64, max: u64, what: &str) -> Result
 }
 
 /// Checks that `id` is a dispatch id, before anything reads with it.
-pub fn check_id(id: &str) -> Result<(), McpError> {
-    if is_dispatch_id(id) {
-        Ok(())
-    } else {
-        Err(McpError::bad(format!(
+pub fn check_id(id: &str) -> Result<DispatchId, McpError> {
+    DispatchId::parse(id).map_err(|_| {
+        McpError::bad(format!(
             "{:?} is not a dispatch id (a letter or digit, then at most 63 letters, digits, - or _)",
             id.chars().take(80).collect::<String>()
-        )))
-    }
+        ))
+    })
 }
 
 /// Every dispatch as `vnx status` shows it (queue positions and verification marked), and
@@ -154,7 +152,7 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
         .find(|id| !all.iter().any(|d| &d.id == *id))
     {
         return Err(McpError::UnknownDispatch {
-            id: unknown.clone(),
+            id: unknown.to_string(),
         });
     }
     let same = |want: &Option<String>, have: &Option<String>| {
@@ -163,7 +161,7 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
     let kept: Vec<&DispatchState> = all
         .iter()
         .filter(|d| {
-            (filter.ids.is_empty() || filter.ids.contains(&d.id))
+            (filter.ids.is_empty() || filter.ids.iter().any(|i| *i == d.id))
                 && (filter.states.is_empty() || filter.states.iter().any(|st| st == d.status))
                 && (!filter.running || d.state.is_live())
                 && same(&filter.provider, &d.provider)
@@ -181,7 +179,7 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
                 line: Some(p.line),
                 seq: p.seq,
                 event_type: Some(p.event_type.clone()),
-                dispatch_id: Some(d.id.clone()),
+                dispatch_id: Some(d.id.to_string()),
                 line_sha256: p.line_sha256.clone(),
             })
         })
@@ -373,19 +371,20 @@ pub fn wait(
         )));
     }
     let secs = bounded(timeout, 30, LIMITS.wait_seconds, "timeout_seconds")?;
-    for id in ids {
-        check_id(id)?;
-    }
-    let known: Vec<String> = states(s, None)?.0.into_iter().map(|d| d.id).collect();
+    let ids = ids
+        .iter()
+        .map(|id| check_id(id))
+        .collect::<Result<Vec<DispatchId>, McpError>>()?;
+    let known: Vec<DispatchId> = states(s, None)?.0.into_iter().map(|d| d.id).collect();
     if let Some(unknown) = ids.iter().find(|id| !known.contains(id)) {
         return Err(McpError::UnknownDispatch {
-            id: unknown.clone(),
+            id: unknown.to_string(),
         });
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let waited = view::wait_with(
         &s.ledger,
-        ids,
+        &ids,
         &Tmux::new(&s.tmux_socket),
         until_blocked,
         Some(deadline),
@@ -393,7 +392,7 @@ pub fn wait(
     )?;
     let mut cited = Vec::new();
     let mut settled = Vec::new();
-    for id in ids {
+    for id in &ids {
         let Some(w) = waited.get(id) else { continue };
         let lines: Vec<&[u8]> = match w {
             view::Waited::Completed(c) => vec![&c.line],

@@ -1,6 +1,7 @@
 //! The conditions of a merge, checked in a fixed order; every one is evaluated so that a
 //! refusal can list them all, and the first that fails names the refusal.
 
+use crate::ids::{CommitId, DispatchId};
 use std::path::Path;
 
 use serde::Serialize;
@@ -42,7 +43,7 @@ pub struct Condition {
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
     /// The dispatch to merge.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Each condition's verdict, in order.
     pub conditions: Vec<Condition>,
     /// The dispatch's role.
@@ -50,13 +51,13 @@ pub struct Plan {
     /// The branch to merge, `dispatch/<id>`.
     pub branch: Option<String>,
     /// The commit to merge: the completion's head.
-    pub head_commit: Option<String>,
+    pub head_commit: Option<CommitId>,
     /// The branch to merge into (`refs/heads/…`).
     pub base_ref: Option<String>,
     /// Where the dispatch started.
-    pub base_commit: Option<String>,
+    pub base_commit: Option<CommitId>,
     /// The base branch's tip now.
-    pub base_tip: Option<String>,
+    pub base_tip: Option<CommitId>,
     /// Whether the base branch moved since the dispatch started.
     pub base_moved: bool,
     /// The tree `git merge-tree` expects the merge to have.
@@ -100,7 +101,7 @@ pub(super) fn check(
     config: &Config,
     repo: &Repo,
     ev: &Evidence,
-    id: &str,
+    id: &DispatchId,
 ) -> Result<Plan, MergeError> {
     // A start whose attestation does not hold still names the branch and base (for the
     // report); `dispatch_done` refuses it.
@@ -116,13 +117,13 @@ pub(super) fn check(
         (None, None) => (None, None),
     };
     let mut plan = Plan {
-        dispatch_id: id.to_owned(),
+        dispatch_id: id.clone(),
         conditions: Vec::new(),
         role: ev.role().map(str::to_owned),
         branch: started_branch,
-        head_commit: ev.head().map(str::to_owned),
+        head_commit: ev.head().cloned(),
         base_ref,
-        base_commit: ev.base_commit().map(str::to_owned),
+        base_commit: ev.base_commit().cloned(),
         base_tip: None,
         base_moved: false,
         merge_tree: None,
@@ -145,7 +146,7 @@ pub(super) fn check(
         .started
         .as_ref()
         .and_then(|s| s.receipt.continues.as_ref())
-        .map_or(id, |c| c.first.as_str());
+        .map_or(id, |c| &c.first);
     plan.conditions
         .push(cond(ORDER[3], branch(repo, &plan, id, first)));
     let gates = gates(config, ev, &mut plan);
@@ -256,10 +257,10 @@ fn done(ev: &Evidence, id: &str) -> Result<String, String> {
         .map(|()| format!("dispatch {id} completed done"))
 }
 
-fn tip(repo: &Repo, reference: &str) -> Option<String> {
+fn tip(repo: &Repo, reference: &str) -> Option<CommitId> {
     let r = git2::Repository::open(&repo.root).ok()?;
     let found = r.find_reference(reference).ok()?;
-    Some(found.peel_to_commit().ok()?.id().to_string())
+    Some(CommitId::from(found.peel_to_commit().ok()?.id()))
 }
 
 fn branch(repo: &Repo, plan: &Plan, id: &str, first: &str) -> Result<String, String> {

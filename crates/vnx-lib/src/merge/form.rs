@@ -4,6 +4,7 @@
 //! commit only when it is still where the merge was formed — a fast-forward of the main
 //! checkout when the base is checked out there, a compare-and-swap of the ref otherwise.
 
+use crate::ids::CommitId;
 use crate::process::{self, Cmd, ProcessError};
 use crate::worktree::Repo;
 
@@ -63,12 +64,17 @@ pub fn commit_tree(
     tip: &str,
     head: &str,
     paragraphs: &[String],
-) -> Result<String, ProcessError> {
+) -> Result<CommitId, ProcessError> {
     let mut cmd = git(repo).args(["commit-tree", tree, "-p", tip, "-p", head]);
     for p in paragraphs {
         cmd = cmd.arg("-m").arg(p);
     }
-    process::run_ok(&cmd)
+    let out = process::run_ok(&cmd)?;
+    CommitId::parse(out.trim()).map_err(|e| ProcessError::Failed {
+        command: "git commit-tree".into(),
+        status: "unexpected output".into(),
+        stderr: e.to_string(),
+    })
 }
 
 /// Moves `base_ref` from `from` to `to` (a descendant of `from`). When the main checkout has

@@ -4,6 +4,7 @@
 //! to it, `merge_completed` and a checkpoint. A gate that fails on the merge result takes the
 //! dispatch out (`merge_dequeued`) and leaves the base where it was.
 
+use crate::ids::{CommitId, DispatchId};
 use serde::Serialize;
 
 use super::conditions::{GateEvidence, Plan};
@@ -32,11 +33,11 @@ pub struct Dequeued {
     /// Why, in words.
     pub detail: String,
     /// The base's head it was tried on (where the base still is).
-    pub base_tip: String,
+    pub base_tip: CommitId,
     /// The paths that conflict.
     pub conflicts: Vec<String>,
     /// The merge commit the gates failed on (never reached by the base).
-    pub merge_commit: Option<String>,
+    pub merge_commit: Option<CommitId>,
     /// The command gates that ran on the merge commit.
     pub gates: Vec<GateEvidence>,
     /// The `merge_dequeued` receipt.
@@ -56,11 +57,14 @@ pub(super) fn dequeue(
     reason: DequeueReason,
     detail: String,
     conflicts: Vec<String>,
-    merge: Option<(&Appended, &str)>,
+    merge: Option<(&Appended, &CommitId)>,
     gates: Vec<GateEvidence>,
 ) -> Result<Dequeued, MergeError> {
     let id = plan.dispatch_id.clone();
-    let base_tip = plan.base_tip.clone().unwrap_or_default();
+    let (Some(base_tip), Some(head_commit)) = (plan.base_tip.clone(), plan.head_commit.clone())
+    else {
+        return Err(unplanned(&id));
+    };
     let receipt = Ledger::new(ctx.ledger).append(&ctx.attestor.attest(
         &receipts::write(&MergeDequeued {
             dispatch_id: id.clone(),
@@ -69,11 +73,11 @@ pub(super) fn dequeue(
             failure_reason: detail.clone(),
             base_ref: plan.base_ref.clone().unwrap_or_default(),
             base_tip: base_tip.clone(),
-            head_commit: plan.head_commit.clone().unwrap_or_default(),
+            head_commit,
             conflicts: conflicts.clone(),
             merge_receipt: merge.map(|(r, _)| r.entry_hash.clone()),
             merge_receipt_seq: merge.map(|(r, _)| r.seq),
-            merge_commit: merge.map(|(_, c)| c.to_owned()),
+            merge_commit: merge.map(|(_, c)| c.clone()),
             gates: gates.clone(),
             extra: Default::default(),
         }),
@@ -89,7 +93,7 @@ pub(super) fn dequeue(
         detail,
         base_tip,
         conflicts,
-        merge_commit: merge.map(|(_, c)| c.to_owned()),
+        merge_commit: merge.map(|(_, c)| c.clone()),
         gates,
         receipt: receipt
             .lines
@@ -146,16 +150,17 @@ pub(super) fn land(
     plan: &Plan,
 ) -> Result<Landing, MergeError> {
     let ledger = Ledger::new(ctx.ledger);
-    let id = plan.dispatch_id.as_str();
-    let head = plan.head_commit.clone().unwrap_or_default();
+    let id = &plan.dispatch_id;
+    let (Some(head), Some(tip)) = (plan.head_commit.clone(), plan.base_tip.clone()) else {
+        return Err(unplanned(id));
+    };
     let branch = plan.branch.clone().unwrap_or_default();
     let base_ref = plan.base_ref.clone().unwrap_or_default();
-    let tip = plan.base_tip.clone().unwrap_or_default();
     let tree = plan.merge_tree.clone().unwrap_or_default();
     let conditions = plan.conditions.iter().map(|c| c.name.to_owned()).collect();
     let appended = ledger.append(&ctx.attestor.attest(
         &receipts::write(&MergePlanned {
-            dispatch_id: id.to_owned(),
+            dispatch_id: id.clone(),
             status: MergeStatus::Planned,
             role: plan.role.clone(),
             branch: branch.clone(),
@@ -208,7 +213,7 @@ pub(super) fn land(
         let required =
             crate::gate::required_gates(config, plan.role.as_deref()).map_err(|detail| {
                 MergeError::Refused {
-                    id: id.to_owned(),
+                    id: id.to_string(),
                     condition: "gates_passed",
                     detail,
                 }
@@ -228,7 +233,7 @@ pub(super) fn land(
         };
         let outcomes = on_merge::run(&gates, config, id, &branch, &commit, &on, &required)
             .map_err(|source| MergeError::Gate {
-                id: id.to_owned(),
+                id: id.to_string(),
                 source: Box::new(source),
             })?;
         merge_result_gates = evidence_of(ctx, id, &commit, &outcomes)?;
@@ -270,7 +275,7 @@ pub(super) fn land(
     })?;
     let completed = ledger.append(&ctx.attestor.attest(
         &receipts::write(&MergeCompleted {
-            dispatch_id: id.to_owned(),
+            dispatch_id: id.clone(),
             status: MergeStatus::Merged,
             merge_receipt: merge_receipt.entry_hash.clone(),
             merge_receipt_seq: merge_receipt.seq,
@@ -293,8 +298,8 @@ pub(super) fn land(
     let key = ctx.key.expect("checked before merging");
     let checkpoint = anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
         MergeError::CheckpointAfterMerge {
-            id: id.to_owned(),
-            commit: commit.clone(),
+            id: id.to_string(),
+            commit: commit.to_string(),
             source,
         }
     })?;
@@ -312,16 +317,26 @@ pub(super) fn land(
     })))
 }
 
+/// The error for a plan that lacks the head or the base tip a landing needs (its conditions
+/// would have refused it).
+fn unplanned(id: &DispatchId) -> MergeError {
+    MergeError::Refused {
+        id: id.to_string(),
+        condition: "base_compatible",
+        detail: "the plan records no head commit or no base tip".into(),
+    }
+}
+
 /// Records `merge_failed` after the `merge` receipt, and the error to return.
 fn failed(
     ctx: &Context<'_>,
-    id: &str,
+    id: &DispatchId,
     merge_receipt: &Appended,
     source: crate::process::ProcessError,
 ) -> Result<MergeError, MergeError> {
     Ledger::new(ctx.ledger).append(&ctx.attestor.attest(
         &receipts::write(&MergeFailed {
-            dispatch_id: id.to_owned(),
+            dispatch_id: id.clone(),
             status: MergeStatus::Failed,
             merge_receipt: merge_receipt.entry_hash.clone(),
             merge_receipt_seq: merge_receipt.seq,
@@ -331,7 +346,7 @@ fn failed(
         &now_utc,
     ))?;
     Ok(MergeError::GitMerge {
-        id: id.to_owned(),
+        id: id.to_string(),
         source,
     })
 }

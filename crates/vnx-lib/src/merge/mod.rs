@@ -17,6 +17,7 @@ pub mod form;
 pub mod land;
 pub mod queue;
 
+use crate::ids::CommitId;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -138,7 +139,7 @@ pub struct Merged {
     /// The `merge` receipt, whose entry hash the commit's trailer names.
     pub merge_receipt: Appended,
     /// The merge commit.
-    pub merge_commit: String,
+    pub merge_commit: CommitId,
     /// The merge commit's tree equals the one `git merge-tree` predicted.
     pub tree_as_planned: bool,
     /// The command gates that passed on the merge commit itself (empty when its tree is the
@@ -153,12 +154,6 @@ pub struct Merged {
 /// Why a merge did not happen (or happened but was not anchored).
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    /// Not a dispatch id.
-    #[error("{id:?} is not a dispatch id")]
-    BadId {
-        /// What was given.
-        id: String,
-    },
     /// The repository has no `.vnx/config.yaml`.
     #[error("{path} is not initialised for vnx")]
     NotInitialised {
@@ -265,7 +260,6 @@ impl MergeError {
     pub fn hint(&self) -> Option<String> {
         match self {
             MergeError::NotInitialised { .. } => Some("run `vnx init` first".into()),
-            MergeError::BadId { .. } => Some("dispatch ids look like D-1a2b3c4d5e6f".into()),
             MergeError::UnknownDispatch { .. } => {
                 Some("`vnx status` lists the dispatches on the ledger".into())
             }
@@ -340,7 +334,7 @@ pub fn anchor(
 /// Turns a refusing outcome into the error naming its first failed condition.
 pub fn refusal(plan: &Plan) -> Option<MergeError> {
     plan.first_failed().map(|c| MergeError::Refused {
-        id: plan.dispatch_id.clone(),
+        id: plan.dispatch_id.to_string(),
         condition: c.name,
         detail: c.detail.clone(),
     })

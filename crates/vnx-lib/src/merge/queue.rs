@@ -5,6 +5,7 @@
 //! (its head conflicts with that head, or a gate failed on the merge result), or is refused by
 //! a condition (which, as ever, writes nothing). The rest go on either way.
 
+use crate::ids::{CommitId, DispatchId};
 use std::fs::File;
 
 use serde::Serialize;
@@ -13,7 +14,6 @@ use super::land::{self, Dequeued, Landing};
 use super::{Context, Event, LOCK_FILE, MergeError, Merged, Plan, Reading, conditions};
 use crate::config::Config;
 use crate::evidence::Evidence;
-use crate::ledger::receipt::is_dispatch_id;
 use crate::worktree::Repo;
 
 /// What became of one dispatch in the queue.
@@ -44,7 +44,7 @@ pub struct Refusal {
 #[derive(Debug, Serialize)]
 pub struct Entry {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// What became of it.
     pub result: EntryResult,
     /// The conditions, checked on the base's head at its turn, and what the merge used.
@@ -59,17 +59,16 @@ pub struct Entry {
 
 /// Merges one dispatch through the queue (or only checks it, unless `apply`). Refusals are in
 /// the entry; a dispatch that is unknown or merged already is an error, as it always was.
-pub fn merge(ctx: &Context<'_>, id: &str, apply: bool) -> Result<Entry, MergeError> {
-    let (config, repo) = open(ctx.root, &[id])?;
+pub fn merge(ctx: &Context<'_>, id: &DispatchId, apply: bool) -> Result<Entry, MergeError> {
+    let (config, repo) = open(ctx.root)?;
     let _lock = lock(ctx, &repo)?;
     turn(ctx, &config, &repo, id, apply)
 }
 
 /// Merges `ids` one at a time, in the order given (or only checks each, unless `apply`). A
 /// dispatch that is refused or taken out does not stop the rest; an operational failure does.
-pub fn run(ctx: &Context<'_>, ids: &[String], apply: bool) -> Result<Vec<Entry>, MergeError> {
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let (config, repo) = open(ctx.root, &refs)?;
+pub fn run(ctx: &Context<'_>, ids: &[DispatchId], apply: bool) -> Result<Vec<Entry>, MergeError> {
+    let (config, repo) = open(ctx.root)?;
     let _lock = lock(ctx, &repo)?;
     let mut entries = Vec::new();
     for id in ids {
@@ -96,12 +95,7 @@ pub fn run(ctx: &Context<'_>, ids: &[String], apply: bool) -> Result<Vec<Entry>,
 }
 
 /// Checks the ids and the project, and loads its configuration.
-fn open(root: &std::path::Path, ids: &[&str]) -> Result<(Config, Repo), MergeError> {
-    if let Some(bad) = ids.iter().find(|id| !is_dispatch_id(id)) {
-        return Err(MergeError::BadId {
-            id: (*bad).to_owned(),
-        });
-    }
+fn open(root: &std::path::Path) -> Result<(Config, Repo), MergeError> {
     let config_path = crate::project::Project::at(root).config_path();
     if config_path.symlink_metadata().is_err() {
         return Err(MergeError::NotInitialised {
@@ -132,15 +126,15 @@ fn lock(ctx: &Context<'_>, repo: &Repo) -> Result<File, MergeError> {
 /// queue's lock and with `git merge-tree` writing into `ctx.scratch_objects`: nothing is
 /// written to the repository or the ledger. The verdict may be overtaken by a merge running
 /// meanwhile; `vnx merge` checks again under the lock.
-pub fn readiness(ctx: &Reading<'_>, id: &str) -> Result<Entry, MergeError> {
-    let (config, repo) = open(ctx.root, &[id])?;
+pub fn readiness(ctx: &Reading<'_>, id: &DispatchId) -> Result<Entry, MergeError> {
+    let (config, repo) = open(ctx.root)?;
     let plan = plan(ctx, &config, &repo, id)?;
     let refused = plan.first_failed().map(|failed| Refusal {
         condition: Some(failed.name),
         detail: failed.detail.clone(),
     });
     Ok(Entry {
-        dispatch_id: id.to_owned(),
+        dispatch_id: id.clone(),
         result: match refused {
             Some(_) => EntryResult::Refused,
             None => EntryResult::Mergeable,
@@ -153,18 +147,23 @@ pub fn readiness(ctx: &Reading<'_>, id: &str) -> Result<Entry, MergeError> {
 }
 
 /// The conditions of merging a dispatch that is on the ledger and not merged yet.
-fn plan(ctx: &Reading<'_>, config: &Config, repo: &Repo, id: &str) -> Result<Plan, MergeError> {
+fn plan(
+    ctx: &Reading<'_>,
+    config: &Config,
+    repo: &Repo,
+    id: &DispatchId,
+) -> Result<Plan, MergeError> {
     let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     if ev.started.is_none() && ev.unattested_start().is_none() {
         return Err(MergeError::UnknownDispatch {
-            id: id.to_owned(),
+            id: id.to_string(),
             ledger: ctx.ledger.to_owned(),
         });
     }
     if let Some(commit) = merged_as(ctx.ledger, id)? {
         return Err(MergeError::AlreadyMerged {
-            id: id.to_owned(),
-            commit,
+            id: id.to_string(),
+            commit: commit.to_string(),
         });
     }
     conditions::check(ctx, config, repo, &ev, id)
@@ -175,12 +174,12 @@ fn turn(
     ctx: &Context<'_>,
     config: &Config,
     repo: &Repo,
-    id: &str,
+    id: &DispatchId,
     apply: bool,
 ) -> Result<Entry, MergeError> {
     let plan = plan(&ctx.reading(), config, repo, id)?;
     let mut entry = Entry {
-        dispatch_id: id.to_owned(),
+        dispatch_id: id.clone(),
         result: EntryResult::Mergeable,
         plan: None,
         merged: None,
@@ -208,7 +207,7 @@ fn turn(
         }
     } else if apply {
         if ctx.key.is_none() {
-            return Err(MergeError::NoKey { id: id.to_owned() });
+            return Err(MergeError::NoKey { id: id.to_string() });
         }
         match land::land(ctx, config, repo, &plan)? {
             Landing::Merged(m) => {
@@ -226,11 +225,11 @@ fn turn(
 }
 
 /// The merge commit of dispatch `id`, when the ledger records its `merge_completed`.
-fn merged_as(ledger: &std::path::Path, id: &str) -> Result<Option<String>, MergeError> {
+fn merged_as(ledger: &std::path::Path, id: &DispatchId) -> Result<Option<CommitId>, MergeError> {
     let (found, _) = crate::ledger::tail::last_lines(ledger, 1, |l| {
         memchr::memmem::find(l, b"merge_completed").is_some()
             && crate::receipts::read_line::<crate::receipts::MergeCompleted>(l)
-                .is_some_and(|r| r.receipt.dispatch_id == id)
+                .is_some_and(|r| r.receipt.dispatch_id == *id)
     })?;
     Ok(found
         .first()

@@ -51,7 +51,7 @@ pub(super) fn record(
             Err(source) => {
                 item.done = Some(done);
                 return Err(ReleaseError::Unrecorded {
-                    id: item.dispatch_id.clone(),
+                    id: item.dispatch_id.to_string(),
                     source,
                 });
             }
@@ -156,19 +156,15 @@ fn recheck(repo: &Repo, item: &Item, options: &Options) -> Option<String> {
     let branch = item.branch.as_deref()?;
     let tip_now = git2::Repository::open(&repo.root).ok().and_then(|r| {
         let b = r.find_branch(branch, git2::BranchType::Local).ok()?;
-        Some(b.get().peel_to_commit().ok()?.id().to_string())
+        Some(crate::ids::CommitId::from(
+            b.get().peel_to_commit().ok()?.id(),
+        ))
     });
     if tip_now != item.tip {
         return Some("the branch moved since it was classified".into());
     }
     if let (true, Some(path)) = (item.actions.remove_worktree, &item.worktree) {
-        let wt = Worktree {
-            id: item.dispatch_id.clone(),
-            path: path.clone(),
-            branch: branch.to_owned(),
-            base_commit: String::new(),
-        };
-        match wt.dirt() {
+        match Worktree::dirt_at(path, branch) {
             Ok((None, _)) => {}
             Ok((Some(reason), _)) => return Some(format!("the worktree became dirty: {reason}")),
             Err(e) => return Some(format!("could not read the worktree again: {e}")),

@@ -2,11 +2,11 @@
 //! lists them and as they are on disk), what the ledger recorded about each dispatch, and
 //! which dispatch branches the remote holds (asked once, only when needed).
 
+use crate::ids::{CommitId, DispatchId};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{Class, ReleaseError};
-use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::tail;
 use crate::process::{self, Cmd};
 use crate::receipts::{DispatchStatus, Typed};
@@ -20,8 +20,8 @@ pub struct Recorded {
     /// The completion's status.
     pub status: Option<DispatchStatus>,
     pub teardown_class: Option<TeardownClass>,
-    pub base_commit: Option<String>,
-    pub head_commit: Option<String>,
+    pub base_commit: Option<CommitId>,
+    pub head_commit: Option<CommitId>,
     pub tmux_socket: Option<String>,
     pub session: Option<String>,
 }
@@ -46,9 +46,9 @@ pub(super) struct FoundWorktree {
 /// One dispatch's leftovers.
 #[derive(Clone, Debug)]
 pub(super) struct Found {
-    pub id: String,
+    pub id: DispatchId,
     pub branch: String,
-    pub tip: Option<String>,
+    pub tip: Option<CommitId>,
     pub worktree: Option<FoundWorktree>,
     pub recorded: Option<Recorded>,
     /// Where else the branch is checked out (the main checkout or another worktree).
@@ -119,11 +119,11 @@ fn registered(repo: &Repo) -> Result<Vec<Registered>, ReleaseError> {
 pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseError> {
     let dir = canon(&repo.worktrees_dir());
     let registered = registered(repo)?;
-    let mut found: BTreeMap<String, Found> = BTreeMap::new();
-    let entry = |found: &mut BTreeMap<String, Found>, id: &str| {
-        found.entry(id.to_owned()).or_insert_with(|| Found {
-            id: id.to_owned(),
+    let mut found: BTreeMap<DispatchId, Found> = BTreeMap::new();
+    let entry = |found: &mut BTreeMap<DispatchId, Found>, id: DispatchId| {
+        found.entry(id.clone()).or_insert_with(|| Found {
             branch: format!("dispatch/{id}"),
+            id,
             tip: None,
             worktree: None,
             recorded: None,
@@ -142,12 +142,19 @@ pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseErro
     if let Ok(branches) = git.branches(Some(git2::BranchType::Local)) {
         for (b, _) in branches.flatten() {
             let name = b.name().ok().flatten().unwrap_or_default().to_owned();
-            let Some(id) = name.strip_prefix("dispatch/").filter(|i| is_dispatch_id(i)) else {
+            let Some(id) = name
+                .strip_prefix("dispatch/")
+                .and_then(|i| DispatchId::parse(i).ok())
+            else {
                 continue;
             };
-            entry(&mut found, id);
-            let tip = b.get().peel_to_commit().ok().map(|c| c.id().to_string());
-            if let Some(f) = found.get_mut(id) {
+            entry(&mut found, id.clone());
+            let tip = b
+                .get()
+                .peel_to_commit()
+                .ok()
+                .map(|c| CommitId::from(c.id()));
+            if let Some(f) = found.get_mut(&id) {
                 f.tip = tip;
             }
         }
@@ -165,7 +172,10 @@ pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseErro
             .flatten()
     });
     for name in on_disk.into_iter().chain(registered_ids) {
-        if let Some(id) = name.strip_prefix("dispatch-").filter(|i| is_dispatch_id(i)) {
+        if let Some(id) = name
+            .strip_prefix("dispatch-")
+            .and_then(|i| DispatchId::parse(i).ok())
+        {
             entry(&mut found, id);
         }
     }
@@ -174,8 +184,10 @@ pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseErro
     if let Ok(entries) = std::fs::read_dir(&dispatches) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if is_dispatch_id(&name) && e.file_type().is_ok_and(|t| t.is_dir()) {
-                entry(&mut found, &name);
+            if let Ok(id) = DispatchId::parse(&name)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+            {
+                entry(&mut found, id);
             }
         }
     }
@@ -209,16 +221,16 @@ pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseErro
 }
 
 /// Each dispatch's place in the order the ledger started them.
-type StartOrder = HashMap<String, usize>;
+type StartOrder = HashMap<DispatchId, usize>;
 
 /// The ledger's `dispatch_started` and `dispatch_completed` receipts for these dispatches,
 /// and the order in which they started.
 fn read_ledger(
     ledger: &Path,
-    wanted: &BTreeMap<String, Found>,
-) -> Result<(HashMap<String, Recorded>, StartOrder), ReleaseError> {
-    let mut out: HashMap<String, Recorded> = HashMap::new();
-    let mut order: HashMap<String, usize> = HashMap::new();
+    wanted: &BTreeMap<DispatchId, Found>,
+) -> Result<(HashMap<DispatchId, Recorded>, StartOrder), ReleaseError> {
+    let mut out: HashMap<DispatchId, Recorded> = HashMap::new();
+    let mut order: HashMap<DispatchId, usize> = HashMap::new();
     if wanted.is_empty() || !ledger.exists() {
         return Ok((out, order));
     }
@@ -227,7 +239,7 @@ fn read_ledger(
     })?;
     // A follow-up works on its chain's first dispatch's branch and worktree: what it records
     // is what the ledger says about them now.
-    let mut first_of: HashMap<String, String> = HashMap::new();
+    let mut first_of: HashMap<DispatchId, DispatchId> = HashMap::new();
     for line in lines {
         let Some(typed) = Typed::of_line(&line) else {
             continue;
@@ -248,7 +260,7 @@ fn read_ledger(
                 let e = out.entry(id).or_default();
                 *e = Recorded {
                     started: true,
-                    base_commit: Some(started.base_commit.clone()),
+                    base_commit: Some(started.base_commit),
                     ..Default::default()
                 };
                 if let Some((socket, session)) = started.tmux.split_once(':') {
@@ -293,13 +305,7 @@ pub(super) fn worktree_state(wt: &FoundWorktree, f: &Found) -> Result<bool, (Cla
                 .into(),
         ));
     }
-    let worktree = Worktree {
-        id: f.id.clone(),
-        path: wt.path.clone(),
-        branch: f.branch.clone(),
-        base_commit: String::new(),
-    };
-    match worktree.dirt() {
+    match Worktree::dirt_at(&wt.path, &f.branch) {
         Err(e) => return Err((Class::Blocked, format!("could not read the worktree: {e}"))),
         Ok((Some(reason), _)) => return Err((Class::Dirty, reason)),
         Ok((None, _)) => {}

@@ -13,6 +13,7 @@ pub mod prune;
 pub use apply::apply;
 pub use discard::discard;
 
+use crate::ids::{CommitId, DispatchId};
 use std::path::PathBuf;
 
 use crate::dispatch::liveness;
@@ -147,11 +148,11 @@ pub struct Done {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Item {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// `dispatch/<id>`, when the branch exists.
     pub branch: Option<String>,
     /// The branch's tip, when it exists.
-    pub tip: Option<String>,
+    pub tip: Option<CommitId>,
     /// `.vnx-data/worktrees/dispatch-<id>`, when it exists or git lists it.
     pub worktree: Option<PathBuf>,
     /// What the ledger says about the dispatch (`None`: no receipts, e.g. another ledger).
@@ -181,7 +182,7 @@ pub struct Base {
     /// The branch `HEAD` points at, when the base is `HEAD`.
     pub branch: Option<String>,
     /// The commit it resolved to.
-    pub commit: String,
+    pub commit: CommitId,
 }
 
 /// Every preserved dispatch and what releasing would do.
@@ -235,7 +236,7 @@ fn resolve_base(repo: &Repo, reference: &str) -> Result<Base, ReleaseError> {
         .and_then(|o| o.peel_to_commit())
         .map_err(|_| bad())?
         .id()
-        .to_string();
+        .into();
     let head = git.head().ok();
     let branch = head
         .as_ref()
@@ -422,7 +423,7 @@ fn classify_work(
                 base_commit: base.commit.clone(),
                 merge_base: None,
                 remote: Some(name.clone()),
-                remote_commit: Some(tip),
+                remote_commit: Some(tip.into_string()),
             };
             let reason = format!("{name}/{} is exactly its tip", f.branch);
             release(item, Class::Pushed, reason, evidence)

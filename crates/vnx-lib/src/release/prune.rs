@@ -18,6 +18,7 @@
 //! redirected is removed without running git in it (a checkout of a worker's head is hostile
 //! input). A checkout holds only a checkout of a recorded head: removing it loses no work.
 
+use crate::ids::DispatchId;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -34,7 +35,7 @@ use crate::worktree::Repo;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Prunable {
     /// The dispatch id (the directories' name).
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The directories to remove.
     pub paths: Vec<PathBuf>,
     /// Their size in bytes.
@@ -49,7 +50,7 @@ pub struct Prunable {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Kept {
     /// The dispatch id.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// Why they stay.
     pub reason: String,
 }
@@ -59,7 +60,7 @@ pub struct Kept {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LeftCheckout {
     /// The dispatch whose head it checked out.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The gate run that made it.
     pub run: String,
     /// The gate it was made for.
@@ -94,7 +95,7 @@ pub struct CheckoutRemoved {
 #[derive(Debug)]
 pub struct Pruned {
     /// The dispatch id.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// `None` when removed; else why not.
     pub error: Option<String>,
 }
@@ -128,7 +129,7 @@ pub fn plan(
 ) -> Result<PrunePlan, PruneError> {
     let data = repo.root.join(crate::project::DATA_DIR);
     let roots = [data.join("dispatches"), data.join(crate::gate::GATES_DIR)];
-    let mut ids: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    let mut ids: std::collections::BTreeMap<DispatchId, Vec<PathBuf>> = Default::default();
     for root in &roots {
         let entries = match std::fs::read_dir(root) {
             Ok(entries) => entries,
@@ -142,8 +143,13 @@ pub fn plan(
         };
         for e in entries.flatten() {
             let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-            if let (true, Some(name)) = (is_dir, e.file_name().to_str()) {
-                ids.entry(name.to_owned()).or_default().push(e.path());
+            // Only directories named for a dispatch are the dispatches'.
+            let id = e
+                .file_name()
+                .to_str()
+                .and_then(|n| DispatchId::parse(n).ok());
+            if let (true, Some(id)) = (is_dir, id) {
+                ids.entry(id).or_default().push(e.path());
             }
         }
     }

@@ -4,6 +4,7 @@
 //! its start caught up with here. A launch that fails leaves nothing behind: no record, no
 //! pushed ref, no receipt.
 
+use crate::ids::{CommitId, DispatchId};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,13 +17,13 @@ use crate::ledger::append::now_utc;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemoteRequest {
     /// The dispatch id (a fresh one when `None`).
-    pub id: Option<String>,
+    pub id: Option<DispatchId>,
     /// The base as named here (`HEAD`, a branch, a commit); with `base_commit`, the base as
     /// recorded.
     pub base_ref: String,
     /// The base commit, when it was resolved already (a dispatch queued here: its base is
     /// the commit resolved when it was queued).
-    pub base_commit: Option<String>,
+    pub base_commit: Option<CommitId>,
     /// The other `dispatch-agent` arguments, as the host's vnx takes them (never `--id`,
     /// `--base-ref`, `--detach` or `--json`); for a follow-up, `follow-up`'s.
     pub args: Vec<String>,
@@ -35,7 +36,7 @@ pub struct RemoteRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteLaunched {
     /// The dispatch id.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// The host.
     pub host: String,
     /// `started` or `queued` (on the host's own queue).
@@ -93,7 +94,7 @@ pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
 pub fn resolve_base(
     project: &crate::project::Project,
     base_ref: &str,
-) -> Result<(String, String), RemoteError> {
+) -> Result<(CommitId, String), RemoteError> {
     let repo = crate::worktree::Repo::for_project(project)?;
     if base_ref == "HEAD" {
         let state = repo.checkout_state()?;
@@ -123,10 +124,7 @@ pub fn resolve_base(
 pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
     let host = link.ssh.host().name.clone();
     let data = link.project.data_dir();
-    let id = request
-        .id
-        .clone()
-        .unwrap_or_else(crate::ids::new_dispatch_id);
+    let id = request.id.clone().unwrap_or_else(DispatchId::fresh);
     // Before anything is pushed or recorded: a local dispatch or a remote one of this id
     // would have its record replaced here, or its branch collide with the one fetched back.
     let repo = crate::worktree::Repo::for_project(link.project)?;
@@ -134,7 +132,10 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     let taken = crate::worktree::id_in_use(&link.project.root, &repo, &id)
         .or_else(|| record.symlink_metadata().is_ok().then_some(record));
     if let Some(path) = taken {
-        return Err(RemoteError::IdInUse { id, path });
+        return Err(RemoteError::IdInUse {
+            id: id.into_string(),
+            path,
+        });
     }
     // Caught up first, which checks the host's vnx (present and new enough): a first contact
     // anchors the host's chain at its last line, before the dispatch's; a host whose ledger
@@ -183,7 +184,7 @@ fn follow_up(
     link: &Link<'_>,
     request: &RemoteRequest,
     original: &str,
-    id: &str,
+    id: &DispatchId,
 ) -> Result<RemoteLaunched, RemoteError> {
     let data = link.project.data_dir();
     let Some(before) = sync::read_record(&data, original) else {
@@ -203,7 +204,7 @@ fn follow_up(
         "follow-up".into(),
         original.into(),
         "--new-id".into(),
-        id.into(),
+        id.to_string(),
         "--detach".into(),
         "--json".into(),
     ];
@@ -218,7 +219,7 @@ fn follow_up(
 fn start(
     link: &Link<'_>,
     args: &[String],
-    id: &str,
+    id: &DispatchId,
     undo: &dyn Fn(&Link<'_>),
 ) -> Result<RemoteLaunched, RemoteError> {
     let host = link.ssh.host().name.clone();
@@ -285,9 +286,9 @@ fn start(
         .and_then(serde_json::Value::as_str)
         .unwrap_or("started")
         .to_owned();
-    sync::catch_up(link, &[id.to_owned()])?;
+    sync::catch_up(link, &[id.to_string()])?;
     Ok(RemoteLaunched {
-        dispatch_id: id.to_owned(),
+        dispatch_id: id.clone(),
         host,
         state,
         remote,

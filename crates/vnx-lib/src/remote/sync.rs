@@ -7,6 +7,7 @@
 //! `refs/vnx/hosts/<name>/checkpoint`, and a dispatch the host lost, or a host out of reach
 //! for longer than it may be, recorded as `remote_lost`.
 
+use crate::ids::{CommitId, DispatchId};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -47,7 +48,7 @@ pub struct Record {
     /// The base as the dispatcher named it here.
     pub base_ref: String,
     /// The commit it resolved to (pushed to the host).
-    pub base_commit: String,
+    pub base_commit: CommitId,
     /// When it was dispatched.
     pub dispatched_at: String,
 }
@@ -285,8 +286,7 @@ fn mirror_lines(
                     .map(str::to_owned),
                 o.get("dispatch_id")
                     .and_then(Value::as_str)
-                    .filter(|d| crate::ledger::receipt::is_dispatch_id(d))
-                    .map(str::to_owned),
+                    .and_then(|d| DispatchId::parse(d).ok()),
             ),
             _ => (None, None),
         };
@@ -350,7 +350,7 @@ fn translate(
             continue;
         }
         let record = records
-            .entry(id.clone())
+            .entry(id.to_string())
             .or_insert_with(|| read_record(&data, id).filter(|rec| rec.host == host));
         let Some(record) = record else {
             continue;
@@ -368,7 +368,7 @@ fn translate(
                 break;
             }
         }
-        done.translated.push((id.clone(), event.clone()));
+        done.translated.push((id.to_string(), event.clone()));
     }
     if !out.is_empty() {
         Ledger::new(link.ledger).append_all(&out)?;
@@ -546,8 +546,12 @@ fn record_lost(
     reason: String,
     last_contact: Option<String>,
 ) -> Result<(), RemoteError> {
+    // Ids come from this ledger's own receipts, which hold only well-formed ones.
+    let Ok(dispatch_id) = DispatchId::parse(id) else {
+        return Ok(());
+    };
     let r = RemoteLost {
-        dispatch_id: id.to_owned(),
+        dispatch_id,
         host: link.ssh.host().name.clone(),
         reason,
         last_contact,

@@ -1,6 +1,9 @@
 //! What a worker left in its worktree: diff statistics, its dirt as git's status sees it,
 //! what the remote holds of its branch, and from those its teardown class.
 
+use std::path::Path;
+
+use crate::ids::CommitId;
 use crate::process::{self, ProcessError};
 
 use super::{
@@ -71,7 +74,7 @@ impl Worktree {
     pub fn classify_undirty(
         &self,
         remote: &str,
-        head: Option<String>,
+        head: Option<CommitId>,
     ) -> Result<Classification, WorktreeError> {
         let Some(head) = head else {
             return Ok(Classification {
@@ -125,16 +128,28 @@ impl Worktree {
     /// Opens the worktree's repository, after checking that its `.git` still names this
     /// repository's registration for it: every read and every git vnx runs there starts here.
     pub(super) fn open(&self) -> Result<git2::Repository, WorktreeError> {
-        if let Some(why) = self.foreign_git() {
+        Self::open_at(&self.path)
+    }
+
+    /// Why the worktree counts as dirty (uncommitted or untracked files, a detached HEAD, or
+    /// another branch checked out), if it does, and its HEAD commit.
+    pub fn dirt(&self) -> Result<(Option<String>, Option<CommitId>), WorktreeError> {
+        Self::dirt_at(&self.path, &self.branch)
+    }
+
+    /// Opens the worktree's repository, after checking that its `.git` still names this
+    /// repository's registration for it: every read and every git vnx runs there starts here.
+    pub(super) fn open_at(path: &Path) -> Result<git2::Repository, WorktreeError> {
+        if let Some(why) = Self::foreign_git_at(path) {
             return Err(WorktreeError::ForeignGit {
-                path: self.path.clone(),
+                path: path.to_owned(),
                 why,
             });
         }
-        git2::Repository::open(&self.path).map_err(|e| WorktreeError::Git {
-            path: self.path.clone(),
+        git2::Repository::open(path).map_err(|e| WorktreeError::Git {
+            path: path.to_owned(),
             source: ProcessError::Failed {
-                command: format!("open {}", self.path.display()),
+                command: format!("open {}", path.display()),
                 status: "libgit2".into(),
                 stderr: e.message().to_owned(),
             },
@@ -143,33 +158,36 @@ impl Worktree {
 
     /// Why this checkout's `.git` no longer names its registration in the repository around
     /// it (`.vnx-data/worktrees/` of a main checkout), if it does not.
-    fn foreign_git(&self) -> Option<&'static str> {
-        let root = self.path.ancestors().nth(3)?;
+    fn foreign_git_at(path: &Path) -> Option<&'static str> {
+        let root = path.ancestors().nth(3)?;
         let common = git2::Repository::open(root)
             .ok()
             .and_then(|r| std::fs::canonicalize(r.commondir()).ok())?;
-        pool::foreign_git(&common, &self.path)
+        pool::foreign_git(&common, path)
     }
 
-    /// Why the worktree counts as dirty (uncommitted or untracked files, a detached HEAD, or
+    /// Why the checkout at `path`, which should have `branch` checked out, counts as dirty (uncommitted or untracked files, a detached HEAD, or
     /// another branch checked out), if it does, and its HEAD commit.
-    pub fn dirt(&self) -> Result<(Option<String>, Option<String>), WorktreeError> {
+    pub fn dirt_at(
+        path: &Path,
+        branch: &str,
+    ) -> Result<(Option<String>, Option<CommitId>), WorktreeError> {
         let err = |source| WorktreeError::Git {
-            path: self.path.clone(),
+            path: path.to_owned(),
             source,
         };
         // No git runs in a checkout whose `.git` a worker pointed elsewhere: it is kept.
-        if let Some(why) = self.foreign_git() {
+        if let Some(why) = Self::foreign_git_at(path) {
             return Ok((Some(format!("{why}: not read, kept as it is")), None));
         }
         // Plain reads go through libgit2; `git status` (below) stays a subprocess so that
         // every ignore rule and attribute is git's own.
-        let repo = self.open()?;
+        let repo = Self::open_at(path)?;
         let head = repo
             .head()
             .ok()
             .and_then(|h| h.peel_to_commit().ok())
-            .map(|c| c.id().to_string());
+            .map(|c| CommitId::from(c.id()));
         if repo.head_detached().unwrap_or(false) {
             return Ok((
                 Some("HEAD is detached from the dispatch branch".into()),
@@ -181,7 +199,7 @@ impl Worktree {
             .ok()
             .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned))
             .unwrap_or_default();
-        let expected = format!("refs/heads/{}", self.branch);
+        let expected = format!("refs/heads/{}", branch);
         if on != expected {
             let reason = format!(
                 "on unexpected branch {}",
@@ -195,8 +213,8 @@ impl Worktree {
         // stat data. The two reads are independent and run side by side.
         let (flags, status) = std::thread::scope(|s| {
             let flags =
-                s.spawn(|| process::run_ok(&pool::strict_git(&self.path).args(["ls-files", "-v"])));
-            let status = process::run_ok(&pool::strict_git(&self.path).args([
+                s.spawn(|| process::run_ok(&pool::strict_git(path).args(["ls-files", "-v"])));
+            let status = process::run_ok(&pool::strict_git(path).args([
                 "status",
                 "--porcelain=v1",
                 "--untracked-files=normal",

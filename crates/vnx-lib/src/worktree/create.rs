@@ -2,16 +2,16 @@
 //! branch found, `git worktree add` (or a pooled checkout moved in) under the worktree
 //! lock, undone if it fails; and reopening one for a follow-up.
 
+use crate::ids::{CommitId, DispatchId};
 use std::path::{Path, PathBuf};
 
-use crate::ledger::receipt::is_dispatch_id;
 use crate::process::{self, ProcessError};
 
 use super::{Pool, Repo, Worktree, WorktreeError, git};
 
 impl Repo {
     /// Resolves a ref to a full commit id.
-    pub fn resolve(&self, reference: &str) -> Result<String, WorktreeError> {
+    pub fn resolve(&self, reference: &str) -> Result<CommitId, WorktreeError> {
         let bad = |message: String| WorktreeError::BadBase {
             base: reference.to_owned(),
             source: ProcessError::Failed {
@@ -27,7 +27,7 @@ impl Repo {
         let commit = object
             .peel_to_commit()
             .map_err(|e| bad(e.message().to_owned()))?;
-        Ok(commit.id().to_string())
+        Ok(CommitId::from(commit.id()))
     }
 
     /// After a failed `git worktree add`: removes the half-made checkout and its registration,
@@ -54,16 +54,17 @@ impl Repo {
     }
 
     /// Creates `.vnx-data/worktrees/dispatch-<id>` on a new branch `dispatch/<id>` at `base`.
-    pub fn create(&self, id: &str, base: &str) -> Result<Worktree, WorktreeError> {
+    pub fn create(&self, id: &DispatchId, base: &str) -> Result<Worktree, WorktreeError> {
         Ok(self.create_from(id, base, None)?.0)
     }
 
     /// Checks that dispatch `id` can have its worktree and branch (neither exists), under
     /// the worktree lock the caller holds. Returns the path, the branch and the base commit.
-    fn vacancy(&self, id: &str, base: &str) -> Result<(PathBuf, String, String), WorktreeError> {
-        if !is_dispatch_id(id) {
-            return Err(WorktreeError::BadId { id: id.to_owned() });
-        }
+    fn vacancy(
+        &self,
+        id: &DispatchId,
+        base: &str,
+    ) -> Result<(PathBuf, String, CommitId), WorktreeError> {
         let base_commit = self.resolve(base)?;
         let branch = format!("dispatch/{id}");
         let path = self.worktrees_dir().join(format!("dispatch-{id}"));
@@ -88,7 +89,7 @@ impl Repo {
     /// a fresh checkout otherwise. Returns the worktree and the pool entry it came from.
     pub fn create_from(
         &self,
-        id: &str,
+        id: &DispatchId,
         base: &str,
         pool: Option<&Pool>,
     ) -> Result<(Worktree, Option<String>), WorktreeError> {
@@ -117,7 +118,7 @@ impl Repo {
             return Err(self.git_err(&path)(e));
         }
         let wt = Worktree {
-            id: id.to_owned(),
+            id: id.clone(),
             path,
             branch,
             base_commit,
@@ -134,19 +135,19 @@ impl Repo {
     /// earlier worker's untracked files), and the pool entry it came from.
     pub fn reopen(
         &self,
-        id: &str,
+        id: &DispatchId,
         branch: &str,
         path: &Path,
-        base_commit: &str,
-        head: &str,
+        base_commit: &CommitId,
+        head: &CommitId,
         pool: Option<&Pool>,
     ) -> Result<(Worktree, bool, Option<String>), WorktreeError> {
         let _lock = self.lock()?;
         let wt = Worktree {
-            id: id.to_owned(),
+            id: id.clone(),
             path: path.to_owned(),
             branch: branch.to_owned(),
-            base_commit: base_commit.to_owned(),
+            base_commit: base_commit.clone(),
         };
         if path.exists() {
             // Not locked is fine: only a dirty teardown locks.

@@ -6,6 +6,7 @@
 //! worktree (and reopening it for a follow-up) is in `create`, classifying what a worker
 //! left in `classify`.
 
+use crate::ids::{CommitId, DispatchId};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,13 +57,13 @@ pub struct Repo {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Worktree {
     /// The dispatch it belongs to.
-    pub id: String,
+    pub id: DispatchId,
     /// Its directory, `.vnx-data/worktrees/dispatch-<id>`.
     pub path: PathBuf,
     /// Its branch, `dispatch/<id>`.
     pub branch: String,
     /// The commit the branch started from.
-    pub base_commit: String,
+    pub base_commit: CommitId,
 }
 
 /// Errors creating, classifying or releasing worktrees; each names what it concerns.
@@ -73,12 +74,6 @@ pub enum WorktreeError {
     NotInRepo {
         /// The directory asked about.
         path: PathBuf,
-    },
-    /// A dispatch id that cannot name a branch and a directory.
-    #[error("dispatch id {id:?} does not match ^[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}$")]
-    BadId {
-        /// The id given.
-        id: String,
     },
     /// The base ref names no commit.
     #[error("base ref {base:?} does not name a commit")]
@@ -153,10 +148,6 @@ impl WorktreeError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             WorktreeError::NotInRepo { .. } => "run vnx inside the repository to govern".into(),
-            WorktreeError::BadId { .. } => {
-                "use letters, digits, `_` and `-` (e.g. D-1a2b3c4d5e6f); no `/`, `.` or spaces"
-                    .into()
-            }
             WorktreeError::BadBase { .. } => {
                 "pass --base-ref with a branch, tag or commit that exists".into()
             }
@@ -320,7 +311,7 @@ pub struct Classification {
     /// Why, in words.
     pub reason: String,
     /// HEAD of the worktree (when it has one).
-    pub head_commit: Option<String>,
+    pub head_commit: Option<CommitId>,
     /// Commits on HEAD that are not on the base.
     pub commits: u64,
     /// What the remote said about the branch.

@@ -14,6 +14,7 @@
 //! in `pool/release`, and the checks on a worktree's git admin directory in
 //! `pool/git_admin`.
 
+use crate::ids::{CommitId, DispatchId};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
@@ -219,20 +220,20 @@ impl Pool {
     /// checked that under the worktree lock.
     pub fn take_for_dispatch(
         &self,
-        id: &str,
+        id: &DispatchId,
         path: &Path,
         branch: &str,
-        base_commit: &str,
+        base_commit: &CommitId,
     ) -> Result<Option<(Worktree, String)>, WorktreeError> {
         let switch = ["--no-track", "-b", branch, base_commit];
         let Some(name) = self.take_to(path, &switch)? else {
             return Ok(None);
         };
         let wt = Worktree {
-            id: id.to_owned(),
+            id: id.clone(),
             path: path.to_owned(),
             branch: branch.to_owned(),
-            base_commit: base_commit.to_owned(),
+            base_commit: base_commit.clone(),
         };
         Ok(Some((wt, name)))
     }

@@ -13,6 +13,7 @@ mod verified;
 pub use lines::{CiteReader, LineAt};
 pub use verified::{ReadOptions, Verified, read_verified};
 
+use crate::ids::DispatchId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -73,7 +74,7 @@ pub enum LiveMark {
 #[derive(Clone, Debug, PartialEq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct DispatchRecord {
     /// The dispatch id.
-    pub id: String,
+    pub id: DispatchId,
     /// Its state as `status` lists it, once it was queued or started (`None` while only
     /// other receipts name it), and the line that proves it.
     pub listed: Option<Listed>,
@@ -130,7 +131,7 @@ pub enum Seen {
 #[derive(Clone, Debug, Default, PartialEq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct Records {
     /// The records, by id.
-    pub by_id: BTreeMap<String, DispatchRecord>,
+    pub by_id: BTreeMap<DispatchId, DispatchRecord>,
     /// How many dispatches are listed (queued or started).
     pub listed: usize,
     /// The first receipt of the kinds dispatches read that is signed: from there on, vnx's
@@ -216,10 +217,10 @@ impl Records {
     }
 
     /// Folds one line; says which dispatch it was about and what kind it was.
-    pub fn apply(&mut self, l: LineAt<'_>) -> Option<(String, Seen)> {
+    pub fn apply(&mut self, l: LineAt<'_>) -> Option<(DispatchId, Seen)> {
         let cite = l.cite();
         let o = parse(l.bytes)?;
-        let id = o.get("dispatch_id").and_then(Value::as_str)?.to_owned();
+        let id = DispatchId::parse(o.get("dispatch_id").and_then(Value::as_str)?).ok()?;
         let at = o
             .get("timestamp")
             .and_then(Value::as_str)
@@ -350,12 +351,12 @@ impl Records {
         Some((id, seen))
     }
 
-    fn record(&mut self, id: &str) -> &mut DispatchRecord {
+    fn record(&mut self, id: &DispatchId) -> &mut DispatchRecord {
         if !self.by_id.contains_key(id) {
             self.by_id.insert(
-                id.to_owned(),
+                id.clone(),
                 DispatchRecord {
-                    id: id.to_owned(),
+                    id: id.clone(),
                     listed: None,
                     start: None,
                     completion: None,
@@ -386,14 +387,20 @@ impl Records {
         Some(&mut l.state)
     }
 
-    fn queue_decision(&mut self, id: &str, q: QueueDecision, at: Option<String>, cite: Cite) {
+    fn queue_decision(
+        &mut self,
+        id: &DispatchId,
+        q: QueueDecision,
+        at: Option<String>,
+        cite: Cite,
+    ) {
         let order = self.listed;
         let r = self.record(id);
         match (q.decision, &mut r.listed) {
             (QueueVerdict::Queued, None) => {
                 r.listed = Some(Listed {
                     order,
-                    state: queued(id.to_owned(), q, at),
+                    state: queued(id.clone(), q, at),
                     proof: cite,
                 });
                 self.listed += 1;
@@ -416,11 +423,17 @@ impl Records {
         }
     }
 
-    fn started(&mut self, id: &str, started: DispatchStarted, at: Option<String>, cite: Cite) {
+    fn started(
+        &mut self,
+        id: &DispatchId,
+        started: DispatchStarted,
+        at: Option<String>,
+        cite: Cite,
+    ) {
         if let Some(c) = &started.continues
             && let Some(before) = self.listed_mut(&c.dispatch_id)
         {
-            before.state.continued_by = Some(id.to_owned());
+            before.state.continued_by = Some(id.clone());
         }
         let next = self.listed;
         let r = self.record(id);
@@ -441,7 +454,7 @@ impl Records {
         let fresh = r.listed.is_none();
         r.listed = Some(Listed {
             order,
-            state: DispatchState::new(id.to_owned(), started, at),
+            state: DispatchState::new(id.clone(), started, at),
             proof: cite,
         });
         if fresh {
@@ -451,7 +464,7 @@ impl Records {
 }
 
 /// A dispatch the ledger shows queued (no start yet).
-fn queued(id: String, q: QueueDecision, at: Option<String>) -> DispatchState {
+fn queued(id: DispatchId, q: QueueDecision, at: Option<String>) -> DispatchState {
     let mut s = DispatchState::blank(id, State::Queued);
     s.host = q.host.clone();
     s.provider = Some(q.provider);

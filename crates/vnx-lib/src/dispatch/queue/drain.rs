@@ -2,6 +2,7 @@
 //! (`expired`), and each provider's first entries start while it has free slots, each planned
 //! again from its recorded base commit and launched as any dispatch.
 
+use crate::ids::DispatchId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -15,9 +16,9 @@ use crate::tmux::Tmux;
 #[derive(Debug, Default)]
 pub struct Drained {
     /// Dispatches it started.
-    pub started: Vec<String>,
+    pub started: Vec<DispatchId>,
     /// Dispatches it closed: past their latest start time, or failing to start (id, why).
-    pub closed: Vec<(String, QueueVerdict, String)>,
+    pub closed: Vec<(DispatchId, QueueVerdict, String)>,
 }
 
 /// Drains the queue if anything is queued: closes entries past their latest start time and

@@ -2,6 +2,7 @@
 //! (with the base commit resolved at enqueue time), its priority and latest start time, and
 //! its place in arrival order. No worktree, session or slot exists for it yet.
 
+use crate::ids::{CommitId, DispatchId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,7 +17,7 @@ pub const QUEUE_DIR: &str = "queue";
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// The dispatch id, reserved for it.
-    pub id: String,
+    pub id: DispatchId,
     /// The provider (resolved by the plan), whose slots it waits for.
     pub provider: String,
     /// Higher starts first.
@@ -30,7 +31,7 @@ pub struct Entry {
     /// The provider's capacity when it was queued.
     pub capacity: u32,
     /// The commit its worktree will start from, resolved when it was queued.
-    pub base_commit: String,
+    pub base_commit: CommitId,
     /// The base as its plan recorded it (the branch it names, or the ref given).
     pub base_ref: String,
     /// The ledger its receipts go to.
@@ -113,7 +114,7 @@ impl Entry {
             provider: Some(self.provider.clone()),
             model: r.model.clone(),
             instruction: r.instruction.clone(),
-            base_ref: self.base_commit.clone(),
+            base_ref: self.base_commit.to_string(),
             deadline: Duration::from_secs(r.deadline_secs),
             permission: r.permission,
             lane: r.lane,
@@ -235,7 +236,7 @@ pub fn remove(data_dir: &Path, id: &str) {
 
 /// The 1-based place of each queued dispatch in its line (its provider's, or the hosts'),
 /// by id.
-pub fn positions(entries: &[Entry]) -> BTreeMap<String, u32> {
+pub fn positions(entries: &[Entry]) -> BTreeMap<DispatchId, u32> {
     let mut by_line: BTreeMap<&str, u32> = BTreeMap::new();
     entries
         .iter()

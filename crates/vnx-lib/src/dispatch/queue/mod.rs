@@ -12,6 +12,7 @@ mod drain;
 pub mod entry;
 pub mod remote;
 
+use crate::ids::DispatchId;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -43,7 +44,7 @@ pub enum Submitted {
     /// It waits in the queue.
     Queued {
         /// The dispatch id.
-        id: String,
+        id: DispatchId,
         /// Its 1-based place among its provider's queued dispatches.
         position: u32,
         /// The provider's capacity.
@@ -94,7 +95,7 @@ fn record(ctx: &Context<'_>, ledger: &Path, d: QueueDecision) -> Result<(), Disp
 }
 
 fn decision(
-    id: &str,
+    id: &DispatchId,
     provider: &str,
     verdict: QueueVerdict,
     capacity: u32,
@@ -103,7 +104,7 @@ fn decision(
     reason: String,
 ) -> QueueDecision {
     QueueDecision {
-        dispatch_id: id.to_owned(),
+        dispatch_id: id.clone(),
         provider: provider.to_owned(),
         decision: verdict,
         capacity,
@@ -139,7 +140,7 @@ pub fn submit(
     let held_lock = lock(&data, true)?;
     if entry::exists(&data, &spec.id) {
         return Err(DispatchError::IdInUse {
-            id: spec.id.clone(),
+            id: spec.id.to_string(),
             what: entry::dir(&data).join(format!("{}.json", spec.id)),
         });
     }
@@ -185,7 +186,7 @@ pub fn submit(
         );
         record(ctx, &spec.ledger, d)?;
         return Err(DispatchError::Rejected {
-            id: spec.id.clone(),
+            id: spec.id.to_string(),
             provider: spec.provider.clone(),
             reason,
         });
@@ -370,7 +371,7 @@ pub struct Place {
 }
 
 /// Every queued dispatch's place, by id (read without the lock: a snapshot).
-pub fn places(data_dir: &Path) -> std::collections::BTreeMap<String, Place> {
+pub fn places(data_dir: &Path) -> std::collections::BTreeMap<DispatchId, Place> {
     let all = entry::all(data_dir);
     let positions = entry::positions(&all);
     all.into_iter()

@@ -151,11 +151,11 @@ pub fn submit_remote(
     let id = request
         .id
         .clone()
-        .unwrap_or_else(crate::ids::new_dispatch_id);
+        .unwrap_or_else(crate::ids::DispatchId::fresh);
     if entry::exists(&data, &id) {
         return Err(DispatchError::IdInUse {
             what: entry::dir(&data).join(format!("{id}.json")),
-            id,
+            id: id.into_string(),
         });
     }
     crate::dispatch::queue::drain::drain_locked(ctx, &data)?;
@@ -228,7 +228,7 @@ pub fn submit_remote(
         let d = host_decision(&e, QueueVerdict::Rejected, slots, target, reason.clone());
         record(ctx, ctx.ledger, d)?;
         return Err(DispatchError::Rejected {
-            id,
+            id: id.into_string(),
             // As the hint says it: "when a host slot is free".
             provider: match target {
                 "any" => "host".to_owned(),
@@ -249,7 +249,7 @@ pub fn submit_remote(
         return Err(err);
     }
     Ok(RemoteSubmitted::Queued {
-        id,
+        id: id.into_string(),
         position,
         capacity: slots.0,
     })

@@ -85,7 +85,7 @@ pub(crate) fn refuse_if_found(
         Ledger::new(&spec.ledger).append_all(&attest_all(ctx.attestor, vec![r]))?;
     }
     Err(DispatchError::EgressRefused {
-        id: spec.id.clone(),
+        id: spec.id.to_string(),
         findings: outcome
             .findings
             .iter()

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::ids::{CommitId, DispatchId};
 use crate::ledger::LedgerError;
 use crate::ledger::tail;
 use crate::project::Project;
@@ -22,11 +23,11 @@ pub struct Continued {
     /// How it ended (a correction's status when it has one).
     pub status: DispatchStatus,
     /// The first dispatch of its chain (itself unless it is a follow-up).
-    pub first: String,
+    pub first: DispatchId,
     /// The CLI session it recorded, if any.
     pub session_id: Option<String>,
     /// The commit its branch is at now (its base when teardown removed a clean branch).
-    pub head_commit: String,
+    pub head_commit: CommitId,
     /// Whether the branch still exists (teardown deletes a clean or pushed one).
     pub branch_exists: bool,
     /// Its instruction, as given (for a follow-up that cannot resume its session).
@@ -35,7 +36,7 @@ pub struct Continued {
 
 impl Continued {
     /// The dispatch continued.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &DispatchId {
         &self.started.dispatch_id
     }
 
@@ -43,7 +44,7 @@ impl Continued {
     /// the plan clears that when the follow-up cannot resume it).
     pub fn record(&self) -> crate::receipts::Continues {
         crate::receipts::Continues {
-            dispatch_id: self.id().to_owned(),
+            dispatch_id: self.id().clone(),
             first: self.first.clone(),
             status: self.status,
             session_id: self.session_id.clone(),
@@ -149,12 +150,12 @@ impl FollowUpError {
 /// What the ledger says about every dispatch of a chain.
 #[derive(Default)]
 struct Facts {
-    started: BTreeMap<String, DispatchStarted>,
-    status: BTreeMap<String, DispatchStatus>,
-    session: BTreeMap<String, Option<String>>,
-    head: BTreeMap<String, Option<String>>,
-    continued_by: BTreeMap<String, String>,
-    merged: BTreeMap<String, String>,
+    started: BTreeMap<DispatchId, DispatchStarted>,
+    status: BTreeMap<DispatchId, DispatchStatus>,
+    session: BTreeMap<DispatchId, Option<String>>,
+    head: BTreeMap<DispatchId, Option<CommitId>>,
+    continued_by: BTreeMap<DispatchId, DispatchId>,
+    merged: BTreeMap<String, DispatchId>,
     released: BTreeMap<String, bool>,
 }
 
@@ -231,7 +232,7 @@ pub fn find(
     if let Some(by) = facts.continued_by.get(id) {
         return Err(FollowUpError::Continued {
             id: id.to_owned(),
-            by: by.clone(),
+            by: by.to_string(),
         });
     }
     let branch = started.branch.clone();
@@ -239,7 +240,7 @@ pub fn find(
         return Err(FollowUpError::Merged {
             id: id.to_owned(),
             branch,
-            merged: merged.clone(),
+            merged: merged.to_string(),
         });
     }
     if facts.released.get(&branch).copied().unwrap_or(false) {
@@ -251,10 +252,10 @@ pub fn find(
     let first = started
         .continues
         .as_ref()
-        .map_or_else(|| id.to_owned(), |c| c.first.clone());
+        .map_or_else(|| started.dispatch_id.clone(), |c| c.first.clone());
     let tip = git2::Repository::open(&project.root).ok().and_then(|r| {
         let b = r.find_branch(&branch, git2::BranchType::Local).ok()?;
-        Some(b.get().peel_to_commit().ok()?.id().to_string())
+        Some(CommitId::from(b.get().peel_to_commit().ok()?.id()))
     });
     let head_commit = match (&tip, facts.head.get(id).cloned().flatten()) {
         (Some(tip), _) => tip.clone(),
@@ -296,7 +297,7 @@ fn recorded_instruction(
         .join(id)
         .join("instruction.md");
     let problem = |problem: String| FollowUpError::Instruction {
-        id: id.clone(),
+        id: id.to_string(),
         path: path.clone(),
         problem,
     };

@@ -3,6 +3,7 @@
 //! constraint decisions, and a tmux session whose pane runs `vnx __supervise`. A launch that
 //! fails part-way undoes what it made (see [`Undo`]), and never what it did not make.
 
+use crate::ids::DispatchId;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,7 +29,7 @@ use crate::worktree::{Pool, Repo, TeardownClass, Worktree};
 pub struct Launched {
     /// The dispatch id.
     #[serde(rename = "dispatch_id")]
-    pub id: String,
+    pub id: DispatchId,
     /// The worktree the worker runs in.
     pub worktree: PathBuf,
     /// The tmux session, `vnx-<id>`.
@@ -250,11 +251,12 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // The start is on the ledger: a failure from here closes it rather than leave it open.
     let close_failed = |reason: String| {
         let failed = receipts::write(&DispatchCompleted {
-            dispatch_id: spec.id.clone(),
-            status: DispatchStatus::Failed,
-            completion_signal: CompletionSignal::LaunchFailed,
             failure_reason: Some(reason),
-            ..Default::default()
+            ..DispatchCompleted::new(
+                spec.id.clone(),
+                DispatchStatus::Failed,
+                CompletionSignal::LaunchFailed,
+            )
         });
         let _ = ledger.append(&ctx.attestor.attest(&failed, &now_utc));
     };
@@ -416,7 +418,7 @@ fn start_supervisor(ctx: &Context<'_>, spec: &Spec) -> Starting {
         spec.dispatch_dir.join("spec.json").into(),
     ];
     let env = [
-        ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
+        ("VNX_DISPATCH_ID".to_owned(), spec.id.to_string()),
         // The supervisor signs with the key this dispatcher resolved, whatever environment
         // the tmux server was started with.
         (
@@ -461,7 +463,7 @@ fn claim_dispatch_dir(spec: &Spec) -> Result<fs::File, DispatchError> {
     match fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => liveness::hold(dir).map_err(io_err(&dir.join(liveness::LOCK_FILE))),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DispatchError::IdInUse {
-            id: spec.id.clone(),
+            id: spec.id.to_string(),
             what: dir.clone(),
         }),
         Err(e) => Err(io_err(dir)(e)),

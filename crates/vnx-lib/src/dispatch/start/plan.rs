@@ -2,6 +2,7 @@
 //! resolve the base ref), judged by the provider constraints, and turned into the spec the
 //! supervisor will run. Each step is a function named for what it checks or decides.
 
+use crate::ids::{CommitId, DispatchId};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -14,11 +15,10 @@ use crate::dispatch::{
     start::govern, start::include, supervise::phantom,
 };
 use crate::ledger::Ledger;
-use crate::ledger::receipt::is_dispatch_id;
 use crate::provider::invocation::declared_invocation;
 use crate::provider::{Invocation, Lane, Provider, ProviderError, Wanted};
 use crate::skills::{self, Skill};
-use crate::worktree::{Repo, WorktreeError};
+use crate::worktree::Repo;
 
 fn valid_role(role: &str) -> bool {
     let mut b = role.bytes();
@@ -93,7 +93,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     // An id the ledger has seen (its directory, worktree and branch may be gone) stays taken:
     // receipts of two dispatches would share it.
     if ctx.ledger.exists() && crate::dispatch::view::started(ctx.ledger, &id)? {
-        return Err(DispatchError::IdOnLedger { id });
+        return Err(DispatchError::IdOnLedger { id: id.to_string() });
     }
     if !valid_role(&req.role) {
         return Err(DispatchError::BadRole {
@@ -309,20 +309,19 @@ fn load_config(project: &crate::project::Project) -> Result<Config, DispatchErro
 
 /// The dispatch id: the one asked for, if it is well-formed and unused, else a fresh one (a
 /// random id that happens to be taken is drawn again).
-fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<String, DispatchError> {
+fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<DispatchId, DispatchError> {
     match &req.id {
-        Some(id) if !is_dispatch_id(id) => Err(WorktreeError::BadId { id: id.clone() }.into()),
         Some(id) => match crate::worktree::id_in_use(root, repo, id) {
             Some(what) => Err(DispatchError::IdInUse {
-                id: id.clone(),
+                id: id.to_string(),
                 what,
             }),
             None => Ok(id.clone()),
         },
-        None => Ok(std::iter::repeat_with(crate::ids::new_dispatch_id)
+        None => Ok(std::iter::repeat_with(DispatchId::fresh)
             .take(64)
             .find(|id| crate::worktree::id_in_use(root, repo, id).is_none())
-            .unwrap_or_else(crate::ids::new_dispatch_id)),
+            .unwrap_or_else(DispatchId::fresh)),
     }
 }
 
@@ -520,7 +519,7 @@ fn find_binary(
 /// The base commit, and the base as recorded: the branch it names (`refs/heads/…`; `vnx
 /// merge` merges back into it), else the ref as given. The default base, `HEAD`, is the main
 /// checkout as committed: refused when that is not what the dispatcher is looking at.
-fn resolve_base(repo: &Repo, base_ref: &str) -> Result<(String, String), DispatchError> {
+fn resolve_base(repo: &Repo, base_ref: &str) -> Result<(CommitId, String), DispatchError> {
     if base_ref == "HEAD" {
         let state = repo.checkout_state()?;
         if state.detached {
@@ -558,7 +557,7 @@ fn refuse_if_judged(
         .collect::<Vec<_>>()
         .join("\n");
     Err(DispatchError::Refused {
-        id: spec.id.clone(),
+        id: spec.id.to_string(),
         refusals,
         reasons: govern::Reasons(reasons),
     })

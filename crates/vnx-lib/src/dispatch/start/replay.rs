@@ -7,6 +7,7 @@
 //! their signed receipts and their branches: status, gates, diff size and overlap, tokens and
 //! duration.
 
+use crate::ids::{CommitId, DispatchId};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -97,11 +98,11 @@ pub fn original(
     let evidence = Evidence::read(ledger, id, trusted)?;
     let started = evidence
         .started
-        .ok_or_else(|| ReplayError::Unknown { id: id.into() })?;
+        .ok_or_else(|| ReplayError::Unknown { id: id.to_string() })?;
     if let Some(c) = &started.receipt.continues {
         return Err(ReplayError::FollowUp {
             id: id.into(),
-            first: c.first.clone(),
+            first: c.first.to_string(),
         });
     }
     let path = root
@@ -170,7 +171,7 @@ pub fn link(root: &Path, original: &Original) -> ReplayOf {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Side {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// How it ended (`running` while it runs), the phantom guard's correction applied.
     pub status: String,
     /// Its provider and model.
@@ -192,7 +193,7 @@ pub struct Side {
     /// The SHA-256 of the ledger lines this side was read from: start, then completion.
     pub evidence: Vec<String>,
     /// What it replays, when it is a replay.
-    pub replay_of: Option<String>,
+    pub replay_of: Option<DispatchId>,
 }
 
 /// Two dispatches side by side.
@@ -214,8 +215,8 @@ pub struct Comparison {
 pub fn compare(
     root: &Path,
     ledger: &Path,
-    a: &str,
-    b: &str,
+    a: &DispatchId,
+    b: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<Comparison, ReplayError> {
     let (sa, heads_a) = side(root, ledger, a, trusted)?;
@@ -250,21 +251,21 @@ pub fn compare(
 fn side(
     root: &Path,
     ledger: &Path,
-    id: &str,
+    id: &DispatchId,
     trusted: &[[u8; 32]],
-) -> Result<(Side, Option<String>), ReplayError> {
+) -> Result<(Side, Option<CommitId>), ReplayError> {
     let e = Evidence::read(ledger, id, trusted)?;
     let started = e
         .started
         .as_ref()
-        .ok_or_else(|| ReplayError::Unknown { id: id.into() })?;
+        .ok_or_else(|| ReplayError::Unknown { id: id.to_string() })?;
     let status = match (&e.completed, &e.corrected) {
         (_, Some(c)) => c.receipt.status.to_string(),
         (Some(c), None) => c.receipt.status.to_string(),
         (None, None) => "running".to_owned(),
     };
-    let head = e.head().map(str::to_owned);
-    let base = e.base_commit().map(str::to_owned);
+    let head = e.head().cloned();
+    let base = e.base_commit().cloned();
     let mut gates: Vec<(String, String)> = Vec::new();
     if let Some(h) = &head {
         for r in e.results.iter().filter(|r| &r.receipt.head_commit == h) {
@@ -282,7 +283,7 @@ fn side(
     evidence.extend(completed.map(|c| c.line.line_sha256.clone()));
     Ok((
         Side {
-            dispatch_id: id.to_owned(),
+            dispatch_id: id.clone(),
             status,
             provider: started.receipt.provider.clone(),
             model: started.receipt.model.clone(),

@@ -3,6 +3,7 @@
 //! (nothing from the worker for a while). Each change becomes a receipt; none ends the
 //! dispatch.
 
+use crate::ids::DispatchId;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -34,7 +35,7 @@ enum State {
 /// Tracks one dispatch's live state.
 #[derive(Debug)]
 pub struct Live {
-    id: String,
+    id: DispatchId,
     answer_with: String,
     stall_after: Option<Duration>,
     state: State,
@@ -107,9 +108,14 @@ pub fn goes_on(signal: &HookSignal) -> bool {
 impl Live {
     /// A dispatch that starts running now. `answer_with` is the attach command a blocked
     /// receipt names; `stall_after` of `None` never reports a stall.
-    pub fn new(id: &str, answer_with: String, stall_after: Option<Duration>, now: Instant) -> Live {
+    pub fn new(
+        id: &DispatchId,
+        answer_with: String,
+        stall_after: Option<Duration>,
+        now: Instant,
+    ) -> Live {
         Live {
-            id: id.to_owned(),
+            id: id.clone(),
             answer_with,
             stall_after,
             state: State::Running,
@@ -223,7 +229,12 @@ mod tests {
     #[test]
     fn a_permission_request_blocks_and_a_tool_run_resumes() {
         let t0 = Instant::now();
-        let mut live = Live::new("D-1", "vnx attach D-1".into(), None, t0);
+        let mut live = Live::new(
+            &DispatchId::parse("D-1").unwrap(),
+            "vnx attach D-1".into(),
+            None,
+            t0,
+        );
         let ask = signal(
             "claude-permission-request",
             serde_json::json!({"tool_name": "Bash", "tool_input": {"command": "git commit -m x"}}),
@@ -256,7 +267,12 @@ mod tests {
 
     #[test]
     fn an_idle_notification_or_an_unknown_event_does_not_block() {
-        let mut live = Live::new("D-1", String::new(), None, Instant::now());
+        let mut live = Live::new(
+            &DispatchId::parse("D-1").unwrap(),
+            String::new(),
+            None,
+            Instant::now(),
+        );
         for s in [
             signal(
                 "claude-notification",
@@ -289,7 +305,12 @@ mod tests {
     #[test]
     fn quiet_workers_stall_once_and_activity_resumes_them() {
         let t0 = Instant::now();
-        let mut live = Live::new("D-1", String::new(), Some(Duration::from_secs(5)), t0);
+        let mut live = Live::new(
+            &DispatchId::parse("D-1").unwrap(),
+            String::new(),
+            Some(Duration::from_secs(5)),
+            t0,
+        );
         assert!(live.tick(t0 + Duration::from_secs(4)).is_none());
         let Some(Change::Stalled(s)) = live.tick(t0 + Duration::from_secs(5)) else {
             panic!()

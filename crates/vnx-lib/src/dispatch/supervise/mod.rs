@@ -136,7 +136,7 @@ fn relay_dir(spec: &Spec) -> std::path::PathBuf {
 /// and worktree, and its port when it has one.
 fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
     let mut env = vec![
-        ("VNX_DISPATCH_ID".to_owned(), spec.id.clone()),
+        ("VNX_DISPATCH_ID".to_owned(), spec.id.to_string()),
         (
             "VNX_DISPATCH_DIR".to_owned(),
             spec.dispatch_dir.to_string_lossy().into_owned(),
@@ -303,9 +303,6 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     }
     stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
     let mut completed = DispatchCompleted {
-        dispatch_id: spec.id.clone(),
-        status: decision.status,
-        completion_signal: decision.signal,
         lane: Some(spec.lane),
         duration_seconds: Some(receipts::seconds(duration)),
         worker_log: Some(log_path.to_string_lossy().into_owned()),
@@ -320,7 +317,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         token_usage: stream.usage.clone(),
         cli_events: (!stream.is_empty()).then_some(stream),
         worktree_commands,
-        ..Default::default()
+        ..DispatchCompleted::new(spec.id.clone(), decision.status, decision.signal)
     };
     if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
         let changed = *before != after;

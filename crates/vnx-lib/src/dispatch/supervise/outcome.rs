@@ -242,7 +242,7 @@ mod tests {
 
     fn report(status: ReportStatus) -> Option<Report> {
         Some(Report {
-            dispatch_id: "D-1".into(),
+            dispatch_id: crate::ids::DispatchId::parse("D-1").unwrap(),
             status,
             summary: Some("s".into()),
             reported_at: "t".into(),

@@ -13,6 +13,7 @@
 //! receipts attested by a trusted key, about the dispatch the file is named after, and whose
 //! completion is not on the ledger yet, are ever appended from it.
 
+use crate::ids::DispatchId;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -21,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use crate::ledger::attest;
 use crate::ledger::json::{self, Mode, Value};
-use crate::ledger::receipt::is_dispatch_id;
 use crate::ledger::{Ledger, LedgerError, Receipt};
 
 /// The pending completions' directory, under the data directory.
@@ -196,7 +196,7 @@ impl Pending {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Flushed {
     /// The dispatch whose completion was pending.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// `appended`, `already_on_ledger`, `held` (a live supervisor still retries) or
     /// `refused: <why>` (not vnx's, left in place for a person to look at).
     pub outcome: String,
@@ -212,11 +212,13 @@ pub fn flush(
     let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
         return Ok(Vec::new());
     };
-    let mut names: Vec<String> = entries
+    let mut names: Vec<DispatchId> = entries
         .flatten()
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter_map(|n| n.strip_suffix(".ndjson").map(str::to_owned))
-        .filter(|id| is_dispatch_id(id))
+        .filter_map(|n| {
+            n.strip_suffix(".ndjson")
+                .and_then(|id| DispatchId::parse(id).ok())
+        })
         .collect();
     names.sort();
     let mut done = Vec::new();

@@ -10,6 +10,7 @@
 //! not record, and only if it agrees with the start; nothing there is followed through a
 //! link or waited on.
 
+use crate::ids::DispatchId;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
@@ -32,7 +33,7 @@ const MAX_SPEC: u64 = 4 << 20;
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Recovered {
     /// The dispatch.
-    pub dispatch_id: String,
+    pub dispatch_id: DispatchId,
     /// How it ended (after the phantom guard).
     pub status: DispatchStatus,
     /// What teardown found, when it could classify the worktree.
@@ -158,9 +159,6 @@ pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, Rec
         ReportStatus::Failed => DispatchStatus::Failed,
     };
     let completed = DispatchCompleted {
-        dispatch_id: id.to_owned(),
-        status,
-        completion_signal: CompletionSignal::Report,
         lane: Some(started.lane),
         worker_log: Some(
             dispatch_dir
@@ -176,7 +174,7 @@ pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, Rec
              the worker's sealed report, with teardown done then"
                 .to_owned(),
         ),
-        ..Default::default()
+        ..DispatchCompleted::new(state.id.clone(), status, CompletionSignal::Report)
     };
     let Concluded {
         status,
@@ -185,7 +183,7 @@ pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, Rec
         ..
     } = conclude(&spec, r.repo, completed, r.attestor)?;
     Ok(Recovered {
-        dispatch_id: id.to_owned(),
+        dispatch_id: state.id.clone(),
         status,
         teardown_class: class,
         entry_hash: appended
@@ -269,7 +267,7 @@ fn spec_of(
     let id = &started.dispatch_id;
     let path = dispatch_dir.join("spec.json");
     let problem = |problem: String| RecoverError::Spec {
-        id: id.clone(),
+        id: id.to_string(),
         path: path.clone(),
         problem,
     };

@@ -10,6 +10,7 @@
 //! `VNX_DISPATCH_DIR` to anything, but not produce that MAC; and since only the key makes
 //! the seal, a report can be checked again after its supervisor died (`vnx recover`).
 
+use crate::ids::DispatchId;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
@@ -106,7 +107,7 @@ fn now() -> String {
 /// Writes `report.json`, sealed (a later report replaces an earlier one).
 pub fn write_report(
     dispatch_dir: &Path,
-    dispatch_id: &str,
+    dispatch_id: &DispatchId,
     status: ReportStatus,
     summary: Option<&str>,
     seal: &str,
@@ -116,7 +117,7 @@ pub fn write_report(
     let reported_at = now();
     let mac = mac(seal, dispatch_id, status, summary.as_deref(), &reported_at);
     let report = Report {
-        dispatch_id: dispatch_id.to_owned(),
+        dispatch_id: dispatch_id.clone(),
         status,
         summary,
         reported_at,
@@ -259,7 +260,7 @@ mod tests {
         assert_eq!(read_report(dir.path(), "D-1", &seal), ReportFile::Missing);
         write_report(
             dir.path(),
-            "D-1",
+            &crate::ids::DispatchId::parse("D-1").unwrap(),
             ReportStatus::Done,
             Some("added x"),
             &seal,
@@ -294,7 +295,14 @@ mod tests {
         ));
         // Oversized files are not read; summaries are cut.
         let long = "x".repeat(3 << 20);
-        write_report(dir.path(), "D-1", ReportStatus::Done, Some(&long), &seal).unwrap();
+        write_report(
+            dir.path(),
+            &crate::ids::DispatchId::parse("D-1").unwrap(),
+            ReportStatus::Done,
+            Some(&long),
+            &seal,
+        )
+        .unwrap();
         let r = read_report(dir.path(), "D-1", &seal).accepted().unwrap();
         assert!(r.summary.unwrap().len() <= MAX_SUMMARY + 3);
         fs::write(dir.path().join(REPORT), vec![b' '; MAX_FILE as usize + 1]).unwrap();

@@ -2,6 +2,7 @@
 //! ledger (queued, started, blocked, completed, corrected, merged, released), with the tmux
 //! sessions that are alive deciding which unfinished ones are lost.
 
+use crate::ids::DispatchId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -55,7 +56,7 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
 /// The dispatches that run on a remote host and have not ended, with their hosts (a remote
 /// dispatch's state does not depend on this machine's tmux). Only the lines that name a
 /// host are read closely, then those dispatches' own.
-pub fn remote_live(ledger: &Path) -> Result<Vec<(String, String)>, LedgerError> {
+pub fn remote_live(ledger: &Path) -> Result<Vec<(DispatchId, String)>, LedgerError> {
     // A dispatch on a host is started by a receipt re-attested from it, with a `remote`
     // member naming the host.
     let hosted = Records::read_only(ledger, &["\"remote\""])?;

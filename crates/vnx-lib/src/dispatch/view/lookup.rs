@@ -1,6 +1,7 @@
 //! One dispatch's receipts, from its record (`dispatch::fold`): its start (and the host, tmux
 //! session and worktree it records), its completion and the phantom guard's correction.
 
+use crate::ids::DispatchId;
 use std::path::Path;
 
 use crate::dispatch::fold::{CiteReader, DispatchRecord, Records};
@@ -30,12 +31,11 @@ pub struct Correction {
 impl Completion {
     /// Types a completion line of dispatch `id`. A line that does not have the receipt's
     /// shape (another tool wrote it) keeps its line and reads as status `unknown`.
-    pub fn of(id: &str, line: Vec<u8>) -> Completion {
+    pub fn of(id: &DispatchId, line: Vec<u8>) -> Completion {
         let receipt = receipts::read_line::<DispatchCompleted>(&line)
             .map(|r| r.receipt)
-            .unwrap_or_else(|| DispatchCompleted {
-                dispatch_id: id.to_owned(),
-                ..Default::default()
+            .unwrap_or_else(|| {
+                DispatchCompleted::new(id.clone(), Default::default(), Default::default())
             });
         Completion {
             line,

@@ -8,6 +8,7 @@
 
 mod list;
 mod lookup;
+mod resolve;
 mod wait;
 
 pub use list::{
@@ -17,6 +18,7 @@ pub use list::{
 pub use lookup::{
     Completion, Correction, completion, correction, remote_lost, remote_of, session_of, started,
 };
+pub use resolve::{ResolveError, resolve};
 pub use wait::{WaitEvent, Waited, wait, wait_with};
 
 pub use crate::dispatch::state::{

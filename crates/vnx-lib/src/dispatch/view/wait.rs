@@ -2,6 +2,7 @@
 //! (each new line about them folded in) until each has completed, was corrected, was lost,
 //! left the queue without starting or (when asked) is blocked.
 
+use crate::ids::DispatchId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -46,9 +47,9 @@ pub enum Waited {
 #[derive(Debug)]
 pub enum WaitEvent<'a> {
     /// A dispatch settled (in the order they settle).
-    Settled(&'a str, &'a Waited),
+    Settled(&'a DispatchId, &'a Waited),
     /// The ledger is quiet; these are still pending.
-    Quiet(&'a [String]),
+    Quiet(&'a [DispatchId]),
 }
 
 impl Waited {
@@ -82,7 +83,7 @@ fn settled(completion: Completion, correction: Option<Correction>) -> Waited {
 }
 
 /// A completion line just appended, settled with the correction the ledger has for it.
-fn settled_now(ledger: &Path, id: &str, line: Vec<u8>) -> Result<Waited, LedgerError> {
+fn settled_now(ledger: &Path, id: &DispatchId, line: Vec<u8>) -> Result<Waited, LedgerError> {
     let completion = Completion::of(id, line);
     let correction = if completion.receipt.status == DispatchStatus::Done {
         correction(ledger, id)?
@@ -96,7 +97,7 @@ fn settled_now(ledger: &Path, id: &str, line: Vec<u8>) -> Result<Waited, LedgerE
 fn settled_by(
     reader: &CiteReader,
     r: Option<&DispatchRecord>,
-    id: &str,
+    id: &DispatchId,
     until_blocked: bool,
 ) -> Result<Option<Waited>, LedgerError> {
     if let Some(cite) = r.and_then(|r| r.completion) {
@@ -132,10 +133,10 @@ fn settled_by(
 /// filesystem watcher; checks sessions when the ledger is quiet.
 pub fn wait(
     ledger: &Path,
-    ids: &[String],
+    ids: &[DispatchId],
     tmux: &Tmux,
     until_blocked: bool,
-) -> Result<BTreeMap<String, Waited>, LedgerError> {
+) -> Result<BTreeMap<DispatchId, Waited>, LedgerError> {
     wait_with(ledger, ids, tmux, until_blocked, None, &mut |_| {})
 }
 
@@ -144,17 +145,17 @@ pub fn wait(
 /// [`Waited::StillRunning`]).
 pub fn wait_with(
     ledger: &Path,
-    ids: &[String],
+    ids: &[DispatchId],
     tmux: &Tmux,
     until_blocked: bool,
     deadline: Option<std::time::Instant>,
     on: &mut dyn for<'e> FnMut(WaitEvent<'e>),
-) -> Result<BTreeMap<String, Waited>, LedgerError> {
+) -> Result<BTreeMap<DispatchId, Waited>, LedgerError> {
     let mut done = SettledSoFar {
         map: BTreeMap::new(),
         on,
     };
-    let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
     // Read under the append lock (shared): a group commit that wrote a completion and its
     // correction is never seen half-written.
     let mut records = {
@@ -224,7 +225,7 @@ pub fn wait_with(
                 done.insert(id, w);
             }
             Followed::Idle => {
-                let pending: Vec<String> = ids
+                let pending: Vec<DispatchId> = ids
                     .iter()
                     .filter(|id| !done.map.contains_key(*id))
                     .cloned()
@@ -271,12 +272,12 @@ pub fn wait_with(
 
 /// The settled dispatches, each reported as it is added.
 struct SettledSoFar<'a> {
-    map: BTreeMap<String, Waited>,
+    map: BTreeMap<DispatchId, Waited>,
     on: &'a mut dyn for<'e> FnMut(WaitEvent<'e>),
 }
 
 impl SettledSoFar<'_> {
-    fn insert(&mut self, id: String, w: Waited) {
+    fn insert(&mut self, id: DispatchId, w: Waited) {
         (self.on)(WaitEvent::Settled(&id, &w));
         self.map.insert(id, w);
     }
