@@ -10,6 +10,7 @@ mod best_of;
 mod cancel;
 mod clean;
 mod compare;
+mod complete;
 mod completions;
 mod constraints_check_imports;
 mod constraints_list;
@@ -116,6 +117,8 @@ enum Command {
     DemoWorker(demo_worker::Args),
     #[command(name = "__hook", hide = true)]
     Hook(hook::Args),
+    #[command(name = "__complete", hide = true)]
+    Complete(complete::Args),
     #[command(name = "__evidence-reach", hide = true)]
     EvidenceReach(evidence_reach::Args),
     #[command(name = "__relay", hide = true)]
@@ -333,6 +336,7 @@ pub fn run() -> ExitCode {
         Command::Man(a) => completions::man(a),
         Command::DemoWorker(a) => demo_worker::run(a),
         Command::Hook(a) => hook::run(a),
+        Command::Complete(a) => complete::run(a),
         Command::EvidenceReach(a) => evidence_reach::run(a),
         Command::Relay(a) => relay::run(a),
         Command::RemoteSync(a) => remote_sync::run(a),

@@ -17,6 +17,7 @@ mod canonical;
 mod checkpoint;
 mod cli;
 mod compat;
+mod completions;
 mod concurrency;
 mod constraints;
 mod cost;
