@@ -67,6 +67,10 @@ fn gid(text: &str) -> vnx::ids::GroupId {
     vnx::ids::GroupId::parse(text).unwrap()
 }
 
+fn ts(text: &str) -> vnx::ids::Timestamp {
+    vnx::ids::Timestamp::parse(text).unwrap()
+}
+
 fn cid(text: &str) -> vnx::ids::CommitId {
     vnx::ids::CommitId::parse(text).unwrap()
 }
@@ -219,7 +223,7 @@ fn completed() -> DispatchCompleted {
             dispatch_id: did(ID),
             status: ReportStatus::Done,
             summary: Some(s("added the greeting")),
-            reported_at: s("2026-11-22T10:00:00Z"),
+            reported_at: ts("2026-11-22T10:00:00Z"),
             mac: Some(s(HASH)),
         }),
         report_rejected: Some(s("sealed for another dispatch")),
@@ -730,7 +734,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             running: 2,
             queue_position: Some(3),
             priority: 5,
-            start_by: Some(s("2026-01-02T03:04:05Z")),
+            start_by: Some(ts("2026-01-02T03:04:05Z")),
             reason: s("every claude slot (2) is taken"),
             host: Some(s("any")),
             extra: Default::default(),

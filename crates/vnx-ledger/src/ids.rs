@@ -1,5 +1,5 @@
 //! The ids receipts carry, as types checked when made and when read: dispatch ids, group
-//! ids and git commit ids. A value of one of these types is known to be well formed, so code
+//! ids and git commit ids, and the times vnx records (RFC 3339, UTC). A value of one of these types is known to be well formed, so code
 //! that holds one never checks it again, and the published schema states each form.
 
 use std::borrow::Borrow;
@@ -247,6 +247,64 @@ string_id! {
     check = is_commit_id
 }
 
+string_id! {
+    /// A time as vnx records it: RFC 3339 in UTC (`2026-11-25T06:38:06.123456Z`), kept as
+    /// written (so a receipt reads back byte for byte) and checked to be a real time.
+    Timestamp, kind = "time",
+    form = "RFC 3339 in UTC, e.g. 2026-11-25T06:38:06.123456Z",
+    pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z$", max = 40,
+    check = is_timestamp
+}
+
+impl Timestamp {
+    /// Now, to the microsecond.
+    pub fn now() -> Timestamp {
+        Timestamp(crate::now_utc())
+    }
+
+    /// The time `t`, to the microsecond.
+    pub fn at(t: jiff::Timestamp) -> Timestamp {
+        Timestamp(t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+    }
+
+    /// The time it names.
+    pub fn instant(&self) -> jiff::Timestamp {
+        self.0
+            .parse()
+            .expect("a Timestamp is made only from text that parses")
+    }
+}
+
+/// Whether `s` is a time as vnx records it: RFC 3339, UTC (`Z`), at most nine fractional
+/// digits, and a real date and time.
+pub fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let shape = b.len() >= 20
+        && b.len() <= 40
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[b.len() - 1] == b'Z'
+        && match &b[19..b.len() - 1] {
+            [] => true,
+            [b'.', frac @ ..] => {
+                (1..=9).contains(&frac.len()) && frac.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        };
+    shape && s.parse::<jiff::Timestamp>().is_ok()
+}
+
 impl DispatchId {
     /// A fresh dispatch id: `D-` and 12 random lowercase hex digits.
     pub fn fresh() -> DispatchId {
@@ -335,6 +393,25 @@ mod tests {
     }
 
     #[test]
+    fn times_are_rfc3339_utc_and_real() {
+        assert!(Timestamp::parse("2026-11-25T06:38:06.123456Z").is_ok());
+        assert!(Timestamp::parse("2026-11-25T06:38:06Z").is_ok());
+        for bad in [
+            "2026-11-25T06:38:06+01:00",
+            "2026-11-25 06:38:06Z",
+            "2026-13-25T06:38:06Z",
+            "2026-11-25T06:38:06.Z",
+            "2026-11-25T06:38:06.1234567890Z",
+            "yesterday",
+        ] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+        let now = Timestamp::now();
+        assert!(Timestamp::is_valid(&now), "{now}");
+        assert_eq!(Timestamp::at(now.instant()), now);
+    }
+
+    #[test]
     fn fresh_ids_have_their_form() {
         assert!(DispatchId::is_valid(&DispatchId::fresh()));
         assert!(GroupId::is_valid(&GroupId::fresh()));
@@ -348,6 +425,16 @@ mod tests {
             prop_assert_eq!(DispatchId::is_valid(&s), dispatch);
             let group = regex_lite_match(r"^G-[A-Za-z0-9_-]{1,62}$", &s);
             prop_assert_eq!(GroupId::is_valid(&s), group);
+        }
+
+        #[test]
+        fn a_time_the_check_takes_matches_the_schema_pattern(
+            s in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,10})?Z?"
+        ) {
+            let pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$";
+            if Timestamp::is_valid(&s) {
+                prop_assert!(regex_lite_match(pattern, &s));
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CommitId, DispatchId};
+use crate::ids::{CommitId, DispatchId, Timestamp};
 
 use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
 use super::{
@@ -446,7 +446,7 @@ pub struct WorkerReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// RFC 3339.
-    pub reported_at: String,
+    pub reported_at: Timestamp,
     /// HMAC-SHA-256 under the dispatch's seal (hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::DispatchId;
+use crate::ids::{DispatchId, Timestamp};
 
 use super::{Extra, Kind};
 
@@ -78,7 +78,7 @@ pub struct QueueDecision {
     pub priority: i32,
     /// The latest time it may start (RFC 3339, UTC), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_by: Option<String>,
+    pub start_by: Option<Timestamp>,
     /// Why, in words.
     pub reason: String,
     /// For a dispatch for a remote host: the host it waits for (`any`, or its name) while

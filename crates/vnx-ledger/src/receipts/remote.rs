@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::DispatchId;
+use crate::ids::{DispatchId, Timestamp};
 
 use super::{Extra, Kind};
 
@@ -51,7 +51,7 @@ pub struct RemoteLost {
     pub reason: String,
     /// The last time the host answered, when it ever did (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_contact: Option<String>,
+    pub last_contact: Option<Timestamp>,
     /// Members a later version writes.
     #[serde(flatten)]
     pub extra: Extra,

@@ -2,7 +2,7 @@
 //! ended and whether its branch landed, with the receipt that proves it and whether that proof
 //! holds. The read model (`fold`) builds these; `view` projects and lists them.
 
-use crate::ids::{CommitId, DispatchId};
+use crate::ids::{CommitId, DispatchId, Timestamp};
 use std::collections::BTreeMap;
 
 use crate::ledger::json::{self, Value};
@@ -102,7 +102,7 @@ pub struct QueueInfo {
     /// Its priority: higher starts first.
     pub priority: i32,
     /// The latest time it may start, if any.
-    pub start_by: Option<String>,
+    pub start_by: Option<Timestamp>,
     /// The provider's concurrency limit.
     pub capacity: u32,
     /// When it was queued.

@@ -7,7 +7,7 @@
 //! `refs/vnx/hosts/<name>/checkpoint`, and a dispatch the host lost, or a host out of reach
 //! for longer than it may be, recorded as `remote_lost`.
 
-use crate::ids::{CommitId, DispatchId};
+use crate::ids::{CommitId, DispatchId, Timestamp};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -228,7 +228,7 @@ pub fn catch_up_waiting(
                 link,
                 id,
                 "the host's own ledger and tmux show its supervisor gone".into(),
-                Some(contact.clone()),
+                Timestamp::parse(&contact).ok(),
             )?;
             done.lost.push(id.clone());
         }
@@ -544,7 +544,7 @@ fn record_lost(
     link: &Link<'_>,
     id: &str,
     reason: String,
-    last_contact: Option<String>,
+    last_contact: Option<Timestamp>,
 ) -> Result<(), RemoteError> {
     // Ids come from this ledger's own receipts, which hold only well-formed ones.
     let Ok(dispatch_id) = DispatchId::parse(id) else {
@@ -588,7 +588,7 @@ fn give_up_if_gone(link: &Link<'_>, ids: &[String]) -> Result<(), RemoteError> {
                     "host `{}` has not answered for {gone} s (lost_after_seconds: {})",
                     host.name, host.lost_after_seconds
                 ),
-                contact.clone(),
+                contact.as_deref().and_then(|c| Timestamp::parse(c).ok()),
             )?;
         }
     }

@@ -2,7 +2,7 @@
 //! (with the base commit resolved at enqueue time), its priority and latest start time, and
 //! its place in arrival order. No worktree, session or slot exists for it yet.
 
-use crate::ids::{CommitId, DispatchId};
+use crate::ids::{CommitId, DispatchId, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,7 +23,7 @@ pub struct Entry {
     /// Higher starts first.
     pub priority: i32,
     /// The latest time it may start (RFC 3339, UTC).
-    pub start_by: Option<String>,
+    pub start_by: Option<Timestamp>,
     /// Its place in arrival order: ties of priority start in this order.
     pub seq: u64,
     /// When it was queued (RFC 3339, UTC).

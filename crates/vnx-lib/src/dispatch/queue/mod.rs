@@ -12,7 +12,7 @@ mod drain;
 pub mod entry;
 pub mod remote;
 
-use crate::ids::DispatchId;
+use crate::ids::{DispatchId, Timestamp};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -100,7 +100,7 @@ fn decision(
     verdict: QueueVerdict,
     capacity: u32,
     running: usize,
-    ticket: (i32, Option<String>),
+    ticket: (i32, Option<Timestamp>),
     reason: String,
 ) -> QueueDecision {
     QueueDecision {
@@ -118,8 +118,9 @@ fn decision(
     }
 }
 
-fn rfc3339(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+fn rfc3339(t: jiff::Timestamp) -> Timestamp {
+    Timestamp::try_from(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .expect("jiff writes RFC 3339 in UTC")
 }
 
 /// Starts a planned dispatch, or queues or rejects it when every slot of its provider is
@@ -365,7 +366,7 @@ pub struct Place {
     /// Its priority.
     pub priority: i32,
     /// Its latest start time, if any.
-    pub start_by: Option<String>,
+    pub start_by: Option<Timestamp>,
     /// When it was queued.
     pub queued_at: String,
 }

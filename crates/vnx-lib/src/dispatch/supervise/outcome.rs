@@ -245,7 +245,7 @@ mod tests {
             dispatch_id: crate::ids::DispatchId::parse("D-1").unwrap(),
             status,
             summary: Some("s".into()),
-            reported_at: "t".into(),
+            reported_at: crate::ids::Timestamp::parse("2026-11-25T06:38:06Z").unwrap(),
             mac: None,
         })
     }

@@ -10,7 +10,7 @@
 //! `VNX_DISPATCH_DIR` to anything, but not produce that MAC; and since only the key makes
 //! the seal, a report can be checked again after its supervisor died (`vnx recover`).
 
-use crate::ids::DispatchId;
+use crate::ids::{DispatchId, Timestamp};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
@@ -100,10 +100,6 @@ fn write_signal_file(path: &Path, data: &[u8]) -> io::Result<()> {
     crate::files::write_atomic_private(path, data, false)
 }
 
-fn now() -> String {
-    jiff::Timestamp::now().to_string()
-}
-
 /// Writes `report.json`, sealed (a later report replaces an earlier one).
 pub fn write_report(
     dispatch_dir: &Path,
@@ -114,7 +110,7 @@ pub fn write_report(
 ) -> io::Result<Report> {
     use hmac::Mac;
     let summary = summary.map(|s| shorten(s.trim(), MAX_SUMMARY));
-    let reported_at = now();
+    let reported_at = Timestamp::now();
     let mac = mac(seal, dispatch_id, status, summary.as_deref(), &reported_at);
     let report = Report {
         dispatch_id: dispatch_id.clone(),
@@ -168,7 +164,6 @@ pub fn read_report(dispatch_dir: &Path, dispatch_id: &str, seal: &str) -> Report
         Some(given) if expected.verify_slice(&given).is_ok() => {
             let mut report = report;
             report.summary = report.summary.map(|s| shorten(&s, MAX_SUMMARY));
-            report.reported_at = shorten(&report.reported_at, 64);
             ReportFile::Accepted(report)
         }
         _ => ReportFile::Rejected(format!(
@@ -208,7 +203,7 @@ pub fn write_hook(
     let path = dir.join(format!("{nanos:020}-{}-{event}.json", std::process::id()));
     let signal = HookSignal {
         event: event.to_owned(),
-        received_at: now(),
+        received_at: Timestamp::now().into_string(),
         payload,
     };
     write_signal_file(
