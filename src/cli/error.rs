@@ -272,6 +272,21 @@ pub fn dispatch_id(
     Ok(vnx::dispatch::view::resolve(ledger, given)?)
 }
 
+/// Refuses, before anything is done, a list of ids one of which the ledger never saw (a
+/// typo must not leave the others half done).
+pub fn all_known(
+    ledger: &std::path::Path,
+    ids: &[vnx::ids::DispatchId],
+) -> Result<(), CliError> {
+    for id in ids {
+        if !ledger.exists() || !vnx::dispatch::view::started(ledger, id)? {
+            return Err(CliError::usage(format!("unknown dispatch {id}"))
+                .with_hint("`vnx status` lists the dispatches of this project"));
+        }
+    }
+    Ok(())
+}
+
 /// [`dispatch_id`] for each of `given`, in order.
 pub fn dispatch_ids(
     ledger: &std::path::Path,

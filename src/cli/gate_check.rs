@@ -1,4 +1,5 @@
-//! `vnx gate-check`: runs a dispatch's required gates and prints GO or HOLD.
+//! `vnx gate-check`: runs the required gates of one or more dispatches and prints GO or HOLD
+//! for each.
 
 use super::output::say;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use super::CliError;
 use super::output::Out;
 use super::settings;
 
-/// Run the gates a dispatch's role requires, and say GO or HOLD
+/// Run the gates each dispatch's role requires, and say GO or HOLD for each
 ///
 /// Runs each gate named under `roles.<role>.gates` in .vnx/config.yaml on the head the
 /// dispatch's completion recorded: command gates in a fresh checkout of that head (exit 0
@@ -19,24 +20,30 @@ use super::settings;
 /// A gate that could not run, timed out, stalled or gave no verdict is never a pass, and a
 /// role that names no gates is HOLD unless it says `gates: []`.
 ///
-/// Exits 0 for GO, 1 for HOLD.
+/// Several ids are checked one after the other, each with its own report, and the ledger is
+/// checkpointed once at the end. Exits 0 when every dispatch is GO, 1 when any is HOLD.
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx gate-check D-1a2b3c4d5e6f --json")]
 pub struct Args {
-    /// The dispatch id, or its start (`D-3f2a`, `3f2a`)
-    #[arg(value_name = "ID")]
-    id: String,
-    /// Print the report as JSON
+    /// The dispatch ids (or their starts), checked in this order
+    #[arg(value_name = "ID", required = true, num_args = 1..)]
+    ids: Vec<String>,
+    /// Print the report as JSON: an object for one id, an array of them for several
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::error::check_dispatch_id(&args.id)?;
+    for id in &args.ids {
+        super::error::check_dispatch_id(id)?;
+    }
     let project = settings::project()?;
     settings::finish_pending(&project);
-    let id = super::error::dispatch_id(&project.ledger(), &args.id)?;
     let ledger = project.ledger();
+    let ids = super::error::dispatch_ids(&ledger, &args.ids)?;
+    if ids.len() > 1 {
+        super::error::all_known(&ledger, &ids)?;
+    }
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
     let on_event = |event: Event<'_>| match event {
@@ -53,7 +60,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         find_program: &settings::find_program,
         on_event: &on_event,
     };
-    let report = gate::check(&ctx, &id)?;
+    let mut reports = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if ids.len() > 1 {
+            say!("{id}: gate-check");
+        }
+        reports.push(gate::check(&ctx, id)?);
+    }
     // Anchor the evidence just recorded, so a merge can tell it was not cut away since.
     let anchored = settings::key_path(None)
         .map_err(|_| "neither XDG_CONFIG_HOME nor HOME is set for the signing key".to_owned())
@@ -79,14 +92,36 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ),
     }
     let mut out = Out::new();
-    if args.json {
-        out.json(&report)?;
-    } else {
-        render(&mut out, &report)?;
+    match reports.as_slice() {
+        [one] if args.json => {
+            out.json(one)?;
+        }
+        all if args.json => {
+            out.json(&all)?;
+        }
+        all => {
+            for report in all {
+                render(&mut out, report)?;
+            }
+        }
     }
-    Ok(match report.decision {
-        Decision::Go => super::error::Exit::Ok.into(),
-        Decision::Hold => super::error::Exit::No.into(),
+    let held: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.decision == Decision::Hold)
+        .map(|r| r.dispatch_id.as_str())
+        .collect();
+    if reports.len() > 1 && !held.is_empty() {
+        say!(
+            "{} of {} dispatches HOLD: {}",
+            held.len(),
+            reports.len(),
+            held.join(", ")
+        );
+    }
+    Ok(if held.is_empty() {
+        super::error::Exit::Ok.into()
+    } else {
+        super::error::Exit::No.into()
     })
 }
 

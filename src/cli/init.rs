@@ -15,6 +15,13 @@ use super::output::{Out, say};
 /// commits (`pre-merge-commit`, and `pre-commit` when concluding a merge) and pushes
 /// (`pre-push`); a hook already there is kept as `<hook>.pre-vnx` and still runs. Files you
 /// changed are kept unless --force.
+///
+/// A new config proposes the project's test command as the gate `test` of the role
+/// `implementer` (so `vnx merge` can land its first dispatch): `cargo test` for a Cargo.toml,
+/// `npm test` (`pnpm`/`yarn` by lockfile) for a package.json with a test script, `pytest` for
+/// pytest.ini, pyproject.toml or a setup.cfg with `[tool:pytest]`, `go test ./...` for go.mod,
+/// `make test` for a Makefile with a `test:` target; it says what it found on stderr. The
+/// other settings are in the file as commented examples.
 #[derive(clap::Args)]
 pub struct Args {
     /// The project id [default: derived from the repository's directory name]
@@ -39,6 +46,9 @@ pub struct Args {
     #[arg(long, value_name = "CLI", num_args = 0.., value_delimiter = ',',
           value_parser = ["claude", "codex", "gemini"])]
     mcp: Option<Vec<String>>,
+    /// Do not look for the project's test command; a new config then names no gate
+    #[arg(long)]
+    no_detect: bool,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -94,8 +104,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 size,
                 keep: args.pool_keep.clone(),
             }),
+            detect: !args.no_detect,
         },
     )?;
+    tell_gate(&report, args.no_detect);
     offer_pool(&report.root, args.pool)?;
     let registered = match &args.mcp {
         Some(names) => Some(register_mcp(&report.root, names)?),
@@ -147,6 +159,29 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr what the new config's gate is, or that it has none.
+fn tell_gate(report: &vnx::init::InitReport, no_detect: bool) {
+    let created = report
+        .steps
+        .iter()
+        .any(|s| s.path == vnx::project::CONFIG && s.action == Action::Created);
+    match &report.test_gate {
+        Some(t) => say!(
+            "found {}: the gate `{}` runs `{}` for role `{}` (edit {} to change it)",
+            t.from,
+            vnx::init::TEST_GATE,
+            t.argv.join(" "),
+            vnx::init::DEFAULT_ROLE,
+            vnx::project::CONFIG
+        ),
+        None if created && !no_detect => say!(
+            "no test command found to propose as a gate; {} shows how to name one",
+            vnx::project::CONFIG
+        ),
+        None => {}
+    }
 }
 
 /// Registers `vnx mcp` with the CLIs named (all when none is), as this binary.

@@ -28,6 +28,12 @@ use super::settings;
 /// dispatch whose head conflicts with the base's head, or whose gates fail on the merge
 /// result, is taken out with a `merge_dequeued` receipt and the rest go on. Exit status 0
 /// when every dispatch merged, 1 when any was refused or taken out.
+///
+/// Before all that (not with --check), a required gate that has no current pass for the head
+/// a dispatch recorded — never run, or run under a definition changed since — is run first,
+/// as `vnx gate-check` runs it, saying so on stderr; its receipts are recorded as
+/// gate-check's are. A gate whose latest result for that head failed is not run again: it
+/// holds the merge until `vnx gate-check` passes it.
 #[derive(clap::Args)]
 #[command(
     after_long_help = "Examples:\n  $ vnx merge D-1a2b3c4d5e6f --check\n  $ vnx merge D-1a2b3c4d5e6f D-9c0d1e2f3a4b"
@@ -58,18 +64,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;
     // An id the ledger never saw is a typo: nothing is merged, whatever else was named.
     if ids.len() > 1 {
-        for id in &ids {
-            if !ledger.exists() || !vnx::dispatch::view::started(&ledger, id)? {
-                return Err(CliError::usage(format!("unknown dispatch {id}"))
-                    .with_hint("`vnx status` lists the dispatches of this project"));
-            }
-        }
+        super::error::all_known(&ledger, &ids)?;
     }
     // A best-of-N loser is refused before the queue is entered, whatever else it holds.
     for id in &ids {
         group_guard(&ledger, id, &trusted_keys, args.override_group)?;
     }
     let witness_dir = settings::witness_dir();
+    if !args.check {
+        run_missing_gates(&project, &ids, &attestor, &trusted_keys, key.as_deref())?;
+    }
     let on_event = |event: Event<'_>| match event {
         Event::Waiting { lock } => say!(
             "waiting for the merge queue: another vnx merge holds {}",
@@ -149,6 +153,69 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
 }
 
+/// Runs, for each id, the required gates that have no current pass for its head, and
+/// checkpoints the ledger after them (the merge needs a checkpoint the ledger extends).
+fn run_missing_gates(
+    project: &vnx::project::Project,
+    ids: &[vnx::ids::DispatchId],
+    attestor: &vnx::ledger::attest::Attestor,
+    trusted_keys: &[[u8; 32]],
+    key: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let ledger = project.ledger();
+    let vnx = std::env::current_exe()
+        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+    let on_event = |event: GateEvent<'_>| match event {
+        GateEvent::Started { gate, kind } => say!("gate {gate}: running ({kind})"),
+        GateEvent::Finished { outcome } => say!("{}", super::gate_check::finished(outcome)),
+    };
+    let ctx = vnx::gate::Context {
+        attestor,
+        trusted_keys,
+        root: &project.root,
+        ledger: &ledger,
+        vnx: &vnx,
+        find_program: &settings::find_program,
+        on_event: &on_event,
+    };
+    let mut ran = false;
+    for id in ids {
+        let gates = merge::missing::gates_to_run(&ctx, id)?;
+        if gates.is_empty() {
+            continue;
+        }
+        say!(
+            "{id}: gate{} {} {} no current pass for its head; running {} first",
+            if gates.len() == 1 { "" } else { "s" },
+            gates.join(", "),
+            if gates.len() == 1 { "has" } else { "have" },
+            if gates.len() == 1 { "it" } else { "them" },
+        );
+        let report = merge::missing::run_gates(&ctx, id, &gates)?;
+        say!(
+            "{id}: gate report {} ({})",
+            match report.decision {
+                vnx::gate::Decision::Go => "GO",
+                vnx::gate::Decision::Hold => "HOLD",
+            },
+            report.report_path.display()
+        );
+        ran = true;
+    }
+    if let (true, Some(key)) = (ran, key)
+        && let Err(e) = vnx::merge::anchor(
+            &ledger,
+            key,
+            settings::threads(None),
+            settings::witness_dir().as_deref(),
+        )
+    {
+        // The merge's `checkpoint_extended` condition says what this means for the merge.
+        say!("warning: could not checkpoint the ledger after the gates: {e}");
+    }
+    Ok(())
+}
+
 /// A best-of-N candidate merges only as its group's winner, unless overridden (ADR 0029).
 fn group_guard(
     ledger: &std::path::Path,
@@ -190,6 +257,16 @@ fn verdict(e: &Entry) -> Option<CliError> {
     match e.result {
         EntryResult::Merged | EntryResult::Mergeable => None,
         EntryResult::Refused => Some(match e.plan.as_ref().and_then(merge::refusal) {
+            Some(
+                refused @ merge::MergeError::Refused {
+                    condition: "base_compatible",
+                    ..
+                },
+            ) => CliError::from(refused).with_hint(
+                e.plan
+                    .as_ref()
+                    .map_or_else(String::new, merge::conflict_hint),
+            ),
             Some(refused) => refused.into(),
             None => CliError::verdict(e.refused.as_ref().map_or_else(
                 || format!("{} was refused", e.dispatch_id),
@@ -202,9 +279,17 @@ fn verdict(e: &Entry) -> Option<CliError> {
                 e.dispatch_id,
                 e.dequeued.as_ref().map_or("", |d| d.detail.as_str())
             ))
-            .with_hint(
-                "rebase or re-run the dispatch on the current base, then gate and merge it again",
-            ),
+            .with_hint(match e.dequeued.as_ref().map(|d| d.reason) {
+                Some(vnx::receipts::DequeueReason::Conflict) => e
+                    .plan
+                    .as_ref()
+                    .map_or_else(String::new, merge::conflict_hint),
+                _ => format!(
+                    "the gates failed on the merge result: fix the work with `vnx follow-up {}`, \
+                     then merge it again",
+                    e.dispatch_id
+                ),
+            }),
         ),
     }
 }

@@ -19,6 +19,11 @@ use super::settings;
 /// sandbox are the original's unless given. The replay's `dispatch_started.replay_of` names
 /// the original and says whether the original prompt still rebuilds byte for byte (a skill
 /// changed since makes it not; both hashes are recorded). Compare the two with `vnx compare`.
+///
+/// The replay starts from the original's base commit, unless --base-ref names another: a
+/// branch (e.g. the original's base, which moved on) makes the replay start from its tip and
+/// merge back into it. That is the way through a merge conflict (ADR 0047): replay the task
+/// on the current base, then gate and merge the replay.
 #[derive(clap::Args)]
 #[command(
     after_long_help = "Examples:\n  $ vnx replay D-1a2b3c4d5e6f --provider demo --model dirty\n  $ vnx compare D-1a2b3c4d5e6f D-7e8f9a0b1c2d"
@@ -30,6 +35,10 @@ pub struct Args {
     /// The provider [default: the original's]
     #[arg(long, value_name = "P")]
     provider: Option<String>,
+    /// Start from this ref instead (a branch: its current tip, and the replay merges into
+    /// it) [default: the original's base commit]
+    #[arg(long, value_name = "REF")]
+    base_ref: Option<String>,
     #[command(flatten)]
     repeat: Repeat,
     #[command(flatten)]
@@ -72,7 +81,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .clone()
                 .or_else(|| same_provider.then(|| s.model.clone()).flatten()),
             instruction: original.instruction.clone(),
-            base_ref: s.base_commit.to_string(),
+            base_ref: args
+                .base_ref
+                .clone()
+                .unwrap_or_else(|| s.base_commit.to_string()),
             deadline: Duration::from_secs(args.repeat.deadline.unwrap_or(s.deadline_seconds)),
             completion_retry: Duration::from_secs(30),
             stall_after: None,

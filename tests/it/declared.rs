@@ -120,7 +120,15 @@ fn configuration_errors_name_the_line() {
     );
     let r = run(repo.dispatch_cmd("noop").args(["--instruction", "x"]));
     assert_eq!(r.code, 3);
-    assert!(r.stderr.contains(".vnx/config.yaml:7:"), "{}", r.stderr);
+    // The line of `bogus` in the config `vnx init` wrote and the declaration extended.
+    let config = std::fs::read_to_string(repo.env.path().join(".vnx/config.yaml")).unwrap();
+    let line = config.lines().position(|l| l.contains("bogus")).unwrap() + 1;
+    assert!(
+        r.stderr
+            .contains(&format!(".vnx/config.yaml:{line}:5: unknown field `bogus`")),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("bogus"), "{}", r.stderr);
     assert!(repo.branches().is_empty());
 }

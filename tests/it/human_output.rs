@@ -75,7 +75,7 @@ fn merge_check_refused() {
           FAIL checkpoint_extended      no checkpoint anchors the ledger, so a cut or rewritten ledger would go unseen
           ok   dispatch_done            dispatch [ID] completed done
           ok   branch_at_recorded_head  dispatch/[ID] is at the recorded head [COMMIT]
-          FAIL gates_passed             gate `strict` has no result for [COMMIT] (run `vnx gate-check [ID]`)
+          FAIL gates_passed             gate `strict` has no result for [COMMIT] (`vnx merge [ID]` runs it, as `vnx gate-check [ID]` does)
           ok   base_compatible          refs/heads/main is still at [COMMIT]
           ok   main_checkout_ready      the main checkout is on refs/heads/main and clean
         error: refusing to merge [ID]: checkpoint_extended: no checkpoint anchors the ledger, so a cut or rewritten ledger would go unseen

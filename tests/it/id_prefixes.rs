@@ -64,6 +64,7 @@ fn an_unknown_id_is_a_usage_error_for_every_command_that_takes_one() {
         vec!["status", "D-999"],
         vec!["attach", "D-999"],
         vec!["gate-check", "D-999"],
+        vec!["gate-check", "D-0000a11d", "D-999"],
         vec!["merge", "D-999"],
         vec!["merge", "D-999", "D-0000a11d"],
         vec!["cancel", "D-999"],

@@ -32,10 +32,12 @@ fn init_scaffolds_a_repository() {
         "{report:#}"
     );
     let root = env.path();
-    assert_eq!(
-        std::fs::read_to_string(root.join(".vnx/config.yaml")).unwrap(),
-        "# vnx project configuration: committed, written by `vnx init`.\nversion: 1\nproject_id: demo-repo\n"
+    // Nothing to detect: no gate, the examples commented.
+    insta::assert_snapshot!(
+        "init_config_without_a_test_command",
+        std::fs::read_to_string(root.join(".vnx/config.yaml")).unwrap()
     );
+    assert!(r.stderr.contains("no test command found"), "{}", r.stderr);
     // The shipped defaults, byte for byte, scripts executable.
     for file in [
         "provider_constraints.yaml",
@@ -286,4 +288,44 @@ fn the_main_checkout_is_found_in_submodules_and_separate_git_dirs() {
     assert_eq!(project.root, sub.canonicalize().unwrap());
     let repo = vnx::worktree::Repo::discover(&sub).unwrap();
     assert_eq!(repo.root, sub.canonicalize().unwrap());
+}
+
+#[test]
+fn init_proposes_the_detected_test_command_as_the_implementers_gate() {
+    let env = repo();
+    std::fs::write(env.path().join("go.mod"), "module example.com/x\n").unwrap();
+    let r = init(&env, &["--project-id", "demo-repo", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("found go.mod: the gate `test` runs `go test ./...` for role `implementer`"),
+        "{}",
+        r.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        report["test_gate"]["argv"],
+        serde_json::json!(["go", "test", "./..."])
+    );
+    let config = std::fs::read_to_string(env.path().join(".vnx/config.yaml")).unwrap();
+    insta::assert_snapshot!("init_config_with_a_detected_gate", config);
+    // A second init leaves the config as it is, and proposes nothing.
+    let r = init(&env, &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["test_gate"], serde_json::Value::Null);
+    assert!(!r.stderr.contains("found go.mod"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.path().join(".vnx/config.yaml")).unwrap(),
+        config
+    );
+
+    // --no-detect: no gate, and nothing said about one.
+    let env = repo();
+    std::fs::write(env.path().join("go.mod"), "module example.com/x\n").unwrap();
+    let r = init(&env, &["--no-detect"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("go.mod"), "{}", r.stderr);
+    assert!(!r.stderr.contains("no test command"), "{}", r.stderr);
+    let config = std::fs::read_to_string(env.path().join(".vnx/config.yaml")).unwrap();
+    assert!(config.contains("\n# gates:\n"), "{config}");
 }

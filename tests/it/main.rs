@@ -22,6 +22,7 @@ mod concurrency;
 mod constraints;
 mod cost;
 mod crash;
+mod daily_loop;
 mod dashboard;
 mod declared;
 mod defaults;

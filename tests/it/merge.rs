@@ -1,8 +1,9 @@
 //! `vnx merge` end to end: the success path (receipt, trailer, gates re-run on the merge
 //! commit, checkpoint) with a base that moved without conflicts, a refusal for each condition —
-//! a tampered ledger, a cut ledger, a failed dispatch, a moved branch tip, a missing, failing
-//! or stale gate, and a dirty main checkout — and a conflicting base, which takes the dispatch
-//! out of the merge queue with a receipt (more in `merge_queue.rs`).
+//! a tampered ledger, a cut ledger, a failed dispatch, a moved branch tip, a failing gate (a
+//! missing or stale one merge runs itself), and a dirty main checkout — and a conflicting
+//! base, which takes the dispatch out of the merge queue with a receipt (more in
+//! `merge_queue.rs`).
 
 use crate::common::{Repo, Run, committed, completion, configure, gate_check, ledger_path, run};
 
@@ -241,7 +242,7 @@ fn a_moved_branch_tip_is_refused() {
 }
 
 #[test]
-fn missing_failing_and_stale_gates_are_refused() {
+fn missing_and_stale_gates_are_run_by_merge_and_a_failing_one_holds_it() {
     let repo = Repo::new();
     configure(&repo, GATES);
     let id = committed(&repo, "implementer");
@@ -255,20 +256,27 @@ fn missing_failing_and_stale_gates_are_refused() {
     );
     assert_eq!(v["plan"]["gates"][0]["status"], "missing");
     assert_eq!(v["merged"], serde_json::Value::Null);
-    refused(&repo, &id, "gates_passed", "gate `tests` has no result for");
     let r = merge(&repo, &id, &["--check"]);
     insta::assert_snapshot!("merge_check_missing_gate", redact(&r.stdout, &id));
 
-    // A failing gate.
+    // A failing gate holds the merge, and merge does not run it again.
     let strict = committed(&repo, "strict");
     let (r, _) = gate_check(&repo, &strict);
     assert_eq!(r.code, 1);
+    let results = |id: &str| {
+        repo.receipts(id)
+            .iter()
+            .filter(|r| r["event_type"] == "gate_result")
+            .count()
+    };
+    let before = results(&strict);
     refused(
         &repo,
         &strict,
         "gates_passed",
         "gate `strict`'s latest result is fail",
     );
+    assert_eq!(results(&strict), before, "the failed gate was not re-run");
 
     // A pass under a definition that has changed since is stale.
     let (r, _) = gate_check(&repo, &id);
@@ -285,7 +293,26 @@ fn missing_failing_and_stale_gates_are_refused() {
     repo.env.git(&["commit", "-q", "-am", "stricter tests"]);
     let (_, _, v) = failed_conditions(&repo, &id);
     assert_eq!(v["plan"]["gates"][0]["status"], "stale", "{v:#}");
-    refused(&repo, &id, "gates_passed", "is stale");
+
+    // merge runs the stale gate under its new definition, says so, and then merges.
+    let r = merge(&repo, &id, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{id}: gate tests has no current pass for its head; running it"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("gate tests: pass"), "{}", r.stderr);
+    let reports: Vec<serde_json::Value> = repo
+        .receipts(&id)
+        .into_iter()
+        .filter(|r| r["event_type"] == "gate_report")
+        .collect();
+    assert_eq!(reports.len(), 2, "gate-check's and merge's");
+    assert_eq!(reports[1]["decision"], "GO");
+    assert!(r.stdout.contains("merged dispatch/"), "{}", r.stdout);
 }
 
 #[test]

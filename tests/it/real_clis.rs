@@ -5,7 +5,7 @@
 //! includes these tests when the registry is reachable); without them the tests fail. Each
 //! failure names the CLI and step. `remote` runs them on a host over a real loopback sshd;
 //! `sessions` follows a dispatch's session past its first turn (blocked, cancelled, followed
-//! up).
+//! up); `daily_loop` merges their work with the gates run by `vnx merge` itself.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::common::{Repo, Run, completion, repo_dir, run};
 
+mod daily_loop;
 mod remote;
 mod sessions;
 

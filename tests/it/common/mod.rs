@@ -11,7 +11,7 @@ mod fakes;
 mod gates;
 mod host;
 mod repo;
-mod tmux;
+pub mod tmux;
 
 pub use fakes::Fakes;
 pub use gates::{

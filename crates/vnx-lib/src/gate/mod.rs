@@ -237,6 +237,16 @@ fn new_run_id() -> String {
 
 /// Runs the gates dispatch `id` requires and records the evidence. See the module docs.
 pub fn check(ctx: &Context<'_>, id: &DispatchId) -> Result<Report, GateError> {
+    check_selected(ctx, id, None)
+}
+
+/// As [`check`], but runs only the required gates named in `only` (`None`: all of them), as
+/// `vnx merge` does for the gates that have no current pass; the report says which ran.
+pub fn check_selected(
+    ctx: &Context<'_>,
+    id: &DispatchId,
+    only: Option<&[String]>,
+) -> Result<Report, GateError> {
     let config_path = crate::project::Project::at(ctx.root).config_path();
     if config_path.symlink_metadata().is_err() {
         return Err(GateError::NotInitialised {
@@ -294,6 +304,17 @@ pub fn check(ctx: &Context<'_>, id: &DispatchId) -> Result<Report, GateError> {
                 ev.role().unwrap_or_default()
             ));
         }
+        let selected: Vec<&String> = required
+            .iter()
+            .filter(|name| only.is_none_or(|o| o.contains(name)))
+            .collect();
+        if selected.len() < required.len() {
+            let names: Vec<&str> = selected.iter().map(|n| n.as_str()).collect();
+            notes.push(format!(
+                "ran only the gates without a current pass: {}",
+                names.join(", ")
+            ));
+        }
         let shared = exec::Shared {
             ctx,
             config: &config,
@@ -309,9 +330,9 @@ pub fn check(ctx: &Context<'_>, id: &DispatchId) -> Result<Report, GateError> {
             sandbox: started.receipt.sandbox.as_ref(),
         };
         let results: Vec<Result<GateOutcome, GateError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = required
+            let handles: Vec<_> = selected
                 .iter()
-                .map(|name| {
+                .map(|&name| {
                     let shared = &shared;
                     let def = &config.gates[name];
                     s.spawn(move || exec::run_gate(shared, name, def))

@@ -1,7 +1,9 @@
 //! `vnx init`: scaffolds a governed repository idempotently — `.vnx/config.yaml` with the
 //! project id, the shipped constraints and skills where absent, `.vnx-data/` runtime
 //! directories, a `.gitignore` entry for them, and the git hooks of `git_hooks` — never
-//! overwriting a user's edit unless forced, and never writing through a symlink.
+//! overwriting a user's edit unless forced, and never writing through a symlink. A new config
+//! carries the project's test command (`detect`) as the default role's gate, and commented
+//! examples of the other settings.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,8 +11,21 @@ use std::path::{Path, PathBuf};
 use crate::defaults::{self, DefaultFile};
 use crate::project::{CONFIG, DATA_DIR, Project};
 
+pub mod detect;
 pub mod git_hooks;
 pub mod mcp;
+
+pub use detect::TestCommand;
+
+/// The role a new config gives the detected gate: the role the shipped skills and the phantom
+/// guard expect dispatches that change code to have.
+pub const DEFAULT_ROLE: &str = "implementer";
+
+/// The name of the detected gate in a new config.
+pub const TEST_GATE: &str = "test";
+
+/// Seconds the detected gate may run: it builds in a fresh checkout of the head.
+pub const TEST_GATE_TIMEOUT: u64 = 1800;
 
 /// What `init` did to one path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -54,6 +69,10 @@ pub struct InitReport {
     pub project_id: String,
     /// Each path and what happened to it.
     pub steps: Vec<Step>,
+    /// The test command written into a new config as the gate `test` of the role
+    /// `implementer`; `None` when none was detected, detection was off, or the config was
+    /// there already.
+    pub test_gate: Option<TestCommand>,
 }
 
 /// What `init` is asked to do.
@@ -67,6 +86,9 @@ pub struct InitOptions {
     pub vnx: Option<PathBuf>,
     /// A worktree pool to set in the config: its size and cache directories.
     pub pool: Option<crate::config::PoolConfig>,
+    /// Detect the project's test command and make it the default role's gate in a new
+    /// config ([`detect::detect`]).
+    pub detect: bool,
 }
 
 /// Why `init` stopped.
@@ -200,7 +222,9 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
         check_no_symlink(&root, rel)?;
     }
     let mut steps = Vec::new();
-    let (project_id, step) = write_config(&root, options)?;
+    let test = options.detect.then(|| detect::detect(&root)).flatten();
+    let (project_id, step) = write_config(&root, options, test.as_ref())?;
+    let test_gate = test.filter(|_| step.action == Action::Created);
     steps.push(step);
     if let Some(pool) = &options.pool {
         steps.push(write_pool(&root, pool)?);
@@ -223,6 +247,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
         root,
         project_id,
         steps,
+        test_gate,
     })
 }
 
@@ -253,12 +278,65 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> 
     crate::files::write_atomic(path, contents, mode, true).map_err(io_err(path))
 }
 
-fn config_text(project_id: &str) -> String {
-    format!(
+/// A new `.vnx/config.yaml`: the project id, the detected test command as the default role's
+/// gate (or a commented one), and the other settings as commented examples.
+pub fn config_text(project_id: &str, test: Option<&TestCommand>) -> String {
+    let mut text = format!(
         "# vnx project configuration: committed, written by `vnx init`.\n\
+         # Every setting is described in docs/reference.md of vnx's repository.\n\
          version: 1\n\
-         project_id: {project_id}\n"
-    )
+         project_id: {project_id}\n\n\
+         # Gates: the checks a dispatch must pass before `vnx merge` lands it. A command gate\n\
+         # runs in a fresh checkout of the dispatch's head and passes on exit 0; `vnx merge`\n\
+         # runs the gates a dispatch has not passed yet, and again on the merge result when\n\
+         # the base moved. A role without a `gates:` key cannot merge; `gates: []` merges\n\
+         # without any.\n"
+    );
+    let example = "#   review: {kind: review, provider: codex, timeout: 300}   # a CLI reads the diff\n\
+                   #   lint: {kind: command, argv: [\"make\", \"lint\"], idle_timeout: 300}\n";
+    match test {
+        Some(t) => {
+            let argv: Vec<String> = t
+                .argv
+                .iter()
+                .map(|a| serde_json::to_string(a).expect("strings serialize"))
+                .collect();
+            text.push_str(&format!(
+                "gates:\n  {TEST_GATE}: {{kind: command, argv: [{}], timeout: {TEST_GATE_TIMEOUT}}}   \
+                 # found in {}\n{example}roles:\n  {DEFAULT_ROLE}: {{gates: [{TEST_GATE}]}}\n",
+                argv.join(", "),
+                t.from
+            ));
+        }
+        None => text.push_str(&format!(
+            "# gates:\n#   {TEST_GATE}: {{kind: command, argv: [\"make\", \"test\"], timeout: \
+             {TEST_GATE_TIMEOUT}}}\n{example}# roles:\n#   {DEFAULT_ROLE}: {{gates: [{TEST_GATE}]}}\n"
+        )),
+    }
+    text.push_str(
+        "#   docs: {gates: []}                     # merges without gates\n\
+         #   planner: {writes: false, gates: []}   # changes no files: no phantom guard\n\
+         #   reviewer: {skills: [reviewer]}        # skills composed into its prompts\n\n\
+         # Providers: claude, codex, gemini, ollama and demo are built in; the model is\n\
+         # `--model` on each dispatch (the provider is inferred from it). Any other CLI:\n\
+         # providers:\n\
+         #   kimi:\n\
+         #     binary: kimi\n\
+         #     headless: {argv: [\"--print\", \"{prompt}\"], prompt: argument, output: text, completion: exit}\n\
+         #     model_args: [\"--model\", \"{model}\"]\n\
+         #     permissions: {ask: [], edits: [\"--auto-edit\"]}\n\
+         # concurrency: {claude: 4}              # at most N workers of a provider at once\n\
+         # queue: {policy: queue, max_length: 16}\n\n\
+         # Worktrees: commands run in each new worktree, and prepared worktrees kept ready.\n\
+         # worktree:\n\
+         #   setup: [[\"npm\", \"ci\"]]\n\
+         #   pool: {size: 4, keep: [target]}\n\
+         # sandbox: {enabled: true, network: on}  # run workers in bubblewrap\n\
+         # notify: [\"notify-send\", \"vnx\"]      # told when a dispatch needs you\n\n\
+         # Egress (secrets in what a provider would receive), constraints and token budgets are\n\
+         # in provider_constraints.yaml at the repository's root.\n",
+    );
+    text
 }
 
 /// Sets `worktree.pool` in the config: appended as a new `worktree:` section, or as the first
@@ -326,7 +404,11 @@ fn existing_project_id(text: &str) -> Option<String> {
     })
 }
 
-fn write_config(root: &Path, options: &InitOptions) -> Result<(String, Step), InitError> {
+fn write_config(
+    root: &Path,
+    options: &InitOptions,
+    test: Option<&TestCommand>,
+) -> Result<(String, Step), InitError> {
     let path = check_no_symlink(root, CONFIG)?;
     let step = |action| Step {
         path: CONFIG.into(),
@@ -372,7 +454,7 @@ fn write_config(root: &Path, options: &InitOptions) -> Result<(String, Step), In
                 .project_id
                 .clone()
                 .unwrap_or_else(|| derive_project_id(root));
-            write_file(&path, config_text(&id).as_bytes(), 0o644)?;
+            write_file(&path, config_text(&id, test).as_bytes(), 0o644)?;
             Ok((id, step(Action::Created)))
         }
         Err(e) => Err(io_err(&path)(e)),
@@ -477,5 +559,39 @@ mod tests {
         );
         assert_eq!(derive_project_id(Path::new("/src/ünïcode")), "n-code");
         assert!(is_project_id(&derive_project_id(Path::new("/src/---"))));
+    }
+
+    fn is_key(k: &str) -> bool {
+        !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    }
+
+    #[test]
+    fn a_new_config_parses_with_and_without_a_detected_gate() {
+        let path = Path::new(".vnx/config.yaml");
+        let test = TestCommand {
+            argv: vec!["go".into(), "test".into(), "./...".into()],
+            from: "go.mod".into(),
+        };
+        let config = crate::config::parse(&config_text("demo", Some(&test)), path).unwrap();
+        assert_eq!(config.project_id.as_deref(), Some("demo"));
+        assert_eq!(
+            config.roles[DEFAULT_ROLE].gates.as_deref(),
+            Some(&[TEST_GATE.to_owned()][..])
+        );
+        assert_eq!(
+            serde_json::to_string(&config.gates[TEST_GATE]).unwrap(),
+            r#"{"kind":"command","argv":["go","test","./..."],"timeout":1800}"#
+        );
+        let bare = crate::config::parse(&config_text("demo", None), path).unwrap();
+        assert!(bare.gates.is_empty() && bare.roles.is_empty());
+        // Each commented example is valid once uncommented.
+        let uncommented: String = config_text("demo", None)
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with(' ') || l.split_once(':').is_some_and(|(k, _)| is_key(k)))
+            .map(|l| l.split(" # ").next().unwrap().to_owned() + "\n")
+            .collect();
+        let all = format!("version: 1\nproject_id: demo\n{uncommented}");
+        crate::config::parse(&all, path).unwrap_or_else(|e| panic!("{e}\n{all}"));
     }
 }

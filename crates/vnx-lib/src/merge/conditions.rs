@@ -303,7 +303,8 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
         let completed_seq = ev.completed.as_ref().and_then(|c| c.seq());
         let problem = match latest {
             None => Some(format!(
-                "gate `{name}` has no result for {head} (run `vnx gate-check {id}`)"
+                "gate `{name}` has no result for {head} (`vnx merge {id}` runs it, as \
+                 `vnx gate-check {id}` does)"
             )),
             // Gates run on what the worker left, after it ended.
             Some(r) if r.seq().is_none() || r.seq() <= completed_seq => Some(format!(
@@ -367,6 +368,40 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
     } else {
         format!("{} passed for {head}", required.join(", "))
     })
+}
+
+/// The required gates of dispatch `id` that have no current pass for its recorded head
+/// (none yet, or one under a definition since changed): what `vnx merge` runs itself. Empty
+/// when the dispatch did not complete done, its role names no gates, or the ledger holds
+/// receipts about it vnx did not write (the merge refuses those whatever the gates say).
+pub fn gates_without_a_pass(config: &Config, ev: &Evidence, id: &DispatchId) -> Vec<String> {
+    let Some(head) = ev.head() else {
+        return Vec::new();
+    };
+    if ev.verdict(id).is_err() || !ev.unattested_lines().is_empty() {
+        return Vec::new();
+    }
+    let mut plan = Plan {
+        dispatch_id: id.clone(),
+        conditions: Vec::new(),
+        role: None,
+        branch: None,
+        head_commit: Some(head.clone()),
+        base_ref: None,
+        base_commit: None,
+        base_tip: None,
+        base_moved: false,
+        merge_tree: None,
+        gates: Vec::new(),
+        checkpoint: None,
+        completion: None,
+    };
+    let _ = gates(config, ev, &mut plan);
+    plan.gates
+        .into_iter()
+        .filter(|g| matches!(g.status.as_str(), "missing" | "stale"))
+        .map(|g| g.gate)
+        .collect()
 }
 
 fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, String> {

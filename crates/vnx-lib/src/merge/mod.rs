@@ -10,11 +10,13 @@
 //! each is formed on the base's current head as git objects (`form`), the role's command gates
 //! run on that merge commit when it differs from the gated head, and the base moves only if
 //! they pass (`land`); a dispatch that conflicts or fails them is taken out with a
-//! `merge_dequeued` receipt.
+//! `merge_dequeued` receipt. Before it, `vnx merge` runs the required gates that have no
+//! current pass for the head (`missing`).
 
 pub mod conditions;
 pub mod form;
 pub mod land;
+pub mod missing;
 pub mod queue;
 
 use crate::ids::CommitId;
@@ -214,8 +216,8 @@ pub enum MergeError {
         /// The dispatch.
         id: String,
     },
-    /// The gates could not be run on a merge result.
-    #[error("could not run the gates of {id} on its merge result")]
+    /// The gates could not be run (on the head before the merge, or on a merge result).
+    #[error("could not run the gates of {id}")]
     Gate {
         /// The dispatch.
         id: String,
@@ -267,12 +269,19 @@ impl MergeError {
                 "nothing to do; `vnx show {id}` shows the merge, `vnx follow-up` cannot \
                  continue a merged branch: dispatch anew for more work"
             )),
+            MergeError::Refused {
+                condition: "base_compatible",
+                ..
+            } => None,
             MergeError::Refused { condition, id, .. } => Some(match *condition {
                 "ledger_verifies" => "run `vnx audit-chain verify` to see what changed".into(),
                 "checkpoint_extended" => "run `vnx audit-chain verify`; a ledger without any \
                                           checkpoint gets one from `vnx audit-chain checkpoint`"
                     .into(),
-                "gates_passed" => format!("run `vnx gate-check {id}`"),
+                "gates_passed" => format!(
+                    "a gate that failed holds the merge until it passes: fix the work (`vnx \
+                     follow-up {id}`), then run `vnx gate-check {id}` or `vnx merge {id}` again"
+                ),
                 "main_checkout_ready" => {
                     "check out the base branch and commit or stash your changes".into()
                 }
@@ -285,9 +294,6 @@ impl MergeError {
                     "commits made after the dispatch completed were never gated; merge them \
                      through a dispatch of their own"
                         .into()
-                }
-                "base_compatible" => {
-                    "rebase or re-run the dispatch on the current base, then gate it again".into()
                 }
                 _ => format!("`vnx merge {id} --check --json` lists every condition"),
             }),
@@ -328,6 +334,27 @@ pub fn anchor(
         threads,
         &now_utc(),
         witness_dir,
+    )
+}
+
+/// What to do about a dispatch whose head conflicts with its base's head (ADR 0047): replay
+/// its task on the base as it is now (the first dispatch of a follow-up chain, whose branch
+/// it is), then merge the replay; `vnx merge` runs its gates.
+pub fn conflict_hint(plan: &Plan) -> String {
+    let first = plan
+        .branch
+        .as_deref()
+        .and_then(|b| b.strip_prefix("dispatch/"))
+        .unwrap_or(&plan.dispatch_id);
+    let base = plan
+        .base_ref
+        .as_deref()
+        .map(|r| r.strip_prefix("refs/heads/").unwrap_or(r))
+        .unwrap_or("BRANCH");
+    format!(
+        "replay the task on the current base: `vnx replay {first} --base-ref {base}`, then \
+         `vnx merge` the replay (vnx merge runs its gates); a manual rebase of \
+         dispatch/{first} is never merged, since its tip is no longer the head that was gated"
     )
 }
 
