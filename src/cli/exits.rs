@@ -176,6 +176,7 @@ pub fn provider(e: &ProviderError) -> Exit {
         | E::CannotInfer { .. }
         | E::Ambiguous { .. }
         | E::BadModel { .. }
+        | E::UnknownModel { .. }
         | E::NeedsModel { .. }
         | E::LaneUnsupported { .. }
         | E::PromptTooLarge { .. } => Exit::Usage,

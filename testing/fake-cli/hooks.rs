@@ -28,8 +28,15 @@ pub fn read_settings(path: &Path) -> Result<Option<Value>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The command hooks registered for `event` in one settings document.
+/// The command hooks registered for `event` in one settings document (`timeout` in seconds,
+/// as claude reads it).
 pub fn command_hooks(settings: &Value, event: &str) -> Vec<Hook> {
+    command_hooks_per(settings, event, 1.0)
+}
+
+/// The command hooks registered for `event`, `timeout` counted in `unit` seconds (gemini
+/// 0.61 reads milliseconds: `0.001`).
+pub fn command_hooks_per(settings: &Value, event: &str, unit: f64) -> Vec<Hook> {
     let Some(groups) = settings
         .get("hooks")
         .and_then(|h| h.get(event))
@@ -48,7 +55,7 @@ pub fn command_hooks(settings: &Value, event: &str) -> Vec<Hook> {
                 .get("timeout")
                 .and_then(Value::as_f64)
                 .filter(|t| *t > 0.0)
-                .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
+                .map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs_f64(t * unit));
             Some(Hook { command, timeout })
         })
         .collect()

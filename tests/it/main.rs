@@ -48,6 +48,7 @@ mod mcp;
 mod merge;
 mod merge_queue;
 mod pool;
+mod posture;
 mod proof;
 mod prune;
 mod queue;

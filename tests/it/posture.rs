@@ -1,0 +1,126 @@
+//! The default posture against real work, with the stand-in CLIs: a role's allowlist given
+//! to each CLI's own allow mechanism (claude `--allowedTools`, gemini `--allowed-tools` and
+//! its TUI's policy file), and claude's model left to the user unless one is named.
+
+use crate::common::{Fakes, Repo, completion, configure, run};
+
+/// A headless dispatch of `cli` in the implementer role that runs `allowed`, then `other`
+/// (each creating a file), then reports: its completion receipt.
+fn run_two(repo: &Repo, fakes: &Fakes, cli: &str, allowed: &str, other: &str) -> serde_json::Value {
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", cli, "--lane", "headless", "--deadline", "60"])
+        .args([
+            "--instruction",
+            &format!(
+                "@fake run {allowed}\n@fake run {other}\n@fake run vnx report --status done --summary s"
+            ),
+        ]);
+    completion(&run(cmd))
+}
+
+#[test]
+fn a_roles_allowlist_runs_unasked_and_nothing_else_does() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    configure(
+        &repo,
+        "roles:\n  implementer:\n    allow: [\"touch allowed\"]\n",
+    );
+    for cli in ["claude", "gemini"] {
+        let c = run_two(
+            &repo,
+            &fakes,
+            cli,
+            &format!("touch allowed-{cli}.txt"),
+            &format!("touch other-{cli}.txt"),
+        );
+        assert_eq!(c["status"], "done", "{cli}: {c}");
+        let id = c["dispatch_id"].as_str().unwrap();
+        let tree = repo
+            .env
+            .git(&["ls-tree", "-r", "--name-only", &format!("dispatch/{id}")]);
+        assert!(
+            tree.contains(&format!("allowed-{cli}.txt")),
+            "{cli}: {tree}"
+        );
+        assert!(
+            !tree.contains(&format!("other-{cli}.txt")),
+            "{cli}: denied: {tree}"
+        );
+        let argv = repo.receipts(id)[0]["argv"].to_string();
+        let rule = match cli {
+            "claude" => "\"--allowedTools\",\"Bash(touch allowed:*)\"",
+            _ => "\"--allowed-tools\",\"run_shell_command(touch allowed)\"",
+        };
+        assert!(argv.contains(rule), "{cli}: {argv}");
+    }
+}
+
+#[test]
+fn by_default_a_role_allows_its_command_gates_and_read_only_git() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    configure(
+        &repo,
+        "gates:\n  tests: {kind: command, argv: [touch, gate.txt]}\nroles:\n  implementer: {gates: [tests]}\n",
+    );
+    let c = run_two(
+        &repo,
+        &fakes,
+        "gemini",
+        "touch gate.txt",
+        "git log -1 --format=%s",
+    );
+    assert_eq!(c["status"], "done", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert_eq!(repo.on_branch(id, "gate.txt"), "");
+    let argv = repo.receipts(id)[0]["argv"].to_string();
+    for command in [
+        "touch gate.txt",
+        "git status",
+        "git diff",
+        "git log",
+        "git show",
+    ] {
+        assert!(
+            argv.contains(&format!("run_shell_command({command})")),
+            "{command}: {argv}"
+        );
+    }
+}
+
+#[test]
+fn a_gemini_tui_runs_the_allowlist_without_asking() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    configure(&repo, "roles:\n  implementer:\n    allow: [\"touch\"]\n");
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "gemini",
+            "--lane",
+            "interactive",
+            "--deadline",
+            "60",
+        ])
+        .args([
+            "--instruction",
+            "@fake run touch t.txt\n@fake run vnx report --status done --summary t",
+        ]);
+    let c = completion(&run(cmd));
+    assert_eq!(c["status"], "done", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    let kinds: Vec<String> = repo
+        .receipts(id)
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!kinds.iter().any(|k| k == "dispatch_blocked"), "{kinds:?}");
+    assert_eq!(repo.on_branch(id, "t.txt"), "");
+}
