@@ -188,6 +188,7 @@ hinted!(
     vnx::config::ConfigError => exits::config,
     vnx::worktree::WorktreeError => exits::worktree,
     vnx::group::GroupError => exits::group,
+    vnx::dispatch::answer::AnswerError => exits::answer,
 );
 
 /// The errors without a hint of their own.

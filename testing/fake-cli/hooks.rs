@@ -78,6 +78,30 @@ pub fn fire(hooks: &[Hook], payload: &Value, cwd: &Path, env: &[(String, String)
         .collect()
 }
 
+/// Runs one hook with `payload` on stdin in `cwd`, waiting for it (the hook bounds its own
+/// time); what it printed.
+pub fn run_for_output(hook: &Hook, payload: &Value, cwd: &Path) -> String {
+    use std::io::Write;
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(&hook.command)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return String::new();
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(payload.to_string().as_bytes());
+    }
+    child
+        .wait_with_output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,10 @@ pub fn hook_command(vnx: &Path, event: &str, dispatch_dir: &Path) -> String {
 /// Seconds a CLI gives one of vnx's hooks (claude reads `timeout` in seconds).
 const HOOK_TIMEOUT_SECS: u64 = 30;
 
+/// Seconds claude gives vnx's `PermissionRequest` hook, which waits that long (less a
+/// margin) for `vnx approve`/`vnx deny` while the prompt shows in the pane.
+pub const PERMISSION_HOOK_TIMEOUT_SECS: u64 = 600;
+
 fn command_hook(command: String, timeout: u64) -> serde_json::Value {
     serde_json::json!([{ "hooks": [{ "type": "command", "command": command, "timeout": timeout }] }])
 }
@@ -79,15 +83,21 @@ fn command_hook(command: String, timeout: u64) -> serde_json::Value {
 /// `hooks/claude-settings.json`: passed with `--settings`, merged by Claude Code over the
 /// user's own settings; nothing is written into the worktree. `Stop` ends a turn;
 /// `PermissionRequest` (as the prompt shows, naming the tool and command) and `Notification`
-/// (about 6 s later) say the worker waits for a person; `PostToolUse` says it goes on.
+/// (about 6 s later) say the worker waits for a person; `PostToolUse` says it goes on. The
+/// `PermissionRequest` hook also waits for `vnx approve`/`vnx deny` (the dialog stays
+/// usable meanwhile, seen on claude 2.1.197), so it is given longer.
 pub fn claude_settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
     let hook =
         |event: &str| command_hook(hook_command(vnx, event, dispatch_dir), HOOK_TIMEOUT_SECS);
+    let permission = command_hook(
+        hook_command(vnx, "claude-permission-request", dispatch_dir),
+        PERMISSION_HOOK_TIMEOUT_SECS,
+    );
     serde_json::json!({
         "hooks": {
             "Stop": hook("claude-stop"),
             "Notification": hook("claude-notification"),
-            "PermissionRequest": hook("claude-permission-request"),
+            "PermissionRequest": permission,
             "PostToolUse": hook("claude-post-tool-use"),
         }
     })
