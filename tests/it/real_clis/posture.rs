@@ -118,7 +118,7 @@ fn real_claude_keeps_its_own_model_and_a_typo_is_refused() {
         "claude",
         "headless",
         &format!(
-            "{marker}\n\\@model run vnx report --status done --summary own\n\\@model say Done."
+            "{marker}\n\\@model write own.txt x\n\\@model run vnx report --status done --summary own\n\\@model say Done."
         ),
     ));
     assert_eq!(c["status"], "done", "{at} {}", explain(&c));
