@@ -103,7 +103,7 @@ pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
 pub fn user() -> String {
     ["USER", "LOGNAME"]
         .iter()
-        .filter_map(|v| std::env::var(v).ok())
+        .filter_map(|v| env(v)?.into_string().ok())
         .find(|u| !u.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
 }
