@@ -104,7 +104,7 @@ mod tests {
             parse_err("version: 1\nroles:\n  r:\n    allow: ['make && rm -rf /']\n");
         assert_eq!((line, column), (4, 13), "{message}");
         assert!(
-            message.starts_with("role `r`: \"make && rm -rf /\" cannot be an allow rule"),
+            message.starts_with("role `r`: `make && rm -rf /` cannot be an allow rule"),
             "{message}"
         );
     }
