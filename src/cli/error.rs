@@ -188,6 +188,7 @@ hinted!(
     vnx::config::ConfigError => exits::config,
     vnx::worktree::WorktreeError => exits::worktree,
     vnx::group::GroupError => exits::group,
+    vnx::dispatch::answer::AnswerError => exits::answer,
 );
 
 /// The errors without a hint of their own.
@@ -274,10 +275,7 @@ pub fn dispatch_id(
 
 /// Refuses, before anything is done, a list of ids one of which the ledger never saw (a
 /// typo must not leave the others half done).
-pub fn all_known(
-    ledger: &std::path::Path,
-    ids: &[vnx::ids::DispatchId],
-) -> Result<(), CliError> {
+pub fn all_known(ledger: &std::path::Path, ids: &[vnx::ids::DispatchId]) -> Result<(), CliError> {
     for id in ids {
         if !ledger.exists() || !vnx::dispatch::view::started(ledger, id)? {
             return Err(CliError::usage(format!("unknown dispatch {id}"))

@@ -168,6 +168,17 @@ pub fn dispatch(e: &DispatchError) -> Exit {
     }
 }
 
+/// Nothing to answer is a negative verdict; a pane that cannot be typed into, or a CLI that
+/// cannot be answered from outside, is operational.
+pub fn answer(e: &vnx::dispatch::answer::AnswerError) -> Exit {
+    use vnx::dispatch::answer::AnswerError as E;
+    match e {
+        E::NothingPending { .. } => Exit::No,
+        E::Unsupported { .. } | E::Unreachable { .. } | E::Io { .. } => Exit::Failed,
+        E::Ledger(e) => ledger(e),
+    }
+}
+
 /// What was asked of the provider (its name, model, lane) is usage; what a declared
 /// provider's configuration lacks is fixed in `.vnx/config.yaml`, not on the command line.
 pub fn provider(e: &ProviderError) -> Exit {
@@ -177,6 +188,7 @@ pub fn provider(e: &ProviderError) -> Exit {
         | E::CannotInfer { .. }
         | E::Ambiguous { .. }
         | E::BadModel { .. }
+        | E::UnknownModel { .. }
         | E::NeedsModel { .. }
         | E::LaneUnsupported { .. }
         | E::PromptTooLarge { .. } => Exit::Usage,

@@ -1,6 +1,7 @@
 //! The command line: argument parsing, settings resolution and rendering. One file per
 //! subcommand; the work itself happens in the `vnx` library.
 
+mod approve;
 mod attach;
 mod audit_checkpoint;
 mod audit_seal;
@@ -17,6 +18,7 @@ mod constraints_list;
 mod cost;
 mod dashboard;
 mod demo_worker;
+mod deny;
 mod dispatch_agent;
 mod doctor;
 mod drain;
@@ -96,6 +98,8 @@ enum Command {
     Show(show::Args),
     Dashboard(dashboard::Args),
     Attach(attach::Args),
+    Approve(approve::Args),
+    Deny(deny::Args),
     Cancel(cancel::Args),
     Recover(recover::Args),
     #[command(name = "gate-check")]
@@ -325,6 +329,8 @@ pub fn run() -> ExitCode {
         Command::Show(a) => show::run(a),
         Command::Dashboard(a) => dashboard::run(a),
         Command::Attach(a) => attach::run(a),
+        Command::Approve(a) => approve::run(a),
+        Command::Deny(a) => deny::run(a),
         Command::Cancel(a) => cancel::run(a),
         Command::Recover(a) => recover::run(a),
         Command::GateCheck(a) => gate_check::run(a),

@@ -98,6 +98,16 @@ pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
     Ok(config.join("vnx").join("checkpoint.key"))
 }
 
+/// Who runs this command, as receipts name a person: `$USER`, else `$LOGNAME`, else
+/// `unknown`.
+pub fn user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| env(v)?.into_string().ok())
+        .find(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.
 pub fn tmux_socket(flag: Option<String>) -> String {
     flag.or_else(|| {

@@ -24,6 +24,10 @@ pub enum Action {
     Attach(String),
     /// Continue it with a new instruction (`vnx follow-up --detach`).
     FollowUp(String, String),
+    /// Allow its pending permission prompt (`vnx approve`).
+    Approve(String),
+    /// Refuse its pending permission prompt (`vnx deny`).
+    Deny(String),
     /// Stop it (`vnx cancel`).
     Cancel(String),
     /// Run its role's gates (`vnx gate-check`).
@@ -49,6 +53,8 @@ impl Action {
                 "--detach".to_owned(),
                 format!("--instruction={text}"),
             ],
+            Action::Approve(id) => v(&["approve", id]),
+            Action::Deny(id) => v(&["deny", id]),
             Action::Cancel(id) => v(&["cancel", id]),
             Action::GateCheck(id) => v(&["gate-check", id]),
             Action::Merge(id) => v(&["merge", id]),
@@ -61,13 +67,18 @@ impl Action {
     pub fn needs_confirmation(&self) -> bool {
         matches!(
             self,
-            Action::Cancel(_) | Action::Merge(_) | Action::Release(_) | Action::Clean(_)
+            Action::Approve(_)
+                | Action::Cancel(_)
+                | Action::Merge(_)
+                | Action::Release(_)
+                | Action::Clean(_)
         )
     }
 
     /// The question a confirmation asks.
     pub fn question(&self) -> String {
         match self {
+            Action::Approve(id) => format!("allow what {id}'s worker asks to do?"),
             Action::Cancel(id) => format!("cancel {id}? its worker is stopped"),
             Action::Merge(id) => format!("merge {id} into its base?"),
             Action::Release(id) => format!("release {id}'s worktree and branch?"),
@@ -83,6 +94,8 @@ impl Action {
         match self {
             Action::Attach(id)
             | Action::FollowUp(id, _)
+            | Action::Approve(id)
+            | Action::Deny(id)
             | Action::Cancel(id)
             | Action::GateCheck(id)
             | Action::Merge(id)
@@ -285,6 +298,8 @@ impl App {
                 };
                 return Effect::None;
             }
+            KeyCode::Char('p') => Action::Approve(id),
+            KeyCode::Char('n') => Action::Deny(id),
             KeyCode::Char('c') => Action::Cancel(id),
             KeyCode::Char('g') => Action::GateCheck(id),
             KeyCode::Char('m') => Action::Merge(id),

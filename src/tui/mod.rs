@@ -153,6 +153,8 @@ mod tests {
                 "follow-up D-00000001 --detach --instruction=go on",
                 false,
             ),
+            (Action::Approve(id.clone()), "approve D-00000001", true),
+            (Action::Deny(id.clone()), "deny D-00000001", false),
             (Action::Cancel(id.clone()), "cancel D-00000001", true),
             (
                 Action::GateCheck(id.clone()),

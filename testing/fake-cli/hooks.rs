@@ -28,8 +28,15 @@ pub fn read_settings(path: &Path) -> Result<Option<Value>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The command hooks registered for `event` in one settings document.
+/// The command hooks registered for `event` in one settings document (`timeout` in seconds,
+/// as claude reads it).
 pub fn command_hooks(settings: &Value, event: &str) -> Vec<Hook> {
+    command_hooks_per(settings, event, 1.0)
+}
+
+/// The command hooks registered for `event`, `timeout` counted in `unit` seconds (gemini
+/// 0.61 reads milliseconds: `0.001`).
+pub fn command_hooks_per(settings: &Value, event: &str, unit: f64) -> Vec<Hook> {
     let Some(groups) = settings
         .get("hooks")
         .and_then(|h| h.get(event))
@@ -48,7 +55,7 @@ pub fn command_hooks(settings: &Value, event: &str) -> Vec<Hook> {
                 .get("timeout")
                 .and_then(Value::as_f64)
                 .filter(|t| *t > 0.0)
-                .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
+                .map_or(DEFAULT_TIMEOUT, |t| Duration::from_secs_f64(t * unit));
             Some(Hook { command, timeout })
         })
         .collect()
@@ -69,6 +76,30 @@ pub fn fire(hooks: &[Hook], payload: &Value, cwd: &Path, env: &[(String, String)
             serde_json::json!({ "command": hook.command, "outcome": outcome })
         })
         .collect()
+}
+
+/// Runs one hook with `payload` on stdin in `cwd`, waiting for it (the hook bounds its own
+/// time); what it printed.
+pub fn run_for_output(hook: &Hook, payload: &Value, cwd: &Path) -> String {
+    use std::io::Write;
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(&hook.command)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return String::new();
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(payload.to_string().as_bytes());
+    }
+    child
+        .wait_with_output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -28,6 +28,12 @@ pub trait Agent {
     fn end_of_turn(&mut self, turn: &Turn);
     /// The approval dialog for `call` is about to show: permission hooks.
     fn permission_asked(&mut self, _call: &ToolCall) {}
+    /// A decision a permission hook returned while the dialog shows (claude), if any yet.
+    fn hook_decision(&mut self) -> Option<bool> {
+        None
+    }
+    /// The dialog has shown for `waited` without an answer (claude's late notification).
+    fn still_asking(&mut self, _waited: Duration) {}
     /// `call` ran (approved or allowed outright): post-tool hooks.
     fn tool_ran(&mut self, _call: &ToolCall, _result: &ToolResult) {}
     fn is_exit(&self, line: &str) -> bool;
@@ -68,6 +74,22 @@ impl Drop for TermMode {
         if let Some(saved) = &self.saved {
             let _ = termios::tcsetattr(io::stdin(), OptionalActions::Now, saved);
         }
+    }
+}
+
+/// Whether the TTY has input (or EOF) within `wait`.
+fn stdin_ready(wait: Duration) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::try_from(wait.as_nanos()).unwrap_or(0),
+    };
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(n) => n > 0,
+        Err(rustix::io::Errno::INTR) => false,
+        Err(_) => true,
     }
 }
 
@@ -228,7 +250,17 @@ impl<A: Agent> Observer for TuiObserver<'_, A> {
     fn approve(&mut self, call: &ToolCall) -> bool {
         self.agent.permission_asked(call);
         self.screen.set_status(self.agent.approval(call), None);
-        let ok = read_byte().is_some_and(|key| self.agent.approves(key));
+        // A key, or a permission hook's decision, whichever comes first.
+        let asked = Instant::now();
+        let ok = loop {
+            self.agent.still_asking(asked.elapsed());
+            if let Some(allow) = self.agent.hook_decision() {
+                break allow;
+            }
+            if stdin_ready(Duration::from_millis(100)) {
+                break read_byte().is_some_and(|key| self.agent.approves(key));
+            }
+        };
         self.busy();
         ok
     }

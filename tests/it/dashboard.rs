@@ -231,6 +231,17 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
     assert_eq!(press(&mut app, "n"), Effect::None);
     assert_eq!(app.mode, Mode::Normal);
     assert!(app.message.as_deref().unwrap().starts_with("not done"));
+    // Approving a prompt lets the worker act: it asks too; denying does not.
+    assert_eq!(press(&mut app, "p"), Effect::None);
+    assert_eq!(
+        app.mode,
+        Mode::Confirm(Action::Approve("D-0000000b".into()))
+    );
+    press(&mut app, "n");
+    assert_eq!(
+        press(&mut app, "n"),
+        Effect::Run(Action::Deny("D-0000000b".into()))
+    );
     // The follow-up prompt takes text, Esc drops it, an empty one is not sent.
     press(&mut app, "f");
     assert_eq!(press(&mut app, "⏎"), Effect::None, "nothing typed");

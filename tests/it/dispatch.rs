@@ -370,6 +370,12 @@ fn bad_input_is_refused_before_anything_is_made() {
             "was not found on PATH",
             3,
         ),
+        // A typo is caught before anything (the CLI's absence included) is looked at.
+        (
+            &["--provider", "claude", "--model", "sonet"],
+            "is not one claude knows; did you mean \"sonnet\"?",
+            2,
+        ),
         (
             &[
                 "--provider",

@@ -60,6 +60,8 @@ fn gate_check_merge_and_wait() {
         &["status", "D-ffffffff"],
         &["attach", "D-ffffffff"],
         &["cancel", "D-ffffffff"],
+        &["approve", "D-ffffffff"],
+        &["deny", "D-ffffffff"],
         &["follow-up", "D-ffffffff", "--instruction", "x"],
         &["replay", "D-ffffffff"],
         &["recover", "D-ffffffff"],
@@ -74,6 +76,7 @@ fn gate_check_merge_and_wait() {
             .unwrap()
             .to_owned();
     assert_eq!(code(&repo, &["wait", &failed]), 1, "failed");
+    assert_eq!(code(&repo, &["approve", &failed]), 1, "nothing to answer");
     assert_eq!(code(&repo, &["wait", "not/an/id"]), 2);
     assert_eq!(code(&repo, &["status"]), 0);
 }

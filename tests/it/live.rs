@@ -61,6 +61,12 @@ fn a_permission_prompt_blocks_the_dispatch_until_it_is_answered_in_the_pane() {
     assert_eq!(blocked["tool"], "Bash");
     assert_eq!(blocked["command"], "git add -A && git commit -q -m 'add a'");
     assert_eq!(blocked["answer_with"], format!("vnx attach {id}"));
+    // No model named: claude runs on the user's own default (no `--model` forced on it).
+    let argv = fakes.invocation_of("claude", "@fake write a.txt")["argv"].to_string();
+    assert!(
+        argv.contains("--settings") && !argv.contains("\"--model\""),
+        "{argv}"
+    );
     let state = state_of(&repo, &id);
     assert_eq!(state["status"], "blocked", "{state}");
     assert_eq!(state["blocked"]["tool"], "Bash");
@@ -333,6 +339,86 @@ fn a_gemini_tui_blocks_on_its_confirmation_and_leaves_no_vnx_file_on_the_branch(
         .git(&["ls-tree", "-r", "--name-only", &format!("dispatch/{id}")]);
     assert!(tree.contains("g.txt"), "{tree}");
     assert!(!tree.contains(".gemini/settings.json"), "{tree}");
+    repo.verify_ok();
+}
+
+#[test]
+fn every_gemini_prompt_is_a_new_block_and_its_hooks_succeed_trusted() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+        .args(["--provider", "gemini", "--lane", "interactive", "--deadline", "60"])
+        .args([
+            "--instruction",
+            "@fake run touch first.txt\n@fake run touch second.txt\n@fake run vnx report --status done --summary two",
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let session = format!("vnx-{id}");
+    let blocks = |repo: &Repo| -> Vec<serde_json::Value> {
+        repo.receipts(&id)
+            .into_iter()
+            .filter(|r| r["event_type"] == "dispatch_blocked")
+            .collect()
+    };
+
+    let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
+    let first = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+    assert_eq!(first["command"], "touch first.txt", "{first}");
+    repo.server.send_keys(&session, &["1"]);
+    // Allowed: the command runs (gemini's `AfterTool`: resumed), then the next one asks.
+    assert!(
+        wait_for(|| blocks(&repo).len() == 2),
+        "{:?}",
+        kinds(&repo, &id)
+    );
+    assert_eq!(blocks(&repo)[1]["command"], "touch second.txt");
+    assert_eq!(
+        state_of(&repo, &id)["blocked"]["command"],
+        "touch second.txt"
+    );
+    repo.server.send_keys(&session, &["1"]);
+    let c = completion(&run(repo.vnx().args(["wait", "--json", &id])));
+    assert_eq!(c["status"], "done", "{c}");
+    let k = kinds(&repo, &id);
+    let live: Vec<&str> = k
+        .iter()
+        .map(String::as_str)
+        .filter(|e| ["dispatch_blocked", "dispatch_resumed"].contains(e))
+        .collect();
+    assert_eq!(
+        live,
+        [
+            "dispatch_blocked",
+            "dispatch_resumed",
+            "dispatch_blocked",
+            "dispatch_resumed"
+        ]
+    );
+    let resumed = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_resumed")
+        .unwrap();
+    assert_eq!(resumed["source"], "gemini-after-tool");
+
+    // The hooks finished in time (gemini counts `timeout` in milliseconds: given 30, they
+    // were killed and no signal came), and gemini found vnx's project hooks already trusted:
+    // no warning about them.
+    let log = fakes.invocation_of("gemini", "@fake run touch first.txt");
+    assert_eq!(
+        log["untrusted_project_hooks"],
+        serde_json::json!([]),
+        "{log}"
+    );
+    // The trust vnx recorded for the worktree is gone with it.
+    let trusted = std::fs::read_to_string(repo.env.home().join(".gemini/trusted_hooks.json"))
+        .unwrap_or_default();
+    assert!(!trusted.contains(&format!("dispatch-{id}")), "{trusted}");
     repo.verify_ok();
 }
 

@@ -51,6 +51,7 @@ mod mcp;
 mod merge;
 mod merge_queue;
 mod pool;
+mod posture;
 mod proof;
 mod prune;
 mod queue;

@@ -5,7 +5,9 @@
 //! includes these tests when the registry is reachable); without them the tests fail. Each
 //! failure names the CLI and step. `remote` runs them on a host over a real loopback sshd;
 //! `sessions` follows a dispatch's session past its first turn (blocked, cancelled, followed
-//! up); `daily_loop` merges their work with the gates run by `vnx merge` itself.
+//! up); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
+//! shows the default posture against real work (allowlists, gemini's prompts, claude's
+//! model).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use crate::common::{Repo, Run, completion, repo_dir, run};
 
 mod daily_loop;
+mod posture;
 mod remote;
 mod sessions;
 

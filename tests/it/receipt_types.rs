@@ -715,6 +715,21 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         &mut failures,
     );
     check(
+        DispatchAnswered {
+            dispatch_id: did(ID),
+            answer: PermissionAnswer::Deny,
+            by: s("ana"),
+            source: s("claude-permission-request"),
+            tool: Some(s("Bash")),
+            command: Some(s("git push")),
+            via: AnsweredVia::Pane,
+            keys: Some(s("3")),
+            message: Some(s("open a PR instead")),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
         DispatchResumed {
             dispatch_id: did(ID),
             after: s("blocked"),

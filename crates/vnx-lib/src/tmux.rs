@@ -210,6 +210,22 @@ impl Tmux {
         )
     }
 
+    /// Types `keys` (tmux key names: `1`, `y`, `Escape`) into a session's pane, as a person
+    /// at its terminal would.
+    pub fn send_keys(&self, name: &str, keys: &[&str]) -> Result<(), TmuxError> {
+        if !valid_name(name) {
+            return Err(TmuxError::BadName {
+                name: name.to_owned(),
+            });
+        }
+        self.run(
+            self.cmd()
+                .args(["send-keys", "-t", &format!("={name}:")])
+                .args(keys.iter().copied()),
+        )
+        .map(drop)
+    }
+
     /// The pid of the process a session's pane runs (for a dispatch: its supervisor).
     pub fn pane_pid(&self, session: &str) -> Option<u32> {
         if !valid_name(session) {

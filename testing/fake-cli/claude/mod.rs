@@ -32,6 +32,10 @@ pub struct Session {
     pub post_tool_hooks: Vec<Hook>,
     pub permission_mode: String,
     pub log_hooks: Vec<Value>,
+    /// The decision the running `PermissionRequest` hooks return, once they return.
+    pub hook_decision: Option<std::sync::mpsc::Receiver<Option<bool>>>,
+    /// Whether the open dialog's `Notification` fired.
+    pub notified: bool,
 }
 
 impl Session {
@@ -117,20 +121,78 @@ impl Session {
         self.log_hooks.extend(fired);
     }
 
+    /// Starts the `PermissionRequest` hooks without waiting for them: the dialog shows and
+    /// takes keys while they run, and a hook that prints a decision
+    /// (`hookSpecificOutput.decision.behavior`: `allow` or `deny`) answers the dialog (seen
+    /// on claude 2.1.197: "Allowed by PermissionRequest hook").
+    fn permission_request(&mut self, extra: Value) {
+        let mut payload = json!({
+            "session_id": self.sid,
+            "transcript_path": self.transcript.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "cwd": self.cwd,
+            "permission_mode": self.permission_mode,
+            "hook_event_name": "PermissionRequest",
+        });
+        if let (Some(p), Value::Object(extra)) = (payload.as_object_mut(), extra) {
+            p.extend(extra);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let hooks = self.permission_hooks.clone();
+        let cwd = self.cwd.clone();
+        self.log_hooks.extend(
+            hooks
+                .iter()
+                .map(|h| json!({"command": h.command, "outcome": "started"})),
+        );
+        std::thread::spawn(move || {
+            let mut decision = None;
+            for hook in hooks {
+                let out = hooks::run_for_output(&hook, &payload, &cwd);
+                let said: Value = serde_json::from_str(out.trim()).unwrap_or(Value::Null);
+                match said
+                    .pointer("/hookSpecificOutput/decision/behavior")
+                    .and_then(Value::as_str)
+                {
+                    Some("allow") => decision = Some(true),
+                    Some("deny") => decision = Some(false),
+                    _ => {}
+                }
+            }
+            let _ = tx.send(decision);
+        });
+        self.hook_decision = Some(rx);
+        self.notified = false;
+    }
+
+    /// The decision a `PermissionRequest` hook returned, if one has.
+    pub fn decided_by_hook(&mut self) -> Option<bool> {
+        let decided = self.hook_decision.as_ref()?.try_recv().ok().flatten();
+        if decided.is_some() {
+            self.hook_decision = None;
+        }
+        decided
+    }
+
     /// As the approval dialog shows (seen on claude 2.1.197): `PermissionRequest` with the
-    /// tool and its input, then `Notification` of type `permission_prompt` (the real one
-    /// comes about 6 s later).
+    /// tool and its input (`Notification` follows while it still shows: `still_asking`).
     pub fn permission_asked(&mut self, call: &crate::engine::ToolCall) {
         let tool = tool_use(call);
-        self.fire(
-            "PermissionRequest",
+        self.permission_request(
             json!({"tool_name": tool["name"], "tool_input": tool["input"],
                    "permission_suggestions": []}),
         );
-        self.fire(
-            "Notification",
-            json!({"message": "Claude needs your permission", "notification_type": "permission_prompt"}),
-        );
+    }
+
+    /// The dialog still shows: about 6 s after it appeared, `Notification` of type
+    /// `permission_prompt` (seen on claude 2.1.197), once.
+    pub fn still_asking(&mut self, waited: std::time::Duration) {
+        if waited >= std::time::Duration::from_secs(6) && !self.notified {
+            self.notified = true;
+            self.fire(
+                "Notification",
+                json!({"message": "Claude needs your permission", "notification_type": "permission_prompt"}),
+            );
+        }
     }
 
     /// After a tool ran: `PostToolUse`.
@@ -325,6 +387,8 @@ fn run(a: &ClaudeArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
             .clone()
             .unwrap_or_else(|| "default".into()),
         log_hooks: Vec::new(),
+        hook_decision: None,
+        notified: false,
     };
     let mut ctx = Ctx {
         policy: policy(a, &mode, &settings, &cwd, !a.print),

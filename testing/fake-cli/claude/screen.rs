@@ -104,6 +104,14 @@ impl Agent for ClaudeTui<'_> {
         self.session.permission_asked(call);
     }
 
+    fn hook_decision(&mut self) -> Option<bool> {
+        self.session.decided_by_hook()
+    }
+
+    fn still_asking(&mut self, waited: std::time::Duration) {
+        self.session.still_asking(waited);
+    }
+
     fn tool_ran(&mut self, call: &ToolCall, result: &ToolResult) {
         self.session.tool_ran(call, result);
     }

@@ -26,6 +26,8 @@ pub struct Session {
     pub hooks: Vec<Hook>,
     /// `Notification` command hooks.
     pub notification_hooks: Vec<Hook>,
+    /// `AfterTool` command hooks.
+    pub after_tool_hooks: Vec<Hook>,
     pub chat: Option<PathBuf>,
     pub messages: Vec<Value>,
     pub log_hooks: Vec<Value>,
@@ -33,24 +35,78 @@ pub struct Session {
 
 impl Session {
     /// As the confirmation dialog shows (seen on gemini 0.61): `Notification` of type
-    /// `ToolPermission`. Only the type was seen on the real CLI; the message is the fake's.
-    pub fn permission_asked(&mut self) {
+    /// `ToolPermission`, naming the command (`details`), once for every dialog.
+    pub fn permission_asked(&mut self, call: &crate::engine::ToolCall) {
+        let details = match &call.kind {
+            crate::engine::ToolKind::Run { command, .. } => json!({
+                "type": "exec", "title": "Confirm Shell Command", "command": command,
+                "rootCommand": command.split_whitespace().next().unwrap_or_default(),
+            }),
+            crate::engine::ToolKind::Write { path, .. } => json!({
+                "type": "edit", "title": "Confirm Edit", "fileName": path,
+            }),
+        };
         let payload = json!({
-            "session_id": self.sid,
-            "transcript_path": self.chat.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-            "cwd": self.cwd,
             "hook_event_name": "Notification",
-            "timestamp": sys::iso_now(),
             "notification_type": "ToolPermission",
-            "message": "Tool confirmation required",
+            "message": "Tool Confirm Shell Command requires execution",
+            "details": details,
         });
+        let hooks = self.notification_hooks.clone();
+        self.fire(&hooks, payload);
+    }
+
+    /// After a tool ran (seen on gemini 0.61): `AfterTool`, naming the tool and its input.
+    pub fn tool_ran(&mut self, call: &crate::engine::ToolCall) {
+        let (name, input) = match &call.kind {
+            crate::engine::ToolKind::Run { command, .. } => {
+                ("run_shell_command", json!({ "command": command }))
+            }
+            crate::engine::ToolKind::Write { path, text, .. } => {
+                ("write_file", json!({ "file_path": path, "content": text }))
+            }
+        };
+        let payload = json!({
+            "hook_event_name": "AfterTool", "tool_name": name, "tool_input": input,
+        });
+        let hooks = self.after_tool_hooks.clone();
+        self.fire(&hooks, payload);
+    }
+
+    /// Runs `hooks` with the session's fields added to `payload`. A hook that fails (a
+    /// status other than 0, or still running at its timeout) is shown as gemini 0.61 does.
+    fn fire(&mut self, hooks: &[Hook], mut payload: Value) {
+        let event = payload["hook_event_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        payload["session_id"] = json!(self.sid);
+        payload["transcript_path"] = json!(
+            self.chat
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        payload["cwd"] = json!(self.cwd);
+        payload["timestamp"] = json!(sys::iso_now());
         let dir = self.cwd.display().to_string();
         let env = [
             ("GEMINI_PROJECT_DIR".to_string(), dir.clone()),
             ("CLAUDE_PROJECT_DIR".to_string(), dir),
             ("GEMINI_SESSION_ID".to_string(), self.sid.clone()),
         ];
-        let fired = hooks::fire(&self.notification_hooks, &payload, &self.cwd, &env);
+        let fired = hooks::fire(hooks, &payload, &self.cwd, &env);
+        let failed: Vec<&str> = fired
+            .iter()
+            .filter(|f| f["outcome"] != "exit 0")
+            .filter_map(|f| f["command"].as_str())
+            .collect();
+        if !failed.is_empty() {
+            eprintln!(
+                "⚠  Hook(s) [{}] failed for event {event}. Press F12 to see the debug drawer for more details.",
+                failed.join(", ")
+            );
+        }
         self.log_hooks.extend(fired);
     }
 
@@ -74,24 +130,23 @@ impl Session {
             return;
         }
         let payload = json!({
-            "session_id": self.sid,
-            "transcript_path": self.chat.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-            "cwd": self.cwd,
             "hook_event_name": "AfterAgent",
-            "timestamp": sys::iso_now(),
             "prompt": turn.prompt,
             "prompt_response": turn.final_text,
             "stop_hook_active": false,
         });
-        let dir = self.cwd.display().to_string();
-        let env = [
-            ("GEMINI_PROJECT_DIR".to_string(), dir.clone()),
-            ("CLAUDE_PROJECT_DIR".to_string(), dir),
-            ("GEMINI_SESSION_ID".to_string(), self.sid.clone()),
-        ];
-        let fired = hooks::fire(&self.hooks, &payload, &self.cwd, &env);
-        self.log_hooks.extend(fired);
+        let hooks = self.hooks.clone();
+        self.fire(&hooks, payload);
     }
+}
+
+/// The command hooks for `event` in every settings layer; gemini reads `timeout` in
+/// milliseconds (seen on 0.61: a hook given `"timeout": 30` is killed and shown as failed).
+fn gemini_hooks(settings: &[Value], event: &str) -> Vec<Hook> {
+    settings
+        .iter()
+        .flat_map(|s| hooks::command_hooks_per(s, event, 0.001))
+        .collect()
 }
 
 /// System settings (`GEMINI_CLI_SYSTEM_SETTINGS_PATH`), user settings, then the workspace's
@@ -129,6 +184,54 @@ fn settings(cwd: &Path, skip_trust: bool) -> Vec<Value> {
             }
         })
         .collect()
+}
+
+/// The project's (`.gemini/settings.json`) command hooks that `trusted_hooks.json` in the
+/// gemini home (`GEMINI_CLI_HOME`, else `HOME`) does not list for `cwd` as `name:command`
+/// (seen on gemini 0.61, which then warns about them and records them there as trusted).
+fn untrusted_project_hooks(cwd: &Path) -> Vec<String> {
+    let Ok(Some(project)) = hooks::read_settings(&cwd.join(".gemini/settings.json")) else {
+        return Vec::new();
+    };
+    let Some(home) = std::env::var_os("GEMINI_CLI_HOME")
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var_os("HOME"))
+    else {
+        return Vec::new();
+    };
+    let file = PathBuf::from(home).join(".gemini/trusted_hooks.json");
+    let mut all = match hooks::read_settings(&file) {
+        Ok(Some(Value::Object(all))) => all,
+        _ => serde_json::Map::new(),
+    };
+    let key = cwd.display().to_string();
+    let trusted: Vec<String> = all
+        .get(&key)
+        .and_then(Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let events = project.get("hooks").and_then(Value::as_object);
+    let commands: Vec<String> = events
+        .into_iter()
+        .flat_map(|events| events.keys())
+        .flat_map(|event| hooks::command_hooks(&project, event))
+        .map(|h| h.command)
+        .collect();
+    let untrusted: Vec<String> = commands
+        .into_iter()
+        .filter(|c| !trusted.contains(&format!(":{c}")))
+        .collect();
+    if !untrusted.is_empty() {
+        let mut keys = trusted;
+        keys.extend(untrusted.iter().map(|c| format!(":{c}")));
+        all.insert(key, json!(keys));
+        let _ = sys::write_atomically(&file, Value::Object(all).to_string().as_bytes());
+    }
+    untrusted
 }
 
 /// The file and each directory above it: owned by root, not group- or other-writable.
@@ -312,6 +415,20 @@ fn run(a: &GeminiArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
     };
     let cwd = std::env::current_dir().map_err(|e| fail(&format!("Error: {e}")))?;
     let settings = settings(&cwd, a.skip_trust);
+    if a.skip_trust {
+        let untrusted = untrusted_project_hooks(&cwd);
+        if !untrusted.is_empty() {
+            eprintln!(
+                "WARNING: The following project-level hooks have been detected in this workspace:\n{}",
+                untrusted
+                    .iter()
+                    .map(|h| format!("  - {h}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        log.set("untrusted_project_hooks", untrusted);
+    }
     let mut approval = match (a.yolo, &a.approval_mode) {
         (true, _) => "yolo".to_string(),
         (false, Some(m)) if !m.is_empty() => m.clone(),
@@ -351,14 +468,9 @@ fn run(a: &GeminiArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
             .unwrap_or_else(|| DEFAULT_MODEL.into()),
         chat: chat_path(&cwd, &sid),
         cwd: cwd.clone(),
-        hooks: settings
-            .iter()
-            .flat_map(|s| hooks::command_hooks(s, "AfterAgent"))
-            .collect(),
-        notification_hooks: settings
-            .iter()
-            .flat_map(|s| hooks::command_hooks(s, "Notification"))
-            .collect(),
+        hooks: gemini_hooks(&settings, "AfterAgent"),
+        notification_hooks: gemini_hooks(&settings, "Notification"),
+        after_tool_hooks: gemini_hooks(&settings, "AfterTool"),
         messages,
         log_hooks: Vec::new(),
     };

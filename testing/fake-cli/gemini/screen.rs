@@ -66,8 +66,12 @@ impl Agent for GeminiTui<'_> {
         )
     }
 
-    fn permission_asked(&mut self, _call: &ToolCall) {
-        self.session.permission_asked();
+    fn permission_asked(&mut self, call: &ToolCall) {
+        self.session.permission_asked(call);
+    }
+
+    fn tool_ran(&mut self, call: &ToolCall, _result: &ToolResult) {
+        self.session.tool_ran(call);
     }
 
     fn approval(&self, call: &ToolCall) -> Vec<String> {

@@ -60,7 +60,10 @@ pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
 pub use sandbox::{Network, Quarantine, Shape};
-pub use waiting::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
+pub use waiting::{
+    AnsweredVia, DispatchAnswered, DispatchBlocked, DispatchResumed, DispatchStalled,
+    PermissionAnswer, WaitingFor,
+};
 pub use worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
 /// Unknown members of a receipt, kept as read.
@@ -199,6 +202,8 @@ pub enum Typed {
     DispatchStalled(Box<Read<DispatchStalled>>),
     /// A `dispatch_resumed` receipt.
     DispatchResumed(Box<Read<DispatchResumed>>),
+    /// A `dispatch_answered` receipt.
+    DispatchAnswered(Box<Read<DispatchAnswered>>),
     /// A `group_started` receipt.
     GroupStarted(Box<Read<GroupStarted>>),
     /// A `group_decision` receipt.
@@ -239,6 +244,7 @@ impl Typed {
             Some(DispatchBlocked::EVENT) => boxed(object, Typed::DispatchBlocked),
             Some(DispatchStalled::EVENT) => boxed(object, Typed::DispatchStalled),
             Some(DispatchResumed::EVENT) => boxed(object, Typed::DispatchResumed),
+            Some(DispatchAnswered::EVENT) => boxed(object, Typed::DispatchAnswered),
             Some(GroupStarted::EVENT) => boxed(object, Typed::GroupStarted),
             Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
             Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
@@ -261,7 +267,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 21] = [
+pub const KINDS: [&str; 22] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -277,6 +283,7 @@ pub const KINDS: [&str; 21] = [
     DispatchBlocked::EVENT,
     DispatchStalled::EVENT,
     DispatchResumed::EVENT,
+    DispatchAnswered::EVENT,
     GroupStarted::EVENT,
     GroupDecision::EVENT,
     QueueDecision::EVENT,

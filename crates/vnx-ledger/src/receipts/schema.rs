@@ -39,6 +39,7 @@ pub fn document() -> Value {
         DispatchBlocked,
         DispatchStalled,
         DispatchResumed,
+        DispatchAnswered,
         GroupStarted,
         GroupDecision,
         QueueDecision,

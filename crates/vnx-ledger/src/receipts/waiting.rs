@@ -1,7 +1,8 @@
 //! Receipts of a running dispatch's live state: `dispatch_blocked` when its worker waits for a
 //! person (a permission prompt), `dispatch_stalled` when it has produced nothing for a while,
 //! and `dispatch_resumed` when it goes on. The supervisor writes them from the CLIs' own hooks
-//! and from the pane's activity; none of them ends the dispatch.
+//! and from the pane's activity; none of them ends the dispatch. `dispatch_answered` records
+//! a person's `vnx approve` or `vnx deny` of a blocked worker's permission prompt.
 
 use serde::{Deserialize, Serialize};
 
@@ -125,4 +126,70 @@ pub struct DispatchResumed {
 
 impl Kind for DispatchResumed {
     const EVENT: &'static str = "dispatch_resumed";
+}
+
+/// A person's answer to a permission prompt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionAnswer {
+    /// Allowed: the worker runs what it asked for (once).
+    Approve,
+    /// Refused: the worker is told no.
+    Deny,
+}
+
+impl PermissionAnswer {
+    /// As receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PermissionAnswer::Approve => "approve",
+            PermissionAnswer::Deny => "deny",
+        }
+    }
+}
+
+/// How an answer reached the worker's CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredVia {
+    /// The CLI's own mechanism: the decision its waiting permission hook returned (claude's
+    /// `PermissionRequest`).
+    Hook,
+    /// Keys typed into the prompt in the worker's pane, where the CLI offers nothing else.
+    Pane,
+}
+
+/// `dispatch_answered`: a person answered a blocked worker's permission prompt with
+/// `vnx approve` or `vnx deny`. The worker's going on is its own `dispatch_resumed`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DispatchAnswered {
+    /// The dispatch.
+    pub dispatch_id: DispatchId,
+    /// The answer.
+    pub answer: PermissionAnswer,
+    /// Who answered: the user `vnx` ran as.
+    pub by: String,
+    /// The hook event of the prompt answered (`dispatch_blocked`'s `source`).
+    pub source: String,
+    /// The tool the prompt was about, when it was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The command the prompt asked to run, when it was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// How the answer reached the CLI.
+    pub via: AnsweredVia,
+    /// The keys typed into the pane (`via: pane`), as tmux names them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<String>,
+    /// What the worker was told with a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Kind for DispatchAnswered {
+    const EVENT: &'static str = "dispatch_answered";
 }

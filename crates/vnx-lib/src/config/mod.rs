@@ -9,10 +9,12 @@
 //!
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
-//! the template syntax in `template`, and the `gates:` section in `gates`.
+//! the template syntax in `template`, the `gates:` section in `gates`, and a role's
+//! allowlist in `allow`.
 
 use std::path::Path;
 
+mod allow;
 mod gates;
 mod hosts;
 mod queue;
@@ -25,6 +27,7 @@ mod validation;
 
 pub use crate::provider::declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
 pub use crate::provider::template::expand;
+pub use allow::{READ_ONLY_GIT, allowable};
 pub use gates::{GateDef, GateKind};
 pub use hosts::HostConfig;
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};

@@ -112,6 +112,9 @@ pub struct RoleConfig {
     /// Whether the role is expected to change files (the phantom guard); `None` leaves it to
     /// the built-in list (`dispatch::supervise::phantom`).
     pub writes: Option<bool>,
+    /// The command prefixes its workers run without asking (`allow:`); `None`: its command
+    /// gates and read-only git (see `Config::allowed_commands`).
+    pub allow: Option<Vec<String>>,
 }
 
 // ---- raw, span-carrying schema ----
@@ -184,6 +187,7 @@ pub(super) struct RawRole {
     pub(super) skills: Option<Vec<Spanned<String>>>,
     pub(super) gates: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) writes: Option<bool>,
+    pub(super) allow: Option<Vec<Spanned<String>>>,
 }
 
 /// A mapping kept in document order, with the location of each key.

@@ -147,6 +147,7 @@ fn full_example() {
                     skills: strings(&["implementer", "2nd-pass"]),
                     gates: Some(strings(&["tests", "review"])),
                     writes: None,
+                    allow: None,
                 },
             ),
             (
@@ -155,6 +156,7 @@ fn full_example() {
                     skills: vec![],
                     gates: Some(vec![]),
                     writes: Some(false),
+                    allow: None,
                 },
             ),
         ]

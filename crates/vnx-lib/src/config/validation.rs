@@ -181,12 +181,35 @@ impl Validator<'_> {
                 .gates
                 .map(|g| self.role_gates(&name.value, g, &config.gates))
                 .transpose()?;
+            let allow = match role.allow {
+                None => None,
+                Some(list) => {
+                    let mut out: Vec<String> = Vec::new();
+                    for command in list {
+                        if !super::allowable(&command.value) {
+                            let msg = format!(
+                                "role `{}`: {} cannot be an allow rule: write one command's \
+                                 words (letters, digits, `-_./=:,+@%`) separated by single \
+                                 spaces, e.g. \"cargo test\"",
+                                name.value,
+                                q(&command.value)
+                            );
+                            return self.err(&command.referenced, msg);
+                        }
+                        if !out.contains(&command.value) {
+                            out.push(command.value);
+                        }
+                    }
+                    Some(out)
+                }
+            };
             config.roles.insert(
                 name.value,
                 RoleConfig {
                     skills,
                     gates,
                     writes: role.writes,
+                    allow,
                 },
             );
         }

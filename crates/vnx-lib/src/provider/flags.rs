@@ -57,6 +57,7 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
                     vnx: Path::new("/vnx"),
                     dispatch_dir: Path::new("/dispatch"),
                     resume,
+                    allow: &[],
                 };
                 let Ok(inv) = provider.invocation(&wanted) else {
                     continue; // a lane the provider does not have

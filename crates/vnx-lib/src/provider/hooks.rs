@@ -1,6 +1,7 @@
 //! The hooks vnx installs for one dispatch: a Claude Code settings file (`--settings FILE`:
 //! `Stop`, `PermissionRequest`, `Notification`, `PostToolUse`), Gemini CLI's settings in the
-//! worktree (`AfterAgent`, `Notification`) and its policy file for `vnx report`, and for Codex
+//! worktree (`AfterAgent`, `Notification`, `AfterTool`), trusted in its `trusted_hooks.json`,
+//! and its policy file for `vnx report` and the role's allowed commands, and for Codex
 //! a `notify` program plus its hooks engine's `PermissionRequest`/`PostToolUse`, trusted, all
 //! as `-c` overrides. Each runs `vnx __hook EVENT --dir DISPATCH_DIR`.
 
@@ -9,31 +10,35 @@ use std::path::Path;
 pub use crate::receipts::HookKind;
 
 /// The hook events `vnx __hook` accepts, as they are named in signal files and receipts.
-pub const HOOK_EVENTS: [&str; 9] = [
+pub const HOOK_EVENTS: [&str; 10] = [
     "claude-stop",
     "claude-notification",
     "claude-permission-request",
     "claude-post-tool-use",
     "gemini-after-agent",
     "gemini-notification",
+    "gemini-after-tool",
     "codex-notify",
     "codex-permission-request",
     "codex-post-tool-use",
 ];
 
-/// The one shell command a Gemini CLI worker may run without asking: its `vnx report`.
-pub const GEMINI_REPORT_RULE: &str = "run_shell_command(vnx report)";
-
-/// The policy-engine file (`--policy`) that lets gemini's TUI run the completion protocol's
-/// `vnx report` without asking, and leaves every other command to the posture: it asks. An
-/// allow rule given as `--allowed-tools` instead makes gemini 0.61 refuse every other command
-/// by policy without a prompt, so the worker could never wait for a person.
-pub const GEMINI_POLICY: &str = "# vnx: the completion protocol runs without a prompt\n\
-[[rule]]\n\
-toolName = \"run_shell_command\"\n\
-commandPrefix = \"vnx report\"\n\
-decision = \"allow\"\n\
-priority = 900\n";
+/// The policy-engine file (`--policy`) that lets gemini's TUI run `allowed` commands (the
+/// completion protocol's `vnx report`, the role's allowed commands) without asking, and
+/// leaves every other command to the posture: it asks. An allow rule given as
+/// `--allowed-tools` instead makes gemini 0.61 refuse every other command by policy without
+/// a prompt, so the worker could never wait for a person. A `commandPrefix` matches whole
+/// words (seen on gemini 0.61: `touch` allows `touch a`, `touch a` does not allow `touch ab`).
+pub fn gemini_policy(allowed: &[String]) -> String {
+    let mut out = String::from("# vnx: commands that run without a prompt\n");
+    for command in allowed {
+        out.push_str(&format!(
+            "[[rule]]\ntoolName = \"run_shell_command\"\ncommandPrefix = {}\ndecision = \"allow\"\npriority = 900\n",
+            toml_string(command)
+        ));
+    }
+    out
+}
 
 /// Where the gemini policy file goes in the dispatch directory.
 pub const GEMINI_POLICY_FILE: &str = "hooks/gemini-policy.toml";
@@ -64,38 +69,76 @@ pub fn hook_command(vnx: &Path, event: &str, dispatch_dir: &Path) -> String {
     )
 }
 
-fn command_hook(command: String) -> serde_json::Value {
-    serde_json::json!([{ "hooks": [{ "type": "command", "command": command, "timeout": 30 }] }])
+/// Seconds a CLI gives one of vnx's hooks (claude reads `timeout` in seconds).
+const HOOK_TIMEOUT_SECS: u64 = 30;
+
+/// Seconds claude gives vnx's `PermissionRequest` hook, which waits that long (less a
+/// margin) for `vnx approve`/`vnx deny` while the prompt shows in the pane.
+pub const PERMISSION_HOOK_TIMEOUT_SECS: u64 = 600;
+
+fn command_hook(command: String, timeout: u64) -> serde_json::Value {
+    serde_json::json!([{ "hooks": [{ "type": "command", "command": command, "timeout": timeout }] }])
 }
 
 /// `hooks/claude-settings.json`: passed with `--settings`, merged by Claude Code over the
 /// user's own settings; nothing is written into the worktree. `Stop` ends a turn;
 /// `PermissionRequest` (as the prompt shows, naming the tool and command) and `Notification`
-/// (about 6 s later) say the worker waits for a person; `PostToolUse` says it goes on.
+/// (about 6 s later) say the worker waits for a person; `PostToolUse` says it goes on. The
+/// `PermissionRequest` hook also waits for `vnx approve`/`vnx deny` (the dialog stays
+/// usable meanwhile, seen on claude 2.1.197), so it is given longer.
 pub fn claude_settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
-    let hook = |event: &str| command_hook(hook_command(vnx, event, dispatch_dir));
+    let hook =
+        |event: &str| command_hook(hook_command(vnx, event, dispatch_dir), HOOK_TIMEOUT_SECS);
+    let permission = command_hook(
+        hook_command(vnx, "claude-permission-request", dispatch_dir),
+        PERMISSION_HOOK_TIMEOUT_SECS,
+    );
     serde_json::json!({
         "hooks": {
             "Stop": hook("claude-stop"),
             "Notification": hook("claude-notification"),
-            "PermissionRequest": hook("claude-permission-request"),
+            "PermissionRequest": permission,
             "PostToolUse": hook("claude-post-tool-use"),
         }
     })
 }
 
+/// The events of the hooks vnx gives gemini, with the names `vnx __hook` takes.
+const GEMINI_HOOKS: [(&str, &str); 3] = [
+    ("AfterAgent", "gemini-after-agent"),
+    ("Notification", "gemini-notification"),
+    ("AfterTool", "gemini-after-tool"),
+];
+
 /// The `.gemini/settings.json` vnx places in an interactive gemini worker's worktree:
-/// `AfterAgent` ends a turn, `Notification` (`ToolPermission`) says it waits for a person.
-/// (An `AfterTool` hook that prints nothing is shown as failed by gemini 0.61, so there is
-/// none: a blocked gemini worker is seen going on by its report or the end of its turn.)
+/// `AfterAgent` ends a turn, `Notification` (`ToolPermission`, at once, for every prompt)
+/// says it waits for a person, `AfterTool` says a tool ran (the worker goes on). Gemini
+/// reads `timeout` in milliseconds (0.61: a hook still running then is killed and shown as
+/// "Hook(s) [...] failed"), so vnx's hooks get the same 30 s as claude's.
 pub fn gemini_settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
-    let hook = |event: &str| command_hook(hook_command(vnx, event, dispatch_dir));
-    serde_json::json!({
-        "hooks": {
-            "AfterAgent": hook("gemini-after-agent"),
-            "Notification": hook("gemini-notification"),
-        }
-    })
+    let hooks: serde_json::Map<String, serde_json::Value> = GEMINI_HOOKS
+        .iter()
+        .map(|(event, name)| {
+            let command = hook_command(vnx, name, dispatch_dir);
+            (
+                (*event).to_owned(),
+                command_hook(command, HOOK_TIMEOUT_SECS * 1000),
+            )
+        })
+        .collect();
+    serde_json::json!({ "hooks": hooks })
+}
+
+/// The keys under which gemini's `trusted_hooks.json` records vnx's hooks as trusted for a
+/// project (`name:command`; vnx's hooks have no name). Gemini 0.61 warns about every
+/// project-level hook it finds untrusted ("The following project-level hooks have been
+/// detected in this workspace") when a session opens, then trusts it; a worktree vnx made is
+/// new each time, so vnx records its own hooks as trusted for it first.
+pub fn gemini_trust_keys(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
+    GEMINI_HOOKS
+        .iter()
+        .map(|(_, name)| format!(":{}", hook_command(vnx, name, dispatch_dir)))
+        .collect()
 }
 
 /// A TOML basic string (what `codex -c key=value` parses).

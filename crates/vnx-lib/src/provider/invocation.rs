@@ -21,7 +21,7 @@ pub const PROMPT_FILE: &str = "{prompt_file}";
 pub const MAX_PROMPT_ARG: usize = 100 * 1024;
 
 /// What the claude and gemini workers may run without asking: the completion protocol.
-const CLAUDE_REPORT_RULE: &str = "Bash(vnx report:*)";
+const REPORT_COMMAND: &str = "vnx report";
 
 /// A worker start, fully decided.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,10 @@ pub struct Invocation {
     pub hooks: HookKind,
     /// The flags the permission posture added (also inside `argv`).
     pub permission_flags: Vec<String>,
+    /// The command prefixes given to the CLI's own allow mechanism (in `argv`, or in the
+    /// gemini TUI's policy file); empty where the posture or the CLI's sandbox decides alone.
+    #[serde(default)]
+    pub allowed_commands: Vec<String>,
 }
 
 /// What an invocation depends on besides the provider.
@@ -60,6 +64,55 @@ pub struct Wanted<'a> {
     pub dispatch_dir: &'a Path,
     /// The CLI session to resume (a follow-up); `None`: a new session.
     pub resume: Option<&'a str>,
+    /// Command prefixes the role allows without asking (`roles.<role>.allow`), given to
+    /// the CLI's own allow mechanism in the `edits` posture; `vnx report` always is.
+    pub allow: &'a [String],
+}
+
+impl Wanted<'_> {
+    /// The command prefixes the worker may run unasked: `vnx report`, then, in the `edits`
+    /// posture, the role's (`ask` asks for everything else; `full` allows everything).
+    pub fn allowed_commands(&self) -> Vec<&str> {
+        let mut out = vec![REPORT_COMMAND];
+        if self.permission == Permission::Edits {
+            out.extend(
+                self.allow
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|c| *c != REPORT_COMMAND),
+            );
+        }
+        out
+    }
+}
+
+/// Claude Code's `--allowedTools` flags: one `Bash(PREFIX:*)` rule each (claude 2.1.197
+/// takes the flag repeated; its own read-only commands, `git status` and `git log` among
+/// them, need no rule).
+fn claude_allow_flags(w: &Wanted<'_>) -> Vec<String> {
+    w.allowed_commands()
+        .into_iter()
+        .flat_map(|c| {
+            [
+                "--allowedTools".to_owned(),
+                literal(&format!("Bash({c}:*)")),
+            ]
+        })
+        .collect()
+}
+
+/// Gemini CLI's headless `--allowed-tools` flags: `run_shell_command(PREFIX)` each (gemini
+/// 0.61 takes the flag repeated; every command no rule allows is denied by policy).
+fn gemini_allow_flags(w: &Wanted<'_>) -> Vec<String> {
+    w.allowed_commands()
+        .into_iter()
+        .flat_map(|c| {
+            [
+                "--allowed-tools".to_owned(),
+                literal(&format!("run_shell_command({c})")),
+            ]
+        })
+        .collect()
 }
 
 /// Escapes a literal for an argv template.
@@ -189,7 +242,7 @@ impl Provider {
                 argv.extend(model("--model"));
                 argv.extend(perms.iter().cloned());
                 argv.extend(["--add-dir".into(), dir.clone()]);
-                argv.extend(strs(&["--allowedTools", CLAUDE_REPORT_RULE]));
+                argv.extend(claude_allow_flags(w));
                 argv.extend(resume("--resume"));
                 (
                     OutputFormat::ClaudeStreamJson,
@@ -204,7 +257,7 @@ impl Provider {
                 let settings = w.dispatch_dir.join("hooks/claude-settings.json");
                 argv.extend(["--settings".into(), literal(&settings.to_string_lossy())]);
                 argv.extend(["--add-dir".into(), dir.clone()]);
-                argv.extend(strs(&["--allowedTools", CLAUDE_REPORT_RULE]));
+                argv.extend(claude_allow_flags(w));
                 argv.extend(resume("--resume"));
                 (
                     OutputFormat::Text,
@@ -292,7 +345,7 @@ impl Provider {
                 // (seen: a sandboxed full-posture worker's `git commit` denied by policy); the
                 // full posture allows everything anyway.
                 if w.permission != Permission::Full {
-                    argv.extend(strs(&["--allowed-tools", hooks::GEMINI_REPORT_RULE]));
+                    argv.extend(gemini_allow_flags(w));
                 }
                 argv.extend(resume("--resume"));
                 (
@@ -354,6 +407,14 @@ impl Provider {
                 )
             }
         };
+        let allowed_commands = match (self, w.permission) {
+            (Provider::Claude | Provider::Gemini, Permission::Ask | Permission::Edits) => w
+                .allowed_commands()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
         Ok(Invocation {
             argv,
             env,
@@ -362,6 +423,7 @@ impl Provider {
             completion,
             hooks: hook,
             permission_flags: perms,
+            allowed_commands,
         })
     }
 }
@@ -443,6 +505,7 @@ pub fn declared_invocation(
         completion: lane.completion,
         hooks: HookKind::None,
         permission_flags: perms,
+        allowed_commands: Vec::new(),
     })
 }
 
@@ -459,7 +522,46 @@ mod tests {
             vnx: Path::new("/bin/vnx"),
             dispatch_dir: Path::new("/r/.vnx-data/dispatches/D-1"),
             resume: None,
+            allow: &[],
         }
+    }
+
+    #[test]
+    fn the_roles_allowed_commands_go_to_each_clis_allow_mechanism_in_edits() {
+        let allow = ["cargo test".to_owned(), "git diff".to_owned()];
+        let with = |p: Provider, lane, permission| {
+            let w = Wanted {
+                allow: &allow,
+                ..wanted(lane, permission, 10)
+            };
+            p.invocation(&w).unwrap().argv
+        };
+        let claude = with(Provider::Claude, Lane::Headless, Permission::Edits);
+        let rules: Vec<&str> = claude
+            .windows(2)
+            .filter(|p| p[0] == "--allowedTools")
+            .map(|p| p[1].as_str())
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                "Bash(vnx report:*)",
+                "Bash(cargo test:*)",
+                "Bash(git diff:*)"
+            ]
+        );
+        let gemini = with(Provider::Gemini, Lane::Headless, Permission::Edits);
+        assert!(
+            gemini
+                .windows(2)
+                .any(|p| p[0] == "--allowed-tools" && p[1] == "run_shell_command(cargo test)"),
+            "{gemini:?}"
+        );
+        // `ask` asks for everything but the report; codex's sandbox runs commands unasked.
+        let ask = with(Provider::Claude, Lane::Interactive, Permission::Ask);
+        assert!(!ask.iter().any(|a| a.contains("cargo test")), "{ask:?}");
+        let codex = with(Provider::Codex, Lane::Headless, Permission::Edits);
+        assert!(!codex.iter().any(|a| a.contains("cargo test")), "{codex:?}");
     }
 
     #[test]

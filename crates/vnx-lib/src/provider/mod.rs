@@ -141,6 +141,16 @@ pub enum ProviderError {
         /// The prompt's length in bytes.
         bytes: usize,
     },
+    /// A built-in CLI does not know the model (a typo vnx catches before launching).
+    #[error("model {model:?} is not one claude knows{}", suggestion.as_ref().map(|s| format!("; did you mean {s:?}?")).unwrap_or_default())]
+    UnknownModel {
+        /// The provider.
+        provider: &'static str,
+        /// The model given.
+        model: String,
+        /// The closest known alias, if one is close.
+        suggestion: Option<String>,
+    },
     /// A declared provider has no flags for the posture asked for.
     #[error("provider {provider} declares no flags for --permission {}", permission.name())]
     PostureUndeclared {
@@ -180,6 +190,11 @@ impl ProviderError {
                 "model names are letters, digits, `.`, `_`, `-`, `:` and `/`".into()
             }
             ProviderError::NeedsModel { .. } => "pass --model".into(),
+            ProviderError::UnknownModel { .. } => format!(
+                "claude's aliases: {}; or a full model name (claude-…); or drop --model for \
+                 claude's own default",
+                CLAUDE_ALIASES.join(", ")
+            ),
             ProviderError::LaneUnsupported { .. } => {
                 "pass --lane with a lane the provider has".into()
             }
@@ -216,7 +231,58 @@ fn valid_model(model: &str) -> bool {
         && !model.starts_with('-')
         && model
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/[]".contains(&b))
+}
+
+/// The model aliases Claude Code 2.1.197 resolves itself (its `--model` list), and
+/// `default`, its own choice.
+pub const CLAUDE_ALIASES: [&str; 10] = [
+    "default",
+    "sonnet",
+    "opus",
+    "haiku",
+    "fable",
+    "best",
+    "sonnet[1m]",
+    "opus[1m]",
+    "fable[1m]",
+    "opusplan",
+];
+
+/// Whether claude takes `model`: one of its aliases, or a full model name (which names
+/// claude: `claude-sonnet-4-5`, a cloud provider's `us.anthropic.claude-…`).
+fn claude_knows(model: &str) -> bool {
+    let m = model.to_ascii_lowercase();
+    CLAUDE_ALIASES.contains(&m.as_str()) || m.contains("claude")
+}
+
+/// The edit distance between two short names (insertions, deletions, substitutions).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The alias closest to `model`, if it is a likely typo of it (at most two edits).
+fn closest_alias(model: &str) -> Option<String> {
+    let m = model.to_ascii_lowercase();
+    CLAUDE_ALIASES
+        .iter()
+        .map(|a| (distance(&m, a), *a))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, a)| a.to_owned())
 }
 
 impl Provider {
@@ -317,6 +383,11 @@ impl Provider {
                 provider: self.name(),
                 model: m.to_owned(),
             }),
+            (Provider::Claude, Some(m)) if !claude_knows(m) => Err(ProviderError::UnknownModel {
+                provider: "claude",
+                model: m.to_owned(),
+                suggestion: closest_alias(m),
+            }),
             _ => Ok(()),
         }
     }
@@ -351,5 +422,27 @@ mod tests {
         assert!(Provider::Claude.check_model(Some("a b")).is_err());
         assert!(Provider::Claude.check_model(None).is_ok());
         assert!(Provider::Ollama.check_model(None).is_err());
+    }
+
+    #[test]
+    fn a_claude_model_typo_is_caught_with_a_suggestion() {
+        for known in ["sonnet", "Opus", "sonnet[1m]", "claude-opus-4-1", "default"] {
+            assert_eq!(Provider::Claude.check_model(Some(known)), Ok(()), "{known}");
+        }
+        let typo = Provider::Claude.check_model(Some("sonet")).unwrap_err();
+        assert_eq!(
+            typo.to_string(),
+            "model \"sonet\" is not one claude knows; did you mean \"sonnet\"?"
+        );
+        assert!(matches!(
+            Provider::Claude.check_model(Some("gpt-5.5")),
+            Err(ProviderError::UnknownModel {
+                suggestion: None,
+                ..
+            })
+        ));
+        // Other CLIs' names are theirs to judge.
+        assert_eq!(Provider::Gemini.check_model(Some("sonet")), Ok(()));
+        assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

@@ -256,7 +256,11 @@ impl Records {
                     r.live = Some(LiveMark::Blocked(cite));
                     seen = Seen::Blocked;
                 }
-                Some(receipts::DispatchResumed::EVENT | receipts::DispatchStalled::EVENT) => {
+                Some(
+                    receipts::DispatchResumed::EVENT
+                    | receipts::DispatchStalled::EVENT
+                    | receipts::DispatchAnswered::EVENT,
+                ) => {
                     r.live = Some(LiveMark::Cleared(cite));
                 }
                 _ => {}
@@ -312,7 +316,9 @@ impl Records {
                     s.blocked = None;
                 }
             }
-            Typed::DispatchResumed(_) => {
+            // A prompt answered with `vnx approve`/`vnx deny` waits no more (a denied gemini
+            // prompt ends the turn without a hook that says so).
+            Typed::DispatchResumed(_) | Typed::DispatchAnswered(_) => {
                 if let Some(s) = self.state(&id, cite, true) {
                     s.state = State::Running;
                     s.blocked = None;

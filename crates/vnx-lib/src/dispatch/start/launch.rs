@@ -440,12 +440,24 @@ fn start_supervisor(ctx: &Context<'_>, spec: &Spec) -> Starting {
 
 /// Gemini's hooks go in the worktree; without a place for them its turns end unseen and
 /// completion rests on the report and the exit.
+/// They are recorded as trusted for the worktree in gemini's `trusted_hooks.json`; if that
+/// cannot be written, gemini warns about them and runs them anyway.
 fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
+    let trust = spec.gemini_trust.take();
     if spec.invocation.hooks == HookKind::GeminiAfterAgent {
         match workspace::place_gemini_hooks(worktree, &spec.vnx, &spec.dispatch_dir)
             .map_err(io_err(worktree))?
         {
-            Some(placed) => spec.placed.push(placed),
+            Some(placed) => {
+                spec.placed.push(placed);
+                let project = worktree
+                    .canonicalize()
+                    .unwrap_or_else(|_| worktree.to_owned());
+                let keys = hooks::gemini_trust_keys(&spec.vnx, &spec.dispatch_dir);
+                spec.gemini_trust = trust.filter(|file| {
+                    workspace::set_gemini_trust(file, &project, Some(&keys)).is_ok()
+                });
+            }
             None => spec.invocation.hooks = HookKind::None,
         }
     }
@@ -494,7 +506,8 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     if spec.invocation.argv.iter().any(|a| a == "--policy") {
         let hooks_dir = dir.join("hooks");
         crate::files::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
-        write(hooks::GEMINI_POLICY_FILE, hooks::GEMINI_POLICY.as_bytes())?;
+        let policy = hooks::gemini_policy(&spec.invocation.allowed_commands);
+        write(hooks::GEMINI_POLICY_FILE, policy.as_bytes())?;
     }
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");

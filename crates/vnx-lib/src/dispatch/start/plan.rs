@@ -158,12 +158,14 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         .join(crate::project::DATA_DIR)
         .join("dispatches")
         .join(&id);
+    let allow = config.allowed_commands(&req.role);
     let worker = Worker {
         resolved: &resolved,
         lane,
         model: model.as_deref(),
         dispatch_dir: &dispatch_dir,
         resume,
+        allow: &allow,
     };
     let (prompt, mut invocation) =
         compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
@@ -245,6 +247,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         included,
         vnx: ctx.vnx.to_owned(),
         placed: Vec::new(),
+        gemini_trust: gemini_home(ctx).map(|home| home.join(".gemini/trusted_hooks.json")),
         writes: phantom::writes(&req.role, &config),
         completion_retry_secs: req.completion_retry.as_secs(),
         stall_after_secs: Some(
@@ -298,6 +301,21 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
 
 /// The project's configuration. Only a missing file means "not initialised"; anything else
 /// there is loaded and its error says what it is (a directory, a link).
+/// The directory holding gemini's `.gemini/` as the dispatching command's environment names
+/// it (`GEMINI_CLI_HOME`, else `HOME`), else this machine's home.
+fn gemini_home(ctx: &Context<'_>) -> Option<PathBuf> {
+    let var = |name: &str| {
+        ctx.env?
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| PathBuf::from(v))
+            .filter(|p| p.is_absolute())
+    };
+    var("GEMINI_CLI_HOME")
+        .or_else(|| var("HOME"))
+        .or_else(|| ctx.machine.home.clone())
+}
+
 fn load_config(project: &crate::project::Project) -> Result<Config, DispatchError> {
     if project.config_path().symlink_metadata().is_err() {
         return Err(DispatchError::NotInitialised {
@@ -425,7 +443,9 @@ fn pinned_model(evaluation: &Evaluation, source: ProviderError) -> DispatchError
         Some(constraint)
             if matches!(
                 source,
-                ProviderError::BadModel { .. } | ProviderError::NoModelArgs { .. }
+                ProviderError::BadModel { .. }
+                    | ProviderError::UnknownModel { .. }
+                    | ProviderError::NoModelArgs { .. }
             ) =>
         {
             DispatchError::PinnedModel {
@@ -445,6 +465,8 @@ struct Worker<'a> {
     model: Option<&'a str>,
     dispatch_dir: &'a Path,
     resume: Option<&'a str>,
+    /// The role's allowlist (`Config::allowed_commands`).
+    allow: &'a [String],
 }
 
 impl Worker<'_> {
@@ -462,6 +484,7 @@ impl Worker<'_> {
             vnx: ctx.vnx,
             dispatch_dir: self.dispatch_dir,
             resume: self.resume,
+            allow: self.allow,
         };
         match self.resolved {
             Resolved::Builtin(p) => p.invocation(&wanted),

@@ -1,8 +1,10 @@
 //! Files vnx places inside a dispatch's worktree for its worker, and takes out again before
 //! the worktree is classified. Only one exists: gemini reads hooks from the workspace's
 //! `.gemini/settings.json` (its system-settings override is ignored unless root owns the
-//! whole path), so vnx writes its `AfterAgent` hook there when the worktree has no such file,
-//! and removes it — only if unchanged — so that it never makes the worktree look dirty.
+//! whole path), so vnx writes its hooks there when the worktree has no such file, and
+//! removes it — only if unchanged — so that it never makes the worktree look dirty. Those
+//! hooks are recorded as trusted for the worktree in gemini's `trusted_hooks.json` while the
+//! dispatch runs (else gemini warns about them as a stranger's).
 
 use std::fs;
 use std::io;
@@ -43,6 +45,49 @@ pub fn place_gemini_hooks(
         sha256: hex::encode(Sha256::digest(&data)),
         made_dir,
     }))
+}
+
+/// The most of gemini's `trusted_hooks.json` vnx reads; a larger one is left alone.
+const MAX_TRUST_READ: u64 = 4 << 20;
+
+/// Edits gemini's `trusted_hooks.json` (`{project: [hook key, …]}`): sets `project`'s keys
+/// to `keys`, or removes `project` when `keys` is `None`. The user's other entries are kept;
+/// a file that is not such a JSON object, or a link, is left alone (an error). Concurrent
+/// dispatches take turns by a lock file beside it.
+pub fn set_gemini_trust(file: &Path, project: &Path, keys: Option<&[String]>) -> io::Result<()> {
+    let Some(dir) = file.parent() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no directory"));
+    };
+    fs::create_dir_all(dir)?;
+    let mut lock_name = file.as_os_str().to_owned();
+    lock_name.push(".vnx-lock");
+    let _lock = crate::files::lock_file(Path::new(&lock_name), true)?;
+    let mut all = match crate::files::read_bounded(file, MAX_TRUST_READ) {
+        Ok(data) => match serde_json::from_slice::<serde_json::Value>(&data) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "not a JSON object",
+                ));
+            }
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => serde_json::Map::new(),
+        Err(e) => return Err(e),
+    };
+    let project = project.to_string_lossy().into_owned();
+    match keys {
+        Some(keys) => {
+            all.insert(project, serde_json::json!(keys));
+        }
+        None => {
+            if all.remove(&project).is_none() {
+                return Ok(());
+            }
+        }
+    }
+    let data = serde_json::to_vec_pretty(&all).expect("JSON values serialize");
+    crate::files::write_atomic_private(file, &data, false)
 }
 
 /// The most of a placed file read back to see whether the worker changed it; a larger one
@@ -96,6 +141,25 @@ mod tests {
             "a changed file is the worker's"
         );
         assert!(wt.path().join(".gemini/settings.json").exists());
+    }
+
+    #[test]
+    fn gemini_trust_is_added_and_removed_keeping_the_users_entries() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join(".gemini/trusted_hooks.json");
+        let keys = hooks::gemini_trust_keys(Path::new("/v"), Path::new("/d"));
+        set_gemini_trust(&file, Path::new("/wt/a"), Some(&keys)).unwrap();
+        let mut theirs: serde_json::Value =
+            serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+        assert_eq!(theirs["/wt/a"].as_array().unwrap().len(), 3);
+        theirs["/mine"] = serde_json::json!([":my-hook"]);
+        fs::write(&file, theirs.to_string()).unwrap();
+        set_gemini_trust(&file, Path::new("/wt/a"), None).unwrap();
+        let left: serde_json::Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+        assert_eq!(left, serde_json::json!({"/mine": [":my-hook"]}));
+        fs::write(&file, "[]").unwrap();
+        assert!(set_gemini_trust(&file, Path::new("/wt/a"), Some(&keys)).is_err());
+        assert_eq!(fs::read(&file).unwrap(), b"[]", "not ours to rewrite");
     }
 
     #[test]

@@ -39,9 +39,20 @@ pub struct Live {
     answer_with: String,
     stall_after: Option<Duration>,
     state: State,
+    /// The event that blocked the worker, while it is blocked.
+    blocked_by: Option<String>,
     since: Instant,
     last_activity: Instant,
 }
+
+/// The events a CLI sends once for each prompt it shows: a second one while the worker is
+/// blocked by the first is a new prompt (the first was answered unseen: gemini sends nothing
+/// when a person allows a command that then runs before its next prompt).
+const ONCE_PER_PROMPT: [&str; 3] = [
+    "claude-permission-request",
+    "codex-permission-request",
+    "gemini-notification",
+];
 
 /// What a hook signal says about the worker waiting: `Some` for a prompt that waits for a
 /// person, with (what for, tool, command, message).
@@ -100,6 +111,7 @@ pub fn goes_on(signal: &HookSignal) -> bool {
         "claude-post-tool-use"
             | "claude-stop"
             | "gemini-after-agent"
+            | "gemini-after-tool"
             | "codex-notify"
             | "codex-post-tool-use"
     )
@@ -119,6 +131,7 @@ impl Live {
             answer_with,
             stall_after,
             state: State::Running,
+            blocked_by: None,
             since: now,
             last_activity: now,
         }
@@ -145,6 +158,7 @@ impl Live {
         };
         let waited = now.duration_since(self.since).as_secs_f64();
         self.state = State::Running;
+        self.blocked_by = None;
         self.since = now;
         Some(Change::Resumed(DispatchResumed {
             dispatch_id: self.id.clone(),
@@ -156,17 +170,22 @@ impl Live {
         }))
     }
 
-    /// A hook signal arrived. A prompt blocks (a stalled worker is blocked instead); a tool
-    /// that ran or a turn that ended resumes. Every signal counts as activity.
+    /// A hook signal arrived. A prompt blocks (a stalled worker is blocked instead; a new
+    /// prompt of a blocked one is resumed and blocked again, so each prompt is a
+    /// `dispatch_blocked` naming its command); a tool that ran or a turn that ended resumes.
+    /// Every signal counts as activity.
     pub fn on_signal(&mut self, signal: &HookSignal, now: Instant) -> Vec<Change> {
         self.last_activity = now;
         let mut changes = Vec::new();
         if let Some((waiting_for, tool, command, message)) = waiting(signal) {
-            if self.state == State::Blocked {
+            let new_prompt = self.blocked_by.as_deref() == Some(signal.event.as_str())
+                && ONCE_PER_PROMPT.contains(&signal.event.as_str());
+            if self.state == State::Blocked && !new_prompt {
                 return changes;
             }
             changes.extend(self.resume(&signal.event, now));
             self.state = State::Blocked;
+            self.blocked_by = Some(signal.event.clone());
             self.since = now;
             changes.push(Change::Blocked(DispatchBlocked {
                 dispatch_id: self.id.clone(),
@@ -300,6 +319,42 @@ mod tests {
         assert_eq!(tool.as_deref(), Some("run_shell_command"));
         assert_eq!(command.as_deref(), Some("git add -A"));
         assert_eq!(message.as_deref(), Some("Allow?"));
+    }
+
+    #[test]
+    fn every_gemini_prompt_is_a_new_block() {
+        let t0 = Instant::now();
+        let mut live = Live::new(&DispatchId::parse("D-1").unwrap(), String::new(), None, t0);
+        let prompt = |command: &str| {
+            signal(
+                "gemini-notification",
+                serde_json::json!({"notification_type": "ToolPermission",
+                    "details": {"type": "exec", "command": command}}),
+            )
+        };
+        let first = live.on_signal(&prompt("git add -A"), t0);
+        assert!(
+            matches!(first.as_slice(), [Change::Blocked(_)]),
+            "{first:?}"
+        );
+        // Allowed in the pane; the command ran (gemini's `AfterTool`): running again.
+        let ran = signal("gemini-after-tool", serde_json::json!({}));
+        let resumed = live.on_signal(&ran, t0 + Duration::from_secs(3));
+        assert!(
+            matches!(resumed.as_slice(), [Change::Resumed(_)]),
+            "{resumed:?}"
+        );
+        let second = live.on_signal(&prompt("git commit -m x"), t0 + Duration::from_secs(4));
+        let [Change::Blocked(b)] = second.as_slice() else {
+            panic!("{second:?}")
+        };
+        assert_eq!(b.command.as_deref(), Some("git commit -m x"));
+        // A prompt while still blocked (its answer unseen) is a new block too.
+        let third = live.on_signal(&prompt("git push"), t0 + Duration::from_secs(5));
+        let [Change::Resumed(_), Change::Blocked(b)] = third.as_slice() else {
+            panic!("{third:?}")
+        };
+        assert_eq!(b.command.as_deref(), Some("git push"));
     }
 
     #[test]

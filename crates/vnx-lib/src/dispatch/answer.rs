@@ -1,0 +1,331 @@
+//! `vnx approve` / `vnx deny`: a blocked worker's permission prompt answered from outside its
+//! pane, through the CLI's own mechanism where it has one, and recorded. Claude Code's
+//! `PermissionRequest` hook may return a decision while its dialog shows (seen on claude
+//! 2.1.197: "Allowed by PermissionRequest hook"); vnx's hook waits for an answer file in
+//! `.vnx-data/answers/` (outside the worktree and the dispatch directory, which the worker
+//! may write without asking) and returns it. Codex and gemini offer nothing of the kind, so
+//! the key their prompt takes is typed into the pane (seen: gemini `1` allows once and `3`
+//! refuses; codex `y` proceeds and Esc refuses; claude `1` and `3`).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dispatch::view::{DispatchState, State};
+use crate::ledger::attest::Attestor;
+use crate::ledger::{Ledger, LedgerError, now_utc};
+use crate::receipts::{self, AnsweredVia, DispatchAnswered, PermissionAnswer, WaitingFor};
+use crate::tmux::Tmux;
+
+/// The hook event whose prompt a waiting hook can answer.
+pub const HOOK_EVENT: &str = "claude-permission-request";
+/// The answers' directory in the data directory.
+const ANSWERS: &str = "answers";
+/// How often a waiting hook, and `vnx approve` waiting for it, look again.
+const POLL: Duration = Duration::from_millis(200);
+/// An answer file larger than this is not read.
+const MAX_ANSWER: u64 = 64 * 1024;
+
+/// What `vnx approve`/`vnx deny` leaves for a waiting hook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerFile {
+    /// The signal file (its name) of the prompt answered.
+    pub request: String,
+    /// The answer.
+    pub answer: PermissionAnswer,
+    /// What the worker is told with a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Why a prompt could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// The dispatch does not wait for a permission decision.
+    #[error("dispatch {id} is {status}: no permission prompt waits for an answer")]
+    NothingPending {
+        /// The dispatch.
+        id: String,
+        /// What it is instead.
+        status: String,
+    },
+    /// Its CLI has no way to be answered from outside (a declared provider).
+    #[error("dispatch {id}'s provider {provider} cannot be answered from outside its pane")]
+    Unsupported {
+        /// The dispatch.
+        id: String,
+        /// Its provider.
+        provider: String,
+    },
+    /// The pane could not be reached.
+    #[error("could not type into dispatch {id}'s pane: {why}")]
+    Unreachable {
+        /// The dispatch.
+        id: String,
+        /// What tmux said.
+        why: String,
+    },
+    /// The answer file could not be written.
+    #[error("could not write {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The receipt could not be appended.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl AnswerError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            AnswerError::NothingPending { id, .. } => Some(format!(
+                "`vnx wait --until-blocked {id}` returns once it asks; `vnx status {id}` shows it"
+            )),
+            AnswerError::Unsupported { id, .. } | AnswerError::Unreachable { id, .. } => {
+                Some(format!("answer it in the pane: vnx attach {id}"))
+            }
+            AnswerError::Io { .. } | AnswerError::Ledger(_) => None,
+        }
+    }
+}
+
+/// Where the answer to dispatch `id`'s prompt goes.
+pub fn answer_path(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join(ANSWERS).join(format!("{id}.json"))
+}
+
+/// The data directory a dispatch directory (`<data>/dispatches/<id>`) belongs to, and its id.
+fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, String)> {
+    let id = dispatch_dir.file_name()?.to_str()?.to_owned();
+    Some((dispatch_dir.parent()?.parent()?, id))
+}
+
+/// The keys that answer `provider`'s permission prompt in its pane.
+pub fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static str> {
+    use PermissionAnswer::{Approve, Deny};
+    Some(match (provider, answer) {
+        ("claude" | "gemini", Approve) => "1",
+        ("claude" | "gemini", Deny) => "3",
+        ("codex", Approve) => "y",
+        ("codex", Deny) => "Escape",
+        _ => return None,
+    })
+}
+
+/// Run by the hook of prompt `request` (a signal file's name in `dispatch_dir`): waits up to
+/// `wait` for `vnx approve`/`vnx deny` to answer it, and takes the answer. Gives up early
+/// when the worker went on (a later tool ran, the turn ended, or another prompt came): a
+/// person answered in the pane.
+pub fn wait_for_answer(dispatch_dir: &Path, request: &str, wait: Duration) -> Option<AnswerFile> {
+    let (data, id) = data_dir_of(dispatch_dir)?;
+    let path = answer_path(data, &id);
+    let end = Instant::now() + wait;
+    loop {
+        if let Some(answer) = read_answer(&path).filter(|a| a.request == request) {
+            // Taken: `vnx approve` sees the file gone and knows the hook answered.
+            return fs::remove_file(&path).is_ok().then_some(answer);
+        }
+        if Instant::now() >= end || went_on_after(dispatch_dir, request) {
+            return None;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn read_answer(path: &Path) -> Option<AnswerFile> {
+    let data = crate::files::read_bounded(path, MAX_ANSWER).ok()?;
+    serde_json::from_slice(&data).ok()
+}
+
+/// Whether a signal later than `request` shows the worker went on past its prompt.
+fn went_on_after(dispatch_dir: &Path, request: &str) -> bool {
+    signal_names(dispatch_dir).iter().any(|name| {
+        name.as_str() > request
+            && [
+                "-claude-post-tool-use.json",
+                "-claude-stop.json",
+                "-claude-permission-request.json",
+            ]
+            .iter()
+            .any(|end| name.ends_with(end))
+    })
+}
+
+fn signal_names(dispatch_dir: &Path) -> Vec<String> {
+    let dir = dispatch_dir.join(crate::dispatch::supervise::signals::SIGNALS);
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What answering needs besides the dispatch.
+pub struct Answering<'a> {
+    /// The ledger.
+    pub ledger: &'a Path,
+    /// The project's data directory (`.vnx-data`).
+    pub data_dir: &'a Path,
+    /// The tmux server for a dispatch whose start records none.
+    pub fallback: &'a Tmux,
+    /// Signs the receipt.
+    pub attestor: &'a Attestor,
+    /// Who answers.
+    pub by: &'a str,
+    /// How long a waiting hook has to take the answer before the pane is used instead.
+    pub hook_wait: Duration,
+}
+
+/// Answers dispatch `state`'s pending permission prompt and records `dispatch_answered`.
+pub fn answer(
+    a: &Answering<'_>,
+    state: &DispatchState,
+    answer: PermissionAnswer,
+    message: Option<&str>,
+) -> Result<DispatchAnswered, AnswerError> {
+    let pending = match (&state.state, &state.blocked) {
+        (State::Blocked, Some(b)) if b.waiting_for == WaitingFor::Permission => b,
+        _ => {
+            return Err(AnswerError::NothingPending {
+                id: state.id.to_string(),
+                status: state.status.to_owned(),
+            });
+        }
+    };
+    let provider = state.provider.clone().unwrap_or_default();
+    let dispatch_dir = a.data_dir.join("dispatches").join(&state.id);
+    // Claude's prompt is known by its permission hook, or by the notification 6 s later.
+    let by_hook = provider == "claude"
+        && [HOOK_EVENT, "claude-notification"].contains(&pending.source.as_str())
+        && answer_by_hook(a, &state.id, &dispatch_dir, answer, message)?;
+    let (via, keys) = if by_hook {
+        (AnsweredVia::Hook, None)
+    } else {
+        let keys = pane_keys(&provider, answer).ok_or_else(|| AnswerError::Unsupported {
+            id: state.id.to_string(),
+            provider: provider.clone(),
+        })?;
+        let (tmux, session) = state.session_on(a.fallback);
+        tmux.send_keys(&session, &[keys])
+            .map_err(|e| AnswerError::Unreachable {
+                id: state.id.to_string(),
+                why: e.to_string(),
+            })?;
+        (AnsweredVia::Pane, Some(keys.to_owned()))
+    };
+    let receipt = DispatchAnswered {
+        dispatch_id: state.id.clone(),
+        answer,
+        by: a.by.to_owned(),
+        source: pending.source.clone(),
+        tool: pending.tool.clone(),
+        command: pending.command.clone(),
+        via,
+        keys,
+        message: message.map(str::to_owned),
+        extra: Default::default(),
+    };
+    let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
+    Ledger::new(a.ledger).append(&line)?;
+    Ok(receipt)
+}
+
+/// Leaves the answer for the newest prompt's waiting hook; whether the hook took it in time
+/// (if not, the file is taken back).
+fn answer_by_hook(
+    a: &Answering<'_>,
+    id: &str,
+    dispatch_dir: &Path,
+    answer: PermissionAnswer,
+    message: Option<&str>,
+) -> Result<bool, AnswerError> {
+    let suffix = format!("-{HOOK_EVENT}.json");
+    let Some(request) = signal_names(dispatch_dir)
+        .into_iter()
+        .filter(|n| n.ends_with(&suffix))
+        .max()
+    else {
+        return Ok(false);
+    };
+    let path = answer_path(a.data_dir, id);
+    let io_err = |source| AnswerError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        crate::files::private_dir(dir).map_err(io_err)?;
+    }
+    let file = AnswerFile {
+        request,
+        answer,
+        message: message.map(str::to_owned),
+    };
+    let data = serde_json::to_vec(&file).expect("answers serialize");
+    crate::files::write_atomic_private(&path, &data, false).map_err(io_err)?;
+    let end = Instant::now() + a.hook_wait;
+    while Instant::now() < end {
+        if fs::symlink_metadata(&path).is_err() {
+            return Ok(true);
+        }
+        std::thread::sleep(POLL);
+    }
+    // Not taken: no hook waits (it gave up, or the CLI asked differently).
+    Ok(fs::remove_file(&path).is_err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_hook_takes_only_its_own_answer_and_gives_up_when_the_worker_went_on() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().join("dispatches/D-1");
+        fs::create_dir_all(dir.join("signals")).unwrap();
+        let request = "00000000000000000001-7-claude-permission-request.json";
+        let path = answer_path(data.path(), "D-1");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let other = AnswerFile {
+            request: "00000000000000000000-7-claude-permission-request.json".into(),
+            answer: PermissionAnswer::Approve,
+            message: None,
+        };
+        fs::write(&path, serde_json::to_vec(&other).unwrap()).unwrap();
+        assert_eq!(wait_for_answer(&dir, request, Duration::ZERO), None);
+        let mine = AnswerFile {
+            request: request.into(),
+            answer: PermissionAnswer::Deny,
+            message: Some("not now".into()),
+        };
+        fs::write(&path, serde_json::to_vec(&mine).unwrap()).unwrap();
+        assert_eq!(wait_for_answer(&dir, request, Duration::ZERO), Some(mine));
+        assert!(!path.exists(), "taken");
+        // A later tool run: answered in the pane; the hook stops waiting at once.
+        fs::write(
+            dir.join("signals/00000000000000000002-7-claude-post-tool-use.json"),
+            "{}",
+        )
+        .unwrap();
+        assert!(went_on_after(&dir, request));
+        assert_eq!(
+            wait_for_answer(&dir, request, Duration::from_secs(3600)),
+            None
+        );
+    }
+
+    #[test]
+    fn each_cli_has_its_keys_and_a_declared_one_none() {
+        assert_eq!(pane_keys("gemini", PermissionAnswer::Deny), Some("3"));
+        assert_eq!(pane_keys("codex", PermissionAnswer::Approve), Some("y"));
+        assert_eq!(pane_keys("kimi", PermissionAnswer::Approve), None);
+    }
+}

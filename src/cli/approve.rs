@@ -1,0 +1,107 @@
+//! `vnx approve ID`: allows a blocked worker's pending permission prompt, through its CLI's
+//! own mechanism where one exists, else by its key in the pane; records who answered.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use vnx::dispatch::answer::{self, Answering};
+use vnx::dispatch::view;
+use vnx::receipts::PermissionAnswer;
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::output::Out;
+use super::settings;
+
+/// How long a waiting hook has to take an answer before the pane is used.
+const HOOK_WAIT: Duration = Duration::from_secs(5);
+
+/// Allow a blocked dispatch's pending permission prompt
+///
+/// The prompt `vnx status` shows as `blocked` is allowed once. Claude Code is answered
+/// through its PermissionRequest hook (the decision vnx's waiting hook returns); codex and
+/// gemini offer no such way, so the key their prompt takes is typed into the worker's pane.
+/// A signed `dispatch_answered` records who answered what, and how.
+///
+/// Exits 0 when answered, 1 when the dispatch waits for no permission decision, 2 for an id
+/// that was never dispatched, 3 when the worker's pane could not be reached.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The dispatch id
+    id: String,
+    /// Print the `dispatch_answered` receipt as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name for a dispatch whose start records none [default:
+    /// $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    answer_one(
+        &args.id,
+        PermissionAnswer::Approve,
+        None,
+        args.json,
+        args.tmux_socket,
+    )
+}
+
+/// Answers dispatch `id`'s pending prompt (`vnx approve` and `vnx deny`).
+pub(super) fn answer_one(
+    id: &str,
+    decision: PermissionAnswer,
+    message: Option<&str>,
+    json: bool,
+    tmux_socket: Option<String>,
+) -> Result<ExitCode, CliError> {
+    super::error::check_dispatch_id(id)?;
+    let (project, ids) = settings::project_for(&[id.to_owned()])?;
+    let ledger = project.ledger();
+    let tmux = Tmux::new(settings::tmux_socket(tmux_socket));
+    let states = if ledger.exists() {
+        view::list(&ledger, &tmux)?
+    } else {
+        Vec::new()
+    };
+    let state = super::error::named_dispatches(&states, &ids)?[0];
+    let attestor = settings::attestor(None)?;
+    let by = settings::user();
+    let data_dir = project.data_dir();
+    let answering = Answering {
+        ledger: &ledger,
+        data_dir: &data_dir,
+        fallback: &tmux,
+        attestor: &attestor,
+        by: &by,
+        hook_wait: HOOK_WAIT,
+    };
+    let receipt = answer::answer(&answering, state, decision, message)?;
+    let mut out = Out::new();
+    if json {
+        out.json(&receipt)?;
+    } else {
+        let what = match (&receipt.tool, &receipt.command) {
+            (_, Some(c)) => c.clone(),
+            (Some(t), None) => t.clone(),
+            (None, None) => "its prompt".to_owned(),
+        };
+        let how = match receipt.via {
+            vnx::receipts::AnsweredVia::Hook => "through its permission hook".to_owned(),
+            vnx::receipts::AnsweredVia::Pane => format!(
+                "by typing {} in its pane",
+                receipt.keys.as_deref().unwrap_or_default()
+            ),
+        };
+        let verb = match decision {
+            PermissionAnswer::Approve => "approved",
+            PermissionAnswer::Deny => "denied",
+        };
+        out.line(&format!(
+            "{id}  {verb}: {}  ({how})",
+            super::output::escape(&what)
+        ))?;
+    }
+    Ok(super::error::Exit::Ok.into())
+}

@@ -1,0 +1,43 @@
+//! `vnx deny ID`: refuses a blocked worker's pending permission prompt, as `vnx approve`
+//! allows one, and records who answered.
+
+use std::process::ExitCode;
+
+use vnx::receipts::PermissionAnswer;
+
+use super::CliError;
+
+/// Refuse a blocked dispatch's pending permission prompt
+///
+/// The prompt `vnx status` shows as `blocked` is refused. Claude Code is answered through
+/// its PermissionRequest hook (the worker is told `--message`, or that a person said no);
+/// codex and gemini by the key that refuses in their pane. A signed `dispatch_answered`
+/// records who answered what, and how.
+///
+/// Exits 0 when answered, 1 when the dispatch waits for no permission decision, 2 for an id
+/// that was never dispatched, 3 when the worker's pane could not be reached.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The dispatch id
+    id: String,
+    /// What the worker is told (claude; the other CLIs take no text with a refusal)
+    #[arg(long, value_name = "TEXT")]
+    message: Option<String>,
+    /// Print the `dispatch_answered` receipt as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name for a dispatch whose start records none [default:
+    /// $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    super::approve::answer_one(
+        &args.id,
+        PermissionAnswer::Deny,
+        args.message.as_deref(),
+        args.json,
+        args.tmux_socket,
+    )
+}

@@ -1,0 +1,216 @@
+//! The default posture against real work, with the stand-in CLIs: a role's allowlist given
+//! to each CLI's own allow mechanism (claude `--allowedTools`, gemini `--allowed-tools` and
+//! its TUI's policy file), and `vnx approve`/`vnx deny` answering a blocked worker's prompt
+//! through claude's permission hook or the pane, with a receipt.
+
+use crate::common::{Fakes, Repo, completion, configure, run};
+
+/// A headless dispatch of `cli` in the implementer role that runs `allowed`, then `other`
+/// (each creating a file), then reports: its completion receipt.
+fn run_two(repo: &Repo, fakes: &Fakes, cli: &str, allowed: &str, other: &str) -> serde_json::Value {
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", cli, "--lane", "headless", "--deadline", "60"])
+        .args([
+            "--instruction",
+            &format!(
+                "@fake run {allowed}\n@fake run {other}\n@fake run vnx report --status done --summary s"
+            ),
+        ]);
+    completion(&run(cmd))
+}
+
+#[test]
+fn a_roles_allowlist_runs_unasked_and_nothing_else_does() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    configure(
+        &repo,
+        "roles:\n  implementer:\n    allow: [\"touch allowed\"]\n",
+    );
+    for cli in ["claude", "gemini"] {
+        let c = run_two(
+            &repo,
+            &fakes,
+            cli,
+            &format!("touch allowed-{cli}.txt"),
+            &format!("touch other-{cli}.txt"),
+        );
+        assert_eq!(c["status"], "done", "{cli}: {c}");
+        let id = c["dispatch_id"].as_str().unwrap();
+        let tree = repo
+            .env
+            .git(&["ls-tree", "-r", "--name-only", &format!("dispatch/{id}")]);
+        assert!(
+            tree.contains(&format!("allowed-{cli}.txt")),
+            "{cli}: {tree}"
+        );
+        assert!(
+            !tree.contains(&format!("other-{cli}.txt")),
+            "{cli}: denied: {tree}"
+        );
+        let argv = repo.receipts(id)[0]["argv"].to_string();
+        let rule = match cli {
+            "claude" => "\"--allowedTools\",\"Bash(touch allowed:*)\"",
+            _ => "\"--allowed-tools\",\"run_shell_command(touch allowed)\"",
+        };
+        assert!(argv.contains(rule), "{cli}: {argv}");
+    }
+}
+
+#[test]
+fn by_default_a_role_allows_its_command_gates_and_read_only_git() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    configure(
+        &repo,
+        "gates:\n  tests: {kind: command, argv: [touch, gate.txt]}\nroles:\n  implementer: {gates: [tests]}\n",
+    );
+    let c = run_two(
+        &repo,
+        &fakes,
+        "gemini",
+        "touch gate.txt",
+        "git log -1 --format=%s",
+    );
+    assert_eq!(c["status"], "done", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert_eq!(repo.on_branch(id, "gate.txt"), "");
+    let argv = repo.receipts(id)[0]["argv"].to_string();
+    for command in [
+        "touch gate.txt",
+        "git status",
+        "git diff",
+        "git log",
+        "git show",
+    ] {
+        assert!(
+            argv.contains(&format!("run_shell_command({command})")),
+            "{command}: {argv}"
+        );
+    }
+}
+
+#[test]
+fn a_gemini_tui_runs_the_allowlist_without_asking() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    configure(&repo, "roles:\n  implementer:\n    allow: [\"touch\"]\n");
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "gemini",
+            "--lane",
+            "interactive",
+            "--deadline",
+            "60",
+        ])
+        .args([
+            "--instruction",
+            "@fake run touch t.txt\n@fake run vnx report --status done --summary t",
+        ]);
+    let c = completion(&run(cmd));
+    assert_eq!(c["status"], "done", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    let kinds: Vec<String> = repo
+        .receipts(id)
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!kinds.iter().any(|k| k == "dispatch_blocked"), "{kinds:?}");
+    assert_eq!(repo.on_branch(id, "t.txt"), "");
+}
+
+/// `vnx approve|deny ID --json` as user `ana`: the `dispatch_answered` receipt.
+fn answer(repo: &Repo, verb: &str, id: &str, extra: &[&str]) -> serde_json::Value {
+    let r = run(repo
+        .vnx()
+        .env("USER", "ana")
+        .args([verb, id, "--json"])
+        .args(extra));
+    assert_eq!(r.code, 0, "{verb}: {} {}", r.stdout, r.stderr);
+    serde_json::from_str(r.stdout.trim()).unwrap()
+}
+
+#[test]
+fn approve_answers_claude_through_its_permission_hook() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let id = repo.dispatched_asking_claude(&fakes);
+    let r = run(repo.vnx().args(["wait", "--until-blocked", &id]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let a = answer(&repo, "approve", &id, &[]);
+    assert_eq!(a["answer"], "approve", "{a}");
+    assert_eq!(
+        (a["via"].as_str(), a["by"].as_str()),
+        (Some("hook"), Some("ana"))
+    );
+    assert_eq!(a["command"], "git add -A && git commit -q -m 'add a'");
+    let c = completion(&run(repo.vnx().args(["wait", "--json", &id])));
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(c["teardown_class"], "committed", "{c}");
+    assert!(
+        c.get("vnx_commit").is_none(),
+        "the worker's own commit ran: {c}"
+    );
+    let answered = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_answered")
+        .unwrap();
+    assert!(
+        answered["vnx_attestation"].is_object(),
+        "signed: {answered}"
+    );
+    // Nothing waits any more.
+    let r = run(repo.vnx().args(["deny", &id]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no permission prompt waits"),
+        "{}",
+        r.stderr
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn deny_answers_gemini_in_its_pane() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+        .args(["--provider", "gemini", "--lane", "interactive", "--deadline", "60"])
+        .args([
+            "--instruction",
+            "@fake write kept.txt hi\n@fake run touch refused.txt\n@fake run vnx report --status done --summary d",
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let r = run(repo.vnx().args(["wait", "--until-blocked", &id]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let a = answer(&repo, "deny", &id, &[]);
+    assert_eq!(
+        (a["answer"].as_str(), a["via"].as_str()),
+        (Some("deny"), Some("pane"))
+    );
+    assert_eq!(a["keys"], "3", "{a}");
+    assert_eq!(a["command"], "touch refused.txt");
+    let c = completion(&run(repo.vnx().args(["wait", "--json", &id])));
+    assert_eq!(c["status"], "done", "{c}");
+    let tree = repo
+        .env
+        .git(&["ls-tree", "-r", "--name-only", &format!("dispatch/{id}")]);
+    assert!(
+        tree.contains("kept.txt") && !tree.contains("refused.txt"),
+        "{tree}"
+    );
+    repo.verify_ok();
+}
