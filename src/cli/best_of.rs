@@ -45,6 +45,10 @@ pub struct Args {
     /// The task, from a file
     #[arg(long, value_name = "FILE")]
     instruction_file: Option<PathBuf>,
+    /// A short title for lists, every candidate's [default: the instruction's first
+    /// non-empty line, shortened]
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
     /// The commit every candidate's worktree starts from
     #[arg(long, value_name = "REF", default_value = "HEAD")]
     base_ref: String,
@@ -105,6 +109,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         sandbox: args.sandbox.sandbox(),
         network: args.sandbox.network(),
         replay_of: None,
+        title: args.title,
     };
     let (detach, json) = (args.detach, args.json);
     with_context(args.tmux_socket, |ctx| {

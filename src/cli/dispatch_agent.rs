@@ -70,6 +70,10 @@ pub struct Args {
     /// The task, from a file (`-`: standard input)
     #[arg(long, value_name = "FILE")]
     instruction_file: Option<PathBuf>,
+    /// A short title for lists (status, show, the dashboard) [default: the instruction's
+    /// first non-empty line, shortened]
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
     /// The commit the worktree starts from
     #[arg(long, value_name = "REF", default_value = "HEAD")]
     base_ref: String,
@@ -166,6 +170,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         sandbox: args.sandbox.sandbox(),
         network: args.sandbox.network(),
         replay_of: None,
+        title: args.title,
     };
     let ticket = Ticket {
         priority: args.priority,
@@ -205,6 +210,8 @@ fn remote_request(
     opt("--provider", args.provider.clone());
     opt("--model", args.model.clone());
     opt("--instruction", Some(instruction));
+    // Only when given: a host's vnx from before titles takes none.
+    opt("--title", args.title.clone());
     opt("--deadline", Some(args.deadline.to_string()));
     opt(
         "--permission",

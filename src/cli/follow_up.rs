@@ -43,6 +43,10 @@ pub struct Args {
     /// The new instruction, from a file
     #[arg(long, value_name = "FILE")]
     instruction_file: Option<PathBuf>,
+    /// A short title for lists [default: the continued dispatch's title, else the
+    /// instruction's first non-empty line]
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
     #[command(flatten)]
     repeat: super::dispatch_agent::Repeat,
     /// Seconds without a sign of life before the worker is reported stalled
@@ -113,6 +117,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             sandbox: args.sandbox.sandbox(),
             network: args.sandbox.network(),
             replay_of: None,
+            title: args.title.clone(),
         };
         args.started.start(ctx, &request, &Default::default())
     })
@@ -133,6 +138,8 @@ fn remote_request(
         }
     };
     opt("--model", args.repeat.model.clone());
+    // Only when given: a host's vnx from before titles takes none.
+    opt("--title", args.title.clone());
     opt(
         "--lane",
         args.repeat

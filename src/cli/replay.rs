@@ -39,6 +39,9 @@ pub struct Args {
     /// it) [default: the original's base commit]
     #[arg(long, value_name = "REF")]
     base_ref: Option<String>,
+    /// A short title for lists [default: the original's]
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
     #[command(flatten)]
     repeat: Repeat,
     #[command(flatten)]
@@ -104,6 +107,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .network()
                 .or(s.sandbox.as_ref().map(|shape| shape.network)),
             replay_of: Some(link),
+            title: args.title.clone().or_else(|| s.title.clone()),
         };
         args.started.start(ctx, &request, &Default::default())
     })

@@ -295,3 +295,21 @@ pub fn witness_dir() -> Option<PathBuf> {
 pub fn colour_allowed() -> bool {
     env("NO_COLOR").is_none_or(|v| v.is_empty()) && env("TERM").is_none_or(|t| t != "dumb")
 }
+
+/// The width tables fit: `COLUMNS` when set to a number, else the terminal's when stdout is
+/// one; `None` (no limit) for a pipe or file.
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if let Some(n) = env_text("COLUMNS").and_then(|c| c.trim().parse::<usize>().ok())
+        && n > 0
+    {
+        return Some(n);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    ratatui::crossterm::terminal::size()
+        .ok()
+        .map(|(w, _)| usize::from(w))
+        .filter(|w| *w > 0)
+}

@@ -124,6 +124,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         paint(s.status, s.status)
     ))?;
     let mut field = |key: &str, value: String| out.line(&format!("  {key:<10} {value}"));
+    if let Some(title) = s.title.as_deref().filter(|t| !t.is_empty()) {
+        field("title", title.to_owned())?;
+    }
     if let Some(reason) = &s.reason {
         field("reason", reason.clone())?;
     }

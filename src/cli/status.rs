@@ -92,10 +92,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         })
         .unwrap_or_default();
     let branch_exists = |b: &str| branches.contains(b);
-    let rows: Vec<[String; 7]> = states.iter().map(|s| row(s, now, &branch_exists)).collect();
+    let mut rows: Vec<[String; 8]> = states.iter().map(|s| row(s, now, &branch_exists)).collect();
     let header = [
         "DISPATCH",
         "STATE",
+        "TITLE",
         "TEARDOWN",
         "PROVIDER/MODEL",
         "ROLE",
@@ -109,7 +110,24 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String; 7], state: Option<&str>| {
+    // The titles take what the terminal has left after the other columns (at least
+    // MIN_TITLE characters), the longer ones cut with `…`.
+    if let Some(width) = settings::terminal_width() {
+        let others: usize = widths
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != TITLE)
+            .map(|(_, w)| w + 2)
+            .sum();
+        let fit = width.saturating_sub(others + 2).max(MIN_TITLE);
+        if fit < widths[TITLE] {
+            widths[TITLE] = fit;
+            for r in &mut rows {
+                r[TITLE] = cut(&r[TITLE], fit);
+            }
+        }
+    }
+    let line = |cells: &[String; 8], state: Option<&str>| {
         let mut text = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
@@ -230,12 +248,27 @@ impl Args {
     }
 }
 
-/// One table row: id, state, teardown, provider/model, role, age, where to look.
+/// The TITLE column's place in a row.
+const TITLE: usize = 2;
+/// The fewest characters of a title shown, however narrow the terminal.
+const MIN_TITLE: usize = 24;
+
+/// `text` in at most `width` characters, the last an `…` when it was cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// One table row: id, state, title, teardown, provider/model, role, age, where to look.
 fn row(
     s: &DispatchState,
     now: jiff::Timestamp,
     branch_exists: &dyn Fn(&str) -> bool,
-) -> [String; 7] {
+) -> [String; 8] {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let age = s
         .started_at
@@ -271,6 +304,11 @@ fn row(
     [
         s.id.to_string(),
         s.status.to_owned(),
+        // A dispatch recorded before titles: `-` (its role is in its own column).
+        s.title
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "-".into()),
         s.teardown_class.map_or("-", |t| t.name()).to_owned(),
         model,
         dash(&s.role),

@@ -117,8 +117,8 @@ fn row_age(app: &App, r: &Row) -> String {
 }
 
 fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    // Role and tokens from 78 columns (an 80-column terminal shows them), a roomier
-    // provider/model from 100.
+    // The title (its role for a dispatch recorded before titles) from 78 columns (an
+    // 80-column terminal shows it), tokens and a roomier provider/model from 100.
     let wide = area.width >= 100;
     let narrow = area.width < 78;
     let rows: Vec<TableRow<'_>> = app
@@ -143,9 +143,9 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 Cell::from(who),
             ];
             if !narrow {
-                cells.push(Cell::from(s.role.clone().unwrap_or_default()));
+                cells.push(Cell::from(s.label().to_owned()));
             }
-            if !narrow {
+            if wide {
                 cells.push(Cell::from(tokens(s.tokens)));
             }
             cells.push(Cell::from(r.activity.clone()));
@@ -160,10 +160,11 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
     ];
     let mut header = vec!["STATE", "DISPATCH", "AGE", "PROVIDER/MODEL"];
     if !narrow {
-        widths.push(Constraint::Length(11));
-        header.push("ROLE");
+        // The title and the last activity share what the other columns leave.
+        widths.push(Constraint::Fill(1));
+        header.push("TITLE");
     }
-    if !narrow {
+    if wide {
         widths.push(Constraint::Length(6));
         header.push("TOKENS");
     }

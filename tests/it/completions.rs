@@ -11,8 +11,11 @@ use crate::common::{Repo, completion, run};
 /// `vnx` is the one under test.
 fn project() -> (Repo, String) {
     let repo = Repo::new();
-    for (model, id) in [("commit", "D-abc111"), ("dirty", "D-abd222")] {
-        let r = repo.dispatch(model, &["--instruction", "x", "--id", id]);
+    for (model, id, task) in [
+        ("commit", "D-abc111", "add a greeting"),
+        ("dirty", "D-abd222", "fix the typo"),
+    ] {
+        let r = repo.dispatch(model, &["--instruction", task, "--id", id]);
         assert_eq!(completion(&r)["status"], "done", "{}", r.stderr);
     }
     for shell in ["bash", "zsh", "fish"] {
@@ -95,7 +98,7 @@ fn bash_completes_ids_providers_and_roles() {
 fn zsh_and_fish_complete_ids_with_what_each_dispatch_is() {
     let (repo, path) = project();
     // zsh: the script parses, its arguments ask the helpers, and the helpers give `_describe`
-    // each id with its state, role and provider (`_describe` stubbed to print them).
+    // each id with its state, title and provider (`_describe` stubbed to print them).
     in_shell(&repo, &path, "zsh", "zsh -n c.zsh");
     let zsh = std::fs::read_to_string(repo.env.path().join("c.zsh")).unwrap();
     assert!(
@@ -115,7 +118,7 @@ fn zsh_and_fish_complete_ids_with_what_each_dispatch_is() {
     );
     assert!(
         described.starts_with(
-            "D-abd222:done implementer demo/dirty\nD-abc111:done implementer demo/commit\n"
+            "D-abd222:done fix the typo demo/dirty\nD-abc111:done add a greeting demo/commit\n"
         ),
         "{described}"
     );
@@ -129,7 +132,7 @@ fn zsh_and_fish_complete_ids_with_what_each_dispatch_is() {
     );
     assert_eq!(
         fish,
-        "D-abc111\tdone implementer demo/commit\nD-abd222\tdone implementer demo/dirty\n\
+        "D-abc111\tdone add a greeting demo/commit\nD-abd222\tdone fix the typo demo/dirty\n\
          gemini\tbuilt-in\n"
     );
 }

@@ -30,6 +30,7 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
             _ => None,
         },
         landed,
+        title: Some(format!("task {}", &id[8..])),
         role: Some("implementer".into()),
         provider: Some("claude".into()),
         model: Some("sonnet".into()),
@@ -90,6 +91,8 @@ fn mixed() -> Vec<Row> {
     codex.provider = Some("codex".into());
     codex.model = None;
     codex.tokens = None;
+    // Recorded before titles: its role stands in.
+    codex.title = None;
     vec![
         row(blocked, "waits for permission: Bash: git commit -m x"),
         row(codex, "• Running cargo test"),
@@ -183,16 +186,23 @@ fn screen_of_a_narrow_terminal_and_a_broken_ledger() {
 }
 
 #[test]
-fn narrow_terminals_drop_role_and_tokens() {
+fn narrow_terminals_drop_tokens_then_titles() {
     let app = app_of(mixed(), Health::Verified(42));
-    for width in [80, 120] {
-        let text = draw(&app, width, 30).backend().to_string();
-        assert!(text.contains("TOKENS") && text.contains("12.3k"), "{text}");
-        assert!(text.contains("ROLE"), "{text}");
-    }
+    let wide = draw(&app, 120, 30).backend().to_string();
+    assert!(wide.contains("TOKENS") && wide.contains("12.3k"), "{wide}");
+    assert!(wide.contains("TITLE") && wide.contains("task 0b"), "{wide}");
+    // An 80-column terminal (the issue's) tells the dispatches apart by title; one
+    // recorded before titles by its role.
+    let eighty = draw(&app, 80, 24).backend().to_string();
+    assert!(
+        eighty.contains("TITLE") && !eighty.contains("TOKENS"),
+        "{eighty}"
+    );
+    assert!(eighty.contains("task 0b"), "{eighty}");
+    assert!(eighty.contains("implementer"), "{eighty}");
     let narrow = draw(&app, 70, 24).backend().to_string();
     assert!(
-        !narrow.contains("TOKENS") && !narrow.contains("ROLE"),
+        !narrow.contains("TOKENS") && !narrow.contains("TITLE"),
         "{narrow}"
     );
 }
@@ -340,6 +350,39 @@ fn a_real_project_lists_waiting_then_running_then_finished() {
         app.content
     );
     run(repo.vnx().args(["cancel", "--all"]));
+}
+
+#[test]
+fn the_waiting_list_drains_once_a_question_is_followed_up() {
+    let repo = Repo::new();
+    let answered = repo.dispatched("ask", false);
+    let open = repo.dispatched("ask", false);
+    for id in [&answered, &open] {
+        assert_eq!(status_of(&repo, id)["status"], "needs_input");
+    }
+    let r = run(repo
+        .vnx()
+        .args(["follow-up", &answered, "--model", "commit", "--json"])
+        .args(["--instruction", "the answer is 42"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The follow-up inherits the title of the dispatch it continues.
+    let next = crate::common::completion(&r)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(status_of(&repo, &answered)["title"], "x");
+    assert_eq!(status_of(&repo, &next)["title"], "x", "{}", r.stdout);
+    let snap = snapshot(&repo);
+    let waiting: Vec<&str> = snap
+        .rows
+        .iter()
+        .filter(|r| r.group() == 0)
+        .map(|r| r.state.id.as_str())
+        .collect();
+    assert_eq!(waiting, [open.as_str()]);
+    // The one answered is among the finished, still shown as it ended.
+    let row = snap.rows.iter().find(|r| r.state.id == answered).unwrap();
+    assert_eq!((row.group(), row.state.status), (2, "needs_input"));
 }
 
 fn snap_lines(repo: &Repo) -> u64 {

@@ -29,9 +29,24 @@ fn out(r: &crate::common::Run) -> String {
 fn status_and_wait() {
     let repo = Repo::new();
     let mut ids = Vec::new();
-    for (n, model) in ["commit", "fail", "ask"].iter().enumerate() {
+    let long = "word ".repeat(30);
+    let asks = [
+        (
+            "commit",
+            vec![
+                "--instruction",
+                "\n  Add a greeting to the README\nin English",
+            ],
+        ),
+        (
+            "fail",
+            vec!["--instruction", "x", "--title", "Fail \u{1b}[31mloudly"],
+        ),
+        ("ask", vec!["--instruction", &long]),
+    ];
+    for (n, (model, args)) in asks.iter().enumerate() {
         let id = format!("D-0000000{n}");
-        let r = repo.dispatch(model, &["--instruction", "x", "--id", &id]);
+        let r = repo.dispatch(model, &[&args[..], &["--id", &id]].concat());
         ids.push(
             crate::common::completion(&r)["dispatch_id"]
                 .as_str()
@@ -40,14 +55,23 @@ fn status_and_wait() {
         );
     }
     let status = run(repo.vnx().arg("status"));
+    // The titles take what the terminal leaves them.
+    let narrow = run(repo.vnx().env("COLUMNS", "110").arg("status"));
     let wait = run(repo.vnx().arg("wait").args(&ids));
     redacted(|| {
         insta::assert_snapshot!(out(&status), @r#"
             exit 0
-            DISPATCH    STATE        TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
-            [ID]  done         committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
-            [ID]  failed       dirty      demo/fail       implementer  [AGE]  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
-            [ID]  needs_input  clean      demo/ask        implementer  [AGE]  -
+            DISPATCH    STATE        TITLE                                                                     TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
+            [ID]  done         Add a greeting to the README                                              committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
+            [ID]  failed       Fail \u{1b}[31mloudly                                                     dirty      demo/fail       implementer  [AGE]  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+            [ID]  needs_input  word word word word word word word word word word word word word word w…  clean      demo/ask        implementer  [AGE]  -
+        "#);
+        insta::assert_snapshot!(out(&narrow), @r#"
+            exit 0
+            DISPATCH    STATE        TITLE                     TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
+            [ID]  done         Add a greeting to the R…  committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
+            [ID]  failed       Fail \u{1b}[31mloudly     dirty      demo/fail       implementer  [AGE]  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+            [ID]  needs_input  word word word word wor…  clean      demo/ask        implementer  [AGE]  -
         "#);
         insta::assert_snapshot!(out(&wait), @r#"
             exit 1
@@ -163,14 +187,14 @@ fn status_filters_and_wait_streams_in_the_order_dispatches_end() {
         "#);
         insta::assert_snapshot!(out(&filtered), @r#"
             exit 0
-            DISPATCH        STATE        TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
-            [ID]  merged       committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
-            [ID]      needs_input  clean      demo/ask        implementer  [AGE]  -
+            DISPATCH        STATE        TITLE           TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
+            [ID]  merged       add a greeting  committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
+            [ID]      needs_input  x               clean      demo/ask        implementer  [AGE]  -
         "#);
         insta::assert_snapshot!(out(&one), @r#"
             exit 0
-            DISPATCH    STATE    TEARDOWN  PROVIDER/MODEL  ROLE         AGE  WHERE
-            [ID]  running  -         demo/slow       implementer  [AGE]  tmux vnx-[ID]
+            DISPATCH    STATE    TITLE  TEARDOWN  PROVIDER/MODEL  ROLE         AGE  WHERE
+            [ID]  running  x      -         demo/slow       implementer  [AGE]  tmux vnx-[ID]
         "#);
         insta::assert_snapshot!(out(&unknown), @r#"
             exit 2
@@ -194,6 +218,7 @@ fn show_prints_one_dispatch_its_log_and_its_diff() {
     assert_eq!(whole.code, 0, "{}", whole.stderr);
     for want in [
         "D-000000f1  failed",
+        "title      x",
         "reason     the worker reported failure: failing as asked",
         "worker     demo fail (headless lane, edits posture)",
         "branch     dispatch/D-000000f1 from refs/heads/main",
@@ -219,6 +244,7 @@ fn show_prints_one_dispatch_its_log_and_its_diff() {
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["dispatch_id"], "D-000000f1");
     assert_eq!(v["status"], "failed");
+    assert_eq!(v["title"], "x");
     assert_eq!(v["lane"], "headless");
     let unknown = run(repo.vnx().args(["show", "D-0000beef"]));
     assert_eq!(unknown.code, 2);

@@ -174,6 +174,7 @@ fn started() -> DispatchStarted {
             changed_skills: vec![],
         }),
         remote: None,
+        title: Some(s("Add a greeting")),
         extra: Default::default(),
     }
 }

@@ -71,7 +71,7 @@ pub fn candidates(kind: Kind, ledger: &Path, config: Option<&Config>) -> Vec<Can
     }
 }
 
-/// The newest dispatches first: id, state, role and provider/model.
+/// The newest dispatches first: id, state, title (else role) and provider/model.
 fn ids(ledger: &Path) -> Vec<Candidate> {
     let Ok(records) = Records::read(ledger) else {
         return Vec::new();
@@ -89,7 +89,8 @@ fn ids(ledger: &Path) -> Vec<Candidate> {
                 (Some(p), None) => p.clone(),
                 _ => String::new(),
             };
-            let words = [s.state.name(), s.role.as_deref().unwrap_or(""), &runs];
+            let what = s.title.as_deref().or(s.role.as_deref()).unwrap_or("");
+            let words = [s.state.name(), what, &runs];
             Candidate::new(
                 s.id.to_string(),
                 words

@@ -317,6 +317,11 @@ pub struct DispatchStarted {
     /// the host's ledger it came from (see [`RemoteOrigin`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<RemoteOrigin>,
+    /// A short title for people (`--title`, else the instruction's first non-empty line,
+    /// shortened), as lists show it; one line, no control characters. Absent: recorded by
+    /// a vnx from before titles (readers fall back to the id and role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use crate::dispatch::detail::{self, Detail};
 use crate::dispatch::view::{self, DispatchState, Sessions, State};
 use crate::ledger::{LedgerError, VerifyReport};
-use crate::receipts::DispatchStatus;
 use crate::tmux::Tmux;
 
 /// One dispatch as a row of the list.
@@ -22,14 +21,14 @@ pub struct Row {
 }
 
 impl Row {
-    /// Which group it sorts into: 0 waits for a person (blocked, stalled, needs input,
-    /// lost), 1 runs or is queued for a slot, 2 finished (expired in the queue included).
+    /// Which group it sorts into: 0 waits for a person (blocked, stalled, needs input or
+    /// lost, and not settled since: [`DispatchState::waiting`]), 1 runs or is queued for a
+    /// slot, 2 finished (expired in the queue, and settled lost ones, included).
     pub fn group(&self) -> u8 {
         match self.state.state {
-            State::Blocked | State::Stalled | State::Lost => 0,
-            State::Ended(DispatchStatus::NeedsInput) if self.state.landed.is_none() => 0,
+            _ if self.state.waiting() => 0,
             State::Running | State::Queued => 1,
-            State::Ended(_) | State::Expired => 2,
+            _ => 2,
         }
     }
 }
@@ -349,5 +348,37 @@ mod tests {
         assert_eq!(plain("a\u{1b}]8;;x\u{1b}\\b\rc\u{8}"), "abc");
         assert_eq!(last_line("one\ntwo\n\n  \n"), "two");
         assert_eq!(plain("abc\u{202e}fed"), "abcfed");
+    }
+
+    #[test]
+    fn a_settled_lost_or_needs_input_dispatch_no_longer_waits() {
+        use crate::dispatch::view::Landed;
+        use crate::receipts::DispatchStatus;
+        let row = |state: State, landed: Option<Landed>, continued: bool| {
+            let mut s =
+                DispatchState::blank(crate::ids::DispatchId::parse("D-00000001").unwrap(), state);
+            s.landed = landed;
+            s.continued_by =
+                continued.then(|| crate::ids::DispatchId::parse("D-00000002").unwrap());
+            Row {
+                state: s,
+                activity: String::new(),
+            }
+            .group()
+        };
+        let asks = State::Ended(DispatchStatus::NeedsInput);
+        assert_eq!(row(asks, None, false), 0);
+        assert_eq!(row(asks, None, true), 2, "a follow-up answered it");
+        assert_eq!(row(asks, Some(Landed::Released), false), 2, "cleaned");
+        assert_eq!(row(asks, Some(Landed::Merged), false), 2);
+        assert_eq!(row(State::Lost, None, false), 0);
+        assert_eq!(row(State::Lost, Some(Landed::Released), false), 2);
+        assert_eq!(row(State::Lost, None, true), 2);
+        assert_eq!(row(State::Blocked, None, false), 0);
+        assert_eq!(row(State::Stalled, None, false), 0);
+        assert_eq!(row(State::Running, None, false), 1);
+        assert_eq!(row(State::Queued, None, false), 1);
+        let cancelled = State::Ended(DispatchStatus::Cancelled);
+        assert_eq!(row(cancelled, None, false), 2);
     }
 }

@@ -24,7 +24,10 @@ pub mod view;
 pub mod worker_env;
 
 pub use crate::worktree::id_in_use;
-pub use spec::{DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, Request, Spec, read_spec};
+pub use spec::{
+    DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, MAX_TITLE_CHARS, Request, Spec, read_spec,
+    title_of,
+};
 pub use start::govern::Reasons;
 pub use start::launch::{Launched, launch};
 pub use start::plan::{Plan, plan};

@@ -55,6 +55,43 @@ pub struct Request {
     pub network: Option<crate::sandbox::Network>,
     /// For a replay: what it replays (see [`crate::dispatch::start::replay`]).
     pub replay_of: Option<crate::receipts::ReplayOf>,
+    /// A short title for lists (`--title`); `None`: a follow-up's is the one it continues,
+    /// else the instruction's first non-empty line (see [`title_of`]).
+    pub title: Option<String>,
+}
+
+/// The longest title kept, in characters (a longer one ends in `…`).
+pub const MAX_TITLE_CHARS: usize = 72;
+
+/// A title made from `text`: its first non-empty line, trimmed, each control character
+/// (and each character that reorders text) written as an escape, and at most
+/// [`MAX_TITLE_CHARS`] characters, the last an `…` when it was cut.
+pub fn title_of(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let mut out = String::new();
+    for c in line.chars() {
+        if c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if out.chars().count() > MAX_TITLE_CHARS {
+        out = out
+            .chars()
+            .take(MAX_TITLE_CHARS - 1)
+            .collect::<String>()
+            .trim_end()
+            .to_owned();
+        out.push('…');
+    }
+    out
 }
 
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
@@ -126,6 +163,9 @@ pub struct Spec {
     /// The command run on every change of state (see `notify`); empty: none.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// The dispatch's title, as `dispatch_started` records it (for the notifications).
+    #[serde(default)]
+    pub title: String,
     /// For a follow-up: what it continues.
     #[serde(default)]
     pub continues: Option<crate::receipts::Continues>,
@@ -190,4 +230,21 @@ pub fn read_spec(path: &Path) -> Result<Spec, DispatchError> {
         path: path.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_the_first_line_escaped_and_shortened() {
+        assert_eq!(title_of("\n  \n  Fix the parser  \nmore"), "Fix the parser");
+        assert_eq!(title_of("a\u{1b}[31mred\tb"), "a\\u{1b}[31mred\\tb");
+        assert_eq!(title_of("abc\u{202e}fed"), "abc\\u{202e}fed");
+        let long = "word ".repeat(40);
+        let t = title_of(&long);
+        assert_eq!(t, format!("{}w…", "word ".repeat(14)));
+        assert_eq!(t.chars().count(), MAX_TITLE_CHARS);
+        assert_eq!(title_of("   "), "");
+    }
 }

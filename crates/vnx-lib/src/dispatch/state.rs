@@ -31,6 +31,9 @@ pub struct DispatchState {
     pub completion: Option<DispatchStatus>,
     /// Whether its branch was merged (`merge_completed`) or released (`worktree_released`).
     pub landed: Option<Landed>,
+    /// Its title, from `dispatch_started` (a queued one's from its queue entry); `None`
+    /// for one recorded before titles.
+    pub title: Option<String>,
     /// Its role, from `dispatch_started`.
     pub role: Option<String>,
     /// Its provider.
@@ -121,6 +124,7 @@ pub fn mark_positions(
             q.position = place.map(|p| p.position);
             if let Some(p) = place {
                 s.role.get_or_insert_with(|| p.role.clone());
+                s.title.get_or_insert_with(|| p.title.clone());
                 s.model = s.model.take().or_else(|| p.model.clone());
             }
         }
@@ -291,6 +295,7 @@ impl DispatchState {
             blocked: None,
             completion: None,
             landed: None,
+            title: None,
             role: None,
             provider: None,
             model: None,
@@ -324,6 +329,8 @@ impl DispatchState {
             .tmux
             .split_once(':')
             .map(|(socket, _)| socket.to_owned());
+        // Escaped again: a line on the ledger is read as hostile input.
+        s.title = started.title.as_deref().map(crate::dispatch::title_of);
         s.role = Some(started.role);
         s.provider = Some(started.provider);
         s.model = started.model;
@@ -332,6 +339,28 @@ impl DispatchState {
         s.worktree = Some(started.worktree);
         s.continues = started.continues.map(|c| c.dispatch_id);
         s
+    }
+
+    /// Whether it waits for a person: blocked or stalled, or lost or ended needing input
+    /// with nothing done about it since. A follow-up that continued it, a merge of its
+    /// branch, or a release or clean of its worktree (each a receipt the read model folds)
+    /// settles a lost or needs_input one; a cancelled one ended.
+    pub fn waiting(&self) -> bool {
+        let settled = self.continued_by.is_some() || self.landed.is_some();
+        match self.state {
+            State::Blocked | State::Stalled => true,
+            State::Lost | State::Ended(DispatchStatus::NeedsInput) => !settled,
+            _ => false,
+        }
+    }
+
+    /// What lists call it: its title, else its role (`-` with neither).
+    pub fn label(&self) -> &str {
+        self.title
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .or(self.role.as_deref())
+            .unwrap_or("-")
     }
 
     /// The tmux socket and session its start records (the fallback socket and `vnx-<id>`

@@ -15,21 +15,21 @@ use super::Records;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v1";
+pub const FILE: &str = "index/dispatches.v2";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 1.
-const MAGIC: &[u8; 8] = b"VNXRIX01";
+/// The index file's first bytes: its format, version 2 (version 1 had no titles).
+const MAGIC: &[u8; 8] = b"VNXRIX02";
 /// The largest index read (a larger file is not one vnx wrote for a ledger it can read).
 const MAX_BYTES: u64 = 1 << 30;
 /// The prefix is digested in segments of this size, in parallel.
 pub const SEGMENT: u64 = 16 << 20;
 /// What the MAC key is derived for.
-const PURPOSE: &str = "vnx read index v1";
+const PURPOSE: &str = "vnx read index v2";
 
 /// The last line of the verified prefix, as the next line must chain to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

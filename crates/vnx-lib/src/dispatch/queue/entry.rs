@@ -92,6 +92,9 @@ pub struct QueuedRequest {
     /// For a replay: what it replays.
     #[serde(default)]
     pub replay_of: Option<crate::receipts::ReplayOf>,
+    /// The title given (`--title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 impl Entry {
@@ -127,6 +130,7 @@ impl Entry {
             sandbox: r.sandbox,
             network: r.network,
             replay_of: r.replay_of.clone(),
+            title: r.title.clone(),
         }
     }
 
@@ -157,6 +161,7 @@ impl QueuedRequest {
             sandbox: req.sandbox,
             network: req.network,
             replay_of: req.replay_of.clone(),
+            title: req.title.clone(),
         }
     }
 }

@@ -369,6 +369,8 @@ pub struct Place {
     pub start_by: Option<Timestamp>,
     /// When it was queued.
     pub queued_at: String,
+    /// Its title: the one given, else its instruction's first line.
+    pub title: String,
 }
 
 /// Every queued dispatch's place, by id (read without the lock: a snapshot).
@@ -379,6 +381,9 @@ pub fn places(data_dir: &Path) -> std::collections::BTreeMap<DispatchId, Place> 
         .map(|e| {
             let place = Place {
                 position: positions.get(&e.id).copied().unwrap_or(0),
+                title: crate::dispatch::title_of(
+                    e.request.title.as_deref().unwrap_or(&e.request.instruction),
+                ),
                 provider: e.provider,
                 role: e.request.role,
                 model: e.request.model,

@@ -405,6 +405,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         sandbox: spec.sandbox.clone(),
         replay_of: spec.replay_of.clone(),
         remote: None,
+        title: Some(plan.title.clone()).filter(|t| !t.is_empty()),
         extra: Default::default(),
     })
 }

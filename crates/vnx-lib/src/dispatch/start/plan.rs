@@ -34,6 +34,8 @@ pub struct Plan {
     pub spec: Spec,
     /// The instruction, as given.
     pub instruction: String,
+    /// Its title, as `dispatch_started` records it (see [`crate::dispatch::title_of`]).
+    pub title: String,
     /// The composed prompt.
     pub prompt: String,
     /// The base as recorded: the branch it names (`refs/heads/…`; `vnx merge` merges back
@@ -217,6 +219,8 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         None
     };
     let spec = Spec {
+        // Set below, once the egress policy has judged the instruction.
+        title: String::new(),
         sandbox,
         replay_of: req.replay_of.clone(),
         role: req.role.clone(),
@@ -284,8 +288,25 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             crate::egress::redact_for(&constraints.egress, &spec.provider, &req.instruction)
         })
         .unwrap_or_else(|| req.instruction.clone());
+    // Given, else the follow-up's chain's, else the (redacted) instruction's first line;
+    // redacted as the instruction is.
+    let title = crate::dispatch::title_of(
+        req.title
+            .as_deref()
+            .or_else(|| {
+                req.continues
+                    .as_ref()
+                    .and_then(|c| c.started.title.as_deref())
+            })
+            .unwrap_or(&instruction),
+    );
+    let title = crate::egress::redact_for(&constraints.egress, &spec.provider, &title)
+        .map_or(title, |t| crate::dispatch::title_of(&t));
+    let mut spec = spec;
+    spec.title = title.clone();
     Ok(Plan {
         spec,
+        title,
         // The instruction kept beside the dispatch (which gates and follow-ups read) is
         // redacted as the prompt is.
         instruction,

@@ -31,6 +31,12 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// The same, its notifications naming the dispatch's `title`.
+    pub fn titled(mut self, title: &str) -> Self {
+        self.notifier = std::mem::take(&mut self.notifier).titled(title);
+        self
+    }
+
     /// Notifies a change that is already on the ledger (`hash`: its entry hash).
     pub fn notify(&mut self, state: &str, hash: &str) {
         self.notifier.fire(&self.id, state, hash);

@@ -186,7 +186,8 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         Ledger::new(&spec.ledger),
         around.attestor,
         &spec.notify,
-    );
+    )
+    .titled(&spec.title);
     if let Some(hash) = &around.started_hash {
         recorder.notify("started", hash);
     }

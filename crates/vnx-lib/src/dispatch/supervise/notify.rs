@@ -1,10 +1,10 @@
 //! The user's notification command (`notify:` in `.vnx/config.yaml`), run by a dispatch's
 //! supervisor on every change of its state: started, blocked, stalled, running again,
 //! needs_input, done, failed, timeout, cancelled. It is an argv, never a shell string; `{id}`,
-//! `{state}` and `{hash}` in its arguments become the dispatch id, the state and the entry
-//! hash of the receipt that records the change, which it also gets as `VNX_DISPATCH_ID`,
-//! `VNX_STATE` and `VNX_RECEIPT_HASH`. It runs beside the dispatch, never holding it up, and
-//! is stopped after [`TIME_LIMIT`].
+//! `{state}`, `{hash}` and `{title}` in its arguments become the dispatch id, the state, the
+//! entry hash of the receipt that records the change and the dispatch's title, which it
+//! also gets as `VNX_DISPATCH_ID`, `VNX_STATE`, `VNX_RECEIPT_HASH` and `VNX_TITLE`. It runs
+//! beside the dispatch, never holding it up, and is stopped after [`TIME_LIMIT`].
 
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,6 +29,7 @@ pub fn expand(argv: &[String], id: &str, state: &str, hash: &str) -> Vec<String>
 #[derive(Debug, Default)]
 pub struct Notifier {
     argv: Vec<String>,
+    title: String,
     running: Vec<JoinHandle<()>>,
 }
 
@@ -37,8 +38,15 @@ impl Notifier {
     pub fn new(argv: &[String]) -> Notifier {
         Notifier {
             argv: argv.to_vec(),
+            title: String::new(),
             running: Vec::new(),
         }
+    }
+
+    /// The same, naming the dispatch's title (`{title}`, `VNX_TITLE`).
+    pub fn titled(mut self, title: &str) -> Notifier {
+        self.title = title.to_owned();
+        self
     }
 
     /// Starts the command for one change, on its own thread; its failure is its own.
@@ -46,12 +54,17 @@ impl Notifier {
         let Some((program, args)) = self.argv.split_first() else {
             return;
         };
-        let args = expand(args, id, state, hash);
+        // The title last, so that nothing in it is taken for a placeholder.
+        let args: Vec<String> = expand(args, id, state, hash)
+            .into_iter()
+            .map(|a| a.replace("{title}", &self.title))
+            .collect();
         let cmd = Cmd::new(program)
             .args(args)
             .env("VNX_DISPATCH_ID", id)
             .env("VNX_STATE", state)
             .env("VNX_RECEIPT_HASH", hash)
+            .env("VNX_TITLE", &self.title)
             .timeout(TIME_LIMIT);
         self.running.retain(|t| !t.is_finished());
         self.running.push(std::thread::spawn(move || {
