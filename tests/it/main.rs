@@ -67,6 +67,7 @@ mod small_errors;
 mod tamper;
 mod threat_model;
 mod tmux;
+mod transcript;
 mod worker_env;
 mod worktree;
 mod worktree_hooks;
