@@ -50,6 +50,7 @@ mod merge_queue;
 mod pool;
 mod proof;
 mod prune;
+mod questions;
 mod queue;
 mod read_index;
 mod real_clis;

@@ -20,9 +20,17 @@ fn rendered(name: &str) -> String {
 #[test]
 fn real_runs_render_as_transcripts() {
     for cli in ["claude", "codex", "gemini"] {
-        for case in ["headless-success", "headless-shell", "question", "api-error"] {
+        for case in [
+            "headless-success",
+            "headless-shell",
+            "question",
+            "api-error",
+        ] {
             let name = format!("{cli}-{case}");
-            insta::assert_snapshot!(format!("transcript_{name}"), rendered(&format!("{name}.jsonl")));
+            insta::assert_snapshot!(
+                format!("transcript_{name}"),
+                rendered(&format!("{name}.jsonl"))
+            );
         }
     }
 }

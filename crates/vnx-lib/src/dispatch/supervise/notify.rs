@@ -1,9 +1,10 @@
 //! The user's notification command (`notify:` in `.vnx/config.yaml`), run by a dispatch's
 //! supervisor on every change of its state: started, blocked, stalled, running again,
 //! needs_input, done, failed, timeout, cancelled. It is an argv, never a shell string; `{id}`,
-//! `{state}` and `{hash}` in its arguments become the dispatch id, the state and the entry
-//! hash of the receipt that records the change, which it also gets as `VNX_DISPATCH_ID`,
-//! `VNX_STATE` and `VNX_RECEIPT_HASH`. It runs beside the dispatch, never holding it up, and
+//! `{state}`, `{hash}` and `{message}` in its arguments become the dispatch id, the state, the
+//! entry hash of the receipt that records the change and a line saying what it is about (the
+//! worker's question for needs_input, what a blocked one waits for; else empty), which it also
+//! gets as `VNX_DISPATCH_ID`, `VNX_STATE`, `VNX_RECEIPT_HASH` and `VNX_MESSAGE`. It runs beside the dispatch, never holding it up, and
 //! is stopped after [`TIME_LIMIT`].
 
 use std::thread::JoinHandle;
@@ -15,12 +16,14 @@ use crate::process::{self, Cmd};
 pub const TIME_LIMIT: Duration = Duration::from_secs(30);
 
 /// The argv with the placeholders replaced.
-pub fn expand(argv: &[String], id: &str, state: &str, hash: &str) -> Vec<String> {
+pub fn expand(argv: &[String], id: &str, state: &str, hash: &str, message: &str) -> Vec<String> {
     argv.iter()
         .map(|a| {
+            // `{message}` last: the worker's words must not form another placeholder.
             a.replace("{id}", id)
                 .replace("{state}", state)
                 .replace("{hash}", hash)
+                .replace("{message}", message)
         })
         .collect()
 }
@@ -42,16 +45,17 @@ impl Notifier {
     }
 
     /// Starts the command for one change, on its own thread; its failure is its own.
-    pub fn fire(&mut self, id: &str, state: &str, hash: &str) {
+    pub fn fire(&mut self, id: &str, state: &str, hash: &str, message: &str) {
         let Some((program, args)) = self.argv.split_first() else {
             return;
         };
-        let args = expand(args, id, state, hash);
+        let args = expand(args, id, state, hash, message);
         let cmd = Cmd::new(program)
             .args(args)
             .env("VNX_DISPATCH_ID", id)
             .env("VNX_STATE", state)
             .env("VNX_RECEIPT_HASH", hash)
+            .env("VNX_MESSAGE", message)
             .timeout(TIME_LIMIT);
         self.running.retain(|t| !t.is_finished());
         self.running.push(std::thread::spawn(move || {
@@ -84,10 +88,16 @@ mod tests {
             "--title=vnx {id}".to_owned(),
             "{state}: {hash}".to_owned(),
             "$(rm -rf ~) {id}".to_owned(),
+            "{message}".to_owned(),
         ];
         assert_eq!(
-            expand(&argv, "D-1", "blocked", "ab12"),
-            ["--title=vnx D-1", "blocked: ab12", "$(rm -rf ~) D-1"]
+            expand(&argv, "D-1", "blocked", "ab12", "asks {id}?"),
+            [
+                "--title=vnx D-1",
+                "blocked: ab12",
+                "$(rm -rf ~) D-1",
+                "asks {id}?"
+            ]
         );
     }
 }

@@ -15,7 +15,9 @@ impl Transcript {
                     let session = str_of(event, "session_id").unwrap_or("-");
                     self.push(
                         "start",
-                        &format!("claude, model {model}, permission mode {mode}, session {session}"),
+                        &format!(
+                            "claude, model {model}, permission mode {mode}, session {session}"
+                        ),
                     );
                 }
                 Some(other) => {
@@ -39,7 +41,10 @@ impl Transcript {
             return;
         };
         // A subagent's frames carry the id of the Task call that spawned it.
-        let label = if event.get("parent_tool_use_id").is_some_and(Value::is_string) {
+        let label = if event
+            .get("parent_tool_use_id")
+            .is_some_and(Value::is_string)
+        {
             ["agent", "agent $", "agent ▸"]
         } else {
             ["says", "$", "▸"]

@@ -118,7 +118,13 @@ impl Transcript {
 /// The command codex ran, without the `bash -lc '…'` it wraps commands in.
 fn codex_command(item: &Value) -> String {
     let command = describe_input(item);
-    for shell in ["/bin/bash -lc ", "bash -lc ", "/bin/sh -c ", "sh -c ", "/bin/zsh -lc "] {
+    for shell in [
+        "/bin/bash -lc ",
+        "bash -lc ",
+        "/bin/sh -c ",
+        "sh -c ",
+        "/bin/zsh -lc ",
+    ] {
         if let Some(rest) = command.strip_prefix(shell)
             && let Some(inner) = rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\''))
             && !inner.contains('\'')

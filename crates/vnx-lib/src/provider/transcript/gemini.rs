@@ -14,7 +14,10 @@ impl Transcript {
             "init" => {
                 let model = str_of(event, "model").unwrap_or("-");
                 let session = str_of(event, "session_id").unwrap_or("-");
-                self.push("start", &format!("gemini, model {model}, session {session}"));
+                self.push(
+                    "start",
+                    &format!("gemini, model {model}, session {session}"),
+                );
             }
             "message" => {
                 let assistant = event
@@ -81,7 +84,10 @@ impl Transcript {
                 let mut parts = vec![match (str_of(event, "status"), error) {
                     (Some("success"), _) => "success".to_owned(),
                     (_, Some(e)) => {
-                        format!("error: {}", one_line(nonblank(e, "message").unwrap_or("error")))
+                        format!(
+                            "error: {}",
+                            one_line(nonblank(e, "message").unwrap_or("error"))
+                        )
                     }
                     (status, None) => status.unwrap_or("ended").to_owned(),
                 }];

@@ -23,6 +23,8 @@ pub const MAX_LINE_CHARS: usize = 240;
 pub const MAX_MESSAGE_LINES: usize = 40;
 /// The most lines shown of one tool result.
 pub const MAX_RESULT_LINES: usize = 4;
+/// The most chars of a worker's question shown on one line (status, notifications).
+pub const QUESTION_CHARS: usize = 200;
 /// Tool calls remembered by id (to name a result's tool); older ones are forgotten.
 const REMEMBERED_CALLS: usize = 256;
 
@@ -142,7 +144,14 @@ impl Transcript {
     fn push_result(&mut self, ok: bool, text: &str) {
         let label = if ok { "  ↳" } else { "  ↳ err" };
         if text.trim().is_empty() {
-            self.push(label, if ok { "(no output)" } else { "(failed, no output)" });
+            self.push(
+                label,
+                if ok {
+                    "(no output)"
+                } else {
+                    "(failed, no output)"
+                },
+            );
         } else {
             self.push_lines(label, text, MAX_RESULT_LINES);
         }
@@ -189,6 +198,18 @@ pub fn last_line(tail: &[u8], starts_mid_line: bool) -> Option<String> {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// What a worker asked (the last message of a dispatch that needs input), made safe to show
+/// on one line: its lines joined, control characters escaped, cut at `max_chars` with `…`.
+pub fn question(text: &str, max_chars: usize) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = clean(&joined);
+    if let Some((cut, _)) = out.char_indices().nth(max_chars) {
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
 /// Which CLI an event comes from, by its `type` (and, for `result`, its fields).
 fn detect(kind: &str, event: &Value) -> Option<Cli> {
     match kind {
@@ -216,7 +237,9 @@ pub fn clean(text: &str) -> String {
         match c {
             '\t' => out.push(' '),
             '\u{1b}' => out.push_str("\\e"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
@@ -247,8 +270,16 @@ fn u64_of(value: &Value, key: &str) -> Option<u64> {
 /// arguments as compact JSON.
 fn describe_input(input: &Value) -> String {
     for key in [
-        "command", "cmd", "file_path", "path", "absolute_path", "pattern", "url", "query",
-        "prompt", "description",
+        "command",
+        "cmd",
+        "file_path",
+        "path",
+        "absolute_path",
+        "pattern",
+        "url",
+        "query",
+        "prompt",
+        "description",
     ] {
         match input.get(key) {
             Some(Value::String(s)) if !s.trim().is_empty() => return one_line(s),
