@@ -98,6 +98,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             // Its log is on its host: read there.
             return super::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
         }
+        if args.follow && !args.raw && following_claude(&d, &ledger, &tmux)? {
+            return Ok(ExitCode::SUCCESS);
+        }
         log(&d, args.follow, args.raw, &ledger, &tmux)?;
     } else if args.diff {
         let text = detail::diff(&project.root, &d, args.stat).map_err(|e| {
@@ -301,6 +304,66 @@ fn log(
                 print(t.finish(), &mut stdout);
             }
             return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether dispatch `id` still runs.
+fn live(ledger: &std::path::Path, tmux: &Tmux, id: &str) -> Result<bool, CliError> {
+    Ok(view::list(ledger, tmux)?
+        .into_iter()
+        .any(|s| s.id == id && s.state.is_live()))
+}
+
+/// Follows a running interactive claude worker through its own session transcript (its
+/// pane's TUI writes nothing to `worker.log` until the end), printing it as a transcript until
+/// the dispatch ends; `false` when the dispatch is not one (then its log is printed as usual).
+fn following_claude(d: &Detail, ledger: &std::path::Path, tmux: &Tmux) -> Result<bool, CliError> {
+    let s = &d.state;
+    let (Some(worktree), Some(config)) = (s.worktree.as_deref(), settings::claude_config_dir())
+    else {
+        return Ok(false);
+    };
+    if d.lane.as_deref() != Some("interactive")
+        || s.provider.as_deref() != Some("claude")
+        || !live(ledger, tmux, &s.id)?
+    {
+        return Ok(false);
+    }
+    let dir = transcript::session::claude_project_dir(&config, std::path::Path::new(worktree));
+    super::output::say!(
+        "following claude's session transcript in {} (`vnx attach {}` shows its screen)",
+        dir.display(),
+        s.id
+    );
+    let mut stdout = std::io::stdout().lock();
+    let mut current: Option<(std::path::PathBuf, std::fs::File, u64)> = None;
+    let mut render = transcript::Transcript::claude_session();
+    let mut buf = Vec::new();
+    loop {
+        let newest = transcript::session::newest_session(&dir);
+        if newest.is_some() && newest.as_ref() != current.as_ref().map(|c| &c.0) {
+            // A new session (a resumed or restarted one): from its start.
+            current = newest.and_then(|p| Some((p.clone(), vnx::files::open_hostile(&p).ok()?, 0)));
+            render = transcript::Transcript::claude_session();
+        }
+        let mut n = 0;
+        if let Some((_, file, offset)) = &mut current {
+            buf.clear();
+            let _ = file.seek(SeekFrom::Start(*offset));
+            n = file.read_to_end(&mut buf).unwrap_or(0);
+            *offset += n as u64;
+            for line in render.feed(&buf) {
+                let _ = writeln!(stdout, "{line}");
+            }
+            let _ = stdout.flush();
+        }
+        if n == 0 && !live(ledger, tmux, &s.id)? {
+            for line in render.finish() {
+                let _ = writeln!(stdout, "{line}");
+            }
+            return Ok(true);
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -15,6 +15,7 @@ use crate::common::{Repo, Run, completion, repo_dir, run};
 
 mod remote;
 mod sessions;
+mod transcripts;
 
 /// The bin directory of the pinned CLIs (installing them if needed).
 pub(crate) fn cli_bin() -> PathBuf {

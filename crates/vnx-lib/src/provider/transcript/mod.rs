@@ -56,6 +56,15 @@ impl Transcript {
         Transcript::default()
     }
 
+    /// A renderer of a claude session transcript (see [`session`]), whose first entries are
+    /// of types of its own rather than `system`.
+    pub fn claude_session() -> Transcript {
+        Transcript {
+            cli: Some(Cli::Claude),
+            ..Transcript::default()
+        }
+    }
+
     /// Feeds a chunk and returns the lines it completed.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<String> {
         let mut rest = chunk;
@@ -324,6 +333,7 @@ fn tokens(input: Option<u64>, output: Option<u64>, cached: Option<u64>) -> Optio
 mod claude;
 mod codex;
 mod gemini;
+pub mod session;
 
 #[cfg(test)]
 mod tests;
