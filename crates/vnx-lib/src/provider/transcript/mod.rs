@@ -237,8 +237,7 @@ fn detect(kind: &str, event: &Value) -> Option<Cli> {
 /// [`MAX_LINE_CHARS`] with `…`.
 pub fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_LINE_CHARS * 4));
-    let mut chars = 0;
-    for c in text.chars() {
+    for (chars, c) in text.chars().enumerate() {
         if chars >= MAX_LINE_CHARS {
             out.push('…');
             return out;
@@ -253,7 +252,6 @@ pub fn clean(text: &str) -> String {
             }
             c => out.push(c),
         }
-        chars += 1;
     }
     out
 }
