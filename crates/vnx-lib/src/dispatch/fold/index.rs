@@ -22,8 +22,8 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 1.
-const MAGIC: &[u8; 8] = b"VNXRIX01";
+/// The index file's first bytes: its format, version 2 (a dispatch state holds its question).
+const MAGIC: &[u8; 8] = b"VNXRIX02";
 /// The largest index read (a larger file is not one vnx wrote for a ledger it can read).
 const MAX_BYTES: u64 = 1 << 30;
 /// The prefix is digested in segments of this size, in parallel.
