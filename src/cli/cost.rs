@@ -10,9 +10,11 @@ use super::CliError;
 use super::output::{Out, say};
 use super::settings;
 
-/// Sum the tokens the receipts recorded, and show where each budget stands
+/// Sum the tokens (and the money, where a CLI said) the receipts recorded, and show where
+/// each budget stands
 ///
-/// Only figures a CLI reported count: a dispatch that ended without a usage report is counted
+/// Only figures a CLI reported count: COST is what the CLIs said the dispatches cost (claude
+/// says, in US dollars; `-` when none in the group did). a dispatch that ended without a usage report is counted
 /// under UNREPORTED, its spend unknown rather than zero. Budgets are the `budgets:` of
 /// provider_constraints.yaml; a dispatch is refused (or warned about) once the tokens
 /// recorded in a budget's period reach its limit.
@@ -77,8 +79,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             "CACHED".into(),
             "OUTPUT".into(),
             "TOTAL".into(),
+            "COST".into(),
         ];
-        let rows: Vec<[String; 7]> = groups
+        let rows: Vec<[String; 8]> = groups
             .iter()
             .map(|g| {
                 [
@@ -89,6 +92,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     g.cached_input_tokens.to_string(),
                     g.output_tokens.to_string(),
                     g.total_tokens.to_string(),
+                    // Only what the CLIs said: `-` when none of the group's did.
+                    g.cost_usd
+                        .map_or_else(|| "-".into(), |c| format!("${c:.2}")),
                 ]
             })
             .collect();
@@ -98,7 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        let line = |cells: &[String; 7]| {
+        let line = |cells: &[String; 8]| {
             let mut text = format!("{:<w$}", cells[0], w = widths[0]);
             for (cell, w) in cells.iter().zip(widths).skip(1) {
                 text.push_str(&format!("  {cell:>w$}"));

@@ -1,4 +1,4 @@
-//! `vnx show ID --log [--follow]` of a dispatch on a remote host: the host's own `vnx show ID
+//! `vnx show ID --log [--follow] [--raw]` of a dispatch on a remote host: the host's own `vnx show ID
 //! --log` over the shared ssh connection, its output escaped here again (a host's bytes are
 //! no more trusted than a worker's), and, with `--follow`, streamed until the dispatch ends
 //! there; a link lost meanwhile is reconnected, skipping what was already printed.
@@ -25,9 +25,14 @@ pub(super) fn show(
     host: &HostConfig,
     id: &str,
     follow: bool,
+    raw: bool,
 ) -> Result<ExitCode, CliError> {
     let ssh = Ssh::new(host, &project.data_dir())?;
     let mut args = vec!["show".to_owned(), id.to_owned(), "--log".to_owned()];
+    if raw {
+        // The host renders the transcript itself; only a request for the raw events is passed.
+        args.push("--raw".to_owned());
+    }
     if !follow {
         let out = ssh.run(ssh.vnx(&args), READ_LIMIT)?;
         relay_stderr(&host.name, &out.stderr);

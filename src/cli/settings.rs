@@ -108,6 +108,15 @@ pub fn user() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// claude's config dir, where it keeps its session transcripts: `$CLAUDE_CONFIG_DIR`, else
+/// `~/.claude`.
+pub fn claude_config_dir() -> Option<PathBuf> {
+    env("CLAUDE_CONFIG_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".claude")))
+}
+
 /// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.
 pub fn tmux_socket(flag: Option<String>) -> String {
     flag.or_else(|| {

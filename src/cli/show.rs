@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use vnx::dispatch::detail::{self, Detail};
 use vnx::dispatch::view;
+use vnx::provider::transcript;
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -16,7 +17,7 @@ use super::settings;
 /// teardown, timings, tokens, log, gates, merge and receipts; or its log; or its diff
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx show D-1a2b3c4d5e6f\n  $ vnx show D-1a2b3c4d5e6f --log --follow\n  $ vnx show D-1a2b3c4d5e6f --diff --stat"
+    after_long_help = "Examples:\n  $ vnx show D-1a2b3c4d5e6f\n  $ vnx show D-1a2b3c4d5e6f --log --follow\n  $ vnx show D-1a2b3c4d5e6f --log --raw\n  $ vnx show D-1a2b3c4d5e6f --diff --stat"
 )]
 pub struct Args {
     /// The dispatch (an id, or its start: `D-3f2a`, `3f2a`)
@@ -28,6 +29,10 @@ pub struct Args {
     /// With --log: keep printing what the worker writes until the dispatch ends
     #[arg(long, short = 'f', requires = "log")]
     follow: bool,
+    /// With --log: the worker's output as it wrote it (its CLI's JSON events), not the
+    /// transcript made of them
+    #[arg(long, requires = "log")]
+    raw: bool,
     /// Print its changes against its base instead (committed and uncommitted)
     #[arg(long)]
     diff: bool,
@@ -96,9 +101,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else if args.log {
         if let Some(host) = super::remote::host_of(&project, &args.id)? {
             // Its log is on its host: read there.
-            return super::remote_log::show(&project, &host, &args.id, args.follow);
+            return super::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
         }
-        log(&d, args.follow, &ledger, &tmux)?;
+        if args.follow && !args.raw && following_claude(&d, &ledger, &tmux)? {
+            return Ok(ExitCode::SUCCESS);
+        }
+        log(&d, args.follow, args.raw, &ledger, &tmux)?;
     } else if args.diff {
         let text = detail::diff(&project.root, &d, args.stat).map_err(|e| {
             CliError::from_error(&e).with_hint("is git on PATH and the repository intact?")
@@ -129,6 +137,12 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     }
     if let Some(reason) = &s.reason {
         field("reason", reason.clone())?;
+    }
+    if let Some(q) = s.question.as_deref().filter(|_| s.status == "needs_input") {
+        // The whole question, line by line, each made safe to print.
+        for (i, line) in q.trim().lines().enumerate() {
+            field(if i == 0 { "asks" } else { "" }, transcript::clean(line))?;
+        }
     }
     if let Some(b) = &s.blocked {
         field("waits for", b.describe())?;
@@ -236,9 +250,16 @@ fn short(commit: Option<&str>) -> String {
     commit.map_or_else(|| "-".to_owned(), |c| c.chars().take(12).collect())
 }
 
-/// Prints the worker's log (control characters escaped); with `follow`, goes on printing
-/// what is appended until the dispatch ends.
-fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Result<(), CliError> {
+/// Prints the worker's log as a transcript (or `raw`, as written; control characters
+/// escaped either way); with `follow`, goes on printing what is appended until the dispatch
+/// ends.
+fn log(
+    d: &Detail,
+    follow: bool,
+    raw: bool,
+    ledger: &std::path::Path,
+    tmux: &Tmux,
+) -> Result<(), CliError> {
     // Where vnx writes the log, never a path a receipt names (a forged one could name a FIFO
     // or a terminal), and only a regular file.
     let path = vnx::dispatch::worker_log(&settings::project()?.root, &d.state.id);
@@ -257,24 +278,100 @@ fn log(d: &Detail, follow: bool, ledger: &std::path::Path, tmux: &Tmux) -> Resul
     let mut stdout = std::io::stdout().lock();
     let mut buf = Vec::new();
     let mut offset = 0u64;
+    let mut transcript = (!raw).then(transcript::Transcript::new);
+    let print = |lines: Vec<String>, stdout: &mut std::io::StdoutLock<'_>| {
+        for line in lines {
+            let _ = writeln!(stdout, "{line}");
+        }
+        let _ = stdout.flush();
+    };
     loop {
         buf.clear();
         let _ = file.seek(SeekFrom::Start(offset));
         let n = file.read_to_end(&mut buf).unwrap_or(0);
         offset += n as u64;
         if n > 0 {
-            let text = String::from_utf8_lossy(&buf);
-            let _ = stdout.write_all(super::output::escape_keep_lines(&text).as_bytes());
+            match &mut transcript {
+                // The renderer escapes control characters and bounds each line.
+                Some(t) => print(t.feed(&buf), &mut stdout),
+                None => {
+                    let text = String::from_utf8_lossy(&buf);
+                    let _ = stdout.write_all(super::output::escape_keep_lines(&text).as_bytes());
+                    let _ = stdout.flush();
+                }
+            }
+        }
+        let done = !follow || {
+            let live = view::list(ledger, tmux)?
+                .into_iter()
+                .any(|s| s.id == d.state.id && s.state.is_live());
+            !live && n == 0
+        };
+        if done {
+            if let Some(t) = transcript.take() {
+                print(t.finish(), &mut stdout);
+            }
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether dispatch `id` still runs.
+fn live(ledger: &std::path::Path, tmux: &Tmux, id: &str) -> Result<bool, CliError> {
+    Ok(view::list(ledger, tmux)?
+        .into_iter()
+        .any(|s| s.id == id && s.state.is_live()))
+}
+
+/// Follows a running interactive claude worker through its own session transcript (its
+/// pane's TUI writes nothing to `worker.log` until the end), printing it as a transcript until
+/// the dispatch ends; `false` when the dispatch is not one (then its log is printed as usual).
+fn following_claude(d: &Detail, ledger: &std::path::Path, tmux: &Tmux) -> Result<bool, CliError> {
+    let s = &d.state;
+    let (Some(worktree), Some(config)) = (s.worktree.as_deref(), settings::claude_config_dir())
+    else {
+        return Ok(false);
+    };
+    if d.lane.as_deref() != Some("interactive")
+        || s.provider.as_deref() != Some("claude")
+        || !live(ledger, tmux, &s.id)?
+    {
+        return Ok(false);
+    }
+    let dir = transcript::session::claude_project_dir(&config, std::path::Path::new(worktree));
+    super::output::say!(
+        "following claude's session transcript in {} (`vnx attach {}` shows its screen)",
+        dir.display(),
+        s.id
+    );
+    let mut stdout = std::io::stdout().lock();
+    let mut current: Option<(std::path::PathBuf, std::fs::File, u64)> = None;
+    let mut render = transcript::Transcript::claude_session();
+    let mut buf = Vec::new();
+    loop {
+        let newest = transcript::session::newest_session(&dir);
+        if newest.is_some() && newest.as_ref() != current.as_ref().map(|c| &c.0) {
+            // A new session (a resumed or restarted one): from its start.
+            current = newest.and_then(|p| Some((p.clone(), vnx::files::open_hostile(&p).ok()?, 0)));
+            render = transcript::Transcript::claude_session();
+        }
+        let mut n = 0;
+        if let Some((_, file, offset)) = &mut current {
+            buf.clear();
+            let _ = file.seek(SeekFrom::Start(*offset));
+            n = file.read_to_end(&mut buf).unwrap_or(0);
+            *offset += n as u64;
+            for line in render.feed(&buf) {
+                let _ = writeln!(stdout, "{line}");
+            }
             let _ = stdout.flush();
         }
-        if !follow {
-            return Ok(());
-        }
-        let live = view::list(ledger, tmux)?
-            .into_iter()
-            .any(|s| s.id == d.state.id && s.state.is_live());
-        if !live && n == 0 {
-            return Ok(());
+        if n == 0 && !live(ledger, tmux, &s.id)? {
+            for line in render.finish() {
+                let _ = writeln!(stdout, "{line}");
+            }
+            return Ok(true);
         }
         std::thread::sleep(Duration::from_millis(200));
     }

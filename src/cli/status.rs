@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use vnx::dispatch::view::{self, DispatchState};
+use vnx::provider::transcript;
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -162,6 +163,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 "  waits for {}",
                 super::output::escape(&b.describe())
             ))?;
+        }
+        if let Some(q) = s.question.as_deref().filter(|_| s.status == "needs_input") {
+            // A short form: `vnx show` has the whole question.
+            out.line(&format!("  asks: {}", transcript::question(q, 100)))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -198,6 +198,20 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                     r.failure_reason.as_deref().unwrap_or("")
                 );
                 out.line(line.trim_end())?;
+                if r.status == vnx::receipts::DispatchStatus::NeedsInput
+                    && let Some(q) = r
+                        .cli_events
+                        .as_ref()
+                        .and_then(|e| e.last_message.as_deref())
+                {
+                    out.line(&format!(
+                        "{id}  asks: {}",
+                        vnx::provider::transcript::question(
+                            q,
+                            vnx::provider::transcript::QUESTION_CHARS
+                        )
+                    ))?;
+                }
             }
             Waited::Corrected {
                 completion,

@@ -350,3 +350,50 @@ fn spend_of_an_earlier_period_counts_only_for_all_time() {
     assert_eq!(r.code, 1, "all time counts 2020: {}", r.stderr);
     assert!(r.stderr.contains("demo-ever"), "{}", r.stderr);
 }
+
+#[test]
+fn the_money_a_cli_reported_is_summed_and_compare_counts_tokens_without_a_total() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    // The stand-in claude says each turn cost $0.0123, as claude's `total_cost_usd` does,
+    // and gives input and output tokens but no total.
+    let a = completion(&ask(&repo, &fakes, "claude", &[]));
+    let b = completion(&ask(&repo, &fakes, "claude", &[]));
+    assert_eq!(a["cli_events"]["cost_usd"], 0.0123, "{a}");
+    completion(&ask(&repo, &fakes, "codex", &[]));
+    let by_provider = cost(&repo, "provider");
+    let claude = group(&by_provider, "claude")["cost_usd"].as_f64().unwrap();
+    assert!((claude - 0.0246).abs() < 1e-9, "{by_provider}");
+    // codex says nothing about money: unknown, not zero.
+    assert_eq!(
+        group(&by_provider, "codex")["cost_usd"],
+        serde_json::Value::Null
+    );
+    let table = run(repo.vnx().args(["cost"]));
+    let row = |key: &str| {
+        table
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key}: {}", table.stdout))
+            .to_owned()
+    };
+    assert!(
+        table.stdout.lines().next().unwrap().ends_with("COST"),
+        "{}",
+        table.stdout
+    );
+    assert!(row("claude").ends_with("$0.02"), "{}", table.stdout);
+    assert!(row("codex").ends_with('-'), "{}", table.stdout);
+
+    // `compare` counts input plus output where the CLI gives no total, as `show` does.
+    let (a_id, b_id) = (
+        a["dispatch_id"].as_str().unwrap(),
+        b["dispatch_id"].as_str().unwrap(),
+    );
+    let r = run(repo.vnx().args(["compare", a_id, b_id, "--json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["a"]["tokens"], tokens_of(&a), "{v}");
+    assert_eq!(v["b"]["tokens"], tokens_of(&b), "{v}");
+}

@@ -37,6 +37,7 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
         started_at: Some(started.to_string()),
         ended_at: None,
         reason: None,
+        question: None,
         teardown_class: None,
         branch: Some(format!("dispatch/{id}")),
         head_commit: None,

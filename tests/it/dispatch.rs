@@ -183,7 +183,15 @@ fn the_instruction_reaches_the_worker_byte_for_byte() {
         started["prompt_sha256"],
         hex::encode(Sha256::digest(&prompt))
     );
-    assert!(!started.to_string().contains("rm -rf"));
+    // Only its first line, as the dispatch's title for lists; nothing after it.
+    assert_eq!(
+        started["title"],
+        "quote ' double \" dollar $(rm -rf ~) `id` ; | & > <"
+    );
+    let mut rest = started.clone();
+    rest.as_object_mut().unwrap().remove("title");
+    assert!(!rest.to_string().contains("rm -rf"), "{rest}");
+    assert!(!started.to_string().contains("new line"), "{started}");
 }
 
 #[test]

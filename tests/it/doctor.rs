@@ -187,7 +187,7 @@ fn a_healthy_project_passes() {
         PASS  ollama          [tmp]/bin/ollama: ollama version is 0.12.3; vnx passes it no flags
         PASS  project         [tmp]/work (initialised)
         PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles
-        PASS  constraints     provider_constraints.yaml: 6 constraints
+        PASS  constraints     provider_constraints.yaml: 5 constraints
         PASS  skills          3 skills: implementer, reviewer, test-writer
         PASS  git hooks       pre-merge-commit, pre-commit (concluding a merge) and pre-push in .git/hooks run `vnx audit-chain verify`
         PASS  ledger          no receipts yet ([tmp]/work/.vnx-data/state/t0_receipts.ndjson does not exist)

@@ -238,6 +238,13 @@ fn show_prints_one_dispatch_its_log_and_its_diff() {
         "{}",
         diff.stdout
     );
+    // A committed dispatch's worktree is gone: its diff is git's between base and head, whose
+    // final newline a patch needs (`git apply` refuses a patch cut short).
+    let committed = repo.dispatch("commit", &["--instruction", "x", "--id", "D-000000c1"]);
+    assert_eq!(committed.code, 0, "{}", committed.stderr);
+    let diff = run(repo.vnx().args(["show", "D-000000c1", "--diff"]));
+    assert!(diff.stdout.contains("+++ b/"), "{}", diff.stdout);
+    assert!(diff.stdout.ends_with('\n'), "{:?}", diff.stdout);
     let stat = run(repo.vnx().args(["show", "D-000000f1", "--diff", "--stat"]));
     assert!(stat.stdout.contains("demo-output.txt |"), "{}", stat.stdout);
     let json = run(repo.vnx().args(["show", "D-000000f1", "--json"]));

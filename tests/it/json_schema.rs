@@ -44,6 +44,8 @@ fn status_and_launch_print_the_documented_members() {
     shown.insert("queue".into());
     // Present only for a dispatch on a remote host (tests/it/remote.rs).
     shown.insert("host".into());
+    // Present only for a dispatch that asked a question (tests/it/questions.rs).
+    shown.insert("question".into());
     let mut doc = documented("status-members");
     // Words in the prose that are values, not members.
     for value in [

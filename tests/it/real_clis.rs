@@ -19,6 +19,7 @@ mod daily_loop;
 mod posture;
 mod remote;
 mod sessions;
+mod transcripts;
 
 /// The bin directory of the pinned CLIs (installing them if needed).
 pub(crate) fn cli_bin() -> PathBuf {

@@ -14,7 +14,7 @@ use crate::provider::events::Usage;
 use crate::receipts::Typed;
 
 /// One ended dispatch, as spend sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     /// The dispatch.
     pub dispatch_id: DispatchId,
@@ -28,6 +28,8 @@ pub struct Entry {
     pub completed_at: jiff::Timestamp,
     /// What its CLI reported, if it reported anything.
     pub usage: Option<Usage>,
+    /// What its CLI said it cost, in US dollars, if it said (a finite, non-negative figure).
+    pub cost_usd: Option<f64>,
 }
 
 impl Entry {
@@ -61,7 +63,14 @@ pub fn entries(ledger: &Path) -> Result<Vec<Entry>, LedgerError> {
                 let Some(at) = r.timestamp.as_deref().and_then(|t| t.parse().ok()) else {
                     continue;
                 };
+                let cost_usd = r
+                    .receipt
+                    .cli_events
+                    .as_ref()
+                    .and_then(|e| e.cost_usd)
+                    .filter(|c| c.is_finite() && *c >= 0.0);
                 out.push(Entry {
+                    cost_usd,
                     dispatch_id: r.receipt.dispatch_id,
                     provider: provider.clone(),
                     model: model.clone(),
@@ -135,6 +144,9 @@ impl Spend {
     fn add(&mut self, e: &Entry) {
         // Saturating: a count a worker forged near u64::MAX must not wrap to little.
         self.dispatches += 1;
+        if let Some(cost) = e.cost_usd {
+            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
+        }
         match &e.usage {
             None => self.unreported += 1,
             Some(u) => {
@@ -197,6 +209,7 @@ mod tests {
                 output_tokens: o,
                 ..Usage::default()
             }),
+            cost_usd: None,
         }
     }
 

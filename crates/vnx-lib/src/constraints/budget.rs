@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// The recorded spend of a group of dispatches.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Spend {
     /// What the group is (a dispatch id, a provider, a day, …).
     pub key: String,
@@ -20,6 +20,9 @@ pub struct Spend {
     pub cached_input_tokens: u64,
     /// All tokens reported (the CLI's total, else input plus output).
     pub total_tokens: u64,
+    /// US dollars the CLIs said the dispatches cost (claude does), summed; `None` when none
+    /// said.
+    pub cost_usd: Option<f64>,
 }
 
 /// The stretch of time a budget counts.

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::dispatch::detail::{self, Detail};
 use crate::dispatch::view::{self, DispatchState, Sessions, State};
 use crate::ledger::{LedgerError, VerifyReport};
+use crate::provider::transcript;
+use crate::receipts::DispatchStatus;
 use crate::tmux::Tmux;
 
 /// One dispatch as a row of the list.
@@ -224,14 +226,26 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
         if let Some(b) = &s.blocked {
             return format!("waits for {}", b.describe());
         }
-        if let Some(text) = pane(s, tmux) {
+        if let Some(text) = pane(s, tmux)
+            && !shows_events(&text)
+        {
             return last_line(&text);
         }
+    }
+    if let (State::Ended(DispatchStatus::NeedsInput), None, Some(q)) =
+        (s.state, &s.landed, s.question.as_deref())
+    {
+        return format!(
+            "asks: {}",
+            transcript::question(q, transcript::QUESTION_CHARS)
+        );
     }
     if let Some(reason) = &s.reason {
         return one_line(reason);
     }
-    last_line(&tail_of(&crate::dispatch::worker_log(root, &s.id), 8 << 10))
+    let log = crate::dispatch::worker_log(root, &s.id);
+    let (tail, cut) = tail_bytes(&log, 8 << 10);
+    transcript::last_line(&tail, cut).unwrap_or_default()
 }
 
 /// The pane of a running dispatch, with its colours (ANSI escapes).
@@ -248,15 +262,29 @@ pub fn pane(s: &DispatchState, fallback: &Tmux) -> Option<String> {
 pub fn preview(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     if s.state.is_live()
         && let Some(text) = pane(s, tmux)
+        && !shows_events(&text)
     {
         return text;
     }
     let log = crate::dispatch::worker_log(root, &s.id);
     if log.is_file() {
-        tail_of(&log, 64 << 10)
+        // The worker's events as a transcript, from the first whole line of the tail.
+        let (tail, cut) = tail_bytes(&log, 64 << 10);
+        let tail = match tail.iter().position(|&b| b == b'\n') {
+            Some(at) if cut => &tail[at + 1..],
+            _ => &tail[..],
+        };
+        transcript::render(tail).join("\n")
     } else {
         format!("(no log at {}: not written yet, or pruned)", log.display())
     }
+}
+
+/// Whether a pane shows a headless worker's JSON events (which its log renders as a
+/// transcript) rather than a terminal UI.
+fn shows_events(pane: &str) -> bool {
+    pane.lines()
+        .any(|l| plain(l).trim_start().starts_with("{\"type\""))
 }
 
 /// The dispatch whole, for the diff and receipts views, from the state the list has
@@ -265,18 +293,19 @@ pub fn detail_of(src: &Sources, s: &DispatchState) -> Option<Detail> {
     detail::of(&src.ledger, s.clone()).ok()
 }
 
-/// The last `max` bytes of a file, as text.
-fn tail_of(path: &Path, max: u64) -> String {
+/// The last `max` bytes of a file, and whether they start past its beginning (mid-line,
+/// perhaps).
+fn tail_bytes(path: &Path, max: u64) -> (Vec<u8>, bool) {
     // Only a regular file, not through a link: never a FIFO or device that would block the
     // dashboard.
     let Ok(mut f) = crate::files::open_hostile(path) else {
-        return String::new();
+        return (Vec::new(), false);
     };
     let len = f.metadata().map_or(0, |m| m.len());
     let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
     let mut buf = Vec::new();
     let _ = f.take(max).read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
+    (buf, len > max)
 }
 
 /// The last line with something printable on it, without escapes or control characters.

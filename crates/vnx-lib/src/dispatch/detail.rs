@@ -257,7 +257,7 @@ pub fn diff_with(
                     stderr: format!("{why}: vnx runs no git in it"),
                 }));
             }
-            let mut text = process::run_ok(
+            let mut text = run_keeping_newline(
                 &git(wt)
                     .args(["diff", "--no-ext-diff", "--no-textconv", mode, base, "--"])
                     .args(paths.iter().map(|p| format!(":(literal){p}"))),
@@ -296,7 +296,7 @@ pub fn diff_with(
                 .map(|c| c.to_string())
                 .or_else(|| d.state.branch.clone())
                 .unwrap_or_default();
-            process::run_ok(
+            run_keeping_newline(
                 &git(repo_root)
                     .args([
                         "diff",
@@ -311,4 +311,18 @@ pub fn diff_with(
             .map_err(err)
         }
     }
+}
+
+/// [`process::run_ok`], its output as git wrote it: a patch keeps its final newline (and the
+/// untracked files' diffs appended to it start on a line of their own).
+fn run_keeping_newline(cmd: &process::Cmd) -> Result<String, process::ProcessError> {
+    let out = process::run(cmd)?;
+    if !out.status.success() {
+        return Err(process::ProcessError::Failed {
+            command: cmd.display(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -46,6 +46,11 @@ pub struct DispatchState {
     pub ended_at: Option<String>,
     /// Why it is not done, in words (the completion's or correction's reason).
     pub reason: Option<String>,
+    /// What the worker asked when it ended its turn without a report (needs_input): its last
+    /// message as its completion recorded it, unescaped (render it with
+    /// [`transcript::question`](crate::provider::transcript::question) or escaped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
     /// What teardown found, once it completed.
     #[borsh(
         serialize_with = "crate::dispatch::state::ser_json",
@@ -302,6 +307,7 @@ impl DispatchState {
             started_at: None,
             ended_at: None,
             reason: None,
+            question: None,
             state,
             status: state.name(),
             teardown_class: None,

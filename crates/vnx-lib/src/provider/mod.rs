@@ -1,8 +1,9 @@
 //! Worker CLIs as data: the built-in providers, which one a model name implies, and the
 //! demo's scripted behaviours. How each is started lives in `invocation`, its completion hooks
-//! in `hooks`, the parsing of its output events in `events`, and the flags vnx passes it (for
-//! checking against its `--help`) in `flags`. The built-in `demo` provider is vnx's own binary
-//! acting out scripted behaviours, offline.
+//! in `hooks`, the parsing of its output events in `events`, their rendering as a transcript a
+//! person reads in `transcript`, and the flags vnx passes it (for checking against its
+//! `--help`) in `flags`. The built-in `demo` provider is vnx's own binary acting out scripted
+//! behaviours, offline.
 
 pub mod cache;
 pub mod declared;
@@ -12,6 +13,7 @@ pub mod help;
 pub mod hooks;
 pub mod invocation;
 pub mod template;
+pub mod transcript;
 pub mod version;
 
 pub use crate::receipts::kinds;

@@ -15,15 +15,16 @@ use super::Records;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v2";
+pub const FILE: &str = "index/dispatches.v3";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 2 (version 1 had no titles).
-const MAGIC: &[u8; 8] = b"VNXRIX02";
+/// The index file's first bytes: its format, version 3 (version 1 had no titles, version 2
+/// no question).
+const MAGIC: &[u8; 8] = b"VNXRIX03";
 /// The largest index read (a larger file is not one vnx wrote for a ledger it can read).
 const MAX_BYTES: u64 = 1 << 30;
 /// The prefix is digested in segments of this size, in parallel.

@@ -290,6 +290,10 @@ impl Records {
                     s.completion = Some(c.status);
                     s.ended_at = at;
                     s.reason = c.failure_reason;
+                    s.question = c
+                        .cli_events
+                        .and_then(|e| e.last_message)
+                        .filter(|_| c.status == DispatchStatus::NeedsInput);
                     s.teardown_class = c.teardown_class;
                     s.head_commit = c.head_commit;
                     s.worker_log = c.worker_log;
@@ -302,6 +306,7 @@ impl Records {
                     s.state = State::Ended(r.receipt.status);
                     s.completion = Some(r.receipt.status);
                     s.reason = Some(r.receipt.reason);
+                    s.question = None;
                 }
             }
             Typed::DispatchBlocked(r) => {

@@ -291,9 +291,13 @@ fn side(
             files,
             insertions,
             deletions,
+            // The CLI's total, else input plus output (claude and codex give no total).
             tokens: completed
                 .and_then(|c| c.receipt.token_usage.as_ref())
-                .and_then(|u| u.total_tokens),
+                .map(|u| {
+                    u.total_tokens
+                        .unwrap_or(u.input_tokens.saturating_add(u.output_tokens))
+                }),
             duration_seconds: completed.and_then(|c| c.receipt.duration_seconds),
             evidence,
             replay_of: started

@@ -37,17 +37,19 @@ impl<'a> Recorder<'a> {
         self
     }
 
-    /// Notifies a change that is already on the ledger (`hash`: its entry hash).
-    pub fn notify(&mut self, state: &str, hash: &str) {
-        self.notifier.fire(&self.id, state, hash);
+    /// Notifies a change that is already on the ledger (`hash`: its entry hash; `message`:
+    /// what it is about, in a line).
+    pub fn notify(&mut self, state: &str, hash: &str, message: &str) {
+        self.notifier.fire(&self.id, state, hash, message);
     }
 
-    fn append(&mut self, receipt: &Receipt, state: &str, log: &mut impl Write) {
+    fn append(&mut self, receipt: &Receipt, state: &str, message: &str, log: &mut impl Write) {
         let signed = self.attestor.attest(receipt, &now_utc);
         match self.ledger.append(&signed) {
             Ok(outcome) => {
                 if let Some(line) = outcome.lines.last() {
-                    self.notifier.fire(&self.id, state, &line.entry_hash);
+                    self.notifier
+                        .fire(&self.id, state, &line.entry_hash, message);
                 }
             }
             Err(e) => {
@@ -56,16 +58,19 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    fn write<K: Kind>(&mut self, kind: &K, state: &str, log: &mut impl Write) {
-        self.append(&receipts::write(kind), state, log);
+    fn write<K: Kind>(&mut self, kind: &K, state: &str, message: &str, log: &mut impl Write) {
+        self.append(&receipts::write(kind), state, message, log);
     }
 
     /// Records one change of live state.
     pub fn change(&mut self, change: &Change, log: &mut impl Write) {
         match change {
-            Change::Blocked(b) => self.write(b, "blocked", log),
-            Change::Stalled(s) => self.write(s, "stalled", log),
-            Change::Resumed(r) => self.write(r, "running", log),
+            Change::Blocked(b) => {
+                let message = crate::provider::transcript::question(&b.describe(), 200);
+                self.write(b, "blocked", &message, log);
+            }
+            Change::Stalled(s) => self.write(s, "stalled", "", log),
+            Change::Resumed(r) => self.write(r, "running", "", log),
         }
     }
 

@@ -189,7 +189,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     )
     .titled(&spec.title);
     if let Some(hash) = &around.started_hash {
-        recorder.notify("started", hash);
+        recorder.notify("started", hash, "");
     }
 
     let mut ended = Ended {
@@ -332,10 +332,23 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             });
         }
     }
+    let asked = completed
+        .cli_events
+        .as_ref()
+        .and_then(|e| e.last_message.as_deref())
+        .map(|m| {
+            crate::provider::transcript::question(m, crate::provider::transcript::QUESTION_CHARS)
+        })
+        .unwrap_or_default();
     let concluded = conclude(spec, &repo, completed, around.attestor)?;
     // "done" only for a done that stands: the phantom guard's correction is the last line.
     if let Some(last) = concluded.appended.lines.last() {
-        recorder.notify(concluded.status.name(), &last.entry_hash);
+        let message = if concluded.status == DispatchStatus::NeedsInput {
+            asked.as_str()
+        } else {
+            ""
+        };
+        recorder.notify(concluded.status.name(), &last.entry_hash, message);
     }
     recorder.finish();
     // With the end on the ledger, the worktree given back to the pool is proven clean (or

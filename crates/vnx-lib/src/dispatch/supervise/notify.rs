@@ -1,10 +1,12 @@
 //! The user's notification command (`notify:` in `.vnx/config.yaml`), run by a dispatch's
 //! supervisor on every change of its state: started, blocked, stalled, running again,
 //! needs_input, done, failed, timeout, cancelled. It is an argv, never a shell string; `{id}`,
-//! `{state}`, `{hash}` and `{title}` in its arguments become the dispatch id, the state, the
-//! entry hash of the receipt that records the change and the dispatch's title, which it
-//! also gets as `VNX_DISPATCH_ID`, `VNX_STATE`, `VNX_RECEIPT_HASH` and `VNX_TITLE`. It runs
-//! beside the dispatch, never holding it up, and is stopped after [`TIME_LIMIT`].
+//! `{state}`, `{hash}`, `{title}` and `{message}` in its arguments become the dispatch id,
+//! the state, the entry hash of the receipt that records the change, the dispatch's title
+//! and a line saying what it is about (the worker's question for needs_input, what a blocked
+//! one waits for; else empty), which it also gets as `VNX_DISPATCH_ID`, `VNX_STATE`,
+//! `VNX_RECEIPT_HASH`, `VNX_TITLE` and `VNX_MESSAGE`. It runs beside the dispatch, never
+//! holding it up, and is stopped after [`TIME_LIMIT`].
 
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -15,12 +17,23 @@ use crate::process::{self, Cmd};
 pub const TIME_LIMIT: Duration = Duration::from_secs(30);
 
 /// The argv with the placeholders replaced.
-pub fn expand(argv: &[String], id: &str, state: &str, hash: &str) -> Vec<String> {
+pub fn expand(
+    argv: &[String],
+    id: &str,
+    state: &str,
+    hash: &str,
+    title: &str,
+    message: &str,
+) -> Vec<String> {
     argv.iter()
         .map(|a| {
+            // The title and then the message last: neither the person's words nor the
+            // worker's may form another placeholder.
             a.replace("{id}", id)
                 .replace("{state}", state)
                 .replace("{hash}", hash)
+                .replace("{title}", title)
+                .replace("{message}", message)
         })
         .collect()
 }
@@ -50,21 +63,18 @@ impl Notifier {
     }
 
     /// Starts the command for one change, on its own thread; its failure is its own.
-    pub fn fire(&mut self, id: &str, state: &str, hash: &str) {
+    pub fn fire(&mut self, id: &str, state: &str, hash: &str, message: &str) {
         let Some((program, args)) = self.argv.split_first() else {
             return;
         };
-        // The title last, so that nothing in it is taken for a placeholder.
-        let args: Vec<String> = expand(args, id, state, hash)
-            .into_iter()
-            .map(|a| a.replace("{title}", &self.title))
-            .collect();
+        let args = expand(args, id, state, hash, &self.title, message);
         let cmd = Cmd::new(program)
             .args(args)
             .env("VNX_DISPATCH_ID", id)
             .env("VNX_STATE", state)
             .env("VNX_RECEIPT_HASH", hash)
             .env("VNX_TITLE", &self.title)
+            .env("VNX_MESSAGE", message)
             .timeout(TIME_LIMIT);
         self.running.retain(|t| !t.is_finished());
         self.running.push(std::thread::spawn(move || {
@@ -97,10 +107,18 @@ mod tests {
             "--title=vnx {id}".to_owned(),
             "{state}: {hash}".to_owned(),
             "$(rm -rf ~) {id}".to_owned(),
+            "{title}".to_owned(),
+            "{message}".to_owned(),
         ];
         assert_eq!(
-            expand(&argv, "D-1", "blocked", "ab12"),
-            ["--title=vnx D-1", "blocked: ab12", "$(rm -rf ~) D-1"]
+            expand(&argv, "D-1", "blocked", "ab12", "fix {hash}", "asks {id}?"),
+            [
+                "--title=vnx D-1",
+                "blocked: ab12",
+                "$(rm -rf ~) D-1",
+                "fix {hash}",
+                "asks {id}?"
+            ]
         );
     }
 }

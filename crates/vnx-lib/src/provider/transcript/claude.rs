@@ -1,0 +1,146 @@
+//! Claude Code `stream-json` as a transcript: `system/init`, `assistant` (text, tool calls),
+//! `user` (tool results), `result` (verdict, turns, tokens, cost, permission denials).
+
+use serde_json::Value;
+
+use super::*;
+
+impl Transcript {
+    pub(super) fn claude(&mut self, kind: &str, event: &Value) {
+        match kind {
+            "system" => match str_of(event, "subtype") {
+                Some("init") => {
+                    let model = str_of(event, "model").unwrap_or("-");
+                    let mode = str_of(event, "permissionMode").unwrap_or("-");
+                    let session = str_of(event, "session_id").unwrap_or("-");
+                    self.push(
+                        "start",
+                        &format!(
+                            "claude, model {model}, permission mode {mode}, session {session}"
+                        ),
+                    );
+                }
+                Some(other) => {
+                    let what = nonblank(event, "message")
+                        .or_else(|| nonblank(event, "error"))
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
+                    self.push("system", &format!("{other}{what}"));
+                }
+                None => {}
+            },
+            "assistant" => self.claude_assistant(event),
+            "user" => self.claude_results(event),
+            "result" => self.claude_result(event),
+            _ => {}
+        }
+    }
+
+    fn claude_assistant(&mut self, event: &Value) {
+        let Some(message) = event.get("message") else {
+            return;
+        };
+        // A subagent's frames carry the id of the Task call that spawned it.
+        let label = if event
+            .get("parent_tool_use_id")
+            .is_some_and(Value::is_string)
+        {
+            ["agent", "agent $", "agent ▸"]
+        } else {
+            ["says", "$", "▸"]
+        };
+        match message.get("content") {
+            Some(Value::Array(blocks)) => {
+                for block in blocks {
+                    match str_of(block, "type") {
+                        Some("text") => {
+                            if let Some(text) = nonblank(block, "text") {
+                                self.push_lines(label[0], text, MAX_MESSAGE_LINES);
+                            }
+                        }
+                        Some("tool_use" | "server_tool_use") => {
+                            let name = str_of(block, "name").unwrap_or("tool");
+                            let input = block.get("input").unwrap_or(&Value::Null);
+                            if let Some(id) = str_of(block, "id") {
+                                self.remember(id, name);
+                            }
+                            if name == "Bash" {
+                                self.push(label[1], &describe_input(input));
+                            } else {
+                                let what = describe_input(input);
+                                self.push(label[2], &format!("{name} {what}"));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Some(Value::String(text)) if !text.trim().is_empty() => {
+                self.push_lines(label[0], text, MAX_MESSAGE_LINES);
+            }
+            _ => {}
+        }
+    }
+
+    /// The tool results a `user` event carries.
+    fn claude_results(&mut self, event: &Value) {
+        let Some(Value::Array(blocks)) = event.get("message").and_then(|m| m.get("content")) else {
+            return;
+        };
+        for block in blocks {
+            if str_of(block, "type") != Some("tool_result") {
+                continue;
+            }
+            let error = block.get("is_error").and_then(Value::as_bool) == Some(true);
+            let text = match block.get("content") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(parts)) => parts
+                    .iter()
+                    .filter_map(|p| str_of(p, "text"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => String::new(),
+            };
+            self.push_result(!error, &text);
+        }
+    }
+
+    fn claude_result(&mut self, event: &Value) {
+        if let Some(Value::Array(denials)) = event.get("permission_denials") {
+            for d in denials {
+                let tool = str_of(d, "tool_name").unwrap_or("tool");
+                let what = describe_input(d.get("tool_input").unwrap_or(&Value::Null));
+                self.push("denied", &format!("{tool} {what}"));
+            }
+        }
+        let error = event.get("is_error").and_then(Value::as_bool) == Some(true)
+            || str_of(event, "subtype").is_some_and(|s| s.starts_with("error"));
+        let mut parts = vec![if error {
+            let why = nonblank(event, "result")
+                .or_else(|| str_of(event, "subtype"))
+                .unwrap_or("error");
+            format!("error: {}", one_line(why))
+        } else {
+            "success".to_owned()
+        }];
+        if let Some(turns) = u64_of(event, "num_turns") {
+            parts.push(format!("{turns} turn(s)"));
+        }
+        if let Some(usage) = event.get("usage") {
+            parts.extend(tokens(
+                u64_of(usage, "input_tokens"),
+                u64_of(usage, "output_tokens"),
+                u64_of(usage, "cache_read_input_tokens"),
+            ));
+        }
+        if let Some(cost) = event.get("total_cost_usd").and_then(Value::as_f64) {
+            parts.push(format!("${cost:.4}"));
+        }
+        if let Some(Value::Array(denials)) = event.get("permission_denials")
+            && !denials.is_empty()
+        {
+            parts.push(format!("{} permission denial(s)", denials.len()));
+        }
+        self.push("end", &parts.join(" · "));
+    }
+}

@@ -1,0 +1,136 @@
+//! `codex exec --json` as a transcript: `thread.started`, `item.started`/`item.completed`
+//! (messages, commands and their output, file changes, tool calls, declined commands),
+//! `turn.completed` (tokens), `turn.failed` and `error`.
+
+use serde_json::Value;
+
+use super::*;
+
+impl Transcript {
+    pub(super) fn codex(&mut self, kind: &str, event: &Value) {
+        match kind {
+            "thread.started" => {
+                let id = str_of(event, "thread_id").unwrap_or("-");
+                self.push("start", &format!("codex, thread {id}"));
+            }
+            "item.started" => {
+                if let Some(item) = event.get("item")
+                    && str_of(item, "type") == Some("command_execution")
+                {
+                    let id = str_of(item, "id").unwrap_or("");
+                    self.remember(id, "command_execution");
+                    self.push("$", &codex_command(item));
+                }
+            }
+            "item.completed" => {
+                if let Some(item) = event.get("item") {
+                    self.codex_item(item);
+                }
+            }
+            "turn.completed" => {
+                let usage = event.get("usage").unwrap_or(&Value::Null);
+                let mut parts = vec!["turn done".to_owned()];
+                parts.extend(tokens(
+                    u64_of(usage, "input_tokens"),
+                    u64_of(usage, "output_tokens"),
+                    u64_of(usage, "cached_input_tokens"),
+                ));
+                self.push("end", &parts.join(" · "));
+            }
+            "turn.failed" => {
+                let why = event
+                    .get("error")
+                    .and_then(|e| nonblank(e, "message"))
+                    .unwrap_or("turn failed");
+                self.push("end", &format!("error: {}", one_line(why)));
+            }
+            "error" => {
+                let why = nonblank(event, "message").unwrap_or("error");
+                self.push("error", &one_line(why));
+            }
+            _ => {}
+        }
+    }
+
+    fn codex_item(&mut self, item: &Value) {
+        let id = str_of(item, "id").unwrap_or("");
+        match str_of(item, "type") {
+            Some("agent_message") => {
+                if let Some(text) = nonblank(item, "text") {
+                    self.push_lines("says", text, MAX_MESSAGE_LINES);
+                }
+            }
+            Some("command_execution") => {
+                let shown = self.tool_of(id).is_some();
+                if !shown {
+                    self.push("$", &codex_command(item));
+                }
+                let output = str_of(item, "aggregated_output").unwrap_or("");
+                match str_of(item, "status") {
+                    Some("declined") => self.push("denied", &codex_command(item)),
+                    _ => {
+                        let code = item.get("exit_code").and_then(Value::as_i64);
+                        match code {
+                            Some(0) => self.push_result(true, output),
+                            Some(code) => {
+                                let text = format!("exit {code}\n{output}");
+                                self.push_result(false, &text);
+                            }
+                            None => self.push_result(false, output),
+                        }
+                    }
+                }
+            }
+            Some("file_change") => {
+                let changes = item.get("changes").and_then(Value::as_array);
+                for change in changes.into_iter().flatten() {
+                    let kind = str_of(change, "kind").unwrap_or("change");
+                    let path = str_of(change, "path").unwrap_or("-");
+                    self.push("▸", &format!("{kind} {path}"));
+                }
+                if str_of(item, "status") == Some("failed") {
+                    self.push_result(false, "");
+                }
+            }
+            Some("mcp_tool_call") => {
+                let server = str_of(item, "server").unwrap_or("-");
+                let tool = str_of(item, "tool").unwrap_or("-");
+                let args = describe_input(item.get("arguments").unwrap_or(&Value::Null));
+                self.push("▸", &format!("{server}.{tool} {args}"));
+                if str_of(item, "status") == Some("failed") {
+                    let why = item.get("error").and_then(|e| nonblank(e, "message"));
+                    self.push_result(false, why.unwrap_or(""));
+                }
+            }
+            Some("web_search") => {
+                let query = str_of(item, "query").unwrap_or("");
+                self.push("▸", &format!("web search {query}"));
+            }
+            Some("error") => {
+                let why = nonblank(item, "message").unwrap_or("error");
+                self.push("error", &one_line(why));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The command codex ran, without the `bash -lc '…'` it wraps commands in.
+fn codex_command(item: &Value) -> String {
+    let command = describe_input(item);
+    for shell in [
+        "/bin/bash -lc ",
+        "bash -lc ",
+        "/bin/sh -c ",
+        "sh -c ",
+        "/bin/zsh -lc ",
+    ] {
+        if let Some(rest) = command.strip_prefix(shell)
+            && let Some(inner) = rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\''))
+            && !inner.contains('\'')
+        {
+            return inner.to_owned();
+        }
+    }
+    command
+}

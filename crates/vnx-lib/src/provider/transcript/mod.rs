@@ -1,0 +1,337 @@
+//! A worker's output as a transcript a person reads: one line per assistant message, tool call
+//! (with its command), short result, permission denial, error and final result with usage,
+//! rendered from the events of claude `stream-json`, `codex exec --json` and gemini
+//! `stream-json` (`claude`, `codex`, `gemini`); anything else (ollama, declared CLIs, vnx's
+//! own notes in the log) is shown as the text it is.
+//!
+//! Which CLI wrote an event is told from the event itself (the three vocabularies of `type`
+//! differ), so the renderer needs nothing but the log. Workers are untrusted: every line is
+//! made of printable characters only (control characters escaped as `\e`, `\u{7}`, …), a line
+//! is at most [`MAX_LINE_CHARS`] chars, a message at most [`MAX_MESSAGE_LINES`] lines and a
+//! tool's result at most [`MAX_RESULT_LINES`]; a pending partial line is capped like the
+//! event parser's.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::events::MAX_LINE_BYTES;
+
+/// The longest line rendered, in chars (a longer one ends in `…`).
+pub const MAX_LINE_CHARS: usize = 240;
+/// The most lines shown of one assistant message.
+pub const MAX_MESSAGE_LINES: usize = 40;
+/// The most lines shown of one tool result.
+pub const MAX_RESULT_LINES: usize = 4;
+/// The most chars of a worker's question shown on one line (status, notifications).
+pub const QUESTION_CHARS: usize = 200;
+/// Tool calls remembered by id (to name a result's tool); older ones are forgotten.
+const REMEMBERED_CALLS: usize = 256;
+
+/// The CLI whose events a log holds, as told from its first recognised event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cli {
+    Claude,
+    Codex,
+    Gemini,
+}
+
+/// Incremental renderer of one worker's log: feed it the bytes as they come (split anywhere),
+/// take the lines each chunk completed.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    cli: Option<Cli>,
+    pending: Vec<u8>,
+    discarding: bool,
+    out: Vec<String>,
+    /// Gemini: the assistant message being streamed in deltas.
+    gemini_text: Option<String>,
+    /// Tool calls by id and what was shown of them (codex: the commands shown as started).
+    calls: Vec<(String, String)>,
+}
+
+impl Transcript {
+    /// A renderer that has seen nothing yet.
+    pub fn new() -> Transcript {
+        Transcript::default()
+    }
+
+    /// A renderer of a claude session transcript (see [`session`]), whose first entries are
+    /// of types of its own rather than `system`.
+    pub fn claude_session() -> Transcript {
+        Transcript {
+            cli: Some(Cli::Claude),
+            ..Transcript::default()
+        }
+    }
+
+    /// Feeds a chunk and returns the lines it completed.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<String> {
+        let mut rest = chunk;
+        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
+            let head = &rest[..newline];
+            rest = &rest[newline + 1..];
+            if self.discarding || self.pending.len() + head.len() > MAX_LINE_BYTES {
+                self.discarding = false;
+                self.pending.clear();
+                self.push("vnx", "(a line too long to show was left out)");
+            } else {
+                let mut line = std::mem::take(&mut self.pending);
+                line.extend_from_slice(head);
+                self.line(&line);
+            }
+        }
+        if !self.discarding {
+            if self.pending.len() + rest.len() > MAX_LINE_BYTES {
+                self.discarding = true;
+                self.pending = Vec::new();
+            } else {
+                self.pending.extend_from_slice(rest);
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Lines held back for more: a streamed gemini message, a last line without its newline.
+    pub fn finish(mut self) -> Vec<String> {
+        if !self.pending.is_empty() && !self.discarding {
+            let line = std::mem::take(&mut self.pending);
+            self.line(&line);
+        }
+        self.gemini_flush();
+        self.out
+    }
+
+    /// One complete line of the log.
+    fn line(&mut self, raw: &[u8]) {
+        let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+        let text = String::from_utf8_lossy(raw);
+        if text.trim().is_empty() {
+            return;
+        }
+        let event = match serde_json::from_str::<Value>(text.trim()) {
+            Ok(event @ Value::Object(_)) => event,
+            _ => {
+                self.gemini_flush();
+                self.push("", text.trim_end());
+                return;
+            }
+        };
+        let kind = str_of(&event, "type").unwrap_or("");
+        let cli = self.cli.or_else(|| detect(kind, &event));
+        self.cli = cli;
+        match cli {
+            Some(Cli::Claude) => self.claude(kind, &event),
+            Some(Cli::Codex) => self.codex(kind, &event),
+            Some(Cli::Gemini) => self.gemini(kind, &event),
+            None => self.push("event", &compact(&event)),
+        }
+    }
+
+    /// Adds a rendered line: a label column, then the text (escaped, cut).
+    fn push(&mut self, label: &str, text: &str) {
+        let text = clean(text);
+        self.out.push(if label.is_empty() {
+            text
+        } else {
+            format!("{label:<7} {text}")
+        });
+    }
+
+    /// Adds a multi-line text under one label, its lines bounded.
+    fn push_lines(&mut self, label: &str, text: &str, max_lines: usize) {
+        let lines: Vec<&str> = text.trim().lines().collect();
+        for (i, line) in lines.iter().take(max_lines).enumerate() {
+            self.push(if i == 0 { label } else { " " }, line);
+        }
+        if lines.len() > max_lines {
+            self.push(" ", &format!("… ({} more lines)", lines.len() - max_lines));
+        }
+    }
+
+    /// A tool's result: `↳` and its first lines, `failed` when it is an error.
+    fn push_result(&mut self, ok: bool, text: &str) {
+        let label = if ok { "  ↳" } else { "  ↳ err" };
+        if text.trim().is_empty() {
+            self.push(
+                label,
+                if ok {
+                    "(no output)"
+                } else {
+                    "(failed, no output)"
+                },
+            );
+        } else {
+            self.push_lines(label, text, MAX_RESULT_LINES);
+        }
+    }
+
+    fn remember(&mut self, id: &str, tool: &str) {
+        if self.calls.len() >= REMEMBERED_CALLS {
+            self.calls.remove(0);
+        }
+        self.calls.push((id.to_owned(), tool.to_owned()));
+    }
+
+    fn tool_of(&self, id: &str) -> Option<&str> {
+        self.calls
+            .iter()
+            .rev()
+            .find(|(i, _)| i == id)
+            .map(|(_, t)| t.as_str())
+    }
+}
+
+/// Renders a whole log.
+pub fn render(bytes: &[u8]) -> Vec<String> {
+    let mut t = Transcript::new();
+    let mut lines = t.feed(bytes);
+    lines.extend(t.finish());
+    lines
+}
+
+/// The last rendered line of a log's end (for a one-line "last activity"); `tail` may start
+/// mid-line when it is the end of a longer log, so its first partial line is skipped then.
+pub fn last_line(tail: &[u8], starts_mid_line: bool) -> Option<String> {
+    let tail = if starts_mid_line {
+        tail.iter()
+            .position(|&b| b == b'\n')
+            .map_or(&[][..], |at| &tail[at + 1..])
+    } else {
+        tail
+    };
+    render(tail)
+        .into_iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// What a worker asked (the last message of a dispatch that needs input), made safe to show
+/// on one line: its lines joined, control characters escaped, cut at `max_chars` with `…`.
+pub fn question(text: &str, max_chars: usize) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = clean(&joined);
+    if let Some((cut, _)) = out.char_indices().nth(max_chars) {
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+/// Which CLI an event comes from, by its `type` (and, for `result`, its fields).
+fn detect(kind: &str, event: &Value) -> Option<Cli> {
+    match kind {
+        "system" | "assistant" | "user" | "stream_event" => Some(Cli::Claude),
+        "result" if event.get("subtype").is_some() => Some(Cli::Claude),
+        "result" | "init" | "message" | "tool_use" | "tool_result" => Some(Cli::Gemini),
+        k if k.starts_with("thread.") || k.starts_with("turn.") || k.starts_with("item.") => {
+            Some(Cli::Codex)
+        }
+        _ => None,
+    }
+}
+
+/// `text` on one line of printable characters: line breaks and tabs as spaces are not
+/// expected here (callers split lines first); ESC as `\e`, other controls as `\u{…}`; cut at
+/// [`MAX_LINE_CHARS`] with `…`.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_LINE_CHARS * 4));
+    for (chars, c) in text.chars().enumerate() {
+        if chars >= MAX_LINE_CHARS {
+            out.push('…');
+            return out;
+        }
+        match c {
+            '\t' => out.push(' '),
+            '\u{1b}' => out.push_str("\\e"),
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An event as compact JSON (for an event of no CLI vnx knows).
+fn compact(event: &Value) -> String {
+    serde_json::to_string(event).unwrap_or_default()
+}
+
+fn str_of<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key)?.as_str()
+}
+
+fn nonblank<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    str_of(value, key).filter(|s| !s.trim().is_empty())
+}
+
+fn u64_of(value: &Value, key: &str) -> Option<u64> {
+    value.get(key)?.as_u64()
+}
+
+/// What a tool call does, in a few words: its command, path, pattern, URL or query, else its
+/// arguments as compact JSON.
+fn describe_input(input: &Value) -> String {
+    for key in [
+        "command",
+        "cmd",
+        "file_path",
+        "path",
+        "absolute_path",
+        "pattern",
+        "url",
+        "query",
+        "prompt",
+        "description",
+    ] {
+        match input.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => return one_line(s),
+            Some(Value::Array(parts)) if key == "command" || key == "cmd" => {
+                let words: Vec<&str> = parts.iter().filter_map(Value::as_str).collect();
+                if !words.is_empty() {
+                    return one_line(&words.join(" "));
+                }
+            }
+            _ => {}
+        }
+    }
+    match input {
+        Value::Object(o) if o.is_empty() => String::new(),
+        Value::Null => String::new(),
+        other => compact(other),
+    }
+}
+
+/// A possibly multi-line text on one line (a command's lines joined with ` ⏎ `).
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text.trim().lines().collect();
+    lines.join(" ⏎ ")
+}
+
+/// A usage line: `N in, M out tokens` (and what was cached).
+fn tokens(input: Option<u64>, output: Option<u64>, cached: Option<u64>) -> Option<String> {
+    if input.is_none() && output.is_none() {
+        return None;
+    }
+    let mut text = format!(
+        "{} in, {} out tokens",
+        input.unwrap_or(0),
+        output.unwrap_or(0)
+    );
+    if let Some(c) = cached.filter(|c| *c > 0) {
+        let _ = write!(text, " ({c} cached)");
+    }
+    Some(text)
+}
+
+mod claude;
+mod codex;
+mod gemini;
+pub mod session;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,90 @@
+//! Unit tests of the transcript renderer: splitting, escaping, bounds, unknown input. The
+//! real CLIs' output is snapshot-tested in `tests/it/transcript.rs`.
+
+use super::*;
+
+const CODEX: &str = concat!(
+    r#"{"type":"thread.started","thread_id":"t-1"}"#,
+    "\n",
+    r#"{"type":"item.started","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'cargo test'","status":"in_progress"}}"#,
+    "\n",
+    r#"{"type":"item.completed","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'cargo test'","aggregated_output":"error: no\n","exit_code":101,"status":"failed"}}"#,
+    "\n",
+);
+
+#[test]
+fn the_lines_do_not_depend_on_how_the_bytes_were_split() {
+    let whole = render(CODEX.as_bytes());
+    for cut in 1..CODEX.len() {
+        let mut t = Transcript::new();
+        let mut lines = t.feed(&CODEX.as_bytes()[..cut]);
+        lines.extend(t.feed(&CODEX.as_bytes()[cut..]));
+        lines.extend(t.finish());
+        assert_eq!(lines, whole, "cut at {cut}");
+    }
+    assert_eq!(
+        whole,
+        [
+            "start   codex, thread t-1",
+            "$       cargo test",
+            "  ↳ err exit 101",
+            "        error: no",
+        ]
+    );
+}
+
+#[test]
+fn control_characters_are_escaped_and_lines_are_cut() {
+    let long = "x".repeat(1000);
+    let event = serde_json::json!({
+        "type": "item.completed",
+        "item": {"type": "agent_message", "text": format!("\u{1b}[2Jhi\u{7}\n{long}")},
+    });
+    let lines = render(format!("{event}\n").as_bytes());
+    assert_eq!(lines[0], "says    \\e[2Jhi\\u{7}");
+    assert_eq!(lines[1].chars().count(), 8 + MAX_LINE_CHARS + 1);
+    assert!(lines[1].ends_with('…'));
+    assert!(lines.iter().all(|l| !l.chars().any(char::is_control)));
+}
+
+#[test]
+fn long_messages_and_results_are_bounded() {
+    let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+    let event = serde_json::json!({"type": "message", "role": "assistant", "content": text});
+    let lines = render(format!("{event}\n").as_bytes());
+    assert_eq!(lines.len(), MAX_MESSAGE_LINES + 1);
+    assert_eq!(lines.last().unwrap(), "        … (60 more lines)");
+}
+
+#[test]
+fn text_that_is_not_an_event_is_shown_as_it_is() {
+    let lines = render(b"plain output\n\x1b[31mred\x1b[0m\n{\"no\":\"type\"}\nvnx: a note");
+    assert_eq!(
+        lines,
+        [
+            "plain output",
+            "\\e[31mred\\e[0m",
+            r#"event   {"no":"type"}"#,
+            "vnx: a note",
+        ]
+    );
+}
+
+#[test]
+fn an_overlong_line_is_left_out_and_said_so() {
+    let mut data = vec![b'{'; MAX_LINE_BYTES + 10];
+    data.extend_from_slice(b"\nafter\n");
+    assert_eq!(
+        render(&data),
+        ["vnx     (a line too long to show was left out)", "after"]
+    );
+}
+
+#[test]
+fn the_last_line_skips_a_partial_first_line() {
+    let tail = br#""text":"cut"}}
+{"type":"item.completed","item":{"type":"agent_message","text":"Done."}}
+"#;
+    assert_eq!(last_line(tail, true).as_deref(), Some("says Done."));
+    assert_eq!(last_line(b"", false), None);
+}
