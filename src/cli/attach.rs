@@ -9,6 +9,9 @@ use super::CliError;
 use super::settings;
 
 /// Attach this terminal to a running dispatch's pane (detach with C-b d)
+///
+/// Inside your own tmux, the pane opens in a popup of it (tmux 3.2 or later), where C-b d
+/// closes it and comes back; elsewhere it takes the terminal until you detach.
 #[derive(clap::Args)]
 pub struct Args {
     /// The dispatch id, or its start (`D-3f2a`, `3f2a`)
@@ -59,6 +62,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             args.id
         )));
     }
-    let err = vnx::process::exec(&tmux.attach_cmd(&session));
+    // Inside the user's own tmux, the pane opens in a popup of it: one `C-b d` comes back.
+    let inside_tmux = settings::env("TMUX").is_some_and(|t| !t.is_empty()) && seen_there();
+    let cmd = if inside_tmux {
+        tmux.popup_attach_cmd(&session, &format!(" vnx {} · C-b d comes back ", args.id))
+    } else {
+        tmux.attach_cmd(&session)
+    };
+    let err = vnx::process::exec(&cmd);
     Err(CliError::from_error(&err).context("could not attach to tmux"))
+}
+
+/// Whether the session of the user's tmux this runs in has a terminal attached, which a popup
+/// needs (a detached session, e.g. a script's, gets the attach in place).
+fn seen_there() -> bool {
+    let ask = vnx::process::Cmd::new("tmux")
+        .args(["display-message", "-p", "#{session_attached}"])
+        .timeout(std::time::Duration::from_secs(2));
+    vnx::process::run_ok(&ask).is_ok_and(|n| n.trim().parse::<u32>().is_ok_and(|n| n > 0))
 }

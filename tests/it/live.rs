@@ -301,18 +301,11 @@ fn ctrl_c_on_a_foreground_dispatch_without_a_terminal_cancels_it() {
 fn a_gemini_tui_blocks_on_its_confirmation_and_leaves_no_vnx_file_on_the_branch() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    let mut cmd = repo.vnx();
-    cmd.env("PATH", fakes.path())
-        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-        .args(["--provider", "gemini", "--lane", "interactive", "--deadline", "60"])
-        .args([
-            "--instruction",
-            "@fake write g.txt hi\n@fake commit add g\n@fake run vnx report --status done --summary g",
-        ]);
-    let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = r.stdout.trim().to_owned();
+    let id = repo.dispatched_tui(
+        &fakes,
+        "gemini",
+        "@fake write g.txt hi\n@fake commit add g\n@fake run vnx report --status done --summary g",
+    );
 
     // `vnx report` is allowed by a policy file, so gemini still asks before `git commit`
     // (an `--allowed-tools` rule would refuse it without asking), and its Notification hook
@@ -346,18 +339,11 @@ fn a_gemini_tui_blocks_on_its_confirmation_and_leaves_no_vnx_file_on_the_branch(
 fn every_gemini_prompt_is_a_new_block_and_its_hooks_succeed_trusted() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    let mut cmd = repo.vnx();
-    cmd.env("PATH", fakes.path())
-        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-        .args(["--provider", "gemini", "--lane", "interactive", "--deadline", "60"])
-        .args([
-            "--instruction",
-            "@fake run touch first.txt\n@fake run touch second.txt\n@fake run vnx report --status done --summary two",
-        ]);
-    let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = r.stdout.trim().to_owned();
+    let id = repo.dispatched_tui(
+        &fakes,
+        "gemini",
+        "@fake run touch first.txt\n@fake run touch second.txt\n@fake run vnx report --status done --summary two",
+    );
     let session = format!("vnx-{id}");
     let blocks = |repo: &Repo| -> Vec<serde_json::Value> {
         repo.receipts(&id)

@@ -80,6 +80,7 @@ mod worktree_hooks;
 // Hardening against hostile workers and unlucky users.
 mod admin_links;
 mod anchoring;
+mod attach;
 mod forgery;
 mod supervisor_faults;
 mod untrusted_input;

@@ -182,18 +182,11 @@ fn approve_answers_claude_through_its_permission_hook() {
 fn deny_answers_gemini_in_its_pane() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    let mut cmd = repo.vnx();
-    cmd.env("PATH", fakes.path())
-        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-        .args(["--provider", "gemini", "--lane", "interactive", "--deadline", "60"])
-        .args([
-            "--instruction",
-            "@fake write kept.txt hi\n@fake run touch refused.txt\n@fake run vnx report --status done --summary d",
-        ]);
-    let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = r.stdout.trim().to_owned();
+    let id = repo.dispatched_tui(
+        &fakes,
+        "gemini",
+        "@fake write kept.txt hi\n@fake run touch refused.txt\n@fake run vnx report --status done --summary d",
+    );
     let r = run(repo.vnx().args(["wait", "--until-blocked", &id]));
     assert_eq!(r.code, 1, "{}", r.stdout);
     let a = answer(&repo, "deny", &id, &[]);

@@ -269,4 +269,26 @@ impl Tmux {
         self.cmd()
             .args(["attach-session", "-t", &format!("={name}")])
     }
+
+    /// Attaching to session `name` from inside another tmux (the one `$TMUX` names, which
+    /// the returned command reaches): a popup of that tmux, 90 % of its window, running the
+    /// attach with `$TMUX` unset, and closing when it ends. Keys in a popup go to its
+    /// program, so this server's own `C-b d` detaches, where an attach nested in a pane would
+    /// need `C-b C-b d`. `title` is the popup's border title. (tmux 3.2 or later.)
+    pub fn popup_attach_cmd(&self, name: &str, title: &str) -> Cmd {
+        Cmd::new("tmux")
+            .args([
+                "display-popup",
+                "-E",
+                "-w",
+                "90%",
+                "-h",
+                "90%",
+                "-T",
+                title,
+                "--",
+            ])
+            .args(["env", "-u", "TMUX", "tmux", "-L", &self.socket])
+            .args(["attach-session", "-t", &format!("={name}")])
+    }
 }

@@ -84,15 +84,34 @@ impl Repo {
     /// A detached dispatch of the stand-in claude in the interactive lane that writes a file,
     /// then asks before `git commit` (blocked until answered in the pane): its id.
     pub fn dispatched_asking_claude(&self, fakes: &super::Fakes) -> String {
+        self.dispatched_tui(
+            fakes,
+            "claude",
+            "@fake write a.txt hi\n@fake commit add a\n@fake run vnx report --status done --summary a",
+        )
+    }
+
+    /// A detached dispatch of a stand-in `provider` in the interactive lane (deadline 60 s)
+    /// following `instruction`'s `@fake` lines: its id.
+    pub fn dispatched_tui(
+        &self,
+        fakes: &super::Fakes,
+        provider: &str,
+        instruction: &str,
+    ) -> String {
         let mut cmd = self.vnx();
         cmd.env("PATH", fakes.path())
             .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
             .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-            .args(["--provider", "claude", "--lane", "interactive", "--deadline", "60"])
             .args([
-                "--instruction",
-                "@fake write a.txt hi\n@fake commit add a\n@fake run vnx report --status done --summary a",
-            ]);
+                "--provider",
+                provider,
+                "--lane",
+                "interactive",
+                "--deadline",
+                "60",
+            ])
+            .args(["--instruction", instruction]);
         let r = run(cmd);
         assert_eq!(r.code, 0, "{}", r.stderr);
         r.stdout.trim().to_owned()
