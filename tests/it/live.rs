@@ -412,26 +412,12 @@ fn every_gemini_prompt_is_a_new_block_and_its_hooks_succeed_trusted() {
 fn a_codex_tui_blocks_when_the_model_asks_to_leave_the_sandbox() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    let mut cmd = repo.vnx();
-    cmd.env("PATH", fakes.path())
-        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
-        .args([
-            "--provider",
-            "codex",
-            "--lane",
-            "interactive",
-            "--deadline",
-            "60",
-        ])
-        .args([
-            "--instruction",
-            "@fake write c.txt hi\n@fake escalate git add -A && git commit -q -m c\n\
-             @fake run vnx report --status done --summary c",
-        ]);
-    let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = r.stdout.trim().to_owned();
+    let id = repo.dispatched_tui(
+        &fakes,
+        "codex",
+        "@fake write c.txt hi\n@fake escalate git add -A && git commit -q -m c\n\
+         @fake run vnx report --status done --summary c",
+    );
 
     // Codex's hooks engine runs vnx's PermissionRequest hook, trusted by vnx's own
     // `hooks.state` (an untrusted hook would stop the TUI at its review dialog).
