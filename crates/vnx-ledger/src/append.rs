@@ -79,9 +79,7 @@ struct Head {
 
 /// The current time in the form the ledger stamps (RFC 3339, UTC, microseconds).
 pub fn now_utc() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    crate::ids::Timestamp::now().into_string()
 }
 
 impl Ledger {

@@ -259,7 +259,7 @@ string_id! {
 impl Timestamp {
     /// Now, to the microsecond.
     pub fn now() -> Timestamp {
-        Timestamp(crate::now_utc())
+        Timestamp::at(jiff::Timestamp::now())
     }
 
     /// The time `t`, to the microsecond.
