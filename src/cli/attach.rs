@@ -24,7 +24,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
-    let id = super::error::dispatch_id(&project.ledger(), &args.id)?;
+    let id = super::error::dispatch_id(&project, &args.id)?;
     let args = Args {
         id: id.to_string(),
         ..args

@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
-    let ids = super::error::dispatch_ids(&project.ledger(), &args.ids)?;
+    let ids = super::error::dispatch_ids(&project, &args.ids)?;
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let options = Options {
         base: "HEAD".into(),

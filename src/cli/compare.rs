@@ -33,8 +33,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.b)?;
     let project = settings::project()?;
     let ledger = project.ledger();
-    let a = super::error::dispatch_id(&ledger, &args.a)?;
-    let b = super::error::dispatch_id(&ledger, &args.b)?;
+    let a = super::error::dispatch_id(&project, &args.a)?;
+    let b = super::error::dispatch_id(&project, &args.b)?;
     let (_, trusted) = settings::attestation(None, &ledger)?;
     let c = replay::compare(&project.root, &ledger, &a, &b, &trusted)?;
     let mut out = Out::new();

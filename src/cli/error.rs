@@ -267,10 +267,18 @@ pub fn group_id(given: Option<&str>) -> Result<Option<vnx::ids::GroupId>, CliErr
 /// The dispatch a dispatch id, or the start of one (`D-3f2a`, `3f2a`), given on the command
 /// line names on `ledger`; a usage error when it names none or several.
 pub fn dispatch_id(
-    ledger: &std::path::Path,
+    project: &vnx::project::Project,
     given: &str,
 ) -> Result<vnx::ids::DispatchId, CliError> {
-    Ok(vnx::dispatch::view::resolve(ledger, given)?)
+    // The read index knows every recorded id while the ledger is unchanged since it was
+    // written; without a key there is none, and the ledger is searched.
+    let attestor = super::settings::attestor(None).ok();
+    let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
+    Ok(vnx::dispatch::view::resolve_with(
+        &project.ledger(),
+        given,
+        attestor.as_ref().map(|a| (index.as_path(), a)),
+    )?)
 }
 
 /// Refuses, before anything is done, a list of ids one of which the ledger never saw (a
@@ -287,10 +295,10 @@ pub fn all_known(ledger: &std::path::Path, ids: &[vnx::ids::DispatchId]) -> Resu
 
 /// [`dispatch_id`] for each of `given`, in order.
 pub fn dispatch_ids(
-    ledger: &std::path::Path,
+    project: &vnx::project::Project,
     given: &[String],
 ) -> Result<Vec<vnx::ids::DispatchId>, CliError> {
-    given.iter().map(|g| dispatch_id(ledger, g)).collect()
+    given.iter().map(|g| dispatch_id(project, g)).collect()
 }
 
 /// The dispatches `ids` names, in that order, from `states` (what `vnx status` lists); an id

@@ -74,7 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         args.instruction_file.as_deref(),
     )?;
     let project = settings::project()?;
-    let id = super::error::dispatch_id(&project.ledger(), &args.id)?;
+    let id = super::error::dispatch_id(&project, &args.id)?;
     let args = Args {
         id: id.to_string(),
         ..args

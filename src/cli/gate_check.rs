@@ -40,7 +40,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let ledger = project.ledger();
-    let ids = super::error::dispatch_ids(&ledger, &args.ids)?;
+    let ids = super::error::dispatch_ids(&project, &args.ids)?;
     if ids.len() > 1 {
         super::error::all_known(&ledger, &ids)?;
     }

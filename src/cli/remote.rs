@@ -252,7 +252,10 @@ pub(super) fn catch_up(
     let everyone = queue::remote::any_waiting(&project.data_dir());
     let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Only the dispatches on hosts are read closely (not every dispatch's state).
-    for (id, h) in view::remote_live(&ledger).unwrap_or_default() {
+    let attestor = settings::attestor(None).ok();
+    let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
+    let hosted = view::remote_live(&ledger, attestor.as_ref().map(|a| (index.as_path(), a)));
+    for (id, h) in hosted.unwrap_or_default() {
         if everyone || only.is_none_or(|ids| ids.contains(&id)) {
             by_host.entry(h).or_default().push(id.into_string());
         }

@@ -56,7 +56,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     with_context(args.tmux_socket.clone(), |ctx| {
-        let id = super::error::dispatch_id(ctx.ledger, &args.id)?;
+        let id = super::error::dispatch_id(ctx.project, &args.id)?;
         let (_, trusted) = settings::attestation(None, ctx.ledger)?;
         let original = replay::original(&ctx.project.root, ctx.ledger, &id, &trusted)?;
         let link = replay::link(&ctx.project.root, &original);

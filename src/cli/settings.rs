@@ -241,7 +241,7 @@ pub fn project_for(
     }
     let project = project()?;
     finish_pending(&project);
-    let ids = super::error::dispatch_ids(&project.ledger(), ids)?;
+    let ids = super::error::dispatch_ids(&project, ids)?;
     Ok((project, ids))
 }
 

@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
     settings::finish_pending(&project);
-    let id = super::error::dispatch_id(&project.ledger(), &args.id)?;
+    let id = super::error::dispatch_id(&project, &args.id)?;
     let args = Args {
         id: id.to_string(),
         ..args
@@ -60,7 +60,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::remote::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
-    let read = super::status::verified_states(&project, &tmux, Some(&args.id))?;
+    let read = super::status::verified_states(
+        &project,
+        &tmux,
+        vnx::dispatch::fold::Want::Ids(std::slice::from_ref(&id)),
+    )?;
     let Some(state) = read.states.into_iter().find(|s| s.id == args.id) else {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))
             .with_hint("`vnx status` lists the dispatches on the ledger"));

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use vnx::dispatch::fold::Want;
 use vnx::dispatch::view::{self, DispatchState};
 use vnx::provider::transcript;
 use vnx::tmux::Tmux;
@@ -13,7 +14,8 @@ use super::settings;
 
 /// List dispatches
 ///
-/// One row per dispatch: its state (queued, running, blocked, stalled, lost, done, failed,
+/// Without ids or filters, the dispatches that are unfinished or wait for you, and the
+/// 20 started last (`--all` lists every one). One row per dispatch: its state (queued, running, blocked, stalled, lost, done, failed,
 /// needs_input, timeout, cancelled, expired, merged or released), teardown, provider and
 /// model, role, age, and where to look next (the queue position of a queued one, the tmux
 /// session of a live one, the worktree or branch of an ended one). A blocked one also says
@@ -38,6 +40,10 @@ pub struct Args {
     /// Only dispatches of this role
     #[arg(long, value_name = "ROLE")]
     role: Option<String>,
+    /// Every dispatch, however old (without ids or filters, only the unfinished ones, those
+    /// waiting for you, and the 20 started last are listed)
+    #[arg(long, short = 'a')]
+    all: bool,
     /// Print as JSON (an array; see docs/json.md)
     #[arg(long)]
     json: bool,
@@ -56,16 +62,34 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::remote::catch_up_warning(&project, (!ids.is_empty()).then_some(&ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let ledger = project.ledger();
-    let read = verified_states(&project, &tmux, None)?;
+    let recent = !args.all && ids.is_empty() && args.unfiltered();
+    let want = if !ids.is_empty() {
+        Want::Ids(&ids)
+    } else if recent {
+        Want::Recent(RECENT)
+    } else {
+        Want::All
+    };
+    let read = verified_states(&project, &tmux, want)?;
     // Only a best-of candidate has a group to show (reading them is a pass of its own).
     let grouped = read.grouped;
-    let mut all = read.states;
+    let (mut all, older) = if recent {
+        view::recent(read.states, RECENT, read.listed)
+    } else {
+        (read.states, 0)
+    };
     view::mark_positions(&mut all, &vnx::dispatch::queue::places(&project.data_dir()));
     if let Some(unknown) = ids.iter().find(|id| !all.iter().any(|s| s.id == **id)) {
         return Err(CliError::usage(format!("unknown dispatch {unknown}"))
             .with_hint("`vnx status` lists the dispatches on the ledger"));
     }
     let states: Vec<&DispatchState> = all.iter().filter(|s| args.keeps(s)).collect();
+    if older > 0 {
+        super::output::say!(
+            "note: {older} older dispatch{} not listed: `vnx status --all` lists every one",
+            if older == 1 { " is" } else { "es are" }
+        );
+    }
     let mut out = Out::new();
     if args.json {
         out.json(&states)?;
@@ -172,29 +196,36 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a read of every dispatch gives `status` and `show`.
+/// How many dispatches started last `status` lists besides the open ones.
+const RECENT: usize = 20;
+
+/// What a read of the dispatches gives `status` and `show`.
 pub(super) struct Read {
-    /// Every dispatch's state, its proof marked verified or not.
+    /// The states of the dispatches wanted (and maybe others), in start order, each proof
+    /// marked verified or not.
     pub(super) states: Vec<DispatchState>,
+    /// How many dispatches the ledger lists in all.
+    pub(super) listed: usize,
     /// Whether any dispatch is a best-of candidate.
     pub(super) grouped: bool,
     /// The record of the dispatch asked for.
     pub(super) record: Option<vnx::dispatch::fold::DispatchRecord>,
 }
 
-/// Every dispatch's state, its proof marked verified or not (a warning said when the
-/// ledger does not verify), and the record of `want`. Read through the read index (ADR
-/// 0045) when it holds.
+/// The states of the dispatches `want` names (and maybe others), each proof marked
+/// verified or not (a warning said when the ledger does not verify), and the record of the
+/// one id wanted. Read through the read index (ADR 0045) when it holds.
 pub(super) fn verified_states(
     project: &vnx::project::Project,
     tmux: &Tmux,
-    want: Option<&str>,
+    want: Want<'_>,
 ) -> Result<Read, CliError> {
     use vnx::dispatch::fold::{self, ReadOptions};
     let ledger = project.ledger();
     if !ledger.exists() {
         return Ok(Read {
             states: Vec::new(),
+            listed: 0,
             grouped: false,
             record: None,
         });
@@ -216,9 +247,13 @@ pub(super) fn verified_states(
         max_violations: 10_000,
         write: true,
     };
-    let read = fold::read_verified(&ledger, &options, None)?;
-    let grouped = read.records().any_grouped();
-    let record = want.and_then(|id| read.records().get(id).cloned());
+    let read = fold::read_verified(&ledger, &options, want)?;
+    let grouped = read.any_grouped();
+    let listed = read.listed();
+    let record = match want {
+        Want::Ids([id]) => read.records().get(id).cloned(),
+        _ => None,
+    };
     let report = read.report.clone();
     let mut states = view::into_states_verified(&ledger, read, &view::Sessions::new(tmux))?;
     if !states.is_empty()
@@ -232,12 +267,18 @@ pub(super) fn verified_states(
     }
     Ok(Read {
         states,
+        listed,
         grouped,
         record,
     })
 }
 
 impl Args {
+    /// Whether no filter narrows the list.
+    fn unfiltered(&self) -> bool {
+        self.states.is_empty() && !self.running && self.provider.is_none() && self.role.is_none()
+    }
+
     fn keeps(&self, s: &DispatchState) -> bool {
         (self.ids.is_empty() || self.ids.iter().any(|i| *i == s.id))
             && (self.states.is_empty() || self.states.iter().any(|st| st == s.status))

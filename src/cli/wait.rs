@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
-    let ids = super::error::dispatch_ids(&project.ledger(), &args.ids)?;
+    let ids = super::error::dispatch_ids(&project, &args.ids)?;
     super::drain::recover_queue_here(args.tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let deadline = args

@@ -34,12 +34,19 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
 fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let rows = &app.snapshot.rows;
     let count = |g: u8| rows.iter().filter(|r| r.group() == g).count();
+    let older = app.snapshot.older;
+    // The older finished ones are counted, not listed.
     let summary = format!(
-        " vnx  {}: {} waiting, {} running, {} finished  ",
-        rows.len(),
+        " vnx  {}: {} waiting, {} running, {} finished{}  ",
+        rows.len() + older,
         count(0),
         count(1),
-        count(2)
+        count(2) + older,
+        if older > 0 {
+            format!(" ({older} older not listed)")
+        } else {
+            String::new()
+        }
     );
     let (health, style) = match &app.snapshot.health {
         Health::Verified(lines) => (

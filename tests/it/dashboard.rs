@@ -128,6 +128,7 @@ fn app_of(rows: Vec<Row>, health: Health) -> App {
         rows,
         health,
         now: noon(),
+        older: 0,
     });
     app.content = "\u{1b}[32m$ cargo test\u{1b}[0m\nrunning 3 tests\ntest ok\n".into();
     app
@@ -143,6 +144,22 @@ fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
 fn screen_of_an_empty_project() {
     let app = app_of(Vec::new(), Health::Missing);
     insta::assert_snapshot!("dashboard_empty", draw(&app, 80, 24).backend());
+}
+
+#[test]
+fn the_header_counts_the_older_dispatches_it_does_not_list() {
+    let mut app = app_of(mixed(), Health::Verified(42));
+    app.snapshot.older = 49_800;
+    let terminal = draw(&app, 120, 24);
+    let header: String = (0..120)
+        .map(|x| terminal.backend().buffer()[(x, 0)].symbol().to_owned())
+        .collect();
+    let shown = app.snapshot.rows.len();
+    assert!(
+        header.contains(&format!("vnx  {}:", shown + 49_800))
+            && header.contains("(49800 older not listed)"),
+        "{header}"
+    );
 }
 
 #[test]
@@ -267,6 +284,7 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
         rows,
         health: Health::Verified(42),
         now: noon(),
+        older: 0,
     });
     assert_eq!(app.selected.as_deref(), Some("D-0000000d"));
     assert_eq!(press(&mut app, "q"), Effect::Quit);

@@ -6,7 +6,7 @@
 use crate::common::{Repo, append_forged_done, completion, ledger_path, run};
 
 fn index_path(repo: &Repo) -> std::path::PathBuf {
-    repo.env.path().join(".vnx-data/index/dispatches.v3")
+    repo.env.path().join(".vnx-data/index/dispatches.v4")
 }
 
 fn status_json(repo: &Repo) -> (serde_json::Value, String) {
@@ -199,4 +199,84 @@ fn a_corrupt_cut_forged_or_linked_index_is_ignored() {
     let (all, warned) = status_json(&repo);
     assert!(warned.contains("does not verify"), "{warned}");
     assert_eq!(of(&all, &ids[1])["status"], "unverified");
+}
+
+#[test]
+fn status_lists_the_open_dispatches_and_the_newest_and_all_with_all() {
+    let repo = Repo::new();
+    // A question first (it waits for a person however old it gets), then 21 done ones.
+    let asked = completion(&repo.dispatch("ask", &["--instruction", "which one?"]));
+    let asked = asked["dispatch_id"].as_str().unwrap().to_owned();
+    let done = done_dispatches(&repo, 21);
+    let (listed, note) = status_json(&repo);
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["dispatch_id"].as_str().unwrap())
+        .collect();
+    let mut expected = vec![asked.as_str()];
+    expected.extend(done[1..].iter().map(String::as_str));
+    assert_eq!(
+        ids, expected,
+        "the open one and the 20 started last, in start order"
+    );
+    assert_eq!(
+        note.trim(),
+        "note: 1 older dispatch is not listed: `vnx status --all` lists every one"
+    );
+    let all = run(repo.vnx().args(["status", "--all", "--json"]));
+    let all: serde_json::Value = serde_json::from_str(&all.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 22);
+    // Named or filtered, any dispatch is there however old.
+    assert_eq!(of(&status_json(&repo).0, &done[1])["status"], "done");
+    let named = run(repo.vnx().args(["status", "--json", &done[0]]));
+    assert_eq!(named.code, 0, "{}", named.stderr);
+    assert!(named.stderr.is_empty(), "{}", named.stderr);
+    let filtered = run(repo.vnx().args(["status", "--json", "--state", "done"]));
+    let filtered: serde_json::Value = serde_json::from_str(&filtered.stdout).unwrap();
+    assert_eq!(filtered.as_array().unwrap().len(), 21);
+}
+
+#[test]
+fn an_edit_in_place_after_the_stamp_was_trusted_reads_unverified() {
+    let repo = Repo::new();
+    let ids = done_dispatches(&repo, 2);
+    status_json(&repo);
+    // Once the ledger's last change lies far enough back, a read records the stamp that
+    // lets the next reads skip the digest.
+    std::thread::sleep(std::time::Duration::from_millis(2_300));
+    let (expected, _) = status_json(&repo);
+    let stamped = std::fs::read(index_path(&repo)).unwrap();
+    assert_eq!(status_json(&repo).0, expected);
+    assert_eq!(
+        std::fs::read(index_path(&repo)).unwrap(),
+        stamped,
+        "a read of an unchanged ledger writes nothing"
+    );
+    // One character of the second dispatch's start changed, the size and the modification
+    // time kept: only the change time tells.
+    let path = ledger_path(&repo);
+    let ledger = std::fs::read_to_string(&path).unwrap();
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let line = ledger
+        .lines()
+        .find(|l| l.contains("dispatch_started") && l.contains(&ids[1]))
+        .unwrap();
+    let at = ledger.find(line).unwrap() + line.find("\"instruction_sha256\":\"").unwrap() + 22;
+    let mut bytes = ledger.into_bytes();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let (all, warned) = status_json(&repo);
+    assert!(warned.contains("does not verify"), "{warned}");
+    assert_eq!(of(&all, &ids[1])["status"], "unverified");
+    let shown = run(repo.vnx().args(["show", "--json", &ids[1]]));
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["status"], "unverified", "{shown}");
 }

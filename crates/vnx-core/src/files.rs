@@ -74,6 +74,17 @@ pub fn write_atomic_private(path: &Path, data: &[u8], durable: bool) -> std::io:
 /// fsynced too (the rename survives a crash). The directory must exist.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32, durable: bool) -> std::io::Result<()> {
     use std::io::Write;
+    write_atomic_with(path, mode, durable, |f| f.write_all(data))
+}
+
+/// [`write_atomic`], the content written by `write` into the temporary file (for content
+/// too large to build in memory first).
+pub fn write_atomic_with(
+    path: &Path,
+    mode: u32,
+    durable: bool,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -93,7 +104,7 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32, durable: bool) -> std::
             .create_new(true)
             .mode(mode)
             .open(&tmp)?;
-        f.write_all(data)?;
+        write(&mut f)?;
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         if durable {
             f.sync_all()?;

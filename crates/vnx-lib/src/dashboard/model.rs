@@ -63,6 +63,8 @@ pub struct Snapshot {
     pub health: Health,
     /// When this was read (ages are measured from it).
     pub now: jiff::Timestamp,
+    /// Dispatches that ended before the ones listed, not listed.
+    pub older: usize,
 }
 
 /// Where the dashboard reads from.
@@ -90,6 +92,7 @@ impl Snapshot {
                 rows: Vec::new(),
                 health: Health::Missing,
                 now,
+                older: 0,
             });
         }
         let live = Sessions::new(&src.tmux);
@@ -135,7 +138,12 @@ impl Snapshot {
         // Newest first within each group; start order is the ledger's, so reverse it first.
         rows.reverse();
         rows.sort_by_key(Row::group);
-        Snapshot { rows, health, now }
+        Snapshot {
+            rows,
+            health,
+            now,
+            older: 0,
+        }
     }
 
     /// Whether anything runs (then the dashboard refreshes ages and the pane each second;
@@ -145,16 +153,20 @@ impl Snapshot {
     }
 }
 
+/// How many dispatches started last the dashboard lists besides the open ones (unfinished
+/// or waiting for a person).
+pub const RECENT: usize = 200;
+
 /// What the dashboard reloads through: the dispatches' records and the ledger's
-/// verification (ADR 0045), kept in memory between reloads: a reload re-digests the prefix
-/// they cover (a ledger changed in place is read and verified in full again) and folds and
-/// checks only the lines appended since.
+/// verification (ADR 0045), read through the read index: the open dispatches and the
+/// [`RECENT`] started last are decoded, and only the lines appended since the index are
+/// folded (the prefix it covers is digested again unless the ledger's stamp shows it
+/// unchanged).
 #[derive(Debug)]
 pub struct Reloader {
     key: Option<PathBuf>,
     witness_dir: Option<PathBuf>,
     threads: usize,
-    kept: Option<crate::dispatch::fold::index::Stored>,
 }
 
 impl Reloader {
@@ -165,17 +177,15 @@ impl Reloader {
             key,
             witness_dir,
             threads,
-            kept: None,
         }
     }
 
     /// Everything the dashboard shows, read now. A ledger that cannot be verified leaves
     /// the states unchecked; a key that cannot be loaded leaves no signature trusted (and
-    /// no index kept).
+    /// no index used).
     pub fn reload(&mut self, src: &Sources) -> Result<Snapshot, LedgerError> {
-        use crate::dispatch::fold::{self, ReadOptions};
+        use crate::dispatch::fold::{self, ReadOptions, Want};
         if !src.ledger.exists() {
-            self.kept = None;
             return Snapshot::load(src, None, None);
         }
         let attestor = self
@@ -198,13 +208,14 @@ impl Reloader {
             max_violations: 10_000,
             write: true,
         };
-        let read = fold::read_verified(&src.ledger, &options, self.kept.take())?;
+        let read = fold::read_verified(&src.ledger, &options, Want::Recent(RECENT))?;
+        let listed = read.listed();
+        let report = read.report.clone();
         let live = Sessions::new(&src.tmux);
-        let states = view::states_verified(&src.ledger, &read, &live)?;
-        let snapshot = Snapshot::of(src, states, read.report.as_ref(), Some(&trusted));
-        if read.clean {
-            self.kept = Some(read.stored);
-        }
+        let states = view::into_states_verified(&src.ledger, read, &live)?;
+        let (states, older) = view::recent(states, RECENT, listed);
+        let mut snapshot = Snapshot::of(src, states, report.as_ref(), Some(&trusted));
+        snapshot.older = older;
         Ok(snapshot)
     }
 }

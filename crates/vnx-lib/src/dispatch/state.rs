@@ -360,6 +360,12 @@ impl DispatchState {
         }
     }
 
+    /// Whether it is unfinished (queued, running, blocked or stalled) or waits for a
+    /// person: what a list shows however old it is.
+    pub fn open(&self) -> bool {
+        self.state.is_live() || self.state == State::Queued || self.waiting()
+    }
+
     /// What lists call it: its title, else its role (`-` with neither).
     pub fn label(&self) -> &str {
         self.title

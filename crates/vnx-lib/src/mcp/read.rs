@@ -68,12 +68,14 @@ pub fn check_id(id: &str) -> Result<DispatchId, McpError> {
 
 /// Every dispatch as `vnx status` shows it (queue positions and verification marked), and
 /// the record of `want`. Read through the read index (ADR 0045) when it holds.
+/// `want` names the dispatches needed (others may come too); the count is of every
+/// dispatch listed.
 fn states(
     s: &Settings,
-    want: Option<&str>,
-) -> Result<(Vec<DispatchState>, Option<fold::DispatchRecord>), McpError> {
+    want: fold::Want<'_>,
+) -> Result<(Vec<DispatchState>, Option<fold::DispatchRecord>, usize), McpError> {
     if !s.ledger.exists() {
-        return Ok((Vec::new(), None));
+        return Ok((Vec::new(), None, 0));
     }
     let data_dir = crate::project::Project::at(&s.root).data_dir();
     // The index is authenticated with the signing key; without one there is none.
@@ -98,8 +100,12 @@ fn states(
         max_violations: 10_000,
         write: false,
     };
-    let read = fold::read_verified(&s.ledger, &options, None)?;
-    let record = want.and_then(|id| read.records().get(id).cloned());
+    let read = fold::read_verified(&s.ledger, &options, want)?;
+    let record = match want {
+        fold::Want::Ids([id]) => read.records().get(id).cloned(),
+        _ => None,
+    };
+    let listed = read.listed();
     let report = read.report.clone();
     let tmux = Tmux::new(&s.tmux_socket);
     let mut all = view::into_states_verified(&s.ledger, read, &view::Sessions::new(&tmux))?;
@@ -107,7 +113,7 @@ fn states(
     if let Some(report) = &report {
         view::mark_verified(&mut all, report, Some(&trusted));
     }
-    Ok((all, record))
+    Ok((all, record, listed))
 }
 
 /// What a list keeps.
@@ -145,7 +151,20 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
         )));
     }
     let limit = bounded(filter.limit, 100, LIMITS.dispatches, "limit")? as usize;
-    let (all, _) = states(s, None)?;
+    // Without a filter, the newest `limit` are all a list needs (and the open ones come
+    // along); with one, every dispatch is read.
+    let unfiltered = filter.ids.is_empty()
+        && filter.states.is_empty()
+        && !filter.running
+        && filter.provider.is_none()
+        && filter.role.is_none()
+        && filter.model.is_none();
+    let want = if unfiltered {
+        fold::Want::Recent(limit)
+    } else {
+        fold::Want::All
+    };
+    let (all, _, listed) = states(s, want)?;
     if let Some(unknown) = filter
         .ids
         .iter()
@@ -169,8 +188,8 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
                 && same(&filter.model, &d.model)
         })
         .collect();
-    let matched = kept.len();
-    let shown = &kept[matched.saturating_sub(limit)..];
+    let matched = if unfiltered { listed } else { kept.len() };
+    let shown = &kept[kept.len().saturating_sub(limit)..];
     let cited = shown
         .iter()
         .filter_map(|d| {
@@ -202,10 +221,10 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
 
 /// One dispatch whole, as `vnx show ID --json` prints it.
 pub fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
-    check_id(id)?;
-    let (all, record) = states(s, Some(id))?;
+    let id = check_id(id)?;
+    let (all, record, _) = states(s, fold::Want::Ids(std::slice::from_ref(&id)))?;
     let Some(state) = all.into_iter().find(|d| d.id == id) else {
-        return Err(McpError::UnknownDispatch { id: id.to_owned() });
+        return Err(McpError::UnknownDispatch { id: id.to_string() });
     };
     let receipts = record.map(|r| r.receipts).unwrap_or_default();
     Ok(detail::of_record(&s.ledger, state, &receipts)?)
@@ -375,7 +394,11 @@ pub fn wait(
         .iter()
         .map(|id| check_id(id))
         .collect::<Result<Vec<DispatchId>, McpError>>()?;
-    let known: Vec<DispatchId> = states(s, None)?.0.into_iter().map(|d| d.id).collect();
+    let known: Vec<DispatchId> = states(s, fold::Want::Ids(&ids))?
+        .0
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
     if let Some(unknown) = ids.iter().find(|id| !known.contains(id)) {
         return Err(McpError::UnknownDispatch {
             id: unknown.to_string(),

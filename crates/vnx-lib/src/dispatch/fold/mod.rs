@@ -8,10 +8,15 @@
 
 pub mod index;
 mod lines;
+mod partial;
+#[cfg(test)]
+mod read_tests;
+pub mod stamp;
 mod verified;
 
+pub use index::Want;
 pub use lines::{CiteReader, LineAt};
-pub use verified::{ReadOptions, Verified, read_verified};
+pub use verified::{Partial, ReadOptions, Verified, read_verified};
 
 use crate::ids::DispatchId;
 use std::collections::BTreeMap;
@@ -213,6 +218,26 @@ impl Records {
         let mut out: Vec<&DispatchRecord> =
             self.by_id.values().filter(|r| r.listed.is_some()).collect();
         out.sort_by_key(|r| r.listed.as_ref().map_or(0, |l| l.order));
+        out
+    }
+
+    /// Every dispatch whose record [`Records::apply`] may change when it folds `line`: the
+    /// one it is about and, for a follow-up's start, the dispatch it continues.
+    pub fn touched_by(line: &[u8]) -> Vec<DispatchId> {
+        let Some(o) = parse(line) else {
+            return Vec::new();
+        };
+        let id = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .and_then(|s| DispatchId::parse(s).ok())
+        };
+        let mut out: Vec<DispatchId> = id(o.get("dispatch_id")).into_iter().collect();
+        if o.get("event_type").and_then(Value::as_str) == Some(DispatchStarted::EVENT) {
+            out.extend(id(o
+                .get("continues")
+                .and_then(Value::as_object)
+                .and_then(|c| c.get("dispatch_id"))));
+        }
         out
     }
 

@@ -1,22 +1,24 @@
 //! The dispatches' records and the ledger's verification as a read needs them (ADR 0045):
-//! from the read index while it holds (the prefix it covers re-digested, the lines after it
-//! folded and checked to extend the chain), else from a full verification and fold, which
-//! then writes the index again. A ledger that does not verify is always read in full, so it
-//! reads `unverified` exactly as without an index.
+//! from the read index while it holds (the ledger's stamp unchanged since a clean read, or
+//! else the prefix it covers re-digested and the lines after it folded and checked to extend
+//! the chain), else from a full verification and fold, which then writes the index again. A
+//! ledger that does not verify is always read in full, so it reads `unverified` exactly as
+//! without an index.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::index::{self, ChainEnd, ProofFacts, Stored};
+use super::index::{self, ChainEnd, ProofFacts, Stored, Want};
+use super::stamp::Stamp;
 use super::{CiteReader, Records};
 use crate::ledger::attest::{self, Attestor};
 use crate::ledger::line::{Link, Scratch, analyze};
 use crate::ledger::{ChainStatus, LedgerError, VerifyOptions, VerifyReport};
 
 /// Lines after the index's prefix, in bytes, beyond which a read writes the index again.
-const REWRITE_AFTER: u64 = 4 << 20;
+pub(super) const REWRITE_AFTER: u64 = 4 << 20;
 
 /// What a read is judged against, and where the index is.
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +55,18 @@ pub struct Verified {
     /// Whether `stored` is an index that held (or was written): it may be kept in memory
     /// and handed to the next read.
     pub clean: bool,
+    /// When the records are only those a read wanted: how many dispatches are listed in
+    /// all, and whether any is a best-of candidate.
+    pub partial: Option<Partial>,
+}
+
+/// What a read that decoded only some records knows of the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partial {
+    /// Dispatches listed (queued or started) in all.
+    pub listed: usize,
+    /// Whether any dispatch started as a candidate of a best-of group.
+    pub grouped: bool,
 }
 
 impl Verified {
@@ -65,30 +79,97 @@ impl Verified {
     pub fn proofs(&self) -> BTreeMap<u64, &ProofFacts> {
         self.stored.proofs.iter().map(|p| (p.line, p)).collect()
     }
+
+    /// How many dispatches the ledger lists, read or not.
+    pub fn listed(&self) -> usize {
+        self.partial
+            .map_or(self.stored.records.listed, |p| p.listed)
+    }
+
+    /// Whether any dispatch started as a candidate of a best-of group.
+    pub fn any_grouped(&self) -> bool {
+        self.partial
+            .map_or_else(|| self.stored.records.any_grouped(), |p| p.grouped)
+    }
 }
 
-/// The records and verification of the ledger at `ledger`; `kept` is what the previous read
-/// of this process returned (a long-running reader keeps it instead of loading the index).
+/// The records and verification of the ledger at `ledger`. `want` names the dispatches the caller needs: when the ledger is unchanged since the
+/// index was written, only their records are decoded (`partial`); otherwise every record is
+/// there.
 pub fn read_verified(
     ledger: &Path,
     o: &ReadOptions<'_>,
-    kept: Option<Stored>,
+    want: Want<'_>,
 ) -> Result<Verified, LedgerError> {
     let anchoring = fingerprint(ledger, o);
     if let (Some(attestor), Some((fp, max_checkpoint))) = (o.attestor, anchoring) {
-        let candidate = kept.or_else(|| o.index.and_then(|p| index::load(p, attestor)));
-        if let Some(st) = candidate.filter(|st| {
-            st.fingerprint == fp && max_checkpoint <= st.records.lines && !st.segments.is_empty()
-        }) && let Some(v) = from_index(ledger, o, st)?
+        let now = current_stamp(ledger)?;
+        let fits = Anchoring {
+            fingerprint: fp,
+            max_checkpoint,
+        };
+        if !matches!(want, Want::All)
+            && let Some(v) = super::partial::read(ledger, o, attestor, &now, want, fits)?
         {
             return Ok(v);
+        }
+        let candidate = o.index.and_then(|p| index::load(p, attestor));
+        if let Some(st) =
+            candidate.filter(|st| fits.fits(&st.fingerprint, st.records.lines, &st.segments))
+        {
+            if unchanged(&st, &now) {
+                return Ok(Verified {
+                    report: Some(clean_report(&st)),
+                    stored: st,
+                    from_index: true,
+                    clean: true,
+                    partial: None,
+                });
+            }
+            if let Some(v) = from_index(ledger, o, st)? {
+                return Ok(v);
+            }
         }
     }
     full(ledger, o, anchoring.map(|(fp, _)| fp))
 }
 
+/// What an index must have been verified against for a read to use it now.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Anchoring {
+    /// The fingerprint of the anchoring and keys now.
+    pub fingerprint: [u8; 32],
+    /// The last line any checkpoint covers.
+    pub max_checkpoint: u64,
+}
+
+impl Anchoring {
+    /// Whether an index of `lines` lines, verified against `fingerprint`, with `segments`
+    /// digested, may be used: the same anchoring, no checkpoint beyond it.
+    pub(super) fn fits(&self, fingerprint: &[u8; 32], lines: u64, segments: &[[u8; 32]]) -> bool {
+        *fingerprint == self.fingerprint && self.max_checkpoint <= lines && !segments.is_empty()
+    }
+}
+
+/// The ledger's stamp now (`None` when it cannot be opened: the read fails on it later).
+fn current_stamp(ledger: &Path) -> Result<Option<Stamp>, LedgerError> {
+    match crate::ledger::open_for_reading(ledger) {
+        Ok(file) => Ok(Stamp::take(&file).ok()),
+        Err(LedgerError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the ledger is, byte for byte, the one `st` was read from through its last byte:
+/// its stamp then holds.
+fn unchanged(st: &Stored, now: &Option<Stamp>) -> bool {
+    matches!((&st.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == st.records.offset)
+}
+
 /// What the index gives, when the prefix still digests to it and every line after it
-/// extends the chain; `None` when it does not hold.
+/// extends the chain; `None` when it does not hold. The index is written again when the
+/// lines after its prefix pass [`REWRITE_AFTER`], or when the ledger's stamp, taken before
+/// the digest, can now be trusted to show the next read that nothing changed.
 fn from_index(
     ledger: &Path,
     o: &ReadOptions<'_>,
@@ -99,9 +180,9 @@ fn from_index(
         source,
     };
     let file = crate::ledger::open_for_reading(ledger)?;
-    let size = file.metadata().map_err(read_err)?.len();
+    let stamp = Stamp::take(&file).map_err(read_err)?;
     let prefix = st.records.offset;
-    if size < prefix
+    if stamp.size < prefix
         || index::digest_prefix(&file, prefix, o.threads).map_err(read_err)? != st.segments
     {
         return Ok(None);
@@ -139,11 +220,21 @@ fn from_index(
         st.proofs = proofs(ledger, &st.records, o.trusted, &known)?;
     }
     let report = clean_report(&st);
-    if offset - prefix > REWRITE_AFTER
+    // The segments cover what was read (only the last ones are digested again), and the
+    // stamp, when it covers every byte read and a later write would show.
+    let grew = offset != prefix;
+    if grew {
+        st.segments = index::digest_grown(&file, &st.segments, prefix, offset, o.threads)
+            .map_err(read_err)?;
+    }
+    let stamp = (stamp.size == offset && stamp.trustworthy()).then_some(stamp);
+    let changed = grew || st.stamp != stamp;
+    st.stamp = stamp;
+    if changed
+        && (offset - prefix > REWRITE_AFTER || stamp.is_some())
         && o.write
         && let (Some(path), Some(attestor)) = (o.index, o.attestor)
     {
-        st.segments = index::digest_prefix(&file, offset, o.threads).map_err(read_err)?;
         // Best effort: the next read folds these lines again without it.
         let _ = index::store(path, attestor, &st);
     }
@@ -152,6 +243,7 @@ fn from_index(
         report: Some(report),
         from_index: true,
         clean: true,
+        partial: None,
     }))
 }
 
@@ -161,6 +253,8 @@ fn full(
     o: &ReadOptions<'_>,
     fingerprint: Option<[u8; 32]>,
 ) -> Result<Verified, LedgerError> {
+    // Taken before anything is read: a write after it shows in the next read's stamp.
+    let stamp = current_stamp(ledger)?;
     let records = Records::read(ledger)?;
     let options = VerifyOptions {
         threads: o.threads,
@@ -178,6 +272,7 @@ fn full(
             .as_ref()
             .is_some_and(|r| r.status == ChainStatus::VerifiedSegmented),
         end: ChainEnd::default(),
+        stamp: None,
         records,
         proofs,
     };
@@ -198,6 +293,7 @@ fn full(
         if let Ok(segments) = index::digest_prefix(&file, st.records.offset, o.threads) {
             st.segments = segments;
             st.end = end;
+            st.stamp = stamp.filter(|s| s.size == st.records.offset && s.trustworthy());
             // Best effort: without it the next read verifies in full again.
             clean = index::store(path, attestor, &st).is_ok();
         }
@@ -207,6 +303,7 @@ fn full(
         report,
         from_index: false,
         clean,
+        partial: None,
     })
 }
 
@@ -240,7 +337,7 @@ fn chain_end(
 /// Whether `line` extends the chain that ends at `end` as a vnx append does (canonical,
 /// linked by both hashes, `seq` one more, no epoch marker, nothing mirrored from a host),
 /// so that a full verification would find nothing new; moves `end` to it.
-fn extends(end: &mut ChainEnd, line: &[u8], scratch: &mut Scratch) -> bool {
+pub(super) fn extends(end: &mut ChainEnd, line: &[u8], scratch: &mut Scratch) -> bool {
     // What `mirror` reads: a host's mirrored line, or a receipt re-attested from a host (a
     // canonical line spells both so).
     if [&b"\"remote_receipt\""[..], b"\"remote\":"]
@@ -269,7 +366,7 @@ fn extends(end: &mut ChainEnd, line: &[u8], scratch: &mut Scratch) -> bool {
 }
 
 /// The report of a ledger the index proved clean through its last line.
-fn clean_report(st: &Stored) -> VerifyReport {
+pub(super) fn clean_report(st: &Stored) -> VerifyReport {
     VerifyReport {
         status: if st.segmented {
             ChainStatus::VerifiedSegmented
@@ -296,7 +393,7 @@ fn clean_report(st: &Stored) -> VerifyReport {
 }
 
 /// What each listed dispatch's proving line says of itself (`known` ones as they are).
-fn proofs(
+pub(super) fn proofs(
     ledger: &Path,
     records: &Records,
     trusted: &[[u8; 32]],
@@ -392,78 +489,4 @@ fn fingerprint(ledger: &Path, o: &ReadOptions<'_>) -> Option<([u8; 32], u64)> {
         }
     }
     Some((h.finalize().into(), max_checkpoint))
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-    use crate::ledger::{Ledger, Receipt};
-
-    /// A receipt about one of a few dispatches, of a kind the fold reads.
-    fn receipt(kind: u8, id: u8) -> Receipt {
-        let id = format!("D-{id:04}");
-        let json = match kind % 5 {
-            0 => serde_json::json!({"event_type": "queue_decision", "dispatch_id": id,
-                "decision": "queued", "provider": "demo", "reason": "full", "priority": 0,
-                "capacity": 1}),
-            1 => serde_json::json!({"event_type": "dispatch_completed", "dispatch_id": id,
-                "status": "done"}),
-            2 => serde_json::json!({"event_type": "dispatch_completed", "dispatch_id": id,
-                "status": "failed", "failure_reason": "no"}),
-            3 => serde_json::json!({"event_type": "remote_lost", "dispatch_id": id}),
-            _ => serde_json::json!({"event_type": "task_note", "dispatch_id": id}),
-        };
-        Receipt::from_json(json.to_string().as_bytes()).unwrap()
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(16))]
-        /// Reading through the index gives what a full read gives, however the history grows
-        /// between reads.
-        #[test]
-        fn the_index_reads_what_a_full_read_does(
-            batches in proptest::collection::vec(
-                proptest::collection::vec((0u8..5, 0u8..6), 1..20), 1..5),
-        ) {
-            let dir = tempfile::tempdir().unwrap();
-            let ledger = dir.path().join("ledger.ndjson");
-            let index = dir.path().join("index");
-            let key = crate::ledger::checkpoint::CheckpointKey::load_or_create(
-                &dir.path().join("key")).unwrap().0;
-            let attestor = Attestor::new(&key);
-            let trusted = [attestor.public_key()];
-            let o = ReadOptions {
-                index: Some(&index),
-                attestor: Some(&attestor),
-                trusted: &trusted,
-                key: None,
-                witness_dir: None,
-                threads: 2,
-                max_violations: 100,
-                write: true,
-            };
-            let none = ReadOptions { index: None, attestor: None, ..o };
-            let mut kept = None;
-            for (i, batch) in batches.iter().enumerate() {
-                let receipts: Vec<Receipt> = batch
-                    .iter()
-                    .map(|(k, id)| attestor.attest(&receipt(*k, *id), &|| "2026-01-01T00:00:00Z".into()))
-                    .collect();
-                Ledger::new(&ledger).append_all(&receipts).unwrap();
-                let full = read_verified(&ledger, &none, None).unwrap();
-                let from_file = read_verified(&ledger, &o, None).unwrap();
-                let in_memory = read_verified(&ledger, &o, kept.take()).unwrap();
-                prop_assert_eq!(&from_file.stored.records, &full.stored.records);
-                prop_assert_eq!(&in_memory.stored.records, &full.stored.records);
-                prop_assert_eq!(&from_file.stored.proofs, &full.stored.proofs);
-                prop_assert_eq!(from_file.report.as_ref().map(|r| (r.status, r.lines)),
-                    full.report.as_ref().map(|r| (r.status, r.lines)));
-                prop_assert!(i == 0 || from_file.from_index);
-                prop_assert!(in_memory.clean);
-                kept = Some(in_memory.stored);
-            }
-        }
-    }
 }

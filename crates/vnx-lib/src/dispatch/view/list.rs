@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::dispatch::fold::{Cite, CiteReader, DispatchRecord, Records, Verified};
 use crate::ledger::LedgerError;
+use crate::ledger::attest::Attestor;
 use crate::tmux::Tmux;
 
 use super::{DispatchState, Proof, State};
@@ -54,18 +55,42 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
 }
 
 /// The dispatches that run on a remote host and have not ended, with their hosts (a remote
-/// dispatch's state does not depend on this machine's tmux). Only the lines that name a
-/// host are read closely, then those dispatches' own.
-pub fn remote_live(ledger: &Path) -> Result<Vec<(DispatchId, String)>, LedgerError> {
-    // A dispatch on a host is started by a receipt re-attested from it, with a `remote`
-    // member naming the host.
-    let hosted = Records::read_only(ledger, &["\"remote\""])?;
-    let ids: Vec<&str> = hosted
-        .by_id
-        .values()
-        .filter(|r| r.start.as_ref().is_some_and(|s| s.host.is_some()))
-        .map(|r| r.id.as_str())
-        .collect();
+/// dispatch's state does not depend on this machine's tmux). Those that started on a host
+/// are known from the read index at `index` when it is current, else from the lines that
+/// name a host; then only those dispatches' own lines are read closely.
+pub fn remote_live(
+    ledger: &Path,
+    index: Option<(&Path, &Attestor)>,
+) -> Result<Vec<(DispatchId, String)>, LedgerError> {
+    // The read index, while the ledger is unchanged since it was written, says which
+    // dispatches started on a host.
+    let indexed = index.and_then(|(path, attestor)| {
+        let opened = crate::dispatch::fold::index::current(path, attestor, ledger)?;
+        Some(
+            opened
+                .head
+                .entries
+                .iter()
+                .filter(|e| e.hosted && e.open)
+                .map(|e| e.id.clone())
+                .collect::<Vec<DispatchId>>(),
+        )
+    });
+    let hosted;
+    let ids: Vec<&str> = match &indexed {
+        Some(ids) => ids.iter().map(DispatchId::as_str).collect(),
+        None => {
+            // A dispatch on a host is started by a receipt re-attested from it, with a
+            // `remote` member naming the host.
+            hosted = Records::read_only(ledger, &["\"remote\""])?;
+            hosted
+                .by_id
+                .values()
+                .filter(|r| r.start.as_ref().is_some_and(|s| s.host.is_some()))
+                .map(|r| r.id.as_str())
+                .collect()
+        }
+    };
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -190,6 +215,21 @@ fn project_verified(
         out.push(s);
     }
     Ok(out)
+}
+
+/// Of `states` (every listed dispatch's, or those a partial read decoded, in start order;
+/// `listed` dispatches in all), the open ones (unfinished or waiting for a person) and the
+/// `n` started last, and how many of the listed ones that leaves out.
+pub fn recent(states: Vec<DispatchState>, n: usize, listed: usize) -> (Vec<DispatchState>, usize) {
+    let newest = states.len().saturating_sub(n);
+    let kept: Vec<DispatchState> = states
+        .into_iter()
+        .enumerate()
+        .filter(|(i, s)| *i >= newest || s.open())
+        .map(|(_, s)| s)
+        .collect();
+    let older = listed.saturating_sub(kept.len());
+    (kept, older)
 }
 
 /// Marks a live dispatch lost when neither its session nor anything else of it lives. A

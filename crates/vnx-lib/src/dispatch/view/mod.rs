@@ -12,13 +12,13 @@ mod resolve;
 mod wait;
 
 pub use list::{
-    Sessions, into_states_verified, list, list_with, remote_live, state_of, states_of,
+    Sessions, into_states_verified, list, list_with, recent, remote_live, state_of, states_of,
     states_verified,
 };
 pub use lookup::{
     Completion, Correction, completion, correction, remote_lost, remote_of, session_of, started,
 };
-pub use resolve::{ResolveError, resolve};
+pub use resolve::{ResolveError, resolve, resolve_with};
 pub use wait::{WaitEvent, Waited, wait, wait_with};
 
 pub use crate::dispatch::state::{

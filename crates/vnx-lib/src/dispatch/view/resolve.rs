@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::dispatch::fold::Records;
 use crate::ids::DispatchId;
 use crate::ledger::LedgerError;
+use crate::ledger::attest::Attestor;
 
 /// The most matches an ambiguous prefix's error lists.
 const SHOWN: usize = 8;
@@ -39,9 +40,27 @@ pub enum ResolveError {
 /// does not record is returned as it is (the command then says what it knows of it); the
 /// start of several ids, or of none when it is no id either, is an error.
 pub fn resolve(ledger: &Path, given: &str) -> Result<DispatchId, ResolveError> {
+    resolve_with(ledger, given, None)
+}
+
+/// [`resolve`], the recorded ids taken from the read index at `index` (authenticated with
+/// its key) when the ledger is unchanged since it was written, instead of from a pass over
+/// the ledger.
+pub fn resolve_with(
+    ledger: &Path,
+    given: &str,
+    index: Option<(&Path, &Attestor)>,
+) -> Result<DispatchId, ResolveError> {
     let parsed = DispatchId::parse(given).ok();
+    let indexed = || {
+        let (path, attestor) = index?;
+        let opened = crate::dispatch::fold::index::current(path, attestor, ledger)?;
+        Some(opened.head.ids_starting(given))
+    };
     let candidates = if given.is_empty() || !ledger.exists() {
         Vec::new()
+    } else if let Some(ids) = indexed() {
+        ids
     } else {
         // Only the lines that mention it are folded: an id it starts contains it.
         let records = Records::read_only(ledger, &[given])?;

@@ -1,0 +1,250 @@
+//! Reads through the read index against full reads: whatever the history and however it
+//! grows, a read through the index (whole or of a few dispatches) gives what folding and
+//! verifying the whole ledger gives, and a ledger changed in place reads `unverified`.
+
+use proptest::prelude::*;
+
+use super::index::Want;
+use super::verified::{ReadOptions, Verified, read_verified};
+use crate::ids::DispatchId;
+use crate::ledger::attest::Attestor;
+use crate::ledger::{ChainStatus, Ledger, Receipt};
+
+/// A dispatch's start as vnx writes it (from a real no-op dispatch).
+const STARTED: &str = include_str!("../../../testdata/dispatch_started.json");
+
+fn id_of(n: u8) -> String {
+    format!("D-{n:04}")
+}
+
+/// A receipt about one of a few dispatches, of a kind the fold reads.
+fn receipt(kind: u8, n: u8) -> Receipt {
+    let id = id_of(n);
+    let json = match kind % 7 {
+        0 => serde_json::json!({"event_type": "queue_decision", "dispatch_id": id,
+            "decision": "queued", "provider": "demo", "reason": "full", "priority": 0,
+            "capacity": 1}),
+        1 => serde_json::json!({"event_type": "dispatch_completed", "dispatch_id": id,
+            "status": "done"}),
+        2 => serde_json::json!({"event_type": "dispatch_completed", "dispatch_id": id,
+            "status": "needs_input", "failure_reason": "no"}),
+        3 => serde_json::json!({"event_type": "remote_lost", "dispatch_id": id}),
+        4 | 5 => {
+            let mut s: serde_json::Value = serde_json::from_str(STARTED).unwrap();
+            s["dispatch_id"] = id.clone().into();
+            if kind % 7 == 5 {
+                // A follow-up of the dispatch before it: its start changes that one's
+                // record too.
+                let before = id_of(n.wrapping_sub(1) % 6);
+                s["continues"] = serde_json::json!({"dispatch_id": before, "first": before,
+                    "status": "needs_input", "session_id": null,
+                    "head_commit": "0123456789abcdef0123456789abcdef01234567"});
+            }
+            s
+        }
+        _ => serde_json::json!({"event_type": "task_note", "dispatch_id": id}),
+    };
+    Receipt::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+struct Project {
+    _dir: tempfile::TempDir,
+    ledger: std::path::PathBuf,
+    index: std::path::PathBuf,
+    attestor: Attestor,
+    trusted: Vec<[u8; 32]>,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::ledger::checkpoint::CheckpointKey::load_or_create(&dir.path().join("key"))
+            .unwrap()
+            .0;
+        let attestor = Attestor::new(&key);
+        Project {
+            ledger: dir.path().join("ledger.ndjson"),
+            index: dir.path().join("index"),
+            trusted: vec![attestor.public_key()],
+            attestor,
+            _dir: dir,
+        }
+    }
+
+    fn options(&self, index: bool) -> ReadOptions<'_> {
+        ReadOptions {
+            index: index.then_some(self.index.as_path()),
+            attestor: index.then_some(&self.attestor),
+            trusted: &self.trusted,
+            key: None,
+            witness_dir: None,
+            threads: 2,
+            max_violations: 100,
+            write: true,
+        }
+    }
+
+    fn append(&self, batch: &[(u8, u8)]) {
+        let receipts: Vec<Receipt> = batch
+            .iter()
+            .map(|(k, n)| {
+                self.attestor
+                    .attest(&receipt(*k, *n), &|| "2026-01-01T00:00:00Z".into())
+            })
+            .collect();
+        Ledger::new(&self.ledger).append_all(&receipts).unwrap();
+    }
+
+    fn read(&self, want: Want<'_>) -> Verified {
+        read_verified(&self.ledger, &self.options(true), want).unwrap()
+    }
+
+    fn full(&self) -> Verified {
+        read_verified(&self.ledger, &self.options(false), Want::All).unwrap()
+    }
+}
+
+/// `part` holds exactly what `full` holds for every dispatch it has, and every dispatch
+/// `want` names.
+fn agrees(part: &Verified, full: &Verified, want: Want<'_>) -> Result<(), TestCaseError> {
+    let all = full.records();
+    prop_assert_eq!(part.listed(), all.listed);
+    prop_assert_eq!(part.any_grouped(), all.any_grouped());
+    prop_assert_eq!(part.records().lines, all.lines);
+    prop_assert_eq!(
+        part.report.as_ref().map(|r| (r.status, r.lines)),
+        full.report.as_ref().map(|r| (r.status, r.lines))
+    );
+    // `status` is projected from the state when read, not kept in the index.
+    let plain = |r: &super::DispatchRecord| {
+        let mut r = r.clone();
+        if let Some(l) = &mut r.listed {
+            l.state.status = "";
+        }
+        r
+    };
+    for (id, r) in &part.records().by_id {
+        prop_assert_eq!(Some(plain(r)), all.by_id.get(id).map(plain));
+    }
+    let needed: Vec<&DispatchId> = match want {
+        Want::All => all.by_id.keys().collect(),
+        Want::Ids(ids) => ids.iter().filter(|i| all.by_id.contains_key(*i)).collect(),
+        Want::Recent(n) => all
+            .by_id
+            .values()
+            .filter(|r| {
+                r.listed
+                    .as_ref()
+                    .is_some_and(|l| l.state.open() || l.order + n >= all.listed)
+            })
+            .map(|r| &r.id)
+            .collect(),
+    };
+    for id in needed {
+        prop_assert!(part.records().by_id.contains_key(id), "{} missing", id);
+    }
+    let proofs = full.proofs();
+    for (line, p) in part.proofs() {
+        prop_assert_eq!(Some(&p), proofs.get(&line));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    /// Reading through the index gives what a full read gives, however the history grows
+    /// between reads, whole or for a few dispatches.
+    #[test]
+    fn the_index_reads_what_a_full_read_does(
+        batches in proptest::collection::vec(
+            proptest::collection::vec((0u8..7, 0u8..6), 1..20), 1..5),
+        pick in 0u8..6,
+    ) {
+        let p = Project::new();
+        let ids = [DispatchId::parse(&id_of(pick)).unwrap()];
+        for (i, batch) in batches.iter().enumerate() {
+            p.append(batch);
+            let full = p.full();
+            // In turn: a few, one, every dispatch (each read may write the index).
+            for want in [Want::Recent(2), Want::Ids(&ids), Want::All] {
+                let part = p.read(want);
+                prop_assert!(i == 0 || part.from_index);
+                agrees(&part, &full, want)?;
+            }
+        }
+    }
+}
+
+#[test]
+fn an_unchanged_ledger_is_read_from_its_stamp_and_a_change_in_place_is_caught() {
+    let p = Project::new();
+    p.append(&[(4, 1), (1, 1), (4, 2), (2, 2), (4, 3)]);
+    p.read(Want::All);
+    // A stamp is trusted only once the ledger's last change lies far enough back.
+    std::thread::sleep(std::time::Duration::from_nanos(
+        super::stamp::RACY_NS as u64 + 100_000_000,
+    ));
+    let ids = [DispatchId::parse(&id_of(2)).unwrap()];
+    // The first read after that records the stamp; the next reads only the head and the
+    // one record, and agrees with a full read.
+    p.read(Want::Ids(&ids));
+    let part = p.read(Want::Ids(&ids));
+    assert!(part.partial.is_some() && part.from_index);
+    assert_eq!(part.records().by_id.len(), 1);
+    agrees(&part, &p.full(), Want::Ids(&ids)).unwrap();
+    // Lines appended: once they lie far enough back, a read of one dispatch folds them
+    // into the records they touch and writes the index again around those (the others
+    // copied as they are); the index then reads as a full read does.
+    p.append(&[(5, 3), (1, 3), (3, 1)]);
+    std::thread::sleep(std::time::Duration::from_nanos(
+        super::stamp::RACY_NS as u64 + 100_000_000,
+    ));
+    let part = p.read(Want::Ids(&ids));
+    let full = p.full();
+    agrees(&part, &full, Want::Ids(&ids)).unwrap();
+    let whole = p.read(Want::All);
+    assert!(whole.from_index && whole.partial.is_none());
+    agrees(&whole, &full, Want::All).unwrap();
+    let stored = super::index::load(&p.index, &p.attestor).unwrap();
+    assert!(
+        stored.stamp.is_some(),
+        "the rewritten index records the stamp"
+    );
+    assert_eq!(stored.records.lines, full.records().lines);
+    let segments = super::index::open(&p.index, &p.attestor)
+        .unwrap()
+        .head
+        .segments;
+    // One byte changed in place, the size and modification time kept: the change time
+    // moves, so the index is not believed, and the ledger reads unverified.
+    let bytes = std::fs::read(&p.ledger).unwrap();
+    let mtime = std::fs::metadata(&p.ledger).unwrap().modified().unwrap();
+    let at = bytes.windows(6).position(|w| w == b"D-0002").unwrap();
+    let mut changed = bytes.clone();
+    changed[at + 5] = b'3';
+    std::fs::write(&p.ledger, &changed).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&p.ledger)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    for want in [Want::Ids(&ids), Want::Recent(1), Want::All] {
+        let read = p.read(want);
+        assert!(!read.from_index, "{want:?}");
+        let status = read.report.as_ref().map(|r| r.status);
+        assert!(
+            !matches!(
+                status,
+                Some(ChainStatus::Verified | ChainStatus::VerifiedSegmented)
+            ),
+            "{want:?}: {status:?}"
+        );
+    }
+    // The index left is the clean one; nothing read from the changed ledger replaced it.
+    let after = super::index::open(&p.index, &p.attestor)
+        .unwrap()
+        .head
+        .segments;
+    assert_eq!(segments, after);
+}
