@@ -34,12 +34,26 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         KindArg::Models => Kind::Models,
         KindArg::Roles => Kind::Roles,
     };
-    let (ledger, config) = match settings::project() {
-        Ok(project) => (project.ledger(), project.load_config().ok()),
-        Err(_) => (std::path::PathBuf::new(), None),
+    let (ledger, config, index) = match settings::project() {
+        Ok(project) => (
+            project.ledger(),
+            project.load_config().ok(),
+            vnx::dispatch::fold::index::path_in(&project.data_dir()),
+        ),
+        Err(_) => Default::default(),
     };
+    // The read index, when there is a key to authenticate it (a completion never makes one).
+    let attestor = settings::key_path(None)
+        .ok()
+        .and_then(|k| {
+            vnx::ledger::checkpoint::CheckpointKey::load(&k)
+                .ok()
+                .flatten()
+        })
+        .map(|k| vnx::ledger::attest::Attestor::new(&k));
     let mut out = Out::new();
-    for c in complete::candidates(kind, &ledger, config.as_ref()) {
+    let index = attestor.as_ref().map(|a| (index.as_path(), a));
+    for c in complete::candidates(kind, &ledger, config.as_ref(), index) {
         // One line each: a tab or newline inside would split a candidate.
         let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
         let line = if c.description.is_empty() {

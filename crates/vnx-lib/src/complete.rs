@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use crate::config::Config;
-use crate::dispatch::fold::Records;
+use crate::dispatch::fold::{self, Records};
+use crate::ledger::attest::Attestor;
 use crate::provider::{DemoBehaviour, Provider};
 
 /// The most dispatch ids offered, newest first.
@@ -48,10 +49,17 @@ impl Candidate {
 }
 
 /// The candidates of `kind` for the project whose ledger is `ledger` and whose configuration
-/// is `config` (`None`: outside a project, or one without a readable configuration).
-pub fn candidates(kind: Kind, ledger: &Path, config: Option<&Config>) -> Vec<Candidate> {
+/// is `config` (`None`: outside a project, or one without a readable configuration); ids
+/// are read from the read index at `index` (authenticated with its key) while it is
+/// current, else from the ledger.
+pub fn candidates(
+    kind: Kind,
+    ledger: &Path,
+    config: Option<&Config>,
+    index: Option<(&Path, &Attestor)>,
+) -> Vec<Candidate> {
     match kind {
-        Kind::Ids => ids(ledger),
+        Kind::Ids => ids(ledger, index),
         Kind::Providers => {
             let mut out: Vec<Candidate> = Provider::ALL
                 .iter()
@@ -72,15 +80,30 @@ pub fn candidates(kind: Kind, ledger: &Path, config: Option<&Config>) -> Vec<Can
 }
 
 /// The newest dispatches first: id, state, title (else role) and provider/model.
-fn ids(ledger: &Path) -> Vec<Candidate> {
-    let Ok(records) = Records::read(ledger) else {
-        return Vec::new();
+fn ids(ledger: &Path, index: Option<(&Path, &Attestor)>) -> Vec<Candidate> {
+    let newest = index
+        .and_then(|(path, attestor)| fold::index::current(path, attestor, ledger))
+        .and_then(|opened| {
+            let from = opened.head.listed.saturating_sub(MAX_IDS) as u64;
+            opened
+                .head
+                .entries
+                .iter()
+                .filter(|e| e.order.is_some_and(|o| o >= from))
+                .map(|e| opened.record(e).map(|(r, _)| r))
+                .collect::<Option<Vec<_>>>()
+        });
+    let records = match newest {
+        Some(records) => records,
+        None => match Records::read(ledger) {
+            Ok(all) => all.by_id.into_values().collect(),
+            Err(_) => return Vec::new(),
+        },
     };
-    let listed = records.listed();
+    let mut listed: Vec<&fold::Listed> = records.iter().filter_map(|r| r.listed.as_ref()).collect();
+    listed.sort_by_key(|l| std::cmp::Reverse(l.order));
     listed
-        .iter()
-        .rev()
-        .filter_map(|r| r.listed.as_ref())
+        .into_iter()
         .take(MAX_IDS)
         .map(|l| {
             let s = &l.state;

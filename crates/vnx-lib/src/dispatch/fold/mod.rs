@@ -9,9 +9,9 @@
 pub mod index;
 mod lines;
 mod partial;
-#[cfg(test)]
-mod read_tests;
 pub mod stamp;
+#[cfg(test)]
+mod tests;
 mod verified;
 
 pub use index::Want;
