@@ -577,6 +577,22 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         &mut failures,
     );
     check(
+        DispatchAccepted {
+            dispatch_id: did(ID),
+            head_commit: cid(COMMIT),
+            branch: format!("dispatch/{ID}"),
+            previous_status: DispatchStatus::NeedsInput,
+            completion: CompletionRef {
+                seq: Some(5),
+                line_sha256: s(HASH),
+            },
+            by: s("ana"),
+            note: Some(s("read the diff; tests pass")),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
         DispatchResumed {
             dispatch_id: did(ID),
             after: s("blocked"),

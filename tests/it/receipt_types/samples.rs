@@ -37,6 +37,10 @@ pub(super) fn planned() -> MergePlanned {
             seq: Some(5),
             line_sha256: s(HASH),
         }),
+        acceptance: Some(CompletionRef {
+            seq: Some(6),
+            line_sha256: s(HASH),
+        }),
         extra: Default::default(),
     }
 }

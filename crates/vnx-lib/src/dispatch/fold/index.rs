@@ -22,9 +22,10 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 3 (version 1 had no titles, version 2
-/// no question).
-const MAGIC: &[u8; 8] = b"VNXRIX03";
+/// The index file's first bytes: its format, version 4 (version 1 had no titles, version 2
+/// no question, version 3 no acceptance). A file of another version is discarded and
+/// written again, under the same name.
+const MAGIC: &[u8; 8] = b"VNXRIX04";
 /// The largest index read (a larger file is not one vnx wrote for a ledger it can read).
 const MAX_BYTES: u64 = 1 << 30;
 /// The prefix is digested in segments of this size, in parallel.
