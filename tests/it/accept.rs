@@ -165,6 +165,25 @@ fn a_forgotten_report_is_accepted_by_hand_and_merges_through_its_gates() {
         row.activity,
         format!("accepted by {who} (ended needs_input): read the diff")
     );
+    // `vnx mcp`'s list (read-only: an agent sees the acceptance, it cannot make one).
+    let settings = vnx::mcp::Settings {
+        root: std::fs::canonicalize(repo.env.path()).unwrap(),
+        ledger: ledger_path(&repo),
+        tmux_socket: repo.server.0.socket().to_owned(),
+        key: Some(repo.env.home().join(".config/vnx/checkpoint.key")),
+        witness_dir: None,
+        threads: 1,
+        scratch: repo.env.home().join("mcp-scratch"),
+    };
+    let filter = vnx::mcp::read::Filter {
+        ids: vec![id.clone()],
+        ..Default::default()
+    };
+    let listed = vnx::mcp::read::list(&settings, &filter).unwrap();
+    let d = &listed["dispatches"][0];
+    assert_eq!(d["status"], "done", "{listed}");
+    assert_eq!(d["verified"], true, "{listed}");
+    assert_eq!(d["accepted"]["by"], who.as_str(), "{listed}");
     // The notification hears `done`, as of a report.
     assert!(crate::common::wait_for(|| {
         std::fs::read_to_string(&notes)
