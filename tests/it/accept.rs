@@ -445,3 +445,40 @@ fn an_acceptance_vnx_did_not_sign_counts_for_nothing() {
         r.stderr
     );
 }
+
+#[test]
+fn the_dashboards_d_key_accepts_after_a_confirmation() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use vnx_cli::tui::{Action, App, Effect, Mode};
+    let repo = Repo::new();
+    let id = dispatched(&repo, "forget", &[])["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sources = Sources {
+        root: repo.env.path().to_owned(),
+        ledger: ledger_path(&repo),
+        tmux: repo.server.0.clone(),
+    };
+    let snap = Snapshot::load(&sources, None, None).unwrap();
+    assert_eq!(snap.rows[0].group(), 0, "waits for a person");
+    let mut app = App::new(snap);
+    assert_eq!(app.selected.as_deref(), Some(id.as_str()));
+    let press =
+        |app: &mut App, c: char| app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    assert_eq!(press(&mut app, 'd'), Effect::None);
+    assert_eq!(app.mode, Mode::Confirm(Action::Accept(id.clone())));
+    let Effect::Run(action) = press(&mut app, 'y') else {
+        panic!("not run: {:?}", app.mode);
+    };
+    let r = run(repo.vnx().args(action.argv()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let snap = Snapshot::load(&sources, None, None).unwrap();
+    assert_eq!(
+        snap.rows[0].group(),
+        2,
+        "finished: {:?}",
+        snap.rows[0].state
+    );
+    assert_eq!(snap.rows[0].state.status, "done");
+}
