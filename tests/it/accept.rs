@@ -275,7 +275,7 @@ fn work_that_is_running_uncommitted_or_reported_is_refused() {
             "dispatch {failed_id}'s worktree {} is not clean: ",
             worktree.display()
         ),
-        &format!("accept takes committed work only: `vnx follow-up {failed_id}"),
+        &format!("accept takes committed work only: ask for it with `vnx follow-up {failed_id} "),
     );
     assert!(repo.events("dispatch_accepted").is_empty());
     std::fs::remove_file(worktree.join("scratch.txt")).unwrap();

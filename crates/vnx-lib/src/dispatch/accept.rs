@@ -147,8 +147,9 @@ impl AcceptError {
                  `vnx follow-up {id} --instruction \"…\"`"
             ),
             AcceptError::Dirty { id, .. } => format!(
-                "accept takes committed work only: `vnx follow-up {id} --instruction \"commit \
-                 your changes\"`, or commit them in the worktree yourself, then accept"
+                "accept takes committed work only: ask for it with `vnx follow-up {id} \
+                 --instruction \"finish, then report\"` (vnx commits a done worker's changes), \
+                 or commit them in the worktree yourself and accept again"
             ),
             AcceptError::Config(e) => return e.hint(),
             AcceptError::Worktree(e) => return e.hint(),
@@ -235,6 +236,14 @@ pub fn accept(
     // teardown removed or returned to its pool holds nothing uncommitted of this dispatch.
     let worktree = Path::new(&started.receipt.worktree);
     let kept = completed.receipt.teardown_class == Some(TeardownClass::Dirty);
+    if let (true, Some(origin)) = (kept, &started.receipt.remote) {
+        // Its worktree is on the host, out of vnx's reach here.
+        return Err(AcceptError::Dirty {
+            id,
+            worktree: worktree.to_owned(),
+            why: format!("kept on host {} with uncommitted changes", origin.host),
+        });
+    }
     if kept && worktree.is_dir() {
         let (dirt, _) = Worktree::dirt_at(worktree, &branch)?;
         if let Some(why) = dirt {
