@@ -143,12 +143,18 @@ fn a_forgotten_report_is_accepted_by_hand_and_merges_through_its_gates() {
         "{}",
         show.stdout
     );
+    // Its signature is checked on read, as every signed kind's.
+    let proof = show
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("  proof      dispatch_accepted at line "))
+        .unwrap_or_else(|| panic!("{}", show.stdout));
     assert!(
-        show.stdout
-            .contains("proof      dispatch_accepted at line "),
-        "{}",
-        show.stdout
+        proof.ends_with("(signed, and the ledger verifies through it)"),
+        "{proof}"
     );
+    assert_eq!(s["proof"]["event_type"], "dispatch_accepted", "{s}");
+    assert_eq!(s["proof"]["attested"], true, "{s}");
     let snap = Snapshot::load(
         &Sources {
             root: repo.env.path().to_owned(),
