@@ -27,9 +27,10 @@ use super::settings;
 /// state, age, provider and model, role, tokens and last activity; shows the selected one's
 /// live pane, its diff or its receipts, each state with the receipt that proves it; and
 /// marks the header red when the ledger does not verify. Keys: ↑↓ select, Enter/a attach
-/// (detach with the tmux prefix and d to come back), f follow up, c cancel, g gate check,
-/// m merge, r release, x clean (the ones that can lose work ask first), Tab or 1 2 3 switch
-/// the view, PgUp/PgDn scroll, q quit.
+/// (detach with the tmux prefix and d to come back), f follow up, p approve and n deny a
+/// blocked one's prompt, d accept an ended one's committed work, c cancel, g gate check,
+/// m merge, r release, x clean (the ones that can lose work or decide something ask first),
+/// Tab or 1 2 3 switch the view, PgUp/PgDn scroll, q quit.
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx dashboard")]
 pub struct Args {

@@ -17,7 +17,7 @@ use super::CliError;
 /// Act out a scripted worker behaviour in the current directory (internal)
 #[derive(clap::Args)]
 pub struct Args {
-    /// commit, dirty, noop, fail, ask, slow or stubborn
+    /// commit, dirty, noop, fail, ask, forget, slow or stubborn
     behaviour: String,
     /// The prompt [default: read from stdin]
     #[arg(conflicts_with = "prompt_file")]
@@ -72,11 +72,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     );
     println!("terminal: {}", terminal_state());
     match behaviour {
-        DemoBehaviour::Commit | DemoBehaviour::Dirty => {
+        DemoBehaviour::Commit | DemoBehaviour::Dirty | DemoBehaviour::Forget => {
             let path = demo::write_output(&dir, &prompt)
                 .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
             println!("wrote {}", path.display());
-            if behaviour == DemoBehaviour::Commit {
+            if behaviour == DemoBehaviour::Forget {
+                // Committed, and no `vnx report`: the dispatch ends needs_input.
+                let head = demo::commit_output(&dir).map_err(|e| CliError::from_error(&e))?;
+                println!("committed {head}");
+            } else if behaviour == DemoBehaviour::Commit {
                 let head = demo::commit_output(&dir).map_err(|e| CliError::from_error(&e))?;
                 println!("committed {head}");
                 report(ReportStatus::Done, "wrote and committed the demo output")?;

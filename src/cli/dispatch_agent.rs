@@ -61,7 +61,7 @@ pub struct Args {
     /// inferred from --model, else claude]
     #[arg(long, value_name = "P")]
     provider: Option<String>,
-    /// The model (for demo: commit, dirty, noop, fail, ask, slow or stubborn)
+    /// The model (for demo: commit, dirty, noop, fail, ask, forget, slow or stubborn)
     #[arg(long, value_name = "M")]
     model: Option<String>,
     /// The task, as text

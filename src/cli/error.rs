@@ -189,6 +189,7 @@ hinted!(
     vnx::worktree::WorktreeError => exits::worktree,
     vnx::group::GroupError => exits::group,
     vnx::dispatch::answer::AnswerError => exits::answer,
+    vnx::dispatch::accept::AcceptError => exits::accept,
 );
 
 /// The errors without a hint of their own.

@@ -179,6 +179,27 @@ pub fn answer(e: &vnx::dispatch::answer::AnswerError) -> Exit {
     }
 }
 
+/// A dispatch whose work cannot be accepted is a negative verdict; the configuration, git
+/// and the ledger decide their own.
+pub fn accept(e: &vnx::dispatch::accept::AcceptError) -> Exit {
+    use vnx::dispatch::accept::AcceptError as E;
+    match e {
+        E::Running { .. }
+        | E::NotEnded { .. }
+        | E::AlreadyDone { .. }
+        | E::AlreadyAccepted { .. }
+        | E::Landed { .. }
+        | E::Continued { .. }
+        | E::NoEvidence { .. }
+        | E::NoBranch { .. }
+        | E::NothingCommitted { .. }
+        | E::Dirty { .. } => Exit::No,
+        E::Config(e) => config(e),
+        E::Worktree(e) => worktree(e),
+        E::Ledger(e) => ledger(e),
+    }
+}
+
 /// What was asked of the provider (its name, model, lane) is usage; what a declared
 /// provider's configuration lacks is fixed in `.vnx/config.yaml`, not on the command line.
 pub fn provider(e: &ProviderError) -> Exit {

@@ -1,6 +1,7 @@
 //! The command line: argument parsing, settings resolution and rendering. One file per
 //! subcommand; the work itself happens in the `vnx` library.
 
+mod accept;
 mod approve;
 mod attach;
 mod audit_checkpoint;
@@ -98,6 +99,7 @@ enum Command {
     Show(show::Args),
     Dashboard(dashboard::Args),
     Attach(attach::Args),
+    Accept(accept::Args),
     Approve(approve::Args),
     Deny(deny::Args),
     Cancel(cancel::Args),
@@ -329,6 +331,7 @@ pub fn run() -> ExitCode {
         Command::Show(a) => show::run(a),
         Command::Dashboard(a) => dashboard::run(a),
         Command::Attach(a) => attach::run(a),
+        Command::Accept(a) => accept::run(a),
         Command::Approve(a) => approve::run(a),
         Command::Deny(a) => deny::run(a),
         Command::Cancel(a) => cancel::run(a),

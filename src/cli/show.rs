@@ -148,6 +148,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
             field(if i == 0 { "asks" } else { "" }, transcript::clean(line))?;
         }
     }
+    if let Some(a) = &s.accepted {
+        field("accepted", super::status::accepted_line(a))?;
+    }
     if let Some(b) = &s.blocked {
         field("waits for", b.describe())?;
     }

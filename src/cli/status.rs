@@ -192,12 +192,34 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             // A short form: `vnx show` has the whole question.
             out.line(&format!("  asks: {}", transcript::question(q, 100)))?;
         }
+        if let Some(a) = s.accepted.as_ref().filter(|_| s.landed.is_none()) {
+            out.line(&format!("  accepted {}", accepted_line(a)))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// How many dispatches started last `status` lists besides the open ones.
 const RECENT: usize = 20;
+
+/// A person's acceptance in one line, escaped: `by ann at <time>, head 1a2b3c4d5e6f (ended
+/// needs_input): <note>`.
+pub(super) fn accepted_line(a: &vnx::dispatch::state::Accepted) -> String {
+    let mut line = format!(
+        "by {}{}, head {} (ended {})",
+        a.by,
+        a.at.as_deref()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default(),
+        a.head_commit.get(..12).unwrap_or(&a.head_commit),
+        a.previous_status
+    );
+    if let Some(note) = &a.note {
+        line.push_str(": ");
+        line.push_str(note);
+    }
+    super::output::escape(&line).into_owned()
+}
 
 /// What a read of the dispatches gives `status` and `show`.
 pub(super) struct Read {

@@ -28,6 +28,8 @@ pub enum Action {
     Approve(String),
     /// Refuse its pending permission prompt (`vnx deny`).
     Deny(String),
+    /// Accept its ended worker's committed work as done (`vnx accept`).
+    Accept(String),
     /// Stop it (`vnx cancel`).
     Cancel(String),
     /// Run its role's gates (`vnx gate-check`).
@@ -55,6 +57,7 @@ impl Action {
             ],
             Action::Approve(id) => v(&["approve", id]),
             Action::Deny(id) => v(&["deny", id]),
+            Action::Accept(id) => v(&["accept", id]),
             Action::Cancel(id) => v(&["cancel", id]),
             Action::GateCheck(id) => v(&["gate-check", id]),
             Action::Merge(id) => v(&["merge", id]),
@@ -68,6 +71,7 @@ impl Action {
         matches!(
             self,
             Action::Approve(_)
+                | Action::Accept(_)
                 | Action::Cancel(_)
                 | Action::Merge(_)
                 | Action::Release(_)
@@ -79,6 +83,7 @@ impl Action {
     pub fn question(&self) -> String {
         match self {
             Action::Approve(id) => format!("allow what {id}'s worker asks to do?"),
+            Action::Accept(id) => format!("accept {id}'s committed work as done?"),
             Action::Cancel(id) => format!("cancel {id}? its worker is stopped"),
             Action::Merge(id) => format!("merge {id} into its base?"),
             Action::Release(id) => format!("release {id}'s worktree and branch?"),
@@ -96,6 +101,7 @@ impl Action {
             | Action::FollowUp(id, _)
             | Action::Approve(id)
             | Action::Deny(id)
+            | Action::Accept(id)
             | Action::Cancel(id)
             | Action::GateCheck(id)
             | Action::Merge(id)
@@ -300,6 +306,7 @@ impl App {
             }
             KeyCode::Char('p') => Action::Approve(id),
             KeyCode::Char('n') => Action::Deny(id),
+            KeyCode::Char('d') => Action::Accept(id),
             KeyCode::Char('c') => Action::Cancel(id),
             KeyCode::Char('g') => Action::GateCheck(id),
             KeyCode::Char('m') => Action::Merge(id),

@@ -48,6 +48,7 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
         tmux_socket: None,
         continues: None,
         continued_by: None,
+        accepted: None,
         blocked: None,
         queue: None,
         proof: Some(Proof {

@@ -61,6 +61,7 @@ fn gate_check_merge_and_wait() {
         &["attach", "D-ffffffff"],
         &["cancel", "D-ffffffff"],
         &["approve", "D-ffffffff"],
+        &["accept", "D-ffffffff"],
         &["deny", "D-ffffffff"],
         &["follow-up", "D-ffffffff", "--instruction", "x"],
         &["replay", "D-ffffffff"],
@@ -77,6 +78,7 @@ fn gate_check_merge_and_wait() {
             .to_owned();
     assert_eq!(code(&repo, &["wait", &failed]), 1, "failed");
     assert_eq!(code(&repo, &["approve", &failed]), 1, "nothing to answer");
+    assert_eq!(code(&repo, &["accept", &failed]), 1, "nothing committed");
     assert_eq!(code(&repo, &["wait", "not/an/id"]), 2);
     assert_eq!(code(&repo, &["status"]), 0);
 }

@@ -46,6 +46,8 @@ fn status_and_launch_print_the_documented_members() {
     shown.insert("host".into());
     // Present only for a dispatch that asked a question (tests/it/questions.rs).
     shown.insert("question".into());
+    // Present only for a dispatch whose work was accepted (tests/it/accept.rs).
+    shown.insert("accepted".into());
     let mut doc = documented("status-members");
     // Words in the prose that are values, not members.
     for value in [

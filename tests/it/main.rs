@@ -12,6 +12,7 @@
 
 mod common;
 
+mod accept;
 mod best_of;
 mod canonical;
 mod checkpoint;

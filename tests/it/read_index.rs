@@ -6,7 +6,7 @@
 use crate::common::{Repo, append_forged_done, completion, ledger_path, run};
 
 fn index_path(repo: &Repo) -> std::path::PathBuf {
-    repo.env.path().join(".vnx-data/index/dispatches.v4")
+    repo.env.path().join(".vnx-data/index/dispatches.v5")
 }
 
 fn status_json(repo: &Repo) -> (serde_json::Value, String) {

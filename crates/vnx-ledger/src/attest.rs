@@ -22,6 +22,7 @@ const DOMAIN: &[u8] = b"vnx-receipt-attestation v1\n";
 
 /// Event types vnx writes itself, by prefix or whole name, with the command that writes them.
 const OWNED: &[(&str, &str)] = &[
+    ("dispatch_accepted", "vnx accept"),
     (
         "dispatch_",
         "vnx dispatch-agent (a worker reports with `vnx report`)",
@@ -377,6 +378,7 @@ mod tests {
         for e in [
             "dispatch_started",
             "dispatch_completed",
+            "dispatch_accepted",
             "gate_result",
             "merge_completed",
             "merge",

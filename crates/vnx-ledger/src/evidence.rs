@@ -1,5 +1,6 @@
 //! What the ledger holds about one dispatch, for gates and merges: its start (role, base,
-//! branch), its completion (status, head), a phantom guard's correction, and every gate
+//! branch), its completion (status, head), a phantom guard's correction, a person's
+//! acceptance of its work (`vnx accept`: done, at the head vnx read), and every gate
 //! request and result; and the contract hash that ties a gate's request to its result. Only
 //! receipts attested by a trusted key count; the others are set aside as unattested, for the
 //! caller to name.
@@ -12,8 +13,8 @@ use crate::LedgerError;
 use crate::attest::{self, Attestation};
 use crate::json::{self, Object, Value};
 use crate::receipts::{
-    self, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus, GateRequest,
-    GateResult, Kind,
+    self, DispatchAccepted, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus,
+    GateRequest, GateResult, Kind,
 };
 use crate::tail;
 
@@ -64,6 +65,9 @@ pub struct Evidence {
     pub completed: Option<Evidenced<DispatchCompleted>>,
     /// The last `dispatch_corrected` after it.
     pub corrected: Option<Evidenced<DispatchCorrected>>,
+    /// The last `dispatch_accepted` after it: a person accepted the work as done, at the
+    /// head it names.
+    pub accepted: Option<Evidenced<DispatchAccepted>>,
     /// Every `gate_request`, in ledger order.
     pub requests: Vec<Evidenced<GateRequest>>,
     /// Every `gate_result`, in ledger order.
@@ -109,6 +113,7 @@ impl Evidence {
                 "dispatch_started"
                     | "dispatch_completed"
                     | "dispatch_corrected"
+                    | "dispatch_accepted"
                     | "gate_request"
                     | "gate_result"
             );
@@ -124,8 +129,21 @@ impl Evidence {
                 DispatchCompleted::EVENT => {
                     e.completed = typed(line);
                     e.corrected = None;
+                    e.accepted = None;
                 }
                 DispatchCorrected::EVENT => e.corrected = typed(line),
+                // Only an acceptance of the completion on the ledger counts.
+                DispatchAccepted::EVENT => {
+                    let accepted: Option<Evidenced<DispatchAccepted>> = typed(line);
+                    let of_it = accepted.as_ref().is_some_and(|a| {
+                        e.completed
+                            .as_ref()
+                            .is_some_and(|c| a.receipt.completion.line_sha256 == c.line.line_sha256)
+                    });
+                    if of_it {
+                        e.accepted = accepted;
+                    }
+                }
                 GateRequest::EVENT => e.requests.extend(typed(line)),
                 GateResult::EVENT => e.results.extend(typed(line)),
                 _ => {}
@@ -156,10 +174,11 @@ impl Evidence {
     }
 
     /// Whether the dispatch succeeded, as the ledger says: completed `done` and not
-    /// corrected; otherwise why not.
+    /// corrected, or its completion accepted as done by a person; otherwise why not.
     pub fn verdict(&self, id: &str) -> Result<(), String> {
         match (&self.completed, &self.corrected) {
             (None, _) => Err(format!("dispatch {id} has not completed")),
+            (Some(_), _) if self.accepted.is_some() => Ok(()),
             (Some(_), Some(c)) => Err(format!(
                 "dispatch {id} was corrected to {}: {}",
                 c.receipt.status, c.receipt.reason
@@ -172,8 +191,12 @@ impl Evidence {
         }
     }
 
-    /// The head the completion recorded, if it is a well-formed commit id.
+    /// The head the completion recorded, if it is a well-formed commit id; once the work was
+    /// accepted, the head the acceptance names.
     pub fn head(&self) -> Option<&CommitId> {
+        if let Some(a) = &self.accepted {
+            return Some(&a.receipt.head_commit);
+        }
         self.completed
             .as_ref()
             .and_then(|c| c.receipt.head_commit.as_ref())

@@ -1,6 +1,7 @@
 //! The daily loop on the real CLIs, headless: each writes a file and reports, and one
 //! `vnx merge` of all three runs the role's gate for each (no `gate-check` first) and lands
-//! them in order.
+//! them in order. A worker that commits and ends its turn without reporting is accepted by
+//! hand (`vnx accept`) and merged.
 
 use super::{Rig, completion, step};
 use crate::common::run;
@@ -44,5 +45,69 @@ fn merge_runs_the_missing_gates_of_real_dispatches() {
     for cli in ["claude", "codex", "gemini"] {
         assert!(landed.contains(&format!("daily-{cli}.txt")), "{landed}");
     }
+    rig.repo.verify_ok();
+}
+
+#[test]
+#[ignore = "needs the real claude (tests/support/install-clis.sh) and bubblewrap"]
+fn a_real_worker_that_forgot_to_report_is_accepted_and_merged() {
+    let rig = Rig::new();
+    crate::common::configure(
+        &rig.repo,
+        "gates:\n  tests: {kind: command, argv: [sh, -c, 'ls *.txt']}\nroles:\n  implementer: {gates: [tests]}\n",
+    );
+    // Sandboxed with the full posture, claude may commit; it then ends its turn with a
+    // question instead of `vnx report`.
+    let marker = "forgot claude";
+    let instruction = format!(
+        "{marker}\n\\@model write forgot.txt {marker}\n\\@model run git add -A && git commit -q -m forgot\n\\@model say Committed forgot.txt. Shall I also update the docs?"
+    );
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "claude",
+            "--lane",
+            "headless",
+            "--deadline",
+            "120",
+        ])
+        .args(["--sandbox", "--permission", "full"])
+        .args(["--instruction", &instruction]);
+    let c = completion(&run(cmd));
+    let at = step("claude", "headless", "commit, no report");
+    assert_eq!(c["status"], "needs_input", "{at} {}", super::explain(&c));
+    assert_eq!(
+        c["teardown_class"],
+        "committed",
+        "{at} {}",
+        super::explain(&c)
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    // Held: the merge wants a done.
+    let held = run(rig.repo.vnx().args(["merge", &id, "--check", "--json"]));
+    assert_eq!(held.code, 1, "{at} {}", held.stderr);
+    assert!(
+        held.stdout.contains(&format!(
+            r#""name":"dispatch_done","ok":false,"detail":"dispatch {id} ended needs_input, not done""#
+        )),
+        "{at} {}",
+        held.stdout
+    );
+
+    let r = run(rig.repo.vnx().args(["accept", &id, "--note", "read it"]));
+    assert_eq!(r.code, 0, "{at} accept: {}", r.stderr);
+    let status = run(rig.repo.vnx().args(["status", &id]));
+    assert!(
+        status.stdout.contains("  accepted by "),
+        "{at} {}",
+        status.stdout
+    );
+    let m = run(rig.repo.vnx().args(["merge", &id]));
+    assert_eq!(m.code, 0, "{at} merge: {}{}", m.stdout, m.stderr);
+    let landed = rig.repo.env.git(&["show", "HEAD:forgot.txt"]);
+    assert_eq!(landed, format!("{marker}\n"), "{at}");
     rig.repo.verify_ok();
 }

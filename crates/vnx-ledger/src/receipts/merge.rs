@@ -31,7 +31,7 @@ pub struct CheckpointRef {
     pub lines: u64,
 }
 
-/// The completion receipt a merge rests on.
+/// The completion receipt (or acceptance) a merge rests on: its line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompletionRef {
     /// The completion's line number (`null` on lines other tools wrote).
@@ -97,6 +97,10 @@ pub struct MergePlanned {
     /// The completion receipt the merge rests on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion: Option<CompletionRef>,
+    /// The `dispatch_accepted` the merge rests on, when a person accepted the work with
+    /// `vnx accept` (its `head_commit` is the commit merged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance: Option<CompletionRef>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -8,6 +8,7 @@
 //! `receipts/schema/receipt.v2.schema.json` documents these types; a test checks the two
 //! against each other.
 
+mod accepted;
 pub mod cli_events;
 mod constraint;
 mod dispatch;
@@ -33,6 +34,7 @@ use serde::de::DeserializeOwned;
 use crate::Receipt;
 use crate::json::{self, Object, Value};
 
+pub use accepted::DispatchAccepted;
 pub use cli_events::{CliVerdict, StreamSummary, Usage};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
@@ -204,6 +206,8 @@ pub enum Typed {
     DispatchResumed(Box<Read<DispatchResumed>>),
     /// A `dispatch_answered` receipt.
     DispatchAnswered(Box<Read<DispatchAnswered>>),
+    /// A `dispatch_accepted` receipt.
+    DispatchAccepted(Box<Read<DispatchAccepted>>),
     /// A `group_started` receipt.
     GroupStarted(Box<Read<GroupStarted>>),
     /// A `group_decision` receipt.
@@ -245,6 +249,7 @@ impl Typed {
             Some(DispatchStalled::EVENT) => boxed(object, Typed::DispatchStalled),
             Some(DispatchResumed::EVENT) => boxed(object, Typed::DispatchResumed),
             Some(DispatchAnswered::EVENT) => boxed(object, Typed::DispatchAnswered),
+            Some(DispatchAccepted::EVENT) => boxed(object, Typed::DispatchAccepted),
             Some(GroupStarted::EVENT) => boxed(object, Typed::GroupStarted),
             Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
             Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
@@ -267,7 +272,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 22] = [
+pub const KINDS: [&str; 23] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -284,6 +289,7 @@ pub const KINDS: [&str; 22] = [
     DispatchStalled::EVENT,
     DispatchResumed::EVENT,
     DispatchAnswered::EVENT,
+    DispatchAccepted::EVENT,
     GroupStarted::EVENT,
     GroupDecision::EVENT,
     QueueDecision::EVENT,

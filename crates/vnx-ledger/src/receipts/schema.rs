@@ -40,6 +40,7 @@ pub fn document() -> Value {
         DispatchStalled,
         DispatchResumed,
         DispatchAnswered,
+        DispatchAccepted,
         GroupStarted,
         GroupDecision,
         QueueDecision,

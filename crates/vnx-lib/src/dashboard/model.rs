@@ -251,6 +251,17 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
             transcript::question(q, transcript::QUESTION_CHARS)
         );
     }
+    if let (Some(a), None) = (&s.accepted, &s.landed) {
+        let note = a
+            .note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
+        return one_line(&format!(
+            "accepted by {} (ended {}){note}",
+            a.by, a.previous_status
+        ));
+    }
     if let Some(reason) = &s.reason {
         return one_line(reason);
     }

@@ -8,6 +8,7 @@
 //! supervisor is here: the request and the spec (`spec`), the dispatching command's
 //! environment (`worker_env`), the setup and teardown commands both run (`setup`).
 
+pub mod accept;
 pub mod answer;
 pub mod cancel;
 pub mod detail;

@@ -75,6 +75,10 @@ pub struct DispatchState {
     pub continues: Option<DispatchId>,
     /// The follow-up that continued it.
     pub continued_by: Option<DispatchId>,
+    /// Once a person accepted its work as done with `vnx accept` (it then shows `done`): who,
+    /// when, the head accepted and how it had ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Accepted>,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[borsh(
@@ -96,6 +100,27 @@ pub struct DispatchState {
     /// a `done`, `merged` or `released` on a ledger that does not is shown as `unverified`.
     #[borsh(skip)]
     pub verified: Option<bool>,
+}
+
+/// A person's acceptance of an ended dispatch's work (`dispatch_accepted`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
+pub struct Accepted {
+    /// Who accepted it.
+    pub by: String,
+    /// When.
+    pub at: Option<String>,
+    /// The commit accepted (the branch's tip then).
+    pub head_commit: CommitId,
+    /// How the dispatch had ended before (`needs_input`, `failed`, …).
+    #[borsh(
+        serialize_with = "crate::dispatch::state::ser_json",
+        deserialize_with = "crate::dispatch::state::de_json"
+    )]
+    pub previous_status: DispatchStatus,
+    /// What the person said (`--note`), as recorded (render it escaped).
+    pub note: Option<String>,
 }
 
 /// A queued dispatch's place: its `queue_decision`'s priority, latest start time and the
@@ -298,6 +323,7 @@ impl DispatchState {
             session: None,
             tmux_socket: None,
             blocked: None,
+            accepted: None,
             completion: None,
             landed: None,
             title: None,

@@ -50,7 +50,7 @@ pub struct Plan {
     pub role: Option<String>,
     /// The branch to merge, `dispatch/<id>`.
     pub branch: Option<String>,
-    /// The commit to merge: the completion's head.
+    /// The commit to merge: the completion's head, or the head a person accepted.
     pub head_commit: Option<CommitId>,
     /// The branch to merge into (`refs/heads/…`).
     pub base_ref: Option<String>,
@@ -66,8 +66,10 @@ pub struct Plan {
     pub gates: Vec<GateEvidence>,
     /// The checkpoint the ledger extends.
     pub checkpoint: Option<crate::receipts::merge::CheckpointRef>,
-    /// The completion receipt the head comes from.
+    /// The completion receipt the dispatch ended with.
     pub completion: Option<crate::receipts::merge::CompletionRef>,
+    /// The `dispatch_accepted` the head comes from, when a person accepted the work.
+    pub acceptance: Option<crate::receipts::merge::CompletionRef>,
 }
 
 impl Plan {
@@ -135,6 +137,13 @@ pub(super) fn check(
             .map(|c| crate::receipts::merge::CompletionRef {
                 seq: c.seq(),
                 line_sha256: c.line.line_sha256.clone(),
+            }),
+        acceptance: ev
+            .accepted
+            .as_ref()
+            .map(|a| crate::receipts::merge::CompletionRef {
+                seq: a.seq(),
+                line_sha256: a.line.line_sha256.clone(),
             }),
     };
     let (verifies, extends) = ledger(ctx, &mut plan)?;
@@ -253,8 +262,13 @@ fn done(ev: &Evidence, id: &str) -> Result<String, String> {
             unattested.join("; ")
         ));
     }
-    ev.verdict(id)
-        .map(|()| format!("dispatch {id} completed done"))
+    ev.verdict(id).map(|()| match &ev.accepted {
+        Some(a) => format!(
+            "dispatch {id} ended {} and {} accepted its work at {}",
+            a.receipt.previous_status, a.receipt.by, a.receipt.head_commit
+        ),
+        None => format!("dispatch {id} completed done"),
+    })
 }
 
 fn tip(repo: &Repo, reference: &str) -> Option<CommitId> {
@@ -281,7 +295,14 @@ fn branch(repo: &Repo, plan: &Plan, id: &str, first: &str) -> Result<String, Str
             "branch {branch} does not exist (a clean dispatch's branch is removed; a pushed \
              one lives on the remote)"
         )),
+        Some(t) if &t == head && plan.acceptance.is_some() => {
+            Ok(format!("{branch} is at the accepted head {head}"))
+        }
         Some(t) if &t == head => Ok(format!("{branch} is at the recorded head {head}")),
+        Some(t) if plan.acceptance.is_some() => Err(format!(
+            "branch {branch} is at {t}, not at the head {head} that was accepted (it moved \
+             after `vnx accept {id}`: look at the new commits, then accept it again)"
+        )),
         Some(t) => Err(format!(
             "branch {branch} is at {t}, not at the head {head} its completion recorded (a \
              follow-up of {id} moves it: merge the latest follow-up)"
@@ -395,6 +416,7 @@ pub fn gates_without_a_pass(config: &Config, ev: &Evidence, id: &DispatchId) -> 
         gates: Vec::new(),
         checkpoint: None,
         completion: None,
+        acceptance: None,
     };
     let _ = gates(config, ev, &mut plan);
     plan.gates

@@ -175,6 +175,7 @@ pub(super) fn land(
             conditions,
             checkpoint: plan.checkpoint.clone(),
             completion: plan.completion.clone(),
+            acceptance: plan.acceptance.clone(),
             extra: Default::default(),
         }),
         &now_utc,

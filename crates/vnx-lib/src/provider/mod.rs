@@ -51,6 +51,9 @@ pub enum DemoBehaviour {
     Fail,
     /// Ends with a question and no report (needs input).
     Ask,
+    /// Writes a file and commits it, then ends without a report (needs input): work a person
+    /// accepts with `vnx accept`.
+    Forget,
     /// Sleeps for an hour (past any deadline).
     Slow,
     /// Sleeps for an hour ignoring SIGTERM (only SIGKILL stops it).
@@ -59,12 +62,13 @@ pub enum DemoBehaviour {
 
 impl DemoBehaviour {
     /// Every behaviour, in the order `--model` lists them.
-    pub const ALL: [DemoBehaviour; 7] = [
+    pub const ALL: [DemoBehaviour; 8] = [
         DemoBehaviour::Commit,
         DemoBehaviour::Dirty,
         DemoBehaviour::Noop,
         DemoBehaviour::Fail,
         DemoBehaviour::Ask,
+        DemoBehaviour::Forget,
         DemoBehaviour::Slow,
         DemoBehaviour::Stubborn,
     ];
@@ -77,6 +81,7 @@ impl DemoBehaviour {
             DemoBehaviour::Noop => "noop",
             DemoBehaviour::Fail => "fail",
             DemoBehaviour::Ask => "ask",
+            DemoBehaviour::Forget => "forget",
             DemoBehaviour::Slow => "slow",
             DemoBehaviour::Stubborn => "stubborn",
         }

@@ -27,7 +27,7 @@ use crate::ledger::json::Value;
 use crate::receipts::{self, DispatchCompleted, DispatchCorrected, DispatchStatus, Kind as _};
 use crate::receipts::{DispatchBlocked, DispatchStarted, QueueDecision, QueueVerdict, Typed};
 
-use crate::dispatch::state::{DispatchState, Landed, QueueInfo, State};
+use crate::dispatch::state::{Accepted, DispatchState, Landed, QueueInfo, State};
 
 /// Where a fact rests on the ledger: one complete line.
 #[derive(
@@ -324,6 +324,29 @@ impl Records {
                     s.worker_log = c.worker_log;
                     s.tokens = c.token_usage.map(|u| u.input_tokens + u.output_tokens);
                     s.blocked = None;
+                    s.accepted = None;
+                }
+            }
+            // A person accepted the ended dispatch's work (`vnx accept`): done, at the head
+            // vnx read then. Only an ended one is accepted; its proof is now the acceptance.
+            Typed::DispatchAccepted(r) => {
+                let ended = self
+                    .listed_mut(&id)
+                    .is_some_and(|l| matches!(l.state.state, State::Ended(_)));
+                if ended && let Some(s) = self.state(&id, cite, false) {
+                    let a = r.receipt;
+                    s.state = State::Ended(DispatchStatus::Done);
+                    s.completion = Some(DispatchStatus::Done);
+                    s.reason = None;
+                    s.question = None;
+                    s.head_commit = Some(a.head_commit.clone());
+                    s.accepted = Some(Accepted {
+                        by: a.by,
+                        at,
+                        head_commit: a.head_commit,
+                        previous_status: a.previous_status,
+                        note: a.note,
+                    });
                 }
             }
             Typed::DispatchCorrected(r) => {

@@ -1,0 +1,82 @@
+//! `vnx accept ID`: accepts an ended dispatch's committed work as done by hand, when its
+//! worker ended without `vnx report`, with a signed `dispatch_accepted` naming who accepted
+//! which commit.
+
+use std::process::ExitCode;
+
+use vnx::dispatch::accept::{self, Accepting};
+use vnx::dispatch::view;
+use vnx::tmux::Tmux;
+
+use super::CliError;
+use super::output::{Out, escape};
+use super::settings;
+
+/// Accept an ended dispatch's committed work as done
+///
+/// For a dispatch whose worker ended without `vnx report` (needs_input, or failed, timeout
+/// or cancelled) after you read its work (`vnx show ID --diff`) and found it good. The
+/// commit accepted is its branch's tip now, as the repository holds it; a signed
+/// `dispatch_accepted` records it, who accepted (the user vnx runs as) and the note. The
+/// dispatch then shows `done` (accepted by …), leaves the waiting list, and `vnx merge`
+/// takes it as done: its gates still run and must pass, and a branch that moved after the
+/// acceptance holds the merge.
+///
+/// Refused (exit 1): a dispatch still running (wait, or cancel it), one that reported done,
+/// was accepted (at the same head), merged, released or continued by a follow-up; the
+/// phantom guard: a role that writes files (`roles.<role>.writes`) with nothing committed
+/// beyond its base; a kept worktree with uncommitted changes (accept takes committed work
+/// only). Exits 2 for an id that was never dispatched, 3 when git or the ledger could not be
+/// read.
+#[derive(clap::Args)]
+#[command(
+    after_long_help = "Examples:\n  $ vnx accept D-4b5c6d7e8f9a --note \"read the diff; tests pass\""
+)]
+pub struct Args {
+    /// The dispatch id, or its start
+    id: String,
+    /// Why the work is accepted, recorded with it
+    #[arg(long, value_name = "TEXT")]
+    note: Option<String>,
+    /// Print the `dispatch_accepted` receipt as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let (project, ids) = settings::project_for(std::slice::from_ref(&args.id))?;
+    let ledger = project.ledger();
+    let tmux = Tmux::new(settings::tmux_socket(None));
+    let states = if ledger.exists() {
+        view::list(&ledger, &tmux)?
+    } else {
+        Vec::new()
+    };
+    let state = super::error::named_dispatches(&states, &ids)?[0];
+    let config = project.load_config()?;
+    let (attestor, trusted) = settings::attestation(None, &ledger)?;
+    let by = settings::user();
+    let accepting = Accepting {
+        ledger: &ledger,
+        root: &project.root,
+        config: &config,
+        attestor: &attestor,
+        trusted: &trusted,
+        by: &by,
+    };
+    let receipt = accept::accept(&accepting, state, args.note.as_deref())?;
+    let mut out = Out::new();
+    if args.json {
+        out.json(&receipt)?;
+    } else {
+        out.line(&format!(
+            "{}  accepted as done at {} by {} (it had ended {}); `vnx merge {}` merges it",
+            receipt.dispatch_id,
+            receipt.head_commit,
+            escape(&receipt.by),
+            receipt.previous_status,
+            receipt.dispatch_id
+        ))?;
+    }
+    Ok(super::error::Exit::Ok.into())
+}
