@@ -43,11 +43,16 @@ fn of(all: &serde_json::Value, id: &str) -> serde_json::Value {
 fn reads_are_the_same_with_and_without_the_index() {
     let repo = Repo::new();
     let ids = done_dispatches(&repo, 2);
+    // An index an older vnx left is removed when the new one is written.
+    let older = repo.env.path().join(".vnx-data/index/dispatches.v3");
+    std::fs::create_dir_all(older.parent().unwrap()).unwrap();
+    std::fs::write(&older, b"VNXRIX03...").unwrap();
     let (first, _) = status_json(&repo);
     assert!(
         index_path(&repo).is_file(),
         "a read of a clean ledger keeps an index"
     );
+    assert!(!older.exists());
     let shown = show_json(&repo, &ids[0]);
     // Through the index, then with the index gone (read in full again).
     let (again, _) = status_json(&repo);

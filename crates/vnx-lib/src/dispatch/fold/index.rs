@@ -387,8 +387,24 @@ fn write_with(
         out.write_all(&head)?;
         records(&mut out)?;
         out.flush()
-    })
+    })?;
+    // The indexes of older formats are never read again (at fifty thousand dispatches one
+    // is tens of MB); removing one removes a link, never what it points at.
+    if let Some(dir) = path.parent() {
+        for old in OLDER {
+            let _ = std::fs::remove_file(dir.join(old));
+        }
+    }
+    Ok(())
 }
+
+/// The names earlier versions of vnx gave the index.
+const OLDER: [&str; 4] = [
+    "dispatches.v1",
+    "dispatches.v2",
+    "dispatches.v3",
+    "dispatches.v4",
+];
 
 impl Opened {
     /// Writes the index again at `path` with `head` (whose entries are in id order and
