@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 use crate::Receipt;
 use crate::json::{self, Object, Value};
 
-pub use cli_events::{CliVerdict, StreamSummary, Usage};
+pub use cli_events::{CliVerdict, StreamSummary, Usage, UsageSource};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };
