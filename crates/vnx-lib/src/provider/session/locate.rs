@@ -2,7 +2,8 @@
 //! gemini 0.61): among the files its CLI keeps for the dispatch's worktree as working
 //! directory, those written since the dispatch started (the session id, when known, picks
 //! one), the newest of them. Directories are walked without following links; only regular
-//! files count; a file's head is read bounded.
+//! files count; a file's head is read bounded, and only the heads of the newest few
+//! candidates (a worker could fill its CLI's directories with files).
 //!
 //! - claude: `<config>/projects/<cwd, each character but letters and digits made '-'>/
 //!   <session>.jsonl`: the directory names the working directory.
@@ -25,6 +26,9 @@ use super::{Cli, Wanted};
 const MAX_HEAD: u64 = 1 << 20;
 /// The most directory entries looked at in one directory.
 const MAX_ENTRIES: usize = 10_000;
+/// The most candidate files (or gemini projects) whose head is read, the newest first: a
+/// worker could fill its CLI's directories with files.
+const MAX_HEADS: usize = 64;
 /// Slack for clocks and file times of a coarser grain.
 const SLACK: Duration = Duration::from_secs(2);
 
@@ -141,36 +145,44 @@ fn codex(w: &Wanted, since: SystemTime) -> Vec<(PathBuf, SystemTime)> {
     let first = day(since
         .checked_sub(Duration::from_secs(86_400))
         .unwrap_or(since));
-    let mut out = Vec::new();
+    let mut candidates = Vec::new();
     for (year, ydir) in dirs(&home.join("sessions")) {
         for (month, mdir) in dirs(&ydir) {
             for (dayname, ddir) in dirs(&mdir) {
-                if format!("{year}{month}{dayname}") < first {
-                    continue;
+                if format!("{year}{month}{dayname}") >= first {
+                    candidates.extend(files(
+                        &ddir,
+                        |n| n.starts_with("rollout-") && n.ends_with(".jsonl"),
+                        since,
+                    ));
                 }
-                let rollouts = files(
-                    &ddir,
-                    |n| n.starts_with("rollout-") && n.ends_with(".jsonl"),
-                    since,
-                );
-                out.extend(rollouts.into_iter().filter(|(p, _)| {
-                    let Some(meta) = first_line(p) else {
-                        return false;
-                    };
-                    let payload = meta.get("payload").unwrap_or(&Value::Null);
-                    meta.get("type").and_then(Value::as_str) == Some("session_meta")
-                        && payload
-                            .get("cwd")
-                            .and_then(Value::as_str)
-                            .is_some_and(|c| same_dir(c, &w.cwd))
-                        && w.session_id
-                            .as_deref()
-                            .is_none_or(|id| payload.get("id").and_then(Value::as_str) == Some(id))
-                }));
             }
         }
     }
-    out
+    newest(candidates)
+        .into_iter()
+        .filter(|(p, _)| {
+            let Some(meta) = first_line(p) else {
+                return false;
+            };
+            let payload = meta.get("payload").unwrap_or(&Value::Null);
+            meta.get("type").and_then(Value::as_str) == Some("session_meta")
+                && payload
+                    .get("cwd")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| same_dir(c, &w.cwd))
+                && w.session_id
+                    .as_deref()
+                    .is_none_or(|id| payload.get("id").and_then(Value::as_str) == Some(id))
+        })
+        .collect()
+}
+
+/// The [`MAX_HEADS`] newest of some files.
+fn newest(mut all: Vec<(PathBuf, SystemTime)>) -> Vec<(PathBuf, SystemTime)> {
+    all.sort_by_key(|(_, modified)| std::cmp::Reverse(*modified));
+    all.truncate(MAX_HEADS);
+    all
 }
 
 /// The most bytes of a gemini project's `.project_root` read.
@@ -180,8 +192,17 @@ fn gemini(w: &Wanted, since: SystemTime) -> Vec<(PathBuf, SystemTime)> {
     let Some(home) = &w.homes.gemini else {
         return Vec::new();
     };
+    // The projects whose chats changed last (a directory's time changes as a file is made in
+    // it; a resumed session's file may be older than the dispatch).
+    let projects = dirs(&home.join("tmp"))
+        .into_iter()
+        .filter_map(|(_, project)| {
+            let chats = std::fs::symlink_metadata(project.join("chats")).ok()?;
+            Some((project, chats.modified().ok()?)).filter(|_| chats.is_dir())
+        })
+        .collect();
     let mut out = Vec::new();
-    for (_, project) in dirs(&home.join("tmp")) {
+    for (project, _) in newest(projects) {
         let root = crate::files::read_bounded(&project.join(".project_root"), MAX_ROOT);
         let Ok(root) = root else { continue };
         if !same_dir(
@@ -195,7 +216,7 @@ fn gemini(w: &Wanted, since: SystemTime) -> Vec<(PathBuf, SystemTime)> {
             |n| n.starts_with("session-") && n.ends_with(".jsonl"),
             since,
         );
-        out.extend(sessions.into_iter().filter(|(p, _)| {
+        out.extend(newest(sessions).into_iter().filter(|(p, _)| {
             match &w.session_id {
                 None => true,
                 Some(id) => first_line(p)
