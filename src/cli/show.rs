@@ -384,7 +384,7 @@ fn session_log(
         return Ok(true);
     }
     let place = wanted
-        .where_()
+        .looked_in()
         .map(|p| format!(" in {}", super::output::escape(&p.to_string_lossy())))
         .unwrap_or_default();
     super::output::say!(

@@ -139,7 +139,7 @@ impl Wanted {
     }
 
     /// Where its CLI keeps the sessions looked through, for a message.
-    pub fn where_(&self) -> Option<PathBuf> {
+    pub fn looked_in(&self) -> Option<PathBuf> {
         match self.cli {
             Cli::Claude => Some(claude_project_dir(self.homes.claude.as_ref()?, &self.cwd)),
             Cli::Codex => Some(self.homes.codex.as_ref()?.join("sessions")),
