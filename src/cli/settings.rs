@@ -108,13 +108,10 @@ pub fn user() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// claude's config dir, where it keeps its session transcripts: `$CLAUDE_CONFIG_DIR`, else
-/// `~/.claude`.
-pub fn claude_config_dir() -> Option<PathBuf> {
-    env("CLAUDE_CONFIG_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".claude")))
+/// Where the CLIs keep their state (and their session files) as this command's environment
+/// says: for a dispatch launched before vnx recorded its dispatcher's.
+pub fn session_homes() -> vnx::provider::session::Homes {
+    vnx::provider::session::Homes::of(|name| env(name).map(PathBuf::from), None)
 }
 
 /// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use vnx::dispatch::detail::{self, Detail};
 use vnx::dispatch::view;
-use vnx::provider::transcript;
+use vnx::provider::{session, transcript};
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -107,7 +107,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             // Its log is on its host: read there.
             return super::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
         }
-        if args.follow && !args.raw && following_claude(&d, &ledger, &tmux)? {
+        if !args.raw
+            && let Some(wanted) = session_wanted(&d, &project.root)
+            && session_log(&d, wanted, args.follow, &ledger, &tmux)?
+        {
             return Ok(ExitCode::SUCCESS);
         }
         log(&d, args.follow, args.raw, &ledger, &tmux)?;
@@ -205,9 +208,13 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         ),
     )?;
     if let Some(u) = &d.token_usage {
+        let from = d
+            .token_usage_source
+            .map(|f| format!(" (from {})", f.describe()))
+            .unwrap_or_default();
         field(
             "tokens",
-            format!("{} in, {} out", u.input_tokens, u.output_tokens),
+            format!("{} in, {} out{from}", u.input_tokens, u.output_tokens),
         )?;
     }
     field("log", dash(s.worker_log.as_deref()))?;
@@ -331,53 +338,75 @@ fn live(ledger: &std::path::Path, tmux: &Tmux, id: &str) -> Result<bool, CliErro
         .any(|s| s.id == id && s.state.is_live()))
 }
 
-/// Follows a running interactive claude worker through its own session transcript (its
-/// pane's TUI writes nothing to `worker.log` until the end), printing it as a transcript until
-/// the dispatch ends; `false` when the dispatch is not one (then its log is printed as usual).
-fn following_claude(d: &Detail, ledger: &std::path::Path, tmux: &Tmux) -> Result<bool, CliError> {
+/// Which session file an interactive claude, codex or gemini worker's CLI keeps (its TUI
+/// writes nothing to `worker.log` until the end); `None` for another lane or CLI.
+fn session_wanted(d: &Detail, root: &std::path::Path) -> Option<session::Wanted> {
     let s = &d.state;
-    let (Some(worktree), Some(config)) = (s.worktree.as_deref(), settings::claude_config_dir())
-    else {
-        return Ok(false);
-    };
-    if d.lane.as_deref() != Some("interactive")
-        || s.provider.as_deref() != Some("claude")
-        || !live(ledger, tmux, &s.id)?
-    {
-        return Ok(false);
+    if d.lane.as_deref() != Some("interactive") {
+        return None;
     }
-    let dir = transcript::session::claude_project_dir(&config, std::path::Path::new(worktree));
+    let since: jiff::Timestamp = s.started_at.as_deref()?.parse().ok()?;
+    Some(session::Wanted {
+        cli: session::Cli::of(s.provider.as_deref()?)?,
+        // As the dispatching command's environment said, else as this one's says.
+        homes: vnx::dispatch::session_homes(root, &s.id).unwrap_or_else(settings::session_homes),
+        cwd: std::path::PathBuf::from(s.worktree.as_deref()?),
+        since: since.into(),
+        session_id: d.session_id.clone(),
+    })
+}
+
+/// Prints an interactive worker's session file as a transcript: what it holds, or with
+/// `follow` what it gets until the dispatch ends. `false` when there is none to print (then
+/// the worker's log is printed as usual).
+fn session_log(
+    d: &Detail,
+    wanted: session::Wanted,
+    follow: bool,
+    ledger: &std::path::Path,
+    tmux: &Tmux,
+) -> Result<bool, CliError> {
+    let s = &d.state;
+    let cli = wanted.cli.name();
+    let mut stdout = std::io::stdout().lock();
+    let mut print = |lines: Vec<String>| {
+        for line in lines {
+            let _ = writeln!(stdout, "{line}");
+        }
+        let _ = stdout.flush();
+    };
+    if !follow || !live(ledger, tmux, &s.id)? {
+        let Some(path) = wanted.find() else {
+            return Ok(false);
+        };
+        let lines = session::render(wanted.cli, &path).map_err(|e| {
+            CliError::new(format!("could not read {}", path.display())).with_cause(&e)
+        })?;
+        // Its name is partly the worker's CLI's to choose: escaped.
+        super::output::say!(
+            "{cli}'s session file {}",
+            super::output::escape(&path.to_string_lossy())
+        );
+        print(lines);
+        return Ok(true);
+    }
+    let place = wanted
+        .looked_in()
+        .map(|p| format!(" in {}", super::output::escape(&p.to_string_lossy())))
+        .unwrap_or_default();
     super::output::say!(
-        "following claude's session transcript in {} (`vnx attach {}` shows its screen)",
-        dir.display(),
+        "following {cli}'s session file{place} (`vnx attach {}` shows its screen)",
         s.id
     );
-    let mut stdout = std::io::stdout().lock();
-    let mut current: Option<(std::path::PathBuf, std::fs::File, u64)> = None;
-    let mut render = transcript::Transcript::claude_session();
-    let mut buf = Vec::new();
+    let mut follower = session::Follower::new(wanted);
     loop {
-        let newest = transcript::session::newest_session(&dir);
-        if newest.is_some() && newest.as_ref() != current.as_ref().map(|c| &c.0) {
-            // A new session (a resumed or restarted one): from its start.
-            current = newest.and_then(|p| Some((p.clone(), vnx::files::open_hostile(&p).ok()?, 0)));
-            render = transcript::Transcript::claude_session();
-        }
-        let mut n = 0;
-        if let Some((_, file, offset)) = &mut current {
-            buf.clear();
-            let _ = file.seek(SeekFrom::Start(*offset));
-            n = file.read_to_end(&mut buf).unwrap_or(0);
-            *offset += n as u64;
-            for line in render.feed(&buf) {
-                let _ = writeln!(stdout, "{line}");
-            }
-            let _ = stdout.flush();
-        }
+        let (lines, n) = follower.poll();
+        print(lines);
         if n == 0 && !live(ledger, tmux, &s.id)? {
-            for line in render.finish() {
-                let _ = writeln!(stdout, "{line}");
-            }
+            // What the CLI wrote last, as it ended.
+            let (lines, _) = follower.poll();
+            print(lines);
+            print(follower.finish());
             return Ok(true);
         }
         std::thread::sleep(Duration::from_millis(200));

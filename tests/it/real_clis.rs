@@ -238,7 +238,7 @@ fn asks_before_committing(cli: &str, marker: &str, file: &str) -> String {
 }
 
 /// Checks a dispatch that wrote `file` under the default posture: done by its report, with a
-/// session (and token usage, headless); nobody could commit, so vnx did, with no manual step;
+/// session and token usage; nobody could commit, so vnx did, with no manual step;
 /// the file is on the branch only, whose commit carries vnx's trailers. Its id.
 fn committed_by_vnx(
     repo: &Repo,
@@ -251,11 +251,13 @@ fn committed_by_vnx(
     assert_eq!(c["status"], "done", "{at} {}", explain(c));
     assert_eq!(c["completion_signal"], "report", "{at} {c}");
     assert!(c["session_id"].is_string(), "{at} no session id: {c}");
-    if lane == "headless" {
-        assert!(
-            c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
-            "{at} no token usage: {c}"
-        );
+    // Headless from the CLI's output; interactive from the session file its TUI wrote.
+    assert!(
+        c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
+        "{at} no token usage: {c}"
+    );
+    if lane == "interactive" {
+        assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
     }
     assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(c));
     assert_eq!(

@@ -234,6 +234,7 @@ fn completed() -> DispatchCompleted {
         recovered: Some(s("recorded by `vnx recover` from the sealed report")),
         session_id: Some(s("5f1e")),
         token_usage: Some(usage()),
+        token_usage_source: Some(vnx::receipts::UsageSource::SessionFile),
         worktree_commands: vec![vnx::receipts::WorktreeCommand {
             phase: s("setup"),
             argv: vec![s("npm"), s("ci")],

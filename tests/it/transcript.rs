@@ -60,3 +60,40 @@ fn the_shell_command_a_worker_ran_is_shown() {
         );
     }
 }
+
+/// The session files the real TUIs wrote in the interactive lane (claude 2.1.197, codex
+/// 0.169, gemini 0.61; paths made `/work/project` and `/home/user`): what `vnx show --log`
+/// prints of them, and the usage a completion records from them. claude's messages each say
+/// something before their tool call (`@model preface`), and claude writes such a message's
+/// usage again on the line of each block: counted once (120,430 input tokens if counted per
+/// line).
+#[test]
+fn real_interactive_session_files_render_as_transcripts_with_their_usage() {
+    use vnx::provider::session::{self, Cli};
+    for (cli, name, (input, output)) in [
+        (Cli::Claude, "claude-interactive-session", (72_331, 63)),
+        (Cli::Codex, "codex-interactive-rollout", (52_889, 104)),
+        (Cli::Gemini, "gemini-interactive-session", (57_514, 49)),
+    ] {
+        let path = repo_dir()
+            .join("tests/support/fixtures")
+            .join(format!("{name}.jsonl"));
+        let text = session::render(cli, &path).unwrap().join("\n");
+        assert!(
+            !text.contains("{\"") && !text.contains("$set"),
+            "{name}: raw JSON in {text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l == "$       vnx report --status done --summary followed"),
+            "{name}: {text}"
+        );
+        insta::assert_snapshot!(format!("transcript_{name}"), text);
+        let usage = session::usage(cli, &path, std::time::SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens),
+            (input, output),
+            "{name}"
+        );
+    }
+}

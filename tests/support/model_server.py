@@ -95,6 +95,8 @@ class Decision:
         self.tool_args = None  # dict, or str for a freeform (custom) tool
         self.tool_type = "function"  # codex: "function" or "custom"
         self.json_value = kw.get("json_value")
+        # Text said in the same message before the tool call (Anthropic only).
+        self.preface: str = kw.get("preface", "")
 
     def log(self) -> dict:
         d = {"kind": self.kind}
@@ -132,9 +134,12 @@ def decide(steps: list[Step], tool_results: int) -> Decision:
         else:
             start = len(steps)
     slept = 0.0
+    preface = ""
     for i in range(start, len(steps)):
         s = steps[i]
-        if s.kind == "sleep":
+        if s.kind == "preface":
+            preface = s.arg
+        elif s.kind == "sleep":
             try:
                 slept += float(s.arg.split()[0])
             except (ValueError, IndexError):
@@ -147,7 +152,8 @@ def decide(steps: list[Step], tool_results: int) -> Decision:
             return Decision("fail", step=s, step_index=i, status=status, sleep=slept,
                             tool_results=tool_results)
         elif s.is_tool:
-            return Decision("tool", step=s, step_index=i, sleep=slept, tool_results=tool_results)
+            return Decision("tool", step=s, step_index=i, sleep=slept, tool_results=tool_results,
+                            preface=preface)
     return Decision("text", text=final_text(steps), sleep=slept, tool_results=tool_results)
 
 
@@ -809,15 +815,18 @@ class Handler(BaseHTTPRequestHandler):
         model = body.get("model") or ANTHROPIC_MODELS[0]
         msg_id = new_id("msg_")
         in_tok = est_tokens(body)
+        blocks = []
         if d.kind == "tool":
-            block = {"type": "tool_use", "id": new_id("toolu_"), "name": d.tool_name,
-                     "input": d.tool_args}
+            if d.preface:
+                blocks.append({"type": "text", "text": d.preface})
+            blocks.append({"type": "tool_use", "id": new_id("toolu_"), "name": d.tool_name,
+                           "input": d.tool_args})
             stop = "tool_use"
         else:
             text = json.dumps(d.json_value) if d.kind == "json" else d.text
-            block = {"type": "text", "text": text}
+            blocks.append({"type": "text", "text": text})
             stop = "end_turn"
-        out_tok = max(1, est_tokens(block) // 2)
+        out_tok = max(1, est_tokens(blocks) // 2)
         usage = {"input_tokens": in_tok, "cache_creation_input_tokens": 0,
                  "cache_read_input_tokens": 0, "output_tokens": out_tok,
                  "service_tier": "standard"}
@@ -825,29 +834,35 @@ class Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             return self._send_json(200, {
                 "id": msg_id, "type": "message", "role": "assistant", "model": model,
-                "content": [block], "stop_reason": stop, "stop_sequence": None,
+                "content": blocks, "stop_reason": stop, "stop_sequence": None,
                 "usage": usage}, headers)
         self._start_stream("text/event-stream", headers)
         start_usage = dict(usage, output_tokens=1)
         self._sse("message_start", {"type": "message_start", "message": {
             "id": msg_id, "type": "message", "role": "assistant", "model": model,
             "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}})
-        if block["type"] == "text":
-            self._sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                              "content_block": {"type": "text", "text": ""}})
-            self._sse("ping", {"type": "ping"})
-            self._sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                              "delta": {"type": "text_delta",
-                                                        "text": block["text"]}})
-        else:
-            self._sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                              "content_block": dict(block, input={})})
-            self._sse("ping", {"type": "ping"})
-            self._sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                              "delta": {"type": "input_json_delta",
-                                                        "partial_json": json.dumps(
-                                                            block["input"])}})
-        self._sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+        for index, block in enumerate(blocks):
+            if block["type"] == "text":
+                self._sse("content_block_start", {"type": "content_block_start",
+                                                  "index": index,
+                                                  "content_block": {"type": "text",
+                                                                    "text": ""}})
+                self._sse("ping", {"type": "ping"})
+                self._sse("content_block_delta", {"type": "content_block_delta",
+                                                  "index": index,
+                                                  "delta": {"type": "text_delta",
+                                                            "text": block["text"]}})
+            else:
+                self._sse("content_block_start", {"type": "content_block_start",
+                                                  "index": index,
+                                                  "content_block": dict(block, input={})})
+                self._sse("ping", {"type": "ping"})
+                self._sse("content_block_delta", {"type": "content_block_delta",
+                                                  "index": index,
+                                                  "delta": {"type": "input_json_delta",
+                                                            "partial_json": json.dumps(
+                                                                block["input"])}})
+            self._sse("content_block_stop", {"type": "content_block_stop", "index": index})
         self._sse("message_delta", {"type": "message_delta",
                                     "delta": {"stop_reason": stop, "stop_sequence": None},
                                     "usage": {"input_tokens": in_tok,

@@ -1,7 +1,8 @@
 //! What a person reads of the real CLIs' work: `vnx show --log` of a headless run is a
 //! transcript naming the command the worker ran, with no raw JSON; a question is shown by
-//! `wait`, `status` and `show`; and `show --log -f` prints an interactive claude's progress
-//! while it runs, from its own session transcript.
+//! `wait`, `status` and `show`; and `show --log -f` prints an interactive claude's, codex's
+//! or gemini's progress while it runs, from the session file its CLI keeps, whose token usage
+//! the completion records.
 
 use super::{Rig, explain, step};
 use crate::common::{completion, run};
@@ -79,44 +80,86 @@ fn real_logs_read_as_transcripts_and_questions_are_shown() {
 
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
-fn show_log_follows_a_running_interactive_claude() {
+fn show_log_follows_running_interactive_workers_and_records_their_usage() {
     let rig = Rig::new();
-    let at = step("claude", "interactive", "show --log -f");
-    // The model waits before each answer, so the follow starts while the TUI works.
-    let id = rig.detach(
-        "claude",
-        "interactive",
-        120,
-        "follow me\n\\@model sleep 2\n\\@model write followed.txt followed\n\\@model run vnx report --status done --summary followed\n\\@model say Wrote it.",
-    );
-    let mut cmd = rig.repo.vnx();
-    cmd.envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["show", &id, "--log", "--follow"]);
-    let follow = run(cmd);
-    assert_eq!(follow.code, 0, "{at} {}", follow.stderr);
-    assert!(
-        follow
-            .stderr
-            .contains("following claude's session transcript"),
-        "{at} {}",
-        follow.stderr
-    );
-    for want in [
-        "▸       Write ",
-        "$       vnx report --status done --summary followed",
-        "says    Wrote it.",
-    ] {
+    for cli in ["claude", "codex", "gemini"] {
+        let at = step(cli, "interactive", "show --log -f");
+        let command = format!("vnx report --status done --summary followed-{cli}");
+        // The model waits before its first answer, so the follow starts while the TUI works.
+        let id = rig.detach(
+            cli,
+            "interactive",
+            120,
+            &format!(
+                "follow {cli}\n\\@model sleep 3\n\\@model write followed.txt followed\n\\@model run {command}\n\\@model say Wrote it."
+            ),
+        );
+        let mut cmd = rig.repo.vnx();
+        cmd.envs(rig.env.iter().map(|(k, v)| (k, v)))
+            .args(["show", &id, "--log", "--follow"]);
+        let follow = run(cmd);
+        assert_eq!(follow.code, 0, "{at} {}", follow.stderr);
         assert!(
-            follow.stdout.contains(want),
-            "{at} {want}: {}",
+            follow
+                .stderr
+                .contains(&format!("following {cli}'s session file")),
+            "{at} {}",
+            follow.stderr
+        );
+        for want in [format!("$       {command}"), "says    Wrote it.".to_owned()] {
+            assert!(
+                follow.stdout.contains(&want),
+                "{at} {want}: {}",
+                follow.stdout
+            );
+        }
+        assert!(
+            !follow.stdout.contains("{\"type\"") && !follow.stdout.contains("\"$set\""),
+            "{at} {}",
             follow.stdout
         );
+        let c = completion(&run(rig.repo.vnx().args(["wait", "--json", &id])));
+        assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+        // The usage its TUI recorded in its session file is on the completion.
+        assert!(
+            c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0
+                && c["token_usage"]["output_tokens"].as_u64().unwrap_or(0) > 0,
+            "{at} no token usage: {c}"
+        );
+        assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
+        let show = run(rig.repo.vnx().args(["show", &id]));
+        assert!(
+            show.stdout.contains("out (from the CLI's session file)"),
+            "{at} {}",
+            show.stdout
+        );
+        // After the end, `show --log` reads the same file.
+        let log = run(rig.repo.vnx().args(["show", &id, "--log"]));
+        assert!(
+            log.stdout.contains(&format!("$       {command}")),
+            "{at} {}",
+            log.stdout
+        );
+        assert!(
+            log.stderr.contains(&format!("{cli}'s session file")),
+            "{at} {}",
+            log.stderr
+        );
     }
-    assert!(
-        !follow.stdout.contains("{\"type\""),
-        "{at} {}",
-        follow.stdout
-    );
-    let c = completion(&run(rig.repo.vnx().args(["wait", "--json", &id])));
-    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    // `vnx cost` counts them: no interactive dispatch is unreported.
+    let cost = run(rig.repo.vnx().args(["cost", "--by", "provider", "--json"]));
+    let cost: serde_json::Value = serde_json::from_str(&cost.stdout).unwrap();
+    for cli in ["claude", "codex", "gemini"] {
+        let group = cost["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == cli)
+            .unwrap_or_else(|| panic!("[{cli} cost] {cost}"));
+        assert_eq!(group["unreported"], 0, "[{cli} cost] {group}");
+        assert!(
+            group["total_tokens"].as_u64().unwrap_or(0) > 0,
+            "[{cli} cost] {group}"
+        );
+    }
 }

@@ -64,6 +64,26 @@ pub struct Usage {
     pub total_tokens: Option<u64>,
 }
 
+/// Where a completion's token usage was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    /// The CLI's own output stream (the headless lane).
+    Stream,
+    /// The session file the CLI keeps (an interactive worker's TUI writes no stream).
+    SessionFile,
+}
+
+impl UsageSource {
+    /// The source in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            UsageSource::Stream => "the CLI's output",
+            UsageSource::SessionFile => "the CLI's session file",
+        }
+    }
+}
+
 /// The CLI's own verdict on its run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]

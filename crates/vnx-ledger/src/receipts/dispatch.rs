@@ -11,7 +11,7 @@ use crate::ids::{CommitId, DispatchId, Timestamp};
 use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
 use super::{
     ConstraintVerdict, DiffStats, Extra, Kind, RemoteOrigin, StreamSummary, TeardownClass, Usage,
-    VnxCommit,
+    UsageSource, VnxCommit,
 };
 
 /// How a dispatch ended.
@@ -509,6 +509,10 @@ pub struct DispatchCompleted {
     /// Token counts the CLI reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage: Option<Usage>,
+    /// Where `token_usage` was read when not from the CLI's output stream: an interactive
+    /// worker's session file (written by the worker's CLI: informational, as all usage is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_usage_source: Option<UsageSource>,
     /// The project's setup and teardown commands run in the worktree, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub worktree_commands: Vec<WorktreeCommand>,
@@ -588,6 +592,7 @@ impl DispatchCompleted {
             recovered: None,
             session_id: None,
             token_usage: None,
+            token_usage_source: None,
             worktree_commands: Vec::new(),
             cli_events: None,
             main_checkout_changed: None,

@@ -35,7 +35,7 @@ use crate::Receipt;
 use crate::json::{self, Object, Value};
 
 pub use accepted::DispatchAccepted;
-pub use cli_events::{CliVerdict, StreamSummary, Usage};
+pub use cli_events::{CliVerdict, StreamSummary, Usage, UsageSource};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };

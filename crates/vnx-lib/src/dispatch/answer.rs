@@ -3,9 +3,11 @@
 //! `PermissionRequest` hook may return a decision while its dialog shows (seen on claude
 //! 2.1.197: "Allowed by PermissionRequest hook"); vnx's hook waits for an answer file in
 //! `.vnx-data/answers/` (outside the worktree and the dispatch directory, which the worker
-//! may write without asking) and returns it. Codex and gemini offer nothing of the kind, so
-//! the key their prompt takes is typed into the pane (seen: gemini `1` allows once and `3`
-//! refuses; codex `y` proceeds and Esc refuses; claude `1` and `3`).
+//! may write without asking) and returns it. Gemini offers nothing of the kind; codex's
+//! `PermissionRequest` hook can return the same decision, but codex 0.169 runs it before it
+//! shows its dialog, so a waiting hook would hide the dialog from a person for its whole wait
+//! (ADR 0023). For both the key their prompt takes is typed into the pane (seen: gemini `1`
+//! allows once and `3` refuses; codex `y` proceeds and Esc refuses; claude `1` and `3`).
 
 use std::fs;
 use std::io;

@@ -32,6 +32,11 @@ pub struct Detail {
     pub duration_seconds: Option<f64>,
     /// Tokens in and out, as the CLI reported them.
     pub token_usage: Option<crate::provider::events::Usage>,
+    /// Where `token_usage` was read when not from the CLI's output (an interactive worker's
+    /// session file).
+    pub token_usage_source: Option<crate::receipts::UsageSource>,
+    /// The CLI's session (codex: thread) id, as the completion recorded it.
+    pub session_id: Option<String>,
     /// The latest result of each gate.
     pub gates: Vec<GateLine>,
     /// The merge commit, once merged.
@@ -113,6 +118,8 @@ pub fn of_record(
         base_ref: None,
         duration_seconds: None,
         token_usage: None,
+        token_usage_source: None,
+        session_id: None,
         gates: Vec::new(),
         merge_commit: None,
         receipts: Vec::new(),
@@ -137,6 +144,8 @@ pub fn of_record(
             Typed::DispatchCompleted(r) if r.receipt.dispatch_id == id => {
                 d.duration_seconds = r.receipt.duration_seconds;
                 d.token_usage = r.receipt.token_usage;
+                d.token_usage_source = r.receipt.token_usage_source;
+                d.session_id = r.receipt.session_id;
             }
             Typed::GateResult(r) if r.receipt.dispatch_id == id => {
                 let g = r.receipt;

@@ -202,6 +202,11 @@ pub struct Spec {
     /// For a best-of-N candidate: its group (set between plan and launch by `vnx best-of`).
     #[serde(default)]
     pub group: Option<crate::receipts::GroupMember>,
+    /// Where the CLIs keep their state as the dispatching command's environment says: where
+    /// an interactive worker's own session file is ([`crate::provider::session`]); `None`
+    /// for a dispatch launched before vnx recorded it.
+    #[serde(default)]
+    pub session_homes: Option<crate::provider::session::Homes>,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.
@@ -230,6 +235,20 @@ pub fn read_spec(path: &Path) -> Result<Spec, DispatchError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// The largest `spec.json` read by a reader other than the supervisor.
+const MAX_SPEC_BYTES: u64 = 16 << 20;
+
+/// Where the CLIs keep their state for dispatch `id` (see [`Spec::session_homes`]), read
+/// from its `spec.json` as any file in a dispatch directory is read by a reader: bounded,
+/// never through a link or from a FIFO. `None` when the spec is missing, unreadable or
+/// older than the member.
+pub fn session_homes(root: &Path, id: &str) -> Option<crate::provider::session::Homes> {
+    let path = super::worker_log(root, id).with_file_name("spec.json");
+    let data = crate::files::read_bounded(&path, MAX_SPEC_BYTES).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&data).ok()?;
+    serde_json::from_value(value.get("session_homes")?.clone()).ok()
 }
 
 #[cfg(test)]

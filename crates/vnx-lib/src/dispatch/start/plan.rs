@@ -267,6 +267,13 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         pool_size: config.worktree.pool.size,
         pool_keep: config.worktree.pool.keep.clone(),
         pool_entry: None,
+        session_homes: Some(match ctx.env {
+            Some(env) => crate::provider::session::Homes::of_env(env, ctx.machine.home.clone()),
+            None => crate::provider::session::Homes::of(
+                |name| ctx.machine.state_vars.get(name).cloned(),
+                ctx.machine.home.clone(),
+            ),
+        }),
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
         group: None,

@@ -152,9 +152,32 @@ fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
     env
 }
 
+/// An interactive worker's token usage, from the session file its CLI wrote (its TUI writes
+/// no stream vnx could read it from); `None` for the headless lane, a CLI that keeps no such
+/// file, or none found.
+fn session_usage(
+    spec: &Spec,
+    since: std::time::SystemTime,
+    session_id: Option<&str>,
+) -> Option<receipts::Usage> {
+    use crate::provider::session;
+    if spec.lane != crate::provider::Lane::Interactive {
+        return None;
+    }
+    let wanted = session::Wanted {
+        cli: session::Cli::of(&spec.provider)?,
+        homes: spec.session_homes.clone()?,
+        cwd: spec.worktree.clone(),
+        since,
+        session_id: session_id.map(str::to_owned),
+    };
+    session::usage(wanted.cli, &wanted.find()?, since)
+}
+
 /// Runs the whole dispatch. See the module documentation.
 pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, DispatchError> {
     let started = Instant::now();
+    let started_wall = std::time::SystemTime::now();
     // The spec is read back from disk: never trust its deadline not to overflow.
     let deadline = started
         .checked_add(Duration::from_secs(
@@ -316,10 +339,16 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         report_rejected,
         session_id: stream.session_id.clone(),
         token_usage: stream.usage.clone(),
-        cli_events: (!stream.is_empty()).then_some(stream),
+        cli_events: (!stream.is_empty()).then_some(stream.clone()),
         worktree_commands,
         ..DispatchCompleted::new(spec.id.clone(), decision.status, decision.signal)
     };
+    if completed.token_usage.is_none()
+        && let Some(usage) = session_usage(spec, started_wall, stream.session_id.as_deref())
+    {
+        completed.token_usage = Some(usage);
+        completed.token_usage_source = Some(receipts::UsageSource::SessionFile);
+    }
     if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
         let changed = *before != after;
         completed.main_checkout_changed = Some(changed);

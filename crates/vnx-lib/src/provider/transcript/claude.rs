@@ -1,5 +1,6 @@
 //! Claude Code `stream-json` as a transcript: `system/init`, `assistant` (text, tool calls),
-//! `user` (tool results), `result` (verdict, turns, tokens, cost, permission denials).
+//! `user` (tool results), `result` (verdict, turns, tokens, cost, permission denials); in an
+//! interactive claude's session file, also the end of each turn (`system/turn_duration`).
 
 use serde_json::Value;
 
@@ -20,6 +21,13 @@ impl Transcript {
                         ),
                     );
                 }
+                // A session file's bookkeeping (seen on claude 2.1.197): the turn's end, and
+                // what the Stop hooks did (vnx's own).
+                Some("turn_duration") => {
+                    let ms = u64_of(event, "durationMs").unwrap_or(0);
+                    self.push("end", &format!("turn done in {:.1} s", ms as f64 / 1000.0));
+                }
+                Some("stop_hook_summary") => {}
                 Some(other) => {
                     let what = nonblank(event, "message")
                         .or_else(|| nonblank(event, "error"))

@@ -1,8 +1,11 @@
 //! A worker's output as a transcript a person reads: one line per assistant message, tool call
 //! (with its command), short result, permission denial, error and final result with usage,
 //! rendered from the events of claude `stream-json`, `codex exec --json` and gemini
-//! `stream-json` (`claude`, `codex`, `gemini`); anything else (ollama, declared CLIs, vnx's
-//! own notes in the log) is shown as the text it is.
+//! `stream-json` (`claude`, `codex`, `gemini`), or from the session files an interactive
+//! worker's TUI writes (claude's session transcript, read as its stream; codex's rollout,
+//! `codex_rollout`; gemini's chat session, `gemini_session`; found by
+//! [`crate::provider::session`]); anything else (ollama, declared CLIs, vnx's own notes in the
+//! log) is shown as the text it is.
 //!
 //! Which CLI wrote an event is told from the event itself (the three vocabularies of `type`
 //! differ), so the renderer needs nothing but the log. Workers are untrusted: every line is
@@ -34,6 +37,10 @@ enum Cli {
     Claude,
     Codex,
     Gemini,
+    /// codex's own session file (`rollout-*.jsonl`).
+    CodexRollout,
+    /// gemini's own session file (`chats/session-*.jsonl`).
+    GeminiSession,
 }
 
 /// Incremental renderer of one worker's log: feed it the bytes as they come (split anywhere),
@@ -46,8 +53,13 @@ pub struct Transcript {
     out: Vec<String>,
     /// Gemini: the assistant message being streamed in deltas.
     gemini_text: Option<String>,
-    /// Tool calls by id and what was shown of them (codex: the commands shown as started).
+    /// Tool calls by id and what was shown of them (codex: the commands shown as started;
+    /// gemini's session: the messages and tool calls shown, as it writes them again).
     calls: Vec<(String, String)>,
+    /// codex's rollout: the session's working directory (paths are shown relative to it) and
+    /// the latest token totals (shown at the end of a turn).
+    rollout_cwd: String,
+    rollout_tokens: Option<(u64, u64, u64)>,
 }
 
 impl Transcript {
@@ -56,11 +68,27 @@ impl Transcript {
         Transcript::default()
     }
 
-    /// A renderer of a claude session transcript (see [`session`]), whose first entries are
-    /// of types of its own rather than `system`.
+    /// A renderer of a claude session transcript (see [`crate::provider::session`]), whose
+    /// first entries are of types of its own rather than `system`.
     pub fn claude_session() -> Transcript {
         Transcript {
             cli: Some(Cli::Claude),
+            ..Transcript::default()
+        }
+    }
+
+    /// A renderer of codex's rollout file (see [`crate::provider::session`]).
+    pub fn codex_rollout() -> Transcript {
+        Transcript {
+            cli: Some(Cli::CodexRollout),
+            ..Transcript::default()
+        }
+    }
+
+    /// A renderer of gemini's session file (see [`crate::provider::session`]).
+    pub fn gemini_session() -> Transcript {
+        Transcript {
+            cli: Some(Cli::GeminiSession),
             ..Transcript::default()
         }
     }
@@ -124,6 +152,8 @@ impl Transcript {
             Some(Cli::Claude) => self.claude(kind, &event),
             Some(Cli::Codex) => self.codex(kind, &event),
             Some(Cli::Gemini) => self.gemini(kind, &event),
+            Some(Cli::CodexRollout) => self.rollout_line(kind, &event),
+            Some(Cli::GeminiSession) => self.gemini_session_line(kind, &event),
             None => self.push("event", &compact(&event)),
         }
     }
@@ -330,8 +360,9 @@ fn tokens(input: Option<u64>, output: Option<u64>, cached: Option<u64>) -> Optio
 
 mod claude;
 mod codex;
+mod codex_rollout;
 mod gemini;
-pub mod session;
+mod gemini_session;
 
 #[cfg(test)]
 mod tests;

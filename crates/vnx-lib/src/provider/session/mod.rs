@@ -1,0 +1,224 @@
+//! An interactive worker's own session file, per CLI: its TUI writes nothing to `worker.log`
+//! while it runs, but claude, codex and gemini each append the session to a file of their
+//! own. Where the CLIs keep their state as the dispatching command's environment says
+//! ([`Homes`], recorded in the dispatch's spec), which file is a dispatch's (`locate`: the
+//! session's working directory is the dispatch's worktree, written since the dispatch
+//! started, never merely the newest file), following it as a transcript ([`Follower`]), and
+//! the token usage it records (`usage`).
+//!
+//! Session files are written by the worker's CLI, so they are hostile input like every file a
+//! worker can write: opened without following a link and without blocking on a FIFO, only
+//! regular files, read in bounded amounts, rendered with control characters escaped
+//! ([`crate::provider::transcript`]). What they say is informational only: nothing read here
+//! decides a merge.
+
+use std::ffi::OsStr;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::transcript::Transcript;
+
+mod locate;
+mod usage;
+
+pub use locate::claude_project_dir;
+pub use usage::usage;
+
+/// The most bytes of a session file read in one go by a [`Follower`].
+const MAX_READ: u64 = 4 << 20;
+
+/// Where the CLIs keep their state, as the environment of the command that dispatched a
+/// worker says (the worker runs in that environment).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Homes {
+    /// claude's config dir: `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude: Option<PathBuf>,
+    /// codex's home: `$CODEX_HOME`, else `~/.codex`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codex: Option<PathBuf>,
+    /// gemini's: `$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gemini: Option<PathBuf>,
+}
+
+impl Homes {
+    /// The homes an environment names: `var` looks a variable up (absolute paths only count),
+    /// `home` is the home directory when the environment names none.
+    pub fn of(var: impl Fn(&str) -> Option<PathBuf>, home: Option<PathBuf>) -> Homes {
+        let var = |name: &str| var(name).filter(|p| p.is_absolute());
+        let home = var("HOME").or(home);
+        Homes {
+            claude: var("CLAUDE_CONFIG_DIR").or_else(|| Some(home.as_ref()?.join(".claude"))),
+            codex: var("CODEX_HOME").or_else(|| Some(home.as_ref()?.join(".codex"))),
+            gemini: var("GEMINI_CLI_HOME")
+                .or_else(|| home.clone())
+                .map(|h| h.join(".gemini")),
+        }
+    }
+
+    /// The homes named by an environment of names and values.
+    pub fn of_env(
+        env: &[(std::ffi::OsString, std::ffi::OsString)],
+        home: Option<PathBuf>,
+    ) -> Homes {
+        Homes::of(
+            |name| {
+                env.iter()
+                    .find(|(k, _)| k == OsStr::new(name))
+                    .map(|(_, v)| PathBuf::from(v))
+            },
+            home,
+        )
+    }
+}
+
+/// A CLI whose TUI keeps a session file vnx can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cli {
+    /// claude: `<config>/projects/<cwd, munged>/<session>.jsonl`.
+    Claude,
+    /// codex: `<home>/sessions/YYYY/MM/DD/rollout-<time>-<session>.jsonl`.
+    Codex,
+    /// gemini: `<home>/tmp/<project>/chats/session-<time>-<id>.jsonl`.
+    Gemini,
+}
+
+impl Cli {
+    /// The CLI of a built-in provider's name.
+    pub fn of(provider: &str) -> Option<Cli> {
+        match provider {
+            "claude" => Some(Cli::Claude),
+            "codex" => Some(Cli::Codex),
+            "gemini" => Some(Cli::Gemini),
+            _ => None,
+        }
+    }
+
+    /// Its name, as providers are named.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cli::Claude => "claude",
+            Cli::Codex => "codex",
+            Cli::Gemini => "gemini",
+        }
+    }
+
+    /// A renderer of its session file.
+    pub fn transcript(self) -> Transcript {
+        match self {
+            Cli::Claude => Transcript::claude_session(),
+            Cli::Codex => Transcript::codex_rollout(),
+            Cli::Gemini => Transcript::gemini_session(),
+        }
+    }
+}
+
+/// Which session a dispatch's is.
+#[derive(Clone, Debug)]
+pub struct Wanted {
+    /// The worker's CLI.
+    pub cli: Cli,
+    /// Where the CLIs keep their state for this dispatch.
+    pub homes: Homes,
+    /// The session's working directory: the dispatch's worktree.
+    pub cwd: PathBuf,
+    /// When the dispatch started: a file last written before is an older session's.
+    pub since: SystemTime,
+    /// The session's id, when the dispatch's hooks or receipts named it.
+    pub session_id: Option<String>,
+}
+
+impl Wanted {
+    /// The dispatch's session file, if its CLI wrote one (see `locate`).
+    pub fn find(&self) -> Option<PathBuf> {
+        locate::find(self)
+    }
+
+    /// Where its CLI keeps the sessions looked through, for a message.
+    pub fn looked_in(&self) -> Option<PathBuf> {
+        match self.cli {
+            Cli::Claude => Some(claude_project_dir(self.homes.claude.as_ref()?, &self.cwd)),
+            Cli::Codex => Some(self.homes.codex.as_ref()?.join("sessions")),
+            Cli::Gemini => Some(self.homes.gemini.as_ref()?.join("tmp")),
+        }
+    }
+}
+
+/// Follows a dispatch's session file as a transcript: each [`Follower::poll`] looks for the
+/// file (a new one, when the CLI started another session, is rendered from its start) and
+/// renders what was appended since.
+#[derive(Debug)]
+pub struct Follower {
+    wanted: Wanted,
+    current: Option<(PathBuf, std::fs::File, u64)>,
+    render: Transcript,
+}
+
+impl Follower {
+    /// A follower that has read nothing yet.
+    pub fn new(wanted: Wanted) -> Follower {
+        let render = wanted.cli.transcript();
+        Follower {
+            wanted,
+            current: None,
+            render,
+        }
+    }
+
+    /// The file followed, once found.
+    pub fn path(&self) -> Option<&Path> {
+        self.current.as_ref().map(|(p, _, _)| p.as_path())
+    }
+
+    /// The lines rendered from what was appended since the last poll, and how many bytes
+    /// were read.
+    pub fn poll(&mut self) -> (Vec<String>, u64) {
+        let found = self.wanted.find();
+        if found.is_some() && found.as_deref() != self.path() {
+            let opened =
+                found.and_then(|p| Some((p.clone(), crate::files::open_hostile(&p).ok()?, 0)));
+            if opened.is_some() {
+                self.current = opened;
+                self.render = self.wanted.cli.transcript();
+            }
+        }
+        let Some((_, file, offset)) = &mut self.current else {
+            return (Vec::new(), 0);
+        };
+        let mut buf = Vec::new();
+        let _ = file.seek(SeekFrom::Start(*offset));
+        let n = file.take(MAX_READ).read_to_end(&mut buf).unwrap_or(0) as u64;
+        *offset += n;
+        (self.render.feed(&buf), n)
+    }
+
+    /// The lines held back for more (a last line without its newline).
+    pub fn finish(self) -> Vec<String> {
+        self.render.finish()
+    }
+}
+
+/// Reads a whole session file (bounded) and renders it.
+pub fn render(cli: Cli, path: &Path) -> std::io::Result<Vec<String>> {
+    let data = read(path)?;
+    let mut t = cli.transcript();
+    let mut lines = t.feed(&data);
+    lines.extend(t.finish());
+    Ok(lines)
+}
+
+/// The largest session file read whole (for its usage, or `show --log` after the end).
+pub const MAX_SESSION_BYTES: u64 = 256 << 20;
+
+/// A session file's bytes: a regular file, not through a link, at most
+/// [`MAX_SESSION_BYTES`].
+fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    crate::files::read_bounded(path, MAX_SESSION_BYTES)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,271 @@
+//! Unit tests of finding, following and counting session files. The real CLIs' files are
+//! tested in `tests/it/transcript.rs`.
+
+use std::fs;
+use std::time::Duration;
+
+use super::*;
+
+fn wanted(cli: Cli, root: &Path, cwd: &Path) -> Wanted {
+    Wanted {
+        cli,
+        homes: Homes {
+            claude: Some(root.join(".claude")),
+            codex: Some(root.join(".codex")),
+            gemini: Some(root.join(".gemini")),
+        },
+        cwd: cwd.to_owned(),
+        since: SystemTime::now() - Duration::from_secs(60),
+        session_id: None,
+    }
+}
+
+#[test]
+fn the_homes_are_the_environments() {
+    let env = |pairs: &[(&str, &str)]| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    };
+    let h = Homes::of_env(&env(&[("HOME", "/h")]), Some("/machine".into()));
+    assert_eq!(h.claude.as_deref(), Some(Path::new("/h/.claude")));
+    assert_eq!(h.codex.as_deref(), Some(Path::new("/h/.codex")));
+    assert_eq!(h.gemini.as_deref(), Some(Path::new("/h/.gemini")));
+    let h = Homes::of_env(
+        &env(&[
+            ("HOME", "relative"),
+            ("CLAUDE_CONFIG_DIR", "/c"),
+            ("CODEX_HOME", "/x"),
+            ("GEMINI_CLI_HOME", "/g"),
+        ]),
+        Some("/machine".into()),
+    );
+    assert_eq!(h.claude.as_deref(), Some(Path::new("/c")));
+    assert_eq!(h.codex.as_deref(), Some(Path::new("/x")));
+    assert_eq!(h.gemini.as_deref(), Some(Path::new("/g/.gemini")));
+    let h = Homes::of_env(&[], Some("/machine".into()));
+    assert_eq!(h.codex.as_deref(), Some(Path::new("/machine/.codex")));
+}
+
+#[test]
+fn the_claude_project_dir_is_the_cwd_with_every_other_character_a_dash() {
+    let dir = claude_project_dir(Path::new("/h/.claude"), Path::new("/no/such/x.y_z"));
+    assert_eq!(dir, Path::new("/h/.claude/projects/-no-such-x-y-z"));
+}
+
+#[test]
+fn claude_sessions_are_regular_jsonl_files_never_through_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = Path::new("/w/t");
+    let w = wanted(Cli::Claude, tmp.path(), cwd);
+    let dir = claude_project_dir(w.homes.claude.as_ref().unwrap(), cwd);
+    fs::create_dir_all(&dir).unwrap();
+    assert_eq!(w.find(), None);
+    fs::write(dir.join("a.jsonl"), "{}\n").unwrap();
+    fs::write(dir.join("b.txt"), "x").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("c.jsonl")).unwrap();
+    assert_eq!(w.find(), Some(dir.join("a.jsonl")));
+    // Named by its id when the id is known.
+    let mut by_id = w.clone();
+    by_id.session_id = Some("b".into());
+    assert_eq!(by_id.find(), None);
+    // A file last written before the dispatch started is an older session's.
+    let mut later = w.clone();
+    later.since = SystemTime::now() + Duration::from_secs(60);
+    assert_eq!(later.find(), None);
+    // The project directory itself may not be a link.
+    fs::rename(&dir, tmp.path().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("elsewhere"), &dir).unwrap();
+    assert_eq!(w.find(), None);
+}
+
+fn codex_rollout(cwd: &str, id: &str) -> String {
+    let meta = serde_json::json!({
+        "timestamp": "2026-11-25T08:41:10.803Z",
+        "type": "session_meta",
+        "payload": {"id": id, "cwd": cwd, "cli_version": "0.169.0"},
+    });
+    format!("{meta}\n")
+}
+
+#[test]
+fn a_codex_session_is_the_one_whose_meta_names_the_worktree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let today = jiff::Timestamp::now().strftime("%Y/%m/%d").to_string();
+    let day = tmp.path().join(".codex/sessions").join(today);
+    fs::create_dir_all(&day).unwrap();
+    fs::write(
+        day.join("rollout-1-other.jsonl"),
+        codex_rollout("/w/other", "s-0"),
+    )
+    .unwrap();
+    let w = wanted(Cli::Codex, tmp.path(), Path::new("/w/t"));
+    // The newest file is another worktree's: never taken for this one.
+    assert_eq!(w.find(), None);
+    fs::write(
+        day.join("rollout-2-mine.jsonl"),
+        codex_rollout("/w/t", "s-1"),
+    )
+    .unwrap();
+    fs::write(
+        day.join("rollout-3-other.jsonl"),
+        codex_rollout("/w/other", "s-2"),
+    )
+    .unwrap();
+    assert_eq!(w.find(), Some(day.join("rollout-2-mine.jsonl")));
+    let mut by_id = w.clone();
+    by_id.session_id = Some("s-9".into());
+    assert_eq!(by_id.find(), None);
+    // Days long before the dispatch started are not looked through.
+    let old = tmp.path().join(".codex/sessions/2001/01/01");
+    fs::create_dir_all(&old).unwrap();
+    fs::rename(
+        day.join("rollout-2-mine.jsonl"),
+        old.join("rollout-2-mine.jsonl"),
+    )
+    .unwrap();
+    assert_eq!(w.find(), None);
+}
+
+#[test]
+fn a_gemini_session_is_in_the_project_whose_root_is_the_worktree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmpdir = tmp.path().join(".gemini/tmp");
+    for (project, root) in [("a", "/w/other"), ("b", "/w/t")] {
+        fs::create_dir_all(tmpdir.join(project).join("chats")).unwrap();
+        fs::write(tmpdir.join(project).join(".project_root"), root).unwrap();
+        let first = serde_json::json!({"sessionId": format!("s-{project}"), "projectHash": "h"});
+        fs::write(
+            tmpdir.join(project).join("chats/session-1.jsonl"),
+            format!("{first}\n"),
+        )
+        .unwrap();
+    }
+    let w = wanted(Cli::Gemini, tmp.path(), Path::new("/w/t"));
+    assert_eq!(w.find(), Some(tmpdir.join("b/chats/session-1.jsonl")));
+    let mut by_id = w.clone();
+    by_id.session_id = Some("s-a".into());
+    assert_eq!(by_id.find(), None);
+}
+
+#[test]
+fn a_follower_renders_what_is_appended_and_a_new_session_from_its_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = Path::new("/w/t");
+    let w = wanted(Cli::Claude, tmp.path(), cwd);
+    let dir = claude_project_dir(w.homes.claude.as_ref().unwrap(), cwd);
+    fs::create_dir_all(&dir).unwrap();
+    let mut f = Follower::new(w);
+    assert_eq!(f.poll(), (Vec::new(), 0));
+    let say = |text: &str| {
+        let line = serde_json::json!({
+            "type": "assistant",
+            "message": {"id": text, "content": [{"type": "text", "text": text}]},
+        });
+        format!("{line}\n")
+    };
+    fs::write(dir.join("a.jsonl"), say("one")).unwrap();
+    assert_eq!(f.poll().0, ["says    one"]);
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("a.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut file, say("two\u{1b}[2J").as_bytes()).unwrap();
+    assert_eq!(f.poll().0, ["says    two\\e[2J"]);
+    assert_eq!(f.poll().0, Vec::<String>::new());
+    assert_eq!(f.path(), Some(dir.join("a.jsonl").as_path()));
+}
+
+#[test]
+fn claude_usage_counts_each_message_once() {
+    let line = |id: &str, input: u64, output: u64| {
+        let l = serde_json::json!({
+            "type": "assistant",
+            "message": {"id": id, "usage": {"input_tokens": input, "output_tokens": output,
+                "cache_read_input_tokens": 5, "cache_creation_input_tokens": 1}},
+        });
+        format!("{l}\n")
+    };
+    // claude writes a message's usage again on the line of each of its content blocks.
+    let data = [
+        line("m1", 100, 10),
+        line("m1", 100, 10),
+        line("m2", 200, 20),
+    ]
+    .concat();
+    let u = usage::of_bytes(Cli::Claude, data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+    assert_eq!((u.input_tokens, u.output_tokens), (300, 30));
+    assert_eq!(u.cached_input_tokens, Some(10));
+    assert_eq!(u.cache_creation_input_tokens, Some(2));
+    assert_eq!(
+        usage::of_bytes(
+            Cli::Claude,
+            b"{\"type\":\"user\"}\n",
+            SystemTime::UNIX_EPOCH
+        ),
+        None
+    );
+}
+
+#[test]
+fn codex_usage_is_the_last_total_and_gemini_counts_each_message_once() {
+    let count = |input: u64| {
+        let l = serde_json::json!({"type": "event_msg", "payload": {"type": "token_count",
+            "info": {"total_token_usage": {"input_tokens": input, "output_tokens": 7,
+                "cached_input_tokens": 0, "total_tokens": input + 7}}}});
+        format!("{l}\n")
+    };
+    let data = [count(10), count(30)].concat();
+    let u = usage::of_bytes(Cli::Codex, data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+    assert_eq!(
+        (u.input_tokens, u.output_tokens, u.total_tokens),
+        (30, 7, Some(37))
+    );
+    let message = |id: &str, input: u64| {
+        let l = serde_json::json!({"id": id, "type": "gemini",
+            "tokens": {"input": input, "output": 2, "cached": 0, "total": input + 2}});
+        format!("{l}\n")
+    };
+    let data = [message("a", 10), message("a", 10), message("b", 20)].concat();
+    let u = usage::of_bytes(Cli::Gemini, data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+    assert_eq!(
+        (u.input_tokens, u.output_tokens, u.total_tokens),
+        (30, 4, Some(34))
+    );
+}
+
+#[test]
+fn only_what_was_recorded_since_the_dispatch_started_counts() {
+    // A follow-up resumes its session: the earlier dispatch's turns are in the file too.
+    let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+    let since = SystemTime::from(at("2026-11-25T09:00:00Z"));
+    let count = |time: &str, input: u64| {
+        let l = serde_json::json!({"timestamp": time, "type": "event_msg", "payload": {
+            "type": "token_count", "info": {"total_token_usage": {"input_tokens": input,
+            "output_tokens": input / 10, "total_tokens": input + input / 10}}}});
+        format!("{l}\n")
+    };
+    let data = [
+        count("2026-11-25T08:00:00Z", 100),
+        count("2026-11-25T09:00:01Z", 250),
+    ]
+    .concat();
+    let u = usage::of_bytes(Cli::Codex, data.as_bytes(), since).unwrap();
+    assert_eq!(
+        (u.input_tokens, u.output_tokens, u.total_tokens),
+        (150, 15, Some(165))
+    );
+    let said = |time: &str, id: &str| {
+        let l = serde_json::json!({"timestamp": time, "type": "assistant",
+            "message": {"id": id, "usage": {"input_tokens": 7, "output_tokens": 1}}});
+        format!("{l}\n")
+    };
+    let data = [
+        said("2026-11-25T08:00:00Z", "old"),
+        said("2026-11-25T09:00:01Z", "new"),
+    ]
+    .concat();
+    let u = usage::of_bytes(Cli::Claude, data.as_bytes(), since).unwrap();
+    assert_eq!((u.input_tokens, u.output_tokens), (7, 1));
+}

@@ -1,0 +1,181 @@
+//! codex's own session file (`sessions/YYYY/MM/DD/rollout-*.jsonl`, what its TUI writes; seen
+//! on codex 0.169) as a transcript: `session_meta` (the session), the model's shell calls as
+//! it asks for them (`response_item`/`function_call`, so a command waiting for approval shows),
+//! then codex's `event_msg`/`item_completed` items (the command's result, file changes, the
+//! assistant's messages), `token_count` (totals, shown when the turn ends at
+//! `task_complete`), `turn_aborted` and `error`.
+
+use serde_json::Value;
+
+use super::*;
+
+impl Transcript {
+    pub(super) fn rollout_line(&mut self, kind: &str, event: &Value) {
+        let payload = event.get("payload").unwrap_or(&Value::Null);
+        match kind {
+            "session_meta" => {
+                self.rollout_cwd = str_of(payload, "cwd").unwrap_or("").to_owned();
+                let id = str_of(payload, "id").unwrap_or("-");
+                let version = str_of(payload, "cli_version")
+                    .map(|v| format!(" {v}"))
+                    .unwrap_or_default();
+                self.push("start", &format!("codex{version}, session {id}"));
+            }
+            "response_item" => self.rollout_response_item(payload),
+            "event_msg" => self.rollout_event(payload),
+            _ => {}
+        }
+    }
+
+    /// What the model asked for: a command (shown at once, before it runs or waits for
+    /// approval) or another tool; its messages are shown from their `item_completed`.
+    fn rollout_response_item(&mut self, payload: &Value) {
+        let call = str_of(payload, "call_id").unwrap_or("");
+        match str_of(payload, "type") {
+            Some("function_call") => {
+                let name = str_of(payload, "name").unwrap_or("-");
+                let args = str_of(payload, "arguments")
+                    .and_then(|a| serde_json::from_str::<Value>(a).ok())
+                    .unwrap_or(Value::Null);
+                if matches!(name, "exec_command" | "shell" | "local_shell") {
+                    self.remember(call, "command");
+                    self.push("$", &describe_input(&args));
+                } else {
+                    self.remember(call, name);
+                    self.push("▸", &format!("{name} {}", describe_input(&args)));
+                }
+            }
+            Some("local_shell_call") => {
+                let action = payload.get("action").unwrap_or(&Value::Null);
+                self.remember(call, "command");
+                self.push("$", &describe_input(action));
+            }
+            _ => {}
+        }
+    }
+
+    fn rollout_event(&mut self, payload: &Value) {
+        match str_of(payload, "type") {
+            Some("item_completed") => {
+                if let Some(item) = payload.get("item") {
+                    self.rollout_item(item);
+                }
+            }
+            Some("token_count") => {
+                let total = payload
+                    .get("info")
+                    .and_then(|i| i.get("total_token_usage"))
+                    .unwrap_or(&Value::Null);
+                if let (Some(i), Some(o)) = (
+                    u64_of(total, "input_tokens"),
+                    u64_of(total, "output_tokens"),
+                ) {
+                    let cached = u64_of(total, "cached_input_tokens").unwrap_or(0);
+                    self.rollout_tokens = Some((i, o, cached));
+                }
+            }
+            Some("task_complete") => {
+                let mut parts = vec!["turn done".to_owned()];
+                if let Some((i, o, c)) = self.rollout_tokens {
+                    parts.extend(tokens(Some(i), Some(o), Some(c)));
+                }
+                self.push("end", &parts.join(" · "));
+            }
+            Some("turn_aborted") => {
+                let why = nonblank(payload, "reason").unwrap_or("aborted");
+                self.push("end", &format!("turn aborted ({why})"));
+            }
+            Some("error") => {
+                let why = nonblank(payload, "message").unwrap_or("error");
+                self.push("error", &one_line(why));
+            }
+            _ => {}
+        }
+    }
+
+    fn rollout_item(&mut self, item: &Value) {
+        let id = str_of(item, "id").unwrap_or("");
+        match str_of(item, "type") {
+            Some("AgentMessage") => {
+                let text: Vec<&str> = item
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| str_of(c, "text"))
+                    .collect();
+                let text = text.join("\n");
+                if !text.trim().is_empty() {
+                    self.push_lines("says", &text, MAX_MESSAGE_LINES);
+                }
+            }
+            Some("CommandExecution") => {
+                if self.tool_of(id).is_none() {
+                    self.push("$", &rollout_command(item));
+                }
+                let output = str_of(item, "aggregated_output").unwrap_or("");
+                match (
+                    str_of(item, "status"),
+                    item.get("exit_code").and_then(Value::as_i64),
+                ) {
+                    (Some("declined"), _) => self.push("denied", &rollout_command(item)),
+                    (_, Some(0)) => self.push_result(true, output),
+                    (_, Some(code)) => self.push_result(false, &format!("exit {code}\n{output}")),
+                    (_, None) => self.push_result(false, output),
+                }
+            }
+            Some("FileChange") => {
+                if let Some(Value::Object(changes)) = item.get("changes") {
+                    for (path, change) in changes {
+                        let kind = str_of(change, "type").unwrap_or("change");
+                        let shown = path
+                            .strip_prefix(self.rollout_cwd.as_str())
+                            .and_then(|p| p.strip_prefix('/'))
+                            .filter(|_| !self.rollout_cwd.is_empty())
+                            .unwrap_or(path);
+                        self.push("▸", &format!("{kind} {shown}"));
+                    }
+                }
+                if str_of(item, "status") == Some("failed") {
+                    self.push_result(false, str_of(item, "stderr").unwrap_or(""));
+                }
+            }
+            Some("McpToolCall") => {
+                let server = str_of(item, "server").unwrap_or("-");
+                let tool = str_of(item, "tool").unwrap_or("-");
+                self.push("▸", &format!("{server}.{tool}"));
+            }
+            Some("Error") => {
+                let why = nonblank(item, "message").unwrap_or("error");
+                self.push("error", &one_line(why));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The command of a `CommandExecution`: its parsed form, else its argv without the
+/// `bash -c` codex wraps it in.
+fn rollout_command(item: &Value) -> String {
+    let parsed: Vec<&str> = item
+        .get("parsed_cmd")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| str_of(p, "cmd"))
+        .collect();
+    if !parsed.is_empty() {
+        return one_line(&parsed.join(" && "));
+    }
+    let argv: Vec<&str> = item
+        .get("command")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    match argv.as_slice() {
+        [shell, flag, script] if shell.ends_with("sh") && flag.starts_with('-') => one_line(script),
+        _ => one_line(&argv.join(" ")),
+    }
+}

@@ -1,0 +1,103 @@
+//! gemini's own session file (`~/.gemini/tmp/<project>/chats/session-*.jsonl`, what its TUI
+//! writes; seen on gemini 0.61) as a transcript: a first line naming the session, then one
+//! line per message, written again under the same `id` as it grows (a `gemini` message gains
+//! its `toolCalls`, each with its status and result, once they ran), and `$set` lines that
+//! update the session's metadata. Each message and tool call is shown once; `user` messages
+//! (the prompt, the tools' responses) are not shown, the calls' results are.
+
+use serde_json::Value;
+
+use super::*;
+
+impl Transcript {
+    pub(super) fn gemini_session_line(&mut self, kind: &str, event: &Value) {
+        if let Some(session) = str_of(event, "sessionId")
+            && event.get("projectHash").is_some()
+        {
+            self.push("start", &format!("gemini, session {session}"));
+            return;
+        }
+        let id = str_of(event, "id").unwrap_or("");
+        match kind {
+            "gemini" => {
+                let key = format!("message {id}");
+                if self.tool_of(&key).is_none() {
+                    let text = session_text(event.get("content").unwrap_or(&Value::Null));
+                    if !text.trim().is_empty() {
+                        self.remember(&key, "shown");
+                        self.push_lines("says", &text, MAX_MESSAGE_LINES);
+                    }
+                }
+                let calls = event.get("toolCalls").and_then(Value::as_array);
+                for call in calls.into_iter().flatten() {
+                    self.gemini_session_call(call);
+                }
+            }
+            "error" | "warning" => {
+                let text = session_text(event.get("content").unwrap_or(&Value::Null));
+                self.push(kind, &one_line(&text));
+            }
+            _ => {}
+        }
+    }
+
+    /// A tool call, once: its command (or name and arguments) and its result.
+    fn gemini_session_call(&mut self, call: &Value) {
+        let id = format!("call {}", str_of(call, "id").unwrap_or(""));
+        if self.tool_of(&id).is_some() {
+            return;
+        }
+        let name = str_of(call, "name").unwrap_or("tool");
+        self.remember(&id, name);
+        let args = call.get("args").unwrap_or(&Value::Null);
+        if name == "run_shell_command" {
+            self.push("$", &describe_input(args));
+        } else {
+            self.push("▸", &format!("{name} {}", describe_input(args)));
+        }
+        let output = call
+            .get("result")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.pointer("/functionResponse/response"))
+            .map(|r| {
+                str_of(r, "output")
+                    .or_else(|| str_of(r, "error"))
+                    .map_or_else(|| compact(r), shell_output)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        match str_of(call, "status") {
+            Some("success") => self.push_result(true, &output),
+            Some("cancelled") => self.push("denied", &describe_input(args)),
+            _ => self.push_result(false, &output),
+        }
+    }
+}
+
+/// A message's content: a string, or parts with `text`.
+fn session_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| str_of(p, "text"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// A shell tool's output without the wrapping gemini gives the model (`<untrusted_context>`,
+/// `Output: `, the process group).
+fn shell_output(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            !matches!(l.trim(), "<untrusted_context>" | "</untrusted_context>")
+                && !l.starts_with("Process Group PGID:")
+        })
+        .map(|l| l.strip_prefix("Output: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
