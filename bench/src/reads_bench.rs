@@ -102,6 +102,27 @@ fn make_project(repo: &BenchRepo, vnx: &Path, n: usize) -> Result<Vec<String>> {
     make_dispatch_history(&ledger, &template, &id, n, &attestor)
 }
 
+/// One run of `vnx ARGS` in the project: its microseconds, and its peak RSS in KiB
+/// (`/usr/bin/time -f %M`).
+fn time_once(repo: &BenchRepo, vnx: &Path, args: &[&str]) -> Result<(f64, u64)> {
+    let rss_file = repo.root.join("../rss.txt");
+    let t = Instant::now();
+    let status = repo
+        .cmd("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&rss_file)
+        .arg(vnx)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    let elapsed = micros(t);
+    if !status.success() {
+        return Err(format!("vnx {args:?} failed: {status}").into());
+    }
+    Ok((elapsed, read_rss(&rss_file)?))
+}
+
 fn memfind(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -121,28 +142,14 @@ fn time_cli_warm(
     warm: usize,
 ) -> Result<Read> {
     crate::note(&format!("timing {name}"));
-    let rss_file = repo.root.join("../rss.txt");
     let mut us = Vec::new();
     let mut rss_kib = 0;
     for i in 0..warm + runs {
-        let t = Instant::now();
-        let status = repo
-            .cmd("/usr/bin/time")
-            .args(["-f", "%M", "-o"])
-            .arg(&rss_file)
-            .arg(vnx)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        let elapsed = micros(t);
-        if !status.success() {
-            return Err(format!("vnx {args:?} failed: {status}").into());
-        }
+        let (elapsed, rss) = time_once(repo, vnx, args)?;
         // The warm-up may build the index (the first read's cost is its own row).
         if i >= warm {
             us.push(elapsed);
-            rss_kib = rss_kib.max(read_rss(&rss_file)?);
+            rss_kib = rss_kib.max(rss);
         }
     }
     Ok(Read {
@@ -166,7 +173,6 @@ fn read_rss(path: &Path) -> Result<u64> {
 /// the new line and finds the index's stamp too recent to keep.
 fn time_after_change(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
     crate::note("timing `vnx status` after a change");
-    let rss_file = repo.root.join("../rss.txt");
     let ledger = ledger_of(&repo.root);
     let mut us = Vec::new();
     let mut rss_kib = 0;
@@ -181,21 +187,9 @@ fn time_after_change(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> 
         if !appended.success() {
             return Err(format!("vnx receipts append failed: {appended}").into());
         }
-        let t = Instant::now();
-        let status = repo
-            .cmd("/usr/bin/time")
-            .args(["-f", "%M", "-o"])
-            .arg(&rss_file)
-            .arg(vnx)
-            .arg("status")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        us.push(micros(t));
-        if !status.success() {
-            return Err(format!("vnx status failed: {status}").into());
-        }
-        rss_kib = rss_kib.max(read_rss(&rss_file)?);
+        let (elapsed, rss) = time_once(repo, vnx, &["status"])?;
+        us.push(elapsed);
+        rss_kib = rss_kib.max(rss);
     }
     Ok(Read {
         name: "`vnx status`, first read after one new receipt".into(),

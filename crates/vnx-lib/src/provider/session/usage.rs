@@ -48,63 +48,55 @@ pub(super) fn of_bytes(cli: Cli, data: &[u8], since: SystemTime) -> Option<Usage
     }
     let lines = all.filter(|l| !before(l));
     match cli {
-        Cli::Claude => {
-            let mut by_id: HashMap<String, Usage> = HashMap::new();
-            for (n, line) in lines.enumerate() {
-                if line.get("type").and_then(Value::as_str) != Some("assistant") {
-                    continue;
-                }
-                let Some(message) = line.get("message") else {
-                    continue;
-                };
-                let Some(u) = message.get("usage") else {
-                    continue;
-                };
-                let id = message
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("line {n}"), str::to_owned);
-                by_id.insert(
-                    id,
-                    Usage {
-                        input_tokens: int(u, "input_tokens"),
-                        output_tokens: int(u, "output_tokens"),
-                        cached_input_tokens: Some(int(u, "cache_read_input_tokens")),
-                        cache_creation_input_tokens: Some(int(u, "cache_creation_input_tokens")),
-                        total_tokens: None,
-                    },
-                );
-            }
-            sum(by_id.into_values())
-        }
+        Cli::Claude => per_message(lines, "assistant", |l| {
+            let message = l.get("message")?;
+            let u = message.get("usage")?;
+            let usage = Usage {
+                input_tokens: int(u, "input_tokens"),
+                output_tokens: int(u, "output_tokens"),
+                cached_input_tokens: Some(int(u, "cache_read_input_tokens")),
+                cache_creation_input_tokens: Some(int(u, "cache_creation_input_tokens")),
+                total_tokens: None,
+            };
+            Some((message.get("id"), usage))
+        }),
         Cli::Codex => None,
-        Cli::Gemini => {
-            let mut by_id: HashMap<String, Usage> = HashMap::new();
-            for (n, line) in lines.enumerate() {
-                if line.get("type").and_then(Value::as_str) != Some("gemini") {
-                    continue;
-                }
-                let Some(t) = line.get("tokens") else {
-                    continue;
-                };
-                let id = line
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("line {n}"), str::to_owned);
-                by_id.insert(
-                    id,
-                    Usage {
-                        input_tokens: int(t, "input"),
-                        output_tokens: int(t, "output"),
-                        cached_input_tokens: Some(int(t, "cached")),
-                        cache_creation_input_tokens: None,
-                        total_tokens: Some(int(t, "total")),
-                    },
-                );
-            }
-            sum(by_id.into_values())
-        }
+        Cli::Gemini => per_message(lines, "gemini", |l| {
+            let t = l.get("tokens")?;
+            let usage = Usage {
+                input_tokens: int(t, "input"),
+                output_tokens: int(t, "output"),
+                cached_input_tokens: Some(int(t, "cached")),
+                cache_creation_input_tokens: None,
+                total_tokens: Some(int(t, "total")),
+            };
+            Some((l.get("id"), usage))
+        }),
     }
+}
+
+/// The sum of the usage of the lines of `type` `kind`, each message counted once by the id
+/// `usage_of` finds beside its usage (the last line of a message wins; a line without an
+/// id is a message of its own).
+fn per_message(
+    lines: impl Iterator<Item = Value>,
+    kind: &str,
+    usage_of: impl for<'a> Fn(&'a Value) -> Option<(Option<&'a Value>, Usage)>,
+) -> Option<Usage> {
+    let mut by_id: HashMap<String, Usage> = HashMap::new();
+    for (n, line) in lines.enumerate() {
+        if line.get("type").and_then(Value::as_str) != Some(kind) {
+            continue;
+        }
+        let Some((id, usage)) = usage_of(&line) else {
+            continue;
+        };
+        let id = id
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("line {n}"), str::to_owned);
+        by_id.insert(id, usage);
+    }
+    sum(by_id.into_values())
 }
 
 /// codex's last `token_count` totals, less the last ones recorded before the start.
