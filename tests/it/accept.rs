@@ -172,15 +172,7 @@ fn a_forgotten_report_is_accepted_by_hand_and_merges_through_its_gates() {
         format!("accepted by {who} (ended needs_input): read the diff")
     );
     // `vnx mcp`'s list (read-only: an agent sees the acceptance, it cannot make one).
-    let settings = vnx::mcp::Settings {
-        root: std::fs::canonicalize(repo.env.path()).unwrap(),
-        ledger: ledger_path(&repo),
-        tmux_socket: repo.server.0.socket().to_owned(),
-        key: Some(repo.env.home().join(".config/vnx/checkpoint.key")),
-        witness_dir: None,
-        threads: 1,
-        scratch: repo.env.home().join("mcp-scratch"),
-    };
+    let settings = repo.mcp_settings(repo.env.home().join("mcp-scratch"));
     let filter = vnx::mcp::read::Filter {
         ids: vec![id.clone()],
         ..Default::default()

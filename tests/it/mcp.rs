@@ -358,15 +358,7 @@ async fn governance_answers_agree_with_the_cli() {
 async fn serves_in_process_over_a_duplex() {
     let repo = Repo::new();
     let id = repo.dispatched("commit", false);
-    let settings = vnx::mcp::Settings {
-        root: std::fs::canonicalize(repo.env.path()).unwrap(),
-        ledger: ledger_path(&repo),
-        tmux_socket: repo.server.0.socket().to_owned(),
-        key: Some(repo.env.home().join(".config/vnx/checkpoint.key")),
-        witness_dir: None,
-        threads: 1,
-        scratch: tempfile::tempdir().unwrap().path().join("scratch"),
-    };
+    let settings = repo.mcp_settings(tempfile::tempdir().unwrap().path().join("scratch"));
     let (server_end, client_end) = tokio::io::duplex(1 << 16);
     let server = tokio::spawn(vnx_cli::mcp_server::Server::new(settings).serve_on(server_end));
     let c = ().serve(client_end).await.unwrap();

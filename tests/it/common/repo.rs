@@ -117,6 +117,20 @@ impl Repo {
         r.stdout.trim().to_owned()
     }
 
+    /// What the MCP server of this project is given, as `vnx mcp` would resolve it, with
+    /// `scratch` for its scratch space.
+    pub fn mcp_settings(&self, scratch: std::path::PathBuf) -> vnx::mcp::Settings {
+        vnx::mcp::Settings {
+            root: std::fs::canonicalize(self.env.path()).unwrap(),
+            ledger: super::ledger_path(self),
+            tmux_socket: self.server.0.socket().to_owned(),
+            key: Some(self.env.home().join(".config/vnx/checkpoint.key")),
+            witness_dir: None,
+            threads: 1,
+            scratch,
+        }
+    }
+
     pub fn receipts(&self, id: &str) -> Vec<serde_json::Value> {
         let data =
             std::fs::read_to_string(self.env.path().join(".vnx-data/state/t0_receipts.ndjson"))
