@@ -12,6 +12,7 @@ pub mod flags;
 pub mod help;
 pub mod hooks;
 pub mod invocation;
+pub mod lines;
 pub mod session;
 pub mod template;
 pub mod transcript;

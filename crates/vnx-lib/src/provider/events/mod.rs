@@ -19,7 +19,8 @@ pub use crate::receipts::{CliVerdict as Verdict, StreamSummary, Usage};
 
 /// The longest line kept, in bytes (without its `\n`); a longer one is dropped and counted as
 /// unparsed.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
+pub use super::lines::MAX_LINE_BYTES;
+use super::lines::{LineSplitter, Piece};
 /// The longest session id or model name kept, in chars (the `…` included).
 pub const ID_MAX_CHARS: usize = 256;
 
@@ -33,10 +34,8 @@ const ELLIPSIS: char = '…';
 #[derive(Debug)]
 pub struct EventParser {
     format: OutputFormat,
-    /// The current incomplete line (never longer than [`MAX_LINE_BYTES`]).
-    pending: Vec<u8>,
-    /// The current line outgrew [`MAX_LINE_BYTES`]: skip bytes up to the next `\n`.
-    discarding: bool,
+    /// The lines fed so far.
+    lines: LineSplitter,
     summary: StreamSummary,
     /// Codex and gemini: the message of the last top-level `error` event, used when the final
     /// verdict is an error without a message of its own.
@@ -51,8 +50,7 @@ impl EventParser {
     pub fn new(format: OutputFormat) -> EventParser {
         EventParser {
             format,
-            pending: Vec::new(),
-            discarding: false,
+            lines: LineSplitter::default(),
             summary: StreamSummary::default(),
             remembered_error: None,
             gemini_current: None,
@@ -64,32 +62,15 @@ impl EventParser {
         if self.format == OutputFormat::Text {
             return;
         }
-        let mut rest = chunk;
-        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
-            let head = &rest[..newline];
-            rest = &rest[newline + 1..];
-            if self.discarding || self.pending.len() + head.len() > MAX_LINE_BYTES {
-                self.discarding = false;
-                self.pending.clear();
-                self.summary.unparsed_lines += 1;
-            } else if self.pending.is_empty() {
-                self.line(head);
-            } else {
-                let mut line = std::mem::take(&mut self.pending);
-                line.extend_from_slice(head);
-                self.line(&line);
-                line.clear();
-                self.pending = line;
-            }
-        }
-        if self.discarding {
-            return;
-        }
-        if self.pending.len() + rest.len() > MAX_LINE_BYTES {
-            self.discarding = true;
-            self.pending = Vec::new();
-        } else {
-            self.pending.extend_from_slice(rest);
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(chunk, |piece| self.piece(piece));
+        self.lines = lines;
+    }
+
+    fn piece(&mut self, piece: Piece<'_>) {
+        match piece {
+            Piece::Line(line) => self.line(line),
+            Piece::TooLong => self.summary.unparsed_lines += 1,
         }
     }
 
@@ -99,11 +80,9 @@ impl EventParser {
         if self.format == OutputFormat::Text {
             return StreamSummary::default();
         }
-        if self.discarding {
-            self.summary.unparsed_lines += 1;
-        } else if !self.pending.is_empty() {
-            let line = std::mem::take(&mut self.pending);
-            self.line(&line);
+        let mut lines = std::mem::take(&mut self.lines);
+        if let Some(piece) = lines.finish() {
+            self.piece(piece);
         }
         self.gemini_close_message();
         self.summary

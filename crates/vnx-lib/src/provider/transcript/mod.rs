@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::events::MAX_LINE_BYTES;
+use super::lines::{LineSplitter, MAX_LINE_BYTES, Piece};
 
 /// The longest line rendered, in chars (a longer one ends in `…`).
 pub const MAX_LINE_CHARS: usize = 240;
@@ -48,8 +48,7 @@ enum Cli {
 #[derive(Debug, Default)]
 pub struct Transcript {
     cli: Option<Cli>,
-    pending: Vec<u8>,
-    discarding: bool,
+    lines: LineSplitter,
     out: Vec<String>,
     /// Gemini: the assistant message being streamed in deltas.
     gemini_text: Option<String>,
@@ -95,36 +94,20 @@ impl Transcript {
 
     /// Feeds a chunk and returns the lines it completed.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<String> {
-        let mut rest = chunk;
-        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
-            let head = &rest[..newline];
-            rest = &rest[newline + 1..];
-            if self.discarding || self.pending.len() + head.len() > MAX_LINE_BYTES {
-                self.discarding = false;
-                self.pending.clear();
-                self.push("vnx", "(a line too long to show was left out)");
-            } else {
-                let mut line = std::mem::take(&mut self.pending);
-                line.extend_from_slice(head);
-                self.line(&line);
-            }
-        }
-        if !self.discarding {
-            if self.pending.len() + rest.len() > MAX_LINE_BYTES {
-                self.discarding = true;
-                self.pending = Vec::new();
-            } else {
-                self.pending.extend_from_slice(rest);
-            }
-        }
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(chunk, |piece| match piece {
+            Piece::Line(line) => self.line(line),
+            Piece::TooLong => self.push("vnx", "(a line too long to show was left out)"),
+        });
+        self.lines = lines;
         std::mem::take(&mut self.out)
     }
 
     /// Lines held back for more: a streamed gemini message, a last line without its newline.
     pub fn finish(mut self) -> Vec<String> {
-        if !self.pending.is_empty() && !self.discarding {
-            let line = std::mem::take(&mut self.pending);
-            self.line(&line);
+        let mut lines = std::mem::take(&mut self.lines);
+        if let Some(Piece::Line(line)) = lines.finish() {
+            self.line(line);
         }
         self.gemini_flush();
         self.out
