@@ -99,7 +99,6 @@ fn verified(head: &Head, records: Records, proofs: BTreeMap<u64, ProofFacts>) ->
         report: Some(clean_report(&st)),
         stored: st,
         from_index: true,
-        clean: false,
         partial: Some(Partial {
             listed: head.listed,
             grouped: head.grouped,

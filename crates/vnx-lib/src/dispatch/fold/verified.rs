@@ -46,15 +46,12 @@ pub struct ReadOptions<'a> {
 #[derive(Debug)]
 pub struct Verified {
     /// The records, with the prefix they cover (`fingerprint` and `segments` hold only when
-    /// `clean`).
+    /// the read used or wrote an index).
     pub stored: Stored,
     /// The verification (`None` when the ledger could not be verified).
     pub report: Option<VerifyReport>,
     /// Whether the index was used.
     pub from_index: bool,
-    /// Whether `stored` is an index that held (or was written): it may be kept in memory
-    /// and handed to the next read.
-    pub clean: bool,
     /// When the records are only those a read wanted: how many dispatches are listed in
     /// all, and whether any is a best-of candidate.
     pub partial: Option<Partial>,
@@ -122,7 +119,6 @@ pub fn read_verified(
                     report: Some(clean_report(&st)),
                     stored: st,
                     from_index: true,
-                    clean: true,
                     partial: None,
                 });
             }
@@ -242,7 +238,6 @@ fn from_index(
         stored: st,
         report: Some(report),
         from_index: true,
-        clean: true,
         partial: None,
     }))
 }
@@ -276,7 +271,6 @@ fn full(
         records,
         proofs,
     };
-    let mut clean = false;
     // Only a prefix that verified, exactly as folded, is kept.
     if let (Some(r), Some(path), Some(attestor), Some(_)) =
         (&report, o.index, o.attestor, fingerprint)
@@ -295,14 +289,13 @@ fn full(
             st.end = end;
             st.stamp = stamp.filter(|s| s.size == st.records.offset && s.trustworthy());
             // Best effort: without it the next read verifies in full again.
-            clean = index::store(path, attestor, &st).is_ok();
+            let _ = index::store(path, attestor, &st);
         }
     }
     Ok(Verified {
         stored: st,
         report,
         from_index: false,
-        clean,
         partial: None,
     })
 }
