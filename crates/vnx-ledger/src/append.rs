@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -404,8 +404,7 @@ fn find_torn(file: &mut File, size: u64) -> io::Result<Option<Torn>> {
     }
     let start = find_newline_before(file, size)?.map_or(0, |nl| nl + 1);
     let mut bytes = vec![0u8; (size - start) as usize];
-    file.seek(SeekFrom::Start(start))?;
-    file.read_exact(&mut bytes)?;
+    file.read_exact_at(&mut bytes, start)?;
     Ok(Some(Torn { start, bytes }))
 }
 
@@ -546,26 +545,31 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 fn last_byte(file: &mut File, size: u64) -> io::Result<u8> {
     let mut b = [0u8];
-    file.seek(SeekFrom::Start(size - 1))?;
-    file.read_exact(&mut b)?;
+    file.read_exact_at(&mut b, size - 1)?;
     Ok(b[0])
 }
 
+/// The first block [`find_newline_before`] reads: one page holds the last line of nearly
+/// every ledger, and a CLI append pays for each page it touches.
+const FIRST_BLOCK: u64 = 4 << 10;
+/// The largest block it reads, once lines turned out to be long.
 const BLOCK: u64 = 64 << 10;
 
-/// Position of the last `\n` before byte `end`, reading backwards in blocks.
+/// Position of the last `\n` before byte `end`, reading backwards in blocks that double from
+/// one page.
 pub(super) fn find_newline_before(file: &mut File, end: u64) -> io::Result<Option<u64>> {
     let mut hi = end;
-    let mut buf = vec![0u8; BLOCK as usize];
+    let mut block = FIRST_BLOCK;
+    let mut buf = Vec::new();
     while hi > 0 {
-        let lo = hi.saturating_sub(BLOCK);
-        let chunk = &mut buf[..(hi - lo) as usize];
-        file.seek(SeekFrom::Start(lo))?;
-        file.read_exact(chunk)?;
-        if let Some(p) = memchr::memrchr(b'\n', chunk) {
+        let lo = hi.saturating_sub(block);
+        buf.resize((hi - lo) as usize, 0);
+        file.read_exact_at(&mut buf, lo)?;
+        if let Some(p) = memchr::memrchr(b'\n', &buf) {
             return Ok(Some(lo + p as u64));
         }
         hi = lo;
+        block = (block * 2).min(BLOCK);
     }
     Ok(None)
 }
@@ -574,8 +578,7 @@ pub(super) fn find_newline_before(file: &mut File, end: u64) -> io::Result<Optio
 fn line_ending_at(file: &mut File, nl: u64) -> io::Result<(u64, Vec<u8>)> {
     let start = find_newline_before(file, nl)?.map_or(0, |p| p + 1);
     let mut bytes = vec![0u8; (nl - start) as usize];
-    file.seek(SeekFrom::Start(start))?;
-    file.read_exact(&mut bytes)?;
+    file.read_exact_at(&mut bytes, start)?;
     Ok((start, bytes))
 }
 
@@ -677,6 +680,38 @@ fn max_epoch(file: &mut File, end: u64) -> io::Result<u64> {
             && let Some(e) = o.get("epoch").and_then(Value::as_u64)
         {
             max = max.max(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The backward search with growing blocks finds the newline a plain scan finds,
+        /// for lines within the first page and lines longer than the largest block.
+        #[test]
+        fn the_last_newline_before_an_offset_is_the_one_a_scan_finds(
+            len in 0usize..200_000,
+            newlines in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+            end in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = vec![b'x'; len];
+            if len > 0 {
+                for at in &newlines {
+                    bytes[at.index(len)] = b'\n';
+                }
+            }
+            let end = end.index(len + 1);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("ledger.ndjson");
+            std::fs::write(&path, &bytes).unwrap();
+            let mut file = std::fs::File::open(&path).unwrap();
+            let found = super::find_newline_before(&mut file, end as u64).unwrap();
+            let expected = bytes[..end].iter().rposition(|&b| b == b'\n').map(|p| p as u64);
+            prop_assert_eq!(found, expected);
         }
     }
 }
