@@ -194,7 +194,7 @@ fn deny_answers_gemini_in_its_pane() {
         (a["answer"].as_str(), a["via"].as_str()),
         (Some("deny"), Some("pane"))
     );
-    assert_eq!(a["keys"], "3", "{a}");
+    assert_eq!(a["keys"], "Escape", "{a}");
     assert_eq!(a["command"], "touch refused.txt");
     let c = completion(&run(repo.vnx().args(["wait", "--json", &id])));
     assert_eq!(c["status"], "done", "{c}");

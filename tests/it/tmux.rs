@@ -1,5 +1,6 @@
 //! tmux on a private socket: sessions start with an explicit environment and an argv, and
-//! nothing is left behind.
+//! nothing is left behind; an answer typed into a pane's dialog is typed again until the
+//! dialog took it, and never into the next one.
 
 use std::ffi::OsString;
 
@@ -105,4 +106,66 @@ fn sessions_start_while_the_server_shuts_down() {
             )
             .unwrap_or_else(|e| panic!("session {i}: {e}"));
     }
+}
+
+/// A dialog in a pane, as a bash script: it shows `1. Allow once`, drops the keys typed in
+/// its first `deaf` seconds (gemini 0.61 drew its dialog before it read keys), logs the key
+/// it takes to `took`, clears the screen and shows the same dialog again, whose keys go to
+/// `next`.
+fn dialog(server: &Server, env: &TestEnv, deaf: &str) {
+    let script = format!(
+        "stty -echo; echo '1. Allow once'; read -r -s -t {deaf} -n 100 _; \
+         read -r -s -n1 k; echo \"$k\" >> took; clear; sleep 0.5; echo '1. Allow once'; \
+         while read -r -s -n1 -t 5 k; do echo \"$k\" >> next; done; sleep 30"
+    );
+    server
+        .0
+        .new_session("vnx-ask", env.path(), &[], &argv(&["bash", "-c", &script]))
+        .unwrap();
+}
+
+#[test]
+fn an_answer_is_typed_again_while_the_dialog_has_not_taken_it() {
+    let server = Server::new();
+    let env = TestEnv::new();
+    dialog(&server, &env, "1");
+    let timing = vnx::dispatch::answer::DIALOG_TIMING;
+    vnx::dispatch::answer::type_into_dialog(&server.0, "vnx-ask", "1. Allow once", "1", &timing)
+        .unwrap();
+    assert!(wait_for(|| std::fs::read_to_string(
+        env.path().join("took")
+    )
+    .is_ok_and(|s| s == "1\n")));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        !env.path().join("next").exists(),
+        "the next dialog got no key"
+    );
+}
+
+#[test]
+fn an_answer_taken_at_once_is_typed_once_and_never_into_the_next_dialog() {
+    let server = Server::new();
+    let env = TestEnv::new();
+    dialog(&server, &env, "0.01");
+    let shown = || {
+        server
+            .0
+            .capture("vnx-ask")
+            .is_ok_and(|s| s.contains("1. Allow once"))
+    };
+    assert!(wait_for(shown));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let timing = vnx::dispatch::answer::DIALOG_TIMING;
+    vnx::dispatch::answer::type_into_dialog(&server.0, "vnx-ask", "1. Allow once", "y", &timing)
+        .unwrap();
+    assert!(wait_for(|| std::fs::read_to_string(
+        env.path().join("took")
+    )
+    .is_ok_and(|s| s == "y\n")));
+    std::thread::sleep(timing.take + std::time::Duration::from_secs(1));
+    assert!(
+        !env.path().join("next").exists(),
+        "typed once: the next dialog got no key"
+    );
 }

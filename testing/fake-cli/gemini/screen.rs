@@ -75,17 +75,27 @@ impl Agent for GeminiTui<'_> {
     }
 
     fn approval(&self, call: &ToolCall) -> Vec<String> {
-        let (what, question) = match &call.kind {
-            ToolKind::Write { path, .. } => (format!("  WriteFile {path}"), "Apply this change?"),
-            ToolKind::Run { command, .. } => (format!("  Shell {command}"), "Allow execution?"),
+        // As gemini 0.61.0 draws them: an edit's dialog offers the external editor third.
+        let (what, question, editor) = match &call.kind {
+            ToolKind::Write { path, .. } => (
+                format!("  WriteFile {path}"),
+                "Apply this change?",
+                Some("  3. Modify with external editor"),
+            ),
+            ToolKind::Run { command, .. } => {
+                (format!("  Shell {command}"), "Allow execution?", None)
+            }
         };
-        vec![
+        let mut lines = vec![
             what,
             question.into(),
             "● 1. Allow once".into(),
             "  2. Allow for this session".into(),
-            "  3. No, suggest changes (esc)".into(),
-        ]
+        ];
+        lines.extend(editor.map(String::from));
+        let refuse = if editor.is_some() { 4 } else { 3 };
+        lines.push(format!("  {refuse}. No, suggest changes (esc)"));
+        lines
     }
 
     fn end_lines(&self, turn: &Turn, _secs: u64) -> Vec<String> {

@@ -204,3 +204,44 @@ fn real_claude_is_approved_and_denied_through_its_permission_hook() {
     }
     rig.repo.verify_ok();
 }
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_gemini_edit_dialog_is_denied_without_opening_an_editor() {
+    let rig = Rig::new();
+    let at = step("gemini", "interactive", "deny an edit");
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+        .args(["--provider", "gemini", "--lane", "interactive"])
+        .args(["--permission", "ask", "--deadline", "120"])
+        .args([
+            "--instruction",
+            "gemini asks to edit\n\\@model write denied.txt no\n\\@model say Stopped.",
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{at} {}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let r = run(rig.repo.vnx().args(["wait", "--until-blocked", &id]));
+    assert_eq!(r.code, 1, "{at} {}", r.stdout);
+    let session = format!("vnx-{id}");
+    let screen = || rig.repo.server.0.capture(&session).unwrap_or_default();
+    assert!(
+        within(20, || screen().contains("1. Allow once")),
+        "{at} {}",
+        screen()
+    );
+    let r = run(rig.repo.vnx().args(["deny", &id, "--json"]));
+    assert_eq!(r.code, 0, "{at} {} {}", r.stdout, r.stderr);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let shown = screen();
+    assert!(
+        !shown.contains("1. Allow once"),
+        "{at} the dialog is gone: {shown}"
+    );
+    assert!(
+        !rig.worktree(&id).join("denied.txt").exists(),
+        "{at} the edit did not happen"
+    );
+}

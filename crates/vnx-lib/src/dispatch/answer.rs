@@ -7,7 +7,8 @@
 //! `PermissionRequest` hook can return the same decision, but codex 0.169 runs it before it
 //! shows its dialog, so a waiting hook would hide the dialog from a person for its whole wait
 //! (ADR 0023). For both the key their prompt takes is typed into the pane (seen: gemini `1`
-//! allows once and `3` refuses; codex `y` proceeds and Esc refuses; claude `1` and `3`).
+//! allows once and Esc refuses; codex `y` proceeds and Esc refuses; claude `1` and `3`),
+//! once the dialog shows, and again while the pane shows it unchanged.
 
 use std::fs;
 use std::io;
@@ -114,7 +115,10 @@ pub fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static st
     use PermissionAnswer::{Approve, Deny};
     Some(match (provider, answer) {
         ("claude" | "gemini", Approve) => "1",
-        ("claude" | "gemini", Deny) => "3",
+        ("claude", Deny) => "3",
+        // Gemini's refusal is the third choice of a command's dialog but the fourth of an
+        // edit's, after "Modify with external editor" (seen on 0.61.0); both label it (esc).
+        ("gemini", Deny) => "Escape",
         ("codex", Approve) => "y",
         ("codex", Deny) => "Escape",
         _ => return None,
@@ -217,11 +221,14 @@ pub fn answer(
             provider: provider.clone(),
         })?;
         let (tmux, session) = state.session_on(a.fallback);
-        tmux.send_keys(&session, &[keys])
-            .map_err(|e| AnswerError::Unreachable {
-                id: state.id.to_string(),
-                why: e.to_string(),
-            })?;
+        let typed = match dialog_marker(&provider) {
+            Some(marker) => type_into_dialog(&tmux, &session, marker, keys, &DIALOG_TIMING),
+            None => tmux.send_keys(&session, &[keys]),
+        };
+        typed.map_err(|e| AnswerError::Unreachable {
+            id: state.id.to_string(),
+            why: e.to_string(),
+        })?;
         (AnsweredVia::Pane, Some(keys.to_owned()))
     };
     let receipt = DispatchAnswered {
@@ -239,6 +246,73 @@ pub fn answer(
     let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
     Ledger::new(a.ledger).append(&line)?;
     Ok(receipt)
+}
+
+/// A line each CLI's permission dialog shows while it waits for its key (the real screens of
+/// claude 2.1.197, codex 0.169.0 and gemini 0.61.0; the stand-ins draw the same).
+fn dialog_marker(provider: &str) -> Option<&'static str> {
+    Some(match provider {
+        "claude" => "1. Yes",
+        "codex" => "1. Yes, proceed (y)",
+        "gemini" => "1. Allow once",
+        _ => return None,
+    })
+}
+
+/// How long [`type_into_dialog`] waits for each step.
+#[derive(Clone, Copy, Debug)]
+pub struct DialogTiming {
+    /// For the dialog to show before the keys are typed anyway.
+    pub show: Duration,
+    /// For the pane to change after the keys were typed, before they are typed again.
+    pub take: Duration,
+    /// How many times the keys are typed at most.
+    pub tries: u32,
+}
+
+/// What `vnx approve` and `vnx deny` use.
+pub const DIALOG_TIMING: DialogTiming = DialogTiming {
+    show: Duration::from_secs(5),
+    take: Duration::from_millis(1500),
+    tries: 3,
+};
+
+/// How often the pane is read while waiting.
+const DIALOG_POLL: Duration = Duration::from_millis(100);
+
+/// Types `keys` into the permission dialog of `session`'s pane, once it shows `marker`, and
+/// makes sure the dialog took them. Gemini 0.61 drew its dialog before it read keys (seen:
+/// a `1` typed at once was lost and the dispatch ran into its deadline). The keys are typed
+/// again only while the pane is exactly as it was when they were typed: any change (the
+/// dialog gone, the tool's output, a next dialog) means they were taken, and a next dialog
+/// is never answered with this one's keys.
+pub fn type_into_dialog(
+    tmux: &Tmux,
+    session: &str,
+    marker: &str,
+    keys: &str,
+    timing: &DialogTiming,
+) -> Result<(), crate::tmux::TmuxError> {
+    let show_end = Instant::now() + timing.show;
+    let mut screen = tmux.capture(session)?;
+    while !screen.contains(marker) && Instant::now() < show_end {
+        std::thread::sleep(DIALOG_POLL);
+        screen = tmux.capture(session)?;
+    }
+    for _ in 0..timing.tries.max(1) {
+        tmux.send_keys(session, &[keys])?;
+        let take_end = Instant::now() + timing.take;
+        loop {
+            std::thread::sleep(DIALOG_POLL);
+            if tmux.capture(session)? != screen {
+                return Ok(());
+            }
+            if Instant::now() >= take_end {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Leaves the answer for the newest prompt's waiting hook; whether the hook took it in time
@@ -326,7 +400,7 @@ mod tests {
 
     #[test]
     fn each_cli_has_its_keys_and_a_declared_one_none() {
-        assert_eq!(pane_keys("gemini", PermissionAnswer::Deny), Some("3"));
+        assert_eq!(pane_keys("gemini", PermissionAnswer::Deny), Some("Escape"));
         assert_eq!(pane_keys("codex", PermissionAnswer::Approve), Some("y"));
         assert_eq!(pane_keys("kimi", PermissionAnswer::Approve), None);
     }
