@@ -174,7 +174,9 @@ pub fn answer(e: &vnx::dispatch::answer::AnswerError) -> Exit {
     use vnx::dispatch::answer::AnswerError as E;
     match e {
         E::NothingPending { .. } => Exit::No,
-        E::Unsupported { .. } | E::Unreachable { .. } | E::Io { .. } => Exit::Failed,
+        E::Unsupported { .. } | E::Unreachable { .. } | E::NotTaken { .. } | E::Io { .. } => {
+            Exit::Failed
+        }
         E::Ledger(e) => ledger(e),
     }
 }

@@ -130,8 +130,15 @@ fn an_answer_is_typed_again_while_the_dialog_has_not_taken_it() {
     let env = TestEnv::new();
     dialog(&server, &env, "1");
     let timing = vnx::dispatch::answer::DIALOG_TIMING;
-    vnx::dispatch::answer::type_into_dialog(&server.0, "vnx-ask", "1. Allow once", "1", &timing)
-        .unwrap();
+    let taken = vnx::dispatch::answer::type_into_dialog(
+        &server.0,
+        "vnx-ask",
+        "1. Allow once",
+        "1",
+        &timing,
+    )
+    .unwrap();
+    assert!(taken);
     assert!(wait_for(|| std::fs::read_to_string(
         env.path().join("took")
     )
@@ -157,8 +164,15 @@ fn an_answer_taken_at_once_is_typed_once_and_never_into_the_next_dialog() {
     assert!(wait_for(shown));
     std::thread::sleep(std::time::Duration::from_millis(200));
     let timing = vnx::dispatch::answer::DIALOG_TIMING;
-    vnx::dispatch::answer::type_into_dialog(&server.0, "vnx-ask", "1. Allow once", "y", &timing)
-        .unwrap();
+    let taken = vnx::dispatch::answer::type_into_dialog(
+        &server.0,
+        "vnx-ask",
+        "1. Allow once",
+        "y",
+        &timing,
+    )
+    .unwrap();
+    assert!(taken);
     assert!(wait_for(|| std::fs::read_to_string(
         env.path().join("took")
     )
@@ -168,4 +182,34 @@ fn an_answer_taken_at_once_is_typed_once_and_never_into_the_next_dialog() {
         !env.path().join("next").exists(),
         "typed once: the next dialog got no key"
     );
+}
+
+#[test]
+fn a_pane_that_never_changes_is_reported_as_not_taken() {
+    let server = Server::new();
+    let env = TestEnv::new();
+    // Shows the dialog and reads nothing: every key stays unseen.
+    server
+        .0
+        .new_session(
+            "vnx-ask",
+            env.path(),
+            &[],
+            &argv(&["sh", "-c", "stty -echo; echo '1. Allow once'; sleep 30"]),
+        )
+        .unwrap();
+    let timing = vnx::dispatch::answer::DialogTiming {
+        show: std::time::Duration::from_secs(5),
+        take: std::time::Duration::from_millis(300),
+        tries: 2,
+    };
+    let taken = vnx::dispatch::answer::type_into_dialog(
+        &server.0,
+        "vnx-ask",
+        "1. Allow once",
+        "1",
+        &timing,
+    )
+    .unwrap();
+    assert!(!taken, "nothing on the screen moved");
 }

@@ -63,6 +63,16 @@ pub enum AnswerError {
         /// Its provider.
         provider: String,
     },
+    /// The keys were typed into the pane, and it stayed as it was each time.
+    #[error("dispatch {id}'s pane did not change after {keys} was typed {tries} times")]
+    NotTaken {
+        /// The dispatch.
+        id: String,
+        /// The keys typed.
+        keys: String,
+        /// How many times.
+        tries: u32,
+    },
     /// The pane could not be reached.
     #[error("could not type into dispatch {id}'s pane: {why}")]
     Unreachable {
@@ -91,7 +101,9 @@ impl AnswerError {
             AnswerError::NothingPending { id, .. } => Some(format!(
                 "`vnx wait --until-blocked {id}` returns once it asks; `vnx status {id}` shows it"
             )),
-            AnswerError::Unsupported { id, .. } | AnswerError::Unreachable { id, .. } => {
+            AnswerError::Unsupported { id, .. }
+            | AnswerError::Unreachable { id, .. }
+            | AnswerError::NotTaken { id, .. } => {
                 Some(format!("answer it in the pane: vnx attach {id}"))
             }
             AnswerError::Io { .. } | AnswerError::Ledger(_) => None,
@@ -223,12 +235,20 @@ pub fn answer(
         let (tmux, session) = state.session_on(a.fallback);
         let typed = match dialog_marker(&provider) {
             Some(marker) => type_into_dialog(&tmux, &session, marker, keys, &DIALOG_TIMING),
-            None => tmux.send_keys(&session, &[keys]),
+            None => tmux.send_keys(&session, &[keys]).map(|()| true),
         };
-        typed.map_err(|e| AnswerError::Unreachable {
+        let taken = typed.map_err(|e| AnswerError::Unreachable {
             id: state.id.to_string(),
             why: e.to_string(),
         })?;
+        // Nothing on the screen moved: no answer is recorded that the worker never got.
+        if !taken {
+            return Err(AnswerError::NotTaken {
+                id: state.id.to_string(),
+                keys: keys.to_owned(),
+                tries: DIALOG_TIMING.tries,
+            });
+        }
         (AnsweredVia::Pane, Some(keys.to_owned()))
     };
     let receipt = DispatchAnswered {
@@ -285,14 +305,14 @@ const DIALOG_POLL: Duration = Duration::from_millis(100);
 /// a `1` typed at once was lost and the dispatch ran into its deadline). The keys are typed
 /// again only while the pane is exactly as it was when they were typed: any change (the
 /// dialog gone, the tool's output, a next dialog) means they were taken, and a next dialog
-/// is never answered with this one's keys.
+/// is never answered with this one's keys. Whether the pane changed.
 pub fn type_into_dialog(
     tmux: &Tmux,
     session: &str,
     marker: &str,
     keys: &str,
     timing: &DialogTiming,
-) -> Result<(), crate::tmux::TmuxError> {
+) -> Result<bool, crate::tmux::TmuxError> {
     let show_end = Instant::now() + timing.show;
     let mut screen = tmux.capture(session)?;
     while !screen.contains(marker) && Instant::now() < show_end {
@@ -305,14 +325,14 @@ pub fn type_into_dialog(
         loop {
             std::thread::sleep(DIALOG_POLL);
             if tmux.capture(session)? != screen {
-                return Ok(());
+                return Ok(true);
             }
             if Instant::now() >= take_end {
                 break;
             }
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Leaves the answer for the newest prompt's waiting hook; whether the hook took it in time
