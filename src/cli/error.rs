@@ -10,8 +10,9 @@ use vnx::ledger::checkpoint::CheckpointError;
 
 use super::exits;
 
-/// What a command's exit status means, the same for every command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a command's exit status means, the same for every command (ordered by number: a
+/// command that tries several things exits with the highest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// 0: done, and the answer is yes (GO, the chain verifies, every dispatch succeeded).
     Ok = 0,
@@ -125,6 +126,11 @@ impl CliError {
             let _ = write!(text, ": {}", escape(cause));
         }
         eprintln!("{text}");
+    }
+
+    /// The exit status the error means.
+    pub fn exit_status(&self) -> Exit {
+        self.exit
     }
 
     /// Prints the error to stderr and returns its exit code.

@@ -136,6 +136,7 @@ pub fn scan(e: &ScanError) -> Exit {
 pub fn dispatch(e: &DispatchError) -> Exit {
     use DispatchError as E;
     match e {
+        E::Uncommitted { .. } => Exit::Failed,
         E::Refused { .. }
         | E::EgressRefused { .. }
         | E::PinnedModel { .. }
@@ -381,7 +382,10 @@ pub fn recover(e: &RecoverError) -> Exit {
     use RecoverError as E;
     match e {
         E::Unknown { .. } => Exit::Usage,
-        E::NotLost { .. }
+        E::Ended { .. }
+        | E::NotStarted { .. }
+        | E::Running { .. }
+        | E::OnHost { .. }
         | E::Alive { .. }
         | E::Unattested { .. }
         | E::NoReport { .. }

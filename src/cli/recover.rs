@@ -9,7 +9,8 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::output::Out;
+use super::error::Exit;
+use super::output::{Out, say};
 use super::settings;
 
 /// Record the end of lost dispatches from their workers' sealed reports
@@ -22,9 +23,10 @@ use super::settings;
 /// applies the phantom guard — and appends the signed `dispatch_completed`, marked
 /// `recovered`. A dispatch without a sealed report is refused: close it with `vnx cancel`.
 ///
-/// Exits 0 when every dispatch named was recovered, 1 when one was refused (not lost, no
-/// sealed report, a dispatch directory changed after the start), 2 for an id never
-/// dispatched, 3 when recording failed.
+/// Every id named is tried, whatever became of the ones before it; each refusal is said on
+/// stderr. Exits 0 when every dispatch named was recovered, 1 when one was refused (not
+/// lost, no sealed report), 2 for an id never dispatched, 3 when recording failed (the
+/// highest of these).
 #[derive(clap::Args)]
 pub struct Args {
     /// Dispatch ids, or their starts
@@ -51,27 +53,96 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let chosen = super::error::named_dispatches(&states, &ids)?;
     let (attestor, trusted) = settings::attestation(None, &ledger)?;
     let repo = Repo::for_project(&project)?;
+    let config = project.load_config()?;
     let recovery = Recovery {
         repo: &repo,
         ledger: &ledger,
         trusted: &trusted,
         attestor: &attestor,
+        config: &config,
+        gemini_trust: gemini_trust(),
     };
     let mut out = Out::new();
+    let mut worst = Exit::Ok;
     for s in chosen {
-        let r = recover::recover(&recovery, s)?;
+        let r = match recover::recover(&recovery, s) {
+            Ok(r) => r,
+            Err(e) => {
+                // Said now, and the next id tried: one refusal stops nothing else.
+                let e = CliError::from(e);
+                out.flush()?;
+                worst = worst.max(e.exit_status());
+                let _ = e.report();
+                continue;
+            }
+        };
         if args.json {
             out.json(&r)?;
         } else {
-            out.line(&format!(
-                "{}  {}  teardown {}  (recovered; receipt {})",
-                r.dispatch_id,
-                r.status,
-                r.teardown_class.map_or("-", |t| t.name()),
-                &r.entry_hash[..12.min(r.entry_hash.len())]
-            ))?;
+            out.line(&line(&r))?;
         }
     }
     out.flush()?;
-    Ok(super::error::Exit::Ok.into())
+    Ok(worst.into())
+}
+
+fn line(r: &recover::Recovered) -> String {
+    format!(
+        "{}  {}  teardown {}  (recovered; receipt {})",
+        r.dispatch_id,
+        r.status,
+        r.teardown_class.map_or("-", |t| t.name()),
+        &r.entry_hash[..12.min(r.entry_hash.len())]
+    )
+}
+
+/// Gemini's `trusted_hooks.json` as this command's environment locates it (as a launch
+/// does: `$GEMINI_CLI_HOME`, else `$HOME`, absolute only).
+fn gemini_trust() -> Option<std::path::PathBuf> {
+    ["GEMINI_CLI_HOME", "HOME"]
+        .iter()
+        .filter_map(|name| settings::env(name))
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_absolute())
+        .map(|home| home.join(".gemini/trusted_hooks.json"))
+}
+
+/// Resumes the ends supervisors left because a full disk refused their commit (see
+/// `vnx::dispatch::supervise::recover::resume_uncommitted`), saying what happened on stderr.
+/// Best effort, as the pending completions are: run by every command that appends those.
+pub(super) fn resume_uncommitted(project: &vnx::project::Project) {
+    use recover::Resumed;
+    if vnx::dispatch::supervise::pending::uncommitted(&project.data_dir()).is_empty() {
+        return;
+    }
+    let ledger = project.ledger();
+    let (Ok((attestor, trusted)), Ok(repo), Ok(config)) = (
+        settings::attestation(None, &ledger),
+        Repo::for_project(project),
+        project.load_config(),
+    ) else {
+        say!("warning: ends left for want of space cannot be resumed: the project cannot be read");
+        return;
+    };
+    let recovery = Recovery {
+        repo: &repo,
+        ledger: &ledger,
+        trusted: &trusted,
+        attestor: &attestor,
+        config: &config,
+        gemini_trust: gemini_trust(),
+    };
+    for (id, resumed) in recover::resume_uncommitted(&recovery) {
+        match resumed {
+            Resumed::Recorded(r) => say!(
+                "note: committed {id}'s work, which a full disk had kept its supervisor from \
+                 committing: {}",
+                line(&r)
+            ),
+            Resumed::Alive | Resumed::Ended => {}
+            Resumed::Failed(e) => CliError::from(e)
+                .context(format!("the end of {id} could not be resumed yet"))
+                .warn(),
+        }
+    }
 }

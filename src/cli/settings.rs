@@ -242,9 +242,13 @@ pub fn project_for(
     Ok((project, ids))
 }
 
-/// Appends the completions supervisors left pending (see `vnx::dispatch::supervise::pending`), saying
-/// what happened on stderr. Best effort: a failure here is a warning, and the command goes on.
+/// Appends the completions supervisors left pending (see `vnx::dispatch::supervise::pending`),
+/// sweeps the files nobody will finish (reservations, the read index's temporaries) and
+/// resumes ends a full disk held up, saying what happened on stderr. Best effort: a failure
+/// here is a warning, and the command goes on.
 pub fn finish_pending(project: &vnx::project::Project) {
+    // What a reader killed while writing the read index left is never finished: swept.
+    vnx::files::sweep_temporaries(&vnx::dispatch::fold::index::path_in(&project.data_dir()));
     let dir = project
         .data_dir()
         .join(vnx::dispatch::supervise::pending::DIR);
@@ -281,6 +285,7 @@ pub fn finish_pending(project: &vnx::project::Project) {
         }
         Err(e) => say!("warning: pending completions could not be appended yet: {e}"),
     }
+    super::recover::resume_uncommitted(project);
 }
 
 /// Where checkpoint witnesses are kept: `$VNX_WITNESS_DIR`, else

@@ -172,6 +172,116 @@ fn a_completion_written_on_a_full_disk_is_kept_and_lands_once_space_is_freed() {
     repo.verify_ok();
 }
 
+/// The disk fills after the worker reported done and before vnx commits its work: the
+/// dispatch is not recorded as failed for good. Nothing is recorded while the disk is full
+/// (doctor says why), the work waits in the worktree, and once space is freed the next
+/// command commits it and records the dispatch done.
+#[test]
+#[ignore = "needs root: mounts a small tmpfs (bin/test runs it where it can)"]
+fn work_a_full_disk_kept_from_being_committed_is_recorded_done_once_space_returns() {
+    let disk = SmallDisk::mount("24m");
+    let repo = Repo::new_in(disk.path());
+    let tools = tempfile::tempdir().unwrap();
+    let go = tools.path().join("go");
+    // The worker writes its file and reports, then waits until the disk is full to end.
+    let worker = tools.path().join("reporter");
+    std::fs::write(
+        &worker,
+        format!(
+            "#!/bin/sh\necho work > w.txt\nvnx report --status done --summary 'wrote w'\n\
+             while [ ! -e {go} ]; do sleep 0.05; done\n",
+            go = go.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "providers:\n  reporter:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      completion: report\n    permissions:\n      edits: []\n",
+        worker.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    repo.env
+        .git(&["commit", "-q", "-am", "declare the reporter"]);
+
+    let r = run(repo
+        .vnx()
+        .args(["dispatch-agent", "--agent", "implementer"])
+        .args(["--provider", "reporter", "--instruction", "write w"])
+        .args(["--detach", "--json", "--completion-retry", "1"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let started = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let data = repo.env.path().canonicalize().unwrap().join(".vnx-data");
+    let report = data.join(format!("dispatches/{id}/report.json"));
+    until("the worker's report", Duration::from_secs(60), || {
+        report.is_file()
+    });
+    let filler = disk.fill();
+    std::fs::write(&go, "").unwrap();
+    until("the supervisor's end", Duration::from_secs(120), || {
+        repo.server.sessions_end()
+    });
+    // Nothing recorded as failed: the dispatch waits, and doctor says for what.
+    assert!(
+        !repo
+            .receipts(&id)
+            .iter()
+            .any(|r| r["event_type"] == "dispatch_completed"),
+        "an end was recorded while the work could not be committed"
+    );
+    let doctor = run(repo.vnx().args(["doctor", "--json"]));
+    let checks: serde_json::Value = serde_json::from_str(&doctor.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", doctor.stdout, doctor.stderr));
+    let dispatches = checks["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dispatches")
+        .cloned()
+        .unwrap();
+    assert!(
+        dispatches["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the disk was full"),
+        "{dispatches}"
+    );
+    std::fs::remove_file(&filler).unwrap();
+
+    // The next command commits the work and records the end.
+    let status = run(repo.vnx().args(["status"]));
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let waited = run(repo.vnx().args(["wait", &id, "--json", "--timeout", "60"]));
+    assert_eq!(waited.code, 0, "{}{}", waited.stdout, waited.stderr);
+    let c: serde_json::Value = serde_json::from_str(waited.stdout.trim()).unwrap();
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(
+        repo.env
+            .git(&["show", &format!("dispatch/{id}:w.txt")])
+            .trim(),
+        "work"
+    );
+    let completions: Vec<_> = repo
+        .receipts(&id)
+        .into_iter()
+        .filter(|r| r["event_type"] == "dispatch_completed")
+        .collect();
+    assert_eq!(completions.len(), 1);
+    assert_eq!(
+        completions[0]["teardown_class"], "committed",
+        "{}",
+        completions[0]
+    );
+    assert!(
+        completions[0]["vnx_commit"].is_object(),
+        "{}",
+        completions[0]
+    );
+    repo.verify_ok();
+}
+
 #[test]
 fn a_launch_sets_the_completions_space_aside_and_gives_it_back() {
     use std::os::unix::fs::MetadataExt;

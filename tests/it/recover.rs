@@ -139,10 +139,23 @@ fn a_dispatch_whose_supervisor_died_after_the_report_is_recovered_to_done() {
             .trim(),
         "w"
     );
-    // Once is enough: a recorded end is not recorded again.
+    // The worktree teardown released is deleted now, not left for a later dispatch's end.
+    let trash = repo.env.path().join(".vnx-data/trash");
+    let left: Vec<_> = std::fs::read_dir(&trash)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the trash: {left:?}");
+    // Once is enough: a recorded end is not recorded again, and the refusal says why
+    // without contradicting itself.
     let again = run(repo.vnx().args(["recover", &id]));
     assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
-    assert!(again.stderr.contains("not lost"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("has ended (done)"),
+        "{}",
+        again.stderr
+    );
+    assert!(!again.stderr.contains("not lost"), "{}", again.stderr);
+    assert!(!again.stderr.contains("running"), "{}", again.stderr);
     // The recovered dispatch goes through the gates and merges like any other.
     let gate = run(repo.vnx().args(["gate-check", &id]));
     assert!(
@@ -210,25 +223,165 @@ fn a_forged_report_or_a_rewritten_spec_is_refused() {
     assert!(r.stderr.contains("no sealed report"), "{}", r.stderr);
     assert!(r.stderr.contains("vnx cancel"), "{}", r.stderr);
 
-    // A sealed report, but the spec beside it now names another branch to commit on.
+    // A sealed report, and the spec beside it now names another branch to commit on: the
+    // spec is not what recovery reads, so the work goes where the signed start says.
     let rewritten = lost_dispatch(&repo, "honest");
     let spec_path = dispatch_dir(&repo, &rewritten).join("spec.json");
     let mut spec: Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
     spec["branch"] = "main".into();
+    spec["worktree"] = repo.env.path().to_str().unwrap().into();
     std::fs::write(&spec_path, serde_json::to_vec(&spec).unwrap()).unwrap();
     let r = run(repo.vnx().args(["recover", &rewritten]));
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("branch"), "{}", r.stderr);
-    // Nothing was recorded for either, and main is untouched.
-    for id in [&forged, &rewritten] {
-        assert!(
-            !repo
-                .receipts(id)
-                .iter()
-                .any(|r| r["event_type"] == "dispatch_completed"),
-            "{id}"
-        );
-    }
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        repo.env
+            .git(&["show", &format!("dispatch/{rewritten}:w.txt")])
+            .trim(),
+        "w"
+    );
+    // Nothing was recorded for the forged one, and main is untouched.
+    assert!(
+        !repo
+            .receipts(&forged)
+            .iter()
+            .any(|r| r["event_type"] == "dispatch_completed"),
+        "{forged}"
+    );
     assert!(!repo.env.path().join("w.txt").exists());
     repo.verify_ok();
+}
+
+/// A spec the worker rewrote to name gemini's trust file somewhere of its choosing makes
+/// recovery create nothing there: no directory, no `.vnx-lock`, nothing through a link.
+#[test]
+fn recovery_takes_nothing_from_the_spec_the_worker_can_rewrite() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "honest",
+        &format!(
+            "{FREEZE_SUPERVISOR}\necho w > w.txt\nvnx report --status done\n{KILL_SUPERVISOR}"
+        ),
+    );
+    let victim = tempfile::tempdir().unwrap();
+    let made = victim.path().join("made/by/vnx");
+    let linked = victim.path().join("trusted.json");
+    let target = victim.path().join("created-through-a-link");
+    std::os::unix::fs::symlink(&target, victim.path().join("trusted.json.vnx-lock")).unwrap();
+    for trust in [made.join("trusted_hooks.json"), linked] {
+        let id = lost_dispatch(&repo, "honest");
+        let spec_path = dispatch_dir(&repo, &id).join("spec.json");
+        let mut spec: Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
+        spec["gemini_trust"] = trust.to_str().unwrap().into();
+        std::fs::write(&spec_path, serde_json::to_vec(&spec).unwrap()).unwrap();
+        let r = run(repo.vnx().args(["recover", &id]));
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
+    assert!(!made.exists(), "a directory was made where the worker said");
+    assert!(
+        target.symlink_metadata().is_err(),
+        "a lock file was made through the worker's link"
+    );
+}
+
+/// An earlier teardown (a supervisor, or a recovery) committed the work and released the
+/// worktree, then died before the completion was appended: the worktree is gone, the branch
+/// holds the reported work. Recovery records it as done, committed, at the branch's head.
+#[test]
+fn work_an_earlier_teardown_committed_and_released_is_recorded_done() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "committer",
+        &format!(
+            "{FREEZE_SUPERVISOR}\necho w > w.txt\ngit add w.txt\n\
+             git -c user.name=w -c user.email=w@x commit -q -m w\n\
+             vnx report --status done --summary 'wrote w'\n{KILL_SUPERVISOR}"
+        ),
+    );
+    let id = lost_dispatch(&repo, "committer");
+    let head = repo.env.git(&["rev-parse", &format!("dispatch/{id}")]);
+    let head = head.trim();
+    // Released as teardown releases a committed worktree: the checkout and its git admin
+    // directory moved into the trash, the branch kept.
+    let data = repo.env.path().canonicalize().unwrap().join(".vnx-data");
+    let worktree = data.join(format!("worktrees/dispatch-{id}"));
+    let trash = data.join("trash");
+    std::fs::create_dir_all(&trash).unwrap();
+    let admin = repo.env.git(&["rev-parse", "--git-common-dir"]);
+    let admin = repo
+        .env
+        .path()
+        .join(admin.trim())
+        .join(format!("worktrees/dispatch-{id}"));
+    assert!(admin.is_dir(), "{}", admin.display());
+    std::fs::rename(&worktree, trash.join(id.as_str())).unwrap();
+    std::fs::rename(&admin, trash.join(format!("{id}.git-admin"))).unwrap();
+
+    let r = run(repo.vnx().args(["recover", &id, "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let recovered: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(recovered["status"], "done", "{recovered}");
+    assert_eq!(recovered["teardown_class"], "committed", "{recovered}");
+    let completed = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert_eq!(completed["status"], "done", "{completed}");
+    assert_eq!(completed["teardown_class"], "committed", "{completed}");
+    assert_eq!(completed["head_commit"], head, "{completed}");
+    assert!(
+        !repo
+            .receipts(&id)
+            .iter()
+            .any(|r| r["event_type"] == "dispatch_corrected"),
+        "the work is there: no phantom correction"
+    );
+    // What the earlier teardown put in the trash is deleted with this end.
+    assert_eq!(std::fs::read_dir(&trash).unwrap().count(), 0);
+    repo.verify_ok();
+}
+
+/// `recover A B C` tries every id: a refusal for one is said, the others are still recorded,
+/// and the exit status says something was refused.
+#[test]
+fn every_id_named_is_tried_whatever_became_of_the_one_before() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "orphan",
+        &format!(
+            "{FREEZE_SUPERVISOR}\necho w > w.txt\n\
+             vnx report --status done --summary 'wrote w'\n{KILL_SUPERVISOR}"
+        ),
+    );
+    let first = lost_dispatch(&repo, "orphan");
+    let second = lost_dispatch(&repo, "orphan");
+    let r = run(repo.vnx().args(["recover", &first]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = run(repo.vnx().args(["recover", &first, &second]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!("dispatch {first} has ended")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains(&format!("{second}  done")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        repo.receipts(&second)
+            .iter()
+            .any(|r| r["event_type"] == "dispatch_completed" && r["status"] == "done"),
+        "the second id was recovered"
+    );
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 
 /// Opens the lock file `path` (made private if absent, never truncated) and takes its
 /// exclusive `flock`: waiting for it when `wait`, else `Ok(None)` while another holds it.
-/// The lock lasts as long as the returned file (a crashed holder frees it).
+/// The lock lasts as long as the returned file (a crashed holder frees it). A link at `path`
+/// is never followed (no file is made where it points) and a FIFO is never waited on: only
+/// a regular file is a lock.
 pub fn lock_file(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::File>> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
@@ -14,7 +16,14 @@ pub fn lock_file(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::Fil
         .truncate(false)
         .write(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
     if wait {
         file.lock()?;
         return Ok(Some(file));
@@ -104,6 +113,8 @@ pub fn write_atomic_with(
             .create_new(true)
             .mode(mode)
             .open(&tmp)?;
+        // Held while the file is written: a sweep never takes a live writer's file.
+        f.lock()?;
         write(&mut f)?;
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         if durable {
@@ -119,6 +130,65 @@ pub fn write_atomic_with(
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// The temporary files [`write_atomic_with`] left beside `path` that no writer will finish:
+/// named after `path` and a process that no longer exists, and not locked (a writer holds
+/// its file's lock until the rename; a process in another pid namespace whose number names
+/// none here still holds it). What a killed writer leaves stays until swept.
+pub fn abandoned_temporaries(path: &Path) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy()) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<std::path::PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let file = e.file_name();
+            let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+                return false;
+            };
+            let Some(pid) = rest
+                .split('-')
+                .next()
+                .and_then(|p| p.parse::<i32>().ok())
+                .and_then(rustix::process::Pid::from_raw)
+            else {
+                return false;
+            };
+            // EPERM: the process exists, someone else's.
+            if !matches!(
+                rustix::process::test_kill_process(pid),
+                Err(rustix::io::Errno::SRCH)
+            ) {
+                return false;
+            }
+            let Ok(file) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(e.path())
+            else {
+                return false;
+            };
+            file.metadata().is_ok_and(|m| m.is_file()) && file.try_lock().is_ok()
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Removes [`abandoned_temporaries`] beside `path`; returns how many went.
+pub fn sweep_temporaries(path: &Path) -> usize {
+    abandoned_temporaries(path)
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count()
 }
 
 /// Opens a committed project file for reading without trusting it: none of its last `levels`
@@ -253,6 +323,53 @@ mod tests {
             0o600
         );
         assert!(write_private(&f, b"y").is_err(), "never overwrites");
+    }
+
+    #[test]
+    fn only_temporaries_of_dead_writers_that_nobody_locks_are_abandoned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.v1");
+        write_atomic_private(&path, b"x", false).unwrap();
+        assert!(
+            abandoned_temporaries(&path).is_empty(),
+            "a finished write leaves none"
+        );
+        // No process has pid 2^22 + 1 (above Linux's pid_max).
+        let dead = dir.path().join(".index.v1.tmp-4194305-0");
+        std::fs::write(&dead, b"half").unwrap();
+        let alive = dir
+            .path()
+            .join(format!(".index.v1.tmp-{}-9", std::process::id()));
+        std::fs::write(&alive, b"half").unwrap();
+        let held = dir.path().join(".index.v1.tmp-4194305-1");
+        std::fs::write(&held, b"half").unwrap();
+        let lock = std::fs::File::open(&held).unwrap();
+        lock.lock().unwrap();
+        std::fs::write(dir.path().join(".other.tmp-4194305-0"), b"x").unwrap();
+        assert_eq!(abandoned_temporaries(&path), vec![dead.clone()]);
+        assert_eq!(sweep_temporaries(&path), 1);
+        assert!(!dead.exists() && alive.exists() && held.exists());
+    }
+
+    #[test]
+    fn a_lock_never_follows_a_link_nor_opens_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        let link = dir.path().join("l.lock");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(lock_file(&link, false).is_err());
+        assert!(!target.exists(), "no file made through the link");
+        let fifo = dir.path().join("f.lock");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(lock_file(&fifo, true).is_err());
+        let plain = dir.path().join("p.lock");
+        assert!(lock_file(&plain, false).unwrap().is_some());
     }
 
     #[test]

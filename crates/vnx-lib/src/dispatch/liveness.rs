@@ -36,17 +36,13 @@ impl std::fmt::Display for Alive {
 }
 
 /// Takes the dispatch's lock (creating the file, private), waiting while another holds it;
-/// held until the file is dropped.
+/// held until the file is dropped. The dispatch directory is the worker's to write: the lock
+/// is never opened through a link or on a FIFO.
 pub fn hold(dispatch_dir: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .mode(0o600)
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dispatch_dir.join(LOCK_FILE))?;
-    file.lock()?;
-    Ok(file)
+    match crate::files::lock_file(&dispatch_dir.join(LOCK_FILE), true)? {
+        Some(file) => Ok(file),
+        None => Err(io::Error::other("the dispatch lock was not taken")),
+    }
 }
 
 /// The file in a dispatch directory that says its launch is complete: the hash of its

@@ -59,6 +59,21 @@ pub fn worker_log(root: &Path, id: &str) -> PathBuf {
 /// Why a dispatch could not be planned, launched or supervised.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
+    /// A done worker's changes could not be committed for want of space: nothing was
+    /// recorded, and the work waits in the worktree until space returns.
+    #[error(
+        "dispatch {id} reported done, but its work could not be committed for want of space \
+         (kept in {}): {why}",
+        worktree.display()
+    )]
+    Uncommitted {
+        /// The dispatch.
+        id: crate::ids::DispatchId,
+        /// Its worktree, which holds the work.
+        worktree: PathBuf,
+        /// What the commit said.
+        why: String,
+    },
     /// The repository has no `.vnx/config.yaml`.
     #[error("{path} is not initialised for vnx")]
     NotInitialised {
@@ -227,6 +242,10 @@ impl DispatchError {
     pub fn hint(&self) -> Option<String> {
         match self {
             DispatchError::NotInitialised { .. } => Some("run `vnx init` first".into()),
+            DispatchError::Uncommitted { id, .. } => Some(format!(
+                "free space on the repository's filesystem: the next vnx command then commits \
+                 the work and records the end (or `vnx recover {id}`)"
+            )),
             DispatchError::Port(start::ports::PortError::Exhausted { .. }) => Some(
                 "widen `worktree.ports` in .vnx/config.yaml, or wait for a dispatch to end".into(),
             ),

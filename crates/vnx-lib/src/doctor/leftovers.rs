@@ -50,7 +50,59 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
         dispatches(root, &states),
     ];
     checks.extend(gate_checkouts(root));
+    checks.extend(unfinished_files(root, ledger));
     checks
+}
+
+/// `unfinished files`: completion reservations (1 MiB each) of dispatches that ended or never
+/// started, with nobody holding their lock (a killed launcher's), and read-index files a
+/// reader killed while writing left. Any command that appends pending completions sweeps
+/// the first, the next index write the second; until then they are named here.
+fn unfinished_files(root: &Path, ledger: Option<&Path>) -> Option<Check> {
+    let data = root.join(DATA_DIR);
+    let reserves = ledger
+        .map(|l| crate::dispatch::supervise::pending::abandoned_reserves(&data, l))
+        .unwrap_or_default();
+    let index = crate::dispatch::fold::index::path_in(&data);
+    let temporaries = crate::files::abandoned_temporaries(&index);
+    if reserves.is_empty() && temporaries.is_empty() {
+        return None;
+    }
+    let mut found = Vec::new();
+    if !reserves.is_empty() {
+        found.push(format!(
+            "{} completion reservation(s) no dispatch will use (1 MiB each, left by a killed \
+             launch): {}",
+            reserves.len(),
+            reserves
+                .iter()
+                .map(|id| format!("{DATA_DIR}/pending/{id}.reserve"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !temporaries.is_empty() {
+        let bytes: u64 = temporaries
+            .iter()
+            .filter_map(|p| p.symlink_metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        found.push(format!(
+            "{} unfinished read-index file(s) ({bytes} bytes, left by a reader killed while \
+             writing): {}",
+            temporaries.len(),
+            temporaries
+                .iter()
+                .map(|p| super::rel(p, &data))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Some(Check::warn(
+        "unfinished files",
+        found.join("; "),
+        "`vnx status` sweeps them (nothing in them is needed: their owners are gone)",
+    ))
 }
 
 /// `gate checkouts`: checkouts of a dispatch's head under `.vnx-data/gates/` that git still
@@ -72,7 +124,7 @@ fn gate_checkouts(root: &Path) -> Option<Check> {
                 left.len(),
                 left.join(", ")
             ),
-            "`vnx prune --older-than 30d` removes them (the age is for directories: these go \
+            "`vnx prune --older-than 30d --yes` removes them (the age is for directories: these go \
              whatever theirs, holding only a checkout of a recorded head); it never touches a \
              running gate's checkout",
         )
@@ -283,16 +335,25 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
                 .join(crate::dispatch::supervise::signals::REPORT)
                 .symlink_metadata()
                 .is_ok_and(|m| m.is_file());
+            // Whether its supervisor could not commit the reported work for want of space.
+            let uncommitted = root
+                .join(DATA_DIR)
+                .join(crate::dispatch::supervise::pending::DIR)
+                .join(format!("{}.uncommitted", s.id))
+                .symlink_metadata()
+                .is_ok();
             format!(
                 "{} ({} {}, started {}{})",
                 s.id,
                 s.provider.as_deref().unwrap_or("?"),
                 s.model.as_deref().unwrap_or("-"),
                 s.started_at.as_deref().unwrap_or("?"),
-                if reported {
-                    "; its worker reported"
-                } else {
-                    ""
+                match (reported, uncommitted) {
+                    (true, true) =>
+                        "; its worker reported, and its work waits uncommitted in \
+                                     its worktree: the disk was full when it was to be committed",
+                    (true, false) => "; its worker reported",
+                    _ => "",
                 }
             )
         })
@@ -308,8 +369,9 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
                 "their supervisor died without recording an end; nothing was removed (the \
                  worktree .vnx-data/worktrees/dispatch-ID and branch dispatch/ID are kept). \
                  One whose worker reported: `{} ID` records its end from the sealed report \
-                 (committing done work, as the supervisor would). Any other: review its \
-                 worktree and branch, then `vnx cancel ID` closes it",
+                 (committing done work, as the supervisor would); one a full disk kept from \
+                 being committed is recorded by the first vnx command once space is freed. \
+                 Any other: review its worktree and branch, then `vnx cancel ID` closes it",
                 crate::dispatch::supervise::recover::COMMAND
             ),
         );

@@ -7,7 +7,8 @@ use crate::ids::CommitId;
 use crate::process::{self, ProcessError};
 
 use super::{
-    Classification, DiffStat, DiffStats, RemoteState, TeardownClass, Worktree, WorktreeError, git,
+    Classification, DiffStat, DiffStats, RemoteState, Repo, TeardownClass, Worktree, WorktreeError,
+    git,
 };
 use super::{REMOTE_TIMEOUT, diff_stat, pool};
 
@@ -262,6 +263,70 @@ impl Worktree {
                 Some(sha) => RemoteState::Differs(sha.to_owned()),
             },
         }
+    }
+}
+
+impl Repo {
+    /// The class of a dispatch whose worktree is gone already (released by an earlier
+    /// teardown that died before the end was recorded), read from its branch in this
+    /// repository: ahead of its base, committed (the branch keeps the work); at its base,
+    /// clean. `None` when the branch is gone too: what became of the work cannot be told.
+    pub fn classify_released(&self, wt: &Worktree) -> Option<Classification> {
+        let repo = git2::Repository::open(&self.root).ok()?;
+        let head = repo
+            .find_branch(&wt.branch, git2::BranchType::Local)
+            .ok()?
+            .get()
+            .peel_to_commit()
+            .ok()?
+            .id();
+        let head = CommitId::from(head);
+        if head == wt.base_commit {
+            return Some(Classification {
+                class: TeardownClass::Clean,
+                reason: "no new commits; the worktree was already released".into(),
+                head_commit: Some(head),
+                commits: 0,
+                remote: RemoteState::NotChecked,
+            });
+        }
+        let commits = count_commits(&repo, &head, &wt.base_commit);
+        Some(Classification {
+            class: TeardownClass::Committed,
+            reason: format!(
+                "{commits} commit(s) on {}; the worktree was already released",
+                wt.branch
+            ),
+            head_commit: Some(head),
+            commits,
+            remote: RemoteState::NotChecked,
+        })
+    }
+}
+
+impl Repo {
+    /// Diff statistics of a released dispatch's branch against its base, read in this
+    /// repository (nothing uncommitted: there is no worktree).
+    pub fn released_diff_stats(&self, wt: &Worktree) -> Option<DiffStats> {
+        let repo = git2::Repository::open(&self.root).ok()?;
+        let base = repo
+            .revparse_single(&wt.base_commit)
+            .ok()?
+            .peel_to_tree()
+            .ok()?;
+        let head = repo
+            .find_branch(&wt.branch, git2::BranchType::Local)
+            .ok()?
+            .get()
+            .peel_to_tree()
+            .ok()?;
+        let committed = repo
+            .diff_tree_to_tree(Some(&base), Some(&head), None)
+            .ok()?;
+        Some(DiffStats {
+            committed: diff_stat(&committed)?,
+            uncommitted: DiffStat::default(),
+        })
     }
 }
 

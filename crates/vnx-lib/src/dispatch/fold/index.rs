@@ -388,6 +388,8 @@ fn write_with(
         records(&mut out)?;
         out.flush()
     })?;
+    // What a reader killed while writing left beside the index is never finished: swept.
+    crate::files::sweep_temporaries(path);
     // The indexes of older formats are never read again (at fifty thousand dispatches one
     // is tens of MB); removing one removes a link, never what it points at.
     if let Some(dir) = path.parent() {

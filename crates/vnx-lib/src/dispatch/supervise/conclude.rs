@@ -31,11 +31,17 @@ pub(in crate::dispatch) struct Concluded {
 /// `vnx recover` after the supervisor died): a done worker's changes committed, its
 /// commits imported from a sandbox's quarantine, the worktree classified and released, the
 /// phantom guard applied, and the signed completion kept on disk and appended.
+///
+/// A done worker's changes that cannot be committed for want of space (tried again for
+/// `commit_patience`) are not recorded as a failure: nothing is recorded, the dispatch is
+/// marked (`pending::mark_uncommitted`) and [`DispatchError::Uncommitted`] returned, the work
+/// left as it is in the worktree; once space returns, the next command resumes the end.
 pub(in crate::dispatch) fn conclude(
     spec: &Spec,
     repo: &Repo,
     mut completed: DispatchCompleted,
     attestor: &Attestor,
+    commit_patience: Duration,
 ) -> Result<Concluded, DispatchError> {
     let session_id = completed.session_id.clone();
     let summary = completed.report.as_ref().and_then(|r| r.summary.clone());
@@ -65,7 +71,25 @@ pub(in crate::dispatch) fn conclude(
         None => Ok(()),
     };
     let class = match imported {
-        Ok(()) => teardown(spec, repo, commit, &mut completed, &mut pooled),
+        Ok(()) => match teardown(
+            spec,
+            repo,
+            commit,
+            &mut completed,
+            &mut pooled,
+            commit_patience,
+        ) {
+            Ok(class) => class,
+            Err(why) => {
+                let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
+                let _ = crate::dispatch::supervise::pending::mark_uncommitted(&data_dir, &spec.id);
+                return Err(DispatchError::Uncommitted {
+                    id: spec.id.clone(),
+                    worktree: spec.worktree.clone(),
+                    why,
+                });
+            }
+        },
         Err(()) => None,
     };
     if completed.status == DispatchStatus::Done
@@ -165,15 +189,26 @@ pub fn after_completion(spec: &Spec) {
 /// The most a completion receipt may take of the ledger's 1 MiB line limit.
 const MAX_COMPLETION: usize = 512 * 1024;
 
+/// Whether a failed commit failed for want of space: git or the system said so, or the
+/// worktree's filesystem has next to nothing left.
+fn for_want_of_space(why: &str, worktree: &std::path::Path) -> bool {
+    const FULL: [&str; 2] = ["No space left on device", "Disk quota exceeded"];
+    FULL.iter().any(|f| why.contains(f))
+        || rustix::fs::statvfs(worktree)
+            .is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize) < 256 * 1024)
+}
+
 /// Commits what a done worker left uncommitted (when `commit` says so), classifies and
-/// releases the worktree, adding what happened to the receipt.
+/// releases the worktree, adding what happened to the receipt. `Err` (why) when the commit
+/// failed for want of space for `patience` on end: nothing is classified or released then.
 fn teardown(
     spec: &Spec,
     repo: &Repo,
     commit: Option<&CommitNote<'_>>,
     completed: &mut DispatchCompleted,
     pooled: &mut Option<String>,
-) -> Option<TeardownClass> {
+    patience: Duration,
+) -> Result<Option<TeardownClass>, String> {
     let wt = Worktree {
         // The worktree is its branch's: a follow-up's teardown locks it in the name of the
         // chain's first dispatch, as `worktree-release` looks for.
@@ -203,6 +238,15 @@ fn teardown(
                 .collect(),
         );
     }
+    if spec
+        .worktree
+        .symlink_metadata()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    {
+        // Released already, by a teardown that died before the end was recorded (a
+        // supervisor or a recovery killed after it): the branch holds what it committed.
+        return Ok(released(repo, &wt, completed));
+    }
     // One read of the working tree decides whether there is anything to commit, and, when
     // there is not, stands for the classification's and the diff statistics' reads too.
     let undirty = match wt.dirt() {
@@ -222,10 +266,26 @@ fn teardown(
             .map(|p| p.to_string_lossy().into_owned())
             .chain(spec.included.iter().map(|i| i.path.clone()))
             .collect();
-        match wt.commit_all(note, &exclude) {
-            Ok(Some(c)) => completed.vnx_commit = Some(c),
-            Ok(None) => {}
-            Err(e) => completed.vnx_commit_error = Some(error_chain(&e)),
+        let give_up = Instant::now() + patience;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match wt.commit_all(note, &exclude) {
+                Ok(Some(c)) => completed.vnx_commit = Some(c),
+                Ok(None) => {}
+                Err(e) => {
+                    let why = error_chain(&e);
+                    if !for_want_of_space(&why, &spec.worktree) {
+                        completed.vnx_commit_error = Some(why);
+                    } else if Instant::now() + pause > give_up {
+                        return Err(why);
+                    } else {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_secs(2));
+                        continue;
+                    }
+                }
+            }
+            break;
         }
     }
     let (stats, classified) = match undirty {
@@ -236,7 +296,7 @@ fn teardown(
         None => (wt.diff_stats(), wt.classify(&spec.remote)),
     };
     completed.diff_stats = stats;
-    match classified {
+    Ok(match classified {
         Ok(c) => {
             let action = match crate::dispatch::start::launch::pool_of(repo, spec) {
                 Some(pool) => repo.release_with_pool(&wt, &c, &pool, spec.pool_entry.as_deref()),
@@ -264,5 +324,34 @@ fn teardown(
             completed.teardown_error = Some(e.to_string());
             None
         }
-    }
+    })
+}
+
+/// The teardown of a dispatch whose worktree was released already: classified from its
+/// branch ([`Repo::classify_released`]), nothing left to release.
+fn released(
+    repo: &Repo,
+    wt: &Worktree,
+    completed: &mut DispatchCompleted,
+) -> Option<TeardownClass> {
+    let Some(c) = repo.classify_released(wt) else {
+        completed.teardown_error = Some(format!(
+            "its worktree {} and its branch {} are both gone",
+            wt.path.display(),
+            wt.branch
+        ));
+        return None;
+    };
+    completed.diff_stats = repo.released_diff_stats(wt);
+    completed.teardown_class = Some(c.class);
+    completed.teardown_reason = Some(c.reason);
+    completed.commits = Some(c.commits);
+    completed.head_commit = c.head_commit;
+    completed.teardown_action = Some(TeardownAction {
+        worktree_removed: true,
+        branch_deleted: false,
+        locked: false,
+        pooled: false,
+    });
+    Some(c.class)
 }

@@ -369,7 +369,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             crate::provider::transcript::question(m, crate::provider::transcript::QUESTION_CHARS)
         })
         .unwrap_or_default();
-    let concluded = conclude(spec, &repo, completed, around.attestor)?;
+    // A commit a full disk refuses is tried again as long as the ledger's append would be.
+    let patience = Duration::from_secs(spec.completion_retry_secs.min(3600));
+    let concluded = conclude(spec, &repo, completed, around.attestor, patience)?;
     // "done" only for a done that stands: the phantom guard's correction is the last line.
     if let Some(last) = concluded.appended.lines.last() {
         let message = if concluded.status == DispatchStatus::NeedsInput {

@@ -76,6 +76,105 @@ pub fn unreserve(data_dir: &Path, id: &str) {
     let _ = fs::remove_file(reserve_path(data_dir, id));
 }
 
+/// The reservations no dispatch will use any more: those of a dispatch whose end is on the
+/// ledger, or that never started (its launcher was killed before `dispatch_started`), and
+/// whose lock nobody holds (a launch under way holds it from before its reservation until
+/// its supervisor takes it over). A lost dispatch's stays: its recovery writes into it.
+pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
+    let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<DispatchId> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter_map(|n| {
+            n.strip_suffix(".reserve")
+                .and_then(|id| DispatchId::parse(id).ok())
+        })
+        .filter(|id| {
+            let dispatch_dir = data_dir.join("dispatches").join(id.as_str());
+            if crate::dispatch::liveness::locked(&dispatch_dir) {
+                return false;
+            }
+            if !ledger.exists() {
+                return true;
+            }
+            match crate::dispatch::view::started(ledger, id) {
+                Ok(false) => true,
+                Ok(true) => completion_on_ledger(ledger, id).unwrap_or(false),
+                Err(_) => false,
+            }
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Removes the [`abandoned_reserves`]; returns the dispatches whose reservation went.
+pub fn sweep_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
+    abandoned_reserves(data_dir, ledger)
+        .into_iter()
+        .filter(|id| fs::remove_file(reserve_path(data_dir, id)).is_ok())
+        .collect()
+}
+
+/// The mark a supervisor leaves when its done worker's changes could not be committed for
+/// want of space: `pending/<id>.uncommitted`, the dispatch's reservation renamed (so making it
+/// needs no space, and the space stays set aside for the completion). The work stays in the
+/// worktree; the next command resumes the end ([`uncommitted`]) once space returns.
+fn uncommitted_path(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join(DIR).join(format!("{id}.uncommitted"))
+}
+
+/// Marks dispatch `id` as ended with its done work not yet committed for want of space.
+pub fn mark_uncommitted(data_dir: &Path, id: &str) -> io::Result<()> {
+    let mark = uncommitted_path(data_dir, id);
+    match fs::rename(reserve_path(data_dir, id), &mark) {
+        Ok(()) => Ok(()),
+        Err(_) => OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&mark)
+            .map(drop),
+    }
+}
+
+/// Takes back the mark [`mark_uncommitted`] left, as the reservation it was (an empty mark
+/// is just removed); whoever resumes the end marks again if it still cannot commit.
+pub fn unmark_uncommitted(data_dir: &Path, id: &str) {
+    let mark = uncommitted_path(data_dir, id);
+    let reserve = reserve_path(data_dir, id);
+    let is_reservation = fs::symlink_metadata(&mark).is_ok_and(|m| m.is_file() && m.len() > 0);
+    if !(is_reservation
+        && reserve.symlink_metadata().is_err()
+        && fs::rename(&mark, &reserve).is_ok())
+    {
+        let _ = fs::remove_file(&mark);
+    }
+}
+
+/// The dispatches marked by [`mark_uncommitted`]. The mark is as writable by a worker as
+/// anything in `.vnx-data/`: it only says where to look; what is recorded rests on the
+/// signed start and the sealed report alone (see `recover`).
+pub fn uncommitted(data_dir: &Path) -> Vec<DispatchId> {
+    let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<DispatchId> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter_map(|n| {
+            n.strip_suffix(".uncommitted")
+                .and_then(|id| DispatchId::parse(id).ok())
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// Writes `data` into `id`'s reserved blocks and renames them to `path`: no new space is
 /// needed. Fails (leaving the caller to write the file anew) when there is no reservation,
 /// it is not a plain file of ours, or it is too small.
@@ -221,6 +320,8 @@ pub fn flush(
         })
         .collect();
     names.sort();
+    // Reservations nobody will use go first: a killed launcher leaves one behind.
+    sweep_reserves(data_dir, ledger.path());
     let mut done = Vec::new();
     for id in names {
         let outcome = flush_one(data_dir, ledger, trusted, &id)?;
@@ -299,7 +400,7 @@ fn flush_one(
 }
 
 /// Whether the ledger holds a `dispatch_completed` for `id`.
-fn completion_on_ledger(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+pub(crate) fn completion_on_ledger(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
     if !ledger.exists() {
         return Ok(false);
     }

@@ -2,18 +2,23 @@
 //! (`vnx recover`): the sealed report is checked again (the seal is made from the signing
 //! key, so it outlives the supervisor), then the end is recorded as the supervisor would
 //! have: a done worker's changes committed, the worktree classified and released, the
-//! phantom guard applied, the signed `dispatch_completed` appended, marked `recovered`.
+//! phantom guard applied, the signed `dispatch_completed` appended, marked `recovered`; the
+//! worktree it released deleted at once. A worktree an earlier teardown released already is
+//! classified from the branch it left. A supervisor that could not commit for want of space
+//! leaves its dispatch marked, and any later command resumes its end ([`resume_uncommitted`]).
 //!
 //! Everything the recovery acts on comes from evidence a worker cannot write: the dispatch's
-//! attested `dispatch_started` (worktree, branch, base, placed files, sandbox) and the
-//! report's MAC. The dispatch directory's `spec.json` is read only for what the start does
-//! not record, and only if it agrees with the start; nothing there is followed through a
-//! link or waited on.
+//! attested `dispatch_started` (worktree, branch, base, placed files, sandbox), the report's
+//! MAC, the project's config and this command's own environment. The dispatch directory's
+//! `spec.json`, which the worker can rewrite, is never read: the spec teardown needs is made
+//! from those alone, field by field ([`spec_of`]).
 
 use crate::ids::DispatchId;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
+use crate::dispatch::start::include::Included;
+use crate::dispatch::supervise::pending;
 use crate::dispatch::supervise::signals::{self, ReportFile, ReportStatus};
 use crate::dispatch::supervise::{Concluded, conclude};
 use crate::dispatch::view::{DispatchState, State};
@@ -21,13 +26,11 @@ use crate::dispatch::{DispatchError, Spec, liveness};
 use crate::ledger::attest::{self, Attestor};
 use crate::ledger::json::{self, Value};
 use crate::ledger::{LedgerError, tail};
+use crate::provider::{Invocation, OutputFormat};
 use crate::receipts::{
-    self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, Kind,
+    self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, HookKind, Kind,
 };
 use crate::worktree::{Repo, TeardownClass};
-
-/// The largest `spec.json` read back.
-const MAX_SPEC: u64 = 4 << 20;
 
 /// What recovering one dispatch recorded.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -51,15 +54,37 @@ pub enum RecoverError {
         /// The id asked for.
         id: String,
     },
-    /// It is not lost: it ended, runs, waits in a queue, or runs on a remote host.
-    #[error(
-        "dispatch {id} is {state}, not lost: only a dispatch whose supervisor died is recovered"
-    )]
-    NotLost {
+    /// Its end is on the ledger already.
+    #[error("dispatch {id} has ended ({state}): its end is recorded already")]
+    Ended {
         /// The dispatch.
         id: String,
         /// Its state, as `vnx status` names it.
         state: String,
+    },
+    /// It never started: it waits in the queue, or its time to start passed.
+    #[error("dispatch {id} is {state}: it never started, so it has no end to record")]
+    NotStarted {
+        /// The dispatch.
+        id: String,
+        /// Its state, as `vnx status` names it.
+        state: String,
+    },
+    /// Its supervisor lives, and records the end itself.
+    #[error("dispatch {id} is {state}: its supervisor lives and records its end itself")]
+    Running {
+        /// The dispatch.
+        id: String,
+        /// Its state, as `vnx status` names it.
+        state: String,
+    },
+    /// It ran on a remote host: its worktree and report are there.
+    #[error("dispatch {id} ran on host {host}: its end is recovered there")]
+    OnHost {
+        /// The dispatch.
+        id: String,
+        /// The host.
+        host: String,
     },
     /// Something of it still runs (its lock is held, or a process works in its worktree).
     #[error("dispatch {id} is still alive: {why}")]
@@ -83,7 +108,7 @@ pub enum RecoverError {
         /// Missing, or why the report file was refused.
         why: String,
     },
-    /// Its `spec.json` cannot be read safely, or contradicts the signed start.
+    /// Its lock file cannot be used safely (a link, not a regular file).
     #[error("dispatch {id}'s {} cannot be used: {problem}", path.display())]
     Spec {
         /// The dispatch.
@@ -111,20 +136,92 @@ pub struct Recovery<'a> {
     pub trusted: &'a [[u8; 32]],
     /// Signs the completion, and makes the report seal again.
     pub attestor: &'a Attestor,
+    /// The project's config, for what teardown needs that the start does not record (the
+    /// worktree pool).
+    pub config: &'a crate::config::Config,
+    /// Gemini's `trusted_hooks.json` as this command's environment locates it, where a gemini
+    /// dispatch's launch recorded its hooks as trusted (the entry is removed at teardown).
+    pub gemini_trust: Option<PathBuf>,
 }
 
 /// Recovers one dispatch, as `state` (from [`crate::dispatch::view::list`]) shows it.
 pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, RecoverError> {
-    let id = state.id.as_str();
-    if state.state != State::Lost || state.host.is_some() {
-        return Err(RecoverError::NotLost {
-            id: id.to_owned(),
-            state: match &state.host {
-                Some(host) if state.state == State::Lost => format!("lost on host {host}"),
-                _ => state.state.name().to_owned(),
-            },
-        });
+    let id = state.id.to_string();
+    let named = state.state.name().to_owned();
+    match (state.state, &state.host) {
+        (State::Lost, None) => record(r, &state.id, DIED),
+        (State::Lost, Some(host)) => Err(RecoverError::OnHost {
+            id,
+            host: host.clone(),
+        }),
+        (State::Ended(_), _) => Err(RecoverError::Ended { id, state: named }),
+        (State::Queued | State::Expired, _) => Err(RecoverError::NotStarted { id, state: named }),
+        (State::Running | State::Blocked | State::Stalled, _) => {
+            Err(RecoverError::Running { id, state: named })
+        }
     }
+}
+
+/// What [`resume_uncommitted`] did for one marked dispatch.
+#[derive(Debug)]
+pub enum Resumed {
+    /// Its end is recorded now.
+    Recorded(Recovered),
+    /// Its supervisor still lives (and retries itself).
+    Alive,
+    /// Its end was on the ledger already: the mark went.
+    Ended,
+    /// Its end could not be recorded (still no space, or a refusal).
+    Failed(RecoverError),
+}
+
+/// Resumes the end of every dispatch a supervisor marked because its done worker's work
+/// could not be committed for want of space (see `pending::mark_uncommitted`): as
+/// `vnx recover` records it, from the signed start and the sealed report, once the lock
+/// says no supervisor lives. What cannot be committed yet stays marked.
+pub fn resume_uncommitted(r: &Recovery<'_>) -> Vec<(DispatchId, Resumed)> {
+    let data_dir = r.repo.root.join(crate::project::DATA_DIR);
+    pending::uncommitted(&data_dir)
+        .into_iter()
+        .map(|id| {
+            let dispatch_dir = data_dir.join("dispatches").join(id.as_str());
+            let resumed = if liveness::locked(&dispatch_dir) {
+                Resumed::Alive
+            } else if pending::completion_on_ledger(r.ledger, &id).unwrap_or(false) {
+                pending::unmark_uncommitted(&data_dir, &id);
+                Resumed::Ended
+            } else {
+                pending::unmark_uncommitted(&data_dir, &id);
+                match record(r, &id, FULL_DISK) {
+                    Ok(done) => Resumed::Recorded(done),
+                    Err(RecoverError::Alive { .. }) => {
+                        // Something still works in its worktree: tried again later.
+                        let _ = pending::mark_uncommitted(&data_dir, &id);
+                        Resumed::Alive
+                    }
+                    Err(e) => Resumed::Failed(e),
+                }
+            };
+            (id, resumed)
+        })
+        .collect()
+}
+
+/// What a completion `vnx recover` records says about it.
+const DIED: &str = "its supervisor died before recording the end; recorded by `vnx recover` \
+                    from the worker's sealed report, with teardown done then";
+/// What a completion resumed after a full disk says about it.
+const FULL_DISK: &str = "its supervisor could not commit the worker's work for want of space \
+                         and recorded nothing; recorded once space returned, from the \
+                         worker's sealed report, with teardown done then";
+
+/// Records the end of lost dispatch `dispatch_id`, saying `why` it was recorded so.
+fn record(
+    r: &Recovery<'_>,
+    dispatch_id: &DispatchId,
+    why: &str,
+) -> Result<Recovered, RecoverError> {
+    let id = dispatch_id.as_str();
     let data_dir = r.repo.root.join(crate::project::DATA_DIR);
     let dispatch_dir = data_dir.join("dispatches").join(id);
     // Held until the completion is on the ledger: a second recovery, or a supervisor, waits.
@@ -153,7 +250,7 @@ pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, Rec
             });
         }
     };
-    let spec = spec_of(r, &dispatch_dir, &started)?;
+    let spec = spec_of(r, &dispatch_dir, &started);
     let status = match report.status {
         ReportStatus::Done => DispatchStatus::Done,
         ReportStatus::Failed => DispatchStatus::Failed,
@@ -169,21 +266,32 @@ pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, Rec
         failure_reason: (status == DispatchStatus::Failed)
             .then(|| "the worker reported failure".to_owned()),
         report: Some(report),
-        recovered: Some(
-            "its supervisor died before recording the end; recorded by `vnx recover` from \
-             the worker's sealed report, with teardown done then"
-                .to_owned(),
-        ),
-        ..DispatchCompleted::new(state.id.clone(), status, CompletionSignal::Report)
+        recovered: Some(why.to_owned()),
+        ..DispatchCompleted::new(dispatch_id.clone(), status, CompletionSignal::Report)
     };
     let Concluded {
         status,
         class,
         appended,
-        ..
-    } = conclude(&spec, r.repo, completed, r.attestor)?;
+        pooled,
+    } = conclude(
+        &spec,
+        r.repo,
+        completed,
+        r.attestor,
+        std::time::Duration::ZERO,
+    )?;
+    // What teardown released is deleted now, as the supervisor would once the end is on the
+    // ledger (not left in the trash for some later dispatch's end).
+    r.repo.empty_trash();
+    if let (Some(pool), Some(name)) = (
+        crate::dispatch::start::launch::pool_of(r.repo, &spec),
+        &pooled,
+    ) {
+        pool.prove_entry(name);
+    }
     Ok(Recovered {
-        dispatch_id: state.id.clone(),
+        dispatch_id: dispatch_id.clone(),
         status,
         teardown_class: class,
         entry_hash: appended
@@ -256,72 +364,78 @@ fn attested_start(r: &Recovery<'_>, id: &str) -> Result<DispatchStarted, Recover
     })
 }
 
-/// The supervisor's spec as teardown needs it: read from the dispatch directory (bounded, no
-/// links, no FIFOs), everything the signed start records taken from the start, and what
-/// locates the repository and the ledger taken from this command.
-fn spec_of(
-    r: &Recovery<'_>,
-    dispatch_dir: &Path,
-    started: &DispatchStarted,
-) -> Result<Spec, RecoverError> {
+/// The supervisor's spec as teardown needs it, made from what a worker cannot write: each
+/// field the signed start records taken from it, the pool from the project's config, gemini's
+/// trust file from this command's environment (and only for a dispatch whose start says
+/// gemini's hooks were installed), what locates the repository and the ledger from this
+/// command; everything else left empty (nothing of it is used by teardown).
+fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> Spec {
     let id = &started.dispatch_id;
-    let path = dispatch_dir.join("spec.json");
-    let problem = |problem: String| RecoverError::Spec {
-        id: id.to_string(),
-        path: path.clone(),
-        problem,
-    };
-    let data = crate::files::read_bounded(&path, MAX_SPEC)
-        .map_err(|e| problem(format!("cannot be read safely: {e}")))?;
-    let mut spec: Spec = serde_json::from_slice(&data)
-        .map_err(|e| problem(format!("is not a dispatch spec: {e}")))?;
-    // What the signed start says must be what the spec says: a spec the worker rewrote is
-    // refused rather than trusted for anything.
-    let agrees = [
-        ("dispatch id", spec.id == *id),
-        ("branch", spec.branch == started.branch),
-        ("base commit", spec.base_commit == started.base_commit),
-        (
-            "worktree",
-            spec.worktree.as_os_str() == started.worktree.as_str(),
-        ),
-        ("provider", spec.provider == started.provider),
-        ("phantom guard (writes)", spec.writes == started.writes),
-        ("placed files", spec.placed == started.vnx_files_placed),
-        ("pool entry", spec.pool_entry == started.pooled_worktree),
-        ("sandbox", spec.sandbox == started.sandbox),
-        ("port", spec.port == started.port),
-        (
-            "continued dispatch",
-            spec.continues.as_ref().map(|c| (&c.dispatch_id, &c.first))
-                == started
-                    .continues
-                    .as_ref()
-                    .map(|c| (&c.dispatch_id, &c.first)),
-        ),
-        (
-            "included files",
-            spec.included
-                .iter()
-                .map(|i| (&i.path, &i.sha256))
-                .eq(started
-                    .worktree_include
-                    .iter()
-                    .map(|i| (&i.path, &i.sha256))),
-        ),
-    ];
-    if let Some((what, _)) = agrees.iter().find(|(_, same)| !same) {
-        return Err(problem(format!(
-            "its {what} is not the one the signed dispatch_started records"
-        )));
+    let pool = &r.config.worktree.pool;
+    Spec {
+        id: id.clone(),
+        role: started.role.clone(),
+        provider: started.provider.clone(),
+        model: started.model.clone(),
+        permission: started.permission,
+        lane: started.lane,
+        invocation: Invocation {
+            argv: started.argv.clone(),
+            env: Vec::new(),
+            prompt_transport: started.prompt_transport,
+            output: OutputFormat::Text,
+            completion: started.completion,
+            hooks: started.hooks,
+            permission_flags: started.permission_flags.clone(),
+            allowed_commands: Vec::new(),
+        },
+        binary_version: started.binary_version.clone(),
+        prompt_sha256: started.prompt_sha256.clone(),
+        deadline_secs: started.deadline_seconds,
+        base_commit: started.base_commit.clone(),
+        worktree: PathBuf::from(&started.worktree),
+        branch: started.branch.clone(),
+        repo_root: r.repo.root.clone(),
+        git_common_dir: r.repo.common_dir.clone(),
+        dispatch_dir: dispatch_dir.to_owned(),
+        ledger: r.ledger.to_owned(),
+        tmux_socket: String::new(),
+        session: format!("vnx-{id}"),
+        remote: "origin".into(),
+        included: started
+            .worktree_include
+            .iter()
+            .map(|i| Included {
+                path: i.path.clone(),
+                sha256: i.sha256.clone(),
+                bytes: i.bytes,
+            })
+            .collect(),
+        vnx: PathBuf::new(),
+        slot_limit: None,
+        placed: started.vnx_files_placed.clone(),
+        gemini_trust: (started.hooks == HookKind::GeminiAfterAgent)
+            .then(|| r.gemini_trust.clone())
+            .flatten(),
+        writes: started.writes,
+        completion_retry_secs: 30,
+        stall_after_secs: None,
+        notify: Vec::new(),
+        title: started.title.clone().unwrap_or_default(),
+        continues: started.continues.clone(),
+        sandbox: started.sandbox.clone(),
+        replay_of: started.replay_of.clone(),
+        worktree_setup: Vec::new(),
+        worktree_teardown: Vec::new(),
+        port_range: None,
+        preferred_port: None,
+        port: started.port,
+        pool_size: pool.size,
+        pool_keep: pool.keep.clone(),
+        pool_entry: started.pooled_worktree.clone(),
+        group: started.group.clone(),
+        session_homes: None,
     }
-    spec.repo_root.clone_from(&r.repo.root);
-    spec.git_common_dir.clone_from(&r.repo.common_dir);
-    spec.dispatch_dir = dispatch_dir.to_owned();
-    spec.ledger = r.ledger.to_owned();
-    spec.model.clone_from(&started.model);
-    spec.remote = "origin".into();
-    Ok(spec)
 }
 
 /// The command that records a lost dispatch's end from its sealed report, for hints.
@@ -332,16 +446,25 @@ impl RecoverError {
     pub fn hint(&self) -> Option<String> {
         match self {
             RecoverError::Unknown { .. } => Some("`vnx status` lists the dispatches".into()),
-            RecoverError::NotLost { .. } | RecoverError::Alive { .. } => Some(
-                "a running dispatch records its own end: `vnx wait ID`; `vnx cancel ID` stops it"
-                    .into(),
-            ),
+            RecoverError::Ended { id, .. } => Some(format!("`vnx show {id}` shows how it ended")),
+            RecoverError::NotStarted { id, .. } => Some(format!(
+                "`vnx status {id}` shows it; `vnx cancel {id}` takes a queued one out"
+            )),
+            RecoverError::Running { id, .. } | RecoverError::Alive { id, .. } => Some(format!(
+                "`vnx wait {id}` waits for the end it records; `vnx cancel {id}` stops it"
+            )),
+            RecoverError::OnHost { id, host } => Some(format!(
+                "run `vnx recover {id}` on {host}; the next catch-up with the host brings \
+                 its end to this ledger"
+            )),
             RecoverError::NoReport { .. } | RecoverError::Unattested { .. } => Some(
-                "nothing vouches for an end: look at its worktree and branch, then close it with                  `vnx cancel ID` (they are kept for `vnx worktree-release`)"
+                "nothing vouches for an end: look at its worktree and branch, then close it with \
+                 `vnx cancel ID` (they are kept for `vnx worktree-release`)"
                     .into(),
             ),
             RecoverError::Spec { .. } => Some(
-                "the dispatch directory was changed after the start: close it with `vnx cancel                  ID` and review its worktree and branch by hand"
+                "the dispatch directory was changed after the start: close it with `vnx cancel \
+                 ID` and review its worktree and branch by hand"
                     .into(),
             ),
             RecoverError::Ledger(e) => e.hint(),
