@@ -753,7 +753,6 @@ fn reservations_and_index_files_nobody_will_finish_are_named_then_swept() {
     let running = repo.dispatched("slow", true);
     let pending = data.join("pending");
     let theirs = pending.join(format!("{running}.reserve"));
-    assert!(theirs.is_file());
     // A launch killed before `dispatch_started`: its directory and lock claimed, then freed.
     let leaked = pending.join("D-0000deadbeef.reserve");
     std::fs::write(&leaked, vec![0u8; 1 << 20]).unwrap();
@@ -766,7 +765,6 @@ fn reservations_and_index_files_nobody_will_finish_are_named_then_swept() {
     std::fs::write(&torn, vec![0u8; 4096]).unwrap();
     let live = index.join(format!(".dispatches.v5.tmp-{}-0", std::process::id()));
     std::fs::write(&live, b"being written").unwrap();
-
     let (_, report) = doctor(repo.vnx(), &bin, &[]);
     let (status, detail) = verdict(&report, "unfinished files");
     assert_eq!(status, "warn", "{report:#}");
@@ -799,5 +797,4 @@ fn reservations_and_index_files_nobody_will_finish_are_named_then_swept() {
             .all(|c| c["name"] != "unfinished files"),
         "{report:#}"
     );
-    let _ = crate::common::run(repo.vnx().args(["cancel", running.as_str()]));
 }
