@@ -99,9 +99,13 @@ pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
             if !ledger.exists() {
                 return true;
             }
+            // Both read through the read model: a lost dispatch's reservation, kept, costs
+            // no scan of the ledger.
             match crate::dispatch::view::started(ledger, id) {
                 Ok(false) => true,
-                Ok(true) => completion_on_ledger(ledger, id).unwrap_or(false),
+                Ok(true) => {
+                    crate::dispatch::view::completion(ledger, id).is_ok_and(|c| c.is_some())
+                }
                 Err(_) => false,
             }
         })
