@@ -302,7 +302,7 @@ pub fn gate(e: &GateError) -> Exit {
 pub fn merge(e: &MergeError) -> Exit {
     use MergeError as E;
     match e {
-        E::Refused { .. } | E::AlreadyMerged { .. } => Exit::No,
+        E::Refused { .. } | E::AlreadyMerged { .. } | E::Interrupted { .. } => Exit::No,
         E::UnknownDispatch { .. } => Exit::Usage,
         // Failures of a step, named by the step even when another error is their cause.
         E::NotInitialised { .. }
