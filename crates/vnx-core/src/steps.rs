@@ -34,9 +34,11 @@ const fn step(op: &'static str, name: &'static str) -> Step {
 /// `vnx dispatch-agent` (and every other way a dispatch is launched).
 pub mod launch {
     use super::{Step, step};
-    /// The dispatch directory exists and claims the id; no worktree yet.
+    /// The dispatch directory exists and claims the id, and the completion's space is
+    /// reserved; no worktree yet.
     pub const DIRECTORY_MADE: Step = step("launch", "directory_made");
-    /// The worktree and its branch exist; nothing on the ledger yet.
+    /// The worktree and its branch exist and the dispatch directory is written; nothing on
+    /// the ledger yet.
     pub const WORKTREE_MADE: Step = step("launch", "worktree_made");
     /// `dispatch_started` is on the ledger; no tmux session yet.
     pub const STARTED_APPENDED: Step = step("launch", "started_appended");
@@ -51,7 +53,7 @@ pub mod conclude {
     pub const WORK_COMMITTED: Step = step("conclude", "work_committed");
     /// The worktree was released (or kept) as its teardown class says.
     pub const TORN_DOWN: Step = step("conclude", "torn_down");
-    /// `dispatch_completed` is on the ledger.
+    /// `dispatch_completed` is on the ledger; the supervisor's background work is not done.
     pub const COMPLETED_APPENDED: Step = step("conclude", "completed_appended");
 }
 
@@ -89,10 +91,8 @@ pub mod gate {
 /// `vnx worktree-release`.
 pub mod release {
     use super::{Step, step};
-    /// The worktree was removed; its branch not yet.
-    pub const WORKTREE_REMOVED: Step = step("release", "worktree_removed");
-    /// The branch was deleted; no `worktree_released` receipt yet.
-    pub const BRANCH_DELETED: Step = step("release", "branch_deleted");
+    /// A dispatch's worktree or branch was removed; no `worktree_released` receipt yet.
+    pub const RELEASED: Step = step("release", "released");
 }
 
 /// Every named step, in the order each operation reaches them.
@@ -112,8 +112,7 @@ pub const STEPS: &[Step] = &[
     gate::REQUEST_APPENDED,
     gate::RESULT_APPENDED,
     gate::REPORT_APPENDED,
-    release::WORKTREE_REMOVED,
-    release::BRANCH_DELETED,
+    release::RELEASED,
 ];
 
 /// The step named `op:name`, if there is one.

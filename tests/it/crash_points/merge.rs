@@ -6,7 +6,7 @@
 use super::{Kill, doctor_findings, on_some_branch, run_doctors_command, status_of, steps_of};
 use crate::common::{Repo, committed, configure, gate_check, run};
 
-const GATES: &str = "gates:\n\
+pub(super) const GATES: &str = "gates:\n\
     \x20 tests: {kind: command, argv: [sh, -c, 'test -f demo-output.txt']}\n\
     roles:\n\
     \x20 implementer: {gates: [tests]}\n";

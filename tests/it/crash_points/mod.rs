@@ -9,6 +9,8 @@
 //! line in the crash log), and `every_step_has_a_crash_test` fails when a step is added
 //! without a scenario here.
 
+mod accept;
+mod conclude;
 mod gate;
 mod launch;
 mod merge;
@@ -112,7 +114,9 @@ impl Kill {
             "{}: the ledger lost or changed lines written before the kill",
             self.step
         );
-        let r = run(repo.vnx().args(["audit-chain", "verify"]));
+        let r = run(repo
+            .vnx()
+            .args(["audit-chain", "verify", "--allow-missing"]));
         assert_eq!(
             r.code, 0,
             "{}: the ledger does not verify after the kill:\n{}{}",
@@ -154,20 +158,89 @@ fn run_doctors_command(repo: &Repo, step: Step, name: &str) -> Run {
     let Some((_, detail, hint)) = findings.iter().find(|(n, ..)| n == name) else {
         panic!("{step}: doctor has no `{name}` finding: {findings:?}");
     };
+    run_hint(repo, step, name, detail, hint)
+}
+
+/// Runs the one `vnx` command `hint` names, and asserts it succeeds.
+fn run_hint(repo: &Repo, step: Step, name: &str, detail: &str, hint: &str) -> Run {
     let commands = commands_in(hint);
     let [command] = commands.as_slice() else {
-        panic!("{step}: doctor's `{name}` hint names no one command: {detail} / {hint}");
+        panic!("{step}: doctor's `{name}` finding names no one command: {detail} / hint: {hint}");
     };
     let r = run(repo.vnx().args(command));
     assert_eq!(
         r.code,
         0,
-        "{step}: `vnx {}` (doctor's hint) failed:\n{}{}",
+        "{step}: `vnx {}` (doctor's hint for {name}: {detail}) failed:\n{}{}",
         command.join(" "),
         r.stdout,
         r.stderr
     );
     r
+}
+
+/// What `vnx doctor` found before an operation ran, to tell what the kill left behind.
+struct Doctor {
+    before: std::collections::BTreeSet<String>,
+}
+
+impl Doctor {
+    fn before(repo: &Repo) -> Doctor {
+        Doctor {
+            before: doctor_findings(repo).into_iter().map(|(n, ..)| n).collect(),
+        }
+    }
+
+    /// Runs the command doctor names for each finding it did not have before the operation,
+    /// until it has none (at most three rounds): whatever a kill leaves behind, doctor names,
+    /// and its command clears.
+    fn settle(&self, repo: &Repo, step: Step) {
+        for _ in 0..3 {
+            let new: Vec<_> = doctor_findings(repo)
+                .into_iter()
+                .filter(|(n, ..)| !self.before.contains(n))
+                .collect();
+            if new.is_empty() {
+                return;
+            }
+            for (name, detail, hint) in &new {
+                run_hint(repo, step, name, detail, hint);
+            }
+        }
+        let left: Vec<_> = doctor_findings(repo)
+            .into_iter()
+            .filter(|(n, ..)| !self.before.contains(n))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{step}: doctor's commands do not clear {left:?}"
+        );
+    }
+}
+
+/// `vnx status --json`'s object for `id` once it is no longer running or queued (up to 60 s),
+/// or `None` when the ledger has no such dispatch.
+fn settled_or_absent(repo: &Repo, id: &str) -> Option<serde_json::Value> {
+    let mut last = None;
+    for _ in 0..600 {
+        let r = run(repo.vnx().args(["status", "--json"]));
+        let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+        last = all.into_iter().find(|d| d["dispatch_id"] == id);
+        match &last {
+            Some(s)
+                if ["running", "queued", "blocked"]
+                    .contains(&s["status"].as_str().unwrap_or("")) => {}
+            _ => return last,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    last
+}
+
+/// The same, for a dispatch that must be on the ledger.
+fn settled(repo: &Repo, id: &str) -> serde_json::Value {
+    settled_or_absent(repo, id).unwrap_or_else(|| panic!("{id} is not in vnx status"))
 }
 
 /// `vnx status --json`'s object for dispatch `id`.

@@ -26,6 +26,9 @@ pub fn apply(
     let ledger = Ledger::new(&options.ledger);
     for item in plan.items.iter_mut().filter(|i| i.actions.any()) {
         let done = release_one(repo, item, options)?;
+        if done.worktree_removed || done.branch_deleted {
+            crate::steps::reached(crate::steps::release::RELEASED);
+        }
         record(&ledger, attestor, item, done, false)?;
     }
     Ok(())
