@@ -326,7 +326,8 @@ pub fn release(e: &ReleaseError) -> Exit {
     match e {
         E::BadBase { .. } => Exit::Usage,
         // Released, but not recorded: a failure, whatever the ledger said.
-        E::Git { .. } | E::Unrecorded { .. } => Exit::Failed,
+        E::Git { .. } | E::Unrecorded { .. } | E::Journal { .. } => Exit::Failed,
+        E::Keys(e) => checkpoint(e),
         E::Worktree(e) => worktree(e),
         E::Ledger(e) => ledger(e),
     }
