@@ -23,9 +23,14 @@ fn a_launch_killed_at_any_step_leaves_no_unrecorded_worker_and_nothing_behind() 
             .unwrap_or_default()
             .contains("\"event_type\":\"dispatch_started\"");
         if step == vnx::steps::launch::STARTED_APPENDED {
+            // The start makes the dispatch: its supervisor goes on and records its end.
             assert!(started, "{step}");
+            let state = state.unwrap_or_else(|| panic!("{step}: not in vnx status"));
+            assert_eq!(state["status"], "done", "{step}: {state:#}");
         } else {
             assert!(!started, "{step}: {state:?}");
+            // The supervisor its pane started saw the launch undone, and left.
+            assert!(repo.server.sessions_end(), "{step}: a supervisor stayed");
             // Nothing ran: the worker's file was never committed anywhere.
             let branches = repo.branches();
             assert!(
