@@ -303,7 +303,7 @@ pub fn gate(e: &GateError) -> Exit {
 pub fn merge(e: &MergeError) -> Exit {
     use MergeError as E;
     match e {
-        E::Refused { .. } | E::AlreadyMerged { .. } => Exit::No,
+        E::Refused { .. } | E::AlreadyMerged { .. } | E::Interrupted { .. } => Exit::No,
         E::UnknownDispatch { .. } => Exit::Usage,
         // Failures of a step, named by the step even when another error is their cause.
         E::NotInitialised { .. }
@@ -327,7 +327,8 @@ pub fn release(e: &ReleaseError) -> Exit {
     match e {
         E::BadBase { .. } => Exit::Usage,
         // Released, but not recorded: a failure, whatever the ledger said.
-        E::Git { .. } | E::Unrecorded { .. } => Exit::Failed,
+        E::Git { .. } | E::Unrecorded { .. } | E::Journal { .. } => Exit::Failed,
+        E::Keys(e) => checkpoint(e),
         E::Worktree(e) => worktree(e),
         E::Ledger(e) => ledger(e),
     }

@@ -98,6 +98,22 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .unwrap_or_default()
         ),
         Event::Landed { id, merge_commit } => say!("{id}: landed as {merge_commit}"),
+        Event::Interrupted {
+            id,
+            seq,
+            landed: Some(commit),
+        } => say!(
+            "{id}: the merge of receipt line {seq} was interrupted after the base moved to \
+             {commit}; recording its merge_completed"
+        ),
+        Event::Interrupted {
+            id,
+            seq,
+            landed: None,
+        } => say!(
+            "{id}: the merge of receipt line {seq} was interrupted before the base moved; \
+             recorded as merge_failed, merging anew"
+        ),
         Event::Dequeued { id, detail, .. } => {
             say!("{id}: taken out of the merge queue: {detail}")
         }
@@ -295,6 +311,20 @@ fn verdict(e: &Entry) -> Option<CliError> {
 }
 
 fn render(out: &mut Out, e: &Entry) -> Result<(), CliError> {
+    if let Some(r) = &e.resumed {
+        out.line(&format!(
+            "merged {} as {} (merge receipt line {}, entry {}; merge_completed line {}); \
+             checkpoint {} at line {}",
+            e.dispatch_id,
+            r.merge_commit,
+            r.merge_receipt_seq,
+            r.merge_receipt,
+            r.completed_receipt.seq,
+            r.checkpoint.checkpoint.id,
+            r.checkpoint.checkpoint.lines
+        ))?;
+        return Ok(());
+    }
     let Some(plan) = &e.plan else {
         let why = e.refused.as_ref().map_or("", |r| r.detail.as_str());
         out.line(&format!("{}: refused: {why}", e.dispatch_id))?;

@@ -289,6 +289,20 @@ fn parser(args: &[std::ffi::OsString]) -> clap::Command {
     lean
 }
 
+/// Test builds: arms the crash point `VNX_CRASH_AT` names (`op:step`), logging to
+/// `VNX_CRASH_LOG` (ADR 0050). A name that is no step is an internal bug of the test.
+#[cfg(feature = "test-fakes")]
+fn arm_crash_point() {
+    let Some(at) = std::env::var_os("VNX_CRASH_AT") else {
+        return;
+    };
+    let at = at.to_string_lossy();
+    let Some(step) = vnx::steps::named(&at) else {
+        panic!("VNX_CRASH_AT={at} names no step of vnx::steps::STEPS");
+    };
+    vnx::steps::arm(step, std::env::var_os("VNX_CRASH_LOG").map(Into::into));
+}
+
 /// Runs the command line and turns the outcome into an exit code. A panic is a bug in vnx:
 /// it is reported as one and ends with exit status 4, whatever thread it was in.
 pub fn run() -> ExitCode {
@@ -302,6 +316,8 @@ pub fn run() -> ExitCode {
         // with another status.
         std::process::exit(Exit::Bug as i32);
     }));
+    #[cfg(feature = "test-fakes")]
+    arm_crash_point();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let parsed = parser(&args)
         .try_get_matches_from(args)

@@ -66,6 +66,25 @@ fn enter_dispatcher_env(args: &Args) -> Result<(), CliError> {
     Err(CliError::from_error(&cmd.exec()).context("could not restart the supervisor"))
 }
 
+/// A launch killed after it appended `dispatch_started` and before it marked itself complete
+/// leaves a dispatch that started: the supervisor goes on from the start on the ledger (and
+/// marks the launch complete for its re-execution). `None` when the launch was undone or
+/// never reached the ledger.
+fn start_of_interrupted_launch(
+    spec_path: &std::path::Path,
+    dir: &std::path::Path,
+) -> Option<String> {
+    if std::fs::symlink_metadata(dir).is_err() {
+        return None;
+    }
+    let spec = dispatch::read_spec(spec_path).ok()?;
+    let attestor = super::settings::attestor(None).ok()?;
+    let trusted = vnx::ledger::attest::trusted_keys(&spec.ledger, &attestor).ok()?;
+    let hash = dispatch::liveness::start_on_ledger(&spec.ledger, &spec.id, &trusted).ok()??;
+    dispatch::liveness::write_started(dir, &hash).ok()?;
+    Some(hash)
+}
+
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // A cancel that comes while the supervisor starts (`vnx cancel` right after a launch)
     // waits, held back across the re-exec below, until the handlers can record it.
@@ -79,8 +98,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             dir.display()
         ))
     })?;
-    let Some(started_hash) = started_hash else {
-        return Ok(ExitCode::SUCCESS);
+    let started_hash = match started_hash {
+        Some(hash) => hash,
+        None => match start_of_interrupted_launch(&args.spec, dir) {
+            Some(hash) => hash,
+            None => return Ok(ExitCode::SUCCESS),
+        },
     };
     enter_dispatcher_env(&args)?;
     // Closing the pane (tmux kill-session) sends SIGHUP: stop the worker, then record it.

@@ -23,6 +23,7 @@ mod concurrency;
 mod constraints;
 mod cost;
 mod crash;
+mod crash_points;
 mod daily_loop;
 mod dashboard;
 mod declared;

@@ -1,6 +1,7 @@
 //! vnx-core: the lowest layer of vnx, which every other crate of the workspace may use and
 //! which uses none of them: the one place processes are started, how vnx's files are written
-//! and untrusted files read, the ids it makes, and where a repository's main checkout is.
+//! and untrusted files read, the ids it makes, where a repository's main checkout is, and the
+//! named steps of its durable operations.
 
 #![warn(missing_docs, unreachable_pub)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -9,3 +10,4 @@ pub mod files;
 pub mod ids;
 pub mod main_checkout;
 pub mod process;
+pub mod steps;

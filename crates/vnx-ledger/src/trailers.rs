@@ -1,5 +1,5 @@
 //! Merge trailers: the `VNX-Receipt:` trailers merge commits carry, and the check that each
-//! names a `merge` receipt the ledger still holds.
+//! names a `merge` receipt the ledger still holds, found by its entry hash.
 
 use std::path::Path;
 
@@ -33,8 +33,10 @@ pub fn merge_trailers(repo_root: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// The trailers whose receipt the ledger at `ledger` no longer holds: no line names it as the
-/// `merge_receipt` it completes, or links to it by `prev_hash`.
+/// The trailers whose receipt the ledger at `ledger` no longer holds: no line of it has the
+/// entry hash the trailer names. A `merge` receipt whose merge was interrupted before its
+/// `merge_completed` still counts: it is on the ledger, and the next `vnx merge` of the
+/// dispatch records the outcome.
 pub fn orphaned_trailers(
     ledger: &Path,
     trailers: &[(String, String)],
@@ -42,21 +44,23 @@ pub fn orphaned_trailers(
     if trailers.is_empty() {
         return Ok(Vec::new());
     }
+    let wanted: std::collections::BTreeSet<&str> =
+        trailers.iter().map(|(_, h)| h.as_str()).collect();
     let mut seen = std::collections::BTreeSet::new();
-    let (lines, _) = crate::tail::last_lines(ledger, usize::MAX, |l| {
-        memchr::memmem::find(l, b"\"merge_receipt\":\"").is_some()
-            || memchr::memmem::find(l, b"\"event_type\":\"merge_").is_some()
-    })?;
-    for line in &lines {
-        let text = String::from_utf8_lossy(line);
-        for (_, hash) in trailers {
-            if text.contains(&format!("\"merge_receipt\":\"{hash}\""))
-                || text.contains(&format!("\"prev_hash\":\"{hash}\""))
-            {
-                seen.insert(hash.clone());
+    let mut scratch = crate::line::Scratch::default();
+    // Every receipt a trailer can name is a `merge` receipt, so only lines that say `merge`
+    // are hashed.
+    crate::tail::last_lines(ledger, usize::MAX, |l| {
+        if memchr::memmem::find(l, b"merge").is_some()
+            && let Ok(entry) = crate::line::analyze(l, &mut scratch).entry
+        {
+            let hash = hex::encode(entry.entry_hash);
+            if wanted.contains(hash.as_str()) {
+                seen.insert(hash);
             }
         }
-    }
+        false
+    })?;
     Ok(trailers
         .iter()
         .filter(|(_, h)| !seen.contains(h))

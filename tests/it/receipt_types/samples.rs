@@ -69,6 +69,7 @@ pub(super) fn merged() -> MergeCompleted {
         head_commit: cid(COMMIT),
         base_ref: s("refs/heads/main"),
         merge_result_gates: vec![gate_evidence()],
+        resumed: None,
         extra: Default::default(),
     }
 }

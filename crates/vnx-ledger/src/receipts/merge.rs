@@ -159,6 +159,10 @@ pub struct MergeCompleted {
     /// (empty when its tree is the head's, which the gates already passed on).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merge_result_gates: Vec<GateEvidence>,
+    /// Set when the merge was interrupted after the base moved and a later `vnx merge` of the
+    /// dispatch recorded its completion: what that run found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -273,6 +273,7 @@ pub fn accept(
     };
     let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
     let appended = Ledger::new(a.ledger).append(&line)?;
+    crate::steps::reached(crate::steps::accept::ACCEPTED_APPENDED);
     // The user's `notify` command hears of it as of a report: the state is now `done`.
     if let Some(last) = appended.lines.last() {
         use crate::dispatch::supervise::notify::{Notifier, TIME_LIMIT};

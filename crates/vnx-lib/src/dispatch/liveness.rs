@@ -73,6 +73,33 @@ pub fn await_launch(dispatch_dir: &Path) -> io::Result<Option<String>> {
     }
 }
 
+/// The entry hash of dispatch `id`'s `dispatch_started` on the ledger, when a trusted key
+/// attests it: what a supervisor whose launcher was killed after appending the start, and
+/// before marking the launch complete, goes on from (the start is what makes a dispatch).
+pub fn start_on_ledger(
+    ledger: &Path,
+    id: &crate::ids::DispatchId,
+    trusted: &[[u8; 32]],
+) -> Result<Option<String>, crate::ledger::LedgerError> {
+    use crate::ledger::json::Value;
+    let (found, _) = crate::ledger::tail::last_lines(ledger, 1, |l| {
+        memchr::memmem::find(l, b"dispatch_started").is_some()
+            && memchr::memmem::find(l, id.as_bytes()).is_some()
+            && crate::ledger::json::object_of_line(l).is_some_and(|o| {
+                o.get("event_type").and_then(Value::as_str) == Some("dispatch_started")
+                    && o.get("dispatch_id").and_then(Value::as_str) == Some(id.as_str())
+                    && crate::ledger::attest::check(&o, trusted).is_valid()
+            })
+    })?;
+    let mut scratch = crate::ledger::line::Scratch::default();
+    Ok(found.first().and_then(|l| {
+        crate::ledger::line::analyze(l, &mut scratch)
+            .entry
+            .ok()
+            .map(|e| hex::encode(e.entry_hash))
+    }))
+}
+
 /// Whether someone holds the dispatch's lock (asked without taking it for more than an
 /// instant: a shared lock that fails only while the exclusive one is held).
 pub fn locked(dispatch_dir: &Path) -> bool {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{Check, Status, count};
 use crate::ledger::checkpoint::{self, CheckpointKey};
-use crate::ledger::{ChainStatus, VerifyOptions, verify};
+use crate::ledger::{ChainStatus, VerifyOptions};
 
 /// `ledger` and `checkpoint`.
 pub(super) fn ledger(
@@ -25,27 +25,26 @@ pub(super) fn ledger(
     }
     // A local key that cannot be read (its own check names why) must not stop the ledger from
     // being verified: fall back to the committed key list alone.
-    let (anchored, anchor_error) = match checkpoint::anchoring(path, key_path, witness_dir) {
-        Ok(a) => (a, None),
-        Err(e) => (
-            checkpoint::anchoring(path, None, witness_dir)
-                .ok()
-                .flatten(),
-            Some(e),
-        ),
-    };
-    let mut options = VerifyOptions {
+    let (anchored, anchor_error, key_path) =
+        match checkpoint::anchoring(path, key_path, witness_dir) {
+            Ok(a) => (a, None, key_path),
+            Err(e) => (
+                checkpoint::anchoring(path, None, witness_dir)
+                    .ok()
+                    .flatten(),
+                Some(e),
+                None,
+            ),
+        };
+    let options = VerifyOptions {
         threads,
         max_violations: 1,
         ..VerifyOptions::default()
     };
-    if let Some(a) = &anchored {
-        options.checkpoints = a.checkpoints.clone();
-        options.trusted_keys = a.trusted_keys.clone();
-        options.rolled_back = a.rolled_back.clone();
-    }
-    let report = match verify(path, &options) {
-        Ok(r) => r,
+    // The verification `audit-chain verify` makes (merge trailers and hosts' segments
+    // included), so that doctor never calls a ledger fine that it calls broken.
+    let report = match crate::audit::verify_anchored(path, options, key_path, witness_dir) {
+        Ok((r, _)) => r,
         Err(e) => {
             let hint = e.hint().unwrap_or_else(|| "check the ledger file".into());
             return vec![Check::fail(NAME, e.to_string(), hint)];

@@ -2,13 +2,15 @@
 //! check has a name, PASS/WARN/FAIL, what was found, and for WARN and FAIL a hint saying what
 //! to do: git and tmux (`tools`), the worker CLIs and the flags vnx passes them (`clis`), the
 //! project's committed files (`files`), the ledger, its checkpoints and the signing key
-//! (`evidence`), who could forge or tamper with the evidence (`reach`), and what dispatches
-//! left behind (`leftovers`).
+//! (`evidence`), who could forge or tamper with the evidence (`reach`), merges interrupted
+//! before their outcome was recorded (`merges`), and what dispatches left behind
+//! (`leftovers`).
 
 mod clis;
 mod evidence;
 mod files;
 mod leftovers;
+mod merges;
 mod reach;
 mod tools;
 mod trust;
@@ -216,6 +218,9 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         }
         if let (Some(root), true) = (root, initialised) {
             rest.push(reach::reach(inputs.key_path, inputs.ledger, root));
+        }
+        if let (Some(root), true, Some(ledger)) = (root, initialised, inputs.ledger) {
+            rest.push(merges::interrupted(root, ledger, inputs.key_path));
         }
         if let (Some(root), true) = (root, initialised) {
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));

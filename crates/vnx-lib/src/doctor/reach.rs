@@ -103,7 +103,7 @@ pub(super) fn attestations(ledger: &Path, key: Option<&Path>) -> Check {
 }
 
 /// The local key (if it exists; doctor creates nothing) and the listed keys.
-fn trusted(ledger: &Path, key: Option<&Path>) -> Result<Vec<[u8; 32]>, CheckpointError> {
+pub(super) fn trusted(ledger: &Path, key: Option<&Path>) -> Result<Vec<[u8; 32]>, CheckpointError> {
     let local = match key {
         Some(path) => CheckpointKey::load(path)?,
         None => None,

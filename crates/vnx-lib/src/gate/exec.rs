@@ -157,6 +157,7 @@ pub(super) fn run_gate(
         }),
         &now_utc,
     ))?;
+    crate::steps::reached(crate::steps::gate::REQUEST_APPENDED);
     (s.ctx.on_event)(Event::Started {
         gate: name,
         kind: def.kind.name(),
@@ -550,6 +551,7 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
         }),
         &now_utc,
     ))?;
+    crate::steps::reached(crate::steps::gate::RESULT_APPENDED);
     Ok(())
 }
 

@@ -411,6 +411,7 @@ fn record_report(ctx: &Context<'_>, r: &Report) -> Result<(), GateError> {
         extra: Default::default(),
     });
     Ledger::new(ctx.ledger).append(&ctx.attestor.attest(&receipt, &now_utc))?;
+    crate::steps::reached(crate::steps::gate::REPORT_APPENDED);
     Ok(())
 }
 

@@ -9,8 +9,7 @@ use serde::Serialize;
 use super::{MergeError, Reading};
 use crate::config::Config;
 use crate::evidence::{self, Evidence, is_commit_id};
-use crate::ledger::checkpoint;
-use crate::ledger::{VerifyOptions, ViolationKind, verify};
+use crate::ledger::{VerifyOptions, ViolationKind};
 use crate::process::{self, Cmd};
 use crate::receipts::value::to_value;
 use crate::worktree::Repo;
@@ -168,17 +167,15 @@ pub(super) fn check(
 
 /// The chain, and the last checkpoint.
 fn ledger(ctx: &Reading<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), MergeError> {
-    let anchoring = checkpoint::anchoring(ctx.ledger, ctx.key, ctx.witness_dir)?;
-    let mut options = VerifyOptions {
+    // The verification `audit-chain verify`, `doctor`, `status` and the git hooks make:
+    // the chain, the anchored checkpoints, hosts' segments and merge trailers, so that none
+    // of them can disagree with this condition about the same ledger.
+    let options = VerifyOptions {
         threads: ctx.threads,
         ..VerifyOptions::default()
     };
-    if let Some(a) = &anchoring {
-        options.checkpoints = a.checkpoints.clone();
-        options.trusted_keys = a.trusted_keys.clone();
-        options.rolled_back = a.rolled_back.clone();
-    }
-    let report = verify(ctx.ledger, &options)?;
+    let (report, anchoring) =
+        crate::audit::verify_anchored(ctx.ledger, options, ctx.key, ctx.witness_dir)?;
     let is_checkpoint = |k: ViolationKind| {
         matches!(
             k,
@@ -220,13 +217,13 @@ fn ledger(ctx: &Reading<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), Merg
         .filter(|v| is_checkpoint(v.kind))
         .collect();
     let extends = match (anchoring, report.checkpoints.last()) {
-        (None, _) => {
+        (false, _) => {
             Err("the ledger is outside any git repository, so no checkpoint anchors it".into())
         }
-        (Some(_), None) => Err(
+        (true, None) => Err(
             "no checkpoint anchors the ledger, so a cut or rewritten ledger would go unseen".into(),
         ),
-        (Some(_), Some(last)) => match anchored.first() {
+        (true, Some(last)) => match anchored.first() {
             Some(v) => Err(format!(
                 "the ledger no longer extends its checkpoints; {}",
                 describe(v)

@@ -185,6 +185,7 @@ pub(super) fn land(
         .last()
         .cloned()
         .expect("an append writes its receipt");
+    crate::steps::reached(crate::steps::merge::RECEIPT_APPENDED);
     let short_base = base_ref.trim_start_matches("refs/heads/");
     let message = [
         format!("Merge {branch} into {short_base}"),
@@ -198,6 +199,7 @@ pub(super) fn land(
         Ok(c) => c,
         Err(source) => return Err(failed(ctx, id, &merge_receipt, source)?),
     };
+    crate::steps::reached(crate::steps::merge::COMMIT_FORMED);
     (ctx.on_event)(Event::Formed {
         id,
         merge_commit: &commit,
@@ -270,6 +272,7 @@ pub(super) fn land(
     if let Err(source) = form::advance(repo, &base_ref, &tip, &commit) {
         return Err(failed(ctx, id, &merge_receipt, source)?);
     }
+    crate::steps::reached(crate::steps::merge::BASE_MOVED);
     let tree_now = form::tree_of(repo, &commit).map_err(|source| MergeError::Git {
         path: repo.root.clone(),
         source,
@@ -287,6 +290,7 @@ pub(super) fn land(
             head_commit: head,
             base_ref,
             merge_result_gates: merge_result_gates.clone(),
+            resumed: None,
             extra: Default::default(),
         }),
         &now_utc,
@@ -296,6 +300,7 @@ pub(super) fn land(
         .last()
         .cloned()
         .expect("an append writes its receipt");
+    crate::steps::reached(crate::steps::merge::COMPLETED_APPENDED);
     let key = ctx.key.expect("checked before merging");
     let checkpoint = anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
         MergeError::CheckpointAfterMerge {

@@ -11,13 +11,15 @@
 //! run on that merge commit when it differs from the gated head, and the base moves only if
 //! they pass (`land`); a dispatch that conflicts or fails them is taken out with a
 //! `merge_dequeued` receipt. Before it, `vnx merge` runs the required gates that have no
-//! current pass for the head (`missing`).
+//! current pass for the head (`missing`). A merge interrupted between its `merge` receipt
+//! and its outcome is finished by the next `vnx merge` of the dispatch (`resume`).
 
 pub mod conditions;
 pub mod form;
 pub mod land;
 pub mod missing;
 pub mod queue;
+pub mod resume;
 
 use crate::ids::CommitId;
 use std::path::{Path, PathBuf};
@@ -66,6 +68,18 @@ pub enum Event<'a> {
         id: &'a str,
         /// The merge commit.
         merge_commit: &'a str,
+    },
+    /// An earlier merge of the dispatch was interrupted between its `merge` receipt and its
+    /// outcome; its outcome is recorded now.
+    Interrupted {
+        /// The dispatch.
+        id: &'a str,
+        /// The interrupted `merge` receipt's line.
+        seq: u64,
+        /// The merge commit the base already holds, when it moved before the interruption
+        /// (`merge_completed` recorded); `None` when it never did (`merge_failed` recorded,
+        /// and the dispatch is merged anew).
+        landed: Option<&'a str>,
     },
     /// The dispatch was taken out of the queue.
     Dequeued {
@@ -178,6 +192,17 @@ pub enum MergeError {
         /// Its merge commit.
         commit: String,
     },
+    /// An earlier merge of the dispatch was interrupted between its `merge` receipt and its
+    /// outcome (only `vnx merge`, not `--check`, records that outcome).
+    #[error("{}", interrupted_text(id, *seq, landed.as_deref()))]
+    Interrupted {
+        /// The dispatch.
+        id: String,
+        /// The interrupted `merge` receipt's line.
+        seq: u64,
+        /// The merge commit the base already holds, when it moved before the interruption.
+        landed: Option<String>,
+    },
     /// A condition does not hold; nothing was merged.
     #[error("refusing to merge {id}: {condition}: {detail}")]
     Refused {
@@ -265,6 +290,9 @@ impl MergeError {
             MergeError::UnknownDispatch { .. } => {
                 Some("`vnx status` lists the dispatches on the ledger".into())
             }
+            MergeError::Interrupted { id, .. } => Some(format!(
+                "run `vnx merge {id}`: it records the interrupted merge's outcome first"
+            )),
             MergeError::AlreadyMerged { id, .. } => Some(format!(
                 "nothing to do; `vnx show {id}` shows the merge, `vnx follow-up` cannot \
                  continue a merged branch: dispatch anew for more work"
@@ -313,6 +341,19 @@ impl MergeError {
             MergeError::Gate { source, .. } => source.hint(),
             _ => None,
         }
+    }
+}
+
+fn interrupted_text(id: &str, seq: u64, landed: Option<&str>) -> String {
+    match landed {
+        Some(commit) => format!(
+            "the merge of {id} (receipt line {seq}) was interrupted after the base moved to \
+             {commit}; its merge_completed is not recorded yet"
+        ),
+        None => format!(
+            "the merge of {id} (receipt line {seq}) was interrupted before the base moved; \
+             its merge_failed is not recorded yet"
+        ),
     }
 }
 

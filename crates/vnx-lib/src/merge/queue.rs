@@ -11,7 +11,7 @@ use std::fs::File;
 use serde::Serialize;
 
 use super::land::{self, Dequeued, Landing};
-use super::{Context, Event, LOCK_FILE, MergeError, Merged, Plan, Reading, conditions};
+use super::{Context, Event, LOCK_FILE, MergeError, Merged, Plan, Reading, conditions, resume};
 use crate::config::Config;
 use crate::evidence::Evidence;
 use crate::worktree::Repo;
@@ -55,6 +55,24 @@ pub struct Entry {
     pub dequeued: Option<Dequeued>,
     /// Why it was refused, when it was.
     pub refused: Option<Refusal>,
+    /// An earlier merge of it that was interrupted after the base moved, completed now.
+    pub resumed: Option<Resumed>,
+}
+
+/// A merge interrupted after the base moved to its merge commit, whose `merge_completed` a
+/// later `vnx merge` recorded.
+#[derive(Debug, Serialize)]
+pub struct Resumed {
+    /// The interrupted `merge` receipt's line.
+    pub merge_receipt_seq: u64,
+    /// Its entry hash (the merge commit's `VNX-Receipt` trailer).
+    pub merge_receipt: String,
+    /// The merge commit the base holds.
+    pub merge_commit: CommitId,
+    /// The `merge_completed` recorded now.
+    pub completed_receipt: crate::ledger::Appended,
+    /// The checkpoint made after it.
+    pub checkpoint: crate::ledger::checkpoint::CheckpointOutcome,
 }
 
 /// Merges one dispatch through the queue (or only checks it, unless `apply`). Refusals are in
@@ -74,19 +92,22 @@ pub fn run(ctx: &Context<'_>, ids: &[DispatchId], apply: bool) -> Result<Vec<Ent
     for id in ids {
         let entry = match turn(ctx, &config, &repo, id, apply) {
             Ok(entry) => entry,
-            Err(e @ (MergeError::UnknownDispatch { .. } | MergeError::AlreadyMerged { .. })) => {
-                Entry {
-                    dispatch_id: id.clone(),
-                    result: EntryResult::Refused,
-                    plan: None,
-                    merged: None,
-                    dequeued: None,
-                    refused: Some(Refusal {
-                        condition: None,
-                        detail: e.to_string(),
-                    }),
-                }
-            }
+            Err(
+                e @ (MergeError::UnknownDispatch { .. }
+                | MergeError::AlreadyMerged { .. }
+                | MergeError::Interrupted { .. }),
+            ) => Entry {
+                dispatch_id: id.clone(),
+                result: EntryResult::Refused,
+                plan: None,
+                merged: None,
+                dequeued: None,
+                refused: Some(Refusal {
+                    condition: None,
+                    detail: e.to_string(),
+                }),
+                resumed: None,
+            },
             Err(e) => return Err(e),
         };
         entries.push(entry);
@@ -143,6 +164,7 @@ pub fn readiness(ctx: &Reading<'_>, id: &DispatchId) -> Result<Entry, MergeError
         merged: None,
         dequeued: None,
         refused,
+        resumed: None,
     })
 }
 
@@ -166,6 +188,13 @@ fn plan(
             commit: commit.to_string(),
         });
     }
+    if let Some(open) = resume::interrupted(ctx.ledger, id, ctx.trusted_keys)? {
+        return Err(MergeError::Interrupted {
+            id: id.to_string(),
+            seq: open.seq,
+            landed: resume::landed_commit(repo, &open).map(|c| c.to_string()),
+        });
+    }
     conditions::check(ctx, config, repo, &ev, id)
 }
 
@@ -177,6 +206,17 @@ fn turn(
     id: &DispatchId,
     apply: bool,
 ) -> Result<Entry, MergeError> {
+    if apply && let Some(resumed) = resume_interrupted(ctx, repo, id)? {
+        return Ok(Entry {
+            dispatch_id: id.clone(),
+            result: EntryResult::Merged,
+            plan: None,
+            merged: None,
+            dequeued: None,
+            refused: None,
+            resumed: Some(resumed),
+        });
+    }
     let plan = plan(&ctx.reading(), config, repo, id)?;
     let mut entry = Entry {
         dispatch_id: id.clone(),
@@ -185,6 +225,7 @@ fn turn(
         merged: None,
         dequeued: None,
         refused: None,
+        resumed: None,
     };
     if let Some(failed) = plan.first_failed() {
         let dequeued = if apply {
@@ -222,6 +263,57 @@ fn turn(
     }
     entry.plan = Some(plan);
     Ok(entry)
+}
+
+/// Records the outcome of an earlier merge of `id` that was interrupted between its `merge`
+/// receipt and its outcome: completed when the base holds its merge commit (returned), or
+/// failed when it does not (and the turn goes on to merge it anew).
+fn resume_interrupted(
+    ctx: &Context<'_>,
+    repo: &Repo,
+    id: &DispatchId,
+) -> Result<Option<Resumed>, MergeError> {
+    let Some(open) = resume::interrupted(ctx.ledger, id, ctx.trusted_keys)? else {
+        return Ok(None);
+    };
+    let key = ctx
+        .key
+        .ok_or_else(|| MergeError::NoKey { id: id.to_string() })?;
+    match resume::finish(ctx, repo, &open)? {
+        resume::Finished::NotLanded { .. } => {
+            (ctx.on_event)(Event::Interrupted {
+                id,
+                seq: open.seq,
+                landed: None,
+            });
+            Ok(None)
+        }
+        resume::Finished::Landed {
+            merge_commit,
+            completed,
+        } => {
+            let checkpoint =
+                super::anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
+                    MergeError::CheckpointAfterMerge {
+                        id: id.to_string(),
+                        commit: merge_commit.to_string(),
+                        source,
+                    }
+                })?;
+            (ctx.on_event)(Event::Interrupted {
+                id,
+                seq: open.seq,
+                landed: Some(&merge_commit),
+            });
+            Ok(Some(Resumed {
+                merge_receipt_seq: open.seq,
+                merge_receipt: open.entry_hash,
+                merge_commit,
+                completed_receipt: completed,
+                checkpoint,
+            }))
+        }
+    }
 }
 
 /// The merge commit of dispatch `id`, when the ledger records its `merge_completed`.

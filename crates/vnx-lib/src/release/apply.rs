@@ -11,6 +11,7 @@ use crate::receipts::{self, ReleaseAction, WorktreeReleased};
 use crate::worktree::{Repo, Worktree};
 
 use super::inventory::vnx_lock_reason;
+use super::journal::Journal;
 use super::{Class, Done, Item, Options, Plan, ReleaseError, Rule, proof};
 
 /// Releases every item the plan marked, recording each as a receipt signed by `attestor`.
@@ -23,10 +24,31 @@ pub fn apply(
     attestor: &Attestor,
 ) -> Result<(), ReleaseError> {
     plan.applied = true;
+    // Releases an earlier run did without recording them are recorded first.
+    let trusted = crate::ledger::attest::trusted_keys(&options.ledger, attestor)?;
+    super::journal::settle(repo, &options.ledger, attestor, &trusted)?;
     let ledger = Ledger::new(&options.ledger);
     for item in plan.items.iter_mut().filter(|i| i.actions.any()) {
+        // What this release will do is kept, signed, before it does it.
+        let planned = Done {
+            worktree_unlocked: item.actions.unlock_worktree,
+            worktree_removed: item.actions.remove_worktree,
+            branch_deleted: item.actions.delete_branch,
+            dispatch_dir_removed: item.actions.remove_dispatch_dir,
+            ..Done::default()
+        };
+        let journal = Journal::keep(
+            repo,
+            attestor,
+            &item.dispatch_id,
+            &receipt(item, &planned, false),
+        )?;
         let done = release_one(repo, item, options)?;
-        record(&ledger, attestor, item, done, false)?;
+        if done.worktree_removed || done.branch_deleted {
+            crate::steps::reached(crate::steps::release::RELEASED);
+        }
+        record(&ledger, attestor, item, done, false, Some(&journal))?;
+        journal.remove();
     }
     Ok(())
 }
@@ -39,13 +61,17 @@ pub(super) fn record(
     item: &mut Item,
     mut done: Done,
     discarded: bool,
+    journal: Option<&Journal>,
 ) -> Result<(), ReleaseError> {
     if done.worktree_unlocked
         || done.worktree_removed
         || done.branch_deleted
         || done.dispatch_dir_removed
     {
-        let receipt = receipt(item, &done, discarded);
+        let mut receipt = receipt(item, &done, discarded);
+        if let Some(journal) = journal {
+            receipt = journal.mark(&receipt);
+        }
         match ledger.append(&attestor.attest(&receipt, &now_utc)) {
             Ok(appended) => done.receipt_seq = appended.lines.last().map(|l| l.seq),
             Err(source) => {

@@ -21,7 +21,7 @@ pub fn discard(
     let ledger = Ledger::new(&options.ledger);
     for item in items.iter_mut() {
         let done = discard_one(repo, item);
-        super::apply::record(&ledger, attestor, item, done, true)?;
+        super::apply::record(&ledger, attestor, item, done, true, None)?;
     }
     Ok(())
 }

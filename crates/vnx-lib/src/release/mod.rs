@@ -7,6 +7,7 @@
 mod apply;
 mod discard;
 mod inventory;
+pub mod journal;
 pub mod proof;
 pub mod prune;
 
@@ -75,6 +76,18 @@ pub enum ReleaseError {
         #[source]
         source: LedgerError,
     },
+    /// A release's journal could not be kept.
+    #[error("could not keep the release's journal {path}")]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The trusted keys could not be read.
+    #[error(transparent)]
+    Keys(#[from] crate::ledger::checkpoint::CheckpointError),
     /// A worktree operation failed.
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
@@ -93,6 +106,10 @@ impl ReleaseError {
             ReleaseError::Worktree(e) => e.hint(),
             ReleaseError::Ledger(e) => e.hint(),
             ReleaseError::Unrecorded { source, .. } => source.hint(),
+            ReleaseError::Journal { .. } => {
+                Some("check that .vnx-data/pending is writable and the disk has room".into())
+            }
+            ReleaseError::Keys(e) => e.hint(),
             ReleaseError::Git { .. } => None,
         }
     }

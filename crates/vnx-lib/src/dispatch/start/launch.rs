@@ -171,6 +171,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             .join(format!("{}.reserve", spec.id)),
     ))?;
     undo.reserved = true;
+    crate::steps::reached(crate::steps::launch::DIRECTORY_MADE);
     let pool = pool_of(&plan.repo, &spec);
     let (wt, fresh) = match &spec.continues {
         None => {
@@ -226,6 +227,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         crate::dispatch::worker_env::write(&path, &crate::dispatch::worker_env::handed_on(env))
             .map_err(io_err(&path))?;
     }
+    crate::steps::reached(crate::steps::launch::WORKTREE_MADE);
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
     let mut receipts = vec![started(ctx, plan, &spec, &wt)];
@@ -242,6 +244,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     let ledger = Ledger::new(&spec.ledger);
     let appended = ledger.append_all(&attest_all(ctx.attestor, receipts))?;
     undo.keep_dispatch_dir = true;
+    crate::steps::reached(crate::steps::launch::STARTED_APPENDED);
     let started_hash = appended
         .lines
         .iter()

@@ -43,6 +43,7 @@ pub(in crate::dispatch) fn conclude(
     attestor: &Attestor,
     commit_patience: Duration,
 ) -> Result<Concluded, DispatchError> {
+    crate::steps::reached(crate::steps::conclude::WORKER_STOPPED);
     let session_id = completed.session_id.clone();
     let summary = completed.report.as_ref().and_then(|r| r.summary.clone());
     let note = CommitNote {
@@ -124,6 +125,7 @@ pub(in crate::dispatch) fn conclude(
         .map(|r| attestor.attest(r, &now_utc))
         .collect();
     let appended = keep_and_append(spec, &receipts)?;
+    crate::steps::reached(crate::steps::conclude::COMPLETED_APPENDED);
     // The port goes back once the end is on the ledger.
     if let Some(port) = spec.port {
         let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
@@ -270,7 +272,10 @@ fn teardown(
         let mut pause = Duration::from_millis(100);
         loop {
             match wt.commit_all(note, &exclude) {
-                Ok(Some(c)) => completed.vnx_commit = Some(c),
+                Ok(Some(c)) => {
+                    completed.vnx_commit = Some(c);
+                    crate::steps::reached(crate::steps::conclude::WORK_COMMITTED);
+                }
                 Ok(None) => {}
                 Err(e) => {
                     let why = error_chain(&e);
@@ -308,6 +313,7 @@ fn teardown(
             completed.head_commit = c.head_commit.clone();
             match action {
                 Ok(a) => {
+                    crate::steps::reached(crate::steps::conclude::TORN_DOWN);
                     completed.teardown_action = Some(TeardownAction {
                         worktree_removed: a.worktree_removed,
                         branch_deleted: a.branch_deleted,

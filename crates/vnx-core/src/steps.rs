@@ -1,0 +1,192 @@
+//! The named steps of vnx's durable multi-step operations, and, in test builds, a crash at
+//! any one of them.
+//!
+//! An operation that changes more than one durable thing (a ledger line, a ref, a worktree, a
+//! file under `.vnx-data/`) names the point after each change with [`reached`]. Every step is
+//! listed in [`STEPS`]; a build with the `crash-points` feature (the test suite's) can be
+//! armed to kill its own process with SIGKILL when it reaches one, exactly as `kill -9` would
+//! between two writes. The crash-point test (`tests/it/crash_points/`) kills each operation at
+//! each of its steps and checks that nothing acknowledged or done is lost and that a rerun, or
+//! the command `vnx doctor` names, brings the dispatch to its right recorded state
+//! (ADR 0050).
+//!
+//! In a build without the feature, [`reached`] is an empty inline function.
+
+/// One named step: the operation it belongs to, and the durable change just made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Step {
+    /// The operation (`merge`, `launch`, …).
+    pub op: &'static str,
+    /// What it has just made durable (`base_moved`, …).
+    pub name: &'static str,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.op, self.name)
+    }
+}
+
+const fn step(op: &'static str, name: &'static str) -> Step {
+    Step { op, name }
+}
+
+/// `vnx dispatch-agent` (and every other way a dispatch is launched).
+pub mod launch {
+    use super::{Step, step};
+    /// The dispatch directory exists and claims the id, and the completion's space is
+    /// reserved; no worktree yet.
+    pub const DIRECTORY_MADE: Step = step("launch", "directory_made");
+    /// The worktree and its branch exist and the dispatch directory is written; nothing on
+    /// the ledger yet.
+    pub const WORKTREE_MADE: Step = step("launch", "worktree_made");
+    /// `dispatch_started` is on the ledger; no tmux session yet.
+    pub const STARTED_APPENDED: Step = step("launch", "started_appended");
+}
+
+/// The supervisor's end of a dispatch (`conclude`).
+pub mod conclude {
+    use super::{Step, step};
+    /// The worker is stopped; nothing committed or recorded yet.
+    pub const WORKER_STOPPED: Step = step("conclude", "worker_stopped");
+    /// vnx committed the done worker's changes; the worktree is not released yet.
+    pub const WORK_COMMITTED: Step = step("conclude", "work_committed");
+    /// The worktree was released (or kept) as its teardown class says.
+    pub const TORN_DOWN: Step = step("conclude", "torn_down");
+    /// `dispatch_completed` is on the ledger; the supervisor's background work is not done.
+    pub const COMPLETED_APPENDED: Step = step("conclude", "completed_appended");
+}
+
+/// `vnx merge` and its queue.
+pub mod merge {
+    use super::{Step, step};
+    /// The `merge` receipt is on the ledger; no merge commit yet.
+    pub const RECEIPT_APPENDED: Step = step("merge", "receipt_appended");
+    /// The merge commit exists as an object; the base has not moved.
+    pub const COMMIT_FORMED: Step = step("merge", "commit_formed");
+    /// The base branch points at the merge commit; no `merge_completed` yet.
+    pub const BASE_MOVED: Step = step("merge", "base_moved");
+    /// `merge_completed` is on the ledger; no checkpoint after it yet.
+    pub const COMPLETED_APPENDED: Step = step("merge", "completed_appended");
+}
+
+/// `vnx accept`.
+pub mod accept {
+    use super::{Step, step};
+    /// `dispatch_accepted` is on the ledger; the worktree is not released yet.
+    pub const ACCEPTED_APPENDED: Step = step("accept", "accepted_appended");
+}
+
+/// `vnx gate-check`.
+pub mod gate {
+    use super::{Step, step};
+    /// The `gate_request` is on the ledger; the gate has not run.
+    pub const REQUEST_APPENDED: Step = step("gate", "request_appended");
+    /// The `gate_result` is on the ledger; no `gate_report` yet.
+    pub const RESULT_APPENDED: Step = step("gate", "result_appended");
+    /// The `gate_report` is on the ledger; no checkpoint after it yet.
+    pub const REPORT_APPENDED: Step = step("gate", "report_appended");
+}
+
+/// `vnx worktree-release`.
+pub mod release {
+    use super::{Step, step};
+    /// A dispatch's worktree or branch was removed; no `worktree_released` receipt yet.
+    pub const RELEASED: Step = step("release", "released");
+}
+
+/// Every named step, in the order each operation reaches them.
+pub const STEPS: &[Step] = &[
+    launch::DIRECTORY_MADE,
+    launch::WORKTREE_MADE,
+    launch::STARTED_APPENDED,
+    conclude::WORKER_STOPPED,
+    conclude::WORK_COMMITTED,
+    conclude::TORN_DOWN,
+    conclude::COMPLETED_APPENDED,
+    merge::RECEIPT_APPENDED,
+    merge::COMMIT_FORMED,
+    merge::BASE_MOVED,
+    merge::COMPLETED_APPENDED,
+    accept::ACCEPTED_APPENDED,
+    gate::REQUEST_APPENDED,
+    gate::RESULT_APPENDED,
+    gate::REPORT_APPENDED,
+    release::RELEASED,
+];
+
+/// The step named `op:name`, if there is one.
+pub fn named(text: &str) -> Option<Step> {
+    STEPS.iter().copied().find(|s| {
+        text.split_once(':')
+            .is_some_and(|(op, name)| s.op == op && s.name == name)
+    })
+}
+
+/// Marks that the operation has just made `step`'s change durable. In a `crash-points` build
+/// armed for this step, the process writes the step to the arming's log and kills itself with
+/// SIGKILL; otherwise nothing happens.
+#[inline]
+pub fn reached(step: Step) {
+    #[cfg(feature = "crash-points")]
+    armed::reached(step);
+    #[cfg(not(feature = "crash-points"))]
+    let _ = step;
+}
+
+#[cfg(feature = "crash-points")]
+pub use armed::arm;
+
+#[cfg(feature = "crash-points")]
+mod armed {
+    use super::Step;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+
+    static ARMED: OnceLock<(Step, Option<PathBuf>)> = OnceLock::new();
+
+    /// Arms this process to die at `step`, first appending `op:name pid` to `log` (how a test
+    /// knows the step was reached, also by a process it did not start itself).
+    pub fn arm(step: Step, log: Option<PathBuf>) {
+        let _ = ARMED.set((step, log));
+    }
+
+    pub(super) fn reached(step: Step) {
+        let Some((target, log)) = ARMED.get() else {
+            return;
+        };
+        if *target != step {
+            return;
+        }
+        if let Some(log) = log
+            && let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+        {
+            let _ = writeln!(f, "{step} {}", std::process::id());
+            let _ = f.sync_all();
+        }
+        let _ =
+            rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+        // SIGKILL cannot be caught; this is never reached.
+        std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_is_named_once_and_found_by_its_name() {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in STEPS {
+            assert!(seen.insert((s.op, s.name)), "{s} is listed twice");
+            assert_eq!(named(&s.to_string()), Some(*s));
+        }
+        assert_eq!(named("merge:nowhere"), None);
+        assert_eq!(named("merge"), None);
+    }
+}
