@@ -108,7 +108,7 @@ fn a_dispatch_whose_supervisor_died_after_the_report_is_recovered_to_done() {
         check["hint"]
             .as_str()
             .unwrap()
-            .contains(&"`vnx recover ID`".to_string()),
+            .contains(&format!("`vnx recover {id}`")),
         "{check}"
     );
 

@@ -323,6 +323,9 @@ fn sessions(tmux: &Tmux, live: &[String], by_id: &States<'_>) -> Check {
 
 fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
     const NAME: &str = "dispatches";
+    // The lost dispatches whose worker reported, and the others: each group gets one command
+    // that works as given (`recover` and `cancel` take every id named).
+    let (mut reported_ids, mut other_ids) = (Vec::new(), Vec::new());
     let lost: Vec<String> = states
         .iter()
         .filter(|s| s.state == State::Lost)
@@ -342,6 +345,11 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
                 .join(format!("{}.uncommitted", s.id))
                 .symlink_metadata()
                 .is_ok();
+            if reported {
+                reported_ids.push(s.id.as_str());
+            } else {
+                other_ids.push(s.id.as_str());
+            }
             format!(
                 "{} ({} {}, started {}{})",
                 s.id,
@@ -365,15 +373,7 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
                 "lost (started, never completed, tmux session gone): {}",
                 lost.join(", ")
             ),
-            format!(
-                "their supervisor died without recording an end; nothing was removed (the \
-                 worktree .vnx-data/worktrees/dispatch-ID and branch dispatch/ID are kept). \
-                 One whose worker reported: `{} ID` records its end from the sealed report \
-                 (committing done work, as the supervisor would); one a full disk kept from \
-                 being committed is recorded by the first vnx command once space is freed. \
-                 Any other: review its worktree and branch, then `vnx cancel ID` closes it",
-                crate::dispatch::supervise::recover::COMMAND
-            ),
+            lost_hint(&reported_ids, &other_ids),
         );
     }
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
@@ -395,6 +395,31 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
                 .join(", ")
         ),
     )
+}
+
+/// What to do about lost dispatches: `vnx recover` for those whose worker reported, `vnx
+/// cancel` for the others, each naming its ids.
+fn lost_hint(reported: &[&str], other: &[&str]) -> String {
+    let mut hint = "their supervisor died without recording an end; nothing was removed (the \
+                    worktree .vnx-data/worktrees/dispatch-ID and branch dispatch/ID are kept)."
+        .to_owned();
+    if !reported.is_empty() {
+        hint.push_str(&format!(
+            " Whose worker reported: `{} {}` records the end from the sealed report \
+             (committing done work, as the supervisor would); work a full disk kept from \
+             being committed is recorded by the first vnx command once space is freed.",
+            crate::dispatch::supervise::recover::COMMAND,
+            reported.join(" ")
+        ));
+    }
+    if !other.is_empty() {
+        hint.push_str(&format!(
+            " Whose worker did not report: review its worktree and branch, then `vnx cancel \
+             {}` closes it.",
+            other.join(" ")
+        ));
+    }
+    hint
 }
 
 /// `pool`: the worktree pools, when the config keeps them: how many entries are idle, busy,
