@@ -113,8 +113,9 @@ pub fn write_atomic_with(
             .create_new(true)
             .mode(mode)
             .open(&tmp)?;
-        // Held while the file is written: a sweep never takes a live writer's file.
-        f.lock()?;
+        // Held while the file is written: a sweep never takes a live writer's file (best
+        // effort: a filesystem without locks still has the writer's pid in the name).
+        let _ = f.lock();
         write(&mut f)?;
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         if durable {
