@@ -293,14 +293,14 @@ fn parser(args: &[std::ffi::OsString]) -> clap::Command {
 /// `VNX_CRASH_LOG` (ADR 0050). A name that is no step is an internal bug of the test.
 #[cfg(feature = "test-fakes")]
 fn arm_crash_point() {
-    let Some(at) = std::env::var_os("VNX_CRASH_AT") else {
+    let Some(at) = settings::env("VNX_CRASH_AT") else {
         return;
     };
     let at = at.to_string_lossy();
     let Some(step) = vnx::steps::named(&at) else {
         panic!("VNX_CRASH_AT={at} names no step of vnx::steps::STEPS");
     };
-    vnx::steps::arm(step, std::env::var_os("VNX_CRASH_LOG").map(Into::into));
+    vnx::steps::arm(step, settings::env("VNX_CRASH_LOG").map(Into::into));
 }
 
 /// Runs the command line and turns the outcome into an exit code. A panic is a bug in vnx:
