@@ -58,6 +58,8 @@ pub struct Place<'a> {
     pub worktree: &'a Path,
     /// The dispatch directory (prompt, signals, report, `bin/`, `tmp/`).
     pub dispatch_dir: &'a Path,
+    /// The project's data directory (`.vnx-data/`), which holds every dispatch's.
+    pub data_dir: &'a Path,
     /// vnx's own binary (the worker's `vnx report` and hooks).
     pub vnx: &'a Path,
     /// The worker's binary, resolved.
@@ -171,6 +173,11 @@ impl SandboxError {
     }
 }
 
+/// The name of the project's data directory (`DATA_DIR` of the project module, which this
+/// module cannot name: it is above it). A hidden directory of that name is made read-only once
+/// what is inside it is mounted; `threat_model` measures that a worker cannot write it.
+const DATA_DIR_NAME: &str = ".vnx-data";
+
 /// Directories under a hidden one that `PATH` and the usual toolchain managers put programs
 /// in; shown read-only when they exist.
 const TOOLCHAINS: &[&str] = &[
@@ -283,7 +290,7 @@ impl ShapeExt for Shape {
         // would drop it inside a hidden home); what of it is this dispatch's is shown again
         // inside it (its worktree and dispatch directory above, its quarantine's mounts, its
         // relay directory read-only). See [`Shape::wrap`] for the order that makes it so.
-        let data = place.repo_root.join(crate::project::DATA_DIR);
+        let data = place.data_dir.to_owned();
         if data.symlink_metadata().is_ok_and(|m| m.is_dir()) {
             if wanted.network == Network::Off
                 && !wanted.loopback.is_empty()
@@ -363,7 +370,7 @@ impl ShapeExt for Shape {
         for h in self
             .hidden
             .iter()
-            .filter(|h| h.file_name() == Some(std::ffi::OsStr::new(crate::project::DATA_DIR)))
+            .filter(|h| h.file_name() == Some(std::ffi::OsStr::new(DATA_DIR_NAME)))
         {
             push(&[&"--remount-ro", h]);
         }
@@ -586,7 +593,7 @@ mod tests {
     fn the_data_directory_is_hidden_but_for_the_dispatchs_own() {
         let t = tempfile::tempdir().unwrap();
         let repo = t.path().join("repo");
-        let data = repo.join(crate::project::DATA_DIR);
+        let data = repo.join(DATA_DIR_NAME);
         let own = data.join("dispatches/D-1");
         let worktree = data.join("worktrees/D-1");
         for d in [&own, &worktree, &data.join("queue")] {
@@ -600,6 +607,7 @@ mod tests {
             repo_root: &repo,
             worktree: &worktree,
             dispatch_dir: &own,
+            data_dir: &data,
             vnx: &repo,
             worker: &repo,
             state: &[],
@@ -664,6 +672,7 @@ mod tests {
                 repo_root: &repo,
                 worktree: &repo,
                 dispatch_dir: &repo,
+                data_dir: &repo.join(DATA_DIR_NAME),
                 vnx: &repo,
                 worker: &worker,
                 state: &[],
