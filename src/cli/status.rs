@@ -281,11 +281,7 @@ pub(super) fn verified_states(
     };
     let report = read.report.clone();
     // What the verdict rests on: a verification in this read, or the read index.
-    let from = if read.from_index {
-        view::VerifiedFrom::ReadIndex
-    } else {
-        view::VerifiedFrom::Ledger
-    };
+    let from = view::VerifiedFrom::of_read(read.from_index);
     let mut states = view::into_states_verified(&ledger, read, &view::Sessions::new(tmux))?;
     if !states.is_empty()
         && let Some(report) = &report

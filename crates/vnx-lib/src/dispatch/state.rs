@@ -122,6 +122,17 @@ pub enum VerifiedFrom {
     ReadIndex,
 }
 
+impl VerifiedFrom {
+    /// What a read's verdict rests on, given whether it used the read index.
+    pub fn of_read(from_index: bool) -> VerifiedFrom {
+        if from_index {
+            VerifiedFrom::ReadIndex
+        } else {
+            VerifiedFrom::Ledger
+        }
+    }
+}
+
 /// Records on each state what its `verified` rests on (see [`VerifiedFrom`]).
 pub fn mark_verified_from(states: &mut [DispatchState], from: VerifiedFrom) {
     for s in states {
