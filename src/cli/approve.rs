@@ -21,7 +21,10 @@ const HOOK_WAIT: Duration = Duration::from_secs(5);
 /// The prompt `vnx status` shows as `blocked` is allowed once. Claude Code is answered
 /// through its PermissionRequest hook (the decision vnx's waiting hook returns); codex and
 /// gemini offer no such way, so the key their prompt takes is typed into the worker's pane.
-/// A signed `dispatch_answered` records who answered what, and how.
+/// A signed `dispatch_answered` records who answered what, and how; the request it names is
+/// what a hook call in the worker's dispatch said (`request_from: worker_hook`, which the
+/// worker could make itself), beside the lines of the CLI's dialog its pane showed
+/// (`pane_dialog`, absent when no dialog was there).
 ///
 /// Exits 0 when answered, 1 when the dispatch waits for no permission decision, 2 for an id
 /// that was never dispatched, 3 when the worker's pane could not be reached.
@@ -102,6 +105,22 @@ pub(super) fn answer_one(
             "{id}  {verb}: {}  ({how})",
             super::output::escape(&what)
         ))?;
+        // The request is what a hook call in the worker's dispatch said; the pane is what vnx
+        // could look at.
+        match &receipt.pane_dialog {
+            Some(dialog) => {
+                out.line("  its pane showed:")?;
+                for line in dialog.lines() {
+                    out.line(&format!("    {line}"))?;
+                }
+            }
+            None => super::output::say!(
+                "warning: no permission dialog was on {id}'s pane: {} is only what a hook call \
+                 in its dispatch said, which its worker can make itself (the receipt records \
+                 no pane_dialog)",
+                what
+            ),
+        }
     }
     Ok(super::error::Exit::Ok.into())
 }

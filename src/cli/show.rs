@@ -156,6 +156,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     }
     if let Some(b) = &s.blocked {
         field("waits for", b.describe())?;
+        if b.waiting_for == vnx::receipts::WaitingFor::Permission {
+            field("", super::status::REQUEST_IS_THE_HOOKS.to_owned())?;
+        }
     }
     if let Some(q) = &s.queue {
         let line = match s.host.as_deref() {

@@ -187,6 +187,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 "  waits for {}",
                 super::output::escape(&b.describe())
             ))?;
+            if b.waiting_for == vnx::receipts::WaitingFor::Permission {
+                out.line(&format!("  {REQUEST_IS_THE_HOOKS}"))?;
+            }
         }
         if let Some(q) = s.question.as_deref().filter(|_| s.status == "needs_input") {
             // A short form: `vnx show` has the whole question.
@@ -277,11 +280,14 @@ pub(super) fn verified_states(
         _ => None,
     };
     let report = read.report.clone();
+    // What the verdict rests on: a verification in this read, or the read index.
+    let from = view::VerifiedFrom::of_read(read.from_index);
     let mut states = view::into_states_verified(&ledger, read, &view::Sessions::new(tmux))?;
     if !states.is_empty()
         && let Some(report) = &report
     {
         view::mark_verified(&mut states, report, Some(&trusted));
+        view::mark_verified_from(&mut states, from);
         if !report.status.is_ok() {
             let line = report.violations.iter().map(|v| v.line).min().unwrap_or(0);
             super::output::say!("{}", super::audit_verify::unverified_warning(line));
@@ -315,6 +321,10 @@ impl Args {
                 .is_none_or(|r| s.role.as_ref() == Some(r))
     }
 }
+
+/// What a blocked dispatch's request is: a hook call's word, which the worker can make up.
+pub(super) const REQUEST_IS_THE_HOOKS: &str = "(the request is what a hook call in its dispatch \
+     said, which its worker can make itself; its pane shows what the CLI asks: vnx attach)";
 
 /// The TITLE column's place in a row.
 const TITLE: usize = 2;

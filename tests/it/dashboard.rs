@@ -61,6 +61,7 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
             signing: true,
         }),
         verified: Some(true),
+        verified_from: None,
     };
     s.status = s.shown();
     s

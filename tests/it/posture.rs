@@ -151,6 +151,13 @@ fn approve_answers_claude_through_its_permission_hook() {
         (Some("hook"), Some("ana"))
     );
     assert_eq!(a["command"], "git add -A && git commit -q -m 'add a'");
+    // Beside the hook's word, the dialog the pane showed.
+    assert_eq!(a["request_from"], "worker_hook", "{a}");
+    let dialog = a["pane_dialog"].as_str().unwrap_or_default();
+    assert!(
+        dialog.contains("Do you want to run git add -A") && dialog.contains("1. Yes"),
+        "{a}"
+    );
     let c = completion(&run(repo.vnx().args(["wait", "--json", &id])));
     assert_eq!(c["status"], "done", "{c}");
     assert_eq!(c["teardown_class"], "committed", "{c}");
@@ -175,6 +182,55 @@ fn approve_answers_claude_through_its_permission_hook() {
         "{}",
         r.stderr
     );
+    repo.verify_ok();
+}
+
+/// A worker can run `vnx __hook` itself and make up a permission request: the dispatch reads
+/// blocked on it, but `show` and `status` say the request is a hook call's word, `approve`
+/// warns that no dialog was on the pane, and the signed answer records where the request came
+/// from and no pane dialog, so it is not taken for what the CLI asked.
+#[test]
+fn a_permission_request_a_worker_made_up_is_not_taken_for_the_clis() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    configure(&repo, "roles:\n  implementer:\n    allow: [\"vnx\"]\n");
+    let id = repo.dispatched_tui(
+        &fakes,
+        "claude",
+        "@fake run vnx __hook claude-permission-request --dir \"$VNX_DISPATCH_DIR\" '{\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"ls\"}}'\n@fake run vnx report --status done --summary f",
+    );
+    let r = run(repo.vnx().args(["wait", "--until-blocked", &id]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let hooks_word = "the request is what a hook call in its dispatch said";
+    let show = run(repo.vnx().args(["show", &id]));
+    assert!(
+        show.stdout.contains("waits for  permission: Bash: ls") && show.stdout.contains(hooks_word),
+        "{}",
+        show.stdout
+    );
+    let status = run(repo.vnx().args(["status", &id]));
+    assert!(status.stdout.contains(hooks_word), "{}", status.stdout);
+    let r = run(repo.vnx().env("USER", "ana").args(["approve", &id]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("warning: no permission dialog was on {id}'s pane")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("its pane showed"), "{}", r.stdout);
+    let answered = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_answered")
+        .unwrap();
+    assert_eq!(answered["command"], "ls", "{answered}");
+    assert_eq!(answered["request_from"], "worker_hook", "{answered}");
+    assert!(answered.get("pane_dialog").is_none(), "{answered}");
+    assert!(answered["vnx_attestation"].is_object(), "{answered}");
+    // The forged hook took the answer; the worker went on to its report.
+    assert_eq!(answered["via"], "hook", "{answered}");
+    run(repo.vnx().args(["wait", &id]));
     repo.verify_ok();
 }
 

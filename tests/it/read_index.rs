@@ -9,16 +9,80 @@ fn index_path(repo: &Repo) -> std::path::PathBuf {
     repo.env.path().join(".vnx-data/index/dispatches.v5")
 }
 
+/// A read's states without `verified_from`, which says whether the read used the index (and
+/// [`a_read_claims_only_what_it_checked`] checks).
+fn without_source(mut v: serde_json::Value) -> serde_json::Value {
+    match &mut v {
+        serde_json::Value::Array(all) => all.iter_mut().for_each(|s| {
+            s.as_object_mut().map(|o| o.remove("verified_from"));
+        }),
+        serde_json::Value::Object(o) => {
+            o.remove("verified_from");
+        }
+        _ => {}
+    }
+    v
+}
+
 fn status_json(repo: &Repo) -> (serde_json::Value, String) {
     let r = run(repo.vnx().args(["status", "--json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    (serde_json::from_str(&r.stdout).unwrap(), r.stderr)
+    (
+        without_source(serde_json::from_str(&r.stdout).unwrap()),
+        r.stderr,
+    )
 }
 
 fn show_json(repo: &Repo, id: &str) -> serde_json::Value {
+    without_source(show_json_as_read(repo, id))
+}
+
+fn show_json_as_read(repo: &Repo, id: &str) -> serde_json::Value {
     let r = run(repo.vnx().args(["show", "--json", id]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     serde_json::from_str(&r.stdout).unwrap()
+}
+
+/// `show` and `status` say the ledger verifies through a proof only as strongly as the read
+/// checked it: a read that verified the whole ledger says so; one that took the verdict from
+/// the read index (which anyone holding the signing key can write) says that is where it
+/// came from, and that `audit-chain verify` verifies it.
+#[test]
+fn a_read_claims_only_what_it_checked() {
+    let repo = Repo::new();
+    let id = done_dispatches(&repo, 1).remove(0);
+    let show = |repo: &Repo| {
+        let r = run(repo.vnx().args(["show", &id]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    let _ = std::fs::remove_file(index_path(&repo));
+    let full = show(&repo);
+    assert!(
+        full.contains("(signed, and the ledger verifies through it)"),
+        "a full verification: {full}"
+    );
+    assert!(index_path(&repo).is_file(), "the read kept an index");
+    let indexed = show(&repo);
+    assert!(
+        indexed.contains(
+            "(signed, and the ledger verifies through it as the read index records; this read \
+             did not verify it again: vnx audit-chain verify does)"
+        ),
+        "through the index: {indexed}"
+    );
+    let json = show_json_as_read(&repo, &id);
+    assert_eq!(
+        (json["verified"].as_bool(), json["verified_from"].as_str()),
+        (Some(true), Some("read_index")),
+        "{json}"
+    );
+    let r = run(repo.vnx().args(["status", "--json"]));
+    let all: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(of(&all, &id)["verified_from"], "read_index", "{all}");
+    std::fs::remove_file(index_path(&repo)).unwrap();
+    let json = show_json_as_read(&repo, &id);
+    assert_eq!(json["verified_from"], "ledger", "{json}");
 }
 
 fn done_dispatches(repo: &Repo, n: usize) -> Vec<String> {

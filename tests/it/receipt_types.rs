@@ -573,6 +573,8 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             via: AnsweredVia::Pane,
             keys: Some(s("3")),
             message: Some(s("open a PR instead")),
+            request_from: Some(RequestFrom::WorkerHook),
+            pane_dialog: Some(s("Do you want to run git push?\n❯ 1. Yes")),
             extra: Default::default(),
         },
         &mut failures,

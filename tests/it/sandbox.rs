@@ -181,6 +181,128 @@ fn a_sandboxed_worker_writes_its_worktree_and_commits_and_nothing_else() {
     assert_eq!(reach["checkpoint_refs_writable"], false, "{reach}");
 }
 
+/// A sandboxed worker sees of the project's data directory only its own dispatch's: another
+/// dispatch's environment (a queued one's `queue/ID.env`, and `dispatches/ID/env` of one
+/// launched meanwhile, before its supervisor takes it) and the ledger are out of its sight,
+/// while its own dispatch directory and worktree work (its report, its commit).
+#[test]
+fn a_sandboxed_worker_sees_no_other_dispatchs_environment() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let holder = tools.path().join("holder");
+    script(&holder, "exec sleep 600");
+    let prober = tools.path().join("prober");
+    script(
+        &prober,
+        &format!(
+            r#"{ATTEMPT}
+main="${{VNX_WORKTREE%/.vnx-data/*}}"
+attempt read-queued-env grep -q QUEUED_KEY "$main/.vnx-data/queue/D-00000000a002.env"
+attempt read-launched-env grep -q LAUNCHED_KEY "$main/.vnx-data/dispatches/D-00000000a003/env"
+attempt list-dispatch-directories sh -c "ls '$main/.vnx-data/dispatches' | grep -q D-00000000a001"
+attempt read-ledger grep -q dispatch_started "$main/.vnx-data/state/t0_receipts.ndjson"
+attempt read-own-dispatch-directory grep -q D-00000000a009 "$VNX_DISPATCH_DIR/spec.json"
+attempt write-own-dispatch-directory sh -c "echo x > '$VNX_DISPATCH_DIR/tmp/x'"
+attempt write-worktree sh -c "echo hello > greeting.txt"
+attempt commit sh -c "git add greeting.txt && git -c user.name=w -c user.email=w@example.com commit -q -m greet"
+vnx report --status done --summary probed
+"#
+        ),
+    );
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    for (name, bin) in [("holder", &holder), ("prober", &prober)] {
+        text.push_str(&format!(
+            "{}  {name}:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    \
+             permissions:\n      edits: []\n",
+            if name == "holder" { "providers:\n" } else { "" },
+            bin.display()
+        ));
+    }
+    text.push_str("concurrency:\n  holder: 1\n");
+    std::fs::write(&config, text).unwrap();
+    repo.env
+        .git(&["commit", "-q", "-am", "declare the providers"]);
+    // One holder runs, the next waits in the queue with its environment.
+    for (id, key) in [("D-00000000a001", "RUNNING"), ("D-00000000a002", "QUEUED")] {
+        let mut cmd = repo.vnx();
+        cmd.env(format!("{key}_KEY"), "sk-secret").args([
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--provider",
+            "holder",
+            "--no-sandbox",
+            "--instruction",
+            "hold",
+            "--detach",
+            "--id",
+            id,
+        ]);
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let data = repo.env.path().join(".vnx-data");
+    let queued = data.join("queue/D-00000000a002.env");
+    assert!(queued.is_file(), "queued with its environment");
+    // A dispatch launched meanwhile: its environment waits for its supervisor in its
+    // directory (written as vnx writes it, private).
+    let launched = data.join("dispatches/D-00000000a003");
+    std::fs::create_dir_all(&launched).unwrap();
+    std::fs::write(launched.join("env"), "LAUNCHED_KEY\0sk-secret\0").unwrap();
+    std::fs::set_permissions(launched.join("env"), std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "prober",
+        "--sandbox",
+        "--instruction",
+        "probe",
+        "--id",
+        "D-00000000a009",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let c = completion(&r);
+    let log = worker_log(&repo, "D-00000000a009");
+    let got = attempts(&log);
+    let want: Vec<(String, String)> = [
+        ("read-queued-env", "denied"),
+        ("read-launched-env", "denied"),
+        ("list-dispatch-directories", "denied"),
+        ("read-ledger", "denied"),
+        ("read-own-dispatch-directory", "allowed"),
+        ("write-own-dispatch-directory", "allowed"),
+        ("write-worktree", "allowed"),
+        ("commit", "allowed"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(got, want, "{log}");
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(c["report"]["summary"], "probed", "{c}");
+    assert_eq!(c["teardown_class"], "committed", "{c}");
+    assert_eq!(repo.on_branch("D-00000000a009", "greeting.txt"), "hello\n");
+    let shape = &repo.receipts("D-00000000a009")[0]["sandbox"];
+    assert!(
+        shape["hidden"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str() == data.to_str()),
+        "the data directory is hidden: {shape}"
+    );
+    let r = run(repo
+        .vnx()
+        .args(["cancel", "D-00000000a002", "D-00000000a001"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    repo.verify_ok();
+}
+
 /// A server on this machine's loopback answering `pong`: its port.
 fn pong_server() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -64,7 +64,7 @@ pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
 pub use sandbox::{Network, Quarantine, Shape};
 pub use waiting::{
     AnsweredVia, DispatchAnswered, DispatchBlocked, DispatchResumed, DispatchStalled,
-    PermissionAnswer, WaitingFor,
+    PermissionAnswer, RequestFrom, WaitingFor,
 };
 pub use worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 

@@ -159,6 +159,16 @@ pub enum AnsweredVia {
     Pane,
 }
 
+/// Where the request a person answered (`tool`, `command`) was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestFrom {
+    /// A hook call in the worker's dispatch: the CLI's own, or one its worker made itself
+    /// (`vnx __hook` is on its `PATH`), which vnx cannot tell apart. Only the pane's dialog
+    /// (`pane_dialog`) shows what the CLI itself asked.
+    WorkerHook,
+}
+
 /// `dispatch_answered`: a person answered a blocked worker's permission prompt with
 /// `vnx approve` or `vnx deny`. The worker's going on is its own `dispatch_resumed`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -185,6 +195,15 @@ pub struct DispatchAnswered {
     /// What the worker was told with a denial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Where `tool` and `command` were read from (absent on receipts written before vnx
+    /// said: they came from the worker's hook as well).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_from: Option<RequestFrom>,
+    /// The lines of the CLI's permission dialog on the worker's pane when the answer was
+    /// given, as tmux showed them. Absent when no dialog was on the pane: then nothing but
+    /// the worker's hook call vouches for the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pane_dialog: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

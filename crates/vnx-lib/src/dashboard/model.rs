@@ -211,8 +211,12 @@ impl Reloader {
         let read = fold::read_verified(&src.ledger, &options, Want::Recent(RECENT))?;
         let listed = read.listed();
         let report = read.report.clone();
+        let from = view::VerifiedFrom::of_read(read.from_index);
         let live = Sessions::new(&src.tmux);
-        let states = view::into_states_verified(&src.ledger, read, &live)?;
+        let mut states = view::into_states_verified(&src.ledger, read, &live)?;
+        if report.is_some() {
+            view::mark_verified_from(&mut states, from);
+        }
         let (states, older) = view::recent(states, RECENT, listed);
         let mut snapshot = Snapshot::of(src, states, report.as_ref(), Some(&trusted));
         snapshot.older = older;

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
-use crate::receipts::{self, AnsweredVia, DispatchAnswered, PermissionAnswer, WaitingFor};
+use crate::receipts::{
+    self, AnsweredVia, DispatchAnswered, PermissionAnswer, RequestFrom, WaitingFor,
+};
 use crate::tmux::Tmux;
 
 /// The hook event whose prompt a waiting hook can answer.
@@ -221,6 +223,16 @@ pub fn answer(
     };
     let provider = state.provider.clone().unwrap_or_default();
     let dispatch_dir = a.data_dir.join("dispatches").join(&state.id);
+    // The request (tool, command) is what a hook call in the worker's dispatch said, which the
+    // worker can make itself; what vnx can look at is the pane, where the CLI draws its
+    // dialog. Its lines go into the receipt beside the request, or nothing when none shows.
+    let (tmux, session) = state.session_on(a.fallback);
+    let marker = dialog_marker(&provider);
+    let pane_dialog = marker.and_then(|m| {
+        dialog_on_pane(&tmux, &session, m, DIALOG_TIMING.show)
+            .ok()
+            .flatten()
+    });
     // Claude's prompt is known by its permission hook, or by the notification 6 s later.
     let by_hook = provider == "claude"
         && [HOOK_EVENT, "claude-notification"].contains(&pending.source.as_str())
@@ -232,9 +244,17 @@ pub fn answer(
             id: state.id.to_string(),
             provider: provider.clone(),
         })?;
-        let (tmux, session) = state.session_on(a.fallback);
-        let typed = match dialog_marker(&provider) {
-            Some(marker) => type_into_dialog(&tmux, &session, marker, keys, &DIALOG_TIMING),
+        // The dialog was waited for above: when it did not show, it is not waited for again.
+        let timing = DialogTiming {
+            show: if pane_dialog.is_some() {
+                DIALOG_TIMING.show
+            } else {
+                Duration::ZERO
+            },
+            ..DIALOG_TIMING
+        };
+        let typed = match marker {
+            Some(marker) => type_into_dialog(&tmux, &session, marker, keys, &timing),
             None => tmux.send_keys(&session, &[keys]).map(|()| true),
         };
         let taken = typed.map_err(|e| AnswerError::Unreachable {
@@ -261,6 +281,8 @@ pub fn answer(
         via,
         keys,
         message: message.map(str::to_owned),
+        request_from: Some(RequestFrom::WorkerHook),
+        pane_dialog,
         extra: Default::default(),
     };
     let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
@@ -277,6 +299,49 @@ fn dialog_marker(provider: &str) -> Option<&'static str> {
         "gemini" => "1. Allow once",
         _ => return None,
     })
+}
+
+/// Lines of the pane kept above a dialog's line (the question and what it is about), and
+/// below it (the other choices).
+const DIALOG_ABOVE: usize = 8;
+const DIALOG_BELOW: usize = 4;
+/// Most characters of a pane's dialog a receipt keeps.
+const MAX_DIALOG: usize = 2048;
+
+/// The permission dialog `session`'s pane shows, once its line `marker` shows (waiting up to
+/// `wait`): the non-blank lines around that line, their last [`MAX_DIALOG`] characters. `None`
+/// when no dialog showed. What the pane shows is drawn by the CLI, though a process of the
+/// worker writing to its terminal could draw there too.
+pub fn dialog_on_pane(
+    tmux: &Tmux,
+    session: &str,
+    marker: &str,
+    wait: Duration,
+) -> Result<Option<String>, crate::tmux::TmuxError> {
+    let end = Instant::now() + wait;
+    let mut screen = tmux.capture(session)?;
+    while !screen.contains(marker) && Instant::now() < end {
+        std::thread::sleep(DIALOG_POLL);
+        screen = tmux.capture(session)?;
+    }
+    Ok(dialog_lines(&screen, marker))
+}
+
+/// The lines of `screen` around the last line holding `marker` (see [`dialog_on_pane`]).
+fn dialog_lines(screen: &str, marker: &str) -> Option<String> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let at = lines.iter().rposition(|l| l.contains(marker))?;
+    let from = at.saturating_sub(DIALOG_ABOVE);
+    let to = (at + DIALOG_BELOW + 1).min(lines.len());
+    let text = lines[from..to]
+        .iter()
+        .map(|l| l.trim_end())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // The end holds the dialog's choices: a long line above them is what is cut.
+    let n = text.chars().count();
+    Some(text.chars().skip(n.saturating_sub(MAX_DIALOG)).collect())
 }
 
 /// How long [`type_into_dialog`] waits for each step.
@@ -416,6 +481,23 @@ mod tests {
             wait_for_answer(&dir, request, Duration::from_secs(3600)),
             None
         );
+    }
+
+    #[test]
+    fn a_dialog_is_the_lines_around_its_marker_and_none_without_it() {
+        let screen =
+            "⏺ Bash(ls)\n\nDo you want to run ls?\n❯ 1. Yes\n  2. Yes, always\n  3. No\n\n";
+        assert_eq!(
+            dialog_lines(screen, "1. Yes").as_deref(),
+            Some("⏺ Bash(ls)\nDo you want to run ls?\n❯ 1. Yes\n  2. Yes, always\n  3. No")
+        );
+        assert_eq!(
+            dialog_lines("✶ Baking… (esc to interrupt)\n❯ \n", "1. Yes"),
+            None
+        );
+        let long = format!("{}\n❯ 1. Yes", "x".repeat(10_000));
+        let kept = dialog_lines(&long, "1. Yes").unwrap();
+        assert!(kept.chars().count() == MAX_DIALOG && kept.ends_with("❯ 1. Yes"));
     }
 
     #[test]

@@ -100,6 +100,44 @@ pub struct DispatchState {
     /// a `done`, `merged` or `released` on a ledger that does not is shown as `unverified`.
     #[borsh(skip)]
     pub verified: Option<bool>,
+    /// What `verified` rests on, once [`mark_verified_from`] was told: a verification of the
+    /// whole ledger in this read, or the read index (ADR 0045). `None`: not said, and worded
+    /// as the index is, since nothing says the ledger was verified now.
+    #[borsh(skip)]
+    pub verified_from: Option<VerifiedFrom>,
+}
+
+/// What a read checked before it says the ledger verifies through a proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifiedFrom {
+    /// This read verified the whole ledger (its chain, signatures and anchored checkpoints),
+    /// as `audit-chain verify` does.
+    Ledger,
+    /// This read took the verdict from the read index a full verification wrote earlier,
+    /// and checked only that the ledger is the one it read (its stamp, or its prefix's
+    /// digest) and that lines added since extend the chain. The index is authenticated with
+    /// the signing key, so whoever holds the key (an unsandboxed worker) can write one that
+    /// says what it likes; `audit-chain verify` verifies the ledger itself.
+    ReadIndex,
+}
+
+impl VerifiedFrom {
+    /// What a read's verdict rests on, given whether it used the read index.
+    pub fn of_read(from_index: bool) -> VerifiedFrom {
+        if from_index {
+            VerifiedFrom::ReadIndex
+        } else {
+            VerifiedFrom::Ledger
+        }
+    }
+}
+
+/// Records on each state what its `verified` rests on (see [`VerifiedFrom`]).
+pub fn mark_verified_from(states: &mut [DispatchState], from: VerifiedFrom) {
+    for s in states {
+        s.verified_from = Some(from);
+    }
 }
 
 /// A person's acceptance of an ended dispatch's work (`dispatch_accepted`).
@@ -297,13 +335,22 @@ impl DispatchState {
     /// dashboard print it): `dispatch_completed at line 7, sha256 1a2b… (signed, and …)`.
     pub fn evidence(&self) -> Option<String> {
         let p = self.proof.as_ref()?;
-        let holds = match self.verified {
-            Some(true) if p.attested == Some(true) => {
-                " (signed, and the ledger verifies through it)".to_owned()
+        let signed = if p.attested == Some(true) {
+            "signed, and "
+        } else {
+            ""
+        };
+        // The claim is only as strong as what this read checked (see [`VerifiedFrom`]).
+        let holds = match (self.verified, self.verified_from) {
+            (Some(true), Some(VerifiedFrom::Ledger)) => {
+                format!(" ({signed}the ledger verifies through it)")
             }
-            Some(true) => " (the ledger verifies through it)".to_owned(),
-            Some(false) => format!(" (NOT verified: {})", p.why_unverified()),
-            None => String::new(),
+            (Some(true), _) => format!(
+                " ({signed}the ledger verifies through it as the read index records; this read \
+                 did not verify it again: vnx audit-chain verify does)"
+            ),
+            (Some(false), _) => format!(" (NOT verified: {})", p.why_unverified()),
+            (None, _) => String::new(),
         };
         Some(format!(
             "{} at line {}, sha256 {}{holds}",
@@ -320,6 +367,7 @@ impl DispatchState {
             queue: None,
             proof: None,
             verified: None,
+            verified_from: None,
             session: None,
             tmux_socket: None,
             blocked: None,

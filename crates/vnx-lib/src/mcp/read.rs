@@ -107,11 +107,13 @@ fn states(
     };
     let listed = read.listed();
     let report = read.report.clone();
+    let from = view::VerifiedFrom::of_read(read.from_index);
     let tmux = Tmux::new(&s.tmux_socket);
     let mut all = view::into_states_verified(&s.ledger, read, &view::Sessions::new(&tmux))?;
     view::mark_positions(&mut all, &crate::dispatch::queue::places(&data_dir));
     if let Some(report) = &report {
         view::mark_verified(&mut all, report, Some(&trusted));
+        view::mark_verified_from(&mut all, from);
     }
     Ok((all, record, listed))
 }

@@ -1,8 +1,9 @@
 //! The bubblewrap sandbox a worker can run in: the shape of its filesystem (what it may write,
 //! what it may only read, what it cannot see), its network, and the `bwrap` argv that builds
 //! it. The worker writes its worktree, its dispatch directory and its CLI's state; the system,
-//! toolchains and the main checkout are read-only; the home directory, `/tmp` and the user's
-//! runtime directory are empty. Its commits go to a quarantine (`git`) that vnx imports
+//! toolchains and the main checkout are read-only; the home directory, `/tmp`, the user's
+//! runtime directory and the project's data directory (but for the dispatch's own directories
+//! in it) are empty. Its commits go to a quarantine (`git`) that vnx imports
 //! after it ends; `probe` says whether bubblewrap works here; `relay` carries loopback ports
 //! into a sandbox without a network. The decision is in `adr/0032-bubblewrap-sandbox.md`.
 
@@ -57,6 +58,8 @@ pub struct Place<'a> {
     pub worktree: &'a Path,
     /// The dispatch directory (prompt, signals, report, `bin/`, `tmp/`).
     pub dispatch_dir: &'a Path,
+    /// The project's data directory (`.vnx-data/`), which holds every dispatch's.
+    pub data_dir: &'a Path,
     /// vnx's own binary (the worker's `vnx report` and hooks).
     pub vnx: &'a Path,
     /// The worker's binary, resolved.
@@ -170,6 +173,11 @@ impl SandboxError {
     }
 }
 
+/// The name of the project's data directory (`DATA_DIR` of the project module, which this
+/// module cannot name: it is above it). A hidden directory of that name is made read-only once
+/// what is inside it is mounted; `threat_model` measures that a worker cannot write it.
+const DATA_DIR_NAME: &str = ".vnx-data";
+
 /// Directories under a hidden one that `PATH` and the usual toolchain managers put programs
 /// in; shown read-only when they exist.
 const TOOLCHAINS: &[&str] = &[
@@ -234,7 +242,7 @@ impl ShapeExt for Shape {
         hidden.extend(machine.home.clone());
         hidden.extend(machine.runtime_dir.clone());
         hidden.retain(|p| p.is_absolute() && p.is_dir());
-        let hidden = minimal(hidden);
+        let mut hidden = minimal(hidden);
         let under_hidden = |p: &Path| hidden.iter().any(|h| p.starts_with(h));
 
         let home = machine.home.as_deref();
@@ -275,7 +283,23 @@ impl ShapeExt for Shape {
         writable.retain(|p| p.is_absolute());
         writable.extend([place.worktree.to_owned(), place.dispatch_dir.to_owned()]);
         let writable = minimal(writable);
-        let read_only = minimal(read_only);
+        let mut read_only = minimal(read_only);
+        // The project's data directory holds every dispatch's: other dispatches' environments
+        // (API keys) in `queue/ID.env` and `dispatches/ID/env`, their reports and signals, the
+        // ledger, the answers to permission prompts. It is hidden too (after [`minimal`], which
+        // would drop it inside a hidden home); what of it is this dispatch's is shown again
+        // inside it (its worktree and dispatch directory above, its quarantine's mounts, its
+        // relay directory read-only). See [`Shape::wrap`] for the order that makes it so.
+        let data = place.data_dir.to_owned();
+        if data.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            if wanted.network == Network::Off
+                && !wanted.loopback.is_empty()
+                && let Some(id) = place.dispatch_dir.file_name()
+            {
+                read_only.push(relay::dir(&data, Path::new(id)));
+            }
+            hidden.push(data);
+        }
         Ok(Shape {
             kind: "bubblewrap".into(),
             program,
@@ -312,19 +336,43 @@ impl ShapeExt for Shape {
             &"--proc",
             &"/proc",
         ]);
-        for h in by_depth(&self.hidden) {
-            push(&[&"--tmpfs", h]);
-        }
-        for p in by_depth(&self.read_only) {
-            push(&[&"--ro-bind", p, p]);
-        }
-        for p in by_depth(&self.writable) {
-            push(&[&"--bind", p, p]);
+        // Parents before what is inside them, whatever the kind: a hidden directory inside a
+        // path shown (the data directory inside the main checkout) is hidden after it is
+        // shown, and what is shown inside a hidden one (the main checkout inside the home
+        // directory, the dispatch's own directories inside the data directory) after it is
+        // hidden. At the same depth a path is hidden first. A read-only path that is gone by
+        // now (the relay directory before the supervisor makes it) is left out.
+        let mut mounts: Vec<(&PathBuf, &str)> = Vec::new();
+        mounts.extend(self.hidden.iter().map(|p| (p, "--tmpfs")));
+        mounts.extend(self.read_only.iter().map(|p| (p, "--ro-bind-try")));
+        mounts.extend(self.writable.iter().map(|p| (p, "--bind")));
+        let kind = |k: &str| {
+            ["--tmpfs", "--ro-bind-try", "--bind"]
+                .iter()
+                .position(|x| *x == k)
+        };
+        mounts.sort_by_key(|(p, k)| (p.components().count(), kind(k), p.as_os_str().to_owned()));
+        for (p, k) in mounts {
+            if k == "--tmpfs" {
+                push(&[&k, p]);
+            } else {
+                push(&[&k, p, p]);
+            }
         }
         if let Some(q) = &self.git {
             for (from, to, writable) in q.mounts() {
                 push(&[&if writable { "--bind" } else { "--ro-bind" }, &from, &to]);
             }
+        }
+        // The data directory's tmpfs is made read-only once everything inside it is mounted
+        // (only it: what is bound inside stays as it was), so a worker cannot make it look
+        // like a place it writes.
+        for h in self
+            .hidden
+            .iter()
+            .filter(|h| h.file_name() == Some(std::ffi::OsStr::new(DATA_DIR_NAME)))
+        {
+            push(&[&"--remount-ro", h]);
         }
         for var in [
             "SSH_AUTH_SOCK",
@@ -396,13 +444,6 @@ fn minimal(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
     let all = paths.clone();
     paths.retain(|p| !all.iter().any(|q| q != p && p.starts_with(q)));
     paths
-}
-
-/// Paths in mount order: parents before what is inside them.
-fn by_depth(paths: &[PathBuf]) -> Vec<&PathBuf> {
-    let mut v: Vec<&PathBuf> = paths.iter().collect();
-    v.sort_by_key(|p| (p.components().count(), p.as_os_str().to_owned()));
-    v
 }
 
 /// Directories under the home directory that hold credentials: never shown to a worker,
@@ -499,11 +540,89 @@ mod tests {
             "/a/b/c".into(),
         ]);
         assert_eq!(list, [PathBuf::from("/a"), PathBuf::from("/c")]);
-        let paths: [PathBuf; 3] = ["/x/y/z".into(), "/x".into(), "/w/v".into()];
-        let order = by_depth(&paths);
+        // The data directory inside a shown checkout inside a hidden home: hidden after the
+        // checkout is shown, and the dispatch's own directory shown after that.
+        let shape = Shape {
+            kind: "bubblewrap".into(),
+            program: "/usr/bin/bwrap".into(),
+            version: None,
+            network: Network::On,
+            loopback: Vec::new(),
+            writable: vec!["/h/u/repo/.vnx-data/dispatches/D".into()],
+            read_only: vec!["/h/u/repo".into()],
+            hidden: vec!["/h/u".into(), "/h/u/repo/.vnx-data".into(), "/tmp".into()],
+            git: None,
+        };
+        let argv: Vec<String> = shape
+            .wrap(&["true".into()])
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let mounts: Vec<&str> = argv
+            .iter()
+            .skip_while(|a| *a != "/proc")
+            .skip(1)
+            .take_while(|a| !a.starts_with("--unsetenv") && *a != "--remount-ro")
+            .map(String::as_str)
+            .collect();
         assert_eq!(
-            order,
-            [&PathBuf::from("/x"), &"/w/v".into(), &"/x/y/z".into()]
+            mounts,
+            [
+                "--tmpfs",
+                "/tmp",
+                "--tmpfs",
+                "/h/u",
+                "--ro-bind-try",
+                "/h/u/repo",
+                "/h/u/repo",
+                "--tmpfs",
+                "/h/u/repo/.vnx-data",
+                "--bind",
+                "/h/u/repo/.vnx-data/dispatches/D",
+                "/h/u/repo/.vnx-data/dispatches/D",
+            ]
+        );
+        let ro = argv.iter().position(|a| a == "--remount-ro").unwrap();
+        assert_eq!(argv[ro + 1], "/h/u/repo/.vnx-data");
+        assert!(argv.iter().filter(|a| *a == "--remount-ro").count() == 1);
+    }
+
+    /// Another dispatch's environment (`queue/ID.env`, `dispatches/ID/env`) is in the
+    /// project's data directory: hidden, with the dispatch's own directories shown again.
+    #[test]
+    fn the_data_directory_is_hidden_but_for_the_dispatchs_own() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        let data = repo.join(DATA_DIR_NAME);
+        let own = data.join("dispatches/D-1");
+        let worktree = data.join("worktrees/D-1");
+        for d in [&own, &worktree, &data.join("queue")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let machine = Machine {
+            bwrap: Some("/usr/bin/bwrap".into()),
+            ..Machine::default()
+        };
+        let place = Place {
+            repo_root: &repo,
+            worktree: &worktree,
+            dispatch_dir: &own,
+            data_dir: &data,
+            vnx: &repo,
+            worker: &repo,
+            state: &[],
+        };
+        let wanted = Wanted {
+            network: Network::Off,
+            loopback: vec![11434],
+            ..Wanted::default()
+        };
+        let shape = Shape::plan(&machine, &wanted, &place, None).unwrap();
+        assert!(shape.hidden.contains(&data), "{shape:?}");
+        assert!(shape.writable.contains(&own) && shape.writable.contains(&worktree));
+        assert!(
+            shape.read_only.contains(&data.join("relay/D-1")),
+            "{shape:?}"
         );
     }
 
@@ -553,6 +672,7 @@ mod tests {
                 repo_root: &repo,
                 worktree: &repo,
                 dispatch_dir: &repo,
+                data_dir: &repo.join(DATA_DIR_NAME),
                 vnx: &repo,
                 worker: &worker,
                 state: &[],

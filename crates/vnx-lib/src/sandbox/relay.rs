@@ -10,6 +10,12 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
+/// The relay directory of dispatch `id` in the project's data directory `data` (the worker
+/// can only read it).
+pub fn dir(data: &Path, id: &Path) -> PathBuf {
+    data.join("relay").join(id)
+}
+
 /// The socket of `port` in a relay directory.
 pub fn socket_path(dir: &Path, port: u16) -> PathBuf {
     dir.join(format!("{port}.sock"))

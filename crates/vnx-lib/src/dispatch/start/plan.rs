@@ -206,10 +206,12 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             Resolved::Builtin(p) => p.state_paths(),
             Resolved::Declared(..) => &[],
         };
+        let data_dir = repo.root.join(crate::project::DATA_DIR);
         let place = crate::sandbox::Place {
             repo_root: &repo.root,
             worktree: &worktree,
             dispatch_dir: &dispatch_dir,
+            data_dir: &data_dir,
             vnx: ctx.vnx,
             worker: &binary,
             state,

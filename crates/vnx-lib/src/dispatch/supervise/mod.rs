@@ -126,10 +126,10 @@ fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
 /// Where a sandbox without a network finds its relayed loopback ports (a directory the worker
 /// can only read).
 fn relay_dir(spec: &Spec) -> std::path::PathBuf {
-    spec.repo_root
-        .join(crate::project::DATA_DIR)
-        .join("relay")
-        .join(&spec.id)
+    crate::sandbox::relay::dir(
+        &spec.repo_root.join(crate::project::DATA_DIR),
+        std::path::Path::new(spec.id.as_str()),
+    )
 }
 
 /// What setup and teardown commands, and the worker, see of the dispatch: its id, directory

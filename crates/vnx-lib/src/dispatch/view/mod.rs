@@ -22,5 +22,6 @@ pub use resolve::{ResolveError, resolve, resolve_with};
 pub use wait::{WaitEvent, Waited, wait, wait_with};
 
 pub use crate::dispatch::state::{
-    DispatchState, Landed, Proof, QueueInfo, STATUSES, State, mark_positions, mark_verified,
+    DispatchState, Landed, Proof, QueueInfo, STATUSES, State, VerifiedFrom, mark_positions,
+    mark_verified, mark_verified_from,
 };
