@@ -396,3 +396,41 @@ impl Watches {
         self.watcher.is_none() || !self.ledger || self.unwatched
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_dispatches_are_watched_up_to_the_cap_and_let_go_when_they_end() {
+        let data = tempfile::tempdir().unwrap();
+        let ids: Vec<DispatchId> = (0..MAX_WATCHED_OPEN + 6)
+            .map(|n| DispatchId::parse(&format!("D-{n:08x}")).unwrap())
+            .collect();
+        for id in &ids {
+            std::fs::create_dir_all(data.path().join("dispatches").join(id.as_str())).unwrap();
+        }
+        let (tx, _rx) = mpsc::channel();
+        let mut watches = Watches::new(data.path(), tx);
+        assert!(watches.ledger && !watches.polls(), "the ledger's directory");
+        // More open than the cap: the cap is watched, the rest left to the tick.
+        watches.follow_ids(ids.iter());
+        assert_eq!(watches.open.len(), MAX_WATCHED_OPEN);
+        assert!(watches.polls());
+        // Most ended: their directories let go, the others watched, no tick needed.
+        watches.follow_ids(ids[60..].iter());
+        assert_eq!(watches.open, ids[60..].iter().cloned().collect());
+        assert!(!watches.polls());
+        // A dispatch directory that is a link is not followed.
+        let link = DispatchId::parse("D-ffffffff").unwrap();
+        std::os::unix::fs::symlink(
+            data.path(),
+            data.path().join("dispatches").join(link.as_str()),
+        )
+        .unwrap();
+        watches.follow_ids(std::iter::once(&link));
+        assert!(watches.open.is_empty() && watches.polls());
+        watches.follow_ids(std::iter::empty());
+        assert!(watches.open.is_empty() && !watches.polls());
+    }
+}
