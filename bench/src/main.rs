@@ -15,8 +15,9 @@
 //! 8. The egress scan of a 1 MiB prompt, against SHA-256 of it (`--egress-only`).
 //! 9. A remote host: a no-op dispatch over ssh against one `ssh` round trip plus a local
 //!    no-op dispatch (`--remote-only`).
-//! 10. Reads at scale: `status`, `show`, the MCP list and a dashboard reload on a project
-//!     with 50,000 recorded dispatches (`--reads-only`; `--dispatches N` for another count).
+//! 10. Reads at scale: `status`, `show`, the MCP list, a dashboard reload and the dashboard's
+//!     start on a project with 50,000 recorded dispatches (`--reads-only`; `--dispatches N`
+//!     for another count).
 
 #![expect(
     clippy::disallowed_methods,
@@ -26,6 +27,7 @@
 mod append_bench;
 mod cli_bench;
 mod dashboard_bench;
+mod dashboard_start;
 mod dispatch_bench;
 mod egress_bench;
 mod generate;

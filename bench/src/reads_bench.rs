@@ -1,7 +1,8 @@
 //! Benchmark 10, reads at scale: a project with tens of thousands of recorded dispatches
 //! (one real no-op dispatch's receipts, re-signed under new ids), and the reads that list
 //! or show them: `vnx status` (table and JSON), `vnx show ID`, the MCP server's
-//! `list_dispatches`, and a dashboard reload, each with its peak RSS.
+//! `list_dispatches`, a dashboard reload, and `vnx dashboard`'s start (`dashboard_start`),
+//! each with its peak RSS.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -41,8 +42,10 @@ pub fn bench_reads(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<Read
     std::fs::create_dir_all(&work)?;
     let repo = BenchRepo::create(&work, vnx)?;
     let t = Instant::now();
-    let ids = make_project(&repo, vnx, n)?;
+    let (real, ids) = make_project(&repo, vnx, n)?;
     let generate_secs = t.elapsed().as_secs_f64();
+    crate::note(&format!("making their {n} dispatch directories"));
+    crate::dashboard_start::make_dispatch_dirs(&repo.root, &real, &ids)?;
     let ledger = ledger_of(&repo.root);
     let ledger_bytes = std::fs::metadata(&ledger)?.len();
     let middle = ids[ids.len() / 2].clone();
@@ -66,6 +69,9 @@ pub fn bench_reads(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<Read
     }
     reads.push(time_mcp(&repo, vnx, runs)?);
     reads.push(time_reload(&repo, runs)?);
+    reads.push(crate::dashboard_start::time_dashboard_start(
+        &repo, vnx, runs,
+    )?);
     reads.push(time_after_change(&repo, vnx, runs)?);
     Ok(ReadsBench {
         dispatches: n,
@@ -80,8 +86,8 @@ fn ledger_of(root: &Path) -> PathBuf {
 }
 
 /// One real no-op dispatch, then `n` copies of its receipts under new ids, signed with the
-/// project's key. Returns the new ids.
-fn make_project(repo: &BenchRepo, vnx: &Path, n: usize) -> Result<Vec<String>> {
+/// project's key. Returns the real one's id and the new ids.
+fn make_project(repo: &BenchRepo, vnx: &Path, n: usize) -> Result<(String, Vec<String>)> {
     let mut args = NOOP_DISPATCH.to_vec();
     args.push("--detach");
     let id = repo.run(vnx, &args)?;
@@ -99,7 +105,8 @@ fn make_project(repo: &BenchRepo, vnx: &Path, n: usize) -> Result<Vec<String>> {
         "writing {n} dispatches of {} receipts each, signed",
         template.len()
     ));
-    make_dispatch_history(&ledger, &template, &id, n, &attestor)
+    let ids = make_dispatch_history(&ledger, &template, &id, n, &attestor)?;
+    Ok((id, ids))
 }
 
 /// One run of `vnx ARGS` in the project: its microseconds, and its peak RSS in KiB
@@ -339,9 +346,12 @@ impl ReadsBench {
             "\n### 10. Reads with {} dispatches on record ({} runs each)\n\n\
              The project holds one real no-op dispatch and {} copies of its receipts under \
              new ids, signed with the project's key through `Ledger::append_all` (a {} MB \
-             ledger, written in {:.0} s). Each read is a whole process (`/usr/bin/time` \
-             gives its peak RSS) except the MCP call (a round trip to one `vnx mcp`) and the \
-             dashboard reload (in a probe process, as `vnx dashboard` reloads).\n\n\
+             ledger, written in {:.0} s), and a directory per dispatch shaped as the real \
+             one's. Each read is a whole process (`/usr/bin/time` gives its peak RSS) except \
+             the MCP call (a round trip to one `vnx mcp`), the dashboard reload (in a probe \
+             process, as `vnx dashboard` reloads) and the dashboard's start (`vnx dashboard` \
+             in a 200×50 tmux pane, from `tmux new-session` to the first frame showing the \
+             verified ledger; its peak RSS from `/proc`).\n\n\
              | Read | p50 | p90 | max | peak RSS |\n|---|---:|---:|---:|---:|\n",
             num(self.dispatches as f64, 0),
             self.reads.iter().map(|r| r.lat.0.len()).max().unwrap_or(0),

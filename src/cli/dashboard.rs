@@ -1,21 +1,23 @@
 //! `vnx dashboard`: the live dashboard's terminal and event loop. It sleeps until a key, a
-//! change to the ledger or a dispatch directory, or (only while something runs) the next
-//! second; actions run vnx's own commands in the background, and the hosts of remote
-//! dispatches are caught up with on a thread of their own.
+//! change to the ledger or an open dispatch's directory (the only ones it watches), or (only
+//! while something runs) the next second; actions run vnx's own commands in the background,
+//! and the hosts of remote dispatches are caught up with on a thread of their own.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Duration;
 
-use notify::Watcher;
+use notify::{RecursiveMode, Watcher};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use vnx::dashboard::{Snapshot, Sources};
 
 use crate::tui::{self, Action, App, Effect, Outcome};
 use vnx::dispatch::view::State;
+use vnx::ids::DispatchId;
 use vnx::tmux::Tmux;
 
 use super::CliError;
@@ -67,7 +69,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     tui::load_content(&mut app, &src);
 
     let (tx, rx) = mpsc::channel();
-    let _watcher = watch(&project.data_dir(), tx.clone());
+    let mut watches = Watches::new(&project.data_dir(), tx.clone());
     let (ack, acked) = mpsc::channel::<()>();
     read_input(tx.clone(), acked);
     let hosts = catch_up_hosts(tx.clone());
@@ -80,6 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         &vnx,
         (&tx, &rx, &ack),
         &hosts,
+        &mut watches,
     );
     ratatui::restore();
     result.map(|()| ExitCode::SUCCESS)
@@ -111,6 +114,7 @@ fn event_loop(
     vnx: &Path,
     (tx, rx, ack): Channels<'_>,
     hosts: &SyncSender<()>,
+    watches: &mut Watches,
 ) -> Result<(), CliError> {
     // An event read while coalescing a burst of changes, handled next.
     let mut next: Option<Ev> = None;
@@ -122,13 +126,16 @@ fn event_loop(
         }) {
             let _ = hosts.try_send(());
         }
+        // The open dispatches' directories watched, the ended ones' let go.
+        watches.follow(&app.snapshot);
         terminal
             .draw(|f| tui::ui::draw(f, app))
             .map_err(|e| CliError::new(format!("cannot draw the dashboard: {e}")))?;
-        // Asleep until something happens; a tick each second only while something runs.
+        // Asleep until something happens; a tick each second only while something runs
+        // (or a change could go unwatched).
         let ev = if let Some(ev) = next.take() {
             Some(ev)
-        } else if app.snapshot.any_live() {
+        } else if app.snapshot.any_live() || watches.polls() {
             match rx.recv_timeout(Duration::from_secs(1)) {
                 Ok(ev) => Some(ev),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -285,24 +292,145 @@ fn read_input(tx: Sender<Ev>, go_on: Receiver<()>) {
     });
 }
 
-/// Watches the ledger's directory and the dispatch and gate directories; `None` when the
-/// platform cannot (the dashboard then updates on keys and, while something runs, each
-/// second).
-fn watch(data: &Path, tx: Sender<Ev>) -> Option<notify::RecommendedWatcher> {
-    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
-        if e.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
-            let _ = tx.send(Ev::Changed);
+/// The most open dispatches whose directories the dashboard watches. Beyond them an open
+/// dispatch is not watched and shows by the second's tick (it runs, so the dashboard wakes
+/// each second anyway): the dashboard holds at most `1 + MAX_WATCHED_OPEN` inotify watches,
+/// whatever the history.
+const MAX_WATCHED_OPEN: usize = 64;
+
+/// What the dashboard watches: what can change. The ledger's directory (an append, or a
+/// ledger replaced or created: every state, queue place and gate result is a receipt
+/// there), and the directory of each open dispatch (its worker's log), each on its own and
+/// not into its subdirectories; an ended dispatch's directory is let go. Never a directory
+/// per dispatch on record: at 50,000 dispatches a recursive watch of `dispatches/` held
+/// about 96,000 watches (the user's limit, `fs.inotify.max_user_watches`, shared with every
+/// editor and build watcher) and took seconds to set up.
+struct Watches {
+    /// `None` when the platform cannot watch (the dashboard then updates on keys and each
+    /// second).
+    watcher: Option<notify::RecommendedWatcher>,
+    /// Whether the ledger's directory is watched.
+    ledger: bool,
+    /// `.vnx-data/dispatches`.
+    dispatches: PathBuf,
+    /// The open dispatches whose directories are watched.
+    open: BTreeSet<DispatchId>,
+    /// Whether an open dispatch is left unwatched (over the cap, or its watch refused).
+    unwatched: bool,
+}
+
+impl Watches {
+    /// Watches the ledger's directory under `data` (`.vnx-data`), made when missing; a
+    /// change sends [`Ev::Changed`].
+    fn new(data: &Path, tx: Sender<Ev>) -> Watches {
+        let watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+            if e.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
+                let _ = tx.send(Ev::Changed);
+            }
+        })
+        .ok();
+        let mut watches = Watches {
+            watcher,
+            ledger: false,
+            dispatches: data.join("dispatches"),
+            open: BTreeSet::new(),
+            unwatched: false,
+        };
+        let state = data.join("state");
+        let _ = std::fs::create_dir_all(&state);
+        if let Some(w) = &mut watches.watcher {
+            watches.ledger = w.watch(&state, RecursiveMode::NonRecursive).is_ok();
         }
-    })
-    .ok()?;
-    let dirs: [PathBuf; 3] = [
-        data.join("state"),
-        data.join("dispatches"),
-        data.join(vnx::gate::GATES_DIR),
-    ];
-    for dir in dirs {
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = watcher.watch(&dir, notify::RecursiveMode::Recursive);
+        watches
     }
-    Some(watcher)
+
+    /// Watches the directories of the open dispatches of `snapshot` (the first
+    /// [`MAX_WATCHED_OPEN`]) and lets go of those that ended.
+    fn follow(&mut self, snapshot: &Snapshot) {
+        let open = snapshot
+            .rows
+            .iter()
+            .filter(|r| r.state.state.is_live() && r.state.host.is_none())
+            .map(|r| &r.state.id);
+        self.follow_ids(open);
+    }
+
+    fn follow_ids<'a>(&mut self, open: impl Iterator<Item = &'a DispatchId>) {
+        let Some(watcher) = &mut self.watcher else {
+            return;
+        };
+        let wanted: BTreeSet<&DispatchId> = open.collect();
+        let ended: Vec<DispatchId> = self
+            .open
+            .iter()
+            .filter(|id| !wanted.contains(id))
+            .cloned()
+            .collect();
+        for id in ended {
+            let _ = watcher.unwatch(&self.dispatches.join(id.as_str()));
+            self.open.remove(&id);
+        }
+        self.unwatched = false;
+        for id in wanted {
+            if self.open.contains(id) {
+                continue;
+            }
+            let dir = self.dispatches.join(id.as_str());
+            // Only a real directory (a dispatch directory is the worker's to write: a link
+            // there is not followed), and no more than the cap.
+            let is_dir = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
+            if self.open.len() < MAX_WATCHED_OPEN
+                && is_dir
+                && watcher.watch(&dir, RecursiveMode::NonRecursive).is_ok()
+            {
+                self.open.insert(id.clone());
+            } else {
+                self.unwatched = true;
+            }
+        }
+    }
+
+    /// Whether a change could go unseen by the watches (no watcher, no watch of the
+    /// ledger, or an open dispatch unwatched): then the dashboard wakes each second.
+    fn polls(&self) -> bool {
+        self.watcher.is_none() || !self.ledger || self.unwatched
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_dispatches_are_watched_up_to_the_cap_and_let_go_when_they_end() {
+        let data = tempfile::tempdir().unwrap();
+        let ids: Vec<DispatchId> = (0..MAX_WATCHED_OPEN + 6)
+            .map(|n| DispatchId::parse(&format!("D-{n:08x}")).unwrap())
+            .collect();
+        for id in &ids {
+            std::fs::create_dir_all(data.path().join("dispatches").join(id.as_str())).unwrap();
+        }
+        let (tx, _rx) = mpsc::channel();
+        let mut watches = Watches::new(data.path(), tx);
+        assert!(watches.ledger && !watches.polls(), "the ledger's directory");
+        // More open than the cap: the cap is watched, the rest left to the tick.
+        watches.follow_ids(ids.iter());
+        assert_eq!(watches.open.len(), MAX_WATCHED_OPEN);
+        assert!(watches.polls());
+        // Most ended: their directories let go, the others watched, no tick needed.
+        watches.follow_ids(ids[60..].iter());
+        assert_eq!(watches.open, ids[60..].iter().cloned().collect());
+        assert!(!watches.polls());
+        // A dispatch directory that is a link is not followed.
+        let link = DispatchId::parse("D-ffffffff").unwrap();
+        std::os::unix::fs::symlink(
+            data.path(),
+            data.path().join("dispatches").join(link.as_str()),
+        )
+        .unwrap();
+        watches.follow_ids(std::iter::once(&link));
+        assert!(watches.open.is_empty() && watches.polls());
+        watches.follow_ids(std::iter::empty());
+        assert!(watches.open.is_empty() && !watches.polls());
+    }
 }

@@ -507,53 +507,88 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
-#[test]
-fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
-    let repo = Repo::new();
-    let done = repo.dispatched("commit", false);
-    // The dashboard's own terminal: a pane of another tmux server, 80×24.
-    let screen = crate::common::Server::new();
-    let home = repo.env.home();
-    let mut env: Vec<(String, String)> = [
-        ("HOME", home.display().to_string()),
-        (
-            "XDG_CONFIG_HOME",
-            home.join(".config").display().to_string(),
-        ),
-        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-        ("GIT_CONFIG_NOSYSTEM", "1".into()),
-        ("GIT_AUTHOR_NAME", "t".into()),
-        ("GIT_AUTHOR_EMAIL", "t@example.com".into()),
-        ("GIT_COMMITTER_NAME", "t".into()),
-        ("GIT_COMMITTER_EMAIL", "t@example.com".into()),
-        ("VNX_TMUX_SOCKET", repo.server.0.socket().into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    env.push(("TERM".into(), "xterm-256color".into()));
-    let pane = screen
-        .0
-        .new_session(
-            "dash",
-            repo.env.path(),
-            &env,
-            &[env!("CARGO_BIN_EXE_vnx").into(), "dashboard".into()],
-        )
-        .unwrap();
-    let tmux = |args: &[&str]| {
+/// `vnx dashboard` of a project, running in an 80×24 pane of a tmux server of its own.
+struct Dashboard {
+    screen: crate::common::Server,
+    /// The dashboard's process.
+    pid: u32,
+}
+
+impl Dashboard {
+    fn open(repo: &Repo) -> Dashboard {
+        let screen = crate::common::Server::new();
+        let home = repo.env.home();
+        let mut env: Vec<(String, String)> = [
+            ("HOME", home.display().to_string()),
+            (
+                "XDG_CONFIG_HOME",
+                home.join(".config").display().to_string(),
+            ),
+            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("GIT_AUTHOR_NAME", "t".into()),
+            ("GIT_AUTHOR_EMAIL", "t@example.com".into()),
+            ("GIT_COMMITTER_NAME", "t".into()),
+            ("GIT_COMMITTER_EMAIL", "t@example.com".into()),
+            ("VNX_TMUX_SOCKET", repo.server.0.socket().into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.push(("TERM".into(), "xterm-256color".into()));
+        let pane = screen
+            .0
+            .new_session(
+                "dash",
+                repo.env.path(),
+                &env,
+                &[env!("CARGO_BIN_EXE_vnx").into(), "dashboard".into()],
+            )
+            .unwrap();
+        let dash = Dashboard {
+            screen,
+            pid: pane.pid,
+        };
+        dash.tmux(&["resize-window", "-t", "=dash:", "-x", "80", "-y", "24"]);
+        dash
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
         let out = std::process::Command::new("tmux")
-            .args(["-L", screen.0.socket()])
+            .args(["-L", self.screen.0.socket()])
             .args(args)
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    tmux(&["resize-window", "-t", "=dash:", "-x", "80", "-y", "24"]);
-    let shows = |text: &str| {
-        crate::common::wait_for(|| tmux(&["capture-pane", "-p", "-t", "=dash:"]).contains(text))
-    };
-    let screen_now = || tmux(&["capture-pane", "-p", "-t", "=dash:"]);
+    }
+
+    fn screen_now(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "=dash:"])
+    }
+
+    /// Whether the screen shows `text` within 10 s.
+    fn shows(&self, text: &str) -> bool {
+        crate::common::wait_for(|| self.screen_now().contains(text))
+    }
+
+    /// Whether a line of the screen shows each of `texts` within 10 s.
+    fn shows_in_a_line(&self, texts: &[&str]) -> bool {
+        crate::common::wait_for(|| {
+            self.screen_now()
+                .lines()
+                .any(|l| texts.iter().all(|t| l.contains(t)))
+        })
+    }
+}
+
+#[test]
+fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
+    let repo = Repo::new();
+    let done = repo.dispatched("commit", false);
+    let dash = Dashboard::open(&repo);
+    let (screen, pane_pid) = (&dash.screen, dash.pid);
+    let shows = |text: &str| dash.shows(text);
+    let screen_now = || dash.screen_now();
     assert!(shows(&done), "{}", screen_now());
     assert!(shows("ledger verified"), "{}", screen_now());
     let lines: Vec<String> = screen_now().lines().map(str::to_owned).collect();
@@ -562,9 +597,9 @@ fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
 
     // Nothing runs and nothing changes: the dashboard sleeps.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let before = cpu_ticks(pane.pid);
+    let before = cpu_ticks(pane_pid);
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let used = cpu_ticks(pane.pid) - before;
+    let used = cpu_ticks(pane_pid) - before;
     assert!(used <= 1, "{used} ticks of CPU while idle");
 
     // A dispatch started elsewhere appears by itself, first (it runs).
@@ -590,4 +625,83 @@ fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
     assert!(shows("cancelled"), "{}", screen_now());
     screen.send_keys("dash", &["q"]);
     assert!(screen.sessions_end(), "q quits: {}", screen_now());
+}
+
+/// The inodes of what the inotify watches of process `pid` watch: the lines `inotify wd:N
+/// ino:HEX sdev:…` of its `/proc/PID/fdinfo`, sorted.
+fn watched_inodes(pid: u32) -> Vec<u64> {
+    let mut inodes = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).unwrap() {
+        let Ok(info) = std::fs::read_to_string(fd.unwrap().path()) else {
+            continue;
+        };
+        for line in info.lines().filter(|l| l.starts_with("inotify wd:")) {
+            let ino = line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("ino:"))
+                .unwrap();
+            inodes.push(u64::from_str_radix(ino, 16).unwrap());
+        }
+    }
+    inodes.sort_unstable();
+    inodes
+}
+
+#[test]
+fn the_dashboard_watches_the_ledger_and_the_open_dispatches_not_the_history() {
+    use std::os::unix::fs::MetadataExt;
+    let repo = Repo::new();
+    // A history of ended dispatches (each left its directory behind) and one running.
+    let ended: Vec<String> = (0..8).map(|_| repo.dispatched("commit", false)).collect();
+    let running = repo.dispatched("slow", true);
+    let data = repo.env.path().join(".vnx-data");
+    let inode = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+    let dir_of = |id: &str| inode(&data.join("dispatches").join(id));
+    // The ledger's directory and the open dispatches' directories, nothing else.
+    let expected = |open: &[&str]| {
+        let mut v = vec![inode(&data.join("state"))];
+        v.extend(open.iter().map(|id| dir_of(id)));
+        v.sort_unstable();
+        v
+    };
+    let history: Vec<u64> = ended.iter().map(|id| dir_of(id)).collect();
+    let dash = Dashboard::open(&repo);
+    assert!(dash.shows(&running), "{}", dash.screen_now());
+    let watches_only =
+        |open: &[&str]| crate::common::wait_for(|| watched_inodes(dash.pid) == expected(open));
+    assert!(
+        watches_only(&[&running]),
+        "watched {:?}, ledger and open {:?}, ended {history:?}",
+        watched_inodes(dash.pid),
+        expected(&[&running]),
+    );
+
+    // A dispatch that starts shows, and its directory is watched.
+    let second = repo.dispatched("slow", true);
+    assert!(dash.shows(&second), "{}", dash.screen_now());
+    assert!(
+        watches_only(&[&running, &second]),
+        "{:?}",
+        watched_inodes(dash.pid)
+    );
+    // A running one that changes state (cancelled from the shell) shows so, and its
+    // directory is let go.
+    let cancel = run(repo.vnx().args(["cancel", &running]));
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+    assert!(
+        dash.shows_in_a_line(&[&running, "cancelled"]),
+        "{}",
+        dash.screen_now()
+    );
+    assert!(watches_only(&[&second]), "{:?}", watched_inodes(dash.pid));
+    run(repo.vnx().args(["cancel", "--all"]));
+    assert!(
+        dash.shows_in_a_line(&[&second, "cancelled"]),
+        "{}",
+        dash.screen_now()
+    );
+    // Nothing open: the ledger's directory alone.
+    assert!(watches_only(&[]), "{:?}", watched_inodes(dash.pid));
+    dash.screen.send_keys("dash", &["q"]);
+    assert!(dash.screen.sessions_end(), "q quits: {}", dash.screen_now());
 }
