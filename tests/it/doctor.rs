@@ -197,13 +197,14 @@ fn a_healthy_project_passes() {
         PASS  attestations    no receipts yet
         WARN  evidence_reach  workers run as uid [uid] without a sandbox: they can read the signing key (and so sign forged receipts), write the ledger, and move refs/vnx/checkpoints
               hint: vnx detects what such a worker does (unattested receipts, a cut or rewritten ledger, a moved checkpoint ref) but cannot prevent a worker that reads the key from forging evidence; review what you merge, and push refs/vnx/checkpoints where workers cannot force-push
+        PASS  merges          no merge was interrupted
         PASS  worktrees       none under .vnx-data/worktrees
         PASS  branches        no dispatch/* branches
         PASS  tmux sessions   0 running dispatches on socket [socket]
         PASS  dispatches      none yet
         PASS  claude trust    the repository is trusted (covers its worktrees)
         PASS  codex trust     the repository is trusted (covers its worktrees)
-        21 pass, 2 warn, 0 fail
+        22 pass, 2 warn, 0 fail
     "#);
 }
 

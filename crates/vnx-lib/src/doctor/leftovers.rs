@@ -198,9 +198,11 @@ fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
                  the work with `vnx worktree-release {id}` once it landed, or discard it, \
                  recorded, with `vnx clean {id}`; `git worktree prune` forgets missing ones"
             ),
-            None => "look at each (no dispatch on the ledger made it); `git worktree remove \
-                     PATH` refuses one holding changes, and `git worktree prune` forgets \
-                     missing ones"
+            // A launch killed before its `dispatch_started` leaves a worktree on its base.
+            None => "run `vnx worktree-release --apply`: it releases, with its dispatch \
+                     directory, each that a launch killed before its start left on its base \
+                     (one holding anything more is kept and listed); `git worktree prune` \
+                     forgets missing ones"
                 .to_owned(),
         };
         return Check::warn(
