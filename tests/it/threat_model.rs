@@ -22,6 +22,14 @@ const ATTEMPTS: &[(&str, &str)] = &[
         r#"test -w "$main/.vnx-data/state/t0_receipts.ndjson""#,
     ),
     ("write-main-checkout", r#"test -w "$main""#),
+    (
+        "read-ledger",
+        r#"test -r "$main/.vnx-data/state/t0_receipts.ndjson""#,
+    ),
+    (
+        "read-other-dispatch-directories",
+        r#"test -r "$main/.vnx-data/dispatches""#,
+    ),
     ("write-branches", r#"test -w "$main/.git/refs/heads""#),
     ("write-repository-hooks", r#"test -w "$main/.git/hooks""#),
     ("write-repository-config", r#"test -w "$main/.git/config""#),

@@ -95,6 +95,13 @@ pub mod release {
     pub const RELEASED: Step = step("release", "released");
 }
 
+/// A read writing the read index again (`.vnx-data/index/`).
+pub mod index {
+    use super::{Step, step};
+    /// The new index is written to its temporary file; not yet renamed over the old one.
+    pub const TEMPORARY_WRITTEN: Step = step("index", "temporary_written");
+}
+
 /// Every named step, in the order each operation reaches them.
 pub const STEPS: &[Step] = &[
     launch::DIRECTORY_MADE,
@@ -113,6 +120,7 @@ pub const STEPS: &[Step] = &[
     gate::RESULT_APPENDED,
     gate::REPORT_APPENDED,
     release::RELEASED,
+    index::TEMPORARY_WRITTEN,
 ];
 
 /// The step named `op:name`, if there is one.

@@ -386,7 +386,9 @@ fn write_with(
         out.write_all(&len)?;
         out.write_all(&head)?;
         records(&mut out)?;
-        out.flush()
+        out.flush()?;
+        crate::steps::reached(crate::steps::index::TEMPORARY_WRITTEN);
+        Ok(())
     })?;
     // What a reader killed while writing left beside the index is never finished: swept.
     crate::files::sweep_temporaries(path);
