@@ -379,15 +379,15 @@ fn session_log(
         let Some(path) = wanted.find() else {
             return Ok(false);
         };
-        let lines = session::render(wanted.cli, &path).map_err(|e| {
-            CliError::new(format!("could not read {}", path.display())).with_cause(&e)
-        })?;
         // Its name is partly the worker's CLI's to choose: escaped.
         super::output::say!(
             "{cli}'s session file {}",
             super::output::escape(&path.to_string_lossy())
         );
-        print(lines);
+        // Streamed: a worker could have made the file as large as vnx reads.
+        session::render_each(wanted.cli, &path, |line| print(vec![line])).map_err(|e| {
+            CliError::new(format!("could not read {}", path.display())).with_cause(&e)
+        })?;
         return Ok(true);
     }
     let place = wanted

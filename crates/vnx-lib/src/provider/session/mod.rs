@@ -25,7 +25,7 @@ mod locate;
 mod usage;
 
 pub use locate::claude_project_dir;
-pub use usage::usage;
+pub use usage::{MAX_USAGE_LINE, usage};
 
 /// The most bytes of a session file read in one go by a [`Follower`].
 const MAX_READ: u64 = 4 << 20;
@@ -202,22 +202,49 @@ impl Follower {
     }
 }
 
-/// Reads a whole session file (bounded) and renders it.
-pub fn render(cli: Cli, path: &Path) -> std::io::Result<Vec<String>> {
-    let data = read(path)?;
+/// Renders a whole session file, line by line as `each` takes them; streamed, so memory stays
+/// bounded by the renderer's line cap whatever the file holds.
+pub fn render_each(cli: Cli, path: &Path, mut each: impl FnMut(String)) -> std::io::Result<()> {
     let mut t = cli.transcript();
-    let mut lines = t.feed(&data);
-    lines.extend(t.finish());
+    stream(path, |chunk| t.feed(chunk).into_iter().for_each(&mut each))?;
+    t.finish().into_iter().for_each(each);
+    Ok(())
+}
+
+/// Reads a whole session file and renders it (see [`render_each`]).
+pub fn render(cli: Cli, path: &Path) -> std::io::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    render_each(cli, path, |l| lines.push(l))?;
     Ok(lines)
 }
 
 /// The largest session file read whole (for its usage, or `show --log` after the end).
 pub const MAX_SESSION_BYTES: u64 = 256 << 20;
 
-/// A session file's bytes: a regular file, not through a link, at most
-/// [`MAX_SESSION_BYTES`].
-fn read(path: &Path) -> std::io::Result<Vec<u8>> {
-    crate::files::read_bounded(path, MAX_SESSION_BYTES)
+/// The bytes read from a session file at a time.
+const CHUNK: usize = 1 << 20;
+
+/// Feeds a session file's bytes to `each` in chunks of at most [`CHUNK`]: a regular file,
+/// not through a link, refused when larger than [`MAX_SESSION_BYTES`]. Memory is the
+/// chunk's, whatever the file's size or lines.
+fn stream(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+    let file = crate::files::open_hostile(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_SESSION_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes, over the limit of {MAX_SESSION_BYTES}"
+        )));
+    }
+    let mut file = file.take(MAX_SESSION_BYTES);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => each(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
