@@ -40,7 +40,7 @@ pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };
 pub use dispatch::{
-    CheckoutChange, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
+    CheckoutChange, CliHomes, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
     DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, ReplayOf, ReportStatus, SkillRef,
     TeardownAction, WorkerReport, WorktreeCommand,
 };

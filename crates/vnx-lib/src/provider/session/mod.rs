@@ -1,10 +1,11 @@
 //! An interactive worker's own session file, per CLI: its TUI writes nothing to `worker.log`
 //! while it runs, but claude, codex and gemini each append the session to a file of their
 //! own. Where the CLIs keep their state as the dispatching command's environment says
-//! ([`Homes`], recorded in the dispatch's spec), which file is a dispatch's (`locate`: the
-//! session's working directory is the dispatch's worktree, written since the dispatch
-//! started, never merely the newest file), following it as a transcript ([`Follower`]), and
-//! the token usage it records (`usage`).
+//! ([`Homes`], recorded in the dispatch's spec and its signed start), which file is a
+//! dispatch's (`locate`: the session vnx named for it, ADR 0052, else the session's working
+//! directory is the dispatch's worktree, written since the dispatch started, never merely the
+//! newest file), following it as a transcript ([`Follower`]), the token usage it records
+//! (`usage`), and which session ids a CLI could have written ([`valid_id`]).
 //!
 //! Session files are written by the worker's CLI, so they are hostile input like every file a
 //! worker can write: opened without following a link and without blocking on a FIFO, only
@@ -73,6 +74,85 @@ impl Homes {
             },
             home,
         )
+    }
+}
+
+/// The longest session id another provider's (a declared CLI's) may be.
+const MAX_OTHER_ID: usize = 128;
+
+/// Whether `id` is a session id `provider`'s CLI could have written, by that CLI's own format:
+/// claude's and gemini's session ids and codex's thread ids are UUIDs, hyphenated (seen on
+/// claude 2.1.197, codex 0.169 and gemini 0.61, `tests/support/fixtures/`); a declared
+/// provider's is a word of ASCII letters, digits and `._:-` of at most 128 bytes that starts
+/// with a letter or digit. Ids are read from what a worker can write (hook payloads, its
+/// output, session files): one that fails this is neither recorded nor resumed, so it can
+/// never reach a CLI's argv as an option.
+pub fn valid_id(provider: &str, id: &str) -> bool {
+    match Cli::of(provider) {
+        Some(_) => is_uuid(id),
+        None => {
+            id.len() <= MAX_OTHER_ID
+                && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        }
+    }
+}
+
+/// A UUID in its hyphenated form (`8-4-4-4-12` hex digits), as the CLIs write them.
+fn is_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A fresh session id for a CLI that lets vnx choose it (claude's `--session-id`): a random
+/// (version 4) UUID.
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // No randomness: unique enough from the clock and the process (not a secret).
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = (nanos ^ (u128::from(std::process::id()) << 96)).to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+impl Homes {
+    /// The homes as `dispatch_started` records them.
+    pub fn recorded(&self) -> crate::receipts::CliHomes {
+        let s = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+        crate::receipts::CliHomes {
+            claude: s(&self.claude),
+            codex: s(&self.codex),
+            gemini: s(&self.gemini),
+        }
+    }
+
+    /// The homes a `dispatch_started` recorded (absolute paths only count).
+    pub fn from_recorded(r: &crate::receipts::CliHomes) -> Homes {
+        let p = |s: &Option<String>| s.as_ref().map(PathBuf::from).filter(|p| p.is_absolute());
+        Homes {
+            claude: p(&r.claude),
+            codex: p(&r.codex),
+            gemini: p(&r.gemini),
+        }
     }
 }
 

@@ -370,3 +370,36 @@ fn a_240_mb_line_is_left_out_of_a_rendered_session_in_bounded_memory() {
     eprintln!("peak RSS rendering a 240 MB line: {peak} KiB");
     assert!(peak < SUPERVISOR_RSS_KIB, "peak {peak} KiB:\n{out}");
 }
+
+#[test]
+fn session_ids_are_checked_by_each_clis_own_form() {
+    // As the real CLIs wrote them (tests/support/fixtures): claude, codex (a thread id),
+    // gemini.
+    for (provider, id) in [
+        ("claude", "a5d5e3ab-efc5-40f9-8934-cb22a9e51723"),
+        ("codex", "01a211dd-af26-7800-a0f8-e1f232cf6a8a"),
+        ("gemini", "5ef1866e-4a53-40c0-9f60-633ee32e9a66"),
+        ("mine", "ses_01J9Z.x:1-a"),
+    ] {
+        assert!(valid_id(provider, id), "{provider} {id}");
+    }
+    for provider in ["claude", "codex", "gemini", "mine"] {
+        for id in [
+            "--dangerously-skip-permissions",
+            "-r",
+            "",
+            "a5d5e3ab-efc5-40f9-8934-cb22a9e51723 --yolo",
+            "a5d5e3ab-efc5-40f9-8934-cb22a9e5172\n",
+            &"a".repeat(129),
+        ] {
+            assert!(!valid_id(provider, id), "{provider} {id:?}");
+        }
+    }
+    // Not the forms a CLI writes: braces, no hyphens.
+    assert!(!valid_id("claude", "{a5d5e3ab-efc5-40f9-8934-cb22a9e51723}"));
+    assert!(!valid_id("claude", "a5d5e3abefc540f98934cb22a9e51723"));
+    let fresh = new_id();
+    assert!(valid_id("claude", &fresh), "{fresh}");
+    assert_eq!(&fresh[14..15], "4", "a version 4 UUID: {fresh}");
+    assert_ne!(fresh, new_id());
+}
