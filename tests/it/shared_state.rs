@@ -111,7 +111,11 @@ fn a_session_file_planted_by_another_dispatch_is_neither_its_usage_nor_its_log()
     let log = run(repo.vnx().args(["show", id, "--log"]));
     assert_eq!(log.code, 0, "{}", log.stderr);
     assert!(!log.stdout.contains("PLANTED"), "{}", log.stdout);
-    assert!(log.stderr.contains(&format!("{chosen}.jsonl")), "{}", log.stderr);
+    assert!(
+        log.stderr.contains(&format!("{chosen}.jsonl")),
+        "{}",
+        log.stderr
+    );
     assert!(log.stdout.contains("a.txt"), "{}", log.stdout);
 }
 
@@ -173,7 +177,10 @@ fn a_session_id_a_worker_made_up_is_not_recorded_or_resumed_as_a_flag() {
     );
     let c = completion(&r);
     assert_eq!(c["status"], "needs_input", "{c}");
-    let chosen = started(&repo, id)["session_id"].as_str().unwrap().to_owned();
+    let chosen = started(&repo, id)["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(c["session_id"], chosen.as_str(), "{c}");
 
     let f = with_fakes(
@@ -202,7 +209,10 @@ fn a_session_id_a_worker_made_up_is_not_recorded_or_resumed_as_a_flag() {
         !argv.contains(&"--dangerously-skip-permissions"),
         "{argv:?}"
     );
-    assert!(argv.contains(&format!("--resume={chosen}").as_str()), "{argv:?}");
+    assert!(
+        argv.contains(&format!("--resume={chosen}").as_str()),
+        "{argv:?}"
+    );
     let seen = fakes.invocation_of("claude", "second");
     assert_eq!(seen["permission_mode"], "acceptEdits", "{seen}");
     assert_eq!(seen["session_id"], chosen.as_str(), "{seen}");

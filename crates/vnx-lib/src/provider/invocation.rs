@@ -558,7 +558,8 @@ mod tests {
                 );
                 if p != Provider::Codex {
                     assert!(
-                        argv.iter().any(|a| a == "--resume=--dangerously-skip-permissions"),
+                        argv.iter()
+                            .any(|a| a == "--resume=--dangerously-skip-permissions"),
                         "{p:?} {lane:?}: {argv:?}"
                     );
                 }
@@ -580,7 +581,10 @@ mod tests {
             ..w
         };
         let argv = Provider::Claude.invocation(&resumed).unwrap().argv;
-        assert!(!argv.iter().any(|a| a.starts_with("--session-id")), "{argv:?}");
+        assert!(
+            !argv.iter().any(|a| a.starts_with("--session-id")),
+            "{argv:?}"
+        );
         assert!(argv.contains(&format!("--resume={id}")), "{argv:?}");
     }
 

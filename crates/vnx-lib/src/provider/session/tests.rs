@@ -308,8 +308,10 @@ fn hostile_session_file(dir: &Path) -> PathBuf {
     let path = dir.join("big.jsonl");
     let mut f = std::io::BufWriter::new(fs::File::create(&path).unwrap());
     f.write_all(line("m1", 100).as_bytes()).unwrap();
-    f.write_all(br#"{"type":"assistant","message":{"id":"m9","usage":{"input_tokens":1000000}},"pad":""#)
-        .unwrap();
+    f.write_all(
+        br#"{"type":"assistant","message":{"id":"m9","usage":{"input_tokens":1000000}},"pad":""#,
+    )
+    .unwrap();
     let pad = vec![b'x'; 1 << 20];
     for _ in 0..240 {
         f.write_all(&pad).unwrap();
@@ -324,8 +326,16 @@ fn hostile_session_file(dir: &Path) -> PathBuf {
 const SUPERVISOR_RSS_KIB: u64 = 64 << 10;
 
 #[test]
+#[expect(
+    clippy::disallowed_methods,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the test runs itself again as a child process, told the file in its environment, \
+              and reports the child's peak memory on its output"
+)]
 fn a_240_mb_line_is_skipped_and_the_usage_read_stays_under_64_mb() {
-    let test = "provider::session::tests::a_240_mb_line_is_skipped_and_the_usage_read_stays_under_64_mb";
+    let test =
+        "provider::session::tests::a_240_mb_line_is_skipped_and_the_usage_read_stays_under_64_mb";
     if let Some(file) = std::env::var_os("VNX_TEST_SESSION_FILE") {
         let u = usage(Cli::Claude, Path::new(&file), SystemTime::UNIX_EPOCH);
         println!("usage {:?}", u.map(|u| u.input_tokens));
@@ -348,9 +358,15 @@ fn a_240_mb_line_is_skipped_and_the_usage_read_stays_under_64_mb() {
 }
 
 #[test]
+#[expect(
+    clippy::disallowed_methods,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the test runs itself again as a child process, told the file in its environment, \
+              and reports the child's peak memory on its output"
+)]
 fn a_240_mb_line_is_left_out_of_a_rendered_session_in_bounded_memory() {
-    let test =
-        "provider::session::tests::a_240_mb_line_is_left_out_of_a_rendered_session_in_bounded_memory";
+    let test = "provider::session::tests::a_240_mb_line_is_left_out_of_a_rendered_session_in_bounded_memory";
     if let Some(file) = std::env::var_os("VNX_TEST_SESSION_FILE") {
         let mut lines = 0;
         render_each(Cli::Claude, Path::new(&file), |_| lines += 1).unwrap();
@@ -396,7 +412,10 @@ fn session_ids_are_checked_by_each_clis_own_form() {
         }
     }
     // Not the forms a CLI writes: braces, no hyphens.
-    assert!(!valid_id("claude", "{a5d5e3ab-efc5-40f9-8934-cb22a9e51723}"));
+    assert!(!valid_id(
+        "claude",
+        "{a5d5e3ab-efc5-40f9-8934-cb22a9e51723}"
+    ));
     assert!(!valid_id("claude", "a5d5e3abefc540f98934cb22a9e51723"));
     let fresh = new_id();
     assert!(valid_id("claude", &fresh), "{fresh}");
