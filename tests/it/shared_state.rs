@@ -97,13 +97,7 @@ fn a_session_file_planted_by_another_dispatch_is_neither_its_usage_nor_its_log()
     );
     // The dispatch's worker runs past its deadline before any of its CLI's hooks named its
     // session: vnx must know which session file is the dispatch's without them.
-    let r = claude_tui_for(
-        &repo,
-        &fakes,
-        id,
-        "own work\n@fake sleep 60",
-        "3",
-    );
+    let r = claude_tui_for(&repo, &fakes, id, "own work\n@fake sleep 60", "3");
     let c = completion(&r);
     assert_eq!(c["status"], "timeout", "{c}");
     // The planted file is not this dispatch's: no usage from it (the stand-in's TUI records
