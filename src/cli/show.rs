@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             return super::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
         }
         if !args.raw
-            && let Some(wanted) = session_wanted(&d, &project.root)
+            && let Some(wanted) = session_wanted(&d)
             && session_log(&d, wanted, args.follow, &ledger, &tmux)?
         {
             return Ok(ExitCode::SUCCESS);
@@ -343,19 +343,31 @@ fn live(ledger: &std::path::Path, tmux: &Tmux, id: &str) -> Result<bool, CliErro
 
 /// Which session file an interactive claude, codex or gemini worker's CLI keeps (its TUI
 /// writes nothing to `worker.log` until the end); `None` for another lane or CLI.
-fn session_wanted(d: &Detail, root: &std::path::Path) -> Option<session::Wanted> {
+fn session_wanted(d: &Detail) -> Option<session::Wanted> {
     let s = &d.state;
     if d.lane.as_deref() != Some("interactive") {
         return None;
     }
     let since: jiff::Timestamp = s.started_at.as_deref()?.parse().ok()?;
+    let provider = s.provider.as_deref()?;
     Some(session::Wanted {
-        cli: session::Cli::of(s.provider.as_deref()?)?,
-        // As the dispatching command's environment said, else as this one's says.
-        homes: vnx::dispatch::session_homes(root, &s.id).unwrap_or_else(settings::session_homes),
+        cli: session::Cli::of(provider)?,
+        // As the dispatching command's environment said, recorded in the signed start (never
+        // the dispatch directory's `spec.json`, which its worker can write); else as this
+        // command's environment says.
+        homes: d
+            .cli_homes
+            .as_ref()
+            .map(session::Homes::from_recorded)
+            .unwrap_or_else(settings::session_homes),
         cwd: std::path::PathBuf::from(s.worktree.as_deref()?),
         since: since.into(),
-        session_id: d.session_id.clone(),
+        // The session vnx chose or resumed for it, else the one its completion recorded.
+        session_id: d
+            .started_session_id
+            .clone()
+            .or_else(|| d.session_id.clone())
+            .filter(|id| session::valid_id(provider, id)),
     })
 }
 
@@ -382,15 +394,15 @@ fn session_log(
         let Some(path) = wanted.find() else {
             return Ok(false);
         };
-        let lines = session::render(wanted.cli, &path).map_err(|e| {
-            CliError::new(format!("could not read {}", path.display())).with_cause(&e)
-        })?;
         // Its name is partly the worker's CLI's to choose: escaped.
         super::output::say!(
             "{cli}'s session file {}",
             super::output::escape(&path.to_string_lossy())
         );
-        print(lines);
+        // Streamed: a worker could have made the file as large as vnx reads.
+        session::render_each(wanted.cli, &path, |line| print(vec![line])).map_err(|e| {
+            CliError::new(format!("could not read {}", path.display())).with_cause(&e)
+        })?;
         return Ok(true);
     }
     let place = wanted

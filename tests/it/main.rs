@@ -84,6 +84,7 @@ mod admin_links;
 mod anchoring;
 mod attach;
 mod forgery;
+mod shared_state;
 mod supervisor_faults;
 mod untrusted_input;
 mod worktree_safety;

@@ -178,6 +178,12 @@ fn started() -> DispatchStarted {
         }),
         remote: None,
         title: Some(s("Add a greeting")),
+        cli_homes: Some(vnx::receipts::CliHomes {
+            claude: Some(s("/home/u/.claude")),
+            codex: Some(s("/home/u/.codex")),
+            gemini: None,
+        }),
+        session_id: Some(s("0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a")),
         extra: Default::default(),
     }
 }

@@ -322,9 +322,34 @@ pub struct DispatchStarted {
     /// a vnx from before titles (readers fall back to the id and role).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Where the CLIs keep their state, as the dispatching command's environment said (the
+    /// worker ran in it): where `vnx show --log` looks for an interactive worker's session
+    /// file. Absent: recorded by a vnx from before (the reader's own environment is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli_homes: Option<CliHomes>,
+    /// The CLI session the worker was told to use: the id vnx chose for a new session
+    /// (claude's TUI, `--session-id`) or the one a follow-up resumes. Its session file is the
+    /// only one read for the dispatch's usage and transcript (ADR 0052). Absent: the CLI
+    /// chose it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Where the CLIs keep their state (see [`DispatchStarted::cli_homes`]); absolute paths.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CliHomes {
+    /// claude's config dir: `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude: Option<String>,
+    /// codex's home: `$CODEX_HOME`, else `~/.codex`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codex: Option<String>,
+    /// gemini's: `$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gemini: Option<String>,
 }
 
 /// One setup or teardown command of the project's config, as it ran in the worktree.

@@ -40,9 +40,9 @@ pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };
 pub use dispatch::{
-    CheckoutChange, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
-    DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, ReplayOf, ReportStatus, SkillRef,
-    TeardownAction, WorkerReport, WorktreeCommand,
+    CheckoutChange, CliHomes, CompletionSignal, Continues, DecisionRef, DispatchCompleted,
+    DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, ReplayOf,
+    ReportStatus, SkillRef, TeardownAction, WorkerReport, WorktreeCommand,
 };
 pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{

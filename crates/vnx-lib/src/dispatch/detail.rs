@@ -37,6 +37,14 @@ pub struct Detail {
     pub token_usage_source: Option<crate::receipts::UsageSource>,
     /// The CLI's session (codex: thread) id, as the completion recorded it.
     pub session_id: Option<String>,
+    /// Where the CLIs kept their state for it, as its signed `dispatch_started` recorded
+    /// (`show --log` finds an interactive worker's session file there); not printed.
+    #[serde(skip)]
+    pub cli_homes: Option<crate::receipts::CliHomes>,
+    /// The CLI session its worker was told to use, as its signed `dispatch_started`
+    /// recorded (ADR 0052); not printed.
+    #[serde(skip)]
+    pub started_session_id: Option<String>,
     /// The latest result of each gate.
     pub gates: Vec<GateLine>,
     /// The merge commit, once merged.
@@ -120,6 +128,8 @@ pub fn of_record(
         token_usage: None,
         token_usage_source: None,
         session_id: None,
+        cli_homes: None,
+        started_session_id: None,
         gates: Vec::new(),
         merge_commit: None,
         receipts: Vec::new(),
@@ -140,6 +150,8 @@ pub fn of_record(
                 d.permission = Some(r.receipt.permission.name().to_owned());
                 d.base_commit = Some(r.receipt.base_commit);
                 d.base_ref = Some(r.receipt.base_ref);
+                d.cli_homes = r.receipt.cli_homes;
+                d.started_session_id = r.receipt.session_id;
             }
             Typed::DispatchCompleted(r) if r.receipt.dispatch_id == id => {
                 d.duration_seconds = r.receipt.duration_seconds;

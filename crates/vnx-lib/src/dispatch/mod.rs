@@ -27,7 +27,7 @@ pub mod worker_env;
 pub use crate::worktree::id_in_use;
 pub use spec::{
     DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, MAX_TITLE_CHARS, Request, Spec, read_spec,
-    session_homes, title_of,
+    title_of,
 };
 pub use start::govern::Reasons;
 pub use start::launch::{Launched, launch};

@@ -207,6 +207,11 @@ pub struct Spec {
     /// for a dispatch launched before vnx recorded it.
     #[serde(default)]
     pub session_homes: Option<crate::provider::session::Homes>,
+    /// The CLI session the worker is told to use: chosen by vnx for a new one (claude's TUI)
+    /// or resumed by a follow-up; the only session whose file is read for the dispatch's
+    /// usage (ADR 0052). `None`: the CLI chooses.
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.
@@ -235,20 +240,6 @@ pub fn read_spec(path: &Path) -> Result<Spec, DispatchError> {
         path: path.to_owned(),
         source,
     })
-}
-
-/// The largest `spec.json` read by a reader other than the supervisor.
-const MAX_SPEC_BYTES: u64 = 16 << 20;
-
-/// Where the CLIs keep their state for dispatch `id` (see [`Spec::session_homes`]), read
-/// from its `spec.json` as any file in a dispatch directory is read by a reader: bounded,
-/// never through a link or from a FIFO. `None` when the spec is missing, unreadable or
-/// older than the member.
-pub fn session_homes(root: &Path, id: &str) -> Option<crate::provider::session::Homes> {
-    let path = super::worker_log(root, id).with_file_name("spec.json");
-    let data = crate::files::read_bounded(&path, MAX_SPEC_BYTES).ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&data).ok()?;
-    serde_json::from_value(value.get("session_homes")?.clone()).ok()
 }
 
 #[cfg(test)]

@@ -381,6 +381,7 @@ fn reviewer(
         vnx: s.ctx.vnx,
         dispatch_dir: &o.dir,
         resume: None,
+        session: None,
         allow: &[],
     };
     let invocation = match Provider::parse(provider) {

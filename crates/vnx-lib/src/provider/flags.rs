@@ -57,6 +57,7 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
                     vnx: Path::new("/vnx"),
                     dispatch_dir: Path::new("/dispatch"),
                     resume,
+                    session: Some(SESSION),
                     allow: &[],
                 };
                 let Ok(inv) = provider.invocation(&wanted) else {
@@ -64,8 +65,10 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
                 };
                 let args = &inv.argv[1..];
                 let subcommand = leading_words(args);
+                // Options end at `--` (codex's session and prompt follow it).
                 let flags = args
                     .iter()
+                    .take_while(|a| *a != "--")
                     .filter(|a| a.starts_with('-') && a.len() > 1)
                     .map(|a| a.split('=').next().unwrap_or(a).to_owned());
                 match groups.iter_mut().find(|g| g.subcommand == subcommand) {
@@ -143,6 +146,7 @@ mod tests {
                 "--output-format",
                 "--permission-mode",
                 "--resume",
+                "--session-id",
                 "--settings",
                 "--verbose",
                 "-p"

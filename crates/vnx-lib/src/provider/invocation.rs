@@ -62,8 +62,13 @@ pub struct Wanted<'a> {
     pub vnx: &'a Path,
     /// The dispatch directory (hook settings, prompt file, report).
     pub dispatch_dir: &'a Path,
-    /// The CLI session to resume (a follow-up); `None`: a new session.
+    /// The CLI session to resume (a follow-up); `None`: a new session. An id checked by
+    /// [`crate::provider::session::valid_id`], and passed so it cannot read as an option.
     pub resume: Option<&'a str>,
+    /// A new session's id chosen by vnx, for a CLI that takes one (claude's TUI:
+    /// `--session-id`), so the session file read for the dispatch is the one its worker's
+    /// CLI wrote (ADR 0052); ignored when resuming.
+    pub session: Option<&'a str>,
     /// Command prefixes the role allows without asking (`roles.<role>.allow`), given to
     /// the CLI's own allow mechanism in the `edits` posture; `vnx report` always is.
     pub allow: &'a [String],
@@ -212,9 +217,11 @@ impl Provider {
                 .map(|m| vec![flag.to_owned(), literal(m)])
                 .unwrap_or_default()
         };
+        // `--resume=ID`, one word: whatever the id, Commander (claude) and yargs (gemini) read
+        // it as the option's value, never as an option of its own.
         let resume = |flag: &str| -> Vec<String> {
             w.resume
-                .map(|s| vec![flag.to_owned(), literal(s)])
+                .map(|s| vec![literal(&format!("{flag}={s}"))])
                 .unwrap_or_default()
         };
         // A TUI cannot take a prompt on stdin (stdin is the terminal): a large prompt is a
@@ -252,6 +259,9 @@ impl Provider {
             }
             (Provider::Claude, Lane::Interactive) => {
                 argv.extend(["claude".into(), prompt_arg]);
+                if let (None, Some(session)) = (w.resume, w.session) {
+                    argv.push(literal(&format!("--session-id={session}")));
+                }
                 argv.extend(model("--model"));
                 argv.extend(perms.iter().cloned());
                 let settings = w.dispatch_dir.join("hooks/claude-settings.json");
@@ -313,9 +323,10 @@ impl Provider {
                     HookKind::None
                 };
                 // The session (`[SESSION_ID] [PROMPT]`), then the prompt; `-` makes codex
-                // read the prompt from stdin.
+                // read the prompt from stdin. After `--`, so clap reads both as positionals
+                // whatever they hold.
                 if let Some(session) = w.resume {
-                    argv.push(literal(session));
+                    argv.extend(["--".into(), literal(session)]);
                 }
                 argv.push(if transport == PromptTransport::Stdin {
                     "-".into()
@@ -522,8 +533,59 @@ mod tests {
             vnx: Path::new("/bin/vnx"),
             dispatch_dir: Path::new("/r/.vnx-data/dispatches/D-1"),
             resume: None,
+            session: None,
             allow: &[],
         }
+    }
+
+    #[test]
+    fn a_session_id_never_reads_as_an_option() {
+        // A worker could write the hook payload an id was read from (ids are checked where
+        // they are read, `session::valid_id`); however it reads, it stays the option's value.
+        let hostile = "--dangerously-skip-permissions";
+        for p in [Provider::Claude, Provider::Codex, Provider::Gemini] {
+            for lane in [Lane::Headless, Lane::Interactive] {
+                let w = Wanted {
+                    resume: Some(hostile),
+                    ..wanted(lane, Permission::Edits, 10)
+                };
+                let argv = p.invocation(&w).unwrap().argv;
+                // The words an argv parser reads as options: those before a `--`.
+                let options = argv.iter().take_while(|a| *a != "--");
+                assert!(
+                    options.clone().all(|a| a != hostile),
+                    "{p:?} {lane:?}: {argv:?}"
+                );
+                if p != Provider::Codex {
+                    assert!(
+                        argv.iter()
+                            .any(|a| a == "--resume=--dangerously-skip-permissions"),
+                        "{p:?} {lane:?}: {argv:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn claudes_tui_is_told_the_session_vnx_chose_unless_it_resumes_one() {
+        let id = "0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a";
+        let w = Wanted {
+            session: Some(id),
+            ..wanted(Lane::Interactive, Permission::Edits, 10)
+        };
+        let argv = Provider::Claude.invocation(&w).unwrap().argv;
+        assert!(argv.contains(&format!("--session-id={id}")), "{argv:?}");
+        let resumed = Wanted {
+            resume: Some(id),
+            ..w
+        };
+        let argv = Provider::Claude.invocation(&resumed).unwrap().argv;
+        assert!(
+            !argv.iter().any(|a| a.starts_with("--session-id")),
+            "{argv:?}"
+        );
+        assert!(argv.contains(&format!("--resume={id}")), "{argv:?}");
     }
 
     #[test]

@@ -9,27 +9,45 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 pub enum Piece<'a> {
     /// A line, without its `\n`.
     Line(&'a [u8]),
-    /// A line longer than [`MAX_LINE_BYTES`], dropped.
+    /// A line longer than the cap, dropped.
     TooLong,
 }
 
-/// Incremental line splitter: memory is bounded by [`MAX_LINE_BYTES`] whatever it is fed.
-#[derive(Debug, Default)]
+/// Incremental line splitter: memory is bounded by its cap ([`MAX_LINE_BYTES`] unless made
+/// [`LineSplitter::with_max`]) whatever it is fed.
+#[derive(Debug)]
 pub struct LineSplitter {
-    /// The current incomplete line (never longer than [`MAX_LINE_BYTES`]).
+    /// The current incomplete line (never longer than `max`).
     pending: Vec<u8>,
-    /// The current line outgrew [`MAX_LINE_BYTES`]: skip bytes up to the next `\n`.
+    /// The current line outgrew `max`: skip bytes up to the next `\n`.
     discarding: bool,
+    /// The longest line kept, in bytes.
+    max: usize,
+}
+
+impl Default for LineSplitter {
+    fn default() -> LineSplitter {
+        LineSplitter::with_max(MAX_LINE_BYTES)
+    }
 }
 
 impl LineSplitter {
+    /// A splitter that drops lines longer than `max` bytes.
+    pub fn with_max(max: usize) -> LineSplitter {
+        LineSplitter {
+            pending: Vec::new(),
+            discarding: false,
+            max,
+        }
+    }
+
     /// Feeds a chunk; `each` sees every line it completed, in order.
     pub fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(Piece<'_>)) {
         let mut rest = chunk;
         while let Some(newline) = memchr::memchr(b'\n', rest) {
             let head = &rest[..newline];
             rest = &rest[newline + 1..];
-            if self.discarding || self.pending.len() + head.len() > MAX_LINE_BYTES {
+            if self.discarding || self.pending.len() + head.len() > self.max {
                 self.discarding = false;
                 self.pending.clear();
                 each(Piece::TooLong);
@@ -44,7 +62,7 @@ impl LineSplitter {
         if self.discarding {
             return;
         }
-        if self.pending.len() + rest.len() > MAX_LINE_BYTES {
+        if self.pending.len() + rest.len() > self.max {
             self.discarding = true;
             self.pending = Vec::new();
         } else {

@@ -270,7 +270,14 @@ pub fn find(
     Ok(Continued {
         status,
         first,
-        session_id: facts.session.get(id).cloned().flatten(),
+        // A session id a ledger recorded before vnx checked them (it came from a hook payload
+        // the worker could write) is resumed only if it is one its CLI could have written.
+        session_id: facts
+            .session
+            .get(id)
+            .cloned()
+            .flatten()
+            .filter(|s| crate::provider::session::valid_id(&started.provider, s)),
         head_commit,
         branch_exists: tip.is_some(),
         instruction: recorded_instruction(project, &started)?,

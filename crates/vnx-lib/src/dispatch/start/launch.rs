@@ -409,6 +409,8 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         replay_of: spec.replay_of.clone(),
         remote: None,
         title: Some(plan.title.clone()).filter(|t| !t.is_empty()),
+        cli_homes: spec.session_homes.as_ref().map(|h| h.recorded()),
+        session_id: spec.session_id.clone(),
         extra: Default::default(),
     })
 }

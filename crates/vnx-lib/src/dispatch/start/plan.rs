@@ -161,12 +161,21 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         .join("dispatches")
         .join(&id);
     let allow = config.allowed_commands(&req.role);
+    // A new session's id, for a CLI that lets vnx choose it: its session file is then the
+    // only one read for the dispatch (ADR 0052).
+    let chosen_session = match (&resolved, lane) {
+        (Resolved::Builtin(Provider::Claude), Lane::Interactive) if resume.is_none() => {
+            Some(crate::provider::session::new_id())
+        }
+        _ => None,
+    };
     let worker = Worker {
         resolved: &resolved,
         lane,
         model: model.as_deref(),
         dispatch_dir: &dispatch_dir,
         resume,
+        session: chosen_session.as_deref(),
         allow: &allow,
     };
     let (prompt, mut invocation) =
@@ -276,6 +285,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
                 ctx.machine.home.clone(),
             ),
         }),
+        session_id: chosen_session.clone().or_else(|| resume.map(str::to_owned)),
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
         group: None,
@@ -495,6 +505,8 @@ struct Worker<'a> {
     model: Option<&'a str>,
     dispatch_dir: &'a Path,
     resume: Option<&'a str>,
+    /// A new session's id vnx chose.
+    session: Option<&'a str>,
     /// The role's allowlist (`Config::allowed_commands`).
     allow: &'a [String],
 }
@@ -514,6 +526,7 @@ impl Worker<'_> {
             vnx: ctx.vnx,
             dispatch_dir: self.dispatch_dir,
             resume: self.resume,
+            session: self.session,
             allow: self.allow,
         };
         match self.resolved {

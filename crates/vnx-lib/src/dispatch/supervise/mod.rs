@@ -174,6 +174,18 @@ fn session_usage(
     session::usage(wanted.cli, &wanted.find()?, since)
 }
 
+/// The session id a completion records: the one the worker's CLI was told to use when vnx
+/// chose or resumed it (a hook payload the worker can write does not override it), else the
+/// one its output or hooks named, if its CLI could have written it (a worker-made id is
+/// never recorded, so a follow-up never resumes it: `session::valid_id`).
+fn recorded_session(spec: &Spec, seen: Option<String>) -> Option<String> {
+    let valid = |s: &String| crate::provider::session::valid_id(&spec.provider, s);
+    spec.session_id
+        .clone()
+        .filter(valid)
+        .or_else(|| seen.filter(valid))
+}
+
 /// Runs the whole dispatch. See the module documentation.
 pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, DispatchError> {
     let started = Instant::now();
@@ -326,6 +338,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         stream.last_message = stream.last_message.or_else(|| outcome::hook_message(turn));
     }
     stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
+    stream.session_id = recorded_session(spec, stream.session_id.take());
     let mut completed = DispatchCompleted {
         lane: Some(spec.lane),
         duration_seconds: Some(receipts::seconds(duration)),

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::{Cli, Wanted};
 
@@ -111,8 +111,29 @@ fn entries(dir: &Path) -> Vec<(String, std::fs::Metadata)> {
         .collect()
 }
 
-/// The first line of a file as JSON (bounded, never through a link or on a FIFO).
-fn first_line(path: &Path) -> Option<Value> {
+/// What a session's first line says of it: codex's `session_meta` (`type`, `payload.id`,
+/// `payload.cwd`), gemini's `sessionId`. Only these members are parsed; the rest is skipped
+/// without being built, so a line a worker wrote costs no more memory than its bytes.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Head {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    payload: Option<HeadPayload>,
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct HeadPayload {
+    id: Option<String>,
+    cwd: Option<String>,
+}
+
+/// The first line of a file (bounded, never through a link or on a FIFO); `None` when it is
+/// not a JSON object whose members above have the types they should.
+fn first_line(path: &Path) -> Option<Head> {
     use std::io::Read;
     let file = crate::files::open_hostile(path).ok()?;
     let mut head = Vec::new();
@@ -165,15 +186,12 @@ fn codex(w: &Wanted, since: SystemTime) -> Vec<(PathBuf, SystemTime)> {
             let Some(meta) = first_line(p) else {
                 return false;
             };
-            let payload = meta.get("payload").unwrap_or(&Value::Null);
-            meta.get("type").and_then(Value::as_str) == Some("session_meta")
-                && payload
-                    .get("cwd")
-                    .and_then(Value::as_str)
-                    .is_some_and(|c| same_dir(c, &w.cwd))
+            let payload = meta.payload.unwrap_or_default();
+            meta.kind.as_deref() == Some("session_meta")
+                && payload.cwd.as_deref().is_some_and(|c| same_dir(c, &w.cwd))
                 && w.session_id
                     .as_deref()
-                    .is_none_or(|id| payload.get("id").and_then(Value::as_str) == Some(id))
+                    .is_none_or(|id| payload.id.as_deref() == Some(id))
         })
         .collect()
 }
@@ -220,8 +238,8 @@ fn gemini(w: &Wanted, since: SystemTime) -> Vec<(PathBuf, SystemTime)> {
             match &w.session_id {
                 None => true,
                 Some(id) => first_line(p)
-                    .and_then(|v| v.get("sessionId")?.as_str().map(|s| s == id))
-                    .unwrap_or(false),
+                    .and_then(|h| h.session_id)
+                    .is_some_and(|s| s == *id),
             }
         }));
     }

@@ -1,10 +1,11 @@
 //! An interactive worker's own session file, per CLI: its TUI writes nothing to `worker.log`
 //! while it runs, but claude, codex and gemini each append the session to a file of their
 //! own. Where the CLIs keep their state as the dispatching command's environment says
-//! ([`Homes`], recorded in the dispatch's spec), which file is a dispatch's (`locate`: the
-//! session's working directory is the dispatch's worktree, written since the dispatch
-//! started, never merely the newest file), following it as a transcript ([`Follower`]), and
-//! the token usage it records (`usage`).
+//! ([`Homes`], recorded in the dispatch's spec and its signed start), which file is a
+//! dispatch's (`locate`: the session vnx named for it, ADR 0052, else the session's working
+//! directory is the dispatch's worktree, written since the dispatch started, never merely the
+//! newest file), following it as a transcript ([`Follower`]), the token usage it records
+//! (`usage`), and which session ids a CLI could have written ([`valid_id`]).
 //!
 //! Session files are written by the worker's CLI, so they are hostile input like every file a
 //! worker can write: opened without following a link and without blocking on a FIFO, only
@@ -25,7 +26,7 @@ mod locate;
 mod usage;
 
 pub use locate::claude_project_dir;
-pub use usage::usage;
+pub use usage::{MAX_USAGE_LINE, usage};
 
 /// The most bytes of a session file read in one go by a [`Follower`].
 const MAX_READ: u64 = 4 << 20;
@@ -73,6 +74,85 @@ impl Homes {
             },
             home,
         )
+    }
+}
+
+/// The longest session id another provider's (a declared CLI's) may be.
+const MAX_OTHER_ID: usize = 128;
+
+/// Whether `id` is a session id `provider`'s CLI could have written, by that CLI's own format:
+/// claude's and gemini's session ids and codex's thread ids are UUIDs, hyphenated (seen on
+/// claude 2.1.197, codex 0.169 and gemini 0.61, `tests/support/fixtures/`); a declared
+/// provider's is a word of ASCII letters, digits and `._:-` of at most 128 bytes that starts
+/// with a letter or digit. Ids are read from what a worker can write (hook payloads, its
+/// output, session files): one that fails this is neither recorded nor resumed, so it can
+/// never reach a CLI's argv as an option.
+pub fn valid_id(provider: &str, id: &str) -> bool {
+    match Cli::of(provider) {
+        Some(_) => is_uuid(id),
+        None => {
+            id.len() <= MAX_OTHER_ID
+                && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        }
+    }
+}
+
+/// A UUID in its hyphenated form (`8-4-4-4-12` hex digits), as the CLIs write them.
+fn is_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A fresh session id for a CLI that lets vnx choose it (claude's `--session-id`): a random
+/// (version 4) UUID.
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // No randomness: unique enough from the clock and the process (not a secret).
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = (nanos ^ (u128::from(std::process::id()) << 96)).to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+impl Homes {
+    /// The homes as `dispatch_started` records them.
+    pub fn recorded(&self) -> crate::receipts::CliHomes {
+        let s = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+        crate::receipts::CliHomes {
+            claude: s(&self.claude),
+            codex: s(&self.codex),
+            gemini: s(&self.gemini),
+        }
+    }
+
+    /// The homes a `dispatch_started` recorded (absolute paths only count).
+    pub fn from_recorded(r: &crate::receipts::CliHomes) -> Homes {
+        let p = |s: &Option<String>| s.as_ref().map(PathBuf::from).filter(|p| p.is_absolute());
+        Homes {
+            claude: p(&r.claude),
+            codex: p(&r.codex),
+            gemini: p(&r.gemini),
+        }
     }
 }
 
@@ -202,22 +282,49 @@ impl Follower {
     }
 }
 
-/// Reads a whole session file (bounded) and renders it.
-pub fn render(cli: Cli, path: &Path) -> std::io::Result<Vec<String>> {
-    let data = read(path)?;
+/// Renders a whole session file, line by line as `each` takes them; streamed, so memory stays
+/// bounded by the renderer's line cap whatever the file holds.
+pub fn render_each(cli: Cli, path: &Path, mut each: impl FnMut(String)) -> std::io::Result<()> {
     let mut t = cli.transcript();
-    let mut lines = t.feed(&data);
-    lines.extend(t.finish());
+    stream(path, |chunk| t.feed(chunk).into_iter().for_each(&mut each))?;
+    t.finish().into_iter().for_each(each);
+    Ok(())
+}
+
+/// Reads a whole session file and renders it (see [`render_each`]).
+pub fn render(cli: Cli, path: &Path) -> std::io::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    render_each(cli, path, |l| lines.push(l))?;
     Ok(lines)
 }
 
 /// The largest session file read whole (for its usage, or `show --log` after the end).
 pub const MAX_SESSION_BYTES: u64 = 256 << 20;
 
-/// A session file's bytes: a regular file, not through a link, at most
-/// [`MAX_SESSION_BYTES`].
-fn read(path: &Path) -> std::io::Result<Vec<u8>> {
-    crate::files::read_bounded(path, MAX_SESSION_BYTES)
+/// The bytes read from a session file at a time.
+const CHUNK: usize = 1 << 20;
+
+/// Feeds a session file's bytes to `each` in chunks of at most [`CHUNK`]: a regular file,
+/// not through a link, refused when larger than [`MAX_SESSION_BYTES`]. Memory is the
+/// chunk's, whatever the file's size or lines.
+fn stream(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+    let file = crate::files::open_hostile(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_SESSION_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes, over the limit of {MAX_SESSION_BYTES}"
+        )));
+    }
+    let mut file = file.take(MAX_SESSION_BYTES);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => each(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
