@@ -32,7 +32,11 @@ fn a_read_killed_while_writing_the_index_leaves_nothing_a_later_read_does_not_sw
         doctor.settle(&repo, step);
         let r = run(repo.vnx().args(["status"]));
         assert_eq!(r.code, 0, "{step}: {}", r.stderr);
-        assert_eq!(temporaries(), 0, "{step}: the temporary index was never swept");
+        assert_eq!(
+            temporaries(),
+            0,
+            "{step}: the temporary index was never swept"
+        );
         repo.verify_ok();
     }
 }

@@ -377,6 +377,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         role: started.role.clone(),
         provider: started.provider.clone(),
         model: started.model.clone(),
+        session_id: started.session_id.clone(),
         permission: started.permission,
         lane: started.lane,
         invocation: Invocation {
