@@ -27,8 +27,8 @@ const ATTEMPTS: &[(&str, &str)] = &[
         r#"test -r "$main/.vnx-data/state/t0_receipts.ndjson""#,
     ),
     (
-        "read-other-dispatch-directories",
-        r#"test -r "$main/.vnx-data/dispatches""#,
+        "read-other-dispatch-environments",
+        r#"test -r "$main/.vnx-data/dispatches/D-0000dec0/env""#,
     ),
     ("write-branches", r#"test -w "$main/.git/refs/heads""#),
     ("write-repository-hooks", r#"test -w "$main/.git/hooks""#),
@@ -73,6 +73,10 @@ fn measure(posture: &str) -> BTreeMap<String, String> {
     let ssh = repo.env.home().join(".ssh");
     std::fs::create_dir_all(&ssh).unwrap();
     std::fs::write(ssh.join("id_ed25519"), "PRIVATE KEY\n").unwrap();
+    // Another dispatch's environment file, as a launch leaves it for its supervisor.
+    let other = repo.env.path().join(".vnx-data/dispatches/D-0000dec0");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("env"), "API_KEY=secret\n").unwrap();
     let tools = tempfile::tempdir().unwrap();
     let bin = tools.path().join("prober");
     std::fs::write(&bin, prober()).unwrap();

@@ -10,8 +10,16 @@ fn a_read_killed_while_writing_the_index_leaves_nothing_a_later_read_does_not_sw
     for step in steps_of("index") {
         let repo = crate::common::Repo::new();
         let id = repo.dispatched("commit", false);
-        let doctor = Doctor::before(&repo);
         let index = repo.env.path().join(".vnx-data/index");
+        // A read writes the index once the ledger is old enough for its stamp to be trusted.
+        assert!(
+            crate::common::wait_for(|| {
+                run(repo.vnx().args(["status"]));
+                index.is_dir()
+            }),
+            "{step}: no read wrote the index"
+        );
+        let doctor = Doctor::before(&repo);
         std::fs::remove_dir_all(&index).unwrap();
         let kill = Kill::at(&repo, step);
         let mut cmd = repo.vnx();

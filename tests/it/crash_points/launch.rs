@@ -67,3 +67,61 @@ fn a_launch_killed_at_any_step_leaves_no_unrecorded_worker_and_nothing_behind() 
         assert_eq!(r.code, 0, "{step}: {}{}", r.stdout, r.stderr);
     }
 }
+
+/// The same for a follow-up's launch, which reopens the worktree its first dispatch kept
+/// dirty: whatever step it is killed at, the first worker's uncommitted file is still there,
+/// and a follow-up run again (or the one whose start reached the ledger) ends done.
+#[test]
+fn a_follow_up_killed_at_any_step_of_its_launch_keeps_the_work_it_continues() {
+    for step in steps_of("launch") {
+        let repo = Repo::new();
+        let failed = repo.dispatch("fail", &["--instruction", "try"]);
+        let first = crate::common::completion(&failed)["dispatch_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let left = repo.env.path().join(format!(
+            ".vnx-data/worktrees/dispatch-{first}/demo-output.txt"
+        ));
+        assert!(left.exists(), "the failed worker left no file");
+        let doctor = Doctor::before(&repo);
+        let kill = Kill::at(&repo, step);
+        let next = "D-00000f0f";
+        let mut cmd = repo.vnx();
+        cmd.args(["follow-up", &first, "--model", "commit", "--new-id", next])
+            .args(["--instruction", "retry"]);
+        kill.run_killed(cmd);
+        let state = settled_or_absent(&repo, next);
+        kill.check_ledger(&repo);
+        let committed = repo
+            .env
+            .git(&["branch", "--list", &format!("dispatch/{first}")])
+            .contains(&first)
+            && repo
+                .env
+                .git(&["log", "--format=%s", &format!("dispatch/{first}")])
+                .contains("demo:");
+        assert!(
+            left.exists() || committed,
+            "{step}: the first worker's file is gone ({state:?})"
+        );
+        doctor.settle(&repo, step);
+        if state.is_none() {
+            let r = crate::common::run(repo.vnx().args([
+                "follow-up",
+                &first,
+                "--model",
+                "commit",
+                "--json",
+                "--instruction",
+                "retry",
+            ]));
+            let f = crate::common::completion(&r);
+            assert_eq!(f["status"], "done", "{step}: {f} {}", r.stderr);
+        } else {
+            let state = settled_or_absent(&repo, next).unwrap();
+            assert_eq!(state["status"], "done", "{step}: {state:#}");
+        }
+        repo.verify_ok();
+    }
+}
