@@ -81,16 +81,8 @@ pub fn unreserve(data_dir: &Path, id: &str) {
 /// whose lock nobody holds (a launch under way holds it from before its reservation until
 /// its supervisor takes it over). A lost dispatch's stays: its recovery writes into it.
 pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
-    let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
-        return Vec::new();
-    };
-    let mut ids: Vec<DispatchId> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter_map(|n| {
-            n.strip_suffix(".reserve")
-                .and_then(|id| DispatchId::parse(id).ok())
-        })
+    let mut ids: Vec<DispatchId> = named(data_dir, ".reserve")
+        .into_iter()
         .filter(|id| {
             let dispatch_dir = data_dir.join("dispatches").join(id.as_str());
             if crate::dispatch::liveness::locked(&dispatch_dir) {
@@ -164,17 +156,7 @@ pub fn unmark_uncommitted(data_dir: &Path, id: &str) {
 /// anything in `.vnx-data/`: it only says where to look; what is recorded rests on the
 /// signed start and the sealed report alone (see `recover`).
 pub fn uncommitted(data_dir: &Path) -> Vec<DispatchId> {
-    let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
-        return Vec::new();
-    };
-    let mut ids: Vec<DispatchId> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter_map(|n| {
-            n.strip_suffix(".uncommitted")
-                .and_then(|id| DispatchId::parse(id).ok())
-        })
-        .collect();
+    let mut ids = named(data_dir, ".uncommitted");
     ids.sort();
     ids
 }
@@ -414,4 +396,19 @@ pub(crate) fn completion_on_ledger(ledger: &Path, id: &str) -> Result<bool, Ledg
             && memchr::memmem::find(l, b"\"event_type\":\"dispatch_completed\"").is_some()
     })?;
     Ok(!lines.is_empty())
+}
+
+/// The dispatches with a file `<id><suffix>` in the pending directory.
+fn named(data_dir: &Path, suffix: &str) -> Vec<DispatchId> {
+    let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter_map(|n| {
+            n.strip_suffix(suffix)
+                .and_then(|id| DispatchId::parse(id).ok())
+        })
+        .collect()
 }
