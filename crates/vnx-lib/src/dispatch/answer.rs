@@ -309,7 +309,7 @@ const DIALOG_BELOW: usize = 4;
 const MAX_DIALOG: usize = 2048;
 
 /// The permission dialog `session`'s pane shows, once its line `marker` shows (waiting up to
-/// `wait`): the non-blank lines around that line, their last [`MAX_DIALOG`] characters. `None`
+/// `wait`): the non-blank lines around that line, their last `MAX_DIALOG` characters. `None`
 /// when no dialog showed. What the pane shows is drawn by the CLI, though a process of the
 /// worker writing to its terminal could draw there too.
 pub fn dialog_on_pane(

@@ -11,7 +11,7 @@
 //! attested `dispatch_started` (worktree, branch, base, placed files, sandbox), the report's
 //! MAC, the project's config and this command's own environment. The dispatch directory's
 //! `spec.json`, which the worker can rewrite, is never read: the spec teardown needs is made
-//! from those alone, field by field ([`spec_of`]).
+//! from those alone, field by field (`spec_of`).
 
 use crate::ids::DispatchId;
 use std::fs::{File, TryLockError};
