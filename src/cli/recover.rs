@@ -60,7 +60,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         trusted: &trusted,
         attestor: &attestor,
         config: &config,
-        gemini_trust: gemini_trust(),
     };
     let mut out = Out::new();
     let mut worst = Exit::Ok;
@@ -96,17 +95,6 @@ fn line(r: &recover::Recovered) -> String {
     )
 }
 
-/// Gemini's `trusted_hooks.json` as this command's environment locates it (as a launch
-/// does: `$GEMINI_CLI_HOME`, else `$HOME`, absolute only).
-fn gemini_trust() -> Option<std::path::PathBuf> {
-    ["GEMINI_CLI_HOME", "HOME"]
-        .iter()
-        .filter_map(|name| settings::env(name))
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_absolute())
-        .map(|home| home.join(".gemini/trusted_hooks.json"))
-}
-
 /// Resumes the ends supervisors left because a full disk refused their commit (see
 /// `vnx::dispatch::supervise::recover::resume_uncommitted`), saying what happened on stderr.
 /// Best effort, as the pending completions are: run by every command that appends those.
@@ -130,7 +118,6 @@ pub(super) fn resume_uncommitted(project: &vnx::project::Project) {
         trusted: &trusted,
         attestor: &attestor,
         config: &config,
-        gemini_trust: gemini_trust(),
     };
     for (id, resumed) in recover::resume_uncommitted(&recovery) {
         match resumed {

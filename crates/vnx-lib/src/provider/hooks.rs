@@ -141,6 +141,19 @@ pub fn gemini_trust_keys(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The file where a dispatch's launch recorded its hooks as trusted (see
+/// [`gemini_trust_keys`]), as its signed start locates it: only for a start that installed
+/// gemini's hooks, in the gemini home the start recorded (absolute). `None` for any other
+/// start, and for one recorded before starts named the CLIs' homes (its entry stays, naming
+/// a worktree that no longer exists).
+pub fn trust_file_of(started: &crate::receipts::DispatchStarted) -> Option<std::path::PathBuf> {
+    if started.hooks != crate::receipts::HookKind::GeminiAfterAgent {
+        return None;
+    }
+    let home = std::path::PathBuf::from(started.cli_homes.as_ref()?.gemini.as_ref()?);
+    home.is_absolute().then(|| home.join("trusted_hooks.json"))
+}
+
 /// A TOML basic string (what `codex -c key=value` parses).
 pub(crate) fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
@@ -232,6 +245,36 @@ fn codex_trust_hash(event_key: &str, command: &str) -> String {
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trust_file_is_where_a_gemini_start_put_its_home() {
+        let example = include_str!("../../../../receipts/examples/dispatch_started.json");
+        let mut started: crate::receipts::DispatchStarted = serde_json::from_str(example).unwrap();
+        started.cli_homes = Some(crate::receipts::CliHomes {
+            gemini: Some("/home/u/.gemini".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            trust_file_of(&started),
+            None,
+            "no gemini hooks: no trust file"
+        );
+        started.hooks = crate::receipts::HookKind::GeminiAfterAgent;
+        assert_eq!(
+            trust_file_of(&started),
+            Some(std::path::PathBuf::from(
+                "/home/u/.gemini/trusted_hooks.json"
+            ))
+        );
+        started.cli_homes.as_mut().unwrap().gemini = Some("relative/.gemini".into());
+        assert_eq!(
+            trust_file_of(&started),
+            None,
+            "a relative home is never used"
+        );
+        started.cli_homes = None;
+        assert_eq!(trust_file_of(&started), None, "an older start: none");
+    }
 
     #[test]
     fn codex_trust_hashes_match_what_codex_records() {

@@ -229,6 +229,13 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     } else {
         None
     };
+    let homes = match ctx.env {
+        Some(env) => crate::provider::session::Homes::of_env(env, ctx.machine.home.clone()),
+        None => crate::provider::session::Homes::of(
+            |name| ctx.machine.state_vars.get(name).cloned(),
+            ctx.machine.home.clone(),
+        ),
+    };
     let spec = Spec {
         // Set below, once the egress policy has judged the instruction.
         title: String::new(),
@@ -262,7 +269,8 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         included,
         vnx: ctx.vnx.to_owned(),
         placed: Vec::new(),
-        gemini_trust: gemini_home(ctx).map(|home| home.join(".gemini/trusted_hooks.json")),
+        // Where the start records gemini's home, so recovery finds the same file.
+        gemini_trust: homes.gemini.as_ref().map(|g| g.join("trusted_hooks.json")),
         writes: phantom::writes(&req.role, &config),
         completion_retry_secs: req.completion_retry.as_secs(),
         stall_after_secs: Some(
@@ -278,13 +286,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         pool_size: config.worktree.pool.size,
         pool_keep: config.worktree.pool.keep.clone(),
         pool_entry: None,
-        session_homes: Some(match ctx.env {
-            Some(env) => crate::provider::session::Homes::of_env(env, ctx.machine.home.clone()),
-            None => crate::provider::session::Homes::of(
-                |name| ctx.machine.state_vars.get(name).cloned(),
-                ctx.machine.home.clone(),
-            ),
-        }),
+        session_homes: Some(homes),
         session_id: chosen_session.clone().or_else(|| resume.map(str::to_owned)),
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
@@ -337,23 +339,6 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         egress,
         repo,
     })
-}
-
-/// The project's configuration. Only a missing file means "not initialised"; anything else
-/// there is loaded and its error says what it is (a directory, a link).
-/// The directory holding gemini's `.gemini/` as the dispatching command's environment names
-/// it (`GEMINI_CLI_HOME`, else `HOME`), else this machine's home.
-fn gemini_home(ctx: &Context<'_>) -> Option<PathBuf> {
-    let var = |name: &str| {
-        ctx.env?
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| PathBuf::from(v))
-            .filter(|p| p.is_absolute())
-    };
-    var("GEMINI_CLI_HOME")
-        .or_else(|| var("HOME"))
-        .or_else(|| ctx.machine.home.clone())
 }
 
 fn load_config(project: &crate::project::Project) -> Result<Config, DispatchError> {

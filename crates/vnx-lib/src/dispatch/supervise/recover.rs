@@ -28,7 +28,7 @@ use crate::ledger::json::{self, Value};
 use crate::ledger::{LedgerError, tail};
 use crate::provider::{Invocation, OutputFormat};
 use crate::receipts::{
-    self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, HookKind, Kind,
+    self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, Kind,
 };
 use crate::worktree::{Repo, TeardownClass};
 
@@ -139,9 +139,6 @@ pub struct Recovery<'a> {
     /// The project's config, for what teardown needs that the start does not record (the
     /// worktree pool).
     pub config: &'a crate::config::Config,
-    /// Gemini's `trusted_hooks.json` as this command's environment locates it, where a gemini
-    /// dispatch's launch recorded its hooks as trusted (the entry is removed at teardown).
-    pub gemini_trust: Option<PathBuf>,
 }
 
 /// Recovers one dispatch, as `state` (from [`crate::dispatch::view::list`]) shows it.
@@ -365,10 +362,10 @@ fn attested_start(r: &Recovery<'_>, id: &str) -> Result<DispatchStarted, Recover
 }
 
 /// The supervisor's spec as teardown needs it, made from what a worker cannot write: each
-/// field the signed start records taken from it, the pool from the project's config, gemini's
-/// trust file from this command's environment (and only for a dispatch whose start says
-/// gemini's hooks were installed), what locates the repository and the ledger from this
-/// command; everything else left empty (nothing of it is used by teardown).
+/// field the signed start records taken from it (the hooks' trust file too, where the start
+/// located it: `provider::hooks::trust_file_of`), the pool from the project's config, what
+/// locates the repository and the ledger from this command; everything else left empty
+/// (nothing of it is used by teardown).
 fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> Spec {
     let id = &started.dispatch_id;
     let pool = &r.config.worktree.pool;
@@ -415,9 +412,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         vnx: PathBuf::new(),
         slot_limit: None,
         placed: started.vnx_files_placed.clone(),
-        gemini_trust: (started.hooks == HookKind::GeminiAfterAgent)
-            .then(|| r.gemini_trust.clone())
-            .flatten(),
+        gemini_trust: crate::provider::hooks::trust_file_of(started),
         writes: started.writes,
         completion_retry_secs: 30,
         stall_after_secs: None,
