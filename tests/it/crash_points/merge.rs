@@ -61,6 +61,15 @@ fn a_merge_killed_at_any_step_is_finished_by_the_command_doctor_names() {
             assert!(r.stderr.contains("already merged"), "{step}: {}", r.stderr);
         } else {
             assert!(merges.is_some(), "{step}: doctor is silent");
+            // A check records nothing: it says the merge was interrupted, and what to run.
+            let r = run(repo.vnx().args(["merge", &id, "--check"]));
+            assert_eq!(r.code, 1, "{step}: {}{}", r.stdout, r.stderr);
+            assert!(r.stderr.contains("was interrupted"), "{step}: {}", r.stderr);
+            assert!(
+                r.stderr.contains(&format!("hint: run `vnx merge {id}`")),
+                "{step}: {}",
+                r.stderr
+            );
             run_doctors_command(&repo, step, "merges");
         }
         assert_eq!(

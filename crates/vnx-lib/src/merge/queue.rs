@@ -149,6 +149,7 @@ fn lock(ctx: &Context<'_>, repo: &Repo) -> Result<File, MergeError> {
 /// meanwhile; `vnx merge` checks again under the lock.
 pub fn readiness(ctx: &Reading<'_>, id: &DispatchId) -> Result<Entry, MergeError> {
     let (config, repo) = open(ctx.root)?;
+    refuse_interrupted(ctx, &repo, id)?;
     let plan = plan(ctx, &config, &repo, id)?;
     let refused = plan.first_failed().map(|failed| Refusal {
         condition: Some(failed.name),
@@ -188,14 +189,20 @@ fn plan(
             commit: commit.to_string(),
         });
     }
-    if let Some(open) = resume::interrupted(ctx.ledger, id, ctx.trusted_keys)? {
-        return Err(MergeError::Interrupted {
+    conditions::check(ctx, config, repo, &ev, id)
+}
+
+/// Refuses to check a dispatch whose last merge was interrupted (only a merge, not a check,
+/// records that merge's outcome).
+fn refuse_interrupted(ctx: &Reading<'_>, repo: &Repo, id: &DispatchId) -> Result<(), MergeError> {
+    match resume::interrupted(ctx.ledger, id, ctx.trusted_keys)? {
+        Some(open) => Err(MergeError::Interrupted {
             id: id.to_string(),
             seq: open.seq,
             landed: resume::landed_commit(repo, &open).map(|c| c.to_string()),
-        });
+        }),
+        None => Ok(()),
     }
-    conditions::check(ctx, config, repo, &ev, id)
 }
 
 /// One dispatch's turn, under the lock.
@@ -216,6 +223,10 @@ fn turn(
             refused: None,
             resumed: Some(resumed),
         });
+    }
+    if !apply {
+        // (A merge has just recorded the outcome of any interrupted one.)
+        refuse_interrupted(&ctx.reading(), repo, id)?;
     }
     let plan = plan(&ctx.reading(), config, repo, id)?;
     let mut entry = Entry {
