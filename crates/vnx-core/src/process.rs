@@ -222,6 +222,24 @@ fn spawn_error(cmd: &Cmd, source: io::Error) -> ProcessError {
     }
 }
 
+/// Spawns `wrap`, trying again for about a second while its program is busy being written
+/// (`ETXTBSY`). A binary just replaced (a CLI updated by its package manager, a hook vnx just
+/// wrote) is busy while any process still holds it open for writing, which includes a child
+/// another thread forked in that instant and has not yet exec'd: the state passes by itself.
+fn spawn_wrapped(wrap: &mut CommandWrap) -> io::Result<Box<dyn ChildWrapper>> {
+    let mut pause = Duration::from_millis(5);
+    for _ in 0..8 {
+        match wrap.spawn() {
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(pause);
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    wrap.spawn()
+}
+
 /// Runs a command to completion with stdin closed (or from its [`Cmd::stdin_file`]),
 /// capturing its output.
 pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
@@ -236,7 +254,7 @@ pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
         .stderr(Stdio::piped());
     // Its own group, so a timeout takes whatever it started down with it.
     wrap.wrap(ProcessGroup::leader());
-    let mut child = wrap.spawn().map_err(|e| spawn_error(cmd, e))?;
+    let mut child = spawn_wrapped(&mut wrap).map_err(|e| spawn_error(cmd, e))?;
     // Drain both pipes on threads so a chatty command cannot fill one and stall.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -522,7 +540,7 @@ impl Group {
             take_terminal(wrap.command_mut());
         }
         wrap.wrap(ProcessGroup::leader());
-        let child = wrap.spawn().map_err(|e| spawn_error(cmd, e))?;
+        let child = spawn_wrapped(&mut wrap).map_err(|e| spawn_error(cmd, e))?;
         Ok(Group { child })
     }
 
@@ -632,6 +650,30 @@ mod tests {
         assert!(err.to_string().ends_with(": nope"), "{err}");
         let err = run(&Cmd::new("vnx-no-such-program")).unwrap_err();
         assert!(matches!(err, ProcessError::NotFound { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_program_busy_being_written_is_tried_again() {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool");
+        let mut writer = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o755)
+            .open(&tool)
+            .unwrap();
+        writer.write_all(b"#!/bin/sh\necho written\n").unwrap();
+        // While this process holds it open for writing, exec says ETXTBSY; the writer lets go
+        // shortly, as a forked child that has not yet exec'd does.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(60));
+            drop(writer);
+        });
+        let out = run(&Cmd::new(&tool)).unwrap();
+        release.join().unwrap();
+        assert_eq!(out.text(), "written");
     }
 
     #[test]
