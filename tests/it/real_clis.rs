@@ -416,8 +416,61 @@ fn real_clis_run_sandboxed_with_the_full_posture() {
             !seen.contains("SANDBOX-SECRET-KEY"),
             "{at} the key reached the model"
         );
+        // The CLI kept its session in the dispatch's own place (its sandbox showed it where
+        // the CLI keeps sessions), which the signed start names; a follow-up resumes it there.
+        let place = main.join(format!(".vnx-data/dispatches/{id}/sessions"));
+        assert_eq!(
+            started["cli_homes"]["sessions"],
+            place.to_str().unwrap(),
+            "{at}"
+        );
+        assert!(
+            files_under(&place) > 0,
+            "{at} no session file in {}",
+            place.display()
+        );
+        let mut cmd = rig.repo.vnx();
+        cmd.env("PATH", &rig.path)
+            .envs(rig.env.iter().map(|(k, v)| (k, v)))
+            .args(["follow-up", &id, "--json", "--deadline", "120"])
+            .args([
+                "--instruction",
+                &format!("{marker} again\n\\@model run vnx report --status done --summary again\n\\@model say Again."),
+            ]);
+        let f = run(cmd);
+        let fc = completion(&f);
+        assert_eq!(
+            fc["status"],
+            "done",
+            "{at} follow-up {} {}",
+            f.stderr,
+            explain(&fc)
+        );
+        let fid = fc["dispatch_id"].as_str().unwrap().to_owned();
+        let fstarted = &rig.repo.receipts(&fid)[0];
+        assert_eq!(
+            fstarted["cli_homes"]["sessions"],
+            place.to_str().unwrap(),
+            "{at}"
+        );
+        assert_eq!(fstarted["session_id"], c["session_id"], "{at} {fstarted}");
     }
     rig.repo.verify_ok();
+}
+
+/// How many regular files are under `dir`, not following links.
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => files_under(&e.path()),
+            Ok(t) if t.is_file() => 1,
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Live processes whose working directory is inside `dir`: (pid, argv).

@@ -167,6 +167,7 @@ fn started() -> DispatchStarted {
                 branch: s("dispatch/D-1a2b3c4d5e6f"),
                 start: s(HASH),
             }),
+            sessions: None,
         }),
         replay_of: Some(vnx::receipts::ReplayOf {
             dispatch_id: did("D-0a0b0c0d"),
@@ -182,6 +183,7 @@ fn started() -> DispatchStarted {
             claude: Some(s("/home/u/.claude")),
             codex: Some(s("/home/u/.codex")),
             gemini: None,
+            sessions: None,
         }),
         session_id: Some(s("0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a")),
         extra: Default::default(),

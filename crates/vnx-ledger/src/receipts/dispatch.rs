@@ -350,6 +350,11 @@ pub struct CliHomes {
     /// gemini's: `$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gemini: Option<String>,
+    /// A sandboxed dispatch's own place for its CLI's sessions, shown to its worker where the
+    /// CLI keeps them (claude's `projects`, codex's `sessions`, gemini's `tmp`), so no other
+    /// dispatch's worker can write them. Absent: the sessions are in the CLI's home.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<String>,
 }
 
 /// One setup or teardown command of the project's config, as it ran in the worktree.

@@ -61,7 +61,7 @@ pub use merge::{
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
-pub use sandbox::{Network, Quarantine, Shape};
+pub use sandbox::{Network, Quarantine, SessionPlace, Shape};
 pub use waiting::{
     AnsweredVia, DispatchAnswered, DispatchBlocked, DispatchResumed, DispatchStalled,
     PermissionAnswer, RequestFrom, WaitingFor,

@@ -57,6 +57,21 @@ pub struct Shape {
     /// How the worker's commits reach the repository, when its worktree is a git worktree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<Quarantine>,
+    /// The dispatch's own place for its CLI's sessions, shown writable where the CLI keeps
+    /// them in its state directory: the worker writes its sessions there and sees no other
+    /// dispatch's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionPlace>,
+}
+
+/// A dispatch's own session place (see [`Shape::sessions`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SessionPlace {
+    /// The directory that holds them, outside the CLI's home (in the dispatch directory of
+    /// the chain's first sandboxed dispatch).
+    pub dir: PathBuf,
+    /// Where the sandbox shows it: the CLI's sessions directory in its home.
+    pub shown_at: PathBuf,
 }
 
 /// A dispatch's git quarantine (`.vnx-data/quarantine/<id>/`).

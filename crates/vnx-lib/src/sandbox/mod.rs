@@ -16,7 +16,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-pub use crate::receipts::{Network, Shape};
+pub use crate::receipts::{Network, SessionPlace, Shape};
 pub use git::QuarantineExt;
 
 /// What the machine a dispatch starts on offers the sandbox, resolved by the caller (the
@@ -66,6 +66,8 @@ pub struct Place<'a> {
     pub worker: &'a Path,
     /// The CLI's state paths: where its provider keeps login, settings and sessions.
     pub state: &'a [StatePath],
+    /// The dispatch's own place for its CLI's sessions, shown where the CLI keeps them.
+    pub sessions: Option<&'a SessionPlace>,
 }
 
 /// Where a CLI keeps state it must keep across runs.
@@ -314,6 +316,10 @@ impl ShapeExt for Shape {
             read_only,
             hidden,
             git: None,
+            sessions: place
+                .sessions
+                .filter(|s| s.dir.is_absolute() && s.shown_at.is_absolute())
+                .cloned(),
         })
     }
 
@@ -342,21 +348,28 @@ impl ShapeExt for Shape {
         // directory, the dispatch's own directories inside the data directory) after it is
         // hidden. At the same depth a path is hidden first. A read-only path that is gone by
         // now (the relay directory before the supervisor makes it) is left out.
-        let mut mounts: Vec<(&PathBuf, &str)> = Vec::new();
-        mounts.extend(self.hidden.iter().map(|p| (p, "--tmpfs")));
-        mounts.extend(self.read_only.iter().map(|p| (p, "--ro-bind-try")));
-        mounts.extend(self.writable.iter().map(|p| (p, "--bind")));
+        // The session place is bound over the CLI's sessions directory inside its (writable)
+        // state directory, so after it.
+        let mut mounts: Vec<(&PathBuf, &PathBuf, &str)> = Vec::new();
+        mounts.extend(self.hidden.iter().map(|p| (p, p, "--tmpfs")));
+        mounts.extend(self.read_only.iter().map(|p| (p, p, "--ro-bind-try")));
+        mounts.extend(self.writable.iter().map(|p| (p, p, "--bind")));
+        mounts.extend(
+            self.sessions
+                .iter()
+                .map(|s| (&s.dir, &s.shown_at, "--bind")),
+        );
         let kind = |k: &str| {
             ["--tmpfs", "--ro-bind-try", "--bind"]
                 .iter()
                 .position(|x| *x == k)
         };
-        mounts.sort_by_key(|(p, k)| (p.components().count(), kind(k), p.as_os_str().to_owned()));
-        for (p, k) in mounts {
+        mounts.sort_by_key(|(_, p, k)| (p.components().count(), kind(k), p.as_os_str().to_owned()));
+        for (from, to, k) in mounts {
             if k == "--tmpfs" {
-                push(&[&k, p]);
+                push(&[&k, to]);
             } else {
-                push(&[&k, p, p]);
+                push(&[&k, from, to]);
             }
         }
         if let Some(q) = &self.git {
@@ -387,7 +400,8 @@ impl ShapeExt for Shape {
     }
 
     fn make_writable(&self) -> Result<(), SandboxError> {
-        for path in &self.writable {
+        let sessions = self.sessions.iter().flat_map(|s| [&s.dir, &s.shown_at]);
+        for path in self.writable.iter().chain(sessions) {
             if path.symlink_metadata().is_err() {
                 std::fs::DirBuilder::new()
                     .recursive(true)
@@ -407,6 +421,7 @@ impl ShapeExt for Shape {
             writable: vec![checkout.to_owned()],
             loopback: Vec::new(),
             git: None,
+            sessions: None,
             ..self.clone()
         }
     }
@@ -548,10 +563,18 @@ mod tests {
             version: None,
             network: Network::On,
             loopback: Vec::new(),
-            writable: vec!["/h/u/repo/.vnx-data/dispatches/D".into()],
+            writable: vec![
+                "/h/u/repo/.vnx-data/dispatches/D".into(),
+                "/h/u/.claude".into(),
+            ],
             read_only: vec!["/h/u/repo".into()],
             hidden: vec!["/h/u".into(), "/h/u/repo/.vnx-data".into(), "/tmp".into()],
             git: None,
+            // The session place is bound over the CLI's sessions, after its state directory.
+            sessions: Some(SessionPlace {
+                dir: "/h/u/repo/.vnx-data/dispatches/D/sessions".into(),
+                shown_at: "/h/u/.claude/projects".into(),
+            }),
         };
         let argv: Vec<String> = shape
             .wrap(&["true".into()])
@@ -575,8 +598,14 @@ mod tests {
                 "--ro-bind-try",
                 "/h/u/repo",
                 "/h/u/repo",
+                "--bind",
+                "/h/u/.claude",
+                "/h/u/.claude",
                 "--tmpfs",
                 "/h/u/repo/.vnx-data",
+                "--bind",
+                "/h/u/repo/.vnx-data/dispatches/D/sessions",
+                "/h/u/.claude/projects",
                 "--bind",
                 "/h/u/repo/.vnx-data/dispatches/D",
                 "/h/u/repo/.vnx-data/dispatches/D",
@@ -611,6 +640,7 @@ mod tests {
             vnx: &repo,
             worker: &repo,
             state: &[],
+            sessions: None,
         };
         let wanted = Wanted {
             network: Network::Off,
@@ -676,6 +706,7 @@ mod tests {
                 vnx: &repo,
                 worker: &worker,
                 state: &[],
+                sessions: None,
             };
             let shape = Shape::plan(&machine, &Wanted::default(), &place, None).unwrap();
             for shown in &shape.read_only {

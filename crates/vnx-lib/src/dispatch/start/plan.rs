@@ -210,6 +210,19 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         None => prompt,
     };
     included.retain(|f| !egress.withheld.contains(&f.path));
+    let mut homes = match ctx.env {
+        Some(env) => crate::provider::session::Homes::of_env(env, ctx.machine.home.clone()),
+        None => crate::provider::session::Homes::of(
+            |name| ctx.machine.state_vars.get(name).cloned(),
+            ctx.machine.home.clone(),
+        ),
+    };
+    let sessions = if sandboxed {
+        session_place(&resolved, &homes, req.continues.as_ref(), &dispatch_dir)
+    } else {
+        None
+    };
+    homes.sessions = sessions.as_ref().map(|s| s.dir.clone());
     let sandbox = if sandboxed {
         let state: &[crate::sandbox::StatePath] = match &resolved {
             Resolved::Builtin(p) => p.state_paths(),
@@ -224,17 +237,11 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             vnx: ctx.vnx,
             worker: &binary,
             state,
+            sessions: sessions.as_ref(),
         };
         Some(sandbox_shape(ctx, &config, req, &provider_name, &place)?)
     } else {
         None
-    };
-    let homes = match ctx.env {
-        Some(env) => crate::provider::session::Homes::of_env(env, ctx.machine.home.clone()),
-        None => crate::provider::session::Homes::of(
-            |name| ctx.machine.state_vars.get(name).cloned(),
-            ctx.machine.home.clone(),
-        ),
     };
     let spec = Spec {
         // Set below, once the egress policy has judged the instruction.
@@ -435,6 +442,36 @@ fn judge(
         },
         spending,
     )
+}
+
+/// A sandboxed dispatch's own place for its CLI's sessions: `sessions/` in its dispatch
+/// directory, shown where the CLI keeps its sessions, so no other dispatch's worker can write
+/// (or read) them and what vnx reads there as its usage and transcript is its own. A
+/// follow-up takes the place its chain recorded in the signed start of the dispatch it
+/// continues (the session it resumes is there); one of a dispatch that had none (it ran
+/// without a sandbox) keeps the CLI's home, where that session is. A CLI whose sessions vnx
+/// does not read has none.
+fn session_place(
+    resolved: &Resolved,
+    homes: &crate::provider::session::Homes,
+    continues: Option<&super::follow_up::Continued>,
+    dispatch_dir: &Path,
+) -> Option<crate::sandbox::SessionPlace> {
+    let Resolved::Builtin(provider) = resolved else {
+        return None;
+    };
+    let cli = crate::provider::session::Cli::of(provider.name())?;
+    let dir = match continues {
+        None => dispatch_dir.join("sessions"),
+        Some(c) => {
+            let recorded = c.started.cli_homes.as_ref()?.sessions.as_deref()?;
+            Some(PathBuf::from(recorded)).filter(|d| d.is_absolute())?
+        }
+    };
+    Some(crate::sandbox::SessionPlace {
+        dir,
+        shown_at: cli.sessions_in(homes.of_cli(cli)?),
+    })
 }
 
 /// The sandbox of a sandboxed dispatch: bubblewrap must work here (a trial run), and the

@@ -13,6 +13,10 @@
 //! - gemini: `<home>/tmp/<project>/chats/session-<time>-<id>.jsonl`, the project directory's
 //!   `.project_root` naming the working directory; the file's first line records `sessionId`.
 //!   (Older gemini versions wrote one JSON document per session, `session-*.json`: not read.)
+//!
+//! A sandboxed dispatch's sessions are in its own place ([`super::Homes::sessions`]), which
+//! its sandbox shows where the CLI keeps them (`projects`, `sessions`, `tmp`): looked through
+//! the same way, but what is there only that dispatch's chain could write.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -37,7 +41,7 @@ pub(super) fn find(w: &Wanted) -> Option<PathBuf> {
     let since = w.since.checked_sub(SLACK).unwrap_or(w.since);
     let candidates = match w.cli {
         Cli::Claude => {
-            let dir = claude_project_dir(w.homes.claude.as_ref()?, &w.cwd);
+            let dir = claude_project_in(&w.homes.sessions_of(Cli::Claude)?, &w.cwd);
             files(&dir, |n| n.ends_with(".jsonl"), since)
                 .into_iter()
                 .filter(|(p, _)| match &w.session_id {
@@ -58,13 +62,19 @@ pub(super) fn find(w: &Wanted) -> Option<PathBuf> {
 
 /// The directory claude keeps the sessions of `cwd` in, under its config dir.
 pub fn claude_project_dir(config_dir: &Path, cwd: &Path) -> PathBuf {
+    claude_project_in(&Cli::Claude.sessions_in(config_dir), cwd)
+}
+
+/// The directory of `cwd`'s sessions in claude's `projects` directory (or a dispatch's own
+/// place that stands in for it).
+pub(super) fn claude_project_in(projects: &Path, cwd: &Path) -> PathBuf {
     let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
     let munged: String = cwd
         .to_string_lossy()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    config_dir.join("projects").join(munged)
+    projects.join(munged)
 }
 
 /// Regular files in `dir` (itself a directory, not a link) whose names `keep`, written at
@@ -151,7 +161,7 @@ fn same_dir(recorded: &str, cwd: &Path) -> bool {
 }
 
 fn codex(w: &Wanted, since: SystemTime) -> Vec<(PathBuf, SystemTime)> {
-    let Some(home) = &w.homes.codex else {
+    let Some(sessions) = w.homes.sessions_of(Cli::Codex) else {
         return Vec::new();
     };
     // The day directories are in local time: from the day before the start (UTC) on.
@@ -167,7 +177,7 @@ fn codex(w: &Wanted, since: SystemTime) -> Vec<(PathBuf, SystemTime)> {
         .checked_sub(Duration::from_secs(86_400))
         .unwrap_or(since));
     let mut candidates = Vec::new();
-    for (year, ydir) in dirs(&home.join("sessions")) {
+    for (year, ydir) in dirs(&sessions) {
         for (month, mdir) in dirs(&ydir) {
             for (dayname, ddir) in dirs(&mdir) {
                 if format!("{year}{month}{dayname}") >= first {
@@ -207,12 +217,12 @@ fn newest(mut all: Vec<(PathBuf, SystemTime)>) -> Vec<(PathBuf, SystemTime)> {
 const MAX_ROOT: u64 = 64 * 1024;
 
 fn gemini(w: &Wanted, since: SystemTime) -> Vec<(PathBuf, SystemTime)> {
-    let Some(home) = &w.homes.gemini else {
+    let Some(tmp) = w.homes.sessions_of(Cli::Gemini) else {
         return Vec::new();
     };
     // The projects whose chats changed last (a directory's time changes as a file is made in
     // it; a resumed session's file may be older than the dispatch).
-    let projects = dirs(&home.join("tmp"))
+    let projects = dirs(&tmp)
         .into_iter()
         .filter_map(|(_, project)| {
             let chats = std::fs::symlink_metadata(project.join("chats")).ok()?;

@@ -44,6 +44,11 @@ pub struct Homes {
     /// gemini's: `$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gemini: Option<PathBuf>,
+    /// A sandboxed dispatch's own place for its CLI's sessions, which its sandbox shows where
+    /// the CLI keeps them ([`Cli::sessions_in`]): what is there only this dispatch's chain
+    /// wrote. `None`: they are in the CLI's home, shared with every other dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<PathBuf>,
 }
 
 impl Homes {
@@ -58,6 +63,7 @@ impl Homes {
             gemini: var("GEMINI_CLI_HOME")
                 .or_else(|| home.clone())
                 .map(|h| h.join(".gemini")),
+            sessions: None,
         }
     }
 
@@ -142,6 +148,7 @@ impl Homes {
             claude: s(&self.claude),
             codex: s(&self.codex),
             gemini: s(&self.gemini),
+            sessions: s(&self.sessions),
         }
     }
 
@@ -152,6 +159,24 @@ impl Homes {
             claude: p(&r.claude),
             codex: p(&r.codex),
             gemini: p(&r.gemini),
+            sessions: p(&r.sessions),
+        }
+    }
+
+    /// The CLI's home: its config or state directory.
+    pub fn of_cli(&self, cli: Cli) -> Option<&Path> {
+        match cli {
+            Cli::Claude => self.claude.as_deref(),
+            Cli::Codex => self.codex.as_deref(),
+            Cli::Gemini => self.gemini.as_deref(),
+        }
+    }
+
+    /// Where `cli`'s sessions are: the dispatch's own place, else where its home keeps them.
+    pub fn sessions_of(&self, cli: Cli) -> Option<PathBuf> {
+        match &self.sessions {
+            Some(own) => Some(own.clone()),
+            None => Some(cli.sessions_in(self.of_cli(cli)?)),
         }
     }
 }
@@ -187,6 +212,16 @@ impl Cli {
         }
     }
 
+    /// The directory under its `home` that holds every session it keeps (and nothing vnx
+    /// reads besides): what a sandboxed dispatch's own session place stands in for.
+    pub fn sessions_in(self, home: &Path) -> PathBuf {
+        home.join(match self {
+            Cli::Claude => "projects",
+            Cli::Codex => "sessions",
+            Cli::Gemini => "tmp",
+        })
+    }
+
     /// A renderer of its session file.
     pub fn transcript(self) -> Transcript {
         match self {
@@ -220,11 +255,11 @@ impl Wanted {
 
     /// Where its CLI keeps the sessions looked through, for a message.
     pub fn looked_in(&self) -> Option<PathBuf> {
-        match self.cli {
-            Cli::Claude => Some(claude_project_dir(self.homes.claude.as_ref()?, &self.cwd)),
-            Cli::Codex => Some(self.homes.codex.as_ref()?.join("sessions")),
-            Cli::Gemini => Some(self.homes.gemini.as_ref()?.join("tmp")),
-        }
+        let sessions = self.homes.sessions_of(self.cli)?;
+        Some(match self.cli {
+            Cli::Claude => locate::claude_project_in(&sessions, &self.cwd),
+            Cli::Codex | Cli::Gemini => sessions,
+        })
     }
 }
 

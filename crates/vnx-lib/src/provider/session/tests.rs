@@ -13,6 +13,7 @@ fn wanted(cli: Cli, root: &Path, cwd: &Path) -> Wanted {
             claude: Some(root.join(".claude")),
             codex: Some(root.join(".codex")),
             gemini: Some(root.join(".gemini")),
+            sessions: None,
         },
         cwd: cwd.to_owned(),
         since: SystemTime::now() - Duration::from_secs(60),
@@ -147,6 +148,36 @@ fn a_gemini_session_is_in_the_project_whose_root_is_the_worktree() {
     let mut by_id = w.clone();
     by_id.session_id = Some("s-a".into());
     assert_eq!(by_id.find(), None);
+}
+
+#[test]
+fn a_dispatchs_own_session_place_is_the_only_one_looked_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let place = tmp.path().join("dispatch/sessions");
+    // The same session in the shared home and in the place: only the place's counts.
+    for root in [tmp.path().join(".claude/projects"), place.clone()] {
+        let dir = root.join("-w-t");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("s.jsonl"), "{}\n").unwrap();
+    }
+    let mut w = wanted(Cli::Claude, tmp.path(), Path::new("/w/t"));
+    assert_eq!(
+        w.find(),
+        Some(tmp.path().join(".claude/projects/-w-t/s.jsonl"))
+    );
+    w.homes.sessions = Some(place.clone());
+    assert_eq!(w.find(), Some(place.join("-w-t/s.jsonl")));
+    assert_eq!(w.looked_in(), Some(place.join("-w-t")));
+    // codex's days and gemini's projects are looked for in the place the same way.
+    for cli in [Cli::Codex, Cli::Gemini] {
+        let mut w = wanted(cli, tmp.path(), Path::new("/w/t"));
+        w.homes.sessions = Some(place.clone());
+        assert_eq!(w.looked_in(), Some(place.clone()));
+    }
+    // Recorded and read back with the homes.
+    let recorded = w.homes.recorded();
+    assert_eq!(recorded.sessions.as_deref(), place.to_str());
+    assert_eq!(Homes::from_recorded(&recorded), w.homes);
 }
 
 #[test]
