@@ -289,18 +289,23 @@ fn parser(args: &[std::ffi::OsString]) -> clap::Command {
     lean
 }
 
-/// Test builds: arms the crash point `VNX_CRASH_AT` names (`op:step`), logging to
-/// `VNX_CRASH_LOG` (ADR 0050). A name that is no step is an internal bug of the test.
+/// Test builds: arms the crash point `VNX_CRASH_AT` names (`op:step`, or `op:step@N` for
+/// the Nth time the process reaches it), logging to `VNX_CRASH_LOG` (ADR 0050). A name that
+/// is no step is an internal bug of the test.
 #[cfg(feature = "test-fakes")]
 fn arm_crash_point() {
     let Some(at) = settings::env("VNX_CRASH_AT") else {
         return;
     };
     let at = at.to_string_lossy();
-    let Some(step) = vnx::steps::named(&at) else {
+    let (name, nth) = match at.split_once('@') {
+        Some((name, n)) => (name, n.parse().ok()),
+        None => (at.as_ref(), Some(1)),
+    };
+    let (Some(step), Some(nth)) = (vnx::steps::named(name), nth) else {
         panic!("VNX_CRASH_AT={at} names no step of vnx::steps::STEPS");
     };
-    vnx::steps::arm(step, settings::env("VNX_CRASH_LOG").map(Into::into));
+    vnx::steps::arm(step, nth, settings::env("VNX_CRASH_LOG").map(Into::into));
 }
 
 /// Runs the command line and turns the outcome into an exit code. A panic is a bug in vnx:

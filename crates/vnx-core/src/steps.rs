@@ -151,20 +151,24 @@ mod armed {
     use std::io::Write;
     use std::path::PathBuf;
     use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
-    static ARMED: OnceLock<(Step, Option<PathBuf>)> = OnceLock::new();
+    static ARMED: OnceLock<(Step, u32, Option<PathBuf>)> = OnceLock::new();
+    static TIMES: AtomicU32 = AtomicU32::new(0);
 
-    /// Arms this process to die at `step`, first appending `op:name pid` to `log` (how a test
-    /// knows the step was reached, also by a process it did not start itself).
-    pub fn arm(step: Step, log: Option<PathBuf>) {
-        let _ = ARMED.set((step, log));
+    /// Arms this process to die the `nth` time (from 1) it reaches `step` (an operation that
+    /// works through several ids, like a merge queue, reaches each step once per id), first
+    /// appending `op:name pid` to `log` (how a test knows the step was reached, also by a
+    /// process it did not start itself).
+    pub fn arm(step: Step, nth: u32, log: Option<PathBuf>) {
+        let _ = ARMED.set((step, nth.max(1), log));
     }
 
     pub(super) fn reached(step: Step) {
-        let Some((target, log)) = ARMED.get() else {
+        let Some((target, nth, log)) = ARMED.get() else {
             return;
         };
-        if *target != step {
+        if *target != step || TIMES.fetch_add(1, Ordering::SeqCst) + 1 < *nth {
             return;
         }
         if let Some(log) = log

@@ -52,7 +52,29 @@ impl Server {
     /// Whether every session has ended within 10 s: a supervisor appends its completion
     /// receipt, then exits, and only then does tmux close its session.
     pub fn sessions_end(&self) -> bool {
-        wait_for(|| self.0.sessions().is_empty())
+        wait_for(|| self.0.sessions().is_empty() && !self.session_starting())
+    }
+
+    /// Whether a `tmux new-session` on this server is still under way: a launch starts its
+    /// session on another thread, and one killed meanwhile leaves that client running, so its
+    /// session may appear after the launcher died (and then end by itself, as its supervisor
+    /// finds the launch undone).
+    fn session_starting(&self) -> bool {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            // The server the first session started keeps that client's argv, not its name.
+            let server = std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|c| c.trim() == "tmux: server");
+            !server
+                && args.contains(&self.0.socket().as_bytes())
+                && args.contains(&&b"new-session"[..])
+        })
     }
 }
 

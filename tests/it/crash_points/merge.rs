@@ -1,10 +1,12 @@
 //! `vnx merge` killed at each step: after its `merge` receipt, after the merge commit was
-//! formed, after the base moved, after `merge_completed`. The next `vnx merge` (which
-//! `doctor` names) records the interrupted merge's outcome and lands the dispatch exactly
-//! once.
+//! formed, after the base moved, after `merge_completed`; alone, and in the second merge of a
+//! queue of two. The next `vnx merge` (which `doctor` names) records the interrupted merge's
+//! outcome and lands the dispatch exactly once.
 
 use super::{Kill, doctor_findings, on_some_branch, run_doctors_command, status_of, steps_of};
-use crate::common::{Repo, committed, configure, gate_check, run};
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::{Repo, committed, completion, configure, gate_check, run};
 
 pub(super) const GATES: &str = "gates:\n\
     \x20 tests: {kind: command, argv: [sh, -c, 'test -f demo-output.txt']}\n\
@@ -90,5 +92,96 @@ fn a_merge_killed_at_any_step_is_finished_by_the_command_doctor_names() {
             .vnx()
             .args(["audit-chain", "verify", "--allow-missing"]));
         assert_eq!(r.code, 0, "{step}: {}", r.stdout);
+    }
+}
+
+/// Two dispatches that passed their gates and touch different files: a demo one and one of a
+/// declared provider that writes `notes.txt`. (repo, ids, their heads, the provider's dir.)
+fn two_gated() -> (Repo, [String; 2], [String; 2], tempfile::TempDir) {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("scribe");
+    std::fs::write(&bin, "#!/bin/sh\nprintf 'notes\\n' > notes.txt\n").unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    configure(
+        &repo,
+        &format!(
+            "gates:\n  tests: {{kind: command, argv: [sh, -c, 'true']}}\nroles:\n  implementer: {{gates: [tests]}}\nproviders:\n  scribe:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n",
+            bin.display()
+        ),
+    );
+    let first = committed(&repo, "implementer");
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "scribe",
+        "--instruction",
+        "write the notes",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let heads = [&first, &second].map(|id| {
+        let (r, report) = gate_check(&repo, id);
+        assert_eq!(r.code, 0, "{report:#}");
+        repo.env
+            .git(&["rev-parse", &format!("dispatch/{id}")])
+            .trim()
+            .to_owned()
+    });
+    (repo, [first, second], heads, tools)
+}
+
+#[test]
+fn a_merge_queue_killed_in_its_second_merge_lands_each_dispatch_once() {
+    for step in steps_of("merge") {
+        let (repo, ids, heads, _tools) = two_gated();
+        // The queue reaches each step once per id: the second time is the second merge's.
+        let kill = Kill::at_nth(&repo, step, 2);
+        let mut cmd = repo.vnx();
+        cmd.args(["merge", &ids[0], &ids[1]]);
+        kill.run_killed(cmd);
+        kill.check_ledger(&repo);
+        for head in &heads {
+            assert!(
+                on_some_branch(repo.env.path(), &repo, head),
+                "{step}: a dispatch's head is on no branch"
+            );
+        }
+        // Whatever doctor names runs; then the queue again, which lands what is left.
+        if doctor_findings(&repo)
+            .iter()
+            .any(|(name, ..)| name == "merges")
+        {
+            run_doctors_command(&repo, step, "merges");
+        }
+        let r = run(repo.vnx().args(["merge", &ids[0], &ids[1]]));
+        assert!(
+            r.code == 0 || format!("{}{}", r.stdout, r.stderr).contains("already merged"),
+            "{step}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+        for id in &ids {
+            assert_eq!(
+                status_of(&repo, id)["landed"],
+                "merged",
+                "{step}: {id} is not recorded as merged"
+            );
+            assert_eq!(
+                merges_of(&repo, id),
+                1,
+                "{step}: {id} merged more than once"
+            );
+        }
+        repo.verify_ok();
+        assert!(
+            doctor_findings(&repo)
+                .iter()
+                .all(|(name, ..)| name != "merges"),
+            "{step}: doctor still names an interrupted merge"
+        );
     }
 }

@@ -47,6 +47,8 @@ fn steps_of(op: &str) -> Vec<Step> {
 /// A kill at one step: where its log is, and the ledger as it was before the operation ran.
 struct Kill {
     step: Step,
+    /// The time the process reaches the step that kills it (from 1).
+    nth: u32,
     log: tempfile::TempDir,
     before: Vec<u8>,
 }
@@ -54,8 +56,15 @@ struct Kill {
 impl Kill {
     /// Notes the ledger of `repo` as it is now, before the operation killed at `step` runs.
     fn at(repo: &Repo, step: Step) -> Kill {
+        Kill::at_nth(repo, step, 1)
+    }
+
+    /// The same, killing the `nth` time the process reaches the step (an operation that works
+    /// through several ids reaches each step once per id).
+    fn at_nth(repo: &Repo, step: Step, nth: u32) -> Kill {
         Kill {
             step,
+            nth,
             log: tempfile::tempdir().unwrap(),
             before: std::fs::read(ledger_path(repo)).unwrap_or_default(),
         }
@@ -67,7 +76,7 @@ impl Kill {
 
     /// `cmd`, armed to die at the step (its children and the supervisor it starts too).
     fn arm(&self, mut cmd: Command) -> Command {
-        cmd.env("VNX_CRASH_AT", self.step.to_string())
+        cmd.env("VNX_CRASH_AT", format!("{}@{}", self.step, self.nth))
             .env("VNX_CRASH_LOG", self.log_path());
         cmd
     }
