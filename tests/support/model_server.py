@@ -681,23 +681,27 @@ ollama_tool = chat_tool
 
 
 def aider_kind(body: dict) -> str | None:
-    """"edit" (aider's coder request), "commit" (its commit-message request) or None."""
-    system = "\n".join(m.get("content") if isinstance(m.get("content"), str)
-                       else text_of(m.get("content"))
-                       for m in body.get("messages") or [] if m.get("role") == "system")
-    if "commit message" in system.lower() and "git" in system.lower():
+    """"commit" (aider's commit-message request), "whole" or "diff" (its coder request in
+    that edit format), or None for any other client. aider sends no tools, and its system
+    prompts are recognisable."""
+    if body.get("tools"):
+        return None
+    system = "\n".join(chat_text(m.get("content")) for m in body.get("messages") or []
+                       if isinstance(m, dict) and m.get("role") == "system")
+    if "generates concise, one-line Git commit messages" in system:
         return "commit"
-    if "SEARCH/REPLACE" in system:
+    if "*SEARCH/REPLACE block*" in system or "SEARCH/REPLACE blocks" in system:
         return "diff"
-    if "file listing" in system:
+    if "*file listing*" in system:
         return "whole"
     return None
 
 
 def aider_reply(steps: list[Step], fmt: str) -> str:
     """All the script's writes as one reply in aider's edit format (aider applies every
-    edit of a reply at once), then the final text. `run` steps become a ```bash block,
-    which aider offers to run ("Run shell command?")."""
+    edit of a reply at once), then the final text. In the diff format `run` steps become a
+    ```bash block, which aider offers to run ("Run shell command?"); the whole format has
+    no way to say one."""
     out = []
     for s in steps:
         if s.kind == "write":
@@ -706,7 +710,8 @@ def aider_reply(steps: list[Step], fmt: str) -> str:
                 out.append(f"{path}\n```\n<<<<<<< SEARCH\n=======\n{content}>>>>>>> REPLACE\n```\n")
             else:
                 out.append(f"{path}\n```\n{content}```\n")
-        elif s.kind in ("run", "escalate"):
+        elif s.kind in ("run", "escalate") and fmt == "diff":
+            # In the whole format every fenced block is a file listing: no commands there.
             out.append(f"```bash\n{s.arg}\n```\n")
     out.append(final_text(steps))
     return "\n".join(out)
