@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Drive the REAL claude, codex and gemini offline against model_server.py and check each
 # scenario: headless write / shell / question / HTTP 400 / HTTP 500 / sleep, and interactive
-# (tmux) turns whose end-of-turn hook must fire. Optionally records the fixtures.
+# (tmux) turns whose end-of-turn hook must fire. Then the same, and more, for opencode, qwen,
+# copilot and aider (verify-chat-clis.sh: postures, denials, resume, hooks and plugins, the
+# TUI's permission dialog). Optionally records the fixtures.
 #
-#   tests/support/verify-clis.sh [--fixtures DIR] [--no-sleep] [--only claude|codex|gemini]
+#   tests/support/verify-clis.sh [--fixtures DIR] [--no-sleep] [--only CLI]
+#
+# CLI is one of claude codex gemini opencode qwen copilot aider.
 #
 # Installs the CLIs first (install-clis.sh; npm registry only). Everything else talks to
 # 127.0.0.1 only. Works in a fresh mktemp dir and removes it; kills every process it
@@ -84,6 +88,8 @@ mkdir -p "$WORK/home" "$WORK/hooks"
 # (and its worktrees) counts, so each repo the TUI runs in is listed.
 python3 "$HERE/seed_home.py" "$WORK/home" "$PORT" --trust "$WORK" --trust "$WORK/repo" \
     --trust "$WORK/tui-claude" --trust "$WORK/tui-codex" --trust "$WORK/tui-gemini" >"$WORK/env"
+# A git identity in HOME: aider writes "Your Name" into a repo's .git/config when none is set.
+printf '[user]\n\tname = vnx test\n\temail = test@vnx.invalid\n' >"$WORK/home/.gitconfig"
 
 # A clean environment for every CLI run: nothing from this shell leaks in.
 cat >"$WORK/with-env" <<EOF
@@ -115,7 +121,16 @@ headless() {
     local cli="$1" prompt="$2"; shift 2
     OUT="$WORK/out.$cli.$RANDOM"; ERR="$OUT.err"
     local t0; t0=$(date +%s.%N)
+    local repo="${REPO:-$WORK/repo}"
     case "$cli" in
+        opencode) (cd "$repo" && "$WORK/with-env" opencode run --format json "$@" "$prompt" \
+                    </dev/null >"$OUT" 2>"$ERR") ;;
+        qwen) (cd "$repo" && "$WORK/with-env" qwen -o stream-json "$@" "$prompt" \
+                    </dev/null >"$OUT" 2>"$ERR") ;;
+        copilot) (cd "$repo" && "$WORK/with-env" copilot -p "$prompt" --output-format json "$@" \
+                    </dev/null >"$OUT" 2>"$ERR") ;;
+        aider) (cd "$repo" && "$WORK/with-env" aider --no-pretty --no-fancy-input "$@" \
+                    --message "$prompt" </dev/null >"$OUT" 2>"$ERR") ;;
         claude) (cd "$WORK/repo" && "$WORK/with-env" claude -p "$prompt" --output-format stream-json \
                     --verbose --permission-mode acceptEdits "$@" </dev/null >"$OUT" 2>"$ERR") ;;
         codex) (cd "$WORK/repo" && "$WORK/with-env" codex exec --json --skip-git-repo-check \
@@ -127,18 +142,31 @@ headless() {
     SECS=$(echo "$(date +%s.%N) - $t0" | bc)
 }
 
-save() { [ -n "$FIXTURES" ] && cp "$1" "$FIXTURES/$2"; return 0; }
+save() { [ -n "$FIXTURES" ] && mkdir -p "$(dirname "$FIXTURES/$2")" && cp "$1" "$FIXTURES/$2"; return 0; }
 
 events() { python3 -c '
 import json, sys
 out = []
-for line in open(sys.argv[1]):
+for line in open(sys.argv[1], errors="replace"):
     line = line.strip()
     if not line: continue
-    e = json.loads(line)
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue  # aider prints text
+    if not isinstance(e, dict) or e.get("ephemeral"): continue  # copilot deltas
     t = e.get("type")
     if t == "item.completed" or t == "item.started": t += "(" + e["item"]["type"] + ")"
     if e.get("subtype"): t += "/" + e["subtype"]
+    part = e.get("part") if isinstance(e.get("part"), dict) else {}
+    if t == "tool_use" and part.get("tool"):  # opencode
+        t += "(" + part["tool"] + ":" + (part.get("state") or {}).get("status", "?") + ")"
+    if t == "step_finish" and part.get("reason"): t += "(" + part["reason"] + ")"
+    data = e.get("data") if isinstance(e.get("data"), dict) else {}
+    if t == "tool.execution_complete":  # copilot
+        t += "(" + ("ok" if data.get("success") else "failed") + ")"
+    if t == "tool.execution_start": t += "(" + str(data.get("toolName")) + ")"
+    if t in ("assistant.turn_start", "assistant.turn_end"): continue
     out.append(t)
 print(" ".join(out))' "$1"; }
 
@@ -152,6 +180,9 @@ for line in open(sys.argv[1]):
     if e.get("type") == "result" and isinstance(e.get("result"), str): text = e["result"]
     if e.get("type") == "item.completed" and e["item"]["type"] == "agent_message": text = e["item"]["text"]
     if e.get("type") == "message" and e.get("role") == "assistant": text = e["content"]
+    if e.get("type") == "text" and isinstance(e.get("part"), dict): text = e["part"].get("text", "")
+    if e.get("type") == "assistant.message" and (e.get("data") or {}).get("content"):
+        text = e["data"]["content"]
 print(text)' "$1"; }
 
 WRITE_PROMPT='Create the greeting file.
@@ -316,6 +347,9 @@ if want gemini; then
         echo "SKIP gemini interactive: GEMINI_CLI_SYSTEM_SETTINGS_PATH needs a root-owned file"
     fi
 fi
+
+# ---- opencode, qwen, copilot, aider ---------------------------------------------------
+. "$HERE/verify-chat-clis.sh"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
