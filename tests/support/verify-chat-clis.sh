@@ -53,8 +53,7 @@ declare -A P500
 for cli in $CHAT_CLIS; do
     want "$cli" || continue
     new_repo "r500-$cli"
-    ( n0=$(wc -l <"$WORK/server.log")
-      REPO="$WORK/r500-$cli" headless "$cli" '@model fail 500' ${FULL_ARGS[$cli]}
+    ( REPO="$WORK/r500-$cli" headless "$cli" '@model fail 500' ${FULL_ARGS[$cli]}
       echo "$RC $SECS" >"$WORK/http500.$cli"
       cp "$OUT" "$WORK/http500.$cli.out"; cp "$ERR" "$WORK/http500.$cli.err" ) &
     P500[$cli]=$!
@@ -108,11 +107,12 @@ for cli in $CHAT_CLIS; do
         aider) headless aider "$FOLLOW_PROMPT" --yes-always --restore-chat-history ;;
     esac
     # the follow-up's requests carry the first prompt (history resent)
-    requests_since "$n0" | grep -q 'Create the greeting file' ; hist=$?
+    requests_since "$n0" >"$WORK/since"   # (not piped into grep -q: pipefail would see SIGPIPE)
+    grep -q 'Create the greeting file' "$WORK/since"; hist=$?
     sid2="$(session_id "$cli" "$OUT")"
     [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/second.txt" 2>/dev/null)" = "second" ] && [ "$hist" -eq 0 ] \
         && [ "$sid2" = "$sid" ]
-    check "$cli resume the session" "rc=$RC ${SECS}s; second.txt written; history resent; session id '$sid' kept ('$sid2')" $?
+    check "$cli resume the session" "rc=$RC ${SECS}s; second.txt written; history resent: $([ "$hist" -eq 0 ] && echo yes || echo no); session id '$sid' kept ('$sid2')" $?
     save "$OUT" "$cli/resume.${EXT[$cli]}"
     # -- the session files
     case "$cli" in
