@@ -29,6 +29,8 @@ while [ $# -gt 0 ]; do
 done
 
 BIN="$("$HERE/install-clis.sh" | tail -n 1)" || { echo "install-clis.sh failed" >&2; exit 1; }
+CLI_CACHE="${VNX_CLI_CACHE:-$HOME/.cache/vnx-clis}"
+CODEX_DIR=""
 
 WORK="$(mktemp -d /tmp/vnx-clis.XXXXXX)"
 # gemini writes /tmp/gemini-client-error-*.json (outside any work dir) on API errors.
@@ -52,6 +54,7 @@ cleanup() {
     for p in $pids; do kill -TERM "$p" 2>/dev/null; done
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
     [ -n "${GEMINI_SYS_DIR:-}" ] && rm -rf "$GEMINI_SYS_DIR"
+    [ -n "${CODEX_DIR:-}" ] && rm -rf "$CODEX_DIR"
     rm -rf "$WORK"
     local f
     for f in /tmp/gemini-client-error-*.json; do
@@ -86,7 +89,11 @@ PORT="$(sed -n 's/^PORT=//p' "$WORK/server.out")"
 mkdir -p "$WORK/home" "$WORK/hooks"
 # claude: trusting the parent covers every repo below it; codex: only the repo itself
 # (and its worktrees) counts, so each repo the TUI runs in is listed.
-python3 "$HERE/seed_home.py" "$WORK/home" "$PORT" --trust "$WORK" --trust "$WORK/repo" \
+# CODEX_HOME outside /tmp: codex creates its `codex-linux-sandbox` helper alias only outside
+# temp dirs, and with a system bwrap on PATH it needs that alias: under /tmp every sandboxed
+# command failed ("bwrap: execvp codex-linux-sandbox: No such file or directory", exit 1).
+CODEX_DIR="$(mkdir -p "$CLI_CACHE" && mktemp -d "$CLI_CACHE/codex-home.XXXXXX")"
+python3 "$HERE/seed_home.py" "$WORK/home" "$PORT" --codex-home "$CODEX_DIR" --trust "$WORK" --trust "$WORK/repo" \
     --trust "$WORK/tui-claude" --trust "$WORK/tui-codex" --trust "$WORK/tui-gemini" >"$WORK/env"
 # A git identity in HOME: aider writes "Your Name" into a repo's .git/config when none is set.
 printf '[user]\n\tname = vnx test\n\temail = test@vnx.invalid\n' >"$WORK/home/.gitconfig"
