@@ -109,7 +109,7 @@ json.dump({"version": 1, "hooks": {e: [{"type": "command", "bash": f"{ans} copil
                                    for e in ev}}, open(p, "w"), indent=2)
 PY
     tui copilot "$WORK/with-env copilot -i $(q "$TUI_WRITE")" \
-        'commands|Manual Approval' 'Do you want to create' '1' 'TUI done\.' /exit
+        'Copilot v[0-9.]+ uses AI|Manual Approval' 'Do you want to create' '1' 'TUI done\.' /exit
     f="$(first_payload copilot-tui-permissionRequest)"
     [ -n "$f" ]; check "copilot TUI permissionRequest hook fired with the dialog" "$(keys "$f")" $?
     for e in permissionRequest notification agentStop sessionEnd; do
