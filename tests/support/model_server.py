@@ -1274,8 +1274,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _ollama_chat(self, path: str, body: dict, started: float, now: str) -> None:
         steps, n = ollama_script(body)
+        aider = aider_kind(body)
         # No tool-less side requests exist here: `ollama run` offers no tools.
         d = decide(steps, n) if steps else Decision("text", text=DEFAULT_FINAL)
+        if aider == "commit":
+            d = Decision("text", text="Add the scripted change", tool_results=n)
+        elif aider and steps and d.kind in ("tool", "text"):
+            # aider through litellm's ollama_chat/: the edits in its text format
+            d = Decision("text", text=aider_reply(steps, aider), sleep=d.sleep)
         if d.kind == "tool":
             if body.get("tools"):
                 ollama_tool(d, body)

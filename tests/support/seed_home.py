@@ -251,6 +251,7 @@ def main() -> None:
         ("OPENAI_API_BASE", base + "/v1"),
         # Ollama clients (e.g. a local-model worker): the server speaks Ollama's API too
         ("OLLAMA_HOST", base),
+        ("OLLAMA_API_BASE", base),  # litellm (aider --model ollama_chat/mock-model)
     ]
     for k, v in env:
         print(f"{k}={v}")

@@ -285,6 +285,36 @@ if want aider; then
     check "aider writes a git identity into .git/config when none is set" "rc=$RC; user.name='$name' user.email='$(git -C "$WORK/repo" config --local user.email)'" $?
 fi
 
+# ---- against "Ollama": the server's Ollama endpoints ----------------------------------
+# (No ollama binary here: the clients speak its HTTP API to the model server.)
+OLLAMA_PROMPT='Create the file through Ollama.
+@model write ollama.txt via ollama
+@model say Wrote ollama.txt.'
+if want opencode; then
+    # Ollama's OpenAI compatibility (/v1/chat/completions), as opencode's docs configure it
+    new_repo repo
+    n0=$(wc -l <"$WORK/server.log")
+    oc_cfg="{\"model\":\"ollama/mock-model\",\"small_model\":\"ollama/mock-model\",\"provider\":{\"ollama\":{\"npm\":\"@ai-sdk/openai-compatible\",\"name\":\"Ollama\",\"options\":{\"baseURL\":\"http://127.0.0.1:$PORT/v1\"},\"models\":{\"mock-model\":{\"name\":\"mock-model\",\"tool_call\":true}}}}}"
+    EXTRA_ENV="OPENCODE_CONFIG_CONTENT=$oc_cfg" headless opencode "$OLLAMA_PROMPT"
+    requests_since "$n0" >"$WORK/since"
+    [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/ollama.txt" 2>/dev/null)" = "via ollama" ] \
+        && grep -q '"model": "mock-model"' "$WORK/since"
+    check "opencode against Ollama's /v1 (provider ollama)" "rc=$RC ${SECS}s; ollama.txt written; events: $(events "$OUT")" $?
+fi
+if want aider; then
+    # Ollama's own API (/api/show, /api/chat) through litellm's ollama_chat/ provider
+    new_repo repo
+    n0=$(wc -l <"$WORK/server.log")
+    headless aider "$OLLAMA_PROMPT" --yes-always --model ollama_chat/mock-model
+    requests_since "$n0" >"$WORK/since"
+    [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/ollama.txt" 2>/dev/null)" = "via ollama" ] \
+        && grep -q '"path": "/api/chat"' "$WORK/since"
+    check "aider against Ollama's /api/chat (ollama_chat/mock-model)" "rc=$RC ${SECS}s; ollama.txt written; requests: $(python3 -c '
+import json, sys
+print(" ".join(sorted({json.loads(l)["path"] for l in open(sys.argv[1])})))' "$WORK/since")" $?
+    save "$OUT" aider/ollama.txt
+fi
+
 # ---- HTTP 500 results -----------------------------------------------------------------
 for cli in "${!P500[@]}"; do
     wait "${P500[$cli]}"
@@ -293,7 +323,7 @@ for cli in "${!P500[@]}"; do
     check "$cli headless HTTP 500" "rc=$rc (want ${CHAT_ERR500[$cli]}) after ${secs}s; events: $(events "$WORK/http500.$cli.out")" $?
     save "$WORK/http500.$cli.out" "$cli/api-error-500.${EXT[$cli]}"
 done
-echo "     HTTP 500 answers in the log (all CLIs): $(grep -c '"status": 500' "$WORK/server.log")"
+[ ${#P500[@]} -eq 0 ] || echo "     HTTP 500 answers in the log (all CLIs): $(grep -c '"status": 500' "$WORK/server.log")"
 
 # ---- interactive, in the private tmux server ------------------------------------------
 . "$HERE/verify-chat-tuis.sh"
