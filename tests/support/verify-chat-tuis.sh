@@ -6,10 +6,14 @@
 
 screen_of() { tmux -L "$SOCK" capture-pane -p -t "vnx:$1" 2>/dev/null; }
 
+# screen_has WINDOW REGEX [GREP-OPTS]: grep the screen from a variable, not a pipe: with
+# pipefail, `capture-pane | grep -q` fails when grep exits before tmux has written it all.
+screen_has() { local s; s="$(screen_of "$1")"; grep -qE ${3:-} -- "$2" <<<"$s"; }
+
 wait_screen() { # wait_screen WINDOW REGEX SECONDS: the pane shows REGEX
     local i
     for i in $(seq $(( $3 * 5 ))); do
-        screen_of "$1" | grep -qE "$2" && return 0
+        screen_has "$1" "$2" && return 0
         sleep 0.2
     done
     return 1
@@ -21,7 +25,8 @@ save_screen() { # save_screen WINDOW NAME
     screen_of "$1" | sed -e "s#$WORK#/work/tmp#g" >"$FIXTURES/$2"
 }
 
-# tui CLI CMD READY DIALOG KEYS DONE QUIT [PASTE]: KEYS are tmux send-keys words; PASTE, when
+# tui CLI CMD READY DIALOG KEYS DONE QUIT [PASTE]: KEYS are tmux send-keys words; DONE marks
+# the end of the turn and must not match the echoed prompt (`@model say TUI done.`); PASTE, when
 # set, is typed into the ready prompt as a bracketed paste (aider takes no prompt argument).
 tui() {
     local cli="$1" cmd="$2" ready="$3" dialog="$4" keys="$5" done_re="$6" quit="$7" paste="${8:-}"
@@ -37,7 +42,7 @@ tui() {
         sleep 0.5
         tmux -L "$SOCK" send-keys -t "vnx:$cli" Enter
     fi
-    ! screen_of "$cli" | grep -qiE 'trust th(is|e files in this) folder|confirm folder trust|sign in|log ?in to|authenticate'
+    ! screen_has "$cli" 'trust th(is|e files in this) folder|confirm folder trust|sign in|log ?in to|authenticate' -i
     check "$cli TUI: no trust/login dialog" "screen clean" $?
     wait_screen "$cli" "$dialog" 60
     check "$cli TUI permission dialog" "/$dialog/ after $(echo "$(date +%s.%N) - $t0" | bc)s" $?
@@ -54,7 +59,7 @@ tui() {
     tmux -L "$SOCK" send-keys -t "vnx:$cli" Enter
     local i gone=1
     for i in $(seq 100); do
-        tmux -L "$SOCK" list-windows -t vnx -F '#{window_name}' 2>/dev/null | grep -qx "$cli" || { gone=0; break; }
+        window_open "$cli" || { gone=0; break; }
         [ "$i" = 25 ] && tmux -L "$SOCK" send-keys -t "vnx:$cli" Enter  # a command popup first
         sleep 0.2
     done
@@ -73,7 +78,7 @@ if want opencode; then
     new_repo tui-opencode
     tui opencode \
         "EXTRA_ENV='OPENCODE_PERMISSION={\"edit\":\"ask\",\"bash\":\"ask\"}' $WORK/with-env opencode --prompt $(q "$TUI_WRITE")" \
-        'ctrl\+p commands|Ask anything' 'Permission required' 'Enter' 'TUI done\.' /exit
+        'ctrl\+p commands|Ask anything' 'Permission required' 'Enter' '▣  Build · Mock Model · [0-9.]+s' /exit
 fi
 
 if want qwen; then
@@ -88,7 +93,7 @@ s["hooks"] = {e: [{"matcher": "*", "hooks": [{"type": "command", "command": f"{a
 json.dump(s, open(p, "w"), indent=2)
 PY
     tui qwen "$WORK/with-env qwen -i $(q "$TUI_WRITE")" \
-        'Type your message|for shortcuts' 'Apply this change\?|Allow once' '1' 'TUI done\.' /quit
+        'Type your message|for shortcuts' 'Apply this change\?|Allow once' '1' '✦ TUI done\.' /quit
     f="$(first_payload qwen-tui-PermissionRequest)"
     [ -n "$f" ]; check "qwen TUI PermissionRequest hook fired with the dialog" "$(keys "$f")" $?
     for e in PermissionRequest Notification Stop; do
@@ -109,7 +114,7 @@ json.dump({"version": 1, "hooks": {e: [{"type": "command", "bash": f"{ans} copil
                                    for e in ev}}, open(p, "w"), indent=2)
 PY
     tui copilot "$WORK/with-env copilot -i $(q "$TUI_WRITE")" \
-        'Copilot v[0-9.]+ uses AI|Manual Approval' 'Do you want to create' '1' 'TUI done\.' /exit
+        'Copilot v[0-9.]+ uses AI|Manual Approval' 'Do you want to create' '1' '● TUI done\.' /exit
     f="$(first_payload copilot-tui-permissionRequest)"
     [ -n "$f" ]; check "copilot TUI permissionRequest hook fired with the dialog" "$(keys "$f")" $?
     for e in permissionRequest notification agentStop sessionEnd; do
@@ -124,3 +129,70 @@ if want aider; then
     tui aider "$WORK/with-env aider --no-pretty" '^>' 'Create new file\?' 'y Enter' \
         'Commit [0-9a-f]+' /exit "$TUI_WRITE"
 fi
+
+# ---- a hook answers the permission in the TUI (no dialog) ------------------------------
+# tui_answered CLI CMD ANSWER DONE QUIT: the hook was set up to answer ANSWER (allow|deny).
+# DONE must not match the prompt's own echo (`@model say TUI done.`): the answer's marker.
+tui_answered() {
+    local cli="$1" cmd="$2" answer="$3" done_re="$4" quit="$5" win="$1-$3"
+    local dir="$WORK/tui-$cli"
+    tmux -L "$SOCK" new-window -t vnx -n "$win" -c "$dir" "$cmd"
+    wait_screen "$win" "$done_re" 60
+    local st=$?
+    sleep 1
+    if [ "$answer" = allow ]; then
+        [ "$st" -eq 0 ] && [ "$(cat "$dir/tui.txt" 2>/dev/null)" = "from the tui" ]
+    else
+        [ "$st" -eq 0 ] && [ ! -e "$dir/tui.txt" ] && screen_has "$win" 'vnx denied'
+    fi
+    check "$cli TUI: the permission hook answers $answer, no dialog" "tui.txt $([ -e "$dir/tui.txt" ] && echo written || echo absent); $(screen_of "$win" | grep -m1 -oE 'vnx denied|Permission denied[^│]*' | head -n 1)" $?
+    save_screen "$win" "$cli/tui-hook-$answer.txt"
+    tmux -L "$SOCK" send-keys -t "vnx:$win" -l "$quit"; sleep 1
+    tmux -L "$SOCK" send-keys -t "vnx:$win" Enter
+    local i
+    for i in $(seq 50); do
+        window_open "$win" || return 0
+        sleep 0.2
+    done
+    local p; p="$(tmux -L "$SOCK" list-panes -t "vnx:$win" -F '#{pane_pid}' 2>/dev/null)"
+    [ -n "$p" ] && for c in $(descendants "$p") "$p"; do kill -TERM "$c" 2>/dev/null; done
+}
+
+for answer in allow deny; do
+    if want qwen; then
+        # {"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":…}}}
+        new_repo tui-qwen
+        cp "$WORK/home/.qwen/settings.json" "$WORK/qwen-settings.orig"
+        python3 - "$WORK/home/.qwen/settings.json" "$HOOKS/answer.sh" "$answer" <<'PY'
+import json, sys
+p, ans, answer = sys.argv[1:4]
+s = json.load(open(p))
+decision = {"behavior": answer}
+if answer == "deny":
+    decision["message"] = "vnx denied"
+reply = json.dumps({"hookSpecificOutput": {"hookEventName": "PermissionRequest",
+                                           "decision": decision}})
+s["hooks"] = {"PermissionRequest": [{"matcher": "*", "hooks": [
+    {"type": "command", "command": f"{ans} qwen-answer '{reply}'"}]}]}
+json.dump(s, open(p, "w"), indent=2)
+PY
+        tui_answered qwen "$WORK/with-env qwen -i $(q "$TUI_WRITE")" "$answer" '✦ TUI done\.' /quit
+        cp "$WORK/qwen-settings.orig" "$WORK/home/.qwen/settings.json"
+    fi
+    if want copilot; then
+        # {"behavior":"allow"|"deny","message":…} from the repo's permissionRequest hook
+        new_repo tui-copilot
+        mkdir -p "$WORK/tui-copilot/.github/hooks"
+        python3 - "$WORK/tui-copilot/.github/hooks/vnx.json" "$HOOKS/answer.sh" "$answer" <<'PY'
+import json, sys
+p, ans, answer = sys.argv[1:4]
+reply = {"behavior": answer}
+if answer == "deny":
+    reply["message"] = "vnx denied"
+json.dump({"version": 1, "hooks": {"permissionRequest": [
+    {"type": "command", "bash": f"{ans} copilot-answer '{json.dumps(reply)}'"}]}},
+    open(p, "w"), indent=2)
+PY
+        tui_answered copilot "$WORK/with-env copilot -i $(q "$TUI_WRITE")" "$answer" '● TUI done\.' /exit
+    fi
+done

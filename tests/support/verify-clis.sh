@@ -284,6 +284,12 @@ fi
 
 tmux -L "$SOCK" -f /dev/null new-session -d -s vnx -x 160 -y 45 -c "$WORK" "sleep 600"
 
+window_open() { # window_open NAME: the private tmux server still has that window
+    # (not `list-windows | grep -q`: with pipefail an early grep exit reads as "closed")
+    local names; names="$(tmux -L "$SOCK" list-windows -t vnx -F '#{window_name}' 2>/dev/null)"
+    grep -qxF -- "$1" <<<"$names"
+}
+
 wait_for() { # wait_for GLOB SECONDS
     local i
     for i in $(seq $(( $2 * 10 ))); do
@@ -329,7 +335,7 @@ interactive() { # interactive CLI WINDOW-CMD HOOK-GLOB QUIT
     tmux -L "$SOCK" send-keys -t "vnx:$cli" Enter
     local i gone=1
     for i in $(seq 50); do
-        tmux -L "$SOCK" list-windows -t vnx -F '#{window_name}' 2>/dev/null | grep -qx "$cli" || { gone=0; break; }
+        window_open "$cli" || { gone=0; break; }
         sleep 0.1
     done
     check "$cli interactive quits with $quit" "window closed" $gone
