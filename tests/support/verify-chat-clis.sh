@@ -67,15 +67,17 @@ for cli in $CHAT_CLIS; do
     new_repo repo
     EXTRA_ENV="${OPENCODE_EDITS_ENV[$cli]:-}" headless "$cli" "$WRITE_PROMPT" ${EDITS_ARGS[$cli]}
     [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/hello.txt" 2>/dev/null)" = "hello from the model" ]
+    st=$?
     check "$cli headless write (edits posture: ${EDITS_ARGS[$cli]:-${OPENCODE_EDITS_ENV[$cli]:-}})" \
-        "rc=$RC ${SECS}s; hello.txt written; events: $(events "$OUT")" $?
+        "rc=$RC ${SECS}s; hello.txt written; events: $(events "$OUT")" $st
     save "$OUT" "$cli/headless-success.${EXT[$cli]}"
     if [ "$cli" = aider ]; then
         # aider commits by itself, as the configured identity, and leaves .aider.* files.
         commits=$(git -C "$WORK/repo" rev-list --count HEAD)
         left=$(cd "$WORK/repo" && git status --porcelain | tr '\n' ' ')
         [ "$commits" -eq 2 ] && grep -q '^Commit [0-9a-f]' "$OUT"
-        check "aider commits by itself" "commits=$commits ($(git -C "$WORK/repo" log -1 --format='%an <%ae> %s')); untracked: $left" $?
+        st=$?
+        check "aider commits by itself" "commits=$commits ($(git -C "$WORK/repo" log -1 --format='%an <%ae> %s')); untracked: $left" $st
     fi
 
     # -- the full posture: write a file and run a command
@@ -86,13 +88,15 @@ for cli in $CHAT_CLIS; do
         # ("Run shell command?" needs an explicit yes; --yes-always does not give it).
         [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/hello.txt" 2>/dev/null)" = "hello from the model" ] \
             && [ ! -e "$WORK/repo/ran.txt" ]
+        st=$?
         check "aider headless shell (full posture: ${FULL_ARGS[$cli]})" \
-            "rc=$RC ${SECS}s; hello.txt written, the proposed command NOT run (ran.txt absent)" $?
+            "rc=$RC ${SECS}s; hello.txt written, the proposed command NOT run (ran.txt absent)" $st
     else
         [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/hello.txt" 2>/dev/null)" = "hello from the model" ] \
             && [ "$(cat "$WORK/repo/ran.txt" 2>/dev/null)" = "hi" ]
+        st=$?
         check "$cli headless write + shell (full posture: ${FULL_ARGS[$cli]:-default})" \
-            "rc=$RC ${SECS}s; hello.txt and ran.txt; events: $(events "$OUT")" $?
+            "rc=$RC ${SECS}s; hello.txt and ran.txt; events: $(events "$OUT")" $st
     fi
     save "$OUT" "$cli/headless-shell.${EXT[$cli]}"
     first_out="$OUT"
@@ -112,22 +116,30 @@ for cli in $CHAT_CLIS; do
     sid2="$(session_id "$cli" "$OUT")"
     [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/second.txt" 2>/dev/null)" = "second" ] && [ "$hist" -eq 0 ] \
         && [ "$sid2" = "$sid" ]
-    check "$cli resume the session" "rc=$RC ${SECS}s; second.txt written; history resent: $([ "$hist" -eq 0 ] && echo yes || echo no); session id '$sid' kept ('$sid2')" $?
+    st=$?
+    check "$cli resume the session" "rc=$RC ${SECS}s; second.txt written; history resent: $([ "$hist" -eq 0 ] && echo yes || echo no); session id '$sid' kept ('$sid2')" $st
     save "$OUT" "$cli/resume.${EXT[$cli]}"
     # -- the session files
     case "$cli" in
         opencode) "$WORK/with-env" sh -c "cd '$WORK/repo' && opencode export '$sid'" >"$WORK/session.json" 2>/dev/null
                   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["messages"]))' "$WORK/session.json" >/dev/null 2>&1
-                  check "opencode export" "the session as JSON {info, messages}" $?
+                  st=$?
+                  check "opencode export" "the session as JSON {info, messages}" $st
                   save "$WORK/session.json" opencode/session-export.json ;;
         qwen) f="$(ls "$WORK"/home/.qwen/projects/*/chats/"$sid".jsonl 2>/dev/null | head -n 1)"
-              [ -n "$f" ]; check "qwen session file" "${f#$WORK/}" $?
+              [ -n "$f" ]
+              st=$?
+              check "qwen session file" "${f#$WORK/}" $st
               [ -n "$f" ] && save "$f" qwen/session.jsonl ;;
         copilot) f="$WORK/home/.copilot/session-state/$sid/events.jsonl"
-                 [ -f "$f" ] && grep -q usage "$f"; check "copilot session file" "${f#$WORK/}" $?
+                 [ -f "$f" ] && grep -q usage "$f"
+                 st=$?
+                 check "copilot session file" "${f#$WORK/}" $st
                  save "$f" copilot/session-events.jsonl ;;
         aider) f="$WORK/repo/.aider.chat.history.md"
-               [ -f "$f" ]; check "aider chat history" "${f#$WORK/} (no session id)" $?
+               [ -f "$f" ]
+               st=$?
+               check "aider chat history" "${f#$WORK/} (no session id)" $st
                save "$f" aider/chat-history.md ;;
     esac
 
@@ -136,7 +148,8 @@ for cli in $CHAT_CLIS; do
     if [ "$cli" = aider ]; then grep -qx 'Should I also update the documentation?' "$OUT"
     else [ "$(final_text "$OUT")" = "Should I also update the documentation?" ]; fi
     st=$?; [ "$RC" -eq 0 ] && [ "$st" -eq 0 ]
-    check "$cli headless question" "rc=$RC; the question is the final text; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless question" "rc=$RC; the question is the final text; events: $(events "$OUT")" $st
     save "$OUT" "$cli/question.${EXT[$cli]}"
 
     # -- a denied tool
@@ -159,7 +172,8 @@ for cli in $CHAT_CLIS; do
     # -- HTTP 400
     headless "$cli" '@model fail 400' ${FULL_ARGS[$cli]}
     [ "$RC" -eq "${CHAT_ERR400[$cli]}" ] && grep -q '400' "$OUT" "$ERR"
-    check "$cli headless HTTP 400" "rc=$RC (want ${CHAT_ERR400[$cli]}) ${SECS}s; events: $(events "$OUT"); says: $(grep -ho 'scripted failure\|API Error: 400[^"]*\|BadRequestError' "$OUT" "$ERR" | head -n 1)" $?
+    st=$?
+    check "$cli headless HTTP 400" "rc=$RC (want ${CHAT_ERR400[$cli]}) ${SECS}s; events: $(events "$OUT"); says: $(grep -ho 'scripted failure\|API Error: 400[^"]*\|BadRequestError' "$OUT" "$ERR" | head -n 1)" $st
     save "$OUT" "$cli/api-error.${EXT[$cli]}"
 done
 
@@ -200,7 +214,8 @@ PY
     pre="$(first_payload qwen-PreToolUse)"
     [ "$RC" -eq 0 ] && [ -e "$WORK/repo/hello.txt" ] && [ ! -e "$WORK/repo/ran.txt" ] && [ -n "$pre" ] \
         && grep -q '"permission_denials":\[{' "$OUT"
-    check "qwen PreToolUse hook denies run_shell_command (yolo)" "rc=$RC; ran.txt absent; result.permission_denials lists it; fired: $(cd "$HOOKS" && ls qwen-*.json | sed 's/\..*//' | sort | uniq -c | tr -s ' \n' ' ')" $?
+    st=$?
+    check "qwen PreToolUse hook denies run_shell_command (yolo)" "rc=$RC; ran.txt absent; result.permission_denials lists it; fired: $(cd "$HOOKS" && ls qwen-*.json | sed 's/\..*//' | sort | uniq -c | tr -s ' \n' ' ')" $st
     for e in PreToolUse PostToolUse Stop UserPromptSubmit Notification; do
         f="$(first_payload "qwen-$e")"; [ -n "$f" ] && echo "     qwen $e: $(keys "$f")" && save "$f" "qwen/hook-$e.json"
     done
@@ -232,7 +247,8 @@ PY
         else
             [ "$RC" -eq 0 ] && [ ! -e "$WORK/repo/hello.txt" ] && [ ! -e "$WORK/repo/ran.txt" ] && [ -n "$req" ]
         fi
-        check "copilot permissionRequest hook answers $answer (no --allow-all-tools)" "rc=$RC; events: $(events "$OUT"); fired: $(cd "$HOOKS" && ls copilot-*.json 2>/dev/null | sed 's/\..*//' | sort | uniq -c | tr -s ' \n' ' ')" $?
+        st=$?
+        check "copilot permissionRequest hook answers $answer (no --allow-all-tools)" "rc=$RC; events: $(events "$OUT"); fired: $(cd "$HOOKS" && ls copilot-*.json 2>/dev/null | sed 's/\..*//' | sort | uniq -c | tr -s ' \n' ' ')" $st
         save "$OUT" "copilot/hook-$answer.jsonl"
         if [ "$answer" = allow ]; then
             for e in permissionRequest preToolUse postToolUse agentStop sessionStart sessionEnd userPromptSubmitted; do
@@ -269,7 +285,8 @@ for l in open(sys.argv[1]):
     if t not in seen: seen.append(t)
 print(" ".join(seen))' "$HOOKS/opencode-plugin.jsonl" 2>/dev/null)"
     grep -qw 'permission.asked' <<<"$types" && grep -qw 'session.idle' <<<"$types"
-    check "opencode plugin events" "rc=$rc after $(( $(date +%s) - t0 ))s (first start installs @opencode-ai/plugin); ran.txt $([ -e "$WORK/repo/ran.txt" ] && echo written || echo absent); seen: $types" $?
+    st=$?
+    check "opencode plugin events" "rc=$rc after $(( $(date +%s) - t0 ))s (first start installs @opencode-ai/plugin); ran.txt $([ -e "$WORK/repo/ran.txt" ] && echo written || echo absent); seen: $types" $st
     if [ -n "$FIXTURES" ] && [ -f "$HOOKS/opencode-plugin.jsonl" ]; then
         mkdir -p "$FIXTURES/opencode"; cp "$HOOKS/opencode-plugin.jsonl" "$FIXTURES/opencode/plugin-events.jsonl"
     fi
@@ -282,7 +299,8 @@ if want aider; then
     EXTRA_ENV="GIT_CONFIG_GLOBAL=/dev/null" headless aider "$WRITE_PROMPT" --yes-always
     name="$(git -C "$WORK/repo" config --local user.name)"
     [ "$RC" -eq 0 ] && [ -n "$name" ]
-    check "aider writes a git identity into .git/config when none is set" "rc=$RC; user.name='$name' user.email='$(git -C "$WORK/repo" config --local user.email)'" $?
+    st=$?
+    check "aider writes a git identity into .git/config when none is set" "rc=$RC; user.name='$name' user.email='$(git -C "$WORK/repo" config --local user.email)'" $st
 fi
 
 # ---- against "Ollama": the server's Ollama endpoints ----------------------------------
@@ -299,7 +317,8 @@ if want opencode; then
     requests_since "$n0" >"$WORK/since"
     [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/ollama.txt" 2>/dev/null)" = "via ollama" ] \
         && grep -q '"model": "mock-model"' "$WORK/since"
-    check "opencode against Ollama's /v1 (provider ollama)" "rc=$RC ${SECS}s; ollama.txt written; events: $(events "$OUT")" $?
+    st=$?
+    check "opencode against Ollama's /v1 (provider ollama)" "rc=$RC ${SECS}s; ollama.txt written; events: $(events "$OUT")" $st
 fi
 if want aider; then
     # Ollama's own API (/api/show, /api/chat) through litellm's ollama_chat/ provider
@@ -320,7 +339,8 @@ for cli in "${!P500[@]}"; do
     wait "${P500[$cli]}"
     read -r rc secs <"$WORK/http500.$cli"
     [ "$rc" -eq "${CHAT_ERR500[$cli]}" ]
-    check "$cli headless HTTP 500" "rc=$rc (want ${CHAT_ERR500[$cli]}) after ${secs}s; events: $(events "$WORK/http500.$cli.out")" $?
+    st=$?
+    check "$cli headless HTTP 500" "rc=$rc (want ${CHAT_ERR500[$cli]}) after ${secs}s; events: $(events "$WORK/http500.$cli.out")" $st
     save "$WORK/http500.$cli.out" "$cli/api-error-500.${EXT[$cli]}"
 done
 [ ${#P500[@]} -eq 0 ] || echo "     HTTP 500 answers in the log (all CLIs): $(grep -c '"status": 500' "$WORK/server.log")"

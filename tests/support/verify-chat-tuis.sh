@@ -34,7 +34,8 @@ tui() {
     tmux -L "$SOCK" new-window -t vnx -n "$cli" -c "$dir" "$cmd"
     t0=$(date +%s.%N)
     wait_screen "$cli" "$ready" 60
-    check "$cli TUI starts offline" "ready marker /$ready/ after $(echo "$(date +%s.%N) - $t0" | bc)s" $?
+    st=$?
+    check "$cli TUI starts offline" "ready marker /$ready/ after $(echo "$(date +%s.%N) - $t0" | bc)s" $st
     save_screen "$cli" "$cli/tui-ready.txt"
     if [ -n "$paste" ]; then
         printf '%s' "$paste" | tmux -L "$SOCK" load-buffer -b vnxprompt -
@@ -43,16 +44,19 @@ tui() {
         tmux -L "$SOCK" send-keys -t "vnx:$cli" Enter
     fi
     ! screen_has "$cli" 'trust th(is|e files in this) folder|confirm folder trust|sign in|log ?in to|authenticate' -i
-    check "$cli TUI: no trust/login dialog" "screen clean" $?
+    st=$?
+    check "$cli TUI: no trust/login dialog" "screen clean" $st
     wait_screen "$cli" "$dialog" 60
-    check "$cli TUI permission dialog" "/$dialog/ after $(echo "$(date +%s.%N) - $t0" | bc)s" $?
+    st=$?
+    check "$cli TUI permission dialog" "/$dialog/ after $(echo "$(date +%s.%N) - $t0" | bc)s" $st
     save_screen "$cli" "$cli/tui-permission.txt"
     # shellcheck disable=SC2086
     tmux -L "$SOCK" send-keys -t "vnx:$cli" $keys
     wait_for "$dir/tui.txt" 60
     wait_screen "$cli" "$done_re" 30
     [ "$(cat "$dir/tui.txt" 2>/dev/null)" = "from the tui" ]
-    check "$cli TUI: '$keys' approves, tui.txt written, turn ends" "done marker /$done_re/ after $(echo "$(date +%s.%N) - $t0" | bc)s" $?
+    st=$?
+    check "$cli TUI: '$keys' approves, tui.txt written, turn ends" "done marker /$done_re/ after $(echo "$(date +%s.%N) - $t0" | bc)s" $st
     sleep 1
     save_screen "$cli" "$cli/tui-done.txt"
     tmux -L "$SOCK" send-keys -t "vnx:$cli" -l "$quit"; sleep 1
@@ -95,7 +99,9 @@ PY
     tui qwen "$WORK/with-env qwen -i $(q "$TUI_WRITE")" \
         'Type your message|for shortcuts' 'Apply this change\?|Allow once' '1' '✦ TUI done\.' /quit
     f="$(first_payload qwen-tui-PermissionRequest)"
-    [ -n "$f" ]; check "qwen TUI PermissionRequest hook fired with the dialog" "$(keys "$f")" $?
+    [ -n "$f" ]
+    st=$?
+    check "qwen TUI PermissionRequest hook fired with the dialog" "$(keys "$f")" $st
     for e in PermissionRequest Notification Stop; do
         f="$(first_payload "qwen-tui-$e")"; [ -n "$f" ] && save "$f" "qwen/tui-hook-$e.json"
     done
@@ -116,7 +122,9 @@ PY
     tui copilot "$WORK/with-env copilot -i $(q "$TUI_WRITE")" \
         'Copilot v[0-9.]+ uses AI|Manual Approval' 'Do you want to create' '1' '● TUI done\.' /exit
     f="$(first_payload copilot-tui-permissionRequest)"
-    [ -n "$f" ]; check "copilot TUI permissionRequest hook fired with the dialog" "$(keys "$f")" $?
+    [ -n "$f" ]
+    st=$?
+    check "copilot TUI permissionRequest hook fired with the dialog" "$(keys "$f")" $st
     for e in permissionRequest notification agentStop sessionEnd; do
         f="$(first_payload "copilot-tui-$e")"; [ -n "$f" ] && save "$f" "copilot/tui-hook-$e.json"
     done
@@ -145,7 +153,8 @@ tui_answered() {
     else
         [ "$st" -eq 0 ] && [ ! -e "$dir/tui.txt" ] && screen_has "$win" 'vnx denied'
     fi
-    check "$cli TUI: the permission hook answers $answer, no dialog" "tui.txt $([ -e "$dir/tui.txt" ] && echo written || echo absent); $(screen_of "$win" | grep -m1 -oE 'vnx denied|Permission denied[^│]*' | head -n 1)" $?
+    st=$?
+    check "$cli TUI: the permission hook answers $answer, no dialog" "tui.txt $([ -e "$dir/tui.txt" ] && echo written || echo absent); $(screen_of "$win" | grep -m1 -oE 'vnx denied|Permission denied[^│]*' | head -n 1)" $st
     save_screen "$win" "$cli/tui-hook-$answer.txt"
     tmux -L "$SOCK" send-keys -t "vnx:$win" -l "$quit"; sleep 1
     tmux -L "$SOCK" send-keys -t "vnx:$win" Enter

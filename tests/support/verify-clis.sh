@@ -213,39 +213,45 @@ for cli in claude codex gemini; do
     new_repo repo
     headless "$cli" "$WRITE_PROMPT" $([ "$cli" = gemini ] && echo --approval-mode auto_edit)
     [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/hello.txt" 2>/dev/null)" = "hello from the model" ]
-    check "$cli headless write" "rc=$RC ${SECS}s; hello.txt written; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless write" "rc=$RC ${SECS}s; hello.txt written; events: $(events "$OUT")" $st
     save "$OUT" "$cli-headless-success.jsonl"
 
     new_repo repo
     # gemini offers run_shell_command only in yolo mode when headless
     headless "$cli" "$RUN_PROMPT" $([ "$cli" = gemini ] && echo --approval-mode yolo)
     [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/ran.txt" 2>/dev/null)" = "hi" ]
-    check "$cli headless shell" "rc=$RC ${SECS}s; ran.txt = hi; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless shell" "rc=$RC ${SECS}s; ran.txt = hi; events: $(events "$OUT")" $st
     save "$OUT" "$cli-headless-shell.jsonl"
 
     if [ "$cli" = gemini ]; then
         new_repo repo
         headless gemini "$RUN_PROMPT" --approval-mode auto_edit
         [ "$RC" -eq 0 ] && [ ! -e "$WORK/repo/ran.txt" ] && grep -q tool_not_registered "$OUT"
-        check "gemini headless shell under auto_edit" "rc=$RC; run_shell_command is not offered (tool_not_registered), ran.txt absent" $?
+        st=$?
+        check "gemini headless shell under auto_edit" "rc=$RC; run_shell_command is not offered (tool_not_registered), ran.txt absent" $st
     fi
 
     headless "$cli" "$ASK_PROMPT" $([ "$cli" = gemini ] && echo --approval-mode auto_edit)
     [ "$RC" -eq 0 ] && [ "$(final_text "$OUT")" = "Should I also update the documentation?" ]
-    check "$cli headless question" "rc=$RC; final text is the question; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless question" "rc=$RC; final text is the question; events: $(events "$OUT")" $st
     save "$OUT" "$cli-question.jsonl"
 
     n0=$(wc -l <"$WORK/server.log")
     headless "$cli" '@model fail 400' $([ "$cli" = gemini ] && echo --approval-mode auto_edit)
     [ "$RC" -eq "${ERR400[$cli]}" ] && grep -q 'scripted failure' "$OUT" "$ERR"
-    check "$cli headless HTTP 400" "rc=$RC (want ${ERR400[$cli]}) ${SECS}s; 'scripted failure' reported; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless HTTP 400" "rc=$RC (want ${ERR400[$cli]}) ${SECS}s; 'scripted failure' reported; events: $(events "$OUT")" $st
     save "$OUT" "$cli-api-error.jsonl"
 
     n0=$(wc -l <"$WORK/server.log")
     headless "$cli" '@model fail 500' $([ "$cli" = gemini ] && echo --approval-mode auto_edit)
     tries=$(requests_since "$n0" | grep -c '"status": 500')
     [ "$RC" -eq "${ERR500[$cli]}" ]
-    check "$cli headless HTTP 500" "rc=$RC (want ${ERR500[$cli]}) ${SECS}s; $tries request(s) answered 500" $?
+    st=$?
+    check "$cli headless HTTP 500" "rc=$RC (want ${ERR500[$cli]}) ${SECS}s; $tries request(s) answered 500" $st
 done
 
 if [ "$SLEEP" = 1 ]; then
@@ -262,7 +268,8 @@ if [ "$SLEEP" = 1 ]; then
         wait "${SPID[$cli]}"
         read -r rc secs text <"$WORK/sleep.$cli"
         [ "$rc" -eq 0 ] && [ "${secs%.*}" -ge 30 ] && [ "$text" = "Woke up." ]
-        check "$cli headless sleep 30" "rc=$rc after ${secs}s; final text '$text'" $?
+        st=$?
+        check "$cli headless sleep 30" "rc=$rc after ${secs}s; final text '$text'" $st
     done
 fi
 
@@ -318,9 +325,11 @@ interactive() { # interactive CLI WINDOW-CMD HOOK-GLOB QUIT
     sleep 0.5
     local screen; screen="$(tmux -L "$SOCK" capture-pane -p -t "vnx:$cli" 2>/dev/null)"
     [ "$fired" -eq 0 ] && [ "$(cat "$WORK/tui-$cli/tui.txt" 2>/dev/null)" = "from the tui" ]
-    check "$cli interactive turn + hook" "hook fired after ${secs}s, tui.txt written" $?
+    st=$?
+    check "$cli interactive turn + hook" "hook fired after ${secs}s, tui.txt written" $st
     ! grep -qiE 'trust this folder|do you trust|use this api key|how would you like to authenticate|Try new model|choose the text style' <<<"$screen"
-    check "$cli interactive: no onboarding/trust/api-key dialog" "screen clean" $?
+    st=$?
+    check "$cli interactive: no onboarding/trust/api-key dialog" "screen clean" $st
     if [ "$fired" -eq 0 ]; then
         local payload; payload="$(ls $glob | head -n 1)"
         if [ "$cli" = codex ]; then  # notify also fires for the TUI's title sub-thread
