@@ -171,7 +171,7 @@ for cli in $CHAT_CLIS; do
 
     # -- HTTP 400
     headless "$cli" '@model fail 400' ${FULL_ARGS[$cli]}
-    [ "$RC" -eq "${CHAT_ERR400[$cli]}" ] && grep -q '400' "$OUT" "$ERR"
+    [ "$RC" -eq "${CHAT_ERR400[$cli]}" ] && grep -q 'scripted failure' "$OUT" "$ERR"
     st=$?
     check "$cli headless HTTP 400" "rc=$RC (want ${CHAT_ERR400[$cli]}) ${SECS}s; events: $(events "$OUT"); says: $(grep -ho 'scripted failure\|API Error: 400[^"]*\|BadRequestError' "$OUT" "$ERR" | head -n 1)" $st
     save "$OUT" "$cli/api-error.${EXT[$cli]}"
