@@ -44,10 +44,6 @@ for line in open(sys.argv[2], errors="replace"):
     if cli == "copilot" and e.get("type") == "result": sid = e.get("sessionId") or sid
 print(sid)' "$1" "$2"; }
 
-json_field() { # json_field FILE EXPR: a python expression over `e` (the loaded JSON)
-    python3 -c 'import json, sys; e = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
-
 # ---- HTTP 500: slow (the CLIs retry with backoff), so all four run in the background -----
 declare -A P500
 for cli in $CHAT_CLIS; do

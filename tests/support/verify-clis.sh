@@ -52,6 +52,10 @@ cleanup() {
         tmux -L "$SOCK" kill-server 2>/dev/null
     fi
     for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+    # the background HTTP 500 runs of verify-chat-clis.sh, if still going
+    for p in ${P500[@]+"${P500[@]}"}; do
+        for c in $(descendants "$p") "$p"; do kill -TERM "$c" 2>/dev/null; done
+    done
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
     [ -n "${GEMINI_SYS_DIR:-}" ] && rm -rf "$GEMINI_SYS_DIR"
     [ -n "${CODEX_DIR:-}" ] && rm -rf "$CODEX_DIR"
@@ -62,7 +66,9 @@ cleanup() {
         grep -qxF "$f" <<<"$GEMINI_ERRORS_BEFORE" || rm -f "$f"
     done
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 130" INT   # (the EXIT trap cleans up; without an exit the script went on)
+trap "exit 143" TERM
 
 descendants() { # all descendant pids of $1
     local c
