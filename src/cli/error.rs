@@ -196,6 +196,7 @@ hinted!(
     vnx::group::GroupError => exits::group,
     vnx::dispatch::answer::AnswerError => exits::answer,
     vnx::dispatch::accept::AcceptError => exits::accept,
+    vnx::dispatch::dismiss::DismissError => exits::dismiss,
 );
 
 /// The errors without a hint of their own.

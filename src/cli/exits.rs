@@ -182,6 +182,15 @@ pub fn answer(e: &vnx::dispatch::answer::AnswerError) -> Exit {
     }
 }
 
+/// A question that cannot be dismissed is a negative verdict; the ledger decides its own.
+pub fn dismiss(e: &vnx::dispatch::dismiss::DismissError) -> Exit {
+    use vnx::dispatch::dismiss::DismissError as E;
+    match e {
+        E::NotAsking { .. } | E::Settled { .. } | E::NoEvidence { .. } => Exit::No,
+        E::Ledger(e) => ledger(e),
+    }
+}
+
 /// A dispatch whose work cannot be accepted is a negative verdict; the configuration, git
 /// and the ledger decide their own.
 pub fn accept(e: &vnx::dispatch::accept::AcceptError) -> Exit {

@@ -20,6 +20,7 @@ mod cost;
 mod dashboard;
 mod demo_worker;
 mod deny;
+mod dismiss;
 mod dispatch_agent;
 mod doctor;
 mod drain;
@@ -100,6 +101,7 @@ enum Command {
     Dashboard(dashboard::Args),
     Attach(attach::Args),
     Accept(accept::Args),
+    Dismiss(dismiss::Args),
     Approve(approve::Args),
     Deny(deny::Args),
     Cancel(cancel::Args),
@@ -353,6 +355,7 @@ pub fn run() -> ExitCode {
         Command::Dashboard(a) => dashboard::run(a),
         Command::Attach(a) => attach::run(a),
         Command::Accept(a) => accept::run(a),
+        Command::Dismiss(a) => dismiss::run(a),
         Command::Approve(a) => approve::run(a),
         Command::Deny(a) => deny::run(a),
         Command::Cancel(a) => cancel::run(a),

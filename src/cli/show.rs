@@ -151,6 +151,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
             field(if i == 0 { "asks" } else { "" }, transcript::clean(line))?;
         }
     }
+    if let Some(d) = &s.dismissed {
+        field("dismissed", super::status::dismissed_line(d))?;
+    }
     if let Some(a) = &s.accepted {
         field("accepted", super::status::accepted_line(a))?;
     }

@@ -191,9 +191,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 out.line(&format!("  {REQUEST_IS_THE_HOOKS}"))?;
             }
         }
-        if let Some(q) = s.question.as_deref().filter(|_| s.status == "needs_input") {
+        // Only while it waits: a question a follow-up answered, a landing settled or a person
+        // dismissed asks nothing any more.
+        if let Some(q) = s.question.as_deref().filter(|_| s.waiting()) {
             // A short form: `vnx show` has the whole question.
             out.line(&format!("  asks: {}", transcript::question(q, 100)))?;
+        }
+        if let Some(d) = &s.dismissed {
+            out.line(&format!("  dismissed {}", dismissed_line(d)))?;
         }
         if let Some(a) = s.accepted.as_ref().filter(|_| s.landed.is_none()) {
             out.line(&format!("  accepted {}", accepted_line(a)))?;
@@ -404,4 +409,16 @@ fn short_age(d: jiff::SignedDuration) -> String {
         3600..86400 => format!("{}h", secs / 3600),
         _ => format!("{}d", secs / 86400),
     }
+}
+
+/// A dismissal, for a person: `by ana at …: note`.
+pub fn dismissed_line(d: &vnx::dispatch::state::Dismissed) -> String {
+    let mut line = format!("by {}", super::output::escape(&d.by));
+    if let Some(at) = &d.at {
+        line.push_str(&format!(" at {at}"));
+    }
+    if let Some(note) = &d.note {
+        line.push_str(&format!(": {}", super::output::escape(note)));
+    }
+    line
 }

@@ -30,6 +30,8 @@ pub enum Action {
     Deny(String),
     /// Accept its ended worker's committed work as done (`vnx accept`).
     Accept(String),
+    /// Close its question without answering it (`vnx dismiss`).
+    Dismiss(String),
     /// Stop it (`vnx cancel`).
     Cancel(String),
     /// Run its role's gates (`vnx gate-check`).
@@ -58,6 +60,7 @@ impl Action {
             Action::Approve(id) => v(&["approve", id]),
             Action::Deny(id) => v(&["deny", id]),
             Action::Accept(id) => v(&["accept", id]),
+            Action::Dismiss(id) => v(&["dismiss", id]),
             Action::Cancel(id) => v(&["cancel", id]),
             Action::GateCheck(id) => v(&["gate-check", id]),
             Action::Merge(id) => v(&["merge", id]),
@@ -72,6 +75,7 @@ impl Action {
             self,
             Action::Approve(_)
                 | Action::Accept(_)
+                | Action::Dismiss(_)
                 | Action::Cancel(_)
                 | Action::Merge(_)
                 | Action::Release(_)
@@ -84,6 +88,7 @@ impl Action {
         match self {
             Action::Approve(id) => format!("allow what {id}'s worker asks to do?"),
             Action::Accept(id) => format!("accept {id}'s committed work as done?"),
+            Action::Dismiss(id) => format!("dismiss {id}'s question without answering it?"),
             Action::Cancel(id) => format!("cancel {id}? its worker is stopped"),
             Action::Merge(id) => format!("merge {id} into its base?"),
             Action::Release(id) => format!("release {id}'s worktree and branch?"),
@@ -102,6 +107,7 @@ impl Action {
             | Action::Approve(id)
             | Action::Deny(id)
             | Action::Accept(id)
+            | Action::Dismiss(id)
             | Action::Cancel(id)
             | Action::GateCheck(id)
             | Action::Merge(id)
@@ -307,6 +313,7 @@ impl App {
             KeyCode::Char('p') => Action::Approve(id),
             KeyCode::Char('n') => Action::Deny(id),
             KeyCode::Char('d') => Action::Accept(id),
+            KeyCode::Char('i') => Action::Dismiss(id),
             KeyCode::Char('c') => Action::Cancel(id),
             KeyCode::Char('g') => Action::GateCheck(id),
             KeyCode::Char('m') => Action::Merge(id),

@@ -156,6 +156,7 @@ mod tests {
             (Action::Approve(id.clone()), "approve D-00000001", true),
             (Action::Deny(id.clone()), "deny D-00000001", false),
             (Action::Accept(id.clone()), "accept D-00000001", true),
+            (Action::Dismiss(id.clone()), "dismiss D-00000001", true),
             (Action::Cancel(id.clone()), "cancel D-00000001", true),
             (
                 Action::GateCheck(id.clone()),

@@ -49,6 +49,7 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
         continues: None,
         continued_by: None,
         accepted: None,
+        dismissed: None,
         blocked: None,
         queue: None,
         proof: Some(Proof {

@@ -28,6 +28,7 @@ mod daily_loop;
 mod dashboard;
 mod declared;
 mod defaults;
+mod dismiss;
 mod dispatch;
 mod docs;
 mod doctor;

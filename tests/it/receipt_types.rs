@@ -604,6 +604,20 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         &mut failures,
     );
     check(
+        vnx::receipts::DispatchDismissed {
+            dispatch_id: did(ID),
+            completion: CompletionRef {
+                seq: Some(5),
+                line_sha256: s(HASH),
+            },
+            question: Some(s("Should I also update the documentation?")),
+            by: s("ana"),
+            note: Some(s("not needed")),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
         DispatchResumed {
             dispatch_id: did(ID),
             after: s("blocked"),

@@ -2,7 +2,8 @@
 //! with `--sandbox`, asks the kernel (`access(2)`, through `test -r`/`test -w`, so nothing is
 //! damaged) about each place the threat model names, and the answers must be the table in
 //! `adr/0004-checkpoints-and-threat-model.md` between `<!-- measured-reach -->` markers. The
-//! ADR's statement is this measurement, not a belief.
+//! ADR's statement is this measurement, not a belief. A project whose data directory is a
+//! link, which the sandbox could not hide, refuses a sandboxed dispatch.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -160,4 +161,67 @@ fn the_documented_reach_of_a_worker_is_the_measured_one() {
         measured,
         "ADR 0004's measured-reach table is not what a worker reaches; measured:\n{table}"
     );
+}
+
+/// A project whose data directory is a link to another disk: a sandbox hides the data
+/// directory by its path, so a worker would see where the link leads (every dispatch's
+/// environment). A sandboxed dispatch there is refused, with what to do, and nothing runs.
+#[test]
+fn a_linked_data_directory_refuses_a_sandboxed_dispatch() {
+    let repo = Repo::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let data = repo.env.path().join(".vnx-data");
+    let target = elsewhere.path().join("vnx-data");
+    let moved = std::process::Command::new("mv")
+        .arg(&data)
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(moved.success());
+    std::os::unix::fs::symlink(&target, &data).unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let prober = tools.path().join("prober");
+    let ran = tools.path().join("ran");
+    std::fs::write(&prober, format!("#!/bin/sh\ntouch {}\n", ran.display())).unwrap();
+    std::fs::set_permissions(&prober, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "providers:\n  prober:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    \
+         permissions:\n      edits: []\n",
+        prober.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "declare the prober"]);
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "prober",
+        "--sandbox",
+        "--instruction",
+        "probe",
+    ]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("is a link, and a sandboxed worker must not see where it leads"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: make "), "{}", r.stderr);
+    assert!(!ran.exists(), "the worker ran");
+    // Without a sandbox the worker runs there as before.
+    run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "prober",
+        "--no-sandbox",
+        "--instruction",
+        "probe",
+    ]));
+    assert!(ran.exists());
 }

@@ -23,6 +23,7 @@ const DOMAIN: &[u8] = b"vnx-receipt-attestation v1\n";
 /// Event types vnx writes itself, by prefix or whole name, with the command that writes them.
 const OWNED: &[(&str, &str)] = &[
     ("dispatch_accepted", "vnx accept"),
+    ("dispatch_dismissed", "vnx dismiss"),
     (
         "dispatch_",
         "vnx dispatch-agent (a worker reports with `vnx report`)",
@@ -379,6 +380,7 @@ mod tests {
             "dispatch_started",
             "dispatch_completed",
             "dispatch_accepted",
+            "dispatch_dismissed",
             "gate_result",
             "merge_completed",
             "merge",

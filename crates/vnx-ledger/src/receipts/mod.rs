@@ -11,6 +11,7 @@
 mod accepted;
 pub mod cli_events;
 mod constraint;
+mod dismissed;
 mod dispatch;
 mod egress;
 mod gate;
@@ -39,6 +40,7 @@ pub use cli_events::{CliVerdict, StreamSummary, Usage, UsageSource};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };
+pub use dismissed::DispatchDismissed;
 pub use dispatch::{
     CheckoutChange, CliHomes, CompletionSignal, Continues, DecisionRef, DispatchCompleted,
     DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, ReplayOf,
@@ -208,6 +210,8 @@ pub enum Typed {
     DispatchAnswered(Box<Read<DispatchAnswered>>),
     /// A `dispatch_accepted` receipt.
     DispatchAccepted(Box<Read<DispatchAccepted>>),
+    /// A `dispatch_dismissed` receipt.
+    DispatchDismissed(Box<Read<DispatchDismissed>>),
     /// A `group_started` receipt.
     GroupStarted(Box<Read<GroupStarted>>),
     /// A `group_decision` receipt.
@@ -250,6 +254,7 @@ impl Typed {
             Some(DispatchResumed::EVENT) => boxed(object, Typed::DispatchResumed),
             Some(DispatchAnswered::EVENT) => boxed(object, Typed::DispatchAnswered),
             Some(DispatchAccepted::EVENT) => boxed(object, Typed::DispatchAccepted),
+            Some(DispatchDismissed::EVENT) => boxed(object, Typed::DispatchDismissed),
             Some(GroupStarted::EVENT) => boxed(object, Typed::GroupStarted),
             Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
             Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
@@ -272,7 +277,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 23] = [
+pub const KINDS: [&str; 24] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -290,6 +295,7 @@ pub const KINDS: [&str; 23] = [
     DispatchResumed::EVENT,
     DispatchAnswered::EVENT,
     DispatchAccepted::EVENT,
+    DispatchDismissed::EVENT,
     GroupStarted::EVENT,
     GroupDecision::EVENT,
     QueueDecision::EVENT,

@@ -41,6 +41,7 @@ pub fn document() -> Value {
         DispatchResumed,
         DispatchAnswered,
         DispatchAccepted,
+        DispatchDismissed,
         GroupStarted,
         GroupDecision,
         QueueDecision,

@@ -9,7 +9,6 @@ use crate::dispatch::detail::{self, Detail};
 use crate::dispatch::view::{self, DispatchState, Sessions, State};
 use crate::ledger::{LedgerError, VerifyReport};
 use crate::provider::transcript;
-use crate::receipts::DispatchStatus;
 use crate::tmux::Tmux;
 
 /// One dispatch as a row of the list.
@@ -247,9 +246,7 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
             return last_line(&text);
         }
     }
-    if let (State::Ended(DispatchStatus::NeedsInput), None, Some(q)) =
-        (s.state, &s.landed, s.question.as_deref())
-    {
+    if let (true, Some(q)) = (s.waiting(), s.question.as_deref()) {
         return format!(
             "asks: {}",
             transcript::question(q, transcript::QUESTION_CHARS)

@@ -12,6 +12,7 @@ pub mod accept;
 pub mod answer;
 pub mod cancel;
 pub mod detail;
+pub mod dismiss;
 pub mod fold;
 pub mod liveness;
 pub mod queue;

@@ -79,6 +79,10 @@ pub struct DispatchState {
     /// when, the head accepted and how it had ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Accepted>,
+    /// Once a person dismissed its question with `vnx dismiss` (it then waits for no one):
+    /// who, when, and what they said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dismissed: Option<Dismissed>,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[borsh(
@@ -157,6 +161,19 @@ pub struct Accepted {
         deserialize_with = "crate::dispatch::state::de_json"
     )]
     pub previous_status: DispatchStatus,
+    /// What the person said (`--note`), as recorded (render it escaped).
+    pub note: Option<String>,
+}
+
+/// A person's dismissal of an ended dispatch's question (`dispatch_dismissed`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
+pub struct Dismissed {
+    /// Who dismissed it.
+    pub by: String,
+    /// When.
+    pub at: Option<String>,
     /// What the person said (`--note`), as recorded (render it escaped).
     pub note: Option<String>,
 }
@@ -372,6 +389,7 @@ impl DispatchState {
             tmux_socket: None,
             blocked: None,
             accepted: None,
+            dismissed: None,
             completion: None,
             landed: None,
             title: None,
@@ -424,9 +442,11 @@ impl DispatchState {
     /// Whether it waits for a person: blocked or stalled, or lost or ended needing input
     /// with nothing done about it since. A follow-up that continued it, a merge of its
     /// branch, or a release or clean of its worktree (each a receipt the read model folds)
-    /// settles a lost or needs_input one; a cancelled one ended.
+    /// settles a lost or needs_input one, and so does a dismissal of its question; a
+    /// cancelled one ended.
     pub fn waiting(&self) -> bool {
-        let settled = self.continued_by.is_some() || self.landed.is_some();
+        let settled =
+            self.continued_by.is_some() || self.landed.is_some() || self.dismissed.is_some();
         match self.state {
             State::Blocked | State::Stalled => true,
             State::Lost | State::Ended(DispatchStatus::NeedsInput) => !settled,

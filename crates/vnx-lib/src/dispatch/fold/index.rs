@@ -24,16 +24,17 @@ use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v5";
+pub const FILE: &str = "index/dispatches.v6";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 5 (version 4 had no acceptance, 3 was
-/// one block, not a head and a record per dispatch, 2 had no question, 1 no titles).
-const MAGIC: &[u8; 8] = b"VNXRIX05";
+/// The index file's first bytes: its format, version 6 (version 5 had no dismissal, 4 no
+/// acceptance, 3 was one block, not a head and a record per dispatch, 2 had no question, 1 no
+/// titles).
+const MAGIC: &[u8; 8] = b"VNXRIX06";
 /// The largest head read.
 const MAX_HEAD: u64 = 256 << 20;
 /// The largest index read whole (a larger file is not one vnx wrote for a ledger it can
@@ -403,11 +404,12 @@ fn write_with(
 }
 
 /// The names earlier versions of vnx gave the index.
-const OLDER: [&str; 4] = [
+const OLDER: [&str; 5] = [
     "dispatches.v1",
     "dispatches.v2",
     "dispatches.v3",
     "dispatches.v4",
+    "dispatches.v5",
 ];
 
 impl Opened {

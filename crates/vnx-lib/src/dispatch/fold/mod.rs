@@ -349,6 +349,20 @@ impl Records {
                     });
                 }
             }
+            // A person dismissed the ended dispatch's question (`vnx dismiss`): it waits for
+            // no one; a later end (a follow-up's) is a new question.
+            Typed::DispatchDismissed(r) => {
+                let asking = self
+                    .listed_mut(&id)
+                    .is_some_and(|l| l.state.state == State::Ended(DispatchStatus::NeedsInput));
+                if asking && let Some(s) = self.state(&id, cite, false) {
+                    s.dismissed = Some(crate::dispatch::state::Dismissed {
+                        by: r.receipt.by,
+                        at,
+                        note: r.receipt.note,
+                    });
+                }
+            }
             Typed::DispatchCorrected(r) => {
                 if let Some(s) = self.state(&id, cite, false) {
                     s.state = State::Ended(r.receipt.status);
