@@ -1,0 +1,107 @@
+//! Anthropic's Claude Code (`claude`): what vnx knows about it. The models it takes
+//! (`models`); how it is started (`invocation`); its headless stream
+//! (`claude -p --output-format stream-json --verbose`) parsed for the receipt (`events`) and
+//! rendered as a transcript (`transcript`, also of its session file, which is that stream's
+//! vocabulary); where it keeps its state.
+
+use serde_json::Value;
+
+use super::argv::{Argv, Start, Wanted};
+use super::render::TranscriptEvents;
+use super::stream::StreamEvents;
+use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::sandbox::StatePath;
+
+mod events;
+mod invocation;
+mod models;
+mod transcript;
+
+/// Claude Code.
+#[derive(Debug)]
+pub struct Claude;
+
+impl CodingCli for Claude {
+    fn provider(&self) -> Provider {
+        Provider::Claude
+    }
+
+    /// sonnet, opus, haiku, `claude*`.
+    fn implied_by(&self, model: &str) -> bool {
+        ["sonnet", "opus", "haiku"].contains(&model) || model.starts_with("claude")
+    }
+
+    fn model_aliases(&self) -> &'static [&'static str] {
+        &models::ALIASES
+    }
+
+    /// One of its aliases or a full model name; a likely typo of an alias names it.
+    fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
+        super::check_valid(Provider::Claude, model)?;
+        match model {
+            Some(m) if !models::knows(m) => Err(ProviderError::UnknownModel {
+                provider: "claude",
+                model: m.to_owned(),
+                suggestion: models::closest_alias(m),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Its TUI (as VNX, it keeps subscription billing).
+    fn default_lane(&self) -> Lane {
+        Lane::Interactive
+    }
+
+    /// `--resume`, in both lanes.
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        invocation::permission_flags(permission)
+    }
+
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        Ok(invocation::argv(start))
+    }
+
+    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
+        invocation::allowed_commands(w)
+    }
+
+    fn output_format(&self) -> Option<OutputFormat> {
+        Some(OutputFormat::ClaudeStreamJson)
+    }
+
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        Some(Box::new(events::ClaudeEvents))
+    }
+
+    fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
+        match kind {
+            "system" | "assistant" | "user" | "stream_event" => true,
+            "result" => event.get("subtype").is_some(),
+            _ => false,
+        }
+    }
+
+    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::ClaudeTranscript))
+    }
+
+    /// Its session transcript, whose first entries are of types of its own rather than
+    /// `system`, is rendered as its stream.
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::ClaudeTranscript))
+    }
+
+    fn state_paths(&self) -> &'static [StatePath] {
+        const PATHS: &[StatePath] = &[
+            StatePath::dir(".claude", Some("CLAUDE_CONFIG_DIR")),
+            StatePath::file(".claude.json"),
+        ];
+        PATHS
+    }
+}

@@ -1,0 +1,72 @@
+//! OpenAI's Codex CLI (`codex`): what vnx knows about it. How it is started (`invocation`);
+//! its headless stream
+//! (`codex exec --json`, codex-rs/exec/src/exec_events.rs `ThreadEvent`) parsed for the
+//! receipt (`events`) and rendered as a transcript (`transcript`); the rollout file its TUI
+//! writes rendered as a transcript (`rollout`); where it keeps its state.
+
+use serde_json::Value;
+
+use super::argv::{Argv, Start};
+use super::render::TranscriptEvents;
+use super::stream::StreamEvents;
+use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::sandbox::StatePath;
+
+mod events;
+mod invocation;
+mod rollout;
+mod transcript;
+
+/// The Codex CLI.
+#[derive(Debug)]
+pub struct Codex;
+
+impl CodingCli for Codex {
+    fn provider(&self) -> Provider {
+        Provider::Codex
+    }
+
+    /// `gpt*`, `codex*`.
+    fn implied_by(&self, model: &str) -> bool {
+        model.starts_with("gpt") || model.starts_with("codex")
+    }
+
+    /// `exec resume` headless, `resume` in its TUI.
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    fn permission_flags(&self, lane: Lane, permission: Permission) -> &'static [&'static str] {
+        invocation::permission_flags(lane, permission)
+    }
+
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        Ok(invocation::argv(start))
+    }
+
+    fn output_format(&self) -> Option<OutputFormat> {
+        Some(OutputFormat::CodexJson)
+    }
+
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        Some(Box::new(events::CodexEvents::default()))
+    }
+
+    fn transcript_claims(&self, kind: &str, _event: &Value) -> bool {
+        kind.starts_with("thread.") || kind.starts_with("turn.") || kind.starts_with("item.")
+    }
+
+    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::CodexTranscript))
+    }
+
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(rollout::RolloutTranscript::default()))
+    }
+
+    fn state_paths(&self) -> &'static [StatePath] {
+        const PATHS: &[StatePath] = &[StatePath::dir(".codex", Some("CODEX_HOME"))];
+        PATHS
+    }
+}

@@ -1,0 +1,82 @@
+//! Google's Gemini CLI (`gemini`): what vnx knows about it. How it is started
+//! (`invocation`); its headless stream
+//! (`gemini -p --output-format stream-json`) parsed for the receipt (`events`) and rendered as
+//! a transcript (`transcript`); the chat session file its TUI writes rendered as a transcript
+//! (`session`); where it keeps its state.
+
+use serde_json::Value;
+
+use super::argv::{Argv, Start, Wanted};
+use super::render::TranscriptEvents;
+use super::stream::StreamEvents;
+use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::sandbox::StatePath;
+
+mod events;
+mod invocation;
+mod session;
+mod transcript;
+
+/// The Gemini CLI.
+#[derive(Debug)]
+pub struct Gemini;
+
+impl CodingCli for Gemini {
+    fn provider(&self) -> Provider {
+        Provider::Gemini
+    }
+
+    /// `gemini*`.
+    fn implied_by(&self, model: &str) -> bool {
+        model.starts_with("gemini")
+    }
+
+    /// Headless only. Its TUI does not: given `--resume` and `-i`, gemini 0.61 sends the new
+    /// prompt without the session's history, then swaps the history back in over it after
+    /// the first tool call (the new instruction is lost mid-turn).
+    fn resumes_sessions(&self, lane: Lane) -> bool {
+        lane == Lane::Headless
+    }
+
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        invocation::permission_flags(permission)
+    }
+
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        Ok(invocation::argv(start))
+    }
+
+    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
+        invocation::allowed_commands(w)
+    }
+
+    fn output_format(&self) -> Option<OutputFormat> {
+        Some(OutputFormat::GeminiStreamJson)
+    }
+
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        Some(Box::new(events::GeminiEvents::default()))
+    }
+
+    /// A `result` with a `subtype` is claimed by a CLI asked before; any other is gemini's.
+    fn transcript_claims(&self, kind: &str, _event: &Value) -> bool {
+        matches!(
+            kind,
+            "result" | "init" | "message" | "tool_use" | "tool_result"
+        )
+    }
+
+    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::GeminiTranscript::default()))
+    }
+
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(session::SessionTranscript))
+    }
+
+    fn state_paths(&self) -> &'static [StatePath] {
+        const PATHS: &[StatePath] = &[StatePath::dir(".gemini", None)];
+        PATHS
+    }
+}
