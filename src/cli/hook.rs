@@ -11,7 +11,6 @@ use std::process::ExitCode;
 
 use vnx::dispatch::answer;
 use vnx::dispatch::supervise::signals;
-use vnx::provider::hooks::HOOK_EVENTS;
 use vnx::receipts::PermissionAnswer;
 
 use super::CliError;
@@ -33,7 +32,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if !HOOK_EVENTS.contains(&args.event.as_str()) {
+    if !vnx::provider::hooks::is_hook_event(&args.event) {
         return Err(CliError::usage(format!(
             "unknown hook event {:?}",
             args.event

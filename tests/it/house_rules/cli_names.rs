@@ -22,10 +22,10 @@ const GOAL: usize = 3;
 /// The files outside each CLI's own places that name it, as they are now. Lower an entry when
 /// a move makes the count fall; never raise one.
 const ALLOWED: [(&str, usize); 4] = [
-    ("claude", 62),
-    ("codex", 58),
-    ("gemini", 48),
-    ("ollama", 14),
+    ("claude", 59),
+    ("codex", 54),
+    ("gemini", 44),
+    ("ollama", 12),
 ];
 
 /// The folders whose Rust files are counted, relative to the checkout (besides each

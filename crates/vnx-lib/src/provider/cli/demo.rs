@@ -70,6 +70,10 @@ impl CodingCli for Demo {
         Provider::Demo
     }
 
+    fn separate_binary(&self) -> bool {
+        false
+    }
+
     /// Its model names the behaviour it acts out; there is no default.
     fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
         match model {

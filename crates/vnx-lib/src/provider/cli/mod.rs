@@ -1,20 +1,23 @@
 //! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
 //! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `ollama`,
-//! `demo`), and the shared code (the event parser, the transcript, the invocation, the
-//! sandbox's plan, model checks) asks this registry ([`CLIS`], [`of`], [`streaming`],
-//! [`transcript_for`]) instead of naming a CLI. What a CLI's module is handed lives beside it:
-//! `argv` (what an argv is made from), `stream` (what an event parser is given), `render`
-//! (what a transcript renderer writes to); `error` is why a provider cannot be used.
+//! `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
+//! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
+//! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
+//! module is handed lives beside it: `argv` (what an argv is made from), `hook` (what a hook
+//! is made of), `stream` (what an event parser is given), `render` (what a transcript
+//! renderer writes to); `error` is why a provider cannot be used.
 //!
 //! What has moved so far: the models a CLI takes and implies, its argv per lane and posture,
 //! prompt delivery and resuming (the prompt's transport is decided for all in
 //! `provider::invocation`), its headless event stream's parser, its transcripts (of the
-//! headless stream and of the session file its TUI writes), where it keeps its state. What has
-//! not (ADR 0054 lists it): hooks and their signals, dialog keys, version and flag probing,
-//! doctor, `init --mcp`, egress defaults, the session files' places (`provider/session`).
+//! headless stream and of the session file its TUI writes), the hooks it is given, the keys
+//! and line of its permission dialog, whether doctor probes it, where it keeps its state.
+//! What has not (ADR 0054 lists it): how its hooks' signals are read, doctor's folder trust,
+//! `init --mcp`, egress defaults, the session files' places (`provider/session`).
 
 use serde_json::Value;
 
+use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 use argv::{Argv, Start, Wanted};
@@ -27,6 +30,7 @@ pub mod codex;
 pub mod demo;
 mod error;
 pub mod gemini;
+pub mod hook;
 pub mod ollama;
 pub mod render;
 pub mod stream;
@@ -58,6 +62,10 @@ impl Provider {
         Provider::Ollama,
         Provider::Demo,
     ];
+
+    /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
+    /// to declare again).
+    pub const NAMES: [&'static str; 5] = ["claude", "codex", "gemini", "ollama", "demo"];
 
     /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
@@ -151,6 +159,12 @@ pub trait CodingCli: Sync {
         check_valid(self.provider(), model)
     }
 
+    /// Whether it is a program of its own, found on PATH, whose version and flags doctor
+    /// checks (the demo is vnx itself).
+    fn separate_binary(&self) -> bool {
+        true
+    }
+
     /// The lane a dispatch runs in when none is asked for.
     fn default_lane(&self) -> Lane {
         Lane::Headless
@@ -176,6 +190,23 @@ pub trait CodingCli: Sync {
     /// recorded in the invocation; empty where the posture or its sandbox decides alone.
     fn allowed_commands(&self, _w: &Wanted<'_>) -> Vec<String> {
         Vec::new()
+    }
+
+    /// The events of the hooks vnx gives it, as `vnx __hook` takes them (signal files and
+    /// receipts name them so).
+    fn hook_events(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The key that gives `answer` to its permission dialog in its pane (`vnx approve`,
+    /// `vnx deny`), where no hook of its can answer; `None` where it has no such dialog.
+    fn dialog_keys(&self, _answer: PermissionAnswer) -> Option<&'static str> {
+        None
+    }
+
+    /// A line its permission dialog shows while it waits for its key (its real screen).
+    fn dialog_marker(&self) -> Option<&'static str> {
+        None
     }
 
     /// The format of its headless event stream, when it writes one vnx parses.
@@ -275,6 +306,11 @@ mod tests {
         assert!(Provider::Ollama.check_model(None).is_err());
         // A claude alias's typo is claude's to judge, not other CLIs'.
         assert_eq!(Provider::Gemini.check_model(Some("sonet")), Ok(()));
+    }
+
+    #[test]
+    fn the_names_are_the_providers() {
+        assert_eq!(Provider::ALL.map(Provider::name), Provider::NAMES);
     }
 
     #[test]

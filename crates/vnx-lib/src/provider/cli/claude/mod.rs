@@ -10,10 +10,12 @@ use super::argv::{Argv, Start, Wanted};
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
 use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
 mod events;
+pub mod hooks;
 mod invocation;
 mod models;
 mod transcript;
@@ -69,6 +71,23 @@ impl CodingCli for Claude {
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
         invocation::allowed_commands(w)
+    }
+
+    /// `1` (yes) and `3` (no) on claude 2.1.197; its `PermissionRequest` hook answers first
+    /// (`dispatch::answer`).
+    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(match answer {
+            PermissionAnswer::Approve => "1",
+            PermissionAnswer::Deny => "3",
+        })
+    }
+
+    fn dialog_marker(&self) -> Option<&'static str> {
+        Some("1. Yes")
+    }
+
+    fn hook_events(&self) -> &'static [&'static str] {
+        &hooks::EVENTS
     }
 
     fn output_format(&self) -> Option<OutputFormat> {

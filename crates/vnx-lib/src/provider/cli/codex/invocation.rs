@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use super::hooks;
 use crate::provider::cli::argv::{Argv, Start, literal, strs};
-use crate::provider::hooks;
+use crate::provider::cli::hook::toml_string;
 use crate::receipts::kinds::{
     HookKind, Lane, OutputFormat, Permission, PromptTransport, ProviderCompletion,
 };
@@ -66,12 +67,9 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     argv.extend(strs(&["-c", "allow_login_shell=false"]));
     let hook = if lane == Lane::Interactive {
         argv.push("-c".into());
-        argv.push(literal(&hooks::codex_notify_override(
-            w.vnx,
-            w.dispatch_dir,
-        )));
+        argv.push(literal(&hooks::notify_override(w.vnx, w.dispatch_dir)));
         // An approval prompt and a tool that ran, from codex's hooks engine.
-        for value in hooks::codex_hook_overrides(w.vnx, w.dispatch_dir) {
+        for value in hooks::hook_overrides(w.vnx, w.dispatch_dir) {
             argv.extend(["-c".into(), literal(&value)]);
         }
         HookKind::CodexNotify
@@ -112,7 +110,7 @@ fn exec_resume_flags(perms: &[String], dispatch_dir: &Path) -> Vec<String> {
             let mode = flags.next().map(String::as_str).unwrap_or("read-only");
             out.extend([
                 "-c".into(),
-                literal(&format!("sandbox_mode={}", hooks::toml_string(mode))),
+                literal(&format!("sandbox_mode={}", toml_string(mode))),
             ]);
         } else {
             out.push(flag.clone());
@@ -120,7 +118,7 @@ fn exec_resume_flags(perms: &[String], dispatch_dir: &Path) -> Vec<String> {
     }
     let roots = format!(
         "sandbox_workspace_write.writable_roots=[{}]",
-        hooks::toml_string(&dispatch_dir.to_string_lossy())
+        toml_string(&dispatch_dir.to_string_lossy())
     );
     out.extend(["-c".into(), literal(&roots)]);
     out

@@ -10,10 +10,12 @@ use super::argv::{Argv, Start};
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
 use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
 mod events;
+pub mod hooks;
 mod invocation;
 mod rollout;
 mod transcript;
@@ -43,6 +45,24 @@ impl CodingCli for Codex {
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         Ok(invocation::argv(start))
+    }
+
+    /// `y` proceeds and Esc refuses (codex 0.169.0). Its `PermissionRequest` hook could return
+    /// the decision, but codex runs it before it shows its dialog, so a waiting hook would
+    /// hide the dialog from a person for its whole wait (ADR 0023): the key is typed.
+    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(match answer {
+            PermissionAnswer::Approve => "y",
+            PermissionAnswer::Deny => "Escape",
+        })
+    }
+
+    fn dialog_marker(&self) -> Option<&'static str> {
+        Some("1. Yes, proceed (y)")
+    }
+
+    fn hook_events(&self) -> &'static [&'static str] {
+        &hooks::EVENTS
     }
 
     fn output_format(&self) -> Option<OutputFormat> {

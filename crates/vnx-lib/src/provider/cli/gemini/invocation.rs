@@ -2,8 +2,8 @@
 //! (`-i`) with a policy file interactive; the posture as `--approval-mode` with
 //! `--skip-trust`; `--allowed-tools` for what runs unasked headless; `--resume=ID`.
 
+use super::hooks;
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
-use crate::provider::hooks;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
 
 /// The flags of each posture, the same in both lanes.
@@ -53,7 +53,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
             // `vnx report` is allowed by a policy file, not `--allowed-tools`: with that
             // flag (or `tools.allowed` in settings) gemini 0.61 refuses every other
             // command without a prompt; the policy engine asks.
-            let policy = w.dispatch_dir.join(hooks::GEMINI_POLICY_FILE);
+            let policy = w.dispatch_dir.join(hooks::POLICY_FILE);
             argv.extend(["--policy".into(), literal(&policy.to_string_lossy())]);
             argv.extend(s.resume("--resume"));
             argv.extend(["-i".into(), s.prompt_arg.clone()]);

@@ -10,10 +10,12 @@ use super::argv::{Argv, Start, Wanted};
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
 use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
 mod events;
+pub mod hooks;
 mod invocation;
 mod session;
 mod transcript;
@@ -49,6 +51,26 @@ impl CodingCli for Gemini {
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
         invocation::allowed_commands(w)
+    }
+
+    /// `1` allows once and Esc refuses (gemini 0.61.0, which has no hook that answers).
+    /// Its refusal is the third choice of a command's dialog but the fourth of an edit's,
+    /// after "Modify with external editor"; both label it (esc). It draws its dialog before
+    /// it reads keys (a `1` typed at once was lost and the dispatch ran into its deadline),
+    /// so `dispatch::answer` types them again while the pane shows the dialog unchanged.
+    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(match answer {
+            PermissionAnswer::Approve => "1",
+            PermissionAnswer::Deny => "Escape",
+        })
+    }
+
+    fn dialog_marker(&self) -> Option<&'static str> {
+        Some("1. Allow once")
+    }
+
+    fn hook_events(&self) -> &'static [&'static str] {
+        &hooks::EVENTS
     }
 
     fn output_format(&self) -> Option<OutputFormat> {

@@ -1,0 +1,38 @@
+//! The hooks Claude Code is given: a settings file passed with `--settings`.
+
+use std::path::Path;
+
+use crate::provider::cli::hook::{
+    HOOK_TIMEOUT_SECS, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
+};
+
+/// The events of its hooks, as `vnx __hook` takes them.
+pub(super) const EVENTS: [&str; 4] = [
+    "claude-stop",
+    "claude-notification",
+    "claude-permission-request",
+    "claude-post-tool-use",
+];
+
+/// `hooks/claude-settings.json`: passed with `--settings`, merged by Claude Code over the
+/// user's own settings; nothing is written into the worktree. `Stop` ends a turn;
+/// `PermissionRequest` (as the prompt shows, naming the tool and command) and `Notification`
+/// (about 6 s later) say the worker waits for a person; `PostToolUse` says it goes on. The
+/// `PermissionRequest` hook also waits for `vnx approve`/`vnx deny` (the dialog stays
+/// usable meanwhile, seen on claude 2.1.197), so it is given longer.
+pub fn settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
+    let hook =
+        |event: &str| command_hook(hook_command(vnx, event, dispatch_dir), HOOK_TIMEOUT_SECS);
+    let permission = command_hook(
+        hook_command(vnx, "claude-permission-request", dispatch_dir),
+        PERMISSION_HOOK_TIMEOUT_SECS,
+    );
+    serde_json::json!({
+        "hooks": {
+            "Stop": hook("claude-stop"),
+            "Notification": hook("claude-notification"),
+            "PermissionRequest": permission,
+            "PostToolUse": hook("claude-post-tool-use"),
+        }
+    })
+}
