@@ -23,7 +23,7 @@ const GOAL: usize = 3;
 /// a move makes the count fall; never raise one.
 const ALLOWED: [(&str, usize); 4] = [
     ("claude", 59),
-    ("codex", 54),
+    ("codex", 53),
     ("gemini", 44),
     ("ollama", 12),
 ];

@@ -1,8 +1,12 @@
 //! What a CLI's hooks are made of, shared by the CLIs' modules: the shell command each hook
 //! runs (`vnx __hook EVENT --dir DISPATCH_DIR`, quoted), a command hook's JSON, the time a CLI
-//! gives one, and TOML strings for `-c` overrides. Which hooks a CLI gets is its module's.
+//! gives one, TOML strings for `-c` overrides, and what a hook's signal can say. Which hooks a CLI gets is its module's.
 
 use std::path::Path;
+
+use serde_json::Value;
+
+use crate::receipts::WaitingFor;
 
 /// Quotes a string for POSIX `sh` (single quotes; `'` becomes `'\''`). Hook commands are shell
 /// strings by the CLIs' design; vnx only ever puts its own binary path and the dispatch
@@ -58,6 +62,48 @@ pub fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// What one of a CLI's hook signals says about its worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HookSays {
+    /// It waits for a person: for what, the tool, the command (or file) and the CLI's own
+    /// message, each non-empty as the payload gave it (the caller bounds them).
+    Waiting {
+        /// What it waits for.
+        waiting_for: WaitingFor,
+        /// The tool that asks.
+        tool: Option<String>,
+        /// The command (or file) it asks about.
+        command: Option<String>,
+        /// The CLI's own words.
+        message: Option<String>,
+    },
+    /// It goes on: a tool ran, a turn ended.
+    GoesOn,
+    /// Nothing about waiting or going on.
+    Nothing,
+}
+
+/// The non-empty string at `path` in a hook's payload.
+pub fn payload_text(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for key in path {
+        cur = cur.get(key)?;
+    }
+    cur.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// A `PermissionRequest` hook's payload, the shape two CLIs' hooks engines send: `tool_name`,
+/// and `tool_input`'s command or file.
+pub fn permission_request(p: &Value) -> HookSays {
+    HookSays::Waiting {
+        waiting_for: WaitingFor::Permission,
+        tool: payload_text(p, &["tool_name"]),
+        command: payload_text(p, &["tool_input", "command"])
+            .or_else(|| payload_text(p, &["tool_input", "file_path"])),
+        message: None,
+    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@
 //! What has moved so far: the models a CLI takes and implies, its argv per lane and posture,
 //! prompt delivery and resuming (the prompt's transport is decided for all in
 //! `provider::invocation`), its headless event stream's parser, its transcripts (of the
-//! headless stream and of the session file its TUI writes), the hooks it is given, the keys
-//! and line of its permission dialog, whether doctor probes it, where it keeps its state.
-//! What has not (ADR 0054 lists it): how its hooks' signals are read, doctor's folder trust,
+//! headless stream and of the session file its TUI writes), the hooks it is given and what
+//! their signals say, the keys and line of its permission dialog, whether doctor probes it, where it keeps its state.
+//! What has not (ADR 0054 lists it): doctor's folder trust,
 //! `init --mcp`, egress defaults, the session files' places (`provider/session`).
 
 use serde_json::Value;
@@ -21,6 +21,7 @@ use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 use argv::{Argv, Start, Wanted};
+use hook::HookSays;
 use render::TranscriptEvents;
 use stream::StreamEvents;
 
@@ -198,6 +199,18 @@ pub trait CodingCli: Sync {
         &[]
     }
 
+    /// What one of its hook signals (`event`, as `vnx __hook` names it, and the payload the
+    /// CLI gave the hook) says about its worker, from the CLI's own hooks, never the screen.
+    fn hook_says(&self, _event: &str, _payload: &Value) -> HookSays {
+        HookSays::Nothing
+    }
+
+    /// Whether it sends `event` once for each prompt it shows, so a second one while the
+    /// worker is blocked by the first is a new prompt (the first was answered unseen).
+    fn once_per_prompt(&self, _event: &str) -> bool {
+        false
+    }
+
     /// The key that gives `answer` to its permission dialog in its pane (`vnx approve`,
     /// `vnx deny`), where no hook of its can answer; `None` where it has no such dialog.
     fn dialog_keys(&self, _answer: PermissionAnswer) -> Option<&'static str> {
@@ -259,6 +272,13 @@ pub fn of(provider: Provider) -> &'static dyn CodingCli {
         .copied()
         .find(|cli| cli.provider() == provider)
         .expect("every provider has a module in CLIS")
+}
+
+/// The CLI whose hooks send `event` (as `vnx __hook` names it).
+pub fn of_hook_event(event: &str) -> Option<&'static dyn CodingCli> {
+    CLIS.iter()
+        .copied()
+        .find(|cli| cli.hook_events().contains(&event))
 }
 
 /// The CLI whose headless event stream is in `format`, if it is one vnx parses.

@@ -2,9 +2,13 @@
 
 use std::path::Path;
 
+use serde_json::Value;
+
 use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
+    HOOK_TIMEOUT_SECS, HookSays, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
+    payload_text as text, permission_request,
 };
+use crate::receipts::WaitingFor;
 
 /// The events of its hooks, as `vnx __hook` takes them.
 pub(super) const EVENTS: [&str; 4] = [
@@ -35,4 +39,27 @@ pub fn settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
             "PostToolUse": hook("claude-post-tool-use"),
         }
     })
+}
+
+/// What a signal of its hooks says: `PermissionRequest` comes before the prompt shows, with
+/// the tool and its input; `Notification` about 6 s after it, its type telling a prompt from
+/// an idle TUI; `PostToolUse` and `Stop`, the worker goes on.
+pub(super) fn says(event: &str, p: &Value) -> HookSays {
+    match event {
+        "claude-permission-request" => permission_request(p),
+        "claude-notification" => {
+            if text(p, &["notification_type"]).as_deref() == Some("permission_prompt") {
+                HookSays::Waiting {
+                    waiting_for: WaitingFor::Permission,
+                    tool: None,
+                    command: None,
+                    message: text(p, &["message"]),
+                }
+            } else {
+                HookSays::Nothing
+            }
+        }
+        "claude-post-tool-use" | "claude-stop" => HookSays::GoesOn,
+        _ => HookSays::Nothing,
+    }
 }

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
+use super::hook::HookSays;
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
 use super::{CodingCli, Provider, ProviderError};
@@ -84,6 +85,14 @@ impl CodingCli for Claude {
 
     fn dialog_marker(&self) -> Option<&'static str> {
         Some("1. Yes")
+    }
+
+    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
+        hooks::says(event, payload)
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "claude-permission-request"
     }
 
     fn hook_events(&self) -> &'static [&'static str] {

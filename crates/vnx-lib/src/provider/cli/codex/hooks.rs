@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::provider::cli::hook::{hook_command, toml_string};
+use serde_json::Value;
+
+use crate::provider::cli::hook::{HookSays, hook_command, permission_request, toml_string};
 
 /// The events of its hooks, as `vnx __hook` takes them.
 pub(super) const EVENTS: [&str; 3] = [
@@ -77,6 +79,17 @@ fn trust_hash(event_key: &str, command: &str) -> String {
         "sha256:{}",
         hex::encode(Sha256::digest(identity.as_bytes()))
     )
+}
+
+/// What a signal of its hooks says: its hooks engine's `PermissionRequest` (`tool_name: Bash`,
+/// `tool_input.command`); `notify` (a turn ended) and
+/// `PostToolUse`, the worker goes on.
+pub(super) fn says(event: &str, p: &Value) -> HookSays {
+    match event {
+        "codex-permission-request" => permission_request(p),
+        "codex-notify" | "codex-post-tool-use" => HookSays::GoesOn,
+        _ => HookSays::Nothing,
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::argv::{Argv, Start};
+use super::hook::HookSays;
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
 use super::{CodingCli, Provider, ProviderError};
@@ -59,6 +60,14 @@ impl CodingCli for Codex {
 
     fn dialog_marker(&self) -> Option<&'static str> {
         Some("1. Yes, proceed (y)")
+    }
+
+    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
+        hooks::says(event, payload)
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "codex-permission-request"
     }
 
     fn hook_events(&self) -> &'static [&'static str] {

@@ -3,7 +3,12 @@
 
 use std::path::Path;
 
-use crate::provider::cli::hook::{HOOK_TIMEOUT_SECS, command_hook, hook_command, toml_string};
+use serde_json::Value;
+
+use crate::provider::cli::hook::{
+    HOOK_TIMEOUT_SECS, HookSays, command_hook, hook_command, payload_text as text, toml_string,
+};
+use crate::receipts::WaitingFor;
 
 /// The events of its hooks, as `vnx __hook` takes them.
 pub(super) const EVENTS: [&str; 3] = [
@@ -81,6 +86,36 @@ pub fn trust_file_of(started: &crate::receipts::DispatchStarted) -> Option<std::
     }
     let home = std::path::PathBuf::from(started.cli_homes.as_ref()?.gemini.as_ref()?);
     home.is_absolute().then(|| home.join("trusted_hooks.json"))
+}
+
+/// What a signal of its hooks says: `Notification` of type `ToolPermission` is its
+/// confirmation dialog (only the type was seen on the real CLI; the tool call's `details` are
+/// read if present and never required); `AfterTool` and `AfterAgent`, the worker goes on.
+pub(super) fn says(event: &str, p: &Value) -> HookSays {
+    match event {
+        "gemini-notification" => {
+            if text(p, &["notification_type"]).as_deref() != Some("ToolPermission") {
+                return HookSays::Nothing;
+            }
+            let details = p.get("details").cloned().unwrap_or(Value::Null);
+            let tool = match text(&details, &["type"]).as_deref() {
+                Some("exec") => Some("run_shell_command".to_owned()),
+                Some("edit") => Some("edit".to_owned()),
+                _ => text(&details, &["title"]),
+            };
+            let command = text(&details, &["command"])
+                .or_else(|| text(&details, &["fileName"]))
+                .or_else(|| text(&details, &["filePath"]));
+            HookSays::Waiting {
+                waiting_for: WaitingFor::Permission,
+                tool,
+                command,
+                message: text(p, &["message"]),
+            }
+        }
+        "gemini-after-agent" | "gemini-after-tool" => HookSays::GoesOn,
+        _ => HookSays::Nothing,
+    }
 }
 
 #[cfg(test)]

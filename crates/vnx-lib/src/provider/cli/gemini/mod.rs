@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
+use super::hook::HookSays;
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
 use super::{CodingCli, Provider, ProviderError};
@@ -67,6 +68,16 @@ impl CodingCli for Gemini {
 
     fn dialog_marker(&self) -> Option<&'static str> {
         Some("1. Allow once")
+    }
+
+    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
+        hooks::says(event, payload)
+    }
+
+    /// It sends nothing when a person allows a command that then runs before its next
+    /// prompt, so a second notification while blocked is a new prompt.
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "gemini-notification"
     }
 
     fn hook_events(&self) -> &'static [&'static str] {
