@@ -11,9 +11,10 @@
 //! prompt delivery and resuming (the prompt's transport is decided for all in
 //! `provider::invocation`), its headless event stream's parser, its transcripts (of the
 //! headless stream and of the session file its TUI writes), the hooks it is given and what
-//! their signals say, the keys and line of its permission dialog, whether doctor probes it, where it keeps its state.
-//! What has not (ADR 0054 lists it): doctor's folder trust,
-//! `init --mcp`, egress defaults, the session files' places (`provider/session`).
+//! their signals say, the keys and line of its permission dialog, whether doctor probes it, where `init --mcp`
+//! registers vnx with it, where it keeps its state.
+//! What has not (ADR 0054 lists it): doctor's folder trust, egress
+//! defaults, the session files' places (`provider/session`).
 
 use serde_json::Value;
 
@@ -138,6 +139,33 @@ pub fn check_valid(provider: Provider, model: Option<&str>) -> Result<(), Provid
     }
 }
 
+/// Where `vnx init --mcp` registers `vnx mcp` with a CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum McpConfig {
+    /// A JSON settings file in the project (`file`, relative to its root; project scope),
+    /// the server under `servers.vnx`; `stdio_type` adds `"type": "stdio"`; `no_link` is a
+    /// folder of the file that must not be a link (a committed link would have the settings
+    /// written wherever it points, outside the project).
+    ProjectJson {
+        /// The file, relative to the project's root.
+        file: &'static str,
+        /// The key of the servers' map.
+        servers: &'static str,
+        /// Whether the entry names its transport.
+        stdio_type: bool,
+        /// A folder of the file that must not be a link.
+        no_link: Option<&'static str>,
+    },
+    /// `file` (a `config.toml`) in the CLI's home, `[mcp_servers.vnx]`, user scope;
+    /// `unknown_home` is how an error names the home when it is not known.
+    HomeToml {
+        /// The file, relative to the home.
+        file: &'static str,
+        /// The home as an error names it.
+        unknown_home: &'static str,
+    },
+}
+
 /// What vnx knows about one built-in coding CLI. Each method has one implementation, in the
 /// CLI's module; a CLI without a capability keeps the default (no event stream, no transcript
 /// of its own: its output is shown as the text it is).
@@ -219,6 +247,11 @@ pub trait CodingCli: Sync {
 
     /// A line its permission dialog shows while it waits for its key (its real screen).
     fn dialog_marker(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Where `vnx init --mcp` registers `vnx mcp` with it, if it takes MCP servers.
+    fn mcp_config(&self) -> Option<McpConfig> {
         None
     }
 

@@ -10,7 +10,7 @@ use super::argv::{Argv, Start, Wanted};
 use super::hook::HookSays;
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
-use super::{CodingCli, Provider, ProviderError};
+use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
@@ -97,6 +97,16 @@ impl CodingCli for Claude {
 
     fn hook_events(&self) -> &'static [&'static str] {
         &hooks::EVENTS
+    }
+
+    /// The project's `.mcp.json` (project scope).
+    fn mcp_config(&self) -> Option<McpConfig> {
+        Some(McpConfig::ProjectJson {
+            file: ".mcp.json",
+            servers: "mcpServers",
+            stdio_type: true,
+            no_link: None,
+        })
     }
 
     fn output_format(&self) -> Option<OutputFormat> {

@@ -10,7 +10,7 @@ use super::argv::{Argv, Start};
 use super::hook::HookSays;
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
-use super::{CodingCli, Provider, ProviderError};
+use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
@@ -72,6 +72,14 @@ impl CodingCli for Codex {
 
     fn hook_events(&self) -> &'static [&'static str] {
         &hooks::EVENTS
+    }
+
+    /// `config.toml` in its home (`~/.codex`, or `$CODEX_HOME`), user scope.
+    fn mcp_config(&self) -> Option<McpConfig> {
+        Some(McpConfig::HomeToml {
+            file: "config.toml",
+            unknown_home: "~/.codex",
+        })
     }
 
     fn output_format(&self) -> Option<OutputFormat> {

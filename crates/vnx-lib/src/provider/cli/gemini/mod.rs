@@ -10,7 +10,7 @@ use super::argv::{Argv, Start, Wanted};
 use super::hook::HookSays;
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
-use super::{CodingCli, Provider, ProviderError};
+use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
@@ -82,6 +82,16 @@ impl CodingCli for Gemini {
 
     fn hook_events(&self) -> &'static [&'static str] {
         &hooks::EVENTS
+    }
+
+    /// The project's `.gemini/settings.json` (project scope).
+    fn mcp_config(&self) -> Option<McpConfig> {
+        Some(McpConfig::ProjectJson {
+            file: ".gemini/settings.json",
+            servers: "mcpServers",
+            stdio_type: false,
+            no_link: Some(".gemini"),
+        })
     }
 
     fn output_format(&self) -> Option<OutputFormat> {
