@@ -22,9 +22,9 @@ const GOAL: usize = 3;
 /// The files outside each CLI's own places that name it, as they are now. Lower an entry when
 /// a move makes the count fall; never raise one.
 const ALLOWED: [(&str, usize); 4] = [
-    ("claude", 58),
-    ("codex", 52),
-    ("gemini", 43),
+    ("claude", 57),
+    ("codex", 51),
+    ("gemini", 42),
     ("ollama", 12),
 ];
 

@@ -233,6 +233,17 @@ pub trait CodingCli: Sync {
         HookSays::Nothing
     }
 
+    /// What its hook `event` prints for it to read a person's answer (`vnx approve`/`deny`,
+    /// with the deny's message), where that hook waits for one; `None` where none does.
+    fn hook_decision(
+        &self,
+        _event: &str,
+        _answer: PermissionAnswer,
+        _message: Option<String>,
+    ) -> Option<Value> {
+        None
+    }
+
     /// Whether it sends `event` once for each prompt it shows, so a second one while the
     /// worker is blocked by the first is a new prompt (the first was answered unseen).
     fn once_per_prompt(&self, _event: &str) -> bool {

@@ -8,7 +8,7 @@ use crate::provider::cli::hook::{
     HOOK_TIMEOUT_SECS, HookSays, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
     payload_text as text, permission_request,
 };
-use crate::receipts::WaitingFor;
+use crate::receipts::{PermissionAnswer, WaitingFor};
 
 /// The events of its hooks, as `vnx __hook` takes them.
 pub(super) const EVENTS: [&str; 4] = [
@@ -62,4 +62,26 @@ pub(super) fn says(event: &str, p: &Value) -> HookSays {
         "claude-post-tool-use" | "claude-stop" => HookSays::GoesOn,
         _ => HookSays::Nothing,
     }
+}
+
+/// What its `PermissionRequest` hook prints for a person's answer: the decision claude reads
+/// from the hook's output (a deny with the person's message, or a default one).
+pub(super) fn decision(
+    event: &str,
+    answer: PermissionAnswer,
+    message: Option<String>,
+) -> Option<Value> {
+    if event != "claude-permission-request" {
+        return None;
+    }
+    let decision = match answer {
+        PermissionAnswer::Approve => serde_json::json!({"behavior": "allow"}),
+        PermissionAnswer::Deny => serde_json::json!({
+            "behavior": "deny",
+            "message": message.unwrap_or_else(|| "A person denied this with `vnx deny`.".to_owned()),
+        }),
+    };
+    Some(serde_json::json!({
+        "hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": decision}
+    }))
 }

@@ -91,6 +91,17 @@ impl CodingCli for Claude {
         hooks::says(event, payload)
     }
 
+    /// Its `PermissionRequest` hook may return a decision while its dialog shows (seen on
+    /// claude 2.1.197: "Allowed by PermissionRequest hook").
+    fn hook_decision(
+        &self,
+        event: &str,
+        answer: PermissionAnswer,
+        message: Option<String>,
+    ) -> Option<Value> {
+        hooks::decision(event, answer, message)
+    }
+
     fn once_per_prompt(&self, event: &str) -> bool {
         event == "claude-permission-request"
     }
