@@ -183,6 +183,12 @@ pub trait CodingCli: Sync {
         &[]
     }
 
+    /// The model names a shell completes for it (a few aliases; none for a CLI that takes
+    /// full names only).
+    fn suggested_models(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Checks a model for it (`None`: its own default): by default, any name vnx may pass.
     fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
         check_valid(self.provider(), model)

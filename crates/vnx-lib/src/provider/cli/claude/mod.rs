@@ -35,6 +35,11 @@ impl CodingCli for Claude {
         ["sonnet", "opus", "haiku"].contains(&model) || model.starts_with("claude")
     }
 
+    /// Its three best-known aliases.
+    fn suggested_models(&self) -> &'static [&'static str] {
+        &["sonnet", "opus", "haiku"]
+    }
+
     fn model_aliases(&self) -> &'static [&'static str] {
         &models::ALIASES
     }
@@ -152,5 +157,25 @@ impl CodingCli for Claude {
             StatePath::file(".claude.json"),
         ];
         PATHS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::complete::{Kind, candidates};
+
+    #[test]
+    fn a_shell_completes_its_aliases_after_the_demos_behaviours() {
+        let none = std::path::Path::new("/nonexistent/ledger.ndjson");
+        let models: Vec<(String, String)> = candidates(Kind::Models, none, None, None)
+            .into_iter()
+            .map(|c| (c.value, c.description))
+            .collect();
+        let aliases: Vec<(String, String)> = ["sonnet", "opus", "haiku"]
+            .map(|a| (a.to_owned(), "claude".to_owned()))
+            .into();
+        assert_eq!(models.len(), 8 + 3, "{models:?}");
+        assert_eq!(models[8..], aliases[..]);
+        assert!(models[..8].iter().all(|(_, d)| d == "demo"));
     }
 }
