@@ -1,9 +1,9 @@
 //! `vnx __hook EVENT --dir DISPATCH_DIR [PAYLOAD]` (hidden): what the hooks vnx installs for a
-//! worker CLI run. Claude and Gemini pass their JSON on stdin, Codex as the last argument.
-//! It records the call for the supervisor and always exits 0, quietly but for one case:
-//! claude's `PermissionRequest` hook then waits for `vnx approve`/`vnx deny` while the
-//! prompt shows, and returns the decision claude reads from it (nothing once the worker went
-//! on: a person answered in the pane).
+//! worker CLI run. A CLI passes its JSON on stdin or as the last argument. It records the
+//! call for the supervisor and always exits 0, quietly but for one case: the permission hook
+//! that can answer (`dispatch::answer::HOOK_EVENT`) then waits for `vnx approve`/`vnx deny`
+//! while the prompt shows, and prints the decision its CLI reads from it (its module's
+//! `hook_decision`; nothing once the worker went on: a person answered in the pane).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -11,8 +11,6 @@ use std::process::ExitCode;
 
 use vnx::dispatch::answer;
 use vnx::dispatch::supervise::signals;
-use vnx::provider::hooks::HOOK_EVENTS;
-use vnx::receipts::PermissionAnswer;
 
 use super::CliError;
 
@@ -22,18 +20,18 @@ const MAX_PAYLOAD: u64 = 1 << 20;
 /// Record a worker CLI's hook call (internal)
 #[derive(clap::Args)]
 pub struct Args {
-    /// One of the events vnx installs hooks for (claude-stop, gemini-after-agent,
-    /// codex-notify, codex-permission-request, …)
+    /// One of the events vnx installs hooks for (`CLI-EVENT`, as each CLI's module in
+    /// `provider::cli` names them)
     event: String,
     /// The dispatch directory
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
-    /// The payload (codex); read from stdin when absent
+    /// The payload, for a CLI that passes it as an argument; read from stdin when absent
     payload: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if !HOOK_EVENTS.contains(&args.event.as_str()) {
+    if !vnx::provider::hooks::is_hook_event(&args.event) {
         return Err(CliError::usage(format!(
             "unknown hook event {:?}",
             args.event
@@ -55,22 +53,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         && let Some(request) = path.file_name().and_then(|n| n.to_str())
         && let Some(a) = answer::wait_for_answer(&args.dir, request, ANSWER_WAIT)
     {
-        let decision = match a.answer {
-            PermissionAnswer::Approve => serde_json::json!({"behavior": "allow"}),
-            PermissionAnswer::Deny => serde_json::json!({
-                "behavior": "deny",
-                "message": a.message.unwrap_or_else(|| "A person denied this with `vnx deny`.".to_owned()),
-            }),
-        };
-        let out = serde_json::json!({
-            "hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": decision}
-        });
-        println!("{out}");
+        let cli = vnx::provider::cli::of_hook_event(&args.event);
+        if let Some(out) = cli.and_then(|c| c.hook_decision(&args.event, a.answer, a.message)) {
+            println!("{out}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// How long claude's permission hook waits for `vnx approve`/`vnx deny` (claude gives it
+/// How long the permission hook waits for `vnx approve`/`vnx deny` (its CLI gives it
 /// [`vnx::provider::hooks::PERMISSION_HOOK_TIMEOUT_SECS`]).
 const ANSWER_WAIT: std::time::Duration =
     std::time::Duration::from_secs(vnx::provider::hooks::PERMISSION_HOOK_TIMEOUT_SECS - 10);

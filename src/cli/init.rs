@@ -191,7 +191,7 @@ fn register_mcp(
 ) -> Result<Vec<vnx::init::mcp::Registration>, CliError> {
     use vnx::init::mcp::{self, Client};
     let clients: Vec<Client> = if names.is_empty() {
-        Client::ALL.to_vec()
+        Client::all()
     } else {
         names.iter().filter_map(|n| Client::parse(n)).collect()
     };

@@ -9,6 +9,7 @@
 //! attributes) is in `house_rules/rust_source.rs`, the module map's rule in
 //! `house_rules/module_map.rs`.
 
+mod cli_names;
 mod imports;
 mod module_map;
 mod rust_source;

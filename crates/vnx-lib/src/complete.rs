@@ -7,13 +7,10 @@ use std::path::Path;
 use crate::config::Config;
 use crate::dispatch::fold::{self, Records};
 use crate::ledger::attest::Attestor;
-use crate::provider::{DemoBehaviour, Provider};
+use crate::provider::{DemoBehaviour, Provider, cli};
 
 /// The most dispatch ids offered, newest first.
 pub const MAX_IDS: usize = 200;
-
-/// The model names the built-in CLIs take as aliases (claude's; the others take full names).
-const CLAUDE_ALIASES: [&str; 3] = ["sonnet", "opus", "haiku"];
 
 /// What can be completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +19,7 @@ pub enum Kind {
     Ids,
     /// Built-in and declared providers.
     Providers,
-    /// Models: the demo's behaviours, claude's aliases, and every model a route or a
+    /// Models: the demo's behaviours, the aliases the CLIs suggest, and every model a route or a
     /// dispatch on the ledger named.
     Models,
     /// Roles: those the configuration names, those dispatches on the ledger played, and the
@@ -161,13 +158,19 @@ fn roles(ledger: &Path, config: Option<&Config>) -> Vec<Candidate> {
     out
 }
 
-/// The demo's behaviours, claude's aliases, then every other model the ledger's dispatches
-/// named (most used first).
+/// The demo's behaviours, the aliases the built-in CLIs suggest (each CLI's module's
+/// `suggested_models`, in the registry's order), then every other model the ledger's
+/// dispatches named (most used first).
 fn models(ledger: &Path) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = DemoBehaviour::ALL
         .iter()
         .map(|b| Candidate::new(b.name(), "demo"))
-        .chain(CLAUDE_ALIASES.iter().map(|a| Candidate::new(*a, "claude")))
+        .chain(cli::CLIS.iter().flat_map(|c| {
+            let provider = c.provider().name();
+            c.suggested_models()
+                .iter()
+                .map(move |m| Candidate::new(*m, provider))
+        }))
         .collect();
     if let Ok(records) = Records::read(ledger) {
         let mut used: std::collections::BTreeMap<(String, String), usize> = Default::default();

@@ -130,3 +130,16 @@ impl HookKind {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_ends_match_their_hook() {
+        assert!(HookKind::ClaudeStop.ends_turn("claude-stop"));
+        assert!(!HookKind::ClaudeStop.ends_turn("claude-notification"));
+        assert!(!HookKind::None.ends_turn("claude-stop"));
+        assert!(HookKind::CodexNotify.ends_turn("codex-notify"));
+    }
+}

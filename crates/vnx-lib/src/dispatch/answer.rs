@@ -3,12 +3,10 @@
 //! `PermissionRequest` hook may return a decision while its dialog shows (seen on claude
 //! 2.1.197: "Allowed by PermissionRequest hook"); vnx's hook waits for an answer file in
 //! `.vnx-data/answers/` (outside the worktree and the dispatch directory, which the worker
-//! may write without asking) and returns it. Gemini offers nothing of the kind; codex's
-//! `PermissionRequest` hook can return the same decision, but codex 0.169 runs it before it
-//! shows its dialog, so a waiting hook would hide the dialog from a person for its whole wait
-//! (ADR 0023). For both the key their prompt takes is typed into the pane (seen: gemini `1`
-//! allows once and Esc refuses; codex `y` proceeds and Esc refuses; claude `1` and `3`),
-//! once the dialog shows, and again while the pane shows it unchanged.
+//! may write without asking) and returns it. For a CLI without such a hook the key its prompt
+//! takes is typed into the pane, once the dialog shows, and again while the pane shows it
+//! unchanged; each CLI's keys and the line its dialog shows are its module's
+//! (`provider::cli`, `dialog_keys` and `dialog_marker`, with why its hook cannot answer).
 
 use std::fs;
 use std::io;
@@ -20,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
+use crate::provider::Provider;
+use crate::provider::cli;
 use crate::receipts::{
     self, AnsweredVia, DispatchAnswered, PermissionAnswer, RequestFrom, WaitingFor,
 };
@@ -124,19 +124,11 @@ fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, String)> {
     Some((dispatch_dir.parent()?.parent()?, id))
 }
 
-/// The keys that answer `provider`'s permission prompt in its pane.
+/// The keys that answer `provider`'s permission prompt in its pane (its module's
+/// [`CodingCli::dialog_keys`](cli::CodingCli::dialog_keys); none for a declared provider).
 pub fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static str> {
-    use PermissionAnswer::{Approve, Deny};
-    Some(match (provider, answer) {
-        ("claude" | "gemini", Approve) => "1",
-        ("claude", Deny) => "3",
-        // Gemini's refusal is the third choice of a command's dialog but the fourth of an
-        // edit's, after "Modify with external editor" (seen on 0.61.0); both label it (esc).
-        ("gemini", Deny) => "Escape",
-        ("codex", Approve) => "y",
-        ("codex", Deny) => "Escape",
-        _ => return None,
-    })
+    let provider = Provider::parse(provider).ok()?;
+    cli::of(provider).dialog_keys(answer)
 }
 
 /// Run by the hook of prompt `request` (a signal file's name in `dispatch_dir`): waits up to
@@ -290,15 +282,11 @@ pub fn answer(
     Ok(receipt)
 }
 
-/// A line each CLI's permission dialog shows while it waits for its key (the real screens of
-/// claude 2.1.197, codex 0.169.0 and gemini 0.61.0; the stand-ins draw the same).
+/// A line `provider`'s permission dialog shows while it waits for its key (its module's
+/// [`CodingCli::dialog_marker`](cli::CodingCli::dialog_marker)).
 fn dialog_marker(provider: &str) -> Option<&'static str> {
-    Some(match provider {
-        "claude" => "1. Yes",
-        "codex" => "1. Yes, proceed (y)",
-        "gemini" => "1. Allow once",
-        _ => return None,
-    })
+    let provider = Provider::parse(provider).ok()?;
+    cli::of(provider).dialog_marker()
 }
 
 /// Lines of the pane kept above a dialog's line (the question and what it is about), and
@@ -366,8 +354,9 @@ pub const DIALOG_TIMING: DialogTiming = DialogTiming {
 const DIALOG_POLL: Duration = Duration::from_millis(100);
 
 /// Types `keys` into the permission dialog of `session`'s pane, once it shows `marker`, and
-/// makes sure the dialog took them. Gemini 0.61 drew its dialog before it read keys (seen:
-/// a `1` typed at once was lost and the dispatch ran into its deadline). The keys are typed
+/// makes sure the dialog took them. A CLI may draw its dialog before it reads keys (seen on one
+/// CLI, whose `dialog_keys` says so: a key typed at once was lost and the dispatch ran into
+/// its deadline). The keys are typed
 /// again only while the pane is exactly as it was when they were typed: any change (the
 /// dialog gone, the tool's output, a next dialog) means they were taken, and a next dialog
 /// is never answered with this one's keys. Whether the pane changed.
@@ -502,8 +491,13 @@ mod tests {
 
     #[test]
     fn each_cli_has_its_keys_and_a_declared_one_none() {
-        assert_eq!(pane_keys("gemini", PermissionAnswer::Deny), Some("Escape"));
-        assert_eq!(pane_keys("codex", PermissionAnswer::Approve), Some("y"));
+        for cli in cli::CLIS {
+            let name = cli.provider().name();
+            for answer in [PermissionAnswer::Approve, PermissionAnswer::Deny] {
+                assert_eq!(pane_keys(name, answer), cli.dialog_keys(answer), "{name}");
+            }
+            assert_eq!(dialog_marker(name), cli.dialog_marker(), "{name}");
+        }
         assert_eq!(pane_keys("kimi", PermissionAnswer::Approve), None);
     }
 }

@@ -1,22 +1,23 @@
-//! The worker CLIs vnx starts itself (claude, codex, gemini, ollama): installed or not, their
-//! version, and whether every flag vnx passes is still listed in their `--help`.
+//! The worker CLIs vnx starts itself (the registry's CLIs that are a program of their own):
+//! installed or not, their version, and whether every flag vnx passes is still listed in their
+//! `--help`.
 
 use std::path::Path;
 
 use super::Check;
 use crate::provider::{Provider, flags, help, version};
 
-/// The built-in providers that are a separate binary (the demo is vnx itself).
-pub(super) const WORKER_CLIS: [Provider; 4] = [
-    Provider::Claude,
-    Provider::Codex,
-    Provider::Gemini,
-    Provider::Ollama,
-];
+/// The built-in providers that are a separate binary (the demo is vnx itself), in the
+/// registry's order.
+pub(super) fn worker_clis() -> impl Iterator<Item = Provider> {
+    Provider::ALL
+        .into_iter()
+        .filter(|p| crate::provider::cli::of(*p).separate_binary())
+}
 
 /// Checks one CLI; `binary` is where PATH finds it. A CLI that is not installed is only a
-/// warning when no worker CLI is (`alone`): a user of claude alone is not told to install
-/// codex (the project's config, checked elsewhere, warns about a CLI it names).
+/// warning when no worker CLI is (`alone`): a user of one CLI is not told to install another
+/// (the project's config, checked elsewhere, warns about a CLI it names).
 pub(super) fn check(
     provider: Provider,
     binary: Option<&Path>,

@@ -171,9 +171,8 @@ pub struct Inputs<'a> {
 /// Runs every check. git, tmux and each worker CLI are probed on threads of their own (a CLI's
 /// `--version` and `--help` at once) while the rest runs.
 pub fn run(inputs: &Inputs<'_>) -> Report {
-    let binaries: Vec<_> = clis::WORKER_CLIS
-        .iter()
-        .map(|p| (*p, (inputs.find_program)(p.name())))
+    let binaries: Vec<_> = clis::worker_clis()
+        .map(|p| (p, (inputs.find_program)(p.name())))
         .collect();
     let root = inputs.project.map(|p| p.root.as_path());
     let cache_dir = inputs.cache_dir;

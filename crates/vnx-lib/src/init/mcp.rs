@@ -1,42 +1,46 @@
 //! `vnx init --mcp`: registers `vnx mcp` as an MCP server with the CLIs a dispatcher runs
-//! in — claude (the project's `.mcp.json`), codex (`config.toml` in its home,
-//! `[mcp_servers.vnx]`) and gemini (the project's `.gemini/settings.json`, `mcpServers`) —
-//! changing only the `vnx` entry, keeping a backup of a file it changes, never writing
-//! through a symbolic link.
+//! in, where each one's module says it reads its servers (a JSON settings file in the
+//! project, or `config.toml` in its home, `[mcp_servers.vnx]`), changing only the `vnx`
+//! entry, keeping a backup of a file it changes, never writing through a symbolic link.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{Action, InitError};
+use crate::provider::Provider;
+use crate::provider::cli::{self, McpConfig};
 
-/// A CLI `vnx mcp` can be registered with.
+/// A CLI `vnx mcp` can be registered with: a built-in CLI whose module says where it reads
+/// its MCP servers ([`CodingCli::mcp_config`](crate::provider::cli::CodingCli::mcp_config)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Client {
-    /// Claude Code: `.mcp.json` at the project root (project scope).
-    Claude,
-    /// Codex: `config.toml` in its home (`~/.codex`), user scope.
-    Codex,
-    /// Gemini CLI: `.gemini/settings.json` at the project root (project scope).
-    Gemini,
-}
+#[serde(transparent)]
+pub struct Client(Provider);
 
 impl Client {
-    /// Every client, in the order registered.
-    pub const ALL: [Client; 3] = [Client::Claude, Client::Codex, Client::Gemini];
+    /// Every client, in the registry's order (the order registered).
+    pub fn all() -> Vec<Client> {
+        Provider::ALL
+            .into_iter()
+            .filter(|p| cli::of(*p).mcp_config().is_some())
+            .map(Client)
+            .collect()
+    }
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
-        match self {
-            Client::Claude => "claude",
-            Client::Codex => "codex",
-            Client::Gemini => "gemini",
-        }
+        self.0.name()
     }
 
     /// The client named `name`.
     pub fn parse(name: &str) -> Option<Client> {
-        Client::ALL.into_iter().find(|c| c.name() == name)
+        Client::all().into_iter().find(|c| c.name() == name)
+    }
+
+    /// Where it reads its MCP servers.
+    fn config(self) -> McpConfig {
+        cli::of(self.0)
+            .mcp_config()
+            .expect("a client has an MCP config")
     }
 }
 
@@ -59,44 +63,47 @@ fn argv(vnx: &Path) -> (String, Vec<String>) {
     (vnx.display().to_string(), vec!["mcp".to_owned()])
 }
 
-/// Registers `vnx mcp` (run as `vnx`) with each of `clients`: claude and gemini in the
-/// project at `root`, codex in `codex_home` (required for codex).
+/// Registers `vnx mcp` (run as `vnx`) with each of `clients`: in the project at `root`, or,
+/// for a CLI that reads them from its home, in `home` (that CLI's home as the command line
+/// resolved it; required for such a CLI).
 pub fn register(
     root: &Path,
-    codex_home: Option<&Path>,
+    home: Option<&Path>,
     vnx: &Path,
     clients: &[Client],
 ) -> Result<Vec<Registration>, InitError> {
     let (command, args) = argv(vnx);
     let mut done = Vec::new();
     for &client in clients {
-        let (path, text) = match client {
-            Client::Claude => {
-                let path = root.join(".mcp.json");
-                let entry = serde_json::json!({"type": "stdio", "command": command, "args": args});
-                let text = json_with(&path, "mcpServers", entry)?;
-                (path, text)
-            }
-            Client::Gemini => {
-                // A committed `.gemini` link would have the settings written wherever it
-                // points, outside the project.
-                let dir = root.join(".gemini");
-                if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        let (path, text) = match client.config() {
+            McpConfig::ProjectJson {
+                file,
+                servers,
+                stdio_type,
+                no_link,
+            } => {
+                if let Some(dir) = no_link.map(|d| root.join(d))
+                    && fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink())
+                {
                     return Err(InitError::Symlink { path: dir });
                 }
-                let path = dir.join("settings.json");
-                let entry = serde_json::json!({"command": command, "args": args});
-                let text = json_with(&path, "mcpServers", entry)?;
+                let path = root.join(file);
+                let entry = if stdio_type {
+                    serde_json::json!({"type": "stdio", "command": command, "args": args})
+                } else {
+                    serde_json::json!({"command": command, "args": args})
+                };
+                let text = json_with(&path, servers, entry)?;
                 (path, text)
             }
-            Client::Codex => {
-                let Some(home) = codex_home else {
+            McpConfig::HomeToml { file, unknown_home } => {
+                let Some(home) = home else {
                     return Err(InitError::Unreadable {
-                        path: PathBuf::from("~/.codex/config.toml"),
-                        why: "neither CODEX_HOME nor HOME is set".into(),
+                        path: PathBuf::from(unknown_home).join(file),
+                        why: unknown_home_why(client),
                     });
                 };
-                let path = home.join("config.toml");
+                let path = home.join(file);
                 let text = toml_with(&path, &command, &args)?;
                 (path, text)
             }
@@ -104,6 +111,17 @@ pub fn register(
         done.push(write(client, path, &text)?);
     }
     Ok(done)
+}
+
+/// Why a CLI's home is unknown: the variables the command line looks at.
+fn unknown_home_why(client: Client) -> String {
+    let var = cli::of(client.0)
+        .state_paths()
+        .iter()
+        .find_map(|p| p.var)
+        .map(|v| format!("{v} nor "))
+        .unwrap_or_default();
+    format!("neither {var}HOME is set")
 }
 
 /// The file's text, or `None` when it does not exist; refuses a symbolic link.
@@ -152,7 +170,7 @@ fn json_with(path: &Path, servers: &str, entry: serde_json::Value) -> Result<Str
     Ok(text)
 }
 
-/// Codex's `config.toml` at `path` with `[mcp_servers.vnx]` set, the rest of the file (its
+/// A `config.toml` at `path` with `[mcp_servers.vnx]` set, the rest of the file (its
 /// comments and layout included) as it was.
 fn toml_with(path: &Path, command: &str, args: &[String]) -> Result<String, InitError> {
     let unreadable = |why: String| InitError::Unreadable {
@@ -210,11 +228,13 @@ fn write(client: Client, path: PathBuf, text: &str) -> Result<Registration, Init
             backup: None,
         });
     }
-    // The file keeps its permissions (codex's may hold credentials); a new one is private
-    // when it lives in the user's home, readable like the rest of the project otherwise.
+    // The file keeps its permissions (a CLI's home may hold credentials); a new one is
+    // private when it lives in the user's home, readable like the rest of the project
+    // otherwise.
+    let in_home = matches!(client.config(), McpConfig::HomeToml { .. });
     let mode = match fs::metadata(&path) {
         Ok(m) => std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
-        Err(_) if client == Client::Codex => 0o600,
+        Err(_) if in_home => 0o600,
         Err(_) => 0o644,
     };
     let mut backup = None;

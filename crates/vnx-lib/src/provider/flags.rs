@@ -35,10 +35,11 @@ const MODEL: &str = "model";
 const SESSION: &str = "session";
 
 /// Every flag vnx may pass to `provider`, grouped by the help command documenting it; groups
-/// with no flags are left out (ollama is passed none). Empty for the demo, which is vnx.
+/// with no flags are left out (a CLI may be passed none). Empty for a provider that is vnx
+/// itself (the demo).
 pub fn passed(provider: Provider) -> Vec<HelpFlags> {
     let mut groups: Vec<HelpFlags> = Vec::new();
-    if provider == Provider::Demo {
+    if !super::cli::of(provider).separate_binary() {
         return groups;
     }
     for lane in [Lane::Headless, Lane::Interactive] {

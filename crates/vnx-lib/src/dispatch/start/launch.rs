@@ -17,7 +17,8 @@ use crate::dispatch::{
 };
 use crate::evidence_reach;
 use crate::ledger::{Ledger, Receipt, now_utc};
-use crate::provider::hooks::{self, HookKind};
+use crate::provider::cli::{claude, gemini};
+use crate::provider::hooks::HookKind;
 use crate::receipts::{
     self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, IncludedFile,
 };
@@ -459,7 +460,7 @@ fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
                 let project = worktree
                     .canonicalize()
                     .unwrap_or_else(|_| worktree.to_owned());
-                let keys = hooks::gemini_trust_keys(&spec.vnx, &spec.dispatch_dir);
+                let keys = gemini::hooks::trust_keys(&spec.vnx, &spec.dispatch_dir);
                 spec.gemini_trust = trust.filter(|file| {
                     workspace::set_gemini_trust(file, &project, Some(&keys)).is_ok()
                 });
@@ -499,7 +500,7 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     let settings = match spec.invocation.hooks {
         HookKind::ClaudeStop => Some((
             "claude-settings.json",
-            hooks::claude_settings(&spec.vnx, dir),
+            claude::hooks::settings(&spec.vnx, dir),
         )),
         HookKind::GeminiAfterAgent | HookKind::CodexNotify | HookKind::None => None,
     };
@@ -512,8 +513,8 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     if spec.invocation.argv.iter().any(|a| a == "--policy") {
         let hooks_dir = dir.join("hooks");
         crate::files::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
-        let policy = hooks::gemini_policy(&spec.invocation.allowed_commands);
-        write(hooks::GEMINI_POLICY_FILE, policy.as_bytes())?;
+        let policy = gemini::hooks::policy(&spec.invocation.allowed_commands);
+        write(gemini::hooks::POLICY_FILE, policy.as_bytes())?;
     }
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");

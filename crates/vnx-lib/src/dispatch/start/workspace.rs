@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::provider::hooks;
+use crate::provider::cli::gemini::hooks;
 
 pub use crate::receipts::Placed;
 
@@ -33,8 +33,8 @@ pub fn place_gemini_hooks(
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => None,
         Err(e) => return Err(e),
     };
-    let data = serde_json::to_vec_pretty(&hooks::gemini_settings(vnx, dispatch_dir))
-        .expect("settings serialize");
+    let data =
+        serde_json::to_vec_pretty(&hooks::settings(vnx, dispatch_dir)).expect("settings serialize");
     fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -147,7 +147,7 @@ mod tests {
     fn gemini_trust_is_added_and_removed_keeping_the_users_entries() {
         let home = tempfile::tempdir().unwrap();
         let file = home.path().join(".gemini/trusted_hooks.json");
-        let keys = hooks::gemini_trust_keys(Path::new("/v"), Path::new("/d"));
+        let keys = hooks::trust_keys(Path::new("/v"), Path::new("/d"));
         set_gemini_trust(&file, Path::new("/wt/a"), Some(&keys)).unwrap();
         let mut theirs: serde_json::Value =
             serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();

@@ -6,9 +6,8 @@
 use crate::ids::DispatchId;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::dispatch::supervise::signals::HookSignal;
+use crate::provider::cli::{self, hook::HookSays};
 use crate::receipts::{DispatchBlocked, DispatchResumed, DispatchStalled, WaitingFor};
 
 /// The longest command or message a blocked receipt keeps, in bytes.
@@ -45,76 +44,49 @@ pub struct Live {
     last_activity: Instant,
 }
 
-/// The events a CLI sends once for each prompt it shows: a second one while the worker is
-/// blocked by the first is a new prompt (the first was answered unseen: gemini sends nothing
-/// when a person allows a command that then runs before its next prompt).
-const ONCE_PER_PROMPT: [&str; 3] = [
-    "claude-permission-request",
-    "codex-permission-request",
-    "gemini-notification",
-];
-
 /// What a hook signal says about the worker waiting: `Some` for a prompt that waits for a
 /// person, with (what for, tool, command, message).
 type Waiting = (WaitingFor, Option<String>, Option<String>, Option<String>);
 
-fn text(v: &Value, path: &[&str]) -> Option<String> {
-    let mut cur = v;
-    for key in path {
-        cur = cur.get(key)?;
-    }
-    cur.as_str()
-        .filter(|s| !s.is_empty())
-        .map(|s| crate::dispatch::supervise::signals::shorten(s, MAX_TEXT))
+/// What `signal` says about the worker, as the CLI whose hook sent it reads it.
+fn says(signal: &HookSignal) -> HookSays {
+    cli::of_hook_event(&signal.event).map_or(HookSays::Nothing, |cli| {
+        cli.hook_says(&signal.event, &signal.payload)
+    })
+}
+
+/// A payload's text as a blocked receipt keeps it.
+fn bounded(text: Option<String>) -> Option<String> {
+    text.map(|s| crate::dispatch::supervise::signals::shorten(&s, MAX_TEXT))
 }
 
 /// Whether `signal` says the worker waits for a person, and for what.
 pub fn waiting(signal: &HookSignal) -> Option<Waiting> {
-    let p = &signal.payload;
-    match signal.event.as_str() {
-        // Claude Code asks before the prompt shows: the tool and its input; codex's hooks
-        // engine sends the same shape (`tool_name: Bash`, `tool_input.command`).
-        "claude-permission-request" | "codex-permission-request" => Some((
-            WaitingFor::Permission,
-            text(p, &["tool_name"]),
-            text(p, &["tool_input", "command"]).or_else(|| text(p, &["tool_input", "file_path"])),
-            None,
+    match says(signal) {
+        HookSays::Waiting {
+            waiting_for,
+            tool,
+            command,
+            message,
+        } => Some((
+            waiting_for,
+            bounded(tool),
+            bounded(command),
+            bounded(message),
         )),
-        // About 6 s after the prompt shows; its type tells a prompt from an idle TUI.
-        "claude-notification" => (text(p, &["notification_type"]).as_deref()
-            == Some("permission_prompt"))
-        .then(|| (WaitingFor::Permission, None, None, text(p, &["message"]))),
-        // Gemini CLI's confirmation dialog. Only its `notification_type` was seen on the real
-        // CLI; the tool call's `details` are read if present and never required.
-        "gemini-notification" => {
-            (text(p, &["notification_type"]).as_deref() == Some("ToolPermission")).then(|| {
-                let details = p.get("details").cloned().unwrap_or(Value::Null);
-                let tool = match text(&details, &["type"]).as_deref() {
-                    Some("exec") => Some("run_shell_command".to_owned()),
-                    Some("edit") => Some("edit".to_owned()),
-                    _ => text(&details, &["title"]),
-                };
-                let command = text(&details, &["command"])
-                    .or_else(|| text(&details, &["fileName"]))
-                    .or_else(|| text(&details, &["filePath"]));
-                (WaitingFor::Permission, tool, command, text(p, &["message"]))
-            })
-        }
-        _ => None,
+        HookSays::GoesOn | HookSays::Nothing => None,
     }
 }
 
 /// Whether `signal` shows the worker going on: a tool ran, a turn ended.
 pub fn goes_on(signal: &HookSignal) -> bool {
-    matches!(
-        signal.event.as_str(),
-        "claude-post-tool-use"
-            | "claude-stop"
-            | "gemini-after-agent"
-            | "gemini-after-tool"
-            | "codex-notify"
-            | "codex-post-tool-use"
-    )
+    says(signal) == HookSays::GoesOn
+}
+
+/// Whether the CLI sends `event` once for each prompt it shows: a second one while the worker
+/// is blocked by the first is a new prompt.
+fn once_per_prompt(event: &str) -> bool {
+    cli::of_hook_event(event).is_some_and(|cli| cli.once_per_prompt(event))
 }
 
 impl Live {
@@ -179,7 +151,7 @@ impl Live {
         let mut changes = Vec::new();
         if let Some((waiting_for, tool, command, message)) = waiting(signal) {
             let new_prompt = self.blocked_by.as_deref() == Some(signal.event.as_str())
-                && ONCE_PER_PROMPT.contains(&signal.event.as_str());
+                && once_per_prompt(&signal.event);
             if self.state == State::Blocked && !new_prompt {
                 return changes;
             }
@@ -235,6 +207,8 @@ impl Live {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     fn signal(event: &str, payload: Value) -> HookSignal {

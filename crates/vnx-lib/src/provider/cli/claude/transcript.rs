@@ -4,17 +4,21 @@
 
 use serde_json::Value;
 
-use super::*;
+use crate::provider::cli::render::*;
 
-impl Transcript {
-    pub(super) fn claude(&mut self, kind: &str, event: &Value) {
+/// A renderer of Claude Code's headless stream (and its session file, read as that stream).
+#[derive(Debug, Default)]
+pub(super) struct ClaudeTranscript;
+
+impl TranscriptEvents for ClaudeTranscript {
+    fn event(&mut self, kind: &str, event: &Value, out: &mut Sink) {
         match kind {
             "system" => match str_of(event, "subtype") {
                 Some("init") => {
                     let model = str_of(event, "model").unwrap_or("-");
                     let mode = str_of(event, "permissionMode").unwrap_or("-");
                     let session = str_of(event, "session_id").unwrap_or("-");
-                    self.push(
+                    out.push(
                         "start",
                         &format!(
                             "claude, model {model}, permission mode {mode}, session {session}"
@@ -25,7 +29,7 @@ impl Transcript {
                 // what the Stop hooks did (vnx's own).
                 Some("turn_duration") => {
                     let ms = u64_of(event, "durationMs").unwrap_or(0);
-                    self.push("end", &format!("turn done in {:.1} s", ms as f64 / 1000.0));
+                    out.push("end", &format!("turn done in {:.1} s", ms as f64 / 1000.0));
                 }
                 Some("stop_hook_summary") => {}
                 Some(other) => {
@@ -33,18 +37,20 @@ impl Transcript {
                         .or_else(|| nonblank(event, "error"))
                         .map(|m| format!(": {m}"))
                         .unwrap_or_default();
-                    self.push("system", &format!("{other}{what}"));
+                    out.push("system", &format!("{other}{what}"));
                 }
                 None => {}
             },
-            "assistant" => self.claude_assistant(event),
-            "user" => self.claude_results(event),
-            "result" => self.claude_result(event),
+            "assistant" => self.claude_assistant(out, event),
+            "user" => self.claude_results(out, event),
+            "result" => self.claude_result(out, event),
             _ => {}
         }
     }
+}
 
-    fn claude_assistant(&mut self, event: &Value) {
+impl ClaudeTranscript {
+    fn claude_assistant(&mut self, out: &mut Sink, event: &Value) {
         let Some(message) = event.get("message") else {
             return;
         };
@@ -63,20 +69,20 @@ impl Transcript {
                     match str_of(block, "type") {
                         Some("text") => {
                             if let Some(text) = nonblank(block, "text") {
-                                self.push_lines(label[0], text, MAX_MESSAGE_LINES);
+                                out.push_lines(label[0], text, MAX_MESSAGE_LINES);
                             }
                         }
                         Some("tool_use" | "server_tool_use") => {
                             let name = str_of(block, "name").unwrap_or("tool");
                             let input = block.get("input").unwrap_or(&Value::Null);
                             if let Some(id) = str_of(block, "id") {
-                                self.remember(id, name);
+                                out.remember(id, name);
                             }
                             if name == "Bash" {
-                                self.push(label[1], &describe_input(input));
+                                out.push(label[1], &describe_input(input));
                             } else {
                                 let what = describe_input(input);
-                                self.push(label[2], &format!("{name} {what}"));
+                                out.push(label[2], &format!("{name} {what}"));
                             }
                         }
                         _ => {}
@@ -84,14 +90,14 @@ impl Transcript {
                 }
             }
             Some(Value::String(text)) if !text.trim().is_empty() => {
-                self.push_lines(label[0], text, MAX_MESSAGE_LINES);
+                out.push_lines(label[0], text, MAX_MESSAGE_LINES);
             }
             _ => {}
         }
     }
 
     /// The tool results a `user` event carries.
-    fn claude_results(&mut self, event: &Value) {
+    fn claude_results(&mut self, out: &mut Sink, event: &Value) {
         let Some(Value::Array(blocks)) = event.get("message").and_then(|m| m.get("content")) else {
             return;
         };
@@ -109,16 +115,16 @@ impl Transcript {
                     .join("\n"),
                 _ => String::new(),
             };
-            self.push_result(!error, &text);
+            out.push_result(!error, &text);
         }
     }
 
-    fn claude_result(&mut self, event: &Value) {
+    fn claude_result(&mut self, out: &mut Sink, event: &Value) {
         if let Some(Value::Array(denials)) = event.get("permission_denials") {
             for d in denials {
                 let tool = str_of(d, "tool_name").unwrap_or("tool");
                 let what = describe_input(d.get("tool_input").unwrap_or(&Value::Null));
-                self.push("denied", &format!("{tool} {what}"));
+                out.push("denied", &format!("{tool} {what}"));
             }
         }
         let error = event.get("is_error").and_then(Value::as_bool) == Some(true)
@@ -149,6 +155,6 @@ impl Transcript {
         {
             parts.push(format!("{} permission denial(s)", denials.len()));
         }
-        self.push("end", &parts.join(" · "));
+        out.push("end", &parts.join(" · "));
     }
 }

@@ -3,18 +3,26 @@
 
 use serde_json::Value;
 
-use super::*;
+use crate::provider::cli::render::*;
+use crate::provider::lines::MAX_LINE_BYTES;
 
-impl Transcript {
-    pub(super) fn gemini(&mut self, kind: &str, event: &Value) {
+/// A renderer of Gemini CLI's headless stream.
+#[derive(Debug, Default)]
+pub(super) struct GeminiTranscript {
+    /// The assistant message being streamed in deltas.
+    gemini_text: Option<String>,
+}
+
+impl TranscriptEvents for GeminiTranscript {
+    fn event(&mut self, kind: &str, event: &Value, out: &mut Sink) {
         if kind != "message" {
-            self.gemini_flush();
+            self.gemini_flush(out);
         }
         match kind {
             "init" => {
                 let model = str_of(event, "model").unwrap_or("-");
                 let session = str_of(event, "session_id").unwrap_or("-");
-                self.push(
+                out.push(
                     "start",
                     &format!("gemini, model {model}, session {session}"),
                 );
@@ -25,13 +33,13 @@ impl Transcript {
                     .is_none_or(|r| r.as_str() == Some("assistant"));
                 if !assistant {
                     // The user's message is the prompt, shown elsewhere.
-                    self.gemini_flush();
+                    self.gemini_flush(out);
                     return;
                 }
                 let content = str_of(event, "content").unwrap_or("");
                 let delta = event.get("delta").and_then(Value::as_bool) == Some(true);
                 if !delta {
-                    self.gemini_flush();
+                    self.gemini_flush(out);
                 }
                 let text = self.gemini_text.get_or_insert_with(String::new);
                 // Bounded: what is shown of a message is far less than this.
@@ -48,9 +56,9 @@ impl Transcript {
                     ("▸", format!("{name} {}", describe_input(input)))
                 };
                 if let Some(id) = str_of(event, "tool_id") {
-                    self.remember(id, &shown);
+                    out.remember(id, &shown);
                 }
-                self.push(label, &shown);
+                out.push(label, &shown);
             }
             "tool_result" => {
                 let error = event.get("error").filter(|e| e.is_object());
@@ -60,24 +68,24 @@ impl Transcript {
                         let kind = str_of(error, "type").unwrap_or("");
                         if denial(kind) || denial(message) {
                             let tool = str_of(event, "tool_id")
-                                .and_then(|id| self.tool_of(id))
+                                .and_then(|id| out.tool_of(id))
                                 .unwrap_or("tool")
                                 .to_owned();
-                            self.push("denied", &format!("{tool} ({})", one_line(message)));
+                            out.push("denied", &format!("{tool} ({})", one_line(message)));
                         } else {
-                            self.push_result(false, message);
+                            out.push_result(false, message);
                         }
                     }
-                    (Some("error"), None) => self.push_result(false, ""),
+                    (Some("error"), None) => out.push_result(false, ""),
                     _ => {
                         let output = str_of(event, "output").unwrap_or("");
-                        self.push_result(true, output);
+                        out.push_result(true, output);
                     }
                 }
             }
             "error" => {
                 let why = nonblank(event, "message").unwrap_or("error");
-                self.push("error", &one_line(why));
+                out.push("error", &one_line(why));
             }
             "result" => {
                 let error = event.get("error").filter(|e| e.is_object());
@@ -99,18 +107,24 @@ impl Transcript {
                         parts.push(format!("{calls} tool call(s)"));
                     }
                 }
-                self.push("end", &parts.join(" · "));
+                out.push("end", &parts.join(" · "));
             }
             _ => {}
         }
     }
 
+    fn flush(&mut self, out: &mut Sink) {
+        self.gemini_flush(out);
+    }
+}
+
+impl GeminiTranscript {
     /// Shows the assistant message streamed so far, if any.
-    pub(super) fn gemini_flush(&mut self) {
+    fn gemini_flush(&mut self, out: &mut Sink) {
         if let Some(text) = self.gemini_text.take()
             && !text.trim().is_empty()
         {
-            self.push_lines("says", &text, MAX_MESSAGE_LINES);
+            out.push_lines("says", &text, MAX_MESSAGE_LINES);
         }
     }
 }

@@ -7,10 +7,19 @@
 
 use serde_json::Value;
 
-use super::*;
+use crate::provider::cli::render::*;
 
-impl Transcript {
-    pub(super) fn rollout_line(&mut self, kind: &str, event: &Value) {
+/// A renderer of codex's rollout file, what its TUI writes.
+#[derive(Debug, Default)]
+pub(super) struct RolloutTranscript {
+    /// The session's working directory (paths are shown relative to it).
+    rollout_cwd: String,
+    /// The latest token totals (shown at the end of a turn).
+    rollout_tokens: Option<(u64, u64, u64)>,
+}
+
+impl TranscriptEvents for RolloutTranscript {
+    fn event(&mut self, kind: &str, event: &Value, out: &mut Sink) {
         let payload = event.get("payload").unwrap_or(&Value::Null);
         match kind {
             "session_meta" => {
@@ -19,17 +28,19 @@ impl Transcript {
                 let version = str_of(payload, "cli_version")
                     .map(|v| format!(" {v}"))
                     .unwrap_or_default();
-                self.push("start", &format!("codex{version}, session {id}"));
+                out.push("start", &format!("codex{version}, session {id}"));
             }
-            "response_item" => self.rollout_response_item(payload),
-            "event_msg" => self.rollout_event(payload),
+            "response_item" => self.rollout_response_item(out, payload),
+            "event_msg" => self.rollout_event(out, payload),
             _ => {}
         }
     }
+}
 
+impl RolloutTranscript {
     /// What the model asked for: a command (shown at once, before it runs or waits for
     /// approval) or another tool; its messages are shown from their `item_completed`.
-    fn rollout_response_item(&mut self, payload: &Value) {
+    fn rollout_response_item(&mut self, out: &mut Sink, payload: &Value) {
         let call = str_of(payload, "call_id").unwrap_or("");
         match str_of(payload, "type") {
             Some("function_call") => {
@@ -38,27 +49,27 @@ impl Transcript {
                     .and_then(|a| serde_json::from_str::<Value>(a).ok())
                     .unwrap_or(Value::Null);
                 if matches!(name, "exec_command" | "shell" | "local_shell") {
-                    self.remember(call, "command");
-                    self.push("$", &describe_input(&args));
+                    out.remember(call, "command");
+                    out.push("$", &describe_input(&args));
                 } else {
-                    self.remember(call, name);
-                    self.push("▸", &format!("{name} {}", describe_input(&args)));
+                    out.remember(call, name);
+                    out.push("▸", &format!("{name} {}", describe_input(&args)));
                 }
             }
             Some("local_shell_call") => {
                 let action = payload.get("action").unwrap_or(&Value::Null);
-                self.remember(call, "command");
-                self.push("$", &describe_input(action));
+                out.remember(call, "command");
+                out.push("$", &describe_input(action));
             }
             _ => {}
         }
     }
 
-    fn rollout_event(&mut self, payload: &Value) {
+    fn rollout_event(&mut self, out: &mut Sink, payload: &Value) {
         match str_of(payload, "type") {
             Some("item_completed") => {
                 if let Some(item) = payload.get("item") {
-                    self.rollout_item(item);
+                    self.rollout_item(out, item);
                 }
             }
             Some("token_count") => {
@@ -79,21 +90,21 @@ impl Transcript {
                 if let Some((i, o, c)) = self.rollout_tokens {
                     parts.extend(tokens(Some(i), Some(o), Some(c)));
                 }
-                self.push("end", &parts.join(" · "));
+                out.push("end", &parts.join(" · "));
             }
             Some("turn_aborted") => {
                 let why = nonblank(payload, "reason").unwrap_or("aborted");
-                self.push("end", &format!("turn aborted ({why})"));
+                out.push("end", &format!("turn aborted ({why})"));
             }
             Some("error") => {
                 let why = nonblank(payload, "message").unwrap_or("error");
-                self.push("error", &one_line(why));
+                out.push("error", &one_line(why));
             }
             _ => {}
         }
     }
 
-    fn rollout_item(&mut self, item: &Value) {
+    fn rollout_item(&mut self, out: &mut Sink, item: &Value) {
         let id = str_of(item, "id").unwrap_or("");
         match str_of(item, "type") {
             Some("AgentMessage") => {
@@ -106,22 +117,22 @@ impl Transcript {
                     .collect();
                 let text = text.join("\n");
                 if !text.trim().is_empty() {
-                    self.push_lines("says", &text, MAX_MESSAGE_LINES);
+                    out.push_lines("says", &text, MAX_MESSAGE_LINES);
                 }
             }
             Some("CommandExecution") => {
-                if self.tool_of(id).is_none() {
-                    self.push("$", &rollout_command(item));
+                if out.tool_of(id).is_none() {
+                    out.push("$", &rollout_command(item));
                 }
                 let output = str_of(item, "aggregated_output").unwrap_or("");
                 match (
                     str_of(item, "status"),
                     item.get("exit_code").and_then(Value::as_i64),
                 ) {
-                    (Some("declined"), _) => self.push("denied", &rollout_command(item)),
-                    (_, Some(0)) => self.push_result(true, output),
-                    (_, Some(code)) => self.push_result(false, &format!("exit {code}\n{output}")),
-                    (_, None) => self.push_result(false, output),
+                    (Some("declined"), _) => out.push("denied", &rollout_command(item)),
+                    (_, Some(0)) => out.push_result(true, output),
+                    (_, Some(code)) => out.push_result(false, &format!("exit {code}\n{output}")),
+                    (_, None) => out.push_result(false, output),
                 }
             }
             Some("FileChange") => {
@@ -133,21 +144,21 @@ impl Transcript {
                             .and_then(|p| p.strip_prefix('/'))
                             .filter(|_| !self.rollout_cwd.is_empty())
                             .unwrap_or(path);
-                        self.push("▸", &format!("{kind} {shown}"));
+                        out.push("▸", &format!("{kind} {shown}"));
                     }
                 }
                 if str_of(item, "status") == Some("failed") {
-                    self.push_result(false, str_of(item, "stderr").unwrap_or(""));
+                    out.push_result(false, str_of(item, "stderr").unwrap_or(""));
                 }
             }
             Some("McpToolCall") => {
                 let server = str_of(item, "server").unwrap_or("-");
                 let tool = str_of(item, "tool").unwrap_or("-");
-                self.push("▸", &format!("{server}.{tool}"));
+                out.push("▸", &format!("{server}.{tool}"));
             }
             Some("Error") => {
                 let why = nonblank(item, "message").unwrap_or("error");
-                self.push("error", &one_line(why));
+                out.push("error", &one_line(why));
             }
             _ => {}
         }

@@ -3,12 +3,23 @@
 
 use serde_json::Value;
 
-use super::*;
+use crate::provider::cli::stream::{
+    LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add, error_verdict,
+    nonblank_field, remember_error, set_capped, str_field, truncate, u64_field,
+};
 
-impl EventParser {
-    pub(super) fn codex(&mut self, kind: &str, event: &Value) {
+/// Codex's headless stream.
+#[derive(Debug, Default)]
+pub(super) struct CodexEvents {
+    /// The message of the last top-level `error` event, used when the turn fails without a
+    /// message of its own.
+    remembered_error: Option<String>,
+}
+
+impl StreamEvents for CodexEvents {
+    fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
         match kind {
-            "thread.started" => set_capped(&mut self.summary.session_id, event, "thread_id"),
+            "thread.started" => set_capped(&mut summary.session_id, event, "thread_id"),
             "item.completed" => {
                 let Some(item) = event.get("item") else {
                     return;
@@ -16,25 +27,24 @@ impl EventParser {
                 match str_field(item, "type") {
                     Some("agent_message") => {
                         if let Some(text) = nonblank_field(item, "text") {
-                            self.summary.last_message =
-                                Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+                            summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
                         }
                     }
                     Some("command_execution") => {
-                        self.summary.tool_calls += 1;
+                        summary.tool_calls += 1;
                         if str_field(item, "status") == Some("declined") {
-                            self.summary.permission_denials += 1;
+                            summary.permission_denials += 1;
                         }
                     }
                     Some("file_change" | "mcp_tool_call" | "web_search" | "collab_tool_call") => {
-                        self.summary.tool_calls += 1;
+                        summary.tool_calls += 1;
                     }
                     _ => {}
                 }
             }
             "turn.completed" => {
                 if let Some(turn) = event.get("usage").filter(|u| u.is_object()) {
-                    let usage = self.summary.usage.get_or_insert_with(Usage::default);
+                    let usage = summary.usage.get_or_insert_with(Usage::default);
                     add(&mut usage.input_tokens, u64_field(turn, "input_tokens"));
                     add(&mut usage.output_tokens, u64_field(turn, "output_tokens"));
                     if let Some(cached) = u64_field(turn, "cached_input_tokens") {
@@ -42,9 +52,9 @@ impl EventParser {
                         *total = total.saturating_add(cached);
                     }
                 }
-                let turns = self.summary.num_turns.get_or_insert(0);
+                let turns = summary.num_turns.get_or_insert(0);
                 *turns = turns.saturating_add(1);
-                self.summary.verdict = Some(Verdict::Success);
+                summary.verdict = Some(Verdict::Success);
             }
             "turn.failed" => {
                 let own = event
@@ -53,14 +63,12 @@ impl EventParser {
                 let message = own
                     .or(self.remembered_error.as_deref())
                     .unwrap_or("turn failed");
-                self.summary.verdict = Some(error_verdict(message));
+                summary.verdict = Some(error_verdict(message));
             }
             // Not fatal by itself: codex reports retries and missing model metadata this way
             // and carries on. A fatal one is followed by `turn.failed` or a failing exit.
-            "error" => self.remember_error(event),
+            "error" => remember_error(&mut self.remembered_error, event),
             _ => {}
         }
     }
-
-    // Gemini: `gemini -p --output-format stream-json` (packages/core/src/output/types.ts).
 }

@@ -4,27 +4,31 @@
 
 use serde_json::Value;
 
-use super::*;
+use crate::provider::cli::render::*;
 
-impl Transcript {
-    pub(super) fn codex(&mut self, kind: &str, event: &Value) {
+/// A renderer of `codex exec --json`.
+#[derive(Debug, Default)]
+pub(super) struct CodexTranscript;
+
+impl TranscriptEvents for CodexTranscript {
+    fn event(&mut self, kind: &str, event: &Value, out: &mut Sink) {
         match kind {
             "thread.started" => {
                 let id = str_of(event, "thread_id").unwrap_or("-");
-                self.push("start", &format!("codex, thread {id}"));
+                out.push("start", &format!("codex, thread {id}"));
             }
             "item.started" => {
                 if let Some(item) = event.get("item")
                     && str_of(item, "type") == Some("command_execution")
                 {
                     let id = str_of(item, "id").unwrap_or("");
-                    self.remember(id, "command_execution");
-                    self.push("$", &codex_command(item));
+                    out.remember(id, "command_execution");
+                    out.push("$", &codex_command(item));
                 }
             }
             "item.completed" => {
                 if let Some(item) = event.get("item") {
-                    self.codex_item(item);
+                    self.codex_item(out, item);
                 }
             }
             "turn.completed" => {
@@ -35,48 +39,50 @@ impl Transcript {
                     u64_of(usage, "output_tokens"),
                     u64_of(usage, "cached_input_tokens"),
                 ));
-                self.push("end", &parts.join(" · "));
+                out.push("end", &parts.join(" · "));
             }
             "turn.failed" => {
                 let why = event
                     .get("error")
                     .and_then(|e| nonblank(e, "message"))
                     .unwrap_or("turn failed");
-                self.push("end", &format!("error: {}", one_line(why)));
+                out.push("end", &format!("error: {}", one_line(why)));
             }
             "error" => {
                 let why = nonblank(event, "message").unwrap_or("error");
-                self.push("error", &one_line(why));
+                out.push("error", &one_line(why));
             }
             _ => {}
         }
     }
+}
 
-    fn codex_item(&mut self, item: &Value) {
+impl CodexTranscript {
+    fn codex_item(&mut self, out: &mut Sink, item: &Value) {
         let id = str_of(item, "id").unwrap_or("");
         match str_of(item, "type") {
             Some("agent_message") => {
                 if let Some(text) = nonblank(item, "text") {
-                    self.push_lines("says", text, MAX_MESSAGE_LINES);
+                    out.push_lines("says", text, MAX_MESSAGE_LINES);
                 }
             }
             Some("command_execution") => {
-                let shown = self.tool_of(id).is_some();
+                let shown = out.tool_of(id).is_some();
                 if !shown {
-                    self.push("$", &codex_command(item));
+                    out.push("$", &codex_command(item));
                 }
                 let output = str_of(item, "aggregated_output").unwrap_or("");
                 match str_of(item, "status") {
-                    Some("declined") => self.push("denied", &codex_command(item)),
+                    Some("declined") => out.push("denied", &codex_command(item)),
                     _ => {
                         let code = item.get("exit_code").and_then(Value::as_i64);
                         match code {
-                            Some(0) => self.push_result(true, output),
+                            Some(0) => out.push_result(true, output),
                             Some(code) => {
                                 let text = format!("exit {code}\n{output}");
-                                self.push_result(false, &text);
+                                out.push_result(false, &text);
                             }
-                            None => self.push_result(false, output),
+                            None => out.push_result(false, output),
                         }
                     }
                 }
@@ -86,29 +92,29 @@ impl Transcript {
                 for change in changes.into_iter().flatten() {
                     let kind = str_of(change, "kind").unwrap_or("change");
                     let path = str_of(change, "path").unwrap_or("-");
-                    self.push("▸", &format!("{kind} {path}"));
+                    out.push("▸", &format!("{kind} {path}"));
                 }
                 if str_of(item, "status") == Some("failed") {
-                    self.push_result(false, "");
+                    out.push_result(false, "");
                 }
             }
             Some("mcp_tool_call") => {
                 let server = str_of(item, "server").unwrap_or("-");
                 let tool = str_of(item, "tool").unwrap_or("-");
                 let args = describe_input(item.get("arguments").unwrap_or(&Value::Null));
-                self.push("▸", &format!("{server}.{tool} {args}"));
+                out.push("▸", &format!("{server}.{tool} {args}"));
                 if str_of(item, "status") == Some("failed") {
                     let why = item.get("error").and_then(|e| nonblank(e, "message"));
-                    self.push_result(false, why.unwrap_or(""));
+                    out.push_result(false, why.unwrap_or(""));
                 }
             }
             Some("web_search") => {
                 let query = str_of(item, "query").unwrap_or("");
-                self.push("▸", &format!("web search {query}"));
+                out.push("▸", &format!("web search {query}"));
             }
             Some("error") => {
                 let why = nonblank(item, "message").unwrap_or("error");
-                self.push("error", &one_line(why));
+                out.push("error", &one_line(why));
             }
             _ => {}
         }

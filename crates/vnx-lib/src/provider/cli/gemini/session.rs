@@ -7,53 +7,59 @@
 
 use serde_json::Value;
 
-use super::*;
+use crate::provider::cli::render::*;
 
-impl Transcript {
-    pub(super) fn gemini_session_line(&mut self, kind: &str, event: &Value) {
+/// A renderer of gemini's session file, what its TUI writes.
+#[derive(Debug, Default)]
+pub(super) struct SessionTranscript;
+
+impl TranscriptEvents for SessionTranscript {
+    fn event(&mut self, kind: &str, event: &Value, out: &mut Sink) {
         if let Some(session) = str_of(event, "sessionId")
             && event.get("projectHash").is_some()
         {
-            self.push("start", &format!("gemini, session {session}"));
+            out.push("start", &format!("gemini, session {session}"));
             return;
         }
         let id = str_of(event, "id").unwrap_or("");
         match kind {
             "gemini" => {
                 let key = format!("message {id}");
-                if self.tool_of(&key).is_none() {
+                if out.tool_of(&key).is_none() {
                     let text = session_text(event.get("content").unwrap_or(&Value::Null));
                     if !text.trim().is_empty() {
-                        self.remember(&key, "shown");
-                        self.push_lines("says", &text, MAX_MESSAGE_LINES);
+                        out.remember(&key, "shown");
+                        out.push_lines("says", &text, MAX_MESSAGE_LINES);
                     }
                 }
                 let calls = event.get("toolCalls").and_then(Value::as_array);
                 for call in calls.into_iter().flatten() {
-                    self.gemini_session_call(call);
+                    self.gemini_session_call(out, call);
                 }
             }
             "error" | "warning" => {
                 let text = session_text(event.get("content").unwrap_or(&Value::Null));
-                self.push(kind, &one_line(&text));
+                out.push(kind, &one_line(&text));
             }
             _ => {}
         }
     }
+}
 
+impl SessionTranscript {
     /// A tool call, once: its command (or name and arguments) and its result.
-    fn gemini_session_call(&mut self, call: &Value) {
+    fn gemini_session_call(&mut self, out: &mut Sink, call: &Value) {
         let id = format!("call {}", str_of(call, "id").unwrap_or(""));
-        if self.tool_of(&id).is_some() {
+        if out.tool_of(&id).is_some() {
             return;
         }
         let name = str_of(call, "name").unwrap_or("tool");
-        self.remember(&id, name);
+        out.remember(&id, name);
         let args = call.get("args").unwrap_or(&Value::Null);
         if name == "run_shell_command" {
-            self.push("$", &describe_input(args));
+            out.push("$", &describe_input(args));
         } else {
-            self.push("▸", &format!("{name} {}", describe_input(args)));
+            out.push("▸", &format!("{name} {}", describe_input(args)));
         }
         let output = call
             .get("result")
@@ -69,9 +75,9 @@ impl Transcript {
             .collect::<Vec<_>>()
             .join("\n");
         match str_of(call, "status") {
-            Some("success") => self.push_result(true, &output),
-            Some("cancelled") => self.push("denied", &describe_input(args)),
-            _ => self.push_result(false, &output),
+            Some("success") => out.push_result(true, &output),
+            Some("cancelled") => out.push("denied", &describe_input(args)),
+            _ => out.push_result(false, &output),
         }
     }
 }

@@ -1,0 +1,88 @@
+//! How Claude Code is started: `claude -p … --output-format stream-json --verbose` headless,
+//! its TUI with the `Stop` hook's settings interactive; the posture as `--permission-mode`;
+//! `--allowedTools` for what runs unasked; `--resume=ID` and, for a new TUI session, the
+//! `--session-id` vnx chose (ADR 0052).
+
+use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+
+/// The flags of each posture, the same in both lanes.
+pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str] {
+    match permission {
+        Permission::Ask => &[],
+        Permission::Edits => &["--permission-mode", "acceptEdits"],
+        Permission::Full => &["--dangerously-skip-permissions"],
+    }
+}
+
+/// Its argv in the lane asked for.
+pub(super) fn argv(s: &Start<'_>) -> Argv {
+    let w = &s.w;
+    let mut argv: Vec<String> = Vec::new();
+    match w.lane {
+        Lane::Headless => {
+            argv.extend(strs(&["claude", "-p"]));
+            if !s.large {
+                argv.push(s.prompt_arg.clone());
+            }
+            argv.extend(strs(&["--output-format", "stream-json", "--verbose"]));
+            argv.extend(s.model("--model"));
+            argv.extend(s.perms.iter().cloned());
+            argv.extend(["--add-dir".into(), s.dir.clone()]);
+            argv.extend(allow_flags(w));
+            argv.extend(s.resume("--resume"));
+            Argv {
+                argv,
+                output: OutputFormat::ClaudeStreamJson,
+                completion: ProviderCompletion::Report,
+                hooks: HookKind::None,
+            }
+        }
+        Lane::Interactive => {
+            argv.extend(["claude".into(), s.prompt_arg.clone()]);
+            if let (None, Some(session)) = (w.resume, w.session) {
+                argv.push(literal(&format!("--session-id={session}")));
+            }
+            argv.extend(s.model("--model"));
+            argv.extend(s.perms.iter().cloned());
+            let settings = w.dispatch_dir.join("hooks/claude-settings.json");
+            argv.extend(["--settings".into(), literal(&settings.to_string_lossy())]);
+            argv.extend(["--add-dir".into(), s.dir.clone()]);
+            argv.extend(allow_flags(w));
+            argv.extend(s.resume("--resume"));
+            Argv {
+                argv,
+                output: OutputFormat::Text,
+                completion: ProviderCompletion::Report,
+                hooks: HookKind::ClaudeStop,
+            }
+        }
+    }
+}
+
+/// What it may run unasked, in the postures that ask.
+pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
+    match w.permission {
+        Permission::Ask | Permission::Edits => w
+            .allowed_commands()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        Permission::Full => Vec::new(),
+    }
+}
+
+/// Claude Code's `--allowedTools` flags: one `Bash(PREFIX:*)` rule each (claude 2.1.197
+/// takes the flag repeated; its own read-only commands, `git status` and `git log` among
+/// them, need no rule).
+fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
+    w.allowed_commands()
+        .into_iter()
+        .flat_map(|c| {
+            [
+                "--allowedTools".to_owned(),
+                literal(&format!("Bash({c}:*)")),
+            ]
+        })
+        .collect()
+}

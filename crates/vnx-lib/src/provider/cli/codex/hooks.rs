@@ -1,0 +1,119 @@
+//! The hooks the Codex CLI is given, all as `-c` overrides: a `notify` program at the end of
+//! every turn, and its hooks engine's `PermissionRequest`/`PostToolUse`, trusted.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::provider::cli::hook::{HookSays, hook_command, permission_request, toml_string};
+
+/// The events of its hooks, as `vnx __hook` takes them.
+pub(super) const EVENTS: [&str; 3] = [
+    "codex-notify",
+    "codex-permission-request",
+    "codex-post-tool-use",
+];
+
+/// The `-c` value that makes Codex run `vnx __hook codex-notify --dir DIR JSON` at the end of
+/// every turn (an argv, no shell).
+pub fn notify_override(vnx: &Path, dispatch_dir: &Path) -> String {
+    let argv = [
+        vnx.to_string_lossy().into_owned(),
+        "__hook".into(),
+        "codex-notify".into(),
+        "--dir".into(),
+        dispatch_dir.to_string_lossy().into_owned(),
+    ];
+    let items: Vec<String> = argv.iter().map(|a| toml_string(a)).collect();
+    format!("notify=[{}]", items.join(","))
+}
+
+/// The `-c` values that give Codex's hooks engine (0.169) vnx's `PermissionRequest` hook (an
+/// approval prompt shows, naming the command) and `PostToolUse` hook (a tool ran: the worker
+/// goes on), as inline `[hooks]` tables of the session's config layer, and trust exactly
+/// those two: codex runs an untrusted hook only after a person reviews it in a dialog (which
+/// would stop the TUI before its first turn), and records trust as the hash of the hook's
+/// identity under `hooks.state`. Nothing is written to the user's config, and no other hook
+/// (a repository's own, say) is trusted by this.
+pub fn hook_overrides(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
+    const EVENTS: [(&str, &str, &str); 2] = [
+        (
+            "PermissionRequest",
+            "permission_request",
+            "codex-permission-request",
+        ),
+        ("PostToolUse", "post_tool_use", "codex-post-tool-use"),
+    ];
+    let mut out = Vec::new();
+    let mut trusted = Vec::new();
+    for (event, key, name) in EVENTS {
+        let command = hook_command(vnx, name, dispatch_dir);
+        out.push(format!(
+            "hooks.{event}=[{{hooks=[{{type=\"command\",command={},timeout={CODEX_HOOK_TIMEOUT}}}]}}]",
+            toml_string(&command)
+        ));
+        trusted.push(format!(
+            "{}={{trusted_hash={}}}",
+            toml_string(&format!("/<session-flags>/config.toml:{key}:0:0")),
+            toml_string(&trust_hash(key, &command))
+        ));
+    }
+    out.push(format!("hooks.state={{{}}}", trusted.join(",")));
+    out
+}
+
+/// Seconds codex gives vnx's hooks.
+const CODEX_HOOK_TIMEOUT: u64 = 30;
+
+/// Codex's trust hash of a one-command hook (no matcher): SHA-256 of its identity as compact
+/// JSON with sorted keys (checked against what codex 0.169 writes when a person trusts it).
+fn trust_hash(event_key: &str, command: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let json = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    let identity = format!(
+        r#"{{"event_name":{},"hooks":[{{"async":false,"command":{},"timeout":{CODEX_HOOK_TIMEOUT},"type":"command"}}]}}"#,
+        json(event_key),
+        json(command)
+    );
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(identity.as_bytes()))
+    )
+}
+
+/// What a signal of its hooks says: its hooks engine's `PermissionRequest` (`tool_name: Bash`,
+/// `tool_input.command`); `notify` (a turn ended) and
+/// `PostToolUse`, the worker goes on.
+pub(super) fn says(event: &str, p: &Value) -> HookSays {
+    match event {
+        "codex-permission-request" => permission_request(p),
+        "codex-notify" | "codex-post-tool-use" => HookSays::GoesOn,
+        _ => HookSays::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codex_trust_hashes_match_what_codex_records() {
+        // Written by codex 0.169 when a person trusted this hook in its review dialog.
+        assert_eq!(
+            trust_hash(
+                "permission_request",
+                "echo perm >> /tmp/cx/hook.log; cat >> /tmp/cx/hook.log"
+            ),
+            "sha256:efebea452dc3d4216fe38607449e2b1d2926221b055be570fc1644893b4d3aa1"
+        );
+    }
+
+    #[test]
+    fn codex_notify_is_a_toml_array() {
+        let v = notify_override(Path::new("/x/v\"nx"), Path::new("/d/D-1"));
+        assert_eq!(
+            v,
+            r#"notify=["/x/v\"nx","__hook","codex-notify","--dir","/d/D-1"]"#
+        );
+    }
+}

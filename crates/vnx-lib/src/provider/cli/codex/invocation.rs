@@ -1,0 +1,125 @@
+//! How the Codex CLI is started: `codex exec --json` headless (`exec resume` for a
+//! follow-up), its TUI with the `notify` and hooks overrides interactive; the posture as
+//! `--sandbox` and `--ask-for-approval`; the session and prompt as positionals after `--`.
+
+use std::path::Path;
+
+use super::hooks;
+use crate::provider::cli::argv::{Argv, Start, literal, strs};
+use crate::provider::cli::hook::toml_string;
+use crate::receipts::kinds::{
+    HookKind, Lane, OutputFormat, Permission, PromptTransport, ProviderCompletion,
+};
+
+/// The flags of each posture in a lane.
+pub(super) fn permission_flags(lane: Lane, permission: Permission) -> &'static [&'static str] {
+    match (lane, permission) {
+        (Lane::Headless, Permission::Ask) => &["--sandbox", "read-only"],
+        (Lane::Headless, Permission::Edits) => &["--sandbox", "workspace-write"],
+        (Lane::Interactive, Permission::Ask) => {
+            &["--sandbox", "read-only", "--ask-for-approval", "on-request"]
+        }
+        (Lane::Interactive, Permission::Edits) => &[
+            "--sandbox",
+            "workspace-write",
+            "--ask-for-approval",
+            "on-request",
+        ],
+        (_, Permission::Full) => &["--dangerously-bypass-approvals-and-sandbox"],
+    }
+}
+
+/// Its argv in the lane asked for.
+pub(super) fn argv(s: &Start<'_>) -> Argv {
+    let w = &s.w;
+    let lane = w.lane;
+    let mut argv: Vec<String> = vec!["codex".into()];
+    // `exec resume` takes neither `--sandbox` nor `--add-dir` (codex 0.169): the
+    // same settings go as `-c` overrides.
+    let exec_resume = lane == Lane::Headless && w.resume.is_some();
+    match (lane, exec_resume) {
+        (Lane::Headless, false) => {
+            argv.extend(strs(&["exec", "--json", "--skip-git-repo-check"]));
+        }
+        (Lane::Headless, true) => {
+            argv.extend(strs(&["exec", "resume", "--json", "--skip-git-repo-check"]));
+        }
+        (Lane::Interactive, _) => {
+            if w.resume.is_some() {
+                argv.push("resume".into());
+            }
+            argv.push("--no-daemon".into());
+        }
+    }
+    argv.extend(s.model("--model"));
+    if exec_resume {
+        argv.extend(exec_resume_flags(&s.perms, w.dispatch_dir));
+    } else {
+        argv.extend(s.perms.iter().cloned());
+        argv.extend(["--add-dir".into(), s.dir.clone()]);
+    }
+    // No `--add-dir` for the git directory: codex's sandbox keeps every `.git`
+    // read-only even when it is named (seen on codex 0.169), so a sandboxed
+    // worker cannot commit; vnx commits for it.
+    // Codex runs the model's commands in a login shell, whose profile resets
+    // PATH and loses the dispatch's `bin/` (so `vnx report` is "command not
+    // found"); a plain shell keeps the PATH vnx gives the worker.
+    argv.extend(strs(&["-c", "allow_login_shell=false"]));
+    let hook = if lane == Lane::Interactive {
+        argv.push("-c".into());
+        argv.push(literal(&hooks::notify_override(w.vnx, w.dispatch_dir)));
+        // An approval prompt and a tool that ran, from codex's hooks engine.
+        for value in hooks::hook_overrides(w.vnx, w.dispatch_dir) {
+            argv.extend(["-c".into(), literal(&value)]);
+        }
+        HookKind::CodexNotify
+    } else {
+        HookKind::None
+    };
+    // The session (`[SESSION_ID] [PROMPT]`), then the prompt; `-` makes codex
+    // read the prompt from stdin. After `--`, so clap reads both as positionals
+    // whatever they hold.
+    if let Some(session) = w.resume {
+        argv.extend(["--".into(), literal(session)]);
+    }
+    argv.push(if s.transport == PromptTransport::Stdin {
+        "-".into()
+    } else {
+        s.prompt_arg.clone()
+    });
+    let output = if lane == Lane::Headless {
+        OutputFormat::CodexJson
+    } else {
+        OutputFormat::Text
+    };
+    Argv {
+        argv,
+        output,
+        completion: ProviderCompletion::Report,
+        hooks: hook,
+    }
+}
+
+/// The posture and the dispatch directory as `codex exec resume` takes them: `-c` overrides
+/// in place of `--sandbox MODE` and `--add-dir DIR`.
+fn exec_resume_flags(perms: &[String], dispatch_dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut flags = perms.iter();
+    while let Some(flag) = flags.next() {
+        if flag == "--sandbox" {
+            let mode = flags.next().map(String::as_str).unwrap_or("read-only");
+            out.extend([
+                "-c".into(),
+                literal(&format!("sandbox_mode={}", toml_string(mode))),
+            ]);
+        } else {
+            out.push(flag.clone());
+        }
+    }
+    let roots = format!(
+        "sandbox_workspace_write.writable_roots=[{}]",
+        toml_string(&dispatch_dir.to_string_lossy())
+    );
+    out.extend(["-c".into(), literal(&roots)]);
+    out
+}

@@ -1,0 +1,109 @@
+//! OpenAI's Codex CLI (`codex`): what vnx knows about it. How it is started (`invocation`);
+//! its headless stream
+//! (`codex exec --json`, codex-rs/exec/src/exec_events.rs `ThreadEvent`) parsed for the
+//! receipt (`events`) and rendered as a transcript (`transcript`); the rollout file its TUI
+//! writes rendered as a transcript (`rollout`); where it keeps its state.
+
+use serde_json::Value;
+
+use super::argv::{Argv, Start};
+use super::hook::HookSays;
+use super::render::TranscriptEvents;
+use super::stream::StreamEvents;
+use super::{CodingCli, McpConfig, Provider, ProviderError};
+use crate::receipts::PermissionAnswer;
+use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::sandbox::StatePath;
+
+mod events;
+pub mod hooks;
+mod invocation;
+mod rollout;
+mod transcript;
+
+/// The Codex CLI.
+#[derive(Debug)]
+pub struct Codex;
+
+impl CodingCli for Codex {
+    fn provider(&self) -> Provider {
+        Provider::Codex
+    }
+
+    /// `gpt*`, `codex*`.
+    fn implied_by(&self, model: &str) -> bool {
+        model.starts_with("gpt") || model.starts_with("codex")
+    }
+
+    /// `exec resume` headless, `resume` in its TUI.
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    fn permission_flags(&self, lane: Lane, permission: Permission) -> &'static [&'static str] {
+        invocation::permission_flags(lane, permission)
+    }
+
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        Ok(invocation::argv(start))
+    }
+
+    /// `y` proceeds and Esc refuses (codex 0.169.0). Its `PermissionRequest` hook could return
+    /// the decision, but codex runs it before it shows its dialog, so a waiting hook would
+    /// hide the dialog from a person for its whole wait (ADR 0023): the key is typed.
+    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(match answer {
+            PermissionAnswer::Approve => "y",
+            PermissionAnswer::Deny => "Escape",
+        })
+    }
+
+    fn dialog_marker(&self) -> Option<&'static str> {
+        Some("1. Yes, proceed (y)")
+    }
+
+    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
+        hooks::says(event, payload)
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "codex-permission-request"
+    }
+
+    fn hook_events(&self) -> &'static [&'static str] {
+        &hooks::EVENTS
+    }
+
+    /// `config.toml` in its home (`~/.codex`, or `$CODEX_HOME`), user scope.
+    fn mcp_config(&self) -> Option<McpConfig> {
+        Some(McpConfig::HomeToml {
+            file: "config.toml",
+            unknown_home: "~/.codex",
+        })
+    }
+
+    fn output_format(&self) -> Option<OutputFormat> {
+        Some(OutputFormat::CodexJson)
+    }
+
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        Some(Box::new(events::CodexEvents::default()))
+    }
+
+    fn transcript_claims(&self, kind: &str, _event: &Value) -> bool {
+        kind.starts_with("thread.") || kind.starts_with("turn.") || kind.starts_with("item.")
+    }
+
+    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::CodexTranscript))
+    }
+
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(rollout::RolloutTranscript::default()))
+    }
+
+    fn state_paths(&self) -> &'static [StatePath] {
+        const PATHS: &[StatePath] = &[StatePath::dir(".codex", Some("CODEX_HOME"))];
+        PATHS
+    }
+}

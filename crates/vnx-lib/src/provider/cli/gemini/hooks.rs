@@ -1,0 +1,154 @@
+//! The hooks the Gemini CLI is given: its settings in the worktree, their trust in its
+//! `trusted_hooks.json`, and the policy file for the commands that run unasked.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::provider::cli::hook::{
+    HOOK_TIMEOUT_SECS, HookSays, command_hook, hook_command, payload_text as text, toml_string,
+};
+use crate::receipts::WaitingFor;
+
+/// The events of its hooks, as `vnx __hook` takes them.
+pub(super) const EVENTS: [&str; 3] = [
+    "gemini-after-agent",
+    "gemini-notification",
+    "gemini-after-tool",
+];
+
+/// The policy-engine file (`--policy`) that lets gemini's TUI run `allowed` commands (the
+/// completion protocol's `vnx report`, the role's allowed commands) without asking, and
+/// leaves every other command to the posture: it asks. An allow rule given as
+/// `--allowed-tools` instead makes gemini 0.61 refuse every other command by policy without
+/// a prompt, so the worker could never wait for a person. A `commandPrefix` matches whole
+/// words (seen on gemini 0.61: `touch` allows `touch a`, `touch a` does not allow `touch ab`).
+pub fn policy(allowed: &[String]) -> String {
+    let mut out = String::from("# vnx: commands that run without a prompt\n");
+    for command in allowed {
+        out.push_str(&format!(
+            "[[rule]]\ntoolName = \"run_shell_command\"\ncommandPrefix = {}\ndecision = \"allow\"\npriority = 900\n",
+            toml_string(command)
+        ));
+    }
+    out
+}
+
+/// Where the gemini policy file goes in the dispatch directory.
+pub const POLICY_FILE: &str = "hooks/gemini-policy.toml";
+
+/// The events of the hooks vnx gives gemini, with the names `vnx __hook` takes.
+const GEMINI_HOOKS: [(&str, &str); 3] = [
+    ("AfterAgent", "gemini-after-agent"),
+    ("Notification", "gemini-notification"),
+    ("AfterTool", "gemini-after-tool"),
+];
+
+/// The `.gemini/settings.json` vnx places in an interactive gemini worker's worktree:
+/// `AfterAgent` ends a turn, `Notification` (`ToolPermission`, at once, for every prompt)
+/// says it waits for a person, `AfterTool` says a tool ran (the worker goes on). Gemini
+/// reads `timeout` in milliseconds (0.61: a hook still running then is killed and shown as
+/// "Hook(s) [...] failed"), so vnx's hooks get the same 30 s as the other CLIs give them.
+pub fn settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
+    let hooks: serde_json::Map<String, serde_json::Value> = GEMINI_HOOKS
+        .iter()
+        .map(|(event, name)| {
+            let command = hook_command(vnx, name, dispatch_dir);
+            (
+                (*event).to_owned(),
+                command_hook(command, HOOK_TIMEOUT_SECS * 1000),
+            )
+        })
+        .collect();
+    serde_json::json!({ "hooks": hooks })
+}
+
+/// The keys under which gemini's `trusted_hooks.json` records vnx's hooks as trusted for a
+/// project (`name:command`; vnx's hooks have no name). Gemini 0.61 warns about every
+/// project-level hook it finds untrusted ("The following project-level hooks have been
+/// detected in this workspace") when a session opens, then trusts it; a worktree vnx made is
+/// new each time, so vnx records its own hooks as trusted for it first.
+pub fn trust_keys(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
+    GEMINI_HOOKS
+        .iter()
+        .map(|(_, name)| format!(":{}", hook_command(vnx, name, dispatch_dir)))
+        .collect()
+}
+
+/// The file where a dispatch's launch recorded its hooks as trusted (see
+/// [`trust_keys`]), as its signed start locates it: only for a start that installed
+/// gemini's hooks, in the gemini home the start recorded (absolute). `None` for any other
+/// start, and for one recorded before starts named the CLIs' homes (its entry stays, naming
+/// a worktree that no longer exists).
+pub fn trust_file_of(started: &crate::receipts::DispatchStarted) -> Option<std::path::PathBuf> {
+    if started.hooks != crate::receipts::HookKind::GeminiAfterAgent {
+        return None;
+    }
+    let home = std::path::PathBuf::from(started.cli_homes.as_ref()?.gemini.as_ref()?);
+    home.is_absolute().then(|| home.join("trusted_hooks.json"))
+}
+
+/// What a signal of its hooks says: `Notification` of type `ToolPermission` is its
+/// confirmation dialog (only the type was seen on the real CLI; the tool call's `details` are
+/// read if present and never required); `AfterTool` and `AfterAgent`, the worker goes on.
+pub(super) fn says(event: &str, p: &Value) -> HookSays {
+    match event {
+        "gemini-notification" => {
+            if text(p, &["notification_type"]).as_deref() != Some("ToolPermission") {
+                return HookSays::Nothing;
+            }
+            let details = p.get("details").cloned().unwrap_or(Value::Null);
+            let tool = match text(&details, &["type"]).as_deref() {
+                Some("exec") => Some("run_shell_command".to_owned()),
+                Some("edit") => Some("edit".to_owned()),
+                _ => text(&details, &["title"]),
+            };
+            let command = text(&details, &["command"])
+                .or_else(|| text(&details, &["fileName"]))
+                .or_else(|| text(&details, &["filePath"]));
+            HookSays::Waiting {
+                waiting_for: WaitingFor::Permission,
+                tool,
+                command,
+                message: text(p, &["message"]),
+            }
+        }
+        "gemini-after-agent" | "gemini-after-tool" => HookSays::GoesOn,
+        _ => HookSays::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trust_file_is_where_a_gemini_start_put_its_home() {
+        let example = include_str!("../../../../../../receipts/examples/dispatch_started.json");
+        let mut started: crate::receipts::DispatchStarted = serde_json::from_str(example).unwrap();
+        started.cli_homes = Some(crate::receipts::CliHomes {
+            gemini: Some("/home/u/.gemini".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            trust_file_of(&started),
+            None,
+            "no gemini hooks: no trust file"
+        );
+        started.hooks = crate::receipts::HookKind::GeminiAfterAgent;
+        assert_eq!(
+            trust_file_of(&started),
+            Some(std::path::PathBuf::from(
+                "/home/u/.gemini/trusted_hooks.json"
+            ))
+        );
+        started.cli_homes.as_mut().unwrap().gemini = Some("relative/.gemini".into());
+        assert_eq!(
+            trust_file_of(&started),
+            None,
+            "a relative home is never used"
+        );
+        started.cli_homes = None;
+        assert_eq!(trust_file_of(&started), None, "an older start: none");
+    }
+}

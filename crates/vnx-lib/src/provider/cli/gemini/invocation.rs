@@ -1,0 +1,97 @@
+//! How the Gemini CLI is started: `gemini -p … --output-format stream-json` headless, its TUI
+//! (`-i`) with a policy file interactive; the posture as `--approval-mode` with
+//! `--skip-trust`; `--allowed-tools` for what runs unasked headless; `--resume=ID`.
+
+use super::hooks;
+use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+
+/// The flags of each posture, the same in both lanes.
+pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str] {
+    match permission {
+        Permission::Ask => &[],
+        Permission::Edits => &["--approval-mode", "auto_edit"],
+        Permission::Full => &["--yolo"],
+    }
+}
+
+/// Its argv in the lane asked for.
+pub(super) fn argv(s: &Start<'_>) -> Argv {
+    let w = &s.w;
+    let mut argv: Vec<String> = vec!["gemini".into()];
+    match w.lane {
+        Lane::Headless => {
+            if !s.large {
+                argv.extend(["-p".into(), s.prompt_arg.clone()]);
+            }
+            argv.extend(strs(&["--output-format", "stream-json"]));
+            argv.extend(s.model("--model"));
+            argv.extend(s.perms.iter().cloned());
+            // The dispatcher chose this worktree: without trust gemini silently drops the
+            // posture to `default`.
+            argv.push("--skip-trust".into());
+            argv.extend(["--include-directories".into(), s.dir.clone()]);
+            // An allow-list makes gemini 0.61 deny every other command, `--yolo` or not
+            // (seen: a sandboxed full-posture worker's `git commit` denied by policy); the
+            // full posture allows everything anyway.
+            if w.permission != Permission::Full {
+                argv.extend(allow_flags(w));
+            }
+            argv.extend(s.resume("--resume"));
+            Argv {
+                argv,
+                output: OutputFormat::GeminiStreamJson,
+                completion: ProviderCompletion::Report,
+                hooks: HookKind::None,
+            }
+        }
+        Lane::Interactive => {
+            argv.extend(s.model("--model"));
+            argv.extend(s.perms.iter().cloned());
+            argv.push("--skip-trust".into());
+            argv.extend(["--include-directories".into(), s.dir.clone()]);
+            // `vnx report` is allowed by a policy file, not `--allowed-tools`: with that
+            // flag (or `tools.allowed` in settings) gemini 0.61 refuses every other
+            // command without a prompt; the policy engine asks.
+            let policy = w.dispatch_dir.join(hooks::POLICY_FILE);
+            argv.extend(["--policy".into(), literal(&policy.to_string_lossy())]);
+            argv.extend(s.resume("--resume"));
+            argv.extend(["-i".into(), s.prompt_arg.clone()]);
+            // Its hooks go in the worktree's `.gemini/settings.json` (see
+            // `dispatch::start::workspace`).
+            Argv {
+                argv,
+                output: OutputFormat::Text,
+                completion: ProviderCompletion::Report,
+                hooks: HookKind::GeminiAfterAgent,
+            }
+        }
+    }
+}
+
+/// What it may run unasked, in the postures that ask (headless in its argv, interactive in
+/// its policy file).
+pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
+    match w.permission {
+        Permission::Ask | Permission::Edits => w
+            .allowed_commands()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        Permission::Full => Vec::new(),
+    }
+}
+
+/// Gemini CLI's headless `--allowed-tools` flags: `run_shell_command(PREFIX)` each (gemini
+/// 0.61 takes the flag repeated; every command no rule allows is denied by policy).
+fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
+    w.allowed_commands()
+        .into_iter()
+        .flat_map(|c| {
+            [
+                "--allowed-tools".to_owned(),
+                literal(&format!("run_shell_command({c})")),
+            ]
+        })
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! What a CLI's hooks are made of, shared by the CLIs' modules: the shell command each hook
+//! runs (`vnx __hook EVENT --dir DISPATCH_DIR`, quoted), a command hook's JSON, the time a CLI
+//! gives one, TOML strings for `-c` overrides, and what a hook's signal can say. Which hooks a CLI gets is its module's.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::receipts::WaitingFor;
+
+/// Quotes a string for POSIX `sh` (single quotes; `'` becomes `'\''`). Hook commands are shell
+/// strings by the CLIs' design; vnx only ever puts its own binary path and the dispatch
+/// directory in them, and quotes both.
+pub fn sh_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The shell command a hook given as a shell string runs.
+pub fn hook_command(vnx: &Path, event: &str, dispatch_dir: &Path) -> String {
+    format!(
+        "{} __hook {event} --dir {}",
+        sh_quote(&vnx.to_string_lossy()),
+        sh_quote(&dispatch_dir.to_string_lossy())
+    )
+}
+
+/// Seconds a CLI gives one of vnx's hooks (a CLI that reads `timeout` in milliseconds gets
+/// the same time in its unit).
+pub const HOOK_TIMEOUT_SECS: u64 = 30;
+
+/// Seconds a CLI gives vnx's permission hook, which waits that long (less a
+/// margin) for `vnx approve`/`vnx deny` while the prompt shows in the pane.
+pub const PERMISSION_HOOK_TIMEOUT_SECS: u64 = 600;
+
+/// A command hook as the JSON settings of a CLI take it.
+pub fn command_hook(command: String, timeout: u64) -> serde_json::Value {
+    serde_json::json!([{ "hooks": [{ "type": "command", "command": command, "timeout": timeout }] }])
+}
+
+/// A TOML basic string (what a `-c key=value` override parses).
+pub fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// What one of a CLI's hook signals says about its worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HookSays {
+    /// It waits for a person: for what, the tool, the command (or file) and the CLI's own
+    /// message, each non-empty as the payload gave it (the caller bounds them).
+    Waiting {
+        /// What it waits for.
+        waiting_for: WaitingFor,
+        /// The tool that asks.
+        tool: Option<String>,
+        /// The command (or file) it asks about.
+        command: Option<String>,
+        /// The CLI's own words.
+        message: Option<String>,
+    },
+    /// It goes on: a tool ran, a turn ended.
+    GoesOn,
+    /// Nothing about waiting or going on.
+    Nothing,
+}
+
+/// The non-empty string at `path` in a hook's payload.
+pub fn payload_text(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for key in path {
+        cur = cur.get(key)?;
+    }
+    cur.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// A `PermissionRequest` hook's payload, the shape two CLIs' hooks engines send: `tool_name`,
+/// and `tool_input`'s command or file.
+pub fn permission_request(p: &Value) -> HookSays {
+    HookSays::Waiting {
+        waiting_for: WaitingFor::Permission,
+        tool: payload_text(p, &["tool_name"]),
+        command: payload_text(p, &["tool_input", "command"])
+            .or_else(|| payload_text(p, &["tool_input", "file_path"])),
+        message: None,
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test runs the quoting through a real sh"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_the_shell() {
+        for s in ["plain", "it's", "a b\"c$d`e\\f", "'", "", "new\nline"] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", sh_quote(s))])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), s);
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
+//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `ollama`,
+//! `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
+//! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
+//! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
+//! module is handed lives beside it: `argv` (what an argv is made from), `hook` (what a hook
+//! is made of), `stream` (what an event parser is given), `render` (what a transcript
+//! renderer writes to); `error` is why a provider cannot be used.
+//!
+//! What has moved so far: the models a CLI takes and implies, its argv per lane and posture,
+//! prompt delivery and resuming (the prompt's transport is decided for all in
+//! `provider::invocation`), its headless event stream's parser, its transcripts (of the
+//! headless stream and of the session file its TUI writes), the hooks it is given and what
+//! their signals say, the keys and line of its permission dialog, whether doctor probes it, where `init --mcp`
+//! registers vnx with it, where it keeps its state.
+//! What has not (ADR 0054 lists it): doctor's folder trust, egress
+//! defaults, the session files' places (`provider/session`).
+
+use serde_json::Value;
+
+use crate::receipts::PermissionAnswer;
+use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::sandbox::StatePath;
+use argv::{Argv, Start, Wanted};
+use hook::HookSays;
+use render::TranscriptEvents;
+use stream::StreamEvents;
+
+pub mod argv;
+pub mod claude;
+pub mod codex;
+pub mod demo;
+mod error;
+pub mod gemini;
+pub mod hook;
+pub mod ollama;
+pub mod render;
+pub mod stream;
+
+pub use error::ProviderError;
+
+/// A built-in provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Anthropic's Claude Code (`claude`).
+    Claude,
+    /// OpenAI's Codex CLI (`codex`).
+    Codex,
+    /// Google's Gemini CLI (`gemini`).
+    Gemini,
+    /// Ollama (`ollama run`), local models.
+    Ollama,
+    /// vnx's own offline stand-in (`vnx __demo-worker`).
+    Demo,
+}
+
+impl Provider {
+    /// Every built-in provider, in the registry's order.
+    pub const ALL: [Provider; 5] = [
+        Provider::Claude,
+        Provider::Codex,
+        Provider::Gemini,
+        Provider::Ollama,
+        Provider::Demo,
+    ];
+
+    /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
+    /// to declare again).
+    pub const NAMES: [&'static str; 5] = ["claude", "codex", "gemini", "ollama", "demo"];
+
+    /// The provider as `--provider` and receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Claude => "claude",
+            Provider::Codex => "codex",
+            Provider::Gemini => "gemini",
+            Provider::Ollama => "ollama",
+            Provider::Demo => "demo",
+        }
+    }
+
+    /// The built-in provider `name` names.
+    pub fn parse(name: &str) -> Result<Provider, ProviderError> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| ProviderError::Unknown {
+                name: name.to_owned(),
+            })
+    }
+
+    /// The provider a model name implies (as VNX; each CLI's
+    /// [`CodingCli::implied_by`]). A name that fits two CLIs is an error, not a guess.
+    pub fn infer(model: &str) -> Result<Provider, ProviderError> {
+        let m = model.to_ascii_lowercase();
+        let found: Vec<Provider> = CLIS
+            .iter()
+            .filter(|cli| cli.implied_by(&m))
+            .map(|cli| cli.provider())
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ProviderError::CannotInfer {
+                model: model.to_owned(),
+            }),
+            [first, second, ..] => Err(ProviderError::Ambiguous {
+                model: model.to_owned(),
+                first: first.name(),
+                second: second.name(),
+            }),
+        }
+    }
+
+    /// Checks a model for this provider (its module's [`CodingCli::check_model`]).
+    pub fn check_model(self, model: Option<&str>) -> Result<(), ProviderError> {
+        of(self).check_model(model)
+    }
+}
+
+/// A model name vnx will pass to a CLI: no spaces, quotes or control characters.
+pub fn valid_model(model: &str) -> bool {
+    !model.is_empty()
+        && model.len() <= 128
+        && !model.starts_with('-')
+        && model
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/[]".contains(&b))
+}
+
+/// Refuses a model no CLI could be given (see [`valid_model`]).
+pub fn check_valid(provider: Provider, model: Option<&str>) -> Result<(), ProviderError> {
+    match model {
+        Some(m) if !valid_model(m) => Err(ProviderError::BadModel {
+            provider: provider.name(),
+            model: m.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Where `vnx init --mcp` registers `vnx mcp` with a CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum McpConfig {
+    /// A JSON settings file in the project (`file`, relative to its root; project scope),
+    /// the server under `servers.vnx`; `stdio_type` adds `"type": "stdio"`; `no_link` is a
+    /// folder of the file that must not be a link (a committed link would have the settings
+    /// written wherever it points, outside the project).
+    ProjectJson {
+        /// The file, relative to the project's root.
+        file: &'static str,
+        /// The key of the servers' map.
+        servers: &'static str,
+        /// Whether the entry names its transport.
+        stdio_type: bool,
+        /// A folder of the file that must not be a link.
+        no_link: Option<&'static str>,
+    },
+    /// `file` (a `config.toml`) in the CLI's home, `[mcp_servers.vnx]`, user scope;
+    /// `unknown_home` is how an error names the home when it is not known.
+    HomeToml {
+        /// The file, relative to the home.
+        file: &'static str,
+        /// The home as an error names it.
+        unknown_home: &'static str,
+    },
+}
+
+/// What vnx knows about one built-in coding CLI. Each method has one implementation, in the
+/// CLI's module; a CLI without a capability keeps the default (no event stream, no transcript
+/// of its own: its output is shown as the text it is).
+pub trait CodingCli: Sync {
+    /// The provider this CLI is, as `--provider` and receipts name it.
+    fn provider(&self) -> Provider;
+
+    /// Whether a model name (lowercased) implies this CLI when no provider is given.
+    fn implied_by(&self, _model: &str) -> bool {
+        false
+    }
+
+    /// The model aliases it resolves itself, named in the hint of a model it does not know.
+    fn model_aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The model names a shell completes for it (a few aliases; none for a CLI that takes
+    /// full names only).
+    fn suggested_models(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks a model for it (`None`: its own default): by default, any name vnx may pass.
+    fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
+        check_valid(self.provider(), model)
+    }
+
+    /// Whether it is a program of its own, found on PATH, whose version and flags doctor
+    /// checks (the demo is vnx itself).
+    fn separate_binary(&self) -> bool {
+        true
+    }
+
+    /// The lane a dispatch runs in when none is asked for.
+    fn default_lane(&self) -> Lane {
+        Lane::Headless
+    }
+
+    /// Whether it resumes a session it recorded, in `lane` (a follow-up); where it does not,
+    /// a follow-up starts a new session that is told the earlier instruction.
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        false
+    }
+
+    /// The flags a permission posture maps to in a lane (ADR 0010): `ask` and `edits` never
+    /// carry a bypass.
+    fn permission_flags(&self, _lane: Lane, _permission: Permission) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Its argv for one dispatch, and what it writes and signals; an error for a lane it
+    /// does not have.
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError>;
+
+    /// The command prefixes given to its own allow mechanism (in the argv, or a policy file),
+    /// recorded in the invocation; empty where the posture or its sandbox decides alone.
+    fn allowed_commands(&self, _w: &Wanted<'_>) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The events of the hooks vnx gives it, as `vnx __hook` takes them (signal files and
+    /// receipts name them so).
+    fn hook_events(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// What one of its hook signals (`event`, as `vnx __hook` names it, and the payload the
+    /// CLI gave the hook) says about its worker, from the CLI's own hooks, never the screen.
+    fn hook_says(&self, _event: &str, _payload: &Value) -> HookSays {
+        HookSays::Nothing
+    }
+
+    /// What its hook `event` prints for it to read a person's answer (`vnx approve`/`deny`,
+    /// with the deny's message), where that hook waits for one; `None` where none does.
+    fn hook_decision(
+        &self,
+        _event: &str,
+        _answer: PermissionAnswer,
+        _message: Option<String>,
+    ) -> Option<Value> {
+        None
+    }
+
+    /// Whether it sends `event` once for each prompt it shows, so a second one while the
+    /// worker is blocked by the first is a new prompt (the first was answered unseen).
+    fn once_per_prompt(&self, _event: &str) -> bool {
+        false
+    }
+
+    /// The key that gives `answer` to its permission dialog in its pane (`vnx approve`,
+    /// `vnx deny`), where no hook of its can answer; `None` where it has no such dialog.
+    fn dialog_keys(&self, _answer: PermissionAnswer) -> Option<&'static str> {
+        None
+    }
+
+    /// A line its permission dialog shows while it waits for its key (its real screen).
+    fn dialog_marker(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Where `vnx init --mcp` registers `vnx mcp` with it, if it takes MCP servers.
+    fn mcp_config(&self) -> Option<McpConfig> {
+        None
+    }
+
+    /// The format of its headless event stream, when it writes one vnx parses.
+    fn output_format(&self) -> Option<OutputFormat> {
+        None
+    }
+
+    /// A fresh parser of its headless event stream (one per worker run).
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        None
+    }
+
+    /// Whether an event of a worker's log (its `type` is `kind`) is this CLI's; the registry
+    /// asks the CLIs in order, so an earlier CLI's claim wins.
+    fn transcript_claims(&self, _kind: &str, _event: &Value) -> bool {
+        false
+    }
+
+    /// A fresh renderer of its headless event stream as a transcript.
+    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
+        None
+    }
+
+    /// A fresh renderer of the session file its interactive TUI writes (found by
+    /// `provider::session`), when it writes one vnx reads.
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        None
+    }
+
+    /// Where the CLI keeps its own state (login, settings, sessions), relative to the home
+    /// directory: what a sandboxed worker of this provider may write besides its worktree.
+    fn state_paths(&self) -> &'static [StatePath] {
+        &[]
+    }
+}
+
+/// Every built-in CLI, in the order [`Provider::ALL`] lists them; the transcript asks them in
+/// this order which CLI an event is from, and inference reports them in it.
+pub static CLIS: [&dyn CodingCli; 5] = [
+    &claude::Claude,
+    &codex::Codex,
+    &gemini::Gemini,
+    &ollama::Ollama,
+    &demo::Demo,
+];
+
+/// The CLI of a built-in provider.
+pub fn of(provider: Provider) -> &'static dyn CodingCli {
+    CLIS.iter()
+        .copied()
+        .find(|cli| cli.provider() == provider)
+        .expect("every provider has a module in CLIS")
+}
+
+/// The CLI whose hooks send `event` (as `vnx __hook` names it).
+pub fn of_hook_event(event: &str) -> Option<&'static dyn CodingCli> {
+    CLIS.iter()
+        .copied()
+        .find(|cli| cli.hook_events().contains(&event))
+}
+
+/// The CLI whose headless event stream is in `format`, if it is one vnx parses.
+pub fn streaming(format: OutputFormat) -> Option<&'static dyn CodingCli> {
+    CLIS.iter()
+        .copied()
+        .find(|cli| cli.output_format() == Some(format))
+}
+
+/// A renderer of the log whose first recognised event is `event` (of type `kind`).
+pub fn transcript_for(kind: &str, event: &Value) -> Option<Box<dyn TranscriptEvents>> {
+    CLIS.iter()
+        .find(|cli| cli.transcript_claims(kind, event))
+        .and_then(|cli| cli.transcript_events())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_imply_providers_and_ambiguity_is_an_error() {
+        assert_eq!(Provider::infer("sonnet"), Ok(Provider::Claude));
+        assert_eq!(Provider::infer("claude-opus-4-1"), Ok(Provider::Claude));
+        assert_eq!(Provider::infer("gpt-5.5"), Ok(Provider::Codex));
+        assert_eq!(Provider::infer("gemini-2.5-pro"), Ok(Provider::Gemini));
+        assert_eq!(Provider::infer("gemma3:4b"), Ok(Provider::Ollama));
+        assert!(matches!(
+            Provider::infer("gpt-oss:20b"),
+            Err(ProviderError::Ambiguous { .. })
+        ));
+        assert!(matches!(
+            Provider::infer("mystery"),
+            Err(ProviderError::CannotInfer { .. })
+        ));
+    }
+
+    #[test]
+    fn models_are_checked() {
+        assert!(Provider::Demo.check_model(Some("commit")).is_ok());
+        assert!(Provider::Demo.check_model(Some("sonnet")).is_err());
+        assert!(Provider::Claude.check_model(Some("--evil")).is_err());
+        assert!(Provider::Claude.check_model(Some("a b")).is_err());
+        assert!(Provider::Claude.check_model(None).is_ok());
+        assert!(Provider::Ollama.check_model(None).is_err());
+        // A claude alias's typo is claude's to judge, not other CLIs'.
+        assert_eq!(Provider::Gemini.check_model(Some("sonet")), Ok(()));
+    }
+
+    #[test]
+    fn the_names_are_the_providers() {
+        assert_eq!(Provider::ALL.map(Provider::name), Provider::NAMES);
+    }
+
+    #[test]
+    fn every_provider_has_one_module_in_its_order() {
+        for (provider, cli) in Provider::ALL.iter().zip(CLIS) {
+            assert_eq!(cli.provider(), *provider);
+        }
+        assert_eq!(CLIS.len(), Provider::ALL.len());
+    }
+
+    #[test]
+    fn each_streamed_format_has_one_parser() {
+        for cli in CLIS {
+            if let Some(format) = cli.output_format() {
+                assert_eq!(streaming(format).unwrap().provider(), cli.provider());
+                assert!(cli.stream_events().is_some(), "{}", cli.provider().name());
+            }
+        }
+        assert!(streaming(OutputFormat::Text).is_none());
+    }
+}

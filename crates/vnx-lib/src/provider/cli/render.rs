@@ -1,0 +1,193 @@
+//! What a CLI's transcript renderer is given: the [`TranscriptEvents`] trait its module
+//! implements, the [`Sink`] it writes lines to (escaped, bounded), and the reading of JSON
+//! fields the renderers share (`provider::transcript` splits the log and asks the registry
+//! which CLI wrote it).
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// The longest line rendered, in chars (a longer one ends in `…`).
+pub const MAX_LINE_CHARS: usize = 240;
+/// The most lines shown of one assistant message.
+pub const MAX_MESSAGE_LINES: usize = 40;
+/// The most lines shown of one tool result.
+pub const MAX_RESULT_LINES: usize = 4;
+/// Tool calls remembered by id (to name a result's tool); older ones are forgotten.
+const REMEMBERED_CALLS: usize = 256;
+
+/// What one CLI's events look like as a transcript; one value per log, so it may keep what
+/// it needs between events (a message streamed in deltas, what was shown already).
+pub trait TranscriptEvents: std::fmt::Debug + Send {
+    /// One event, a JSON object whose `type` is `kind` (empty when it has none).
+    fn event(&mut self, kind: &str, event: &Value, out: &mut Sink);
+
+    /// Shows what is held back (a line that is not an event follows, or the log ended).
+    fn flush(&mut self, _out: &mut Sink) {}
+}
+
+/// The lines rendered so far, and the tool calls shown.
+#[derive(Debug, Default)]
+pub struct Sink {
+    pub(crate) out: Vec<String>,
+    /// Tool calls by id and what was shown of them (commands shown as they started; the
+    /// messages and calls of a session file that writes them again as they grow).
+    calls: Vec<(String, String)>,
+}
+
+impl Sink {
+    /// Adds a rendered line: a label column, then the text (escaped, cut).
+    pub fn push(&mut self, label: &str, text: &str) {
+        let text = clean(text);
+        self.out.push(if label.is_empty() {
+            text
+        } else {
+            format!("{label:<7} {text}")
+        });
+    }
+
+    /// Adds a multi-line text under one label, its lines bounded.
+    pub fn push_lines(&mut self, label: &str, text: &str, max_lines: usize) {
+        let lines: Vec<&str> = text.trim().lines().collect();
+        for (i, line) in lines.iter().take(max_lines).enumerate() {
+            self.push(if i == 0 { label } else { " " }, line);
+        }
+        if lines.len() > max_lines {
+            self.push(" ", &format!("… ({} more lines)", lines.len() - max_lines));
+        }
+    }
+
+    /// A tool's result: `↳` and its first lines, `failed` when it is an error.
+    pub fn push_result(&mut self, ok: bool, text: &str) {
+        let label = if ok { "  ↳" } else { "  ↳ err" };
+        if text.trim().is_empty() {
+            self.push(
+                label,
+                if ok {
+                    "(no output)"
+                } else {
+                    "(failed, no output)"
+                },
+            );
+        } else {
+            self.push_lines(label, text, MAX_RESULT_LINES);
+        }
+    }
+
+    /// Remembers what was shown of a tool call (or message) by its id.
+    pub fn remember(&mut self, id: &str, tool: &str) {
+        if self.calls.len() >= REMEMBERED_CALLS {
+            self.calls.remove(0);
+        }
+        self.calls.push((id.to_owned(), tool.to_owned()));
+    }
+
+    /// What was shown of the call `id`, if it is remembered.
+    pub fn tool_of(&self, id: &str) -> Option<&str> {
+        self.calls
+            .iter()
+            .rev()
+            .find(|(i, _)| i == id)
+            .map(|(_, t)| t.as_str())
+    }
+}
+
+/// `text` on one line of printable characters: line breaks and tabs as spaces are not
+/// expected here (callers split lines first); ESC as `\e`, other controls as `\u{…}`; cut at
+/// [`MAX_LINE_CHARS`] with `…`.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_LINE_CHARS * 4));
+    for (chars, c) in text.chars().enumerate() {
+        if chars >= MAX_LINE_CHARS {
+            out.push('…');
+            return out;
+        }
+        match c {
+            '\t' => out.push(' '),
+            '\u{1b}' => out.push_str("\\e"),
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An event as compact JSON (for an event of no CLI vnx knows).
+pub(crate) fn compact(event: &Value) -> String {
+    serde_json::to_string(event).unwrap_or_default()
+}
+
+pub(crate) fn str_of<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key)?.as_str()
+}
+
+pub(crate) fn nonblank<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    str_of(value, key).filter(|s| !s.trim().is_empty())
+}
+
+pub(crate) fn u64_of(value: &Value, key: &str) -> Option<u64> {
+    value.get(key)?.as_u64()
+}
+
+/// What a tool call does, in a few words: its command, path, pattern, URL or query, else its
+/// arguments as compact JSON.
+pub(crate) fn describe_input(input: &Value) -> String {
+    for key in [
+        "command",
+        "cmd",
+        "file_path",
+        "path",
+        "absolute_path",
+        "pattern",
+        "url",
+        "query",
+        "prompt",
+        "description",
+    ] {
+        match input.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => return one_line(s),
+            Some(Value::Array(parts)) if key == "command" || key == "cmd" => {
+                let words: Vec<&str> = parts.iter().filter_map(Value::as_str).collect();
+                if !words.is_empty() {
+                    return one_line(&words.join(" "));
+                }
+            }
+            _ => {}
+        }
+    }
+    match input {
+        Value::Object(o) if o.is_empty() => String::new(),
+        Value::Null => String::new(),
+        other => compact(other),
+    }
+}
+
+/// A possibly multi-line text on one line (a command's lines joined with ` ⏎ `).
+pub(crate) fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text.trim().lines().collect();
+    lines.join(" ⏎ ")
+}
+
+/// A usage line: `N in, M out tokens` (and what was cached).
+pub(crate) fn tokens(
+    input: Option<u64>,
+    output: Option<u64>,
+    cached: Option<u64>,
+) -> Option<String> {
+    if input.is_none() && output.is_none() {
+        return None;
+    }
+    let mut text = format!(
+        "{} in, {} out tokens",
+        input.unwrap_or(0),
+        output.unwrap_or(0)
+    );
+    if let Some(c) = cached.filter(|c| *c > 0) {
+        let _ = write!(text, " ({c} cached)");
+    }
+    Some(text)
+}

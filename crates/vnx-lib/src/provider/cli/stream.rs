@@ -1,0 +1,112 @@
+//! What a CLI's headless event parser is given: the [`StreamEvents`] trait its module
+//! implements, and the bounded reading of JSON fields the parsers share (`provider::events`
+//! splits the stream and asks the registry for the parser).
+
+use serde_json::Value;
+
+pub use crate::receipts::cli_events::{ERROR_MESSAGE_MAX_CHARS, LAST_MESSAGE_MAX_CHARS};
+pub use crate::receipts::{CliVerdict as Verdict, StreamSummary, Usage};
+
+/// The longest session id or model name kept, in chars (the `…` included).
+pub const ID_MAX_CHARS: usize = 256;
+
+const ELLIPSIS: char = '…';
+
+/// What one CLI's headless events mean for the [`StreamSummary`]; one value per stream, so it
+/// may keep what it needs between events (a message being streamed, the last error).
+pub trait StreamEvents: std::fmt::Debug + Send {
+    /// One event, a JSON object whose `type` is `kind` (empty when it has none).
+    fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary);
+
+    /// The stream ended: what is held back goes into the summary.
+    fn finish(&mut self, _summary: &mut StreamSummary) {}
+}
+
+/// Keeps the message of a top-level `error` event in `slot` (for a final verdict that is an
+/// error without a message of its own).
+pub(crate) fn remember_error(slot: &mut Option<String>, event: &Value) {
+    if let Some(message) = nonblank_field(event, "message") {
+        *slot = Some(truncate(message, ERROR_MESSAGE_MAX_CHARS));
+    }
+}
+
+/// Text accumulated from deltas, keeping one char more than [`LAST_MESSAGE_MAX_CHARS`] so that
+/// [`truncate`] still sees that it was too long.
+#[derive(Debug, Default)]
+pub(crate) struct CappedText {
+    pub(crate) text: String,
+    chars: usize,
+}
+
+impl CappedText {
+    pub(crate) fn push(&mut self, s: &str) {
+        let room = (LAST_MESSAGE_MAX_CHARS + 1).saturating_sub(self.chars);
+        match s.char_indices().nth(room) {
+            Some((cut, _)) => {
+                self.text.push_str(&s[..cut]);
+                self.chars += room;
+            }
+            None => {
+                self.text.push_str(s);
+                self.chars += s.chars().count();
+            }
+        }
+    }
+}
+
+/// `s` cut to at most `max_chars` chars on a char boundary, ending in `…` when cut.
+pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
+    if max_chars == 0 {
+        return String::new();
+    }
+    if s.char_indices().nth(max_chars).is_none() {
+        return s.to_owned();
+    }
+    let cut = s
+        .char_indices()
+        .nth(max_chars - 1)
+        .map_or(s.len(), |(at, _)| at);
+    let mut out = String::with_capacity(cut + ELLIPSIS.len_utf8());
+    out.push_str(&s[..cut]);
+    out.push(ELLIPSIS);
+    out
+}
+
+pub(crate) fn error_verdict(message: &str) -> Verdict {
+    Verdict::Error {
+        message: truncate(message, ERROR_MESSAGE_MAX_CHARS),
+    }
+}
+
+pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key)?.as_str()
+}
+
+pub(crate) fn nonblank_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    str_field(value, key).filter(|s| !s.trim().is_empty())
+}
+
+/// Sets `slot` from a non-blank string field, capped at [`ID_MAX_CHARS`].
+pub(crate) fn set_capped(slot: &mut Option<String>, value: &Value, key: &str) {
+    if let Some(s) = nonblank_field(value, key) {
+        *slot = Some(truncate(s, ID_MAX_CHARS));
+    }
+}
+
+/// A non-negative count; a float (as some JSON emitters write integers) is truncated.
+pub(crate) fn u64_field(value: &Value, key: &str) -> Option<u64> {
+    let number = value.get(key)?;
+    number.as_u64().or_else(|| {
+        let float = number.as_f64()?;
+        // `as` saturates at u64::MAX.
+        (float.is_finite() && float >= 0.0).then_some(float as u64)
+    })
+}
+
+pub(crate) fn f64_field(value: &Value, key: &str) -> Option<f64> {
+    value.get(key)?.as_f64().filter(|f| f.is_finite())
+}
+
+pub(crate) fn add(total: &mut u64, more: Option<u64>) {
+    *total = total.saturating_add(more.unwrap_or(0));
+}
