@@ -64,6 +64,7 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.gql_type = gql_type
+        self.path: list | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -377,7 +378,7 @@ class Forge:
                  "conclusion": conclusion if kind == "check_run" else None,
                  "state": state if kind == "status" else None,
                  "details_url": cut(spec.get("details_url") or (
-                     f"{WEB}/{self.full}/actions/runs/{run_id}/jobs/{cid}"), 4096),
+                     f"{WEB}/{self.full}/actions/runs/{run_id}/job/{cid}"), 4096),
                  "log": cut(spec.get("log", "")), "summary": cut(spec.get("summary", ""), 65535),
                  "title": cut(spec.get("title", ""), 1024),
                  "workflow": cut(spec.get("workflow", "CI"), 1024),
@@ -623,8 +624,22 @@ class Schema:
                 "status": None if not cs_status(f, sha) else {
                     "__typename": "Status", "state": f.rollup_state(sha),
                     "contexts": [self.check(c) for c in cs_status(f, sha)]},
-                "messageHeadline": "", "message": "", "authoredDate": now_iso(),
-                "committedDate": now_iso(), "authors": lambda a: connection([], a)}
+                **self.commit_meta(sha)}
+
+    def commit_meta(self, sha: str) -> dict:
+        out = self.f.git.run("log", "-1", "--format=%s%x00%b%x00%aI%x00%cI%x00%an%x00%ae",
+                             sha, "--", check=False)
+        parts = out.split("\x00") if out else []
+        if len(parts) != 6:
+            return {"messageHeadline": "", "messageBody": "", "message": "",
+                    "authoredDate": None, "committedDate": None,
+                    "authors": lambda a: connection([], a)}
+        subject, body, adate, cdate, an, ae = parts
+        author = {"__typename": "GitActor", "name": an, "email": ae, "user": None}
+        return {"messageHeadline": subject, "messageBody": body.strip(),
+                "message": (subject + "\n\n" + body).strip(), "authoredDate": adate,
+                "committedDate": cdate, "author": author,
+                "authors": lambda a: connection([author], a)}
 
     def check(self, c: dict) -> dict:
         f = self.f
@@ -740,9 +755,11 @@ class Schema:
             "headRepositoryOwner": {"__typename": "User", "id": f"U_{f.owner}",
                                     "login": f.owner, "name": f.owner},
             "headRepository": {"__typename": "Repository", "id": "R_kgDOrepo01", "name": f.name,
-                               "nameWithOwner": f.full},
+                               "nameWithOwner": f.full, "owner": {"__typename": "User",
+                                                                  "login": f.owner}},
             "baseRepository": {"__typename": "Repository", "id": "R_kgDOrepo01",
-                               "name": f.name, "nameWithOwner": f.full},
+                               "name": f.name, "nameWithOwner": f.full,
+                               "owner": {"__typename": "User", "login": f.owner}},
             "repository": {"__typename": "Repository", "id": "R_kgDOrepo01", "name": f.name,
                            "nameWithOwner": f.full, "owner": {"__typename": "User",
                                                               "login": f.owner}},
@@ -1059,8 +1076,10 @@ class Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, path: str, forge: Forge, log_path: str | None):
+    def __init__(self, path: str, forge: Forge, log_path: str | None,
+                 token: str | None = None):
         self.forge = forge
+        self.token = token
         self.log_path = log_path
         self.log_lock = threading.Lock()
         super().__init__(path, Handler)
@@ -1169,6 +1188,16 @@ class Handler(BaseHTTPRequestHandler):
                 failure = f.take_failure(path)
             if failure is not None:
                 return self._fail(failure, entry)
+            auth = self.headers.get("Authorization", "")
+            token = auth.split(" ", 1)[1].strip() if " " in auth else ""
+            if not token or (srv.token is not None and token != srv.token):
+                entry["status"] = 401
+                self._log(entry)
+                message = "Requires authentication" if not token else "Bad credentials"
+                if path == "/graphql" and not token:
+                    message = "This endpoint requires you to be authenticated."
+                return self._json(401, {"message": message,
+                                        "documentation_url": "https://docs.github.com/rest"})
             if path == "/graphql" and self.command == "POST":
                 return self._graphql(body or {}, entry)
             with f.lock:
@@ -1178,6 +1207,8 @@ class Handler(BaseHTTPRequestHandler):
             if isinstance(answer, bytes):
                 return self._send(status, answer, extra.pop("Content-Type"), extra)
             return self._json(status, answer, extra)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client went away (gh does not read a redirect's body)
         except ApiError as e:
             entry["status"] = e.status
             entry["error"] = e.message
@@ -1229,7 +1260,10 @@ class Handler(BaseHTTPRequestHandler):
                 answer = {"data": data}
             except ApiError as e:
                 name = None
-                answer = {"data": None, "errors": [{"type": e.gql_type, "message": e.message}]}
+                err = {"type": e.gql_type, "message": e.message, "locations": []}
+                if e.path:
+                    err["path"] = e.path
+                answer = {"data": None, "errors": [err]}
             except gql.GraphQLError as e:
                 name = None
                 answer = {"errors": [{"message": str(e)}]}
@@ -1342,11 +1376,17 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, sts, {}
             return 200, {"state": (f.rollup_state(sha or "") or "pending").lower(),
                          "sha": sha, "statuses": sts, "total_count": len(sts)}, {}
+        if len(rest) == 3 and rest[0] == "check-runs" and rest[2] == "annotations":
+            return 200, [], {}
         if len(rest) == 2 and rest[0] == "check-runs":
             c = f.find_check(int(rest[1]))
             if c is None or c["kind"] != "check_run":
                 raise ApiError(404, "Not Found")
             return 200, rest_check_run(f, c), {}
+        if rest[:2] == ["actions", "workflows"] and len(rest) == 3:
+            return 200, {"id": int(rest[2]) if rest[2].isdigit() else 1, "name": "CI",
+                         "path": ".github/workflows/ci.yml", "state": "active",
+                         "html_url": f"{WEB}/{f.full}/actions/workflows/ci.yml"}, {}
         if rest[:1] == ["actions"] and len(rest) >= 3:
             c = f.find_check(int(rest[2])) if rest[2].isdigit() else None
             if c is None or c["kind"] != "check_run":
@@ -1473,13 +1513,40 @@ class Handler(BaseHTTPRequestHandler):
         raise ApiError(404, f"no control endpoint {what!r}")
 
 
+def control_client(argv: list[str]) -> int:
+    """`--control SOCKET PATH [JSON]`: one request to /_control/PATH; prints the answer."""
+    import http.client
+    import socket as socketlib
+
+    if len(argv) not in (2, 3):
+        print("usage: github_api.py --control SOCKET PATH [JSON]", file=sys.stderr)
+        return 2
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+            self.sock.settimeout(30)
+            self.sock.connect(argv[0])
+
+    conn = Conn("api.github.com")
+    body = argv[2].encode() if len(argv) == 3 else None
+    conn.request("POST" if body is not None else "GET", "/_control/" + argv[1].lstrip("/"),
+                 body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    sys.stdout.write(resp.read().decode() + "\n")
+    return 0 if resp.status < 300 else 1
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--control"]:
+        sys.exit(control_client(sys.argv[2:]))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--socket", required=True, help="the Unix socket to listen on")
     ap.add_argument("--repo", required=True, help="OWNER/NAME of the one repository")
     ap.add_argument("--bare", required=True, help="the bare git repository behind it")
     ap.add_argument("--viewer", default="vnx-user", help="the login GH_TOKEN stands for")
     ap.add_argument("--log", help="append one JSON line per request here")
+    ap.add_argument("--token", help="accept only this token (default: any non-empty one)")
     args = ap.parse_args()
     owner, _, name = args.repo.partition("/")
     if not owner or not name:
@@ -1489,7 +1556,7 @@ def main() -> None:
     if os.path.exists(args.socket):
         os.unlink(args.socket)
     srv = Server(args.socket, Forge(owner, name, os.path.abspath(args.bare), args.viewer),
-                 args.log)
+                 args.log, args.token)
     print(f"SOCKET={args.socket}", flush=True)
 
     def stop(*_):

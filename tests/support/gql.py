@@ -284,11 +284,17 @@ class Executor:
         if name not in obj:
             self.unknown(f"{obj.get('__typename', '?')}.{name}")
             return None
-        value = obj[name]
-        if callable(value):
-            args = {k: _eval(v, self.variables) for k, v in f["args"].items()}
-            value = value(args)
-        return self.complete(value, f["sel"])
+        try:
+            value = obj[name]
+            if callable(value):
+                args = {k: _eval(v, self.variables) for k, v in f["args"].items()}
+                value = value(args)
+            return self.complete(value, f["sel"])
+        except Exception as e:
+            # A resolver's error names where it happened (GitHub's errors[].path).
+            if hasattr(e, "path"):
+                e.path = [f["alias"]] + (e.path or [])
+            raise
 
     def complete(self, value, sel):
         if value is None:
