@@ -47,6 +47,22 @@ WEB = "https://github.com"
 API = "https://api.github.com"
 
 
+# Written into the bare repo by /_control/protect with "reject_push": true. It reads the
+# protected refs from a file beside it, so no branch name is ever part of the script.
+PRE_RECEIVE_HOOK = """#!/bin/sh
+# vnx test forge: refuse updates of the protected branches (GitHub's GH006 message).
+list="$(dirname "$0")/vnx-protected-branches"
+while read -r old new ref; do
+    if grep -qxF -- "$ref" "$list"; then
+        echo "error: GH006: Protected branch update failed for $ref." >&2
+        echo "error: Changes must be made through a pull request." >&2
+        exit 1
+    fi
+done
+exit 0
+"""
+
+
 def now_iso(t: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t if t is not None else time.time()))
 
@@ -430,6 +446,25 @@ class Forge:
         self.touch(pr)
         return c
 
+    def write_push_hook(self) -> None:
+        """Installs (or removes) the bare repo's pre-receive hook that refuses pushes to the
+        branches protected with `reject_push`, with GitHub's GH006 message."""
+        hooks = os.path.join(self.git.bare, "hooks")
+        listing = os.path.join(hooks, "vnx-protected-branches")
+        hook = os.path.join(hooks, "pre-receive")
+        names = sorted(b for b, p in self.protection.items() if p.get("reject_push"))
+        if not names:
+            for path in (hook, listing):
+                if os.path.exists(path):
+                    os.unlink(path)
+            return
+        os.makedirs(hooks, exist_ok=True)
+        with open(listing, "w") as fh:
+            fh.write("".join(f"refs/heads/{n}\n" for n in names))
+        with open(hook, "w") as fh:
+            fh.write(PRE_RECEIVE_HOOK)
+        os.chmod(hook, 0o755)
+
     # ---- scripted failures -----------------------------------------------------------
 
     def take_failure(self, path: str) -> dict | None:
@@ -743,6 +778,16 @@ class Schema:
             "resourcePath": f"/{f.full}/pull/{n}",
             "baseRefName": p["base"], "headRefName": p["head"], "headRefOid": head,
             "baseRefOid": f.git.sha(p["base"]), "isDraft": p["draft"],
+            "baseRef": {"__typename": "Ref", "name": p["base"], "prefix": "refs/heads/",
+                        "branchProtectionRule": None if p["base"] not in f.protection else {
+                            "__typename": "BranchProtectionRule",
+                            "requiresStrictStatusChecks": False,
+                            "requiresStatusChecks": bool(
+                                f.protection[p["base"]]["required_checks"]),
+                            "requiredStatusCheckContexts":
+                                f.protection[p["base"]]["required_checks"],
+                            "requiredApprovingReviewCount":
+                                f.protection[p["base"]]["required_reviews"]}},
             "author": actor(p["author"]), "authorAssociation": "OWNER",
             "createdAt": now_iso(p["created"]), "updatedAt": now_iso(p["updated"]),
             "closedAt": now_iso(p["closed"]) if p["closed"] else None,
@@ -1504,7 +1549,9 @@ class Handler(BaseHTTPRequestHandler):
                 f.protection.pop(branch, None)
             else:
                 f.protection[branch] = {"required_checks": list(b.get("required_checks", [])),
-                                        "required_reviews": int(b.get("required_reviews", 0))}
+                                        "required_reviews": int(b.get("required_reviews", 0)),
+                                        "reject_push": bool(b.get("reject_push", False))}
+            f.write_push_hook()
             return 200, {"ok": True, "protection": f.protection}
         if what == "draft":
             p = f.pr(b.get("pr"))

@@ -78,6 +78,17 @@ json_get() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if not isinstance(v,(dict,list,bool)) and v is not None else json.dumps(v))' "$1" "$2"
 }
 ctl() { python3 "$API" --control "$SOCK" "$@"; }
+# counted NAME CMD...: `run`, then one REQ line with the API requests the command made.
+counted() {
+    local before
+    before=$(ctl "requests?limit=0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+    run "$@"
+    ctl "requests?since=$before" | python3 -c '
+import json, sys
+rs = [r for r in json.load(sys.stdin)["requests"] if not r["path"].startswith("/_control/")]
+print(f"REQ {sys.argv[1]}: {len(rs)} requests: " + " ".join(
+    r.get("operation") or (r["method"] + " " + r["path"]) for r in rs))' "$1"
+}
 state() { ctl state >"$WORK/state.json" && json_get "$WORK/state.json" "$1"; }
 bare_sha() { git -C "$BARE" rev-parse "refs/heads/$1"; }
 eq() { [ "$1" = "$2" ] || { echo "  want [$2] got [$1]" >&2; return 1; }; }
@@ -150,7 +161,7 @@ expect_rc repo_view_plain 0 "gh repo view (no README)"
 # ---- open, update, view -------------------------------------------------------------
 
 branch feat f.txt
-run create gh pr create --title "Add f" --body "First body" --base main
+counted create gh pr create --title "Add f" --body "First body" --base main
 expect_rc create 0 "gh pr create --base main"
 check "pr create prints the PR URL" eq "$(out create)" "https://github.com/o/r/pull/1"
 check "the PR head is the pushed commit" eq "$(state 'd["pull_requests"][0]["head_oid"]')" "$(bare_sha feat)"
@@ -161,7 +172,7 @@ record create_again
 run edit gh pr edit 1 --title "Add f, take 2" --body "Second body"
 expect_rc edit 0 "gh pr edit"
 FIELDS=number,url,state,headRefName,headRefOid,baseRefName,isDraft,title,body,reviewDecision,statusCheckRollup,comments,reviews,latestReviews,mergeable,mergeStateStatus,mergedAt,mergedBy,mergeCommit,closed,closedAt,commits
-run view gh pr view 1 --json "$FIELDS"
+counted view gh pr view 1 --json "$FIELDS"
 expect_rc view 0 "gh pr view N --json (22 fields)"
 check "pr edit changed title and body" eq "$(json_get "$WORK/out/view.out" 'd["title"]+"|"+d["body"]')" "Add f, take 2|Second body"
 check "pr view: OPEN, CLEAN, MERGEABLE, no checks" eq "$(json_get "$WORK/out/view.out" \
@@ -187,7 +198,7 @@ check "no field gh asked for is unknown to the stand-in" eq "$(ctl unknown)" "{}
 HOSTILE=$(python3 -c 'print("error: boom\x1b[31m red \x07 bell\r\n" + "x"*20000 + "\n$(rm -rf ~) `id`")')
 ctl checks "$(python3 -c 'import json,sys; print(json.dumps({"pr":1,"name":"ci","status":"completed","conclusion":"failure","log":sys.argv[1],"title":"tests failed"}))' "$HOSTILE")" >"$WORK/ci.json"
 ctl checks '{"pr":1,"name":"lint","kind":"status","state":"success"}' >/dev/null
-run checks_fail gh pr checks 1
+counted checks_fail gh pr checks 1
 expect_rc checks_fail 1 "gh pr checks, a check failing"
 check "pr checks lists the failing check by name" contains "$(out checks_fail)" "ci"
 run view_rollup gh pr view 1 --json statusCheckRollup,mergeStateStatus
@@ -207,7 +218,7 @@ run api_joblog gh api "repos/o/r/actions/jobs/$CHECK_ID/logs"
 expect_rc api_joblog 0 "gh api actions/jobs/ID/logs (302 to the log, followed)"
 check "the job log ends with the log's last line" contains "$(tail -n1 "$WORK/out/api_joblog.out")" '$(rm -rf ~) `id`'
 RUN_ID=$(json_get "$WORK/ci.json" 'd["run_id"]')
-run run_log_failed gh run view --job "$CHECK_ID" --log-failed
+counted run_log_failed gh run view --job "$CHECK_ID" --log-failed
 expect_rc run_log_failed 0 "gh run view --job ID --log-failed"
 check "run view --log-failed prints the failed step's log" contains "$(out run_log_failed)" "error: boom"
 ctl checks '{"pr":1,"name":"ci","status":"in_progress"}' >/dev/null
@@ -226,7 +237,7 @@ check "reviewDecision CHANGES_REQUESTED" eq "$(json_get "$WORK/out/view_review.o
 check "reviews: author, state and body (control chars kept)" eq "$(json_get "$WORK/out/view_review.out" \
     'd["reviews"][0]["author"]["login"]+" "+d["reviews"][0]["state"]+" "+d["reviews"][0]["body"]')" "alice CHANGES_REQUESTED Please fix^@ the ^[[2Jname"
 check "comments: the issue comment" eq "$(json_get "$WORK/out/view_review.out" 'd["comments"][0]["author"]["login"]+": "+d["comments"][0]["body"]')" "bob: Looks close."
-run api_review_comments gh api repos/o/r/pulls/1/comments
+counted api_review_comments gh api repos/o/r/pulls/1/comments
 check "gh api pulls/N/comments: author, path, line, body" eq "$(json_get "$WORK/out/api_review_comments.out" \
     '"; ".join(c["user"]["login"]+" "+c["path"]+":"+str(c["line"])+" "+c["body"] for c in d)')" "alice f.txt:1 rename this; alice a.txt:1 done already"
 run api_threads gh api graphql -F number=1 -f query='query($number:Int!){repository(owner:"o",name:"r"){pullRequest(number:$number){reviewThreads(first:100){nodes{isResolved path line comments(first:50){nodes{author{login} body}}}}}}}'
@@ -236,6 +247,15 @@ run api_issue_comments gh api repos/o/r/issues/1/comments
 check "gh api issues/N/comments" eq "$(json_get "$WORK/out/api_issue_comments.out" 'd[0]["body"]')" "Looks close."
 run view_comments gh pr view 1 --comments
 expect_rc view_comments 0 "gh pr view --comments"
+run pr_comment gh pr comment 1 --body "from gh"
+expect_rc pr_comment 0 "gh pr comment"
+run pr_review gh pr review 1 --comment --body "a note"
+expect_rc pr_review 0 "gh pr review --comment"
+run view_after gh pr view 1 --json comments,reviews
+check "gh's own comment and review read back" eq "$(json_get "$WORK/out/view_after.out" \
+    'd["comments"][-1]["body"]+"|"+d["reviews"][-1]["state"]+"|"+d["reviews"][-1]["author"]["login"]')" "from gh|COMMENTED|vnx-user"
+run pr_status gh pr status
+expect_rc pr_status 0 "gh pr status"
 
 # ---- merge refused while blocked, fix forward, merge --------------------------------
 
@@ -266,7 +286,7 @@ run merge_stale gh pr merge 1 --merge --match-head-commit "$HEAD1"
 expect_rc merge_stale 1 "gh pr merge --match-head-commit OLD refused"
 record merge_stale
 check "nothing landed on a stale head" eq "$(bare_sha main)" "$(git rev-parse main)"
-run merge gh pr merge 1 --merge --match-head-commit "$HEAD2"
+counted merge gh pr merge 1 --merge --match-head-commit "$HEAD2"
 expect_rc merge 0 "gh pr merge --merge --match-head-commit HEAD"
 MAIN=$(bare_sha main)
 check "a real merge commit on main: parents old main and the PR head" eq \
@@ -397,24 +417,16 @@ echo "mine" >>f.txt && git commit -qam "mine"
 run push_nonff git push origin feat
 expect_rc push_nonff 1 "git push, non-fast-forward"
 record push_nonff
-cat >"$BARE/hooks/pre-receive" <<'EOF'
-#!/bin/sh
-# Stand-in branch protection: refuse any update of refs/heads/main.
-while read -r old new ref; do
-    if [ "$ref" = refs/heads/main ]; then
-        echo "error: GH006: Protected branch update failed for refs/heads/main." >&2
-        echo "error: Changes must be made through a pull request." >&2
-        exit 1
-    fi
-done
-EOF
-chmod +x "$BARE/hooks/pre-receive"
+ctl protect '{"branch":"main","reject_push":true}' >/dev/null
 git checkout -q main && echo direct >>a.txt && git commit -qam "direct to main"
 BEFORE=$(bare_sha main)
 run push_protected git push origin main
 expect_rc push_protected 1 "git push, protected branch (pre-receive hook)"
 record push_protected
 check "a rejected push moved nothing" eq "$(bare_sha main)" "$BEFORE"
+ctl protect '{"branch":"main","off":true}' >/dev/null
+run push_unprotected git push origin main
+expect_rc push_unprotected 0 "git push once the protection is off (hook removed)"
 
 # ---- the tripwire and the request log -----------------------------------------------
 
