@@ -394,7 +394,8 @@ class Forge:
                  "conclusion": conclusion if kind == "check_run" else None,
                  "state": state if kind == "status" else None,
                  "details_url": cut(spec.get("details_url") or (
-                     f"{WEB}/{self.full}/actions/runs/{run_id}/job/{cid}"), 4096),
+                     f"{WEB}/{self.full}/actions/runs/{run_id}/job/{cid}" if kind == "check_run"
+                     else f"https://ci.example.com/{self.full}/builds/{cid}"), 4096),
                  "log": cut(spec.get("log", "")), "summary": cut(spec.get("summary", ""), 65535),
                  "title": cut(spec.get("title", ""), 1024),
                  "workflow": cut(spec.get("workflow", "CI"), 1024),

@@ -169,6 +169,17 @@ run create_again gh pr create --title "Again" --body "x"
 expect_rc create_again 1 "gh pr create for a branch that has a PR"
 record create_again
 
+run view_missing gh pr view 99 --json state
+expect_rc view_missing 1 "gh pr view, no such PR number"
+record view_missing
+run view_nobranch gh pr view main --json state
+expect_rc view_nobranch 1 "gh pr view BRANCH, no PR for that branch"
+record view_nobranch
+git checkout -q -b unpushed && echo u >u.txt && git add u.txt && git commit -qm unpushed
+run create_unpushed gh pr create --title "u" --body "u"
+expect_rc create_unpushed 1 "gh pr create, branch never pushed (non-interactive)"
+record create_unpushed
+git checkout -q feat
 run edit gh pr edit 1 --title "Add f, take 2" --body "Second body"
 expect_rc edit 0 "gh pr edit"
 FIELDS=number,url,state,headRefName,headRefOid,baseRefName,isDraft,title,body,reviewDecision,statusCheckRollup,comments,reviews,latestReviews,mergeable,mergeStateStatus,mergedAt,mergedBy,mergeCommit,closed,closedAt,commits
@@ -407,6 +418,9 @@ git -C "$WORK/plain" remote add origin "$BARE"
 (cd "$WORK/plain" && run non_github_remote gh pr list)
 expect_rc non_github_remote 1 "gh pr list, origin is not a GitHub URL"
 record non_github_remote
+(cd "$WORK/plain" && run non_github_remote_nohost env -u GH_HOST gh pr list)
+expect_rc non_github_remote_nohost 1 "gh pr list, origin is not a GitHub URL, no GH_HOST"
+record non_github_remote_nohost
 
 # ---- push rejections (a git matter: the bare repo) ---------------------------------
 
@@ -415,8 +429,12 @@ OTHER=$(git -C "$BARE" commit-tree "$(git -C "$BARE" rev-parse "feat^{tree}")" -
 git -C "$BARE" update-ref refs/heads/feat "$OTHER"
 echo "mine" >>f.txt && git commit -qam "mine"
 run push_nonff git push origin feat
-expect_rc push_nonff 1 "git push, non-fast-forward"
+expect_rc push_nonff 1 "git push, remote has unknown commits (fetch first)"
 record push_nonff
+git fetch -q "$BARE" feat
+run push_nonff2 git push origin feat
+expect_rc push_nonff2 1 "git push, non-fast-forward (remote commit known locally)"
+record push_nonff2
 ctl protect '{"branch":"main","reject_push":true}' >/dev/null
 git checkout -q main && echo direct >>a.txt && git commit -qam "direct to main"
 BEFORE=$(bare_sha main)
