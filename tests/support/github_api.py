@@ -530,14 +530,14 @@ def connection(items: list, args: dict, node=lambda x: x) -> dict:
             idx = [i for i in idx if i < int(before)]
         except ValueError:
             pass
-    total = len(idx)
+    window = idx
     first, last = args.get("first"), args.get("last")
     if isinstance(first, int):
         idx = idx[:first]
     if isinstance(last, int):
         idx = idx[-last:] if last else []
     nodes = [node(items[i]) for i in idx]
-    has_next = bool(idx) and idx[-1] < len(items) - 1 and total > len(idx)
+    has_next = bool(idx) and idx[-1] != window[-1]
     return {"__typename": "Connection", "nodes": nodes, "totalCount": len(items),
             "edges": [{"__typename": "Edge", "cursor": str(i), "node": n}
                       for i, n in zip(idx, nodes)],
@@ -1063,7 +1063,6 @@ def rest_check_run(f: Forge, c: dict) -> dict:
 
 
 def rest_job(f: Forge, c: dict) -> dict:
-    failed = Forge.check_state(c) == "fail"
     status = (c["status"] or "completed").lower()
     concl = c["conclusion"].lower() if c["conclusion"] else None
     return {"id": c["id"], "run_id": c["run_id"], "name": c["name"], "head_sha": c["sha"],
@@ -1075,7 +1074,7 @@ def rest_job(f: Forge, c: dict) -> dict:
             "steps": [{"name": "Set up job", "status": "completed", "conclusion": "success",
                        "number": 1},
                       {"name": "Run tests", "status": status, "conclusion": concl,
-                       "number": 2}] if not failed or True else []}
+                       "number": 2}]}
 
 
 def rest_run(f: Forge, c: dict) -> dict:
@@ -1271,6 +1270,16 @@ class Handler(BaseHTTPRequestHandler):
         status = int(failure.get("status", 500))
         entry["status"] = status
         entry["scripted_failure"] = True
+        if failure.get("kind") == "graphql_rate_limited":
+            # GitHub's GraphQL primary rate limit: HTTP 200 with a RATE_LIMITED error.
+            entry["status"] = 200
+            self._log(entry)
+            return self._json(200, {"errors": [{
+                "type": "RATE_LIMITED",
+                "message": "API rate limit exceeded for user ID 1."}]},
+                {"X-RateLimit-Remaining": "0",
+                 "X-RateLimit-Reset": str(int(time.time()) + 3600),
+                 "X-RateLimit-Resource": "graphql"})
         self._log(entry)
         if failure.get("kind") == "rate_limit" or (status in (403, 429) and
                                                    failure.get("kind") != "plain"):
@@ -1539,6 +1548,8 @@ class Handler(BaseHTTPRequestHandler):
             f.close_pr(p, cut(b.get("author", "maintainer"), 100))
             return 200, {"ok": True}
         if what == "fail":
+            if b.get("kind") not in (None, "rate_limit", "plain", "graphql_rate_limited"):
+                raise ApiError(400, "fail: kind is rate_limit, plain or graphql_rate_limited")
             spec = {"count": max(1, int(b.get("count", 1))), "status": int(b.get("status", 500)),
                     "kind": b.get("kind"), "path_prefix": b.get("path_prefix", ""),
                     "message": b.get("message")}

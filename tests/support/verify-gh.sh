@@ -393,6 +393,10 @@ for spec in "403 rate_limit" "429 rate_limit" "500 plain" "502 plain"; do
     expect_rc "http_$1_api" 1 "gh api, HTTP $1 ($2)"
     record "http_$1_api"
 done
+ctl fail '{"kind":"graphql_rate_limited","path_prefix":"/graphql","count":1}' >/dev/null
+run graphql_rate_view gh pr view 1 --json state
+expect_rc graphql_rate_view 1 "gh pr view, GraphQL RATE_LIMITED (HTTP 200)"
+record graphql_rate_view
 run after_failures gh pr view 1 --json state -q .state
 check "after the scripted failures gh works again" eq "$(out after_failures)" MERGED
 
