@@ -1612,6 +1612,9 @@ def main() -> None:
         ap.error("--repo is OWNER/NAME")
     if not os.path.isdir(args.bare):
         ap.error(f"--bare {args.bare}: not a directory")
+    if len(os.fsencode(args.socket)) > 107:
+        ap.error(f"--socket {args.socket}: longer than the 107 bytes a Unix socket path "
+                 f"may have; put it in a short directory such as /tmp")
     if os.path.exists(args.socket):
         os.unlink(args.socket)
     srv = Server(args.socket, Forge(owner, name, os.path.abspath(args.bare), args.viewer),
