@@ -35,6 +35,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gql  # noqa: E402
 from github_forge import API, MAX_LIST, WEB, ApiError, Forge, cut, now_iso  # noqa: E402

@@ -362,20 +362,37 @@ record merge_closed
 run edit_closed gh pr edit 4 --title "x"
 record edit_closed
 
+run reopen gh pr reopen 4
+expect_rc reopen 0 "gh pr reopen"
+check "reopened: state OPEN" eq "$(gh pr view 4 --json state -q .state)" OPEN
+run close_again gh pr close 4
+git checkout -q main && git pull -q "$BARE" main 2>/dev/null
+branch del x.txt
+run create_del gh pr create --title "Delete after" --body "b"
+git checkout -q main
+DEL=$(basename "$(out create_del)")
+run merge_del gh pr merge "$DEL" --squash --delete-branch
+expect_rc merge_del 0 "gh pr merge --squash --delete-branch (from another branch)"
+record merge_del
+check "--delete-branch deleted the remote and the local branch" eq \
+    "$(git -C "$BARE" rev-parse -q --verify refs/heads/del; git rev-parse -q --verify refs/heads/del)" ""
+git pull -q "$BARE" main 2>/dev/null
 branch pm p.txt
 run create_pm gh pr create --title "Person merges" --body "b"
-ctl merge '{"pr":5,"author":"maintainer","method":"squash"}' >/dev/null
-run view_pm gh pr view 5 --json state,mergedBy,mergeCommit
+PM=$(basename "$(out create_pm)")
+ctl merge "{\"pr\":$PM,\"author\":\"maintainer\",\"method\":\"squash\"}" >/dev/null
+run view_pm gh pr view "$PM" --json state,mergedBy,mergeCommit
 check "a PR merged by a person: MERGED, mergedBy maintainer" eq "$(json_get "$WORK/out/view_pm.out" 'd["state"]+" "+d["mergedBy"]["login"]')" "MERGED maintainer"
 check "the person's merge landed on main in the bare repo" eq "$(json_get "$WORK/out/view_pm.out" 'd["mergeCommit"]["oid"]')" "$(bare_sha main)"
 git checkout -q main && git pull -q "$BARE" main 2>/dev/null
 branch pc c.txt
 run create_pc gh pr create --title "Person closes" --body "b"
-ctl close '{"pr":6,"author":"maintainer"}' >/dev/null
+PC=$(basename "$(out create_pc)")
+ctl close "{\"pr\":$PC,\"author\":\"maintainer\"}" >/dev/null
 run view_pc gh pr view pc --json number,state,closed
-check "a PR closed by a person: pr view BRANCH says CLOSED" eq "$(json_get "$WORK/out/view_pc.out" 'str(d["number"])+" "+d["state"]')" "6 CLOSED"
+check "a PR closed by a person: pr view BRANCH says CLOSED" eq "$(json_get "$WORK/out/view_pc.out" 'str(d["number"])+" "+d["state"]')" "$PC CLOSED"
 run view_pc_current gh pr view --json number,state
-check "pr view (current branch) finds the closed PR too" eq "$(out view_pc_current)" '{"number":6,"state":"CLOSED"}'
+check "pr view (current branch) finds the closed PR too" eq "$(out view_pc_current)" "{\"number\":$PC,\"state\":\"CLOSED\"}"
 run list_pc gh pr list --head pc --json number
 check "pr list --head (default state open) omits the closed PR" eq "$(out list_pc)" "[]"
 
