@@ -254,6 +254,7 @@ pub fn sandbox(e: &SandboxError) -> Exit {
         E::NoBubblewrap
         | E::Unusable { .. }
         | E::RefFormat { .. }
+        | E::LinkedDataDir { .. }
         | E::Io { .. }
         | E::Import { .. }
         | E::BadTip { .. } => Exit::Failed,

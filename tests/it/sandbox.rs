@@ -788,3 +788,57 @@ fn the_merge_queue_runs_a_sandboxed_dispatchs_gates_on_the_merge_result_in_its_s
     assert_eq!(escaped(&repo), Vec::<&str>::new(), "{output}");
     assert_eq!(result["sandbox"]["kind"], "bubblewrap", "{result}");
 }
+
+/// A project whose data directory is a link to another disk: a sandbox hides the data
+/// directory by its path, so a worker would see where the link leads (every dispatch's
+/// environment). A sandboxed dispatch there is refused, with what to do, and nothing runs.
+#[test]
+fn a_linked_data_directory_refuses_a_sandboxed_dispatch() {
+    let repo = Repo::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let data = repo.env.path().join(".vnx-data");
+    let target = elsewhere.path().join("vnx-data");
+    let moved = std::process::Command::new("mv")
+        .arg(&data)
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(moved.success());
+    std::os::unix::fs::symlink(&target, &data).unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let prober = tools.path().join("prober");
+    let ran = tools.path().join("ran");
+    script(&prober, &format!("touch {}", ran.display()));
+    declare(&repo, "prober", &prober, "");
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "prober",
+        "--sandbox",
+        "--instruction",
+        "probe",
+    ]));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("is a link, and a sandboxed worker must not see where it leads"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: make "), "{}", r.stderr);
+    assert!(!ran.exists(), "the worker ran");
+    // Without a sandbox the worker runs there as before.
+    run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "prober",
+        "--no-sandbox",
+        "--instruction",
+        "probe",
+    ]));
+    assert!(ran.exists());
+}

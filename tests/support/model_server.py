@@ -353,6 +353,45 @@ def gemini_script(body: dict) -> tuple[list[Step], int]:
     return steps, n
 
 
+def chat_text(content) -> str:
+    """The text of a chat message's content (a string, or a list of parts). A message
+    wrapped whole in double quotes (opencode quotes its argv message) is unwrapped."""
+    t = content if isinstance(content, str) else "\n".join(
+        p.get("text", "") if isinstance(p, dict) else str(p) for p in (content or []))
+    t = t or ""
+    s = t.strip()
+    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
+        return s[1:-1]
+    return t
+
+
+def chat_script(body: dict) -> tuple[list[Step], int]:
+    """Chat completions: the script in the last user message holding one, and the number
+    of `role: tool` results after it."""
+    msgs = body.get("messages") or []
+    script_at, steps = None, []
+    for i, m in enumerate(msgs):
+        if isinstance(m, dict) and m.get("role") == "user":
+            found = parse_script(chat_text(m.get("content")))
+            if found:
+                script_at, steps = i, found
+    if script_at is None:
+        return [], 0
+    n = sum(1 for m in msgs[script_at + 1:] if isinstance(m, dict) and m.get("role") == "tool")
+    return steps, n
+
+
+def chat_schema(body: dict):
+    """The JSON schema of a chat request asking for structured output, else None."""
+    rf = body.get("response_format")
+    if isinstance(rf, dict):
+        if rf.get("type") == "json_schema":
+            return (rf.get("json_schema") or {}).get("schema") or {}
+        if rf.get("type") == "json_object":
+            return {}
+    return None
+
+
 def ollama_script(body: dict) -> tuple[list[Step], int]:
     msgs = body.get("messages") or []
     script_at, steps = None, []
@@ -554,28 +593,128 @@ def gemini_tool(d: Decision, body: dict) -> None:
                                                      "description": "Run scripted command"}
 
 
-def ollama_tool(d: Decision, body: dict) -> None:
+# Chat-completions / Ollama tools, by the names each CLI gives them (first offered wins):
+#   opencode `write{filePath, content}`, `bash{command, description, ...}`;
+#   copilot `create{path (absolute), file_text}`, `bash{command, description, ...}`;
+#   qwen `write_file{file_path (absolute), content}`, `run_shell_command{command, ...}`;
+#   cn `Write{filepath, content}`, `Bash{command}`.
+CHAT_WRITE_TOOLS = ("write", "create", "write_file", "Write", "create_file")
+CHAT_SHELL_TOOLS = ("bash", "run_shell_command", "Bash", "shell", "exec_command",
+                    "shell_command", "run_command")
+PATH_KEYS = ("filePath", "file_path", "filepath", "path", "absolute_path", "filename")
+CONTENT_KEYS = ("content", "file_text", "text", "contents")
+
+
+def chat_tools(body: dict) -> dict:
+    """name -> JSON-schema `parameters` of each offered function tool (chat completions,
+    Ollama)."""
+    out = {}
+    for t in body.get("tools") or []:
+        if not isinstance(t, dict):
+            continue
+        f = t.get("function") if isinstance(t.get("function"), dict) else t
+        if f.get("name"):
+            out[f["name"]] = f.get("parameters") or f.get("input_schema") or {}
+    return out
+
+
+def fill_required(args: dict, params: dict) -> dict:
+    """Give every required parameter left unset a value made from its schema (a tool's
+    `description`, qwen's `is_background`, ...), so the CLI accepts the call."""
+    props = params.get("properties") or {}
+    for k in params.get("required") or []:
+        if k not in args and k in props:
+            args[k] = value_for_schema(props[k], k)
+    return args
+
+
+def chat_tool(d: Decision, body: dict) -> None:
+    """A chat-completions (or Ollama) tool call for the step, shaped after the tools the
+    request offers. Paths are made absolute with the cwd the request states (qwen's
+    write_file and copilot's create reject relative ones)."""
     if d.step.kind == "tool":
         d.tool_name, d.tool_args = split_tool(d.step.arg)
         return
-    names = set()
-    for t in body.get("tools") or []:
-        names.add((t.get("function") or {}).get("name"))
+    tools = chat_tools(body)
     s = d.step
     if s.kind == "write":
         path, content = split_write(s.arg)
-        for n in ("write_file", "Write"):
-            if n in names:
-                d.tool_name, d.tool_args = n, {"file_path": path, "content": content}
+        if not os.path.isabs(path):
+            cwd = find_cwd(text_of(body.get("messages"))) or find_cwd(text_of(body.get("system")))
+            if cwd:
+                path = os.path.join(cwd, path)
+        for name in CHAT_WRITE_TOOLS:
+            if name not in tools:
+                continue
+            props = tools[name].get("properties") or {}
+            pk = next((k for k in PATH_KEYS if k in props), None)
+            ck = next((k for k in CONTENT_KEYS if k in props), None)
+            if pk and ck:
+                d.tool_name = name
+                d.tool_args = fill_required({pk: path, ck: content}, tools[name])
                 return
         cmd = write_command(path, content)
     else:
         cmd = s.arg
-    for n in ("run_shell_command", "shell", "bash", "Bash", "exec_command"):
-        if n in names:
-            d.tool_name, d.tool_args = n, {"command": cmd}
+    for name in CHAT_SHELL_TOOLS:
+        if name in tools:
+            props = tools[name].get("properties") or {}
+            if "cmd" in props:
+                args = {"cmd": cmd}
+            elif (props.get("command") or {}).get("type") == "array":
+                args = {"command": ["bash", "-lc", cmd]}
+            else:
+                args = {"command": cmd}
+            if "description" in props:
+                args["description"] = "Run scripted command"
+            d.tool_name, d.tool_args = name, fill_required(args, tools[name])
             return
-    d.tool_name, d.tool_args = "shell", {"command": cmd}
+    # Not offered: call it anyway, so the test sees the CLI refuse it.
+    d.tool_name, d.tool_args = ("bash" if not tools else "shell"), {"command": cmd}
+
+
+ollama_tool = chat_tool
+
+
+# aider sends no tools: it reads edits from the reply text in its edit format, then asks
+# for a commit message in a side request.
+
+
+def aider_kind(body: dict) -> str | None:
+    """"commit" (aider's commit-message request), "whole" or "diff" (its coder request in
+    that edit format), or None for any other client. aider sends no tools, and its system
+    prompts are recognisable."""
+    if body.get("tools"):
+        return None
+    system = "\n".join(chat_text(m.get("content")) for m in body.get("messages") or []
+                       if isinstance(m, dict) and m.get("role") == "system")
+    if "generates concise, one-line Git commit messages" in system:
+        return "commit"
+    if "*SEARCH/REPLACE block*" in system or "SEARCH/REPLACE blocks" in system:
+        return "diff"
+    if "*file listing*" in system:
+        return "whole"
+    return None
+
+
+def aider_reply(steps: list[Step], fmt: str) -> str:
+    """All the script's writes as one reply in aider's edit format (aider applies every
+    edit of a reply at once), then the final text. In the diff format `run` steps become a
+    ```bash block, which aider offers to run ("Run shell command?"); the whole format has
+    no way to say one."""
+    out = []
+    for s in steps:
+        if s.kind == "write":
+            path, content = split_write(s.arg)
+            if fmt == "diff":
+                out.append(f"{path}\n```\n<<<<<<< SEARCH\n=======\n{content}>>>>>>> REPLACE\n```\n")
+            else:
+                out.append(f"{path}\n```\n{content}```\n")
+        elif s.kind in ("run", "escalate") and fmt == "diff":
+            # In the whole format every fenced block is a file listing: no commands there.
+            out.append(f"```bash\n{s.arg}\n```\n")
+    out.append(final_text(steps))
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------
@@ -963,27 +1102,28 @@ class Handler(BaseHTTPRequestHandler):
         ev("response.completed", response=final)
 
     def _chat_completions(self, body: dict, started: float) -> None:
-        msgs = body.get("messages") or []
-        script_at, steps = None, []
-        for i, m in enumerate(msgs):
-            if m.get("role") == "user":
-                c = m.get("content")
-                t = c if isinstance(c, str) else text_of(c)
-                found = parse_script(t or "")
-                if found:
-                    script_at, steps = i, found
-        n = 0 if script_at is None else sum(1 for m in msgs[script_at + 1:]
-                                            if m.get("role") == "tool")
-        d = self._decide(steps, n, bool(body.get("tools")))
+        """OpenAI chat completions (opencode, qwen, copilot, aider, cn, and Ollama's
+        OpenAI compatibility at /v1/chat/completions), streamed or not."""
+        steps, n = chat_script(body)
+        aider = aider_kind(body)
+        if aider == "commit":
+            d = Decision("side", text="Add the scripted change", tool_results=n)
+        elif aider and steps:
+            # aider: no tools; the edits are in the reply text (one reply for the script).
+            d = decide(steps, 0)
+            if d.kind in ("tool", "text"):
+                d = Decision("text", text=aider_reply(steps, aider), sleep=d.sleep)
+        else:
+            d = self._decide(steps, n, bool(body.get("tools")), chat_schema(body))
         if d.kind == "tool":
-            ollama_tool(d, body)
+            chat_tool(d, body)
         self._log("openai-chat", body, d.log(), started)
         if d.sleep:
             time.sleep(d.sleep)
         if d.kind == "fail":
             return self._send_json(d.status, {"error": {
                 "message": "scripted failure", "type": OPENAI_ERROR.get(d.status, "server_error"),
-                "param": None, "code": None}})
+                "param": None, "code": None}}, {"x-request-id": new_id("req_")})
         model = body.get("model") or OLLAMA_MODEL
         cid = new_id("chatcmpl-")
         if d.kind == "tool":
@@ -992,28 +1132,50 @@ class Handler(BaseHTTPRequestHandler):
                 "function": {"name": d.tool_name, "arguments": json.dumps(d.tool_args)}}]}
             finish = "tool_calls"
         else:
-            msg = {"role": "assistant", "content": d.text}
+            text = json.dumps(d.json_value) if d.kind == "json" else d.text
+            msg = {"role": "assistant", "content": text}
             finish = "stop"
         in_tok, out_tok = est_tokens(body), max(1, est_tokens(msg) // 2)
         usage = {"prompt_tokens": in_tok, "completion_tokens": out_tok,
-                 "total_tokens": in_tok + out_tok}
+                 "total_tokens": in_tok + out_tok,
+                 "prompt_tokens_details": {"cached_tokens": 0},
+                 "completion_tokens_details": {"reasoning_tokens": 0}}
         if not body.get("stream"):
             return self._send_json(200, {"id": cid, "object": "chat.completion",
                                          "created": int(started), "model": model,
                                          "choices": [{"index": 0, "message": msg,
+                                                      "logprobs": None,
                                                       "finish_reason": finish}],
                                          "usage": usage})
-        self._start_stream("text/event-stream")
-        delta = dict(msg)
-        if "tool_calls" in delta:
-            delta["tool_calls"] = [dict(tc, index=0) for tc in delta["tool_calls"]]
-        self._sse(None, {"id": cid, "object": "chat.completion.chunk", "created": int(started),
-                         "model": model, "choices": [{"index": 0, "delta": delta,
-                                                      "finish_reason": None}]})
-        self._sse(None, {"id": cid, "object": "chat.completion.chunk", "created": int(started),
-                         "model": model, "choices": [{"index": 0, "delta": {},
-                                                      "finish_reason": finish}],
-                         "usage": usage})
+        self._start_stream("text/event-stream", {"x-request-id": new_id("req_")})
+
+        def chunk(delta, finish_reason=None, **extra):
+            self._sse(None, dict({"id": cid, "object": "chat.completion.chunk",
+                                  "created": int(started), "model": model,
+                                  "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                               "finish_reason": finish_reason}]}, **extra))
+
+        chunk({"role": "assistant", "content": ""})
+        if "tool_calls" in msg:
+            tc = msg["tool_calls"][0]
+            # As OpenAI streams it: id, type and name first, then the arguments in pieces.
+            chunk({"tool_calls": [{"index": 0, "id": tc["id"], "type": "function",
+                                   "function": {"name": tc["function"]["name"],
+                                                "arguments": ""}}]})
+            args = tc["function"]["arguments"]
+            for i in range(0, len(args), 64):
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 64]}}]})
+        else:
+            text = msg["content"]
+            for i in range(0, len(text), 64):
+                chunk({"content": text[i:i + 64]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            chunk({}, finish)
+            self._sse(None, {"id": cid, "object": "chat.completion.chunk",
+                             "created": int(started), "model": model, "choices": [],
+                             "usage": usage})
+        else:
+            chunk({}, finish, usage=usage)
         self._sse(None, "[DONE]")
 
     # ---- Gemini ---------------------------------------------------------------------
@@ -1112,8 +1274,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _ollama_chat(self, path: str, body: dict, started: float, now: str) -> None:
         steps, n = ollama_script(body)
+        aider = aider_kind(body)
         # No tool-less side requests exist here: `ollama run` offers no tools.
         d = decide(steps, n) if steps else Decision("text", text=DEFAULT_FINAL)
+        if aider == "commit":
+            d = Decision("text", text="Add the scripted change", tool_results=n)
+        elif aider and steps and d.kind in ("tool", "text"):
+            # aider through litellm's ollama_chat/: the edits in its text format
+            d = Decision("text", text=aider_reply(steps, aider), sleep=d.sleep)
         if d.kind == "tool":
             if body.get("tools"):
                 ollama_tool(d, body)

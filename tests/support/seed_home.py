@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Seed an empty HOME so the real claude, codex and gemini start without any dialog and
-talk only to the model server on 127.0.0.1:PORT.
+"""Seed an empty HOME so the real claude, codex, gemini, opencode, qwen, copilot and aider
+start without any dialog and talk only to the model server on 127.0.0.1:PORT.
 
     python3 tests/support/seed_home.py HOME PORT [--trust DIR]... [--codex-home DIR]
 
-Writes HOME/.claude.json, CODEX_HOME/config.toml (CODEX_HOME defaults to HOME/.codex) and
-HOME/.gemini/settings.json, then prints the environment the CLIs need as KEY=VALUE lines
-on stdout (HOME included). Every --trust DIR is marked trusted for claude and codex;
-trusting a parent directory also covers the worktrees below it. Existing files are
-overwritten. Python 3.11 standard library only.
+Writes HOME/.claude.json, CODEX_HOME/config.toml (CODEX_HOME defaults to HOME/.codex),
+HOME/.gemini/settings.json, HOME/.config/opencode/opencode.json, HOME/.qwen/settings.json,
+HOME/.copilot/config.json, HOME/.aider.conf.yml and HOME/.aider.model.metadata.json, then
+prints the environment the CLIs need as KEY=VALUE lines on stdout (HOME included). Every
+--trust DIR is marked trusted for claude, codex and copilot; trusting a parent directory
+also covers the worktrees below it (not for codex). Existing files are overwritten.
+Python 3.11 standard library only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ ANTHROPIC_KEY = "sk-ant-api03-vnx-mock-key-0123456789abcdefghijklmn"
 MOCK_KEY = "sk-vnx-mock-key"
 GEMINI_KEY = "AIzaVnxMockKey0123456789abcdefghijklmn"
 CODEX_MODEL = "gpt-5.5"
+# The model name the OpenAI-compatible CLIs (opencode, qwen, copilot, aider) ask for.
+CHAT_MODEL = "mock-model"
 
 
 def toml_str(s: str) -> str:
@@ -104,6 +108,74 @@ def gemini_settings() -> dict:
     }
 
 
+def opencode_config(port: int) -> dict:
+    # The bundled @ai-sdk/openai-compatible provider: no npm install at start. The default
+    # permissions ("allow" for everything) are left as they are: that is the CLI's default
+    # posture.
+    return {
+        "$schema": "https://opencode.ai/config.json",
+        "model": f"mock/{CHAT_MODEL}",
+        "small_model": f"mock/{CHAT_MODEL}",
+        "autoupdate": False,
+        "share": "disabled",
+        "provider": {"mock": {
+            "npm": "@ai-sdk/openai-compatible",
+            "name": "Mock",
+            "options": {"baseURL": f"http://127.0.0.1:{port}/v1", "apiKey": MOCK_KEY},
+            "models": {CHAT_MODEL: {"name": "Mock Model", "tool_call": True,
+                                    "limit": {"context": 128000, "output": 8192}}},
+        }},
+    }
+
+
+def qwen_settings() -> dict:
+    # general.enableAutoUpdate false: with only disableAutoUpdate the TUI runs
+    # `npm install -g @qwen-code/qwen-code@latest` (outside HOME).
+    return {
+        "security": {"auth": {"selectedType": "openai"}, "folderTrust": {"enabled": False}},
+        "privacy": {"usageStatisticsEnabled": False},
+        "telemetry": {"enabled": False},
+        "general": {"enableAutoUpdate": False, "disableAutoUpdate": True,
+                    "disableUpdateNag": True},
+        "ide": {"enabled": False, "hasSeenNudge": True},
+    }
+
+
+def copilot_config(trust: list[str]) -> dict:
+    # trustedFolders skips the "Confirm folder trust" dialog (a parent covers the dirs below);
+    # repo hooks (.github/hooks/*.json) load only in a trusted folder.
+    return {"trustedFolders": trust, "banner": "never", "beep": False}
+
+
+def aider_conf() -> str:
+    # Read by aider from HOME, the git root and the cwd. What keeps it offline and quiet:
+    # no update check, no analytics, no release notes (with --yes-always aider would open
+    # them in lynx), no .gitignore edit, no model warnings.
+    return "\n".join([
+        f"model: openai/{CHAT_MODEL}",
+        "check-update: false",
+        "analytics-disable: true",
+        "show-release-notes: false",
+        "show-model-warnings: false",
+        "gitignore: false",
+        "",
+    ])
+
+
+def aider_metadata() -> dict:
+    # Without it aider fetches litellm's price list from the network (and goes on).
+    return {f"openai/{CHAT_MODEL}": {
+        "max_input_tokens": 128000, "max_output_tokens": 8192,
+        "input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002,
+        "litellm_provider": "openai", "mode": "chat"}}
+
+
+def write_json(path: str, obj) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("home")
@@ -128,6 +200,13 @@ def main() -> None:
     os.makedirs(os.path.join(home, ".gemini"), exist_ok=True)
     with open(os.path.join(home, ".gemini", "settings.json"), "w") as f:
         json.dump(gemini_settings(), f, indent=2)
+    write_json(os.path.join(home, ".config", "opencode", "opencode.json"),
+               opencode_config(args.port))
+    write_json(os.path.join(home, ".qwen", "settings.json"), qwen_settings())
+    write_json(os.path.join(home, ".copilot", "config.json"), copilot_config(trust))
+    with open(os.path.join(home, ".aider.conf.yml"), "w") as f:
+        f.write(aider_conf())
+    write_json(os.path.join(home, ".aider.model.metadata.json"), aider_metadata())
 
     base = f"http://127.0.0.1:{args.port}"
     env = [
@@ -151,6 +230,28 @@ def main() -> None:
         # gemini
         ("GOOGLE_GEMINI_BASE_URL", base),
         ("GEMINI_API_KEY", GEMINI_KEY),
+        # opencode (its provider is in opencode.json)
+        ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
+        ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
+        ("OPENCODE_DISABLE_SHARE", "1"),
+        ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1"),
+        # qwen (OpenAI auth); aider reads OPENAI_API_KEY too
+        ("OPENAI_API_KEY", MOCK_KEY),
+        ("OPENAI_BASE_URL", base + "/v1"),
+        ("OPENAI_MODEL", CHAT_MODEL),
+        # copilot: bring-your-own-key provider, offline mode, no GitHub login
+        ("COPILOT_OFFLINE", "true"),
+        ("COPILOT_AUTO_UPDATE", "false"),
+        ("COPILOT_PROVIDER_BASE_URL", base + "/v1"),
+        ("COPILOT_PROVIDER_API_KEY", MOCK_KEY),
+        ("COPILOT_MODEL", CHAT_MODEL),
+        ("COPILOT_PROVIDER_MAX_PROMPT_TOKENS", "128000"),
+        ("COPILOT_PROVIDER_MAX_OUTPUT_TOKENS", "8192"),
+        # aider (litellm's OpenAI provider)
+        ("OPENAI_API_BASE", base + "/v1"),
+        # Ollama clients (e.g. a local-model worker): the server speaks Ollama's API too
+        ("OLLAMA_HOST", base),
+        ("OLLAMA_API_BASE", base),  # litellm (aider --model ollama_chat/mock-model)
     ]
     for k, v in env:
         print(f"{k}={v}")

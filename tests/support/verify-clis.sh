@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Drive the REAL claude, codex and gemini offline against model_server.py and check each
 # scenario: headless write / shell / question / HTTP 400 / HTTP 500 / sleep, and interactive
-# (tmux) turns whose end-of-turn hook must fire. Optionally records the fixtures.
+# (tmux) turns whose end-of-turn hook must fire. Then the same, and more, for opencode, qwen,
+# copilot and aider (verify-chat-clis.sh: postures, denials, resume, hooks and plugins, the
+# TUI's permission dialog). Optionally records the fixtures.
 #
-#   tests/support/verify-clis.sh [--fixtures DIR] [--no-sleep] [--only claude|codex|gemini]
+#   tests/support/verify-clis.sh [--fixtures DIR] [--no-sleep] [--only CLI]
+#
+# CLI is one of claude codex gemini opencode qwen copilot aider.
 #
 # Installs the CLIs first (install-clis.sh; npm registry only). Everything else talks to
 # 127.0.0.1 only. Works in a fresh mktemp dir and removes it; kills every process it
@@ -25,6 +29,8 @@ while [ $# -gt 0 ]; do
 done
 
 BIN="$("$HERE/install-clis.sh" | tail -n 1)" || { echo "install-clis.sh failed" >&2; exit 1; }
+CLI_CACHE="${VNX_CLI_CACHE:-$HOME/.cache/vnx-clis}"
+CODEX_DIR=""
 
 WORK="$(mktemp -d /tmp/vnx-clis.XXXXXX)"
 # gemini writes /tmp/gemini-client-error-*.json (outside any work dir) on API errors.
@@ -46,8 +52,13 @@ cleanup() {
         tmux -L "$SOCK" kill-server 2>/dev/null
     fi
     for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+    # the background HTTP 500 runs of verify-chat-clis.sh, if still going
+    for p in ${P500[@]+"${P500[@]}"}; do
+        for c in $(descendants "$p") "$p"; do kill -TERM "$c" 2>/dev/null; done
+    done
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
     [ -n "${GEMINI_SYS_DIR:-}" ] && rm -rf "$GEMINI_SYS_DIR"
+    [ -n "${CODEX_DIR:-}" ] && rm -rf "$CODEX_DIR"
     rm -rf "$WORK"
     local f
     for f in /tmp/gemini-client-error-*.json; do
@@ -55,7 +66,9 @@ cleanup() {
         grep -qxF "$f" <<<"$GEMINI_ERRORS_BEFORE" || rm -f "$f"
     done
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 130" INT   # (the EXIT trap cleans up; without an exit the script went on)
+trap "exit 143" TERM
 
 descendants() { # all descendant pids of $1
     local c
@@ -82,8 +95,14 @@ PORT="$(sed -n 's/^PORT=//p' "$WORK/server.out")"
 mkdir -p "$WORK/home" "$WORK/hooks"
 # claude: trusting the parent covers every repo below it; codex: only the repo itself
 # (and its worktrees) counts, so each repo the TUI runs in is listed.
-python3 "$HERE/seed_home.py" "$WORK/home" "$PORT" --trust "$WORK" --trust "$WORK/repo" \
+# CODEX_HOME outside /tmp: codex creates its `codex-linux-sandbox` helper alias only outside
+# temp dirs, and with a system bwrap on PATH it needs that alias: under /tmp every sandboxed
+# command failed ("bwrap: execvp codex-linux-sandbox: No such file or directory", exit 1).
+CODEX_DIR="$(mkdir -p "$CLI_CACHE" && mktemp -d "$CLI_CACHE/codex-home.XXXXXX")"
+python3 "$HERE/seed_home.py" "$WORK/home" "$PORT" --codex-home "$CODEX_DIR" --trust "$WORK" --trust "$WORK/repo" \
     --trust "$WORK/tui-claude" --trust "$WORK/tui-codex" --trust "$WORK/tui-gemini" >"$WORK/env"
+# A git identity in HOME: aider writes "Your Name" into a repo's .git/config when none is set.
+printf '[user]\n\tname = vnx test\n\temail = test@vnx.invalid\n' >"$WORK/home/.gitconfig"
 
 # A clean environment for every CLI run: nothing from this shell leaks in.
 cat >"$WORK/with-env" <<EOF
@@ -115,7 +134,16 @@ headless() {
     local cli="$1" prompt="$2"; shift 2
     OUT="$WORK/out.$cli.$RANDOM"; ERR="$OUT.err"
     local t0; t0=$(date +%s.%N)
+    local repo="${REPO:-$WORK/repo}"
     case "$cli" in
+        opencode) (cd "$repo" && "$WORK/with-env" opencode run --format json "$@" "$prompt" \
+                    </dev/null >"$OUT" 2>"$ERR") ;;
+        qwen) (cd "$repo" && "$WORK/with-env" qwen -o stream-json "$@" "$prompt" \
+                    </dev/null >"$OUT" 2>"$ERR") ;;
+        copilot) (cd "$repo" && "$WORK/with-env" copilot -p "$prompt" --output-format json "$@" \
+                    </dev/null >"$OUT" 2>"$ERR") ;;
+        aider) (cd "$repo" && "$WORK/with-env" aider --no-pretty --no-fancy-input "$@" \
+                    --message "$prompt" </dev/null >"$OUT" 2>"$ERR") ;;
         claude) (cd "$WORK/repo" && "$WORK/with-env" claude -p "$prompt" --output-format stream-json \
                     --verbose --permission-mode acceptEdits "$@" </dev/null >"$OUT" 2>"$ERR") ;;
         codex) (cd "$WORK/repo" && "$WORK/with-env" codex exec --json --skip-git-repo-check \
@@ -127,18 +155,31 @@ headless() {
     SECS=$(echo "$(date +%s.%N) - $t0" | bc)
 }
 
-save() { [ -n "$FIXTURES" ] && cp "$1" "$FIXTURES/$2"; return 0; }
+save() { [ -n "$FIXTURES" ] && mkdir -p "$(dirname "$FIXTURES/$2")" && cp "$1" "$FIXTURES/$2"; return 0; }
 
 events() { python3 -c '
 import json, sys
 out = []
-for line in open(sys.argv[1]):
+for line in open(sys.argv[1], errors="replace"):
     line = line.strip()
     if not line: continue
-    e = json.loads(line)
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue  # aider prints text
+    if not isinstance(e, dict) or e.get("ephemeral"): continue  # copilot deltas
     t = e.get("type")
     if t == "item.completed" or t == "item.started": t += "(" + e["item"]["type"] + ")"
     if e.get("subtype"): t += "/" + e["subtype"]
+    part = e.get("part") if isinstance(e.get("part"), dict) else {}
+    if t == "tool_use" and part.get("tool"):  # opencode
+        t += "(" + part["tool"] + ":" + (part.get("state") or {}).get("status", "?") + ")"
+    if t == "step_finish" and part.get("reason"): t += "(" + part["reason"] + ")"
+    data = e.get("data") if isinstance(e.get("data"), dict) else {}
+    if t == "tool.execution_complete":  # copilot
+        t += "(" + ("ok" if data.get("success") else "failed") + ")"
+    if t == "tool.execution_start": t += "(" + str(data.get("toolName")) + ")"
+    if t in ("assistant.turn_start", "assistant.turn_end"): continue
     out.append(t)
 print(" ".join(out))' "$1"; }
 
@@ -152,6 +193,9 @@ for line in open(sys.argv[1]):
     if e.get("type") == "result" and isinstance(e.get("result"), str): text = e["result"]
     if e.get("type") == "item.completed" and e["item"]["type"] == "agent_message": text = e["item"]["text"]
     if e.get("type") == "message" and e.get("role") == "assistant": text = e["content"]
+    if e.get("type") == "text" and isinstance(e.get("part"), dict): text = e["part"].get("text", "")
+    if e.get("type") == "assistant.message" and (e.get("data") or {}).get("content"):
+        text = e["data"]["content"]
 print(text)' "$1"; }
 
 WRITE_PROMPT='Create the greeting file.
@@ -175,39 +219,45 @@ for cli in claude codex gemini; do
     new_repo repo
     headless "$cli" "$WRITE_PROMPT" $([ "$cli" = gemini ] && echo --approval-mode auto_edit)
     [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/hello.txt" 2>/dev/null)" = "hello from the model" ]
-    check "$cli headless write" "rc=$RC ${SECS}s; hello.txt written; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless write" "rc=$RC ${SECS}s; hello.txt written; events: $(events "$OUT")" $st
     save "$OUT" "$cli-headless-success.jsonl"
 
     new_repo repo
     # gemini offers run_shell_command only in yolo mode when headless
     headless "$cli" "$RUN_PROMPT" $([ "$cli" = gemini ] && echo --approval-mode yolo)
     [ "$RC" -eq 0 ] && [ "$(cat "$WORK/repo/ran.txt" 2>/dev/null)" = "hi" ]
-    check "$cli headless shell" "rc=$RC ${SECS}s; ran.txt = hi; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless shell" "rc=$RC ${SECS}s; ran.txt = hi; events: $(events "$OUT")" $st
     save "$OUT" "$cli-headless-shell.jsonl"
 
     if [ "$cli" = gemini ]; then
         new_repo repo
         headless gemini "$RUN_PROMPT" --approval-mode auto_edit
         [ "$RC" -eq 0 ] && [ ! -e "$WORK/repo/ran.txt" ] && grep -q tool_not_registered "$OUT"
-        check "gemini headless shell under auto_edit" "rc=$RC; run_shell_command is not offered (tool_not_registered), ran.txt absent" $?
+        st=$?
+        check "gemini headless shell under auto_edit" "rc=$RC; run_shell_command is not offered (tool_not_registered), ran.txt absent" $st
     fi
 
     headless "$cli" "$ASK_PROMPT" $([ "$cli" = gemini ] && echo --approval-mode auto_edit)
     [ "$RC" -eq 0 ] && [ "$(final_text "$OUT")" = "Should I also update the documentation?" ]
-    check "$cli headless question" "rc=$RC; final text is the question; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless question" "rc=$RC; final text is the question; events: $(events "$OUT")" $st
     save "$OUT" "$cli-question.jsonl"
 
     n0=$(wc -l <"$WORK/server.log")
     headless "$cli" '@model fail 400' $([ "$cli" = gemini ] && echo --approval-mode auto_edit)
     [ "$RC" -eq "${ERR400[$cli]}" ] && grep -q 'scripted failure' "$OUT" "$ERR"
-    check "$cli headless HTTP 400" "rc=$RC (want ${ERR400[$cli]}) ${SECS}s; 'scripted failure' reported; events: $(events "$OUT")" $?
+    st=$?
+    check "$cli headless HTTP 400" "rc=$RC (want ${ERR400[$cli]}) ${SECS}s; 'scripted failure' reported; events: $(events "$OUT")" $st
     save "$OUT" "$cli-api-error.jsonl"
 
     n0=$(wc -l <"$WORK/server.log")
     headless "$cli" '@model fail 500' $([ "$cli" = gemini ] && echo --approval-mode auto_edit)
     tries=$(requests_since "$n0" | grep -c '"status": 500')
     [ "$RC" -eq "${ERR500[$cli]}" ]
-    check "$cli headless HTTP 500" "rc=$RC (want ${ERR500[$cli]}) ${SECS}s; $tries request(s) answered 500" $?
+    st=$?
+    check "$cli headless HTTP 500" "rc=$RC (want ${ERR500[$cli]}) ${SECS}s; $tries request(s) answered 500" $st
 done
 
 if [ "$SLEEP" = 1 ]; then
@@ -224,7 +274,8 @@ if [ "$SLEEP" = 1 ]; then
         wait "${SPID[$cli]}"
         read -r rc secs text <"$WORK/sleep.$cli"
         [ "$rc" -eq 0 ] && [ "${secs%.*}" -ge 30 ] && [ "$text" = "Woke up." ]
-        check "$cli headless sleep 30" "rc=$rc after ${secs}s; final text '$text'" $?
+        st=$?
+        check "$cli headless sleep 30" "rc=$rc after ${secs}s; final text '$text'" $st
     done
 fi
 
@@ -245,6 +296,12 @@ EOF
 fi
 
 tmux -L "$SOCK" -f /dev/null new-session -d -s vnx -x 160 -y 45 -c "$WORK" "sleep 600"
+
+window_open() { # window_open NAME: the private tmux server still has that window
+    # (not `list-windows | grep -q`: with pipefail an early grep exit reads as "closed")
+    local names; names="$(tmux -L "$SOCK" list-windows -t vnx -F '#{window_name}' 2>/dev/null)"
+    grep -qxF -- "$1" <<<"$names"
+}
 
 wait_for() { # wait_for GLOB SECONDS
     local i
@@ -274,9 +331,11 @@ interactive() { # interactive CLI WINDOW-CMD HOOK-GLOB QUIT
     sleep 0.5
     local screen; screen="$(tmux -L "$SOCK" capture-pane -p -t "vnx:$cli" 2>/dev/null)"
     [ "$fired" -eq 0 ] && [ "$(cat "$WORK/tui-$cli/tui.txt" 2>/dev/null)" = "from the tui" ]
-    check "$cli interactive turn + hook" "hook fired after ${secs}s, tui.txt written" $?
+    st=$?
+    check "$cli interactive turn + hook" "hook fired after ${secs}s, tui.txt written" $st
     ! grep -qiE 'trust this folder|do you trust|use this api key|how would you like to authenticate|Try new model|choose the text style' <<<"$screen"
-    check "$cli interactive: no onboarding/trust/api-key dialog" "screen clean" $?
+    st=$?
+    check "$cli interactive: no onboarding/trust/api-key dialog" "screen clean" $st
     if [ "$fired" -eq 0 ]; then
         local payload; payload="$(ls $glob | head -n 1)"
         if [ "$cli" = codex ]; then  # notify also fires for the TUI's title sub-thread
@@ -291,7 +350,7 @@ interactive() { # interactive CLI WINDOW-CMD HOOK-GLOB QUIT
     tmux -L "$SOCK" send-keys -t "vnx:$cli" Enter
     local i gone=1
     for i in $(seq 50); do
-        tmux -L "$SOCK" list-windows -t vnx -F '#{window_name}' 2>/dev/null | grep -qx "$cli" || { gone=0; break; }
+        window_open "$cli" || { gone=0; break; }
         sleep 0.1
     done
     check "$cli interactive quits with $quit" "window closed" $gone
@@ -316,6 +375,9 @@ if want gemini; then
         echo "SKIP gemini interactive: GEMINI_CLI_SYSTEM_SETTINGS_PATH needs a root-owned file"
     fi
 fi
+
+# ---- opencode, qwen, copilot, aider ---------------------------------------------------
+. "$HERE/verify-chat-clis.sh"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -126,6 +126,14 @@ pub enum SandboxError {
         /// The ref storage it uses.
         format: String,
     },
+    /// The project's data directory is a link: the sandbox hides the data directory by its
+    /// path, and a link's target would stay in sight (or, inside a hidden directory, leave the
+    /// dispatch's own directories nowhere to be mounted).
+    #[error("{path} is a link, and a sandboxed worker must not see where it leads")]
+    LinkedDataDir {
+        /// The data directory.
+        path: PathBuf,
+    },
     /// A path the sandbox needs could not be made or read.
     #[error("could not prepare {path} for the sandbox")]
     Io {
@@ -170,6 +178,11 @@ impl SandboxError {
             SandboxError::RefFormat { .. } => {
                 Some("dispatch this repository without --sandbox".into())
             }
+            SandboxError::LinkedDataDir { path } => Some(format!(
+                "make {} a directory again (move what it links to back), or dispatch without \
+                 --sandbox",
+                path.display()
+            )),
             _ => None,
         }
     }
@@ -293,6 +306,9 @@ impl ShapeExt for Shape {
         // inside it (its worktree and dispatch directory above, its quarantine's mounts, its
         // relay directory read-only). See [`Shape::wrap`] for the order that makes it so.
         let data = place.data_dir.to_owned();
+        if data.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+            return Err(SandboxError::LinkedDataDir { path: data });
+        }
         if data.symlink_metadata().is_ok_and(|m| m.is_dir()) {
             if wanted.network == Network::Off
                 && !wanted.loopback.is_empty()
