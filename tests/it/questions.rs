@@ -159,4 +159,11 @@ fn a_claude_tui_question_is_shown_too() {
         "{}",
         wait.stdout
     );
+    // In a person's words: no internal name of the signal.
+    assert!(
+        wait.stdout.contains("needs_input (turn ended)"),
+        "{}",
+        wait.stdout
+    );
+    assert!(!wait.stdout.contains("claude_stop_hook"), "{}", wait.stdout);
 }
