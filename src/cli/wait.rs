@@ -205,7 +205,8 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                         .and_then(|e| e.last_message.as_deref())
                 {
                     out.line(&format!(
-                        "{id}  asks: {}",
+                        "{id}  {}: {}",
+                        vnx::provider::transcript::label(q),
                         vnx::provider::transcript::question(
                             q,
                             vnx::provider::transcript::QUESTION_CHARS

@@ -146,6 +146,16 @@ pub fn last_line(tail: &[u8], starts_mid_line: bool) -> Option<String> {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// How a list labels a needs-input dispatch's last message: `asks` when it is a question (it
+/// ends with `?`), else `said` (a worker that finished and forgot to report).
+pub fn label(text: &str) -> &'static str {
+    if text.trim_end().ends_with('?') {
+        "asks"
+    } else {
+        "said"
+    }
+}
+
 /// What a worker asked (the last message of a dispatch that needs input), made safe to show
 /// on one line: its lines joined, control characters escaped, cut at `max_chars` with `…`.
 pub fn question(text: &str, max_chars: usize) -> String {
