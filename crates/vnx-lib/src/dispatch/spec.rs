@@ -146,10 +146,11 @@ pub struct Spec {
     /// Files vnx put in the worktree for the worker, removed before classification.
     #[serde(default)]
     pub placed: Vec<workspace::Placed>,
-    /// Gemini's `trusted_hooks.json`, where vnx recorded its hooks as trusted for the
-    /// worktree (removed at teardown); `None`: nothing recorded.
-    #[serde(default)]
-    pub gemini_trust: Option<PathBuf>,
+    /// The CLI's file of trusted hooks, where vnx recorded its hooks as trusted for the
+    /// worktree (removed at teardown; `CodingCli::hook_trust_file`); `None`: nothing
+    /// recorded. Older specs named it after the one CLI that has one.
+    #[serde(default, alias = "gemini_trust")]
+    pub hook_trust: Option<PathBuf>,
     /// Whether the role is expected to change files (the phantom guard, `phantom`).
     #[serde(default)]
     pub writes: bool,

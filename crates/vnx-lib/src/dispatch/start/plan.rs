@@ -276,8 +276,12 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         included,
         vnx: ctx.vnx.to_owned(),
         placed: Vec::new(),
-        // Where the start records gemini's home, so recovery finds the same file.
-        gemini_trust: homes.gemini.as_ref().map(|g| g.join("trusted_hooks.json")),
+        // Where the CLI reads its hooks' trust (in the home the start records, so recovery
+        // finds the same file).
+        hook_trust: match &resolved {
+            Resolved::Builtin(p) => crate::provider::cli::of(*p).hook_trust_file(&homes),
+            _ => None,
+        },
         writes: phantom::writes(&req.role, &config),
         completion_retry_secs: req.completion_retry.as_secs(),
         stall_after_secs: Some(

@@ -412,7 +412,9 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         vnx: PathBuf::new(),
         slot_limit: None,
         placed: started.vnx_files_placed.clone(),
-        gemini_trust: crate::provider::cli::gemini::hooks::trust_file_of(started),
+        hook_trust: crate::provider::Provider::parse(&started.provider)
+            .ok()
+            .and_then(|p| crate::provider::cli::of(p).recorded_hook_trust(started)),
         writes: started.writes,
         completion_retry_secs: 30,
         stall_after_secs: None,
