@@ -22,9 +22,9 @@ const GOAL: usize = 3;
 /// The files outside each CLI's own places that name it, as they are now. Lower an entry when
 /// a move makes the count fall; never raise one.
 const ALLOWED: [(&str, usize); 4] = [
-    ("claude", 51),
-    ("codex", 46),
-    ("gemini", 34),
+    ("claude", 49),
+    ("codex", 45),
+    ("gemini", 33),
     ("ollama", 11),
 ];
 

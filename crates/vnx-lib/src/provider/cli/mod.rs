@@ -72,6 +72,9 @@ impl Provider {
         Provider::Demo,
     ];
 
+    /// The provider of a dispatch that names neither a provider nor a model.
+    pub const DEFAULT: Provider = Provider::Claude;
+
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
     pub const NAMES: [&'static str; 5] = ["claude", "codex", "gemini", "ollama", "demo"];
@@ -215,6 +218,12 @@ pub trait CodingCli: Sync {
     /// Whether it resumes a session it recorded, in `lane` (a follow-up); where it does not,
     /// a follow-up starts a new session that is told the earlier instruction.
     fn resumes_sessions(&self, _lane: Lane) -> bool {
+        false
+    }
+
+    /// Whether vnx chooses the id of a new session it starts in `lane` (and tells it, so its
+    /// session file is the only one read for the dispatch, ADR 0052).
+    fn chooses_session_id(&self, _lane: Lane) -> bool {
         false
     }
 

@@ -48,8 +48,8 @@ pub struct Sought<'a> {
     pub session_id: Option<&'a str>,
 }
 
-/// The most bytes of a session's first line read to match it (codex's `session_meta`
-/// carries its instructions: 22 KB seen).
+/// The most bytes of a session's first line read to match it (a CLI may record its
+/// instructions there: 22 KB seen).
 const MAX_HEAD: u64 = 1 << 20;
 /// The most directory entries looked at in one directory.
 const MAX_ENTRIES: usize = 10_000;

@@ -73,6 +73,11 @@ impl CodingCli for Claude {
         true
     }
 
+    /// Its TUI takes `--session-id`.
+    fn chooses_session_id(&self, lane: Lane) -> bool {
+        lane == Lane::Interactive
+    }
+
     fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
         invocation::permission_flags(permission)
     }
