@@ -22,10 +22,10 @@ const GOAL: usize = 3;
 /// The files outside each CLI's own places that name it, as they are now. Lower an entry when
 /// a move makes the count fall; never raise one.
 const ALLOWED: [(&str, usize); 4] = [
-    ("claude", 56),
-    ("codex", 51),
-    ("gemini", 42),
-    ("ollama", 12),
+    ("claude", 49),
+    ("codex", 45),
+    ("gemini", 33),
+    ("ollama", 11),
 ];
 
 /// The folders whose Rust files are counted, relative to the checkout (besides each

@@ -50,22 +50,6 @@ impl Transcript {
         }
     }
 
-    /// A renderer of a claude session transcript (see [`crate::provider::session`], which
-    /// names the CLI; the renderer is its module's).
-    pub fn claude_session() -> Transcript {
-        Transcript::session_of(super::Provider::Claude)
-    }
-
-    /// A renderer of codex's rollout file (see [`crate::provider::session`]).
-    pub fn codex_rollout() -> Transcript {
-        Transcript::session_of(super::Provider::Codex)
-    }
-
-    /// A renderer of gemini's session file (see [`crate::provider::session`]).
-    pub fn gemini_session() -> Transcript {
-        Transcript::session_of(super::Provider::Gemini)
-    }
-
     /// Feeds a chunk and returns the lines it completed.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<String> {
         let mut lines = std::mem::take(&mut self.lines);
