@@ -567,9 +567,17 @@ impl Dashboard {
         self.tmux(&["capture-pane", "-p", "-t", "=dash:"])
     }
 
-    /// Whether the screen shows `text` within 10 s.
+    /// Whether the screen shows `text` within 30 s (a dashboard's first load on a machine
+    /// busy with other builds took over 10 s).
     fn shows(&self, text: &str) -> bool {
-        crate::common::wait_for(|| self.screen_now().contains(text))
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(30) {
+            if self.screen_now().contains(text) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
     }
 
     /// Whether a line of the screen shows each of `texts` within 10 s.

@@ -59,7 +59,7 @@ impl Server {
     /// session on another thread, and one killed meanwhile leaves that client running, so its
     /// session may appear after the launcher died (and then end by itself, as its supervisor
     /// finds the launch undone).
-    fn session_starting(&self) -> bool {
+    pub fn session_starting(&self) -> bool {
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return false;
         };

@@ -17,16 +17,24 @@ fn a_launch_killed_at_any_step_leaves_no_unrecorded_worker_and_nothing_behind() 
         let mut cmd = repo.dispatch_cmd("commit");
         cmd.args(["--instruction", "add a greeting", "--id", id]);
         kill.run_killed(cmd);
+        // A `tmux new-session` the killed launcher had under way still makes its session.
+        assert!(crate::common::wait_for(|| !repo.server.session_starting()));
         let state = settled_or_absent(&repo, id);
         kill.check_ledger(&repo);
         let started = std::fs::read_to_string(crate::common::ledger_path(&repo))
             .unwrap_or_default()
             .contains("\"event_type\":\"dispatch_started\"");
         if step == vnx::steps::launch::STARTED_APPENDED {
-            // The start makes the dispatch: its supervisor goes on and records its end.
+            // The start makes the dispatch: its supervisor goes on and records its end. The
+            // supervisor's pane is started on another thread of the launch, so a launcher
+            // killed before that thread ran leaves no supervisor: the dispatch is lost, and
+            // doctor names what records it (settled below).
             assert!(started, "{step}");
             let state = state.unwrap_or_else(|| panic!("{step}: not in vnx status"));
-            assert_eq!(state["status"], "done", "{step}: {state:#}");
+            assert!(
+                state["status"] == "done" || state["status"] == "lost",
+                "{step}: {state:#}"
+            );
         } else {
             assert!(!started, "{step}: {state:?}");
             // The supervisor its pane started saw the launch undone, and left.
