@@ -1,0 +1,56 @@
+//! Alibaba's Qwen Code (`qwen`, 0.15.10): what vnx knows about it. How it is started
+//! (`invocation`); its headless stream (`qwen PROMPT -o stream-json`) parsed for the receipt
+//! (`events`); where it keeps its state. Its exit code says nothing: it exits 0 after an
+//! HTTP 400 or 500 and after a denied tool, so the outcome is read from its events and
+//! vnx's own report.
+
+use super::argv::{Argv, Start, Wanted};
+use super::stream::StreamEvents;
+use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::sandbox::StatePath;
+
+mod events;
+mod invocation;
+
+/// Qwen Code.
+#[derive(Debug)]
+pub struct Qwen;
+
+impl CodingCli for Qwen {
+    fn provider(&self) -> Provider {
+        Provider::Qwen
+    }
+
+    /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, ollama's).
+    fn implied_by(&self, model: &str) -> bool {
+        model.starts_with("qwen") && !model.contains(':')
+    }
+
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        invocation::permission_flags(permission)
+    }
+
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        invocation::argv(start)
+    }
+
+    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
+        invocation::allowed_commands(w)
+    }
+
+    fn output_format(&self) -> Option<OutputFormat> {
+        Some(OutputFormat::QwenStreamJson)
+    }
+
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        Some(Box::new(events::QwenEvents::default()))
+    }
+
+    /// `~/.qwen` (settings, `projects/<cwd>/chats/<id>.jsonl` sessions, `debug/`), or
+    /// `QWEN_HOME` where that is set.
+    fn state_paths(&self) -> &'static [StatePath] {
+        const PATHS: &[StatePath] = &[StatePath::dir(".qwen", Some("QWEN_HOME"))];
+        PATHS
+    }
+}
