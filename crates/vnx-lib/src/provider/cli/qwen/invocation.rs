@@ -1,6 +1,7 @@
 //! How Qwen Code is started: `qwen PROMPT -o stream-json` headless (the prompt on stdin when
 //! it is too large for an argument); the posture as `--approval-mode`; `--allowed-tools
-//! run_shell_command(PREFIX)` for what runs unasked. It has no interactive lane in vnx yet.
+//! run_shell_command(PREFIX)` for what runs unasked; `--resume=ID` continues a session. It
+//! has no interactive lane in vnx yet.
 
 use crate::provider::cli::ProviderError;
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
@@ -41,6 +42,7 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
     if w.permission != Permission::Full {
         argv.extend(allow_flags(w));
     }
+    argv.extend(s.resume("--resume"));
     Ok(Argv {
         argv,
         output: OutputFormat::QwenStreamJson,
@@ -134,6 +136,17 @@ mod tests {
         ])));
         let full = argv(&start(Lane::Headless, Permission::Full, false)).unwrap();
         assert!(full.argv.ends_with(&strs(&["--approval-mode", "yolo"])));
+    }
+
+    #[test]
+    fn a_follow_up_resumes_its_session_in_one_word() {
+        let mut s = start(Lane::Headless, Permission::Edits, false);
+        s.w.resume = Some("10cc6b8f-f830-4a7d-bce9-ec187a090a3f");
+        let made = argv(&s).unwrap();
+        assert_eq!(
+            made.argv.last().map(String::as_str),
+            Some("--resume=10cc6b8f-f830-4a7d-bce9-ec187a090a3f")
+        );
     }
 
     #[test]

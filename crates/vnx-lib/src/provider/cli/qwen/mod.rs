@@ -27,6 +27,12 @@ impl CodingCli for Qwen {
         model.starts_with("qwen") && !model.contains(':')
     }
 
+    /// Headless: `--resume=ID` (`-r`) continues the session it recorded, the earlier
+    /// conversation resent (seen on 0.15.10).
+    fn resumes_sessions(&self, lane: Lane) -> bool {
+        lane == Lane::Headless
+    }
+
     fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
         invocation::permission_flags(permission)
     }
