@@ -1,4 +1,4 @@
-//! Qwen Code `-o stream-json` events (0.15.10): claude-like `system/init`, `assistant`
+//! Qwen Code `-o stream-json` events (0.15.10): `system/init`, `assistant`
 //! (`tool_use`, `text`), `user` (`tool_result`), `result`. An API error is not an error
 //! there: after an HTTP 400 or 500 the `result` is `subtype: "success"`, `is_error: false`,
 //! its text `[API Error: 400 …]`, and qwen exits 0; that text is the verdict.

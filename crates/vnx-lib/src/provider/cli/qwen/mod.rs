@@ -22,7 +22,7 @@ impl CodingCli for Qwen {
         Provider::Qwen
     }
 
-    /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, ollama's).
+    /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, served locally).
     fn implied_by(&self, model: &str) -> bool {
         model.starts_with("qwen") && !model.contains(':')
     }
