@@ -131,3 +131,66 @@ fn real_qwen_question_then_a_follow_up_in_the_same_session() {
     assert!(saw_both, "{at} no request held both turns");
     rig.repo.verify_ok();
 }
+
+/// Sandboxed with the full posture (qwen's `yolo`, which the shipped constraints allow only
+/// sandboxed): qwen starts with its state (`~/.qwen`) writable, writes, commits and reports;
+/// writing the main checkout and reading `~/.ssh` fail.
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_runs_sandboxed_with_the_full_posture() {
+    let rig = Rig::new();
+    let ssh = rig.repo.env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("id_ed25519"), "SANDBOX-SECRET-KEY\n").unwrap();
+    let main = rig.repo.env.path().canonicalize().unwrap();
+    let at = step("qwen", "headless", "sandboxed, full posture");
+    let marker = "sandboxed qwen headless";
+    let file = "qwen-sandboxed.txt";
+    let escape = main.join("escaped-qwen.txt");
+    let instruction = format!(
+        "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-qwen && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
+        escape.display()
+    );
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "qwen",
+            "--lane",
+            "headless",
+            "--deadline",
+            "120",
+        ])
+        .args(["--sandbox", "--permission", "full"])
+        .args(["--instruction", &instruction]);
+    let r = run(cmd);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {} {}", r.stderr, explain(&c));
+    assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    assert!(!escape.exists(), "{at} the worker wrote the main checkout");
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["sandbox"]["kind"], "bubblewrap", "{at}");
+    assert_eq!(started["permission_flags"][1], "yolo", "{at} {started}");
+    let seen: String = rig
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .filter(|r| r.contains(marker))
+        .collect();
+    for word in ["ESCAPE-DENIED", "SSH-DENIED", "COMMITTED"] {
+        assert!(seen.contains(word), "{at} no {word} in what the model got");
+    }
+    assert!(
+        !seen.contains("SANDBOX-SECRET-KEY"),
+        "{at} the key reached the model"
+    );
+    // qwen kept its session under its state directory, which the sandbox left writable.
+    let chats = rig.repo.env.home().join(".qwen/projects");
+    assert!(chats.is_dir(), "{at} no {}", chats.display());
+    rig.repo.verify_ok();
+}
