@@ -61,17 +61,17 @@ pub enum Provider {
 impl Provider {
     /// Every built-in provider, in the registry's order.
     pub const ALL: [Provider; 6] = [
+        Provider::Qwen,
         Provider::Claude,
         Provider::Codex,
         Provider::Gemini,
-        Provider::Qwen,
         Provider::Ollama,
         Provider::Demo,
     ];
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
-    pub const NAMES: [&'static str; 6] = ["claude", "codex", "gemini", "qwen", "ollama", "demo"];
+    pub const NAMES: [&'static str; 6] = ["qwen", "claude", "codex", "gemini", "ollama", "demo"];
 
     /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
@@ -312,12 +312,13 @@ pub trait CodingCli: Sync {
 }
 
 /// Every built-in CLI, in the order [`Provider::ALL`] lists them; the transcript asks them in
-/// this order which CLI an event is from, and inference reports them in it.
+/// this order which CLI an event is from (qwen first: its claim is narrow, its start, and its
+/// stream is shaped like claude's), and inference reports them in it.
 pub static CLIS: [&dyn CodingCli; 6] = [
+    &qwen::Qwen,
     &claude::Claude,
     &codex::Codex,
     &gemini::Gemini,
-    &qwen::Qwen,
     &ollama::Ollama,
     &demo::Demo,
 ];

@@ -93,7 +93,8 @@ fn refusals(event: &Value) -> u64 {
     blocks(event).iter().filter(declined).count() as u64
 }
 
-fn is_api_error(text: &str) -> bool {
+/// Whether a text is qwen's wording of a failed model request.
+pub(super) fn is_api_error(text: &str) -> bool {
     text.trim_start().starts_with(API_ERROR)
 }
 

@@ -1,10 +1,13 @@
 //! Alibaba's Qwen Code (`qwen`, 0.15.10): what vnx knows about it. How it is started
 //! (`invocation`); its headless stream (`qwen PROMPT -o stream-json`) parsed for the receipt
-//! (`events`); where it keeps its state. Its exit code says nothing: it exits 0 after an
+//! (`events`) and rendered as a transcript (`transcript`); where it keeps its state. Its exit code says nothing: it exits 0 after an
 //! HTTP 400 or 500 and after a denied tool, so the outcome is read from its events and
 //! vnx's own report.
 
+use serde_json::Value;
+
 use super::argv::{Argv, Start, Wanted};
+use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
 use super::{CodingCli, Provider, ProviderError};
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
@@ -12,6 +15,7 @@ use crate::sandbox::StatePath;
 
 mod events;
 mod invocation;
+mod transcript;
 
 /// Qwen Code.
 #[derive(Debug)]
@@ -51,6 +55,16 @@ impl CodingCli for Qwen {
 
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
         Some(Box::new(events::QwenEvents::default()))
+    }
+
+    /// Its start, which names its version; the registry asks qwen before the CLIs whose
+    /// streams are shaped like its own (`system`, `assistant`, `user`, `result`).
+    fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
+        transcript::claims(kind, event)
+    }
+
+    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::QwenTranscript))
     }
 
     /// `~/.qwen` (settings, `projects/<cwd>/chats/<id>.jsonl` sessions, `debug/`), or
