@@ -50,6 +50,25 @@ fn real_qwen_headless_writes_runs_reports_and_vnx_commits() {
     // The started receipt names qwen's own posture and allow rule.
     let started = &rig.repo.receipts(&id)[0];
     assert_eq!(started["permission"], "edits", "{at} {started}");
+    // Its log is drawn as qwen's transcript: its start, the declined commit, the end.
+    let log = run(rig.repo.vnx().args(["show", &id, "--log"]));
+    assert_eq!(log.code, 0, "{at} {}", log.stderr);
+    assert!(
+        log.stdout
+            .contains("qwen 0.15.10, model mock-model, approval mode auto-edit"),
+        "{at} {}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains("denied  run_shell_command git add -A"),
+        "{at} {}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains("success · 5 turn(s)"),
+        "{at} {}",
+        log.stdout
+    );
     rig.repo.verify_ok();
 }
 
