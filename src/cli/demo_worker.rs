@@ -77,9 +77,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
             println!("wrote {}", path.display());
             if behaviour == DemoBehaviour::Forget {
-                // Committed, and no `vnx report`: the dispatch ends needs_input.
+                // Committed, and no `vnx report`: the dispatch ends needs_input, its last
+                // paragraph its last message.
                 let head = demo::commit_output(&dir).map_err(|e| CliError::from_error(&e))?;
-                println!("committed {head}");
+                println!("\nCommitted {head}; that is all.");
             } else if behaviour == DemoBehaviour::Commit {
                 let head = demo::commit_output(&dir).map_err(|e| CliError::from_error(&e))?;
                 println!("committed {head}");
@@ -104,7 +105,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             report(ReportStatus::Failed, "failing as asked")?;
             return Ok(ExitCode::from(3));
         }
-        DemoBehaviour::Ask => println!("Should the greeting be in English or in Dutch?"),
+        DemoBehaviour::Ask => println!("\nShould the greeting be in English or in Dutch?"),
         DemoBehaviour::Slow | DemoBehaviour::Stubborn => {
             if behaviour == DemoBehaviour::Stubborn {
                 ignore_term();

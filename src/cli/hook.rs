@@ -1,7 +1,7 @@
 //! `vnx __hook EVENT --dir DISPATCH_DIR [PAYLOAD]` (hidden): what the hooks vnx installs for a
 //! worker CLI run. A CLI passes its JSON on stdin or as the last argument. It records the
 //! call for the supervisor and always exits 0, quietly but for one case: the permission hook
-//! that can answer (`dispatch::answer::HOOK_EVENT`) then waits for `vnx approve`/`vnx deny`
+//! that can answer (`dispatch::answer::waits_for_answer`) then waits for `vnx approve`/`vnx deny`
 //! while the prompt shows, and prints the decision its CLI reads from it (its module's
 //! `hook_decision`; nothing once the worker went on: a person answered in the pane).
 
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let payload = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     // A failure to record is the supervisor's to notice (no signal); the CLI must go on.
     let written = signals::write_hook(&args.dir, &args.event, payload);
-    if args.event == answer::HOOK_EVENT
+    if answer::waits_for_answer(&args.event)
         && let Ok(path) = written
         && let Some(request) = path.file_name().and_then(|n| n.to_str())
         && let Some(a) = answer::wait_for_answer(&args.dir, request, ANSWER_WAIT)

@@ -148,7 +148,10 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     if let Some(q) = s.question.as_deref().filter(|_| s.status == "needs_input") {
         // The whole question, line by line, each made safe to print.
         for (i, line) in q.trim().lines().enumerate() {
-            field(if i == 0 { "asks" } else { "" }, transcript::clean(line))?;
+            field(
+                if i == 0 { transcript::label(q) } else { "" },
+                transcript::clean(line),
+            )?;
         }
     }
     if let Some(d) = &s.dismissed {

@@ -195,7 +195,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         // dismissed asks nothing any more.
         if let Some(q) = s.question.as_deref().filter(|_| s.waiting()) {
             // A short form: `vnx show` has the whole question.
-            out.line(&format!("  asks: {}", transcript::question(q, 100)))?;
+            out.line(&format!(
+                "  {}: {}",
+                transcript::label(q),
+                transcript::question(q, 100)
+            ))?;
         }
         if let Some(d) = &s.dismissed {
             out.line(&format!("  dismissed {}", dismissed_line(d)))?;

@@ -155,7 +155,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         "vnx: {} {} ({}) in {:.1} s; teardown {}",
         spec.id,
         outcome.status,
-        outcome.completion_signal,
+        outcome.completion_signal.for_people(),
         outcome.duration_seconds,
         outcome
             .teardown_class

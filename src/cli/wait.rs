@@ -193,7 +193,7 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                 let line = format!(
                     "{id}  {} ({})  teardown {}  {}",
                     r.status,
-                    r.completion_signal,
+                    r.completion_signal.for_people(),
                     r.teardown_class.map_or("-", |t| t.name()),
                     r.failure_reason.as_deref().unwrap_or("")
                 );
@@ -205,7 +205,8 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                         .and_then(|e| e.last_message.as_deref())
                 {
                     out.line(&format!(
-                        "{id}  asks: {}",
+                        "{id}  {}: {}",
+                        vnx::provider::transcript::label(q),
                         vnx::provider::transcript::question(
                             q,
                             vnx::provider::transcript::QUESTION_CHARS
@@ -223,7 +224,7 @@ fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), Cli
                     "{id}  {} (corrected: the worker's {} ({}) by the phantom guard)  teardown {}  {}",
                     c.map_or("failed", |c| c.status.name()),
                     r.status,
-                    r.completion_signal,
+                    r.completion_signal.for_people(),
                     r.teardown_class.map_or("-", |t| t.name()),
                     c.map_or("", |c| c.reason.as_str())
                 ))?;

@@ -65,6 +65,7 @@ fn status_and_wait() {
             [ID]  done         Add a greeting to the README                                              committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
             [ID]  failed       Fail \u{1b}[31mloudly                                                     dirty      demo/fail       implementer  [AGE]  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
             [ID]  needs_input  word word word word word word word word word word word word word word w…  clean      demo/ask        implementer  [AGE]  -
+              asks: Should the greeting be in English or in Dutch?
         "#);
         insta::assert_snapshot!(out(&narrow), @r#"
             exit 0
@@ -72,12 +73,14 @@ fn status_and_wait() {
             [ID]  done         Add a greeting to the R…  committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
             [ID]  failed       Fail \u{1b}[31mloudly     dirty      demo/fail       implementer  [AGE]  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
             [ID]  needs_input  word word word word wor…  clean      demo/ask        implementer  [AGE]  -
+              asks: Should the greeting be in English or in Dutch?
         "#);
         insta::assert_snapshot!(out(&wait), @r#"
             exit 1
             [ID]  done (report)  teardown committed
             [ID]  failed (report)  teardown dirty  the worker reported failure: failing as asked
             [ID]  needs_input (exit)  teardown clean  the worker ended its turn and exited without running `vnx report`
+            [ID]  asks: Should the greeting be in English or in Dutch?
         "#);
     });
 }
@@ -190,6 +193,7 @@ fn status_filters_and_wait_streams_in_the_order_dispatches_end() {
             DISPATCH        STATE        TITLE           TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
             [ID]  merged       add a greeting  committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
             [ID]      needs_input  x               clean      demo/ask        implementer  [AGE]  -
+              asks: Should the greeting be in English or in Dutch?
         "#);
         insta::assert_snapshot!(out(&one), @r#"
             exit 0

@@ -112,3 +112,58 @@ fn a_question_is_shown_wherever_the_dispatch_is() {
         raw.stdout
     );
 }
+
+/// claude's TUI, its default lane, ends its turn with a question: its `Stop` hook carries the
+/// last message (`last_assistant_message`, as claude 2.1.197 sends it), which is the question
+/// `status`, `show`, `--json` and `wait` show.
+#[test]
+fn a_claude_tui_question_is_shown_too() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--deadline",
+            "60",
+            "--provider",
+            "claude",
+            "--lane",
+            "interactive",
+        ])
+        .args([
+            "--instruction",
+            "Look first.\n@fake write a.txt hi\n@fake ask",
+        ]);
+    let c = completion(&run(cmd));
+    assert_eq!(c["status"], "needs_input", "{c}");
+    assert_eq!(c["cli_events"]["last_message"], QUESTION, "{c}");
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let status = run(repo.vnx().arg("status"));
+    assert!(
+        status.stdout.contains(&format!("\n  asks: {QUESTION}\n")),
+        "{}",
+        status.stdout
+    );
+    let show = run(repo.vnx().args(["show", &id]));
+    assert!(
+        show.stdout
+            .contains(&format!("\n  asks       {QUESTION}\n")),
+        "{}",
+        show.stdout
+    );
+    let wait = run(repo.vnx().args(["wait", &id]));
+    assert!(
+        wait.stdout.contains(&format!("{id}  asks: {QUESTION}")),
+        "{}",
+        wait.stdout
+    );
+    // In a person's words: no internal name of the signal.
+    assert!(
+        wait.stdout.contains("needs_input (turn ended)"),
+        "{}",
+        wait.stdout
+    );
+    assert!(!wait.stdout.contains("claude_stop_hook"), "{}", wait.stdout);
+}

@@ -287,6 +287,8 @@ fn committed_by_vnx(
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_clis_in_both_lanes() {
+    /// What the scripted model says for `@model ask` (tests/support/model_server.py).
+    const ASK_TEXT: &str = "Should I also update the documentation?";
     let rig = Rig::new();
     crate::common::configure(
         &rig.repo,
@@ -309,6 +311,14 @@ fn real_clis_in_both_lanes() {
             let c = completion(&r);
             assert_eq!(c["status"], "needs_input", "{at} {c}");
             assert_eq!(r.code, 1, "{at}");
+            // Its question is shown, whatever the lane: the CLI's events or its hooks carry it.
+            let id = c["dispatch_id"].as_str().unwrap();
+            let status = run(rig.repo.vnx().args(["status", id]));
+            assert!(
+                status.stdout.contains(&format!("asks: {ASK_TEXT}")),
+                "{at} {}",
+                status.stdout
+            );
 
             // An HTTP error is a failure.
             if lane == "headless" {

@@ -274,7 +274,7 @@ fn recovery_takes_nothing_from_the_spec_the_worker_can_rewrite() {
         let id = lost_dispatch(&repo, "honest");
         let spec_path = dispatch_dir(&repo, &id).join("spec.json");
         let mut spec: Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
-        spec["gemini_trust"] = trust.to_str().unwrap().into();
+        spec["hook_trust"] = trust.to_str().unwrap().into();
         std::fs::write(&spec_path, serde_json::to_vec(&spec).unwrap()).unwrap();
         let r = run(repo.vnx().args(["recover", &id]));
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -283,6 +283,36 @@ fn recovery_takes_nothing_from_the_spec_the_worker_can_rewrite() {
     assert!(
         target.symlink_metadata().is_err(),
         "a lock file was made through the worker's link"
+    );
+}
+
+/// A spec written before the trust file's field was named for every CLI (`gemini_trust`) is
+/// still read, its trust file kept, so a supervisor of an older start still takes the
+/// trust out again at its end.
+#[test]
+fn an_older_specs_trust_file_is_still_read() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "older",
+        &format!("{FREEZE_SUPERVISOR}\nvnx report --status done\n{KILL_SUPERVISOR}"),
+    );
+    let id = lost_dispatch(&repo, "older");
+    let spec_path = dispatch_dir(&repo, &id).join("spec.json");
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&spec_path).unwrap()).unwrap();
+    let map = spec.as_object_mut().unwrap();
+    assert!(map.remove("hook_trust").is_some(), "{map:?}");
+    map.insert(
+        "gemini_trust".into(),
+        "/home/u/.gemini/trusted_hooks.json".into(),
+    );
+    std::fs::write(&spec_path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let read = vnx::dispatch::read_spec(&spec_path).unwrap();
+    assert_eq!(
+        read.hook_trust.as_deref(),
+        Some(std::path::Path::new("/home/u/.gemini/trusted_hooks.json"))
     );
 }
 

@@ -57,7 +57,9 @@ fn started(repo: &Repo, id: &str) -> serde_json::Value {
 fn claude_sessions(repo: &Repo, config: &std::path::Path, id: &str) -> PathBuf {
     let root = std::fs::canonicalize(repo.env.path()).unwrap();
     let worktree = root.join(format!(".vnx-data/worktrees/dispatch-{id}"));
-    vnx::provider::session::claude_project_dir(config, &worktree)
+    vnx::provider::session::Cli::of("claude")
+        .unwrap()
+        .sessions_of_cwd(config, &worktree)
 }
 
 /// A session file claude could have written, saying `text` and spending a million tokens,

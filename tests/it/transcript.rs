@@ -71,10 +71,11 @@ fn the_shell_command_a_worker_ran_is_shown() {
 fn real_interactive_session_files_render_as_transcripts_with_their_usage() {
     use vnx::provider::session::{self, Cli};
     for (cli, name, (input, output)) in [
-        (Cli::Claude, "claude-interactive-session", (72_331, 63)),
-        (Cli::Codex, "codex-interactive-rollout", (52_889, 104)),
-        (Cli::Gemini, "gemini-interactive-session", (57_514, 49)),
+        ("claude", "claude-interactive-session", (72_331, 63)),
+        ("codex", "codex-interactive-rollout", (52_889, 104)),
+        ("gemini", "gemini-interactive-session", (57_514, 49)),
     ] {
+        let cli = Cli::of(cli).unwrap();
         let path = repo_dir()
             .join("tests/support/fixtures")
             .join(format!("{name}.jsonl"));

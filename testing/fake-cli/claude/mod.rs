@@ -217,6 +217,8 @@ impl Session {
             "cwd": self.cwd,
             "hook_event_name": "Stop",
             "stop_hook_active": false,
+            // As claude 2.1.197 sends it (tests/support/fixtures/claude-hook-payload.json).
+            "last_assistant_message": turn.final_text,
         });
         let env = [(
             "CLAUDE_PROJECT_DIR".to_string(),

@@ -119,6 +119,23 @@ impl CompletionSignal {
     }
 }
 
+impl CompletionSignal {
+    /// The signal in a person's words: a CLI's own end-of-turn hook is `turn ended`, whichever
+    /// CLI's it is (the receipt keeps which); the others as receipts spell them, in words.
+    pub fn for_people(self) -> &'static str {
+        match self {
+            CompletionSignal::ClaudeStopHook
+            | CompletionSignal::GeminiAfterAgentHook
+            | CompletionSignal::CodexNotify => "turn ended",
+            CompletionSignal::SupervisorSignal => "supervisor signal",
+            CompletionSignal::SpawnFailed => "spawn failed",
+            CompletionSignal::LaunchFailed => "launch failed",
+            CompletionSignal::ClosedLost => "closed lost",
+            other => other.name(),
+        }
+    }
+}
+
 impl std::fmt::Display for CompletionSignal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

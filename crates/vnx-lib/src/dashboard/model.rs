@@ -248,7 +248,8 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     }
     if let (true, Some(q)) = (s.waiting(), s.question.as_deref()) {
         return format!(
-            "asks: {}",
+            "{}: {}",
+            transcript::label(q),
             transcript::question(q, transcript::QUESTION_CHARS)
         );
     }

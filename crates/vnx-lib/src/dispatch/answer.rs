@@ -25,8 +25,11 @@ use crate::receipts::{
 };
 use crate::tmux::Tmux;
 
-/// The hook event whose prompt a waiting hook can answer.
-pub const HOOK_EVENT: &str = "claude-permission-request";
+/// Whether `event` is a hook whose prompt a waiting hook can answer (its CLI's
+/// [`CodingCli::answering_hook`](cli::CodingCli::answering_hook)).
+pub fn waits_for_answer(event: &str) -> bool {
+    cli::of_hook_event(event).and_then(|c| c.answering_hook()) == Some(event)
+}
 /// The answers' directory in the data directory.
 const ANSWERS: &str = "answers";
 /// How often a waiting hook, and `vnx approve` waiting for it, look again.
@@ -158,15 +161,13 @@ fn read_answer(path: &Path) -> Option<AnswerFile> {
 
 /// Whether a signal later than `request` shows the worker went on past its prompt.
 fn went_on_after(dispatch_dir: &Path, request: &str) -> bool {
+    let went_on: Vec<String> = cli::CLIS
+        .iter()
+        .flat_map(|c| c.went_on_events())
+        .map(|event| format!("-{event}.json"))
+        .collect();
     signal_names(dispatch_dir).iter().any(|name| {
-        name.as_str() > request
-            && [
-                "-claude-post-tool-use.json",
-                "-claude-stop.json",
-                "-claude-permission-request.json",
-            ]
-            .iter()
-            .any(|end| name.ends_with(end))
+        name.as_str() > request && went_on.iter().any(|end| name.ends_with(end.as_str()))
     })
 }
 
@@ -225,10 +226,16 @@ pub fn answer(
             .ok()
             .flatten()
     });
-    // Claude's prompt is known by its permission hook, or by the notification 6 s later.
-    let by_hook = provider == "claude"
-        && [HOOK_EVENT, "claude-notification"].contains(&pending.source.as_str())
-        && answer_by_hook(a, &state.id, &dispatch_dir, answer, message)?;
+    // A prompt its CLI's waiting hook can answer, known by the signals its module names.
+    let hook = Provider::parse(&provider)
+        .ok()
+        .map(cli::of)
+        .filter(|c| c.hook_answers(&pending.source))
+        .and_then(|c| c.answering_hook());
+    let by_hook = match hook {
+        Some(event) => answer_by_hook(a, &state.id, &dispatch_dir, event, answer, message)?,
+        None => false,
+    };
     let (via, keys) = if by_hook {
         (AnsweredVia::Hook, None)
     } else {
@@ -395,10 +402,11 @@ fn answer_by_hook(
     a: &Answering<'_>,
     id: &str,
     dispatch_dir: &Path,
+    event: &str,
     answer: PermissionAnswer,
     message: Option<&str>,
 ) -> Result<bool, AnswerError> {
-    let suffix = format!("-{HOOK_EVENT}.json");
+    let suffix = format!("-{event}.json");
     let Some(request) = signal_names(dispatch_dir)
         .into_iter()
         .filter(|n| n.ends_with(&suffix))

@@ -19,7 +19,7 @@ pub struct Request {
     pub id: Option<DispatchId>,
     /// The role the worker plays (`--agent`).
     pub role: String,
-    /// The provider; inferred from the model, else claude, when `None`.
+    /// The provider; inferred from the model, else `Provider::DEFAULT`, when `None`.
     pub provider: Option<String>,
     /// The model; the CLI's default (or a constraint's pin) when `None`.
     pub model: Option<String>,
@@ -146,10 +146,11 @@ pub struct Spec {
     /// Files vnx put in the worktree for the worker, removed before classification.
     #[serde(default)]
     pub placed: Vec<workspace::Placed>,
-    /// Gemini's `trusted_hooks.json`, where vnx recorded its hooks as trusted for the
-    /// worktree (removed at teardown); `None`: nothing recorded.
-    #[serde(default)]
-    pub gemini_trust: Option<PathBuf>,
+    /// The CLI's file of trusted hooks, where vnx recorded its hooks as trusted for the
+    /// worktree (removed at teardown; `CodingCli::hook_trust_file`); `None`: nothing
+    /// recorded. Older specs named it after the one CLI that has one.
+    #[serde(default, alias = "gemini_trust")]
+    pub hook_trust: Option<PathBuf>,
     /// Whether the role is expected to change files (the phantom guard, `phantom`).
     #[serde(default)]
     pub writes: bool,
@@ -207,8 +208,8 @@ pub struct Spec {
     /// for a dispatch launched before vnx recorded it.
     #[serde(default)]
     pub session_homes: Option<crate::provider::session::Homes>,
-    /// The CLI session the worker is told to use: chosen by vnx for a new one (claude's TUI)
-    /// or resumed by a follow-up; the only session whose file is read for the dispatch's
+    /// The CLI session the worker is told to use: chosen by vnx for a new one (where its CLI
+    /// lets vnx choose, `CodingCli::chooses_session_id`) or resumed by a follow-up; the only session whose file is read for the dispatch's
     /// usage (ADR 0052). `None`: the CLI chooses.
     #[serde(default)]
     pub session_id: Option<String>,

@@ -70,7 +70,11 @@ impl Default for Policy {
     fn default() -> Policy {
         Policy {
             action: Some(Action::Redact),
-            providers: [("ollama".to_owned(), None), ("demo".to_owned(), None)].into(),
+            providers: crate::provider::cli::CLIS
+                .iter()
+                .filter(|cli| cli.egress_exempt())
+                .map(|cli| (cli.provider().name().to_owned(), None))
+                .collect(),
             rules: [
                 ("pem-private-key".to_owned(), Action::Refuse),
                 ("openssh-private-key".to_owned(), Action::Refuse),
@@ -315,7 +319,7 @@ mod tests {
         let data = [&gzip(b"x", flate2::Compression::fast())[..], b"junk"].concat();
         let o = check(
             &Policy::default(),
-            "codex",
+            "a-hosted-cli",
             "",
             &[("a/b.gz".to_owned(), data.clone())],
         );

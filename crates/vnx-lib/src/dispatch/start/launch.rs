@@ -17,7 +17,8 @@ use crate::dispatch::{
 };
 use crate::evidence_reach;
 use crate::ledger::{Ledger, Receipt, now_utc};
-use crate::provider::cli::{claude, gemini};
+use crate::provider::cli::CLIS;
+use crate::provider::cli::hook::{InWorktree, Launch};
 use crate::provider::hooks::HookKind;
 use crate::receipts::{
     self, CompletionSignal, DispatchCompleted, DispatchStarted, DispatchStatus, IncludedFile,
@@ -445,27 +446,35 @@ fn start_supervisor(ctx: &Context<'_>, spec: &Spec) -> Starting {
     Starting { tmux, name, thread }
 }
 
-/// Gemini's hooks go in the worktree; without a place for them its turns end unseen and
-/// completion rests on the report and the exit.
-/// They are recorded as trusted for the worktree in gemini's `trusted_hooks.json`; if that
-/// cannot be written, gemini warns about them and runs them anyway.
+/// What a launch hands the CLIs' modules for their hooks' files.
+fn launch_of(spec: &Spec) -> Launch<'_> {
+    Launch {
+        hooks: spec.invocation.hooks,
+        argv: &spec.invocation.argv,
+        allowed_commands: &spec.invocation.allowed_commands,
+        vnx: &spec.vnx,
+        dispatch_dir: &spec.dispatch_dir,
+    }
+}
+
+/// A CLI whose hooks live in the worktree places them there (its module's
+/// `CodingCli::place_hooks`); without a place for them its turns end unseen and completion
+/// rests on the report and the exit. They are recorded as trusted in the spec's trust file
+/// where the CLI asks for that; if that cannot be written, the CLI warns about them and runs
+/// them anyway.
 fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
-    let trust = spec.gemini_trust.take();
-    if spec.invocation.hooks == HookKind::GeminiAfterAgent {
-        match workspace::place_gemini_hooks(worktree, &spec.vnx, &spec.dispatch_dir)
+    let trust = spec.hook_trust.take();
+    for cli in CLIS {
+        match cli
+            .place_hooks(&launch_of(spec), worktree, trust.as_deref())
             .map_err(io_err(worktree))?
         {
-            Some(placed) => {
+            InWorktree::Nothing => {}
+            InWorktree::Placed { placed, trusted } => {
                 spec.placed.push(placed);
-                let project = worktree
-                    .canonicalize()
-                    .unwrap_or_else(|_| worktree.to_owned());
-                let keys = gemini::hooks::trust_keys(&spec.vnx, &spec.dispatch_dir);
-                spec.gemini_trust = trust.filter(|file| {
-                    workspace::set_gemini_trust(file, &project, Some(&keys)).is_ok()
-                });
+                spec.hook_trust = trust.clone().filter(|_| trusted);
             }
-            None => spec.invocation.hooks = HookKind::None,
+            InWorktree::NoPlace => spec.invocation.hooks = HookKind::None,
         }
     }
     Ok(())
@@ -497,24 +506,20 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     };
     write("instruction.md", plan.instruction.as_bytes())?;
     write("prompt.md", plan.prompt.as_bytes())?;
-    let settings = match spec.invocation.hooks {
-        HookKind::ClaudeStop => Some((
-            "claude-settings.json",
-            claude::hooks::settings(&spec.vnx, dir),
-        )),
-        HookKind::GeminiAfterAgent | HookKind::CodexNotify | HookKind::None => None,
-    };
-    if let Some((name, value)) = settings {
-        let hooks_dir = dir.join("hooks");
-        crate::files::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
-        let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
-        write(&format!("hooks/{name}"), &data)?;
-    }
-    if spec.invocation.argv.iter().any(|a| a == "--policy") {
-        let hooks_dir = dir.join("hooks");
-        crate::files::private_dir(&hooks_dir).map_err(io_err(&hooks_dir))?;
-        let policy = gemini::hooks::policy(&spec.invocation.allowed_commands);
-        write(gemini::hooks::POLICY_FILE, policy.as_bytes())?;
+    // The files the CLI's hooks read (its settings, its policy), in the CLIs' order.
+    let files: Vec<(&str, Vec<u8>)> = CLIS
+        .iter()
+        .flat_map(|cli| cli.dispatch_files(&launch_of(spec)))
+        .collect();
+    for (name, data) in files {
+        if let Some(parent) = Path::new(name)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            let sub = dir.join(parent);
+            crate::files::private_dir(&sub).map_err(io_err(&sub))?;
+        }
+        write(name, &data)?;
     }
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");

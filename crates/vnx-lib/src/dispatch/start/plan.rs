@@ -69,7 +69,7 @@ fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, Dispatch
             },
         },
         (None, Some(model)) => Resolved::Builtin(Provider::infer(model)?),
-        (None, None) => Resolved::Builtin(Provider::Claude),
+        (None, None) => Resolved::Builtin(Provider::DEFAULT),
     };
     Ok(resolved)
 }
@@ -164,7 +164,9 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
     // A new session's id, for a CLI that lets vnx choose it: its session file is then the
     // only one read for the dispatch (ADR 0052).
     let chosen_session = match (&resolved, lane) {
-        (Resolved::Builtin(Provider::Claude), Lane::Interactive) if resume.is_none() => {
+        (Resolved::Builtin(p), lane)
+            if resume.is_none() && crate::provider::cli::of(*p).chooses_session_id(lane) =>
+        {
             Some(crate::provider::session::new_id())
         }
         _ => None,
@@ -276,8 +278,12 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         included,
         vnx: ctx.vnx.to_owned(),
         placed: Vec::new(),
-        // Where the start records gemini's home, so recovery finds the same file.
-        gemini_trust: homes.gemini.as_ref().map(|g| g.join("trusted_hooks.json")),
+        // Where the CLI reads its hooks' trust (in the home the start records, so recovery
+        // finds the same file).
+        hook_trust: match &resolved {
+            Resolved::Builtin(p) => crate::provider::cli::of(*p).hook_trust_file(&homes),
+            _ => None,
+        },
         writes: phantom::writes(&req.role, &config),
         completion_retry_secs: req.completion_retry.as_secs(),
         stall_after_secs: Some(

@@ -224,13 +224,15 @@ fn teardown(
     };
     // vnx's own files go first: they are not the worker's work.
     let removed = crate::dispatch::start::workspace::remove(&spec.placed);
-    if let Some(file) = &spec.gemini_trust {
+    if let Some(file) = &spec.hook_trust {
         // Best effort: a leftover entry names a worktree that no longer exists.
         let project = spec
             .worktree
             .canonicalize()
             .unwrap_or_else(|_| spec.worktree.clone());
-        let _ = crate::dispatch::start::workspace::set_gemini_trust(file, &project, None);
+        if let Ok(provider) = crate::provider::Provider::parse(&spec.provider) {
+            crate::provider::cli::of(provider).forget_hook_trust(file, &project);
+        }
     }
     if !spec.placed.is_empty() {
         completed.vnx_files_removed = Some(

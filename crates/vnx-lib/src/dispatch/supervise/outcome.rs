@@ -207,13 +207,17 @@ pub fn hook_session(signal: &HookSignal) -> Option<String> {
         .map(|s| crate::dispatch::supervise::signals::shorten(s, 256))
 }
 
-/// The last assistant message a hook carries (gemini `prompt_response`, codex
-/// `last-assistant-message`).
+/// The last assistant message a hook carries (claude's `Stop` hook `last_assistant_message`,
+/// gemini `prompt_response`, codex `last-assistant-message`).
 pub fn hook_message(signal: &HookSignal) -> Option<String> {
-    ["prompt_response", "last-assistant-message"]
-        .iter()
-        .find_map(|k| signal.payload.get(k)?.as_str())
-        .map(|s| crate::dispatch::supervise::signals::shorten(s, 4000))
+    [
+        "last_assistant_message",
+        "prompt_response",
+        "last-assistant-message",
+    ]
+    .iter()
+    .find_map(|k| signal.payload.get(k)?.as_str())
+    .map(|s| crate::dispatch::supervise::signals::shorten(s, 4000))
 }
 
 #[cfg(test)]

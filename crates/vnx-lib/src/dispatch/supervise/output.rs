@@ -1,5 +1,6 @@
 //! A worker's output: a headless worker's stdout and stderr copied to its log and the pane,
-//! stdout's events parsed, and the signs of life the stall watch counts.
+//! stdout's events parsed (or, for a CLI whose output is plain text, its last lines kept as
+//! its last message), and the signs of life the stall watch counts.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -19,8 +20,10 @@ use crate::dispatch::supervise::Pane;
 pub(super) struct OutputCopy {
     /// Bytes copied so far, both streams: a sign of life.
     bytes: Arc<std::sync::atomic::AtomicU64>,
-    stdout: Option<std::thread::JoinHandle<StreamSummary>>,
-    stderr: Option<std::thread::JoinHandle<StreamSummary>>,
+    stdout: Option<std::thread::JoinHandle<(StreamSummary, Tail)>>,
+    stderr: Option<std::thread::JoinHandle<(StreamSummary, Tail)>>,
+    /// The CLI's output is plain text: its last lines are its last message.
+    text: bool,
 }
 
 impl OutputCopy {
@@ -28,7 +31,53 @@ impl OutputCopy {
         if let Some(t) = self.stderr {
             let _ = t.join();
         }
-        self.stdout.and_then(|t| t.join().ok()).unwrap_or_default()
+        let (mut summary, tail) = self.stdout.and_then(|t| t.join().ok()).unwrap_or_default();
+        if self.text && summary.last_message.is_none() {
+            summary.last_message = tail.last_paragraph();
+        }
+        summary
+    }
+}
+
+/// The last bytes of a stream, at most [`Tail::MAX`].
+#[derive(Debug, Default)]
+pub(super) struct Tail(Vec<u8>);
+
+impl Tail {
+    /// How much of a stream is kept.
+    const MAX: usize = 8192;
+    /// The most lines of the last paragraph kept.
+    const MAX_LINES: usize = 10;
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+        if self.0.len() > Self::MAX {
+            self.0.drain(..self.0.len() - Self::MAX);
+        }
+    }
+
+    /// The last paragraph of the text (the non-empty lines after the last blank one, at most
+    /// [`Tail::MAX_LINES`] of them), as a plain-text CLI's final message; `None` when there
+    /// is no text. A line cut by the window is left out.
+    pub(super) fn last_paragraph(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.0);
+        let mut lines: Vec<&str> = text.lines().collect();
+        if self.0.len() >= Self::MAX && !lines.is_empty() {
+            lines.remove(0);
+        }
+        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+            lines.pop();
+        }
+        let start = lines
+            .iter()
+            .rposition(|l| l.trim().is_empty())
+            .map_or(0, |i| i + 1);
+        let paragraph = &lines[start.max(lines.len().saturating_sub(Self::MAX_LINES))..];
+        let joined = paragraph.join("\n");
+        let joined = joined.trim();
+        (!joined.is_empty()).then(|| {
+            super::signals::shorten(joined, crate::receipts::cli_events::LAST_MESSAGE_MAX_CHARS)
+        })
     }
 }
 
@@ -46,6 +95,7 @@ pub(super) fn copy_output(
         let pane = Arc::clone(pane);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
+            let mut tail = Tail::default();
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
                     break;
@@ -54,6 +104,7 @@ pub(super) fn copy_output(
                 if let Some(p) = parser.as_mut() {
                     p.feed(&buf[..n]);
                 }
+                tail.push(&buf[..n]);
                 if let Ok(Ok(log)) = log.lock().as_deref_mut().map(|l| l.as_mut()) {
                     let _ = log.write_all(&buf[..n]);
                 }
@@ -62,7 +113,7 @@ pub(super) fn copy_output(
                     let _ = pane.flush();
                 }
             }
-            parser.map(EventParser::finish).unwrap_or_default()
+            (parser.map(EventParser::finish).unwrap_or_default(), tail)
         })
     };
     let stdout = group
@@ -73,6 +124,7 @@ pub(super) fn copy_output(
         bytes,
         stdout,
         stderr,
+        text: spec.invocation.output == crate::provider::OutputFormat::Text,
     }
 }
 
@@ -116,5 +168,37 @@ impl Activity {
             self.pane_activity = seen;
         }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tail;
+
+    fn tail(text: &str) -> Tail {
+        let mut t = Tail::default();
+        for chunk in text.as_bytes().chunks(7) {
+            t.push(chunk);
+        }
+        t
+    }
+
+    #[test]
+    fn a_text_clis_last_message_is_its_last_paragraph() {
+        assert_eq!(
+            tail("demo worker: ask\nterminal: none\n\nShould it be Dutch?\n\n\n").last_paragraph(),
+            Some("Should it be Dutch?".into())
+        );
+        assert_eq!(tail("one\ntwo\n").last_paragraph(), Some("one\ntwo".into()));
+        assert_eq!(tail("\n \n").last_paragraph(), None);
+        assert_eq!(tail("").last_paragraph(), None);
+        // At most ten lines of a long paragraph, the last ones.
+        let many: String = (1..=30).map(|n| format!("line {n}\n")).collect();
+        let last = tail(&many).last_paragraph().unwrap();
+        assert_eq!(last.lines().count(), 10);
+        assert!(last.starts_with("line 21\n") && last.ends_with("line 30"));
+        // Only the last 8 KiB are kept, and the line the window cut is left out.
+        let long = format!("{}\nend\n", "x".repeat(20_000));
+        assert_eq!(tail(&long).last_paragraph(), Some("end".into()));
     }
 }

@@ -363,7 +363,7 @@ fn attested_start(r: &Recovery<'_>, id: &str) -> Result<DispatchStarted, Recover
 
 /// The supervisor's spec as teardown needs it, made from what a worker cannot write: each
 /// field the signed start records taken from it (the hooks' trust file too, where the start
-/// located it: `provider::cli::gemini::hooks::trust_file_of`), the pool from the project's config, what
+/// located it: its CLI's `CodingCli::recorded_hook_trust`), the pool from the project's config, what
 /// locates the repository and the ledger from this command; everything else left empty
 /// (nothing of it is used by teardown).
 fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> Spec {
@@ -412,7 +412,9 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         vnx: PathBuf::new(),
         slot_limit: None,
         placed: started.vnx_files_placed.clone(),
-        gemini_trust: crate::provider::cli::gemini::hooks::trust_file_of(started),
+        hook_trust: crate::provider::Provider::parse(&started.provider)
+            .ok()
+            .and_then(|p| crate::provider::cli::of(p).recorded_hook_trust(started)),
         writes: started.writes,
         completion_retry_secs: 30,
         stall_after_secs: None,

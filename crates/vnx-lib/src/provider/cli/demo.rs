@@ -66,6 +66,11 @@ impl DemoBehaviour {
 pub struct Demo;
 
 impl CodingCli for Demo {
+    /// vnx itself, offline: exempt from the egress policy by default.
+    fn egress_exempt(&self) -> bool {
+        true
+    }
+
     fn provider(&self) -> Provider {
         Provider::Demo
     }

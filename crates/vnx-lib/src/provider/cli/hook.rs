@@ -1,12 +1,84 @@
 //! What a CLI's hooks are made of, shared by the CLIs' modules: the shell command each hook
 //! runs (`vnx __hook EVENT --dir DISPATCH_DIR`, quoted), a command hook's JSON, the time a CLI
 //! gives one, TOML strings for `-c` overrides, and what a hook's signal can say. Which hooks a CLI gets is its module's.
+//! Also what a launch hands a CLI's module to write its hooks' files ([`Launch`]), and the
+//! placing of a settings file in a worktree without replacing the repository's
+//! ([`place_file`], [`InWorktree`]).
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-use crate::receipts::WaitingFor;
+use crate::receipts::kinds::HookKind;
+use crate::receipts::{Placed, WaitingFor};
+
+/// What a dispatch's launch hands a CLI's module to write the files its hooks need: the
+/// invocation's hooks and argv, the commands given to its allow mechanism, vnx's binary and
+/// the dispatch's directory.
+#[derive(Clone, Copy, Debug)]
+pub struct Launch<'a> {
+    /// The hooks the invocation installs.
+    pub hooks: HookKind,
+    /// The invocation's argv.
+    pub argv: &'a [String],
+    /// The command prefixes given to the CLI's own allow mechanism.
+    pub allowed_commands: &'a [String],
+    /// vnx's own binary, which the hooks run.
+    pub vnx: &'a Path,
+    /// The dispatch's directory.
+    pub dispatch_dir: &'a Path,
+}
+
+/// What a CLI's module did with its hooks in a dispatch's worktree.
+#[derive(Debug)]
+pub enum InWorktree {
+    /// Its hooks have no file in the worktree (or they are not this CLI's).
+    Nothing,
+    /// It placed a file (removed before the worktree is classified), and whether it recorded
+    /// its hooks as trusted in the trust file it was given.
+    Placed {
+        /// The file placed.
+        placed: Placed,
+        /// Whether the trust file now records them (to be undone at the end).
+        trusted: bool,
+    },
+    /// The worktree has such a file of its own: the hooks cannot be given (their turns end
+    /// unseen; completion rests on the report and the exit).
+    NoPlace,
+}
+
+/// Writes `data` as `dir/file` in the worktree (making `dir` when missing); `None` when the
+/// worktree already has that file (the repository's own is never touched). The file is made
+/// new, never through a link.
+pub fn place_file(
+    worktree: &Path,
+    dir: &str,
+    file: &str,
+    data: &[u8],
+) -> io::Result<Option<Placed>> {
+    let dir: PathBuf = worktree.join(dir);
+    let path = dir.join(file);
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return Ok(None);
+    }
+    let made_dir = match std::fs::create_dir(&dir) {
+        Ok(()) => Some(dir.clone()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => None,
+        Err(e) => return Err(e),
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| io::Write::write_all(&mut f, data))?;
+    Ok(Some(Placed {
+        path,
+        sha256: hex::encode(Sha256::digest(data)),
+        made_dir,
+    }))
+}
 
 /// Quotes a string for POSIX `sh` (single quotes; `'` becomes `'\''`). Hook commands are shell
 /// strings by the CLIs' design; vnx only ever puts its own binary path and the dispatch

@@ -16,15 +16,20 @@
 //! What has not (ADR 0054 lists it): doctor's folder trust, egress
 //! defaults, the session files' places (`provider/session`).
 
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
 use serde_json::Value;
 
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::receipts::{CliHomes, PermissionAnswer};
 use crate::sandbox::StatePath;
 use argv::{Argv, Start, Wanted};
-use hook::HookSays;
+use hook::{HookSays, InWorktree, Launch};
 use render::TranscriptEvents;
+use session::Sought;
 use stream::StreamEvents;
+use usage::SessionUsage;
 
 pub mod argv;
 pub mod claude;
@@ -36,7 +41,9 @@ pub mod hook;
 pub mod ollama;
 pub mod qwen;
 pub mod render;
+pub mod session;
 pub mod stream;
+pub mod usage;
 
 pub use error::ProviderError;
 
@@ -68,6 +75,9 @@ impl Provider {
         Provider::Ollama,
         Provider::Demo,
     ];
+
+    /// The provider of a dispatch that names neither a provider nor a model.
+    pub const DEFAULT: Provider = Provider::Claude;
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
@@ -216,6 +226,12 @@ pub trait CodingCli: Sync {
         false
     }
 
+    /// Whether vnx chooses the id of a new session it starts in `lane` (and tells it, so its
+    /// session file is the only one read for the dispatch, ADR 0052).
+    fn chooses_session_id(&self, _lane: Lane) -> bool {
+        false
+    }
+
     /// The flags a permission posture maps to in a lane (ADR 0010): `ask` and `edits` never
     /// carry a bypass.
     fn permission_flags(&self, _lane: Lane, _permission: Permission) -> &'static [&'static str] {
@@ -244,6 +260,39 @@ pub trait CodingCli: Sync {
         HookSays::Nothing
     }
 
+    /// The files its hooks need in the dispatch's directory for a launch (the name relative
+    /// to that directory, and the bytes); none when the launch gives it no such hooks.
+    fn dispatch_files(&self, _launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
+        Vec::new()
+    }
+
+    /// Where it reads its hooks' trust for a project, in its homes, when it asks before it
+    /// runs a project's hooks: the launch records vnx's hooks there.
+    fn hook_trust_file(&self, _homes: &session::Homes) -> Option<PathBuf> {
+        None
+    }
+
+    /// The trust file a dispatch's signed start locates (see [`CodingCli::hook_trust_file`]),
+    /// for recovery: only for a start that installed its hooks.
+    fn recorded_hook_trust(&self, _started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
+        None
+    }
+
+    /// Places its hooks in a dispatch's worktree, when the launch gives it hooks that live
+    /// there, and records them as trusted in `trust` (from [`CodingCli::hook_trust_file`]).
+    fn place_hooks(
+        &self,
+        _launch: &Launch<'_>,
+        _worktree: &Path,
+        _trust: Option<&Path>,
+    ) -> std::io::Result<InWorktree> {
+        Ok(InWorktree::Nothing)
+    }
+
+    /// Takes the trust [`CodingCli::place_hooks`] recorded for `project` out of `file` again
+    /// (best effort).
+    fn forget_hook_trust(&self, _file: &Path, _project: &Path) {}
+
     /// What its hook `event` prints for it to read a person's answer (`vnx approve`/`deny`,
     /// with the deny's message), where that hook waits for one; `None` where none does.
     fn hook_decision(
@@ -253,6 +302,26 @@ pub trait CodingCli: Sync {
         _message: Option<String>,
     ) -> Option<Value> {
         None
+    }
+
+    /// The event of its hook that waits for a person's answer (`vnx approve`/`deny`) while
+    /// its prompt shows, and prints it (see [`CodingCli::hook_decision`]); `None` where no
+    /// hook of its can answer.
+    fn answering_hook(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether a prompt its signal `source` (a hook's event) showed is one its answering
+    /// hook can answer.
+    fn hook_answers(&self, _source: &str) -> bool {
+        false
+    }
+
+    /// The events of its hooks that show the worker went on past a prompt (a tool ran, the
+    /// turn ended, another prompt came): a waiting hook gives up, a person answered in the
+    /// pane.
+    fn went_on_events(&self) -> &'static [&'static str] {
+        &[]
     }
 
     /// Whether it sends `event` once for each prompt it shows, so a second one while the
@@ -302,6 +371,58 @@ pub trait CodingCli: Sync {
     /// `provider::session`), when it writes one vnx reads.
     fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
         None
+    }
+
+    /// Its home (its config or state directory) as an environment says: `var` looks a
+    /// variable up (absolute paths only), `home` is the home directory it names (or the
+    /// machine's). `None`: a CLI whose home vnx does not read.
+    fn home(
+        &self,
+        _var: &dyn Fn(&str) -> Option<PathBuf>,
+        _home: Option<&Path>,
+    ) -> Option<PathBuf> {
+        None
+    }
+
+    /// Its home's entry in a signed start's record of the homes, where it has one.
+    fn recorded_home<'a>(&self, _homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
+        None
+    }
+
+    /// The directory under its home that holds every session file its TUI keeps (and nothing
+    /// vnx reads besides), when it keeps session files vnx reads: what a sandboxed
+    /// dispatch's own session place stands in for.
+    fn sessions_dir(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Where among its `sessions` it keeps those of `cwd` (for a message).
+    fn sessions_of_cwd(&self, sessions: &Path, _cwd: &Path) -> PathBuf {
+        sessions.to_owned()
+    }
+
+    /// The session files in `sessions` that may be a dispatch's, with their modification
+    /// times (the newest is taken).
+    fn find_sessions(&self, _sessions: &Path, _sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        Vec::new()
+    }
+
+    /// Whether `id` is a session id it could have written, by its own format; by default a
+    /// word ([`session::valid_other_id`]).
+    fn valid_session_id(&self, id: &str) -> bool {
+        session::valid_other_id(id)
+    }
+
+    /// A fresh counter of the token usage its session file records.
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        None
+    }
+
+    /// Whether the egress policy exempts it by default (a constraints file without `egress:`,
+    /// and the shipped file): a local model or an offline stand-in, whose prompt leaves
+    /// nothing on the machine.
+    fn egress_exempt(&self) -> bool {
+        false
     }
 
     /// Where the CLI keeps its own state (login, settings, sessions), relative to the home

@@ -12,6 +12,11 @@ use crate::sandbox::StatePath;
 pub struct Ollama;
 
 impl CodingCli for Ollama {
+    /// A local model: exempt from the egress policy by default.
+    fn egress_exempt(&self) -> bool {
+        true
+    }
+
     fn provider(&self) -> Provider {
         Provider::Ollama
     }

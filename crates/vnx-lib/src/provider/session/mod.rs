@@ -1,11 +1,11 @@
-//! An interactive worker's own session file, per CLI: its TUI writes nothing to `worker.log`
-//! while it runs, but claude, codex and gemini each append the session to a file of their
-//! own. Where the CLIs keep their state as the dispatching command's environment says
-//! ([`Homes`], recorded in the dispatch's spec and its signed start), which file is a
-//! dispatch's (`locate`: the session vnx named for it, ADR 0052, else the session's working
-//! directory is the dispatch's worktree, written since the dispatch started, never merely the
-//! newest file), following it as a transcript ([`Follower`]), the token usage it records
-//! (`usage`), and which session ids a CLI could have written ([`valid_id`]).
+//! An interactive worker's own session file: its TUI writes nothing to `worker.log` while it
+//! runs, but a CLI may append the session to a file of its own (its module says where,
+//! `CodingCli::sessions_dir`). Where the CLIs keep their state as the dispatching command's
+//! environment says ([`Homes`], recorded in the dispatch's spec and its signed start), which
+//! file is a dispatch's (`locate`: the session vnx named for it, ADR 0052, else the session's
+//! working directory is the dispatch's worktree, written since the dispatch started, never
+//! merely the newest file), following it as a transcript ([`Follower`]), the token usage it
+//! records (`usage`), and which session ids a CLI could have written ([`valid_id`]).
 //!
 //! Session files are written by the worker's CLI, so they are hostile input like every file a
 //! worker can write: opened without following a link and without blocking on a FIFO, only
@@ -18,51 +18,35 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-
+use super::cli::{self, CodingCli, Provider};
 use super::transcript::Transcript;
 
 mod locate;
 mod usage;
 
-pub use locate::claude_project_dir;
+pub use super::cli::session::Homes;
 pub use usage::{MAX_USAGE_LINE, usage};
 
 /// The most bytes of a session file read in one go by a [`Follower`].
 const MAX_READ: u64 = 4 << 20;
 
-/// Where the CLIs keep their state, as the environment of the command that dispatched a
-/// worker says (the worker runs in that environment).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Homes {
-    /// claude's config dir: `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claude: Option<PathBuf>,
-    /// codex's home: `$CODEX_HOME`, else `~/.codex`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codex: Option<PathBuf>,
-    /// gemini's: `$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gemini: Option<PathBuf>,
-    /// A sandboxed dispatch's own place for its CLI's sessions, which its sandbox shows where
-    /// the CLI keeps them ([`Cli::sessions_in`]): what is there only this dispatch's chain
-    /// wrote. `None`: they are in the CLI's home, shared with every other dispatch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sessions: Option<PathBuf>,
-}
-
 impl Homes {
     /// The homes an environment names: `var` looks a variable up (absolute paths only count),
-    /// `home` is the home directory when the environment names none.
+    /// `home` is the home directory when the environment names none. Each CLI's module says
+    /// which variables name its home (`CodingCli::home`).
     pub fn of(var: impl Fn(&str) -> Option<PathBuf>, home: Option<PathBuf>) -> Homes {
         let var = |name: &str| var(name).filter(|p| p.is_absolute());
         let home = var("HOME").or(home);
         Homes {
-            claude: var("CLAUDE_CONFIG_DIR").or_else(|| Some(home.as_ref()?.join(".claude"))),
-            codex: var("CODEX_HOME").or_else(|| Some(home.as_ref()?.join(".codex"))),
-            gemini: var("GEMINI_CLI_HOME")
-                .or_else(|| home.clone())
-                .map(|h| h.join(".gemini")),
+            homes: cli::CLIS
+                .iter()
+                .filter_map(|c| {
+                    Some((
+                        c.provider().name().to_owned(),
+                        c.home(&var, home.as_deref())?,
+                    ))
+                })
+                .collect(),
             sessions: None,
         }
     }
@@ -81,43 +65,71 @@ impl Homes {
             home,
         )
     }
-}
 
-/// The longest session id another provider's (a declared CLI's) may be.
-const MAX_OTHER_ID: usize = 128;
+    /// The homes as `dispatch_started` records them.
+    pub fn recorded(&self) -> crate::receipts::CliHomes {
+        let mut r = crate::receipts::CliHomes {
+            sessions: self
+                .sessions
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        for (name, home) in &self.homes {
+            let Ok(provider) = Provider::parse(name) else {
+                continue;
+            };
+            if let Some(entry) = cli::of(provider).recorded_home(&mut r) {
+                *entry = Some(home.to_string_lossy().into_owned());
+            }
+        }
+        r
+    }
 
-/// Whether `id` is a session id `provider`'s CLI could have written, by that CLI's own format:
-/// claude's and gemini's session ids and codex's thread ids are UUIDs, hyphenated (seen on
-/// claude 2.1.197, codex 0.169 and gemini 0.61, `tests/support/fixtures/`); a declared
-/// provider's is a word of ASCII letters, digits and `._:-` of at most 128 bytes that starts
-/// with a letter or digit. Ids are read from what a worker can write (hook payloads, its
-/// output, session files): one that fails this is neither recorded nor resumed, so it can
-/// never reach a CLI's argv as an option.
-pub fn valid_id(provider: &str, id: &str) -> bool {
-    match Cli::of(provider) {
-        Some(_) => is_uuid(id),
-        None => {
-            id.len() <= MAX_OTHER_ID
-                && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+    /// The homes a `dispatch_started` recorded (absolute paths only count).
+    pub fn from_recorded(r: &crate::receipts::CliHomes) -> Homes {
+        let p = |s: &Option<String>| s.as_ref().map(PathBuf::from).filter(|p| p.is_absolute());
+        let mut r = r.clone();
+        Homes {
+            homes: cli::CLIS
+                .iter()
+                .filter_map(|c| {
+                    let home = p(c.recorded_home(&mut r)?)?;
+                    Some((c.provider().name().to_owned(), home))
+                })
+                .collect(),
+            sessions: p(&r.sessions),
+        }
+    }
+
+    /// The CLI's home: its config or state directory.
+    pub fn of_cli(&self, cli: Cli) -> Option<&Path> {
+        self.get(cli.name())
+    }
+
+    /// Where `cli`'s sessions are: the dispatch's own place, else where its home keeps them.
+    pub fn sessions_of(&self, cli: Cli) -> Option<PathBuf> {
+        match &self.sessions {
+            Some(own) => Some(own.clone()),
+            None => Some(cli.sessions_in(self.of_cli(cli)?)),
         }
     }
 }
 
-/// A UUID in its hyphenated form (`8-4-4-4-12` hex digits), as the CLIs write them.
-fn is_uuid(id: &str) -> bool {
-    let groups: Vec<&str> = id.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+/// Whether `id` is a session id `provider`'s CLI could have written, by that CLI's own format
+/// (its module's `CodingCli::valid_session_id`); a declared provider's is a word of ASCII
+/// letters, digits and `._:-` of at most 128 bytes that starts with a letter or digit. Ids
+/// are read from what a worker can write (hook payloads, its output, session files): one that
+/// fails this is neither recorded nor resumed, so it can never reach a CLI's argv as an
+/// option.
+pub fn valid_id(provider: &str, id: &str) -> bool {
+    match Provider::parse(provider) {
+        Ok(p) => cli::of(p).valid_session_id(id),
+        Err(_) => cli::session::valid_other_id(id),
+    }
 }
 
-/// A fresh session id for a CLI that lets vnx choose it (claude's `--session-id`): a random
-/// (version 4) UUID.
+/// A fresh session id for a CLI that lets vnx choose it: a random (version 4) UUID.
 pub fn new_id() -> String {
     let mut b = [0u8; 16];
     if getrandom::fill(&mut b).is_err() {
@@ -140,95 +152,62 @@ pub fn new_id() -> String {
     )
 }
 
-impl Homes {
-    /// The homes as `dispatch_started` records them.
-    pub fn recorded(&self) -> crate::receipts::CliHomes {
-        let s = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
-        crate::receipts::CliHomes {
-            claude: s(&self.claude),
-            codex: s(&self.codex),
-            gemini: s(&self.gemini),
-            sessions: s(&self.sessions),
-        }
-    }
+/// A CLI whose TUI keeps a session file vnx can read: a built-in CLI whose module says where
+/// (`CodingCli::sessions_dir`).
+#[derive(Clone, Copy)]
+pub struct Cli {
+    module: &'static dyn CodingCli,
+    sessions_dir: &'static str,
+}
 
-    /// The homes a `dispatch_started` recorded (absolute paths only count).
-    pub fn from_recorded(r: &crate::receipts::CliHomes) -> Homes {
-        let p = |s: &Option<String>| s.as_ref().map(PathBuf::from).filter(|p| p.is_absolute());
-        Homes {
-            claude: p(&r.claude),
-            codex: p(&r.codex),
-            gemini: p(&r.gemini),
-            sessions: p(&r.sessions),
-        }
-    }
-
-    /// The CLI's home: its config or state directory.
-    pub fn of_cli(&self, cli: Cli) -> Option<&Path> {
-        match cli {
-            Cli::Claude => self.claude.as_deref(),
-            Cli::Codex => self.codex.as_deref(),
-            Cli::Gemini => self.gemini.as_deref(),
-        }
-    }
-
-    /// Where `cli`'s sessions are: the dispatch's own place, else where its home keeps them.
-    pub fn sessions_of(&self, cli: Cli) -> Option<PathBuf> {
-        match &self.sessions {
-            Some(own) => Some(own.clone()),
-            None => Some(cli.sessions_in(self.of_cli(cli)?)),
-        }
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Cli").field(&self.name()).finish()
     }
 }
 
-/// A CLI whose TUI keeps a session file vnx can read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cli {
-    /// claude: `<config>/projects/<cwd, munged>/<session>.jsonl`.
-    Claude,
-    /// codex: `<home>/sessions/YYYY/MM/DD/rollout-<time>-<session>.jsonl`.
-    Codex,
-    /// gemini: `<home>/tmp/<project>/chats/session-<time>-<id>.jsonl`.
-    Gemini,
+impl PartialEq for Cli {
+    fn eq(&self, other: &Cli) -> bool {
+        self.name() == other.name()
+    }
 }
+
+impl Eq for Cli {}
 
 impl Cli {
-    /// The CLI of a built-in provider's name.
+    /// The CLI of a built-in provider's name, if it keeps session files vnx reads.
     pub fn of(provider: &str) -> Option<Cli> {
-        match provider {
-            "claude" => Some(Cli::Claude),
-            "codex" => Some(Cli::Codex),
-            "gemini" => Some(Cli::Gemini),
-            _ => None,
-        }
+        let module = cli::of(Provider::parse(provider).ok()?);
+        Some(Cli {
+            module,
+            sessions_dir: module.sessions_dir()?,
+        })
     }
 
     /// Its name, as providers are named.
     pub fn name(self) -> &'static str {
-        match self {
-            Cli::Claude => "claude",
-            Cli::Codex => "codex",
-            Cli::Gemini => "gemini",
-        }
+        self.module.provider().name()
+    }
+
+    /// Its module.
+    pub fn module(self) -> &'static dyn CodingCli {
+        self.module
     }
 
     /// The directory under its `home` that holds every session it keeps (and nothing vnx
     /// reads besides): what a sandboxed dispatch's own session place stands in for.
     pub fn sessions_in(self, home: &Path) -> PathBuf {
-        home.join(match self {
-            Cli::Claude => "projects",
-            Cli::Codex => "sessions",
-            Cli::Gemini => "tmp",
-        })
+        home.join(self.sessions_dir)
+    }
+
+    /// The directory it keeps `cwd`'s sessions in, under its `home`.
+    pub fn sessions_of_cwd(self, home: &Path, cwd: &Path) -> PathBuf {
+        self.module.sessions_of_cwd(&self.sessions_in(home), cwd)
     }
 
     /// A renderer of its session file.
     pub fn transcript(self) -> Transcript {
-        match self {
-            Cli::Claude => Transcript::claude_session(),
-            Cli::Codex => Transcript::codex_rollout(),
-            Cli::Gemini => Transcript::gemini_session(),
-        }
+        Transcript::session_of(self.module.provider())
     }
 }
 
@@ -256,10 +235,7 @@ impl Wanted {
     /// Where its CLI keeps the sessions looked through, for a message.
     pub fn looked_in(&self) -> Option<PathBuf> {
         let sessions = self.homes.sessions_of(self.cli)?;
-        Some(match self.cli {
-            Cli::Claude => locate::claude_project_in(&sessions, &self.cwd),
-            Cli::Codex | Cli::Gemini => sessions,
-        })
+        Some(self.cli.module.sessions_of_cwd(&sessions, &self.cwd))
     }
 }
 

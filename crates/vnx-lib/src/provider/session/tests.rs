@@ -6,13 +6,27 @@ use std::time::Duration;
 
 use super::*;
 
+fn cli(name: &str) -> Cli {
+    Cli::of(name).unwrap()
+}
+
+/// The directory claude keeps the sessions of `cwd` in, under its config dir.
+fn claude_project_dir(config_dir: &Path, cwd: &Path) -> PathBuf {
+    cli("claude").sessions_of_cwd(config_dir, cwd)
+}
+
 fn wanted(cli: Cli, root: &Path, cwd: &Path) -> Wanted {
     Wanted {
         cli,
         homes: Homes {
-            claude: Some(root.join(".claude")),
-            codex: Some(root.join(".codex")),
-            gemini: Some(root.join(".gemini")),
+            homes: [
+                ("claude", root.join(".claude")),
+                ("codex", root.join(".codex")),
+                ("gemini", root.join(".gemini")),
+            ]
+            .into_iter()
+            .map(|(n, p)| (n.to_owned(), p))
+            .collect(),
             sessions: None,
         },
         cwd: cwd.to_owned(),
@@ -30,9 +44,9 @@ fn the_homes_are_the_environments() {
             .collect()
     };
     let h = Homes::of_env(&env(&[("HOME", "/h")]), Some("/machine".into()));
-    assert_eq!(h.claude.as_deref(), Some(Path::new("/h/.claude")));
-    assert_eq!(h.codex.as_deref(), Some(Path::new("/h/.codex")));
-    assert_eq!(h.gemini.as_deref(), Some(Path::new("/h/.gemini")));
+    assert_eq!(h.get("claude"), Some(Path::new("/h/.claude")));
+    assert_eq!(h.get("codex"), Some(Path::new("/h/.codex")));
+    assert_eq!(h.get("gemini"), Some(Path::new("/h/.gemini")));
     let h = Homes::of_env(
         &env(&[
             ("HOME", "relative"),
@@ -42,11 +56,11 @@ fn the_homes_are_the_environments() {
         ]),
         Some("/machine".into()),
     );
-    assert_eq!(h.claude.as_deref(), Some(Path::new("/c")));
-    assert_eq!(h.codex.as_deref(), Some(Path::new("/x")));
-    assert_eq!(h.gemini.as_deref(), Some(Path::new("/g/.gemini")));
+    assert_eq!(h.get("claude"), Some(Path::new("/c")));
+    assert_eq!(h.get("codex"), Some(Path::new("/x")));
+    assert_eq!(h.get("gemini"), Some(Path::new("/g/.gemini")));
     let h = Homes::of_env(&[], Some("/machine".into()));
-    assert_eq!(h.codex.as_deref(), Some(Path::new("/machine/.codex")));
+    assert_eq!(h.get("codex"), Some(Path::new("/machine/.codex")));
 }
 
 #[test]
@@ -59,8 +73,8 @@ fn the_claude_project_dir_is_the_cwd_with_every_other_character_a_dash() {
 fn claude_sessions_are_regular_jsonl_files_never_through_a_link() {
     let tmp = tempfile::tempdir().unwrap();
     let cwd = Path::new("/w/t");
-    let w = wanted(Cli::Claude, tmp.path(), cwd);
-    let dir = claude_project_dir(w.homes.claude.as_ref().unwrap(), cwd);
+    let w = wanted(cli("claude"), tmp.path(), cwd);
+    let dir = claude_project_dir(w.homes.get("claude").unwrap(), cwd);
     fs::create_dir_all(&dir).unwrap();
     assert_eq!(w.find(), None);
     fs::write(dir.join("a.jsonl"), "{}\n").unwrap();
@@ -101,7 +115,7 @@ fn a_codex_session_is_the_one_whose_meta_names_the_worktree() {
         codex_rollout("/w/other", "s-0"),
     )
     .unwrap();
-    let w = wanted(Cli::Codex, tmp.path(), Path::new("/w/t"));
+    let w = wanted(cli("codex"), tmp.path(), Path::new("/w/t"));
     // The newest file is another worktree's: never taken for this one.
     assert_eq!(w.find(), None);
     fs::write(
@@ -143,7 +157,7 @@ fn a_gemini_session_is_in_the_project_whose_root_is_the_worktree() {
         )
         .unwrap();
     }
-    let w = wanted(Cli::Gemini, tmp.path(), Path::new("/w/t"));
+    let w = wanted(cli("gemini"), tmp.path(), Path::new("/w/t"));
     assert_eq!(w.find(), Some(tmpdir.join("b/chats/session-1.jsonl")));
     let mut by_id = w.clone();
     by_id.session_id = Some("s-a".into());
@@ -160,7 +174,7 @@ fn a_dispatchs_own_session_place_is_the_only_one_looked_through() {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("s.jsonl"), "{}\n").unwrap();
     }
-    let mut w = wanted(Cli::Claude, tmp.path(), Path::new("/w/t"));
+    let mut w = wanted(cli("claude"), tmp.path(), Path::new("/w/t"));
     assert_eq!(
         w.find(),
         Some(tmp.path().join(".claude/projects/-w-t/s.jsonl"))
@@ -169,7 +183,7 @@ fn a_dispatchs_own_session_place_is_the_only_one_looked_through() {
     assert_eq!(w.find(), Some(place.join("-w-t/s.jsonl")));
     assert_eq!(w.looked_in(), Some(place.join("-w-t")));
     // codex's days and gemini's projects are looked for in the place the same way.
-    for cli in [Cli::Codex, Cli::Gemini] {
+    for cli in [cli("codex"), cli("gemini")] {
         let mut w = wanted(cli, tmp.path(), Path::new("/w/t"));
         w.homes.sessions = Some(place.clone());
         assert_eq!(w.looked_in(), Some(place.clone()));
@@ -184,8 +198,8 @@ fn a_dispatchs_own_session_place_is_the_only_one_looked_through() {
 fn a_follower_renders_what_is_appended_and_a_new_session_from_its_start() {
     let tmp = tempfile::tempdir().unwrap();
     let cwd = Path::new("/w/t");
-    let w = wanted(Cli::Claude, tmp.path(), cwd);
-    let dir = claude_project_dir(w.homes.claude.as_ref().unwrap(), cwd);
+    let w = wanted(cli("claude"), tmp.path(), cwd);
+    let dir = claude_project_dir(w.homes.get("claude").unwrap(), cwd);
     fs::create_dir_all(&dir).unwrap();
     let mut f = Follower::new(w);
     assert_eq!(f.poll(), (Vec::new(), 0));
@@ -225,13 +239,13 @@ fn claude_usage_counts_each_message_once() {
         line("m2", 200, 20),
     ]
     .concat();
-    let u = usage::of_bytes(Cli::Claude, data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+    let u = usage::of_bytes(cli("claude"), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
     assert_eq!((u.input_tokens, u.output_tokens), (300, 30));
     assert_eq!(u.cached_input_tokens, Some(10));
     assert_eq!(u.cache_creation_input_tokens, Some(2));
     assert_eq!(
         usage::of_bytes(
-            Cli::Claude,
+            cli("claude"),
             b"{\"type\":\"user\"}\n",
             SystemTime::UNIX_EPOCH
         ),
@@ -248,7 +262,7 @@ fn codex_usage_is_the_last_total_and_gemini_counts_each_message_once() {
         format!("{l}\n")
     };
     let data = [count(10), count(30)].concat();
-    let u = usage::of_bytes(Cli::Codex, data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+    let u = usage::of_bytes(cli("codex"), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
     assert_eq!(
         (u.input_tokens, u.output_tokens, u.total_tokens),
         (30, 7, Some(37))
@@ -259,7 +273,7 @@ fn codex_usage_is_the_last_total_and_gemini_counts_each_message_once() {
         format!("{l}\n")
     };
     let data = [message("a", 10), message("a", 10), message("b", 20)].concat();
-    let u = usage::of_bytes(Cli::Gemini, data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+    let u = usage::of_bytes(cli("gemini"), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
     assert_eq!(
         (u.input_tokens, u.output_tokens, u.total_tokens),
         (30, 4, Some(34))
@@ -282,7 +296,7 @@ fn only_what_was_recorded_since_the_dispatch_started_counts() {
         count("2026-11-25T09:00:01Z", 250),
     ]
     .concat();
-    let u = usage::of_bytes(Cli::Codex, data.as_bytes(), since).unwrap();
+    let u = usage::of_bytes(cli("codex"), data.as_bytes(), since).unwrap();
     assert_eq!(
         (u.input_tokens, u.output_tokens, u.total_tokens),
         (150, 15, Some(165))
@@ -297,7 +311,7 @@ fn only_what_was_recorded_since_the_dispatch_started_counts() {
         said("2026-11-25T09:00:01Z", "new"),
     ]
     .concat();
-    let u = usage::of_bytes(Cli::Claude, data.as_bytes(), since).unwrap();
+    let u = usage::of_bytes(cli("claude"), data.as_bytes(), since).unwrap();
     assert_eq!((u.input_tokens, u.output_tokens), (7, 1));
 }
 
@@ -368,7 +382,7 @@ fn a_240_mb_line_is_skipped_and_the_usage_read_stays_under_64_mb() {
     let test =
         "provider::session::tests::a_240_mb_line_is_skipped_and_the_usage_read_stays_under_64_mb";
     if let Some(file) = std::env::var_os("VNX_TEST_SESSION_FILE") {
-        let u = usage(Cli::Claude, Path::new(&file), SystemTime::UNIX_EPOCH);
+        let u = usage(cli("claude"), Path::new(&file), SystemTime::UNIX_EPOCH);
         println!("usage {:?}", u.map(|u| u.input_tokens));
         println!("peak {}", peak_rss_kib());
         return;
@@ -400,7 +414,7 @@ fn a_240_mb_line_is_left_out_of_a_rendered_session_in_bounded_memory() {
     let test = "provider::session::tests::a_240_mb_line_is_left_out_of_a_rendered_session_in_bounded_memory";
     if let Some(file) = std::env::var_os("VNX_TEST_SESSION_FILE") {
         let mut lines = 0;
-        render_each(Cli::Claude, Path::new(&file), |_| lines += 1).unwrap();
+        render_each(cli("claude"), Path::new(&file), |_| lines += 1).unwrap();
         println!("lines {lines}");
         println!("peak {}", peak_rss_kib());
         return;

@@ -50,22 +50,6 @@ impl Transcript {
         }
     }
 
-    /// A renderer of a claude session transcript (see [`crate::provider::session`], which
-    /// names the CLI; the renderer is its module's).
-    pub fn claude_session() -> Transcript {
-        Transcript::session_of(super::Provider::Claude)
-    }
-
-    /// A renderer of codex's rollout file (see [`crate::provider::session`]).
-    pub fn codex_rollout() -> Transcript {
-        Transcript::session_of(super::Provider::Codex)
-    }
-
-    /// A renderer of gemini's session file (see [`crate::provider::session`]).
-    pub fn gemini_session() -> Transcript {
-        Transcript::session_of(super::Provider::Gemini)
-    }
-
     /// Feeds a chunk and returns the lines it completed.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<String> {
         let mut lines = std::mem::take(&mut self.lines);
@@ -144,6 +128,16 @@ pub fn last_line(tail: &[u8], starts_mid_line: bool) -> Option<String> {
         .rev()
         .find(|l| !l.trim().is_empty())
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// How a list labels a needs-input dispatch's last message: `asks` when it is a question (it
+/// ends with `?`), else `said` (a worker that finished and forgot to report).
+pub fn label(text: &str) -> &'static str {
+    if text.trim_end().ends_with('?') {
+        "asks"
+    } else {
+        "said"
+    }
 }
 
 /// What a worker asked (the last message of a dispatch that needs input), made safe to show

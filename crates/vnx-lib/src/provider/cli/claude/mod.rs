@@ -4,21 +4,27 @@
 //! rendered as a transcript (`transcript`, also of its session file, which is that stream's
 //! vocabulary); where it keeps its state.
 
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
-use super::hook::HookSays;
+use super::hook::{HookSays, Launch};
 use super::render::TranscriptEvents;
+use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
+use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::receipts::{CliHomes, PermissionAnswer};
 use crate::sandbox::StatePath;
 
 mod events;
 pub mod hooks;
 mod invocation;
 mod models;
+mod sessions;
 mod transcript;
 
 /// Claude Code.
@@ -67,6 +73,11 @@ impl CodingCli for Claude {
         true
     }
 
+    /// Its TUI takes `--session-id`.
+    fn chooses_session_id(&self, lane: Lane) -> bool {
+        lane == Lane::Interactive
+    }
+
     fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
         invocation::permission_flags(permission)
     }
@@ -111,6 +122,25 @@ impl CodingCli for Claude {
         event == "claude-permission-request"
     }
 
+    /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
+    fn answering_hook(&self) -> Option<&'static str> {
+        Some("claude-permission-request")
+    }
+
+    /// Its prompt is known by its permission hook, or by the notification 6 s later.
+    fn hook_answers(&self, source: &str) -> bool {
+        ["claude-permission-request", "claude-notification"].contains(&source)
+    }
+
+    /// A tool ran, the turn ended, or another prompt came.
+    fn went_on_events(&self) -> &'static [&'static str] {
+        &[
+            "claude-post-tool-use",
+            "claude-stop",
+            "claude-permission-request",
+        ]
+    }
+
     fn hook_events(&self) -> &'static [&'static str] {
         &hooks::EVENTS
     }
@@ -149,6 +179,46 @@ impl CodingCli for Claude {
     /// `system`, is rendered as its stream.
     fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
         Some(Box::new(transcript::ClaudeTranscript))
+    }
+
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+        var("CLAUDE_CONFIG_DIR").or_else(|| Some(home?.join(".claude")))
+    }
+
+    fn recorded_home<'a>(&self, homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
+        Some(&mut homes.claude)
+    }
+
+    /// `<config>/projects`.
+    fn sessions_dir(&self) -> Option<&'static str> {
+        Some("projects")
+    }
+
+    fn sessions_of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
+        sessions::project_in(sessions, cwd)
+    }
+
+    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        sessions::find(sessions, sought)
+    }
+
+    /// A UUID, hyphenated (seen on claude 2.1.197).
+    fn valid_session_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        Some(Box::<sessions::ClaudeUsage>::default())
+    }
+
+    /// Its hooks' settings file (`--settings`), for a launch that gives it its hooks.
+    fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
+        if launch.hooks != crate::receipts::kinds::HookKind::ClaudeStop {
+            return Vec::new();
+        }
+        let value = hooks::settings(launch.vnx, launch.dispatch_dir);
+        let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
+        vec![("hooks/claude-settings.json", data)]
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

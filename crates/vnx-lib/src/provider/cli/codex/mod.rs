@@ -4,21 +4,27 @@
 //! receipt (`events`) and rendered as a transcript (`transcript`); the rollout file its TUI
 //! writes rendered as a transcript (`rollout`); where it keeps its state.
 
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
 use serde_json::Value;
 
 use super::argv::{Argv, Start};
 use super::hook::HookSays;
 use super::render::TranscriptEvents;
+use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
+use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::receipts::{CliHomes, PermissionAnswer};
 use crate::sandbox::StatePath;
 
 mod events;
 pub mod hooks;
 mod invocation;
 mod rollout;
+mod sessions;
 mod transcript;
 
 /// The Codex CLI.
@@ -100,6 +106,32 @@ impl CodingCli for Codex {
 
     fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
         Some(Box::new(rollout::RolloutTranscript::default()))
+    }
+
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+        var("CODEX_HOME").or_else(|| Some(home?.join(".codex")))
+    }
+
+    fn recorded_home<'a>(&self, homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
+        Some(&mut homes.codex)
+    }
+
+    /// `<home>/sessions`.
+    fn sessions_dir(&self) -> Option<&'static str> {
+        Some("sessions")
+    }
+
+    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        sessions::find(sessions, sought)
+    }
+
+    /// A thread id: a UUID, hyphenated (seen on codex 0.169).
+    fn valid_session_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        Some(Box::<sessions::CodexUsage>::default())
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

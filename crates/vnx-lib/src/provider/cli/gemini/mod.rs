@@ -4,22 +4,29 @@
 //! a transcript (`transcript`); the chat session file its TUI writes rendered as a transcript
 //! (`session`); where it keeps its state.
 
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
-use super::hook::HookSays;
+use super::hook::{HookSays, InWorktree, Launch};
 use super::render::TranscriptEvents;
+use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
+use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::receipts::{CliHomes, PermissionAnswer};
 use crate::sandbox::StatePath;
 
 mod events;
 pub mod hooks;
 mod invocation;
 mod session;
+mod sessions;
 mod transcript;
+mod worktree;
 
 /// The Gemini CLI.
 #[derive(Debug)]
@@ -116,6 +123,69 @@ impl CodingCli for Gemini {
 
     fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
         Some(Box::new(session::SessionTranscript))
+    }
+
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+        var("GEMINI_CLI_HOME")
+            .or_else(|| home.map(Path::to_owned))
+            .map(|h| h.join(".gemini"))
+    }
+
+    fn recorded_home<'a>(&self, homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
+        Some(&mut homes.gemini)
+    }
+
+    /// `<home>/tmp`.
+    fn sessions_dir(&self) -> Option<&'static str> {
+        Some("tmp")
+    }
+
+    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        sessions::find(sessions, sought)
+    }
+
+    /// A UUID, hyphenated (seen on gemini 0.61).
+    fn valid_session_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        Some(Box::<sessions::GeminiUsage>::default())
+    }
+
+    /// Its policy file, where the argv names one (`--policy`).
+    fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
+        if !launch.argv.iter().any(|a| a == "--policy") {
+            return Vec::new();
+        }
+        let policy = hooks::policy(launch.allowed_commands);
+        vec![(hooks::POLICY_FILE, policy.into_bytes())]
+    }
+
+    /// `<home>/trusted_hooks.json`.
+    fn hook_trust_file(&self, homes: &super::session::Homes) -> Option<PathBuf> {
+        homes.get(self.provider().name()).map(worktree::trust_file)
+    }
+
+    fn recorded_hook_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
+        hooks::trust_file_of(started)
+    }
+
+    /// Its hooks go in the worktree; without a place for them its turns end unseen.
+    fn place_hooks(
+        &self,
+        launch: &Launch<'_>,
+        worktree: &Path,
+        trust: Option<&Path>,
+    ) -> std::io::Result<InWorktree> {
+        if launch.hooks != crate::receipts::kinds::HookKind::GeminiAfterAgent {
+            return Ok(InWorktree::Nothing);
+        }
+        worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
+    }
+
+    fn forget_hook_trust(&self, file: &Path, project: &Path) {
+        let _ = worktree::set_trust(file, project, None);
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

@@ -1,0 +1,157 @@
+//! What a CLI's module is handed to find the session files its TUI writes (ADR 0054): where
+//! the CLIs keep their state as a dispatch's environment says ([`Homes`]), what a dispatch's
+//! session is looked for by ([`Sought`]), and the bounded, link-refusing walks through a
+//! CLI's directories that every CLI's lookup shares (the lookups themselves are the CLIs').
+//! Also the session ids a CLI without a form of its own may record ([`valid_other_id`]).
+//!
+//! Session files are written by the worker's CLI, so they are hostile input: directories are
+//! walked without following links, only regular files count, a file's head is read bounded,
+//! and only the heads of the newest few candidates ([`MAX_HEADS`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the CLIs keep their state, as the environment of the command that dispatched a
+/// worker says (the worker runs in that environment): each built-in CLI's home by its
+/// provider's name (its module's `CodingCli::home`), as the dispatch's spec records them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Homes {
+    /// Each CLI's home (its config or state directory), by the provider's name.
+    #[serde(flatten)]
+    pub homes: BTreeMap<String, PathBuf>,
+    /// A sandboxed dispatch's own place for its CLI's sessions, which its sandbox shows where
+    /// the CLI keeps them (`CodingCli::sessions_dir`): what is there only this dispatch's
+    /// chain wrote. `None`: they are in the CLI's home, shared with every other dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<PathBuf>,
+}
+
+impl Homes {
+    /// The home of the CLI of the provider named `provider`, when known.
+    pub fn get(&self, provider: &str) -> Option<&Path> {
+        self.homes.get(provider).map(PathBuf::as_path)
+    }
+}
+
+/// What a dispatch's session file is looked for by, in the directory where its CLI keeps
+/// its sessions (or the dispatch's own place that stands in for it).
+#[derive(Clone, Copy, Debug)]
+pub struct Sought<'a> {
+    /// The session's working directory: the dispatch's worktree.
+    pub cwd: &'a Path,
+    /// A file last written before is an older session's (with slack for clocks).
+    pub since: SystemTime,
+    /// The session's id, when the dispatch's hooks or receipts named it.
+    pub session_id: Option<&'a str>,
+}
+
+/// The most bytes of a session's first line read to match it (a CLI may record its
+/// instructions there: 22 KB seen).
+const MAX_HEAD: u64 = 1 << 20;
+/// The most directory entries looked at in one directory.
+const MAX_ENTRIES: usize = 10_000;
+/// The most candidate files (or projects) whose head is read, the newest first: a worker
+/// could fill its CLI's directories with files.
+pub const MAX_HEADS: usize = 64;
+
+/// Regular files in `dir` (itself a directory, not a link) whose names `keep`, written at
+/// or after `since`, with their modification times.
+pub fn files(
+    dir: &Path,
+    keep: impl Fn(&str) -> bool,
+    since: SystemTime,
+) -> Vec<(PathBuf, SystemTime)> {
+    entries(dir)
+        .into_iter()
+        .filter(|(name, _)| keep(name))
+        .filter_map(|(name, meta)| {
+            let modified = meta.modified().ok()?;
+            (meta.is_file() && modified >= since).then(|| (dir.join(name), modified))
+        })
+        .collect()
+}
+
+/// The subdirectories of `dir` (not links).
+pub fn dirs(dir: &Path) -> Vec<(String, PathBuf)> {
+    entries(dir)
+        .into_iter()
+        .filter(|(_, meta)| meta.is_dir())
+        .map(|(name, _)| {
+            let path = dir.join(&name);
+            (name, path)
+        })
+        .collect()
+}
+
+/// `dir`'s entries and their own metadata (a link is a link), when `dir` is a directory and
+/// not a link; at most [`MAX_ENTRIES`].
+fn entries(dir: &Path) -> Vec<(String, std::fs::Metadata)> {
+    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Vec::new();
+    }
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    read.flatten()
+        .take(MAX_ENTRIES)
+        .filter_map(|e| {
+            // DirEntry::metadata does not follow links.
+            let meta = e.metadata().ok()?;
+            Some((e.file_name().into_string().ok()?, meta))
+        })
+        .collect()
+}
+
+/// The first line of a file (bounded, never through a link or on a FIFO), parsed as `T`;
+/// `None` when it is not what `T` reads. `T` names only the members its CLI matches on, so
+/// the rest is skipped without being built.
+pub fn first_line<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    use std::io::Read;
+    let file = crate::files::open_hostile(path).ok()?;
+    let mut head = Vec::new();
+    file.take(MAX_HEAD).read_to_end(&mut head).ok()?;
+    let end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
+    serde_json::from_slice(&head[..end]).ok()
+}
+
+/// Whether a path a session file records is the dispatch's working directory.
+pub fn same_dir(recorded: &str, cwd: &Path) -> bool {
+    let recorded = Path::new(recorded);
+    recorded == cwd
+        || std::fs::canonicalize(cwd).is_ok_and(|c| c == recorded)
+        || std::fs::canonicalize(recorded).is_ok_and(|r| r == cwd)
+}
+
+/// The [`MAX_HEADS`] newest of some files.
+pub fn newest(mut all: Vec<(PathBuf, SystemTime)>) -> Vec<(PathBuf, SystemTime)> {
+    all.sort_by_key(|(_, modified)| std::cmp::Reverse(*modified));
+    all.truncate(MAX_HEADS);
+    all
+}
+
+/// The longest session id another provider's (a declared CLI's) may be.
+const MAX_OTHER_ID: usize = 128;
+
+/// A session id of a CLI without a form of its own (a declared provider's): a word of ASCII
+/// letters, digits and `._:-` of at most 128 bytes that starts with a letter or digit.
+pub fn valid_other_id(id: &str) -> bool {
+    id.len() <= MAX_OTHER_ID
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
+/// A UUID in its hyphenated form (`8-4-4-4-12` hex digits), as several CLIs write their
+/// session ids.
+pub fn is_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}

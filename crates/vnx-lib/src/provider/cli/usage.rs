@@ -1,0 +1,246 @@
+//! What a CLI's module is handed to count the token usage its session file records
+//! (`CodingCli::session_usage`, ADR 0054): the counter a CLI's module gives per file
+//! ([`SessionUsage`], fed one line at a time by `provider::session::usage`), and the lenient
+//! pieces its line types are made of ([`Text`], [`Count`], [`Lenient`]: a member of another
+//! JSON type than expected reads as absent, everything not named is skipped without being
+//! built), a message's usage counted once by its id ([`Messages`]), and [`sum`].
+//!
+//! The usage is informational: a worker can write the file. So memory stays bounded whatever
+//! it holds: at most [`MAX_MESSAGES`] message ids are remembered at once.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::receipts::Usage;
+
+/// The most message ids remembered at once to count each message once; past it the counted
+/// messages are settled and forgotten (only a file no CLI writes has that many).
+const MAX_MESSAGES: usize = 1 << 16;
+
+/// Counts the usage of one session file, fed its lines in order.
+pub trait SessionUsage {
+    /// One line (without its newline); `since` is when the dispatch started: a line whose
+    /// `timestamp` is older is an earlier dispatch's (a follow-up resumes its session).
+    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>);
+
+    /// The usage counted; `None` when the file recorded none.
+    fn total(self: Box<Self>) -> Option<Usage>;
+}
+
+/// Whether a line's `timestamp` is before the dispatch started (unknown: not before).
+pub fn before(timestamp: &Text<'_>, since: Option<jiff::Timestamp>) -> bool {
+    match (timestamp.parsed(), since) {
+        (Some(at), Some(since)) => at < since,
+        _ => false,
+    }
+}
+
+/// The usage of messages each written on several lines, counted once by the message's id
+/// (the last line of a message wins; a line without an id is a message of its own).
+#[derive(Default)]
+pub struct Messages {
+    /// The usage of each message by its id's hash.
+    by_id: HashMap<u64, Usage>,
+    /// Messages already counted and forgotten, and those without an id.
+    settled: Option<Usage>,
+}
+
+impl Messages {
+    /// A message's usage as one of its lines records it.
+    pub fn message(&mut self, id: Option<&str>, usage: Usage) {
+        let Some(id) = id else {
+            self.settled = sum(self.settled.take().into_iter().chain([usage]));
+            return;
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut hasher);
+        let key = hasher.finish();
+        if self.by_id.len() >= MAX_MESSAGES && !self.by_id.contains_key(&key) {
+            let counted = std::mem::take(&mut self.by_id).into_values();
+            self.settled = sum(self.settled.take().into_iter().chain(counted));
+        }
+        self.by_id.insert(key, usage);
+    }
+
+    /// The sum of every message's usage; `None` for none.
+    pub fn total(self) -> Option<Usage> {
+        sum(self.settled.into_iter().chain(self.by_id.into_values()))
+    }
+}
+
+/// The sum of some usages (saturating: the numbers are a worker's); `None` for none.
+pub fn sum(all: impl Iterator<Item = Usage>) -> Option<Usage> {
+    let add = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+    };
+    all.reduce(|a, b| Usage {
+        input_tokens: a.input_tokens.saturating_add(b.input_tokens),
+        output_tokens: a.output_tokens.saturating_add(b.output_tokens),
+        cached_input_tokens: add(a.cached_input_tokens, b.cached_input_tokens),
+        cache_creation_input_tokens: add(
+            a.cache_creation_input_tokens,
+            b.cache_creation_input_tokens,
+        ),
+        total_tokens: add(a.total_tokens, b.total_tokens),
+    })
+}
+
+/// The scalar visits (numbers, booleans, null) that read as absent.
+macro_rules! other_scalars_are_absent {
+    ($absent:expr) => {
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+    };
+}
+
+/// A string member, borrowed from the line when it has no escapes; anything else reads as
+/// absent.
+#[derive(Default)]
+pub struct Text<'a>(pub Option<Cow<'a, str>>);
+
+impl Text<'_> {
+    /// The text as a timestamp, if it is one.
+    pub fn parsed(&self) -> Option<jiff::Timestamp> {
+        self.0.as_deref()?.parse().ok()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Some(Cow::Owned(v))))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'de>, A::Error> {
+                skip_map(map).map(|()| Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'de>, A::Error> {
+                skip_seq(seq).map(|()| Text(None))
+            }
+            other_scalars_are_absent!(Text(None));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A token count: a non-negative integer; anything else reads as absent.
+#[derive(Clone, Copy, Default)]
+pub struct Count(pub Option<u64>);
+
+impl Count {
+    /// The count, 0 when absent.
+    pub fn or0(self) -> u64 {
+        self.0.unwrap_or(0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Count, E> {
+                Ok(Count(Some(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Count, E> {
+                Ok(Count(u64::try_from(v).ok()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Count, A::Error> {
+                skip_map(map).map(|()| Count(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Count, A::Error> {
+                skip_seq(seq).map(|()| Count(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_unit<E>(self) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An object member; a member of any other JSON type reads as absent.
+pub struct Lenient<T>(pub Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Lenient<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Lenient<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Lenient(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Lenient<T>, A::Error> {
+                skip_seq(seq).map(|()| Lenient(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Lenient<T>, E> {
+                Ok(Lenient(None))
+            }
+            other_scalars_are_absent!(Lenient(None));
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Skips an object's members without building them.
+fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// Skips an array's elements without building them.
+fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
