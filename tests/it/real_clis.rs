@@ -17,6 +17,7 @@ use crate::common::{Repo, Run, completion, repo_dir, run};
 
 mod daily_loop;
 mod posture;
+mod qwen;
 mod remote;
 mod sessions;
 mod transcripts;

@@ -59,6 +59,9 @@ pub enum OutputFormat {
     CodexJson,
     /// `gemini -p --output-format stream-json`.
     GeminiStreamJson,
+    /// `qwen PROMPT -o stream-json` (claude-like events; an API error is a successful
+    /// result whose text says so).
+    QwenStreamJson,
 }
 
 /// What ends a dispatch successfully.

@@ -16,7 +16,8 @@ use crate::provider::DeclaredProvider;
 use crate::provider::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 
 /// Providers vnx knows without a declaration; their names cannot be declared.
-pub const BUILTIN_PROVIDERS: [&str; 5] = crate::provider::Provider::NAMES;
+pub const BUILTIN_PROVIDERS: [&str; crate::provider::Provider::NAMES.len()] =
+    crate::provider::Provider::NAMES;
 
 /// The parsed, validated configuration. A project without a config file gets the default.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -1,5 +1,5 @@
 //! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
-//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `ollama`,
+//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`, `ollama`,
 //! `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
 //! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
 //! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
@@ -39,6 +39,7 @@ mod error;
 pub mod gemini;
 pub mod hook;
 pub mod ollama;
+pub mod qwen;
 pub mod render;
 pub mod session;
 pub mod stream;
@@ -56,6 +57,8 @@ pub enum Provider {
     Codex,
     /// Google's Gemini CLI (`gemini`).
     Gemini,
+    /// Alibaba's Qwen Code (`qwen`).
+    Qwen,
     /// Ollama (`ollama run`), local models.
     Ollama,
     /// vnx's own offline stand-in (`vnx __demo-worker`).
@@ -64,7 +67,8 @@ pub enum Provider {
 
 impl Provider {
     /// Every built-in provider, in the registry's order.
-    pub const ALL: [Provider; 5] = [
+    pub const ALL: [Provider; 6] = [
+        Provider::Qwen,
         Provider::Claude,
         Provider::Codex,
         Provider::Gemini,
@@ -77,7 +81,7 @@ impl Provider {
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
-    pub const NAMES: [&'static str; 5] = ["claude", "codex", "gemini", "ollama", "demo"];
+    pub const NAMES: [&'static str; 6] = ["qwen", "claude", "codex", "gemini", "ollama", "demo"];
 
     /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
@@ -85,6 +89,7 @@ impl Provider {
             Provider::Claude => "claude",
             Provider::Codex => "codex",
             Provider::Gemini => "gemini",
+            Provider::Qwen => "qwen",
             Provider::Ollama => "ollama",
             Provider::Demo => "demo",
         }
@@ -428,8 +433,10 @@ pub trait CodingCli: Sync {
 }
 
 /// Every built-in CLI, in the order [`Provider::ALL`] lists them; the transcript asks them in
-/// this order which CLI an event is from, and inference reports them in it.
-pub static CLIS: [&dyn CodingCli; 5] = [
+/// this order which CLI an event is from (qwen first: its claim is narrow, its start, and its
+/// stream is shaped like claude's), and inference reports them in it.
+pub static CLIS: [&dyn CodingCli; 6] = [
+    &qwen::Qwen,
     &claude::Claude,
     &codex::Codex,
     &gemini::Gemini,

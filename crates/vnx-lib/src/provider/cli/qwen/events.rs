@@ -1,0 +1,237 @@
+//! Qwen Code `-o stream-json` events (0.15.10): `system/init`, `assistant`
+//! (`tool_use`, `text`), `user` (`tool_result`), `result`. An API error is not an error
+//! there: after an HTTP 400 or 500 the `result` is `subtype: "success"`, `is_error: false`,
+//! its text `[API Error: 400 …]`, and qwen exits 0; that text is the verdict.
+
+use serde_json::Value;
+
+use crate::provider::cli::stream::{
+    LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, error_verdict,
+    nonblank_field, set_capped, str_field, truncate, u64_field,
+};
+
+/// How qwen words a failed model request, as its answer.
+const API_ERROR: &str = "[API Error:";
+
+/// Qwen's headless stream.
+#[derive(Debug, Default)]
+pub(super) struct QwenEvents {
+    /// Tool results that were refusals, before the `result` lists them.
+    denied: u64,
+}
+
+impl StreamEvents for QwenEvents {
+    fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
+        match kind {
+            "system" if str_field(event, "subtype") == Some("init") => {
+                set_capped(&mut summary.session_id, event, "session_id");
+                set_capped(&mut summary.model, event, "model");
+            }
+            "assistant" => assistant(event, summary),
+            "user" => {
+                self.denied += refusals(event);
+                summary.permission_denials = summary.permission_denials.max(self.denied);
+            }
+            "result" => result(event, summary),
+            _ => {}
+        }
+        if summary.session_id.is_none() {
+            set_capped(&mut summary.session_id, event, "session_id");
+        }
+    }
+}
+
+/// The blocks of an event's `message.content`.
+fn blocks(event: &Value) -> &[Value] {
+    event
+        .get("message")
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn assistant(event: &Value, summary: &mut StreamSummary) {
+    if summary.model.is_none()
+        && let Some(message) = event.get("message")
+    {
+        set_capped(&mut summary.model, message, "model");
+    }
+    // A subagent's frames carry the id of the tool call that spawned it: its text is not the
+    // worker's answer.
+    let subagent = event
+        .get("parent_tool_use_id")
+        .is_some_and(Value::is_string);
+    let mut last_text = None;
+    for block in blocks(event) {
+        match str_field(block, "type") {
+            Some("tool_use") => summary.tool_calls += 1,
+            Some("text") => {
+                if let Some(text) = nonblank_field(block, "text") {
+                    last_text = Some(text);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(text) = last_text
+        && !subagent
+        && !is_api_error(text)
+    {
+        summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+    }
+}
+
+/// Tool results that say the call was declined: by its approval mode headless ("requires
+/// permission … declined"), or by a hook's deny (the hook's reason, listed at the end).
+fn refusals(event: &Value) -> u64 {
+    let declined = |block: &&Value| {
+        str_field(block, "type") == Some("tool_result")
+            && block.get("is_error").and_then(Value::as_bool) == Some(true)
+            && str_field(block, "content")
+                .is_some_and(|c| c.contains("requires permission") && c.contains("declined"))
+    };
+    blocks(event).iter().filter(declined).count() as u64
+}
+
+/// Whether a text is qwen's wording of a failed model request.
+pub(super) fn is_api_error(text: &str) -> bool {
+    text.trim_start().starts_with(API_ERROR)
+}
+
+fn result(event: &Value, summary: &mut StreamSummary) {
+    set_capped(&mut summary.session_id, event, "session_id");
+    let subtype = str_field(event, "subtype");
+    let text = nonblank_field(event, "result");
+    let is_error = event.get("is_error").and_then(Value::as_bool) == Some(true)
+        || subtype.is_some_and(|s| s.starts_with("error"))
+        || text.is_some_and(is_api_error);
+    summary.verdict = Some(if is_error {
+        error_verdict(text.or(subtype).unwrap_or("error"))
+    } else {
+        if let Some(text) = text {
+            summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+        }
+        Verdict::Success
+    });
+    if let Some(turns) = u64_field(event, "num_turns") {
+        summary.num_turns = Some(turns);
+    }
+    if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
+        summary.usage = Some(Usage {
+            input_tokens: u64_field(usage, "input_tokens").unwrap_or(0),
+            output_tokens: u64_field(usage, "output_tokens").unwrap_or(0),
+            cached_input_tokens: u64_field(usage, "cache_read_input_tokens"),
+            cache_creation_input_tokens: None,
+            total_tokens: u64_field(usage, "total_tokens"),
+        });
+    }
+    if let Some(denials) = event.get("permission_denials").and_then(Value::as_array) {
+        summary.permission_denials = summary.permission_denials.max(denials.len() as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream recorded from the real qwen 0.15.10 against the scripted model server
+    /// (`tests/support/fixtures/qwen/`), fed line by line as the shared parser does.
+    fn parse(text: &str) -> StreamSummary {
+        let mut parser = QwenEvents::default();
+        let mut summary = StreamSummary::default();
+        for line in text.lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            let kind = str_field(&event, "type").unwrap_or("").to_owned();
+            parser.event(&kind, &event, &mut summary);
+        }
+        parser.finish(&mut summary);
+        summary
+    }
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!(
+                "../../../../../../tests/support/fixtures/qwen/",
+                $name
+            ))
+        };
+    }
+
+    #[test]
+    fn a_success_has_its_session_usage_tool_calls_and_answer() {
+        let s = parse(fixture!("headless-shell.jsonl"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        assert_eq!(
+            s.session_id.as_deref(),
+            Some("58ef4b72-627f-453f-abf2-164351408cc9")
+        );
+        assert_eq!(s.model.as_deref(), Some("mock-model"));
+        assert_eq!(s.tool_calls, 2);
+        assert_eq!(s.num_turns, Some(3));
+        assert_eq!(s.last_message.as_deref(), Some("Wrote hello.txt."));
+        assert_eq!(s.permission_denials, 0);
+        let usage = s.usage.unwrap();
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens, usage.total_tokens),
+            (59941, 70, Some(60011))
+        );
+        assert_eq!(usage.cached_input_tokens, Some(0));
+    }
+
+    #[test]
+    fn an_api_error_is_a_failure_whatever_its_result_says() {
+        for (name, text) in [
+            ("400", fixture!("api-error.jsonl")),
+            ("500", fixture!("api-error-500.jsonl")),
+        ] {
+            let s = parse(text);
+            assert_eq!(
+                s.verdict,
+                Some(Verdict::Error {
+                    message: format!("[API Error: {name} scripted failure]")
+                }),
+                "{name}"
+            );
+            // The error is not the worker's answer (nor its question).
+            assert_eq!(s.last_message, None, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_question_is_the_last_message() {
+        let s = parse(fixture!("question.jsonl"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        assert_eq!(
+            s.last_message.as_deref(),
+            Some("Should I also update the documentation?")
+        );
+        assert_eq!(s.tool_calls, 0);
+    }
+
+    #[test]
+    fn refused_tools_are_denials() {
+        // Declined by its approval mode headless (auto-edit, `vnx report` allowed): two.
+        let s = parse(fixture!("headless-declined.jsonl"));
+        assert_eq!(s.permission_denials, 2);
+        assert_eq!(s.tool_calls, 4);
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        // Denied by a `PreToolUse` hook: listed in the result only.
+        let s = parse(fixture!("hook-denied.jsonl"));
+        assert_eq!(s.permission_denials, 1);
+        // A tool it does not offer is not a permission denial.
+        let s = parse(fixture!("headless-denied.jsonl"));
+        assert_eq!(s.permission_denials, 0);
+    }
+
+    #[test]
+    fn the_declined_count_stands_without_a_result() {
+        let text = fixture!("headless-declined.jsonl");
+        let cut: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains(r#""type":"result""#))
+            .collect();
+        let s = parse(&cut.join("\n"));
+        assert_eq!(s.permission_denials, 2);
+        assert_eq!(s.verdict, None);
+    }
+}

@@ -1,0 +1,162 @@
+//! How Qwen Code is started: `qwen PROMPT -o stream-json` headless (the prompt on stdin when
+//! it is too large for an argument); the posture as `--approval-mode`; `--allowed-tools
+//! run_shell_command(PREFIX)` for what runs unasked; `--resume=ID` continues a session. It
+//! has no interactive lane in vnx yet.
+
+use crate::provider::cli::ProviderError;
+use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+
+/// The flags of each posture: its own approval modes, named even for its default so a
+/// user's `tools.approvalMode` setting cannot widen `ask`.
+pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str] {
+    match permission {
+        Permission::Ask => &["--approval-mode", "default"],
+        Permission::Edits => &["--approval-mode", "auto-edit"],
+        Permission::Full => &["--approval-mode", "yolo"],
+    }
+}
+
+/// Its argv in the lane asked for.
+pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
+    let w = &s.w;
+    if w.lane == Lane::Interactive {
+        return Err(ProviderError::LaneUnsupported {
+            provider: "qwen".into(),
+            lane: Lane::Interactive,
+        });
+    }
+    let mut argv: Vec<String> = vec!["qwen".into()];
+    // The prompt first: `--allowed-tools` is an array that would take a positional after
+    // it as one more tool (seen: "No input provided via stdin"). qwen's parser has no `--`;
+    // the prompt vnx composes starts with `# vnx dispatch`, never with a dash.
+    if !s.large {
+        argv.push(s.prompt_arg.clone());
+    }
+    argv.extend(strs(&["-o", "stream-json"]));
+    argv.extend(s.model("--model"));
+    argv.extend(s.perms.iter().cloned());
+    // Headless, `default` and `auto-edit` decline every shell command (auto-edit does not
+    // even offer the tool) unless a rule allows it; with the rule the tool is offered and
+    // every other command is still declined ("non-interactive mode cannot prompt").
+    if w.permission != Permission::Full {
+        argv.extend(allow_flags(w));
+    }
+    argv.extend(s.resume("--resume"));
+    Ok(Argv {
+        argv,
+        output: OutputFormat::QwenStreamJson,
+        completion: ProviderCompletion::Report,
+        hooks: HookKind::None,
+    })
+}
+
+/// What it may run unasked, in the postures that ask.
+pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
+    match w.permission {
+        Permission::Ask | Permission::Edits => w
+            .allowed_commands()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        Permission::Full => Vec::new(),
+    }
+}
+
+/// Its `--allowed-tools` flags: `run_shell_command(PREFIX)` each.
+fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
+    w.allowed_commands()
+        .into_iter()
+        .flat_map(|c| {
+            [
+                "--allowed-tools".to_owned(),
+                literal(&format!("run_shell_command({c})")),
+            ]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::provider::cli::argv::PROMPT;
+    use crate::receipts::kinds::PromptTransport;
+
+    fn start(lane: Lane, permission: Permission, large: bool) -> Start<'static> {
+        let w = Wanted {
+            lane,
+            model: Some("qwen3-coder-plus"),
+            permission,
+            prompt_len: 10,
+            vnx: Path::new("/bin/vnx"),
+            dispatch_dir: Path::new("/d"),
+            resume: None,
+            session: None,
+            allow: &[],
+        };
+        Start {
+            w,
+            large,
+            dir: "/d".into(),
+            vnx: "/bin/vnx".into(),
+            perms: strs(permission_flags(permission)),
+            transport: PromptTransport::Argument,
+            prompt_arg: if large { String::new() } else { PROMPT.into() },
+        }
+    }
+
+    #[test]
+    fn the_postures_are_its_approval_modes_and_only_full_runs_every_command() {
+        let edits = argv(&start(Lane::Headless, Permission::Edits, false)).unwrap();
+        assert_eq!(
+            edits.argv,
+            [
+                "qwen",
+                PROMPT,
+                "-o",
+                "stream-json",
+                "--model",
+                "qwen3-coder-plus",
+                "--approval-mode",
+                "auto-edit",
+                "--allowed-tools",
+                "run_shell_command(vnx report)",
+            ]
+        );
+        assert_eq!(edits.output, OutputFormat::QwenStreamJson);
+        assert_eq!(edits.completion, ProviderCompletion::Report);
+        let ask = argv(&start(Lane::Headless, Permission::Ask, false)).unwrap();
+        assert!(ask.argv.ends_with(&strs(&[
+            "--approval-mode",
+            "default",
+            "--allowed-tools",
+            "run_shell_command(vnx report)"
+        ])));
+        let full = argv(&start(Lane::Headless, Permission::Full, false)).unwrap();
+        assert!(full.argv.ends_with(&strs(&["--approval-mode", "yolo"])));
+    }
+
+    #[test]
+    fn a_follow_up_resumes_its_session_in_one_word() {
+        let mut s = start(Lane::Headless, Permission::Edits, false);
+        s.w.resume = Some("10cc6b8f-f830-4a7d-bce9-ec187a090a3f");
+        let made = argv(&s).unwrap();
+        assert_eq!(
+            made.argv.last().map(String::as_str),
+            Some("--resume=10cc6b8f-f830-4a7d-bce9-ec187a090a3f")
+        );
+    }
+
+    #[test]
+    fn a_large_prompt_goes_on_stdin_and_the_tui_is_not_offered() {
+        let large = argv(&start(Lane::Headless, Permission::Edits, true)).unwrap();
+        assert_eq!(large.argv[1], "-o");
+        assert!(!large.argv.iter().any(|a| a.contains(PROMPT)));
+        assert!(matches!(
+            argv(&start(Lane::Interactive, Permission::Edits, false)),
+            Err(ProviderError::LaneUnsupported { .. })
+        ));
+    }
+}

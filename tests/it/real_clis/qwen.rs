@@ -1,0 +1,215 @@
+//! The real qwen (Qwen Code 0.15.10) driven by `vnx dispatch-agent --provider qwen`, offline
+//! against the scripted model server, headless in vnx's default posture (`edits`, qwen's
+//! `auto-edit`): its work done and reported, the command the role allows run, `git commit`
+//! declined, vnx committing; an HTTP 500, after which qwen exits 0, a failure; a question
+//! followed up in the same session.
+
+use super::{Rig, committed_by_vnx, compliant, explain, step};
+use crate::common::{completion, configure, run};
+
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_headless_writes_runs_reports_and_vnx_commits() {
+    let rig = Rig::new();
+    configure(
+        &rig.repo,
+        "roles:\n  implementer:\n    allow: [\"python3 -c\"]\n",
+    );
+    let at = step("qwen", "headless", "write, run, try to commit, report");
+    let marker = "real qwen headless";
+    let file = "qwen-headless.txt";
+    // The role's command runs unasked; its output reaches the model.
+    let instruction = compliant(marker, file, "wrote-it").replacen(
+        "\n\\@model run git add",
+        "\n\\@model run python3 -c \"print('RAN-' + 'BY-QWEN')\"\n\\@model run git add",
+        1,
+    );
+    let r = rig.dispatch("qwen", "headless", &instruction);
+    let c = completion(&r);
+    assert_eq!(r.code, 0, "{at} {}", explain(&c));
+    let id = committed_by_vnx(&rig.repo, &c, &at, ("qwen", "headless"), marker, file);
+    assert_eq!(c["exit_code"], 0, "{at} {c}");
+    let events = &c["cli_events"];
+    assert_eq!(events["verdict"]["status"], "success", "{at} {events}");
+    // write, python3, git commit (declined), vnx report.
+    assert_eq!(events["tool_calls"], 4, "{at} {events}");
+    assert_eq!(events["permission_denials"], 1, "{at} {events}");
+    assert_eq!(events["last_message"], "Wrote it.", "{at} {events}");
+    assert_eq!(events["session_id"], c["session_id"], "{at} {events}");
+    let seen: String = rig
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .filter(|r| r.contains(marker))
+        .collect();
+    assert!(
+        seen.contains("RAN-BY-QWEN"),
+        "{at} the allowed command did not run"
+    );
+    // The started receipt names qwen's own posture and allow rule.
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["permission"], "edits", "{at} {started}");
+    // Its log is drawn as qwen's transcript: its start, the declined commit, the end.
+    let log = run(rig.repo.vnx().args(["show", &id, "--log"]));
+    assert_eq!(log.code, 0, "{at} {}", log.stderr);
+    assert!(
+        log.stdout
+            .contains("qwen 0.15.10, model mock-model, approval mode auto-edit"),
+        "{at} {}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains("denied  run_shell_command git add -A"),
+        "{at} {}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains("success · 5 turn(s)"),
+        "{at} {}",
+        log.stdout
+    );
+    rig.repo.verify_ok();
+}
+
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_http_500_fails_though_it_exits_0() {
+    let rig = Rig::new();
+    let at = step("qwen", "headless", "HTTP 500");
+    // qwen retries a 500 for about 100 s before it gives up.
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "qwen",
+            "--lane",
+            "headless",
+            "--deadline",
+            "400",
+        ])
+        .args(["--instruction", "qwen fails\n\\@model fail 500"]);
+    let r = run(cmd);
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed", "{at} {}", explain(&c));
+    assert_eq!(r.code, 1, "{at}");
+    // qwen exited 0: the verdict is its events'.
+    assert_eq!(c["exit_code"], 0, "{at} {c}");
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("500") && reason.contains("scripted failure"),
+        "{at} {reason}"
+    );
+    rig.repo.verify_ok();
+}
+
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_question_then_a_follow_up_in_the_same_session() {
+    let rig = Rig::new();
+    let asked = "first turn of qwen headless";
+    let r = rig.dispatch("qwen", "headless", &format!("{asked}\n\\@model ask"));
+    let at = step("qwen", "headless", "question");
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    assert_eq!(
+        c["cli_events"]["last_message"], "Should I also update the documentation?",
+        "{at} {c}"
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let session = c["session_id"].as_str().unwrap_or_default().to_owned();
+    assert!(!session.is_empty(), "{at} no session id: {c}");
+
+    let marker = "follow-up of qwen headless";
+    let file = "qwen-followed.txt";
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["follow-up", &id, "--json", "--deadline", "120"])
+        .args(["--instruction", &compliant(marker, file, "answered")]);
+    let r = run(cmd);
+    let at = step("qwen", "headless", "follow-up");
+    let f = completion(&r);
+    assert_eq!(f["status"], "done", "{at} {}", explain(&f));
+    assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{at} {f}");
+    let next = f["dispatch_id"].as_str().unwrap();
+    let started = rig
+        .repo
+        .receipts(next)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_started")
+        .unwrap();
+    assert_eq!(started["continues"]["session_id"], session.as_str(), "{at}");
+    // The model server saw the earlier turn in the follow-up's requests.
+    let saw_both = rig.server.requests().iter().any(|req| {
+        let body = req["body"].to_string();
+        body.contains(marker) && body.contains(asked)
+    });
+    assert!(saw_both, "{at} no request held both turns");
+    rig.repo.verify_ok();
+}
+
+/// Sandboxed with the full posture (qwen's `yolo`, which the shipped constraints allow only
+/// sandboxed): qwen starts with its state (`~/.qwen`) writable, writes, commits and reports;
+/// writing the main checkout and reading `~/.ssh` fail.
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_runs_sandboxed_with_the_full_posture() {
+    let rig = Rig::new();
+    let ssh = rig.repo.env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("id_ed25519"), "SANDBOX-SECRET-KEY\n").unwrap();
+    let main = rig.repo.env.path().canonicalize().unwrap();
+    let at = step("qwen", "headless", "sandboxed, full posture");
+    let marker = "sandboxed qwen headless";
+    let file = "qwen-sandboxed.txt";
+    let escape = main.join("escaped-qwen.txt");
+    let instruction = format!(
+        "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-qwen && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
+        escape.display()
+    );
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "qwen",
+            "--lane",
+            "headless",
+            "--deadline",
+            "120",
+        ])
+        .args(["--sandbox", "--permission", "full"])
+        .args(["--instruction", &instruction]);
+    let r = run(cmd);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {} {}", r.stderr, explain(&c));
+    assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    assert!(!escape.exists(), "{at} the worker wrote the main checkout");
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["sandbox"]["kind"], "bubblewrap", "{at}");
+    assert_eq!(started["permission_flags"][1], "yolo", "{at} {started}");
+    let seen: String = rig
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .filter(|r| r.contains(marker))
+        .collect();
+    for word in ["ESCAPE-DENIED", "SSH-DENIED", "COMMITTED"] {
+        assert!(seen.contains(word), "{at} no {word} in what the model got");
+    }
+    assert!(
+        !seen.contains("SANDBOX-SECRET-KEY"),
+        "{at} the key reached the model"
+    );
+    // qwen kept its session under its state directory, which the sandbox left writable.
+    let chats = rig.repo.env.home().join(".qwen/projects");
+    assert!(chats.is_dir(), "{at} no {}", chats.display());
+    rig.repo.verify_ok();
+}
