@@ -6,7 +6,7 @@
 //! built), a message's usage counted once by its id ([`Messages`]), and [`sum`].
 //!
 //! The usage is informational: a worker can write the file. So memory stays bounded whatever
-//! it holds: at most [`MAX_MESSAGES`] message ids are remembered at once.
+//! it holds: at most `MAX_MESSAGES` message ids are remembered at once.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
