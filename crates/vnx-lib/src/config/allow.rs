@@ -13,7 +13,7 @@ const MAX_LEN: usize = 200;
 /// Whether `command` can be an allow rule for every CLI: words of letters, digits and
 /// `-_./=:,+@%` separated by single spaces, not starting with `-`. Shell operators, quotes,
 /// parentheses and globs are refused: a rule is a prefix of one command, never a shell
-/// text (claude's `Bash(PREFIX:*)` and gemini's `commandPrefix` both match whole words).
+/// text (the CLIs' allow mechanisms match whole words).
 pub fn allowable(command: &str) -> bool {
     !command.is_empty()
         && command.len() <= MAX_LEN
@@ -59,12 +59,15 @@ mod tests {
 
     #[test]
     fn a_role_allows_its_command_gates_and_read_only_git_by_default() {
+        let reviewer = crate::provider::Provider::DEFAULT.name();
         let c = parse(
-            "version: 1\ngates:\n  tests: {kind: command, argv: [cargo, test]}\n  \
-             shell: {kind: command, argv: [sh, -c, 'make && make check']}\n  \
-             review: {kind: review, provider: codex}\nroles:\n  implementer:\n    \
-             gates: [tests, shell, review]\n  scout:\n    allow: [npm test, 'git log']\n  \
-             quiet:\n    allow: []\n",
+            &format!(
+                "version: 1\ngates:\n  tests: {{kind: command, argv: [cargo, test]}}\n  \
+                 shell: {{kind: command, argv: [sh, -c, 'make && make check']}}\n  \
+                 review: {{kind: review, provider: {reviewer}}}\nroles:\n  implementer:\n    \
+                 gates: [tests, shell, review]\n  scout:\n    allow: [npm test, 'git log']\n  \
+                 quiet:\n    allow: []\n"
+            ),
             Path::new("c.yaml"),
         )
         .unwrap();

@@ -11,6 +11,17 @@ use super::schema::{BUILTIN_PROVIDERS, Entries};
 use super::validation::{Checked, Validator, is_name, q};
 use crate::provider::DeclaredProvider;
 use crate::provider::Provider;
+use crate::provider::cli;
+
+/// The built-in CLIs a review gate may name, in words.
+fn reviewers() -> String {
+    cli::CLIS
+        .iter()
+        .filter(|c| c.can_review())
+        .map(|c| c.provider().name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Seconds a gate may run when its definition names no `timeout`.
 pub(super) const DEFAULT_TIMEOUT: u64 = 600;
@@ -42,8 +53,7 @@ pub enum GateKind {
     },
     /// A CLI run headless and read-only with the diff, answering with a JSON verdict.
     Review {
-        /// A built-in CLI (claude, codex, gemini, ollama) or a provider declared with a
-        /// headless lane.
+        /// A built-in CLI that can review or a provider declared with a headless lane.
         provider: String,
         /// The reviewer's model; the CLI's default when `None`.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,8 +182,9 @@ impl Validator<'_> {
                 misplaced("argv", raw.argv.as_ref().map(|a| &a.referenced), "command")?;
                 let Some(provider) = raw.provider else {
                     let msg = format!(
-                        "{who}: a review gate needs `provider` (claude, codex, gemini, ollama, or \
-                         a declared provider with a headless lane)"
+                        "{who}: a review gate needs `provider` ({}, or a declared provider with \
+                         a headless lane)",
+                        reviewers()
                     );
                     return self.err(&raw.kind.referenced, msg);
                 };
@@ -208,8 +219,8 @@ impl Validator<'_> {
         providers: &BTreeMap<String, DeclaredProvider>,
     ) -> Checked<()> {
         let name = provider.value.as_str();
-        if name == "demo" {
-            let msg = format!("{who}: the demo provider cannot review; name a CLI that can");
+        if Provider::parse(name).is_ok_and(|p| !cli::of(p).can_review()) {
+            let msg = format!("{who}: the {name} provider cannot review; name a CLI that can");
             return self.err(&provider.referenced, msg);
         }
         let model_value = model.map(|m| m.value.as_str());
@@ -223,9 +234,10 @@ impl Validator<'_> {
         }
         let Some(def) = providers.get(name) else {
             let msg = format!(
-                "{who}: provider {} is neither a built-in CLI (claude, codex, gemini, ollama) \
-                 nor declared under `providers:`",
-                q(name)
+                "{who}: provider {} is neither a built-in CLI ({}) nor declared under \
+                 `providers:`",
+                q(name),
+                reviewers()
             );
             return self.err(&provider.referenced, msg);
         };
@@ -303,10 +315,15 @@ mod tests {
             serde_json::to_string(&g).unwrap(),
             r#"{"kind":"command","argv":["make","check"],"timeout":600}"#
         );
-        let g = gate("    kind: review\n    provider: claude\n    idle_timeout: 60\n");
+        let reviewer = Provider::DEFAULT.name();
+        let g = gate(&format!(
+            "    kind: review\n    provider: {reviewer}\n    idle_timeout: 60\n"
+        ));
         assert_eq!(
             serde_json::to_string(&g).unwrap(),
-            r#"{"kind":"review","provider":"claude","timeout":600,"idle_timeout":60}"#
+            format!(
+                r#"{{"kind":"review","provider":"{reviewer}","timeout":600,"idle_timeout":60}}"#
+            )
         );
         let declared = "providers:\n  kimi:\n    binary: kimi\n    headless: {argv: [\"{prompt}\"]}\n    model_args: [\"-m\", \"{model}\"]\ngates:\n  r: {kind: review, provider: kimi, model: k2}\n";
         let config = parse(declared, Path::new("c")).unwrap();
@@ -342,7 +359,7 @@ mod tests {
                 "(the program)",
             ),
             (
-                "gates:\n  t: {kind: command, argv: [x], provider: codex}\n",
+                "gates:\n  t: {kind: command, argv: [x], provider: other}\n",
                 (2, 43),
                 "gate `t`: `provider` is only for review gates",
             ),
@@ -372,17 +389,7 @@ mod tests {
                 "provider `kimi` is neither a built-in CLI",
             ),
             (
-                "gates:\n  r: {kind: review, provider: ollama}\n",
-                (2, 31),
-                "provider ollama needs a model",
-            ),
-            (
-                "gates:\n  r: {kind: review, provider: codex, model: \"a b\"}\n",
-                (2, 45),
-                "is not valid for provider codex",
-            ),
-            (
-                "gates:\n  r: {kind: review, provider: codex, argv: [x]}\n",
+                "gates:\n  r: {kind: review, provider: other, argv: [x]}\n",
                 (2, 44),
                 "gate `r`: `argv` is only for command gates",
             ),
@@ -402,6 +409,33 @@ mod tests {
         for (text, at, want) in cases {
             let (l, c, m) = parse_err(text);
             if (l, c) != *at || !m.contains(want) {
+                wrong.push(format!("{text:?}: {l}:{c}: {m}"));
+            }
+        }
+        // A built-in's model is its module's to check, at the model (or the provider).
+        let needs_model = cli::CLIS
+            .iter()
+            .find(|c| c.check_model(None).is_err())
+            .unwrap();
+        let any = Provider::DEFAULT.name();
+        for (text, at, want) in [
+            (
+                format!(
+                    "gates:\n  r: {{kind: review, provider: {}}}\n",
+                    needs_model.provider().name()
+                ),
+                "provider: ",
+                format!("provider {} needs a model", needs_model.provider().name()),
+            ),
+            (
+                format!("gates:\n  r: {{kind: review, provider: {any}, model: \"a b\"}}\n"),
+                "model: ",
+                format!("is not valid for provider {any}"),
+            ),
+        ] {
+            let column = text.lines().nth(1).unwrap().find(at).unwrap() + at.len() + 1;
+            let (l, c, m) = parse_err(&text);
+            if (l, c) != (2, column) || !m.contains(&want) {
                 wrong.push(format!("{text:?}: {l}:{c}: {m}"));
             }
         }

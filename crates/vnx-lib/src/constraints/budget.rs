@@ -20,7 +20,7 @@ pub struct Spend {
     pub cached_input_tokens: u64,
     /// All tokens reported (the CLI's total, else input plus output).
     pub total_tokens: u64,
-    /// US dollars the CLIs said the dispatches cost (claude does), summed; `None` when none
+    /// US dollars the CLIs said the dispatches cost (where they say it), summed; `None` when none
     /// said.
     pub cost_usd: Option<f64>,
 }

@@ -340,7 +340,7 @@ fn matches(m: &RouteMatch, route: &Route<'_>, model: Option<&str>, via: &[&str])
         && m.sandboxed.is_none_or(|s| s == route.sandboxed)
 }
 
-/// The matched keys in words, e.g. "provider claude, via headless".
+/// The matched keys in words, e.g. "provider demo, via headless".
 fn describe(m: &RouteMatch, route: &Route<'_>, model: Option<&str>, via: &[&str]) -> String {
     let mut parts = Vec::new();
     if m.provider.is_some() {
@@ -370,8 +370,8 @@ mod tests {
     #[test]
     fn models_match_by_name_or_last_segment_ignoring_case() {
         assert!(model_is("Sonnet", " sonnet "));
-        assert!(model_is("anthropic/claude-opus-4", "claude-opus-4"));
-        assert!(model_is("claude-opus-4", "anthropic/claude-opus-4"));
+        assert!(model_is("vendor/big-model-4", "big-model-4"));
+        assert!(model_is("big-model-4", "vendor/big-model-4"));
         assert!(!model_is("sonnet", "opus"));
         assert!(!model_is("a/", "b/"));
     }
@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn full_posture_is_tagged_skip_permissions() {
         let route = Route {
-            provider: "codex",
+            provider: "other",
             model: None,
             role: "r",
             lane: Lane::Interactive,

@@ -1,7 +1,7 @@
 //! `vnx approve` / `vnx deny`: a blocked worker's permission prompt answered from outside its
-//! pane, through the CLI's own mechanism where it has one, and recorded. Claude Code's
-//! `PermissionRequest` hook may return a decision while its dialog shows (seen on claude
-//! 2.1.197: "Allowed by PermissionRequest hook"); vnx's hook waits for an answer file in
+//! pane, through the CLI's own mechanism where it has one, and recorded. A CLI's permission
+//! hook may return a decision while its dialog shows (its module's `answering_hook`); vnx's
+//! hook waits for an answer file in
 //! `.vnx-data/answers/` (outside the worktree and the dispatch directory, which the worker
 //! may write without asking) and returns it. For a CLI without such a hook the key its prompt
 //! takes is typed into the pane, once the dialog shows, and again while the pane shows it
@@ -449,11 +449,18 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         let dir = data.path().join("dispatches/D-1");
         fs::create_dir_all(dir.join("signals")).unwrap();
-        let request = "00000000000000000001-7-claude-permission-request.json";
+        // Any CLI that answers through a hook, and an event of its that goes on.
+        let cli = cli::CLIS
+            .iter()
+            .find(|c| c.answering_hook().is_some() && !c.went_on_events().is_empty())
+            .unwrap();
+        let event = cli.answering_hook().unwrap();
+        let request = format!("00000000000000000001-7-{event}.json");
+        let request = request.as_str();
         let path = answer_path(data.path(), "D-1");
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         let other = AnswerFile {
-            request: "00000000000000000000-7-claude-permission-request.json".into(),
+            request: format!("00000000000000000000-7-{event}.json"),
             answer: PermissionAnswer::Approve,
             message: None,
         };
@@ -469,7 +476,10 @@ mod tests {
         assert!(!path.exists(), "taken");
         // A later tool run: answered in the pane; the hook stops waiting at once.
         fs::write(
-            dir.join("signals/00000000000000000002-7-claude-post-tool-use.json"),
+            dir.join(format!(
+                "signals/00000000000000000002-7-{}.json",
+                cli.went_on_events()[0]
+            )),
             "{}",
         )
         .unwrap();

@@ -35,7 +35,7 @@ pub struct Detail {
     /// Where `token_usage` was read when not from the CLI's output (an interactive worker's
     /// session file).
     pub token_usage_source: Option<crate::receipts::UsageSource>,
-    /// The CLI's session (codex: thread) id, as the completion recorded it.
+    /// The CLI's session (or thread) id, as the completion recorded it.
     pub session_id: Option<String>,
     /// Where the CLIs kept their state for it, as its signed `dispatch_started` recorded
     /// (`show --log` finds an interactive worker's session file there); not printed.

@@ -87,7 +87,7 @@ impl GroupError {
         match self {
             GroupError::CandidateCount { .. } | GroupError::BadCandidate { .. } => Some(
                 "give each candidate as --candidate PROVIDER[:MODEL], e.g. --candidate \
-                 demo:commit --candidate claude:sonnet"
+                 demo:commit --candidate demo:ask"
                     .into(),
             ),
             GroupError::IdInUse { .. } => Some("leave out --group to get a fresh id".into()),

@@ -23,7 +23,7 @@ pub struct Candidate {
 impl std::str::FromStr for Candidate {
     type Err = GroupError;
 
-    /// `PROVIDER` or `PROVIDER:MODEL`; the model may itself hold colons (`ollama:qwen:7b`).
+    /// `PROVIDER` or `PROVIDER:MODEL`; the model may itself hold colons (`local:model:7b`).
     fn from_str(s: &str) -> Result<Candidate, GroupError> {
         let bad = || GroupError::BadCandidate {
             given: s.to_owned(),
@@ -175,10 +175,10 @@ mod tests {
         let c: Candidate = "demo:commit".parse().unwrap();
         assert_eq!(c.provider, "demo");
         assert_eq!(c.model.as_deref(), Some("commit"));
-        let c: Candidate = "ollama:qwen:7b".parse().unwrap();
-        assert_eq!(c.model.as_deref(), Some("qwen:7b"));
-        assert_eq!(c.to_string(), "ollama:qwen:7b");
-        let c: Candidate = "codex".parse().unwrap();
+        let c: Candidate = "local:model:7b".parse().unwrap();
+        assert_eq!(c.model.as_deref(), Some("model:7b"));
+        assert_eq!(c.to_string(), "local:model:7b");
+        let c: Candidate = "other".parse().unwrap();
         assert_eq!(c.model, None);
         for bad in ["", ":x", "demo:", "a b"] {
             assert!(bad.parse::<Candidate>().is_err(), "{bad:?}");

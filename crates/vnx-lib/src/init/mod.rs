@@ -292,8 +292,11 @@ pub fn config_text(project_id: &str, test: Option<&TestCommand>) -> String {
          # the base moved. A role without a `gates:` key cannot merge; `gates: []` merges\n\
          # without any.\n"
     );
-    let example = "#   review: {kind: review, provider: codex, timeout: 300}   # a CLI reads the diff\n\
-                   #   lint: {kind: command, argv: [\"make\", \"lint\"], idle_timeout: 300}\n";
+    let default = crate::provider::Provider::DEFAULT.name();
+    let example = format!(
+        "#   review: {{kind: review, provider: {default}, timeout: 300}}   # a CLI reads the diff\n\
+         #   lint: {{kind: command, argv: [\"make\", \"lint\"], idle_timeout: 300}}\n"
+    );
     match test {
         Some(t) => {
             let argv: Vec<String> = t
@@ -316,17 +319,28 @@ pub fn config_text(project_id: &str, test: Option<&TestCommand>) -> String {
     text.push_str(
         "#   docs: {gates: []}                     # merges without gates\n\
          #   planner: {writes: false, gates: []}   # changes no files: no phantom guard\n\
-         #   reviewer: {skills: [reviewer]}        # skills composed into its prompts\n\n\
-         # Providers: claude, codex, gemini, ollama and demo are built in; the model is\n\
-         # `--model` on each dispatch (the provider is inferred from it). Any other CLI:\n\
+         #   reviewer: {skills: [reviewer]}        # skills composed into its prompts\n\n",
+    );
+    let names = crate::provider::Provider::NAMES;
+    let (last, rest) = names.split_last().expect("there are built-in providers");
+    text.push_str(&format!(
+        "# Providers: {} and {last} are built in; the model is\n",
+        rest.join(", ")
+    ));
+    text.push_str(
+        "# `--model` on each dispatch (the provider is inferred from it). Any other CLI:\n\
          # providers:\n\
          #   kimi:\n\
          #     binary: kimi\n\
          #     headless: {argv: [\"--print\", \"{prompt}\"], prompt: argument, output: text, completion: exit}\n\
          #     model_args: [\"--model\", \"{model}\"]\n\
-         #     permissions: {ask: [], edits: [\"--auto-edit\"]}\n\
-         # concurrency: {claude: 4}              # at most N workers of a provider at once\n\
-         # queue: {policy: queue, max_length: 16}\n\n\
+         #     permissions: {ask: [], edits: [\"--auto-edit\"]}\n",
+    );
+    text.push_str(&format!(
+        "# concurrency: {{{default}: 4}}              # at most N workers of a provider at once\n"
+    ));
+    text.push_str(
+        "# queue: {policy: queue, max_length: 16}\n\n\
          # Worktrees: commands run in each new worktree, and prepared worktrees kept ready.\n\
          # worktree:\n\
          #   setup: [[\"npm\", \"ci\"]]\n\

@@ -9,7 +9,7 @@ use super::cache::{Cache, fingerprint};
 use crate::process::{self, Cmd};
 
 /// How long `--version` may take. Node CLIs start in about a second, but several seconds on a
-/// loaded 2-core machine (a CI run under the whole test suite once took over 5 s for claude):
+/// loaded 2-core machine (a CI run under the whole test suite once took over 5 s for one of them):
 /// a slow answer is not a broken CLI, only a hung one is.
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -170,18 +170,18 @@ mod tests {
     fn the_message_has_one_line_per_trailer_whatever_the_summary_holds() {
         let m = message(&CommitNote {
             dispatch_id: "D-1",
-            provider: "codex",
+            provider: "beta",
             model: None,
             session_id: Some("019a-x"),
             summary: Some("# fix\nthe\tparser\u{1b}[31m"),
         });
         assert!(m.starts_with("# fix the parser [31m\n\n"), "{m}");
-        assert!(m.contains("\nVNX-Dispatch: D-1\nVNX-Provider: codex\nVNX-Model: default\n"));
+        assert!(m.contains("\nVNX-Dispatch: D-1\nVNX-Provider: beta\nVNX-Model: default\n"));
         assert!(m.contains("VNX-Session: 019a-x\n"));
         assert!(m.ends_with("VNX-Summary: # fix the parser [31m\n"));
         let long = message(&CommitNote {
             dispatch_id: "D-2",
-            provider: "claude",
+            provider: "alpha",
             summary: Some(&"word ".repeat(40)),
             ..Default::default()
         });

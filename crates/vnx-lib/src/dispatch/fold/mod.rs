@@ -383,8 +383,8 @@ impl Records {
                     s.blocked = None;
                 }
             }
-            // A prompt answered with `vnx approve`/`vnx deny` waits no more (a denied gemini
-            // prompt ends the turn without a hook that says so).
+            // A prompt answered with `vnx approve`/`vnx deny` waits no more (a denied prompt
+            // may end the turn without a hook that says so).
             Typed::DispatchResumed(_) | Typed::DispatchAnswered(_) => {
                 if let Some(s) = self.state(&id, cite, true) {
                     s.state = State::Running;

@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(launching.index, 0);
         assert_eq!(slot("demo", "D-0000000b"), Some(1));
         assert_eq!(slot("demo", "D-0000000c"), None);
-        assert_eq!(slot("codex", "D-0000000c"), Some(0));
+        assert_eq!(slot("beta", "D-0000000c"), Some(0));
         assert_eq!(held(d.path(), "demo", all).len(), 2);
         // While its claimant launches it, a claim holds even if its dispatch looks dead; a
         // dead holder's claim is removed, and its slot is free again.

@@ -291,7 +291,7 @@ fn side(
             files,
             insertions,
             deletions,
-            // The CLI's total, else input plus output (claude and codex give no total).
+            // The CLI's total, else input plus output (not every CLI gives a total).
             tokens: completed
                 .and_then(|c| c.receipt.token_usage.as_ref())
                 .map(|u| {

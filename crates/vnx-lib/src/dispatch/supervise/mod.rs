@@ -334,7 +334,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let exit_signal = ended.exit.and_then(|s| s.signal());
     let mut stream = ended.stream.clone();
     if let Some(turn) = &ended.turn_end {
-        stream.session_id = stream.session_id.or_else(|| outcome::hook_session(turn));
+        stream.session_id = stream
+            .session_id
+            .or_else(|| outcome::hook_session(turn, true));
         stream.last_message = stream.last_message.or_else(|| outcome::hook_message(turn));
     }
     stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());

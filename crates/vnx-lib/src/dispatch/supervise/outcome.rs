@@ -10,7 +10,7 @@ use std::process::ExitStatus;
 use crate::dispatch::supervise::signals::{HookSignal, Report, ReportStatus};
 use crate::provider::events::{StreamSummary, Verdict};
 use crate::provider::hooks::HookKind;
-use crate::provider::{self, Lane};
+use crate::provider::{self, Lane, cli};
 use crate::receipts::{CompletionSignal, DispatchStatus};
 
 /// Why the supervisor stopped the worker itself.
@@ -199,25 +199,19 @@ pub fn decide(e: &Ended) -> Decision {
     }
 }
 
-/// Receipt fields from a hook payload: the session id (claude, gemini) or thread id (codex).
-pub fn hook_session(signal: &HookSignal) -> Option<String> {
-    ["session_id", "thread-id"]
-        .iter()
-        .find_map(|k| signal.payload.get(k)?.as_str())
+/// The session (or thread) id a hook signal names, as its CLI reads it; `turn_end`: the
+/// signal that ended the turn.
+pub fn hook_session(signal: &HookSignal, turn_end: bool) -> Option<String> {
+    cli::of_hook_event(&signal.event)?
+        .hook_session(&signal.event, &signal.payload, turn_end)
         .map(|s| crate::dispatch::supervise::signals::shorten(s, 256))
 }
 
-/// The last assistant message a hook carries (claude's `Stop` hook `last_assistant_message`,
-/// gemini `prompt_response`, codex `last-assistant-message`).
+/// The last assistant message an end-of-turn hook carries, as its CLI reads it.
 pub fn hook_message(signal: &HookSignal) -> Option<String> {
-    [
-        "last_assistant_message",
-        "prompt_response",
-        "last-assistant-message",
-    ]
-    .iter()
-    .find_map(|k| signal.payload.get(k)?.as_str())
-    .map(|s| crate::dispatch::supervise::signals::shorten(s, 4000))
+    cli::of_hook_event(&signal.event)?
+        .hook_message(&signal.payload)
+        .map(|s| crate::dispatch::supervise::signals::shorten(s, 4000))
 }
 
 #[cfg(test)]
@@ -302,7 +296,7 @@ mod tests {
             (DispatchStatus::NeedsInput, CompletionSignal::ClaudeStopHook)
         );
         assert_eq!(
-            hook_session(e.turn_end.as_ref().unwrap()).as_deref(),
+            hook_session(e.turn_end.as_ref().unwrap(), true).as_deref(),
             Some("abc")
         );
         e.turn_end = None;

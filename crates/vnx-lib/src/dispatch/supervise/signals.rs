@@ -85,7 +85,7 @@ fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
 /// One hook call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HookSignal {
-    /// Which hook fired (`claude-stop`, `codex-notify`, ...).
+    /// Which hook fired (as `vnx __hook` names it, e.g. `demo-stop`).
     pub event: String,
     /// RFC 3339.
     pub received_at: String,
@@ -310,14 +310,14 @@ mod tests {
         assert!(reader.poll(dir.path()).is_empty());
         write_hook(
             dir.path(),
-            "claude-stop",
+            "some-stop",
             serde_json::json!({"session_id": "s"}),
         )
         .unwrap();
-        write_hook(dir.path(), "claude-notification", serde_json::json!("raw")).unwrap();
+        write_hook(dir.path(), "some-notification", serde_json::json!("raw")).unwrap();
         let got = reader.poll(dir.path());
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0].event, "claude-stop");
+        assert_eq!(got[0].event, "some-stop");
         assert!(
             reader.poll(dir.path()).is_empty(),
             "each signal is read once"

@@ -48,12 +48,12 @@ mod tests {
     #[test]
     fn slots_are_exclusive_and_freed_on_drop() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, _) = acquire(dir.path(), "claude", 2, || true).unwrap().unwrap();
-        let (b, _) = acquire(dir.path(), "claude", 2, || true).unwrap().unwrap();
+        let (a, _) = acquire(dir.path(), "alpha", 2, || true).unwrap().unwrap();
+        let (b, _) = acquire(dir.path(), "alpha", 2, || true).unwrap().unwrap();
         assert_ne!(a.index, b.index);
-        assert!(acquire(dir.path(), "claude", 2, || true).unwrap().is_none());
-        assert!(acquire(dir.path(), "codex", 2, || true).unwrap().is_some());
+        assert!(acquire(dir.path(), "alpha", 2, || true).unwrap().is_none());
+        assert!(acquire(dir.path(), "beta", 2, || true).unwrap().is_some());
         drop(a);
-        assert!(acquire(dir.path(), "claude", 2, || true).unwrap().is_some());
+        assert!(acquire(dir.path(), "alpha", 2, || true).unwrap().is_some());
     }
 }

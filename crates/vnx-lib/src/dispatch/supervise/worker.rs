@@ -15,7 +15,7 @@ use crate::dispatch::supervise::signals::{self, HookSignal, ReportFile, SignalRe
 use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::process::{self, Cmd, Group, Stopped};
 use crate::provider::hooks::HookKind;
-use crate::provider::{Lane, PromptTransport, invocation};
+use crate::provider::{Lane, PromptTransport, cli, invocation};
 use crate::sandbox::ShapeExt;
 use crate::tmux::Tmux;
 
@@ -77,8 +77,8 @@ pub(super) fn run_worker(
         path.push(":");
         path.push(p);
     }
-    // The worker's temporary files stay in the dispatch (gemini, for one, drops error reports
-    // in the temp dir) and go with its end.
+    // The worker's temporary files stay in the dispatch (a CLI may drop error reports in the
+    // temp dir) and go with its end.
     let tmp = spec.dispatch_dir.join("tmp");
     crate::files::private_dir(&tmp).map_err(io_err(&tmp))?;
     let mut cmd = Cmd::new(&argv[0])
@@ -160,10 +160,8 @@ pub(super) fn run_worker(
         }
         if interactive {
             for signal in reader.poll(&spec.dispatch_dir) {
-                // codex's `notify` also names its title sub-thread: only its end-of-turn
-                // signal (below) tells the dispatch's own thread.
-                if signal.event != "codex-notify" && ended.hook_session.is_none() {
-                    ended.hook_session = outcome::hook_session(&signal);
+                if ended.hook_session.is_none() {
+                    ended.hook_session = outcome::hook_session(&signal, false);
                 }
                 for change in live.on_signal(&signal, Instant::now()) {
                     recorder.change(&change, log);
@@ -268,7 +266,7 @@ fn stop(group: &mut Group) -> std::io::Result<(std::process::ExitStatus, &'stati
 }
 
 /// The argument that carries the prompt (or points at its file), as the worker receives it:
-/// codex's `notify` names it among the turn's input messages.
+/// how a CLI whose end-of-turn hook fires for threads of its own tells the dispatch's.
 fn initial_prompt(spec: &Spec, prompt: &str) -> String {
     let file = spec.dispatch_dir.join("prompt.md");
     spec.invocation
@@ -279,8 +277,8 @@ fn initial_prompt(spec: &Spec, prompt: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Whether a hook signal ends the dispatch's turn. Codex also notifies for its title
-/// sub-thread: only the thread whose input was the dispatch's prompt counts.
+/// Whether a hook signal ends the dispatch's turn. Where the CLI's hook also fires for threads
+/// of its own, only the thread whose input was the dispatch's prompt counts.
 fn ends_turn(
     kind: HookKind,
     signal: &HookSignal,
@@ -290,22 +288,13 @@ fn ends_turn(
     if !kind.ends_turn(&signal.event) {
         return false;
     }
-    if kind != HookKind::CodexNotify {
+    let Some(thread) =
+        cli::of_hook_event(&signal.event).and_then(|c| c.turn_thread(&signal.payload, initial))
+    else {
         return true;
+    };
+    if thread.prompted && !threads.contains(&thread.id) {
+        threads.push(thread.id.clone());
     }
-    let thread = signal
-        .payload
-        .get("thread-id")
-        .and_then(|t| t.as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let ours = signal
-        .payload
-        .get("input-messages")
-        .and_then(|m| m.as_array())
-        .is_some_and(|m| m.iter().any(|m| m.as_str() == Some(initial)));
-    if ours && !threads.contains(&thread) {
-        threads.push(thread.clone());
-    }
-    threads.contains(&thread)
+    threads.contains(&thread.id)
 }

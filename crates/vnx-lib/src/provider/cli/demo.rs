@@ -79,6 +79,11 @@ impl CodingCli for Demo {
         false
     }
 
+    /// Its models follow a script; none reads a diff.
+    fn can_review(&self) -> bool {
+        false
+    }
+
     /// Its model names the behaviour it acts out; there is no default.
     fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
         match model {

@@ -157,6 +157,17 @@ pub enum HookSays {
     Nothing,
 }
 
+/// Which thread of the worker's a turn-end signal is from, for a CLI whose end-of-turn hook
+/// also fires for threads of its own (a title's): the thread, and whether its input was the
+/// dispatch's prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TurnThread {
+    /// The thread's id.
+    pub id: String,
+    /// Whether the thread's input held the dispatch's prompt.
+    pub prompted: bool,
+}
+
 /// The non-empty string at `path` in a hook's payload.
 pub fn payload_text(v: &Value, path: &[&str]) -> Option<String> {
     let mut cur = v;

@@ -25,7 +25,7 @@ use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::receipts::{CliHomes, PermissionAnswer};
 use crate::sandbox::StatePath;
 use argv::{Argv, Start, Wanted};
-use hook::{HookSays, InWorktree, Launch};
+use hook::{HookSays, InWorktree, Launch, TurnThread};
 use render::TranscriptEvents;
 use session::Sought;
 use stream::StreamEvents;
@@ -68,10 +68,10 @@ pub enum Provider {
 impl Provider {
     /// Every built-in provider, in the registry's order.
     pub const ALL: [Provider; 6] = [
-        Provider::Qwen,
         Provider::Claude,
         Provider::Codex,
         Provider::Gemini,
+        Provider::Qwen,
         Provider::Ollama,
         Provider::Demo,
     ];
@@ -81,7 +81,7 @@ impl Provider {
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
-    pub const NAMES: [&'static str; 6] = ["qwen", "claude", "codex", "gemini", "ollama", "demo"];
+    pub const NAMES: [&'static str; 6] = ["claude", "codex", "gemini", "qwen", "ollama", "demo"];
 
     /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
@@ -209,6 +209,12 @@ pub trait CodingCli: Sync {
         check_valid(self.provider(), model)
     }
 
+    /// Whether a review gate may name it: it reads a diff and answers headless with a
+    /// verdict (the demo cannot).
+    fn can_review(&self) -> bool {
+        true
+    }
+
     /// Whether it is a program of its own, found on PATH, whose version and flags doctor
     /// checks (the demo is vnx itself).
     fn separate_binary(&self) -> bool {
@@ -258,6 +264,29 @@ pub trait CodingCli: Sync {
     /// CLI gave the hook) says about its worker, from the CLI's own hooks, never the screen.
     fn hook_says(&self, _event: &str, _payload: &Value) -> HookSays {
         HookSays::Nothing
+    }
+
+    /// The session (or thread) id one of its hook signals names; `turn_end`: the signal that
+    /// ended the turn. By default the payload's `session_id`.
+    fn hook_session<'p>(
+        &self,
+        _event: &str,
+        payload: &'p Value,
+        _turn_end: bool,
+    ) -> Option<&'p str> {
+        payload.get("session_id")?.as_str()
+    }
+
+    /// The last assistant message its end-of-turn hook's payload carries.
+    fn hook_message<'p>(&self, _payload: &'p Value) -> Option<&'p str> {
+        None
+    }
+
+    /// Which of its threads a turn end is from, for a CLI whose end-of-turn hook also fires
+    /// for threads of its own (only the dispatch's thread ends its turn); `None`: every turn
+    /// end is the dispatch's.
+    fn turn_thread(&self, _payload: &Value, _prompt_arg: &str) -> Option<TurnThread> {
+        None
     }
 
     /// The files its hooks need in the dispatch's directory for a launch (the name relative
@@ -357,8 +386,14 @@ pub trait CodingCli: Sync {
     }
 
     /// Whether an event of a worker's log (its `type` is `kind`) is this CLI's; the registry
-    /// asks the CLIs in order, so an earlier CLI's claim wins.
+    /// asks the CLIs in the order of [`CodingCli::claims_narrowly`], so a narrow claim wins.
     fn transcript_claims(&self, _kind: &str, _event: &Value) -> bool {
+        false
+    }
+
+    /// Whether its [`CodingCli::transcript_claims`] is asked before the others': a CLI whose
+    /// stream is shaped like another's claims only what names it, and is asked first.
+    fn claims_narrowly(&self) -> bool {
         false
     }
 
@@ -432,14 +467,13 @@ pub trait CodingCli: Sync {
     }
 }
 
-/// Every built-in CLI, in the order [`Provider::ALL`] lists them; the transcript asks them in
-/// this order which CLI an event is from (qwen first: its claim is narrow, its start, and its
-/// stream is shaped like claude's), and inference reports them in it.
+/// Every built-in CLI, in the order [`Provider::ALL`] lists them; inference reports them in
+/// it.
 pub static CLIS: [&dyn CodingCli; 6] = [
-    &qwen::Qwen,
     &claude::Claude,
     &codex::Codex,
     &gemini::Gemini,
+    &qwen::Qwen,
     &ollama::Ollama,
     &demo::Demo,
 ];
@@ -467,8 +501,12 @@ pub fn streaming(format: OutputFormat) -> Option<&'static dyn CodingCli> {
 }
 
 /// A renderer of the log whose first recognised event is `event` (of type `kind`).
+/// The CLIs that claim narrowly ([`CodingCli::claims_narrowly`]) are asked first.
 pub fn transcript_for(kind: &str, event: &Value) -> Option<Box<dyn TranscriptEvents>> {
-    CLIS.iter()
+    let narrow = CLIS.iter().filter(|cli| cli.claims_narrowly());
+    let broad = CLIS.iter().filter(|cli| !cli.claims_narrowly());
+    narrow
+        .chain(broad)
         .find(|cli| cli.transcript_claims(kind, event))
         .and_then(|cli| cli.transcript_events())
 }

@@ -103,6 +103,11 @@ impl CodingCli for Claude {
         Some("1. Yes")
     }
 
+    /// Its `Stop` hook's `last_assistant_message`.
+    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("last_assistant_message")?.as_str()
+    }
+
     fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
         hooks::says(event, payload)
     }

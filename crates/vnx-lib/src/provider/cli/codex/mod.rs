@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::argv::{Argv, Start};
-use super::hook::HookSays;
+use super::hook::{HookSays, TurnThread};
 use super::render::TranscriptEvents;
 use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
@@ -66,6 +66,39 @@ impl CodingCli for Codex {
 
     fn dialog_marker(&self) -> Option<&'static str> {
         Some("1. Yes, proceed (y)")
+    }
+
+    /// `notify` names the thread (`thread-id`); it also fires for its title's sub-thread, so
+    /// only the signal that ended the dispatch's turn tells the dispatch's thread.
+    fn hook_session<'p>(&self, event: &str, payload: &'p Value, turn_end: bool) -> Option<&'p str> {
+        if event == "codex-notify" && !turn_end {
+            return None;
+        }
+        ["session_id", "thread-id"]
+            .iter()
+            .find_map(|k| payload.get(k)?.as_str())
+    }
+
+    /// `notify`'s `last-assistant-message`.
+    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("last-assistant-message")?.as_str()
+    }
+
+    /// `notify` names its thread and the turn's input messages, among which the argument
+    /// that carried the dispatch's prompt.
+    fn turn_thread(&self, payload: &Value, prompt_arg: &str) -> Option<TurnThread> {
+        let id = payload
+            .get("thread-id")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default();
+        let prompted = payload
+            .get("input-messages")
+            .and_then(|m| m.as_array())
+            .is_some_and(|m| m.iter().any(|m| m.as_str() == Some(prompt_arg)));
+        Some(TurnThread {
+            id: id.to_owned(),
+            prompted,
+        })
     }
 
     fn hook_says(&self, event: &str, payload: &Value) -> HookSays {

@@ -77,6 +77,11 @@ impl CodingCli for Gemini {
         Some("1. Allow once")
     }
 
+    /// Its `AfterAgent` hook's `prompt_response`.
+    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("prompt_response")?.as_str()
+    }
+
     fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
         hooks::says(event, payload)
     }

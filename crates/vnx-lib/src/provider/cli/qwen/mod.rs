@@ -57,10 +57,15 @@ impl CodingCli for Qwen {
         Some(Box::new(events::QwenEvents::default()))
     }
 
-    /// Its start, which names its version; the registry asks qwen before the CLIs whose
-    /// streams are shaped like its own (`system`, `assistant`, `user`, `result`).
+    /// Its start, which names its version.
     fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
         transcript::claims(kind, event)
+    }
+
+    /// Its stream is shaped like other CLIs' (`system`, `assistant`, `user`, `result`): only
+    /// its start tells it apart, so it is asked first.
+    fn claims_narrowly(&self) -> bool {
+        true
     }
 
     fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
