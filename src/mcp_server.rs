@@ -55,7 +55,7 @@ struct ListArgs {
     /// failed, needs_input, timeout, cancelled, merged, released, unverified.
     #[serde(default)]
     states: Vec<String>,
-    /// Only dispatches of this provider (claude, codex, gemini, ollama, demo, or a declared one).
+    /// Only dispatches of this provider (a built-in CLI or a declared one).
     provider: Option<String>,
     /// Only dispatches of this role (implementer, reviewer, …).
     role: Option<String>,

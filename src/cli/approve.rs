@@ -18,9 +18,9 @@ const HOOK_WAIT: Duration = Duration::from_secs(5);
 
 /// Allow a blocked dispatch's pending permission prompt
 ///
-/// The prompt `vnx status` shows as `blocked` is allowed once. Claude Code is answered
-/// through its PermissionRequest hook (the decision vnx's waiting hook returns); codex and
-/// gemini offer no such way, so the key their prompt takes is typed into the worker's pane.
+/// The prompt `vnx status` shows as `blocked` is allowed once. A CLI whose permission hook
+/// can wait for an answer is answered through it (the decision vnx's waiting hook returns);
+/// for the others the key their prompt takes is typed into the worker's pane.
 /// A signed `dispatch_answered` records who answered what, and how; the request it names is
 /// what a hook call in the worker's dispatch said (`request_from: worker_hook`, which the
 /// worker could make itself), beside the lines of the CLI's dialog its pane showed

@@ -13,8 +13,8 @@ use super::settings;
 /// Sum the tokens (and the money, where a CLI said) the receipts recorded, and show where
 /// each budget stands
 ///
-/// Only figures a CLI reported count: COST is what the CLIs said the dispatches cost (claude
-/// says, in US dollars; `-` when none in the group did). a dispatch that ended without a usage report is counted
+/// Only figures a CLI reported count: COST is what the CLIs said the dispatches cost (in US
+/// dollars, where a CLI says; `-` when none in the group did). A dispatch that ended without a usage report is counted
 /// under UNREPORTED, its spend unknown rather than zero. Budgets are the `budgets:` of
 /// provider_constraints.yaml; a dispatch is refused (or warned about) once the tokens
 /// recorded in a budget's period reach its limit.

@@ -9,9 +9,10 @@ use super::CliError;
 
 /// Refuse a blocked dispatch's pending permission prompt
 ///
-/// The prompt `vnx status` shows as `blocked` is refused. Claude Code is answered through
-/// its PermissionRequest hook (the worker is told `--message`, or that a person said no);
-/// codex and gemini by the key that refuses in their pane. A signed `dispatch_answered`
+/// The prompt `vnx status` shows as `blocked` is refused. A CLI whose permission hook can
+/// wait for an answer is answered through it (the worker is told `--message`, or that a
+/// person said no); the others by the key that refuses in their pane. A signed
+/// `dispatch_answered`
 /// records who answered what, and how.
 ///
 /// Exits 0 when answered, 1 when the dispatch waits for no permission decision, 2 for an id
@@ -20,7 +21,7 @@ use super::CliError;
 pub struct Args {
     /// The dispatch id
     id: String,
-    /// What the worker is told (claude; the other CLIs take no text with a refusal)
+    /// What the worker is told, where its CLI takes text with a refusal (through its hook)
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
     /// Print the `dispatch_answered` receipt as JSON

@@ -57,9 +57,8 @@ pub struct Args {
     /// constraints; the CLI that runs it is --provider
     #[arg(long, visible_alias = "role", value_name = "ROLE")]
     agent: String,
-    /// claude, codex, gemini, ollama, demo, or one declared in .vnx/config.yaml [default:
-    /// inferred from --model, else claude]
-    #[arg(long, value_name = "P")]
+    /// The CLI that runs the worker: a built-in one or one declared in .vnx/config.yaml
+    #[arg(long, value_name = "P", long_help = provider_help())]
     provider: Option<String>,
     /// The model (for demo: commit, dirty, noop, fail, ask, forget, slow or stubborn)
     #[arg(long, value_name = "M")]
@@ -85,8 +84,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "edits")]
     permission: PermissionArg,
     /// headless (the CLI's non-interactive mode) or interactive (its TUI, completion by hooks
-    /// and `vnx report`) [default: interactive for claude, else headless]
-    #[arg(long, value_enum)]
+    /// and `vnx report`) [default: the CLI's own]
+    #[arg(long, value_enum, long_help = lane_help())]
     lane: Option<LaneArg>,
     /// A skill from skills/NAME/ to compose into the prompt (repeatable, in order) [default:
     /// the role's skills from .vnx/config.yaml]
@@ -193,6 +192,30 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// The request as the host's `vnx dispatch-agent` takes it (the instruction as text).
+/// `--provider`'s long help: the built-in CLIs, from the registry.
+fn provider_help() -> String {
+    format!(
+        "The CLI that runs the worker: {}, or one declared in .vnx/config.yaml [default: \
+         inferred from --model, else {}]",
+        vnx::provider::Provider::NAMES.join(", "),
+        vnx::provider::Provider::DEFAULT.name()
+    )
+}
+
+/// `--lane`'s long help: each built-in CLI's own lane, from the registry.
+fn lane_help() -> String {
+    let interactive: Vec<&str> = vnx::provider::cli::CLIS
+        .iter()
+        .filter(|c| c.default_lane() == Lane::Interactive)
+        .map(|c| c.provider().name())
+        .collect();
+    format!(
+        "headless (the CLI's non-interactive mode) or interactive (its TUI, completion by hooks \
+         and `vnx report`) [default: interactive for {}, else headless]",
+        interactive.join(", ")
+    )
+}
+
 fn remote_request(
     args: &Args,
     id: Option<vnx::ids::DispatchId>,

@@ -61,10 +61,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let home = super::settings::env("HOME")
         .filter(|h| !h.is_empty())
         .map(std::path::PathBuf::from);
-    let codex_home = super::settings::env("CODEX_HOME")
-        .filter(|h| !h.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| home.as_ref().map(|h| h.join(".codex")));
+    let homes = settings::session_homes();
     let report = doctor::run(&Inputs {
         cwd: &cwd,
         project: project.as_ref(),
@@ -76,7 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         cache_dir: cache_dir.as_deref(),
         threads: settings::threads(None),
         home: home.as_deref(),
-        codex_home: codex_home.as_deref(),
+        homes: &homes,
     });
     let summary = report.summary();
     let mut out = Out::new();

@@ -20,7 +20,7 @@ use super::settings;
 ///
 /// Starts a new dispatch (its own id, receipts and report) that works on the branch and in
 /// the worktree of the dispatch it continues, and resumes the CLI session that dispatch
-/// recorded (claude and gemini `--resume`, codex `exec resume`), so the worker sees the
+/// recorded (each CLI's own way to resume, where it has one), so the worker sees the
 /// earlier turns. Works after done, failed, needs_input, timeout and cancelled; a blocked
 /// dispatch is cancelled first. Its `dispatch_started` names the dispatch it continues. A
 /// dispatch whose branch was merged or released cannot be continued, nor one a later

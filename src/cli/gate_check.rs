@@ -14,7 +14,7 @@ use super::settings;
 ///
 /// Runs each gate named under `roles.<role>.gates` in .vnx/config.yaml on the head the
 /// dispatch's completion recorded: command gates in a fresh checkout of that head (exit 0
-/// passes), review gates through claude, codex, gemini (or another declared CLI) headless and
+/// passes), review gates through a built-in or declared CLI headless and
 /// read-only, asked for a JSON verdict. Records a request, a result and a report per gate
 /// (tied by a contract hash) and the run's verdict as receipts, then checkpoints the ledger.
 /// A gate that could not run, timed out, stalled or gave no verdict is never a pass, and a

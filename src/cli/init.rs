@@ -38,13 +38,10 @@ pub struct Args {
     /// node_modules); repeatable
     #[arg(long = "pool-keep", value_name = "DIR", requires = "pool", value_parser = cache_dir)]
     pool_keep: Vec<String>,
-    /// Also register `vnx mcp` as an MCP server with these CLIs (comma-separated; all three
-    /// when none is named): claude in the project's .mcp.json, codex in
-    /// $CODEX_HOME/config.toml (default ~/.codex), gemini in the project's
-    /// .gemini/settings.json. Only the `vnx` entry changes; a changed file is first copied to
-    /// `<file>.pre-vnx`
+    /// Also register `vnx mcp` as an MCP server with these CLIs (comma-separated; all of them
+    /// when none is named)
     #[arg(long, value_name = "CLI", num_args = 0.., value_delimiter = ',',
-          value_parser = ["claude", "codex", "gemini"])]
+          value_parser = mcp_clients(), long_help = mcp_help())]
     mcp: Option<Vec<String>>,
     /// Do not look for the project's test command; a new config then names no gate
     #[arg(long)]
@@ -184,6 +181,29 @@ fn tell_gate(report: &vnx::init::InitReport, no_detect: bool) {
     }
 }
 
+/// The CLIs `--mcp` takes.
+fn mcp_clients() -> clap::builder::PossibleValuesParser {
+    vnx::init::mcp::Client::all()
+        .into_iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// `--mcp`'s long help: each CLI and where it reads its MCP servers.
+fn mcp_help() -> String {
+    let places: Vec<String> = vnx::init::mcp::Client::all()
+        .into_iter()
+        .map(|c| format!("{} in {}", c.name(), c.place()))
+        .collect();
+    format!(
+        "Also register `vnx mcp` as an MCP server with these CLIs (comma-separated; all of them \
+         when none is named): {}. Only the `vnx` entry changes; a changed file is first copied \
+         to `<file>.pre-vnx`",
+        places.join(", ")
+    )
+}
+
 /// Registers `vnx mcp` with the CLIs named (all when none is), as this binary.
 fn register_mcp(
     root: &std::path::Path,
@@ -195,15 +215,8 @@ fn register_mcp(
     } else {
         names.iter().filter_map(|n| Client::parse(n)).collect()
     };
-    let codex_home = super::settings::env("CODEX_HOME")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            super::settings::env("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| std::path::PathBuf::from(h).join(".codex"))
-        });
+    let homes = super::settings::session_homes();
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).context("cannot find the running vnx binary"))?;
-    Ok(mcp::register(root, codex_home.as_deref(), &vnx, &clients)?)
+    Ok(mcp::register(root, &homes, &vnx, &clients)?)
 }

@@ -8,19 +8,28 @@ use super::settings;
 
 /// Serve a read-only MCP server (Model Context Protocol) on stdin and stdout
 ///
-/// For a dispatcher that is itself an agent (Claude Code, Codex, Gemini CLI): tools list and
+/// For a dispatcher that is itself an agent (a coding CLI that takes MCP servers): tools list and
 /// show dispatches, read a worker's log and a dispatch's diff, wait for dispatches (returning
 /// on blocked and needs_input too), tail the receipts, verify the ledger, read gate results,
 /// merge readiness, the provider constraints and spend; resources serve the ledger and the
 /// dispatch records. Nothing it does dispatches, merges, releases or writes to the project;
 /// every answer cites the receipts (line SHA-256) it was derived from. `vnx init --mcp`
-/// registers it with claude, codex and gemini (by hand: `claude mcp add vnx -- vnx mcp`).
+/// registers it with the CLIs that take MCP servers (by hand, give your CLI the server
+/// `vnx mcp`).
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx init --mcp claude")]
+#[command(after_long_help = examples())]
 pub struct Args {
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
+}
+
+/// The help's example: registering with the default CLI.
+fn examples() -> String {
+    format!(
+        "Examples:\n  $ vnx init --mcp {}",
+        vnx::provider::Provider::DEFAULT.name()
+    )
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {

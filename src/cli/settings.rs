@@ -129,8 +129,10 @@ pub fn tmux_socket(flag: Option<String>) -> String {
 /// What this machine offers a sandboxed worker, from the environment.
 pub fn machine() -> vnx::sandbox::Machine {
     let dir = |name: &str| env(name).map(PathBuf::from).filter(|p| p.is_absolute());
-    let state_vars = ["CLAUDE_CONFIG_DIR", "CODEX_HOME"]
-        .into_iter()
+    let state_vars = vnx::provider::cli::CLIS
+        .iter()
+        .flat_map(|c| c.state_paths())
+        .filter_map(|p| p.var)
         .filter_map(|v| dir(v).map(|p| (v.to_owned(), p)))
         .collect();
     vnx::sandbox::Machine {

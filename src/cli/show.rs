@@ -347,8 +347,8 @@ fn live(ledger: &std::path::Path, tmux: &Tmux, id: &str) -> Result<bool, CliErro
         .any(|s| s.id == id && s.state.is_live()))
 }
 
-/// Which session file an interactive claude, codex or gemini worker's CLI keeps (its TUI
-/// writes nothing to `worker.log` until the end); `None` for another lane or CLI.
+/// Which session file an interactive worker's CLI keeps, where it keeps one vnx reads (its
+/// TUI writes nothing to `worker.log` until the end); `None` for another lane or CLI.
 fn session_wanted(d: &Detail) -> Option<session::Wanted> {
     let s = &d.state;
     if d.lane.as_deref() != Some("interactive") {

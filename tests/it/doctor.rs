@@ -183,10 +183,10 @@ fn a_healthy_project_passes() {
         PASS  git             [git version] (vnx needs 2.36 or later)
         PASS  tmux            [tmux version] (vnx needs 3.2 or later)
         PASS  sandbox         [bwrap version] makes a sandbox here ([tmp]/bin/bwrap)
-        PASS  qwen            not installed (`qwen` is not on PATH): dispatches to qwen are refused
         PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 11 flags vnx passes are listed in `claude --help`
         PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
         PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 11 flags vnx passes are listed in `gemini --help`
+        PASS  qwen            not installed (`qwen` is not on PATH): dispatches to qwen are refused
         PASS  ollama          [tmp]/bin/ollama: ollama version is 0.12.3; vnx passes it no flags
         PASS  project         [tmp]/work (initialised)
         PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles

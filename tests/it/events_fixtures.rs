@@ -12,9 +12,9 @@ fn parse(name: &str) -> (StreamSummary, serde_json::Value) {
     let path = repo_dir().join("tests/support/fixtures").join(name);
     let data = std::fs::read(&path).unwrap();
     let format = match name.split('-').next().unwrap() {
-        "claude" => OutputFormat::ClaudeStreamJson,
-        "codex" => OutputFormat::CodexJson,
-        _ => OutputFormat::GeminiStreamJson,
+        "claude" => OutputFormat::named("claude-stream-json"),
+        "codex" => OutputFormat::named("codex-json"),
+        _ => OutputFormat::named("gemini-stream-json"),
     };
     let mut parser = EventParser::new(format);
     parser.feed(&data);

@@ -257,7 +257,7 @@ fn interactive_tuis_complete_through_their_hooks() {
     let fakes = Fakes::new();
     for (cli, signal) in [
         ("claude", "claude_stop_hook"),
-        ("codex", "codex_notify"),
+        ("codex", "codex_notify_hook"),
         ("gemini", "gemini_after_agent_hook"),
     ] {
         // A report, then the turn ends: done, from the report.

@@ -105,7 +105,7 @@ fn started() -> DispatchStarted {
         environment: Some(vec!["HOME".into(), "PATH".into()]),
         prompt_transport: PromptTransport::Argument,
         completion: provider::ProviderCompletion::Report,
-        hooks: HookKind::ClaudeStop,
+        hooks: HookKind::named("claude-stop"),
         vnx_files_placed: vec![Placed {
             path: PathBuf::from("/w/.gemini/settings.json"),
             sha256: s(HASH),
@@ -180,9 +180,11 @@ fn started() -> DispatchStarted {
         remote: None,
         title: Some(s("Add a greeting")),
         cli_homes: Some(vnx::receipts::CliHomes {
-            claude: Some(s("/home/u/.claude")),
-            codex: Some(s("/home/u/.codex")),
-            gemini: None,
+            homes: [
+                (s("claude"), s("/home/u/.claude")),
+                (s("codex"), s("/home/u/.codex")),
+            ]
+            .into(),
             sessions: None,
         }),
         session_id: Some(s("0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a")),
@@ -222,7 +224,7 @@ fn completed() -> DispatchCompleted {
     DispatchCompleted {
         dispatch_id: did(ID),
         status: DispatchStatus::Done,
-        completion_signal: CompletionSignal::ClaudeStopHook,
+        completion_signal: CompletionSignal::TurnEnded("claude_stop_hook".into()),
         lane: Some(Lane::Interactive),
         duration_seconds: Some(12.5),
         worker_log: Some(format!("/r/.vnx-data/dispatches/{ID}/worker.log")),

@@ -230,13 +230,13 @@ mod tests {
     #[test]
     fn sums_count_unreported_dispatches_apart() {
         let all = [
-            entry("D-1", "claude", "2026-11-22T10:00:00Z", Some((100, 20))),
-            entry("D-2", "claude", "2026-11-23T10:00:00Z", None),
-            entry("D-3", "codex", "2026-11-23T11:00:00Z", Some((5, 5))),
+            entry("D-1", "alpha", "2026-11-22T10:00:00Z", Some((100, 20))),
+            entry("D-2", "alpha", "2026-11-23T10:00:00Z", None),
+            entry("D-3", "beta", "2026-11-23T11:00:00Z", Some((5, 5))),
         ];
         let by_provider = summarize(&all, GroupBy::Provider);
         assert_eq!(by_provider.len(), 2);
-        assert_eq!(by_provider[0].key, "claude");
+        assert_eq!(by_provider[0].key, "alpha");
         assert_eq!(by_provider[0].total_tokens, 120);
         assert_eq!(by_provider[0].dispatches, 2);
         assert_eq!(by_provider[0].unreported, 1);
@@ -244,19 +244,19 @@ mod tests {
         assert_eq!(by_day[0].key, "2026-11-22");
         assert_eq!(by_day[1].total_tokens, 10);
         let now = "2026-11-23T12:00:00Z".parse().unwrap();
-        let claude = RouteMatch {
-            provider: Some(vec!["Claude".into()]),
+        let alpha = RouteMatch {
+            provider: Some(vec!["Alpha".into()]),
             ..RouteMatch::default()
         };
-        let today = spent(&all, &claude, Period::Day, now);
+        let today = spent(&all, &alpha, Period::Day, now);
         assert_eq!(
             (today.dispatches, today.unreported, today.total_tokens),
             (1, 1, 0)
         );
-        let ever = spent(&all, &claude, Period::All, now);
+        let ever = spent(&all, &alpha, Period::All, now);
         assert_eq!(ever.total_tokens, 120);
         // Models match as route rules match them: `vendor/name` by its last segment too.
-        let mut routed = entry("D-4", "codex", "2026-11-23T11:00:00Z", Some((7, 0)));
+        let mut routed = entry("D-4", "beta", "2026-11-23T11:00:00Z", Some((7, 0)));
         routed.model = Some("openai/GPT-5".into());
         let gpt5 = RouteMatch {
             model: Some(vec!["gpt-5".into()]),

@@ -22,11 +22,11 @@ const GOAL: usize = 3;
 /// The files outside each CLI's own places that name it, as they are now. Lower an entry when
 /// a move makes the count fall; never raise one.
 const ALLOWED: [(&str, usize); 5] = [
-    ("claude", 49),
-    ("codex", 45),
-    ("gemini", 33),
-    ("qwen", 3),
-    ("ollama", 11),
+    ("claude", 11),
+    ("codex", 9),
+    ("gemini", 9),
+    ("qwen", 1),
+    ("ollama", 1),
 ];
 
 /// The folders whose Rust files are counted, relative to the checkout (besides each

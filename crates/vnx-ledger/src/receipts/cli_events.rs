@@ -14,13 +14,13 @@ pub const ERROR_MESSAGE_MAX_CHARS: usize = 2000;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct StreamSummary {
-    /// The CLI's session (codex: thread) id, for resuming.
+    /// The CLI's session (or thread) id, for resuming.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// The model the CLI reported using.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Token usage (codex: summed over turns; claude and gemini: as the final result reports it).
+    /// Token usage (summed over turns, or as the final result reports it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// The CLI's own verdict on the run, from its last result / turn event.
@@ -33,10 +33,10 @@ pub struct StreamSummary {
     pub tool_calls: u64,
     /// Tool calls refused for lack of permission.
     pub permission_denials: u64,
-    /// Agent turns (claude: as reported by its result; codex: completed turns).
+    /// Agent turns (as its result reports them, or completed turns).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub num_turns: Option<u64>,
-    /// The run's cost in US dollars, when the CLI reports it (claude).
+    /// The run's cost in US dollars, when the CLI reports it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     /// JSON event lines understood.
@@ -53,13 +53,13 @@ pub struct Usage {
     pub input_tokens: u64,
     /// Output (completion) tokens.
     pub output_tokens: u64,
-    /// Input tokens served from the prompt cache (claude: `cache_read_input_tokens`).
+    /// Input tokens served from the prompt cache.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_input_tokens: Option<u64>,
-    /// Input tokens written to the prompt cache (claude).
+    /// Input tokens written to the prompt cache, when the CLI reports them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_creation_input_tokens: Option<u64>,
-    /// All tokens, when the CLI reports a total (gemini).
+    /// All tokens, when the CLI reports a total.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_tokens: Option<u64>,
 }

@@ -2,6 +2,8 @@
 //! `dispatch_corrected`; with the dispatch status and the completion signal as enums, and
 //! the verdict "did this dispatch succeed".
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -58,21 +60,15 @@ impl std::fmt::Display for DispatchStatus {
 }
 
 /// What a completion was decided from.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum CompletionSignal {
     /// The worker's `vnx report`.
     Report,
     /// The worker's exit status.
     Exit,
-    /// Claude Code's `Stop` hook (end of a turn).
-    ClaudeStopHook,
-    /// Gemini CLI's `AfterAgent` hook.
-    GeminiAfterAgentHook,
-    /// Codex's `notify` program.
-    CodexNotify,
+    /// A CLI's end-of-turn hook, spelled as its module names it, ending in `_hook`
+    /// (`tool_stop_hook`).
+    TurnEnded(Cow<'static, str>),
     /// The dispatch's deadline.
     Deadline,
     /// A signal to the supervisor (cancel).
@@ -83,56 +79,93 @@ pub enum CompletionSignal {
     LaunchFailed,
     /// A person closed a dispatch whose supervisor was lost (`vnx cancel`).
     ClosedLost,
-    /// A signal a later version writes.
+    /// A completion that names none.
     #[default]
-    #[serde(other)]
-    #[schemars(skip)]
     Unknown,
+    /// A signal a later version writes, kept as it was written.
+    Other(String),
 }
+
+/// The signals the ledger knows, as receipts spell them.
+const KNOWN: [(&str, CompletionSignal); 8] = [
+    ("report", CompletionSignal::Report),
+    ("exit", CompletionSignal::Exit),
+    ("deadline", CompletionSignal::Deadline),
+    ("supervisor_signal", CompletionSignal::SupervisorSignal),
+    ("spawn_failed", CompletionSignal::SpawnFailed),
+    ("launch_failed", CompletionSignal::LaunchFailed),
+    ("closed_lost", CompletionSignal::ClosedLost),
+    ("unknown", CompletionSignal::Unknown),
+];
 
 impl CompletionSignal {
     /// The signal as receipts spell it.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
-            CompletionSignal::Report => "report",
-            CompletionSignal::Exit => "exit",
-            CompletionSignal::ClaudeStopHook => "claude_stop_hook",
-            CompletionSignal::GeminiAfterAgentHook => "gemini_after_agent_hook",
-            CompletionSignal::CodexNotify => "codex_notify",
-            CompletionSignal::Deadline => "deadline",
-            CompletionSignal::SupervisorSignal => "supervisor_signal",
-            CompletionSignal::SpawnFailed => "spawn_failed",
-            CompletionSignal::LaunchFailed => "launch_failed",
-            CompletionSignal::ClosedLost => "closed_lost",
-            CompletionSignal::Unknown => "unknown",
+            CompletionSignal::TurnEnded(name) => return name,
+            CompletionSignal::Other(name) => return name,
+            _ => {}
         }
+        KNOWN
+            .iter()
+            .find(|(_, s)| s == self)
+            .map_or("unknown", |(name, _)| name)
     }
 
-    /// The signal a turn that ended through `hook` is recorded as.
-    pub fn of_hook(hook: HookKind) -> CompletionSignal {
-        match hook {
-            HookKind::None => CompletionSignal::Exit,
-            HookKind::ClaudeStop => CompletionSignal::ClaudeStopHook,
-            HookKind::GeminiAfterAgent => CompletionSignal::GeminiAfterAgentHook,
-            HookKind::CodexNotify => CompletionSignal::CodexNotify,
-        }
+    /// The signal a receipt spells `name`.
+    pub fn parse(name: &str) -> CompletionSignal {
+        KNOWN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| {
+                if name.ends_with("_hook") {
+                    CompletionSignal::TurnEnded(name.to_owned().into())
+                } else {
+                    CompletionSignal::Other(name.to_owned())
+                }
+            })
     }
-}
 
-impl CompletionSignal {
     /// The signal in a person's words: a CLI's own end-of-turn hook is `turn ended`, whichever
     /// CLI's it is (the receipt keeps which); the others as receipts spell them, in words.
-    pub fn for_people(self) -> &'static str {
+    pub fn for_people(&self) -> &str {
         match self {
-            CompletionSignal::ClaudeStopHook
-            | CompletionSignal::GeminiAfterAgentHook
-            | CompletionSignal::CodexNotify => "turn ended",
+            CompletionSignal::TurnEnded(_) => "turn ended",
             CompletionSignal::SupervisorSignal => "supervisor signal",
             CompletionSignal::SpawnFailed => "spawn failed",
             CompletionSignal::LaunchFailed => "launch failed",
             CompletionSignal::ClosedLost => "closed lost",
             other => other.name(),
         }
+    }
+}
+
+impl Serialize for CompletionSignal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for CompletionSignal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CompletionSignal, D::Error> {
+        Ok(CompletionSignal::parse(&String::deserialize(d)?))
+    }
+}
+
+impl schemars::JsonSchema for CompletionSignal {
+    fn schema_name() -> Cow<'static, str> {
+        "CompletionSignal".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "What a completion was decided from: `report` (the worker's `vnx \
+                report`), `exit` (its exit status), `deadline`, `supervisor_signal` (cancel), \
+                `spawn_failed`, `launch_failed`, `closed_lost` (closed by a person after its \
+                supervisor was lost), or a CLI's end-of-turn hook, its name ending in `_hook`.",
+        })
     }
 }
 
@@ -249,7 +282,7 @@ pub struct DispatchStarted {
     pub dispatch_id: DispatchId,
     /// The role the worker plays (`--agent`), e.g. implementer.
     pub role: String,
-    /// The provider: a built-in (claude, codex, gemini, ollama, demo) or a declared one.
+    /// The provider: a built-in CLI or a declared one.
     pub provider: String,
     /// The model asked for, or filled in by a constraint's pin; `null` for the CLI's default.
     pub model: Option<String>,
@@ -345,7 +378,7 @@ pub struct DispatchStarted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cli_homes: Option<CliHomes>,
     /// The CLI session the worker was told to use: the id vnx chose for a new session
-    /// (claude's TUI, `--session-id`) or the one a follow-up resumes. Its session file is the
+    /// (a TUI's `--session-id`) or the one a follow-up resumes. Its session file is the
     /// only one read for the dispatch's usage and transcript (ADR 0052). Absent: the CLI
     /// chose it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -358,20 +391,15 @@ pub struct DispatchStarted {
 /// Where the CLIs keep their state (see [`DispatchStarted::cli_homes`]); absolute paths.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CliHomes {
-    /// claude's config dir: `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claude: Option<String>,
-    /// codex's home: `$CODEX_HOME`, else `~/.codex`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codex: Option<String>,
-    /// gemini's: `$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gemini: Option<String>,
     /// A sandboxed dispatch's own place for its CLI's sessions, shown to its worker where the
-    /// CLI keeps them (claude's `projects`, codex's `sessions`, gemini's `tmp`), so no other
-    /// dispatch's worker can write them. Absent: the sessions are in the CLI's home.
+    /// CLI keeps them, so no other dispatch's worker can write them. Absent: the sessions are
+    /// in the CLI's home.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<String>,
+    /// Each CLI's home (its config or state directory, as the variables its module reads
+    /// say), by the CLI's name.
+    #[serde(flatten)]
+    pub homes: BTreeMap<String, String>,
 }
 
 /// One setup or teardown command of the project's config, as it ran in the worktree.
@@ -550,7 +578,7 @@ pub struct DispatchCompleted {
     /// (from the sealed report, teardown done then): what it found, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered: Option<String>,
-    /// The CLI's session (codex: thread) id, for resuming.
+    /// The CLI's session (or thread) id, for resuming.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// Token counts the CLI reported.

@@ -2,6 +2,8 @@
 //! format, completion signal, permission posture and end-of-turn hook. Built-in and
 //! user-declared providers share them, and the dispatch receipts record them.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// How the worker runs.
@@ -47,21 +49,26 @@ impl PromptTransport {
     }
 }
 
-/// What the worker's stdout is, for parsing session id, token usage and its own verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OutputFormat {
+/// What the worker's stdout is, for parsing session id, token usage and its own verdict:
+/// [`OutputFormat::TEXT`], nothing to parse, or the name of an event format a CLI's module
+/// parses (each module names its own; the ledger knows no CLI).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct OutputFormat(Cow<'static, str>);
+
+impl OutputFormat {
     /// Plain text: nothing to parse.
-    Text,
-    /// `claude -p --output-format stream-json --verbose`.
-    ClaudeStreamJson,
-    /// `codex exec --json`.
-    CodexJson,
-    /// `gemini -p --output-format stream-json`.
-    GeminiStreamJson,
-    /// `qwen PROMPT -o stream-json` (claude-like events; an API error is a successful
-    /// result whose text says so).
-    QwenStreamJson,
+    pub const TEXT: OutputFormat = OutputFormat::named("text");
+
+    /// The format named `name` (kebab-case, as receipts and the config spell it).
+    pub const fn named(name: &'static str) -> OutputFormat {
+        OutputFormat(Cow::Borrowed(name))
+    }
+
+    /// The format as receipts spell it.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
 }
 
 /// What ends a dispatch successfully.
@@ -98,39 +105,29 @@ impl Permission {
     }
 }
 
-/// Which hook a dispatch's worker reports the end of a turn through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum HookKind {
-    /// No hook: completion comes from `vnx report` and the worker's exit.
-    None,
-    /// Claude Code `Stop` (end of turn) and `Notification` (waiting for permission).
-    ClaudeStop,
-    /// Gemini CLI `AfterAgent` (end of turn) and `Notification`.
-    GeminiAfterAgent,
-    /// Codex `notify` (`agent-turn-complete`).
-    CodexNotify,
-}
+/// Which hook a dispatch's worker reports the end of a turn through: [`HookKind::NONE`], or
+/// the event (as `vnx __hook` names it) of a CLI's end-of-turn hook, which its module names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct HookKind(Cow<'static, str>);
 
 impl HookKind {
-    /// The completion signal a turn end through this hook is recorded as.
-    pub fn signal_name(self) -> &'static str {
-        match self {
-            HookKind::None => "exit",
-            HookKind::ClaudeStop => "claude_stop_hook",
-            HookKind::GeminiAfterAgent => "gemini_after_agent_hook",
-            HookKind::CodexNotify => "codex_notify",
-        }
+    /// No hook: completion comes from `vnx report` and the worker's exit.
+    pub const NONE: HookKind = HookKind::named("none");
+
+    /// The hook whose end-of-turn event is `event`.
+    pub const fn named(event: &'static str) -> HookKind {
+        HookKind(Cow::Borrowed(event))
+    }
+
+    /// The hook as receipts spell it: its end-of-turn event, or `none`.
+    pub fn name(&self) -> &str {
+        &self.0
     }
 
     /// Whether a signal file's event ends a turn for this hook kind.
-    pub fn ends_turn(self, event: &str) -> bool {
-        matches!(
-            (self, event),
-            (HookKind::ClaudeStop, "claude-stop")
-                | (HookKind::GeminiAfterAgent, "gemini-after-agent")
-                | (HookKind::CodexNotify, "codex-notify")
-        )
+    pub fn ends_turn(&self, event: &str) -> bool {
+        *self != HookKind::NONE && self.0 == event
     }
 }
 
@@ -140,9 +137,15 @@ mod tests {
 
     #[test]
     fn turn_ends_match_their_hook() {
-        assert!(HookKind::ClaudeStop.ends_turn("claude-stop"));
-        assert!(!HookKind::ClaudeStop.ends_turn("claude-notification"));
-        assert!(!HookKind::None.ends_turn("claude-stop"));
-        assert!(HookKind::CodexNotify.ends_turn("codex-notify"));
+        let stop = HookKind::named("tool-stop");
+        assert!(stop.ends_turn("tool-stop"));
+        assert!(!stop.ends_turn("tool-notification"));
+        assert!(!HookKind::NONE.ends_turn("tool-stop"));
+        assert!(!HookKind::NONE.ends_turn("none"));
+        assert_eq!(serde_json::to_string(&stop).unwrap(), "\"tool-stop\"");
+        let read: HookKind = serde_json::from_str("\"none\"").unwrap();
+        assert_eq!(read, HookKind::NONE);
+        let read: OutputFormat = serde_json::from_str("\"text\"").unwrap();
+        assert_eq!(read, OutputFormat::TEXT);
     }
 }

@@ -43,10 +43,10 @@ pub struct DispatchBlocked {
     /// The command the prompt asks to run, when the hook names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// The CLI's own words (`Claude needs your permission`, …).
+    /// The CLI's own words (`… needs your permission`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// The hook event that said so (`claude-permission-request`, `gemini-notification`, …).
+    /// The hook event that said so (`CLI-permission-request`, `CLI-notification`, …).
     pub source: String,
     /// How to answer: the command that attaches to the worker's pane.
     pub answer_with: String,
@@ -152,8 +152,7 @@ impl PermissionAnswer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AnsweredVia {
-    /// The CLI's own mechanism: the decision its waiting permission hook returned (claude's
-    /// `PermissionRequest`).
+    /// The CLI's own mechanism: the decision its waiting permission hook returned.
     Hook,
     /// Keys typed into the prompt in the worker's pane, where the CLI offers nothing else.
     Pane,

@@ -32,9 +32,9 @@ providers:
     headless:
       argv: []
       prompt: stdin
-      output: claude-stream-json
+      output: @STREAM@
 concurrency:
-  claude: 4
+  demo: 4
   kimi: 1
 roles:
   implementer:
@@ -47,7 +47,7 @@ gates:
   tests: {kind: command, argv: [cargo, test], timeout: 900, idle_timeout: 120}
   review:
     kind: review
-    provider: codex
+    provider: @REVIEWER@
     model: gpt-5.5
     extra_instructions: Mind the error paths.
 notify: [notify-send, \"vnx {id}\", \"{state}\"]
@@ -98,19 +98,33 @@ fn provider(body: &str) -> String {
 
 #[test]
 fn full_example() {
-    let config = parse_ok(FULL);
+    // A built-in CLI's stream and a built-in reviewer that takes the model, whichever they are.
+    let stream = crate::provider::cli::CLIS
+        .iter()
+        .find_map(|c| c.output_format())
+        .unwrap();
+    let reviewer = crate::provider::cli::CLIS
+        .iter()
+        .find(|c| c.can_review() && c.check_model(Some("gpt-5.5")).is_ok())
+        .unwrap()
+        .provider()
+        .name();
+    let full = FULL
+        .replace("@STREAM@", stream.name())
+        .replace("@REVIEWER@", reviewer);
+    let config = parse_ok(&full);
     let kimi = DeclaredProvider {
         binary: "kimi".into(),
         headless: Some(DeclaredLane {
             argv: strings(&["--print", "{prompt}"]),
             prompt: PromptTransport::Argument,
-            output: OutputFormat::Text,
+            output: OutputFormat::TEXT,
             completion: ProviderCompletion::Exit,
         }),
         interactive: Some(DeclaredLane {
             argv: strings(&["--prompt-file={prompt_file}", "--json={{}}"]),
             prompt: PromptTransport::File,
-            output: OutputFormat::Text,
+            output: OutputFormat::TEXT,
             completion: ProviderCompletion::Report,
         }),
         model_args: strings(&["--model", "{model}"]),
@@ -127,7 +141,7 @@ fn full_example() {
         headless: Some(DeclaredLane {
             argv: vec![],
             prompt: PromptTransport::Stdin,
-            output: OutputFormat::ClaudeStreamJson,
+            output: stream.clone(),
             completion: ProviderCompletion::Exit,
         }),
         interactive: None,
@@ -139,7 +153,7 @@ fn full_example() {
     let expected = Config {
         project_id: Some("my-project".into()),
         providers: [("kimi".to_owned(), kimi), ("my_tool-2".to_owned(), tool)].into(),
-        concurrency: [("claude".to_owned(), 4), ("kimi".to_owned(), 1)].into(),
+        concurrency: [("demo".to_owned(), 4), ("kimi".to_owned(), 1)].into(),
         roles: [
             (
                 "implementer".to_owned(),
@@ -176,7 +190,7 @@ fn full_example() {
                 "review".to_owned(),
                 GateDef {
                     kind: GateKind::Review {
-                        provider: "codex".into(),
+                        provider: reviewer.into(),
                         model: Some("gpt-5.5".into()),
                         extra_instructions: Some("Mind the error paths.".into()),
                     },
@@ -216,7 +230,7 @@ fn defaults_fill_in() {
     assert_eq!(kimi.default_lane, Lane::Interactive);
     let lane = kimi.interactive.as_ref().unwrap();
     assert_eq!(lane.prompt, PromptTransport::Argument);
-    assert_eq!(lane.output, OutputFormat::Text);
+    assert_eq!(lane.output, OutputFormat::TEXT);
     assert_eq!(lane.completion, ProviderCompletion::Report);
     assert_eq!(config.project_id, None);
 }
@@ -338,6 +352,15 @@ fn yaml_and_type_errors_carry_their_location() {
         m.contains("unknown variant `pipe`, expected one of argument, stdin, file"),
         "{m}"
     );
+    // An output format is a name one of the CLIs' parsers answers to, or text.
+    let (l, c, m) = parse_err(&provider(
+        "    binary: k\n    headless:\n      argv: [\"{prompt}\"]\n      output: xml-events\n",
+    ));
+    assert_eq!((l, c), (7, 15));
+    assert!(
+        m.contains("unknown output format `xml-events`, expected one of text, "),
+        "{m}"
+    );
     let (l, c, m) = parse_err("version: 1\nversion: 1\n");
     assert_eq!((l, c), (2, 1));
     assert!(m.contains("duplicate"), "{m}");
@@ -368,10 +391,10 @@ fn version_and_project_id() {
 
 #[test]
 fn provider_names() {
-    let (l, c, m) = parse_err("version: 1\nproviders:\n  claude:\n    binary: c\n");
+    let (l, c, m) = parse_err("version: 1\nproviders:\n  demo:\n    binary: c\n");
     assert_eq!(
         (l, c, m.as_str()),
-        (3, 3, "`claude` is a built-in provider; declare a new name")
+        (3, 3, "`demo` is a built-in provider; declare a new name")
     );
     let (l, c, m) = parse_err("providers:\n  Kimi:\n    binary: c\n");
     assert_eq!((l, c), (2, 3));
@@ -492,7 +515,7 @@ fn interactive_lane_refuses_stdin() {
         "provider `kimi`, interactive lane: `prompt: stdin` is not allowed, stdin is the terminal; use argument or file"
     );
     let text = provider(
-        "    binary: k\n    interactive:\n      argv: [\"{prompt}\"]\n      output: codex-json\n",
+        "    binary: k\n    interactive:\n      argv: [\"{prompt}\"]\n      output: some-events\n",
     );
     assert_eq!(parse_err(&text).0, 7);
 }
@@ -570,21 +593,21 @@ fn permission_flags() {
 
 #[test]
 fn concurrency() {
-    let (l, c, m) = parse_err("concurrency:\n  claude: 2\n  kimi: 1\n");
+    let (l, c, m) = parse_err("concurrency:\n  demo: 2\n  kimi: 1\n");
     assert_eq!((l, c), (3, 3));
     assert!(
         m.starts_with("concurrency names `kimi`, which is neither a built-in provider"),
         "{m}"
     );
-    for (value, column) in [("0", 11), ("257", 11), ("-1", 11)] {
-        let (l, c, m) = parse_err(&format!("concurrency:\n  claude: {value}\n"));
+    for (value, column) in [("0", 9), ("257", 9), ("-1", 9)] {
+        let (l, c, m) = parse_err(&format!("concurrency:\n  demo: {value}\n"));
         assert_eq!((l, c), (2, column));
         assert_eq!(
             m,
-            format!("concurrency for `claude` must be between 1 and 256, not {value}")
+            format!("concurrency for `demo` must be between 1 and 256, not {value}")
         );
     }
-    assert_eq!(parse_err("concurrency:\n  claude: many\n").0, 2);
+    assert_eq!(parse_err("concurrency:\n  demo: many\n").0, 2);
 }
 
 #[test]
@@ -593,16 +616,17 @@ fn sandbox_network_paths_and_providers() {
     let c = parse_ok(
         "sandbox:\n  enabled: true\n  network: on\n  loopback: [11434, 11434]\n  \
          read_only: [~/.m2, /opt/sdk]\n  writable: [~/.cache/pip]\n  providers:\n    \
-         ollama: {network: off}\n",
+         demo: {network: off}\n",
     );
     assert!(c.sandbox.enabled);
-    assert_eq!(c.sandbox.network("claude"), Network::On);
-    assert_eq!(c.sandbox.network("ollama"), Network::Off);
+    assert_eq!(c.sandbox.network("other"), Network::On);
+    assert_eq!(c.sandbox.network("demo"), Network::Off);
     assert_eq!(c.sandbox.loopback, [11434]);
     assert_eq!(c.sandbox.read_only, strings(&["~/.m2", "/opt/sdk"]));
     assert_eq!(c.sandbox.writable, strings(&["~/.cache/pip"]));
     assert!(!Config::default().sandbox.enabled);
     assert_eq!(Config::default().sandbox.network("demo"), Network::On);
+    assert_eq!(Config::default().sandbox.network("other"), Network::On);
     let (l, _, m) = parse_err("sandbox:\n  network: sometimes\n");
     assert_eq!(l, 2);
     assert_eq!(m, "sandbox.network must be on or off, not `sometimes`");
@@ -627,8 +651,8 @@ fn queue_policy_and_lengths() {
     let c = parse_ok(
         "concurrency:\n  demo: 1\nqueue:\n  max_length: 8\n  providers:\n    demo: {policy: reject}\n",
     );
-    assert_eq!(c.queue.rule("claude").policy, QueuePolicy::Queue);
-    assert_eq!(c.queue.rule("claude").max_length, Some(8));
+    assert_eq!(c.queue.rule("other").policy, QueuePolicy::Queue);
+    assert_eq!(c.queue.rule("other").max_length, Some(8));
     assert_eq!(
         c.queue.rule("demo"),
         QueueRule {

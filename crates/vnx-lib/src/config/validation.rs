@@ -433,11 +433,33 @@ impl Validator<'_> {
             );
             return self.err(&p.referenced, msg);
         }
-        let output = raw.output.as_ref().map_or(OutputFormat::Text, |o| o.value);
+        let output = raw
+            .output
+            .as_ref()
+            .map_or(OutputFormat::TEXT, |o| o.value.clone());
         if let (Lane::Interactive, Some(o)) = (lane, &raw.output)
-            && o.value != OutputFormat::Text
+            && o.value != OutputFormat::TEXT
         {
             let msg = format!("{what}: the output is the terminal, so `output` can only be text");
+            return self.err(&o.referenced, msg);
+        }
+        if let Some(o) = &raw.output
+            && o.value != OutputFormat::TEXT
+            && crate::provider::cli::streaming(&o.value).is_none()
+        {
+            let known: Vec<String> = std::iter::once(OutputFormat::TEXT)
+                .chain(
+                    crate::provider::cli::CLIS
+                        .iter()
+                        .filter_map(|c| c.output_format()),
+                )
+                .map(|f| f.name().to_owned())
+                .collect();
+            let msg = format!(
+                "{what}: unknown output format {}, expected one of {}",
+                q(o.value.name()),
+                known.join(", ")
+            );
             return self.err(&o.referenced, msg);
         }
         let want = match prompt {

@@ -162,10 +162,10 @@ pub struct Inputs<'a> {
     pub cache_dir: Option<&'a Path>,
     /// Threads for verifying the ledger.
     pub threads: usize,
-    /// The user's home and Codex's home, for the CLIs' folder trust.
+    /// The user's home, for the CLIs' folder trust.
     pub home: Option<&'a Path>,
-    /// `$CODEX_HOME`, when set (else `~/.codex`).
-    pub codex_home: Option<&'a Path>,
+    /// The CLIs' homes, for their folder trust.
+    pub homes: &'a crate::provider::session::Homes,
 }
 
 /// Runs every check. git, tmux and each worker CLI are probed on threads of their own (a CLI's
@@ -246,16 +246,13 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         checks.extend(rest);
         // Trust matters only for CLIs that are installed, in a governed repository.
         if let (Some(root), true) = (root, initialised_root(inputs)) {
-            let installed = |name: &str| {
-                binaries
-                    .iter()
-                    .any(|(p, b)| p.name() == name && b.is_some())
-            };
-            if let Some(home) = inputs.home.filter(|_| installed("claude")) {
-                checks.push(trust::claude(home, root));
-            }
-            if let Some(codex_home) = inputs.codex_home.filter(|_| installed("codex")) {
-                checks.push(trust::codex(codex_home, root));
+            for (provider, binary) in &binaries {
+                let cli = crate::provider::cli::of(*provider);
+                if binary.is_some()
+                    && let Some(t) = cli.folder_trust(inputs.home, inputs.homes, root)
+                {
+                    checks.push(trust::check(provider.name(), &t, root));
+                }
             }
         }
         Report { checks }

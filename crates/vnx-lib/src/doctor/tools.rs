@@ -154,21 +154,21 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let home = t.path().join("home");
         std::fs::create_dir_all(home.join("node_modules/cli")).unwrap();
-        std::fs::write(home.join("claude"), "").unwrap();
+        std::fs::write(home.join("alpha"), "").unwrap();
         std::fs::write(home.join("node_modules/cli/cli.js"), "").unwrap();
-        let elsewhere = t.path().join("opt/bin/codex");
+        let elsewhere = t.path().join("opt/bin/gamma");
         std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
         std::fs::write(&elsewhere, "").unwrap();
         let npm = home.join("node_modules/cli/cli.js");
-        let claude = home.join("claude");
+        let alpha = home.join("alpha");
         let c = sandbox_layout(
-            &[("claude", &claude), ("gemini", &npm), ("codex", &elsewhere)],
+            &[("alpha", &alpha), ("beta", &npm), ("gamma", &elsewhere)],
             Some(&home),
         )
         .unwrap();
-        assert!(c.detail.contains("claude (") && c.detail.contains("gemini ("));
-        assert!(!c.detail.contains("codex"));
-        assert!(sandbox_layout(&[("codex", &elsewhere)], Some(&home)).is_none());
+        assert!(c.detail.contains("alpha (") && c.detail.contains("beta ("));
+        assert!(!c.detail.contains("gamma"));
+        assert!(sandbox_layout(&[("gamma", &elsewhere)], Some(&home)).is_none());
     }
 
     #[test]

@@ -434,7 +434,7 @@ fn reviewer(
     };
     o.exit = exit_of(&ended);
     let output = fs::read(&o.output_path).unwrap_or_default();
-    let (message, cli_error) = if inv.output == OutputFormat::Text {
+    let (message, cli_error) = if inv.output == OutputFormat::TEXT {
         let text = String::from_utf8_lossy(&output).trim().to_owned();
         ((!text.is_empty()).then_some(text), None)
     } else {

@@ -36,6 +36,20 @@ impl Client {
         Client::all().into_iter().find(|c| c.name() == name)
     }
 
+    /// Where it reads its MCP servers, in words (`the project's .mcp.json`,
+    /// `$HOME_VAR/config.toml (default ~/.home)`).
+    pub fn place(self) -> String {
+        match self.config() {
+            McpConfig::ProjectJson { file, .. } => format!("the project's {file}"),
+            McpConfig::HomeToml { file, unknown_home } => {
+                match cli::of(self.0).state_paths().iter().find_map(|p| p.var) {
+                    Some(var) => format!("${var}/{file} (default {unknown_home})"),
+                    None => format!("{unknown_home}/{file}"),
+                }
+            }
+        }
+    }
+
     /// Where it reads its MCP servers.
     fn config(self) -> McpConfig {
         cli::of(self.0)
@@ -64,11 +78,11 @@ fn argv(vnx: &Path) -> (String, Vec<String>) {
 }
 
 /// Registers `vnx mcp` (run as `vnx`) with each of `clients`: in the project at `root`, or,
-/// for a CLI that reads them from its home, in `home` (that CLI's home as the command line
-/// resolved it; required for such a CLI).
+/// for a CLI that reads them from its home, in its home among `homes` (as the command line
+/// resolved them; required for such a CLI).
 pub fn register(
     root: &Path,
-    home: Option<&Path>,
+    homes: &crate::provider::session::Homes,
     vnx: &Path,
     clients: &[Client],
 ) -> Result<Vec<Registration>, InitError> {
@@ -97,7 +111,7 @@ pub fn register(
                 (path, text)
             }
             McpConfig::HomeToml { file, unknown_home } => {
-                let Some(home) = home else {
+                let Some(home) = homes.get(client.name()) else {
                     return Err(InitError::Unreadable {
                         path: PathBuf::from(unknown_home).join(file),
                         why: unknown_home_why(client),

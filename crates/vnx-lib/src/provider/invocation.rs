@@ -33,8 +33,8 @@ pub struct Invocation {
     pub hooks: HookKind,
     /// The flags the permission posture added (also inside `argv`).
     pub permission_flags: Vec<String>,
-    /// The command prefixes given to the CLI's own allow mechanism (in `argv`, or in the
-    /// gemini TUI's policy file); empty where the posture or the CLI's sandbox decides alone.
+    /// The command prefixes given to the CLI's own allow mechanism (in `argv`, or in a policy
+    /// file its module writes); empty where the posture or the CLI's sandbox decides alone.
     #[serde(default)]
     pub allowed_commands: Vec<String>,
 }
@@ -173,32 +173,50 @@ pub fn declared_invocation(
         argv,
         env: Vec::new(),
         prompt_transport: lane.prompt,
-        output: lane.output,
+        output: lane.output.clone(),
         completion: lane.completion,
-        hooks: HookKind::None,
+        hooks: HookKind::NONE,
         permission_flags: perms,
         allowed_commands: Vec::new(),
     })
 }
 
+/// What a dispatch wants, for the CLIs' modules' tests: a model, a dispatch directory, no
+/// session, no allowed commands.
+#[cfg(test)]
+pub(crate) fn wanted(lane: Lane, permission: Permission, prompt_len: usize) -> Wanted<'static> {
+    Wanted {
+        lane,
+        model: Some("gpt-5.5"),
+        permission,
+        prompt_len,
+        vnx: std::path::Path::new("/bin/vnx"),
+        dispatch_dir: std::path::Path::new("/r/.vnx-data/dispatches/D-1"),
+        resume: None,
+        session: None,
+        allow: &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
-    fn wanted(lane: Lane, permission: Permission, prompt_len: usize) -> Wanted<'static> {
-        Wanted {
-            lane,
-            model: Some("gpt-5.5"),
-            permission,
-            prompt_len,
-            vnx: Path::new("/bin/vnx"),
-            dispatch_dir: Path::new("/r/.vnx-data/dispatches/D-1"),
-            resume: None,
-            session: None,
-            allow: &[],
+    /// Every built-in CLI with a lane of its own, and the lane.
+    fn lanes() -> Vec<(Provider, Lane)> {
+        let mut out = Vec::new();
+        for cli in cli::CLIS {
+            for lane in [Lane::Headless, Lane::Interactive] {
+                if cli
+                    .provider()
+                    .invocation(&wanted(lane, Permission::Edits, 10))
+                    .is_ok()
+                {
+                    out.push((cli.provider(), lane));
+                }
+            }
         }
+        out
     }
 
     #[test]
@@ -206,87 +224,40 @@ mod tests {
         // A worker could write the hook payload an id was read from (ids are checked where
         // they are read, `session::valid_id`); however it reads, it stays the option's value.
         let hostile = "--dangerously-skip-permissions";
-        for p in [Provider::Claude, Provider::Codex, Provider::Gemini] {
-            for lane in [Lane::Headless, Lane::Interactive] {
-                let w = Wanted {
-                    resume: Some(hostile),
-                    ..wanted(lane, Permission::Edits, 10)
-                };
-                let argv = p.invocation(&w).unwrap().argv;
-                // The words an argv parser reads as options: those before a `--`.
-                let options = argv.iter().take_while(|a| *a != "--");
-                assert!(
-                    options.clone().all(|a| a != hostile),
-                    "{p:?} {lane:?}: {argv:?}"
-                );
-                if p != Provider::Codex {
-                    assert!(
-                        argv.iter()
-                            .any(|a| a == "--resume=--dangerously-skip-permissions"),
-                        "{p:?} {lane:?}: {argv:?}"
-                    );
-                }
+        for (p, lane) in lanes() {
+            if !cli::of(p).resumes_sessions(lane) {
+                continue;
             }
+            let w = Wanted {
+                resume: Some(hostile),
+                ..wanted(lane, Permission::Edits, 10)
+            };
+            let argv = p.invocation(&w).unwrap().argv;
+            // The words an argv parser reads as options: those before a `--`.
+            let options = argv.iter().take_while(|a| *a != "--");
+            assert!(
+                options.clone().all(|a| a != hostile),
+                "{p:?} {lane:?}: {argv:?}"
+            );
+            assert!(
+                argv.iter().any(|a| a.contains(hostile)),
+                "{p:?} {lane:?} resumes: {argv:?}"
+            );
         }
     }
 
     #[test]
-    fn claudes_tui_is_told_the_session_vnx_chose_unless_it_resumes_one() {
-        let id = "0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a";
-        let w = Wanted {
-            session: Some(id),
-            ..wanted(Lane::Interactive, Permission::Edits, 10)
-        };
-        let argv = Provider::Claude.invocation(&w).unwrap().argv;
-        assert!(argv.contains(&format!("--session-id={id}")), "{argv:?}");
-        let resumed = Wanted {
-            resume: Some(id),
-            ..w
-        };
-        let argv = Provider::Claude.invocation(&resumed).unwrap().argv;
-        assert!(
-            !argv.iter().any(|a| a.starts_with("--session-id")),
-            "{argv:?}"
-        );
-        assert!(argv.contains(&format!("--resume={id}")), "{argv:?}");
-    }
-
-    #[test]
-    fn the_roles_allowed_commands_go_to_each_clis_allow_mechanism_in_edits() {
-        let allow = ["cargo test".to_owned(), "git diff".to_owned()];
-        let with = |p: Provider, lane, permission| {
+    fn a_roles_commands_are_never_allowed_in_ask() {
+        let allow = ["cargo test".to_owned()];
+        for (p, lane) in lanes() {
             let w = Wanted {
                 allow: &allow,
-                ..wanted(lane, permission, 10)
+                ..wanted(lane, Permission::Ask, 10)
             };
-            p.invocation(&w).unwrap().argv
-        };
-        let claude = with(Provider::Claude, Lane::Headless, Permission::Edits);
-        let rules: Vec<&str> = claude
-            .windows(2)
-            .filter(|p| p[0] == "--allowedTools")
-            .map(|p| p[1].as_str())
-            .collect();
-        assert_eq!(
-            rules,
-            [
-                "Bash(vnx report:*)",
-                "Bash(cargo test:*)",
-                "Bash(git diff:*)"
-            ]
-        );
-        let gemini = with(Provider::Gemini, Lane::Headless, Permission::Edits);
-        assert!(
-            gemini
-                .windows(2)
-                .any(|p| p[0] == "--allowed-tools" && p[1] == "run_shell_command(cargo test)"),
-            "{gemini:?}"
-        );
-        // `ask` asks for everything but the report; codex's sandbox runs commands unasked.
-        let ask = with(Provider::Claude, Lane::Interactive, Permission::Ask);
-        assert!(!ask.iter().any(|a| a.contains("cargo test")), "{ask:?}");
-        let codex = with(Provider::Codex, Lane::Headless, Permission::Edits);
-        assert!(!codex.iter().any(|a| a.contains("cargo test")), "{codex:?}");
+            let inv = p.invocation(&w).unwrap();
+            assert!(!inv.argv.iter().any(|a| a.contains("cargo test")), "{p:?}");
+            assert!(!inv.allowed_commands.contains(&allow[0]), "{p:?}");
+        }
     }
 
     #[test]
@@ -303,78 +274,19 @@ mod tests {
 
     #[test]
     fn nothing_defaults_to_skipping_permissions() {
-        for p in [Provider::Claude, Provider::Codex, Provider::Gemini] {
-            for lane in [Lane::Headless, Lane::Interactive] {
-                let ask = p.permission_flags(lane, Permission::Ask).join(" ");
-                let edits = p.permission_flags(lane, Permission::Edits).join(" ");
-                for risky in ["dangerously", "yolo", "bypass"] {
-                    assert!(!ask.contains(risky) && !edits.contains(risky), "{p:?}");
-                }
-                assert!(!p.permission_flags(lane, Permission::Full).is_empty());
+        for (p, lane) in lanes() {
+            let ask = p.permission_flags(lane, Permission::Ask).join(" ");
+            let edits = p.permission_flags(lane, Permission::Edits).join(" ");
+            for risky in ["dangerously", "yolo", "bypass"] {
+                assert!(!ask.contains(risky) && !edits.contains(risky), "{p:?}");
+            }
+            // A CLI whose postures take flags gives `full` its own.
+            if !ask.is_empty() || !edits.is_empty() {
+                assert!(
+                    !p.permission_flags(lane, Permission::Full).is_empty(),
+                    "{p:?}"
+                );
             }
         }
-    }
-
-    #[test]
-    fn codex_headless_closes_with_the_prompt_and_reads_stdin_when_large() {
-        let inv = Provider::Codex
-            .invocation(&wanted(Lane::Headless, Permission::Edits, 10))
-            .unwrap();
-        assert_eq!(
-            inv.argv,
-            [
-                "codex",
-                "exec",
-                "--json",
-                "--skip-git-repo-check",
-                "--model",
-                "gpt-5.5",
-                "--sandbox",
-                "workspace-write",
-                "--add-dir",
-                "/r/.vnx-data/dispatches/D-1",
-                "-c",
-                "allow_login_shell=false",
-                PROMPT
-            ]
-        );
-        let big = Provider::Codex
-            .invocation(&wanted(
-                Lane::Headless,
-                Permission::Edits,
-                MAX_PROMPT_ARG + 1,
-            ))
-            .unwrap();
-        assert_eq!(big.prompt_transport, PromptTransport::Stdin);
-        assert_eq!(big.argv.last().unwrap(), "-");
-    }
-
-    #[test]
-    fn interactive_lanes_install_hooks_from_outside_the_worktree() {
-        let claude = Provider::Claude
-            .invocation(&wanted(Lane::Interactive, Permission::Ask, 10))
-            .unwrap();
-        assert_eq!(claude.hooks, HookKind::ClaudeStop);
-        let i = claude.argv.iter().position(|a| a == "--settings").unwrap();
-        assert!(claude.argv[i + 1].starts_with("/r/.vnx-data/dispatches/D-1/hooks/"));
-        let codex = Provider::Codex
-            .invocation(&wanted(Lane::Interactive, Permission::Ask, 10))
-            .unwrap();
-        assert!(codex.argv.contains(&"--no-daemon".to_owned()));
-        assert!(codex.argv.iter().any(|a| a.starts_with("notify=[")));
-        let big = Provider::Gemini
-            .invocation(&wanted(
-                Lane::Interactive,
-                Permission::Ask,
-                MAX_PROMPT_ARG + 1,
-            ))
-            .unwrap();
-        assert_eq!(big.prompt_transport, PromptTransport::File);
-        assert_eq!(big.hooks, HookKind::GeminiAfterAgent);
-        assert!(
-            Provider::Ollama
-                .invocation(&wanted(Lane::Interactive, Permission::Ask, 1))
-                .is_err()
-        );
     }
 }

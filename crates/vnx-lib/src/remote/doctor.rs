@@ -22,12 +22,21 @@ pub struct HostCheck {
     pub detail: String,
 }
 
-/// The programs looked for on the host, besides vnx.
-const TOOLS: [&str; 6] = ["git", "tmux", "claude", "codex", "gemini", "ollama"];
+/// The programs looked for on the host, besides vnx: git, tmux and each built-in CLI's.
+fn tools() -> impl Iterator<Item = &'static str> {
+    REQUIRED.into_iter().chain(
+        crate::provider::cli::CLIS
+            .iter()
+            .filter(|c| c.separate_binary())
+            .map(|c| c.provider().name()),
+    )
+}
 
-/// Which of [`TOOLS`] are required (the CLIs are as the dispatches need them).
+/// The programs that are required (the CLIs are as the dispatches need them).
+const REQUIRED: [&str; 2] = ["git", "tmux"];
+
 fn required(tool: &str) -> bool {
-    matches!(tool, "git" | "tmux")
+    REQUIRED.contains(&tool)
 }
 
 /// Runs every check on the link's host.
@@ -90,7 +99,7 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
             detail: e.to_string(),
         },
     });
-    for tool in TOOLS {
+    for tool in tools() {
         // `command -v` is a shell builtin: run through `sh -c` with the name as its argument.
         let probe = vec![
             "sh".to_owned(),

@@ -31,7 +31,7 @@ pub struct Machine {
     pub runtime_dir: Option<PathBuf>,
     /// The directories of `PATH`, in order.
     pub path: Vec<PathBuf>,
-    /// The variables that move a CLI's state directory (`CODEX_HOME`, `CLAUDE_CONFIG_DIR`, …)
+    /// The variables that move a CLI's state directory (a CLI module's `StatePath::var`)
     /// that are set, by name.
     pub state_vars: BTreeMap<String, PathBuf>,
 }
@@ -75,11 +75,13 @@ pub struct Place<'a> {
 pub struct StatePath {
     /// Relative to the home directory.
     pub rel: &'static str,
-    /// The variable that moves it when set (`CODEX_HOME`).
+    /// The variable that moves it when set (`TOOL_HOME`).
     pub var: Option<&'static str>,
     /// A directory (made before the sandbox starts when missing, so what the CLI writes there
     /// stays), or a file (shown only when it exists).
     pub dir: bool,
+    /// Where its installer keeps the CLI's program: shown read-only, never made.
+    pub program: bool,
 }
 
 impl StatePath {
@@ -89,6 +91,18 @@ impl StatePath {
             rel,
             var,
             dir: true,
+            program: false,
+        }
+    }
+
+    /// A directory its installer keeps the CLI's program in (shown read-only when it
+    /// exists).
+    pub const fn program(rel: &'static str) -> StatePath {
+        StatePath {
+            rel,
+            var: None,
+            dir: true,
+            program: true,
         }
     }
 
@@ -98,6 +112,7 @@ impl StatePath {
             rel,
             var: None,
             dir: false,
+            program: false,
         }
     }
 }
@@ -199,7 +214,6 @@ const TOOLCHAINS: &[&str] = &[
     ".cargo",
     ".rustup",
     ".local/bin",
-    ".local/share/claude",
     ".nvm",
     ".volta",
     ".pyenv",
@@ -281,13 +295,17 @@ impl ShapeExt for Shape {
                 .filter(|d| !too_wide(d, &hidden, home)),
         );
         read_only.extend(wanted.read_only.iter().cloned());
+        if let Some(home) = home {
+            let programs = place.state.iter().filter(|s| s.program);
+            read_only.extend(programs.map(|s| home.join(s.rel)));
+        }
         read_only.retain(|p| p.is_absolute() && p.exists() && under_hidden(p));
 
         // The worktree, the dispatch directory and the CLI's state directories are made
         // before the sandbox starts (see [`Shape::make_writable`]); a state file is shown
         // when it exists.
         let mut writable = Vec::new();
-        for state in place.state {
+        for state in place.state.iter().filter(|s| !s.program) {
             let path = match state.var.and_then(|v| machine.state_vars.get(v)) {
                 Some(moved) => Some(moved.clone()),
                 None => machine.home.as_ref().map(|h| h.join(state.rel)),
@@ -581,7 +599,7 @@ mod tests {
             loopback: Vec::new(),
             writable: vec![
                 "/h/u/repo/.vnx-data/dispatches/D".into(),
-                "/h/u/.claude".into(),
+                "/h/u/.tool".into(),
             ],
             read_only: vec!["/h/u/repo".into()],
             hidden: vec!["/h/u".into(), "/h/u/repo/.vnx-data".into(), "/tmp".into()],
@@ -589,7 +607,7 @@ mod tests {
             // The session place is bound over the CLI's sessions, after its state directory.
             sessions: Some(SessionPlace {
                 dir: "/h/u/repo/.vnx-data/dispatches/D/sessions".into(),
-                shown_at: "/h/u/.claude/projects".into(),
+                shown_at: "/h/u/.tool/projects".into(),
             }),
         };
         let argv: Vec<String> = shape
@@ -615,13 +633,13 @@ mod tests {
                 "/h/u/repo",
                 "/h/u/repo",
                 "--bind",
-                "/h/u/.claude",
-                "/h/u/.claude",
+                "/h/u/.tool",
+                "/h/u/.tool",
                 "--tmpfs",
                 "/h/u/repo/.vnx-data",
                 "--bind",
                 "/h/u/repo/.vnx-data/dispatches/D/sessions",
-                "/h/u/.claude/projects",
+                "/h/u/.tool/projects",
                 "--bind",
                 "/h/u/repo/.vnx-data/dispatches/D",
                 "/h/u/repo/.vnx-data/dispatches/D",
@@ -703,7 +721,7 @@ mod tests {
         }
         std::fs::write(ssh.join("id_rsa"), "key").unwrap();
         std::fs::write(pkg.join("cli.js"), "").unwrap();
-        std::fs::write(home.join("claude"), "").unwrap();
+        std::fs::write(home.join("tool"), "").unwrap();
         let repo = t.path().join("repo");
         std::fs::create_dir_all(&repo).unwrap();
         let machine = Machine {
@@ -713,7 +731,7 @@ mod tests {
             path: vec![home.clone(), ssh.clone(), t.path().to_owned()],
             state_vars: BTreeMap::new(),
         };
-        for worker in [home.join("claude"), pkg.join("cli.js")] {
+        for worker in [home.join("tool"), pkg.join("cli.js")] {
             let place = Place {
                 repo_root: &repo,
                 worktree: &repo,

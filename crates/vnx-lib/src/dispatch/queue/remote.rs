@@ -256,7 +256,7 @@ pub fn submit_remote(
 }
 
 /// The provider a remote request names (`--provider`), else the one its model implies, else
-/// claude: as a local dispatch resolves it, for the queue rule and for `status`.
+/// the default: as a local dispatch resolves it, for the queue rule and for `status`.
 fn shown_provider(request: &RemoteRequest, shown: &QueuedRequest) -> String {
     let named = request
         .args
@@ -268,7 +268,7 @@ fn shown_provider(request: &RemoteRequest, shown: &QueuedRequest) -> String {
         (None, Some(m)) => crate::provider::Provider::infer(m)
             .map(|p| p.name().to_owned())
             .unwrap_or_else(|_| m.clone()),
-        (None, None) => crate::provider::Provider::Claude.name().to_owned(),
+        (None, None) => crate::provider::Provider::DEFAULT.name().to_owned(),
     }
 }
 

@@ -369,7 +369,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         }),
         prompt_transport: spec.invocation.prompt_transport,
         completion: spec.invocation.completion,
-        hooks: spec.invocation.hooks,
+        hooks: spec.invocation.hooks.clone(),
         vnx_files_placed: spec.placed.clone(),
         prompt_sha256: spec.prompt_sha256.clone(),
         instruction_sha256: hex::encode(Sha256::digest(plan.instruction.as_bytes())),
@@ -449,7 +449,7 @@ fn start_supervisor(ctx: &Context<'_>, spec: &Spec) -> Starting {
 /// What a launch hands the CLIs' modules for their hooks' files.
 fn launch_of(spec: &Spec) -> Launch<'_> {
     Launch {
-        hooks: spec.invocation.hooks,
+        hooks: &spec.invocation.hooks,
         argv: &spec.invocation.argv,
         allowed_commands: &spec.invocation.allowed_commands,
         vnx: &spec.vnx,
@@ -474,7 +474,7 @@ fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
                 spec.placed.push(placed);
                 spec.hook_trust = trust.clone().filter(|_| trusted);
             }
-            InWorktree::NoPlace => spec.invocation.hooks = HookKind::None,
+            InWorktree::NoPlace => spec.invocation.hooks = HookKind::NONE,
         }
     }
     Ok(())

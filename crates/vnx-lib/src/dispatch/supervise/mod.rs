@@ -230,7 +230,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let mut ended = Ended {
         lane: spec.lane,
         completion: spec.invocation.completion,
-        hooks: spec.invocation.hooks,
+        hooks: spec.invocation.hooks.clone(),
         exit: None,
         stopped: None,
         spawn_error: None,
@@ -356,7 +356,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         token_usage: stream.usage.clone(),
         cli_events: (!stream.is_empty()).then_some(stream.clone()),
         worktree_commands,
-        ..DispatchCompleted::new(spec.id.clone(), decision.status, decision.signal)
+        ..DispatchCompleted::new(spec.id.clone(), decision.status, decision.signal.clone())
     };
     if completed.token_usage.is_none()
         && let Some(usage) = session_usage(spec, started_wall, stream.session_id.as_deref())

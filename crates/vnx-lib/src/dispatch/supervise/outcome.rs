@@ -171,7 +171,7 @@ pub fn decide(e: &Ended) -> Decision {
     if e.turn_end.is_some() {
         return decision(
             DispatchStatus::NeedsInput,
-            CompletionSignal::of_hook(e.hooks),
+            turn_end_signal(&e.hooks),
             Some(unreported("the worker ended its turn")),
         );
     }
@@ -197,6 +197,15 @@ pub fn decide(e: &Ended) -> Decision {
             Some(format!("the worker {}", describe(e.exit))),
         ),
     }
+}
+
+/// The signal a turn that ended through `hook` is recorded as: its CLI's name for it.
+fn turn_end_signal(hook: &HookKind) -> CompletionSignal {
+    cli::of_hook_event(hook.name())
+        .and_then(|c| c.turn_end_signal())
+        .map_or(CompletionSignal::Exit, |s| {
+            CompletionSignal::TurnEnded(s.into())
+        })
 }
 
 /// The session (or thread) id a hook signal names, as its CLI reads it; `turn_end`: the
@@ -226,7 +235,7 @@ mod tests {
         Ended {
             lane,
             completion,
-            hooks: HookKind::None,
+            hooks: HookKind::NONE,
             exit: exit(0),
             stopped: None,
             spawn_error: None,
@@ -283,7 +292,7 @@ mod tests {
     #[test]
     fn a_turn_that_ends_without_a_report_needs_input() {
         let mut e = ended(provider::ProviderCompletion::Report, Lane::Interactive);
-        e.hooks = HookKind::ClaudeStop;
+        e.hooks = HookKind::named("claude-stop");
         e.turn_end = Some(HookSignal {
             event: "claude-stop".into(),
             received_at: "t".into(),
@@ -293,7 +302,10 @@ mod tests {
         let d = decide(&e);
         assert_eq!(
             (d.status, d.signal),
-            (DispatchStatus::NeedsInput, CompletionSignal::ClaudeStopHook)
+            (
+                DispatchStatus::NeedsInput,
+                CompletionSignal::TurnEnded("claude_stop_hook".into())
+            )
         );
         assert_eq!(
             hook_session(e.turn_end.as_ref().unwrap(), true).as_deref(),

@@ -116,15 +116,18 @@ pub(super) fn copy_output(
             (parser.map(EventParser::finish).unwrap_or_default(), tail)
         })
     };
-    let stdout = group
-        .stdout()
-        .map(|p| pump(Box::new(p), Some(EventParser::new(spec.invocation.output))));
+    let stdout = group.stdout().map(|p| {
+        pump(
+            Box::new(p),
+            Some(EventParser::new(spec.invocation.output.clone())),
+        )
+    });
     let stderr = group.stderr().map(|p| pump(Box::new(p), None));
     OutputCopy {
         bytes,
         stdout,
         stderr,
-        text: spec.invocation.output == crate::provider::OutputFormat::Text,
+        text: spec.invocation.output == crate::provider::OutputFormat::TEXT,
     }
 }
 

@@ -167,7 +167,7 @@ pub(super) fn run_worker(
                     recorder.change(&change, log);
                 }
                 if ends_turn(
-                    spec.invocation.hooks,
+                    &spec.invocation.hooks,
                     &signal,
                     &initial,
                     &mut accepted_threads,
@@ -189,7 +189,7 @@ pub(super) fn run_worker(
             }
             let settle = match (reported, &ended.turn_end) {
                 (true, Some(_)) => Some(Duration::ZERO),
-                (true, None) if spec.invocation.hooks == HookKind::None => {
+                (true, None) if spec.invocation.hooks == HookKind::NONE => {
                     Some(SETTLE_WITHOUT_HOOK)
                 }
                 (true, None) => Some(SETTLE_AFTER_REPORT),
@@ -280,7 +280,7 @@ fn initial_prompt(spec: &Spec, prompt: &str) -> String {
 /// Whether a hook signal ends the dispatch's turn. Where the CLI's hook also fires for threads
 /// of its own, only the thread whose input was the dispatch's prompt counts.
 fn ends_turn(
-    kind: HookKind,
+    kind: &HookKind,
     signal: &HookSignal,
     initial: &str,
     threads: &mut Vec<String>,

@@ -108,9 +108,9 @@ impl CodingCli for Demo {
         }
         Ok(Argv {
             argv,
-            output: OutputFormat::Text,
+            output: OutputFormat::TEXT,
             completion: ProviderCompletion::Report,
-            hooks: HookKind::None,
+            hooks: HookKind::NONE,
         })
     }
 }

@@ -20,7 +20,7 @@ use crate::receipts::{Placed, WaitingFor};
 #[derive(Clone, Copy, Debug)]
 pub struct Launch<'a> {
     /// The hooks the invocation installs.
-    pub hooks: HookKind,
+    pub hooks: &'a HookKind,
     /// The invocation's argv.
     pub argv: &'a [String],
     /// The command prefixes given to the CLI's own allow mechanism.

@@ -21,14 +21,15 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
+use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
-use crate::receipts::{CliHomes, PermissionAnswer};
 use crate::sandbox::StatePath;
 use argv::{Argv, Start, Wanted};
 use hook::{HookSays, InWorktree, Launch, TurnThread};
 use render::TranscriptEvents;
 use session::Sought;
 use stream::StreamEvents;
+use trust::FolderTrust;
 use usage::SessionUsage;
 
 pub mod argv;
@@ -43,6 +44,7 @@ pub mod qwen;
 pub mod render;
 pub mod session;
 pub mod stream;
+pub mod trust;
 pub mod usage;
 
 pub use error::ProviderError;
@@ -266,6 +268,12 @@ pub trait CodingCli: Sync {
         HookSays::Nothing
     }
 
+    /// The completion signal a turn that its end-of-turn hook ended is recorded as (receipts
+    /// spell it `…_hook`); `None` where it has no such hook.
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The session (or thread) id one of its hook signals names; `turn_end`: the signal that
     /// ended the turn. By default the payload's `session_id`.
     fn hook_session<'p>(
@@ -419,8 +427,15 @@ pub trait CodingCli: Sync {
         None
     }
 
-    /// Its home's entry in a signed start's record of the homes, where it has one.
-    fn recorded_home<'a>(&self, _homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
+    /// What it records of its trust in the repository at `root`, where its TUI asks once per
+    /// folder before it starts there and that trust covers the worktrees under it (and vnx
+    /// cannot answer for the user); `home` is the user's home, `homes` the CLIs'.
+    fn folder_trust(
+        &self,
+        _home: Option<&Path>,
+        _homes: &session::Homes,
+        _root: &Path,
+    ) -> Option<FolderTrust> {
         None
     }
 
@@ -461,7 +476,8 @@ pub trait CodingCli: Sync {
     }
 
     /// Where the CLI keeps its own state (login, settings, sessions), relative to the home
-    /// directory: what a sandboxed worker of this provider may write besides its worktree.
+    /// directory: what a sandboxed worker of this provider may write besides its worktree;
+    /// and where its installer keeps its program, which it may read ([`StatePath::program`]).
     fn state_paths(&self) -> &'static [StatePath] {
         &[]
     }
@@ -494,10 +510,10 @@ pub fn of_hook_event(event: &str) -> Option<&'static dyn CodingCli> {
 }
 
 /// The CLI whose headless event stream is in `format`, if it is one vnx parses.
-pub fn streaming(format: OutputFormat) -> Option<&'static dyn CodingCli> {
+pub fn streaming(format: &OutputFormat) -> Option<&'static dyn CodingCli> {
     CLIS.iter()
         .copied()
-        .find(|cli| cli.output_format() == Some(format))
+        .find(|cli| cli.output_format().as_ref() == Some(format))
 }
 
 /// A renderer of the log whose first recognised event is `event` (of type `kind`).
@@ -561,10 +577,10 @@ mod tests {
     fn each_streamed_format_has_one_parser() {
         for cli in CLIS {
             if let Some(format) = cli.output_format() {
-                assert_eq!(streaming(format).unwrap().provider(), cli.provider());
+                assert_eq!(streaming(&format).unwrap().provider(), cli.provider());
                 assert!(cli.stream_events().is_some(), "{}", cli.provider().name());
             }
         }
-        assert!(streaming(OutputFormat::Text).is_none());
+        assert!(streaming(&OutputFormat::TEXT).is_none());
     }
 }

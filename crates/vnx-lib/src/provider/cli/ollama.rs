@@ -48,14 +48,40 @@ impl CodingCli for Ollama {
         }
         Ok(Argv {
             argv,
-            output: OutputFormat::Text,
+            output: OutputFormat::TEXT,
             completion: ProviderCompletion::Exit,
-            hooks: HookKind::None,
+            hooks: HookKind::NONE,
         })
     }
 
     fn state_paths(&self) -> &'static [StatePath] {
         const PATHS: &[StatePath] = &[StatePath::dir(".ollama", None)];
         PATHS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::Provider;
+    use crate::provider::flags::passed;
+
+    #[test]
+    fn it_has_no_tui() {
+        use crate::provider::invocation::wanted;
+        use crate::provider::{Lane, Permission};
+        assert!(
+            Provider::Ollama
+                .invocation(&wanted(Lane::Interactive, Permission::Ask, 1))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn it_is_passed_no_flags() {
+        assert_eq!(
+            passed(Provider::Ollama),
+            [],
+            "ollama run MODEL PROMPT: no flags"
+        );
     }
 }

@@ -46,20 +46,20 @@ pub struct EventParser {
 }
 
 impl EventParser {
-    /// A parser for stdout in `format`. [`OutputFormat::Text`] is not parsed at all: its
+    /// A parser for stdout in `format`. [`OutputFormat::TEXT`] is not parsed at all: its
     /// summary is always empty.
     pub fn new(format: OutputFormat) -> EventParser {
         EventParser {
+            cli: super::cli::streaming(&format).and_then(|cli| cli.stream_events()),
             format,
             lines: LineSplitter::default(),
             summary: StreamSummary::default(),
-            cli: super::cli::streaming(format).and_then(|cli| cli.stream_events()),
         }
     }
 
     /// Feeds a chunk of stdout (any split, may cut lines and UTF-8 sequences).
     pub fn feed(&mut self, chunk: &[u8]) {
-        if self.format == OutputFormat::Text {
+        if self.format == OutputFormat::TEXT {
             return;
         }
         let mut lines = std::mem::take(&mut self.lines);
@@ -77,7 +77,7 @@ impl EventParser {
     /// Ends the stream (a final line without newline counts) and returns the summary.
     #[must_use]
     pub fn finish(mut self) -> StreamSummary {
-        if self.format == OutputFormat::Text {
+        if self.format == OutputFormat::TEXT {
             return StreamSummary::default();
         }
         let mut lines = std::mem::take(&mut self.lines);

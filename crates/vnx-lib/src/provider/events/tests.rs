@@ -21,15 +21,19 @@ fn parse_chunks<'a>(
 
 /// Parses `bytes` whole, byte by byte, and split in two at every position; all must agree.
 fn parse_every_split(format: OutputFormat, bytes: &[u8]) -> StreamSummary {
-    let whole = parse(format, bytes);
-    assert_eq!(parse_chunks(format, bytes.chunks(1)), whole, "byte by byte");
+    let whole = parse(format.clone(), bytes);
+    assert_eq!(
+        parse_chunks(format.clone(), bytes.chunks(1)),
+        whole,
+        "byte by byte"
+    );
     for at in 0..=bytes.len() {
         let (a, b) = bytes.split_at(at);
-        assert_eq!(parse_chunks(format, [a, b]), whole, "split at {at}");
+        assert_eq!(parse_chunks(format.clone(), [a, b]), whole, "split at {at}");
     }
     for size in [2, 3, 7, 64, 4096] {
         assert_eq!(
-            parse_chunks(format, bytes.chunks(size)),
+            parse_chunks(format.clone(), bytes.chunks(size)),
             whole,
             "chunks of {size}"
         );
@@ -65,7 +69,10 @@ const CLAUDE_SUCCESS: &[&str] = &[
 
 #[test]
 fn claude_success() {
-    let summary = parse_every_split(OutputFormat::ClaudeStreamJson, &lines(CLAUDE_SUCCESS));
+    let summary = parse_every_split(
+        OutputFormat::named("claude-stream-json"),
+        &lines(CLAUDE_SUCCESS),
+    );
     assert_eq!(
         summary,
         StreamSummary {
@@ -101,7 +108,7 @@ fn claude_permission_denials() {
         r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"I need permission to edit test-file.txt."}]},"session_id":"f18f49de"}"#,
         r#"{"type":"result","subtype":"success","is_error":false,"num_turns":8,"result":"I need permission to edit test-file.txt.","session_id":"f18f49de","total_cost_usd":0.3464,"usage":{"input_tokens":8,"cache_creation_input_tokens":192,"cache_read_input_tokens":17004,"output_tokens":32},"permission_denials":[{"tool_name":"Edit","tool_use_id":"toolu_01","tool_input":{"file_path":"test-file.txt"}},{"tool_name":"Bash","tool_use_id":"toolu_02","tool_input":{"command":"rm -rf build"}}]}"#,
     ]);
-    let summary = parse_every_split(OutputFormat::ClaudeStreamJson, &transcript);
+    let summary = parse_every_split(OutputFormat::named("claude-stream-json"), &transcript);
     assert_eq!(summary.permission_denials, 2);
     assert_eq!(summary.tool_calls, 2);
     assert_eq!(summary.verdict, Some(Verdict::Success));
@@ -116,7 +123,7 @@ fn claude_api_error() {
         r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Working on it."}]},"session_id":"s-err"}"#,
         r#"{"type":"result","subtype":"success","is_error":true,"duration_ms":2000,"num_turns":1,"result":"API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}","session_id":"s-err","total_cost_usd":0,"usage":{"input_tokens":3,"output_tokens":0}}"#,
     ]);
-    let summary = parse_every_split(OutputFormat::ClaudeStreamJson, &transcript);
+    let summary = parse_every_split(OutputFormat::named("claude-stream-json"), &transcript);
     assert_eq!(
         summary.verdict,
         error(
@@ -135,19 +142,19 @@ fn claude_error_subtypes() {
     let max_turns = lines(&[
         r#"{"type":"result","subtype":"error_max_turns","is_error":false,"num_turns":3,"session_id":"s"}"#,
     ]);
-    let summary = parse(OutputFormat::ClaudeStreamJson, &max_turns);
+    let summary = parse(OutputFormat::named("claude-stream-json"), &max_turns);
     assert_eq!(summary.verdict, error("error_max_turns"));
     assert_eq!(summary.session_id.as_deref(), Some("s"));
 
     let with_errors = lines(&[
         r#"{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["tool crashed",7,"again"]}"#,
     ]);
-    let summary = parse(OutputFormat::ClaudeStreamJson, &with_errors);
+    let summary = parse(OutputFormat::named("claude-stream-json"), &with_errors);
     assert_eq!(summary.verdict, error("tool crashed; again"));
 
     let bare = lines(&[r#"{"type":"result","is_error":true,"result":"  "}"#]);
     assert_eq!(
-        parse(OutputFormat::ClaudeStreamJson, &bare).verdict,
+        parse(OutputFormat::named("claude-stream-json"), &bare).verdict,
         error("error")
     );
 }
@@ -158,7 +165,7 @@ fn claude_subagent_text_is_not_the_answer() {
         r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Main answer"}]}}"#,
         r#"{"type":"assistant","parent_tool_use_id":"toolu_task","message":{"role":"assistant","content":[{"type":"text","text":"subagent chatter"},{"type":"tool_use","id":"t","name":"Grep","input":{}}]}}"#,
     ]);
-    let summary = parse(OutputFormat::ClaudeStreamJson, &transcript);
+    let summary = parse(OutputFormat::named("claude-stream-json"), &transcript);
     assert_eq!(summary.last_message.as_deref(), Some("Main answer"));
     assert_eq!(summary.tool_calls, 1);
     assert_eq!(summary.verdict, None);
@@ -186,7 +193,7 @@ const CODEX_MULTI_TURN: &[&str] = &[
 
 #[test]
 fn codex_multi_turn_sums_usage() {
-    let summary = parse_every_split(OutputFormat::CodexJson, &lines(CODEX_MULTI_TURN));
+    let summary = parse_every_split(OutputFormat::named("codex-json"), &lines(CODEX_MULTI_TURN));
     assert_eq!(
         summary,
         StreamSummary {
@@ -219,7 +226,7 @@ fn codex_turn_failed() {
         r#"{"type":"error","message":"stream disconnected before completion: Reconnecting... 1/5"}"#,
         r#"{"type":"turn.failed","error":{"message":"unexpected status 401 Unauthorized: Missing bearer authentication in header"}}"#,
     ]);
-    let summary = parse_every_split(OutputFormat::CodexJson, &transcript);
+    let summary = parse_every_split(OutputFormat::named("codex-json"), &transcript);
     assert_eq!(
         summary.verdict,
         error("unexpected status 401 Unauthorized: Missing bearer authentication in header")
@@ -233,12 +240,12 @@ fn codex_turn_failed() {
         r#"{"type":"turn.failed","error":{}}"#,
     ]);
     assert_eq!(
-        parse(OutputFormat::CodexJson, &transcript).verdict,
+        parse(OutputFormat::named("codex-json"), &transcript).verdict,
         error("exceeded retry limit, last status: 429 Too Many Requests")
     );
     let transcript = lines(&[r#"{"type":"turn.failed"}"#]);
     assert_eq!(
-        parse(OutputFormat::CodexJson, &transcript).verdict,
+        parse(OutputFormat::named("codex-json"), &transcript).verdict,
         error("turn failed")
     );
 }
@@ -246,14 +253,17 @@ fn codex_turn_failed() {
 #[test]
 fn codex_error_alone_is_not_a_verdict_and_last_verdict_wins() {
     let transcript = lines(&[r#"{"type":"error","message":"Model metadata not found"}"#]);
-    assert_eq!(parse(OutputFormat::CodexJson, &transcript).verdict, None);
+    assert_eq!(
+        parse(OutputFormat::named("codex-json"), &transcript).verdict,
+        None
+    );
 
     let transcript = lines(&[
         r#"{"type":"turn.failed","error":{"message":"boom"}}"#,
         r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":2}}"#,
     ]);
     assert_eq!(
-        parse(OutputFormat::CodexJson, &transcript).verdict,
+        parse(OutputFormat::named("codex-json"), &transcript).verdict,
         Some(Verdict::Success)
     );
     let transcript = lines(&[
@@ -261,7 +271,7 @@ fn codex_error_alone_is_not_a_verdict_and_last_verdict_wins() {
         r#"{"type":"turn.failed","error":{"message":"boom"}}"#,
     ]);
     assert_eq!(
-        parse(OutputFormat::CodexJson, &transcript).verdict,
+        parse(OutputFormat::named("codex-json"), &transcript).verdict,
         error("boom")
     );
 }
@@ -285,7 +295,10 @@ const GEMINI_SUCCESS: &[&str] = &[
 
 #[test]
 fn gemini_success_with_deltas() {
-    let summary = parse_every_split(OutputFormat::GeminiStreamJson, &lines(GEMINI_SUCCESS));
+    let summary = parse_every_split(
+        OutputFormat::named("gemini-stream-json"),
+        &lines(GEMINI_SUCCESS),
+    );
     assert_eq!(
         summary,
         StreamSummary {
@@ -318,7 +331,7 @@ fn gemini_message_boundaries() {
         r#"{"type":"message","role":"assistant","content":"Second"}"#,
         r#"{"type":"message","role":"assistant","content":" message","delta":true}"#,
     ]);
-    let summary = parse_every_split(OutputFormat::GeminiStreamJson, &transcript);
+    let summary = parse_every_split(OutputFormat::named("gemini-stream-json"), &transcript);
     assert_eq!(summary.last_message.as_deref(), Some("Second message"));
     assert_eq!(summary.verdict, None);
 
@@ -328,7 +341,7 @@ fn gemini_message_boundaries() {
         r#"{"type":"message","role":"user","content":"more?"}"#,
         r#"{"type":"message","role":"assistant","content":"  ","delta":true}"#,
     ]);
-    let summary = parse(OutputFormat::GeminiStreamJson, &transcript);
+    let summary = parse(OutputFormat::named("gemini-stream-json"), &transcript);
     assert_eq!(summary.last_message.as_deref(), Some("Answer"));
 }
 
@@ -339,7 +352,7 @@ fn gemini_errors() {
         r#"{"type":"error","timestamp":"2025-10-10T12:00:00.000Z","severity":"warning","message":"Loop detected, stopping execution"}"#,
         r#"{"type":"result","status":"error","stats":{"total_tokens":100,"input_tokens":50,"output_tokens":50,"duration_ms":1200,"tool_calls":0}}"#,
     ]);
-    let summary = parse_every_split(OutputFormat::GeminiStreamJson, &transcript);
+    let summary = parse_every_split(OutputFormat::named("gemini-stream-json"), &transcript);
     assert_eq!(summary.verdict, error("Loop detected, stopping execution"));
     assert_eq!(
         summary.usage,
@@ -356,13 +369,13 @@ fn gemini_errors() {
         r#"{"type":"error","severity":"error","message":"ignored: the result has its own"}"#,
         r#"{"type":"result","status":"error","error":{"type":"MaxSessionTurnsError","message":"Maximum session turns exceeded"}}"#,
     ]);
-    let summary = parse(OutputFormat::GeminiStreamJson, &transcript);
+    let summary = parse(OutputFormat::named("gemini-stream-json"), &transcript);
     assert_eq!(summary.verdict, error("Maximum session turns exceeded"));
     assert_eq!(summary.usage, None);
 
     let transcript = lines(&[r#"{"type":"result","status":"error"}"#]);
     assert_eq!(
-        parse(OutputFormat::GeminiStreamJson, &transcript).verdict,
+        parse(OutputFormat::named("gemini-stream-json"), &transcript).verdict,
         error("status error")
     );
 }
@@ -372,7 +385,7 @@ fn gemini_alternative_stats_keys() {
     let transcript = lines(&[
         r#"{"type":"result","status":"success","stats":{"input":20,"cached":30,"output":7}}"#,
     ]);
-    let usage = parse(OutputFormat::GeminiStreamJson, &transcript)
+    let usage = parse(OutputFormat::named("gemini-stream-json"), &transcript)
         .usage
         .unwrap();
     assert_eq!(
@@ -393,7 +406,7 @@ fn bom_crlf_blank_and_final_line_without_newline() {
     transcript.extend_from_slice(
         br#"{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"hi"}}"#,
     );
-    let summary = parse_every_split(OutputFormat::CodexJson, &transcript);
+    let summary = parse_every_split(OutputFormat::named("codex-json"), &transcript);
     assert_eq!(summary.session_id.as_deref(), Some("t"));
     assert_eq!(summary.last_message.as_deref(), Some("hi"));
     assert_eq!((summary.events, summary.unparsed_lines), (2, 0));
@@ -419,7 +432,7 @@ fn garbage_is_counted_not_fatal() {
     ]);
     transcript.extend_from_slice(b"\xff\xfe{\"type\":\"x\"}\n");
     transcript.extend_from_slice(b"{\"type\":\"error\",\"message\":\"\xc3\x28\"}\n");
-    let summary = parse_every_split(OutputFormat::CodexJson, &transcript);
+    let summary = parse_every_split(OutputFormat::named("codex-json"), &transcript);
     assert_eq!(summary.unparsed_lines, 8);
     assert_eq!(summary.events, 8);
     assert_eq!(summary.session_id, None);
@@ -445,11 +458,11 @@ fn every_format_survives_every_transcript() {
         .flat_map(|t| lines(t))
         .collect();
     for format in [
-        OutputFormat::ClaudeStreamJson,
-        OutputFormat::CodexJson,
-        OutputFormat::GeminiStreamJson,
+        OutputFormat::named("claude-stream-json"),
+        OutputFormat::named("codex-json"),
+        OutputFormat::named("gemini-stream-json"),
     ] {
-        let summary = parse(format, &all);
+        let summary = parse(format.clone(), &all);
         assert_eq!(summary.events, 39, "{format:?}");
         assert_eq!(summary.unparsed_lines, 0, "{format:?}");
     }
@@ -471,13 +484,13 @@ fn oversize_lines_are_dropped_and_counted() {
     // The oversize line once more, unterminated, at the end of the stream.
     transcript.extend_from_slice(huge.as_bytes());
 
-    let whole = parse(OutputFormat::CodexJson, &transcript);
+    let whole = parse(OutputFormat::named("codex-json"), &transcript);
     assert_eq!(whole.unparsed_lines, 2);
     assert_eq!(whole.events, 2);
     assert_eq!(whole.last_message.as_deref(), Some("after"));
     for size in [1000, 65536, MAX_LINE_BYTES - 1, MAX_LINE_BYTES + 7] {
         assert_eq!(
-            parse_chunks(OutputFormat::CodexJson, transcript.chunks(size)),
+            parse_chunks(OutputFormat::named("codex-json"), transcript.chunks(size)),
             whole,
             "chunks of {size}"
         );
@@ -491,7 +504,7 @@ fn oversize_lines_are_dropped_and_counted() {
     );
     assert_eq!(at_cap.len(), MAX_LINE_BYTES);
     let summary = parse_chunks(
-        OutputFormat::CodexJson,
+        OutputFormat::named("codex-json"),
         at_cap.as_bytes().chunks(4096).chain([&b"\n"[..]]),
     );
     assert_eq!((summary.events, summary.unparsed_lines), (1, 0));
@@ -511,7 +524,7 @@ fn truncation_keeps_char_boundaries() {
     let transcript = lines(&[&format!(
         r#"{{"type":"item.completed","item":{{"type":"agent_message","text":"{long}"}}}}"#
     )]);
-    let message = parse(OutputFormat::CodexJson, &transcript)
+    let message = parse(OutputFormat::named("codex-json"), &transcript)
         .last_message
         .unwrap();
     assert_eq!(message.chars().count(), LAST_MESSAGE_MAX_CHARS);
@@ -522,7 +535,7 @@ fn truncation_keeps_char_boundaries() {
         r#"{{"type":"item.completed","item":{{"type":"agent_message","text":"{exact}"}}}}"#
     )]);
     assert_eq!(
-        parse(OutputFormat::CodexJson, &transcript).last_message,
+        parse(OutputFormat::named("codex-json"), &transcript).last_message,
         Some(exact)
     );
 
@@ -530,7 +543,8 @@ fn truncation_keeps_char_boundaries() {
     let transcript = lines(&[&format!(
         r#"{{"type":"turn.failed","error":{{"message":"{long_error}"}}}}"#
     )]);
-    let Some(Verdict::Error { message }) = parse(OutputFormat::CodexJson, &transcript).verdict
+    let Some(Verdict::Error { message }) =
+        parse(OutputFormat::named("codex-json"), &transcript).verdict
     else {
         panic!("expected an error verdict");
     };
@@ -546,7 +560,7 @@ fn gemini_deltas_are_capped() {
             r#"{"type":"message","role":"assistant","content":"ab€","delta":true}"#,
         ]));
     }
-    let message = parse(OutputFormat::GeminiStreamJson, &transcript)
+    let message = parse(OutputFormat::named("gemini-stream-json"), &transcript)
         .last_message
         .unwrap();
     assert_eq!(message.chars().count(), LAST_MESSAGE_MAX_CHARS);
@@ -566,11 +580,11 @@ fn gemini_deltas_are_capped() {
 fn text_format_is_not_parsed() {
     let mut bytes = lines(CLAUDE_SUCCESS);
     bytes.extend_from_slice(b"plain text output\n\xff\xfe garbage");
-    let summary = parse(OutputFormat::Text, &bytes);
+    let summary = parse(OutputFormat::TEXT, &bytes);
     assert_eq!(summary, StreamSummary::default());
     assert!(summary.is_empty());
-    assert!(parse(OutputFormat::ClaudeStreamJson, b"").is_empty());
-    assert!(!parse(OutputFormat::ClaudeStreamJson, b"junk").is_empty());
+    assert!(parse(OutputFormat::named("claude-stream-json"), b"").is_empty());
+    assert!(!parse(OutputFormat::named("claude-stream-json"), b"junk").is_empty());
 }
 
 #[test]
@@ -600,10 +614,10 @@ fn serializes_without_absent_fields() {
 
 fn any_format() -> impl Strategy<Value = OutputFormat> {
     prop_oneof![
-        Just(OutputFormat::Text),
-        Just(OutputFormat::ClaudeStreamJson),
-        Just(OutputFormat::CodexJson),
-        Just(OutputFormat::GeminiStreamJson),
+        Just(OutputFormat::TEXT),
+        Just(OutputFormat::named("claude-stream-json")),
+        Just(OutputFormat::named("codex-json")),
+        Just(OutputFormat::named("gemini-stream-json")),
     ]
 }
 
@@ -630,8 +644,8 @@ proptest! {
         format in any_format(),
         chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..16),
     ) {
-        let summary = parse_chunks(format, chunks.iter().map(Vec::as_slice));
-        if format == OutputFormat::Text {
+        let summary = parse_chunks(format.clone(), chunks.iter().map(Vec::as_slice));
+        if format == OutputFormat::TEXT {
             prop_assert!(summary.is_empty());
         }
         let _ = serde_json::to_string(&summary).unwrap();
@@ -643,7 +657,7 @@ proptest! {
         stream in any_stream(),
         cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..12),
     ) {
-        let whole = parse(format, &stream);
+        let whole = parse(format.clone(), &stream);
         let mut at: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
         at.sort_unstable();
         let mut chunks = Vec::new();

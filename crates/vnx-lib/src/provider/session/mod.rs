@@ -68,37 +68,29 @@ impl Homes {
 
     /// The homes as `dispatch_started` records them.
     pub fn recorded(&self) -> crate::receipts::CliHomes {
-        let mut r = crate::receipts::CliHomes {
+        crate::receipts::CliHomes {
             sessions: self
                 .sessions
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned()),
-            ..Default::default()
-        };
-        for (name, home) in &self.homes {
-            let Ok(provider) = Provider::parse(name) else {
-                continue;
-            };
-            if let Some(entry) = cli::of(provider).recorded_home(&mut r) {
-                *entry = Some(home.to_string_lossy().into_owned());
-            }
+            homes: self
+                .homes
+                .iter()
+                .map(|(name, home)| (name.clone(), home.to_string_lossy().into_owned()))
+                .collect(),
         }
-        r
     }
 
     /// The homes a `dispatch_started` recorded (absolute paths only count).
     pub fn from_recorded(r: &crate::receipts::CliHomes) -> Homes {
-        let p = |s: &Option<String>| s.as_ref().map(PathBuf::from).filter(|p| p.is_absolute());
-        let mut r = r.clone();
+        let p = |s: &String| Some(PathBuf::from(s)).filter(|p| p.is_absolute());
         Homes {
-            homes: cli::CLIS
+            homes: r
+                .homes
                 .iter()
-                .filter_map(|c| {
-                    let home = p(c.recorded_home(&mut r)?)?;
-                    Some((c.provider().name().to_owned(), home))
-                })
+                .filter_map(|(name, home)| Some((name.clone(), p(home)?)))
                 .collect(),
-            sessions: p(&r.sessions),
+            sessions: r.sessions.as_ref().and_then(p),
         }
     }
 

@@ -33,9 +33,9 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
             argv.extend(s.resume("--resume"));
             Argv {
                 argv,
-                output: OutputFormat::ClaudeStreamJson,
+                output: super::STREAM,
                 completion: ProviderCompletion::Report,
-                hooks: HookKind::None,
+                hooks: HookKind::NONE,
             }
         }
         Lane::Interactive => {
@@ -52,9 +52,9 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
             argv.extend(s.resume("--resume"));
             Argv {
                 argv,
-                output: OutputFormat::Text,
+                output: OutputFormat::TEXT,
                 completion: ProviderCompletion::Report,
-                hooks: HookKind::ClaudeStop,
+                hooks: super::TURN_END,
             }
         }
     }
@@ -85,4 +85,64 @@ fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
             ]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::invocation::{Wanted, wanted};
+    use crate::provider::{Lane, Permission, Provider};
+
+    #[test]
+    fn its_tui_is_told_the_session_vnx_chose_unless_it_resumes_one() {
+        let id = "0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a";
+        let w = Wanted {
+            session: Some(id),
+            ..wanted(Lane::Interactive, Permission::Edits, 10)
+        };
+        let argv = Provider::Claude.invocation(&w).unwrap().argv;
+        assert!(argv.contains(&format!("--session-id={id}")), "{argv:?}");
+        let resumed = Wanted {
+            resume: Some(id),
+            ..w
+        };
+        let argv = Provider::Claude.invocation(&resumed).unwrap().argv;
+        assert!(
+            !argv.iter().any(|a| a.starts_with("--session-id")),
+            "{argv:?}"
+        );
+        assert!(argv.contains(&format!("--resume={id}")), "{argv:?}");
+    }
+
+    #[test]
+    fn the_roles_commands_are_its_allowed_tools_in_edits() {
+        let allow = ["cargo test".to_owned(), "git diff".to_owned()];
+        let w = Wanted {
+            allow: &allow,
+            ..wanted(Lane::Headless, Permission::Edits, 10)
+        };
+        let argv = Provider::Claude.invocation(&w).unwrap().argv;
+        let rules: Vec<&str> = argv
+            .windows(2)
+            .filter(|p| p[0] == "--allowedTools")
+            .map(|p| p[1].as_str())
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                "Bash(vnx report:*)",
+                "Bash(cargo test:*)",
+                "Bash(git diff:*)"
+            ]
+        );
+    }
+
+    #[test]
+    fn its_tui_gets_its_hooks_from_outside_the_worktree() {
+        let inv = Provider::Claude
+            .invocation(&wanted(Lane::Interactive, Permission::Ask, 10))
+            .unwrap();
+        assert_eq!(inv.hooks, super::super::TURN_END);
+        let i = inv.argv.iter().position(|a| a == "--settings").unwrap();
+        assert!(inv.argv[i + 1].starts_with("/r/.vnx-data/dispatches/D-1/hooks/"));
+    }
 }

@@ -16,8 +16,8 @@ use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
 use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::kinds::{Lane, OutputFormat, Permission};
-use crate::receipts::{CliHomes, PermissionAnswer};
+use crate::receipts::PermissionAnswer;
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -26,6 +26,13 @@ mod invocation;
 mod models;
 mod sessions;
 mod transcript;
+mod trust;
+
+/// Its headless event stream: `claude -p --output-format stream-json --verbose`.
+pub(crate) const STREAM: OutputFormat = OutputFormat::named("claude-stream-json");
+
+/// Its `Stop` hook (end of a turn; `Notification` says it waits).
+pub(crate) const TURN_END: HookKind = HookKind::named("claude-stop");
 
 /// Claude Code.
 #[derive(Debug)]
@@ -108,6 +115,10 @@ impl CodingCli for Claude {
         payload.get("last_assistant_message")?.as_str()
     }
 
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        Some("claude_stop_hook")
+    }
+
     fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
         hooks::says(event, payload)
     }
@@ -161,7 +172,7 @@ impl CodingCli for Claude {
     }
 
     fn output_format(&self) -> Option<OutputFormat> {
-        Some(OutputFormat::ClaudeStreamJson)
+        Some(STREAM)
     }
 
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
@@ -190,8 +201,14 @@ impl CodingCli for Claude {
         var("CLAUDE_CONFIG_DIR").or_else(|| Some(home?.join(".claude")))
     }
 
-    fn recorded_home<'a>(&self, homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
-        Some(&mut homes.claude)
+    /// `~/.claude.json`'s projects.
+    fn folder_trust(
+        &self,
+        home: Option<&Path>,
+        _homes: &super::session::Homes,
+        root: &Path,
+    ) -> Option<super::trust::FolderTrust> {
+        Some(trust::of(home?, root))
     }
 
     /// `<config>/projects`.
@@ -218,7 +235,7 @@ impl CodingCli for Claude {
 
     /// Its hooks' settings file (`--settings`), for a launch that gives it its hooks.
     fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
-        if launch.hooks != crate::receipts::kinds::HookKind::ClaudeStop {
+        if *launch.hooks != TURN_END {
             return Vec::new();
         }
         let value = hooks::settings(launch.vnx, launch.dispatch_dir);
@@ -230,6 +247,8 @@ impl CodingCli for Claude {
         const PATHS: &[StatePath] = &[
             StatePath::dir(".claude", Some("CLAUDE_CONFIG_DIR")),
             StatePath::file(".claude.json"),
+            // Its native installer's versions, which `~/.local/bin/claude` links to.
+            StatePath::program(".local/share/claude"),
         ];
         PATHS
     }
@@ -238,6 +257,28 @@ impl CodingCli for Claude {
 #[cfg(test)]
 mod tests {
     use crate::complete::{Kind, candidates};
+    use crate::provider::Provider;
+    use crate::provider::flags::group;
+
+    #[test]
+    fn the_flags_vnx_passes_are_checked_against_its_help() {
+        assert_eq!(
+            group(Provider::Claude, &[]),
+            [
+                "--add-dir",
+                "--allowedTools",
+                "--dangerously-skip-permissions",
+                "--model",
+                "--output-format",
+                "--permission-mode",
+                "--resume",
+                "--session-id",
+                "--settings",
+                "--verbose",
+                "-p"
+            ]
+        );
+    }
 
     #[test]
     fn a_shell_completes_its_aliases_after_the_demos_behaviours() {

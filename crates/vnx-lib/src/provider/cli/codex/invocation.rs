@@ -72,9 +72,9 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
         for value in hooks::hook_overrides(w.vnx, w.dispatch_dir) {
             argv.extend(["-c".into(), literal(&value)]);
         }
-        HookKind::CodexNotify
+        super::TURN_END
     } else {
-        HookKind::None
+        HookKind::NONE
     };
     // The session (`[SESSION_ID] [PROMPT]`), then the prompt; `-` makes codex
     // read the prompt from stdin. After `--`, so clap reads both as positionals
@@ -88,9 +88,9 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
         s.prompt_arg.clone()
     });
     let output = if lane == Lane::Headless {
-        OutputFormat::CodexJson
+        super::STREAM
     } else {
-        OutputFormat::Text
+        OutputFormat::TEXT
     };
     Argv {
         argv,
@@ -122,4 +122,66 @@ fn exec_resume_flags(perms: &[String], dispatch_dir: &Path) -> Vec<String> {
     );
     out.extend(["-c".into(), literal(&roots)]);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::invocation::{MAX_PROMPT_ARG, PROMPT, Wanted, wanted};
+    use crate::provider::kinds::PromptTransport;
+    use crate::provider::{Lane, Permission, Provider};
+
+    #[test]
+    fn headless_it_closes_with_the_prompt_and_reads_stdin_when_large() {
+        let inv = Provider::Codex
+            .invocation(&wanted(Lane::Headless, Permission::Edits, 10))
+            .unwrap();
+        assert_eq!(
+            inv.argv,
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "--model",
+                "gpt-5.5",
+                "--sandbox",
+                "workspace-write",
+                "--add-dir",
+                "/r/.vnx-data/dispatches/D-1",
+                "-c",
+                "allow_login_shell=false",
+                PROMPT
+            ]
+        );
+        let big = Provider::Codex
+            .invocation(&wanted(
+                Lane::Headless,
+                Permission::Edits,
+                MAX_PROMPT_ARG + 1,
+            ))
+            .unwrap();
+        assert_eq!(big.prompt_transport, PromptTransport::Stdin);
+        assert_eq!(big.argv.last().unwrap(), "-");
+    }
+
+    #[test]
+    fn its_sandbox_not_an_allow_list_runs_the_roles_commands() {
+        let allow = ["cargo test".to_owned()];
+        let w = Wanted {
+            allow: &allow,
+            ..wanted(Lane::Headless, Permission::Edits, 10)
+        };
+        let argv = Provider::Codex.invocation(&w).unwrap().argv;
+        assert!(!argv.iter().any(|a| a.contains("cargo test")), "{argv:?}");
+    }
+
+    #[test]
+    fn its_tui_is_notified_from_outside_the_worktree() {
+        let inv = Provider::Codex
+            .invocation(&wanted(Lane::Interactive, Permission::Ask, 10))
+            .unwrap();
+        assert!(inv.argv.contains(&"--no-daemon".to_owned()));
+        assert!(inv.argv.iter().any(|a| a.starts_with("notify=[")));
+        assert_eq!(inv.hooks, super::super::TURN_END);
+    }
 }

@@ -16,8 +16,8 @@ use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
 use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::kinds::{Lane, OutputFormat, Permission};
-use crate::receipts::{CliHomes, PermissionAnswer};
+use crate::receipts::PermissionAnswer;
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -26,6 +26,13 @@ mod invocation;
 mod rollout;
 mod sessions;
 mod transcript;
+mod trust;
+
+/// Its headless event stream: `codex exec --json`.
+pub(crate) const STREAM: OutputFormat = OutputFormat::named("codex-json");
+
+/// Its `notify` program (`agent-turn-complete`).
+pub(crate) const TURN_END: HookKind = HookKind::named("codex-notify");
 
 /// The Codex CLI.
 #[derive(Debug)]
@@ -101,6 +108,10 @@ impl CodingCli for Codex {
         })
     }
 
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        Some("codex_notify_hook")
+    }
+
     fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
         hooks::says(event, payload)
     }
@@ -122,7 +133,7 @@ impl CodingCli for Codex {
     }
 
     fn output_format(&self) -> Option<OutputFormat> {
-        Some(OutputFormat::CodexJson)
+        Some(STREAM)
     }
 
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
@@ -145,8 +156,14 @@ impl CodingCli for Codex {
         var("CODEX_HOME").or_else(|| Some(home?.join(".codex")))
     }
 
-    fn recorded_home<'a>(&self, homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
-        Some(&mut homes.codex)
+    /// Its home's `config.toml`.
+    fn folder_trust(
+        &self,
+        _home: Option<&Path>,
+        homes: &super::session::Homes,
+        root: &Path,
+    ) -> Option<super::trust::FolderTrust> {
+        Some(trust::of(homes.get(self.provider().name())?, root))
     }
 
     /// `<home>/sessions`.
@@ -170,5 +187,55 @@ impl CodingCli for Codex {
     fn state_paths(&self) -> &'static [StatePath] {
         const PATHS: &[StatePath] = &[StatePath::dir(".codex", Some("CODEX_HOME"))];
         PATHS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::Provider;
+    use crate::provider::flags::{group, passed};
+
+    #[test]
+    fn the_flags_vnx_passes_are_grouped_by_the_help_that_lists_them() {
+        assert_eq!(
+            group(Provider::Codex, &["exec"]),
+            [
+                "--add-dir",
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--json",
+                "--model",
+                "--sandbox",
+                "--skip-git-repo-check",
+                "-c"
+            ]
+        );
+        // `exec resume` takes the posture and the dispatch directory as `-c` overrides.
+        assert_eq!(
+            group(Provider::Codex, &["exec", "resume"]),
+            [
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--json",
+                "--model",
+                "--skip-git-repo-check",
+                "-c"
+            ]
+        );
+        let resumed = group(Provider::Codex, &["resume"]);
+        assert!(resumed.contains(&"--add-dir".to_owned()), "{resumed:?}");
+        let tui = group(Provider::Codex, &[]);
+        assert!(tui.contains(&"--no-daemon".to_owned()) && tui.contains(&"-c".to_owned()));
+        assert!(!tui.contains(&"--json".to_owned()));
+        assert_eq!(
+            passed(Provider::Codex)
+                .iter()
+                .map(|g| g.command("codex"))
+                .collect::<Vec<_>>(),
+            [
+                "codex exec --help",
+                "codex exec resume --help",
+                "codex --help",
+                "codex resume --help"
+            ]
+        );
     }
 }

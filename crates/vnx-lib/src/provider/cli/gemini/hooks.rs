@@ -81,10 +81,10 @@ pub fn trust_keys(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
 /// start, and for one recorded before starts named the CLIs' homes (its entry stays, naming
 /// a worktree that no longer exists).
 pub fn trust_file_of(started: &crate::receipts::DispatchStarted) -> Option<std::path::PathBuf> {
-    if started.hooks != crate::receipts::HookKind::GeminiAfterAgent {
+    if started.hooks != super::TURN_END {
         return None;
     }
-    let home = std::path::PathBuf::from(started.cli_homes.as_ref()?.gemini.as_ref()?);
+    let home = std::path::PathBuf::from(started.cli_homes.as_ref()?.homes.get("gemini")?);
     home.is_absolute().then(|| home.join("trusted_hooks.json"))
 }
 
@@ -127,7 +127,7 @@ mod tests {
         let example = include_str!("../../../../../../receipts/examples/dispatch_started.json");
         let mut started: crate::receipts::DispatchStarted = serde_json::from_str(example).unwrap();
         started.cli_homes = Some(crate::receipts::CliHomes {
-            gemini: Some("/home/u/.gemini".into()),
+            homes: [("gemini".to_owned(), "/home/u/.gemini".to_owned())].into(),
             ..Default::default()
         });
         assert_eq!(
@@ -135,14 +135,19 @@ mod tests {
             None,
             "no gemini hooks: no trust file"
         );
-        started.hooks = crate::receipts::HookKind::GeminiAfterAgent;
+        started.hooks = super::super::TURN_END;
         assert_eq!(
             trust_file_of(&started),
             Some(std::path::PathBuf::from(
                 "/home/u/.gemini/trusted_hooks.json"
             ))
         );
-        started.cli_homes.as_mut().unwrap().gemini = Some("relative/.gemini".into());
+        started
+            .cli_homes
+            .as_mut()
+            .unwrap()
+            .homes
+            .insert("gemini".into(), "relative/.gemini".into());
         assert_eq!(
             trust_file_of(&started),
             None,

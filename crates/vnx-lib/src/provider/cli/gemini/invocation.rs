@@ -40,9 +40,9 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
             argv.extend(s.resume("--resume"));
             Argv {
                 argv,
-                output: OutputFormat::GeminiStreamJson,
+                output: super::STREAM,
                 completion: ProviderCompletion::Report,
-                hooks: HookKind::None,
+                hooks: HookKind::NONE,
             }
         }
         Lane::Interactive => {
@@ -61,9 +61,9 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
             // `dispatch::start::workspace`).
             Argv {
                 argv,
-                output: OutputFormat::Text,
+                output: OutputFormat::TEXT,
                 completion: ProviderCompletion::Report,
-                hooks: HookKind::GeminiAfterAgent,
+                hooks: super::TURN_END,
             }
         }
     }
@@ -94,4 +94,39 @@ fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
             ]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::invocation::{MAX_PROMPT_ARG, Wanted, wanted};
+    use crate::provider::kinds::PromptTransport;
+    use crate::provider::{Lane, Permission, Provider};
+
+    #[test]
+    fn the_roles_commands_are_its_allowed_tools_in_edits() {
+        let allow = ["cargo test".to_owned()];
+        let w = Wanted {
+            allow: &allow,
+            ..wanted(Lane::Headless, Permission::Edits, 10)
+        };
+        let argv = Provider::Gemini.invocation(&w).unwrap().argv;
+        assert!(
+            argv.windows(2)
+                .any(|p| p[0] == "--allowed-tools" && p[1] == "run_shell_command(cargo test)"),
+            "{argv:?}"
+        );
+    }
+
+    #[test]
+    fn a_large_prompt_reaches_its_tui_as_a_file_with_its_hooks() {
+        let big = Provider::Gemini
+            .invocation(&wanted(
+                Lane::Interactive,
+                Permission::Ask,
+                MAX_PROMPT_ARG + 1,
+            ))
+            .unwrap();
+        assert_eq!(big.prompt_transport, PromptTransport::File);
+        assert_eq!(big.hooks, super::super::TURN_END);
+    }
 }

@@ -16,8 +16,8 @@ use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
 use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::kinds::{Lane, OutputFormat, Permission};
-use crate::receipts::{CliHomes, PermissionAnswer};
+use crate::receipts::PermissionAnswer;
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -27,6 +27,12 @@ mod session;
 mod sessions;
 mod transcript;
 mod worktree;
+
+/// Its headless event stream: `gemini -p --output-format stream-json`.
+pub(crate) const STREAM: OutputFormat = OutputFormat::named("gemini-stream-json");
+
+/// Its `AfterAgent` hook (end of a turn; `Notification` says it waits).
+pub(crate) const TURN_END: HookKind = HookKind::named("gemini-after-agent");
 
 /// The Gemini CLI.
 #[derive(Debug)]
@@ -82,6 +88,10 @@ impl CodingCli for Gemini {
         payload.get("prompt_response")?.as_str()
     }
 
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        Some("gemini_after_agent_hook")
+    }
+
     fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
         hooks::says(event, payload)
     }
@@ -107,7 +117,7 @@ impl CodingCli for Gemini {
     }
 
     fn output_format(&self) -> Option<OutputFormat> {
-        Some(OutputFormat::GeminiStreamJson)
+        Some(STREAM)
     }
 
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
@@ -134,10 +144,6 @@ impl CodingCli for Gemini {
         var("GEMINI_CLI_HOME")
             .or_else(|| home.map(Path::to_owned))
             .map(|h| h.join(".gemini"))
-    }
-
-    fn recorded_home<'a>(&self, homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
-        Some(&mut homes.gemini)
     }
 
     /// `<home>/tmp`.
@@ -183,7 +189,7 @@ impl CodingCli for Gemini {
         worktree: &Path,
         trust: Option<&Path>,
     ) -> std::io::Result<InWorktree> {
-        if launch.hooks != crate::receipts::kinds::HookKind::GeminiAfterAgent {
+        if *launch.hooks != TURN_END {
             return Ok(InWorktree::Nothing);
         }
         worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
@@ -196,5 +202,19 @@ impl CodingCli for Gemini {
     fn state_paths(&self) -> &'static [StatePath] {
         const PATHS: &[StatePath] = &[StatePath::dir(".gemini", None)];
         PATHS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::Provider;
+    use crate::provider::flags::group;
+
+    #[test]
+    fn the_flags_vnx_passes_are_checked_against_its_help() {
+        let gemini = group(Provider::Gemini, &[]);
+        for f in ["--skip-trust", "-i", "-p", "--yolo", "--approval-mode"] {
+            assert!(gemini.contains(&f.to_owned()), "{f}: {gemini:?}");
+        }
     }
 }

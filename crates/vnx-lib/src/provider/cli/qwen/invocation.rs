@@ -5,7 +5,7 @@
 
 use crate::provider::cli::ProviderError;
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+use crate::receipts::kinds::{HookKind, Lane, Permission, ProviderCompletion};
 
 /// The flags of each posture: its own approval modes, named even for its default so a
 /// user's `tools.approvalMode` setting cannot widen `ask`.
@@ -45,9 +45,9 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
     argv.extend(s.resume("--resume"));
     Ok(Argv {
         argv,
-        output: OutputFormat::QwenStreamJson,
+        output: super::STREAM,
         completion: ProviderCompletion::Report,
-        hooks: HookKind::None,
+        hooks: HookKind::NONE,
     })
 }
 
@@ -125,7 +125,7 @@ mod tests {
                 "run_shell_command(vnx report)",
             ]
         );
-        assert_eq!(edits.output, OutputFormat::QwenStreamJson);
+        assert_eq!(edits.output, super::super::STREAM);
         assert_eq!(edits.completion, ProviderCompletion::Report);
         let ask = argv(&start(Lane::Headless, Permission::Ask, false)).unwrap();
         assert!(ask.argv.ends_with(&strs(&[

@@ -17,6 +17,9 @@ mod events;
 mod invocation;
 mod transcript;
 
+/// Its headless event stream: `qwen PROMPT -o stream-json` (`system`, `assistant`, `user`, `result` events; an API error is a successful result whose text says so).
+pub(crate) const STREAM: OutputFormat = OutputFormat::named("qwen-stream-json");
+
 /// Qwen Code.
 #[derive(Debug)]
 pub struct Qwen;
@@ -50,7 +53,7 @@ impl CodingCli for Qwen {
     }
 
     fn output_format(&self) -> Option<OutputFormat> {
-        Some(OutputFormat::QwenStreamJson)
+        Some(STREAM)
     }
 
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {

@@ -1,0 +1,37 @@
+//! A CLI's trust of a folder: whether its TUI will start in a dispatch's worktree without
+//! asking first, for a CLI that asks once per folder and whose trust of the main checkout
+//! covers the worktrees under it. vnx cannot answer that dialog for the user, so doctor says
+//! what to do once ([`FolderTrust`], from each CLI's `CodingCli::folder_trust`).
+
+use std::path::{Path, PathBuf};
+
+/// What a CLI's own record says of its trust in a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FolderTrust {
+    /// The file the CLI records its trust in.
+    pub file: PathBuf,
+    /// Whether it trusts the repository or a folder above it.
+    pub trusted: bool,
+    /// What its dialog asks, quoted in a warning (`"Trust this folder?"`).
+    pub dialog: &'static str,
+    /// The answer to give it once in the repository.
+    pub answer: &'static str,
+}
+
+/// Whether the JSON `file` trusts `root` or a folder above it: its `projects` map keyed by
+/// folder, each with `key: true`.
+pub fn trusted_in_projects_json(file: &Path, root: &Path, key: &str) -> bool {
+    crate::files::read_named(file, 64 << 20)
+        .ok()
+        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+        .and_then(|v| v.get("projects").and_then(|p| p.as_object()).cloned())
+        .is_some_and(|projects| {
+            root.ancestors().any(|dir| {
+                projects
+                    .get(&*dir.to_string_lossy())
+                    .and_then(|p| p.get(key))
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true)
+            })
+        })
+}
