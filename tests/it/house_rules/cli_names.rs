@@ -22,9 +22,9 @@ const GOAL: usize = 3;
 /// The files outside each CLI's own places that name it, as they are now. Lower an entry when
 /// a move makes the count fall; never raise one.
 const ALLOWED: [(&str, usize); 5] = [
-    ("claude", 11),
-    ("codex", 9),
-    ("gemini", 9),
+    ("claude", 10),
+    ("codex", 8),
+    ("gemini", 8),
     ("qwen", 1),
     ("ollama", 1),
 ];

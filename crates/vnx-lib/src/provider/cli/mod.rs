@@ -388,6 +388,13 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// A real run of its headless event stream, one event a line, for the tests every
+    /// stream's parser must pass (its own module's tests hold the rest).
+    #[cfg(test)]
+    fn sample_stream(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// A fresh parser of its headless event stream (one per worker run).
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
         None

@@ -113,4 +113,6 @@ impl EventParser {
 }
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

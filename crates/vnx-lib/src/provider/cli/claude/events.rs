@@ -110,3 +110,120 @@ fn result(event: &Value, summary: &mut StreamSummary) {
         summary.permission_denials = denials.len() as u64;
     }
 }
+
+/// Its stream parsed whole and in every split.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::STREAM;
+    use crate::provider::events::testing::*;
+
+    /// A real run of its headless stream, for every parser's tests.
+    pub(crate) const SAMPLE: &[&str] = &[
+        r#"{"type":"system","subtype":"init","cwd":"/repo","session_id":"9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24","tools":["Bash","Read","Edit"],"mcp_servers":[],"model":"claude-sonnet-4-5-20250929","permissionMode":"acceptEdits","apiKeySource":"none","uuid":"u1"}"#,
+        r#"{"type":"assistant","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"I'll look at the failing test first."}],"stop_reason":null,"usage":{"input_tokens":4,"output_tokens":12}},"parent_tool_use_id":null,"session_id":"9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24"}"#,
+        r#"{"type":"assistant","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"cargo test"}}]},"parent_tool_use_id":null,"session_id":"9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24"}"#,
+        r#"{"type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_1","type":"tool_result","content":"test result: FAILED. 1 passed; 1 failed","is_error":false}]},"parent_tool_use_id":null,"session_id":"9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24"}"#,
+        r#"{"type":"assistant","message":{"id":"msg_2","type":"message","role":"assistant","content":[{"type":"tool_use","id":"toolu_2","name":"Edit","input":{"file_path":"src/lib.rs","old_string":"a","new_string":"b"}},{"type":"tool_use","id":"toolu_3","name":"Bash","input":{"command":"cargo test"}}]},"parent_tool_use_id":null,"session_id":"9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24"}"#,
+        r#"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed","resetsAt":1790578200},"uuid":"u2","session_id":"9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24"}"#,
+        r#"{"type":"assistant","message":{"id":"msg_3","type":"message","role":"assistant","content":[{"type":"text","text":"Fixed the off-by-one in `parse`; all tests pass."}]},"parent_tool_use_id":null,"session_id":"9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24"}"#,
+        r#"{"type":"result","subtype":"success","is_error":false,"duration_ms":16049,"duration_api_ms":15987,"num_turns":6,"result":"Fixed the off-by-one in `parse`; all tests pass.","session_id":"9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24","total_cost_usd":0.0523,"usage":{"input_tokens":18,"cache_creation_input_tokens":1920,"cache_read_input_tokens":17004,"output_tokens":412,"server_tool_use":{"web_search_requests":0},"service_tier":"standard"},"permission_denials":[],"uuid":"u3"}"#,
+    ];
+
+    #[test]
+    fn claude_success() {
+        let summary = parse_every_split(STREAM, &lines(SAMPLE));
+        assert_eq!(
+            summary,
+            StreamSummary {
+                session_id: Some("9f1c2d7e-5b8f-4261-99c4-dbbaa6ae0e24".into()),
+                model: Some("claude-sonnet-4-5-20250929".into()),
+                usage: Some(Usage {
+                    input_tokens: 18,
+                    output_tokens: 412,
+                    cached_input_tokens: Some(17004),
+                    cache_creation_input_tokens: Some(1920),
+                    total_tokens: None,
+                }),
+                verdict: Some(Verdict::Success),
+                last_message: Some("Fixed the off-by-one in `parse`; all tests pass.".into()),
+                tool_calls: 3,
+                permission_denials: 0,
+                num_turns: Some(6),
+                cost_usd: Some(0.0523),
+                events: 8,
+                unparsed_lines: 0,
+            }
+        );
+        assert!(!summary.is_empty());
+    }
+
+    #[test]
+    fn claude_permission_denials() {
+        let transcript = lines(&[
+            r#"{"type":"system","subtype":"init","session_id":"f18f49de","model":"claude-opus-4-1","permissionMode":"default","tools":["Edit"]}"#,
+            r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"Edit","input":{"file_path":"test-file.txt"}}]},"session_id":"f18f49de"}"#,
+            r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"Claude requested permissions to write to test-file.txt, but you haven't granted it yet.","is_error":true,"tool_use_id":"toolu_01"}]},"session_id":"f18f49de"}"#,
+            r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"tool_use","id":"toolu_02","name":"Bash","input":{"command":"rm -rf build"}}]},"session_id":"f18f49de"}"#,
+            r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"I need permission to edit test-file.txt."}]},"session_id":"f18f49de"}"#,
+            r#"{"type":"result","subtype":"success","is_error":false,"num_turns":8,"result":"I need permission to edit test-file.txt.","session_id":"f18f49de","total_cost_usd":0.3464,"usage":{"input_tokens":8,"cache_creation_input_tokens":192,"cache_read_input_tokens":17004,"output_tokens":32},"permission_denials":[{"tool_name":"Edit","tool_use_id":"toolu_01","tool_input":{"file_path":"test-file.txt"}},{"tool_name":"Bash","tool_use_id":"toolu_02","tool_input":{"command":"rm -rf build"}}]}"#,
+        ]);
+        let summary = parse_every_split(STREAM, &transcript);
+        assert_eq!(summary.permission_denials, 2);
+        assert_eq!(summary.tool_calls, 2);
+        assert_eq!(summary.verdict, Some(Verdict::Success));
+        assert_eq!(summary.model.as_deref(), Some("claude-opus-4-1"));
+        assert_eq!(summary.num_turns, Some(8));
+    }
+
+    #[test]
+    fn claude_api_error() {
+        let transcript = lines(&[
+            r#"{"type":"system","subtype":"init","session_id":"s-err","model":"claude-sonnet-4-5"}"#,
+            r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Working on it."}]},"session_id":"s-err"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"duration_ms":2000,"num_turns":1,"result":"API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}","session_id":"s-err","total_cost_usd":0,"usage":{"input_tokens":3,"output_tokens":0}}"#,
+        ]);
+        let summary = parse_every_split(STREAM, &transcript);
+        assert_eq!(
+            summary.verdict,
+            error(
+                r#"API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            )
+        );
+        // The error text is not an answer: the last message stays the assistant's.
+        assert_eq!(summary.last_message.as_deref(), Some("Working on it."));
+        assert_eq!(summary.cost_usd, Some(0.0));
+        let usage = summary.usage.unwrap();
+        assert_eq!((usage.input_tokens, usage.cached_input_tokens), (3, None));
+    }
+
+    #[test]
+    fn claude_error_subtypes() {
+        let max_turns = lines(&[
+            r#"{"type":"result","subtype":"error_max_turns","is_error":false,"num_turns":3,"session_id":"s"}"#,
+        ]);
+        let summary = parse(STREAM, &max_turns);
+        assert_eq!(summary.verdict, error("error_max_turns"));
+        assert_eq!(summary.session_id.as_deref(), Some("s"));
+
+        let with_errors = lines(&[
+            r#"{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["tool crashed",7,"again"]}"#,
+        ]);
+        let summary = parse(STREAM, &with_errors);
+        assert_eq!(summary.verdict, error("tool crashed; again"));
+
+        let bare = lines(&[r#"{"type":"result","is_error":true,"result":"  "}"#]);
+        assert_eq!(parse(STREAM, &bare).verdict, error("error"));
+    }
+
+    #[test]
+    fn claude_subagent_text_is_not_the_answer() {
+        let transcript = lines(&[
+            r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Main answer"}]}}"#,
+            r#"{"type":"assistant","parent_tool_use_id":"toolu_task","message":{"role":"assistant","content":[{"type":"text","text":"subagent chatter"},{"type":"tool_use","id":"t","name":"Grep","input":{}}]}}"#,
+        ]);
+        let summary = parse(STREAM, &transcript);
+        assert_eq!(summary.last_message.as_deref(), Some("Main answer"));
+        assert_eq!(summary.tool_calls, 1);
+        assert_eq!(summary.verdict, None);
+    }
+}

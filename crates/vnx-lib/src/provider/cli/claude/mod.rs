@@ -175,6 +175,11 @@ impl CodingCli for Claude {
         Some(STREAM)
     }
 
+    #[cfg(test)]
+    fn sample_stream(&self) -> &'static [&'static str] {
+        events::tests::SAMPLE
+    }
+
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
         Some(Box::new(events::ClaudeEvents))
     }

@@ -72,3 +72,225 @@ impl StreamEvents for CodexEvents {
         }
     }
 }
+
+/// Its stream parsed whole and in every split, with the line splitter's limits.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::STREAM;
+    use crate::provider::events::testing::*;
+
+    /// A real run of its headless stream, for every parser's tests.
+    pub(crate) const SAMPLE: &[&str] = &[
+        r#"{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}"#,
+        r#"{"type":"error","message":"Model metadata for `gpt-5.1-codex-max` not found. Defaulting to fallback metadata; this can degrade performance and cause issues."}"#,
+        r#"{"type":"turn.started"}"#,
+        r#"{"type":"item.completed","item":{"id":"item_0","type":"reasoning","text":"**Inspecting the repository**"}}"#,
+        r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"bash -lc ls","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_1","type":"command_execution","command":"bash -lc ls","aggregated_output":"Cargo.toml\nsrc\n","exit_code":0,"status":"completed"}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_2","type":"file_change","changes":[{"path":"src/lib.rs","kind":"update"}],"status":"completed"}}"#,
+        r#"{"type":"item.updated","item":{"id":"item_3","type":"todo_list","items":[{"text":"fix","completed":true}]}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_4","type":"agent_message","text":"Patched src/lib.rs."}}"#,
+        r#"{"type":"turn.completed","usage":{"input_tokens":24763,"cached_input_tokens":24448,"output_tokens":122}}"#,
+        r#"{"type":"turn.started"}"#,
+        r#"{"type":"item.completed","item":{"id":"item_5","type":"mcp_tool_call","server":"docs","tool":"search","arguments":{},"result":null,"error":null,"status":"completed"}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_6","type":"web_search","query":"rust char boundary"}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_7","type":"command_execution","command":"git push","aggregated_output":"","exit_code":null,"status":"declined"}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_8","type":"error","message":"command declined by policy"}}"#,
+        r#"{"type":"item.completed","item":{"id":"item_9","type":"agent_message","text":"Done: tests pass, push was declined."}}"#,
+        r#"{"type":"turn.completed","usage":{"input_tokens":1000,"cached_input_tokens":500,"output_tokens":78}}"#,
+    ];
+
+    #[test]
+    fn codex_multi_turn_sums_usage() {
+        let summary = parse_every_split(STREAM, &lines(SAMPLE));
+        assert_eq!(
+            summary,
+            StreamSummary {
+                session_id: Some("0199a213-81c0-7800-8aa1-bbab2a035a53".into()),
+                model: None,
+                usage: Some(Usage {
+                    input_tokens: 25763,
+                    output_tokens: 200,
+                    cached_input_tokens: Some(24948),
+                    cache_creation_input_tokens: None,
+                    total_tokens: None,
+                }),
+                verdict: Some(Verdict::Success),
+                last_message: Some("Done: tests pass, push was declined.".into()),
+                tool_calls: 5,
+                permission_denials: 1,
+                num_turns: Some(2),
+                cost_usd: None,
+                events: 17,
+                unparsed_lines: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn codex_turn_failed() {
+        let transcript = lines(&[
+            r#"{"type":"thread.started","thread_id":"t-1"}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"error","message":"stream disconnected before completion: Reconnecting... 1/5"}"#,
+            r#"{"type":"turn.failed","error":{"message":"unexpected status 401 Unauthorized: Missing bearer authentication in header"}}"#,
+        ]);
+        let summary = parse_every_split(STREAM, &transcript);
+        assert_eq!(
+            summary.verdict,
+            error("unexpected status 401 Unauthorized: Missing bearer authentication in header")
+        );
+        assert_eq!(summary.num_turns, None);
+        assert_eq!(summary.usage, None);
+
+        // A failed turn without a message of its own takes the last top-level error's.
+        let transcript = lines(&[
+            r#"{"type":"error","message":"exceeded retry limit, last status: 429 Too Many Requests"}"#,
+            r#"{"type":"turn.failed","error":{}}"#,
+        ]);
+        assert_eq!(
+            parse(STREAM, &transcript).verdict,
+            error("exceeded retry limit, last status: 429 Too Many Requests")
+        );
+        let transcript = lines(&[r#"{"type":"turn.failed"}"#]);
+        assert_eq!(parse(STREAM, &transcript).verdict, error("turn failed"));
+    }
+
+    #[test]
+    fn codex_error_alone_is_not_a_verdict_and_last_verdict_wins() {
+        let transcript = lines(&[r#"{"type":"error","message":"Model metadata not found"}"#]);
+        assert_eq!(parse(STREAM, &transcript).verdict, None);
+
+        let transcript = lines(&[
+            r#"{"type":"turn.failed","error":{"message":"boom"}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":2}}"#,
+        ]);
+        assert_eq!(parse(STREAM, &transcript).verdict, Some(Verdict::Success));
+        let transcript = lines(&[
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":2}}"#,
+            r#"{"type":"turn.failed","error":{"message":"boom"}}"#,
+        ]);
+        assert_eq!(parse(STREAM, &transcript).verdict, error("boom"));
+    }
+
+    #[test]
+    fn bom_crlf_blank_and_final_line_without_newline() {
+        let mut transcript = b"\xEF\xBB\xBF".to_vec();
+        transcript.extend_from_slice(
+            b"{\"type\":\"thread.started\",\"thread_id\":\"t\"}\r\n\r\n   \n\t\r\n",
+        );
+        transcript.extend_from_slice(
+            br#"{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"hi"}}"#,
+        );
+        let summary = parse_every_split(STREAM, &transcript);
+        assert_eq!(summary.session_id.as_deref(), Some("t"));
+        assert_eq!(summary.last_message.as_deref(), Some("hi"));
+        assert_eq!((summary.events, summary.unparsed_lines), (2, 0));
+    }
+
+    #[test]
+    fn garbage_is_counted_not_fatal() {
+        let mut transcript = lines(&[
+            "Loaded cached credentials.",
+            "[1, 2, 3]",
+            "\"a string\"",
+            "42",
+            "null",
+            "{\"type\":\"thread.started\",\"thread_id\":",
+            r#"{"type":"thread.started","thread_id":42}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":"many","cached_input_tokens":-3,"output_tokens":5.0}}"#,
+            r#"{"type":"item.completed","item":"not an object"}"#,
+            r#"{"type":"item.completed","item":{"type":"agent_message","text":null}}"#,
+            r#"{"type":{"nested":true}}"#,
+            r#"{"no_type":1}"#,
+            r#"{"type":"something.new","payload":[1,2,3]}"#,
+            r#"{"type":"turn.failed","error":"not an object"}"#,
+        ]);
+        transcript.extend_from_slice(b"\xff\xfe{\"type\":\"x\"}\n");
+        transcript.extend_from_slice(b"{\"type\":\"error\",\"message\":\"\xc3\x28\"}\n");
+        let summary = parse_every_split(STREAM, &transcript);
+        assert_eq!(summary.unparsed_lines, 8);
+        assert_eq!(summary.events, 8);
+        assert_eq!(summary.session_id, None);
+        assert_eq!(summary.last_message, None);
+        assert_eq!(summary.verdict, error("turn failed"));
+        assert_eq!(
+            summary.usage,
+            Some(Usage {
+                input_tokens: 0,
+                output_tokens: 5,
+                cached_input_tokens: None,
+                cache_creation_input_tokens: None,
+                total_tokens: None,
+            })
+        );
+        assert_eq!(summary.num_turns, Some(1));
+    }
+
+    #[test]
+    fn oversize_lines_are_dropped_and_counted() {
+        let huge = format!(
+            r#"{{"type":"item.completed","item":{{"type":"agent_message","text":"{}"}}}}"#,
+            "x".repeat(MAX_LINE_BYTES)
+        );
+        assert!(huge.len() > MAX_LINE_BYTES);
+        let mut transcript = lines(&[r#"{"type":"thread.started","thread_id":"t"}"#]);
+        transcript.extend_from_slice(huge.as_bytes());
+        transcript.push(b'\n');
+        transcript.extend_from_slice(&lines(&[
+            r#"{"type":"item.completed","item":{"type":"agent_message","text":"after"}}"#,
+        ]));
+        // The oversize line once more, unterminated, at the end of the stream.
+        transcript.extend_from_slice(huge.as_bytes());
+
+        let whole = parse(STREAM, &transcript);
+        assert_eq!(whole.unparsed_lines, 2);
+        assert_eq!(whole.events, 2);
+        assert_eq!(whole.last_message.as_deref(), Some("after"));
+        for size in [1000, 65536, MAX_LINE_BYTES - 1, MAX_LINE_BYTES + 7] {
+            assert_eq!(
+                parse_chunks(STREAM, transcript.chunks(size)),
+                whole,
+                "chunks of {size}"
+            );
+        }
+
+        // Exactly at the cap is still a line.
+        let pad = MAX_LINE_BYTES - r#"{"type":"thread.started","thread_id":"t","pad":""}"#.len();
+        let at_cap = format!(
+            r#"{{"type":"thread.started","thread_id":"t","pad":"{}"}}"#,
+            " ".repeat(pad)
+        );
+        assert_eq!(at_cap.len(), MAX_LINE_BYTES);
+        let summary = parse_chunks(STREAM, at_cap.as_bytes().chunks(4096).chain([&b"\n"[..]]));
+        assert_eq!((summary.events, summary.unparsed_lines), (1, 0));
+        assert_eq!(summary.session_id.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_char_boundaries() {
+        let long = "é".repeat(LAST_MESSAGE_MAX_CHARS + 10);
+        let transcript = lines(&[&format!(
+            r#"{{"type":"item.completed","item":{{"type":"agent_message","text":"{long}"}}}}"#
+        )]);
+        let message = parse(STREAM, &transcript).last_message.unwrap();
+        assert_eq!(message.chars().count(), LAST_MESSAGE_MAX_CHARS);
+        assert!(message.ends_with("é…"));
+
+        let exact = "ü".repeat(LAST_MESSAGE_MAX_CHARS);
+        let transcript = lines(&[&format!(
+            r#"{{"type":"item.completed","item":{{"type":"agent_message","text":"{exact}"}}}}"#
+        )]);
+        assert_eq!(parse(STREAM, &transcript).last_message, Some(exact));
+
+        let long_error = "ß".repeat(ERROR_MESSAGE_MAX_CHARS * 2);
+        let transcript = lines(&[&format!(
+            r#"{{"type":"turn.failed","error":{{"message":"{long_error}"}}}}"#
+        )]);
+        let Some(Verdict::Error { message }) = parse(STREAM, &transcript).verdict else {
+            panic!("expected an error verdict");
+        };
+        assert_eq!(message.chars().count(), ERROR_MESSAGE_MAX_CHARS);
+        assert!(message.ends_with('…'));
+    }
+}

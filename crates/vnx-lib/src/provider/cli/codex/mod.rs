@@ -136,6 +136,11 @@ impl CodingCli for Codex {
         Some(STREAM)
     }
 
+    #[cfg(test)]
+    fn sample_stream(&self) -> &'static [&'static str] {
+        events::tests::SAMPLE
+    }
+
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
         Some(Box::new(events::CodexEvents::default()))
     }

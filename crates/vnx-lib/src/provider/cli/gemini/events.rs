@@ -132,3 +132,139 @@ fn mentions_denial(text: &str) -> bool {
         .iter()
         .any(|word| text.contains(word))
 }
+
+/// Its stream parsed whole and in every split.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::STREAM;
+    use crate::provider::events::testing::*;
+
+    /// A real run of its headless stream, for every parser's tests.
+    pub(crate) const SAMPLE: &[&str] = &[
+        r#"{"type":"init","timestamp":"2025-10-10T12:00:00.000Z","session_id":"c2a5c1a4-4f2b-4f8e-9a53-1d2e3f4a5b6c","model":"gemini-2.5-pro"}"#,
+        r#"{"type":"message","timestamp":"2025-10-10T12:00:00.100Z","role":"user","content":"Fix the failing test"}"#,
+        r#"{"type":"message","timestamp":"2025-10-10T12:00:01.000Z","role":"assistant","content":"Let me ","delta":true}"#,
+        r#"{"type":"message","timestamp":"2025-10-10T12:00:01.100Z","role":"assistant","content":"look.","delta":true}"#,
+        r#"{"type":"tool_use","timestamp":"2025-10-10T12:00:02.000Z","tool_name":"read_file","tool_id":"read-1","parameters":{"file_path":"src/lib.rs"}}"#,
+        r#"{"type":"tool_result","timestamp":"2025-10-10T12:00:02.100Z","tool_id":"read-1","status":"success","output":"fn main() {}"}"#,
+        r#"{"type":"tool_use","timestamp":"2025-10-10T12:00:03.000Z","tool_name":"run_shell_command","tool_id":"shell-1","parameters":{"command":"git push"}}"#,
+        r#"{"type":"tool_result","timestamp":"2025-10-10T12:00:03.100Z","tool_id":"shell-1","status":"error","error":{"type":"policy_violation","message":"Tool execution denied by policy."}}"#,
+        r#"{"type":"tool_use","timestamp":"2025-10-10T12:00:04.000Z","tool_name":"read_file","tool_id":"read-2","parameters":{"file_path":"nope.rs"}}"#,
+        r#"{"type":"tool_result","timestamp":"2025-10-10T12:00:04.100Z","tool_id":"read-2","status":"error","error":{"type":"file_not_found","message":"File not found: nope.rs"}}"#,
+        r#"{"type":"message","timestamp":"2025-10-10T12:00:05.000Z","role":"assistant","content":"Fixed ","delta":true}"#,
+        r#"{"type":"message","timestamp":"2025-10-10T12:00:05.100Z","role":"assistant","content":"the test; ","delta":true}"#,
+        r#"{"type":"message","timestamp":"2025-10-10T12:00:05.200Z","role":"assistant","content":"pushing was denied.","delta":true}"#,
+        r#"{"type":"result","timestamp":"2025-10-10T12:00:06.000Z","status":"success","stats":{"total_tokens":25113,"input_tokens":24939,"output_tokens":20,"cached":21263,"input":3676,"duration_ms":5053,"tool_calls":3}}"#,
+    ];
+
+    #[test]
+    fn gemini_success_with_deltas() {
+        let summary = parse_every_split(STREAM, &lines(SAMPLE));
+        assert_eq!(
+            summary,
+            StreamSummary {
+                session_id: Some("c2a5c1a4-4f2b-4f8e-9a53-1d2e3f4a5b6c".into()),
+                model: Some("gemini-2.5-pro".into()),
+                usage: Some(Usage {
+                    input_tokens: 24939,
+                    output_tokens: 20,
+                    cached_input_tokens: Some(21263),
+                    cache_creation_input_tokens: None,
+                    total_tokens: Some(25113),
+                }),
+                verdict: Some(Verdict::Success),
+                last_message: Some("Fixed the test; pushing was denied.".into()),
+                tool_calls: 3,
+                permission_denials: 1,
+                num_turns: None,
+                cost_usd: None,
+                events: 14,
+                unparsed_lines: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn gemini_message_boundaries() {
+        // A non-delta assistant message starts a new message; deltas continue it.
+        let transcript = lines(&[
+            r#"{"type":"message","role":"assistant","content":"first","delta":true}"#,
+            r#"{"type":"message","role":"assistant","content":"Second"}"#,
+            r#"{"type":"message","role":"assistant","content":" message","delta":true}"#,
+        ]);
+        let summary = parse_every_split(STREAM, &transcript);
+        assert_eq!(summary.last_message.as_deref(), Some("Second message"));
+        assert_eq!(summary.verdict, None);
+
+        // A user message ends the assistant's; a blank one does not replace it.
+        let transcript = lines(&[
+            r#"{"type":"message","role":"assistant","content":"Answer","delta":true}"#,
+            r#"{"type":"message","role":"user","content":"more?"}"#,
+            r#"{"type":"message","role":"assistant","content":"  ","delta":true}"#,
+        ]);
+        let summary = parse(STREAM, &transcript);
+        assert_eq!(summary.last_message.as_deref(), Some("Answer"));
+    }
+
+    #[test]
+    fn gemini_errors() {
+        let transcript = lines(&[
+            r#"{"type":"init","session_id":"g-1","model":"gemini-2.5-flash"}"#,
+            r#"{"type":"error","timestamp":"2025-10-10T12:00:00.000Z","severity":"warning","message":"Loop detected, stopping execution"}"#,
+            r#"{"type":"result","status":"error","stats":{"total_tokens":100,"input_tokens":50,"output_tokens":50,"duration_ms":1200,"tool_calls":0}}"#,
+        ]);
+        let summary = parse_every_split(STREAM, &transcript);
+        assert_eq!(summary.verdict, error("Loop detected, stopping execution"));
+        assert_eq!(
+            summary.usage,
+            Some(Usage {
+                input_tokens: 50,
+                output_tokens: 50,
+                cached_input_tokens: None,
+                cache_creation_input_tokens: None,
+                total_tokens: Some(100),
+            })
+        );
+
+        let transcript = lines(&[
+            r#"{"type":"error","severity":"error","message":"ignored: the result has its own"}"#,
+            r#"{"type":"result","status":"error","error":{"type":"MaxSessionTurnsError","message":"Maximum session turns exceeded"}}"#,
+        ]);
+        let summary = parse(STREAM, &transcript);
+        assert_eq!(summary.verdict, error("Maximum session turns exceeded"));
+        assert_eq!(summary.usage, None);
+
+        let transcript = lines(&[r#"{"type":"result","status":"error"}"#]);
+        assert_eq!(parse(STREAM, &transcript).verdict, error("status error"));
+    }
+
+    #[test]
+    fn gemini_alternative_stats_keys() {
+        let transcript = lines(&[
+            r#"{"type":"result","status":"success","stats":{"input":20,"cached":30,"output":7}}"#,
+        ]);
+        let usage = parse(STREAM, &transcript).usage.unwrap();
+        assert_eq!(
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cached_input_tokens
+            ),
+            (50, 7, Some(30))
+        );
+    }
+
+    #[test]
+    fn gemini_deltas_are_capped() {
+        let mut transcript = Vec::new();
+        for _ in 0..(LAST_MESSAGE_MAX_CHARS / 3 + 5) {
+            transcript.extend_from_slice(&lines(&[
+                r#"{"type":"message","role":"assistant","content":"ab€","delta":true}"#,
+            ]));
+        }
+        let message = parse(STREAM, &transcript).last_message.unwrap();
+        assert_eq!(message.chars().count(), LAST_MESSAGE_MAX_CHARS);
+        assert!(message.ends_with('…'));
+        assert!(message.starts_with("ab€ab€"));
+    }
+}

@@ -120,6 +120,11 @@ impl CodingCli for Gemini {
         Some(STREAM)
     }
 
+    #[cfg(test)]
+    fn sample_stream(&self) -> &'static [&'static str] {
+        events::tests::SAMPLE
+    }
+
     fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
         Some(Box::new(events::GeminiEvents::default()))
     }
