@@ -140,3 +140,29 @@ fn codex_command(item: &Value) -> String {
     }
     command
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::transcript::render;
+
+    #[test]
+    fn a_failed_command_shows_its_exit_and_output() {
+        let stream = concat!(
+            r#"{"type":"thread.started","thread_id":"t-1"}"#,
+            "\n",
+            r#"{"type":"item.started","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'cargo test'","status":"in_progress"}}"#,
+            "\n",
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'cargo test'","aggregated_output":"error: no\n","exit_code":101,"status":"failed"}}"#,
+            "\n",
+        );
+        assert_eq!(
+            render(stream.as_bytes()),
+            [
+                "start   codex, thread t-1",
+                "$       cargo test",
+                "  ↳ err exit 101",
+                "        error: no",
+            ]
+        );
+    }
+}
