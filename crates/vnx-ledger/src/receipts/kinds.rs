@@ -62,6 +62,9 @@ pub enum OutputFormat {
     /// `qwen PROMPT -o stream-json` (claude-like events; an API error is a successful
     /// result whose text says so).
     QwenStreamJson,
+    /// aider's plain text (`aider --message PROMPT`): its reply, `Tokens: N sent, M
+    /// received.`, `Applied edit to FILE`, a `litellm.…Error` after which it exits 0.
+    AiderText,
 }
 
 /// What ends a dispatch successfully.
@@ -73,6 +76,10 @@ pub enum ProviderCompletion {
     /// The worker must run `vnx report --status done|failed`; a turn or exit without a
     /// report is not a success.
     Report,
+    /// The CLI's own output, for a CLI that cannot run a command (no tools): it applied its
+    /// changes (done), its request failed (failed), or it answered without changing
+    /// anything (needs input: its answer is the question).
+    Output,
 }
 
 /// How much a worker may do without asking.

@@ -498,6 +498,37 @@ fn claim_dispatch_dir(spec: &Spec) -> Result<fs::File, DispatchError> {
     }
 }
 
+/// The most a carried session file may weigh.
+const MAX_CARRIED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A follow-up that resumes a session its CLI keeps in the dispatch directory (its
+/// `CodingCli::carried_files`) starts with those files of the dispatch it continues. They
+/// are the earlier worker's: read without following a link, bounded, and only handed back
+/// to the same CLI as its own history. A missing or unreadable one is left out (the session
+/// then starts afresh).
+fn carry_session(spec: &Spec) -> Result<(), DispatchError> {
+    let (Some(continues), Ok(provider)) = (
+        spec.continues.as_ref().filter(|c| c.session_id.is_some()),
+        crate::provider::Provider::parse(&spec.provider),
+    ) else {
+        return Ok(());
+    };
+    let Some(earlier) = spec
+        .dispatch_dir
+        .parent()
+        .map(|d| d.join(continues.dispatch_id.as_str()))
+    else {
+        return Ok(());
+    };
+    for name in crate::provider::cli::of(provider).carried_files() {
+        if let Ok(data) = crate::files::read_bounded(&earlier.join(name), MAX_CARRIED_BYTES) {
+            let path = spec.dispatch_dir.join(name);
+            crate::files::write_private(&path, &data).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
 fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     let dir = &spec.dispatch_dir;
     let write = |name: &str, data: &[u8]| {
@@ -521,6 +552,7 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
         }
         write(name, &data)?;
     }
+    carry_session(spec)?;
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");
     crate::files::private_dir(&bin).map_err(io_err(&bin))?;
