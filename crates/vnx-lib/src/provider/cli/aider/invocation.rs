@@ -159,4 +159,23 @@ mod tests {
             Err(ProviderError::LaneUnsupported { .. })
         ));
     }
+
+    #[test]
+    fn doctor_checks_every_flag_in_its_one_help() {
+        let groups = crate::provider::flags::passed(crate::provider::Provider::Aider);
+        assert_eq!(groups.len(), 1, "{groups:?}");
+        assert!(groups[0].subcommand.is_empty());
+        for flag in [
+            "--model",
+            "--no-git",
+            "--yes-always",
+            "--dry-run",
+            "--chat-history-file",
+            "--restore-chat-history",
+            "--message",
+            "--message-file",
+        ] {
+            assert!(groups[0].flags.contains(flag), "{flag}");
+        }
+    }
 }
