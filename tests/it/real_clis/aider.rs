@@ -52,12 +52,27 @@ fn only_vnx_committed(rig: &Rig, c: &serde_json::Value, at: &str, file: &str) ->
             })
             .unwrap_or_default()
     };
-    assert_eq!(aider_files(main), Vec::<String>::new(), "{at} main checkout");
-    assert_eq!(aider_files(&rig.worktree(&id)), Vec::<String>::new(), "{at} worktree");
+    assert_eq!(
+        aider_files(main),
+        Vec::<String>::new(),
+        "{at} main checkout"
+    );
+    assert_eq!(
+        aider_files(&rig.worktree(&id)),
+        Vec::<String>::new(),
+        "{at} worktree"
+    );
     let config = std::fs::read_to_string(main.join(".git/config")).unwrap();
-    assert!(!config.contains("[user]"), "{at} an identity was written: {config}");
+    assert!(
+        !config.contains("[user]"),
+        "{at} an identity was written: {config}"
+    );
     let worktree_config = main.join(format!(".git/worktrees/dispatch-{id}/config.worktree"));
-    assert!(!worktree_config.exists(), "{at} {}", worktree_config.display());
+    assert!(
+        !worktree_config.exists(),
+        "{at} {}",
+        worktree_config.display()
+    );
     assert!(!git(&["status", "--porcelain"]).contains(".aider"), "{at}");
     id
 }
@@ -76,7 +91,11 @@ fn real_aider_headless_edits_and_vnx_commits() {
     // aider cannot run `vnx report`: its output decided.
     assert_eq!(c["completion_signal"], "exit", "{at} {c}");
     assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
-    assert_eq!(c["vnx_commit"]["files"], serde_json::json!([file]), "{at} {c}");
+    assert_eq!(
+        c["vnx_commit"]["files"],
+        serde_json::json!([file]),
+        "{at} {c}"
+    );
     let id = only_vnx_committed(&rig, &c, &at, file);
     assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
     let events = &c["cli_events"];
@@ -143,8 +162,8 @@ fn real_aider_question_then_a_follow_up_restores_the_chat() {
     let f = completion(&r);
     assert_eq!(f["status"], "done", "{at} {}", explain(&f));
     assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{at} {f}");
-    let next = f["dispatch_id"].as_str().unwrap();
-    assert_eq!(rig.repo.on_branch(next, file), format!("{marker}\n"), "{at}");
+    // The follow-up works on the first dispatch's branch.
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
     // The follow-up's request held the earlier turn: its chat history was restored.
     let saw_both = rig.server.requests().iter().any(|req| {
         let body = req["body"].to_string();
@@ -164,7 +183,14 @@ fn real_aider_ask_posture_changes_nothing() {
     cmd.env("PATH", &rig.path)
         .envs(rig.env.iter().map(|(k, v)| (k, v)))
         .args(["dispatch-agent", "--agent", "implementer", "--json"])
-        .args(["--provider", "aider", "--lane", "headless", "--deadline", "120"])
+        .args([
+            "--provider",
+            "aider",
+            "--lane",
+            "headless",
+            "--deadline",
+            "120",
+        ])
         .args(["--permission", "ask"])
         .args(["--instruction", &writes("aider in the ask posture", file)]);
     let r = run(cmd);
@@ -173,7 +199,10 @@ fn real_aider_ask_posture_changes_nothing() {
     assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
     assert_eq!(c["cli_events"]["permission_denials"], 1, "{at} {c}");
     let id = c["dispatch_id"].as_str().unwrap();
-    assert!(!rig.worktree(id).join(file).exists(), "{at} the file was written");
+    assert!(
+        !rig.worktree(id).join(file).exists(),
+        "{at} the file was written"
+    );
     rig.repo.verify_ok();
 }
 
@@ -195,7 +224,14 @@ fn real_aider_runs_sandboxed_with_the_full_posture() {
         .envs(rig.env.iter().map(|(k, v)| (k, v)))
         .env("AIDER_EDIT_FORMAT", "diff")
         .args(["dispatch-agent", "--agent", "implementer", "--json"])
-        .args(["--provider", "aider", "--lane", "headless", "--deadline", "120"])
+        .args([
+            "--provider",
+            "aider",
+            "--lane",
+            "headless",
+            "--deadline",
+            "120",
+        ])
         .args(["--sandbox", "--permission", "full"])
         .args(["--instruction", &instruction]);
     let r = run(cmd);

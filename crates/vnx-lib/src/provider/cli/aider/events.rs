@@ -48,8 +48,19 @@ impl StreamEvents for AiderEvents {
         if let Some(usage) = tokens(line) {
             self.reply_ended(summary);
             let total = summary.usage.get_or_insert_with(Usage::default);
-            add(&mut total.input_tokens, Some(usage.0));
-            add(&mut total.output_tokens, Some(usage.1));
+            add(&mut total.input_tokens, Some(usage.input_tokens));
+            add(&mut total.output_tokens, Some(usage.output_tokens));
+            for (sum, more) in [
+                (&mut total.cached_input_tokens, usage.cached_input_tokens),
+                (
+                    &mut total.cache_creation_input_tokens,
+                    usage.cache_creation_input_tokens,
+                ),
+            ] {
+                if more.is_some() {
+                    add(sum.get_or_insert(0), more);
+                }
+            }
             if let Some(cost) = session_cost(line) {
                 summary.cost_usd = Some(cost);
             }
@@ -57,7 +68,13 @@ impl StreamEvents for AiderEvents {
             return;
         }
         if self.after_reply {
-            if line.starts_with("Applied edit to ") || line.starts_with("Running ") {
+            let line = answered(line);
+            if line.starts_with("Cost: $")
+                && let Some(cost) = session_cost(line)
+            {
+                // On a line of its own when both cache counts are shown.
+                summary.cost_usd = Some(cost);
+            } else if line.starts_with("Applied edit to ") || line.starts_with("Running ") {
                 self.done += 1;
                 summary.tool_calls += 1;
             } else if line.starts_with("Did not apply edit to ") {
@@ -110,12 +127,35 @@ impl AiderEvents {
     }
 }
 
-/// `Tokens: 2.4k sent, 35 received.` as counts (aider rounds: `2.4k`, `12k`, `1.2M`).
-fn tokens(line: &str) -> Option<(u64, u64)> {
+/// What follows a question aider asked and took its default for (stdin closed, the `full`
+/// posture): `Create new file? (Y)es/(N)o [Yes]: Applied edit to a.txt` is one line.
+fn answered(line: &str) -> &str {
+    match line.rsplit_once("]: ") {
+        Some((question, rest)) if question.contains("(Y)es/(N)o") => rest,
+        _ => line,
+    }
+}
+
+/// `Tokens: 2.4k sent, 35 received.` as counts (aider rounds: `2.4k`, `12k`), with the
+/// prompt cache's `N cache write` and `N cache hit` between where the provider reports them.
+fn tokens(line: &str) -> Option<Usage> {
     let rest = line.strip_prefix("Tokens: ")?;
-    let (sent, rest) = rest.split_once(" sent, ")?;
-    let (received, _) = rest.split_once(" received.")?;
-    Some((count(sent)?, count(received)?))
+    let (counts, _) = rest.split_once(" received.")?;
+    let mut usage = Usage::default();
+    let mut parts = counts.split(", ");
+    usage.input_tokens = count(parts.next()?.strip_suffix(" sent")?)?;
+    let mut received = None;
+    for part in parts {
+        if let Some(n) = part.strip_suffix(" cache write") {
+            usage.cache_creation_input_tokens = Some(count(n)?);
+        } else if let Some(n) = part.strip_suffix(" cache hit") {
+            usage.cached_input_tokens = Some(count(n)?);
+        } else {
+            received = Some(count(part)?);
+        }
+    }
+    usage.output_tokens = received?;
+    Some(usage)
 }
 
 /// aider's token count: digits with an optional `k` or `M` and one decimal.
@@ -191,6 +231,16 @@ mod tests {
     }
 
     #[test]
+    fn in_the_full_posture_its_answered_questions_precede_what_it_did() {
+        // Stdin closed: each question takes its default, on the line of what follows.
+        let s = parse(fixture!("headless-full.txt"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        // The edit and the command.
+        assert_eq!(s.tool_calls, 2);
+        assert_eq!(s.last_message.as_deref(), Some("Wrote it."));
+    }
+
+    #[test]
     fn an_api_error_is_a_failure_though_it_exits_0() {
         let s = parse(fixture!("api-error.txt"));
         assert_eq!(
@@ -235,6 +285,18 @@ mod tests {
         // An error retried away is no failure.
         let retried = "litellm.InternalServerError: boom\nDone.\nTokens: 1 sent, 1 received.\n\nApplied edit to a\n";
         assert_eq!(parse(retried).verdict, Some(Verdict::Success));
+    }
+
+    #[test]
+    fn a_prompt_cache_is_counted_apart() {
+        let line = "Tokens: 2.4k sent, 1.0k cache write, 12k cache hit, 35 received.\nCost: $0.01 message, $0.02 session.";
+        let s = parse(&format!("Done.\n{line}\n\nApplied edit to a\n"));
+        let usage = s.usage.unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (2400, 35));
+        assert_eq!(usage.cache_creation_input_tokens, Some(1000));
+        assert_eq!(usage.cached_input_tokens, Some(12000));
+        assert_eq!(s.cost_usd, Some(0.02));
+        assert_eq!(s.verdict, Some(Verdict::Success));
     }
 
     #[test]

@@ -56,9 +56,16 @@ impl CodingCli for Aider {
         Some(Box::new(events::AiderEvents::default()))
     }
 
-    /// `~/.aider` (its analytics id, install record and caches).
+    /// `~/.aider` (its analytics id, install record and caches); read-only, the user's
+    /// configuration in the home (its options, the model's metadata and settings), which a
+    /// worker must not rewrite for a later run outside the sandbox.
     fn state_paths(&self) -> &'static [StatePath] {
-        const PATHS: &[StatePath] = &[StatePath::dir(".aider", None)];
+        const PATHS: &[StatePath] = &[
+            StatePath::dir(".aider", None),
+            StatePath::config(".aider.conf.yml"),
+            StatePath::config(".aider.model.metadata.json"),
+            StatePath::config(".aider.model.settings.yml"),
+        ];
         PATHS
     }
 }
