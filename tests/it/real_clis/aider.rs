@@ -247,3 +247,68 @@ fn real_aider_runs_sandboxed_with_the_full_posture() {
     assert!(rig.repo.env.home().join(".aider").is_dir(), "{at}");
     rig.repo.verify_ok();
 }
+
+/// `vnx doctor` finds the real aider, reads its version and finds every flag vnx passes it
+/// in its `--help`.
+#[test]
+#[ignore = "needs the real aider (~690 MB from PyPI, tests/support/install-clis.sh)"]
+fn real_aider_doctor_checks_its_version_and_flags() {
+    let rig = Rig::new();
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["doctor", "--json"]);
+    let r = run(cmd);
+    let report: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "aider")
+        .unwrap_or_else(|| panic!("[aider doctor] no check: {report}"));
+    assert_eq!(check["status"], "pass", "[aider doctor] {check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(detail.contains("aider 0.86.2"), "[aider doctor] {check}");
+}
+
+/// In the default posture (`--yes-always`) aider applies the edit and declines the command
+/// its reply suggests (a command needs an explicit yes): the file is committed, the
+/// command's output is nowhere.
+#[test]
+#[ignore = "needs the real aider (~690 MB from PyPI, tests/support/install-clis.sh)"]
+fn real_aider_edits_posture_declines_commands() {
+    let rig = Rig::new();
+    let at = step("aider", "headless", "edits posture, a command suggested");
+    let marker = "aider suggests a command";
+    let file = "aider-edited.txt";
+    let instruction = format!(
+        "{marker}\n\\@model write {file} {marker}\n\\@model run echo ran > aider-ran.txt\n\\@model say Wrote it."
+    );
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .env("AIDER_EDIT_FORMAT", "diff")
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "aider",
+            "--lane",
+            "headless",
+            "--deadline",
+            "120",
+        ])
+        .args(["--instruction", &instruction]);
+    let r = run(cmd);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    assert_eq!(
+        c["vnx_commit"]["files"],
+        serde_json::json!([file]),
+        "{at} {c}"
+    );
+    assert_eq!(c["cli_events"]["tool_calls"], 1, "{at} {c}");
+    let id = only_vnx_committed(&rig, &c, &at, file);
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    rig.repo.verify_ok();
+}
