@@ -494,7 +494,7 @@ fn completion_by_output_needs_a_parsed_output() {
         "provider `kimi`, headless lane: `completion: output` is decided from an output vnx parses, and this lane's output is plain text; use exit or report"
     );
     let text = provider(
-        "    binary: k\n    headless:\n      argv: [\"{prompt}\"]\n      output: aider-text\n      completion: output\n",
+        "    binary: k\n    headless:\n      argv: [\"{prompt}\"]\n      output: codex-json\n      completion: output\n",
     );
     let config = parse_ok(&text);
     let lane = config.providers["kimi"].headless.as_ref().unwrap();
