@@ -80,6 +80,10 @@ pub enum ProviderCompletion {
     /// The worker must run `vnx report --status done|failed`; a turn or exit without a
     /// report is not a success.
     Report,
+    /// The CLI's own output, for a CLI that cannot run a command (no tools): it applied its
+    /// changes (done), its request failed (failed), or it answered without changing
+    /// anything (needs input: its answer is the question).
+    Output,
 }
 
 /// How much a worker may do without asking.

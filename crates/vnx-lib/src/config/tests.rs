@@ -506,6 +506,31 @@ fn argv_placeholders() {
 }
 
 #[test]
+fn completion_by_output_needs_a_parsed_output() {
+    let text = provider(
+        "    binary: k\n    headless:\n      argv: [\"{prompt}\"]\n      completion: output\n",
+    );
+    let (l, _, m) = parse_err(&text);
+    assert_eq!(l, 6);
+    assert_eq!(
+        m,
+        "provider `kimi`, headless lane: `completion: output` is decided from an output vnx parses, and this lane's output is plain text; use exit or report"
+    );
+    // Any format a CLI's module parses.
+    let parsed = crate::provider::cli::CLIS
+        .iter()
+        .find_map(|c| c.output_format())
+        .unwrap();
+    let text = provider(&format!(
+        "    binary: k\n    headless:\n      argv: [\"{{prompt}}\"]\n      output: {}\n      completion: output\n",
+        parsed.name()
+    ));
+    let config = parse_ok(&text);
+    let lane = config.providers["kimi"].headless.as_ref().unwrap();
+    assert_eq!(lane.completion, ProviderCompletion::Output);
+}
+
+#[test]
 fn interactive_lane_refuses_stdin() {
     let text = provider("    binary: k\n    interactive:\n      argv: []\n      prompt: stdin\n");
     let (l, c, m) = parse_err(&text);

@@ -505,6 +505,17 @@ impl Validator<'_> {
             Lane::Headless => ProviderCompletion::Exit,
             Lane::Interactive => ProviderCompletion::Report,
         });
+        // Decided from the output's verdict, which only a parsed output gives: with any
+        // other, no dispatch could ever be done.
+        if completion == ProviderCompletion::Output
+            && crate::provider::cli::streaming(&output).is_none()
+        {
+            let msg = format!(
+                "{what}: `completion: output` is decided from an output vnx parses, and this \
+                 lane's output is plain text; use exit or report"
+            );
+            return self.err(&raw.argv.referenced, msg);
+        }
         Ok(DeclaredLane {
             argv,
             prompt,

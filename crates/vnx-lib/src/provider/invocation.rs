@@ -239,10 +239,6 @@ mod tests {
                 options.clone().all(|a| a != hostile),
                 "{p:?} {lane:?}: {argv:?}"
             );
-            assert!(
-                argv.iter().any(|a| a.contains(hostile)),
-                "{p:?} {lane:?} resumes: {argv:?}"
-            );
         }
     }
 
@@ -280,12 +276,10 @@ mod tests {
             for risky in ["dangerously", "yolo", "bypass"] {
                 assert!(!ask.contains(risky) && !edits.contains(risky), "{p:?}");
             }
-            // A CLI whose postures take flags gives `full` its own.
+            // A CLI whose postures take flags gives `full` flags of its own.
             if !ask.is_empty() || !edits.is_empty() {
-                assert!(
-                    !p.permission_flags(lane, Permission::Full).is_empty(),
-                    "{p:?}"
-                );
+                let full = p.permission_flags(lane, Permission::Full).join(" ");
+                assert!(full != edits && full != ask, "{p:?}");
             }
         }
     }

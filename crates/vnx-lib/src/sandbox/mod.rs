@@ -10,6 +10,7 @@
 pub mod git;
 pub mod probe;
 pub mod relay;
+mod venv;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -80,8 +81,9 @@ pub struct StatePath {
     /// A directory (made before the sandbox starts when missing, so what the CLI writes there
     /// stays), or a file (shown only when it exists).
     pub dir: bool,
-    /// Where its installer keeps the CLI's program: shown read-only, never made.
-    pub program: bool,
+    /// Whether the worker may write it; a configuration file the worker must not change
+    /// (so a later run outside the sandbox is not one it configured) is shown read-only.
+    pub writable: bool,
 }
 
 impl StatePath {
@@ -91,7 +93,7 @@ impl StatePath {
             rel,
             var,
             dir: true,
-            program: false,
+            writable: true,
         }
     }
 
@@ -102,7 +104,7 @@ impl StatePath {
             rel,
             var: None,
             dir: true,
-            program: true,
+            writable: false,
         }
     }
 
@@ -112,7 +114,17 @@ impl StatePath {
             rel,
             var: None,
             dir: false,
-            program: false,
+            writable: true,
+        }
+    }
+
+    /// A configuration file, shown read-only when it exists.
+    pub const fn config(rel: &'static str) -> StatePath {
+        StatePath {
+            rel,
+            var: None,
+            dir: false,
+            writable: false,
         }
     }
 }
@@ -282,6 +294,9 @@ impl ShapeExt for Shape {
             &hidden,
             home,
         ));
+        // A Python CLI in a virtual environment runs on the interpreter that made it.
+        read_only
+            .extend(venv::venv_base(place.worker).filter(|base| !too_wide(base, &hidden, home)));
         if let Some(home) = home {
             read_only.extend(TOOLCHAINS.iter().map(|t| home.join(t)));
         }
@@ -295,23 +310,26 @@ impl ShapeExt for Shape {
                 .filter(|d| !too_wide(d, &hidden, home)),
         );
         read_only.extend(wanted.read_only.iter().cloned());
-        if let Some(home) = home {
-            let programs = place.state.iter().filter(|s| s.program);
-            read_only.extend(programs.map(|s| home.join(s.rel)));
-        }
         read_only.retain(|p| p.is_absolute() && p.exists() && under_hidden(p));
 
         // The worktree, the dispatch directory and the CLI's state directories are made
         // before the sandbox starts (see [`Shape::make_writable`]); a state file is shown
-        // when it exists.
+        // when it exists, a configuration file read-only.
         let mut writable = Vec::new();
-        for state in place.state.iter().filter(|s| !s.program) {
+        let mut config = Vec::new();
+        for state in place.state {
             let path = match state.var.and_then(|v| machine.state_vars.get(v)) {
                 Some(moved) => Some(moved.clone()),
                 None => machine.home.as_ref().map(|h| h.join(state.rel)),
             };
-            writable.extend(path.filter(|p| state.dir || p.is_file()));
+            let path = path.filter(|p| state.dir || p.is_file());
+            if state.writable {
+                writable.extend(path);
+            } else {
+                config.extend(path);
+            }
         }
+        read_only.extend(config.into_iter().filter(|p| under_hidden(p)));
         writable.extend(wanted.writable.iter().filter(|p| p.exists()).cloned());
         writable.retain(|p| p.is_absolute());
         writable.extend([place.worktree.to_owned(), place.dispatch_dir.to_owned()]);
@@ -537,7 +555,8 @@ fn narrowed(root: PathBuf, binary: &Path, hidden: &[PathBuf], home: Option<&Path
 
 /// What of a worker's installation must be visible for `binary` to run: for a program in an
 /// npm tree, the directory holding its outermost `node_modules` (the package and its
-/// dependencies); otherwise the directory of the resolved binary.
+/// dependencies); for one in a Python virtual environment, the environment; otherwise the
+/// directory of the resolved binary.
 pub fn install_root(binary: &Path) -> PathBuf {
     let real = binary.canonicalize().unwrap_or_else(|_| binary.to_owned());
     let mut prefix = PathBuf::new();
@@ -546,6 +565,9 @@ pub fn install_root(binary: &Path) -> PathBuf {
             return prefix;
         }
         prefix.push(c);
+    }
+    if let Some(venv) = venv::venv_of(&real) {
+        return venv;
     }
     real.parent().map_or(real.clone(), Path::to_owned)
 }

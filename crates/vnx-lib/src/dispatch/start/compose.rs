@@ -97,6 +97,12 @@ fn protocol(p: &mut String, completion: ProviderCompletion) {
              you finish. Exit with status 0 when the assignment is done, and with a non-zero \
              status when it failed.\n",
         ),
+        ProviderCompletion::Output => p.push_str(
+            "Make your changes by editing files in this worktree; vnx commits what you \
+             changed to the dispatch branch when you finish. Do not commit. If you need an \
+             answer from a person before you can finish, change nothing and end your reply \
+             with your question.\n",
+        ),
     }
 }
 
@@ -169,7 +175,11 @@ mod tests {
             "\n## Assignment\n\n",
         ] {
             for skills in [&skills[..], &[]] {
-                for completion in [ProviderCompletion::Report, ProviderCompletion::Exit] {
+                for completion in [
+                    ProviderCompletion::Report,
+                    ProviderCompletion::Exit,
+                    ProviderCompletion::Output,
+                ] {
                     let p = compose("D-1", "implementer", instruction, completion, skills);
                     assert_eq!(instruction_of(&p), Some(instruction), "{p}");
                     assert_eq!(

@@ -498,6 +498,48 @@ fn claim_dispatch_dir(spec: &Spec) -> Result<fs::File, DispatchError> {
     }
 }
 
+/// The most a carried session file may weigh.
+const MAX_CARRIED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A follow-up that resumes a session its CLI keeps in the dispatch directory (its
+/// `CodingCli::carried_files`) starts with those files of the dispatch it continues. They
+/// are the earlier worker's: read without following a link, bounded, and only handed back
+/// to the same CLI as its own history. A missing or unreadable one is left out (the session
+/// then starts afresh).
+fn carry_session(spec: &Spec) -> Result<(), DispatchError> {
+    let (Some(continues), Ok(provider)) = (
+        spec.continues.as_ref().filter(|c| c.session_id.is_some()),
+        crate::provider::Provider::parse(&spec.provider),
+    ) else {
+        return Ok(());
+    };
+    let Some(earlier) = spec
+        .dispatch_dir
+        .parent()
+        .map(|d| d.join(continues.dispatch_id.as_str()))
+    else {
+        return Ok(());
+    };
+    carry(
+        &earlier,
+        &spec.dispatch_dir,
+        crate::provider::cli::of(provider).carried_files(),
+        MAX_CARRIED_BYTES,
+    )
+}
+
+/// Copies the files `names` of `earlier` (a worker's: never through a link, never a FIFO,
+/// at most `max` bytes each) into `dir`; one that cannot be read so is left out.
+fn carry(earlier: &Path, dir: &Path, names: &[&str], max: u64) -> Result<(), DispatchError> {
+    for name in names {
+        if let Ok(data) = crate::files::read_bounded(&earlier.join(name), max) {
+            let path = dir.join(name);
+            crate::files::write_private(&path, &data).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
 fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     let dir = &spec.dispatch_dir;
     let write = |name: &str, data: &[u8]| {
@@ -521,10 +563,49 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
         }
         write(name, &data)?;
     }
+    carry_session(spec)?;
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");
     crate::files::private_dir(&bin).map_err(io_err(&bin))?;
     std::os::unix::fs::symlink(&spec.vnx, bin.join("vnx")).map_err(io_err(&bin))?;
     let data = serde_json::to_vec_pretty(spec).expect("specs serialize");
     write("spec.json", &data)
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test makes a FIFO with mkfifo(1)"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_carried_session_file_is_copied_but_never_through_a_link_or_oversize() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (earlier, dir) = (tmp.path().join("D-1"), tmp.path().join("D-2"));
+        std::fs::create_dir_all(&earlier).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(earlier.join("chat.md"), "the earlier turn\n").unwrap();
+        let secret = tmp.path().join("secret");
+        std::fs::write(&secret, "SECRET\n").unwrap();
+        std::os::unix::fs::symlink(&secret, earlier.join("linked.md")).unwrap();
+        std::fs::write(earlier.join("big.md"), "x".repeat(100)).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(earlier.join("fifo.md"))
+                .status()
+                .unwrap()
+                .success()
+        );
+        let names = ["chat.md", "linked.md", "big.md", "fifo.md", "missing.md"];
+        carry(&earlier, &dir, &names, 64).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("chat.md")).unwrap(),
+            "the earlier turn\n"
+        );
+        for left_out in ["linked.md", "big.md", "fifo.md", "missing.md"] {
+            assert!(!dir.join(left_out).exists(), "{left_out}");
+        }
+    }
 }

@@ -86,6 +86,33 @@ fn decision(status: DispatchStatus, signal: CompletionSignal, reason: Option<Str
     }
 }
 
+/// A CLI that cannot run `vnx report` (no tools): its output's verdict decides. Success
+/// (it applied changes) is done; an error (its request failed, whatever its exit code) is
+/// failed; no verdict after a clean exit is an answer without changes, so its last message
+/// is a question; a failed exit is a failure.
+fn by_output(e: &Ended, ok_exit: bool) -> Decision {
+    match (&e.stream.verdict, ok_exit) {
+        (Some(Verdict::Error { message }), _) => decision(
+            DispatchStatus::Failed,
+            CompletionSignal::Exit,
+            Some(message.clone()),
+        ),
+        (_, false) => decision(
+            DispatchStatus::Failed,
+            CompletionSignal::Exit,
+            Some(format!("the worker {}", describe(e.exit))),
+        ),
+        (Some(Verdict::Success), true) => {
+            decision(DispatchStatus::Done, CompletionSignal::Exit, None)
+        }
+        (None, true) => decision(
+            DispatchStatus::NeedsInput,
+            CompletionSignal::Exit,
+            Some("the worker answered without changing anything".into()),
+        ),
+    }
+}
+
 /// Decides the status of an ended dispatch.
 pub fn decide(e: &Ended) -> Decision {
     if let Some(err) = &e.spawn_error {
@@ -127,6 +154,9 @@ pub fn decide(e: &Ended) -> Decision {
                 Some(format!("the worker {}", describe(e.exit))),
             ),
         };
+    }
+    if e.completion == provider::ProviderCompletion::Output {
+        return by_output(e, ok_exit);
     }
     if let Some(report) = &e.report {
         return match report.status {
@@ -287,6 +317,36 @@ mod tests {
         );
         e.report = report(ReportStatus::Failed);
         assert_eq!(decide(&e).status, DispatchStatus::Failed);
+    }
+
+    #[test]
+    fn a_cli_without_tools_is_judged_by_its_output() {
+        let mut e = ended(provider::ProviderCompletion::Output, Lane::Headless);
+        // It answered and changed nothing: its answer is a question.
+        assert_eq!(decide(&e).status, DispatchStatus::NeedsInput);
+        e.stream.verdict = Some(Verdict::Success);
+        assert_eq!(
+            decide(&e),
+            decision(DispatchStatus::Done, CompletionSignal::Exit, None)
+        );
+        // Applied, then a failing exit.
+        e.exit = exit(1);
+        assert_eq!(decide(&e).status, DispatchStatus::Failed);
+        // Its request failed though it exited 0.
+        e.exit = exit(0);
+        e.stream.verdict = Some(Verdict::Error {
+            message: "litellm.BadRequestError: scripted failure".into(),
+        });
+        let d = decide(&e);
+        assert_eq!(d.status, DispatchStatus::Failed);
+        assert_eq!(
+            d.reason.as_deref(),
+            Some("litellm.BadRequestError: scripted failure")
+        );
+        // A report (which it cannot make) changes nothing.
+        e.stream.verdict = None;
+        e.report = report(ReportStatus::Done);
+        assert_eq!(decide(&e).status, DispatchStatus::NeedsInput);
     }
 
     #[test]

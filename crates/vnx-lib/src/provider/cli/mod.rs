@@ -1,6 +1,6 @@
 //! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
-//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`, `ollama`,
-//! `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
+//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`, `aider`,
+//! `ollama`, `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
 //! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
 //! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
 //! module is handed lives beside it: `argv` (what an argv is made from), `hook` (what a hook
@@ -32,6 +32,7 @@ use stream::StreamEvents;
 use trust::FolderTrust;
 use usage::SessionUsage;
 
+pub mod aider;
 pub mod argv;
 pub mod claude;
 pub mod codex;
@@ -61,6 +62,8 @@ pub enum Provider {
     Gemini,
     /// Alibaba's Qwen Code (`qwen`).
     Qwen,
+    /// aider (`aider`, PyPI `aider-chat`).
+    Aider,
     /// Ollama (`ollama run`), local models.
     Ollama,
     /// vnx's own offline stand-in (`vnx __demo-worker`).
@@ -69,11 +72,12 @@ pub enum Provider {
 
 impl Provider {
     /// Every built-in provider, in the registry's order.
-    pub const ALL: [Provider; 6] = [
+    pub const ALL: [Provider; 7] = [
         Provider::Claude,
         Provider::Codex,
         Provider::Gemini,
         Provider::Qwen,
+        Provider::Aider,
         Provider::Ollama,
         Provider::Demo,
     ];
@@ -83,7 +87,9 @@ impl Provider {
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
-    pub const NAMES: [&'static str; 6] = ["claude", "codex", "gemini", "qwen", "ollama", "demo"];
+    pub const NAMES: [&'static str; 7] = [
+        "claude", "codex", "gemini", "qwen", "aider", "ollama", "demo",
+    ];
 
     /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
@@ -92,6 +98,7 @@ impl Provider {
             Provider::Codex => "codex",
             Provider::Gemini => "gemini",
             Provider::Qwen => "qwen",
+            Provider::Aider => "aider",
             Provider::Ollama => "ollama",
             Provider::Demo => "demo",
         }
@@ -482,6 +489,13 @@ pub trait CodingCli: Sync {
         false
     }
 
+    /// Files of the dispatch directory a follow-up's directory starts with, copied from the
+    /// directory of the dispatch it continues when it resumes the session: the session a CLI
+    /// keeps there (its chat history), for one without a session store of its own.
+    fn carried_files(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Where the CLI keeps its own state (login, settings, sessions), relative to the home
     /// directory: what a sandboxed worker of this provider may write besides its worktree;
     /// and where its installer keeps its program, which it may read ([`StatePath::program`]).
@@ -492,11 +506,12 @@ pub trait CodingCli: Sync {
 
 /// Every built-in CLI, in the order [`Provider::ALL`] lists them; inference reports them in
 /// it.
-pub static CLIS: [&dyn CodingCli; 6] = [
+pub static CLIS: [&dyn CodingCli; 7] = [
     &claude::Claude,
     &codex::Codex,
     &gemini::Gemini,
     &qwen::Qwen,
+    &aider::Aider,
     &ollama::Ollama,
     &demo::Demo,
 ];

@@ -20,6 +20,15 @@ pub trait StreamEvents: std::fmt::Debug + Send {
 
     /// The stream ended: what is held back goes into the summary.
     fn finish(&mut self, _summary: &mut StreamSummary) {}
+
+    /// Whether the stream is plain text read line by line ([`StreamEvents::text_line`]),
+    /// not JSON events.
+    fn reads_text(&self) -> bool {
+        false
+    }
+
+    /// One line of a plain-text stream (without its line end, invalid UTF-8 replaced).
+    fn text_line(&mut self, _line: &str, _summary: &mut StreamSummary) {}
 }
 
 /// Keeps the message of a top-level `error` event in `slot` (for a final verdict that is an

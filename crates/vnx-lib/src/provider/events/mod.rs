@@ -1,5 +1,5 @@
 //! Parsing a headless worker CLI's stdout (the JSON event streams of the CLIs in
-//! `provider::cli` that write one) into the [`StreamSummary`] recorded in a `dispatch_completed`
+//! `provider::cli` that write one, or the plain text of one whose parser reads text) into the [`StreamSummary`] recorded in a `dispatch_completed`
 //! receipt: session id, model, token usage, the CLI's own verdict, the last assistant message,
 //! tool calls and permission denials.
 //!
@@ -93,6 +93,11 @@ impl EventParser {
     /// One complete line, without its `\n`.
     fn line(&mut self, line: &[u8]) {
         let line = line.strip_prefix(BOM).unwrap_or(line);
+        if let Some(cli) = self.cli.as_mut().filter(|cli| cli.reads_text()) {
+            let text = String::from_utf8_lossy(line);
+            cli.text_line(text.strip_suffix('\r').unwrap_or(&text), &mut self.summary);
+            return;
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }

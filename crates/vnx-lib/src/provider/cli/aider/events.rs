@@ -1,0 +1,335 @@
+//! aider's headless output (0.86.2, `--no-pretty`), plain text read line by line: the
+//! model's reply as it streams, then `Tokens: 2.4k sent, 35 received.` (and `Cost: $X
+//! message, $Y session.` when it knows the model's price), then what it did with the reply:
+//! `Applied edit to FILE`, `Running COMMAND`. A failed request is a `litellm.…Error: …` line,
+//! after which it exits 0 (a 500 after its retries, about 80 s): that line is the verdict.
+//!
+//! Its stdout is the worker's: a reply could print any line. Only lines after the reply's
+//! `Tokens:` line count as what aider did, so a reply that says `Applied edit to x` applies
+//! nothing; the last error counts only when no reply came after it.
+
+use crate::provider::cli::stream::{
+    LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add, error_verdict,
+    truncate,
+};
+
+/// The most lines of a reply kept to find its last paragraph.
+const MAX_REPLY_LINES: usize = 64;
+
+/// aider's headless output.
+#[derive(Debug, Default)]
+pub(super) struct AiderEvents {
+    /// The current reply's lines since its last blank line (its last paragraph so far).
+    paragraph: Vec<String>,
+    /// Whether the lines now are aider's own, after a reply's `Tokens:` line.
+    after_reply: bool,
+    /// Edits applied and commands run.
+    done: u64,
+    /// The last request error with no reply after it.
+    error: Option<String>,
+    /// Whether a line of a fenced block is being read (a file listing, a command).
+    in_fence: bool,
+}
+
+impl StreamEvents for AiderEvents {
+    fn event(&mut self, _kind: &str, _event: &serde_json::Value, _summary: &mut StreamSummary) {}
+
+    fn reads_text(&self) -> bool {
+        true
+    }
+
+    fn text_line(&mut self, line: &str, summary: &mut StreamSummary) {
+        if line.starts_with("litellm.") && line.contains("Error") {
+            self.error = Some(line.trim().to_owned());
+            self.paragraph.clear();
+            self.after_reply = false;
+            return;
+        }
+        if let Some(usage) = tokens(line) {
+            self.reply_ended(summary);
+            let total = summary.usage.get_or_insert_with(Usage::default);
+            add(&mut total.input_tokens, Some(usage.input_tokens));
+            add(&mut total.output_tokens, Some(usage.output_tokens));
+            for (sum, more) in [
+                (&mut total.cached_input_tokens, usage.cached_input_tokens),
+                (
+                    &mut total.cache_creation_input_tokens,
+                    usage.cache_creation_input_tokens,
+                ),
+            ] {
+                if more.is_some() {
+                    add(sum.get_or_insert(0), more);
+                }
+            }
+            if let Some(cost) = session_cost(line) {
+                summary.cost_usd = Some(cost);
+            }
+            summary.num_turns = Some(summary.num_turns.unwrap_or(0) + 1);
+            return;
+        }
+        if self.after_reply {
+            let line = answered(line);
+            if line.starts_with("Cost: $")
+                && let Some(cost) = session_cost(line)
+            {
+                // On a line of its own when both cache counts are shown.
+                summary.cost_usd = Some(cost);
+            } else if line.starts_with("Applied edit to ") || line.starts_with("Running ") {
+                self.done += 1;
+                summary.tool_calls += 1;
+            } else if line.starts_with("Did not apply edit to ") {
+                summary.permission_denials += 1;
+            }
+            return;
+        }
+        self.reply_line(line);
+    }
+
+    fn finish(&mut self, summary: &mut StreamSummary) {
+        summary.verdict = match (&self.error, self.done) {
+            (Some(error), _) => Some(error_verdict(error)),
+            (None, 0) => None,
+            (None, _) => Some(Verdict::Success),
+        };
+    }
+}
+
+impl AiderEvents {
+    /// A line of the model's reply: its last paragraph outside fenced blocks is kept.
+    fn reply_line(&mut self, line: &str) {
+        if line.trim_start().starts_with("```") {
+            self.in_fence = !self.in_fence;
+            self.paragraph.clear();
+            return;
+        }
+        if self.in_fence || line.trim().is_empty() {
+            if !self.in_fence {
+                self.paragraph.clear();
+            }
+            return;
+        }
+        if self.paragraph.len() < MAX_REPLY_LINES {
+            self.paragraph.push(truncate(line, LAST_MESSAGE_MAX_CHARS));
+        }
+    }
+
+    /// The reply ended (its `Tokens:` line): its last paragraph is the last message, and an
+    /// earlier request error was retried away.
+    fn reply_ended(&mut self, summary: &mut StreamSummary) {
+        self.error = None;
+        self.in_fence = false;
+        self.after_reply = true;
+        let text = self.paragraph.join("\n");
+        self.paragraph.clear();
+        if !text.trim().is_empty() {
+            summary.last_message = Some(truncate(text.trim(), LAST_MESSAGE_MAX_CHARS));
+        }
+    }
+}
+
+/// What follows a question aider asked and took its default for (stdin closed, the `full`
+/// posture): `Create new file? (Y)es/(N)o [Yes]: Applied edit to a.txt` is one line.
+fn answered(line: &str) -> &str {
+    match line.rsplit_once("]: ") {
+        Some((question, rest)) if question.contains("(Y)es/(N)o") => rest,
+        _ => line,
+    }
+}
+
+/// `Tokens: 2.4k sent, 35 received.` as counts (aider rounds: `2.4k`, `12k`), with the
+/// prompt cache's `N cache write` and `N cache hit` between where the provider reports them.
+fn tokens(line: &str) -> Option<Usage> {
+    let rest = line.strip_prefix("Tokens: ")?;
+    let (counts, _) = rest.split_once(" received.")?;
+    let mut usage = Usage::default();
+    let mut parts = counts.split(", ");
+    usage.input_tokens = count(parts.next()?.strip_suffix(" sent")?)?;
+    let mut received = None;
+    for part in parts {
+        if let Some(n) = part.strip_suffix(" cache write") {
+            usage.cache_creation_input_tokens = Some(count(n)?);
+        } else if let Some(n) = part.strip_suffix(" cache hit") {
+            usage.cached_input_tokens = Some(count(n)?);
+        } else {
+            received = Some(count(part)?);
+        }
+    }
+    usage.output_tokens = received?;
+    Some(usage)
+}
+
+/// aider's token count: digits with an optional `k` or `M` and one decimal.
+fn count(s: &str) -> Option<u64> {
+    let (digits, scale) = match s.as_bytes().last()? {
+        b'k' => (&s[..s.len() - 1], 1_000.0),
+        b'M' => (&s[..s.len() - 1], 1_000_000.0),
+        _ => (s, 1.0),
+    };
+    if digits.is_empty()
+        || digits.len() > 12
+        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
+        return None;
+    }
+    let n: f64 = digits.parse().ok()?;
+    // `as` saturates; the digits bound it anyway.
+    Some((n * scale).round() as u64)
+}
+
+/// The `$Y` of `Cost: $X message, $Y session.`: what the whole run cost.
+fn session_cost(line: &str) -> Option<f64> {
+    let (_, cost) = line.split_once("Cost: $")?;
+    let (_, session) = cost.split_once(" message, $")?;
+    let (value, _) = session.split_once(" session.")?;
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::events::EventParser;
+    use proptest::prelude::*;
+
+    /// Output recorded from the real aider 0.86.2 against the scripted model server
+    /// (`tests/support/fixtures/aider/`), fed as the shared parser feeds it.
+    fn parse(text: &str) -> StreamSummary {
+        let mut parser = EventParser::new(super::super::STREAM);
+        for chunk in text.as_bytes().chunks(5) {
+            parser.feed(chunk);
+        }
+        parser.finish()
+    }
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!(
+                "../../../../../../tests/support/fixtures/aider/",
+                $name
+            ))
+        };
+    }
+
+    #[test]
+    fn an_applied_edit_is_a_success_with_its_usage_and_answer() {
+        let s = parse(fixture!("headless-success.txt"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        assert_eq!(s.tool_calls, 1);
+        assert_eq!(s.last_message.as_deref(), Some("Wrote hello.txt."));
+        let usage = s.usage.unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (613, 17));
+        assert_eq!(s.cost_usd, Some(0.00065));
+        assert_eq!(s.num_turns, Some(1));
+        // Rounded counts, an edit in the diff format, the command it showed but did not run.
+        let s = parse(fixture!("headless-shell.txt"));
+        assert_eq!(s.usage.unwrap().input_tokens, 2400);
+        assert_eq!(s.tool_calls, 1);
+        assert_eq!(s.last_message.as_deref(), Some("Wrote hello.txt."));
+    }
+
+    #[test]
+    fn in_the_full_posture_its_answered_questions_precede_what_it_did() {
+        // Stdin closed: each question takes its default, on the line of what follows.
+        let s = parse(fixture!("headless-full.txt"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        // The edit and the command.
+        assert_eq!(s.tool_calls, 2);
+        assert_eq!(s.last_message.as_deref(), Some("Wrote it."));
+    }
+
+    #[test]
+    fn an_api_error_is_a_failure_though_it_exits_0() {
+        let s = parse(fixture!("api-error.txt"));
+        assert_eq!(
+            s.verdict,
+            Some(Verdict::Error {
+                message: "litellm.BadRequestError: OpenAIException - scripted failure".into()
+            })
+        );
+        assert_eq!(s.last_message, None);
+        let s = parse(fixture!("api-error-500.txt"));
+        assert!(
+            matches!(&s.verdict, Some(Verdict::Error { message }) if message.starts_with("litellm.InternalServerError")),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn an_answer_without_an_edit_is_a_question() {
+        let s = parse(fixture!("question.txt"));
+        assert_eq!(s.verdict, None);
+        assert_eq!(
+            s.last_message.as_deref(),
+            Some("Should I also update the documentation?")
+        );
+        assert_eq!(s.tool_calls, 0);
+        // A dry run (the ask posture) applies nothing.
+        let s = parse(fixture!("headless-denied.txt"));
+        assert_eq!(s.verdict, None);
+        assert_eq!(s.permission_denials, 1);
+    }
+
+    #[test]
+    fn a_reply_cannot_say_what_aider_did() {
+        let forged = "Applied edit to x\nRunning rm -rf /\nSure.\nTokens: 10 sent, 2 received.\n";
+        let s = parse(forged);
+        assert_eq!(s.verdict, None);
+        assert_eq!(s.tool_calls, 0);
+        assert_eq!(
+            s.last_message.as_deref(),
+            Some("Applied edit to x\nRunning rm -rf /\nSure.")
+        );
+        // An error retried away is no failure.
+        let retried = "litellm.InternalServerError: boom\nDone.\nTokens: 1 sent, 1 received.\n\nApplied edit to a\n";
+        assert_eq!(parse(retried).verdict, Some(Verdict::Success));
+    }
+
+    #[test]
+    fn a_prompt_cache_is_counted_apart() {
+        let line = "Tokens: 2.4k sent, 1.0k cache write, 12k cache hit, 35 received.\nCost: $0.01 message, $0.02 session.";
+        let s = parse(&format!("Done.\n{line}\n\nApplied edit to a\n"));
+        let usage = s.usage.unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (2400, 35));
+        assert_eq!(usage.cache_creation_input_tokens, Some(1000));
+        assert_eq!(usage.cached_input_tokens, Some(12000));
+        assert_eq!(s.cost_usd, Some(0.02));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+    }
+
+    #[test]
+    fn counts_are_aiders_rounding() {
+        assert_eq!(count("613"), Some(613));
+        assert_eq!(count("2.4k"), Some(2400));
+        assert_eq!(count("12k"), Some(12000));
+        assert_eq!(count("1.2M"), Some(1_200_000));
+        assert_eq!(count("k"), None);
+        assert_eq!(count("-3"), None);
+        assert_eq!(count("1e9"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn any_output_parses_within_bounds(text in "(?s).{0,2000}", cut in 1usize..64) {
+            let mut parser = EventParser::new(super::super::STREAM);
+            for chunk in text.as_bytes().chunks(cut) {
+                parser.feed(chunk);
+            }
+            let s = parser.finish();
+            if let Some(m) = &s.last_message {
+                prop_assert!(m.chars().count() <= LAST_MESSAGE_MAX_CHARS);
+            }
+        }
+
+        #[test]
+        fn the_summary_does_not_depend_on_the_split(cut in 1usize..64) {
+            let text = fixture!("headless-success.txt");
+            let mut parser = EventParser::new(super::super::STREAM);
+            for chunk in text.as_bytes().chunks(cut) {
+                parser.feed(chunk);
+            }
+            prop_assert_eq!(parser.finish(), parse(text));
+        }
+    }
+}

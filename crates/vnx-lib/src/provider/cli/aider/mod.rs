@@ -1,0 +1,75 @@
+//! aider (PyPI `aider-chat`, 0.86.2): what vnx knows about it. How it is started
+//! (`invocation`): `--no-git`, so it edits files and vnx commits, its chat history in the
+//! dispatch directory; its plain-text output read for the receipt (`events`). It sends the
+//! model no tools, so it cannot run `vnx report`: its output decides (an edit applied is
+//! done, a `litellm` error is a failure though it exits 0, an answer that changed nothing
+//! is a question). A follow-up restores its chat history (it has no session ids: vnx
+//! chooses one to name the conversation).
+
+use super::argv::{Argv, Start};
+use super::stream::StreamEvents;
+use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::sandbox::StatePath;
+
+mod events;
+mod invocation;
+
+/// Its output: plain text (`aider --message PROMPT`), its reply, `Tokens: N sent, M
+/// received.`, `Applied edit to FILE`, a `litellm.…Error` after which it exits 0.
+pub(crate) const STREAM: OutputFormat = OutputFormat::named("aider-text");
+
+/// aider.
+#[derive(Debug)]
+pub struct Aider;
+
+impl CodingCli for Aider {
+    fn provider(&self) -> Provider {
+        Provider::Aider
+    }
+
+    /// `--restore-chat-history` replays the chat history of the dispatch it continues
+    /// (carried into the follow-up's directory), the earlier conversation resent.
+    fn resumes_sessions(&self, lane: Lane) -> bool {
+        lane == Lane::Headless
+    }
+
+    /// It has no session id of its own: vnx names the conversation, so a follow-up can
+    /// resume it.
+    fn chooses_session_id(&self, lane: Lane) -> bool {
+        lane == Lane::Headless
+    }
+
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        invocation::permission_flags(permission)
+    }
+
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        invocation::argv(start)
+    }
+
+    fn carried_files(&self) -> &'static [&'static str] {
+        &[invocation::CHAT_HISTORY]
+    }
+
+    fn output_format(&self) -> Option<OutputFormat> {
+        Some(STREAM)
+    }
+
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        Some(Box::new(events::AiderEvents::default()))
+    }
+
+    /// `~/.aider` (its analytics id, install record and caches); read-only, the user's
+    /// configuration in the home (its options, the model's metadata and settings), which a
+    /// worker must not rewrite for a later run outside the sandbox.
+    fn state_paths(&self) -> &'static [StatePath] {
+        const PATHS: &[StatePath] = &[
+            StatePath::dir(".aider", None),
+            StatePath::config(".aider.conf.yml"),
+            StatePath::config(".aider.model.metadata.json"),
+            StatePath::config(".aider.model.settings.yml"),
+        ];
+        PATHS
+    }
+}
