@@ -183,6 +183,7 @@ fn started() -> DispatchStarted {
             claude: Some(s("/home/u/.claude")),
             codex: Some(s("/home/u/.codex")),
             gemini: None,
+            copilot: None,
             sessions: None,
         }),
         session_id: Some(s("0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a")),

@@ -41,6 +41,7 @@ fn the_schemas_enums_are_the_codes() {
             C::ClaudeStopHook,
             C::GeminiAfterAgentHook,
             C::CodexNotify,
+            C::CopilotAgentStopHook,
             C::Deadline,
             C::SupervisorSignal,
             C::SpawnFailed,

@@ -73,6 +73,8 @@ pub enum CompletionSignal {
     GeminiAfterAgentHook,
     /// Codex's `notify` program.
     CodexNotify,
+    /// GitHub Copilot CLI's `agentStop` hook.
+    CopilotAgentStopHook,
     /// The dispatch's deadline.
     Deadline,
     /// A signal to the supervisor (cancel).
@@ -99,6 +101,7 @@ impl CompletionSignal {
             CompletionSignal::ClaudeStopHook => "claude_stop_hook",
             CompletionSignal::GeminiAfterAgentHook => "gemini_after_agent_hook",
             CompletionSignal::CodexNotify => "codex_notify",
+            CompletionSignal::CopilotAgentStopHook => "copilot_agent_stop_hook",
             CompletionSignal::Deadline => "deadline",
             CompletionSignal::SupervisorSignal => "supervisor_signal",
             CompletionSignal::SpawnFailed => "spawn_failed",
@@ -115,6 +118,7 @@ impl CompletionSignal {
             HookKind::ClaudeStop => CompletionSignal::ClaudeStopHook,
             HookKind::GeminiAfterAgent => CompletionSignal::GeminiAfterAgentHook,
             HookKind::CodexNotify => CompletionSignal::CodexNotify,
+            HookKind::CopilotAgentStop => CompletionSignal::CopilotAgentStopHook,
         }
     }
 }
@@ -126,7 +130,8 @@ impl CompletionSignal {
         match self {
             CompletionSignal::ClaudeStopHook
             | CompletionSignal::GeminiAfterAgentHook
-            | CompletionSignal::CodexNotify => "turn ended",
+            | CompletionSignal::CodexNotify
+            | CompletionSignal::CopilotAgentStopHook => "turn ended",
             CompletionSignal::SupervisorSignal => "supervisor signal",
             CompletionSignal::SpawnFailed => "spawn failed",
             CompletionSignal::LaunchFailed => "launch failed",
@@ -367,6 +372,9 @@ pub struct CliHomes {
     /// gemini's: `$GEMINI_CLI_HOME/.gemini`, else `~/.gemini`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gemini: Option<String>,
+    /// copilot's: `$COPILOT_HOME`, else `~/.copilot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copilot: Option<String>,
     /// A sandboxed dispatch's own place for its CLI's sessions, shown to its worker where the
     /// CLI keeps them (claude's `projects`, codex's `sessions`, gemini's `tmp`), so no other
     /// dispatch's worker can write them. Absent: the sessions are in the CLI's home.

@@ -62,6 +62,9 @@ pub enum OutputFormat {
     /// `qwen PROMPT -o stream-json` (claude-like events; an API error is a successful
     /// result whose text says so).
     QwenStreamJson,
+    /// `copilot -p PROMPT --output-format json` (JSONL events; a denied tool is a failed
+    /// `tool.execution_complete` after which it exits 0).
+    CopilotJson,
 }
 
 /// What ends a dispatch successfully.
@@ -110,6 +113,9 @@ pub enum HookKind {
     GeminiAfterAgent,
     /// Codex `notify` (`agent-turn-complete`).
     CodexNotify,
+    /// GitHub Copilot CLI's `agentStop` (end of turn), `permissionRequest` and
+    /// `notification`, from `.github/hooks/` in the worktree.
+    CopilotAgentStop,
 }
 
 impl HookKind {
@@ -120,6 +126,7 @@ impl HookKind {
             HookKind::ClaudeStop => "claude_stop_hook",
             HookKind::GeminiAfterAgent => "gemini_after_agent_hook",
             HookKind::CodexNotify => "codex_notify",
+            HookKind::CopilotAgentStop => "copilot_agent_stop_hook",
         }
     }
 
@@ -130,6 +137,7 @@ impl HookKind {
             (HookKind::ClaudeStop, "claude-stop")
                 | (HookKind::GeminiAfterAgent, "gemini-after-agent")
                 | (HookKind::CodexNotify, "codex-notify")
+                | (HookKind::CopilotAgentStop, "copilot-agent-stop")
         )
     }
 }

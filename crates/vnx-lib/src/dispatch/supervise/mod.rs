@@ -152,20 +152,22 @@ fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
     env
 }
 
-/// An interactive worker's token usage, from the session file its CLI wrote (its TUI writes
-/// no stream vnx could read it from); `None` for the headless lane, a CLI that keeps no such
-/// file, or none found.
+/// A worker's token usage, from the session file its CLI wrote: an interactive worker's (its
+/// TUI writes no stream vnx could read it from), or a headless one's whose CLI's stream
+/// records none (its module's `usage_from_session`); `None` for another lane, a CLI that
+/// keeps no such file, or none found.
 fn session_usage(
     spec: &Spec,
     since: std::time::SystemTime,
     session_id: Option<&str>,
 ) -> Option<receipts::Usage> {
     use crate::provider::session;
-    if spec.lane != crate::provider::Lane::Interactive {
+    let cli = session::Cli::of(&spec.provider)?;
+    if !cli.module().usage_from_session(spec.lane) {
         return None;
     }
     let wanted = session::Wanted {
-        cli: session::Cli::of(&spec.provider)?,
+        cli,
         homes: spec.session_homes.clone()?,
         cwd: spec.worktree.clone(),
         since,

@@ -1,6 +1,6 @@
 //! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
-//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`, `ollama`,
-//! `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
+//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`,
+//! `copilot`, `ollama`, `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
 //! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
 //! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
 //! module is handed lives beside it: `argv` (what an argv is made from), `hook` (what a hook
@@ -34,6 +34,7 @@ use usage::SessionUsage;
 pub mod argv;
 pub mod claude;
 pub mod codex;
+pub mod copilot;
 pub mod demo;
 mod error;
 pub mod gemini;
@@ -59,6 +60,8 @@ pub enum Provider {
     Gemini,
     /// Alibaba's Qwen Code (`qwen`).
     Qwen,
+    /// GitHub's Copilot CLI (`copilot`).
+    Copilot,
     /// Ollama (`ollama run`), local models.
     Ollama,
     /// vnx's own offline stand-in (`vnx __demo-worker`).
@@ -67,8 +70,9 @@ pub enum Provider {
 
 impl Provider {
     /// Every built-in provider, in the registry's order.
-    pub const ALL: [Provider; 6] = [
+    pub const ALL: [Provider; 7] = [
         Provider::Qwen,
+        Provider::Copilot,
         Provider::Claude,
         Provider::Codex,
         Provider::Gemini,
@@ -81,7 +85,9 @@ impl Provider {
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
-    pub const NAMES: [&'static str; 6] = ["qwen", "claude", "codex", "gemini", "ollama", "demo"];
+    pub const NAMES: [&'static str; 7] = [
+        "qwen", "copilot", "claude", "codex", "gemini", "ollama", "demo",
+    ];
 
     /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
@@ -90,6 +96,7 @@ impl Provider {
             Provider::Codex => "codex",
             Provider::Gemini => "gemini",
             Provider::Qwen => "qwen",
+            Provider::Copilot => "copilot",
             Provider::Ollama => "ollama",
             Provider::Demo => "demo",
         }
@@ -418,6 +425,12 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// Whether a dispatch in `lane` takes its token usage from the session file when its
+    /// output recorded none: by default only its TUI (a headless stream carries its usage).
+    fn usage_from_session(&self, lane: Lane) -> bool {
+        lane == Lane::Interactive
+    }
+
     /// Whether the egress policy exempts it by default (a constraints file without `egress:`,
     /// and the shipped file): a local model or an offline stand-in, whose prompt leaves
     /// nothing on the machine.
@@ -434,9 +447,11 @@ pub trait CodingCli: Sync {
 
 /// Every built-in CLI, in the order [`Provider::ALL`] lists them; the transcript asks them in
 /// this order which CLI an event is from (qwen first: its claim is narrow, its start, and its
-/// stream is shaped like claude's), and inference reports them in it.
-pub static CLIS: [&dyn CodingCli; 6] = [
+/// stream is shaped like claude's; copilot's dotted vocabulary and its `result` naming
+/// `sessionId`, before gemini, which takes any `result`), and inference reports them in it.
+pub static CLIS: [&dyn CodingCli; 7] = [
     &qwen::Qwen,
+    &copilot::Copilot,
     &claude::Claude,
     &codex::Codex,
     &gemini::Gemini,

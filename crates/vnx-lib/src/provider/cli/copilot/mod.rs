@@ -1,0 +1,211 @@
+//! GitHub's Copilot CLI (`copilot`, npm `@github/copilot` 1.0.102): what vnx knows about it.
+//! How it is started (`invocation`: its own allow flags for the postures, the session vnx
+//! names); its headless stream (`copilot -p PROMPT --output-format json`) parsed for the
+//! receipt (`events`) and rendered as a transcript (`transcript`, also of its session file,
+//! which is that stream's vocabulary); its session files and the usage they record
+//! (`sessions`: its headless stream has no tokens); the hooks its TUI is given (`hooks`) and
+//! their place in the worktree with its folder trust (`worktree`); where it keeps its state.
+//! Its exit code says nothing of a refused tool (it exits 0 after one): the worker's report
+//! decides.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use super::argv::{Argv, Start, Wanted};
+use super::hook::{HookSays, InWorktree, Launch};
+use super::render::TranscriptEvents;
+use super::session::{Sought, is_uuid};
+use super::stream::StreamEvents;
+use super::usage::SessionUsage;
+use super::{CodingCli, Provider, ProviderError};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::receipts::{CliHomes, PermissionAnswer};
+use crate::sandbox::StatePath;
+
+mod events;
+mod hooks;
+mod invocation;
+mod sessions;
+mod transcript;
+mod worktree;
+
+/// The GitHub Copilot CLI.
+#[derive(Debug)]
+pub struct Copilot;
+
+impl CodingCli for Copilot {
+    fn provider(&self) -> Provider {
+        Provider::Copilot
+    }
+
+    /// `--resume=ID` continues a session in both lanes, its history resent (seen on 1.0.102).
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    /// `--session-id=UUID` names a new session, in both lanes.
+    fn chooses_session_id(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        invocation::permission_flags(permission)
+    }
+
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        Ok(invocation::argv(start))
+    }
+
+    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
+        invocation::allowed_commands(w)
+    }
+
+    fn hook_events(&self) -> &'static [&'static str] {
+        &hooks::EVENTS
+    }
+
+    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
+        hooks::says(event, payload)
+    }
+
+    /// Its `permissionRequest` hook decides for the person while its dialog waits.
+    fn hook_decision(
+        &self,
+        event: &str,
+        answer: PermissionAnswer,
+        message: Option<String>,
+    ) -> Option<Value> {
+        hooks::decision(event, answer, message)
+    }
+
+    fn answering_hook(&self) -> Option<&'static str> {
+        Some(hooks::PERMISSION)
+    }
+
+    /// Only while its permission hook waits: once the hook gave up, the dialog shows (with
+    /// a notification) and takes keys.
+    fn hook_answers(&self, source: &str) -> bool {
+        source == hooks::PERMISSION
+    }
+
+    /// A tool ran, the turn ended, or another prompt came.
+    fn went_on_events(&self) -> &'static [&'static str] {
+        &[
+            "copilot-post-tool-use",
+            "copilot-agent-stop",
+            "copilot-permission-request",
+        ]
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == hooks::PERMISSION
+    }
+
+    /// `1` (Yes) answers its dialog; Escape refuses by stopping the turn ("Operation
+    /// cancelled by user"; no `agentStop` follows). Its third choice only moves the
+    /// selection (seen on 1.0.102).
+    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(match answer {
+            PermissionAnswer::Approve => "1",
+            PermissionAnswer::Deny => "Escape",
+        })
+    }
+
+    fn dialog_marker(&self) -> Option<&'static str> {
+        Some("1. Yes")
+    }
+
+    fn output_format(&self) -> Option<OutputFormat> {
+        Some(OutputFormat::CopilotJson)
+    }
+
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        Some(Box::new(events::CopilotEvents::default()))
+    }
+
+    fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
+        transcript::claims(kind, event)
+    }
+
+    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::CopilotTranscript::default()))
+    }
+
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::CopilotTranscript::default()))
+    }
+
+    /// `$COPILOT_HOME`, else `~/.copilot`.
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+        var("COPILOT_HOME").or_else(|| Some(home?.join(".copilot")))
+    }
+
+    fn recorded_home<'a>(&self, homes: &'a mut CliHomes) -> Option<&'a mut Option<String>> {
+        Some(&mut homes.copilot)
+    }
+
+    /// `<home>/session-state`.
+    fn sessions_dir(&self) -> Option<&'static str> {
+        Some("session-state")
+    }
+
+    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        sessions::find(sessions, sought)
+    }
+
+    /// A UUID, hyphenated (seen on 1.0.102).
+    fn valid_session_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        Some(Box::<sessions::CopilotUsage>::default())
+    }
+
+    /// Both lanes: its headless stream records no tokens.
+    fn usage_from_session(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    /// `<home>/config.json`, whose `trustedFolders` its TUI reads before it runs a
+    /// repository's hooks.
+    fn hook_trust_file(&self, homes: &super::session::Homes) -> Option<PathBuf> {
+        homes
+            .get(self.provider().name())
+            .map(|h| h.join(worktree::CONFIG))
+    }
+
+    fn recorded_hook_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
+        hooks::trust_file_of(started)
+    }
+
+    /// Its hooks go in the worktree's `.github/hooks/`; without a place for them its turns
+    /// end unseen.
+    fn place_hooks(
+        &self,
+        launch: &Launch<'_>,
+        worktree: &Path,
+        trust: Option<&Path>,
+    ) -> std::io::Result<InWorktree> {
+        if launch.hooks != HookKind::CopilotAgentStop {
+            return Ok(InWorktree::Nothing);
+        }
+        worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
+    }
+
+    fn forget_hook_trust(&self, file: &Path, project: &Path) {
+        let _ = worktree::set_trust(file, project, false);
+    }
+
+    /// `~/.copilot` (settings, trust, sessions, logs), or `COPILOT_HOME`; and
+    /// `~/.cache/copilot`, where it unpacks itself on its first start.
+    fn state_paths(&self) -> &'static [StatePath] {
+        const PATHS: &[StatePath] = &[
+            StatePath::dir(".copilot", Some("COPILOT_HOME")),
+            StatePath::dir(".cache/copilot", None),
+        ];
+        PATHS
+    }
+}

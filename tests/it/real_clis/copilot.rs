@@ -1,0 +1,233 @@
+//! The real GitHub Copilot CLI (1.0.102) driven by `vnx dispatch-agent --provider copilot`,
+//! offline against the scripted model server (`COPILOT_OFFLINE`, a provider base URL, no
+//! GitHub login: the environment the test rig seeds, which the worker inherits). Headless in
+//! vnx's default posture (`edits`: its `write` tools and the role's and `vnx report`'s shell
+//! rules): its work done and reported, the role's command run, `git commit` refused (copilot
+//! exits 0 after it), vnx committing, the usage from its session file; an HTTP error a
+//! failure with copilot's message; a question followed up in the same session. In its TUI:
+//! vnx's hooks in the worktree and the worktree's trust recorded (and taken out at the end),
+//! `blocked` naming the command from its `permissionRequest` hook, `vnx approve` and
+//! `vnx deny` answered through that hook.
+
+use super::{Rig, committed_by_vnx, compliant, explain, step};
+use crate::common::{completion, configure, run};
+
+/// Whether copilot's `config.json` in the rig's home trusts `dir`.
+fn trusted(rig: &Rig, dir: &std::path::Path) -> bool {
+    let file = rig.repo.env.home().join(".copilot/config.json");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file).unwrap_or_default()).unwrap_or_default();
+    config["trustedFolders"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|d| d.as_str() == dir.to_str()))
+}
+
+#[test]
+#[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
+fn real_copilot_headless_writes_runs_reports_and_vnx_commits() {
+    let rig = Rig::new();
+    configure(
+        &rig.repo,
+        "roles:\n  implementer:\n    allow: [\"python3\"]\n",
+    );
+    let at = step("copilot", "headless", "write, run, try to commit, report");
+    let marker = "real copilot headless";
+    let file = "copilot-headless.txt";
+    // The role's command runs unasked; its output reaches the model.
+    let instruction = compliant(marker, file, "wrote-it").replacen(
+        "\n\\@model run git add",
+        "\n\\@model run python3 -c \"print('RAN-' + 'BY-COPILOT')\"\n\\@model run git add",
+        1,
+    );
+    let r = rig.dispatch("copilot", "headless", &instruction);
+    let c = completion(&r);
+    assert_eq!(r.code, 0, "{at} {}", explain(&c));
+    let id = committed_by_vnx(&rig.repo, &c, &at, ("copilot", "headless"), marker, file);
+    assert_eq!(c["exit_code"], 0, "{at} {c}");
+    // Its stream has no tokens: they come from the session file it kept.
+    assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
+    let events = &c["cli_events"];
+    assert_eq!(events["verdict"]["status"], "success", "{at} {events}");
+    // write, python3, git commit (refused), vnx report.
+    assert_eq!(events["tool_calls"], 4, "{at} {events}");
+    assert_eq!(events["permission_denials"], 1, "{at} {events}");
+    assert_eq!(events["last_message"], "Wrote it.", "{at} {events}");
+    // vnx named the session, and copilot used it.
+    assert_eq!(events["session_id"], c["session_id"], "{at} {events}");
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["session_id"], c["session_id"], "{at} {started}");
+    assert_eq!(started["permission"], "edits", "{at} {started}");
+    let seen: String = rig
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .filter(|r| r.contains(marker))
+        .collect();
+    assert!(
+        seen.contains("RAN-BY-COPILOT"),
+        "{at} the allowed command did not run"
+    );
+    // Its log is drawn as copilot's transcript: the refused commit and the end.
+    let log = run(rig.repo.vnx().args(["show", &id, "--log"]));
+    assert_eq!(log.code, 0, "{at} {}", log.stderr);
+    assert!(
+        log.stdout.contains("denied  bash git add -A"),
+        "{at} {}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains("success · 5 turn(s)"),
+        "{at} {}",
+        log.stdout
+    );
+    rig.repo.verify_ok();
+}
+
+#[test]
+#[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
+fn real_copilot_http_error_is_a_failure_with_its_message() {
+    let rig = Rig::new();
+    let at = step("copilot", "headless", "HTTP 400");
+    let r = rig.dispatch("copilot", "headless", "copilot fails\n\\@model fail 400");
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed", "{at} {}", explain(&c));
+    assert_eq!(r.code, 1, "{at}");
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("400") && reason.contains("scripted failure"),
+        "{at} {reason}"
+    );
+    rig.repo.verify_ok();
+}
+
+#[test]
+#[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
+fn real_copilot_question_then_a_follow_up_in_the_same_session() {
+    let rig = Rig::new();
+    let asked = "first turn of copilot headless";
+    let r = rig.dispatch("copilot", "headless", &format!("{asked}\n\\@model ask"));
+    let at = step("copilot", "headless", "question");
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    assert_eq!(
+        c["cli_events"]["last_message"], "Should I also update the documentation?",
+        "{at} {c}"
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let session = c["session_id"].as_str().unwrap_or_default().to_owned();
+    assert!(!session.is_empty(), "{at} no session id: {c}");
+
+    let marker = "follow-up of copilot headless";
+    let file = "copilot-followed.txt";
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["follow-up", &id, "--json", "--deadline", "120"])
+        .args(["--instruction", &compliant(marker, file, "answered")]);
+    let r = run(cmd);
+    let at = step("copilot", "headless", "follow-up");
+    let f = completion(&r);
+    assert_eq!(f["status"], "done", "{at} {}", explain(&f));
+    assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{at} {f}");
+    // The follow-up's usage is its own part of the shared session file.
+    assert!(
+        f["token_usage"]["input_tokens"].as_u64()
+            < c["token_usage"]["input_tokens"].as_u64().map(|t| t * 10),
+        "{at} {f}"
+    );
+    let saw_both = rig.server.requests().iter().any(|req| {
+        let body = req["body"].to_string();
+        body.contains(marker) && body.contains(asked)
+    });
+    assert!(saw_both, "{at} no request held both turns");
+    rig.repo.verify_ok();
+}
+
+/// Its TUI in the default posture: the worktree is not trusted by the user (the rig's
+/// trust of the repository's parent is taken away), so vnx records it while the dispatch
+/// runs; the `git commit` the model asks for blocks the worker, named by copilot's
+/// `permissionRequest` hook; `vnx approve` lets it run, `vnx deny` refuses it with the
+/// person's message, both through the hook.
+#[test]
+#[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
+fn real_copilot_tui_is_approved_and_denied_through_its_permission_hook() {
+    let rig = Rig::new();
+    let config = rig.repo.env.home().join(".copilot/config.json");
+    std::fs::write(&config, r#"{"banner": "never", "beep": false}"#).unwrap();
+    for verb in ["approve", "deny"] {
+        let at = step("copilot", "interactive", verb);
+        let marker = format!("copilot asks, vnx {verb}s");
+        let file = format!("copilot-{verb}.txt");
+        let instruction = compliant(&marker, &file, verb);
+        let id = rig.detach("copilot", "interactive", 300, &instruction);
+        let worktree = rig.worktree(&id);
+        let r = run(rig
+            .repo
+            .vnx()
+            .args(["wait", "--until-blocked", "--json", &id]));
+        let blocked = crate::common::settled_receipt(
+            serde_json::from_str(r.stdout.trim())
+                .unwrap_or_else(|e| panic!("{at} {e}: {} {}", r.stdout, r.stderr)),
+        );
+        assert_eq!(
+            blocked["event_type"],
+            "dispatch_blocked",
+            "{at} {}",
+            explain(&blocked)
+        );
+        assert_eq!(blocked["waiting_for"], "permission", "{at} {blocked}");
+        assert!(
+            blocked["command"]
+                .as_str()
+                .is_some_and(|c| c.contains("git add -A")),
+            "{at} the receipt names the command: {blocked}"
+        );
+        assert!(trusted(&rig, &worktree), "{at} the worktree is not trusted");
+        let mut cmd = rig.repo.vnx();
+        cmd.env("USER", "ana").args([verb, &id, "--json"]);
+        if verb == "deny" {
+            cmd.args(["--message", "no commits today"]);
+        }
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{at} {} {}", r.stdout, r.stderr);
+        let answered: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        assert_eq!(answered["via"], "hook", "{at} {answered}");
+        let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
+        let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+        assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+        assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
+        // Approved, the worker's own commit ran; denied, it did not and vnx committed.
+        let committed_by_worker = c.get("vnx_commit").is_none();
+        assert_eq!(committed_by_worker, verb == "approve", "{at} {c}");
+        assert_eq!(
+            rig.repo.on_branch(&id, &file),
+            format!("{marker}\n"),
+            "{at}"
+        );
+        // vnx's hooks never reach the branch, and the trust is gone again.
+        let tree = rig
+            .repo
+            .env
+            .git(&["ls-tree", "-r", "--name-only", &format!("dispatch/{id}")]);
+        assert!(!tree.contains(".github"), "{at} {tree}");
+        assert!(!trusted(&rig, &worktree), "{at} the trust stayed");
+        if verb == "deny" {
+            let told = rig
+                .server
+                .requests()
+                .iter()
+                .any(|q| q["body"].to_string().contains("no commits today"));
+            assert!(told, "{at} the model was told the denial's message");
+        }
+        // Its transcript is the session file its TUI kept.
+        let log = run(rig.repo.vnx().args(["show", &id, "--log"]));
+        assert!(
+            log.stdout.contains("start   copilot 1.0.102"),
+            "{at} {}",
+            log.stdout
+        );
+    }
+    rig.repo.verify_ok();
+    assert!(rig.repo.server.sessions_end(), "no tmux session left");
+}
