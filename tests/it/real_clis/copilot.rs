@@ -15,8 +15,13 @@ use crate::common::{completion, configure, run};
 /// Whether copilot's `config.json` in the rig's home trusts `dir`.
 fn trusted(rig: &Rig, dir: &std::path::Path) -> bool {
     let file = rig.repo.env.home().join(".copilot/config.json");
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(file).unwrap_or_default()).unwrap_or_default();
+    // copilot writes `//` comment lines above the JSON.
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let json: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect();
+    let config: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
     config["trustedFolders"]
         .as_array()
         .is_some_and(|f| f.iter().any(|d| d.as_str() == dir.to_str()))
@@ -146,12 +151,14 @@ fn real_copilot_question_then_a_follow_up_in_the_same_session() {
 
 /// Its TUI in the default posture: the worktree is not trusted by the user (the rig's
 /// trust of the repository's parent is taken away), so vnx records it while the dispatch
-/// runs; the `git commit` the model asks for blocks the worker, named by copilot's
-/// `permissionRequest` hook; `vnx approve` lets it run, `vnx deny` refuses it with the
-/// person's message, both through the hook.
+/// runs; the file is written unasked (`--allow-tool=write`, no hook holds it), the
+/// `git commit` the model asks for blocks the worker, named by copilot's `notification`
+/// hook; `vnx approve` types `1` into its dialog and the worker goes on, commits, reports;
+/// the session file gives the usage and the transcript. `vnx deny` presses Escape, which
+/// stops copilot's turn: the command does not run.
 #[test]
 #[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
-fn real_copilot_tui_is_approved_and_denied_through_its_permission_hook() {
+fn real_copilot_tui_blocks_on_its_dialog_and_is_approved_and_denied_in_its_pane() {
     let rig = Rig::new();
     let config = rig.repo.env.home().join(".copilot/config.json");
     std::fs::write(&config, r#"{"banner": "never", "beep": false}"#).unwrap();
@@ -177,49 +184,66 @@ fn real_copilot_tui_is_approved_and_denied_through_its_permission_hook() {
             explain(&blocked)
         );
         assert_eq!(blocked["waiting_for"], "permission", "{at} {blocked}");
+        assert_eq!(blocked["tool"], "bash", "{at} {blocked}");
         assert!(
             blocked["command"]
                 .as_str()
-                .is_some_and(|c| c.contains("git add -A")),
+                .is_some_and(|c| c.starts_with("git add -A")),
             "{at} the receipt names the command: {blocked}"
         );
-        assert!(trusted(&rig, &worktree), "{at} the worktree is not trusted");
-        let mut cmd = rig.repo.vnx();
-        cmd.env("USER", "ana").args([verb, &id, "--json"]);
-        if verb == "deny" {
-            cmd.args(["--message", "no commits today"]);
-        }
-        let r = run(cmd);
+        assert!(
+            trusted(&rig, &worktree),
+            "{at} the worktree is not trusted: {:?} {}",
+            std::fs::read_to_string(&config),
+            rig.repo.receipts(&id)[0]
+        );
+        let r = run(rig
+            .repo
+            .vnx()
+            .env("USER", "ana")
+            .args([verb, &id, "--json"]));
         assert_eq!(r.code, 0, "{at} {} {}", r.stdout, r.stderr);
         let answered: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
-        assert_eq!(answered["via"], "hook", "{at} {answered}");
+        assert_eq!(answered["via"], "pane", "{at} {answered}");
+        assert_eq!(answered["by"], "ana", "{at} {answered}");
+        if verb == "deny" {
+            // Its turn stopped: no end of turn comes; the person ends the dispatch.
+            let r = run(rig.repo.vnx().args(["cancel", &id]));
+            assert_eq!(r.code, 0, "{at} {} {}", r.stdout, r.stderr);
+        }
         let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
         let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+        // vnx's hooks never reach the branch, and the trust is gone again.
+        assert!(!trusted(&rig, &worktree), "{at} the trust stayed");
+        if verb == "deny" {
+            assert_eq!(c["status"], "cancelled", "{at} {}", explain(&c));
+            let log = rig
+                .repo
+                .env
+                .git(&["log", "--format=%s", &format!("dispatch/{id}")]);
+            assert!(!log.contains("deny"), "{at} the denied commit ran: {log}");
+            continue;
+        }
         assert_eq!(c["status"], "done", "{at} {}", explain(&c));
         assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
-        // Approved, the worker's own commit ran; denied, it did not and vnx committed.
-        let committed_by_worker = c.get("vnx_commit").is_none();
-        assert_eq!(committed_by_worker, verb == "approve", "{at} {c}");
+        // The worker's own commit ran (`git add -A` took vnx's hooks file with it); vnx's
+        // commit only takes that file out again, so the branch holds none of it.
+        assert_eq!(c["commits"], 2, "{at} {c}");
+        assert_eq!(
+            c["vnx_commit"]["files"],
+            serde_json::json!([".github/hooks/vnx-dispatch.json"]),
+            "{at} {c}"
+        );
         assert_eq!(
             rig.repo.on_branch(&id, &file),
             format!("{marker}\n"),
             "{at}"
         );
-        // vnx's hooks never reach the branch, and the trust is gone again.
         let tree = rig
             .repo
             .env
             .git(&["ls-tree", "-r", "--name-only", &format!("dispatch/{id}")]);
         assert!(!tree.contains(".github"), "{at} {tree}");
-        assert!(!trusted(&rig, &worktree), "{at} the trust stayed");
-        if verb == "deny" {
-            let told = rig
-                .server
-                .requests()
-                .iter()
-                .any(|q| q["body"].to_string().contains("no commits today"));
-            assert!(told, "{at} the model was told the denial's message");
-        }
         // Its transcript is the session file its TUI kept.
         let log = run(rig.repo.vnx().args(["show", &id, "--log"]));
         assert!(

@@ -3,106 +3,83 @@
 //! `worktree`), `{"version": 1, "hooks": {EVENT: [{"type": "command", "bash": CMD,
 //! "timeoutSec": N}]}}`, the payload as JSON on stdin (seen on 1.0.102).
 //!
-//! `permissionRequest` runs before copilot shows its dialog, and the dialog waits for it: a
-//! hook that prints `{"behavior": "allow"}` answers for the person (no dialog), one that
-//! prints `{"behavior": "deny", "message": M}` refuses ("Permission denied by a
-//! PermissionRequest hook: M"), one that prints nothing lets the dialog show, with a
-//! `notification` (`permission_prompt`). A hook is killed after `timeoutSec` (30 s by
-//! default). `agentStop` ends a turn (`transcriptPath`, `stopReason`); `postToolUse` says a
-//! tool ran.
+//! `agentStop` ends a turn (`transcriptPath`, `stopReason`); `notification` of type
+//! `permission_prompt` comes as its dialog shows ("Run command: CMD", "Edit file: PATH");
+//! `postToolUse` says a tool ran. Its `permissionRequest` hook is not given: copilot runs it
+//! for every tool before its allow rules decide (also for a file write `--allow-tool=write`
+//! allows), and holds the tool until the hook returns, so a hook waiting for
+//! `vnx approve`/`deny` would hold every allowed tool too (ADR 0058). Its dialog is answered
+//! by keys instead.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, HookSays, PERMISSION_HOOK_TIMEOUT_SECS, hook_command, payload_text as text,
-};
-use crate::receipts::{PermissionAnswer, WaitingFor};
+use crate::provider::cli::hook::{HOOK_TIMEOUT_SECS, HookSays, hook_command, payload_text as text};
+use crate::receipts::WaitingFor;
 
 /// The events of its hooks, as `vnx __hook` takes them.
-pub(super) const EVENTS: [&str; 4] = [
+pub(super) const EVENTS: [&str; 3] = [
     "copilot-agent-stop",
-    "copilot-permission-request",
     "copilot-notification",
     "copilot-post-tool-use",
 ];
 
-/// The hook that waits for `vnx approve`/`vnx deny`.
-pub(super) const PERMISSION: &str = "copilot-permission-request";
+/// The hook whose signal is its dialog on the screen, sent once for each.
+pub(super) const NOTIFICATION: &str = "copilot-notification";
 
 /// Where the hooks' file goes in the worktree, and its name.
 pub(super) const DIR: &str = ".github/hooks";
 pub(super) const FILE: &str = "vnx-dispatch.json";
 
-/// The hooks' file: each of copilot's events with vnx's hook; the permission hook is given
-/// as long as it may wait for a person's answer.
+/// The hooks' file: each of copilot's events with vnx's hook.
 pub(super) fn settings(vnx: &Path, dispatch_dir: &Path) -> Value {
-    let hook = |event: &str, timeout: u64| {
+    let hook = |event: &str| {
         json!([{
             "type": "command",
             "bash": hook_command(vnx, event, dispatch_dir),
-            "timeoutSec": timeout,
+            "timeoutSec": HOOK_TIMEOUT_SECS,
         }])
     };
     json!({
         "version": 1,
         "hooks": {
-            "agentStop": hook("copilot-agent-stop", HOOK_TIMEOUT_SECS),
-            "permissionRequest": hook(PERMISSION, PERMISSION_HOOK_TIMEOUT_SECS),
-            "notification": hook("copilot-notification", HOOK_TIMEOUT_SECS),
-            "postToolUse": hook("copilot-post-tool-use", HOOK_TIMEOUT_SECS),
+            "agentStop": hook("copilot-agent-stop"),
+            "notification": hook(NOTIFICATION),
+            "postToolUse": hook("copilot-post-tool-use"),
         }
     })
 }
 
-/// What a signal of its hooks says: `permissionRequest` is a prompt (the tool, and its
-/// command or file: a file tool's request is named `edit` with `file_path`);
-/// `notification` of type `permission_prompt` is its dialog on the screen; `postToolUse`
-/// and `agentStop`, the worker goes on.
+/// What a signal of its hooks says: `notification` of type `permission_prompt` is its dialog
+/// on the screen, its message naming the command (`Run command: CMD`, the tool `bash`) or
+/// the file (`Edit file: PATH`, the tool `edit`); `postToolUse` and `agentStop`, the worker
+/// goes on.
 pub(super) fn says(event: &str, p: &Value) -> HookSays {
     match event {
-        PERMISSION => HookSays::Waiting {
-            waiting_for: WaitingFor::Permission,
-            tool: text(p, &["toolName"]),
-            command: text(p, &["toolInput", "command"])
-                .or_else(|| text(p, &["toolInput", "file_path"]))
-                .or_else(|| text(p, &["toolInput", "path"])),
-            message: None,
-        },
-        "copilot-notification" => {
-            if text(p, &["notification_type"]).as_deref() == Some("permission_prompt") {
-                HookSays::Waiting {
-                    waiting_for: WaitingFor::Permission,
-                    tool: None,
-                    command: None,
-                    message: text(p, &["message"]),
-                }
-            } else {
-                HookSays::Nothing
+        NOTIFICATION => {
+            if text(p, &["notification_type"]).as_deref() != Some("permission_prompt") {
+                return HookSays::Nothing;
+            }
+            let message = text(p, &["message"]);
+            let (tool, command) = match message.as_deref() {
+                Some(m) => match m.split_once(": ") {
+                    Some(("Run command", cmd)) => (Some("bash"), Some(cmd)),
+                    Some(("Edit file", path)) => (Some("edit"), Some(path)),
+                    _ => (None, None),
+                },
+                None => (None, None),
+            };
+            HookSays::Waiting {
+                waiting_for: WaitingFor::Permission,
+                tool: tool.map(str::to_owned),
+                command: command.filter(|c| !c.is_empty()).map(str::to_owned),
+                message,
             }
         }
         "copilot-post-tool-use" | "copilot-agent-stop" => HookSays::GoesOn,
         _ => HookSays::Nothing,
     }
-}
-
-/// What its `permissionRequest` hook prints for a person's answer.
-pub(super) fn decision(
-    event: &str,
-    answer: PermissionAnswer,
-    message: Option<String>,
-) -> Option<Value> {
-    if event != PERMISSION {
-        return None;
-    }
-    Some(match answer {
-        PermissionAnswer::Approve => json!({"behavior": "allow"}),
-        PermissionAnswer::Deny => json!({
-            "behavior": "deny",
-            "message": message.unwrap_or_else(|| "A person denied this with `vnx deny`.".to_owned()),
-        }),
-    })
 }
 
 /// The file where a dispatch's launch recorded its worktree as trusted, as its signed start
@@ -134,27 +111,28 @@ mod tests {
     }
 
     #[test]
-    fn its_permission_request_names_the_tool_and_file_and_its_dialog_waits_too() {
-        let says = says(PERMISSION, &fixture!("tui-hook-permissionRequest.json"));
+    fn its_dialog_is_known_by_its_notification_naming_the_file_or_command() {
+        let says = says(NOTIFICATION, &fixture!("tui-hook-notification.json"));
         assert_eq!(
             says,
             HookSays::Waiting {
                 waiting_for: WaitingFor::Permission,
                 tool: Some("edit".into()),
                 command: Some("/tmp/vnx-clis.amgmAw/tui-copilot/tui.txt".into()),
-                message: None,
+                message: Some("Edit file: /tmp/vnx-clis.amgmAw/tui-copilot/tui.txt".into()),
             }
         );
-        let HookSays::Waiting { message, .. } = super::says(
-            "copilot-notification",
-            &fixture!("tui-hook-notification.json"),
-        ) else {
+        let run = serde_json::json!({
+            "notification_type": "permission_prompt",
+            "message": "Run command: git add -A && git commit -q -m x",
+        });
+        let HookSays::Waiting { tool, command, .. } = super::says(NOTIFICATION, &run) else {
             panic!("not waiting");
         };
-        assert_eq!(
-            message.as_deref(),
-            Some("Edit file: /tmp/vnx-clis.amgmAw/tui-copilot/tui.txt")
-        );
+        assert_eq!(tool.as_deref(), Some("bash"));
+        assert_eq!(command.as_deref(), Some("git add -A && git commit -q -m x"));
+        let other = serde_json::json!({"notification_type": "idle", "message": "x"});
+        assert_eq!(super::says(NOTIFICATION, &other), HookSays::Nothing);
         assert_eq!(
             super::says("copilot-agent-stop", &fixture!("tui-hook-agentStop.json")),
             HookSays::GoesOn
@@ -162,29 +140,10 @@ mod tests {
     }
 
     #[test]
-    fn its_answers_are_what_copilot_reads() {
-        assert_eq!(
-            decision(PERMISSION, PermissionAnswer::Approve, None),
-            Some(json!({"behavior": "allow"}))
-        );
-        assert_eq!(
-            decision(PERMISSION, PermissionAnswer::Deny, Some("no".into())),
-            Some(json!({"behavior": "deny", "message": "no"}))
-        );
-        assert_eq!(
-            decision("copilot-notification", PermissionAnswer::Approve, None),
-            None
-        );
-    }
-
-    #[test]
-    fn the_hooks_file_gives_the_permission_hook_its_wait() {
+    fn the_hooks_file_runs_vnxs_hook_for_each_event() {
         let s = settings(Path::new("/v"), Path::new("/d"));
         assert_eq!(s["version"], 1);
-        assert_eq!(
-            s["hooks"]["permissionRequest"][0]["timeoutSec"],
-            PERMISSION_HOOK_TIMEOUT_SECS
-        );
+        assert!(s["hooks"].get("permissionRequest").is_none());
         assert_eq!(
             s["hooks"]["agentStop"][0]["bash"],
             "'/v' __hook copilot-agent-stop --dir '/d'"

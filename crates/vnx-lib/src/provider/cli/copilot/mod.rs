@@ -70,42 +70,15 @@ impl CodingCli for Copilot {
         hooks::says(event, payload)
     }
 
-    /// Its `permissionRequest` hook decides for the person while its dialog waits.
-    fn hook_decision(
-        &self,
-        event: &str,
-        answer: PermissionAnswer,
-        message: Option<String>,
-    ) -> Option<Value> {
-        hooks::decision(event, answer, message)
-    }
-
-    fn answering_hook(&self) -> Option<&'static str> {
-        Some(hooks::PERMISSION)
-    }
-
-    /// Only while its permission hook waits: once the hook gave up, the dialog shows (with
-    /// a notification) and takes keys.
-    fn hook_answers(&self, source: &str) -> bool {
-        source == hooks::PERMISSION
-    }
-
-    /// A tool ran, the turn ended, or another prompt came.
-    fn went_on_events(&self) -> &'static [&'static str] {
-        &[
-            "copilot-post-tool-use",
-            "copilot-agent-stop",
-            "copilot-permission-request",
-        ]
-    }
-
+    /// Its notification comes once for each dialog it shows.
     fn once_per_prompt(&self, event: &str) -> bool {
-        event == hooks::PERMISSION
+        event == hooks::NOTIFICATION
     }
 
     /// `1` (Yes) answers its dialog; Escape refuses by stopping the turn ("Operation
-    /// cancelled by user"; no `agentStop` follows). Its third choice only moves the
-    /// selection (seen on 1.0.102).
+    /// cancelled by user"; no `agentStop` follows, so the dispatch waits at its prompt). Its
+    /// third choice refuses and goes on only with words typed after it, which one key
+    /// cannot give (seen on 1.0.102). No hook of its answers (see `hooks`).
     fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
         Some(match answer {
             PermissionAnswer::Approve => "1",

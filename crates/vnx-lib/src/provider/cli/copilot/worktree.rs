@@ -62,17 +62,21 @@ pub(super) fn set_trust(file: &Path, project: &Path, trusted: bool) -> io::Resul
     let mut lock_name = file.as_os_str().to_owned();
     lock_name.push(".vnx-lock");
     let _lock = crate::files::lock_file(Path::new(&lock_name), true)?;
-    let mut all = match crate::files::read_bounded(file, MAX_CONFIG_READ) {
-        Ok(data) => match serde_json::from_slice::<Value>(&data) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "not a JSON object",
-                ));
+    let (header, mut all) = match crate::files::read_bounded(file, MAX_CONFIG_READ) {
+        Ok(data) => {
+            let text = String::from_utf8_lossy(&data);
+            let (header, body) = split_header(&text);
+            match serde_json::from_str::<Value>(body) {
+                Ok(Value::Object(map)) => (header.to_owned(), map),
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "not a JSON object",
+                    ));
+                }
             }
-        },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => serde_json::Map::new(),
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (String::new(), serde_json::Map::new()),
         Err(e) => return Err(e),
     };
     let project = Value::String(project.to_string_lossy().into_owned());
@@ -91,8 +95,24 @@ pub(super) fn set_trust(file: &Path, project: &Path, trusted: bool) -> io::Resul
         (false, true) => folders.retain(|f| *f != project),
         _ => return Ok(()),
     }
-    let data = serde_json::to_vec_pretty(&all).expect("JSON values serialize");
+    let mut data = header.into_bytes();
+    data.extend(serde_json::to_vec_pretty(&all).expect("JSON values serialize"));
+    data.push(b'\n');
     crate::files::write_atomic_private(file, &data, false)
+}
+
+/// The `//` comment lines copilot writes at the top of its `config.json` (seen on 1.0.102:
+/// "This file is managed automatically."), kept as they are, and the JSON after them.
+fn split_header(text: &str) -> (&str, &str) {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !(trimmed.starts_with("//") || trimmed.is_empty()) {
+            break;
+        }
+        at += line.len();
+    }
+    text.split_at(at)
 }
 
 #[cfg(test)]
@@ -131,12 +151,26 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let file = home.path().join(".copilot/config.json");
         fs::create_dir_all(file.parent().unwrap()).unwrap();
-        fs::write(&file, r#"{"banner": "never", "trustedFolders": ["/mine"]}"#).unwrap();
+        // As copilot 1.0.102 rewrites it: comment lines first.
+        let header =
+            "// User settings belong in settings.json.\n// This file is managed automatically.\n";
+        fs::write(
+            &file,
+            format!("{header}{{\"banner\": \"never\", \"trustedFolders\": [\"/mine\"]}}"),
+        )
+        .unwrap();
+        let read = || {
+            let text = fs::read_to_string(&file).unwrap();
+            assert!(text.starts_with(header), "{text}");
+            serde_json::from_str::<Value>(split_header(&text).1).unwrap()
+        };
         set_trust(&file, Path::new("/wt/a"), true).unwrap();
-        let v: Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
-        assert_eq!(v["trustedFolders"], serde_json::json!(["/mine", "/wt/a"]));
+        assert_eq!(
+            read()["trustedFolders"],
+            serde_json::json!(["/mine", "/wt/a"])
+        );
         set_trust(&file, Path::new("/wt/a"), false).unwrap();
-        let v: Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+        let v = read();
         assert_eq!(
             v,
             serde_json::json!({"banner": "never", "trustedFolders": ["/mine"]})
