@@ -255,3 +255,72 @@ fn real_copilot_tui_blocks_on_its_dialog_and_is_approved_and_denied_in_its_pane(
     rig.repo.verify_ok();
     assert!(rig.repo.server.sessions_end(), "no tmux session left");
 }
+
+/// Sandboxed with the full posture (`--allow-all-tools`, which the shipped constraints allow
+/// only sandboxed): copilot starts with its state (`~/.copilot`, and `~/.cache/copilot` where
+/// it unpacks itself) writable, writes, commits and reports; writing the main checkout and
+/// reading `~/.ssh` fail; its session is kept in the dispatch's own place, where a follow-up
+/// resumes it.
+#[test]
+#[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
+fn real_copilot_runs_sandboxed_with_the_full_posture() {
+    let rig = Rig::new();
+    let ssh = rig.repo.env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("id_ed25519"), "SANDBOX-SECRET-KEY\n").unwrap();
+    let main = rig.repo.env.path().canonicalize().unwrap();
+    let at = step("copilot", "headless", "sandboxed, full posture");
+    let marker = "sandboxed copilot headless";
+    let file = "copilot-sandboxed.txt";
+    let escape = main.join("escaped-copilot.txt");
+    let instruction = format!(
+        "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-copilot && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
+        escape.display()
+    );
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", "copilot", "--lane", "headless"])
+        .args(["--deadline", "120", "--sandbox", "--permission", "full"])
+        .args(["--instruction", &instruction]);
+    let r = run(cmd);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {} {}", r.stderr, explain(&c));
+    assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    assert!(!escape.exists(), "{at} the worker wrote the main checkout");
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["sandbox"]["kind"], "bubblewrap", "{at}");
+    assert_eq!(started["permission_flags"][0], "--allow-all-tools", "{at}");
+    let seen: String = rig
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .filter(|r| r.contains(marker))
+        .collect();
+    for word in ["ESCAPE-DENIED", "SSH-DENIED", "COMMITTED"] {
+        assert!(seen.contains(word), "{at} no {word} in what the model got");
+    }
+    assert!(
+        !seen.contains("SANDBOX-SECRET-KEY"),
+        "{at} the key reached the model"
+    );
+    // Its session is in the dispatch's own place, and the usage was read there.
+    let place = main.join(format!(".vnx-data/dispatches/{id}/sessions"));
+    assert_eq!(
+        started["cli_homes"]["sessions"],
+        place.to_str().unwrap(),
+        "{at}"
+    );
+    let session = c["session_id"].as_str().unwrap();
+    assert!(
+        place.join(session).join("events.jsonl").is_file(),
+        "{at} no session file in {}",
+        place.display()
+    );
+    assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
+    rig.repo.verify_ok();
+}
