@@ -38,13 +38,12 @@ pub struct Args {
     /// node_modules); repeatable
     #[arg(long = "pool-keep", value_name = "DIR", requires = "pool", value_parser = cache_dir)]
     pool_keep: Vec<String>,
-    /// Also register `vnx mcp` as an MCP server with these CLIs (comma-separated; all three
-    /// when none is named): claude in the project's .mcp.json, codex in
-    /// $CODEX_HOME/config.toml (default ~/.codex), gemini in the project's
-    /// .gemini/settings.json. Only the `vnx` entry changes; a changed file is first copied to
-    /// `<file>.pre-vnx`
+    /// Also register `vnx mcp` as an MCP server with these CLIs (comma-separated; every CLI
+    /// that takes MCP servers when none is named), each where it reads them: a file in the
+    /// project or in the CLI's home (docs/reference.md). Only the `vnx` entry changes; a
+    /// changed file is first copied to `<file>.pre-vnx`
     #[arg(long, value_name = "CLI", num_args = 0.., value_delimiter = ',',
-          value_parser = ["claude", "codex", "gemini"])]
+          value_parser = clap::builder::PossibleValuesParser::new(vnx::init::mcp::Client::names()))]
     mcp: Option<Vec<String>>,
     /// Do not look for the project's test command; a new config then names no gate
     #[arg(long)]
@@ -195,15 +194,8 @@ fn register_mcp(
     } else {
         names.iter().filter_map(|n| Client::parse(n)).collect()
     };
-    let codex_home = super::settings::env("CODEX_HOME")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            super::settings::env("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| std::path::PathBuf::from(h).join(".codex"))
-        });
+    let homes = super::settings::session_homes();
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).context("cannot find the running vnx binary"))?;
-    Ok(mcp::register(root, codex_home.as_deref(), &vnx, &clients)?)
+    Ok(mcp::register(root, &homes, &vnx, &clients)?)
 }

@@ -22,9 +22,9 @@ const GOAL: usize = 3;
 /// The files outside each CLI's own places that name it, as they are now. Lower an entry when
 /// a move makes the count fall; never raise one.
 const ALLOWED: [(&str, usize); 6] = [
-    ("claude", 49),
-    ("codex", 45),
-    ("gemini", 33),
+    ("claude", 48),
+    ("codex", 44),
+    ("gemini", 32),
     ("qwen", 3),
     ("copilot", 3),
     ("ollama", 11),

@@ -324,3 +324,36 @@ fn real_copilot_runs_sandboxed_with_the_full_posture() {
     assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
     rig.repo.verify_ok();
 }
+
+/// `vnx init --mcp copilot` registers `vnx mcp` where copilot reads it: the real copilot,
+/// headless in the project, offers vnx's tools (`vnx-<tool>`) and a call answers.
+#[test]
+#[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
+fn real_copilot_calls_vnx_mcp_after_init_mcp() {
+    let rig = Rig::new();
+    let at = step("copilot", "headless", "init --mcp");
+    let r = run(rig
+        .repo
+        .vnx()
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["init", "--mcp", "copilot"]));
+    assert_eq!(r.code, 0, "{at} {}", r.stderr);
+    let mut cmd = std::process::Command::new("copilot");
+    cmd.current_dir(rig.repo.env.path())
+        .env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args([
+            "-p",
+            "List.\n@model tool vnx-list_dispatches {}\n@model say listed",
+        ])
+        .args(["--output-format", "json"])
+        .stdin(std::process::Stdio::null());
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{at} {}", r.stderr);
+    let answered = r.stdout.lines().any(|l| {
+        l.contains("\"tool.execution_complete\"")
+            && l.contains("\"success\":true")
+            && l.contains("ledger_head")
+    });
+    assert!(answered, "{at} {}", r.stdout);
+}

@@ -178,6 +178,17 @@ pub enum McpConfig {
         /// A folder of the file that must not be a link.
         no_link: Option<&'static str>,
     },
+    /// `file` (a JSON file) in the CLI's home, the server under `servers.vnx` as a local
+    /// command whose tools are all offered (`"type": "local"`, `"tools": ["*"]`), user scope;
+    /// `unknown_home` is how an error names the home when it is not known.
+    HomeJson {
+        /// The file, relative to the home.
+        file: &'static str,
+        /// The key of the servers' map.
+        servers: &'static str,
+        /// The home as an error names it.
+        unknown_home: &'static str,
+    },
     /// `file` (a `config.toml`) in the CLI's home, `[mcp_servers.vnx]`, user scope;
     /// `unknown_home` is how an error names the home when it is not known.
     HomeToml {

@@ -19,7 +19,7 @@ use super::render::TranscriptEvents;
 use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
 use super::usage::SessionUsage;
-use super::{CodingCli, Provider, ProviderError};
+use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::receipts::{CliHomes, PermissionAnswer};
 use crate::sandbox::StatePath;
@@ -88,6 +88,15 @@ impl CodingCli for Copilot {
 
     fn dialog_marker(&self) -> Option<&'static str> {
         Some("1. Yes")
+    }
+
+    /// `<home>/mcp-config.json` (`mcpServers`, user scope), as `copilot mcp add` writes it.
+    fn mcp_config(&self) -> Option<McpConfig> {
+        Some(McpConfig::HomeJson {
+            file: "mcp-config.json",
+            servers: "mcpServers",
+            unknown_home: "~/.copilot",
+        })
     }
 
     fn output_format(&self) -> Option<OutputFormat> {
