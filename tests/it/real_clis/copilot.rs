@@ -357,3 +357,56 @@ fn real_copilot_calls_vnx_mcp_after_init_mcp() {
     });
     assert!(answered, "{at} {}", r.stdout);
 }
+
+/// Its TUI ends a turn with a question: `needs_input`, the question read from its session
+/// file (its `agentStop` hook carries none) and shown by `vnx status`; a follow-up resumes the
+/// same session in its TUI (`--resume=ID`) and the model sees both turns.
+#[test]
+#[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
+fn real_copilot_tui_question_then_a_follow_up_in_the_same_session() {
+    let rig = Rig::new();
+    let asked = "first turn of copilot interactive";
+    let r = rig.dispatch("copilot", "interactive", &format!("{asked}\n\\@model ask"));
+    let at = step("copilot", "interactive", "question");
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    assert_eq!(
+        c["cli_events"]["last_message"], "Should I also update the documentation?",
+        "{at} {c}"
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let status = run(rig.repo.vnx().args(["status", &id]));
+    assert!(
+        status
+            .stdout
+            .contains("asks: Should I also update the documentation?"),
+        "{at} {}",
+        status.stdout
+    );
+    let session = c["session_id"].as_str().unwrap_or_default().to_owned();
+    assert!(!session.is_empty(), "{at} no session id: {c}");
+
+    let marker = "follow-up of copilot interactive";
+    let file = "copilot-tui-followed.txt";
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["follow-up", &id, "--json", "--deadline", "120"])
+        .args([
+            "--instruction",
+            &format!(
+                "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary answered\n\\@model say Wrote it."
+            ),
+        ]);
+    let r = run(cmd);
+    let at = step("copilot", "interactive", "follow-up");
+    let f = completion(&r);
+    assert_eq!(f["status"], "done", "{at} {}", explain(&f));
+    assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{at} {f}");
+    let saw_both = rig.server.requests().iter().any(|req| {
+        let body = req["body"].to_string();
+        body.contains(marker) && body.contains(asked)
+    });
+    assert!(saw_both, "{at} no request held both turns");
+    rig.repo.verify_ok();
+}

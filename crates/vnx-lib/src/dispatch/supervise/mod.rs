@@ -176,6 +176,29 @@ fn session_usage(
     session::usage(wanted.cli, &wanted.find()?, since)
 }
 
+/// An interactive worker's last message, from the session file its CLI wrote, for a CLI
+/// whose end-of-turn hook carries none (its module's `session_last_message`); `None` for the
+/// headless lane, or none found.
+fn session_message(
+    spec: &Spec,
+    since: std::time::SystemTime,
+    session_id: Option<&str>,
+) -> Option<String> {
+    use crate::provider::session;
+    if spec.lane != crate::provider::Lane::Interactive {
+        return None;
+    }
+    let wanted = session::Wanted {
+        cli: session::Cli::of(&spec.provider)?,
+        homes: spec.session_homes.clone()?,
+        cwd: spec.worktree.clone(),
+        since,
+        session_id: session_id.map(str::to_owned),
+    };
+    let message = wanted.cli.module().session_last_message(&wanted.find()?)?;
+    Some(crate::provider::cli::stream::truncate_message(&message))
+}
+
 /// The session id a completion records: the one the worker's CLI was told to use when vnx
 /// chose or resumed it (a hook payload the worker can write does not override it), else the
 /// one its output or hooks named, if its CLI could have written it (a worker-made id is
@@ -341,6 +364,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     }
     stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
     stream.session_id = recorded_session(spec, stream.session_id.take());
+    if stream.last_message.is_none() {
+        stream.last_message = session_message(spec, started_wall, stream.session_id.as_deref());
+    }
     let mut completed = DispatchCompleted {
         lane: Some(spec.lane),
         duration_seconds: Some(receipts::seconds(duration)),

@@ -436,6 +436,13 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// The last message its session file (at `path`, found for the dispatch) records from
+    /// the assistant, for a TUI whose hooks carry none (the question on `needs_input`); read
+    /// bounded, never through a link. `None` by default.
+    fn session_last_message(&self, _path: &Path) -> Option<String> {
+        None
+    }
+
     /// Whether a dispatch in `lane` takes its token usage from the session file when its
     /// output recorded none: by default only its TUI (a headless stream carries its usage).
     fn usage_from_session(&self, lane: Lane) -> bool {

@@ -146,6 +146,11 @@ impl CodingCli for Copilot {
         Some(Box::<sessions::CopilotUsage>::default())
     }
 
+    /// Its `agentStop` hook carries no message: its TUI's question is read here.
+    fn session_last_message(&self, path: &Path) -> Option<String> {
+        sessions::last_message(path)
+    }
+
     /// Both lanes: its headless stream records no tokens.
     fn usage_from_session(&self, _lane: Lane) -> bool {
         true

@@ -59,6 +59,38 @@ pub(super) fn find(state: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
         .collect()
 }
 
+/// The most of a session file's end read for its last message.
+const MAX_TAIL: u64 = 1 << 20;
+
+/// The last assistant message (not a subagent's) in the last [`MAX_TAIL`] bytes of the
+/// session file at `path`; never through a link, never blocking on a FIFO.
+pub(super) fn last_message(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = crate::files::open_hostile(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(MAX_TAIL)))
+        .ok()?;
+    let mut tail = Vec::new();
+    file.take(MAX_TAIL).read_to_end(&mut tail).ok()?;
+    String::from_utf8_lossy(&tail)
+        .lines()
+        .rev()
+        .find_map(|line| {
+            if !line.contains("\"assistant.message\"") {
+                return None;
+            }
+            let event: serde_json::Value = serde_json::from_str(line).ok()?;
+            let data = event.get("data")?;
+            if event.get("type")?.as_str()? != "assistant.message"
+                || data.get("parentToolCallId").is_some()
+            {
+                return None;
+            }
+            let text = data.get("content")?.as_str()?.trim();
+            (!text.is_empty()).then(|| text.to_owned())
+        })
+}
+
 /// Counts a session file's usage (see the module's documentation).
 #[derive(Default)]
 pub(super) struct CopilotUsage {
@@ -149,6 +181,19 @@ mod tests {
         let later = count(SESSION, Some(resumed)).unwrap();
         assert!(later.input_tokens < all.input_tokens, "{later:?} {all:?}");
         assert_eq!(count("{\"type\":\"user.message\"}\nnot json", None), None);
+    }
+
+    #[test]
+    fn its_last_message_is_the_assistants_last_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(EVENTS);
+        std::fs::write(&path, SESSION).unwrap();
+        assert_eq!(last_message(&path).as_deref(), Some("Wrote second.txt."));
+        std::fs::write(&path, "{\"type\":\"user.message\"}\n").unwrap();
+        assert_eq!(last_message(&path), None);
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert_eq!(last_message(&link), None, "not through a link");
     }
 
     #[test]
