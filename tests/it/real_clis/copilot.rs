@@ -410,3 +410,34 @@ fn real_copilot_tui_question_then_a_follow_up_in_the_same_session() {
     assert!(saw_both, "{at} no request held both turns");
     rig.repo.verify_ok();
 }
+
+/// An edit of a file the repository holds, with copilot's `edit` tool (`--allow-tool=write`
+/// covers it in the default posture): the change, committed by vnx, is the branch's.
+#[test]
+#[ignore = "needs the real copilot (~190 MB from npm, tests/support/install-clis.sh)"]
+fn real_copilot_edits_a_file_with_its_edit_tool() {
+    let rig = Rig::new();
+    let at = step("copilot", "headless", "edit");
+    std::fs::write(rig.repo.env.path().join("notes.txt"), "colour: red\n").unwrap();
+    rig.repo.env.git(&["add", "notes.txt"]);
+    rig.repo.env.git(&["commit", "-q", "-m", "notes"]);
+    let instruction = "Change the colour.\n\\@model edit notes.txt red => blue\n\\@model run vnx report --status done --summary recoloured\n\\@model say Recoloured.";
+    let r = rig.dispatch("copilot", "headless", instruction);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    let id = c["dispatch_id"].as_str().unwrap();
+    assert_eq!(
+        rig.repo.on_branch(id, "notes.txt"),
+        "colour: blue\n",
+        "{at}"
+    );
+    // The model called copilot's own edit tool.
+    let edited = rig
+        .server
+        .requests()
+        .iter()
+        .any(|q| q["answer"]["tool"] == "edit" && q["answer"]["args"]["new_str"] == "blue");
+    assert!(edited, "{at} no edit call");
+    assert_eq!(c["cli_events"]["permission_denials"], 0, "{at} {c}");
+    rig.repo.verify_ok();
+}
