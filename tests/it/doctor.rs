@@ -184,6 +184,7 @@ fn a_healthy_project_passes() {
         PASS  tmux            [tmux version] (vnx needs 3.2 or later)
         PASS  sandbox         [bwrap version] makes a sandbox here ([tmp]/bin/bwrap)
         PASS  qwen            not installed (`qwen` is not on PATH): dispatches to qwen are refused
+        PASS  copilot         not installed (`copilot` is not on PATH): dispatches to copilot are refused
         PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 11 flags vnx passes are listed in `claude --help`
         PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
         PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 11 flags vnx passes are listed in `gemini --help`
@@ -207,7 +208,7 @@ fn a_healthy_project_passes() {
         PASS  dispatches      none yet
         PASS  claude trust    the repository is trusted (covers its worktrees)
         PASS  codex trust     the repository is trusted (covers its worktrees)
-        23 pass, 2 warn, 0 fail
+        24 pass, 2 warn, 0 fail
     "#);
 }
 
