@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use crate::provider::cli::session::{Sought, dirs, files, first_line, newest, same_dir};
+use crate::provider::cli::session::{Sought, dirs, files, first_line, is_uuid, newest, same_dir};
 use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
@@ -42,7 +42,10 @@ struct Context {
 pub(super) fn find(state: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     let of = |dir: &Path| files(dir, |n| n == EVENTS, w.since);
     if let Some(id) = w.session_id {
-        // The id was checked as a UUID: one path component.
+        // Only a UUID names a directory here (one path component, never `..`).
+        if !is_uuid(id) {
+            return Vec::new();
+        }
         return of(&state.join(id));
     }
     let sessions: Vec<(PathBuf, SystemTime)> = dirs(state)
@@ -221,5 +224,10 @@ mod tests {
         assert!(find(&state, &other).is_empty());
         let unknown = "00000000-0000-4000-8000-000000000000";
         assert!(find(&state, &sought(Some(unknown))).is_empty());
+        let climbing = format!("../session-state/{id}");
+        assert!(
+            find(&state, &sought(Some(&climbing))).is_empty(),
+            "not a UUID"
+        );
     }
 }
