@@ -140,6 +140,28 @@ mod tests {
     }
 
     #[test]
+    fn the_trust_file_is_where_a_copilot_start_put_its_home() {
+        let example = include_str!("../../../../../../receipts/examples/dispatch_started.json");
+        let mut started: crate::receipts::DispatchStarted = serde_json::from_str(example).unwrap();
+        started.cli_homes = Some(crate::receipts::CliHomes {
+            copilot: Some("/home/u/.copilot".into()),
+            ..Default::default()
+        });
+        assert_eq!(trust_file_of(&started), None, "no copilot hooks: none");
+        started.hooks = crate::receipts::HookKind::CopilotAgentStop;
+        assert_eq!(
+            trust_file_of(&started),
+            Some(std::path::PathBuf::from("/home/u/.copilot/config.json"))
+        );
+        started.cli_homes.as_mut().unwrap().copilot = Some("relative/.copilot".into());
+        assert_eq!(
+            trust_file_of(&started),
+            None,
+            "a relative home is never used"
+        );
+    }
+
+    #[test]
     fn the_hooks_file_runs_vnxs_hook_for_each_event() {
         let s = settings(Path::new("/v"), Path::new("/d"));
         assert_eq!(s["version"], 1);
