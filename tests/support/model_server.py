@@ -56,7 +56,7 @@ class Step:
 
     @property
     def is_tool(self) -> bool:
-        return self.kind in ("write", "run", "escalate", "tool")
+        return self.kind in ("write", "run", "escalate", "tool", "edit")
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "arg": self.arg}
@@ -162,6 +162,14 @@ def split_write(arg: str) -> tuple[str, str]:
     path = parts[0] if parts else "out.txt"
     text = parts[1] if len(parts) > 1 else ""
     return path, text + "\n"
+
+
+def split_edit(arg: str) -> tuple[str, str, str]:
+    """`PATH OLD => NEW` of an `edit` step: the file, the text replaced and its replacement."""
+    parts = arg.split(None, 1)
+    path = parts[0] if parts else "out.txt"
+    old, _, new = (parts[1] if len(parts) > 1 else "").partition(" => ")
+    return path, old, new
 
 
 def split_tool(arg: str) -> tuple[str, dict]:
@@ -595,7 +603,8 @@ def gemini_tool(d: Decision, body: dict) -> None:
 
 # Chat-completions / Ollama tools, by the names each CLI gives them (first offered wins):
 #   opencode `write{filePath, content}`, `bash{command, description, ...}`;
-#   copilot `create{path (absolute), file_text}`, `bash{command, description, ...}`;
+#   copilot `create{path (absolute), file_text}`, `edit{path, old_str, new_str}`,
+#   `bash{command, description, ...}`;
 #   qwen `write_file{file_path (absolute), content}`, `run_shell_command{command, ...}`;
 #   cn `Write{filepath, content}`, `Bash{command}`.
 CHAT_WRITE_TOOLS = ("write", "create", "write_file", "Write", "create_file")
@@ -637,6 +646,23 @@ def chat_tool(d: Decision, body: dict) -> None:
         return
     tools = chat_tools(body)
     s = d.step
+    if s.kind == "edit":
+        # copilot `edit{path (absolute), old_str, new_str}`; else the same through a shell.
+        path, old, new = split_edit(s.arg)
+        if not os.path.isabs(path):
+            cwd = find_cwd(text_of(body.get("messages"))) or find_cwd(text_of(body.get("system")))
+            if cwd:
+                path = os.path.join(cwd, path)
+        props = (tools.get("edit") or {}).get("properties") or {}
+        if all(k in props for k in ("path", "old_str", "new_str")):
+            d.tool_name = "edit"
+            d.tool_args = fill_required({"path": path, "old_str": old, "new_str": new},
+                                        tools["edit"])
+            return
+        script = ("import sys; p, a, b = sys.argv[1:]; t = open(p).read(); "
+                  "open(p, 'w').write(t.replace(a, b, 1))")
+        s = Step("run", " ".join(shell_quote(x) for x in ("python3", "-c", script, path, old, new)),
+                 s.line)
     if s.kind == "write":
         path, content = split_write(s.arg)
         if not os.path.isabs(path):

@@ -86,7 +86,11 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
         .iter()
         .map(|m| m["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["unchanged", "unchanged", "unchanged"]);
+    // claude, codex, gemini, and copilot (in its home, `init_mcp_registers_with_copilot_in_its_home_keeping_the_rest`).
+    assert_eq!(
+        actions,
+        ["unchanged", "unchanged", "unchanged", "unchanged"]
+    );
     assert_eq!((files(root), files(&codex_dir)), (root_files, codex_files));
 
     // One CLI only; a file vnx cannot read is left alone; a link is not written through.
@@ -121,4 +125,40 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
         std::fs::read_to_string(outside.join("settings.json")).unwrap(),
         "{}"
     );
+}
+
+/// copilot reads its MCP servers from its home (`$COPILOT_HOME`, else `~/.copilot`):
+/// `mcp-config.json`, `mcpServers.vnx` as a local command with every tool offered, as
+/// `copilot mcp add` writes it (seen on copilot 1.0.102); the user's servers stay.
+#[test]
+fn init_mcp_registers_with_copilot_in_its_home_keeping_the_rest() {
+    let repo = Repo::new();
+    let home = repo.env.home().join(".copilot");
+    std::fs::create_dir_all(&home).unwrap();
+    let before = "{\n  \"mcpServers\": {\"probe\": {\"type\": \"local\", \"command\": \"python3\", \"args\": [\"server.py\"], \"tools\": [\"*\"]}}\n}\n";
+    std::fs::write(home.join("mcp-config.json"), before).unwrap();
+    let r = run(repo.vnx().args(["init", "--mcp", "copilot"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let vnx = env!("CARGO_BIN_EXE_vnx");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("mcp-config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        config["mcpServers"]["vnx"],
+        serde_json::json!({"type": "local", "command": vnx, "args": ["mcp"], "tools": ["*"]})
+    );
+    assert_eq!(config["mcpServers"]["probe"]["command"], "python3");
+    assert_eq!(
+        std::fs::read_to_string(home.join("mcp-config.json.pre-vnx")).unwrap(),
+        before
+    );
+    // Nothing else was registered, and COPILOT_HOME moves it.
+    assert!(!repo.env.path().join(".mcp.json").exists());
+    let elsewhere = repo.env.home().join("elsewhere");
+    let r = run(repo
+        .vnx()
+        .env("COPILOT_HOME", &elsewhere)
+        .args(["init", "--mcp", "copilot"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(elsewhere.join("mcp-config.json").is_file());
 }

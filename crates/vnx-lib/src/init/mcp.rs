@@ -1,6 +1,6 @@
 //! `vnx init --mcp`: registers `vnx mcp` as an MCP server with the CLIs a dispatcher runs
 //! in, where each one's module says it reads its servers (a JSON settings file in the
-//! project, or `config.toml` in its home, `[mcp_servers.vnx]`), changing only the `vnx`
+//! project or in its home, or `config.toml` in its home, `[mcp_servers.vnx]`), changing only the `vnx`
 //! entry, keeping a backup of a file it changes, never writing through a symbolic link.
 
 use std::fs;
@@ -31,6 +31,11 @@ impl Client {
         self.0.name()
     }
 
+    /// Every client's name, in the registry's order (what `--mcp` takes).
+    pub fn names() -> Vec<&'static str> {
+        Client::all().into_iter().map(Client::name).collect()
+    }
+
     /// The client named `name`.
     pub fn parse(name: &str) -> Option<Client> {
         Client::all().into_iter().find(|c| c.name() == name)
@@ -41,12 +46,15 @@ impl Client {
     pub fn place(self) -> String {
         match self.config() {
             McpConfig::ProjectJson { file, .. } => format!("the project's {file}"),
-            McpConfig::HomeToml { file, unknown_home } => {
-                match cli::of(self.0).state_paths().iter().find_map(|p| p.var) {
-                    Some(var) => format!("${var}/{file} (default {unknown_home})"),
-                    None => format!("{unknown_home}/{file}"),
-                }
+            McpConfig::HomeToml {
+                file, unknown_home, ..
             }
+            | McpConfig::HomeJson {
+                file, unknown_home, ..
+            } => match cli::of(self.0).state_paths().iter().find_map(|p| p.var) {
+                Some(var) => format!("${var}/{file} (default {unknown_home})"),
+                None => format!("{unknown_home}/{file}"),
+            },
         }
     }
 
@@ -78,8 +86,8 @@ fn argv(vnx: &Path) -> (String, Vec<String>) {
 }
 
 /// Registers `vnx mcp` (run as `vnx`) with each of `clients`: in the project at `root`, or,
-/// for a CLI that reads them from its home, in its home among `homes` (as the command line
-/// resolved them; required for such a CLI).
+/// for a CLI that reads them from its home, in its home among `homes` (the CLIs' homes as
+/// the command line's environment names them; required for such a CLI).
 pub fn register(
     root: &Path,
     homes: &crate::provider::session::Homes,
@@ -107,6 +115,24 @@ pub fn register(
                 } else {
                     serde_json::json!({"command": command, "args": args})
                 };
+                let text = json_with(&path, servers, entry)?;
+                (path, text)
+            }
+            McpConfig::HomeJson {
+                file,
+                servers,
+                unknown_home,
+            } => {
+                let Some(home) = homes.get(client.name()) else {
+                    return Err(InitError::Unreadable {
+                        path: PathBuf::from(unknown_home).join(file),
+                        why: unknown_home_why(client),
+                    });
+                };
+                let path = home.join(file);
+                let entry = serde_json::json!({
+                    "type": "local", "command": command, "args": args, "tools": ["*"],
+                });
                 let text = json_with(&path, servers, entry)?;
                 (path, text)
             }
@@ -245,7 +271,10 @@ fn write(client: Client, path: PathBuf, text: &str) -> Result<Registration, Init
     // The file keeps its permissions (a CLI's home may hold credentials); a new one is
     // private when it lives in the user's home, readable like the rest of the project
     // otherwise.
-    let in_home = matches!(client.config(), McpConfig::HomeToml { .. });
+    let in_home = matches!(
+        client.config(),
+        McpConfig::HomeToml { .. } | McpConfig::HomeJson { .. }
+    );
     let mode = match fs::metadata(&path) {
         Ok(m) => std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
         Err(_) if in_home => 0o600,

@@ -152,14 +152,38 @@ fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
     env
 }
 
-/// An interactive worker's token usage, from the session file its CLI wrote (its TUI writes
-/// no stream vnx could read it from); `None` for the headless lane, a CLI that keeps no such
-/// file, or none found.
+/// A worker's token usage, from the session file its CLI wrote: an interactive worker's (its
+/// TUI writes no stream vnx could read it from), or a headless one's whose CLI's stream
+/// records none (its module's `usage_from_session`); `None` for another lane, a CLI that
+/// keeps no such file, or none found.
 fn session_usage(
     spec: &Spec,
     since: std::time::SystemTime,
     session_id: Option<&str>,
 ) -> Option<receipts::Usage> {
+    use crate::provider::session;
+    let cli = session::Cli::of(&spec.provider)?;
+    if !cli.module().usage_from_session(spec.lane) {
+        return None;
+    }
+    let wanted = session::Wanted {
+        cli,
+        homes: spec.session_homes.clone()?,
+        cwd: spec.worktree.clone(),
+        since,
+        session_id: session_id.map(str::to_owned),
+    };
+    session::usage(wanted.cli, &wanted.find()?, since)
+}
+
+/// An interactive worker's last message, from the session file its CLI wrote, for a CLI
+/// whose end-of-turn hook carries none (its module's `session_last_message`); `None` for the
+/// headless lane, or none found.
+fn session_message(
+    spec: &Spec,
+    since: std::time::SystemTime,
+    session_id: Option<&str>,
+) -> Option<String> {
     use crate::provider::session;
     if spec.lane != crate::provider::Lane::Interactive {
         return None;
@@ -171,7 +195,8 @@ fn session_usage(
         since,
         session_id: session_id.map(str::to_owned),
     };
-    session::usage(wanted.cli, &wanted.find()?, since)
+    let message = wanted.cli.module().session_last_message(&wanted.find()?)?;
+    Some(crate::provider::cli::stream::truncate_message(&message))
 }
 
 /// The session id a completion records: the one the worker's CLI was told to use when vnx
@@ -341,6 +366,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     }
     stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
     stream.session_id = recorded_session(spec, stream.session_id.take());
+    if stream.last_message.is_none() {
+        stream.last_message = session_message(spec, started_wall, stream.session_id.as_deref());
+    }
     let mut completed = DispatchCompleted {
         lane: Some(spec.lane),
         duration_seconds: Some(receipts::seconds(duration)),

@@ -1,6 +1,6 @@
 //! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
-//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`, `aider`,
-//! `ollama`, `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
+//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`,
+//! `copilot`, `aider`, `ollama`, `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
 //! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
 //! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
 //! module is handed lives beside it: `argv` (what an argv is made from), `hook` (what a hook
@@ -36,6 +36,7 @@ pub mod aider;
 pub mod argv;
 pub mod claude;
 pub mod codex;
+pub mod copilot;
 pub mod demo;
 mod error;
 pub mod gemini;
@@ -64,6 +65,8 @@ pub enum Provider {
     Qwen,
     /// aider (`aider`, PyPI `aider-chat`).
     Aider,
+    /// GitHub's Copilot CLI (`copilot`).
+    Copilot,
     /// Ollama (`ollama run`), local models.
     Ollama,
     /// vnx's own offline stand-in (`vnx __demo-worker`).
@@ -72,11 +75,12 @@ pub enum Provider {
 
 impl Provider {
     /// Every built-in provider, in the registry's order.
-    pub const ALL: [Provider; 7] = [
+    pub const ALL: [Provider; 8] = [
         Provider::Claude,
         Provider::Codex,
         Provider::Gemini,
         Provider::Qwen,
+        Provider::Copilot,
         Provider::Aider,
         Provider::Ollama,
         Provider::Demo,
@@ -87,8 +91,8 @@ impl Provider {
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
-    pub const NAMES: [&'static str; 7] = [
-        "claude", "codex", "gemini", "qwen", "aider", "ollama", "demo",
+    pub const NAMES: [&'static str; 8] = [
+        "claude", "codex", "gemini", "qwen", "copilot", "aider", "ollama", "demo",
     ];
 
     /// The provider as `--provider` and receipts spell it.
@@ -99,6 +103,7 @@ impl Provider {
             Provider::Gemini => "gemini",
             Provider::Qwen => "qwen",
             Provider::Aider => "aider",
+            Provider::Copilot => "copilot",
             Provider::Ollama => "ollama",
             Provider::Demo => "demo",
         }
@@ -179,6 +184,17 @@ pub enum McpConfig {
         stdio_type: bool,
         /// A folder of the file that must not be a link.
         no_link: Option<&'static str>,
+    },
+    /// `file` (a JSON file) in the CLI's home, the server under `servers.vnx` as a local
+    /// command whose tools are all offered (`"type": "local"`, `"tools": ["*"]`), user scope;
+    /// `unknown_home` is how an error names the home when it is not known.
+    HomeJson {
+        /// The file, relative to the home.
+        file: &'static str,
+        /// The key of the servers' map.
+        servers: &'static str,
+        /// The home as an error names it.
+        unknown_home: &'static str,
     },
     /// `file` (a `config.toml`) in the CLI's home, `[mcp_servers.vnx]`, user scope;
     /// `unknown_home` is how an error names the home when it is not known.
@@ -482,6 +498,19 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// The last message its session file (at `path`, found for the dispatch) records from
+    /// the assistant, for a TUI whose hooks carry none (the question on `needs_input`); read
+    /// bounded, never through a link. `None` by default.
+    fn session_last_message(&self, _path: &Path) -> Option<String> {
+        None
+    }
+
+    /// Whether a dispatch in `lane` takes its token usage from the session file when its
+    /// output recorded none: by default only its TUI (a headless stream carries its usage).
+    fn usage_from_session(&self, lane: Lane) -> bool {
+        lane == Lane::Interactive
+    }
+
     /// Whether the egress policy exempts it by default (a constraints file without `egress:`,
     /// and the shipped file): a local model or an offline stand-in, whose prompt leaves
     /// nothing on the machine.
@@ -506,11 +535,12 @@ pub trait CodingCli: Sync {
 
 /// Every built-in CLI, in the order [`Provider::ALL`] lists them; inference reports them in
 /// it.
-pub static CLIS: [&dyn CodingCli; 7] = [
+pub static CLIS: [&dyn CodingCli; 8] = [
     &claude::Claude,
     &codex::Codex,
     &gemini::Gemini,
     &qwen::Qwen,
+    &copilot::Copilot,
     &aider::Aider,
     &ollama::Ollama,
     &demo::Demo,

@@ -81,6 +81,11 @@ pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
     out
 }
 
+/// A last message cut to [`LAST_MESSAGE_MAX_CHARS`].
+pub(crate) fn truncate_message(text: &str) -> String {
+    truncate(text, LAST_MESSAGE_MAX_CHARS)
+}
+
 pub(crate) fn error_verdict(message: &str) -> Verdict {
     Verdict::Error {
         message: truncate(message, ERROR_MESSAGE_MAX_CHARS),

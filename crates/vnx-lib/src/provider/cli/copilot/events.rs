@@ -1,0 +1,233 @@
+//! GitHub Copilot CLI `--output-format json` events (1.0.102), one JSON object a line, each
+//! with `type` and `data`: `user.message`, `assistant.turn_start`, `assistant.message`
+//! (`content`, `toolRequests`), `tool.execution_start`, `tool.execution_complete` (`success`,
+//! `error.code`: `denied` for a refused tool), `assistant.turn_end`, `session.error` (a failed
+//! model request: `message`, `statusCode`), and a last `result` (`sessionId`, `exitCode`;
+//! its `usage` has no tokens: those are in the session file, `sessions`). Many more are
+//! marked `ephemeral` (deltas, model calls); they are skipped. A denied tool is not an error
+//! of the run: copilot exits 0 after it, and the worker's report decides.
+
+use serde_json::Value;
+
+use crate::provider::cli::stream::{
+    ERROR_MESSAGE_MAX_CHARS, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Verdict,
+    error_verdict, nonblank_field, set_capped, str_field, truncate, u64_field,
+};
+
+/// Copilot's headless stream.
+#[derive(Debug, Default)]
+pub(super) struct CopilotEvents {
+    /// The message of the last `session.error`, for a `result` that failed.
+    error: Option<String>,
+    /// Turns that ended.
+    turns: u64,
+}
+
+impl StreamEvents for CopilotEvents {
+    fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
+        if event.get("ephemeral").and_then(Value::as_bool) == Some(true) {
+            return;
+        }
+        let data = event.get("data").unwrap_or(&Value::Null);
+        match kind {
+            "assistant.message" => {
+                if summary.model.is_none() {
+                    set_capped(&mut summary.model, data, "model");
+                }
+                let requests = data
+                    .get("toolRequests")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                summary.tool_calls = summary.tool_calls.saturating_add(requests as u64);
+                if let Some(text) = nonblank_field(data, "content")
+                    && data.get("parentToolCallId").is_none()
+                {
+                    summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+                }
+            }
+            "tool.execution_complete" if is_denied(data) => {
+                summary.permission_denials = summary.permission_denials.saturating_add(1);
+            }
+            "assistant.turn_end" => {
+                self.turns = self.turns.saturating_add(1);
+                summary.num_turns = Some(self.turns);
+            }
+            "session.error" => {
+                let message = nonblank_field(data, "message")
+                    .map(str::to_owned)
+                    .or_else(|| u64_field(data, "statusCode").map(|s| format!("HTTP {s}")))
+                    .unwrap_or_else(|| "error".to_owned());
+                self.error = Some(truncate(&message, ERROR_MESSAGE_MAX_CHARS));
+            }
+            "result" => {
+                set_capped(&mut summary.session_id, event, "sessionId");
+                let failed = event
+                    .get("exitCode")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|c| c != 0);
+                summary.verdict = Some(match (&self.error, failed) {
+                    (Some(message), _) => error_verdict(message),
+                    (None, true) => error_verdict("copilot reported a failure (exitCode != 0)"),
+                    (None, false) => Verdict::Success,
+                });
+            }
+            _ => {}
+        }
+        if kind == "session.start" || kind == "session.resume" {
+            set_capped(&mut summary.session_id, data, "sessionId");
+        }
+    }
+
+    /// A stream that ended after an error but before its `result` (killed, or cut) still
+    /// records the error.
+    fn finish(&mut self, summary: &mut StreamSummary) {
+        if summary.verdict.is_none()
+            && let Some(message) = &self.error
+        {
+            summary.verdict = Some(error_verdict(message));
+        }
+    }
+}
+
+/// Whether a finished tool call was refused: by the posture headless ("no interactive user
+/// response was available"), a rule, a hook or a person (`error.code` `denied`).
+pub(super) fn is_denied(data: &Value) -> bool {
+    data.get("success").and_then(Value::as_bool) == Some(false)
+        && data
+            .get("error")
+            .is_some_and(|e| str_field(e, "code") == Some("denied"))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A stream recorded from the real copilot 1.0.102 against the scripted model server
+    /// (`tests/support/fixtures/copilot/`), fed line by line as the shared parser does.
+    fn parse(text: &str) -> StreamSummary {
+        let mut parser = CopilotEvents::default();
+        let mut summary = StreamSummary::default();
+        for line in text.lines() {
+            let Ok(event) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let kind = str_field(&event, "type").unwrap_or("").to_owned();
+            parser.event(&kind, &event, &mut summary);
+        }
+        parser.finish(&mut summary);
+        summary
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = format!(
+            "{}/../../tests/support/fixtures/copilot/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn a_success_has_its_session_tool_calls_and_answer() {
+        let s = parse(&fixture("headless-shell.jsonl"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        assert_eq!(
+            s.session_id.as_deref(),
+            Some("9ac4954f-5664-421b-a7cf-0c3986575adc")
+        );
+        assert_eq!(s.model.as_deref(), Some("mock-model"));
+        assert_eq!(s.tool_calls, 2);
+        assert_eq!(s.permission_denials, 0);
+        assert_eq!(s.last_message.as_deref(), Some("Wrote hello.txt."));
+        assert_eq!(s.num_turns, Some(3));
+        assert_eq!(s.usage, None, "its stream has no tokens");
+    }
+
+    #[test]
+    fn a_denied_tool_is_counted_and_the_run_still_succeeds() {
+        let s = parse(&fixture("headless-denied.jsonl"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        assert_eq!(s.permission_denials, 1);
+        assert_eq!(s.last_message.as_deref(), Some("Ran it."));
+        let s = parse(&fixture("hook-deny.jsonl"));
+        assert_eq!(s.permission_denials, 2, "a hook's deny is a denial too");
+    }
+
+    #[test]
+    fn an_http_error_is_the_verdict_with_copilots_message() {
+        let s = parse(&fixture("api-error.jsonl"));
+        assert_eq!(
+            s.verdict,
+            Some(Verdict::Error {
+                message: "400 scripted failure".into()
+            })
+        );
+        let s = parse(&fixture("api-error-500.jsonl"));
+        let Some(Verdict::Error { message }) = s.verdict else {
+            panic!("{s:?}");
+        };
+        assert!(message.contains("500 scripted failure"), "{message}");
+    }
+
+    #[test]
+    fn a_question_is_the_last_message() {
+        let s = parse(&fixture("question.jsonl"));
+        assert_eq!(
+            s.last_message.as_deref(),
+            Some("Should I also update the documentation?")
+        );
+    }
+
+    #[test]
+    fn a_failed_result_without_a_message_is_an_error() {
+        let s = parse(r#"{"type":"result","sessionId":"s","exitCode":3}"#);
+        assert!(matches!(s.verdict, Some(Verdict::Error { .. })));
+        let s = parse(r#"{"type":"session.error","data":{"statusCode":429}}"#);
+        assert_eq!(
+            s.verdict,
+            Some(Verdict::Error {
+                message: "HTTP 429".into()
+            }),
+            "cut before its result"
+        );
+    }
+
+    proptest! {
+        /// Whatever a worker's CLI prints, the parser keeps its fields bounded and never
+        /// panics.
+        #[test]
+        fn hostile_events_stay_bounded(
+            kind in prop::sample::select(vec![
+                "assistant.message", "tool.execution_complete", "assistant.turn_end",
+                "session.error", "result", "session.start", "other",
+            ]),
+            text in ".{0,3000}",
+            code in any::<i64>(),
+            success in any::<bool>(),
+        ) {
+            let event = serde_json::json!({
+                "type": kind,
+                "sessionId": text,
+                "exitCode": code,
+                "data": {
+                    "content": text, "model": text, "message": text, "sessionId": text,
+                    "success": success, "error": {"code": "denied", "message": text},
+                    "toolRequests": [text],
+                },
+            });
+            let mut parser = CopilotEvents::default();
+            let mut s = StreamSummary::default();
+            parser.event(kind, &event, &mut s);
+            parser.finish(&mut s);
+            prop_assert!(s.session_id.map_or(0, |x| x.chars().count()) <= 256);
+            prop_assert!(s.model.map_or(0, |x| x.chars().count()) <= 256);
+            prop_assert!(
+                s.last_message.map_or(0, |x| x.chars().count()) <= LAST_MESSAGE_MAX_CHARS
+            );
+            if let Some(Verdict::Error { message }) = s.verdict {
+                prop_assert!(message.chars().count() <= ERROR_MESSAGE_MAX_CHARS);
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! GitHub's Copilot CLI (`copilot`, npm `@github/copilot` 1.0.102): what vnx knows about it.
+//! How it is started (`invocation`: its own allow flags for the postures, the session vnx
+//! names); its headless stream (`copilot -p PROMPT --output-format json`) parsed for the
+//! receipt (`events`) and rendered as a transcript (`transcript`, also of its session file,
+//! which is that stream's vocabulary); its session files and the usage they record
+//! (`sessions`: its headless stream has no tokens); the hooks its TUI is given (`hooks`) and
+//! their place in the worktree with its folder trust (`worktree`); where it keeps its state.
+//! Its exit code says nothing of a refused tool (it exits 0 after one): the worker's report
+//! decides.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use super::argv::{Argv, Start, Wanted};
+use super::hook::{HookSays, InWorktree, Launch};
+use super::render::TranscriptEvents;
+use super::session::{Sought, is_uuid};
+use super::stream::StreamEvents;
+use super::usage::SessionUsage;
+use super::{CodingCli, McpConfig, Provider, ProviderError};
+use crate::receipts::PermissionAnswer;
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::sandbox::StatePath;
+
+mod events;
+mod hooks;
+mod invocation;
+mod sessions;
+mod transcript;
+mod worktree;
+
+/// Its headless event stream: `copilot -p PROMPT --output-format json` (JSONL events; a
+/// denied tool is a failed `tool.execution_complete` after which it exits 0).
+pub(crate) const STREAM: OutputFormat = OutputFormat::named("copilot-json");
+
+/// Its `agentStop` hook (end of a turn), with `permissionRequest` and `notification`, from
+/// `.github/hooks/` in the worktree.
+pub(crate) const TURN_END: HookKind = HookKind::named("copilot-agent-stop");
+
+/// The GitHub Copilot CLI.
+#[derive(Debug)]
+pub struct Copilot;
+
+impl CodingCli for Copilot {
+    fn provider(&self) -> Provider {
+        Provider::Copilot
+    }
+
+    /// `--resume=ID` continues a session in both lanes, its history resent (seen on 1.0.102).
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    /// `--session-id=UUID` names a new session, in both lanes.
+    fn chooses_session_id(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        invocation::permission_flags(permission)
+    }
+
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        Ok(invocation::argv(start))
+    }
+
+    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
+        invocation::allowed_commands(w)
+    }
+
+    fn hook_events(&self) -> &'static [&'static str] {
+        &hooks::EVENTS
+    }
+
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        Some("copilot_agent_stop_hook")
+    }
+
+    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
+        hooks::says(event, payload)
+    }
+
+    /// Its notification comes once for each dialog it shows.
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == hooks::NOTIFICATION
+    }
+
+    /// `1` (Yes) answers its dialog; Escape refuses by stopping the turn ("Operation
+    /// cancelled by user"; no `agentStop` follows, so the dispatch waits at its prompt). Its
+    /// third choice refuses and goes on only with words typed after it, which one key
+    /// cannot give (seen on 1.0.102). No hook of its answers (see `hooks`).
+    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(match answer {
+            PermissionAnswer::Approve => "1",
+            PermissionAnswer::Deny => "Escape",
+        })
+    }
+
+    fn dialog_marker(&self) -> Option<&'static str> {
+        Some("1. Yes")
+    }
+
+    /// `<home>/mcp-config.json` (`mcpServers`, user scope), as `copilot mcp add` writes it.
+    fn mcp_config(&self) -> Option<McpConfig> {
+        Some(McpConfig::HomeJson {
+            file: "mcp-config.json",
+            servers: "mcpServers",
+            unknown_home: "~/.copilot",
+        })
+    }
+
+    fn output_format(&self) -> Option<OutputFormat> {
+        Some(STREAM)
+    }
+
+    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
+        Some(Box::new(events::CopilotEvents::default()))
+    }
+
+    fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
+        transcript::claims(kind, event)
+    }
+
+    /// Its dotted vocabulary and a `result` naming `sessionId` tell it apart; asked before
+    /// the CLIs that take any `result`.
+    fn claims_narrowly(&self) -> bool {
+        true
+    }
+
+    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::CopilotTranscript::default()))
+    }
+
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(transcript::CopilotTranscript::default()))
+    }
+
+    /// `$COPILOT_HOME`, else `~/.copilot`.
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+        var("COPILOT_HOME").or_else(|| Some(home?.join(".copilot")))
+    }
+
+    /// `<home>/session-state`.
+    fn sessions_dir(&self) -> Option<&'static str> {
+        Some("session-state")
+    }
+
+    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        sessions::find(sessions, sought)
+    }
+
+    /// A UUID, hyphenated (seen on 1.0.102).
+    fn valid_session_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        Some(Box::<sessions::CopilotUsage>::default())
+    }
+
+    /// Its `agentStop` hook carries no message: its TUI's question is read here.
+    fn session_last_message(&self, path: &Path) -> Option<String> {
+        sessions::last_message(path)
+    }
+
+    /// Both lanes: its headless stream records no tokens.
+    fn usage_from_session(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    /// `<home>/config.json`, whose `trustedFolders` its TUI reads before it runs a
+    /// repository's hooks.
+    fn hook_trust_file(&self, homes: &super::session::Homes) -> Option<PathBuf> {
+        homes
+            .get(self.provider().name())
+            .map(|h| h.join(worktree::CONFIG))
+    }
+
+    fn recorded_hook_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
+        hooks::trust_file_of(started)
+    }
+
+    /// Its hooks go in the worktree's `.github/hooks/`; without a place for them its turns
+    /// end unseen.
+    fn place_hooks(
+        &self,
+        launch: &Launch<'_>,
+        worktree: &Path,
+        trust: Option<&Path>,
+    ) -> std::io::Result<InWorktree> {
+        if *launch.hooks != TURN_END {
+            return Ok(InWorktree::Nothing);
+        }
+        worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
+    }
+
+    fn forget_hook_trust(&self, file: &Path, project: &Path) {
+        let _ = worktree::set_trust(file, project, false);
+    }
+
+    /// `~/.copilot` (settings, trust, sessions, logs), or `COPILOT_HOME`; and
+    /// `~/.cache/copilot`, where it unpacks itself on its first start.
+    fn state_paths(&self) -> &'static [StatePath] {
+        const PATHS: &[StatePath] = &[
+            StatePath::dir(".copilot", Some("COPILOT_HOME")),
+            StatePath::dir(".cache/copilot", None),
+        ];
+        PATHS
+    }
+}

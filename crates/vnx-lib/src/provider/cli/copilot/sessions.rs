@@ -1,0 +1,233 @@
+//! copilot's session files (seen on 1.0.102): `<home>/session-state/<id>/events.jsonl`, one
+//! directory per session named by its id (with `workspace.yaml`, checkpoints and snapshots
+//! beside it); the file's first line is `session.start`, naming the working directory
+//! (`data.context.cwd`). A resumed session appends to the same file. The usage they record:
+//! the sum of the `session.usage_record` events (`data.usage`: input, output, cache reads and
+//! writes), each counted once by its event `id` — the headless stream has no tokens, so its
+//! usage is read here in both lanes.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Deserialize;
+
+use crate::provider::cli::session::{Sought, dirs, files, first_line, is_uuid, newest, same_dir};
+use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
+use crate::receipts::Usage;
+
+/// The session file's name in its directory.
+const EVENTS: &str = "events.jsonl";
+
+/// What a session's first line says of it.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Head {
+    data: Option<HeadData>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct HeadData {
+    context: Option<Context>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Context {
+    cwd: Option<String>,
+}
+
+/// The session files of the working directory written since the start: the one of the
+/// session id when known (its directory is named by it), else those whose start names it.
+pub(super) fn find(state: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+    let of = |dir: &Path| files(dir, |n| n == EVENTS, w.since);
+    if let Some(id) = w.session_id {
+        // Only a UUID names a directory here (one path component, never `..`).
+        if !is_uuid(id) {
+            return Vec::new();
+        }
+        return of(&state.join(id));
+    }
+    let sessions: Vec<(PathBuf, SystemTime)> = dirs(state)
+        .into_iter()
+        .flat_map(|(_, dir)| of(&dir))
+        .collect();
+    newest(sessions)
+        .into_iter()
+        .filter(|(p, _)| {
+            first_line::<Head>(p)
+                .and_then(|h| h.data?.context?.cwd)
+                .is_some_and(|cwd| same_dir(&cwd, w.cwd))
+        })
+        .collect()
+}
+
+/// The most of a session file's end read for its last message.
+const MAX_TAIL: u64 = 1 << 20;
+
+/// The last assistant message (not a subagent's) in the last [`MAX_TAIL`] bytes of the
+/// session file at `path`; never through a link, never blocking on a FIFO.
+pub(super) fn last_message(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = crate::files::open_hostile(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(MAX_TAIL)))
+        .ok()?;
+    let mut tail = Vec::new();
+    file.take(MAX_TAIL).read_to_end(&mut tail).ok()?;
+    String::from_utf8_lossy(&tail)
+        .lines()
+        .rev()
+        .find_map(|line| {
+            if !line.contains("\"assistant.message\"") {
+                return None;
+            }
+            let event: serde_json::Value = serde_json::from_str(line).ok()?;
+            let data = event.get("data")?;
+            if event.get("type")?.as_str()? != "assistant.message"
+                || data.get("parentToolCallId").is_some()
+            {
+                return None;
+            }
+            let text = data.get("content")?.as_str()?.trim();
+            (!text.is_empty()).then(|| text.to_owned())
+        })
+}
+
+/// Counts a session file's usage (see the module's documentation).
+#[derive(Default)]
+pub(super) struct CopilotUsage {
+    records: Messages,
+}
+
+impl SessionUsage for CopilotUsage {
+    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
+        let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
+            return;
+        };
+        if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("session.usage_record")
+        {
+            return;
+        }
+        let Some(u) = line.data.0.and_then(|d| d.usage.0) else {
+            return;
+        };
+        let usage = Usage {
+            input_tokens: u.input_tokens.or0(),
+            output_tokens: u.output_tokens.or0(),
+            cached_input_tokens: Some(u.cache_read_tokens.or0()),
+            cache_creation_input_tokens: Some(u.cache_write_tokens.or0()),
+            total_tokens: None,
+        };
+        self.records.message(line.id.0.as_deref(), usage);
+    }
+
+    fn total(self: Box<Self>) -> Option<Usage> {
+        self.records.total()
+    }
+}
+
+/// The members of one line usage reads.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Line<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    timestamp: Text<'a>,
+    data: Lenient<Data>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Data {
+    usage: Lenient<Tokens>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Tokens {
+    input_tokens: Count,
+    output_tokens: Count,
+    cache_read_tokens: Count,
+    cache_write_tokens: Count,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: &str =
+        include_str!("../../../../../../tests/support/fixtures/copilot/session-events.jsonl");
+
+    fn count(data: &str, since: Option<jiff::Timestamp>) -> Option<Usage> {
+        let mut counter: Box<dyn SessionUsage> = Box::<CopilotUsage>::default();
+        for line in data.lines() {
+            counter.line(line.as_bytes(), since);
+        }
+        counter.total()
+    }
+
+    #[test]
+    fn its_usage_records_are_summed_from_the_start() {
+        let all = count(SESSION, None).unwrap();
+        assert!(all.input_tokens > 0 && all.output_tokens > 0, "{all:?}");
+        // The resumed part only: the records after its `session.resume`.
+        let resumed: jiff::Timestamp = SESSION
+            .lines()
+            .find(|l| l.contains("\"session.resume\""))
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .and_then(|v| v["timestamp"].as_str()?.parse().ok())
+            .unwrap();
+        let later = count(SESSION, Some(resumed)).unwrap();
+        assert!(later.input_tokens < all.input_tokens, "{later:?} {all:?}");
+        assert_eq!(count("{\"type\":\"user.message\"}\nnot json", None), None);
+    }
+
+    #[test]
+    fn its_last_message_is_the_assistants_last_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(EVENTS);
+        std::fs::write(&path, SESSION).unwrap();
+        assert_eq!(last_message(&path).as_deref(), Some("Wrote second.txt."));
+        std::fs::write(&path, "{\"type\":\"user.message\"}\n").unwrap();
+        assert_eq!(last_message(&path), None);
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert_eq!(last_message(&link), None, "not through a link");
+    }
+
+    #[test]
+    fn a_session_is_found_by_its_id_or_its_working_directory() {
+        let home = tempfile::tempdir().unwrap();
+        let state = home.path().join("session-state");
+        let id = "9ac4954f-5664-421b-a7cf-0c3986575adc";
+        std::fs::create_dir_all(state.join(id)).unwrap();
+        let head = SESSION.lines().next().unwrap();
+        std::fs::write(state.join(id).join(EVENTS), format!("{head}\n")).unwrap();
+        let since = SystemTime::UNIX_EPOCH;
+        let cwd = Path::new("/tmp/vnx-clis.amgmAw/repo");
+        let sought = |session_id| Sought {
+            cwd,
+            since,
+            session_id,
+        };
+        assert_eq!(find(&state, &sought(Some(id))).len(), 1);
+        assert_eq!(find(&state, &sought(None)).len(), 1);
+        let other = Sought {
+            cwd: Path::new("/elsewhere"),
+            since,
+            session_id: None,
+        };
+        assert!(find(&state, &other).is_empty());
+        let unknown = "00000000-0000-4000-8000-000000000000";
+        assert!(find(&state, &sought(Some(unknown))).is_empty());
+        let climbing = format!("../session-state/{id}");
+        assert!(
+            find(&state, &sought(Some(&climbing))).is_empty(),
+            "not a UUID"
+        );
+    }
+}
