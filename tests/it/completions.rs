@@ -86,7 +86,10 @@ fn bash_completes_ids_providers_and_roles() {
     assert_eq!(complete("vnx merge D-abc111 ''", 3), "D-abd222\nD-abc111\n");
     assert_eq!(complete("vnx show --js", 2), "--json\n");
     let providers = complete("vnx dispatch-agent --provider ''", 3);
-    assert_eq!(providers, "qwen\nclaude\ncodex\ngemini\nollama\ndemo\n");
+    assert_eq!(
+        providers,
+        "qwen\nclaude\ncodex\ngemini\nopencode\nollama\ndemo\n"
+    );
     let roles = complete("vnx status --role ''", 3);
     assert!(roles.starts_with("implementer\n"), "{roles}");
     assert!(roles.contains("reviewer\n"), "{roles}");

@@ -187,6 +187,7 @@ fn a_healthy_project_passes() {
         PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 11 flags vnx passes are listed in `claude --help`
         PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
         PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 11 flags vnx passes are listed in `gemini --help`
+        PASS  opencode        not installed (`opencode` is not on PATH): dispatches to opencode are refused
         PASS  ollama          [tmp]/bin/ollama: ollama version is 0.12.3; vnx passes it no flags
         PASS  project         [tmp]/work (initialised)
         PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles
@@ -207,7 +208,7 @@ fn a_healthy_project_passes() {
         PASS  dispatches      none yet
         PASS  claude trust    the repository is trusted (covers its worktrees)
         PASS  codex trust     the repository is trusted (covers its worktrees)
-        23 pass, 2 warn, 0 fail
+        24 pass, 2 warn, 0 fail
     "#);
 }
 

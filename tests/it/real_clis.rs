@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use crate::common::{Repo, Run, completion, repo_dir, run};
 
 mod daily_loop;
+mod opencode;
 mod posture;
 mod qwen;
 mod remote;

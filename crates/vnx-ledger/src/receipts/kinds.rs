@@ -62,6 +62,9 @@ pub enum OutputFormat {
     /// `qwen PROMPT -o stream-json` (claude-like events; an API error is a successful
     /// result whose text says so).
     QwenStreamJson,
+    /// `opencode run --format json` (step_start, tool_use, step_finish, text and error
+    /// events, each naming its session; no closing result).
+    OpencodeJson,
 }
 
 /// What ends a dispatch successfully.

@@ -106,6 +106,7 @@ impl CodingCli for Demo {
             output: OutputFormat::Text,
             completion: ProviderCompletion::Report,
             hooks: HookKind::None,
+            env: Vec::new(),
         })
     }
 }

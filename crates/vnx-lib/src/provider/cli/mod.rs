@@ -1,6 +1,6 @@
 //! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
-//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`, `ollama`,
-//! `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
+//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`,
+//! `opencode`, `ollama`, `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
 //! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
 //! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
 //! module is handed lives beside it: `argv` (what an argv is made from), `hook` (what a hook
@@ -39,6 +39,7 @@ mod error;
 pub mod gemini;
 pub mod hook;
 pub mod ollama;
+pub mod opencode;
 pub mod qwen;
 pub mod render;
 pub mod session;
@@ -57,6 +58,8 @@ pub enum Provider {
     Codex,
     /// Google's Gemini CLI (`gemini`).
     Gemini,
+    /// opencode (`opencode`).
+    Opencode,
     /// Alibaba's Qwen Code (`qwen`).
     Qwen,
     /// Ollama (`ollama run`), local models.
@@ -67,11 +70,12 @@ pub enum Provider {
 
 impl Provider {
     /// Every built-in provider, in the registry's order.
-    pub const ALL: [Provider; 6] = [
+    pub const ALL: [Provider; 7] = [
         Provider::Qwen,
         Provider::Claude,
         Provider::Codex,
         Provider::Gemini,
+        Provider::Opencode,
         Provider::Ollama,
         Provider::Demo,
     ];
@@ -81,7 +85,9 @@ impl Provider {
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
-    pub const NAMES: [&'static str; 6] = ["qwen", "claude", "codex", "gemini", "ollama", "demo"];
+    pub const NAMES: [&'static str; 7] = [
+        "qwen", "claude", "codex", "gemini", "opencode", "ollama", "demo",
+    ];
 
     /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
@@ -90,6 +96,7 @@ impl Provider {
             Provider::Codex => "codex",
             Provider::Gemini => "gemini",
             Provider::Qwen => "qwen",
+            Provider::Opencode => "opencode",
             Provider::Ollama => "ollama",
             Provider::Demo => "demo",
         }
@@ -218,6 +225,12 @@ pub trait CodingCli: Sync {
     /// The lane a dispatch runs in when none is asked for.
     fn default_lane(&self) -> Lane {
         Lane::Headless
+    }
+
+    /// Whether it takes the prompt on stdin in `lane` whatever its size: a CLI that would
+    /// alter a prompt given as an argument (quote it), and reads stdin as it is.
+    fn prompt_on_stdin(&self, _lane: Lane) -> bool {
+        false
     }
 
     /// Whether it resumes a session it recorded, in `lane` (a follow-up); where it does not,
@@ -435,11 +448,12 @@ pub trait CodingCli: Sync {
 /// Every built-in CLI, in the order [`Provider::ALL`] lists them; the transcript asks them in
 /// this order which CLI an event is from (qwen first: its claim is narrow, its start, and its
 /// stream is shaped like claude's), and inference reports them in it.
-pub static CLIS: [&dyn CodingCli; 6] = [
+pub static CLIS: [&dyn CodingCli; 7] = [
     &qwen::Qwen,
     &claude::Claude,
     &codex::Codex,
     &gemini::Gemini,
+    &opencode::Opencode,
     &ollama::Ollama,
     &demo::Demo,
 ];

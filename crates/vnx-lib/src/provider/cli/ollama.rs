@@ -51,6 +51,7 @@ impl CodingCli for Ollama {
             output: OutputFormat::Text,
             completion: ProviderCompletion::Exit,
             hooks: HookKind::None,
+            env: Vec::new(),
         })
     }
 

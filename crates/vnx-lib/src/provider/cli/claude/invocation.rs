@@ -36,6 +36,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 output: OutputFormat::ClaudeStreamJson,
                 completion: ProviderCompletion::Report,
                 hooks: HookKind::None,
+                env: Vec::new(),
             }
         }
         Lane::Interactive => {
@@ -55,6 +56,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 output: OutputFormat::Text,
                 completion: ProviderCompletion::Report,
                 hooks: HookKind::ClaudeStop,
+                env: Vec::new(),
             }
         }
     }

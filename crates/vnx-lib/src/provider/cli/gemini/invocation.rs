@@ -43,6 +43,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 output: OutputFormat::GeminiStreamJson,
                 completion: ProviderCompletion::Report,
                 hooks: HookKind::None,
+                env: Vec::new(),
             }
         }
         Lane::Interactive => {
@@ -64,6 +65,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 output: OutputFormat::Text,
                 completion: ProviderCompletion::Report,
                 hooks: HookKind::GeminiAfterAgent,
+                env: Vec::new(),
             }
         }
     }

@@ -48,6 +48,7 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
         output: OutputFormat::QwenStreamJson,
         completion: ProviderCompletion::Report,
         hooks: HookKind::None,
+        env: Vec::new(),
     })
 }
 

@@ -1,0 +1,203 @@
+//! The real opencode (1.18.33) driven by `vnx dispatch-agent --provider opencode`, offline
+//! against the scripted model server, headless in vnx's default posture (`edits`: its rules
+//! allow edits, ask for commands but the role's and `vnx report`): its work done and
+//! reported, the command the role allows run, `git commit` refused, vnx committing, the
+//! prompt reaching the model as it was composed (not quoted); in `ask`, a refused write
+//! after which opencode exits 0 is not success; an HTTP 400 is a failure, by its events; a
+//! question followed up in the same session.
+
+use super::{Rig, committed_by_vnx, compliant, explain, step};
+use crate::common::{Run, completion, configure, run};
+
+/// A dispatch with a posture and a deadline of its own.
+fn dispatch(rig: &Rig, permission: &str, deadline: u64, instruction: &str) -> Run {
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", "opencode", "--lane", "headless"])
+        .args(["--permission", permission])
+        .args(["--deadline", &deadline.to_string()])
+        .args(["--instruction", instruction]);
+    run(cmd)
+}
+
+/// The user messages the model server got that hold `marker`.
+fn user_messages(rig: &Rig, marker: &str) -> Vec<String> {
+    rig.server
+        .requests()
+        .iter()
+        .filter_map(|r| r["body"]["messages"].as_array().cloned())
+        .flatten()
+        .filter(|m| m["role"] == "user")
+        .map(|m| match &m["content"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .filter(|c| c.contains(marker))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_headless_writes_runs_reports_and_vnx_commits() {
+    let rig = Rig::new();
+    configure(
+        &rig.repo,
+        "roles:\n  implementer:\n    allow: [\"python3 -c\"]\n",
+    );
+    let at = step("opencode", "headless", "write, run, try to commit, report");
+    let marker = "real opencode headless";
+    let file = "opencode-headless.txt";
+    // The role's command runs unasked; its output reaches the model.
+    let instruction = compliant(marker, file, "wrote-it").replacen(
+        "\n\\@model run git add",
+        "\n\\@model run python3 -c \"print('RAN-' + 'BY-OPENCODE')\"\n\\@model run git add",
+        1,
+    );
+    let r = dispatch(&rig, "edits", 120, &instruction);
+    let c = completion(&r);
+    assert_eq!(r.code, 0, "{at} {}", explain(&c));
+    let id = committed_by_vnx(&rig.repo, &c, &at, ("opencode", "headless"), marker, file);
+    assert_eq!(c["exit_code"], 0, "{at} {c}");
+    let events = &c["cli_events"];
+    assert_eq!(events["verdict"]["status"], "success", "{at} {events}");
+    // write, python3, git commit (refused), vnx report.
+    assert_eq!(events["tool_calls"], 4, "{at} {events}");
+    assert_eq!(events["permission_denials"], 1, "{at} {events}");
+    assert_eq!(events["last_message"], "Wrote it.", "{at} {events}");
+    assert_eq!(events["num_turns"], 5, "{at} {events}");
+    assert_eq!(events["session_id"], c["session_id"], "{at} {events}");
+    let seen: String = user_messages(&rig, marker).join("\n");
+    assert!(
+        rig.server
+            .requests()
+            .iter()
+            .any(|r| r.to_string().contains("RAN-BY-OPENCODE")),
+        "{at} the allowed command did not run"
+    );
+    // The prompt reached the model as vnx composed it: not wrapped in quotes.
+    assert!(seen.starts_with("# vnx dispatch"), "{at} {seen:.200}");
+    // The started receipt records the rules that made the posture.
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["permission"], "edits", "{at} {started}");
+    assert_eq!(started["prompt_transport"], "stdin", "{at} {started}");
+    let rules: serde_json::Value =
+        serde_json::from_str(started["cli_env"]["OPENCODE_PERMISSION"].as_str().unwrap()).unwrap();
+    assert_eq!(rules["edit"], "allow", "{at} {rules}");
+    assert_eq!(rules["bash"]["*"], "ask", "{at} {rules}");
+    assert_eq!(rules["bash"]["python3 -c *"], "allow", "{at} {rules}");
+    // Its log is drawn as opencode's transcript: its session, the refused commit, the end.
+    let log = run(rig.repo.vnx().args(["show", &id, "--log"]));
+    assert_eq!(log.code, 0, "{at} {}", log.stderr);
+    assert!(
+        log.stdout.contains("opencode, session ses_"),
+        "{at} {}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains("denied  bash git add -A && git commit"),
+        "{at} {}",
+        log.stdout
+    );
+    assert!(
+        log.stdout.contains("end     success · ") && log.stdout.contains("1 permission denial(s)"),
+        "{at} {}",
+        log.stdout
+    );
+    rig.repo.verify_ok();
+}
+
+/// In `ask`, opencode's `run` rejects the write it asks for and exits 0; the model only
+/// says it is done. That is no success: nothing was written or reported.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_refused_write_exits_0_and_is_not_done() {
+    let rig = Rig::new();
+    let at = step("opencode", "headless", "ask: write refused");
+    let marker = "opencode asks";
+    let r = dispatch(
+        &rig,
+        "ask",
+        120,
+        &format!("{marker}\n\\@model write refused.txt no\n\\@model say Wrote it."),
+    );
+    let c = completion(&r);
+    assert_eq!(c["exit_code"], 0, "{at} {}", explain(&c));
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    assert_eq!(c["cli_events"]["permission_denials"], 1, "{at} {c}");
+    assert_eq!(c["teardown_class"], "clean", "{at} {c}");
+    rig.repo.verify_ok();
+}
+
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_http_400_fails_by_its_events() {
+    let rig = Rig::new();
+    let at = step("opencode", "headless", "HTTP 400");
+    let r = dispatch(&rig, "edits", 120, "opencode fails\n\\@model fail 400");
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed", "{at} {}", explain(&c));
+    assert_eq!(r.code, 1, "{at}");
+    assert_eq!(
+        c["cli_events"]["verdict"]["message"], "APIError (HTTP 400): scripted failure",
+        "{at} {c}"
+    );
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("scripted failure"), "{at} {reason}");
+    rig.repo.verify_ok();
+}
+
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_question_then_a_follow_up_in_the_same_session() {
+    let rig = Rig::new();
+    let asked = "first turn of opencode headless";
+    let r = dispatch(&rig, "edits", 120, &format!("{asked}\n\\@model ask"));
+    let at = step("opencode", "headless", "question");
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    assert_eq!(
+        c["cli_events"]["last_message"], "Should I also update the documentation?",
+        "{at} {c}"
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let status = run(rig.repo.vnx().args(["status", &id]));
+    assert!(
+        status
+            .stdout
+            .contains("asks: Should I also update the documentation?"),
+        "{at} {}",
+        status.stdout
+    );
+    let session = c["session_id"].as_str().unwrap_or_default().to_owned();
+    assert!(session.starts_with("ses_"), "{at} no session id: {c}");
+
+    let marker = "follow-up of opencode headless";
+    let file = "opencode-followed.txt";
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["follow-up", &id, "--json", "--deadline", "120"])
+        .args(["--instruction", &compliant(marker, file, "answered")]);
+    let r = run(cmd);
+    let at = step("opencode", "headless", "follow-up");
+    let f = completion(&r);
+    assert_eq!(f["status"], "done", "{at} {}", explain(&f));
+    assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{at} {f}");
+    let next = f["dispatch_id"].as_str().unwrap();
+    let started = rig
+        .repo
+        .receipts(next)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_started")
+        .unwrap();
+    assert_eq!(started["continues"]["session_id"], session.as_str(), "{at}");
+    // The model server saw the earlier turn in the follow-up's requests.
+    let saw_both = rig.server.requests().iter().any(|req| {
+        let body = req["body"].to_string();
+        body.contains(marker) && body.contains(asked)
+    });
+    assert!(saw_both, "{at} no request held both turns");
+    rig.repo.verify_ok();
+}
