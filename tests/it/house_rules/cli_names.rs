@@ -26,7 +26,7 @@ const ALLOWED: [(&str, usize); 6] = [
     ("codex", 45),
     ("gemini", 33),
     ("qwen", 3),
-    ("opencode", 2),
+    ("opencode", 3),
     ("ollama", 11),
 ];
 

@@ -201,3 +201,60 @@ fn real_opencode_question_then_a_follow_up_in_the_same_session() {
     assert!(saw_both, "{at} no request held both turns");
     rig.repo.verify_ok();
 }
+
+/// `--provider ollama`: a model Ollama serves as a coding worker, through opencode pointed at
+/// Ollama's OpenAI-compatible API (`OLLAMA_HOST`, here the scripted server): it writes,
+/// refused `git commit`, reports; vnx commits; the gate passes and `vnx merge` lands it.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_ollama_model_works_through_opencode_to_a_merge() {
+    let rig = Rig::new();
+    configure(
+        &rig.repo,
+        "gates:\n  tests: {kind: command, argv: [sh, -c, 'ls *.txt']}\nroles:\n  implementer: {gates: [tests]}\n",
+    );
+    let at = step("ollama", "headless", "write, try to commit, report, merge");
+    let marker = "local model through opencode";
+    let file = "ollama-headless.txt";
+    let before = rig.server.requests().len();
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", "ollama", "--model", "mock-model"])
+        .args(["--deadline", "120"])
+        .args(["--instruction", &compliant(marker, file, "local-model")]);
+    let r = run(cmd);
+    let c = completion(&r);
+    let id = committed_by_vnx(&rig.repo, &c, &at, ("ollama", "headless"), marker, file);
+    assert_eq!(c["cli_events"]["permission_denials"], 1, "{at} {c}");
+    // Every request went to Ollama's OpenAI-compatible endpoint, for the model asked for
+    // (the session's title included): opencode was given no other provider.
+    let requests = rig.server.requests();
+    let made = &requests[before..];
+    assert!(!made.is_empty(), "{at} no request");
+    for req in made {
+        assert_eq!(req["path"], "/v1/chat/completions", "{at} {req}");
+        assert_eq!(req["body"]["model"], "mock-model", "{at} {req}");
+    }
+    let started = &rig.repo.receipts(&id)[0];
+    assert!(
+        started["binary"].as_str().unwrap().ends_with("opencode"),
+        "{at} {started}"
+    );
+    assert!(
+        started["cli_env"]["OPENCODE_CONFIG_CONTENT"]
+            .as_str()
+            .unwrap()
+            .contains("{env:OLLAMA_HOST}/v1"),
+        "{at} {started}"
+    );
+    let (r, report) = crate::common::gate_check(&rig.repo, &id);
+    assert_eq!(r.code, 0, "{at} gate-check: {report}");
+    assert_eq!(report["decision"], "GO", "{at} {report}");
+    let r = run(rig.repo.vnx().args(["merge", &id]));
+    assert_eq!(r.code, 0, "{at} merge: {}{}", r.stdout, r.stderr);
+    let landed = rig.repo.env.git(&["ls-tree", "--name-only", "HEAD"]);
+    assert!(landed.contains(file), "{at} {landed}");
+    rig.repo.verify_ok();
+}

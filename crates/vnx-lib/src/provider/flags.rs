@@ -185,11 +185,11 @@ mod tests {
         for f in ["--skip-trust", "-i", "-p", "--yolo", "--approval-mode"] {
             assert!(gemini.contains(&f.to_owned()), "{f}: {gemini:?}");
         }
-        assert_eq!(
-            passed(Provider::Ollama),
-            [],
-            "ollama run MODEL PROMPT: no flags"
-        );
+        // A model Ollama serves runs in the coding CLI its module names, with that CLI's flags.
+        let local = group(Provider::Ollama, &["run"]);
+        for f in ["--format", "--model", "--auto", "--session"] {
+            assert!(local.contains(&f.to_owned()), "{f}: {local:?}");
+        }
         assert_eq!(passed(Provider::Demo), []);
         assert_eq!(
             passed(Provider::Codex)

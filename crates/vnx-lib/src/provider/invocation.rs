@@ -374,10 +374,10 @@ mod tests {
             .unwrap();
         assert_eq!(big.prompt_transport, PromptTransport::File);
         assert_eq!(big.hooks, HookKind::GeminiAfterAgent);
-        assert!(
-            Provider::Ollama
-                .invocation(&wanted(Lane::Interactive, Permission::Ask, 1))
-                .is_err()
-        );
+        // A local model's TUI (the coding CLI driving it) gets no hooks: none to install.
+        let local = Provider::Ollama
+            .invocation(&wanted(Lane::Interactive, Permission::Ask, 1))
+            .unwrap();
+        assert_eq!(local.hooks, HookKind::None);
     }
 }

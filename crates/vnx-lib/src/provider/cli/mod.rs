@@ -222,6 +222,12 @@ pub trait CodingCli: Sync {
         true
     }
 
+    /// The program its dispatches run (found on PATH; what doctor probes): by default the
+    /// provider's name.
+    fn program(&self) -> &'static str {
+        self.provider().name()
+    }
+
     /// The lane a dispatch runs in when none is asked for.
     fn default_lane(&self) -> Lane {
         Lane::Headless

@@ -16,27 +16,45 @@ pub(super) const PERMISSION_VAR: &str = "OPENCODE_PERMISSION";
 pub(super) const CONFIG_VAR: &str = "OPENCODE_CONFIG_CONTENT";
 
 /// The flags of each posture: `--auto` approves every ask that no rule denies.
-pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str] {
+pub(crate) fn permission_flags(permission: Permission) -> &'static [&'static str] {
     match permission {
         Permission::Ask | Permission::Edits => &[],
         Permission::Full => &["--auto"],
     }
 }
 
-/// Its argv in the lane asked for, and the variables that carry the posture.
-pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
+/// A model server opencode is pointed at for another provider (a local model's): the name
+/// of the provider it is given in opencode's config, and the server's OpenAI-compatible
+/// base URL, where `{env:VAR}` is the worker's variable (opencode substitutes it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Served {
+    /// The provider's name in opencode's config (the models are `NAME/MODEL`).
+    pub(crate) name: &'static str,
+    /// Its display name.
+    pub(crate) title: &'static str,
+    /// The base URL of its `/chat/completions`.
+    pub(crate) base_url: &'static str,
+}
+
+/// Its argv in the lane asked for, and the variables that carry the posture (and the model
+/// server it is pointed at, if any).
+pub(crate) fn argv(s: &Start<'_>, served: Option<Served>) -> Result<Argv, ProviderError> {
     let w = &s.w;
     let mut argv: Vec<String> = vec!["opencode".into()];
+    let model = match (served, w.model) {
+        (Some(served), Some(m)) => vec!["--model".to_owned(), format!("{}/{m}", served.name)],
+        _ => s.model("--model"),
+    };
     match w.lane {
         Lane::Headless => {
             argv.extend(strs(&["run", "--format", "json"]));
-            argv.extend(s.model("--model"));
+            argv.extend(model);
             argv.extend(s.perms.iter().cloned());
             argv.extend(s.resume("--session"));
             // The prompt is read from stdin (`provider::invocation`, `prompt_on_stdin`).
         }
         Lane::Interactive => {
-            argv.extend(s.model("--model"));
+            argv.extend(model);
             argv.extend(s.perms.iter().cloned());
             argv.extend(s.resume("--session"));
             // One word: whatever the prompt, yargs reads it as the option's value.
@@ -52,25 +70,43 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
         },
         completion: ProviderCompletion::Report,
         hooks: HookKind::None,
-        env: env(w, None),
+        env: env(w, served),
     })
 }
 
 /// The variables of a start: the posture's permission rules; a config that keeps the turn
-/// going after a denied tool (so the model can still report) and adds `provider` (a model
-/// server vnx names, for a CLI that drives opencode); no project config or plugins from the
-/// worktree, whose files the worker writes; no self-update.
-pub(crate) fn env(w: &Wanted<'_>, provider: Option<(&str, Value)>) -> Vec<(String, String)> {
+/// going after a denied tool (so the model can still report) and, for a model server it is
+/// pointed at, defines that provider, takes its model for the session's title too and
+/// enables no other provider (nothing leaves for a hosted model); no project config or
+/// plugins from the worktree, whose files the worker writes; no self-update.
+fn env(w: &Wanted<'_>, served: Option<Served>) -> Vec<(String, String)> {
     let mut config = json!({"experimental": {"continue_loop_on_deny": true}});
-    if let Some((name, def)) = provider {
-        config["provider"] = json!({ name: def });
+    if let Some(served) = served {
+        let mut models = Map::new();
+        if let Some(m) = w.model {
+            models.insert(m.into(), json!({"name": m, "tool_call": true}));
+            config["model"] = format!("{}/{m}", served.name).into();
+            config["small_model"] = config["model"].clone();
+        }
+        config["enabled_providers"] = json!([served.name]);
+        config["share"] = "disabled".into();
+        config["provider"] = json!({ served.name: {
+            "npm": "@ai-sdk/openai-compatible",
+            "name": served.title,
+            "options": {"baseURL": served.base_url},
+            "models": models,
+        }});
     }
-    vec![
+    let mut vars = vec![
         (PERMISSION_VAR.into(), permission(w).to_string()),
         (CONFIG_VAR.into(), config.to_string()),
         ("OPENCODE_DISABLE_PROJECT_CONFIG".into(), "1".into()),
         ("OPENCODE_DISABLE_AUTOUPDATE".into(), "1".into()),
-    ]
+    ];
+    if served.is_some() {
+        vars.push(("OPENCODE_DISABLE_MODELS_FETCH".into(), "1".into()));
+    }
+    vars
 }
 
 /// The posture as opencode's rules, in this order (the last rule that matches decides).
@@ -101,7 +137,7 @@ pub(super) fn permission(w: &Wanted<'_>) -> Value {
 }
 
 /// What it may run unasked, in the postures that ask.
-pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
+pub(crate) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
     match w.permission {
         Permission::Ask | Permission::Edits => w
             .allowed_commands()
@@ -153,6 +189,10 @@ mod tests {
         }
     }
 
+    fn argv_of(s: &Start<'_>) -> Result<Argv, ProviderError> {
+        argv(s, None)
+    }
+
     fn var<'a>(made: &'a Argv, name: &str) -> &'a str {
         made.env
             .iter()
@@ -163,7 +203,7 @@ mod tests {
 
     #[test]
     fn headless_reads_the_prompt_on_stdin_and_the_posture_is_its_rules() {
-        let made = argv(&start(Lane::Headless, Permission::Edits, ALLOW)).unwrap();
+        let made = argv_of(&start(Lane::Headless, Permission::Edits, ALLOW)).unwrap();
         assert_eq!(
             made.argv,
             [
@@ -192,14 +232,14 @@ mod tests {
     fn ask_asks_for_edits_and_full_allows_everything() {
         static ROLE: std::sync::LazyLock<Vec<String>> =
             std::sync::LazyLock::new(|| vec!["cargo test".to_owned()]);
-        let ask = argv(&start(Lane::Headless, Permission::Ask, &[])).unwrap();
+        let ask = argv_of(&start(Lane::Headless, Permission::Ask, &[])).unwrap();
         let rules: Value = serde_json::from_str(var(&ask, PERMISSION_VAR)).unwrap();
         assert_eq!(rules["edit"], "ask");
         assert_eq!(rules["bash"]["*"], "ask");
         assert_eq!(rules["bash"]["vnx report *"], "allow");
         let mut edits = start(Lane::Headless, Permission::Edits, &[]);
         edits.w.allow = ROLE.as_slice();
-        let made = argv(&edits).unwrap();
+        let made = argv_of(&edits).unwrap();
         let rules: Value = serde_json::from_str(var(&made, PERMISSION_VAR)).unwrap();
         assert_eq!(rules["bash"]["cargo test *"], "allow");
         assert_eq!(rules["bash"]["cargo test"], "allow");
@@ -207,7 +247,7 @@ mod tests {
             allowed_commands(&edits.w),
             ["vnx report".to_owned(), "cargo test".to_owned()]
         );
-        let full = argv(&start(Lane::Headless, Permission::Full, &[])).unwrap();
+        let full = argv_of(&start(Lane::Headless, Permission::Full, &[])).unwrap();
         assert!(full.argv.contains(&"--auto".to_owned()));
         assert_eq!(var(&full, PERMISSION_VAR), r#"{"*":"allow"}"#);
         assert!(allowed_commands(&start(Lane::Headless, Permission::Full, &[]).w).is_empty());
@@ -217,7 +257,7 @@ mod tests {
     fn a_follow_up_resumes_its_session_in_one_word() {
         let mut s = start(Lane::Headless, Permission::Edits, ALLOW);
         s.w.resume = Some("ses_deb85821effesgz5kIu0Xu7fK9");
-        let made = argv(&s).unwrap();
+        let made = argv_of(&s).unwrap();
         assert_eq!(
             made.argv.last().map(String::as_str),
             Some("--session=ses_deb85821effesgz5kIu0Xu7fK9")
@@ -226,8 +266,34 @@ mod tests {
 
     #[test]
     fn the_tui_takes_its_prompt_as_one_word() {
-        let made = argv(&start(Lane::Interactive, Permission::Edits, ALLOW)).unwrap();
+        let made = argv_of(&start(Lane::Interactive, Permission::Edits, ALLOW)).unwrap();
         assert_eq!(made.argv.last().unwrap(), &format!("--prompt={PROMPT}"));
         assert_eq!(made.output, OutputFormat::Text);
+    }
+
+    #[test]
+    fn a_served_model_is_its_provider_and_the_only_one_enabled() {
+        let served = Served {
+            name: "local",
+            title: "Local",
+            base_url: "{env:LOCAL_HOST}/v1",
+        };
+        let mut s = start(Lane::Headless, Permission::Edits, ALLOW);
+        s.w.model = Some("mistral:7b");
+        let made = argv(&s, Some(served)).unwrap();
+        assert_eq!(made.argv[4..], ["--model", "local/mistral:7b"]);
+        let config: Value = serde_json::from_str(var(&made, CONFIG_VAR)).unwrap();
+        assert_eq!(config["enabled_providers"], json!(["local"]));
+        assert_eq!(config["small_model"], "local/mistral:7b");
+        assert_eq!(
+            config["provider"]["local"]["options"]["baseURL"],
+            "{env:LOCAL_HOST}/v1"
+        );
+        assert_eq!(
+            config["provider"]["local"]["models"]["mistral:7b"]["tool_call"],
+            true
+        );
+        assert_eq!(config["experimental"]["continue_loop_on_deny"], true);
+        assert_eq!(var(&made, "OPENCODE_DISABLE_MODELS_FETCH"), "1");
     }
 }

@@ -19,6 +19,30 @@ mod events;
 mod invocation;
 mod transcript;
 
+pub(crate) use invocation::{Served, allowed_commands, argv, permission_flags};
+
+/// Where it keeps its state, relative to the home directory: its config
+/// (`~/.config/opencode`, where it also writes), its data (`opencode.db` with every session,
+/// `snapshot/` git dirs, `log/`), its cache and its state.
+pub(crate) const STATE_PATHS: &[StatePath] = &[
+    StatePath::dir(".config/opencode", None),
+    StatePath::dir(".local/share/opencode", None),
+    StatePath::dir(".cache/opencode", None),
+    StatePath::dir(".local/state/opencode", None),
+];
+
+/// The key its TUI's permission dialog takes for `answer` (see [`Opencode`]'s
+/// `dialog_keys`).
+pub(crate) fn dialog_keys(answer: PermissionAnswer) -> &'static str {
+    match answer {
+        PermissionAnswer::Approve => "Enter",
+        PermissionAnswer::Deny => "Escape",
+    }
+}
+
+/// The line its TUI's permission dialog shows.
+pub(crate) const DIALOG_MARKER: &str = "△ Permission required";
+
 /// opencode.
 #[derive(Debug)]
 pub struct Opencode;
@@ -45,7 +69,7 @@ impl CodingCli for Opencode {
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
-        invocation::argv(start)
+        invocation::argv(start, None)
     }
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
@@ -57,14 +81,11 @@ impl CodingCli for Opencode {
     /// `permission.ask` hook never fired), and its plugins need an `npm install` that hangs
     /// offline, so vnx gives it none: nothing tells vnx the dialog is up.
     fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(match answer {
-            PermissionAnswer::Approve => "Enter",
-            PermissionAnswer::Deny => "Escape",
-        })
+        Some(dialog_keys(answer))
     }
 
     fn dialog_marker(&self) -> Option<&'static str> {
-        Some("△ Permission required")
+        Some(DIALOG_MARKER)
     }
 
     fn output_format(&self) -> Option<OutputFormat> {
@@ -83,15 +104,7 @@ impl CodingCli for Opencode {
         Some(Box::new(transcript::OpencodeTranscript::default()))
     }
 
-    /// Its config (`~/.config/opencode`, where it also writes), its data (`opencode.db`
-    /// with every session, `snapshot/` git dirs, `log/`), its cache and its state.
     fn state_paths(&self) -> &'static [StatePath] {
-        const PATHS: &[StatePath] = &[
-            StatePath::dir(".config/opencode", None),
-            StatePath::dir(".local/share/opencode", None),
-            StatePath::dir(".cache/opencode", None),
-            StatePath::dir(".local/state/opencode", None),
-        ];
-        PATHS
+        STATE_PATHS
     }
 }
