@@ -258,3 +258,91 @@ fn real_ollama_model_works_through_opencode_to_a_merge() {
     assert!(landed.contains(file), "{at} {landed}");
     rig.repo.verify_ok();
 }
+
+/// Its TUI in the pane (`opencode --prompt=…`), in `edits`: the edit is allowed by its rules,
+/// `vnx report` too; the report ends it, vnx commits. (Nothing tells vnx when its dialog is
+/// up, so a prompt is not asked for here.)
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_tui_writes_and_reports() {
+    let rig = Rig::new();
+    let at = step("opencode", "interactive", "write, report");
+    let marker = "real opencode interactive";
+    let file = "opencode-interactive.txt";
+    let r = rig.dispatch(
+        "opencode",
+        "interactive",
+        &format!(
+            "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary tui\n\\@model say Wrote it."
+        ),
+    );
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    // The TUI got the prompt as it was composed, not quoted.
+    let seen = user_messages(&rig, marker).join("\n");
+    assert!(seen.starts_with("# vnx dispatch"), "{at} {seen:.200}");
+    rig.repo.verify_ok();
+}
+
+/// Sandboxed with the full posture (`--auto`, every rule `allow`; the shipped constraints
+/// allow it only sandboxed): opencode starts with its state writable, writes, commits and
+/// reports; writing the main checkout and reading `~/.ssh` fail.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_runs_sandboxed_with_the_full_posture() {
+    let rig = Rig::new();
+    let ssh = rig.repo.env.home().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("id_ed25519"), "SANDBOX-SECRET-KEY\n").unwrap();
+    let main = rig.repo.env.path().canonicalize().unwrap();
+    let at = step("opencode", "headless", "sandboxed, full posture");
+    let marker = "sandboxed opencode headless";
+    let file = "opencode-sandboxed.txt";
+    let escape = main.join("escaped-opencode.txt");
+    let instruction = format!(
+        "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-opencode && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
+        escape.display()
+    );
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", "opencode", "--lane", "headless"])
+        .args(["--deadline", "120", "--sandbox", "--permission", "full"])
+        .args(["--instruction", &instruction]);
+    let r = run(cmd);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {} {}", r.stderr, explain(&c));
+    assert_eq!(c["teardown_class"], "committed", "{at} {}", explain(&c));
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    assert!(!escape.exists(), "{at} the worker wrote the main checkout");
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["sandbox"]["kind"], "bubblewrap", "{at}");
+    assert_eq!(started["permission_flags"][0], "--auto", "{at} {started}");
+    let seen: String = rig
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.to_string())
+        .filter(|r| r.contains(marker))
+        .collect();
+    for word in ["ESCAPE-DENIED", "SSH-DENIED", "COMMITTED"] {
+        assert!(seen.contains(word), "{at} no {word} in what the model got");
+    }
+    assert!(
+        !seen.contains("SANDBOX-SECRET-KEY"),
+        "{at} the key reached the model"
+    );
+    // opencode kept its sessions in its data directory, which the sandbox left writable.
+    let db = rig
+        .repo
+        .env
+        .home()
+        .join(".local/share/opencode/opencode.db");
+    assert!(db.is_file(), "{at} no {}", db.display());
+    rig.repo.verify_ok();
+}
