@@ -637,6 +637,9 @@ fn doctor_checks_the_real_clis_flags() {
         ("claude", "2.1.197"),
         ("codex", "0.169.0"),
         ("gemini", "0.61.0"),
+        ("opencode", "1.18.33"),
+        // A model Ollama serves runs in opencode: doctor probes opencode for it.
+        ("ollama", "1.18.33"),
     ] {
         let check = report["checks"]
             .as_array()
