@@ -134,7 +134,7 @@ pub(super) fn copy_output(
 }
 
 /// One stream's bytes written to the shared log a whole line at a time, so a line of one
-/// stream is never cut by the other's (opencode prints a warning on stderr between its JSON
+/// stream is never cut by the other's (a CLI may print a warning on stderr between its JSON
 /// events on stdout; a cut event line is lost to the transcript). A line longer than
 /// [`LogLine::MAX`] is written as it comes.
 #[derive(Debug, Default)]
