@@ -256,6 +256,27 @@ fn real_ollama_model_works_through_opencode_to_a_merge() {
     assert_eq!(r.code, 0, "{at} merge: {}{}", r.stdout, r.stderr);
     let landed = rig.repo.env.git(&["ls-tree", "--name-only", "HEAD"]);
     assert!(landed.contains(file), "{at} {landed}");
+
+    // Its TUI too: opencode's, on the same model.
+    let at = step("ollama", "interactive", "write, report");
+    let marker = "local model in the TUI";
+    let file = "ollama-interactive.txt";
+    let mut cmd = rig.repo.vnx();
+    cmd.env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", "ollama", "--model", "mock-model"])
+        .args(["--lane", "interactive", "--deadline", "120"])
+        .args([
+            "--instruction",
+            &format!(
+                "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary tui\n\\@model say Wrote it."
+            ),
+        ]);
+    let c = completion(&run(cmd));
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
     rig.repo.verify_ok();
 }
 
