@@ -367,3 +367,60 @@ fn real_opencode_runs_sandboxed_with_the_full_posture() {
     assert!(db.is_file(), "{at} no {}", db.display());
     rig.repo.verify_ok();
 }
+
+/// Its TUI asks before each command (`edits`); no hook of its says so, so vnx watches its
+/// screen for the dialog: each is a `dispatch_blocked` naming the command, `vnx approve`
+/// (Enter) runs the first, `vnx deny` (Escape) refuses the second, the model goes on and
+/// reports.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_tui_is_blocked_by_its_dialog_and_answered() {
+    let rig = Rig::new();
+    let at = step("opencode", "interactive", "approve, then deny");
+    let instruction = "opencode asks twice\n\\@model run touch first.txt\n\\@model run touch second.txt\n\\@model run vnx report --status done --summary asked\n\\@model say Done.";
+    let id = rig.detach("opencode", "interactive", 300, instruction);
+    let blocks = || -> Vec<serde_json::Value> {
+        rig.repo
+            .receipts(&id)
+            .into_iter()
+            .filter(|r| r["event_type"] == "dispatch_blocked")
+            .collect()
+    };
+    let r = run(rig.repo.vnx().args(["wait", "--until-blocked", &id]));
+    assert_eq!(r.code, 1, "{at} {}", r.stdout);
+    assert_eq!(blocks()[0]["source"], "screen", "{at} {:?}", blocks());
+    assert_eq!(
+        blocks()[0]["command"],
+        "touch first.txt",
+        "{at} {:?}",
+        blocks()
+    );
+    let r = run(rig.repo.vnx().args(["approve", &id, "--json"]));
+    assert_eq!(r.code, 0, "{at} {} {}", r.stdout, r.stderr);
+    let answered: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(answered["via"], "pane", "{at} {answered}");
+    assert_eq!(answered["keys"], "Enter", "{at} {answered}");
+    assert_eq!(answered["request_from"], "screen", "{at} {answered}");
+    let mut second = false;
+    for _ in 0..60 {
+        if blocks().len() == 2 {
+            second = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert!(second, "{at} {:?}", blocks());
+    assert_eq!(blocks()[1]["command"], "touch second.txt", "{at}");
+    let r = run(rig.repo.vnx().args(["deny", &id, "--json"]));
+    assert_eq!(r.code, 0, "{at} {} {}", r.stdout, r.stderr);
+    let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
+    let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    let tree = rig
+        .repo
+        .env
+        .git(&["ls-tree", "-r", "--name-only", &format!("dispatch/{id}")]);
+    assert!(tree.contains("first.txt"), "{at} approved: {tree}");
+    assert!(!tree.contains("second.txt"), "{at} denied: {tree}");
+    rig.repo.verify_ok();
+}

@@ -79,7 +79,8 @@ impl CodingCli for Opencode {
     /// Its TUI's dialog (seen on 1.18.33: `Allow once   Allow always   Reject`, the first
     /// chosen): Enter allows once, Escape rejects. No plugin can answer it (its
     /// `permission.ask` hook never fired), and its plugins need an `npm install` that hangs
-    /// offline, so vnx gives it none: nothing tells vnx the dialog is up.
+    /// offline, so vnx gives it none: with no hook events, its supervisor watches the screen
+    /// for this line (ADR 0056).
     fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
         Some(dialog_keys(answer))
     }
