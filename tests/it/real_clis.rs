@@ -7,7 +7,8 @@
 //! `sessions` follows a dispatch's session past its first turn (blocked, cancelled, followed
 //! up); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
 //! shows the default posture against real work (allowlists, gemini's prompts, claude's
-//! model).
+//! model); `qwen` and `opencode` (with a local model through it, as `--provider ollama`)
+//! their own.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
