@@ -88,7 +88,7 @@ fn bash_completes_ids_providers_and_roles() {
     let providers = complete("vnx dispatch-agent --provider ''", 3);
     assert_eq!(
         providers,
-        "claude\ncodex\ngemini\nqwen\ncopilot\naider\nollama\ndemo\n"
+        "claude\ncodex\ngemini\nqwen\nopencode\ncopilot\naider\nollama\ndemo\n"
     );
     let roles = complete("vnx status --role ''", 3);
     assert!(roles.starts_with("implementer\n"), "{roles}");

@@ -244,3 +244,41 @@ fn a_done_vnx_cannot_commit_is_failed_and_its_work_kept() {
         .join(format!(".vnx-data/worktrees/dispatch-{id}"));
     assert!(wt.join("work.txt").is_file(), "the work is kept");
 }
+
+/// A worker that writes part of a line on stderr, a whole line on stdout, then ends the
+/// stderr line (opencode warns on stderr between its JSON events): each line reaches the
+/// worker's log whole, so the stdout line is not glued to the stderr one.
+#[test]
+fn the_log_keeps_each_streams_lines_whole() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("chatty");
+    script(
+        &bin,
+        "printf 'warning: half' >&2\nsleep 0.3\nprintf '{\"type\":\"event\"}\\n'\nsleep 0.3\nprintf ' a line\\n' >&2",
+    );
+    declare(&repo, &headless_script("chatty", &bin));
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "chatty",
+        "--json",
+        "--instruction",
+        "talk",
+    ]));
+    let c = completion(&r);
+    let id = c["dispatch_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    let log = std::fs::read_to_string(
+        repo.env
+            .path()
+            .join(format!(".vnx-data/dispatches/{id}/worker.log")),
+    )
+    .unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.contains(&r#"{"type":"event"}"#), "{log}");
+    assert!(lines.contains(&"warning: half a line"), "{log}");
+}

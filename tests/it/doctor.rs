@@ -187,9 +187,10 @@ fn a_healthy_project_passes() {
         PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
         PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 11 flags vnx passes are listed in `gemini --help`
         PASS  qwen            not installed (`qwen` is not on PATH): dispatches to qwen are refused
+        PASS  opencode        not installed (`opencode` is not on PATH): dispatches to opencode are refused
         PASS  copilot         not installed (`copilot` is not on PATH): dispatches to copilot are refused
         PASS  aider           not installed (`aider` is not on PATH): dispatches to aider are refused
-        PASS  ollama          [tmp]/bin/ollama: ollama version is 0.12.3; vnx passes it no flags
+        PASS  ollama          not installed (`opencode` is not on PATH): dispatches to ollama are refused
         PASS  project         [tmp]/work (initialised)
         PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles
         PASS  constraints     provider_constraints.yaml: 5 constraints
@@ -209,7 +210,7 @@ fn a_healthy_project_passes() {
         PASS  dispatches      none yet
         PASS  claude trust    the repository is trusted (covers its worktrees)
         PASS  codex trust     the repository is trusted (covers its worktrees)
-        25 pass, 2 warn, 0 fail
+        26 pass, 2 warn, 0 fail
     "#);
 }
 

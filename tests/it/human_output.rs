@@ -135,7 +135,7 @@ fn errors_say_what_failed_and_what_to_do() {
         insta::assert_snapshot!(out(&unknown), @r#"
             exit 2
             error: unknown provider "nope"
-            hint: built-in providers: claude, codex, gemini, qwen, copilot, aider, ollama, demo
+            hint: built-in providers: claude, codex, gemini, qwen, opencode, copilot, aider, ollama, demo
         "#);
         insta::assert_snapshot!(out(&bad_id), @r#"
             exit 2

@@ -7,7 +7,8 @@
 //! `sessions` follows a dispatch's session past its first turn (blocked, cancelled, followed
 //! up); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
 //! shows the default posture against real work (allowlists, gemini's prompts, claude's
-//! model).
+//! model); `qwen` and `opencode` (with a local model through it, as `--provider ollama`)
+//! their own.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use crate::common::{Repo, Run, completion, repo_dir, run};
 mod aider;
 mod copilot;
 mod daily_loop;
+mod opencode;
 mod posture;
 mod qwen;
 mod remote;
@@ -638,6 +640,9 @@ fn doctor_checks_the_real_clis_flags() {
         ("claude", "2.1.197"),
         ("codex", "0.169.0"),
         ("gemini", "0.61.0"),
+        ("opencode", "1.18.33"),
+        // A model Ollama serves runs in opencode: doctor probes opencode for it.
+        ("ollama", "1.18.33"),
     ] {
         let check = report["checks"]
             .as_array()

@@ -188,6 +188,7 @@ fn started() -> DispatchStarted {
             sessions: None,
         }),
         session_id: Some(s("0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a")),
+        cli_env: [(s("CLI_POSTURE"), s("{\"edit\":\"allow\"}"))].into(),
         extra: Default::default(),
     }
 }

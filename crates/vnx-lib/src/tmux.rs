@@ -202,6 +202,11 @@ impl Tmux {
         )
     }
 
+    /// The visible screen of a pane (by its id).
+    pub fn capture_pane(&self, pane: &str) -> Result<String, TmuxError> {
+        self.run(self.cmd().args(["capture-pane", "-p", "-t", pane]))
+    }
+
     /// A pane's whole history and screen (`%N` pane id), joined lines.
     pub fn capture_history(&self, pane: &str) -> Result<String, TmuxError> {
         self.run(

@@ -383,6 +383,11 @@ pub struct DispatchStarted {
     /// chose it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Variables vnx set for the worker's CLI, name to value: what its module gives as
+    /// configuration rather than flags (a posture's permissions, a model's provider). Absent:
+    /// none (or recorded by a vnx from before).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cli_env: BTreeMap<String, String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

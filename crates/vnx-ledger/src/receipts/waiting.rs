@@ -166,6 +166,9 @@ pub enum RequestFrom {
     /// (`vnx __hook` is on its `PATH`), which vnx cannot tell apart. Only the pane's dialog
     /// (`pane_dialog`) shows what the CLI itself asked.
     WorkerHook,
+    /// The CLI's permission dialog on the pane's screen, for a CLI with no hook that signals
+    /// one: what the worker's terminal showed, which the worker's own output could imitate.
+    Screen,
 }
 
 /// `dispatch_answered`: a person answered a blocked worker's permission prompt with

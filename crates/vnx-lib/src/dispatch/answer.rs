@@ -280,7 +280,13 @@ pub fn answer(
         via,
         keys,
         message: message.map(str::to_owned),
-        request_from: Some(RequestFrom::WorkerHook),
+        request_from: Some(
+            if pending.source == crate::dispatch::supervise::live::SCREEN {
+                RequestFrom::Screen
+            } else {
+                RequestFrom::WorkerHook
+            },
+        ),
         pane_dialog,
         extra: Default::default(),
     };
@@ -323,7 +329,7 @@ pub fn dialog_on_pane(
 }
 
 /// The lines of `screen` around the last line holding `marker` (see [`dialog_on_pane`]).
-fn dialog_lines(screen: &str, marker: &str) -> Option<String> {
+pub(crate) fn dialog_lines(screen: &str, marker: &str) -> Option<String> {
     let lines: Vec<&str> = screen.lines().collect();
     let at = lines.iter().rposition(|l| l.contains(marker))?;
     let from = at.saturating_sub(DIALOG_ABOVE);

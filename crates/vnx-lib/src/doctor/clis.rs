@@ -25,19 +25,20 @@ pub(super) fn check(
     alone: bool,
 ) -> Check {
     let name = provider.name();
+    let program = crate::provider::cli::of(provider).program();
     let Some(binary) = binary else {
         if !alone {
             return Check::pass(
                 name,
                 format!(
-                    "not installed (`{name}` is not on PATH): dispatches to {name} are refused"
+                    "not installed (`{program}` is not on PATH): dispatches to {name} are refused"
                 ),
             );
         }
         return Check::warn(
             name,
-            format!("not installed (`{name}` is not on PATH); only dispatches to {name} fail"),
-            format!("install {name}, or put it on PATH, to dispatch to it"),
+            format!("not installed (`{program}` is not on PATH); only dispatches to {name} fail"),
+            format!("install {program}, or put it on PATH, to dispatch to it"),
         );
     };
     let groups = flags::passed(provider);
@@ -70,7 +71,7 @@ pub(super) fn check(
     let mut commands = Vec::new();
     let mut flag_count = 0;
     for (group, help) in groups.iter().zip(helps) {
-        let command = group.command(name);
+        let command = group.command(program);
         let text = match help {
             Ok(text) => text,
             Err(e) => {

@@ -172,7 +172,12 @@ pub struct Inputs<'a> {
 /// `--version` and `--help` at once) while the rest runs.
 pub fn run(inputs: &Inputs<'_>) -> Report {
     let binaries: Vec<_> = clis::worker_clis()
-        .map(|p| (p, (inputs.find_program)(p.name())))
+        .map(|p| {
+            (
+                p,
+                (inputs.find_program)(crate::provider::cli::of(p).program()),
+            )
+        })
         .collect();
     let root = inputs.project.map(|p| p.root.as_path());
     let cache_dir = inputs.cache_dir;

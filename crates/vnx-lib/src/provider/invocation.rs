@@ -91,6 +91,9 @@ impl Provider {
         // A TUI cannot take a prompt on stdin (stdin is the terminal): a large prompt is a
         // file it is told to read.
         let (transport, prompt_arg) = match (w.lane, large) {
+            (Lane::Headless, _) if cli.prompt_on_stdin(Lane::Headless) => {
+                (PromptTransport::Stdin, String::new())
+            }
             (_, false) => (PromptTransport::Argument, PROMPT.to_owned()),
             (Lane::Headless, true) => (PromptTransport::Stdin, String::new()),
             (Lane::Interactive, true) => (
@@ -113,7 +116,7 @@ impl Provider {
         let made = cli.argv(&start)?;
         Ok(Invocation {
             argv: made.argv,
-            env: Vec::new(),
+            env: made.env,
             prompt_transport: transport,
             output: made.output,
             completion: made.completion,

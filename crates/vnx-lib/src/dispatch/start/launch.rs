@@ -413,6 +413,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         title: Some(plan.title.clone()).filter(|t| !t.is_empty()),
         cli_homes: spec.session_homes.as_ref().map(|h| h.recorded()),
         session_id: spec.session_id.clone(),
+        cli_env: spec.invocation.env.iter().cloned().collect(),
         extra: Default::default(),
     })
 }

@@ -1,5 +1,6 @@
 //! A running dispatch's live state, as its supervisor sees it: running, blocked on a person
-//! (from the CLIs' own permission and notification hooks, never from the screen), or stalled
+//! (from the CLIs' own permission and notification hooks; from the screen only for a TUI
+//! whose dialog no hook signals, ADR 0056), or stalled
 //! (nothing from the worker for a while). Each change becomes a receipt; none ends the
 //! dispatch.
 
@@ -12,6 +13,9 @@ use crate::receipts::{DispatchBlocked, DispatchResumed, DispatchStalled, Waiting
 
 /// The longest command or message a blocked receipt keeps, in bytes.
 const MAX_TEXT: usize = 2000;
+
+/// The source of a block the pane's screen showed (a CLI's dialog no hook of its signals).
+pub const SCREEN: &str = "screen";
 
 /// A change of live state, as the receipt that records it.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +46,8 @@ pub struct Live {
     blocked_by: Option<String>,
     since: Instant,
     last_activity: Instant,
+    /// What the screen's dialog named (its target and command), while it blocks the worker.
+    screen_asks: Option<(Option<String>, Option<String>)>,
 }
 
 /// What a hook signal says about the worker waiting: `Some` for a prompt that waits for a
@@ -106,6 +112,7 @@ impl Live {
             blocked_by: None,
             since: now,
             last_activity: now,
+            screen_asks: None,
         }
     }
 
@@ -176,6 +183,58 @@ impl Live {
         changes
     }
 
+    /// What the pane shows, for a CLI whose permission dialog no hook of its signals: its
+    /// dialog's lines while it is up (`dialog`, holding its line `marker`), else `None`. A
+    /// dialog that shows blocks the worker (source [`SCREEN`]), with the target (`→ …`) or
+    /// command (`$ …`) it names below its line (up to a gap of three spaces, where a TUI's
+    /// next column starts); one naming something else while the worker is
+    /// blocked is a new prompt; no dialog resumes it.
+    pub fn on_screen(&mut self, dialog: Option<&str>, marker: &str, now: Instant) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let Some(lines) = dialog else {
+            if self.blocked_by.as_deref() == Some(SCREEN) {
+                self.screen_asks = None;
+                changes.extend(self.resume(SCREEN, now));
+            }
+            return changes;
+        };
+        let below: Vec<&str> = lines
+            .lines()
+            .skip_while(|l| !l.contains(marker))
+            .skip(1)
+            .map(|l| l.trim_start_matches(|c: char| c.is_whitespace() || c == '┃'))
+            .collect();
+        let named = |prefix: &str| {
+            below
+                .iter()
+                .find_map(|l| l.strip_prefix(prefix))
+                // A TUI draws other columns beside it, after a wide gap.
+                .and_then(|t| t.split("   ").next())
+                .map(|t| t.trim().to_owned())
+        };
+        let asks = (bounded(named("→ ")), bounded(named("$ ")));
+        if self.state == State::Blocked && self.screen_asks.as_ref() == Some(&asks) {
+            return changes;
+        }
+        changes.extend(self.resume(SCREEN, now));
+        self.state = State::Blocked;
+        self.blocked_by = Some(SCREEN.to_owned());
+        self.since = now;
+        self.screen_asks = Some(asks.clone());
+        changes.push(Change::Blocked(DispatchBlocked {
+            dispatch_id: self.id.clone(),
+            waiting_for: WaitingFor::Permission,
+            tool: asks.0,
+            command: asks.1,
+            message: bounded(Some(lines.to_owned())),
+            source: SCREEN.to_owned(),
+            answer_with: self.answer_with.clone(),
+            remote: None,
+            extra: Default::default(),
+        }));
+        changes
+    }
+
     /// The worker produced something (`source`: `output`, `report`, …): a stalled worker goes
     /// on. A blocked one stays blocked: a TUI redraws while it waits.
     pub fn on_activity(&mut self, source: &str, now: Instant) -> Option<Change> {
@@ -210,6 +269,41 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+
+    /// A dialog as a TUI draws it (seen on a real one), with
+    /// the history above it and another column beside it.
+    const DIALOG: &str = "     $ touch first.txt\n  ┃  △ Permission required\n  ┃    # Shell command\n  ┃\n  ┃  $ touch NAME          /tmp/work/.vnx-data/\n  ┃   Allow once   Allow always   Reject";
+
+    #[test]
+    fn a_dialog_on_the_screen_blocks_each_prompt_once_and_its_end_resumes() {
+        let t0 = Instant::now();
+        let mut live = Live::new(&DispatchId::parse("D-1").unwrap(), "a".into(), None, t0);
+        let marker = "△ Permission required";
+        let first = DIALOG.replace("NAME", "second.txt");
+        let changes = live.on_screen(Some(&first), marker, t0);
+        let [Change::Blocked(b)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(b.command.as_deref(), Some("touch second.txt"));
+        assert_eq!(b.source, SCREEN);
+        assert_eq!(b.waiting_for, WaitingFor::Permission);
+        // The same dialog drawn again is the same prompt.
+        assert!(live.on_screen(Some(&first), marker, t0).is_empty());
+        // Another one, with no screen between them, is a new prompt.
+        let next = DIALOG.replace("NAME", "third.txt");
+        let changes = live.on_screen(Some(&next), marker, t0);
+        assert!(
+            matches!(changes.as_slice(), [Change::Resumed(_), Change::Blocked(b)] if b.command.as_deref() == Some("touch third.txt")),
+            "{changes:?}"
+        );
+        // The dialog gone: the worker goes on; no dialog again changes nothing.
+        assert!(matches!(
+            live.on_screen(None, marker, t0).as_slice(),
+            [Change::Resumed(r)] if r.source == SCREEN
+        ));
+        assert!(live.on_screen(None, marker, t0).is_empty());
+        assert!(!live.is_blocked());
+    }
 
     fn signal(event: &str, payload: Value) -> HookSignal {
         HookSignal {

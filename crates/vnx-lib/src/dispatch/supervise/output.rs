@@ -96,6 +96,12 @@ pub(super) fn copy_output(
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             let mut tail = Tail::default();
+            let mut line = LogLine::default();
+            let to_log = |bytes: &[u8]| {
+                if let Ok(Ok(log)) = log.lock().as_deref_mut().map(|l| l.as_mut()) {
+                    let _ = log.write_all(bytes);
+                }
+            };
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
                     break;
@@ -105,14 +111,13 @@ pub(super) fn copy_output(
                     p.feed(&buf[..n]);
                 }
                 tail.push(&buf[..n]);
-                if let Ok(Ok(log)) = log.lock().as_deref_mut().map(|l| l.as_mut()) {
-                    let _ = log.write_all(&buf[..n]);
-                }
+                line.push(&buf[..n], to_log);
                 if let Ok(mut pane) = pane.lock() {
                     let _ = pane.write_all(&buf[..n]);
                     let _ = pane.flush();
                 }
             }
+            line.finish(to_log);
             (parser.map(EventParser::finish).unwrap_or_default(), tail)
         })
     };
@@ -128,6 +133,45 @@ pub(super) fn copy_output(
         stdout,
         stderr,
         text: spec.invocation.output == crate::provider::OutputFormat::TEXT,
+    }
+}
+
+/// One stream's bytes written to the shared log a whole line at a time, so a line of one
+/// stream is never cut by the other's (a CLI may print a warning on stderr between its JSON
+/// events on stdout; a cut event line is lost to the transcript). A line longer than
+/// [`LogLine::MAX`] is written as it comes.
+#[derive(Debug, Default)]
+struct LogLine(Vec<u8>);
+
+impl LogLine {
+    const MAX: usize = 64 * 1024;
+
+    /// Takes `bytes`, and writes what ends a line (with what came before it).
+    fn push(&mut self, bytes: &[u8], mut write: impl FnMut(&[u8])) {
+        match bytes.iter().rposition(|b| *b == b'\n') {
+            Some(end) => {
+                if self.0.is_empty() {
+                    write(&bytes[..=end]);
+                } else {
+                    self.0.extend_from_slice(&bytes[..=end]);
+                    write(&self.0);
+                    self.0.clear();
+                }
+                self.0.extend_from_slice(&bytes[end + 1..]);
+            }
+            None => self.0.extend_from_slice(bytes),
+        }
+        if self.0.len() > Self::MAX {
+            write(&self.0);
+            self.0.clear();
+        }
+    }
+
+    /// Writes what is left at the stream's end.
+    fn finish(self, mut write: impl FnMut(&[u8])) {
+        if !self.0.is_empty() {
+            write(&self.0);
+        }
     }
 }
 
@@ -176,6 +220,32 @@ impl Activity {
 
 #[cfg(test)]
 mod tests {
+    use super::LogLine;
+
+    #[test]
+    fn the_log_gets_whole_lines_and_the_rest_at_the_end() {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut line = LogLine::default();
+        line.push(b"warn", |b| out.push(b.to_vec()));
+        assert!(out.is_empty());
+        line.push(b"ing\n{\"a\"", |b| out.push(b.to_vec()));
+        line.push(b":1}\nx", |b| out.push(b.to_vec()));
+        line.finish(|b| out.push(b.to_vec()));
+        assert_eq!(
+            out,
+            [
+                b"warning\n".to_vec(),
+                b"{\"a\":1}\n".to_vec(),
+                b"x".to_vec()
+            ]
+        );
+        // A line longer than the bound is not held back.
+        let mut out = 0;
+        let mut line = LogLine::default();
+        line.push(&vec![b'a'; LogLine::MAX + 1], |b| out += b.len());
+        assert_eq!(out, LogLine::MAX + 1);
+    }
+
     use super::Tail;
 
     fn tail(text: &str) -> Tail {

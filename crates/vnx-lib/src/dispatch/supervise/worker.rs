@@ -139,6 +139,10 @@ pub(super) fn run_worker(
         Instant::now(),
     );
     let mut activity = Activity::default();
+    // A TUI whose permission dialog no hook of its signals: its screen is watched for the
+    // dialog's line, once a second.
+    let screen_dialog = screen_dialog(spec).filter(|_| interactive);
+    let mut screen_seen: Option<Instant> = None;
     let mut reported_seen = false;
     let mut accepted_threads: Vec<String> = Vec::new();
     let mut settle_until: Option<Instant> = None;
@@ -174,6 +178,17 @@ pub(super) fn run_worker(
                 ) && ended.turn_end.is_none()
                 {
                     ended.turn_end = Some(signal);
+                }
+            }
+            if let (Some(marker), Some(pane)) = (screen_dialog, around.tmux_pane.as_deref())
+                && screen_seen.is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
+            {
+                screen_seen = Some(Instant::now());
+                if let Ok(screen) = tmux.capture_pane(pane) {
+                    let dialog = crate::dispatch::answer::dialog_lines(&screen, marker);
+                    for change in live.on_screen(dialog.as_deref(), marker, Instant::now()) {
+                        recorder.change(&change, log);
+                    }
                 }
             }
             let reported = matches!(
@@ -243,6 +258,20 @@ pub(super) fn run_worker(
     ended.temp_files = count_files(&tmp);
     let _ = fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// How often a TUI's screen is looked at for its permission dialog.
+const SCREEN_EVERY: Duration = Duration::from_secs(1);
+
+/// The line of a built-in CLI's permission dialog, when no hook of its signals the dialog
+/// (it has no hook events): the screen is all that shows it.
+fn screen_dialog(spec: &Spec) -> Option<&'static str> {
+    let cli = crate::provider::cli::of(crate::provider::Provider::parse(&spec.provider).ok()?);
+    if cli.hook_events().is_empty() {
+        cli.dialog_marker()
+    } else {
+        None
+    }
 }
 
 /// Files under a directory (not following links).

@@ -127,4 +127,8 @@ pub struct Argv {
     pub completion: ProviderCompletion,
     /// The end-of-turn hook vnx installs for it.
     pub hooks: HookKind,
+    /// Variables set for the worker only (a CLI whose posture or model is configuration,
+    /// not flags), recorded in the signed start; they override the dispatching
+    /// environment's.
+    pub env: Vec<(String, String)>,
 }

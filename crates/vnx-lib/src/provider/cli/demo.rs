@@ -111,6 +111,7 @@ impl CodingCli for Demo {
             output: OutputFormat::TEXT,
             completion: ProviderCompletion::Report,
             hooks: HookKind::NONE,
+            env: Vec::new(),
         })
     }
 }

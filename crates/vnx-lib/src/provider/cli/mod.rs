@@ -1,6 +1,6 @@
 //! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
 //! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`,
-//! `copilot`, `aider`, `ollama`, `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
+//! `opencode`, `copilot`, `aider`, `ollama`, `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
 //! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
 //! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
 //! module is handed lives beside it: `argv` (what an argv is made from), `hook` (what a hook
@@ -42,6 +42,7 @@ mod error;
 pub mod gemini;
 pub mod hook;
 pub mod ollama;
+pub mod opencode;
 pub mod qwen;
 pub mod render;
 pub mod session;
@@ -61,6 +62,8 @@ pub enum Provider {
     Codex,
     /// Google's Gemini CLI (`gemini`).
     Gemini,
+    /// opencode (`opencode`).
+    Opencode,
     /// Alibaba's Qwen Code (`qwen`).
     Qwen,
     /// aider (`aider`, PyPI `aider-chat`).
@@ -75,11 +78,12 @@ pub enum Provider {
 
 impl Provider {
     /// Every built-in provider, in the registry's order.
-    pub const ALL: [Provider; 8] = [
+    pub const ALL: [Provider; 9] = [
         Provider::Claude,
         Provider::Codex,
         Provider::Gemini,
         Provider::Qwen,
+        Provider::Opencode,
         Provider::Copilot,
         Provider::Aider,
         Provider::Ollama,
@@ -91,8 +95,8 @@ impl Provider {
 
     /// Every built-in provider's name, in [`Provider::ALL`]'s order (what the config refuses
     /// to declare again).
-    pub const NAMES: [&'static str; 8] = [
-        "claude", "codex", "gemini", "qwen", "copilot", "aider", "ollama", "demo",
+    pub const NAMES: [&'static str; 9] = [
+        "claude", "codex", "gemini", "qwen", "opencode", "copilot", "aider", "ollama", "demo",
     ];
 
     /// The provider as `--provider` and receipts spell it.
@@ -104,6 +108,7 @@ impl Provider {
             Provider::Qwen => "qwen",
             Provider::Aider => "aider",
             Provider::Copilot => "copilot",
+            Provider::Opencode => "opencode",
             Provider::Ollama => "ollama",
             Provider::Demo => "demo",
         }
@@ -246,9 +251,21 @@ pub trait CodingCli: Sync {
         true
     }
 
+    /// The program its dispatches run (found on PATH; what doctor probes): by default the
+    /// provider's name.
+    fn program(&self) -> &'static str {
+        self.provider().name()
+    }
+
     /// The lane a dispatch runs in when none is asked for.
     fn default_lane(&self) -> Lane {
         Lane::Headless
+    }
+
+    /// Whether it takes the prompt on stdin in `lane` whatever its size: a CLI that would
+    /// alter a prompt given as an argument (quote it), and reads stdin as it is.
+    fn prompt_on_stdin(&self, _lane: Lane) -> bool {
+        false
     }
 
     /// Whether it resumes a session it recorded, in `lane` (a follow-up); where it does not,
@@ -535,11 +552,12 @@ pub trait CodingCli: Sync {
 
 /// Every built-in CLI, in the order [`Provider::ALL`] lists them; inference reports them in
 /// it.
-pub static CLIS: [&dyn CodingCli; 8] = [
+pub static CLIS: [&dyn CodingCli; 9] = [
     &claude::Claude,
     &codex::Codex,
     &gemini::Gemini,
     &qwen::Qwen,
+    &opencode::Opencode,
     &copilot::Copilot,
     &aider::Aider,
     &ollama::Ollama,

@@ -1,18 +1,32 @@
-//! Ollama (`ollama run MODEL PROMPT`), local models: what vnx knows about it. Headless only;
-//! it answers in text and has no tools, so it cannot run `vnx report` (its exit ends the
-//! dispatch); where it keeps its state.
+//! A model Ollama serves, as a coding worker (`--provider ollama --model NAME:TAG`): Ollama's
+//! own CLI (`ollama run`) only chats, so vnx runs opencode pointed at Ollama's
+//! OpenAI-compatible API (`$OLLAMA_HOST/v1/chat/completions`) with that model as the only
+//! one it may use (ADR 0056). It edits files, runs the commands its posture allows and
+//! reports with `vnx report`, as a hosted model's CLI does; its argv, posture, events,
+//! transcript and state are opencode's.
 
-use super::argv::{Argv, Start, literal};
+use super::argv::{Argv, Start, Wanted};
+use super::opencode::{self, Served};
 use super::{CodingCli, Provider, ProviderError, check_valid};
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, ProviderCompletion};
+use crate::receipts::PermissionAnswer;
+use crate::receipts::kinds::{Lane, Permission};
 use crate::sandbox::StatePath;
+
+/// Ollama's API, as opencode is given it: `OLLAMA_HOST` is the server's URL
+/// (`http://127.0.0.1:11434`), read by opencode from the worker's environment.
+const SERVED: Served = Served {
+    name: "ollama",
+    title: "Ollama",
+    base_url: "{env:OLLAMA_HOST}/v1",
+};
 
 /// Ollama.
 #[derive(Debug)]
 pub struct Ollama;
 
 impl CodingCli for Ollama {
-    /// A local model: exempt from the egress policy by default.
+    /// A local model: exempt from the egress policy by default (opencode is given no other
+    /// provider).
     fn egress_exempt(&self) -> bool {
         true
     }
@@ -34,54 +48,54 @@ impl CodingCli for Ollama {
         }
     }
 
+    /// opencode, pointed at Ollama.
+    fn program(&self) -> &'static str {
+        "opencode"
+    }
+
+    fn prompt_on_stdin(&self, lane: Lane) -> bool {
+        lane == Lane::Headless
+    }
+
+    fn resumes_sessions(&self, lane: Lane) -> bool {
+        lane == Lane::Headless
+    }
+
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        opencode::permission_flags(permission)
+    }
+
     fn argv(&self, s: &Start<'_>) -> Result<Argv, ProviderError> {
-        if s.w.lane == Lane::Interactive {
-            return Err(ProviderError::LaneUnsupported {
-                provider: "ollama".into(),
-                lane: Lane::Interactive,
-            });
-        }
-        let mut argv = vec!["ollama".into(), "run".into()];
-        argv.push(literal(s.w.model.unwrap_or_default()));
-        if !s.large {
-            argv.push(s.prompt_arg.clone());
-        }
-        Ok(Argv {
-            argv,
-            output: OutputFormat::TEXT,
-            completion: ProviderCompletion::Exit,
-            hooks: HookKind::NONE,
-        })
+        opencode::argv(s, Some(SERVED))
+    }
+
+    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
+        opencode::allowed_commands(w)
+    }
+
+    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(opencode::dialog_keys(answer))
+    }
+
+    fn dialog_marker(&self) -> Option<&'static str> {
+        Some(opencode::DIALOG_MARKER)
     }
 
     fn state_paths(&self) -> &'static [StatePath] {
-        const PATHS: &[StatePath] = &[StatePath::dir(".ollama", None)];
-        PATHS
+        opencode::STATE_PATHS
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::provider::Provider;
-    use crate::provider::flags::passed;
+    use crate::provider::flags::group;
 
     #[test]
-    fn it_has_no_tui() {
-        use crate::provider::invocation::wanted;
-        use crate::provider::{Lane, Permission};
-        assert!(
-            Provider::Ollama
-                .invocation(&wanted(Lane::Interactive, Permission::Ask, 1))
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn it_is_passed_no_flags() {
-        assert_eq!(
-            passed(Provider::Ollama),
-            [],
-            "ollama run MODEL PROMPT: no flags"
-        );
+    fn a_model_ollama_serves_runs_in_the_coding_cli_with_its_flags() {
+        let local = group(Provider::Ollama, &["run"]);
+        for f in ["--format", "--model", "--auto", "--session"] {
+            assert!(local.contains(&f.to_owned()), "{f}: {local:?}");
+        }
     }
 }

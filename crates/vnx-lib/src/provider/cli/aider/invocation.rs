@@ -81,6 +81,7 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
         output: super::STREAM,
         completion: ProviderCompletion::Output,
         hooks: HookKind::NONE,
+        env: Vec::new(),
     })
 }
 

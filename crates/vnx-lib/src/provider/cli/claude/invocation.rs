@@ -36,6 +36,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 output: super::STREAM,
                 completion: ProviderCompletion::Report,
                 hooks: HookKind::NONE,
+                env: Vec::new(),
             }
         }
         Lane::Interactive => {
@@ -55,6 +56,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 output: OutputFormat::TEXT,
                 completion: ProviderCompletion::Report,
                 hooks: super::TURN_END,
+                env: Vec::new(),
             }
         }
     }

@@ -97,6 +97,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
         output,
         completion: ProviderCompletion::Report,
         hooks: hook,
+        env: Vec::new(),
     }
 }
 

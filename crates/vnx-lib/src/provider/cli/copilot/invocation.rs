@@ -65,6 +65,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
         } else {
             HookKind::NONE
         },
+        env: Vec::new(),
     }
 }
 

@@ -43,6 +43,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 output: super::STREAM,
                 completion: ProviderCompletion::Report,
                 hooks: HookKind::NONE,
+                env: Vec::new(),
             }
         }
         Lane::Interactive => {
@@ -64,6 +65,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 output: OutputFormat::TEXT,
                 completion: ProviderCompletion::Report,
                 hooks: super::TURN_END,
+                env: Vec::new(),
             }
         }
     }

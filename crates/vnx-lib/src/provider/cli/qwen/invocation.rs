@@ -48,6 +48,7 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
         output: super::STREAM,
         completion: ProviderCompletion::Report,
         hooks: HookKind::NONE,
+        env: Vec::new(),
     })
 }
 

@@ -1,0 +1,249 @@
+//! opencode `run --format json` events (1.18.33), one JSON object a line, each naming its
+//! `sessionID`: `step_start`, `tool_use` (a finished call: `part.tool`, `part.state.status`
+//! `completed`|`error`), `step_finish` (`part.reason` `tool-calls`|`stop`, `part.tokens`,
+//! `part.cost`), `text` (`part.text`), and `error` (`error.name`, `error.data.message`,
+//! `error.data.statusCode`) for a failed model request. There is no closing result: a turn
+//! that ended (`stop`) without an error is a success; a denied tool is a `tool_use` whose
+//! error says the user rejected it (opencode exits 0 after it).
+
+use serde_json::Value;
+
+use crate::provider::cli::stream::{
+    LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add, error_verdict,
+    f64_field, nonblank_field, set_capped, str_field, truncate, u64_field,
+};
+
+/// How opencode words a tool call a permission rule or an ask refused.
+const REFUSALS: [&str; 2] = [
+    "The user rejected permission to use this specific tool call",
+    "The user has specified a rule which prevents you from using this specific tool call",
+];
+
+/// opencode's headless stream.
+#[derive(Debug, Default)]
+pub(crate) struct OpencodeEvents {
+    /// The reason of the last finished step.
+    last_reason: Option<String>,
+    /// The last error's message.
+    error: Option<String>,
+    /// Tokens and cost summed over the steps.
+    usage: Option<Usage>,
+    cost: Option<f64>,
+    /// The steps finished.
+    steps: u64,
+}
+
+impl StreamEvents for OpencodeEvents {
+    fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
+        if summary.session_id.is_none() {
+            set_capped(&mut summary.session_id, event, "sessionID");
+        }
+        let part = event.get("part").unwrap_or(&Value::Null);
+        match kind {
+            "tool_use" => {
+                summary.tool_calls += 1;
+                if refused(part) {
+                    summary.permission_denials += 1;
+                }
+            }
+            "step_finish" => self.step_finish(part),
+            "text" => {
+                if let Some(text) = nonblank_field(part, "text") {
+                    summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+                }
+            }
+            "error" => self.error = Some(error_message(event)),
+            _ => {}
+        }
+        summary.usage = self.usage.clone();
+        summary.cost_usd = self.cost;
+        if self.steps > 0 {
+            summary.num_turns = Some(self.steps);
+        }
+    }
+
+    fn finish(&mut self, summary: &mut StreamSummary) {
+        if let Some(message) = &self.error {
+            summary.verdict = Some(error_verdict(message));
+        } else if self
+            .last_reason
+            .as_deref()
+            .is_some_and(|r| r != "tool-calls")
+        {
+            summary.verdict = Some(Verdict::Success);
+        }
+    }
+}
+
+impl OpencodeEvents {
+    fn step_finish(&mut self, part: &Value) {
+        self.steps += 1;
+        if let Some(reason) = nonblank_field(part, "reason") {
+            self.last_reason = Some(truncate(reason, 64));
+        }
+        if let Some(tokens) = part.get("tokens").filter(|t| t.is_object()) {
+            let usage = self.usage.get_or_insert_with(Usage::default);
+            add(&mut usage.input_tokens, u64_field(tokens, "input"));
+            add(&mut usage.output_tokens, u64_field(tokens, "output"));
+            let cache = tokens.get("cache").unwrap_or(&Value::Null);
+            let read = usage.cached_input_tokens.get_or_insert(0);
+            add(read, u64_field(cache, "read"));
+            let write = usage.cache_creation_input_tokens.get_or_insert(0);
+            add(write, u64_field(cache, "write"));
+            let total = usage.total_tokens.get_or_insert(0);
+            add(total, u64_field(tokens, "total"));
+        }
+        if let Some(cost) = f64_field(part, "cost").filter(|c| *c >= 0.0) {
+            *self.cost.get_or_insert(0.0) += cost;
+        }
+    }
+}
+
+/// Whether a finished tool call was refused by a permission rule or a rejected ask.
+pub(super) fn refused(part: &Value) -> bool {
+    let state = part.get("state").unwrap_or(&Value::Null);
+    str_field(state, "status") == Some("error")
+        && str_field(state, "error").is_some_and(|e| REFUSALS.iter().any(|r| e.starts_with(r)))
+}
+
+/// An `error` event in a few words: `APIError (HTTP 400): scripted failure`.
+pub(super) fn error_message(event: &Value) -> String {
+    let error = event.get("error").unwrap_or(&Value::Null);
+    let name = nonblank_field(error, "name").unwrap_or("error");
+    let data = error.get("data").unwrap_or(&Value::Null);
+    let message = nonblank_field(data, "message")
+        .or_else(|| nonblank_field(error, "message"))
+        .unwrap_or("");
+    let status = u64_field(data, "statusCode")
+        .map(|code| format!(" (HTTP {code})"))
+        .unwrap_or_default();
+    let text = if message.is_empty() {
+        format!("{name}{status}")
+    } else {
+        format!("{name}{status}: {message}")
+    };
+    truncate(&text, 500)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A stream recorded from the real opencode 1.18.33 against the scripted model server
+    /// (`tests/support/fixtures/opencode/`), fed line by line as the shared parser does.
+    fn parse(text: &str) -> StreamSummary {
+        let mut parser = OpencodeEvents::default();
+        let mut summary = StreamSummary::default();
+        for line in text.lines() {
+            let Ok(event) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let kind = str_field(&event, "type").unwrap_or("").to_owned();
+            parser.event(&kind, &event, &mut summary);
+        }
+        parser.finish(&mut summary);
+        summary
+    }
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!(
+                "../../../../../../tests/support/fixtures/opencode/",
+                $name
+            ))
+        };
+    }
+
+    #[test]
+    fn a_success_has_its_session_usage_tool_calls_and_answer() {
+        let s = parse(fixture!("headless-shell.jsonl"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        assert!(
+            s.session_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("ses_")),
+            "{s:?}"
+        );
+        assert!(s.tool_calls >= 1, "{s:?}");
+        assert_eq!(s.permission_denials, 0);
+        let usage = s.usage.unwrap();
+        assert!(
+            usage.input_tokens > 0 && usage.output_tokens > 0,
+            "{usage:?}"
+        );
+        assert_eq!(
+            usage.total_tokens,
+            Some(usage.input_tokens + usage.output_tokens)
+        );
+        assert_eq!(s.cost_usd, Some(0.0));
+        assert!(s.last_message.is_some());
+    }
+
+    #[test]
+    fn an_api_error_is_a_failure() {
+        for (code, text) in [
+            (400, fixture!("api-error.jsonl")),
+            (500, fixture!("api-error-500.jsonl")),
+        ] {
+            let s = parse(text);
+            assert_eq!(
+                s.verdict,
+                Some(Verdict::Error {
+                    message: format!("APIError (HTTP {code}): scripted failure")
+                })
+            );
+            assert_eq!(s.last_message, None);
+        }
+    }
+
+    #[test]
+    fn a_question_is_the_last_message() {
+        let s = parse(fixture!("question.jsonl"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        assert_eq!(
+            s.last_message.as_deref(),
+            Some("Should I also update the documentation?")
+        );
+        assert_eq!(s.tool_calls, 0);
+    }
+
+    #[test]
+    fn a_rejected_tool_is_a_denial_and_a_turn_it_ended_no_success() {
+        let s = parse(fixture!("headless-denied.jsonl"));
+        assert_eq!(s.permission_denials, 1);
+        assert_eq!(s.tool_calls, 1);
+        // The turn ended on the rejected call: no answer, no verdict of success.
+        assert_eq!(s.verdict, None);
+    }
+
+    proptest! {
+        /// Whatever a worker prints, the parser neither panics nor keeps more than its caps.
+        #[test]
+        fn hostile_events_are_bounded(
+            kind in prop::sample::select(vec!["step_start", "tool_use", "step_finish", "text", "error", "x"]),
+            text in ".{0,300}",
+            n in any::<i64>(),
+            f in any::<f64>(),
+        ) {
+            let event = serde_json::json!({
+                "type": kind, "sessionID": text.repeat(2),
+                "part": {"text": text.repeat(20), "reason": text, "cost": f,
+                         "tokens": {"input": n, "output": f, "total": n, "cache": {"read": n}},
+                         "state": {"status": "error", "error": text}},
+                "error": {"name": text, "data": {"message": text.repeat(10), "statusCode": n}},
+            });
+            let mut parser = OpencodeEvents::default();
+            let mut summary = StreamSummary::default();
+            parser.event(kind, &event, &mut summary);
+            parser.event(kind, &event, &mut summary);
+            parser.finish(&mut summary);
+            prop_assert!(summary.session_id.map_or(0, |s| s.chars().count()) <= 256);
+            prop_assert!(summary.last_message.map_or(0, |s| s.chars().count()) <= LAST_MESSAGE_MAX_CHARS);
+            if let Some(Verdict::Error { message }) = summary.verdict {
+                prop_assert!(message.chars().count() <= 500);
+            }
+        }
+    }
+}

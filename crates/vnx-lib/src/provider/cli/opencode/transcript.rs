@@ -1,0 +1,143 @@
+//! opencode's `run --format json` stream as a transcript: its session, the assistant's text,
+//! each finished tool call with its output (a refused one as a denial), and each turn's end
+//! (`stop`) with the steps and tokens so far; a failed model request as an error.
+
+use serde_json::Value;
+
+use super::events::{error_message, refused};
+use crate::provider::cli::render::*;
+
+/// A renderer of opencode's headless stream.
+#[derive(Debug, Default)]
+pub(crate) struct OpencodeTranscript {
+    started: bool,
+    steps: u64,
+    input: u64,
+    output: u64,
+    cached: u64,
+    denials: u64,
+}
+
+/// Whether an event is opencode's: one of its kinds, naming its session as `sessionID`.
+pub(crate) fn claims(kind: &str, event: &Value) -> bool {
+    matches!(
+        kind,
+        "step_start" | "step_finish" | "tool_use" | "text" | "error"
+    ) && str_of(event, "sessionID").is_some()
+}
+
+impl TranscriptEvents for OpencodeTranscript {
+    fn event(&mut self, kind: &str, event: &Value, out: &mut Sink) {
+        if !self.started {
+            self.started = true;
+            let session = str_of(event, "sessionID").unwrap_or("-");
+            out.push("start", &format!("opencode, session {session}"));
+        }
+        let part = event.get("part").unwrap_or(&Value::Null);
+        match kind {
+            "text" => {
+                if let Some(text) = nonblank(part, "text") {
+                    out.push_lines("says", text, MAX_MESSAGE_LINES);
+                }
+            }
+            "tool_use" => self.tool(part, out),
+            "step_finish" => self.step_finish(part, out),
+            "error" => {
+                let message = error_message(event);
+                out.push("end", &format!("error: {message}"));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl OpencodeTranscript {
+    fn tool(&mut self, part: &Value, out: &mut Sink) {
+        let name = str_of(part, "tool").unwrap_or("tool");
+        let state = part.get("state").unwrap_or(&Value::Null);
+        let what = describe_input(state.get("input").unwrap_or(&Value::Null));
+        if refused(part) {
+            self.denials += 1;
+            out.push("denied", &format!("{name} {what}"));
+            return;
+        }
+        if name == "bash" {
+            out.push("$", &what);
+        } else {
+            out.push("▸", &format!("{name} {what}"));
+        }
+        match str_of(state, "status") {
+            Some("error") => out.push_result(false, str_of(state, "error").unwrap_or("")),
+            _ => out.push_result(true, str_of(state, "output").unwrap_or("")),
+        }
+    }
+
+    fn step_finish(&mut self, part: &Value, out: &mut Sink) {
+        self.steps += 1;
+        if let Some(tokens) = part.get("tokens") {
+            self.input = self
+                .input
+                .saturating_add(u64_of(tokens, "input").unwrap_or(0));
+            self.output = self
+                .output
+                .saturating_add(u64_of(tokens, "output").unwrap_or(0));
+            let read = tokens.get("cache").and_then(|c| u64_of(c, "read"));
+            self.cached = self.cached.saturating_add(read.unwrap_or(0));
+        }
+        if str_of(part, "reason") == Some("tool-calls") {
+            return;
+        }
+        let mut parts = vec!["success".to_owned(), format!("{} step(s)", self.steps)];
+        parts.extend(tokens(
+            Some(self.input),
+            Some(self.output),
+            Some(self.cached),
+        ));
+        if self.denials > 0 {
+            parts.push(format!("{} permission denial(s)", self.denials));
+        }
+        out.push("end", &parts.join(" · "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::transcript::render;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!(
+                "../../../../../../tests/support/fixtures/opencode/",
+                $name
+            ))
+        };
+    }
+
+    #[test]
+    fn a_worker_log_of_opencode_is_drawn_as_opencode() {
+        let lines = render(fixture!("headless-shell.jsonl").as_bytes());
+        let text = lines.join("\n");
+        assert!(
+            lines[0].starts_with("start   opencode, session ses_"),
+            "{text}"
+        );
+        assert!(lines.iter().any(|l| l.starts_with("$ ")), "{text}");
+        let end = lines.last().unwrap();
+        assert!(end.starts_with("end     success · "), "{text}");
+        assert!(end.contains(" in, "), "{end}");
+    }
+
+    #[test]
+    fn a_denial_and_an_api_error_are_drawn() {
+        let lines = render(fixture!("headless-denied.jsonl").as_bytes());
+        assert!(
+            lines.iter().any(|l| l == "denied  bash echo hi > ran.txt"),
+            "{lines:?}"
+        );
+        let lines = render(fixture!("api-error.jsonl").as_bytes());
+        assert_eq!(
+            lines.last().unwrap(),
+            "end     error: APIError (HTTP 400): scripted failure"
+        );
+    }
+}
