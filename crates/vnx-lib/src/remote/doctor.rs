@@ -23,13 +23,18 @@ pub struct HostCheck {
 }
 
 /// The programs looked for on the host, besides vnx: git, tmux and each built-in CLI's.
-fn tools() -> impl Iterator<Item = &'static str> {
-    REQUIRED.into_iter().chain(
-        crate::provider::cli::CLIS
-            .iter()
-            .filter(|c| c.separate_binary())
-            .map(|c| c.provider().name()),
-    )
+fn tools() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = REQUIRED.to_vec();
+    // Each CLI's program once (a local model runs in another CLI's program).
+    for cli in crate::provider::cli::CLIS
+        .iter()
+        .filter(|c| c.separate_binary())
+    {
+        if !out.contains(&cli.program()) {
+            out.push(cli.program());
+        }
+    }
+    out
 }
 
 /// The programs that are required (the CLIs are as the dispatches need them).
@@ -127,4 +132,34 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_is_asked_for_each_clis_program_once() {
+        let tools = tools();
+        assert_eq!(tools[..2], REQUIRED);
+        for cli in crate::provider::cli::CLIS
+            .iter()
+            .filter(|c| c.separate_binary())
+        {
+            assert_eq!(
+                tools.iter().filter(|t| **t == cli.program()).count(),
+                1,
+                "{tools:?}"
+            );
+        }
+        // Only programs a dispatch runs: a CLI that runs in another's adds no name of its own.
+        for tool in &tools[2..] {
+            assert!(
+                crate::provider::cli::CLIS
+                    .iter()
+                    .any(|c| c.separate_binary() && c.program() == *tool),
+                "{tool}"
+            );
+        }
+    }
 }
