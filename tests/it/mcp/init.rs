@@ -1,4 +1,4 @@
-//! `vnx init --mcp`: vnx registered as an MCP server with claude, codex and gemini, each
+//! `vnx init --mcp`: vnx registered as an MCP server with claude, codex, gemini and qwen, each
 //! client's configuration keeping what else it held.
 
 use super::*;
@@ -22,6 +22,7 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
         ("claude", root.join(".mcp.json")),
         ("codex", codex_dir.join("config.toml")),
         ("gemini", root.join(".gemini/settings.json")),
+        ("qwen", root.join(".qwen/settings.json")),
     ] {
         assert!(
             r.stdout
@@ -66,6 +67,14 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
         serde_json::json!({"mcpServers": {"vnx": {"command": vnx, "args": ["mcp"]}}})
     );
     assert!(!root.join(".gemini/settings.json.pre-vnx").exists());
+    // qwen: a new project settings file, as gemini's.
+    let qwen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join(".qwen/settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        qwen,
+        serde_json::json!({"mcpServers": {"vnx": {"command": vnx, "args": ["mcp"]}}})
+    );
 
     // Again: nothing changes, no new backups.
     let files = |dir: &Path| {
@@ -86,10 +95,17 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
         .iter()
         .map(|m| m["action"].as_str().unwrap())
         .collect();
-    // claude, codex, gemini, and copilot (in its home, `init_mcp_registers_with_copilot_in_its_home_keeping_the_rest`).
+    // claude, codex, gemini, qwen, and copilot (in its home,
+    // `init_mcp_registers_with_copilot_in_its_home_keeping_the_rest`).
     assert_eq!(
         actions,
-        ["unchanged", "unchanged", "unchanged", "unchanged"]
+        [
+            "unchanged",
+            "unchanged",
+            "unchanged",
+            "unchanged",
+            "unchanged"
+        ]
     );
     assert_eq!((files(root), files(&codex_dir)), (root_files, codex_files));
 

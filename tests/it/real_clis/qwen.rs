@@ -213,3 +213,32 @@ fn real_qwen_runs_sandboxed_with_the_full_posture() {
     assert!(chats.is_dir(), "{at} no {}", chats.display());
     rig.repo.verify_ok();
 }
+
+/// `vnx init --mcp qwen` registers `vnx mcp` in the project's `.qwen/settings.json`, and the
+/// real qwen, run there, calls its tools and reads their answer.
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_calls_vnx_mcp_after_init_mcp() {
+    let rig = Rig::new();
+    let at = step("qwen", "headless", "init --mcp");
+    let r = run(rig
+        .repo
+        .vnx()
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["init", "--mcp", "qwen"]));
+    assert_eq!(r.code, 0, "{at} {}", r.stderr);
+    let mut cmd = std::process::Command::new("qwen");
+    cmd.current_dir(rig.repo.env.path())
+        .env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["--approval-mode", "yolo", "-o", "stream-json"])
+        .arg("List.\n@model tool mcp__vnx__list_dispatches {}\n@model say listed")
+        .stdin(std::process::Stdio::null());
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{at} {}", r.stderr);
+    let answered = r
+        .stdout
+        .lines()
+        .any(|l| l.contains("\"tool_result\"") && l.contains("ledger_head"));
+    assert!(answered, "{at} {}", r.stdout);
+}

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::argv::{Argv, Start, Wanted};
 use super::render::TranscriptEvents;
 use super::stream::StreamEvents;
-use super::{CodingCli, Provider, ProviderError};
+use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -50,6 +50,16 @@ impl CodingCli for Qwen {
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
         invocation::allowed_commands(w)
+    }
+
+    /// The project's `.qwen/settings.json`, `mcpServers` (project scope; seen on 0.15.10).
+    fn mcp_config(&self) -> Option<McpConfig> {
+        Some(McpConfig::ProjectJson {
+            file: ".qwen/settings.json",
+            servers: "mcpServers",
+            stdio_type: false,
+            no_link: Some(".qwen"),
+        })
     }
 
     fn output_format(&self) -> Option<OutputFormat> {
