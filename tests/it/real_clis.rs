@@ -173,12 +173,27 @@ impl Rig {
             .join(format!(".vnx-data/worktrees/dispatch-{id}"))
     }
 
-    fn dispatch(&self, cli: &str, lane: &str, instruction: &str) -> Run {
+    /// `vnx` in the rig's repository, with the real CLIs first on `PATH` and their offline
+    /// environment.
+    fn vnx(&self) -> std::process::Command {
         let mut cmd = self.repo.vnx();
         cmd.env("PATH", &self.path)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .args(["dispatch-agent", "--agent", "implementer", "--json"])
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    fn dispatch(&self, cli: &str, lane: &str, instruction: &str) -> Run {
+        let mut cmd = self.vnx();
+        cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
             .args(["--provider", cli, "--lane", lane, "--deadline", "120"])
+            .args(["--instruction", instruction]);
+        run(cmd)
+    }
+
+    /// `vnx follow-up ID` of an earlier dispatch with `instruction`, waited for.
+    fn follow_up(&self, id: &str, instruction: &str) -> Run {
+        let mut cmd = self.vnx();
+        cmd.args(["follow-up", id, "--json", "--deadline", "120"])
             .args(["--instruction", instruction]);
         run(cmd)
     }
@@ -388,10 +403,8 @@ fn real_clis_run_sandboxed_with_the_full_posture() {
             "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-{cli}-{lane} && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
             escape.display()
         );
-        let mut cmd = rig.repo.vnx();
-        cmd.env("PATH", &rig.path)
-            .envs(rig.env.iter().map(|(k, v)| (k, v)))
-            .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        let mut cmd = rig.vnx();
+        cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
             .args(["--provider", cli, "--lane", lane, "--deadline", "120"])
             .args(["--sandbox", "--permission", "full"])
             .args(["--instruction", &instruction]);
@@ -444,15 +457,10 @@ fn real_clis_run_sandboxed_with_the_full_posture() {
             "{at} no session file in {}",
             place.display()
         );
-        let mut cmd = rig.repo.vnx();
-        cmd.env("PATH", &rig.path)
-            .envs(rig.env.iter().map(|(k, v)| (k, v)))
-            .args(["follow-up", &id, "--json", "--deadline", "120"])
-            .args([
-                "--instruction",
-                &format!("{marker} again\n\\@model run vnx report --status done --summary again\n\\@model say Again."),
-            ]);
-        let f = run(cmd);
+        let f = rig.follow_up(
+            &id,
+            &format!("{marker} again\n\\@model run vnx report --status done --summary again\n\\@model say Again."),
+        );
         let fc = completion(&f);
         assert_eq!(
             fc["status"],
@@ -629,10 +637,8 @@ fn eight_real_dispatches_in_parallel() {
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn doctor_checks_the_real_clis_flags() {
     let rig = Rig::new();
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["doctor", "--json"]);
+    let mut cmd = rig.vnx();
+    cmd.args(["doctor", "--json"]);
     let r = run(cmd);
     let report: serde_json::Value =
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));

@@ -152,12 +152,7 @@ fn real_aider_question_then_a_follow_up_restores_the_chat() {
 
     let marker = "follow-up of aider headless";
     let file = "aider-followed.txt";
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["follow-up", &id, "--json", "--deadline", "120"])
-        .args(["--instruction", &writes(marker, file)]);
-    let r = run(cmd);
+    let r = rig.follow_up(&id, &writes(marker, file));
     let at = step("aider", "headless", "follow-up");
     let f = completion(&r);
     assert_eq!(f["status"], "done", "{at} {}", explain(&f));
@@ -179,10 +174,8 @@ fn real_aider_ask_posture_changes_nothing() {
     let rig = Rig::new();
     let at = step("aider", "headless", "ask posture");
     let file = "aider-asked.txt";
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args([
             "--provider",
             "aider",
@@ -219,10 +212,8 @@ fn real_aider_runs_sandboxed_with_the_full_posture() {
     let instruction = format!(
         "{marker}\n\\@model write {file} {marker}\n\\@model run echo ran > aider-ran.txt\n\\@model say Done in the sandbox."
     );
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .env("AIDER_EDIT_FORMAT", "diff")
+    let mut cmd = rig.vnx();
+    cmd.env("AIDER_EDIT_FORMAT", "diff")
         .args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args([
             "--provider",
@@ -254,10 +245,8 @@ fn real_aider_runs_sandboxed_with_the_full_posture() {
 #[ignore = "needs the real aider (~690 MB from PyPI, tests/support/install-clis.sh)"]
 fn real_aider_doctor_checks_its_version_and_flags() {
     let rig = Rig::new();
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["doctor", "--json"]);
+    let mut cmd = rig.vnx();
+    cmd.args(["doctor", "--json"]);
     let r = run(cmd);
     let report: serde_json::Value =
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
@@ -285,10 +274,8 @@ fn real_aider_edits_posture_declines_commands() {
     let instruction = format!(
         "{marker}\n\\@model write {file} {marker}\n\\@model run echo ran > aider-ran.txt\n\\@model say Wrote it."
     );
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .env("AIDER_EDIT_FORMAT", "diff")
+    let mut cmd = rig.vnx();
+    cmd.env("AIDER_EDIT_FORMAT", "diff")
         .args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args([
             "--provider",

@@ -125,12 +125,7 @@ fn real_copilot_question_then_a_follow_up_in_the_same_session() {
 
     let marker = "follow-up of copilot headless";
     let file = "copilot-followed.txt";
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["follow-up", &id, "--json", "--deadline", "120"])
-        .args(["--instruction", &compliant(marker, file, "answered")]);
-    let r = run(cmd);
+    let r = rig.follow_up(&id, &compliant(marker, file, "answered"));
     let at = step("copilot", "headless", "follow-up");
     let f = completion(&r);
     assert_eq!(f["status"], "done", "{at} {}", explain(&f));
@@ -277,10 +272,8 @@ fn real_copilot_runs_sandboxed_with_the_full_posture() {
         "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-copilot && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
         escape.display()
     );
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args(["--provider", "copilot", "--lane", "headless"])
         .args(["--deadline", "120", "--sandbox", "--permission", "full"])
         .args(["--instruction", &instruction]);
@@ -388,17 +381,9 @@ fn real_copilot_tui_question_then_a_follow_up_in_the_same_session() {
 
     let marker = "follow-up of copilot interactive";
     let file = "copilot-tui-followed.txt";
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["follow-up", &id, "--json", "--deadline", "120"])
-        .args([
-            "--instruction",
-            &format!(
+    let r = rig.follow_up(&id, &format!(
                 "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary answered\n\\@model say Wrote it."
-            ),
-        ]);
-    let r = run(cmd);
+            ));
     let at = step("copilot", "interactive", "follow-up");
     let f = completion(&r);
     assert_eq!(f["status"], "done", "{at} {}", explain(&f));

@@ -62,10 +62,8 @@ fn a_real_worker_that_forgot_to_report_is_accepted_and_merged() {
     let instruction = format!(
         "{marker}\n\\@model write forgot.txt {marker}\n\\@model run git add -A && git commit -q -m forgot\n\\@model say Committed forgot.txt. Shall I also update the docs?"
     );
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args([
             "--provider",
             "claude",

@@ -11,10 +11,8 @@ use crate::common::{Run, completion, configure, run};
 
 /// A dispatch with a posture and a deadline of its own.
 fn dispatch(rig: &Rig, permission: &str, deadline: u64, instruction: &str) -> Run {
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args(["--provider", "opencode", "--lane", "headless"])
         .args(["--permission", permission])
         .args(["--deadline", &deadline.to_string()])
@@ -175,12 +173,7 @@ fn real_opencode_question_then_a_follow_up_in_the_same_session() {
 
     let marker = "follow-up of opencode headless";
     let file = "opencode-followed.txt";
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["follow-up", &id, "--json", "--deadline", "120"])
-        .args(["--instruction", &compliant(marker, file, "answered")]);
-    let r = run(cmd);
+    let r = rig.follow_up(&id, &compliant(marker, file, "answered"));
     let at = step("opencode", "headless", "follow-up");
     let f = completion(&r);
     assert_eq!(f["status"], "done", "{at} {}", explain(&f));
@@ -217,10 +210,8 @@ fn real_ollama_model_works_through_opencode_to_a_merge() {
     let marker = "local model through opencode";
     let file = "ollama-headless.txt";
     let before = rig.server.requests().len();
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args(["--provider", "ollama", "--model", "mock-model"])
         .args(["--deadline", "120"])
         .args(["--instruction", &compliant(marker, file, "local-model")]);
@@ -261,10 +252,8 @@ fn real_ollama_model_works_through_opencode_to_a_merge() {
     let at = step("ollama", "interactive", "write, report");
     let marker = "local model in the TUI";
     let file = "ollama-interactive.txt";
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args(["--provider", "ollama", "--model", "mock-model"])
         .args(["--lane", "interactive", "--deadline", "120"])
         .args([
@@ -327,10 +316,8 @@ fn real_opencode_runs_sandboxed_with_the_full_posture() {
         "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-opencode && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
         escape.display()
     );
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args(["--provider", "opencode", "--lane", "headless"])
         .args(["--deadline", "120", "--sandbox", "--permission", "full"])
         .args(["--instruction", &instruction]);

@@ -139,17 +139,15 @@ fn real_claude_keeps_its_own_model_and_a_typo_is_refused() {
     );
 
     let at = step("claude", "headless", "model typo");
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args([
-            "dispatch-agent",
-            "--agent",
-            "implementer",
-            "--provider",
-            "claude",
-        ])
-        .args(["--model", "sonet", "--instruction", "never sent"]);
+    let mut cmd = rig.vnx();
+    cmd.args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "claude",
+    ])
+    .args(["--model", "sonet", "--instruction", "never sent"]);
     let before = rig.server.requests().len();
     let r = run(cmd);
     assert_eq!(r.code, 2, "{at} {}", r.stderr);
@@ -210,10 +208,8 @@ fn real_claude_is_approved_and_denied_through_its_permission_hook() {
 fn real_gemini_edit_dialog_is_denied_without_opening_an_editor() {
     let rig = Rig::new();
     let at = step("gemini", "interactive", "deny an edit");
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--detach"])
         .args(["--provider", "gemini", "--lane", "interactive"])
         .args(["--permission", "ask", "--deadline", "120"])
         .args([

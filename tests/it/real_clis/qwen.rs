@@ -78,10 +78,8 @@ fn real_qwen_http_500_fails_though_it_exits_0() {
     let rig = Rig::new();
     let at = step("qwen", "headless", "HTTP 500");
     // qwen retries a 500 for about 100 s before it gives up.
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args([
             "--provider",
             "qwen",
@@ -124,12 +122,7 @@ fn real_qwen_question_then_a_follow_up_in_the_same_session() {
 
     let marker = "follow-up of qwen headless";
     let file = "qwen-followed.txt";
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["follow-up", &id, "--json", "--deadline", "120"])
-        .args(["--instruction", &compliant(marker, file, "answered")]);
-    let r = run(cmd);
+    let r = rig.follow_up(&id, &compliant(marker, file, "answered"));
     let at = step("qwen", "headless", "follow-up");
     let f = completion(&r);
     assert_eq!(f["status"], "done", "{at} {}", explain(&f));
@@ -170,10 +163,8 @@ fn real_qwen_runs_sandboxed_with_the_full_posture() {
         "{marker}\n\\@model write {file} {marker}\n\\@model run echo out > {} || echo ESCAPE-DENIED\n\\@model run cat $HOME/.ssh/id_ed25519 || echo SSH-DENIED\n\\@model run git add -A && git commit -q -m sandboxed-qwen && echo COMMITTED\n\\@model run vnx report --status done --summary sandboxed\n\\@model say Done in the sandbox.",
         escape.display()
     );
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
         .args([
             "--provider",
             "qwen",

@@ -165,12 +165,7 @@ fn real_clis_follow_up_a_question_in_the_same_session() {
             let marker = format!("follow-up of {cli} {lane}");
             let file = format!("{cli}-{lane}-followed.txt");
             let instruction = in_lane(cli, lane, &marker, &file, "answered");
-            let mut cmd = rig.repo.vnx();
-            cmd.env("PATH", &rig.path)
-                .envs(rig.env.iter().map(|(k, v)| (k, v)))
-                .args(["follow-up", &id, "--json", "--deadline", "120"])
-                .args(["--instruction", &instruction]);
-            let r = run(cmd);
+            let r = rig.follow_up(&id, &instruction);
             let at = step(cli, lane, "follow-up");
             let f = completion(&r);
             assert_eq!(f["status"], "done", "{at} {}", explain(&f));
@@ -224,10 +219,8 @@ fn real_claude_follow_up_of_a_blocked_dispatch_resumes_its_session() {
     let r = run(rig.repo.vnx().args(["wait", "--until-blocked", &id]));
     assert_eq!(r.code, 1, "{at} {}", r.stdout);
     let second = "the follow-up instead of an answer";
-    let mut cmd = rig.repo.vnx();
-    cmd.env("PATH", &rig.path)
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["follow-up", &id, "--json", "--lane", "headless", "--deadline", "120"])
+    let mut cmd = rig.vnx();
+    cmd.args(["follow-up", &id, "--json", "--lane", "headless", "--deadline", "120"])
         .args([
             "--instruction",
             &format!(
