@@ -51,11 +51,16 @@ impl Client {
             }
             | McpConfig::HomeJson {
                 file, unknown_home, ..
-            } => match cli::of(self.0).state_paths().iter().find_map(|p| p.var) {
+            } => match self.home_var() {
                 Some(var) => format!("${var}/{file} (default {unknown_home})"),
                 None => format!("{unknown_home}/{file}"),
             },
         }
+    }
+
+    /// The variable that moves its home, if one does.
+    fn home_var(self) -> Option<&'static str> {
+        cli::of(self.0).state_paths().iter().find_map(|p| p.var)
     }
 
     /// Where it reads its MCP servers.
@@ -155,10 +160,8 @@ pub fn register(
 
 /// Why a CLI's home is unknown: the variables the command line looks at.
 fn unknown_home_why(client: Client) -> String {
-    let var = cli::of(client.0)
-        .state_paths()
-        .iter()
-        .find_map(|p| p.var)
+    let var = client
+        .home_var()
         .map(|v| format!("{v} nor "))
         .unwrap_or_default();
     format!("neither {var}HOME is set")

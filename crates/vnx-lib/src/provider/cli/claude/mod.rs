@@ -266,6 +266,47 @@ mod tests {
     use crate::provider::flags::group;
 
     #[test]
+    fn a_sandboxed_worker_reads_its_installers_versions_and_writes_its_state() {
+        use crate::sandbox::{Machine, Place, Shape, ShapeExt, Wanted};
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let versions = home.join(".local/share/claude");
+        for d in [&versions, &home.join(".claude"), &home.join(".local/bin")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let repo = t.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        // Its launcher on PATH; the versions it runs are beside, under `.local/share`.
+        let worker = home.join(".local/bin/claude");
+        std::fs::write(&worker, "").unwrap();
+        let machine = Machine {
+            bwrap: Some("/usr/bin/bwrap".into()),
+            home: Some(home.clone()),
+            runtime_dir: None,
+            path: vec![],
+            state_vars: Default::default(),
+        };
+        let place = Place {
+            repo_root: &repo,
+            worktree: &repo,
+            dispatch_dir: &repo,
+            data_dir: &repo.join(".vnx-data"),
+            vnx: &repo,
+            worker: &worker,
+            state: Provider::Claude.state_paths(),
+            sessions: None,
+        };
+        let shape = Shape::plan(&machine, &Wanted::default(), &place, None).unwrap();
+        assert!(shape.read_only.contains(&versions), "{:?}", shape.read_only);
+        assert!(!shape.writable.contains(&versions), "{:?}", shape.writable);
+        assert!(
+            shape.writable.contains(&home.join(".claude")),
+            "{:?}",
+            shape.writable
+        );
+    }
+
+    #[test]
     fn the_flags_vnx_passes_are_checked_against_its_help() {
         assert_eq!(
             group(Provider::Claude, &[]),
