@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::common::{Repo, Run, completion, repo_dir, run};
 
+mod across;
 mod aider;
 mod copilot;
 mod daily_loop;
