@@ -8,7 +8,7 @@
 //! up); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
 //! shows the default posture against real work (allowlists, gemini's prompts, claude's
 //! model); `qwen` and `opencode` (with a local model through it, as `--provider ollama`)
-//! their own.
+//! their own; `across` runs best-of, compare, replay, budgets and `vnx mcp` with all seven.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
