@@ -11,6 +11,7 @@ mod audit_walk;
 mod best_of;
 mod cancel;
 mod clean;
+mod command_groups;
 mod compare;
 mod complete;
 mod completions;
@@ -227,7 +228,7 @@ fn command_for_help() -> clap::Command {
             .chain(["--version"]);
         let _ = cmd.try_get_matches_from_mut(args);
     }
-    examples_first(cmd)
+    command_groups::grouped(examples_first(cmd))
 }
 
 /// Sets every command's `--help` epilogue to the exit codes, before it is built: a command's

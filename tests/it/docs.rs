@@ -20,12 +20,16 @@ fn help(path: &[String]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The subcommand names a `--help` lists under `Commands:` (without `help`).
+/// The subcommand names a `--help` of a command that takes one lists under `Commands:`, or
+/// under the headings `vnx --help` groups them by, up to `Options:` (without `help`).
 fn subcommands(help: &str) -> Vec<String> {
+    let takes_one = help
+        .lines()
+        .any(|l| l.starts_with("Usage:") && l.ends_with("<COMMAND>"));
     help.lines()
-        .skip_while(|l| *l != "Commands:")
+        .skip_while(|l| !l.starts_with("Usage:"))
         .skip(1)
-        .take_while(|l| !l.trim().is_empty())
+        .take_while(|l| takes_one && *l != "Options:")
         .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|name| *name != "help")
