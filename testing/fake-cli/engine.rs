@@ -61,7 +61,8 @@ pub trait Observer {
 pub struct Ctx {
     pub cwd: PathBuf,
     pub policy: Policy,
-    /// Extra environment for shell tool calls (e.g. `CLAUDECODE=1`).
+    /// Extra environment for shell tool calls (the variables a CLI sets to tell its tools
+    /// they run under it: its personality's).
     pub tool_env: Vec<(String, String)>,
     pub log_dir: Option<PathBuf>,
     /// Tool calls made so far this session (numbers continue across turns).

@@ -1,5 +1,5 @@
-//! Settings files and command hooks (Claude `Stop`, Gemini `AfterAgent`): finding the
-//! `hooks.<Event>[*].hooks[*]` entries of `"type":"command"` and running them with `sh -c`.
+//! Settings files and command hooks (each personality's end-of-turn, notification and tool
+//! hooks, under its own event names): finding the `hooks.<Event>[*].hooks[*]` entries of `"type":"command"` and running them with `sh -c`.
 
 use std::path::Path;
 use std::process::Command;
@@ -29,13 +29,13 @@ pub fn read_settings(path: &Path) -> Result<Option<Value>, String> {
 }
 
 /// The command hooks registered for `event` in one settings document (`timeout` in seconds,
-/// as claude reads it).
+/// as most CLIs read it).
 pub fn command_hooks(settings: &Value, event: &str) -> Vec<Hook> {
     command_hooks_per(settings, event, 1.0)
 }
 
-/// The command hooks registered for `event`, `timeout` counted in `unit` seconds (gemini
-/// 0.61 reads milliseconds: `0.001`).
+/// The command hooks registered for `event`, `timeout` counted in `unit` seconds (for a CLI
+/// that reads milliseconds, `0.001`: its personality says).
 pub fn command_hooks_per(settings: &Value, event: &str, unit: f64) -> Vec<Hook> {
     let Some(groups) = settings
         .get("hooks")

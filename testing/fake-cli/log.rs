@@ -14,16 +14,15 @@ pub struct InvocationLog {
     doc: Map<String, Value>,
 }
 
-/// Environment variables copied into the log.
-fn logged_env() -> Map<String, Value> {
+/// Environment variables copied into the log: vnx's, a few every personality's tests look at,
+/// and `own`, those the personality names.
+fn logged_env(own: &[&str]) -> Map<String, Value> {
     let mut env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
         .filter(|(k, _)| {
             k.starts_with("VNX_")
-                || matches!(
-                    k.as_str(),
-                    "GEMINI_CLI_SYSTEM_SETTINGS_PATH" | "PATH" | "HOME" | "IS_SANDBOX"
-                )
+                || matches!(k.as_str(), "PATH" | "HOME" | "IS_SANDBOX")
+                || own.contains(&k.as_str())
         })
         .collect();
     env.sort();
@@ -39,8 +38,9 @@ pub fn log_dir() -> Option<PathBuf> {
 }
 
 impl InvocationLog {
-    /// Records what is known before any argument is looked at; writes nothing yet.
-    pub fn start(personality: &str, argv: &[String]) -> InvocationLog {
+    /// Records what is known before any argument is looked at, with the variables of `env`
+    /// the personality reads besides the shared ones; writes nothing yet.
+    pub fn start(personality: &str, argv: &[String], env: &[&str]) -> InvocationLog {
         let pid = std::process::id();
         let path = log_dir().map(|d| d.join(format!("{personality}-{pid}.json")));
         let cwd = std::env::current_dir()
@@ -60,7 +60,7 @@ impl InvocationLog {
             "ppid": ids.ppid,
             "pgid": ids.pgid,
             "sid": ids.sid,
-            "env": logged_env(),
+            "env": logged_env(env),
             "mode": null,
             "session_id": null,
             "turns": [],

@@ -41,15 +41,15 @@ pub struct Policy {
     pub writes_allowed: bool,
     /// Where writes count as "in the workspace": the cwd and the extra directories.
     pub roots: Vec<PathBuf>,
-    /// Codex `workspace-write`: shell commands run without asking.
+    /// Shell commands run without asking where edits do (a sandboxed posture that lets both).
     pub edits_allow_run: bool,
     /// Whether approval can be asked for (interactive, approvals not turned off).
     pub prompts: bool,
-    /// Codex `workspace-write`: every `.git` is read-only inside the sandbox, even one named
-    /// with `--add-dir` (seen on codex 0.169), so `git add` and `git commit` fail.
+    /// Every `.git` is read-only inside the sandbox, even one named as an extra directory,
+    /// so `git add` and `git commit` fail (where a personality's sandbox does so).
     pub read_only_git: bool,
-    /// Codex's TUI with approvals on: a command the model asks to run outside the sandbox
-    /// shows an approval prompt and, approved, runs unsandboxed (seen on codex 0.169).
+    /// A command the model asks to run outside the sandbox shows an approval prompt and,
+    /// approved, runs unsandboxed (a TUI with approvals on, where a personality has it).
     pub escalation: bool,
 }
 

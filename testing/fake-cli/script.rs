@@ -15,8 +15,8 @@ pub enum Directive {
     Commit { message: String },
     /// A shell tool call running `sh -c COMMAND`.
     Run { command: String },
-    /// A shell tool call asking to run outside the sandbox (codex's `require_escalated`, which
-    /// its TUI asks a person about); elsewhere the same as `Run`.
+    /// A shell tool call asking to run outside the sandbox (which a personality's TUI may ask
+    /// a person about: `Policy::escalation`); elsewhere the same as `Run`.
     Escalate { command: String },
     /// Sets the turn's final assistant message.
     Say(String),

@@ -50,7 +50,7 @@ pub fn read_stdin_to_end() -> String {
 }
 
 /// Reads stdin to EOF, but gives up with "" when nothing at all arrives within `first_byte`
-/// (gemini-cli's `readStdin`: a stdin that is neither a TTY nor ever written is not waited on).
+/// (as a CLI may: a stdin that is neither a TTY nor ever written is not waited on).
 pub fn read_stdin_unless_silent(first_byte: Duration) -> String {
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
@@ -101,7 +101,7 @@ fn format_uuid(b: [u8; 16]) -> String {
     )
 }
 
-/// A random RFC 4122 version 4 UUID (Claude and Gemini session ids).
+/// A random RFC 4122 version 4 UUID (the session ids of most CLIs).
 pub fn uuid_v4() -> String {
     let mut b = random_bytes::<16>();
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -109,7 +109,7 @@ pub fn uuid_v4() -> String {
     format_uuid(b)
 }
 
-/// A time-ordered version 7 UUID (Codex thread ids look like this).
+/// A time-ordered version 7 UUID (some CLIs' thread ids look like this).
 pub fn uuid_v7() -> String {
     let mut b = random_bytes::<16>();
     let millis = jiff::Timestamp::now().as_millisecond().max(0) as u64;

@@ -28,11 +28,12 @@ pub trait Agent {
     fn end_of_turn(&mut self, turn: &Turn);
     /// The approval dialog for `call` is about to show: permission hooks.
     fn permission_asked(&mut self, _call: &ToolCall) {}
-    /// A decision a permission hook returned while the dialog shows (claude), if any yet.
+    /// A decision a permission hook returned while the dialog shows, if any yet (for a CLI
+    /// whose permission hook can answer its dialog).
     fn hook_decision(&mut self) -> Option<bool> {
         None
     }
-    /// The dialog has shown for `waited` without an answer (claude's late notification).
+    /// The dialog has shown for `waited` without an answer (for a late notification).
     fn still_asking(&mut self, _waited: Duration) {}
     /// `call` ran (approved or allowed outright): post-tool hooks.
     fn tool_ran(&mut self, _call: &ToolCall, _result: &ToolResult) {}
@@ -40,7 +41,7 @@ pub trait Agent {
     fn goodbye(&self) -> Vec<String>;
     /// A turn starts with `prompt` (transcripts that record as they go).
     fn turn_started(&mut self, _prompt: &str) {}
-    /// A dialog shown before the first turn that waits for a key (codex's hook review).
+    /// A dialog shown before the first turn that waits for a key (a review of its hooks).
     fn startup_dialog(&self) -> Option<Vec<String>> {
         None
     }

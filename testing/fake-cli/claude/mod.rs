@@ -307,7 +307,7 @@ fn policy(a: &ClaudeArgs, mode: &str, settings: &Value, cwd: &Path, interactive:
 }
 
 pub fn main(argv: &[String]) -> i32 {
-    let mut log = InvocationLog::start("claude", argv);
+    let mut log = InvocationLog::start("claude", argv, &[]);
     let a = match args::parse(&argv[1..]) {
         Ok(Parsed::Run(a)) => a,
         Ok(Parsed::Help) => return crate::print_and_log(&mut log, args::HELP, "help"),

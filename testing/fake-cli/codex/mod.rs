@@ -286,7 +286,8 @@ fn rollout_path(tid: &str) -> Option<PathBuf> {
 }
 
 /// The thread a run works in: the one `resume` names (its earlier prompts must be on disk,
-/// as the real codex refuses a thread it has no rollout of), else a new one.
+/// as the real codex refuses a thread it has no rollout of), else a new one (its id a version
+/// 7 UUID, as codex's thread ids are).
 pub fn thread(a: &CodexArgs) -> Result<(String, Vec<String>), Refusal> {
     let Some(tid) = a.session.clone().filter(|_| a.resume) else {
         return Ok((sys::uuid_v7(), Vec::new()));
@@ -336,6 +337,10 @@ pub fn policy(a: &CodexArgs, s: &Setup) -> Policy {
     );
     roots.extend(s.writable_roots.iter().cloned());
     let mut p = Policy::new(posture, roots);
+    // `workspace-write`: shell commands run without asking; every `.git` is read-only inside
+    // the sandbox, even one named with `--add-dir` (seen on codex 0.169). Its TUI with
+    // approvals on asks a person about a command the model wants run outside the sandbox
+    // (`require_escalated`) and, approved, runs it unsandboxed (seen on codex 0.169).
     p.edits_allow_run = s.approval != "untrusted";
     p.read_only_git = posture == Posture::Edits;
     p.prompts = !a.exec && s.approval != "never";
@@ -344,7 +349,7 @@ pub fn policy(a: &CodexArgs, s: &Setup) -> Policy {
 }
 
 pub fn main(argv: &[String]) -> i32 {
-    let mut log = InvocationLog::start("codex", argv);
+    let mut log = InvocationLog::start("codex", argv, &[]);
     let a = match args::parse(&argv[1..]) {
         Ok(Parsed::Run(a)) => a,
         Ok(Parsed::Help { exec, resume }) => {

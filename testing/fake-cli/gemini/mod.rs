@@ -17,6 +17,10 @@ use crate::{Refusal, sys};
 use args::{GeminiArgs, Parsed};
 
 pub const DEFAULT_MODEL: &str = "gemini-2.5-pro";
+
+/// The variable naming its system settings file (recorded in the invocation log too).
+const SYSTEM_SETTINGS_VAR: &str = "GEMINI_CLI_SYSTEM_SETTINGS_PATH";
+
 pub const API_ERROR: &str = "[API Error: scripted failure (status 400)]";
 
 pub struct Session {
@@ -89,10 +93,14 @@ impl Session {
         );
         payload["cwd"] = json!(self.cwd);
         payload["timestamp"] = json!(sys::iso_now());
-        let dir = self.cwd.display().to_string();
+        // The real gemini also sets the project directory under the name another CLI's hooks
+        // read it by, for hooks written for that CLI; no hook vnx installs reads either, so
+        // the stand-in sets only its own.
         let env = [
-            ("GEMINI_PROJECT_DIR".to_string(), dir.clone()),
-            ("CLAUDE_PROJECT_DIR".to_string(), dir),
+            (
+                "GEMINI_PROJECT_DIR".to_string(),
+                self.cwd.display().to_string(),
+            ),
             ("GEMINI_SESSION_ID".to_string(), self.sid.clone()),
         ];
         let fired = hooks::fire(hooks, &payload, &self.cwd, &env);
@@ -156,7 +164,7 @@ fn gemini_hooks(settings: &[Value], event: &str) -> Vec<Hook> {
 /// and writable by no one else.
 fn settings(cwd: &Path, skip_trust: bool) -> Vec<Value> {
     let mut paths = Vec::new();
-    if let Some(p) = std::env::var_os("GEMINI_CLI_SYSTEM_SETTINGS_PATH").filter(|p| !p.is_empty()) {
+    if let Some(p) = std::env::var_os(SYSTEM_SETTINGS_VAR).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         if root_owned_chain(&p) {
             paths.push(p);
@@ -390,7 +398,7 @@ fn resumed(cwd: &Path, wanted: &str) -> Result<(String, Vec<Value>), Refusal> {
 }
 
 pub fn main(argv: &[String]) -> i32 {
-    let mut log = InvocationLog::start("gemini", argv);
+    let mut log = InvocationLog::start("gemini", argv, &[SYSTEM_SETTINGS_VAR]);
     let a = match args::parse(&argv[1..]) {
         Ok(Parsed::Run(a)) => a,
         Ok(Parsed::Help) => return crate::print_and_log(&mut log, args::HELP, "help"),
@@ -514,6 +522,8 @@ fn run(a: &GeminiArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
             (prompt.unwrap_or_default(), source)
         } else {
             log.set("phase", "reading-stdin").write();
+            // gemini-cli's `readStdin`: a stdin that is neither a TTY nor ever written is not
+            // waited on.
             let input = sys::read_stdin_unless_silent(std::time::Duration::from_millis(500));
             match prompt {
                 Some(p) if input.is_empty() => (p, source),

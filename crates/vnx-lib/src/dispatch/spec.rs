@@ -148,8 +148,8 @@ pub struct Spec {
     pub placed: Vec<workspace::Placed>,
     /// The CLI's file of trusted hooks, where vnx recorded its hooks as trusted for the
     /// worktree (removed at teardown; `CodingCli::hook_trust_file`); `None`: nothing
-    /// recorded. Older specs named it after the one CLI that has one.
-    #[serde(default, alias = "gemini_trust")]
+    /// recorded. Older specs named it after the CLI it was for (see [`older_names`]).
+    #[serde(default)]
     pub hook_trust: Option<PathBuf>,
     /// Whether the role is expected to change files (the phantom guard, `phantom`).
     #[serde(default)]
@@ -234,13 +234,35 @@ pub(super) fn recorded_argv(spec: &Spec) -> Vec<String> {
     argv
 }
 
-/// Reads a dispatch spec.
+/// Reads a dispatch spec, written by this vnx or an older one (see [`older_names`]).
 pub fn read_spec(path: &Path) -> Result<Spec, DispatchError> {
     let data = std::fs::read(path).map_err(io_err(path))?;
-    serde_json::from_slice(&data).map_err(|source| DispatchError::BadSpec {
+    let bad = |source| DispatchError::BadSpec {
         path: path.to_owned(),
         source,
-    })
+    };
+    let mut spec: serde_json::Value = serde_json::from_slice(&data).map_err(bad)?;
+    older_names(&mut spec);
+    serde_json::from_value(spec).map_err(bad)
+}
+
+/// Renames what an older spec names differently: the trust file's field was named after the
+/// CLI whose hooks it trusted, `<cli>_trust` for a CLI of the registry, before every CLI's
+/// became `hook_trust`. A supervisor of an older start must still find it, to take the trust
+/// out again at its end.
+fn older_names(spec: &mut serde_json::Value) {
+    let Some(map) = spec.as_object_mut() else {
+        return;
+    };
+    if map.contains_key("hook_trust") {
+        return;
+    }
+    for c in crate::provider::cli::CLIS {
+        if let Some(file) = map.remove(&format!("{}_trust", c.provider().name())) {
+            map.insert("hook_trust".into(), file);
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -257,5 +279,27 @@ mod tests {
         assert_eq!(t, format!("{}w…", "word ".repeat(14)));
         assert_eq!(t.chars().count(), MAX_TITLE_CHARS);
         assert_eq!(title_of("   "), "");
+    }
+
+    #[test]
+    fn an_older_specs_trust_file_named_for_its_cli_is_read_as_hook_trust() {
+        for c in crate::provider::cli::CLIS {
+            let older = format!("{}_trust", c.provider().name());
+            let mut spec = serde_json::json!({"writes": true, older.clone(): "/h/trusted.json"});
+            older_names(&mut spec);
+            assert_eq!(
+                spec,
+                serde_json::json!({"writes": true, "hook_trust": "/h/trusted.json"}),
+                "{older}"
+            );
+            // The current name wins; an older one beside it is left alone.
+            let mut both = serde_json::json!({"hook_trust": null, older.clone(): "/h/t.json"});
+            older_names(&mut both);
+            assert_eq!(both["hook_trust"], serde_json::Value::Null, "{older}");
+        }
+        // A field of another name is not taken for it.
+        let mut other = serde_json::json!({"trust": "/h/t.json", "mine_trust": "/h/t.json"});
+        older_names(&mut other);
+        assert_eq!(other.get("hook_trust"), None);
     }
 }

@@ -351,32 +351,41 @@ mod tests {
 
     #[test]
     fn a_turn_that_ends_without_a_report_needs_input() {
-        let mut e = ended(provider::ProviderCompletion::Report, Lane::Interactive);
-        e.hooks = HookKind::named("claude-stop");
-        e.turn_end = Some(HookSignal {
-            event: "claude-stop".into(),
-            received_at: "t".into(),
-            payload: serde_json::json!({"session_id": "abc"}),
-        });
-        e.stopped = Some((StopCause::Completed, String::new()));
-        let d = decide(&e);
-        assert_eq!(
-            (d.status, d.signal),
-            (
-                DispatchStatus::NeedsInput,
-                CompletionSignal::TurnEnded("claude_stop_hook".into())
-            )
-        );
-        assert_eq!(
-            hook_session(e.turn_end.as_ref().unwrap(), true).as_deref(),
-            Some("abc")
-        );
-        e.turn_end = None;
-        assert_eq!(
-            decide(&e).status,
-            DispatchStatus::Failed,
-            "a TUI that exits without reporting"
-        );
+        // For every CLI whose hooks end a turn, its hooks named by any of its events: the
+        // signal is its name for the turn's end (its own payloads: its module's tests).
+        let mut ending = 0;
+        for c in cli::CLIS {
+            let Some(name) = c.turn_end_signal() else {
+                continue;
+            };
+            for event in c.hook_events() {
+                let mut e = ended(provider::ProviderCompletion::Report, Lane::Interactive);
+                e.hooks = HookKind::named(event);
+                e.turn_end = Some(HookSignal {
+                    event: (*event).into(),
+                    received_at: "t".into(),
+                    payload: serde_json::json!({}),
+                });
+                e.stopped = Some((StopCause::Completed, String::new()));
+                let d = decide(&e);
+                assert_eq!(
+                    (d.status, d.signal),
+                    (
+                        DispatchStatus::NeedsInput,
+                        CompletionSignal::TurnEnded(name.into())
+                    ),
+                    "{event}"
+                );
+                e.turn_end = None;
+                assert_eq!(
+                    decide(&e).status,
+                    DispatchStatus::Failed,
+                    "{event}: a TUI that exits without reporting"
+                );
+                ending += 1;
+            }
+        }
+        assert!(ending > 0, "no CLI's hooks end a turn");
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
 
 /// The usage recorded in a session file's bytes since `since`.
 #[cfg(test)]
-pub(super) fn of_bytes(cli: Cli, data: &[u8], since: SystemTime) -> Option<Usage> {
+pub(crate) fn of_bytes(cli: Cli, data: &[u8], since: SystemTime) -> Option<Usage> {
     let mut counter = Counter::new(cli, since)?;
     counter.feed(data);
     counter.finish()

@@ -85,3 +85,140 @@ pub(super) fn decision(
         "hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": decision}
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::dispatch::supervise::live::{Change, Live};
+    use crate::dispatch::supervise::outcome::{Ended, StopCause, decide, hook_session};
+    use crate::dispatch::supervise::signals::HookSignal;
+    use crate::ids::DispatchId;
+    use crate::provider::ProviderCompletion;
+    use crate::receipts::kinds::{HookKind, Lane};
+    use crate::receipts::{CompletionSignal, DispatchStatus};
+
+    fn signal(event: &str, payload: serde_json::Value) -> HookSignal {
+        HookSignal {
+            event: event.into(),
+            received_at: "2026-11-22T00:00:00Z".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_permission_request_blocks_and_a_tool_run_resumes() {
+        let t0 = Instant::now();
+        let mut live = Live::new(
+            &DispatchId::parse("D-1").unwrap(),
+            "vnx attach D-1".into(),
+            None,
+            t0,
+        );
+        let ask = signal(
+            "claude-permission-request",
+            serde_json::json!({"tool_name": "Bash", "tool_input": {"command": "git commit -m x"}}),
+        );
+        let changes = live.on_signal(&ask, t0);
+        let [Change::Blocked(b)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(b.tool.as_deref(), Some("Bash"));
+        assert_eq!(b.command.as_deref(), Some("git commit -m x"));
+        assert_eq!(b.answer_with, "vnx attach D-1");
+        // Claude's notification about the same prompt comes later: still one block.
+        let note = signal(
+            "claude-notification",
+            serde_json::json!({"notification_type": "permission_prompt", "message": "Claude needs your permission"}),
+        );
+        assert!(
+            live.on_signal(&note, t0 + Duration::from_secs(6))
+                .is_empty()
+        );
+        assert!(live.is_blocked());
+        let ran = signal("claude-post-tool-use", serde_json::json!({}));
+        let changes = live.on_signal(&ran, t0 + Duration::from_secs(9));
+        let [Change::Resumed(r)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert_eq!((r.after.as_str(), r.waited_seconds), ("blocked", 9.0));
+        assert!(!live.is_blocked());
+    }
+
+    #[test]
+    fn an_idle_notification_or_a_turn_end_does_not_block() {
+        let mut live = Live::new(
+            &DispatchId::parse("D-1").unwrap(),
+            String::new(),
+            None,
+            Instant::now(),
+        );
+        for s in [
+            signal(
+                "claude-notification",
+                serde_json::json!({"notification_type": "idle_prompt"}),
+            ),
+            signal("claude-stop", serde_json::json!({})),
+        ] {
+            assert!(live.on_signal(&s, Instant::now()).is_empty(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_worker_blocked_on_a_permission_request_is_never_called_stalled() {
+        let t0 = Instant::now();
+        let mut live = Live::new(
+            &DispatchId::parse("D-1").unwrap(),
+            String::new(),
+            Some(Duration::from_secs(5)),
+            t0,
+        );
+        let ask = signal(
+            "claude-permission-request",
+            serde_json::json!({"tool_name": "Bash"}),
+        );
+        live.on_signal(&ask, t0 + Duration::from_secs(1));
+        assert!(live.is_blocked());
+        assert!(live.tick(t0 + Duration::from_secs(60)).is_none());
+    }
+
+    #[test]
+    fn a_turn_that_ends_without_a_report_needs_input() {
+        let mut e = Ended {
+            lane: Lane::Interactive,
+            completion: ProviderCompletion::Report,
+            hooks: HookKind::named("claude-stop"),
+            exit: Some(std::os::unix::process::ExitStatusExt::from_raw(0)),
+            stopped: None,
+            spawn_error: None,
+            report: None,
+            turn_end: Some(HookSignal {
+                event: "claude-stop".into(),
+                received_at: "t".into(),
+                payload: serde_json::json!({"session_id": "abc"}),
+            }),
+            hook_session: None,
+            stream: Default::default(),
+            temp_files: 0,
+        };
+        e.stopped = Some((StopCause::Completed, String::new()));
+        let d = decide(&e);
+        assert_eq!(
+            (d.status, d.signal),
+            (
+                DispatchStatus::NeedsInput,
+                CompletionSignal::TurnEnded("claude_stop_hook".into())
+            )
+        );
+        assert_eq!(
+            hook_session(e.turn_end.as_ref().unwrap(), true).as_deref(),
+            Some("abc")
+        );
+        e.turn_end = None;
+        assert_eq!(
+            decide(&e).status,
+            DispatchStatus::Failed,
+            "a TUI that exits without reporting"
+        );
+    }
+}

@@ -104,3 +104,310 @@ struct Tokens {
     cache_read_input_tokens: Count,
     cache_creation_input_tokens: Count,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::provider::session::{
+        Cli, Follower, Homes, Wanted, new_id, of_bytes, render_each, usage, valid_id,
+    };
+
+    fn claude() -> Cli {
+        Cli::of("claude").unwrap()
+    }
+
+    /// The directory claude keeps the sessions of `cwd` in, under its config dir.
+    fn claude_project_dir(config_dir: &Path, cwd: &Path) -> PathBuf {
+        claude().sessions_of_cwd(config_dir, cwd)
+    }
+
+    fn wanted(root: &Path, cwd: &Path) -> Wanted {
+        Wanted {
+            cli: claude(),
+            homes: Homes {
+                homes: [("claude".to_owned(), root.join(".claude"))].into(),
+                sessions: None,
+            },
+            cwd: cwd.to_owned(),
+            since: SystemTime::now() - Duration::from_secs(60),
+            session_id: None,
+        }
+    }
+
+    #[test]
+    fn its_home_is_claude_config_dir_else_dot_claude_in_the_home() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect()
+        };
+        let h = Homes::of_env(&env(&[("HOME", "/h")]), Some("/machine".into()));
+        assert_eq!(h.get("claude"), Some(Path::new("/h/.claude")));
+        let h = Homes::of_env(
+            &env(&[("HOME", "relative"), ("CLAUDE_CONFIG_DIR", "/c")]),
+            Some("/machine".into()),
+        );
+        assert_eq!(h.get("claude"), Some(Path::new("/c")));
+    }
+
+    #[test]
+    fn the_claude_project_dir_is_the_cwd_with_every_other_character_a_dash() {
+        let dir = claude_project_dir(Path::new("/h/.claude"), Path::new("/no/such/x.y_z"));
+        assert_eq!(dir, Path::new("/h/.claude/projects/-no-such-x-y-z"));
+    }
+
+    #[test]
+    fn claude_sessions_are_regular_jsonl_files_never_through_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd = Path::new("/w/t");
+        let w = wanted(tmp.path(), cwd);
+        let dir = claude_project_dir(w.homes.get("claude").unwrap(), cwd);
+        fs::create_dir_all(&dir).unwrap();
+        assert_eq!(w.find(), None);
+        fs::write(dir.join("a.jsonl"), "{}\n").unwrap();
+        fs::write(dir.join("b.txt"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("c.jsonl")).unwrap();
+        assert_eq!(w.find(), Some(dir.join("a.jsonl")));
+        // Named by its id when the id is known.
+        let mut by_id = w.clone();
+        by_id.session_id = Some("b".into());
+        assert_eq!(by_id.find(), None);
+        // A file last written before the dispatch started is an older session's.
+        let mut later = w.clone();
+        later.since = SystemTime::now() + Duration::from_secs(60);
+        assert_eq!(later.find(), None);
+        // The project directory itself may not be a link.
+        fs::rename(&dir, tmp.path().join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("elsewhere"), &dir).unwrap();
+        assert_eq!(w.find(), None);
+    }
+
+    #[test]
+    fn a_dispatchs_own_session_place_is_the_only_one_looked_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let place = tmp.path().join("dispatch/sessions");
+        // The same session in the shared home and in the place: only the place's counts.
+        for root in [tmp.path().join(".claude/projects"), place.clone()] {
+            let dir = root.join("-w-t");
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("s.jsonl"), "{}\n").unwrap();
+        }
+        let mut w = wanted(tmp.path(), Path::new("/w/t"));
+        assert_eq!(
+            w.find(),
+            Some(tmp.path().join(".claude/projects/-w-t/s.jsonl"))
+        );
+        w.homes.sessions = Some(place.clone());
+        assert_eq!(w.find(), Some(place.join("-w-t/s.jsonl")));
+        assert_eq!(w.looked_in(), Some(place.join("-w-t")));
+    }
+
+    #[test]
+    fn a_follower_renders_what_is_appended_and_a_new_session_from_its_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd = Path::new("/w/t");
+        let w = wanted(tmp.path(), cwd);
+        let dir = claude_project_dir(w.homes.get("claude").unwrap(), cwd);
+        fs::create_dir_all(&dir).unwrap();
+        let mut f = Follower::new(w);
+        assert_eq!(f.poll(), (Vec::new(), 0));
+        let say = |text: &str| {
+            let line = serde_json::json!({
+                "type": "assistant",
+                "message": {"id": text, "content": [{"type": "text", "text": text}]},
+            });
+            format!("{line}\n")
+        };
+        fs::write(dir.join("a.jsonl"), say("one")).unwrap();
+        assert_eq!(f.poll().0, ["says    one"]);
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("a.jsonl"))
+            .unwrap();
+        std::io::Write::write_all(&mut file, say("two\u{1b}[2J").as_bytes()).unwrap();
+        assert_eq!(f.poll().0, ["says    two\\e[2J"]);
+        assert_eq!(f.poll().0, Vec::<String>::new());
+        assert_eq!(f.path(), Some(dir.join("a.jsonl").as_path()));
+    }
+
+    #[test]
+    fn claude_usage_counts_each_message_once() {
+        let line = |id: &str, input: u64, output: u64| {
+            let l = serde_json::json!({
+                "type": "assistant",
+                "message": {"id": id, "usage": {"input_tokens": input, "output_tokens": output,
+                    "cache_read_input_tokens": 5, "cache_creation_input_tokens": 1}},
+            });
+            format!("{l}\n")
+        };
+        // claude writes a message's usage again on the line of each of its content blocks.
+        let data = [
+            line("m1", 100, 10),
+            line("m1", 100, 10),
+            line("m2", 200, 20),
+        ]
+        .concat();
+        let u = of_bytes(claude(), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!((u.input_tokens, u.output_tokens), (300, 30));
+        assert_eq!(u.cached_input_tokens, Some(10));
+        assert_eq!(u.cache_creation_input_tokens, Some(2));
+        assert_eq!(
+            of_bytes(claude(), b"{\"type\":\"user\"}\n", SystemTime::UNIX_EPOCH),
+            None
+        );
+    }
+
+    #[test]
+    fn only_what_claude_recorded_since_the_dispatch_started_counts() {
+        // A follow-up resumes its session: the earlier dispatch's turns are in the file too.
+        let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+        let since = SystemTime::from(at("2026-11-25T09:00:00Z"));
+        let said = |time: &str, id: &str| {
+            let l = serde_json::json!({"timestamp": time, "type": "assistant",
+                "message": {"id": id, "usage": {"input_tokens": 7, "output_tokens": 1}}});
+            format!("{l}\n")
+        };
+        let data = [
+            said("2026-11-25T08:00:00Z", "old"),
+            said("2026-11-25T09:00:01Z", "new"),
+        ]
+        .concat();
+        let u = of_bytes(claude(), data.as_bytes(), since).unwrap();
+        assert_eq!((u.input_tokens, u.output_tokens), (7, 1));
+    }
+
+    /// The peak resident memory of this process (`VmHWM`), in KiB.
+    fn peak_rss_kib() -> u64 {
+        let status = fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// The test run again in a child process of its own (a fresh address space, so its peak
+    /// is its own and not the other tests'), with `VNX_TEST_SESSION_FILE` naming the file it
+    /// reads; its stdout.
+    fn in_a_child(test: &str, file: &Path) -> String {
+        let me = std::env::current_exe().unwrap();
+        let cmd = crate::process::Cmd::new(me)
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env("VNX_TEST_SESSION_FILE", file)
+            .timeout(Duration::from_secs(600));
+        let out = crate::process::run(&cmd).unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+
+    /// A session file whose middle line is 240 MB (a worker can write its CLI's session file),
+    /// between two lines claude writes.
+    fn hostile_session_file(dir: &Path) -> PathBuf {
+        use std::io::Write;
+        let line = |id: &str, input: u64| {
+            let l = serde_json::json!({"type": "assistant",
+                "message": {"id": id, "usage": {"input_tokens": input, "output_tokens": 1}}});
+            format!("{l}\n")
+        };
+        let path = dir.join("big.jsonl");
+        let mut f = std::io::BufWriter::new(fs::File::create(&path).unwrap());
+        f.write_all(line("m1", 100).as_bytes()).unwrap();
+        f.write_all(
+            br#"{"type":"assistant","message":{"id":"m9","usage":{"input_tokens":1000000}},"pad":""#,
+        )
+        .unwrap();
+        let pad = vec![b'x'; 1 << 20];
+        for _ in 0..240 {
+            f.write_all(&pad).unwrap();
+        }
+        f.write_all(b"\"}\n").unwrap();
+        f.write_all(line("m2", 200).as_bytes()).unwrap();
+        f.flush().unwrap();
+        path
+    }
+
+    /// The most a process reading a session file may hold, whatever the file holds.
+    const SUPERVISOR_RSS_KIB: u64 = 64 << 10;
+
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        clippy::print_stdout,
+        clippy::print_stderr,
+        reason = "the test runs itself again as a child process, told the file in its environment, \
+                  and reports the child's peak memory on its output"
+    )]
+    fn a_240_mb_line_is_skipped_and_the_usage_read_stays_under_64_mb() {
+        let test = "provider::cli::claude::sessions::tests::a_240_mb_line_is_skipped_and_the_usage_read_stays_under_64_mb";
+        if let Some(file) = std::env::var_os("VNX_TEST_SESSION_FILE") {
+            let u = usage(claude(), Path::new(&file), SystemTime::UNIX_EPOCH);
+            println!("usage {:?}", u.map(|u| u.input_tokens));
+            println!("peak {}", peak_rss_kib());
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let file = hostile_session_file(tmp.path());
+        let out = in_a_child(test, &file);
+        let peak: u64 = out
+            .lines()
+            .find_map(|l| l.strip_prefix("peak "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        eprintln!("peak RSS reading a 240 MB line for its usage: {peak} KiB");
+        assert!(peak < SUPERVISOR_RSS_KIB, "peak {peak} KiB:\n{out}");
+        // The line over the cap is left out; the others count.
+        assert!(out.contains("usage Some(300)"), "{out}");
+    }
+
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        clippy::print_stdout,
+        clippy::print_stderr,
+        reason = "the test runs itself again as a child process, told the file in its environment, \
+                  and reports the child's peak memory on its output"
+    )]
+    fn a_240_mb_line_is_left_out_of_a_rendered_session_in_bounded_memory() {
+        let test = "provider::cli::claude::sessions::tests::a_240_mb_line_is_left_out_of_a_rendered_session_in_bounded_memory";
+        if let Some(file) = std::env::var_os("VNX_TEST_SESSION_FILE") {
+            let mut lines = 0;
+            render_each(claude(), Path::new(&file), |_| lines += 1).unwrap();
+            println!("lines {lines}");
+            println!("peak {}", peak_rss_kib());
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let file = hostile_session_file(tmp.path());
+        let out = in_a_child(test, &file);
+        let peak: u64 = out
+            .lines()
+            .find_map(|l| l.strip_prefix("peak "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        eprintln!("peak RSS rendering a 240 MB line: {peak} KiB");
+        assert!(peak < SUPERVISOR_RSS_KIB, "peak {peak} KiB:\n{out}");
+    }
+
+    #[test]
+    fn claude_session_ids_are_uuids_with_hyphens_as_it_writes_them() {
+        // As the real claude wrote one (tests/support/fixtures).
+        assert!(valid_id("claude", "a5d5e3ab-efc5-40f9-8934-cb22a9e51723"));
+        // Not the forms it writes: braces, no hyphens.
+        assert!(!valid_id(
+            "claude",
+            "{a5d5e3ab-efc5-40f9-8934-cb22a9e51723}"
+        ));
+        assert!(!valid_id("claude", "a5d5e3abefc540f98934cb22a9e51723"));
+        // vnx chooses claude's session id: one it takes.
+        let fresh = new_id();
+        assert!(valid_id("claude", &fresh), "{fresh}");
+    }
+}

@@ -160,3 +160,150 @@ struct Totals {
     cached_input_tokens: Count,
     total_tokens: Count,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::provider::session::{Cli, Homes, Wanted, of_bytes, valid_id};
+
+    fn codex() -> Cli {
+        Cli::of("codex").unwrap()
+    }
+
+    fn wanted(root: &Path, cwd: &Path) -> Wanted {
+        Wanted {
+            cli: codex(),
+            homes: Homes {
+                homes: [("codex".to_owned(), root.join(".codex"))].into(),
+                sessions: None,
+            },
+            cwd: cwd.to_owned(),
+            since: SystemTime::now() - Duration::from_secs(60),
+            session_id: None,
+        }
+    }
+
+    #[test]
+    fn its_home_is_codex_home_else_dot_codex_in_the_home() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect()
+        };
+        let h = Homes::of_env(&env(&[("HOME", "/h")]), Some("/machine".into()));
+        assert_eq!(h.get("codex"), Some(Path::new("/h/.codex")));
+        let h = Homes::of_env(
+            &env(&[("HOME", "relative"), ("CODEX_HOME", "/x")]),
+            Some("/machine".into()),
+        );
+        assert_eq!(h.get("codex"), Some(Path::new("/x")));
+        let h = Homes::of_env(&[], Some("/machine".into()));
+        assert_eq!(h.get("codex"), Some(Path::new("/machine/.codex")));
+    }
+
+    fn codex_rollout(cwd: &str, id: &str) -> String {
+        let meta = serde_json::json!({
+            "timestamp": "2026-11-25T08:41:10.803Z",
+            "type": "session_meta",
+            "payload": {"id": id, "cwd": cwd, "cli_version": "0.169.0"},
+        });
+        format!("{meta}\n")
+    }
+
+    #[test]
+    fn a_codex_session_is_the_one_whose_meta_names_the_worktree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let today = jiff::Timestamp::now().strftime("%Y/%m/%d").to_string();
+        let day = tmp.path().join(".codex/sessions").join(today);
+        fs::create_dir_all(&day).unwrap();
+        fs::write(
+            day.join("rollout-1-other.jsonl"),
+            codex_rollout("/w/other", "s-0"),
+        )
+        .unwrap();
+        let w = wanted(tmp.path(), Path::new("/w/t"));
+        // The newest file is another worktree's: never taken for this one.
+        assert_eq!(w.find(), None);
+        fs::write(
+            day.join("rollout-2-mine.jsonl"),
+            codex_rollout("/w/t", "s-1"),
+        )
+        .unwrap();
+        fs::write(
+            day.join("rollout-3-other.jsonl"),
+            codex_rollout("/w/other", "s-2"),
+        )
+        .unwrap();
+        assert_eq!(w.find(), Some(day.join("rollout-2-mine.jsonl")));
+        let mut by_id = w.clone();
+        by_id.session_id = Some("s-9".into());
+        assert_eq!(by_id.find(), None);
+        // Days long before the dispatch started are not looked through.
+        let old = tmp.path().join(".codex/sessions/2001/01/01");
+        fs::create_dir_all(&old).unwrap();
+        fs::rename(
+            day.join("rollout-2-mine.jsonl"),
+            old.join("rollout-2-mine.jsonl"),
+        )
+        .unwrap();
+        assert_eq!(w.find(), None);
+    }
+
+    #[test]
+    fn a_dispatchs_own_session_place_holds_codexs_days() {
+        // Looked for in the place as in its home's `sessions`.
+        let tmp = tempfile::tempdir().unwrap();
+        let place = tmp.path().join("dispatch/sessions");
+        let mut w = wanted(tmp.path(), Path::new("/w/t"));
+        w.homes.sessions = Some(place.clone());
+        assert_eq!(w.looked_in(), Some(place));
+    }
+
+    #[test]
+    fn codex_usage_is_the_last_total() {
+        let count = |input: u64| {
+            let l = serde_json::json!({"type": "event_msg", "payload": {"type": "token_count",
+                "info": {"total_token_usage": {"input_tokens": input, "output_tokens": 7,
+                    "cached_input_tokens": 0, "total_tokens": input + 7}}}});
+            format!("{l}\n")
+        };
+        let data = [count(10), count(30)].concat();
+        let u = of_bytes(codex(), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.total_tokens),
+            (30, 7, Some(37))
+        );
+    }
+
+    #[test]
+    fn only_what_codex_recorded_since_the_dispatch_started_counts() {
+        // A follow-up resumes its session: the earlier dispatch's turns are in the file too.
+        let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+        let since = SystemTime::from(at("2026-11-25T09:00:00Z"));
+        let count = |time: &str, input: u64| {
+            let l = serde_json::json!({"timestamp": time, "type": "event_msg", "payload": {
+                "type": "token_count", "info": {"total_token_usage": {"input_tokens": input,
+                "output_tokens": input / 10, "total_tokens": input + input / 10}}}});
+            format!("{l}\n")
+        };
+        let data = [
+            count("2026-11-25T08:00:00Z", 100),
+            count("2026-11-25T09:00:01Z", 250),
+        ]
+        .concat();
+        let u = of_bytes(codex(), data.as_bytes(), since).unwrap();
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.total_tokens),
+            (150, 15, Some(165))
+        );
+    }
+
+    #[test]
+    fn codex_session_ids_are_its_thread_ids() {
+        // As the real codex wrote one (tests/support/fixtures): a thread id.
+        assert!(valid_id("codex", "01a211dd-af26-7800-a0f8-e1f232cf6a8a"));
+    }
+}

@@ -120,7 +120,12 @@ pub(super) fn says(event: &str, p: &Value) -> HookSays {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
+    use crate::dispatch::supervise::live::{Change, Live, waiting};
+    use crate::dispatch::supervise::signals::HookSignal;
+    use crate::ids::DispatchId;
 
     #[test]
     fn the_trust_file_is_where_a_gemini_start_put_its_home() {
@@ -155,5 +160,78 @@ mod tests {
         );
         started.cli_homes = None;
         assert_eq!(trust_file_of(&started), None, "an older start: none");
+    }
+
+    fn signal(event: &str, payload: Value) -> HookSignal {
+        HookSignal {
+            event: event.into(),
+            received_at: "2026-11-22T00:00:00Z".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn an_other_notification_does_not_block() {
+        let mut live = Live::new(
+            &DispatchId::parse("D-1").unwrap(),
+            String::new(),
+            None,
+            Instant::now(),
+        );
+        let s = signal(
+            "gemini-notification",
+            serde_json::json!({"notification_type": "Other"}),
+        );
+        assert!(live.on_signal(&s, Instant::now()).is_empty(), "{s:?}");
+    }
+
+    #[test]
+    fn gemini_names_the_command_from_its_details() {
+        let s = signal(
+            "gemini-notification",
+            serde_json::json!({"notification_type": "ToolPermission", "message": "Allow?",
+                "details": {"type": "exec", "command": "git add -A", "rootCommand": "git"}}),
+        );
+        let (w, tool, command, message) = waiting(&s).unwrap();
+        assert_eq!(w, WaitingFor::Permission);
+        assert_eq!(tool.as_deref(), Some("run_shell_command"));
+        assert_eq!(command.as_deref(), Some("git add -A"));
+        assert_eq!(message.as_deref(), Some("Allow?"));
+    }
+
+    #[test]
+    fn every_gemini_prompt_is_a_new_block() {
+        let t0 = Instant::now();
+        let mut live = Live::new(&DispatchId::parse("D-1").unwrap(), String::new(), None, t0);
+        let prompt = |command: &str| {
+            signal(
+                "gemini-notification",
+                serde_json::json!({"notification_type": "ToolPermission",
+                    "details": {"type": "exec", "command": command}}),
+            )
+        };
+        let first = live.on_signal(&prompt("git add -A"), t0);
+        assert!(
+            matches!(first.as_slice(), [Change::Blocked(_)]),
+            "{first:?}"
+        );
+        // Allowed in the pane; the command ran (gemini's `AfterTool`): running again.
+        let ran = signal("gemini-after-tool", serde_json::json!({}));
+        let resumed = live.on_signal(&ran, t0 + Duration::from_secs(3));
+        assert!(
+            matches!(resumed.as_slice(), [Change::Resumed(_)]),
+            "{resumed:?}"
+        );
+        let second = live.on_signal(&prompt("git commit -m x"), t0 + Duration::from_secs(4));
+        let [Change::Blocked(b)] = second.as_slice() else {
+            panic!("{second:?}")
+        };
+        assert_eq!(b.command.as_deref(), Some("git commit -m x"));
+        // A prompt while still blocked (its answer unseen) is a new block too.
+        let third = live.on_signal(&prompt("git push"), t0 + Duration::from_secs(5));
+        let [Change::Resumed(_), Change::Blocked(b)] = third.as_slice() else {
+            panic!("{third:?}")
+        };
+        assert_eq!(b.command.as_deref(), Some("git push"));
     }
 }

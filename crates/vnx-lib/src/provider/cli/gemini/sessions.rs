@@ -116,3 +116,99 @@ struct Tokens {
     cached: Count,
     total: Count,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::provider::session::{Cli, Homes, Wanted, of_bytes, valid_id};
+
+    fn gemini() -> Cli {
+        Cli::of("gemini").unwrap()
+    }
+
+    fn wanted(root: &Path, cwd: &Path) -> Wanted {
+        Wanted {
+            cli: gemini(),
+            homes: Homes {
+                homes: [("gemini".to_owned(), root.join(".gemini"))].into(),
+                sessions: None,
+            },
+            cwd: cwd.to_owned(),
+            since: SystemTime::now() - Duration::from_secs(60),
+            session_id: None,
+        }
+    }
+
+    #[test]
+    fn its_home_is_dot_gemini_in_gemini_cli_home_else_in_the_home() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect()
+        };
+        let h = Homes::of_env(&env(&[("HOME", "/h")]), Some("/machine".into()));
+        assert_eq!(h.get("gemini"), Some(Path::new("/h/.gemini")));
+        let h = Homes::of_env(
+            &env(&[("HOME", "relative"), ("GEMINI_CLI_HOME", "/g")]),
+            Some("/machine".into()),
+        );
+        assert_eq!(h.get("gemini"), Some(Path::new("/g/.gemini")));
+    }
+
+    #[test]
+    fn a_gemini_session_is_in_the_project_whose_root_is_the_worktree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tmpdir = tmp.path().join(".gemini/tmp");
+        for (project, root) in [("a", "/w/other"), ("b", "/w/t")] {
+            fs::create_dir_all(tmpdir.join(project).join("chats")).unwrap();
+            fs::write(tmpdir.join(project).join(".project_root"), root).unwrap();
+            let first =
+                serde_json::json!({"sessionId": format!("s-{project}"), "projectHash": "h"});
+            fs::write(
+                tmpdir.join(project).join("chats/session-1.jsonl"),
+                format!("{first}\n"),
+            )
+            .unwrap();
+        }
+        let w = wanted(tmp.path(), Path::new("/w/t"));
+        assert_eq!(w.find(), Some(tmpdir.join("b/chats/session-1.jsonl")));
+        let mut by_id = w.clone();
+        by_id.session_id = Some("s-a".into());
+        assert_eq!(by_id.find(), None);
+    }
+
+    #[test]
+    fn a_dispatchs_own_session_place_holds_geminis_projects() {
+        // Looked for in the place as in its home's `tmp`.
+        let tmp = tempfile::tempdir().unwrap();
+        let place = tmp.path().join("dispatch/sessions");
+        let mut w = wanted(tmp.path(), Path::new("/w/t"));
+        w.homes.sessions = Some(place.clone());
+        assert_eq!(w.looked_in(), Some(place));
+    }
+
+    #[test]
+    fn gemini_usage_counts_each_message_once() {
+        let message = |id: &str, input: u64| {
+            let l = serde_json::json!({"id": id, "type": "gemini",
+                "tokens": {"input": input, "output": 2, "cached": 0, "total": input + 2}});
+            format!("{l}\n")
+        };
+        let data = [message("a", 10), message("a", 10), message("b", 20)].concat();
+        let u = of_bytes(gemini(), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.total_tokens),
+            (30, 4, Some(34))
+        );
+    }
+
+    #[test]
+    fn gemini_session_ids_are_uuids() {
+        // As the real gemini wrote one (tests/support/fixtures).
+        assert!(valid_id("gemini", "5ef1866e-4a53-40c0-9f60-633ee32e9a66"));
+    }
+}
