@@ -1,8 +1,8 @@
 //! The hooks Qwen Code is given: a settings file in the dispatch's directory that its TUI
 //! reads as its system settings (`QWEN_CODE_SYSTEM_SETTINGS_PATH`), so nothing is written
 //! into the worktree the worker edits. Seen on qwen 0.15.10: hooks there run beside the
-//! user's own (theirs in `~/.qwen/settings.json` too), take their JSON on stdin (Claude's
-//! shape: `session_id`, `transcript_path`, `cwd`, `hook_event_name`), and a command hook's
+//! user's own (theirs in `~/.qwen/settings.json` too), take their JSON on stdin
+//! (`session_id`, `transcript_path`, `cwd`, `hook_event_name`), and a command hook's
 //! `timeout` is in milliseconds.
 
 use std::path::Path;
@@ -81,9 +81,9 @@ pub(super) fn says(event: &str, p: &Value) -> HookSays {
     }
 }
 
-/// What its `PermissionRequest` hook prints for a person's answer: Claude's shape, which
-/// qwen 0.15.10 reads (an allow runs the tool; a deny's message is the tool's error the model
-/// gets, and the turn goes on).
+/// What its `PermissionRequest` hook prints for a person's answer: the decision
+/// (`hookSpecificOutput.decision.behavior`) qwen 0.15.10 reads: an allow runs the tool; a
+/// deny's message is the tool's error the model gets, and the turn goes on.
 pub(super) fn decision(
     event: &str,
     answer: PermissionAnswer,

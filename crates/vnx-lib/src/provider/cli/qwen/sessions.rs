@@ -104,9 +104,8 @@ mod tests {
 
     /// A session its TUI wrote (qwen 0.15.10 against the scripted model server): a shell
     /// command a hook denied, then the answer.
-    pub(crate) const SESSION: &str = include_str!(
-        "../../../../../../tests/support/fixtures/qwen/tui-session.jsonl"
-    );
+    pub(crate) const SESSION: &str =
+        include_str!("../../../../../../tests/support/fixtures/qwen/tui-session.jsonl");
 
     #[test]
     fn its_assistant_lines_usage_is_summed_once_each() {
@@ -125,7 +124,10 @@ mod tests {
     #[test]
     fn its_chats_are_named_by_the_working_directory() {
         assert_eq!(
-            chats_in(Path::new("/h/.qwen/projects"), Path::new("/nonexistent/qx/repo")),
+            chats_in(
+                Path::new("/h/.qwen/projects"),
+                Path::new("/nonexistent/qx/repo")
+            ),
             Path::new("/h/.qwen/projects/-nonexistent-qx-repo/chats")
         );
     }
