@@ -233,3 +233,28 @@ impl CodingCli for Qwen {
         PATHS
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::Provider;
+    use crate::provider::flags::group;
+
+    /// The flags doctor checks against `qwen --help` (0.15.10 lists each of them).
+    #[test]
+    fn the_flags_vnx_passes_are_checked_against_its_help() {
+        let mut qwen = group(Provider::Qwen, &[]);
+        qwen.sort();
+        assert_eq!(
+            qwen,
+            [
+                "--allowed-tools",
+                "--approval-mode",
+                "--model",
+                "--resume",
+                "--session-id",
+                "-i",
+                "-o"
+            ]
+        );
+    }
+}
