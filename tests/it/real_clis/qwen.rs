@@ -1,10 +1,13 @@
 //! The real qwen (Qwen Code 0.15.10) driven by `vnx dispatch-agent --provider qwen`, offline
-//! against the scripted model server, headless in vnx's default posture (`edits`, qwen's
-//! `auto-edit`): its work done and reported, the command the role allows run, `git commit`
-//! declined, vnx committing; an HTTP 500, after which qwen exits 0, a failure; a question
-//! followed up in the same session.
+//! against the scripted model server, in vnx's default posture (`edits`, qwen's
+//! `auto-edit`). Headless: its work done and reported, the command the role allows run,
+//! `git commit` declined, vnx committing; an HTTP 500, after which qwen exits 0, a failure;
+//! a question followed up in the same session. Its TUI: done by its report with the usage
+//! and the transcript of its session file; blocked on `git commit`, naming it, and approved
+//! or denied through its `PermissionRequest` hook; a question shown by `vnx status`;
+//! sandboxed, its session kept in the dispatch's own place and resumed there.
 
-use super::{Rig, committed_by_vnx, compliant, explain, step};
+use super::{Rig, committed_by_vnx, compliant, explain, files_under, step};
 use crate::common::{completion, configure, run};
 
 #[test]
@@ -199,9 +202,13 @@ fn real_qwen_runs_sandboxed_with_the_full_posture() {
         !seen.contains("SANDBOX-SECRET-KEY"),
         "{at} the key reached the model"
     );
-    // qwen kept its session under its state directory, which the sandbox left writable.
-    let chats = rig.repo.env.home().join(".qwen/projects");
-    assert!(chats.is_dir(), "{at} no {}", chats.display());
+    // qwen kept its session in the dispatch's own place, shown where it keeps them.
+    let place = main.join(format!(".vnx-data/dispatches/{id}/sessions"));
+    assert!(
+        files_under(&place) > 0,
+        "{at} no session in {}",
+        place.display()
+    );
     rig.repo.verify_ok();
 }
 
@@ -232,4 +239,243 @@ fn real_qwen_calls_vnx_mcp_after_init_mcp() {
         .lines()
         .any(|l| l.contains("\"tool_result\"") && l.contains("ledger_head"));
     assert!(answered, "{at} {}", r.stdout);
+}
+
+/// Its TUI writes and reports: vnx commits, the usage is its session file's, and `show --log`
+/// draws that session.
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_tui_writes_reports_and_vnx_commits() {
+    let rig = Rig::new();
+    let at = step("qwen", "interactive", "write, report");
+    let marker = "real qwen interactive";
+    let file = "qwen-interactive.txt";
+    let instruction = format!(
+        "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary wrote-it\n\\@model say Wrote it."
+    );
+    let r = rig.dispatch("qwen", "interactive", &instruction);
+    let c = completion(&r);
+    let id = committed_by_vnx(&rig.repo, &c, &at, ("qwen", "interactive"), marker, file);
+    // The session vnx chose, which its TUI took (`--session-id`).
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["session_id"], c["session_id"], "{at} {started}");
+    assert_eq!(started["hooks"], "qwen-stop", "{at} {started}");
+    // Its hooks came from the dispatch directory, outside the worktree.
+    let settings = started["cli_env"]["QWEN_CODE_SYSTEM_SETTINGS_PATH"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        settings.ends_with(&format!("dispatches/{id}/hooks/qwen-settings.json")),
+        "{at} {started}"
+    );
+    let log = run(rig.repo.vnx().args(["show", &id, "--log"]));
+    assert_eq!(log.code, 0, "{at} {}", log.stderr);
+    let session = c["session_id"].as_str().unwrap();
+    assert!(
+        log.stdout
+            .contains(&format!("qwen 0.15.10, session {session}")),
+        "{at} {}",
+        log.stdout
+    );
+    assert!(
+        log.stdout
+            .contains("vnx report --status done --summary wrote-it"),
+        "{at} {}",
+        log.stdout
+    );
+    // (Its last words may come after the report ended the dispatch: not looked for.)
+    assert!(
+        log.stdout.contains(&format!(
+            "write_file {}",
+            rig.worktree(&id).join(file).display()
+        )),
+        "{at} {}",
+        log.stdout
+    );
+    rig.repo.verify_ok();
+    assert!(rig.repo.server.sessions_end(), "no tmux session left");
+}
+
+/// Its TUI asks before `git commit`: the dispatch is blocked naming the command (from its
+/// `PermissionRequest` hook, before its dialog shows), `vnx status` shows it, and `vnx
+/// approve`/`vnx deny` answer through that hook: approved, the worker's commit runs; denied,
+/// the model is told the message and goes on to its report, and vnx commits.
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_tui_blocks_on_a_command_and_is_approved_and_denied_through_its_hook() {
+    let rig = Rig::new();
+    for verb in ["approve", "deny"] {
+        let at = step("qwen", "interactive", verb);
+        let marker = format!("qwen asks, vnx {verb}s");
+        let file = format!("qwen-{verb}.txt");
+        let id = rig.detach("qwen", "interactive", 300, &compliant(&marker, &file, verb));
+        let r = run(rig
+            .repo
+            .vnx()
+            .args(["wait", "--until-blocked", "--json", &id]));
+        let blocked = crate::common::settled_receipt(
+            serde_json::from_str(r.stdout.trim())
+                .unwrap_or_else(|e| panic!("{at} {e}: {} {}", r.stdout, r.stderr)),
+        );
+        assert_eq!(
+            blocked["event_type"],
+            "dispatch_blocked",
+            "{at} {}",
+            explain(&blocked)
+        );
+        assert_eq!(blocked["waiting_for"], "permission", "{at} {blocked}");
+        assert_eq!(blocked["tool"], "run_shell_command", "{at} {blocked}");
+        assert!(
+            blocked["command"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("git add -A")),
+            "{at} the receipt names the command: {blocked}"
+        );
+        let status = run(rig.repo.vnx().args(["status", &id]));
+        assert!(
+            status.stdout.contains("git add -A && git commit"),
+            "{at} {}",
+            status.stdout
+        );
+        let mut cmd = rig.repo.vnx();
+        cmd.env("USER", "ana").args([verb, &id, "--json"]);
+        if verb == "deny" {
+            cmd.args(["--message", "no commits today"]);
+        }
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{at} {} {}", r.stdout, r.stderr);
+        let answered: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        assert_eq!(answered["via"], "hook", "{at} {answered}");
+        assert_eq!(answered["by"], "ana", "{at} {answered}");
+        let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
+        let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+        assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+        assert_eq!(
+            rig.repo.on_branch(&id, &file),
+            format!("{marker}\n"),
+            "{at}"
+        );
+        // Approved, the worker's own commit ran and left vnx nothing to commit; denied, it
+        // did not run and vnx committed the file.
+        assert_eq!(c.get("vnx_commit").is_some(), verb == "deny", "{at} {c}");
+        if verb == "deny" {
+            let told = rig
+                .server
+                .requests()
+                .iter()
+                .any(|q| q["body"].to_string().contains("no commits today"));
+            assert!(told, "{at} the model was told the denial's message");
+        }
+        super::blocked_then_resumed_then_completed(&rig.repo, &id, &at);
+    }
+    rig.repo.verify_ok();
+    assert!(rig.repo.server.sessions_end(), "no tmux session left");
+}
+
+/// A TUI turn that ends with a question: `needs_input`, the question (its `Stop` hook's
+/// last message) shown by `vnx status`.
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_tui_question_is_needs_input_with_the_question() {
+    let rig = Rig::new();
+    let at = step("qwen", "interactive", "question");
+    let r = rig.dispatch(
+        "qwen",
+        "interactive",
+        "first turn of qwen interactive\n\\@model ask",
+    );
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    assert_eq!(r.code, 1, "{at}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    let status = run(rig.repo.vnx().args(["status", id]));
+    assert!(
+        status
+            .stdout
+            .contains("asks: Should I also update the documentation?"),
+        "{at} {}",
+        status.stdout
+    );
+    assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
+    rig.repo.verify_ok();
+}
+
+/// Sandboxed, its TUI keeps its session in the dispatch's own place (its sandbox shows it
+/// where qwen keeps sessions), which the signed start names; a follow-up resumes that session
+/// there and the model sees both turns.
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_tui_sandboxed_keeps_its_session_in_its_place_and_a_follow_up_resumes_it() {
+    let rig = Rig::new();
+    let main = rig.repo.env.path().canonicalize().unwrap();
+    let at = step("qwen", "interactive", "sandboxed session");
+    let asked = "sandboxed qwen interactive asks";
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", "qwen", "--lane", "interactive"])
+        .args(["--deadline", "120", "--sandbox"])
+        .args(["--instruction", &format!("{asked}\n\\@model ask")]);
+    let r = run(cmd);
+    let c = completion(&r);
+    assert_eq!(
+        c["status"],
+        "needs_input",
+        "{at} {} {}",
+        r.stderr,
+        explain(&c)
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let started = &rig.repo.receipts(&id)[0];
+    assert_eq!(started["sandbox"]["kind"], "bubblewrap", "{at}");
+    let place = main.join(format!(".vnx-data/dispatches/{id}/sessions"));
+    assert_eq!(
+        started["cli_homes"]["sessions"],
+        place.to_str().unwrap(),
+        "{at}"
+    );
+    let session = c["session_id"].as_str().unwrap_or_default().to_owned();
+    assert!(!session.is_empty(), "{at} no session id: {c}");
+    assert!(
+        files_under(&place) > 0,
+        "{at} no session file in {}",
+        place.display()
+    );
+    assert!(
+        !rig.repo.env.home().join(".qwen/projects").exists()
+            || files_under(&rig.repo.env.home().join(".qwen/projects")) == 0,
+        "{at} the session went to the shared home"
+    );
+    assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
+
+    let marker = "follow-up of sandboxed qwen interactive";
+    let file = "qwen-sandboxed-followed.txt";
+    let f = rig.follow_up(
+        &id,
+        &format!(
+            "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary answered\n\\@model say Wrote it."
+        ),
+    );
+    let at = step("qwen", "interactive", "sandboxed follow-up");
+    let fc = completion(&f);
+    assert_eq!(fc["status"], "done", "{at} {} {}", f.stderr, explain(&fc));
+    assert_eq!(
+        fc["session_id"].as_str(),
+        Some(session.as_str()),
+        "{at} {fc}"
+    );
+    let fid = fc["dispatch_id"].as_str().unwrap().to_owned();
+    let fstarted = &rig.repo.receipts(&fid)[0];
+    assert_eq!(
+        fstarted["cli_homes"]["sessions"],
+        place.to_str().unwrap(),
+        "{at}"
+    );
+    // A follow-up works on the branch of the dispatch it continues.
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    let saw_both = rig.server.requests().iter().any(|req| {
+        let body = req["body"].to_string();
+        body.contains(marker) && body.contains(asked)
+    });
+    assert!(saw_both, "{at} no request held both turns");
+    rig.repo.verify_ok();
 }

@@ -27,7 +27,7 @@ mod tests {
             }
         }
         let all: usize = CLIS.iter().map(|cli| cli.hook_events().len()).sum();
-        assert_eq!(all, 13, "the thirteen events vnx installs hooks for");
+        assert_eq!(all, 17, "the seventeen events vnx installs hooks for");
         for other in ["", "stop", "Stop", "notify", "__hook"] {
             assert!(!is_hook_event(other), "{other}");
         }

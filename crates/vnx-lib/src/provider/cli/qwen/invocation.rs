@@ -1,14 +1,16 @@
 //! How Qwen Code is started: `qwen PROMPT -o stream-json` headless (the prompt on stdin when
-//! it is too large for an argument); the posture as `--approval-mode`; `--allowed-tools
-//! run_shell_command(PREFIX)` for what runs unasked; `--resume=ID` continues a session. It
-//! has no interactive lane in vnx yet.
+//! it is too large for an argument), its TUI (`-i PROMPT`) with its hooks' settings named by
+//! a variable interactive; the posture as `--approval-mode`; `--allowed-tools
+//! run_shell_command(PREFIX)` for what runs unasked; `--resume=ID` continues a session and,
+//! for a new TUI session, `--session-id` names the one vnx chose (ADR 0052).
 
+use super::hooks;
 use crate::provider::cli::ProviderError;
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
-use crate::receipts::kinds::{HookKind, Lane, Permission, ProviderCompletion};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
 
-/// The flags of each posture: its own approval modes, named even for its default so a
-/// user's `tools.approvalMode` setting cannot widen `ask`.
+/// The flags of each posture, the same in both lanes: its own approval modes, named even for
+/// its default so a user's `tools.approvalMode` setting cannot widen `ask`.
 pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str] {
     match permission {
         Permission::Ask => &["--approval-mode", "default"],
@@ -21,10 +23,7 @@ pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str
 pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
     let w = &s.w;
     if w.lane == Lane::Interactive {
-        return Err(ProviderError::LaneUnsupported {
-            provider: "qwen".into(),
-            lane: Lane::Interactive,
-        });
+        return Ok(tui(s));
     }
     let mut argv: Vec<String> = vec!["qwen".into()];
     // The prompt first: `--allowed-tools` is an array that would take a positional after
@@ -50,6 +49,38 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
         hooks: HookKind::NONE,
         env: Vec::new(),
     })
+}
+
+/// Its TUI: `qwen [FLAGS] -i PROMPT`, the prompt last (`-i` takes it as its value, so no
+/// array option before it can swallow it). Its hooks come from the settings file in the
+/// dispatch's directory, named by a variable as its system settings: outside the worktree,
+/// so the worker's own `.qwen/settings.json` cannot take them away. The TUI asks before any
+/// command the allow rules do not name (seen on qwen 0.15.10: `--allowed-tools
+/// run_shell_command(echo)` ran `echo` unasked and asked before `touch`).
+fn tui(s: &Start<'_>) -> Argv {
+    let w = &s.w;
+    let mut argv: Vec<String> = vec!["qwen".into()];
+    argv.extend(s.model("--model"));
+    argv.extend(s.perms.iter().cloned());
+    if w.permission != Permission::Full {
+        argv.extend(allow_flags(w));
+    }
+    if let (None, Some(session)) = (w.resume, w.session) {
+        argv.push(literal(&format!("--session-id={session}")));
+    }
+    argv.extend(s.resume("--resume"));
+    argv.extend(["-i".into(), s.prompt_arg.clone()]);
+    let settings = w.dispatch_dir.join(hooks::SETTINGS_FILE);
+    Argv {
+        argv,
+        output: OutputFormat::TEXT,
+        completion: ProviderCompletion::Report,
+        hooks: super::TURN_END,
+        env: vec![(
+            hooks::SETTINGS_VAR.to_owned(),
+            settings.to_string_lossy().into_owned(),
+        )],
+    }
 }
 
 /// What it may run unasked, in the postures that ask.
@@ -151,13 +182,49 @@ mod tests {
     }
 
     #[test]
-    fn a_large_prompt_goes_on_stdin_and_the_tui_is_not_offered() {
+    fn a_large_prompt_goes_on_stdin() {
         let large = argv(&start(Lane::Headless, Permission::Edits, true)).unwrap();
         assert_eq!(large.argv[1], "-o");
         assert!(!large.argv.iter().any(|a| a.contains(PROMPT)));
-        assert!(matches!(
-            argv(&start(Lane::Interactive, Permission::Edits, false)),
-            Err(ProviderError::LaneUnsupported { .. })
-        ));
+    }
+
+    #[test]
+    fn its_tui_gets_the_session_vnx_chose_and_its_hooks_from_the_dispatch_directory() {
+        let mut s = start(Lane::Interactive, Permission::Edits, false);
+        let id = "0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a";
+        s.w.session = Some(id);
+        let tui = argv(&s).unwrap();
+        assert_eq!(
+            tui.argv,
+            [
+                "qwen",
+                "--model",
+                "qwen3-coder-plus",
+                "--approval-mode",
+                "auto-edit",
+                "--allowed-tools",
+                "run_shell_command(vnx report)",
+                &format!("--session-id={id}"),
+                "-i",
+                PROMPT,
+            ]
+        );
+        assert_eq!(tui.hooks, super::super::TURN_END);
+        assert_eq!(tui.output, OutputFormat::TEXT);
+        assert_eq!(
+            tui.env,
+            [(
+                "QWEN_CODE_SYSTEM_SETTINGS_PATH".to_owned(),
+                "/d/hooks/qwen-settings.json".to_owned()
+            )]
+        );
+        // A follow-up resumes its session instead.
+        s.w.resume = Some(id);
+        let resumed = argv(&s).unwrap().argv;
+        assert!(!resumed.iter().any(|a| a.starts_with("--session-id")));
+        assert!(resumed.contains(&format!("--resume={id}")), "{resumed:?}");
+        // The full posture runs everything: no allow rule.
+        let full = argv(&start(Lane::Interactive, Permission::Full, false)).unwrap();
+        assert!(!full.argv.iter().any(|a| a == "--allowed-tools"));
     }
 }

@@ -1,24 +1,40 @@
 //! Alibaba's Qwen Code (`qwen`, 0.15.10): what vnx knows about it. How it is started
 //! (`invocation`); its headless stream (`qwen PROMPT -o stream-json`) parsed for the receipt
-//! (`events`) and rendered as a transcript (`transcript`); where it keeps its state. Its exit code says nothing: it exits 0 after an
+//! (`events`) and rendered as a transcript (`transcript`); its TUI's hooks (`hooks`), session
+//! files and their usage (`sessions`), drawn as a transcript (`session`); its folder trust
+//! (`trust`); where it keeps its state. Its exit code says nothing: it exits 0 after an
 //! HTTP 400 or 500 and after a denied tool, so the outcome is read from its events and
 //! vnx's own report.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
+use super::hook::{HookSays, Launch};
 use super::render::TranscriptEvents;
+use super::session::{Sought, is_uuid};
 use super::stream::StreamEvents;
+use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::receipts::PermissionAnswer;
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
 mod events;
+pub mod hooks;
 mod invocation;
+mod session;
+mod sessions;
 mod transcript;
+mod trust;
 
 /// Its headless event stream: `qwen PROMPT -o stream-json` (`system`, `assistant`, `user`, `result` events; an API error is a successful result whose text says so).
 pub(crate) const STREAM: OutputFormat = OutputFormat::named("qwen-stream-json");
+
+/// Its TUI's `Stop` hook (end of a turn; `PermissionRequest` says it waits).
+pub(crate) const TURN_END: HookKind = HookKind::named("qwen-stop");
 
 /// Qwen Code.
 #[derive(Debug)]
@@ -34,10 +50,16 @@ impl CodingCli for Qwen {
         model.starts_with("qwen") && !model.contains(':')
     }
 
-    /// Headless: `--resume=ID` (`-r`) continues the session it recorded, the earlier
-    /// conversation resent (seen on 0.15.10).
-    fn resumes_sessions(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
+    /// `--resume=ID` (`-r`) continues the session it recorded, the earlier conversation
+    /// resent, in both lanes (seen on 0.15.10: `--resume=ID -i PROMPT` sent both turns and
+    /// appended to the session's file).
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
+    }
+
+    /// Its TUI takes `--session-id`.
+    fn chooses_session_id(&self, lane: Lane) -> bool {
+        lane == Lane::Interactive
     }
 
     fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
@@ -50,6 +72,68 @@ impl CodingCli for Qwen {
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
         invocation::allowed_commands(w)
+    }
+
+    /// `1` allows once and Esc refuses (qwen 0.15.10), for a dialog its `PermissionRequest`
+    /// hook left up (it shows none while the hook waits). Esc also ends the turn: the tool
+    /// is cancelled, no `Stop` comes, the TUI waits for input.
+    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(match answer {
+            PermissionAnswer::Approve => "1",
+            PermissionAnswer::Deny => "Escape",
+        })
+    }
+
+    fn dialog_marker(&self) -> Option<&'static str> {
+        Some("1. Yes, allow once")
+    }
+
+    /// Its `Stop` hook's `last_assistant_message`.
+    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("last_assistant_message")?.as_str()
+    }
+
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        Some("qwen_stop_hook")
+    }
+
+    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
+        hooks::says(event, payload)
+    }
+
+    /// Its `PermissionRequest` hook returns a decision, which qwen reads before it shows its
+    /// dialog (seen on 0.15.10: an allow ran the command, a deny's message was its result).
+    fn hook_decision(
+        &self,
+        event: &str,
+        answer: PermissionAnswer,
+        message: Option<String>,
+    ) -> Option<Value> {
+        hooks::decision(event, answer, message)
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "qwen-permission-request"
+    }
+
+    /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
+    fn answering_hook(&self) -> Option<&'static str> {
+        Some("qwen-permission-request")
+    }
+
+    /// Only what its permission hook showed: the notification comes once the hook returned
+    /// without an answer and the dialog is up, which keys in the pane answer.
+    fn hook_answers(&self, source: &str) -> bool {
+        source == "qwen-permission-request"
+    }
+
+    /// A tool ran, the turn ended, or another prompt came.
+    fn went_on_events(&self) -> &'static [&'static str] {
+        &["qwen-post-tool-use", "qwen-stop", "qwen-permission-request"]
+    }
+
+    fn hook_events(&self) -> &'static [&'static str] {
+        &hooks::EVENTS
     }
 
     /// The project's `.qwen/settings.json`, `mcpServers` (project scope; seen on 0.15.10).
@@ -85,10 +169,92 @@ impl CodingCli for Qwen {
         Some(Box::new(transcript::QwenTranscript))
     }
 
+    /// Its session file, what its TUI writes.
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::<session::SessionTranscript>::default())
+    }
+
+    /// `QWEN_HOME`, else `~/.qwen`.
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+        var("QWEN_HOME").or_else(|| Some(home?.join(".qwen")))
+    }
+
+    /// `trustedFolders.json` in its home, where its settings turn folder trust on.
+    fn folder_trust(
+        &self,
+        home: Option<&Path>,
+        homes: &super::session::Homes,
+        root: &Path,
+    ) -> Option<super::trust::FolderTrust> {
+        let own = homes
+            .get(self.provider().name())
+            .map(Path::to_owned)
+            .or_else(|| Some(home?.join(".qwen")))?;
+        trust::of(&own, root)
+    }
+
+    /// `<home>/projects`.
+    fn sessions_dir(&self) -> Option<&'static str> {
+        Some("projects")
+    }
+
+    fn sessions_of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
+        sessions::chats_in(sessions, cwd)
+    }
+
+    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        sessions::find(sessions, sought)
+    }
+
+    /// A UUID, hyphenated (seen on 0.15.10).
+    fn valid_session_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        Some(Box::<sessions::QwenUsage>::default())
+    }
+
+    /// Its TUI's settings file (named by `QWEN_CODE_SYSTEM_SETTINGS_PATH`), for a launch that
+    /// gives it its hooks.
+    fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
+        if *launch.hooks != TURN_END {
+            return Vec::new();
+        }
+        let value = hooks::settings(launch.vnx, launch.dispatch_dir);
+        let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
+        vec![(hooks::SETTINGS_FILE, data)]
+    }
+
     /// `~/.qwen` (settings, `projects/<cwd>/chats/<id>.jsonl` sessions, `debug/`), or
     /// `QWEN_HOME` where that is set.
     fn state_paths(&self) -> &'static [StatePath] {
         const PATHS: &[StatePath] = &[StatePath::dir(".qwen", Some("QWEN_HOME"))];
         PATHS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::Provider;
+    use crate::provider::flags::group;
+
+    /// The flags doctor checks against `qwen --help` (0.15.10 lists each of them).
+    #[test]
+    fn the_flags_vnx_passes_are_checked_against_its_help() {
+        let mut qwen = group(Provider::Qwen, &[]);
+        qwen.sort();
+        assert_eq!(
+            qwen,
+            [
+                "--allowed-tools",
+                "--approval-mode",
+                "--model",
+                "--resume",
+                "--session-id",
+                "-i",
+                "-o"
+            ]
+        );
     }
 }

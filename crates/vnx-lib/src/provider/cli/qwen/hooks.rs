@@ -1,0 +1,158 @@
+//! The hooks Qwen Code is given: a settings file in the dispatch's directory that its TUI
+//! reads as its system settings (`QWEN_CODE_SYSTEM_SETTINGS_PATH`), so nothing is written
+//! into the worktree the worker edits. Seen on qwen 0.15.10: hooks there run beside the
+//! user's own (theirs in `~/.qwen/settings.json` too), take their JSON on stdin
+//! (`session_id`, `transcript_path`, `cwd`, `hook_event_name`), and a command hook's
+//! `timeout` is in milliseconds.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::provider::cli::hook::{
+    HOOK_TIMEOUT_SECS, HookSays, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
+    payload_text as text, permission_request,
+};
+use crate::receipts::{PermissionAnswer, WaitingFor};
+
+/// The events of its hooks, as `vnx __hook` takes them.
+pub(super) const EVENTS: [&str; 4] = [
+    "qwen-stop",
+    "qwen-notification",
+    "qwen-permission-request",
+    "qwen-post-tool-use",
+];
+
+/// Where its settings go in the dispatch directory.
+pub(super) const SETTINGS_FILE: &str = "hooks/qwen-settings.json";
+
+/// The variable that names its system settings file (qwen 0.15.10; else
+/// `/etc/qwen-code/settings.json`, which it then does not read).
+pub(super) const SETTINGS_VAR: &str = "QWEN_CODE_SYSTEM_SETTINGS_PATH";
+
+/// The settings vnx gives its TUI, which win over the user's: `Stop` ends a turn (with its
+/// `last_assistant_message`); `PermissionRequest` (before its dialog shows, naming the tool
+/// and its input) says the worker waits for a person and waits itself for `vnx approve`/
+/// `vnx deny`: qwen shows no dialog until the hook returned, then reads its decision; only a
+/// hook that returned none leaves the dialog up, and `Notification` (`permission_prompt`)
+/// follows. `PostToolUse` says it went on. `$version` is qwen's current settings version,
+/// which keeps it from rewriting the file; `general.enableAutoUpdate: false` keeps its TUI
+/// from `npm install -g`-ing a newer qwen over the one vnx checked (seen: it did, outside
+/// the home, with only `disableAutoUpdate` set).
+pub fn settings(vnx: &Path, dispatch_dir: &Path) -> Value {
+    let hook = |event: &str, secs: u64| {
+        let mut h = command_hook(hook_command(vnx, event, dispatch_dir), secs * 1000);
+        h[0]["matcher"] = "*".into();
+        h
+    };
+    serde_json::json!({
+        "$version": 4,
+        "general": {"enableAutoUpdate": false},
+        "hooks": {
+            "Stop": hook("qwen-stop", HOOK_TIMEOUT_SECS),
+            "Notification": hook("qwen-notification", HOOK_TIMEOUT_SECS),
+            "PermissionRequest": hook("qwen-permission-request", PERMISSION_HOOK_TIMEOUT_SECS),
+            "PostToolUse": hook("qwen-post-tool-use", HOOK_TIMEOUT_SECS),
+        }
+    })
+}
+
+/// What a signal of its hooks says: `PermissionRequest` as the tool waits for a person, with
+/// the tool and its input; `Notification` of type `permission_prompt` once its dialog shows
+/// (its `idle_prompt` after each turn says nothing); `PostToolUse` and `Stop`, the worker
+/// goes on.
+pub(super) fn says(event: &str, p: &Value) -> HookSays {
+    match event {
+        "qwen-permission-request" => permission_request(p),
+        "qwen-notification" => {
+            if text(p, &["notification_type"]).as_deref() == Some("permission_prompt") {
+                HookSays::Waiting {
+                    waiting_for: WaitingFor::Permission,
+                    tool: None,
+                    command: None,
+                    message: text(p, &["message"]),
+                }
+            } else {
+                HookSays::Nothing
+            }
+        }
+        "qwen-post-tool-use" | "qwen-stop" => HookSays::GoesOn,
+        _ => HookSays::Nothing,
+    }
+}
+
+/// What its `PermissionRequest` hook prints for a person's answer: the decision
+/// (`hookSpecificOutput.decision.behavior`) qwen 0.15.10 reads: an allow runs the tool; a
+/// deny's message is the tool's error the model gets, and the turn goes on.
+pub(super) fn decision(
+    event: &str,
+    answer: PermissionAnswer,
+    message: Option<String>,
+) -> Option<Value> {
+    if event != "qwen-permission-request" {
+        return None;
+    }
+    let decision = match answer {
+        PermissionAnswer::Approve => serde_json::json!({"behavior": "allow"}),
+        PermissionAnswer::Deny => serde_json::json!({
+            "behavior": "deny",
+            "message": message.unwrap_or_else(|| "A person denied this with `vnx deny`.".to_owned()),
+        }),
+    };
+    Some(serde_json::json!({
+        "hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": decision}
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn its_settings_give_each_hook_in_milliseconds_and_stop_its_self_update() {
+        let s = settings(Path::new("/bin/vnx"), Path::new("/d"));
+        assert_eq!(s["general"]["enableAutoUpdate"], false);
+        assert_eq!(s["$version"], 4);
+        let permission = &s["hooks"]["PermissionRequest"][0];
+        assert_eq!(permission["matcher"], "*");
+        assert_eq!(
+            permission["hooks"][0]["command"],
+            "'/bin/vnx' __hook qwen-permission-request --dir '/d'"
+        );
+        assert_eq!(permission["hooks"][0]["timeout"], 600_000);
+        assert_eq!(s["hooks"]["Stop"][0]["hooks"][0]["timeout"], 30_000);
+    }
+
+    #[test]
+    fn a_permission_request_waits_with_its_command_and_an_idle_prompt_says_nothing() {
+        // Payloads as qwen 0.15.10 sent them.
+        let asked = serde_json::json!({"hook_event_name": "PermissionRequest",
+            "permission_mode": "default", "tool_name": "run_shell_command",
+            "tool_input": {"command": "echo hi > ran.txt", "description": "Run scripted command"}});
+        assert_eq!(
+            says("qwen-permission-request", &asked),
+            HookSays::Waiting {
+                waiting_for: WaitingFor::Permission,
+                tool: Some("run_shell_command".into()),
+                command: Some("echo hi > ran.txt".into()),
+                message: None,
+            }
+        );
+        let prompt = serde_json::json!({"notification_type": "permission_prompt",
+            "message": "Qwen Code needs your permission to use run_shell_command"});
+        assert!(matches!(
+            says("qwen-notification", &prompt),
+            HookSays::Waiting { .. }
+        ));
+        let idle = serde_json::json!({"notification_type": "idle_prompt"});
+        assert_eq!(says("qwen-notification", &idle), HookSays::Nothing);
+        assert_eq!(says("qwen-stop", &idle), HookSays::GoesOn);
+    }
+
+    #[test]
+    fn only_the_permission_hook_prints_a_decision() {
+        let deny = decision("qwen-permission-request", PermissionAnswer::Deny, None).unwrap();
+        assert_eq!(deny["hookSpecificOutput"]["decision"]["behavior"], "deny");
+        assert!(decision("qwen-stop", PermissionAnswer::Approve, None).is_none());
+    }
+}

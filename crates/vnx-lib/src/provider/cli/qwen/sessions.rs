@@ -1,0 +1,156 @@
+//! qwen's session files (seen on qwen 0.15.10, both lanes): `<home>/projects/<cwd, each
+//! character but ASCII letters and digits made '-'>/chats/<session>.jsonl`, the directory
+//! naming the working directory and the file named by the session id (`--session-id` sets
+//! it; `--resume` appends to it). The usage they record: the sum over the session's
+//! `assistant` lines of their `usageMetadata` (prompt, candidates, cached, total tokens),
+//! each line counted once by its `uuid`.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Deserialize;
+
+use crate::provider::cli::session::{Sought, files};
+use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
+use crate::receipts::Usage;
+
+/// The directory of `cwd`'s sessions in qwen's `projects` directory (or a dispatch's own
+/// place that stands in for it): its `chats`.
+pub(super) fn chats_in(projects: &Path, cwd: &Path) -> PathBuf {
+    let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
+    let munged: String = cwd
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    projects.join(munged).join("chats")
+}
+
+/// The session files of the working directory written since the start (the one named by
+/// the session id, when known).
+pub(super) fn find(projects: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+    let dir = chats_in(projects, w.cwd);
+    files(&dir, |n| n.ends_with(".jsonl"), w.since)
+        .into_iter()
+        .filter(|(p, _)| match w.session_id {
+            Some(id) => p.file_stem().is_some_and(|s| s == id),
+            None => true,
+        })
+        .collect()
+}
+
+/// Counts a session file's usage (see the module's documentation).
+#[derive(Default)]
+pub(super) struct QwenUsage {
+    messages: Messages,
+}
+
+impl SessionUsage for QwenUsage {
+    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
+        let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
+            return;
+        };
+        if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("assistant") {
+            return;
+        }
+        let Some(u) = line.usage.0 else {
+            return;
+        };
+        let usage = Usage {
+            input_tokens: u.prompt.or0(),
+            output_tokens: u.candidates.or0(),
+            cached_input_tokens: Some(u.cached.or0()),
+            cache_creation_input_tokens: None,
+            total_tokens: Some(u.total.or0()),
+        };
+        self.messages.message(line.uuid.0.as_deref(), usage);
+    }
+
+    fn total(self: Box<Self>) -> Option<Usage> {
+        self.messages.total()
+    }
+}
+
+/// The members of one line usage reads.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Line<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    timestamp: Text<'a>,
+    #[serde(borrow)]
+    uuid: Text<'a>,
+    #[serde(rename = "usageMetadata")]
+    usage: Lenient<Tokens>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Tokens {
+    #[serde(rename = "promptTokenCount")]
+    prompt: Count,
+    #[serde(rename = "candidatesTokenCount")]
+    candidates: Count,
+    #[serde(rename = "cachedContentTokenCount")]
+    cached: Count,
+    #[serde(rename = "totalTokenCount")]
+    total: Count,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session its TUI wrote (qwen 0.15.10 against the scripted model server): a shell
+    /// command a hook denied, then the answer.
+    pub(crate) const SESSION: &str =
+        include_str!("../../../../../../tests/support/fixtures/qwen/tui-session.jsonl");
+
+    #[test]
+    fn its_assistant_lines_usage_is_summed_once_each() {
+        let mut u: Box<dyn SessionUsage> = Box::<QwenUsage>::default();
+        for line in SESSION.lines().chain(SESSION.lines()) {
+            u.line(line.as_bytes(), None);
+        }
+        let total = u.total().unwrap();
+        assert_eq!(
+            (total.input_tokens, total.output_tokens, total.total_tokens),
+            (19799 + 19894, 31 + 5, Some(19830 + 19899))
+        );
+        assert_eq!(total.cached_input_tokens, Some(0));
+    }
+
+    #[test]
+    fn its_chats_are_named_by_the_working_directory() {
+        assert_eq!(
+            chats_in(
+                Path::new("/h/.qwen/projects"),
+                Path::new("/nonexistent/qx/repo")
+            ),
+            Path::new("/h/.qwen/projects/-nonexistent-qx-repo/chats")
+        );
+    }
+
+    #[test]
+    fn the_session_named_is_the_one_found() {
+        let t = tempfile::tempdir().unwrap();
+        let cwd = t.path().join("wt");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let chats = chats_in(&t.path().join("projects"), &cwd);
+        std::fs::create_dir_all(&chats).unwrap();
+        for id in ["a1", "b2"] {
+            std::fs::write(chats.join(format!("{id}.jsonl")), "{}\n").unwrap();
+        }
+        let sought = |session_id| Sought {
+            cwd: &cwd,
+            since: SystemTime::UNIX_EPOCH,
+            session_id,
+        };
+        let projects = t.path().join("projects");
+        assert_eq!(find(&projects, &sought(None)).len(), 2);
+        let one = find(&projects, &sought(Some("b2")));
+        assert_eq!(one.len(), 1);
+        assert!(one[0].0.ends_with("b2.jsonl"));
+    }
+}
