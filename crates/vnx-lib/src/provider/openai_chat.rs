@@ -206,7 +206,7 @@ impl ChatTranscript {
         for (_, name, args) in std::mem::take(&mut self.calls) {
             let input: Value = serde_json::from_str(&args).unwrap_or(Value::String(args));
             let what = describe_input(&input);
-            out.push("▸", &format!("{name} {what}").trim_end().to_owned());
+            out.push("▸", format!("{name} {what}").trim_end());
         }
     }
 }

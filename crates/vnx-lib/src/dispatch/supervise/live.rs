@@ -50,6 +50,9 @@ pub struct Live {
     screen_asks: Option<(Option<String>, Option<String>)>,
 }
 
+/// What a dialog on the screen names: its target and its command.
+pub type Named = (Option<String>, Option<String>);
+
 /// What a hook signal says about the worker waiting: `Some` for a prompt that waits for a
 /// person, with (what for, tool, command, message).
 type Waiting = (WaitingFor, Option<String>, Option<String>, Option<String>);
@@ -194,11 +197,7 @@ impl Live {
     /// The dialog the pane shows (its lines, and the target and command it names), or
     /// `None`. A dialog that shows blocks the worker (source [`SCREEN`]); one naming
     /// something else while the worker is blocked is a new prompt; no dialog resumes it.
-    pub fn on_dialog(
-        &mut self,
-        dialog: Option<(&str, (Option<String>, Option<String>))>,
-        now: Instant,
-    ) -> Vec<Change> {
+    pub fn on_dialog(&mut self, dialog: Option<(&str, Named)>, now: Instant) -> Vec<Change> {
         let mut changes = Vec::new();
         let Some((lines, (target, command))) = dialog else {
             if self.blocked_by.as_deref() == Some(SCREEN) {

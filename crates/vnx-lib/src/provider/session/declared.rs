@@ -119,7 +119,7 @@ mod tests {
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        assert_eq!(found, [mine.clone()]);
+        assert_eq!(found, std::slice::from_ref(&mine));
         let later = Sought {
             since: SystemTime::now() + Duration::from_secs(60),
             ..sought
