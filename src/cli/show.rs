@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             return super::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
         }
         if !args.raw
-            && let Some(wanted) = session_wanted(&d)
+            && let Some(wanted) = session_wanted(&d, &project)
             && session_log(&d, wanted, args.follow, &ledger, &tmux)?
         {
             return Ok(ExitCode::SUCCESS);
@@ -349,7 +349,7 @@ fn live(ledger: &std::path::Path, tmux: &Tmux, id: &str) -> Result<bool, CliErro
 
 /// Which session file an interactive worker's CLI keeps, where it keeps one vnx reads (its
 /// TUI writes nothing to `worker.log` until the end); `None` for another lane or CLI.
-fn session_wanted(d: &Detail) -> Option<session::Wanted> {
+fn session_wanted(d: &Detail, project: &vnx::project::Project) -> Option<session::Wanted> {
     let s = &d.state;
     if d.lane.as_deref() != Some("interactive") {
         return None;
@@ -357,7 +357,13 @@ fn session_wanted(d: &Detail) -> Option<session::Wanted> {
     let since: jiff::Timestamp = s.started_at.as_deref()?.parse().ok()?;
     let provider = s.provider.as_deref()?;
     Some(session::Wanted {
-        cli: session::Cli::of(provider)?,
+        // A declared TUI's session files as the project's config declares them.
+        cli: session::Cli::of(provider).or_else(|| {
+            Some(session::Cli::declared(
+                provider,
+                &declared_session(project, provider)?,
+            ))
+        })?,
         // As the dispatching command's environment said, recorded in the signed start (never
         // the dispatch directory's `spec.json`, which its worker can write); else as this
         // command's environment says.
@@ -377,6 +383,16 @@ fn session_wanted(d: &Detail) -> Option<session::Wanted> {
     })
 }
 
+/// Where a declared TUI writes its session files, as the project's config says now.
+fn declared_session(
+    project: &vnx::project::Project,
+    provider: &str,
+) -> Option<vnx::provider::declared::DeclaredSession> {
+    let config = project.load_config().ok()?;
+    let lane = config.providers.get(provider)?.interactive.as_ref()?;
+    lane.tui.session.clone()
+}
+
 /// Prints an interactive worker's session file as a transcript: what it holds, or with
 /// `follow` what it gets until the dispatch ends. `false` when there is none to print (then
 /// the worker's log is printed as usual).
@@ -388,7 +404,7 @@ fn session_log(
     tmux: &Tmux,
 ) -> Result<bool, CliError> {
     let s = &d.state;
-    let cli = wanted.cli.name();
+    let cli = wanted.cli.name().to_owned();
     let mut stdout = std::io::stdout().lock();
     let mut print = |lines: Vec<String>| {
         for line in lines {

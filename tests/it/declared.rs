@@ -282,3 +282,365 @@ fn the_log_keeps_each_streams_lines_whole() {
     assert!(lines.contains(&r#"{"type":"event"}"#), "{log}");
     assert!(lines.contains(&"warning: half a line"), "{log}");
 }
+
+/// A declared TUI (a script in the pane): shows a permission dialog for its commit, reads the
+/// answer line, clears its screen (as a TUI redraws), then commits and reports done when
+/// allowed, or reports failed when denied; then stays up until vnx closes it.
+fn asking_tui(repo: &Repo, tools: &Path) {
+    let bin = tools.join("asker");
+    script(
+        &bin,
+        "printf 'Working on it\\n\\nAllow this command?\\n  $ git commit -q -m add\\n  [y/n] '\n\
+         read answer\n\
+         printf '\\033[H\\033[2J'\n\
+         if [ \"$answer\" = y ]; then\n\
+           echo a > a.txt && git add -A && git commit -q -m add && vnx report --status done --summary committed\n\
+         else\n\
+           echo 'not allowed'; vnx report --status failed --summary 'the commit was denied'\n\
+         fi\n\
+         sleep 60",
+    );
+    declare(
+        repo,
+        &format!(
+            "providers:\n  asker:\n    binary: {}\n    interactive:\n      argv: [\"{{prompt}}\"]\n      dialog:\n        pattern: \"Allow this command\\\\?\"\n        asks: \"^\\\\s*\\\\$ (.+)$\"\n        approve: [y, Enter]\n        deny: [n, Enter]\n    permissions:\n      edits: []\n",
+            bin.display()
+        ),
+    );
+}
+
+/// Dispatches the declared TUI, detached, and waits until it is blocked: its id and the
+/// blocked receipt.
+fn blocked_tui(repo: &Repo) -> (String, serde_json::Value) {
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "asker",
+        "--instruction",
+        "add a",
+        "--detach",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
+    assert_eq!(r.code, 1, "blocked is not success: {}", r.stdout);
+    let blocked = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+    (id, blocked)
+}
+
+#[test]
+fn a_declared_tuis_dialog_blocks_it_and_approve_types_its_keys() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    asking_tui(&repo, tools.path());
+    let (id, blocked) = blocked_tui(&repo);
+    assert_eq!(blocked["event_type"], "dispatch_blocked", "{blocked}");
+    assert_eq!(blocked["source"], "screen");
+    assert_eq!(blocked["waiting_for"], "permission");
+    assert_eq!(blocked["command"], "git commit -q -m add", "{blocked}");
+    assert!(
+        blocked["message"]
+            .as_str()
+            .unwrap()
+            .contains("Allow this command?"),
+        "{blocked}"
+    );
+    let status = run(repo.vnx().arg("status"));
+    assert!(status.stdout.contains("blocked"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("git commit -q -m add"),
+        "{}",
+        status.stdout
+    );
+
+    let r = run(repo.vnx().args(["approve", &id, "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let answered: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(answered["via"], "pane", "{answered}");
+    assert_eq!(answered["keys"], "y Enter");
+    assert_eq!(answered["request_from"], "screen");
+    assert_eq!(answered["command"], "git commit -q -m add");
+    assert!(
+        answered["pane_dialog"]
+            .as_str()
+            .is_some_and(|d| d.contains("$ git commit -q -m add")),
+        "{answered}"
+    );
+
+    let r = run(repo.vnx().args(["wait", "--json", &id]));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(c["teardown_class"], "committed", "{c}");
+    assert_eq!(repo.on_branch(&id, "a.txt"), "a\n");
+    let kinds: Vec<String> = repo
+        .receipts(&id)
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    let pos = |e: &str| kinds.iter().position(|x| x == e).unwrap();
+    // The supervisor sees the dialog go as `approve` records its answer: either comes first.
+    assert!(
+        pos("dispatch_blocked") < pos("dispatch_answered"),
+        "{kinds:?}"
+    );
+    assert!(
+        pos("dispatch_blocked") < pos("dispatch_resumed"),
+        "{kinds:?}"
+    );
+    assert!(
+        pos("dispatch_answered") < pos("dispatch_completed"),
+        "{kinds:?}"
+    );
+    assert!(
+        pos("dispatch_resumed") < pos("dispatch_completed"),
+        "{kinds:?}"
+    );
+    // What showed it going on: the dialog gone from the screen, or its report.
+    let resumed = &repo.receipts(&id)[pos("dispatch_resumed")];
+    assert!(
+        resumed["source"] == "screen" || resumed["source"] == "report",
+        "{resumed}"
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn a_declared_tuis_dialog_is_denied_with_its_keys() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    asking_tui(&repo, tools.path());
+    let (id, blocked) = blocked_tui(&repo);
+    assert_eq!(blocked["command"], "git commit -q -m add", "{blocked}");
+    let r = run(repo.vnx().args(["deny", &id, "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let answered: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(answered["answer"], "deny", "{answered}");
+    assert_eq!(answered["keys"], "n Enter");
+    let r = run(repo.vnx().args(["wait", "--json", &id]));
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed", "{c}");
+    assert_eq!(c["report"]["summary"], "the commit was denied", "{c}");
+    assert!(!repo.branches().contains(&id), "nothing was committed");
+}
+
+/// Chunks as the tests' model server streams a chat completion
+/// (`tests/support/model_server.py`, `_chat_completions`): a reply in pieces, then the usage.
+const CHAT: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}
+{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"write","arguments":"{\"path\": \"notes.txt\"}"}}]},"logprobs":null,"finish_reason":"tool_calls"}]}
+{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}
+{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"I wrote the notes "},"logprobs":null,"finish_reason":null}]}
+{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"you asked for."},"logprobs":null,"finish_reason":null}]}
+{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}
+{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":321,"completion_tokens":12,"total_tokens":333,"prompt_tokens_details":{"cached_tokens":300},"completion_tokens_details":{"reasoning_tokens":0}}}
+"#;
+
+#[test]
+fn an_openai_chat_stream_gives_the_receipt_its_usage_and_last_message() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let chunks = tools.path().join("chunks.jsonl");
+    std::fs::write(&chunks, CHAT).unwrap();
+    let bin = tools.path().join("chatter");
+    script(
+        &bin,
+        &format!("echo notes > notes.txt\ncat {}", chunks.display()),
+    );
+    declare(
+        &repo,
+        &format!(
+            "providers:\n  chatter:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n      output: openai-chat\n      completion: output\n    permissions:\n      edits: []\n",
+            bin.display()
+        ),
+    );
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "chatter",
+        "--instruction",
+        "write notes",
+        "--json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(c["token_usage"]["input_tokens"], 321, "{c}");
+    assert_eq!(c["token_usage"]["output_tokens"], 12);
+    assert_eq!(c["token_usage"]["cached_input_tokens"], 300);
+    let events = &c["cli_events"];
+    assert_eq!(events["last_message"], "I wrote the notes you asked for.");
+    assert_eq!(events["tool_calls"], 1);
+    assert_eq!(events["model"], "gpt-4o");
+    assert_eq!(events["verdict"]["status"], "success", "{events}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    let log = run(repo.vnx().args(["show", "--log", id]));
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    for line in [
+        "start   chat completions, model gpt-4o",
+        "▸       write notes.txt",
+        "says    I wrote the notes you asked for.",
+        "end     request · 321 in, 12 out tokens (300 cached)",
+    ] {
+        assert!(log.stdout.contains(line), "{line:?} in\n{}", log.stdout);
+    }
+
+    // An API error fails the dispatch with its message.
+    std::fs::write(
+        &chunks,
+        "{\"error\":{\"message\":\"scripted failure\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}\n",
+    )
+    .unwrap();
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "chatter",
+        "--instruction",
+        "write notes",
+        "--json",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed", "{c}");
+    assert_eq!(c["failure_reason"], "scripted failure", "{c}");
+}
+
+#[test]
+fn a_bad_dialog_or_output_names_its_line_and_column() {
+    let repo = Repo::new();
+    let config = std::fs::read_to_string(repo.env.path().join(".vnx/config.yaml")).unwrap();
+    let base = config.lines().count();
+    declare(
+        &repo,
+        "providers:\n  tui:\n    binary: tui\n    interactive:\n      argv: [\"{prompt}\"]\n      dialog:\n        pattern: \"Allow (\"\n        approve: [y]\n        deny: [n]\n",
+    );
+    let r = run(repo.dispatch_cmd("noop").args(["--instruction", "x"]));
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains(&format!(
+            ".vnx/config.yaml:{}:18: provider `tui`, interactive lane: `dialog.pattern` `Allow (` is not a usable regex",
+            base + 7
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+}
+
+/// A declared TUI that writes its session as chat-completion lines in `~/.chatui/sessions`
+/// (its working directory on the first line, as a session file records it), asks a
+/// question there and exits without a report: a session found by its worktree and start.
+#[test]
+fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("chatui");
+    let lines: Vec<&str> = CHAT.lines().collect();
+    let asking = lines[3].replace("I wrote the notes ", "Which notes file should I write? ");
+    let asking = asking.replace(
+        "\"delta\":{\"content\"",
+        "\"delta\":{\"role\":\"assistant\",\"content\"",
+    );
+    let body = [asking.as_str(), lines[5], lines[6]].join("\n");
+    let chunks = tools.path().join("session-tail.jsonl");
+    std::fs::write(&chunks, format!("{body}\n")).unwrap();
+    script(
+        &bin,
+        &format!(
+            "d=\"$HOME/.chatui/sessions\"\nmkdir -p \"$d\"\nf=\"$d/s-$$.jsonl\"\n\
+             printf '{{\"cwd\": \"%s\"}}\\n' \"$(pwd)\" > \"$f\"\ncat {} >> \"$f\"\n\
+             echo 'asked in the session'\nsleep 1",
+            chunks.display()
+        ),
+    );
+    declare(
+        &repo,
+        &format!(
+            "providers:\n  chatui:\n    binary: {}\n    interactive:\n      argv: [\"{{prompt}}\"]\n      session:\n        dir: ~/.chatui/sessions\n        pattern: \"s-*.jsonl\"\n        format: openai-chat\n    permissions:\n      edits: []\n",
+            bin.display()
+        ),
+    );
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "reviewer",
+        "--provider",
+        "chatui",
+        "--instruction",
+        "write notes",
+        "--json",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let c = completion(&r);
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    // It exited without a report (a TUI without hooks has no turn to end: failed, not
+    // needs_input); what it said last is the session's last message.
+    assert_eq!(c["status"], "failed", "{c}");
+    assert_eq!(
+        c["cli_events"]["last_message"], "Which notes file should I write?",
+        "{c}"
+    );
+    assert_eq!(c["token_usage"]["input_tokens"], 321, "{c}");
+    assert_eq!(c["token_usage_source"], "session_file", "{c}");
+    let started = &repo.receipts(&id)[0];
+    let home = repo
+        .env
+        .home()
+        .canonicalize()
+        .unwrap_or(repo.env.home().to_owned());
+    let recorded = started["cli_homes"]["chatui"].as_str().unwrap().to_owned();
+    assert!(
+        recorded.ends_with("/.chatui/sessions"),
+        "{recorded} under {}",
+        home.display()
+    );
+    let log = run(repo.vnx().args(["show", "--log", &id]));
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    assert!(
+        log.stderr.contains("chatui's session file"),
+        "{}",
+        log.stderr
+    );
+    for line in [
+        "start   chat completions, model gpt-4o",
+        "says    Which notes file should I write?",
+        "end     request · 321 in, 12 out tokens (300 cached)",
+    ] {
+        assert!(log.stdout.contains(line), "{line:?} in\n{}", log.stdout);
+    }
+}
+
+/// The demo's `ask` model ends its turn with a question: it is shown by `wait`, `status`
+/// (and its JSON) and `show`.
+#[test]
+fn the_demo_ask_models_question_appears_everywhere() {
+    let repo = Repo::new();
+    let r = repo.dispatch("ask", &["--instruction", "x"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input");
+    let question = c["cli_events"]["last_message"].as_str().unwrap().to_owned();
+    assert!(question.ends_with('?'), "{question}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    let wait = run(repo.vnx().args(["wait", id]));
+    assert!(wait.stdout.contains(&question), "{}", wait.stdout);
+    let wait = run(repo.vnx().args(["wait", "--json", id]));
+    assert!(wait.stdout.contains(&question), "{}", wait.stdout);
+    let status = run(repo.vnx().arg("status"));
+    assert!(
+        status.stdout.contains(&format!("asks: {question}")),
+        "{}",
+        status.stdout
+    );
+    let json = run(repo.vnx().args(["status", "--json"]));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
+    let mine = all.iter().find(|s| s["dispatch_id"] == id).unwrap();
+    assert_eq!(mine["question"], question.as_str(), "{mine}");
+    let show = run(repo.vnx().args(["show", id]));
+    assert!(show.stdout.contains(&question), "{}", show.stdout);
+}

@@ -79,7 +79,7 @@ fn real_interactive_session_files_render_as_transcripts_with_their_usage() {
         let path = repo_dir()
             .join("tests/support/fixtures")
             .join(format!("{name}.jsonl"));
-        let text = session::render(cli, &path).unwrap().join("\n");
+        let text = session::render(cli.clone(), &path).unwrap().join("\n");
         assert!(
             !text.contains("{\"") && !text.contains("$set"),
             "{name}: raw JSON in {text}"

@@ -9,8 +9,8 @@
 //!
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
-//! the template syntax in `template`, the `gates:` section in `gates`, and a role's
-//! allowlist in `allow`.
+//! the template syntax in `template`, the `gates:` section in `gates`, a role's
+//! allowlist in `allow`, and what vnx reads of a declared TUI in `tui`.
 
 use std::path::Path;
 
@@ -23,9 +23,12 @@ mod schema;
 mod template;
 #[cfg(test)]
 mod tests;
+mod tui;
 mod validation;
 
-pub use crate::provider::declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
+pub use crate::provider::declared::{
+    DeclaredDialog, DeclaredLane, DeclaredPermissions, DeclaredProvider, DeclaredTui,
+};
 pub use crate::provider::template::expand;
 pub use allow::{READ_ONLY_GIT, allowable};
 pub use gates::{GateDef, GateKind};

@@ -172,6 +172,8 @@ pub(super) struct RawLane {
     pub(super) prompt: Option<Spanned<PromptTransport>>,
     pub(super) output: Option<Spanned<OutputFormat>>,
     pub(super) completion: Option<ProviderCompletion>,
+    pub(super) dialog: Option<Spanned<super::tui::RawDialog>>,
+    pub(super) session: Option<Spanned<super::tui::RawSession>>,
 }
 
 #[derive(Default, Deserialize)]

@@ -445,14 +445,10 @@ impl Validator<'_> {
         }
         if let Some(o) = &raw.output
             && o.value != OutputFormat::TEXT
-            && crate::provider::cli::streaming(&o.value).is_none()
+            && !crate::provider::events::parses(&o.value)
         {
-            let known: Vec<String> = std::iter::once(OutputFormat::TEXT)
-                .chain(
-                    crate::provider::cli::CLIS
-                        .iter()
-                        .filter_map(|c| c.output_format()),
-                )
+            let known: Vec<String> = crate::provider::events::known()
+                .iter()
                 .map(|f| f.name().to_owned())
                 .collect();
             let msg = format!(
@@ -507,20 +503,20 @@ impl Validator<'_> {
         });
         // Decided from the output's verdict, which only a parsed output gives: with any
         // other, no dispatch could ever be done.
-        if completion == ProviderCompletion::Output
-            && crate::provider::cli::streaming(&output).is_none()
-        {
+        if completion == ProviderCompletion::Output && !crate::provider::events::parses(&output) {
             let msg = format!(
                 "{what}: `completion: output` is decided from an output vnx parses, and this \
                  lane's output is plain text; use exit or report"
             );
             return self.err(&raw.argv.referenced, msg);
         }
+        let tui = self.tui(&what, lane, raw.dialog, raw.session)?;
         Ok(DeclaredLane {
             argv,
             prompt,
             output,
             completion,
+            tui,
         })
     }
 }

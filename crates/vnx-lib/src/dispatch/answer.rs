@@ -6,7 +6,8 @@
 //! may write without asking) and returns it. For a CLI without such a hook the key its prompt
 //! takes is typed into the pane, once the dialog shows, and again while the pane shows it
 //! unchanged; each CLI's keys and the line its dialog shows are its module's
-//! (`provider::cli`, `dialog_keys` and `dialog_marker`, with why its hook cannot answer).
+//! (`provider::cli`, `dialog_keys` and `dialog_marker`, with why its hook cannot answer), a
+//! declared TUI's its `interactive.dialog:` in the config (`provider::dialog`).
 
 use std::fs;
 use std::io;
@@ -20,6 +21,7 @@ use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::provider::Provider;
 use crate::provider::cli;
+use crate::provider::dialog::Dialog;
 use crate::receipts::{
     self, AnsweredVia, DispatchAnswered, PermissionAnswer, RequestFrom, WaitingFor,
 };
@@ -60,7 +62,8 @@ pub enum AnswerError {
         /// What it is instead.
         status: String,
     },
-    /// Its CLI has no way to be answered from outside (a declared provider).
+    /// Its CLI has no way to be answered from outside (a declared provider without a
+    /// `dialog:`).
     #[error("dispatch {id}'s provider {provider} cannot be answered from outside its pane")]
     Unsupported {
         /// The dispatch.
@@ -127,8 +130,9 @@ fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, String)> {
     Some((dispatch_dir.parent()?.parent()?, id))
 }
 
-/// The keys that answer `provider`'s permission prompt in its pane (its module's
-/// [`CodingCli::dialog_keys`](cli::CodingCli::dialog_keys); none for a declared provider).
+/// The key that answers a built-in `provider`'s permission prompt in its pane (its module's
+/// [`CodingCli::dialog_keys`](cli::CodingCli::dialog_keys); a declared provider's are its
+/// `interactive.dialog:`'s, which `vnx approve` reads from the config).
 pub fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static str> {
     let provider = Provider::parse(provider).ok()?;
     cli::of(provider).dialog_keys(answer)
@@ -220,9 +224,10 @@ pub fn answer(
     // worker can make itself; what vnx can look at is the pane, where the CLI draws its
     // dialog. Its lines go into the receipt beside the request, or nothing when none shows.
     let (tmux, session) = state.session_on(a.fallback);
-    let marker = dialog_marker(&provider);
-    let pane_dialog = marker.and_then(|m| {
-        dialog_on_pane(&tmux, &session, m, DIALOG_TIMING.show)
+    let dialog = dialog_of(&provider, a.data_dir);
+    let findable = dialog.as_ref().filter(|d| d.findable());
+    let pane_dialog = findable.and_then(|d| {
+        dialog_on_pane(&tmux, &session, d, DIALOG_TIMING.show)
             .ok()
             .flatten()
     });
@@ -239,10 +244,14 @@ pub fn answer(
     let (via, keys) = if by_hook {
         (AnsweredVia::Hook, None)
     } else {
-        let keys = pane_keys(&provider, answer).ok_or_else(|| AnswerError::Unsupported {
-            id: state.id.to_string(),
-            provider: provider.clone(),
-        })?;
+        let keys = dialog
+            .as_ref()
+            .map(|d| d.keys(answer))
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| AnswerError::Unsupported {
+                id: state.id.to_string(),
+                provider: provider.clone(),
+            })?;
         // The dialog was waited for above: when it did not show, it is not waited for again.
         let timing = DialogTiming {
             show: if pane_dialog.is_some() {
@@ -252,9 +261,9 @@ pub fn answer(
             },
             ..DIALOG_TIMING
         };
-        let typed = match marker {
-            Some(marker) => type_into_dialog(&tmux, &session, marker, keys, &timing),
-            None => tmux.send_keys(&session, &[keys]).map(|()| true),
+        let typed = match findable {
+            Some(d) => type_keys(&tmux, &session, &|s| d.shows(s), &keys, &timing),
+            None => tmux.send_keys(&session, &keys).map(|()| true),
         };
         let taken = typed.map_err(|e| AnswerError::Unreachable {
             id: state.id.to_string(),
@@ -264,11 +273,11 @@ pub fn answer(
         if !taken {
             return Err(AnswerError::NotTaken {
                 id: state.id.to_string(),
-                keys: keys.to_owned(),
+                keys: keys.join(" "),
                 tries: DIALOG_TIMING.tries,
             });
         }
-        (AnsweredVia::Pane, Some(keys.to_owned()))
+        (AnsweredVia::Pane, Some(keys.join(" ")))
     };
     let receipt = DispatchAnswered {
         dispatch_id: state.id.clone(),
@@ -297,52 +306,53 @@ pub fn answer(
 
 /// A line `provider`'s permission dialog shows while it waits for its key (its module's
 /// [`CodingCli::dialog_marker`](cli::CodingCli::dialog_marker)).
+#[cfg(test)]
 fn dialog_marker(provider: &str) -> Option<&'static str> {
     let provider = Provider::parse(provider).ok()?;
     cli::of(provider).dialog_marker()
 }
 
-/// Lines of the pane kept above a dialog's line (the question and what it is about), and
-/// below it (the other choices).
-const DIALOG_ABOVE: usize = 8;
-const DIALOG_BELOW: usize = 4;
-/// Most characters of a pane's dialog a receipt keeps.
-const MAX_DIALOG: usize = 2048;
+/// The permission dialog of `provider`'s TUI: its module's, for a built-in CLI; for a
+/// declared one, the `interactive.dialog:` the project's config declares now (none when the
+/// config does not load).
+fn dialog_of(provider: &str, data_dir: &Path) -> Option<Dialog> {
+    if let Ok(p) = Provider::parse(provider) {
+        return Dialog::of_cli(cli::of(p));
+    }
+    let config = crate::project::Project::at(data_dir.parent()?)
+        .load_config()
+        .ok()?;
+    let lane = config.providers.get(provider)?.interactive.as_ref()?;
+    Dialog::declared(lane.tui.dialog.as_ref()?).ok()
+}
 
-/// The permission dialog `session`'s pane shows, once its line `marker` shows (waiting up to
-/// `wait`): the non-blank lines around that line, their last `MAX_DIALOG` characters. `None`
-/// when no dialog showed. What the pane shows is drawn by the CLI, though a process of the
-/// worker writing to its terminal could draw there too.
+/// The permission dialog `session`'s pane shows, once it shows (waiting up to `wait`): the
+/// non-blank lines around its line ([`crate::provider::dialog::around`]). `None` when no
+/// dialog showed. What the pane shows is drawn by the CLI, though a process of the worker
+/// writing to its terminal could draw there too.
 pub fn dialog_on_pane(
     tmux: &Tmux,
     session: &str,
-    marker: &str,
+    dialog: &Dialog,
     wait: Duration,
 ) -> Result<Option<String>, crate::tmux::TmuxError> {
     let end = Instant::now() + wait;
     let mut screen = tmux.capture(session)?;
-    while !screen.contains(marker) && Instant::now() < end {
+    while !dialog.shows(&screen) && Instant::now() < end {
         std::thread::sleep(DIALOG_POLL);
         screen = tmux.capture(session)?;
     }
-    Ok(dialog_lines(&screen, marker))
+    Ok(dialog.seen(&screen).map(|s| s.lines))
 }
 
+#[cfg(test)]
+use crate::provider::dialog::MAX_DIALOG;
+
 /// The lines of `screen` around the last line holding `marker` (see [`dialog_on_pane`]).
+#[cfg(test)]
 pub(crate) fn dialog_lines(screen: &str, marker: &str) -> Option<String> {
-    let lines: Vec<&str> = screen.lines().collect();
-    let at = lines.iter().rposition(|l| l.contains(marker))?;
-    let from = at.saturating_sub(DIALOG_ABOVE);
-    let to = (at + DIALOG_BELOW + 1).min(lines.len());
-    let text = lines[from..to]
-        .iter()
-        .map(|l| l.trim_end())
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n");
-    // The end holds the dialog's choices: a long line above them is what is cut.
-    let n = text.chars().count();
-    Some(text.chars().skip(n.saturating_sub(MAX_DIALOG)).collect())
+    let at = crate::provider::dialog::line_holding(screen, marker)?;
+    Some(crate::provider::dialog::around(screen, at))
 }
 
 /// How long [`type_into_dialog`] waits for each step.
@@ -380,14 +390,26 @@ pub fn type_into_dialog(
     keys: &str,
     timing: &DialogTiming,
 ) -> Result<bool, crate::tmux::TmuxError> {
+    type_keys(tmux, session, &|s| s.contains(marker), &[keys], timing)
+}
+
+/// [`type_into_dialog`] for a dialog told on the screen by `shows`, answered by `keys` typed
+/// in order.
+pub fn type_keys(
+    tmux: &Tmux,
+    session: &str,
+    shows: &dyn Fn(&str) -> bool,
+    keys: &[&str],
+    timing: &DialogTiming,
+) -> Result<bool, crate::tmux::TmuxError> {
     let show_end = Instant::now() + timing.show;
     let mut screen = tmux.capture(session)?;
-    while !screen.contains(marker) && Instant::now() < show_end {
+    while !shows(&screen) && Instant::now() < show_end {
         std::thread::sleep(DIALOG_POLL);
         screen = tmux.capture(session)?;
     }
     for _ in 0..timing.tries.max(1) {
-        tmux.send_keys(session, &[keys])?;
+        tmux.send_keys(session, keys)?;
         let take_end = Instant::now() + timing.take;
         loop {
             std::thread::sleep(DIALOG_POLL);

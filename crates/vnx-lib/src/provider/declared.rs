@@ -2,6 +2,9 @@
 //! data: each lane's argv templates, how the prompt reaches it, what ends it, and its flags
 //! per permission posture.
 
+use serde::{Deserialize, Serialize};
+
+pub use super::dialog::DeclaredDialog;
 use super::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 use super::template::expand;
 
@@ -65,6 +68,115 @@ pub struct DeclaredLane {
     pub output: OutputFormat,
     /// What ends it successfully: its exit, or `vnx report`.
     pub completion: ProviderCompletion,
+    /// What vnx reads of its TUI (the interactive lane's only).
+    pub tui: DeclaredTui,
+}
+
+/// What vnx reads of a declared TUI besides its exit and report: the permission dialog it
+/// draws on its screen and the session files it writes. Carried into the dispatch's spec by
+/// its invocation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredTui {
+    /// Its permission dialog (`interactive.dialog:`), which blocks the dispatch while it
+    /// shows and which `vnx approve`/`vnx deny` answer with its keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialog: Option<DeclaredDialog>,
+    /// Where it writes its session files (`interactive.session:`), read for its transcript,
+    /// token usage and last message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<DeclaredSession>,
+}
+
+/// Where a declared TUI writes its session files, and what they hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredSession {
+    /// The directory: an absolute path, or `~/…` under the dispatching user's home.
+    pub dir: String,
+    /// The files' names: a glob of `*` (any characters) and `?` (one), no `/`.
+    pub pattern: String,
+    /// What a file holds, one JSON event a line: a format vnx parses.
+    pub format: OutputFormat,
+}
+
+impl DeclaredSession {
+    /// Its directory, `~` made the `home` given; `None` for a `~` path without one.
+    pub fn dir_in(&self, home: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+        match self.dir.strip_prefix("~/") {
+            Some(rest) => Some(home?.join(rest)),
+            None if self.dir == "~" => home.map(std::path::Path::to_owned),
+            None => Some(std::path::PathBuf::from(&self.dir)).filter(|p| p.is_absolute()),
+        }
+    }
+
+    /// Whether a file's name matches [`DeclaredSession::pattern`].
+    pub fn matches(&self, name: &str) -> bool {
+        glob(self.pattern.as_bytes(), name.as_bytes())
+    }
+}
+
+/// `*`/`?` glob matching, iterative (linear in the name for each star).
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    p = sp + 1;
+                    n = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_pattern_is_a_glob_and_its_dir_may_start_at_home() {
+        let s = DeclaredSession {
+            dir: "~/.tui/sessions".into(),
+            pattern: "session-*.json?".into(),
+            format: OutputFormat::TEXT,
+        };
+        for good in ["session-1.jsonl", "session-.jsonx", "session-a-b.jsonl"] {
+            assert!(s.matches(good), "{good}");
+        }
+        for bad in [
+            "session-1.json",
+            "xsession-1.jsonl",
+            "session-1.jsonl.bak",
+            "",
+        ] {
+            assert!(!s.matches(bad), "{bad}");
+        }
+        let home = std::path::Path::new("/home/ana");
+        assert_eq!(s.dir_in(Some(home)), Some(home.join(".tui/sessions")));
+        assert_eq!(s.dir_in(None), None);
+        let abs = DeclaredSession {
+            dir: "/var/tui".into(),
+            ..s.clone()
+        };
+        assert_eq!(abs.dir_in(None), Some("/var/tui".into()));
+        let rel = DeclaredSession {
+            dir: "tui".into(),
+            ..s
+        };
+        assert_eq!(rel.dir_in(Some(home)), None);
+    }
 }
 
 /// Flags per permission posture, final (`{{`/`}}` already unescaped); `None`: not declared.

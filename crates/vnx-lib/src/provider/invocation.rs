@@ -37,6 +37,10 @@ pub struct Invocation {
     /// file its module writes); empty where the posture or the CLI's sandbox decides alone.
     #[serde(default)]
     pub allowed_commands: Vec<String>,
+    /// What vnx reads of a declared TUI (its dialog); empty for the built-in CLIs, whose
+    /// modules say it.
+    #[serde(default)]
+    pub tui: super::declared::DeclaredTui,
 }
 
 /// Substitutes the placeholders of one template element.
@@ -123,6 +127,7 @@ impl Provider {
             hooks: made.hooks,
             permission_flags: start.perms,
             allowed_commands: cli.allowed_commands(w),
+            tui: Default::default(),
         })
     }
 }
@@ -181,6 +186,7 @@ pub fn declared_invocation(
         hooks: HookKind::NONE,
         permission_flags: perms,
         allowed_commands: Vec::new(),
+        tui: lane.tui.clone(),
     })
 }
 

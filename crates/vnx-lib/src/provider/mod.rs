@@ -7,12 +7,14 @@
 pub mod cache;
 pub mod cli;
 pub mod declared;
+pub mod dialog;
 pub mod events;
 pub mod flags;
 pub mod help;
 pub mod hooks;
 pub mod invocation;
 pub mod lines;
+pub mod openai_chat;
 pub mod session;
 pub mod template;
 pub mod transcript;
@@ -21,7 +23,7 @@ pub mod version;
 pub use crate::receipts::kinds;
 pub use cli::demo::DemoBehaviour;
 pub use cli::{Provider, ProviderError};
-pub use declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
+pub use declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider, DeclaredTui};
 pub use invocation::{Invocation, MAX_PROMPT_ARG, PROMPT, PROMPT_FILE, Wanted};
 pub use kinds::{Lane, OutputFormat, Permission, PromptTransport, ProviderCompletion};
 

@@ -219,6 +219,16 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             ctx.machine.home.clone(),
         ),
     };
+    // A declared TUI's session directory, as the dispatching environment's home places it.
+    if let (Resolved::Declared(name, _), Some(session)) = (&resolved, &invocation.tui.session) {
+        let home = match ctx.env {
+            Some(env) => {
+                crate::provider::session::Homes::home_of_env(env, ctx.machine.home.clone())
+            }
+            None => ctx.machine.home.clone(),
+        };
+        homes.declare(name, session, home.as_deref());
+    }
     let sessions = if sandboxed {
         session_place(&resolved, &homes, req.continues.as_ref(), &dispatch_dir)
     } else {
@@ -476,7 +486,7 @@ fn session_place(
     };
     Some(crate::sandbox::SessionPlace {
         dir,
-        shown_at: cli.sessions_in(homes.of_cli(cli)?),
+        shown_at: cli.sessions_in(homes.of_cli(&cli)?),
     })
 }
 

@@ -50,6 +50,9 @@ pub struct Live {
     screen_asks: Option<(Option<String>, Option<String>)>,
 }
 
+/// What a dialog on the screen names: its target and its command.
+pub type Named = (Option<String>, Option<String>);
+
 /// What a hook signal says about the worker waiting: `Some` for a prompt that waits for a
 /// person, with (what for, tool, command, message).
 type Waiting = (WaitingFor, Option<String>, Option<String>, Option<String>);
@@ -184,35 +187,26 @@ impl Live {
     }
 
     /// What the pane shows, for a CLI whose permission dialog no hook of its signals: its
-    /// dialog's lines while it is up (`dialog`, holding its line `marker`), else `None`. A
-    /// dialog that shows blocks the worker (source [`SCREEN`]), with the target (`→ …`) or
-    /// command (`$ …`) it names below its line (up to a gap of three spaces, where a TUI's
-    /// next column starts); one naming something else while the worker is
-    /// blocked is a new prompt; no dialog resumes it.
+    /// dialog's lines while it is up (`dialog`, holding its line `marker`), else `None`, with
+    /// the target (`→ …`) or command (`$ …`) it names below its line (see [`Live::on_dialog`]).
     pub fn on_screen(&mut self, dialog: Option<&str>, marker: &str, now: Instant) -> Vec<Change> {
+        let asks = dialog.map(|lines| crate::provider::dialog::asks_below(lines, marker));
+        self.on_dialog(dialog.zip(asks), now)
+    }
+
+    /// The dialog the pane shows (its lines, and the target and command it names), or
+    /// `None`. A dialog that shows blocks the worker (source [`SCREEN`]); one naming
+    /// something else while the worker is blocked is a new prompt; no dialog resumes it.
+    pub fn on_dialog(&mut self, dialog: Option<(&str, Named)>, now: Instant) -> Vec<Change> {
         let mut changes = Vec::new();
-        let Some(lines) = dialog else {
+        let Some((lines, (target, command))) = dialog else {
             if self.blocked_by.as_deref() == Some(SCREEN) {
                 self.screen_asks = None;
                 changes.extend(self.resume(SCREEN, now));
             }
             return changes;
         };
-        let below: Vec<&str> = lines
-            .lines()
-            .skip_while(|l| !l.contains(marker))
-            .skip(1)
-            .map(|l| l.trim_start_matches(|c: char| c.is_whitespace() || c == '┃'))
-            .collect();
-        let named = |prefix: &str| {
-            below
-                .iter()
-                .find_map(|l| l.strip_prefix(prefix))
-                // A TUI draws other columns beside it, after a wide gap.
-                .and_then(|t| t.split("   ").next())
-                .map(|t| t.trim().to_owned())
-        };
-        let asks = (bounded(named("→ ")), bounded(named("$ ")));
+        let asks = (bounded(target), bounded(command));
         if self.state == State::Blocked && self.screen_asks.as_ref() == Some(&asks) {
             return changes;
         }

@@ -162,8 +162,8 @@ fn session_usage(
     session_id: Option<&str>,
 ) -> Option<receipts::Usage> {
     use crate::provider::session;
-    let cli = session::Cli::of(&spec.provider)?;
-    if !cli.module().usage_from_session(spec.lane) {
+    let cli = session::Cli::for_provider(&spec.provider, spec.invocation.tui.session.as_ref())?;
+    if !cli.usage_from_session(spec.lane) {
         return None;
     }
     let wanted = session::Wanted {
@@ -173,7 +173,8 @@ fn session_usage(
         since,
         session_id: session_id.map(str::to_owned),
     };
-    session::usage(wanted.cli, &wanted.find()?, since)
+    let path = wanted.find()?;
+    session::usage(wanted.cli, &path, since)
 }
 
 /// An interactive worker's last message, from the session file its CLI wrote, for a CLI
@@ -189,13 +190,13 @@ fn session_message(
         return None;
     }
     let wanted = session::Wanted {
-        cli: session::Cli::of(&spec.provider)?,
+        cli: session::Cli::for_provider(&spec.provider, spec.invocation.tui.session.as_ref())?,
         homes: spec.session_homes.clone()?,
         cwd: spec.worktree.clone(),
         since,
         session_id: session_id.map(str::to_owned),
     };
-    let message = wanted.cli.module().session_last_message(&wanted.find()?)?;
+    let message = wanted.cli.last_message(&wanted.find()?)?;
     Some(crate::provider::cli::stream::truncate_message(&message))
 }
 

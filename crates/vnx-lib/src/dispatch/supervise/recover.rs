@@ -386,6 +386,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
             hooks: started.hooks.clone(),
             permission_flags: started.permission_flags.clone(),
             allowed_commands: Vec::new(),
+            tui: Default::default(),
         },
         binary_version: started.binary_version.clone(),
         prompt_sha256: started.prompt_sha256.clone(),

@@ -14,6 +14,7 @@ use crate::dispatch::supervise::outcome::{self, Ended, StopCause};
 use crate::dispatch::supervise::signals::{self, HookSignal, ReportFile, SignalReader};
 use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::process::{self, Cmd, Group, Stopped};
+use crate::provider::dialog::Dialog;
 use crate::provider::hooks::HookKind;
 use crate::provider::{Lane, PromptTransport, cli, invocation};
 use crate::sandbox::ShapeExt;
@@ -180,13 +181,16 @@ pub(super) fn run_worker(
                     ended.turn_end = Some(signal);
                 }
             }
-            if let (Some(marker), Some(pane)) = (screen_dialog, around.tmux_pane.as_deref())
+            if let (Some(dialog), Some(pane)) = (&screen_dialog, around.tmux_pane.as_deref())
                 && screen_seen.is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
             {
                 screen_seen = Some(Instant::now());
                 if let Ok(screen) = tmux.capture_pane(pane) {
-                    let dialog = crate::dispatch::answer::dialog_lines(&screen, marker);
-                    for change in live.on_screen(dialog.as_deref(), marker, Instant::now()) {
+                    let seen = dialog.seen(&screen);
+                    let seen = seen
+                        .as_ref()
+                        .map(|s| (s.lines.as_str(), (s.target.clone(), s.command.clone())));
+                    for change in live.on_dialog(seen, Instant::now()) {
                         recorder.change(&change, log);
                     }
                 }
@@ -263,12 +267,16 @@ pub(super) fn run_worker(
 /// How often a TUI's screen is looked at for its permission dialog.
 const SCREEN_EVERY: Duration = Duration::from_secs(1);
 
-/// The line of a built-in CLI's permission dialog, when no hook of its signals the dialog
-/// (it has no hook events): the screen is all that shows it.
-fn screen_dialog(spec: &Spec) -> Option<&'static str> {
-    let cli = crate::provider::cli::of(crate::provider::Provider::parse(&spec.provider).ok()?);
+/// The permission dialog of a TUI no hook of whose signals it (a built-in CLI without hook
+/// events, or a declared one with `interactive.dialog:`): the screen is all that shows it.
+fn screen_dialog(spec: &Spec) -> Option<Dialog> {
+    let Ok(provider) = crate::provider::Provider::parse(&spec.provider) else {
+        let declared = spec.invocation.tui.dialog.as_ref()?;
+        return Dialog::declared(declared).ok();
+    };
+    let cli = crate::provider::cli::of(provider);
     if cli.hook_events().is_empty() {
-        cli.dialog_marker()
+        Dialog::of_cli(cli).filter(Dialog::findable)
     } else {
         None
     }

@@ -50,7 +50,9 @@ impl EventParser {
     /// summary is always empty.
     pub fn new(format: OutputFormat) -> EventParser {
         EventParser {
-            cli: super::cli::streaming(&format).and_then(|cli| cli.stream_events()),
+            cli: super::cli::streaming(&format)
+                .and_then(|cli| cli.stream_events())
+                .or_else(|| super::openai_chat::stream_events(&format)),
             format,
             lines: LineSplitter::default(),
             summary: StreamSummary::default(),
@@ -115,6 +117,21 @@ impl EventParser {
             cli.event(kind, &event, &mut self.summary);
         }
     }
+}
+
+/// Whether vnx parses stdout in `format`: a built-in CLI's event stream, or a format no CLI
+/// of its own writes (`provider::openai_chat`).
+pub fn parses(format: &OutputFormat) -> bool {
+    super::cli::streaming(format).is_some() || *format == super::openai_chat::FORMAT
+}
+
+/// Every format vnx parses, by name: [`OutputFormat::TEXT`] first, then the CLIs' streams,
+/// then the others.
+pub fn known() -> Vec<OutputFormat> {
+    std::iter::once(OutputFormat::TEXT)
+        .chain(super::cli::CLIS.iter().filter_map(|c| c.output_format()))
+        .chain([super::openai_chat::FORMAT])
+        .collect()
 }
 
 #[cfg(test)]

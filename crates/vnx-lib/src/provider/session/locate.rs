@@ -1,7 +1,8 @@
 //! Which session file is a dispatch's: among the files its CLI keeps for the dispatch's
 //! worktree as working directory, those written since the dispatch started (the session id,
 //! when known, picks one), the newest of them. Where a CLI keeps them and how a file is
-//! matched to the worktree and the id is the CLI's module's (`CodingCli::find_sessions`),
+//! matched to the worktree and the id is the CLI's module's (`CodingCli::find_sessions`), or
+//! for a declared TUI its `interactive.session:`'s (`super::declared`),
 //! walking its directories with the bounded, link-refusing helpers of
 //! `provider::cli::session`.
 //!
@@ -25,9 +26,8 @@ pub(super) fn find(w: &Wanted) -> Option<PathBuf> {
         since: w.since.checked_sub(SLACK).unwrap_or(w.since),
         session_id: w.session_id.as_deref(),
     };
-    let sessions = w.homes.sessions_of(w.cli)?;
+    let sessions = w.homes.sessions_of(&w.cli)?;
     w.cli
-        .module()
         .find_sessions(&sessions, &sought)
         .into_iter()
         .max_by_key(|(_, modified)| *modified)

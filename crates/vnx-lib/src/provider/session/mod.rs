@@ -19,8 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::cli::{self, CodingCli, Provider};
+use super::declared::DeclaredSession;
 use super::transcript::Transcript;
 
+mod declared;
 mod locate;
 mod usage;
 
@@ -96,13 +98,33 @@ impl Homes {
         }
     }
 
+    /// Records where a declared TUI named `provider` writes its `session` files, as its home
+    /// (`~` made `home`, the dispatching environment's); nothing when that cannot be said.
+    pub fn declare(&mut self, provider: &str, session: &DeclaredSession, home: Option<&Path>) {
+        if let Some(dir) = session.dir_in(home) {
+            self.homes.insert(provider.to_owned(), dir);
+        }
+    }
+
+    /// The home directory an environment names (`HOME`, absolute), else `home`.
+    pub fn home_of_env(
+        env: &[(std::ffi::OsString, std::ffi::OsString)],
+        home: Option<PathBuf>,
+    ) -> Option<PathBuf> {
+        env.iter()
+            .find(|(k, _)| k == OsStr::new("HOME"))
+            .map(|(_, v)| PathBuf::from(v))
+            .filter(|p| p.is_absolute())
+            .or(home)
+    }
+
     /// The CLI's home: its config or state directory.
-    pub fn of_cli(&self, cli: Cli) -> Option<&Path> {
+    pub fn of_cli(&self, cli: &Cli) -> Option<&Path> {
         self.get(cli.name())
     }
 
     /// Where `cli`'s sessions are: the dispatch's own place, else where its home keeps them.
-    pub fn sessions_of(&self, cli: Cli) -> Option<PathBuf> {
+    pub fn sessions_of(&self, cli: &Cli) -> Option<PathBuf> {
         match &self.sessions {
             Some(own) => Some(own.clone()),
             None => Some(cli.sessions_in(self.of_cli(cli)?)),
@@ -147,11 +169,20 @@ pub fn new_id() -> String {
 }
 
 /// A CLI whose TUI keeps a session file vnx can read: a built-in CLI whose module says where
-/// (`CodingCli::sessions_dir`).
-#[derive(Clone, Copy)]
-pub struct Cli {
-    module: &'static dyn CodingCli,
-    sessions_dir: &'static str,
+/// (`CodingCli::sessions_dir`), or a declared one whose `interactive.session:` does (`declared`).
+#[derive(Clone)]
+pub struct Cli(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    Module {
+        module: &'static dyn CodingCli,
+        sessions_dir: &'static str,
+    },
+    Declared {
+        name: String,
+        session: DeclaredSession,
+    },
 }
 
 impl std::fmt::Debug for Cli {
@@ -172,36 +203,110 @@ impl Cli {
     /// The CLI of a built-in provider's name, if it keeps session files vnx reads.
     pub fn of(provider: &str) -> Option<Cli> {
         let module = cli::of(Provider::parse(provider).ok()?);
-        Some(Cli {
+        Some(Cli(Kind::Module {
             module,
             sessions_dir: module.sessions_dir()?,
+        }))
+    }
+
+    /// The CLI of `provider`: a built-in one's, else a declared one's whose TUI writes
+    /// `declared` session files.
+    pub fn for_provider(provider: &str, declared: Option<&DeclaredSession>) -> Option<Cli> {
+        match Provider::parse(provider) {
+            Ok(_) => Cli::of(provider),
+            Err(_) => declared.map(|s| Cli::declared(provider, s)),
+        }
+    }
+
+    /// A declared provider's TUI, named `provider`, that writes `session`.
+    pub fn declared(provider: &str, session: &DeclaredSession) -> Cli {
+        Cli(Kind::Declared {
+            name: provider.to_owned(),
+            session: session.clone(),
         })
     }
 
     /// Its name, as providers are named.
-    pub fn name(self) -> &'static str {
-        self.module.provider().name()
+    pub fn name(&self) -> &str {
+        match &self.0 {
+            Kind::Module { module, .. } => module.provider().name(),
+            Kind::Declared { name, .. } => name,
+        }
     }
 
-    /// Its module.
-    pub fn module(self) -> &'static dyn CodingCli {
-        self.module
+    /// Its module, for a built-in CLI.
+    pub fn module(&self) -> Option<&'static dyn CodingCli> {
+        match &self.0 {
+            Kind::Module { module, .. } => Some(*module),
+            Kind::Declared { .. } => None,
+        }
     }
 
     /// The directory under its `home` that holds every session it keeps (and nothing vnx
-    /// reads besides): what a sandboxed dispatch's own session place stands in for.
-    pub fn sessions_in(self, home: &Path) -> PathBuf {
-        home.join(self.sessions_dir)
+    /// reads besides): what a sandboxed dispatch's own session place stands in for. A
+    /// declared CLI's home is its sessions' directory (recorded so at its start).
+    pub fn sessions_in(&self, home: &Path) -> PathBuf {
+        match &self.0 {
+            Kind::Module { sessions_dir, .. } => home.join(sessions_dir),
+            Kind::Declared { .. } => home.to_owned(),
+        }
     }
 
     /// The directory it keeps `cwd`'s sessions in, under its `home`.
-    pub fn sessions_of_cwd(self, home: &Path, cwd: &Path) -> PathBuf {
-        self.module.sessions_of_cwd(&self.sessions_in(home), cwd)
+    pub fn sessions_of_cwd(&self, home: &Path, cwd: &Path) -> PathBuf {
+        match &self.0 {
+            Kind::Module { module, .. } => module.sessions_of_cwd(&self.sessions_in(home), cwd),
+            Kind::Declared { .. } => self.sessions_in(home),
+        }
+    }
+
+    /// The session files in `sessions` that may be a dispatch's, with their modification
+    /// times.
+    fn find_sessions(
+        &self,
+        sessions: &Path,
+        sought: &cli::session::Sought<'_>,
+    ) -> Vec<(PathBuf, SystemTime)> {
+        match &self.0 {
+            Kind::Module { module, .. } => module.find_sessions(sessions, sought),
+            Kind::Declared { session, .. } => declared::find(session, sessions, sought),
+        }
+    }
+
+    /// Whether a dispatch in `lane` takes its token usage from the session file when its
+    /// output recorded none (a declared TUI's: its interactive lane).
+    pub fn usage_from_session(&self, lane: super::Lane) -> bool {
+        match &self.0 {
+            Kind::Module { module, .. } => module.usage_from_session(lane),
+            Kind::Declared { .. } => lane == super::Lane::Interactive,
+        }
+    }
+
+    /// The last message from the assistant its session file at `path` records (bounded,
+    /// never through a link).
+    pub fn last_message(&self, path: &Path) -> Option<String> {
+        match &self.0 {
+            Kind::Module { module, .. } => module.session_last_message(path),
+            Kind::Declared { session, .. } => declared::summary(session, path)?.last_message,
+        }
+    }
+
+    /// The usage a declared TUI's session file records (all of it: a declared format's
+    /// events carry no time to tell a resumed session's earlier turns by).
+    fn declared_usage(&self, path: &Path) -> Option<crate::receipts::Usage> {
+        match &self.0 {
+            Kind::Declared { session, .. } => declared::summary(session, path)?.usage,
+            Kind::Module { .. } => None,
+        }
     }
 
     /// A renderer of its session file.
-    pub fn transcript(self) -> Transcript {
-        Transcript::session_of(self.module.provider())
+    pub fn transcript(&self) -> Transcript {
+        match &self.0 {
+            Kind::Module { module, .. } => Transcript::session_of(module.provider()),
+            // Told from the file's events, as a worker's log is.
+            Kind::Declared { .. } => Transcript::new(),
+        }
     }
 }
 
@@ -228,8 +333,11 @@ impl Wanted {
 
     /// Where its CLI keeps the sessions looked through, for a message.
     pub fn looked_in(&self) -> Option<PathBuf> {
-        let sessions = self.homes.sessions_of(self.cli)?;
-        Some(self.cli.module.sessions_of_cwd(&sessions, &self.cwd))
+        let sessions = self.homes.sessions_of(&self.cli)?;
+        Some(match self.cli.module() {
+            Some(module) => module.sessions_of_cwd(&sessions, &self.cwd),
+            None => sessions,
+        })
     }
 }
 

@@ -29,6 +29,9 @@ pub const MAX_USAGE_LINE: usize = 8 << 20;
 /// The usage the session file at `path` records since `since`; `None` when it records none
 /// (or cannot be read).
 pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
+    if cli.module().is_none() {
+        return cli.declared_usage(path);
+    }
     let mut counter = Counter::new(cli, since)?;
     super::stream(path, |chunk| counter.feed(chunk)).ok()?;
     counter.finish()
@@ -54,7 +57,7 @@ impl Counter {
         Some(Counter {
             since: jiff::Timestamp::try_from(since).ok(),
             lines: LineSplitter::with_max(MAX_USAGE_LINE),
-            counted: cli.module().session_usage()?,
+            counted: cli.module()?.session_usage()?,
         })
     }
 

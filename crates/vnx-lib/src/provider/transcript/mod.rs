@@ -96,7 +96,9 @@ impl Transcript {
         };
         let kind = str_of(&event, "type").unwrap_or("");
         if self.cli.is_none() {
-            self.cli = super::cli::transcript_for(kind, &event);
+            self.cli = super::cli::transcript_for(kind, &event).or_else(|| {
+                super::openai_chat::claims(kind, &event).then(super::openai_chat::transcript_events)
+            });
         }
         match &mut self.cli {
             Some(cli) => cli.event(kind, &event, &mut self.out),
