@@ -30,7 +30,7 @@ pub const MAX_USAGE_LINE: usize = 8 << 20;
 /// (or cannot be read).
 pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
     let mut counter = Counter::new(cli, since)?;
-    super::stream(path, |chunk| counter.feed(chunk)).ok()?;
+    super::stream(cli, path, |chunk| counter.feed(chunk)).ok()?;
     counter.finish()
 }
 
