@@ -366,6 +366,43 @@ fn real_opencode_tui_turn_ends_with_a_question_read_from_its_session() {
     rig.repo.verify_ok();
 }
 
+/// `show --log --follow` of a running TUI dispatch follows its session in the database as
+/// opencode writes it (each part once, as it is finished) until the dispatch ends.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_tui_session_is_followed_live() {
+    let rig = Rig::new();
+    let at = step("opencode", "interactive", "show --log --follow");
+    let id = rig.detach(
+        "opencode",
+        "interactive",
+        120,
+        "opencode followed\n\\@model write followed.txt followed\n\\@model run vnx report --status done --summary followed\n\\@model say Followed.",
+    );
+    let log = run(rig.vnx().args(["show", &id, "--log", "--follow"]));
+    assert_eq!(log.code, 0, "{at} {}", log.stderr);
+    assert!(
+        log.stderr.contains("following opencode's session file"),
+        "{at} {}",
+        log.stderr
+    );
+    let text = &log.stdout;
+    assert_eq!(
+        text.matches("start   opencode, session ses_").count(),
+        1,
+        "{at} {text}"
+    );
+    assert_eq!(
+        text.matches("$       vnx report --status done").count(),
+        1,
+        "{at} {text}"
+    );
+    let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
+    let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    rig.repo.verify_ok();
+}
+
 /// `vnx init --mcp opencode` registers `vnx mcp` in opencode's user config (its workers
 /// ignore the project's), and the real opencode, run in the project, calls its tools and
 /// reads their answer.
