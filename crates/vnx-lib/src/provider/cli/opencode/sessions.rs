@@ -254,7 +254,7 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
                 return Ok(out);
             }
         }
-        let completed = info["time"]["completed"].is_i64() || info["time"]["completed"].is_u64();
+        let completed = info["time"]["completed"].is_number();
         if let Some(error) = info.get("error").filter(|e| e.is_object())
             && completed
         {
@@ -264,11 +264,7 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
                 return Ok(out);
             }
         }
-        let last = n + 1 == rows.len();
-        out.turn_ended = last
-            && completed
-            && (info.get("error").is_some_and(Value::is_object)
-                || info["finish"].as_str().is_some_and(|f| f != "tool-calls"));
+        out.turn_ended = n + 1 == rows.len() && ends_turn(&info);
         if !completed {
             // Its later parts and messages are still to come.
             out.turn_ended = false;
@@ -294,14 +290,13 @@ fn push(lines: &mut Vec<u8>, line: &Value) -> bool {
 /// The last text the assistant wrote in a session read.
 pub(super) fn last_message(lines: &[u8]) -> Option<String> {
     lines
-        .split(|b| *b == b'\n')
+        .rsplit(|b| *b == b'\n')
         .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
         .filter(|e| e["type"] == "text")
-        .filter_map(|e| {
+        .find_map(|e| {
             let text = e["part"]["text"].as_str()?.trim();
             (!text.is_empty()).then(|| text.to_owned())
         })
-        .last()
 }
 
 /// The usage of a session's lines: each finished step's tokens since the dispatch started.
@@ -346,9 +341,33 @@ impl SessionUsage for OpencodeUsage {
     }
 }
 
-/// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]).
+/// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]):
+/// asked once a second, so only its last message is read.
 pub(super) fn turn_ended(found: &Path) -> bool {
-    read(found).is_ok_and(|r| r.turn_ended)
+    let Some((db, id)) = split(found) else {
+        return false;
+    };
+    let Some(conn) = open(&db) else {
+        return false;
+    };
+    let last: Option<String> = conn
+        .query_row(
+            "SELECT data FROM message WHERE session_id = ?1 \
+             ORDER BY time_created DESC, id DESC LIMIT 1",
+            params![id],
+            |r| r.get(0),
+        )
+        .ok();
+    last.and_then(|data| serde_json::from_str::<Value>(&data).ok())
+        .is_some_and(|info| info["role"] == "assistant" && ends_turn(&info))
+}
+
+/// Whether an assistant message's JSON says it completed its turn: completed, with an error
+/// or for a reason other than calling tools (opencode then writes the next step's message).
+fn ends_turn(info: &Value) -> bool {
+    info["time"]["completed"].is_number()
+        && (info.get("error").is_some_and(Value::is_object)
+            || info["finish"].as_str().is_some_and(|f| f != "tool-calls"))
 }
 
 #[cfg(test)]
@@ -498,11 +517,11 @@ mod tests {
         let at = find(dir.path(), &sought(&cwd, None)).remove(0).0;
         // Mid-turn: the tool step only.
         let r = read(&at).unwrap();
-        assert!(!r.turn_ended);
+        assert!(!r.turn_ended && !turn_ended(&at));
         assert_eq!(last_message(&r.lines), None);
         answer(&conn, "Should I also update the documentation?", true);
         let r = read(&at).unwrap();
-        assert!(r.turn_ended);
+        assert!(r.turn_ended && turn_ended(&at));
         assert_eq!(
             last_message(&r.lines).as_deref(),
             Some("Should I also update the documentation?")
