@@ -218,5 +218,20 @@ fn register_mcp(
     let homes = super::settings::session_homes();
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).context("cannot find the running vnx binary"))?;
-    Ok(mcp::register(root, &homes, &vnx, &clients)?)
+    // The user's configuration directory, as the XDG Base Directory spec names it.
+    let abs = |p: std::path::PathBuf| Some(p).filter(|p| p.is_absolute());
+    let config_dir = super::settings::env("XDG_CONFIG_HOME")
+        .and_then(|v| abs(v.into()))
+        .or_else(|| {
+            super::settings::env("HOME")
+                .and_then(|v| abs(v.into()))
+                .map(|h| h.join(".config"))
+        });
+    Ok(mcp::register(
+        root,
+        &homes,
+        config_dir.as_deref(),
+        &vnx,
+        &clients,
+    )?)
 }

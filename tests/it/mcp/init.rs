@@ -1,5 +1,5 @@
-//! `vnx init --mcp`: vnx registered as an MCP server with claude, codex, gemini and qwen, each
-//! client's configuration keeping what else it held.
+//! `vnx init --mcp`: vnx registered as an MCP server with claude, codex, gemini, qwen, copilot
+//! and opencode, each client's configuration keeping what else it held.
 
 use super::*;
 
@@ -95,11 +95,13 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
         .iter()
         .map(|m| m["action"].as_str().unwrap())
         .collect();
-    // claude, codex, gemini, qwen, and copilot (in its home,
+    // claude, codex, gemini, qwen, opencode (in its user config,
+    // `init_mcp_registers_with_opencode_in_its_user_config`) and copilot (in its home,
     // `init_mcp_registers_with_copilot_in_its_home_keeping_the_rest`).
     assert_eq!(
         actions,
         [
+            "unchanged",
             "unchanged",
             "unchanged",
             "unchanged",
@@ -177,4 +179,39 @@ fn init_mcp_registers_with_copilot_in_its_home_keeping_the_rest() {
         .args(["init", "--mcp", "copilot"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(elsewhere.join("mcp-config.json").is_file());
+}
+
+/// opencode reads its servers from its user config (`$XDG_CONFIG_HOME/opencode/opencode.json`,
+/// default `~/.config/…`), key `mcp`, a local server's command as one list.
+#[test]
+fn init_mcp_registers_with_opencode_in_its_user_config() {
+    let repo = Repo::new();
+    let dir = repo.env.home().join(".config/opencode");
+    std::fs::create_dir_all(&dir).unwrap();
+    let before = "{\"model\": \"mock/mock-model\", \"mcp\": {\"probe\": {\"type\": \"local\", \"command\": [\"python3\", \"server.py\"]}}}\n";
+    std::fs::write(dir.join("opencode.json"), before).unwrap();
+    let r = run(repo.vnx().args(["init", "--mcp", "opencode"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let vnx = env!("CARGO_BIN_EXE_vnx");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("opencode.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["mcp"]["vnx"],
+        serde_json::json!({"type": "local", "command": [vnx, "mcp"], "enabled": true})
+    );
+    assert_eq!(config["mcp"]["probe"]["command"][1], "server.py");
+    assert_eq!(config["model"], "mock/mock-model");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("opencode.json.pre-vnx")).unwrap(),
+        before
+    );
+    // Nothing in the project; XDG_CONFIG_HOME moves it.
+    assert!(!repo.env.path().join("opencode.json").exists());
+    let elsewhere = repo.env.home().join("elsewhere");
+    let r = run(repo
+        .vnx()
+        .env("XDG_CONFIG_HOME", &elsewhere)
+        .args(["init", "--mcp", "opencode"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(elsewhere.join("opencode/opencode.json").is_file());
 }

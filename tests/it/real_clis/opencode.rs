@@ -4,7 +4,10 @@
 //! reported, the command the role allows run, `git commit` refused, vnx committing, the
 //! prompt reaching the model as it was composed (not quoted); in `ask`, a refused write
 //! after which opencode exits 0 is not success; an HTTP 400 is a failure, by its events; a
-//! question followed up in the same session.
+//! question followed up in the same session. Its TUI: the report ends it, its session (rows
+//! of its SQLite database) gives the receipt its usage and `show --log` its transcript, a
+//! turn it ends without a report is a question; `vnx init --mcp` registers vnx in its user
+//! config and its model calls vnx's tools.
 
 use super::{Rig, committed_by_vnx, compliant, explain, step};
 use crate::common::{Run, completion, configure, run};
@@ -294,7 +297,142 @@ fn real_opencode_tui_writes_and_reports() {
     // The TUI got the prompt as it was composed, not quoted.
     let seen = user_messages(&rig, marker).join("\n");
     assert!(seen.starts_with("# vnx dispatch"), "{at} {seen:.200}");
+    // Its usage, from its session's rows (its TUI writes no stream).
+    assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
+    assert!(
+        c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
+        "{at} {c}"
+    );
     rig.repo.verify_ok();
+}
+
+/// Its TUI ends its turn with a question, without `vnx report`: no hook says so, its session
+/// does (the last assistant message completed, `stop`), so the dispatch is `needs_input`
+/// asking the question, with the usage its session records; `show --log` draws the session:
+/// the write, the question, the end.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_tui_turn_ends_with_a_question_read_from_its_session() {
+    let rig = Rig::new();
+    let at = step("opencode", "interactive", "write, then ask");
+    let file = "opencode-asked.txt";
+    let r = rig.dispatch(
+        "opencode",
+        "interactive",
+        &format!("opencode asks in its TUI\n\\@model write {file} asked\n\\@model ask"),
+    );
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    assert_eq!(c["completion_signal"], "opencode_session_hook", "{at} {c}");
+    assert_eq!(
+        c["cli_events"]["last_message"], "Should I also update the documentation?",
+        "{at} {c}"
+    );
+    assert_eq!(c["token_usage_source"], "session_file", "{at} {c}");
+    assert!(
+        c["token_usage"]["output_tokens"].as_u64().unwrap_or(0) > 0,
+        "{at} {c}"
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let status = run(rig.repo.vnx().args(["status", &id]));
+    assert!(
+        status
+            .stdout
+            .contains("asks: Should I also update the documentation?"),
+        "{at} {}",
+        status.stdout
+    );
+    let log = run(rig.vnx().args(["show", &id, "--log"]));
+    assert_eq!(log.code, 0, "{at} {}", log.stderr);
+    assert!(
+        log.stderr.contains("opencode's session file ") && log.stderr.contains("opencode.db#ses_"),
+        "{at} {}",
+        log.stderr
+    );
+    let text = &log.stdout;
+    assert!(
+        text.starts_with("start   opencode, session ses_"),
+        "{at} {text}"
+    );
+    assert!(
+        text.contains(&format!("{file}\",\"content\"")),
+        "{at} {text}"
+    );
+    assert!(
+        text.contains("says    Should I also update the documentation?"),
+        "{at} {text}"
+    );
+    assert!(text.contains("end     success · "), "{at} {text}");
+    rig.repo.verify_ok();
+}
+
+/// `show --log --follow` of a running TUI dispatch follows its session in the database as
+/// opencode writes it (each part once, as it is finished) until the dispatch ends.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_tui_session_is_followed_live() {
+    let rig = Rig::new();
+    let at = step("opencode", "interactive", "show --log --follow");
+    let id = rig.detach(
+        "opencode",
+        "interactive",
+        120,
+        "opencode followed\n\\@model write followed.txt followed\n\\@model run vnx report --status done --summary followed\n\\@model say Followed.",
+    );
+    let log = run(rig.vnx().args(["show", &id, "--log", "--follow"]));
+    assert_eq!(log.code, 0, "{at} {}", log.stderr);
+    assert!(
+        log.stderr.contains("following opencode's session file"),
+        "{at} {}",
+        log.stderr
+    );
+    let text = &log.stdout;
+    assert_eq!(
+        text.matches("start   opencode, session ses_").count(),
+        1,
+        "{at} {text}"
+    );
+    assert_eq!(
+        text.matches("$       vnx report --status done").count(),
+        1,
+        "{at} {text}"
+    );
+    let r = run(rig.repo.vnx().args(["wait", "--json", &id]));
+    let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    rig.repo.verify_ok();
+}
+
+/// `vnx init --mcp opencode` registers `vnx mcp` in opencode's user config (its workers
+/// ignore the project's), and the real opencode, run in the project, calls its tools and
+/// reads their answer.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_calls_vnx_mcp_after_init_mcp() {
+    let rig = Rig::new();
+    let at = step("opencode", "headless", "init --mcp");
+    let r = run(rig.vnx().args(["init", "--mcp", "opencode"]));
+    assert_eq!(r.code, 0, "{at} {}", r.stderr);
+    let config = rig.repo.env.home().join(".config/opencode/opencode.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["mcp"]["vnx"]["type"], "local", "{at} {text}");
+    assert_eq!(json["mcp"]["vnx"]["command"][1], "mcp", "{at} {text}");
+    // What the seed wrote is kept.
+    assert!(json["provider"]["mock"].is_object(), "{at} {text}");
+    let mut cmd = std::process::Command::new("opencode");
+    cmd.current_dir(rig.repo.env.path())
+        .env("PATH", &rig.path)
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args(["run", "--format", "json"])
+        .arg("List.\n@model tool vnx_list_dispatches {}\n@model say listed")
+        .stdin(std::process::Stdio::null());
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{at} {}", r.stderr);
+    let answered = r.stdout.lines().any(|l| {
+        l.contains("\"tool_use\"") && l.contains("vnx_list_dispatches") && l.contains("ledger_head")
+    });
+    assert!(answered, "{at} {}", r.stdout);
 }
 
 /// Sandboxed with the full posture (`--auto`, every rule `allow`; the shipped constraints
@@ -345,13 +483,19 @@ fn real_opencode_runs_sandboxed_with_the_full_posture() {
         !seen.contains("SANDBOX-SECRET-KEY"),
         "{at} the key reached the model"
     );
-    // opencode kept its sessions in its data directory, which the sandbox left writable.
-    let db = rig
+    // opencode kept its sessions in the dispatch's own place, shown as its data directory,
+    // not in the data directory every dispatch shares.
+    let place = started["cli_homes"]["sessions"]
+        .as_str()
+        .unwrap_or_default();
+    let db = std::path::Path::new(place).join("opencode.db");
+    assert!(db.is_file(), "{at} no {} in {started}", db.display());
+    let shared = rig
         .repo
         .env
         .home()
         .join(".local/share/opencode/opencode.db");
-    assert!(db.is_file(), "{at} no {}", db.display());
+    assert!(!shared.exists(), "{at} {}", shared.display());
     rig.repo.verify_ok();
 }
 

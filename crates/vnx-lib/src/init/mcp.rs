@@ -46,6 +46,9 @@ impl Client {
     pub fn place(self) -> String {
         match self.config() {
             McpConfig::ProjectJson { file, .. } => format!("the project's {file}"),
+            McpConfig::ConfigDirJson { file, .. } => {
+                format!("$XDG_CONFIG_HOME/{file} (default ~/.config/{file})")
+            }
             McpConfig::HomeToml {
                 file, unknown_home, ..
             }
@@ -92,10 +95,13 @@ fn argv(vnx: &Path) -> (String, Vec<String>) {
 
 /// Registers `vnx mcp` (run as `vnx`) with each of `clients`: in the project at `root`, or,
 /// for a CLI that reads them from its home, in its home among `homes` (the CLIs' homes as
-/// the command line's environment names them; required for such a CLI).
+/// the command line's environment names them; required for such a CLI), or in the user's
+/// configuration directory `config_dir` (`$XDG_CONFIG_HOME`, else `~/.config`; required
+/// for a CLI that reads them there).
 pub fn register(
     root: &Path,
     homes: &crate::provider::session::Homes,
+    config_dir: Option<&Path>,
     vnx: &Path,
     clients: &[Client],
 ) -> Result<Vec<Registration>, InitError> {
@@ -138,6 +144,20 @@ pub fn register(
                 let entry = serde_json::json!({
                     "type": "local", "command": command, "args": args, "tools": ["*"],
                 });
+                let text = json_with(&path, servers, entry)?;
+                (path, text)
+            }
+            McpConfig::ConfigDirJson { file, servers } => {
+                let Some(dir) = config_dir else {
+                    return Err(InitError::Unreadable {
+                        path: PathBuf::from("~/.config").join(file),
+                        why: "neither XDG_CONFIG_HOME nor HOME is set".into(),
+                    });
+                };
+                let path = dir.join(file);
+                let mut list = vec![command.clone()];
+                list.extend(args.iter().cloned());
+                let entry = serde_json::json!({"type": "local", "command": list, "enabled": true});
                 let text = json_with(&path, servers, entry)?;
                 (path, text)
             }
@@ -276,7 +296,7 @@ fn write(client: Client, path: PathBuf, text: &str) -> Result<Registration, Init
     // otherwise.
     let in_home = matches!(
         client.config(),
-        McpConfig::HomeToml { .. } | McpConfig::HomeJson { .. }
+        McpConfig::HomeToml { .. } | McpConfig::HomeJson { .. } | McpConfig::ConfigDirJson { .. }
     );
     let mode = match fs::metadata(&path) {
         Ok(m) => std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,

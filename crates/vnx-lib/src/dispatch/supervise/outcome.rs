@@ -198,10 +198,10 @@ pub fn decide(e: &Ended) -> Decision {
         }
         why
     };
-    if e.turn_end.is_some() {
+    if let Some(turn) = &e.turn_end {
         return decision(
             DispatchStatus::NeedsInput,
-            turn_end_signal(&e.hooks),
+            turn_end_signal(&e.hooks, turn),
             Some(unreported("the worker ended its turn")),
         );
     }
@@ -229,10 +229,17 @@ pub fn decide(e: &Ended) -> Decision {
     }
 }
 
-/// The signal a turn that ended through `hook` is recorded as: its CLI's name for it.
-fn turn_end_signal(hook: &HookKind) -> CompletionSignal {
+/// The signal a turn that ended through `hook` is recorded as: its CLI's name for it; a
+/// turn end its session showed (a CLI without hooks) is named so already.
+fn turn_end_signal(hook: &HookKind, turn: &HookSignal) -> CompletionSignal {
     cli::of_hook_event(hook.name())
         .and_then(|c| c.turn_end_signal())
+        .or_else(|| {
+            cli::CLIS
+                .iter()
+                .filter_map(|c| c.turn_end_signal())
+                .find(|s| *s == turn.event)
+        })
         .map_or(CompletionSignal::Exit, |s| {
             CompletionSignal::TurnEnded(s.into())
         })

@@ -144,6 +144,10 @@ pub(super) fn run_worker(
     // dialog's line, once a second.
     let screen_dialog = screen_dialog(spec).filter(|_| interactive);
     let mut screen_seen: Option<Instant> = None;
+    // A TUI whose end of turn no hook of its signals, but its session records: the session
+    // is looked at once a second.
+    let session_turns = session_turns(spec, std::time::SystemTime::now()).filter(|_| interactive);
+    let mut session_seen: Option<Instant> = None;
     let mut reported_seen = false;
     let mut accepted_threads: Vec<String> = Vec::new();
     let mut settle_until: Option<Instant> = None;
@@ -193,6 +197,22 @@ pub(super) fn run_worker(
                     for change in live.on_dialog(seen, Instant::now()) {
                         recorder.change(&change, log);
                     }
+                }
+            }
+            if let Some((wanted, name)) = &session_turns
+                && ended.turn_end.is_none()
+                && session_seen.is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
+            {
+                session_seen = Some(Instant::now());
+                if wanted
+                    .find()
+                    .is_some_and(|found| wanted.cli.module().session_turn_ended(&found))
+                {
+                    ended.turn_end = Some(HookSignal {
+                        event: (*name).to_owned(),
+                        received_at: jiff::Timestamp::now().to_string(),
+                        payload: serde_json::Value::Null,
+                    });
                 }
             }
             let reported = matches!(
@@ -280,6 +300,29 @@ fn screen_dialog(spec: &Spec) -> Option<Dialog> {
     } else {
         None
     }
+}
+
+/// The session of a built-in CLI whose TUI's end of turn no hook of its signals but its
+/// session records (it names a turn end and has no hook events), and the name that end is
+/// recorded under; `since`: about when the worker started.
+fn session_turns(
+    spec: &Spec,
+    since: std::time::SystemTime,
+) -> Option<(crate::provider::session::Wanted, &'static str)> {
+    use crate::provider::session;
+    let cli = session::Cli::of(&spec.provider)?;
+    if !cli.module().hook_events().is_empty() {
+        return None;
+    }
+    let name = cli.module().turn_end_signal()?;
+    let wanted = session::Wanted {
+        cli,
+        homes: spec.session_homes.clone()?,
+        cwd: spec.worktree.clone(),
+        since,
+        session_id: spec.session_id.clone(),
+    };
+    Some((wanted, name))
 }
 
 /// Files under a directory (not following links).

@@ -201,6 +201,15 @@ pub enum McpConfig {
         /// The home as an error names it.
         unknown_home: &'static str,
     },
+    /// `file` (a JSON file) in the user's configuration directory (`$XDG_CONFIG_HOME`, else
+    /// `~/.config`), the server under `servers.vnx` as a local command given as one list
+    /// (`"type": "local"`, `"command": [VNX, "mcp"]`, `"enabled": true`), user scope.
+    ConfigDirJson {
+        /// The file, relative to the configuration directory.
+        file: &'static str,
+        /// The key of the servers' map.
+        servers: &'static str,
+    },
     /// `file` (a `config.toml`) in the CLI's home, `[mcp_servers.vnx]`, user scope;
     /// `unknown_home` is how an error names the home when it is not known.
     HomeToml {
@@ -520,6 +529,22 @@ pub trait CodingCli: Sync {
     /// bounded, never through a link. `None` by default.
     fn session_last_message(&self, _path: &Path) -> Option<String> {
         None
+    }
+
+    /// The session [`CodingCli::find_sessions`] found at `found` as the lines its session
+    /// renderer and usage counter read, for a CLI that keeps its sessions as rows of a
+    /// database rather than files of lines: only what is finished, in order, so that what a
+    /// later read gives begins with what an earlier one gave. `None` (the default): the file
+    /// is read as it is.
+    fn session_lines(&self, _found: &Path) -> Option<std::io::Result<Vec<u8>>> {
+        None
+    }
+
+    /// Whether the session its TUI keeps, found at `found`, shows that its turn ended, for a
+    /// TUI whose end of turn no hook of its signals (it names one, `turn_end_signal`, and
+    /// has no `hook_events`): the supervisor asks once a second. `false` by default.
+    fn session_turn_ended(&self, _found: &Path) -> bool {
+        false
     }
 
     /// Whether a dispatch in `lane` takes its token usage from the session file when its

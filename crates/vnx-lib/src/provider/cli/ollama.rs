@@ -3,10 +3,16 @@
 //! OpenAI-compatible API (`$OLLAMA_HOST/v1/chat/completions`) with that model as the only
 //! one it may use (ADR 0056). It edits files, runs the commands its posture allows and
 //! reports with `vnx report`, as a hosted model's CLI does; its argv, posture, events,
-//! transcript and state are opencode's.
+//! transcript, state and TUI sessions are opencode's.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::argv::{Argv, Start, Wanted};
 use super::opencode::{self, Served};
+use super::render::TranscriptEvents;
+use super::session::Sought;
+use super::usage::SessionUsage;
 use super::{CodingCli, Provider, ProviderError, check_valid};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, Permission};
@@ -83,6 +89,46 @@ impl CodingCli for Ollama {
 
     fn state_paths(&self) -> &'static [StatePath] {
         opencode::STATE_PATHS
+    }
+
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(opencode::session_transcript())
+    }
+
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {
+        opencode::home(var, h)
+    }
+
+    fn sessions_dir(&self) -> Option<&'static str> {
+        Some(opencode::SESSIONS_DIR)
+    }
+
+    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        opencode::find_sessions(sessions, sought)
+    }
+
+    fn valid_session_id(&self, id: &str) -> bool {
+        opencode::valid_session_id(id)
+    }
+
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        Some(opencode::session_usage())
+    }
+
+    fn session_lines(&self, found: &Path) -> Option<std::io::Result<Vec<u8>>> {
+        Some(opencode::session_lines(found))
+    }
+
+    fn session_last_message(&self, found: &Path) -> Option<String> {
+        opencode::session_last_message(found)
+    }
+
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        Some(opencode::TURN_END)
+    }
+
+    fn session_turn_ended(&self, found: &Path) -> bool {
+        opencode::session_turn_ended(found)
     }
 }
 

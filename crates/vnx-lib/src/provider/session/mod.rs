@@ -347,7 +347,9 @@ impl Wanted {
 #[derive(Debug)]
 pub struct Follower {
     wanted: Wanted,
-    current: Option<(PathBuf, std::fs::File, u64)>,
+    /// The session followed, its file (none for a session its CLI gives as lines,
+    /// `CodingCli::session_lines`) and how many of its bytes were rendered.
+    current: Option<(PathBuf, Option<std::fs::File>, u64)>,
     render: Transcript,
 }
 
@@ -371,20 +373,39 @@ impl Follower {
     /// were read.
     pub fn poll(&mut self) -> (Vec<String>, u64) {
         let found = self.wanted.find();
+        let module = self.wanted.cli.module;
         if found.is_some() && found.as_deref() != self.path() {
-            let opened =
-                found.and_then(|p| Some((p.clone(), crate::files::open_hostile(&p).ok()?, 0)));
+            let opened = found.and_then(|p| {
+                if module.session_lines(&p).is_some() {
+                    return Some((p, None, 0));
+                }
+                let file = crate::files::open_hostile(&p).ok()?;
+                Some((p, Some(file), 0))
+            });
             if opened.is_some() {
                 self.current = opened;
                 self.render = self.wanted.cli.transcript();
             }
         }
-        let Some((_, file, offset)) = &mut self.current else {
+        let Some((path, file, offset)) = &mut self.current else {
             return (Vec::new(), 0);
         };
         let mut buf = Vec::new();
-        let _ = file.seek(SeekFrom::Start(*offset));
-        let n = file.take(MAX_READ).read_to_end(&mut buf).unwrap_or(0) as u64;
+        match file {
+            Some(file) => {
+                let _ = file.seek(SeekFrom::Start(*offset));
+                let _ = file.take(MAX_READ).read_to_end(&mut buf);
+            }
+            // What it gives later begins with what it gave before: the rest is new.
+            None => {
+                if let Some(Ok(lines)) = module.session_lines(path) {
+                    let from = usize::try_from(*offset).unwrap_or(usize::MAX);
+                    let end = lines.len().min(from.saturating_add(MAX_READ as usize));
+                    buf = lines.get(from..end).unwrap_or_default().to_vec();
+                }
+            }
+        }
+        let n = buf.len() as u64;
         *offset += n;
         (self.render.feed(&buf), n)
     }
@@ -399,7 +420,9 @@ impl Follower {
 /// bounded by the renderer's line cap whatever the file holds.
 pub fn render_each(cli: Cli, path: &Path, mut each: impl FnMut(String)) -> std::io::Result<()> {
     let mut t = cli.transcript();
-    stream(path, |chunk| t.feed(chunk).into_iter().for_each(&mut each))?;
+    stream(cli, path, |chunk| {
+        t.feed(chunk).into_iter().for_each(&mut each)
+    })?;
     t.finish().into_iter().for_each(each);
     Ok(())
 }
@@ -419,8 +442,13 @@ const CHUNK: usize = 1 << 20;
 
 /// Feeds a session file's bytes to `each` in chunks of at most [`CHUNK`]: a regular file,
 /// not through a link, refused when larger than [`MAX_SESSION_BYTES`]. Memory is the
-/// chunk's, whatever the file's size or lines.
-fn stream(path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+/// chunk's, whatever the file's size or lines. A session its CLI gives as lines
+/// (`CodingCli::session_lines`, bounded by its module) is fed those.
+fn stream(cli: Cli, path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+    if let Some(lines) = cli.module.session_lines(path) {
+        lines?.chunks(CHUNK).for_each(each);
+        return Ok(());
+    }
     let file = crate::files::open_hostile(path)?;
     let len = file.metadata()?.len();
     if len > MAX_SESSION_BYTES {

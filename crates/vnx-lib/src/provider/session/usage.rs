@@ -33,7 +33,7 @@ pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
         return cli.declared_usage(path);
     }
     let mut counter = Counter::new(cli, since)?;
-    super::stream(path, |chunk| counter.feed(chunk)).ok()?;
+    super::stream(cli, path, |chunk| counter.feed(chunk)).ok()?;
     counter.finish()
 }
 

@@ -1,22 +1,29 @@
 //! opencode (npm `opencode-ai`, 1.18.33): what vnx knows about it. How it is started
 //! (`invocation`: the posture as its own permission rules, given in its environment, since
 //! its defaults allow every tool); its headless stream (`opencode run --format json`) parsed
-//! for the receipt (`events`) and drawn as a transcript (`transcript`); where it keeps its
-//! state. It exits 0 after a denied tool, so the outcome is read from its events and vnx's
-//! own report.
+//! for the receipt (`events`) and drawn as a transcript (`transcript`); its TUI's sessions,
+//! rows of its SQLite database, read as the lines of that stream (`sessions`, ADR 0059);
+//! where it keeps its state. It exits 0 after a denied tool, so the outcome is read from its
+//! events and vnx's own report.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
 use super::render::TranscriptEvents;
+use super::session::Sought;
 use super::stream::StreamEvents;
-use super::{CodingCli, Provider, ProviderError};
+use super::usage::SessionUsage;
+use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
 mod events;
 mod invocation;
+mod sessions;
 mod transcript;
 
 pub(crate) use invocation::{Served, allowed_commands, argv, permission_flags};
@@ -27,13 +34,68 @@ pub(crate) const STREAM: OutputFormat = OutputFormat::named("opencode-json");
 
 /// Where it keeps its state, relative to the home directory: its config
 /// (`~/.config/opencode`, where it also writes), its data (`opencode.db` with every session,
-/// `snapshot/` git dirs, `log/`), its cache and its state.
+/// `snapshot/` git dirs, `log/`), its cache and its state. A sandboxed dispatch's own session
+/// place stands in for the whole data directory, so the logins kept there (`auth.json`,
+/// `mcp-auth.json`) are shown in it, read-only.
 pub(crate) const STATE_PATHS: &[StatePath] = &[
     StatePath::dir(".config/opencode", None),
     StatePath::dir(".local/share/opencode", None),
+    StatePath::config(".local/share/opencode/auth.json"),
+    StatePath::config(".local/share/opencode/mcp-auth.json"),
     StatePath::dir(".cache/opencode", None),
     StatePath::dir(".local/state/opencode", None),
 ];
+
+/// Its data directory, where its database keeps every session: `$XDG_DATA_HOME/opencode`,
+/// else `~/.local/share/opencode`.
+pub(crate) fn home(var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+    var("XDG_DATA_HOME")
+        .map(|d| d.join("opencode"))
+        .or_else(|| Some(home?.join(".local/share/opencode")))
+}
+
+/// The whole data directory holds its sessions (its database and its `-wal`), so that is what
+/// a sandboxed dispatch's own place stands in for.
+pub(crate) const SESSIONS_DIR: &str = "";
+
+/// The sessions found in a data directory (see `sessions`).
+pub(crate) fn find_sessions(sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+    sessions::find(sessions, sought)
+}
+
+/// An opencode session id: `ses_` and letters and digits.
+pub(crate) fn valid_session_id(id: &str) -> bool {
+    sessions::valid_id(id)
+}
+
+/// The counter of a session's usage, fed its lines.
+pub(crate) fn session_usage() -> Box<dyn SessionUsage> {
+    Box::<sessions::OpencodeUsage>::default()
+}
+
+/// The session found, as the lines of its headless stream.
+pub(crate) fn session_lines(found: &Path) -> std::io::Result<Vec<u8>> {
+    sessions::read(found).map(|r| r.lines)
+}
+
+/// The last text of the session found: its TUI's question.
+pub(crate) fn session_last_message(found: &Path) -> Option<String> {
+    sessions::last_message(&sessions::read(found).ok()?.lines)
+}
+
+/// The name a turn's end its session showed is recorded under (the ledger reads a name
+/// ending in `_hook` as a turn's end, ADR 0062; what signals it is its session).
+pub(crate) const TURN_END: &str = "opencode_session_hook";
+
+/// Whether the session found shows its TUI ended its turn.
+pub(crate) fn session_turn_ended(found: &Path) -> bool {
+    sessions::turn_ended(found)
+}
+
+/// A renderer of its sessions' lines: its headless stream's.
+pub(crate) fn session_transcript() -> Box<dyn TranscriptEvents> {
+    Box::new(transcript::OpencodeTranscript::default())
+}
 
 /// The key its TUI's permission dialog takes for `answer` (see [`Opencode`]'s
 /// `dialog_keys`).
@@ -43,6 +105,12 @@ pub(crate) fn dialog_keys(answer: PermissionAnswer) -> &'static str {
         PermissionAnswer::Deny => "Escape",
     }
 }
+
+/// Where `vnx init --mcp` registers vnx with it: its user config.
+const MCP: McpConfig = McpConfig::ConfigDirJson {
+    file: "opencode/opencode.json",
+    servers: "mcp",
+};
 
 /// The line its TUI's permission dialog shows.
 pub(crate) const DIALOG_MARKER: &str = "△ Permission required";
@@ -93,6 +161,14 @@ impl CodingCli for Opencode {
         Some(DIALOG_MARKER)
     }
 
+    /// Its user config, `$XDG_CONFIG_HOME/opencode/opencode.json`, key `mcp` (seen on
+    /// 1.18.33: `opencode mcp list` shows the server, the model is offered `vnx_<tool>`).
+    /// Not the project's `opencode.json`: vnx has its workers ignore the project's config
+    /// (ADR 0056), and a person's opencode in another project would not see it.
+    fn mcp_config(&self) -> Option<McpConfig> {
+        Some(MCP)
+    }
+
     fn output_format(&self) -> Option<OutputFormat> {
         Some(STREAM)
     }
@@ -107,6 +183,50 @@ impl CodingCli for Opencode {
 
     fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
         Some(Box::new(transcript::OpencodeTranscript::default()))
+    }
+
+    /// Its TUI's session as the lines of its headless stream.
+    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(session_transcript())
+    }
+
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {
+        home(var, h)
+    }
+
+    fn sessions_dir(&self) -> Option<&'static str> {
+        Some(SESSIONS_DIR)
+    }
+
+    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        find_sessions(sessions, sought)
+    }
+
+    fn valid_session_id(&self, id: &str) -> bool {
+        valid_session_id(id)
+    }
+
+    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
+        Some(session_usage())
+    }
+
+    fn session_lines(&self, found: &Path) -> Option<std::io::Result<Vec<u8>>> {
+        Some(session_lines(found))
+    }
+
+    fn session_last_message(&self, found: &Path) -> Option<String> {
+        session_last_message(found)
+    }
+
+    /// No hook of its says its TUI's turn ended (only its plugins see `session.idle`, and vnx
+    /// gives it none, ADR 0056); its session does: the last assistant message completed for
+    /// a reason other than calling tools.
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        Some(TURN_END)
+    }
+
+    fn session_turn_ended(&self, found: &Path) -> bool {
+        session_turn_ended(found)
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

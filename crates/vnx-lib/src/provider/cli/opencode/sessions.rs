@@ -1,0 +1,628 @@
+//! opencode's TUI sessions (1.18.33): rows of its SQLite database, `opencode.db` in its data
+//! directory (`$XDG_DATA_HOME/opencode`, else `~/.local/share/opencode`; a sandboxed
+//! dispatch's own place stands in for that directory, ADR 0055), read through SQLite itself,
+//! read-only (ADR 0059). Which session is a dispatch's (a top-level session whose `directory`
+//! is the worktree, updated since the dispatch started; the id when known), named as
+//! `…/opencode.db#ses_…`; the finished parts of its assistant messages given as the lines
+//! of its headless stream (`step_start`, `text`, `tool_use`, `step_finish`, `error`), which
+//! its transcript and its usage counter read; its last text (the question of a TUI that
+//! ended its turn); whether its turn has ended (its last assistant message completed with
+//! a reason other than `tool-calls`).
+//!
+//! The database is written by the worker's CLI: hostile input. It is opened read-only, never
+//! through a link (nor its `-wal` and `-shm` beside it), only a regular file of a bounded
+//! size; SQLite's defensive mode, an untrusted schema and a cap on a row's length apply, its
+//! three tables must be tables, every query is bounded in rows, and a query that runs too
+//! many steps is interrupted. What it says is informational: nothing read here decides a
+//! merge.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, OpenFlags, params};
+use serde_json::{Value, json};
+
+use crate::provider::cli::session::{Sought, same_dir};
+use crate::provider::cli::usage::SessionUsage;
+use crate::receipts::Usage;
+
+/// The database's name in its data directory.
+pub(super) const DB: &str = "opencode.db";
+
+/// The largest database (or its write-ahead log) opened.
+const MAX_DB_BYTES: u64 = 4 << 30;
+/// The longest string or blob SQLite reads from a row: a part can carry a whole file a tool
+/// wrote.
+const MAX_ROW_BYTES: i32 = 16 << 20;
+/// The most messages, and parts of one message, read of a session.
+const MAX_MESSAGES: usize = 10_000;
+const MAX_PARTS: usize = 10_000;
+/// The most bytes of lines given for one session.
+const MAX_LINES_BYTES: usize = 64 << 20;
+/// The most candidate sessions looked at.
+const MAX_CANDIDATES: usize = 64;
+/// SQLite's progress handler runs every this many steps; a query interrupted after
+/// [`MAX_PROGRESS`] calls (a billion steps: far more than reading one session takes).
+const PROGRESS_EVERY: i32 = 10_000;
+const MAX_PROGRESS: u64 = 100_000;
+/// How long a read waits for opencode's writer.
+const BUSY: Duration = Duration::from_millis(500);
+
+/// Whether `id` is an opencode session id (`ses_` and letters and digits; 30 bytes seen).
+pub(super) fn valid_id(id: &str) -> bool {
+    id.len() <= 64
+        && id
+            .strip_prefix("ses_")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The name a session found is given: the database's path, `#`, its id.
+fn found(db: &Path, id: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("#");
+    name.push(id);
+    PathBuf::from(name)
+}
+
+/// The database and the session id a found session's name holds.
+fn split(found: &Path) -> Option<(PathBuf, String)> {
+    let text = found.to_str()?;
+    let (db, id) = text.rsplit_once('#')?;
+    valid_id(id).then(|| (PathBuf::from(db), id.to_owned()))
+}
+
+/// Whether a path is a regular file (not a link) of at most [`MAX_DB_BYTES`]; `Some(false)`
+/// when it is there and is not, `None` when it is not there.
+fn regular(path: &Path) -> Option<bool> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    Some(meta.is_file() && meta.len() <= MAX_DB_BYTES)
+}
+
+/// The database at `db`, opened read-only and defensively; `None` when it is not there or
+/// not what opencode writes.
+fn open(db: &Path) -> Option<Connection> {
+    if regular(db) != Some(true) {
+        return None;
+    }
+    for side in ["-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(side);
+        if regular(Path::new(&name)) == Some(false) {
+            return None;
+        }
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let mut conn = Connection::open_with_flags(db, flags).ok()?;
+    use rusqlite::config::DbConfig;
+    use rusqlite::limits::Limit;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .ok()?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
+        .ok()?;
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_ROW_BYTES)
+        .ok()?;
+    conn.busy_timeout(BUSY).ok()?;
+    conn.pragma_update(None, "query_only", true).ok()?;
+    conn.pragma_update(None, "mmap_size", 0).ok()?;
+    let mut calls = 0u64;
+    conn.progress_handler(
+        PROGRESS_EVERY,
+        Some(move || {
+            calls += 1;
+            calls > MAX_PROGRESS
+        }),
+    )
+    .ok()?;
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' \
+             AND name IN ('session', 'message', 'part')",
+            [],
+            |r| r.get(0),
+        )
+        .ok()?;
+    (tables == 3).then_some(conn)
+}
+
+/// The sessions in the database of `sessions` (a data directory) that may be a dispatch's:
+/// top-level, in its worktree, updated since it started (the id, when known, picks one),
+/// with the time each was last updated.
+pub(super) fn find(sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+    let db = sessions.join(DB);
+    let Some(conn) = open(&db) else {
+        return Vec::new();
+    };
+    let since = millis(sought.since);
+    let cwd = sought.cwd.to_string_lossy().into_owned();
+    let canonical = std::fs::canonicalize(sought.cwd)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| cwd.clone());
+    let Ok(mut stmt) = conn.prepare(
+        "SELECT id, directory, time_updated FROM session \
+         WHERE parent_id IS NULL AND time_updated >= ?1 AND directory IN (?2, ?3) \
+         AND (?4 IS NULL OR id = ?4) ORDER BY time_updated DESC LIMIT ?5",
+    ) else {
+        return Vec::new();
+    };
+    let rows = stmt.query_map(
+        params![
+            since,
+            cwd,
+            canonical,
+            sought.session_id,
+            MAX_CANDIDATES as i64
+        ],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
+    );
+    let Ok(rows) = rows else {
+        return Vec::new();
+    };
+    rows.flatten()
+        .filter(|(id, dir, _)| valid_id(id) && same_dir(dir, sought.cwd))
+        .map(|(id, _, updated)| (found(&db, &id), time(updated)))
+        .collect()
+}
+
+/// A time in milliseconds since the epoch (as opencode records them).
+fn millis(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The time of a number of milliseconds since the epoch.
+fn time(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// What is known of a session's last assistant message.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct Read {
+    /// The finished parts as the lines of its headless stream.
+    pub(super) lines: Vec<u8>,
+    /// Whether its turn has ended: its last message is the assistant's, completed, for a
+    /// reason other than calling tools (or with an error), every part of it finished.
+    pub(super) turn_ended: bool,
+}
+
+/// The session a found name names, read (see the module's documentation).
+pub(super) fn read(found: &Path) -> std::io::Result<Read> {
+    let (db, id) = split(found).ok_or_else(|| std::io::Error::other("not an opencode session"))?;
+    let conn = open(&db).ok_or_else(|| {
+        std::io::Error::other(format!("{} is not a database vnx reads", db.display()))
+    })?;
+    read_session(&conn, &id).map_err(std::io::Error::other)
+}
+
+/// One message's row: its id, when it was made, its JSON.
+type MessageRow = (String, i64, String);
+
+fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
+    let mut messages = conn.prepare(
+        "SELECT id, time_created, data FROM message WHERE session_id = ?1 \
+         ORDER BY time_created, id LIMIT ?2",
+    )?;
+    let rows: Vec<MessageRow> = messages
+        .query_map(params![id, MAX_MESSAGES as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut parts =
+        conn.prepare("SELECT data FROM part WHERE message_id = ?1 ORDER BY id LIMIT ?2")?;
+    let mut out = Read::default();
+    for (n, (message_id, created, data)) in rows.iter().enumerate() {
+        let info: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+        if info["role"] != "assistant" {
+            out.turn_ended = false;
+            continue;
+        }
+        let event = |kind: &str, part: Value| json!({"type": kind, "timestamp": created, "sessionID": id, "part": part});
+        let datas: Vec<String> = parts
+            .query_map(params![message_id, MAX_PARTS as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for data in datas {
+            let part: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+            let finished = |v: &Value| v.get("time").and_then(|t| t.get("end")).is_some();
+            let line = match part["type"].as_str() {
+                Some("step-start") => Some(event("step_start", part)),
+                Some("step-finish") => Some(event("step_finish", part)),
+                Some("text") if finished(&part) => Some(event("text", part)),
+                Some("tool")
+                    if matches!(
+                        part["state"]["status"].as_str(),
+                        Some("completed" | "error")
+                    ) =>
+                {
+                    Some(event("tool_use", part))
+                }
+                // Still streamed or running: nothing after it is given yet, so what a later
+                // read gives starts with what this one gave.
+                Some("text" | "tool") => return Ok(out),
+                Some("reasoning") if !finished(&part) => return Ok(out),
+                _ => None,
+            };
+            if let Some(line) = line
+                && !push(&mut out.lines, &line)
+            {
+                return Ok(out);
+            }
+        }
+        let completed = info["time"]["completed"].is_number();
+        if let Some(error) = info.get("error").filter(|e| e.is_object())
+            && completed
+        {
+            let line =
+                json!({"type": "error", "timestamp": created, "sessionID": id, "error": error});
+            if !push(&mut out.lines, &line) {
+                return Ok(out);
+            }
+        }
+        out.turn_ended = n + 1 == rows.len() && ends_turn(&info);
+        if !completed {
+            // Its later parts and messages are still to come.
+            out.turn_ended = false;
+            return Ok(out);
+        }
+    }
+    Ok(out)
+}
+
+/// Appends one line; `false` once the bound is reached (the line is left out).
+fn push(lines: &mut Vec<u8>, line: &Value) -> bool {
+    let Ok(bytes) = serde_json::to_vec(line) else {
+        return true;
+    };
+    if lines.len() + bytes.len() + 1 > MAX_LINES_BYTES {
+        return false;
+    }
+    lines.extend_from_slice(&bytes);
+    lines.push(b'\n');
+    true
+}
+
+/// The last text the assistant wrote in a session read.
+pub(super) fn last_message(lines: &[u8]) -> Option<String> {
+    lines
+        .rsplit(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .filter(|e| e["type"] == "text")
+        .find_map(|e| {
+            let text = e["part"]["text"].as_str()?.trim();
+            (!text.is_empty()).then(|| text.to_owned())
+        })
+}
+
+/// The usage of a session's lines: each finished step's tokens since the dispatch started.
+#[derive(Default)]
+pub(super) struct OpencodeUsage {
+    usage: Option<Usage>,
+}
+
+impl SessionUsage for OpencodeUsage {
+    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
+        let Ok(event) = serde_json::from_slice::<Value>(raw) else {
+            return;
+        };
+        if event["type"] != "step_finish" {
+            return;
+        }
+        let at = event["timestamp"]
+            .as_i64()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
+        if let (Some(at), Some(since)) = (at, since)
+            && at < since
+        {
+            return;
+        }
+        let Some(tokens) = event["part"].get("tokens").filter(|t| t.is_object()) else {
+            return;
+        };
+        let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let usage = self.usage.get_or_insert_with(Usage::default);
+        let cache = tokens.get("cache").unwrap_or(&Value::Null);
+        usage.input_tokens = usage.input_tokens.saturating_add(n(tokens, "input"));
+        usage.output_tokens = usage.output_tokens.saturating_add(n(tokens, "output"));
+        let add =
+            |slot: &mut Option<u64>, v: u64| *slot = Some(slot.unwrap_or(0).saturating_add(v));
+        add(&mut usage.cached_input_tokens, n(cache, "read"));
+        add(&mut usage.cache_creation_input_tokens, n(cache, "write"));
+        add(&mut usage.total_tokens, n(tokens, "total"));
+    }
+
+    fn total(self: Box<Self>) -> Option<Usage> {
+        self.usage
+    }
+}
+
+/// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]):
+/// asked once a second, so only its last message is read.
+pub(super) fn turn_ended(found: &Path) -> bool {
+    let Some((db, id)) = split(found) else {
+        return false;
+    };
+    let Some(conn) = open(&db) else {
+        return false;
+    };
+    let last: Option<String> = conn
+        .query_row(
+            "SELECT data FROM message WHERE session_id = ?1 \
+             ORDER BY time_created DESC, id DESC LIMIT 1",
+            params![id],
+            |r| r.get(0),
+        )
+        .ok();
+    last.and_then(|data| serde_json::from_str::<Value>(&data).ok())
+        .is_some_and(|info| info["role"] == "assistant" && ends_turn(&info))
+}
+
+/// Whether an assistant message's JSON says it completed its turn: completed, with an error
+/// or for a reason other than calling tools (opencode then writes the next step's message).
+fn ends_turn(info: &Value) -> bool {
+    info["time"]["completed"].is_number()
+        && (info.get("error").is_some_and(Value::is_object)
+            || info["finish"].as_str().is_some_and(|f| f != "tool-calls"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::session::{self, Cli, Follower, Homes, Wanted};
+
+    /// The tables opencode 1.18.33 keeps sessions in (the columns vnx reads, and a few).
+    const SCHEMA: &str = "
+        CREATE TABLE session (id text PRIMARY KEY, project_id text NOT NULL, parent_id text,
+            slug text NOT NULL, directory text NOT NULL, title text NOT NULL,
+            version text NOT NULL, time_created integer NOT NULL, time_updated integer NOT NULL);
+        CREATE TABLE message (id text PRIMARY KEY, session_id text NOT NULL,
+            time_created integer NOT NULL, time_updated integer NOT NULL, data text NOT NULL);
+        CREATE TABLE part (id text PRIMARY KEY, message_id text NOT NULL,
+            session_id text NOT NULL, time_created integer NOT NULL,
+            time_updated integer NOT NULL, data text NOT NULL);
+        CREATE INDEX part_message_id_id_idx ON part (message_id, id);";
+
+    const ID: &str = "ses_dead608c8ffeFtsr0LBPWOF3wn";
+    const T0: i64 = 1_795_651_401_527;
+
+    /// A database in `dir` with one session in `cwd`: a user message, then an assistant
+    /// step that wrote a file and one that answered (rows as the real CLI wrote them).
+    fn database(dir: &Path, cwd: &Path) -> Connection {
+        let conn = Connection::open(dir.join(DB)).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute(
+            "INSERT INTO session VALUES (?1, 'global', NULL, 'lucky-pixel', ?2, 'OK.', '1.18.33', ?3, ?3)",
+            params![ID, cwd.to_str().unwrap(), T0],
+        )
+        .unwrap();
+        message(
+            &conn,
+            "msg_1",
+            T0 + 60,
+            r#"{"role":"user","time":{"created":1795651401590}}"#,
+        );
+        part(
+            &conn,
+            "msg_1",
+            "prt_10",
+            r#"{"type":"text","text":"Create it."}"#,
+        );
+        message(
+            &conn,
+            "msg_2",
+            T0 + 800,
+            r#"{"role":"assistant","time":{"created":1,"completed":2},"finish":"tool-calls"}"#,
+        );
+        part(&conn, "msg_2", "prt_20", r#"{"type":"step-start"}"#);
+        part(
+            &conn,
+            "msg_2",
+            "prt_21",
+            r#"{"type":"tool","tool":"write","callID":"c","state":{"status":"completed","input":{"filePath":"/w/hello.txt","content":"hi\n"},"output":"Wrote file successfully.","title":"hello.txt"}}"#,
+        );
+        part(
+            &conn,
+            "msg_2",
+            "prt_22",
+            r#"{"reason":"tool-calls","type":"step-finish","tokens":{"total":7810,"input":7782,"output":28,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0}"#,
+        );
+        conn
+    }
+
+    fn message(conn: &Connection, id: &str, at: i64, data: &str) {
+        conn.execute(
+            "INSERT INTO message VALUES (?1, ?2, ?3, ?3, ?4)",
+            params![id, ID, at, data],
+        )
+        .unwrap();
+    }
+
+    fn part(conn: &Connection, message: &str, id: &str, data: &str) {
+        conn.execute(
+            "INSERT INTO part VALUES (?1, ?2, ?3, 0, 0, ?4)",
+            params![id, message, ID, data],
+        )
+        .unwrap();
+    }
+
+    /// The answer: a text, then the step's end.
+    fn answer(conn: &Connection, text: &str, finished: bool) {
+        message(
+            conn,
+            "msg_3",
+            T0 + 1970,
+            r#"{"role":"assistant","time":{"created":3,"completed":4},"finish":"stop"}"#,
+        );
+        part(conn, "msg_3", "prt_30", r#"{"type":"step-start"}"#);
+        let end = if finished {
+            r#","time":{"start":1,"end":2}"#
+        } else {
+            ""
+        };
+        part(
+            conn,
+            "msg_3",
+            "prt_31",
+            &format!(r#"{{"type":"text","text":{}{end}}}"#, json!(text)),
+        );
+        part(
+            conn,
+            "msg_3",
+            "prt_32",
+            r#"{"reason":"stop","type":"step-finish","tokens":{"total":7943,"input":7938,"output":5,"reasoning":0,"cache":{"write":0,"read":3}},"cost":0}"#,
+        );
+    }
+
+    fn sought<'a>(cwd: &'a Path, id: Option<&'a str>) -> Sought<'a> {
+        Sought {
+            cwd,
+            since: time(T0 - 1000),
+            session_id: id,
+        }
+    }
+
+    #[test]
+    fn the_dispatchs_session_is_found_by_its_worktree_and_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().join("wt");
+        std::fs::create_dir(&cwd).unwrap();
+        let _db = database(dir.path(), &cwd);
+        let found = find(dir.path(), &sought(&cwd, None));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(split(&found[0].0).unwrap().1, ID);
+        assert_eq!(found[0].1, time(T0));
+        // Another worktree, a later start, another id: none.
+        assert!(find(dir.path(), &sought(&dir.path().join("other"), None)).is_empty());
+        let later = Sought {
+            since: time(T0 + 1),
+            ..sought(&cwd, None)
+        };
+        assert!(find(dir.path(), &later).is_empty());
+        let other = "ses_other000000000000000000000";
+        assert!(find(dir.path(), &sought(&cwd, Some(other))).is_empty());
+        assert_eq!(find(dir.path(), &sought(&cwd, Some(ID))).len(), 1);
+    }
+
+    #[test]
+    fn a_session_is_drawn_counted_and_asks_once_its_turn_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().join("wt");
+        std::fs::create_dir(&cwd).unwrap();
+        let conn = database(dir.path(), &cwd);
+        let at = find(dir.path(), &sought(&cwd, None)).remove(0).0;
+        // Mid-turn: the tool step only.
+        let r = read(&at).unwrap();
+        assert!(!r.turn_ended && !turn_ended(&at));
+        assert_eq!(last_message(&r.lines), None);
+        answer(&conn, "Should I also update the documentation?", true);
+        let r = read(&at).unwrap();
+        assert!(r.turn_ended && turn_ended(&at));
+        assert_eq!(
+            last_message(&r.lines).as_deref(),
+            Some("Should I also update the documentation?")
+        );
+        let cli = Cli::of("opencode").unwrap();
+        let lines = session::render(cli, &at).unwrap();
+        let text = lines.join("\n");
+        assert_eq!(
+            lines[0],
+            format!("start   opencode, session {ID}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("write {\"filePath\":\"/w/hello.txt\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("says    Should I also update the documentation?"),
+            "{text}"
+        );
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .starts_with("end     success · 2 step(s)"),
+            "{text}"
+        );
+        let usage = session::usage(cli, &at, time(T0)).unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (15_720, 33));
+        assert_eq!(usage.cached_input_tokens, Some(3));
+        assert_eq!(usage.total_tokens, Some(15_753));
+        // Only what was recorded since a later start (a follow-up's turn) counts.
+        let usage = session::usage(cli, &at, time(T0 + 1000)).unwrap();
+        assert_eq!(usage.input_tokens, 7938);
+    }
+
+    #[test]
+    fn what_is_still_streamed_is_given_later_and_a_follower_renders_each_line_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().join("wt");
+        std::fs::create_dir(&cwd).unwrap();
+        let conn = database(dir.path(), &cwd);
+        let wanted = Wanted {
+            cli: Cli::of("opencode").unwrap(),
+            homes: Homes {
+                sessions: Some(dir.path().to_owned()),
+                ..Homes::default()
+            },
+            cwd: cwd.clone(),
+            since: time(T0),
+            session_id: None,
+        };
+        let mut follower = Follower::new(wanted);
+        let (first, _) = follower.poll();
+        assert!(first.iter().any(|l| l.starts_with("▸")), "{first:?}");
+        // A text still streamed, then a running tool: neither, nor anything after, is given.
+        answer(&conn, "Half", false);
+        let (none, n) = follower.poll();
+        assert!(none.iter().all(|l| !l.contains("Half")), "{none:?}");
+        let before = n;
+        conn.execute(
+            "UPDATE part SET data = ?1 WHERE id = 'prt_31'",
+            [r#"{"type":"text","text":"Whole.","time":{"start":1,"end":2}}"#],
+        )
+        .unwrap();
+        let (rest, _) = follower.poll();
+        let text = rest.join("\n");
+        assert!(text.contains("says    Whole."), "{text} after {before}");
+        assert!(!text.contains("▸"), "rendered twice: {text}");
+        assert_eq!(follower.poll().0, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_link_a_view_or_another_file_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().join("wt");
+        std::fs::create_dir(&cwd).unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        drop(database(&real, &cwd));
+        let linked = dir.path().join("linked");
+        std::fs::create_dir(&linked).unwrap();
+        std::os::unix::fs::symlink(real.join(DB), linked.join(DB)).unwrap();
+        assert!(find(&linked, &sought(&cwd, None)).is_empty());
+        assert!(read(&found(&linked.join(DB), ID)).is_err());
+        // `part` a view, not a table.
+        let viewed = dir.path().join("viewed");
+        std::fs::create_dir(&viewed).unwrap();
+        let conn = Connection::open(viewed.join(DB)).unwrap();
+        let schema = SCHEMA
+            .replace("CREATE TABLE part (", "CREATE TABLE unused (")
+            .replace("ON part (", "ON unused (");
+        conn.execute_batch(&format!("{schema} CREATE VIEW part AS SELECT 1 AS x;"))
+            .unwrap();
+        assert!(open(&viewed.join(DB)).is_none());
+        // Not a database at all; a name that is no session's.
+        let junk = dir.path().join("junk");
+        std::fs::create_dir(&junk).unwrap();
+        std::fs::write(junk.join(DB), b"not sqlite").unwrap();
+        assert!(find(&junk, &sought(&cwd, None)).is_empty());
+        assert!(read(Path::new("/x/opencode.db#../etc")).is_err());
+        assert!(valid_id(ID) && !valid_id("ses_") && !valid_id("ses_a-b") && !valid_id("x"));
+    }
+}
