@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::receipts::kinds::HookKind;
-use crate::receipts::{Placed, WaitingFor};
+use crate::receipts::{PermissionAnswer, Placed, WaitingFor};
 
 /// What a dispatch's launch hands a CLI's module to write the files its hooks need: the
 /// invocation's hooks and argv, the commands given to its allow mechanism, vnx's binary and
@@ -187,6 +187,38 @@ pub fn permission_request(p: &Value) -> HookSays {
             .or_else(|| payload_text(p, &["tool_input", "file_path"])),
         message: None,
     }
+}
+
+/// A `Notification` hook's payload in the same engines' shape: waiting on a permission
+/// prompt when its `notification_type` is `permission_prompt`, with its message; any other
+/// notification (an idle prompt after a turn) says nothing.
+pub fn notification(p: &Value) -> HookSays {
+    if payload_text(p, &["notification_type"]).as_deref() == Some("permission_prompt") {
+        HookSays::Waiting {
+            waiting_for: WaitingFor::Permission,
+            tool: None,
+            command: None,
+            message: payload_text(p, &["message"]),
+        }
+    } else {
+        HookSays::Nothing
+    }
+}
+
+/// What a `PermissionRequest` hook of the same engines prints for a person's answer: the
+/// `hookSpecificOutput.decision` they read. An allow runs the tool; a deny's message (the
+/// person's, or a default one) is the tool's error the model gets.
+pub fn permission_decision(answer: PermissionAnswer, message: Option<String>) -> Value {
+    let decision = match answer {
+        PermissionAnswer::Approve => serde_json::json!({"behavior": "allow"}),
+        PermissionAnswer::Deny => serde_json::json!({
+            "behavior": "deny",
+            "message": message.unwrap_or_else(|| "A person denied this with `vnx deny`.".to_owned()),
+        }),
+    };
+    serde_json::json!({
+        "hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": decision}
+    })
 }
 
 #[cfg(test)]

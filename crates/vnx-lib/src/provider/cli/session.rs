@@ -74,6 +74,18 @@ pub fn files(
         .collect()
 }
 
+/// The `.jsonl` session files in `dir` written since the start: a CLI that names each file by
+/// its session's id, so the one named by the session id when it is known.
+pub fn jsonl_by_session_id(dir: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+    files(dir, |n| n.ends_with(".jsonl"), w.since)
+        .into_iter()
+        .filter(|(p, _)| match w.session_id {
+            Some(id) => p.file_stem().is_some_and(|s| s == id),
+            None => true,
+        })
+        .collect()
+}
+
 /// The subdirectories of `dir` (not links).
 pub fn dirs(dir: &Path) -> Vec<(String, PathBuf)> {
     entries(dir)

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use crate::provider::cli::session::{Sought, files};
+use crate::provider::cli::session::{Sought, jsonl_by_session_id};
 use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
@@ -29,15 +29,7 @@ pub(super) fn project_in(projects: &Path, cwd: &Path) -> PathBuf {
 /// The session files of the working directory written since the start (the one named by
 /// the session id, when known).
 pub(super) fn find(projects: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    let dir = project_in(projects, w.cwd);
-    files(&dir, |n| n.ends_with(".jsonl"), w.since)
-        .into_iter()
-        .filter(|(p, _)| match w.session_id {
-            // A session's file is named by its id.
-            Some(id) => p.file_stem().is_some_and(|s| s == id),
-            None => true,
-        })
-        .collect()
+    jsonl_by_session_id(&project_in(projects, w.cwd), w)
 }
 
 /// Counts a session file's usage (see the module's documentation).

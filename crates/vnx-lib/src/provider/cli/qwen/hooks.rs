@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use crate::provider::cli::hook::{
     HOOK_TIMEOUT_SECS, HookSays, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
-    payload_text as text, permission_request,
+    notification, permission_decision, permission_request,
 };
-use crate::receipts::{PermissionAnswer, WaitingFor};
+use crate::receipts::PermissionAnswer;
 
 /// The events of its hooks, as `vnx __hook` takes them.
 pub(super) const EVENTS: [&str; 4] = [
@@ -64,18 +64,7 @@ pub fn settings(vnx: &Path, dispatch_dir: &Path) -> Value {
 pub(super) fn says(event: &str, p: &Value) -> HookSays {
     match event {
         "qwen-permission-request" => permission_request(p),
-        "qwen-notification" => {
-            if text(p, &["notification_type"]).as_deref() == Some("permission_prompt") {
-                HookSays::Waiting {
-                    waiting_for: WaitingFor::Permission,
-                    tool: None,
-                    command: None,
-                    message: text(p, &["message"]),
-                }
-            } else {
-                HookSays::Nothing
-            }
-        }
+        "qwen-notification" => notification(p),
         "qwen-post-tool-use" | "qwen-stop" => HookSays::GoesOn,
         _ => HookSays::Nothing,
     }
@@ -89,19 +78,7 @@ pub(super) fn decision(
     answer: PermissionAnswer,
     message: Option<String>,
 ) -> Option<Value> {
-    if event != "qwen-permission-request" {
-        return None;
-    }
-    let decision = match answer {
-        PermissionAnswer::Approve => serde_json::json!({"behavior": "allow"}),
-        PermissionAnswer::Deny => serde_json::json!({
-            "behavior": "deny",
-            "message": message.unwrap_or_else(|| "A person denied this with `vnx deny`.".to_owned()),
-        }),
-    };
-    Some(serde_json::json!({
-        "hookSpecificOutput": {"hookEventName": "PermissionRequest", "decision": decision}
-    }))
+    (event == "qwen-permission-request").then(|| permission_decision(answer, message))
 }
 
 #[cfg(test)]
@@ -132,7 +109,7 @@ mod tests {
         assert_eq!(
             says("qwen-permission-request", &asked),
             HookSays::Waiting {
-                waiting_for: WaitingFor::Permission,
+                waiting_for: crate::receipts::WaitingFor::Permission,
                 tool: Some("run_shell_command".into()),
                 command: Some("echo hi > ran.txt".into()),
                 message: None,
