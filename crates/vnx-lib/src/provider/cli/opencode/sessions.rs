@@ -527,7 +527,7 @@ mod tests {
             Some("Should I also update the documentation?")
         );
         let cli = Cli::of("opencode").unwrap();
-        let lines = session::render(cli, &at).unwrap();
+        let lines = session::render(cli.clone(), &at).unwrap();
         let text = lines.join("\n");
         assert_eq!(
             lines[0],
@@ -549,7 +549,7 @@ mod tests {
                 .starts_with("end     success · 2 step(s)"),
             "{text}"
         );
-        let usage = session::usage(cli, &at, time(T0)).unwrap();
+        let usage = session::usage(cli.clone(), &at, time(T0)).unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (15_720, 33));
         assert_eq!(usage.cached_input_tokens, Some(3));
         assert_eq!(usage.total_tokens, Some(15_753));
