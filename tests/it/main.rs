@@ -71,6 +71,7 @@ mod remote_requests;
 mod replay;
 mod sandbox;
 mod skills;
+mod standins;
 mod small_errors;
 mod tamper;
 mod threat_model;
