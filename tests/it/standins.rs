@@ -125,7 +125,12 @@ fn a_question_needs_input_and_status_shows_it() {
     let repo = Repo::new();
     let fakes = Fakes::new();
     for (cli, _) in CLIS {
-        let r = dispatch(&repo, &fakes, cli, &format!("{cli} has a question\n@fake ask"));
+        let r = dispatch(
+            &repo,
+            &fakes,
+            cli,
+            &format!("{cli} has a question\n@fake ask"),
+        );
         assert_eq!(r.code, 1, "{cli}: {}", r.stderr);
         let c = completion(&r);
         assert_eq!(c["status"], "needs_input", "{cli}: {c}");
@@ -152,7 +157,11 @@ fn an_http_400_fails_even_when_the_cli_exits_0() {
         assert_eq!(c["status"], "failed", "{cli}: {c}");
         let seen = fakes.invocation_of(cli, &marker);
         // qwen and aider exit 0 after a failed request, as the real ones do.
-        let cli_exit = if matches!(cli, "qwen" | "aider") { 0 } else { 1 };
+        let cli_exit = if matches!(cli, "qwen" | "aider") {
+            0
+        } else {
+            1
+        };
         assert_eq!(seen["exit_code"], cli_exit, "{cli}");
         assert_eq!(c["exit_code"], cli_exit, "{cli}: {c}");
         let reason = c["failure_reason"].as_str().unwrap_or_default();

@@ -113,7 +113,7 @@ fn policy(a: &Args, cwd: &Path) -> Policy {
 }
 
 pub fn main(argv: &[String]) -> i32 {
-    let mut log = InvocationLog::start("copilot", argv, &["COPILOT_HOME"]);
+    let mut log = InvocationLog::start("copilot", argv, &["COPILOT_HOME", "COPILOT_MODEL"]);
     let a = match parse(&argv[1..]) {
         Ok(Some(a)) => a,
         Ok(None) => return crate::print_and_log(&mut log, VERSION, "version"),
@@ -154,10 +154,17 @@ pub fn main(argv: &[String]) -> i32 {
         .set("prompt_source", source)
         .set("phase", "running")
         .write();
+    // `--model`, else `COPILOT_MODEL` (how the real-CLI tier runs it), else the model that
+    // tier seeds.
     let model = a
         .model
         .clone()
-        .unwrap_or_else(|| "claude-sonnet-4.5".into());
+        .or_else(|| {
+            std::env::var("COPILOT_MODEL")
+                .ok()
+                .filter(|m| !m.is_empty())
+        })
+        .unwrap_or_else(|| "mock-model".into());
     let mut obs = Events {
         json: a.format.as_deref() == Some("json"),
         model: model.clone(),

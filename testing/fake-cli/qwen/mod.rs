@@ -1,7 +1,7 @@
 //! The `qwen` personality (Qwen Code 0.15.10), headless lane: `qwen PROMPT -o stream-json`
 //! (the prompt on stdin without one), `--approval-mode default|auto-edit|yolo`,
-//! `--allowed-tools run_shell_command(PREFIX)`, `--resume=ID`; claude-like events whose
-//! failed request is a successful `result` reading `[API Error: 400 …]`, exit 0 either way;
+//! `--allowed-tools run_shell_command(PREFIX)`, `--resume=ID`; `system`/`assistant`/`user`/`result`
+//! events whose failed request is a successful `result` reading `[API Error: 400 …]`, exit 0 either way;
 //! the session file `<QWEN_HOME or ~/.qwen>/projects/<cwd>/chats/<id>.jsonl`.
 
 use std::path::{Path, PathBuf};
