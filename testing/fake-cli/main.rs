@@ -1,4 +1,5 @@
-//! `vnx-fake-cli`: a scripted stand-in for the `claude`, `codex` and `gemini` coding CLIs.
+//! `vnx-fake-cli`: a scripted stand-in for the `claude`, `codex`, `gemini`, `qwen`,
+//! `opencode`, `copilot` and `aider` coding CLIs.
 //! Picks the personality from argv[0] (or `VNX_FAKE_AS`) and hands over to it; the model's
 //! actions come from `@fake` directives in the prompt (see `script.rs`).
 
@@ -7,13 +8,17 @@
     reason = "a stand-in for a real CLI, not vnx: it starts processes and reads its environment as the real one does"
 )]
 
+mod aider;
 mod claude;
 mod codex;
+mod copilot;
 mod engine;
 mod gemini;
 mod hooks;
 mod log;
+mod opencode;
 mod policy;
+mod qwen;
 mod script;
 mod sys;
 mod tui;
@@ -53,9 +58,11 @@ fn personality(argv0: &str) -> Option<&'static str> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    ["claude", "codex", "gemini"]
-        .into_iter()
-        .find(|p| *p == name)
+    [
+        "claude", "codex", "gemini", "qwen", "opencode", "copilot", "aider",
+    ]
+    .into_iter()
+    .find(|p| *p == name)
 }
 
 fn main() -> ExitCode {
@@ -70,10 +77,14 @@ fn main() -> ExitCode {
         Some("claude") => claude::main(&argv),
         Some("codex") => codex::main(&argv),
         Some("gemini") => gemini::main(&argv),
+        Some("qwen") => qwen::main(&argv),
+        Some("opencode") => opencode::main(&argv),
+        Some("copilot") => copilot::main(&argv),
+        Some("aider") => aider::main(&argv),
         _ => {
             eprintln!(
                 "vnx-fake-cli: cannot tell which CLI to fake from argv[0] '{argv0}': \
-                 link it as claude, codex or gemini, or set VNX_FAKE_AS"
+                 link it as claude, codex, gemini, qwen, opencode, copilot or aider, or set VNX_FAKE_AS"
             );
             2
         }

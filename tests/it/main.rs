@@ -72,6 +72,7 @@ mod replay;
 mod sandbox;
 mod skills;
 mod small_errors;
+mod standins;
 mod tamper;
 mod threat_model;
 mod tmux;

@@ -16,7 +16,9 @@ impl Fakes {
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         std::fs::create_dir(dir.path().join("log")).unwrap();
-        for name in ["claude", "codex", "gemini"] {
+        for name in [
+            "claude", "codex", "gemini", "qwen", "opencode", "copilot", "aider",
+        ] {
             std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_vnx-fake-cli"), bin.join(name)).unwrap();
         }
         Fakes { dir }
