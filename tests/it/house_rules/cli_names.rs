@@ -111,11 +111,17 @@ fn each_cli_is_named_outside_its_module_only_by_the_registry_and_the_stand_ins_d
                     .join("\n    ")
             ));
         }
-        // The docs are the third of the goal's files.
-        if files.len() >= GOAL {
+        // The docs are the third of the goal's files. A module built on this CLI (BUILT_ON) is
+        // that CLI's own module, not a shared file, so it is not counted.
+        let shared: Vec<&String> = files
+            .iter()
+            .filter(|f| !BUILT_ON.contains(&(cli, f.as_str())))
+            .collect();
+        if shared.len() >= GOAL {
             problems.push(format!(
-                "{cli} is named by {} Rust files outside its module, more than the goal of                  {GOAL} files with the docs allows: {files:?}",
-                files.len()
+                "{cli} is named by {} shared Rust files outside its module, more than the goal \
+                 of {GOAL} files with the docs allows: {shared:?}",
+                shared.len()
             ));
         }
     }
