@@ -637,7 +637,10 @@ fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
     );
     let json = run(repo.vnx().args(["status", "--json"]));
     let all: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
-    let mine = all.iter().find(|s| s["dispatch_id"] == id.as_str()).unwrap();
+    let mine = all
+        .iter()
+        .find(|s| s["dispatch_id"] == id.as_str())
+        .unwrap();
     assert_eq!(mine["question"], question, "{mine}");
     let show = run(repo.vnx().args(["show", &id]));
     assert!(show.stdout.contains(question), "{}", show.stdout);
@@ -658,7 +661,10 @@ fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
     let c = completion(&r);
     assert_eq!(c["status"], "failed", "{c}");
     assert_eq!(c["exit_code"], 3, "{c}");
-    assert_eq!(c["failure_reason"], "the worker exited with status 3", "{c}");
+    assert_eq!(
+        c["failure_reason"], "the worker exited with status 3",
+        "{c}"
+    );
     let failed = c["dispatch_id"].as_str().unwrap();
     let json = run(repo.vnx().args(["status", "--json"]));
     let all: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
