@@ -534,7 +534,9 @@ fn a_bad_dialog_or_output_names_its_line_and_column() {
 
 /// A declared TUI that writes its session as chat-completion lines in `~/.chatui/sessions`
 /// (its working directory on the first line, as a session file records it), asks a
-/// question there and exits without a report: a session found by its worktree and start.
+/// question there and exits 0 without a report: a session found by its worktree and start,
+/// and a dispatch that needs input, asking what the session said last. The same TUI exiting
+/// with status 3 has failed.
 #[test]
 fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
     let repo = Repo::new();
@@ -549,13 +551,17 @@ fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
     let body = [asking.as_str(), lines[5], lines[6]].join("\n");
     let chunks = tools.path().join("session-tail.jsonl");
     std::fs::write(&chunks, format!("{body}\n")).unwrap();
+    // The status it exits with.
+    let code = tools.path().join("code");
+    std::fs::write(&code, "0").unwrap();
     script(
         &bin,
         &format!(
             "d=\"$HOME/.chatui/sessions\"\nmkdir -p \"$d\"\nf=\"$d/s-$$.jsonl\"\n\
              printf '{{\"cwd\": \"%s\"}}\\n' \"$(pwd)\" > \"$f\"\ncat {} >> \"$f\"\n\
-             echo 'asked in the session'\nsleep 1",
-            chunks.display()
+             echo 'asked in the session'\nsleep 1\nexit \"$(cat {})\"",
+            chunks.display(),
+            code.display()
         ),
     );
     declare(
@@ -578,11 +584,16 @@ fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let c = completion(&r);
     let id = c["dispatch_id"].as_str().unwrap().to_owned();
-    // It exited without a report (a TUI without hooks has no turn to end: failed, not
-    // needs_input); what it said last is the session's last message.
-    assert_eq!(c["status"], "failed", "{c}");
-    assert_eq!(
-        c["cli_events"]["last_message"], "Which notes file should I write?",
+    // It exited 0 without a report: its exit ended its turn (it has no end-of-turn hook),
+    // so it asked something, and what it asked is the session's last message.
+    let question = "Which notes file should I write?";
+    assert_eq!(c["status"], "needs_input", "{c}");
+    assert_eq!(c["completion_signal"], "exit", "{c}");
+    assert_eq!(c["cli_events"]["last_message"], question, "{c}");
+    assert!(
+        c["failure_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("without running `vnx report`")),
         "{c}"
     );
     assert_eq!(c["token_usage"]["input_tokens"], 321, "{c}");
@@ -613,6 +624,52 @@ fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
     ] {
         assert!(log.stdout.contains(line), "{line:?} in\n{}", log.stdout);
     }
+    // Its question shows wherever a dispatch that needs input shows one.
+    let wait = run(repo.vnx().args(["wait", &id]));
+    assert!(wait.stdout.contains(question), "{}", wait.stdout);
+    let wait = run(repo.vnx().args(["wait", "--json", &id]));
+    assert!(wait.stdout.contains(question), "{}", wait.stdout);
+    let status = run(repo.vnx().arg("status"));
+    assert!(
+        status.stdout.contains(&format!("asks: {question}")),
+        "{}",
+        status.stdout
+    );
+    let json = run(repo.vnx().args(["status", "--json"]));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
+    let mine = all
+        .iter()
+        .find(|s| s["dispatch_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(mine["question"], question, "{mine}");
+    let show = run(repo.vnx().args(["show", &id]));
+    assert!(show.stdout.contains(question), "{}", show.stdout);
+
+    // The same TUI exiting with a failing status has failed, whatever it said last.
+    std::fs::write(&code, "3").unwrap();
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "reviewer",
+        "--provider",
+        "chatui",
+        "--instruction",
+        "write notes",
+        "--json",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "failed", "{c}");
+    assert_eq!(c["exit_code"], 3, "{c}");
+    assert_eq!(
+        c["failure_reason"], "the worker exited with status 3",
+        "{c}"
+    );
+    let failed = c["dispatch_id"].as_str().unwrap();
+    let json = run(repo.vnx().args(["status", "--json"]));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
+    let mine = all.iter().find(|s| s["dispatch_id"] == failed).unwrap();
+    assert!(mine["question"].is_null(), "{mine}");
 }
 
 /// The demo's `ask` model ends its turn with a question: it is shown by `wait`, `status`

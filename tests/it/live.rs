@@ -4,6 +4,7 @@
 //! the tmux socket a dispatch recorded.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use crate::common::{Fakes, Repo, completion, run, wait_for};
 
@@ -440,5 +441,103 @@ fn a_codex_tui_blocks_when_the_model_asks_to_leave_the_sandbox() {
     assert!(pos("dispatch_blocked") < pos("dispatch_resumed"), "{k:?}");
     let resumed = &repo.receipts(&id)[pos("dispatch_resumed")];
     assert_eq!(resumed["source"], "codex-post-tool-use");
+    repo.verify_ok();
+}
+
+/// A stand-in for qwen's TUI as seen on qwen 0.15.10 (docs/reference.md): its
+/// `PermissionRequest` hook fires before any dialog and waits for `vnx approve`/`deny`, and
+/// nothing shows on the screen until the hook returned; it then commits when allowed and
+/// ends its turn (`Stop`). A
+/// `tmux` in front of the real one records what `vnx approve` asks of the pane: the answer
+/// goes through the waiting hook at once, no key is typed, and no dialog is waited for
+/// (the pane is glanced at once at most; waiting was a capture every 100 ms for 5 s).
+#[test]
+fn a_waiting_hook_is_answered_at_once_without_waiting_for_a_dialog() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let write = |name: &str, body: &str| {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write(
+        "qwen",
+        "[ \"$1\" = --version ] && { echo 0.15.10; exit 0; }\n\
+         printf 'qwen stand-in: working\\n'\n\
+         decision=$(printf '%s' '{\"hook_event_name\":\"PermissionRequest\",\"permission_mode\":\"default\",\"tool_name\":\"run_shell_command\",\"tool_input\":{\"command\":\"git commit -q -m add\"}}' \
+           | vnx __hook qwen-permission-request --dir \"$VNX_DISPATCH_DIR\")\n\
+         case \"$decision\" in\n\
+           *'\"allow\"'*) echo a > a.txt && git add -A && git commit -q -m add && vnx report --status done --summary committed ;;\n\
+           *) vnx report --status failed --summary denied ;;\n\
+         esac\n\
+         printf '%s' '{\"hook_event_name\":\"Stop\",\"last_assistant_message\":\"done\"}' \
+           | vnx __hook qwen-stop --dir \"$VNX_DISPATCH_DIR\"\n\
+         sleep 60",
+    );
+    let path = |first: &Path| {
+        let mut p = first.as_os_str().to_owned();
+        p.push(":");
+        p.push(std::env::var_os("PATH").unwrap_or_default());
+        p
+    };
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", path(&bin))
+        .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+        .args(["--provider", "qwen", "--lane", "interactive"])
+        .args(["--deadline", "60", "--instruction", "add a"]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let r = run(repo.vnx().args(["wait", "--until-blocked", "--json", &id]));
+    assert_eq!(r.code, 1, "blocked is not success: {}", r.stdout);
+    let blocked = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+    assert_eq!(blocked["source"], "qwen-permission-request", "{blocked}");
+    assert_eq!(blocked["command"], "git commit -q -m add", "{blocked}");
+
+    // The real tmux, behind one that logs each call `vnx approve` makes.
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("tmux"))
+        .find(|p| p.is_file())
+        .expect("tmux on PATH");
+    let spy = tools.path().join("spy");
+    std::fs::create_dir(&spy).unwrap();
+    let calls = tools.path().join("tmux-calls.txt");
+    std::fs::write(&calls, "").unwrap();
+    let tmux = spy.join("tmux");
+    std::fs::write(
+        &tmux,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tmux, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(repo
+        .vnx()
+        .env("PATH", path(&spy))
+        .args(["approve", &id, "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let answered: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(answered["via"], "hook", "{answered}");
+    assert!(answered.get("keys").is_none(), "{answered}");
+    assert!(answered.get("pane_dialog").is_none(), "{answered}");
+    assert_eq!(answered["request_from"], "worker_hook", "{answered}");
+    let log = std::fs::read_to_string(&calls).unwrap();
+    assert!(!log.contains("send-keys"), "a key was typed:\n{log}");
+    let captures = log.lines().filter(|l| l.contains("capture-pane")).count();
+    assert!(captures <= 1, "the pane was watched for a dialog:\n{log}");
+    // The hook took the answer (its file is gone) and the worker went on.
+    let answers = repo.env.path().join(".vnx-data/answers");
+    assert!(
+        std::fs::read_dir(&answers).map_or(true, |mut d| d.next().is_none()),
+        "an answer was left behind"
+    );
+    let c = completion(&run(repo.vnx().args(["wait", "--json", &id])));
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(repo.on_branch(&id, "a.txt"), "a\n");
     repo.verify_ok();
 }

@@ -1,9 +1,10 @@
 //! `vnx approve` / `vnx deny`: a blocked worker's permission prompt answered from outside its
 //! pane, through the CLI's own mechanism where it has one, and recorded. A CLI's permission
-//! hook may return a decision while its dialog shows (its module's `answering_hook`); vnx's
-//! hook waits for an answer file in
-//! `.vnx-data/answers/` (outside the worktree and the dispatch directory, which the worker
-//! may write without asking) and returns it. For a CLI without such a hook the key its prompt
+//! hook may return a decision (its module's `answering_hook`); vnx's hook waits for an answer
+//! file in `.vnx-data/answers/` (outside the worktree and the dispatch directory, which the
+//! worker may write without asking) and returns it. A prompt such a hook waits on is answered
+//! at once, the pane only glanced at for the dialog a CLI may show meanwhile (another shows
+//! none until its hook returned). For a CLI without such a hook the key its prompt
 //! takes is typed into the pane, once the dialog shows, and again while the pane shows it
 //! unchanged; each CLI's keys and the line its dialog shows are its module's
 //! (`provider::cli`, `dialog_keys` and `dialog_marker`, with why its hook cannot answer), a
@@ -226,19 +227,22 @@ pub fn answer(
     let (tmux, session) = state.session_on(a.fallback);
     let dialog = dialog_of(&provider, a.data_dir);
     let findable = dialog.as_ref().filter(|d| d.findable());
-    let pane_dialog = findable.and_then(|d| {
-        dialog_on_pane(&tmux, &session, d, DIALOG_TIMING.show)
-            .ok()
-            .flatten()
-    });
+    let look =
+        |wait| findable.and_then(|d| dialog_on_pane(&tmux, &session, d, wait).ok().flatten());
     // A prompt its CLI's waiting hook can answer, known by the signals its module names.
     let hook = Provider::parse(&provider)
         .ok()
         .map(cli::of)
         .filter(|c| c.hook_answers(&pending.source))
         .and_then(|c| c.answering_hook());
+    // A waiting hook is answered at once: a CLI may show no dialog until its hook returned
+    // (then no dialog is waited for); one that shows it meanwhile has it on the pane now.
+    let mut pane_dialog = None;
     let by_hook = match hook {
-        Some(event) => answer_by_hook(a, &state.id, &dispatch_dir, event, answer, message)?,
+        Some(event) => {
+            pane_dialog = look(Duration::ZERO);
+            answer_by_hook(a, &state.id, &dispatch_dir, event, answer, message)?
+        }
         None => false,
     };
     let (via, keys) = if by_hook {
@@ -252,6 +256,8 @@ pub fn answer(
                 id: state.id.to_string(),
                 provider: provider.clone(),
             })?;
+        // Keys answer the dialog: it is waited for (a hook that gave up leaves it up).
+        pane_dialog = look(DIALOG_TIMING.show);
         // The dialog was waited for above: when it did not show, it is not waited for again.
         let timing = DialogTiming {
             show: if pane_dialog.is_some() {

@@ -257,6 +257,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         lane: spec.lane,
         completion: spec.invocation.completion,
         hooks: spec.invocation.hooks.clone(),
+        exit_ends_turn: outcome::exit_ends_turn(&spec.provider, spec.lane),
         exit: None,
         stopped: None,
         spawn_error: None,

@@ -33,6 +33,10 @@ pub struct Ended {
     pub completion: provider::ProviderCompletion,
     /// The end-of-turn hook installed, if any.
     pub hooks: HookKind,
+    /// Whether its exit is the only end of a turn vnx can see of its TUI: a declared TUI,
+    /// which has no end-of-turn hook and no session vnx knows to show one (see
+    /// [`exit_ends_turn`]). A clean exit without a report then needs input, as headless.
+    pub exit_ends_turn: bool,
     /// How the worker exited, when it did.
     pub exit: Option<ExitStatus>,
     /// Why the supervisor stopped the worker itself, with details.
@@ -211,7 +215,7 @@ pub fn decide(e: &Ended) -> Decision {
             CompletionSignal::Exit,
             Some(msg.to_owned()),
         ),
-        (true, None) if e.lane == Lane::Headless => decision(
+        (true, None) if e.lane == Lane::Headless || e.exit_ends_turn => decision(
             DispatchStatus::NeedsInput,
             CompletionSignal::Exit,
             Some(unreported("the worker ended its turn and exited")),
@@ -227,6 +231,14 @@ pub fn decide(e: &Ended) -> Decision {
             Some(format!("the worker {}", describe(e.exit))),
         ),
     }
+}
+
+/// Whether a worker of `provider` in `lane` ends its turn only by exiting, as far as vnx can
+/// see: a declared provider's TUI (a name no built-in CLI has), which no end-of-turn hook
+/// and no session vnx knows signal. A built-in CLI's TUI that exits without a report before
+/// its hook or session showed a turn end has failed; its clean exit is no answer.
+pub fn exit_ends_turn(provider: &str, lane: Lane) -> bool {
+    lane == Lane::Interactive && provider::Provider::parse(provider).is_err()
 }
 
 /// The signal a turn that ended through `hook` is recorded as: its CLI's name for it; a
@@ -273,6 +285,7 @@ mod tests {
             lane,
             completion,
             hooks: HookKind::NONE,
+            exit_ends_turn: false,
             exit: exit(0),
             stopped: None,
             spawn_error: None,
@@ -393,6 +406,42 @@ mod tests {
             }
         }
         assert!(ending > 0, "no CLI's hooks end a turn");
+    }
+
+    #[test]
+    fn a_declared_tui_that_exits_without_a_report_needs_input() {
+        // A TUI of a name no built-in CLI has: its exit is the only end of turn vnx sees.
+        assert!(exit_ends_turn("kimi", Lane::Interactive));
+        assert!(!exit_ends_turn("kimi", Lane::Headless));
+        for p in provider::Provider::ALL {
+            assert!(!exit_ends_turn(p.name(), Lane::Interactive), "{}", p.name());
+        }
+        let mut e = ended(provider::ProviderCompletion::Report, Lane::Interactive);
+        e.exit_ends_turn = true;
+        let d = decide(&e);
+        assert_eq!(
+            (d.status, d.signal),
+            (DispatchStatus::NeedsInput, CompletionSignal::Exit)
+        );
+        assert_eq!(
+            d.reason.as_deref(),
+            Some("the worker ended its turn and exited without running `vnx report`")
+        );
+        e.report = report(ReportStatus::Done);
+        assert_eq!(decide(&e).status, DispatchStatus::Done);
+        e.report = None;
+        // A crash, or its CLI's own error, is a failure still.
+        e.exit = exit(2);
+        assert_eq!(decide(&e).status, DispatchStatus::Failed);
+        e.exit = exit(0);
+        e.stream.verdict = Some(Verdict::Error {
+            message: "API Error: 500".into(),
+        });
+        assert_eq!(decide(&e).status, DispatchStatus::Failed);
+        // A built-in CLI's TUI that exits before its hook or session showed a turn end.
+        e.stream.verdict = None;
+        e.exit_ends_turn = false;
+        assert_eq!(decide(&e).status, DispatchStatus::Failed);
     }
 
     #[test]

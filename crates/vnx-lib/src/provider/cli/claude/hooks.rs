@@ -165,6 +165,7 @@ mod tests {
             lane: Lane::Interactive,
             completion: ProviderCompletion::Report,
             hooks: HookKind::named("claude-stop"),
+            exit_ends_turn: false,
             exit: Some(std::os::unix::process::ExitStatusExt::from_raw(0)),
             stopped: None,
             spawn_error: None,
