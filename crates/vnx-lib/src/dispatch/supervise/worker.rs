@@ -204,10 +204,12 @@ pub(super) fn run_worker(
                 && session_seen.is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
             {
                 session_seen = Some(Instant::now());
-                if wanted
-                    .find()
-                    .is_some_and(|found| wanted.cli.module().session_turn_ended(&found))
-                {
+                if wanted.find().is_some_and(|found| {
+                    wanted
+                        .cli
+                        .module()
+                        .is_some_and(|m| m.session_turn_ended(&found))
+                }) {
                     ended.turn_end = Some(HookSignal {
                         event: (*name).to_owned(),
                         received_at: jiff::Timestamp::now().to_string(),
@@ -311,10 +313,11 @@ fn session_turns(
 ) -> Option<(crate::provider::session::Wanted, &'static str)> {
     use crate::provider::session;
     let cli = session::Cli::of(&spec.provider)?;
-    if !cli.module().hook_events().is_empty() {
+    let module = cli.module()?;
+    if !module.hook_events().is_empty() {
         return None;
     }
-    let name = cli.module().turn_end_signal()?;
+    let name = module.turn_end_signal()?;
     let wanted = session::Wanted {
         cli,
         homes: spec.session_homes.clone()?,

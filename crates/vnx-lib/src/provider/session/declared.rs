@@ -74,7 +74,7 @@ fn head(path: &Path) -> Option<String> {
 /// cannot be read.
 pub(super) fn summary(session: &DeclaredSession, path: &Path) -> Option<StreamSummary> {
     let mut parser = EventParser::new(session.format.clone());
-    super::stream(path, |chunk| parser.feed(chunk)).ok()?;
+    super::stream(None, path, |chunk| parser.feed(chunk)).ok()?;
     Some(parser.finish())
 }
 

@@ -291,6 +291,23 @@ impl Cli {
         }
     }
 
+    /// The session id its session found at `path` holds, for a CLI that chooses it and names
+    /// it nowhere else (`CodingCli::found_session_id`).
+    pub fn found_id(&self, path: &Path) -> Option<String> {
+        match &self.0 {
+            Kind::Module { module, .. } => module.found_session_id(path),
+            Kind::Declared { .. } => None,
+        }
+    }
+
+    /// The cost its session found at `path` records since `since` (`CodingCli::session_cost`).
+    pub fn cost(&self, path: &Path, since: SystemTime) -> Option<f64> {
+        match &self.0 {
+            Kind::Module { module, .. } => module.session_cost(path, since),
+            Kind::Declared { .. } => None,
+        }
+    }
+
     /// The usage a declared TUI's session file records (all of it: a declared format's
     /// events carry no time to tell a resumed session's earlier turns by).
     fn declared_usage(&self, path: &Path) -> Option<crate::receipts::Usage> {
@@ -373,10 +390,10 @@ impl Follower {
     /// were read.
     pub fn poll(&mut self) -> (Vec<String>, u64) {
         let found = self.wanted.find();
-        let module = self.wanted.cli.module;
+        let module = self.wanted.cli.module();
         if found.is_some() && found.as_deref() != self.path() {
             let opened = found.and_then(|p| {
-                if module.session_lines(&p).is_some() {
+                if module.and_then(|m| m.session_lines(&p)).is_some() {
                     return Some((p, None, 0));
                 }
                 let file = crate::files::open_hostile(&p).ok()?;
@@ -398,7 +415,7 @@ impl Follower {
             }
             // What it gives later begins with what it gave before: the rest is new.
             None => {
-                if let Some(Ok(lines)) = module.session_lines(path) {
+                if let Some(Ok(lines)) = module.and_then(|m| m.session_lines(path)) {
                     let from = usize::try_from(*offset).unwrap_or(usize::MAX);
                     let end = lines.len().min(from.saturating_add(MAX_READ as usize));
                     buf = lines.get(from..end).unwrap_or_default().to_vec();
@@ -420,7 +437,7 @@ impl Follower {
 /// bounded by the renderer's line cap whatever the file holds.
 pub fn render_each(cli: Cli, path: &Path, mut each: impl FnMut(String)) -> std::io::Result<()> {
     let mut t = cli.transcript();
-    stream(cli, path, |chunk| {
+    stream(cli.module(), path, |chunk| {
         t.feed(chunk).into_iter().for_each(&mut each)
     })?;
     t.finish().into_iter().for_each(each);
@@ -444,8 +461,12 @@ const CHUNK: usize = 1 << 20;
 /// not through a link, refused when larger than [`MAX_SESSION_BYTES`]. Memory is the
 /// chunk's, whatever the file's size or lines. A session its CLI gives as lines
 /// (`CodingCli::session_lines`, bounded by its module) is fed those.
-fn stream(cli: Cli, path: &Path, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
-    if let Some(lines) = cli.module.session_lines(path) {
+fn stream(
+    module: Option<&'static dyn CodingCli>,
+    path: &Path,
+    mut each: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    if let Some(lines) = module.and_then(|m| m.session_lines(path)) {
         lines?.chunks(CHUNK).for_each(each);
         return Ok(());
     }

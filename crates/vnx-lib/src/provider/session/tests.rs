@@ -35,9 +35,9 @@ fn the_homes_are_the_environments() {
         let Some(sessions) = Cli::of(c.provider().name()) else {
             continue;
         };
-        let home = h.of_cli(sessions).unwrap();
+        let home = h.of_cli(&sessions).unwrap();
         assert_eq!(
-            h.sessions_of(sessions),
+            h.sessions_of(&sessions),
             Some(sessions.sessions_in(home)),
             "{}",
             sessions.name()
@@ -52,7 +52,7 @@ fn a_dispatchs_own_session_place_stands_in_for_every_clis_sessions() {
     homes.sessions = Some(place.clone());
     for c in cli::CLIS {
         if let Some(sessions) = Cli::of(c.provider().name()) {
-            assert_eq!(homes.sessions_of(sessions), Some(place.clone()));
+            assert_eq!(homes.sessions_of(&sessions), Some(place.clone()));
         }
     }
     // Recorded and read back with the homes.

@@ -32,8 +32,9 @@ pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
     if cli.module().is_none() {
         return cli.declared_usage(path);
     }
+    let module = cli.module();
     let mut counter = Counter::new(cli, since)?;
-    super::stream(cli, path, |chunk| counter.feed(chunk)).ok()?;
+    super::stream(module, path, |chunk| counter.feed(chunk)).ok()?;
     counter.finish()
 }
 

@@ -130,10 +130,12 @@ impl CodingCli for Opencode {
         lane == Lane::Headless
     }
 
-    /// Headless: `run --session=ID` continues the session it recorded, the earlier
-    /// conversation resent (seen on 1.18.33).
-    fn resumes_sessions(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
+    /// `--session=ID` continues the session it recorded, the earlier conversation resent
+    /// (seen on 1.18.33): `run`'s headless; its TUI's (whose id vnx reads from the session it
+    /// found, `found_session_id`) in its minimal interface, `--mini`, since its full TUI
+    /// opens the session without sending `--prompt`.
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
     }
 
     fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
@@ -216,6 +218,17 @@ impl CodingCli for Opencode {
 
     fn session_last_message(&self, found: &Path) -> Option<String> {
         session_last_message(found)
+    }
+
+    /// Its TUI chooses its session's id (no flag names a new one) and no hook tells it: the
+    /// id is the one of the session found in its database.
+    fn found_session_id(&self, found: &Path) -> Option<String> {
+        sessions::found_id(found)
+    }
+
+    /// Each step's `cost`, as its headless stream's `step_finish` gives it.
+    fn session_cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
+        sessions::cost(&sessions::read(found).ok()?.lines, since)
     }
 
     /// No hook of its says its TUI's turn ended (only its plugins see `session.idle`, and vnx
