@@ -341,11 +341,8 @@ fn real_opencode_tui_question_then_a_follow_up_resumes_its_session() {
     assert_eq!(f["status"], "done", "{at} {}", explain(&f));
     assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{at} {f}");
     let next = f["dispatch_id"].as_str().unwrap();
-    assert_eq!(
-        rig.repo.on_branch(next, file),
-        format!("{marker}\n"),
-        "{at}"
-    );
+    // A follow-up works on the branch of the dispatch it continues.
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
     let started = rig
         .repo
         .receipts(next)

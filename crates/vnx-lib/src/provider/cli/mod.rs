@@ -556,8 +556,10 @@ pub trait CodingCli: Sync {
 
     /// Whether the session its TUI keeps, found at `found`, shows that its turn ended, for a
     /// TUI whose end of turn no hook of its signals (it names one, `turn_end_signal`, and
-    /// has no `hook_events`): the supervisor asks once a second. `false` by default.
-    fn session_turn_ended(&self, _found: &Path) -> bool {
+    /// has no `hook_events`): the supervisor asks once a second. A turn ended before `since`
+    /// (when the dispatch started) is an earlier dispatch's, in a session a follow-up
+    /// resumed. `false` by default.
+    fn session_turn_ended(&self, _found: &Path, _since: SystemTime) -> bool {
         false
     }
 

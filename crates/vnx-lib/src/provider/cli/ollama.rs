@@ -127,8 +127,8 @@ impl CodingCli for Ollama {
         Some(opencode::TURN_END)
     }
 
-    fn session_turn_ended(&self, found: &Path) -> bool {
-        opencode::session_turn_ended(found)
+    fn session_turn_ended(&self, found: &Path, since: SystemTime) -> bool {
+        opencode::session_turn_ended(found, since)
     }
 }
 

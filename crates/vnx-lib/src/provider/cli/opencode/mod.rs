@@ -88,8 +88,8 @@ pub(crate) fn session_last_message(found: &Path) -> Option<String> {
 pub(crate) const TURN_END: &str = "opencode_session_hook";
 
 /// Whether the session found shows its TUI ended its turn.
-pub(crate) fn session_turn_ended(found: &Path) -> bool {
-    sessions::turn_ended(found)
+pub(crate) fn session_turn_ended(found: &Path, since: SystemTime) -> bool {
+    sessions::turn_ended(found, since)
 }
 
 /// A renderer of its sessions' lines: its headless stream's.
@@ -238,8 +238,8 @@ impl CodingCli for Opencode {
         Some(TURN_END)
     }
 
-    fn session_turn_ended(&self, found: &Path) -> bool {
-        session_turn_ended(found)
+    fn session_turn_ended(&self, found: &Path, since: SystemTime) -> bool {
+        session_turn_ended(found, since)
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

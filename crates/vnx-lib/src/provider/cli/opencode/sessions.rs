@@ -363,22 +363,25 @@ pub(super) fn cost(lines: &[u8], since: SystemTime) -> Option<f64> {
 
 /// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]):
 /// asked once a second, so only its last message is read.
-pub(super) fn turn_ended(found: &Path) -> bool {
+pub(super) fn turn_ended(found: &Path, since: SystemTime) -> bool {
     let Some((db, id)) = split(found) else {
         return false;
     };
     let Some(conn) = open(&db) else {
         return false;
     };
-    let last: Option<String> = conn
+    let last: Option<(String, i64)> = conn
         .query_row(
-            "SELECT data FROM message WHERE session_id = ?1 \
+            "SELECT data, time_created FROM message WHERE session_id = ?1 \
              ORDER BY time_created DESC, id DESC LIMIT 1",
             params![id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .ok();
-    last.and_then(|data| serde_json::from_str::<Value>(&data).ok())
+    // A turn ended before the dispatch started is an earlier dispatch's (a follow-up resumed
+    // the session, which its TUI opens before it sends the new prompt).
+    last.filter(|(_, created)| *created >= millis(since))
+        .and_then(|(data, _)| serde_json::from_str::<Value>(&data).ok())
         .is_some_and(|info| info["role"] == "assistant" && ends_turn(&info))
 }
 
@@ -537,11 +540,13 @@ mod tests {
         let at = find(dir.path(), &sought(&cwd, None)).remove(0).0;
         // Mid-turn: the tool step only.
         let r = read(&at).unwrap();
-        assert!(!r.turn_ended && !turn_ended(&at));
+        assert!(!r.turn_ended && !turn_ended(&at, time(T0)));
         assert_eq!(last_message(&r.lines), None);
         answer(&conn, "Should I also update the documentation?", true);
         let r = read(&at).unwrap();
-        assert!(r.turn_ended && turn_ended(&at));
+        assert!(r.turn_ended && turn_ended(&at, time(T0)));
+        // Not for a dispatch started later: a follow-up's, which resumed the session.
+        assert!(!turn_ended(&at, time(T0 + 3_600_000)));
         assert_eq!(
             last_message(&r.lines).as_deref(),
             Some("Should I also update the documentation?")
