@@ -83,6 +83,16 @@ pub(crate) fn session_last_message(found: &Path) -> Option<String> {
     sessions::last_message(&sessions::read(found).ok()?.lines)
 }
 
+/// The id of the session found (its TUI chooses it, and says it nowhere else).
+pub(crate) fn found_session_id(found: &Path) -> Option<String> {
+    sessions::found_id(found)
+}
+
+/// The cost its session found records since `since`: each step's, as its headless stream's.
+pub(crate) fn session_cost(found: &Path, since: SystemTime) -> Option<f64> {
+    sessions::cost(&sessions::read(found).ok()?.lines, since)
+}
+
 /// The name a turn's end its session showed is recorded under (the ledger reads a name
 /// ending in `_hook` as a turn's end, ADR 0062; what signals it is its session).
 pub(crate) const TURN_END: &str = "opencode_session_hook";
@@ -223,12 +233,12 @@ impl CodingCli for Opencode {
     /// Its TUI chooses its session's id (no flag names a new one) and no hook tells it: the
     /// id is the one of the session found in its database.
     fn found_session_id(&self, found: &Path) -> Option<String> {
-        sessions::found_id(found)
+        found_session_id(found)
     }
 
     /// Each step's `cost`, as its headless stream's `step_finish` gives it.
     fn session_cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
-        sessions::cost(&sessions::read(found).ok()?.lines, since)
+        session_cost(found, since)
     }
 
     /// No hook of its says its TUI's turn ended (only its plugins see `session.idle`, and vnx
