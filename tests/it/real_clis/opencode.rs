@@ -303,6 +303,63 @@ fn real_opencode_tui_writes_and_reports() {
         c["token_usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
         "{at} {c}"
     );
+    // Its session, which its TUI chose, found in its database; its steps' cost (the mock
+    // model's is 0) as the headless stream's.
+    let session = c["session_id"].as_str().unwrap_or_default();
+    assert!(session.starts_with("ses_"), "{at} no session id: {c}");
+    assert_eq!(c["cli_events"]["session_id"], session, "{at} {c}");
+    assert_eq!(c["cli_events"]["cost_usd"].as_f64(), Some(0.0), "{at} {c}");
+    rig.repo.verify_ok();
+}
+
+/// A TUI dispatch that asked a question, followed up: its TUI's session (the id vnx read from
+/// its database) is continued in its minimal interface (`--mini --session=ID`, its full TUI
+/// would not send the prompt), the earlier turn sent again, and the follow-up ends done.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_tui_question_then_a_follow_up_resumes_its_session() {
+    let rig = Rig::new();
+    let asked = "first turn of opencode's TUI";
+    let r = rig.dispatch("opencode", "interactive", &format!("{asked}\n\\@model ask"));
+    let at = step("opencode", "interactive", "question");
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    let session = c["session_id"].as_str().unwrap_or_default().to_owned();
+    assert!(session.starts_with("ses_"), "{at} no session id: {c}");
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+
+    let marker = "follow-up of opencode's TUI";
+    let file = "opencode-tui-followed.txt";
+    let r = rig.follow_up(
+        &id,
+        &format!(
+            "{marker}\n\\@model write {file} {marker}\n\\@model run vnx report --status done --summary followed\n\\@model say Followed."
+        ),
+    );
+    let at = step("opencode", "interactive", "follow-up");
+    let f = completion(&r);
+    assert_eq!(f["status"], "done", "{at} {}", explain(&f));
+    assert_eq!(f["session_id"].as_str(), Some(session.as_str()), "{at} {f}");
+    let next = f["dispatch_id"].as_str().unwrap();
+    // A follow-up works on the branch of the dispatch it continues.
+    assert_eq!(rig.repo.on_branch(&id, file), format!("{marker}\n"), "{at}");
+    let started = rig
+        .repo
+        .receipts(next)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_started")
+        .unwrap();
+    assert_eq!(started["lane"], "interactive", "{at} {started}");
+    assert_eq!(started["continues"]["session_id"], session.as_str(), "{at}");
+    // The model server saw the earlier turn in the follow-up's requests.
+    let saw_both = rig.server.requests().iter().any(|req| {
+        let body = req["body"].to_string();
+        body.contains(marker) && body.contains(asked)
+    });
+    assert!(saw_both, "{at} no request held both turns");
+    // Only the follow-up's own steps are its usage and cost.
+    assert_eq!(f["token_usage_source"], "session_file", "{at} {f}");
+    assert_eq!(f["cli_events"]["cost_usd"].as_f64(), Some(0.0), "{at} {f}");
     rig.repo.verify_ok();
 }
 

@@ -200,6 +200,36 @@ fn session_message(
     Some(crate::provider::cli::stream::truncate_message(&message))
 }
 
+/// What an interactive worker's session, found where its CLI keeps it, says that nothing
+/// else did: its id, for a TUI that chooses it and names it nowhere else (so a follow-up
+/// resumes it), and the cost it records since the dispatch started.
+fn session_found(
+    spec: &Spec,
+    since: std::time::SystemTime,
+    session_id: Option<&str>,
+) -> (Option<String>, Option<f64>) {
+    use crate::provider::session;
+    let Some(cli) =
+        session::Cli::for_provider(&spec.provider, spec.invocation.tui.session.as_ref())
+    else {
+        return (None, None);
+    };
+    let Some(homes) = spec.session_homes.clone() else {
+        return (None, None);
+    };
+    let wanted = session::Wanted {
+        cli,
+        homes,
+        cwd: spec.worktree.clone(),
+        since,
+        session_id: session_id.map(str::to_owned),
+    };
+    let Some(found) = wanted.find() else {
+        return (None, None);
+    };
+    (wanted.cli.found_id(&found), wanted.cli.cost(&found, since))
+}
+
 /// The session id a completion records: the one the worker's CLI was told to use when vnx
 /// chose or resumed it (a hook payload the worker can write does not override it), else the
 /// one its output or hooks named, if its CLI could have written it (a worker-made id is
@@ -368,6 +398,13 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     }
     stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
     stream.session_id = recorded_session(spec, stream.session_id.take());
+    if spec.lane == crate::provider::Lane::Interactive {
+        let (id, cost) = session_found(spec, started_wall, stream.session_id.as_deref());
+        stream.session_id = stream
+            .session_id
+            .or_else(|| id.filter(|s| crate::provider::session::valid_id(&spec.provider, s)));
+        stream.cost_usd = stream.cost_usd.or(cost);
+    }
     if stream.last_message.is_none() {
         stream.last_message = session_message(spec, started_wall, stream.session_id.as_deref());
     }

@@ -208,7 +208,7 @@ pub(super) fn run_worker(
                     wanted
                         .cli
                         .module()
-                        .is_some_and(|m| m.session_turn_ended(&found))
+                        .is_some_and(|m| m.session_turn_ended(&found, wanted.since))
                 }) {
                     ended.turn_end = Some(HookSignal {
                         event: (*name).to_owned(),

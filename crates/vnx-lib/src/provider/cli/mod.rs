@@ -540,10 +540,26 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// The id of the session [`CodingCli::find_sessions`] found at `found`, for a TUI that
+    /// chooses its session's id and names it nowhere else vnx reads (no hook, no flag that
+    /// would let vnx choose it): what its receipt records, so a follow-up resumes it. `None`
+    /// by default.
+    fn found_session_id(&self, _found: &Path) -> Option<String> {
+        None
+    }
+
+    /// The cost in US dollars its session, found at `found`, records since `since`, for a
+    /// CLI whose session keeps one (the headless stream's `cost_usd`). `None` by default.
+    fn session_cost(&self, _found: &Path, _since: SystemTime) -> Option<f64> {
+        None
+    }
+
     /// Whether the session its TUI keeps, found at `found`, shows that its turn ended, for a
     /// TUI whose end of turn no hook of its signals (it names one, `turn_end_signal`, and
-    /// has no `hook_events`): the supervisor asks once a second. `false` by default.
-    fn session_turn_ended(&self, _found: &Path) -> bool {
+    /// has no `hook_events`): the supervisor asks once a second. A turn ended before `since`
+    /// (when the dispatch started) is an earlier dispatch's, in a session a follow-up
+    /// resumed. `false` by default.
+    fn session_turn_ended(&self, _found: &Path, _since: SystemTime) -> bool {
         false
     }
 

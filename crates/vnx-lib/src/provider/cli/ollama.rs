@@ -63,8 +63,9 @@ impl CodingCli for Ollama {
         lane == Lane::Headless
     }
 
-    fn resumes_sessions(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
+    /// As opencode: `--session=ID`, in its TUI's minimal interface there.
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
     }
 
     fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
@@ -123,12 +124,20 @@ impl CodingCli for Ollama {
         opencode::session_last_message(found)
     }
 
+    fn found_session_id(&self, found: &Path) -> Option<String> {
+        opencode::found_session_id(found)
+    }
+
+    fn session_cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
+        opencode::session_cost(found, since)
+    }
+
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some(opencode::TURN_END)
     }
 
-    fn session_turn_ended(&self, found: &Path) -> bool {
-        opencode::session_turn_ended(found)
+    fn session_turn_ended(&self, found: &Path, since: SystemTime) -> bool {
+        opencode::session_turn_ended(found, since)
     }
 }
 

@@ -291,6 +291,23 @@ impl Cli {
         }
     }
 
+    /// The session id its session found at `path` holds, for a CLI that chooses it and names
+    /// it nowhere else (`CodingCli::found_session_id`).
+    pub fn found_id(&self, path: &Path) -> Option<String> {
+        match &self.0 {
+            Kind::Module { module, .. } => module.found_session_id(path),
+            Kind::Declared { .. } => None,
+        }
+    }
+
+    /// The cost its session found at `path` records since `since` (`CodingCli::session_cost`).
+    pub fn cost(&self, path: &Path, since: SystemTime) -> Option<f64> {
+        match &self.0 {
+            Kind::Module { module, .. } => module.session_cost(path, since),
+            Kind::Declared { .. } => None,
+        }
+    }
+
     /// The usage a declared TUI's session file records (all of it: a declared format's
     /// events carry no time to tell a resumed session's earlier turns by).
     fn declared_usage(&self, path: &Path) -> Option<crate::receipts::Usage> {

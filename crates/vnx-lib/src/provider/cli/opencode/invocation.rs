@@ -1,8 +1,9 @@
 //! How opencode is started: `opencode run --format json` headless, the prompt on stdin (an
 //! argument would reach the model wrapped in double quotes); the posture as opencode's own
 //! permission rules in `OPENCODE_PERMISSION`, which it applies over every config file, with
-//! `--auto` for `full`; `--session=ID` continues a session. Its defaults allow every tool,
-//! so vnx always sets the rules.
+//! `--auto` for `full`; `--session=ID` continues a session (in the TUI lane with `--mini`, the
+//! one interface of its TUI that sends `--prompt` into a session it continues). Its defaults
+//! allow every tool, so vnx always sets the rules.
 
 use serde_json::{Map, Value, json};
 
@@ -56,6 +57,12 @@ pub(crate) fn argv(s: &Start<'_>, served: Option<Served>) -> Result<Argv, Provid
         Lane::Interactive => {
             argv.extend(model);
             argv.extend(s.perms.iter().cloned());
+            // Its full TUI opens a session it continues without sending `--prompt` (only
+            // its home screen takes one); its minimal interface sends it into the session
+            // (seen on 1.18.33), so a follow-up continues there.
+            if s.w.resume.is_some() {
+                argv.push("--mini".into());
+            }
             argv.extend(s.resume("--session"));
             // One word: whatever the prompt, yargs reads it as the option's value.
             argv.push(format!("--prompt={}", s.prompt_arg));
@@ -261,6 +268,28 @@ mod tests {
         assert_eq!(
             made.argv.last().map(String::as_str),
             Some("--session=ses_deb85821effesgz5kIu0Xu7fK9")
+        );
+    }
+
+    #[test]
+    fn a_tui_follow_up_resumes_its_session_in_the_minimal_interface() {
+        let mut s = start(Lane::Interactive, Permission::Edits, ALLOW);
+        s.w.resume = Some("ses_deb85821effesgz5kIu0Xu7fK9");
+        let made = argv_of(&s).unwrap();
+        let n = made.argv.len();
+        assert_eq!(
+            made.argv[n - 3..],
+            [
+                "--mini".to_owned(),
+                "--session=ses_deb85821effesgz5kIu0Xu7fK9".to_owned(),
+                format!("--prompt={PROMPT}"),
+            ]
+        );
+        let fresh = argv_of(&start(Lane::Interactive, Permission::Edits, ALLOW)).unwrap();
+        assert!(
+            !fresh.argv.iter().any(|a| a == "--mini"),
+            "{:?}",
+            fresh.argv
         );
     }
 

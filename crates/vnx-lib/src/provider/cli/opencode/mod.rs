@@ -83,13 +83,23 @@ pub(crate) fn session_last_message(found: &Path) -> Option<String> {
     sessions::last_message(&sessions::read(found).ok()?.lines)
 }
 
+/// The id of the session found (its TUI chooses it, and says it nowhere else).
+pub(crate) fn found_session_id(found: &Path) -> Option<String> {
+    sessions::found_id(found)
+}
+
+/// The cost its session found records since `since`: each step's, as its headless stream's.
+pub(crate) fn session_cost(found: &Path, since: SystemTime) -> Option<f64> {
+    sessions::cost(&sessions::read(found).ok()?.lines, since)
+}
+
 /// The name a turn's end its session showed is recorded under (the ledger reads a name
 /// ending in `_hook` as a turn's end, ADR 0062; what signals it is its session).
 pub(crate) const TURN_END: &str = "opencode_session_hook";
 
 /// Whether the session found shows its TUI ended its turn.
-pub(crate) fn session_turn_ended(found: &Path) -> bool {
-    sessions::turn_ended(found)
+pub(crate) fn session_turn_ended(found: &Path, since: SystemTime) -> bool {
+    sessions::turn_ended(found, since)
 }
 
 /// A renderer of its sessions' lines: its headless stream's.
@@ -130,10 +140,12 @@ impl CodingCli for Opencode {
         lane == Lane::Headless
     }
 
-    /// Headless: `run --session=ID` continues the session it recorded, the earlier
-    /// conversation resent (seen on 1.18.33).
-    fn resumes_sessions(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
+    /// `--session=ID` continues the session it recorded, the earlier conversation resent
+    /// (seen on 1.18.33): `run`'s headless; its TUI's (whose id vnx reads from the session it
+    /// found, `found_session_id`) in its minimal interface, `--mini`, since its full TUI
+    /// opens the session without sending `--prompt`.
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        true
     }
 
     fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
@@ -218,6 +230,17 @@ impl CodingCli for Opencode {
         session_last_message(found)
     }
 
+    /// Its TUI chooses its session's id (no flag names a new one) and no hook tells it: the
+    /// id is the one of the session found in its database.
+    fn found_session_id(&self, found: &Path) -> Option<String> {
+        found_session_id(found)
+    }
+
+    /// Each step's `cost`, as its headless stream's `step_finish` gives it.
+    fn session_cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
+        session_cost(found, since)
+    }
+
     /// No hook of its says its TUI's turn ended (only its plugins see `session.idle`, and vnx
     /// gives it none, ADR 0056); its session does: the last assistant message completed for
     /// a reason other than calling tools.
@@ -225,8 +248,8 @@ impl CodingCli for Opencode {
         Some(TURN_END)
     }
 
-    fn session_turn_ended(&self, found: &Path) -> bool {
-        session_turn_ended(found)
+    fn session_turn_ended(&self, found: &Path, since: SystemTime) -> bool {
+        session_turn_ended(found, since)
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

@@ -341,24 +341,47 @@ impl SessionUsage for OpencodeUsage {
     }
 }
 
+/// The id a found session's name holds.
+pub(super) fn found_id(found: &Path) -> Option<String> {
+    split(found).map(|(_, id)| id)
+}
+
+/// The cost its lines' steps record since `since` (each `step_finish`'s `cost`, in US
+/// dollars, as its headless stream gives it); `None` when no step records one. A cost that
+/// is not a finite number at least 0 is left out (a worker can write the database).
+pub(super) fn cost(lines: &[u8], since: SystemTime) -> Option<f64> {
+    let since = millis(since);
+    lines
+        .split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .filter(|e| e["type"] == "step_finish")
+        .filter(|e| e["timestamp"].as_i64().is_none_or(|at| at >= since))
+        .filter_map(|e| e["part"]["cost"].as_f64())
+        .filter(|c| c.is_finite() && *c >= 0.0)
+        .fold(None, |sum, c| Some(sum.unwrap_or(0.0) + c))
+}
+
 /// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]):
 /// asked once a second, so only its last message is read.
-pub(super) fn turn_ended(found: &Path) -> bool {
+pub(super) fn turn_ended(found: &Path, since: SystemTime) -> bool {
     let Some((db, id)) = split(found) else {
         return false;
     };
     let Some(conn) = open(&db) else {
         return false;
     };
-    let last: Option<String> = conn
+    let last: Option<(String, i64)> = conn
         .query_row(
-            "SELECT data FROM message WHERE session_id = ?1 \
+            "SELECT data, time_created FROM message WHERE session_id = ?1 \
              ORDER BY time_created DESC, id DESC LIMIT 1",
             params![id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .ok();
-    last.and_then(|data| serde_json::from_str::<Value>(&data).ok())
+    // A turn ended before the dispatch started is an earlier dispatch's (a follow-up resumed
+    // the session, which its TUI opens before it sends the new prompt).
+    last.filter(|(_, created)| *created >= millis(since))
+        .and_then(|(data, _)| serde_json::from_str::<Value>(&data).ok())
         .is_some_and(|info| info["role"] == "assistant" && ends_turn(&info))
 }
 
@@ -429,7 +452,7 @@ mod tests {
             &conn,
             "msg_2",
             "prt_22",
-            r#"{"reason":"tool-calls","type":"step-finish","tokens":{"total":7810,"input":7782,"output":28,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0}"#,
+            r#"{"reason":"tool-calls","type":"step-finish","tokens":{"total":7810,"input":7782,"output":28,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0.25}"#,
         );
         conn
     }
@@ -474,7 +497,7 @@ mod tests {
             conn,
             "msg_3",
             "prt_32",
-            r#"{"reason":"stop","type":"step-finish","tokens":{"total":7943,"input":7938,"output":5,"reasoning":0,"cache":{"write":0,"read":3}},"cost":0}"#,
+            r#"{"reason":"stop","type":"step-finish","tokens":{"total":7943,"input":7938,"output":5,"reasoning":0,"cache":{"write":0,"read":3}},"cost":0.5}"#,
         );
     }
 
@@ -517,11 +540,13 @@ mod tests {
         let at = find(dir.path(), &sought(&cwd, None)).remove(0).0;
         // Mid-turn: the tool step only.
         let r = read(&at).unwrap();
-        assert!(!r.turn_ended && !turn_ended(&at));
+        assert!(!r.turn_ended && !turn_ended(&at, time(T0)));
         assert_eq!(last_message(&r.lines), None);
         answer(&conn, "Should I also update the documentation?", true);
         let r = read(&at).unwrap();
-        assert!(r.turn_ended && turn_ended(&at));
+        assert!(r.turn_ended && turn_ended(&at, time(T0)));
+        // Not for a dispatch started later: a follow-up's, which resumed the session.
+        assert!(!turn_ended(&at, time(T0 + 3_600_000)));
         assert_eq!(
             last_message(&r.lines).as_deref(),
             Some("Should I also update the documentation?")
@@ -554,8 +579,19 @@ mod tests {
         assert_eq!(usage.cached_input_tokens, Some(3));
         assert_eq!(usage.total_tokens, Some(15_753));
         // Only what was recorded since a later start (a follow-up's turn) counts.
-        let usage = session::usage(cli, &at, time(T0 + 1000)).unwrap();
+        let usage = session::usage(cli.clone(), &at, time(T0 + 1000)).unwrap();
         assert_eq!(usage.input_tokens, 7938);
+        // Its id, and each step's cost, since the start too.
+        assert_eq!(cli.found_id(&at).as_deref(), Some(ID));
+        assert_eq!(cli.cost(&at, time(T0)), Some(0.75));
+        assert_eq!(cli.cost(&at, time(T0 + 1000)), Some(0.5));
+        assert_eq!(
+            cost(
+                b"{\"type\":\"step_finish\",\"part\":{\"cost\":-1}}\n",
+                time(T0)
+            ),
+            None
+        );
     }
 
     #[test]
