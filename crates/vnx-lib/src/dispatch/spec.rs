@@ -148,7 +148,7 @@ pub struct Spec {
     pub placed: Vec<workspace::Placed>,
     /// The CLI's file of trusted hooks, where vnx recorded its hooks as trusted for the
     /// worktree (removed at teardown; `CodingCli::hook_trust_file`); `None`: nothing
-    /// recorded. Older specs named it after the CLI it was for (see [`older_names`]).
+    /// recorded. Older specs named it after the CLI it was for (see `older_names`).
     #[serde(default)]
     pub hook_trust: Option<PathBuf>,
     /// Whether the role is expected to change files (the phantom guard, `phantom`).
@@ -234,7 +234,7 @@ pub(super) fn recorded_argv(spec: &Spec) -> Vec<String> {
     argv
 }
 
-/// Reads a dispatch spec, written by this vnx or an older one (see [`older_names`]).
+/// Reads a dispatch spec, written by this vnx or an older one (see `older_names`).
 pub fn read_spec(path: &Path) -> Result<Spec, DispatchError> {
     let data = std::fs::read(path).map_err(io_err(path))?;
     let bad = |source| DispatchError::BadSpec {
