@@ -61,7 +61,8 @@ pub struct DispatchBlocked {
 
 impl DispatchBlocked {
     /// What the worker waits for, in one line: `permission: Bash: git commit …  (answer:
-    /// vnx attach D-…)`.
+    /// vnx approve D-… or vnx deny D-…)`. A permission prompt is answered without attaching;
+    /// a question in the pane, or a prompt on a remote host, by attaching (`answer_with`).
     pub fn describe(&self) -> String {
         let detail = match (&self.tool, &self.command) {
             (Some(t), Some(c)) => format!("{t}: {c}"),
@@ -69,11 +70,13 @@ impl DispatchBlocked {
             (None, Some(c)) => c.clone(),
             (None, None) => self.message.clone().unwrap_or_default(),
         };
-        format!(
-            "{}: {detail}  (answer: {})",
-            self.waiting_for.name(),
-            self.answer_with
-        )
+        let answer = match (self.waiting_for, &self.remote) {
+            (WaitingFor::Permission, None) => {
+                format!("vnx approve {id} or vnx deny {id}", id = self.dispatch_id)
+            }
+            _ => self.answer_with.clone(),
+        };
+        format!("{}: {detail}  (answer: {answer})", self.waiting_for.name())
     }
 }
 
@@ -213,4 +216,34 @@ pub struct DispatchAnswered {
 
 impl Kind for DispatchAnswered {
     const EVENT: &'static str = "dispatch_answered";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocked(waiting_for: WaitingFor) -> DispatchBlocked {
+        serde_json::from_value(serde_json::json!({
+            "dispatch_id": "D-0123456789ab",
+            "waiting_for": waiting_for.name(),
+            "tool": "Bash",
+            "command": "git commit -m x",
+            "source": "cli-permission-request",
+            "answer_with": "vnx attach D-0123456789ab",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_permission_prompt_names_approve_and_deny_and_a_question_attach() {
+        assert_eq!(
+            blocked(WaitingFor::Permission).describe(),
+            "permission: Bash: git commit -m x  (answer: vnx approve D-0123456789ab or vnx deny \
+             D-0123456789ab)"
+        );
+        assert_eq!(
+            blocked(WaitingFor::Input).describe(),
+            "input: Bash: git commit -m x  (answer: vnx attach D-0123456789ab)"
+        );
+    }
 }
