@@ -152,71 +152,42 @@ fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
     env
 }
 
-/// A worker's token usage, from the session file its CLI wrote: an interactive worker's (its
-/// TUI writes no stream vnx could read it from), or a headless one's whose CLI's stream
-/// records none (its module's `usage_from_session`); `None` for another lane, a CLI that
-/// keeps no such file, or none found.
-fn session_usage(
-    spec: &Spec,
-    since: std::time::SystemTime,
-    session_id: Option<&str>,
-) -> Option<receipts::Usage> {
-    use crate::provider::session;
-    let cli = session::Cli::for_provider(&spec.provider, spec.invocation.tui.session.as_ref())?;
-    if !cli.usage_from_session(spec.lane) {
-        return None;
-    }
-    let wanted = session::Wanted {
-        cli,
-        homes: spec.session_homes.clone()?,
-        cwd: spec.worktree.clone(),
-        since,
-        session_id: session_id.map(str::to_owned),
-    };
-    let path = wanted.find()?;
-    session::usage(wanted.cli, &path, since)
+/// What the session file a worker's CLI wrote says that its output and hooks did not, read
+/// from the one file found once: for an interactive worker, the session's id (a TUI that
+/// chooses it and names it nowhere else, so a follow-up resumes it), the cost it records and
+/// its last message (a CLI whose end-of-turn hook carries none); and the token usage of an
+/// interactive worker, or of a headless one whose CLI's stream records none (its module's
+/// `usage_from_session`). Nothing for a CLI that keeps no such file, or none found.
+#[derive(Default)]
+struct SessionFacts {
+    id: Option<String>,
+    cost: Option<f64>,
+    last_message: Option<String>,
+    usage: Option<receipts::Usage>,
 }
 
-/// An interactive worker's last message, from the session file its CLI wrote, for a CLI
-/// whose end-of-turn hook carries none (its module's `session_last_message`); `None` for the
-/// headless lane, or none found.
-fn session_message(
+/// [`SessionFacts`] since `since`: the usage only when `want_usage`, the last message only
+/// when `want_message` (the stream had none).
+fn session_facts(
     spec: &Spec,
     since: std::time::SystemTime,
     session_id: Option<&str>,
-) -> Option<String> {
-    use crate::provider::session;
-    if spec.lane != crate::provider::Lane::Interactive {
-        return None;
-    }
-    let wanted = session::Wanted {
-        cli: session::Cli::for_provider(&spec.provider, spec.invocation.tui.session.as_ref())?,
-        homes: spec.session_homes.clone()?,
-        cwd: spec.worktree.clone(),
-        since,
-        session_id: session_id.map(str::to_owned),
-    };
-    let message = wanted.cli.last_message(&wanted.find()?)?;
-    Some(crate::provider::cli::stream::truncate_message(&message))
-}
-
-/// What an interactive worker's session, found where its CLI keeps it, says that nothing
-/// else did: its id, for a TUI that chooses it and names it nowhere else (so a follow-up
-/// resumes it), and the cost it records since the dispatch started.
-fn session_found(
-    spec: &Spec,
-    since: std::time::SystemTime,
-    session_id: Option<&str>,
-) -> (Option<String>, Option<f64>) {
+    (want_usage, want_message): (bool, bool),
+) -> SessionFacts {
     use crate::provider::session;
     let Some(cli) =
         session::Cli::for_provider(&spec.provider, spec.invocation.tui.session.as_ref())
     else {
-        return (None, None);
+        return SessionFacts::default();
     };
+    let interactive = spec.lane == crate::provider::Lane::Interactive;
+    let want_usage = want_usage && cli.usage_from_session(spec.lane);
     let Some(homes) = spec.session_homes.clone() else {
-        return (None, None);
+        return SessionFacts::default();
     };
+    if !interactive && !want_usage {
+        return SessionFacts::default();
+    }
     let wanted = session::Wanted {
         cli,
         homes,
@@ -225,9 +196,23 @@ fn session_found(
         session_id: session_id.map(str::to_owned),
     };
     let Some(found) = wanted.find() else {
-        return (None, None);
+        return SessionFacts::default();
     };
-    (wanted.cli.found_id(&found), wanted.cli.cost(&found, since))
+    let cli = wanted.cli;
+    SessionFacts {
+        id: interactive
+            .then(|| cli.found_id(&found))
+            .flatten()
+            .filter(|s| session::valid_id(&spec.provider, s)),
+        cost: interactive.then(|| cli.cost(&found, since)).flatten(),
+        last_message: (interactive && want_message)
+            .then(|| cli.last_message(&found))
+            .flatten()
+            .map(|m| crate::provider::cli::stream::truncate_message(&m)),
+        usage: want_usage
+            .then(|| session::usage(cli.clone(), &found, since))
+            .flatten(),
+    }
 }
 
 /// The session id a completion records: the one the worker's CLI was told to use when vnx
@@ -398,16 +383,15 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     }
     stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
     stream.session_id = recorded_session(spec, stream.session_id.take());
-    if spec.lane == crate::provider::Lane::Interactive {
-        let (id, cost) = session_found(spec, started_wall, stream.session_id.as_deref());
-        stream.session_id = stream
-            .session_id
-            .or_else(|| id.filter(|s| crate::provider::session::valid_id(&spec.provider, s)));
-        stream.cost_usd = stream.cost_usd.or(cost);
-    }
-    if stream.last_message.is_none() {
-        stream.last_message = session_message(spec, started_wall, stream.session_id.as_deref());
-    }
+    let from_session = session_facts(
+        spec,
+        started_wall,
+        stream.session_id.as_deref(),
+        (stream.usage.is_none(), stream.last_message.is_none()),
+    );
+    stream.session_id = stream.session_id.or(from_session.id);
+    stream.cost_usd = stream.cost_usd.or(from_session.cost);
+    stream.last_message = stream.last_message.or(from_session.last_message);
     let mut completed = DispatchCompleted {
         lane: Some(spec.lane),
         duration_seconds: Some(receipts::seconds(duration)),
@@ -426,7 +410,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         ..DispatchCompleted::new(spec.id.clone(), decision.status, decision.signal.clone())
     };
     if completed.token_usage.is_none()
-        && let Some(usage) = session_usage(spec, started_wall, stream.session_id.as_deref())
+        && let Some(usage) = from_session.usage
     {
         completed.token_usage = Some(usage);
         completed.token_usage_source = Some(receipts::UsageSource::SessionFile);

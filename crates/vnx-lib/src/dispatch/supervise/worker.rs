@@ -148,6 +148,7 @@ pub(super) fn run_worker(
     // is looked at once a second.
     let session_turns = session_turns(spec, std::time::SystemTime::now()).filter(|_| interactive);
     let mut session_seen: Option<Instant> = None;
+    let mut session_found: Option<std::path::PathBuf> = None;
     let mut reported_seen = false;
     let mut accepted_threads: Vec<String> = Vec::new();
     let mut settle_until: Option<Instant> = None;
@@ -204,11 +205,15 @@ pub(super) fn run_worker(
                 && session_seen.is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
             {
                 session_seen = Some(Instant::now());
-                if wanted.find().is_some_and(|found| {
+                // Looked for until found; then only that session is read.
+                if session_found.is_none() {
+                    session_found = wanted.find();
+                }
+                if session_found.as_deref().is_some_and(|found| {
                     wanted
                         .cli
                         .module()
-                        .is_some_and(|m| m.session_turn_ended(&found, wanted.since))
+                        .is_some_and(|m| m.session_turn_ended(found, wanted.since))
                 }) {
                     ended.turn_end = Some(HookSignal {
                         event: (*name).to_owned(),

@@ -540,6 +540,12 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// Whether its sessions are read through [`CodingCli::session_lines`] (rows of a
+    /// database), asked without reading one. `false` (the default): files of lines.
+    fn sessions_are_rows(&self) -> bool {
+        false
+    }
+
     /// The id of the session [`CodingCli::find_sessions`] found at `found`, for a TUI that
     /// chooses its session's id and names it nowhere else vnx reads (no hook, no flag that
     /// would let vnx choose it): what its receipt records, so a follow-up resumes it. `None`

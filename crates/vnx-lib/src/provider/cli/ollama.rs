@@ -120,6 +120,10 @@ impl CodingCli for Ollama {
         Some(opencode::session_lines(found))
     }
 
+    fn sessions_are_rows(&self) -> bool {
+        true
+    }
+
     fn session_last_message(&self, found: &Path) -> Option<String> {
         opencode::session_last_message(found)
     }

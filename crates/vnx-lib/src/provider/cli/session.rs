@@ -74,6 +74,19 @@ pub fn files(
         .collect()
 }
 
+/// The directory of `cwd`'s sessions in a `projects` directory that names each project by its
+/// real path with every character but ASCII letters and digits made `-` (or a dispatch's own
+/// place that stands in for it).
+pub fn munged_project(projects: &Path, cwd: &Path) -> PathBuf {
+    let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
+    let munged: String = cwd
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    projects.join(munged)
+}
+
 /// The `.jsonl` session files in `dir` written since the start: a CLI that names each file by
 /// its session's id, so the one named by the session id when it is known.
 pub fn jsonl_by_session_id(dir: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {

@@ -26,18 +26,18 @@ pub(super) fn find(
     dir: &Path,
     sought: &Sought<'_>,
 ) -> Vec<(PathBuf, SystemTime)> {
-    let mut cwds = vec![sought.cwd.to_string_lossy().into_owned()];
+    let mut paths = vec![sought.cwd.to_string_lossy().into_owned()];
     if let Ok(real) = std::fs::canonicalize(sought.cwd) {
-        cwds.push(real.to_string_lossy().into_owned());
+        paths.push(real.to_string_lossy().into_owned());
     }
-    // As a JSON string writes it, with `/` escaped or not.
-    let escaped: Vec<String> = cwds
+    // The worktree as a whole JSON string (quotes included, so `…/D-1` is not found in
+    // `…/D-12`), with `/` escaped or not.
+    let quoted: Vec<String> = paths
         .iter()
         .filter_map(|c| serde_json::to_string(c).ok())
-        .map(|q| q[1..q.len() - 1].to_owned())
         .collect();
-    cwds.extend(escaped.iter().map(|e| e.replace('/', "\\/")));
-    cwds.extend(escaped);
+    let mut cwds: Vec<String> = quoted.iter().map(|q| q.replace('/', "\\/")).collect();
+    cwds.extend(quoted);
     let found: Vec<(PathBuf, SystemTime, String)> =
         newest(files(dir, |name| session.matches(name), sought.since))
             .into_iter()
@@ -108,6 +108,13 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.join("other.jsonl"), "{\"cwd\":\"/elsewhere\"}\n").unwrap();
+        // A worktree whose path begins with this one's is another's.
+        let sibling = serde_json::to_string(&format!("{}2", cwd.to_string_lossy())).unwrap();
+        std::fs::write(
+            dir.join("sibling.jsonl"),
+            format!("{{\"cwd\":{sibling}}}\n"),
+        )
+        .unwrap();
         std::fs::write(dir.join("b.txt"), format!("{{\"cwd\":{cwd_json}}}\n")).unwrap();
         std::os::unix::fs::symlink(&mine, dir.join("link.jsonl")).unwrap();
         let sought = Sought {

@@ -393,7 +393,7 @@ impl Follower {
         let module = self.wanted.cli.module();
         if found.is_some() && found.as_deref() != self.path() {
             let opened = found.and_then(|p| {
-                if module.and_then(|m| m.session_lines(&p)).is_some() {
+                if module.is_some_and(|m| m.sessions_are_rows()) {
                     return Some((p, None, 0));
                 }
                 let file = crate::files::open_hostile(&p).ok()?;

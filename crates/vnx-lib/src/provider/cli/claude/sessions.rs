@@ -10,20 +10,14 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use crate::provider::cli::session::{Sought, jsonl_by_session_id};
+use crate::provider::cli::session::{Sought, jsonl_by_session_id, munged_project};
 use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
 /// The directory of `cwd`'s sessions in claude's `projects` directory (or a dispatch's own
 /// place that stands in for it).
 pub(super) fn project_in(projects: &Path, cwd: &Path) -> PathBuf {
-    let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
-    let munged: String = cwd
-        .to_string_lossy()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    projects.join(munged)
+    munged_project(projects, cwd)
 }
 
 /// The session files of the working directory written since the start (the one named by

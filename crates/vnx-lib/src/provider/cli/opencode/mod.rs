@@ -226,6 +226,10 @@ impl CodingCli for Opencode {
         Some(session_lines(found))
     }
 
+    fn sessions_are_rows(&self) -> bool {
+        true
+    }
+
     fn session_last_message(&self, found: &Path) -> Option<String> {
         session_last_message(found)
     }
