@@ -1,6 +1,6 @@
-//! `vnx accept ID`: accepts an ended dispatch's committed work as done by hand, when its
-//! worker ended without `vnx report`, with a signed `dispatch_accepted` naming who accepted
-//! which commit.
+//! `vnx accept ID`: accepts an ended dispatch's work as done by hand, when its worker ended
+//! without `vnx report` (committing what it left uncommitted), with a signed
+//! `dispatch_accepted` naming who accepted which commit.
 
 use std::process::ExitCode;
 
@@ -12,11 +12,13 @@ use super::CliError;
 use super::output::{Out, escape};
 use super::settings;
 
-/// Accept an ended dispatch's committed work as done
+/// Accept an ended dispatch's work as done
 ///
 /// For a dispatch whose worker ended without `vnx report` (needs_input, or failed, timeout
-/// or cancelled) after you read its work (`vnx show ID --diff`) and found it good. The
-/// commit accepted is its branch's tip now, as the repository holds it; a signed
+/// or cancelled) after you read its work (`vnx show ID --diff`) and found it good. What the
+/// worker left uncommitted in its kept worktree is committed first, by vnx, as it commits
+/// a reported worker's changes (the files vnx placed there left out, `VNX-Accepted-By` in
+/// the message). The commit accepted is then its branch's tip, as the repository holds it; a signed
 /// `dispatch_accepted` records it, who accepted (the user vnx runs as) and the note. The
 /// dispatch then shows `done` (accepted by …), leaves the waiting list, and `vnx merge`
 /// takes it as done: its gates still run and must pass, and a branch that moved after the
@@ -25,8 +27,8 @@ use super::settings;
 /// Refused (exit 1): a dispatch still running (wait, or cancel it), one that reported done,
 /// was accepted (at the same head), merged, released or continued by a follow-up; the
 /// phantom guard: a role that writes files (`roles.<role>.writes`) with nothing committed
-/// beyond its base; a kept worktree with uncommitted changes (accept takes committed work
-/// only). Exits 2 for an id that was never dispatched, 3 when git or the ledger could not be
+/// beyond its base; a kept worktree vnx cannot commit in (on a host, its HEAD off the
+/// dispatch branch, or its `.git` pointed elsewhere). Exits 2 for an id that was never dispatched, 3 when git or the ledger could not be
 /// read.
 #[derive(clap::Args)]
 #[command(
@@ -69,6 +71,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if args.json {
         out.json(&receipt)?;
     } else {
+        if let Some(c) = &receipt.vnx_commit {
+            out.line(&format!(
+                "{}  committed what its worker left uncommitted: {} ({} file{})",
+                receipt.dispatch_id,
+                c.commit,
+                c.files_total,
+                if c.files_total == 1 { "" } else { "s" }
+            ))?;
+        }
         out.line(&format!(
             "{}  accepted as done at {} by {} (it had ended {}); `vnx merge {}` merges it",
             receipt.dispatch_id,

@@ -98,14 +98,36 @@ pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
     Ok(config.join("vnx").join("checkpoint.key"))
 }
 
-/// Who runs this command, as receipts name a person: `$USER`, else `$LOGNAME`, else
-/// `unknown`.
+/// Who runs this command, as receipts name a person: `$USER`, else `$LOGNAME`, else the
+/// account name of this process's user (a container or a service sets neither variable),
+/// else `uid N`.
 pub fn user() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .filter_map(|v| env(v)?.into_string().ok())
         .find(|u| !u.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
+        .or_else(account_name)
+        .unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw()))
+}
+
+/// The name the password database gives this process's real user id.
+#[expect(unsafe_code, reason = "getpwuid_r(3) fills a caller-owned buffer")]
+fn account_name() -> Option<String> {
+    let uid = rustix::process::getuid().as_raw();
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: `pwd` and `buf` outlive the call, `buf.len()` is the buffer's true size, and
+    // `found` is only read when getpwuid_r says it points at `pwd`, whose `pw_name` then
+    // points into `buf`, still alive while it is copied out.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(pwd.pw_name).to_str().ok()?;
+        (!name.is_empty()).then(|| name.to_owned())
+    }
 }
 
 /// Where the CLIs keep their state (and their session files) as this command's environment

@@ -202,10 +202,17 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         ),
     )?;
     field("head", short(s.head_commit.as_deref()))?;
-    field(
-        "teardown",
-        s.teardown_class.map_or("-", |t| t.name()).to_owned(),
-    )?;
+    let mut teardown = s.teardown_class.map_or("-", |t| t.name()).to_owned();
+    if let Some(c) = &d.accepted_commit {
+        // The kept worktree's work, committed by vnx when a person accepted it.
+        teardown.push_str(&format!(
+            ", then committed by vnx on acceptance ({}, {} file{})",
+            c.commit.get(..12).unwrap_or(&c.commit),
+            c.files_total,
+            if c.files_total == 1 { "" } else { "s" }
+        ));
+    }
+    field("teardown", teardown)?;
     field(
         "started",
         format!(

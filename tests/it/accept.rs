@@ -247,49 +247,26 @@ fn work_that_is_running_uncommitted_or_reported_is_refused() {
         "{}",
         r.stderr
     );
+    // A kept worktree whose HEAD left the dispatch branch: vnx commits nothing there.
     let failed = dispatched(&repo, "fail", &[]);
     assert_eq!(failed["teardown_class"], "dirty", "{failed}");
     let failed_id = failed["dispatch_id"].as_str().unwrap().to_owned();
-    let r = accept(&repo, &[&failed_id]);
-    refused(
-        &r,
-        1,
-        &format!("dispatch {failed_id} (role implementer) "),
-        "",
-    );
-    assert!(r.stderr.contains(phantom), "{}", r.stderr);
-
-    // A person commits the work in the kept worktree, but leaves a file uncommitted: dirty.
     let worktree = std::path::PathBuf::from(state(&repo, &failed_id)["worktree"].as_str().unwrap());
     let git = |args: &[&str]| crate::common::git(&repo.env.home(), &worktree, args);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "the demo output, committed by hand"]);
-    std::fs::write(worktree.join("scratch.txt"), "not yet\n").unwrap();
+    git(&["checkout", "-q", "--detach"]);
     let r = accept(&repo, &[&failed_id]);
     refused(
         &r,
         1,
         &format!(
-            "dispatch {failed_id}'s worktree {} is not clean: ",
+            "dispatch {failed_id}'s worktree {} is not clean: HEAD is detached",
             worktree.display()
         ),
-        &format!("accept takes committed work only: ask for it with `vnx follow-up {failed_id} "),
+        &format!(
+            "vnx commits only a worktree that is on its branch and its own: ask for the work with `vnx follow-up {failed_id} "
+        ),
     );
     assert!(repo.events("dispatch_accepted").is_empty());
-    std::fs::remove_file(worktree.join("scratch.txt")).unwrap();
-    let r = accept(&repo, &[&failed_id]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let tip = git(&["rev-parse", "HEAD"]);
-    assert_eq!(
-        repo.events("dispatch_accepted")[0]["head_commit"],
-        tip.trim(),
-        "the commit made by hand"
-    );
-    assert_eq!(
-        repo.events("dispatch_accepted")[0]["previous_status"],
-        "failed"
-    );
-
     // Reported done: nothing to accept.
     let done = dispatched(&repo, "commit", &[])["dispatch_id"]
         .as_str()
@@ -301,7 +278,87 @@ fn work_that_is_running_uncommitted_or_reported_is_refused() {
         &format!("dispatch {done} already completed done"),
         &format!("merge it: `vnx merge {done}`"),
     );
-    assert_eq!(repo.events("dispatch_accepted").len(), 1);
+    assert!(repo.events("dispatch_accepted").is_empty());
+}
+
+#[test]
+fn work_left_uncommitted_is_committed_by_vnx_when_accepted_and_merges() {
+    let repo = Repo::new();
+    configure(&repo, GATES);
+    // The usual case: the worker wrote the file, committed nothing and did not report.
+    let failed = dispatched(&repo, "fail", &[]);
+    assert_eq!(failed["teardown_class"], "dirty", "{failed}");
+    let id = failed["dispatch_id"].as_str().unwrap().to_owned();
+    let base = failed["head_commit"].as_str().unwrap().to_owned();
+    let worktree = std::path::PathBuf::from(state(&repo, &id)["worktree"].as_str().unwrap());
+    let git = |args: &[&str]| crate::common::git(&repo.env.home(), &worktree, args);
+    // A person adds a note of their own before accepting: it is the work too.
+    std::fs::write(worktree.join("NOTES.md"), "read and kept\n").unwrap();
+    let r = run(repo
+        .vnx()
+        .args(["accept", &id, "--note", "the file is right"])
+        .env("USER", "ana"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let tip = git(&["rev-parse", "HEAD"]).trim().to_owned();
+    assert_ne!(tip, base, "vnx committed the work");
+    assert!(
+        r.stdout.contains(&format!(
+            "{id}  committed what its worker left uncommitted: {tip} (2 files)"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("accepted as done at {tip} by ana")),
+        "{}",
+        r.stdout
+    );
+    let receipt = &repo.events("dispatch_accepted")[0];
+    assert_eq!(receipt["head_commit"], tip.as_str());
+    assert_eq!(receipt["vnx_commit"]["commit"], tip.as_str());
+    assert_eq!(
+        receipt["vnx_commit"]["files"],
+        serde_json::json!(["NOTES.md", "demo-output.txt"])
+    );
+    assert_eq!(receipt["by"], "ana");
+    // The commit is on the dispatch branch, says why, and the worktree is clean now.
+    let message = git(&["log", "-1", "--format=%B"]);
+    assert!(message.contains("ended without reporting"), "{message}");
+    assert!(message.contains("\nVNX-Accepted-By: ana\n"), "{message}");
+    assert!(
+        message.contains(&format!("\nVNX-Dispatch: {id}\n")),
+        "{message}"
+    );
+    assert_eq!(git(&["status", "--porcelain"]), "");
+    assert_eq!(
+        repo.env
+            .git(&["rev-parse", &format!("refs/heads/dispatch/{id}")])
+            .trim(),
+        tip
+    );
+    // show names the teardown as it is now, and who accepted.
+    let show = run(repo.vnx().args(["show", &id]));
+    assert!(
+        show.stdout.contains(&format!(
+            "teardown   dirty, then committed by vnx on acceptance ({}, 2 files)",
+            &tip[..12]
+        )),
+        "{}",
+        show.stdout
+    );
+    assert!(
+        show.stdout.contains("accepted   by ana at "),
+        "{}",
+        show.stdout
+    );
+    assert_eq!(state(&repo, &id)["status"], "done");
+    // Its gates run on that commit and it merges.
+    let m = run(repo.vnx().args(["merge", &id]));
+    assert_eq!(m.code, 0, "{}{}", m.stdout, m.stderr);
+    assert!(repo.env.path().join("demo-output.txt").exists());
+    assert!(repo.env.path().join("NOTES.md").exists());
+    repo.verify_ok();
 }
 
 #[test]

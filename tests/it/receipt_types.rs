@@ -602,6 +602,11 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             },
             by: s("ana"),
             note: Some(s("read the diff; tests pass")),
+            vnx_commit: Some(vnx::receipts::VnxCommit {
+                commit: s(COMMIT),
+                files_total: 1,
+                files: vec![s("demo-output.txt")],
+            }),
             extra: Default::default(),
         },
         &mut failures,

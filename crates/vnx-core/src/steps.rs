@@ -73,6 +73,8 @@ pub mod merge {
 /// `vnx accept`.
 pub mod accept {
     use super::{Step, step};
+    /// vnx committed the kept worktree's uncommitted work; no `dispatch_accepted` yet.
+    pub const WORK_COMMITTED: Step = step("accept", "work_committed");
     /// `dispatch_accepted` is on the ledger; the worktree is not released yet.
     pub const ACCEPTED_APPENDED: Step = step("accept", "accepted_appended");
 }
@@ -115,6 +117,7 @@ pub const STEPS: &[Step] = &[
     merge::COMMIT_FORMED,
     merge::BASE_MOVED,
     merge::COMPLETED_APPENDED,
+    accept::WORK_COMMITTED,
     accept::ACCEPTED_APPENDED,
     gate::REQUEST_APPENDED,
     gate::RESULT_APPENDED,

@@ -1,10 +1,12 @@
-//! `vnx accept ID`: a person accepts an ended dispatch's committed work as done when its
-//! worker ended without `vnx report`, recorded by a signed `dispatch_accepted`. What is
-//! accepted is read by vnx, never from a file the worker can write: the completion from
-//! the ledger (attested), the head from the repository's `dispatch/<id>` ref, the dirt from
-//! git's status of a kept worktree. The phantom guard still applies: a role that writes
-//! files with nothing committed beyond its base cannot be accepted. The user's `notify`
-//! command is told `done`, as for a report.
+//! `vnx accept ID`: a person accepts an ended dispatch's work as done when its worker ended
+//! without `vnx report`, recorded by a signed `dispatch_accepted`. Work the worker left
+//! uncommitted in its kept worktree is committed first, by vnx, as it commits a reported
+//! worker's (the paths vnx placed left out), and the receipt names that commit. What is
+//! accepted is read by vnx, never from a file the worker can write: the completion and the
+//! files vnx placed from the ledger (attested), the head from the repository's
+//! `dispatch/<id>` ref, the dirt from git's status of the kept worktree. The phantom guard
+//! still applies: a role that writes files with nothing beyond its base cannot be accepted.
+//! The user's `notify` command is told `done`, as for a report.
 
 use std::path::Path;
 
@@ -16,7 +18,7 @@ use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::receipts::merge::CompletionRef;
 use crate::receipts::{self, DispatchAccepted, DispatchStatus, TeardownClass};
-use crate::worktree::{Worktree, WorktreeError};
+use crate::worktree::{CommitNote, Worktree, WorktreeError};
 
 /// Why a dispatch's work could not be accepted.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +102,8 @@ pub enum AcceptError {
         /// Its base commit, where its branch still is.
         base: CommitId,
     },
-    /// Its kept worktree has uncommitted changes: only committed work is accepted.
+    /// Its kept worktree holds changes vnx cannot commit for it: kept on a host, its `.git`
+    /// pointed elsewhere, its HEAD off the dispatch branch, or git refused.
     #[error("dispatch {id}'s worktree {} is not clean: {why}", worktree.display())]
     Dirty {
         /// The dispatch.
@@ -147,9 +150,9 @@ impl AcceptError {
                  `vnx follow-up {id} --instruction \"…\"`"
             ),
             AcceptError::Dirty { id, .. } => format!(
-                "accept takes committed work only: ask for it with `vnx follow-up {id} \
-                 --instruction \"finish, then report\"` (vnx commits a done worker's changes), \
-                 or commit them in the worktree yourself and accept again"
+                "vnx commits only a worktree that is on its branch and its own: ask for the \
+                 work with `vnx follow-up {id} --instruction \"finish, then report\"`, or \
+                 commit it in the worktree yourself and accept again"
             ),
             AcceptError::Config(e) => return e.hint(),
             AcceptError::Worktree(e) => return e.hint(),
@@ -200,7 +203,7 @@ pub fn accept(
     let base = &started.receipt.base_commit;
     let role = &started.receipt.role;
     let writes = crate::dispatch::supervise::phantom::writes(role, a.config);
-    let Some(head) = branch_tip(a.root, &branch)? else {
+    let Some(mut head) = branch_tip(a.root, &branch)? else {
         // A clean teardown removed a branch that held nothing: the phantom guard's case.
         let clean = completed.receipt.teardown_class == Some(TeardownClass::Clean);
         return Err(if clean && writes {
@@ -225,13 +228,6 @@ pub fn accept(
     } else if ev.verdict(&id).is_ok() {
         return Err(AcceptError::AlreadyDone { id });
     }
-    if writes && nothing_beyond(a.root, &head, base) {
-        return Err(AcceptError::NothingCommitted {
-            id,
-            role: role.clone(),
-            base: base.clone(),
-        });
-    }
     // A kept (dirty) worktree is read again: the person may have committed since. One
     // teardown removed or returned to its pool holds nothing uncommitted of this dispatch.
     let worktree = Path::new(&started.receipt.worktree);
@@ -244,15 +240,50 @@ pub fn accept(
             why: format!("kept on host {} with uncommitted changes", origin.host),
         });
     }
+    let mut vnx_commit = None;
     if kept && worktree.is_dir() {
         let (dirt, _) = Worktree::dirt_at(worktree, &branch)?;
         if let Some(why) = dirt {
-            return Err(AcceptError::Dirty {
-                id,
+            let note = CommitNote {
+                dispatch_id: &id,
+                provider: &started.receipt.provider,
+                model: started.receipt.model.as_deref(),
+                session_id: completed.receipt.session_id.as_deref(),
+                summary: state.title.as_deref(),
+                accepted_by: Some(a.by),
+            };
+            let wt = Worktree {
+                id: id.clone(),
+                path: worktree.to_owned(),
+                branch: branch.clone(),
+                base_commit: base.clone(),
+            };
+            let refused = |why: String| AcceptError::Dirty {
+                id: id.clone(),
                 worktree: worktree.to_owned(),
                 why,
-            });
+            };
+            match wt.commit_all(&note, &placed_paths(&started.receipt)) {
+                Ok(Some(c)) => {
+                    crate::steps::reached(crate::steps::accept::WORK_COMMITTED);
+                    head = CommitId::parse(&c.commit).map_err(|_| refused(why.clone()))?;
+                    vnx_commit = Some(c);
+                }
+                // Only vnx's own files differ: nothing of the worker's to commit.
+                Ok(None) => {}
+                Err(WorktreeError::NotOnBranch { .. } | WorktreeError::ForeignGit { .. }) => {
+                    return Err(refused(why));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
+    }
+    if writes && nothing_beyond(a.root, &head, base) {
+        return Err(AcceptError::NothingCommitted {
+            id,
+            role: role.clone(),
+            base: base.clone(),
+        });
     }
     let previous = ev
         .corrected
@@ -269,6 +300,7 @@ pub fn accept(
         },
         by: a.by.to_owned(),
         note: note.map(str::to_owned),
+        vnx_commit,
         extra: Default::default(),
     };
     let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
@@ -311,6 +343,19 @@ fn refuse_by_state(s: &DispatchState) -> Result<(), AcceptError> {
         return Err(AcceptError::AlreadyDone { id });
     }
     Ok(())
+}
+
+/// The paths vnx put in the worktree, relative to it, as the attested start records them:
+/// never the worker's work, whatever it did to them.
+fn placed_paths(started: &receipts::DispatchStarted) -> Vec<String> {
+    let root = Path::new(&started.worktree);
+    started
+        .vnx_files_placed
+        .iter()
+        .filter_map(|p| p.path.strip_prefix(root).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .chain(started.worktree_include.iter().map(|i| i.path.clone()))
+        .collect()
 }
 
 /// The commit `refs/heads/<branch>` names in the repository at `root`, read by vnx.

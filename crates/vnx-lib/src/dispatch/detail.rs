@@ -49,6 +49,8 @@ pub struct Detail {
     pub gates: Vec<GateLine>,
     /// The merge commit, once merged.
     pub merge_commit: Option<CommitId>,
+    /// The commit vnx made of the work left uncommitted when a person accepted it.
+    pub accepted_commit: Option<crate::receipts::VnxCommit>,
     /// Its receipts: line, event, time.
     pub receipts: Vec<ReceiptLine>,
 }
@@ -132,6 +134,7 @@ pub fn of_record(
         started_session_id: None,
         gates: Vec::new(),
         merge_commit: None,
+        accepted_commit: None,
         receipts: Vec::new(),
     };
     if receipts.is_empty() {
@@ -168,6 +171,9 @@ pub fn of_record(
                     head_commit: g.head_commit,
                     reason: g.failure_reason.or(g.reason),
                 });
+            }
+            Typed::DispatchAccepted(r) if r.receipt.dispatch_id == id => {
+                d.accepted_commit = r.receipt.vnx_commit;
             }
             Typed::MergeCompleted(r) if r.receipt.dispatch_id == id => {
                 d.merge_commit = Some(r.receipt.merge_commit);

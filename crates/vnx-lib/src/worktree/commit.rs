@@ -1,7 +1,8 @@
 //! The commit vnx makes for a worker: when a worker reports done and leaves changes
-//! uncommitted (its sandbox or its permissions may forbid `git commit`), everything it changed
-//! in the worktree, except the paths vnx put there, goes into one commit on the dispatch
-//! branch, with trailers naming the dispatch. Commits the worker made stay as they are.
+//! uncommitted (its sandbox or its permissions may forbid `git commit`), or a person accepts
+//! the work of one that ended without reporting, everything it changed in the worktree,
+//! except the paths vnx put there, goes into one commit on the dispatch branch, with trailers
+//! naming the dispatch. Commits the worker made stay as they are.
 
 use super::{Worktree, WorktreeError, git};
 use crate::process::{self, Cmd};
@@ -27,6 +28,9 @@ pub struct CommitNote<'a> {
     pub session_id: Option<&'a str>,
     /// The worker's one-line summary from its report.
     pub summary: Option<&'a str>,
+    /// Who accepted the work with `vnx accept`, when that is why vnx commits it (the worker
+    /// did not report); `None`: the worker reported done.
+    pub accepted_by: Option<&'a str>,
 }
 
 /// One line of free text fit for a subject or a trailer: control characters become spaces.
@@ -47,11 +51,19 @@ pub fn message(note: &CommitNote<'_>) -> String {
         Some(s) => format!("{}…", s.chars().take(71).collect::<String>()),
         None => format!("vnx dispatch {}", note.dispatch_id),
     };
-    let mut m = format!(
-        "{subject}\n\nThe worker of dispatch {} reported done and left these changes \
-         uncommitted; vnx committed them.\n\n",
-        note.dispatch_id
-    );
+    let mut m = match note.accepted_by {
+        None => format!(
+            "{subject}\n\nThe worker of dispatch {} reported done and left these changes \
+             uncommitted; vnx committed them.\n\n",
+            note.dispatch_id
+        ),
+        Some(by) => format!(
+            "{subject}\n\nThe worker of dispatch {} ended without reporting and left these \
+             changes uncommitted; {} accepted them (`vnx accept`) and vnx committed them.\n\n",
+            note.dispatch_id,
+            one_line(by)
+        ),
+    };
     let mut trailer = |key: &str, value: &str| {
         m.push_str(&format!("{key}: {}\n", one_line(value)));
     };
@@ -63,6 +75,9 @@ pub fn message(note: &CommitNote<'_>) -> String {
     }
     if let Some(s) = &summary {
         trailer("VNX-Summary", s);
+    }
+    if let Some(by) = note.accepted_by {
+        trailer("VNX-Accepted-By", by);
     }
     m
 }
@@ -174,6 +189,7 @@ mod tests {
             model: None,
             session_id: Some("019a-x"),
             summary: Some("# fix\nthe\tparser\u{1b}[31m"),
+            accepted_by: None,
         });
         assert!(m.starts_with("# fix the parser [31m\n\n"), "{m}");
         assert!(m.contains("\nVNX-Dispatch: D-1\nVNX-Provider: beta\nVNX-Model: default\n"));
@@ -193,5 +209,18 @@ mod tests {
         });
         assert!(none.starts_with("vnx dispatch D-3\n"));
         assert!(!none.contains("VNX-Summary"));
+        assert!(none.contains("reported done"));
+        let accepted = message(&CommitNote {
+            dispatch_id: "D-4",
+            provider: "demo",
+            accepted_by: Some("ana\nVNX-Dispatch: D-9"),
+            ..Default::default()
+        });
+        assert!(accepted.contains("ended without reporting"), "{accepted}");
+        assert!(
+            accepted.ends_with("VNX-Accepted-By: ana VNX-Dispatch: D-9\n"),
+            "{accepted}"
+        );
+        assert_eq!(accepted.matches("\nVNX-Dispatch:").count(), 1, "{accepted}");
     }
 }

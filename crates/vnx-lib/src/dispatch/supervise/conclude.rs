@@ -52,6 +52,7 @@ pub(in crate::dispatch) fn conclude(
         model: spec.model.as_deref(),
         session_id: session_id.as_deref(),
         summary: summary.as_deref(),
+        accepted_by: None,
     };
     let commit = (completed.status == DispatchStatus::Done).then_some(&note);
     let mut pooled = None;
