@@ -160,6 +160,20 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     if let Some(a) = &s.accepted {
         field("accepted", super::status::accepted_line(a))?;
     }
+    for denial in &d.denials {
+        field("denied", super::output::escape(denial).into_owned())?;
+    }
+    if d.cli_denials > 0 {
+        field(
+            "refused",
+            format!(
+                "{} tool call{} refused by the worker's CLI (`vnx show {} --log`)",
+                d.cli_denials,
+                if d.cli_denials == 1 { "" } else { "s" },
+                s.id
+            ),
+        )?;
+    }
     if let Some(b) = &s.blocked {
         field("waits for", b.describe())?;
         if b.waiting_for == vnx::receipts::WaitingFor::Permission {

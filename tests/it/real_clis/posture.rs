@@ -228,7 +228,11 @@ fn real_gemini_edit_dialog_is_denied_without_opening_an_editor() {
         "{at} {}",
         screen()
     );
-    let r = run(rig.repo.vnx().args(["deny", &id, "--json"]));
+    let r = run(rig
+        .repo
+        .vnx()
+        .env("USER", "ana")
+        .args(["deny", &id, "--json"]));
     assert_eq!(r.code, 0, "{at} {} {}", r.stdout, r.stderr);
     std::thread::sleep(std::time::Duration::from_secs(5));
     let shown = screen();
@@ -239,5 +243,24 @@ fn real_gemini_edit_dialog_is_denied_without_opening_an_editor() {
     assert!(
         !rig.worktree(&id).join("denied.txt").exists(),
         "{at} the edit did not happen"
+    );
+    // The denial cancelled gemini's turn (it idles at its input, no AfterAgent): the dispatch
+    // still reaches a recorded state, needing input, the denial as what it said last.
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", "--json", "--timeout", "60", &id]));
+    let c = crate::common::settled_receipt(serde_json::from_str(r.stdout.trim()).unwrap());
+    assert_eq!(c["status"], "needs_input", "{at} {}", super::explain(&c));
+    let show = run(rig.repo.vnx().args(["show", &id]));
+    assert!(
+        show.stdout.contains("  said       ana denied "),
+        "{at} {}",
+        show.stdout
+    );
+    assert!(
+        show.stdout.contains("  denied     by ana: edit "),
+        "{at} {}",
+        show.stdout
     );
 }

@@ -307,7 +307,67 @@ pub fn answer(
     };
     let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
     Ledger::new(a.ledger).append(&line)?;
+    if receipt.via == AnsweredVia::Pane && answer == PermissionAnswer::Deny {
+        end_cancelled_turn(&tmux, &session, &provider, &dispatch_dir, &receipt);
+    }
     Ok(receipt)
+}
+
+/// How long a denial's cancellation of the turn is waited for on the pane.
+const CANCELLED_SHOWS_WITHIN: Duration = Duration::from_secs(10);
+
+/// After a denial typed into the pane of a CLI whose turn that cancels (it idles at its input
+/// and no end-of-turn hook fires: [`CodingCli::denial_ends_turn`](cli::CodingCli::denial_ends_turn)),
+/// waits for the pane to show it and writes the hook signal its supervisor ends the turn on,
+/// the denial as the worker's last message: the dispatch then needs input, as it would had
+/// the worker stopped to ask. Nothing when the pane never shows it (the worker went on).
+fn end_cancelled_turn(
+    tmux: &Tmux,
+    session: &str,
+    provider: &str,
+    dispatch_dir: &Path,
+    denied: &DispatchAnswered,
+) {
+    let Ok(p) = Provider::parse(provider) else {
+        return;
+    };
+    let what = match (&denied.tool, &denied.command) {
+        (Some(tool), Some(command)) => format!("{tool} {command}"),
+        (None, Some(command)) => command.clone(),
+        (Some(tool), None) => tool.clone(),
+        (None, None) => "the request".to_owned(),
+    };
+    let mut said = format!("{} denied {what} (vnx deny)", denied.by);
+    if let Some(m) = &denied.message {
+        said.push_str(": ");
+        said.push_str(m);
+    }
+    let Some(end) = cli::of(p).denial_ends_turn(&said) else {
+        return;
+    };
+    let until = Instant::now() + CANCELLED_SHOWS_WITHIN;
+    loop {
+        let shown = tmux
+            .capture(session)
+            .is_ok_and(|screen| screen.lines().any(|l| l.contains(end.shows)));
+        if shown {
+            // The worker can write its dispatch directory: never through a link it made.
+            let signals = dispatch_dir.join(crate::dispatch::supervise::signals::SIGNALS);
+            if !signals.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                return;
+            }
+            let _ = crate::dispatch::supervise::signals::write_hook(
+                dispatch_dir,
+                end.event,
+                end.payload,
+            );
+            return;
+        }
+        if Instant::now() >= until {
+            return;
+        }
+        std::thread::sleep(DIALOG_POLL);
+    }
 }
 
 /// A line `provider`'s permission dialog shows while it waits for its key (its module's

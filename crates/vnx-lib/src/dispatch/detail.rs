@@ -51,6 +51,11 @@ pub struct Detail {
     pub merge_commit: Option<CommitId>,
     /// The commit vnx made of the work left uncommitted when a person accepted it.
     pub accepted_commit: Option<crate::receipts::VnxCommit>,
+    /// The permission prompts a person denied (`vnx deny`), in order: who, what it asked
+    /// to do, and the message the worker was told (render them escaped).
+    pub denials: Vec<String>,
+    /// How many tool calls the worker's CLI itself refused, as its output counted them.
+    pub cli_denials: u64,
     /// Its receipts: line, event, time.
     pub receipts: Vec<ReceiptLine>,
 }
@@ -135,6 +140,8 @@ pub fn of_record(
         gates: Vec::new(),
         merge_commit: None,
         accepted_commit: None,
+        denials: Vec::new(),
+        cli_denials: 0,
         receipts: Vec::new(),
     };
     if receipts.is_empty() {
@@ -161,6 +168,35 @@ pub fn of_record(
                 d.token_usage = r.receipt.token_usage;
                 d.token_usage_source = r.receipt.token_usage_source;
                 d.session_id = r.receipt.session_id;
+                d.cli_denials = r
+                    .receipt
+                    .cli_events
+                    .as_ref()
+                    .map_or(0, |e| e.permission_denials);
+            }
+            Typed::DispatchAnswered(r)
+                if r.receipt.dispatch_id == id
+                    && r.receipt.answer == crate::receipts::PermissionAnswer::Deny =>
+            {
+                let a = r.receipt;
+                let what = [a.tool, a.command]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut line = format!(
+                    "by {}: {}",
+                    a.by,
+                    if what.is_empty() {
+                        "a request".into()
+                    } else {
+                        what
+                    }
+                );
+                if let Some(m) = a.message {
+                    line.push_str(&format!(" (told: {m})"));
+                }
+                d.denials.push(line);
             }
             Typed::GateResult(r) if r.receipt.dispatch_id == id => {
                 let g = r.receipt;

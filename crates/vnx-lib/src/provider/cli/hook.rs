@@ -157,6 +157,18 @@ pub enum HookSays {
     Nothing,
 }
 
+/// What a TUI shows when a denial cancelled its turn, and the hook signal vnx writes for it
+/// (see [`CodingCli::denial_ends_turn`](super::CodingCli::denial_ends_turn)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenialEnd {
+    /// A line its screen shows once the turn was cancelled.
+    pub shows: &'static str,
+    /// The hook event that ends its turn.
+    pub event: &'static str,
+    /// That hook's payload, with the denial as the last message.
+    pub payload: serde_json::Value,
+}
+
 /// Which thread of the worker's a turn-end signal is from, for a CLI whose end-of-turn hook
 /// also fires for threads of its own (a title's): the thread, and whether its input was the
 /// dispatch's prompt.

@@ -25,6 +25,7 @@ use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 use argv::{Argv, Start, Wanted};
+pub use hook::DenialEnd;
 use hook::{HookSays, InWorktree, Launch, TurnThread};
 use render::TranscriptEvents;
 use session::Sought;
@@ -424,6 +425,14 @@ pub trait CodingCli: Sync {
 
     /// A line its permission dialog shows while it waits for its key (its real screen).
     fn dialog_marker(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// When a denial typed into its TUI's dialog cancels the whole turn, so that it idles at
+    /// its input and no end-of-turn hook fires: the line its screen then shows and the hook
+    /// signal that ends the turn as its hook would have, `said` (the denial) as the
+    /// worker's last message. `vnx deny` writes that signal once the line shows.
+    fn denial_ends_turn(&self, _said: &str) -> Option<DenialEnd> {
         None
     }
 

@@ -31,8 +31,10 @@ mod worktree;
 /// Its headless event stream: `gemini -p --output-format stream-json`.
 pub(crate) const STREAM: OutputFormat = OutputFormat::named("gemini-stream-json");
 
+/// The hook event that ends its TUI's turn (`AfterAgent`).
+const TURN_END_EVENT: &str = "gemini-after-agent";
 /// Its `AfterAgent` hook (end of a turn; `Notification` says it waits).
-pub(crate) const TURN_END: HookKind = HookKind::named("gemini-after-agent");
+pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 
 /// The Gemini CLI.
 #[derive(Debug)]
@@ -81,6 +83,16 @@ impl CodingCli for Gemini {
 
     fn dialog_marker(&self) -> Option<&'static str> {
         Some("1. Allow once")
+    }
+
+    /// Escape in its dialog cancels the turn: it shows `ℹ Request cancelled.` and idles at
+    /// its input, and `AfterAgent` never fires (seen on gemini 0.61).
+    fn denial_ends_turn(&self, said: &str) -> Option<super::DenialEnd> {
+        Some(super::DenialEnd {
+            shows: "Request cancelled.",
+            event: TURN_END_EVENT,
+            payload: serde_json::json!({ "prompt_response": said }),
+        })
     }
 
     /// Its `AfterAgent` hook's `prompt_response`.
