@@ -189,22 +189,49 @@ fn read_rss(path: &Path) -> Result<u64> {
         .unwrap_or(0))
 }
 
-/// CPU time (user and system) of this process's reaped children so far, in microseconds.
-fn children_cpu_us() -> f64 {
-    cpu_us(libc::RUSAGE_CHILDREN)
+/// CPU time this process has run, in microseconds (`/proc/self/schedstat`, nanoseconds).
+fn self_cpu_us() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1000.0)
 }
 
-fn cpu_us(who: libc::c_int) -> f64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(who, &mut r) };
-    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
-    us(r.ru_utime) + us(r.ru_stime)
+/// One run of `vnx ARGS` in the project: its microseconds, its peak RSS in KiB and its CPU
+/// time (user and system, `/usr/bin/time -f`, 10 ms resolution) in microseconds.
+fn time_once_cpu(repo: &BenchRepo, vnx: &Path, args: &[&str]) -> Result<(f64, u64, f64)> {
+    let out_file = repo.root.join("../cpu.txt");
+    let t = Instant::now();
+    let status = repo
+        .cmd("/usr/bin/time")
+        .args(["-f", "%U %S %M", "-o"])
+        .arg(&out_file)
+        .arg(vnx)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    let elapsed = micros(t);
+    if !status.success() {
+        return Err(format!("vnx {args:?} failed: {status}").into());
+    }
+    let text = std::fs::read_to_string(&out_file)?;
+    let f: Vec<f64> = text
+        .lines()
+        .next_back()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let [user, sys, rss] = f[..] else {
+        return Err(format!("/usr/bin/time said {text:?}").into());
+    };
+    Ok((elapsed, rss as u64, (user + sys) * 1e6))
 }
 
 /// Times `vnx ARGS` as the first read right after the ledger changed: each run appends one
 /// receipt (`vnx receipts append`, untimed), then reads at once, within the stamp's racy
-/// window; with its CPU time (getrusage of the reaped children).
+/// window; with its CPU time (`/usr/bin/time`).
 fn time_after_change(
     repo: &BenchRepo,
     vnx: &Path,
@@ -228,9 +255,8 @@ fn time_after_change(
         if !appended.success() {
             return Err(format!("vnx receipts append failed: {appended}").into());
         }
-        let before = children_cpu_us();
-        let (elapsed, rss) = time_once(repo, vnx, args)?;
-        cpu.push(children_cpu_us() - before);
+        let (elapsed, rss, used) = time_once_cpu(repo, vnx, args)?;
+        cpu.push(used);
         us.push(elapsed);
         rss_kib = rss_kib.max(rss);
     }
@@ -383,7 +409,8 @@ fn time_reload_after_change(repo: &BenchRepo, runs: usize) -> Result<Vec<Read>> 
             rss_kib,
         },
         Read {
-            name: "dashboard reload right after one new receipt: CPU time (getrusage)".into(),
+            name: "dashboard reload right after one new receipt: CPU time (`/proc/self/schedstat`)"
+                .into(),
             lat: Lat::new(cpu),
             rss_kib,
         },
@@ -412,11 +439,11 @@ pub fn reload_probe(root: &Path, runs: usize, after_change: bool) -> Result<()> 
             let note = vnx::ledger::Receipt::from_json(br#"{"event_type":"note"}"#)?;
             vnx::ledger::Ledger::new(&src.ledger).append(&note)?;
         }
-        let cpu = cpu_us(libc::RUSAGE_SELF);
+        let cpu = self_cpu_us();
         let t = Instant::now();
         let s: Snapshot = state.reload(&src)?;
         writeln!(out, "us {}", micros(t))?;
-        writeln!(out, "cpu_us {}", cpu_us(libc::RUSAGE_SELF) - cpu)?;
+        writeln!(out, "cpu_us {}", self_cpu_us() - cpu)?;
         drop(s);
     }
     let status = std::fs::read_to_string("/proc/self/status")?;
