@@ -116,6 +116,9 @@ struct Args {
     /// Internal: reloads the probe times
     #[arg(long, hide = true, default_value_t = 5)]
     probe_runs: usize,
+    /// Internal: the probe appends a receipt before each reload it times
+    #[arg(long, hide = true)]
+    probe_after_change: bool,
     /// Internal: run as the small process that spawns and times the child processes
     #[arg(long, hide = true)]
     spawn_helper: bool,
@@ -159,7 +162,7 @@ fn main() -> ExitCode {
     let result = if args.spawn_helper {
         helper_main()
     } else if let Some(root) = &args.reload_probe {
-        reads_bench::reload_probe(root, args.probe_runs)
+        reads_bench::reload_probe(root, args.probe_runs, args.probe_after_change)
     } else {
         run(&args)
     };

@@ -72,7 +72,21 @@ pub fn bench_reads(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<Read
     reads.push(crate::dashboard_start::time_dashboard_start(
         &repo, vnx, runs,
     )?);
-    reads.push(time_after_change(&repo, vnx, runs)?);
+    reads.push(time_after_change(
+        &repo,
+        vnx,
+        "`vnx status`",
+        &["status"],
+        runs,
+    )?);
+    reads.push(time_after_change(
+        &repo,
+        vnx,
+        "`vnx show ID`",
+        &["show", middle.as_str()],
+        runs,
+    )?);
+    reads.extend(time_reload_after_change(&repo, runs)?);
     Ok(ReadsBench {
         dispatches: n,
         ledger_bytes,
@@ -175,14 +189,61 @@ fn read_rss(path: &Path) -> Result<u64> {
         .unwrap_or(0))
 }
 
-/// Times `vnx status` as the first read after the ledger changed: each run appends one
-/// receipt (`vnx receipts append`, untimed), then reads; the read digests the prefix, folds
-/// the new line and finds the index's stamp too recent to keep.
-fn time_after_change(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
-    crate::note("timing `vnx status` after a change");
+/// CPU time this process has run, in microseconds (`/proc/self/schedstat`, nanoseconds).
+fn self_cpu_us() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1000.0)
+}
+
+/// One run of `vnx ARGS` in the project: its microseconds, its peak RSS in KiB and its CPU
+/// time (user and system, `/usr/bin/time -f`, 10 ms resolution) in microseconds.
+fn time_once_cpu(repo: &BenchRepo, vnx: &Path, args: &[&str]) -> Result<(f64, u64, f64)> {
+    let out_file = repo.root.join("../cpu.txt");
+    let t = Instant::now();
+    let status = repo
+        .cmd("/usr/bin/time")
+        .args(["-f", "%U %S %M", "-o"])
+        .arg(&out_file)
+        .arg(vnx)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    let elapsed = micros(t);
+    if !status.success() {
+        return Err(format!("vnx {args:?} failed: {status}").into());
+    }
+    let text = std::fs::read_to_string(&out_file)?;
+    let f: Vec<f64> = text
+        .lines()
+        .next_back()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let [user, sys, rss] = f[..] else {
+        return Err(format!("/usr/bin/time said {text:?}").into());
+    };
+    Ok((elapsed, rss as u64, (user + sys) * 1e6))
+}
+
+/// Times `vnx ARGS` as the first read right after the ledger changed: each run appends one
+/// receipt (`vnx receipts append`, untimed), then reads at once, within the stamp's racy
+/// window; with its CPU time (`/usr/bin/time`).
+fn time_after_change(
+    repo: &BenchRepo,
+    vnx: &Path,
+    name: &str,
+    args: &[&str],
+    runs: usize,
+) -> Result<Read> {
+    crate::note(&format!("timing {name} right after a change"));
     let ledger = ledger_of(&repo.root);
     let mut us = Vec::new();
     let mut rss_kib = 0;
+    let mut cpu = Vec::new();
     for _ in 0..runs {
         let appended = repo
             .cmd(vnx)
@@ -194,12 +255,17 @@ fn time_after_change(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> 
         if !appended.success() {
             return Err(format!("vnx receipts append failed: {appended}").into());
         }
-        let (elapsed, rss) = time_once(repo, vnx, &["status"])?;
+        let (elapsed, rss, used) = time_once_cpu(repo, vnx, args)?;
+        cpu.push(used);
         us.push(elapsed);
         rss_kib = rss_kib.max(rss);
     }
+    let cpu = Lat::new(cpu);
     Ok(Read {
-        name: "`vnx status`, first read after one new receipt".into(),
+        name: format!(
+            "{name}, first read right after one new receipt (CPU p50 {:.1} ms)",
+            cpu.p(50.0) / 1000.0
+        ),
         lat: Lat::new(us),
         rss_kib,
     })
@@ -305,10 +371,56 @@ fn time_reload(repo: &BenchRepo, runs: usize) -> Result<Read> {
     })
 }
 
+/// Times dashboard reloads each right after a new receipt (the probe appends one before
+/// each), wall time and the probe's CPU time per reload.
+fn time_reload_after_change(repo: &BenchRepo, runs: usize) -> Result<Vec<Read>> {
+    crate::note("timing dashboard reloads right after a change");
+    let out = Command::new(std::env::current_exe()?)
+        .arg("--reload-probe")
+        .arg(&repo.root)
+        .arg("--probe-runs")
+        .arg(runs.to_string())
+        .arg("--probe-after-change")
+        .env("VNX_CHECKPOINT_KEY", &repo.key)
+        .env("VNX_TMUX_SOCKET", &repo.socket)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "the reload probe failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let (mut us, mut cpu, mut rss_kib) = (Vec::new(), Vec::new(), 0);
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("us ") {
+            us.push(v.parse()?);
+        } else if let Some(v) = line.strip_prefix("cpu_us ") {
+            cpu.push(v.parse()?);
+        } else if let Some(v) = line.strip_prefix("hwm_kib ") {
+            rss_kib = v.parse()?;
+        }
+    }
+    Ok(vec![
+        Read {
+            name: "dashboard reload right after one new receipt".into(),
+            lat: Lat::new(us),
+            rss_kib,
+        },
+        Read {
+            name: "dashboard reload right after one new receipt: CPU time (`/proc/self/schedstat`)"
+                .into(),
+            lat: Lat::new(cpu),
+            rss_kib,
+        },
+    ])
+}
+
 /// The `--reload-probe` process: `runs` dashboard reloads of the project at `root` after a
 /// first load, as `vnx dashboard` makes them; prints each one's microseconds and the
 /// process's peak RSS.
-pub fn reload_probe(root: &Path, runs: usize) -> Result<()> {
+pub fn reload_probe(root: &Path, runs: usize, after_change: bool) -> Result<()> {
     let key = PathBuf::from(std::env::var_os("VNX_CHECKPOINT_KEY").ok_or("no key")?);
     let socket = std::env::var("VNX_TMUX_SOCKET").unwrap_or_else(|_| "vnx".into());
     let src = Sources {
@@ -323,9 +435,15 @@ pub fn reload_probe(root: &Path, runs: usize) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     for _ in 0..runs {
+        if after_change {
+            let note = vnx::ledger::Receipt::from_json(br#"{"event_type":"note"}"#)?;
+            vnx::ledger::Ledger::new(&src.ledger).append(&note)?;
+        }
+        let cpu = self_cpu_us();
         let t = Instant::now();
         let s: Snapshot = state.reload(&src)?;
         writeln!(out, "us {}", micros(t))?;
+        writeln!(out, "cpu_us {}", self_cpu_us() - cpu)?;
         drop(s);
     }
     let status = std::fs::read_to_string("/proc/self/status")?;

@@ -6,7 +6,7 @@
 use crate::common::{Repo, append_forged_done, completion, ledger_path, run};
 
 fn index_path(repo: &Repo) -> std::path::PathBuf {
-    repo.env.path().join(".vnx-data/index/dispatches.v6")
+    repo.env.path().join(".vnx-data/index/dispatches.v7")
 }
 
 /// A read's states without `verified_from`, which says whether the read used the index (and
@@ -342,6 +342,44 @@ fn an_edit_in_place_after_the_stamp_was_trusted_reads_unverified() {
         .unwrap()
         .set_modified(mtime)
         .unwrap();
+    let (all, warned) = status_json(&repo);
+    assert!(warned.contains("does not verify"), "{warned}");
+    assert_eq!(of(&all, &ids[1])["status"], "unverified");
+    let shown = run(repo.vnx().args(["show", "--json", &ids[1]]));
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["status"], "unverified", "{shown}");
+}
+
+/// A read right after an append takes the prefix the index covers on trust (ADR 0045): an
+/// edit in place before the append is not seen by it, but `audit-chain verify` sees it at
+/// once, and the first read that writes the index again (once the change lies 2 s back)
+/// digests the prefix's segments in turn, all of them on a ledger this small, and reads
+/// `unverified`.
+#[test]
+fn an_edit_in_place_hidden_by_an_append_is_caught_by_verify_and_the_next_index_write() {
+    let repo = Repo::new();
+    let ids = done_dispatches(&repo, 2);
+    status_json(&repo);
+    let path = ledger_path(&repo);
+    let ledger = std::fs::read_to_string(&path).unwrap();
+    let line = ledger
+        .lines()
+        .find(|l| l.contains("dispatch_started") && l.contains(&ids[1]))
+        .unwrap();
+    let at = ledger.find(line).unwrap() + line.find("\"instruction_sha256\":\"").unwrap() + 22;
+    let mut bytes = ledger.into_bytes();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&path, &bytes).unwrap();
+    let r = run(repo.vnx().args([
+        "receipts",
+        "append",
+        "--receipt",
+        r#"{"event_type":"note"}"#,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let verify = run(repo.vnx().args(["audit-chain", "verify"]));
+    assert_ne!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(2_300));
     let (all, warned) = status_json(&repo);
     assert!(warned.contains("does not verify"), "{warned}");
     assert_eq!(of(&all, &ids[1])["status"], "unverified");

@@ -24,24 +24,29 @@ use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v6";
+pub const FILE: &str = "index/dispatches.v7";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 6 (version 5 had no dismissal, 4 no
-/// acceptance, 3 was one block, not a head and a record per dispatch, 2 had no question, 1 no
-/// titles).
-const MAGIC: &[u8; 8] = b"VNXRIX06";
+/// The index file's first bytes: its format, version 7 (version 6 digested 16 MiB segments
+/// and had no rolling re-check, 5 had no dismissal, 4 no acceptance, 3 was one block, not a
+/// head and a record per dispatch, 2 had no question, 1 no titles).
+const MAGIC: &[u8; 8] = b"VNXRIX07";
 /// The largest head read.
 const MAX_HEAD: u64 = 256 << 20;
 /// The largest index read whole (a larger file is not one vnx wrote for a ledger it can
 /// read).
 const MAX_BYTES: u64 = 1 << 30;
-/// The prefix is digested in segments of this size, in parallel.
-pub const SEGMENT: u64 = 16 << 20;
+/// The prefix is digested in segments of this size, in parallel; a read after an append
+/// digests again only the segment the prefix ends in (ADR 0045).
+pub const SEGMENT: u64 = 1 << 20;
+/// How many of the prefix's segments an index written after a read that took the prefix on
+/// trust digests again, in turn (ADR 0045: an edit in place hidden by an append is caught
+/// within `prefix / ROLL` such writes).
+pub const ROLL: u64 = 16;
 /// What the MAC key is derived for.
 const PURPOSE: &str = "vnx read index v4";
 
@@ -69,7 +74,12 @@ pub struct Stored {
     pub end: ChainEnd,
     /// The ledger's stamp, taken before a read found it clean through its last byte, which
     /// is then the prefix's last byte (`None`: the prefix must be digested to be trusted).
+    /// It is believed alone only when trustworthy ([`Stamp::holds`]); its identity (device
+    /// and inode) lets a read after an append take the prefix on trust.
     pub stamp: Option<Stamp>,
+    /// The next segment an index written after a read that took the prefix on trust digests
+    /// again (see [`ROLL`]).
+    pub cursor: u64,
     /// The records folded from it (their `lines` and `offset` are the prefix's extent).
     pub records: Records,
     /// What each line that proves a state says of itself, by line.
@@ -106,6 +116,8 @@ pub struct Head {
     pub end: ChainEnd,
     /// As in [`Stored`].
     pub stamp: Option<Stamp>,
+    /// As in [`Stored`].
+    pub cursor: u64,
     /// [`Records::listed`].
     pub listed: usize,
     /// [`Records::first_signed`].
@@ -197,14 +209,22 @@ impl Head {
 }
 
 /// The index at `path` (authenticated with `attestor`'s key) when the ledger at `ledger`
-/// is, by its stamp, the one it was written from through its last byte: what it says of
-/// the dispatches is then what folding the ledger would say.
+/// is, by its stamp, the one it was written from through its last byte, or that ledger with
+/// lines appended that extend its chain (taken on trust as a read after an append takes
+/// them, ADR 0045; folded into the records they touch, which the returned index then holds
+/// in memory): what it says of the dispatches is then what folding the ledger would say.
 pub fn current(path: &Path, attestor: &Attestor, ledger: &Path) -> Option<Opened> {
     let opened = open(path, attestor)?;
     let file = crate::ledger::open_for_reading(ledger).ok()?;
     let now = super::stamp::Stamp::take(&file).ok()?;
-    let stamp = opened.head.stamp?;
-    (stamp.holds(&now) && stamp.size == opened.head.offset).then_some(opened)
+    if opened
+        .head
+        .stamp
+        .is_some_and(|s| s.holds(&now) && s.size == opened.head.offset)
+    {
+        return Some(opened);
+    }
+    super::partial::caught_up(ledger, opened)
 }
 
 /// An index opened for reading its records one by one.
@@ -214,17 +234,35 @@ pub struct Opened {
     pub head: Head,
     file: std::fs::File,
     records_at: u64,
+    /// Records folded since from lines appended after its prefix, which replace its own.
+    fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
 }
 
 impl Opened {
     /// Entry `e`'s record and its proof's facts; `None` when the file does not hold what
     /// the head says.
     pub fn record(&self, e: &Entry) -> Option<(DispatchRecord, Option<ProofFacts>)> {
+        if let Some(r) = self.fresh.get(&e.id) {
+            return Some(r.clone());
+        }
         let mut buf = vec![0u8; e.len as usize];
         self.file
             .read_exact_at(&mut buf, self.records_at.checked_add(e.at)?)
             .ok()?;
         decode_record(e, &buf)
+    }
+
+    /// This index with `head` for its head and `fresh` records in front of its own.
+    pub(super) fn with_fresh(
+        self,
+        head: Head,
+        fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
+    ) -> Opened {
+        Opened {
+            head,
+            fresh,
+            ..self
+        }
     }
 }
 
@@ -261,6 +299,7 @@ pub fn open(path: &Path, attestor: &Attestor) -> Option<Opened> {
         head: Head::try_from_slice(&head).ok()?,
         file,
         records_at: 48 + head_len,
+        fresh: std::collections::BTreeMap::new(),
     })
 }
 
@@ -301,6 +340,7 @@ pub fn load(path: &Path, attestor: &Attestor) -> Option<Stored> {
         segmented: head.segmented,
         end: head.end,
         stamp: head.stamp,
+        cursor: head.cursor,
         records,
         proofs: proofs.into_values().collect(),
     })
@@ -325,6 +365,7 @@ pub fn store(path: &Path, attestor: &Attestor, stored: &Stored) -> std::io::Resu
         segmented: stored.segmented,
         end: stored.end.clone(),
         stamp: stored.stamp,
+        cursor: stored.cursor,
         listed: r.listed,
         first_signed: r.first_signed,
         lines: r.lines,
@@ -404,12 +445,13 @@ fn write_with(
 }
 
 /// The names earlier versions of vnx gave the index.
-const OLDER: [&str; 5] = [
+const OLDER: [&str; 6] = [
     "dispatches.v1",
     "dispatches.v2",
     "dispatches.v3",
     "dispatches.v4",
     "dispatches.v5",
+    "dispatches.v6",
 ];
 
 impl Opened {
@@ -550,18 +592,75 @@ fn digest_range(
     Ok(out)
 }
 
+/// Feeds bytes `from..to` of `file` to `h`, in 1 MiB blocks.
+fn feed(file: &std::fs::File, h: &mut Sha256, from: u64, to: u64) -> std::io::Result<()> {
+    let mut buf = vec![0u8; (to.saturating_sub(from)).min(1 << 20) as usize];
+    let mut at = from;
+    while at < to {
+        let want = ((to - at) as usize).min(buf.len());
+        file.read_exact_at(&mut buf[..want], at)?;
+        h.update(&buf[..want]);
+        at += want as u64;
+    }
+    Ok(())
+}
+
 /// The segments of the first `len` bytes of `file`, whose first `known` bytes digested to
-/// `segments`: the whole segments among them kept, the rest digested.
-pub fn digest_grown(
+/// `segments`, and how many bytes were digested: the segment byte `known - 1` lies in is
+/// digested again and must still give the last of `segments` (the prefix's end, its last
+/// line among it, is what it was), then the bytes up to `len`. `None` when it does not.
+pub fn digest_tail(
     file: &std::fs::File,
     segments: &[[u8; 32]],
     known: u64,
     len: u64,
+) -> std::io::Result<Option<(Vec<[u8; 32]>, u64)>> {
+    let Some(last) = known.checked_sub(1).map(|b| (b / SEGMENT) as usize) else {
+        return Ok(None);
+    };
+    if segments.len() != last + 1 || len < known {
+        return Ok(None);
+    }
+    let from = last as u64 * SEGMENT;
+    let mut h = Sha256::new();
+    feed(file, &mut h, from, known)?;
+    if <[u8; 32]>::from(h.clone().finalize()) != segments[last] {
+        return Ok(None);
+    }
+    let end = (from + SEGMENT).min(len);
+    feed(file, &mut h, known, end)?;
+    let mut out = segments[..last].to_vec();
+    out.push(h.finalize().into());
+    out.extend(digest_range(file, end, len, 1)?);
+    Ok(Some((out, len - from)))
+}
+
+/// Digests again [`ROLL`] of the whole segments of the first `len` bytes of `file`, in turn
+/// from segment `cursor`, and checks them against `segments`: the next cursor and the bytes
+/// digested, or `None` when one differs.
+pub fn roll(
+    file: &std::fs::File,
+    segments: &[[u8; 32]],
+    cursor: u64,
+    len: u64,
     threads: usize,
-) -> std::io::Result<Vec<[u8; 32]>> {
-    let whole = ((known / SEGMENT) as usize).min(segments.len());
-    let from = whole as u64 * SEGMENT;
-    let mut out = segments[..whole].to_vec();
-    out.extend(digest_range(file, from, len, threads)?);
-    Ok(out)
+) -> std::io::Result<Option<(u64, u64)>> {
+    let whole = (len / SEGMENT).min(segments.len() as u64);
+    if whole == 0 {
+        return Ok(Some((0, 0)));
+    }
+    let k = ROLL.min(whole);
+    let at = cursor % whole;
+    let first = (whole - at).min(k);
+    let mut runs = vec![(at, first)];
+    if k > first {
+        runs.push((0, k - first));
+    }
+    for (start, n) in runs {
+        let got = digest_range(file, start * SEGMENT, (start + n) * SEGMENT, threads)?;
+        if got[..] != segments[start as usize..(start + n) as usize] {
+            return Ok(None);
+        }
+    }
+    Ok(Some(((at + k) % whole, k * SEGMENT)))
 }

@@ -1,13 +1,14 @@
 //! Reads that decode only the records they need from the read index (ADR 0045). With the
 //! ledger unchanged since the index was written (its stamp holds), the head and the wanted
-//! records. With lines appended since, the prefix digested again, the new lines checked to
-//! extend the chain and folded into the records they touch (read from the index), and the
-//! index written again around those records; the others are never decoded.
+//! records. With lines appended since, the prefix taken on trust when the ledger is the
+//! same file grown (its end digested again, the new lines checked to extend the chain), else
+//! digested again; the new lines folded into the records they touch (read from the index),
+//! and the index written again around those records; the others are never decoded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::index::{self, Head, Opened, ProofFacts, Stored, Want};
+use super::index::{self, ChainEnd, Head, Opened, ProofFacts, Stored, Want};
 use super::stamp::Stamp;
 use super::verified::{
     Anchoring, Partial, REWRITE_AFTER, ReadOptions, Verified, clean_report, extends, proofs,
@@ -46,7 +47,7 @@ pub(super) fn read(
         let records = records_of(h);
         return Ok(
             wanted(&opened, &opened.head, want, records, BTreeMap::new())
-                .map(|(records, proofs)| verified(&opened.head, records, proofs)),
+                .map(|(records, proofs)| verified(&opened.head, records, proofs, 0)),
         );
     }
     grown(ledger, o, attestor, &opened, want)
@@ -85,13 +86,19 @@ fn wanted(
     Some((records, proofs))
 }
 
-fn verified(head: &Head, records: Records, proofs: BTreeMap<u64, ProofFacts>) -> Verified {
+fn verified(
+    head: &Head,
+    records: Records,
+    proofs: BTreeMap<u64, ProofFacts>,
+    digested: u64,
+) -> Verified {
     let st = Stored {
         fingerprint: head.fingerprint,
         segments: head.segments.clone(),
         segmented: head.segmented,
         end: head.end.clone(),
         stamp: head.stamp,
+        cursor: head.cursor,
         records,
         proofs: proofs.into_values().collect(),
     };
@@ -99,6 +106,7 @@ fn verified(head: &Head, records: Records, proofs: BTreeMap<u64, ProofFacts>) ->
         report: Some(clean_report(&st)),
         stored: st,
         from_index: true,
+        digested,
         partial: Some(Partial {
             listed: head.listed,
             grouped: head.grouped,
@@ -106,8 +114,214 @@ fn verified(head: &Head, records: Records, proofs: BTreeMap<u64, ProofFacts>) ->
     }
 }
 
+/// The prefix an index covers, as a read after it needs it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Prefix<'a> {
+    /// The ledger's stamp when the index was written.
+    pub stamp: Option<Stamp>,
+    /// Its lines.
+    pub lines: u64,
+    /// Its bytes.
+    pub offset: u64,
+    /// [`Records::first_signed`] through it.
+    pub first_signed: Option<u64>,
+    /// Its segments' digests.
+    pub segments: &'a [[u8; 32]],
+    /// Its last line.
+    pub end: &'a ChainEnd,
+}
+
+impl<'a> Prefix<'a> {
+    /// The prefix `h` covers.
+    pub(super) fn of(h: &'a Head) -> Prefix<'a> {
+        Prefix {
+            stamp: h.stamp,
+            lines: h.lines,
+            offset: h.offset,
+            first_signed: h.first_signed,
+            segments: &h.segments,
+            end: &h.end,
+        }
+    }
+}
+
+/// The ledger as a read finds it after an index's prefix: the lines appended, each checked
+/// to extend the chain, and how the prefix was proven.
+#[derive(Debug)]
+pub(super) struct Caught {
+    /// The ledger's stamp, taken before any of it was read.
+    pub stamp: Stamp,
+    /// The ledger, open.
+    pub file: std::fs::File,
+    /// The segments of everything read (the prefix and the new lines).
+    pub segments: Vec<[u8; 32]>,
+    /// The chain's end after the new lines.
+    pub end: ChainEnd,
+    /// Lines folded, in all.
+    pub lines: u64,
+    /// The offset past the last one.
+    pub offset: u64,
+    /// [`Records::first_signed`] through them.
+    pub first_signed: Option<u64>,
+    /// The new lines: number, offset, bytes.
+    pub new: Vec<(u64, u64, Vec<u8>)>,
+    /// Whether the prefix was taken on trust (the same file, grown; only the segment it
+    /// ends in digested again) rather than digested whole.
+    pub on_trust: bool,
+    /// Bytes of the ledger digested.
+    pub digested: u64,
+}
+
+/// The ledger at `ledger` after prefix `p`: `None` when it is not that prefix with complete
+/// lines appended that extend its chain, when more than `most_new` bytes were appended, or
+/// when the prefix would have to be digested whole and `threads` is `None`.
+///
+/// The prefix is taken on trust when the ledger is the file the index's stamp was taken of
+/// (device, inode) and has grown: the segment the prefix ends in is digested again (its last
+/// line among it) and the new lines must extend the chain from the recorded end; an edit in
+/// place of older lines is left to [`index::roll`] and to `audit-chain verify` (ADR 0045).
+/// Otherwise (the same size with another stamp, another file) the prefix is digested whole.
+pub(super) fn catch_up(
+    ledger: &Path,
+    p: Prefix<'_>,
+    threads: Option<usize>,
+    most_new: u64,
+) -> Result<Option<Caught>, LedgerError> {
+    let read_err = |source| LedgerError::Read {
+        path: ledger.to_owned(),
+        source,
+    };
+    let file = crate::ledger::open_for_reading(ledger)?;
+    let stamp = Stamp::take(&file).map_err(read_err)?;
+    if stamp.size < p.offset || stamp.size - p.offset > most_new {
+        return Ok(None);
+    }
+    let on_trust = stamp.size > p.offset
+        && p.stamp
+            .is_some_and(|s| (s.dev, s.ino, s.size) == (stamp.dev, stamp.ino, p.offset));
+    let mut digested = 0;
+    if !on_trust {
+        let Some(threads) = threads else {
+            return Ok(None);
+        };
+        if index::digest_prefix(&file, p.offset, threads).map_err(read_err)? != p.segments {
+            return Ok(None);
+        }
+        digested += p.offset;
+    }
+    let mut end = p.end.clone();
+    let mut scratch = Scratch::default();
+    let mut first_signed = p.first_signed;
+    let mut new: Vec<(u64, u64, Vec<u8>)> = Vec::new();
+    let (lines, offset, stopped) = super::lines::each_checked(
+        ledger,
+        p.lines,
+        p.offset,
+        None,
+        &mut first_signed,
+        |line| extends(&mut end, line, &mut scratch),
+        |l| new.push((l.number, l.offset, l.bytes.to_vec())),
+    )?;
+    if stopped {
+        return Ok(None);
+    }
+    let Some((segments, tail)) =
+        index::digest_tail(&file, p.segments, p.offset, offset).map_err(read_err)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Caught {
+        stamp,
+        file,
+        segments,
+        end,
+        lines,
+        offset,
+        first_signed,
+        new,
+        on_trust,
+        digested: digested + tail,
+    }))
+}
+
+/// The records the new lines `c` touch, as `opened` has them, with the lines folded in
+/// (the head's counts moved to the new end); `None` when a record does not read back.
+fn fold_new(opened: &Opened, c: &Caught) -> Option<(Records, BTreeMap<u64, ProofFacts>)> {
+    let h = &opened.head;
+    let touched: BTreeSet<DispatchId> = c
+        .new
+        .iter()
+        .flat_map(|(_, _, bytes)| Records::touched_by(bytes))
+        .collect();
+    let mut records = records_of(h);
+    let mut known = BTreeMap::new();
+    for id in &touched {
+        if let Some(e) = h.entry(id) {
+            let (record, proof) = opened.record(e)?;
+            if let Some(p) = proof {
+                known.insert(p.line, p);
+            }
+            records.by_id.insert(record.id.clone(), record);
+        }
+    }
+    for (number, at, bytes) in &c.new {
+        records.apply(LineAt {
+            number: *number,
+            offset: *at,
+            bytes,
+        });
+    }
+    records.lines = c.lines;
+    records.offset = c.offset;
+    records.first_signed = c.first_signed;
+    Some((records, known))
+}
+
+/// The head of `h`'s index moved to the end `c` read, with `entries` replacing or joining
+/// its own.
+fn head_after(
+    h: &Head,
+    c: &Caught,
+    records: &Records,
+    entries: BTreeMap<DispatchId, index::Entry>,
+) -> Head {
+    Head {
+        fingerprint: h.fingerprint,
+        segments: c.segments.clone(),
+        segmented: h.segmented,
+        end: c.end.clone(),
+        // Kept whenever it covers every byte read: alone it is believed only once
+        // trustworthy, and its identity lets the next read after an append trust the prefix.
+        stamp: (c.stamp.size == c.offset).then_some(c.stamp),
+        cursor: h.cursor,
+        listed: records.listed,
+        first_signed: records.first_signed,
+        lines: c.lines,
+        offset: c.offset,
+        grouped: h.grouped || records.any_grouped(),
+        entries: merge(&h.entries, entries),
+    }
+}
+
+/// `opened` caught up with the lines appended to `ledger` after its prefix, when it can be
+/// without digesting the prefix whole (see [`catch_up`]); for [`index::current`], which
+/// writes nothing and judges no signature.
+pub(super) fn caught_up(ledger: &Path, opened: Opened) -> Option<Opened> {
+    let c = catch_up(ledger, Prefix::of(&opened.head), None, MOST_NEW).ok()??;
+    let (records, _) = fold_new(&opened, &c)?;
+    let mut entries = BTreeMap::new();
+    let mut fresh = BTreeMap::new();
+    for record in records.by_id.values() {
+        let (entry, _) = index::encode(record, &BTreeMap::new()).ok()?;
+        entries.insert(record.id.clone(), entry);
+        fresh.insert(record.id.clone(), (record.clone(), None));
+    }
+    let head = head_after(&opened.head, &c, &records, entries);
+    Some(opened.with_fresh(head, fresh))
+}
+
 /// The read when lines were appended since the index (or its stamp does not hold): the
-/// prefix digested, the new lines checked and folded into the records they touch.
+/// prefix proven ([`catch_up`]), the new lines folded into the records they touch.
 fn grown(
     ledger: &Path,
     o: &ReadOptions<'_>,
@@ -120,58 +334,12 @@ fn grown(
         source,
     };
     let h = &opened.head;
-    let file = crate::ledger::open_for_reading(ledger)?;
-    let stamp = Stamp::take(&file).map_err(read_err)?;
-    if stamp.size < h.offset
-        || stamp.size - h.offset > MOST_NEW
-        || index::digest_prefix(&file, h.offset, o.threads).map_err(read_err)? != h.segments
-    {
+    let Some(c) = catch_up(ledger, Prefix::of(h), Some(o.threads), MOST_NEW)? else {
         return Ok(None);
-    }
-    let mut end = h.end.clone();
-    let mut scratch = Scratch::default();
-    let mut first_signed = h.first_signed;
-    let mut new: Vec<(u64, u64, Vec<u8>)> = Vec::new();
-    let (lines, offset, stopped) = super::lines::each_checked(
-        ledger,
-        h.lines,
-        h.offset,
-        None,
-        &mut first_signed,
-        |line| extends(&mut end, line, &mut scratch),
-        |l| new.push((l.number, l.offset, l.bytes.to_vec())),
-    )?;
-    if stopped {
+    };
+    let Some((records, known)) = fold_new(opened, &c) else {
         return Ok(None);
-    }
-    // The records the new lines touch, as the index has them, then the lines folded in.
-    let touched: BTreeSet<DispatchId> = new
-        .iter()
-        .flat_map(|(_, _, bytes)| Records::touched_by(bytes))
-        .collect();
-    let mut records = records_of(h);
-    let mut known = BTreeMap::new();
-    for id in &touched {
-        if let Some(e) = h.entry(id) {
-            let Some((record, proof)) = opened.record(e) else {
-                return Ok(None);
-            };
-            if let Some(p) = proof {
-                known.insert(p.line, p);
-            }
-            records.by_id.insert(record.id.clone(), record);
-        }
-    }
-    for (number, at, bytes) in &new {
-        records.apply(LineAt {
-            number: *number,
-            offset: *at,
-            bytes,
-        });
-    }
-    records.lines = lines;
-    records.offset = offset;
-    records.first_signed = first_signed;
+    };
     let proofs_now: BTreeMap<u64, ProofFacts> = proofs(ledger, &records, o.trusted, &known)?
         .into_iter()
         .map(|p| (p.line, p))
@@ -185,42 +353,36 @@ fn grown(
         fresh.insert(record.id.clone(), bytes);
         entries.insert(record.id.clone(), entry);
     }
-    let head = Head {
-        fingerprint: h.fingerprint,
-        segments: if offset == h.offset {
-            h.segments.clone()
-        } else {
-            index::digest_grown(&file, &h.segments, h.offset, offset, o.threads)
-                .map_err(read_err)?
-        },
-        segmented: h.segmented,
-        end,
-        stamp: (stamp.size == offset && stamp.trustworthy()).then_some(stamp),
-        listed: records.listed,
-        first_signed: records.first_signed,
-        lines,
-        offset,
-        grouped: h.grouped || records.any_grouped(),
-        entries: merge(&h.entries, entries),
-    };
+    let mut head = head_after(h, &c, &records, entries);
+    let mut digested = c.digested;
     // Written again when the next read can trust the stamp, or would otherwise fold many
     // lines again; a read soon after a change leaves it (the next ones fold the few new
-    // lines again until the stamp can be trusted).
-    let changed = offset != h.offset || head.stamp != h.stamp;
-    if changed
-        && o.write
-        && (head.stamp.is_some() || offset - h.offset > REWRITE_AFTER)
-        && let Some(path) = o.index
-    {
-        // Best effort: the next read folds these lines again without it.
-        let _ = opened.rewrite(path, attestor, head.clone(), &fresh);
+    // lines again until the stamp can be trusted). A write after a read that took the
+    // prefix on trust first digests the next of its segments again.
+    let trusted = c.stamp.size == c.offset && c.stamp.trustworthy();
+    if o.write && (trusted || c.offset - h.offset > REWRITE_AFTER) {
+        if c.on_trust {
+            match index::roll(&c.file, &h.segments, h.cursor, h.offset, o.threads)
+                .map_err(read_err)?
+            {
+                Some((next, d)) => {
+                    head.cursor = next;
+                    digested += d;
+                }
+                None => return Ok(None),
+            }
+        }
+        if let Some(path) = o.index {
+            // Best effort: the next read folds these lines again without it.
+            let _ = opened.rewrite(path, attestor, head.clone(), &fresh);
+        }
     }
     // What is read below comes from the records just folded, or through the old head from
     // the old file (the new head's places are the new file's).
     let Some((records, proofs)) = wanted(opened, &head, want, records, proofs_now) else {
         return Ok(None);
     };
-    Ok(Some(verified(&head, records, proofs)))
+    Ok(Some(verified(&head, records, proofs, digested)))
 }
 
 /// `old` entries with `new` ones replacing or joining them, in id order.

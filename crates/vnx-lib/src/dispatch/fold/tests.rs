@@ -248,3 +248,86 @@ fn an_unchanged_ledger_is_read_from_its_stamp_and_a_change_in_place_is_caught() 
         .segments;
     assert_eq!(segments, after);
 }
+
+/// A project whose ledger is a few MiB (more segments than one read after an append
+/// digests), read once so that it has an index.
+fn a_few_mib() -> Project {
+    let p = Project::new();
+    let batch: Vec<(u8, u8)> = (0..100u8).map(|i| (4, i % 6)).collect();
+    for _ in 0..16 {
+        p.append(&batch);
+    }
+    assert!(!p.read(Want::Recent(2)).from_index);
+    let len = std::fs::metadata(&p.ledger).unwrap().len();
+    assert!(len > 3 * super::index::SEGMENT, "{len}");
+    p
+}
+
+#[test]
+fn a_read_after_an_append_digests_what_was_appended_not_the_prefix() {
+    let p = a_few_mib();
+    let prefix = std::fs::metadata(&p.ledger).unwrap().len();
+    let ids = [DispatchId::parse(&id_of(2)).unwrap()];
+    for round in 0..3u8 {
+        let before = std::fs::metadata(&p.ledger).unwrap().len();
+        p.append(&[(1, round), (4, 3)]);
+        let appended = std::fs::metadata(&p.ledger).unwrap().len() - before;
+        let full = p.full();
+        for want in [Want::Recent(2), Want::Ids(&ids), Want::All] {
+            let read = p.read(want);
+            assert!(read.from_index, "{want:?}");
+            // The segment the prefix ends in and every line appended since the index, not
+            // the prefix (a read that digests it digests at least `prefix` bytes).
+            let since = std::fs::metadata(&p.ledger).unwrap().len() - prefix;
+            assert!(
+                read.digested <= super::index::SEGMENT + since && read.digested < prefix,
+                "{want:?}: {} bytes digested, {appended} appended",
+                read.digested
+            );
+            agrees(&read, &full, want).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_edit_in_place_hidden_by_an_append_is_caught_when_the_index_is_written_again() {
+    let p = a_few_mib();
+    // One byte of an old line changed in place, then a line appended as vnx appends one:
+    // the ledger is the same file, grown, and its chain from the index's end is whole.
+    let bytes = std::fs::read(&p.ledger).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"D-0002").unwrap();
+    let mut changed = bytes.clone();
+    changed[at + 5] = b'3';
+    std::fs::write(&p.ledger, &changed).unwrap();
+    p.append(&[(1, 1)]);
+    // A full verification (what `audit-chain verify`, gates and merge run) sees it at once.
+    let full = p.full();
+    assert!(!matches!(
+        full.report.as_ref().map(|r| r.status),
+        Some(ChainStatus::Verified | ChainStatus::VerifiedSegmented)
+    ));
+    // A read right after the append takes the prefix on trust (ADR 0045) and writes
+    // nothing; the first read that writes the index again digests the prefix's segments
+    // in turn (all of them, at this size) and reads the ledger in full.
+    let written = std::fs::read(&p.index).unwrap();
+    std::thread::sleep(std::time::Duration::from_nanos(
+        super::stamp::RACY_NS as u64 + 100_000_000,
+    ));
+    for want in [Want::Recent(1), Want::All] {
+        let read = p.read(want);
+        assert!(!read.from_index, "{want:?}");
+        let status = read.report.as_ref().map(|r| r.status);
+        assert!(
+            !matches!(
+                status,
+                Some(ChainStatus::Verified | ChainStatus::VerifiedSegmented)
+            ),
+            "{want:?}: {status:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&p.index).unwrap(),
+        written,
+        "nothing replaced it"
+    );
+}

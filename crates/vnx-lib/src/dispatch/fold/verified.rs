@@ -52,6 +52,10 @@ pub struct Verified {
     pub report: Option<VerifyReport>,
     /// Whether the index was used.
     pub from_index: bool,
+    /// Bytes of the ledger this read digested with SHA-256 to prove it (a full
+    /// verification: every byte; a read after an append that took the prefix on trust: the
+    /// segment the prefix ends in, the new lines and what [`index::roll`] digests again).
+    pub digested: u64,
     /// When the records are only those a read wanted: how many dispatches are listed in
     /// all, and whether any is a best-of candidate.
     pub partial: Option<Partial>,
@@ -119,6 +123,7 @@ pub fn read_verified(
                     report: Some(clean_report(&st)),
                     stored: st,
                     from_index: true,
+                    digested: 0,
                     partial: None,
                 });
             }
@@ -162,10 +167,11 @@ fn unchanged(st: &Stored, now: &Option<Stamp>) -> bool {
     matches!((&st.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == st.records.offset)
 }
 
-/// What the index gives, when the prefix still digests to it and every line after it
-/// extends the chain; `None` when it does not hold. The index is written again when the
-/// lines after its prefix pass [`REWRITE_AFTER`], or when the ledger's stamp, taken before
-/// the digest, can now be trusted to show the next read that nothing changed.
+/// What the index gives, when the prefix is proven ([`super::partial::catch_up`]) and every
+/// line after it extends the chain; `None` when it does not hold. The index is written again
+/// when the lines after its prefix pass [`REWRITE_AFTER`], or when the ledger's stamp, taken
+/// before the read, can now be trusted to show the next read that nothing changed; a write
+/// after a read that took the prefix on trust first digests the next of its segments again.
 fn from_index(
     ledger: &Path,
     o: &ReadOptions<'_>,
@@ -175,40 +181,32 @@ fn from_index(
         path: ledger.to_owned(),
         source,
     };
-    let file = crate::ledger::open_for_reading(ledger)?;
-    let stamp = Stamp::take(&file).map_err(read_err)?;
-    let prefix = st.records.offset;
-    if stamp.size < prefix
-        || index::digest_prefix(&file, prefix, o.threads).map_err(read_err)? != st.segments
-    {
+    let prefix = super::partial::Prefix {
+        stamp: st.stamp,
+        lines: st.records.lines,
+        offset: st.records.offset,
+        first_signed: st.records.first_signed,
+        segments: &st.segments,
+        end: &st.end,
+    };
+    let Some(c) = super::partial::catch_up(ledger, prefix, Some(o.threads), u64::MAX)? else {
         return Ok(None);
+    };
+    let prefix_lines = st.records.lines;
+    let prefix_offset = st.records.offset;
+    for (number, at, bytes) in &c.new {
+        st.records.apply(super::LineAt {
+            number: *number,
+            offset: *at,
+            bytes,
+        });
     }
-    let mut end = st.end.clone();
-    let mut scratch = Scratch::default();
-    let mut first_signed = st.records.first_signed;
-    let mut records = std::mem::take(&mut st.records);
-    let (lines, offset, stopped) = super::lines::each_checked(
-        ledger,
-        records.lines,
-        records.offset,
-        None,
-        &mut first_signed,
-        |line| extends(&mut end, line, &mut scratch),
-        |l| {
-            records.apply(l);
-        },
-    )?;
-    if stopped {
-        return Ok(None);
-    }
-    let prefix_lines = records.lines;
-    records.lines = lines;
-    records.offset = offset;
-    records.first_signed = first_signed;
-    st.records = records;
-    st.end = end;
+    st.records.lines = c.lines;
+    st.records.offset = c.offset;
+    st.records.first_signed = c.first_signed;
+    st.end = c.end.clone();
     // The proofs that moved into the new lines are judged now.
-    if lines > prefix_lines {
+    if c.lines > prefix_lines {
         let known: BTreeMap<u64, ProofFacts> = std::mem::take(&mut st.proofs)
             .into_iter()
             .map(|p| (p.line, p))
@@ -216,21 +214,28 @@ fn from_index(
         st.proofs = proofs(ledger, &st.records, o.trusted, &known)?;
     }
     let report = clean_report(&st);
-    // The segments cover what was read (only the last ones are digested again), and the
-    // stamp, when it covers every byte read and a later write would show.
-    let grew = offset != prefix;
-    if grew {
-        st.segments = index::digest_grown(&file, &st.segments, prefix, offset, o.threads)
-            .map_err(read_err)?;
-    }
-    let stamp = (stamp.size == offset && stamp.trustworthy()).then_some(stamp);
-    let changed = grew || st.stamp != stamp;
-    st.stamp = stamp;
+    let old_segments = std::mem::replace(&mut st.segments, c.segments.clone());
+    let old_stamp = st.stamp;
+    st.stamp = (c.stamp.size == c.offset).then_some(c.stamp);
+    let mut digested = c.digested;
+    let trusted = c.stamp.size == c.offset && c.stamp.trustworthy();
+    let changed = c.offset != prefix_offset || old_stamp != st.stamp;
     if changed
-        && (offset - prefix > REWRITE_AFTER || stamp.is_some())
+        && (trusted || c.offset - prefix_offset > REWRITE_AFTER)
         && o.write
         && let (Some(path), Some(attestor)) = (o.index, o.attestor)
     {
+        if c.on_trust {
+            match index::roll(&c.file, &old_segments, st.cursor, prefix_offset, o.threads)
+                .map_err(read_err)?
+            {
+                Some((next, d)) => {
+                    st.cursor = next;
+                    digested += d;
+                }
+                None => return Ok(None),
+            }
+        }
         // Best effort: the next read folds these lines again without it.
         let _ = index::store(path, attestor, &st);
     }
@@ -238,6 +243,7 @@ fn from_index(
         stored: st,
         report: Some(report),
         from_index: true,
+        digested,
         partial: None,
     }))
 }
@@ -268,9 +274,11 @@ fn full(
             .is_some_and(|r| r.status == ChainStatus::VerifiedSegmented),
         end: ChainEnd::default(),
         stamp: None,
+        cursor: 0,
         records,
         proofs,
     };
+    let digested = report.as_ref().map_or(0, |r| r.bytes);
     // Only a prefix that verified, exactly as folded, is kept.
     if let (Some(r), Some(path), Some(attestor), Some(_)) =
         (&report, o.index, o.attestor, fingerprint)
@@ -287,7 +295,9 @@ fn full(
         if let Ok(segments) = index::digest_prefix(&file, st.records.offset, o.threads) {
             st.segments = segments;
             st.end = end;
-            st.stamp = stamp.filter(|s| s.size == st.records.offset && s.trustworthy());
+            // Kept whenever it covers every byte read: alone it is believed only once
+            // trustworthy, and its identity lets a read after an append trust the prefix.
+            st.stamp = stamp.filter(|s| s.size == st.records.offset);
             // Best effort: without it the next read verifies in full again.
             let _ = index::store(path, attestor, &st);
         }
@@ -296,6 +306,7 @@ fn full(
         stored: st,
         report,
         from_index: false,
+        digested,
         partial: None,
     })
 }
