@@ -25,9 +25,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let between = usize::from(area.height.saturating_sub(2));
     let most = between.saturating_sub(3).max(4);
     // The list takes two fifths, and more when the waiting ones need it (all of them, and
-    // a line for the others), up to what the lower pane leaves.
+    // three lines for the others), up to what the lower pane leaves.
     let share = (between * 2 / 5).max(4);
-    let needed = waiting + 2 + usize::from(rows.len() > waiting);
+    let needed = waiting + 2 + (rows.len() - waiting).min(3);
     let list_height = (rows.len() + 2).max(4).min(share.max(needed)).min(most);
     let [header, list, detail, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -268,7 +268,10 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
             TableRow::new(cells)
         })
         .collect();
-    let range = |r: &Range<usize>, base: usize| format!("{}–{}", r.start - base + 1, r.end - base);
+    let range = |r: &Range<usize>, base: usize| match (r.start - base + 1, r.end - base) {
+        (first, last) if first == last => first.to_string(),
+        (first, last) => format!("{first}–{last}"),
+    };
     let mut told = Vec::new();
     if waiting_shown < waiting {
         told.push(format!("waiting {} of {waiting}", range(&top, 0)));

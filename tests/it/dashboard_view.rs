@@ -310,3 +310,30 @@ fn a_message_goes_on_the_next_key_or_after_a_while() {
     assert!(app.message.is_none());
     assert!(!footer(&app).contains("out of reach"));
 }
+
+#[test]
+fn screen_of_80x24_scrolled_to_the_end_with_five_waiting() {
+    let mut app = app_of(many(5, 60), Health::Verified(42));
+    app.key(key(KeyCode::End));
+    insta::assert_snapshot!(
+        "dashboard_waiting_pinned_80x24",
+        draw(&app, 80, 24).backend()
+    );
+}
+
+#[test]
+fn tiny_terminals_draw_without_a_panic() {
+    for waiting in [0, 3, 30] {
+        let mut app = app_of(many(waiting, 20), Health::Verified(42));
+        for (width, height) in [(1, 1), (10, 3), (20, 5), (40, 10), (79, 12)] {
+            for keys in ["", "?", "jjjjjjjjjjjjjjjjjjjj"] {
+                press(&mut app, keys);
+                draw(&app, width, height);
+                app.mode = Mode::Normal;
+            }
+            app.key(key(KeyCode::End));
+            draw(&app, width, height);
+            app.key(key(KeyCode::Home));
+        }
+    }
+}
