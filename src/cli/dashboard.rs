@@ -25,14 +25,15 @@ use super::settings;
 
 /// A live, full-screen view of every dispatch of the project
 ///
-/// Lists the dispatches (those waiting for you first, then running, then finished) with
-/// state, age, provider and model, role, tokens and last activity; shows the selected one's
-/// live pane, its diff or its receipts, each state with the receipt that proves it; and
-/// marks the header red when the ledger does not verify. Keys: ↑↓ select, Enter/a attach
-/// (detach with the tmux prefix and d to come back), f follow up, p approve and n deny a
-/// blocked one's prompt, d accept an ended one's committed work, c cancel, g gate check,
-/// m merge, r release, x clean (the ones that can lose work or decide something ask first),
-/// Tab or 1 2 3 switch the view, PgUp/PgDn scroll, q quit.
+/// Lists the dispatches (those waiting for you first, kept in view at any terminal size,
+/// then running, then finished) with state, age, provider and model, title, tokens and last
+/// activity; shows the selected one's live pane, its diff or its receipts, each state with
+/// the receipt that proves it; and marks the header red when the ledger does not verify.
+/// Keys: ↑↓ select, Enter/a attach (detach with the tmux prefix and d to come back), f
+/// follow up, p approve and n deny a blocked one's prompt, d accept an ended one's
+/// committed work, i dismiss its question, c cancel, g gate check, m merge, r release, x
+/// clean (each that decides something asks first), Tab or 1 2 3 switch the view, PgUp/PgDn
+/// scroll, ? every key, q quit.
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx dashboard")]
 pub struct Args {
@@ -119,6 +120,7 @@ fn event_loop(
     // An event read while coalescing a burst of changes, handled next.
     let mut next: Option<Ev> = None;
     loop {
+        app.tick(jiff::Timestamp::now());
         // Remote dispatches shown live (or waiting for a host): their hosts are caught up
         // with, at most one catch-up at a time, off this thread.
         if app.snapshot.rows.iter().any(|r| {
@@ -131,14 +133,22 @@ fn event_loop(
         terminal
             .draw(|f| tui::ui::draw(f, app))
             .map_err(|e| CliError::new(format!("cannot draw the dashboard: {e}")))?;
-        // Asleep until something happens; a tick each second only while something runs
-        // (or a change could go unwatched).
+        // Asleep until something happens; a reload each second only while something runs
+        // (or a change could go unwatched); else a wake only when an age shown turns or a
+        // message goes stale, to draw again without reading anything.
         let ev = if let Some(ev) = next.take() {
             Some(ev)
         } else if app.snapshot.any_live() || watches.polls() {
             match rx.recv_timeout(Duration::from_secs(1)) {
                 Ok(ev) => Some(ev),
                 Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        } else if let Some(seconds) = app.next_change() {
+            let turn = Duration::from_secs(u64::try_from(seconds).unwrap_or(1).max(1));
+            match rx.recv_timeout(turn) {
+                Ok(ev) => Some(ev),
+                Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         } else {
@@ -164,10 +174,10 @@ fn event_loop(
                 }
                 refresh(app, src)?;
             }
-            Some(Ev::Note(note)) => app.message = Some(note),
+            Some(Ev::Note(note)) => app.say(note),
             Some(Ev::Done(outcome)) => {
                 app.running.retain(|a| a != &outcome.action);
-                app.message = Some(outcome.message());
+                app.say(outcome.message());
                 refresh(app, src)?;
             }
             Some(Ev::Input(Event::Key(key))) => {
@@ -202,7 +212,7 @@ fn event_loop(
 fn refresh(app: &mut App, src: &Sources) -> Result<(), CliError> {
     match load(src) {
         Ok(snapshot) => app.update(snapshot),
-        Err(e) => app.message = Some(format!("cannot read the ledger now: {e}")),
+        Err(e) => app.say(format!("cannot read the ledger now: {e}")),
     }
     tui::load_content(app, src);
     Ok(())
@@ -212,6 +222,7 @@ fn refresh(app: &mut App, src: &Sources) -> Result<(), CliError> {
 fn start(action: Action, vnx: &Path, root: &Path, app: &mut App, tx: &Sender<Ev>) {
     app.running.push(action.clone());
     app.message = None;
+    app.said_at = None;
     let (vnx, root, tx) = (vnx.to_owned(), root.to_owned(), tx.clone());
     std::thread::spawn(move || {
         let _ = tx.send(Ev::Done(tui::run_action(&vnx, &root, &action)));
@@ -239,7 +250,7 @@ fn attach(terminal: &mut DefaultTerminal, vnx: &Path, root: &Path, id: &str, app
         ratatui::crossterm::terminal::EnterAlternateScreen
     );
     let _ = terminal.clear();
-    app.message = Some(match outcome {
+    app.say(match outcome {
         Ok(Ok(status)) if status.success() => format!("back from {id}"),
         Ok(Ok(_)) => format!("could not attach to {id}: it has no running pane"),
         Ok(Err(e)) => format!("attach {id}: {e}"),

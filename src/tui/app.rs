@@ -1,6 +1,9 @@
 //! The dashboard's state and what each key does: selection, the view shown (pane, diff,
-//! receipts), confirmations and the follow-up prompt. Keys become [`Effect`]s; the caller
-//! carries them out, so every action goes through the same commands as the shell.
+//! receipts), confirmations, the follow-up prompt and the help; its clock (ages tick, a
+//! message goes stale). Keys become [`Effect`]s; the caller carries them out, so every
+//! action goes through the same commands as the shell.
+
+use std::cell::Cell;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -69,11 +72,13 @@ impl Action {
         }
     }
 
-    /// Whether it can lose work or move the base, and so is confirmed first.
+    /// Whether it decides something (lets a worker act or refuses it, settles, stops,
+    /// merges or discards work), and so is confirmed first.
     pub fn needs_confirmation(&self) -> bool {
         matches!(
             self,
             Action::Approve(_)
+                | Action::Deny(_)
                 | Action::Accept(_)
                 | Action::Dismiss(_)
                 | Action::Cancel(_)
@@ -87,6 +92,7 @@ impl Action {
     pub fn question(&self) -> String {
         match self {
             Action::Approve(id) => format!("allow what {id}'s worker asks to do?"),
+            Action::Deny(id) => format!("refuse what {id}'s worker asks to do?"),
             Action::Accept(id) => format!("accept {id}'s committed work as done?"),
             Action::Dismiss(id) => format!("dismiss {id}'s question without answering it?"),
             Action::Cancel(id) => format!("cancel {id}? its worker is stopped"),
@@ -117,6 +123,125 @@ impl Action {
     }
 }
 
+/// One key (or keys) of the dashboard, as the key bar and the help show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// The key as typed (`m`, `Enter/a`, `↑↓ j k`).
+    pub keys: &'static str,
+    /// The key bar's short form (`m:merge`).
+    pub short: &'static str,
+    /// What it does, as the help says it.
+    pub does: &'static str,
+    /// Whether it asks before it acts.
+    pub asks: bool,
+}
+
+const fn key(keys: &'static str, short: &'static str, does: &'static str, asks: bool) -> Key {
+    Key {
+        keys,
+        short,
+        does,
+        asks,
+    }
+}
+
+/// Every key of the dashboard, in the help's order.
+pub const KEYS: &[Key] = &[
+    key(
+        "↑↓ j k",
+        "↑↓:select",
+        "select a dispatch (Home, End: the first, the last)",
+        false,
+    ),
+    key(
+        "Enter a",
+        "a:attach",
+        "attach to its pane (the tmux prefix, then d, comes back)",
+        false,
+    ),
+    key(
+        "f",
+        "f:follow-up",
+        "follow up with a new instruction (typed; Enter sends it)",
+        false,
+    ),
+    key(
+        "p",
+        "p:approve",
+        "approve the permission prompt it waits on",
+        true,
+    ),
+    key(
+        "n",
+        "n:deny",
+        "deny the permission prompt it waits on",
+        true,
+    ),
+    key(
+        "d",
+        "d:accept",
+        "accept its ended worker's committed work as done",
+        true,
+    ),
+    key(
+        "i",
+        "i:dismiss",
+        "dismiss its question without answering it",
+        true,
+    ),
+    key("c", "c:cancel", "cancel it (its worker is stopped)", true),
+    key("g", "g:gates", "run its role's gates", false),
+    key("m", "m:merge", "merge it into its base", true),
+    key(
+        "r",
+        "r:release",
+        "release its landed or pushed worktree and branch",
+        true,
+    ),
+    key(
+        "x",
+        "x:clean",
+        "discard its worktree, branch and uncommitted files",
+        true,
+    ),
+    key(
+        "Tab 1 2 3",
+        "⇥:view",
+        "show its pane, its diff or its receipts",
+        false,
+    ),
+    key(
+        "PgUp PgDn",
+        "PgUp/Dn:scroll",
+        "scroll the pane, diff or receipts",
+        false,
+    ),
+    key("?", "?:help", "show or close this help", false),
+    key("q Esc", "q:quit", "quit (Ctrl-C too)", false),
+];
+
+/// The keys the key bar offers first for `row`: what its state asks of a person.
+pub fn suggested(row: Option<&Row>) -> &'static [&'static str] {
+    use vnx::dispatch::view::State;
+    use vnx::receipts::DispatchStatus;
+    let Some(s) = row.map(|r| &r.state) else {
+        return &[];
+    };
+    match s.state {
+        State::Blocked => &["p", "n", "Enter a", "c"],
+        State::Stalled => &["Enter a", "f", "c"],
+        State::Running => &["Enter a", "f", "c"],
+        State::Queued => &["c"],
+        _ if s.waiting() => &["f", "d", "i", "Enter a", "x"],
+        State::Ended(DispatchStatus::Done) if s.landed.is_none() => &["m", "g", "r", "f", "x"],
+        State::Ended(_) if s.landed.is_none() => &["f", "d", "x", "g"],
+        _ => &["r", "x", "f"],
+    }
+}
+
+/// How long a message stays in the footer (a key clears it sooner).
+pub const MESSAGE_SECONDS: i64 = 10;
+
 /// What the dashboard is doing with the keyboard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -131,6 +256,8 @@ pub enum Mode {
         /// The instruction so far.
         text: String,
     },
+    /// Showing every key (any key closes it).
+    Help,
 }
 
 /// What the caller should do after a key.
@@ -162,33 +289,102 @@ pub struct App {
     pub scroll: u16,
     /// What the keyboard is doing.
     pub mode: Mode,
-    /// The last thing to tell the user (an action's outcome).
+    /// The last thing to tell the user (an action's outcome); see [`App::say`].
     pub message: Option<String>,
+    /// When the message was said (it goes after [`MESSAGE_SECONDS`]).
+    pub said_at: Option<jiff::Timestamp>,
     /// Actions started and not yet finished.
     pub running: Vec<Action>,
+    /// The dashboard's clock: ages are measured to it (see [`App::tick`]).
+    pub now: jiff::Timestamp,
+    /// The first row shown of the dispatches that do not wait (the list keeps it where it
+    /// was, moving it only as far as the selection needs).
+    pub offset: Cell<usize>,
+    /// The first row shown of the waiting ones, when they are more than the list holds.
+    pub waiting_offset: Cell<usize>,
 }
 
 impl App {
     /// A dashboard on `snapshot`, its first row selected.
-    pub fn new(snapshot: Snapshot) -> App {
+    pub fn new(mut snapshot: Snapshot) -> App {
+        // The waiting ones first, whatever the order given (the list pins them at its top).
+        snapshot.rows.sort_by_key(Row::group);
         let mut app = App {
             selected: None,
+            now: snapshot.now,
             snapshot,
             view: View::Pane,
             content: String::new(),
             scroll: 0,
             mode: Mode::Normal,
             message: None,
+            said_at: None,
             running: Vec::new(),
+            offset: Cell::new(0),
+            waiting_offset: Cell::new(0),
         };
         app.keep_selection();
         app
     }
 
-    /// Shows a newer snapshot, keeping the selected dispatch selected where it moved to.
-    pub fn update(&mut self, snapshot: Snapshot) {
+    /// Shows a newer snapshot. The selected dispatch stays selected where it moved to,
+    /// except one that no longer waits (it was answered, accepted, merged…): the selection
+    /// then stays where it was in the list, on the next one that waits, rather than follow
+    /// it down among the finished.
+    pub fn update(&mut self, mut snapshot: Snapshot) {
+        snapshot.rows.sort_by_key(Row::group);
+        let was = self.index().map(|i| (i, self.snapshot.rows[i].group()));
+        self.now = self.now.max(snapshot.now);
         self.snapshot = snapshot;
+        if let (Some((at, 0)), Some(now)) = (was, self.index())
+            && self.snapshot.rows[now].group() != 0
+            && let Some(last) = self.snapshot.rows.len().checked_sub(1)
+        {
+            self.selected = Some(self.snapshot.rows[at.min(last)].state.id.clone());
+            self.scroll = 0;
+        }
         self.keep_selection();
+    }
+
+    /// Moves the clock to `now`: ages tick, and a message said [`MESSAGE_SECONDS`] before
+    /// goes.
+    pub fn tick(&mut self, now: jiff::Timestamp) {
+        self.now = now;
+        if self
+            .said_at
+            .is_some_and(|at| now.as_second() - at.as_second() >= MESSAGE_SECONDS)
+        {
+            self.message = None;
+            self.said_at = None;
+        }
+    }
+
+    /// Puts `message` in the footer until the next key or [`MESSAGE_SECONDS`].
+    pub fn say(&mut self, message: impl Into<String>) {
+        self.message = Some(message.into());
+        self.said_at = Some(self.now);
+    }
+
+    /// Seconds from the clock until something on screen changes by itself: an age shown
+    /// turns (`59s` to `1m`, `7m` to `8m`…) or a message goes. `None`: nothing will.
+    pub fn next_change(&self) -> Option<i64> {
+        let now = self.now.as_second();
+        let ages = self.snapshot.rows.iter().filter_map(|r| {
+            let started = r.state.started_at.as_deref()?;
+            let started = started.parse::<jiff::Timestamp>().ok()?.as_second();
+            let age = (now - started).max(0);
+            let unit = match age {
+                a if a < 60 => 1,
+                a if a < 3_600 => 60,
+                a if a < 86_400 => 3_600,
+                _ => 86_400,
+            };
+            Some(unit - age % unit)
+        });
+        let message = self
+            .said_at
+            .map(|at| (at.as_second() + MESSAGE_SECONDS - now).max(1));
+        ages.chain(message).min()
     }
 
     fn keep_selection(&mut self) {
@@ -224,17 +420,20 @@ impl App {
         }
     }
 
-    /// What a key does.
+    /// What a key does. A key also clears the footer's message.
     pub fn key(&mut self, key: KeyEvent) -> Effect {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return Effect::Quit;
         }
+        self.message = None;
+        self.said_at = None;
         match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Help => Effect::None,
             Mode::Confirm(action) => {
                 if matches!(key.code, KeyCode::Char('y' | 'Y')) {
                     Effect::Run(action)
                 } else {
-                    self.message = Some(format!("not done: {}", action.question()));
+                    self.say(format!("not done: {}", action.question()));
                     Effect::None
                 }
             }
@@ -272,6 +471,10 @@ impl App {
         let at = self.index().unwrap_or(0);
         match key.code {
             KeyCode::Char('q') | KeyCode::Esc => return Effect::Quit,
+            KeyCode::Char('?') => {
+                self.mode = Mode::Help;
+                return Effect::None;
+            }
             KeyCode::Down | KeyCode::Char('j') => return self.select((at + 1).min(last)),
             KeyCode::Up | KeyCode::Char('k') => return self.select(at.saturating_sub(1)),
             KeyCode::Home => return self.select(0),

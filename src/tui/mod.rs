@@ -1,4 +1,4 @@
-//! The live dashboard's terminal side: the keys and confirmations (`app`), the drawing
+//! The live dashboard's terminal side: the keys, confirmations and clock (`app`), the drawing
 //! (`ui`), what the lower pane shows, and the actions, each carried out by the vnx command that
 //! does it in the shell. What it shows is the library's `vnx::dashboard`; the terminal and its
 //! event loop are `vnx dashboard`'s (`cli/dashboard`).
@@ -8,7 +8,7 @@ pub mod ui;
 
 use std::path::Path;
 
-pub use app::{Action, App, Effect, Mode, View};
+pub use app::{Action, App, Effect, KEYS, Key, Mode, View};
 
 use vnx::dashboard::{Sources, model};
 use vnx::process::{self, Cmd};
@@ -144,7 +144,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_action_is_a_vnx_command_and_the_risky_ones_ask() {
+    fn every_action_is_a_vnx_command_and_the_deciding_ones_ask() {
         let id = "D-00000001".to_owned();
         let all = [
             (Action::Attach(id.clone()), "attach D-00000001", false),
@@ -154,7 +154,7 @@ mod tests {
                 false,
             ),
             (Action::Approve(id.clone()), "approve D-00000001", true),
-            (Action::Deny(id.clone()), "deny D-00000001", false),
+            (Action::Deny(id.clone()), "deny D-00000001", true),
             (Action::Accept(id.clone()), "accept D-00000001", true),
             (Action::Dismiss(id.clone()), "dismiss D-00000001", true),
             (Action::Cancel(id.clone()), "cancel D-00000001", true),

@@ -1,26 +1,37 @@
-//! Drawing the dashboard: a header with the ledger's health, the list of dispatches, the
-//! selected one's pane, diff or receipts, and a footer with the keys or the question asked.
+//! Drawing the dashboard: a header with the ledger's health, the list of dispatches (the
+//! waiting ones always in view), the selected one's pane, diff or receipts, a footer with
+//! the keys or the question asked, and the help over it all.
+
+use std::ops::Range;
 
 use ansi_to_tui::IntoText;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table, TableState};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, Paragraph, Row as TableRow, Table, TableState,
+};
 
-use super::app::{App, Mode, View};
+use super::app::{App, KEYS, Key, Mode, View, suggested};
 use vnx::dashboard::model::{Health, Row};
 
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let area = frame.area();
-    let list_height = u16::try_from(app.snapshot.rows.len())
-        .unwrap_or(u16::MAX)
-        .saturating_add(3)
-        .clamp(4, (area.height.saturating_sub(2) * 2 / 5).max(4));
+    let rows = &app.snapshot.rows;
+    let waiting = waiting_count(app);
+    // Between the header and the footer; the lower pane keeps 3 lines.
+    let between = usize::from(area.height.saturating_sub(2));
+    let most = between.saturating_sub(3).max(4);
+    // The list takes two fifths, and more when the waiting ones need it (all of them, and
+    // three lines for the others), up to what the lower pane leaves.
+    let share = (between * 2 / 5).max(4);
+    let needed = waiting + 2 + (rows.len() - waiting).min(3);
+    let list_height = (rows.len() + 2).max(4).min(share.max(needed)).min(most);
     let [header, list, detail, footer] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(list_height),
+        Constraint::Length(u16::try_from(list_height).unwrap_or(u16::MAX)),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
@@ -29,6 +40,18 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     draw_list(frame, list, app);
     draw_detail(frame, detail, app);
     draw_footer(frame, footer, app);
+    if app.mode == Mode::Help {
+        draw_help(frame, area);
+    }
+}
+
+/// How many rows wait for a person (they come first).
+fn waiting_count(app: &App) -> usize {
+    app.snapshot
+        .rows
+        .iter()
+        .take_while(|r| r.group() == 0)
+        .count()
 }
 
 fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App) {
@@ -117,37 +140,123 @@ fn row_age(app: &App, r: &Row) -> String {
         .started_at
         .as_deref()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-    since.map_or_else(
-        || "-".into(),
-        |t| age(app.snapshot.now.as_second() - t.as_second()),
-    )
+    since.map_or_else(|| "-".into(), |t| age(app.now.as_second() - t.as_second()))
+}
+
+/// Who runs it: the provider, with its model when `model` (and its host when remote).
+fn who(s: &vnx::dispatch::view::DispatchState, model: bool) -> String {
+    let mut who = match (&s.model, model) {
+        (Some(m), true) => format!("{}/{m}", s.provider.as_deref().unwrap_or("-")),
+        _ => s.provider.clone().unwrap_or_else(|| "-".into()),
+    };
+    // On a remote host (or, queued, waiting for one).
+    if let Some(host) = &s.host {
+        who.push('@');
+        who.push_str(host);
+    }
+    who
+}
+
+/// The rows of `len` that a band of `shown` lines shows: from where it showed last
+/// (`offset`), moved only as far as needed to show `selected`.
+fn window(
+    offset: &std::cell::Cell<usize>,
+    len: usize,
+    shown: usize,
+    selected: Option<usize>,
+) -> Range<usize> {
+    let mut first = offset.get().min(len - shown);
+    if let Some(s) = selected {
+        if s < first {
+            first = s;
+        } else if s >= first + shown {
+            first = s + 1 - shown;
+        }
+    }
+    offset.set(first);
+    first..first + shown
 }
 
 fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let all = &app.snapshot.rows;
+    // Two bands: the waiting ones, always shown (they scroll only when they alone are more
+    // than the list holds), and the others below, which scroll.
+    let waiting = waiting_count(app);
+    let others = all.len() - waiting;
+    let body = usize::from(area.height.saturating_sub(2));
+    let selected = app.index();
+    let in_others = selected.and_then(|i| i.checked_sub(waiting));
+    let keep = usize::from(others > 0 && in_others.is_some());
+    let waiting_shown = waiting.min(body.saturating_sub(keep));
+    let others_shown = others.min(body - waiting_shown);
+    let top = window(
+        &app.waiting_offset,
+        waiting,
+        waiting_shown,
+        selected.filter(|&i| i < waiting),
+    );
+    let bottom = window(&app.offset, others, others_shown, in_others);
+    let bottom = bottom.start + waiting..bottom.end + waiting;
+    let visible: Vec<usize> = top.clone().chain(bottom.clone()).collect();
+
     // The title (its role for a dispatch recorded before titles) from 78 columns (an
-    // 80-column terminal shows it), tokens and a roomier provider/model from 100.
-    let wide = area.width >= 100;
-    let narrow = area.width < 78;
-    let rows: Vec<TableRow<'_>> = app
-        .snapshot
-        .rows
+    // 80-column terminal shows it), tokens and the model from 100. The columns take what
+    // their longest value needs; the title gets what is left, before the last activity.
+    let width = usize::from(area.width);
+    let wide = width >= 100;
+    let narrow = width < 78;
+    let need = |f: &dyn Fn(&Row) -> usize, header: usize, most: usize| {
+        all.iter().map(f).max().unwrap_or(0).max(header).min(most)
+    };
+    let chars = |s: &str| s.chars().count();
+    let state_w = need(&|r| chars(r.state.status), 5, 11);
+    let id_w = need(&|r| chars(r.state.id.as_str()), 8, 20);
+    let age_w = need(&|r| chars(&row_age(app, r)), 3, 4);
+    let who_w = need(
+        &|r| chars(&who(&r.state, wide)),
+        if wide { 14 } else { 8 },
+        if wide { 22 } else { 14 },
+    );
+    let tokens_w = if wide { 6 } else { 0 };
+    let columns = 5 + usize::from(!narrow) + usize::from(wide);
+    let fixed = state_w + id_w + age_w + who_w + tokens_w + columns - 1;
+    let rest = width.saturating_sub(fixed);
+    let title_w = if narrow {
+        0
+    } else {
+        let title = need(&|r| chars(r.state.label()), 5, usize::MAX);
+        let activity = need(&|r| chars(&r.activity), 13, usize::MAX);
+        title.min((rest * 2 / 3).max(rest.saturating_sub(activity + 1)))
+    };
+    let length = |n: usize| Constraint::Length(u16::try_from(n).unwrap_or(u16::MAX));
+    let mut widths = vec![length(state_w), length(id_w), length(age_w), length(who_w)];
+    let mut header = vec![
+        "STATE",
+        "DISPATCH",
+        "AGE",
+        if wide { "PROVIDER/MODEL" } else { "PROVIDER" },
+    ];
+    if !narrow {
+        widths.push(length(title_w));
+        header.push("TITLE");
+    }
+    if wide {
+        widths.push(length(tokens_w));
+        header.push("TOKENS");
+    }
+    widths.push(Constraint::Fill(1));
+    header.push("LAST ACTIVITY");
+
+    let rows: Vec<TableRow<'_>> = visible
         .iter()
-        .map(|r| {
+        .map(|&i| {
+            let r = &all[i];
             let s = &r.state;
-            let mut who = match &s.model {
-                Some(m) => format!("{}/{m}", s.provider.as_deref().unwrap_or("-")),
-                None => s.provider.clone().unwrap_or_else(|| "-".into()),
-            };
-            // On a remote host (or, queued, waiting for one).
-            if let Some(host) = &s.host {
-                who.push('@');
-                who.push_str(host);
-            }
             let mut cells = vec![
                 Cell::from(s.status).style(state_style(s.status)),
                 Cell::from(s.id.to_string()),
                 Cell::from(row_age(app, r)),
-                Cell::from(who),
+                Cell::from(who(s, wide)),
             ];
             if !narrow {
                 cells.push(Cell::from(s.label().to_owned()));
@@ -159,34 +268,34 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
             TableRow::new(cells)
         })
         .collect();
-    let mut widths = vec![
-        Constraint::Length(11),
-        Constraint::Length(14),
-        Constraint::Length(4),
-        Constraint::Length(if wide { 22 } else { 14 }),
-    ];
-    let mut header = vec!["STATE", "DISPATCH", "AGE", "PROVIDER/MODEL"];
-    if !narrow {
-        // The title and the last activity share what the other columns leave.
-        widths.push(Constraint::Fill(1));
-        header.push("TITLE");
+    let range = |r: &Range<usize>, base: usize| match (r.start - base + 1, r.end - base) {
+        (first, last) if first == last => first.to_string(),
+        (first, last) => format!("{first}–{last}"),
+    };
+    let mut told = Vec::new();
+    if waiting_shown < waiting {
+        told.push(format!("waiting {} of {waiting}", range(&top, 0)));
+    } else if waiting > 0 && others_shown < others {
+        told.push(format!("{waiting} waiting"));
     }
-    if wide {
-        widths.push(Constraint::Length(6));
-        header.push("TOKENS");
+    if others_shown == 0 && others > 0 {
+        told.push(format!("{others} others hidden"));
+    } else if others_shown < others {
+        told.push(format!("{} of {others} others", range(&bottom, waiting)));
     }
-    widths.push(Constraint::Fill(1));
-    header.push("LAST ACTIVITY");
-    let empty = app.snapshot.rows.is_empty();
+    let title = if all.is_empty() {
+        " no dispatches yet: vnx dispatch-agent … starts one ".to_owned()
+    } else if told.is_empty() {
+        " dispatches ".to_owned()
+    } else {
+        format!(" dispatches: {} ", told.join(", "))
+    };
     let table = Table::new(rows, widths)
         .header(TableRow::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
-        .block(Block::new().borders(Borders::TOP).title(if empty {
-            " no dispatches yet: vnx dispatch-agent … starts one "
-        } else {
-            " dispatches "
-        }));
-    let mut state = TableState::default().with_selected(app.index());
+        .block(Block::new().borders(Borders::TOP).title(title));
+    let at = selected.and_then(|i| visible.iter().position(|&v| v == i));
+    let mut state = TableState::default().with_selected(at);
     frame.render_stateful_widget(table, area, &mut state);
 }
 
@@ -269,15 +378,71 @@ fn diff_text(diff: &str) -> Text<'static> {
     )
 }
 
+/// `text` cut to `width` characters, an ellipsis marking the cut.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The key bar: the keys the selected dispatch's state calls for first, then the others,
+/// as many as `width` holds, and always `?` (every key) and `q`.
+pub fn key_bar(app: &App, width: usize) -> String {
+    let last = ["?", "q Esc"];
+    let first = suggested(app.row());
+    let mut order: Vec<&Key> = first
+        .iter()
+        .filter_map(|k| KEYS.iter().find(|key| key.keys == *k))
+        .collect();
+    // Then the other actions, then moving about.
+    let moving = ["Tab 1 2 3", "↑↓ j k", "PgUp PgDn"];
+    let rest = |k: &&Key| !first.contains(&k.keys) && !last.contains(&k.keys);
+    order.extend(
+        KEYS.iter()
+            .filter(rest)
+            .filter(|k| !moving.contains(&k.keys)),
+    );
+    order.extend(
+        moving
+            .iter()
+            .filter_map(|m| KEYS.iter().find(|k| k.keys == *m))
+            .filter(rest),
+    );
+    let end = |all: bool| format!(" {} q:quit", if all { "?:help" } else { "?:all keys" });
+    let mut bar = String::new();
+    let mut all = true;
+    for k in order {
+        if bar.chars().count() + 1 + k.short.chars().count() + end(false).chars().count() > width {
+            all = false;
+            continue;
+        }
+        bar.push(' ');
+        bar.push_str(k.short);
+    }
+    bar + &end(all)
+}
+
 fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let width = usize::from(area.width);
     let (text, style) = match &app.mode {
         Mode::Confirm(action) => (
-            format!(" {} [y/N]", action.question()),
+            // The answer keys are never cut off.
+            format!(
+                " {} [y/N]",
+                fit(&action.question(), width.saturating_sub(7))
+            ),
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ),
         Mode::FollowUp { dispatch_id, text } => (
             format!(" follow up {dispatch_id}: {text}▏ (Enter sends, Esc cancels)"),
             Style::new().fg(Color::Black).bg(Color::Cyan),
+        ),
+        Mode::Help => (
+            " any key closes the help".to_owned(),
+            Style::new().add_modifier(Modifier::DIM),
         ),
         Mode::Normal => match (&app.message, app.running.first()) {
             (_, Some(action)) => (
@@ -286,14 +451,48 @@ fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ),
             (Some(message), None) => (format!(" {message}"), Style::new()),
             (None, None) => (
-                " a:attach f:follow-up c:cancel g:gates m:merge r:release x:clean ⇥:view \
-                 q:quit"
-                    .into(),
+                key_bar(app, width),
                 Style::new().add_modifier(Modifier::DIM),
             ),
         },
     };
     frame.render_widget(Paragraph::new(text).style(style), area);
+}
+
+/// Every key and what it does, over the middle of the screen.
+fn draw_help(frame: &mut Frame<'_>, area: Rect) {
+    let lines: Vec<Line<'_>> = KEYS
+        .iter()
+        .map(|k| {
+            let asks = if k.asks { " (asks first)" } else { "" };
+            Line::from(vec![
+                Span::styled(
+                    format!(" {:<10}", k.keys),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!("{}{asks}", k.does)),
+            ])
+        })
+        .collect();
+    let height = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
+    let width = area.width.min(82).saturating_sub(2).max(area.width.min(20));
+    let box_area = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(" keys (any key closes this) "),
+        ),
+        box_area,
+    );
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The live dashboard, driven headlessly: screens drawn on ratatui's test backend (an empty
 //! project, mixed states, a narrow terminal, a broken ledger), the list read from a real
-//! project, and each keyboard action carried out by the vnx command it names.
+//! project, each keyboard action carried out by the vnx command it names, and the real
+//! binary in an 80×24 tmux pane (`dashboard_view` has the layout at 80×24 and 180×45).
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -14,11 +15,16 @@ use vnx_cli::tui::{Action, App, Effect, Mode, View};
 use crate::common::{Repo, configure, ledger_path, run};
 
 /// 2026-11-23T12:00:00Z: the moment the synthetic screens are drawn.
-fn noon() -> jiff::Timestamp {
+pub(crate) fn noon() -> jiff::Timestamp {
     "2026-11-23T12:00:00Z".parse().unwrap()
 }
 
-fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> DispatchState {
+pub(crate) fn state(
+    id: &str,
+    state: State,
+    landed: Option<Landed>,
+    minutes_ago: i64,
+) -> DispatchState {
     let started = noon() - jiff::SignedDuration::from_mins(minutes_ago);
     let mut s = DispatchState {
         host: None,
@@ -68,14 +74,14 @@ fn state(id: &str, state: State, landed: Option<Landed>, minutes_ago: i64) -> Di
     s
 }
 
-fn row(s: DispatchState, activity: &str) -> Row {
+pub(crate) fn row(s: DispatchState, activity: &str) -> Row {
     Row {
         state: s,
         activity: activity.into(),
     }
 }
 
-fn mixed() -> Vec<Row> {
+pub(crate) fn mixed() -> Vec<Row> {
     let mut blocked = state("D-0000000b", State::Blocked, None, 3);
     blocked.blocked = Some(
         serde_json::from_value(serde_json::json!({
@@ -126,7 +132,7 @@ fn mixed() -> Vec<Row> {
     ]
 }
 
-fn app_of(rows: Vec<Row>, health: Health) -> App {
+pub(crate) fn app_of(rows: Vec<Row>, health: Health) -> App {
     let mut app = App::new(Snapshot {
         rows,
         health,
@@ -137,7 +143,7 @@ fn app_of(rows: Vec<Row>, health: Health) -> App {
     app
 }
 
-fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+pub(crate) fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| vnx_cli::tui::ui::draw(f, app)).unwrap();
     terminal
@@ -228,12 +234,12 @@ fn narrow_terminals_drop_tokens_then_titles() {
     );
 }
 
-fn key(code: KeyCode) -> KeyEvent {
+pub(crate) fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
 
 /// Presses each character of `keys` (`⏎` for Enter) and returns the last key's effect.
-fn press(app: &mut App, keys: &str) -> Effect {
+pub(crate) fn press(app: &mut App, keys: &str) -> Effect {
     let mut effect = Effect::None;
     for c in keys.chars() {
         effect = app.key(key(match c {
@@ -262,15 +268,17 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
     assert_eq!(press(&mut app, "n"), Effect::None);
     assert_eq!(app.mode, Mode::Normal);
     assert!(app.message.as_deref().unwrap().starts_with("not done"));
-    // Approving a prompt lets the worker act: it asks too; denying does not.
+    // Approving a prompt lets the worker act, denying refuses it: both ask.
     assert_eq!(press(&mut app, "p"), Effect::None);
     assert_eq!(
         app.mode,
         Mode::Confirm(Action::Approve("D-0000000b".into()))
     );
     press(&mut app, "n");
+    assert_eq!(press(&mut app, "n"), Effect::None);
+    assert_eq!(app.mode, Mode::Confirm(Action::Deny("D-0000000b".into())));
     assert_eq!(
-        press(&mut app, "n"),
+        press(&mut app, "y"),
         Effect::Run(Action::Deny("D-0000000b".into()))
     );
     // The follow-up prompt takes text, Esc drops it, an empty one is not sent.
@@ -603,6 +611,21 @@ fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
     let lines: Vec<String> = screen_now().lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 24, "{lines:?}");
     assert!(lines.iter().all(|l| l.chars().count() <= 80));
+    // The key bar ends with the way to every key; `?` shows them, any key closes it.
+    assert!(lines[23].contains("?:all keys q:quit"), "{lines:?}");
+    screen.send_keys("dash", &["?"]);
+    assert!(shows("keys (any key closes this)"), "{}", screen_now());
+    assert!(shows("deny the permission prompt"), "{}", screen_now());
+    screen.send_keys("dash", &["x"]);
+    assert!(
+        crate::common::wait_for(|| !screen_now().contains("any key closes")),
+        "{}",
+        screen_now()
+    );
+    assert!(
+        !screen_now().contains("[y/N]"),
+        "the key only closed the help"
+    );
 
     // Nothing runs and nothing changes: the dashboard sleeps.
     std::thread::sleep(std::time::Duration::from_millis(300));

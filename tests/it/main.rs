@@ -26,6 +26,7 @@ mod crash;
 mod crash_points;
 mod daily_loop;
 mod dashboard;
+mod dashboard_view;
 mod declared;
 mod defaults;
 mod dismiss;
