@@ -26,6 +26,7 @@ pub(super) const GROUPS: [(&str, &[&str]); 7] = [
             "worktree-release",
             "clean",
             "recover",
+            "resume",
             "prune",
         ],
     ),

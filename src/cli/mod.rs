@@ -47,6 +47,7 @@ mod remote_log;
 mod remote_sync;
 mod replay;
 mod report;
+mod resume;
 mod settings;
 mod show;
 mod status;
@@ -107,6 +108,7 @@ enum Command {
     Deny(deny::Args),
     Cancel(cancel::Args),
     Recover(recover::Args),
+    Resume(resume::Args),
     #[command(name = "gate-check")]
     GateCheck(gate_check::Args),
     Merge(merge::Args),
@@ -361,6 +363,7 @@ pub fn run() -> ExitCode {
         Command::Deny(a) => deny::run(a),
         Command::Cancel(a) => cancel::run(a),
         Command::Recover(a) => recover::run(a),
+        Command::Resume(a) => resume::run(a),
         Command::GateCheck(a) => gate_check::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Mcp(a) => mcp::run(a),

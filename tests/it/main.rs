@@ -70,6 +70,7 @@ mod remote;
 mod remote_follow_up;
 mod remote_requests;
 mod replay;
+mod resume;
 mod sandbox;
 mod skills;
 mod small_errors;

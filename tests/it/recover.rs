@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::common::{Repo, run};
 
 /// Declares a provider running `body` as a shell script (given the prompt file).
-fn declare(repo: &Repo, tools: &Path, name: &str, body: &str) {
+pub(crate) fn declare(repo: &Repo, tools: &Path, name: &str, body: &str) {
     let bin = tools.join(name);
     std::fs::write(&bin, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -32,10 +32,10 @@ fn declare(repo: &Repo, tools: &Path, name: &str, body: &str) {
 /// The worker's supervisor is frozen (so it cannot see what follows), and killed at the end
 /// (as `kill -9` or a crash would; the worker dies with it).
 const FREEZE_SUPERVISOR: &str = "kill -STOP $PPID";
-const KILL_SUPERVISOR: &str = "kill -9 $PPID";
+pub(crate) const KILL_SUPERVISOR: &str = "kill -9 $PPID";
 
 /// Dispatches with `provider`, detached, and waits until `status` calls it lost.
-fn lost_dispatch(repo: &Repo, provider: &str) -> String {
+pub(crate) fn lost_dispatch(repo: &Repo, provider: &str) -> String {
     let r = run(repo
         .vnx()
         .args(["dispatch-agent", "--agent", "implementer"])

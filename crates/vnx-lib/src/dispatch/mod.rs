@@ -16,6 +16,7 @@ pub mod dismiss;
 pub mod fold;
 pub mod liveness;
 pub mod queue;
+pub mod resume;
 pub mod settled;
 pub mod setup;
 mod spec;

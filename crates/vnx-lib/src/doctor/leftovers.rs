@@ -402,8 +402,11 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
 /// What to do about lost dispatches: `vnx recover` for those whose worker reported, `vnx
 /// cancel` for the others, each naming its ids.
 fn lost_hint(reported: &[&str], other: &[&str]) -> String {
-    let mut hint = "their supervisor died without recording an end; nothing was removed (the \
-                    worktree .vnx-data/worktrees/dispatch-ID and branch dispatch/ID are kept)."
+    let mut hint = "their supervisor died without recording an end (a reboot, a crash, a \
+                    killed process); nothing was removed (the worktree \
+                    .vnx-data/worktrees/dispatch-ID and branch dispatch/ID are kept). `vnx resume \
+                    --dry-run` lists them and `vnx resume` continues each in a follow-up in its \
+                    worktree and CLI session."
         .to_owned();
     if !reported.is_empty() {
         hint.push_str(&format!(
@@ -416,9 +419,9 @@ fn lost_hint(reported: &[&str], other: &[&str]) -> String {
     }
     if !other.is_empty() {
         hint.push_str(&format!(
-            " Whose worker did not report: review its worktree and branch, then `vnx cancel \
-             {}` closes it.",
-            other.join(" ")
+            " Whose worker did not report: `vnx resume {ids}` continues it, or review its \
+             worktree and branch and `vnx cancel {ids}` closes it.",
+            ids = other.join(" ")
         ));
     }
     hint

@@ -1,0 +1,135 @@
+//! `vnx resume`: the dispatches whose worker was interrupted (their supervisor lost: killed,
+//! or the machine restarted or crashed) found, each closed with a signed completion that says
+//! so, and the instruction of the follow-up that continues it in its worktree and its CLI's
+//! session. A lost dispatch whose worker had reported was not interrupted: `vnx recover`
+//! records its end from the sealed report.
+
+use std::path::Path;
+
+use crate::dispatch::state::{DispatchState, State};
+use crate::ids::DispatchId;
+use crate::ledger::attest::Attestor;
+use crate::ledger::{Ledger, LedgerError, now_utc};
+use crate::receipts::{self, CompletionSignal, DispatchCompleted, DispatchStatus};
+
+/// The most of a dispatch's original assignment a resuming instruction repeats.
+const MAX_ASSIGNMENT: usize = 16 * 1024;
+
+/// A lost dispatch, as `vnx resume` treats it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interrupted {
+    /// The dispatch.
+    pub id: DispatchId,
+    /// Its provider and model, for the listing.
+    pub provider: String,
+    /// Its model, when one was asked for.
+    pub model: Option<String>,
+    /// Whether its worker left a report before its supervisor was lost (then it finished:
+    /// recovered, not resumed).
+    pub reported: bool,
+}
+
+/// The lost dispatches among `states`, in start order; `data_dir` is the project's
+/// `.vnx-data`, where their dispatch directories are.
+pub fn interrupted(data_dir: &Path, states: &[DispatchState]) -> Vec<Interrupted> {
+    states
+        .iter()
+        .filter(|s| s.state == State::Lost)
+        .map(|s| Interrupted {
+            id: s.id.clone(),
+            provider: s.provider.clone().unwrap_or_default(),
+            model: s.model.clone(),
+            reported: data_dir
+                .join("dispatches")
+                .join(&s.id)
+                .join(crate::dispatch::supervise::signals::REPORT)
+                .symlink_metadata()
+                .is_ok_and(|m| m.is_file()),
+        })
+        .collect()
+}
+
+/// Closes interrupted dispatch `id` with a signed `dispatch_completed` (cancelled, its
+/// supervisor lost) saying `vnx resume` continues it; its worktree and branch stay as the
+/// worker left them, for the follow-up. The closing line's entry hash.
+pub fn close(ledger: &Path, id: &DispatchId, attestor: &Attestor) -> Result<String, LedgerError> {
+    let closing = receipts::write(&DispatchCompleted {
+        failure_reason: Some(
+            "its worker was interrupted: its supervisor was lost (killed, or the machine \
+             restarted) before it recorded an end; closed by `vnx resume`, which continues it \
+             in a follow-up (the worktree and branch are left as they are)"
+                .to_owned(),
+        ),
+        ..DispatchCompleted::new(
+            id.clone(),
+            DispatchStatus::Cancelled,
+            CompletionSignal::ClosedLost,
+        )
+    });
+    let appended = Ledger::new(ledger).append(&attestor.attest(&closing, &now_utc))?;
+    Ok(appended
+        .lines
+        .last()
+        .map(|l| l.entry_hash.clone())
+        .unwrap_or_default())
+}
+
+/// The instruction of the follow-up that continues interrupted dispatch `id` (whose
+/// dispatch directory is in `data_dir`): what happened, where its work is, and the task as
+/// it was assigned, for a CLI whose session did not keep it. The assignment is read from the
+/// prompt vnx wrote (bounded, never through a link): the worker could have changed that file,
+/// but only to mislead its own continuation.
+pub fn instruction(data_dir: &Path, id: &DispatchId) -> String {
+    let mut text = "Your work on this task was interrupted before you finished: vnx lost its \
+                    supervisor (it was killed, or the machine restarted), and your session \
+                    ended mid-task. Your worktree is as you left it. Look at what is already \
+                    done there (git status, git diff) before you change anything, then finish \
+                    the task and follow the completion protocol."
+        .to_owned();
+    let prompt = data_dir.join("dispatches").join(id).join("prompt.md");
+    if let Some(assignment) = crate::files::read_bounded(&prompt, 4 * MAX_ASSIGNMENT as u64)
+        .ok()
+        .and_then(|bytes| assignment(&String::from_utf8_lossy(&bytes)))
+    {
+        text.push_str("\n\nThe task, as it was assigned:\n\n");
+        text.push_str(&assignment);
+    }
+    text
+}
+
+/// The `## Assignment` section of a composed prompt, cut at [`MAX_ASSIGNMENT`] bytes.
+fn assignment(prompt: &str) -> Option<String> {
+    let start = prompt.find("## Assignment\n")? + "## Assignment\n".len();
+    let rest = &prompt[start..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    let mut section = rest[..end].trim().to_owned();
+    if section.len() > MAX_ASSIGNMENT {
+        let mut cut = MAX_ASSIGNMENT;
+        while !section.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        section.truncate(cut);
+        section.push('…');
+    }
+    (!section.is_empty()).then_some(section)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_assignment_is_its_section_only_and_bounded() {
+        let prompt = "# Role\nimplement\n## Assignment\nadd a greeting\n\\@model say hi\n## Resources\nnone\n";
+        assert_eq!(
+            assignment(prompt).as_deref(),
+            Some("add a greeting\n\\@model say hi")
+        );
+        assert_eq!(assignment("no sections here"), None);
+        assert_eq!(assignment("## Assignment\n\n## Resources\n"), None);
+        let long = format!("## Assignment\n{}", "é".repeat(MAX_ASSIGNMENT));
+        let cut = assignment(&long).unwrap();
+        assert!(cut.len() <= MAX_ASSIGNMENT + '…'.len_utf8());
+        assert!(cut.ends_with('…'));
+    }
+}

@@ -1,0 +1,137 @@
+//! `vnx resume`: after a crash killed a worker mid-task (its supervisor and the worker gone,
+//! nothing recorded), the dispatch is listed (`--dry-run` changes nothing), closed with a
+//! signed completion that says it was interrupted, and continued by a recorded follow-up in
+//! the same worktree, told what happened and given the task; the continued work merges. A
+//! lost dispatch whose worker had reported is recovered, not resumed; doctor names the command.
+
+use serde_json::Value;
+
+use crate::common::{Repo, ledger_path, run};
+use crate::recover::{KILL_SUPERVISOR, declare, lost_dispatch};
+
+/// A worker that, on its first run, writes half its work and dies with its supervisor (a
+/// crash); told it was interrupted, finishes on top of what it left and reports.
+const INTERRUPTIBLE: &str = "if grep -q 'was interrupted' \"$1\"; then\n\
+    grep -q 'The task, as it was assigned' \"$1\" && cat half.txt > whole.txt && echo second >> whole.txt\n\
+    vnx report --status done --summary 'finished after the interruption'\n\
+    else\n\
+    echo first > half.txt\n";
+
+fn status(repo: &Repo, id: &str) -> Value {
+    let r = run(repo.vnx().args(["status", id, "--json"]));
+    serde_json::from_str::<Value>(r.stdout.trim()).unwrap()[0].clone()
+}
+
+#[test]
+fn an_interrupted_dispatch_is_continued_in_its_worktree_and_merges() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "crashy",
+        &format!("{INTERRUPTIBLE}{KILL_SUPERVISOR}\nfi"),
+    );
+    let id = lost_dispatch(&repo, "crashy");
+    let worktree = std::path::PathBuf::from(status(&repo, &id)["worktree"].as_str().unwrap());
+    assert!(worktree.join("half.txt").exists());
+
+    // doctor names the command.
+    let doctor = run(repo.vnx().arg("doctor"));
+    assert!(
+        doctor.stdout.contains("vnx resume --dry-run"),
+        "{}",
+        doctor.stdout
+    );
+
+    // --dry-run says what it would do and changes nothing.
+    let ledger = std::fs::read(ledger_path(&repo)).unwrap();
+    let r = run(repo.vnx().args(["resume", "--dry-run"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "{id}  crashy -  interrupted: would close it and continue it in a follow-up in its \
+             worktree (`vnx follow-up {id} --detach`)"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        std::fs::read(ledger_path(&repo)).unwrap(),
+        ledger,
+        "a dry run writes nothing"
+    );
+    assert_eq!(status(&repo, &id)["status"], "lost");
+
+    let r = run(repo.vnx().arg("resume"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{id}  interrupted: closed; continuing it in its worktree"
+        )),
+        "{}",
+        r.stderr
+    );
+    let follow_up = r.stdout.trim().to_owned();
+    assert!(follow_up.starts_with("D-"), "{}", r.stdout);
+    let closed = status(&repo, &id);
+    assert_eq!(closed["status"], "cancelled", "{closed}");
+    assert!(
+        closed["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("interrupted"),
+        "{closed}"
+    );
+    // The follow-up is recorded as continuing it, in the same worktree, and finishes there.
+    let w = run(repo.vnx().args(["wait", &follow_up, "--timeout", "60"]));
+    assert_eq!(w.code, 0, "{}{}", w.stdout, w.stderr);
+    let started = repo.events("dispatch_started");
+    let continued = started
+        .iter()
+        .find(|s| s["dispatch_id"] == follow_up.as_str())
+        .unwrap();
+    assert_eq!(
+        continued["continues"]["dispatch_id"],
+        id.as_str(),
+        "{continued}"
+    );
+    assert_eq!(
+        continued["worktree"],
+        worktree.to_str().unwrap(),
+        "{continued}"
+    );
+    assert_eq!(continued["provider"], "crashy");
+    let on_branch = repo.env.git(&["show", &format!("dispatch/{id}:whole.txt")]);
+    assert_eq!(
+        on_branch, "first\nsecond\n",
+        "the work before the crash was kept"
+    );
+    // Nothing is left to resume.
+    let r = run(repo.vnx().arg("resume"));
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stderr.contains("no interrupted dispatches"),
+        "{}",
+        r.stderr
+    );
+    crate::common::configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    assert_eq!(run(repo.vnx().args(["audit-chain", "checkpoint"])).code, 0);
+    let m = run(repo.vnx().args(["merge", &follow_up]));
+    assert_eq!(m.code, 0, "{}{}", m.stdout, m.stderr);
+    repo.verify_ok();
+}
+
+#[test]
+fn a_dispatch_that_is_not_lost_is_refused() {
+    let repo = Repo::new();
+    let done = repo.dispatched("commit", false);
+    let r = run(repo.vnx().args(["resume", &done]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("error: dispatch {done} is done, not lost")),
+        "{}",
+        r.stderr
+    );
+}
