@@ -5,6 +5,7 @@
 //! closed meanwhile, a merge refused by branch protection, the forge unreachable or
 //! rate-limited.
 
+mod doctor;
 mod errors;
 mod flow;
 
