@@ -23,6 +23,7 @@ pub(super) const GROUPS: [(&str, &[&str]); 7] = [
         &[
             "gate-check",
             "merge",
+            "pr",
             "worktree-release",
             "clean",
             "recover",

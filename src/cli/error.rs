@@ -197,6 +197,7 @@ hinted!(
     vnx::dispatch::answer::AnswerError => exits::answer,
     vnx::dispatch::accept::AcceptError => exits::accept,
     vnx::dispatch::dismiss::DismissError => exits::dismiss,
+    vnx::forge::ForgeError => exits::forge,
 );
 
 /// The errors without a hint of their own.

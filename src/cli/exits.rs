@@ -330,6 +330,37 @@ pub fn merge(e: &MergeError) -> Exit {
     }
 }
 
+/// vnx's conditions, a push or merge the forge refuses, and a pull request closed or merged
+/// meanwhile are verdicts; a missing forge section or dispatch is usage; gh missing or logged
+/// out, no remote, an unreachable or rate-limited forge are failures of the environment.
+pub fn forge(e: &vnx::forge::ForgeError) -> Exit {
+    use vnx::forge::ForgeError as E;
+    match e {
+        E::Refused { .. }
+        | E::PushRejected { .. }
+        | E::Closed { .. }
+        | E::AlreadyMerged { .. }
+        | E::MergeRefused { .. }
+        | E::NoPullRequest { .. } => Exit::No,
+        E::NotConfigured { .. } | E::UnknownDispatch { .. } => Exit::Usage,
+        E::GhMissing { .. }
+        | E::LoggedOut { .. }
+        | E::NoRemote { .. }
+        | E::NotGitHub { .. }
+        | E::PushFailed { .. }
+        | E::Unreachable { .. }
+        | E::RateLimited { .. }
+        | E::TimedOut { .. }
+        | E::Gh { .. }
+        | E::Git { .. }
+        | E::Unreadable { .. }
+        | E::Io { .. } => Exit::Failed,
+        E::Config(e) => config(e),
+        E::Ledger(e) => ledger(e),
+        E::Merge(e) => merge(e),
+    }
+}
+
 /// A `--base` that names no commit is usage, as dispatch's `--base-ref`; else the ledger, git
 /// or a worktree step failed.
 pub fn release(e: &ReleaseError) -> Exit {

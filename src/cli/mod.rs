@@ -37,6 +37,7 @@ mod mcp;
 mod merge;
 mod output;
 mod pool;
+mod pr;
 mod prune;
 mod receipts_append;
 mod receipts_tail;
@@ -112,6 +113,9 @@ enum Command {
     #[command(name = "gate-check")]
     GateCheck(gate_check::Args),
     Merge(merge::Args),
+    /// Open, show and merge dispatches' pull requests on the project's forge
+    #[command(subcommand)]
+    Pr(pr::Command),
     Mcp(mcp::Args),
     Doctor(doctor::Args),
     Report(report::Args),
@@ -352,6 +356,7 @@ pub fn run() -> ExitCode {
         Command::Compare(a) => compare::run(a),
         Command::BestOf(a) => best_of::run(a),
         Command::Group(c) => group::run(c),
+        Command::Pr(c) => pr::run(c),
         Command::Wait(a) => wait::run(a),
         Command::Status(a) => status::run(a),
         Command::Show(a) => show::run(a),

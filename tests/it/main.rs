@@ -56,6 +56,7 @@ mod merge;
 mod merge_queue;
 mod pool;
 mod posture;
+mod pr;
 mod proof;
 mod prune;
 mod questions;

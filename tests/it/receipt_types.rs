@@ -612,6 +612,56 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         &mut failures,
     );
     check(
+        vnx::receipts::PrOpened {
+            dispatch_id: did(ID),
+            number: 7,
+            url: s("https://github.com/o/r/pull/7"),
+            repo: s("o/r"),
+            remote: s("origin"),
+            branch: format!("dispatch/{ID}"),
+            base: s("main"),
+            head_commit: cid(COMMIT),
+            draft: false,
+            action: vnx::receipts::PrAction::Created,
+            gates_passed: vec![s("tests")],
+            completion: CompletionRef {
+                seq: Some(5),
+                line_sha256: s(HASH),
+            },
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::PrMerged {
+            dispatch_id: did(ID),
+            number: 7,
+            url: s("https://github.com/o/r/pull/7"),
+            repo: s("o/r"),
+            branch: format!("dispatch/{ID}"),
+            head_commit: cid(COMMIT),
+            merge_commit: cid(COMMIT),
+            base: s("main"),
+            method: vnx::receipts::PrMergeMethod::Squash,
+            by_vnx: true,
+            merged_by: Some(s("ana")),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::PrClosed {
+            dispatch_id: did(ID),
+            number: 7,
+            url: s("https://github.com/o/r/pull/7"),
+            repo: s("o/r"),
+            branch: format!("dispatch/{ID}"),
+            head_commit: Some(cid(COMMIT)),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
         vnx::receipts::DispatchDismissed {
             dispatch_id: did(ID),
             completion: CompletionRef {

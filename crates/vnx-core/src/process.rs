@@ -40,6 +40,7 @@ pub struct Cmd {
     env_clear: bool,
     timeout: Option<Duration>,
     stdin: Option<PathBuf>,
+    max_output: Option<usize>,
 }
 
 impl Cmd {
@@ -54,6 +55,7 @@ impl Cmd {
             env_clear: false,
             timeout: None,
             stdin: None,
+            max_output: None,
         }
     }
 
@@ -118,6 +120,14 @@ impl Cmd {
     /// Kills the command (its whole group) if it runs longer than this.
     pub fn timeout(mut self, limit: Duration) -> Cmd {
         self.timeout = Some(limit);
+        self
+    }
+
+    /// Keeps at most `bytes` of each of [`run`]'s stdout and stderr; the rest is read and
+    /// dropped (so the command never stalls on a full pipe). For commands whose output
+    /// another party wrote (a forge's text through `gh`): it cannot grow vnx's memory.
+    pub fn max_output(mut self, bytes: usize) -> Cmd {
+        self.max_output = Some(bytes);
         self
     }
 
@@ -256,11 +266,20 @@ pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
     wrap.wrap(ProcessGroup::leader());
     let mut child = spawn_wrapped(&mut wrap).map_err(|e| spawn_error(cmd, e))?;
     // Drain both pipes on threads so a chatty command cannot fill one and stall.
+    let limit = cmd.max_output;
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
             if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
+                match limit {
+                    None => {
+                        let _ = p.read_to_end(&mut buf);
+                    }
+                    Some(n) => {
+                        let _ = (&mut p).take(n as u64).read_to_end(&mut buf);
+                        let _ = io::copy(&mut p, &mut io::sink());
+                    }
+                }
             }
             buf
         })

@@ -104,6 +104,22 @@ pub mod index {
     pub const TEMPORARY_WRITTEN: Step = step("index", "temporary_written");
 }
 
+/// `vnx pr open`.
+pub mod pr_open {
+    use super::{Step, step};
+    /// The recorded head is pushed to the forge's branch; no pull request made or updated yet.
+    pub const PUSHED: Step = step("pr_open", "pushed");
+    /// The pull request is opened or updated on the forge; no `pr_opened` yet.
+    pub const PR_MADE: Step = step("pr_open", "pr_made");
+}
+
+/// `vnx pr merge`.
+pub mod pr_merge {
+    use super::{Step, step};
+    /// The forge merged the pull request; no `pr_merged` yet.
+    pub const MERGED: Step = step("pr_merge", "merged");
+}
+
 /// Every named step, in the order each operation reaches them.
 pub const STEPS: &[Step] = &[
     launch::DIRECTORY_MADE,
@@ -124,6 +140,9 @@ pub const STEPS: &[Step] = &[
     gate::REPORT_APPENDED,
     release::RELEASED,
     index::TEMPORARY_WRITTEN,
+    pr_open::PUSHED,
+    pr_open::PR_MADE,
+    pr_merge::MERGED,
 ];
 
 /// The step named `op:name`, if there is one.

@@ -24,6 +24,7 @@ const DOMAIN: &[u8] = b"vnx-receipt-attestation v1\n";
 const OWNED: &[(&str, &str)] = &[
     ("dispatch_accepted", "vnx accept"),
     ("dispatch_dismissed", "vnx dismiss"),
+    ("pr_", "vnx pr open and vnx pr merge"),
     (
         "dispatch_",
         "vnx dispatch-agent (a worker reports with `vnx report`)",
@@ -381,6 +382,7 @@ mod tests {
             "dispatch_completed",
             "dispatch_accepted",
             "dispatch_dismissed",
+            "pr_opened",
             "gate_result",
             "merge_completed",
             "merge",

@@ -1,7 +1,7 @@
 //! What the ledger holds about one dispatch, for gates and merges: its start (role, base,
 //! branch), its completion (status, head), a phantom guard's correction, a person's
-//! acceptance of its work (`vnx accept`: done, at the head vnx read), and every gate
-//! request and result; and the contract hash that ties a gate's request to its result. Only
+//! acceptance of its work (`vnx accept`: done, at the head vnx read), every gate
+//! request and result, and its pull request's receipts (`vnx pr`); and the contract hash that ties a gate's request to its result. Only
 //! receipts attested by a trusted key count; the others are set aside as unattested, for the
 //! caller to name.
 
@@ -14,7 +14,7 @@ use crate::attest::{self, Attestation};
 use crate::json::{self, Object, Value};
 use crate::receipts::{
     self, DispatchAccepted, DispatchCompleted, DispatchCorrected, DispatchStarted, DispatchStatus,
-    GateRequest, GateResult, Kind,
+    GateRequest, GateResult, Kind, PrClosed, PrMerged, PrOpened,
 };
 use crate::tail;
 
@@ -72,6 +72,13 @@ pub struct Evidence {
     pub requests: Vec<Evidenced<GateRequest>>,
     /// Every `gate_result`, in ledger order.
     pub results: Vec<Evidenced<GateResult>>,
+    /// Every `pr_opened` (its head pushed, its pull request opened or updated), in ledger
+    /// order.
+    pub prs_opened: Vec<Evidenced<PrOpened>>,
+    /// The last `pr_merged`: its pull request merged on the forge.
+    pub pr_merged: Option<Evidenced<PrMerged>>,
+    /// Every `pr_closed`, in ledger order.
+    pub prs_closed: Vec<Evidenced<PrClosed>>,
     /// Receipts of these kinds about the dispatch that no trusted key attests: written by
     /// something other than vnx (a worker, say), and ignored.
     pub unattested: Vec<(Line, Attestation)>,
@@ -116,6 +123,9 @@ impl Evidence {
                     | "dispatch_accepted"
                     | "gate_request"
                     | "gate_result"
+                    | "pr_opened"
+                    | "pr_merged"
+                    | "pr_closed"
             );
             if evidence {
                 let attestation = attest::check(&line.fields, trusted);
@@ -146,6 +156,9 @@ impl Evidence {
                 }
                 GateRequest::EVENT => e.requests.extend(typed(line)),
                 GateResult::EVENT => e.results.extend(typed(line)),
+                PrOpened::EVENT => e.prs_opened.extend(typed(line)),
+                PrMerged::EVENT => e.pr_merged = typed(line),
+                PrClosed::EVENT => e.prs_closed.extend(typed(line)),
                 _ => {}
             }
         }

@@ -21,6 +21,7 @@ pub mod dispatch;
 pub mod doctor;
 pub mod egress;
 pub mod evidence_reach;
+pub mod forge;
 pub mod gate;
 pub mod group;
 pub mod init;

@@ -152,6 +152,10 @@ pub struct Session {
     /// Documented id → the id the program printed in its place.
     ids: BTreeMap<String, String>,
     tmux: Server,
+    /// The scripted GitHub the documents' `vnx pr` examples use: `origin` at
+    /// `https://github.com/o/r.git` pushes to it (a `pushInsteadOf` in the session's git
+    /// configuration, through `GIT_CONFIG_COUNT`) and `gh` reaches its API on a socket.
+    _forge: super::forge::ScriptedForge,
 }
 
 /// Why a step did not do what the documentation says.
@@ -177,6 +181,7 @@ impl Session {
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&outputs).unwrap();
         let tmux = Server::new();
+        let forge = super::forge::ScriptedForge::start();
         let vnx = Path::new(env!("CARGO_BIN_EXE_vnx")).parent().unwrap();
         let path = std::env::join_paths(std::iter::once(vnx.to_path_buf()).chain(
             std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
@@ -190,7 +195,14 @@ impl Session {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("VNX_TMUX_SOCKET", tmux.0.socket())
             .envs(SESSION_ENV.iter().copied())
-            .current_dir(&home)
+            .env("GIT_CONFIG_COUNT", "1")
+            .env(
+                "GIT_CONFIG_KEY_0",
+                format!("url.{}.pushInsteadOf", forge.bare().display()),
+            )
+            .env("GIT_CONFIG_VALUE_0", super::forge::URL);
+        forge.env(&mut bash);
+        bash.current_dir(&home)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -216,6 +228,7 @@ impl Session {
             count: 0,
             ids: BTreeMap::new(),
             tmux,
+            _forge: forge,
         };
         // tmux ends its server with its last session, and a window opened at that moment
         // finds it gone: one idle session (started from the shell, so with its environment)

@@ -8,6 +8,7 @@
 
 pub mod console;
 mod fakes;
+pub mod forge;
 mod gates;
 mod host;
 mod repo;

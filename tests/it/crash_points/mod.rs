@@ -15,6 +15,8 @@ mod gate;
 mod index;
 mod launch;
 mod merge;
+mod pr_merge;
+mod pr_open;
 mod release;
 
 use std::path::{Path, PathBuf};

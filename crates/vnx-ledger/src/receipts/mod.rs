@@ -18,6 +18,7 @@ mod gate;
 mod group;
 pub mod kinds;
 pub mod merge;
+mod pr;
 mod queue;
 mod release;
 mod remote;
@@ -60,6 +61,7 @@ pub use merge::{
     DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
     MergeStatus,
 };
+pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
@@ -224,6 +226,12 @@ pub enum Typed {
     RemoteReceipt(Box<Read<RemoteReceipt>>),
     /// A `remote_lost` receipt.
     RemoteLost(Box<Read<RemoteLost>>),
+    /// A `pr_opened` receipt.
+    PrOpened(Box<Read<PrOpened>>),
+    /// A `pr_merged` receipt.
+    PrMerged(Box<Read<PrMerged>>),
+    /// A `pr_closed` receipt.
+    PrClosed(Box<Read<PrClosed>>),
     /// A kind this version does not know (or a known kind whose members do not have its
     /// shape): kept whole.
     Other(Object<'static>),
@@ -261,6 +269,9 @@ impl Typed {
             Some(EgressDecision::EVENT) => boxed(object, Typed::EgressDecision),
             Some(RemoteReceipt::EVENT) => boxed(object, Typed::RemoteReceipt),
             Some(RemoteLost::EVENT) => boxed(object, Typed::RemoteLost),
+            Some(PrOpened::EVENT) => boxed(object, Typed::PrOpened),
+            Some(PrMerged::EVENT) => boxed(object, Typed::PrMerged),
+            Some(PrClosed::EVENT) => boxed(object, Typed::PrClosed),
             _ => None,
         };
         typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
@@ -277,7 +288,7 @@ impl Typed {
 }
 
 /// The event types of every kind this module types.
-pub const KINDS: [&str; 24] = [
+pub const KINDS: [&str; 27] = [
     DispatchStarted::EVENT,
     DispatchCompleted::EVENT,
     DispatchCorrected::EVENT,
@@ -302,6 +313,9 @@ pub const KINDS: [&str; 24] = [
     EgressDecision::EVENT,
     RemoteReceipt::EVENT,
     RemoteLost::EVENT,
+    PrOpened::EVENT,
+    PrMerged::EVENT,
+    PrClosed::EVENT,
 ];
 
 /// Rounds seconds to milliseconds, as receipts record durations.

@@ -47,7 +47,10 @@ pub fn document() -> Value {
         QueueDecision,
         EgressDecision,
         RemoteReceipt,
-        RemoteLost
+        RemoteLost,
+        PrOpened,
+        PrMerged,
+        PrClosed
     );
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     if let Some(d) = doc.get_mut("$defs").and_then(Value::as_object_mut) {

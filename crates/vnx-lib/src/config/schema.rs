@@ -45,6 +45,8 @@ pub struct Config {
     pub sandbox: super::sandbox::SandboxConfig,
     /// Remote hosts dispatches can run on (`hosts:`), by name.
     pub hosts: BTreeMap<String, super::hosts::HostConfig>,
+    /// The forge dispatches' pull requests go to (`forge:`); `None`: no pull requests.
+    pub forge: Option<super::forge::ForgeConfig>,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -135,6 +137,7 @@ pub(super) struct RawConfig {
     pub(super) queue: Option<super::queue::RawQueue>,
     pub(super) sandbox: Option<super::sandbox::RawSandbox>,
     pub(super) hosts: Option<Entries<super::hosts::RawHost>>,
+    pub(super) forge: Option<super::forge::RawForge>,
 }
 
 #[derive(Deserialize)]

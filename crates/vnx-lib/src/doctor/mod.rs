@@ -3,12 +3,13 @@
 //! to do: git and tmux (`tools`), the worker CLIs and the flags vnx passes them (`clis`), the
 //! project's committed files (`files`), the ledger, its checkpoints and the signing key
 //! (`evidence`), who could forge or tamper with the evidence (`reach`), merges interrupted
-//! before their outcome was recorded (`merges`), and what dispatches left behind
-//! (`leftovers`).
+//! before their outcome was recorded (`merges`), what dispatches left behind
+//! (`leftovers`), and, with a `forge:` section, the remote and `gh`'s login (`forge`).
 
 mod clis;
 mod evidence;
 mod files;
+mod forge;
 mod leftovers;
 mod merges;
 mod reach;
@@ -225,6 +226,15 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         }
         if let (Some(root), true, Some(ledger)) = (root, initialised, inputs.ledger) {
             rest.push(merges::interrupted(root, ledger, inputs.key_path));
+        }
+        if let (Some(root), true) = (root, initialised)
+            && let Some(forge) = inputs
+                .project
+                .and_then(|p| p.load_config().ok())
+                .and_then(|c| c.forge)
+        {
+            let gh = (inputs.find_program)("gh");
+            rest.push(forge::check(root, &forge, gh.as_deref()));
         }
         if let (Some(root), true) = (root, initialised) {
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));

@@ -165,6 +165,47 @@ pub(super) fn check(
     Ok(plan)
 }
 
+/// The first two conditions alone, `ledger_verifies` and `checkpoint_extended`, as a merge
+/// checks them (what `vnx pr` requires of the ledger before it pushes or merges).
+pub fn ledger_conditions(ctx: &Reading<'_>, id: &DispatchId) -> Result<[Condition; 2], MergeError> {
+    let mut plan = empty_plan(id);
+    let (verifies, extends) = ledger(ctx, &mut plan)?;
+    Ok([cond(ORDER[0], verifies), cond(ORDER[1], extends)])
+}
+
+/// `dispatch_done` and `gates_passed` as a merge checks them, with the required gates'
+/// evidence for the recorded head (what `vnx pr` requires of the dispatch).
+pub fn dispatch_conditions(
+    config: &Config,
+    ev: &Evidence,
+    id: &DispatchId,
+) -> ([Condition; 2], Vec<GateEvidence>) {
+    let mut plan = empty_plan(id);
+    plan.head_commit = ev.head().cloned();
+    let done = cond(ORDER[2], done(ev, id));
+    let gates = cond(ORDER[4], gates(config, ev, &mut plan));
+    ([done, gates], plan.gates)
+}
+
+fn empty_plan(id: &DispatchId) -> Plan {
+    Plan {
+        dispatch_id: id.clone(),
+        conditions: Vec::new(),
+        role: None,
+        branch: None,
+        head_commit: None,
+        base_ref: None,
+        base_commit: None,
+        base_tip: None,
+        base_moved: false,
+        merge_tree: None,
+        gates: Vec::new(),
+        checkpoint: None,
+        completion: None,
+        acceptance: None,
+    }
+}
+
 /// The chain, and the last checkpoint.
 fn ledger(ctx: &Reading<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), MergeError> {
     // The verification `audit-chain verify`, `doctor`, `status` and the git hooks make:

@@ -1,0 +1,168 @@
+//! The `forge:` section of `.vnx/config.yaml`: where dispatches' pull requests go (the kind of
+//! forge, the remote vnx pushes to, the repository when the remote does not name it), how
+//! `vnx pr merge` merges (its method, whether green checks are required) and how long one
+//! call of the forge's command-line client may take; validated with line and column.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::validation::{Checked, Validator};
+use crate::receipts::PrMergeMethod;
+
+/// The forges vnx drives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    /// GitHub, through the user's own `gh` and its login.
+    #[default]
+    Github,
+}
+
+impl ForgeKind {
+    /// As the config spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ForgeKind::Github => "github",
+        }
+    }
+}
+
+/// `forge:`: the forge dispatches' pull requests are opened on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForgeConfig {
+    /// The kind of forge.
+    pub kind: ForgeKind,
+    /// The git remote pushed to; its URL names the repository.
+    pub remote: String,
+    /// The repository (`owner/name`), when the remote's URL does not name it.
+    pub repo: Option<String>,
+    /// How `vnx pr merge` merges.
+    pub merge_method: PrMergeMethod,
+    /// Whether `vnx pr merge` requires checks on the head, all passing (`false`: a head
+    /// with no checks may merge; failing or pending ones still refuse it).
+    pub require_checks: bool,
+    /// Whether pull requests open as drafts unless `--draft` or `--ready` says.
+    pub draft: bool,
+    /// Seconds one call of the forge's client may take before it is killed.
+    pub timeout_seconds: u64,
+    /// Opens the pull request of a dispatch that ends done with its gates passed, as if
+    /// `vnx pr open` had been run (`dispatch-agent --pr` for one dispatch).
+    pub open_on_done: bool,
+}
+
+impl Default for ForgeConfig {
+    fn default() -> ForgeConfig {
+        ForgeConfig {
+            kind: ForgeKind::Github,
+            remote: "origin".to_owned(),
+            repo: None,
+            merge_method: PrMergeMethod::Squash,
+            require_checks: true,
+            draft: false,
+            timeout_seconds: 60,
+            open_on_done: false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawForge {
+    kind: Option<Spanned<ForgeKind>>,
+    remote: Option<Spanned<String>>,
+    repo: Option<Spanned<String>>,
+    merge_method: Option<Spanned<String>>,
+    require_checks: Option<bool>,
+    draft: Option<bool>,
+    timeout_seconds: Option<Spanned<i64>>,
+    open_on_done: Option<bool>,
+}
+
+/// The longest one forge call may take: 10 minutes.
+const MAX_TIMEOUT: u64 = 600;
+
+/// Whether `text` is a repository as GitHub names one: `owner/name`, each of letters,
+/// digits, `-`, `_` and `.`, the owner not starting with `-` and neither being `.` or `..`.
+pub fn is_repo_name(text: &str) -> bool {
+    let Some((owner, name)) = text.split_once('/') else {
+        return false;
+    };
+    let part = |p: &str| {
+        (1..=100).contains(&p.len())
+            && !p.starts_with('-')
+            && p != "."
+            && p != ".."
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    part(owner) && part(name)
+}
+
+impl Validator<'_> {
+    /// `forge:`.
+    pub(super) fn forge(&self, raw: RawForge) -> Checked<ForgeConfig> {
+        let mut forge = ForgeConfig::default();
+        if let Some(k) = raw.kind {
+            forge.kind = k.value;
+        }
+        if let Some(r) = raw.remote {
+            let ok = !r.value.is_empty()
+                && !r.value.starts_with('-')
+                && r.value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+            if !ok {
+                let msg = format!(
+                    "forge.remote must name a git remote (letters, digits, `-`, `_`, `.`, \
+                     `/`, not starting with `-`), not {:?}",
+                    r.value
+                );
+                return self.err(&r.referenced, msg);
+            }
+            forge.remote = r.value;
+        }
+        if let Some(r) = raw.repo {
+            if !is_repo_name(&r.value) {
+                let msg = format!("forge.repo must be `owner/name`, not {:?}", r.value);
+                return self.err(&r.referenced, msg);
+            }
+            forge.repo = Some(r.value);
+        }
+        if let Some(m) = raw.merge_method {
+            forge.merge_method = match m.value.as_str() {
+                "merge" => PrMergeMethod::Merge,
+                "squash" => PrMergeMethod::Squash,
+                "rebase" => PrMergeMethod::Rebase,
+                other => {
+                    let msg = format!(
+                        "forge.merge_method must be merge, squash or rebase, not {other:?}"
+                    );
+                    return self.err(&m.referenced, msg);
+                }
+            };
+        }
+        if let Some(b) = raw.require_checks {
+            forge.require_checks = b;
+        }
+        if let Some(b) = raw.draft {
+            forge.draft = b;
+        }
+        if let Some(b) = raw.open_on_done {
+            forge.open_on_done = b;
+        }
+        if let Some(t) = raw.timeout_seconds {
+            let Some(n) = u64::try_from(t.value)
+                .ok()
+                .filter(|n| (1..=MAX_TIMEOUT).contains(n))
+            else {
+                let msg = format!(
+                    "forge.timeout_seconds must be between 1 and {MAX_TIMEOUT}, not {}",
+                    t.value
+                );
+                return self.err(&t.referenced, msg);
+            };
+            forge.timeout_seconds = n;
+        }
+        Ok(forge)
+    }
+}

@@ -1,0 +1,236 @@
+//! `vnx pr merge ID`: vnx's own conditions first — the ledger verifies and extends its
+//! checkpoint, the dispatch is done, its required gates passed on its recorded head, the pull
+//! request is open and its head on the forge is that recorded head, and its checks are green
+//! — then the forge's merge through `gh pr merge --match-head-commit` with the method the
+//! config names, then a signed `pr_merged` with the merge commit.
+//!
+//! A pull request found merged on the forge (by a person, or by a `vnx pr merge` killed
+//! before its receipt, step `pr_merge:merged`) is recorded as merged, with its merge commit
+//! and who merged it; one found closed gets its `pr_closed`.
+
+use serde::Serialize;
+
+use super::history::History;
+use super::open::{grounds, record_closed};
+use super::view::{self, PrState, PullRequest};
+use super::{Context, Forge, ForgeError};
+use crate::config::Config;
+use crate::ids::{CommitId, DispatchId};
+use crate::ledger::{Ledger, now_utc};
+use crate::merge::Condition;
+use crate::receipts::{self, PrMergeMethod, PrMerged, PrOpened};
+use crate::steps;
+
+/// The conditions `vnx pr merge` adds to a merge's own, in order.
+pub const ORDER: [&str; 3] = ["pr_open", "pr_at_recorded_head", "checks_green"];
+
+/// What `vnx pr merge` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Merged {
+    /// The `pr_merged` receipt.
+    pub receipt: PrMerged,
+    /// Whether it was recorded before this run (nothing was done).
+    pub recorded_before: bool,
+    /// Whether this run found it merged on the forge rather than merging it.
+    pub found_merged: bool,
+}
+
+fn cond(name: &'static str, result: Result<String, String>) -> Condition {
+    match result {
+        Ok(detail) => Condition {
+            name,
+            ok: true,
+            detail,
+        },
+        Err(detail) => Condition {
+            name,
+            ok: false,
+            detail,
+        },
+    }
+}
+
+/// vnx's conditions on the pull request itself.
+pub fn pr_conditions(pr: &PullRequest, head: &str, require_checks: bool) -> Vec<Condition> {
+    let open = match (pr.state, pr.draft) {
+        (PrState::Open, false) => Ok(format!("#{} is open", pr.number)),
+        (PrState::Open, true) => Err(format!(
+            "#{} is a draft (`gh pr ready {}` marks it ready)",
+            pr.number, pr.number
+        )),
+        (s, _) => Err(format!("#{} is {}", pr.number, s.name())),
+    };
+    let at_head = if pr.head_commit == head {
+        Ok(format!("the forge's head of #{} is {head}", pr.number))
+    } else {
+        Err(format!(
+            "the forge's head of #{} is {}, not the recorded head {head} (pushed by someone \
+             else, or a later follow-up's: merge that one)",
+            pr.number, pr.head_commit
+        ))
+    };
+    let failing: Vec<&str> = pr
+        .checks
+        .iter()
+        .filter(|c| c.state == view::CheckState::Fail)
+        .map(|c| c.name.as_str())
+        .collect();
+    let pending: Vec<&str> = pr
+        .checks
+        .iter()
+        .filter(|c| c.state == view::CheckState::Pending)
+        .map(|c| c.name.as_str())
+        .collect();
+    let checks = if !failing.is_empty() {
+        Err(format!(
+            "check(s) failing: {} (`vnx pr fix` hands them to a follow-up)",
+            failing.join(", ")
+        ))
+    } else if !pending.is_empty() {
+        Err(format!("check(s) pending: {}", pending.join(", ")))
+    } else if pr.checks.is_empty() && require_checks {
+        Err(format!(
+            "no checks reported on {head} (forge.require_checks: false merges without)"
+        ))
+    } else if pr.checks.is_empty() {
+        Ok("no checks reported, and forge.require_checks is false".into())
+    } else {
+        Ok(format!("{} check(s) pass", pr.checks.len()))
+    };
+    vec![
+        cond(ORDER[0], open),
+        cond(ORDER[1], at_head),
+        cond(ORDER[2], checks),
+    ]
+}
+
+/// Merges the pull request of dispatch `id` (method: `method`, else `forge.merge_method`).
+pub fn merge(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    config: &Config,
+    id: &DispatchId,
+    method: Option<PrMergeMethod>,
+) -> Result<Merged, ForgeError> {
+    let ev = crate::evidence::Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let Some(branch) = ev.started.as_ref().map(|s| s.receipt.branch.clone()) else {
+        return Err(ForgeError::UnknownDispatch { id: id.clone() });
+    };
+    let history = History::read(ctx.ledger, &branch, ctx.trusted_keys)?;
+    let Some(opened) = history.current().cloned() else {
+        return Err(ForgeError::NoPullRequest {
+            id: id.clone(),
+            branch,
+        });
+    };
+    if let Some(m) = history.merged_as(opened.number) {
+        return Ok(Merged {
+            receipt: m.clone(),
+            recorded_before: true,
+            found_merged: false,
+        });
+    }
+    let gh = &forge.gh;
+    let pr = view::view(gh, opened.number)?;
+    match pr.state {
+        PrState::Merged => {
+            let receipt = record_merged(ctx, forge, &opened, &pr, false, None)?;
+            return Ok(Merged {
+                receipt,
+                recorded_before: false,
+                found_merged: true,
+            });
+        }
+        PrState::Closed => {
+            record_closed(ctx, &opened, &pr, &history)?;
+            return Err(ForgeError::Closed {
+                id: id.clone(),
+                number: pr.number,
+                url: pr.url,
+            });
+        }
+        PrState::Open => {}
+    }
+    let head = ev.head().map(ToString::to_string).unwrap_or_default();
+    let extra = pr_conditions(&pr, &head, forge.config.require_checks);
+    let g = grounds(ctx, config, id, "merging the pull request", &extra, true)?;
+    let method = method.unwrap_or(forge.config.merge_method);
+    let n = pr.number.to_string();
+    let flag = format!("--{}", method.name());
+    let head_text = g.head.to_string();
+    let args = [
+        "pr",
+        "merge",
+        &n,
+        "--repo",
+        gh.repo(),
+        &flag,
+        "--match-head-commit",
+        &head_text,
+    ];
+    if let Err(e) = gh.run(args) {
+        return Err(match e {
+            ForgeError::Gh { detail, .. } => ForgeError::MergeRefused {
+                id: id.clone(),
+                number: pr.number,
+                detail,
+            },
+            other => other,
+        });
+    }
+    steps::reached(steps::pr_merge::MERGED);
+    let after = view::view(gh, pr.number)?;
+    if after.state != PrState::Merged {
+        return Err(ForgeError::MergeRefused {
+            id: id.clone(),
+            number: pr.number,
+            detail: format!(
+                "gh merged nothing: the pull request is {}",
+                after.state.name()
+            ),
+        });
+    }
+    let receipt = record_merged(ctx, forge, &opened, &after, true, Some(method))?;
+    Ok(Merged {
+        receipt,
+        recorded_before: false,
+        found_merged: false,
+    })
+}
+
+/// Records `pr_merged` for `pr`, read merged on the forge.
+pub(super) fn record_merged(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    opened: &PrOpened,
+    pr: &PullRequest,
+    by_vnx: bool,
+    method: Option<PrMergeMethod>,
+) -> Result<PrMerged, ForgeError> {
+    let commit = |c: &str, what: &str| {
+        CommitId::parse(c).map_err(|_| ForgeError::Unreadable {
+            command: format!("gh pr view {}", pr.number),
+            detail: format!("the {what} {c:?} is not a commit id"),
+        })
+    };
+    let receipt = PrMerged {
+        dispatch_id: opened.dispatch_id.clone(),
+        number: pr.number,
+        url: pr.url.clone(),
+        repo: forge.repo.clone(),
+        branch: opened.branch.clone(),
+        head_commit: commit(&pr.head_commit, "head")?,
+        merge_commit: commit(
+            pr.merge_commit.as_deref().unwrap_or_default(),
+            "merge commit",
+        )?,
+        base: pr.base.clone(),
+        method: method.unwrap_or(PrMergeMethod::Unknown),
+        by_vnx,
+        merged_by: pr.merged_by.clone(),
+        extra: Default::default(),
+    };
+    let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
+    Ledger::new(ctx.ledger).append(&line)?;
+    Ok(receipt)
+}

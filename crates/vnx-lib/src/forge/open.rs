@@ -1,0 +1,329 @@
+//! `vnx pr open ID`: a dispatch's recorded head pushed to the forge and its pull request
+//! opened, or the branch's open one updated, then a signed `pr_opened`. Only from a ledger
+//! that verifies, only for a dispatch that ended done (or whose work a person accepted), and
+//! only the head its completion (or acceptance) recorded. The title is the task's; the body
+//! (written to a private file `gh` reads, never an argv) carries the worker's summary, the
+//! gates that passed on that head and the receipt that proves it.
+//!
+//! Its steps (`steps::pr_open`): pushed, pull request made, receipt. A rerun after a kill
+//! pushes the same head again (nothing to do), finds the branch's open pull request and
+//! updates it, and records the receipt.
+
+use std::path::PathBuf;
+
+use super::history::History;
+use super::view::{self, PrState};
+use super::{Context, Forge, ForgeError, base_branch, push, text};
+use crate::config::Config;
+use crate::evidence::Evidence;
+use crate::ids::DispatchId;
+use crate::ledger::{Ledger, now_utc};
+use crate::merge::conditions;
+use crate::receipts::merge::CompletionRef;
+use crate::receipts::{self, PrAction, PrClosed, PrOpened};
+use crate::steps;
+
+/// What the caller asks of the pull request.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Open it as a draft (`Some(true)`), ready (`Some(false)`), or as `forge.draft` says.
+    pub draft: Option<bool>,
+    /// The branch to merge into; `None`: the branch the dispatch started from.
+    pub base: Option<String>,
+}
+
+/// What the ledger says about a dispatch that a pull request rests on.
+pub(super) struct Grounds {
+    pub(super) ev: Evidence,
+    pub(super) branch: String,
+    pub(super) base_ref: String,
+    pub(super) head: crate::ids::CommitId,
+    pub(super) completion: CompletionRef,
+    pub(super) gates_passed: Vec<String>,
+}
+
+/// The ledger's evidence for dispatch `id`, and vnx's conditions for a pull request (the
+/// ledger verifies; the dispatch is done; with `gates`, its required gates passed on its
+/// head): every condition is checked, and the first that fails refuses.
+pub(super) fn grounds(
+    ctx: &Context<'_>,
+    config: &Config,
+    id: &DispatchId,
+    what: &'static str,
+    extra: &[crate::merge::Condition],
+    gates_required: bool,
+) -> Result<Grounds, ForgeError> {
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    if ev.started.is_none() && ev.unattested_start().is_none() {
+        return Err(ForgeError::UnknownDispatch { id: id.clone() });
+    }
+    let [verifies, extends] = conditions::ledger_conditions(&ctx.reading(), id)?;
+    let ([done, gates], evidence) = conditions::dispatch_conditions(config, &ev, id);
+    let mut all = vec![verifies];
+    if gates_required {
+        all.push(extends);
+    }
+    all.push(done);
+    if gates_required {
+        all.push(gates);
+    }
+    all.extend(extra.iter().cloned());
+    if let Some(failed) = all.iter().find(|c| !c.ok) {
+        return Err(ForgeError::Refused {
+            id: id.clone(),
+            what,
+            detail: failed.detail.clone(),
+            conditions: all.clone(),
+        });
+    }
+    let (Some(started), Some(head)) = (&ev.started, ev.head().cloned()) else {
+        return Err(ForgeError::Refused {
+            id: id.clone(),
+            what,
+            detail: format!("the ledger records no start or no head for {id}"),
+            conditions: all,
+        });
+    };
+    let completion = match (&ev.accepted, &ev.completed) {
+        (Some(a), _) => CompletionRef {
+            seq: a.seq(),
+            line_sha256: a.line.line_sha256.clone(),
+        },
+        (None, Some(c)) => CompletionRef {
+            seq: c.seq(),
+            line_sha256: c.line.line_sha256.clone(),
+        },
+        (None, None) => {
+            return Err(ForgeError::Refused {
+                id: id.clone(),
+                what,
+                detail: format!("dispatch {id} has not completed"),
+                conditions: all,
+            });
+        }
+    };
+    let gates_passed = evidence
+        .iter()
+        .filter(|g| g.status == "pass")
+        .map(|g| g.gate.clone())
+        .collect();
+    Ok(Grounds {
+        branch: started.receipt.branch.clone(),
+        base_ref: started.receipt.base_ref.clone(),
+        head,
+        completion,
+        gates_passed,
+        ev,
+    })
+}
+
+/// The body of a dispatch's pull request.
+fn body(id: &DispatchId, g: &Grounds) -> String {
+    let summary =
+        g.ev.completed
+            .as_ref()
+            .and_then(|c| c.receipt.report.as_ref())
+            .and_then(|r| r.summary.as_deref())
+            .map_or_else(
+                || "(the worker left no summary)".to_owned(),
+                |s| text::clean(s, 4000),
+            );
+    let role = g.ev.role().unwrap_or("-");
+    let gates = if g.gates_passed.is_empty() {
+        "none (the role requires none, or none has passed yet)".to_owned()
+    } else {
+        g.gates_passed
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let line = g
+        .completion
+        .seq
+        .map_or_else(|| "?".to_owned(), |s| s.to_string());
+    format!(
+        "{summary}\n\n---\n\nOpened by vnx for dispatch `{id}` (role `{role}`), head `{}`.\n\n\
+         - Gates passed on this head: {gates}\n\
+         - Evidence: the signed completion on ledger line {line} (sha256 `{}`); \
+         `vnx audit-chain verify` checks the ledger, `vnx show {id}` shows the dispatch.\n",
+        g.head, g.completion.line_sha256
+    )
+}
+
+/// The pull request of dispatch `id` opened or updated, and its `pr_opened` recorded.
+pub fn open(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    config: &Config,
+    id: &DispatchId,
+    request: &Request,
+) -> Result<PrOpened, ForgeError> {
+    let g = grounds(ctx, config, id, "opening the pull request", &[], false)?;
+    let history = History::read(ctx.ledger, &g.branch, ctx.trusted_keys)?;
+    let gh = &forge.gh;
+    // A pull request recorded before and merged or closed on the forge since is recognised
+    // first, and its receipt recorded, before anything is pushed.
+    if let Some(last) = history.current() {
+        if let Some(m) = history.merged_as(last.number) {
+            return Err(ForgeError::AlreadyMerged {
+                id: id.clone(),
+                number: m.number,
+                url: m.url.clone(),
+                merge_commit: m.merge_commit.to_string(),
+            });
+        }
+        let pr = view::view(gh, last.number)?;
+        match pr.state {
+            PrState::Merged => {
+                let m = super::merge::record_merged(ctx, forge, last, &pr, false, None)?;
+                return Err(ForgeError::AlreadyMerged {
+                    id: id.clone(),
+                    number: m.number,
+                    url: m.url,
+                    merge_commit: m.merge_commit.to_string(),
+                });
+            }
+            PrState::Closed => {
+                record_closed(ctx, last, &pr, &history)?;
+                return Err(ForgeError::Closed {
+                    id: id.clone(),
+                    number: pr.number,
+                    url: pr.url,
+                });
+            }
+            PrState::Open => {}
+        }
+    }
+    let timeout = std::time::Duration::from_secs(forge.config.timeout_seconds);
+    push::push(ctx.root, &forge.config.remote, &g.head, &g.branch, timeout)?;
+    steps::reached(steps::pr_open::PUSHED);
+    let base = base_branch(request.base.as_deref(), &g.base_ref);
+    let title =
+        g.ev.started
+            .as_ref()
+            .and_then(|s| s.receipt.title.as_deref())
+            .map_or_else(|| format!("vnx dispatch {id}"), |t| text::line(t, 200));
+    let body_file = write_body(ctx, id, &body(id, &g))?;
+    let body_arg = body_file.as_os_str().to_owned();
+    let existing = view::open_for_branch(gh, &g.branch)?;
+    let (number, url, draft, action) = match existing {
+        Some((number, url, draft)) => {
+            let n = number.to_string();
+            let args: Vec<std::ffi::OsString> = [
+                "pr",
+                "edit",
+                &n,
+                "--repo",
+                gh.repo(),
+                "--title",
+                &title,
+                "--base",
+                &base,
+            ]
+            .iter()
+            .map(Into::into)
+            .chain(["--body-file".into(), body_arg.clone()])
+            .collect();
+            gh.run(args)?;
+            (number, url, draft, PrAction::Updated)
+        }
+        None => {
+            let draft = request.draft.unwrap_or(forge.config.draft);
+            let mut args: Vec<std::ffi::OsString> = [
+                "pr",
+                "create",
+                "--repo",
+                gh.repo(),
+                "--head",
+                &g.branch,
+                "--base",
+                &base,
+                "--title",
+                &title,
+            ]
+            .iter()
+            .map(Into::into)
+            .chain(["--body-file".into(), body_arg.clone()])
+            .collect();
+            if draft {
+                args.push("--draft".into());
+            }
+            let answer = gh.run(args)?;
+            let url = answer
+                .stdout
+                .lines()
+                .rev()
+                .find(|l| l.contains("/pull/"))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned();
+            let number = url
+                .rsplit('/')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| ForgeError::Unreadable {
+                    command: "gh pr create".into(),
+                    detail: format!("no pull request address in {:?}", text::line(&url, 200)),
+                })?;
+            (number, text::line(&url, 300), draft, PrAction::Created)
+        }
+    };
+    let _ = std::fs::remove_file(&body_file);
+    steps::reached(steps::pr_open::PR_MADE);
+    let receipt = PrOpened {
+        dispatch_id: id.clone(),
+        number,
+        url,
+        repo: forge.repo.clone(),
+        remote: forge.config.remote.clone(),
+        branch: g.branch,
+        base,
+        head_commit: g.head,
+        draft,
+        action,
+        gates_passed: g.gates_passed,
+        completion: g.completion,
+        extra: Default::default(),
+    };
+    let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
+    Ledger::new(ctx.ledger).append(&line)?;
+    Ok(receipt)
+}
+
+/// Writes the body to a private file under `.vnx-data/forge/`.
+fn write_body(ctx: &Context<'_>, id: &DispatchId, body: &str) -> Result<PathBuf, ForgeError> {
+    let dir = ctx.data_dir.join("forge");
+    let io = |path: &std::path::Path, source| ForgeError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    crate::files::private_dir(&dir).map_err(|e| io(&dir, e))?;
+    let path = dir.join(format!("body-{id}.md"));
+    crate::files::write_atomic_private(&path, body.as_bytes(), false).map_err(|e| io(&path, e))?;
+    Ok(path)
+}
+
+/// Records `pr_closed` for a pull request seen closed, unless it is recorded already.
+pub(super) fn record_closed(
+    ctx: &Context<'_>,
+    opened: &PrOpened,
+    pr: &view::PullRequest,
+    history: &History,
+) -> Result<(), ForgeError> {
+    if history.closed_recorded(opened.number) {
+        return Ok(());
+    }
+    let receipt = PrClosed {
+        dispatch_id: opened.dispatch_id.clone(),
+        number: opened.number,
+        url: opened.url.clone(),
+        repo: opened.repo.clone(),
+        branch: opened.branch.clone(),
+        head_commit: crate::ids::CommitId::parse(&pr.head_commit).ok(),
+        extra: Default::default(),
+    };
+    let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
+    Ledger::new(ctx.ledger).append(&line)?;
+    Ok(())
+}

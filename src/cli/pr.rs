@@ -1,0 +1,340 @@
+//! `vnx pr`: a dispatch's pull request on the project's forge, through the user's own `gh`:
+//! opened (or updated) from the recorded head, shown, and merged when vnx's conditions and
+//! the forge's checks hold.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use vnx::forge::{self, Context, Forge, ForgeError};
+use vnx::ids::DispatchId;
+use vnx::receipts::PrMergeMethod;
+
+use super::CliError;
+use super::output::{Out, escape, say};
+use super::settings;
+
+/// Open, show and merge dispatches' pull requests on the project's forge
+#[derive(clap::Subcommand)]
+pub enum Command {
+    Open(OpenArgs),
+    Show(ShowArgs),
+    Merge(MergeArgs),
+}
+
+/// Push dispatches' recorded heads and open (or update) their pull requests
+///
+/// For each dispatch, in order: the ledger must verify and the dispatch must have ended done
+/// (or its work been accepted with `vnx accept`). Its recorded head — exactly the commit its
+/// completion recorded, never what the branch holds now — is pushed to `dispatch/<id>` on the
+/// remote `forge.remote` names (never forced), then the branch's open pull request is updated,
+/// or a new one opened: titled with the task's title, its body the worker's summary, the gates
+/// that passed on that head and the receipt that proves it. A signed `pr_opened` records the
+/// number, address, head and base. `gh` runs in the main checkout with your own login.
+///
+/// Refused (exit 1): a dispatch that is not done, a ledger that does not verify, a push the
+/// forge rejects (a branch with commits vnx never recorded, a protected branch), a pull
+/// request closed or merged on the forge meanwhile (recorded as such). Exit 3 when gh is
+/// missing or logged out, the remote is missing, or the forge is unreachable or
+/// rate-limited; nothing is recorded then.
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx pr open D-6d7e8f9a0b1c")]
+pub struct OpenArgs {
+    /// The dispatch ids (or their starts)
+    #[arg(value_name = "ID", required = true, num_args = 1..)]
+    ids: Vec<String>,
+    /// Open it as a draft [default: forge.draft]
+    #[arg(long, conflicts_with = "ready")]
+    draft: bool,
+    /// Open it ready for review, whatever forge.draft says
+    #[arg(long)]
+    ready: bool,
+    /// The branch to merge into [default: the branch the dispatch started from]
+    #[arg(long, value_name = "BRANCH")]
+    base: Option<String>,
+    /// Print each `pr_opened` receipt as a JSON line
+    #[arg(long)]
+    json: bool,
+}
+
+/// Show a dispatch's pull request as the forge has it now
+///
+/// One read of the forge: its state, head, checks (pass, fail or pending, by name), review
+/// decision, reviews and comments, and whether its head is the head vnx recorded. A pull
+/// request merged or closed on the forge by a person is recorded (`pr_merged`, `pr_closed`).
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx pr show D-6d7e8f9a0b1c")]
+pub struct ShowArgs {
+    /// The dispatch id (or its start)
+    #[arg(value_name = "ID")]
+    id: String,
+    /// Print it as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// Merge a dispatch's pull request on the forge, when vnx's conditions and its checks hold
+///
+/// The conditions, in order (a refusal names the first that fails; --json lists all):
+/// pr_open (open, not a draft), pr_at_recorded_head (the forge's head is the head the
+/// dispatch recorded), checks_green (every check on it passes; with none, only when
+/// forge.require_checks is false), ledger_verifies, checkpoint_extended, dispatch_done,
+/// gates_passed (every gate the role requires passed on that head). Then `gh pr merge
+/// --match-head-commit HEAD` with the method forge.merge_method names, and a signed
+/// `pr_merged` with the merge commit; `vnx worktree-release` then counts the work as landed.
+///
+/// Refused (exit 1): a condition fails, or the forge refuses the merge (branch protection,
+/// reviews it requires). A pull request merged on the forge already (by a person, or by a
+/// merge interrupted before its receipt) is recorded as merged (exit 0).
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx pr merge D-6d7e8f9a0b1c --method merge")]
+pub struct MergeArgs {
+    /// The dispatch id (or its start)
+    #[arg(value_name = "ID")]
+    id: String,
+    /// merge, squash or rebase [default: forge.merge_method]
+    #[arg(long, value_name = "METHOD", value_parser = ["merge", "squash", "rebase"])]
+    method: Option<String>,
+    /// Print the `pr_merged` receipt (or the refusal's conditions) as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Open(a) => open(a),
+        Command::Show(a) => show(a),
+        Command::Merge(a) => merge(a),
+    }
+}
+
+/// `gh` as the user names it: `$VNX_GH`, else `gh` on PATH.
+fn gh_program() -> PathBuf {
+    settings::env("VNX_GH")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("gh"), PathBuf::from)
+}
+
+/// What every `vnx pr` command resolves first.
+struct Setup {
+    project: vnx::project::Project,
+    ids: Vec<DispatchId>,
+    config: vnx::config::Config,
+    forge: Forge,
+    attestor: vnx::ledger::attest::Attestor,
+    trusted: Vec<[u8; 32]>,
+    key: Option<PathBuf>,
+    witness: Option<PathBuf>,
+}
+
+impl Setup {
+    fn new(ids: &[String]) -> Result<Setup, CliError> {
+        let (project, ids) = settings::project_for(ids)?;
+        let config = project.load_config()?;
+        let Some(forge_config) = &config.forge else {
+            return Err(ForgeError::NotConfigured {
+                config: project.config_path(),
+            }
+            .into());
+        };
+        let forge = Forge::resolve(&project.root, forge_config, gh_program())?;
+        let key = settings::key_path(None).ok();
+        let (attestor, trusted) = settings::attestation(key.clone(), &project.ledger())?;
+        Ok(Setup {
+            project,
+            ids,
+            config,
+            forge,
+            attestor,
+            trusted,
+            key,
+            witness: settings::witness_dir(),
+        })
+    }
+
+    fn run<T>(&self, f: impl FnOnce(&Context<'_>, &Forge, &vnx::config::Config) -> T) -> T {
+        let ledger = self.project.ledger();
+        let data = self.project.data_dir();
+        let ctx = Context {
+            root: &self.project.root,
+            ledger: &ledger,
+            key: self.key.as_deref(),
+            threads: settings::threads(None),
+            witness_dir: self.witness.as_deref(),
+            attestor: &self.attestor,
+            trusted_keys: &self.trusted,
+            data_dir: &data,
+        };
+        f(&ctx, &self.forge, &self.config)
+    }
+}
+
+fn open(args: OpenArgs) -> Result<ExitCode, CliError> {
+    let setup = Setup::new(&args.ids)?;
+    let request = forge::open::Request {
+        draft: match (args.draft, args.ready) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        base: args.base,
+    };
+    let mut out = Out::new();
+    for id in &setup.ids {
+        let receipt =
+            setup.run(|ctx, forge, config| forge::open::open(ctx, forge, config, id, &request));
+        let receipt = match receipt {
+            Ok(r) => r,
+            Err(e) => return Err(refusal(&mut out, args.json, e)?),
+        };
+        if args.json {
+            out.json(&receipt)?;
+        } else {
+            let verb = match receipt.action {
+                vnx::receipts::PrAction::Created => "opened",
+                vnx::receipts::PrAction::Updated => "updated",
+            };
+            out.line(&format!(
+                "{}  pull request #{} {verb}{}: {}  (head {})",
+                receipt.dispatch_id,
+                receipt.number,
+                if receipt.draft { " as a draft" } else { "" },
+                escape(&receipt.url),
+                short(receipt.head_commit.as_str())
+            ))?;
+        }
+    }
+    Ok(super::error::Exit::Ok.into())
+}
+
+fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
+    let setup = Setup::new(std::slice::from_ref(&args.id))?;
+    let id = &setup.ids[0];
+    let method = args.method.as_deref().map(|m| match m {
+        "merge" => PrMergeMethod::Merge,
+        "rebase" => PrMergeMethod::Rebase,
+        _ => PrMergeMethod::Squash,
+    });
+    let mut out = Out::new();
+    let merged =
+        setup.run(|ctx, forge, config| forge::merge::merge(ctx, forge, config, id, method));
+    let merged = match merged {
+        Ok(m) => m,
+        Err(e) => return Err(refusal(&mut out, args.json, e)?),
+    };
+    let r = &merged.receipt;
+    if args.json {
+        out.json(&merged)?;
+    } else {
+        let how = match (merged.recorded_before, merged.found_merged) {
+            (true, _) => "was merged already".to_owned(),
+            (_, true) => format!(
+                "was found merged on the forge by {}",
+                escape(r.merged_by.as_deref().unwrap_or("someone"))
+            ),
+            _ => format!("merged ({})", r.method.name()),
+        };
+        out.line(&format!(
+            "{}  pull request #{} {how}: {} into {} as {}",
+            r.dispatch_id,
+            r.number,
+            escape(&r.url),
+            escape(&r.base),
+            short(r.merge_commit.as_str())
+        ))?;
+    }
+    Ok(super::error::Exit::Ok.into())
+}
+
+fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
+    let setup = Setup::new(std::slice::from_ref(&args.id))?;
+    let id = &setup.ids[0];
+    let seen = setup.run(|ctx, forge, _| forge::watch::show(ctx, forge, id));
+    let seen = seen?;
+    let mut out = Out::new();
+    if args.json {
+        out.json(&seen)?;
+        return Ok(super::error::Exit::Ok.into());
+    }
+    let pr = &seen.pr;
+    out.line(&format!(
+        "{}  #{} {}{}  {}",
+        seen.dispatch_id,
+        pr.number,
+        pr.state.name(),
+        if pr.draft { " (draft)" } else { "" },
+        escape(&pr.url)
+    ))?;
+    out.line(&format!(
+        "  head      {}{}",
+        short(&pr.head_commit),
+        if seen.at_recorded_head {
+            "  (the recorded head)"
+        } else {
+            "  (NOT the recorded head)"
+        }
+    ))?;
+    out.line(&format!(
+        "  checks    {}",
+        if pr.checks.is_empty() {
+            "none".to_owned()
+        } else {
+            pr.checks
+                .iter()
+                .map(|c| format!("{} {}", escape(&c.name), c.state.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    ))?;
+    out.line(&format!(
+        "  review    {}",
+        if pr.review_decision.is_empty() {
+            "none"
+        } else {
+            &pr.review_decision
+        }
+    ))?;
+    for r in &pr.reviews {
+        out.line(&format!(
+            "  review by {} ({}): {}",
+            escape(&r.author),
+            escape(&r.state),
+            escape(&vnx::forge::text::line(&r.body, 200))
+        ))?;
+    }
+    for c in &pr.comments {
+        out.line(&format!(
+            "  comment by {}: {}",
+            escape(&c.author),
+            escape(&vnx::forge::text::line(&c.body, 200))
+        ))?;
+    }
+    Ok(super::error::Exit::Ok.into())
+}
+
+/// A refusal's conditions printed (as JSON with --json, else one line each on stderr), then
+/// the error.
+fn refusal(out: &mut Out, json: bool, e: ForgeError) -> Result<CliError, CliError> {
+    if let ForgeError::Refused { conditions, id, .. } = &e {
+        if json {
+            out.json(&serde_json::json!({
+                "dispatch_id": id,
+                "result": "refused",
+                "conditions": conditions,
+            }))?;
+        } else {
+            for c in conditions {
+                say!(
+                    "  {} {}: {}",
+                    if c.ok { "ok  " } else { "FAIL" },
+                    c.name,
+                    escape(&c.detail)
+                );
+            }
+        }
+    }
+    Ok(e.into())
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
