@@ -78,7 +78,12 @@ fn gate_check_merge_and_wait() {
             .to_owned();
     assert_eq!(code(&repo, &["wait", &failed]), 1, "failed");
     assert_eq!(code(&repo, &["approve", &failed]), 1, "nothing to answer");
-    assert_eq!(code(&repo, &["accept", &failed]), 1, "nothing committed");
+    let asked =
+        crate::common::completion(&repo.dispatch("ask", &["--instruction", "x"]))["dispatch_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(code(&repo, &["accept", &asked]), 1, "nothing committed");
     assert_eq!(code(&repo, &["wait", "not/an/id"]), 2);
     assert_eq!(code(&repo, &["status"]), 0);
 }
