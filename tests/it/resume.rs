@@ -37,9 +37,11 @@ fn an_interrupted_dispatch_is_continued_in_its_worktree_and_merges() {
     assert!(worktree.join("half.txt").exists());
 
     // doctor names the command.
-    let doctor = run(repo.vnx().arg("doctor"));
+    let doctor = run(repo.vnx().args(["doctor", "--json"]));
     assert!(
-        doctor.stdout.contains("vnx resume --dry-run"),
+        doctor
+            .stdout
+            .contains(&format!("`vnx resume {id}` continues it")),
         "{}",
         doctor.stdout
     );

@@ -404,9 +404,7 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
 fn lost_hint(reported: &[&str], other: &[&str]) -> String {
     let mut hint = "their supervisor died without recording an end (a reboot, a crash, a \
                     killed process); nothing was removed (the worktree \
-                    .vnx-data/worktrees/dispatch-ID and branch dispatch/ID are kept). `vnx resume \
-                    --dry-run` lists them and `vnx resume` continues each in a follow-up in its \
-                    worktree and CLI session."
+                    .vnx-data/worktrees/dispatch-ID and branch dispatch/ID are kept)."
         .to_owned();
     if !reported.is_empty() {
         hint.push_str(&format!(
@@ -419,8 +417,9 @@ fn lost_hint(reported: &[&str], other: &[&str]) -> String {
     }
     if !other.is_empty() {
         hint.push_str(&format!(
-            " Whose worker did not report: `vnx resume {ids}` continues it, or review its \
-             worktree and branch and `vnx cancel {ids}` closes it.",
+            " Whose worker did not report: `vnx resume {ids}` continues it in a follow-up in \
+             its worktree and CLI session (`--dry-run` first says how), or review its worktree \
+             and branch and `vnx cancel {ids}` closes it.",
             ids = other.join(" ")
         ));
     }
