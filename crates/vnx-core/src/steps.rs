@@ -40,6 +40,9 @@ pub mod launch {
     /// The worktree and its branch exist and the dispatch directory is written; nothing on
     /// the ledger yet.
     pub const WORKTREE_MADE: Step = step("launch", "worktree_made");
+    /// A `follow-up --rebase`'s worktree is open and the base is merged into it, conflicts
+    /// left there; the dispatch directory is not written yet.
+    pub const BASE_MERGED: Step = step("launch", "base_merged");
     /// `dispatch_started` is on the ledger; no tmux session yet.
     pub const STARTED_APPENDED: Step = step("launch", "started_appended");
 }
@@ -107,6 +110,7 @@ pub mod index {
 /// Every named step, in the order each operation reaches them.
 pub const STEPS: &[Step] = &[
     launch::DIRECTORY_MADE,
+    launch::BASE_MERGED,
     launch::WORKTREE_MADE,
     launch::STARTED_APPENDED,
     conclude::WORKER_STOPPED,
