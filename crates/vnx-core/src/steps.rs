@@ -40,11 +40,16 @@ pub mod launch {
     /// The worktree and its branch exist and the dispatch directory is written; nothing on
     /// the ledger yet.
     pub const WORKTREE_MADE: Step = step("launch", "worktree_made");
-    /// A `follow-up --rebase`'s worktree is open and the base is merged into it, conflicts
-    /// left there; the dispatch directory is not written yet.
-    pub const BASE_MERGED: Step = step("launch", "base_merged");
     /// `dispatch_started` is on the ledger; no tmux session yet.
     pub const STARTED_APPENDED: Step = step("launch", "started_appended");
+}
+
+/// A `vnx follow-up --rebase`'s launch (`dispatch/start/rebase`).
+pub mod rebase {
+    use super::{Step, step};
+    /// The follow-up's worktree is open and the base is merged into it, conflicts left
+    /// there; the dispatch directory is not written and nothing is on the ledger yet.
+    pub const BASE_MERGED: Step = step("rebase", "base_merged");
 }
 
 /// The supervisor's end of a dispatch (`conclude`).
@@ -110,9 +115,9 @@ pub mod index {
 /// Every named step, in the order each operation reaches them.
 pub const STEPS: &[Step] = &[
     launch::DIRECTORY_MADE,
-    launch::BASE_MERGED,
     launch::WORKTREE_MADE,
     launch::STARTED_APPENDED,
+    rebase::BASE_MERGED,
     conclude::WORKER_STOPPED,
     conclude::WORK_COMMITTED,
     conclude::TORN_DOWN,

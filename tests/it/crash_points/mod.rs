@@ -15,6 +15,7 @@ mod gate;
 mod index;
 mod launch;
 mod merge;
+mod rebase;
 mod release;
 
 use std::path::{Path, PathBuf};

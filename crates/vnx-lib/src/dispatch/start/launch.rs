@@ -204,7 +204,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // starts, conflicts left in the worktree for the worker to resolve.
     if let Some(rebase) = spec.continues.as_ref().and_then(|c| c.rebase.as_ref()) {
         crate::dispatch::start::rebase::apply(&wt.path, rebase)?;
-        crate::steps::reached(crate::steps::launch::BASE_MERGED);
+        crate::steps::reached(crate::steps::rebase::BASE_MERGED);
     }
     // A worktree a follow-up found in place is left as it was (its worker's files included).
     if fresh {
