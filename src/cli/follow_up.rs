@@ -38,7 +38,7 @@ use super::settings;
 /// records the merge and the conflict it answers.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx follow-up D-5e6f7a8b9c0d --model commit --instruction \"in English, please\"\n  $ vnx follow-up D-5e6f7a8b9c0d --rebase"
+    after_long_help = "Examples:\n  $ vnx follow-up D-5e6f7a8b9c0d --model commit --instruction \"in English, please\"\n  $ vnx follow-up D-0e1f2a3b4c5d --rebase"
 )]
 pub struct Args {
     /// The dispatch to continue (an id, or its start)

@@ -208,3 +208,30 @@ fn a_rebase_with_nothing_to_bring_in_is_refused_and_a_remote_base_is_checked() {
     let r = run(repo.vnx().args(["follow-up", &b, "--base-ref", "main"]));
     assert_eq!(r.code, 2, "--base-ref needs --rebase: {}", r.stderr);
 }
+
+/// A worker that leaves its resolution uncommitted (as real CLIs do under the `edits`
+/// posture): vnx's commit of its work is the merge commit, and the follow-up lands.
+#[test]
+fn a_resolution_left_uncommitted_is_committed_by_vnx_as_the_merge() {
+    let (repo, _a, b) = conflicted();
+    let main_before = repo.env.git(&["rev-parse", "main"]).trim().to_owned();
+    let b_head = repo
+        .env
+        .git(&["rev-parse", &format!("dispatch/{b}")])
+        .trim()
+        .to_owned();
+    let r = run(repo
+        .vnx()
+        .args(["follow-up", &b, "--rebase", "--model", "dirty", "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let done = completion(&r);
+    assert_eq!(done["status"], "done", "{done:#}");
+    assert_eq!(done["teardown_class"], "committed", "{done:#}");
+    let f = done["dispatch_id"].as_str().unwrap().to_owned();
+    let tip = repo.env.git(&["rev-parse", &format!("dispatch/{b}")]);
+    let parents = repo.env.git(&["rev-list", "--parents", "-n1", tip.trim()]);
+    let parents: Vec<&str> = parents.split_whitespace().skip(1).collect();
+    assert_eq!(parents, vec![b_head.as_str(), main_before.as_str()]);
+    let r = merge(&repo, &f);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
