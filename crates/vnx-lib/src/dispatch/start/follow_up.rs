@@ -206,11 +206,11 @@ fn read_facts(ledger: &Path) -> Result<Facts, LedgerError> {
             }
             Typed::MergeDequeued(r) => {
                 let branch = facts.started.get(&r.receipt.dispatch_id).map(|s| &s.branch);
-                if let Some(branch) = branch.cloned() {
-                    if r.receipt.reason == crate::receipts::DequeueReason::Conflict {
-                        let base = r.receipt.base_ref.clone();
-                        facts.conflict.insert(branch, (r.seq, base));
-                    }
+                if let Some(branch) = branch.cloned()
+                    && r.receipt.reason == crate::receipts::DequeueReason::Conflict
+                {
+                    let base = r.receipt.base_ref.clone();
+                    facts.conflict.insert(branch, (r.seq, base));
                 }
             }
             Typed::WorktreeReleased(r) => {
