@@ -19,6 +19,12 @@ pub(crate) fn conflicted() -> (Repo, String, String) {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let r = merge(&repo, &b);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("`vnx follow-up {b} --rebase --base-ref main`")),
+        "the hint names the way through: {}",
+        r.stderr
+    );
     let last = repo.receipts(&b).pop().unwrap();
     assert_eq!(last["event_type"], "merge_dequeued");
     assert_eq!(last["reason"], "conflict");
