@@ -241,3 +241,50 @@ fn a_resolution_left_uncommitted_is_committed_by_vnx_as_the_merge() {
     let r = merge(&repo, &f);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
+
+/// A base that moved without conflicting: the follow-up merges it in cleanly, the worker is
+/// told so and what changed (the commits named up to a bound), and the follow-up lands.
+#[test]
+fn a_base_that_moved_far_merges_cleanly_and_the_instruction_stays_bounded() {
+    let repo = Repo::new();
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let b = dispatched(&repo, "task B");
+    for n in 0..25 {
+        let name = format!("main-{n}.txt");
+        std::fs::write(repo.env.path().join(&name), format!("{n}\n")).unwrap();
+        repo.env.git(&["add", &name]);
+        repo.env
+            .git(&["commit", "-q", "-m", &format!("main's change {n}")]);
+    }
+    let r = run(repo.vnx().args(["follow-up", &b, "--rebase", "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "refs/heads/main merges into dispatch/{b} without conflicts"
+        )),
+        "{}",
+        r.stderr
+    );
+    let f = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let instruction = std::fs::read_to_string(
+        repo.env
+            .path()
+            .join(format!(".vnx-data/dispatches/{f}/instruction.md")),
+    )
+    .unwrap();
+    assert!(
+        instruction.contains("It merged without conflicts."),
+        "{instruction}"
+    );
+    assert!(instruction.contains("(25 commits)"), "{instruction}");
+    assert!(instruction.contains("main's change 24"), "{instruction}");
+    assert!(
+        instruction.contains("- … and 5 older commits"),
+        "{instruction}"
+    );
+    assert!(!instruction.contains("main's change 0\n"), "{instruction}");
+    let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = merge(&repo, &f);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
