@@ -189,6 +189,7 @@ hinted!(
     vnx::release::ReleaseError => exits::release,
     vnx::dispatch::start::replay::ReplayError => exits::replay,
     vnx::dispatch::start::follow_up::FollowUpError => exits::follow_up,
+    vnx::dispatch::start::rebase::RebaseError => exits::rebase,
     vnx::remote::RemoteError => exits::remote,
     vnx::dispatch::supervise::recover::RecoverError => exits::recover,
     vnx::config::ConfigError => exits::config,

@@ -8,6 +8,7 @@ use vnx::constraints::imports::ScanError;
 use vnx::dispatch::DispatchError;
 use vnx::dispatch::start::follow_up::FollowUpError;
 use vnx::dispatch::start::ports::PortError;
+use vnx::dispatch::start::rebase::RebaseError;
 use vnx::dispatch::start::replay::ReplayError;
 use vnx::dispatch::supervise::recover::RecoverError;
 use vnx::dispatch::view::ResolveError;
@@ -161,6 +162,7 @@ pub fn dispatch(e: &DispatchError) -> Exit {
         E::Constraints(e) => constraints(e),
         E::Skill(e) => skill(e),
         E::Worktree(e) => worktree(e),
+        E::Rebase(e) => rebase(e),
         E::Tmux(e) => tmux(e),
         E::Ledger(e) => ledger(e),
         E::Port(e) => port(e),
@@ -399,6 +401,17 @@ pub fn replay(e: &ReplayError) -> Exit {
         E::Unknown { .. } | E::FollowUp { .. } => Exit::Usage,
         E::Instruction { .. } | E::Git { .. } => Exit::Failed,
         E::Ledger(e) => ledger(e),
+    }
+}
+
+/// A base already in the branch is a refusal; a base that names no branch is usage; git
+/// failing is an operational failure.
+pub fn rebase(e: &RebaseError) -> Exit {
+    use RebaseError as E;
+    match e {
+        E::BadBase { .. } => Exit::Usage,
+        E::UpToDate { .. } => Exit::No,
+        E::Git { .. } | E::Merge { .. } => Exit::Failed,
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use vnx::ids::DispatchId;
 
-use vnx::dispatch::start::follow_up;
+use vnx::dispatch::start::{follow_up, rebase};
 use vnx::dispatch::view::{self, State};
 use vnx::dispatch::{Context, Request};
 
@@ -29,9 +29,16 @@ use super::settings;
 /// Provider, role and skills are the continued dispatch's; model, lane, posture and deadline
 /// are too unless given. Without a recorded session (or for a CLI that cannot resume), the
 /// worker starts a new session and is told the earlier instruction.
+///
+/// With --rebase, vnx first merges the base's current head into the branch in its worktree
+/// (a merge the merge queue took out for a conflict is the usual reason), leaves conflicts
+/// there with their markers, and tells the worker which files conflict and what changed on
+/// the base; the worker finishes the merge and vnx commits it when it reports done. The
+/// instruction is then optional (it is added to vnx's). The follow-up's `dispatch_started`
+/// records the merge and the conflict it answers.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx follow-up D-5e6f7a8b9c0d --model commit --instruction \"in English, please\""
+    after_long_help = "Examples:\n  $ vnx follow-up D-5e6f7a8b9c0d --model commit --instruction \"in English, please\"\n  $ vnx follow-up D-0e1f2a3b4c5d --rebase"
 )]
 pub struct Args {
     /// The dispatch to continue (an id, or its start)
@@ -43,6 +50,14 @@ pub struct Args {
     /// The new instruction, from a file
     #[arg(long, value_name = "FILE")]
     instruction_file: Option<PathBuf>,
+    /// Merge the base's current head into the branch first and have the worker resolve
+    /// what conflicts
+    #[arg(long)]
+    rebase: bool,
+    /// With --rebase, the branch to bring in [default: the one whose merge conflicted, else
+    /// the dispatch's base]
+    #[arg(long, value_name = "BRANCH", requires = "rebase")]
+    base_ref: Option<String>,
     /// A short title for lists [default: the continued dispatch's title, else the
     /// instruction's first non-empty line]
     #[arg(long, value_name = "TEXT")]
@@ -69,10 +84,15 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     check_dispatch_id(&args.id)?;
     let new_id = super::error::new_dispatch_id(args.new_id.as_deref())?;
-    let instruction = read_instruction(
-        args.instruction.as_deref(),
-        args.instruction_file.as_deref(),
-    )?;
+    let instruction =
+        if args.rebase && args.instruction.is_none() && args.instruction_file.is_none() {
+            String::new()
+        } else {
+            read_instruction(
+                args.instruction.as_deref(),
+                args.instruction_file.as_deref(),
+            )?
+        };
     let project = settings::project()?;
     let id = super::error::dispatch_id(&project, &args.id)?;
     let args = Args {
@@ -80,6 +100,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ..args
     };
     if let Some(host) = super::remote::host_of(&project, &args.id)? {
+        if args.rebase {
+            return Err(CliError::usage(format!(
+                "{id} ran on {}: --rebase brings only a local dispatch onto its base",
+                host.name
+            )));
+        }
         return super::remote::dispatch(
             &host.name,
             remote_request(&args, new_id, instruction),
@@ -91,7 +117,39 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let socket = args.tmux_socket.clone();
     with_context(socket, |ctx| {
         let state = settle_blocked(ctx, &id)?;
-        let continued = follow_up::find(ctx.project, ctx.ledger, &args.id, state)?;
+        let mut continued = follow_up::find(ctx.project, ctx.ledger, &args.id, state)?;
+        let mut instruction = instruction.clone();
+        if args.rebase {
+            let (seq, conflict_base) = continued.conflict.clone().unzip();
+            let base = args
+                .base_ref
+                .clone()
+                .or(conflict_base)
+                .unwrap_or_else(|| continued.started.base_ref.clone());
+            let branch = continued.started.branch.clone();
+            let planned = rebase::plan(
+                &ctx.project.root,
+                &branch,
+                &continued.head_commit,
+                &base,
+                seq.flatten(),
+            )?;
+            let conflicts = &planned.record.conflicts;
+            if conflicts.is_empty() {
+                say!(
+                    "{id}: {} merges into {branch} without conflicts",
+                    planned.record.base_ref
+                );
+            } else {
+                say!(
+                    "{id}: merging {} into {branch} conflicts in {}; the worker resolves it",
+                    planned.record.base_ref,
+                    super::output::escape(&conflicts.join(", "))
+                );
+            }
+            instruction = rebase::instruction(&planned, &branch, Some(&instruction));
+            continued.rebase = Some(planned.record);
+        }
         let started = &continued.started;
         let lane: vnx::provider::Lane = args.repeat.lane.map_or(started.lane, Into::into);
         let (overrides, override_reasons) = settings::constraint_overrides();

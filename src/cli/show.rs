@@ -258,6 +258,45 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     if let Some(c) = &s.continues {
         field("continues", c.to_string())?;
     }
+    for c in &d.conflicts {
+        // What the merge queue refused, and what followed it (a follow-up, `--rebase` or not).
+        let seq = c.seq.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let next = s.continued_by.as_ref().map_or_else(
+            || format!("; `vnx follow-up {} --rebase` resolves it", s.id),
+            |f| format!("; followed by {f}"),
+        );
+        field(
+            "conflict",
+            format!(
+                "merging into {} at {} conflicted in {} (merge_dequeued, line {seq}){next}",
+                super::output::escape(&c.base_ref),
+                short(Some(c.base_tip.as_str())),
+                super::output::escape(&c.paths.join(", ")),
+            ),
+        )?;
+    }
+    if let Some(r) = &d.rebase {
+        let answers = r
+            .dequeued_seq
+            .map(|n| format!(", answering the conflict at line {n}"))
+            .unwrap_or_default();
+        let left = if r.conflicts.is_empty() {
+            "no conflicts".to_owned()
+        } else {
+            format!(
+                "conflicts left in {}",
+                super::output::escape(&r.conflicts.join(", "))
+            )
+        };
+        field(
+            "rebase",
+            format!(
+                "vnx merged {} at {} into the branch before the worker started: {left}{answers}",
+                super::output::escape(&r.base_ref),
+                short(Some(r.base_commit.as_str())),
+            ),
+        )?;
+    }
     if let Some(c) = &s.continued_by {
         field("followed by", c.to_string())?;
     }

@@ -208,7 +208,7 @@ fn a_conflict_is_resolved_by_replaying_the_task_on_the_current_base() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(&format!(
-            "hint: replay the task on the current base: `vnx replay {id} --base-ref main`"
+            "or replay the task on the current base: `vnx replay {id} --base-ref main`"
         )),
         "{}",
         r.stderr

@@ -20,6 +20,7 @@ mod cli;
 mod compat;
 mod completions;
 mod concurrency;
+mod conflict_follow_up;
 mod constraints;
 mod cost;
 mod crash;

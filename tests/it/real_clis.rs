@@ -18,6 +18,7 @@ use crate::common::{Repo, Run, completion, repo_dir, run};
 
 mod across;
 mod aider;
+mod conflict;
 mod copilot;
 mod daily_loop;
 mod opencode;

@@ -44,6 +44,14 @@ pub mod launch {
     pub const STARTED_APPENDED: Step = step("launch", "started_appended");
 }
 
+/// A `vnx follow-up --rebase`'s launch (`dispatch/start/rebase`).
+pub mod rebase {
+    use super::{Step, step};
+    /// The follow-up's worktree is open and the base is merged into it, conflicts left
+    /// there; the dispatch directory is not written and nothing is on the ledger yet.
+    pub const BASE_MERGED: Step = step("rebase", "base_merged");
+}
+
 /// The supervisor's end of a dispatch (`conclude`).
 pub mod conclude {
     use super::{Step, step};
@@ -125,6 +133,7 @@ pub const STEPS: &[Step] = &[
     launch::DIRECTORY_MADE,
     launch::WORKTREE_MADE,
     launch::STARTED_APPENDED,
+    rebase::BASE_MERGED,
     conclude::WORKER_STOPPED,
     conclude::WORK_COMMITTED,
     conclude::TORN_DOWN,

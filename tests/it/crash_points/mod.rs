@@ -17,6 +17,7 @@ mod launch;
 mod merge;
 mod pr_merge;
 mod pr_open;
+mod rebase;
 mod release;
 
 use std::path::{Path, PathBuf};

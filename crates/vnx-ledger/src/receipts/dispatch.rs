@@ -440,6 +440,29 @@ pub struct Continues {
     pub session_id: Option<String>,
     /// The branch's commit when the follow-up started.
     pub head_commit: CommitId,
+    /// The base brought into the branch before the worker started (`vnx follow-up
+    /// --rebase`): what was merged in and which paths the worker was left to resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebase: Option<Rebase>,
+}
+
+/// A base merged into a follow-up's branch by vnx before its worker started, the conflicts
+/// left in its worktree for the worker to resolve, and the conflict it answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Rebase {
+    /// The branch merged in (`refs/heads/…`).
+    pub base_ref: String,
+    /// Its head, the commit merged in.
+    pub base_commit: CommitId,
+    /// The merge base of the branch and that commit.
+    pub merge_base: CommitId,
+    /// The paths the merge left conflicted, with conflict markers (empty: it merged cleanly
+    /// and only its commit is left to the worker).
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+    /// The line of the chain's `merge_dequeued` for a conflict this answers, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dequeued_seq: Option<u64>,
 }
 
 /// What a replay replays: the original dispatch, its signed start, and whether its prompt

@@ -44,8 +44,8 @@ pub use constraint::{
 pub use dismissed::DispatchDismissed;
 pub use dispatch::{
     CheckoutChange, CliHomes, CompletionSignal, Continues, DecisionRef, DispatchCompleted,
-    DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, ReplayOf,
-    ReportStatus, SkillRef, TeardownAction, WorkerReport, WorktreeCommand,
+    DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, Rebase,
+    ReplayOf, ReportStatus, SkillRef, TeardownAction, WorkerReport, WorktreeCommand,
 };
 pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{

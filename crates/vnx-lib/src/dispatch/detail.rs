@@ -58,6 +58,27 @@ pub struct Detail {
     pub cli_denials: u64,
     /// Its receipts: line, event, time.
     pub receipts: Vec<ReceiptLine>,
+    /// Each merge the queue took out for a conflict: its line, the base tried and the
+    /// paths that conflicted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<ConflictLine>,
+    /// The base vnx merged into the branch before this follow-up's worker started
+    /// (`follow-up --rebase`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebase: Option<crate::receipts::Rebase>,
+}
+
+/// A merge taken out of the queue for a conflict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConflictLine {
+    /// The `merge_dequeued`'s line.
+    pub seq: Option<u64>,
+    /// The branch it was to merge into.
+    pub base_ref: String,
+    /// The base's head it conflicted with.
+    pub base_tip: CommitId,
+    /// The paths that conflicted.
+    pub paths: Vec<String>,
 }
 
 /// A gate's latest result.
@@ -143,6 +164,8 @@ pub fn of_record(
         denials: Vec::new(),
         cli_denials: 0,
         receipts: Vec::new(),
+        conflicts: Vec::new(),
+        rebase: None,
     };
     if receipts.is_empty() {
         return Ok(d);
@@ -162,6 +185,18 @@ pub fn of_record(
                 d.base_ref = Some(r.receipt.base_ref);
                 d.cli_homes = r.receipt.cli_homes;
                 d.started_session_id = r.receipt.session_id;
+                d.rebase = r.receipt.continues.and_then(|c| c.rebase);
+            }
+            Typed::MergeDequeued(r)
+                if r.receipt.dispatch_id == id
+                    && r.receipt.reason == crate::receipts::DequeueReason::Conflict =>
+            {
+                d.conflicts.push(ConflictLine {
+                    seq: r.seq,
+                    base_ref: r.receipt.base_ref,
+                    base_tip: r.receipt.base_tip,
+                    paths: r.receipt.conflicts,
+                });
             }
             Typed::DispatchCompleted(r) if r.receipt.dispatch_id == id => {
                 d.duration_seconds = r.receipt.duration_seconds;

@@ -193,6 +193,9 @@ pub enum DispatchError {
     /// Its worktree could not be made.
     #[error(transparent)]
     Worktree(#[from] WorktreeError),
+    /// A follow-up's base could not be brought into its branch (`--rebase`).
+    #[error(transparent)]
+    Rebase(#[from] crate::dispatch::start::rebase::RebaseError),
     /// Its tmux session could not be started.
     #[error(transparent)]
     Tmux(#[from] TmuxError),
@@ -297,6 +300,7 @@ impl DispatchError {
                  `queue: {{policy: queue}}` in .vnx/config.yaml to wait in the queue"
             )),
             DispatchError::Worktree(e) => e.hint(),
+            DispatchError::Rebase(e) => e.hint(),
             DispatchError::Tmux(e) => e.hint(),
             DispatchError::Ledger(e) => e.hint(),
             DispatchError::Sandbox(e) => e.hint(),

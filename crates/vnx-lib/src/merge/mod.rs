@@ -378,9 +378,10 @@ pub fn anchor(
     )
 }
 
-/// What to do about a dispatch whose head conflicts with its base's head (ADR 0047): replay
-/// its task on the base as it is now (the first dispatch of a follow-up chain, whose branch
-/// it is), then merge the replay; `vnx merge` runs its gates.
+/// What to do about a dispatch whose head conflicts with its base's head: a follow-up that
+/// merges the base into its worktree and has its worker resolve the conflict (ADR 0065),
+/// then its merge; or a replay of its task on the base as it is now (ADR 0047: the first
+/// dispatch of a follow-up chain, whose branch it is), then the replay's merge.
 pub fn conflict_hint(plan: &Plan) -> String {
     let first = plan
         .branch
@@ -393,9 +394,12 @@ pub fn conflict_hint(plan: &Plan) -> String {
         .map(|r| r.strip_prefix("refs/heads/").unwrap_or(r))
         .unwrap_or("BRANCH");
     format!(
-        "replay the task on the current base: `vnx replay {first} --base-ref {base}`, then \
-         `vnx merge` the replay (vnx merge runs its gates); a manual rebase of \
-         dispatch/{first} is never merged, since its tip is no longer the head that was gated"
+        "resolve it in its worktree, keeping the work: `vnx follow-up {id} --rebase --base-ref \
+         {base}`, then `vnx merge` the follow-up; or replay the task on the current base: \
+         `vnx replay {first} --base-ref {base}`, then `vnx merge` the replay (vnx merge runs \
+         its gates); a manual rebase of dispatch/{first} is never merged, since its tip is no \
+         longer the head that was gated",
+        id = plan.dispatch_id
     )
 }
 

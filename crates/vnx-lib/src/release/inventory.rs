@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Class, ReleaseError};
 use crate::ledger::tail;
 use crate::process::{self, Cmd};
-use crate::receipts::{DispatchStatus, Typed};
+use crate::receipts::{DequeueReason, DispatchStatus, Typed};
 use crate::worktree::{REMOTE_TIMEOUT, RemoteState, Repo, TeardownClass, Worktree};
 
 /// What the ledger says about a dispatch.
@@ -24,6 +24,9 @@ pub struct Recorded {
     pub head_commit: Option<CommitId>,
     pub tmux_socket: Option<String>,
     pub session: Option<String>,
+    /// The paths of the chain's last merge the queue took out for a conflict, when no merge
+    /// of the branch followed it.
+    pub conflict: Option<Vec<String>>,
 }
 
 impl Recorded {
@@ -282,6 +285,17 @@ fn read_ledger(
                 e.status = Some(completed.status);
                 e.teardown_class = completed.teardown_class;
                 e.head_commit = completed.head_commit;
+            }
+            Typed::MergeDequeued(r) if r.receipt.reason == DequeueReason::Conflict => {
+                if let Some(first) = first_of.get(&r.receipt.dispatch_id) {
+                    let e = out.entry(first.clone()).or_default();
+                    e.conflict = Some(r.receipt.conflicts.clone());
+                }
+            }
+            Typed::MergeCompleted(r) => {
+                if let Some(first) = first_of.get(&r.receipt.dispatch_id) {
+                    out.entry(first.clone()).or_default().conflict = None;
+                }
             }
             _ => {}
         }

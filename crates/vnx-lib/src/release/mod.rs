@@ -406,7 +406,21 @@ fn classify_work(
         item
     };
     let base_name = base.branch.as_deref().unwrap_or(&base.reference);
+    let conflict = f.recorded.as_ref().and_then(|r| r.conflict.as_ref());
     match proof::landed(&repo.root, &tip, &base.commit) {
+        // A branch the merge queue took out for a conflict was never merged: a base whose
+        // content came to match it (the task made again, by a replay) is not its landing.
+        Ok(Some(p)) if p.rule == Rule::Contained && conflict.is_some() => {
+            let files = conflict.map(|c| c.join(", ")).unwrap_or_default();
+            return keep(
+                item,
+                Class::Unlanded,
+                format!(
+                    "not merged: its merge was taken out of the queue for a conflict in \
+                     {files}, and {base_name} matching its changes is not its merge"
+                ),
+            );
+        }
         Ok(Some(p)) => {
             let reason = match p.rule {
                 Rule::Ancestor => format!("its tip is in {base_name}'s history"),

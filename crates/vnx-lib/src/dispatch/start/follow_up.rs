@@ -32,6 +32,11 @@ pub struct Continued {
     pub branch_exists: bool,
     /// Its instruction, as given (for a follow-up that cannot resume its session).
     pub instruction: String,
+    /// The line of the chain's latest `merge_dequeued` for a conflict, with no merge after
+    /// it, and its base.
+    pub conflict: Option<(Option<u64>, String)>,
+    /// The base vnx merges into the branch before the worker starts (`--rebase`).
+    pub rebase: Option<crate::receipts::Rebase>,
 }
 
 impl Continued {
@@ -49,6 +54,7 @@ impl Continued {
             status: self.status,
             session_id: self.session_id.clone(),
             head_commit: self.head_commit.clone(),
+            rebase: self.rebase.clone(),
         }
     }
 }
@@ -156,6 +162,7 @@ struct Facts {
     head: BTreeMap<DispatchId, Option<CommitId>>,
     continued_by: BTreeMap<DispatchId, DispatchId>,
     merged: BTreeMap<String, DispatchId>,
+    conflict: BTreeMap<String, (Option<u64>, String)>,
     released: BTreeMap<String, bool>,
 }
 
@@ -168,6 +175,7 @@ fn read_facts(ledger: &Path) -> Result<Facts, LedgerError> {
         [
             &b"\"dispatch_"[..],
             b"merge_completed",
+            b"merge_dequeued",
             b"worktree_released",
         ]
         .iter()
@@ -195,6 +203,15 @@ fn read_facts(ledger: &Path) -> Result<Facts, LedgerError> {
             }
             Typed::MergeCompleted(r) => {
                 facts.merged.insert(r.receipt.branch, r.receipt.dispatch_id);
+            }
+            Typed::MergeDequeued(r) => {
+                let branch = facts.started.get(&r.receipt.dispatch_id).map(|s| &s.branch);
+                if let Some(branch) = branch.cloned()
+                    && r.receipt.reason == crate::receipts::DequeueReason::Conflict
+                {
+                    let base = r.receipt.base_ref.clone();
+                    facts.conflict.insert(branch, (r.seq, base));
+                }
             }
             Typed::WorktreeReleased(r) => {
                 if let Some(branch) = r.receipt.branch {
@@ -281,6 +298,8 @@ pub fn find(
         head_commit,
         branch_exists: tip.is_some(),
         instruction: recorded_instruction(project, &started)?,
+        conflict: facts.conflict.get(&started.branch).cloned(),
+        rebase: None,
         started,
     })
 }

@@ -200,6 +200,12 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             (wt, added)
         }
     };
+    // A follow-up that brings its branch onto the base merges it in now, before the worker
+    // starts, conflicts left in the worktree for the worker to resolve.
+    if let Some(rebase) = spec.continues.as_ref().and_then(|c| c.rebase.as_ref()) {
+        crate::dispatch::start::rebase::apply(&wt.path, rebase)?;
+        crate::steps::reached(crate::steps::rebase::BASE_MERGED);
+    }
     // A worktree a follow-up found in place is left as it was (its worker's files included).
     if fresh {
         undo.worktree = Some(wt.clone());

@@ -13,5 +13,6 @@ pub mod include;
 pub(crate) mod launch;
 pub(crate) mod plan;
 pub mod ports;
+pub mod rebase;
 pub mod replay;
 pub mod workspace;
