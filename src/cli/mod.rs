@@ -85,7 +85,7 @@ struct Cli {
 #[command(defer = true)]
 enum Command {
     Init(init::Args),
-    #[command(name = "dispatch-agent")]
+    #[command(name = "dispatch-agent", visible_alias = "run")]
     DispatchAgent(dispatch_agent::Args),
     #[command(name = "follow-up")]
     FollowUp(follow_up::Args),

@@ -45,6 +45,8 @@ pub struct Config {
     pub sandbox: super::sandbox::SandboxConfig,
     /// Remote hosts dispatches can run on (`hosts:`), by name.
     pub hosts: BTreeMap<String, super::hosts::HostConfig>,
+    /// The role, provider, model and lane of a dispatch that names none (`defaults:`).
+    pub defaults: super::defaults::Defaults,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -135,6 +137,7 @@ pub(super) struct RawConfig {
     pub(super) queue: Option<super::queue::RawQueue>,
     pub(super) sandbox: Option<super::sandbox::RawSandbox>,
     pub(super) hosts: Option<Entries<super::hosts::RawHost>>,
+    pub(super) defaults: Option<super::defaults::RawDefaults>,
 }
 
 #[derive(Deserialize)]
