@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             lock.display()
         ),
         // The line printed for each dispatch says what these said.
-        Event::Formed { .. } | Event::Landed { .. } if !verbose => {}
+        Event::Formed { .. } | Event::Landed { .. } | Event::Dequeued { .. } if !verbose => {}
         Event::Formed {
             id,
             merge_commit,

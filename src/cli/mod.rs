@@ -29,6 +29,7 @@ mod error;
 mod evidence_reach;
 mod exits;
 mod follow_up;
+mod foreground;
 mod gate_check;
 mod group;
 mod hook;

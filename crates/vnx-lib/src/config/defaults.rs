@@ -146,26 +146,26 @@ mod tests {
     fn the_default_worker_is_taken_whole_or_not_at_all() {
         let d = Defaults {
             role: Some("implementer".into()),
-            provider: Some("claude".into()),
-            model: Some("opus".into()),
+            provider: Some("first".into()),
+            model: Some("big".into()),
             lane: Some(Lane::Headless),
         };
         let all = d.fill(named(None, None, None));
         assert_eq!(all.role.as_deref(), Some("implementer"));
-        assert_eq!(all.provider.as_deref(), Some("claude"));
-        assert_eq!(all.model.as_deref(), Some("opus"));
+        assert_eq!(all.provider.as_deref(), Some("first"));
+        assert_eq!(all.model.as_deref(), Some("big"));
         assert_eq!(all.lane, Some(Lane::Headless));
         // The default provider named: its model and lane still apply.
-        let same = d.fill(named(Some("reviewer"), Some("claude"), None));
+        let same = d.fill(named(Some("reviewer"), Some("first"), None));
         assert_eq!(same.role.as_deref(), Some("reviewer"));
-        assert_eq!(same.model.as_deref(), Some("opus"));
+        assert_eq!(same.model.as_deref(), Some("big"));
         assert_eq!(same.lane, Some(Lane::Headless));
         // Another provider, or a model alone: none of the default worker.
-        let other = d.fill(named(None, Some("codex"), None));
+        let other = d.fill(named(None, Some("second"), None));
         assert_eq!((other.model, other.lane), (None, None));
-        let model = d.fill(named(None, None, Some("gpt-5")));
+        let model = d.fill(named(None, None, Some("small")));
         assert_eq!(model.provider, None);
-        assert_eq!(model.model.as_deref(), Some("gpt-5"));
+        assert_eq!(model.model.as_deref(), Some("small"));
         assert_eq!(model.lane, None);
         // A lane given is kept.
         let lane = d.fill(Named {
