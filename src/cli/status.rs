@@ -182,7 +182,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .sum();
         let fit = width
             .saturating_sub(others + usize::from(title + 1 != widths.len()) * 2)
-            .max(MIN_TITLE);
+            .max(if args.wide { MIN_WIDE_TITLE } else { MIN_TITLE });
         if fit < widths[title] {
             widths[title] = fit;
             for r in &mut rows {
@@ -384,6 +384,8 @@ const TITLE: usize = 2;
 const MODEL: usize = 4;
 /// The fewest characters of a title shown, however narrow the terminal.
 const MIN_TITLE: usize = 12;
+/// The same, with --wide.
+const MIN_WIDE_TITLE: usize = 24;
 /// The width `status` fits its lines in when the terminal's is not known.
 const NARROW: usize = 80;
 /// The columns of a row shown without --wide, in order: id, state, age, provider, title.
