@@ -42,9 +42,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    for id in &args.ids {
-        super::error::check_dispatch_id(id)?;
-    }
     if args.ids.is_empty() && args.classes.is_empty() {
         return Err(CliError::usage("nothing named to discard")
             .with_hint("name dispatches (`vnx clean ID…`) or classes (`--class unlanded`)"));
@@ -60,10 +57,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let plan = release::plan(&repo, &options, &tmux)?;
-    if let Some(id) = args
-        .ids
+    // Each id as the ledger records it: a start given (`7e8f`) names its dispatch.
+    if let Some(id) = ids
         .iter()
-        .find(|id| !plan.items.iter().any(|i| &i.dispatch_id == *id))
+        .find(|id| !plan.items.iter().any(|i| i.dispatch_id == **id))
     {
         return Err(CliError::usage(format!(
             "dispatch {id} has no worktree or branch to discard"

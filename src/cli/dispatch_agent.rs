@@ -6,11 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use clap::ValueEnum;
 use vnx::dispatch::queue::{self, Submitted, Ticket};
-use vnx::dispatch::view;
 use vnx::dispatch::{self, Context, Request};
 use vnx::provider::{Lane, Permission};
 use vnx::tmux::Tmux;
@@ -50,17 +49,22 @@ pub(super) enum PermissionArg {
 /// `queue_decision` receipt.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx dispatch-agent --agent implementer --provider demo --model commit \\\n        --skill implementer --instruction \"add a greeting\""
+    after_long_help = "Examples:\n  $ vnx run --provider demo --model ask \"greet the user\"\n  $ vnx dispatch-agent --agent implementer --provider demo --model commit \\\n        --skill implementer --instruction \"add a greeting\""
 )]
 pub struct Args {
+    /// The task, as text (the same as --instruction)
+    #[arg(value_name = "INSTRUCTION", conflicts_with_all = ["instruction", "instruction_file"])]
+    task: Option<String>,
     /// The worker's role (e.g. implementer, reviewer), which picks its skills, gates and
-    /// constraints; the CLI that runs it is --provider
+    /// constraints; the CLI that runs it is --provider [default: `defaults.role` in
+    /// .vnx/config.yaml]
     #[arg(long, visible_alias = "role", value_name = "ROLE")]
-    agent: String,
+    agent: Option<String>,
     /// The CLI that runs the worker: a built-in one or one declared in .vnx/config.yaml
     #[arg(long, value_name = "P", long_help = provider_help())]
     provider: Option<String>,
     /// The model (for demo: commit, dirty, noop, fail, ask, forget, slow or stubborn)
+    /// [default: `defaults.model` in .vnx/config.yaml, with its provider]
     #[arg(long, value_name = "M")]
     model: Option<String>,
     /// The task, as text
@@ -84,7 +88,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "edits")]
     permission: PermissionArg,
     /// headless (the CLI's non-interactive mode) or interactive (its TUI, completion by hooks
-    /// and `vnx report`) [default: the CLI's own]
+    /// and `vnx report`) [default: `defaults.lane` in .vnx/config.yaml, else the CLI's own]
     #[arg(long, value_enum, long_help = lane_help())]
     lane: Option<LaneArg>,
     /// A skill from skills/NAME/ to compose into the prompt (repeatable, in order) [default:
@@ -137,12 +141,19 @@ pub struct Args {
 /// The largest instruction file read: far more than any prompt a CLI takes.
 const MAX_INSTRUCTION: u64 = 4 << 20;
 
-pub fn run(args: Args) -> Result<ExitCode, CliError> {
+pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
+    if args.task.is_none() && args.instruction.is_none() && args.instruction_file.is_none() {
+        return Err(CliError::usage("no instruction given").with_hint(
+            "give the task as an argument (`vnx run \"TASK\"`), or pass --instruction TEXT or \
+             --instruction-file FILE",
+        ));
+    }
     let instruction = read_instruction(
-        args.instruction.as_deref(),
+        args.task.as_deref().or(args.instruction.as_deref()),
         args.instruction_file.as_deref(),
     )?;
     let new_id = super::error::new_dispatch_id(args.id.as_deref())?;
+    let role = args.fill_defaults()?;
     let remote = args.host.clone().map(|host| {
         (
             host,
@@ -152,7 +163,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (overrides, override_reasons) = settings::constraint_overrides();
     let request = Request {
         id: new_id,
-        role: args.agent,
+        role,
         provider: args.provider,
         model: args.model,
         instruction,
@@ -191,12 +202,36 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     })
 }
 
-/// The request as the host's `vnx dispatch-agent` takes it (the instruction as text).
+impl Args {
+    /// Completes the role, provider, model and lane left out from `defaults:` in
+    /// .vnx/config.yaml (see [`vnx::config::Defaults::fill`]), and returns the role.
+    fn fill_defaults(&mut self) -> Result<String, CliError> {
+        let project = settings::project()?;
+        let defaults = project.load_config()?.defaults;
+        let filled = defaults.fill(vnx::config::Named {
+            role: self.agent.take(),
+            provider: self.provider.take(),
+            model: self.model.take(),
+            lane: self.lane.map(Lane::from),
+        });
+        self.provider = filled.provider;
+        self.model = filled.model;
+        self.lane = filled.lane.map(LaneArg::from);
+        self.agent = filled.role;
+        self.agent.clone().ok_or_else(|| {
+            CliError::usage("no role given").with_hint(
+                "pass --agent ROLE (e.g. implementer), or set `defaults: {role: ROLE}` in \
+                 .vnx/config.yaml",
+            )
+        })
+    }
+}
+
 /// `--provider`'s long help: the built-in CLIs, from the registry.
 fn provider_help() -> String {
     format!(
         "The CLI that runs the worker: {}, or one declared in .vnx/config.yaml [default: \
-         inferred from --model, else {}]",
+         inferred from --model, else `defaults.provider` in .vnx/config.yaml, else {}]",
         vnx::provider::Provider::NAMES.join(", "),
         vnx::provider::Provider::DEFAULT.name()
     )
@@ -211,17 +246,19 @@ fn lane_help() -> String {
         .collect();
     format!(
         "headless (the CLI's non-interactive mode) or interactive (its TUI, completion by hooks \
-         and `vnx report`) [default: interactive for {}, else headless]",
+         and `vnx report`) [default: `defaults.lane` in .vnx/config.yaml with its provider, \
+         else interactive for {}, else headless]",
         interactive.join(", ")
     )
 }
 
+/// The request as the host's `vnx dispatch-agent` takes it (the instruction as text).
 fn remote_request(
     args: &Args,
     id: Option<vnx::ids::DispatchId>,
     instruction: String,
 ) -> vnx::remote::RemoteRequest {
-    let mut a: Vec<String> = vec!["--agent".into(), args.agent.clone()];
+    let mut a: Vec<String> = Vec::new();
     let mut opt = |flag: &str, v: Option<String>| {
         if let Some(v) = v {
             a.push(flag.into());
@@ -230,6 +267,7 @@ fn remote_request(
     };
     let name =
         |v: &dyn Fn() -> Option<clap::builder::PossibleValue>| v().map(|p| p.get_name().to_owned());
+    opt("--agent", args.agent.clone());
     opt("--provider", args.provider.clone());
     opt("--model", args.model.clone());
     opt("--instruction", Some(instruction));
@@ -292,6 +330,15 @@ impl From<PermissionArg> for Permission {
             PermissionArg::Ask => Permission::Ask,
             PermissionArg::Edits => Permission::Edits,
             PermissionArg::Full => Permission::Full,
+        }
+    }
+}
+
+impl From<Lane> for LaneArg {
+    fn from(l: Lane) -> LaneArg {
+        match l {
+            Lane::Headless => LaneArg::Headless,
+            Lane::Interactive => LaneArg::Interactive,
         }
     }
 }
@@ -561,7 +608,7 @@ impl Started {
             "dispatched {} (Ctrl-C to cancel it or leave it running)",
             launched.id
         );
-        let waited = wait_or_interrupt(ctx, &launched.id, &interrupted)?;
+        let waited = super::foreground::wait_or_interrupt(ctx, &launched.id, &interrupted)?;
         super::wait::report(&mut out, &waited, self.json)
     }
 
@@ -583,7 +630,7 @@ impl Started {
         if self.detach {
             return print_queued(&mut out, id, Some(provider), position, self.json);
         }
-        let waited = wait_or_interrupt(ctx, id, interrupted)?;
+        let waited = super::foreground::wait_or_interrupt(ctx, id, interrupted)?;
         super::wait::report(&mut out, &waited, self.json)
     }
 }
@@ -608,65 +655,4 @@ pub(super) fn print_queued(
         out.line(id)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave
-/// it running (without a terminal to ask on, it cancels); leaving it prints its id and exits.
-/// While it waits, it drains the queue now and then (a queued dispatch starts even if the
-/// supervisor that should have started it died).
-fn wait_or_interrupt(
-    ctx: &Context<'_>,
-    id: &vnx::ids::DispatchId,
-    interrupted: &AtomicBool,
-) -> Result<std::collections::BTreeMap<vnx::ids::DispatchId, view::Waited>, CliError> {
-    use std::io::IsTerminal;
-    let (ledger, tmux) = (ctx.ledger, ctx.tmux);
-    let mut ticks = 0u32;
-    // The wait's answer comes over a channel, so it is taken the moment it is there (a
-    // polled `is_finished` added half a tick to every foreground dispatch).
-    let (answer, answered) = std::sync::mpsc::channel();
-    {
-        let (ledger, ids, tmux) = (ledger.to_owned(), vec![id.clone()], tmux.clone());
-        std::thread::spawn(move || {
-            let _ = answer.send(view::wait(&ledger, &ids, &tmux, false));
-        });
-    }
-    let mut cancelled = false;
-    loop {
-        match answered.recv_timeout(Duration::from_millis(50)) {
-            Ok(waited) => return waited.map_err(CliError::from),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(CliError::new("the wait for the dispatch panicked"));
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        ticks += 1;
-        if ticks.is_multiple_of(20) {
-            super::drain::recover_queue(ctx);
-        }
-        if !interrupted.swap(false, Ordering::Relaxed) || cancelled {
-            continue;
-        }
-        let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        let leave = ask && {
-            eprint!("\ncancel dispatch {id}? [Y] cancel it  [n] leave it running: ");
-            let mut answer = String::new();
-            let _ = std::io::stdin().read_line(&mut answer);
-            matches!(answer.trim(), "n" | "N" | "no")
-        };
-        if leave {
-            println!("{id}");
-            say!("left {id} running: `vnx wait {id}`, `vnx attach {id}` or `vnx cancel {id}`");
-            std::process::exit(0);
-        }
-        let states = view::list(ledger, tmux)?;
-        if let Some(state) = states.iter().find(|s| s.id == *id) {
-            say!("cancelling {id}");
-            let done = vnx::dispatch::cancel::cancel(ledger, state, tmux, ctx.attestor)?;
-            if done == vnx::dispatch::cancel::Cancelled::Queued {
-                queue::cancel(ctx, id)?;
-            }
-        }
-        cancelled = true;
-    }
 }

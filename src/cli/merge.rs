@@ -48,6 +48,10 @@ pub struct Args {
     /// Print one JSON object per dispatch, one per line
     #[arg(long)]
     json: bool,
+    /// Print each dispatch's conditions and the merge's steps, not one line per dispatch
+    /// (--check always prints the conditions)
+    #[arg(long, short = 'v')]
+    verbose: bool,
     /// The checkpoint signing key [default: as for `audit-chain checkpoint`]
     #[arg(long, value_name = "PATH")]
     key: Option<std::path::PathBuf>,
@@ -74,11 +78,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if !args.check {
         run_missing_gates(&project, &ids, &attestor, &trusted_keys, key.as_deref())?;
     }
+    let verbose = args.verbose || args.check;
     let on_event = |event: Event<'_>| match event {
         Event::Waiting { lock } => say!(
             "waiting for the merge queue: another vnx merge holds {}",
             lock.display()
         ),
+        // The line printed for each dispatch says what these said.
+        Event::Formed { .. } | Event::Landed { .. } | Event::Dequeued { .. } if !verbose => {}
         Event::Formed {
             id,
             merge_commit,
@@ -137,7 +144,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if args.json {
             out.json(entry)?;
         } else {
-            render(&mut out, entry)?;
+            render(&mut out, entry, verbose)?;
         }
     }
     match entries.as_slice() {
@@ -310,7 +317,8 @@ fn verdict(e: &Entry) -> Option<CliError> {
     }
 }
 
-fn render(out: &mut Out, e: &Entry) -> Result<(), CliError> {
+/// One entry for a person: its conditions and outcome (`verbose`), or one line.
+fn render(out: &mut Out, e: &Entry, verbose: bool) -> Result<(), CliError> {
     if let Some(r) = &e.resumed {
         out.line(&format!(
             "merged {} as {} (merge receipt line {}, entry {}; merge_completed line {}); \
@@ -330,6 +338,10 @@ fn render(out: &mut Out, e: &Entry) -> Result<(), CliError> {
         out.line(&format!("{}: refused: {why}", e.dispatch_id))?;
         return Ok(());
     };
+    if !verbose {
+        out.line(&one_line(e, plan))?;
+        return Ok(());
+    }
     out.line(&format!(
         "{}: {} into {}",
         plan.dispatch_id,
@@ -383,4 +395,36 @@ fn render(out: &mut Out, e: &Entry) -> Result<(), CliError> {
         out.line(&format!("{}: every condition holds", plan.dispatch_id))?;
     }
     Ok(())
+}
+
+/// An entry in one line: merged (as what, its receipt and checkpoint), taken out, refused
+/// (the first condition that failed) or mergeable.
+fn one_line(e: &Entry, plan: &merge::Plan) -> String {
+    let id = &plan.dispatch_id;
+    let base = plan.base_ref.as_deref().unwrap_or("-");
+    if let Some(m) = &e.merged {
+        return format!(
+            "{id}: merged into {base} as {} (merge receipt line {}); checkpoint {} at line {}",
+            m.merge_commit,
+            m.merge_receipt.seq,
+            m.checkpoint.checkpoint.id,
+            m.checkpoint.checkpoint.lines
+        );
+    }
+    if let Some(d) = &e.dequeued {
+        return format!(
+            "{id}: taken out of the merge queue ({}): {} (receipt line {})",
+            match d.reason {
+                vnx::receipts::DequeueReason::Conflict => "conflict",
+                vnx::receipts::DequeueReason::GatesFailed => "gates failed",
+            },
+            d.detail,
+            d.receipt.seq
+        );
+    }
+    match plan.conditions.iter().find(|c| !c.ok) {
+        Some(c) => format!("{id}: refused: {}: {}", c.name, c.detail),
+        None if e.result == EntryResult::Mergeable => format!("{id}: every condition holds"),
+        None => format!("{id}: {}", result_name(e.result)),
+    }
 }

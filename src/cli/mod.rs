@@ -29,6 +29,7 @@ mod error;
 mod evidence_reach;
 mod exits;
 mod follow_up;
+mod foreground;
 mod gate_check;
 mod group;
 mod hook;
@@ -87,7 +88,7 @@ struct Cli {
 #[command(defer = true)]
 enum Command {
     Init(init::Args),
-    #[command(name = "dispatch-agent")]
+    #[command(name = "dispatch-agent", visible_alias = "run")]
     DispatchAgent(dispatch_agent::Args),
     #[command(name = "follow-up")]
     FollowUp(follow_up::Args),

@@ -44,6 +44,10 @@ pub struct Args {
     /// waiting for you, and the 20 started last are listed)
     #[arg(long, short = 'a')]
     all: bool,
+    /// Every column: teardown, model, role and where to look next (the queue position, the
+    /// tmux session of a live one, the worktree or branch of an ended one), however wide
+    #[arg(long, short = 'w')]
+    wide: bool,
     /// Print as JSON (an array; see docs/json.md)
     #[arg(long)]
     json: bool,
@@ -117,7 +121,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         })
         .unwrap_or_default();
     let branch_exists = |b: &str| branches.contains(b);
-    let mut rows: Vec<[String; 8]> = states.iter().map(|s| row(s, now, &branch_exists)).collect();
+    let rows: Vec<[String; 8]> = states.iter().map(|s| row(s, now, &branch_exists)).collect();
     let header = [
         "DISPATCH",
         "STATE",
@@ -129,32 +133,66 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         "WHERE",
     ]
     .map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.chars().count());
+    // Without --wide, the columns a person scans, within the terminal's width (80 when it
+    // is not known): the ids whole, the titles cut to what is left.
+    let width = match (args.wide, settings::terminal_width()) {
+        (true, width) => width,
+        (false, width) => Some(width.unwrap_or(NARROW)),
+    };
+    let columns: &[usize] = if args.wide { &WIDE } else { &NARROW_COLUMNS };
+    // Escaped before they are measured and cut (escaping again changes nothing).
+    let pick = |cells: &[String; 8]| -> Vec<String> {
+        columns
+            .iter()
+            .map(|&i| super::output::escape(&cells[i]).into_owned())
+            .collect()
+    };
+    let narrow_cell = |cells: &[String; 8]| {
+        let mut picked = pick(cells);
+        if !args.wide {
+            // The provider alone: its model is in `--wide` and `vnx show`.
+            let provider =
+                &mut picked[NARROW_COLUMNS.iter().position(|&c| c == MODEL).unwrap_or(0)];
+            if let Some((p, _)) = provider.split_once('/') {
+                *provider = p.to_owned();
+            }
+        }
+        picked
+    };
+    let mut header = pick(&header);
+    if !args.wide {
+        header[NARROW_COLUMNS.iter().position(|&c| c == MODEL).unwrap_or(0)] = "PROVIDER".into();
+    }
+    let mut rows: Vec<Vec<String>> = rows.iter().map(narrow_cell).collect();
+    let title = columns.iter().position(|&c| c == TITLE).unwrap_or(0);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    // The titles take what the terminal has left after the other columns (at least
-    // MIN_TITLE characters), the longer ones cut with `…`.
-    if let Some(width) = settings::terminal_width() {
+    // The titles take what the width leaves after the other columns (at least MIN_TITLE
+    // characters), the longer ones cut with `…`.
+    if let Some(width) = width {
         let others: usize = widths
             .iter()
             .enumerate()
-            .filter(|(i, _)| *i != TITLE)
+            .filter(|(i, _)| *i != title)
             .map(|(_, w)| w + 2)
             .sum();
-        let fit = width.saturating_sub(others + 2).max(MIN_TITLE);
-        if fit < widths[TITLE] {
-            widths[TITLE] = fit;
+        let fit = width
+            .saturating_sub(others + usize::from(title + 1 != widths.len()) * 2)
+            .max(if args.wide { MIN_WIDE_TITLE } else { MIN_TITLE });
+        if fit < widths[title] {
+            widths[title] = fit;
             for r in &mut rows {
-                r[TITLE] = cut(&r[TITLE], fit);
+                r[title] = cut(&r[title], fit);
             }
         }
     }
-    let line = |cells: &[String; 8], state: Option<&str>| {
+    let line = |cells: &[String], state: Option<&str>| {
         let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
             let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
             let cell = match (i, state) {
                 (1, Some(state)) => paint(state, cell),
@@ -168,6 +206,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         text.trim_end().to_owned()
     };
+    // A line under a row, wrapped to the width at spaces.
+    let under = |out: &mut Out, text: &str| -> Result<(), CliError> {
+        for l in wrap(text, if args.wide { None } else { width }) {
+            out.line(&l)?;
+        }
+        Ok(())
+    };
     out.styled(&line(&header, None))?;
     let groups = if grouped {
         super::group::memberships(&ledger)
@@ -177,35 +222,33 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for (s, r) in states.iter().zip(&rows) {
         out.styled(&line(r, Some(s.status)))?;
         if let Some(m) = groups.get(&s.id) {
-            out.line(&format!(
-                "  group {}",
-                super::output::escape(&m.describe(&s.id))
-            ))?;
+            under(
+                &mut out,
+                &format!("  group {}", super::output::escape(&m.describe(&s.id))),
+            )?;
         }
         if let Some(b) = &s.blocked {
-            out.line(&format!(
-                "  waits for {}",
-                super::output::escape(&b.describe())
-            ))?;
+            under(
+                &mut out,
+                &format!("  waits for {}", super::output::escape(&b.describe())),
+            )?;
             if b.waiting_for == vnx::receipts::WaitingFor::Permission {
-                out.line(&format!("  {REQUEST_IS_THE_HOOKS}"))?;
+                under(&mut out, &format!("  {REQUEST_IS_THE_HOOKS}"))?;
             }
         }
         // Only while it waits: a question a follow-up answered, a landing settled or a person
         // dismissed asks nothing any more.
         if let Some(q) = s.question.as_deref().filter(|_| s.waiting()) {
-            // A short form: `vnx show` has the whole question.
-            out.line(&format!(
-                "  {}: {}",
-                transcript::label(q),
-                transcript::question(q, 100)
-            ))?;
+            // A short form, in one line: `vnx show` has the whole question.
+            let label = transcript::label(q);
+            let room = width.map_or(100, |w| w.saturating_sub(label.len() + 4).clamp(20, 100));
+            out.line(&format!("  {label}: {}", transcript::question(q, room)))?;
         }
         if let Some(d) = &s.dismissed {
-            out.line(&format!("  dismissed {}", dismissed_line(d)))?;
+            under(&mut out, &format!("  dismissed {}", dismissed_line(d)))?;
         }
         if let Some(a) = s.accepted.as_ref().filter(|_| s.landed.is_none()) {
-            out.line(&format!("  accepted {}", accepted_line(a)))?;
+            under(&mut out, &format!("  accepted {}", accepted_line(a)))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -337,8 +380,42 @@ pub(super) const REQUEST_IS_THE_HOOKS: &str = "(the request is what a hook call 
 
 /// The TITLE column's place in a row.
 const TITLE: usize = 2;
+/// The PROVIDER/MODEL column's place in a row.
+const MODEL: usize = 4;
 /// The fewest characters of a title shown, however narrow the terminal.
-const MIN_TITLE: usize = 24;
+const MIN_TITLE: usize = 12;
+/// The same, with --wide.
+const MIN_WIDE_TITLE: usize = 24;
+/// The width `status` fits its lines in when the terminal's is not known.
+const NARROW: usize = 80;
+/// The columns of a row shown without --wide, in order: id, state, age, provider, title.
+const NARROW_COLUMNS: [usize; 5] = [0, 1, 6, MODEL, TITLE];
+/// Every column, in order (--wide).
+const WIDE: [usize; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word longer than the
+/// width stands alone), the lines after the first indented as the first is, plus two.
+fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
+    let Some(width) = width.filter(|w| text.chars().count() > *w) else {
+        return vec![text.to_owned()];
+    };
+    let indent = text.len() - text.trim_start().len();
+    let more = " ".repeat(indent + 2);
+    let mut lines = vec![" ".repeat(indent)];
+    for word in text.split_whitespace() {
+        let last = lines.last_mut().expect("a line");
+        let blank = last.trim().is_empty();
+        if !blank && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(format!("{more}{word}"));
+        } else {
+            if !blank {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
 
 /// `text` in at most `width` characters, the last an `…` when it was cut.
 fn cut(text: &str, width: usize) -> String {

@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Also return when a dispatch is blocked: its worker waits for a permission answer
-    /// (give it with `vnx attach ID`)
+    /// (give it with `vnx approve ID` or `vnx deny ID`)
     #[arg(long)]
     until_blocked: bool,
     /// Give up after this many seconds; the dispatches still running are printed as such

@@ -31,7 +31,15 @@ fn subcommands(help: &str) -> Vec<String> {
         .skip(1)
         .take_while(|l| takes_one && *l != "Options:")
         .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().next())
+        .flat_map(|l| {
+            // A command's aliases (`[alias: run]`) are commands too.
+            let aliases = l
+                .rsplit_once("[alias: ")
+                .or_else(|| l.rsplit_once("[aliases: "))
+                .map(|(_, a)| a.trim_end_matches(']').split(", ").collect::<Vec<_>>())
+                .unwrap_or_default();
+            l.split_whitespace().next().into_iter().chain(aliases)
+        })
         .filter(|name| *name != "help")
         .map(str::to_owned)
         .collect()

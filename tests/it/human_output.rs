@@ -54,9 +54,9 @@ fn status_and_wait() {
                 .to_owned(),
         );
     }
-    let status = run(repo.vnx().arg("status"));
+    let status = run(repo.vnx().args(["status", "--wide"]));
     // The titles take what the terminal leaves them.
-    let narrow = run(repo.vnx().env("COLUMNS", "110").arg("status"));
+    let narrow = run(repo.vnx().env("COLUMNS", "110").args(["status", "--wide"]));
     let wait = run(repo.vnx().arg("wait").args(&ids));
     redacted(|| {
         insta::assert_snapshot!(out(&status), @r#"
@@ -190,15 +190,15 @@ fn status_filters_and_wait_streams_in_the_order_dispatches_end() {
         "#);
         insta::assert_snapshot!(out(&filtered), @r#"
             exit 0
-            DISPATCH        STATE        TITLE           TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
-            [ID]  merged       add a greeting  committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
-            [ID]      needs_input  x               clean      demo/ask        implementer  [AGE]  -
+            DISPATCH        STATE        AGE  PROVIDER  TITLE
+            [ID]  merged       [AGE]  demo      add a greeting
+            [ID]      needs_input  [AGE]  demo      x
               asks: Should the greeting be in English or in Dutch?
         "#);
         insta::assert_snapshot!(out(&one), @r#"
             exit 0
-            DISPATCH    STATE    TITLE  TEARDOWN  PROVIDER/MODEL  ROLE         AGE  WHERE
-            [ID]  running  x      -         demo/slow       implementer  [AGE]  tmux vnx-[ID]
+            DISPATCH    STATE    AGE  PROVIDER  TITLE
+            [ID]  running  [AGE]  demo      x
         "#);
         insta::assert_snapshot!(out(&unknown), @r#"
             exit 2

@@ -312,7 +312,11 @@ fn missing_and_stale_gates_are_run_by_merge_and_a_failing_one_holds_it() {
         .collect();
     assert_eq!(reports.len(), 2, "gate-check's and merge's");
     assert_eq!(reports[1]["decision"], "GO");
-    assert!(r.stdout.contains("merged dispatch/"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("{id}: merged into ")),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

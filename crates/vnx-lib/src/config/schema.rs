@@ -47,6 +47,8 @@ pub struct Config {
     pub hosts: BTreeMap<String, super::hosts::HostConfig>,
     /// The forge dispatches' pull requests go to (`forge:`); `None`: no pull requests.
     pub forge: Option<super::forge::ForgeConfig>,
+    /// The role, provider, model and lane of a dispatch that names none (`defaults:`).
+    pub defaults: super::defaults::Defaults,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -138,6 +140,7 @@ pub(super) struct RawConfig {
     pub(super) sandbox: Option<super::sandbox::RawSandbox>,
     pub(super) hosts: Option<Entries<super::hosts::RawHost>>,
     pub(super) forge: Option<super::forge::RawForge>,
+    pub(super) defaults: Option<super::defaults::RawDefaults>,
 }
 
 #[derive(Deserialize)]

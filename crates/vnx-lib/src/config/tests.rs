@@ -205,6 +205,7 @@ fn full_example() {
         .into(),
         notify: strings(&["notify-send", "vnx {id}", "{state}"]),
         stall_after_seconds: Some(120),
+        defaults: Default::default(),
         worktree: WorktreeConfig {
             setup: vec![strings(&["npm", "ci"])],
             teardown: vec![strings(&["docker", "compose", "down"])],
@@ -315,7 +316,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));

@@ -157,6 +157,9 @@ impl Validator<'_> {
         if let Some(forge) = raw.forge {
             config.forge = Some(self.forge(forge)?);
         }
+        if let Some(defaults) = raw.defaults {
+            config.defaults = self.defaults(defaults, &config.providers)?;
+        }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
             if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
                 let msg = format!(

@@ -281,18 +281,24 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> 
 /// A new `.vnx/config.yaml`: the project id, the detected test command as the default role's
 /// gate (or a commented one), and the other settings as commented examples.
 pub fn config_text(project_id: &str, test: Option<&TestCommand>) -> String {
+    let default = crate::provider::Provider::DEFAULT.name();
     let mut text = format!(
         "# vnx project configuration: committed, written by `vnx init`.\n\
          # Every setting is described in docs/reference.md of vnx's repository.\n\
          version: 1\n\
          project_id: {project_id}\n\n\
+         # Defaults: the worker of a dispatch that names none, so `vnx run \"TASK\"` is enough.\n\
+         # A dispatch naming another provider, or only a model, takes none of provider, model\n\
+         # and lane.\n\
+         defaults:\n  role: {DEFAULT_ROLE}\n  provider: {default}\n\
+         #   model: MODEL                        # one the provider takes\n\
+         #   lane: headless                      # or interactive\n\n\
          # Gates: the checks a dispatch must pass before `vnx merge` lands it. A command gate\n\
          # runs in a fresh checkout of the dispatch's head and passes on exit 0; `vnx merge`\n\
          # runs the gates a dispatch has not passed yet, and again on the merge result when\n\
          # the base moved. A role without a `gates:` key cannot merge; `gates: []` merges\n\
          # without any.\n"
     );
-    let default = crate::provider::Provider::DEFAULT.name();
     let example = format!(
         "#   review: {{kind: review, provider: {default}, timeout: 300}}   # a CLI reads the diff\n\
          #   lint: {{kind: command, argv: [\"make\", \"lint\"], idle_timeout: 300}}\n"
@@ -598,6 +604,11 @@ mod tests {
         );
         let bare = crate::config::parse(&config_text("demo", None), path).unwrap();
         assert!(bare.gates.is_empty() && bare.roles.is_empty());
+        assert_eq!(bare.defaults.role.as_deref(), Some(DEFAULT_ROLE));
+        assert_eq!(
+            bare.defaults.provider.as_deref(),
+            Some(crate::provider::Provider::DEFAULT.name())
+        );
         // Each commented example is valid once uncommented.
         let uncommented: String = config_text("demo", None)
             .lines()
@@ -605,7 +616,8 @@ mod tests {
             .filter(|l| l.starts_with(' ') || l.split_once(':').is_some_and(|(k, _)| is_key(k)))
             .map(|l| l.split(" # ").next().unwrap().to_owned() + "\n")
             .collect();
-        let all = format!("version: 1\nproject_id: demo\n{uncommented}");
+        // The first are `defaults:`'s commented keys.
+        let all = format!("version: 1\nproject_id: demo\ndefaults:\n{uncommented}");
         crate::config::parse(&all, path).unwrap_or_else(|e| panic!("{e}\n{all}"));
     }
 }

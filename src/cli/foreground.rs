@@ -1,0 +1,322 @@
+//! A foreground dispatch's wait (`vnx dispatch-agent` without --detach): until the end,
+//! saying when the worker blocks and goes on, offering to answer on a terminal, and asking
+//! what Ctrl-C means.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use vnx::dispatch::Context;
+use vnx::dispatch::queue;
+use vnx::dispatch::view;
+
+use super::CliError;
+use super::output::say;
+use super::settings;
+
+/// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave
+/// it running (without a terminal to ask on, it cancels); leaving it prints its id and exits.
+/// While it waits, it drains the queue now and then (a queued dispatch starts even if the
+/// supervisor that should have started it died), and says when the worker blocks on a
+/// prompt (what it asks, how to answer) and when it goes on; on a terminal, it offers to
+/// answer a permission prompt right there, as `vnx approve`/`vnx deny` would.
+pub(super) fn wait_or_interrupt(
+    ctx: &Context<'_>,
+    id: &vnx::ids::DispatchId,
+    interrupted: &AtomicBool,
+) -> Result<std::collections::BTreeMap<vnx::ids::DispatchId, view::Waited>, CliError> {
+    use std::io::IsTerminal;
+    let (ledger, tmux) = (ctx.ledger, ctx.tmux);
+    let mut ticks = 0u32;
+    // The wait's answer comes over a channel, so it is taken the moment it is there (a
+    // polled `is_finished` added half a tick to every foreground dispatch).
+    let (answer, answered) = std::sync::mpsc::channel();
+    {
+        let (ledger, ids, tmux) = (ledger.to_owned(), vec![id.clone()], tmux.clone());
+        std::thread::spawn(move || {
+            let _ = answer.send(view::wait(&ledger, &ids, &tmux, false));
+        });
+    }
+    let changes = follow_live(ledger, id);
+    let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    // Lines typed on the terminal, read on a thread of their own so the wait goes on while
+    // a question is open.
+    let typed = ask.then(|| {
+        let (line, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            while std::io::stdin().read_line(&mut text).is_ok_and(|n| n > 0) {
+                if line.send(std::mem::take(&mut text)).is_err() {
+                    break;
+                }
+            }
+        });
+        lines
+    });
+    // The prompt a question on the terminal is open for.
+    let mut offered: Option<vnx::receipts::DispatchBlocked> = None;
+    let mut cancelled = false;
+    loop {
+        match answered.recv_timeout(Duration::from_millis(50)) {
+            Ok(waited) => {
+                if offered.is_some() {
+                    eprintln!();
+                }
+                // What the follower has still to say comes first (it stops at the end).
+                while let Ok(change) = changes.recv_timeout(Duration::from_secs(1)) {
+                    match change {
+                        Live::Ended => break,
+                        change => tell(id, change),
+                    }
+                }
+                return waited.map_err(CliError::from);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(CliError::new("the wait for the dispatch panicked"));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        ticks += 1;
+        if ticks.is_multiple_of(20) {
+            super::drain::recover_queue(ctx);
+        }
+        while let Ok(change) = changes.try_recv() {
+            if !matches!(change, Live::Idle) && offered.take().is_some() {
+                eprintln!();
+            }
+            let offer = match &change {
+                Live::Blocked(b) => ask && answerable(b),
+                _ => false,
+            };
+            let blocked = match &change {
+                Live::Blocked(b) => Some(b.clone()),
+                _ => None,
+            };
+            tell(id, change);
+            if offer {
+                eprint!("approve it? [y]es  [n]o  [Enter] keep waiting: ");
+                offered = blocked;
+            }
+        }
+        if let (Some(b), Some(typed)) = (&offered, &typed)
+            && let Ok(line) = typed.try_recv()
+        {
+            let decision = match line.trim() {
+                "y" | "Y" | "yes" => Some(vnx::receipts::PermissionAnswer::Approve),
+                "n" | "N" | "no" => Some(vnx::receipts::PermissionAnswer::Deny),
+                _ => None,
+            };
+            match decision {
+                Some(decision) => answer_here(ctx, id, decision),
+                None => say!(
+                    "still waiting: `vnx approve {id}` or `vnx deny {id}` answers it \
+                     ({})",
+                    super::output::escape(b.tool.as_deref().unwrap_or("its prompt"))
+                ),
+            }
+            offered = None;
+        }
+        if !interrupted.swap(false, Ordering::Relaxed) || cancelled {
+            continue;
+        }
+        if offered.take().is_some() {
+            eprintln!();
+        }
+        let leave = ask && {
+            eprint!("\ncancel dispatch {id}? [Y] cancel it  [n] leave it running: ");
+            let answer = typed
+                .as_ref()
+                .and_then(|t| t.recv().ok())
+                .unwrap_or_default();
+            matches!(answer.trim(), "n" | "N" | "no")
+        };
+        if leave {
+            println!("{id}");
+            say!("left {id} running: `vnx wait {id}`, `vnx attach {id}` or `vnx cancel {id}`");
+            std::process::exit(0);
+        }
+        let states = view::list(ledger, tmux)?;
+        if let Some(state) = states.iter().find(|s| s.id == *id) {
+            say!("cancelling {id}");
+            let done = vnx::dispatch::cancel::cancel(ledger, state, tmux, ctx.attestor)?;
+            if done == vnx::dispatch::cancel::Cancelled::Queued {
+                queue::cancel(ctx, id)?;
+            }
+        }
+        cancelled = true;
+    }
+}
+
+/// Says a change of the dispatch's live state on stderr.
+fn tell(id: &vnx::ids::DispatchId, change: Live) {
+    match change {
+        Live::Blocked(b) => say!("{id} is blocked: {}", super::output::escape(&b.describe())),
+        Live::Resumed(r) => say!(
+            "{id} goes on, after {:.0} s {}",
+            r.waited_seconds,
+            super::output::escape(&r.after)
+        ),
+        Live::Answered(a) => say!(
+            "{id} goes on: {} {} it",
+            super::output::escape(&a.by),
+            match a.answer {
+                vnx::receipts::PermissionAnswer::Approve => "approved",
+                vnx::receipts::PermissionAnswer::Deny => "denied",
+            }
+        ),
+        Live::Idle | Live::Ended => {}
+    }
+}
+
+/// A change of a running dispatch's live state, as the foreground dispatch says it.
+enum Live {
+    /// Its worker waits for a person.
+    Blocked(vnx::receipts::DispatchBlocked),
+    /// It waited and goes on.
+    Resumed(vnx::receipts::DispatchResumed),
+    /// A person answered its prompt (`vnx approve`/`deny`, or here).
+    Answered(vnx::receipts::DispatchAnswered),
+    /// Nothing new (the follower's check that the wait still listens).
+    Idle,
+    /// Its completion was seen: nothing more comes.
+    Ended,
+}
+
+/// Whether a prompt can be answered from here, as `vnx approve` answers it: a permission
+/// prompt of a worker on this machine.
+fn answerable(b: &vnx::receipts::DispatchBlocked) -> bool {
+    b.waiting_for == vnx::receipts::WaitingFor::Permission && b.remote.is_none()
+}
+
+/// Answers dispatch `id`'s pending prompt as `vnx approve`/`vnx deny` does, through the same
+/// library path and with the same receipt; says on stderr what was done.
+fn answer_here(
+    ctx: &Context<'_>,
+    id: &vnx::ids::DispatchId,
+    decision: vnx::receipts::PermissionAnswer,
+) {
+    let answered = (|| -> Result<vnx::receipts::DispatchAnswered, CliError> {
+        let states = view::list(ctx.ledger, ctx.tmux)?;
+        let state = super::error::named_dispatches(&states, std::slice::from_ref(id))?[0];
+        let data_dir = ctx.project.data_dir();
+        let by = settings::user();
+        let answering = vnx::dispatch::answer::Answering {
+            ledger: ctx.ledger,
+            data_dir: &data_dir,
+            fallback: ctx.tmux,
+            attestor: ctx.attestor,
+            by: &by,
+            hook_wait: Duration::from_secs(5),
+        };
+        Ok(vnx::dispatch::answer::answer(
+            &answering, state, decision, None,
+        )?)
+    })();
+    let verb = match decision {
+        vnx::receipts::PermissionAnswer::Approve => "approved",
+        vnx::receipts::PermissionAnswer::Deny => "denied",
+    };
+    match answered {
+        Ok(r) => say!(
+            "{id}: {verb} {} (dispatch_answered, {})",
+            super::output::escape(
+                r.command
+                    .as_deref()
+                    .or(r.tool.as_deref())
+                    .unwrap_or("its prompt")
+            ),
+            match r.via {
+                vnx::receipts::AnsweredVia::Hook => "through its permission hook",
+                vnx::receipts::AnsweredVia::Pane => "by its keys in its pane",
+            }
+        ),
+        Err(e) => {
+            // The error and its hint; the dispatch is still waited for.
+            let _ = e
+                .context(format!("could not answer {id}'s prompt from here"))
+                .report();
+        }
+    }
+}
+
+/// Follows the ledger on a thread of its own from the dispatch's receipts so far, sending
+/// each change of its live state (blocked, resumed) until it completes or the receiver is
+/// gone. A ledger that cannot be read sends nothing more: the wait itself reports it.
+fn follow_live(
+    ledger: &std::path::Path,
+    id: &vnx::ids::DispatchId,
+) -> std::sync::mpsc::Receiver<Live> {
+    use vnx::dispatch::fold::{CiteReader, LineAt, Records};
+    let (send, changes) = std::sync::mpsc::channel();
+    let (ledger, id) = (ledger.to_owned(), id.clone());
+    std::thread::spawn(move || {
+        let Ok(mut records) = Records::read_only(&ledger, &[id.as_str()]) else {
+            return;
+        };
+        if records.get(&id).is_some_and(|r| r.completion.is_some()) {
+            let _ = send.send(Live::Ended);
+            return;
+        }
+        let blocked_now = |records: &Records| records.get(&id).and_then(|r| r.blocked_now());
+        let mut blocked = blocked_now(&records);
+        // Blocked already when the wait began: said at once.
+        if let Some(line) = blocked.and_then(|c| CiteReader::open(&ledger).ok()?.read(c).ok())
+            && let Some(b) = vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(&line)
+            && send.send(Live::Blocked(b.receipt)).is_err()
+        {
+            return;
+        }
+        let (mut lines, mut offset) = (records.lines, records.offset);
+        let _ = vnx::ledger::tail::follow(&ledger, records.offset, |event| match event {
+            vnx::ledger::tail::Followed::Line(bytes) => {
+                lines += 1;
+                let at = LineAt {
+                    number: lines,
+                    offset,
+                    bytes,
+                };
+                offset += bytes.len() as u64 + 1;
+                if !bytes.windows(id.len()).any(|w| w == id.as_bytes()) {
+                    return true;
+                }
+                let seen = records.apply(at);
+                let now = blocked_now(&records);
+                let change = match (blocked, now) {
+                    (_, Some(_)) if now != blocked => {
+                        vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(bytes)
+                            .map(|b| Live::Blocked(b.receipt))
+                    }
+                    // A person's answer, or the worker going on by itself (its CLI's
+                    // hook); a stall or the end says nothing here.
+                    (Some(_), None) => {
+                        vnx::receipts::read_line::<vnx::receipts::DispatchResumed>(bytes)
+                            .map(|r| Live::Resumed(r.receipt))
+                            .or_else(|| {
+                                vnx::receipts::read_line::<vnx::receipts::DispatchAnswered>(bytes)
+                                    .map(|r| Live::Answered(r.receipt))
+                            })
+                    }
+                    _ => None,
+                };
+                blocked = now;
+                let completed = matches!(seen, Some((_, vnx::dispatch::fold::Seen::Completed)));
+                if let Some(c) = change
+                    && send.send(c).is_err()
+                {
+                    return false;
+                }
+                if completed {
+                    let _ = send.send(Live::Ended);
+                }
+                !completed
+            }
+            vnx::ledger::tail::Followed::Restarted => {
+                records = Records::default();
+                (lines, offset) = (0, 0);
+                true
+            }
+            // Nothing to say; the receiver gone means the wait is over.
+            vnx::ledger::tail::Followed::Idle => send.send(Live::Idle).is_ok(),
+        });
+    });
+    changes
+}
