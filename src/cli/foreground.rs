@@ -61,8 +61,13 @@ pub(super) fn wait_or_interrupt(
                 if offered.is_some() {
                     eprintln!();
                 }
-                // What the follower has still to say comes first (it stops at the end).
-                while let Ok(change) = changes.recv_timeout(Duration::from_secs(1)) {
+                // What the follower has still to say comes first: until it saw the end, for
+                // a second at most (an end without a completion, such as a queued dispatch
+                // closed, it never sees).
+                let until = std::time::Instant::now() + Duration::from_secs(1);
+                while let Some(left) = until.checked_duration_since(std::time::Instant::now())
+                    && let Ok(change) = changes.recv_timeout(left)
+                {
                     match change {
                         Live::Ended => break,
                         change => tell(id, change),
@@ -298,7 +303,11 @@ fn follow_live(
                     _ => None,
                 };
                 blocked = now;
-                let completed = matches!(seen, Some((_, vnx::dispatch::fold::Seen::Completed)));
+                use vnx::dispatch::fold::Seen;
+                let completed = matches!(
+                    seen,
+                    Some((_, Seen::Completed | Seen::QueueClosed | Seen::RemoteLost))
+                );
                 if let Some(c) = change
                     && send.send(c).is_err()
                 {

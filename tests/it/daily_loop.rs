@@ -113,7 +113,11 @@ fn init_dispatch_and_merge_land_work_through_the_detected_gate() {
         r.stderr
     );
     assert!(r.stderr.contains("gate test: pass"), "{}", r.stderr);
-    assert!(r.stdout.contains("merged dispatch/"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("{id}: merged into ")),
+        "{}",
+        r.stdout
+    );
     assert_ne!(p.env.git(&["rev-parse", "HEAD"]), before, "main moved");
     assert!(
         std::fs::read_to_string(p.env.path().join("src/lib.rs"))

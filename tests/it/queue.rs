@@ -126,7 +126,7 @@ fn queued_dispatches_start_by_priority_then_arrival() {
         [1, 2, 3, 4, 5],
         "priority first, then arrival"
     );
-    let table = run(repo.vnx().arg("status"));
+    let table = run(repo.vnx().args(["status", "--wide"]));
     assert!(
         table.stdout.contains("queue #1 (priority 5)"),
         "{}",
