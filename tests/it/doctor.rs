@@ -499,7 +499,10 @@ fn a_running_dispatch_passes_and_a_lost_one_fails() {
     let hint = c["hint"].as_str().unwrap();
     assert!(hint.contains("review its worktree and branch"), "{hint}");
     assert!(hint.contains(&format!("`vnx cancel {id}`")), "{hint}");
-    assert!(hint.contains(&format!("`vnx resume {id}` continues it")), "{hint}");
+    assert!(
+        hint.contains(&format!("`vnx resume {id}` continues it")),
+        "{hint}"
+    );
     assert!(!hint.contains("`vnx recover"), "{hint}");
     // Its worktree and branch are kept for that review, not called orphans.
     assert_eq!(
