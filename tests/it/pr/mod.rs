@@ -5,8 +5,10 @@
 //! closed meanwhile, a merge refused by branch protection, the forge unreachable or
 //! rate-limited.
 
+mod auto;
 mod doctor;
 mod errors;
+mod fix;
 mod flow;
 mod release;
 
