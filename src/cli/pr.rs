@@ -276,7 +276,8 @@ pub(super) fn open_when_done(spec: &vnx::dispatch::Spec) {
         }
         return;
     };
-    if !asked && !forge_config.open_on_done {
+    let by_role = config.roles.get(&spec.role).is_some_and(|r| r.open_pr);
+    if !asked && !forge_config.open_on_done && !by_role {
         return;
     }
     let mut stdout = std::io::stdout();

@@ -100,3 +100,24 @@ fn open_on_done_opens_none_for_a_dispatch_whose_gates_fail() {
         "{state:#}"
     );
 }
+
+#[test]
+fn a_role_with_open_pr_opens_its_dispatches_pull_requests() {
+    let repo = Repo::new();
+    configure(
+        &repo,
+        &super::FORGE.replace(
+            "implementer: {gates: [tests]}",
+            "implementer: {gates: [tests], open_pr: true}",
+        ),
+    );
+    let forge = ScriptedForge::for_repo(&repo);
+    let r = dispatch(&repo, &forge, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let dir = repo.env.path().join(format!(".vnx-data/dispatches/{id}"));
+    drop(vnx::dispatch::liveness::hold(&dir).unwrap());
+    let opened = repo.events("pr_opened");
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(opened[0]["dispatch_id"], id.as_str());
+}

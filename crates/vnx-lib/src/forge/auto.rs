@@ -1,8 +1,8 @@
 //! A dispatch's pull request opened (or updated) by itself when the dispatch ends done and
 //! its role's gates pass: asked for one dispatch (`dispatch-agent --open-pr`, `follow-up
 //! --open-pr`, and every `vnx pr fix`) by a request file vnx writes under
-//! `.vnx-data/forge/open-when-done/` before the launch, or for every dispatch by
-//! `forge.open_on_done`. It runs in the supervisor once the completion is on the ledger, in
+//! `.vnx-data/forge/open-when-done/` before the launch, for every dispatch of a role with
+//! `open_pr: true`, or for every dispatch by `forge.open_on_done`. It runs in the supervisor once the completion is on the ledger, in
 //! the environment of the command that dispatched (where the user's `gh` login is; ADR
 //! 0064): the role's gates are run on the recorded head, and only when they all pass is the
 //! pull request opened through [`super::open::open`], the path `vnx pr open` takes, with its
@@ -89,12 +89,22 @@ pub fn when_done(
     id: &DispatchId,
 ) -> Result<Outcome, ForgeError> {
     let asked = requested(ctx.data_dir, id);
-    let Some(wanted) = asked.or_else(|| forge.config.open_on_done.then(Wanted::default)) else {
+    let by_config = forge.config.open_on_done || role_asks(ctx, config, id);
+    let Some(wanted) = asked.or_else(|| by_config.then(Wanted::default)) else {
         return Ok(Outcome::NotAsked);
     };
     let outcome = act(ctx, forge, config, gates, id, &wanted);
     let _ = std::fs::remove_file(request_path(ctx.data_dir, id));
     outcome
+}
+
+/// Whether the role dispatch `id` played says `open_pr: true`.
+pub fn role_asks(ctx: &Context<'_>, config: &Config, id: &DispatchId) -> bool {
+    Evidence::read(ctx.ledger, id, ctx.trusted_keys)
+        .ok()
+        .and_then(|ev| ev.role().map(str::to_owned))
+        .and_then(|role| config.roles.get(&role).map(|r| r.open_pr))
+        .unwrap_or(false)
 }
 
 fn act(
