@@ -206,7 +206,12 @@ fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
     }
     let parsed = FollowUpLine::try_parse_from(&line)
         .map_err(|e| CliError::new(format!("could not follow up {id}")).with_cause(&e))?;
-    let code = super::follow_up::run(parsed.args)?;
+    let code = super::follow_up::run(parsed.args).inspect_err(|_| {
+        // Not started: nothing is left asking for it.
+        let data = setup.project.data_dir();
+        let _ = std::fs::remove_file(forge::auto::request_path(&data, &new_id));
+        let _ = std::fs::remove_file(&file);
+    })?;
     if !args.detach {
         await_open_when_done(&setup.project, &new_id);
     }
