@@ -54,6 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         base: "HEAD".into(),
         remote: "origin".into(),
         ledger: project.ledger(),
+        trusted_keys: settings::attestation(None, &project.ledger())?.1,
     };
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let plan = release::plan(&repo, &options, &tmux)?;

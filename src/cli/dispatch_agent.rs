@@ -523,6 +523,10 @@ pub(super) struct Started {
     /// Print the completion receipt (or, with --detach, the launch) as JSON
     #[arg(long)]
     pub json: bool,
+    /// When it ends done and its role's gates pass, push its head and open (or update) its
+    /// pull request, as `vnx pr open` would (needs `forge:`; see forge.open_on_done)
+    #[arg(long)]
+    pub open_pr: bool,
 }
 
 impl Started {
@@ -534,6 +538,9 @@ impl Started {
         ticket: &Ticket,
     ) -> Result<ExitCode, CliError> {
         let plan = dispatch::plan(ctx, request)?;
+        if self.open_pr {
+            super::pr::request_open_when_done(ctx.project, &plan.spec.id)?;
+        }
         if let Some(action) = plan.egress.strictest() {
             let what = match action {
                 vnx::egress::Action::Warn => "sent as they are",
@@ -609,7 +616,12 @@ impl Started {
             launched.id
         );
         let waited = super::foreground::wait_or_interrupt(ctx, &launched.id, &interrupted)?;
-        super::wait::report(&mut out, &waited, self.json)
+        let code = super::wait::report(&mut out, &waited, self.json);
+        if self.open_pr {
+            out.flush()?;
+            super::pr::await_open_when_done(ctx.project, &launched.id);
+        }
+        code
     }
 
     /// A dispatch that was queued: its id (detached), or a wait through its start to its end.

@@ -360,6 +360,7 @@ pub fn forge(e: &vnx::forge::ForgeError) -> Exit {
         E::Config(e) => config(e),
         E::Ledger(e) => ledger(e),
         E::Merge(e) => merge(e),
+        E::Gate(e) => gate(e),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `vnx pr`: a dispatch's pull request on the project's forge, through the user's own `gh`:
-//! opened (or updated) from the recorded head, shown, and merged when vnx's conditions and
-//! the forge's checks hold.
+//! opened (or updated) from the recorded head, shown, fixed forward by a follow-up that is
+//! told the failing checks and the reviews, and merged when vnx's conditions and the forge's
+//! checks hold. Also the supervisor's "open the pull request when done".
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,12 +14,44 @@ use super::CliError;
 use super::output::{Out, escape, say};
 use super::settings;
 
-/// Open, show and merge dispatches' pull requests on the project's forge
+/// Open, show, fix and merge dispatches' pull requests on the project's forge
 #[derive(clap::Subcommand)]
 pub enum Command {
     Open(OpenArgs),
     Show(ShowArgs),
+    Fix(FixArgs),
     Merge(MergeArgs),
+}
+
+/// Fix a dispatch's pull request forward: a follow-up told its failing checks and reviews
+///
+/// One read of the forge gathers what is wrong with the pull request recorded for the
+/// dispatch: the failing checks (by name, with the tail of their failed steps' log where gh
+/// can fetch it), the unresolved review threads (author, file, line, text), the review
+/// decision and the reviews' bodies. All of it is bounded, its control characters escaped,
+/// and quoted as data in the instruction of a follow-up (`vnx follow-up`) that works in the
+/// same worktree, on the same branch and in the same CLI session. When that follow-up ends
+/// done and its role's gates pass, its new head is pushed to the same branch and the pull
+/// request updated (a signed `pr_opened`, action `updated`), as `vnx pr open` would.
+///
+/// Refused (exit 1): no pull request recorded for the dispatch, or it is merged or closed,
+/// or the forge reports nothing to fix (no failing check, no unresolved thread, no change
+/// requested).
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx pr fix D-6d7e8f9a0b1c")]
+pub struct FixArgs {
+    /// The dispatch (or the latest follow-up of its chain) whose pull request to fix
+    #[arg(value_name = "ID")]
+    id: String,
+    /// Return once the follow-up has started
+    #[arg(long)]
+    detach: bool,
+    /// Print the follow-up's completion (or, with --detach, its launch) as JSON
+    #[arg(long)]
+    json: bool,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
 }
 
 /// Push dispatches' recorded heads and open (or update) their pull requests
@@ -103,8 +136,217 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Open(a) => open(a),
         Command::Show(a) => show(a),
+        Command::Fix(a) => fix(a),
         Command::Merge(a) => merge(a),
     }
+}
+
+/// `vnx follow-up`'s arguments, parsed as its command line would be.
+#[derive(clap::Parser)]
+#[command(name = "vnx follow-up", no_binary_name = true)]
+struct FollowUpLine {
+    #[command(flatten)]
+    args: super::follow_up::Args,
+}
+
+fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
+    use clap::Parser;
+    let setup = Setup::new(std::slice::from_ref(&args.id))?;
+    let id = &setup.ids[0];
+    let feedback = setup.run(|ctx, forge, _| forge::fix::gather(ctx, forge, id))?;
+    if feedback.is_empty() {
+        return Err(CliError::verdict(format!(
+            "pull request #{} of {id} has nothing to fix: no failing check, no unresolved \
+             review thread, no change requested",
+            feedback.number
+        ))
+        .with_hint(format!(
+            "`vnx pr merge {id}` merges it once its checks pass"
+        )));
+    }
+    say!(
+        "{id}  pull request #{}: {} failing check(s), {} unresolved review thread(s){}",
+        feedback.number,
+        feedback.failed_checks.len(),
+        feedback.threads.len(),
+        if feedback.review_decision.is_empty() {
+            String::new()
+        } else {
+            format!(", review {}", escape(&feedback.review_decision))
+        }
+    );
+    let new_id = DispatchId::fresh();
+    let dir = setup.project.data_dir().join("forge");
+    let file = dir.join(format!("fix-{new_id}.md"));
+    let write = |p: &std::path::Path| -> std::io::Result<()> {
+        vnx::files::private_dir(&dir)?;
+        vnx::files::write_atomic_private(p, forge::fix::instruction(&feedback).as_bytes(), false)
+    };
+    write(&file).map_err(|e| {
+        CliError::from_error(&e).context(format!("could not write {}", file.display()))
+    })?;
+    request_open_when_done(&setup.project, &new_id)?;
+    let mut line: Vec<std::ffi::OsString> = vec![
+        id.to_string().into(),
+        "--new-id".into(),
+        new_id.to_string().into(),
+        "--title".into(),
+        format!("fix pull request #{}", feedback.number).into(),
+        "--instruction-file".into(),
+        file.clone().into(),
+    ];
+    if args.detach {
+        line.push("--detach".into());
+    }
+    if args.json {
+        line.push("--json".into());
+    }
+    if let Some(socket) = &args.tmux_socket {
+        line.extend(["--tmux-socket".into(), socket.into()]);
+    }
+    let parsed = FollowUpLine::try_parse_from(&line)
+        .map_err(|e| CliError::new(format!("could not follow up {id}")).with_cause(&e))?;
+    let code = super::follow_up::run(parsed.args).inspect_err(|_| {
+        // Not started: nothing is left asking for it.
+        let data = setup.project.data_dir();
+        let _ = std::fs::remove_file(forge::auto::request_path(&data, &new_id));
+        let _ = std::fs::remove_file(&file);
+    })?;
+    if !args.detach {
+        await_open_when_done(&setup.project, &new_id);
+    }
+    Ok(code)
+}
+
+/// Waits for dispatch `id`'s supervisor to finish what it does after the completion (its
+/// pull request opened or updated, when asked) and says what became of the pull request.
+pub(super) fn await_open_when_done(project: &vnx::project::Project, id: &DispatchId) {
+    let dir = project.data_dir().join("dispatches").join(id.as_str());
+    // The supervisor holds the dispatch's lock until its last chore: taking it waits for it.
+    if let Ok(lock) = vnx::dispatch::liveness::hold(&dir) {
+        drop(lock);
+    }
+    let ledger = project.ledger();
+    let Ok((_, trusted)) = settings::attestation(None, &ledger) else {
+        return;
+    };
+    let opened = vnx::evidence::Evidence::read(&ledger, id, &trusted)
+        .ok()
+        .and_then(|ev| ev.started.map(|s| s.receipt.branch))
+        .and_then(|branch| vnx::forge::History::read(&ledger, &branch, &trusted).ok())
+        .and_then(|h| h.opened.into_iter().rev().find(|o| &o.dispatch_id == id));
+    match opened {
+        Some(o) => say!(
+            "{id}  pull request #{} {}: {}  (head {})",
+            o.number,
+            match o.action {
+                vnx::receipts::PrAction::Created => "opened",
+                vnx::receipts::PrAction::Updated => "updated",
+            },
+            escape(&o.url),
+            short(o.head_commit.as_str())
+        ),
+        None => say!(
+            "{id}  its pull request was not opened or updated (`vnx show {id} --log` says why; \
+             `vnx pr open {id}` opens it by hand)"
+        ),
+    }
+}
+
+/// Asks the supervisor of dispatch `id` to open its pull request when it ends done and its
+/// gates pass (`--open-pr`, `vnx pr fix`).
+pub(super) fn request_open_when_done(
+    project: &vnx::project::Project,
+    id: &DispatchId,
+) -> Result<(), CliError> {
+    let wanted = forge::auto::Wanted::default();
+    forge::auto::request(&project.data_dir(), id, &wanted)?;
+    Ok(())
+}
+
+/// What the supervisor does once its dispatch's completion is on the ledger: opens the pull
+/// request when asked and the dispatch ended done with its gates passed. Runs in the
+/// dispatching command's environment (its `gh` login); what happened goes to the pane.
+pub(super) fn open_when_done(spec: &vnx::dispatch::Spec) {
+    use std::io::Write;
+    let project = vnx::project::Project::at(&spec.repo_root);
+    let data = project.data_dir();
+    let asked = forge::auto::requested(&data, &spec.id).is_some();
+    let Ok(config) = project.load_config() else {
+        return;
+    };
+    let Some(forge_config) = &config.forge else {
+        if asked {
+            let _ = std::fs::remove_file(forge::auto::request_path(&data, &spec.id));
+        }
+        return;
+    };
+    let by_role = config.roles.get(&spec.role).is_some_and(|r| r.open_pr);
+    if !asked && !forge_config.open_on_done && !by_role {
+        return;
+    }
+    let mut stdout = std::io::stdout();
+    let result = (|| -> Result<forge::auto::Outcome, CliError> {
+        let forge = Forge::resolve(&project.root, forge_config, gh_program())?;
+        let ledger = spec.ledger.clone();
+        let key = settings::key_path(None).ok();
+        let (attestor, trusted) = settings::attestation(key.clone(), &ledger)?;
+        let witness = settings::witness_dir();
+        let ctx = Context {
+            root: &project.root,
+            ledger: &ledger,
+            key: key.as_deref(),
+            threads: settings::threads(None),
+            witness_dir: witness.as_deref(),
+            attestor: &attestor,
+            trusted_keys: &trusted,
+            data_dir: &data,
+        };
+        let vnx = std::env::current_exe()
+            .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+        let on_event = |_: vnx::gate::Event<'_>| {};
+        let gates = vnx::gate::Context {
+            attestor: &attestor,
+            trusted_keys: &trusted,
+            root: &project.root,
+            ledger: &ledger,
+            vnx: &vnx,
+            find_program: &settings::find_program,
+            on_event: &on_event,
+        };
+        let outcome = forge::auto::when_done(&ctx, &forge, &config, &gates, &spec.id)?;
+        if let (forge::auto::Outcome::Opened { .. }, Some(key)) = (&outcome, &key) {
+            // Anchor the gate evidence, as `vnx gate-check` does, so a merge can rely on it.
+            let _ = vnx::merge::anchor(&ledger, key, ctx.threads, ctx.witness_dir);
+        }
+        Ok(outcome)
+    })();
+    let said = match result {
+        Ok(forge::auto::Outcome::NotAsked) => return,
+        Ok(forge::auto::Outcome::NotDone { status }) => format!(
+            "not opening the pull request: the dispatch ended {}",
+            status.map_or("unrecorded", |s| s.name())
+        ),
+        Ok(forge::auto::Outcome::GatesHeld { reasons }) => format!(
+            "not opening the pull request: its gates did not pass ({})",
+            escape(&reasons.join("; "))
+        ),
+        Ok(forge::auto::Outcome::Opened { receipt }) => format!(
+            "pull request #{} {}: {} (head {})",
+            receipt.number,
+            match receipt.action {
+                vnx::receipts::PrAction::Created => "opened",
+                vnx::receipts::PrAction::Updated => "updated",
+            },
+            escape(&receipt.url),
+            short(receipt.head_commit.as_str())
+        ),
+        Err(e) => {
+            e.warn();
+            "could not open the pull request (the warning above says why)".to_owned()
+        }
+    };
+    let _ = writeln!(stdout, "vnx: {} {said}", spec.id);
 }
 
 /// `gh` as the user names it: `$VNX_GH`, else `gh` on PATH.

@@ -149,6 +149,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let outcome = dispatch::supervise(&spec, &around);
     hand_over_slot(&spec);
     dispatch::after_completion(&spec);
+    if outcome.is_ok() {
+        super::pr::open_when_done(&spec);
+    }
     let outcome = outcome?;
     let _ = writeln!(
         stdout,

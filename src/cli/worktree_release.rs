@@ -57,10 +57,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .resolve_in(Some(&project))
         .unwrap_or_else(|| project.ledger());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let trusted_keys = settings::attestation(None, &ledger)?.1;
     let options = Options {
         base: args.base,
         remote: args.remote,
         ledger,
+        trusted_keys,
     };
     let mut plan = release::plan(&repo, &options, &tmux)?;
     if let Some(id) = args

@@ -332,6 +332,7 @@ fn work_that_changed_after_the_plan_is_skipped() {
         base: "HEAD".into(),
         remote: "origin".into(),
         ledger: repo.env.path().join(".vnx-data/state/t0_receipts.ndjson"),
+        trusted_keys: Vec::new(),
     };
     let mut plan = vnx::release::plan(&vrepo, &options, &repo.server.0).unwrap();
     assert_eq!(plan.items[0].class, vnx::release::Class::Landed);

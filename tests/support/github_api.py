@@ -366,6 +366,17 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, sts, {}
             return 200, {"state": (f.rollup_state(sha or "") or "pending").lower(),
                          "sha": sha, "statuses": sts, "total_count": len(sts)}, {}
+        if rest == ["check-runs"] and m == "POST":
+            # What a CI (a GitHub App) calls to report a check on a commit: `output.text`
+            # becomes the log `gh run view --log-failed` and the job's logs give.
+            b = body or {}
+            out = b.get("output") or {}
+            c = f.add_check({"sha": b.get("head_sha"), "name": b.get("name"),
+                             "status": b.get("status", "completed"),
+                             "conclusion": b.get("conclusion"),
+                             "title": out.get("title", ""), "summary": out.get("summary", ""),
+                             "log": out.get("text", "")})
+            return 201, rest_check_run(f, c), {}
         if len(rest) == 3 and rest[0] == "check-runs" and rest[2] == "annotations":
             return 200, [], {}
         if len(rest) == 2 and rest[0] == "check-runs":

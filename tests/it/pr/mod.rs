@@ -5,9 +5,12 @@
 //! closed meanwhile, a merge refused by branch protection, the forge unreachable or
 //! rate-limited.
 
+mod auto;
 mod doctor;
 mod errors;
+mod fix;
 mod flow;
+mod release;
 
 use serde_json::{Value, json};
 

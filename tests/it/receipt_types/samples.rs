@@ -90,6 +90,8 @@ pub(super) fn released() -> WorktreeReleased {
             merge_base: Some(s(COMMIT)),
             remote: Some(s("origin")),
             remote_commit: Some(s(COMMIT)),
+            pull_request: Some(7),
+            merge_commit: Some(cid(COMMIT)),
         }),
         action: ReleaseAction {
             worktree_unlocked: true,

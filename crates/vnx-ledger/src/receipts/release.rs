@@ -115,6 +115,9 @@ pub enum ReleaseRule {
     Contained,
     /// The remote branch is exactly the tip.
     Remote,
+    /// The branch's pull request was merged on the forge with the tip as its head, as an
+    /// attested `pr_merged` records (a squash merge on the forge is in no local history).
+    PrMerged,
 }
 
 /// Why a release is safe, as recorded in the receipt.
@@ -137,4 +140,10 @@ pub struct ReleaseEvidence {
     /// Where the remote branch is (`remote` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_commit: Option<String>,
+    /// The pull request whose merge proves it (`pr_merged` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
+    /// The commit the forge's merge made on the base (`pr_merged` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<CommitId>,
 }

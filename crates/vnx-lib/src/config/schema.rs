@@ -120,6 +120,9 @@ pub struct RoleConfig {
     /// The command prefixes its workers run without asking (`allow:`); `None`: its command
     /// gates and read-only git (see `Config::allowed_commands`).
     pub allow: Option<Vec<String>>,
+    /// Whether a dispatch of this role opens its pull request by itself when it ends done
+    /// and its gates pass (`open_pr:`, as `dispatch-agent --open-pr`; needs `forge:`).
+    pub open_pr: bool,
 }
 
 // ---- raw, span-carrying schema ----
@@ -197,6 +200,7 @@ pub(super) struct RawRole {
     pub(super) gates: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) writes: Option<bool>,
     pub(super) allow: Option<Vec<Spanned<String>>>,
+    pub(super) open_pr: Option<bool>,
 }
 
 /// A mapping kept in document order, with the location of each key.

@@ -165,6 +165,7 @@ fn full_example() {
                     gates: Some(strings(&["tests", "review"])),
                     writes: None,
                     allow: None,
+                    open_pr: false,
                 },
             ),
             (
@@ -174,6 +175,7 @@ fn full_example() {
                     gates: Some(vec![]),
                     writes: Some(false),
                     allow: None,
+                    open_pr: false,
                 },
             ),
         ]

@@ -216,6 +216,7 @@ impl Validator<'_> {
                     gates,
                     writes: role.writes,
                     allow,
+                    open_pr: role.open_pr.unwrap_or(false),
                 },
             );
         }

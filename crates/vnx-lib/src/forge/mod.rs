@@ -11,6 +11,8 @@
 //! replaced, and it is only ever passed on as data (a body goes through a file vnx writes,
 //! never through an argv a program could read as an option).
 
+pub mod auto;
+pub mod fix;
 pub mod gh;
 pub mod history;
 pub mod merge;
@@ -328,6 +330,9 @@ pub enum ForgeError {
     /// The merge conditions could not be checked.
     #[error(transparent)]
     Merge(#[from] MergeError),
+    /// The gates run before a pull request is opened by itself could not be run.
+    #[error(transparent)]
+    Gate(#[from] crate::gate::GateError),
     /// A file vnx writes could not be written.
     #[error("could not write {path}")]
     Io {
@@ -410,6 +415,7 @@ impl ForgeError {
             ),
             ForgeError::Config(e) => return e.hint(),
             ForgeError::Merge(e) => return e.hint(),
+            ForgeError::Gate(e) => return e.hint(),
             ForgeError::Ledger(_) | ForgeError::Io { .. } => return None,
         })
     }

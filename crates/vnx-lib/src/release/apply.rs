@@ -197,12 +197,21 @@ fn recheck(repo: &Repo, item: &Item, options: &Options) -> Option<String> {
         }
     }
     if item.class == Class::Landed {
-        let base = repo.resolve(&options.base).ok();
-        let still = match (base, &item.tip) {
-            (Some(base), Some(tip)) => proof::landed(&repo.root, tip, &base).ok().flatten(),
-            _ => None,
+        let by_pr = item.evidence.as_ref().map(|e| e.rule) == Some(Rule::PrMerged);
+        let still = match (repo.resolve(&options.base).ok(), &item.tip) {
+            (_, Some(tip)) if by_pr => {
+                proof::pr_merged(&options.ledger, branch, tip, &options.trusted_keys)
+                    .ok()
+                    .flatten()
+                    .is_some()
+            }
+            (Some(base), Some(tip)) => proof::landed(&repo.root, tip, &base)
+                .ok()
+                .flatten()
+                .is_some(),
+            _ => false,
         };
-        if still.is_none() {
+        if !still {
             return Some(format!("no longer provably in {}", options.base));
         }
     }

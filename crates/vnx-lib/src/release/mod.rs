@@ -42,6 +42,9 @@ pub struct Options {
     pub remote: String,
     /// The ledger receipts are read from and written to.
     pub ledger: PathBuf,
+    /// The keys whose `pr_merged` receipts prove a landing on the forge (none: that proof is
+    /// not used).
+    pub trusted_keys: Vec<[u8; 32]>,
 }
 
 /// Errors that stop the whole command (a single item's failure is reported on the item).
@@ -232,7 +235,7 @@ pub fn plan(repo: &Repo, options: &Options, tmux: &Tmux) -> Result<Plan, Release
         });
     let mut remote = inventory::RemoteHeads::new(repo, &options.remote);
     let items = found
-        .map(|f| classify(repo, &base, f, &mut remote, tmux))
+        .map(|f| classify(repo, &base, f, &mut remote, tmux, options))
         .collect();
     Ok(Plan {
         base,
@@ -302,13 +305,14 @@ fn classify(
     f: Found,
     remote: &mut inventory::RemoteHeads,
     tmux: &Tmux,
+    options: &Options,
 ) -> Item {
     let unstarted = f
         .dispatch_dir
         .as_deref()
         .is_some_and(|d| never_started(f.recorded.as_ref(), d));
     let nothing_else = f.tip.is_none() && f.worktree.is_none();
-    let mut item = classify_work(repo, base, f, remote, tmux);
+    let mut item = classify_work(repo, base, f, remote, tmux, options);
     if unstarted && item.class != Class::Running {
         if nothing_else {
             item.class = Class::Unstarted;
@@ -331,6 +335,7 @@ fn classify_work(
     f: Found,
     remote: &mut inventory::RemoteHeads,
     tmux: &Tmux,
+    options: &Options,
 ) -> Item {
     let mut item = Item {
         dispatch_id: f.id.clone(),
@@ -436,11 +441,41 @@ fn classify_work(
                 merge_base: p.merge_base,
                 remote: None,
                 remote_commit: None,
+                pull_request: None,
+                merge_commit: None,
             };
             return release(item, Class::Landed, reason, evidence);
         }
         Ok(None) => {}
         Err(e) => return keep(item, Class::Blocked, format!("could not compare it: {e}")),
+    }
+    match proof::pr_merged(&options.ledger, &f.branch, &tip, &options.trusted_keys) {
+        Ok(Some(m)) => {
+            let reason = format!(
+                "its pull request #{} was merged on the forge with its tip as the head",
+                m.number
+            );
+            let evidence = Evidence {
+                rule: Rule::PrMerged,
+                tip,
+                base_ref: base.reference.clone(),
+                base_commit: base.commit.clone(),
+                merge_base: None,
+                remote: None,
+                remote_commit: None,
+                pull_request: Some(m.number),
+                merge_commit: Some(m.merge_commit),
+            };
+            return release(item, Class::Landed, reason, evidence);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            return keep(
+                item,
+                Class::Blocked,
+                format!("could not read the ledger: {e}"),
+            );
+        }
     }
     let state = remote.state(&f.branch, &tip);
     let name = &remote.name;
@@ -455,6 +490,8 @@ fn classify_work(
                 merge_base: None,
                 remote: Some(name.clone()),
                 remote_commit: Some(tip.into_string()),
+                pull_request: None,
+                merge_commit: None,
             };
             let reason = format!("{name}/{} is exactly its tip", f.branch);
             release(item, Class::Pushed, reason, evidence)

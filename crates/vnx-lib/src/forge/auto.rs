@@ -1,0 +1,137 @@
+//! A dispatch's pull request opened (or updated) by itself when the dispatch ends done and
+//! its role's gates pass: asked for one dispatch (`dispatch-agent --open-pr`, `follow-up
+//! --open-pr`, and every `vnx pr fix`) by a request file vnx writes under
+//! `.vnx-data/forge/open-when-done/` before the launch, for every dispatch of a role with
+//! `open_pr: true`, or for every dispatch by `forge.open_on_done`. It runs in the supervisor once the completion is on the ledger, in
+//! the environment of the command that dispatched (where the user's `gh` login is; ADR
+//! 0064): the role's gates are run on the recorded head, and only when they all pass is the
+//! pull request opened through [`super::open::open`], the path `vnx pr open` takes, with its
+//! signed `pr_opened`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Forge, ForgeError, open};
+use crate::config::Config;
+use crate::evidence::Evidence;
+use crate::gate;
+use crate::ids::DispatchId;
+use crate::receipts::{DispatchStatus, PrOpened};
+
+/// What a request to open the pull request when done asks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wanted {
+    /// Open it as a draft (`Some(true)`), ready (`Some(false)`), or as `forge.draft` says.
+    #[serde(default)]
+    pub draft: Option<bool>,
+}
+
+/// Where the request for dispatch `id` is kept.
+pub fn request_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
+    data_dir
+        .join("forge")
+        .join("open-when-done")
+        .join(format!("{id}.json"))
+}
+
+/// Asks that dispatch `id`'s pull request be opened when it ends done with its gates passed.
+pub fn request(data_dir: &Path, id: &DispatchId, wanted: &Wanted) -> Result<(), ForgeError> {
+    let path = request_path(data_dir, id);
+    let io = |source| ForgeError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        crate::files::private_dir(dir).map_err(io)?;
+    }
+    let text = serde_json::to_vec(wanted).unwrap_or_default();
+    crate::files::write_atomic_private(&path, &text, false).map_err(io)
+}
+
+/// The request for dispatch `id`, if one was made.
+pub fn requested(data_dir: &Path, id: &DispatchId) -> Option<Wanted> {
+    let text = std::fs::read(request_path(data_dir, id)).ok()?;
+    Some(serde_json::from_slice(&text).unwrap_or_default())
+}
+
+/// What happened when the dispatch ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nobody asked for it (no request, `forge.open_on_done` off).
+    NotAsked,
+    /// The dispatch did not end done.
+    NotDone {
+        /// How it ended, when it did.
+        status: Option<DispatchStatus>,
+    },
+    /// A gate the role requires did not pass on the head.
+    GatesHeld {
+        /// Why, as the gate-check said.
+        reasons: Vec<String>,
+    },
+    /// The pull request was opened or updated.
+    Opened {
+        /// Its receipt.
+        receipt: Box<PrOpened>,
+    },
+}
+
+/// Opens dispatch `id`'s pull request if it was asked for, the dispatch ended done and the
+/// gates its role requires pass on its head (run now through `gates`). The request is
+/// removed once acted on, whatever the outcome, so a rerun does not open it twice.
+pub fn when_done(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    config: &Config,
+    gates: &gate::Context<'_>,
+    id: &DispatchId,
+) -> Result<Outcome, ForgeError> {
+    let asked = requested(ctx.data_dir, id);
+    let by_config = forge.config.open_on_done || role_asks(ctx, config, id);
+    let Some(wanted) = asked.or_else(|| by_config.then(Wanted::default)) else {
+        return Ok(Outcome::NotAsked);
+    };
+    let outcome = act(ctx, forge, config, gates, id, &wanted);
+    let _ = std::fs::remove_file(request_path(ctx.data_dir, id));
+    outcome
+}
+
+/// Whether the role dispatch `id` played says `open_pr: true`.
+pub fn role_asks(ctx: &Context<'_>, config: &Config, id: &DispatchId) -> bool {
+    Evidence::read(ctx.ledger, id, ctx.trusted_keys)
+        .ok()
+        .and_then(|ev| ev.role().map(str::to_owned))
+        .and_then(|role| config.roles.get(&role).map(|r| r.open_pr))
+        .unwrap_or(false)
+}
+
+fn act(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    config: &Config,
+    gates: &gate::Context<'_>,
+    id: &DispatchId,
+    wanted: &Wanted,
+) -> Result<Outcome, ForgeError> {
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let status = ev.completed.as_ref().map(|c| c.receipt.status);
+    if status != Some(DispatchStatus::Done) {
+        return Ok(Outcome::NotDone { status });
+    }
+    let report = gate::check(gates, id)?;
+    if report.decision != gate::Decision::Go {
+        return Ok(Outcome::GatesHeld {
+            reasons: report.reasons,
+        });
+    }
+    let request = open::Request {
+        draft: wanted.draft,
+        base: None,
+    };
+    let receipt = open::open(ctx, forge, config, id, &request)?;
+    Ok(Outcome::Opened {
+        receipt: Box::new(receipt),
+    })
+}
