@@ -8,6 +8,7 @@
 mod doctor;
 mod errors;
 mod flow;
+mod init;
 mod watch;
 
 use serde_json::{Value, json};
