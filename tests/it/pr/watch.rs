@@ -196,3 +196,41 @@ fn an_unreachable_forge_shows_the_cached_state_marked_stale() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains(", stale"), "{}", r.stdout);
 }
+
+#[tokio::test]
+async fn the_mcp_server_answers_the_pull_request_as_last_read_without_calling_the_forge() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::TokioChildProcess;
+
+    let (repo, forge, id, _) = gated();
+    let (r, opened) = pr_json(&repo, &forge, &["open", &id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let number = opened["number"].as_u64().unwrap();
+    check(&forge, number, "ci", "failure", "boom");
+    let read = status_pr(&repo, &forge, &id, &["--refresh"]);
+    assert_eq!(read["checks"]["ci"], "fail", "{read:#}");
+
+    let before = forge.api_requests();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = forge.vnx(&repo);
+    cmd.arg("mcp").env("TMPDIR", tmp.path());
+    let transport = TokioChildProcess::new(tokio::process::Command::from(cmd)).unwrap();
+    let client = ().serve(transport).await.expect("the MCP handshake");
+    let args = json!({"dispatch_id": id});
+    let params = CallToolRequestParams::new("show_dispatch")
+        .with_arguments(args.as_object().unwrap().clone());
+    let answer = client.call_tool(params).await.unwrap();
+    let shown = answer.structured_content.expect("structured content");
+    let _ = client.cancel().await;
+    let pr = &shown["pr"];
+    assert_eq!(pr["number"], number, "{shown:#}");
+    assert_eq!(pr["state"], "open");
+    assert_eq!(pr["checks"]["ci"], "fail");
+    assert_eq!(pr["read_at"], read["read_at"]);
+    assert_eq!(
+        forge.api_requests(),
+        before,
+        "the MCP server called the forge"
+    );
+}

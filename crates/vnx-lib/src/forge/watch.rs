@@ -491,6 +491,31 @@ pub fn read_dispatches(
     out
 }
 
+/// The pull requests of `dispatches` (each with its branch) as the shared cache last read
+/// them, never calling the forge nor recording anything (the MCP server's answers): the
+/// ledger's newest `pr_opened` of each branch, with the cached read of its pull request.
+pub fn cached(
+    ledger: &Path,
+    trusted: &[[u8; 32]],
+    data_dir: &Path,
+    dispatches: &[(DispatchId, String)],
+) -> BTreeMap<DispatchId, PrStatus> {
+    let mut out = BTreeMap::new();
+    if dispatches.is_empty() {
+        return out;
+    }
+    let all = History::read_all(ledger, trusted).unwrap_or_default();
+    let cache = Cache::load(data_dir);
+    for (id, branch) in dispatches {
+        if let Some(recorded) = all.get(branch).and_then(History::current) {
+            let c = cache.prs.get(&recorded.number);
+            let stale = c.is_none().then(|| "not read yet".to_owned());
+            out.insert(id.clone(), PrStatus::from(recorded, c, stale));
+        }
+    }
+    out
+}
+
 /// The longest a reader waits for the notifications it started.
 pub const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
