@@ -39,6 +39,7 @@ mod merge;
 mod output;
 mod pool;
 mod pr;
+mod pr_watch;
 mod prune;
 mod receipts_append;
 mod receipts_tail;

@@ -45,6 +45,12 @@ pub struct Args {
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
+    /// Read its pull request from the forge now, however fresh its cached read
+    #[arg(long, conflicts_with = "no_forge")]
+    refresh: bool,
+    /// Show its pull request as last read, never calling gh
+    #[arg(long)]
+    no_forge: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -89,6 +95,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut d = detail::of_record(&ledger, state, &receipts)?;
     let places = vnx::dispatch::queue::places(&project.data_dir());
     vnx::dispatch::view::mark_positions(std::slice::from_mut(&mut d.state), &places);
+    // Its pull request, read through the shared forge cache (only for the whole view).
+    let pr = match (&d.state.branch, args.log || args.diff) {
+        (Some(branch), false) => super::pr_watch::read(
+            &project,
+            &[(id.clone(), branch.clone())],
+            super::pr_watch::mode(args.no_forge, args.refresh),
+        )
+        .remove(&id),
+        _ => None,
+    };
     let mut out = Out::new();
     if args.json {
         // The dispatch, and its best-of group (null when it is not a candidate).
@@ -100,6 +116,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 "group".into(),
                 serde_json::to_value(group).unwrap_or_default(),
             );
+            if let Some(pr) = &pr {
+                o.insert("pr".into(), serde_json::to_value(pr).unwrap_or_default());
+            }
         }
         out.json(&value)?;
     } else if args.log {
@@ -125,8 +144,55 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(m) = membership(&ledger, &args.id) {
             out.line(&format!("  {:<10} {}", "group", m.describe(&args.id)))?;
         }
+        if let Some(pr) = &pr {
+            pr_block(&mut out, pr)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Its pull request: number and address, state, head against the recorded one, each check,
+/// the review decision and the new reviews and comments (who, and their first line), every
+/// forge text escaped.
+fn pr_block(out: &mut Out, pr: &vnx::forge::watch::PrStatus) -> Result<(), CliError> {
+    let esc = |t: &str| super::output::escape(t).into_owned();
+    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
+    out.line(&format!("  {:<10} {}", "pr", esc(&pr.line())))?;
+    out.line(&format!("    url      {}", esc(&pr.url)))?;
+    let head = if pr.head_commit.is_empty() {
+        format!("recorded {} (not read)", short(&pr.recorded_head))
+    } else if pr.head_commit == pr.recorded_head {
+        format!("{} (the recorded head)", short(&pr.head_commit))
+    } else {
+        format!(
+            "{} on the forge, recorded {}",
+            esc(&short(&pr.head_commit)),
+            short(&pr.recorded_head)
+        )
+    };
+    out.line(&format!("    head     {head}"))?;
+    for (name, state) in &pr.checks {
+        out.line(&format!("    check    {}: {state}", esc(name)))?;
+    }
+    if !pr.review_decision.is_empty() {
+        out.line(&format!("    review   {}", esc(&pr.review_decision)))?;
+    }
+    for s in &pr.said {
+        let kind = if s.kind == "comment" {
+            String::new()
+        } else {
+            format!(" ({})", esc(&s.kind))
+        };
+        out.line(&format!(
+            "    new      {}{kind}: {}",
+            esc(&s.author),
+            esc(&s.line)
+        ))?;
+    }
+    if let Some(why) = &pr.stale {
+        out.line(&format!("    stale    {}", esc(why)))?;
+    }
+    Ok(())
 }
 
 /// The dispatch as `key: value` lines.

@@ -54,6 +54,21 @@ pub struct Args {
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
+    /// Read each pull request from the forge now, however fresh its cached read
+    #[arg(long, conflicts_with = "no_forge")]
+    refresh: bool,
+    /// Show the pull requests as last read, never calling gh
+    #[arg(long)]
+    no_forge: bool,
+}
+
+/// A dispatch's state and its pull request, as `--json` prints it.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    state: &'a DispatchState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pr: Option<&'a vnx::forge::watch::PrStatus>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -94,9 +109,25 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             if older == 1 { " is" } else { "es are" }
         );
     }
+    let with_branch: Vec<(vnx::ids::DispatchId, String)> = states
+        .iter()
+        .filter_map(|s| Some((s.id.clone(), s.branch.clone()?)))
+        .collect();
+    let prs = super::pr_watch::read(
+        &project,
+        &with_branch,
+        super::pr_watch::mode(args.no_forge, args.refresh),
+    );
     let mut out = Out::new();
     if args.json {
-        out.json(&states)?;
+        let listed: Vec<Listed<'_>> = states
+            .iter()
+            .map(|s| Listed {
+                state: s,
+                pr: prs.get(&s.id),
+            })
+            .collect();
+        out.json(&listed)?;
         return Ok(ExitCode::SUCCESS);
     }
     if states.is_empty() {
@@ -246,6 +277,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         if let Some(d) = &s.dismissed {
             under(&mut out, &format!("  dismissed {}", dismissed_line(d)))?;
+        }
+        if let Some(pr) = prs.get(&s.id) {
+            under(
+                &mut out,
+                &format!("  {}", super::output::escape(&pr.line())),
+            )?;
         }
         if let Some(a) = s.accepted.as_ref().filter(|_| s.landed.is_none()) {
             under(&mut out, &format!("  accepted {}", accepted_line(a)))?;

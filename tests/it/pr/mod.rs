@@ -11,6 +11,8 @@ mod errors;
 mod fix;
 mod flow;
 mod release;
+mod init;
+mod watch;
 
 use serde_json::{Value, json};
 

@@ -48,6 +48,10 @@ pub struct ForgeConfig {
     /// Opens the pull request of a dispatch that ends done with its gates passed, as if
     /// `vnx pr open` had been run (`dispatch-agent --pr` for one dispatch).
     pub open_on_done: bool,
+    /// Seconds a pull request's cached read stays fresh for the readers that share it
+    /// (status, show, wait, the dashboard, the MCP server): at most one `gh` call per pull
+    /// request per interval.
+    pub refresh_seconds: u64,
 }
 
 impl Default for ForgeConfig {
@@ -61,6 +65,7 @@ impl Default for ForgeConfig {
             draft: false,
             timeout_seconds: 60,
             open_on_done: false,
+            refresh_seconds: 30,
         }
     }
 }
@@ -76,10 +81,13 @@ pub(super) struct RawForge {
     draft: Option<bool>,
     timeout_seconds: Option<Spanned<i64>>,
     open_on_done: Option<bool>,
+    refresh_seconds: Option<Spanned<i64>>,
 }
 
 /// The longest one forge call may take: 10 minutes.
 const MAX_TIMEOUT: u64 = 600;
+/// The longest a pull request's cached read stays fresh: a day.
+const MAX_REFRESH: u64 = 86_400;
 
 /// Whether `text` is a repository as GitHub names one: `owner/name`, each of letters,
 /// digits, `-`, `_` and `.`, the owner not starting with `-` and neither being `.` or `..`.
@@ -162,6 +170,19 @@ impl Validator<'_> {
                 return self.err(&t.referenced, msg);
             };
             forge.timeout_seconds = n;
+        }
+        if let Some(t) = raw.refresh_seconds {
+            let Some(n) = u64::try_from(t.value)
+                .ok()
+                .filter(|n| (1..=MAX_REFRESH).contains(n))
+            else {
+                let msg = format!(
+                    "forge.refresh_seconds must be between 1 and {MAX_REFRESH}, not {}",
+                    t.value
+                );
+                return self.err(&t.referenced, msg);
+            };
+            forge.refresh_seconds = n;
         }
         Ok(forge)
     }

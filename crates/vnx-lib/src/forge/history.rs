@@ -53,6 +53,39 @@ impl History {
         Ok(h)
     }
 
+    /// The histories of every branch that has pull-request receipts, the ledger read once.
+    pub fn read_all(
+        ledger: &Path,
+        trusted: &[[u8; 32]],
+    ) -> Result<std::collections::HashMap<String, History>, LedgerError> {
+        let mut all: std::collections::HashMap<String, History> = Default::default();
+        if !ledger.exists() {
+            return Ok(all);
+        }
+        let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+            memchr::memmem::find(l, b"\"pr_").is_some()
+        })?;
+        for raw in lines {
+            let Some(fields) = json::object_of_line(&raw) else {
+                continue;
+            };
+            let Some(branch) = fields.get("branch").and_then(Value::as_str) else {
+                continue;
+            };
+            if !attest::check(&fields, trusted).is_valid() {
+                continue;
+            }
+            let h = all.entry(branch.to_owned()).or_default();
+            match fields.get("event_type").and_then(Value::as_str) {
+                Some(PrOpened::EVENT) => h.opened.extend(typed::<PrOpened>(&fields)),
+                Some(PrMerged::EVENT) => h.merged.extend(typed::<PrMerged>(&fields)),
+                Some(PrClosed::EVENT) => h.closed.extend(typed::<PrClosed>(&fields)),
+                _ => {}
+            }
+        }
+        Ok(all)
+    }
+
     /// The newest `pr_opened`: the pull request the branch has now.
     pub fn current(&self) -> Option<&PrOpened> {
         self.opened.last()

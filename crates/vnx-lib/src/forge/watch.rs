@@ -84,6 +84,16 @@ pub struct Cached {
     pub read_at: u64,
     /// What the read found (a summary: the cache never holds more than it shows).
     pub summary: Summary,
+    /// The head the reviews and comments are counted from, and how many there were when it
+    /// was first seen: those after are new.
+    #[serde(default)]
+    pub baseline: Option<(String, usize)>,
+}
+
+/// The first line of `text`, at most 120 characters.
+fn first_line(text: &str) -> String {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    super::text::line(line.unwrap_or_default(), 120)
 }
 
 /// What readers show of a pull request, and what changes are told from.
@@ -103,6 +113,27 @@ pub struct Summary {
     pub review_decision: String,
     /// How many reviews and comments it has.
     pub conversation: usize,
+    /// The commit its head branch is at on the forge.
+    #[serde(default)]
+    pub head_commit: String,
+    /// The last reviews and comments (at most [`KEPT_SAID`]), oldest first: who, and the
+    /// first line of what they wrote.
+    #[serde(default)]
+    pub said: Vec<Said>,
+}
+
+/// The most reviews and comments a summary keeps.
+pub const KEPT_SAID: usize = 20;
+
+/// One review or comment, as a summary keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Said {
+    /// Who.
+    pub author: String,
+    /// A review's state (`CHANGES_REQUESTED`, `APPROVED`, `COMMENTED`), or `comment`.
+    pub kind: String,
+    /// The first line of what they wrote, bounded and cleaned.
+    pub line: String,
 }
 
 impl Summary {
@@ -120,6 +151,21 @@ impl Summary {
                 .collect(),
             review_decision: pr.review_decision.clone(),
             conversation: pr.reviews.len() + pr.comments.len(),
+            head_commit: pr.head_commit.clone(),
+            said: {
+                let reviews = pr.reviews.iter().map(|r| Said {
+                    author: r.author.clone(),
+                    kind: r.state.clone(),
+                    line: first_line(&r.body),
+                });
+                let comments = pr.comments.iter().map(|c| Said {
+                    author: c.author.clone(),
+                    kind: "comment".to_owned(),
+                    line: first_line(&c.body),
+                });
+                let all: Vec<Said> = reviews.chain(comments).collect();
+                all[all.len().saturating_sub(KEPT_SAID)..].to_vec()
+            },
         }
     }
 
@@ -188,6 +234,339 @@ impl Cache {
     }
 }
 
+/// How a reader reads the forge.
+#[derive(Clone, Debug)]
+pub struct ReadOptions<'a> {
+    /// Seconds since the epoch.
+    pub now: u64,
+    /// How old a cached read may be before it is read anew (`forge.refresh_seconds`).
+    pub max_age_secs: u64,
+    /// `Refresh`: read anew whatever the cache's age; `Cached`: never call `gh`.
+    pub mode: Mode,
+    /// The user's `notify:` command, run once per change a read sees.
+    pub notify: &'a [String],
+}
+
+/// Whether a reader may call `gh`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Read anew when the cached read is older than the interval.
+    Auto,
+    /// Read anew now.
+    Refresh,
+    /// Show what the cache holds, never calling `gh`.
+    Cached,
+}
+
+/// A dispatch's pull request as the readers show it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PrStatus {
+    /// The pull request's number.
+    pub number: u64,
+    /// Its address.
+    pub url: String,
+    /// `open`, `closed`, `merged`, or `unknown` (never read, and the forge not reachable).
+    pub state: String,
+    /// A draft.
+    pub draft: bool,
+    /// `none`, `pass`, `fail` or `pending`.
+    pub checks_word: String,
+    /// Each check by name: `pass`, `fail`, `pending`.
+    pub checks: BTreeMap<String, String>,
+    /// The review decision (empty: none).
+    pub review_decision: String,
+    /// Reviews and comments since the recorded head was first seen on the forge.
+    pub new_comments: usize,
+    /// Those new reviews and comments (at most [`KEPT_SAID`]), oldest first.
+    pub said: Vec<Said>,
+    /// The head the last `pr_opened` pushed.
+    pub recorded_head: String,
+    /// The head on the forge (empty: not read yet).
+    pub head_commit: String,
+    /// When the state shown was read (seconds since the epoch; 0: never).
+    pub read_at: u64,
+    /// Why it may be out of date: the forge's error on this read (the cached read shown), or
+    /// `not read` with `--no-forge` and nothing cached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
+    /// What changed since the previous read (`pr_checks_failed`, `pr_checks_passed`,
+    /// `pr_changes_requested`, `pr_approved`, `pr_comment`, `pr_merged`, `pr_closed`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+}
+
+impl PrStatus {
+    fn from(recorded: &PrOpened, cached: Option<&Cached>, stale: Option<String>) -> PrStatus {
+        let Some(c) = cached else {
+            return PrStatus {
+                number: recorded.number,
+                url: recorded.url.clone(),
+                state: "unknown".into(),
+                draft: recorded.draft,
+                checks_word: "none".into(),
+                checks: BTreeMap::new(),
+                review_decision: String::new(),
+                new_comments: 0,
+                said: Vec::new(),
+                recorded_head: recorded.head_commit.to_string(),
+                head_commit: String::new(),
+                read_at: 0,
+                stale: Some(stale.unwrap_or_else(|| "not read yet".into())),
+                changes: Vec::new(),
+            };
+        };
+        let s = &c.summary;
+        let from = c.baseline.as_ref().map_or(0, |b| b.1);
+        let new_comments = s.conversation.saturating_sub(from);
+        PrStatus {
+            number: s.number,
+            url: s.url.clone(),
+            state: s.state.clone(),
+            draft: s.draft,
+            checks_word: s.checks_word().to_owned(),
+            checks: s.checks.clone(),
+            review_decision: s.review_decision.clone(),
+            new_comments,
+            said: s.said[s.said.len().saturating_sub(new_comments)..].to_vec(),
+            recorded_head: recorded.head_commit.to_string(),
+            head_commit: s.head_commit.clone(),
+            read_at: c.read_at,
+            stale,
+            changes: Vec::new(),
+        }
+    }
+
+    /// One short line: `pr #3 open, checks 1 fail (ci), changes requested, 2 new comments`.
+    pub fn line(&self) -> String {
+        let mut parts = vec![format!(
+            "pr #{} {}{}",
+            self.number,
+            if self.draft && self.state == "open" {
+                "draft "
+            } else {
+                ""
+            },
+            self.state
+        )];
+        let named = |w: &str| -> Vec<&str> {
+            self.checks
+                .iter()
+                .filter(|(_, s)| *s == w)
+                .map(|(n, _)| n.as_str())
+                .collect()
+        };
+        match self.checks_word.as_str() {
+            "none" => {}
+            "pass" => parts.push(format!("checks {} pass", self.checks.len())),
+            w => {
+                let names = named(w);
+                let mut list = names.iter().take(2).copied().collect::<Vec<_>>().join(", ");
+                if names.len() > 2 {
+                    list.push_str(", …");
+                }
+                parts.push(format!("checks {} {w} ({list})", names.len()));
+            }
+        }
+        if !self.review_decision.is_empty() {
+            parts.push(self.review_decision.to_ascii_lowercase().replace('_', " "));
+        }
+        if self.new_comments > 0 {
+            parts.push(format!(
+                "{} new comment{}",
+                self.new_comments,
+                if self.new_comments == 1 { "" } else { "s" }
+            ));
+        }
+        if !self.head_commit.is_empty() && self.head_commit != self.recorded_head {
+            parts.push("head moved".into());
+        }
+        if self.stale.is_some() {
+            parts.push("stale".into());
+        }
+        parts.join(", ")
+    }
+}
+
+/// A change as the notification names it.
+fn event(change: &str) -> String {
+    match change {
+        "checks_fail" => "pr_checks_failed".into(),
+        "checks_pass" => "pr_checks_passed".into(),
+        "review_changes_requested" => "pr_changes_requested".into(),
+        "review_approved" => "pr_approved".into(),
+        "review_review_required" => "pr_review_required".into(),
+        "comment" => "pr_comment".into(),
+        other => format!("pr_{other}"),
+    }
+}
+
+/// The lock readers take around a refresh of the cache.
+fn lock_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("forge").join("cache.lock")
+}
+
+/// The pull requests of `dispatches` (each with its branch) that have one: each read from
+/// the forge at most once per `max_age_secs` whoever asks (the cache under `ctx.data_dir`
+/// is shared, and a refresh holds its lock), a merge or close by a person recorded, and the
+/// user's notification run once for each change seen. A read that fails shows the cached
+/// state, marked stale; nothing here fails the reader.
+pub fn read_dispatches(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    dispatches: &[(DispatchId, String)],
+    options: &ReadOptions<'_>,
+) -> BTreeMap<DispatchId, PrStatus> {
+    let mut out = BTreeMap::new();
+    let histories = histories(ctx, dispatches);
+    if histories.is_empty() {
+        return out;
+    }
+    let _ = crate::files::private_dir(&ctx.data_dir.join("forge"));
+    let lock = match options.mode {
+        Mode::Cached => None,
+        _ => crate::files::lock_file(&lock_path(ctx.data_dir), true)
+            .ok()
+            .flatten(),
+    };
+    let mut cache = Cache::load(ctx.data_dir);
+    let mut dirty = false;
+    let mut notifier = crate::dispatch::supervise::notify::Notifier::new(options.notify);
+    let mut fired = false;
+    for (id, (history, recorded)) in &histories {
+        let number = recorded.number;
+        let fresh = cache
+            .prs
+            .get(&number)
+            .is_some_and(|c| options.now.saturating_sub(c.read_at) < options.max_age_secs);
+        let read = match options.mode {
+            Mode::Cached => None,
+            Mode::Auto if fresh => None,
+            _ if lock.is_none() => None,
+            _ => Some(view::view(&forge.gh, number)),
+        };
+        let status = match read {
+            None => PrStatus::from(
+                recorded,
+                cache.prs.get(&number),
+                (options.mode == Mode::Cached && !cache.prs.contains_key(&number))
+                    .then(|| "not read (--no-forge)".to_owned()),
+            ),
+            Some(Err(e)) => PrStatus::from(recorded, cache.prs.get(&number), Some(e.to_string())),
+            Some(Ok(pr)) => {
+                let mut stale = None;
+                if let Err(e) = record_change(ctx, forge, recorded, &pr, history) {
+                    stale = Some(format!(
+                        "the forge's {} is not recorded: {e}",
+                        pr.state.name()
+                    ));
+                }
+                let before = cache.prs.get(&number).cloned();
+                let changes = match &before {
+                    Some(c) => summary_changes(&Summary::of(&pr), &c.summary),
+                    None => Vec::new(),
+                };
+                let _ = refresh_with(&mut cache, &pr, options.now);
+                dirty = true;
+                let mut status = PrStatus::from(recorded, cache.prs.get(&number), stale);
+                status.changes = changes.iter().map(|c| event(c)).collect();
+                let notifier_title = pr.title.clone();
+                for change in &status.changes {
+                    let mut n = std::mem::take(&mut notifier).titled(&notifier_title);
+                    n.fire(id.as_str(), change, "", &status.line());
+                    notifier = n;
+                    fired = true;
+                }
+                status
+            }
+        };
+        out.insert(id.clone(), status);
+    }
+    if dirty {
+        let _ = cache.store(ctx.data_dir);
+    }
+    drop(lock);
+    if fired {
+        notifier.finish(NOTIFY_WAIT);
+    }
+    out
+}
+
+/// The pull requests of `dispatches` (each with its branch) as the shared cache last read
+/// them, never calling the forge nor recording anything (the MCP server's answers): the
+/// ledger's newest `pr_opened` of each branch, with the cached read of its pull request.
+pub fn cached(
+    ledger: &Path,
+    trusted: &[[u8; 32]],
+    data_dir: &Path,
+    dispatches: &[(DispatchId, String)],
+) -> BTreeMap<DispatchId, PrStatus> {
+    let mut out = BTreeMap::new();
+    if dispatches.is_empty() {
+        return out;
+    }
+    let all = History::read_all(ledger, trusted).unwrap_or_default();
+    let cache = Cache::load(data_dir);
+    for (id, branch) in dispatches {
+        if let Some(recorded) = all.get(branch).and_then(History::current) {
+            let c = cache.prs.get(&recorded.number);
+            let stale = c.is_none().then(|| "not read yet".to_owned());
+            out.insert(id.clone(), PrStatus::from(recorded, c, stale));
+        }
+    }
+    out
+}
+
+/// The longest a reader waits for the notifications it started.
+pub const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn summary_changes(now: &Summary, before: &Summary) -> Vec<String> {
+    now.changes_since(before)
+}
+
+/// The history and newest `pr_opened` of each dispatch's branch that has one: the ledger
+/// read once.
+fn histories(
+    ctx: &Context<'_>,
+    dispatches: &[(DispatchId, String)],
+) -> BTreeMap<DispatchId, (History, PrOpened)> {
+    let mut out = BTreeMap::new();
+    if dispatches.is_empty() {
+        return out;
+    }
+    let all = History::read_all(ctx.ledger, ctx.trusted_keys).unwrap_or_default();
+    for (id, branch) in dispatches {
+        if let Some(h) = all.get(branch)
+            && let Some(recorded) = h.current().cloned()
+        {
+            out.insert(id.clone(), (h.clone(), recorded));
+        }
+    }
+    out
+}
+
+/// Puts a read of `pr` in the cache (the reviews and comments counted from its head as it
+/// was first seen).
+fn refresh_with(cache: &mut Cache, pr: &PullRequest, now: u64) -> Summary {
+    let summary = Summary::of(pr);
+    let before = cache.prs.get(&pr.number);
+    let baseline = match before {
+        Some(c) => match &c.baseline {
+            Some((head, n)) if *head == summary.head_commit => Some((head.clone(), *n)),
+            _ => Some((summary.head_commit.clone(), c.summary.conversation)),
+        },
+        None => Some((summary.head_commit.clone(), 0)),
+    };
+    cache.prs.insert(
+        pr.number,
+        Cached {
+            read_at: now,
+            summary: summary.clone(),
+            baseline,
+        },
+    );
+    summary
+}
+
 /// A pull request's summary, read from the forge only when the cache's is older than
 /// `max_age_secs` (`now` in seconds since the epoch): the summary, and the changes since the
 /// cached one when it was read anew.
@@ -204,18 +583,11 @@ pub fn refresh(
         return Ok((c.summary.clone(), Vec::new()));
     }
     let pr = view::view(gh, number)?;
-    let summary = Summary::of(&pr);
     let changes = cache
         .prs
         .get(&number)
-        .map(|c| summary.changes_since(&c.summary))
+        .map(|c| Summary::of(&pr).changes_since(&c.summary))
         .unwrap_or_default();
-    cache.prs.insert(
-        number,
-        Cached {
-            read_at: now,
-            summary: summary.clone(),
-        },
-    );
+    let summary = refresh_with(cache, &pr, now);
     Ok((summary, changes))
 }

@@ -223,7 +223,8 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<InitReport, InitError> 
     }
     let mut steps = Vec::new();
     let test = options.detect.then(|| detect::detect(&root)).flatten();
-    let (project_id, step) = write_config(&root, options, test.as_ref())?;
+    let github = options.detect.then(|| github_remote(&root)).flatten();
+    let (project_id, step) = write_config(&root, options, test.as_ref(), github.as_ref())?;
     let test_gate = test.filter(|_| step.action == Action::Created);
     steps.push(step);
     if let Some(pool) = &options.pool {
@@ -424,10 +425,42 @@ fn existing_project_id(text: &str) -> Option<String> {
     })
 }
 
+/// The remote of the repository at `root` that points at GitHub, and the repository it names
+/// (`owner/name`): `origin` if it does, else the first other remote by name that does.
+pub fn github_remote(root: &Path) -> Option<(String, String)> {
+    let repo = git2::Repository::open(root).ok()?;
+    let names = repo.remotes().ok()?;
+    let mut names: Vec<String> = (0..names.len())
+        .filter_map(|i| names.get(i).ok().flatten().map(str::to_owned))
+        .collect();
+    names.sort_by_key(|n| (n != "origin", n.clone()));
+    names.into_iter().find_map(|name| {
+        let remote = repo.find_remote(&name).ok()?;
+        let repo_name = crate::forge::github_repo(remote.url().ok()?)?;
+        let plain = name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+            && !name.starts_with('-');
+        plain.then_some((name, repo_name))
+    })
+}
+
+/// The `forge:` section `vnx init` writes for a remote on GitHub.
+pub fn forge_text(remote: &str, repo: &str) -> String {
+    format!(
+        "# Pull requests (`vnx pr`): remote {remote} is {repo} on GitHub, reached through your own\n\
+         # `gh` and its login (`vnx doctor` checks it).\n\
+         forge:\n  kind: github\n  remote: {remote}\n\
+         #   merge_method: squash                # merge, squash or rebase\n\
+         #   refresh_seconds: 30                 # how long one read of a pull request serves\n\n"
+    )
+}
+
 fn write_config(
     root: &Path,
     options: &InitOptions,
     test: Option<&TestCommand>,
+    github: Option<&(String, String)>,
 ) -> Result<(String, Step), InitError> {
     let path = check_no_symlink(root, CONFIG)?;
     let step = |action| Step {
@@ -474,8 +507,17 @@ fn write_config(
                 .project_id
                 .clone()
                 .unwrap_or_else(|| derive_project_id(root));
-            write_file(&path, config_text(&id, test).as_bytes(), 0o644)?;
-            Ok((id, step(Action::Created)))
+            let mut text = config_text(&id, test);
+            let mut created = step(Action::Created);
+            if let Some((remote, repo)) = github {
+                text.push_str(&forge_text(remote, repo));
+                created.note = Some(format!(
+                    "forge: remote {remote} is {repo} on GitHub; `vnx pr open` opens pull \
+                     requests through gh"
+                ));
+            }
+            write_file(&path, text.as_bytes(), 0o644)?;
+            Ok((id, created))
         }
         Err(e) => Err(io_err(&path)(e)),
     }
@@ -603,6 +645,12 @@ mod tests {
             r#"{"kind":"command","argv":["go","test","./..."],"timeout":1800}"#
         );
         let bare = crate::config::parse(&config_text("demo", None), path).unwrap();
+        let with_forge = format!("{}{}", config_text("demo", None), forge_text("up", "o/r"));
+        let forge = crate::config::parse(&with_forge, path)
+            .unwrap()
+            .forge
+            .unwrap();
+        assert_eq!(forge.remote, "up");
         assert!(bare.gates.is_empty() && bare.roles.is_empty());
         assert_eq!(bare.defaults.role.as_deref(), Some(DEFAULT_ROLE));
         assert_eq!(

@@ -237,14 +237,27 @@ pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     let d = detail_of(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
     let group = crate::group::read::memberships(&s.ledger, &trusted)?.remove(id);
+    // Its pull request as the forge cache last read it (the server never calls the forge).
+    let pr = d.state.branch.clone().and_then(|branch| {
+        let data = s.root.join(crate::project::DATA_DIR);
+        crate::forge::watch::cached(&s.ledger, &trusted, &data, &[(d.state.id.clone(), branch)])
+            .into_values()
+            .next()
+    });
     #[derive(Serialize)]
     struct Shown {
         #[serde(flatten)]
         detail: detail::Detail,
         group: Option<crate::group::read::Membership>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pr: Option<crate::forge::watch::PrStatus>,
     }
     evidence::answer(
-        Shown { detail: d, group },
+        Shown {
+            detail: d,
+            group,
+            pr,
+        },
         Evidence::of_dispatch(&s.ledger, id)?,
     )
 }
