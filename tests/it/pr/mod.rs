@@ -10,8 +10,8 @@ mod doctor;
 mod errors;
 mod fix;
 mod flow;
-mod release;
 mod init;
+mod release;
 mod watch;
 
 use serde_json::{Value, json};
