@@ -288,38 +288,33 @@ pub(super) fn open_when_done(spec: &vnx::dispatch::Spec) {
     let mut stdout = std::io::stdout();
     let result = (|| -> Result<forge::auto::Outcome, CliError> {
         let forge = Forge::resolve(&project.root, forge_config, gh_program())?;
-        let ledger = spec.ledger.clone();
-        let key = settings::key_path(None).ok();
-        let (attestor, trusted) = settings::attestation(key.clone(), &ledger)?;
-        let witness = settings::witness_dir();
-        let ctx = Context {
-            root: &project.root,
-            ledger: &ledger,
-            key: key.as_deref(),
-            threads: settings::threads(None),
-            witness_dir: witness.as_deref(),
-            attestor: &attestor,
-            trusted_keys: &trusted,
-            data_dir: &data,
-        };
+        let setup = Setup::with(
+            project.clone(),
+            Vec::new(),
+            config.clone(),
+            forge,
+            spec.ledger.clone(),
+        )?;
         let vnx = std::env::current_exe()
             .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
-        let on_event = |_: vnx::gate::Event<'_>| {};
-        let gates = vnx::gate::Context {
-            attestor: &attestor,
-            trusted_keys: &trusted,
-            root: &project.root,
-            ledger: &ledger,
-            vnx: &vnx,
-            find_program: &settings::find_program,
-            on_event: &on_event,
-        };
-        let outcome = forge::auto::when_done(&ctx, &forge, &config, &gates, &spec.id)?;
-        if let (forge::auto::Outcome::Opened { .. }, Some(key)) = (&outcome, &key) {
-            // Anchor the gate evidence, as `vnx gate-check` does, so a merge can rely on it.
-            let _ = vnx::merge::anchor(&ledger, key, ctx.threads, ctx.witness_dir);
-        }
-        Ok(outcome)
+        setup.run(|ctx, forge, config| {
+            let on_event = |_: vnx::gate::Event<'_>| {};
+            let gates = vnx::gate::Context {
+                attestor: ctx.attestor,
+                trusted_keys: ctx.trusted_keys,
+                root: ctx.root,
+                ledger: ctx.ledger,
+                vnx: &vnx,
+                find_program: &settings::find_program,
+                on_event: &on_event,
+            };
+            let outcome = forge::auto::when_done(ctx, forge, config, &gates, &spec.id)?;
+            if let (forge::auto::Outcome::Opened { .. }, Some(key)) = (&outcome, ctx.key) {
+                // Anchor the gate evidence, as `vnx gate-check` does, so a merge can rely on it.
+                let _ = vnx::merge::anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir);
+            }
+            Ok(outcome)
+        })
     })();
     let said = match result {
         Ok(forge::auto::Outcome::NotAsked) => return,
@@ -350,18 +345,20 @@ pub(super) fn open_when_done(spec: &vnx::dispatch::Spec) {
 }
 
 /// `gh` as the user names it: `$VNX_GH`, else `gh` on PATH.
-fn gh_program() -> PathBuf {
+pub(super) fn gh_program() -> PathBuf {
     settings::env("VNX_GH")
         .filter(|v| !v.is_empty())
         .map_or_else(|| PathBuf::from("gh"), PathBuf::from)
 }
 
-/// What every `vnx pr` command resolves first.
-struct Setup {
+/// What every `vnx pr` command, the supervisor's open-when-done and the readers of pull
+/// requests resolve first: the project, its forge and vnx's signing keys.
+pub(super) struct Setup {
     project: vnx::project::Project,
     ids: Vec<DispatchId>,
     config: vnx::config::Config,
     forge: Forge,
+    ledger: PathBuf,
     attestor: vnx::ledger::attest::Attestor,
     trusted: Vec<[u8; 32]>,
     key: Option<PathBuf>,
@@ -379,13 +376,26 @@ impl Setup {
             .into());
         };
         let forge = Forge::resolve(&project.root, forge_config, gh_program())?;
+        let ledger = project.ledger();
+        Setup::with(project, ids, config, forge, ledger)
+    }
+
+    /// The rest resolved for a project whose forge is known, its receipts in `ledger`.
+    pub(super) fn with(
+        project: vnx::project::Project,
+        ids: Vec<DispatchId>,
+        config: vnx::config::Config,
+        forge: Forge,
+        ledger: PathBuf,
+    ) -> Result<Setup, CliError> {
         let key = settings::key_path(None).ok();
-        let (attestor, trusted) = settings::attestation(key.clone(), &project.ledger())?;
+        let (attestor, trusted) = settings::attestation(key.clone(), &ledger)?;
         Ok(Setup {
             project,
             ids,
             config,
             forge,
+            ledger,
             attestor,
             trusted,
             key,
@@ -393,12 +403,14 @@ impl Setup {
         })
     }
 
-    fn run<T>(&self, f: impl FnOnce(&Context<'_>, &Forge, &vnx::config::Config) -> T) -> T {
-        let ledger = self.project.ledger();
+    pub(super) fn run<T>(
+        &self,
+        f: impl FnOnce(&Context<'_>, &Forge, &vnx::config::Config) -> T,
+    ) -> T {
         let data = self.project.data_dir();
         let ctx = Context {
             root: &self.project.root,
-            ledger: &ledger,
+            ledger: &self.ledger,
             key: self.key.as_deref(),
             threads: settings::threads(None),
             witness_dir: self.witness.as_deref(),

@@ -3,14 +3,11 @@
 //! a short timeout, the cached state marked stale when the forge fails).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use vnx::forge::Forge;
 use vnx::forge::watch::{self, Mode, PrStatus, ReadOptions};
-use vnx::forge::{Context, Forge};
 use vnx::ids::DispatchId;
-
-use super::settings;
 
 /// The longest one read of the forge may hold a reader up.
 const READ_TIMEOUT: u64 = 15;
@@ -24,13 +21,6 @@ pub(super) fn mode(no_forge: bool, refresh: bool) -> Mode {
     } else {
         Mode::Auto
     }
-}
-
-/// `gh` as the user names it: `$VNX_GH`, else `gh` on PATH.
-fn gh_program() -> PathBuf {
-    settings::env("VNX_GH")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("gh"), PathBuf::from)
 }
 
 /// The pull requests of `dispatches` (id, branch) in `project`, by dispatch; empty when the
@@ -53,34 +43,25 @@ pub(super) fn read(
     };
     let mut reading = forge_config.clone();
     reading.timeout_seconds = reading.timeout_seconds.min(READ_TIMEOUT);
-    let Ok(forge) = Forge::resolve(&project.root, &reading, gh_program()) else {
+    let Ok(forge) = Forge::resolve(&project.root, &reading, super::pr::gh_program()) else {
         return BTreeMap::new();
     };
-    let key = settings::key_path(None).ok();
-    let Ok((attestor, trusted)) = settings::attestation(key.clone(), &ledger) else {
+    let refresh = forge_config.refresh_seconds;
+    let Ok(setup) = super::pr::Setup::with(project.clone(), Vec::new(), config, forge, ledger)
+    else {
         return BTreeMap::new();
-    };
-    let data = project.data_dir();
-    let witness = settings::witness_dir();
-    let ctx = Context {
-        root: &project.root,
-        ledger: &ledger,
-        key: key.as_deref(),
-        threads: settings::threads(None),
-        witness_dir: witness.as_deref(),
-        attestor: &attestor,
-        trusted_keys: &trusted,
-        data_dir: &data,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs();
-    let options = ReadOptions {
-        now,
-        max_age_secs: forge_config.refresh_seconds,
-        mode,
-        notify: &config.notify,
-    };
-    watch::read_dispatches(&ctx, &forge, dispatches, &options)
+    setup.run(|ctx, forge, config| {
+        let options = ReadOptions {
+            now,
+            max_age_secs: refresh,
+            mode,
+            notify: &config.notify,
+        };
+        watch::read_dispatches(ctx, forge, dispatches, &options)
+    })
 }
