@@ -36,18 +36,7 @@ pub struct Merged {
 }
 
 fn cond(name: &'static str, result: Result<String, String>) -> Condition {
-    match result {
-        Ok(detail) => Condition {
-            name,
-            ok: true,
-            detail,
-        },
-        Err(detail) => Condition {
-            name,
-            ok: false,
-            detail,
-        },
-    }
+    Condition::of(name, result)
 }
 
 /// vnx's conditions on the pull request itself.

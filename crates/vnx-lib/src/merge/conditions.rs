@@ -82,17 +82,15 @@ impl Plan {
 type Verdict = Result<String, String>;
 
 fn cond(name: &'static str, result: Verdict) -> Condition {
-    match result {
-        Ok(detail) => Condition {
-            name,
-            ok: true,
-            detail,
-        },
-        Err(detail) => Condition {
-            name,
-            ok: false,
-            detail,
-        },
+    Condition::of(name, result)
+}
+
+impl Condition {
+    /// Condition `name` from its outcome: what holds (`Ok`), or why not (`Err`).
+    pub fn of(name: &'static str, result: Result<String, String>) -> Condition {
+        let ok = result.is_ok();
+        let (Ok(detail) | Err(detail)) = result;
+        Condition { name, ok, detail }
     }
 }
 
