@@ -232,8 +232,17 @@ pub fn follow(
     // so a torn tail that the writer repairs is never glued onto what replaces it.
     let mut data: Vec<u8> = Vec::new();
     let mut identity: Option<(u64, u64)> = None;
+    // What the last read saw (identity, length, modification time): a wake that finds the
+    // same reads nothing. One `stat` of the path is all a poll costs while the ledger is quiet.
+    let mut seen: Option<((u64, u64), u64, (i64, i64))> = None;
     loop {
-        if let Ok(mut file) = super::open_for_reading(path) {
+        let now_seen = std::fs::metadata(path)
+            .ok()
+            .map(|m| ((m.dev(), m.ino()), m.len(), (m.mtime(), m.mtime_nsec())));
+        if now_seen.is_some()
+            && now_seen != seen
+            && let Ok(mut file) = super::open_for_reading(path)
+        {
             let read_err = |source| LedgerError::Read {
                 path: path.to_owned(),
                 source,
@@ -248,9 +257,14 @@ pub fn follow(
                 }
             }
             identity = Some(now);
+            seen = Some((now, meta.len(), (meta.mtime(), meta.mtime_nsec())));
             file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
             data.clear();
             file.read_to_end(&mut data).map_err(read_err)?;
+            // Read past the length seen (an append meanwhile): looked at again on the next wake.
+            if data.len() as u64 != meta.len().saturating_sub(offset) {
+                seen = None;
+            }
             let mut start = 0;
             for p in memchr::memchr_iter(b'\n', &data) {
                 if !on_event(Followed::Line(&data[start..p])) {
@@ -269,11 +283,16 @@ pub fn follow(
         let Some((_, rx)) = &watching else {
             watching = Some(watch(path)?);
             // What changed before the watcher existed is read now.
+            seen = None;
             continue;
         };
         // Block until something in the directory changes (or a quiet half second passes).
         match rx.recv_timeout(std::time::Duration::from_millis(500)) {
-            Ok(_) => while rx.try_recv().is_ok() {},
+            Ok(_) => {
+                while rx.try_recv().is_ok() {}
+                // A rewrite in place keeps identity and length: a change event always reads.
+                seen = None;
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if !on_event(Followed::Idle) {
                     return Ok(());
