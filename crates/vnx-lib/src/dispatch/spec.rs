@@ -154,6 +154,10 @@ pub struct Spec {
     /// Whether the role is expected to change files (the phantom guard, `phantom`).
     #[serde(default)]
     pub writes: bool,
+    /// The main checkout as the launch read it (when it read it, for the default base), the
+    /// "before" of the check that the worker left it alone; `None`: the supervisor reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_before: Option<crate::worktree::CheckoutState>,
     /// Seconds the supervisor retries appending the completion (see `pending`).
     #[serde(default = "default_completion_retry")]
     pub completion_retry_secs: u64,

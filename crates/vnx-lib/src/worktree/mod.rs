@@ -241,7 +241,7 @@ impl Repo {
 
 /// The main checkout's state, for refusing a base a worker would not see and for noticing
 /// that the main checkout changed while a worker ran.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutState {
     /// The commit HEAD points at.
     pub head: Option<String>,

@@ -184,9 +184,11 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
     let binary = find_binary(ctx, &resolved, &invocation)?;
     invocation.argv[0] = binary.to_string_lossy().into_owned();
+    let mut main_before = None;
     let (base_commit, base_ref, worktree, branch) = match &req.continues {
         None => {
-            let (commit, base_ref) = resolve_base(&repo, &req.base_ref)?;
+            let (commit, base_ref, state) = resolve_base(&repo, &req.base_ref)?;
+            main_before = state;
             let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
             (commit, base_ref, worktree, format!("dispatch/{id}"))
         }
@@ -295,6 +297,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
             _ => None,
         },
         writes: phantom::writes(&req.role, &config),
+        main_before,
         completion_retry_secs: req.completion_retry.as_secs(),
         stall_after_secs: Some(
             req.stall_after
@@ -622,8 +625,13 @@ fn find_binary(
 
 /// The base commit, and the base as recorded: the branch it names (`refs/heads/…`; `vnx
 /// merge` merges back into it), else the ref as given. The default base, `HEAD`, is the main
-/// checkout as committed: refused when that is not what the dispatcher is looking at.
-fn resolve_base(repo: &Repo, base_ref: &str) -> Result<(CommitId, String), DispatchError> {
+/// checkout as committed: refused when that is not what the dispatcher is looking at (the
+/// state read is returned, the "before" of the supervisor's isolation check).
+fn resolve_base(
+    repo: &Repo,
+    base_ref: &str,
+) -> Result<(CommitId, String, Option<crate::worktree::CheckoutState>), DispatchError> {
+    let mut read = None;
     if base_ref == "HEAD" {
         let state = repo.checkout_state()?;
         if state.detached {
@@ -634,12 +642,13 @@ fn resolve_base(repo: &Repo, base_ref: &str) -> Result<(CommitId, String), Dispa
                 count: state.changed.len(),
             });
         }
+        read = Some(state);
     }
     let base_commit = repo.resolve(base_ref)?;
     let recorded = repo
         .branch_ref(base_ref)
         .unwrap_or_else(|| base_ref.to_owned());
-    Ok((base_commit, recorded))
+    Ok((base_commit, recorded, read))
 }
 
 /// A refused dispatch does not run: its constraint decisions are the only thing written.

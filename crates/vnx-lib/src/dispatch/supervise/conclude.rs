@@ -36,12 +36,14 @@ pub(in crate::dispatch) struct Concluded {
 /// `commit_patience`) are not recorded as a failure: nothing is recorded, the dispatch is
 /// marked (`pending::mark_uncommitted`) and [`DispatchError::Uncommitted`] returned, the work
 /// left as it is in the worktree; once space returns, the next command resumes the end.
+/// `before_end` adds what was found beside the teardown, once it is over.
 pub(in crate::dispatch) fn conclude(
     spec: &Spec,
     repo: &Repo,
     mut completed: DispatchCompleted,
     attestor: &Attestor,
     commit_patience: Duration,
+    before_end: &mut dyn FnMut(&mut DispatchCompleted),
 ) -> Result<Concluded, DispatchError> {
     crate::steps::reached(crate::steps::conclude::WORKER_STOPPED);
     let session_id = completed.session_id.clone();
@@ -94,6 +96,7 @@ pub(in crate::dispatch) fn conclude(
         },
         Err(()) => None,
     };
+    before_end(&mut completed);
     if completed.status == DispatchStatus::Done
         && class != Some(TeardownClass::Clean)
         && class != Some(TeardownClass::Committed)

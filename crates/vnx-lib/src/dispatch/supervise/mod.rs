@@ -238,8 +238,12 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         ))
         .unwrap_or(started);
     let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
-    // Isolation is checked, not assumed: the main checkout before and after the worker.
-    let main_before = repo.checkout_state().ok();
+    // Isolation is checked, not assumed: the main checkout before and after the worker (the
+    // launch's read of it stands for "before" when it made one).
+    let main_before = match &spec.main_before {
+        Some(state) => Some(state.clone()),
+        None => repo.checkout_state().ok(),
+    };
     let prompt_path = spec.dispatch_dir.join("prompt.md");
     let prompt = fs::read_to_string(&prompt_path).map_err(io_err(&prompt_path))?;
     let log_path = spec.dispatch_dir.join("worker.log");
@@ -415,18 +419,6 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         completed.token_usage = Some(usage);
         completed.token_usage_source = Some(receipts::UsageSource::SessionFile);
     }
-    if let (Some(before), Ok(after)) = (&main_before, repo.checkout_state()) {
-        let changed = *before != after;
-        completed.main_checkout_changed = Some(changed);
-        if changed {
-            completed.main_checkout = Some(CheckoutChange {
-                head_before: before.head.clone(),
-                head_after: after.head.clone(),
-                changed_before: before.changed.clone(),
-                changed_after: after.changed.clone(),
-            });
-        }
-    }
     let asked = completed
         .cli_events
         .as_ref()
@@ -437,7 +429,30 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         .unwrap_or_default();
     // A commit a full disk refuses is tried again as long as the ledger's append would be.
     let patience = Duration::from_secs(spec.completion_retry_secs.min(3600));
-    let concluded = conclude(spec, &repo, completed, around.attestor, patience)?;
+    // The main checkout "after" is read beside the teardown (both are reads of git that take
+    // milliseconds, of different checkouts) and noted before the end is appended.
+    let concluded = std::thread::scope(|scope| {
+        let mut after = main_before
+            .as_ref()
+            .map(|_| scope.spawn(|| repo.checkout_state()));
+        let mut note_main_checkout = |completed: &mut DispatchCompleted| {
+            let after = after
+                .take()
+                .and_then(|h| h.join().ok())
+                .and_then(Result::ok);
+            if let (Some(before), Some(after)) = (&main_before, after) {
+                note_checkout_change(completed, before, &after);
+            }
+        };
+        conclude(
+            spec,
+            &repo,
+            completed,
+            around.attestor,
+            patience,
+            &mut note_main_checkout,
+        )
+    })?;
     // "done" only for a done that stands: the phantom guard's correction is the last line.
     if let Some(last) = concluded.appended.lines.last() {
         let message = if concluded.status == DispatchStatus::NeedsInput {
@@ -464,4 +479,23 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         duration_seconds: duration,
         teardown_class: concluded.class,
     })
+}
+
+/// Records whether the main checkout changed between `before` and `after` the worker, and
+/// how when it did.
+fn note_checkout_change(
+    completed: &mut DispatchCompleted,
+    before: &crate::worktree::CheckoutState,
+    after: &crate::worktree::CheckoutState,
+) {
+    let changed = before != after;
+    completed.main_checkout_changed = Some(changed);
+    if changed {
+        completed.main_checkout = Some(CheckoutChange {
+            head_before: before.head.clone(),
+            head_after: after.head.clone(),
+            changed_before: before.changed.clone(),
+            changed_after: after.changed.clone(),
+        });
+    }
 }

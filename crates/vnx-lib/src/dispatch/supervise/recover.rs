@@ -277,6 +277,7 @@ fn record(
         completed,
         r.attestor,
         std::time::Duration::ZERO,
+        &mut |_| {},
     )?;
     // What teardown released is deleted now, as the supervisor would once the end is on the
     // ledger (not left in the trash for some later dispatch's end).
@@ -417,6 +418,8 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
             .ok()
             .and_then(|p| crate::provider::cli::of(p).recorded_hook_trust(started)),
         writes: started.writes,
+        // What a dead supervisor read before its worker is gone with it.
+        main_before: None,
         completion_retry_secs: 30,
         stall_after_secs: None,
         notify: Vec::new(),
