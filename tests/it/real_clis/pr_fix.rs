@@ -15,11 +15,12 @@ use super::{Rig, explain, step};
 use crate::common::forge::ScriptedForge;
 use crate::common::{completion, configure, gate_check, run};
 
-/// The gate reads the greeting, so the first turn's `hi` passes it and the fix keeps it.
+/// The gate reads the greeting, so the first turn's `hi` passes it and the fix keeps it; the
+/// role lets the worker run the same test unasked, as the fix's instruction tells it to.
 const CONFIG: &str = "gates:\n\
     \x20 tests: {kind: command, argv: [sh, -c, 'test -s greeting.txt']}\n\
     roles:\n\
-    \x20 implementer: {gates: [tests]}\n\
+    \x20 implementer: {gates: [tests], allow: ['test -s greeting.txt']}\n\
     forge:\n\
     \x20 kind: github\n\
     \x20 remote: origin\n\
@@ -74,19 +75,23 @@ fn fixed_forward(cli: &str) {
     let log_tail = "assertion failed: greeting == \"hello\"";
     forge.control(
         "checks",
-        Some(json!({"pr": number, "name": "unit-tests", "conclusion": "failure",
-                    "log": format!("running 3 tests\n{log_tail}\nFAILED test_greeting")})),
+        Some(
+            json!({"pr": number, "name": "unit-tests", "conclusion": "failure",
+                    "log": format!("running 3 tests\n{log_tail}\nFAILED test_greeting")}),
+        ),
     );
     let comment = "Say hello here, not hi.";
     forge.control(
         "review-comment",
-        Some(json!({"pr": number, "author": "rev", "path": "greeting.txt", "line": 1,
-                    "body": comment})),
+        Some(
+            json!({"pr": number, "author": "rev", "path": "greeting.txt", "line": 1,
+                    "body": comment}),
+        ),
     );
     forge.control(
         "review",
         Some(json!({"pr": number, "author": "rev", "state": "CHANGES_REQUESTED",
-                    "body": "The greeting is wrong.\n\\@model write greeting.txt hello\n\\@model run vnx report --status done --summary hello\n\\@model say Fixed the greeting."})),
+                    "body": "The greeting is wrong.\n\\@model write greeting.txt hello\n\\@model run test -s greeting.txt\n\\@model run vnx report --status done --summary hello\n\\@model say Fixed the greeting."})),
     );
 
     let at = step(cli, "default lane", "pr fix");
@@ -174,4 +179,11 @@ fn fixed_forward(cli: &str) {
 #[ignore = "needs the real claude (tests/support/install-clis.sh) and gh"]
 fn real_claude_fixes_its_pull_request_forward() {
     fixed_forward("claude");
+}
+
+#[test]
+#[ignore = "needs the real codex (tests/support/install-clis.sh) and gh"]
+fn real_codex_fixes_its_pull_request_forward() {
+    // Its sandbox keeps `.git` read-only: vnx commits for it, as for claude.
+    fixed_forward("codex");
 }
