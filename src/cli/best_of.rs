@@ -33,10 +33,12 @@ use super::settings;
 )]
 pub struct Args {
     /// The role every candidate plays (e.g. implementer); the CLIs are the candidates'
-    /// providers
+    /// providers [default: `defaults.role` in .vnx/config.yaml]
     #[arg(long, visible_alias = "role", value_name = "ROLE")]
-    agent: String,
-    /// A candidate: PROVIDER or PROVIDER:MODEL (2 to 8, in order: the order breaks ties)
+    agent: Option<String>,
+    /// A candidate: PROVIDER or PROVIDER:MODEL (2 to 8, in order: the order breaks ties); a
+    /// candidate of `defaults.provider` takes `defaults.model` (when it names none) and
+    /// `defaults.lane` from .vnx/config.yaml
     #[arg(long = "candidate", value_name = "PROVIDER[:MODEL]", required = true)]
     candidates: Vec<String>,
     /// The task, as text
@@ -84,15 +86,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         args.instruction.as_deref(),
         args.instruction_file.as_deref(),
     )?;
-    let candidates = args
+    let parsed = args
         .candidates
         .iter()
         .map(|c| c.parse::<Candidate>())
         .collect::<Result<Vec<_>, _>>()?;
+    let (role, candidates) = with_defaults(args.agent, parsed)?;
     let (overrides, override_reasons) = settings::constraint_overrides();
     let template = Request {
         id: None,
-        role: args.agent,
+        role,
         provider: None,
         model: None,
         instruction,
@@ -157,4 +160,25 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         );
         super::group::decide(ctx.project, ctx.tmux, &started.group_id, json)
     })
+}
+
+/// The role and candidates completed from `defaults:` in .vnx/config.yaml, as `vnx run`
+/// completes its own (`--agent` over `defaults.role`; each candidate as a dispatch naming its
+/// provider and model, see [`Candidate::filled`]).
+fn with_defaults(
+    agent: Option<String>,
+    candidates: Vec<Candidate>,
+) -> Result<(String, Vec<Candidate>), CliError> {
+    let defaults = settings::project()?.load_config()?.defaults;
+    let role = agent.or_else(|| defaults.role.clone()).ok_or_else(|| {
+        CliError::usage("no role given").with_hint(
+            "pass --agent ROLE (e.g. implementer), or set `defaults: {role: ROLE}` in \
+             .vnx/config.yaml",
+        )
+    })?;
+    let candidates = candidates
+        .into_iter()
+        .map(|c| c.filled(&defaults))
+        .collect();
+    Ok((role, candidates))
 }

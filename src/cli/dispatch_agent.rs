@@ -587,7 +587,7 @@ impl Started {
             } => {
                 return self.queued(
                     ctx,
-                    &plan.spec.provider,
+                    (&plan.spec.provider, &plan.spec.role),
                     &id,
                     position,
                     capacity,
@@ -617,18 +617,24 @@ impl Started {
         );
         let waited = super::foreground::wait_or_interrupt(ctx, &launched.id, &interrupted)?;
         let code = super::wait::report(&mut out, &waited, self.json);
-        if self.open_pr {
+        if self.opens_pr(ctx, &plan.spec.role) {
             out.flush()?;
             super::pr::await_open_when_done(ctx.project, &launched.id);
         }
         code
     }
 
+    /// Whether its pull request is opened when it is done: asked here (`--open-pr`), or by
+    /// the role or the project (`roles.<role>.open_pr`, `forge.open_on_done`).
+    fn opens_pr(&self, ctx: &Context<'_>, role: &str) -> bool {
+        self.open_pr || super::pr::opens_when_done(ctx.project, role)
+    }
+
     /// A dispatch that was queued: its id (detached), or a wait through its start to its end.
     fn queued(
         &self,
         ctx: &Context<'_>,
-        provider: &str,
+        (provider, role): (&str, &str),
         id: &vnx::ids::DispatchId,
         position: u32,
         capacity: u32,
@@ -643,7 +649,12 @@ impl Started {
             return print_queued(&mut out, id, Some(provider), position, self.json);
         }
         let waited = super::foreground::wait_or_interrupt(ctx, id, interrupted)?;
-        super::wait::report(&mut out, &waited, self.json)
+        let code = super::wait::report(&mut out, &waited, self.json);
+        if self.opens_pr(ctx, role) {
+            out.flush()?;
+            super::pr::await_open_when_done(ctx.project, id);
+        }
+        code
     }
 }
 

@@ -120,12 +120,17 @@ impl CliError {
 
     /// Prints the error to stderr as a warning (the command goes on).
     pub fn warn(&self) {
+        eprintln!("warning: {}", self.one_line());
+    }
+
+    /// The message and its causes on one line, escaped, as a warning says them.
+    pub fn one_line(&self) -> String {
         use super::output::escape;
-        let mut text = format!("warning: {}", escape(&self.message));
+        let mut text = escape(&self.message).into_owned();
         for cause in &self.causes {
             let _ = write!(text, ": {}", escape(cause));
         }
-        eprintln!("{text}");
+        text
     }
 
     /// The exit status the error means.

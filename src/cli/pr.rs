@@ -235,8 +235,13 @@ pub(super) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
         .and_then(|ev| ev.started.map(|s| s.receipt.branch))
         .and_then(|branch| vnx::forge::History::read(&ledger, &branch, &trusted).ok())
         .and_then(|h| h.opened.into_iter().rev().find(|o| &o.dispatch_id == id));
-    match opened {
-        Some(o) => say!(
+    // What the supervisor said became of it, when it acted on this run.
+    let said = vnx::files::read_bounded(&dir.join(OPEN_OUTCOME), 4096)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .filter(|t| !t.is_empty());
+    match (opened, said) {
+        (Some(o), _) => say!(
             "{id}  pull request #{} {}: {}  (head {})",
             o.number,
             match o.action {
@@ -246,11 +251,32 @@ pub(super) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
             escape(&o.url),
             short(o.head_commit.as_str())
         ),
-        None => say!(
+        (None, Some(said)) => say!(
+            "{id}  {}  (`vnx pr open {id}` opens it by hand)",
+            escape(&said)
+        ),
+        (None, None) => say!(
             "{id}  its pull request was not opened or updated (`vnx show {id} --log` says why; \
              `vnx pr open {id}` opens it by hand)"
         ),
     }
+}
+
+/// The file in a dispatch's directory where its supervisor says what became of the pull
+/// request it was to open when done (one line), for the command waiting in the foreground.
+const OPEN_OUTCOME: &str = "pr-open-outcome";
+
+/// Whether the project opens the pull request of every dispatch of `role` by itself when
+/// done (`roles.<role>.open_pr`, `forge.open_on_done`), as the supervisor decides: then a
+/// dispatch waited for in the foreground waits for that too.
+pub(super) fn opens_when_done(project: &vnx::project::Project, role: &str) -> bool {
+    let Ok(config) = project.load_config() else {
+        return false;
+    };
+    config
+        .forge
+        .as_ref()
+        .is_some_and(|f| f.open_on_done || config.roles.get(role).is_some_and(|r| r.open_pr))
 }
 
 /// Asks the supervisor of dispatch `id` to open its pull request when it ends done and its
@@ -338,10 +364,16 @@ pub(super) fn open_when_done(spec: &vnx::dispatch::Spec) {
         ),
         Err(e) => {
             e.warn();
-            "could not open the pull request (the warning above says why)".to_owned()
+            format!("could not open the pull request: {}", e.one_line())
         }
     };
     let _ = writeln!(stdout, "vnx: {} {said}", spec.id);
+    // For the dispatching command, when it waits in the foreground.
+    let _ = vnx::files::write_atomic_private(
+        &spec.dispatch_dir.join(OPEN_OUTCOME),
+        format!("{said}\n").as_bytes(),
+        false,
+    );
 }
 
 /// `gh` as the user names it: `$VNX_GH`, else `gh` on PATH.

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::common::{Repo, configure, ledger_path, run};
@@ -468,4 +469,77 @@ esac"#,
             .contains("review passed with 0 finding(s)"),
         "{sloppy:#}"
     );
+}
+
+#[test]
+fn best_of_takes_the_role_and_the_default_providers_worker_from_the_defaults() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    setup(&repo, tools.path(), &[("small", "echo hi > greeting.txt")]);
+    let path = repo.env.path().join(".vnx/config.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("defaults:\n  role: implementer\n  provider: claude\n"),
+        "{text}"
+    );
+    let text = text.replacen(
+        "  provider: claude\n",
+        "  provider: demo\n  model: commit\n  lane: interactive\n",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "demo defaults"]);
+
+    // No --agent: the default role. `demo` takes the default model and lane, `demo:dirty`
+    // its own model and the default lane, the declared `small` neither.
+    let mut cmd = repo.vnx();
+    cmd.args(["best-of", "--instruction", "add a greeting", "--json"]);
+    for c in ["demo", "demo:dirty", "small"] {
+        cmd.args(["--candidate", c]);
+    }
+    let r = run(cmd);
+    assert!(r.code <= 1, "{}\n{}", r.stdout, r.stderr);
+    let decision: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let ids: Vec<String> = decision["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["dispatch_id"].as_str().unwrap().to_owned())
+        .collect();
+    let started = |id: &str| {
+        repo.receipts(id)
+            .into_iter()
+            .find(|r| r["event_type"] == "dispatch_started")
+            .unwrap()
+    };
+    for (id, (provider, model, lane)) in ids.iter().zip([
+        ("demo", json!("commit"), "interactive"),
+        ("demo", json!("dirty"), "interactive"),
+        ("small", serde_json::Value::Null, "headless"),
+    ]) {
+        let s = started(id);
+        assert_eq!(s["role"], "implementer", "{s}");
+        assert_eq!(s["provider"], provider, "{s}");
+        assert_eq!(s["model"], model, "{s}");
+        assert_eq!(s["lane"], lane, "{s}");
+    }
+
+    // Without a default role, and without --agent, a usage error that names both.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replacen("  role: implementer\n", "", 1);
+    std::fs::write(&path, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "no default role"]);
+    let r = run(repo.vnx().args([
+        "best-of",
+        "--instruction",
+        "x",
+        "--candidate",
+        "demo",
+        "--candidate",
+        "small",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("error: no role given"), "{}", r.stderr);
+    assert!(r.stderr.contains("defaults: {role: ROLE}"), "{}", r.stderr);
 }

@@ -8,7 +8,8 @@
 //! up); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
 //! shows the default posture against real work (allowlists, gemini's prompts, claude's
 //! model); `qwen` and `opencode` (with a local model through it, as `--provider ollama`)
-//! their own; `across` runs best-of, compare, replay, budgets and `vnx mcp` with all seven.
+//! their own; `pr_fix` fixes a pull request forward with the real gh; `across` runs
+//! best-of, compare, replay, budgets and `vnx mcp` with all seven.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ mod copilot;
 mod daily_loop;
 mod opencode;
 mod posture;
+mod pr_fix;
 mod qwen;
 mod remote;
 mod sessions;

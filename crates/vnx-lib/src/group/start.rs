@@ -7,17 +7,40 @@ use crate::ids::{DispatchId, GroupId};
 use sha2::{Digest, Sha256};
 
 use super::GroupError;
+use crate::config::{Defaults, Named};
 use crate::dispatch::{self, Context, DispatchError, Launched, Request};
 use crate::ledger::{Ledger, now_utc};
+use crate::provider::kinds::Lane;
 use crate::receipts::{self, CandidateEntry, GroupCandidate, GroupMember, GroupStarted};
 
-/// One candidate: a provider and, optionally, a model.
+/// One candidate: a provider and, optionally, a model and a lane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
     /// The provider (built-in or declared).
     pub provider: String,
     /// The model; the provider's default when `None`.
     pub model: Option<String>,
+    /// The lane; the template's (else the provider's own) when `None`.
+    pub lane: Option<Lane>,
+}
+
+impl Candidate {
+    /// The candidate completed from `defaults:` as a dispatch naming its provider and model
+    /// is ([`Defaults::fill`]): the default provider's candidate takes the default model and
+    /// lane it leaves out; another provider's takes neither.
+    pub fn filled(self, defaults: &Defaults) -> Candidate {
+        let named = defaults.fill(Named {
+            role: None,
+            provider: Some(self.provider),
+            model: self.model,
+            lane: self.lane,
+        });
+        Candidate {
+            provider: named.provider.unwrap_or_default(),
+            model: named.model,
+            lane: named.lane,
+        }
+    }
 }
 
 impl std::str::FromStr for Candidate {
@@ -39,6 +62,7 @@ impl std::str::FromStr for Candidate {
         Ok(Candidate {
             provider: provider.to_owned(),
             model,
+            lane: None,
         })
     }
 }
@@ -97,6 +121,7 @@ pub fn start(
             id: Some(DispatchId::fresh()),
             provider: Some(c.provider.clone()),
             model: c.model.clone(),
+            lane: c.lane.or(template.lane),
             continues: None,
             ..template.clone()
         };
@@ -183,5 +208,26 @@ mod tests {
         for bad in ["", ":x", "demo:", "a b"] {
             assert!(bad.parse::<Candidate>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_the_default_providers_candidate_takes_the_default_model_and_lane() {
+        let defaults = Defaults {
+            role: Some("implementer".into()),
+            provider: Some("demo".into()),
+            model: Some("commit".into()),
+            lane: Some(Lane::Interactive),
+        };
+        let filled = |s: &str| s.parse::<Candidate>().unwrap().filled(&defaults);
+        let c = filled("demo");
+        assert_eq!(c.model.as_deref(), Some("commit"));
+        assert_eq!(c.lane, Some(Lane::Interactive));
+        // Its own model wins; the lane still comes with the provider.
+        let c = filled("demo:dirty");
+        assert_eq!(c.model.as_deref(), Some("dirty"));
+        assert_eq!(c.lane, Some(Lane::Interactive));
+        let c = filled("other");
+        assert_eq!((c.model, c.lane), (None, None));
+        assert_eq!(c.provider, "other");
     }
 }
