@@ -89,7 +89,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // A cancel that comes while the supervisor starts (`vnx cancel` right after a launch)
     // waits, held back across the re-exec below, until the handlers can record it.
     let _ = vnx::process::hold_stop_signals(true);
-    // The pane starts while the launch is still under way: nothing is read before it is
+    // First into the dispatcher's environment (the launch wrote it before it started this
+    // pane), while the launch goes on.
+    enter_dispatcher_env(&args)?;
+    // The pane starts while the launch is still under way: nothing else is read before it is
     // complete, and a launch that was undone leaves nothing to supervise.
     let dir = args.spec.parent().unwrap_or(std::path::Path::new("."));
     let started_hash = dispatch::liveness::await_launch(dir).map_err(|e| {
@@ -105,7 +108,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             None => return Ok(ExitCode::SUCCESS),
         },
     };
-    enter_dispatcher_env(&args)?;
     // Closing the pane (tmux kill-session) sends SIGHUP: stop the worker, then record it.
     let cancel = Arc::new(AtomicBool::new(false));
     for signal in [SIGHUP, SIGTERM, SIGINT] {

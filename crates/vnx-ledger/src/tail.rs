@@ -173,8 +173,9 @@ fn open(path: &Path) -> Result<File, LedgerError> {
 
 /// How long [`follow`] polls the ledger (every [`POLL_EVERY`]) before it sets up a watcher.
 const POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
-/// How often [`follow`] looks at the ledger while it polls.
-const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
+/// How often [`follow`] looks at the ledger while it polls: a look is one `stat` of its path,
+/// so an end is seen within a millisecond of its append.
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// What a watcher of the ledger's directory sends.
 type Changes = mpsc::Receiver<notify::Result<notify::Event>>;

@@ -99,7 +99,13 @@ fn a_follow_up_killed_at_any_step_of_its_launch_keeps_the_work_it_continues() {
         cmd.args(["follow-up", &first, "--model", "commit", "--new-id", next])
             .args(["--instruction", "retry"]);
         kill.run_killed(cmd);
+        // A `tmux new-session` the killed launcher had under way still makes its session;
+        // the supervisor of a launch that never reached the ledger then leaves.
+        assert!(crate::common::wait_for(|| !repo.server.session_starting()));
         let state = settled_or_absent(&repo, next);
+        if state.is_none() {
+            assert!(repo.server.sessions_end(), "{step}: a supervisor stayed");
+        }
         kill.check_ledger(&repo);
         let committed = repo
             .env

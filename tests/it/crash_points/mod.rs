@@ -174,11 +174,12 @@ fn run_doctors_command(repo: &Repo, step: Step, name: &str) -> Run {
     run_hint(repo, step, name, detail, hint)
 }
 
-/// Runs the one `vnx` command `hint` names, and asserts it succeeds.
+/// Runs the `vnx` command `hint` names first (its repair; what follows is another way, such
+/// as closing instead of continuing), and asserts it succeeds.
 fn run_hint(repo: &Repo, step: Step, name: &str, detail: &str, hint: &str) -> Run {
     let commands = commands_in(hint);
-    let [command] = commands.as_slice() else {
-        panic!("{step}: doctor's `{name}` finding names no one command: {detail} / hint: {hint}");
+    let Some(command) = commands.first() else {
+        panic!("{step}: doctor's `{name}` finding names no vnx command: {detail} / hint: {hint}");
     };
     let r = run(repo.vnx().args(command));
     assert_eq!(

@@ -46,7 +46,7 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
     let mut checks = vec![
         worktrees(root, &by_id),
         branches(root, &by_id),
-        sessions(tmux, &live, &by_id),
+        sessions(root, tmux, &live, &by_id),
         dispatches(root, &states),
     ];
     checks.extend(gate_checkouts(root));
@@ -289,14 +289,19 @@ fn branches(root: &Path, by_id: &States<'_>) -> Check {
     )
 }
 
-fn sessions(tmux: &Tmux, live: &[String], by_id: &States<'_>) -> Check {
+fn sessions(root: &Path, tmux: &Tmux, live: &[String], by_id: &States<'_>) -> Check {
     const NAME: &str = "tmux sessions";
     let socket = tmux.socket();
+    let dispatches = root.join(DATA_DIR).join("dispatches");
     let mut running = 0;
     let mut orphans = Vec::new();
     for name in live.iter().filter(|n| n.starts_with("vnx-")) {
-        match by_id.get(&name["vnx-".len()..]) {
+        let id = &name["vnx-".len()..];
+        match by_id.get(id) {
             Some(s) if s.state.is_live() => running += 1,
+            // Its supervisor still holds the dispatch: it tidies up after the recorded end
+            // (the worktree teardown moved aside, the queue) and closes its pane itself.
+            Some(_) if crate::dispatch::liveness::locked(&dispatches.join(id)) => {}
             Some(s) => orphans.push(format!("{name} (its dispatch ended {})", s.state)),
             None => orphans.push(format!("{name} (no dispatch on the ledger)")),
         }

@@ -160,6 +160,13 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // supervisor then holds it), says the dispatch lives while the launch is under way.
     let _alive = claim_dispatch_dir(&spec)?;
     let mut undo = Undo::new(plan);
+    // The dispatcher's environment is there before the supervisor: it takes it and restarts
+    // itself in it while the worktree is being made, not after.
+    if let Some(env) = ctx.env {
+        let path = crate::dispatch::worker_env::path_in(&spec.dispatch_dir);
+        crate::dispatch::worker_env::write(&path, &crate::dispatch::worker_env::handed_on(env))
+            .map_err(io_err(&path))?;
+    }
     // The supervisor's pane starts now, beside the worktree's creation (each takes several
     // milliseconds); its supervisor waits on the dispatch's lock, held here until the launch
     // is complete, and reads what the launch wrote only then.
@@ -230,11 +237,6 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         shape.make_writable()?;
     }
     write_dispatch_dir(plan, &spec)?;
-    if let Some(env) = ctx.env {
-        let path = crate::dispatch::worker_env::path_in(&spec.dispatch_dir);
-        crate::dispatch::worker_env::write(&path, &crate::dispatch::worker_env::handed_on(env))
-            .map_err(io_err(&path))?;
-    }
     crate::steps::reached(crate::steps::launch::WORKTREE_MADE);
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
