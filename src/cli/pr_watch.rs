@@ -65,3 +65,31 @@ pub(super) fn read(
         watch::read_dispatches(ctx, forge, dispatches, &options)
     })
 }
+
+/// How often the project's pull requests may be read from the forge
+/// (`forge.refresh_seconds`); `None` when the project has no `forge:` section.
+pub(super) fn refresh_seconds(project: &vnx::project::Project) -> Option<u64> {
+    let config = project.load_config().ok()?;
+    config.forge.as_ref().map(|f| f.refresh_seconds.max(1))
+}
+
+/// The branch of each of `ids` the ledger started (one pass over the lines naming them).
+pub(super) fn branches(
+    project: &vnx::project::Project,
+    ids: &[DispatchId],
+) -> Vec<(DispatchId, String)> {
+    let ledger = project.ledger();
+    if ids.is_empty() || !ledger.exists() {
+        return Vec::new();
+    }
+    let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
+    let Ok(records) = vnx::dispatch::fold::Records::read_only(&ledger, &wanted) else {
+        return Vec::new();
+    };
+    ids.iter()
+        .filter_map(|id| {
+            let state = &records.get(id.as_str())?.listed.as_ref()?.state;
+            Some((id.clone(), state.branch.clone()?))
+        })
+        .collect()
+}

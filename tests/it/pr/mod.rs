@@ -12,6 +12,7 @@ mod fix;
 mod flow;
 mod init;
 mod release;
+mod wait;
 mod watch;
 
 use serde_json::{Value, json};
