@@ -6,6 +6,7 @@
 //! rate-limited.
 
 mod auto;
+mod dashboard;
 mod doctor;
 mod errors;
 mod fix;
