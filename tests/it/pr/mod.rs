@@ -11,6 +11,7 @@ mod doctor;
 mod errors;
 mod fix;
 mod flow;
+mod index;
 mod init;
 mod release;
 mod wait;
