@@ -82,8 +82,10 @@ pub(super) fn branches(
     if ids.is_empty() || !ledger.exists() {
         return Vec::new();
     }
-    let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
-    let Ok(records) = vnx::dispatch::fold::Records::read_only(&ledger, &wanted) else {
+    let Some(records) = indexed(project, ids).or_else(|| {
+        let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
+        vnx::dispatch::fold::Records::read_only(&ledger, &wanted).ok()
+    }) else {
         return Vec::new();
     };
     ids.iter()
@@ -92,4 +94,30 @@ pub(super) fn branches(
             Some((id.clone(), state.branch.clone()?))
         })
         .collect()
+}
+
+/// The records of `ids` from the read index, when it can serve them without a pass over the
+/// ledger (ADR 0045).
+fn indexed(
+    project: &vnx::project::Project,
+    ids: &[DispatchId],
+) -> Option<vnx::dispatch::fold::Records> {
+    use vnx::dispatch::fold::{self, ReadOptions, Want};
+    let ledger = project.ledger();
+    let (attestor, trusted) = super::settings::attestation(None, &ledger).ok()?;
+    let key = super::settings::key_path(None).ok();
+    let witness = super::settings::witness_dir();
+    let index = fold::index::path_in(&project.data_dir());
+    let options = ReadOptions {
+        index: Some(&index),
+        attestor: Some(&attestor),
+        trusted: &trusted,
+        key: key.as_deref(),
+        witness_dir: witness.as_deref(),
+        threads: super::settings::threads(None),
+        max_violations: 0,
+        write: false,
+    };
+    let read = fold::read_indexed(&ledger, &options, Want::Ids(ids)).ok()??;
+    Some(read.stored.records)
 }
