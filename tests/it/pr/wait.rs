@@ -237,3 +237,31 @@ fn until_pr_gives_up_at_the_timeout() {
         r.stdout
     );
 }
+
+#[test]
+fn until_pr_review_returns_on_a_review_and_exits_0_when_approved() {
+    let (repo, forge, id, number) = opened();
+    let mut waiting = Waiting::start(&repo, &forge, &[&id, "--until-pr", "review"]);
+    waiting.until(&format!("pr #{number} open"));
+    // A comment alone is a new review or comment: the wait ends, not approved (exit 1).
+    forge.control(
+        "comment",
+        Some(json!({"pr": number, "author": "ann", "body": "looks close"})),
+    );
+    let (lines, code) = waiting.finish();
+    assert_eq!(code, 1, "{lines:#?}");
+    assert!(
+        lines.last().unwrap().contains("1 new comment"),
+        "{lines:#?}"
+    );
+    // Then an approval: the next wait ends with exit 0.
+    let mut waiting = Waiting::start(&repo, &forge, &[&id, "--until-pr", "review"]);
+    waiting.until("1 new comment");
+    forge.control(
+        "review",
+        Some(json!({"pr": number, "author": "rev", "state": "APPROVED", "body": "ship it"})),
+    );
+    let (lines, code) = waiting.finish();
+    assert_eq!(code, 0, "{lines:#?}");
+    assert!(lines.last().unwrap().contains("approved"), "{lines:#?}");
+}
