@@ -28,7 +28,9 @@ use super::settings;
 /// Lists the dispatches (those waiting for you first, kept in view at any terminal size,
 /// then running, then finished) with state, age, provider and model, title, tokens and last
 /// activity; shows the selected one's live pane, its diff or its receipts, each state with
-/// the receipt that proves it; and marks the header red when the ledger does not verify.
+/// the receipt that proves it, and each one's pull request (a badge before its title, the
+/// `show` block in the receipts view) when the project has a forge; and marks the header red
+/// when the ledger does not verify.
 /// Keys: ↑↓ select, Enter/a attach (detach with the tmux prefix and d to come back), f
 /// follow up, p approve and n deny a blocked one's prompt, d accept an ended one's
 /// committed work, i dismiss its question, c cancel, g gate check, m merge, r release, x
@@ -48,7 +50,12 @@ enum Ev {
     Done(Outcome),
     /// Something to say in the footer (a host out of reach, or back).
     Note(String),
+    /// The pull requests as the forge reader last read them.
+    Prs(Prs),
 }
+
+/// The pull request of each dispatch that has one.
+type Prs = std::collections::BTreeMap<DispatchId, vnx::forge::watch::PrStatus>;
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
@@ -74,6 +81,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (ack, acked) = mpsc::channel::<()>();
     read_input(tx.clone(), acked);
     let hosts = catch_up_hosts(tx.clone());
+    let forge = read_prs(&project, tx.clone());
+    forge.want(&app.snapshot);
 
     let mut terminal = ratatui::init();
     let result = event_loop(
@@ -82,7 +91,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         &src,
         &vnx,
         (&tx, &rx, &ack),
-        &hosts,
+        (&hosts, &forge),
         &mut watches,
     );
     ratatui::restore();
@@ -114,7 +123,7 @@ fn event_loop(
     src: &Sources,
     vnx: &Path,
     (tx, rx, ack): Channels<'_>,
-    hosts: &SyncSender<()>,
+    (hosts, forge): (&SyncSender<()>, &ForgeReader),
     watches: &mut Watches,
 ) -> Result<(), CliError> {
     // An event read while coalescing a burst of changes, handled next.
@@ -130,6 +139,8 @@ fn event_loop(
         }
         // The open dispatches' directories watched, the ended ones' let go.
         watches.follow(&app.snapshot);
+        // The forge reader reads the pull requests of the rows shown now.
+        forge.want(&app.snapshot);
         terminal
             .draw(|f| tui::ui::draw(f, app))
             .map_err(|e| CliError::new(format!("cannot draw the dashboard: {e}")))?;
@@ -175,6 +186,7 @@ fn event_loop(
                 refresh(app, src)?;
             }
             Some(Ev::Note(note)) => app.say(note),
+            Some(Ev::Prs(prs)) => app.prs = prs,
             Some(Ev::Done(outcome)) => {
                 app.running.retain(|a| a != &outcome.action);
                 app.say(outcome.message());
@@ -289,6 +301,87 @@ fn catch_up_hosts(tx: Sender<Ev>) -> SyncSender<()> {
         }
     });
     want
+}
+
+/// What the dashboard's forge reader reads: the rows with a branch, as last shown.
+struct ForgeReader {
+    /// Where the rows go (`None`: no forge).
+    to: Option<Sender<Vec<(DispatchId, String)>>>,
+    /// The rows last sent.
+    sent: std::cell::RefCell<Vec<(DispatchId, String)>>,
+}
+
+impl ForgeReader {
+    /// Hands the reader the rows of `snapshot` when they changed (it reads them at once,
+    /// each pull request still read from the forge at most once per interval).
+    fn want(&self, snapshot: &Snapshot) {
+        let Some(to) = &self.to else {
+            return;
+        };
+        let rows: Vec<(DispatchId, String)> = snapshot
+            .rows
+            .iter()
+            .filter_map(|r| Some((r.state.id.clone(), r.state.branch.clone()?)))
+            .collect();
+        let mut sent = self.sent.borrow_mut();
+        if *sent != rows {
+            let _ = to.send(rows.clone());
+            *sent = rows;
+        }
+    }
+}
+
+/// Reads the pull requests of the rows shown through the shared forge cache on a thread of
+/// its own: when the rows change, and then once per `forge.refresh_seconds` (each pull
+/// request read from the forge at most once per interval, whoever else reads it:
+/// `vnx::forge::watch`), and sends what it read when it changed. Drawing never reads the
+/// forge, and a slow forge never holds a frame up. Nothing runs without a `forge:` section.
+fn read_prs(project: &vnx::project::Project, tx: Sender<Ev>) -> ForgeReader {
+    let Some(refresh) = super::pr_watch::refresh_seconds(project) else {
+        return ForgeReader {
+            to: None,
+            sent: Default::default(),
+        };
+    };
+    let (to, rows_rx) = mpsc::channel::<Vec<(DispatchId, String)>>();
+    let project = project.clone();
+    std::thread::spawn(move || {
+        // Nothing to read before the first rows.
+        let Ok(mut rows) = rows_rx.recv() else {
+            return;
+        };
+        let mut last: Option<Prs> = None;
+        loop {
+            let prs = super::pr_watch::read(&project, &rows, vnx::forge::watch::Mode::Auto);
+            let same = last.as_ref().is_some_and(|l| {
+                l.len() == prs.len()
+                    && l.iter().zip(&prs).all(|((a, x), (b, y))| {
+                        a == b && x.line() == y.line() && x.read_at == y.read_at
+                    })
+            });
+            if !same {
+                if tx.send(Ev::Prs(prs.clone())).is_err() {
+                    return;
+                }
+                last = Some(prs);
+            }
+            match rows_rx.recv_timeout(Duration::from_secs(refresh)) {
+                Ok(newer) => {
+                    rows = newer;
+                    // Only the newest rows count.
+                    while let Ok(newer) = rows_rx.try_recv() {
+                        rows = newer;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    });
+    ForgeReader {
+        to: Some(to),
+        sent: Default::default(),
+    }
 }
 
 /// Reads the keyboard on a thread of its own; after each event it waits for the loop's

@@ -6,10 +6,12 @@ use vnx::ids::DispatchId;
 
 pub(super) use vnx::dispatch::settled::settled;
 use vnx::dispatch::view::{self, WaitEvent, Waited};
+use vnx::forge::watch::{Mode, PrStatus};
 use vnx::tmux::Tmux;
 
 use super::CliError;
 use super::output::Out;
+use super::pr_watch;
 use super::settings;
 
 /// Wait for dispatches to complete
@@ -19,8 +21,14 @@ use super::settings;
 /// writing role that changed nothing, the id was never dispatched, or, with
 /// --until-blocked, it is blocked). With --json each dispatch prints one object: its
 /// `dispatch_id`, its `status`, and the receipts that settled it as the ledger holds them
-/// (`completion`, the phantom guard's `correction`, or `blocked`).
+/// (`completion`, the phantom guard's `correction`, or `blocked`), and its pull request
+/// (`pr`, as `vnx status --json` shows it) when it has one.
+///
+/// With --until-pr, each dispatch that ended done is then waited on through its pull
+/// request, read through the shared forge cache at most once per `forge.refresh_seconds`;
+/// each change is printed as it arrives, and the exit says what came of it.
 #[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx wait D-6a7b8c9d0e1f --until-pr merged")]
 pub struct Args {
     /// Dispatch ids, or their starts
     #[arg(required = true, value_name = "ID")]
@@ -32,6 +40,16 @@ pub struct Args {
     /// (give it with `vnx approve ID` or `vnx deny ID`)
     #[arg(long)]
     until_blocked: bool,
+    /// Then wait on each done dispatch's pull request: `checks` (until they are all done:
+    /// exit 1 if any failed), `merged` (until merged, or closed: exit 1) or `review` (until
+    /// a new review decision, review or comment: exit 1 unless approved)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHAT",
+        conflicts_with = "until_blocked"
+    )]
+    until_pr: Option<UntilPr>,
     /// Give up after this many seconds; the dispatches still running are printed as such
     /// (exit 1)
     #[arg(long, value_name = "SECS")]
@@ -48,6 +66,7 @@ impl Args {
             ids,
             json,
             until_blocked: false,
+            until_pr: None,
             timeout: None,
             tmux_socket: None,
         }
@@ -61,6 +80,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let ids = super::error::dispatch_ids(&project, &args.ids)?;
+    // Pull requests are shown only when the project has a forge.
+    let refresh = pr_watch::refresh_seconds(&project);
+    if args.until_pr.is_some() && refresh.is_none() {
+        return Err(CliError::usage("--until-pr needs a forge").with_hint(
+            "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)",
+        ));
+    }
     super::drain::recover_queue_here(args.tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
     let deadline = args
@@ -70,6 +96,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let progress = Progress::new(args.json);
     let mut catching = super::remote::CatchingUp::new(&project);
     let mut failed = None;
+    // The pull request line printed with each dispatch, not printed again by --until-pr.
+    let mut shown: BTreeMap<DispatchId, String> = BTreeMap::new();
     // Each dispatch is printed the moment it settles; a lost one is held back, since a
     // supervisor that could not append its completion left it pending (appended below).
     let waited = view::wait_with(
@@ -82,7 +110,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             WaitEvent::Settled(_, Waited::Lost) => {}
             WaitEvent::Settled(id, w) => {
                 progress.clear();
-                if let Err(e) = report_one(&mut out, id, w, args.json).and_then(|_| out.flush()) {
+                let pr = refresh.and_then(|_| pr_of(&project, id));
+                if let Some(pr) = &pr {
+                    shown.insert(id.clone(), pr.line());
+                }
+                if let Err(e) =
+                    report_one(&mut out, id, w, args.json, pr.as_ref()).and_then(|_| out.flush())
+                {
                     failed.get_or_insert(e);
                 }
             }
@@ -109,11 +143,203 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         settings::finish_pending(&project);
         let again = view::wait(&project.ledger(), &lost, &tmux, args.until_blocked)?;
         for (id, w) in again {
-            report_one(&mut out, &id, &w, args.json)?;
+            let pr = refresh.and_then(|_| pr_of(&project, &id));
+            if let Some(pr) = &pr {
+                shown.insert(id.clone(), pr.line());
+            }
+            report_one(&mut out, &id, &w, args.json, pr.as_ref())?;
             waited.insert(id, w);
         }
     }
-    Ok(verdict(&waited))
+    let (Some(what), Some(refresh)) = (args.until_pr, refresh) else {
+        return Ok(verdict(&waited));
+    };
+    let done: Vec<DispatchId> = waited
+        .iter()
+        .filter(|(_, w)| w.succeeded())
+        .map(|(id, _)| id.clone())
+        .collect();
+    let watching = Watching {
+        project: &project,
+        what,
+        refresh,
+        deadline,
+        json: args.json,
+    };
+    let prs_ok = watching.run(&mut out, &done, &shown)?;
+    if prs_ok && waited.values().all(Waited::succeeded) {
+        Ok(super::error::Exit::Ok.into())
+    } else {
+        Ok(super::error::Exit::No.into())
+    }
+}
+
+/// What `--until-pr` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum UntilPr {
+    /// Every check done: passed (exit 0) or any failed (exit 1)
+    Checks,
+    /// Merged (exit 0) or closed (exit 1)
+    Merged,
+    /// A new review decision, review or comment: approved (exit 0) or not (exit 1)
+    Review,
+}
+
+impl UntilPr {
+    fn name(self) -> &'static str {
+        match self {
+            UntilPr::Checks => "its pull request's checks",
+            UntilPr::Merged => "its pull request's merge",
+            UntilPr::Review => "a review of its pull request",
+        }
+    }
+
+    /// Whether the wait on a pull request first read as `first` and now read as `now` is
+    /// over, and if so whether it ended well. A read that failed (`unknown`) decides nothing.
+    fn decide(self, first: &PrStatus, now: &PrStatus) -> Option<bool> {
+        let ended = match now.state.as_str() {
+            "merged" => Some(true),
+            "closed" => Some(false),
+            _ => None,
+        };
+        match self {
+            UntilPr::Checks => match now.checks_word.as_str() {
+                "pass" => Some(true),
+                "fail" => Some(false),
+                _ => ended,
+            },
+            UntilPr::Merged => ended,
+            UntilPr::Review => {
+                let decided =
+                    !now.review_decision.is_empty() && now.review_decision != first.review_decision;
+                let said = now.new_comments > first.new_comments;
+                if decided || said {
+                    Some(now.review_decision == "APPROVED")
+                } else {
+                    ended
+                }
+            }
+        }
+    }
+}
+
+/// Dispatch `id`'s pull request through the shared forge cache, when it has one.
+fn pr_of(project: &vnx::project::Project, id: &DispatchId) -> Option<PrStatus> {
+    let branches = pr_watch::branches(project, std::slice::from_ref(id));
+    pr_watch::read(project, &branches, Mode::Auto).remove(id)
+}
+
+/// A wait on dispatches' pull requests (`--until-pr`).
+struct Watching<'a> {
+    project: &'a vnx::project::Project,
+    what: UntilPr,
+    refresh: u64,
+    deadline: Option<std::time::Instant>,
+    json: bool,
+}
+
+impl Watching<'_> {
+    /// Waits on the pull request of each of `ids`, printing each change; whether every one
+    /// ended well. One without a pull request ends badly at once.
+    fn run(
+        &self,
+        out: &mut Out,
+        ids: &[DispatchId],
+        shown: &BTreeMap<DispatchId, String>,
+    ) -> Result<bool, CliError> {
+        // The supervisor opens a pull request after the completion, holding the dispatch's
+        // lock to its end: taking it waits for that.
+        for id in ids {
+            let dir = self.project.data_dir().join("dispatches").join(id.as_str());
+            if dir.is_dir()
+                && let Ok(lock) = vnx::dispatch::liveness::hold(&dir)
+            {
+                drop(lock);
+            }
+        }
+        let mut all_ok = true;
+        let mut pending = pr_watch::branches(self.project, ids);
+        for id in ids {
+            if !pending.iter().any(|(p, _)| p == id) {
+                self.none(out, id)?;
+                all_ok = false;
+            }
+        }
+        let mut seen: BTreeMap<DispatchId, (PrStatus, String)> = BTreeMap::new();
+        while !pending.is_empty() {
+            let prs = pr_watch::read(self.project, &pending, Mode::Auto);
+            let mut still = Vec::new();
+            for (id, branch) in pending {
+                let Some(pr) = prs.get(&id) else {
+                    self.none(out, &id)?;
+                    all_ok = false;
+                    continue;
+                };
+                let line = pr.line();
+                let first = match seen.get(&id) {
+                    Some((first, last)) => {
+                        if *last != line {
+                            self.print(out, &id, pr)?;
+                        }
+                        first.clone()
+                    }
+                    None => {
+                        if shown.get(&id) != Some(&line) {
+                            self.print(out, &id, pr)?;
+                        }
+                        pr.clone()
+                    }
+                };
+                seen.insert(id.clone(), (first.clone(), line));
+                match self.what.decide(&first, pr) {
+                    Some(ok) => all_ok &= ok,
+                    None => still.push((id, branch)),
+                }
+            }
+            out.flush()?;
+            pending = still;
+            if pending.is_empty() {
+                break;
+            }
+            let mut pause = std::time::Duration::from_secs(self.refresh);
+            if let Some(d) = self.deadline {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    for (id, _) in &pending {
+                        out.line(&format!(
+                            "{id}  still waiting for {} at --timeout",
+                            self.what.name()
+                        ))?;
+                    }
+                    return Ok(false);
+                }
+                pause = pause.min(left);
+            }
+            std::thread::sleep(pause);
+        }
+        Ok(all_ok)
+    }
+
+    fn print(&self, out: &mut Out, id: &DispatchId, pr: &PrStatus) -> Result<(), CliError> {
+        if self.json {
+            out.json(&serde_json::json!({"dispatch_id": id, "pr": pr}))?;
+        } else {
+            out.line(&format!("{id}  {}", super::output::escape(&pr.line())))?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    fn none(&self, out: &mut Out, id: &DispatchId) -> Result<(), CliError> {
+        if self.json {
+            out.json(&serde_json::json!({"dispatch_id": id, "pr": null}))?;
+        } else {
+            out.line(&format!(
+                "{id}  no pull request to wait on (`vnx pr open {id}` opens one)"
+            ))?;
+        }
+        Ok(())
+    }
 }
 
 /// The line `wait` keeps redrawing on a terminal: which dispatches are still running.
@@ -176,18 +402,46 @@ pub fn report(
     json: bool,
 ) -> Result<ExitCode, CliError> {
     for (id, w) in waited {
-        report_one(out, id, w, json)?;
+        report_one(out, id, w, json, None)?;
     }
     Ok(verdict(waited))
 }
 
-/// Prints how one dispatch settled.
-fn report_one(out: &mut Out, id: &str, w: &Waited, json: bool) -> Result<(), CliError> {
+/// How one dispatch settled and its pull request, for `--json`.
+#[derive(serde::Serialize)]
+struct WithPr<'a> {
+    #[serde(flatten)]
+    settled: vnx::dispatch::settled::Settled<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pr: Option<&'a PrStatus>,
+}
+
+/// Prints how one dispatch settled, and the state of its pull request when it has one.
+fn report_one(
+    out: &mut Out,
+    id: &str,
+    w: &Waited,
+    json: bool,
+    pr: Option<&PrStatus>,
+) -> Result<(), CliError> {
+    if json {
+        out.json(&WithPr {
+            settled: settled(id, w),
+            pr,
+        })?;
+        return Ok(());
+    }
+    report_line(out, id, w)?;
+    if let Some(pr) = pr {
+        out.line(&format!("{id}  {}", super::output::escape(&pr.line())))?;
+    }
+    Ok(())
+}
+
+/// Prints how one dispatch settled, as a line.
+fn report_line(out: &mut Out, id: &str, w: &Waited) -> Result<(), CliError> {
     {
         match w {
-            w if json => {
-                out.json(&settled(id, w))?;
-            }
             Waited::Completed(c) => {
                 let r = &c.receipt;
                 let line = format!(

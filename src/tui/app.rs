@@ -302,6 +302,10 @@ pub struct App {
     pub offset: Cell<usize>,
     /// The first row shown of the waiting ones, when they are more than the list holds.
     pub waiting_offset: Cell<usize>,
+    /// The pull request of each dispatch that has one, as the shared forge cache last read
+    /// it (set by the caller from a reader off the drawing thread: drawing never reads the
+    /// forge).
+    pub prs: std::collections::BTreeMap<vnx::ids::DispatchId, vnx::forge::watch::PrStatus>,
 }
 
 impl App {
@@ -322,6 +326,7 @@ impl App {
             running: Vec::new(),
             offset: Cell::new(0),
             waiting_offset: Cell::new(0),
+            prs: Default::default(),
         };
         app.keep_selection();
         app

@@ -157,6 +157,78 @@ fn who(s: &vnx::dispatch::view::DispatchState, model: bool) -> String {
     who
 }
 
+/// A row's title, after its pull request's badge when it has one.
+fn title_of(app: &App, r: &Row) -> String {
+    match app.prs.get(&r.state.id) {
+        Some(pr) => format!("{} {}", pr_badge(pr), r.state.label()),
+        None => r.state.label().to_owned(),
+    }
+}
+
+/// A pull request in a few characters: `#12` (no checks yet), `#12 ✓` (every check
+/// passed), `#12 ✗ 1/3` (one of three failed), `#12 … 2/3` (two of three pending), `#12
+/// merged`, `#12 closed`; `?` after it when the last read failed.
+pub fn pr_badge(pr: &vnx::forge::watch::PrStatus) -> String {
+    let count = |w: &str| pr.checks.values().filter(|s| *s == w).count();
+    let total = pr.checks.len();
+    let mut badge = match (pr.state.as_str(), pr.checks_word.as_str()) {
+        ("merged" | "closed", _) => format!("#{} {}", pr.number, pr.state),
+        (_, "pass") => format!("#{} ✓", pr.number),
+        (_, "fail") => format!("#{} ✗ {}/{total}", pr.number, count("fail")),
+        (_, "pending") => format!("#{} … {}/{total}", pr.number, count("pending")),
+        _ => format!("#{}", pr.number),
+    };
+    if pr.stale.is_some() {
+        badge.push('?');
+    }
+    badge
+}
+
+/// What the lower pane shows of a pull request, as `vnx show` does: the line, the address,
+/// the head against the recorded one, each check, the review decision and the new reviews
+/// and comments; forge text without its control characters.
+pub fn pr_block(pr: &vnx::forge::watch::PrStatus) -> Vec<String> {
+    let plain = vnx::dashboard::model::plain;
+    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
+    let mut out = vec![
+        format!("pr       {}", plain(&pr.line())),
+        format!("  url    {}", plain(&pr.url)),
+    ];
+    out.push(if pr.head_commit.is_empty() {
+        format!("  head   recorded {} (not read)", short(&pr.recorded_head))
+    } else if pr.head_commit == pr.recorded_head {
+        format!("  head   {} (the recorded head)", short(&pr.head_commit))
+    } else {
+        format!(
+            "  head   {} on the forge, recorded {}",
+            plain(&short(&pr.head_commit)),
+            short(&pr.recorded_head)
+        )
+    });
+    for (name, state) in &pr.checks {
+        out.push(format!("  check  {}: {state}", plain(name)));
+    }
+    if !pr.review_decision.is_empty() {
+        out.push(format!("  review {}", plain(&pr.review_decision)));
+    }
+    for s in &pr.said {
+        let kind = if s.kind == "comment" {
+            String::new()
+        } else {
+            format!(" ({})", plain(&s.kind))
+        };
+        out.push(format!(
+            "  new    {}{kind}: {}",
+            plain(&s.author),
+            plain(&s.line)
+        ));
+    }
+    if let Some(why) = &pr.stale {
+        out.push(format!("  stale  {}", plain(why)));
+    }
+    out
+}
+
 /// The rows of `len` that a band of `shown` lines shows: from where it showed last
 /// (`offset`), moved only as far as needed to show `selected`.
 fn window(
@@ -224,7 +296,7 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let title_w = if narrow {
         0
     } else {
-        let title = need(&|r| chars(r.state.label()), 5, usize::MAX);
+        let title = need(&|r| chars(&title_of(app, r)), 5, usize::MAX);
         let activity = need(&|r| chars(&r.activity), 13, usize::MAX);
         title.min((rest * 2 / 3).max(rest.saturating_sub(activity + 1)))
     };
@@ -259,12 +331,17 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 Cell::from(who(s, wide)),
             ];
             if !narrow {
-                cells.push(Cell::from(s.label().to_owned()));
+                cells.push(Cell::from(title_of(app, r)));
             }
             if wide {
                 cells.push(Cell::from(tokens(s.tokens)));
             }
-            cells.push(Cell::from(r.activity.clone()));
+            // Without a title column, its pull request leads the last activity.
+            let activity = match app.prs.get(&s.id) {
+                Some(pr) if narrow => format!("{} {}", pr_badge(pr), r.activity),
+                _ => r.activity.clone(),
+            };
+            cells.push(Cell::from(activity));
             TableRow::new(cells)
         })
         .collect();
@@ -333,7 +410,33 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
             None => Span::raw(" "),
         });
     }
+    // Its pull request: its line atop every view (when the pane has room for it and two
+    // more lines), the whole block atop the receipts.
+    let pr = app.prs.get(&s.id);
+    let mut area = area;
+    if let Some(pr) = pr
+        && app.view != View::Receipts
+        && area.height >= 5
+    {
+        let [top, rest] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+        let line = Line::styled(
+            vnx::dashboard::model::plain(&pr.line()),
+            Style::new().add_modifier(Modifier::BOLD),
+        );
+        frame.render_widget(
+            Paragraph::new(line).block(Block::new().borders(Borders::TOP).title(Line::from(title))),
+            top,
+        );
+        title = Vec::new();
+        area = rest;
+    }
     let text: Text<'_> = match app.view {
+        View::Receipts if pr.is_some() => {
+            let mut lines = pr.map(pr_block).unwrap_or_default();
+            lines.push(String::new());
+            lines.push(app.content.clone());
+            Text::raw(lines.join("\n"))
+        }
         View::Pane => app
             .content
             .as_bytes()
@@ -343,15 +446,18 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
         View::Receipts => Text::raw(app.content.clone()),
     };
     // A pane or log is read from its end: scrolling goes back from there.
-    let height = area.height.saturating_sub(1);
+    let height = area.height.saturating_sub(u16::from(!title.is_empty()));
     let lines = u16::try_from(text.lines.len()).unwrap_or(u16::MAX);
     let offset = match app.view {
         View::Pane => lines.saturating_sub(height).saturating_sub(app.scroll),
         View::Diff | View::Receipts => app.scroll,
     };
-    let paragraph = Paragraph::new(text)
-        .block(Block::new().borders(Borders::TOP).title(Line::from(title)))
-        .scroll((offset, 0));
+    let block = if title.is_empty() {
+        Block::new()
+    } else {
+        Block::new().borders(Borders::TOP).title(Line::from(title))
+    };
+    let paragraph = Paragraph::new(text).block(block).scroll((offset, 0));
     frame.render_widget(paragraph, area);
 }
 

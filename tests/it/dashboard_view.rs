@@ -337,3 +337,109 @@ fn tiny_terminals_draw_without_a_panic() {
         }
     }
 }
+
+/// A pull request as the forge cache last read it: `checks` by name and state.
+fn pr(number: u64, state: &str, checks: &[(&str, &str)]) -> vnx::forge::watch::PrStatus {
+    let checks: std::collections::BTreeMap<String, String> = checks
+        .iter()
+        .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+        .collect();
+    let any = |w: &str| checks.values().any(|s| s == w);
+    let word = if checks.is_empty() {
+        "none"
+    } else if any("fail") {
+        "fail"
+    } else if any("pending") {
+        "pending"
+    } else {
+        "pass"
+    };
+    vnx::forge::watch::PrStatus {
+        number,
+        url: format!("https://github.com/o/r/pull/{number}"),
+        state: state.into(),
+        draft: false,
+        checks_word: word.into(),
+        checks,
+        review_decision: String::new(),
+        new_comments: 0,
+        said: Vec::new(),
+        recorded_head: "a".repeat(40),
+        head_commit: "a".repeat(40),
+        read_at: 1,
+        stale: None,
+        changes: Vec::new(),
+    }
+}
+
+#[test]
+fn pull_requests_show_as_a_badge_before_the_title_and_in_the_lower_pane() {
+    // Twenty rows, each with a pull request, three of them waiting.
+    let mut rows = many(3, 17);
+    for (n, r) in rows.iter_mut().enumerate() {
+        r.state.title = Some(format!("task number {n} with a title of some length"));
+    }
+    let mut app = app_of(rows, Health::Verified(42));
+    let ids: Vec<_> = app
+        .snapshot
+        .rows
+        .iter()
+        .map(|r| r.state.id.clone())
+        .collect();
+    for (n, id) in ids.iter().enumerate() {
+        let number = 10 + n as u64;
+        let pr = match n % 4 {
+            0 => pr(number, "open", &[("ci", "pass"), ("lint", "pass")]),
+            1 => pr(
+                number,
+                "open",
+                &[("ci", "fail"), ("lint", "pass"), ("docs", "pass")],
+            ),
+            2 => pr(number, "merged", &[("ci", "pass")]),
+            _ => pr(number, "open", &[("ci", "pending")]),
+        };
+        app.prs.insert(id.clone(), pr);
+    }
+    for (width, height) in [(80, 24), (180, 45)] {
+        let s = screen(&app, width, height);
+        // The waiting ones stay in view, their badge before their title.
+        for id in waiting_ids(&app) {
+            let line = line_of(&s, &id).unwrap_or_else(|| panic!("{id}\n{s}"));
+            assert!(line.contains(" #1"), "{width}x{height}: {line}");
+        }
+        // (The test backend quotes each line.)
+        assert!(
+            s.lines()
+                .all(|l| l.chars().count() <= usize::from(width) + 2),
+            "{s}"
+        );
+    }
+    let s = screen(&app, 80, 24);
+    let first = line_of(&s, ids[0].as_str()).unwrap();
+    assert!(first.contains("#10 ✓ task number"), "{s}");
+    let second = line_of(&s, ids[1].as_str()).unwrap();
+    assert!(second.contains("#11 ✗ 1/3 task"), "{s}");
+    let third = line_of(&s, ids[2].as_str()).unwrap();
+    assert!(third.contains("#12 merged task"), "{s}");
+    // The titles still get width: some of it is shown after the badge.
+    assert!(second.contains("task num"), "{s}");
+    // The lower pane: the pull request's line over the pane.
+    assert!(
+        s.contains("\"pr #10 open, checks 2 pass "),
+        "the selected one's pull request: {s}"
+    );
+    // The receipts view: the whole block, as `vnx show` has it.
+    press(&mut app, "j");
+    app.view = vnx_cli::tui::View::Receipts;
+    let s = screen(&app, 180, 45);
+    assert!(
+        s.contains("pr       pr #11 open, checks 1 fail (ci)"),
+        "{s}"
+    );
+    assert!(s.contains("  check  ci: fail"), "{s}");
+    assert!(s.contains("https://github.com/o/r/pull/11"), "{s}");
+    // Narrow: no title column; the badge leads the last activity.
+    let narrow = screen(&app, 60, 24);
+    let line = line_of(&narrow, ids[0].as_str()).unwrap();
+    assert!(line.contains("#10 ✓"), "{narrow}");
+}

@@ -6,12 +6,15 @@
 //! rate-limited.
 
 mod auto;
+mod dashboard;
 mod doctor;
 mod errors;
 mod fix;
 mod flow;
+mod index;
 mod init;
 mod release;
+mod wait;
 mod watch;
 
 use serde_json::{Value, json};

@@ -34,23 +34,69 @@ impl History {
                 && memchr::memmem::find(l, needle.as_bytes()).is_some()
         })?;
         for raw in lines {
-            let Some(fields) = json::object_of_line(&raw) else {
-                continue;
-            };
-            if fields.get("branch").and_then(Value::as_str) != Some(branch)
-                || !attest::check(&fields, trusted).is_valid()
-            {
-                continue;
-            }
-            let event = fields.get("event_type").and_then(Value::as_str);
-            match event {
-                Some(PrOpened::EVENT) => h.opened.extend(typed::<PrOpened>(&fields)),
-                Some(PrMerged::EVENT) => h.merged.extend(typed::<PrMerged>(&fields)),
-                Some(PrClosed::EVENT) => h.closed.extend(typed::<PrClosed>(&fields)),
-                _ => {}
-            }
+            h.add(&raw, branch, trusted);
         }
         Ok(h)
+    }
+
+    /// Adds the receipt on line `raw` when it is a pull-request receipt of `branch` that a
+    /// trusted key signed.
+    fn add(&mut self, raw: &[u8], branch: &str, trusted: &[[u8; 32]]) {
+        let Some(fields) = json::object_of_line(raw) else {
+            return;
+        };
+        if fields.get("branch").and_then(Value::as_str) != Some(branch)
+            || !attest::check(&fields, trusted).is_valid()
+        {
+            return;
+        }
+        match fields.get("event_type").and_then(Value::as_str) {
+            Some(PrOpened::EVENT) => self.opened.extend(typed::<PrOpened>(&fields)),
+            Some(PrMerged::EVENT) => self.merged.extend(typed::<PrMerged>(&fields)),
+            Some(PrClosed::EVENT) => self.closed.extend(typed::<PrClosed>(&fields)),
+            _ => {}
+        }
+    }
+
+    /// The histories of `branches` from the records of the dispatches they are named for
+    /// (`dispatch/<id>`), as the read index keeps them ([`PrFact`]): each receipt read back
+    /// from its line and judged as [`History::read`] judges it, so the answer is the same
+    /// without a pass over the whole ledger. `records` must hold the record of each branch's
+    /// dispatch that has one (a partial read that wanted them). `None` when a branch is not
+    /// named for a dispatch: its receipts are not kept in one record.
+    ///
+    /// [`PrFact`]: crate::dispatch::fold::PrFact
+    pub fn from_records(
+        ledger: &Path,
+        records: &crate::dispatch::fold::Records,
+        branches: &[&str],
+        trusted: &[[u8; 32]],
+    ) -> Result<Option<std::collections::HashMap<String, History>>, LedgerError> {
+        use crate::dispatch::fold::{CiteReader, branch_owner};
+        let mut all = std::collections::HashMap::new();
+        let mut reader: Option<CiteReader> = None;
+        for branch in branches {
+            let Some(owner) = branch_owner(branch) else {
+                return Ok(None);
+            };
+            let mut h = History::default();
+            let facts = records.get(owner.as_str()).map(|r| &r.prs[..]);
+            for fact in facts
+                .unwrap_or_default()
+                .iter()
+                .filter(|f| f.branch == *branch)
+            {
+                let lines = match &reader {
+                    Some(r) => r,
+                    None => reader.insert(CiteReader::open(ledger)?),
+                };
+                h.add(&lines.read(fact.cite)?, branch, trusted);
+            }
+            if !h.opened.is_empty() || !h.merged.is_empty() || !h.closed.is_empty() {
+                all.insert((*branch).to_owned(), h);
+            }
+        }
+        Ok(Some(all))
     }
 
     /// The histories of every branch that has pull-request receipts, the ledger read once.

@@ -533,7 +533,10 @@ fn histories(
     if dispatches.is_empty() {
         return out;
     }
-    let all = History::read_all(ctx.ledger, ctx.trusted_keys).unwrap_or_default();
+    let all = match from_index(ctx, dispatches) {
+        Some(all) => all,
+        None => History::read_all(ctx.ledger, ctx.trusted_keys).unwrap_or_default(),
+    };
     for (id, branch) in dispatches {
         if let Some(h) = all.get(branch)
             && let Some(recorded) = h.current().cloned()
@@ -542,6 +545,38 @@ fn histories(
         }
     }
     out
+}
+
+/// The histories of the branches of `dispatches` from the read index (ADR 0045): the
+/// records of the dispatches the branches are named for, read without a pass over the
+/// ledger; `None` when the index cannot serve them (no index or key, a ledger that does not
+/// extend it, a branch not named for a dispatch), and the ledger is then read whole.
+fn from_index(
+    ctx: &Context<'_>,
+    dispatches: &[(DispatchId, String)],
+) -> Option<std::collections::HashMap<String, History>> {
+    use crate::dispatch::fold::{self, Want, branch_owner};
+    let owners: Vec<DispatchId> = dispatches
+        .iter()
+        .map(|(_, b)| branch_owner(b))
+        .collect::<Option<_>>()?;
+    let index = fold::index::path_in(ctx.data_dir);
+    let options = fold::ReadOptions {
+        index: Some(&index),
+        attestor: Some(ctx.attestor),
+        trusted: ctx.trusted_keys,
+        key: ctx.key,
+        witness_dir: ctx.witness_dir,
+        threads: ctx.threads,
+        max_violations: 0,
+        // The reads that list dispatches write it; this one only uses it.
+        write: false,
+    };
+    let read = fold::read_indexed(ctx.ledger, &options, Want::Ids(&owners)).ok()??;
+    let branches: Vec<&str> = dispatches.iter().map(|(_, b)| b.as_str()).collect();
+    History::from_records(ctx.ledger, read.records(), &branches, ctx.trusted_keys)
+        .ok()
+        .flatten()
 }
 
 /// Puts a read of `pr` in the cache (the reviews and comments counted from its head as it

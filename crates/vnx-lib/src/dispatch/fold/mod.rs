@@ -16,7 +16,7 @@ mod verified;
 
 pub use index::Want;
 pub use lines::{CiteReader, LineAt};
-pub use verified::{Partial, ReadOptions, Verified, read_verified};
+pub use verified::{Partial, ReadOptions, Verified, read_indexed, read_verified};
 
 use crate::ids::DispatchId;
 use std::collections::BTreeMap;
@@ -104,6 +104,79 @@ pub struct DispatchRecord {
     pub receipts: Vec<Cite>,
     /// When the last receipt about it was written.
     pub last_activity: Option<String>,
+    /// The pull-request receipts of the branch named for it (`dispatch/<id>`), whichever
+    /// dispatch of its chain they are about, in ledger order (see [`PrFact`]).
+    pub prs: Vec<PrFact>,
+}
+
+/// Which pull-request receipt a [`PrFact`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub enum PrEvent {
+    /// `pr_opened`.
+    Opened,
+    /// `pr_merged`.
+    Merged,
+    /// `pr_closed`.
+    Closed,
+}
+
+impl PrEvent {
+    /// The event of `event_type`, when it is one of the pull-request receipts.
+    pub fn of(event_type: &str) -> Option<PrEvent> {
+        match event_type {
+            receipts::PrOpened::EVENT => Some(PrEvent::Opened),
+            receipts::PrMerged::EVENT => Some(PrEvent::Merged),
+            receipts::PrClosed::EVENT => Some(PrEvent::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// A pull-request receipt as the read index keeps it: what it says of the pull request
+/// (its number, address, head and branch) and its line, which a reader reads back and whose
+/// signature it judges (a receipt no trusted key signed is no history of the pull request).
+/// Kept in the record of the dispatch the branch is named for, so that one record answers
+/// for a chain whose follow-ups pushed the same branch.
+#[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub struct PrFact {
+    /// Which receipt.
+    pub event: PrEvent,
+    /// The pull request's number.
+    pub number: u64,
+    /// Its address.
+    pub url: String,
+    /// The head it names (pushed, merged, or seen when closed).
+    pub head: Option<String>,
+    /// The branch it names.
+    pub branch: String,
+    /// Its line.
+    pub cite: Cite,
+}
+
+/// The dispatch a branch is named for (`dispatch/<id>`): whose record keeps the branch's
+/// pull-request receipts. `None` for a branch named otherwise.
+pub fn branch_owner(branch: &str) -> Option<DispatchId> {
+    DispatchId::parse(branch.strip_prefix("dispatch/")?).ok()
+}
+
+/// What a pull-request line says of itself, for its branch's record.
+fn pr_fact(o: &crate::ledger::json::Object<'_>, event: &str, cite: Cite) -> Option<PrFact> {
+    let event = PrEvent::of(event)?;
+    Some(PrFact {
+        event,
+        number: o.get("number").and_then(Value::as_u64)?,
+        url: o
+            .get("url")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        head: o
+            .get("head_commit")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        branch: o.get("branch").and_then(Value::as_str)?.to_owned(),
+        cite,
+    })
 }
 
 /// A dispatch as `status` lists it.
@@ -232,6 +305,19 @@ impl Records {
                 .and_then(|s| DispatchId::parse(s).ok())
         };
         let mut out: Vec<DispatchId> = id(o.get("dispatch_id")).into_iter().collect();
+        // A pull-request receipt: the record of the dispatch its branch is named for.
+        if o.get("event_type")
+            .and_then(Value::as_str)
+            .and_then(PrEvent::of)
+            .is_some()
+            && !out.is_empty()
+        {
+            out.extend(
+                o.get("branch")
+                    .and_then(Value::as_str)
+                    .and_then(branch_owner),
+            );
+        }
         if o.get("event_type").and_then(Value::as_str) == Some(DispatchStarted::EVENT) {
             out.extend(id(o
                 .get("continues")
@@ -290,6 +376,12 @@ impl Records {
                 }
                 _ => {}
             }
+        }
+        // A pull-request receipt goes to its branch's record (its own dispatch's, for a
+        // branch not named for one).
+        if let Some(fact) = event.and_then(|e| pr_fact(&o, e, cite)) {
+            let owner = branch_owner(&fact.branch).unwrap_or_else(|| id.clone());
+            self.record(&owner).prs.push(fact);
         }
         let typed = Typed::of(&o);
         if !matches!(typed, Typed::Other(_)) {
@@ -439,6 +531,7 @@ impl Records {
                     queue: None,
                     receipts: Vec::new(),
                     last_activity: None,
+                    prs: Vec::new(),
                 },
             );
         }

@@ -17,10 +17,43 @@ fn id_of(n: u8) -> String {
     format!("D-{n:04}")
 }
 
+/// How many kinds of receipt [`receipt`] makes.
+const KINDS: u8 = 11;
+
+/// A pull-request receipt about dispatch `n`: of the branch named for it or, for an odd
+/// `n`, for the dispatch before it (a follow-up pushing its chain's branch), or of a branch
+/// named for no dispatch.
+fn pr_receipt(kind: u8, n: u8) -> serde_json::Value {
+    let id = id_of(n);
+    let branch = match n % 3 {
+        0 => format!("dispatch/{id}"),
+        1 => format!("dispatch/{}", id_of(n.wrapping_sub(1) % 6)),
+        _ => "feature/by-hand".to_owned(),
+    };
+    let number = u64::from(n % 3) + 1;
+    let head = format!("{:040x}", u64::from(kind) * 1000 + u64::from(n));
+    let url = format!("https://github.com/o/r/pull/{number}");
+    match kind {
+        7 | 10 => serde_json::json!({"event_type": "pr_opened", "dispatch_id": id,
+            "number": number, "url": url, "repo": "o/r", "remote": "origin",
+            "branch": branch, "base": "main", "head_commit": head, "draft": false,
+            "action": "created", "gates_passed": ["tests"],
+            "completion": {"seq": 1, "line_sha256": "00"}}),
+        8 => serde_json::json!({"event_type": "pr_merged", "dispatch_id": id,
+            "number": number, "url": url, "repo": "o/r", "branch": branch,
+            "head_commit": head, "merge_commit": head, "base": "main",
+            "method": "squash", "by_vnx": false}),
+        _ => serde_json::json!({"event_type": "pr_closed", "dispatch_id": id,
+            "number": number, "url": url, "repo": "o/r", "branch": branch,
+            "head_commit": head}),
+    }
+}
+
 /// A receipt about one of a few dispatches, of a kind the fold reads.
 fn receipt(kind: u8, n: u8) -> Receipt {
     let id = id_of(n);
-    let json = match kind % 7 {
+    let json = match kind % KINDS {
+        7..=10 => pr_receipt(kind % KINDS, n),
         0 => serde_json::json!({"event_type": "queue_decision", "dispatch_id": id,
             "decision": "queued", "provider": "demo", "reason": "full", "priority": 0,
             "capacity": 1}),
@@ -32,7 +65,7 @@ fn receipt(kind: u8, n: u8) -> Receipt {
         4 | 5 => {
             let mut s: serde_json::Value = serde_json::from_str(STARTED).unwrap();
             s["dispatch_id"] = id.clone().into();
-            if kind % 7 == 5 {
+            if kind % KINDS == 5 {
                 // A follow-up of the dispatch before it: its start changes that one's
                 // record too.
                 let before = id_of(n.wrapping_sub(1) % 6);
@@ -157,7 +190,7 @@ proptest! {
     #[test]
     fn the_index_reads_what_a_full_read_does(
         batches in proptest::collection::vec(
-            proptest::collection::vec((0u8..7, 0u8..6), 1..20), 1..5),
+            proptest::collection::vec((0u8..KINDS, 0u8..6), 1..20), 1..5),
         pick in 0u8..6,
     ) {
         let p = Project::new();
@@ -172,6 +205,56 @@ proptest! {
                 agrees(&part, &full, want)?;
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    /// The pull-request history of a branch named for a dispatch, read from that dispatch's
+    /// record through the index, is the one a pass over the whole ledger finds, however the
+    /// history grows between reads (each read through the index may write it).
+    #[test]
+    fn pull_request_histories_from_the_index_are_those_of_the_ledger(
+        batches in proptest::collection::vec(
+            proptest::collection::vec((7u8..KINDS, 0u8..6), 1..12), 1..4),
+        others in proptest::collection::vec((0u8..KINDS, 0u8..6), 0..10),
+    ) {
+        use crate::forge::History;
+        let p = Project::new();
+        p.append(&others);
+        let branches: Vec<String> = (0..6).map(|n| format!("dispatch/{}", id_of(n))).collect();
+        let branches: Vec<&str> = branches.iter().map(String::as_str).collect();
+        let owners: Vec<DispatchId> = branches
+            .iter()
+            .map(|b| super::branch_owner(b).unwrap())
+            .collect();
+        for batch in &batches {
+            p.append(batch);
+            // A read that lists dispatches writes the index; the forge readers only use it.
+            p.read(Want::Recent(2));
+            let all = History::read_all(&p.ledger, &p.trusted).unwrap();
+            let part = super::read_indexed(&p.ledger, &p.options(true), Want::Ids(&owners))
+                .unwrap();
+            let Some(part) = part else {
+                return Err(TestCaseError::fail("the index did not serve the read"));
+            };
+            let indexed = History::from_records(&p.ledger, part.records(), &branches, &p.trusted)
+                .unwrap()
+                .unwrap();
+            for b in &branches {
+                prop_assert_eq!(
+                    format!("{:?}", indexed.get(*b)),
+                    format!("{:?}", all.get(*b)),
+                    "{}", b
+                );
+            }
+        }
+        // A branch named for no dispatch is not answered from the index.
+        prop_assert!(
+            History::from_records(&p.ledger, p.full().records(), &["feature/by-hand"], &p.trusted)
+                .unwrap()
+                .is_none()
+        );
     }
 }
 

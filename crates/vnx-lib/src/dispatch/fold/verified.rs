@@ -135,6 +135,29 @@ pub fn read_verified(
     full(ledger, o, anchoring.map(|(fp, _)| fp))
 }
 
+/// The records `want` names (with those the lines appended since the index touch) when the
+/// read index can serve them without reading the ledger whole: the ledger proven clean
+/// through its last line as [`read_verified`] proves it; `None` otherwise (no key, no index,
+/// another anchoring, a ledger that does not extend it), and for [`Want::All`].
+pub fn read_indexed(
+    ledger: &Path,
+    o: &ReadOptions<'_>,
+    want: Want<'_>,
+) -> Result<Option<Verified>, LedgerError> {
+    if matches!(want, Want::All) {
+        return Ok(None);
+    }
+    let (Some(attestor), Some((fp, max_checkpoint))) = (o.attestor, fingerprint(ledger, o)) else {
+        return Ok(None);
+    };
+    let now = current_stamp(ledger)?;
+    let fits = Anchoring {
+        fingerprint: fp,
+        max_checkpoint,
+    };
+    super::partial::read(ledger, o, attestor, &now, want, fits)
+}
+
 /// What an index must have been verified against for a read to use it now.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Anchoring {
@@ -343,8 +366,9 @@ fn chain_end(
 /// so that a full verification would find nothing new; moves `end` to it.
 pub(super) fn extends(end: &mut ChainEnd, line: &[u8], scratch: &mut Scratch) -> bool {
     // What `mirror` reads: a host's mirrored line, or a receipt re-attested from a host (a
-    // canonical line spells both so).
-    if [&b"\"remote_receipt\""[..], b"\"remote\":"]
+    // canonical line spells both so: its `remote` member is an object). A `remote` that
+    // names a git remote (`pr_opened`'s) is neither.
+    if [&b"\"remote_receipt\""[..], b"\"remote\":{"]
         .iter()
         .any(|k| memchr::memmem::find(line, k).is_some())
     {
