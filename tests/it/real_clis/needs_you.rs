@@ -50,12 +50,14 @@ fn settled(rig: &Rig, id: &str, secs: u64) -> serde_json::Value {
     crate::common::settled_receipt(v)
 }
 
-/// Whether dispatch `id` has recorded a `dispatch_blocked`.
+/// Whether dispatch `id` has recorded a `dispatch_blocked` (the ledger may not be there yet).
 fn has_blocked(rig: &Rig, id: &str) -> bool {
-    rig.repo
-        .receipts(id)
-        .iter()
-        .any(|r| r["event_type"] == "dispatch_blocked")
+    ledger_path(&rig.repo).exists()
+        && rig
+            .repo
+            .receipts(id)
+            .iter()
+            .any(|r| r["event_type"] == "dispatch_blocked")
 }
 
 #[test]
@@ -237,11 +239,19 @@ fn a_denied_real_claude_or_codex_reaches_a_recorded_state() {
             "no commits today",
         ]));
         assert_eq!(r.code, 0, "{at} deny: {}{}", r.stdout, r.stderr);
-        let c = settled(&rig, &id, 120);
+        let c = settled(&rig, &id, 60);
+        let screen = || {
+            rig.repo
+                .server
+                .0
+                .capture(&format!("vnx-{id}"))
+                .unwrap_or_default()
+        };
         assert!(
             c["status"] == "needs_input" || c["status"] == "done",
-            "{at} {}",
-            explain(&c)
+            "{at} {}\n--- its pane ---\n{}",
+            explain(&c),
+            screen()
         );
         let denied = "  denied     by ana: ";
         let show = run(rig.repo.vnx().args(["show", &id]));
@@ -262,12 +272,10 @@ fn a_denied_real_claude_or_codex_reaches_a_recorded_state() {
             );
         }
         no_internal_names(&status.stdout, &at);
-        // The worker's own commit never ran: the work was committed by vnx, or waits.
-        let log = rig
-            .repo
-            .env
-            .git(&["log", "--format=%s", &format!("dispatch/{id}")]);
-        assert!(!log.contains("blocked-then-done"), "{at} {log}");
+        // The worker's own commit never ran: done, vnx committed its work.
+        if c["status"] == "done" {
+            assert!(c["vnx_commit"].is_object(), "{at} {c}");
+        }
     }
     rig.repo.verify_ok();
 }
