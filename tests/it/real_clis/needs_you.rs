@@ -1,5 +1,5 @@
 //! The real CLIs when a dispatch needs a person, in the default posture: a question shown
-//! wherever the dispatch is (codex and gemini; claude's is in `daily_loop`), the foreground
+//! wherever the dispatch is, in either lane, with no internal names; the foreground
 //! dispatch saying its worker is blocked and goes on, a denial that ends in a recorded
 //! state, and `vnx resume` of a real claude whose machine went down, in its own session.
 
@@ -62,7 +62,7 @@ fn has_blocked(rig: &Rig, id: &str) -> bool {
 
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
-fn real_codex_and_gemini_questions_are_shown_wherever_the_dispatch_is() {
+fn real_questions_are_shown_wherever_the_dispatch_is() {
     let rig = Rig::new();
     let notes = rig.repo.env.home().join("notes.txt");
     let script = rig.repo.env.home().join("notify.sh");
@@ -83,9 +83,10 @@ fn real_codex_and_gemini_questions_are_shown_wherever_the_dispatch_is() {
             script.display()
         ),
     );
-    // Their default lane (headless), then their TUI: the turn ends with a question, no report.
+    // Each lane (codex's and gemini's default is headless, claude's its TUI): the turn ends
+    // with a question, no report.
     for lane in ["headless", "interactive"] {
-        for cli in ["codex", "gemini"] {
+        for cli in ["claude", "codex", "gemini"] {
             let at = step(cli, lane, "question everywhere");
             let c = completion(&rig.dispatch(
                 cli,
