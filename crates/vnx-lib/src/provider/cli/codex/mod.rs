@@ -81,7 +81,7 @@ impl CodingCli for Codex {
     /// Esc in its dialog refuses the command and interrupts the whole turn: it shows
     /// `■ Conversation interrupted` and idles at its input, and `notify` never fires (seen on
     /// codex 0.169). The turn's end is written as `notify` would write it, marked as vnx's
-    /// own ([`DENIAL_ENDED`]), which names no thread.
+    /// own (`vnx-denial-ended`), which names no thread.
     fn denial_ends_turn(&self, said: &str) -> Option<super::DenialEnd> {
         Some(super::DenialEnd {
             shows: "Conversation interrupted",
