@@ -5,7 +5,8 @@
 //! includes these tests when the registry is reachable); without them the tests fail. Each
 //! failure names the CLI and step. `remote` runs them on a host over a real loopback sshd;
 //! `sessions` follows a dispatch's session past its first turn (blocked, cancelled, followed
-//! up); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
+//! up); `needs_you` a dispatch that needs a person (its question, the foreground blocked, a
+//! denial, `vnx resume`); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
 //! shows the default posture against real work (allowlists, gemini's prompts, claude's
 //! model); `qwen` and `opencode` (with a local model through it, as `--provider ollama`)
 //! their own; `pr_fix` fixes a pull request forward with the real gh; `across` runs
@@ -22,6 +23,7 @@ mod aider;
 mod conflict;
 mod copilot;
 mod daily_loop;
+mod needs_you;
 mod opencode;
 mod posture;
 mod pr_fix;

@@ -137,3 +137,50 @@ fn a_dispatch_that_is_not_lost_is_refused() {
         r.stderr
     );
 }
+
+/// A lost claude TUI dispatch was told its session (`--session-id`): `vnx resume` continues
+/// that session, as the real claude showed it must (`real_clis::needs_you`), not a new one.
+#[test]
+fn a_lost_claude_tui_is_resumed_in_the_session_it_was_told() {
+    let repo = Repo::new();
+    let fakes = crate::common::Fakes::new();
+    let with_fakes = |args: &[&str]| {
+        let mut cmd = repo.vnx();
+        cmd.env("PATH", fakes.path())
+            .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+            .args(args);
+        run(cmd)
+    };
+    let r = with_fakes(&[
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--detach",
+        "--provider",
+        "claude",
+        "--lane",
+        "interactive",
+        "--deadline",
+        "60",
+        "--instruction",
+        "long work\n@fake sleep 60",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let told = repo.receipts(&id)[0]["session_id"].clone();
+    assert!(told.is_string(), "{told}");
+    // The machine goes down: the supervisor first (it records nothing), then tmux.
+    repo.server.kill_pane_process(&format!("vnx-{id}"));
+    repo.server.0.kill_server();
+    assert!(
+        crate::common::wait_for(|| status(&repo, &id)["status"] == "lost"),
+        "{}",
+        status(&repo, &id)
+    );
+    let r = with_fakes(&["resume", &id]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let next = r.stdout.trim().to_owned();
+    let started = repo.receipts(&next)[0].clone();
+    assert_eq!(started["continues"]["session_id"], told, "{started}");
+    assert_eq!(run(repo.vnx().args(["cancel", &next])).code, 0);
+}

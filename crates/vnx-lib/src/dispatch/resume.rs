@@ -51,9 +51,12 @@ pub fn interrupted(data_dir: &Path, states: &[DispatchState]) -> Vec<Interrupted
 
 /// Closes interrupted dispatch `id` with a signed `dispatch_completed` (cancelled, its
 /// supervisor lost) saying `vnx resume` continues it; its worktree and branch stay as the
-/// worker left them, for the follow-up. The closing line's entry hash.
+/// worker left them, for the follow-up. The completion records the CLI session the worker
+/// was told to use (a TUI's `--session-id`), as its supervisor would have: the follow-up
+/// resumes it. The closing line's entry hash.
 pub fn close(ledger: &Path, id: &DispatchId, attestor: &Attestor) -> Result<String, LedgerError> {
     let closing = receipts::write(&DispatchCompleted {
+        session_id: told_session(ledger, id)?,
         failure_reason: Some(
             "its worker was interrupted: its supervisor was lost (killed, or the machine \
              restarted) before it recorded an end; closed by `vnx resume`, which continues it \
@@ -72,6 +75,27 @@ pub fn close(ledger: &Path, id: &DispatchId, attestor: &Attestor) -> Result<Stri
         .last()
         .map(|l| l.entry_hash.clone())
         .unwrap_or_default())
+}
+
+/// The CLI session dispatch `id`'s `dispatch_started` told its worker to use, if it is one
+/// its CLI could have written.
+fn told_session(ledger: &Path, id: &DispatchId) -> Result<Option<String>, LedgerError> {
+    use crate::dispatch::fold::{CiteReader, Records};
+    let Some(start) = Records::read_only(ledger, &[id.as_str()])?
+        .get(id)
+        .and_then(|r| r.start.clone())
+    else {
+        return Ok(None);
+    };
+    let line = CiteReader::open(ledger)?.read(start.cite)?;
+    Ok(
+        receipts::read_line::<receipts::DispatchStarted>(&line).and_then(|s| {
+            let provider = s.receipt.provider;
+            s.receipt
+                .session_id
+                .filter(|sid| crate::provider::session::valid_id(&provider, sid))
+        }),
+    )
 }
 
 /// The instruction of the follow-up that continues interrupted dispatch `id` (whose

@@ -34,6 +34,9 @@ pub(crate) const STREAM: OutputFormat = OutputFormat::named("codex-json");
 /// Its `notify` program (`agent-turn-complete`).
 pub(crate) const TURN_END: HookKind = HookKind::named("codex-notify");
 
+/// The member of the turn end `vnx deny` writes for a turn its denial interrupted.
+const DENIAL_ENDED: &str = "vnx-denial-ended";
+
 /// The Codex CLI.
 #[derive(Debug)]
 pub struct Codex;
@@ -75,6 +78,22 @@ impl CodingCli for Codex {
         Some("1. Yes, proceed (y)")
     }
 
+    /// Esc in its dialog refuses the command and interrupts the whole turn: it shows
+    /// `■ Conversation interrupted` and idles at its input, and `notify` never fires (seen on
+    /// codex 0.169). The turn's end is written as `notify` would write it, marked as vnx's
+    /// own (`vnx-denial-ended`), which names no thread.
+    fn denial_ends_turn(&self, said: &str) -> Option<super::DenialEnd> {
+        Some(super::DenialEnd {
+            shows: "Conversation interrupted",
+            event: "codex-notify",
+            payload: serde_json::json!({
+                "type": "agent-turn-complete",
+                "last-assistant-message": said,
+                DENIAL_ENDED: true,
+            }),
+        })
+    }
+
     /// `notify` names the thread (`thread-id`); it also fires for its title's sub-thread, so
     /// only the signal that ended the dispatch's turn tells the dispatch's thread.
     fn hook_session<'p>(&self, event: &str, payload: &'p Value, turn_end: bool) -> Option<&'p str> {
@@ -93,7 +112,12 @@ impl CodingCli for Codex {
 
     /// `notify` names its thread and the turn's input messages, among which the argument
     /// that carried the dispatch's prompt.
+    /// The turn end `vnx deny` writes ([`CodingCli::denial_ends_turn`]) is the dispatch's own
+    /// turn: it names no thread.
     fn turn_thread(&self, payload: &Value, prompt_arg: &str) -> Option<TurnThread> {
+        if payload.get(DENIAL_ENDED) == Some(&Value::Bool(true)) {
+            return None;
+        }
         let id = payload
             .get("thread-id")
             .and_then(|t| t.as_str())
@@ -198,7 +222,25 @@ impl CodingCli for Codex {
 #[cfg(test)]
 mod tests {
     use crate::provider::Provider;
+    use crate::provider::cli::CodingCli;
     use crate::provider::flags::{group, passed};
+
+    #[test]
+    fn the_turn_a_denial_interrupted_is_the_dispatchs_and_says_the_denial() {
+        let codex = super::Codex;
+        let end = codex.denial_ends_turn("ana denied git commit").unwrap();
+        assert_eq!(end.event, "codex-notify");
+        assert_eq!(codex.turn_thread(&end.payload, "the prompt"), None);
+        assert_eq!(
+            codex.hook_message(&end.payload),
+            Some("ana denied git commit")
+        );
+        assert_eq!(codex.hook_session(end.event, &end.payload, true), None);
+        // codex's own notify still names its thread, the title's sub-thread apart.
+        let title = serde_json::json!({"thread-id": "t2", "input-messages": ["name it"]});
+        let thread = codex.turn_thread(&title, "the prompt").unwrap();
+        assert!(!thread.prompted);
+    }
 
     #[test]
     fn the_flags_vnx_passes_are_grouped_by_the_help_that_lists_them() {
