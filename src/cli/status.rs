@@ -278,6 +278,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(d) = &s.dismissed {
             under(&mut out, &format!("  dismissed {}", dismissed_line(d)))?;
         }
+        if let Some(line) = denials_line(s) {
+            under(&mut out, &format!("  {line}"))?;
+        }
         if let Some(pr) = prs.get(&s.id) {
             under(
                 &mut out,
@@ -527,6 +530,23 @@ fn short_age(d: jiff::SignedDuration) -> String {
         3600..86400 => format!("{}h", secs / 3600),
         _ => format!("{}d", secs / 86400),
     }
+}
+
+/// The permission prompts denied to the worker, when there were any: `denied 2 prompts,
+/// its CLI refused 1 tool use (vnx show ID lists them)`.
+fn denials_line(s: &DispatchState) -> Option<String> {
+    let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = Vec::new();
+    if s.denials > 0 {
+        parts.push(format!("denied {}", plural(s.denials, "prompt", "prompts")));
+    }
+    if s.cli_denials > 0 {
+        parts.push(format!(
+            "its CLI refused {}",
+            plural(s.cli_denials, "tool use", "tool uses")
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("{} (vnx show {} lists them)", parts.join(", "), s.id))
 }
 
 /// A dismissal, for a person: `by ana at …: note`.

@@ -56,6 +56,8 @@ pub(crate) fn state(
         continued_by: None,
         accepted: None,
         dismissed: None,
+        denials: 0,
+        cli_denials: 0,
         blocked: None,
         queue: None,
         proof: Some(Proof {

@@ -242,6 +242,15 @@ fn a_denied_write_is_not_done() {
     let c = completion(&r);
     assert_eq!(c["status"], "needs_input", "{c}");
     assert_eq!(c["cli_events"]["permission_denials"], 1);
+    let id = c["dispatch_id"].as_str().unwrap();
+    let s = run(repo.vnx().args(["status", id]));
+    assert!(
+        s.stdout.contains(&format!(
+            "its CLI refused 1 tool use (vnx show {id} lists them)"
+        )),
+        "{}",
+        s.stdout
+    );
     assert!(
         c["failure_reason"]
             .as_str()

@@ -261,5 +261,17 @@ fn deny_answers_gemini_in_its_pane() {
         tree.contains("kept.txt") && !tree.contains("refused.txt"),
         "{tree}"
     );
+    // The denial shows in `status`, not only in `show`, though the dispatch ended done.
+    let s = run(repo.vnx().args(["status", &id]));
+    assert!(
+        s.stdout
+            .contains(&format!("denied 1 prompt (vnx show {id} lists them)")),
+        "{}",
+        s.stdout
+    );
+    let j = run(repo.vnx().args(["status", "--json", &id]));
+    let j: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(j[0]["denials"], 1, "{j}");
+    assert!(j[0].get("cli_denials").is_none(), "{j}");
     repo.verify_ok();
 }

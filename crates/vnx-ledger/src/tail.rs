@@ -177,6 +177,10 @@ const POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
 /// so an end is seen within a millisecond of its append.
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// What a poll of the ledger looks at: its identity (device, inode), length and
+/// modification time (seconds, nanoseconds).
+type Seen = ((u64, u64), u64, (i64, i64));
+
 /// What a watcher of the ledger's directory sends.
 type Changes = mpsc::Receiver<notify::Result<notify::Event>>;
 
@@ -235,7 +239,7 @@ pub fn follow(
     let mut identity: Option<(u64, u64)> = None;
     // What the last read saw (identity, length, modification time): a wake that finds the
     // same reads nothing. One `stat` of the path is all a poll costs while the ledger is quiet.
-    let mut seen: Option<((u64, u64), u64, (i64, i64))> = None;
+    let mut seen: Option<Seen> = None;
     loop {
         let now_seen = std::fs::metadata(path)
             .ok()

@@ -83,6 +83,13 @@ pub struct DispatchState {
     /// who, when, and what they said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dismissed: Option<Dismissed>,
+    /// The permission prompts of its worker a person denied (`vnx deny`). Zero is not shown.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub denials: u32,
+    /// The tool uses its CLI refused by itself (its posture's rules), as the CLI's events
+    /// counted them at the end. Zero is not shown.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cli_denials: u32,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[borsh(
@@ -390,6 +397,8 @@ impl DispatchState {
             blocked: None,
             accepted: None,
             dismissed: None,
+            denials: 0,
+            cli_denials: 0,
             completion: None,
             landed: None,
             title: None,
@@ -612,4 +621,12 @@ pub(crate) fn parse(line: &[u8]) -> Option<json::Object<'static>> {
 
 fn text(o: &json::Object<'_>, key: &str) -> Option<String> {
     o.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

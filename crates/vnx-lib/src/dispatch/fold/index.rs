@@ -24,7 +24,7 @@ use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v8";
+pub const FILE: &str = "index/dispatches.v9";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
@@ -35,7 +35,7 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
 /// receipts, 6 digested 16 MiB segments and had no rolling re-check, 5 had no dismissal, 4
 /// no acceptance, 3 was one block, not a head and a record per dispatch, 2 had no question,
 /// 1 no titles).
-const MAGIC: &[u8; 8] = b"VNXRIX08";
+const MAGIC: &[u8; 8] = b"VNXRIX09";
 /// The largest head read.
 const MAX_HEAD: u64 = 256 << 20;
 /// The largest index read whole (a larger file is not one vnx wrote for a ledger it can
@@ -446,7 +446,7 @@ fn write_with(
 }
 
 /// The names earlier versions of vnx gave the index.
-const OLDER: [&str; 7] = [
+const OLDER: [&str; 8] = [
     "dispatches.v1",
     "dispatches.v2",
     "dispatches.v3",
@@ -454,6 +454,7 @@ const OLDER: [&str; 7] = [
     "dispatches.v5",
     "dispatches.v6",
     "dispatches.v7",
+    "dispatches.v8",
 ];
 
 impl Opened {

@@ -407,6 +407,7 @@ impl Records {
                     s.completion = Some(c.status);
                     s.ended_at = at;
                     s.reason = c.failure_reason;
+                    let by_cli = c.cli_events.as_ref().map_or(0, |e| e.permission_denials);
                     s.question = c
                         .cli_events
                         .and_then(|e| e.last_message)
@@ -415,6 +416,7 @@ impl Records {
                     s.head_commit = c.head_commit;
                     s.worker_log = c.worker_log;
                     s.tokens = c.token_usage.map(|u| u.input_tokens + u.output_tokens);
+                    s.cli_denials = u32::try_from(by_cli).unwrap_or(u32::MAX);
                     s.blocked = None;
                     s.accepted = None;
                 }
@@ -477,10 +479,19 @@ impl Records {
             }
             // A prompt answered with `vnx approve`/`vnx deny` waits no more (a denied prompt
             // may end the turn without a hook that says so).
-            Typed::DispatchResumed(_) | Typed::DispatchAnswered(_) => {
+            Typed::DispatchResumed(_) => {
                 if let Some(s) = self.state(&id, cite, true) {
                     s.state = State::Running;
                     s.blocked = None;
+                }
+            }
+            Typed::DispatchAnswered(r) => {
+                if let Some(s) = self.state(&id, cite, true) {
+                    s.state = State::Running;
+                    s.blocked = None;
+                    if r.receipt.answer == receipts::PermissionAnswer::Deny {
+                        s.denials = s.denials.saturating_add(1);
+                    }
                 }
             }
             Typed::RemoteLost(_) => {
