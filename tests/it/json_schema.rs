@@ -48,6 +48,9 @@ fn status_and_launch_print_the_documented_members() {
     shown.insert("question".into());
     // Present only for a dispatch whose work was accepted (tests/it/accept.rs).
     shown.insert("accepted".into());
+    // Present only for a dispatch whose prompts were denied (tests/it/posture.rs, fake.rs).
+    shown.insert("denials".into());
+    shown.insert("cli_denials".into());
     let mut doc = documented("status-members");
     // Words in the prose that are values, not members.
     for value in [
