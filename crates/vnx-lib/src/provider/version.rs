@@ -116,7 +116,11 @@ mod tests {
         );
         let probe = |project: &Path| probe_shared(&bin, project, Some(&shared));
         assert_eq!(probe(&one).as_deref(), Some("tool 1.0"));
-        assert_eq!(probe(&two).as_deref(), Some("tool 1.0"), "from the shared cache");
+        assert_eq!(
+            probe(&two).as_deref(),
+            Some("tool 1.0"),
+            "from the shared cache"
+        );
         assert_eq!(
             Cache::new(&two, "versions.json")
                 .get(&fingerprint(&bin).unwrap())
@@ -124,7 +128,10 @@ mod tests {
             Some("tool 1.0"),
             "kept in the second project's cache too"
         );
-        assert_eq!(fs::read_to_string(dir.path().join("tool.n")).unwrap(), "1\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("tool.n")).unwrap(),
+            "1\n"
+        );
         assert_eq!(
             probe_shared(&bin, &dir.path().join("three"), None).as_deref(),
             Some("tool 1.1"),
