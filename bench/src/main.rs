@@ -18,6 +18,8 @@
 //! 10. Reads at scale: `status`, `show`, the MCP list, a dashboard reload and the dashboard's
 //!     start on a project with 50,000 recorded dispatches (`--reads-only`; `--dispatches N`
 //!     for another count).
+//! 11. Launch speed: `vnx dispatch-agent --detach` with each real coding CLI installed
+//!     against `workmux add` with the same CLI, interleaved (`--launch-only`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -31,6 +33,7 @@ mod dashboard_start;
 mod dispatch_bench;
 mod egress_bench;
 mod generate;
+mod launch_bench;
 mod machine;
 mod pool_bench;
 mod queue_bench;
@@ -107,6 +110,17 @@ struct Args {
     /// `--dispatches` recorded dispatches)
     #[arg(long)]
     reads_only: bool,
+    /// Only the launch benchmark: `vnx dispatch-agent --detach` against `workmux add` with
+    /// each real CLI installed (claude, codex, gemini, opencode), `--pairs` interleaved pairs
+    #[arg(long)]
+    launch_only: bool,
+    /// Interleaved launch pairs per CLI for the launch benchmark [default: 10, or 3 with
+    /// --quick]
+    #[arg(long, value_name = "N")]
+    pairs: Option<usize>,
+    /// The workmux binary for the launch benchmark [default: workmux on PATH]
+    #[arg(long, value_name = "PATH")]
+    workmux: Option<PathBuf>,
     /// Recorded dispatches for the reads benchmark [default: 50000, or 2000 with --quick]
     #[arg(long, value_name = "N")]
     dispatches: Option<usize>,
@@ -247,6 +261,13 @@ fn run(args: &Args) -> Result<()> {
         ));
         let dispatch = dispatch_bench::bench_dispatch(&vnx, &work.path, cfg.dispatches)?;
         print!("{}", dispatch.render());
+        io::stdout().flush()?;
+        return Ok(());
+    }
+    if args.launch_only {
+        let pairs = args.pairs.unwrap_or(if args.quick { 3 } else { 10 }).max(1);
+        let bench = launch_bench::bench_launch(&vnx, args.workmux.as_deref(), &work.path, pairs)?;
+        print!("{}", bench.render());
         io::stdout().flush()?;
         return Ok(());
     }

@@ -418,6 +418,7 @@ pub(super) fn with_context<T>(
     let key_path = settings::key_path(None)?;
     let attestor = settings::attestor(Some(key_path.clone()))?;
     let machine = settings::machine();
+    let shared_cache = settings::user_cache_dir();
     // The worker runs in this command's environment, not the tmux server's.
     let env: Vec<_> = settings::env_all().collect();
     let ctx = Context {
@@ -430,7 +431,13 @@ pub(super) fn with_context<T>(
         tmux: &tmux,
         vnx: &vnx,
         find_program: &settings::find_program,
-        probe_version: &|binary| vnx::provider::version::probe(binary, &project.cache_dir()),
+        probe_version: &|binary| {
+            vnx::provider::version::probe_shared(
+                binary,
+                &project.cache_dir(),
+                shared_cache.as_deref(),
+            )
+        },
     };
     f(&ctx)
 }

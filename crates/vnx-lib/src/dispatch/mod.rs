@@ -327,8 +327,9 @@ pub struct Context<'a> {
     pub vnx: &'a Path,
     /// Finds a program on PATH.
     pub find_program: &'a dyn Fn(&str) -> Option<PathBuf>,
-    /// `program --version` (cached by the caller as it likes).
-    pub probe_version: &'a dyn Fn(&Path) -> Option<String>,
+    /// `program --version` (cached by the caller as it likes); the launch runs it on a
+    /// thread of its own, beside the worktree's creation.
+    pub probe_version: &'a (dyn Fn(&Path) -> Option<String> + Sync),
     /// Signs the receipts the dispatch writes.
     pub attestor: &'a Attestor,
     /// The signing key's path, handed to the supervisor (which signs the completion).

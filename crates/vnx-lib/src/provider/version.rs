@@ -1,6 +1,7 @@
 //! A worker binary's version: the first line of `BINARY --version` (20 s limit), cached by
 //! binary path, size and modification time in `.vnx-data/cache/versions.json` so repeated
-//! dispatches (and `vnx doctor`) do not pay for a CLI's slow start each time.
+//! dispatches (and `vnx doctor`) do not pay for a CLI's slow start each time; a dispatch
+//! also reads and fills the user's cache, so a new project does not probe a CLI again.
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,6 +24,31 @@ pub fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
         return Some(v);
     }
     let version = read(binary)?;
+    cache.put(&key, &version);
+    Some(version)
+}
+
+/// The version `binary --version` prints, from the cache in `cache_dir`, else from the one in
+/// `shared_dir` (a cache every project of the user reads: a CLI is then probed once per
+/// binary state, not once per repository), else probed; what is probed or found only in the
+/// shared cache is kept in both.
+pub fn probe_shared(binary: &Path, cache_dir: &Path, shared_dir: Option<&Path>) -> Option<String> {
+    let key = fingerprint(binary)?;
+    let cache = Cache::new(cache_dir, "versions.json");
+    if let Some(v) = cache.get(&key) {
+        return Some(v);
+    }
+    let shared = shared_dir.map(|dir| Cache::new(dir, "versions.json"));
+    let version = match shared.as_ref().and_then(|s| s.get(&key)) {
+        Some(v) => v,
+        None => {
+            let v = read(binary)?;
+            if let Some(s) = &shared {
+                s.put(&key, &v);
+            }
+            v
+        }
+    };
     cache.put(&key, &version);
     Some(version)
 }
@@ -70,5 +96,46 @@ mod tests {
             "changed binary"
         );
         assert_eq!(probe(&dir.path().join("missing"), &cache), None);
+    }
+
+    #[test]
+    fn a_version_probed_in_one_project_is_found_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tool");
+        // Each run counts itself, so a probe that runs the binary again shows.
+        fs::write(
+            &bin,
+            "#!/bin/sh\nn=$(cat ${0}.n 2>/dev/null || echo 0)\necho $((n+1)) > ${0}.n\necho \"tool 1.$n\"\n",
+        )
+        .unwrap();
+        fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let (one, two, shared) = (
+            dir.path().join("one"),
+            dir.path().join("two"),
+            dir.path().join("shared"),
+        );
+        let probe = |project: &Path| probe_shared(&bin, project, Some(&shared));
+        assert_eq!(probe(&one).as_deref(), Some("tool 1.0"));
+        assert_eq!(
+            probe(&two).as_deref(),
+            Some("tool 1.0"),
+            "from the shared cache"
+        );
+        assert_eq!(
+            Cache::new(&two, "versions.json")
+                .get(&fingerprint(&bin).unwrap())
+                .as_deref(),
+            Some("tool 1.0"),
+            "kept in the second project's cache too"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("tool.n")).unwrap(),
+            "1\n"
+        );
+        assert_eq!(
+            probe_shared(&bin, &dir.path().join("three"), None).as_deref(),
+            Some("tool 1.1"),
+            "without a shared cache, a new project probes"
+        );
     }
 }

@@ -154,11 +154,33 @@ impl Drop for Undo<'_> {
 /// Starts a planned dispatch: worktree, dispatch directory, `dispatch_started`, and a tmux
 /// session whose pane runs `vnx __supervise`. A failure undoes what was made.
 pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError> {
-    let mut spec = plan.spec.clone();
+    let spec = plan.spec.clone();
     // The dispatch directory claims the id: made first, and only by this run (an id in use
     // is refused without touching what is there). Its lock, held until this returns (the
     // supervisor then holds it), says the dispatch lives while the launch is under way.
     let _alive = claim_dispatch_dir(&spec)?;
+    // The CLI's `--version` (a node CLI's start: up to seconds when it is not cached) runs
+    // beside the worktree's creation; the spec and `dispatch_started` wait for it.
+    let probe = ctx.probe_version;
+    std::thread::scope(|s| {
+        let version = plan
+            .version_of
+            .as_deref()
+            .map(|binary| s.spawn(move || probe(binary)));
+        launch_claimed(ctx, plan, spec, version)
+    })
+}
+
+/// The CLI's version being probed on another thread.
+type Probing<'s> = std::thread::ScopedJoinHandle<'s, Option<String>>;
+
+/// The launch once the dispatch directory is claimed.
+fn launch_claimed(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    mut spec: Spec,
+    version: Option<Probing<'_>>,
+) -> Result<Launched, DispatchError> {
     let mut undo = Undo::new(plan);
     // The dispatcher's environment is there before the supervisor: it takes it and restarts
     // itself in it while the worktree is being made, not after.
@@ -235,6 +257,11 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
         shape.writable.sort();
         shape.git = Some(q.quarantine);
         shape.make_writable()?;
+    }
+    if let Some(probing) = version {
+        spec.binary_version = probing
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
     }
     write_dispatch_dir(plan, &spec)?;
     crate::steps::reached(crate::steps::launch::WORKTREE_MADE);

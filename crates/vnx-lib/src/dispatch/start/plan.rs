@@ -50,6 +50,9 @@ pub struct Plan {
     /// What the egress policy found and did (nothing refused): `prompt` is the prompt as
     /// sent, redacted where it says so, and the files it withheld are not in the spec.
     pub egress: crate::egress::Outcome,
+    /// The built-in CLI whose `--version` the launch records in `spec.binary_version`
+    /// (probed there, beside the worktree's creation); `None` for a declared provider.
+    pub(crate) version_of: Option<PathBuf>,
     pub(crate) repo: Repo,
 }
 
@@ -268,12 +271,8 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         model: model.clone(),
         permission: req.permission,
         lane,
-        // A declared provider may be any script: running it with `--version` could do
-        // anything, so only the built-in CLIs are probed.
-        binary_version: match &resolved {
-            Resolved::Builtin(_) => (ctx.probe_version)(&binary),
-            Resolved::Declared(..) => None,
-        },
+        // Probed by the launch (see `Plan::version_of`).
+        binary_version: None,
         invocation,
         prompt_sha256: hex::encode(Sha256::digest(prompt.as_bytes())),
         deadline_secs: req.deadline.as_secs(),
@@ -351,6 +350,12 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         .map_or(title, |t| crate::dispatch::title_of(&t));
     let mut spec = spec;
     spec.title = title.clone();
+    // A declared provider may be any script: running it with `--version` could do anything,
+    // so only the built-in CLIs are probed.
+    let version_of = match &resolved {
+        Resolved::Builtin(_) => Some(binary),
+        Resolved::Declared(..) => None,
+    };
     Ok(Plan {
         spec,
         title,
@@ -363,6 +368,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         constraints: evaluation,
         constraints_sha256: constraints.sha256,
         egress,
+        version_of,
         repo,
     })
 }
