@@ -147,6 +147,11 @@ impl Worktree {
                 why,
             });
         }
+        Self::open_unchecked(path)
+    }
+
+    /// Opens the checkout at `path` whose `.git` the caller checked ([`Self::open_at`]).
+    fn open_unchecked(path: &Path) -> Result<git2::Repository, WorktreeError> {
         git2::Repository::open(path).map_err(|e| WorktreeError::Git {
             path: path.to_owned(),
             source: ProcessError::Failed {
@@ -182,8 +187,8 @@ impl Worktree {
             return Ok((Some(format!("{why}: not read, kept as it is")), None));
         }
         // Plain reads go through libgit2; `git status` (below) stays a subprocess so that
-        // every ignore rule and attribute is git's own.
-        let repo = Self::open_at(path)?;
+        // every ignore rule and attribute is git's own. (Its `.git` was checked just above.)
+        let repo = Self::open_unchecked(path)?;
         let head = repo
             .head()
             .ok()

@@ -91,15 +91,35 @@ impl Resolved {
 /// base ref), then lets the provider constraints judge it. A refusal is the one write: the
 /// decisions go on the ledger as `constraint_decision` receipts, and nothing else is made.
 pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
+    std::thread::scope(|scope| plan_in(ctx, req, scope))
+}
+
+/// [`plan`], the ledger's answer on the id read on a thread of `scope` beside the rest.
+fn plan_in<'scope, 'env>(
+    ctx: &'env Context<'env>,
+    req: &Request,
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+) -> Result<Plan, DispatchError> {
     let root = &ctx.project.root;
     let config = load_config(ctx.project)?;
     let repo = Repo::for_project(ctx.project)?;
     let id = choose_id(req, root, &repo)?;
     // An id the ledger has seen (its directory, worktree and branch may be gone) stays taken:
-    // receipts of two dispatches would share it.
-    if ctx.ledger.exists() && crate::dispatch::view::started(ctx.ledger, &id)? {
-        return Err(DispatchError::IdOnLedger { id: id.to_string() });
-    }
+    // receipts of two dispatches would share it. The ledger is read (a pass over all of it)
+    // beside the planning, and its answer taken before anything is written under the id.
+    let seen = ctx.ledger.exists().then(|| {
+        let (ledger, id) = (ctx.ledger, id.clone());
+        scope.spawn(move || crate::dispatch::view::started(ledger, &id))
+    });
+    let id_text = id.to_string();
+    let id_unseen = move || -> Result<(), DispatchError> {
+        let Some(seen) = seen else { return Ok(()) };
+        match seen.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
+            Ok(true) => Err(DispatchError::IdOnLedger { id: id_text }),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    };
     if !valid_role(&req.role) {
         return Err(DispatchError::BadRole {
             role: req.role.clone(),
@@ -323,6 +343,7 @@ pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
         }),
         id,
     };
+    id_unseen()?;
     refuse_if_judged(ctx, &spec, &evaluation, &constraints)?;
     egress::refuse_if_found(ctx, &spec, &egress, &constraints.sha256)?;
     // The instruction kept beside the dispatch (gates and follow-ups read it) is redacted as
