@@ -31,6 +31,7 @@ mod qwen;
 mod remote;
 mod sessions;
 mod transcripts;
+mod versions;
 
 /// The bin directory of the pinned CLIs (installing them if needed).
 pub(crate) fn cli_bin() -> PathBuf {

@@ -53,6 +53,36 @@ pub fn probe_shared(binary: &Path, cache_dir: &Path, shared_dir: Option<&Path>) 
     Some(version)
 }
 
+/// The version in the `package.json` of npm package `package` that `binary` (a link npm made,
+/// or the script itself) belongs to: the nearest of the resolved file's directories, up to
+/// six levels, whose `package.json` names that package. What a CLI that prints its package's
+/// version for `--version` would print, read without starting it (a node CLI's start takes
+/// a second or more). `None` when no such file is there, or its version is not a plain one.
+pub fn npm_package_version(binary: &Path, package: &str) -> Option<String> {
+    /// A `package.json` larger than this is not read.
+    const MAX: u64 = 1024 * 1024;
+    let real = std::fs::canonicalize(binary).ok()?;
+    for dir in real.ancestors().skip(1).take(6) {
+        let Ok(bytes) = crate::files::read_bounded(&dir.join("package.json"), MAX) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        if json.get("name").and_then(serde_json::Value::as_str) != Some(package) {
+            continue;
+        }
+        let version = json.get("version")?.as_str()?;
+        let plain = !version.is_empty()
+            && version.len() <= 64
+            && version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
+        return plain.then(|| version.to_owned());
+    }
+    None
+}
+
 /// The first line `binary --version` prints, uncached.
 pub fn read(binary: &Path) -> Option<String> {
     let out = process::run(&Cmd::new(binary).arg("--version").timeout(LIMIT)).ok()?;
@@ -73,6 +103,33 @@ mod tests {
     use std::fs;
 
     use super::*;
+
+    #[test]
+    fn an_npm_clis_version_is_read_from_its_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let package = dir.path().join("lib/node_modules/@scope/cli");
+        fs::create_dir_all(package.join("bundle")).unwrap();
+        fs::write(package.join("bundle/cli.js"), "// the CLI\n").unwrap();
+        let manifest = package.join("package.json");
+        fs::write(&manifest, r#"{"name":"@scope/cli","version":"0.61.0"}"#).unwrap();
+        fs::create_dir_all(dir.path().join("bin")).unwrap();
+        let bin = dir.path().join("bin/cli");
+        std::os::unix::fs::symlink("../lib/node_modules/@scope/cli/bundle/cli.js", &bin).unwrap();
+        assert_eq!(
+            npm_package_version(&bin, "@scope/cli").as_deref(),
+            Some("0.61.0")
+        );
+        // Another package's manifest, or a version that is not a plain one, says nothing.
+        assert_eq!(npm_package_version(&bin, "@scope/other"), None);
+        fs::write(
+            &manifest,
+            r#"{"name":"@scope/cli","version":"1.0; echo hi"}"#,
+        )
+        .unwrap();
+        assert_eq!(npm_package_version(&bin, "@scope/cli"), None);
+        fs::write(&manifest, r#"{"name":"@scope/cli"}"#).unwrap();
+        assert_eq!(npm_package_version(&bin, "@scope/cli"), None);
+    }
 
     #[test]
     fn versions_are_probed_once_per_binary_state() {

@@ -262,6 +262,8 @@ fn launch_claimed(
         spec.binary_version = probing
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    } else if let Some(read) = &plan.version_read {
+        spec.binary_version = Some(read.clone());
     }
     write_dispatch_dir(plan, &spec)?;
     crate::steps::reached(crate::steps::launch::WORKTREE_MADE);

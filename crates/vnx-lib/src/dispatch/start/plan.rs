@@ -53,6 +53,9 @@ pub struct Plan {
     /// The built-in CLI whose `--version` the launch records in `spec.binary_version`
     /// (probed there, beside the worktree's creation); `None` for a declared provider.
     pub(crate) version_of: Option<PathBuf>,
+    /// The CLI's version as its installation says (`CodingCli::installed_version`), when it
+    /// does: then nothing is probed.
+    pub(crate) version_read: Option<String>,
     pub(crate) repo: Repo,
 }
 
@@ -373,9 +376,15 @@ fn plan_in<'scope, 'env>(
     spec.title = title.clone();
     // A declared provider may be any script: running it with `--version` could do anything,
     // so only the built-in CLIs are probed.
-    let version_of = match &resolved {
-        Resolved::Builtin(_) => Some(binary),
-        Resolved::Declared(..) => None,
+    // A CLI whose installation says what its `--version` prints is not started for it.
+    let (version_of, version_read) = match &resolved {
+        Resolved::Builtin(provider) => {
+            match crate::provider::cli::of(*provider).installed_version(&binary) {
+                Some(version) => (None, Some(version)),
+                None => (Some(binary), None),
+            }
+        }
+        Resolved::Declared(..) => (None, None),
     };
     Ok(Plan {
         spec,
@@ -390,6 +399,7 @@ fn plan_in<'scope, 'env>(
         constraints_sha256: constraints.sha256,
         egress,
         version_of,
+        version_read,
         repo,
     })
 }

@@ -353,6 +353,13 @@ pub trait CodingCli: Sync {
         Vec::new()
     }
 
+    /// The version its `--version` prints, read from its installation without starting it
+    /// (a file its package manager wrote), when it has one: what a launch records instead of
+    /// waiting for the CLI's start. `None`: the launch runs `--version`.
+    fn installed_version(&self, _binary: &Path) -> Option<String> {
+        None
+    }
+
     /// Where it reads its hooks' trust for a project, in its homes, when it asks before it
     /// runs a project's hooks: the launch records vnx's hooks there.
     fn hook_trust_file(&self, _homes: &session::Homes) -> Option<PathBuf> {

@@ -41,6 +41,11 @@ pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 pub struct Gemini;
 
 impl CodingCli for Gemini {
+    /// npm's `@google/gemini-cli`: `gemini --version` prints its package's version (0.61).
+    fn installed_version(&self, binary: &Path) -> Option<String> {
+        crate::provider::version::npm_package_version(binary, "@google/gemini-cli")
+    }
+
     fn provider(&self) -> Provider {
         Provider::Gemini
     }

@@ -130,6 +130,11 @@ pub(crate) const DIALOG_MARKER: &str = "△ Permission required";
 pub struct Opencode;
 
 impl CodingCli for Opencode {
+    /// npm's `opencode-ai`: `opencode --version` prints its package's version (1.18).
+    fn installed_version(&self, binary: &Path) -> Option<String> {
+        crate::provider::version::npm_package_version(binary, "opencode-ai")
+    }
+
     fn provider(&self) -> Provider {
         Provider::Opencode
     }
