@@ -344,16 +344,7 @@ fn pr(number: u64, state: &str, checks: &[(&str, &str)]) -> vnx::forge::watch::P
         .iter()
         .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
         .collect();
-    let any = |w: &str| checks.values().any(|s| s == w);
-    let word = if checks.is_empty() {
-        "none"
-    } else if any("fail") {
-        "fail"
-    } else if any("pending") {
-        "pending"
-    } else {
-        "pass"
-    };
+    let word = vnx::forge::watch::checks_word(&checks);
     vnx::forge::watch::PrStatus {
         number,
         url: format!("https://github.com/o/r/pull/{number}"),

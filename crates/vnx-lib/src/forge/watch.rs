@@ -169,18 +169,9 @@ impl Summary {
         }
     }
 
-    /// The checks in one word: `none`, `fail` (any), `pending` (any), `pass`.
+    /// The checks in one word (see [`checks_word`]).
     pub fn checks_word(&self) -> &'static str {
-        let any = |w: &str| self.checks.values().any(|s| s == w);
-        if self.checks.is_empty() {
-            "none"
-        } else if any("fail") {
-            "fail"
-        } else if any("pending") {
-            "pending"
-        } else {
-            "pass"
-        }
+        checks_word(&self.checks)
     }
 
     /// What changed from `before` that a person is told about: checks that turned failing or
@@ -256,6 +247,20 @@ pub enum Mode {
     Refresh,
     /// Show what the cache holds, never calling `gh`.
     Cached,
+}
+
+/// Checks (state by name) in one word: `none`, `fail` (any), `pending` (any), `pass`.
+pub fn checks_word(checks: &BTreeMap<String, String>) -> &'static str {
+    let any = |w: &str| checks.values().any(|s| s == w);
+    if checks.is_empty() {
+        "none"
+    } else if any("fail") {
+        "fail"
+    } else if any("pending") {
+        "pending"
+    } else {
+        "pass"
+    }
 }
 
 /// A dispatch's pull request as the readers show it.

@@ -16,16 +16,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 /// The version `binary --version` prints, from the cache when the binary is unchanged.
 pub fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
-    // Keyed by the path as invoked (one binary may answer by the name it is called by) and
-    // the size and mtime of what it resolves to.
-    let key = fingerprint(binary)?;
-    let cache = Cache::new(cache_dir, "versions.json");
-    if let Some(v) = cache.get(&key) {
-        return Some(v);
-    }
-    let version = read(binary)?;
-    cache.put(&key, &version);
-    Some(version)
+    probe_shared(binary, cache_dir, None)
 }
 
 /// The version `binary --version` prints, from the cache in `cache_dir`, else from the one in
@@ -33,6 +24,8 @@ pub fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
 /// binary state, not once per repository), else probed; what is probed or found only in the
 /// shared cache is kept in both.
 pub fn probe_shared(binary: &Path, cache_dir: &Path, shared_dir: Option<&Path>) -> Option<String> {
+    // Keyed by the path as invoked (one binary may answer by the name it is called by) and
+    // the size and mtime of what it resolves to.
     let key = fingerprint(binary)?;
     let cache = Cache::new(cache_dir, "versions.json");
     if let Some(v) = cache.get(&key) {
