@@ -187,12 +187,24 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 
 /// The governed repository around the current directory.
 pub fn project() -> Result<vnx::project::Project, CliError> {
+    // Found once per directory: a command may ask several times, and each discovery opens
+    // the repository (its configuration files read again).
+    static FOUND: std::sync::Mutex<Option<(PathBuf, vnx::project::Project)>> =
+        std::sync::Mutex::new(None);
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::from_error(&e).with_hint("run from an existing directory"))?;
-    vnx::project::Project::discover(&cwd).ok_or_else(|| {
+    let mut found = FOUND.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((dir, project)) = &*found
+        && *dir == cwd
+    {
+        return Ok(project.clone());
+    }
+    let project = vnx::project::Project::discover(&cwd).ok_or_else(|| {
         CliError::new(format!("{} is not inside a git repository", cwd.display()))
             .with_hint("run inside the repository to dispatch in (after `vnx init`)")
-    })
+    })?;
+    *found = Some((cwd, project.clone()));
+    Ok(project)
 }
 
 /// A per-user cache directory: `$XDG_CACHE_HOME/vnx`, else `~/.cache/vnx`.

@@ -141,6 +141,51 @@ fn dirty_worktrees_are_locked_and_kept() {
 }
 
 #[test]
+fn entries_hidden_from_git_status_keep_the_worktree() {
+    let (env, repo) = repo_env();
+    // A changed file git status does not look at (assume-unchanged, skip-worktree), and an
+    // entry left unmerged with the file as it was: each is read from the index and kept.
+    let assumed = repo.create(&did("D-assumed"), "main").unwrap();
+    wt_git(&env, &assumed.path, &["update-index", "--assume-unchanged", "README"]);
+    std::fs::write(assumed.path.join("README"), "changed\n").unwrap();
+    let skipped = repo.create(&did("D-skipped"), "main").unwrap();
+    wt_git(&env, &skipped.path, &["update-index", "--skip-worktree", "README"]);
+    std::fs::write(skipped.path.join("README"), "changed\n").unwrap();
+    let unmerged = repo.create(&did("D-unmerged"), "main").unwrap();
+    let blob = wt_git(&env, &unmerged.path, &["rev-parse", "HEAD:README"]);
+    let stages = format!(
+        "0 {zero}\tREADME\n100644 {blob} 1\tREADME\n100644 {blob} 2\tREADME\n",
+        zero = "0".repeat(40),
+        blob = blob.trim()
+    );
+    let mut set = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&unmerged.path)
+        .args(["update-index", "--index-info"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(set.stdin.as_mut().unwrap(), stages.as_bytes()).unwrap();
+    assert!(set.wait().unwrap().success());
+    for (wt, hidden) in [(&assumed, 1), (&skipped, 1), (&unmerged, 2)] {
+        let c = wt.classify("origin").unwrap();
+        assert_eq!(c.class, TeardownClass::Dirty, "{}: {c:?}", wt.id);
+        assert!(
+            c.reason
+                .contains(&format!("{hidden} index entry(ies) hidden from git status")),
+            "{}: {}",
+            wt.id,
+            c.reason
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(skipped.path.join("README")).unwrap(),
+        "changed\n"
+    );
+}
+
+#[test]
 fn ignored_files_do_not_make_a_worktree_dirty() {
     let (env, repo) = repo_env();
     std::fs::write(env.path().join(".gitignore"), "*.log\n").unwrap();

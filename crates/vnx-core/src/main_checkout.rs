@@ -9,11 +9,17 @@ use crate::process::{self, Cmd};
 /// linked worktree, in a submodule, or in a repository whose git directory lives elsewhere
 /// (`--separate-git-dir`, where `git worktree list` names the git directory instead).
 pub fn main_root(dir: &Path) -> Option<PathBuf> {
+    main_root_of(git2::Repository::discover(dir).ok().as_ref(), dir)
+}
+
+/// [`main_root`] for a caller that has the repository containing `dir` open already (found by
+/// `git2::Repository::discover(dir)`): it is not opened again.
+pub fn main_root_of(repo: Option<&git2::Repository>, dir: &Path) -> Option<PathBuf> {
     // A checkout that is not a linked worktree is its own main checkout: libgit2 says so
     // without starting git (what `--show-toplevel` would print there).
     // (A `.git` that is a file, as `--separate-git-dir` and submodules make, asks git:
     // libgit2 names the git directory's parent as the checkout there.)
-    if let Ok(repo) = git2::Repository::discover(dir)
+    if let Some(repo) = repo
         && !repo.is_worktree()
         && let Some(workdir) = repo.workdir()
         && repo.path().parent() == Some(workdir)

@@ -13,16 +13,6 @@ use super::{
 use super::{REMOTE_TIMEOUT, diff_stat, pool};
 
 impl Worktree {
-    /// Diff statistics of a worktree [`Worktree::dirt`] just found not dirty: its commits
-    /// against its base, and nothing uncommitted (the working tree is not read again).
-    pub fn diff_stats_undirty(&self) -> Option<DiffStats> {
-        let repo = git2::Repository::open(&self.path).ok()?;
-        Some(DiffStats {
-            committed: self.committed_stat(&repo)?,
-            uncommitted: DiffStat::default(),
-        })
-    }
-
     /// Lines and files the commits on HEAD change against the base.
     fn committed_stat(&self, repo: &git2::Repository) -> Option<DiffStat> {
         let base = repo
@@ -67,37 +57,48 @@ impl Worktree {
                 remote: RemoteState::NotChecked,
             });
         }
-        self.classify_undirty(remote, head)
+        let Some(head) = head else {
+            return Ok(no_commit());
+        };
+        Ok(self.classify_at(&self.open()?, remote, head))
     }
 
-    /// Classifies a worktree [`Worktree::dirt`] just found not dirty, at `head`, without
-    /// reading its working tree again: clean, pushed or committed.
-    pub fn classify_undirty(
+    /// The diff statistics and the class of a worktree [`Worktree::dirt`] just found not
+    /// dirty, at `head`, from one opening of its repository and without reading its working
+    /// tree again: its commits against its base (nothing uncommitted), and clean, pushed or
+    /// committed.
+    pub fn undirty(
         &self,
         remote: &str,
         head: Option<CommitId>,
-    ) -> Result<Classification, WorktreeError> {
+    ) -> (Option<DiffStats>, Result<Classification, WorktreeError>) {
         let Some(head) = head else {
-            return Ok(Classification {
-                class: TeardownClass::Dirty,
-                reason: "the branch has no commit".into(),
-                head_commit: None,
-                commits: 0,
-                remote: RemoteState::NotChecked,
-            });
+            return (None, Ok(no_commit()));
         };
-        let repo = self.open()?;
-        let commits = count_commits(&repo, &head, &self.base_commit);
+        let repo = match self.open() {
+            Ok(repo) => repo,
+            Err(e) => return (None, Err(e)),
+        };
+        let stats = self.committed_stat(&repo).map(|committed| DiffStats {
+            committed,
+            uncommitted: DiffStat::default(),
+        });
+        (stats, Ok(self.classify_at(&repo, remote, head)))
+    }
+
+    /// The class of the worktree whose repository is `repo`, not dirty, at `head`.
+    fn classify_at(&self, repo: &git2::Repository, remote: &str, head: CommitId) -> Classification {
+        let commits = count_commits(repo, &head, &self.base_commit);
         if head == self.base_commit {
-            return Ok(Classification {
+            return Classification {
                 class: TeardownClass::Clean,
                 reason: "no new commits and nothing uncommitted".into(),
                 head_commit: Some(head),
                 commits: 0,
                 remote: RemoteState::NotChecked,
-            });
+            };
         }
-        let remote_state = self.remote_state(remote, &head);
+        let remote_state = self.remote_state(repo, remote, &head);
         let (class, reason) = match &remote_state {
             RemoteState::InSync => (
                 TeardownClass::Pushed,
@@ -117,13 +118,13 @@ impl Worktree {
                 ),
             ),
         };
-        Ok(Classification {
+        Classification {
             class,
             reason,
             head_commit: Some(head),
             commits,
             remote: remote_state,
-        })
+        }
     }
 
     /// Opens the worktree's repository, after checking that its `.git` still names this
@@ -166,9 +167,18 @@ impl Worktree {
     /// it (`.vnx-data/worktrees/` of a main checkout), if it does not.
     fn foreign_git_at(path: &Path) -> Option<&'static str> {
         let root = path.ancestors().nth(3)?;
-        let common = git2::Repository::open(root)
-            .ok()
-            .and_then(|r| std::fs::canonicalize(r.commondir()).ok())?;
+        // A main checkout's `.git` directory is its common directory (only a linked
+        // worktree's admin directory names another); anything else is asked of libgit2.
+        let dot_git = root.join(".git");
+        let common = if dot_git.symlink_metadata().is_ok_and(|m| m.is_dir())
+            && dot_git.join("commondir").symlink_metadata().is_err()
+        {
+            std::fs::canonicalize(&dot_git).ok()?
+        } else {
+            git2::Repository::open(root)
+                .ok()
+                .and_then(|r| std::fs::canonicalize(r.commondir()).ok())?
+        };
         pool::foreign_git(&common, path)
     }
 
@@ -213,29 +223,29 @@ impl Worktree {
             );
             return Ok((Some(reason), head));
         }
-        // An entry marked assume-unchanged or skip-worktree hides a changed file from
-        // `git status`: such a worktree is kept, never removed as clean. Git's own comparison
-        // rules decide the rest, whatever the shared config (a worker can write it) says about
-        // stat data. The two reads are independent and run side by side.
-        let (flags, status) = std::thread::scope(|s| {
-            let flags =
-                s.spawn(|| process::run_ok(&pool::strict_git(path).args(["ls-files", "-v"])));
-            let status = process::run_ok(&pool::strict_git(path).args([
-                "status",
-                "--porcelain=v1",
-                "--untracked-files=normal",
-            ]));
-            let flags = flags
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            (flags, status)
-        });
-        let flags = flags.map_err(err)?;
-        let hidden = flags.lines().filter(|l| !l.starts_with("H ")).count();
+        // An entry marked assume-unchanged or skip-worktree (or left unmerged) hides a
+        // changed file from `git status`: such a worktree is kept, never removed as clean.
+        // The marks are read from the index here; an index libgit2 cannot read is asked of
+        // `git ls-files -v`.
+        let hidden = match hidden_entries(&repo) {
+            Some(n) => n,
+            None => {
+                let flags = process::run_ok(&pool::strict_git(path).args(["ls-files", "-v"]))
+                    .map_err(err)?;
+                flags.lines().filter(|l| !l.starts_with("H ")).count()
+            }
+        };
         if hidden > 0 {
             let reason = format!("{hidden} index entry(ies) hidden from git status");
             return Ok((Some(reason), head));
         }
+        // Git's own comparison rules decide the rest, whatever the shared config (a worker
+        // can write it) says about stat data.
+        let status = process::run_ok(&pool::strict_git(path).args([
+            "status",
+            "--porcelain=v1",
+            "--untracked-files=normal",
+        ]));
         let status = status.map_err(err)?;
         if !status.is_empty() {
             let changed = status.lines().count();
@@ -245,9 +255,8 @@ impl Worktree {
         Ok((None, head))
     }
 
-    fn remote_state(&self, remote: &str, head: &str) -> RemoteState {
-        let known = git2::Repository::open(&self.path).is_ok_and(|r| r.find_remote(remote).is_ok());
-        if !known {
+    fn remote_state(&self, repo: &git2::Repository, remote: &str, head: &str) -> RemoteState {
+        if repo.find_remote(remote).is_err() {
             return RemoteState::NoRemote;
         }
         let asked = process::run_ok(
@@ -332,6 +341,37 @@ impl Repo {
             committed: diff_stat(&committed)?,
             uncommitted: DiffStat::default(),
         })
+    }
+}
+
+/// How many of the index's entries `git status` does not look at: marked assume-unchanged
+/// or skip-worktree, or unmerged (what `git ls-files -v` tags other than `H`). `None` when
+/// libgit2 cannot read the index.
+fn hidden_entries(repo: &git2::Repository) -> Option<usize> {
+    /// The entry's assume-unchanged bit, its stage bits, and its skip-worktree bit (in the
+    /// extended flags), as the index format defines them.
+    const ASSUME_VALID: u16 = 0x8000;
+    const STAGE: u16 = 0x3000;
+    const SKIP_WORKTREE: u16 = 0x4000;
+    let index = repo.index().ok()?;
+    Some(
+        index
+            .iter()
+            .filter(|e| {
+                e.flags & (ASSUME_VALID | STAGE) != 0 || e.flags_extended & SKIP_WORKTREE != 0
+            })
+            .count(),
+    )
+}
+
+/// The class of a worktree whose branch has no commit.
+fn no_commit() -> Classification {
+    Classification {
+        class: TeardownClass::Dirty,
+        reason: "the branch has no commit".into(),
+        head_commit: None,
+        commits: 0,
+        remote: RemoteState::NotChecked,
     }
 }
 

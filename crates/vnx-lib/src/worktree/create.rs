@@ -20,14 +20,12 @@ impl Repo {
                 stderr: message,
             },
         };
-        let repo = git2::Repository::open(&self.root).map_err(|e| bad(e.message().to_owned()))?;
-        let object = repo
-            .revparse_single(reference)
-            .map_err(|e| bad(e.message().to_owned()))?;
-        let commit = object
-            .peel_to_commit()
-            .map_err(|e| bad(e.message().to_owned()))?;
-        Ok(CommitId::from(commit.id()))
+        self.with_git(|repo| {
+            let commit = repo.revparse_single(reference)?.peel_to_commit()?;
+            Ok(CommitId::from(commit.id()))
+        })
+        .and_then(|id| id)
+        .map_err(|e: git2::Error| bad(e.message().to_owned()))
     }
 
     /// After a failed `git worktree add`: removes the half-made checkout and its registration,
@@ -42,12 +40,14 @@ impl Repo {
             let _ = std::fs::remove_dir_all(path);
         }
         let _ = process::run(&git(&self.root).args(["worktree", "prune"]));
-        let at_base = git2::Repository::open(&self.root).is_ok_and(|r| {
-            r.find_branch(branch, git2::BranchType::Local)
-                .ok()
-                .and_then(|b| b.get().target())
-                .is_some_and(|t| t.to_string() == base_commit)
-        });
+        let at_base = self
+            .with_git(|r| {
+                r.find_branch(branch, git2::BranchType::Local)
+                    .ok()
+                    .and_then(|b| b.get().target())
+                    .is_some_and(|t| t.to_string() == base_commit)
+            })
+            .unwrap_or(false);
         if at_base {
             let _ = process::run(&git(&self.root).args(["branch", "-D", branch]));
         }
@@ -76,9 +76,7 @@ impl Repo {
             path: dir.clone(),
             source,
         })?;
-        let exists = git2::Repository::open(&self.root)
-            .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok());
-        if exists {
+        if self.has_branch(&branch) {
             return Err(WorktreeError::BranchExists { branch });
         }
         Ok((path, branch, base_commit))
@@ -155,8 +153,7 @@ impl Repo {
             return Ok((wt, false, None));
         }
         let _ = process::run(&git(&self.root).args(["worktree", "prune"]));
-        let exists = git2::Repository::open(&self.root)
-            .is_ok_and(|r| r.find_branch(branch, git2::BranchType::Local).is_ok());
+        let exists = self.has_branch(branch);
         if let Some(pool) = pool {
             // The pool takes the worktree lock itself; nothing else moves meanwhile that this
             // dispatch's directory (claimed) does not already own.

@@ -9,6 +9,7 @@
 use crate::ids::{CommitId, DispatchId};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::process::{self, Cmd, ProcessError};
@@ -39,18 +40,29 @@ pub fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
         }
     }
     let branch = format!("dispatch/{id}");
-    git2::Repository::open(&repo.root)
-        .is_ok_and(|r| r.find_branch(&branch, git2::BranchType::Local).is_ok())
+    repo.has_branch(&branch)
         .then(|| PathBuf::from(format!("refs/heads/{branch}")))
 }
 
 /// A repository that dispatches run against.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Repo {
     /// The main checkout's root.
     pub root: PathBuf,
     /// The git common directory (shared by all worktrees).
     pub common_dir: PathBuf,
+    /// libgit2's handle on the main checkout: opened on first use and kept (each open reads
+    /// the repository's configuration files again), shared by this value's clones.
+    handle: Arc<Mutex<Option<git2::Repository>>>,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("root", &self.root)
+            .field("common_dir", &self.common_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A dispatch's worktree.
@@ -177,7 +189,7 @@ impl Repo {
         let repo = git2::Repository::discover(dir).map_err(|_| not_repo())?;
         let root = crate::main_checkout::main_root(dir).ok_or_else(not_repo)?;
         let common_dir = std::fs::canonicalize(repo.commondir()).map_err(|_| not_repo())?;
-        Ok(Repo { root, common_dir })
+        Ok(Repo::from_parts(root, common_dir))
     }
 
     /// The repository of a project already located, without running git.
@@ -190,12 +202,39 @@ impl Repo {
         Ok(Repo {
             root: project.root.clone(),
             common_dir,
+            handle: Arc::new(Mutex::new(Some(repo))),
         })
     }
 
     /// A repository already located (e.g. recorded in a dispatch spec), without asking git.
     pub fn from_parts(root: PathBuf, common_dir: PathBuf) -> Repo {
-        Repo { root, common_dir }
+        Repo {
+            root,
+            common_dir,
+            handle: Arc::default(),
+        }
+    }
+
+    /// Runs `f` on libgit2's handle on the main checkout, opened by the first call. What it
+    /// reads is current: libgit2 reads references from disk on each lookup, notices a changed
+    /// configuration file or pack, and refreshes the index before a status. `f` must not
+    /// call back into this method (the handle is held while it runs).
+    pub(crate) fn with_git<T>(
+        &self,
+        f: impl FnOnce(&git2::Repository) -> T,
+    ) -> Result<T, git2::Error> {
+        let mut held = self.handle.lock().unwrap_or_else(PoisonError::into_inner);
+        let repo = match &mut *held {
+            Some(repo) => repo,
+            empty => empty.insert(git2::Repository::open(&self.root)?),
+        };
+        Ok(f(repo))
+    }
+
+    /// Whether the local branch `branch` exists.
+    pub fn has_branch(&self, branch: &str) -> bool {
+        self.with_git(|r| r.find_branch(branch, git2::BranchType::Local).is_ok())
+            .unwrap_or(false)
     }
 
     /// Where dispatch worktrees live: `.vnx-data/worktrees/`.
@@ -262,26 +301,29 @@ impl Repo {
                 stderr: e.message().to_owned(),
             },
         };
-        let repo = git2::Repository::open(&self.root).map_err(fail)?;
-        let head = repo
-            .head()
-            .ok()
-            .and_then(|h| h.peel_to_commit().ok())
-            .map(|c| c.id().to_string());
-        let mut options = git2::StatusOptions::new();
-        options.include_untracked(false).include_ignored(false);
-        let statuses = repo.statuses(Some(&mut options)).map_err(fail)?;
-        let mut changed: Vec<String> = statuses
-            .iter()
-            .filter(|e| e.status() != git2::Status::CURRENT)
-            .filter_map(|e| e.path().ok().map(str::to_owned))
-            .collect();
-        changed.sort();
-        Ok(CheckoutState {
-            head,
-            detached: repo.head_detached().unwrap_or(false),
-            changed,
+        self.with_git(|repo| {
+            let head = repo
+                .head()
+                .ok()
+                .and_then(|h| h.peel_to_commit().ok())
+                .map(|c| c.id().to_string());
+            let mut options = git2::StatusOptions::new();
+            options.include_untracked(false).include_ignored(false);
+            let statuses = repo.statuses(Some(&mut options))?;
+            let mut changed: Vec<String> = statuses
+                .iter()
+                .filter(|e| e.status() != git2::Status::CURRENT)
+                .filter_map(|e| e.path().ok().map(str::to_owned))
+                .collect();
+            changed.sort();
+            Ok(CheckoutState {
+                head,
+                detached: repo.head_detached().unwrap_or(false),
+                changed,
+            })
         })
+        .and_then(|state| state)
+        .map_err(fail)
     }
 }
 
@@ -420,15 +462,18 @@ impl Repo {
     /// The branch (`refs/heads/…`) a ref names, if it names one: a branch by short or full
     /// name, or `HEAD` while a branch is checked out.
     pub fn branch_ref(&self, reference: &str) -> Option<String> {
-        let repo = git2::Repository::open(&self.root).ok()?;
-        let found = if reference == "HEAD" {
-            repo.head().ok()?
-        } else {
-            repo.resolve_reference_from_short_name(reference).ok()?
-        };
-        if !found.is_branch() {
-            return None;
-        }
-        found.name().ok().map(str::to_owned)
+        self.with_git(|repo| {
+            let found = if reference == "HEAD" {
+                repo.head().ok()?
+            } else {
+                repo.resolve_reference_from_short_name(reference).ok()?
+            };
+            if !found.is_branch() {
+                return None;
+            }
+            found.name().ok().map(str::to_owned)
+        })
+        .ok()
+        .flatten()
     }
 }

@@ -102,8 +102,9 @@ impl Repo {
     /// section go too, and a branch checked out anywhere is refused), through libgit2; a
     /// repository libgit2 cannot handle gets git itself.
     pub(super) fn delete_branch(&self, branch: &str) -> Result<(), process::ProcessError> {
-        let deleted = git2::Repository::open(&self.root)
-            .and_then(|r| r.find_branch(branch, git2::BranchType::Local)?.delete());
+        let deleted = self
+            .with_git(|r| r.find_branch(branch, git2::BranchType::Local)?.delete())
+            .and_then(|deleted| deleted);
         match deleted {
             Ok(()) => Ok(()),
             Err(_) => process::run_ok(&git(&self.root).args(["branch", "-D", branch])).map(drop),

@@ -300,10 +300,7 @@ fn teardown(
         }
     }
     let (stats, classified) = match undirty {
-        Some(head) => (
-            wt.diff_stats_undirty(),
-            wt.classify_undirty(&spec.remote, head),
-        ),
+        Some(head) => wt.undirty(&spec.remote, head),
         None => (wt.diff_stats(), wt.classify(&spec.remote)),
     };
     completed.diff_stats = stats;
