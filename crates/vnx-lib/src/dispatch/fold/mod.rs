@@ -232,12 +232,30 @@ impl Records {
     /// The records of the dispatches `ids` only (and of what their receipts name), in one
     /// forward pass that only parses the lines that mention one of them.
     pub fn read_only(path: &Path, ids: &[&str]) -> Result<Records, LedgerError> {
+        Records::read_only_from(path, ids, 0, 0)
+    }
+
+    /// [`Records::read_only`] from the line after the first `lines` ones, which end at byte
+    /// `offset`: the records hold only what those later lines say.
+    pub fn read_only_from(
+        path: &Path,
+        ids: &[&str],
+        lines: u64,
+        offset: u64,
+    ) -> Result<Records, LedgerError> {
         let mut r = Records::default();
         let needles: Vec<&[u8]> = ids.iter().map(|i| i.as_bytes()).collect();
         let mut first_signed = None;
-        let (lines, offset) = lines::each(path, 0, 0, Some(&needles), &mut first_signed, |l| {
-            r.apply(l);
-        })?;
+        let (lines, offset) = lines::each(
+            path,
+            lines,
+            offset,
+            Some(&needles),
+            &mut first_signed,
+            |l| {
+                r.apply(l);
+            },
+        )?;
         r.lines = lines;
         r.offset = offset;
         r.first_signed = first_signed;

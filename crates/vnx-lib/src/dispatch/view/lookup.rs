@@ -73,6 +73,27 @@ pub fn correction(ledger: &Path, id: &str) -> Result<Option<Correction>, LedgerE
     Ok(Some(Correction::of(CiteReader::open(ledger)?.read(cite)?)))
 }
 
+/// The phantom guard's correction of the completion that ends the first `lines` lines of
+/// the ledger (at byte `offset`), if it has one: the guard writes it in the same group commit,
+/// after the completion, so only the lines from there on are read (under the append lock,
+/// shared, so that group commit is whole).
+pub(super) fn correction_after(
+    ledger: &Path,
+    id: &str,
+    lines: u64,
+    offset: u64,
+) -> Result<Option<Correction>, LedgerError> {
+    let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
+    if let Some(lock) = &lock {
+        let _ = lock.lock_shared();
+    }
+    let later = Records::read_only_from(ledger, &[id], lines, offset)?;
+    let Some(cite) = later.get(id).and_then(|r| r.correction) else {
+        return Ok(None);
+    };
+    Ok(Some(Correction::of(CiteReader::open(ledger)?.read(cite)?)))
+}
+
 /// Whether the ledger records the dispatch's start.
 pub fn started(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
     Ok(record(ledger, id)?.is_some_and(|r| r.started()))

@@ -13,7 +13,8 @@ use crate::receipts::{self, DispatchStatus, QueueDecision, QueueVerdict};
 use crate::tmux::Tmux;
 
 use crate::dispatch::view::lookup::{
-    Completion, Correction, alive_without_session, completion, correction, session_in,
+    Completion, Correction, alive_without_session, completion, correction, correction_after,
+    session_in,
 };
 
 /// How waiting for one dispatch ended.
@@ -82,13 +83,20 @@ fn settled(completion: Completion, correction: Option<Correction>) -> Waited {
     }
 }
 
-/// A completion line just appended, settled with the correction the ledger has for it.
-fn settled_now(ledger: &Path, id: &DispatchId, line: Vec<u8>) -> Result<Waited, LedgerError> {
+/// A completion line just appended, settled with the correction the ledger has for it: the
+/// one after it, when the follower says where it ends (`lines` lines, `offset` bytes), else
+/// the dispatch's last.
+fn settled_now(
+    ledger: &Path,
+    id: &DispatchId,
+    line: Vec<u8>,
+    ends: Option<(u64, u64)>,
+) -> Result<Waited, LedgerError> {
     let completion = Completion::of(id, line);
-    let correction = if completion.receipt.status == DispatchStatus::Done {
-        correction(ledger, id)?
-    } else {
-        None
+    let correction = match ends {
+        _ if completion.receipt.status != DispatchStatus::Done => None,
+        Some((lines, offset)) => correction_after(ledger, id, lines, offset)?,
+        None => correction(ledger, id)?,
     };
     Ok(settled(completion, correction))
 }
@@ -210,7 +218,12 @@ pub fn wait_with(
                     return true;
                 }
                 let w = match seen {
-                    Seen::Completed => match settled_now(ledger, &id, line.to_vec()) {
+                    Seen::Completed => match settled_now(
+                        ledger,
+                        &id,
+                        line.to_vec(),
+                        Some((lines, offset)),
+                    ) {
                         Ok(w) => w,
                         Err(e) => {
                             failed = Some(e);
@@ -244,7 +257,7 @@ pub fn wait_with(
                     if !alive_session && !alive_without_session(id, start.worktree.as_deref()) {
                         // The completion may have landed just before the session ended.
                         let last = completion(ledger, id).ok().flatten();
-                        let w = match last.map(|line| settled_now(ledger, id, line)) {
+                        let w = match last.map(|line| settled_now(ledger, id, line, None)) {
                             Some(Ok(w)) => w,
                             Some(Err(e)) => {
                                 failed = Some(e);
