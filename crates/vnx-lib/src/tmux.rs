@@ -249,6 +249,23 @@ impl Tmux {
             .then(|| out.text().trim().parse().ok())?
     }
 
+    /// The id (`%N`) of a session's pane.
+    pub fn pane_id(&self, session: &str) -> Option<String> {
+        if !valid_name(session) {
+            return None;
+        }
+        let out = process::run(&self.cmd().args([
+            "display-message",
+            "-p",
+            "-t",
+            &format!("={session}:"),
+            "#{pane_id}",
+        ]))
+        .ok()?;
+        let id = out.text().trim().to_owned();
+        (out.status.success() && id.starts_with('%')).then_some(id)
+    }
+
     /// When the window of a pane (`%N` pane id) last had output, in seconds since the epoch.
     pub fn window_activity(&self, pane: &str) -> Option<u64> {
         let out = process::run(&self.cmd().args([

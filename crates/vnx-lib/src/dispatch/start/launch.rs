@@ -158,7 +158,7 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
     // The dispatch directory claims the id: made first, and only by this run (an id in use
     // is refused without touching what is there). Its lock, held until this returns (the
     // supervisor then holds it), says the dispatch lives while the launch is under way.
-    let _alive = claim_dispatch_dir(&spec)?;
+    let alive = claim_dispatch_dir(&spec)?;
     // The CLI's `--version` (a node CLI's start: up to seconds when it is not cached) runs
     // beside the worktree's creation; the spec and `dispatch_started` wait for it.
     let probe = ctx.probe_version;
@@ -167,18 +167,20 @@ pub fn launch(ctx: &Context<'_>, plan: &Plan) -> Result<Launched, DispatchError>
             .version_of
             .as_deref()
             .map(|binary| s.spawn(move || probe(binary)));
-        launch_claimed(ctx, plan, spec, version)
+        launch_claimed(ctx, plan, spec, alive, version)
     })
 }
 
 /// The CLI's version being probed on another thread.
 type Probing<'s> = std::thread::ScopedJoinHandle<'s, Option<String>>;
 
-/// The launch once the dispatch directory is claimed.
+/// The launch once the dispatch directory is claimed (`alive`, its lock: given up once the
+/// launch is complete, or when this returns; a failure is undone while it is held).
 fn launch_claimed(
     ctx: &Context<'_>,
     plan: &Plan,
     mut spec: Spec,
+    alive: fs::File,
     version: Option<Probing<'_>>,
 ) -> Result<Launched, DispatchError> {
     let mut undo = Undo::new(plan);
@@ -306,17 +308,42 @@ fn launch_claimed(
     liveness::write_started(&spec.dispatch_dir, &started_hash)
         .map_err(io_err(&started_file))
         .inspect_err(|e| close_failed(e.to_string()))?;
+    // The launch is complete: its supervisor, waiting on the lock in its pane, starts the
+    // worker now, while tmux finishes starting the session (the client returns last).
+    drop(alive);
     let starting = undo.session.take().expect("the session is started first");
-    let pane = starting
-        .join()
-        .inspect_err(|e| close_failed(e.to_string()))?;
+    let (tmux, session) = (starting.tmux.clone(), starting.name.clone());
+    let pane_id = match starting.join() {
+        Ok(pane) => pane.pane_id,
+        Err(e) => {
+            let lock = spec.dispatch_dir.join(liveness::LOCK_FILE);
+            match crate::files::lock_file(&lock, false) {
+                // No supervisor took the dispatch (its session did not start): it is
+                // closed, and what the launch made undone, under the lock taken back.
+                Ok(Some(relocked)) => {
+                    close_failed(e.to_string());
+                    drop(undo);
+                    drop(relocked);
+                    return Err(e.into());
+                }
+                // Its supervisor holds it: the session came up, and the dispatch runs.
+                _ => match tmux.pane_id(&session) {
+                    Some(id) => id,
+                    None => {
+                        undo.done();
+                        return Err(e.into());
+                    }
+                },
+            }
+        }
+    };
     undo.done();
     Ok(Launched {
         id: spec.id.clone(),
         worktree: wt.path.clone(),
         session: spec.session.clone(),
         tmux_socket: spec.tmux_socket.clone(),
-        pane_id: pane.pane_id,
+        pane_id,
     })
 }
 

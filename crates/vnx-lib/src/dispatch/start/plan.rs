@@ -114,6 +114,13 @@ fn plan_in<'scope, 'env>(
         let (ledger, id) = (ctx.ledger, id.clone());
         scope.spawn(move || crate::dispatch::view::started(ledger, &id))
     });
+    // A base of HEAD must be a clean, attached main checkout: its status (a read of the whole
+    // checkout, the longest before the worktree is made) is taken beside the planning, on a
+    // libgit2 handle of its own.
+    let main_state = (req.continues.is_none() && req.base_ref == "HEAD").then(|| {
+        let apart = Repo::from_parts(repo.root.clone(), repo.common_dir.clone());
+        scope.spawn(move || apart.checkout_state())
+    });
     let id_text = id.to_string();
     let id_unseen = move || -> Result<(), DispatchError> {
         let Some(seen) = seen else { return Ok(()) };
@@ -213,7 +220,7 @@ fn plan_in<'scope, 'env>(
     let mut main_before = None;
     let (base_commit, base_ref, worktree, branch) = match &req.continues {
         None => {
-            let (commit, base_ref, state) = resolve_base(&repo, &req.base_ref)?;
+            let (commit, base_ref, state) = resolve_base(&repo, &req.base_ref, main_state)?;
             main_before = state;
             let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
             (commit, base_ref, worktree, format!("dispatch/{id}"))
@@ -667,10 +674,14 @@ fn find_binary(
 fn resolve_base(
     repo: &Repo,
     base_ref: &str,
+    reading: Option<ReadingCheckout<'_>>,
 ) -> Result<(CommitId, String, Option<crate::worktree::CheckoutState>), DispatchError> {
     let mut read = None;
     if base_ref == "HEAD" {
-        let state = repo.checkout_state()?;
+        let state = match reading {
+            Some(r) => r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => repo.checkout_state(),
+        }?;
         if state.detached {
             return Err(DispatchError::DetachedBase);
         }
@@ -687,6 +698,12 @@ fn resolve_base(
         .unwrap_or_else(|| base_ref.to_owned());
     Ok((base_commit, recorded, read))
 }
+
+/// The main checkout's state, being read on another thread.
+type ReadingCheckout<'s> = std::thread::ScopedJoinHandle<
+    's,
+    Result<crate::worktree::CheckoutState, crate::worktree::WorktreeError>,
+>;
 
 /// A refused dispatch does not run: its constraint decisions are the only thing written.
 fn refuse_if_judged(
