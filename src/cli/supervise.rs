@@ -22,12 +22,15 @@ pub struct Args {
 }
 
 /// What the pane's own environment keeps over the dispatcher's: tmux's variables for the
-/// pane (the terminal the worker draws on is tmux's) and what the launcher set for this
-/// dispatch.
+/// pane (the terminal the worker draws on is tmux's, the directory the pane started in) and
+/// what the launcher set for this dispatch.
 const PANE_VARS: &[&str] = &[
+    "PWD",
     "TMUX",
     "TMUX_PANE",
     "TERM",
+    "TERM_PROGRAM",
+    "TERM_PROGRAM_VERSION",
     "VNX_DISPATCH_ID",
     "VNX_CHECKPOINT_KEY",
 ];
@@ -49,19 +52,31 @@ fn enter_dispatcher_env(args: &Args) -> Result<(), CliError> {
     let Some(env) = env else {
         return Ok(());
     };
+    let mut wanted: std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString> =
+        env.into_iter().collect();
+    for name in PANE_VARS {
+        if let Some(v) = super::settings::env(name) {
+            wanted.insert(name.into(), v);
+        }
+    }
+    // A tmux server this launch started has the dispatcher's environment already: the pane
+    // then runs in the wanted one, and is not started again. (`GIT_TERMINAL_PROMPT` is not
+    // compared: vnx sets it to 0 for every process it starts, the tmux client included.)
+    let unprompted = |mut env: std::collections::BTreeMap<_, _>| {
+        env.remove(std::ffi::OsStr::new("GIT_TERMINAL_PROMPT"));
+        env
+    };
+    if unprompted(super::settings::env_all().collect()) == unprompted(wanted.clone()) {
+        return Ok(());
+    }
     let exe = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
     let mut cmd = vnx::process::Cmd::new(exe)
         .arg("__supervise")
         .arg(&args.spec)
         .env_clear();
-    for (k, v) in env {
+    for (k, v) in wanted {
         cmd = cmd.env(k, v);
-    }
-    for name in PANE_VARS {
-        if let Some(v) = super::settings::env(name) {
-            cmd = cmd.env(name, v);
-        }
     }
     Err(CliError::from_error(&cmd.exec()).context("could not restart the supervisor"))
 }

@@ -147,11 +147,14 @@ impl Cmd {
     fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args);
-        if let Some(dir) = &self.cwd {
-            c.current_dir(dir);
-        }
         if self.env_clear {
             c.env_clear();
+        }
+        if let Some(dir) = &self.cwd {
+            c.current_dir(dir);
+            // What a shell's `cd` would leave: a `PWD` inherited from elsewhere names another
+            // directory.
+            c.env("PWD", dir);
         }
         // git must never stop to ask for credentials or an editor.
         c.env("GIT_TERMINAL_PROMPT", "0");
