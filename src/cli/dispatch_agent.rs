@@ -622,9 +622,11 @@ impl Started {
             "dispatched {} (Ctrl-C to cancel it or leave it running)",
             launched.id
         );
+        // Asked before the wait: its answer is then ready the moment the dispatch ends.
+        let opens_pr = self.opens_pr(ctx, &plan.spec.role);
         let waited = super::foreground::wait_or_interrupt(ctx, &launched.id, &interrupted)?;
         let code = super::wait::report(&mut out, &waited, self.json);
-        if self.opens_pr(ctx, &plan.spec.role) {
+        if opens_pr {
             out.flush()?;
             super::pr::await_open_when_done(ctx.project, &launched.id);
         }
