@@ -39,11 +39,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let text = match args.payload {
         Some(p) => p,
-        None => {
-            let mut buf = Vec::new();
-            let _ = std::io::stdin().take(MAX_PAYLOAD).read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        }
+        None => read_payload(),
     };
     let payload = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     // A failure to record is the supervisor's to notice (no signal); the CLI must go on.
@@ -59,6 +55,23 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long the payload on stdin may take to arrive in full: a CLI writes it at once, but the
+/// pipe may stay open (a process the CLI started holds it), and a hook must not wait forever.
+const PAYLOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The hook's payload from stdin (at most [`MAX_PAYLOAD`] bytes, within [`PAYLOAD_WAIT`]);
+/// empty when it did not end in time.
+fn read_payload() -> String {
+    let (send, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = std::io::stdin().take(MAX_PAYLOAD).read_to_end(&mut buf);
+        let _ = send.send(buf);
+    });
+    let buf = read.recv_timeout(PAYLOAD_WAIT).unwrap_or_default();
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// How long the permission hook waits for `vnx approve`/`vnx deny` (its CLI gives it

@@ -1,7 +1,7 @@
 //! Input vnx does not trust: committed config files that are links (their targets are never
-//! read or echoed), a config path that is a directory, instruction files and receipt streams
-//! without end, and FIFOs where a file should be — every case fails fast with a clear error
-//! instead of leaking, hanging or eating memory.
+//! read or echoed), a config path that is a directory, instruction files, receipt streams and
+//! hook payloads without end, and FIFOs where a file should be — every case fails fast with a
+//! clear error instead of leaking, hanging or eating memory.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -244,4 +244,39 @@ fn terminal_escapes_from_workers_receipts_and_constraints_are_escaped() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("owned"), "{}", r.stderr);
     assert!(!raw_controls(&r.stderr), "{:?}", r.stderr);
+}
+
+/// A permission hook of a dispatch nothing supervises any more (it ended, or its supervisor
+/// died) does not wait for an answer nobody will take, and a payload pipe that is never
+/// closed (a process the CLI started holds it) does not hold the hook either.
+#[test]
+fn a_permission_hook_without_a_supervisor_or_an_end_of_payload_does_not_wait() {
+    let repo = Repo::new();
+    let dir = repo.env.path().join(".vnx-data/dispatches/D-00000000b001");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hook = |payload: Option<&str>| {
+        let mut cmd = repo.vnx();
+        cmd.args(["__hook", "claude-permission-request", "--dir"])
+            .arg(&dir)
+            .args(payload);
+        cmd
+    };
+    let request = r#"{"tool_name":"Bash","tool_input":{"command":"ls"}}"#;
+    let r = bounded(hook(Some(request)));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "", "no answer was taken");
+    let signals = || std::fs::read_dir(dir.join("signals")).unwrap().count();
+    assert_eq!(signals(), 1, "the prompt is still recorded");
+
+    let mut held = Command::new("sleep")
+        .arg("60")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = Stdio::from(held.stdout.take().unwrap());
+    let r = bounded_with(hook(None), pipe);
+    let _ = held.kill();
+    let _ = held.wait();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(signals(), 2);
 }

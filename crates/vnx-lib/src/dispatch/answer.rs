@@ -141,8 +141,9 @@ pub fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static st
 
 /// Run by the hook of prompt `request` (a signal file's name in `dispatch_dir`): waits up to
 /// `wait` for `vnx approve`/`vnx deny` to answer it, and takes the answer. Gives up early
-/// when the worker went on (a later tool ran, the turn ended, or another prompt came): a
-/// person answered in the pane.
+/// when the worker went on (a later tool ran, the turn ended, or another prompt came: a
+/// person answered in the pane), and when nothing holds the dispatch's lock any more (its
+/// supervisor ended or died: no answer will be taken for it).
 pub fn wait_for_answer(dispatch_dir: &Path, request: &str, wait: Duration) -> Option<AnswerFile> {
     let (data, id) = data_dir_of(dispatch_dir)?;
     let path = answer_path(data, &id);
@@ -152,7 +153,10 @@ pub fn wait_for_answer(dispatch_dir: &Path, request: &str, wait: Duration) -> Op
             // Taken: `vnx approve` sees the file gone and knows the hook answered.
             return fs::remove_file(&path).is_ok().then_some(answer);
         }
-        if Instant::now() >= end || went_on_after(dispatch_dir, request) {
+        if Instant::now() >= end
+            || went_on_after(dispatch_dir, request)
+            || !crate::dispatch::liveness::locked(dispatch_dir)
+        {
             return None;
         }
         std::thread::sleep(POLL);
