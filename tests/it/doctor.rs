@@ -624,6 +624,45 @@ fn missing_or_old_tools_fail() {
     assert_eq!(git["hint"], "upgrade git to 2.36 or later");
 }
 
+/// A session whose dispatch has ended on the ledger is no orphan while its supervisor still
+/// holds the dispatch (it tidies up after the recorded end and closes its pane itself); once
+/// nothing holds it, doctor names it.
+#[test]
+fn a_session_whose_supervisor_still_holds_its_ended_dispatch_is_no_orphan() {
+    let repo = Repo::new();
+    let bin = bin_dir(&repo.env);
+    let r = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let session = format!("vnx-{id}");
+    // The supervisor's own session closes once it has tidied up; a stand-in takes its name.
+    wait_for(|| !repo.server.0.has_session(&session));
+    repo.server
+        .0
+        .new_session(
+            &session,
+            repo.env.path(),
+            &[],
+            &["sleep".into(), "60".into()],
+        )
+        .unwrap();
+    let lock = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/dispatches/{id}/lock"));
+    let held = std::fs::File::open(&lock).unwrap();
+    held.lock().unwrap();
+    let (_, report) = doctor(repo.vnx(), &bin, &[]);
+    assert_eq!(verdict(&report, "tmux sessions").0, "pass", "{report:#}");
+    drop(held);
+    let (_, report) = doctor(repo.vnx(), &bin, &[]);
+    let (status, detail) = verdict(&report, "tmux sessions");
+    assert_eq!(status, "warn");
+    assert!(
+        detail.ends_with(&format!(": {session} (its dispatch ended done)")),
+        "{detail}"
+    );
+}
+
 /// CI runs the suite in a PID namespace whose session leader is outside it, where `getsid`
 /// (and `getpgrp` for a process that is not a group leader) return 0. The stand-ins once
 /// panicked there; vnx and they must work.
