@@ -317,16 +317,19 @@ fn launch_claimed(
         Ok(pane) => pane.pane_id,
         Err(e) => {
             let lock = spec.dispatch_dir.join(liveness::LOCK_FILE);
+            // A supervisor that ran opened the worker's log before anything else.
+            let supervised = || spec.dispatch_dir.join("worker.log").symlink_metadata().is_ok();
             match crate::files::lock_file(&lock, false) {
                 // No supervisor took the dispatch (its session did not start): it is
                 // closed, and what the launch made undone, under the lock taken back.
-                Ok(Some(relocked)) => {
+                Ok(Some(relocked)) if !supervised() => {
                     close_failed(e.to_string());
                     drop(undo);
                     drop(relocked);
                     return Err(e.into());
                 }
-                // Its supervisor holds it: the session came up, and the dispatch runs.
+                // Its supervisor holds it (or held it): the session came up, and the
+                // dispatch runs (or ran).
                 _ => match tmux.pane_id(&session) {
                     Some(id) => id,
                     None => {
