@@ -193,7 +193,9 @@ pub fn project() -> Result<vnx::project::Project, CliError> {
         std::sync::Mutex::new(None);
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::from_error(&e).with_hint("run from an existing directory"))?;
-    let mut found = FOUND.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut found = FOUND
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((dir, project)) = &*found
         && *dir == cwd
     {

@@ -146,10 +146,18 @@ fn entries_hidden_from_git_status_keep_the_worktree() {
     // A changed file git status does not look at (assume-unchanged, skip-worktree), and an
     // entry left unmerged with the file as it was: each is read from the index and kept.
     let assumed = repo.create(&did("D-assumed"), "main").unwrap();
-    wt_git(&env, &assumed.path, &["update-index", "--assume-unchanged", "README"]);
+    wt_git(
+        &env,
+        &assumed.path,
+        &["update-index", "--assume-unchanged", "README"],
+    );
     std::fs::write(assumed.path.join("README"), "changed\n").unwrap();
     let skipped = repo.create(&did("D-skipped"), "main").unwrap();
-    wt_git(&env, &skipped.path, &["update-index", "--skip-worktree", "README"]);
+    wt_git(
+        &env,
+        &skipped.path,
+        &["update-index", "--skip-worktree", "README"],
+    );
     std::fs::write(skipped.path.join("README"), "changed\n").unwrap();
     let unmerged = repo.create(&did("D-unmerged"), "main").unwrap();
     let blob = wt_git(&env, &unmerged.path, &["rev-parse", "HEAD:README"]);

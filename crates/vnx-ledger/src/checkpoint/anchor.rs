@@ -22,7 +22,8 @@ impl Anchor {
         };
         let repo = git2::Repository::discover(start).map_err(|_| not_repo())?;
         // Checkpoints are about the main checkout's ledger, whichever worktree we are in.
-        let root = vnx_core::main_checkout::main_root_of(Some(&repo), start).ok_or_else(not_repo)?;
+        let root =
+            vnx_core::main_checkout::main_root_of(Some(&repo), start).ok_or_else(not_repo)?;
         Ok(Anchor { repo, root })
     }
 

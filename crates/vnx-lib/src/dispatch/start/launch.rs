@@ -318,7 +318,12 @@ fn launch_claimed(
         Err(e) => {
             let lock = spec.dispatch_dir.join(liveness::LOCK_FILE);
             // A supervisor that ran opened the worker's log before anything else.
-            let supervised = || spec.dispatch_dir.join("worker.log").symlink_metadata().is_ok();
+            let supervised = || {
+                spec.dispatch_dir
+                    .join("worker.log")
+                    .symlink_metadata()
+                    .is_ok()
+            };
             match crate::files::lock_file(&lock, false) {
                 // No supervisor took the dispatch (its session did not start): it is
                 // closed, and what the launch made undone, under the lock taken back.

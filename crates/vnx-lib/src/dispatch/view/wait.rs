@@ -218,18 +218,15 @@ pub fn wait_with(
                     return true;
                 }
                 let w = match seen {
-                    Seen::Completed => match settled_now(
-                        ledger,
-                        &id,
-                        line.to_vec(),
-                        Some((lines, offset)),
-                    ) {
-                        Ok(w) => w,
-                        Err(e) => {
-                            failed = Some(e);
-                            return false;
+                    Seen::Completed => {
+                        match settled_now(ledger, &id, line.to_vec(), Some((lines, offset))) {
+                            Ok(w) => w,
+                            Err(e) => {
+                                failed = Some(e);
+                                return false;
+                            }
                         }
-                    },
+                    }
                     Seen::RemoteLost => Waited::Lost,
                     Seen::Blocked if until_blocked => Waited::Blocked(line.to_vec()),
                     Seen::QueueClosed => Waited::Closed(line.to_vec()),
