@@ -240,8 +240,10 @@ impl Worktree {
             return Ok((Some(reason), head));
         }
         // Git's own comparison rules decide the rest, whatever the shared config (a worker
-        // can write it) says about stat data.
+        // can write it) says about stat data. Nothing is written: the index git would refresh
+        // is about to be released or kept as it is.
         let status = process::run_ok(&pool::strict_git(path).args([
+            "--no-optional-locks",
             "status",
             "--porcelain=v1",
             "--untracked-files=normal",
