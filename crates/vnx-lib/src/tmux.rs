@@ -233,24 +233,17 @@ impl Tmux {
 
     /// The pid of the process a session's pane runs (for a dispatch: its supervisor).
     pub fn pane_pid(&self, session: &str) -> Option<u32> {
-        if !valid_name(session) {
-            return None;
-        }
-        let out = process::run(&self.cmd().args([
-            "display-message",
-            "-p",
-            "-t",
-            &format!("={session}:"),
-            "#{pane_pid}",
-        ]))
-        .ok()?;
-        out.status
-            .success()
-            .then(|| out.text().trim().parse().ok())?
+        self.pane_format(session, "#{pane_pid}")?.parse().ok()
     }
 
     /// The id (`%N`) of a session's pane.
     pub fn pane_id(&self, session: &str) -> Option<String> {
+        self.pane_format(session, "#{pane_id}")
+            .filter(|id| id.starts_with('%'))
+    }
+
+    /// `format` expanded for a session's pane, when tmux knows the session.
+    fn pane_format(&self, session: &str, format: &str) -> Option<String> {
         if !valid_name(session) {
             return None;
         }
@@ -259,11 +252,10 @@ impl Tmux {
             "-p",
             "-t",
             &format!("={session}:"),
-            "#{pane_id}",
+            format,
         ]))
         .ok()?;
-        let id = out.text().trim().to_owned();
-        (out.status.success() && id.starts_with('%')).then_some(id)
+        out.status.success().then(|| out.text().trim().to_owned())
     }
 
     /// When the window of a pane (`%N` pane id) last had output, in seconds since the epoch.
