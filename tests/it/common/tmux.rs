@@ -81,6 +81,16 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.0.kill_server();
+        // tmux leaves its socket file behind when its server is killed: without this, every
+        // test run leaves hundreds of them in the user's tmux directory.
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(me) = std::fs::metadata("/proc/self") {
+            let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
+            let socket = std::path::Path::new(&dir)
+                .join(format!("tmux-{}", me.uid()))
+                .join(self.0.socket());
+            let _ = std::fs::remove_file(socket);
+        }
     }
 }
 
