@@ -236,7 +236,7 @@ pub(super) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
         .and_then(|branch| vnx::forge::History::read(&ledger, &branch, &trusted).ok())
         .and_then(|h| h.opened.into_iter().rev().find(|o| &o.dispatch_id == id));
     // What the supervisor said became of it, when it acted on this run.
-    let said = vnx::files::read_bounded(&dir.join(OPEN_OUTCOME), 4096)
+    let said = vnx::files::read_bounded(&forge::auto::outcome_path(&project.data_dir(), id), 4096)
         .ok()
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .filter(|t| !t.is_empty());
@@ -261,10 +261,6 @@ pub(super) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
         ),
     }
 }
-
-/// The file in a dispatch's directory where its supervisor says what became of the pull
-/// request it was to open when done (one line), for the command waiting in the foreground.
-const OPEN_OUTCOME: &str = "pr-open-outcome";
 
 /// Whether the project opens the pull request of every dispatch of `role` by itself when
 /// done (`roles.<role>.open_pr`, `forge.open_on_done`), as the supervisor decides: then a
@@ -369,11 +365,12 @@ pub(super) fn open_when_done(spec: &vnx::dispatch::Spec) {
     };
     let _ = writeln!(stdout, "vnx: {} {said}", spec.id);
     // For the dispatching command, when it waits in the foreground.
-    let _ = vnx::files::write_atomic_private(
-        &spec.dispatch_dir.join(OPEN_OUTCOME),
-        format!("{said}\n").as_bytes(),
-        false,
-    );
+    let outcome = forge::auto::outcome_path(&data, &spec.id);
+    if let Some(parent) = outcome.parent()
+        && vnx::files::private_dir(parent).is_ok()
+    {
+        let _ = vnx::files::write_atomic_private(&outcome, format!("{said}\n").as_bytes(), false);
+    }
 }
 
 /// `gh` as the user names it: `$VNX_GH`, else `gh` on PATH.

@@ -35,6 +35,16 @@ pub fn request_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
         .join(format!("{id}.json"))
 }
 
+/// Where the supervisor says, in one line, what became of the pull request it was to open
+/// when dispatch `id` ended: beside the request, outside the dispatch directory (which the
+/// worker may write), for the command waiting in the foreground.
+pub fn outcome_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
+    data_dir
+        .join("forge")
+        .join("open-when-done")
+        .join(format!("{id}.outcome"))
+}
+
 /// Asks that dispatch `id`'s pull request be opened when it ends done with its gates passed.
 pub fn request(data_dir: &Path, id: &DispatchId, wanted: &Wanted) -> Result<(), ForgeError> {
     let path = request_path(data_dir, id);
