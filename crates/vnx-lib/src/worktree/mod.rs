@@ -215,6 +215,12 @@ impl Repo {
         }
     }
 
+    /// The same repository with a libgit2 handle of its own: for a read on another thread
+    /// that must not wait for this value's (nor hold it up).
+    pub fn apart(&self) -> Repo {
+        Repo::from_parts(self.root.clone(), self.common_dir.clone())
+    }
+
     /// Runs `f` on libgit2's handle on the main checkout, opened by the first call. What it
     /// reads is current: libgit2 reads references from disk on each lookup, notices a changed
     /// configuration file or pack, and refreshes the index before a status. `f` must not

@@ -118,7 +118,7 @@ fn plan_in<'scope, 'env>(
     // checkout, the longest before the worktree is made) is taken beside the planning, on a
     // libgit2 handle of its own.
     let main_state = (req.continues.is_none() && req.base_ref == "HEAD").then(|| {
-        let apart = Repo::from_parts(repo.root.clone(), repo.common_dir.clone());
+        let apart = repo.apart();
         scope.spawn(move || apart.checkout_state())
     });
     let id_text = id.to_string();

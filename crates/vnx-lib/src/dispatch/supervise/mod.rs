@@ -430,11 +430,13 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // A commit a full disk refuses is tried again as long as the ledger's append would be.
     let patience = Duration::from_secs(spec.completion_retry_secs.min(3600));
     // The main checkout "after" is read beside the teardown (both are reads of git that take
-    // milliseconds, of different checkouts) and noted before the end is appended.
+    // milliseconds, of different checkouts), on a libgit2 handle of its own so the teardown's
+    // reads of the repository do not wait for it, and noted before the end is appended.
     let concluded = std::thread::scope(|scope| {
+        let apart = repo.apart();
         let mut after = main_before
             .as_ref()
-            .map(|_| scope.spawn(|| repo.checkout_state()));
+            .map(|_| scope.spawn(move || apart.checkout_state()));
         let mut note_main_checkout = |completed: &mut DispatchCompleted| {
             let after = after
                 .take()
