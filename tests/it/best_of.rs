@@ -476,19 +476,7 @@ fn best_of_takes_the_role_and_the_default_providers_worker_from_the_defaults() {
     let repo = Repo::new();
     let tools = tempfile::tempdir().unwrap();
     setup(&repo, tools.path(), &[("small", "echo hi > greeting.txt")]);
-    let path = repo.env.path().join(".vnx/config.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(
-        text.contains("defaults:\n  role: implementer\n  provider: claude\n"),
-        "{text}"
-    );
-    let text = text.replacen(
-        "  provider: claude\n",
-        "  provider: demo\n  model: commit\n  lane: interactive\n",
-        1,
-    );
-    std::fs::write(&path, text).unwrap();
-    repo.env.git(&["commit", "-q", "-am", "demo defaults"]);
+    crate::common::demo_defaults(&repo, "  model: commit\n  lane: interactive\n");
 
     // No --agent: the default role. `demo` takes the default model and lane, `demo:dirty`
     // its own model and the default lane, the declared `small` neither.
@@ -525,6 +513,7 @@ fn best_of_takes_the_role_and_the_default_providers_worker_from_the_defaults() {
     }
 
     // Without a default role, and without --agent, a usage error that names both.
+    let path = repo.env.path().join(".vnx/config.yaml");
     let text = std::fs::read_to_string(&path)
         .unwrap()
         .replacen("  role: implementer\n", "", 1);

@@ -7,11 +7,7 @@
 use crate::common::{Fakes, Repo, Run, completion, configure, gate_check, run};
 
 fn with_fakes(repo: &Repo, fakes: &Fakes, args: &[&str]) -> Run {
-    let mut cmd = repo.vnx();
-    cmd.env("PATH", fakes.path())
-        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-        .args(args);
-    run(cmd)
+    fakes.run_vnx(repo, args)
 }
 
 fn started(repo: &Repo, id: &str) -> serde_json::Value {

@@ -18,6 +18,19 @@ use std::process::{Child, Command, Stdio};
 
 use crate::common::{Repo, Run, completion, repo_dir, run};
 
+/// Whether `cond` holds within `secs` seconds (polled every half second: a real CLI's steps
+/// take seconds).
+fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    cond()
+}
+
 mod across;
 mod aider;
 mod conflict;

@@ -144,13 +144,7 @@ fn a_dispatch_that_is_not_lost_is_refused() {
 fn a_lost_claude_tui_is_resumed_in_the_session_it_was_told() {
     let repo = Repo::new();
     let fakes = crate::common::Fakes::new();
-    let with_fakes = |args: &[&str]| {
-        let mut cmd = repo.vnx();
-        cmd.env("PATH", fakes.path())
-            .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-            .args(args);
-        run(cmd)
-    };
+    let with_fakes = |args: &[&str]| fakes.run_vnx(&repo, args);
     let r = with_fakes(&[
         "dispatch-agent",
         "--agent",

@@ -10,11 +10,7 @@ use std::path::PathBuf;
 use crate::common::{Fakes, Repo, Run, completion, configure, run};
 
 fn with_fakes(repo: &Repo, fakes: &Fakes, args: &[&str]) -> Run {
-    let mut cmd = repo.vnx();
-    cmd.env("PATH", fakes.path())
-        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
-        .args(args);
-    run(cmd)
+    fakes.run_vnx(repo, args)
 }
 
 /// `dispatch-agent --json` of the stand-in claude's TUI with id `id`, waited for.

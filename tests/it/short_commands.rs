@@ -1,29 +1,12 @@
 //! Short commands (issue 40): `vnx run "TASK"` with the worker from `defaults:`, `status` in 80
 //! columns, `merge` in one line per dispatch, `clean` by the start of an id.
 
-use crate::common::{Repo, completion, run};
-
-/// The project's `defaults:` as `vnx init` wrote them, the provider made the demo's.
-fn demo_defaults(repo: &Repo) {
-    let path = repo.env.path().join(".vnx/config.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(
-        text.contains("defaults:\n  role: implementer\n  provider: claude\n"),
-        "{text}"
-    );
-    let text = text.replacen(
-        "  provider: claude\n",
-        "  provider: demo\n  model: commit\n",
-        1,
-    );
-    std::fs::write(&path, text).unwrap();
-    repo.env.git(&["commit", "-q", "-am", "demo defaults"]);
-}
+use crate::common::{Repo, completion, demo_defaults, run};
 
 #[test]
 fn run_takes_the_task_as_its_argument_and_the_worker_from_the_defaults() {
     let repo = Repo::new();
-    demo_defaults(&repo);
+    demo_defaults(&repo, "  model: commit\n");
     let r = run(repo.vnx().args(["run", "--json", "add a greeting"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();

@@ -40,6 +40,15 @@ impl Fakes {
         path
     }
 
+    /// `vnx ARGS` in `repo`, run with the stand-ins first on `PATH` and logging here.
+    pub fn run_vnx(&self, repo: &super::Repo, args: &[&str]) -> super::Run {
+        let mut cmd = repo.vnx();
+        cmd.env("PATH", self.path())
+            .env("VNX_FAKE_LOG_DIR", self.log_dir())
+            .args(args);
+        super::run(cmd)
+    }
+
     /// The stand-in's invocation logs for one personality.
     pub fn invocations(&self, personality: &str) -> Vec<serde_json::Value> {
         let mut logs: Vec<serde_json::Value> = std::fs::read_dir(self.log_dir())

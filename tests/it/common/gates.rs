@@ -13,6 +13,24 @@ pub fn configure(repo: &Repo, yaml: &str) {
     repo.env.git(&["commit", "-q", "-am", "configure gates"]);
 }
 
+/// Makes the `defaults:` `vnx init` wrote (role implementer, provider claude) name the demo
+/// provider instead, followed by `more` (lines of the same block, e.g. `  model: commit\n`).
+pub fn demo_defaults(repo: &Repo, more: &str) {
+    let path = repo.env.path().join(".vnx/config.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("defaults:\n  role: implementer\n  provider: claude\n"),
+        "{text}"
+    );
+    let text = text.replacen(
+        "  provider: claude\n",
+        &format!("  provider: demo\n{more}"),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "demo defaults"]);
+}
+
 /// A done dispatch of the demo `commit` model in `role`: its id.
 pub fn committed(repo: &Repo, role: &str) -> String {
     let r = repo.dispatch_as(role, "commit", &["--instruction", "add a greeting"]);

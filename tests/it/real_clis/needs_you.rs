@@ -5,23 +5,11 @@
 
 use std::process::Stdio;
 
-use super::{Rig, asks_before_committing, explain, processes_in, step};
+use super::{Rig, asks_before_committing, explain, processes_in, step, within};
 use crate::common::{completion, configure, ledger_path, run};
 
 /// What the scripted model says for `@model ask` (tests/support/model_server.py).
 const QUESTION: &str = "Should I also update the documentation?";
-
-/// Whether `cond` holds within `secs` seconds (polled every half second).
-fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while std::time::Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-    cond()
-}
 
 /// The names vnx gives its completion signals and hooks, never shown to a person.
 const INTERNAL: [&str; 5] = [

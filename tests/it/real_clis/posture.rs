@@ -3,20 +3,8 @@
 //! its hooks succeeding and trusted, and claude on the user's own model unless one is named
 //! (a typo refused before launch).
 
-use super::{Rig, explain, step};
+use super::{Rig, explain, step, within};
 use crate::common::{completion, configure, run};
-
-/// Polls `cond` every half second for up to `secs` seconds.
-fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while std::time::Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-    cond()
-}
 
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
