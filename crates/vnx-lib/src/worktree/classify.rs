@@ -350,18 +350,15 @@ impl Repo {
 /// or skip-worktree, or unmerged (what `git ls-files -v` tags other than `H`). `None` when
 /// libgit2 cannot read the index.
 fn hidden_entries(repo: &git2::Repository) -> Option<usize> {
-    /// The entry's assume-unchanged bit, its stage bits, and its skip-worktree bit (in the
-    /// extended flags), as the index format defines them.
-    const ASSUME_VALID: u16 = 0x8000;
+    /// An entry's stage bits (non-zero: unmerged), as the index format defines them.
     const STAGE: u16 = 0x3000;
-    const SKIP_WORKTREE: u16 = 0x4000;
+    let assumed = git2::IndexEntryFlag::VALID.bits();
+    let skipped = git2::IndexEntryExtendedFlag::SKIP_WORKTREE.bits();
     let index = repo.index().ok()?;
     Some(
         index
             .iter()
-            .filter(|e| {
-                e.flags & (ASSUME_VALID | STAGE) != 0 || e.flags_extended & SKIP_WORKTREE != 0
-            })
+            .filter(|e| e.flags & (assumed | STAGE) != 0 || e.flags_extended & skipped != 0)
             .count(),
     )
 }
