@@ -658,6 +658,25 @@ mod tests {
     }
 
     #[test]
+    fn a_command_run_in_a_directory_has_it_as_its_pwd() {
+        let dir = tempfile::tempdir().unwrap();
+        // With a cleared environment, and with the PWD this process has (another directory).
+        let out = run_ok(&Cmd::new("env").cwd(dir.path()).env_clear()).unwrap();
+        assert!(
+            out.lines()
+                .any(|l| l == format!("PWD={}", dir.path().display())),
+            "{out}"
+        );
+        let inherited = run_ok(&Cmd::new("env").cwd(dir.path())).unwrap();
+        assert!(
+            inherited
+                .lines()
+                .any(|l| l == format!("PWD={}", dir.path().display())),
+            "{inherited}"
+        );
+    }
+
+    #[test]
     fn run_captures_output_and_reports_failures_by_command() {
         let out = run(&Cmd::new("sh").args(["-c", "echo out; echo err >&2; exit 3"])).unwrap();
         assert_eq!(out.text(), "out");
