@@ -7,7 +7,7 @@
     reason = "a build script, not vnx: it runs git for the build facts"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
@@ -24,10 +24,9 @@ fn main() {
     if let Some(dirs) = git(&["rev-parse", "--git-dir", "--git-common-dir"]) {
         let mut dirs = dirs.lines();
         if let (Some(git_dir), Some(common)) = (dirs.next(), dirs.next()) {
-            println!("cargo::rerun-if-changed={git_dir}/HEAD");
-            println!("cargo::rerun-if-changed={common}/packed-refs");
-            if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-                let path = Path::new(common).join(&branch);
+            let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+            let paths = watched(Path::new(git_dir), Path::new(common), branch.as_deref());
+            for path in paths {
                 println!("cargo::rerun-if-changed={}", path.display());
             }
         }
@@ -46,6 +45,24 @@ fn main() {
                 .map_or(0, |d| d.as_secs() as i64)
         });
     println!("cargo::rustc-env=VNX_BUILD_DATE={}", civil_date(epoch));
+}
+
+/// What the commit depends on, of what exists: cargo reruns a build script on every build
+/// while a path it watches is missing, so a clone without `packed-refs` (or a branch whose
+/// ref is packed) would rebuild the package each time. HEAD's file always exists; a branch
+/// whose ref is packed is watched through the directory its loose ref appears in when the
+/// branch moves (cargo looks at the newest file inside a watched directory).
+pub(crate) fn watched(git_dir: &Path, common: &Path, branch: Option<&str>) -> Vec<PathBuf> {
+    let mut paths = vec![git_dir.join("HEAD"), common.join("packed-refs")];
+    if let Some(branch) = branch {
+        let loose = common.join(branch);
+        match loose.exists() {
+            true => paths.push(loose),
+            false => paths.extend(loose.parent().map(Path::to_path_buf)),
+        }
+    }
+    paths.retain(|p| p.exists());
+    paths
 }
 
 /// `YYYY-MM-DD` of a Unix time (Howard Hinnant's days-to-civil).
