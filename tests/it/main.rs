@@ -43,6 +43,7 @@ mod follow_up;
 mod foreground_blocked;
 mod full_disk;
 mod gates;
+mod git_knobs;
 mod golden;
 mod governed;
 mod hooks;

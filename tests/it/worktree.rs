@@ -330,11 +330,12 @@ fn a_worktree_released_later_is_moved_aside_forgotten_by_git_and_then_deleted() 
 }
 
 #[test]
-fn a_worktree_holding_a_populated_submodule_is_left_to_gits_refusal() {
+fn a_worktree_holding_a_populated_submodule_is_kept_without_running_git_in_it() {
     let (env, repo) = repo_env();
     let wt = repo.create(&did("D-submodule"), "main").unwrap();
-    // A repository inside the checkout, recorded as a gitlink at its own HEAD: git status
-    // calls that clean, and `git worktree remove` refuses to delete it.
+    // A repository inside the checkout, recorded as a gitlink at its own HEAD: its config is
+    // its worker's, and `git worktree remove` would run `git status` inside it, so vnx runs no
+    // git there and keeps the worktree.
     let sub = wt.path.join("sub");
     std::fs::create_dir(&sub).unwrap();
     wt_git(&env, &sub, &["init", "-q", "-b", "main"]);
@@ -348,8 +349,10 @@ fn a_worktree_holding_a_populated_submodule_is_left_to_gits_refusal() {
     );
     wt_git(&env, &wt.path, &["commit", "-q", "-m", "gitlink"]);
     let c = wt.classify("origin").unwrap();
-    assert_eq!(c.class, TeardownClass::Committed, "{c:?}");
-    assert!(repo.release_later(&wt, &c).is_err());
+    assert_eq!(c.class, TeardownClass::Dirty, "{c:?}");
+    assert!(c.reason.contains("nested git repository"), "{c:?}");
+    let action = repo.release_later(&wt, &c).unwrap();
+    assert!(action.locked && !action.worktree_removed, "{action:?}");
     assert!(sub.join(".git").is_dir(), "the inner repository is kept");
     assert!(sub.join("inner.txt").is_file());
     assert!(!repo.trash_dir().exists() || repo.trash_dir().read_dir().unwrap().count() == 0);

@@ -26,6 +26,24 @@ pub const GIT_REDIRECT_VARS: &[&str] = &[
     "GIT_QUARANTINE_PATH",
 ];
 
+/// The settings every git vnx runs gets on its command line, where they outrank every config
+/// file. A worker can write config git reads: a nested repository's own `.git/config` (a clean
+/// filter, an fsmonitor, hooks), read by any git that looks inside a submodule, as `git
+/// status` and `git diff` do to call it dirty. So vnx's git runs no hook, asks no fsmonitor,
+/// never recurses into submodules, and compares a submodule only by the commit its gitlink
+/// names (`dirty`: a moved gitlink still shows, nothing runs inside). The few commands that
+/// look inside a submodule whatever the config says (`git add`, `git worktree remove` without
+/// `--force`) are never run on a worktree holding one (`worktree`'s nested-repository check).
+/// The settings travel to every git process git itself starts (`GIT_CONFIG_PARAMETERS`).
+pub const GIT_HARDENING: &[&str] = &[
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "submodule.recurse=false",
+    "diff.ignoreSubmodules=dirty",
+    "status.submoduleSummary=false",
+    "diff.submodule=short",
+];
+
 /// Variables that name vnx's own secrets (the signing key's path). A supervisor gets them from
 /// its dispatcher; nothing vnx starts — a worker least of all — inherits them.
 pub const PRIVATE_VARS: &[&str] = &["VNX_CHECKPOINT_KEY"];
@@ -59,12 +77,17 @@ impl Cmd {
         }
     }
 
-    /// `git` as vnx runs it: with no repository hooks (`core.hooksPath=/dev/null`). A hook is
-    /// a program anyone who could write `.git/hooks/` chose, a worker among them; vnx's own
-    /// git commands (worktrees, commits, merges, pushes) never run one. The hooks `vnx init`
-    /// installs guard a person's `git merge` and `git push`, which vnx's own checks replace.
+    /// `git` as vnx runs it: running no program a worker could have chosen ([`GIT_HARDENING`]).
+    /// A hook is a program anyone who could write `.git/hooks/` chose, a worker among them;
+    /// vnx's own git commands (worktrees, commits, merges, pushes) never run one. The hooks
+    /// `vnx init` installs guard a person's `git merge` and `git push`, which vnx's own checks
+    /// replace.
     pub fn git() -> Cmd {
-        Cmd::new("git").args(["-c", "core.hooksPath=/dev/null"])
+        let mut cmd = Cmd::new("git");
+        for setting in GIT_HARDENING {
+            cmd = cmd.args(["-c", setting]);
+        }
+        cmd
     }
 
     /// Adds one argument, passed as is (never through a shell).

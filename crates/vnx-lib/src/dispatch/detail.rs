@@ -311,12 +311,7 @@ pub fn diff_with(
         return Ok(String::new());
     };
     let git = |dir: &Path| {
-        let cmd = Cmd::git().arg("-C").arg(dir).args([
-            "-c",
-            "core.fsmonitor=false",
-            "-c",
-            "core.hooksPath=/dev/null",
-        ]);
+        let cmd = Cmd::git().arg("-C").arg(dir);
         if read_only {
             cmd.env("GIT_OPTIONAL_LOCKS", "0")
                 .args(["-c", "diff.autoRefreshIndex=false"])

@@ -45,11 +45,9 @@ const IN_PROGRESS: [&str; 7] = [
 
 /// Git for work on a pooled checkout, with the settings a worker could have changed in the
 /// shared config to make status lie pinned to git's defaults (stat data compared in full,
-/// no fsmonitor or untracked cache, no stat-skipping) and no hooks run.
+/// no untracked cache, no stat-skipping; no fsmonitor nor hooks, as for all of vnx's git).
 pub(super) fn strict_git(dir: &Path) -> crate::process::Cmd {
     git(dir).args([
-        "-c",
-        "core.fsmonitor=false",
         "-c",
         "core.untrackedCache=false",
         "-c",
@@ -60,8 +58,6 @@ pub(super) fn strict_git(dir: &Path) -> crate::process::Cmd {
         "core.ignoreStat=false",
         "-c",
         "core.sparseCheckout=false",
-        "-c",
-        "core.hooksPath=/dev/null",
     ])
 }
 

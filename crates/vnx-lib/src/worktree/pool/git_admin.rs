@@ -88,5 +88,34 @@ pub(crate) fn foreign_git(common_dir: &Path, path: &Path) -> Option<&'static str
     if fs::canonicalize(admin.join(common.trim())).ok().as_deref() != Some(common_dir) {
         return Some("its registration names another repository");
     }
-    None
+    nested_repository(&admin, path)
+}
+
+/// Why git must not run in the checkout at `path`, if the index in `admin` tracks a gitlink
+/// whose directory holds a `.git`: a repository of its own, whose config a worker writes. `git
+/// add` and `git worktree remove` look inside it whatever vnx's settings say, and run what its
+/// config names (a clean filter, an fsmonitor), outside any sandbox. The index is read
+/// in-process; one that cannot be read (a worker's doing: vnx's checkouts have plain ones)
+/// cannot be cleared of holding one.
+fn nested_repository(admin: &Path, path: &Path) -> Option<&'static str> {
+    use std::os::unix::ffi::OsStrExt;
+    /// The mode of a gitlink entry, and the mask of an entry's type bits.
+    const GITLINK: u32 = 0o160000;
+    const TYPE: u32 = 0o170000;
+    let file = admin.join("index");
+    if file.symlink_metadata().is_err() {
+        return None;
+    }
+    let Ok(index) = git2::Index::open(&file) else {
+        return Some("its index cannot be read to rule out a nested git repository");
+    };
+    let nested = index.iter().any(|e| {
+        e.mode & TYPE == GITLINK
+            && path
+                .join(std::ffi::OsStr::from_bytes(&e.path))
+                .join(".git")
+                .symlink_metadata()
+                .is_ok()
+    });
+    nested.then_some("it holds a nested git repository (a checked-out gitlink)")
 }
