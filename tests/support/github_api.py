@@ -451,6 +451,11 @@ class Handler(BaseHTTPRequestHandler):
         if what == "unknown":
             return 200, f.unknown
         if what == "checks":
+            # Several at once: {"pr": N, "checks": [{"name": …, "conclusion": …}, …]}.
+            if isinstance(b.get("checks"), list):
+                made = [f.add_check(dict(c, pr=b.get("pr"), sha=b.get("sha")))
+                        for c in b["checks"]]
+                return 200, {"ids": [c["id"] for c in made]}
             c = f.add_check(b)
             return 200, {"id": c["id"], "run_id": c["run_id"], "sha": c["sha"],
                          "details_url": c["details_url"]}

@@ -13,6 +13,7 @@ mod fix;
 mod flow;
 mod index;
 mod init;
+mod limits;
 mod release;
 mod wait;
 mod watch;

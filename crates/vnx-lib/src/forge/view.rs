@@ -13,7 +13,7 @@ pub const FIELDS: &str = "number,url,state,isDraft,title,headRefName,headRefOid,
                           mergeCommit,mergedBy,mergeStateStatus,reviewDecision,\
                           statusCheckRollup,reviews,comments";
 
-/// The most checks, reviews and comments kept of one pull request.
+/// The most reviews and comments kept of one pull request (its checks are kept whole).
 pub const MAX_ITEMS: usize = 200;
 /// The most characters of a review's or comment's text kept.
 pub const MAX_TEXT: usize = 4000;
@@ -158,12 +158,27 @@ impl PullRequest {
 /// Reads pull request `number`.
 pub fn view(gh: &Gh, number: u64) -> Result<PullRequest, ForgeError> {
     let n = number.to_string();
-    let args = ["pr", "view", &n, "--repo", gh.repo(), "--json", FIELDS];
-    let answer = gh.run(args)?;
-    parse(&answer.stdout).map_err(|detail| ForgeError::Unreadable {
-        command: format!("gh pr view {n}"),
-        detail,
-    })
+    let read = |fields: &str| {
+        let answer = gh.run(["pr", "view", &n, "--repo", gh.repo(), "--json", fields])?;
+        Ok::<_, ForgeError>(answer.stdout)
+    };
+    let parsed = |out: String| {
+        parse(&out).map_err(|detail| ForgeError::Unreadable {
+            command: format!("gh pr view {n}"),
+            detail,
+        })
+    };
+    // A conversation longer than the read's output cap (long comments) is read again
+    // without it, then without the reviews' texts: the state, checks and review decision a
+    // merge decides on always fit.
+    let without_comments = FIELDS.replace(",comments", "");
+    for fields in [FIELDS, without_comments.as_str()] {
+        let out = read(fields)?;
+        if out.len() < super::gh::MAX_OUTPUT {
+            return parsed(out);
+        }
+    }
+    parsed(read(&without_comments.replace(",reviews", ""))?)
 }
 
 /// The open pull request whose head is `branch`, if there is one: (number, url, draft).
@@ -253,11 +268,9 @@ pub fn parse(json: &str) -> Result<PullRequest, String> {
         other => return Err(format!("unknown pull request state {other:?}")),
     };
     let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
-    let mut checks: Vec<Check> = list("statusCheckRollup")
-        .iter()
-        .take(MAX_ITEMS)
-        .filter_map(check)
-        .collect();
+    // Every check, however many: one left out could be the failing one a merge must see
+    // (gh pages them all; the read's output cap bounds how many there can be).
+    let mut checks: Vec<Check> = list("statusCheckRollup").iter().filter_map(check).collect();
     checks.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(PullRequest {
         number,
