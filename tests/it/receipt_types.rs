@@ -168,6 +168,7 @@ fn started() -> DispatchStarted {
                 start: s(HASH),
             }),
             sessions: None,
+            withheld_env: vec![s("GH_TOKEN")],
         }),
         replay_of: Some(vnx::receipts::ReplayOf {
             dispatch_id: did("D-0a0b0c0d"),

@@ -62,6 +62,10 @@ pub struct Shape {
     /// dispatch's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<SessionPlace>,
+    /// Variables of the dispatcher's environment the worker does not get: the forge's
+    /// credentials, unless the config's `sandbox.forge_credentials` hands them over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld_env: Vec<String>,
 }
 
 /// A dispatch's own session place (see [`Shape::sessions`]).

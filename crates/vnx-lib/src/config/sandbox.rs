@@ -1,7 +1,8 @@
 //! The `sandbox:` section of `.vnx/config.yaml`: whether dispatches run their worker in a
 //! bubblewrap sandbox by default, with or without a network (per provider too: off for local
-//! models), which loopback ports a sandbox without a network still reaches, and which more
-//! paths it may read or write, validated with line and column.
+//! models), which loopback ports a sandbox without a network still reaches, which more
+//! paths it may read or write, and whether the worker gets the forge's credentials, validated
+//! with line and column.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,9 @@ pub struct SandboxConfig {
     pub writable: Vec<String>,
     /// The network by provider.
     pub providers: BTreeMap<String, Network>,
+    /// Whether a sandboxed worker keeps the forge's credentials (`GH_TOKEN`, …) from the
+    /// dispatcher's environment; without, it cannot push or act on a pull request itself.
+    pub forge_credentials: bool,
 }
 
 impl SandboxConfig {
@@ -50,6 +54,7 @@ pub(super) struct RawSandbox {
     pub(super) read_only: Option<Vec<Spanned<String>>>,
     pub(super) writable: Option<Vec<Spanned<String>>>,
     pub(super) providers: Option<Entries<RawSandboxProvider>>,
+    pub(super) forge_credentials: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +72,7 @@ impl Validator<'_> {
     ) -> Checked<SandboxConfig> {
         let mut config = SandboxConfig {
             enabled: raw.enabled.is_some_and(|e| e.value),
+            forge_credentials: raw.forge_credentials.is_some_and(|e| e.value),
             ..SandboxConfig::default()
         };
         if let Some(n) = raw.network {

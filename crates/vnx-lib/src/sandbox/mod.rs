@@ -48,7 +48,21 @@ pub struct Wanted {
     pub read_only: Vec<PathBuf>,
     /// More paths the worker may write (absolute; `~/` already expanded).
     pub writable: Vec<PathBuf>,
+    /// Whether the worker keeps the forge's credentials ([`FORGE_CREDENTIALS`]).
+    pub forge_credentials: bool,
 }
+
+/// The variables that hand a worker the user's forge account: `gh`'s and the GitHub API's
+/// tokens, and where `gh` keeps its login. With them a sandboxed worker (its network on) could
+/// merge its own pull request around `vnx pr merge`'s conditions; it gets none unless the
+/// config's `sandbox.forge_credentials` says so.
+pub const FORGE_CREDENTIALS: &[&str] = &[
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+    "GH_CONFIG_DIR",
+];
 
 /// The inputs of a dispatch's shape that are not settings.
 #[derive(Clone, Copy, Debug)]
@@ -372,6 +386,11 @@ impl ShapeExt for Shape {
                 .sessions
                 .filter(|s| s.dir.is_absolute() && s.shown_at.is_absolute())
                 .cloned(),
+            withheld_env: if wanted.forge_credentials {
+                Vec::new()
+            } else {
+                FORGE_CREDENTIALS.iter().map(|v| (*v).to_owned()).collect()
+            },
         })
     }
 
@@ -445,6 +464,9 @@ impl ShapeExt for Shape {
             "DBUS_SESSION_BUS_ADDRESS",
         ] {
             push(&[&"--unsetenv", &var]);
+        }
+        for var in &self.withheld_env {
+            push(&[&"--unsetenv", var]);
         }
         push(&[&"--"]);
         a.extend(command.iter().cloned());
@@ -697,6 +719,7 @@ mod tests {
             worker: &repo,
             state: &[],
             sessions: None,
+            withheld_env: Vec::new(),
         };
         let wanted = Wanted {
             network: Network::Off,

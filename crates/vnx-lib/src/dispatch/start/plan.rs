@@ -558,6 +558,7 @@ fn sandbox_shape(
         loopback: config.sandbox.loopback.clone(),
         read_only: paths(&config.sandbox.read_only),
         writable: paths(&config.sandbox.writable),
+        forge_credentials: config.sandbox.forge_credentials,
     };
     Ok(Shape::plan(machine, &wanted, place, Some(version))?)
 }
