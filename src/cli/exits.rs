@@ -245,9 +245,10 @@ pub fn skill(e: &SkillError) -> Exit {
 /// tmux failed, or answered what vnx cannot read.
 pub fn tmux(e: &TmuxError) -> Exit {
     match e {
-        TmuxError::BadName { .. } | TmuxError::Tmux { .. } | TmuxError::Unexpected { .. } => {
-            Exit::Failed
-        }
+        TmuxError::BadName { .. }
+        | TmuxError::Tmux { .. }
+        | TmuxError::NotAnswering { .. }
+        | TmuxError::Unexpected { .. } => Exit::Failed,
     }
 }
 

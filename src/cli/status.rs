@@ -90,6 +90,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Want::All
     };
     let read = verified_states(&project, &tmux, want)?;
+    for socket in vnx::tmux::silent_sockets() {
+        super::output::say!(
+            "warning: the tmux server on socket {socket} does not answer (stopped?): its \
+             dispatches are shown as they were, not called lost; `kill -CONT` it, or `tmux -L \
+             {socket} kill-server` and `vnx resume` what it ran"
+        );
+    }
     // Only a best-of candidate has a group to show (reading them is a pass of its own).
     let grouped = read.grouped;
     let (mut all, older) = if recent {

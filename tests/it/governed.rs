@@ -22,7 +22,7 @@ fn nothing_made(repo: &Repo) {
     );
     let worktrees = repo.env.path().join(".vnx-data/worktrees");
     assert_eq!(worktrees.read_dir().unwrap().count(), 0, "no worktree");
-    assert!(repo.server.0.sessions().is_empty());
+    assert!(repo.server.0.sessions().unwrap().is_empty());
     assert!(events(repo, "dispatch_started").is_empty());
 }
 

@@ -44,10 +44,10 @@ fn sessions_run_an_argv_with_an_explicit_environment() {
     assert_eq!(seen, format!("D-1|{tricky}|{}", canonical.display()));
     assert!(!env.path().join("pwned").exists());
     assert!(server.0.has_session("vnx-D-1"));
-    assert_eq!(server.0.sessions(), ["vnx-D-1"]);
+    assert_eq!(server.0.sessions().unwrap(), ["vnx-D-1"]);
     server.0.kill_session("vnx-D-1").unwrap();
     assert!(!server.0.has_session("vnx-D-1"));
-    assert!(server.0.sessions().is_empty());
+    assert!(server.0.sessions().unwrap().is_empty());
     // Killing a session that is gone is fine.
     server.0.kill_session("vnx-D-1").unwrap();
 }
@@ -212,4 +212,95 @@ fn a_pane_that_never_changes_is_reported_as_not_taken() {
     )
     .unwrap();
     assert!(!taken, "nothing on the screen moved");
+}
+
+/// `kill -SIG PID`.
+fn signal(sig: &str, pid: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill {sig} {pid}");
+}
+
+#[test]
+fn a_stopped_tmux_server_hangs_no_command_and_is_named() {
+    use crate::common::{Repo, run};
+    let repo = Repo::new();
+    let id = repo.dispatched("slow", true);
+    let socket = repo.server.0.socket().to_owned();
+    let out = std::process::Command::new("tmux")
+        .args(["-L", &socket, "display-message", "-p", "#{pid}"])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(!pid.is_empty());
+    // Stopped, not dead: a client connects and waits for an answer that never comes.
+    signal("-STOP", &pid);
+    let continued = scopeguard(&pid);
+    // Each command is given two minutes: without bounded tmux calls it would hang there.
+    let bounded = |args: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+        let mut cmd = repo.vnx();
+        cmd.args(args)
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap());
+        let mut child = cmd.spawn().unwrap();
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code().unwrap_or(-1);
+            }
+            if std::time::Instant::now() > give_up {
+                let _ = child.kill();
+                let _ = child.wait();
+                break 124;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        crate::common::Run {
+            code,
+            stdout: std::fs::read_to_string(&out).unwrap(),
+            stderr: std::fs::read_to_string(&err).unwrap(),
+        }
+    };
+    let status = bounded(&["status", "--json"]);
+    assert_ne!(status.code, 124, "vnx status hung on a stopped tmux server");
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stderr.contains("does not answer"),
+        "{}",
+        status.stderr
+    );
+    let listed: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["dispatch_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed: {listed:#}"));
+    assert_eq!(row["status"], "running", "its silence made it lost: {row}");
+    let doctor = bounded(&["doctor"]);
+    assert_ne!(doctor.code, 124, "vnx doctor hung on a stopped tmux server");
+    assert!(
+        doctor.stdout.contains("does not answer") || doctor.stderr.contains("does not answer"),
+        "{}{}",
+        doctor.stdout,
+        doctor.stderr
+    );
+    drop(continued);
+    let r = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Sends SIGCONT to `pid` when dropped, so a failing test leaves no stopped server behind.
+fn scopeguard(pid: &str) -> impl Drop + '_ {
+    struct Cont<'a>(&'a str);
+    impl Drop for Cont<'_> {
+        fn drop(&mut self) {
+            signal("-CONT", self.0);
+        }
+    }
+    Cont(pid)
 }

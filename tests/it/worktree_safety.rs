@@ -109,7 +109,7 @@ fn a_failed_worktree_add_leaves_no_branch_worktree_or_directory() {
     assert_eq!(std::fs::read_dir(&dispatches).unwrap().count(), 0);
     // The supervisor's session, started beside the worktree, was killed before the command
     // returned, and its supervisor recorded nothing.
-    assert_eq!(repo.server.0.sessions(), Vec::<String>::new());
+    assert_eq!(repo.server.0.sessions().unwrap(), Vec::<String>::new());
     let ledger = repo.env.ledger();
     let lines = std::fs::read_to_string(&ledger).unwrap_or_default();
     assert!(!lines.contains("dispatch_started"), "{lines}");

@@ -1,10 +1,48 @@
 //! tmux on a private socket: one session per dispatch, started with an explicit environment and
-//! an argv (never a shell string), so a person can watch or take over with `vnx attach`.
+//! an argv (never a shell string), so a person can watch or take over with `vnx attach`. Every
+//! call is bounded in time: a server that does not answer (stopped, not dead) is remembered
+//! for a while, its sessions are taken to be alive (nothing is called lost for its silence),
+//! and callers can say so ([`silent_sockets`]).
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::process::{self, Cmd, ProcessError};
+
+/// How long one tmux call may take; a server that needs longer does not answer.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long starting a session may take (a fresh server starts first, on a loaded machine).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a server that did not answer is left alone before it is asked again.
+const SILENCE_KEPT: Duration = Duration::from_secs(30);
+
+/// The sockets whose server did not answer, and when it was last asked (this process's).
+static SILENT: Mutex<BTreeMap<String, Instant>> = Mutex::new(BTreeMap::new());
+
+fn silent(socket: &str) -> bool {
+    SILENT
+        .lock()
+        .map(|m| m.get(socket).is_some_and(|t| t.elapsed() < SILENCE_KEPT))
+        .unwrap_or(false)
+}
+
+fn mark_silent(socket: &str) {
+    if let Ok(mut m) = SILENT.lock() {
+        m.insert(socket.to_owned(), Instant::now());
+    }
+}
+
+/// The sockets whose tmux server did not answer within [`CALL_TIMEOUT`] during this process
+/// (a stopped server): what they said of their sessions is not known.
+pub fn silent_sockets() -> Vec<String> {
+    SILENT
+        .lock()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
 
 /// The socket name vnx uses unless told otherwise (`tmux -L vnx`).
 pub const DEFAULT_SOCKET: &str = "vnx";
@@ -44,6 +82,12 @@ pub enum TmuxError {
         #[source]
         source: ProcessError,
     },
+    /// The server did not answer in time (stopped, or wedged), now or a moment ago.
+    #[error("the tmux server on socket {socket} does not answer")]
+    NotAnswering {
+        /// The socket.
+        socket: String,
+    },
     /// tmux succeeded but printed something vnx cannot read (a pane id, a pid).
     #[error("tmux printed something unexpected: {output:?}")]
     Unexpected {
@@ -60,6 +104,10 @@ impl TmuxError {
                 source: ProcessError::NotFound { .. },
                 ..
             } => Some("install tmux (e.g. `apt-get install tmux`)".into()),
+            TmuxError::NotAnswering { socket } => Some(format!(
+                "its workers may still run; look at the server's process (stopped? `kill -CONT` \
+                 it), or `tmux -L {socket} kill-server` and `vnx resume` what it ran"
+            )),
             _ => None,
         }
     }
@@ -89,11 +137,51 @@ impl Tmux {
         Cmd::new("tmux").args(["-L", &self.socket])
     }
 
+    /// Whether the server answered its last call (or has not been asked yet).
+    pub fn answers(&self) -> bool {
+        !silent(&self.socket)
+    }
+
+    /// Runs `cmd` bounded by `limit`; a server that does not answer is remembered.
+    fn output(&self, cmd: Cmd, limit: Duration) -> Result<process::Output, TmuxError> {
+        if silent(&self.socket) {
+            return Err(TmuxError::NotAnswering {
+                socket: self.socket.clone(),
+            });
+        }
+        match process::run(&cmd.timeout(limit)) {
+            Ok(out) => Ok(out),
+            Err(ProcessError::TimedOut { .. }) => {
+                mark_silent(&self.socket);
+                Err(TmuxError::NotAnswering {
+                    socket: self.socket.clone(),
+                })
+            }
+            Err(source) => Err(TmuxError::Tmux {
+                socket: self.socket.clone(),
+                source,
+            }),
+        }
+    }
+
     fn run(&self, cmd: Cmd) -> Result<String, TmuxError> {
-        process::run_ok(&cmd).map_err(|source| TmuxError::Tmux {
-            socket: self.socket.clone(),
-            source,
-        })
+        self.run_within(cmd, CALL_TIMEOUT)
+    }
+
+    fn run_within(&self, cmd: Cmd, limit: Duration) -> Result<String, TmuxError> {
+        let shown = cmd.display();
+        let out = self.output(cmd, limit)?;
+        if !out.status.success() {
+            return Err(TmuxError::Tmux {
+                socket: self.socket.clone(),
+                source: ProcessError::Failed {
+                    command: shown,
+                    status: out.status.to_string(),
+                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                },
+            });
+        }
+        Ok(out.text())
     }
 
     /// Starts a detached session running `argv` in `cwd`. The variables in `env` are set in
@@ -136,7 +224,7 @@ impl Tmux {
         // again (a fresh server) is then safe.
         let mut attempt = 0;
         let out = loop {
-            match self.run(cmd.clone()) {
+            match self.run_within(cmd.clone(), START_TIMEOUT) {
                 Err(TmuxError::Tmux {
                     source: ProcessError::Failed { stderr, .. },
                     ..
@@ -162,11 +250,18 @@ impl Tmux {
         })
     }
 
-    /// Whether a session of that name exists.
+    /// Whether a session of that name exists; for a server that does not answer, yes (its
+    /// silence is no proof the session ended, and nothing may be called lost for it).
     pub fn has_session(&self, name: &str) -> bool {
         valid_name(name)
-            && process::run(&self.cmd().args(["has-session", "-t", &format!("={name}")]))
-                .is_ok_and(|o| o.status.success())
+            && match self.output(
+                self.cmd().args(["has-session", "-t", &format!("={name}")]),
+                CALL_TIMEOUT,
+            ) {
+                Ok(o) => o.status.success(),
+                Err(TmuxError::NotAnswering { .. }) => true,
+                Err(_) => false,
+            }
     }
 
     /// Kills a session; a session that is already gone is not an error.
@@ -178,11 +273,16 @@ impl Tmux {
             .map(drop)
     }
 
-    /// Names of all sessions on this socket (none when no server runs).
-    pub fn sessions(&self) -> Vec<String> {
-        match process::run(&self.cmd().args(["list-sessions", "-F", "#{session_name}"])) {
-            Ok(out) if out.status.success() => out.text().lines().map(str::to_owned).collect(),
-            _ => Vec::new(),
+    /// Names of all sessions on this socket (none when no server runs; `None` when the
+    /// server does not answer: which sessions live is not known).
+    pub fn sessions(&self) -> Option<Vec<String>> {
+        let cmd = self.cmd().args(["list-sessions", "-F", "#{session_name}"]);
+        match self.output(cmd, CALL_TIMEOUT) {
+            Ok(out) if out.status.success() => {
+                Some(out.text().lines().map(str::to_owned).collect())
+            }
+            Err(TmuxError::NotAnswering { .. }) => None,
+            _ => Some(Vec::new()),
         }
     }
 
@@ -247,27 +347,23 @@ impl Tmux {
         if !valid_name(session) {
             return None;
         }
-        let out = process::run(&self.cmd().args([
+        let cmd = self.cmd().args([
             "display-message",
             "-p",
             "-t",
             &format!("={session}:"),
             format,
-        ]))
-        .ok()?;
+        ]);
+        let out = self.output(cmd, CALL_TIMEOUT).ok()?;
         out.status.success().then(|| out.text().trim().to_owned())
     }
 
     /// When the window of a pane (`%N` pane id) last had output, in seconds since the epoch.
     pub fn window_activity(&self, pane: &str) -> Option<u64> {
-        let out = process::run(&self.cmd().args([
-            "display-message",
-            "-p",
-            "-t",
-            pane,
-            "#{window_activity}",
-        ]))
-        .ok()?;
+        let cmd = self
+            .cmd()
+            .args(["display-message", "-p", "-t", pane, "#{window_activity}"]);
+        let out = self.output(cmd, CALL_TIMEOUT).ok()?;
         out.status
             .success()
             .then(|| out.text().trim().parse().ok())?
@@ -275,7 +371,7 @@ impl Tmux {
 
     /// Stops the whole server on this socket (tests and cleanup).
     pub fn kill_server(&self) {
-        let _ = process::run(&self.cmd().arg("kill-server"));
+        let _ = self.output(self.cmd().arg("kill-server"), CALL_TIMEOUT);
     }
 
     /// The command that attaches a terminal to a session.

@@ -52,7 +52,7 @@ impl Server {
     /// Whether every session has ended within 10 s: a supervisor appends its completion
     /// receipt, then exits, and only then does tmux close its session.
     pub fn sessions_end(&self) -> bool {
-        wait_for(|| self.0.sessions().is_empty() && !self.session_starting())
+        wait_for(|| self.0.sessions().is_some_and(|s| s.is_empty()) && !self.session_starting())
     }
 
     /// Whether a `tmux new-session` on this server is still under way: a launch starts its

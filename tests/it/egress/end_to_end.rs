@@ -41,7 +41,7 @@ fn a_refused_secret_makes_nothing_but_its_receipt_and_is_never_printed() {
         root.join(".vnx-data/worktrees").read_dir().unwrap().count(),
         0
     );
-    assert!(repo.server.0.sessions().is_empty());
+    assert!(repo.server.0.sessions().unwrap().is_empty());
     assert!(events(&repo, "dispatch_started").is_empty());
     let decisions = events(&repo, "egress_decision");
     assert_eq!(decisions.len(), 1);

@@ -289,9 +289,22 @@ fn branches(root: &Path, by_id: &States<'_>) -> Check {
     )
 }
 
-fn sessions(root: &Path, tmux: &Tmux, live: &[String], by_id: &States<'_>) -> Check {
+fn sessions(root: &Path, tmux: &Tmux, live: &Option<Vec<String>>, by_id: &States<'_>) -> Check {
     const NAME: &str = "tmux sessions";
     let socket = tmux.socket();
+    let Some(live) = live else {
+        return Check::fail(
+            NAME,
+            format!(
+                "the tmux server on socket {socket} does not answer (stopped?): which \
+                 dispatches still run there is not known"
+            ),
+            format!(
+                "look at the server's process (`kill -CONT` a stopped one), or `tmux -L \
+                 {socket} kill-server` and `vnx resume` what it ran"
+            ),
+        );
+    };
     let dispatches = root.join(DATA_DIR).join("dispatches");
     let mut running = 0;
     let mut orphans = Vec::new();

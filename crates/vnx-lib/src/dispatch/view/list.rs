@@ -15,11 +15,13 @@ use super::{DispatchState, Proof, State};
 use crate::dispatch::view::lookup::alive_without_session;
 
 /// The tmux sessions alive on each socket dispatches were started on, listed once per
-/// socket. A dispatch whose start records no socket is looked for on the fallback.
+/// socket. A dispatch whose start records no socket is looked for on the fallback. On a
+/// socket whose server does not answer, every session counts as alive: its silence is no
+/// proof a dispatch was lost.
 #[derive(Debug)]
 pub struct Sessions {
     fallback: String,
-    by_socket: std::cell::RefCell<BTreeMap<String, Vec<String>>>,
+    by_socket: std::cell::RefCell<BTreeMap<String, Option<Vec<String>>>>,
 }
 
 impl Sessions {
@@ -38,8 +40,8 @@ impl Sessions {
         cache
             .entry(socket.clone())
             .or_insert_with(|| Tmux::new(socket).sessions())
-            .iter()
-            .any(|s| s == session)
+            .as_ref()
+            .is_none_or(|live| live.iter().any(|s| s == session))
     }
 }
 
