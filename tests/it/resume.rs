@@ -178,3 +178,107 @@ fn a_lost_claude_tui_is_resumed_in_the_session_it_was_told() {
     assert_eq!(started["continues"]["session_id"], told, "{started}");
     assert_eq!(run(repo.vnx().args(["cancel", &next])).code, 0);
 }
+
+/// A detached `slow` demo dispatch whose worker is running: its id.
+fn running_slow(repo: &Repo) -> String {
+    let id = repo.dispatched("slow", true);
+    assert!(
+        crate::common::wait_for(|| crate::common::worker_alive(&id)),
+        "{id}'s worker never ran"
+    );
+    id
+}
+
+/// The pid of the tmux server of `repo`'s socket.
+fn tmux_server_pid(repo: &Repo) -> String {
+    let out = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            repo.server.0.socket(),
+            "display-message",
+            "-p",
+            "#{pid}",
+        ])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(!pid.is_empty(), "no tmux server");
+    pid
+}
+
+/// Waits (up to 60 s) until `status` calls dispatch `id` something other than running.
+fn settled_status(repo: &Repo, id: &str) -> Value {
+    for _ in 0..600 {
+        let s = status(repo, id);
+        if s["status"] != "running" {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    status(repo, id)
+}
+
+/// A tmux server that dies under running workers — killed as a reboot or the OOM killer
+/// would (`kill-server`, or SIGKILL to its process) — hangs up their supervisors. That is no
+/// person's cancel: each dispatch is left lost, nothing recorded, its worker stopped, and
+/// `vnx resume ID` continues it in a follow-up in the same worktree.
+#[test]
+fn dispatches_whose_tmux_server_died_are_resumed_not_cancelled() {
+    for how in ["kill-server", "SIGKILL"] {
+        let repo = Repo::new();
+        let ids = [running_slow(&repo), running_slow(&repo)];
+        if how == "kill-server" {
+            repo.server.0.kill_server();
+        } else {
+            let pid = tmux_server_pid(&repo);
+            let killed = std::process::Command::new("kill")
+                .args(["-9", &pid])
+                .status()
+                .unwrap();
+            assert!(killed.success(), "kill -9 {pid}");
+        }
+        for id in &ids {
+            let state = settled_status(&repo, id);
+            assert_eq!(state["status"], "lost", "{how}: {state:#}");
+            assert!(
+                repo.events("dispatch_completed")
+                    .iter()
+                    .all(|c| c["dispatch_id"] != id.as_str()),
+                "{how}: {id} was recorded as ended"
+            );
+            assert!(
+                crate::common::wait_for(|| !crate::common::worker_alive(id)),
+                "{how}: {id}'s worker was not stopped"
+            );
+        }
+        for id in &ids {
+            let worktree = status(&repo, id)["worktree"].as_str().unwrap().to_owned();
+            let r = run(repo.vnx().args(["resume", id]));
+            assert_eq!(r.code, 0, "{how}: {}{}", r.stdout, r.stderr);
+            let next = r.stdout.trim().to_owned();
+            let started = repo.receipts(&next)[0].clone();
+            assert_eq!(
+                started["continues"]["dispatch_id"],
+                id.as_str(),
+                "{started}"
+            );
+            assert_eq!(started["worktree"], worktree.as_str(), "{started}");
+            assert_eq!(run(repo.vnx().args(["cancel", &next])).code, 0);
+        }
+        repo.verify_ok();
+    }
+}
+
+/// A person's `vnx cancel` of a running dispatch is still recorded `cancelled` by its
+/// supervisor, and `vnx resume` refuses it: that is the one stop that is not interrupted.
+#[test]
+fn a_persons_cancel_is_recorded_cancelled_and_not_resumed() {
+    let repo = Repo::new();
+    let id = running_slow(&repo);
+    let r = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let state = settled_status(&repo, &id);
+    assert_eq!(state["status"], "cancelled", "{state:#}");
+    let r = run(repo.vnx().args(["resume", &id]));
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+}
