@@ -11,7 +11,7 @@ use crate::recover::{KILL_SUPERVISOR, declare, lost_dispatch};
 
 /// A worker that, on its first run, writes half its work and dies with its supervisor (a
 /// crash); told it was interrupted, finishes on top of what it left and reports.
-const INTERRUPTIBLE: &str = "if grep -q 'was interrupted' \"$1\"; then\n\
+pub(crate) const INTERRUPTIBLE: &str = "if grep -q 'was interrupted' \"$1\"; then\n\
     grep -q 'The task, as it was assigned' \"$1\" && cat half.txt > whole.txt && echo second >> whole.txt\n\
     vnx report --status done --summary 'finished after the interruption'\n\
     else\n\

@@ -65,6 +65,16 @@ pub mod conclude {
     pub const COMPLETED_APPENDED: Step = step("conclude", "completed_appended");
 }
 
+/// `vnx resume` of an interrupted dispatch (`dispatch/resume`, `cli/resume`).
+pub mod resume {
+    use super::{Step, step};
+    /// The interrupted dispatch's closing `dispatch_completed` (`closed_for_resume`) is on
+    /// the ledger; the follow-up that continues it is not launched yet.
+    pub const CLOSED: Step = step("resume", "closed");
+    /// The follow-up's start is on the ledger and its pane started; nothing is left to do.
+    pub const CONTINUED: Step = step("resume", "continued");
+}
+
 /// `vnx merge` and its queue.
 pub mod merge {
     use super::{Step, step};
@@ -138,6 +148,8 @@ pub const STEPS: &[Step] = &[
     conclude::WORK_COMMITTED,
     conclude::TORN_DOWN,
     conclude::COMPLETED_APPENDED,
+    resume::CLOSED,
+    resume::CONTINUED,
     merge::RECEIPT_APPENDED,
     merge::COMMIT_FORMED,
     merge::BASE_MOVED,

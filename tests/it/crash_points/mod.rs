@@ -19,6 +19,7 @@ mod pr_merge;
 mod pr_open;
 mod rebase;
 mod release;
+mod resume;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
