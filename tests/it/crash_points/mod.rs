@@ -12,6 +12,7 @@
 mod accept;
 mod conclude;
 mod gate;
+mod give_back;
 mod index;
 mod launch;
 mod merge;
