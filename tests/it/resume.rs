@@ -237,6 +237,7 @@ fn dispatches_whose_tmux_server_died_are_resumed_not_cancelled() {
                 .unwrap();
             assert!(killed.success(), "kill -9 {pid}");
         }
+        assert!(repo.server.gone(), "{how}: the tmux server stayed");
         for id in &ids {
             let state = settled_status(&repo, id);
             assert_eq!(state["status"], "lost", "{how}: {state:#}");
@@ -263,7 +264,8 @@ fn dispatches_whose_tmux_server_died_are_resumed_not_cancelled() {
                 "{started}"
             );
             assert_eq!(started["worktree"], worktree.as_str(), "{started}");
-            assert_eq!(run(repo.vnx().args(["cancel", &next])).code, 0);
+            let c = run(repo.vnx().args(["cancel", &next]));
+            assert_eq!(c.code, 0, "{how}: cancel {next}: {}{}", c.stdout, c.stderr);
         }
         repo.verify_ok();
     }

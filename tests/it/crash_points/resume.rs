@@ -35,11 +35,20 @@ fn a_resume_killed_at_any_step_is_finished_by_its_rerun() {
         // A `tmux new-session` the killed resume had under way still makes its session.
         assert!(crate::common::wait_for(|| !repo.server.session_starting()));
         kill.check_ledger(&repo);
-        assert!(
-            half.exists(),
-            "{step}: the interrupted worker's file is gone"
-        );
+        // In its worktree, or committed on its branch by a follow-up that already finished.
+        let kept = half.exists()
+            || repo
+                .env
+                .git(&["ls-tree", "--name-only", &format!("dispatch/{id}")])
+                .lines()
+                .any(|f| f == "half.txt");
+        assert!(kept, "{step}: the interrupted worker's file is gone");
 
+        // A session the killed launch made ends by itself (its supervisor finds the launch
+        // undone), as does a follow-up's that finished; the server then exits, and must not
+        // take the rerun's session with it.
+        assert!(repo.server.sessions_end(), "{step}: a session stayed");
+        assert!(repo.server.gone(), "{step}: the tmux server stayed");
         let r = run(repo.vnx().args(["resume", &id]));
         assert_eq!(r.code, 0, "{step}: the rerun: {}{}", r.stdout, r.stderr);
         // The latest start continues the chain, and finishes the task in its worktree.
