@@ -33,7 +33,8 @@ use super::settings;
 /// A resume stopped between its close and the follow-up (killed, or the follow-up failed to
 /// launch) is finished by the next: `vnx resume ID` (or with no ID) starts the follow-up of a
 /// dispatch a resume closed and nothing continued, and of a resumed dispatch whose follow-up
-/// was lost in turn, continues that one; one whose follow-up runs or ended is said so.
+/// was lost in turn, continues that one; one whose follow-up runs or ended is said so, as
+/// is one whose end a recovery recorded from its worker's report.
 ///
 /// With no ID, every lost dispatch of the project; `--dry-run` says what would be done and
 /// changes nothing. Exits 0 when each was continued or recovered (or none was lost, or it
@@ -80,7 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .iter()
         .any(|s| s.state == State::Ended(DispatchStatus::Cancelled))
     {
-        let (_, trusted) = settings::attestation(None, &ledger)?;
+        let trusted = trusted_keys(&ledger)?;
         resume::closed_for_resume(&ledger, &states, &trusted)?
     } else {
         Vec::new()
@@ -116,6 +117,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     end.id,
                     end.state.name()
                 ),
+                None if matches!(s.state, State::Ended(_))
+                    && resume::recovered(&ledger, &s.id, &trusted_keys(&ledger)?)? =>
+                {
+                    say!(
+                        "{}  recorded already from its worker's report (recovered): {}",
+                        s.id,
+                        s.state.name()
+                    );
+                }
                 None => {
                     return Err(CliError::usage(format!(
                         "dispatch {} is {}, not lost: nothing interrupted it",
@@ -234,6 +244,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     out.flush()?;
     Ok(worst.into())
+}
+
+/// The keys whose signatures the ledger's receipts are judged by.
+fn trusted_keys(ledger: &std::path::Path) -> Result<Vec<[u8; 32]>, CliError> {
+    Ok(settings::attestation(None, ledger)?.1)
 }
 
 /// Starts the follow-up that continues dispatch `id`, which `vnx resume` closed.

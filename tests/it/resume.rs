@@ -284,3 +284,32 @@ fn a_persons_cancel_is_recorded_cancelled_and_not_resumed() {
     let r = run(repo.vnx().args(["resume", &id]));
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
 }
+
+/// A rerun of `vnx resume ID` that finds the end recorded (its worker had reported, and the
+/// first run recovered it) says so and exits 0: rerunning a finished resume is no mistake.
+#[test]
+fn a_rerun_that_finds_the_end_recorded_exits_0() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "orphan",
+        &format!(
+            "kill -STOP $PPID\necho w > w.txt\n\
+             vnx report --status done --summary 'wrote w'\n{KILL_SUPERVISOR}"
+        ),
+    );
+    let id = lost_dispatch(&repo, "orphan");
+    let r = run(repo.vnx().args(["resume", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(status(&repo, &id)["status"], "done");
+    let r = run(repo.vnx().args(["resume", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("{id}  recorded already from its worker's report")),
+        "{}",
+        r.stderr
+    );
+}

@@ -89,33 +89,65 @@ pub fn closed_for_resume(
     states: &[DispatchState],
     trusted: &[[u8; 32]],
 ) -> Result<Vec<(DispatchId, Option<DispatchId>)>, LedgerError> {
-    use crate::dispatch::fold::{CiteReader, Records};
     let candidates: Vec<&DispatchState> = states
         .iter()
         .filter(|s| s.state == State::Ended(DispatchStatus::Cancelled))
         .collect();
-    if candidates.is_empty() {
+    let ids: Vec<&DispatchId> = candidates.iter().map(|s| &s.id).collect();
+    let completions = attested_completions(ledger, &ids, trusted)?;
+    Ok(candidates
+        .into_iter()
+        .filter(|s| {
+            completions.iter().any(|(id, c)| {
+                *id == s.id
+                    && c.closed_for_resume == Some(true)
+                    && c.completion_signal == CompletionSignal::ClosedLost
+            })
+        })
+        .map(|s| (s.id.clone(), s.continued_by.clone()))
+        .collect())
+}
+
+/// Whether dispatch `id`'s end was recorded by a recovery from its worker's sealed report
+/// (`vnx recover`, or `vnx resume` of a lost dispatch whose worker had reported): its
+/// completion, signed by a key in `trusted`, is `recovered`.
+pub fn recovered(
+    ledger: &Path,
+    id: &DispatchId,
+    trusted: &[[u8; 32]],
+) -> Result<bool, LedgerError> {
+    Ok(attested_completions(ledger, &[id], trusted)?
+        .iter()
+        .any(|(_, c)| c.recovered.is_some()))
+}
+
+/// The last `dispatch_completed` of each of `ids` that a key in `trusted` signed.
+fn attested_completions(
+    ledger: &Path,
+    ids: &[&DispatchId],
+    trusted: &[[u8; 32]],
+) -> Result<Vec<(DispatchId, DispatchCompleted)>, LedgerError> {
+    use crate::dispatch::fold::{CiteReader, Records};
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = candidates.iter().map(|s| s.id.as_str()).collect();
-    let records = Records::read_only(ledger, &ids)?;
+    let names: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let records = Records::read_only(ledger, &names)?;
     let reader = CiteReader::open(ledger)?;
     let mut found = Vec::new();
-    for s in candidates {
-        let Some(cite) = records.get(&s.id).and_then(|r| r.completion) else {
+    for id in ids {
+        let Some(cite) = records.get(id).and_then(|r| r.completion) else {
             continue;
         };
         let line = reader.read(cite)?;
         let Some(object) = crate::ledger::json::object_of_line(&line) else {
             continue;
         };
-        let closed = crate::ledger::attest::check(&object, trusted).is_valid()
-            && receipts::read::<DispatchCompleted>(&object).is_some_and(|c| {
-                c.receipt.closed_for_resume == Some(true)
-                    && c.receipt.completion_signal == CompletionSignal::ClosedLost
-            });
-        if closed {
-            found.push((s.id.clone(), s.continued_by.clone()));
+        if !crate::ledger::attest::check(&object, trusted).is_valid() {
+            continue;
+        }
+        if let Some(c) = receipts::read::<DispatchCompleted>(&object) {
+            found.push(((*id).clone(), c.receipt));
         }
     }
     Ok(found)
