@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             unreachable |= code != ExitCode::SUCCESS;
             continue;
         }
-        match cancel::cancel(&ledger, s, &tmux, &attestor)? {
+        match cancel::cancel(&ledger, &project.data_dir(), s, &tmux, &attestor)? {
             Cancelled::Signalled(pid) => {
                 super::output::say!("{}: told its supervisor (pid {pid}) to stop", s.id);
                 signalled.push(s.id.clone());
@@ -115,7 +115,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     // running one), or its wait closed.
                     let now = view::list(&ledger, &tmux)?;
                     let again = match now.iter().find(|n| n.id == s.id) {
-                        Some(n) => Some(cancel::cancel(&ledger, n, &tmux, &attestor)?),
+                        Some(n) => Some(cancel::cancel(
+                            &ledger,
+                            &project.data_dir(),
+                            n,
+                            &tmux,
+                            &attestor,
+                        )?),
                         None => None,
                     };
                     if let Some(Cancelled::Signalled(pid)) = again {

@@ -137,7 +137,7 @@ pub fn scan(e: &ScanError) -> Exit {
 pub fn dispatch(e: &DispatchError) -> Exit {
     use DispatchError as E;
     match e {
-        E::Uncommitted { .. } => Exit::Failed,
+        E::Uncommitted { .. } | E::Interrupted { .. } => Exit::Failed,
         E::Refused { .. }
         | E::EgressRefused { .. }
         | E::PinnedModel { .. }

@@ -244,7 +244,13 @@ fn settle_blocked(ctx: &Context<'_>, id: &DispatchId) -> Result<Option<State>, C
         .map(|b| b.describe())
         .unwrap_or_default();
     say!("{id} is blocked ({waiting}): cancelling it to follow it up");
-    vnx::dispatch::cancel::cancel(ctx.ledger, &state, ctx.tmux, ctx.attestor)?;
+    vnx::dispatch::cancel::cancel(
+        ctx.ledger,
+        &ctx.project.data_dir(),
+        &state,
+        ctx.tmux,
+        ctx.attestor,
+    )?;
     view::wait(ctx.ledger, std::slice::from_ref(id), ctx.tmux, false)?;
     Ok(find()?.map(|s| s.state))
 }

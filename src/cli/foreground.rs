@@ -142,7 +142,13 @@ pub(super) fn wait_or_interrupt(
         let states = view::list(ledger, tmux)?;
         if let Some(state) = states.iter().find(|s| s.id == *id) {
             say!("cancelling {id}");
-            let done = vnx::dispatch::cancel::cancel(ledger, state, tmux, ctx.attestor)?;
+            let done = vnx::dispatch::cancel::cancel(
+                ledger,
+                &ctx.project.data_dir(),
+                state,
+                tmux,
+                ctx.attestor,
+            )?;
             if done == vnx::dispatch::cancel::Cancelled::Queued {
                 queue::cancel(ctx, id)?;
             }

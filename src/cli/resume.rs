@@ -5,8 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use vnx::dispatch::resume;
+use vnx::dispatch::state::{DispatchState, State};
 use vnx::dispatch::supervise::recover::{self, Recovery};
 use vnx::dispatch::view;
+use vnx::ids::DispatchId;
+use vnx::receipts::DispatchStatus;
 use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
@@ -27,9 +30,16 @@ use super::settings;
 /// resumed: its end is recorded from the sealed report, as `vnx recover` does. Nothing is
 /// removed: the worktree and branch stay as the worker left them.
 ///
+/// A resume stopped between its close and the follow-up (killed, or the follow-up failed to
+/// launch) is finished by the next: `vnx resume ID` (or with no ID) starts the follow-up of a
+/// dispatch a resume closed and nothing continued, and of a resumed dispatch whose follow-up
+/// was lost in turn, continues that one; one whose follow-up runs or ended is said so, as
+/// is one whose end a recovery recorded from its worker's report.
+///
 /// With no ID, every lost dispatch of the project; `--dry-run` says what would be done and
-/// changes nothing. Exits 0 when each was continued or recovered (or none was lost), 1 when
-/// one could not be, 2 for an id never dispatched or not lost, 3 when recording failed.
+/// changes nothing. Exits 0 when each was continued or recovered (or none was lost, or it
+/// was continued already), 1 when one could not be, 2 for an id never dispatched or never
+/// interrupted, 3 when recording failed.
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx resume --dry-run")]
 pub struct Args {
@@ -65,27 +75,78 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let chosen: Vec<&vnx::dispatch::state::DispatchState> = if ids.is_empty() {
-        states.iter().collect()
+    // Dispatches an earlier resume closed: continued, or not yet when it was killed between
+    // its close and the follow-up's launch.
+    let closes = if states
+        .iter()
+        .any(|s| s.state == State::Ended(DispatchStatus::Cancelled))
+    {
+        let trusted = trusted_keys(&ledger)?;
+        resume::closed_for_resume(&ledger, &states, &trusted)?
     } else {
-        let named = super::error::named_dispatches(&states, &ids)?;
-        if let Some(s) = named
-            .iter()
-            .find(|s| s.state != vnx::dispatch::state::State::Lost)
-        {
-            return Err(CliError::usage(format!(
-                "dispatch {} is {}, not lost: nothing interrupted it",
-                s.id,
-                s.state.name()
-            ))
-            .with_hint(format!("`vnx status {}` shows it", s.id)));
-        }
-        named
+        Vec::new()
     };
-    let chosen: Vec<_> = chosen.into_iter().cloned().collect();
+    let unfollowed: Vec<&DispatchId> = closes
+        .iter()
+        .filter(|(_, next)| next.is_none())
+        .map(|(id, _)| id)
+        .collect();
+    let mut chosen: Vec<DispatchState> = Vec::new();
+    if ids.is_empty() {
+        chosen.extend(
+            states
+                .iter()
+                .filter(|s| s.state == State::Lost || unfollowed.contains(&&s.id))
+                .cloned(),
+        );
+    } else {
+        for s in super::error::named_dispatches(&states, &ids)? {
+            if s.state == State::Lost || unfollowed.contains(&&s.id) {
+                chosen.push(s.clone());
+                continue;
+            }
+            let resumed = closes
+                .iter()
+                .any(|(id, next)| *id == s.id && next.is_some());
+            match resume::chain_end(&states, &s.id).filter(|_| resumed) {
+                // Its follow-up was lost in turn: that one is what is left to continue.
+                Some(end) if end.state == State::Lost => chosen.push(end.clone()),
+                Some(end) => say!(
+                    "{}  resumed already: {} continues it ({})",
+                    s.id,
+                    end.id,
+                    end.state.name()
+                ),
+                None if matches!(s.state, State::Ended(_))
+                    && resume::recovered(&ledger, &s.id, &trusted_keys(&ledger)?)? =>
+                {
+                    say!(
+                        "{}  recorded already from its worker's report (recovered): {}",
+                        s.id,
+                        s.state.name()
+                    );
+                }
+                None => {
+                    return Err(CliError::usage(format!(
+                        "dispatch {} is {}, not lost: nothing interrupted it",
+                        s.id,
+                        s.state.name()
+                    ))
+                    .with_hint(format!("`vnx status {}` shows it", s.id)));
+                }
+            }
+        }
+    }
     let data_dir = project.data_dir();
     let interrupted = resume::interrupted(&data_dir, &chosen);
-    if interrupted.is_empty() {
+    let half_done: Vec<&DispatchState> = chosen
+        .iter()
+        .filter(|s| unfollowed.contains(&&s.id))
+        .collect();
+    if interrupted.is_empty() && half_done.is_empty() {
+        if chosen.is_empty() && !ids.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
         say!("no interrupted dispatches: none is lost");
         return Ok(ExitCode::SUCCESS);
     }
@@ -111,6 +172,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 escape(i.model.as_deref().unwrap_or("-"))
             ))?;
         }
+        for s in &half_done {
+            out.line(&format!(
+                "{}  {} {}  closed by a resume that stopped before its follow-up: would start \
+                 it in its worktree (`vnx follow-up {} --detach`)",
+                s.id,
+                escape(s.provider.as_deref().unwrap_or("")),
+                escape(s.model.as_deref().unwrap_or("-")),
+                s.id
+            ))?;
+        }
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -118,6 +189,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let repo = Repo::for_project(&project)?;
     let config = project.load_config()?;
     let mut worst = Exit::Ok;
+    let mut note = |result: Result<(), CliError>, out: &mut Out| -> Result<(), CliError> {
+        if let Err(e) = result {
+            out.flush()?;
+            worst = worst.max(e.exit_status());
+            let _ = e.report();
+        }
+        Ok(())
+    };
     for i in &interrupted {
         let state = chosen.iter().find(|s| s.id == i.id).expect("chosen");
         let result = if i.reported {
@@ -138,54 +217,64 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 })
                 .map_err(CliError::from)
         } else {
-            continue_interrupted(
-                &ledger,
-                &data_dir,
-                &attestor,
-                i,
-                args.tmux_socket.as_deref(),
-            )
+            resume::close(&ledger, &i.id, &attestor)
+                .map_err(|e| CliError::from(e).context(format!("could not close {}", i.id)))
+                .and_then(|_| {
+                    say!(
+                        "{}  interrupted: closed; continuing it in its worktree ({} {})",
+                        i.id,
+                        escape(&i.provider),
+                        escape(i.model.as_deref().unwrap_or("-"))
+                    );
+                    follow(&data_dir, &i.id, args.tmux_socket.as_deref())
+                })
         };
-        if let Err(e) = result {
-            out.flush()?;
-            worst = worst.max(e.exit_status());
-            let _ = e.report();
-        }
+        note(result, &mut out)?;
+    }
+    for s in &half_done {
+        say!(
+            "{}  closed by a resume that stopped before its follow-up: continuing it in its \
+             worktree ({} {})",
+            s.id,
+            escape(s.provider.as_deref().unwrap_or("")),
+            escape(s.model.as_deref().unwrap_or("-"))
+        );
+        let result = follow(&data_dir, &s.id, args.tmux_socket.as_deref());
+        note(result, &mut out)?;
     }
     out.flush()?;
     Ok(worst.into())
 }
 
-/// Closes interrupted dispatch `i` and starts the follow-up that continues it.
-fn continue_interrupted(
-    ledger: &std::path::Path,
+/// The keys whose signatures the ledger's receipts are judged by.
+fn trusted_keys(ledger: &std::path::Path) -> Result<Vec<[u8; 32]>, CliError> {
+    Ok(settings::attestation(None, ledger)?.1)
+}
+
+/// Starts the follow-up that continues dispatch `id`, which `vnx resume` closed.
+fn follow(
     data_dir: &std::path::Path,
-    attestor: &vnx::ledger::attest::Attestor,
-    i: &resume::Interrupted,
+    id: &DispatchId,
     tmux_socket: Option<&str>,
 ) -> Result<(), CliError> {
-    resume::close(ledger, &i.id, attestor)
-        .map_err(|e| CliError::from(e).context(format!("could not close {}", i.id)))?;
-    say!(
-        "{}  interrupted: closed; continuing it in its worktree ({} {})",
-        i.id,
-        escape(&i.provider),
-        escape(i.model.as_deref().unwrap_or("-"))
-    );
     let mut line: Vec<String> = vec![
-        i.id.to_string(),
+        id.to_string(),
         "--detach".into(),
         "--title".into(),
-        format!("resume {}", i.id),
+        format!("resume {id}"),
         "--instruction".into(),
-        resume::instruction(data_dir, &i.id),
+        resume::instruction(data_dir, id),
     ];
     if let Some(socket) = tmux_socket {
         line.extend(["--tmux-socket".into(), socket.to_owned()]);
     }
     let parsed = FollowUpLine::try_parse_from(&line)
-        .map_err(|e| CliError::new(format!("could not continue {}", i.id)).with_cause(&e))?;
+        .map_err(|e| CliError::new(format!("could not continue {id}")).with_cause(&e))?;
     super::follow_up::run(parsed.args)
-        .map(|_| ())
-        .map_err(|e| e.context(format!("{} was closed but not continued", i.id)))
+        .map(|_| vnx::steps::reached(vnx::steps::resume::CONTINUED))
+        .map_err(|e| {
+            e.context(format!(
+                "{id} was closed but not continued (`vnx resume {id}` tries again)"
+            ))
+        })
 }

@@ -123,7 +123,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             None => return Ok(ExitCode::SUCCESS),
         },
     };
-    // Closing the pane (tmux kill-session) sends SIGHUP: stop the worker, then record it.
+    // Closing the pane (tmux kill-session, or its server dying) sends SIGHUP: the worker is
+    // stopped, and only a `vnx cancel` (its request file) makes that a recorded cancel.
     let cancel = Arc::new(AtomicBool::new(false));
     for signal in [SIGHUP, SIGTERM, SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&cancel))

@@ -244,6 +244,7 @@ fn completed() -> DispatchCompleted {
         }),
         report_rejected: Some(s("sealed for another dispatch")),
         recovered: Some(s("recorded by `vnx recover` from the sealed report")),
+        closed_for_resume: Some(true),
         session_id: Some(s("5f1e")),
         token_usage: Some(usage()),
         token_usage_source: Some(vnx::receipts::UsageSource::SessionFile),

@@ -11,7 +11,7 @@ use crate::recover::{KILL_SUPERVISOR, declare, lost_dispatch};
 
 /// A worker that, on its first run, writes half its work and dies with its supervisor (a
 /// crash); told it was interrupted, finishes on top of what it left and reports.
-const INTERRUPTIBLE: &str = "if grep -q 'was interrupted' \"$1\"; then\n\
+pub(crate) const INTERRUPTIBLE: &str = "if grep -q 'was interrupted' \"$1\"; then\n\
     grep -q 'The task, as it was assigned' \"$1\" && cat half.txt > whole.txt && echo second >> whole.txt\n\
     vnx report --status done --summary 'finished after the interruption'\n\
     else\n\
@@ -177,4 +177,139 @@ fn a_lost_claude_tui_is_resumed_in_the_session_it_was_told() {
     let started = repo.receipts(&next)[0].clone();
     assert_eq!(started["continues"]["session_id"], told, "{started}");
     assert_eq!(run(repo.vnx().args(["cancel", &next])).code, 0);
+}
+
+/// A detached `slow` demo dispatch whose worker is running: its id.
+fn running_slow(repo: &Repo) -> String {
+    let id = repo.dispatched("slow", true);
+    assert!(
+        crate::common::wait_for(|| crate::common::worker_alive(&id)),
+        "{id}'s worker never ran"
+    );
+    id
+}
+
+/// The pid of the tmux server of `repo`'s socket.
+fn tmux_server_pid(repo: &Repo) -> String {
+    let out = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            repo.server.0.socket(),
+            "display-message",
+            "-p",
+            "#{pid}",
+        ])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(!pid.is_empty(), "no tmux server");
+    pid
+}
+
+/// Waits (up to 60 s) until `status` calls dispatch `id` something other than running.
+fn settled_status(repo: &Repo, id: &str) -> Value {
+    for _ in 0..600 {
+        let s = status(repo, id);
+        if s["status"] != "running" {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    status(repo, id)
+}
+
+/// A tmux server that dies under running workers — killed as a reboot or the OOM killer
+/// would (`kill-server`, or SIGKILL to its process) — hangs up their supervisors. That is no
+/// person's cancel: each dispatch is left lost, nothing recorded, its worker stopped, and
+/// `vnx resume ID` continues it in a follow-up in the same worktree.
+#[test]
+fn dispatches_whose_tmux_server_died_are_resumed_not_cancelled() {
+    for how in ["kill-server", "SIGKILL"] {
+        let repo = Repo::new();
+        let ids = [running_slow(&repo), running_slow(&repo)];
+        if how == "kill-server" {
+            repo.server.0.kill_server();
+        } else {
+            let pid = tmux_server_pid(&repo);
+            let killed = std::process::Command::new("kill")
+                .args(["-9", &pid])
+                .status()
+                .unwrap();
+            assert!(killed.success(), "kill -9 {pid}");
+        }
+        assert!(repo.server.gone(), "{how}: the tmux server stayed");
+        for id in &ids {
+            let state = settled_status(&repo, id);
+            assert_eq!(state["status"], "lost", "{how}: {state:#}");
+            assert!(
+                repo.events("dispatch_completed")
+                    .iter()
+                    .all(|c| c["dispatch_id"] != id.as_str()),
+                "{how}: {id} was recorded as ended"
+            );
+            assert!(
+                crate::common::wait_for(|| !crate::common::worker_alive(id)),
+                "{how}: {id}'s worker was not stopped"
+            );
+        }
+        for id in &ids {
+            let worktree = status(&repo, id)["worktree"].as_str().unwrap().to_owned();
+            let r = run(repo.vnx().args(["resume", id]));
+            assert_eq!(r.code, 0, "{how}: {}{}", r.stdout, r.stderr);
+            let next = r.stdout.trim().to_owned();
+            let started = repo.receipts(&next)[0].clone();
+            assert_eq!(
+                started["continues"]["dispatch_id"],
+                id.as_str(),
+                "{started}"
+            );
+            assert_eq!(started["worktree"], worktree.as_str(), "{started}");
+            let c = run(repo.vnx().args(["cancel", &next]));
+            assert_eq!(c.code, 0, "{how}: cancel {next}: {}{}", c.stdout, c.stderr);
+        }
+        repo.verify_ok();
+    }
+}
+
+/// A person's `vnx cancel` of a running dispatch is still recorded `cancelled` by its
+/// supervisor, and `vnx resume` refuses it: that is the one stop that is not interrupted.
+#[test]
+fn a_persons_cancel_is_recorded_cancelled_and_not_resumed() {
+    let repo = Repo::new();
+    let id = running_slow(&repo);
+    let r = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let state = settled_status(&repo, &id);
+    assert_eq!(state["status"], "cancelled", "{state:#}");
+    let r = run(repo.vnx().args(["resume", &id]));
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+}
+
+/// A rerun of `vnx resume ID` that finds the end recorded (its worker had reported, and the
+/// first run recovered it) says so and exits 0: rerunning a finished resume is no mistake.
+#[test]
+fn a_rerun_that_finds_the_end_recorded_exits_0() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(
+        &repo,
+        tools.path(),
+        "orphan",
+        &format!(
+            "kill -STOP $PPID\necho w > w.txt\n\
+             vnx report --status done --summary 'wrote w'\n{KILL_SUPERVISOR}"
+        ),
+    );
+    let id = lost_dispatch(&repo, "orphan");
+    let r = run(repo.vnx().args(["resume", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(status(&repo, &id)["status"], "done");
+    let r = run(repo.vnx().args(["resume", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("{id}  recorded already from its worker's report")),
+        "{}",
+        r.stderr
+    );
 }

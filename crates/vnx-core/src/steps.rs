@@ -65,6 +65,28 @@ pub mod conclude {
     pub const COMPLETED_APPENDED: Step = step("conclude", "completed_appended");
 }
 
+/// `vnx resume` of an interrupted dispatch (`dispatch/resume`, `cli/resume`).
+pub mod resume {
+    use super::{Step, step};
+    /// The interrupted dispatch's closing `dispatch_completed` (`closed_for_resume`) is on
+    /// the ledger; the follow-up that continues it is not launched yet.
+    pub const CLOSED: Step = step("resume", "closed");
+    /// The follow-up's start is on the ledger and its pane started; nothing is left to do.
+    pub const CONTINUED: Step = step("resume", "continued");
+}
+
+/// A finished dispatch's worktree given back to its pool at teardown
+/// (`worktree/pool/release`), by its supervisor or by `vnx recover`.
+pub mod give_back {
+    use super::{Step, step};
+    /// The worktree's HEAD is detached at the dispatch's head (its branch checked out
+    /// nowhere); the worktree is still at the dispatch's path.
+    pub const HEAD_DETACHED: Step = step("give_back", "head_detached");
+    /// The worktree is moved into the pool, unproven; its lease is not removed yet, and the
+    /// completion is not on the ledger.
+    pub const MOVED: Step = step("give_back", "moved");
+}
+
 /// `vnx merge` and its queue.
 pub mod merge {
     use super::{Step, step};
@@ -136,8 +158,12 @@ pub const STEPS: &[Step] = &[
     rebase::BASE_MERGED,
     conclude::WORKER_STOPPED,
     conclude::WORK_COMMITTED,
+    give_back::HEAD_DETACHED,
+    give_back::MOVED,
     conclude::TORN_DOWN,
     conclude::COMPLETED_APPENDED,
+    resume::CLOSED,
+    resume::CONTINUED,
     merge::RECEIPT_APPENDED,
     merge::COMMIT_FORMED,
     merge::BASE_MOVED,

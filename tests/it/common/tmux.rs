@@ -55,6 +55,26 @@ impl Server {
         wait_for(|| self.0.sessions().is_some_and(|s| s.is_empty()) && !self.session_starting())
     }
 
+    /// Whether, within 10 s, no tmux server process for this socket is left (one killed, or
+    /// one whose last session ended, exits a moment later: a session made meanwhile on it
+    /// would be hung up with it).
+    pub fn gone(&self) -> bool {
+        wait_for(|| {
+            let Ok(entries) = std::fs::read_dir("/proc") else {
+                return true;
+            };
+            !entries.flatten().any(|e| {
+                let server = std::fs::read_to_string(e.path().join("comm"))
+                    .is_ok_and(|c| c.trim() == "tmux: server");
+                server
+                    && std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                        c.split(|b| *b == 0)
+                            .any(|a| a == self.0.socket().as_bytes())
+                    })
+            })
+        })
+    }
+
     /// Whether a `tmux new-session` on this server is still under way: a launch starts its
     /// session on another thread, and one killed meanwhile leaves that client running, so its
     /// session may appear after the launcher died (and then end by itself, as its supervisor

@@ -8,7 +8,7 @@ use super::merge::GATES;
 use super::{Doctor, Kill, run_doctors_command, settled, steps_of};
 use crate::common::{Repo, configure, run};
 
-const POOL: &str = "worktree:\n  pool:\n    size: 1\n";
+pub(super) const POOL: &str = "worktree:\n  pool:\n    size: 1\n";
 
 /// A detached `dirty` dispatch `id` whose supervisor is armed by `kill`.
 fn dispatch_killed(repo: &Repo, kill: &Kill, id: &str) {
@@ -47,7 +47,13 @@ fn ended_done(repo: &Repo, id: &str, what: &str) {
 }
 
 fn supervisor_killed_at_each_step(config: &str) {
-    for step in steps_of("conclude") {
+    supervisor_killed_at(&steps_of("conclude"), config);
+}
+
+/// A `dirty` dispatch's supervisor killed at each of `steps` in its end, with `config`: its
+/// work is kept, and what doctor names records it done; it merges.
+pub(super) fn supervisor_killed_at(steps: &[vnx::steps::Step], config: &str) {
+    for &step in steps {
         let repo = Repo::new();
         configure(&repo, config);
         if config.contains("pool") {
@@ -81,9 +87,19 @@ fn a_supervisor_killed_while_giving_its_worktree_back_to_the_pool_is_recovered_a
 
 #[test]
 fn a_recovery_killed_at_any_step_of_the_end_it_records_is_finished_by_another() {
-    for step in steps_of("conclude") {
+    recovery_killed_at(&steps_of("conclude"), GATES);
+}
+
+/// A lost dispatch's `vnx recover` killed at each of `steps`, with `config`: another
+/// recovery, or what doctor names, records it done; it merges.
+pub(super) fn recovery_killed_at(steps: &[vnx::steps::Step], config: &str) {
+    for &step in steps {
         let repo = Repo::new();
-        configure(&repo, GATES);
+        configure(&repo, config);
+        if config.contains("pool") {
+            let r = run(repo.vnx().args(["pool", "fill"]));
+            assert_eq!(r.code, 0, "{}", r.stderr);
+        }
         let id = "D-00000c0d";
         // The supervisor dies before it records anything: the dispatch is lost, reported.
         let first = Kill::at(&repo, vnx::steps::conclude::WORKER_STOPPED);

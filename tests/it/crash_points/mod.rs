@@ -12,6 +12,7 @@
 mod accept;
 mod conclude;
 mod gate;
+mod give_back;
 mod index;
 mod launch;
 mod merge;
@@ -19,6 +20,7 @@ mod pr_merge;
 mod pr_open;
 mod rebase;
 mod release;
+mod resume;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -606,6 +606,11 @@ pub struct DispatchCompleted {
     /// (from the sealed report, teardown done then): what it found, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered: Option<String>,
+    /// Set when `vnx resume` closed a lost dispatch to continue it in a follow-up: the next
+    /// `vnx resume` of it starts that follow-up if none was started (the resume was killed
+    /// between its close and the follow-up's launch). Absent from every other completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_for_resume: Option<bool>,
     /// The CLI's session (or thread) id, for resuming.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
@@ -693,6 +698,7 @@ impl DispatchCompleted {
             report: None,
             report_rejected: None,
             recovered: None,
+            closed_for_resume: None,
             session_id: None,
             token_usage: None,
             token_usage_source: None,

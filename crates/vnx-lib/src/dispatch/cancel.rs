@@ -1,6 +1,9 @@
-//! Cancelling a dispatch: a running one is told to stop (SIGTERM to its supervisor, found
-//! through the tmux socket and session its start records), which stops the worker's whole
-//! process group, classifies the teardown as usual and records `cancelled`; a lost one (no
+//! Cancelling a dispatch: a running one is told to stop (a request file in its dispatch
+//! directory, then SIGTERM to its supervisor, found through the tmux socket and session its
+//! start records), which stops the worker's whole process group, classifies the teardown as
+//! usual and records `cancelled`; a supervisor stopped by a signal without that request (a
+//! hangup as tmux dies, a reboot's SIGTERM) records nothing, and the dispatch is lost, for
+//! `vnx resume` (ADR 0068); a lost one (no
 //! session, no supervisor, no worker) is closed with a `dispatch_completed` of its own, so
 //! that nothing goes on calling it lost. Its worktree is left as it is, for
 //! `vnx worktree-release`. A queued one is taken out of the queue by `queue::cancel`.
@@ -32,9 +35,23 @@ pub enum Cancelled {
     Expired,
 }
 
-/// Cancels one dispatch, as `state` (from [`crate::dispatch::view::list`]) shows it.
+/// The file `vnx cancel` writes in a running dispatch's directory before it signals the
+/// supervisor: what tells a person's cancel from a signal nobody in vnx sent.
+pub const REQUEST: &str = "cancel-requested";
+
+/// Whether a person asked to cancel the dispatch whose directory is `dispatch_dir`.
+pub fn requested(dispatch_dir: &Path) -> bool {
+    dispatch_dir
+        .join(REQUEST)
+        .symlink_metadata()
+        .is_ok_and(|m| m.is_file())
+}
+
+/// Cancels one dispatch, as `state` (from [`crate::dispatch::view::list`]) shows it;
+/// `data_dir` is the project's `.vnx-data`, which holds its dispatch directory.
 pub fn cancel(
     ledger: &Path,
+    data_dir: &Path,
     state: &DispatchState,
     fallback: &Tmux,
     attestor: &Attestor,
@@ -52,6 +69,13 @@ pub fn cancel(
                     tmux.socket()
                 )));
             };
+            let request = data_dir.join("dispatches").join(&state.id).join(REQUEST);
+            if let Err(e) = crate::files::write_atomic_private(&request, b"vnx cancel\n", false) {
+                return Ok(Cancelled::Unreachable(format!(
+                    "could not write {}: {e}",
+                    request.display()
+                )));
+            }
             Ok(match crate::process::terminate(pid) {
                 Ok(()) => Cancelled::Signalled(pid),
                 Err(e) => Cancelled::Unreachable(format!("could not signal pid {pid}: {e}")),

@@ -76,6 +76,16 @@ pub enum DispatchError {
         /// What the commit said.
         why: String,
     },
+    /// The supervisor was stopped by a signal no `vnx cancel` asked for (its tmux server died,
+    /// the machine shuts down): the worker was stopped and nothing recorded, so the dispatch
+    /// reads lost and `vnx resume` continues it.
+    #[error("dispatch {id} was interrupted, and nothing recorded: {why}")]
+    Interrupted {
+        /// The dispatch.
+        id: crate::ids::DispatchId,
+        /// What stopped it.
+        why: String,
+    },
     /// The repository has no `.vnx/config.yaml`.
     #[error("{path} is not initialised for vnx")]
     NotInitialised {
@@ -250,6 +260,9 @@ impl DispatchError {
             DispatchError::Uncommitted { id, .. } => Some(format!(
                 "free space on the repository's filesystem: the next vnx command then commits \
                  the work and records the end (or `vnx recover {id}`)"
+            )),
+            DispatchError::Interrupted { id, .. } => Some(format!(
+                "`vnx resume {id}` continues it in a follow-up in its worktree"
             )),
             DispatchError::Port(start::ports::PortError::Exhausted { .. }) => Some(
                 "widen `worktree.ports` in .vnx/config.yaml, or wait for a dispatch to end".into(),

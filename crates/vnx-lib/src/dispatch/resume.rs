@@ -2,7 +2,9 @@
 //! or the machine restarted or crashed) found, each closed with a signed completion that says
 //! so, and the instruction of the follow-up that continues it in its worktree and its CLI's
 //! session. A lost dispatch whose worker had reported was not interrupted: `vnx recover`
-//! records its end from the sealed report.
+//! records its end from the sealed report. The close says it is a resume's
+//! (`closed_for_resume`), so a resume killed before its follow-up started is finished by the
+//! next one ([`closed_for_resume`]).
 
 use std::path::Path;
 
@@ -57,6 +59,7 @@ pub fn interrupted(data_dir: &Path, states: &[DispatchState]) -> Vec<Interrupted
 pub fn close(ledger: &Path, id: &DispatchId, attestor: &Attestor) -> Result<String, LedgerError> {
     let closing = receipts::write(&DispatchCompleted {
         session_id: told_session(ledger, id)?,
+        closed_for_resume: Some(true),
         failure_reason: Some(
             "its worker was interrupted: its supervisor was lost (killed, or the machine \
              restarted) before it recorded an end; closed by `vnx resume`, which continues it \
@@ -70,11 +73,102 @@ pub fn close(ledger: &Path, id: &DispatchId, attestor: &Attestor) -> Result<Stri
         )
     });
     let appended = Ledger::new(ledger).append(&attestor.attest(&closing, &now_utc))?;
+    crate::steps::reached(crate::steps::resume::CLOSED);
     Ok(appended
         .lines
         .last()
         .map(|l| l.entry_hash.clone())
         .unwrap_or_default())
+}
+
+/// Of the ended dispatches among `states`, those `vnx resume` closed to continue them (their
+/// completion is `closed_for_resume`, signed by a key in `trusted`), each with the follow-up
+/// that continued it, `None` when the resume was killed before it started one.
+pub fn closed_for_resume(
+    ledger: &Path,
+    states: &[DispatchState],
+    trusted: &[[u8; 32]],
+) -> Result<Vec<(DispatchId, Option<DispatchId>)>, LedgerError> {
+    let candidates: Vec<&DispatchState> = states
+        .iter()
+        .filter(|s| s.state == State::Ended(DispatchStatus::Cancelled))
+        .collect();
+    let ids: Vec<&DispatchId> = candidates.iter().map(|s| &s.id).collect();
+    let completions = attested_completions(ledger, &ids, trusted)?;
+    Ok(candidates
+        .into_iter()
+        .filter(|s| {
+            completions.iter().any(|(id, c)| {
+                *id == s.id
+                    && c.closed_for_resume == Some(true)
+                    && c.completion_signal == CompletionSignal::ClosedLost
+            })
+        })
+        .map(|s| (s.id.clone(), s.continued_by.clone()))
+        .collect())
+}
+
+/// Whether dispatch `id`'s end was recorded by a recovery from its worker's sealed report
+/// (`vnx recover`, or `vnx resume` of a lost dispatch whose worker had reported): its
+/// completion, signed by a key in `trusted`, is `recovered`.
+pub fn recovered(
+    ledger: &Path,
+    id: &DispatchId,
+    trusted: &[[u8; 32]],
+) -> Result<bool, LedgerError> {
+    Ok(attested_completions(ledger, &[id], trusted)?
+        .iter()
+        .any(|(_, c)| c.recovered.is_some()))
+}
+
+/// The last `dispatch_completed` of each of `ids` that a key in `trusted` signed.
+fn attested_completions(
+    ledger: &Path,
+    ids: &[&DispatchId],
+    trusted: &[[u8; 32]],
+) -> Result<Vec<(DispatchId, DispatchCompleted)>, LedgerError> {
+    use crate::dispatch::fold::{CiteReader, Records};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let records = Records::read_only(ledger, &names)?;
+    let reader = CiteReader::open(ledger)?;
+    let mut found = Vec::new();
+    for id in ids {
+        let Some(cite) = records.get(id).and_then(|r| r.completion) else {
+            continue;
+        };
+        let line = reader.read(cite)?;
+        let Some(object) = crate::ledger::json::object_of_line(&line) else {
+            continue;
+        };
+        if !crate::ledger::attest::check(&object, trusted).is_valid() {
+            continue;
+        }
+        if let Some(c) = receipts::read::<DispatchCompleted>(&object) {
+            found.push(((*id).clone(), c.receipt));
+        }
+    }
+    Ok(found)
+}
+
+/// The latest dispatch of the chain of follow-ups that starts at `id` (`id` itself when
+/// nothing continued it), among `states`.
+pub fn chain_end<'s>(states: &'s [DispatchState], id: &DispatchId) -> Option<&'s DispatchState> {
+    let mut at = states.iter().find(|s| s.id == *id)?;
+    // A chain is at most as long as the ledger has dispatches.
+    for _ in 0..states.len() {
+        match at
+            .continued_by
+            .as_ref()
+            .and_then(|next| states.iter().find(|s| s.id == *next))
+        {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    Some(at)
 }
 
 /// The CLI session dispatch `id`'s `dispatch_started` told its worker to use, if it is one

@@ -13,6 +13,7 @@ mod forge;
 mod leftovers;
 mod merges;
 mod reach;
+mod resumes;
 mod tools;
 mod trust;
 
@@ -226,6 +227,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         }
         if let (Some(root), true, Some(ledger)) = (root, initialised, inputs.ledger) {
             rest.push(merges::interrupted(root, ledger, inputs.key_path));
+            rest.extend(resumes::unfollowed(ledger, inputs.key_path, inputs.tmux));
         }
         if let (Some(root), true) = (root, initialised)
             && let Some(forge) = inputs

@@ -80,7 +80,8 @@ pub type Pane = Arc<Mutex<dyn Write + Send>>;
 pub struct Surroundings<'a> {
     /// The pane, for a headless worker's output.
     pub pane: &'a Pane,
-    /// Set on SIGHUP, SIGTERM or SIGINT: stop the worker and record `cancelled`.
+    /// Set on SIGHUP, SIGTERM or SIGINT: stop the worker; record `cancelled` when a person's
+    /// `vnx cancel` asked for it, else nothing (ADR 0068).
     pub cancel: &'a AtomicBool,
     /// The `PATH` to give the worker (the dispatch's `bin/` is put first).
     pub path: Option<OsString>,
@@ -109,6 +110,20 @@ pub struct Outcome {
     pub duration_seconds: f64,
     /// What teardown found, when it could classify the worktree.
     pub teardown_class: Option<TeardownClass>,
+}
+
+/// Whether the supervisor was told to stop, and by whom: a person's `vnx cancel` (its request
+/// is in the dispatch directory: [`crate::dispatch::cancel::REQUEST`]) or a signal nobody in
+/// vnx sent (a hangup as the tmux server died, a reboot's SIGTERM), which only interrupts the
+/// dispatch (ADR 0068).
+fn stop_asked(spec: &Spec, around: &Surroundings<'_>) -> Option<StopCause> {
+    around.cancel.load(Ordering::Relaxed).then(|| {
+        if crate::dispatch::cancel::requested(&spec.dispatch_dir) {
+            StopCause::Cancel
+        } else {
+            StopCause::Interrupted
+        }
+    })
 }
 
 /// The worker's argv with the prompt (or the prompt file's path) in place.
@@ -305,11 +320,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
                         spec.provider,
                         started.elapsed().as_secs_f64()
                     );
-                    let cause = if cancelled() {
-                        StopCause::Cancel
-                    } else {
-                        StopCause::Deadline
-                    };
+                    let cause = stop_asked(spec, around).unwrap_or(StopCause::Deadline);
                     ended.stopped = Some((cause, why));
                     None
                 }
@@ -362,6 +373,18 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             &mut log,
         );
         worktree_commands.extend(ran);
+    }
+    if let Some((StopCause::Interrupted, why)) = &ended.stopped {
+        let _ = writeln!(
+            log,
+            "vnx: {why}; nothing is recorded: the dispatch reads lost, and `vnx resume {}` \
+             continues it in its worktree",
+            spec.id
+        );
+        return Err(DispatchError::Interrupted {
+            id: spec.id.clone(),
+            why: why.clone(),
+        });
     }
     let mut report_rejected = None;
     match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {

@@ -18,8 +18,13 @@ use crate::receipts::{CompletionSignal, DispatchStatus};
 pub enum StopCause {
     /// The deadline passed.
     Deadline,
-    /// The supervisor was told to stop (SIGHUP, SIGTERM or SIGINT).
+    /// A person cancelled the dispatch: `vnx cancel` left its request in the dispatch
+    /// directory, then signalled the supervisor.
     Cancel,
+    /// The supervisor got SIGHUP, SIGTERM or SIGINT that no `vnx cancel` asked for (tmux
+    /// died under it, the machine shuts down): the worker is stopped and nothing is recorded,
+    /// so the dispatch reads `lost` and `vnx resume` continues it (ADR 0068).
+    Interrupted,
     /// After a report or the end of a turn: the TUI would otherwise wait forever.
     Completed,
 }
@@ -134,7 +139,9 @@ pub fn decide(e: &Ended) -> Decision {
                 Some(why.clone()),
             );
         }
-        Some((StopCause::Cancel, why)) => {
+        // An interrupted supervisor records nothing; were it asked, the worker was stopped
+        // by a signal all the same.
+        Some((StopCause::Cancel | StopCause::Interrupted, why)) => {
             return decision(
                 DispatchStatus::Cancelled,
                 CompletionSignal::SupervisorSignal,

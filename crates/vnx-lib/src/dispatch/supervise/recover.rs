@@ -266,6 +266,12 @@ fn record(
         recovered: Some(why.to_owned()),
         ..DispatchCompleted::new(dispatch_id.clone(), status, CompletionSignal::Report)
     };
+    // A supervisor (or recovery) killed giving the worktree back to its pool after it
+    // detached HEAD left the worktree at its branch's tip, on no branch: put back on it, the
+    // worktree is classified from what it holds, as the give-back had classified it.
+    if crate::dispatch::start::launch::pool_of(r.repo, &spec).is_some() {
+        r.repo.reattach_given_back(&spec.worktree, &spec.branch);
+    }
     let Concluded {
         status,
         class,

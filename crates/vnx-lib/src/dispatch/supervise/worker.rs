@@ -5,7 +5,6 @@
 use std::fs;
 use std::io::Write;
 use std::process::Stdio;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::announce::Recorder;
@@ -252,8 +251,15 @@ pub(super) fn run_worker(
                 }
             }
         }
-        let cause = if around.cancel.load(Ordering::Relaxed) {
-            Some((StopCause::Cancel, "the supervisor was told to stop"))
+        let cause = if let Some(asked) = super::stop_asked(spec, around) {
+            Some(match asked {
+                StopCause::Cancel => (asked, "the supervisor was told to stop (`vnx cancel`)"),
+                _ => (
+                    asked,
+                    "the supervisor was interrupted by a signal no `vnx cancel` asked for (a \
+                     hangup as its tmux server died, or the machine shutting down)",
+                ),
+            })
         } else if Instant::now() >= deadline {
             Some((StopCause::Deadline, ""))
         } else {

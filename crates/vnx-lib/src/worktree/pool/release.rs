@@ -51,6 +51,7 @@ impl Repo {
                 None => detach.arg("HEAD"),
             };
             process::run_ok(&detach).map_err(self.git_err(path))?;
+            crate::steps::reached(crate::steps::give_back::HEAD_DETACHED);
             let moved = process::run_ok(
                 &git(&self.root)
                     .args(["worktree", "move"])
@@ -62,6 +63,7 @@ impl Repo {
                 self.reattach(path, branch);
                 return Err(self.git_err(path)(e).into());
             }
+            crate::steps::reached(crate::steps::give_back::MOVED);
             let _ = fs::remove_file(pool.file(name, "lease"));
         }
         Ok(())
@@ -101,6 +103,30 @@ impl Repo {
 }
 
 impl Repo {
+    /// Puts a worktree whose give-back to the pool was killed after it detached HEAD
+    /// (`give_back:head_detached`) back on its branch, so that it is classified from what it
+    /// holds rather than as dirty: HEAD detached exactly at `branch`'s tip, as the give-back
+    /// leaves it (the working tree and the branch untouched; the dispatch's lock is held by
+    /// the caller). Anything else is left as it is. Whether it was put back.
+    pub fn reattach_given_back(&self, path: &Path, branch: &str) -> bool {
+        let Ok(wt) = Worktree::open_at(path) else {
+            return false;
+        };
+        if !wt.head_detached().unwrap_or(false) {
+            return false;
+        }
+        let head = wt.head().ok().and_then(|h| h.target());
+        let tip = wt
+            .find_branch(branch, git2::BranchType::Local)
+            .ok()
+            .and_then(|b| b.get().target());
+        if head.is_none() || head != tip {
+            return false;
+        }
+        self.reattach(path, branch);
+        true
+    }
+
     /// Puts a worktree detached for a move that then failed back on its branch.
     fn reattach(&self, path: &Path, branch: &str) {
         let _ = process::run(
