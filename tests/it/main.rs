@@ -77,6 +77,7 @@ mod remote_requests;
 mod replay;
 mod resume;
 mod sandbox;
+mod sandbox_env;
 mod short_commands;
 mod skills;
 mod small_errors;
