@@ -75,6 +75,7 @@ mod remote_requests;
 mod replay;
 mod resume;
 mod sandbox;
+mod sandbox_homes;
 mod short_commands;
 mod skills;
 mod small_errors;

@@ -49,6 +49,13 @@ fn hidden_paths_are_minimal_and_mounted_parents_first() {
             dir: "/h/u/repo/.vnx-data/dispatches/D/sessions".into(),
             shown_at: "/h/u/.tool/projects".into(),
         }),
+        // The private copy of the CLI's state is bound where it keeps it, before the session
+        // place inside it.
+        homes: vec![PrivateHome {
+            copy: "/h/u/repo/.vnx-data/dispatches/D/cli-home/.tool".into(),
+            shown_at: "/h/u/.tool".into(),
+            dir: true,
+        }],
     };
     let argv: Vec<String> = shape
         .wrap(&["true".into()])
@@ -74,6 +81,9 @@ fn hidden_paths_are_minimal_and_mounted_parents_first() {
             "/h/u/repo",
             "--bind",
             "/h/u/.tool",
+            "/h/u/.tool",
+            "--bind",
+            "/h/u/repo/.vnx-data/dispatches/D/cli-home/.tool",
             "/h/u/.tool",
             "--tmpfs",
             "/h/u/repo/.vnx-data",
