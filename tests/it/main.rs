@@ -78,6 +78,7 @@ mod replay;
 mod resume;
 mod sandbox;
 mod sandbox_env;
+mod sandbox_homes;
 mod short_commands;
 mod skills;
 mod small_errors;

@@ -10,7 +10,8 @@
 //! shows the default posture against real work (allowlists, gemini's prompts, claude's
 //! model); `qwen` and `opencode` (with a local model through it, as `--provider ollama`)
 //! their own; `pr_fix` fixes a pull request forward with the real gh; `across` runs
-//! best-of, compare, replay, budgets and `vnx mcp` with all seven.
+//! best-of, compare, replay, budgets and `vnx mcp` with all seven; `planted` a sandboxed
+//! worker's hook, MCP server or plugin planted in its CLI's home, which stays in its sandbox.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ mod copilot;
 mod daily_loop;
 mod needs_you;
 mod opencode;
+mod planted;
 mod posture;
 mod pr_fix;
 mod qwen;

@@ -167,7 +167,15 @@ fn started() -> DispatchStarted {
                 branch: s("dispatch/D-1a2b3c4d5e6f"),
                 start: s(HASH),
             }),
-            sessions: None,
+            sessions: Some(vnx::sandbox::SessionPlace {
+                dir: "/repo/.vnx-data/dispatches/D-1a2b3c4d5e6f/sessions".into(),
+                shown_at: "/home/u/.claude/projects".into(),
+            }),
+            homes: vec![vnx::sandbox::PrivateHome {
+                copy: "/repo/.vnx-data/dispatches/D-1a2b3c4d5e6f/cli-home/.claude".into(),
+                shown_at: "/home/u/.claude".into(),
+                dir: true,
+            }],
             withheld_env: vec![s("GH_TOKEN")],
         }),
         replay_of: Some(vnx::receipts::ReplayOf {

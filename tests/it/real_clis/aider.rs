@@ -200,8 +200,9 @@ fn real_aider_ask_posture_changes_nothing() {
 }
 
 /// Sandboxed with the full posture (every question takes its default, yes): aider starts
-/// with its state (`~/.aider`) writable, applies the edit and runs the command its reply
-/// suggests (the diff format, `AIDER_EDIT_FORMAT`, can suggest one), and vnx commits both.
+/// with a private copy of its state (`~/.aider`) writable, applies the edit and runs the
+/// command its reply suggests (the diff format, `AIDER_EDIT_FORMAT`, can suggest one), and
+/// vnx commits both.
 #[test]
 #[ignore = "needs the real aider (~690 MB from PyPI, tests/support/install-clis.sh)"]
 fn real_aider_runs_sandboxed_with_the_full_posture() {
@@ -235,7 +236,14 @@ fn real_aider_runs_sandboxed_with_the_full_posture() {
     assert_eq!(c["cli_events"]["tool_calls"], 2, "{at} {c}");
     let started = &rig.repo.receipts(&id)[0];
     assert_eq!(started["sandbox"]["kind"], "bubblewrap", "{at}");
-    assert!(rig.repo.env.home().join(".aider").is_dir(), "{at}");
+    // Its state was a private copy of `~/.aider` (ADR 0069), gone once it ended.
+    let aider = rig.repo.env.home().join(".aider");
+    assert_eq!(
+        started["sandbox"]["homes"][0]["shown_at"],
+        aider.to_str().unwrap(),
+        "{at} {started}"
+    );
+    assert!(!aider.exists(), "{at} the worker wrote the real home");
     rig.repo.verify_ok();
 }
 

@@ -65,7 +65,7 @@ pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
-pub use sandbox::{Network, Quarantine, SessionPlace, Shape};
+pub use sandbox::{Network, PrivateHome, Quarantine, SessionPlace, Shape};
 pub use waiting::{
     AnsweredVia, DispatchAnswered, DispatchBlocked, DispatchResumed, DispatchStalled,
     PermissionAnswer, RequestFrom, WaitingFor,

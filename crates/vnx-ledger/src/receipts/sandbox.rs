@@ -66,6 +66,23 @@ pub struct Shape {
     /// credentials, unless the config's `sandbox.forge_credentials` hands them over.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld_env: Vec<String>,
+    /// The CLI's state the worker writes (its state directories and files), each a private
+    /// copy in the dispatch directory shown where the CLI keeps it, so nothing the worker
+    /// writes there reaches the CLI's real home; removed once the worker has ended. Older
+    /// receipts have none: their worker wrote the real state, listed in `writable`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub homes: Vec<PrivateHome>,
+}
+
+/// A private copy of one of the CLI's state paths (see [`Shape::homes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PrivateHome {
+    /// The copy, in the dispatch directory (`cli-home/` and the path's place in the home).
+    pub copy: PathBuf,
+    /// Where the sandbox shows it: the CLI's state directory or file.
+    pub shown_at: PathBuf,
+    /// A directory (seeded with the top-level files of the real one), or a state file.
+    pub dir: bool,
 }
 
 /// A dispatch's own session place (see [`Shape::sessions`]).

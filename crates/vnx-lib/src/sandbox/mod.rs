@@ -1,6 +1,7 @@
 //! The bubblewrap sandbox a worker can run in: the shape of its filesystem (what it may write,
 //! what it may only read, what it cannot see), its network, and the `bwrap` argv that builds
-//! it. The worker writes its worktree, its dispatch directory and its CLI's state; the system,
+//! it. The worker writes its worktree, its dispatch directory and a private copy of its CLI's
+//! state (`home`); the system,
 //! toolchains and the main checkout are read-only; the home directory, `/tmp`, the user's
 //! runtime directory and the project's data directory (but for the dispatch's own directories
 //! in it) are empty. Its commits go to a quarantine (`git`) that vnx imports
@@ -8,6 +9,7 @@
 //! into a sandbox without a network. The decision is in `adr/0032-bubblewrap-sandbox.md`.
 
 pub mod git;
+pub mod home;
 pub mod probe;
 pub mod relay;
 mod venv;
@@ -17,7 +19,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-pub use crate::receipts::{Network, SessionPlace, Shape};
+pub use crate::receipts::{Network, PrivateHome, SessionPlace, Shape};
 pub use git::QuarantineExt;
 
 /// What the machine a dispatch starts on offers the sandbox, resolved by the caller (the
@@ -92,11 +94,12 @@ pub struct StatePath {
     pub rel: &'static str,
     /// The variable that moves it when set (`TOOL_HOME`).
     pub var: Option<&'static str>,
-    /// A directory (made before the sandbox starts when missing, so what the CLI writes there
-    /// stays), or a file (shown only when it exists).
+    /// A directory, or a file (shown only when it exists).
     pub dir: bool,
-    /// Whether the worker may write it; a configuration file the worker must not change
-    /// (so a later run outside the sandbox is not one it configured) is shown read-only.
+    /// Whether the worker may write it: then it writes a private copy, seeded with the real
+    /// one's top-level files and gone after it ends (`home`); a configuration file the
+    /// worker must not change (so a later run outside the sandbox is not one it configured)
+    /// is shown read-only.
     pub writable: bool,
 }
 
@@ -267,8 +270,8 @@ pub trait ShapeExt {
     /// dies with its parent, and the PID namespace takes everything the worker started with it.
     fn wrap(&self, command: &[OsString]) -> Vec<OsString>;
 
-    /// Makes the writable directories that are missing (a CLI's state directory it has not
-    /// made yet), private, so what the worker writes there outlives the sandbox.
+    /// Makes the writable directories that are missing, private, and the private copies of
+    /// the CLI's state, seeded with the user's login and settings (`home`).
     fn make_writable(&self) -> Result<(), SandboxError>;
 
     /// The same sandbox for a gate of the dispatch it was made for (ADR 0032): what the worker
@@ -326,25 +329,33 @@ impl ShapeExt for Shape {
         read_only.extend(wanted.read_only.iter().cloned());
         read_only.retain(|p| p.is_absolute() && p.exists() && under_hidden(p));
 
-        // The worktree, the dispatch directory and the CLI's state directories are made
-        // before the sandbox starts (see [`Shape::make_writable`]); a state file is shown
-        // when it exists, a configuration file read-only.
+        // The worktree and the dispatch directory are made before the sandbox starts, and the
+        // private copies of the CLI's state seeded (see [`Shape::make_writable`]); a state
+        // file is copied when it exists, a configuration file shown read-only.
         let mut writable = Vec::new();
+        let mut state = Vec::new();
         let mut config = Vec::new();
-        for state in place.state {
-            let path = match state.var.and_then(|v| machine.state_vars.get(v)) {
+        for s in place.state {
+            let path = match s.var.and_then(|v| machine.state_vars.get(v)) {
                 Some(moved) => Some(moved.clone()),
-                None => machine.home.as_ref().map(|h| h.join(state.rel)),
+                None => machine.home.as_ref().map(|h| h.join(s.rel)),
             };
-            let path = path.filter(|p| state.dir || p.is_file());
-            if state.writable {
-                writable.extend(path);
+            let path = path.filter(|p| s.dir || p.is_file());
+            if s.writable {
+                state.extend(path.map(|p| (s, p)));
             } else {
                 config.extend(path);
             }
         }
         read_only.extend(config.into_iter().filter(|p| under_hidden(p)));
-        writable.extend(wanted.writable.iter().filter(|p| p.exists()).cloned());
+        let shared: Vec<PathBuf> = wanted
+            .writable
+            .iter()
+            .filter(|p| p.exists())
+            .cloned()
+            .collect();
+        let homes = home::plan(&state, place.dispatch_dir, &shared, place.sessions);
+        writable.extend(shared);
         writable.retain(|p| p.is_absolute());
         writable.extend([place.worktree.to_owned(), place.dispatch_dir.to_owned()]);
         let writable = minimal(writable);
@@ -391,6 +402,7 @@ impl ShapeExt for Shape {
             } else {
                 FORGE_CREDENTIALS.iter().map(|v| (*v).to_owned()).collect()
             },
+            homes,
         })
     }
 
@@ -419,12 +431,14 @@ impl ShapeExt for Shape {
         // directory, the dispatch's own directories inside the data directory) after it is
         // hidden. At the same depth a path is hidden first. A read-only path that is gone by
         // now (the relay directory before the supervisor makes it) is left out.
-        // The session place is bound over the CLI's sessions directory inside its (writable)
-        // state directory, so after it.
+        // The private copies of the CLI's state are bound where it keeps it, its configuration
+        // files (read-only) inside them after them, and the session place over the CLI's
+        // sessions directory inside its state directory after that.
         let mut mounts: Vec<(&PathBuf, &PathBuf, &str)> = Vec::new();
         mounts.extend(self.hidden.iter().map(|p| (p, p, "--tmpfs")));
         mounts.extend(self.read_only.iter().map(|p| (p, p, "--ro-bind-try")));
         mounts.extend(self.writable.iter().map(|p| (p, p, "--bind")));
+        mounts.extend(self.homes.iter().map(|h| (&h.copy, &h.shown_at, "--bind")));
         mounts.extend(
             self.sessions
                 .iter()
@@ -475,7 +489,15 @@ impl ShapeExt for Shape {
 
     fn make_writable(&self) -> Result<(), SandboxError> {
         let sessions = self.sessions.iter().flat_map(|s| [&s.dir, &s.shown_at]);
-        for path in self.writable.iter().chain(sessions) {
+        // Where a private copy of a state directory is bound: bwrap makes it inside a hidden
+        // directory, vnx anywhere else (a state directory its variable moves out of the home).
+        let hidden = |p: &Path| self.hidden.iter().any(|h| p.starts_with(h));
+        let mount_points = self
+            .homes
+            .iter()
+            .filter(|h| h.dir && !hidden(&h.shown_at))
+            .map(|h| &h.shown_at);
+        for path in self.writable.iter().chain(sessions).chain(mount_points) {
             if path.symlink_metadata().is_err() {
                 std::fs::DirBuilder::new()
                     .recursive(true)
@@ -487,7 +509,7 @@ impl ShapeExt for Shape {
                     })?;
             }
         }
-        Ok(())
+        home::seed(&self.homes)
     }
 
     fn for_gate(&self, checkout: &Path) -> Shape {
@@ -496,6 +518,7 @@ impl ShapeExt for Shape {
             loopback: Vec::new(),
             git: None,
             sessions: None,
+            homes: Vec::new(),
             ..self.clone()
         }
     }

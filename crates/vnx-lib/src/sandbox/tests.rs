@@ -1,4 +1,5 @@
-//! Unit tests of the sandbox's shape: what is shown, hidden and written, and the mount order.
+//! Unit tests of the sandbox's shape: installation roots, the order of its mounts, the
+//! data directory, PATH entries, a CLI installed in the home directory, config paths.
 
 use super::*;
 
@@ -49,6 +50,13 @@ fn hidden_paths_are_minimal_and_mounted_parents_first() {
             shown_at: "/h/u/.tool/projects".into(),
         }),
         withheld_env: vec!["GH_TOKEN".into()],
+        // The private copy of the CLI's state is bound where it keeps it, before the session
+        // place inside it.
+        homes: vec![PrivateHome {
+            copy: "/h/u/repo/.vnx-data/dispatches/D/cli-home/.tool".into(),
+            shown_at: "/h/u/.tool".into(),
+            dir: true,
+        }],
     };
     let argv: Vec<String> = shape
         .wrap(&["true".into()])
@@ -74,6 +82,9 @@ fn hidden_paths_are_minimal_and_mounted_parents_first() {
             "/h/u/repo",
             "--bind",
             "/h/u/.tool",
+            "/h/u/.tool",
+            "--bind",
+            "/h/u/repo/.vnx-data/dispatches/D/cli-home/.tool",
             "/h/u/.tool",
             "--tmpfs",
             "/h/u/repo/.vnx-data",

@@ -123,6 +123,9 @@ impl Drop for Undo<'_> {
             }
         }
         workspace::remove(&self.placed);
+        // A sandboxed worker's private copy of its CLI's home holds the user's login: it
+        // goes even when the dispatch directory stays as evidence.
+        let _ = crate::sandbox::home::remove(self.dispatch_dir);
         if let Some(q) = &self.quarantine {
             let _ = fs::remove_dir_all(q);
         }

@@ -62,6 +62,12 @@ pub(in crate::dispatch) fn conclude(
     // pooled checkout some process still works in is never lent again).
     let _ = std::env::set_current_dir(&spec.repo_root);
     let _ = fs::remove_dir_all(relay_dir(spec));
+    // A sandboxed worker's private copy of its CLI's home (the user's login among it) goes
+    // once the worker has ended; what the worker left there is never read (ADR 0069). What a
+    // crash leaves, `vnx prune` removes with the dispatch directory.
+    if spec.sandbox.is_some() {
+        let _ = crate::sandbox::home::remove(&spec.dispatch_dir);
+    }
     // A sandboxed worker's commits wait in its quarantine until git has checked them; if they
     // cannot be brought in, the worktree and the quarantine stay as they are.
     let imported = match spec.sandbox.as_ref().and_then(|s| s.git.as_ref()) {

@@ -266,7 +266,7 @@ mod tests {
     use crate::provider::flags::group;
 
     #[test]
-    fn a_sandboxed_worker_reads_its_installers_versions_and_writes_its_state() {
+    fn a_sandboxed_worker_reads_its_installers_versions_and_writes_a_copy_of_its_state() {
         use crate::sandbox::{Machine, Place, Shape, ShapeExt, Wanted};
         let t = tempfile::tempdir().unwrap();
         let home = t.path().join("home");
@@ -299,11 +299,16 @@ mod tests {
         let shape = Shape::plan(&machine, &Wanted::default(), &place, None).unwrap();
         assert!(shape.read_only.contains(&versions), "{:?}", shape.read_only);
         assert!(!shape.writable.contains(&versions), "{:?}", shape.writable);
+        // Its state is a private copy shown where it keeps it, never the real one writable.
         assert!(
-            shape.writable.contains(&home.join(".claude")),
+            shape
+                .homes
+                .iter()
+                .any(|h| h.shown_at == home.join(".claude") && h.dir),
             "{:?}",
-            shape.writable
+            shape.homes
         );
+        assert!(!shape.writable.contains(&home.join(".claude")));
     }
 
     #[test]
