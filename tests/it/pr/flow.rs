@@ -43,6 +43,11 @@ fn a_done_dispatch_is_opened_checked_reviewed_and_merged_on_the_forge() {
     let body = view["body"].as_str().unwrap_or_default();
     assert!(body.contains(&id) && body.contains("`tests`"), "{body}");
     assert!(body.contains(&head), "{body}");
+    // The worker's summary is quoted as inert text, not rendered as Markdown.
+    assert!(
+        body.starts_with("The worker's summary, as it wrote it:\n\n```text\n"),
+        "{body}"
+    );
 
     // Opened again: the same pull request, updated.
     let (r, again) = pr_json(&repo, &forge, &["open", &id]);

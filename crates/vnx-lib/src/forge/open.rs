@@ -126,7 +126,12 @@ fn body(id: &DispatchId, g: &Grounds) -> String {
             .and_then(|r| r.summary.as_deref())
             .map_or_else(
                 || "(the worker left no summary)".to_owned(),
-                |s| text::clean(s, 4000),
+                |s| {
+                    format!(
+                        "The worker's summary, as it wrote it:\n\n{}",
+                        text::quoted_block(s, 4000)
+                    )
+                },
             );
     let role = g.ev.role().unwrap_or("-");
     let gates = if g.gates_passed.is_empty() {

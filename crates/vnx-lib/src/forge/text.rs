@@ -32,6 +32,21 @@ pub fn line(text: &str, max: usize) -> String {
     clean(text.trim(), max).replace(['\n', '\t'], " ")
 }
 
+/// `text` (a worker's words) as an inert Markdown block: [`clean`], inside a fence longer than
+/// any run of backticks in it, so the forge renders it as written: no closing keyword, mention,
+/// image, link or hidden comment in it takes effect.
+pub fn quoted_block(text: &str, max: usize) -> String {
+    let text = clean(text, max);
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{}\n{fence}", text.trim_end_matches('\n'))
+}
+
 /// The last `lines` lines of `text`, each bounded to `width` characters, cleaned.
 pub fn tail(text: &str, lines: usize, width: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
@@ -46,6 +61,24 @@ pub fn tail(text: &str, lines: usize, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workers_words_are_quoted_whole_in_a_fence_longer_than_theirs() {
+        let words = "Fixes #1, thanks @octocat ![x](https://evil.example/t.png) <!-- hidden -->\n\
+                     ```\nclosed\n```` early\n";
+        let q = quoted_block(words, 4000);
+        assert!(q.starts_with("`````text\n"), "{q}");
+        assert!(q.ends_with("\n`````"), "{q}");
+        assert!(q.contains("Fixes #1, thanks @octocat ![x]"), "{q}");
+        // No line of the words closes the fence early.
+        let inner: Vec<&str> = q.lines().collect();
+        assert!(
+            inner[1..inner.len() - 1]
+                .iter()
+                .all(|l| !l.starts_with("`````"))
+        );
+        assert_eq!(quoted_block("plain", 10), "```text\nplain\n```");
+    }
 
     #[test]
     fn control_characters_are_escaped_and_text_is_bounded() {
