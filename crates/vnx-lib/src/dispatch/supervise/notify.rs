@@ -29,11 +29,18 @@ pub fn expand(
         .map(|a| {
             // The title and then the message last: neither the person's words nor the
             // worker's may form another placeholder.
-            a.replace("{id}", id)
+            let mut out = a
+                .replace("{id}", id)
                 .replace("{state}", state)
                 .replace("{hash}", hash)
                 .replace("{title}", title)
-                .replace("{message}", message)
+                .replace("{message}", message);
+            // Words that would make an argument start with `-` (a worker's question of
+            // `--exec=…`) are never read as an option: they get a leading space.
+            if out.starts_with('-') && !a.starts_with('-') {
+                out.insert(0, ' ');
+            }
+            out
         })
         .collect()
 }
@@ -100,6 +107,17 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workers_words_never_start_an_argument_as_an_option() {
+        let argv = vec![
+            "{message}".to_owned(),
+            "-t".to_owned(),
+            "{title}".to_owned(),
+        ];
+        let out = expand(&argv, "D-1", "needs_input", "h", "-v", "--exec=rm -rf ~");
+        assert_eq!(out, [" --exec=rm -rf ~", "-t", " -v"]);
+    }
 
     #[test]
     fn placeholders_are_replaced_in_each_argument_and_nothing_is_a_shell() {
