@@ -39,6 +39,10 @@ const MAX_MESSAGES: usize = 10_000;
 const MAX_PARTS: usize = 10_000;
 /// The most bytes of lines given for one session.
 const MAX_LINES_BYTES: usize = 64 << 20;
+/// The most bytes of rows (messages' and parts' JSON) read of one session, whatever the
+/// database holds: a worker writes it, and a 1.2 GB one read whole took the supervisor to
+/// 2.25 GB. What lies past it is read as not given yet.
+const MAX_READ_BYTES: usize = 32 << 20;
 /// The most candidate sessions looked at.
 const MAX_CANDIDATES: usize = 64;
 /// SQLite's progress handler runs every this many steps; a query interrupted after
@@ -209,11 +213,21 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
         "SELECT id, time_created, data FROM message WHERE session_id = ?1 \
          ORDER BY time_created, id LIMIT ?2",
     )?;
-    let rows: Vec<MessageRow> = messages
-        .query_map(params![id, MAX_MESSAGES as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut budget = MAX_READ_BYTES;
+    let mut rows: Vec<MessageRow> = Vec::new();
+    let mut cut = false;
+    for row in messages.query_map(params![id, MAX_MESSAGES as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })? {
+        let row: MessageRow = row?;
+        let size = row.0.len() + row.2.len();
+        if size > budget {
+            cut = true;
+            break;
+        }
+        budget -= size;
+        rows.push(row);
+    }
     let mut parts =
         conn.prepare("SELECT data FROM part WHERE message_id = ?1 ORDER BY id LIMIT ?2")?;
     let mut out = Read::default();
@@ -224,9 +238,19 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
             continue;
         }
         let event = |kind: &str, part: Value| json!({"type": kind, "timestamp": created, "sessionID": id, "part": part});
-        let datas: Vec<String> = parts
-            .query_map(params![message_id, MAX_PARTS as i64], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut datas: Vec<String> = Vec::new();
+        let mut datas_whole = true;
+        for data in parts.query_map(params![message_id, MAX_PARTS as i64], |r| r.get(0))? {
+            let data: String = data?;
+            if data.len() > budget {
+                // The rest is past the bound: what was read is given, the turn not ended.
+                cut = true;
+                datas_whole = false;
+                break;
+            }
+            budget -= data.len();
+            datas.push(data);
+        }
         for data in datas {
             let part: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
             let finished = |v: &Value| v.get("time").and_then(|t| t.get("end")).is_some();
@@ -254,6 +278,9 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
                 return Ok(out);
             }
         }
+        if cut && !datas_whole {
+            return Ok(out);
+        }
         let completed = info["time"]["completed"].is_number();
         if let Some(error) = info.get("error").filter(|e| e.is_object())
             && completed
@@ -264,7 +291,7 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
                 return Ok(out);
             }
         }
-        out.turn_ended = n + 1 == rows.len() && ends_turn(&info);
+        out.turn_ended = n + 1 == rows.len() && !cut && ends_turn(&info);
         if !completed {
             // Its later parts and messages are still to come.
             out.turn_ended = false;
@@ -507,6 +534,34 @@ mod tests {
             since: time(T0 - 1000),
             session_id: id,
         }
+    }
+
+    #[test]
+    fn a_session_larger_than_the_read_bound_is_read_in_part_and_not_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().join("wt");
+        std::fs::create_dir(&cwd).unwrap();
+        let conn = database(dir.path(), &cwd);
+        // 48 parts of 1 MiB each in one message, then an answer that would end the turn.
+        let big = "x".repeat(1 << 20);
+        for i in 0..48 {
+            part(
+                &conn,
+                "msg_2",
+                &format!("prt_2{i:03}"),
+                &format!(r#"{{"type":"text","text":"{big}","time":{{"start":1,"end":2}}}}"#),
+            );
+        }
+        answer(&conn, "done", true);
+        drop(conn);
+        let read = read(&found(&dir.path().join(DB), ID)).unwrap();
+        assert!(
+            read.lines.len() <= MAX_READ_BYTES,
+            "{} bytes given",
+            read.lines.len()
+        );
+        assert!(read.lines.len() > (16 << 20), "what fits is given");
+        assert!(!read.turn_ended, "a session read in part has not ended");
     }
 
     #[test]
