@@ -1,4 +1,4 @@
-//! A worker binary's help text (`BINARY [SUBCOMMAND…] --help`, 20 s limit), cached by binary
+//! A worker binary's help text (`BINARY [SUBCOMMAND…] --help`, 60 s limit), cached by binary
 //! path, size and modification time in `help.json` beside the version cache, so `vnx doctor`
 //! pays for a CLI's slow start once per installed version.
 
@@ -9,9 +9,10 @@ use super::cache::{Cache, fingerprint};
 use crate::process::{self, Cmd, ProcessError};
 
 /// How long `--help` may take. Node CLIs start in about a second, but several seconds on a
-/// loaded 2-core machine (a CI run under the whole test suite once took over 5 s for one of them):
-/// a slow answer is not a broken CLI, only a hung one is.
-const LIMIT: Duration = Duration::from_secs(20);
+/// loaded 2-core machine (a CI run under the whole test suite once took over 5 s for one of them,
+/// and a Python CLI's start over 20 s beside the real-CLI tier): a slow answer is not a broken
+/// CLI, only a hung one is.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// Why a help text could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! A worker binary's version: the first line of `BINARY --version` (20 s limit), cached by
+//! A worker binary's version: the first line of `BINARY --version` (60 s limit), cached by
 //! binary path, size and modification time in `.vnx-data/cache/versions.json` so repeated
 //! dispatches (and `vnx doctor`) do not pay for a CLI's slow start each time; a dispatch
 //! also reads and fills the user's cache, so a new project does not probe a CLI again.
@@ -12,7 +12,7 @@ use crate::process::{self, Cmd};
 /// How long `--version` may take. Node CLIs start in about a second, but several seconds on a
 /// loaded 2-core machine (a CI run under the whole test suite once took over 5 s for one of them):
 /// a slow answer is not a broken CLI, only a hung one is.
-const LIMIT: Duration = Duration::from_secs(20);
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// The version `binary --version` prints, from the cache when the binary is unchanged.
 pub fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
