@@ -22,17 +22,24 @@ fn status(repo: &Repo, id: &str) -> Value {
     serde_json::from_str::<Value>(r.stdout.trim()).unwrap()[0].clone()
 }
 
-#[test]
-fn an_interrupted_dispatch_is_continued_in_its_worktree_and_merges() {
-    let repo = Repo::new();
+/// A dispatch of `crashy` (the [`INTERRUPTIBLE`] worker whose supervisor is killed half-way),
+/// lost: the directory of its script (kept while the test runs) and its id.
+pub(crate) fn crashy_lost(repo: &Repo) -> (tempfile::TempDir, String) {
     let tools = tempfile::tempdir().unwrap();
     declare(
-        &repo,
+        repo,
         tools.path(),
         "crashy",
         &format!("{INTERRUPTIBLE}{KILL_SUPERVISOR}\nfi"),
     );
-    let id = lost_dispatch(&repo, "crashy");
+    let id = lost_dispatch(repo, "crashy");
+    (tools, id)
+}
+
+#[test]
+fn an_interrupted_dispatch_is_continued_in_its_worktree_and_merges() {
+    let repo = Repo::new();
+    let (_tools, id) = crashy_lost(&repo);
     let worktree = std::path::PathBuf::from(status(&repo, &id)["worktree"].as_str().unwrap());
     assert!(worktree.join("half.txt").exists());
 

@@ -6,22 +6,14 @@
 
 use super::{Doctor, Kill, settled, steps_of};
 use crate::common::{Repo, run};
-use crate::recover::{KILL_SUPERVISOR, declare, lost_dispatch};
-use crate::resume::INTERRUPTIBLE;
+use crate::resume::crashy_lost;
 
 #[test]
 fn a_resume_killed_at_any_step_is_finished_by_its_rerun() {
     let steps = steps_of("resume").into_iter().chain(steps_of("launch"));
     for step in steps {
         let repo = Repo::new();
-        let tools = tempfile::tempdir().unwrap();
-        declare(
-            &repo,
-            tools.path(),
-            "crashy",
-            &format!("{INTERRUPTIBLE}{KILL_SUPERVISOR}\nfi"),
-        );
-        let id = lost_dispatch(&repo, "crashy");
+        let (_tools, id) = crashy_lost(&repo);
         let half = repo
             .env
             .path()
