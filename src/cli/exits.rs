@@ -140,6 +140,7 @@ pub fn dispatch(e: &DispatchError) -> Exit {
         E::Uncommitted { .. } | E::Interrupted { .. } => Exit::Failed,
         E::Refused { .. }
         | E::EgressRefused { .. }
+        | E::LinkLeadsOut { .. }
         | E::PinnedModel { .. }
         | E::Rejected { .. } => Exit::No,
         E::BadRole { .. }

@@ -54,6 +54,7 @@ mod init;
 mod json_schema;
 mod lanes;
 mod launch;
+mod links_out;
 mod live;
 mod mcp;
 mod merge;

@@ -189,6 +189,21 @@ pub enum DispatchError {
         /// The findings that refused it.
         findings: Vec<crate::egress::Finding>,
     },
+    /// The worktree holds a link leading out of it, and the worker would run unsandboxed in
+    /// a posture that lets it edit files: its CLI would write through the link (no CLI
+    /// resolves links before an edit), outside the worktree.
+    #[error(
+        "dispatch {id} refused: its worktree holds {}, and an unsandboxed worker in `{permission}` would write through it",
+        crate::worktree::links::describe(.walked)
+    )]
+    LinkLeadsOut {
+        /// The dispatch refused.
+        id: String,
+        /// The posture it asked for.
+        permission: &'static str,
+        /// What the walk found.
+        walked: crate::worktree::links::Walked,
+    },
     /// A constraint pinned a model the provider does not take.
     #[error("constraint `{constraint}` pinned model {model:?}, which the provider does not take")]
     PinnedModel {
@@ -303,6 +318,11 @@ impl DispatchError {
                 "take the secret out of the instruction, or the file out of .worktreeinclude \
                  (the egress_decision receipt records each finding's rule, place and SHA-256); \
                  what is refused is `egress:` in provider_constraints.yaml"
+                    .into(),
+            ),
+            DispatchError::LinkLeadsOut { .. } => Some(
+                "run it with --sandbox (outside the worktree nothing is writable there), or \
+                 remove the link from the branch"
                     .into(),
             ),
             DispatchError::PinnedModel { .. } => Some(

@@ -18,6 +18,7 @@ use crate::project::DATA_DIR;
 mod classify;
 pub mod commit;
 mod create;
+pub mod links;
 pub mod pool;
 mod trash;
 pub use commit::{CommitNote, VnxCommit};

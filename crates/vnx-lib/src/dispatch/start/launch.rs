@@ -245,6 +245,7 @@ fn launch_claimed(
         undo.worktree = Some(wt.clone());
         include::copy(&plan.repo.root, &wt.path, &spec.included)?;
     }
+    refuse_links_leading_out(&spec, &wt.path)?;
     let placed = place_hooks(&mut spec, &wt.path);
     undo.placed = spec.placed.clone();
     placed?;
@@ -355,6 +356,24 @@ fn launch_claimed(
         session: spec.session.clone(),
         tmux_socket: spec.tmux_socket.clone(),
         pane_id,
+    })
+}
+
+/// Refuses an unsandboxed worker whose posture lets it edit files (`ask` and `edits`; `full`
+/// lets it run anything, so a link adds nothing) in a worktree holding a link that leads out
+/// of it: its CLI would write through the link (ADR 0071).
+fn refuse_links_leading_out(spec: &Spec, worktree: &Path) -> Result<(), DispatchError> {
+    if spec.sandbox.is_some() || spec.permission == crate::receipts::kinds::Permission::Full {
+        return Ok(());
+    }
+    let walked = crate::worktree::links::leading_out(worktree).map_err(io_err(worktree))?;
+    if walked.contained() {
+        return Ok(());
+    }
+    Err(DispatchError::LinkLeadsOut {
+        id: spec.id.to_string(),
+        permission: spec.permission.name(),
+        walked,
     })
 }
 
