@@ -397,3 +397,76 @@ fn the_money_a_cli_reported_is_summed_and_compare_counts_tokens_without_a_total(
     assert_eq!(v["a"]["tokens"], tokens_of(&a), "{v}");
     assert_eq!(v["b"]["tokens"], tokens_of(&b), "{v}");
 }
+
+/// A chat-completions stream whose last chunk claims `prompt` input tokens.
+fn claiming(prompt: &str) -> String {
+    format!(
+        "{{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"done\"}},\"finish_reason\":\"stop\"}}]}}\n\
+         {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{{\"prompt_tokens\":{prompt},\"completion_tokens\":1}}}}\n"
+    )
+}
+
+#[test]
+fn an_absurd_usage_claim_is_refused_and_neither_fills_nor_escapes_a_budget() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let chunks = tools.path().join("chunks.jsonl");
+    let bin = tools.path().join("chatter");
+    crate::sandbox::script(&bin, &format!("cat {}", chunks.display()));
+    let config = repo.env.path().join(".vnx/config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "providers:\n  chatter:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n      \
+         output: openai-chat\n      completion: output\n    permissions:\n      edits: []\n",
+        bin.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    repo.env.git(&["commit", "-q", "-am", "declare chatter"]);
+    add_budgets(
+        &repo,
+        "budgets:\n\
+         \x20 - id: chatter-all\n\
+         \x20   provider: chatter\n\
+         \x20   period: all\n\
+         \x20   max_tokens: 1000\n\
+         \x20   reason: a trial\n\
+         \x20   audit_severity: blocking\n",
+    );
+    let dispatch = || {
+        run(repo.vnx().args([
+            "dispatch-agent",
+            "--agent",
+            "reviewer",
+            "--provider",
+            "chatter",
+            "--instruction",
+            "look",
+            "--json",
+        ]))
+    };
+    // 2^64 − 1 input tokens, then a float over it, then 10^12 + 1: refused each time, the
+    // spend unknown, and the budget still open.
+    for claim in ["18446744073709551615", "1e30", "1000000000001"] {
+        std::fs::write(&chunks, claiming(claim)).unwrap();
+        let r = dispatch();
+        assert_eq!(r.code, 0, "{claim}: {}", r.stderr);
+        let c = completion(&r);
+        assert!(c.get("token_usage").is_none(), "{claim}: {c}");
+        assert!(
+            c["token_usage_refused"].as_u64().unwrap() > 1_000_000_000_000,
+            "{c}"
+        );
+        assert!(c["cli_events"].get("usage").is_none(), "{c}");
+    }
+    let spent = cost(&repo, "provider");
+    assert_eq!(group(&spent, "chatter")["unreported"], 3, "{spent}");
+    assert_eq!(group(&spent, "chatter")["total_tokens"], 0, "{spent}");
+    assert_eq!(spent["budgets"][0]["reached"], false, "{spent}");
+    // A plausible claim still counts: 2,001 tokens fill the budget and the next is refused.
+    std::fs::write(&chunks, claiming("2000")).unwrap();
+    let c = completion(&dispatch());
+    assert_eq!(c["token_usage"]["input_tokens"], 2000, "{c}");
+    let r = dispatch();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("chatter-all"), "{}", r.stderr);
+}

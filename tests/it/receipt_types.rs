@@ -256,6 +256,7 @@ fn completed() -> DispatchCompleted {
         session_id: Some(s("5f1e")),
         token_usage: Some(usage()),
         token_usage_source: Some(vnx::receipts::UsageSource::SessionFile),
+        token_usage_refused: None,
         worktree_commands: vec![vnx::receipts::WorktreeCommand {
             phase: s("setup"),
             argv: vec![s("npm"), s("ci")],

@@ -78,11 +78,14 @@ pub fn entries(ledger: &Path) -> Result<Vec<Entry>, LedgerError> {
                     completed_at: at,
                     // A usage with no count at all (Python VNX's `input`/`output` names read
                     // as nothing here) is no report, not a report of zero.
+                    // Nor is a count no dispatch can have used (an older vnx recorded
+                    // what a worker claimed): unknown, so it cannot fill a budget.
                     usage: r.receipt.token_usage.filter(|u| {
                         u.input_tokens
                             .saturating_add(u.output_tokens)
                             .saturating_add(u.total_tokens.unwrap_or(0))
                             > 0
+                            && u.implausible().is_none()
                     }),
                 });
             }

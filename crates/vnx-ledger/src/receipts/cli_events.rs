@@ -64,6 +64,31 @@ pub struct Usage {
     pub total_tokens: Option<u64>,
 }
 
+/// The most tokens one dispatch can plausibly have used, in any one count (10^12: a
+/// hundred thousand tokens a second for four months). A CLI's output or session file is
+/// written where a worker can reach it, so a larger claim is refused, not recorded or
+/// summed: it would otherwise exhaust every budget that counts it.
+pub const MAX_PLAUSIBLE_TOKENS: u64 = 1_000_000_000_000;
+
+impl Usage {
+    /// The largest count over [`MAX_PLAUSIBLE_TOKENS`] (input and output together
+    /// included), if one is; `None` when every count is plausible.
+    pub fn implausible(&self) -> Option<u64> {
+        [
+            Some(self.input_tokens),
+            Some(self.output_tokens),
+            Some(self.input_tokens.saturating_add(self.output_tokens)),
+            self.cached_input_tokens,
+            self.cache_creation_input_tokens,
+            self.total_tokens,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|n| *n > MAX_PLAUSIBLE_TOKENS)
+        .max()
+    }
+}
+
 /// Where a completion's token usage was read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

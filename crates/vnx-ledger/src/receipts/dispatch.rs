@@ -621,6 +621,10 @@ pub struct DispatchCompleted {
     /// worker's session file (written by the worker's CLI: informational, as all usage is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage_source: Option<UsageSource>,
+    /// The largest count of a usage the CLI claimed and vnx refused as implausible (over
+    /// `MAX_PLAUSIBLE_TOKENS`): `token_usage` is then absent, the spend unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_usage_refused: Option<u64>,
     /// The project's setup and teardown commands run in the worktree, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub worktree_commands: Vec<WorktreeCommand>,
@@ -702,6 +706,7 @@ impl DispatchCompleted {
             session_id: None,
             token_usage: None,
             token_usage_source: None,
+            token_usage_refused: None,
             worktree_commands: Vec::new(),
             cli_events: None,
             main_checkout_changed: None,

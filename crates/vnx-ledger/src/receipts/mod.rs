@@ -37,7 +37,7 @@ use crate::Receipt;
 use crate::json::{self, Object, Value};
 
 pub use accepted::DispatchAccepted;
-pub use cli_events::{CliVerdict, StreamSummary, Usage, UsageSource};
+pub use cli_events::{CliVerdict, MAX_PLAUSIBLE_TOKENS, StreamSummary, Usage, UsageSource};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };

@@ -442,6 +442,20 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         completed.token_usage = Some(usage);
         completed.token_usage_source = Some(receipts::UsageSource::SessionFile);
     }
+    // A claim no dispatch can have used is the worker's (it can write the CLI's files):
+    // refused, so it neither fills a budget nor reads as spend.
+    if let Some(n) = completed
+        .token_usage
+        .as_ref()
+        .and_then(receipts::Usage::implausible)
+    {
+        completed.token_usage = None;
+        completed.token_usage_source = None;
+        completed.token_usage_refused = Some(n);
+        if let Some(events) = completed.cli_events.as_mut() {
+            events.usage = None;
+        }
+    }
     let asked = completed
         .cli_events
         .as_ref()
