@@ -301,8 +301,9 @@ fn parser(args: &[std::ffi::OsString]) -> clap::Command {
 }
 
 /// Test builds: arms the crash point `VNX_CRASH_AT` names (`op:step`, or `op:step@N` for
-/// the Nth time the process reaches it), logging to `VNX_CRASH_LOG` (ADR 0050). A name that
-/// is no step is an internal bug of the test.
+/// the Nth time the process reaches it), logging to `VNX_CRASH_LOG` (ADR 0050); with
+/// `VNX_CRASH_MODE=stop` the process stops there (SIGSTOP) instead of dying. A name that is
+/// no step is an internal bug of the test.
 #[cfg(feature = "test-fakes")]
 fn arm_crash_point() {
     let Some(at) = settings::env("VNX_CRASH_AT") else {
@@ -316,7 +317,13 @@ fn arm_crash_point() {
     let (Some(step), Some(nth)) = (vnx::steps::named(name), nth) else {
         panic!("VNX_CRASH_AT={at} names no step of vnx::steps::STEPS");
     };
-    vnx::steps::arm(step, nth, settings::env("VNX_CRASH_LOG").map(Into::into));
+    let stop = settings::env("VNX_CRASH_MODE").is_some_and(|m| m == "stop");
+    vnx::steps::arm(
+        step,
+        nth,
+        settings::env("VNX_CRASH_LOG").map(Into::into),
+        stop,
+    );
 }
 
 /// Runs the command line and turns the outcome into an exit code. A panic is a bug in vnx:

@@ -190,7 +190,9 @@ pub fn named(text: &str) -> Option<Step> {
 
 /// Marks that the operation has just made `step`'s change durable. In a `crash-points` build
 /// armed for this step, the process writes the step to the arming's log and kills itself with
-/// SIGKILL; otherwise nothing happens.
+/// SIGKILL (or, armed to stop, stops itself with SIGSTOP until a test sends SIGCONT: how a
+/// test looks at the world between two steps of a live operation); otherwise nothing
+/// happens.
 #[inline]
 pub fn reached(step: Step) {
     #[cfg(feature = "crash-points")]
@@ -210,19 +212,22 @@ mod armed {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    static ARMED: OnceLock<(Step, u32, Option<PathBuf>)> = OnceLock::new();
+    /// What this process is armed for: the step, the time it reaches it, the log, and
+    /// whether it stops there rather than dies.
+    static ARMED: OnceLock<(Step, u32, Option<PathBuf>, bool)> = OnceLock::new();
     static TIMES: AtomicU32 = AtomicU32::new(0);
 
     /// Arms this process to die the `nth` time (from 1) it reaches `step` (an operation that
     /// works through several ids, like a merge queue, reaches each step once per id), first
     /// appending `op:name pid` to `log` (how a test knows the step was reached, also by a
-    /// process it did not start itself).
-    pub fn arm(step: Step, nth: u32, log: Option<PathBuf>) {
-        let _ = ARMED.set((step, nth.max(1), log));
+    /// process it did not start itself); with `stop`, to stop there instead (SIGSTOP), and go
+    /// on when continued.
+    pub fn arm(step: Step, nth: u32, log: Option<PathBuf>, stop: bool) {
+        let _ = ARMED.set((step, nth.max(1), log, stop));
     }
 
     pub(super) fn reached(step: Step) {
-        let Some((target, nth, log)) = ARMED.get() else {
+        let Some((target, nth, log, stop)) = ARMED.get() else {
             return;
         };
         if *target != step || TIMES.fetch_add(1, Ordering::SeqCst) + 1 < *nth {
@@ -236,6 +241,13 @@ mod armed {
         {
             let _ = writeln!(f, "{step} {}", std::process::id());
             let _ = f.sync_all();
+        }
+        if *stop {
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::STOP,
+            );
+            return;
         }
         let _ =
             rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);

@@ -120,6 +120,11 @@ fn a_follow_up_killed_at_any_step_of_its_launch_keeps_the_work_it_continues() {
             "{step}: the first worker's file is gone ({state:?})"
         );
         doctor.settle(&repo, step);
+        let next_dir = repo.env.path().join(format!(".vnx-data/dispatches/{next}"));
+        assert!(
+            state.is_some() || !next_dir.exists(),
+            "{step}: doctor left the killed follow-up's directory unnamed"
+        );
         if state.is_none() {
             let r = crate::common::run(repo.vnx().args([
                 "follow-up",
@@ -137,5 +142,48 @@ fn a_follow_up_killed_at_any_step_of_its_launch_keeps_the_work_it_continues() {
             assert_eq!(state["status"], "done", "{step}: {state:#}");
         }
         repo.verify_ok();
+    }
+}
+
+/// A follow-up stopped (not killed) at each step of its launch before its start, in the
+/// worktree its first dispatch left when it ended committed: `vnx doctor`, run meanwhile,
+/// calls neither that worktree nor the follow-up's directory left over; continued, the
+/// follow-up ends done.
+#[test]
+fn doctor_leaves_a_follow_up_alone_while_it_starts() {
+    use vnx::steps::launch::{DIRECTORY_MADE, WORKTREE_MADE};
+    for step in [DIRECTORY_MADE, WORKTREE_MADE] {
+        let repo = Repo::new();
+        let first = repo.dispatched("commit", false);
+        let kill = Kill::at(&repo, step);
+        let next = "D-00000f1f";
+        let mut cmd = repo.vnx();
+        cmd.args(["follow-up", &first, "--model", "commit", "--new-id", next])
+            .args(["--instruction", "again", "--json"]);
+        let child = kill
+            .arm(cmd)
+            .env("VNX_CRASH_MODE", "stop")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        kill.wait_reached();
+        let findings = super::doctor_findings(&repo);
+        let stopped = kill.pid();
+        let _ = rustix::process::kill_process(stopped, rustix::process::Signal::CONT);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            findings
+                .iter()
+                .all(|(name, ..)| name != "worktrees" && name != "dispatch directories"),
+            "{step}: doctor called the starting follow-up's things left over: {findings:?}"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let c = crate::common::completion(&crate::common::Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: stdout.into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+        assert_eq!(c["status"], "done", "{step}: {c}");
     }
 }

@@ -86,6 +86,19 @@ impl Kill {
         cmd
     }
 
+    /// The process that reached the step (as its log line names it).
+    fn pid(&self) -> rustix::process::Pid {
+        std::fs::read_to_string(self.log_path())
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                let (step, pid) = l.split_once(' ')?;
+                (step == self.step.to_string()).then(|| pid.trim().parse::<i32>().ok())?
+            })
+            .and_then(rustix::process::Pid::from_raw)
+            .unwrap_or_else(|| panic!("{}: no process reached the step", self.step))
+    }
+
     /// Whether some process reached the step and killed itself there.
     fn reached(&self) -> bool {
         std::fs::read_to_string(self.log_path())

@@ -150,6 +150,27 @@ pub fn alive(
     worktree.and_then(process_inside).map(Alive::Process)
 }
 
+/// The file in a follow-up's dispatch directory naming the first dispatch whose worktree
+/// its launch reopens.
+pub const REOPENS_FILE: &str = "reopens";
+
+/// The first dispatches whose worktrees launches under way reopen: each dispatch directory
+/// under `dispatches` whose lock is held and that names one in [`REOPENS_FILE`] (read
+/// bounded, never through a link).
+pub fn reopened(dispatches: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dispatches) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|dir| dir.join(REOPENS_FILE).symlink_metadata().is_ok() && locked(dir))
+        .filter_map(|dir| crate::files::read_bounded(&dir.join(REOPENS_FILE), 64).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .collect()
+}
+
 /// The dispatch directory of a dispatch whose worktree is `worktree`
 /// (`.vnx-data/worktrees/dispatch-<id>` → `.vnx-data/dispatches/<id>`).
 pub fn dispatch_dir_of(worktree: &Path, id: &str) -> Option<PathBuf> {

@@ -49,6 +49,7 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
         sessions(root, tmux, &live, &by_id),
         dispatches(root, &states),
     ];
+    checks.extend(unstarted_dirs(root, &by_id));
     checks.extend(gate_checkouts(root));
     checks.extend(unfinished_files(root, ledger));
     checks
@@ -105,6 +106,44 @@ fn unfinished_files(root: &Path, ledger: Option<&Path>) -> Option<Check> {
     ))
 }
 
+/// `dispatch directories`: directories under `.vnx-data/dispatches/` of dispatches the
+/// ledger never started, whose launch is not under way (its lock free) and no supervisor ran
+/// in (a launch killed before its start left them, with no worktree when it was a follow-up
+/// that reopens its first dispatch's). `vnx worktree-release --apply` removes them (its rule,
+/// `release::never_started`).
+fn unstarted_dirs(root: &Path, by_id: &States<'_>) -> Option<Check> {
+    let dir = root.join(DATA_DIR).join("dispatches");
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|id| !by_id.contains_key(id.as_str()))
+        .filter(|id| {
+            let path = dir.join(id);
+            crate::release::never_started(None, &path) && !crate::dispatch::liveness::locked(&path)
+        })
+        .collect();
+    left.sort();
+    (!left.is_empty()).then(|| {
+        Check::warn(
+            "dispatch directories",
+            format!(
+                "{} dispatch director{} of launches killed before their start (nothing on the \
+                 ledger, no worker ran): {}",
+                left.len(),
+                if left.len() == 1 { "y" } else { "ies" },
+                left.iter()
+                    .map(|id| format!("{DATA_DIR}/dispatches/{id}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "run `vnx worktree-release --apply`: it removes each (with a worktree the launch \
+             left on its base, if any)",
+        )
+    })
+}
+
 /// `gate checkouts`: checkouts of a dispatch's head under `.vnx-data/gates/` that git still
 /// has registered though their gate run's lock is free. A gate run holds that lock while its
 /// checkouts exist and removes them when it ends; one still there was left by a `gate-check`
@@ -156,11 +195,26 @@ fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
     let mut orphans = Vec::new();
     // Ended dispatches whose worktree is still there: vnx's commands look after them.
     let mut ended = Vec::new();
+    let reopened = crate::dispatch::liveness::reopened(&root.join(DATA_DIR).join("dispatches"));
     for name in &names {
-        let state = name.strip_prefix("dispatch-").and_then(|id| by_id.get(id));
+        // A follow-up works in its first dispatch's worktree: the last of the chain decides.
+        let mut state = name.strip_prefix("dispatch-").and_then(|id| by_id.get(id));
+        for _ in 0..by_id.len() {
+            match state.and_then(|s| s.continued_by.as_ref()) {
+                Some(next) if by_id.contains_key(next.as_str()) => {
+                    state = by_id.get(next.as_str());
+                }
+                _ => break,
+            }
+        }
+        // A follow-up's launch under way reopens its first dispatch's worktree.
+        let reopening = || {
+            name.strip_prefix("dispatch-")
+                .is_some_and(|id| reopened.iter().any(|r| r == id))
+        };
         match state {
             None => orphans.push(format!("{name} (no dispatch on the ledger)")),
-            Some(s) if s.state.is_live() => running += 1,
+            Some(s) if s.state.is_live() || reopening() => running += 1,
             Some(s) if s.state == State::Lost => lost += 1,
             Some(s) if s.teardown_class == Some(TeardownClass::Dirty) => kept += 1,
             Some(s) => {
@@ -316,6 +370,8 @@ fn sessions(root: &Path, tmux: &Tmux, live: &Option<Vec<String>>, by_id: &States
             // (the worktree teardown moved aside, the queue) and closes its pane itself.
             Some(_) if crate::dispatch::liveness::locked(&dispatches.join(id)) => {}
             Some(s) => orphans.push(format!("{name} (its dispatch ended {})", s.state)),
+            // A launch under way: its supervisor waits for the start.
+            None if crate::dispatch::liveness::locked(&dispatches.join(id)) => running += 1,
             None => orphans.push(format!("{name} (no dispatch on the ledger)")),
         }
     }

@@ -187,6 +187,14 @@ fn launch_claimed(
     version: Option<Probing<'_>>,
 ) -> Result<Launched, DispatchError> {
     let mut undo = Undo::new(plan);
+    // A follow-up reopens its first dispatch's worktree: its directory says so while its
+    // launch holds its lock, so doctor sees that worktree in use, not left over.
+    if let Some(c) = &spec.continues {
+        let path = spec
+            .dispatch_dir
+            .join(crate::dispatch::liveness::REOPENS_FILE);
+        crate::files::write_private(&path, c.first.as_bytes()).map_err(io_err(&path))?;
+    }
     // The dispatcher's environment is there before the supervisor: it takes it and restarts
     // itself in it while the worktree is being made, not after.
     if let Some(env) = ctx.env {
