@@ -146,6 +146,9 @@ pub mod pr_open {
 /// `vnx pr merge`.
 pub mod pr_merge {
     use super::{Step, step};
+    /// vnx's intent to merge (the pull request, its head and the method) is written under
+    /// `.vnx-data/`; `gh pr merge` has not run.
+    pub const INTENT_NOTED: Step = step("pr_merge", "intent_noted");
     /// The forge merged the pull request; no `pr_merged` yet.
     pub const MERGED: Step = step("pr_merge", "merged");
 }
@@ -177,6 +180,7 @@ pub const STEPS: &[Step] = &[
     index::TEMPORARY_WRITTEN,
     pr_open::PUSHED,
     pr_open::PR_MADE,
+    pr_merge::INTENT_NOTED,
     pr_merge::MERGED,
 ];
 

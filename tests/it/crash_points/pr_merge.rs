@@ -1,5 +1,6 @@
-//! `vnx pr merge` killed after the forge merged, before its receipt: the rerun finds the pull
-//! request merged and records `pr_merged` with the forge's merge commit.
+//! `vnx pr merge` killed at each step — its intent noted, the forge merged, before its
+//! receipt: the rerun merges, or finds the pull request merged and records `pr_merged` with
+//! the forge's merge commit, as vnx's own merge (`by_vnx`) with the method it asked for.
 
 use super::{Kill, steps_of};
 use crate::pr::{check, gated, pr_json};
@@ -20,8 +21,18 @@ fn a_pr_merge_killed_at_any_step_is_recorded_by_a_rerun() {
         assert!(repo.events("pr_merged").is_empty(), "{step}");
         let (r, merged) = pr_json(&repo, &forge, &["merge", &id]);
         assert_eq!(r.code, 0, "{step}: {}", r.stderr);
-        assert_eq!(merged["found_merged"], true, "{merged}");
+        // Killed before `gh pr merge`, the rerun merges; after it, the rerun finds the merge
+        // done and, by the intent the killed run noted, records it as vnx's own.
+        let merged_before = step != vnx::steps::pr_merge::INTENT_NOTED;
+        assert_eq!(merged["found_merged"], merged_before, "{step}: {merged}");
         let receipt = &merged["receipt"];
+        assert_eq!(receipt["by_vnx"], true, "{step}: {receipt}");
+        assert_eq!(receipt["method"], "squash", "{step}: {receipt}");
+        assert!(
+            std::fs::read_dir(repo.env.path().join(".vnx-data/pr-merges"))
+                .map_or(true, |mut d| d.next().is_none()),
+            "{step}: the intent outlived the receipt"
+        );
         assert_eq!(receipt["head_commit"], head.as_str());
         assert_eq!(
             receipt["merge_commit"],

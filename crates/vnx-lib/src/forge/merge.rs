@@ -121,9 +121,21 @@ pub fn merge(
     }
     let gh = &forge.gh;
     let pr = view::view(gh, opened.number)?;
+    let intent = Intent::path(ctx.data_dir, id, opened.number);
     match pr.state {
         PrState::Merged => {
-            let receipt = record_merged(ctx, forge, &opened, &pr, false, None)?;
+            // Merged by this command's own earlier run, killed before its receipt, when it
+            // noted its intent for this head: vnx's merge, with the method it asked for.
+            let ours = Intent::read(&intent).filter(|i| i.head == pr.head_commit);
+            let receipt = record_merged(
+                ctx,
+                forge,
+                &opened,
+                &pr,
+                ours.is_some(),
+                ours.map(|i| i.method),
+            )?;
+            let _ = std::fs::remove_file(&intent);
             return Ok(Merged {
                 receipt,
                 recorded_before: false,
@@ -157,7 +169,14 @@ pub fn merge(
         "--match-head-commit",
         &head_text,
     ];
+    Intent {
+        head: g.head.to_string(),
+        method,
+    }
+    .write(&intent)?;
+    steps::reached(steps::pr_merge::INTENT_NOTED);
     if let Err(e) = gh.run(args) {
+        let _ = std::fs::remove_file(&intent);
         return Err(match e {
             ForgeError::Gh { detail, .. } => ForgeError::MergeRefused {
                 id: id.clone(),
@@ -180,11 +199,51 @@ pub fn merge(
         });
     }
     let receipt = record_merged(ctx, forge, &opened, &after, true, Some(method))?;
+    let _ = std::fs::remove_file(&intent);
     Ok(Merged {
         receipt,
         recorded_before: false,
         found_merged: false,
     })
+}
+
+/// What `vnx pr merge` notes before it asks the forge to merge, so that a rerun after a kill
+/// between the merge and its receipt records the merge as vnx's (`by_vnx`), with its method.
+/// Under `.vnx-data/pr-merges/`, which no sandboxed worker can write; removed once the
+/// receipt is on the ledger, or the merge was refused.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Intent {
+    /// The head commit vnx asked the forge to merge (`--match-head-commit`).
+    head: String,
+    /// The method it asked for.
+    method: PrMergeMethod,
+}
+
+impl Intent {
+    fn path(data_dir: &std::path::Path, id: &DispatchId, number: u64) -> std::path::PathBuf {
+        data_dir
+            .join("pr-merges")
+            .join(format!("{id}-{number}.json"))
+    }
+
+    fn write(&self, path: &std::path::Path) -> Result<(), ForgeError> {
+        let io = |source| ForgeError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            crate::files::private_dir(dir).map_err(io)?;
+        }
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        // Durable: it must outlive a kill right after the merge it announces.
+        crate::files::write_atomic_private(path, &json, true).map_err(io)
+    }
+
+    /// The intent noted at `path`, if one is there and reads as one (bounded, no link).
+    fn read(path: &std::path::Path) -> Option<Intent> {
+        let bytes = crate::files::read_bounded(path, 4096).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
 }
 
 /// Records `pr_merged` for `pr`, read merged on the forge.
