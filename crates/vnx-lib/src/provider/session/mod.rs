@@ -490,4 +490,6 @@ fn stream(
 }
 
 #[cfg(test)]
+pub(crate) mod hostile;
+#[cfg(test)]
 mod tests;

@@ -24,6 +24,8 @@ use crate::sandbox::StatePath;
 mod events;
 mod invocation;
 mod sessions;
+#[cfg(test)]
+pub(crate) use sessions::tests::hostile_session;
 mod transcript;
 
 pub(crate) use invocation::{Served, allowed_commands, argv, permission_flags};

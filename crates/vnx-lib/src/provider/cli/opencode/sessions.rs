@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::{Value, json};
 
 use crate::provider::cli::session::{Sought, same_dir};
@@ -38,11 +38,12 @@ const MAX_ROW_BYTES: i32 = 16 << 20;
 const MAX_MESSAGES: usize = 10_000;
 const MAX_PARTS: usize = 10_000;
 /// The most bytes of lines given for one session.
-const MAX_LINES_BYTES: usize = 64 << 20;
+const MAX_LINES_BYTES: usize = 24 << 20;
 /// The most bytes of rows (messages' and parts' JSON) read of one session, whatever the
 /// database holds: a worker writes it, and a 1.2 GB one read whole took the supervisor to
-/// 2.25 GB. What lies past it is read as not given yet.
-const MAX_READ_BYTES: usize = 32 << 20;
+/// 2.25 GB. What lies past it is read as not given yet. With the lines drawn from it, a
+/// reader stays under 64 MB whatever the database holds (`provider::session::hostile`).
+const MAX_READ_BYTES: usize = 16 << 20;
 /// The most candidate sessions looked at.
 const MAX_CANDIDATES: usize = 64;
 /// SQLite's progress handler runs every this many steps; a query interrupted after
@@ -205,54 +206,90 @@ pub(super) fn read(found: &Path) -> std::io::Result<Read> {
     read_session(&conn, &id).map_err(std::io::Error::other)
 }
 
-/// One message's row: its id, when it was made, its JSON.
-type MessageRow = (String, i64, String);
+/// One message's row: its id, when it was made, and of its JSON only what is read (see
+/// [`trimmed`]), so the rows held while parts are read are small whatever a worker wrote.
+type MessageRow = (String, i64, Value);
+
+/// Of a message's JSON, what a read looks at: its role, whether and how it completed, its
+/// error (drawn as a line, so bounded by the lines' bound).
+fn trimmed(data: &str) -> Value {
+    let info: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    let short = |v: &Value| v.as_str().filter(|s| s.len() <= 64).map(str::to_owned);
+    let mut kept = json!({
+        "role": short(&info["role"]),
+        "time": {"completed": info["time"]["completed"].as_f64()},
+        "finish": short(&info["finish"]),
+    });
+    if let Some(error) = info.get("error").filter(|e| e.is_object()) {
+        kept["error"] = error.clone();
+    }
+    kept
+}
 
 fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
+    // Sorted without their content (the sort would hold every row: no index orders them),
+    // each row's size read without loading it (`octet_length`), and the content of each that
+    // fits fetched by its key afterwards: a worker's oversized rows are never held.
     let mut messages = conn.prepare(
-        "SELECT id, time_created, data FROM message WHERE session_id = ?1 \
+        "SELECT id, time_created, octet_length(data) FROM message WHERE session_id = ?1 \
          ORDER BY time_created, id LIMIT ?2",
     )?;
+    let mut content = conn.prepare("SELECT data FROM message WHERE id = ?1 AND session_id = ?2")?;
     let mut budget = MAX_READ_BYTES;
     let mut rows: Vec<MessageRow> = Vec::new();
     let mut cut = false;
-    for row in messages.query_map(params![id, MAX_MESSAGES as i64], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })? {
-        let row: MessageRow = row?;
-        let size = row.0.len() + row.2.len();
+    let listed: Vec<(String, i64, Option<i64>)> = messages
+        .query_map(params![id, MAX_MESSAGES as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (message_id, created, bytes) in listed {
+        let size = message_id
+            .len()
+            .saturating_add(usize::try_from(bytes.unwrap_or(0)).unwrap_or(usize::MAX));
         if size > budget {
             cut = true;
             break;
         }
+        let data: Option<String> = content
+            .query_row(params![message_id, id], |r| r.get(0))
+            .optional()?
+            .flatten();
         budget -= size;
-        rows.push(row);
+        rows.push((message_id, created, trimmed(data.as_deref().unwrap_or(""))));
     }
-    let mut parts =
-        conn.prepare("SELECT data FROM part WHERE message_id = ?1 ORDER BY id LIMIT ?2")?;
-    let mut out = Read::default();
-    for (n, (message_id, created, data)) in rows.iter().enumerate() {
-        let info: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    let mut parts = conn.prepare(
+        "SELECT octet_length(data), CASE WHEN octet_length(data) <= ?3 THEN data END \
+         FROM part WHERE message_id = ?1 ORDER BY id LIMIT ?2",
+    )?;
+    // The lines' whole bound reserved at once (address space, not memory, until written):
+    // growing by doubling would hold the old copy beside the new at each step.
+    let mut out = Read {
+        lines: Vec::with_capacity(MAX_LINES_BYTES),
+        ..Read::default()
+    };
+    for (n, (message_id, created, info)) in rows.iter().enumerate() {
         if info["role"] != "assistant" {
             out.turn_ended = false;
             continue;
         }
         let event = |kind: &str, part: Value| json!({"type": kind, "timestamp": created, "sessionID": id, "part": part});
-        let mut datas: Vec<String> = Vec::new();
+        // Each part is drawn as it is read, so no more than one is held besides the lines.
         let mut datas_whole = true;
-        for data in parts.query_map(params![message_id, MAX_PARTS as i64], |r| r.get(0))? {
-            let data: String = data?;
-            if data.len() > budget {
+        for row in parts.query_map(params![message_id, MAX_PARTS as i64, budget as i64], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<String>>(1)?))
+        })? {
+            let (bytes, data) = row?;
+            let size = usize::try_from(bytes.unwrap_or(0)).unwrap_or(usize::MAX);
+            let Some(data) = data.filter(|_| size <= budget) else {
                 // The rest is past the bound: what was read is given, the turn not ended.
                 cut = true;
                 datas_whole = false;
                 break;
-            }
-            budget -= data.len();
-            datas.push(data);
-        }
-        for data in datas {
+            };
+            budget -= size;
             let part: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+            drop(data);
             let finished = |v: &Value| v.get("time").and_then(|t| t.get("end")).is_some();
             let line = match part["type"].as_str() {
                 Some("step-start") => Some(event("step_start", part)),
@@ -291,7 +328,7 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
                 return Ok(out);
             }
         }
-        out.turn_ended = n + 1 == rows.len() && !cut && ends_turn(&info);
+        out.turn_ended = n + 1 == rows.len() && !cut && ends_turn(info);
         if !completed {
             // Its later parts and messages are still to come.
             out.turn_ended = false;
@@ -421,9 +458,38 @@ fn ends_turn(info: &Value) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::provider::session::{self, Cli, Follower, Homes, Wanted};
+
+    /// A session a worker made as large as it could: 24 message rows of 8 MiB and 240 parts
+    /// of 1 MiB (`provider::session::hostile`); the found session's path.
+    pub(crate) fn hostile_session(dir: &Path) -> PathBuf {
+        let cwd = dir.join("wt");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let conn = database(dir, &cwd);
+        let tx = conn.unchecked_transaction().unwrap();
+        let pad = "x".repeat(8 << 20);
+        for i in 0..24 {
+            message(
+                &tx,
+                &format!("msg_big{i:02}"),
+                T0 + 900 + i,
+                &format!(r#"{{"role":"assistant","time":{{"created":1}},"pad":"{pad}"}}"#),
+            );
+        }
+        let big = "x".repeat(1 << 20);
+        for i in 0..240 {
+            part(
+                &tx,
+                "msg_2",
+                &format!("prt_2x{i:03}"),
+                &format!(r#"{{"type":"text","text":"{big}","time":{{"start":1,"end":2}}}}"#),
+            );
+        }
+        tx.commit().unwrap();
+        found(&dir.join(DB), ID)
+    }
 
     /// The tables opencode 1.18.33 keeps sessions in (the columns vnx reads, and a few).
     const SCHEMA: &str = "
@@ -542,9 +608,9 @@ mod tests {
         let cwd = dir.path().join("wt");
         std::fs::create_dir(&cwd).unwrap();
         let conn = database(dir.path(), &cwd);
-        // 48 parts of 1 MiB each in one message, then an answer that would end the turn.
+        // 24 parts of 1 MiB each in one message, then an answer that would end the turn.
         let big = "x".repeat(1 << 20);
-        for i in 0..48 {
+        for i in 0..24 {
             part(
                 &conn,
                 "msg_2",
@@ -560,7 +626,7 @@ mod tests {
             "{} bytes given",
             read.lines.len()
         );
-        assert!(read.lines.len() > (16 << 20), "what fits is given");
+        assert!(read.lines.len() > (8 << 20), "what fits is given");
         assert!(!read.turn_ended, "a session read in part has not ended");
     }
 
