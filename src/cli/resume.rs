@@ -52,6 +52,10 @@ pub struct Args {
     /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     tmux_socket: Option<String>,
+    /// Only close each (as a resume does), starting no follow-up: how the dispatching
+    /// machine has a host close a remote dispatch it then continues itself
+    #[arg(long, hide = true)]
+    close_only: bool,
 }
 
 /// `vnx follow-up`'s arguments, parsed as its command line would be.
@@ -186,6 +190,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     let (attestor, trusted) = settings::attestation(None, &ledger)?;
+    if args.close_only {
+        for i in interrupted.iter().filter(|i| !i.reported) {
+            resume::close(&ledger, &i.id, &attestor)
+                .map_err(|e| CliError::from(e).context(format!("could not close {}", i.id)))?;
+            say!("{}  interrupted: closed for a resume", i.id);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let repo = Repo::for_project(&project)?;
     let config = project.load_config()?;
     let mut worst = Exit::Ok;
@@ -199,7 +211,25 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     for i in &interrupted {
         let state = chosen.iter().find(|s| s.id == i.id).expect("chosen");
-        let result = if i.reported {
+        let result = if let Some(host) = state.host.as_deref() {
+            // A remote dispatch: closed here, closed on its host (where it is lost too), and
+            // continued there by a follow-up started from here (each step redone by a rerun).
+            resume::close(&ledger, &i.id, &attestor)
+                .map_err(|e| CliError::from(e).context(format!("could not close {}", i.id)))
+                .and_then(|_| {
+                    say!(
+                        "{}  interrupted on {host}: closed; continuing it there",
+                        i.id
+                    );
+                    follow_remote(
+                        &project,
+                        host,
+                        &data_dir,
+                        &i.id,
+                        args.tmux_socket.as_deref(),
+                    )
+                })
+        } else if i.reported {
             let recovery = Recovery {
                 repo: &repo,
                 ledger: &ledger,
@@ -239,7 +269,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             escape(s.provider.as_deref().unwrap_or("")),
             escape(s.model.as_deref().unwrap_or("-"))
         );
-        let result = follow(&data_dir, &s.id, args.tmux_socket.as_deref());
+        let result = match s.host.as_deref() {
+            Some(host) => follow_remote(
+                &project,
+                host,
+                &data_dir,
+                &s.id,
+                args.tmux_socket.as_deref(),
+            ),
+            None => follow(&data_dir, &s.id, args.tmux_socket.as_deref()),
+        };
         note(result, &mut out)?;
     }
     out.flush()?;
@@ -249,6 +288,30 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 /// The keys whose signatures the ledger's receipts are judged by.
 fn trusted_keys(ledger: &std::path::Path) -> Result<Vec<[u8; 32]>, CliError> {
     Ok(settings::attestation(None, ledger)?.1)
+}
+
+/// Has the host of remote dispatch `id` close it too (its own `vnx resume --close-only`: a
+/// dispatch already closed there is left as it is), then starts the follow-up that continues
+/// it there.
+fn follow_remote(
+    project: &vnx::project::Project,
+    host: &str,
+    data_dir: &std::path::Path,
+    id: &DispatchId,
+    tmux_socket: Option<&str>,
+) -> Result<(), CliError> {
+    let config = project.load_config()?;
+    let host = vnx::remote::host(&config.hosts, host)?.clone();
+    let line = ["resume".to_owned(), "--close-only".into(), id.to_string()];
+    let code = super::remote::on_host(project, &host, &line, &[id.to_string()])?;
+    if code != ExitCode::SUCCESS {
+        return Err(CliError::new(format!(
+            "{id} was closed here but its host {} could not close it (`vnx resume {id}` tries \
+             again)",
+            host.name
+        )));
+    }
+    follow(data_dir, id, tmux_socket)
 }
 
 /// Starts the follow-up that continues dispatch `id`, which `vnx resume` closed.
