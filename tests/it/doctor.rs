@@ -186,11 +186,7 @@ fn a_healthy_project_passes() {
         PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 11 flags vnx passes are listed in `claude --help`
         PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
         PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 11 flags vnx passes are listed in `gemini --help`
-        PASS  qwen            not installed (`qwen` is not on PATH): dispatches to qwen are refused
-        PASS  opencode        not installed (`opencode` is not on PATH): dispatches to opencode are refused
-        PASS  copilot         not installed (`copilot` is not on PATH): dispatches to copilot are refused
-        PASS  aider           not installed (`aider` is not on PATH): dispatches to aider are refused
-        PASS  ollama          not installed (`opencode` is not on PATH): dispatches to ollama are refused
+        PASS  not installed   qwen, opencode, copilot, aider, ollama (`opencode`): not on PATH; dispatches to them are refused
         PASS  project         [tmp]/work (initialised)
         PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles
         PASS  constraints     provider_constraints.yaml: 5 constraints
@@ -210,7 +206,7 @@ fn a_healthy_project_passes() {
         PASS  dispatches      none yet
         PASS  claude trust    the repository is trusted (covers its worktrees)
         PASS  codex trust     the repository is trusted (covers its worktrees)
-        26 pass, 2 warn, 0 fail
+        22 pass, 2 warn, 0 fail
     "#);
 }
 
@@ -719,18 +715,29 @@ fn a_user_of_one_cli_is_not_told_to_install_the_others() {
     }
     let (_, report) = doctor(repo.vnx(), &bin, &[]);
     assert_eq!(check(&report, "claude")["status"], "pass", "{report:#}");
-    for cli in ["codex", "gemini", "ollama"] {
-        let c = check(&report, cli);
-        assert_eq!(c["status"], "pass", "{c}");
-        assert!(
-            c["detail"].as_str().unwrap().contains("not installed"),
-            "{c}"
-        );
+    // The missing ones are one line, naming each.
+    let absent = check(&report, "not installed");
+    assert_eq!(absent["status"], "pass", "{absent}");
+    let detail = absent["detail"].as_str().unwrap();
+    for cli in ["codex", "gemini", "ollama (`opencode`)"] {
+        assert!(detail.contains(cli), "{cli}: {absent}");
     }
-    // With no worker CLI at all, each missing one is worth a warning.
+    let names = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| ["codex", "gemini", "ollama"].contains(&c["name"].as_str().unwrap()))
+        .count();
+    assert_eq!(names, 0, "a missing CLI has no line of its own: {report:#}");
+    // With no worker CLI at all, that line is a warning.
     let _ = std::fs::remove_file(bin.join("claude"));
     let (_, report) = doctor(repo.vnx(), &bin, &[]);
-    assert_eq!(check(&report, "claude")["status"], "warn", "{report:#}");
+    let absent = check(&report, "not installed");
+    assert_eq!(absent["status"], "warn", "{report:#}");
+    assert!(
+        absent["detail"].as_str().unwrap().contains("claude"),
+        "{absent}"
+    );
 }
 
 /// A `gate-check` or `merge` killed with kill -9 leaves its gate checkout registered with git

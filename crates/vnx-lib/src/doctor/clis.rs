@@ -15,32 +15,43 @@ pub(super) fn worker_clis() -> impl Iterator<Item = Provider> {
         .filter(|p| crate::provider::cli::of(*p).separate_binary())
 }
 
-/// Checks one CLI; `binary` is where PATH finds it. A CLI that is not installed is only a
-/// warning when no worker CLI is (`alone`): a user of one CLI is not told to install another
-/// (the project's config, checked elsewhere, warns about a CLI it names).
-pub(super) fn check(
-    provider: Provider,
-    binary: Option<&Path>,
-    cache_dir: Option<&Path>,
-    alone: bool,
-) -> Check {
+/// `not installed`: the worker CLIs PATH does not find, in one line (a user of one CLI is not
+/// told about each other one). Only a warning when no worker CLI is installed (`alone`); the
+/// project's config, checked elsewhere, warns about a CLI it names.
+pub(super) fn absent(providers: &[Provider], alone: bool) -> Option<Check> {
+    const NAME: &str = "not installed";
+    if providers.is_empty() {
+        return None;
+    }
+    let listed = providers
+        .iter()
+        .map(|p| {
+            let program = crate::provider::cli::of(*p).program();
+            if program == p.name() {
+                p.name().to_owned()
+            } else {
+                format!("{} (`{program}`)", p.name())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !alone {
+        return Some(Check::pass(
+            NAME,
+            format!("{listed}: not on PATH; dispatches to them are refused"),
+        ));
+    }
+    Some(Check::warn(
+        NAME,
+        format!("no worker CLI is on PATH ({listed}): only the offline `demo` provider runs"),
+        "install the CLI you dispatch to (the README's Install section), or put it on PATH",
+    ))
+}
+
+/// Checks one installed CLI; `binary` is where PATH finds it.
+pub(super) fn check(provider: Provider, binary: &Path, cache_dir: Option<&Path>) -> Check {
     let name = provider.name();
     let program = crate::provider::cli::of(provider).program();
-    let Some(binary) = binary else {
-        if !alone {
-            return Check::pass(
-                name,
-                format!(
-                    "not installed (`{program}` is not on PATH): dispatches to {name} are refused"
-                ),
-            );
-        }
-        return Check::warn(
-            name,
-            format!("not installed (`{program}` is not on PATH); only dispatches to {name} fail"),
-            format!("install {program}, or put it on PATH, to dispatch to it"),
-        );
-    };
     let groups = flags::passed(provider);
     // `--version` and each `--help` at once: a cold probe costs one CLI start, not three.
     let (version, helps) = std::thread::scope(|s| {

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::project::Project;
+use crate::provider::Provider;
 use crate::tmux::Tmux;
 
 pub use tools::{GIT_MIN, TMUX_MIN};
@@ -187,9 +188,13 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
     std::thread::scope(|s| {
         let probes: Vec<_> = binaries
             .iter()
-            .map(|(p, bin)| {
-                s.spawn(move || clis::check(*p, bin.as_deref(), cache_dir, none_installed))
-            })
+            .filter_map(|(p, bin)| Some((*p, bin.as_deref()?)))
+            .map(|(p, bin)| (p, s.spawn(move || clis::check(p, bin, cache_dir))))
+            .collect();
+        let absent: Vec<Provider> = binaries
+            .iter()
+            .filter(|(_, bin)| bin.is_none())
+            .map(|(p, _)| *p)
             .collect();
         let git = s.spawn(tools::git);
         let tmux = s.spawn(tools::tmux);
@@ -252,9 +257,10 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             joined("tmux", tmux.join()),
             joined("sandbox", sandbox.join()),
         ];
-        for (probe, (provider, _)) in probes.into_iter().zip(&binaries) {
+        for (provider, probe) in probes {
             checks.push(joined(provider.name(), probe.join()));
         }
+        checks.extend(clis::absent(&absent, none_installed));
         let installed: Vec<(&str, &Path)> = binaries
             .iter()
             .filter_map(|(p, b)| b.as_deref().map(|b| (p.name(), b)))
