@@ -151,6 +151,19 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             waited.insert(id, w);
         }
     }
+    // An id the ledger never started is a usage error, worded as every command words it.
+    let unknown: Vec<String> = waited
+        .iter()
+        .filter(|(_, w)| matches!(w, Waited::Unknown))
+        .map(|(id, _)| id.to_string())
+        .collect();
+    if !unknown.is_empty() {
+        out.flush()?;
+        return Err(
+            CliError::usage(format!("unknown dispatch {}", unknown.join(", ")))
+                .with_hint("`vnx status` lists the dispatches of this project"),
+        );
+    }
     let (Some(what), Some(refresh)) = (args.until_pr, refresh) else {
         return Ok(verdict(&waited));
     };
@@ -388,7 +401,9 @@ impl Progress {
 
 /// Exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
 fn verdict(waited: &BTreeMap<DispatchId, Waited>) -> ExitCode {
-    if waited.values().all(Waited::succeeded) {
+    if waited.values().any(|w| matches!(w, Waited::Unknown)) {
+        super::error::Exit::Usage.into()
+    } else if waited.values().all(Waited::succeeded) {
         super::error::Exit::Ok.into()
     } else {
         super::error::Exit::No.into()
@@ -501,11 +516,8 @@ fn report_line(out: &mut Out, id: &str, w: &Waited) -> Result<(), CliError> {
                 ));
                 out.line(&format!("{id}  {verdict} (never started): {why}"))?;
             }
-            Waited::Unknown => {
-                out.line(&format!(
-                    "{id}  unknown: never dispatched here (no dispatch_started on the ledger)"
-                ))?;
-            }
+            // Said on stderr as a usage error (`unknown dispatch ID`), as every command says it.
+            Waited::Unknown => {}
             Waited::StillRunning => {
                 out.line(&format!("{id}  still running at --timeout"))?;
             }

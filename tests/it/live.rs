@@ -225,9 +225,21 @@ fn cancel_stops_running_dispatches_and_closes_lost_ones() {
     // An id never dispatched is unknown, never lost.
     let r = run(repo.vnx().args(["cancel", "D-0badf00d"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
+    // And a usage error (exit 2) worded as every command words it.
     let r = run(repo.vnx().args(["wait", "D-0badf00d"]));
-    assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("unknown"), "{}", r.stdout);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error: unknown dispatch D-0badf00d"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("hint: `vnx status` lists"),
+        "{}",
+        r.stderr
+    );
+    let json = run(repo.vnx().args(["wait", "--json", "D-0badf00d"]));
+    assert_eq!(json.code, 2, "{}", json.stderr);
     repo.verify_ok();
 }
 
