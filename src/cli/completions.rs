@@ -222,12 +222,34 @@ fn fish(text: &str, id_commands: &[Vec<String>]) -> String {
     out.join("\n")
 }
 
-/// Print the man page (roff), e.g. `vnx man > ~/.local/share/man/man1/vnx.1`
+/// Print the man page (roff), e.g. `vnx man > ~/.local/share/man/man1/vnx.1`, or write it
+/// and a page for every command (`vnx-status.1`, `vnx-audit-chain-verify.1`, …) with `--dir`
 #[derive(clap::Args)]
-pub struct ManArgs {}
+pub struct ManArgs {
+    /// Write vnx.1 and every command's page into this directory (made if missing)
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
+}
 
-pub fn man(_: ManArgs) -> Result<ExitCode, CliError> {
+pub fn man(args: ManArgs) -> Result<ExitCode, CliError> {
     let cmd = super::command();
+    if let Some(dir) = args.dir {
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| clap_mangen::generate_to(cmd, &dir))
+            .map_err(|e| {
+                CliError::from_error(&e).context(format!(
+                    "could not write the man pages into {}",
+                    dir.display()
+                ))
+            })?;
+        let pages = std::fs::read_dir(&dir).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".1"))
+                .count()
+        });
+        super::output::say!("wrote {pages} man pages into {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd)
         .render(&mut out)

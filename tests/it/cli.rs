@@ -695,6 +695,24 @@ fn completions_and_the_man_page_come_from_the_command_line() {
         man.stdout.contains("follow\\-up"),
         "the subcommands are listed"
     );
+    // Every command has a page of its own, as vnx(1) refers to them.
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let r = run(env.vnx().args(["man", "--dir"]).arg(&pages));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for page in [
+        "vnx.1",
+        "vnx-status.1",
+        "vnx-audit-chain-verify.1",
+        "vnx-pr-merge.1",
+    ] {
+        let text = std::fs::read_to_string(pages.join(page)).unwrap_or_default();
+        assert!(text.contains(".TH"), "{page}: {text}");
+    }
+    assert!(
+        !pages.join("vnx-__supervise.1").exists(),
+        "hidden commands have no page"
+    );
     assert_eq!(run(env.vnx().args(["completions", "tcsh"])).code, 2);
 }
 
