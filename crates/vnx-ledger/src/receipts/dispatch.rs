@@ -350,9 +350,8 @@ pub struct DispatchStarted {
     /// For a best-of-N candidate: the group it belongs to (see `vnx best-of`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<super::GroupMember>,
-    /// The names (never the values) of the environment variables the worker was given: the
-    /// dispatching command's, minus the git-redirecting and vnx-private ones. Absent:
-    /// recorded by a vnx that handed on the tmux pane's environment.
+    /// The names (never values) of the variables the worker was given: the dispatching
+    /// command's, minus git-redirecting and vnx-private ones. Absent: an older vnx's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Vec<String>>,
     /// The bubblewrap sandbox the worker runs in: what it can write and read, what is hidden
@@ -377,15 +376,13 @@ pub struct DispatchStarted {
     /// file. Absent: recorded by a vnx from before (the reader's own environment is used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cli_homes: Option<CliHomes>,
-    /// The CLI session the worker was told to use: the id vnx chose for a new session
-    /// (a TUI's `--session-id`) or the one a follow-up resumes. Its session file is the
-    /// only one read for the dispatch's usage and transcript (ADR 0052). Absent: the CLI
-    /// chose it.
+    /// The CLI session the worker was told to use (a TUI's `--session-id`, or the one a
+    /// follow-up resumes): the only session file read for its usage and transcript
+    /// (ADR 0052). Absent: the CLI chose it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    /// Variables vnx set for the worker's CLI, name to value: what its module gives as
-    /// configuration rather than flags (a posture's permissions, a model's provider). Absent:
-    /// none (or recorded by a vnx from before).
+    /// Variables vnx set for the worker's CLI, name to value: configuration its module gives
+    /// rather than flags (a posture's permissions, a model's provider). Absent: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cli_env: BTreeMap<String, String>,
     /// Members this version does not know, kept as read.
@@ -606,9 +603,8 @@ pub struct DispatchCompleted {
     /// (from the sealed report, teardown done then): what it found, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered: Option<String>,
-    /// Set when `vnx resume` closed a lost dispatch to continue it in a follow-up: the next
-    /// `vnx resume` of it starts that follow-up if none was started (the resume was killed
-    /// between its close and the follow-up's launch). Absent from every other completion.
+    /// Set when `vnx resume` closed a lost dispatch to continue it: the next `vnx resume`
+    /// starts the follow-up if a killed resume had not. Absent from every other completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_for_resume: Option<bool>,
     /// The CLI's session (or thread) id, for resuming.
@@ -621,8 +617,7 @@ pub struct DispatchCompleted {
     /// worker's session file (written by the worker's CLI: informational, as all usage is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage_source: Option<UsageSource>,
-    /// The largest count of a usage the CLI claimed and vnx refused as implausible (over
-    /// `MAX_PLAUSIBLE_TOKENS`): `token_usage` is then absent, the spend unknown.
+    /// A claimed token count over `MAX_PLAUSIBLE_TOKENS`, refused: `token_usage` is absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage_refused: Option<u64>,
     /// The project's setup and teardown commands run in the worktree, in order.

@@ -562,6 +562,14 @@ pub trait CodingCli: Sync {
         false
     }
 
+    /// Tests (`provider::session::hostile`): a session in `dir` as large as a worker can make
+    /// it in this CLI's own store, when that is rows ([`CodingCli::sessions_are_rows`]); the
+    /// found session's path. `None`: its sessions are files of lines.
+    #[cfg(test)]
+    fn hostile_session(&self, _dir: &Path) -> Option<PathBuf> {
+        None
+    }
+
     /// The id of the session [`CodingCli::find_sessions`] found at `found`, for a TUI that
     /// chooses its session's id and names it nowhere else vnx reads (no hook, no flag that
     /// would let vnx choose it): what its receipt records, so a follow-up resumes it. `None`

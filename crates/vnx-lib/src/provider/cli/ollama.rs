@@ -124,6 +124,11 @@ impl CodingCli for Ollama {
         true
     }
 
+    #[cfg(test)]
+    fn hostile_session(&self, dir: &Path) -> Option<PathBuf> {
+        Some(opencode::hostile_session(dir))
+    }
+
     fn session_last_message(&self, found: &Path) -> Option<String> {
         opencode::session_last_message(found)
     }

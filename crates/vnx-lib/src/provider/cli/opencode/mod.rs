@@ -237,6 +237,11 @@ impl CodingCli for Opencode {
         true
     }
 
+    #[cfg(test)]
+    fn hostile_session(&self, dir: &Path) -> Option<PathBuf> {
+        Some(sessions::tests::hostile_session(dir))
+    }
+
     fn session_last_message(&self, found: &Path) -> Option<String> {
         session_last_message(found)
     }

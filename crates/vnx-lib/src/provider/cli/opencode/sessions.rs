@@ -462,7 +462,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::provider::session::{self, Cli, Follower, Homes, Wanted};
 
-    /// A session a worker made as large as it could: 24 message rows of 8 MiB and 240 parts
+    /// A session a worker made as large as it could: 8 message rows of 8 MiB and 96 parts
     /// of 1 MiB (`provider::session::hostile`); the found session's path.
     pub(crate) fn hostile_session(dir: &Path) -> PathBuf {
         let cwd = dir.join("wt");
@@ -470,7 +470,7 @@ pub(crate) mod tests {
         let conn = database(dir, &cwd);
         let tx = conn.unchecked_transaction().unwrap();
         let pad = "x".repeat(8 << 20);
-        for i in 0..24 {
+        for i in 0..8 {
             message(
                 &tx,
                 &format!("msg_big{i:02}"),
@@ -479,7 +479,7 @@ pub(crate) mod tests {
             );
         }
         let big = "x".repeat(1 << 20);
-        for i in 0..240 {
+        for i in 0..96 {
             part(
                 &tx,
                 "msg_2",
