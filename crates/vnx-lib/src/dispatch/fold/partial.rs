@@ -38,7 +38,7 @@ pub(super) fn read(
         return Ok(None);
     };
     let h = &opened.head;
-    if !fits.fits(&h.fingerprint, h.lines, &h.segments) {
+    if !fits.fits(&h.fingerprint, &h.segments) {
         return Ok(None);
     }
     let unchanged =
