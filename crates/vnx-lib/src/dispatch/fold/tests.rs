@@ -297,7 +297,8 @@ fn an_unchanged_ledger_is_read_from_its_stamp_and_a_change_in_place_is_caught() 
     let segments = super::index::open(&p.index, &p.attestor)
         .unwrap()
         .head
-        .segments;
+        .segments
+        .clone();
     // One byte changed in place, the size and modification time kept: the change time
     // moves, so the index is not believed, and the ledger reads unverified.
     let bytes = std::fs::read(&p.ledger).unwrap();
@@ -328,7 +329,8 @@ fn an_unchanged_ledger_is_read_from_its_stamp_and_a_change_in_place_is_caught() 
     let after = super::index::open(&p.index, &p.attestor)
         .unwrap()
         .head
-        .segments;
+        .segments
+        .clone();
     assert_eq!(segments, after);
 }
 
