@@ -623,6 +623,21 @@ impl Opened {
         fresh: &std::collections::BTreeMap<DispatchId, Vec<u8>>,
     ) -> std::io::Result<()> {
         use std::io::{Read, Seek, Write};
+        // A change another writer made since this index was opened wins.
+        if let Ok(now) = crate::files::open_hostile(path) {
+            let mut fixed = [0u8; 48];
+            let ours = |m: std::fs::Metadata| {
+                self.file
+                    .metadata()
+                    .is_ok_and(|o| (o.dev(), o.ino()) == (m.dev(), m.ino()))
+            };
+            if !now.metadata().is_ok_and(ours)
+                || now.read_exact_at(&mut fixed, 8).is_err()
+                || fixed != self.fixed
+            {
+                return Ok(());
+            }
+        }
         // What goes where: a fresh record, or a run of records kept (consecutive in this
         // file, they are copied as one).
         enum Part<'a> {
