@@ -139,6 +139,7 @@ pub fn time_dashboard_start(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result
             ),
             lat: Lat::new(us),
             rss_kib,
+            cpu: None,
         })
     })();
     let _ = Command::new("tmux")

@@ -222,17 +222,40 @@ pub fn make_vnx_format(path: &Path, target: u64, rng: &mut Rng) -> Result<()> {
     Ok(())
 }
 
+/// The shape of a generated dispatch history (`--shape`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// Each dispatch the real no-op dispatch's two receipts (its start and its end).
+    Plain,
+    /// As a project used daily records them: gate runs, constraint decisions, permission
+    /// prompts, merges with a checkpoint each, a few dispatches lost or waiting for a person
+    /// (see `busy`).
+    Busy,
+}
+
+impl Shape {
+    /// How the report names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Plain => "plain",
+            Shape::Busy => "busy",
+        }
+    }
+}
+
 /// Appends `n` recorded dispatches to the ledger at `ledger`, each a copy of `template` (the
 /// lines of one real dispatch, `template_id`'s) under a new id: the ledger's and the
 /// attestation's members dropped, the id replaced, then signed by `attestor` and appended
 /// through `Ledger::append_all` as vnx appends them, so the ledger verifies. One dispatch in
-/// ten ends `failed` instead. Returns the new ids, in order.
+/// ten ends `failed` instead. The busy shape adds the receipts `busy` lists around each.
+/// Returns the new ids, in order.
 pub fn make_dispatch_history(
     ledger: &Path,
     template: &[Vec<u8>],
     template_id: &str,
     n: usize,
     attestor: &vnx::ledger::attest::Attestor,
+    shape: Shape,
 ) -> Result<Vec<String>> {
     const DROPPED: [&str; 6] = [
         "seq",
@@ -262,12 +285,46 @@ pub fn make_dispatch_history(
         let at = jiff::Timestamp::from_microsecond(BASE_TIME_US + i as i64 * 60_000_000)
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
             .unwrap_or_else(|_| "2026-08-20T00:00:00.000000Z".into());
+        let did = vnx::ids::DispatchId::parse(&id)?;
+        let fate = crate::busy::Fate::of(i);
+        let mut receipts = Vec::new();
+        if shape == Shape::Busy {
+            receipts.extend(crate::busy::before_start(&did));
+        }
         for text in &texts {
             let mut text = text.replace(template_id, &id);
-            if i % 10 == 9 && text.contains("\"event_type\":\"dispatch_completed\"") {
+            let completion = text.contains("\"event_type\":\"dispatch_completed\"");
+            if completion && shape == Shape::Busy {
+                receipts.extend(crate::busy::while_running(&did, i)?);
+                match fate {
+                    crate::busy::Fate::Lost => continue,
+                    crate::busy::Fate::Waiting => {
+                        text =
+                            text.replacen("\"status\":\"done\"", "\"status\":\"needs_input\"", 1);
+                    }
+                    _ => {}
+                }
+            }
+            if i % 10 == 9 && completion {
                 text = text.replacen("\"status\":\"done\"", "\"status\":\"failed\"", 1);
             }
-            let receipt = Receipt::from_json(text.as_bytes())?;
+            receipts.push(Receipt::from_json(text.as_bytes())?);
+        }
+        if shape == Shape::Busy && fate == crate::busy::Fate::Merged {
+            receipts.extend(crate::busy::after_merge(&did)?);
+        }
+        for receipt in receipts {
+            // Every generated receipt must read as its kind, as the ones vnx writes do.
+            if i == 0
+                && matches!(
+                    vnx::receipts::Typed::of(receipt.object()),
+                    vnx::receipts::Typed::Other(_)
+                )
+            {
+                return Err(
+                    format!("a generated receipt does not read as its kind: {receipt:?}").into(),
+                );
+            }
             batch.push(attestor.attest(&receipt, &|| at.clone()));
         }
         ids.push(id);

@@ -17,7 +17,9 @@
 //!    no-op dispatch (`--remote-only`).
 //! 10. Reads at scale: `status`, `show`, the MCP list, a dashboard reload and the dashboard's
 //!     start on a project with 50,000 recorded dispatches (`--reads-only`; `--dispatches N`
-//!     for another count).
+//!     for another count), for each shape of history `--shape` names: `plain` (each dispatch
+//!     one real no-op dispatch's two receipts) and `busy` (as a project used daily records
+//!     them: gate runs, constraint decisions, prompts, merges each anchoring a checkpoint).
 //! 11. Launch speed: `vnx dispatch-agent --detach` with each real coding CLI installed
 //!     against `workmux add` with the same CLI, interleaved (`--launch-only`).
 
@@ -27,6 +29,7 @@
 )]
 
 mod append_bench;
+mod busy;
 mod cli_bench;
 mod dashboard_bench;
 mod dashboard_start;
@@ -124,6 +127,12 @@ struct Args {
     /// Recorded dispatches for the reads benchmark [default: 50000, or 2000 with --quick]
     #[arg(long, value_name = "N")]
     dispatches: Option<usize>,
+    /// The reads benchmark's histories, each in a project of its own (comma-separated):
+    /// `plain`, every dispatch one real no-op dispatch's two receipts; `busy`, as a project
+    /// used daily records them (gate runs, constraint decisions, permission prompts, one
+    /// dispatch in four merged with a checkpoint anchored, a few lost or waiting for a person)
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["plain", "busy"])]
+    shape: Vec<generate::Shape>,
     /// Internal: time dashboard reloads of the project at this root (the reads benchmark)
     #[arg(long, hide = true, value_name = "ROOT")]
     reload_probe: Option<PathBuf>,
@@ -218,10 +227,15 @@ fn run(args: &Args) -> Result<()> {
         let n = args
             .dispatches
             .unwrap_or(if args.quick { 2_000 } else { 50_000 });
-        note(&format!("making a project with {n} recorded dispatches"));
-        let bench = reads_bench::bench_reads(&vnx, work, n.max(1), cfg.runs)?;
-        print!("{}", bench.render());
-        io::stdout().flush()?;
+        for &shape in &args.shape {
+            note(&format!(
+                "making a project with {n} recorded dispatches, {} shape",
+                shape.name()
+            ));
+            let bench = reads_bench::bench_reads(&vnx, work, n.max(1), cfg.runs, shape)?;
+            print!("{}", bench.render());
+            io::stdout().flush()?;
+        }
         Ok(())
     };
     let queue = |work: &std::path::Path| -> Result<()> {

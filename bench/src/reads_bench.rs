@@ -2,7 +2,9 @@
 //! (one real no-op dispatch's receipts, re-signed under new ids), and the reads that list
 //! or show them: `vnx status` (table and JSON), `vnx show ID`, the MCP server's
 //! `list_dispatches`, a dashboard reload, and `vnx dashboard`'s start (`dashboard_start`),
-//! each with its peak RSS.
+//! each with its peak RSS, and the CPU time of the reads that are whole processes. The
+//! history has one of two shapes (`--shape`, `generate::Shape`): `plain`, every dispatch the
+//! real one's two receipts, or `busy`, what a project used daily records (`busy`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +18,7 @@ use vnx::tmux::Tmux;
 
 use crate::Result;
 use crate::dispatch_bench::{BenchRepo, NOOP_DISPATCH};
-use crate::generate::make_dispatch_history;
+use crate::generate::{Shape, make_dispatch_history};
 use crate::report::format::num;
 use crate::timing::{Lat, micros};
 
@@ -25,10 +27,14 @@ pub struct Read {
     pub name: String,
     pub lat: Lat,
     pub rss_kib: u64,
+    /// CPU time (user and system) per run, when measured.
+    pub cpu: Option<Lat>,
 }
 
 /// What the reads benchmark measured.
 pub struct ReadsBench {
+    pub shape: Shape,
+    pub checkpoints: usize,
     pub dispatches: usize,
     pub ledger_bytes: u64,
     pub generate_secs: f64,
@@ -37,12 +43,18 @@ pub struct ReadsBench {
 
 /// Makes a project with `n` recorded dispatches, then times each read `runs` times after a
 /// warm-up.
-pub fn bench_reads(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<ReadsBench> {
-    let work = dir.join("reads");
+pub fn bench_reads(
+    vnx: &Path,
+    dir: &Path,
+    n: usize,
+    runs: usize,
+    shape: Shape,
+) -> Result<ReadsBench> {
+    let work = dir.join(format!("reads-{}", shape.name()));
     std::fs::create_dir_all(&work)?;
     let repo = BenchRepo::create(&work, vnx)?;
     let t = Instant::now();
-    let (real, ids) = make_project(&repo, vnx, n)?;
+    let (real, ids, checkpoints) = make_project(&repo, vnx, n, shape)?;
     let generate_secs = t.elapsed().as_secs_f64();
     crate::note(&format!("making their {n} dispatch directories"));
     crate::dashboard_start::make_dispatch_dirs(&repo.root, &real, &ids)?;
@@ -86,8 +98,11 @@ pub fn bench_reads(vnx: &Path, dir: &Path, n: usize, runs: usize) -> Result<Read
         &["show", middle.as_str()],
         runs,
     )?);
-    reads.extend(time_reload_after_change(&repo, runs)?);
+    reads.push(time_reload_after_change(&repo, runs)?);
+    reads.push(time_rewrite(&repo, vnx, runs)?);
     Ok(ReadsBench {
+        shape,
+        checkpoints,
         dispatches: n,
         ledger_bytes,
         generate_secs,
@@ -100,8 +115,15 @@ fn ledger_of(root: &Path) -> PathBuf {
 }
 
 /// One real no-op dispatch, then `n` copies of its receipts under new ids, signed with the
-/// project's key. Returns the real one's id and the new ids.
-fn make_project(repo: &BenchRepo, vnx: &Path, n: usize) -> Result<(String, Vec<String>)> {
+/// project's key, in `shape` (for the busy one, with the checkpoints its merges anchor and
+/// the worktrees its lost dispatches leave). Returns the real one's id, the new ids and how
+/// many checkpoints were anchored.
+fn make_project(
+    repo: &BenchRepo,
+    vnx: &Path,
+    n: usize,
+    shape: Shape,
+) -> Result<(String, Vec<String>, usize)> {
     let mut args = NOOP_DISPATCH.to_vec();
     args.push("--detach");
     let id = repo.run(vnx, &args)?;
@@ -119,36 +141,38 @@ fn make_project(repo: &BenchRepo, vnx: &Path, n: usize) -> Result<(String, Vec<S
         "writing {n} dispatches of {} receipts each, signed",
         template.len()
     ));
-    let ids = make_dispatch_history(&ledger, &template, &id, n, &attestor)?;
-    Ok((id, ids))
-}
-
-/// One run of `vnx ARGS` in the project: its microseconds, and its peak RSS in KiB
-/// (`/usr/bin/time -f %M`).
-fn time_once(repo: &BenchRepo, vnx: &Path, args: &[&str]) -> Result<(f64, u64)> {
-    let rss_file = repo.root.join("../rss.txt");
-    let t = Instant::now();
-    let status = repo
-        .cmd("/usr/bin/time")
-        .args(["-f", "%M", "-o"])
-        .arg(&rss_file)
-        .arg(vnx)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()?;
-    let elapsed = micros(t);
-    if !status.success() {
-        return Err(format!("vnx {args:?} failed: {status}").into());
+    let ids = make_dispatch_history(&ledger, &template, &id, n, &attestor, shape)?;
+    let mut checkpoints = 0;
+    if shape == Shape::Busy {
+        crate::note("anchoring a checkpoint at each merge");
+        checkpoints = crate::busy::anchor_merges(&ledger, &repo.key)?;
+        // As `git gc --auto` leaves a repository used daily: its objects packed.
+        let packed = repo
+            .cmd("git")
+            .args(["gc", "--quiet"])
+            .stdout(Stdio::null())
+            .status()?;
+        if !packed.success() {
+            return Err(format!("git gc failed: {packed}").into());
+        }
+        for (i, did) in ids.iter().enumerate() {
+            if crate::busy::Fate::of(i) == crate::busy::Fate::Lost {
+                let worktree = repo
+                    .root
+                    .join(".vnx-data/worktrees")
+                    .join(format!("dispatch-{did}"));
+                std::fs::create_dir_all(worktree)?;
+            }
+        }
     }
-    Ok((elapsed, read_rss(&rss_file)?))
+    Ok((id, ids, checkpoints))
 }
 
 fn memfind(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Times `vnx ARGS` in the project, with its peak RSS (`/usr/bin/time -f %M`).
+/// Times `vnx ARGS` in the project, with its peak RSS and CPU time (`wait4`).
 fn time_cli(repo: &BenchRepo, vnx: &Path, name: &str, args: &[&str], runs: usize) -> Result<Read> {
     time_cli_warm(repo, vnx, name, args, runs, 1)
 }
@@ -164,12 +188,14 @@ fn time_cli_warm(
 ) -> Result<Read> {
     crate::note(&format!("timing {name}"));
     let mut us = Vec::new();
+    let mut cpu = Vec::new();
     let mut rss_kib = 0;
     for i in 0..warm + runs {
-        let (elapsed, rss) = time_once(repo, vnx, args)?;
+        let (elapsed, rss, used) = time_once_cpu(repo, vnx, args)?;
         // The warm-up may build the index (the first read's cost is its own row).
         if i >= warm {
             us.push(elapsed);
+            cpu.push(used);
             rss_kib = rss_kib.max(rss);
         }
     }
@@ -177,6 +203,7 @@ fn time_cli_warm(
         name: name.to_owned(),
         lat: Lat::new(us),
         rss_kib,
+        cpu: Some(Lat::new(cpu)),
     })
 }
 
@@ -197,41 +224,35 @@ fn self_cpu_us() -> f64 {
         .map_or(0.0, |ns| ns / 1000.0)
 }
 
-/// One run of `vnx ARGS` in the project: its microseconds, its peak RSS in KiB and its CPU
-/// time (user and system, `/usr/bin/time -f`, 10 ms resolution) in microseconds.
+/// One run of `vnx ARGS` in the project: its microseconds, its peak RSS in KiB
+/// (`/usr/bin/time -f %M`: `wait4` here would never read below this process's own peak) and
+/// its CPU time, user and system, in microseconds (`wait4` on `/usr/bin/time`, which counts
+/// the `vnx` it waited for, to the microsecond; `time`'s own is well under one).
 fn time_once_cpu(repo: &BenchRepo, vnx: &Path, args: &[&str]) -> Result<(f64, u64, f64)> {
-    let out_file = repo.root.join("../cpu.txt");
+    let rss_file = repo.root.join("../rss.txt");
     let t = Instant::now();
-    let status = repo
+    let child = repo
         .cmd("/usr/bin/time")
-        .args(["-f", "%U %S %M", "-o"])
-        .arg(&out_file)
+        .args(["-f", "%M", "-o"])
+        .arg(&rss_file)
         .arg(vnx)
         .args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()?;
+        .spawn()?;
+    // Reaped by `wait4` alone (its `Child` is never waited on), for its rusage.
+    let (status, _, cpu) = crate::spawn::wait_child_usage(child.id())?;
     let elapsed = micros(t);
     if !status.success() {
         return Err(format!("vnx {args:?} failed: {status}").into());
     }
-    let text = std::fs::read_to_string(&out_file)?;
-    let f: Vec<f64> = text
-        .lines()
-        .next_back()
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let [user, sys, rss] = f[..] else {
-        return Err(format!("/usr/bin/time said {text:?}").into());
-    };
-    Ok((elapsed, rss as u64, (user + sys) * 1e6))
+    Ok((elapsed, read_rss(&rss_file)?, cpu))
 }
 
 /// Times `vnx ARGS` as the first read right after the ledger changed: each run appends one
 /// receipt (`vnx receipts append`, untimed), then reads at once, within the stamp's racy
-/// window; with its CPU time (`/usr/bin/time`).
+/// window; with its CPU time (`wait4`).
 fn time_after_change(
     repo: &BenchRepo,
     vnx: &Path,
@@ -245,29 +266,57 @@ fn time_after_change(
     let mut rss_kib = 0;
     let mut cpu = Vec::new();
     for _ in 0..runs {
-        let appended = repo
-            .cmd(vnx)
-            .args(["receipts", "append", "--ledger"])
-            .arg(&ledger)
-            .args(["--receipt", r#"{"event_type":"note"}"#])
-            .stdout(Stdio::null())
-            .status()?;
-        if !appended.success() {
-            return Err(format!("vnx receipts append failed: {appended}").into());
-        }
+        append_note(repo, vnx, &ledger)?;
         let (elapsed, rss, used) = time_once_cpu(repo, vnx, args)?;
         cpu.push(used);
         us.push(elapsed);
         rss_kib = rss_kib.max(rss);
     }
-    let cpu = Lat::new(cpu);
     Ok(Read {
-        name: format!(
-            "{name}, first read right after one new receipt (CPU p50 {:.1} ms)",
-            cpu.p(50.0) / 1000.0
-        ),
+        name: format!("{name}, first read right after one new receipt"),
         lat: Lat::new(us),
         rss_kib,
+        cpu: Some(Lat::new(cpu)),
+    })
+}
+
+/// Appends one receipt to the ledger at `ledger` (`vnx receipts append`).
+fn append_note(repo: &BenchRepo, vnx: &Path, ledger: &Path) -> Result<()> {
+    let appended = repo
+        .cmd(vnx)
+        .args(["receipts", "append", "--ledger"])
+        .arg(ledger)
+        .args(["--receipt", r#"{"event_type":"note"}"#])
+        .stdout(Stdio::null())
+        .status()?;
+    if !appended.success() {
+        return Err(format!("vnx receipts append failed: {appended}").into());
+    }
+    Ok(())
+}
+
+/// Times `vnx status` as the read that writes the index again: each run appends one receipt
+/// and reads it at once (untimed: the index is not written while the change is racy), waits
+/// until the change lies 2.5 s back, then reads again, which finds the stamp trustworthy and
+/// rewrites the index (timed, with its CPU time).
+fn time_rewrite(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
+    crate::note("timing the read that writes the index again after a change");
+    let ledger = ledger_of(&repo.root);
+    let (mut us, mut cpu, mut rss_kib) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..runs {
+        append_note(repo, vnx, &ledger)?;
+        time_once_cpu(repo, vnx, &["status"])?;
+        std::thread::sleep(std::time::Duration::from_millis(2_500));
+        let (elapsed, rss, used) = time_once_cpu(repo, vnx, &["status"])?;
+        us.push(elapsed);
+        cpu.push(used);
+        rss_kib = rss_kib.max(rss);
+    }
+    Ok(Read {
+        name: "`vnx status` that writes the index again (the change 2.5 s back)".into(),
+        lat: Lat::new(us),
+        rss_kib,
+        cpu: Some(Lat::new(cpu)),
     })
 }
 
@@ -332,6 +381,7 @@ fn time_mcp(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
         name: "MCP `list_dispatches` (newest 100)".into(),
         lat: Lat::new(us),
         rss_kib: read_rss(&rss_file)?,
+        cpu: None,
     })
 }
 
@@ -368,12 +418,13 @@ fn time_reload(repo: &BenchRepo, runs: usize) -> Result<Read> {
         name: "dashboard reload (verify + list + activity)".into(),
         lat: Lat::new(us),
         rss_kib,
+        cpu: None,
     })
 }
 
 /// Times dashboard reloads each right after a new receipt (the probe appends one before
-/// each), wall time and the probe's CPU time per reload.
-fn time_reload_after_change(repo: &BenchRepo, runs: usize) -> Result<Vec<Read>> {
+/// each), wall time and the probe's CPU time per reload (`/proc/self/schedstat`).
+fn time_reload_after_change(repo: &BenchRepo, runs: usize) -> Result<Read> {
     crate::note("timing dashboard reloads right after a change");
     let out = Command::new(std::env::current_exe()?)
         .arg("--reload-probe")
@@ -402,19 +453,12 @@ fn time_reload_after_change(repo: &BenchRepo, runs: usize) -> Result<Vec<Read>> 
             rss_kib = v.parse()?;
         }
     }
-    Ok(vec![
-        Read {
-            name: "dashboard reload right after one new receipt".into(),
-            lat: Lat::new(us),
-            rss_kib,
-        },
-        Read {
-            name: "dashboard reload right after one new receipt: CPU time (`/proc/self/schedstat`)"
-                .into(),
-            lat: Lat::new(cpu),
-            rss_kib,
-        },
-    ])
+    Ok(Read {
+        name: "dashboard reload right after one new receipt".into(),
+        lat: Lat::new(us),
+        rss_kib,
+        cpu: Some(Lat::new(cpu)),
+    })
 }
 
 /// The `--reload-probe` process: `runs` dashboard reloads of the project at `root` after a
@@ -460,18 +504,30 @@ impl ReadsBench {
     /// The section's Markdown.
     pub fn render(&self) -> String {
         let ms = |us: f64| format!("{} ms", num(us / 1000.0, 1));
+        let shape = match self.shape {
+            Shape::Plain => "copies of its two receipts".to_owned(),
+            Shape::Busy => format!(
+                "dispatches of the busy shape built around its two receipts (gate runs, \
+                 constraint decisions, permission prompts, a merge and a checkpoint for one in \
+                 four: {} checkpoints; one in a thousand lost, one in a thousand waiting)",
+                num(self.checkpoints as f64, 0)
+            ),
+        };
         let mut out = format!(
-            "\n### 10. Reads with {} dispatches on record ({} runs each)\n\n\
-             The project holds one real no-op dispatch and {} copies of its receipts under \
+            "\n### 10. Reads with {} dispatches on record, {} shape ({} runs each)\n\n\
+             The project holds one real no-op dispatch and {} {shape} under \
              new ids, signed with the project's key through `Ledger::append_all` (a {} MB \
              ledger, written in {:.0} s), and a directory per dispatch shaped as the real \
-             one's. Each read is a whole process (`/usr/bin/time` gives its peak RSS) except \
+             one's. Each read is a whole process (`/usr/bin/time` gives its peak RSS, \
+             `wait4` its CPU time, user + system) except \
              the MCP call (a round trip to one `vnx mcp`), the dashboard reload (in a probe \
-             process, as `vnx dashboard` reloads) and the dashboard's start (`vnx dashboard` \
+             process, as `vnx dashboard` reloads; its CPU time from `/proc/self/schedstat`) \
+             and the dashboard's start (`vnx dashboard` \
              in a 200×50 tmux pane, from `tmux new-session` to the first frame showing the \
              verified ledger; its peak RSS from `/proc`).\n\n\
-             | Read | p50 | p90 | max | peak RSS |\n|---|---:|---:|---:|---:|\n",
+             | Read | p50 | p90 | max | CPU p50 | peak RSS |\n|---|---:|---:|---:|---:|---:|\n",
             num(self.dispatches as f64, 0),
+            self.shape.name(),
             self.reads.iter().map(|r| r.lat.0.len()).max().unwrap_or(0),
             num(self.dispatches as f64, 0),
             num(self.ledger_bytes as f64 / 1e6, 0),
@@ -479,11 +535,12 @@ impl ReadsBench {
         );
         for r in &self.reads {
             out += &format!(
-                "| {} | {} | {} | {} | {} MB |\n",
+                "| {} | {} | {} | {} | {} | {} MB |\n",
                 r.name,
                 ms(r.lat.p(50.0)),
                 ms(r.lat.p(90.0)),
                 ms(r.lat.max()),
+                r.cpu.as_ref().map_or("–".into(), |c| ms(c.p(50.0))),
                 num(r.rss_kib as f64 / 1024.0, 0)
             );
         }

@@ -97,6 +97,21 @@ impl Anchor {
         })
     }
 
+    /// The commit `refs/vnx/checkpoints` points at (`None` while there is none): it names,
+    /// through its parents, every checkpoint [`Anchor::list`] reads, and git names each
+    /// object by its content.
+    pub fn checkpoint_tip(&self) -> Result<Option<git2::Oid>, CheckpointError> {
+        match self.repo.find_reference(CHECKPOINT_REF) {
+            Ok(r) => Ok(Some(
+                r.peel_to_commit()
+                    .map_err(self.git("read checkpoints"))?
+                    .id(),
+            )),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(self.git("read checkpoints")(e)),
+        }
+    }
+
     /// Every checkpoint for `ledger`, oldest first.
     pub fn list(&self, ledger: &str) -> Result<Vec<Checkpoint>, CheckpointError> {
         self.list_ref(CHECKPOINT_REF, Some(ledger))

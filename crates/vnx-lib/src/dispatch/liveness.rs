@@ -119,6 +119,26 @@ pub fn locked(dispatch_dir: &Path) -> bool {
     }
 }
 
+/// The working directory of every process (other than this one) whose directory can be read,
+/// with its pid: what a list of many dispatches looks through (one pass over `/proc`, not one
+/// per dispatch as [`process_inside`]).
+pub fn process_cwds() -> Vec<(u32, PathBuf)> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            if pid == me {
+                return None;
+            }
+            Some((pid, std::fs::read_link(e.path().join("cwd")).ok()?))
+        })
+        .collect()
+}
+
 /// A process (other than this one) whose working directory is inside `dir`.
 pub fn process_inside(dir: &Path) -> Option<u32> {
     let dir = std::fs::canonicalize(dir).ok()?;

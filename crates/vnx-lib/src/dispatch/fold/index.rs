@@ -12,8 +12,9 @@
 //! its record is, with the record's SHA-256. A read that needs a few dispatches decodes the
 //! head and only their records.
 
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
@@ -24,18 +25,29 @@ use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v9";
+pub const FILE: &str = "index/dispatches.v10";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 8 (version 7 had no pull-request
-/// receipts, 6 digested 16 MiB segments and had no rolling re-check, 5 had no dismissal, 4
-/// no acceptance, 3 was one block, not a head and a record per dispatch, 2 had no question,
-/// 1 no titles).
-const MAGIC: &[u8; 8] = b"VNXRIX09";
+/// The index file's first bytes: its format, version 10 (version 9 had its head first and
+/// was written whole at every change, 8 had no denials, 7 had no pull-request receipts, 6
+/// digested 16 MiB segments and had no rolling re-check, 5 had no dismissal, 4 no
+/// acceptance, 3 was one block, not a head and a record per dispatch, 2 had no question, 1
+/// no titles).
+///
+/// The file is the magic, the head's tag, length and place ([`FIXED`] bytes in all), then
+/// records and heads as they were appended: a change appends the records it touched and a
+/// new head, then points the fixed part at that head ([`Opened::rewrite`]); what no head
+/// names any more is dropped when the file is written whole again.
+const MAGIC: &[u8; 8] = b"VNXRIX10";
+/// The magic, the head's tag (32 bytes), length and place (8 bytes each).
+const FIXED: u64 = 56;
+/// How many times what its head names the file may grow to before a change writes it whole
+/// again (appending costs the touched records and a head; writing it whole, every record).
+const MOST_GROWTH: u64 = 3;
 /// The largest head read.
 const MAX_HEAD: u64 = 256 << 20;
 /// The largest index read whole (a larger file is not one vnx wrote for a ledger it can
@@ -48,6 +60,8 @@ pub const SEGMENT: u64 = 1 << 20;
 /// trust digests again, in turn (ADR 0045: an edit in place hidden by an append is caught
 /// within `prefix / ROLL` such writes).
 pub const ROLL: u64 = 16;
+
+pub use super::digest::{digest_prefix, digest_tail, roll};
 /// What the MAC key is derived for.
 const PURPOSE: &str = "vnx read index v4";
 
@@ -231,10 +245,11 @@ pub fn current(path: &Path, attestor: &Attestor, ledger: &Path) -> Option<Opened
 /// An index opened for reading its records one by one.
 #[derive(Debug)]
 pub struct Opened {
-    /// Its head.
-    pub head: Head,
+    /// Its head (shared with the process's cache of the last head read, see [`open`]).
+    pub head: Arc<Head>,
     file: std::fs::File,
-    records_at: u64,
+    /// The tag, length and place of the head, as read (an append checks them unchanged).
+    fixed: [u8; 48],
     /// Records folded since from lines appended after its prefix, which replace its own.
     fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
 }
@@ -248,7 +263,7 @@ impl Opened {
         }
         let mut buf = vec![0u8; e.len as usize];
         self.file
-            .read_exact_at(&mut buf, self.records_at.checked_add(e.at)?)
+            .read_exact_at(&mut buf, FIXED.checked_add(e.at)?)
             .ok()?;
         decode_record(e, &buf)
     }
@@ -260,7 +275,7 @@ impl Opened {
         fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
     ) -> Opened {
         Opened {
-            head,
+            head: Arc::new(head),
             fresh,
             ..self
         }
@@ -278,31 +293,80 @@ fn decode_record(e: &Entry, bytes: &[u8]) -> Option<(DispatchRecord, Option<Proo
 
 /// The index's head, when `path` holds an index `attestor`'s key authenticated. Read as
 /// hostile input: never through a link or from a FIFO, bounded.
+///
+/// A command reads the index several times (resolving an id, catching up with remote
+/// hosts, the read itself), and at fifty thousand dispatches a head is megabytes to read,
+/// authenticate and decode. So the last head this process authenticated is kept, named by
+/// the file it came from (device and inode), its tag, length and place, and the key that
+/// checked it: a file showing the same tag for the same key holds that very head (no one
+/// without the key makes a tag), so it is not read again.
 pub fn open(path: &Path, attestor: &Attestor) -> Option<Opened> {
     let file = crate::files::open_hostile(path).ok()?;
-    let mut fixed = [0u8; 48];
-    file.read_exact_at(&mut fixed, 0).ok()?;
-    let (magic, rest) = fixed.split_at(8);
-    let (tag, len) = rest.split_at(32);
-    if magic != MAGIC {
-        return None;
-    }
-    let head_len = u64::from_le_bytes(len.try_into().ok()?);
-    if head_len > MAX_HEAD {
-        return None;
-    }
-    let mut head = vec![0u8; head_len as usize];
-    file.read_exact_at(&mut head, 48).ok()?;
-    if !mac_ok(attestor, len, &head, tag) {
-        return None;
-    }
+    // Once more when the head does not authenticate: a change may have been pointing the
+    // fixed part at its new head as it was read.
+    let (head, fixed) = read_head(&file, attestor).or_else(|| read_head(&file, attestor))?;
     Some(Opened {
-        head: Head::try_from_slice(&head).ok()?,
+        head,
         file,
-        records_at: 48 + head_len,
+        fixed,
         fresh: std::collections::BTreeMap::new(),
     })
 }
+
+/// The head of the index open as `file`, authenticated (or as this process last
+/// authenticated it, see [`open`]), and the fixed part that points at it.
+fn read_head(file: &std::fs::File, attestor: &Attestor) -> Option<(Arc<Head>, [u8; 48])> {
+    let mut magic = [0u8; 8];
+    let mut fixed = [0u8; 48];
+    file.read_exact_at(&mut magic, 0).ok()?;
+    file.read_exact_at(&mut fixed, 8).ok()?;
+    if &magic != MAGIC {
+        return None;
+    }
+    let (tag, place) = fixed.split_at(32);
+    let head_len = u64::from_le_bytes(place[..8].try_into().ok()?);
+    let head_at = u64::from_le_bytes(place[8..].try_into().ok()?);
+    if head_len > MAX_HEAD || head_at < FIXED {
+        return None;
+    }
+    let meta = file.metadata().ok()?;
+    let name = HeadName {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        fixed,
+        key: Sha256::digest(attestor.derive_secret(PURPOSE)).into(),
+    };
+    let cached = LAST_HEAD.lock().ok().and_then(|last| {
+        last.as_ref()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, h)| h.clone())
+    });
+    if let Some(head) = cached {
+        return Some((head, fixed));
+    }
+    let mut bytes = vec![0u8; head_len as usize];
+    file.read_exact_at(&mut bytes, head_at).ok()?;
+    if !mac_ok(attestor, place, &bytes, tag) {
+        return None;
+    }
+    let head = Arc::new(Head::try_from_slice(&bytes).ok()?);
+    if let Ok(mut last) = LAST_HEAD.lock() {
+        *last = Some((name, head.clone()));
+    }
+    Some((head, fixed))
+}
+
+/// What names a head [`open`] authenticated: its file, length and tag, and the key.
+#[derive(Debug, PartialEq, Eq)]
+struct HeadName {
+    dev: u64,
+    ino: u64,
+    fixed: [u8; 48],
+    key: [u8; 32],
+}
+
+/// The last head this process authenticated (see [`open`]).
+static LAST_HEAD: Mutex<Option<(HeadName, Arc<Head>)>> = Mutex::new(None);
 
 /// The whole index of the ledger read with `attestor`'s key, if `path` holds a valid one;
 /// a file that is not exactly what this key authenticated is no index at all.
@@ -312,12 +376,9 @@ pub fn load(path: &Path, attestor: &Attestor) -> Option<Stored> {
     if size > MAX_BYTES {
         return None;
     }
-    let mut rest = vec![0u8; size.checked_sub(opened.records_at)? as usize];
-    opened
-        .file
-        .read_exact_at(&mut rest, opened.records_at)
-        .ok()?;
-    let head = opened.head;
+    let mut rest = vec![0u8; size.checked_sub(FIXED)? as usize];
+    opened.file.read_exact_at(&mut rest, FIXED).ok()?;
+    let head = Arc::unwrap_or_clone(opened.head);
     let mut records = Records {
         listed: head.listed,
         first_signed: head.first_signed,
@@ -406,29 +467,42 @@ pub fn encode(
 /// Writes an index of `head` and the records it places in `blobs`.
 fn write(path: &Path, attestor: &Attestor, head: &Head, blobs: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    write_with(path, attestor, head, |f| f.write_all(blobs))
+    write_with(path, attestor, head, blobs.len() as u64, |f| {
+        f.write_all(blobs)
+    })
 }
 
-/// Writes an index of `head`, its records written after it by `records`.
+/// The fixed part that points at `head` (encoded) placed at `at`.
+fn fixed_for(attestor: &Attestor, head: &[u8], at: u64) -> [u8; 48] {
+    let mut fixed = [0u8; 48];
+    fixed[32..40].copy_from_slice(&(head.len() as u64).to_le_bytes());
+    fixed[40..].copy_from_slice(&at.to_le_bytes());
+    let tag = mac(attestor, &fixed[32..], head);
+    fixed[..32].copy_from_slice(&tag);
+    fixed
+}
+
+/// Writes an index whole: the records (`records_len` bytes, written by `records`), then
+/// `head`.
 fn write_with(
     path: &Path,
     attestor: &Attestor,
     head: &Head,
+    records_len: u64,
     records: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     use std::io::Write;
     let head = borsh::to_vec(head)?;
-    let len = (head.len() as u64).to_le_bytes();
+    let fixed = fixed_for(attestor, &head, FIXED + records_len);
     if let Some(dir) = path.parent() {
         crate::files::private_dir(dir)?;
     }
     crate::files::write_atomic_with(path, 0o600, false, |f| {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
         out.write_all(MAGIC)?;
-        out.write_all(&mac(attestor, &len, &head))?;
-        out.write_all(&len)?;
-        out.write_all(&head)?;
+        out.write_all(&fixed)?;
         records(&mut out)?;
+        out.write_all(&head)?;
         out.flush()?;
         crate::steps::reached(crate::steps::index::TEMPORARY_WRITTEN);
         Ok(())
@@ -446,7 +520,7 @@ fn write_with(
 }
 
 /// The names earlier versions of vnx gave the index.
-const OLDER: [&str; 8] = [
+const OLDER: [&str; 9] = [
     "dispatches.v1",
     "dispatches.v2",
     "dispatches.v3",
@@ -455,22 +529,117 @@ const OLDER: [&str; 8] = [
     "dispatches.v6",
     "dispatches.v7",
     "dispatches.v8",
+    "dispatches.v9",
 ];
 
 impl Opened {
-    /// Writes the index again at `path` with `head` (whose entries are in id order and
-    /// whose `at` are ignored): the records in `fresh` as given, every other one copied
-    /// from this index as it is, without being read into memory whole.
+    /// Writes the index again at `path` with `head`, whose entries are in id order: those of
+    /// the records in `fresh` placed where they are written (their `at` set here), every
+    /// other one this index's own entry, `at` and all. Appended to this very file (the
+    /// records in `fresh`, then `head`, then the fixed part pointed at it) while it is no
+    /// more than [`MOST_GROWTH`] times what `head` names; else written whole (every `at`
+    /// set here), every other record copied from this index as it is, without being read
+    /// into memory whole. A change another writer made since this index was opened wins:
+    /// this one is then not written (the next read writes it).
     pub fn rewrite(
         &self,
         path: &Path,
         attestor: &Attestor,
-        mut head: Head,
+        head: &mut Head,
+        fresh: &std::collections::BTreeMap<DispatchId, Vec<u8>>,
+    ) -> std::io::Result<()> {
+        let live: u64 = head.entries.iter().map(|e| u64::from(e.len)).sum();
+        let fresh_len: u64 = fresh.values().map(|b| b.len() as u64).sum();
+        // The head is about as long as the one it replaces.
+        let head_len = u64::from_le_bytes(self.fixed[32..40].try_into().unwrap_or_default());
+        let size = self.file.metadata()?.len();
+        if size + fresh_len + head_len <= MOST_GROWTH * (FIXED + live + head_len)
+            && self.append(attestor, head, fresh)?.is_some()
+        {
+            return Ok(());
+        }
+        self.write_whole(path, attestor, head, fresh)
+    }
+
+    /// [`Opened::rewrite`] by appending to this file; `None` when it cannot be reopened for
+    /// writing as the same file (then it is written whole).
+    fn append(
+        &self,
+        attestor: &Attestor,
+        head: &mut Head,
+        fresh: &std::collections::BTreeMap<DispatchId, Vec<u8>>,
+    ) -> std::io::Result<Option<()>> {
+        use std::os::fd::AsRawFd;
+        // The file this index was read from, whatever its path names now (never a link).
+        let Ok(out) = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+        else {
+            return Ok(None);
+        };
+        let same =
+            |m: &std::fs::Metadata, n: &std::fs::Metadata| (m.dev(), m.ino()) == (n.dev(), n.ino());
+        if !same(&out.metadata()?, &self.file.metadata()?) {
+            return Ok(None);
+        }
+        // One writer at a time; a writer that finds the head moved since it read it leaves
+        // the other's.
+        if out.try_lock().is_err() {
+            return Ok(Some(()));
+        }
+        let mut now = [0u8; 48];
+        self.file.read_exact_at(&mut now, 8)?;
+        if now != self.fixed {
+            return Ok(Some(()));
+        }
+        let mut at = out.metadata()?.len().max(FIXED);
+        for (id, bytes) in fresh {
+            let Ok(i) = head.entries.binary_search_by(|e| e.id.cmp(id)) else {
+                return Err(std::io::Error::other(format!("{id} has no entry")));
+            };
+            out.write_all_at(bytes, at)?;
+            head.entries[i].at = at - FIXED;
+            at += bytes.len() as u64;
+        }
+        let bytes = borsh::to_vec(&*head)?;
+        out.write_all_at(&bytes, at)?;
+        out.write_all_at(&fixed_for(attestor, &bytes, at), 8)?;
+        Ok(Some(()))
+    }
+
+    /// This index's entry of dispatch `id`, whose record a rewrite keeps.
+    fn kept(&self, id: &DispatchId) -> std::io::Result<&Entry> {
+        self.head
+            .entry(id)
+            .ok_or_else(|| std::io::Error::other(format!("{id} has no record")))
+    }
+
+    /// [`Opened::rewrite`] by writing the index whole.
+    fn write_whole(
+        &self,
+        path: &Path,
+        attestor: &Attestor,
+        head: &mut Head,
         fresh: &std::collections::BTreeMap<DispatchId, Vec<u8>>,
     ) -> std::io::Result<()> {
         use std::io::{Read, Seek, Write};
-        // What goes where: a fresh record, or a run of records kept (consecutive in id
-        // order, they are consecutive in this file too).
+        // A change another writer made since this index was opened wins.
+        if let Ok(now) = crate::files::open_hostile(path) {
+            let mut fixed = [0u8; 48];
+            let ours = |m: std::fs::Metadata| {
+                self.file
+                    .metadata()
+                    .is_ok_and(|o| (o.dev(), o.ino()) == (m.dev(), m.ino()))
+            };
+            if !now.metadata().is_ok_and(ours)
+                || now.read_exact_at(&mut fixed, 8).is_err()
+                || fixed != self.fixed
+            {
+                return Ok(());
+            }
+        }
+        // What goes where: a fresh record, or a run of records kept (consecutive in this
+        // file, they are copied as one).
         enum Part<'a> {
             Fresh(&'a [u8]),
             Kept { from: u64, len: u64 },
@@ -484,10 +653,7 @@ impl Opened {
                 pos += bytes.len() as u64;
                 continue;
             }
-            let old = self
-                .head
-                .entry(&e.id)
-                .ok_or_else(|| std::io::Error::other(format!("{} has no record", e.id)))?;
+            let old = self.kept(&e.id)?;
             match parts.last_mut() {
                 Some(Part::Kept { from, len }) if *from + *len == old.at => {
                     *len += u64::from(old.len)
@@ -499,13 +665,13 @@ impl Opened {
             }
             pos += u64::from(old.len);
         }
-        write_with(path, attestor, &head, |out| {
+        write_with(path, attestor, head, pos, |out| {
             for part in parts {
                 match part {
                     Part::Fresh(bytes) => out.write_all(bytes)?,
                     Part::Kept { from, len } => {
                         let mut file = &self.file;
-                        file.seek(std::io::SeekFrom::Start(self.records_at + from))?;
+                        file.seek(std::io::SeekFrom::Start(FIXED + from))?;
                         let copied = std::io::copy(&mut file.take(len), out)?;
                         if copied != len {
                             return Err(std::io::Error::other("the index was cut short"));
@@ -535,135 +701,4 @@ fn mac(attestor: &Attestor, len: &[u8], head: &[u8]) -> [u8; 32] {
 fn mac_ok(attestor: &Attestor, len: &[u8], head: &[u8], tag: &[u8]) -> bool {
     use hmac::Mac;
     hmac(attestor, len, head).verify_slice(tag).is_ok()
-}
-/// SHA-256 of each [`SEGMENT`] of the first `len` bytes of `file`, read in blocks (never
-/// mapped whole) by up to `threads` threads.
-pub fn digest_prefix(
-    file: &std::fs::File,
-    len: u64,
-    threads: usize,
-) -> std::io::Result<Vec<[u8; 32]>> {
-    digest_range(file, 0, len, threads)
-}
-
-/// SHA-256 of each [`SEGMENT`] of `file` from `from` (a segment's start) to `len`.
-fn digest_range(
-    file: &std::fs::File,
-    from: u64,
-    len: u64,
-    threads: usize,
-) -> std::io::Result<Vec<[u8; 32]>> {
-    let n = (len.saturating_sub(from)).div_ceil(SEGMENT) as usize;
-    let threads = threads.clamp(1, n.max(1));
-    let mut out = vec![[0u8; 32]; n];
-    let chunks: Vec<(usize, &mut [[u8; 32]])> = {
-        let per = n.div_ceil(threads).max(1);
-        out.chunks_mut(per)
-            .enumerate()
-            .map(|(i, c)| (i * per, c))
-            .collect()
-    };
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|(first, slots)| {
-                scope.spawn(move || -> std::io::Result<()> {
-                    let mut buf = vec![0u8; 1 << 20];
-                    for (k, slot) in slots.iter_mut().enumerate() {
-                        let start = from + (first + k) as u64 * SEGMENT;
-                        let end = (start + SEGMENT).min(len);
-                        let mut h = Sha256::new();
-                        let mut at = start;
-                        while at < end {
-                            let want = ((end - at) as usize).min(buf.len());
-                            file.read_exact_at(&mut buf[..want], at)?;
-                            h.update(&buf[..want]);
-                            at += want as u64;
-                        }
-                        *slot = h.finalize().into();
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join()
-                .map_err(|_| std::io::Error::other("a digest thread panicked"))??;
-        }
-        Ok::<(), std::io::Error>(())
-    })?;
-    Ok(out)
-}
-
-/// Feeds bytes `from..to` of `file` to `h`, in 1 MiB blocks.
-fn feed(file: &std::fs::File, h: &mut Sha256, from: u64, to: u64) -> std::io::Result<()> {
-    let mut buf = vec![0u8; (to.saturating_sub(from)).min(1 << 20) as usize];
-    let mut at = from;
-    while at < to {
-        let want = ((to - at) as usize).min(buf.len());
-        file.read_exact_at(&mut buf[..want], at)?;
-        h.update(&buf[..want]);
-        at += want as u64;
-    }
-    Ok(())
-}
-
-/// The segments of the first `len` bytes of `file`, whose first `known` bytes digested to
-/// `segments`, and how many bytes were digested: the segment byte `known - 1` lies in is
-/// digested again and must still give the last of `segments` (the prefix's end, its last
-/// line among it, is what it was), then the bytes up to `len`. `None` when it does not.
-pub fn digest_tail(
-    file: &std::fs::File,
-    segments: &[[u8; 32]],
-    known: u64,
-    len: u64,
-) -> std::io::Result<Option<(Vec<[u8; 32]>, u64)>> {
-    let Some(last) = known.checked_sub(1).map(|b| (b / SEGMENT) as usize) else {
-        return Ok(None);
-    };
-    if segments.len() != last + 1 || len < known {
-        return Ok(None);
-    }
-    let from = last as u64 * SEGMENT;
-    let mut h = Sha256::new();
-    feed(file, &mut h, from, known)?;
-    if <[u8; 32]>::from(h.clone().finalize()) != segments[last] {
-        return Ok(None);
-    }
-    let end = (from + SEGMENT).min(len);
-    feed(file, &mut h, known, end)?;
-    let mut out = segments[..last].to_vec();
-    out.push(h.finalize().into());
-    out.extend(digest_range(file, end, len, 1)?);
-    Ok(Some((out, len - from)))
-}
-
-/// Digests again [`ROLL`] of the whole segments of the first `len` bytes of `file`, in turn
-/// from segment `cursor`, and checks them against `segments`: the next cursor and the bytes
-/// digested, or `None` when one differs.
-pub fn roll(
-    file: &std::fs::File,
-    segments: &[[u8; 32]],
-    cursor: u64,
-    len: u64,
-    threads: usize,
-) -> std::io::Result<Option<(u64, u64)>> {
-    let whole = (len / SEGMENT).min(segments.len() as u64);
-    if whole == 0 {
-        return Ok(Some((0, 0)));
-    }
-    let k = ROLL.min(whole);
-    let at = cursor % whole;
-    let first = (whole - at).min(k);
-    let mut runs = vec![(at, first)];
-    if k > first {
-        runs.push((0, k - first));
-    }
-    for (start, n) in runs {
-        let got = digest_range(file, start * SEGMENT, (start + n) * SEGMENT, threads)?;
-        if got[..] != segments[start as usize..(start + n) as usize] {
-            return Ok(None);
-        }
-    }
-    Ok(Some(((at + k) % whole, k * SEGMENT)))
 }

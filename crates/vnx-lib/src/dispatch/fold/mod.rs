@@ -6,6 +6,7 @@
 //! The record and the fold are here; reading the ledger's lines block by block, with their
 //! positions, is in `lines`.
 
+mod digest;
 pub mod index;
 mod lines;
 mod partial;

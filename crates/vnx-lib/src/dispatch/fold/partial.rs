@@ -38,7 +38,7 @@ pub(super) fn read(
         return Ok(None);
     };
     let h = &opened.head;
-    if !fits.fits(&h.fingerprint, h.lines, &h.segments) {
+    if !fits.fits(&h.fingerprint, &h.segments) {
         return Ok(None);
     }
     let unchanged =
@@ -374,7 +374,7 @@ fn grown(
         }
         if let Some(path) = o.index {
             // Best effort: the next read folds these lines again without it.
-            let _ = opened.rewrite(path, attestor, head.clone(), &fresh);
+            let _ = opened.rewrite(path, attestor, &mut head, &fresh);
         }
     }
     // What is read below comes from the records just folded, or through the old head from

@@ -297,7 +297,8 @@ fn an_unchanged_ledger_is_read_from_its_stamp_and_a_change_in_place_is_caught() 
     let segments = super::index::open(&p.index, &p.attestor)
         .unwrap()
         .head
-        .segments;
+        .segments
+        .clone();
     // One byte changed in place, the size and modification time kept: the change time
     // moves, so the index is not believed, and the ledger reads unverified.
     let bytes = std::fs::read(&p.ledger).unwrap();
@@ -328,7 +329,8 @@ fn an_unchanged_ledger_is_read_from_its_stamp_and_a_change_in_place_is_caught() 
     let after = super::index::open(&p.index, &p.attestor)
         .unwrap()
         .head
-        .segments;
+        .segments
+        .clone();
     assert_eq!(segments, after);
 }
 
@@ -413,4 +415,46 @@ fn an_edit_in_place_hidden_by_an_append_is_caught_when_the_index_is_written_agai
         written,
         "nothing replaced it"
     );
+}
+
+/// A change appends its records and a new head to the index (format 10), which then reads
+/// as written; a writer that finds the head moved since it opened the index leaves the other
+/// writer's; once the file passes three times what its head names it is written whole again,
+/// and reads the same.
+#[test]
+fn an_index_grown_by_appends_reads_the_same_and_is_written_whole_again() {
+    use super::index::{self, ProofFacts};
+    use std::collections::BTreeMap;
+    let p = Project::new();
+    let batch: Vec<(u8, u8)> = (0..6u8).flat_map(|n| [(4, n), (1, n)]).collect();
+    p.append(&batch);
+    assert!(!p.read(Want::All).from_index);
+    let want = index::load(&p.index, &p.attestor).unwrap();
+    let proofs: BTreeMap<u64, &ProofFacts> = want.proofs.iter().map(|f| (f.line, f)).collect();
+    // The first entry's record written again as it is.
+    let rewrite = |opened: &index::Opened| {
+        let mut head = (*opened.head).clone();
+        let e = head.entries[0].clone();
+        let (record, _) = opened.record(&e).unwrap();
+        let (_, bytes) = index::encode(&record, &proofs).unwrap();
+        let fresh = BTreeMap::from([(e.id.clone(), bytes)]);
+        opened
+            .rewrite(&p.index, &p.attestor, &mut head, &fresh)
+            .unwrap();
+    };
+    let size = || std::fs::metadata(&p.index).unwrap().len();
+    let stale = index::open(&p.index, &p.attestor).unwrap();
+    let mut sizes = vec![size()];
+    for _ in 0..40 {
+        rewrite(&index::open(&p.index, &p.attestor).unwrap());
+        assert_eq!(index::load(&p.index, &p.attestor).unwrap(), want);
+        sizes.push(size());
+    }
+    assert!(sizes.windows(2).any(|w| w[1] > w[0]), "{sizes:?}");
+    assert!(sizes.windows(2).any(|w| w[1] < w[0]), "{sizes:?}");
+    // Opened before all of that: its head moved, so it writes nothing.
+    let before = std::fs::read(&p.index).unwrap();
+    rewrite(&stale);
+    assert_eq!(std::fs::read(&p.index).unwrap(), before);
+    assert_eq!(index::load(&p.index, &p.attestor).unwrap(), want);
 }

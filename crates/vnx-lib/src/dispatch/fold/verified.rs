@@ -103,21 +103,16 @@ pub fn read_verified(
     want: Want<'_>,
 ) -> Result<Verified, LedgerError> {
     let anchoring = fingerprint(ledger, o);
-    if let (Some(attestor), Some((fp, max_checkpoint))) = (o.attestor, anchoring) {
+    if let (Some(attestor), Some(fp)) = (o.attestor, anchoring) {
         let now = current_stamp(ledger)?;
-        let fits = Anchoring {
-            fingerprint: fp,
-            max_checkpoint,
-        };
+        let fits = Anchoring { fingerprint: fp };
         if !matches!(want, Want::All)
             && let Some(v) = super::partial::read(ledger, o, attestor, &now, want, fits)?
         {
             return Ok(v);
         }
         let candidate = o.index.and_then(|p| index::load(p, attestor));
-        if let Some(st) =
-            candidate.filter(|st| fits.fits(&st.fingerprint, st.records.lines, &st.segments))
-        {
+        if let Some(st) = candidate.filter(|st| fits.fits(&st.fingerprint, &st.segments)) {
             if unchanged(&st, &now) {
                 return Ok(Verified {
                     report: Some(clean_report(&st)),
@@ -132,7 +127,7 @@ pub fn read_verified(
             }
         }
     }
-    full(ledger, o, anchoring.map(|(fp, _)| fp))
+    full(ledger, o, anchoring)
 }
 
 /// The records `want` names (with those the lines appended since the index touch) when the
@@ -147,31 +142,28 @@ pub fn read_indexed(
     if matches!(want, Want::All) {
         return Ok(None);
     }
-    let (Some(attestor), Some((fp, max_checkpoint))) = (o.attestor, fingerprint(ledger, o)) else {
+    let (Some(attestor), Some(fp)) = (o.attestor, fingerprint(ledger, o)) else {
         return Ok(None);
     };
     let now = current_stamp(ledger)?;
-    let fits = Anchoring {
-        fingerprint: fp,
-        max_checkpoint,
-    };
+    let fits = Anchoring { fingerprint: fp };
     super::partial::read(ledger, o, attestor, &now, want, fits)
 }
 
 /// What an index must have been verified against for a read to use it now.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Anchoring {
-    /// The fingerprint of the anchoring and keys now.
+    /// The fingerprint of the anchoring and keys now (see [`fingerprint`]).
     pub fingerprint: [u8; 32],
-    /// The last line any checkpoint covers.
-    pub max_checkpoint: u64,
 }
 
 impl Anchoring {
-    /// Whether an index of `lines` lines, verified against `fingerprint`, with `segments`
-    /// digested, may be used: the same anchoring, no checkpoint beyond it.
-    pub(super) fn fits(&self, fingerprint: &[u8; 32], lines: u64, segments: &[[u8; 32]]) -> bool {
-        *fingerprint == self.fingerprint && self.max_checkpoint <= lines && !segments.is_empty()
+    /// Whether an index verified against `fingerprint`, with `segments` digested, may be
+    /// used: the same anchoring. No checkpoint then lies beyond the index's prefix: an index
+    /// is written only over a prefix that verified against that very anchoring (a checkpoint
+    /// beyond a ledger's end is a violation), and its prefix only grows.
+    pub(super) fn fits(&self, fingerprint: &[u8; 32], segments: &[[u8; 32]]) -> bool {
+        *fingerprint == self.fingerprint && !segments.is_empty()
     }
 }
 
@@ -474,16 +466,20 @@ pub(super) fn proofs(
 /// A digest of everything besides the ledger that its verification and its signatures'
 /// verdicts depend on (the checkpoints anchored and the keys trusted to sign them, the
 /// witness, `HEAD` for the merge trailers, every `refs/vnx/` ref, the keys whose signatures
-/// count), and the last line any checkpoint covers; `None` when it cannot be read.
-fn fingerprint(ledger: &Path, o: &ReadOptions<'_>) -> Option<([u8; 32], u64)> {
-    let anchoring = crate::ledger::checkpoint::anchoring(ledger, o.key, o.witness_dir).ok()?;
+/// count); `None` when it cannot be read. The checkpoints count by what names them (the
+/// commit their ref points at, [`checkpoint::anchoring_inputs`]): a read does not walk and
+/// check them all, which a project whose every merge anchored one would pay on every read.
+///
+/// [`checkpoint::anchoring_inputs`]: crate::ledger::checkpoint::anchoring_inputs
+fn fingerprint(ledger: &Path, o: &ReadOptions<'_>) -> Option<[u8; 32]> {
+    let anchoring =
+        crate::ledger::checkpoint::anchoring_inputs(ledger, o.key, o.witness_dir).ok()?;
     let mut h = Sha256::new();
-    h.update(b"vnx read index fingerprint v1\0");
-    h.update(format!("{anchoring:?}").as_bytes());
-    let max_checkpoint = anchoring
-        .as_ref()
-        .and_then(|a| a.checkpoints.iter().map(|c| c.lines).max())
-        .unwrap_or(0);
+    h.update(b"vnx read index fingerprint v2\0");
+    match anchoring {
+        Some(inputs) => h.update(inputs),
+        None => h.update(b"not anchored"),
+    }
     for key in o.trusted {
         h.update(key);
     }
@@ -516,5 +512,5 @@ fn fingerprint(ledger: &Path, o: &ReadOptions<'_>) -> Option<([u8; 32], u64)> {
             }
         }
     }
-    Some((h.finalize().into(), max_checkpoint))
+    Some(h.finalize().into())
 }

@@ -12,16 +12,17 @@ use crate::ledger::attest::Attestor;
 use crate::tmux::Tmux;
 
 use super::{DispatchState, Proof, State};
-use crate::dispatch::view::lookup::alive_without_session;
 
 /// The tmux sessions alive on each socket dispatches were started on, listed once per
 /// socket. A dispatch whose start records no socket is looked for on the fallback. On a
 /// socket whose server does not answer, every session counts as alive: its silence is no
-/// proof a dispatch was lost.
+/// proof a dispatch was lost. The processes' working directories, which keep a dispatch
+/// without a session alive, are likewise read once, when first asked for.
 #[derive(Debug)]
 pub struct Sessions {
     fallback: String,
     by_socket: std::cell::RefCell<BTreeMap<String, Option<Vec<String>>>>,
+    cwds: std::cell::OnceCell<Vec<(u32, std::path::PathBuf)>>,
 }
 
 impl Sessions {
@@ -30,6 +31,7 @@ impl Sessions {
         Sessions {
             fallback: fallback.socket().to_owned(),
             by_socket: Default::default(),
+            cwds: std::cell::OnceCell::new(),
         }
     }
 
@@ -42,6 +44,29 @@ impl Sessions {
             .or_insert_with(|| Tmux::new(socket).sessions())
             .as_ref()
             .is_none_or(|live| live.iter().any(|s| s == session))
+    }
+
+    /// Whether dispatch `id`, whose worktree is `worktree`, lives without its session: its
+    /// lock is held or a process works inside its worktree (as `lookup` decides it for one
+    /// dispatch, see `liveness`).
+    fn alive_without_session(&self, id: &str, worktree: Option<&str>) -> bool {
+        use crate::dispatch::liveness;
+        let Some(wt) = worktree.map(Path::new) else {
+            return false;
+        };
+        let Some(dir) = liveness::dispatch_dir_of(wt, id) else {
+            return false;
+        };
+        if liveness::locked(&dir) {
+            return true;
+        }
+        let Ok(wt) = std::fs::canonicalize(wt) else {
+            return false;
+        };
+        self.cwds
+            .get_or_init(liveness::process_cwds)
+            .iter()
+            .any(|(_, cwd)| cwd.starts_with(&wt))
     }
 }
 
@@ -243,7 +268,7 @@ fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
             .session
             .as_ref()
             .is_some_and(|n| live.has(s.tmux_socket.as_deref(), n))
-        && !alive_without_session(&s.id, s.worktree.as_deref())
+        && !live.alive_without_session(&s.id, s.worktree.as_deref())
     {
         s.state = State::Lost;
         s.blocked = None;
