@@ -63,7 +63,7 @@ pub fn before_start(id: &DispatchId) -> Vec<Receipt> {
 /// The receipts between dispatch `id`'s start and its end (the `i`-th generated).
 pub fn while_running(id: &DispatchId, i: usize) -> Result<Vec<Receipt>> {
     let mut out = Vec::new();
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         out.push(receipts::write(&blocked(id)));
         out.push(receipts::write(&answered(id)));
     }

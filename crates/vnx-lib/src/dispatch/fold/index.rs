@@ -537,7 +537,7 @@ impl Opened {
     /// the records in `fresh` placed where they are written (their `at` set here), every
     /// other one this index's own entry, `at` and all. Appended to this very file (the
     /// records in `fresh`, then `head`, then the fixed part pointed at it) while it is no
-    /// more than [`MOST_GROWTH`] times what `head` names; else written whole (every `at`
+    /// more than `MOST_GROWTH` times what `head` names; else written whole (every `at`
     /// set here), every other record copied from this index as it is, without being read
     /// into memory whole. A change another writer made since this index was opened wins:
     /// this one is then not written (the next read writes it).
