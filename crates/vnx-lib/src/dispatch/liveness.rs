@@ -123,35 +123,30 @@ pub fn locked(dispatch_dir: &Path) -> bool {
 /// with its pid: what a list of many dispatches looks through (one pass over `/proc`, not one
 /// per dispatch as [`process_inside`]).
 pub fn process_cwds() -> Vec<(u32, PathBuf)> {
+    cwds().collect()
+}
+
+/// A process (other than this one) whose working directory is inside `dir`.
+pub fn process_inside(dir: &Path) -> Option<u32> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    cwds().find_map(|(pid, cwd)| cwd.starts_with(&dir).then_some(pid))
+}
+
+/// Each process's (other than this one) pid and working directory, read from `/proc` as the
+/// caller goes (one that stops early reads no further).
+fn cwds() -> impl Iterator<Item = (u32, PathBuf)> {
     let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
+    std::fs::read_dir("/proc")
+        .into_iter()
         .flatten()
-        .filter_map(|e| {
+        .flatten()
+        .filter_map(move |e| {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
             if pid == me {
                 return None;
             }
             Some((pid, std::fs::read_link(e.path().join("cwd")).ok()?))
         })
-        .collect()
-}
-
-/// A process (other than this one) whose working directory is inside `dir`.
-pub fn process_inside(dir: &Path) -> Option<u32> {
-    let dir = std::fs::canonicalize(dir).ok()?;
-    let me = std::process::id();
-    let entries = std::fs::read_dir("/proc").ok()?;
-    entries.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        if pid == me {
-            return None;
-        }
-        let cwd = std::fs::read_link(e.path().join("cwd")).ok()?;
-        cwd.starts_with(&dir).then_some(pid)
-    })
 }
 
 /// What keeps a dispatch alive, if anything: its lock, its session (`session_alive`, asked by
