@@ -6,6 +6,12 @@ use std::path::Path;
 /// Merge commits reachable from `HEAD` that carry a `VNX-Receipt:` trailer: (commit, the
 /// entry hash of the `merge` receipt it names).
 pub fn merge_trailers(repo_root: &Path) -> Vec<(String, String)> {
+    merge_trailers_since(repo_root, None)
+}
+
+/// [`merge_trailers`] of the merge commits reachable from `HEAD` but not from commit
+/// `since` (`None`, or a commit the repository no longer has: all of them).
+pub fn merge_trailers_since(repo_root: &Path, since: Option<[u8; 20]>) -> Vec<(String, String)> {
     let Ok(repo) = git2::Repository::open(repo_root) else {
         return Vec::new();
     };
@@ -14,6 +20,11 @@ pub fn merge_trailers(repo_root: &Path) -> Vec<(String, String)> {
     };
     if walk.push_head().is_err() {
         return Vec::new();
+    }
+    if let Some(oid) = since.and_then(|s| git2::Oid::from_bytes(&s).ok())
+        && repo.find_commit(oid).is_ok()
+    {
+        let _ = walk.hide(oid);
     }
     let mut out = Vec::new();
     for oid in walk.flatten() {
@@ -66,4 +77,27 @@ pub fn orphaned_trailers(
         .filter(|(_, h)| !seen.contains(h))
         .cloned()
         .collect())
+}
+
+/// Whether the ledger at `ledger` holds a line with each of the entry hashes `hashes` (hex),
+/// looked for from its end, where a new merge's receipt is, and no further than the last
+/// of them.
+pub fn all_on_ledger(ledger: &Path, hashes: &[String]) -> Result<bool, crate::LedgerError> {
+    let wanted: std::collections::BTreeSet<&str> = hashes.iter().map(String::as_str).collect();
+    if wanted.is_empty() {
+        return Ok(true);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut scratch = crate::line::Scratch::default();
+    crate::tail::last_lines(ledger, wanted.len(), |l| {
+        if memchr::memmem::find(l, b"merge").is_none() {
+            return false;
+        }
+        let Ok(entry) = crate::line::analyze(l, &mut scratch).entry else {
+            return false;
+        };
+        let hash = hex::encode(entry.entry_hash);
+        wanted.contains(hash.as_str()) && seen.insert(hash)
+    })?;
+    Ok(seen.len() == wanted.len())
 }

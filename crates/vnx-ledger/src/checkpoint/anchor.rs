@@ -149,6 +149,45 @@ impl Anchor {
         Ok(out)
     }
 
+    /// Every checkpoint for `ledger` on `refs/vnx/checkpoints` above commit `since` (`None`:
+    /// all), oldest first, walking down from the tip; `None` when the tip is not `since` or a
+    /// descendant of it within `most` commits (the ref was moved back, or elsewhere).
+    pub fn list_since(
+        &self,
+        ledger: &str,
+        since: Option<git2::Oid>,
+        most: usize,
+    ) -> Result<Option<Vec<Checkpoint>>, CheckpointError> {
+        let tip = match self.repo.find_reference(CHECKPOINT_REF) {
+            Ok(r) => Some(r.peel_to_commit().map_err(self.git("read checkpoints"))?),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(self.git("read checkpoints")(e)),
+        };
+        let mut out = Vec::new();
+        let mut next = tip;
+        while let Some(commit) = next {
+            if Some(commit.id()) == since {
+                out.reverse();
+                return Ok(Some(out));
+            }
+            if out.len() >= most {
+                return Ok(None);
+            }
+            match self.read_commit(&commit) {
+                Some(cp) if cp.ledger == ledger => out.push(cp),
+                Some(_) => {}
+                None => {
+                    return Err(CheckpointError::NotACheckpoint {
+                        commit: commit.id().to_string(),
+                    });
+                }
+            }
+            next = commit.parents().next();
+        }
+        out.reverse();
+        Ok(since.is_none().then_some(out))
+    }
+
     fn read_commit(&self, commit: &git2::Commit<'_>) -> Option<Checkpoint> {
         let tree = commit.tree().ok()?;
         let file = |name: &str| -> Option<Vec<u8>> {

@@ -8,6 +8,7 @@
 
 mod anchor;
 mod key;
+mod since;
 pub mod witness;
 
 use std::fs::{self};
@@ -33,6 +34,7 @@ pub fn host_checkpoint_ref(host: &str) -> String {
 const BODY_HEADER: &str = "vnx-ledger-checkpoint v1";
 
 pub use crate::anchored::Checkpoint;
+pub use since::{AnchoringInputs, Since, anchored_since, anchoring_inputs};
 
 /// Errors making or reading checkpoints.
 /// Why a checkpoint could not be made, read or checked.
@@ -311,56 +313,6 @@ pub fn anchoring(
         Err(CheckpointError::NotInRepo { .. }) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// A digest of everything [`anchoring`] reads for the ledger at `path`, taken without
-/// reading a checkpoint: the repository, the ledger's name in it, the commit
-/// `refs/vnx/checkpoints` points at (which names every checkpoint below it, and their
-/// contents: git names each object by its content), the witness file's bytes and the trusted
-/// keys. Equal digests mean [`anchoring`] would return the same, so a read that only needs
-/// to know whether the anchoring changed (the read index, ADR 0045) pays for no walk of the
-/// checkpoints and no signature check, however many merges anchored one. `None` when the
-/// ledger lies outside any git repository.
-pub fn anchoring_inputs(
-    path: &Path,
-    local_key: Option<&Path>,
-    witness_dir: Option<&Path>,
-) -> Result<Option<[u8; 32]>, CheckpointError> {
-    use sha2::{Digest, Sha256};
-    use std::os::unix::ffi::OsStrExt;
-    let anchor = match Anchor::discover(path) {
-        Ok(anchor) => anchor,
-        Err(CheckpointError::NotInRepo { .. }) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let name = anchor.ledger_name(path);
-    let mut h = Sha256::new();
-    h.update(b"vnx anchoring inputs v1\0");
-    h.update(anchor.root().as_os_str().as_bytes());
-    h.update([0]);
-    h.update(name.as_bytes());
-    h.update([0]);
-    match anchor.checkpoint_tip()? {
-        Some(tip) => h.update(tip.as_bytes()),
-        None => h.update(b"no checkpoints"),
-    }
-    h.update([0]);
-    if let Some(dir) = witness_dir {
-        let file = witness::path(dir, &anchor, &name);
-        match fs::read(&file) {
-            Ok(bytes) => {
-                h.update((bytes.len() as u64).to_le_bytes());
-                h.update(&bytes);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => h.update(b"no witness"),
-            Err(source) => return Err(CheckpointError::Witness { path: file, source }),
-        }
-    }
-    h.update(b"\0keys");
-    for key in trusted_keys(&anchor, local_key)? {
-        h.update(key);
-    }
-    Ok(Some(h.finalize().into()))
 }
 
 /// Whether the repository around `path` (found from its nearest existing ancestor) holds any

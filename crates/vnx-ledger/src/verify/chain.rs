@@ -489,7 +489,11 @@ impl<'a> Checker<'a> {
             }),
             torn_tail: totals.torn_tail,
             checkpoints,
-            history_sha256: self.history.map(|h| hex(&h.finalize().into())),
+            history_sha256: self
+                .history
+                .as_ref()
+                .map(|h| hex(&h.clone().finalize().into())),
+            history: self.history.map(super::History::of),
             violations: self.violations,
             violations_total: self.violations_total,
         }

@@ -11,7 +11,10 @@
 //! gap closed later) in `reorder`.
 
 mod chain;
+mod history;
 mod reorder;
+
+pub use history::History;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
@@ -184,6 +187,10 @@ pub struct VerifyReport {
     /// SHA-256 over the SHA-256 of every complete line in order, when computed: what a
     /// checkpoint signs, so it covers every line whatever its links.
     pub history_sha256: Option<String>,
+    /// The running state of that digest at the last line, when computed (a reader resumes
+    /// it over lines appended later).
+    #[serde(skip)]
+    pub history: Option<History>,
     /// The violations found, up to the reporting limit.
     pub violations: Vec<Violation>,
     /// All violations found, including any beyond the reporting limit.

@@ -19,21 +19,23 @@ use std::sync::{Arc, Mutex};
 use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
 
+use super::anchor::AnchorParts;
 use super::stamp::Stamp;
 use super::{DispatchRecord, Records};
 use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v10";
+pub const FILE: &str = "index/dispatches.v11";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 10 (version 9 had its head first and
-/// was written whole at every change, 8 had no denials, 7 had no pull-request receipts, 6
+/// The index file's first bytes: its format, version 11 (version 10 kept the anchoring as
+/// one digest and no history digest, so any change to it meant verifying in full; 9 had its
+/// head first and was written whole at every change, 8 had no denials, 7 had no pull-request receipts, 6
 /// digested 16 MiB segments and had no rolling re-check, 5 had no dismissal, 4 no
 /// acceptance, 3 was one block, not a head and a record per dispatch, 2 had no question, 1
 /// no titles).
@@ -42,7 +44,7 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
 /// records and heads as they were appended: a change appends the records it touched and a
 /// new head, then points the fixed part at that head ([`Opened::rewrite`]); what no head
 /// names any more is dropped when the file is written whole again.
-const MAGIC: &[u8; 8] = b"VNXRIX10";
+const MAGIC: &[u8; 8] = b"VNXRIX11";
 /// The magic, the head's tag (32 bytes), length and place (8 bytes each).
 const FIXED: u64 = 56;
 /// How many times what its head names the file may grow to before a change writes it whole
@@ -80,7 +82,10 @@ pub struct ChainEnd {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stored {
     /// The anchoring and keys the prefix was verified and its signatures judged against.
-    pub fingerprint: [u8; 32],
+    pub anchor: AnchorParts,
+    /// The state of the history digest (what a checkpoint signs) through the prefix's last
+    /// line, for checking a checkpoint anchored after it.
+    pub history: Option<Vec<u8>>,
     /// SHA-256 of each [`SEGMENT`] of the prefix's bytes, in order.
     pub segments: Vec<[u8; 32]>,
     /// The verdict on the prefix (`verified` or `verified-segmented`).
@@ -122,7 +127,9 @@ pub struct ProofFacts {
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct Head {
     /// As in [`Stored`].
-    pub fingerprint: [u8; 32],
+    pub anchor: AnchorParts,
+    /// As in [`Stored`].
+    pub history: Option<Vec<u8>>,
     /// As in [`Stored`].
     pub segments: Vec<[u8; 32]>,
     /// As in [`Stored`].
@@ -397,7 +404,8 @@ pub fn load(path: &Path, attestor: &Attestor) -> Option<Stored> {
         records.by_id.insert(record.id.clone(), record);
     }
     Some(Stored {
-        fingerprint: head.fingerprint,
+        anchor: head.anchor,
+        history: head.history,
         segments: head.segments,
         segmented: head.segmented,
         end: head.end,
@@ -422,7 +430,8 @@ pub fn store(path: &Path, attestor: &Attestor, stored: &Stored) -> std::io::Resu
         entries.push(entry);
     }
     let head = Head {
-        fingerprint: stored.fingerprint,
+        anchor: stored.anchor.clone(),
+        history: stored.history.clone(),
         segments: stored.segments.clone(),
         segmented: stored.segmented,
         end: stored.end.clone(),
@@ -520,7 +529,7 @@ fn write_with(
 }
 
 /// The names earlier versions of vnx gave the index.
-const OLDER: [&str; 9] = [
+const OLDER: [&str; 10] = [
     "dispatches.v1",
     "dispatches.v2",
     "dispatches.v3",
@@ -530,6 +539,7 @@ const OLDER: [&str; 9] = [
     "dispatches.v7",
     "dispatches.v8",
     "dispatches.v9",
+    "dispatches.v10",
 ];
 
 impl Opened {

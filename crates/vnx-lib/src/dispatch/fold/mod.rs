@@ -6,6 +6,9 @@
 //! The record and the fold are here; reading the ledger's lines block by block, with their
 //! positions, is in `lines`.
 
+mod anchor;
+#[cfg(test)]
+mod anchor_tests;
 mod digest;
 pub mod index;
 mod lines;

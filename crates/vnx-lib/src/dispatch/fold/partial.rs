@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use super::anchor::PrefixEnd;
 use super::index::{self, ChainEnd, Head, Opened, ProofFacts, Stored, Want};
 use super::stamp::Stamp;
 use super::verified::{
@@ -18,6 +19,7 @@ use crate::ids::DispatchId;
 use crate::ledger::LedgerError;
 use crate::ledger::attest::Attestor;
 use crate::ledger::line::Scratch;
+use crate::ledger::verify::History;
 
 /// The most bytes appended since the index that a partial read folds (beyond, the ledger
 /// is read whole).
@@ -32,25 +34,41 @@ pub(super) fn read(
     attestor: &Attestor,
     now: &Option<Stamp>,
     want: Want<'_>,
-    fits: Anchoring,
+    fits: &Anchoring,
 ) -> Result<Option<Verified>, LedgerError> {
-    let Some(opened) = o.index.and_then(|p| index::open(p, attestor)) else {
+    let Some(mut opened) = o.index.and_then(|p| index::open(p, attestor)) else {
         return Ok(None);
     };
-    let h = &opened.head;
-    if !fits.fits(&h.fingerprint, &h.segments) {
-        return Ok(None);
+    let moved = !fits.fits(&opened.head.anchor, &opened.head.segments);
+    if moved {
+        let h = &opened.head;
+        if h.segments.is_empty()
+            || !super::anchor::moves(ledger, o, &h.anchor, &fits.parts, Prefix::of(h).end())?
+        {
+            return Ok(None);
+        }
+        let mut head = Head::clone(h);
+        head.anchor = fits.parts.clone();
+        opened = opened.with_fresh(head, BTreeMap::new());
     }
+    let h = &opened.head;
     let unchanged =
         matches!((&h.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == h.offset);
     if unchanged {
+        if moved
+            && o.write
+            && let Some(path) = o.index
+        {
+            // Best effort: the next read moves it again without it.
+            let _ = opened.rewrite(path, attestor, &mut Head::clone(h), &BTreeMap::new());
+        }
         let records = records_of(h);
         return Ok(
             wanted(&opened, &opened.head, want, records, BTreeMap::new())
                 .map(|(records, proofs)| verified(&opened.head, records, proofs, 0)),
         );
     }
-    grown(ledger, o, attestor, &opened, want)
+    grown(ledger, o, attestor, &opened, want, moved)
 }
 
 /// The records of no dispatch, with the head's count of lines and dispatches.
@@ -93,7 +111,8 @@ fn verified(
     digested: u64,
 ) -> Verified {
     let st = Stored {
-        fingerprint: head.fingerprint,
+        anchor: head.anchor.clone(),
+        history: head.history.clone(),
         segments: head.segments.clone(),
         segmented: head.segmented,
         end: head.end.clone(),
@@ -129,6 +148,8 @@ pub(super) struct Prefix<'a> {
     pub segments: &'a [[u8; 32]],
     /// Its last line.
     pub end: &'a ChainEnd,
+    /// The history digest's state through its last line.
+    pub history: Option<&'a [u8]>,
 }
 
 impl<'a> Prefix<'a> {
@@ -141,6 +162,17 @@ impl<'a> Prefix<'a> {
             first_signed: h.first_signed,
             segments: &h.segments,
             end: &h.end,
+            history: h.history.as_deref(),
+        }
+    }
+
+    /// Its end, as moving an index's anchoring needs it.
+    pub(super) fn end(&self) -> PrefixEnd<'a> {
+        PrefixEnd {
+            lines: self.lines,
+            offset: self.offset,
+            end: self.end,
+            history: self.history,
         }
     }
 }
@@ -157,6 +189,8 @@ pub(super) struct Caught {
     pub segments: Vec<[u8; 32]>,
     /// The chain's end after the new lines.
     pub end: ChainEnd,
+    /// The history digest's state after them (`None` when the prefix had none).
+    pub history: Option<History>,
     /// Lines folded, in all.
     pub lines: u64,
     /// The offset past the last one.
@@ -210,6 +244,7 @@ pub(super) fn catch_up(
         digested += p.offset;
     }
     let mut end = p.end.clone();
+    let mut history = p.history.and_then(History::from_bytes);
     let mut scratch = Scratch::default();
     let mut first_signed = p.first_signed;
     let mut new: Vec<(u64, u64, Vec<u8>)> = Vec::new();
@@ -219,7 +254,13 @@ pub(super) fn catch_up(
         p.offset,
         None,
         &mut first_signed,
-        |line| extends(&mut end, line, &mut scratch),
+        |line| {
+            let linked = extends(&mut end, line, &mut scratch);
+            if let (true, Some(h), Some(line_hash)) = (linked, &mut history, &end.line_hash) {
+                h.update(line_hash);
+            }
+            linked
+        },
         |l| new.push((l.number, l.offset, l.bytes.to_vec())),
     )?;
     if stopped {
@@ -235,6 +276,7 @@ pub(super) fn catch_up(
         file,
         segments,
         end,
+        history,
         lines,
         offset,
         first_signed,
@@ -286,7 +328,8 @@ fn head_after(
     entries: BTreeMap<DispatchId, index::Entry>,
 ) -> Head {
     Head {
-        fingerprint: h.fingerprint,
+        anchor: h.anchor.clone(),
+        history: c.history.as_ref().map(History::to_bytes),
         segments: c.segments.clone(),
         segmented: h.segmented,
         end: c.end.clone(),
@@ -328,6 +371,7 @@ fn grown(
     attestor: &Attestor,
     opened: &Opened,
     want: Want<'_>,
+    moved: bool,
 ) -> Result<Option<Verified>, LedgerError> {
     let read_err = |source| LedgerError::Read {
         path: ledger.to_owned(),
@@ -360,7 +404,7 @@ fn grown(
     // lines again until the stamp can be trusted). A write after a read that took the
     // prefix on trust first digests the next of its segments again.
     let trusted = c.stamp.size == c.offset && c.stamp.trustworthy();
-    if o.write && (trusted || c.offset - h.offset > REWRITE_AFTER) {
+    if o.write && (moved || trusted || c.offset - h.offset > REWRITE_AFTER) {
         if c.on_trust {
             match index::roll(&c.file, &h.segments, h.cursor, h.offset, o.threads)
                 .map_err(read_err)?

@@ -10,11 +10,13 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::anchor::{AnchorParts, PrefixEnd};
 use super::index::{self, ChainEnd, ProofFacts, Stored, Want};
 use super::stamp::Stamp;
 use super::{CiteReader, Records};
 use crate::ledger::attest::{self, Attestor};
 use crate::ledger::line::{Link, Scratch, analyze};
+use crate::ledger::verify::History;
 use crate::ledger::{ChainStatus, LedgerError, VerifyOptions, VerifyReport};
 
 /// Lines after the index's prefix, in bytes, beyond which a read writes the index again.
@@ -102,28 +104,47 @@ pub fn read_verified(
     o: &ReadOptions<'_>,
     want: Want<'_>,
 ) -> Result<Verified, LedgerError> {
-    let anchoring = fingerprint(ledger, o);
-    if let (Some(attestor), Some(fp)) = (o.attestor, anchoring) {
+    let anchoring = AnchorParts::now(ledger, o);
+    if let (Some(attestor), Some(parts)) = (o.attestor, &anchoring) {
         let now = current_stamp(ledger)?;
-        let fits = Anchoring { fingerprint: fp };
+        let fits = Anchoring {
+            parts: parts.clone(),
+        };
         if !matches!(want, Want::All)
-            && let Some(v) = super::partial::read(ledger, o, attestor, &now, want, fits)?
+            && let Some(v) = super::partial::read(ledger, o, attestor, &now, want, &fits)?
         {
             return Ok(v);
         }
         let candidate = o.index.and_then(|p| index::load(p, attestor));
-        if let Some(st) = candidate.filter(|st| fits.fits(&st.fingerprint, &st.segments)) {
-            if unchanged(&st, &now) {
-                return Ok(Verified {
-                    report: Some(clean_report(&st)),
-                    stored: st,
-                    from_index: true,
-                    digested: 0,
-                    partial: None,
-                });
-            }
-            if let Some(v) = from_index(ledger, o, st)? {
-                return Ok(v);
+        if let Some(mut st) = candidate.filter(|st| !st.segments.is_empty()) {
+            let moved = st.anchor != fits.parts;
+            let at = PrefixEnd {
+                lines: st.records.lines,
+                offset: st.records.offset,
+                end: &st.end,
+                history: st.history.as_deref(),
+            };
+            if !moved || super::anchor::moves(ledger, o, &st.anchor, &fits.parts, at)? {
+                st.anchor = fits.parts.clone();
+                if unchanged(&st, &now) {
+                    if moved
+                        && o.write
+                        && let Some(path) = o.index
+                    {
+                        // Best effort: the next read moves it again without it.
+                        let _ = index::store(path, attestor, &st);
+                    }
+                    return Ok(Verified {
+                        report: Some(clean_report(&st)),
+                        stored: st,
+                        from_index: true,
+                        digested: 0,
+                        partial: None,
+                    });
+                }
+                if let Some(v) = from_index(ledger, o, st, moved)? {
+                    return Ok(v);
+                }
             }
         }
     }
@@ -142,28 +163,28 @@ pub fn read_indexed(
     if matches!(want, Want::All) {
         return Ok(None);
     }
-    let (Some(attestor), Some(fp)) = (o.attestor, fingerprint(ledger, o)) else {
+    let (Some(attestor), Some(parts)) = (o.attestor, AnchorParts::now(ledger, o)) else {
         return Ok(None);
     };
     let now = current_stamp(ledger)?;
-    let fits = Anchoring { fingerprint: fp };
-    super::partial::read(ledger, o, attestor, &now, want, fits)
+    super::partial::read(ledger, o, attestor, &now, want, &Anchoring { parts })
 }
 
 /// What an index must have been verified against for a read to use it now.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Anchoring {
-    /// The fingerprint of the anchoring and keys now (see [`fingerprint`]).
-    pub fingerprint: [u8; 32],
+    /// The anchoring and keys now (see [`AnchorParts::now`]).
+    pub parts: AnchorParts,
 }
 
 impl Anchoring {
-    /// Whether an index verified against `fingerprint`, with `segments` digested, may be
-    /// used: the same anchoring. No checkpoint then lies beyond the index's prefix: an index
-    /// is written only over a prefix that verified against that very anchoring (a checkpoint
-    /// beyond a ledger's end is a violation), and its prefix only grows.
-    pub(super) fn fits(&self, fingerprint: &[u8; 32], segments: &[[u8; 32]]) -> bool {
-        *fingerprint == self.fingerprint && !segments.is_empty()
+    /// Whether an index verified against `anchor`, with `segments` digested, may be used as
+    /// it is: the same anchoring. No checkpoint then lies beyond the index's prefix: an
+    /// index is written only over a prefix that verified against that very anchoring (a
+    /// checkpoint beyond a ledger's end is a violation), and its prefix only grows.
+    /// Otherwise [`super::anchor::moves`] may still move it.
+    pub(super) fn fits(&self, anchor: &AnchorParts, segments: &[[u8; 32]]) -> bool {
+        *anchor == self.parts && !segments.is_empty()
     }
 }
 
@@ -191,6 +212,7 @@ fn from_index(
     ledger: &Path,
     o: &ReadOptions<'_>,
     mut st: Stored,
+    moved: bool,
 ) -> Result<Option<Verified>, LedgerError> {
     let read_err = |source| LedgerError::Read {
         path: ledger.to_owned(),
@@ -203,6 +225,7 @@ fn from_index(
         first_signed: st.records.first_signed,
         segments: &st.segments,
         end: &st.end,
+        history: st.history.as_deref(),
     };
     let Some(c) = super::partial::catch_up(ledger, prefix, Some(o.threads), u64::MAX)? else {
         return Ok(None);
@@ -220,6 +243,7 @@ fn from_index(
     st.records.offset = c.offset;
     st.records.first_signed = c.first_signed;
     st.end = c.end.clone();
+    st.history = c.history.as_ref().map(History::to_bytes);
     // The proofs that moved into the new lines are judged now.
     if c.lines > prefix_lines {
         let known: BTreeMap<u64, ProofFacts> = std::mem::take(&mut st.proofs)
@@ -234,9 +258,9 @@ fn from_index(
     st.stamp = (c.stamp.size == c.offset).then_some(c.stamp);
     let mut digested = c.digested;
     let trusted = c.stamp.size == c.offset && c.stamp.trustworthy();
-    let changed = c.offset != prefix_offset || old_stamp != st.stamp;
+    let changed = moved || c.offset != prefix_offset || old_stamp != st.stamp;
     if changed
-        && (trusted || c.offset - prefix_offset > REWRITE_AFTER)
+        && (moved || trusted || c.offset - prefix_offset > REWRITE_AFTER)
         && o.write
         && let (Some(path), Some(attestor)) = (o.index, o.attestor)
     {
@@ -267,7 +291,7 @@ fn from_index(
 fn full(
     ledger: &Path,
     o: &ReadOptions<'_>,
-    fingerprint: Option<[u8; 32]>,
+    anchoring: Option<AnchorParts>,
 ) -> Result<Verified, LedgerError> {
     // Taken before anything is read: a write after it shows in the next read's stamp.
     let stamp = current_stamp(ledger)?;
@@ -275,6 +299,8 @@ fn full(
     let options = VerifyOptions {
         threads: o.threads,
         max_violations: o.max_violations,
+        // Its state at the end lets a later read check a checkpoint anchored after it.
+        history: true,
         ..VerifyOptions::default()
     };
     let report = crate::audit::verify_anchored(ledger, options, o.key, o.witness_dir)
@@ -282,7 +308,11 @@ fn full(
         .map(|(r, _)| r);
     let proofs = proofs(ledger, &records, o.trusted, &BTreeMap::new())?;
     let mut st = Stored {
-        fingerprint: fingerprint.unwrap_or_default(),
+        history: report
+            .as_ref()
+            .and_then(|r| r.history.as_ref())
+            .map(History::to_bytes),
+        anchor: anchoring.clone().unwrap_or_default(),
         segments: Vec::new(),
         segmented: report
             .as_ref()
@@ -296,7 +326,7 @@ fn full(
     let digested = report.as_ref().map_or(0, |r| r.bytes);
     // Only a prefix that verified, exactly as folded, is kept.
     if let (Some(r), Some(path), Some(attestor), Some(_)) =
-        (&report, o.index, o.attestor, fingerprint)
+        (&report, o.index, o.attestor, &anchoring)
         && matches!(
             r.status,
             ChainStatus::Verified | ChainStatus::VerifiedSegmented
@@ -407,6 +437,7 @@ pub(super) fn clean_report(st: &Stored) -> VerifyReport {
         torn_tail: None,
         checkpoints: Vec::new(),
         history_sha256: None,
+        history: None,
         violations: Vec::new(),
         violations_total: 0,
     }
@@ -461,56 +492,4 @@ pub(super) fn proofs(
         });
     }
     Ok(out)
-}
-
-/// A digest of everything besides the ledger that its verification and its signatures'
-/// verdicts depend on (the checkpoints anchored and the keys trusted to sign them, the
-/// witness, `HEAD` for the merge trailers, every `refs/vnx/` ref, the keys whose signatures
-/// count); `None` when it cannot be read. The checkpoints count by what names them (the
-/// commit their ref points at, [`checkpoint::anchoring_inputs`]): a read does not walk and
-/// check them all, which a project whose every merge anchored one would pay on every read.
-///
-/// [`checkpoint::anchoring_inputs`]: crate::ledger::checkpoint::anchoring_inputs
-fn fingerprint(ledger: &Path, o: &ReadOptions<'_>) -> Option<[u8; 32]> {
-    let anchoring =
-        crate::ledger::checkpoint::anchoring_inputs(ledger, o.key, o.witness_dir).ok()?;
-    let mut h = Sha256::new();
-    h.update(b"vnx read index fingerprint v2\0");
-    match anchoring {
-        Some(inputs) => h.update(inputs),
-        None => h.update(b"not anchored"),
-    }
-    for key in o.trusted {
-        h.update(key);
-    }
-    h.update([0]);
-    let dir = crate::ledger::ledger_dir(ledger);
-    if let Ok(repo) = git2::Repository::discover(dir) {
-        h.update(b"head\0");
-        if let Ok(head) = repo.head()
-            && let Some(oid) = head.target()
-        {
-            h.update(oid.as_bytes());
-        }
-        if let Ok(refs) = repo.references_glob("refs/vnx/*") {
-            let mut all: Vec<(String, Vec<u8>)> = refs
-                .flatten()
-                .map(|r| {
-                    (
-                        r.name().unwrap_or_default().to_owned(),
-                        r.target()
-                            .map(|t| t.as_bytes().to_vec())
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect();
-            all.sort();
-            for (name, target) in all {
-                h.update(name.as_bytes());
-                h.update([0]);
-                h.update(&target);
-            }
-        }
-    }
-    Some(h.finalize().into())
 }
