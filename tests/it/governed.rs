@@ -394,3 +394,44 @@ fn a_pinned_model_the_provider_cannot_take_names_the_constraint() {
     nothing_made(&repo);
     assert!(events(&repo, "constraint_decision").is_empty());
 }
+
+/// A refused dispatch printed its id; `show` of that id and `status --all` say it was
+/// refused and why (it failed before anything was made), as they do for any other.
+#[test]
+fn a_refused_dispatch_is_shown_and_listed_with_its_reason() {
+    let repo = Repo::new();
+    let r = repo.dispatch("commit", &["--instruction", "x", "--permission", "full"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let id = events(&repo, "constraint_decision")[0]["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.stderr.contains(&id), "{}", r.stderr);
+    let shown = run(repo.vnx().args(["show", "--json", &id]));
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let v: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(v["status"], "failed", "{v:#}");
+    let reason = v["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("refused by constraint no-skip-permissions: "),
+        "{v:#}"
+    );
+    let text = run(repo.vnx().args(["show", &id]));
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("refused by constraint"),
+        "{}",
+        text.stdout
+    );
+    let all = run(repo.vnx().args(["status", "--all", "--json"]));
+    let all: Value = serde_json::from_str(&all.stdout).unwrap();
+    let listed = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["dispatch_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed: {all:#}"));
+    assert_eq!(listed["status"], "failed");
+    assert_eq!(listed["provider"], "demo");
+    repo.verify_ok();
+}

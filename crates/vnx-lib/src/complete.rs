@@ -81,11 +81,9 @@ fn ids(ledger: &Path, index: Option<(&Path, &Attestor)>) -> Vec<Candidate> {
     let newest = index
         .and_then(|(path, attestor)| fold::index::current(path, attestor, ledger))
         .and_then(|opened| {
-            let from = opened.head.listed.saturating_sub(MAX_IDS) as u64;
+            let from = opened.listed().saturating_sub(MAX_IDS) as u64;
             opened
-                .head
-                .entries
-                .iter()
+                .entries()
                 .filter(|e| e.order.is_some_and(|o| o >= from))
                 .map(|e| opened.record(e).map(|(r, _)| r))
                 .collect::<Option<Vec<_>>>()

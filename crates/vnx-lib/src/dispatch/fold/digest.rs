@@ -1,14 +1,12 @@
-//! The read index's digests of the ledger's prefix (ADR 0045): SHA-256 of each [`SEGMENT`]
+//! The read index's digests of the ledger's prefix (ADR 0045): BLAKE3 of each [`SEGMENT`]
 //! in parallel, the segment a prefix ends in digested again with the bytes after it, and the
 //! rolling re-digest of [`ROLL`] segments in turn.
 
 use std::os::unix::fs::FileExt;
 
-use sha2::{Digest, Sha256};
-
 use super::index::{ROLL, SEGMENT};
 
-/// SHA-256 of each [`SEGMENT`] of the first `len` bytes of `file`, read in blocks (never
+/// BLAKE3 of each [`SEGMENT`] of the first `len` bytes of `file`, read in blocks (never
 /// mapped whole) by up to `threads` threads.
 pub fn digest_prefix(
     file: &std::fs::File,
@@ -18,7 +16,7 @@ pub fn digest_prefix(
     digest_range(file, 0, len, threads)
 }
 
-/// SHA-256 of each [`SEGMENT`] of `file` from `from` (a segment's start) to `len`.
+/// BLAKE3 of each [`SEGMENT`] of `file` from `from` (a segment's start) to `len`.
 fn digest_range(
     file: &std::fs::File,
     from: u64,
@@ -44,7 +42,7 @@ fn digest_range(
                     for (k, slot) in slots.iter_mut().enumerate() {
                         let start = from + (first + k) as u64 * SEGMENT;
                         let end = (start + SEGMENT).min(len);
-                        let mut h = Sha256::new();
+                        let mut h = blake3::Hasher::new();
                         let mut at = start;
                         while at < end {
                             let want = ((end - at) as usize).min(buf.len());
@@ -52,7 +50,7 @@ fn digest_range(
                             h.update(&buf[..want]);
                             at += want as u64;
                         }
-                        *slot = h.finalize().into();
+                        *slot = *h.finalize().as_bytes();
                     }
                     Ok(())
                 })
@@ -68,7 +66,7 @@ fn digest_range(
 }
 
 /// Feeds bytes `from..to` of `file` to `h`, in 1 MiB blocks.
-fn feed(file: &std::fs::File, h: &mut Sha256, from: u64, to: u64) -> std::io::Result<()> {
+fn feed(file: &std::fs::File, h: &mut blake3::Hasher, from: u64, to: u64) -> std::io::Result<()> {
     let mut buf = vec![0u8; (to.saturating_sub(from)).min(1 << 20) as usize];
     let mut at = from;
     while at < to {
@@ -97,15 +95,15 @@ pub fn digest_tail(
         return Ok(None);
     }
     let from = last as u64 * SEGMENT;
-    let mut h = Sha256::new();
+    let mut h = blake3::Hasher::new();
     feed(file, &mut h, from, known)?;
-    if <[u8; 32]>::from(h.clone().finalize()) != segments[last] {
+    if *h.finalize().as_bytes() != segments[last] {
         return Ok(None);
     }
     let end = (from + SEGMENT).min(len);
     feed(file, &mut h, known, end)?;
     let mut out = segments[..last].to_vec();
-    out.push(h.finalize().into());
+    out.push(*h.finalize().as_bytes());
     out.extend(digest_range(file, end, len, 1)?);
     Ok(Some((out, len - from)))
 }

@@ -9,7 +9,7 @@
 //! The file is a head and one record per dispatch. The head (authenticated whole) holds the
 //! chain's end, the prefix's digests and stamp, and one entry per dispatch in id order: what
 //! a list selects by (start order, whether it is unfinished or waits for a person) and where
-//! its record is, with the record's SHA-256. A read that needs a few dispatches decodes the
+//! its record is, with the record's BLAKE3 digest. A read that needs a few dispatches decodes the
 //! head and only their records.
 
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -17,7 +17,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use sha2::{Digest, Sha256};
 
 use super::anchor::AnchorParts;
 use super::stamp::Stamp;
@@ -65,7 +64,7 @@ pub const ROLL: u64 = 16;
 
 pub use super::digest::{digest_prefix, digest_tail, roll};
 /// What the MAC key is derived for.
-const PURPOSE: &str = "vnx read index v4";
+const PURPOSE: &str = "vnx read index v5";
 
 /// The last line of the verified prefix, as the next line must chain to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -86,7 +85,7 @@ pub struct Stored {
     /// The state of the history digest (what a checkpoint signs) through the prefix's last
     /// line, for checking a checkpoint anchored after it.
     pub history: Option<Vec<u8>>,
-    /// SHA-256 of each [`SEGMENT`] of the prefix's bytes, in order.
+    /// BLAKE3 of each [`SEGMENT`] of the prefix's bytes, in order.
     pub segments: Vec<[u8; 32]>,
     /// The verdict on the prefix (`verified` or `verified-segmented`).
     pub segmented: bool,
@@ -124,7 +123,7 @@ pub struct ProofFacts {
 }
 
 /// The index's head: everything but the records.
-#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, Default, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct Head {
     /// As in [`Stored`].
     pub anchor: AnchorParts,
@@ -170,8 +169,8 @@ pub struct Entry {
     pub at: u64,
     /// Its record's length.
     pub len: u32,
-    /// SHA-256 of its record.
-    pub sha256: [u8; 32],
+    /// BLAKE3 of its record.
+    pub digest: [u8; 32],
 }
 
 /// Which dispatches a read needs.
@@ -259,6 +258,9 @@ pub struct Opened {
     fixed: [u8; 48],
     /// Records folded since from lines appended after its prefix, which replace its own.
     fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
+    /// Their entries, in front of the head's (see [`Opened::entries`]), and the dispatches
+    /// listed with them; the head itself is left as read.
+    overlay: Option<(std::collections::BTreeMap<DispatchId, Entry>, usize)>,
 }
 
 impl Opened {
@@ -273,6 +275,72 @@ impl Opened {
             .read_exact_at(&mut buf, FIXED.checked_add(e.at)?)
             .ok()?;
         decode_record(e, &buf)
+    }
+
+    /// Every dispatch's entry as of the last line read: the head's, those of records folded
+    /// since in front (in no particular order).
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        let overlay = self.overlay.as_ref().map(|(o, _)| o);
+        let head = self
+            .head
+            .entries
+            .iter()
+            .map(move |e| overlay.and_then(|o| o.get(&e.id)).unwrap_or(e));
+        let added = overlay
+            .into_iter()
+            .flat_map(|o| o.values())
+            .filter(|e| self.head.entry(&e.id).is_none());
+        head.chain(added)
+    }
+
+    /// How many dispatches are listed (queued or started).
+    pub fn listed(&self) -> usize {
+        self.overlay.as_ref().map_or(self.head.listed, |(_, n)| *n)
+    }
+
+    /// The recorded ids that start with `start` (or with `D-` and it), in id order.
+    pub fn ids_starting(&self, start: &str) -> Vec<DispatchId> {
+        let mut out = self.head.ids_starting(start);
+        if let Some((overlay, _)) = &self.overlay {
+            let with_d = format!("D-{start}");
+            out.extend(
+                overlay
+                    .keys()
+                    .filter(|id| id.starts_with(start) || id.starts_with(&with_d))
+                    .cloned(),
+            );
+            out.sort();
+            out.dedup();
+        }
+        out
+    }
+
+    /// This index with `fresh` records and their `entries` in front of its own, `listed`
+    /// dispatches in all.
+    pub(super) fn with_overlay(
+        self,
+        fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
+        entries: std::collections::BTreeMap<DispatchId, Entry>,
+        listed: usize,
+    ) -> Opened {
+        Opened {
+            fresh,
+            overlay: Some((entries, listed)),
+            ..self
+        }
+    }
+
+    /// Its head, taken out (an empty one left in its place), without a copy when no one
+    /// else holds it: the process's cache of the last head read lets go of it (the file's
+    /// head is about to change). Its records are still read through [`Opened::record`].
+    pub(super) fn take_head(&mut self) -> Head {
+        let head = std::mem::take(&mut self.head);
+        if let Ok(mut last) = LAST_HEAD.lock()
+            && last.as_ref().is_some_and(|(_, h)| Arc::ptr_eq(h, &head))
+        {
+            *last = None;
+        }
+        Arc::try_unwrap(head).unwrap_or_else(|shared| Head::clone(&shared))
     }
 
     /// This index with `head` for its head and `fresh` records in front of its own.
@@ -290,7 +358,7 @@ impl Opened {
 }
 
 fn decode_record(e: &Entry, bytes: &[u8]) -> Option<(DispatchRecord, Option<ProofFacts>)> {
-    if <[u8; 32]>::from(Sha256::digest(bytes)) != e.sha256 {
+    if *blake3::hash(bytes).as_bytes() != e.digest {
         return None;
     }
     let (record, proof): (DispatchRecord, Option<ProofFacts>) =
@@ -317,6 +385,7 @@ pub fn open(path: &Path, attestor: &Attestor) -> Option<Opened> {
         file,
         fixed,
         fresh: std::collections::BTreeMap::new(),
+        overlay: None,
     })
 }
 
@@ -341,7 +410,7 @@ fn read_head(file: &std::fs::File, attestor: &Attestor) -> Option<(Arc<Head>, [u
         dev: meta.dev(),
         ino: meta.ino(),
         fixed,
-        key: Sha256::digest(attestor.derive_secret(PURPOSE)).into(),
+        key: *blake3::hash(&attestor.derive_secret(PURPOSE)).as_bytes(),
     };
     let cached = LAST_HEAD.lock().ok().and_then(|last| {
         last.as_ref()
@@ -468,7 +537,7 @@ pub fn encode(
         hosted: record.start.as_ref().is_some_and(|s| s.host.is_some()),
         at: 0,
         len: u32::try_from(bytes.len()).map_err(std::io::Error::other)?,
-        sha256: Sha256::digest(&bytes).into(),
+        digest: *blake3::hash(&bytes).as_bytes(),
     };
     Ok((entry, bytes))
 }
@@ -501,7 +570,7 @@ fn write_with(
     records: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     use std::io::Write;
-    let head = borsh::to_vec(head)?;
+    let head = encode_head(head)?;
     let fixed = fixed_for(attestor, &head, FIXED + records_len);
     if let Some(dir) = path.parent() {
         crate::files::private_dir(dir)?;
@@ -545,7 +614,7 @@ const OLDER: [&str; 10] = [
 impl Opened {
     /// Writes the index again at `path` with `head`, whose entries are in id order: those of
     /// the records in `fresh` placed where they are written (their `at` set here), every
-    /// other one this index's own entry, `at` and all. Appended to this very file (the
+    /// other one this index's own entry, `at` and all (its record is copied from there). Appended to this very file (the
     /// records in `fresh`, then `head`, then the fixed part pointed at it) while it is no
     /// more than `MOST_GROWTH` times what `head` names; else written whole (every `at`
     /// set here), every other record copied from this index as it is, without being read
@@ -611,17 +680,10 @@ impl Opened {
             head.entries[i].at = at - FIXED;
             at += bytes.len() as u64;
         }
-        let bytes = borsh::to_vec(&*head)?;
+        let bytes = encode_head(head)?;
         out.write_all_at(&bytes, at)?;
         out.write_all_at(&fixed_for(attestor, &bytes, at), 8)?;
         Ok(Some(()))
-    }
-
-    /// This index's entry of dispatch `id`, whose record a rewrite keeps.
-    fn kept(&self, id: &DispatchId) -> std::io::Result<&Entry> {
-        self.head
-            .entry(id)
-            .ok_or_else(|| std::io::Error::other(format!("{id} has no record")))
     }
 
     /// [`Opened::rewrite`] by writing the index whole.
@@ -657,23 +719,22 @@ impl Opened {
         let mut parts: Vec<Part<'_>> = Vec::new();
         let mut pos = 0u64;
         for e in &mut head.entries {
+            // An entry not written fresh is this index's own: its place is in this file.
+            let (old_at, old_len) = (e.at, u64::from(e.len));
             e.at = pos;
             if let Some(bytes) = fresh.get(&e.id) {
                 parts.push(Part::Fresh(bytes));
                 pos += bytes.len() as u64;
                 continue;
             }
-            let old = self.kept(&e.id)?;
             match parts.last_mut() {
-                Some(Part::Kept { from, len }) if *from + *len == old.at => {
-                    *len += u64::from(old.len)
-                }
+                Some(Part::Kept { from, len }) if *from + *len == old_at => *len += old_len,
                 _ => parts.push(Part::Kept {
-                    from: old.at,
-                    len: u64::from(old.len),
+                    from: old_at,
+                    len: old_len,
                 }),
             }
-            pos += u64::from(old.len);
+            pos += old_len;
         }
         write_with(path, attestor, head, pos, |out| {
             for part in parts {
@@ -694,21 +755,31 @@ impl Opened {
     }
 }
 
-fn hmac(attestor: &Attestor, len: &[u8], head: &[u8]) -> hmac::Hmac<Sha256> {
-    use hmac::{KeyInit, Mac};
-    let mut m = hmac::Hmac::<Sha256>::new_from_slice(&attestor.derive_secret(PURPOSE))
-        .expect("HMAC takes any key");
+/// `head` encoded, into one allocation of about its size (growing a vector to megabytes
+/// by doubling copied it several times over).
+fn encode_head(head: &Head) -> std::io::Result<Vec<u8>> {
+    let per_entry = 8 + 1 + 1 + 1 + 8 + 4 + 32 + 4;
+    let ids: usize = head.entries.iter().map(|e| e.id.len()).sum();
+    let mut out =
+        Vec::with_capacity(4096 + 32 * head.segments.len() + per_entry * head.entries.len() + ids);
+    head.serialize(&mut out)?;
+    Ok(out)
+}
+
+/// The head's keyed BLAKE3 (keyed with the secret derived from the signing key), over its
+/// length and place, then its bytes.
+fn keyed(attestor: &Attestor, len: &[u8], head: &[u8]) -> blake3::Hash {
+    let mut m = blake3::Hasher::new_keyed(&attestor.derive_secret(PURPOSE));
     m.update(len);
     m.update(head);
-    m
+    m.finalize()
 }
 
 fn mac(attestor: &Attestor, len: &[u8], head: &[u8]) -> [u8; 32] {
-    use hmac::Mac;
-    hmac(attestor, len, head).finalize().into_bytes().into()
+    *keyed(attestor, len, head).as_bytes()
 }
 
 fn mac_ok(attestor: &Attestor, len: &[u8], head: &[u8], tag: &[u8]) -> bool {
-    use hmac::Mac;
-    hmac(attestor, len, head).verify_slice(tag).is_ok()
+    // `blake3::Hash`'s equality is constant-time.
+    <[u8; 32]>::try_from(tag).is_ok_and(|tag| keyed(attestor, len, head) == tag)
 }

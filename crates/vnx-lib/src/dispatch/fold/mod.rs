@@ -539,6 +539,22 @@ impl Records {
                     s.landed = Some(Landed::Released);
                 }
             }
+            // A dispatch the provider constraints or the egress policy refused never ran:
+            // listed as failed, its reason the refusal's, proven by that decision.
+            Typed::ConstraintDecision(r)
+                if r.receipt.decision == receipts::ConstraintVerdict::Refused =>
+            {
+                let c = r.receipt;
+                let reason = format!("refused by constraint {}: {}", c.constraint_id, c.reason);
+                self.refused(&id, c.route.provider, reason, at, cite);
+            }
+            Typed::EgressDecision(r) if r.receipt.decision == receipts::EgressVerdict::Refused => {
+                let e = r.receipt;
+                let mut rules: Vec<&str> = e.findings.iter().map(|f| f.rule.as_str()).collect();
+                rules.dedup();
+                let reason = format!("refused by the egress policy: {}", rules.join(", "));
+                self.refused(&id, e.provider, reason, at, cite);
+            }
             // A `queue_decision` without the receipt's shape still ends what the last one
             // said (it reads as no verdict).
             Typed::Other(_) if event == Some(QueueDecision::EVENT) => {
@@ -547,6 +563,43 @@ impl Records {
             _ => {}
         }
         Some((id, seen))
+    }
+
+    /// Lists `id`, refused before it started, as failed for `reason` (a second refusal of
+    /// it adds its reason).
+    fn refused(
+        &mut self,
+        id: &DispatchId,
+        provider: String,
+        reason: String,
+        at: Option<String>,
+        cite: Cite,
+    ) {
+        let order = self.listed;
+        let r = self.record(id);
+        let started = r.start.is_some();
+        match &mut r.listed {
+            None => {
+                let mut s = DispatchState::blank(id.clone(), State::Ended(DispatchStatus::Failed));
+                s.provider = Some(provider);
+                s.completion = Some(DispatchStatus::Failed);
+                s.reason = Some(reason);
+                s.ended_at = at;
+                r.listed = Some(Listed {
+                    order,
+                    state: s,
+                    proof: cite,
+                });
+                self.listed += 1;
+            }
+            Some(l) if !started && l.state.state == State::Ended(DispatchStatus::Failed) => {
+                if let Some(said) = &mut l.state.reason {
+                    said.push_str("; ");
+                    said.push_str(&reason);
+                }
+            }
+            Some(_) => {}
+        }
     }
 
     fn record(&mut self, id: &DispatchId) -> &mut DispatchRecord {

@@ -68,7 +68,7 @@ pub(super) fn read(
                 .map(|(records, proofs)| verified(&opened.head, records, proofs, 0)),
         );
     }
-    grown(ledger, o, attestor, &opened, want, moved)
+    grown(ledger, o, attestor, &mut opened, want, moved)
 }
 
 /// The records of no dispatch, with the head's count of lines and dispatches.
@@ -95,7 +95,7 @@ fn wanted(
         if records.by_id.contains_key(&e.id) {
             continue;
         }
-        let (record, proof) = opened.record(opened.head.entry(&e.id)?)?;
+        let (record, proof) = opened.record(e)?;
         if let Some(p) = proof {
             proofs.entry(p.line).or_insert(p);
         }
@@ -319,35 +319,34 @@ fn fold_new(opened: &Opened, c: &Caught) -> Option<(Records, BTreeMap<u64, Proof
     Some((records, known))
 }
 
-/// The head of `h`'s index moved to the end `c` read, with `entries` replacing or joining
-/// its own.
+/// Head `h` moved to the end `c` read, with `entries` replacing or joining its own (the
+/// others keep their places in its file).
 fn head_after(
-    h: &Head,
+    h: Head,
     c: &Caught,
     records: &Records,
     entries: BTreeMap<DispatchId, index::Entry>,
 ) -> Head {
     Head {
-        anchor: h.anchor.clone(),
         history: c.history.as_ref().map(History::to_bytes),
         segments: c.segments.clone(),
-        segmented: h.segmented,
         end: c.end.clone(),
         // Kept whenever it covers every byte read: alone it is believed only once
         // trustworthy, and its identity lets the next read after an append trust the prefix.
         stamp: (c.stamp.size == c.offset).then_some(c.stamp),
-        cursor: h.cursor,
         listed: records.listed,
         first_signed: records.first_signed,
         lines: c.lines,
         offset: c.offset,
         grouped: h.grouped || records.any_grouped(),
-        entries: merge(&h.entries, entries),
+        entries: merge(h.entries, entries),
+        ..h
     }
 }
 
 /// `opened` caught up with the lines appended to `ledger` after its prefix, when it can be
-/// without digesting the prefix whole (see [`catch_up`]); for [`index::current`], which
+/// without digesting the prefix whole (see [`catch_up`]): the records the lines touch and
+/// their entries laid over the head ([`Opened::entries`]); for [`index::current`], which
 /// writes nothing and judges no signature.
 pub(super) fn caught_up(ledger: &Path, opened: Opened) -> Option<Opened> {
     let c = catch_up(ledger, Prefix::of(&opened.head), None, MOST_NEW).ok()??;
@@ -359,8 +358,9 @@ pub(super) fn caught_up(ledger: &Path, opened: Opened) -> Option<Opened> {
         entries.insert(record.id.clone(), entry);
         fresh.insert(record.id.clone(), (record.clone(), None));
     }
-    let head = head_after(&opened.head, &c, &records, entries);
-    Some(opened.with_fresh(head, fresh))
+    // The head is left as read: merging the new entries into its tens of thousands was most
+    // of what a caller asking for a few ids paid.
+    Some(opened.with_overlay(fresh, entries, records.listed))
 }
 
 /// The read when lines were appended since the index (or its stamp does not hold): the
@@ -369,7 +369,7 @@ fn grown(
     ledger: &Path,
     o: &ReadOptions<'_>,
     attestor: &Attestor,
-    opened: &Opened,
+    opened: &mut Opened,
     want: Want<'_>,
     moved: bool,
 ) -> Result<Option<Verified>, LedgerError> {
@@ -397,16 +397,22 @@ fn grown(
         fresh.insert(record.id.clone(), bytes);
         entries.insert(record.id.clone(), entry);
     }
-    let mut head = head_after(h, &c, &records, entries);
+    let (old_offset, old_cursor, old_segments) = (h.offset, h.cursor, h.segments.clone());
+    let mut head = head_after(opened.take_head(), &c, &records, entries);
+    // Read before the index is written: the records just folded, the others from this file
+    // at the places the head kept for them (a write of the whole file moves them).
+    let Some((records, proofs)) = wanted(opened, &head, want, records, proofs_now) else {
+        return Ok(None);
+    };
     let mut digested = c.digested;
     // Written again when the next read can trust the stamp, or would otherwise fold many
     // lines again; a read soon after a change leaves it (the next ones fold the few new
     // lines again until the stamp can be trusted). A write after a read that took the
     // prefix on trust first digests the next of its segments again.
     let trusted = c.stamp.size == c.offset && c.stamp.trustworthy();
-    if o.write && (moved || trusted || c.offset - h.offset > REWRITE_AFTER) {
+    if o.write && (moved || trusted || c.offset - old_offset > REWRITE_AFTER) {
         if c.on_trust {
-            match index::roll(&c.file, &h.segments, h.cursor, h.offset, o.threads)
+            match index::roll(&c.file, &old_segments, old_cursor, old_offset, o.threads)
                 .map_err(read_err)?
             {
                 Some((next, d)) => {
@@ -421,21 +427,19 @@ fn grown(
             let _ = opened.rewrite(path, attestor, &mut head, &fresh);
         }
     }
-    // What is read below comes from the records just folded, or through the old head from
-    // the old file (the new head's places are the new file's).
-    let Some((records, proofs)) = wanted(opened, &head, want, records, proofs_now) else {
-        return Ok(None);
-    };
     Ok(Some(verified(&head, records, proofs, digested)))
 }
 
-/// `old` entries with `new` ones replacing or joining them, in id order.
-fn merge(old: &[index::Entry], mut new: BTreeMap<DispatchId, index::Entry>) -> Vec<index::Entry> {
-    let mut out: Vec<index::Entry> = Vec::with_capacity(old.len() + new.len());
-    for e in old {
-        out.push(new.remove(&e.id).unwrap_or_else(|| e.clone()));
+/// `entries` (in id order, as `new` is) with `new` ones replacing or joining them, in place.
+fn merge(
+    mut entries: Vec<index::Entry>,
+    new: BTreeMap<DispatchId, index::Entry>,
+) -> Vec<index::Entry> {
+    for (id, e) in new {
+        match entries.binary_search_by(|x| x.id.cmp(&id)) {
+            Ok(i) => entries[i] = e,
+            Err(i) => entries.insert(i, e),
+        }
     }
-    out.extend(new.into_values());
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
+    entries
 }

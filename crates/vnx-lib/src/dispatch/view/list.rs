@@ -95,9 +95,7 @@ pub fn remote_live(
         let opened = crate::dispatch::fold::index::current(path, attestor, ledger)?;
         Some(
             opened
-                .head
-                .entries
-                .iter()
+                .entries()
                 .filter(|e| e.hosted && e.open)
                 .map(|e| e.id.clone())
                 .collect::<Vec<DispatchId>>(),

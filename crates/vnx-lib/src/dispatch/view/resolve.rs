@@ -55,7 +55,7 @@ pub fn resolve_with(
     let indexed = || {
         let (path, attestor) = index?;
         let opened = crate::dispatch::fold::index::current(path, attestor, ledger)?;
-        Some(opened.head.ids_starting(given))
+        Some(opened.ids_starting(given))
     };
     let candidates = if given.is_empty() || !ledger.exists() {
         Vec::new()
