@@ -268,3 +268,118 @@ fn kept(item: &Item, id: &DispatchId, given_up: Option<Settled>) -> (String, Opt
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::state::Dismissed;
+    use crate::ids::CommitId;
+
+    fn id(n: u8) -> DispatchId {
+        DispatchId::parse(&format!("D-{n:012x}")).unwrap()
+    }
+
+    fn commit() -> CommitId {
+        CommitId::parse(&"a".repeat(40)).unwrap()
+    }
+
+    /// A landed branch of dispatch `n`, as the release plan proposes it.
+    fn landed(n: u8) -> Item {
+        Item {
+            dispatch_id: id(n),
+            branch: Some(format!("dispatch/{}", id(n))),
+            tip: Some(commit()),
+            worktree: None,
+            recorded: None,
+            dispatch_dir: None,
+            class: Class::Landed,
+            reason: "its tip is in main's history".into(),
+            evidence: None,
+            actions: Actions {
+                delete_branch: true,
+                ..Actions::default()
+            },
+            done: None,
+        }
+    }
+
+    fn unlanded(n: u8) -> Item {
+        Item {
+            class: Class::Unlanded,
+            reason: "not in main, and there is no remote origin".into(),
+            actions: Actions::default(),
+            ..landed(n)
+        }
+    }
+
+    fn plan(items: Vec<Item>) -> Plan {
+        Plan {
+            base: Base {
+                reference: "HEAD".into(),
+                branch: Some("main".into()),
+                commit: commit(),
+            },
+            remote: "origin".into(),
+            applied: false,
+            items,
+        }
+    }
+
+    fn ended(n: u8, status: DispatchStatus) -> DispatchState {
+        DispatchState::blank(id(n), State::Ended(status))
+    }
+
+    #[test]
+    fn a_question_that_waits_keeps_even_a_landed_branch() {
+        let tidy = decide(
+            plan(vec![landed(1)]),
+            &[ended(1, DispatchStatus::NeedsInput)],
+        );
+        let e = &tidy.entries[0];
+        assert_eq!(e.action, Action::Keep);
+        assert!(!e.item.actions.any(), "{e:?}");
+        assert!(
+            e.next.as_deref().unwrap().starts_with("vnx follow-up"),
+            "{e:?}"
+        );
+        assert_eq!(tidy.counts(), (0, 1));
+    }
+
+    #[test]
+    fn given_up_work_goes_when_landed_and_stays_when_not() {
+        let tidy = decide(
+            plan(vec![landed(1), unlanded(2)]),
+            &[
+                ended(1, DispatchStatus::Failed),
+                ended(2, DispatchStatus::Cancelled),
+            ],
+        );
+        assert_eq!(tidy.entries[0].action, Action::Release);
+        assert_eq!(tidy.entries[0].settled, Some(Settled::GivenUp));
+        let kept = &tidy.entries[1];
+        assert_eq!(kept.action, Action::Keep);
+        assert!(kept.why.contains("never discards"), "{kept:?}");
+        assert_eq!(
+            kept.next.as_deref(),
+            Some("vnx clean D-000000000002  (discards it)")
+        );
+    }
+
+    #[test]
+    fn a_chain_is_read_at_its_latest_dispatch() {
+        let mut first = ended(1, DispatchStatus::NeedsInput);
+        first.continued_by = Some(id(2));
+        let mut follow_up = ended(2, DispatchStatus::NeedsInput);
+        follow_up.dismissed = Some(Dismissed {
+            by: "ana".into(),
+            at: None,
+            note: None,
+        });
+        let tidy = decide(plan(vec![unlanded(1)]), &[first, follow_up]);
+        let e = &tidy.entries[0];
+        assert_eq!(e.latest, Some(id(2)));
+        assert_eq!(e.settled, Some(Settled::Dismissed));
+        assert_eq!(e.action, Action::Keep);
+        assert_eq!(e.status, Some("needs_input"));
+    }
+}
