@@ -24,6 +24,7 @@ pub(super) const GROUPS: [(&str, &[&str]); 7] = [
             "gate-check",
             "merge",
             "pr",
+            "tidy",
             "worktree-release",
             "clean",
             "recover",

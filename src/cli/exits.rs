@@ -208,6 +208,7 @@ pub fn accept(e: &vnx::dispatch::accept::AcceptError) -> Exit {
         | E::NoEvidence { .. }
         | E::NoBranch { .. }
         | E::NothingCommitted { .. }
+        | E::MergeUnfinished { .. }
         | E::Dirty { .. } => Exit::No,
         E::Config(e) => config(e),
         E::Worktree(e) => worktree(e),
@@ -289,6 +290,7 @@ pub fn worktree(e: &WorktreeError) -> Exit {
     use WorktreeError as E;
     match e {
         E::BadBase { .. } => Exit::Usage,
+        E::MergeUnfinished { .. } => Exit::No,
         E::NotInRepo { .. }
         | E::BranchExists { .. }
         | E::PathExists { .. }

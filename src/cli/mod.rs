@@ -55,6 +55,7 @@ mod settings;
 mod show;
 mod status;
 mod supervise;
+mod tidy;
 mod wait;
 mod worktree_release;
 
@@ -124,6 +125,7 @@ enum Command {
     Cost(cost::Args),
     Clean(clean::Args),
     Prune(prune::Args),
+    Tidy(tidy::Args),
     #[command(name = "worktree-release")]
     WorktreeRelease(worktree_release::Args),
     Completions(completions::Args),
@@ -394,6 +396,7 @@ pub fn run() -> ExitCode {
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::Cost(a) => cost::run(a),
+        Command::Tidy(a) => tidy::run(a),
         Command::WorktreeRelease(a) => worktree_release::run(a),
         Command::Clean(a) => clean::run(a),
         Command::Prune(a) => prune::run(a),

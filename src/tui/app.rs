@@ -45,6 +45,9 @@ pub enum Action {
     Release(String),
     /// Discard its work (`vnx clean --yes`).
     Clean(String),
+    /// Release every settled dispatch's worktree and branch, whichever is selected
+    /// (`vnx tidy --yes`).
+    Tidy,
 }
 
 impl Action {
@@ -69,6 +72,7 @@ impl Action {
             Action::Merge(id) => v(&["merge", id]),
             Action::Release(id) => v(&["worktree-release", "--apply", id]),
             Action::Clean(id) => v(&["clean", id, "--yes"]),
+            Action::Tidy => v(&["tidy", "--yes"]),
         }
     }
 
@@ -85,6 +89,7 @@ impl Action {
                 | Action::Merge(_)
                 | Action::Release(_)
                 | Action::Clean(_)
+                | Action::Tidy
         )
     }
 
@@ -101,11 +106,14 @@ impl Action {
             Action::Clean(id) => {
                 format!("discard {id}'s worktree and branch, uncommitted files included?")
             }
+            Action::Tidy => {
+                "release every settled worktree and branch (unlanded work is kept)?".to_owned()
+            }
             other => format!("run vnx {}?", other.argv().join(" ")),
         }
     }
 
-    /// The dispatch it acts on.
+    /// The dispatch it acts on (empty for one that acts on every dispatch).
     pub fn dispatch_id(&self) -> &str {
         match self {
             Action::Attach(id)
@@ -119,6 +127,7 @@ impl Action {
             | Action::Merge(id)
             | Action::Release(id)
             | Action::Clean(id) => id,
+            Action::Tidy => "",
         }
     }
 }
@@ -202,6 +211,12 @@ pub const KEYS: &[Key] = &[
         "x",
         "x:clean",
         "discard its worktree, branch and uncommitted files",
+        true,
+    ),
+    key(
+        "t",
+        "t:tidy",
+        "tidy every settled dispatch (vnx tidy --yes)",
         true,
     ),
     key(
@@ -504,6 +519,11 @@ impl App {
             KeyCode::Char('1') => return self.show(View::Pane),
             KeyCode::Char('2') => return self.show(View::Diff),
             KeyCode::Char('3') => return self.show(View::Receipts),
+            // Not the selected dispatch's: every settled one's.
+            KeyCode::Char('t') => {
+                self.mode = Mode::Confirm(Action::Tidy);
+                return Effect::None;
+            }
             _ => {}
         }
         let Some(id) = self.selected.as_ref().map(ToString::to_string) else {

@@ -85,10 +85,11 @@ impl Outcome {
             Some(1) => "no",
             _ => "failed",
         };
+        let id = self.action.dispatch_id();
         format!(
-            "vnx {} {}: {verdict}: {}",
+            "vnx {}{}{id}: {verdict}: {}",
             self.action.argv()[0],
-            self.action.dispatch_id(),
+            if id.is_empty() { "" } else { " " },
             self.summary
         )
     }
@@ -176,5 +177,9 @@ mod tests {
             assert_eq!(action.needs_confirmation(), asks, "{action:?}");
             assert_eq!(action.dispatch_id(), id);
         }
+        // Tidy acts on every dispatch, not the selected one.
+        assert_eq!(Action::Tidy.argv().join(" "), "tidy --yes");
+        assert!(Action::Tidy.needs_confirmation());
+        assert_eq!(Action::Tidy.dispatch_id(), "");
     }
 }

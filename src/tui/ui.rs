@@ -503,17 +503,19 @@ pub fn key_bar(app: &App, width: usize) -> String {
         .iter()
         .filter_map(|k| KEYS.iter().find(|key| key.keys == *k))
         .collect();
-    // Then the other actions, then moving about.
+    // Then the other actions, then moving about, then what acts on every dispatch.
     let moving = ["Tab 1 2 3", "↑↓ j k", "PgUp PgDn"];
+    let every = ["t"];
     let rest = |k: &&Key| !first.contains(&k.keys) && !last.contains(&k.keys);
     order.extend(
         KEYS.iter()
             .filter(rest)
-            .filter(|k| !moving.contains(&k.keys)),
+            .filter(|k| !moving.contains(&k.keys) && !every.contains(&k.keys)),
     );
     order.extend(
         moving
             .iter()
+            .chain(&every)
             .filter_map(|m| KEYS.iter().find(|k| k.keys == *m))
             .filter(rest),
     );

@@ -288,3 +288,72 @@ fn a_base_that_moved_far_merges_cleanly_and_the_instruction_stays_bounded() {
     let r = merge(&repo, &f);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
+
+/// A follow-up that ends without reporting, its merge left under way (issue 50): `accept`
+/// refuses while a conflict marker is left, and once every conflict is resolved (here by
+/// keeping the branch's side, which leaves only `MERGE_HEAD` to tell) commits the merge, so
+/// the next `merge` lands instead of conflicting again.
+#[test]
+fn accept_commits_a_resolved_merge_and_refuses_an_unresolved_one() {
+    let (repo, _a, b) = conflicted();
+    let main_before = repo.env.git(&["rev-parse", "main"]).trim().to_owned();
+    let b_head = repo
+        .env
+        .git(&["rev-parse", &format!("dispatch/{b}")])
+        .trim()
+        .to_owned();
+    let r = run(repo
+        .vnx()
+        .args(["follow-up", &b, "--rebase", "--model", "ask", "--json"]));
+    let done = completion(&r);
+    assert_eq!(done["status"], "needs_input", "{done:#}");
+    assert_eq!(done["teardown_class"], "dirty", "{done:#}");
+    let f = done["dispatch_id"].as_str().unwrap().to_owned();
+    let started = repo
+        .receipts(&f)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_started")
+        .unwrap();
+    let wt = std::path::PathBuf::from(started["worktree"].as_str().unwrap());
+    let file = wt.join("demo-output.txt");
+    assert!(std::fs::read_to_string(&file).unwrap().contains("<<<<<<<"));
+
+    // The markers are still there: refused, saying which path and what to do.
+    let r = run(repo.vnx().args(["accept", &f]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("conflicts are left in demo-output.txt"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    assert_eq!(
+        repo.env
+            .git(&["rev-parse", &format!("dispatch/{b}")])
+            .trim(),
+        b_head,
+        "nothing was committed"
+    );
+
+    // Resolved by keeping the branch's side: the status is clean, only the merge is left.
+    std::fs::write(&file, repo.on_branch(&b, "demo-output.txt")).unwrap();
+    let git = |args: &[&str]| crate::common::git(&repo.env.home(), &wt, args);
+    git(&["add", "demo-output.txt"]);
+    assert_eq!(
+        git(&["status", "--porcelain"]),
+        "",
+        "only the merge is left"
+    );
+    let r = run(repo.vnx().args(["accept", &f, "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let tip = repo.env.git(&["rev-parse", &format!("dispatch/{b}")]);
+    let parents = repo.env.git(&["rev-list", "--parents", "-n1", tip.trim()]);
+    let parents: Vec<&str> = parents.split_whitespace().skip(1).collect();
+    assert_eq!(parents, vec![b_head.as_str(), main_before.as_str()]);
+    let accepted: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(accepted["head_commit"], tip.trim(), "{accepted:#}");
+
+    let r = merge(&repo, &f);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    repo.verify_ok();
+}

@@ -268,7 +268,7 @@ fn every_deciding_key_asks_first_and_only_y_carries_it_out() {
     }
     // The keys that ask: every one that decides something.
     let asks: String = KEYS.iter().filter(|k| k.asks).map(|k| k.keys).collect();
-    assert_eq!(asks, "pndicmrx");
+    assert_eq!(asks, "pndicmrxt");
 }
 
 #[test]

@@ -62,6 +62,7 @@ fn gate_check_merge_and_wait() {
         &["cancel", "D-ffffffff"],
         &["approve", "D-ffffffff"],
         &["accept", "D-ffffffff"],
+        &["dismiss", "D-ffffffff", "D-eeeeeeee"],
         &["deny", "D-ffffffff"],
         &["follow-up", "D-ffffffff", "--instruction", "x"],
         &["replay", "D-ffffffff"],

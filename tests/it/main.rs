@@ -87,6 +87,7 @@ mod small_errors;
 mod standins;
 mod tamper;
 mod threat_model;
+mod tidy;
 mod tmux;
 mod transcript;
 mod worker_env;

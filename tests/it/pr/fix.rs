@@ -1,7 +1,9 @@
 //! `vnx pr fix`: a failing check and a review asking for changes, with a line comment, reach
 //! the follow-up's worker as quoted data; the follow-up commits, its supervisor runs the
-//! role's gates and pushes the new head to the same pull request; the checks pass, the
-//! reviewer approves and `vnx pr merge` lands it.
+//! role's gates and pushes the new head to the same pull request, which keeps the task's
+//! title and description and is told of the new head in a comment; the checks pass, the
+//! reviewer approves and `vnx pr merge` with the task's id lands the latest head, under the
+//! task's title.
 
 use serde_json::json;
 
@@ -13,6 +15,21 @@ fn a_fix_follow_up_receives_the_checks_and_reviews_and_its_head_is_merged() {
     let (r, opened) = pr_json(&repo, &forge, &["open", &id]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let number = opened["number"].as_u64().unwrap();
+    let n = number.to_string();
+    let words = |forge: &crate::common::forge::ScriptedForge| {
+        forge.gh(&[
+            "pr",
+            "view",
+            &n,
+            "--repo",
+            "o/r",
+            "--json",
+            "title,body,comments",
+        ])
+    };
+    let before = words(&forge);
+    let title = before["title"].as_str().unwrap().to_owned();
+    assert!(!title.is_empty(), "{before:#}");
 
     // Nothing to fix yet.
     let r = pr(&repo, &forge, &["fix", &id]);
@@ -99,15 +116,50 @@ fn a_fix_follow_up_receives_the_checks_and_reviews_and_its_head_is_merged() {
     assert_eq!(seen["pr"]["head_commit"], new_head.as_str(), "{seen:#}");
     assert_eq!(seen["at_recorded_head"], true, "{seen:#}");
 
+    // The pull request keeps the task's title and description; the fix is told in a comment
+    // naming the follow-up and its head.
+    let after = words(&forge);
+    assert_eq!(after["title"], before["title"], "{after:#}");
+    assert_eq!(after["body"], before["body"], "{after:#}");
+    let comments = after["comments"].as_array().unwrap();
+    let told: Vec<&str> = comments
+        .iter()
+        .filter_map(|c| c["body"].as_str())
+        .filter(|b| b.starts_with(&format!("<!-- vnx: dispatch {fix_id} head {new_head} -->")))
+        .collect();
+    assert_eq!(told.len(), 1, "{after:#}");
+    assert!(
+        told[0].contains(&format!("a follow-up of `{id}`")),
+        "{}",
+        told[0]
+    );
+    // `vnx pr open` again for the fix's head says nothing twice.
+    let r = pr(&repo, &forge, &["open", &fix_id]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(words(&forge)["comments"], after["comments"]);
+
     // CI passes on the new head and the reviewer approves: merged.
     check(&forge, number, "unit-tests", "success", "ok");
     forge.control(
         "review",
         Some(json!({"pr": number, "author": "rev", "state": "APPROVED", "body": "thanks"})),
     );
-    let (r, merged) = pr_json(&repo, &forge, &["merge", &fix_id]);
+    // The task's id takes the chain to its latest head, as `pr fix` and `pr show` do.
+    let (r, merged) = pr_json(&repo, &forge, &["merge", &id]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(merged["receipt"]["head_commit"], new_head.as_str());
     assert_eq!(merged["receipt"]["number"], number);
+    assert_eq!(merged["receipt"]["dispatch_id"], fix_id.as_str());
+    // The base holds the task's words, not the fix's.
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(forge.bare())
+        .args(["log", "-1", "--format=%s", "main"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    let subject = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(subject.starts_with(&title), "{subject:?} for {title:?}");
+    assert!(!subject.contains("fix pull request"), "{subject:?}");
     repo.verify_ok();
 }

@@ -4,7 +4,9 @@
 //! worker's (the paths vnx placed left out), and the receipt names that commit. What is
 //! accepted is read by vnx, never from a file the worker can write: the completion and the
 //! files vnx placed from the ledger (attested), the head from the repository's
-//! `dispatch/<id>` ref, the dirt from git's status of the kept worktree. The phantom guard
+//! `dispatch/<id>` ref, the dirt from git's status of the kept worktree. A merge a
+//! `vnx follow-up --rebase` left under way is concluded by that commit once every conflict
+//! is resolved, or the acceptance is refused and says which are left. The phantom guard
 //! still applies: a role that writes files with nothing beyond its base cannot be accepted.
 //! The user's `notify` command is told `done`, as for a report.
 
@@ -113,6 +115,17 @@ pub enum AcceptError {
         /// What git's status found.
         why: String,
     },
+    /// Its kept worktree holds a merge vnx will not conclude: conflicts are left, or it
+    /// merges a commit `vnx follow-up --rebase` did not merge in.
+    #[error("dispatch {id}'s merge in {} is unfinished: {why}", worktree.display())]
+    MergeUnfinished {
+        /// The dispatch.
+        id: DispatchId,
+        /// The worktree.
+        worktree: std::path::PathBuf,
+        /// What is unfinished.
+        why: String,
+    },
     /// The configuration (which roles write files) could not be read.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -153,6 +166,12 @@ impl AcceptError {
                 "vnx commits only a worktree that is on its branch and its own: ask for the \
                  work with `vnx follow-up {id} --instruction \"finish, then report\"`, or \
                  commit it in the worktree yourself and accept again"
+            ),
+            AcceptError::MergeUnfinished { id, worktree, .. } => format!(
+                "resolve every conflict in {} and remove its markers, then `vnx accept {id}` \
+                 again (vnx commits the merge); or ask the worker: `vnx follow-up {id} \
+                 --instruction \"finish the merge, then report\"`",
+                worktree.display()
             ),
             AcceptError::Config(e) => return e.hint(),
             AcceptError::Worktree(e) => return e.hint(),
@@ -263,7 +282,14 @@ pub fn accept(
                 worktree: worktree.to_owned(),
                 why,
             };
-            match wt.commit_all(&note, &placed_paths(&started.receipt)) {
+            // A merge `vnx follow-up --rebase` started is concluded with the work, or the
+            // acceptance refused: accepting the head from before it would conflict again.
+            let rebase = started
+                .receipt
+                .continues
+                .as_ref()
+                .and_then(|c| c.rebase.as_ref());
+            match wt.commit_all(&note, &placed_paths(&started.receipt), rebase) {
                 Ok(Some(c)) => {
                     crate::steps::reached(crate::steps::accept::WORK_COMMITTED);
                     head = CommitId::parse(&c.commit).map_err(|_| refused(why.clone()))?;
@@ -273,6 +299,13 @@ pub fn accept(
                 Ok(None) => {}
                 Err(WorktreeError::NotOnBranch { .. } | WorktreeError::ForeignGit { .. }) => {
                     return Err(refused(why));
+                }
+                Err(WorktreeError::MergeUnfinished { why, .. }) => {
+                    return Err(AcceptError::MergeUnfinished {
+                        id,
+                        worktree: worktree.to_owned(),
+                        why,
+                    });
                 }
                 Err(e) => return Err(e.into()),
             }

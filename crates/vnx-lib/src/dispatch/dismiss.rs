@@ -2,7 +2,10 @@
 //! recorded by a signed `dispatch_dismissed`. The dispatch then waits for no one (it leaves
 //! the waiting count of `status`, the dashboard and `wait`); its work stays as it was, to
 //! follow up on, accept, merge or release later. What is dismissed is read from the ledger
-//! (the attested completion), never from a file the worker can write.
+//! (the attested completion), never from a file the worker can write. Several are dismissed
+//! by id, or by a selection of the questions that wait ([`Selection`]): a dismissal is only
+//! ever of a question, so a failed or timed-out dispatch, which waits for no one, is no
+//! selection's (`vnx tidy` counts those as given up).
 
 use std::path::Path;
 
@@ -58,6 +61,31 @@ impl DismissError {
             DismissError::Ledger(_) => return None,
         })
     }
+}
+
+/// Which waiting questions `vnx dismiss` takes without naming them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Every ended dispatch whose question waits (`--all-asking`).
+    Asking,
+    /// Those of them whose worker's last message asks nothing: it answered (or said what it
+    /// did) and stopped without reporting (`--all-answered`; lists label them `said`).
+    Answered,
+}
+
+/// The dispatches of `states` whose question waits and that `selection` takes, in order.
+pub fn select(states: &[DispatchState], selection: Selection) -> Vec<&DispatchState> {
+    states
+        .iter()
+        .filter(|s| s.state == State::Ended(DispatchStatus::NeedsInput) && s.waiting())
+        .filter(|s| match selection {
+            Selection::Asking => true,
+            Selection::Answered => s
+                .question
+                .as_deref()
+                .is_none_or(|q| crate::provider::transcript::label(q) == "said"),
+        })
+        .collect()
 }
 
 /// Dismisses the question of `state`, an ended dispatch that needs input, and records

@@ -1,8 +1,10 @@
-//! `vnx pr merge ID`: vnx's own conditions first — the ledger verifies and extends its
-//! checkpoint, the dispatch is done, its required gates passed on its recorded head, the pull
-//! request is open and its head on the forge is that recorded head, and its checks are green
-//! — then the forge's merge through `gh pr merge --match-head-commit` with the method the
-//! config names, then a signed `pr_merged` with the merge commit.
+//! `vnx pr merge ID`: the pull request of `ID`'s follow-up chain, at the head its latest
+//! `pr_opened` pushed (the task's id takes the chain to a later follow-up's head). vnx's own
+//! conditions first — the ledger verifies and extends its checkpoint, the dispatch is done,
+//! its required gates passed on its recorded head, the pull request is open and its head on
+//! the forge is that recorded head, and its checks are green — then the forge's merge
+//! through `gh pr merge --match-head-commit` with the method the config names, then a signed
+//! `pr_merged` with the merge commit.
 //!
 //! A pull request found merged on the forge (by a person, or by a `vnx pr merge` killed
 //! before its receipt, step `pr_merge:merged`) is recorded as merged, with its merge commit
@@ -119,6 +121,20 @@ pub fn merge(
             found_merged: false,
         });
     }
+    // The task's id (or an earlier dispatch of its chain) stands for the chain: the pull
+    // request's recorded head is the one its latest `pr_opened` pushed, a follow-up's after
+    // `vnx pr fix`, as `pr fix` and `pr show` take it.
+    let latest = if opened.dispatch_id == *id {
+        None
+    } else {
+        let l = crate::evidence::Evidence::read(ctx.ledger, &opened.dispatch_id, ctx.trusted_keys)?;
+        let seq = |e: &crate::evidence::Evidence| e.started.as_ref().and_then(|s| s.seq());
+        (seq(&l) > seq(&ev)).then_some(l)
+    };
+    let (id, ev) = match latest {
+        Some(l) => (&opened.dispatch_id, l),
+        None => (id, ev),
+    };
     let gh = &forge.gh;
     let pr = view::view(gh, opened.number)?;
     let intent = Intent::path(ctx.data_dir, id, opened.number);

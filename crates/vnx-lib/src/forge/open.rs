@@ -1,13 +1,17 @@
 //! `vnx pr open ID`: a dispatch's recorded head pushed to the forge and its pull request
 //! opened, or the branch's open one updated, then a signed `pr_opened`. Only from a ledger
 //! that verifies, only for a dispatch that ended done (or whose work a person accepted), and
-//! only the head its completion (or acceptance) recorded. The title is the task's; the body
-//! (written to a private file `gh` reads, never an argv) carries the worker's summary, the
-//! gates that passed on that head and the receipt that proves it.
+//! only the head its completion (or acceptance) recorded. The title is the task's (the first
+//! dispatch of a follow-up chain's); the body (written to a private file `gh` reads, never an
+//! argv) carries the worker's summary, the gates that passed on that head and the receipt
+//! that proves it. A pull request keeps its words: a later head (a follow-up's, `vnx pr fix`,
+//! `vnx resume`) is pushed and told in a comment of the same shape, never by replacing the
+//! title or the description.
 //!
 //! Its steps (`steps::pr_open`): pushed, pull request made, receipt. A rerun after a kill
-//! pushes the same head again (nothing to do), finds the branch's open pull request and
-//! updates it, and records the receipt.
+//! pushes the same head again (nothing to do), finds the branch's open pull request, comments
+//! once per head (a comment carries a marker naming the dispatch and head), and records the
+//! receipt.
 
 use std::path::PathBuf;
 
@@ -117,8 +121,8 @@ pub(super) fn grounds(
     })
 }
 
-/// The body of a dispatch's pull request.
-fn body(id: &DispatchId, g: &Grounds) -> String {
+/// The body of a dispatch's pull request (`update`: the comment telling of its new head).
+fn body(id: &DispatchId, g: &Grounds, update: bool) -> String {
     let summary =
         g.ev.completed
             .as_ref()
@@ -147,13 +151,56 @@ fn body(id: &DispatchId, g: &Grounds) -> String {
         .completion
         .seq
         .map_or_else(|| "?".to_owned(), |s| s.to_string());
+    let (marker, opened) = if update {
+        let first =
+            g.ev.started
+                .as_ref()
+                .and_then(|s| s.receipt.continues.as_ref())
+                .map(|c| format!(", a follow-up of `{}`,", c.first))
+                .unwrap_or_default();
+        (
+            format!("{}\n", update_marker(id, &g.head)),
+            format!("Updated by vnx: dispatch `{id}`{first} pushed"),
+        )
+    } else {
+        (String::new(), format!("Opened by vnx for dispatch `{id}`"))
+    };
     format!(
-        "{summary}\n\n---\n\nOpened by vnx for dispatch `{id}` (role `{role}`), head `{}`.\n\n\
+        "{marker}{summary}\n\n---\n\n{opened} (role `{role}`), head `{}`.\n\n\
          - Gates passed on this head: {gates}\n\
          - Evidence: the signed completion on ledger line {line} (sha256 `{}`); \
          `vnx audit-chain verify` checks the ledger, `vnx show {id}` shows the dispatch.\n",
         g.head, g.completion.line_sha256
     )
+}
+
+/// The first line of the comment telling of dispatch `id`'s head `head`: hidden where the
+/// forge renders Markdown, and how a rerun knows it commented already.
+fn update_marker(id: &DispatchId, head: &crate::ids::CommitId) -> String {
+    format!("<!-- vnx: dispatch {id} head {head} -->")
+}
+
+/// The task's title: the one the first dispatch of `g`'s chain was given (a follow-up's own,
+/// such as `vnx pr fix`'s "fix pull request #N", names the step, not the task), else
+/// `vnx dispatch ID`.
+fn task_title(ctx: &Context<'_>, id: &DispatchId, g: &Grounds) -> String {
+    let started = g.ev.started.as_ref().map(|s| &s.receipt);
+    let first = started
+        .and_then(|s| s.continues.as_ref())
+        .map(|c| c.first.clone());
+    let first_title = first.as_ref().and_then(|f| {
+        Evidence::read(ctx.ledger, f, ctx.trusted_keys)
+            .ok()?
+            .started?
+            .receipt
+            .title
+    });
+    first_title
+        .or_else(|| started.and_then(|s| s.title.clone()))
+        .map_or_else(
+            || format!("vnx dispatch {}", first.as_ref().unwrap_or(id)),
+            |t| text::line(&t, 200),
+        )
 }
 
 /// The pull request of dispatch `id` opened or updated, and its `pr_opened` recorded.
@@ -169,6 +216,7 @@ pub fn open(
     let gh = &forge.gh;
     // A pull request recorded before and merged or closed on the forge since is recognised
     // first, and its receipt recorded, before anything is pushed.
+    let mut seen = None;
     if let Some(last) = history.current() {
         if let Some(m) = history.merged_as(last.number) {
             return Err(ForgeError::AlreadyMerged {
@@ -199,41 +247,52 @@ pub fn open(
             }
             PrState::Open => {}
         }
+        seen = Some(pr);
     }
     let timeout = std::time::Duration::from_secs(forge.config.timeout_seconds);
     push::push(ctx.root, &forge.config.remote, &g.head, &g.branch, timeout)?;
     steps::reached(steps::pr_open::PUSHED);
     let base = base_branch(request.base.as_deref(), &g.base_ref);
-    let title =
-        g.ev.started
-            .as_ref()
-            .and_then(|s| s.receipt.title.as_deref())
-            .map_or_else(|| format!("vnx dispatch {id}"), |t| text::line(t, 200));
-    let body_file = write_body(ctx, id, &body(id, &g))?;
-    let body_arg = body_file.as_os_str().to_owned();
     let existing = view::open_for_branch(gh, &g.branch)?;
-    let (number, url, draft, action) = match existing {
+    let (number, url, draft, action, base, body_file) = match existing {
         Some((number, url, draft)) => {
+            let pr = match seen.filter(|p| p.number == number) {
+                Some(p) => p,
+                None => view::view(gh, number)?,
+            };
             let n = number.to_string();
-            let args: Vec<std::ffi::OsString> = [
-                "pr",
-                "edit",
-                &n,
-                "--repo",
-                gh.repo(),
-                "--title",
-                &title,
-                "--base",
-                &base,
-            ]
-            .iter()
-            .map(Into::into)
-            .chain(["--body-file".into(), body_arg.clone()])
-            .collect();
-            gh.run(args)?;
-            (number, url, draft, PrAction::Updated)
+            // The pull request keeps its title and description; only a base asked for
+            // moves it.
+            let base = match &request.base {
+                Some(_) => {
+                    gh.run(["pr", "edit", &n, "--repo", gh.repo(), "--base", &base])?;
+                    base
+                }
+                None => pr.base.clone(),
+            };
+            // A head it has not been told of yet is told in a comment, once (none when this
+            // dispatch opened it and was killed before its receipt).
+            let told = history
+                .current()
+                .is_none_or(|last| last.head_commit == g.head);
+            let marker = update_marker(id, &g.head);
+            let commented = pr.comments.iter().any(|c| c.body.starts_with(&marker));
+            let mut body_file = None;
+            if !told && !commented {
+                let file = write_body(ctx, id, &body(id, &g, true))?;
+                let args: Vec<std::ffi::OsString> = ["pr", "comment", &n, "--repo", gh.repo()]
+                    .iter()
+                    .map(Into::into)
+                    .chain(["--body-file".into(), file.as_os_str().to_owned()])
+                    .collect();
+                gh.run(args)?;
+                body_file = Some(file);
+            }
+            (number, url, draft, PrAction::Updated, base, body_file)
         }
         None => {
+            let title = task_title(ctx, id, &g);
+            let file = write_body(ctx, id, &body(id, &g, false))?;
             let draft = request.draft.unwrap_or(forge.config.draft);
             let mut args: Vec<std::ffi::OsString> = [
                 "pr",
@@ -249,7 +308,7 @@ pub fn open(
             ]
             .iter()
             .map(Into::into)
-            .chain(["--body-file".into(), body_arg.clone()])
+            .chain(["--body-file".into(), file.as_os_str().to_owned()])
             .collect();
             if draft {
                 args.push("--draft".into());
@@ -271,10 +330,19 @@ pub fn open(
                     command: "gh pr create".into(),
                     detail: format!("no pull request address in {:?}", text::line(&url, 200)),
                 })?;
-            (number, text::line(&url, 300), draft, PrAction::Created)
+            (
+                number,
+                text::line(&url, 300),
+                draft,
+                PrAction::Created,
+                base,
+                Some(file),
+            )
         }
     };
-    let _ = std::fs::remove_file(&body_file);
+    if let Some(file) = body_file {
+        let _ = std::fs::remove_file(file);
+    }
     steps::reached(steps::pr_open::PR_MADE);
     let receipt = PrOpened {
         dispatch_id: id.clone(),

@@ -3,6 +3,8 @@
 //! against the current base and remote, and releases only what is provably safe: landed in
 //! the base (`proof`) or exactly on the remote. Releasing (`apply`) records a
 //! `worktree_released` receipt for every action. Nothing unlanded and unpushed is deleted.
+//! `vnx tidy` (`tidy`) reads the same classification with each dispatch's state and releases
+//! what is settled.
 
 mod apply;
 mod discard;
@@ -10,6 +12,7 @@ mod inventory;
 pub mod journal;
 pub mod proof;
 pub mod prune;
+pub mod tidy;
 
 pub use apply::apply;
 pub use discard::discard;

@@ -223,6 +223,18 @@ impl Worktree {
             );
             return Ok((Some(reason), head));
         }
+        // A merge (or another operation) under way is unfinished work, even when the status
+        // is clean: a resolution that kept the branch's files leaves only `MERGE_HEAD`.
+        match repo.state() {
+            git2::RepositoryState::Clean => {}
+            git2::RepositoryState::Merge => {
+                return Ok((Some("a merge is under way (MERGE_HEAD)".into()), head));
+            }
+            other => {
+                let reason = format!("an operation is under way ({other:?})");
+                return Ok((Some(reason), head));
+            }
+        }
         // An entry marked assume-unchanged or skip-worktree (or left unmerged) hides a
         // changed file from `git status`: such a worktree is kept, never removed as clean.
         // The marks are read from the index here; an index libgit2 cannot read is asked of

@@ -2,7 +2,9 @@
 //! uncommitted (its sandbox or its permissions may forbid `git commit`), or a person accepts
 //! the work of one that ended without reporting, everything it changed in the worktree,
 //! except the paths vnx put there, goes into one commit on the dispatch branch, with trailers
-//! naming the dispatch. Commits the worker made stay as they are.
+//! naming the dispatch. Commits the worker made stay as they are. A merge under way there (a
+//! `vnx follow-up --rebase`'s) is concluded by that commit, once every conflict is resolved
+//! and only when it merges the commit vnx merged in.
 
 use super::{Worktree, WorktreeError, git};
 use crate::process::{self, Cmd};
@@ -88,16 +90,23 @@ impl Worktree {
     /// worktree). `None` when there was nothing to commit. Refuses when the worktree is not
     /// on its branch: a commit must never land on another. Git hooks do not run: the
     /// project's checks run as gates before a merge.
+    ///
+    /// A merge under way in the worktree is concluded (the commit has its two parents, even
+    /// when the resolution changed nothing of the branch's files) when it merges the commit
+    /// of `merging`, the rebase vnx made, and no path it left conflicted, nor any the index
+    /// still holds unmerged, has a conflict marker left; otherwise it is refused
+    /// ([`WorktreeError::MergeUnfinished`]) before anything is staged.
     pub fn commit_all(
         &self,
         note: &CommitNote<'_>,
         exclude: &[String],
+        merging: Option<&crate::receipts::Rebase>,
     ) -> Result<Option<VnxCommit>, WorktreeError> {
         let err = |source| WorktreeError::Git {
             path: self.path.clone(),
             source,
         };
-        let repo = self.open()?;
+        let mut repo = self.open()?;
         let on = repo
             .find_reference("HEAD")
             .ok()
@@ -109,6 +118,7 @@ impl Worktree {
                 branch: self.branch.clone(),
             });
         }
+        let merge = self.merge_under_way(&mut repo, merging)?;
         drop(repo);
         // Literal pathspecs: a file name is never a glob or a magic word.
         let literal = |c: Cmd| c.env("GIT_LITERAL_PATHSPECS", "1");
@@ -127,7 +137,7 @@ impl Worktree {
             }
         }
         let files = staged(&self.path).map_err(err)?;
-        if files.is_empty() {
+        if files.is_empty() && !merge {
             return Ok(None);
         }
         let mut commit = git(&self.path).args([
@@ -155,6 +165,96 @@ impl Worktree {
             files_total: files.len() as u64,
             files: files.into_iter().take(MAX_LISTED).collect(),
         }))
+    }
+}
+
+impl Worktree {
+    /// Whether a merge is under way in the worktree that vnx may conclude: one of `merging`'s
+    /// commit (and of nothing else), every conflicted path resolved. A merge of anything
+    /// else, or one with a conflict marker left, is refused.
+    fn merge_under_way(
+        &self,
+        repo: &mut git2::Repository,
+        merging: Option<&crate::receipts::Rebase>,
+    ) -> Result<bool, WorktreeError> {
+        let mut heads = Vec::new();
+        if repo
+            .mergehead_foreach(|oid| {
+                heads.push(oid.to_string());
+                true
+            })
+            .is_err()
+            || heads.is_empty()
+        {
+            return Ok(false);
+        }
+        let refused = |why: String| WorktreeError::MergeUnfinished {
+            path: self.path.clone(),
+            why,
+        };
+        let rebase = match merging {
+            Some(r) if heads.len() == 1 && heads[0] == r.base_commit.as_str() => r,
+            Some(r) => {
+                return Err(refused(format!(
+                    "the merge under way is of {}, not of {}, the commit vnx merged in",
+                    heads.join(", "),
+                    r.base_commit
+                )));
+            }
+            None => {
+                return Err(refused(format!(
+                    "a merge of {} is under way, which vnx did not start",
+                    heads.join(", ")
+                )));
+            }
+        };
+        let unresolved = self.conflicts_left(repo, &rebase.conflicts);
+        if !unresolved.is_empty() {
+            let more = unresolved.len().saturating_sub(MAX_LISTED);
+            let mut named: Vec<String> = unresolved.into_iter().take(MAX_LISTED).collect();
+            if more > 0 {
+                named.push(format!("and {more} more"));
+            }
+            return Err(refused(format!(
+                "conflicts are left in {}",
+                named.join(", ")
+            )));
+        }
+        Ok(true)
+    }
+
+    /// The paths the merge left conflicted (`left`, and those the index still holds
+    /// unmerged) whose file still holds a conflict marker (a line starting `<<<<<<<` or
+    /// `>>>>>>>`), or cannot be read to tell: a link, a FIFO, one over 64 MiB. A path gone
+    /// from the worktree was resolved by its removal.
+    fn conflicts_left(&self, repo: &git2::Repository, left: &[String]) -> Vec<String> {
+        const MAX_BYTES: u64 = 64 << 20;
+        let Ok(index) = repo.index() else {
+            return vec!["(the index could not be read)".into()];
+        };
+        let Ok(conflicts) = index.conflicts() else {
+            return vec!["(the index's conflicts could not be read)".into()];
+        };
+        let mut paths: Vec<String> = conflicts
+            .filter_map(Result::ok)
+            .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .chain(left.iter().cloned())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths
+            .into_iter()
+            .filter(|p| {
+                let file = self.path.join(p);
+                match crate::files::read_bounded(&file, MAX_BYTES) {
+                    Ok(bytes) => bytes
+                        .split(|b| *b == b'\n')
+                        .any(|line| line.starts_with(b"<<<<<<<") || line.starts_with(b">>>>>>>")),
+                    Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+                }
+            })
+            .collect()
     }
 }
 

@@ -145,6 +145,15 @@ pub enum WorktreeError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// A merge is under way in the worktree that vnx will not conclude: conflicts are left,
+    /// or it merges a commit vnx did not merge in.
+    #[error("worktree {path}: {why}")]
+    MergeUnfinished {
+        /// The worktree.
+        path: PathBuf,
+        /// What is unfinished.
+        why: String,
+    },
     /// A git command for the worktree failed.
     #[error("git failed for worktree {path}")]
     Git {
@@ -168,6 +177,13 @@ impl WorktreeError {
                 "a dispatch with this id ran before; use a new id, or inspect `git log {branch}`"
             ),
             WorktreeError::PathExists { .. } => "use a new dispatch id".into(),
+            WorktreeError::MergeUnfinished { path, .. } => format!(
+                "finish the merge in {}: resolve every conflict and remove its markers \
+                 (`git -C {} diff --name-only --diff-filter=U` lists the paths git holds \
+                 unmerged), or `git merge --abort` there to give it up",
+                path.display(),
+                path.display()
+            ),
             WorktreeError::ForeignGit { .. } => {
                 "the worktree is kept as it is: look at its .git before you trust anything in it"
                     .into()

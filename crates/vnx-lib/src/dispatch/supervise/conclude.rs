@@ -283,7 +283,8 @@ fn teardown(
         let give_up = Instant::now() + patience;
         let mut pause = Duration::from_millis(100);
         loop {
-            match wt.commit_all(note, &exclude) {
+            let rebase = spec.continues.as_ref().and_then(|c| c.rebase.as_ref());
+            match wt.commit_all(note, &exclude, rebase) {
                 Ok(Some(c)) => {
                     completed.vnx_commit = Some(c);
                     crate::steps::reached(crate::steps::conclude::WORK_COMMITTED);

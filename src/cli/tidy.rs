@@ -1,0 +1,155 @@
+//! `vnx tidy`: what is settled, tidied in one step: every preserved dispatch with what is
+//! done about it and why, releasing (with `--yes`) those whose work landed or is pushed.
+
+use std::process::ExitCode;
+
+use vnx::release::tidy::{self, Action, Tidy};
+use vnx::release::{Options, ReleaseError};
+use vnx::tmux::Tmux;
+use vnx::worktree::Repo;
+
+use super::CliError;
+use super::output::{Out, escape};
+use super::settings;
+
+/// Tidy what is settled: release landed and pushed work, say what is kept and why
+///
+/// One pass over every preserved dispatch (each `dispatch/*` branch and worktree, as
+/// `vnx worktree-release` finds and classifies them), read with its follow-up chain's latest
+/// state on the ledger. Released: the worktree and branch of work that landed (in --base, or
+/// its pull request merged), is exactly on --remote, or never started — merged, dismissed and
+/// given-up dispatches alike, when nothing of theirs would be lost — each release recorded as
+/// a `worktree_released` receipt. Kept, with why and the command that settles it: a running
+/// dispatch, one that waits for you (a question, a prompt, a lost supervisor: a follow-up
+/// continues in its worktree), and every unlanded or uncommitted piece of work, even of a
+/// dismissed or failed dispatch (`vnx clean` discards work on purpose; tidy never does).
+///
+/// Without --yes nothing changes: it lists what it would do. Exit 3 if git refused a release.
+#[derive(clap::Args)]
+#[command(after_long_help = "Examples:\n  $ vnx tidy\n  $ vnx tidy --yes")]
+pub struct Args {
+    /// Release what is settled (without it: list what would be done, change nothing)
+    #[arg(long, visible_alias = "apply")]
+    yes: bool,
+    /// Print every dispatch, what is done about it and why, as JSON
+    #[arg(long)]
+    json: bool,
+    /// What "landed" is measured against, in the main checkout
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    base: String,
+    /// The remote a pushed branch must be on, exactly
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    remote: String,
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    tmux_socket: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let project = settings::project()?;
+    settings::finish_pending(&project);
+    let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
+    let ledger = project.ledger();
+    let trusted_keys = settings::attestation(None, &ledger)?.1;
+    let options = Options {
+        base: args.base,
+        remote: args.remote,
+        ledger,
+        trusted_keys,
+    };
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let mut found = tidy::plan(&repo, &options, &tmux)?;
+    if args.yes {
+        let attestor = settings::attestor(None)?;
+        tidy::apply(&repo, &mut found, &options, &attestor)?;
+    }
+    let failed = found
+        .entries
+        .iter()
+        .any(|e| e.item.done.as_ref().is_some_and(|d| d.error.is_some()));
+    let mut out = Out::new();
+    if args.json {
+        out.json(&found)?;
+    } else {
+        render(&mut out, &found)?;
+    }
+    Ok(if failed {
+        super::error::Exit::Failed.into()
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn render(out: &mut Out, found: &Tidy) -> Result<(), CliError> {
+    let base = match &found.base.branch {
+        Some(b) => format!("{b} ({})", found.base.reference),
+        None => found.base.reference.clone(),
+    };
+    let commit = found.base.commit.as_str();
+    out.line(&format!(
+        "base {} at {}; remote {}",
+        escape(&base),
+        commit.get(..12).unwrap_or(commit),
+        escape(&found.remote)
+    ))?;
+    if found.entries.is_empty() {
+        out.line("nothing to tidy: no preserved dispatch worktrees or branches")?;
+        return Ok(());
+    }
+    for e in &found.entries {
+        let done = e.item.done.as_ref();
+        let verdict = match (e.action, done) {
+            (_, Some(d)) if d.error.is_some() => "FAILED",
+            (_, Some(d)) if d.skipped.is_some() => "skipped",
+            (Action::Release, Some(_)) => "released",
+            (Action::Release, None) => "release",
+            (Action::Keep, _) => "keep",
+        };
+        let chain = e
+            .latest
+            .as_ref()
+            .map(|l| format!(" (latest {l})"))
+            .unwrap_or_default();
+        out.line(&format!(
+            "{}  {:<8}  {:<9}  {}{chain}",
+            e.dispatch_id,
+            verdict,
+            e.settled.map_or("-", |s| s.name()),
+            e.status.unwrap_or("not on the ledger"),
+        ))?;
+        out.line(&format!("    {}", escape(&e.why)))?;
+        if let Some(next) = &e.next {
+            out.line(&format!("    next: {}", escape(next)))?;
+        }
+        if let Some(d) = done {
+            if let Some(why) = &d.skipped {
+                out.line(&format!("    skipped: {}", escape(why)))?;
+            }
+            if let Some(err) = &d.error {
+                out.line(&format!("    git refused: {}", escape(err)))?;
+            }
+        }
+    }
+    let (release, kept) = found.counts();
+    if found.applied {
+        let released = found
+            .entries
+            .iter()
+            .filter(|e| {
+                e.item
+                    .done
+                    .as_ref()
+                    .is_some_and(|d| d.receipt_seq.is_some())
+            })
+            .count();
+        out.line(&format!(
+            "{released} released (each recorded as a {} receipt), {kept} kept",
+            vnx::release::EVENT
+        ))?;
+    } else {
+        out.line(&format!(
+            "dry run, nothing changed: {release} to release, {kept} kept; --yes releases"
+        ))?;
+    }
+    Ok(())
+}
