@@ -100,6 +100,7 @@ pub fn bench_reads(
     )?);
     reads.push(time_reload_after_change(&repo, runs)?);
     reads.push(time_rewrite(&repo, vnx, runs)?);
+    reads.push(time_after_anchoring(&repo, vnx, runs)?);
     Ok(ReadsBench {
         shape,
         checkpoints,
@@ -314,6 +315,39 @@ fn time_rewrite(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
     }
     Ok(Read {
         name: "`vnx status` that writes the index again (the change 2.5 s back)".into(),
+        lat: Lat::new(us),
+        rss_kib,
+        cpu: Some(Lat::new(cpu)),
+    })
+}
+
+/// Times `vnx status` as the first read after the anchoring moved, as a merge moves it:
+/// each run appends one receipt, anchors a checkpoint at it (`vnx audit-chain checkpoint`)
+/// and commits on `HEAD`, all untimed, then reads (timed, with its CPU time).
+fn time_after_anchoring(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
+    crate::note("timing the first read after a checkpoint and a commit");
+    let ledger = ledger_of(&repo.root);
+    let (mut us, mut cpu, mut rss_kib) = (Vec::new(), Vec::new(), 0);
+    for i in 0..runs {
+        append_note(repo, vnx, &ledger)?;
+        repo.run(vnx, &["audit-chain", "checkpoint"])?;
+        repo.run(
+            "git",
+            &[
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                &format!("by hand {i}"),
+            ],
+        )?;
+        let (elapsed, rss, used) = time_once_cpu(repo, vnx, &["status"])?;
+        us.push(elapsed);
+        cpu.push(used);
+        rss_kib = rss_kib.max(rss);
+    }
+    Ok(Read {
+        name: "`vnx status`, first read after a checkpoint was anchored and HEAD moved".into(),
         lat: Lat::new(us),
         rss_kib,
         cpu: Some(Lat::new(cpu)),
