@@ -124,41 +124,33 @@ impl Anchor {
         reference: &str,
         ledger: Option<&str>,
     ) -> Result<Vec<Checkpoint>, CheckpointError> {
-        let tip = match self.repo.find_reference(reference) {
-            Ok(r) => r.peel_to_commit().map_err(self.git("read checkpoints"))?,
-            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.git("read checkpoints")(e)),
-        };
-        let mut out = Vec::new();
-        let mut next = Some(tip);
-        while let Some(commit) = next {
-            match self.read_commit(&commit) {
-                Some(cp) if ledger.is_none_or(|l| cp.ledger == l) => out.push(cp),
-                Some(_) => {}
-                // Every commit on the ref is one vnx made: anything else is not "no
-                // checkpoints", it is a ref someone moved.
-                None => {
-                    return Err(CheckpointError::NotACheckpoint {
-                        commit: commit.id().to_string(),
-                    });
-                }
-            }
-            next = commit.parents().next();
-        }
-        out.reverse();
-        Ok(out)
+        Ok(self
+            .walk(reference, ledger, None, usize::MAX)?
+            .unwrap_or_default())
     }
 
     /// Every checkpoint for `ledger` on `refs/vnx/checkpoints` above commit `since` (`None`:
     /// all), oldest first, walking down from the tip; `None` when the tip is not `since` or a
-    /// descendant of it within `most` commits (the ref was moved back, or elsewhere).
+    /// descendant of it within `most` checkpoints (the ref was moved back, or elsewhere).
     pub fn list_since(
         &self,
         ledger: &str,
         since: Option<git2::Oid>,
         most: usize,
     ) -> Result<Option<Vec<Checkpoint>>, CheckpointError> {
-        let tip = match self.repo.find_reference(CHECKPOINT_REF) {
+        self.walk(CHECKPOINT_REF, Some(ledger), since, most)
+    }
+
+    /// The checkpoints on `reference` (for `ledger`, or any) from its tip down to commit
+    /// `since` or the root, oldest first; `None` when `since` is not reached within `most`.
+    fn walk(
+        &self,
+        reference: &str,
+        ledger: Option<&str>,
+        since: Option<git2::Oid>,
+        most: usize,
+    ) -> Result<Option<Vec<Checkpoint>>, CheckpointError> {
+        let tip = match self.repo.find_reference(reference) {
             Ok(r) => Some(r.peel_to_commit().map_err(self.git("read checkpoints"))?),
             Err(e) if e.code() == git2::ErrorCode::NotFound => None,
             Err(e) => return Err(self.git("read checkpoints")(e)),
@@ -174,8 +166,10 @@ impl Anchor {
                 return Ok(None);
             }
             match self.read_commit(&commit) {
-                Some(cp) if cp.ledger == ledger => out.push(cp),
+                Some(cp) if ledger.is_none_or(|l| cp.ledger == l) => out.push(cp),
                 Some(_) => {}
+                // Every commit on the ref is one vnx made: anything else is not "no
+                // checkpoints", it is a ref someone moved.
                 None => {
                     return Err(CheckpointError::NotACheckpoint {
                         commit: commit.id().to_string(),

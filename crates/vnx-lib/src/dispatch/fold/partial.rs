@@ -47,7 +47,8 @@ pub(super) fn read(
         {
             return Ok(None);
         }
-        let mut head = Head::clone(h);
+        // Taken, not copied: tens of thousands of entries.
+        let mut head = opened.take_head();
         head.anchor = fits.parts.clone();
         opened = opened.with_fresh(head, BTreeMap::new());
     }
@@ -55,18 +56,18 @@ pub(super) fn read(
     let unchanged =
         matches!((&h.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == h.offset);
     if unchanged {
+        // Read before the index is written (a write of the whole file moves the records).
+        let got = wanted(&opened, &opened.head, want, records_of(h), BTreeMap::new());
         if moved
             && o.write
             && let Some(path) = o.index
         {
+            let mut head = opened.take_head();
             // Best effort: the next read moves it again without it.
-            let _ = opened.rewrite(path, attestor, &mut Head::clone(h), &BTreeMap::new());
+            let _ = opened.rewrite(path, attestor, &mut head, &BTreeMap::new());
+            return Ok(got.map(|(records, proofs)| verified(&head, records, proofs, 0)));
         }
-        let records = records_of(h);
-        return Ok(
-            wanted(&opened, &opened.head, want, records, BTreeMap::new())
-                .map(|(records, proofs)| verified(&opened.head, records, proofs, 0)),
-        );
+        return Ok(got.map(|(records, proofs)| verified(&opened.head, records, proofs, 0)));
     }
     grown(ledger, o, attestor, &mut opened, want, moved)
 }
