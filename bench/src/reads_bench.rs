@@ -263,18 +263,36 @@ fn time_after_change(
 ) -> Result<Read> {
     crate::note(&format!("timing {name} right after a change"));
     let ledger = ledger_of(&repo.root);
-    let mut us = Vec::new();
-    let mut rss_kib = 0;
-    let mut cpu = Vec::new();
-    for _ in 0..runs {
-        append_note(repo, vnx, &ledger)?;
+    time_prepared(
+        repo,
+        vnx,
+        format!("{name}, first read right after one new receipt"),
+        args,
+        runs,
+        |_| append_note(repo, vnx, &ledger),
+    )
+}
+
+/// Times `vnx ARGS` `runs` times, each after `prepare` (untimed, given the run's number),
+/// with its CPU time and the largest peak RSS.
+fn time_prepared(
+    repo: &BenchRepo,
+    vnx: &Path,
+    name: String,
+    args: &[&str],
+    runs: usize,
+    mut prepare: impl FnMut(usize) -> Result<()>,
+) -> Result<Read> {
+    let (mut us, mut cpu, mut rss_kib) = (Vec::new(), Vec::new(), 0);
+    for i in 0..runs {
+        prepare(i)?;
         let (elapsed, rss, used) = time_once_cpu(repo, vnx, args)?;
-        cpu.push(used);
         us.push(elapsed);
+        cpu.push(used);
         rss_kib = rss_kib.max(rss);
     }
     Ok(Read {
-        name: format!("{name}, first read right after one new receipt"),
+        name,
         lat: Lat::new(us),
         rss_kib,
         cpu: Some(Lat::new(cpu)),
@@ -303,22 +321,19 @@ fn append_note(repo: &BenchRepo, vnx: &Path, ledger: &Path) -> Result<()> {
 fn time_rewrite(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
     crate::note("timing the read that writes the index again after a change");
     let ledger = ledger_of(&repo.root);
-    let (mut us, mut cpu, mut rss_kib) = (Vec::new(), Vec::new(), 0);
-    for _ in 0..runs {
-        append_note(repo, vnx, &ledger)?;
-        time_once_cpu(repo, vnx, &["status"])?;
-        std::thread::sleep(std::time::Duration::from_millis(2_500));
-        let (elapsed, rss, used) = time_once_cpu(repo, vnx, &["status"])?;
-        us.push(elapsed);
-        cpu.push(used);
-        rss_kib = rss_kib.max(rss);
-    }
-    Ok(Read {
-        name: "`vnx status` that writes the index again (the change 2.5 s back)".into(),
-        lat: Lat::new(us),
-        rss_kib,
-        cpu: Some(Lat::new(cpu)),
-    })
+    time_prepared(
+        repo,
+        vnx,
+        "`vnx status` that writes the index again (the change 2.5 s back)".into(),
+        &["status"],
+        runs,
+        |_| {
+            append_note(repo, vnx, &ledger)?;
+            time_once_cpu(repo, vnx, &["status"])?;
+            std::thread::sleep(std::time::Duration::from_millis(2_500));
+            Ok(())
+        },
+    )
 }
 
 /// Times `vnx status` as the first read after the anchoring moved, as a merge moves it:
@@ -327,31 +342,20 @@ fn time_rewrite(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
 fn time_after_anchoring(repo: &BenchRepo, vnx: &Path, runs: usize) -> Result<Read> {
     crate::note("timing the first read after a checkpoint and a commit");
     let ledger = ledger_of(&repo.root);
-    let (mut us, mut cpu, mut rss_kib) = (Vec::new(), Vec::new(), 0);
-    for i in 0..runs {
-        append_note(repo, vnx, &ledger)?;
-        repo.run(vnx, &["audit-chain", "checkpoint"])?;
-        repo.run(
-            "git",
-            &[
-                "commit",
-                "-q",
-                "--allow-empty",
-                "-m",
-                &format!("by hand {i}"),
-            ],
-        )?;
-        let (elapsed, rss, used) = time_once_cpu(repo, vnx, &["status"])?;
-        us.push(elapsed);
-        cpu.push(used);
-        rss_kib = rss_kib.max(rss);
-    }
-    Ok(Read {
-        name: "`vnx status`, first read after a checkpoint was anchored and HEAD moved".into(),
-        lat: Lat::new(us),
-        rss_kib,
-        cpu: Some(Lat::new(cpu)),
-    })
+    time_prepared(
+        repo,
+        vnx,
+        "`vnx status`, first read after a checkpoint was anchored and HEAD moved".into(),
+        &["status"],
+        runs,
+        |i| {
+            append_note(repo, vnx, &ledger)?;
+            repo.run(vnx, &["audit-chain", "checkpoint"])?;
+            let message = format!("by hand {i}");
+            repo.run("git", &["commit", "-q", "--allow-empty", "-m", &message])?;
+            Ok(())
+        },
+    )
 }
 
 /// Times the MCP server's `list_dispatches` (the newest 100) over stdio, each call a round
