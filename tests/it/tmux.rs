@@ -214,6 +214,37 @@ fn a_pane_that_never_changes_is_reported_as_not_taken() {
     assert!(!taken, "nothing on the screen moved");
 }
 
+#[test]
+fn an_answer_that_ends_the_pane_and_its_server_was_taken() {
+    let server = Server::new();
+    let env = TestEnv::new();
+    // Takes one key and exits: its session was the server's last, so the server goes too
+    // before the screen can be read again (a worker that ends its turn on a denial).
+    server
+        .0
+        .new_session(
+            "vnx-ask",
+            env.path(),
+            &[],
+            &argv(&[
+                "bash",
+                "-c",
+                "stty -echo; echo '1. Allow once'; read -r -s -n1 k",
+            ]),
+        )
+        .unwrap();
+    let taken = vnx::dispatch::answer::type_into_dialog(
+        &server.0,
+        "vnx-ask",
+        "1. Allow once",
+        "Escape",
+        &vnx::dispatch::answer::DIALOG_TIMING,
+    )
+    .unwrap();
+    assert!(taken, "the pane closed on the key");
+    assert!(!server.0.has_session("vnx-ask"));
+}
+
 /// `kill -SIG PID`.
 fn signal(sig: &str, pid: &str) {
     let ok = std::process::Command::new("kill")

@@ -277,7 +277,7 @@ pub fn answer(
         };
         let taken = typed.map_err(|e| AnswerError::Unreachable {
             id: state.id.to_string(),
-            why: e.to_string(),
+            why: crate::dispatch::supervise::error_chain(&e),
         })?;
         // Nothing on the screen moved: no answer is recorded that the worker never got.
         if !taken {
@@ -483,8 +483,13 @@ pub fn type_keys(
         let take_end = Instant::now() + timing.take;
         loop {
             std::thread::sleep(DIALOG_POLL);
-            if tmux.capture(session)? != screen {
-                return Ok(true);
+            match tmux.capture(session) {
+                Ok(now) if now != screen => return Ok(true),
+                Ok(_) => {}
+                // The worker took the keys, ended its turn and its pane closed (a last
+                // session takes its tmux server with it): nothing is left to read.
+                Err(_) if !tmux.has_session(session) => return Ok(true),
+                Err(e) => return Err(e),
             }
             if Instant::now() >= take_end {
                 break;

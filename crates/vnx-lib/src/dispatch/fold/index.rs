@@ -25,14 +25,15 @@ use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v11";
+pub const FILE: &str = "index/dispatches.v12";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 11 (version 10 kept the anchoring as
+/// The index file's first bytes: its format, version 12 (version 11 counted no denial recorded
+/// after its dispatch had ended; 10 kept the anchoring as
 /// one digest and no history digest, so any change to it meant verifying in full; 9 had its
 /// head first and was written whole at every change, 8 had no denials, 7 had no pull-request receipts, 6
 /// digested 16 MiB segments and had no rolling re-check, 5 had no dismissal, 4 no
@@ -43,7 +44,7 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
 /// records and heads as they were appended: a change appends the records it touched and a
 /// new head, then points the fixed part at that head ([`Opened::rewrite`]); what no head
 /// names any more is dropped when the file is written whole again.
-const MAGIC: &[u8; 8] = b"VNXRIX11";
+const MAGIC: &[u8; 8] = b"VNXRIX12";
 /// The magic, the head's tag (32 bytes), length and place (8 bytes each).
 const FIXED: u64 = 56;
 /// How many times what its head names the file may grow to before a change writes it whole
@@ -598,7 +599,7 @@ fn write_with(
 }
 
 /// The names earlier versions of vnx gave the index.
-const OLDER: [&str; 10] = [
+const OLDER: [&str; 11] = [
     "dispatches.v1",
     "dispatches.v2",
     "dispatches.v3",
@@ -609,6 +610,7 @@ const OLDER: [&str; 10] = [
     "dispatches.v8",
     "dispatches.v9",
     "dispatches.v10",
+    "dispatches.v11",
 ];
 
 impl Opened {

@@ -507,13 +507,17 @@ impl Records {
                     s.blocked = None;
                 }
             }
+            // A denial counts even when its receipt follows the dispatch's end: the worker
+            // may finish the turn before `vnx deny` has recorded its answer.
             Typed::DispatchAnswered(r) => {
+                if r.receipt.answer == receipts::PermissionAnswer::Deny
+                    && let Some(l) = self.listed_mut(&id)
+                {
+                    l.state.denials = l.state.denials.saturating_add(1);
+                }
                 if let Some(s) = self.state(&id, cite, true) {
                     s.state = State::Running;
                     s.blocked = None;
-                    if r.receipt.answer == receipts::PermissionAnswer::Deny {
-                        s.denials = s.denials.saturating_add(1);
-                    }
                 }
             }
             Typed::RemoteLost(_) => {

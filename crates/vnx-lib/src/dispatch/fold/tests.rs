@@ -18,7 +18,7 @@ fn id_of(n: u8) -> String {
 }
 
 /// How many kinds of receipt [`receipt`] makes.
-const KINDS: u8 = 11;
+const KINDS: u8 = 12;
 
 /// A pull-request receipt about dispatch `n`: of the branch named for it or, for an odd
 /// `n`, for the dispatch before it (a follow-up pushing its chain's branch), or of a branch
@@ -75,6 +75,8 @@ fn receipt(kind: u8, n: u8) -> Receipt {
             }
             s
         }
+        6 => serde_json::json!({"event_type": "dispatch_answered", "dispatch_id": id,
+            "answer": "deny", "by": "ana", "source": "PreToolUse", "via": "pane"}),
         _ => serde_json::json!({"event_type": "task_note", "dispatch_id": id}),
     };
     Receipt::from_json(json.to_string().as_bytes()).unwrap()
@@ -256,6 +258,23 @@ proptest! {
                 .is_none()
         );
     }
+}
+
+/// A denial whose receipt follows the dispatch's end (the worker ended its turn on the key
+/// before `vnx deny` recorded it) still counts, through the index as in a full read.
+#[test]
+fn a_denial_recorded_after_the_end_counts() {
+    let p = Project::new();
+    p.append(&[(4, 1), (6, 1), (1, 1), (6, 1)]);
+    let denials = |v: &Verified| {
+        let l = v.records().by_id[&DispatchId::parse(&id_of(1)).unwrap()]
+            .listed
+            .clone();
+        let l = l.unwrap();
+        (l.state.state.is_live(), l.state.denials)
+    };
+    assert_eq!(denials(&p.full()), (false, 2));
+    assert_eq!(denials(&p.read(Want::All)), (false, 2));
 }
 
 #[test]
