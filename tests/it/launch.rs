@@ -1,6 +1,7 @@
 //! A launch that fails after the start is on the ledger: the dispatch is closed with a
 //! `launch_failed` completion, its untouched worktree and branch are removed, and its
-//! dispatch directory (evidence the ledger points at) stays.
+//! dispatch directory (evidence the ledger points at) stays, without the dispatcher's
+//! environment the supervisor never took.
 
 use crate::common::Repo;
 
@@ -12,7 +13,8 @@ fn a_session_that_cannot_start_closes_the_dispatch_and_undoes_the_worktree() {
     std::fs::write(&blocker, b"").unwrap();
     let mut cmd = repo.dispatch_cmd("commit");
     cmd.args(["--instruction", "x", "--id", "D-0000abcd", "--detach"])
-        .env("TMUX_TMPDIR", &blocker);
+        .env("TMUX_TMPDIR", &blocker)
+        .env("SOME_API_KEY", "sk-secret");
     let r = crate::common::run(cmd);
     assert_eq!(r.code, 3, "{}", r.stderr);
     let receipts = repo.receipts("D-0000abcd");
@@ -31,5 +33,9 @@ fn a_session_that_cannot_start_closes_the_dispatch_and_undoes_the_worktree() {
     assert!(!data.join("worktrees/dispatch-D-0000abcd").exists());
     assert_eq!(repo.branches(), "");
     assert!(data.join("dispatches/D-0000abcd/spec.json").is_file());
+    assert!(
+        !data.join("dispatches/D-0000abcd/env").exists(),
+        "the dispatcher's environment, with its API keys, is not left behind"
+    );
     repo.verify_ok();
 }

@@ -123,6 +123,9 @@ impl Drop for Undo<'_> {
             }
         }
         workspace::remove(&self.placed);
+        // The dispatcher's environment (API keys and all) was for a supervisor that never
+        // took it: it goes even when the dispatch directory stays as evidence.
+        let _ = fs::remove_file(crate::dispatch::worker_env::path_in(self.dispatch_dir));
         // A sandboxed worker's private copy of its CLI's home holds the user's login: it
         // goes even when the dispatch directory stays as evidence.
         let _ = crate::sandbox::home::remove(self.dispatch_dir);
