@@ -3,7 +3,9 @@
 //! The work is done by the dispatcher library (`vnx`, `crates/vnx-lib`) below it.
 
 mod cli;
+#[cfg(feature = "mcp")]
 pub mod mcp_server;
+#[cfg(feature = "dashboard")]
 pub mod tui;
 
 pub use cli::run;

@@ -42,6 +42,18 @@ pub const EXIT_CODES: &str = "Exit status: 0 ok; 1 the answer is no (HOLD, a bro
 doctor FAIL, a dispatch that did not succeed, a refusal); 2 usage (bad flags, arguments or \
 input); 3 an operational failure (git, tmux, I/O, a missing CLI); 4 an internal bug in vnx.";
 
+/// `vnx COMMAND` in a build without it: `bin/demo`'s first build leaves out the dashboard and
+/// the MCP server (cargo features `dashboard` and `mcp`, on by default) to start sooner.
+#[cfg(any(not(feature = "dashboard"), not(feature = "mcp")))]
+pub fn left_out(command: &str) -> CliError {
+    CliError::new(format!(
+        "this vnx was built without `vnx {command}` (bin/demo's quick first build leaves it out)"
+    ))
+    .with_hint(format!(
+        "`bin/vnx {command}` builds vnx whole first, as do `cargo build` and `cargo install`"
+    ))
+}
+
 /// A failed command.
 #[derive(Debug)]
 pub struct CliError {

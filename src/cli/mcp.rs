@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use super::CliError;
+#[cfg(feature = "mcp")]
 use super::output::say;
+#[cfg(feature = "mcp")]
 use super::settings;
 
 /// Serve a read-only MCP server (Model Context Protocol) on stdin and stdout
@@ -32,6 +34,13 @@ fn examples() -> String {
     )
 }
 
+/// This build has no MCP server (`bin/demo`'s first build leaves it out): says how to get one.
+#[cfg(not(feature = "mcp"))]
+pub fn run(_: Args) -> Result<ExitCode, CliError> {
+    Err(super::error::left_out("mcp"))
+}
+
+#[cfg(feature = "mcp")]
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     let tmp = settings::env("TMPDIR")

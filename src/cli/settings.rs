@@ -357,8 +357,8 @@ pub fn terminal_width() -> Option<usize> {
     if !std::io::stdout().is_terminal() {
         return None;
     }
-    ratatui::crossterm::terminal::size()
+    rustix::termios::tcgetwinsize(std::io::stdout())
         .ok()
-        .map(|(w, _)| usize::from(w))
+        .map(|size| usize::from(size.ws_col))
         .filter(|w| *w > 0)
 }

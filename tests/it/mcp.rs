@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use rmcp::model::{CallToolRequestParams, ErrorCode, ErrorData, ReadResourceRequestParams};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
-use rmcp::transport::TokioChildProcess;
 use rmcp::{ServiceExt, model::ResourceContents};
 use sha2::{Digest, Sha256};
 
@@ -32,7 +31,7 @@ type Client = RunningService<RoleClient, ()>;
 async fn connect(repo: &Repo, tmp: &Path) -> Client {
     let mut cmd = repo.vnx();
     cmd.arg("mcp").env("TMPDIR", tmp);
-    let transport = TokioChildProcess::new(tokio::process::Command::from(cmd)).unwrap();
+    let transport = crate::common::mcp_stdio::spawn(cmd);
     ().serve(transport).await.expect("the MCP handshake")
 }
 

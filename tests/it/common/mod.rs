@@ -11,6 +11,7 @@ mod fakes;
 pub mod forge;
 mod gates;
 mod host;
+pub mod mcp_stdio;
 mod repo;
 pub mod tmux;
 

@@ -201,7 +201,6 @@ fn an_unreachable_forge_shows_the_cached_state_marked_stale() {
 async fn the_mcp_server_answers_the_pull_request_as_last_read_without_calling_the_forge() {
     use rmcp::ServiceExt;
     use rmcp::model::CallToolRequestParams;
-    use rmcp::transport::TokioChildProcess;
 
     let (repo, forge, id, _) = gated();
     let (r, opened) = pr_json(&repo, &forge, &["open", &id]);
@@ -215,7 +214,7 @@ async fn the_mcp_server_answers_the_pull_request_as_last_read_without_calling_th
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = forge.vnx(&repo);
     cmd.arg("mcp").env("TMPDIR", tmp.path());
-    let transport = TokioChildProcess::new(tokio::process::Command::from(cmd)).unwrap();
+    let transport = crate::common::mcp_stdio::spawn(cmd);
     let client = ().serve(transport).await.expect("the MCP handshake");
     let args = json!({"dispatch_id": id});
     let params = CallToolRequestParams::new("show_dispatch")

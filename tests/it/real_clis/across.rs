@@ -191,7 +191,6 @@ mod mcp {
     use rmcp::ServiceExt;
     use rmcp::model::CallToolRequestParams;
     use rmcp::service::{RoleClient, RunningService};
-    use rmcp::transport::TokioChildProcess;
 
     use super::super::Rig;
 
@@ -213,7 +212,7 @@ mod mcp {
     pub(super) async fn waits_lists_and_shows(rig: &Rig, replays: &[(&str, String, String)]) {
         let mut cmd = rig.vnx();
         cmd.arg("mcp");
-        let transport = TokioChildProcess::new(tokio::process::Command::from(cmd)).unwrap();
+        let transport = crate::common::mcp_stdio::spawn(cmd);
         let c: Client = ().serve(transport).await.expect("the MCP handshake");
         let ids: Vec<&str> = replays.iter().map(|(_, _, id)| id.as_str()).collect();
         // A bounded wait (at most 600 s a call): again while any is still running.
