@@ -125,6 +125,41 @@ pub fn answer_path(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join(ANSWERS).join(format!("{id}.json"))
 }
 
+/// The lock an answer to the dispatch of `dispatch_dir` holds from the moment the worker may
+/// get it until its receipt is on the ledger.
+const ANSWERING_LOCK: &str = "answering.lock";
+
+/// Takes the answering lock of the dispatch of `dispatch_dir` (another answer to it waits
+/// its turn).
+fn hold_answers(dispatch_dir: &Path) -> Result<fs::File, AnswerError> {
+    let path = dispatch_dir.join(ANSWERING_LOCK);
+    let io_err = |source| AnswerError::Io {
+        path: path.clone(),
+        source,
+    };
+    crate::files::lock_file(&path, true)
+        .map_err(io_err)?
+        .ok_or_else(|| io_err(std::io::Error::other("the answers lock was not taken")))
+}
+
+/// Waits (at most `patience`) while an answer to the dispatch of `dispatch_dir` is being
+/// given, so that the worker's end is recorded after the answer it went on with. Nothing
+/// waits when no answer was ever given to it; a lock held longer (the worker can write its
+/// dispatch directory) only delays the end.
+pub fn wait_for_answers(dispatch_dir: &Path, patience: Duration) {
+    let path = dispatch_dir.join(ANSWERING_LOCK);
+    if fs::symlink_metadata(&path).is_err() {
+        return;
+    }
+    let end = Instant::now() + patience;
+    loop {
+        match crate::files::lock_file(&path, false) {
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(50)),
+            _ => return,
+        }
+    }
+}
+
 /// The data directory a dispatch directory (`<data>/dispatches/<id>`) belongs to, and its id.
 fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, String)> {
     let id = dispatch_dir.file_name()?.to_str()?.to_owned();
@@ -225,6 +260,9 @@ pub fn answer(
     };
     let provider = state.provider.clone().unwrap_or_default();
     let dispatch_dir = a.data_dir.join("dispatches").join(&state.id);
+    // Held until the answer is on the ledger: a worker that takes it and ends at once has
+    // its end recorded after the answer ([`wait_for_answers`]).
+    let in_flight = hold_answers(&dispatch_dir)?;
     // The request (tool, command) is what a hook call in the worker's dispatch said, which the
     // worker can make itself; what vnx can look at is the pane, where the CLI draws its
     // dialog. Its lines go into the receipt beside the request, or nothing when none shows.
@@ -311,6 +349,7 @@ pub fn answer(
     };
     let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
     Ledger::new(a.ledger).append(&line)?;
+    drop(in_flight);
     if receipt.via == AnsweredVia::Pane && answer == PermissionAnswer::Deny {
         end_cancelled_turn(&tmux, &session, &provider, &dispatch_dir, &receipt);
     }
@@ -546,6 +585,30 @@ fn answer_by_hook(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The end waits for an answer being given (ordered, not timed: the answer's side
+    /// records after the end's wait began and before it returned).
+    #[test]
+    fn the_end_waits_for_an_answer_being_given_and_not_for_none() {
+        let dir = tempfile::tempdir().unwrap();
+        // No answer ever: nothing waits, and no lock file is made.
+        wait_for_answers(dir.path(), Duration::from_secs(60));
+        assert!(!dir.path().join(ANSWERING_LOCK).exists());
+        let held = hold_answers(dir.path()).unwrap();
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let ended = {
+            let (order, path) = (order.clone(), dir.path().to_owned());
+            std::thread::spawn(move || {
+                wait_for_answers(&path, Duration::from_secs(60));
+                order.lock().unwrap().push("end recorded");
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        order.lock().unwrap().push("answer recorded");
+        drop(held);
+        ended.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), ["answer recorded", "end recorded"]);
+    }
 
     #[test]
     fn a_waiting_hook_takes_only_its_own_answer_and_gives_up_when_the_worker_went_on() {

@@ -134,6 +134,8 @@ pub(in crate::dispatch) fn conclude(
         .iter()
         .map(|r| attestor.attest(r, &now_utc))
         .collect();
+    // An answer the worker went on with is recorded before its end.
+    crate::dispatch::answer::wait_for_answers(&spec.dispatch_dir, Duration::from_secs(10));
     let appended = keep_and_append(spec, &receipts)?;
     crate::steps::reached(crate::steps::conclude::COMPLETED_APPENDED);
     // The port goes back once the end is on the ledger.
