@@ -129,18 +129,31 @@ pub fn answer_path(data_dir: &Path, id: &str) -> PathBuf {
 /// get it until its receipt is on the ledger.
 const ANSWERING_LOCK: &str = "answering.lock";
 
-/// Takes the answering lock of the dispatch of `dispatch_dir` (another answer to it waits
-/// its turn).
+/// Takes the answering lock of the dispatch of `dispatch_dir`: another answer to it waits its
+/// turn, for [`ANSWERING_PATIENCE`] at most (the worker can write its dispatch directory and
+/// hold the lock; it is never waited on for ever, nor followed as a link or opened as a FIFO).
 fn hold_answers(dispatch_dir: &Path) -> Result<fs::File, AnswerError> {
     let path = dispatch_dir.join(ANSWERING_LOCK);
     let io_err = |source| AnswerError::Io {
         path: path.clone(),
         source,
     };
-    crate::files::lock_file(&path, true)
-        .map_err(io_err)?
-        .ok_or_else(|| io_err(std::io::Error::other("the answers lock was not taken")))
+    let end = Instant::now() + ANSWERING_PATIENCE;
+    loop {
+        if let Some(held) = crate::files::lock_file(&path, false).map_err(io_err)? {
+            return Ok(held);
+        }
+        if Instant::now() >= end {
+            return Err(io_err(std::io::Error::other(
+                "another answer to this dispatch is being given (its lock stayed held)",
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
+
+/// How long an answer waits for another one to the same dispatch.
+const ANSWERING_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Waits (at most `patience`) while an answer to the dispatch of `dispatch_dir` is being
 /// given, so that the worker's end is recorded after the answer it went on with. Nothing
@@ -595,6 +608,27 @@ mod tests {
         wait_for_answers(dir.path(), Duration::from_secs(60));
         assert!(!dir.path().join(ANSWERING_LOCK).exists());
         let held = hold_answers(dir.path()).unwrap();
+        // A link planted there is never followed (here to a free file it could lock), and a
+        // FIFO never opened to wait on: both are refused.
+        let planted = tempfile::tempdir().unwrap();
+        let free = planted.path().join("free");
+        fs::write(&free, b"").unwrap();
+        std::os::unix::fs::symlink(&free, planted.path().join(ANSWERING_LOCK)).unwrap();
+        assert!(hold_answers(planted.path()).is_err(), "a link was followed");
+        let fifo = tempfile::tempdir().unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            fifo.path().join(ANSWERING_LOCK),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(
+            hold_answers(fifo.path()).is_err(),
+            "a FIFO was taken for a lock"
+        );
+        wait_for_answers(fifo.path(), Duration::from_secs(60));
         let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let ended = {
             let (order, path) = (order.clone(), dir.path().to_owned());
