@@ -124,6 +124,21 @@ fn dialog(server: &Server, env: &TestEnv, deaf: &str) {
         .unwrap();
 }
 
+/// A pane that shows `1. Allow once` and then does what `script` (bash) says.
+fn asking(server: &Server, env: &TestEnv, script: &str) {
+    let script = format!("stty -echo; echo '1. Allow once'; {script}");
+    server
+        .0
+        .new_session("vnx-ask", env.path(), &[], &argv(&["bash", "-c", &script]))
+        .unwrap();
+}
+
+/// `keys` typed into `asking`'s dialog: whether the pane took them.
+fn typed(server: &Server, keys: &str, timing: &vnx::dispatch::answer::DialogTiming) -> bool {
+    vnx::dispatch::answer::type_into_dialog(&server.0, "vnx-ask", "1. Allow once", keys, timing)
+        .unwrap()
+}
+
 #[test]
 fn an_answer_is_typed_again_while_the_dialog_has_not_taken_it() {
     let server = Server::new();
@@ -189,28 +204,13 @@ fn a_pane_that_never_changes_is_reported_as_not_taken() {
     let server = Server::new();
     let env = TestEnv::new();
     // Shows the dialog and reads nothing: every key stays unseen.
-    server
-        .0
-        .new_session(
-            "vnx-ask",
-            env.path(),
-            &[],
-            &argv(&["sh", "-c", "stty -echo; echo '1. Allow once'; sleep 30"]),
-        )
-        .unwrap();
+    asking(&server, &env, "sleep 30");
     let timing = vnx::dispatch::answer::DialogTiming {
         show: std::time::Duration::from_secs(5),
         take: std::time::Duration::from_millis(300),
         tries: 2,
     };
-    let taken = vnx::dispatch::answer::type_into_dialog(
-        &server.0,
-        "vnx-ask",
-        "1. Allow once",
-        "1",
-        &timing,
-    )
-    .unwrap();
+    let taken = typed(&server, "1", &timing);
     assert!(!taken, "nothing on the screen moved");
 }
 
@@ -220,27 +220,8 @@ fn an_answer_that_ends_the_pane_and_its_server_was_taken() {
     let env = TestEnv::new();
     // Takes one key and exits: its session was the server's last, so the server goes too
     // before the screen can be read again (a worker that ends its turn on a denial).
-    server
-        .0
-        .new_session(
-            "vnx-ask",
-            env.path(),
-            &[],
-            &argv(&[
-                "bash",
-                "-c",
-                "stty -echo; echo '1. Allow once'; read -r -s -n1 k",
-            ]),
-        )
-        .unwrap();
-    let taken = vnx::dispatch::answer::type_into_dialog(
-        &server.0,
-        "vnx-ask",
-        "1. Allow once",
-        "Escape",
-        &vnx::dispatch::answer::DIALOG_TIMING,
-    )
-    .unwrap();
+    asking(&server, &env, "read -r -s -n1 k");
+    let taken = typed(&server, "Escape", &vnx::dispatch::answer::DIALOG_TIMING);
     assert!(taken, "the pane closed on the key");
     assert!(!server.0.has_session("vnx-ask"));
 }
