@@ -94,7 +94,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     g.total_tokens.to_string(),
                     // Only what the CLIs said: `-` when none of the group's did.
                     g.cost_usd
-                        .map_or_else(|| "-".into(), |c| format!("${c:.2}")),
+                        .map_or_else(|| "-".into(), usd),
                 ]
             })
             .collect();
@@ -141,4 +141,32 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Dollars as a person reads them: cents, and under a cent its first significant digit (a
+/// few turns of a cheap model cost $0.003, which cents would show as $0.00).
+fn usd(c: f64) -> String {
+    if c == 0.0 || c >= 0.01 {
+        return format!("${c:.2}");
+    }
+    if c < 0.0001 {
+        return "<$0.0001".to_owned();
+    }
+    let digits = (-c.log10()).ceil() as usize;
+    format!("${c:.digits$}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn amounts_under_a_cent_keep_their_first_digit() {
+        let shown: Vec<String> = [0.0, 0.0246, 1234.5, 0.003, 0.0004, 0.0099, 0.00001]
+            .into_iter()
+            .map(super::usd)
+            .collect();
+        assert_eq!(
+            shown,
+            ["$0.00", "$0.02", "$1234.50", "$0.003", "$0.0004", "$0.010", "<$0.0001"]
+        );
+    }
 }
