@@ -101,6 +101,8 @@ pub(super) fn answer_one(
             PermissionAnswer::Approve => "approved",
             PermissionAnswer::Deny => "denied",
         };
+        // The whole id, not the prefix typed.
+        let id = &receipt.dispatch_id;
         out.line(&format!(
             "{id}  {verb}: {}  ({how})",
             super::output::escape(&what)
@@ -111,7 +113,7 @@ pub(super) fn answer_one(
             Some(dialog) => {
                 out.line("  its pane showed:")?;
                 for line in dialog.lines() {
-                    out.line(&format!("    {line}"))?;
+                    out.line(&format!("    {}", super::output::escape(line)))?;
                 }
             }
             None => super::output::say!(

@@ -93,8 +93,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                     g.output_tokens.to_string(),
                     g.total_tokens.to_string(),
                     // Only what the CLIs said: `-` when none of the group's did.
-                    g.cost_usd
-                        .map_or_else(|| "-".into(), usd),
+                    g.cost_usd.map_or_else(|| "-".into(), usd),
                 ]
             })
             .collect();
@@ -166,7 +165,9 @@ mod tests {
             .collect();
         assert_eq!(
             shown,
-            ["$0.00", "$0.02", "$1234.50", "$0.003", "$0.0004", "$0.010", "<$0.0001"]
+            [
+                "$0.00", "$0.02", "$1234.50", "$0.003", "$0.0004", "$0.010", "<$0.0001"
+            ]
         );
     }
 }

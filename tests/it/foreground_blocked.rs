@@ -50,8 +50,14 @@ fn without_a_terminal_it_says_when_the_worker_blocks_and_goes_on() {
     // Once it started (the ledger may not be there yet), until it blocks.
     let blocked = || run(repo.vnx().args(["wait", "--until-blocked", id])).code == 1;
     assert!(wait_for(blocked), "it blocks");
-    let r = run(repo.vnx().args(["approve", id]));
+    // Answered by a prefix of its id: the answer names the whole id.
+    let r = run(repo.vnx().args(["approve", &id[..8]]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.starts_with(&format!("{id}  approved: ")),
+        "{}",
+        r.stdout
+    );
     let out = child.wait_with_output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
