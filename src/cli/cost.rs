@@ -151,7 +151,12 @@ fn usd(c: f64) -> String {
     if c < 0.0001 {
         return "<$0.0001".to_owned();
     }
-    let digits = (-c.log10()).ceil() as usize;
+    // The decimals up to the first significant one (no `log10`: vnx links no libm, ADR 0049).
+    let mut digits = 2;
+    while c * 10f64.powi(digits) < 1.0 {
+        digits += 1;
+    }
+    let digits = digits as usize;
     format!("${c:.digits$}")
 }
 
