@@ -3,7 +3,9 @@
 //! and a reviewer asks for changes with a line comment; `vnx pr fix` resumes the worker's
 //! session with the check, its log's tail and the comment, the worker fixes the file and
 //! reports as the prompt asks, vnx commits and pushes the new head to the same pull request,
-//! and once CI passes and the reviewer approves `vnx pr merge` lands it.
+//! and once CI passes and the reviewer approves `vnx pr merge` with the task's id lands the
+//! latest head. The pull request keeps the task's title and description throughout; the fix
+//! is told in a comment, and the base gets the task's title.
 //!
 //! The fix's instruction is vnx's own text around the forge's quoted words, so the scripted
 //! model's moves ride in the reviewer's text (`\@model` lines of the review's body): the model
@@ -70,6 +72,21 @@ fn fixed_forward(cli: &str) {
     let opened: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     let number = opened["number"].as_u64().unwrap();
     let head = opened["head_commit"].as_str().unwrap().to_owned();
+    let n = number.to_string();
+    let words = || {
+        forge.gh(&[
+            "pr",
+            "view",
+            &n,
+            "--repo",
+            "o/r",
+            "--json",
+            "title,body,comments",
+        ])
+    };
+    let before = words();
+    let title = before["title"].as_str().unwrap().to_owned();
+    assert!(!title.is_empty(), "{at} {before:#}");
 
     // CI fails with a log; a reviewer asks for changes with a line comment.
     let log_tail = "assertion failed: greeting == \"hello\"";
@@ -154,7 +171,19 @@ fn fixed_forward(cli: &str) {
         forge.state()
     );
 
-    // CI passes on the new head and the reviewer approves: merged.
+    // The pull request kept the task's words; the fix was told in a comment.
+    let after = words();
+    assert_eq!(after["title"], before["title"], "{at} {after:#}");
+    assert_eq!(after["body"], before["body"], "{at} {after:#}");
+    let comments = after["comments"].as_array().unwrap();
+    assert!(
+        comments
+            .iter()
+            .any(|c| c["body"].as_str().unwrap_or("").contains(&new_head[..12])),
+        "{at} no comment names the new head: {after:#}"
+    );
+
+    // CI passes on the new head and the reviewer approves: the task's id merges its chain.
     let at = step(cli, "default lane", "pr merge");
     forge.control(
         "checks",
@@ -165,13 +194,26 @@ fn fixed_forward(cli: &str) {
         Some(json!({"pr": number, "author": "rev", "state": "APPROVED", "body": "thanks"})),
     );
     let mut cmd = vnx(&rig, &forge);
-    cmd.args(["pr", "merge", &fix_id, "--json"]);
+    cmd.args(["pr", "merge", &id, "--json"]);
     let r = run(cmd);
     assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
     let merged = rig.repo.events("pr_merged");
     assert_eq!(merged.len(), 1, "{at} {merged:?}");
     assert_eq!(merged[0]["head_commit"], new_head.as_str(), "{at}");
     assert_eq!(merged[0]["number"], number, "{at}");
+    assert_eq!(merged[0]["dispatch_id"], fix_id.as_str(), "{at}");
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(forge.bare())
+        .args(["log", "-1", "--format=%s", "main"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    let subject = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        subject.starts_with(&title),
+        "{at} {subject:?} for {title:?}"
+    );
     rig.repo.verify_ok();
 }
 
