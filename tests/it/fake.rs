@@ -410,3 +410,30 @@ fn gemini_hooks_live_in_the_worktree_only_while_it_runs() {
         "the repository's file is untouched"
     );
 }
+
+/// Codex's TUI under the ask posture: its read-only sandbox takes no writable root (the
+/// real one exits at once when given `--add-dir` there, as the stand-in does), so it starts
+/// and its turn ends answered.
+#[test]
+fn a_codex_tui_starts_under_the_ask_posture() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let r = dispatch(
+        &repo,
+        &fakes,
+        &[
+            "--provider",
+            "codex",
+            "--lane",
+            "interactive",
+            "--permission",
+            "ask",
+        ],
+        "codex asks\n@fake say Started.",
+    );
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{c} {}", r.stderr);
+    let seen = fakes.invocation_of("codex", "codex asks");
+    assert_eq!(seen["sandbox"], "read-only", "{seen}");
+    repo.verify_ok();
+}

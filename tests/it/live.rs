@@ -441,7 +441,13 @@ fn a_codex_tui_blocks_when_the_model_asks_to_leave_the_sandbox() {
     assert_eq!(blocked["tool"], "Bash");
     assert_eq!(blocked["command"], "git add -A && git commit -q -m c");
 
-    repo.server.send_keys(&format!("vnx-{id}"), &["y"]);
+    // Codex's title sub-thread ends its turn (`notify`) just after the permission hook, the
+    // dialog still up: that is not the dispatch's turn, which stays blocked until answered.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let state = state_of(&repo, &id);
+    assert_eq!(state["status"], "blocked", "{state}");
+    let r = run(repo.vnx().args(["approve", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let r = run(repo.vnx().args(["wait", "--json", &id]));
     let c = completion(&r);
     assert_eq!(c["status"], "done", "{c}");

@@ -11,7 +11,8 @@
 //! model); `qwen` and `opencode` (with a local model through it, as `--provider ollama`)
 //! their own; `pr_fix` fixes a pull request forward with the real gh; `across` runs
 //! best-of, compare, replay, budgets and `vnx mcp` with all seven; `planted` a sandboxed
-//! worker's hook, MCP server or plugin planted in its CLI's home, which stays in its sandbox.
+//! worker's hook, MCP server or plugin planted in its CLI's home, which stays in its sandbox;
+//! `starts` every CLI in every lane and posture.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -45,6 +46,7 @@ mod pr_fix;
 mod qwen;
 mod remote;
 mod sessions;
+mod starts;
 mod transcripts;
 mod versions;
 

@@ -376,6 +376,17 @@ pub fn main(argv: &[String]) -> i32 {
 
 fn tui(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
     let s = setup(a)?;
+    // Seen on codex 0.169: its TUI refuses a writable root its sandbox cannot give.
+    if let Some(dir) = a.add_dirs.first().filter(|_| s.sandbox == "read-only") {
+        return Err(Refusal {
+            message: format!(
+                "Error adding directories: Ignoring --add-dir ({dir}) because the effective \
+                 permissions do not allow additional writable roots. Switch to \
+                 workspace-write or danger-full-access to allow them."
+            ),
+            code: 1,
+        });
+    }
     if !sys::stdin_is_tty() {
         return Err(Refusal {
             message: "Error: stdin is not a terminal".into(),
@@ -412,6 +423,7 @@ fn tui(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         turns: 0,
         tokens: (0, 0),
         notifications: Vec::new(),
+        titled: false,
     };
     let code = crate::tui::run_session(&mut agent, &mut ctx, a.prompt.clone(), log);
     log.set("notifications", agent.notifications.clone())

@@ -1,6 +1,6 @@
 //! What the fake Codex TUI draws (`› Ask Codex to do anything`, `• Working (…)`, approval
-//! dialogs, `Worked for Ns`) and its end of turn: the title sub-thread's and the turn's
-//! `notify` calls.
+//! dialogs, `Worked for Ns`) and its `notify` calls: the title sub-thread's once (at the first
+//! approval prompt, as codex 0.169 was seen to, else at the turn's end) and the turn's.
 
 use std::path::PathBuf;
 
@@ -22,9 +22,33 @@ pub struct CodexTui {
     pub turns: usize,
     pub tokens: (u64, u64),
     pub notifications: Vec<Value>,
+    /// Whether the title sub-thread's turn ended (its `notify` fired).
+    pub titled: bool,
 }
 
 impl CodexTui {
+    /// The title sub-thread's `notify`, once: codex names the conversation in a thread of its
+    /// own whose turn ends whenever its model answers, seen 1–19 ms after the permission
+    /// hook of the first prompt while the approval dialog stood.
+    fn title_notify(&mut self) {
+        if self.titled {
+            return;
+        }
+        self.titled = true;
+        let Some(program) = self.notify.clone() else {
+            return;
+        };
+        let title = super::turn_complete(
+            &sys::uuid_v7(),
+            1,
+            &self.cwd,
+            "Generate a short title for this conversation.",
+            "Fake title",
+        );
+        let fired = super::fire_notify(&program, &title, &self.cwd);
+        self.notifications.push(fired);
+    }
+
     /// Runs hooks-engine hooks with the payload seen on codex 0.169 (`tool_name: Bash` for a
     /// shell command, `tool_input.command` and the model's justification).
     fn fire(&mut self, hooks: &[crate::hooks::Hook], event: &str, call: &ToolCall) {
@@ -156,16 +180,10 @@ impl Agent for CodexTui {
         self.turns += 1;
         self.tokens.0 += turn.input_tokens;
         self.tokens.1 += turn.output_tokens;
+        self.title_notify();
         let Some(program) = self.notify.clone() else {
             return;
         };
-        let title = super::turn_complete(
-            &sys::uuid_v7(),
-            1,
-            &self.cwd,
-            "Generate a short title for this conversation.",
-            "Fake title",
-        );
         let main = super::turn_complete(
             &self.tid,
             self.turns,
@@ -173,10 +191,8 @@ impl Agent for CodexTui {
             &turn.prompt,
             &turn.final_text,
         );
-        for payload in [title, main] {
-            let fired = super::fire_notify(&program, &payload, &self.cwd);
-            self.notifications.push(fired);
-        }
+        let fired = super::fire_notify(&program, &main, &self.cwd);
+        self.notifications.push(fired);
     }
 
     fn is_exit(&self, line: &str) -> bool {
@@ -206,6 +222,7 @@ impl Agent for CodexTui {
     fn permission_asked(&mut self, call: &ToolCall) {
         let hooks = self.hooks.permission_request.clone();
         self.fire(&hooks, "PermissionRequest", call);
+        self.title_notify();
     }
 
     fn tool_ran(&mut self, call: &ToolCall, _result: &ToolResult) {

@@ -172,16 +172,20 @@ pub(super) fn run_worker(
                 if ended.hook_session.is_none() {
                     ended.hook_session = outcome::hook_session(&signal, false);
                 }
-                for change in live.on_signal(&signal, Instant::now()) {
-                    recorder.change(&change, log);
-                }
-                if ends_turn(
+                let turn_end = ends_turn(
                     &spec.invocation.hooks,
                     &signal,
                     &initial,
                     &mut accepted_threads,
-                ) && ended.turn_end.is_none()
-                {
+                );
+                // The end of a turn of another thread of the worker's (its title's) says
+                // nothing of the dispatch's: a dialog the worker shows still stands.
+                if turn_end || !spec.invocation.hooks.ends_turn(&signal.event) {
+                    for change in live.on_signal(&signal, Instant::now()) {
+                        recorder.change(&change, log);
+                    }
+                }
+                if turn_end && ended.turn_end.is_none() {
                     ended.turn_end = Some(signal);
                 }
             }

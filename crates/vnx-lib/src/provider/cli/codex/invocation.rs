@@ -56,7 +56,13 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
         argv.extend(exec_resume_flags(&s.perms, w.dispatch_dir));
     } else {
         argv.extend(s.perms.iter().cloned());
-        argv.extend(["--add-dir".into(), s.dir.clone()]);
+        // A read-only sandbox takes no writable root: codex's TUI exits at once with
+        // "Error adding directories: Ignoring --add-dir … the effective permissions do not
+        // allow additional writable roots" (codex 0.169), and `exec` warns. In the ask
+        // posture the worker's `vnx report` asks to leave the sandbox, as every write does.
+        if !read_only(&s.perms) {
+            argv.extend(["--add-dir".into(), s.dir.clone()]);
+        }
     }
     // No `--add-dir` for the git directory: codex's sandbox keeps every `.git`
     // read-only even when it is named (seen on codex 0.169), so a sandboxed
@@ -99,6 +105,13 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
         hooks: hook,
         env: Vec::new(),
     }
+}
+
+/// Whether the posture's flags give codex a read-only sandbox.
+fn read_only(perms: &[String]) -> bool {
+    perms
+        .windows(2)
+        .any(|w| w[0] == "--sandbox" && w[1] == "read-only")
 }
 
 /// The posture and the dispatch directory as `codex exec resume` takes them: `-c` overrides
@@ -174,6 +187,24 @@ mod tests {
         };
         let argv = Provider::Codex.invocation(&w).unwrap().argv;
         assert!(!argv.iter().any(|a| a.contains("cargo test")), "{argv:?}");
+    }
+
+    #[test]
+    fn a_read_only_sandbox_is_given_no_writable_root() {
+        for lane in [Lane::Headless, Lane::Interactive] {
+            for (permission, writable) in [
+                (Permission::Ask, false),
+                (Permission::Edits, true),
+                (Permission::Full, true),
+            ] {
+                let argv = Provider::Codex
+                    .invocation(&wanted(lane, permission, 10))
+                    .unwrap()
+                    .argv;
+                let added = argv.iter().any(|a| a == "--add-dir");
+                assert_eq!(added, writable, "{lane:?} {permission:?}: {argv:?}");
+            }
+        }
     }
 
     #[test]

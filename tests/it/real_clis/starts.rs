@@ -1,0 +1,158 @@
+//! Every real CLI starts in every lane and posture vnx offers it: a dispatch whose model only
+//! answers reaches the model (its request holds the dispatch's marker) and ends as a turn
+//! that answered (`needs_input` with what it said, or `done`), never a CLI that refused its
+//! flags, a TUI stuck at a dialog, or a timeout. The full posture runs sandboxed, as the
+//! shipped constraints require. A lane a CLI does not have (aider's TUI) is refused before
+//! anything starts, naming the lane.
+
+use super::{Rig, explain, step};
+use crate::common::run;
+
+/// The postures, each with the flags it needs.
+const POSTURES: [(&str, &[&str]); 3] = [("ask", &[]), ("edits", &[]), ("full", &["--sandbox"])];
+
+/// The lanes of each CLI it has.
+fn lanes(cli: &str) -> &'static [&'static str] {
+    if cli == "aider" {
+        &["headless"]
+    } else {
+        &["headless", "interactive"]
+    }
+}
+
+/// Most dispatches started at once (real CLIs on a small machine).
+const AT_ONCE: usize = 3;
+
+/// One start of `cli` in `lane` and `posture`: `Err` says what went wrong.
+fn start(
+    rig: &Rig,
+    cli: &str,
+    lane: &str,
+    (posture, flags): (&str, &[&str]),
+) -> Result<(), String> {
+    let marker = format!("{cli} starts {lane} {posture}");
+    let at = step(cli, lane, posture);
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", cli, "--lane", lane, "--permission", posture])
+        .args(["--deadline", "150"])
+        .args(flags)
+        .args([
+            "--instruction",
+            &format!("{marker}\n\\@model say Started: {marker}."),
+        ]);
+    let r = run(cmd);
+    let Some(c) = r
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|c| c.get("status").is_some())
+    else {
+        return Err(format!(
+            "{at} no completion: exit {}\n{}{}",
+            r.code, r.stdout, r.stderr
+        ));
+    };
+    let status = c["status"].as_str().unwrap_or_default();
+    if !["needs_input", "done"].contains(&status) {
+        return Err(format!("{at} ended {status}: {} {}", r.stderr, explain(&c)));
+    }
+    let reached = rig
+        .server
+        .requests()
+        .iter()
+        .any(|q| q.to_string().contains(&marker));
+    if !reached {
+        return Err(format!(
+            "{at} the model never got the prompt: {}",
+            explain(&c)
+        ));
+    }
+    if posture == "full" && c["dispatch_id"].is_string() {
+        let id = c["dispatch_id"].as_str().unwrap_or_default();
+        let started = &rig.repo.receipts(id)[0];
+        if started["sandbox"]["kind"] != "bubblewrap" {
+            return Err(format!("{at} not sandboxed: {started}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every lane × posture of `cli`, [`AT_ONCE`] at a time; every failure is listed.
+fn starts_everywhere(cli: &str) {
+    let rig = Rig::new();
+    let cases: Vec<(&str, (&str, &[&str]))> = lanes(cli)
+        .iter()
+        .flat_map(|&lane| POSTURES.iter().map(move |&p| (lane, p)))
+        .collect();
+    let mut failures = Vec::new();
+    let rig = &rig;
+    for chunk in cases.chunks(AT_ONCE) {
+        std::thread::scope(|s| {
+            let running: Vec<_> = chunk
+                .iter()
+                .map(|&(lane, posture)| s.spawn(move || start(rig, cli, lane, posture)))
+                .collect();
+            for handle in running {
+                if let Err(why) = handle.join().expect("a start thread panicked") {
+                    failures.push(why);
+                }
+            }
+        });
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(rig.repo.server.sessions_end(), "a tmux session was left");
+}
+
+#[test]
+#[ignore = "needs the real claude (tests/support/install-clis.sh)"]
+fn real_claude_starts_in_every_lane_and_posture() {
+    starts_everywhere("claude");
+}
+
+#[test]
+#[ignore = "needs the real codex (tests/support/install-clis.sh)"]
+fn real_codex_starts_in_every_lane_and_posture() {
+    starts_everywhere("codex");
+}
+
+#[test]
+#[ignore = "needs the real gemini (tests/support/install-clis.sh)"]
+fn real_gemini_starts_in_every_lane_and_posture() {
+    starts_everywhere("gemini");
+}
+
+#[test]
+#[ignore = "needs the real opencode (tests/support/install-clis.sh)"]
+fn real_opencode_starts_in_every_lane_and_posture() {
+    starts_everywhere("opencode");
+}
+
+#[test]
+#[ignore = "needs the real qwen (tests/support/install-clis.sh)"]
+fn real_qwen_starts_in_every_lane_and_posture() {
+    starts_everywhere("qwen");
+}
+
+#[test]
+#[ignore = "needs the real copilot (tests/support/install-clis.sh)"]
+fn real_copilot_starts_in_every_lane_and_posture() {
+    starts_everywhere("copilot");
+}
+
+#[test]
+#[ignore = "needs the real aider (tests/support/install-clis.sh)"]
+fn real_aider_starts_in_every_lane_and_posture() {
+    starts_everywhere("aider");
+    // Its missing TUI is refused before anything starts, naming the lane.
+    let rig = Rig::new();
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", "aider", "--lane", "interactive"])
+        .args(["--instruction", "nothing"]);
+    let r = run(cmd);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("interactive"), "{}", r.stderr);
+    assert!(rig.server.requests().is_empty());
+}
