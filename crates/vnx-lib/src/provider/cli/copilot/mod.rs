@@ -39,6 +39,9 @@ pub(crate) const STREAM: OutputFormat = OutputFormat::named("copilot-json");
 /// `.github/hooks/` in the worktree.
 pub(crate) const TURN_END: HookKind = HookKind::named("copilot-agent-stop");
 
+/// The member of the turn end `vnx deny` writes that holds the denial.
+const DENIAL_SAID: &str = "vnx-denial-said";
+
 /// The GitHub Copilot CLI.
 #[derive(Debug)]
 pub struct Copilot;
@@ -88,7 +91,7 @@ impl CodingCli for Copilot {
     }
 
     /// `1` (Yes) answers its dialog; Escape refuses by stopping the turn ("Operation
-    /// cancelled by user"; no `agentStop` follows, so the dispatch waits at its prompt). Its
+    /// cancelled by user"; no `agentStop` follows: see `denial_ends_turn`). Its
     /// third choice refuses and goes on only with words typed after it, which one key
     /// cannot give (seen on 1.0.102). No hook of its answers (see `hooks`).
     fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
@@ -100,6 +103,24 @@ impl CodingCli for Copilot {
 
     fn dialog_marker(&self) -> Option<&'static str> {
         Some("1. Yes")
+    }
+
+    /// Escape in its dialog refuses the tool and stops the whole turn: it shows
+    /// `● Operation cancelled by user` and idles at its input, and `agentStop` never fires
+    /// (seen on 1.0.102). The turn's end is written as `agentStop` would, the denial as the
+    /// worker's last message ([`DENIAL_SAID`]).
+    fn denial_ends_turn(&self, said: &str) -> Option<super::DenialEnd> {
+        Some(super::DenialEnd {
+            shows: "Operation cancelled by user",
+            event: "copilot-agent-stop",
+            payload: serde_json::json!({ "stopReason": "cancelled", DENIAL_SAID: said }),
+        })
+    }
+
+    /// The denial a turn end `vnx deny` wrote carries; its own `agentStop` names none (the
+    /// last message is read from its session).
+    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get(DENIAL_SAID)?.as_str()
     }
 
     /// `<home>/mcp-config.json` (`mcpServers`, user scope), as `copilot mcp add` writes it.
