@@ -90,6 +90,7 @@ mod threat_model;
 mod tidy;
 mod tmux;
 mod transcript;
+mod trust_dialog;
 mod worker_env;
 mod worktree;
 mod worktree_hooks;

@@ -4,6 +4,7 @@
 mod args;
 mod headless;
 mod screen;
+mod trust;
 
 use std::path::{Path, PathBuf};
 

@@ -24,6 +24,14 @@ impl Agent for ClaudeTui<'_> {
         ]
     }
 
+    fn startup_dialog(&self) -> Option<Vec<String>> {
+        super::trust::asks(&self.session.cwd).then(|| super::trust::dialog(&self.session.cwd))
+    }
+
+    fn startup_answer(&mut self, key: Option<u8>) {
+        super::trust::answer(&self.session.cwd, key);
+    }
+
     fn turn_started(&mut self, prompt: &str) {
         self.session.record_prompt(prompt);
     }

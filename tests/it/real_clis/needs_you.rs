@@ -347,3 +347,55 @@ fn a_real_claude_whose_machine_went_down_is_resumed_in_its_session() {
     );
     rig.repo.verify_ok();
 }
+
+/// The first dispatch in a repository claude never trusted: its TUI stops at its trust
+/// dialog, and the dispatch says so as something that needs you (blocked, naming what it
+/// asks) instead of sitting `running`; `vnx approve` trusts the folder, the worker goes on
+/// and claude now trusts the repository, so the next dispatch starts without asking.
+#[test]
+#[ignore = "needs the real claude (tests/support/install-clis.sh)"]
+fn a_real_claude_at_its_trust_dialog_needs_you_and_approve_trusts_the_repository() {
+    let rig = Rig::new();
+    let state = rig.repo.env.home().join(".claude.json");
+    let mut seeded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    seeded["projects"] = serde_json::json!({});
+    std::fs::write(&state, seeded.to_string()).unwrap();
+    let at = step("claude", "interactive", "trust dialog");
+    let task = |marker: &str| {
+        format!(
+            "{marker}\n\\@model write trusted.txt {marker}\n\\@model run vnx report --status done --summary trusted\n\\@model say Wrote it."
+        )
+    };
+    let id = rig.detach("claude", "interactive", 180, &task("claude asks for trust"));
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", "--until-blocked", "--json", "--timeout", "60", &id]));
+    let blocked = crate::common::settled_receipt(
+        serde_json::from_str(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("{at} {e}: {} {}", r.stdout, r.stderr)),
+    );
+    assert_eq!(blocked["event_type"], "dispatch_blocked", "{at} {blocked}");
+    assert_eq!(blocked["source"], "screen", "{at} {blocked}");
+    assert!(
+        blocked["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("trust this folder")),
+        "{at} {blocked}"
+    );
+    let r = run(rig.repo.vnx().args(["approve", &id, "--json"]));
+    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+    let c = settled(&rig, &id, 120);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    let trusted = std::fs::read_to_string(&state).unwrap();
+    let root = rig.repo.env.path().canonicalize().unwrap();
+    assert!(trusted.contains(&*root.to_string_lossy()), "{at} {trusted}");
+
+    let at = step("claude", "interactive", "trusted since");
+    let next = rig.detach("claude", "interactive", 180, &task("claude trusted since"));
+    let c = settled(&rig, &next, 120);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    assert!(!has_blocked(&rig, &next), "{at} it asked again");
+    rig.repo.verify_ok();
+}

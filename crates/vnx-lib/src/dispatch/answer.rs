@@ -280,7 +280,11 @@ pub fn answer(
     // worker can make itself; what vnx can look at is the pane, where the CLI draws its
     // dialog. Its lines go into the receipt beside the request, or nothing when none shows.
     let (tmux, session) = state.session_on(a.fallback);
-    let dialog = dialog_of(&provider, a.data_dir);
+    let dialog = if pending.source == crate::dispatch::supervise::live::SCREEN {
+        trust_on_pane(&provider, &tmux, &session).or_else(|| dialog_of(&provider, a.data_dir))
+    } else {
+        dialog_of(&provider, a.data_dir)
+    };
     let findable = dialog.as_ref().filter(|d| d.findable());
     let look =
         |wait| findable.and_then(|d| dialog_on_pane(&tmux, &session, d, wait).ok().flatten());
@@ -446,6 +450,13 @@ fn dialog_of(provider: &str, data_dir: &Path) -> Option<Dialog> {
         .ok()?;
     let lane = config.providers.get(provider)?.interactive.as_ref()?;
     Dialog::declared(lane.tui.dialog.as_ref()?).ok()
+}
+
+/// Built-in `provider`'s trust dialog, when `session`'s pane shows it now.
+fn trust_on_pane(provider: &str, tmux: &Tmux, session: &str) -> Option<Dialog> {
+    let dialog = Dialog::trust_of(cli::of(Provider::parse(provider).ok()?))?;
+    let screen = tmux.capture(session).ok()?;
+    dialog.shows(&screen).then_some(dialog)
 }
 
 /// The permission dialog `session`'s pane shows, once it shows (waiting up to `wait`): the

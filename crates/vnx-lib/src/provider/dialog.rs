@@ -133,6 +133,8 @@ enum Find {
 pub struct Dialog {
     find: Option<Find>,
     asks: Option<regex::Regex>,
+    /// What it asks, whatever its lines say (a trust dialog's).
+    says: Option<&'static str>,
     approve: Vec<String>,
     deny: Vec<String>,
 }
@@ -160,8 +162,22 @@ impl Dialog {
         (!approve.is_empty()).then(|| Dialog {
             find: cli.dialog_marker().map(Find::Line),
             asks: None,
+            says: None,
             approve,
             deny: keys(PermissionAnswer::Deny),
+        })
+    }
+
+    /// A built-in CLI's trust dialog, if its TUI shows one
+    /// ([`CodingCli::trust_dialog`](super::cli::CodingCli::trust_dialog)).
+    pub fn trust_of(cli: &dyn CodingCli) -> Option<Dialog> {
+        let t = cli.trust_dialog()?;
+        Some(Dialog {
+            find: Some(Find::Line(t.marker)),
+            asks: None,
+            says: Some(t.asks),
+            approve: vec![t.approve.to_owned()],
+            deny: vec![t.deny.to_owned()],
         })
     }
 
@@ -175,6 +191,7 @@ impl Dialog {
         Ok(Dialog {
             find: Some(Find::Pattern(regex(&d.pattern)?)),
             asks: d.asks.as_deref().map(regex).transpose()?,
+            says: None,
             approve: d.approve.iter().take(MAX_KEYS).cloned().collect(),
             deny: d.deny.iter().take(MAX_KEYS).cloned().collect(),
         })
@@ -207,6 +224,7 @@ impl Dialog {
         let at = self.line_of(screen)?;
         let lines = around(screen, at);
         let (target, command) = match (&self.find, &self.asks) {
+            _ if self.says.is_some() => (None, self.says.map(str::to_owned)),
             (Some(Find::Line(marker)), _) => asks_below(&lines, marker),
             (_, Some(asks)) => (None, asked(asks, screen, at)),
             _ => (None, None),

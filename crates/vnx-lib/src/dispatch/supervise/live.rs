@@ -119,6 +119,11 @@ impl Live {
         }
     }
 
+    /// Whether a dialog on the pane's screen blocks the worker now.
+    pub fn blocked_by_screen(&self) -> bool {
+        self.state == State::Blocked && self.blocked_by.as_deref() == Some(SCREEN)
+    }
+
     /// Whether the worker is blocked now.
     #[cfg(test)]
     pub(crate) fn is_blocked(&self) -> bool {

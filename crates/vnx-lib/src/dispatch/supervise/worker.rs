@@ -142,6 +142,9 @@ pub(super) fn run_worker(
     // A TUI whose permission dialog no hook of its signals: its screen is watched for the
     // dialog's line, once a second.
     let screen_dialog = screen_dialog(spec).filter(|_| interactive);
+    // A TUI that asks first whether to trust the folder: its screen is watched for that
+    // dialog until the worker's hooks speak (it is past it then).
+    let mut trust_dialog = trust_dialog(spec).filter(|_| interactive);
     let mut screen_seen: Option<Instant> = None;
     // A TUI whose end of turn no hook of its signals, but its session records: the session
     // is looked at once a second.
@@ -168,7 +171,11 @@ pub(super) fn run_worker(
             recorder.change(&change, log);
         }
         if interactive {
-            for signal in reader.poll(&spec.dispatch_dir) {
+            let signals = reader.poll(&spec.dispatch_dir);
+            if !signals.is_empty() && !live.blocked_by_screen() {
+                trust_dialog = None;
+            }
+            for signal in signals {
                 if ended.hook_session.is_none() {
                     ended.hook_session = outcome::hook_session(&signal, false);
                 }
@@ -189,12 +196,16 @@ pub(super) fn run_worker(
                     ended.turn_end = Some(signal);
                 }
             }
-            if let (Some(dialog), Some(pane)) = (&screen_dialog, around.tmux_pane.as_deref())
+            let watched = screen_dialog.is_some() || trust_dialog.is_some();
+            if let (true, Some(pane)) = (watched, around.tmux_pane.as_deref())
                 && screen_seen.is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
             {
                 screen_seen = Some(Instant::now());
                 if let Ok(screen) = tmux.capture_pane(pane) {
-                    let seen = dialog.seen(&screen);
+                    let seen = [&screen_dialog, &trust_dialog]
+                        .into_iter()
+                        .flatten()
+                        .find_map(|d| d.seen(&screen));
                     let seen = seen
                         .as_ref()
                         .map(|s| (s.lines.as_str(), (s.target.clone(), s.command.clone())));
@@ -291,6 +302,16 @@ pub(super) fn run_worker(
         if screen.is_none() {
             *screen = capture();
         }
+        // Said in the pane, after its screen was kept for the log: a TUI may exit leaving
+        // its last screen up (one refused at its trust dialog), and whoever looks at the
+        // pane, a person or `vnx deny` making sure its key was taken, sees that it ended.
+        if let Some(tty) = around.tty {
+            let said = match exit.code() {
+                Some(code) => format!("\r\nvnx: the worker exited with status {code}\r\n"),
+                None => "\r\nvnx: the worker ended\r\n".to_owned(),
+            };
+            let _ = rustix::io::write(tty, said.as_bytes());
+        }
     }
     if let Some(copy) = copy {
         ended.stream = copy.finish();
@@ -303,6 +324,12 @@ pub(super) fn run_worker(
 
 /// How often a TUI's screen is looked at for its permission dialog.
 const SCREEN_EVERY: Duration = Duration::from_secs(1);
+
+/// The dialog a built-in CLI's TUI shows in a folder it does not trust.
+fn trust_dialog(spec: &Spec) -> Option<Dialog> {
+    let provider = crate::provider::Provider::parse(&spec.provider).ok()?;
+    Dialog::trust_of(crate::provider::cli::of(provider))
+}
 
 /// The permission dialog of a TUI no hook of whose signals it (a built-in CLI without hook
 /// events, or a declared one with `interactive.dialog:`): the screen is all that shows it.

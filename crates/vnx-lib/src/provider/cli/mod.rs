@@ -511,6 +511,12 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// The dialog its TUI shows before its first turn in a folder it does not trust, which a
+    /// person answers through vnx; `None` where it shows none.
+    fn trust_dialog(&self) -> Option<trust::TrustDialog> {
+        None
+    }
+
     /// The directory under its home that holds every session file its TUI keeps (and nothing
     /// vnx reads besides), when it keeps session files vnx reads: what a sandboxed
     /// dispatch's own session place stands in for.

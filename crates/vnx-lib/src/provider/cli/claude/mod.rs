@@ -216,6 +216,19 @@ impl CodingCli for Claude {
         Some(trust::of(home?, root))
     }
 
+    /// "Accessing workspace: DIR … Is this a project you created or one you trust?
+    /// ❯ 1. Yes, I trust this folder / 2. No, exit", Enter to confirm, Esc to cancel; the
+    /// trust it records then is the repository's (seen on 2.1.197 in a worktree), so it asks
+    /// once per repository.
+    fn trust_dialog(&self) -> Option<super::trust::TrustDialog> {
+        Some(super::trust::TrustDialog {
+            marker: "1. Yes, I trust this folder",
+            asks: "trust this folder (claude then trusts the repository)",
+            approve: "Enter",
+            deny: "Escape",
+        })
+    }
+
     /// `<config>/projects`.
     fn sessions_dir(&self) -> Option<&'static str> {
         Some("projects")

@@ -1,5 +1,5 @@
 //! Claude Code's folder trust: `projects[<dir>].hasTrustDialogAccepted` in `~/.claude.json`,
-//! for the repository or a directory above it.
+//! for the repository or a directory above it; and its dialog as its TUI shows it.
 
 use std::path::Path;
 
@@ -18,6 +18,34 @@ pub(super) fn of(home: &Path, root: &Path) -> FolderTrust {
 
 #[cfg(test)]
 mod tests {
+    /// claude 2.1.197's trust dialog in a worktree, as its pane showed it.
+    const CLAUDE_TRUST: &str = "────────────\n Accessing workspace:\n\n \
+        /tmp/r/.vnx-data/worktrees/w1\n\n Quick safety check: Is this a project you created \
+        or one you trust?\n\n Security guide\n\n ❯ 1. Yes, I trust this folder\n   2. No, \
+        exit\n\n Enter to confirm · Esc to cancel\n";
+
+    #[test]
+    fn its_trust_dialog_names_what_it_asks_and_takes_its_keys() {
+        let claude = crate::provider::cli::of(crate::provider::Provider::Claude);
+        let d = crate::provider::dialog::Dialog::trust_of(claude).unwrap();
+        let seen = d.seen(CLAUDE_TRUST).unwrap();
+        assert_eq!(
+            seen.command.as_deref(),
+            Some("trust this folder (claude then trusts the repository)")
+        );
+        assert!(
+            seen.lines.contains("/tmp/r/.vnx-data/worktrees/w1"),
+            "{}",
+            seen.lines
+        );
+        assert_eq!(
+            d.keys(crate::receipts::PermissionAnswer::Approve),
+            ["Enter"]
+        );
+        assert_eq!(d.keys(crate::receipts::PermissionAnswer::Deny), ["Escape"]);
+        assert!(!d.shows("❯ \n  ? for shortcuts\n"));
+    }
+
     use super::*;
 
     #[test]
