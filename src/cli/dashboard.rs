@@ -18,8 +18,8 @@ use super::CliError;
 /// `show` block in the receipts view) when the project has a forge; and marks the header red
 /// when the ledger does not verify.
 /// Keys: ↑↓ select, Enter/a attach (detach with the tmux prefix and d to come back), f
-/// follow up, p approve and n deny a blocked one's prompt, d accept an ended one's
-/// committed work, i dismiss its question, c cancel, g gate check, m merge, r release, x
+/// follow up, p approve and n deny a blocked one's prompt, d accept an ended one's work
+/// as done (committing what its worker left uncommitted), i dismiss its question, c cancel, g gate check, m merge, r release, x
 /// clean (each that decides something asks first), Tab or 1 2 3 switch the view, PgUp/PgDn
 /// scroll, ? every key, q quit.
 #[derive(clap::Args)]

@@ -14,7 +14,8 @@ use super::settings::{self, LedgerArg};
 /// Check that this machine and repository can dispatch and keep evidence
 ///
 /// Checks git and tmux, each worker CLI (its version, and every flag vnx passes it still
-/// listed in its --help), the project's files, the ledger and its checkpoint, the signing key,
+/// listed in its --help; asked once per installed version, and a WARN naming the seconds
+/// when it is slow to answer), the project's files, the ledger and its checkpoint, the signing key,
 /// git hooks, and what dispatches left behind. Each check is PASS, WARN or FAIL with a hint.
 /// Exit 1 on any FAIL, or on a WARN with --strict.
 #[derive(clap::Args)]
@@ -58,6 +59,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Some(p) if p.data_dir().is_dir() => Some(p.cache_dir()),
         _ => settings::user_cache_dir(),
     };
+    let shared_cache_dir = settings::user_cache_dir();
     let home = super::settings::env("HOME")
         .filter(|h| !h.is_empty())
         .map(std::path::PathBuf::from);
@@ -71,6 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         witness_dir: settings::witness_dir().as_deref(),
         find_program: &settings::find_program,
         cache_dir: cache_dir.as_deref(),
+        shared_cache_dir: shared_cache_dir.as_deref(),
         threads: settings::threads(None),
         home: home.as_deref(),
         homes: &homes,

@@ -1,6 +1,6 @@
 //! A foreground dispatch's wait (`vnx dispatch-agent` without --detach): until the end,
-//! saying when the worker blocks and goes on, offering to answer on a terminal, and asking
-//! what Ctrl-C means.
+//! saying when the worker blocks and goes on, offering to answer on a terminal (one key; a
+//! denial's reason on a line after it), and asking what Ctrl-C means.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -38,22 +38,26 @@ pub(super) fn wait_or_interrupt(
     }
     let changes = follow_live(ledger, id);
     let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    // Lines typed on the terminal, read on a thread of their own so the wait goes on while
-    // a question is open.
-    let typed = ask.then(|| {
-        let (line, lines) = std::sync::mpsc::channel::<String>();
+    // What is typed on the terminal, read on a thread of their own so the wait goes on while
+    // a question is open: a key at a time while one is ([`OneKey`]), else a line at a time.
+    let mut typed = ask.then(|| {
+        let (chunk, chunks) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || {
-            let mut text = String::new();
-            while std::io::stdin().read_line(&mut text).is_ok_and(|n| n > 0) {
-                if line.send(std::mem::take(&mut text)).is_err() {
+            use std::io::Read;
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = std::io::stdin().read(&mut buf) {
+                if n == 0 || chunk.send(buf[..n].to_vec()).is_err() {
                     break;
                 }
             }
         });
-        lines
+        Typed {
+            chunks,
+            pending: Vec::new(),
+        }
     });
-    // The prompt a question on the terminal is open for.
-    let mut offered: Option<vnx::receipts::DispatchBlocked> = None;
+    // The question open on the terminal, and the prompt it is about.
+    let mut offered: Option<Open> = None;
     let mut cancelled = false;
     loop {
         match answered.recv_timeout(Duration::from_millis(50)) {
@@ -97,28 +101,22 @@ pub(super) fn wait_or_interrupt(
                 _ => None,
             };
             tell(id, change);
-            if offer {
+            if let (true, Some(b)) = (offer, blocked) {
+                if let Some(t) = typed.as_mut() {
+                    // Typed before the question: not its answer.
+                    t.drain();
+                    t.pending.clear();
+                }
+                let one = OneKey::on();
                 eprint!("approve it? [y]es  [n]o  [Enter] keep waiting: ");
-                offered = blocked;
+                offered = Some(Open::Key(b, one));
             }
         }
-        if let (Some(b), Some(typed)) = (&offered, &typed)
-            && let Ok(line) = typed.try_recv()
+        if let Some(t) = typed.as_mut()
+            && let Some(open) = offered.take()
         {
-            let decision = match line.trim() {
-                "y" | "Y" | "yes" => Some(vnx::receipts::PermissionAnswer::Approve),
-                "n" | "N" | "no" => Some(vnx::receipts::PermissionAnswer::Deny),
-                _ => None,
-            };
-            match decision {
-                Some(decision) => answer_here(ctx, id, decision),
-                None => say!(
-                    "still waiting: `vnx approve {id}` or `vnx deny {id}` answers it \
-                     ({})",
-                    super::output::escape(b.tool.as_deref().unwrap_or("its prompt"))
-                ),
-            }
-            offered = None;
+            t.drain();
+            offered = answer_typed(ctx, id, open, t);
         }
         if !interrupted.swap(false, Ordering::Relaxed) || cancelled {
             continue;
@@ -128,10 +126,7 @@ pub(super) fn wait_or_interrupt(
         }
         let leave = ask && {
             eprint!("\ncancel dispatch {id}? [Y] cancel it  [n] leave it running: ");
-            let answer = typed
-                .as_ref()
-                .and_then(|t| t.recv().ok())
-                .unwrap_or_default();
+            let answer = typed.as_mut().and_then(Typed::line).unwrap_or_default();
             matches!(answer.trim(), "n" | "N" | "no")
         };
         if leave {
@@ -154,6 +149,137 @@ pub(super) fn wait_or_interrupt(
             }
         }
         cancelled = true;
+    }
+}
+
+/// A question open on the terminal about a blocked worker's prompt.
+enum Open {
+    /// `approve it?`: a key answers, or a line where the terminal reads no single key.
+    Key(vnx::receipts::DispatchBlocked, Option<OneKey>),
+    /// `why? `, after `n`: a line, the denial's message (none when empty).
+    Why(vnx::receipts::DispatchBlocked),
+}
+
+/// What was typed on the terminal and not taken yet.
+struct Typed {
+    /// What the reading thread sends, as it reads it.
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Typed and not taken.
+    pending: Vec<u8>,
+}
+
+impl Typed {
+    /// Takes what the reading thread read since.
+    fn drain(&mut self) {
+        while let Ok(chunk) = self.chunks.try_recv() {
+            self.pending.extend(chunk);
+        }
+    }
+
+    /// The first line typed and complete, without its newline.
+    fn take_line(&mut self) -> Option<String> {
+        let end = self.pending.iter().position(|&b| b == b'\n')?;
+        let line: Vec<u8> = self.pending.drain(..=end).take(end).collect();
+        Some(String::from_utf8_lossy(&line).into_owned())
+    }
+
+    /// Waits for a whole line; `None` when stdin ended.
+    fn line(&mut self) -> Option<String> {
+        loop {
+            if let Some(line) = self.take_line() {
+                return Some(line);
+            }
+            self.pending.extend(self.chunks.recv().ok()?);
+        }
+    }
+}
+
+/// Answers the open question from what was typed: `y` approves, `n` denies (asking why, on a
+/// line, first), any other key leaves it for later; the question still open, if any.
+fn answer_typed(
+    ctx: &Context<'_>,
+    id: &vnx::ids::DispatchId,
+    open: Open,
+    typed: &mut Typed,
+) -> Option<Open> {
+    use vnx::receipts::PermissionAnswer;
+    let (b, answer) = match open {
+        // One key: the first typed; whatever came with a `n` starts its reason.
+        Open::Key(b, Some(one)) => {
+            if typed.pending.is_empty() {
+                return Some(Open::Key(b, Some(one)));
+            }
+            let key = typed.pending.remove(0);
+            drop(one);
+            // Not echoed: the key taken is shown (Enter as the end of the line).
+            if key.is_ascii_graphic() {
+                eprintln!("{}", key as char);
+            } else {
+                eprintln!();
+            }
+            if !matches!(key, b'n' | b'N') {
+                typed.pending.clear();
+            }
+            (b, char::from(key.to_ascii_lowercase()).to_string())
+        }
+        Open::Key(b, None) => match typed.take_line() {
+            Some(line) => (b, line.trim().to_ascii_lowercase()),
+            None => return Some(Open::Key(b, None)),
+        },
+        Open::Why(b) => match typed.take_line() {
+            Some(line) => {
+                let message = line.trim();
+                let message = (!message.is_empty()).then_some(message);
+                answer_here(ctx, id, PermissionAnswer::Deny, message);
+                return None;
+            }
+            None => return Some(Open::Why(b)),
+        },
+    };
+    match answer.as_str() {
+        "y" | "yes" => answer_here(ctx, id, PermissionAnswer::Approve, None),
+        "n" | "no" => {
+            eprint!("why? ");
+            return answer_typed(ctx, id, Open::Why(b), typed);
+        }
+        _ => say!(
+            "still waiting: `vnx approve {id}` or `vnx deny {id}` answers it ({})",
+            super::output::escape(b.tool.as_deref().unwrap_or("its prompt"))
+        ),
+    }
+    None
+}
+
+/// The terminal reading one key at a time without echoing it (Ctrl-C still interrupts) while
+/// a question is open; as it was again when dropped. `None` when stdin's terminal cannot be
+/// set so: a line answers then.
+struct OneKey {
+    /// The terminal's settings before.
+    saved: rustix::termios::Termios,
+}
+
+impl OneKey {
+    fn on() -> Option<OneKey> {
+        use rustix::termios::{LocalModes, OptionalActions, SpecialCodeIndex};
+        let stdin = std::io::stdin();
+        let saved = rustix::termios::tcgetattr(&stdin).ok()?;
+        let mut one = saved.clone();
+        one.local_modes
+            .remove(LocalModes::ICANON | LocalModes::ECHO);
+        one.special_codes[SpecialCodeIndex::VMIN] = 1;
+        one.special_codes[SpecialCodeIndex::VTIME] = 0;
+        rustix::termios::tcsetattr(&stdin, OptionalActions::Now, &one).ok()?;
+        Some(OneKey { saved })
+    }
+}
+
+impl Drop for OneKey {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            std::io::stdin(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
     }
 }
 
@@ -204,6 +330,7 @@ fn answer_here(
     ctx: &Context<'_>,
     id: &vnx::ids::DispatchId,
     decision: vnx::receipts::PermissionAnswer,
+    message: Option<&str>,
 ) {
     let answered = (|| -> Result<vnx::receipts::DispatchAnswered, CliError> {
         let states = view::list(ctx.ledger, ctx.tmux)?;
@@ -219,7 +346,7 @@ fn answer_here(
             hook_wait: Duration::from_secs(5),
         };
         Ok(vnx::dispatch::answer::answer(
-            &answering, state, decision, None,
+            &answering, state, decision, message,
         )?)
     })();
     let verb = match decision {

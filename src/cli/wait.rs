@@ -24,6 +24,10 @@ use super::settings;
 /// (`completion`, the phantom guard's `correction`, or `blocked`), and its pull request
 /// (`pr`, as `vnx status --json` shows it) when it has one.
 ///
+/// With --all, the dispatches waited for are every one running (also blocked or stalled)
+/// or queued when the wait starts, named on stderr: each is printed as it ends, and the wait
+/// returns when the last has (none running: nothing to wait for, exit 0).
+///
 /// With --until-pr, each dispatch that ended done is then waited on through its pull
 /// request, read through the shared forge cache at most once per `forge.refresh_seconds`;
 /// each change is printed as it arrives, and the exit says what came of it.
@@ -31,8 +35,15 @@ use super::settings;
 #[command(after_long_help = "Examples:\n  $ vnx wait D-6a7b8c9d0e1f --until-pr merged")]
 pub struct Args {
     /// Dispatch ids, or their starts
-    #[arg(required = true, value_name = "ID")]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     ids: Vec<String>,
+    /// Every dispatch running (also blocked or stalled) or queued when the wait starts
+    #[arg(long)]
+    all: bool,
     /// One JSON object per dispatch as it settles (NDJSON)
     #[arg(long)]
     json: bool,
@@ -64,6 +75,7 @@ impl Args {
     pub(super) fn of(ids: Vec<String>, json: bool) -> Args {
         Args {
             ids,
+            all: false,
             json,
             until_blocked: false,
             until_pr: None,
@@ -79,7 +91,26 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let project = settings::project()?;
     settings::finish_pending(&project);
-    let ids = super::error::dispatch_ids(&project, &args.ids)?;
+    let ids = if args.all {
+        let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
+        let running = running(&project, &tmux)?;
+        if running.is_empty() {
+            super::output::say!("nothing is running: no dispatch to wait for");
+            return Ok(super::error::Exit::Ok.into());
+        }
+        super::output::say!(
+            "waiting for {} running or queued: {}",
+            running.len(),
+            running
+                .iter()
+                .map(DispatchId::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        running
+    } else {
+        super::error::dispatch_ids(&project, &args.ids)?
+    };
     // Pull requests are shown only when the project has a forge.
     let refresh = pr_watch::refresh_seconds(&project);
     if args.until_pr.is_some() && refresh.is_none() {
@@ -185,6 +216,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Ok(super::error::Exit::No.into())
     }
+}
+
+/// The dispatches `--all` waits for: every one running (also blocked or stalled) or queued
+/// now, in the order `vnx status` lists them.
+fn running(project: &vnx::project::Project, tmux: &Tmux) -> Result<Vec<DispatchId>, CliError> {
+    let ledger = project.ledger();
+    if !ledger.exists() {
+        return Ok(Vec::new());
+    }
+    Ok(view::list(&ledger, tmux)?
+        .into_iter()
+        .filter(|s| s.state.is_live() || s.state == view::State::Queued)
+        .map(|s| s.id)
+        .collect())
 }
 
 /// What `--until-pr` waits for.

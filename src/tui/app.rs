@@ -31,7 +31,8 @@ pub enum Action {
     Approve(String),
     /// Refuse its pending permission prompt (`vnx deny`).
     Deny(String),
-    /// Accept its ended worker's committed work as done (`vnx accept`).
+    /// Accept its ended worker's work as done, committing what it left uncommitted first
+    /// (`vnx accept`).
     Accept(String),
     /// Close its question without answering it (`vnx dismiss`).
     Dismiss(String),
@@ -98,7 +99,9 @@ impl Action {
         match self {
             Action::Approve(id) => format!("allow what {id}'s worker asks to do?"),
             Action::Deny(id) => format!("refuse what {id}'s worker asks to do?"),
-            Action::Accept(id) => format!("accept {id}'s committed work as done?"),
+            Action::Accept(id) => {
+                format!("accept {id}'s work as done, committing what it left?")
+            }
             Action::Dismiss(id) => format!("dismiss {id}'s question without answering it?"),
             Action::Cancel(id) => format!("cancel {id}? its worker is stopped"),
             Action::Merge(id) => format!("merge {id} into its base?"),
@@ -189,7 +192,7 @@ pub const KEYS: &[Key] = &[
     key(
         "d",
         "d:accept",
-        "accept its ended worker's committed work as done",
+        "accept its work as done, committing what it left",
         true,
     ),
     key(

@@ -228,6 +228,13 @@ fn question_mark_shows_every_key_and_any_key_closes_it() {
             assert_eq!(line.contains("(asks first)"), k.asks, "{line}");
         }
     }
+    // `d` says what accept does: it commits what the worker left, not only what it committed.
+    let accept = KEYS.iter().find(|k| k.keys == "d").unwrap();
+    assert!(
+        accept.does.contains("committing what it left") && !accept.does.contains("committed"),
+        "{}",
+        accept.does
+    );
     // Any key closes it, and does nothing else: `x` here does not ask to clean.
     assert_eq!(press(&mut app, "x"), Effect::None);
     assert_eq!(app.mode, Mode::Normal);

@@ -701,3 +701,84 @@ fn the_demo_ask_models_question_appears_everywhere() {
     let show = run(repo.vnx().args(["show", id]));
     assert!(show.stdout.contains(&question), "{}", show.stdout);
 }
+
+/// A declared CLI that cannot report (completion `exit`, or `output` from a chat stream) and
+/// ends with a question, changing nothing, needs input and shows its question as the
+/// built-in CLIs' questions show; one that changed files is judged by its exit as before.
+#[test]
+fn a_declared_clis_question_without_a_change_needs_input() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    let (asker, chatter) = (tools.path().join("asker"), tools.path().join("chatter"));
+    // `asker` writes notes.txt when its prompt says so, else asks.
+    script(
+        &asker,
+        "case \"$1\" in *MAKE-NOTES*) echo notes > notes.txt; echo 'Wrote the notes.';;\n\
+         *) echo 'Two notes files exist.'; echo; echo 'Which one should I use? Please answer.';; esac",
+    );
+    let lines: Vec<&str> = CHAT.lines().collect();
+    let asking = lines[3].replace(
+        "I wrote the notes ",
+        "I need the file's name. Please answer.",
+    );
+    let chunks = tools.path().join("chunks.jsonl");
+    std::fs::write(&chunks, format!("{asking}\n{}\n{}\n", lines[5], lines[6])).unwrap();
+    script(&chatter, &format!("cat {}", chunks.display()));
+    declare(
+        &repo,
+        &format!(
+            "providers:\n  asker:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n  \
+             chatter:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n      output: openai-chat\n      completion: output\n    permissions:\n      edits: []\n",
+            asker.display(),
+            chatter.display()
+        ),
+    );
+    let dispatch = |provider: &str, instruction: &str| {
+        let r = run(repo.vnx().args([
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--provider",
+            provider,
+            "--instruction",
+            instruction,
+            "--json",
+        ]));
+        (r.code, completion(&r))
+    };
+    for (provider, question) in [
+        ("asker", "Which one should I use? Please answer."),
+        ("chatter", "I need the file's name. Please answer."),
+    ] {
+        let (code, c) = dispatch(provider, "take notes");
+        assert_eq!(code, 1, "{provider}: {c}");
+        assert_eq!(c["status"], "needs_input", "{provider}: {c}");
+        assert_eq!(c["cli_events"]["last_message"], question, "{provider}: {c}");
+        let id = c["dispatch_id"].as_str().unwrap();
+        // Not a phantom: nothing corrects it, and it waits for an answer.
+        let kinds: Vec<_> = repo
+            .receipts(id)
+            .iter()
+            .map(|r| r["event_type"].clone())
+            .collect();
+        assert!(
+            !kinds.contains(&"dispatch_corrected".into()),
+            "{provider}: {kinds:?}"
+        );
+        let status = run(repo.vnx().args(["status", id]));
+        assert!(
+            status.stdout.contains(&format!("asks: {question}")),
+            "{provider}: {}",
+            status.stdout
+        );
+        let show = run(repo.vnx().args(["show", id]));
+        assert!(
+            show.stdout.contains(question),
+            "{provider}: {}",
+            show.stdout
+        );
+    }
+    // A change is done, whatever the worker said last.
+    let (code, c) = dispatch("asker", "MAKE-NOTES");
+    assert_eq!((code, c["status"].as_str()), (0, Some("done")), "{c}");
+}

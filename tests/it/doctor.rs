@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::common::{Repo, TestEnv, completion, hermetic, run};
 
+mod follow_ups;
 mod unfinished;
 
 /// A bin directory holding only what doctor should find: git and tmux, the stand-in claude,

@@ -152,13 +152,14 @@ fn on_a_terminal_it_offers_to_answer_and_answers_as_approve_does() {
     );
     assert!(child.wait().unwrap().success(), "{}", shown());
 
-    // Yes on the terminal: approved as `vnx approve` does, with its receipt.
+    // Yes on the terminal, one key without Enter: approved as `vnx approve` does, with its
+    // receipt.
     let id = "D-0a1b2c3d4e5f";
     let log = repo.env.home().join("terminal-2.log");
     let mut child = on_a_terminal(&foreground(&repo, &fakes, id), &log);
     let shown = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(wait_for(|| shown().contains("approve it?")), "{}", shown());
-    child.stdin.as_mut().unwrap().write_all(b"y\n").unwrap();
+    child.stdin.as_mut().unwrap().write_all(b"y").unwrap();
     let status = child.wait().unwrap();
     let shown = shown();
     assert!(status.success(), "{shown}");
@@ -181,4 +182,35 @@ fn on_a_terminal_it_offers_to_answer_and_answers_as_approve_does() {
     );
     let answered = &repo.receipts(id)[pos("dispatch_answered")];
     assert_eq!(answered["answer"], "approve", "{answered}");
+}
+
+#[test]
+fn on_a_terminal_no_is_one_key_and_asks_why() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let id = "D-b5a4c3d2e1f0";
+    let log = repo.env.home().join("terminal.log");
+    let mut child = on_a_terminal(&foreground(&repo, &fakes, id), &log);
+    let shown = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(wait_for(|| shown().contains("approve it?")), "{}", shown());
+    // `n` alone asks why; the line typed then goes with the denial, as `--message` would.
+    let stdin = child.stdin.as_mut().unwrap();
+    stdin.write_all(b"n").unwrap();
+    stdin.flush().unwrap();
+    assert!(wait_for(|| shown().contains("why? ")), "{}", shown());
+    stdin.write_all(b"not on main, please\n").unwrap();
+    assert!(
+        wait_for(|| shown().contains(&format!("{id}: denied git add -A"))),
+        "{}",
+        shown()
+    );
+    let answered = repo
+        .receipts(id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_answered")
+        .unwrap_or_else(|| panic!("{}", shown()));
+    assert_eq!(answered["answer"], "deny", "{answered}");
+    assert_eq!(answered["message"], "not on main, please", "{answered}");
+    run(repo.vnx().args(["cancel", id]));
+    let _ = child.wait();
 }

@@ -395,3 +395,68 @@ fn concurrent_recoveries_start_each_entry_once_and_never_overfill() {
     assert_eq!(start_order(&repo).len(), 6, "each started once");
     repo.verify_ok();
 }
+
+/// `vnx wait --all` waits for every dispatch running or queued when it starts (named on
+/// stderr), not for one that ended before: printed as each ends, or as still running at
+/// `--timeout`; with none running it says so and exits 0.
+#[test]
+fn wait_all_waits_for_every_running_or_queued_dispatch() {
+    use std::io::BufRead;
+    let repo = limited(1, "");
+    let none = run(repo.vnx().args(["wait", "--all"]));
+    assert_eq!(
+        (none.code, none.stdout.as_str()),
+        (0, ""),
+        "{}",
+        none.stderr
+    );
+    assert!(
+        none.stderr.contains("nothing is running"),
+        "{}",
+        none.stderr
+    );
+    let ended = repo.dispatch_as("reviewer", "noop", &["--instruction", "x"]);
+    assert_eq!(ended.code, 0, "{}", ended.stderr);
+    let (running, _) = detach(&repo, "slow", &[]);
+    let (queued, _) = detach(&repo, "slow", &[]);
+    assert_eq!(status(&repo)[&queued]["status"], "queued");
+    let mut both = vec![running.clone(), queued.clone()];
+    both.sort();
+    let ids_of = |stdout: &str| {
+        let mut ids: Vec<String> = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| v["dispatch_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // At the timeout, both are printed as they are.
+    let timed = run(repo
+        .vnx()
+        .args(["wait", "--all", "--timeout", "1", "--json"]));
+    assert_eq!(timed.code, 1, "{}", timed.stderr);
+    assert_eq!(ids_of(&timed.stdout), both, "{}", timed.stdout);
+    // Without one, until both have ended.
+    let mut child = repo
+        .vnx()
+        .args(["wait", "--all", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    stderr.read_line(&mut said).unwrap();
+    assert!(
+        said.starts_with("waiting for 2 running or queued: "),
+        "{said}"
+    );
+    assert!(said.contains(&running) && said.contains(&queued), "{said}");
+    let cancelled = run(repo.vnx().args(["cancel", &running, &queued]));
+    assert_eq!(cancelled.code, 0, "{}", cancelled.stderr);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(ids_of(&stdout), both, "{stdout}");
+}

@@ -1,8 +1,9 @@
 //! The worker CLIs vnx starts itself (the registry's CLIs that are a program of their own):
 //! installed or not, their version, and whether every flag vnx passes is still listed in their
-//! `--help`.
+//! `--help`; one slow to answer (a busy machine, a slow start) is said to be slow, not broken.
 
 use std::path::Path;
+use std::time::Duration;
 
 use super::Check;
 use crate::provider::{Provider, flags, help, version};
@@ -48,8 +49,28 @@ pub(super) fn absent(providers: &[Provider], alone: bool) -> Option<Check> {
     ))
 }
 
-/// Checks one installed CLI; `binary` is where PATH finds it.
-pub(super) fn check(provider: Provider, binary: &Path, cache_dir: Option<&Path>) -> Check {
+/// How long a CLI's `--help` may take before doctor says it is slow (each took 3.6–10.9 s
+/// alone on a user's machine, over 20 s when it was busy): a warning naming the seconds.
+pub(super) const SLOW: Duration = Duration::from_secs(20);
+
+/// Where probes' answers are kept: the project's cache and the user's, which a launch fills
+/// too, so a CLI is probed once per installed version.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Caches<'a> {
+    /// The project's cache (or the user's, outside one); `None` probes every time.
+    pub dir: Option<&'a Path>,
+    /// The user's cache every project reads.
+    pub shared: Option<&'a Path>,
+}
+
+/// Checks one installed CLI; `binary` is where PATH finds it. A `--help` that took `slow`
+/// or longer, or did not answer before its limit, is a warning naming the seconds.
+pub(super) fn check(
+    provider: Provider,
+    binary: &Path,
+    caches: Caches<'_>,
+    slow: Duration,
+) -> Check {
     let name = provider.name();
     let program = crate::provider::cli::of(provider).program();
     let groups = flags::passed(provider);
@@ -60,12 +81,12 @@ pub(super) fn check(provider: Provider, binary: &Path, cache_dir: Option<&Path>)
             .map(|g| {
                 s.spawn(move || {
                     let args: Vec<&str> = g.subcommand.iter().map(String::as_str).collect();
-                    help::probe(binary, &args, cache_dir)
+                    help::probe_shared(binary, &args, caches.dir, caches.shared)
                 })
             })
             .collect();
-        let version = match cache_dir {
-            Some(dir) => version::probe(binary, dir),
+        let version = match caches.dir {
+            Some(dir) => version::probe_shared(binary, dir, caches.shared),
             None => version::read(binary),
         };
         let helps: Vec<_> = helps
@@ -81,10 +102,34 @@ pub(super) fn check(provider: Provider, binary: &Path, cache_dir: Option<&Path>)
     );
     let mut commands = Vec::new();
     let mut flag_count = 0;
+    // The slowest answer, and the command that gave it.
+    let mut slowest: Option<(Duration, String)> = None;
     for (group, help) in groups.iter().zip(helps) {
         let command = group.command(program);
         let text = match help {
-            Ok(text) => text,
+            Ok(help) => {
+                if let Some(took) = help.took.filter(|t| *t >= slow)
+                    && slowest.as_ref().is_none_or(|(s, _)| took > *s)
+                {
+                    slowest = Some((took, command.clone()));
+                }
+                help.text
+            }
+            Err(e) if e.timed_out().is_some() => {
+                let seconds = e.timed_out().unwrap_or_default();
+                return Check::warn(
+                    name,
+                    format!(
+                        "{seen}; slow: `{command}` gave no answer in {seconds} s, so the flags \
+                         vnx passes were not checked"
+                    ),
+                    format!(
+                        "a busy machine starts a CLI slowly, a hung one never answers: run \
+                         `{command}` yourself, then `vnx doctor` again (an answer is kept for \
+                         this version of {name})"
+                    ),
+                );
+            }
             Err(e) => {
                 let cause = std::error::Error::source(&e)
                     .map(|c| format!(": {c}"))
@@ -135,5 +180,72 @@ pub(super) fn check(provider: Provider, binary: &Path, cache_dir: Option<&Path>)
             format!("`{name} --version` printed no version; check the installation"),
         );
     }
+    if let Some((took, command)) = slowest {
+        return Check::warn(
+            name,
+            format!(
+                "{seen}; {flags_seen}; slow: `{command}` took {:.1} s to answer",
+                took.as_secs_f64()
+            ),
+            format!(
+                "a busy machine starts a CLI slowly (its dispatches start as slowly); the \
+                 answer is kept for this version of {name}, so the next `vnx doctor` does not \
+                 wait for it"
+            ),
+        );
+    }
     Check::pass(name, format!("{seen}; {flags_seen}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A stand-in for `provider` that lists every flag vnx passes it in each `--help`,
+    /// prints a version, and sleeps a second before either.
+    fn slow_stand_in(dir: &Path, provider: Provider) -> std::path::PathBuf {
+        let flags: Vec<String> = flags::passed(provider)
+            .into_iter()
+            .flat_map(|g| g.flags)
+            .collect();
+        let bin = dir.join(crate::provider::cli::of(provider).program());
+        std::fs::write(
+            &bin,
+            format!(
+                "#!/bin/sh\nsleep 1\ncase \"$*\" in *--version*) echo 1.0;; *) echo '{}';; esac\n",
+                flags.join(" ")
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    }
+
+    #[test]
+    fn a_slow_answer_is_a_warning_naming_its_seconds_and_is_asked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let provider = worker_clis().next().unwrap();
+        let bin = slow_stand_in(dir.path(), provider);
+        let caches = Caches {
+            dir: Some(&dir.path().join("project")),
+            shared: Some(&dir.path().join("user")),
+        };
+        let c = check(provider, &bin, caches, Duration::from_millis(500));
+        assert_eq!(c.status, super::super::Status::Warn, "{c:?}");
+        assert!(c.detail.contains("slow: `"), "{c:?}");
+        assert!(c.detail.contains(" s to answer"), "{c:?}");
+        assert!(c.detail.contains("all "), "its flags were checked: {c:?}");
+        // Its answer is kept: another project's doctor asks nothing and passes.
+        let other = Caches {
+            dir: Some(&dir.path().join("other")),
+            ..caches
+        };
+        let again = check(provider, &bin, other, Duration::from_millis(500));
+        assert_eq!(again.status, super::super::Status::Pass, "{again:?}");
+        // Under the threshold it passes.
+        let quick = check(provider, &bin, Caches::default(), Duration::from_secs(3600));
+        assert_eq!(quick.status, super::super::Status::Pass, "{quick:?}");
+    }
 }

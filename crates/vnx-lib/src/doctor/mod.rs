@@ -163,6 +163,9 @@ pub struct Inputs<'a> {
     pub find_program: &'a dyn Fn(&str) -> Option<PathBuf>,
     /// Where worker CLI versions and help texts are cached; `None` probes every time.
     pub cache_dir: Option<&'a Path>,
+    /// The user's cache of them, which every project and every launch reads and fills: a CLI
+    /// is probed once per installed version.
+    pub shared_cache_dir: Option<&'a Path>,
     /// Threads for verifying the ledger.
     pub threads: usize,
     /// The user's home, for the CLIs' folder trust.
@@ -183,13 +186,16 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         })
         .collect();
     let root = inputs.project.map(|p| p.root.as_path());
-    let cache_dir = inputs.cache_dir;
+    let caches = clis::Caches {
+        dir: inputs.cache_dir,
+        shared: inputs.shared_cache_dir,
+    };
     let none_installed = binaries.iter().all(|(_, bin)| bin.is_none());
     std::thread::scope(|s| {
         let probes: Vec<_> = binaries
             .iter()
             .filter_map(|(p, bin)| Some((*p, bin.as_deref()?)))
-            .map(|(p, bin)| (p, s.spawn(move || clis::check(p, bin, cache_dir))))
+            .map(|(p, bin)| (p, s.spawn(move || clis::check(p, bin, caches, clis::SLOW))))
             .collect();
         let absent: Vec<Provider> = binaries
             .iter()

@@ -1,6 +1,7 @@
 //! A worker binary's help text (`BINARY [SUBCOMMAND…] --help`, 60 s limit), cached by binary
-//! path, size and modification time in `help.json` beside the version cache, so `vnx doctor`
-//! pays for a CLI's slow start once per installed version.
+//! path, size and modification time in `help.json` beside the version cache (and in the
+//! user's, which every project reads, as the version's is), so `vnx doctor` pays for a CLI's
+//! slow start once per installed version; a probe says how long the CLI took to answer.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -50,23 +51,55 @@ pub enum HelpError {
     },
 }
 
+/// A help text, and how long the CLI took to print it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Help {
+    /// What it printed.
+    pub text: String,
+    /// How long `--help` ran; `None` when the text came from a cache.
+    pub took: Option<Duration>,
+}
+
 /// What `binary args… --help` prints (stdout, or stderr when stdout is empty), from the
 /// cache in `cache_dir` when the binary is unchanged; `None` caches nothing.
 pub fn probe(binary: &Path, args: &[&str], cache_dir: Option<&Path>) -> Result<String, HelpError> {
+    probe_shared(binary, args, cache_dir, None).map(|h| h.text)
+}
+
+/// What `binary args… --help` prints, from the cache in `cache_dir`, else from the one in
+/// `shared_dir` (the user's, which every project reads), else run and timed; what is run or
+/// found only in the shared cache is kept in both.
+pub fn probe_shared(
+    binary: &Path,
+    args: &[&str],
+    cache_dir: Option<&Path>,
+    shared_dir: Option<&Path>,
+) -> Result<Help, HelpError> {
     let fp = fingerprint(binary).ok_or_else(|| HelpError::Unreadable {
         binary: binary.to_owned(),
     })?;
     let key = format!("{fp}\u{0}{}", args.join(" "));
     let cache = cache_dir.map(|d| Cache::new(d, "help.json"));
+    let shared = shared_dir
+        .filter(|s| Some(*s) != cache_dir)
+        .map(|d| Cache::new(d, "help.json"));
     if let Some(text) = cache.as_ref().and_then(|c| c.get(&key)) {
-        return Ok(text);
+        return Ok(Help { text, took: None });
+    }
+    if let Some(text) = shared.as_ref().and_then(|c| c.get(&key)) {
+        if let Some(c) = &cache {
+            c.put(&key, &text);
+        }
+        return Ok(Help { text, took: None });
     }
     let cmd = Cmd::new(binary).args(args).arg("--help").timeout(LIMIT);
     let command = cmd.display();
+    let began = std::time::Instant::now();
     let out = process::run(&cmd).map_err(|source| HelpError::Run {
         command: command.clone(),
         source,
     })?;
+    let took = began.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     if !out.status.success() {
         return Err(HelpError::Failed {
@@ -80,10 +113,27 @@ pub fn probe(binary: &Path, args: &[&str], cache_dir: Option<&Path>) -> Result<S
     if text.is_empty() {
         return Err(HelpError::Empty { command });
     }
-    if let Some(c) = &cache {
+    for c in cache.iter().chain(&shared) {
         c.put(&key, &text);
     }
-    Ok(text)
+    Ok(Help {
+        text,
+        took: Some(took),
+    })
+}
+
+impl HelpError {
+    /// How long the CLI was given when it did not answer in time: it may be slow (a busy
+    /// machine) or hung, which a probe cannot tell apart.
+    pub fn timed_out(&self) -> Option<u64> {
+        match self {
+            HelpError::Run {
+                source: ProcessError::TimedOut { seconds, .. },
+                ..
+            } => Some(*seconds),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +171,23 @@ mod tests {
         // Without a cache directory every call runs the binary.
         probe(&bin, &[], None).unwrap();
         assert_eq!(fs::read_to_string(&calls).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn help_probed_in_one_project_is_found_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tool");
+        let calls = dir.path().join("calls");
+        script(
+            &bin,
+            &format!("echo run >> {}\necho \"usage: tool\"", calls.display()),
+        );
+        let shared = dir.path().join("shared");
+        let one = probe_shared(&bin, &[], Some(&dir.path().join("one")), Some(&shared)).unwrap();
+        assert!(one.took.is_some(), "probed");
+        let two = probe_shared(&bin, &[], Some(&dir.path().join("two")), Some(&shared)).unwrap();
+        assert_eq!((two.text.as_str(), two.took), ("usage: tool", None));
+        assert_eq!(fs::read_to_string(&calls).unwrap(), "run\n");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! A worker binary's version: the first line of `BINARY --version` (60 s limit), cached by
 //! binary path, size and modification time in `.vnx-data/cache/versions.json` so repeated
 //! dispatches (and `vnx doctor`) do not pay for a CLI's slow start each time; a dispatch
-//! also reads and fills the user's cache, so a new project does not probe a CLI again.
+//! also reads and fills the user's cache, so a new project does not probe a CLI again. A
+//! probe holds a lock per binary, so launches of one CLI at once (a burst) share one probe:
+//! the others wait for its answer and read it from the cache.
 
 use std::path::Path;
 use std::time::Duration;
@@ -32,18 +34,54 @@ pub fn probe_shared(binary: &Path, cache_dir: &Path, shared_dir: Option<&Path>) 
         return Some(v);
     }
     let shared = shared_dir.map(|dir| Cache::new(dir, "versions.json"));
-    let version = match shared.as_ref().and_then(|s| s.get(&key)) {
+    let cached = || {
+        cache
+            .get(&key)
+            .or_else(|| shared.as_ref().and_then(|s| s.get(&key)))
+    };
+    let version = match cached() {
         Some(v) => v,
         None => {
-            let v = read(binary)?;
-            if let Some(s) = &shared {
-                s.put(&key, &v);
+            // One probe per binary at a time: whoever waited for the lock finds the answer
+            // of the probe that held it in a cache, and runs nothing.
+            let _probing = probe_lock(shared_dir.unwrap_or(cache_dir), &key);
+            match cached() {
+                Some(v) => v,
+                None => {
+                    let v = read(binary)?;
+                    if let Some(s) = &shared {
+                        s.put(&key, &v);
+                    }
+                    v
+                }
             }
-            v
         }
     };
     cache.put(&key, &version);
     Some(version)
+}
+
+/// The lock a probe of the binary of fingerprint `key` holds, in `dir` beside the cache it
+/// fills, taken once the probe that holds it ended; after twice a probe's [`LIMIT`] it is
+/// not waited for any longer. Best effort: `None` when it cannot be made, and the probe
+/// runs without it.
+fn probe_lock(dir: &Path, key: &str) -> Option<std::fs::File> {
+    crate::files::private_dir(dir).ok()?;
+    let name = format!(
+        "probe-{}.lock",
+        &blake3::hash(key.as_bytes()).to_hex()[..16]
+    );
+    let path = dir.join(name);
+    let give_up = std::time::Instant::now() + 2 * LIMIT;
+    loop {
+        match crate::files::lock_file(&path, false) {
+            Ok(Some(held)) => return Some(held),
+            Ok(None) if std::time::Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// The version in the `package.json` of npm package `package` that `binary` (a link npm made,
@@ -146,6 +184,43 @@ mod tests {
             "changed binary"
         );
         assert_eq!(probe(&dir.path().join("missing"), &cache), None);
+    }
+
+    #[test]
+    fn launches_of_one_cli_at_once_share_one_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tool");
+        let calls = dir.path().join("calls");
+        // A slow start that counts its calls: without the lock every caller probes.
+        fs::write(
+            &bin,
+            format!(
+                "#!/bin/sh
+echo probed >> {}
+sleep 1
+echo tool 3.1
+",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let shared = dir.path().join("shared");
+        let versions: Vec<_> = std::thread::scope(|s| {
+            let probes: Vec<_> = (0..4)
+                .map(|i| {
+                    let (bin, shared) = (&bin, &shared);
+                    let project = dir.path().join(format!("project-{}", i % 2));
+                    s.spawn(move || probe_shared(bin, &project, Some(shared)))
+                })
+                .collect();
+            probes.into_iter().map(|p| p.join().unwrap()).collect()
+        });
+        assert!(
+            versions.iter().all(|v| v.as_deref() == Some("tool 3.1")),
+            "{versions:?}"
+        );
+        assert_eq!(fs::read_to_string(&calls).unwrap(), "probed\n", "one probe");
     }
 
     #[test]

@@ -120,6 +120,11 @@ pub(in crate::dispatch) fn conclude(
             "the worker reported done, but its work is not committed: {why}"
         ));
     }
+    if crate::dispatch::supervise::phantom::asked(&completed) {
+        // A CLI that cannot report asked, and changed nothing: its question, not a phantom.
+        completed.status = DispatchStatus::NeedsInput;
+        completed.failure_reason = Some(crate::dispatch::supervise::phantom::ASKED.into());
+    }
     completed
         .shed_until(|c| json::to_canonical(&receipts::value::to_value(c)).len() <= MAX_COMPLETION);
     // The phantom guard's correction goes in the same group commit as the completion.

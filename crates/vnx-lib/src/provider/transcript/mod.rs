@@ -132,13 +132,72 @@ pub fn last_line(tail: &[u8], starts_mid_line: bool) -> Option<String> {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// How a list labels a needs-input dispatch's last message: `asks` when it is a question (it
-/// ends with `?`), else `said` (a worker that finished and forgot to report).
+/// How a list labels a needs-input dispatch's last message: `asks` when it asks something
+/// ([`asks`]), else `said` (a worker that finished and forgot to report).
 pub fn label(text: &str) -> &'static str {
-    if text.trim_end().ends_with('?') {
-        "asks"
-    } else {
-        "said"
+    if asks(text) { "asks" } else { "said" }
+}
+
+/// Words that, after `please` (or `kindly`), open a request for an answer: "Please answer.",
+/// "Please confirm which file.", "Please let me know what you prefer."
+const ANSWER_VERBS: [&str; 16] = [
+    "answer", "reply", "respond", "confirm", "clarify", "choose", "pick", "select", "decide",
+    "advise", "specify", "approve", "tell", "let", "say", "indicate",
+];
+
+/// What "let me know" must be followed by to ask something: "let me know which…" asks, "let
+/// me know if you need anything else" is a farewell.
+const ASKED_WHAT: [&str; 7] = ["which", "what", "whether", "how", "where", "when", "who"];
+
+/// Whether a worker's last message asks the person something: it ends with a question mark
+/// (markdown emphasis, quotes and brackets after it aside), or its last sentence is a
+/// request to answer ("Please answer.", "Please confirm the port:", "Let me know which one
+/// you want.", "I am waiting for your answer."). A statement, a farewell ("Let me know if
+/// you need anything else.") or a request to do something else ("Please review the diff.")
+/// asks nothing.
+pub fn asks(text: &str) -> bool {
+    let decoration =
+        |c: char| c.is_whitespace() || matches!(c, '*' | '_' | '"' | '\'' | ')' | ']' | '`');
+    let text = text.trim_end_matches(decoration);
+    if text.ends_with('?') {
+        return true;
+    }
+    let text = text.trim_end_matches(|c: char| decoration(c) || matches!(c, '.' | '!' | ':' | '…'));
+    let sentence = text
+        .rsplit(['.', '!', '?', '\n', ';'])
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    let words: Vec<&str> = sentence
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let let_me_know = |rest: &[&str]| matches!(rest, ["let", "me", "know", next, ..] if ASKED_WHAT.contains(next));
+    match words.as_slice() {
+        ["please" | "kindly", verb, rest @ ..] if ANSWER_VERBS.contains(verb) => {
+            *verb != "let" || matches!(rest, ["me", "know", ..])
+        }
+        rest if let_me_know(rest) => true,
+        // "I need your decision", "awaiting your reply", "waiting for your answer".
+        _ => (1..words.len().saturating_sub(1)).any(|i| {
+            let before = &words[..i];
+            words[i] == "your"
+                && matches!(
+                    words[i + 1],
+                    "answer"
+                        | "reply"
+                        | "response"
+                        | "input"
+                        | "decision"
+                        | "confirmation"
+                        | "choice"
+                )
+                && matches!(
+                    before,
+                    [.., "need" | "await" | "awaiting"] | [.., "waiting" | "wait", "for"]
+                )
+        }),
     }
 }
 

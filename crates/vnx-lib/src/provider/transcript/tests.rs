@@ -80,3 +80,58 @@ fn the_last_line_skips_a_partial_first_line() {
     assert_eq!(last_line(tail, true).as_deref(), Some("says Done."));
     assert_eq!(last_line(b"", false), None);
 }
+
+#[test]
+fn a_question_or_a_request_to_answer_asks_and_a_statement_says() {
+    for asking in [
+        "Which file should I change?",
+        "Which file should I change?**",
+        "Should I go on? (y/n)?\n\n",
+        "I found two configs. Please answer.",
+        "Which port? Please answer.",
+        "Please confirm the port:",
+        "Kindly reply with the branch name!",
+        "Please let me know which one you want.",
+        "Done with the draft. Let me know whether to keep the old API.",
+        "I cannot go on without it; I need your decision.",
+        "I am waiting for your answer.",
+        "**Please choose one of the options above.**",
+    ] {
+        assert!(asks(asking), "{asking:?}");
+        assert_eq!(label(asking), "asks", "{asking:?}");
+    }
+    for saying in [
+        "",
+        "I changed three files.",
+        "Done. Please review the diff.",
+        "Please note that the tests pass.",
+        "Let me know if you need anything else.",
+        "Thanks for your input.",
+        "Please let it run overnight.",
+        "The answer is 42.",
+    ] {
+        assert!(!asks(saying), "{saying:?}");
+        assert_eq!(label(saying), "said", "{saying:?}");
+    }
+}
+
+proptest::proptest! {
+    /// Whatever came before, a message that ends with a question or a request to answer asks;
+    /// whitespace after the last word changes nothing; no text makes it panic.
+    #[test]
+    fn the_end_of_a_message_decides_whether_it_asks(
+        before in "\\PC{0,200}",
+        tail in "[ \\t\\n]{0,4}",
+    ) {
+        let asked = format!("{before}?{tail}");
+        proptest::prop_assert!(asks(&asked), "{:?}", asked);
+        let requested = format!("{before}\nPlease answer.{tail}");
+        proptest::prop_assert!(asks(&requested), "{:?}", requested);
+        let requested = format!("{before}. Please answer{tail}");
+        proptest::prop_assert!(asks(&requested), "{:?}", requested);
+        let spaced = format!("{before}{tail}");
+        proptest::prop_assert_eq!(asks(&before), asks(&spaced));
+        let said = format!("{before}\nI changed nothing.{tail}");
+        proptest::prop_assert!(!asks(&said), "{:?}", said);
+    }
+}
