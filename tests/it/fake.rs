@@ -94,11 +94,14 @@ fn headless_clis_report_and_their_events_reach_the_receipt() {
         assert!(!repo.env.path().join("hello.txt").exists(), "{cli}");
         assert_eq!(c["main_checkout_changed"], false, "{cli}");
 
-        // What the CLI received: the prompt byte for byte, stdin closed, the posture's flags.
+        // What the CLI received: the prompt byte for byte, stdin closed (codex reads its
+        // prompt there: given one as an argument it reads stdin as well, and says so), the
+        // posture's flags.
         let prompt = prompt_of(&repo, id);
         let seen = fakes.invocation_of(cli, &marker);
         assert_eq!(seen["prompt"].as_str().unwrap(), prompt, "{cli}");
-        assert_eq!(seen["stdin"], "null", "{cli}: stdin must be closed");
+        let stdin = if cli == "codex" { "file" } else { "null" };
+        assert_eq!(seen["stdin"], stdin, "{cli}: stdin must be closed");
         assert_eq!(seen["mode"], "headless", "{cli}");
         let started = &repo.receipts(id)[0];
         let flags = strings(&started["permission_flags"]);

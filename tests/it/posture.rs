@@ -52,12 +52,27 @@ fn a_roles_allowlist_runs_unasked_and_nothing_else_does() {
             "{cli}: denied: {tree}"
         );
         let argv = repo.receipts(id)[0]["argv"].to_string();
-        let rule = match cli {
-            "claude" => "\"--allowedTools\",\"Bash(touch allowed:*)\"",
-            _ => "\"--allowed-tools\",\"run_shell_command(touch allowed)\"",
-        };
-        assert!(argv.contains(rule), "{cli}: {argv}");
+        if cli == "claude" {
+            let rule = "\"--allowedTools\",\"Bash(touch allowed:*)\"";
+            assert!(argv.contains(rule), "{cli}: {argv}");
+        } else {
+            // gemini's rules are a policy file (`--allowed-tools` is deprecated).
+            assert!(!argv.contains("--allowed-tools"), "{cli}: {argv}");
+            let policy = gemini_policy(&repo, id);
+            assert!(
+                policy.contains("commandPrefix = \"touch allowed\""),
+                "{policy}"
+            );
+        }
     }
+}
+
+/// The policy file a gemini dispatch was given.
+fn gemini_policy(repo: &Repo, id: &str) -> String {
+    let path = repo.env.path().join(format!(
+        ".vnx-data/dispatches/{id}/hooks/gemini-policy.toml"
+    ));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
@@ -78,7 +93,7 @@ fn by_default_a_role_allows_its_command_gates_and_read_only_git() {
     assert_eq!(c["status"], "done", "{c}");
     let id = c["dispatch_id"].as_str().unwrap();
     assert_eq!(repo.on_branch(id, "gate.txt"), "");
-    let argv = repo.receipts(id)[0]["argv"].to_string();
+    let policy = gemini_policy(&repo, id);
     for command in [
         "touch gate.txt",
         "git status",
@@ -87,8 +102,8 @@ fn by_default_a_role_allows_its_command_gates_and_read_only_git() {
         "git show",
     ] {
         assert!(
-            argv.contains(&format!("run_shell_command({command})")),
-            "{command}: {argv}"
+            policy.contains(&format!("commandPrefix = \"{command}\"")),
+            "{command}: {policy}"
         );
     }
 }

@@ -140,15 +140,16 @@ fn exec_resume_flags(perms: &[String], dispatch_dir: &Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::provider::invocation::{MAX_PROMPT_ARG, PROMPT, Wanted, wanted};
+    use crate::provider::invocation::{MAX_PROMPT_ARG, Wanted, wanted};
     use crate::provider::kinds::PromptTransport;
     use crate::provider::{Lane, Permission, Provider};
 
     #[test]
-    fn headless_it_closes_with_the_prompt_and_reads_stdin_when_large() {
+    fn headless_it_reads_the_prompt_on_stdin_whatever_its_size() {
         let inv = Provider::Codex
             .invocation(&wanted(Lane::Headless, Permission::Edits, 10))
             .unwrap();
+        assert_eq!(inv.prompt_transport, PromptTransport::Stdin);
         assert_eq!(
             inv.argv,
             [
@@ -164,7 +165,7 @@ mod tests {
                 "/r/.vnx-data/dispatches/D-1",
                 "-c",
                 "allow_login_shell=false",
-                PROMPT
+                "-"
             ]
         );
         let big = Provider::Codex

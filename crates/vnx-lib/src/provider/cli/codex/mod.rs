@@ -51,6 +51,13 @@ impl CodingCli for Codex {
         model.starts_with("gpt") || model.starts_with("codex")
     }
 
+    /// Headless: with the prompt as an argument and stdin no terminal, `codex exec` reads
+    /// stdin too, to append it, and opens every log with "Reading additional input from
+    /// stdin..." (codex 0.169); with `-` it reads the prompt there and says nothing.
+    fn prompt_on_stdin(&self, lane: Lane) -> bool {
+        lane == Lane::Headless
+    }
+
     /// `exec resume` headless, `resume` in its TUI.
     fn resumes_sessions(&self, _lane: Lane) -> bool {
         true

@@ -1,6 +1,6 @@
 //! How the Gemini CLI is started: `gemini -p … --output-format stream-json` headless, its TUI
-//! (`-i`) with a policy file interactive; the posture as `--approval-mode` with
-//! `--skip-trust`; `--allowed-tools` for what runs unasked headless; `--resume=ID`.
+//! (`-i`); the posture as `--approval-mode` with `--skip-trust`; what runs unasked as a
+//! policy-engine file (`--policy`) in both lanes; `--resume=ID`.
 
 use super::hooks;
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
@@ -31,11 +31,13 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
             // posture to `default`.
             argv.push("--skip-trust".into());
             argv.extend(["--include-directories".into(), s.dir.clone()]);
-            // An allow-list makes gemini 0.61 deny every other command, `--yolo` or not
-            // (seen: a sandboxed full-posture worker's `git commit` denied by policy); the
-            // full posture allows everything anyway.
-            if w.permission != Permission::Full {
-                argv.extend(allow_flags(w));
+            // What runs unasked, as a policy file: `--allowed-tools` is deprecated for the
+            // policy engine (gemini 0.61 warns so at the head of every log). Headless, a
+            // command no rule allows is refused, as nobody could answer its prompt. Not in
+            // the full posture: an allow rule makes gemini 0.61 deny every other command,
+            // `--yolo` or not (seen: a sandboxed worker's `git commit` denied by policy).
+            if w.permission != Permission::Full && !w.allowed_commands().is_empty() {
+                argv.extend(policy_flags(w));
             }
             argv.extend(s.resume("--resume"));
             Argv {
@@ -54,8 +56,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
             // `vnx report` is allowed by a policy file, not `--allowed-tools`: with that
             // flag (or `tools.allowed` in settings) gemini 0.61 refuses every other
             // command without a prompt; the policy engine asks.
-            let policy = w.dispatch_dir.join(hooks::POLICY_FILE);
-            argv.extend(["--policy".into(), literal(&policy.to_string_lossy())]);
+            argv.extend(policy_flags(w));
             argv.extend(s.resume("--resume"));
             argv.extend(["-i".into(), s.prompt_arg.clone()]);
             // Its hooks go in the worktree's `.gemini/settings.json` (see
@@ -84,18 +85,11 @@ pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
     }
 }
 
-/// Gemini CLI's headless `--allowed-tools` flags: `run_shell_command(PREFIX)` each (gemini
-/// 0.61 takes the flag repeated; every command no rule allows is denied by policy).
-fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
-    w.allowed_commands()
-        .into_iter()
-        .flat_map(|c| {
-            [
-                "--allowed-tools".to_owned(),
-                literal(&format!("run_shell_command({c})")),
-            ]
-        })
-        .collect()
+/// `--policy FILE`: the dispatch's policy file, which its module writes with the commands
+/// that run unasked (`CodingCli::dispatch_files`).
+fn policy_flags(w: &Wanted<'_>) -> [String; 2] {
+    let policy = w.dispatch_dir.join(hooks::POLICY_FILE);
+    ["--policy".into(), literal(&policy.to_string_lossy())]
 }
 
 #[cfg(test)]
@@ -105,18 +99,28 @@ mod tests {
     use crate::provider::{Lane, Permission, Provider};
 
     #[test]
-    fn the_roles_commands_are_its_allowed_tools_in_edits() {
+    fn the_roles_commands_run_unasked_by_a_policy_file_not_the_deprecated_flag() {
         let allow = ["cargo test".to_owned()];
-        let w = Wanted {
-            allow: &allow,
-            ..wanted(Lane::Headless, Permission::Edits, 10)
-        };
-        let argv = Provider::Gemini.invocation(&w).unwrap().argv;
-        assert!(
-            argv.windows(2)
-                .any(|p| p[0] == "--allowed-tools" && p[1] == "run_shell_command(cargo test)"),
-            "{argv:?}"
-        );
+        for lane in [Lane::Headless, Lane::Interactive] {
+            let w = Wanted {
+                allow: &allow,
+                ..wanted(lane, Permission::Edits, 10)
+            };
+            let inv = Provider::Gemini.invocation(&w).unwrap();
+            assert!(
+                inv.argv
+                    .windows(2)
+                    .any(|p| p[0] == "--policy" && p[1].ends_with("hooks/gemini-policy.toml")),
+                "{lane:?} {:?}",
+                inv.argv
+            );
+            assert!(
+                !inv.argv.iter().any(|a| a == "--allowed-tools"),
+                "{:?}",
+                inv.argv
+            );
+            assert!(inv.allowed_commands.iter().any(|c| c == "cargo test"));
+        }
     }
 
     #[test]
