@@ -220,20 +220,25 @@ impl Tmux {
         // With more than one argument tmux executes the command directly, without a shell.
         let cmd = cmd.arg("--").args(argv);
         // A server whose last session just ended shuts down; a client that connects in that
-        // moment fails with "server exited unexpectedly" and nothing was created. Starting
-        // again (a fresh server) is then safe.
-        let mut attempt = 0;
+        // moment fails with "server exited unexpectedly" and nothing was created (the server
+        // it reached is gone, and the session with it). Starting again (a fresh server) is
+        // then safe, for as long as one start may take: under load (a burst of launches, a
+        // busy machine) the server can be caught shutting down many times over. Nothing
+        // else is asked of the server meanwhile: a slow answer would not say the session
+        // exists.
+        let started = std::time::Instant::now();
+        let mut attempt = 0u32;
         let out = loop {
             match self.run_within(cmd.clone(), START_TIMEOUT) {
                 Err(TmuxError::Tmux {
                     source: ProcessError::Failed { stderr, .. },
                     ..
                 }) if stderr.contains("server exited unexpectedly")
-                    && attempt < 10
-                    && !self.has_session(name) =>
+                    && started.elapsed() < START_TIMEOUT =>
                 {
                     attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+                    let backoff = (1u64 << attempt.min(8)).min(250);
+                    std::thread::sleep(std::time::Duration::from_millis(backoff));
                 }
                 other => break other?,
             }
