@@ -85,11 +85,7 @@ pub(super) fn answer_one(
     if json {
         out.json(&receipt)?;
     } else {
-        let what = match (&receipt.tool, &receipt.command) {
-            (_, Some(c)) => c.clone(),
-            (Some(t), None) => t.clone(),
-            (None, None) => "its prompt".to_owned(),
-        };
+        let what = answered(&receipt);
         let how = match receipt.via {
             vnx::receipts::AnsweredVia::Hook => "through its permission hook".to_owned(),
             vnx::receipts::AnsweredVia::Pane => format!(
@@ -125,4 +121,43 @@ pub(super) fn answer_one(
         }
     }
     Ok(super::error::Exit::Ok.into())
+}
+
+/// What was answered, as the line after `approved:`/`denied:` names it: the command (or file)
+/// asked about, else the tool, else the first line of the dialog the pane showed (a CLI's
+/// dialog that names neither), else "its prompt".
+fn answered(receipt: &vnx::receipts::DispatchAnswered) -> String {
+    match (&receipt.tool, &receipt.command) {
+        (_, Some(c)) => c.clone(),
+        (Some(t), None) => t.clone(),
+        (None, None) => receipt
+            .pane_dialog
+            .as_deref()
+            .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
+            .map_or_else(|| "its prompt".to_owned(), |l| format!("the dialog {l:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answered;
+
+    #[test]
+    fn an_answer_names_the_dialog_when_nothing_else_is_known() {
+        let mut r: vnx::receipts::DispatchAnswered = serde_json::from_value(serde_json::json!({
+            "dispatch_id": "D-0123456789ab", "answer": "approve", "by": "ana",
+            "source": "screen", "via": "pane", "keys": "1",
+        }))
+        .unwrap();
+        assert_eq!(answered(&r), "its prompt");
+        r.pane_dialog = Some("\n  Allow fetching https://example.com?\n  1. Yes\n".into());
+        assert_eq!(
+            answered(&r),
+            "the dialog \"Allow fetching https://example.com?\""
+        );
+        r.tool = Some("web_fetch".into());
+        assert_eq!(answered(&r), "web_fetch");
+        r.command = Some("git push".into());
+        assert_eq!(answered(&r), "git push");
+    }
 }

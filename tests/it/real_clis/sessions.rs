@@ -60,6 +60,18 @@ fn real_tuis_block_on_a_permission_prompt_and_go_on_when_it_is_answered() {
         );
         let status = status_of(&rig, &id);
         assert_eq!(status["status"], "blocked", "{at} {status}");
+        // It stays blocked while the dialog stands: codex's title thread ends its own turn
+        // (`notify`) meanwhile, which is not the dispatch's.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let status = status_of(&rig, &id);
+        assert_eq!(status["status"], "blocked", "{at} held: {status}");
+        assert!(
+            !rig.repo
+                .receipts(&id)
+                .iter()
+                .any(|r| r["event_type"] == "dispatch_resumed"),
+            "{at} resumed while its dialog stood"
+        );
         // From the model's answer that asked for the commit to `status` saying blocked.
         let asked = rig
             .server

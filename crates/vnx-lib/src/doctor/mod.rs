@@ -280,7 +280,8 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
                 if binary.is_some()
                     && let Some(t) = cli.folder_trust(inputs.home, inputs.homes, root)
                 {
-                    checks.push(trust::check(provider.name(), &t, root));
+                    let blocks = cli.trust_dialog().is_some();
+                    checks.push(trust::check(provider.name(), &t, root, blocks));
                 }
             }
         }
