@@ -186,7 +186,7 @@ fn a_healthy_project_passes() {
         PASS  sandbox         [bwrap version] makes a sandbox here ([tmp]/bin/bwrap)
         PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 11 flags vnx passes are listed in `claude --help`
         PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
-        PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 11 flags vnx passes are listed in `gemini --help`
+        PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 10 flags vnx passes are listed in `gemini --help`
         PASS  not installed   qwen, opencode, copilot, aider, ollama (`opencode`): not on PATH; dispatches to them are refused
         PASS  project         [tmp]/work (initialised)
         PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles

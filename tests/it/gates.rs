@@ -286,13 +286,28 @@ fn review_gates_count_only_a_well_formed_pass() {
             .ends_with("/review-fail/checkout"),
         "{seen}"
     );
-    // The receipt records the argv with the request replaced by its hash.
+    // The receipt records the argv, the request (codex reads it on stdin: `-`) never in it,
+    // and the request's hash.
     let result = repo
         .receipts(&id)
         .into_iter()
         .find(|r| r["event_type"] == "gate_result" && r["gate"] == "review-fail")
         .unwrap();
     let recorded = result["argv"].to_string();
+    assert!(recorded.ends_with(",\"-\"]"), "{recorded}");
+    assert!(!recorded.contains("demo-output.txt"), "{recorded}");
+    assert_eq!(
+        result["request_sha256"].as_str().map(str::len),
+        Some(64),
+        "{result}"
+    );
+    // A reviewer given its request as an argument has it replaced by its hash.
+    let passed = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "gate_result" && r["gate"] == "review-pass")
+        .unwrap();
+    let recorded = passed["argv"].to_string();
     assert!(recorded.contains("<request sha256:"), "{recorded}");
     assert!(!recorded.contains("demo-output.txt"), "{recorded}");
     assert_eq!(result["finding_counts"]["major"], 1);

@@ -93,15 +93,24 @@ impl Sink {
 }
 
 /// `text` on one line of printable characters: line breaks and tabs as spaces are not
-/// expected here (callers split lines first); ESC as `\e`, other controls as `\u{…}`; cut at
+/// expected here (callers split lines first); a colour or style (an SGR sequence, `ESC [ …
+/// m`) left out, any other ESC as `\e`, other controls as `\u{…}`; cut at
 /// [`MAX_LINE_CHARS`] with `…`.
 pub fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_LINE_CHARS * 4));
-    for (chars, c) in text.chars().enumerate() {
+    let mut rest = text;
+    let mut chars = 0;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = without_sgr(rest) {
+            rest = after;
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
         if chars >= MAX_LINE_CHARS {
             out.push('…');
             return out;
         }
+        chars += 1;
         match c {
             '\t' => out.push(' '),
             '\u{1b}' => out.push_str("\\e"),
@@ -114,6 +123,14 @@ pub fn clean(text: &str) -> String {
         }
     }
     out
+}
+
+/// `text` after the SGR sequence it starts with (`ESC [`, digits and `;`, `m`), if it starts
+/// with one.
+fn without_sgr(text: &str) -> Option<&str> {
+    let params = text.strip_prefix("\u{1b}[")?;
+    let end = params.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+    params[end..].strip_prefix('m')
 }
 
 /// An event as compact JSON (for an event of no CLI vnx knows).
@@ -190,4 +207,33 @@ pub(crate) fn tokens(
         let _ = write!(text, " ({c} cached)");
     }
     Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{MAX_LINE_CHARS, clean};
+
+    #[test]
+    fn colours_are_left_out_and_other_controls_shown() {
+        assert_eq!(
+            clean("\u{1b}[91mMessageAbortedError\u{1b}[0m: Aborted"),
+            "MessageAbortedError: Aborted"
+        );
+        assert_eq!(clean("a\u{1b}[1;31mb\u{1b}[m"), "ab");
+        // Not a colour: shown, never obeyed.
+        assert_eq!(clean("\u{1b}[2Jgone"), "\\e[2Jgone");
+        assert_eq!(clean("\u{1b}]0;title\u{7}x"), "\\e]0;title\\u{7}x");
+        assert_eq!(clean("tab\there"), "tab here");
+    }
+
+    proptest! {
+        #[test]
+        fn a_cleaned_line_holds_no_control_and_is_bounded(text in "\\PC{0,40}[\u{0}-\u{1f}\u{1b}\\[;0-9m]{0,40}") {
+            let out = clean(&text);
+            prop_assert!(!out.chars().any(char::is_control), "{out:?}");
+            prop_assert!(out.chars().count() <= MAX_LINE_CHARS * 8 + 1);
+        }
+    }
 }

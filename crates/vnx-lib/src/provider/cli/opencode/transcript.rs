@@ -42,6 +42,9 @@ impl TranscriptEvents for OpencodeTranscript {
             }
             "tool_use" => self.tool(part, out),
             "step_finish" => self.step_finish(part, out),
+            // Its session records the message under way as aborted when its TUI is closed
+            // (vnx closes it once the turn ended): no failure of the worker's.
+            "error" if aborted(event) => out.push("end", "aborted: its session was closed"),
             "error" => {
                 let message = error_message(event);
                 out.push("end", &format!("error: {message}"));
@@ -100,6 +103,15 @@ impl OpencodeTranscript {
     }
 }
 
+/// Whether an `error` is its `MessageAbortedError`: a message stopped by closing the TUI.
+fn aborted(event: &Value) -> bool {
+    event
+        .get("error")
+        .and_then(|e| e.get("name"))
+        .and_then(Value::as_str)
+        == Some("MessageAbortedError")
+}
+
 #[cfg(test)]
 mod tests {
     use crate::provider::transcript::render;
@@ -138,6 +150,16 @@ mod tests {
         assert_eq!(
             lines.last().unwrap(),
             "end     error: APIError (HTTP 400): scripted failure"
+        );
+    }
+
+    #[test]
+    fn a_message_aborted_by_closing_its_tui_is_no_error() {
+        let line = br#"{"type":"error","timestamp":1,"sessionID":"ses_1","error":{"name":"MessageAbortedError","data":{"message":"Aborted"}}}"#;
+        let lines = render(line);
+        assert_eq!(
+            lines.last().unwrap(),
+            "end     aborted: its session was closed"
         );
     }
 }
