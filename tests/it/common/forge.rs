@@ -157,6 +157,21 @@ impl ScriptedForge {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// What pull request `number` says of itself: its title, description and comments, as
+    /// `gh pr view` reads them.
+    pub fn pr_words(&self, number: u64) -> serde_json::Value {
+        let n = number.to_string();
+        self.gh(&[
+            "pr",
+            "view",
+            &n,
+            "--repo",
+            "o/r",
+            "--json",
+            "title,body,comments",
+        ])
+    }
+
     /// The forge's state.
     pub fn state(&self) -> serde_json::Value {
         self.control("state", None)

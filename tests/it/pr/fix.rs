@@ -15,18 +15,7 @@ fn a_fix_follow_up_receives_the_checks_and_reviews_and_its_head_is_merged() {
     let (r, opened) = pr_json(&repo, &forge, &["open", &id]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let number = opened["number"].as_u64().unwrap();
-    let n = number.to_string();
-    let words = |forge: &crate::common::forge::ScriptedForge| {
-        forge.gh(&[
-            "pr",
-            "view",
-            &n,
-            "--repo",
-            "o/r",
-            "--json",
-            "title,body,comments",
-        ])
-    };
+    let words = |forge: &crate::common::forge::ScriptedForge| forge.pr_words(number);
     let before = words(&forge);
     let title = before["title"].as_str().unwrap().to_owned();
     assert!(!title.is_empty(), "{before:#}");

@@ -72,18 +72,7 @@ fn fixed_forward(cli: &str) {
     let opened: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     let number = opened["number"].as_u64().unwrap();
     let head = opened["head_commit"].as_str().unwrap().to_owned();
-    let n = number.to_string();
-    let words = || {
-        forge.gh(&[
-            "pr",
-            "view",
-            &n,
-            "--repo",
-            "o/r",
-            "--json",
-            "title,body,comments",
-        ])
-    };
+    let words = || forge.pr_words(number);
     let before = words();
     let title = before["title"].as_str().unwrap().to_owned();
     assert!(!title.is_empty(), "{at} {before:#}");
