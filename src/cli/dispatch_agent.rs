@@ -602,6 +602,20 @@ impl Started {
                 );
             }
         };
+        if launched.tmux_server_restarts > 0 {
+            say!(
+                "note: tmux's server on socket {} shut down under the start of {} {} time{} \
+                 (\"server exited unexpectedly\"); it started on a fresh one",
+                launched.tmux_socket,
+                launched.id,
+                launched.tmux_server_restarts,
+                if launched.tmux_server_restarts == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+        }
         let mut out = Out::new();
         if self.detach {
             if self.json {

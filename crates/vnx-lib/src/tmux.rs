@@ -62,6 +62,14 @@ pub struct Pane {
     pub pane_id: String,
     /// The pid of the pane's first process.
     pub pid: u32,
+    /// How many times the server shut down under the start before it took (see
+    /// [`Tmux::new_session`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub server_restarts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Why a tmux command failed.
@@ -252,6 +260,7 @@ impl Tmux {
             session: name.to_owned(),
             pane_id: pane_id.to_owned(),
             pid,
+            server_restarts: attempt,
         })
     }
 

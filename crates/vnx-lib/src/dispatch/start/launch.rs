@@ -40,6 +40,14 @@ pub struct Launched {
     pub tmux_socket: String,
     /// The pane running the supervisor (`%N`).
     pub pane_id: String,
+    /// How many times tmux's server shut down under the session's start ("server exited
+    /// unexpectedly") before it took on a fresh one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tmux_server_restarts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a launch made, undone when it is dropped before [`Undo::done`]: vnx's files in the
@@ -328,8 +336,12 @@ fn launch_claimed(
     drop(alive);
     let starting = undo.session.take().expect("the session is started first");
     let (tmux, session) = (starting.tmux.clone(), starting.name.clone());
+    let mut tmux_server_restarts = 0;
     let pane_id = match starting.join() {
-        Ok(pane) => pane.pane_id,
+        Ok(pane) => {
+            tmux_server_restarts = pane.server_restarts;
+            pane.pane_id
+        }
         Err(e) => {
             let lock = spec.dispatch_dir.join(liveness::LOCK_FILE);
             // A supervisor that ran opened the worker's log before anything else.
@@ -367,6 +379,7 @@ fn launch_claimed(
         session: spec.session.clone(),
         tmux_socket: spec.tmux_socket.clone(),
         pane_id,
+        tmux_server_restarts,
     })
 }
 
