@@ -169,7 +169,7 @@ impl Dialog {
     }
 
     /// A built-in CLI's trust dialog, if its TUI shows one
-    /// ([`CodingCli::trust_dialog`](super::cli::CodingCli::trust_dialog)).
+    /// ([`CodingCli::trust_dialog`]).
     pub fn trust_of(cli: &dyn CodingCli) -> Option<Dialog> {
         let t = cli.trust_dialog()?;
         Some(Dialog {

@@ -108,7 +108,7 @@ impl CodingCli for Copilot {
     /// Escape in its dialog refuses the tool and stops the whole turn: it shows
     /// `● Operation cancelled by user` and idles at its input, and `agentStop` never fires
     /// (seen on 1.0.102). The turn's end is written as `agentStop` would, the denial as the
-    /// worker's last message ([`DENIAL_SAID`]).
+    /// worker's last message (in a member of vnx's own).
     fn denial_ends_turn(&self, said: &str) -> Option<super::DenialEnd> {
         Some(super::DenialEnd {
             shows: "Operation cancelled by user",
