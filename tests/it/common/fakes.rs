@@ -16,9 +16,7 @@ impl Fakes {
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         std::fs::create_dir(dir.path().join("log")).unwrap();
-        for name in [
-            "claude", "codex", "gemini", "qwen", "opencode", "copilot", "aider",
-        ] {
+        for name in vnx::provider::cli::programs() {
             std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_vnx-fake-cli"), bin.join(name)).unwrap();
         }
         Fakes { dir }

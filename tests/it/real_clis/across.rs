@@ -7,10 +7,11 @@
 use super::{Rig, explain};
 use crate::common::{configure, run};
 
-/// Every built-in coding CLI vnx runs (ollama is opencode's, tested in `opencode`).
-const CLIS: [&str; 7] = [
-    "claude", "codex", "gemini", "qwen", "opencode", "copilot", "aider",
-];
+/// Every built-in coding CLI vnx runs, as its registry lists them (ollama is opencode's,
+/// tested in `opencode`).
+fn clis() -> Vec<&'static str> {
+    vnx::provider::cli::programs()
+}
 
 /// The task every candidate gets: write `best.txt`, report done. aider has no tools and
 /// cannot run `vnx report`: its applied edit decides its outcome.
@@ -60,16 +61,16 @@ fn best_of_compare_replay_budgets_and_mcp_work_with_every_real_cli() {
         "300",
     ])
     .args(["--instruction", &task("best of seven")]);
-    for cli in CLIS {
+    for cli in clis() {
         cmd.args(["--candidate", cli]);
     }
     let r = run(cmd);
     let decision = json(&r, "best-of");
     assert_eq!(r.code, 0, "[best-of] {decision:#}\n{}", r.stderr);
     let candidates = decision["candidates"].as_array().unwrap();
-    assert_eq!(candidates.len(), CLIS.len(), "{decision:#}");
+    assert_eq!(candidates.len(), clis().len(), "{decision:#}");
     let mut ids = Vec::new();
-    for (cli, c) in CLIS.iter().zip(candidates) {
+    for (cli, c) in clis().iter().zip(candidates) {
         let at = format!("[{cli}: best-of candidate]");
         let id = c["dispatch_id"].as_str().unwrap().to_owned();
         let completion = completed(&rig, &id);
@@ -88,7 +89,8 @@ fn best_of_compare_replay_budgets_and_mcp_work_with_every_real_cli() {
     assert_eq!(decision["winner"], ids[0].as_str(), "{decision:#}");
 
     // compare: two CLIs' results side by side, from their receipts and branches.
-    let r = run(rig.vnx().args(["compare", &ids[0], &ids[6], "--json"]));
+    let aider = clis().iter().position(|c| *c == "aider").unwrap();
+    let r = run(rig.vnx().args(["compare", &ids[0], &ids[aider], "--json"]));
     assert_eq!(r.code, 0, "[compare] {}", r.stderr);
     let compared = json(&r, "compare");
     for side in ["a", "b"] {
@@ -108,10 +110,10 @@ fn best_of_compare_replay_budgets_and_mcp_work_with_every_real_cli() {
     // replay: the claude candidate's task on each other CLI, and the aider candidate's on
     // claude, detached; the MCP server waits for all of them.
     let mut replays = Vec::new();
-    for (cli, original) in CLIS[1..]
+    for (cli, original) in clis()[1..]
         .iter()
         .map(|cli| (*cli, &ids[0]))
-        .chain([("claude", &ids[6])])
+        .chain([("claude", &ids[aider])])
     {
         let r = run(rig
             .vnx()
@@ -143,7 +145,7 @@ fn best_of_compare_replay_budgets_and_mcp_work_with_every_real_cli() {
     let r = run(rig.vnx().args(["cost", "--by", "provider", "--json"]));
     assert_eq!(r.code, 0, "[cost] {}", r.stderr);
     let spent = json(&r, "cost");
-    for cli in CLIS {
+    for cli in clis() {
         let group = spent["groups"]
             .as_array()
             .unwrap()
@@ -164,11 +166,11 @@ fn best_of_compare_replay_budgets_and_mcp_work_with_every_real_cli() {
     let mut text = std::fs::read_to_string(&constraints).unwrap();
     text.push_str(&format!(
         "budgets:\n  - id: every-cli\n    provider: [{}]\n    period: day\n    max_tokens: 1\n    reason: a trial allowance\n    audit_severity: blocking\n",
-        CLIS.join(", ")
+        clis().join(", ")
     ));
     std::fs::write(&constraints, text).unwrap();
     rig.repo.env.git(&["commit", "-q", "-am", "budgets"]);
-    for cli in CLIS {
+    for cli in clis() {
         let r = rig.dispatch(cli, "headless", &task("over budget"));
         assert_eq!(r.code, 1, "[{cli}: budget] {}{}", r.stdout, r.stderr);
         assert!(

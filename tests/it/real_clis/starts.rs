@@ -2,7 +2,7 @@
 //! answers reaches the model (its request holds the dispatch's marker) and ends as a turn
 //! that answered (`needs_input` with what it said, or `done`), never a CLI that refused its
 //! flags, a TUI stuck at a dialog, or a timeout, and its log opens with no warning about how
-//! vnx started it. The full posture runs sandboxed, as the
+//! vnx started it. The CLIs are the registry's, so a CLI added there is started here too. The full posture runs sandboxed, as the
 //! shipped constraints require. A lane a CLI does not have (aider's TUI) is refused before
 //! anything starts, naming the lane.
 
@@ -98,14 +98,34 @@ fn start(
     Ok(())
 }
 
-/// Every lane × posture of `cli`, [`at_once`] at a time; every failure is listed.
-fn starts_everywhere(cli: &str) {
+/// The lanes vnx has.
+const LANES: [&str; 2] = ["headless", "interactive"];
+
+/// A lane `cli` does not have is refused before anything starts, naming the lane.
+fn refused(rig: &Rig, cli: &str, lane: &str) -> Result<(), String> {
+    let at = step(cli, lane, "a lane it has not");
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", cli, "--lane", lane])
+        .args(["--instruction", "nothing"]);
+    let r = run(cmd);
+    if r.code != 2 || !r.stderr.contains(lane) || !rig.server.requests().is_empty() {
+        return Err(format!("{at} exit {}: {}{}", r.code, r.stdout, r.stderr));
+    }
+    Ok(())
+}
+
+/// Every lane × posture of `cli`, [`at_once`] at a time: every failure.
+fn starts_everywhere(cli: &'static str) -> Vec<String> {
     let rig = Rig::new();
+    let mut failures = Vec::new();
+    for lane in LANES.iter().filter(|l| !lanes(cli).contains(l)) {
+        failures.extend(refused(&rig, cli, lane).err());
+    }
     let cases: Vec<(&str, (&str, &[&str]))> = lanes(cli)
         .iter()
         .flat_map(|&lane| POSTURES.iter().map(move |&p| (lane, p)))
         .collect();
-    let mut failures = Vec::new();
     let rig = &rig;
     for chunk in cases.chunks(at_once(cli)) {
         std::thread::scope(|s| {
@@ -120,58 +140,20 @@ fn starts_everywhere(cli: &str) {
             }
         });
     }
+    if !rig.repo.server.sessions_end() {
+        failures.push(format!("[{cli}] a tmux session was left"));
+    }
+    failures
+}
+
+/// Every CLI the registry lists (`provider::cli::programs`), so that a CLI added there is
+/// started here too.
+#[test]
+#[ignore = "needs the real CLIs (tests/support/install-clis.sh)"]
+fn every_real_cli_starts_in_every_lane_and_posture() {
+    let failures: Vec<String> = vnx::provider::cli::programs()
+        .into_iter()
+        .flat_map(starts_everywhere)
+        .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert!(rig.repo.server.sessions_end(), "a tmux session was left");
-}
-
-#[test]
-#[ignore = "needs the real claude (tests/support/install-clis.sh)"]
-fn real_claude_starts_in_every_lane_and_posture() {
-    starts_everywhere("claude");
-}
-
-#[test]
-#[ignore = "needs the real codex (tests/support/install-clis.sh)"]
-fn real_codex_starts_in_every_lane_and_posture() {
-    starts_everywhere("codex");
-}
-
-#[test]
-#[ignore = "needs the real gemini (tests/support/install-clis.sh)"]
-fn real_gemini_starts_in_every_lane_and_posture() {
-    starts_everywhere("gemini");
-}
-
-#[test]
-#[ignore = "needs the real opencode (tests/support/install-clis.sh)"]
-fn real_opencode_starts_in_every_lane_and_posture() {
-    starts_everywhere("opencode");
-}
-
-#[test]
-#[ignore = "needs the real qwen (tests/support/install-clis.sh)"]
-fn real_qwen_starts_in_every_lane_and_posture() {
-    starts_everywhere("qwen");
-}
-
-#[test]
-#[ignore = "needs the real copilot (tests/support/install-clis.sh)"]
-fn real_copilot_starts_in_every_lane_and_posture() {
-    starts_everywhere("copilot");
-}
-
-#[test]
-#[ignore = "needs the real aider (tests/support/install-clis.sh)"]
-fn real_aider_starts_in_every_lane_and_posture() {
-    starts_everywhere("aider");
-    // Its missing TUI is refused before anything starts, naming the lane.
-    let rig = Rig::new();
-    let mut cmd = rig.vnx();
-    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
-        .args(["--provider", "aider", "--lane", "interactive"])
-        .args(["--instruction", "nothing"]);
-    let r = run(cmd);
-    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("interactive"), "{}", r.stderr);
-    assert!(rig.server.requests().is_empty());
 }

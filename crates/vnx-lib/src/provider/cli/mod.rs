@@ -641,6 +641,19 @@ pub static CLIS: [&dyn CodingCli; 9] = [
     &demo::Demo,
 ];
 
+/// Every built-in CLI's own program, once each, in [`CLIS`]'s order: what a machine installs
+/// (and the tests stand in for, or run for real). The demo is vnx itself; a provider run
+/// through another's program (ollama, through opencode) adds none.
+pub fn programs() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for cli in CLIS.iter().filter(|c| c.separate_binary()) {
+        if !out.contains(&cli.program()) {
+            out.push(cli.program());
+        }
+    }
+    out
+}
+
 /// The CLI of a built-in provider.
 pub fn of(provider: Provider) -> &'static dyn CodingCli {
     CLIS.iter()
@@ -705,6 +718,16 @@ mod tests {
         assert!(Provider::Ollama.check_model(None).is_err());
         // A claude alias's typo is claude's to judge, not other CLIs'.
         assert_eq!(Provider::Gemini.check_model(Some("sonet")), Ok(()));
+    }
+
+    #[test]
+    fn each_program_is_installed_once() {
+        assert_eq!(
+            super::programs(),
+            [
+                "claude", "codex", "gemini", "qwen", "opencode", "copilot", "aider"
+            ]
+        );
     }
 
     #[test]
