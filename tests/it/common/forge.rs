@@ -196,6 +196,18 @@ impl ScriptedForge {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
+    /// The subject of the commit `branch` is at in the bare repository.
+    pub fn subject(&self, branch: &str) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(self.bare())
+            .args(["log", "-1", "--format=%s", branch])
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// How many API requests (not control ones) were made so far.
     pub fn api_requests(&self) -> u64 {
         let all = self.control("requests?limit=200", None);

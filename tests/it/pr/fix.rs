@@ -140,14 +140,7 @@ fn a_fix_follow_up_receives_the_checks_and_reviews_and_its_head_is_merged() {
     assert_eq!(merged["receipt"]["number"], number);
     assert_eq!(merged["receipt"]["dispatch_id"], fix_id.as_str());
     // The base holds the task's words, not the fix's.
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(forge.bare())
-        .args(["log", "-1", "--format=%s", "main"])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    let subject = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let subject = forge.subject("main");
     assert!(subject.starts_with(&title), "{subject:?} for {title:?}");
     assert!(!subject.contains("fix pull request"), "{subject:?}");
     repo.verify_ok();

@@ -191,14 +191,7 @@ fn fixed_forward(cli: &str) {
     assert_eq!(merged[0]["head_commit"], new_head.as_str(), "{at}");
     assert_eq!(merged[0]["number"], number, "{at}");
     assert_eq!(merged[0]["dispatch_id"], fix_id.as_str(), "{at}");
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(forge.bare())
-        .args(["log", "-1", "--format=%s", "main"])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    let subject = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let subject = forge.subject("main");
     assert!(
         subject.starts_with(&title),
         "{at} {subject:?} for {title:?}"
