@@ -76,9 +76,8 @@ pub struct Args {
     json: bool,
     #[command(flatten)]
     sandbox: super::dispatch_agent::SandboxFlags,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -115,7 +114,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         title: args.title,
     };
     let (detach, json) = (args.detach, args.json);
-    with_context(args.tmux_socket, |ctx| {
+    with_context(args.tmux.tmux_socket, |ctx| {
         let started = vnx::group::start(
             ctx,
             &template,

@@ -36,9 +36,8 @@ pub struct Args {
     /// `worktree-release --json` lists them, each with what was done
     #[arg(long)]
     json: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -56,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ledger: project.ledger(),
         trusted_keys: settings::attestation(None, &project.ledger())?.1,
     };
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     let plan = release::plan(&repo, &options, &tmux)?;
     // Each id as the ledger records it: a start given (`7e8f`) names its dispatch.
     if let Some(id) = ids

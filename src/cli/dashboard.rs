@@ -25,9 +25,8 @@ use super::CliError;
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx dashboard")]
 pub struct Args {
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 #[cfg(feature = "dashboard")]
@@ -92,7 +91,7 @@ mod live {
         let src = Sources {
             root: project.root.clone(),
             ledger: project.ledger(),
-            tmux: Tmux::new(settings::tmux_socket(args.tmux_socket)),
+            tmux: Tmux::new(settings::tmux_socket(args.tmux.tmux_socket)),
         };
         let mut app = App::new(load(&src)?);
         tui::load_content(&mut app, &src);

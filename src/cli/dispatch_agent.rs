@@ -122,9 +122,8 @@ pub struct Args {
     sandbox: SandboxFlags,
     #[command(flatten)]
     started: Started,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
     /// Run it on this remote host (declared under `hosts:` in .vnx/config.yaml), or on `any`
     /// host with a free slot: the base commit is pushed there, the host's vnx runs it in the
     /// host's tmux, and its receipts and branch come back here. While the host (every host,
@@ -197,7 +196,7 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
             args.started.json,
         );
     }
-    with_context(args.tmux_socket, |ctx| {
+    with_context(args.tmux.tmux_socket, |ctx| {
         args.started.start(ctx, &request, &ticket)
     })
 }

@@ -29,9 +29,8 @@ pub struct Args {
     /// Also exit 1 on a WARN
     #[arg(long)]
     strict: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
     /// The checkpoint signing key [default: as for `audit-chain checkpoint`]
     #[arg(long, value_name = "PATH")]
     key: Option<PathBuf>,
@@ -52,7 +51,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // project check says so.
     let ledger = args.ledger.resolve_in(project.as_ref());
     let key_path = settings::key_path(args.key).ok();
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     // Versions and help texts are cached with the project's other caches once it is
     // initialised (never creating .vnx-data/ in a repository that is not), else per user.
     let cache_dir = match &project {

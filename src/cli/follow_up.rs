@@ -76,9 +76,8 @@ pub struct Args {
     sandbox: super::dispatch_agent::SandboxFlags,
     #[command(flatten)]
     started: Started,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -114,7 +113,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             args.started.json,
         );
     }
-    let socket = args.tmux_socket.clone();
+    let socket = args.tmux.tmux_socket.clone();
     with_context(socket, |ctx| {
         let state = settle_blocked(ctx, &id)?;
         let mut continued = follow_up::find(ctx.project, ctx.ledger, &args.id, state)?;

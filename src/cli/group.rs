@@ -37,9 +37,8 @@ pub struct ShowArgs {
     /// Print the group as JSON
     #[arg(long)]
     json: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 /// Decide a group: wait for its candidates, run each one's gates, pick and record the winner
@@ -61,9 +60,8 @@ pub struct DecideArgs {
     /// Print the decision receipt as JSON
     #[arg(long)]
     json: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 pub fn run(command: Command) -> Result<ExitCode, CliError> {
@@ -73,7 +71,7 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
             let group = check_group_id(&a.group)?;
             let project = settings::project()?;
             settings::finish_pending(&project);
-            let tmux = Tmux::new(settings::tmux_socket(a.tmux_socket));
+            let tmux = Tmux::new(settings::tmux_socket(a.tmux.tmux_socket));
             decide(&project, &tmux, &group, a.json)
         }
     }
@@ -115,7 +113,7 @@ fn show(a: ShowArgs) -> Result<ExitCode, CliError> {
         return Err(CliError::usage(format!("unknown group {}", a.group))
             .with_hint("`vnx best-of` prints the group id it starts"));
     }
-    let tmux = Tmux::new(settings::tmux_socket(a.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(a.tmux.tmux_socket));
     let states = view::list(&ledger, &tmux)?;
     let decision = group.decision();
     let shown = Shown {

@@ -21,9 +21,8 @@ use super::settings;
 #[derive(clap::Args)]
 #[command(after_long_help = examples())]
 pub struct Args {
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 /// The help's example: registering with the default CLI.
@@ -53,7 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mcp = vnx::mcp::Settings {
         ledger: project.ledger(),
         root: project.root,
-        tmux_socket: settings::tmux_socket(args.tmux_socket),
+        tmux_socket: settings::tmux_socket(args.tmux.tmux_socket),
         key: settings::key_path(None).ok(),
         witness_dir: settings::witness_dir(),
         threads: settings::threads(None),

@@ -49,9 +49,8 @@ pub struct FixArgs {
     /// Print the follow-up's completion (or, with --detach, its launch) as JSON
     #[arg(long)]
     json: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 /// Push dispatches' recorded heads and open (or update) their pull requests
@@ -201,7 +200,7 @@ fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
     if args.json {
         line.push("--json".into());
     }
-    if let Some(socket) = &args.tmux_socket {
+    if let Some(socket) = &args.tmux.tmux_socket {
         line.extend(["--tmux-socket".into(), socket.into()]);
     }
     let parsed = FollowUpLine::try_parse_from(&line)

@@ -41,9 +41,8 @@ pub struct Args {
     /// Print the plan (and with a removal, its outcome) as JSON
     #[arg(long)]
     json: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 /// Parses a friendly span (`30d`, `12h`, `1d 6h`, `2w`) into a duration, days and weeks
@@ -68,7 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     let judge = || {
         prune::plan(
             &repo,

@@ -48,14 +48,13 @@ pub struct Args {
     sandbox: SandboxFlags,
     #[command(flatten)]
     started: Started,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::error::check_dispatch_id(&args.id)?;
-    with_context(args.tmux_socket.clone(), |ctx| {
+    with_context(args.tmux.tmux_socket.clone(), |ctx| {
         let id = super::error::dispatch_id(ctx.project, &args.id)?;
         let (_, trusted) = settings::attestation(None, ctx.ledger)?;
         let original = replay::original(&ctx.project.root, ctx.ledger, &id, &trusted)?;

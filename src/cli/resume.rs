@@ -49,9 +49,8 @@ pub struct Args {
     /// Say what would be done; change nothing
     #[arg(long)]
     dry_run: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
     /// Only close each (as a resume does), starting no follow-up: how the dispatching
     /// machine has a host close a remote dispatch it then continues itself
     #[arg(long, hide = true)]
@@ -73,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         settings::project_for(&args.ids)?
     };
     let ledger = project.ledger();
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let states = if ledger.exists() {
         view::list(&ledger, &tmux)?
     } else {
@@ -226,7 +225,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                         host,
                         &data_dir,
                         &i.id,
-                        args.tmux_socket.as_deref(),
+                        args.tmux.tmux_socket.as_deref(),
                     )
                 })
         } else if i.reported {
@@ -256,7 +255,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                         escape(&i.provider),
                         escape(i.model.as_deref().unwrap_or("-"))
                     );
-                    follow(&data_dir, &i.id, args.tmux_socket.as_deref())
+                    follow(&data_dir, &i.id, args.tmux.tmux_socket.as_deref())
                 })
         };
         note(result, &mut out)?;
@@ -275,9 +274,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 host,
                 &data_dir,
                 &s.id,
-                args.tmux_socket.as_deref(),
+                args.tmux.tmux_socket.as_deref(),
             ),
-            None => follow(&data_dir, &s.id, args.tmux_socket.as_deref()),
+            None => follow(&data_dir, &s.id, args.tmux.tmux_socket.as_deref()),
         };
         note(result, &mut out)?;
     }

@@ -136,6 +136,14 @@ pub fn session_homes() -> vnx::provider::session::Homes {
     vnx::provider::session::Homes::of(|name| env(name).map(PathBuf::from), None)
 }
 
+/// `--tmux-socket NAME`, as each command that reaches dispatches' panes takes it.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TmuxSocket {
+    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    #[arg(long, value_name = "NAME")]
+    pub tmux_socket: Option<String>,
+}
+
 /// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.
 pub fn tmux_socket(flag: Option<String>) -> String {
     flag.or_else(|| {

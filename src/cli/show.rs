@@ -42,9 +42,8 @@ pub struct Args {
     /// Print as JSON (see docs/json.md)
     #[arg(long, conflicts_with_all = ["log", "diff"])]
     json: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
     /// Read its pull request from the forge now, however fresh its cached read
     #[arg(long, conflicts_with = "no_forge")]
     refresh: bool,
@@ -62,9 +61,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         id: id.to_string(),
         ..args
     };
-    super::drain::recover_queue_here(args.tmux_socket.clone());
+    super::drain::recover_queue_here(args.tmux.tmux_socket.clone());
     super::remote::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();
     let read = super::status::verified_states(
         &project,

@@ -51,9 +51,8 @@ pub struct Args {
     /// Print as JSON (an array; see docs/json.md)
     #[arg(long)]
     json: bool,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
     /// Read each pull request from the forge now, however fresh its cached read
     #[arg(long, conflicts_with = "no_forge")]
     refresh: bool,
@@ -77,9 +76,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ids: ids.iter().map(ToString::to_string).collect(),
         ..args
     };
-    super::drain::recover_queue_here(args.tmux_socket.clone());
+    super::drain::recover_queue_here(args.tmux.tmux_socket.clone());
     super::remote::catch_up_warning(&project, (!ids.is_empty()).then_some(&ids[..]));
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();
     let recent = !args.all && ids.is_empty() && args.unfiltered();
     let want = if !ids.is_empty() {

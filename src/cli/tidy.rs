@@ -40,9 +40,8 @@ pub struct Args {
     /// The remote a pushed branch must be on, exactly
     #[arg(long, value_name = "NAME", default_value = "origin")]
     remote: String,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -57,7 +56,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ledger,
         trusted_keys,
     };
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     let mut found = tidy::plan(&repo, &options, &tmux)?;
     if args.yes {
         let attestor = settings::attestor(None)?;

@@ -65,9 +65,8 @@ pub struct Args {
     /// (exit 1)
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 impl Args {
@@ -80,7 +79,7 @@ impl Args {
             until_blocked: false,
             until_pr: None,
             timeout: None,
-            tmux_socket: None,
+            tmux: Default::default(),
         }
     }
 }
@@ -92,7 +91,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     settings::finish_pending(&project);
     let ids = if args.all {
-        let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
+        let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
         let running = running(&project, &tmux)?;
         if running.is_empty() {
             super::output::say!("nothing is running: no dispatch to wait for");
@@ -118,8 +117,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)",
         ));
     }
-    super::drain::recover_queue_here(args.tmux_socket.clone());
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket.clone()));
+    super::drain::recover_queue_here(args.tmux.tmux_socket.clone());
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let deadline = args
         .timeout
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
@@ -156,7 +155,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 // Remote dispatches: their hosts' new receipts are caught up with.
                 catching.tick(pending);
                 // A queued dispatch starts even if the supervisor that should start it died.
-                super::drain::recover_queue_here(args.tmux_socket.clone());
+                super::drain::recover_queue_here(args.tmux.tmux_socket.clone());
             }
         },
     )?;

@@ -44,9 +44,8 @@ pub struct Args {
     remote: String,
     #[command(flatten)]
     ledger: LedgerArg,
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -56,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .ledger
         .resolve_in(Some(&project))
         .unwrap_or_else(|| project.ledger());
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     let trusted_keys = settings::attestation(None, &ledger)?.1;
     let options = Options {
         base: args.base,
