@@ -224,13 +224,18 @@ impl Rig {
 }
 
 /// The completion receipt and the end of the worker's log (a remote one's too: its host is
-/// this machine in the tests), for a failure message.
+/// this machine in the tests), for a failure message. `c` is a completion or `--json`'s
+/// whole answer, which holds it under `completion`.
 fn explain(c: &serde_json::Value) -> String {
-    let log = [&c["worker_log"], &c["remote"]["worker_log"]]
-        .iter()
-        .filter_map(|p| p.as_str())
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
+    let log = [
+        &c["worker_log"],
+        &c["completion"]["worker_log"],
+        &c["remote"]["worker_log"],
+    ]
+    .iter()
+    .filter_map(|p| p.as_str())
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .unwrap_or_default();
     let tail: String = log
         .chars()
         .rev()

@@ -4,12 +4,13 @@ start without any dialog and talk only to the model server on 127.0.0.1:PORT.
 
     python3 tests/support/seed_home.py HOME PORT [--trust DIR]... [--codex-home DIR]
 
-Writes HOME/.claude.json, CODEX_HOME/config.toml (CODEX_HOME defaults to HOME/.codex),
-HOME/.gemini/settings.json, HOME/.config/opencode/opencode.json, HOME/.qwen/settings.json,
-HOME/.copilot/config.json, HOME/.aider.conf.yml and HOME/.aider.model.metadata.json, then
-prints the environment the CLIs need as KEY=VALUE lines on stdout (HOME included). Every
---trust DIR is marked trusted for claude, codex and copilot; trusting a parent directory
-also covers the worktrees below it (not for codex). Existing files are overwritten.
+Writes HOME/.claude.json, HOME/.claude/settings.json, CODEX_HOME/config.toml (CODEX_HOME
+defaults to HOME/.codex), HOME/.gemini/settings.json, HOME/.config/opencode/opencode.json,
+HOME/.qwen/settings.json, HOME/.copilot/config.json, HOME/.aider.conf.yml and
+HOME/.aider.model.metadata.json, then prints the environment the CLIs need as KEY=VALUE
+lines on stdout (HOME included). Every --trust DIR is marked trusted for claude, codex and
+copilot; trusting a parent directory also covers the worktrees below it (not for codex).
+Existing files are overwritten.
 Python 3.11 standard library only.
 """
 
@@ -40,7 +41,6 @@ def claude_json(trust: list[str]) -> dict:
         "lastReleaseNotesSeen": "2.1.197",
         "numStartups": 1,
         "theme": "dark",
-        "bypassPermissionsModeAccepted": True,
         "autoUpdates": False,
         "customApiKeyResponses": {"approved": [ANTHROPIC_KEY[-20:]], "rejected": []},
         "projects": {
@@ -194,6 +194,11 @@ def main() -> None:
     os.makedirs(home, exist_ok=True)
     with open(os.path.join(home, ".claude.json"), "w") as f:
         json.dump(claude_json(trust), f, indent=2)
+    # Bypass Permissions mode accepted where claude 2.1.197 keeps it: its user settings. The
+    # older key in ~/.claude.json is migrated by each claude that starts, and a claude started
+    # meanwhile was seen to ask again (three TUIs started at once on a loaded machine).
+    write_json(os.path.join(home, ".claude", "settings.json"),
+               {"skipDangerousModePermissionPrompt": True})
     os.makedirs(codex_home, exist_ok=True)
     with open(os.path.join(codex_home, "config.toml"), "w") as f:
         f.write(codex_config(args.port, trust))
