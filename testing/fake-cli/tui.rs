@@ -41,7 +41,8 @@ pub trait Agent {
     fn goodbye(&self) -> Vec<String>;
     /// A turn starts with `prompt` (transcripts that record as they go).
     fn turn_started(&mut self, _prompt: &str) {}
-    /// A dialog shown before the first turn that waits for a key (a review of its hooks).
+    /// A dialog shown before the first turn that waits for a key (a review of its hooks),
+    /// asked again after each key until it is `None`.
     fn startup_dialog(&self) -> Option<Vec<String>> {
         None
     }
@@ -299,7 +300,7 @@ pub fn run_session<A: Agent>(
     for line in agent.banner() {
         screen.line(&line);
     }
-    if let Some(lines) = agent.startup_dialog() {
+    while let Some(lines) = agent.startup_dialog() {
         screen.set_status(lines, None);
         agent.startup_answer(read_byte());
     }

@@ -2,6 +2,7 @@
 //! stream-json events), the transcript file and the `Stop` hooks fired after every turn.
 
 mod args;
+mod bypass;
 mod headless;
 mod screen;
 mod trust;
@@ -425,6 +426,7 @@ fn run(a: &ClaudeArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
             .write();
         let mut agent = screen::ClaudeTui {
             session: &mut session,
+            bypass: mode == "bypassPermissions",
         };
         crate::tui::run_session(&mut agent, &mut ctx, a.prompt.clone(), log)
     };

@@ -8,6 +8,8 @@ use super::Session;
 
 pub struct ClaudeTui<'a> {
     pub session: &'a mut Session,
+    /// Whether it runs in the Bypass Permissions mode (its disclaimer may ask first).
+    pub bypass: bool,
 }
 
 fn first_line(s: &str) -> &str {
@@ -24,12 +26,20 @@ impl Agent for ClaudeTui<'_> {
         ]
     }
 
+    /// Its trust of the folder first, then its Bypass Permissions disclaimer.
     fn startup_dialog(&self) -> Option<Vec<String>> {
-        super::trust::asks(&self.session.cwd).then(|| super::trust::dialog(&self.session.cwd))
+        if super::trust::asks(&self.session.cwd) {
+            return Some(super::trust::dialog(&self.session.cwd));
+        }
+        (self.bypass && super::bypass::asks()).then(super::bypass::dialog)
     }
 
     fn startup_answer(&mut self, key: Option<u8>) {
-        super::trust::answer(&self.session.cwd, key);
+        if super::trust::asks(&self.session.cwd) {
+            super::trust::answer(&self.session.cwd, key);
+        } else {
+            super::bypass::answer(key);
+        }
     }
 
     fn turn_started(&mut self, prompt: &str) {

@@ -213,10 +213,13 @@ impl Agent for CodexTui {
         })
     }
 
+    /// `2` trusts them all (they run); any other key goes on without them. Either way the
+    /// review is over.
     fn startup_answer(&mut self, key: Option<u8>) {
         if key != Some(b'2') {
             self.hooks.disable();
         }
+        self.hooks.untrusted = 0;
     }
 
     fn permission_asked(&mut self, call: &ToolCall) {

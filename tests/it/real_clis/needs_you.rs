@@ -399,3 +399,66 @@ fn a_real_claude_at_its_trust_dialog_needs_you_and_approve_trusts_the_repository
     assert!(!has_blocked(&rig, &next), "{at} it asked again");
     rig.repo.verify_ok();
 }
+
+/// A full-posture TUI dispatch in a home whose user never accepted claude's Bypass
+/// Permissions mode: claude warns before its first turn, and the dispatch says so as
+/// something that needs you instead of sitting `running` to its deadline; `vnx approve`
+/// accepts (claude records it in its user settings), the worker goes on, and the next full
+/// dispatch starts without asking.
+#[test]
+#[ignore = "needs the real claude (tests/support/install-clis.sh)"]
+fn a_real_claude_at_its_bypass_disclaimer_needs_you_and_approve_accepts_it() {
+    let rig = Rig::new();
+    let settings = rig.repo.env.home().join(".claude/settings.json");
+    std::fs::remove_file(&settings).unwrap();
+    let at = step("claude", "interactive", "bypass disclaimer");
+    let full = |marker: &str| {
+        let mut cmd = rig.vnx();
+        cmd.env("VNX_OVERRIDE_NO_SKIP_PERMISSIONS", "1")
+            .env(
+                "VNX_OVERRIDE_NO_SKIP_PERMISSIONS_REASON",
+                "the test's worktree is disposable",
+            )
+            .args(["dispatch-agent", "--agent", "implementer", "--detach"])
+            .args(["--provider", "claude", "--lane", "interactive"])
+            .args(["--permission", "full", "--deadline", "180"])
+            .args(["--instruction", &format!(
+                "{marker}\n\\@model write full.txt {marker}\n\\@model run vnx report --status done --summary full\n\\@model say Wrote it."
+            )]);
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{at} {}", r.stderr);
+        r.stdout.trim().to_owned()
+    };
+    let id = full("claude asks to bypass");
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", "--until-blocked", "--json", "--timeout", "60", &id]));
+    let blocked = crate::common::settled_receipt(
+        serde_json::from_str(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("{at} {e}: {} {}", r.stdout, r.stderr)),
+    );
+    assert_eq!(blocked["source"], "screen", "{at} {blocked}");
+    assert!(
+        blocked["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("accept Bypass Permissions mode")),
+        "{at} {blocked}"
+    );
+    let r = run(rig.repo.vnx().args(["approve", &id, "--json"]));
+    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+    let c = settled(&rig, &id, 120);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    let recorded = std::fs::read_to_string(&settings).unwrap_or_default();
+    assert!(
+        recorded.contains("skipDangerousModePermissionPrompt"),
+        "{at} {recorded}"
+    );
+
+    let at = step("claude", "interactive", "bypass accepted since");
+    let next = full("claude bypasses since");
+    let c = settled(&rig, &next, 120);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    assert!(!has_blocked(&rig, &next), "{at} it asked again");
+    rig.repo.verify_ok();
+}

@@ -281,7 +281,7 @@ pub fn answer(
     // dialog. Its lines go into the receipt beside the request, or nothing when none shows.
     let (tmux, session) = state.session_on(a.fallback);
     let dialog = if pending.source == crate::dispatch::supervise::live::SCREEN {
-        trust_on_pane(&provider, &tmux, &session).or_else(|| dialog_of(&provider, a.data_dir))
+        start_on_pane(&provider, &tmux, &session).or_else(|| dialog_of(&provider, a.data_dir))
     } else {
         dialog_of(&provider, a.data_dir)
     };
@@ -452,11 +452,12 @@ fn dialog_of(provider: &str, data_dir: &Path) -> Option<Dialog> {
     Dialog::declared(lane.tui.dialog.as_ref()?).ok()
 }
 
-/// Built-in `provider`'s trust dialog, when `session`'s pane shows it now.
-fn trust_on_pane(provider: &str, tmux: &Tmux, session: &str) -> Option<Dialog> {
-    let dialog = Dialog::trust_of(cli::of(Provider::parse(provider).ok()?))?;
+/// The dialog built-in `provider`'s TUI shows before its first turn, when `session`'s pane
+/// shows one now.
+fn start_on_pane(provider: &str, tmux: &Tmux, session: &str) -> Option<Dialog> {
+    let dialogs = Dialog::start_of(cli::of(Provider::parse(provider).ok()?));
     let screen = tmux.capture(session).ok()?;
-    dialog.shows(&screen).then_some(dialog)
+    dialogs.into_iter().find(|d| d.shows(&screen))
 }
 
 /// The permission dialog `session`'s pane shows, once it shows (waiting up to `wait`): the

@@ -280,7 +280,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
                 if binary.is_some()
                     && let Some(t) = cli.folder_trust(inputs.home, inputs.homes, root)
                 {
-                    let blocks = cli.trust_dialog().is_some();
+                    let blocks = cli.start_dialogs().iter().any(|d| d.trusts_folder);
                     checks.push(trust::check(provider.name(), &t, root, blocks));
                 }
             }

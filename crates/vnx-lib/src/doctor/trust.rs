@@ -2,7 +2,7 @@
 //! folder whether to trust it, and their trust of the main checkout covers the dispatch
 //! worktrees under it. vnx never answers for the user, so doctor says what to do once; what
 //! each CLI records is its module's (`CodingCli::folder_trust`). Where a dispatch is blocked
-//! on the dialog (`CodingCli::trust_dialog`), doctor says `vnx approve` answers it there.
+//! on the dialog (`CodingCli::start_dialogs`), doctor says `vnx approve` answers it there.
 
 use crate::provider::cli::trust::FolderTrust;
 

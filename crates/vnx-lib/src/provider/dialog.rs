@@ -168,17 +168,19 @@ impl Dialog {
         })
     }
 
-    /// A built-in CLI's trust dialog, if its TUI shows one
-    /// ([`CodingCli::trust_dialog`]).
-    pub fn trust_of(cli: &dyn CodingCli) -> Option<Dialog> {
-        let t = cli.trust_dialog()?;
-        Some(Dialog {
-            find: Some(Find::Line(t.marker)),
-            asks: None,
-            says: Some(t.asks),
-            approve: vec![t.approve.to_owned()],
-            deny: vec![t.deny.to_owned()],
-        })
+    /// The dialogs a built-in CLI's TUI may show before its first turn
+    /// ([`CodingCli::start_dialogs`]).
+    pub fn start_of(cli: &dyn CodingCli) -> Vec<Dialog> {
+        cli.start_dialogs()
+            .iter()
+            .map(|t| Dialog {
+                find: Some(Find::Line(t.marker)),
+                asks: None,
+                says: Some(t.asks),
+                approve: vec![t.approve.to_owned()],
+                deny: vec![t.deny.to_owned()],
+            })
+            .collect()
     }
 
     /// A declared provider's dialog.

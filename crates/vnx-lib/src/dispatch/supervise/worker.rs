@@ -142,9 +142,13 @@ pub(super) fn run_worker(
     // A TUI whose permission dialog no hook of its signals: its screen is watched for the
     // dialog's line, once a second.
     let screen_dialog = screen_dialog(spec).filter(|_| interactive);
-    // A TUI that asks first whether to trust the folder: its screen is watched for that
-    // dialog until the worker's hooks speak (it is past it then).
-    let mut trust_dialog = trust_dialog(spec).filter(|_| interactive);
+    // A TUI that asks first (whether to trust the folder, to accept its posture): its screen
+    // is watched for those dialogs until the worker's hooks speak (it is past them then).
+    let mut start_dialogs = if interactive {
+        start_dialogs(spec)
+    } else {
+        Vec::new()
+    };
     let mut screen_seen: Option<Instant> = None;
     // A TUI whose end of turn no hook of its signals, but its session records: the session
     // is looked at once a second.
@@ -173,7 +177,7 @@ pub(super) fn run_worker(
         if interactive {
             let signals = reader.poll(&spec.dispatch_dir);
             if !signals.is_empty() && !live.blocked_by_screen() {
-                trust_dialog = None;
+                start_dialogs.clear();
             }
             for signal in signals {
                 if ended.hook_session.is_none() {
@@ -196,15 +200,15 @@ pub(super) fn run_worker(
                     ended.turn_end = Some(signal);
                 }
             }
-            let watched = screen_dialog.is_some() || trust_dialog.is_some();
+            let watched = screen_dialog.is_some() || !start_dialogs.is_empty();
             if let (true, Some(pane)) = (watched, around.tmux_pane.as_deref())
                 && screen_seen.is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
             {
                 screen_seen = Some(Instant::now());
                 if let Ok(screen) = tmux.capture_pane(pane) {
-                    let seen = [&screen_dialog, &trust_dialog]
-                        .into_iter()
-                        .flatten()
+                    let seen = screen_dialog
+                        .iter()
+                        .chain(&start_dialogs)
                         .find_map(|d| d.seen(&screen));
                     let seen = seen
                         .as_ref()
@@ -325,10 +329,11 @@ pub(super) fn run_worker(
 /// How often a TUI's screen is looked at for its permission dialog.
 const SCREEN_EVERY: Duration = Duration::from_secs(1);
 
-/// The dialog a built-in CLI's TUI shows in a folder it does not trust.
-fn trust_dialog(spec: &Spec) -> Option<Dialog> {
-    let provider = crate::provider::Provider::parse(&spec.provider).ok()?;
-    Dialog::trust_of(crate::provider::cli::of(provider))
+/// The dialogs a built-in CLI's TUI may show before its first turn.
+fn start_dialogs(spec: &Spec) -> Vec<Dialog> {
+    crate::provider::Provider::parse(&spec.provider)
+        .map(|p| Dialog::start_of(crate::provider::cli::of(p)))
+        .unwrap_or_default()
 }
 
 /// The permission dialog of a TUI no hook of whose signals it (a built-in CLI without hook

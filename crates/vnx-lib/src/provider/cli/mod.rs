@@ -511,10 +511,10 @@ pub trait CodingCli: Sync {
         None
     }
 
-    /// The dialog its TUI shows before its first turn in a folder it does not trust, which a
-    /// person answers through vnx; `None` where it shows none.
-    fn trust_dialog(&self) -> Option<trust::TrustDialog> {
-        None
+    /// The dialogs its TUI may show before its first turn (in a folder it does not trust,
+    /// for a posture its user never accepted), which a person answers through vnx.
+    fn start_dialogs(&self) -> &'static [trust::StartDialog] {
+        &[]
     }
 
     /// The directory under its home that holds every session file its TUI keeps (and nothing

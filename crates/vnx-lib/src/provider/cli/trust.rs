@@ -1,9 +1,9 @@
 //! A CLI's trust of a folder: whether its TUI will start in a dispatch's worktree without
 //! asking first, for a CLI that asks once per folder and whose trust of the main checkout
 //! covers the worktrees under it. doctor says what to do once ([`FolderTrust`], from each
-//! CLI's `CodingCli::folder_trust`); a dispatch whose TUI stops at that dialog is blocked on
-//! it, and a person answers it with `vnx approve`/`vnx deny` ([`TrustDialog`], from
-//! `CodingCli::trust_dialog`).
+//! CLI's `CodingCli::folder_trust`); a dispatch whose TUI stops at that dialog, or at another
+//! it shows before its first turn, is blocked on it, and a person answers it with
+//! `vnx approve`/`vnx deny` ([`StartDialog`], from `CodingCli::start_dialogs`).
 
 use std::path::{Path, PathBuf};
 
@@ -38,17 +38,20 @@ pub fn trusted_in_projects_json(file: &Path, root: &Path, key: &str) -> bool {
         })
 }
 
-/// The dialog a TUI shows before its first turn in a folder it does not trust, as its screen
-/// shows it: the supervisor blocks the dispatch on it, and `vnx approve`/`vnx deny` type its
-/// keys. The person decides; vnx never trusts a folder for them.
+/// A dialog a TUI shows before its first turn (in a folder it does not trust, or for a
+/// posture its user never accepted), as its screen shows it: the supervisor blocks the
+/// dispatch on it, and `vnx approve`/`vnx deny` type its keys. The person decides; vnx never
+/// trusts a folder or accepts a disclaimer for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TrustDialog {
+pub struct StartDialog {
     /// A line the dialog shows while it waits.
     pub marker: &'static str,
     /// What it asks, as the blocked receipt names it.
     pub asks: &'static str,
-    /// The key that trusts the folder.
+    /// The key that accepts (trusts the folder, accepts the posture).
     pub approve: &'static str,
     /// The key that refuses (the CLI then exits).
     pub deny: &'static str,
+    /// Whether it asks to trust the folder (what doctor's trust check warns of).
+    pub trusts_folder: bool,
 }

@@ -216,17 +216,32 @@ impl CodingCli for Claude {
         Some(trust::of(home?, root))
     }
 
-    /// "Accessing workspace: DIR … Is this a project you created or one you trust?
-    /// ❯ 1. Yes, I trust this folder / 2. No, exit", Enter to confirm, Esc to cancel; the
-    /// trust it records then is the repository's (seen on 2.1.197 in a worktree), so it asks
-    /// once per repository.
-    fn trust_dialog(&self) -> Option<super::trust::TrustDialog> {
-        Some(super::trust::TrustDialog {
-            marker: "1. Yes, I trust this folder",
-            asks: "trust this folder (claude then trusts the repository)",
-            approve: "Enter",
-            deny: "Escape",
-        })
+    /// Two, seen on 2.1.197. In a folder it does not trust: "Accessing workspace: DIR … Is
+    /// this a project you created or one you trust? ❯ 1. Yes, I trust this folder / 2. No,
+    /// exit", Enter to confirm, Esc to cancel; the trust it records then is the
+    /// repository's (also in a worktree), so it asks once per repository. With
+    /// `--dangerously-skip-permissions` (the full posture's TUI) until its user accepted it:
+    /// "WARNING: Claude Code running in Bypass Permissions mode … ❯ 1. No, exit / 2. Yes, I
+    /// accept"; `2` accepts at once and records `skipDangerousModePermissionPrompt` in its
+    /// user settings, so it asks once per home; Esc exits with status 0.
+    fn start_dialogs(&self) -> &'static [super::trust::StartDialog] {
+        &[
+            super::trust::StartDialog {
+                marker: "1. Yes, I trust this folder",
+                asks: "trust this folder (claude then trusts the repository)",
+                approve: "Enter",
+                deny: "Escape",
+                trusts_folder: true,
+            },
+            super::trust::StartDialog {
+                marker: "2. Yes, I accept",
+                asks: "accept Bypass Permissions mode (claude asks once per home; a sandboxed \
+                       worker's is a copy)",
+                approve: "2",
+                deny: "Escape",
+                trusts_folder: false,
+            },
+        ]
     }
 
     /// `<config>/projects`.

@@ -24,11 +24,44 @@ mod tests {
         or one you trust?\n\n Security guide\n\n ❯ 1. Yes, I trust this folder\n   2. No, \
         exit\n\n Enter to confirm · Esc to cancel\n";
 
+    /// claude 2.1.197's dialog before its TUI runs with `--dangerously-skip-permissions`
+    /// for the first time in a home, as its pane showed it.
+    const CLAUDE_BYPASS: &str = "────────────\n  WARNING: Claude Code running in Bypass \
+        Permissions mode\n\n  In Bypass Permissions mode, Claude Code will not ask for your \
+        approval before running potentially dangerous commands.\n\n  ❯ 1. No, exit\n    2. \
+        Yes, I accept\n\n  Enter to confirm · Esc to cancel\n";
+
+    /// The start dialog of claude's that `screen` shows, and what it saw.
+    fn start_dialog_on(
+        screen: &str,
+    ) -> Option<(
+        crate::provider::dialog::Dialog,
+        crate::provider::dialog::Seen,
+    )> {
+        let claude = crate::provider::cli::of(crate::provider::Provider::Claude);
+        crate::provider::dialog::Dialog::start_of(claude)
+            .into_iter()
+            .find_map(|d| d.seen(screen).map(|s| (d, s)))
+    }
+
+    #[test]
+    fn its_bypass_disclaimer_is_accepted_with_2_and_refused_with_escape() {
+        let (d, seen) = start_dialog_on(CLAUDE_BYPASS).unwrap();
+        assert_eq!(
+            seen.command.as_deref(),
+            Some(
+                "accept Bypass Permissions mode (claude asks once per home; a sandboxed \
+                 worker's is a copy)"
+            )
+        );
+        assert!(seen.lines.contains("WARNING"), "{}", seen.lines);
+        assert_eq!(d.keys(crate::receipts::PermissionAnswer::Approve), ["2"]);
+        assert_eq!(d.keys(crate::receipts::PermissionAnswer::Deny), ["Escape"]);
+    }
+
     #[test]
     fn its_trust_dialog_names_what_it_asks_and_takes_its_keys() {
-        let claude = crate::provider::cli::of(crate::provider::Provider::Claude);
-        let d = crate::provider::dialog::Dialog::trust_of(claude).unwrap();
-        let seen = d.seen(CLAUDE_TRUST).unwrap();
+        let (d, seen) = start_dialog_on(CLAUDE_TRUST).unwrap();
         assert_eq!(
             seen.command.as_deref(),
             Some("trust this folder (claude then trusts the repository)")
@@ -43,7 +76,7 @@ mod tests {
             ["Enter"]
         );
         assert_eq!(d.keys(crate::receipts::PermissionAnswer::Deny), ["Escape"]);
-        assert!(!d.shows("❯ \n  ? for shortcuts\n"));
+        assert!(start_dialog_on("❯ \n  ? for shortcuts\n").is_none());
     }
 
     use super::*;
