@@ -9,8 +9,8 @@ use vnx::dispatch::view;
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::output::{Out, escape};
-use super::settings;
+use super::util::output::{Out, escape};
+use super::util::settings;
 
 /// Accept an ended dispatch's work as done
 ///
@@ -46,7 +46,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (project, ids) = settings::project_for(std::slice::from_ref(&args.id))?;
+    let (project, ids) = crate::cli::util::ids::project_for(std::slice::from_ref(&args.id))?;
     let ledger = project.ledger();
     let tmux = Tmux::new(settings::tmux_socket(None));
     let states = if ledger.exists() {
@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let state = super::error::named_dispatches(&states, &ids)?[0];
+    let state = super::util::ids::named_dispatches(&states, &ids)?[0];
     let config = project.load_config()?;
     let (attestor, trusted) = settings::attestation(None, &ledger)?;
     let by = settings::user();
@@ -89,5 +89,5 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             receipt.dispatch_id
         ))?;
     }
-    Ok(super::error::Exit::Ok.into())
+    Ok(super::util::error::Exit::Ok.into())
 }

@@ -6,7 +6,7 @@ use vnx::dispatch::view;
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::settings;
+use super::util::settings;
 
 /// Attach this terminal to a running dispatch's pane (detach with C-b d)
 ///
@@ -22,9 +22,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::error::check_dispatch_id(&args.id)?;
+    super::util::ids::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
-    let id = super::error::dispatch_id(&project, &args.id)?;
+    let id = super::util::ids::dispatch_id(&project, &args.id)?;
     let args = Args {
         id: id.to_string(),
         ..args
@@ -34,7 +34,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))
             .with_hint("`vnx status` lists the dispatches of this project"));
     }
-    if let Some(host) = super::remote::host_of(&project, &args.id)? {
+    if let Some(host) = super::util::hosts::host_of(&project, &args.id)? {
         // Its pane is on its host: `ssh -t` to the host's own `vnx attach`.
         let data = project.data_dir();
         let ssh = vnx::remote::Ssh::new(&host, &data)?;

@@ -1,6 +1,6 @@
 //! `vnx audit-chain checkpoint`: signs the ledger's head and anchors it in the repository.
 
-use super::output::say;
+use super::util::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,8 +8,8 @@ use vnx::ledger::checkpoint::{self, Anchor, CHECKPOINT_REF, TRUSTED_KEYS_FILE};
 use vnx::ledger::now_utc;
 
 use super::CliError;
-use super::output::Out;
-use super::settings::{self, LedgerArg};
+use super::util::output::Out;
+use super::util::settings::{self, LedgerArg};
 
 /// Sign (line count, head hash) and anchor it under refs/vnx/checkpoints
 ///

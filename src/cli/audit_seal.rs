@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use vnx::ledger::Ledger;
 
 use super::CliError;
-use super::output::Out;
-use super::settings::LedgerArg;
+use super::util::output::Out;
+use super::util::settings::LedgerArg;
 
 /// Adopt a legacy or unchained ledger by appending a chain_epoch_start marker
 ///

@@ -7,8 +7,8 @@ use vnx::ledger::checkpoint;
 use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport};
 
 use super::CliError;
-use super::output::Out;
-use super::settings::{self, LedgerArg};
+use super::util::output::Out;
+use super::util::settings::{self, LedgerArg};
 
 /// Verify the ledger's hash chain and checkpoints
 ///
@@ -71,9 +71,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         render(&mut out, &path, &report, anchored)?;
     }
     Ok(if fails {
-        super::error::Exit::No.into()
+        super::util::error::Exit::No.into()
     } else {
-        super::error::Exit::Ok.into()
+        super::util::error::Exit::Ok.into()
     })
 }
 
@@ -93,14 +93,6 @@ pub fn full(
         key_path.as_deref(),
         witness_dir.as_deref(),
     )?)
-}
-
-/// What `status` and `show` say when the ledger does not verify.
-pub fn unverified_warning(line: u64) -> String {
-    format!(
-        "warning: the ledger does not verify from line {line} (see `vnx audit-chain verify`): \
-         a done, merged or released it records from there on shows as unverified"
-    )
 }
 
 /// A ledger that does not exist: not written yet, or deleted if checkpoints name one.
@@ -126,7 +118,7 @@ fn missing(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             path.display()
         ))?;
     }
-    Ok(super::error::Exit::Ok.into())
+    Ok(super::util::error::Exit::Ok.into())
 }
 
 fn render(out: &mut Out, path: &Path, r: &VerifyReport, in_repo: bool) -> Result<(), CliError> {

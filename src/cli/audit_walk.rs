@@ -8,8 +8,8 @@ use vnx::ledger::line::{LineFacts, Scratch, analyze};
 use vnx::ledger::summary::Summary;
 
 use super::CliError;
-use super::output::{Out, Wrote};
-use super::settings::LedgerArg;
+use super::util::output::{Out, Wrote};
+use super::util::settings::LedgerArg;
 
 /// List every ledger line: line number, hashes and event type
 ///

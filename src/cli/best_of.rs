@@ -9,9 +9,10 @@ use vnx::dispatch::Request;
 use vnx::group::Candidate;
 
 use super::CliError;
-use super::dispatch_agent::{PermissionArg, read_instruction, with_context};
-use super::output::{Out, say};
-use super::settings;
+use super::util::context::with_context;
+use super::util::launch::{PermissionArg, read_instruction};
+use super::util::output::{Out, say};
+use super::util::settings;
 
 /// Send one task to several providers or models at once; the winner is picked by evidence
 ///
@@ -75,9 +76,9 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    sandbox: super::dispatch_agent::SandboxFlags,
+    sandbox: super::util::launch::SandboxFlags,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -119,7 +120,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             ctx,
             &template,
             &candidates,
-            super::error::group_id(args.group.as_deref())?,
+            super::util::ids::group_id(args.group.as_deref())?,
         )?;
         for c in &started.candidates {
             if let Some(reason) = &c.reason {
@@ -157,7 +158,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             started.launched.len(),
             started.candidates.len()
         );
-        super::group::decide(ctx.project, ctx.tmux, &started.group_id, json)
+        super::util::groups::decide(ctx.project, ctx.tmux, &started.group_id, json)
     })
 }
 

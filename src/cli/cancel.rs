@@ -7,8 +7,8 @@ use vnx::dispatch::view::{self, Waited};
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::output::Out;
-use super::settings;
+use super::util::output::Out;
+use super::util::settings;
 
 /// Cancel dispatches: stop running ones, close lost ones
 ///
@@ -46,10 +46,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (project, ids) = settings::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let ledger = project.ledger();
     let tmux_socket = args.tmux_socket.clone();
-    super::drain::recover_queue_here(tmux_socket.clone());
+    super::util::drain::recover_queue_here(tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let states = if ledger.exists() {
         view::list(&ledger, &tmux)?
@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             })
             .collect()
     } else {
-        super::error::named_dispatches(&states, &ids)?
+        super::util::ids::named_dispatches(&states, &ids)?
     };
     // Queued ones first: a running one cancelled first would hand its slot to them.
     chosen.sort_by_key(|s| s.state != view::State::Queued);
@@ -78,13 +78,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             let config = project.load_config()?;
             let host = vnx::remote::host(&config.hosts, host)?.clone();
             let args = ["cancel".to_owned(), s.id.to_string()];
-            let code = super::remote::on_host(&project, &host, &args, &args[1..])?;
+            let code = super::util::remote::on_host(&project, &host, &args, &args[1..])?;
             unreachable |= code != ExitCode::SUCCESS;
             continue;
         }
         match cancel::cancel(&ledger, &project.data_dir(), s, &tmux, &attestor)? {
             Cancelled::Signalled(pid) => {
-                super::output::say!("{}: told its supervisor (pid {pid}) to stop", s.id);
+                super::util::output::say!("{}: told its supervisor (pid {pid}) to stop", s.id);
                 signalled.push(s.id.clone());
             }
             Cancelled::Closed(hash) => {
@@ -93,7 +93,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 if args.json {
                     if let Some(line) = view::completion(&ledger, &s.id)? {
                         let w = Waited::Completed(view::Completion::of(&s.id, line));
-                        out.json(&super::wait::settled(&s.id, &w))?;
+                        out.json(&super::util::waiting::settled(&s.id, &w))?;
                     }
                 } else {
                     out.line(&format!(
@@ -104,10 +104,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 }
             }
             Cancelled::AlreadyEnded(status) => {
-                super::output::say!("{}: already ended ({status}); nothing to cancel", s.id);
+                super::util::output::say!("{}: already ended ({status}); nothing to cancel", s.id);
             }
             Cancelled::Queued => {
-                let taken = super::dispatch_agent::with_context(tmux_socket.clone(), |ctx| {
+                let taken = super::util::context::with_context(tmux_socket.clone(), |ctx| {
                     Ok(vnx::dispatch::queue::cancel(ctx, &s.id)?)
                 })?;
                 if !taken {
@@ -125,32 +125,32 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                         None => None,
                     };
                     if let Some(Cancelled::Signalled(pid)) = again {
-                        super::output::say!(
+                        super::util::output::say!(
                             "{}: started meanwhile; told its supervisor (pid {pid}) to stop",
                             s.id
                         );
                         signalled.push(s.id.clone());
                     } else {
-                        super::output::say!("{}: no longer queued, and not running", s.id);
+                        super::util::output::say!("{}: no longer queued, and not running", s.id);
                         unreachable = true;
                     }
                 } else if args.json {
                     let w = view::wait(&ledger, std::slice::from_ref(&s.id), &tmux, false)?;
                     for (id, w) in &w {
-                        out.json(&super::wait::settled(id, w))?;
+                        out.json(&super::util::waiting::settled(id, w))?;
                     }
                 } else {
                     out.line(&format!("{}  cancelled (taken out of the queue)", s.id))?;
                 }
             }
             Cancelled::Expired => {
-                super::output::say!(
+                super::util::output::say!(
                     "{}: already ended (expired in the queue); nothing to cancel",
                     s.id
                 );
             }
             Cancelled::Unreachable(why) => {
-                super::output::say!("{}: could not cancel: {why}", s.id);
+                super::util::output::say!("{}: could not cancel: {why}", s.id);
                 unreachable = true;
             }
         }
@@ -160,7 +160,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         for (id, w) in &waited {
             match w {
                 w if args.json => {
-                    out.json(&super::wait::settled(id, w))?;
+                    out.json(&super::util::waiting::settled(id, w))?;
                     unreachable |= !matches!(w, Waited::Completed(_) | Waited::Corrected { .. });
                 }
                 Waited::Completed(c) | Waited::Corrected { completion: c, .. } => {
@@ -179,8 +179,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     Ok(if unreachable {
-        super::error::Exit::Failed.into()
+        super::util::error::Exit::Failed.into()
     } else {
-        super::error::Exit::Ok.into()
+        super::util::error::Exit::Ok.into()
     })
 }

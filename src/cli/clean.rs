@@ -7,8 +7,8 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::output::{Out, confirm, plan_lines, say};
-use super::settings;
+use super::util::output::{Out, confirm, plan_lines, say};
+use super::util::settings;
 
 /// Discard dispatches' work on purpose: worktree (uncommitted files included) and branch
 ///
@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -46,8 +46,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .with_hint("name dispatches (`vnx clean ID…`) or classes (`--class unlanded`)"));
     }
     let project = settings::project()?;
-    settings::finish_pending(&project);
-    let ids = super::error::dispatch_ids(&project, &args.ids)?;
+    crate::cli::util::pending::finish_pending(&project);
+    let ids = super::util::ids::dispatch_ids(&project, &args.ids)?;
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let options = Options {
         base: "HEAD".into(),
@@ -140,7 +140,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         out.line(&line)?;
     }
     Ok(if failed {
-        super::error::Exit::Failed.into()
+        super::util::error::Exit::Failed.into()
     } else {
         ExitCode::SUCCESS
     })

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use vnx::dispatch::start::replay::{self, Comparison, Side};
 
 use super::CliError;
-use super::output::Out;
-use super::settings;
+use super::util::output::Out;
+use super::util::settings;
 
 /// Compare two dispatches: status, gates, diff size and overlap, tokens and duration
 ///
@@ -29,12 +29,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::error::check_dispatch_id(&args.a)?;
-    super::error::check_dispatch_id(&args.b)?;
+    super::util::ids::check_dispatch_id(&args.a)?;
+    super::util::ids::check_dispatch_id(&args.b)?;
     let project = settings::project()?;
     let ledger = project.ledger();
-    let a = super::error::dispatch_id(&project, &args.a)?;
-    let b = super::error::dispatch_id(&project, &args.b)?;
+    let a = super::util::ids::dispatch_id(&project, &args.a)?;
+    let b = super::util::ids::dispatch_id(&project, &args.b)?;
     let (_, trusted) = settings::attestation(None, &ledger)?;
     let c = replay::compare(&project.root, &ledger, &a, &b, &trusted)?;
     let mut out = Out::new();

@@ -8,8 +8,8 @@ use clap::ValueEnum;
 use vnx::complete::{self, Kind};
 
 use super::CliError;
-use super::output::Out;
-use super::settings;
+use super::util::output::Out;
+use super::util::settings;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum KindArg {

@@ -247,7 +247,7 @@ pub fn man(args: ManArgs) -> Result<ExitCode, CliError> {
                 .filter(|e| e.file_name().to_string_lossy().ends_with(".1"))
                 .count()
         });
-        super::output::say!("wrote {pages} man pages into {}", dir.display());
+        super::util::output::say!("wrote {pages} man pages into {}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = Vec::new();

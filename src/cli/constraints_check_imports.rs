@@ -1,15 +1,15 @@
 //! `vnx constraints check-imports`: the `forbid_import` rules as a source scan (enforcement
 //! `ci_grep`), for CI and pre-merge checks.
 
-use super::output::say;
+use super::util::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use vnx::constraints;
 
 use super::CliError;
-use super::output::Out;
-use super::settings;
+use super::util::output::Out;
+use super::util::settings;
 
 /// Scan the project's files for the vendor SDK imports that `forbid_import` rules forbid
 ///

@@ -1,7 +1,7 @@
 //! `vnx constraints list`: the provider constraints as vnx reads them, with their override
 //! variables, and the egress policy.
 
-use super::output::say;
+use super::util::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,8 +9,8 @@ use vnx::constraints::{self, PinSemantics, Rule};
 use vnx::egress::{Action, Policy};
 
 use super::CliError;
-use super::output::Out;
-use super::settings;
+use super::util::output::Out;
+use super::util::settings;
 
 /// Check provider_constraints.yaml and list its constraints and its egress policy
 ///

@@ -7,8 +7,8 @@ use vnx::constraints;
 use vnx::cost::{self, GroupBy};
 
 use super::CliError;
-use super::output::{Out, say};
-use super::settings;
+use super::util::output::{Out, say};
+use super::util::settings;
 
 /// Sum the tokens (and the money, where a CLI said) the receipts recorded, and show where
 /// each budget stands

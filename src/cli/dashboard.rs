@@ -26,7 +26,7 @@ use super::CliError;
 #[command(after_long_help = "Examples:\n  $ vnx dashboard")]
 pub struct Args {
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 #[cfg(feature = "dashboard")]
@@ -35,7 +35,7 @@ pub use live::run;
 /// This build has no dashboard (`bin/demo`'s first build leaves it out): says how to get one.
 #[cfg(not(feature = "dashboard"))]
 pub fn run(_: Args) -> Result<ExitCode, CliError> {
-    Err(super::error::left_out("dashboard"))
+    Err(super::util::error::left_out("dashboard"))
 }
 
 /// The dashboard itself (feature `dashboard`, on by default).
@@ -59,7 +59,7 @@ mod live {
     use vnx::tmux::Tmux;
 
     use crate::cli::CliError;
-    use crate::cli::settings;
+    use crate::cli::util::settings;
 
     use super::Args;
 
@@ -78,7 +78,7 @@ mod live {
 
     pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let project = settings::project()?;
-        settings::finish_pending(&project);
+        crate::cli::util::pending::finish_pending(&project);
         if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
             return Err(
                 CliError::usage("the dashboard needs a terminal, and this is not one").with_hint(
@@ -120,7 +120,10 @@ mod live {
 
     fn load(src: &Sources) -> Result<Snapshot, vnx::ledger::LedgerError> {
         // A reload drains the queue too (silently: the screen is the dashboard's).
-        crate::cli::drain::recover_queue_here_saying(Some(src.tmux.socket().to_owned()), false);
+        crate::cli::util::drain::recover_queue_here_saying(
+            Some(src.tmux.socket().to_owned()),
+            false,
+        );
         RELOADER.with(|r| r.borrow_mut().reload(src))
     }
 
@@ -303,9 +306,10 @@ mod live {
             };
             let mut down = std::collections::BTreeSet::new();
             while wanted.recv().is_ok() {
-                let results = crate::cli::remote::catch_up(&project, None, Duration::from_secs(1));
-                if crate::cli::remote::freed(&results) {
-                    crate::cli::drain::recover_queue_here_saying(None, false);
+                let results =
+                    crate::cli::util::hosts::catch_up(&project, None, Duration::from_secs(1));
+                if crate::cli::util::hosts::freed(&results) {
+                    crate::cli::util::drain::recover_queue_here_saying(None, false);
                 }
                 for (host, result) in results {
                     let note = match result {
@@ -360,7 +364,7 @@ mod live {
     /// `vnx::forge::watch`), and sends what it read when it changed. Drawing never reads the
     /// forge, and a slow forge never holds a frame up. Nothing runs without a `forge:` section.
     fn read_prs(project: &vnx::project::Project, tx: Sender<Ev>) -> ForgeReader {
-        let Some(refresh) = crate::cli::pr_watch::refresh_seconds(project) else {
+        let Some(refresh) = crate::cli::util::pr_watch::refresh_seconds(project) else {
             return ForgeReader {
                 to: None,
                 sent: Default::default(),
@@ -375,8 +379,11 @@ mod live {
             };
             let mut last: Option<Prs> = None;
             loop {
-                let prs =
-                    crate::cli::pr_watch::read(&project, &rows, vnx::forge::watch::Mode::Auto);
+                let prs = crate::cli::util::pr_watch::read(
+                    &project,
+                    &rows,
+                    vnx::forge::watch::Mode::Auto,
+                );
                 let same = last.as_ref().is_some_and(|l| {
                     l.len() == prs.len()
                         && l.iter().zip(&prs).all(|((a, x), (b, y))| {

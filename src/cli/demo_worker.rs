@@ -2,7 +2,7 @@
 //! provider's worker. It follows the completion protocol like an AI worker would: it runs
 //! `vnx report` (in-process) unless its behaviour is to ask a question or run forever.
 
-use super::output::say;
+use super::util::output::say;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,11 +30,11 @@ pub struct Args {
 /// `vnx report`, in-process, when running inside a dispatch.
 fn report(status: ReportStatus, summary: &str) -> Result<(), CliError> {
     if let (Ok(id), Some(dir), Ok(seal)) = (
-        super::settings::env_text("VNX_DISPATCH_ID")
+        super::util::settings::env_text("VNX_DISPATCH_ID")
             .and_then(|id| vnx::ids::DispatchId::parse(&id).ok())
             .ok_or(()),
-        super::settings::env("VNX_DISPATCH_DIR"),
-        super::settings::env_text(signals::SEAL_VAR).ok_or(()),
+        super::util::settings::env("VNX_DISPATCH_DIR"),
+        super::util::settings::env_text(signals::SEAL_VAR).ok_or(()),
     ) {
         signals::write_report(
             PathBuf::from(dir).as_path(),

@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::approve::answer_one(
+    super::util::answer::answer_one(
         &args.id,
         PermissionAnswer::Deny,
         args.message.as_deref(),

@@ -8,9 +8,9 @@ use vnx::dispatch::view;
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::error::Exit;
-use super::output::{Out, escape, say};
-use super::settings;
+use super::util::error::Exit;
+use super::util::output::{Out, escape, say};
+use super::util::settings;
 
 /// Close dispatches' questions you will not answer
 ///
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
              `--all-answered`)",
         ));
     }
-    let (project, ids) = settings::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let ledger = project.ledger();
     let tmux = Tmux::new(settings::tmux_socket(None));
     let states = if ledger.exists() {
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let mut chosen = super::error::named_dispatches(&states, &ids)?;
+    let mut chosen = super::util::ids::named_dispatches(&states, &ids)?;
     if let Some(selection) = selection {
         for s in dismiss::select(&states, selection) {
             if !chosen.iter().any(|c| c.id == s.id) {

@@ -8,8 +8,8 @@ use vnx::doctor::{self, Inputs, Status};
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::output::Out;
-use super::settings::{self, LedgerArg};
+use super::util::output::Out;
+use super::util::settings::{self, LedgerArg};
 
 /// Check that this machine and repository can dispatch and keep evidence
 ///
@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     strict: bool,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
     /// The checkpoint signing key [default: as for `audit-chain checkpoint`]
     #[arg(long, value_name = "PATH")]
     key: Option<PathBuf>,
@@ -42,7 +42,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if let Some(host) = &args.host {
-        return super::remote::doctor(host, args.json);
+        return super::util::remote::doctor(host, args.json);
     }
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::from_error(&e).with_hint("run from an existing directory"))?;
@@ -59,7 +59,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         _ => settings::user_cache_dir(),
     };
     let shared_cache_dir = settings::user_cache_dir();
-    let home = super::settings::env("HOME")
+    let home = super::util::settings::env("HOME")
         .filter(|h| !h.is_empty())
         .map(std::path::PathBuf::from);
     let homes = settings::session_homes();
@@ -110,8 +110,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Status::Pass => false,
     };
     Ok(if failed {
-        super::error::Exit::No.into()
+        super::util::error::Exit::No.into()
     } else {
-        super::error::Exit::Ok.into()
+        super::util::error::Exit::Ok.into()
     })
 }

@@ -21,7 +21,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let reach = vnx::evidence_reach::measure_inside(&args.key, &args.ledger, &args.git_dir);
     let json = serde_json::to_string(&reach).map_err(|e| CliError::from_error(&e))?;
-    let mut out = super::output::Out::new();
+    let mut out = super::util::output::Out::new();
     out.line(&json)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)

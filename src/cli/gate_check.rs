@@ -1,14 +1,15 @@
 //! `vnx gate-check`: runs the required gates of one or more dispatches and prints GO or HOLD
 //! for each.
 
-use super::output::say;
+use super::util::output::say;
 use std::process::ExitCode;
 
 use vnx::gate::{self, Context, Decision, Event, Report};
 
 use super::CliError;
-use super::output::Out;
-use super::settings;
+use super::util::lines::finished;
+use super::util::output::Out;
+use super::util::settings;
 
 /// Run the gates each dispatch's role requires, and say GO or HOLD for each
 ///
@@ -35,14 +36,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {
-        super::error::check_dispatch_id(id)?;
+        super::util::ids::check_dispatch_id(id)?;
     }
     let project = settings::project()?;
-    settings::finish_pending(&project);
+    crate::cli::util::pending::finish_pending(&project);
     let ledger = project.ledger();
-    let ids = super::error::dispatch_ids(&project, &args.ids)?;
+    let ids = super::util::ids::dispatch_ids(&project, &args.ids)?;
     if ids.len() > 1 {
-        super::error::all_known(&ledger, &ids)?;
+        super::util::ids::all_known(&ledger, &ids)?;
     }
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
@@ -119,9 +120,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         );
     }
     Ok(if held.is_empty() {
-        super::error::Exit::Ok.into()
+        super::util::error::Exit::Ok.into()
     } else {
-        super::error::Exit::No.into()
+        super::util::error::Exit::No.into()
     })
 }
 
@@ -155,19 +156,4 @@ fn render(out: &mut Out, r: &Report) -> Result<(), CliError> {
     }
     out.line(&format!("  report: {}", r.report_path.display()))?;
     Ok(())
-}
-
-/// The line a finished gate gets on stderr: its name, status, time and why.
-pub(super) fn finished(outcome: &vnx::gate::GateOutcome) -> String {
-    format!(
-        "gate {}: {} in {:.1} s{}",
-        outcome.gate,
-        outcome.status.name(),
-        outcome.duration_seconds,
-        outcome
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default()
-    )
 }

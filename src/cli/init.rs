@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use vnx::init::{Action, InitOptions, init};
 
 use super::CliError;
-use super::output::{Out, say};
+use super::util::output::{Out, say};
 
 /// Scaffold the current git repository for vnx (idempotent)
 ///
@@ -215,15 +215,15 @@ fn register_mcp(
     } else {
         names.iter().filter_map(|n| Client::parse(n)).collect()
     };
-    let homes = super::settings::session_homes();
+    let homes = super::util::settings::session_homes();
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).context("cannot find the running vnx binary"))?;
     // The user's configuration directory, as the XDG Base Directory spec names it.
     let abs = |p: std::path::PathBuf| Some(p).filter(|p| p.is_absolute());
-    let config_dir = super::settings::env("XDG_CONFIG_HOME")
+    let config_dir = super::util::settings::env("XDG_CONFIG_HOME")
         .and_then(|v| abs(v.into()))
         .or_else(|| {
-            super::settings::env("HOME")
+            super::util::settings::env("HOME")
                 .and_then(|v| abs(v.into()))
                 .map(|h| h.join(".config"))
         });

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use super::CliError;
 #[cfg(feature = "mcp")]
-use super::output::say;
+use super::util::output::say;
 #[cfg(feature = "mcp")]
-use super::settings;
+use super::util::settings;
 
 /// Serve a read-only MCP server (Model Context Protocol) on stdin and stdout
 ///
@@ -22,7 +22,7 @@ use super::settings;
 #[command(after_long_help = examples())]
 pub struct Args {
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 /// The help's example: registering with the default CLI.
@@ -36,7 +36,7 @@ fn examples() -> String {
 /// This build has no MCP server (`bin/demo`'s first build leaves it out): says how to get one.
 #[cfg(not(feature = "mcp"))]
 pub fn run(_: Args) -> Result<ExitCode, CliError> {
-    Err(super::error::left_out("mcp"))
+    Err(super::util::error::left_out("mcp"))
 }
 
 #[cfg(feature = "mcp")]

@@ -7,8 +7,8 @@ use vnx::gate::Event as GateEvent;
 use vnx::merge::{self, Context, Entry, EntryResult, Event};
 
 use super::CliError;
-use super::output::{Out, say};
-use super::settings;
+use super::util::output::{Out, say};
+use super::util::settings;
 
 /// Merge dispatches' branches into the branches they started from, one at a time
 ///
@@ -62,13 +62,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (project, ids) = settings::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let ledger = project.ledger();
     let key = settings::key_path(args.key).ok();
     let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;
     // An id the ledger never saw is a typo: nothing is merged, whatever else was named.
     if ids.len() > 1 {
-        super::error::all_known(&ledger, &ids)?;
+        super::util::ids::all_known(&ledger, &ids)?;
     }
     // A best-of-N loser is refused before the queue is entered, whatever else it holds.
     for id in &ids {
@@ -190,7 +190,7 @@ fn run_missing_gates(
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
     let on_event = |event: GateEvent<'_>| match event {
         GateEvent::Started { gate, kind } => say!("gate {gate}: running ({kind})"),
-        GateEvent::Finished { outcome } => say!("{}", super::gate_check::finished(outcome)),
+        GateEvent::Finished { outcome } => say!("{}", super::util::lines::finished(outcome)),
     };
     let ctx = vnx::gate::Context {
         attestor,
@@ -252,7 +252,7 @@ fn group_guard(
         .and_then(|s| s.objection(id).map(|o| (s, o)))
     {
         Some((_, objection)) if overridden => {
-            super::output::say!("warning: {objection}; merging anyway (--override-group)");
+            super::util::output::say!("warning: {objection}; merging anyway (--override-group)");
             Ok(())
         }
         Some((s, objection)) => Err(

@@ -11,7 +11,6 @@ mod audit_walk;
 mod best_of;
 mod cancel;
 mod clean;
-mod command_groups;
 mod compare;
 mod complete;
 mod completions;
@@ -24,38 +23,30 @@ mod deny;
 mod dismiss;
 mod dispatch_agent;
 mod doctor;
-mod drain;
-mod error;
 mod evidence_reach;
-mod exits;
 mod follow_up;
-mod foreground;
 mod gate_check;
 mod group;
 mod hook;
 mod init;
 mod mcp;
 mod merge;
-mod output;
 mod pool;
 mod pr;
-mod pr_watch;
 mod prune;
 mod receipts_append;
 mod receipts_tail;
 mod recover;
 mod relay;
-mod remote;
-mod remote_log;
 mod remote_sync;
 mod replay;
 mod report;
 mod resume;
-mod settings;
 mod show;
 mod status;
 mod supervise;
 mod tidy;
+mod util;
 mod wait;
 mod worktree_release;
 
@@ -63,7 +54,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use error::{CliError, Exit};
+pub use util::error::{CliError, Exit};
 
 /// What `vnx --version` says: the version, then the commit and the date it was built from
 /// (`build.rs`); `-V` says the version alone.
@@ -238,17 +229,17 @@ fn command_for_help() -> clap::Command {
             .chain(["--version"]);
         let _ = cmd.try_get_matches_from_mut(args);
     }
-    command_groups::grouped(examples_first(cmd))
+    util::command_groups::grouped(examples_first(cmd))
 }
 
 /// Sets every command's `--help` epilogue to the exit codes, before it is built: a command's
 /// own `after_long_help` (its examples) is set when it is built (`defer`), over this.
 fn with_exit_codes(cmd: clap::Command) -> clap::Command {
     let long = match cmd.get_after_long_help() {
-        Some(examples) => format!("{examples}\n\n{}", error::EXIT_CODES),
-        None => error::EXIT_CODES.to_owned(),
+        Some(examples) => format!("{examples}\n\n{}", util::error::EXIT_CODES),
+        None => util::error::EXIT_CODES.to_owned(),
     };
-    cmd.after_help(error::EXIT_CODES)
+    cmd.after_help(util::error::EXIT_CODES)
         .after_long_help(long)
         .mut_subcommands(with_exit_codes)
 }
@@ -259,9 +250,9 @@ fn examples_first(cmd: clap::Command) -> clap::Command {
     let examples = cmd
         .get_after_long_help()
         .map(ToString::to_string)
-        .filter(|text| !text.ends_with(error::EXIT_CODES));
+        .filter(|text| !text.ends_with(util::error::EXIT_CODES));
     let cmd = match examples {
-        Some(examples) => cmd.after_long_help(format!("{examples}\n\n{}", error::EXIT_CODES)),
+        Some(examples) => cmd.after_long_help(format!("{examples}\n\n{}", util::error::EXIT_CODES)),
         None => cmd,
     };
     cmd.mut_subcommands(examples_first)
@@ -308,7 +299,7 @@ fn parser(args: &[std::ffi::OsString]) -> clap::Command {
 /// no step is an internal bug of the test.
 #[cfg(feature = "test-fakes")]
 fn arm_crash_point() {
-    let Some(at) = settings::env("VNX_CRASH_AT") else {
+    let Some(at) = util::settings::env("VNX_CRASH_AT") else {
         return;
     };
     let at = at.to_string_lossy();
@@ -319,11 +310,11 @@ fn arm_crash_point() {
     let (Some(step), Some(nth)) = (vnx::steps::named(name), nth) else {
         panic!("VNX_CRASH_AT={at} names no step of vnx::steps::STEPS");
     };
-    let stop = settings::env("VNX_CRASH_MODE").is_some_and(|m| m == "stop");
+    let stop = util::settings::env("VNX_CRASH_MODE").is_some_and(|m| m == "stop");
     vnx::steps::arm(
         step,
         nth,
-        settings::env("VNX_CRASH_LOG").map(Into::into),
+        util::settings::env("VNX_CRASH_LOG").map(Into::into),
         stop,
     );
 }
@@ -468,7 +459,10 @@ mod tests {
             // Help wraps lines: compare the words.
             let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
             let help = words(&cmd.render_long_help().to_string());
-            assert!(help.ends_with(&words(error::EXIT_CODES)), "{path}: {help}");
+            assert!(
+                help.ends_with(&words(util::error::EXIT_CODES)),
+                "{path}: {help}"
+            );
             // `help` is clap's own, without an epilogue (as it always was).
             for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
                 let name = format!("{path} {}", sub.get_name());

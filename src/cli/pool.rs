@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use vnx::worktree::{Pool, Repo};
 
 use super::CliError;
-use super::output::{Out, say};
-use super::settings;
+use super::util::output::{Out, say};
+use super::util::settings;
 
 /// Show the worktree pools: each entry idle, busy, unproven or lent
 #[derive(clap::Args)]
@@ -77,7 +77,7 @@ pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
                 e.name,
                 e.state,
                 commit,
-                super::output::escape(&e.path.to_string_lossy())
+                super::util::output::escape(&e.path.to_string_lossy())
             ))?;
         }
     }

@@ -3,16 +3,16 @@
 //! told the failing checks and the reviews, and merged when vnx's conditions and the forge's
 //! checks hold. Also the supervisor's "open the pull request when done".
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use vnx::forge::{self, Context, Forge, ForgeError};
+use vnx::forge::{self, ForgeError};
 use vnx::ids::DispatchId;
 use vnx::receipts::PrMergeMethod;
 
 use super::CliError;
-use super::output::{Out, escape, say};
-use super::settings;
+use super::util::forge::{Setup, short};
+use super::util::open_pr::{await_open_when_done, request_open_when_done};
+use super::util::output::{Out, escape, say};
 
 /// Open, show, fix and merge dispatches' pull requests on the project's forge
 #[derive(clap::Subcommand)]
@@ -50,7 +50,7 @@ pub struct FixArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 /// Push dispatches' recorded heads and open (or update) their pull requests
@@ -145,7 +145,7 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
 #[command(name = "vnx follow-up", no_binary_name = true)]
 struct FollowUpLine {
     #[command(flatten)]
-    args: super::follow_up::Args,
+    args: super::util::follow::Args,
 }
 
 fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
@@ -205,7 +205,7 @@ fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
     }
     let parsed = FollowUpLine::try_parse_from(&line)
         .map_err(|e| CliError::new(format!("could not follow up {id}")).with_cause(&e))?;
-    let code = super::follow_up::run(parsed.args).inspect_err(|_| {
+    let code = super::util::follow::run(parsed.args).inspect_err(|_| {
         // Not started: nothing is left asking for it.
         let data = setup.project.data_dir();
         let _ = std::fs::remove_file(forge::auto::request_path(&data, &new_id));
@@ -215,239 +215,6 @@ fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
         await_open_when_done(&setup.project, &new_id);
     }
     Ok(code)
-}
-
-/// Waits for dispatch `id`'s supervisor to finish what it does after the completion (its
-/// pull request opened or updated, when asked) and says what became of the pull request.
-pub(super) fn await_open_when_done(project: &vnx::project::Project, id: &DispatchId) {
-    let dir = project.data_dir().join("dispatches").join(id.as_str());
-    // The supervisor holds the dispatch's lock until its last chore: taking it waits for it.
-    if let Ok(lock) = vnx::dispatch::liveness::hold(&dir) {
-        drop(lock);
-    }
-    let ledger = project.ledger();
-    let Ok((_, trusted)) = settings::attestation(None, &ledger) else {
-        return;
-    };
-    let opened = vnx::evidence::Evidence::read(&ledger, id, &trusted)
-        .ok()
-        .and_then(|ev| ev.started.map(|s| s.receipt.branch))
-        .and_then(|branch| vnx::forge::History::read(&ledger, &branch, &trusted).ok())
-        .and_then(|h| h.opened.into_iter().rev().find(|o| &o.dispatch_id == id));
-    // What the supervisor said became of it, when it acted on this run.
-    let said = vnx::files::read_bounded(&forge::auto::outcome_path(&project.data_dir(), id), 4096)
-        .ok()
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-        .filter(|t| !t.is_empty());
-    match (opened, said) {
-        (Some(o), _) => say!(
-            "{id}  pull request #{} {}: {}  (head {})",
-            o.number,
-            match o.action {
-                vnx::receipts::PrAction::Created => "opened",
-                vnx::receipts::PrAction::Updated => "updated",
-            },
-            escape(&o.url),
-            short(o.head_commit.as_str())
-        ),
-        (None, Some(said)) => say!(
-            "{id}  {}  (`vnx pr open {id}` opens it by hand)",
-            escape(&said)
-        ),
-        (None, None) => say!(
-            "{id}  its pull request was not opened or updated (`vnx show {id} --log` says why; \
-             `vnx pr open {id}` opens it by hand)"
-        ),
-    }
-}
-
-/// Whether the project opens the pull request of every dispatch of `role` by itself when
-/// done (`roles.<role>.open_pr`, `forge.open_on_done`), as the supervisor decides: then a
-/// dispatch waited for in the foreground waits for that too.
-pub(super) fn opens_when_done(project: &vnx::project::Project, role: &str) -> bool {
-    let Ok(config) = project.load_config() else {
-        return false;
-    };
-    config
-        .forge
-        .as_ref()
-        .is_some_and(|f| f.open_on_done || config.roles.get(role).is_some_and(|r| r.open_pr))
-}
-
-/// Asks the supervisor of dispatch `id` to open its pull request when it ends done and its
-/// gates pass (`--open-pr`, `vnx pr fix`).
-pub(super) fn request_open_when_done(
-    project: &vnx::project::Project,
-    id: &DispatchId,
-) -> Result<(), CliError> {
-    let wanted = forge::auto::Wanted::default();
-    forge::auto::request(&project.data_dir(), id, &wanted)?;
-    Ok(())
-}
-
-/// What the supervisor does once its dispatch's completion is on the ledger: opens the pull
-/// request when asked and the dispatch ended done with its gates passed. Runs in the
-/// dispatching command's environment (its `gh` login); what happened goes to the pane.
-pub(super) fn open_when_done(spec: &vnx::dispatch::Spec) {
-    use std::io::Write;
-    let project = vnx::project::Project::at(&spec.repo_root);
-    let data = project.data_dir();
-    let asked = forge::auto::requested(&data, &spec.id).is_some();
-    let Ok(config) = project.load_config() else {
-        return;
-    };
-    let Some(forge_config) = &config.forge else {
-        if asked {
-            let _ = std::fs::remove_file(forge::auto::request_path(&data, &spec.id));
-        }
-        return;
-    };
-    let by_role = config.roles.get(&spec.role).is_some_and(|r| r.open_pr);
-    if !asked && !forge_config.open_on_done && !by_role {
-        return;
-    }
-    let mut stdout = std::io::stdout();
-    let result = (|| -> Result<forge::auto::Outcome, CliError> {
-        let forge = Forge::resolve(&project.root, forge_config, gh_program())?;
-        let setup = Setup::with(
-            project.clone(),
-            Vec::new(),
-            config.clone(),
-            forge,
-            spec.ledger.clone(),
-        )?;
-        let vnx = std::env::current_exe()
-            .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
-        setup.run(|ctx, forge, config| {
-            let on_event = |_: vnx::gate::Event<'_>| {};
-            let gates = vnx::gate::Context {
-                attestor: ctx.attestor,
-                trusted_keys: ctx.trusted_keys,
-                root: ctx.root,
-                ledger: ctx.ledger,
-                vnx: &vnx,
-                find_program: &settings::find_program,
-                on_event: &on_event,
-            };
-            let outcome = forge::auto::when_done(ctx, forge, config, &gates, &spec.id)?;
-            if let (forge::auto::Outcome::Opened { .. }, Some(key)) = (&outcome, ctx.key) {
-                // Anchor the gate evidence, as `vnx gate-check` does, so a merge can rely on it.
-                let _ = vnx::merge::anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir);
-            }
-            Ok(outcome)
-        })
-    })();
-    let said = match result {
-        Ok(forge::auto::Outcome::NotAsked) => return,
-        Ok(forge::auto::Outcome::NotDone { status }) => format!(
-            "not opening the pull request: the dispatch ended {}",
-            status.map_or("unrecorded", |s| s.name())
-        ),
-        Ok(forge::auto::Outcome::GatesHeld { reasons }) => format!(
-            "not opening the pull request: its gates did not pass ({})",
-            escape(&reasons.join("; "))
-        ),
-        Ok(forge::auto::Outcome::Opened { receipt }) => format!(
-            "pull request #{} {}: {} (head {})",
-            receipt.number,
-            match receipt.action {
-                vnx::receipts::PrAction::Created => "opened",
-                vnx::receipts::PrAction::Updated => "updated",
-            },
-            escape(&receipt.url),
-            short(receipt.head_commit.as_str())
-        ),
-        Err(e) => {
-            e.warn();
-            format!("could not open the pull request: {}", e.one_line())
-        }
-    };
-    let _ = writeln!(stdout, "vnx: {} {said}", spec.id);
-    // For the dispatching command, when it waits in the foreground.
-    let outcome = forge::auto::outcome_path(&data, &spec.id);
-    if let Some(parent) = outcome.parent()
-        && vnx::files::private_dir(parent).is_ok()
-    {
-        let _ = vnx::files::write_atomic_private(&outcome, format!("{said}\n").as_bytes(), false);
-    }
-}
-
-/// `gh` as the user names it: `$VNX_GH`, else `gh` on PATH.
-pub(super) fn gh_program() -> PathBuf {
-    settings::env("VNX_GH")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("gh"), PathBuf::from)
-}
-
-/// What every `vnx pr` command, the supervisor's open-when-done and the readers of pull
-/// requests resolve first: the project, its forge and vnx's signing keys.
-pub(super) struct Setup {
-    project: vnx::project::Project,
-    ids: Vec<DispatchId>,
-    config: vnx::config::Config,
-    forge: Forge,
-    ledger: PathBuf,
-    attestor: vnx::ledger::attest::Attestor,
-    trusted: Vec<[u8; 32]>,
-    key: Option<PathBuf>,
-    witness: Option<PathBuf>,
-}
-
-impl Setup {
-    fn new(ids: &[String]) -> Result<Setup, CliError> {
-        let (project, ids) = settings::project_for(ids)?;
-        let config = project.load_config()?;
-        let Some(forge_config) = &config.forge else {
-            return Err(ForgeError::NotConfigured {
-                config: project.config_path(),
-            }
-            .into());
-        };
-        let forge = Forge::resolve(&project.root, forge_config, gh_program())?;
-        let ledger = project.ledger();
-        Setup::with(project, ids, config, forge, ledger)
-    }
-
-    /// The rest resolved for a project whose forge is known, its receipts in `ledger`.
-    pub(super) fn with(
-        project: vnx::project::Project,
-        ids: Vec<DispatchId>,
-        config: vnx::config::Config,
-        forge: Forge,
-        ledger: PathBuf,
-    ) -> Result<Setup, CliError> {
-        let key = settings::key_path(None).ok();
-        let (attestor, trusted) = settings::attestation(key.clone(), &ledger)?;
-        Ok(Setup {
-            project,
-            ids,
-            config,
-            forge,
-            ledger,
-            attestor,
-            trusted,
-            key,
-            witness: settings::witness_dir(),
-        })
-    }
-
-    pub(super) fn run<T>(
-        &self,
-        f: impl FnOnce(&Context<'_>, &Forge, &vnx::config::Config) -> T,
-    ) -> T {
-        let data = self.project.data_dir();
-        let ctx = Context {
-            root: &self.project.root,
-            ledger: &self.ledger,
-            key: self.key.as_deref(),
-            threads: settings::threads(None),
-            witness_dir: self.witness.as_deref(),
-            attestor: &self.attestor,
-            trusted_keys: &self.trusted,
-            data_dir: &data,
-        };
-        f(&ctx, &self.forge, &self.config)
-    }
 }
 
 fn open(args: OpenArgs) -> Result<ExitCode, CliError> {
@@ -485,7 +252,7 @@ fn open(args: OpenArgs) -> Result<ExitCode, CliError> {
             ))?;
         }
     }
-    Ok(super::error::Exit::Ok.into())
+    Ok(super::util::error::Exit::Ok.into())
 }
 
 fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
@@ -524,7 +291,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
             short(r.merge_commit.as_str())
         ))?;
     }
-    Ok(super::error::Exit::Ok.into())
+    Ok(super::util::error::Exit::Ok.into())
 }
 
 fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
@@ -535,7 +302,7 @@ fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
     let mut out = Out::new();
     if args.json {
         out.json(&seen)?;
-        return Ok(super::error::Exit::Ok.into());
+        return Ok(super::util::error::Exit::Ok.into());
     }
     let pr = &seen.pr;
     out.line(&format!(
@@ -590,7 +357,7 @@ fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
             escape(&vnx::forge::text::line(&c.body, 200))
         ))?;
     }
-    Ok(super::error::Exit::Ok.into())
+    Ok(super::util::error::Exit::Ok.into())
 }
 
 /// A refusal's conditions printed (as JSON with --json, else one line each on stderr), then
@@ -615,8 +382,4 @@ fn refusal(out: &mut Out, json: bool, e: ForgeError) -> Result<CliError, CliErro
         }
     }
     Ok(e.into())
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }

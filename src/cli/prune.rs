@@ -10,8 +10,8 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::output::{Out, confirm, plan_lines, say};
-use super::settings;
+use super::util::output::{Out, confirm, plan_lines, say};
+use super::util::settings;
 
 /// Remove old dispatch and gate directories nothing needs any more
 ///
@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 /// Parses a friendly span (`30d`, `12h`, `1d 6h`, `2w`) into a duration, days and weeks
@@ -65,7 +65,7 @@ fn parse_age(text: &str) -> Result<Duration, String> {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
-    settings::finish_pending(&project);
+    crate::cli::util::pending::finish_pending(&project);
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     let judge = || {
@@ -188,7 +188,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     Ok(if failed {
-        super::error::Exit::Failed.into()
+        super::util::error::Exit::Failed.into()
     } else {
         ExitCode::SUCCESS
     })
@@ -220,7 +220,7 @@ fn prune_error(e: PruneError) -> CliError {
         PruneError::Ledger(_) => "`vnx audit-chain verify` says what is wrong with the ledger",
         PruneError::List { .. } => "check the permissions of .vnx-data",
     };
-    let exit = super::exits::prune(&e);
+    let exit = super::util::exits::prune(&e);
     CliError::from_error(&e).with_hint(hint).exit(exit)
 }
 

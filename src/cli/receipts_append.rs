@@ -1,6 +1,6 @@
 //! `vnx receipts append`: validates receipts and appends them to the ledger.
 
-use super::output::say;
+use super::util::output::say;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use vnx::ledger::{AppendOutcome, Ledger, Receipt};
 
 use super::CliError;
-use super::output::Out;
-use super::settings::LedgerArg;
+use super::util::output::Out;
+use super::util::settings::LedgerArg;
 
 /// The most one call reads (a stream is validated whole before anything is appended).
 const MAX_INPUT: u64 = 64 << 20;
@@ -98,12 +98,12 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
             let r = Receipt::from_json(text.as_bytes()).map_err(|e| {
                 CliError::from_error(&e)
                     .with_hint(RECEIPT_HINT)
-                    .exit(super::exits::receipt(&e))
+                    .exit(super::util::exits::receipt(&e))
             })?;
             return Ok(vec![r]);
         }
         (None, Some(path), _) => (
-            super::output::read_bounded(path, MAX_INPUT).map_err(|e| {
+            super::util::output::read_bounded(path, MAX_INPUT).map_err(|e| {
                 CliError::new(format!("could not read {}", path.display()))
                     .with_cause(&e)
                     .with_hint(format!(
@@ -137,7 +137,7 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
         CliError::new(format!("invalid receipt in {source} at line {}", e.line))
             .with_cause(&e.source)
             .with_hint(format!("{RECEIPT_HINT}; nothing was appended"))
-            .exit(super::exits::receipt(&e.source))
+            .exit(super::util::exits::receipt(&e.source))
     })?;
     if receipts.is_empty() {
         return Err(CliError::usage(format!("no receipts in {source}"))

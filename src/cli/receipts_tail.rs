@@ -1,6 +1,6 @@
 //! `vnx receipts tail`: shows the newest receipts and follows new ones.
 
-use super::output::say;
+use super::util::output::say;
 use std::process::ExitCode;
 
 use vnx::ledger::LedgerError;
@@ -8,8 +8,8 @@ use vnx::ledger::summary::Summary;
 use vnx::ledger::tail::{self, Followed};
 
 use super::CliError;
-use super::output::{Out, Wrote};
-use super::settings::LedgerArg;
+use super::util::output::{Out, Wrote};
+use super::util::settings::LedgerArg;
 
 /// Show the newest receipts, and follow new ones with -f
 ///

@@ -9,9 +9,9 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::error::Exit;
-use super::output::{Out, say};
-use super::settings;
+use super::util::error::Exit;
+use super::util::output::Out;
+use super::util::settings;
 
 /// Record the end of lost dispatches from their workers' sealed reports
 ///
@@ -42,7 +42,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (project, ids) = settings::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let ledger = project.ledger();
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
     let states = if ledger.exists() {
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let chosen = super::error::named_dispatches(&states, &ids)?;
+    let chosen = super::util::ids::named_dispatches(&states, &ids)?;
     let (attestor, trusted) = settings::attestation(None, &ledger)?;
     let repo = Repo::for_project(&project)?;
     let config = project.load_config()?;
@@ -78,58 +78,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if args.json {
             out.json(&r)?;
         } else {
-            out.line(&line(&r))?;
+            out.line(&crate::cli::util::pending::recovered_line(&r))?;
         }
     }
     out.flush()?;
     Ok(worst.into())
-}
-
-fn line(r: &recover::Recovered) -> String {
-    format!(
-        "{}  {}  teardown {}  (recovered; receipt {})",
-        r.dispatch_id,
-        r.status,
-        r.teardown_class.map_or("-", |t| t.name()),
-        &r.entry_hash[..12.min(r.entry_hash.len())]
-    )
-}
-
-/// Resumes the ends supervisors left because a full disk refused their commit (see
-/// `vnx::dispatch::supervise::recover::resume_uncommitted`), saying what happened on stderr.
-/// Best effort, as the pending completions are: run by every command that appends those.
-pub(super) fn resume_uncommitted(project: &vnx::project::Project) {
-    use recover::Resumed;
-    if vnx::dispatch::supervise::pending::uncommitted(&project.data_dir()).is_empty() {
-        return;
-    }
-    let ledger = project.ledger();
-    let (Ok((attestor, trusted)), Ok(repo), Ok(config)) = (
-        settings::attestation(None, &ledger),
-        Repo::for_project(project),
-        project.load_config(),
-    ) else {
-        say!("warning: ends left for want of space cannot be resumed: the project cannot be read");
-        return;
-    };
-    let recovery = Recovery {
-        repo: &repo,
-        ledger: &ledger,
-        trusted: &trusted,
-        attestor: &attestor,
-        config: &config,
-    };
-    for (id, resumed) in recover::resume_uncommitted(&recovery) {
-        match resumed {
-            Resumed::Recorded(r) => say!(
-                "note: committed {id}'s work, which a full disk had kept its supervisor from \
-                 committing: {}",
-                line(&r)
-            ),
-            Resumed::Alive | Resumed::Ended => {}
-            Resumed::Failed(e) => CliError::from(e)
-                .context(format!("the end of {id} could not be resumed yet"))
-                .warn(),
-        }
-    }
 }

@@ -10,8 +10,8 @@ use vnx::remote::wire::{self, After, Export};
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::output::Out;
-use super::settings;
+use super::util::output::Out;
+use super::util::settings;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,12 +32,12 @@ fn parse_after(text: &str) -> Result<After, String> {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {
-        super::error::check_dispatch_id(id)?;
+        super::util::ids::check_dispatch_id(id)?;
     }
     let project = settings::project()?;
     // As any reading command: completions left pending are appended, the queue drains.
-    settings::finish_pending(&project);
-    super::drain::recover_queue_here_saying(None, false);
+    crate::cli::util::pending::finish_pending(&project);
+    super::util::drain::recover_queue_here_saying(None, false);
     let ledger = project.ledger();
     if args.wait_ms > 0
         && let vnx::remote::wire::After::From(n) = args.after
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             n,
             std::time::Duration::from_millis(args.wait_ms.min(30_000)),
         )?;
-        settings::finish_pending(&project);
+        crate::cli::util::pending::finish_pending(&project);
     }
     let mut states = BTreeMap::new();
     if !args.ids.is_empty() && ledger.exists() {

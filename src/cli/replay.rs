@@ -8,9 +8,10 @@ use vnx::dispatch::Request;
 use vnx::dispatch::start::replay;
 
 use super::CliError;
-use super::dispatch_agent::{Repeat, SandboxFlags, Started, with_context};
-use super::output::say;
-use super::settings;
+use super::util::context::with_context;
+use super::util::launch::{Repeat, SandboxFlags, Started};
+use super::util::output::say;
+use super::util::settings;
 
 /// Dispatch a recorded dispatch again: same instruction, skills, role and base
 ///
@@ -49,13 +50,13 @@ pub struct Args {
     #[command(flatten)]
     started: Started,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::error::check_dispatch_id(&args.id)?;
+    super::util::ids::check_dispatch_id(&args.id)?;
     with_context(args.tmux.tmux_socket.clone(), |ctx| {
-        let id = super::error::dispatch_id(ctx.project, &args.id)?;
+        let id = super::util::ids::dispatch_id(ctx.project, &args.id)?;
         let (_, trusted) = settings::attestation(None, ctx.ledger)?;
         let original = replay::original(&ctx.project.root, ctx.ledger, &id, &trusted)?;
         let link = replay::link(&ctx.project.root, &original);

@@ -1,7 +1,7 @@
 //! `vnx report --status done|failed [--summary TEXT]`: the worker's completion protocol, run
 //! by the worker inside its dispatch (the composed prompt asks it to).
 
-use super::output::say;
+use super::util::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,8 +39,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         CliError::usage("not running inside a vnx dispatch")
             .with_hint("vnx report is for workers: vnx sets VNX_DISPATCH_ID and VNX_DISPATCH_DIR")
     };
-    let id = super::settings::env_text("VNX_DISPATCH_ID").ok_or_else(not_in_dispatch)?;
-    let dir = super::settings::env("VNX_DISPATCH_DIR")
+    let id = super::util::settings::env_text("VNX_DISPATCH_ID").ok_or_else(not_in_dispatch)?;
+    let dir = super::util::settings::env("VNX_DISPATCH_DIR")
         .map(PathBuf::from)
         .ok_or_else(not_in_dispatch)?;
     let Ok(id) = vnx::ids::DispatchId::parse(&id) else {
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         StatusArg::Done => ReportStatus::Done,
         StatusArg::Failed => ReportStatus::Failed,
     };
-    let seal = super::settings::env_text(signals::SEAL_VAR).ok_or_else(|| {
+    let seal = super::util::settings::env_text(signals::SEAL_VAR).ok_or_else(|| {
         CliError::usage(format!(
             "{} is not set, so the supervisor would not accept this report",
             signals::SEAL_VAR

@@ -14,9 +14,9 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::error::Exit;
-use super::output::{Out, escape, say};
-use super::settings;
+use super::util::error::Exit;
+use super::util::output::{Out, escape, say};
+use super::util::settings;
 
 /// Continue the dispatches a reboot or a crash interrupted
 ///
@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long)]
     dry_run: bool,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
     /// Only close each (as a resume does), starting no follow-up: how the dispatching
     /// machine has a host close a remote dispatch it then continues itself
     #[arg(long, hide = true)]
@@ -62,14 +62,14 @@ pub struct Args {
 #[command(name = "vnx follow-up", no_binary_name = true)]
 struct FollowUpLine {
     #[command(flatten)]
-    args: super::follow_up::Args,
+    args: super::util::follow::Args,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, ids) = if args.ids.is_empty() {
         (settings::project()?, Vec::new())
     } else {
-        settings::project_for(&args.ids)?
+        crate::cli::util::ids::project_for(&args.ids)?
     };
     let ledger = project.ledger();
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
@@ -103,7 +103,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .cloned(),
         );
     } else {
-        for s in super::error::named_dispatches(&states, &ids)? {
+        for s in super::util::ids::named_dispatches(&states, &ids)? {
             if s.state == State::Lost || unfollowed.contains(&&s.id) {
                 chosen.push(s.clone());
                 continue;
@@ -302,7 +302,7 @@ fn follow_remote(
     let config = project.load_config()?;
     let host = vnx::remote::host(&config.hosts, host)?.clone();
     let line = ["resume".to_owned(), "--close-only".into(), id.to_string()];
-    let code = super::remote::on_host(project, &host, &line, &[id.to_string()])?;
+    let code = super::util::remote::on_host(project, &host, &line, &[id.to_string()])?;
     if code != ExitCode::SUCCESS {
         return Err(CliError::new(format!(
             "{id} was closed here but its host {} could not close it (`vnx resume {id}` tries \
@@ -332,7 +332,7 @@ fn follow(
     }
     let parsed = FollowUpLine::try_parse_from(&line)
         .map_err(|e| CliError::new(format!("could not continue {id}")).with_cause(&e))?;
-    super::follow_up::run(parsed.args)
+    super::util::follow::run(parsed.args)
         .map(|_| vnx::steps::reached(vnx::steps::resume::CONTINUED))
         .map_err(|e| {
             e.context(format!(

@@ -10,8 +10,8 @@ use vnx::provider::{session, transcript};
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::output::{Out, paint};
-use super::settings;
+use super::util::output::{Out, paint};
+use super::util::settings;
 
 /// Show one dispatch: its state and reason, provider, model, lane, role, branch, base, head,
 /// teardown, timings, tokens, log, gates, merge and receipts; or its log; or its diff
@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["log", "diff"])]
     json: bool,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
     /// Read its pull request from the forge now, however fresh its cached read
     #[arg(long, conflicts_with = "no_forge")]
     refresh: bool,
@@ -53,19 +53,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::error::check_dispatch_id(&args.id)?;
+    super::util::ids::check_dispatch_id(&args.id)?;
     let project = settings::project()?;
-    settings::finish_pending(&project);
-    let id = super::error::dispatch_id(&project, &args.id)?;
+    crate::cli::util::pending::finish_pending(&project);
+    let id = super::util::ids::dispatch_id(&project, &args.id)?;
     let args = Args {
         id: id.to_string(),
         ..args
     };
-    super::drain::recover_queue_here(args.tmux.tmux_socket.clone());
-    super::remote::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
+    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone());
+    super::util::hosts::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();
-    let read = super::status::verified_states(
+    let read = super::util::states::verified_states(
         &project,
         &tmux,
         vnx::dispatch::fold::Want::Ids(std::slice::from_ref(&id)),
@@ -86,7 +86,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .is_some_and(|s| s.grouped);
     let membership = |ledger: &std::path::Path, id: &str| {
         if grouped {
-            super::group::membership(ledger, id)
+            super::util::groups::membership(ledger, id)
         } else {
             None
         }
@@ -96,10 +96,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     vnx::dispatch::view::mark_positions(std::slice::from_mut(&mut d.state), &places);
     // Its pull request, read through the shared forge cache (only for the whole view).
     let pr = match (&d.state.branch, args.log || args.diff) {
-        (Some(branch), false) => super::pr_watch::read(
+        (Some(branch), false) => super::util::pr_watch::read(
             &project,
             &[(id.clone(), branch.clone())],
-            super::pr_watch::mode(args.no_forge, args.refresh),
+            super::util::pr_watch::mode(args.no_forge, args.refresh),
         )
         .remove(&id),
         _ => None,
@@ -121,9 +121,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         out.json(&value)?;
     } else if args.log {
-        if let Some(host) = super::remote::host_of(&project, &args.id)? {
+        if let Some(host) = super::util::hosts::host_of(&project, &args.id)? {
             // Its log is on its host: read there.
-            return super::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
+            return super::util::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
         }
         if !args.raw
             && let Some(wanted) = session_wanted(&d, &project)
@@ -154,7 +154,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 /// the review decision and the new reviews and comments (who, and their first line), every
 /// forge text escaped.
 fn pr_block(out: &mut Out, pr: &vnx::forge::watch::PrStatus) -> Result<(), CliError> {
-    let esc = |t: &str| super::output::escape(t).into_owned();
+    let esc = |t: &str| super::util::output::escape(t).into_owned();
     let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
     out.line(&format!("  {:<10} {}", "pr", esc(&pr.line())))?;
     out.line(&format!("    url      {}", esc(&pr.url)))?;
@@ -200,7 +200,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     let dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
     out.styled(&format!(
         "{}  {}",
-        super::output::escape(&s.id),
+        super::util::output::escape(&s.id),
         paint(s.status, s.status)
     ))?;
     let mut field = |key: &str, value: String| out.line(&format!("  {key:<10} {value}"));
@@ -220,13 +220,13 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         }
     }
     if let Some(d) = &s.dismissed {
-        field("dismissed", super::status::dismissed_line(d))?;
+        field("dismissed", super::util::lines::dismissed_line(d))?;
     }
     if let Some(a) = &s.accepted {
-        field("accepted", super::status::accepted_line(a))?;
+        field("accepted", super::util::lines::accepted_line(a))?;
     }
     for denial in &d.denials {
-        field("denied", super::output::escape(denial).into_owned())?;
+        field("denied", super::util::output::escape(denial).into_owned())?;
     }
     if d.cli_denials > 0 {
         field(
@@ -242,7 +242,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     if let Some(b) = &s.blocked {
         field("waits for", b.describe())?;
         if b.waiting_for == vnx::receipts::WaitingFor::Permission {
-            field("", super::status::REQUEST_IS_THE_HOOKS.to_owned())?;
+            field("", super::util::lines::REQUEST_IS_THE_HOOKS.to_owned())?;
         }
     }
     if let Some(q) = &s.queue {
@@ -266,7 +266,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     field("role", dash(s.role.as_deref()))?;
     if let Some(host) = &s.host {
         // Its worktree, session and log are there (`vnx attach`, `vnx show --log`).
-        field("host", super::output::escape(host).into_owned())?;
+        field("host", super::util::output::escape(host).into_owned())?;
     }
     if let Some(evidence) = s.evidence() {
         field("proof", evidence)?;
@@ -334,9 +334,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
             "conflict",
             format!(
                 "merging into {} at {} conflicted in {} (merge_dequeued, line {seq}){next}",
-                super::output::escape(&c.base_ref),
+                super::util::output::escape(&c.base_ref),
                 short(Some(c.base_tip.as_str())),
-                super::output::escape(&c.paths.join(", ")),
+                super::util::output::escape(&c.paths.join(", ")),
             ),
         )?;
     }
@@ -350,14 +350,14 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         } else {
             format!(
                 "conflicts left in {}",
-                super::output::escape(&r.conflicts.join(", "))
+                super::util::output::escape(&r.conflicts.join(", "))
             )
         };
         field(
             "rebase",
             format!(
                 "vnx merged {} at {} into the branch before the worker started: {left}{answers}",
-                super::output::escape(&r.base_ref),
+                super::util::output::escape(&r.base_ref),
                 short(Some(r.base_commit.as_str())),
             ),
         )?;
@@ -444,7 +444,8 @@ fn log(
                 Some(t) => print(t.feed(&buf), &mut stdout),
                 None => {
                     let text = String::from_utf8_lossy(&buf);
-                    let _ = stdout.write_all(super::output::escape_keep_lines(&text).as_bytes());
+                    let _ =
+                        stdout.write_all(super::util::output::escape_keep_lines(&text).as_bytes());
                     let _ = stdout.flush();
                 }
             }
@@ -542,9 +543,9 @@ fn session_log(
             return Ok(false);
         };
         // Its name is partly the worker's CLI's to choose: escaped.
-        super::output::say!(
+        super::util::output::say!(
             "{cli}'s session file {}",
-            super::output::escape(&path.to_string_lossy())
+            super::util::output::escape(&path.to_string_lossy())
         );
         // Streamed: a worker could have made the file as large as vnx reads.
         session::render_each(wanted.cli, &path, |line| print(vec![line])).map_err(|e| {
@@ -554,9 +555,9 @@ fn session_log(
     }
     let place = wanted
         .looked_in()
-        .map(|p| format!(" in {}", super::output::escape(&p.to_string_lossy())))
+        .map(|p| format!(" in {}", super::util::output::escape(&p.to_string_lossy())))
         .unwrap_or_default();
-    super::output::say!(
+    super::util::output::say!(
         "following {cli}'s session file{place} (`vnx attach {}` shows its screen)",
         s.id
     );

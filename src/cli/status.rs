@@ -9,8 +9,10 @@ use vnx::provider::transcript;
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::output::{Out, paint};
-use super::settings;
+use super::util::lines::{REQUEST_IS_THE_HOOKS, accepted_line, dismissed_line};
+use super::util::output::{Out, paint};
+use super::util::settings;
+use super::util::states::verified_states;
 
 /// List dispatches
 ///
@@ -52,7 +54,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
     /// Read each pull request from the forge now, however fresh its cached read
     #[arg(long, conflicts_with = "no_forge")]
     refresh: bool,
@@ -71,13 +73,13 @@ struct Listed<'a> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (project, ids) = settings::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let args = Args {
         ids: ids.iter().map(ToString::to_string).collect(),
         ..args
     };
-    super::drain::recover_queue_here(args.tmux.tmux_socket.clone());
-    super::remote::catch_up_warning(&project, (!ids.is_empty()).then_some(&ids[..]));
+    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone());
+    super::util::hosts::catch_up_warning(&project, (!ids.is_empty()).then_some(&ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();
     let recent = !args.all && ids.is_empty() && args.unfiltered();
@@ -90,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let read = verified_states(&project, &tmux, want)?;
     for socket in vnx::tmux::silent_sockets() {
-        super::output::say!(
+        super::util::output::say!(
             "warning: the tmux server on socket {socket} does not answer (stopped?): its \
              dispatches are shown as they were, not called lost; `kill -CONT` it, or `tmux -L \
              {socket} kill-server` and `vnx resume` what it ran"
@@ -110,7 +112,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let states: Vec<&DispatchState> = all.iter().filter(|s| args.keeps(s)).collect();
     if older > 0 {
-        super::output::say!(
+        super::util::output::say!(
             "note: {older} older dispatch{} not listed: `vnx status --all` lists every one",
             if older == 1 { " is" } else { "es are" }
         );
@@ -119,10 +121,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .iter()
         .filter_map(|s| Some((s.id.clone(), s.branch.clone()?)))
         .collect();
-    let prs = super::pr_watch::read(
+    let prs = super::util::pr_watch::read(
         &project,
         &with_branch,
-        super::pr_watch::mode(args.no_forge, args.refresh),
+        super::util::pr_watch::mode(args.no_forge, args.refresh),
     );
     let mut out = Out::new();
     if args.json {
@@ -137,7 +139,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     if states.is_empty() {
-        super::output::say!(
+        super::util::output::say!(
             "no dispatches{}",
             if all.is_empty() { "" } else { " match" }
         );
@@ -181,7 +183,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let pick = |cells: &[String; 8]| -> Vec<String> {
         columns
             .iter()
-            .map(|&i| super::output::escape(&cells[i]).into_owned())
+            .map(|&i| super::util::output::escape(&cells[i]).into_owned())
             .collect()
     };
     let narrow_cell = |cells: &[String; 8]| {
@@ -233,7 +235,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
             let cell = match (i, state) {
                 (1, Some(state)) => paint(state, cell),
-                _ => super::output::escape(cell).into_owned(),
+                _ => super::util::output::escape(cell).into_owned(),
             };
             if i + 1 == cells.len() {
                 text.push_str(&cell);
@@ -252,7 +254,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     out.styled(&line(&header, None))?;
     let groups = if grouped {
-        super::group::memberships(&ledger)
+        super::util::groups::memberships(&ledger)
     } else {
         Default::default()
     };
@@ -261,13 +263,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(m) = groups.get(&s.id) {
             under(
                 &mut out,
-                &format!("  group {}", super::output::escape(&m.describe(&s.id))),
+                &format!(
+                    "  group {}",
+                    super::util::output::escape(&m.describe(&s.id))
+                ),
             )?;
         }
         if let Some(b) = &s.blocked {
             under(
                 &mut out,
-                &format!("  waits for {}", super::output::escape(&b.describe())),
+                &format!("  waits for {}", super::util::output::escape(&b.describe())),
             )?;
             if b.waiting_for == vnx::receipts::WaitingFor::Permission {
                 under(&mut out, &format!("  {REQUEST_IS_THE_HOOKS}"))?;
@@ -290,7 +295,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(pr) = prs.get(&s.id) {
             under(
                 &mut out,
-                &format!("  {}", super::output::escape(&pr.line())),
+                &format!("  {}", super::util::output::escape(&pr.line())),
             )?;
         }
         if let Some(a) = s.accepted.as_ref().filter(|_| s.landed.is_none()) {
@@ -302,102 +307,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 /// How many dispatches started last `status` lists besides the open ones.
 const RECENT: usize = 20;
-
-/// A person's acceptance in one line, escaped: `by ann at <time>, head 1a2b3c4d5e6f (ended
-/// needs_input): <note>`.
-pub(super) fn accepted_line(a: &vnx::dispatch::state::Accepted) -> String {
-    let mut line = format!(
-        "by {}{}, head {} (ended {})",
-        a.by,
-        a.at.as_deref()
-            .map(|t| format!(" at {t}"))
-            .unwrap_or_default(),
-        a.head_commit.get(..12).unwrap_or(&a.head_commit),
-        a.previous_status
-    );
-    if let Some(note) = &a.note {
-        line.push_str(": ");
-        line.push_str(note);
-    }
-    super::output::escape(&line).into_owned()
-}
-
-/// What a read of the dispatches gives `status` and `show`.
-pub(super) struct Read {
-    /// The states of the dispatches wanted (and maybe others), in start order, each proof
-    /// marked verified or not.
-    pub(super) states: Vec<DispatchState>,
-    /// How many dispatches the ledger lists in all.
-    pub(super) listed: usize,
-    /// Whether any dispatch is a best-of candidate.
-    pub(super) grouped: bool,
-    /// The record of the dispatch asked for.
-    pub(super) record: Option<vnx::dispatch::fold::DispatchRecord>,
-}
-
-/// The states of the dispatches `want` names (and maybe others), each proof marked
-/// verified or not (a warning said when the ledger does not verify), and the record of the
-/// one id wanted. Read through the read index (ADR 0045) when it holds.
-pub(super) fn verified_states(
-    project: &vnx::project::Project,
-    tmux: &Tmux,
-    want: Want<'_>,
-) -> Result<Read, CliError> {
-    use vnx::dispatch::fold::{self, ReadOptions};
-    let ledger = project.ledger();
-    if !ledger.exists() {
-        return Ok(Read {
-            states: Vec::new(),
-            listed: 0,
-            grouped: false,
-            record: None,
-        });
-    }
-    let (attestor, trusted) = match settings::attestation(None, &ledger) {
-        Ok((a, keys)) => (Some(a), keys),
-        Err(_) => (None, Vec::new()),
-    };
-    let key = settings::key_path(None).ok();
-    let witness = settings::witness_dir();
-    let index = fold::index::path_in(&project.data_dir());
-    let options = ReadOptions {
-        index: Some(&index),
-        attestor: attestor.as_ref(),
-        trusted: &trusted,
-        key: key.as_deref(),
-        witness_dir: witness.as_deref(),
-        threads: settings::threads(None),
-        max_violations: 10_000,
-        write: true,
-    };
-    let read = fold::read_verified(&ledger, &options, want)?;
-    let grouped = read.any_grouped();
-    let listed = read.listed();
-    let record = match want {
-        Want::Ids([id]) => read.records().get(id).cloned(),
-        _ => None,
-    };
-    let report = read.report.clone();
-    // What the verdict rests on: a verification in this read, or the read index.
-    let from = view::VerifiedFrom::of_read(read.from_index);
-    let mut states = view::into_states_verified(&ledger, read, &view::Sessions::new(tmux))?;
-    if !states.is_empty()
-        && let Some(report) = &report
-    {
-        view::mark_verified(&mut states, report, Some(&trusted));
-        view::mark_verified_from(&mut states, from);
-        if !report.status.is_ok() {
-            let line = report.violations.iter().map(|v| v.line).min().unwrap_or(0);
-            super::output::say!("{}", super::audit_verify::unverified_warning(line));
-        }
-    }
-    Ok(Read {
-        states,
-        listed,
-        grouped,
-        record,
-    })
-}
 
 impl Args {
     /// Whether no filter narrows the list.
@@ -419,10 +328,6 @@ impl Args {
                 .is_none_or(|r| s.role.as_ref() == Some(r))
     }
 }
-
-/// What a blocked dispatch's request is: a hook call's word, which the worker can make up.
-pub(super) const REQUEST_IS_THE_HOOKS: &str = "(the request is what a hook call in its dispatch \
-     said, which its worker can make itself; its pane shows what the CLI asks: vnx attach)";
 
 /// The TITLE column's place in a row.
 const TITLE: usize = 2;
@@ -553,16 +458,4 @@ fn denials_line(s: &DispatchState) -> Option<String> {
         ));
     }
     (!parts.is_empty()).then(|| format!("{} (vnx show {} lists them)", parts.join(", "), s.id))
-}
-
-/// A dismissal, for a person: `by ana at …: note`.
-pub fn dismissed_line(d: &vnx::dispatch::state::Dismissed) -> String {
-    let mut line = format!("by {}", super::output::escape(&d.by));
-    if let Some(at) = &d.at {
-        line.push_str(&format!(" at {at}"));
-    }
-    if let Some(note) = &d.note {
-        line.push_str(&format!(": {}", super::output::escape(note)));
-    }
-    line
 }

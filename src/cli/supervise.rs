@@ -55,7 +55,7 @@ fn enter_dispatcher_env(args: &Args) -> Result<(), CliError> {
     let mut wanted: std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString> =
         env.into_iter().collect();
     for name in PANE_VARS {
-        if let Some(v) = super::settings::env(name) {
+        if let Some(v) = super::util::settings::env(name) {
             wanted.insert(name.into(), v);
         }
     }
@@ -66,7 +66,7 @@ fn enter_dispatcher_env(args: &Args) -> Result<(), CliError> {
         env.remove(std::ffi::OsStr::new("GIT_TERMINAL_PROMPT"));
         env
     };
-    if unprompted(super::settings::env_all().collect()) == unprompted(wanted.clone()) {
+    if unprompted(super::util::settings::env_all().collect()) == unprompted(wanted.clone()) {
         return Ok(());
     }
     let exe = std::env::current_exe()
@@ -93,7 +93,7 @@ fn start_of_interrupted_launch(
         return None;
     }
     let spec = dispatch::read_spec(spec_path).ok()?;
-    let attestor = super::settings::attestor(None).ok()?;
+    let attestor = super::util::settings::attestor(None).ok()?;
     let trusted = vnx::ledger::attest::trusted_keys(&spec.ledger, &attestor).ok()?;
     let hash = dispatch::liveness::start_on_ledger(&spec.ledger, &spec.id, &trusted).ok()??;
     dispatch::liveness::write_started(dir, &hash).ok()?;
@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // The pane started in the dispatch directory, before the worktree existed.
     let _ = std::env::set_current_dir(&spec.worktree);
     // The dispatcher named the key in the session's environment (VNX_CHECKPOINT_KEY).
-    let attestor = super::settings::attestor(None)?;
+    let attestor = super::util::settings::attestor(None)?;
     // Held for the supervisor's whole life, its last receipt included: while it is held,
     // nothing releases the dispatch's worktree or calls it lost.
     let _alive = dispatch::liveness::hold(&spec.dispatch_dir).map_err(|e| {
@@ -158,9 +158,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let around = dispatch::Surroundings {
         pane: &pane,
         cancel: &cancel,
-        path: super::settings::env("PATH"),
+        path: super::util::settings::env("PATH"),
         tty: stdin.is_terminal().then(|| stdin.as_fd()),
-        tmux_pane: super::settings::env_text("TMUX_PANE"),
+        tmux_pane: super::util::settings::env_text("TMUX_PANE"),
         attestor: &attestor,
         started_hash: Some(started_hash).filter(|h| !h.is_empty()),
     };
@@ -168,7 +168,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     hand_over_slot(&spec);
     dispatch::after_completion(&spec);
     if outcome.is_ok() {
-        super::pr::open_when_done(&spec);
+        super::util::open_pr::open_when_done(&spec);
     }
     let outcome = outcome?;
     let _ = writeln!(
@@ -200,7 +200,7 @@ fn hand_over_slot(spec: &dispatch::Spec) {
     // Out of the worktree (teardown may have removed it): the next launches run from the
     // main checkout.
     let _ = std::env::set_current_dir(&spec.repo_root);
-    let drained = super::dispatch_agent::with_context(Some(spec.tmux_socket.clone()), |ctx| {
+    let drained = super::util::context::with_context(Some(spec.tmux_socket.clone()), |ctx| {
         Ok(dispatch::queue::recover(ctx, true)?)
     });
     let mut stdout = std::io::stdout();

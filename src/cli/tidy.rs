@@ -9,8 +9,8 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::output::{Out, escape};
-use super::settings;
+use super::util::output::{Out, escape};
+use super::util::settings;
 
 /// Tidy what is settled: release landed and pushed work, say what is kept and why
 ///
@@ -41,12 +41,12 @@ pub struct Args {
     #[arg(long, value_name = "NAME", default_value = "origin")]
     remote: String,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
-    settings::finish_pending(&project);
+    crate::cli::util::pending::finish_pending(&project);
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let ledger = project.ledger();
     let trusted_keys = settings::attestation(None, &ledger)?.1;
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         render(&mut out, &found)?;
     }
     Ok(if failed {
-        super::error::Exit::Failed.into()
+        super::util::error::Exit::Failed.into()
     } else {
         ExitCode::SUCCESS
     })

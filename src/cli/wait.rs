@@ -1,18 +1,14 @@
 //! `vnx wait`: blocks until dispatches have completion receipts.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use vnx::ids::DispatchId;
 
-pub(super) use vnx::dispatch::settled::settled;
-use vnx::dispatch::view::{self, WaitEvent, Waited};
-use vnx::forge::watch::{Mode, PrStatus};
+use vnx::dispatch::view::{self};
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::output::Out;
-use super::pr_watch;
-use super::settings;
+use super::util::settings;
+use super::util::waiting::{UntilPr, Waiting};
 
 /// Wait for dispatches to complete
 ///
@@ -66,38 +62,23 @@ pub struct Args {
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
-}
-
-impl Args {
-    /// `vnx wait [--json] IDS…`, as another command waits.
-    pub(super) fn of(ids: Vec<String>, json: bool) -> Args {
-        Args {
-            ids,
-            all: false,
-            json,
-            until_blocked: false,
-            until_pr: None,
-            timeout: None,
-            tmux: Default::default(),
-        }
-    }
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {
-        super::error::check_dispatch_id(id)?;
+        super::util::ids::check_dispatch_id(id)?;
     }
     let project = settings::project()?;
-    settings::finish_pending(&project);
+    crate::cli::util::pending::finish_pending(&project);
     let ids = if args.all {
         let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
         let running = running(&project, &tmux)?;
         if running.is_empty() {
-            super::output::say!("nothing is running: no dispatch to wait for");
-            return Ok(super::error::Exit::Ok.into());
+            super::util::output::say!("nothing is running: no dispatch to wait for");
+            return Ok(super::util::error::Exit::Ok.into());
         }
-        super::output::say!(
+        super::util::output::say!(
             "waiting for {} running or queued: {}",
             running.len(),
             running
@@ -108,113 +89,19 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         );
         running
     } else {
-        super::error::dispatch_ids(&project, &args.ids)?
+        super::util::ids::dispatch_ids(&project, &args.ids)?
     };
-    // Pull requests are shown only when the project has a forge.
-    let refresh = pr_watch::refresh_seconds(&project);
-    if args.until_pr.is_some() && refresh.is_none() {
-        return Err(CliError::usage("--until-pr needs a forge").with_hint(
-            "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)",
-        ));
-    }
-    super::drain::recover_queue_here(args.tmux.tmux_socket.clone());
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
-    let deadline = args
-        .timeout
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
-    let mut out = Out::new();
-    let progress = Progress::new(args.json);
-    let mut catching = super::remote::CatchingUp::new(&project);
-    let mut failed = None;
-    // The pull request line printed with each dispatch, not printed again by --until-pr.
-    let mut shown: BTreeMap<DispatchId, String> = BTreeMap::new();
-    // Each dispatch is printed the moment it settles; a lost one is held back, since a
-    // supervisor that could not append its completion left it pending (appended below).
-    let waited = view::wait_with(
-        &project.ledger(),
+    super::util::waiting::wait_for(
+        &project,
         &ids,
-        &tmux,
-        args.until_blocked,
-        deadline,
-        &mut |event| match event {
-            WaitEvent::Settled(_, Waited::Lost) => {}
-            WaitEvent::Settled(id, w) => {
-                progress.clear();
-                let pr = refresh.and_then(|_| pr_of(&project, id));
-                if let Some(pr) = &pr {
-                    shown.insert(id.clone(), pr.line());
-                }
-                if let Err(e) =
-                    report_one(&mut out, id, w, args.json, pr.as_ref()).and_then(|_| out.flush())
-                {
-                    failed.get_or_insert(e);
-                }
-            }
-            WaitEvent::Quiet(pending) => {
-                progress.show(pending);
-                // Remote dispatches: their hosts' new receipts are caught up with.
-                catching.tick(pending);
-                // A queued dispatch starts even if the supervisor that should start it died.
-                super::drain::recover_queue_here(args.tmux.tmux_socket.clone());
-            }
+        &Waiting {
+            json: args.json,
+            until_blocked: args.until_blocked,
+            until_pr: args.until_pr,
+            timeout: args.timeout,
+            tmux_socket: args.tmux.tmux_socket,
         },
-    )?;
-    progress.clear();
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    let mut waited = waited;
-    let lost: Vec<DispatchId> = waited
-        .iter()
-        .filter(|(_, w)| matches!(w, Waited::Lost))
-        .map(|(id, _)| id.clone())
-        .collect();
-    if !lost.is_empty() {
-        settings::finish_pending(&project);
-        let again = view::wait(&project.ledger(), &lost, &tmux, args.until_blocked)?;
-        for (id, w) in again {
-            let pr = refresh.and_then(|_| pr_of(&project, &id));
-            if let Some(pr) = &pr {
-                shown.insert(id.clone(), pr.line());
-            }
-            report_one(&mut out, &id, &w, args.json, pr.as_ref())?;
-            waited.insert(id, w);
-        }
-    }
-    // An id the ledger never started is a usage error, worded as every command words it.
-    let unknown: Vec<String> = waited
-        .iter()
-        .filter(|(_, w)| matches!(w, Waited::Unknown))
-        .map(|(id, _)| id.to_string())
-        .collect();
-    if !unknown.is_empty() {
-        out.flush()?;
-        return Err(
-            CliError::usage(format!("unknown dispatch {}", unknown.join(", ")))
-                .with_hint("`vnx status` lists the dispatches of this project"),
-        );
-    }
-    let (Some(what), Some(refresh)) = (args.until_pr, refresh) else {
-        return Ok(verdict(&waited));
-    };
-    let done: Vec<DispatchId> = waited
-        .iter()
-        .filter(|(_, w)| w.succeeded())
-        .map(|(id, _)| id.clone())
-        .collect();
-    let watching = Watching {
-        project: &project,
-        what,
-        refresh,
-        deadline,
-        json: args.json,
-    };
-    let prs_ok = watching.run(&mut out, &done, &shown)?;
-    if prs_ok && waited.values().all(Waited::succeeded) {
-        Ok(super::error::Exit::Ok.into())
-    } else {
-        Ok(super::error::Exit::No.into())
-    }
+    )
 }
 
 /// The dispatches `--all` waits for: every one running (also blocked or stalled) or queued
@@ -229,343 +116,4 @@ fn running(project: &vnx::project::Project, tmux: &Tmux) -> Result<Vec<DispatchI
         .filter(|s| s.state.is_live() || s.state == view::State::Queued)
         .map(|s| s.id)
         .collect())
-}
-
-/// What `--until-pr` waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum UntilPr {
-    /// Every check done: passed (exit 0) or any failed (exit 1)
-    Checks,
-    /// Merged (exit 0) or closed (exit 1)
-    Merged,
-    /// A new review decision, review or comment: approved (exit 0) or not (exit 1)
-    Review,
-}
-
-impl UntilPr {
-    fn name(self) -> &'static str {
-        match self {
-            UntilPr::Checks => "its pull request's checks",
-            UntilPr::Merged => "its pull request's merge",
-            UntilPr::Review => "a review of its pull request",
-        }
-    }
-
-    /// Whether the wait on a pull request first read as `first` and now read as `now` is
-    /// over, and if so whether it ended well. A read that failed (`unknown`) decides nothing.
-    fn decide(self, first: &PrStatus, now: &PrStatus) -> Option<bool> {
-        let ended = match now.state.as_str() {
-            "merged" => Some(true),
-            "closed" => Some(false),
-            _ => None,
-        };
-        match self {
-            UntilPr::Checks => match now.checks_word.as_str() {
-                "pass" => Some(true),
-                "fail" => Some(false),
-                _ => ended,
-            },
-            UntilPr::Merged => ended,
-            UntilPr::Review => {
-                let decided =
-                    !now.review_decision.is_empty() && now.review_decision != first.review_decision;
-                let said = now.new_comments > first.new_comments;
-                if decided || said {
-                    Some(now.review_decision == "APPROVED")
-                } else {
-                    ended
-                }
-            }
-        }
-    }
-}
-
-/// Dispatch `id`'s pull request through the shared forge cache, when it has one.
-fn pr_of(project: &vnx::project::Project, id: &DispatchId) -> Option<PrStatus> {
-    let branches = pr_watch::branches(project, std::slice::from_ref(id));
-    pr_watch::read(project, &branches, Mode::Auto).remove(id)
-}
-
-/// A wait on dispatches' pull requests (`--until-pr`).
-struct Watching<'a> {
-    project: &'a vnx::project::Project,
-    what: UntilPr,
-    refresh: u64,
-    deadline: Option<std::time::Instant>,
-    json: bool,
-}
-
-impl Watching<'_> {
-    /// Waits on the pull request of each of `ids`, printing each change; whether every one
-    /// ended well. One without a pull request ends badly at once.
-    fn run(
-        &self,
-        out: &mut Out,
-        ids: &[DispatchId],
-        shown: &BTreeMap<DispatchId, String>,
-    ) -> Result<bool, CliError> {
-        // The supervisor opens a pull request after the completion, holding the dispatch's
-        // lock to its end: taking it waits for that.
-        for id in ids {
-            let dir = self.project.data_dir().join("dispatches").join(id.as_str());
-            if dir.is_dir()
-                && let Ok(lock) = vnx::dispatch::liveness::hold(&dir)
-            {
-                drop(lock);
-            }
-        }
-        let mut all_ok = true;
-        let mut pending = pr_watch::branches(self.project, ids);
-        for id in ids {
-            if !pending.iter().any(|(p, _)| p == id) {
-                self.none(out, id)?;
-                all_ok = false;
-            }
-        }
-        let mut seen: BTreeMap<DispatchId, (PrStatus, String)> = BTreeMap::new();
-        while !pending.is_empty() {
-            let prs = pr_watch::read(self.project, &pending, Mode::Auto);
-            let mut still = Vec::new();
-            for (id, branch) in pending {
-                let Some(pr) = prs.get(&id) else {
-                    self.none(out, &id)?;
-                    all_ok = false;
-                    continue;
-                };
-                let line = pr.line();
-                let first = match seen.get(&id) {
-                    Some((first, last)) => {
-                        if *last != line {
-                            self.print(out, &id, pr)?;
-                        }
-                        first.clone()
-                    }
-                    None => {
-                        if shown.get(&id) != Some(&line) {
-                            self.print(out, &id, pr)?;
-                        }
-                        pr.clone()
-                    }
-                };
-                seen.insert(id.clone(), (first.clone(), line));
-                match self.what.decide(&first, pr) {
-                    Some(ok) => all_ok &= ok,
-                    None => still.push((id, branch)),
-                }
-            }
-            out.flush()?;
-            pending = still;
-            if pending.is_empty() {
-                break;
-            }
-            let mut pause = std::time::Duration::from_secs(self.refresh);
-            if let Some(d) = self.deadline {
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    for (id, _) in &pending {
-                        out.line(&format!(
-                            "{id}  still waiting for {} at --timeout",
-                            self.what.name()
-                        ))?;
-                    }
-                    return Ok(false);
-                }
-                pause = pause.min(left);
-            }
-            std::thread::sleep(pause);
-        }
-        Ok(all_ok)
-    }
-
-    fn print(&self, out: &mut Out, id: &DispatchId, pr: &PrStatus) -> Result<(), CliError> {
-        if self.json {
-            out.json(&serde_json::json!({"dispatch_id": id, "pr": pr}))?;
-        } else {
-            out.line(&format!("{id}  {}", super::output::escape(&pr.line())))?;
-        }
-        out.flush()?;
-        Ok(())
-    }
-
-    fn none(&self, out: &mut Out, id: &DispatchId) -> Result<(), CliError> {
-        if self.json {
-            out.json(&serde_json::json!({"dispatch_id": id, "pr": null}))?;
-        } else {
-            out.line(&format!(
-                "{id}  no pull request to wait on (`vnx pr open {id}` opens one)"
-            ))?;
-        }
-        Ok(())
-    }
-}
-
-/// The line `wait` keeps redrawing on a terminal: which dispatches are still running.
-struct Progress {
-    on: bool,
-    started: std::time::Instant,
-}
-
-impl Progress {
-    fn new(json: bool) -> Progress {
-        use std::io::IsTerminal;
-        Progress {
-            on: !json && std::io::stderr().is_terminal(),
-            started: std::time::Instant::now(),
-        }
-    }
-
-    fn show(&self, pending: &[DispatchId]) {
-        if !self.on {
-            return;
-        }
-        let secs = self.started.elapsed().as_secs();
-        let mut names = pending
-            .iter()
-            .take(4)
-            .map(DispatchId::as_str)
-            .collect::<Vec<_>>()
-            .join(" ");
-        if pending.len() > 4 {
-            names.push_str(&format!(" +{}", pending.len() - 4));
-        }
-        eprint!(
-            "\r\x1b[2Kwaiting {}m{:02}s for {} running: {names}",
-            secs / 60,
-            secs % 60,
-            pending.len()
-        );
-    }
-
-    fn clear(&self) {
-        if self.on {
-            eprint!("\r\x1b[2K");
-        }
-    }
-}
-
-/// Exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
-fn verdict(waited: &BTreeMap<DispatchId, Waited>) -> ExitCode {
-    if waited.values().any(|w| matches!(w, Waited::Unknown)) {
-        super::error::Exit::Usage.into()
-    } else if waited.values().all(Waited::succeeded) {
-        super::error::Exit::Ok.into()
-    } else {
-        super::error::Exit::No.into()
-    }
-}
-
-/// Prints outcomes; exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
-pub fn report(
-    out: &mut Out,
-    waited: &BTreeMap<DispatchId, Waited>,
-    json: bool,
-) -> Result<ExitCode, CliError> {
-    for (id, w) in waited {
-        report_one(out, id, w, json, None)?;
-    }
-    Ok(verdict(waited))
-}
-
-/// How one dispatch settled and its pull request, for `--json`.
-#[derive(serde::Serialize)]
-struct WithPr<'a> {
-    #[serde(flatten)]
-    settled: vnx::dispatch::settled::Settled<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pr: Option<&'a PrStatus>,
-}
-
-/// Prints how one dispatch settled, and the state of its pull request when it has one.
-fn report_one(
-    out: &mut Out,
-    id: &str,
-    w: &Waited,
-    json: bool,
-    pr: Option<&PrStatus>,
-) -> Result<(), CliError> {
-    if json {
-        out.json(&WithPr {
-            settled: settled(id, w),
-            pr,
-        })?;
-        return Ok(());
-    }
-    report_line(out, id, w)?;
-    if let Some(pr) = pr {
-        out.line(&format!("{id}  {}", super::output::escape(&pr.line())))?;
-    }
-    Ok(())
-}
-
-/// Prints how one dispatch settled, as a line.
-fn report_line(out: &mut Out, id: &str, w: &Waited) -> Result<(), CliError> {
-    {
-        match w {
-            Waited::Completed(c) => {
-                let r = &c.receipt;
-                let line = format!(
-                    "{id}  {} ({})  teardown {}  {}",
-                    r.status,
-                    r.completion_signal.for_people(),
-                    r.teardown_class.map_or("-", |t| t.name()),
-                    r.failure_reason.as_deref().unwrap_or("")
-                );
-                out.line(line.trim_end())?;
-                if r.status == vnx::receipts::DispatchStatus::NeedsInput
-                    && let Some(q) = r
-                        .cli_events
-                        .as_ref()
-                        .and_then(|e| e.last_message.as_deref())
-                {
-                    out.line(&format!(
-                        "{id}  {}: {}",
-                        vnx::provider::transcript::label(q),
-                        vnx::provider::transcript::question(
-                            q,
-                            vnx::provider::transcript::QUESTION_CHARS
-                        )
-                    ))?;
-                }
-            }
-            Waited::Corrected {
-                completion,
-                correction,
-            } => {
-                let r = &completion.receipt;
-                let c = correction.receipt.as_ref();
-                out.line(&format!(
-                    "{id}  {} (corrected: the worker's {} ({}) by the phantom guard)  teardown {}  {}",
-                    c.map_or("failed", |c| c.status.name()),
-                    r.status,
-                    r.completion_signal.for_people(),
-                    r.teardown_class.map_or("-", |t| t.name()),
-                    c.map_or("", |c| c.reason.as_str())
-                ))?;
-            }
-            Waited::Lost => {
-                out.line(&format!(
-                    "{id}  lost: the supervisor ended without a completion receipt"
-                ))?;
-            }
-            Waited::Blocked(line) => {
-                let what = vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(line)
-                    .map(|r| format!("waits for {}", r.receipt.describe()))
-                    .unwrap_or_default();
-                out.line(format!("{id}  blocked  {what}").trim_end())?;
-            }
-            Waited::Closed(_) => {
-                let (verdict, why) = w.closed().unwrap_or((
-                    vnx::receipts::QueueVerdict::Failed,
-                    "its queue_decision is unreadable".into(),
-                ));
-                out.line(&format!("{id}  {verdict} (never started): {why}"))?;
-            }
-            // Said on stderr as a usage error (`unknown dispatch ID`), as every command says it.
-            Waited::Unknown => {}
-            Waited::StillRunning => {
-                out.line(&format!("{id}  still running at --timeout"))?;
-            }
-        }
-    }
-    Ok(())
 }

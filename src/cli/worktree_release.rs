@@ -9,8 +9,8 @@ use vnx::tmux::Tmux;
 use vnx::worktree::Repo;
 
 use super::CliError;
-use super::output::Out;
-use super::settings::{self, LedgerArg};
+use super::util::output::Out;
+use super::util::settings::{self, LedgerArg};
 
 /// List preserved dispatch worktrees and branches; release the ones already landed or pushed
 ///
@@ -45,11 +45,11 @@ pub struct Args {
     #[command(flatten)]
     ledger: LedgerArg,
     #[command(flatten)]
-    tmux: super::settings::TmuxSocket,
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (project, ids) = settings::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let ledger = args
         .ledger
@@ -92,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         render(&mut out, &plan, &repo.root)?;
     }
     Ok(if failed {
-        super::error::Exit::Failed.into()
+        super::util::error::Exit::Failed.into()
     } else {
         ExitCode::SUCCESS
     })

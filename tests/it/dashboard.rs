@@ -621,8 +621,14 @@ fn a_real_80x24_terminal_updates_attaches_and_sleeps_when_idle() {
     let lines: Vec<String> = screen_now().lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 24, "{lines:?}");
     assert!(lines.iter().all(|l| l.chars().count() <= 80));
-    // The key bar ends with the way to every key; `?` shows them, any key closes it.
-    assert!(lines[23].contains("?:all keys q:quit"), "{lines:?}");
+    // The key bar ends with the way to every key (waited for: a capture may catch the bar
+    // half redrawn); `?` shows them, any key closes it.
+    let bar_ends_with_help = || {
+        crate::common::wait_for(|| {
+            (screen_now().lines().nth(23)).is_some_and(|l| l.contains("?:all keys q:quit"))
+        })
+    };
+    assert!(bar_ends_with_help(), "{lines:?}");
     screen.send_keys("dash", &["?"]);
     assert!(shows("keys (any key closes this)"), "{}", screen_now());
     assert!(shows("deny the permission prompt"), "{}", screen_now());

@@ -14,7 +14,7 @@ mod imports;
 mod module_map;
 mod rust_source;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use module_map::{architecture_problems, library_modules, src_files};
@@ -285,6 +285,52 @@ fn lints_are_expected_not_allowed() {
         "a lint is silenced with `#[expect(lint, reason = \"…\")]`, which fails once the lint \
          no longer fires, never with `#[allow]` (unless it fires only under some cfg: then it \
          is listed in ALLOWED in tests/it/house_rules.rs, with why)",
+        &offenders,
+    );
+}
+
+/// The command line's files are one per subcommand (`src/cli/*.rs`) over what they share
+/// (`src/cli/util/`, as jj's `cli_util`): a command names no other command (it never calls
+/// another's `run`), what they share names no command, and no files of `src/cli` form a loop.
+#[test]
+fn a_command_names_no_other_command_and_the_cli_has_no_loop() {
+    let graph = imports::file_graph(&root().join("src"));
+    let cli: BTreeMap<String, BTreeMap<String, String>> = graph
+        .into_iter()
+        .filter(|(m, _)| m.starts_with("cli/"))
+        .map(|(m, named)| {
+            let named = named
+                .into_iter()
+                .filter(|(to, _)| to.starts_with("cli/"))
+                .collect();
+            (m, named)
+        })
+        .collect();
+    let is_command = |m: &str| m.starts_with("cli/") && !m.starts_with("cli/util");
+    let mut offenders: Vec<String> = cli
+        .iter()
+        .flat_map(|(m, named)| {
+            named
+                .iter()
+                .filter(|(to, _)| is_command(to))
+                .map(move |(to, at)| format!("{m} names the command {to} ({at})"))
+        })
+        .collect();
+    for set in imports::loops(&cli) {
+        let edges: Vec<String> = set
+            .iter()
+            .flat_map(|m| {
+                (cli[m].iter())
+                    .filter(|(to, _)| set.contains(to))
+                    .map(move |(to, at)| format!("{m} -> {to} ({at})"))
+            })
+            .collect();
+        offenders.push(format!("a loop: {}", edges.join("; ")));
+    }
+    check(
+        "a command names no other command and what the commands share (src/cli/util) names \
+         none, and no files of src/cli form a loop: move what two commands need into \
+         src/cli/util, or below it into the library",
         &offenders,
     );
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::CliError;
+use crate::cli::CliError;
 
 /// Stdout, buffered; errors other than a closed pipe become a `CliError`.
 pub struct Out {
@@ -141,7 +141,7 @@ fn json_safe(text: &str) -> Cow<'_, str> {
 /// Prints a human-readable message to stderr, escaped.
 macro_rules! say {
     ($($arg:tt)*) => {
-        eprintln!("{}", $crate::cli::output::escape(&format!($($arg)*)))
+        eprintln!("{}", $crate::cli::util::output::escape(&format!($($arg)*)))
     };
 }
 pub(crate) use say;

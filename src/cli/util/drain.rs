@@ -5,14 +5,14 @@
 use vnx::dispatch::Context;
 use vnx::dispatch::queue;
 
-use super::CliError;
 use super::output::say;
 use super::settings;
+use crate::cli::CliError;
 
 /// Drains the dispatch queue when anything is queued: every command that reads dispatch
 /// state does, so a queue whose finishing supervisor died still drains. A failure is only
 /// a warning; what was closed is said on stderr.
-pub(super) fn recover_queue(ctx: &Context<'_>) {
+pub(crate) fn recover_queue(ctx: &Context<'_>) {
     recover_queue_saying(ctx, true);
 }
 
@@ -36,19 +36,19 @@ fn recover_queue_saying(ctx: &Context<'_>, tell: bool) {
 
 /// [`recover_queue`] for a command without a dispatch context of its own: builds one only
 /// when something is queued. `tell`: say what it did (not under the dashboard's screen).
-pub(super) fn recover_queue_here(tmux_socket: Option<String>) {
+pub(crate) fn recover_queue_here(tmux_socket: Option<String>) {
     recover_queue_here_saying(tmux_socket, true);
 }
 
 /// [`recover_queue_here`], silent unless `tell`.
-pub(super) fn recover_queue_here_saying(tmux_socket: Option<String>, tell: bool) {
+pub(crate) fn recover_queue_here_saying(tmux_socket: Option<String>, tell: bool) {
     let Ok(project) = settings::project() else {
         return;
     };
     if !queue::entry::any(&project.data_dir()) {
         return;
     }
-    if let Err(e) = super::dispatch_agent::with_context(tmux_socket, |ctx| {
+    if let Err(e) = crate::cli::util::context::with_context(tmux_socket, |ctx| {
         recover_queue_saying(ctx, tell);
         Ok(())
     }) && tell

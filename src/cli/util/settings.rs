@@ -1,7 +1,6 @@
 //! Resolves settings from flags, the environment and the current repository, so that the
 //! library receives plain values.
 
-use super::output::say;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -31,7 +30,7 @@ pub fn env_all() -> std::env::VarsOs {
 
 use clap::Args;
 
-use super::CliError;
+use crate::cli::CliError;
 
 /// Where the ledger is.
 #[derive(Args, Clone, Debug)]
@@ -270,68 +269,6 @@ pub fn attestation(
     let attestor = attestor(flag)?;
     let trusted = vnx::ledger::attest::trusted_keys(ledger, &attestor)?;
     Ok((attestor, trusted))
-}
-
-/// What a command that takes dispatch ids starts with: the ids checked (a malformed one is
-/// a usage error before anything is read), the project found, the completions supervisors
-/// left pending appended, so the ledger it reads is up to date, and each id (or start of
-/// one) resolved to the dispatch it names.
-pub fn project_for(
-    ids: &[String],
-) -> Result<(vnx::project::Project, Vec<vnx::ids::DispatchId>), CliError> {
-    for id in ids {
-        super::error::check_dispatch_id(id)?;
-    }
-    let project = project()?;
-    finish_pending(&project);
-    let ids = super::error::dispatch_ids(&project, ids)?;
-    Ok((project, ids))
-}
-
-/// Appends the completions supervisors left pending (see `vnx::dispatch::supervise::pending`),
-/// sweeps the files nobody will finish (reservations, the read index's temporaries) and
-/// resumes ends a full disk held up, saying what happened on stderr. Best effort: a failure
-/// here is a warning, and the command goes on.
-pub fn finish_pending(project: &vnx::project::Project) {
-    // What a reader killed while writing the read index left is never finished: swept.
-    vnx::files::sweep_temporaries(&vnx::dispatch::fold::index::path_in(&project.data_dir()));
-    let dir = project
-        .data_dir()
-        .join(vnx::dispatch::supervise::pending::DIR);
-    if !dir.is_dir() {
-        return;
-    }
-    let ledger = project.ledger();
-    let flushed = match attestation(None, &ledger) {
-        Err(_) => Err("the signing key cannot be loaded".to_owned()),
-        Ok((_, keys)) => vnx::dispatch::supervise::pending::flush(
-            &project.data_dir(),
-            &vnx::ledger::Ledger::new(&ledger),
-            &keys,
-        )
-        .map_err(|e| e.to_string()),
-    };
-    match flushed {
-        Ok(done) => {
-            for f in done {
-                match f.outcome.as_str() {
-                    "appended" => say!(
-                        "note: appended {}'s completion, which its supervisor could not",
-                        f.dispatch_id
-                    ),
-                    "already_on_ledger" | "held" => {}
-                    why => say!(
-                        "warning: the pending completion of {} was not appended ({why}); \
-                         see {}",
-                        f.dispatch_id,
-                        dir.join(format!("{}.ndjson", f.dispatch_id)).display()
-                    ),
-                }
-            }
-        }
-        Err(e) => say!("warning: pending completions could not be appended yet: {e}"),
-    }
-    super::recover::resume_uncommitted(project);
 }
 
 /// Where checkpoint witnesses are kept: `$VNX_WITNESS_DIR`, else

@@ -13,7 +13,7 @@ use vnx::ids::DispatchId;
 const READ_TIMEOUT: u64 = 15;
 
 /// The mode the flags ask for: `--no-forge` never calls `gh`, `--refresh` reads now.
-pub(super) fn mode(no_forge: bool, refresh: bool) -> Mode {
+pub(crate) fn mode(no_forge: bool, refresh: bool) -> Mode {
     if no_forge {
         Mode::Cached
     } else if refresh {
@@ -26,7 +26,7 @@ pub(super) fn mode(no_forge: bool, refresh: bool) -> Mode {
 /// The pull requests of `dispatches` (id, branch) in `project`, by dispatch; empty when the
 /// project has no forge or no pull request was opened. Never fails: a forge that cannot be
 /// reached shows the cached state, marked stale.
-pub(super) fn read(
+pub(crate) fn read(
     project: &vnx::project::Project,
     dispatches: &[(DispatchId, String)],
     mode: Mode,
@@ -43,11 +43,16 @@ pub(super) fn read(
     };
     let mut reading = forge_config.clone();
     reading.timeout_seconds = reading.timeout_seconds.min(READ_TIMEOUT);
-    let Ok(forge) = Forge::resolve(&project.root, &reading, super::pr::gh_program()) else {
+    let Ok(forge) = Forge::resolve(
+        &project.root,
+        &reading,
+        crate::cli::util::forge::gh_program(),
+    ) else {
         return BTreeMap::new();
     };
     let refresh = forge_config.refresh_seconds;
-    let Ok(setup) = super::pr::Setup::with(project.clone(), Vec::new(), config, forge, ledger)
+    let Ok(setup) =
+        crate::cli::util::forge::Setup::with(project.clone(), Vec::new(), config, forge, ledger)
     else {
         return BTreeMap::new();
     };
@@ -68,13 +73,13 @@ pub(super) fn read(
 
 /// How often the project's pull requests may be read from the forge
 /// (`forge.refresh_seconds`); `None` when the project has no `forge:` section.
-pub(super) fn refresh_seconds(project: &vnx::project::Project) -> Option<u64> {
+pub(crate) fn refresh_seconds(project: &vnx::project::Project) -> Option<u64> {
     let config = project.load_config().ok()?;
     config.forge.as_ref().map(|f| f.refresh_seconds.max(1))
 }
 
 /// The branch of each of `ids` the ledger started (one pass over the lines naming them).
-pub(super) fn branches(
+pub(crate) fn branches(
     project: &vnx::project::Project,
     ids: &[DispatchId],
 ) -> Vec<(DispatchId, String)> {

@@ -1,47 +1,29 @@
 //! Remote hosts from the command line: a dispatch started on a host (`dispatch-agent
 //! --host`), the host picked by free capacity (`--host any`), queued while every host it may
-//! run on is at its capacity, and catching up with the hosts whose dispatches a reading
-//! command shows (`status`, `show`, `wait`), only warning when a host is out of reach: a lost
-//! link is neither a failure nor a loss.
+//! run on is at its capacity, a command run on the host a dispatch ran on, and `doctor
+//! --host` (catching up with hosts is `hosts`').
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
-use vnx::ids::DispatchId;
 
 use vnx::config::HostConfig;
 use vnx::dispatch::queue::entry::QueuedRequest;
 use vnx::dispatch::queue::{self, RemoteSubmitted, Ticket};
 use vnx::dispatch::view;
-use vnx::ledger::attest::Attestor;
 use vnx::project::Project;
-use vnx::remote::{self, Link, RemoteRequest, Ssh};
+use vnx::remote::{self, RemoteRequest};
 use vnx::tmux::Tmux;
 
-use super::CliError;
+use super::hosts::link;
 use super::output::{Out, say};
 use super::settings;
-
-/// The link to `host` for this project.
-pub(super) fn link<'a>(
-    project: &'a Project,
-    ledger: &'a std::path::Path,
-    attestor: &'a Attestor,
-    host: &HostConfig,
-) -> Result<Link<'a>, CliError> {
-    Ok(Link {
-        project,
-        ledger,
-        attestor,
-        ssh: Ssh::new(host, &project.data_dir())?,
-    })
-}
+use crate::cli::CliError;
 
 /// `dispatch-agent --host NAME|any` (and a remote `follow-up`): starts the dispatch on a
 /// host — for a new one, the queue decides under its lock: on the host it names or, for
 /// `any`, the one with the most free capacity; queued when every host it may run on is at
 /// its capacity (`queue`: the request as shown while queued, and its ticket) — then prints
 /// its id (`detach`) or waits for it, catching up with the host as it goes.
-pub(super) fn dispatch(
+pub(crate) fn dispatch(
     target: &str,
     mut request: RemoteRequest,
     queue: Option<(QueuedRequest, Ticket)>,
@@ -49,7 +31,7 @@ pub(super) fn dispatch(
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
-    settings::finish_pending(&project);
+    crate::cli::util::pending::finish_pending(&project);
     let config = project.load_config()?;
     if target == "any" && config.hosts.is_empty() {
         return Err(
@@ -84,7 +66,7 @@ pub(super) fn dispatch(
             remote::launch(&link(&project, &ledger, &attestor, &host)?, &request)?
         }
         Some((shown, ticket)) => {
-            let submitted = super::dispatch_agent::with_context(None, |ctx| {
+            let submitted = crate::cli::util::context::with_context(None, |ctx| {
                 Ok(queue::submit_remote(ctx, target, &request, shown, &ticket)?)
             })?;
             match submitted {
@@ -146,7 +128,7 @@ pub(super) fn dispatch(
     super::drain::recover_queue_here(None);
     let tmux = Tmux::new(settings::tmux_socket(None));
     let waited = view::wait(&ledger, &ids, &tmux, false)?;
-    super::wait::report(&mut out, &waited, json)
+    crate::cli::util::waiting::report(&mut out, &waited, json)
 }
 
 /// A dispatch queued for a host: its id (detached), or a wait through its start to its end.
@@ -168,7 +150,14 @@ fn queued(
          (`vnx status {id}`, `vnx cancel {id}`)"
     );
     if !detach {
-        return super::wait::run(super::wait::Args::of(vec![id.to_owned()], json));
+        let project = settings::project()?;
+        crate::cli::util::pending::finish_pending(&project);
+        let ids = crate::cli::util::ids::dispatch_ids(&project, &[id.to_owned()])?;
+        let how = crate::cli::util::waiting::Waiting {
+            json,
+            ..Default::default()
+        };
+        return crate::cli::util::waiting::wait_for(&project, &ids, &how);
     }
     let provider = if json {
         view::list(
@@ -181,156 +170,12 @@ fn queued(
     } else {
         None
     };
-    super::dispatch_agent::print_queued(&mut Out::new(), id, provider.as_deref(), position, json)
-}
-
-/// Catching up with the hosts of remote dispatches while a command waits for them: at most
-/// once a second, saying once when a host's link is lost and when it is back.
-pub(super) struct CatchingUp<'a> {
-    project: &'a Project,
-    last: Option<std::time::Instant>,
-    down: std::collections::BTreeSet<String>,
-}
-
-impl<'a> CatchingUp<'a> {
-    pub(super) fn new(project: &'a Project) -> CatchingUp<'a> {
-        CatchingUp {
-            project,
-            last: None,
-            down: Default::default(),
-        }
-    }
-
-    /// How long a host may hold a catch-up waiting for its next line.
-    const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
-
-    /// Catches up with the hosts of those of `pending` that run remotely.
-    pub(super) fn tick(&mut self, pending: &[DispatchId]) {
-        if self
-            .last
-            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
-        {
-            return;
-        }
-        self.last = Some(std::time::Instant::now());
-        let results = catch_up(self.project, Some(pending), Self::LONG_POLL);
-        for (host, result) in results {
-            match result {
-                Ok(_) => {
-                    if self.down.remove(&host) {
-                        say!("host {host} answers again: caught up");
-                    }
-                }
-                Err(e) => {
-                    if self.down.insert(host.clone()) {
-                        CliError::from(e)
-                            .context(format!(
-                                "lost the link to host {host}; its dispatches go on there, \
-                                 retrying"
-                            ))
-                            .warn();
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Catches up with every host that runs a live dispatch of this project (among `only`, when
-/// given); each host's outcome.
-pub(super) fn catch_up(
-    project: &Project,
-    only: Option<&[DispatchId]>,
-    wait: std::time::Duration,
-) -> Vec<(String, Result<remote::CatchUp, remote::RemoteError>)> {
-    let ledger = project.ledger();
-    if !ledger.exists() {
-        return Vec::new();
-    }
-    // While dispatches wait for a host, every host's end of a dispatch frees a slot for
-    // them: every host running one is caught up with.
-    let everyone = queue::remote::any_waiting(&project.data_dir());
-    let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    // Only the dispatches on hosts are read closely (not every dispatch's state).
-    let attestor = settings::attestor(None).ok();
-    let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
-    let hosted = view::remote_live(&ledger, attestor.as_ref().map(|a| (index.as_path(), a)));
-    for (id, h) in hosted.unwrap_or_default() {
-        if everyone || only.is_none_or(|ids| ids.contains(&id)) {
-            by_host.entry(h).or_default().push(id.into_string());
-        }
-    }
-    if by_host.is_empty() {
-        return Vec::new();
-    }
-    let (Ok(config), Ok(attestor)) = (project.load_config(), settings::attestor(None)) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (name, ids) in by_host {
-        let result = remote::host(&config.hosts, &name)
-            .and_then(|h| {
-                Ok(Link {
-                    project,
-                    ledger: &ledger,
-                    attestor: &attestor,
-                    ssh: Ssh::new(h, &project.data_dir())?,
-                })
-            })
-            .and_then(|link| remote::catch_up_waiting(&link, &ids, wait));
-        out.push((name, result));
-    }
-    out
-}
-
-/// [`catch_up`] for a reading command: a host out of reach is a warning. A dispatch that
-/// ended on its host frees a slot there: the queue is drained again.
-pub(super) fn catch_up_warning(project: &Project, only: Option<&[DispatchId]>) {
-    let results = catch_up(project, only, std::time::Duration::ZERO);
-    let drain = freed(&results);
-    for (host, result) in results {
-        if let Err(e) = result {
-            CliError::from(e)
-                .context(format!(
-                    "could not catch up with host {host}; showing what was last known"
-                ))
-                .warn();
-        }
-    }
-    if drain {
-        super::drain::recover_queue_here(None);
-    }
-}
-
-/// Whether a catch-up saw a dispatch end on its host (a slot freed there).
-pub(super) fn freed(results: &[(String, Result<remote::CatchUp, remote::RemoteError>)]) -> bool {
-    results.iter().any(|(_, r)| {
-        r.as_ref().is_ok_and(|c| {
-            !c.lost.is_empty()
-                || c.translated
-                    .iter()
-                    .any(|(_, event)| event == "dispatch_completed")
-        })
-    })
-}
-
-/// The host config of a remote dispatch, when `id` runs on one.
-pub(super) fn host_of(project: &Project, id: &str) -> Result<Option<HostConfig>, CliError> {
-    let ledger = project.ledger();
-    let Some(name) = ledger
-        .exists()
-        .then(|| view::remote_of(&ledger, id))
-        .flatten()
-    else {
-        return Ok(None);
-    };
-    let config = project.load_config()?;
-    Ok(Some(remote::host(&config.hosts, &name)?.clone()))
+    crate::cli::util::launch::print_queued(&mut Out::new(), id, provider.as_deref(), position, json)
 }
 
 /// Runs `vnx ARGS…` on the host of a remote dispatch and then catches up with it; the host's
 /// stdout is passed through, its stderr too.
-pub(super) fn on_host(
+pub(crate) fn on_host(
     project: &Project,
     host: &HostConfig,
     args: &[String],
@@ -359,7 +204,7 @@ pub(super) fn on_host(
 }
 
 /// `vnx doctor --host NAME`: the host's checks as a table or JSON; exit 1 on a failure.
-pub(super) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
+pub(crate) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     let config = project.load_config()?;
     let host = remote::host(&config.hosts, name)?.clone();

@@ -31,7 +31,7 @@ use vnx::tmux::TmuxError;
 use vnx::worktree::WorktreeError;
 use vnx::yaml::YamlError;
 
-use super::Exit;
+use crate::cli::Exit;
 
 /// A receipt too large for one line is the caller's input; a receipt that does not serialize
 /// canonically is vnx's bug; anything else is the file or the OS.

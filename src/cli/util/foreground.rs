@@ -9,9 +9,9 @@ use vnx::dispatch::Context;
 use vnx::dispatch::queue;
 use vnx::dispatch::view;
 
-use super::CliError;
 use super::output::say;
 use super::settings;
+use crate::cli::CliError;
 
 /// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave
 /// it running (without a terminal to ask on, it cancels); leaving it prints its id and exits.
@@ -19,7 +19,7 @@ use super::settings;
 /// supervisor that should have started it died), and says when the worker blocks on a
 /// prompt (what it asks, how to answer) and when it goes on; on a terminal, it offers to
 /// answer a permission prompt right there, as `vnx approve`/`vnx deny` would.
-pub(super) fn wait_or_interrupt(
+pub(crate) fn wait_or_interrupt(
     ctx: &Context<'_>,
     id: &vnx::ids::DispatchId,
     interrupted: &AtomicBool,
@@ -334,7 +334,7 @@ fn answer_here(
 ) {
     let answered = (|| -> Result<vnx::receipts::DispatchAnswered, CliError> {
         let states = view::list(ctx.ledger, ctx.tmux)?;
-        let state = super::error::named_dispatches(&states, std::slice::from_ref(id))?[0];
+        let state = super::ids::named_dispatches(&states, std::slice::from_ref(id))?[0];
         let data_dir = ctx.project.data_dir();
         let by = settings::user();
         let answering = vnx::dispatch::answer::Answering {

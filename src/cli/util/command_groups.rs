@@ -3,7 +3,7 @@
 
 /// The groups, in the order `vnx --help` shows them, each with its commands in order. Every
 /// visible command is in exactly one (a test checks it).
-pub(super) const GROUPS: [(&str, &[&str]); 7] = [
+pub(crate) const GROUPS: [(&str, &[&str]); 7] = [
     (
         "Dispatch and watch",
         &[
@@ -59,7 +59,7 @@ pub(super) const GROUPS: [(&str, &[&str]); 7] = [
 /// [`GROUPS`]' headings. clap lays the list out (alignment, wrapping to the terminal), then
 /// its entries are put under their headings; a command in no group would be listed last,
 /// under `Other commands:`, rather than lost.
-pub(super) fn grouped(cmd: clap::Command) -> clap::Command {
+pub(crate) fn grouped(cmd: clap::Command) -> clap::Command {
     let listing = cmd
         .clone()
         .help_template("{subcommands}")
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn every_visible_command_is_in_exactly_one_group() {
-        let cmd = super::super::command_for_help();
+        let cmd = crate::cli::super::command_for_help();
         let mut visible: Vec<&str> = cmd
             .get_subcommands()
             .filter(|s| !s.is_hide_set())
@@ -133,7 +133,9 @@ mod tests {
 
     #[test]
     fn help_lists_the_groups_in_order_with_every_command_once() {
-        let help = super::super::command_for_help().render_help().to_string();
+        let help = crate::cli::super::command_for_help()
+            .render_help()
+            .to_string();
         let mut at = 0;
         for (heading, names) in GROUPS {
             let found = help[at..]

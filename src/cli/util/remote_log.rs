@@ -12,15 +12,15 @@ use vnx::process::Group;
 use vnx::project::Project;
 use vnx::remote::{RemoteError, Ssh};
 
-use super::CliError;
 use super::output::{escape_keep_lines, say};
+use crate::cli::CliError;
 
 /// How long the host may take to print a log without `--follow`.
 const READ_LIMIT: Duration = Duration::from_secs(120);
 
 /// Prints the worker log of dispatch `id`, which runs on `host` (see the module's
 /// description).
-pub(super) fn show(
+pub(crate) fn show(
     project: &Project,
     host: &HostConfig,
     id: &str,
@@ -162,7 +162,7 @@ fn failed(host: &HostConfig, args: &[String], status: Option<i32>, stderr: &[u8]
 
 #[cfg(test)]
 mod tests {
-    use super::take_text;
+    use crate::cli::take_text;
 
     #[test]
     fn a_utf8_sequence_cut_by_a_read_waits_for_its_end() {

@@ -1,0 +1,48 @@
+//! The dispatch context of the project here, as every command that starts, answers or
+//! drains dispatches resolves it: its ledger, the tmux socket, vnx's own binary, the signing
+//! key, the worker's environment and how a CLI's program and version are found.
+
+use vnx::dispatch::Context;
+use vnx::tmux::Tmux;
+
+use crate::cli::CliError;
+use crate::cli::util::settings;
+
+/// Runs `f` with the dispatch context of the project here: its ledger, the tmux socket
+/// (`--tmux-socket`, else the environment's), vnx's binary and the signing key.
+pub(crate) fn with_context<T>(
+    tmux_socket: Option<String>,
+    f: impl FnOnce(&Context<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let project = settings::project()?;
+    crate::cli::util::pending::finish_pending(&project);
+    let ledger = project.ledger();
+    let tmux = Tmux::new(settings::tmux_socket(tmux_socket));
+    let vnx = std::env::current_exe()
+        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+    let key_path = settings::key_path(None)?;
+    let attestor = settings::attestor(Some(key_path.clone()))?;
+    let machine = settings::machine();
+    let shared_cache = settings::user_cache_dir();
+    // The worker runs in this command's environment, not the tmux server's.
+    let env: Vec<_> = settings::env_all().collect();
+    let ctx = Context {
+        env: Some(&env),
+        machine: &machine,
+        attestor: &attestor,
+        key_path: &key_path,
+        project: &project,
+        ledger: &ledger,
+        tmux: &tmux,
+        vnx: &vnx,
+        find_program: &settings::find_program,
+        probe_version: &|binary| {
+            vnx::provider::version::probe_shared(
+                binary,
+                &project.cache_dir(),
+                shared_cache.as_deref(),
+            )
+        },
+    };
+    f(&ctx)
+}

@@ -1,0 +1,177 @@
+//! Remote hosts as reading commands meet them: the link to a host, the host a dispatch ran
+//! on, and catching up with the hosts whose dispatches `status`, `show`, `wait` and the
+//! dashboard show, only warning when a host is out of reach (a lost link is neither a
+//! failure nor a loss).
+
+use std::collections::BTreeMap;
+
+use vnx::config::HostConfig;
+use vnx::dispatch::queue;
+use vnx::dispatch::view;
+use vnx::ids::DispatchId;
+use vnx::ledger::attest::Attestor;
+use vnx::project::Project;
+use vnx::remote::{self, Link, Ssh};
+
+use crate::cli::CliError;
+use crate::cli::util::output::say;
+use crate::cli::util::settings;
+
+/// The link to `host` for this project.
+pub(crate) fn link<'a>(
+    project: &'a Project,
+    ledger: &'a std::path::Path,
+    attestor: &'a Attestor,
+    host: &HostConfig,
+) -> Result<Link<'a>, CliError> {
+    Ok(Link {
+        project,
+        ledger,
+        attestor,
+        ssh: Ssh::new(host, &project.data_dir())?,
+    })
+}
+
+/// Catching up with the hosts of remote dispatches while a command waits for them: at most
+/// once a second, saying once when a host's link is lost and when it is back.
+pub(crate) struct CatchingUp<'a> {
+    project: &'a Project,
+    last: Option<std::time::Instant>,
+    down: std::collections::BTreeSet<String>,
+}
+
+impl<'a> CatchingUp<'a> {
+    pub(crate) fn new(project: &'a Project) -> CatchingUp<'a> {
+        CatchingUp {
+            project,
+            last: None,
+            down: Default::default(),
+        }
+    }
+
+    /// How long a host may hold a catch-up waiting for its next line.
+    const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
+
+    /// Catches up with the hosts of those of `pending` that run remotely.
+    pub(crate) fn tick(&mut self, pending: &[DispatchId]) {
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        let results = catch_up(self.project, Some(pending), Self::LONG_POLL);
+        for (host, result) in results {
+            match result {
+                Ok(_) => {
+                    if self.down.remove(&host) {
+                        say!("host {host} answers again: caught up");
+                    }
+                }
+                Err(e) => {
+                    if self.down.insert(host.clone()) {
+                        CliError::from(e)
+                            .context(format!(
+                                "lost the link to host {host}; its dispatches go on there, \
+                                 retrying"
+                            ))
+                            .warn();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Catches up with every host that runs a live dispatch of this project (among `only`, when
+/// given); each host's outcome.
+pub(crate) fn catch_up(
+    project: &Project,
+    only: Option<&[DispatchId]>,
+    wait: std::time::Duration,
+) -> Vec<(String, Result<remote::CatchUp, remote::RemoteError>)> {
+    let ledger = project.ledger();
+    if !ledger.exists() {
+        return Vec::new();
+    }
+    // While dispatches wait for a host, every host's end of a dispatch frees a slot for
+    // them: every host running one is caught up with.
+    let everyone = queue::remote::any_waiting(&project.data_dir());
+    let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Only the dispatches on hosts are read closely (not every dispatch's state).
+    let attestor = settings::attestor(None).ok();
+    let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
+    let hosted = view::remote_live(&ledger, attestor.as_ref().map(|a| (index.as_path(), a)));
+    for (id, h) in hosted.unwrap_or_default() {
+        if everyone || only.is_none_or(|ids| ids.contains(&id)) {
+            by_host.entry(h).or_default().push(id.into_string());
+        }
+    }
+    if by_host.is_empty() {
+        return Vec::new();
+    }
+    let (Ok(config), Ok(attestor)) = (project.load_config(), settings::attestor(None)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, ids) in by_host {
+        let result = remote::host(&config.hosts, &name)
+            .and_then(|h| {
+                Ok(Link {
+                    project,
+                    ledger: &ledger,
+                    attestor: &attestor,
+                    ssh: Ssh::new(h, &project.data_dir())?,
+                })
+            })
+            .and_then(|link| remote::catch_up_waiting(&link, &ids, wait));
+        out.push((name, result));
+    }
+    out
+}
+
+/// [`catch_up`] for a reading command: a host out of reach is a warning. A dispatch that
+/// ended on its host frees a slot there: the queue is drained again.
+pub(crate) fn catch_up_warning(project: &Project, only: Option<&[DispatchId]>) {
+    let results = catch_up(project, only, std::time::Duration::ZERO);
+    let drain = freed(&results);
+    for (host, result) in results {
+        if let Err(e) = result {
+            CliError::from(e)
+                .context(format!(
+                    "could not catch up with host {host}; showing what was last known"
+                ))
+                .warn();
+        }
+    }
+    if drain {
+        super::drain::recover_queue_here(None);
+    }
+}
+
+/// Whether a catch-up saw a dispatch end on its host (a slot freed there).
+pub(crate) fn freed(results: &[(String, Result<remote::CatchUp, remote::RemoteError>)]) -> bool {
+    results.iter().any(|(_, r)| {
+        r.as_ref().is_ok_and(|c| {
+            !c.lost.is_empty()
+                || c.translated
+                    .iter()
+                    .any(|(_, event)| event == "dispatch_completed")
+        })
+    })
+}
+
+/// The host config of a remote dispatch, when `id` runs on one.
+pub(crate) fn host_of(project: &Project, id: &str) -> Result<Option<HostConfig>, CliError> {
+    let ledger = project.ledger();
+    let Some(name) = ledger
+        .exists()
+        .then(|| view::remote_of(&ledger, id))
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let config = project.load_config()?;
+    Ok(Some(remote::host(&config.hosts, &name)?.clone()))
+}

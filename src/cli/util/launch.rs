@@ -1,0 +1,374 @@
+//! Starting a dispatch from the command line, shared by `dispatch-agent`, `follow-up`,
+//! `replay`, `best-of`, `pr fix` and `resume`: the dispatch context of the project here, the
+//! instruction read from text or a file, the lane, posture and sandbox flags, and the start
+//! itself (detached, or waited for in the foreground).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::ValueEnum;
+use vnx::dispatch::queue::{self, Submitted, Ticket};
+use vnx::dispatch::{self, Context, Request};
+use vnx::provider::{Lane, Permission};
+
+use crate::cli::CliError;
+use crate::cli::util::output::{Out, say};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum LaneArg {
+    Headless,
+    Interactive,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum PermissionArg {
+    Ask,
+    Edits,
+    Full,
+}
+
+/// The largest instruction file read: far more than any prompt a CLI takes.
+const MAX_INSTRUCTION: u64 = 4 << 20;
+
+impl From<PermissionArg> for Permission {
+    fn from(p: PermissionArg) -> Permission {
+        match p {
+            PermissionArg::Ask => Permission::Ask,
+            PermissionArg::Edits => Permission::Edits,
+            PermissionArg::Full => Permission::Full,
+        }
+    }
+}
+
+impl From<Lane> for LaneArg {
+    fn from(l: Lane) -> LaneArg {
+        match l {
+            Lane::Headless => LaneArg::Headless,
+            Lane::Interactive => LaneArg::Interactive,
+        }
+    }
+}
+
+impl From<LaneArg> for Lane {
+    fn from(l: LaneArg) -> Lane {
+        match l {
+            LaneArg::Headless => Lane::Headless,
+            LaneArg::Interactive => Lane::Interactive,
+        }
+    }
+}
+
+/// The instruction given as text or in a file.
+pub(crate) fn read_instruction(
+    text: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<String, CliError> {
+    match (text, file) {
+        (Some(text), _) => Ok(text.to_owned()),
+        // `-`: standard input (how a remote launch sends it: an argument crossing ssh is
+        // limited to 128 KiB).
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .take(MAX_INSTRUCTION + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| {
+                    CliError::new("could not read the instruction from stdin").with_cause(&e)
+                })?;
+            if bytes.len() as u64 > MAX_INSTRUCTION {
+                return Err(CliError::usage(format!(
+                    "the instruction on stdin is over {} MiB",
+                    MAX_INSTRUCTION >> 20
+                )));
+            }
+            String::from_utf8(bytes).map_err(|e| {
+                CliError::new("the instruction on stdin is not UTF-8 text")
+                    .with_cause(&e.utf8_error())
+                    .with_hint("instructions are UTF-8 text")
+            })
+        }
+        (None, Some(path)) => {
+            let bytes =
+                crate::cli::util::output::read_bounded(path, MAX_INSTRUCTION).map_err(|e| {
+                    CliError::new(format!("could not read {}", path.display()))
+                        .with_cause(&e)
+                        .with_hint(format!(
+                            "an instruction file is a regular file of at most {} MiB",
+                            MAX_INSTRUCTION >> 20
+                        ))
+                })?;
+            String::from_utf8(bytes).map_err(|e| {
+                CliError::new(format!("{} is not UTF-8 text", path.display()))
+                    .with_cause(&e.utf8_error())
+                    .with_hint("instructions are UTF-8 text")
+            })
+        }
+        (None, None) => Err(CliError::usage("no instruction given")
+            .with_hint("pass --instruction TEXT or --instruction-file FILE")),
+    }
+}
+
+/// What a follow-up or a replay may change about the dispatch it repeats; each left out is
+/// that dispatch's.
+#[derive(clap::Args)]
+pub(crate) struct Repeat {
+    /// The model [default: the earlier dispatch's, when the provider stays the same]
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// headless or interactive [default: the earlier dispatch's, when the provider stays the
+    /// same]
+    #[arg(long, value_enum)]
+    pub lane: Option<LaneArg>,
+    /// The worker's permission posture [default: the earlier dispatch's]
+    #[arg(long, value_enum)]
+    pub permission: Option<PermissionArg>,
+    /// Seconds before the worker is stopped [default: the earlier dispatch's]
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
+    pub deadline: Option<u64>,
+}
+
+/// Whether the worker runs in a bubblewrap sandbox, and its network.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub(crate) struct SandboxFlags {
+    /// Run the worker in a bubblewrap sandbox: it writes only its worktree, its dispatch
+    /// directory and its CLI's state; the system and the main checkout are read-only; the
+    /// home directory is hidden [default: `sandbox.enabled` in .vnx/config.yaml]
+    #[arg(long, conflicts_with = "no_sandbox")]
+    sandbox: bool,
+    /// Run the worker without a sandbox, whatever the config says
+    #[arg(long)]
+    no_sandbox: bool,
+    /// The sandbox's network: on, or off (loopback only, and the ports `sandbox.loopback`
+    /// relays) [default: `sandbox.network` in .vnx/config.yaml, else on]
+    #[arg(long, value_enum, value_name = "ON|OFF")]
+    network: Option<NetworkArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum NetworkArg {
+    On,
+    Off,
+}
+
+impl SandboxFlags {
+    /// `Some(true)` for --sandbox, `Some(false)` for --no-sandbox, else `None` (the config).
+    pub(crate) fn sandbox(&self) -> Option<bool> {
+        match (self.sandbox, self.no_sandbox) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The flags again, as a remote host's vnx takes them: a sandbox asked for here is asked
+    /// for there (never silently dropped).
+    pub(crate) fn forwarded(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        match self.sandbox() {
+            Some(true) => a.push("--sandbox".to_owned()),
+            Some(false) => a.push("--no-sandbox".to_owned()),
+            None => {}
+        }
+        if let Some(n) = self.network {
+            let name = n.to_possible_value().map(|p| p.get_name().to_owned());
+            a.extend(["--network".to_owned(), name.unwrap_or_default()]);
+        }
+        a
+    }
+
+    /// The network asked for, if any.
+    pub(crate) fn network(&self) -> Option<vnx::sandbox::Network> {
+        self.network.map(|n| match n {
+            NetworkArg::On => vnx::sandbox::Network::On,
+            NetworkArg::Off => vnx::sandbox::Network::Off,
+        })
+    }
+}
+
+/// How a dispatch is started from the command line: in the background (`--detach`), or
+/// waited for; its launch or completion as JSON or text.
+#[derive(clap::Args)]
+pub(crate) struct Started {
+    /// Return once the worker has started
+    #[arg(long)]
+    pub detach: bool,
+    /// Print the completion receipt (or, with --detach, the launch) as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// When it ends done and its role's gates pass, push its head and open (or update) its
+    /// pull request, as `vnx pr open` would (needs `forge:`; see forge.open_on_done)
+    #[arg(long)]
+    pub open_pr: bool,
+}
+
+impl Started {
+    /// Plans and launches the request, then prints its id (detached) or waits for it.
+    pub(crate) fn start(
+        &self,
+        ctx: &Context<'_>,
+        request: &Request,
+        ticket: &Ticket,
+    ) -> Result<ExitCode, CliError> {
+        let plan = dispatch::plan(ctx, request)?;
+        if self.open_pr {
+            crate::cli::util::open_pr::request_open_when_done(ctx.project, &plan.spec.id)?;
+        }
+        if let Some(action) = plan.egress.strictest() {
+            let what = match action {
+                vnx::egress::Action::Warn => "sent as they are",
+                _ => "redacted in the prompt; included files holding one are not copied",
+            };
+            say!(
+                "egress policy: secrets found ({}): {what}; the egress_decision receipt \
+                 records them",
+                dispatch::start::egress::list(&plan.egress.findings)
+            );
+        }
+        if let (Some(c), Some(record)) = (&request.continues, &plan.spec.continues)
+            && record.session_id.is_none()
+        {
+            match &c.session_id {
+                None => say!(
+                    "{} recorded no CLI session: the follow-up starts a new one, told the \
+                     earlier instruction",
+                    c.id()
+                ),
+                Some(_) => say!(
+                    "{} cannot resume a session in the {} lane: the follow-up starts a new \
+                     one, told the earlier instruction",
+                    plan.spec.provider,
+                    plan.spec.lane.name()
+                ),
+            }
+        }
+        // Ctrl-C is caught from before the launch, so it never kills this process between
+        // the start and the wait.
+        let interrupted = Arc::new(AtomicBool::new(false));
+        if !self.detach {
+            signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
+                .map_err(|e| {
+                    CliError::from_error(&e).context("could not install a Ctrl-C handler")
+                })?;
+        }
+        let launched = match queue::submit(ctx, &plan, request, ticket)? {
+            Submitted::Started(launched) => launched,
+            Submitted::Queued {
+                id,
+                position,
+                capacity,
+            } => {
+                return self.queued(
+                    ctx,
+                    (&plan.spec.provider, &plan.spec.role),
+                    &id,
+                    position,
+                    capacity,
+                    &interrupted,
+                );
+            }
+        };
+        if launched.tmux_server_restarts > 0 {
+            say!(
+                "note: tmux's server on socket {} shut down under the start of {} {} time{} \
+                 (\"server exited unexpectedly\"); it started on a fresh one",
+                launched.tmux_socket,
+                launched.id,
+                launched.tmux_server_restarts,
+                if launched.tmux_server_restarts == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+        }
+        let mut out = Out::new();
+        if self.detach {
+            if self.json {
+                out.json(&launched)?;
+            } else {
+                out.line(&launched.id)?;
+                say!(
+                    "started {} in {} (tmux -L {} attach -t {})",
+                    launched.id,
+                    launched.worktree.display(),
+                    launched.tmux_socket,
+                    launched.session
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        say!(
+            "dispatched {} (Ctrl-C to cancel it or leave it running)",
+            launched.id
+        );
+        // Asked before the wait: its answer is then ready the moment the dispatch ends.
+        let opens_pr = self.opens_pr(ctx, &plan.spec.role);
+        let waited =
+            crate::cli::util::foreground::wait_or_interrupt(ctx, &launched.id, &interrupted)?;
+        let code = crate::cli::util::waiting::report(&mut out, &waited, self.json);
+        if opens_pr {
+            out.flush()?;
+            crate::cli::util::open_pr::await_open_when_done(ctx.project, &launched.id);
+        }
+        code
+    }
+
+    /// Whether its pull request is opened when it is done: asked here (`--open-pr`), or by
+    /// the role or the project (`roles.<role>.open_pr`, `forge.open_on_done`).
+    fn opens_pr(&self, ctx: &Context<'_>, role: &str) -> bool {
+        self.open_pr || crate::cli::util::open_pr::opens_when_done(ctx.project, role)
+    }
+
+    /// A dispatch that was queued: its id (detached), or a wait through its start to its end.
+    fn queued(
+        &self,
+        ctx: &Context<'_>,
+        (provider, role): (&str, &str),
+        id: &vnx::ids::DispatchId,
+        position: u32,
+        capacity: u32,
+        interrupted: &AtomicBool,
+    ) -> Result<ExitCode, CliError> {
+        let mut out = Out::new();
+        say!(
+            "queued {id} at position {position}: every {provider} slot ({capacity}) is taken; \
+             it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
+        );
+        if self.detach {
+            return print_queued(&mut out, id, Some(provider), position, self.json);
+        }
+        let waited = crate::cli::util::foreground::wait_or_interrupt(ctx, id, interrupted)?;
+        let code = crate::cli::util::waiting::report(&mut out, &waited, self.json);
+        if self.opens_pr(ctx, role) {
+            out.flush()?;
+            crate::cli::util::open_pr::await_open_when_done(ctx.project, id);
+        }
+        code
+    }
+}
+
+/// A detached dispatch that was queued: its id, or (`json`) its place as docs/json.md
+/// documents it.
+pub(crate) fn print_queued(
+    out: &mut Out,
+    id: &str,
+    provider: Option<&str>,
+    position: u32,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    if json {
+        out.json(&serde_json::json!({
+            "dispatch_id": id,
+            "state": "queued",
+            "provider": provider,
+            "queue_position": position,
+        }))?;
+    } else {
+        out.line(id)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,52 @@
+//! The lines several commands print about the same thing, worded once: a gate that finished,
+//! a person's acceptance or dismissal, what a blocked dispatch's request is.
+
+/// A person's acceptance in one line, escaped: `by ann at <time>, head 1a2b3c4d5e6f (ended
+/// needs_input): <note>`.
+pub(crate) fn accepted_line(a: &vnx::dispatch::state::Accepted) -> String {
+    let mut line = format!(
+        "by {}{}, head {} (ended {})",
+        a.by,
+        a.at.as_deref()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default(),
+        a.head_commit.get(..12).unwrap_or(&a.head_commit),
+        a.previous_status
+    );
+    if let Some(note) = &a.note {
+        line.push_str(": ");
+        line.push_str(note);
+    }
+    crate::cli::util::output::escape(&line).into_owned()
+}
+
+/// What a blocked dispatch's request is: a hook call's word, which the worker can make up.
+pub(crate) const REQUEST_IS_THE_HOOKS: &str = "(the request is what a hook call in its dispatch \
+     said, which its worker can make itself; its pane shows what the CLI asks: vnx attach)";
+
+/// A dismissal, for a person: `by ana at …: note`.
+pub(crate) fn dismissed_line(d: &vnx::dispatch::state::Dismissed) -> String {
+    let mut line = format!("by {}", crate::cli::util::output::escape(&d.by));
+    if let Some(at) = &d.at {
+        line.push_str(&format!(" at {at}"));
+    }
+    if let Some(note) = &d.note {
+        line.push_str(&format!(": {}", crate::cli::util::output::escape(note)));
+    }
+    line
+}
+
+/// The line a finished gate gets on stderr: its name, status, time and why.
+pub(crate) fn finished(outcome: &vnx::gate::GateOutcome) -> String {
+    format!(
+        "gate {}: {} in {:.1} s{}",
+        outcome.gate,
+        outcome.status.name(),
+        outcome.duration_seconds,
+        outcome
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    )
+}
