@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn every_visible_command_is_in_exactly_one_group() {
-        let cmd = crate::cli::super::command_for_help();
+        let cmd = crate::cli::command_for_help();
         let mut visible: Vec<&str> = cmd
             .get_subcommands()
             .filter(|s| !s.is_hide_set())
@@ -133,9 +133,7 @@ mod tests {
 
     #[test]
     fn help_lists_the_groups_in_order_with_every_command_once() {
-        let help = crate::cli::super::command_for_help()
-            .render_help()
-            .to_string();
+        let help = crate::cli::command_for_help().render_help().to_string();
         let mut at = 0;
         for (heading, names) in GROUPS {
             let found = help[at..]

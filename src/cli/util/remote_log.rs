@@ -162,7 +162,7 @@ fn failed(host: &HostConfig, args: &[String], status: Option<i32>, stderr: &[u8]
 
 #[cfg(test)]
 mod tests {
-    use crate::cli::take_text;
+    use super::take_text;
 
     #[test]
     fn a_utf8_sequence_cut_by_a_read_waits_for_its_end() {

@@ -39,7 +39,7 @@ pub(crate) fn wait_for(
     how: &Waiting,
 ) -> Result<ExitCode, CliError> {
     // Pull requests are shown only when the project has a forge.
-    let refresh = pr_watch::refresh_seconds(&project);
+    let refresh = pr_watch::refresh_seconds(project);
     if how.until_pr.is_some() && refresh.is_none() {
         return Err(CliError::usage("--until-pr needs a forge").with_hint(
             "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)",
@@ -52,7 +52,7 @@ pub(crate) fn wait_for(
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
     let mut out = Out::new();
     let progress = Progress::new(how.json);
-    let mut catching = crate::cli::util::hosts::CatchingUp::new(&project);
+    let mut catching = crate::cli::util::hosts::CatchingUp::new(project);
     let mut failed = None;
     // The pull request line printed with each dispatch, not printed again by --until-pr.
     let mut shown: BTreeMap<DispatchId, String> = BTreeMap::new();
@@ -60,7 +60,7 @@ pub(crate) fn wait_for(
     // supervisor that could not append its completion left it pending (appended below).
     let waited = view::wait_with(
         &project.ledger(),
-        &ids,
+        ids,
         &tmux,
         how.until_blocked,
         deadline,
@@ -98,10 +98,10 @@ pub(crate) fn wait_for(
         .map(|(id, _)| id.clone())
         .collect();
     if !lost.is_empty() {
-        crate::cli::util::pending::finish_pending(&project);
+        crate::cli::util::pending::finish_pending(project);
         let again = view::wait(&project.ledger(), &lost, &tmux, how.until_blocked)?;
         for (id, w) in again {
-            let pr = refresh.and_then(|_| pr_of(&project, &id));
+            let pr = refresh.and_then(|_| pr_of(project, &id));
             if let Some(pr) = &pr {
                 shown.insert(id.clone(), pr.line());
             }
@@ -131,7 +131,7 @@ pub(crate) fn wait_for(
         .map(|(id, _)| id.clone())
         .collect();
     let watching = Watching {
-        project: &project,
+        project,
         what,
         refresh,
         deadline,
