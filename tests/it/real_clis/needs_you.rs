@@ -348,6 +348,32 @@ fn a_real_claude_whose_machine_went_down_is_resumed_in_its_session() {
     rig.repo.verify_ok();
 }
 
+/// Dispatch `id` blocks on a dialog its TUI shows before its first turn, which the receipt
+/// names (what it asks starts with `asks`); `vnx approve` answers it and the dispatch ends
+/// done.
+fn approved_at_start_dialog(rig: &Rig, id: &str, asks: &str, at: &str) {
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", "--until-blocked", "--json", "--timeout", "60", id]));
+    let blocked = crate::common::settled_receipt(
+        serde_json::from_str(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("{at} {e}: {} {}", r.stdout, r.stderr)),
+    );
+    assert_eq!(blocked["event_type"], "dispatch_blocked", "{at} {blocked}");
+    assert_eq!(blocked["source"], "screen", "{at} {blocked}");
+    assert!(
+        blocked["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with(asks)),
+        "{at} {blocked}"
+    );
+    let r = run(rig.repo.vnx().args(["approve", id, "--json"]));
+    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+    let c = settled(rig, id, 120);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+}
+
 /// The first dispatch in a repository claude never trusted: its TUI stops at its trust
 /// dialog, and the dispatch says so as something that needs you (blocked, naming what it
 /// asks) instead of sitting `running`; `vnx approve` trusts the folder, the worker goes on
@@ -368,26 +394,7 @@ fn a_real_claude_at_its_trust_dialog_needs_you_and_approve_trusts_the_repository
         )
     };
     let id = rig.detach("claude", "interactive", 180, &task("claude asks for trust"));
-    let r = run(rig
-        .repo
-        .vnx()
-        .args(["wait", "--until-blocked", "--json", "--timeout", "60", &id]));
-    let blocked = crate::common::settled_receipt(
-        serde_json::from_str(r.stdout.trim())
-            .unwrap_or_else(|e| panic!("{at} {e}: {} {}", r.stdout, r.stderr)),
-    );
-    assert_eq!(blocked["event_type"], "dispatch_blocked", "{at} {blocked}");
-    assert_eq!(blocked["source"], "screen", "{at} {blocked}");
-    assert!(
-        blocked["command"]
-            .as_str()
-            .is_some_and(|c| c.starts_with("trust this folder")),
-        "{at} {blocked}"
-    );
-    let r = run(rig.repo.vnx().args(["approve", &id, "--json"]));
-    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
-    let c = settled(&rig, &id, 120);
-    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    approved_at_start_dialog(&rig, &id, "trust this folder", &at);
     let trusted = std::fs::read_to_string(&state).unwrap();
     let root = rig.repo.env.path().canonicalize().unwrap();
     assert!(trusted.contains(&*root.to_string_lossy()), "{at} {trusted}");
@@ -430,25 +437,7 @@ fn a_real_claude_at_its_bypass_disclaimer_needs_you_and_approve_accepts_it() {
         r.stdout.trim().to_owned()
     };
     let id = full("claude asks to bypass");
-    let r = run(rig
-        .repo
-        .vnx()
-        .args(["wait", "--until-blocked", "--json", "--timeout", "60", &id]));
-    let blocked = crate::common::settled_receipt(
-        serde_json::from_str(r.stdout.trim())
-            .unwrap_or_else(|e| panic!("{at} {e}: {} {}", r.stdout, r.stderr)),
-    );
-    assert_eq!(blocked["source"], "screen", "{at} {blocked}");
-    assert!(
-        blocked["command"]
-            .as_str()
-            .is_some_and(|c| c.starts_with("accept Bypass Permissions mode")),
-        "{at} {blocked}"
-    );
-    let r = run(rig.repo.vnx().args(["approve", &id, "--json"]));
-    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
-    let c = settled(&rig, &id, 120);
-    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    approved_at_start_dialog(&rig, &id, "accept Bypass Permissions mode", &at);
     let recorded = std::fs::read_to_string(&settings).unwrap_or_default();
     assert!(
         recorded.contains("skipDangerousModePermissionPrompt"),
