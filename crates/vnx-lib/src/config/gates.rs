@@ -219,7 +219,7 @@ impl Validator<'_> {
         providers: &BTreeMap<String, DeclaredProvider>,
     ) -> Checked<()> {
         let name = provider.value.as_str();
-        if Provider::parse(name).is_ok_and(|p| !cli::of(p).can_review()) {
+        if cli::named(name).is_some_and(|c| !c.can_review()) {
             let msg = format!("{who}: the {name} provider cannot review; name a CLI that can");
             return self.err(&provider.referenced, msg);
         }

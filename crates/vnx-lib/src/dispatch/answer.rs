@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
-use crate::provider::Provider;
 use crate::provider::cli;
 use crate::provider::dialog::Dialog;
 use crate::receipts::{
@@ -183,8 +182,7 @@ fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, String)> {
 /// [`CodingCli::dialog_keys`](cli::CodingCli::dialog_keys); a declared provider's are its
 /// `interactive.dialog:`'s, which `vnx approve` reads from the config).
 pub fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static str> {
-    let provider = Provider::parse(provider).ok()?;
-    cli::of(provider).dialog_keys(answer)
+    cli::named(provider)?.dialog_keys(answer)
 }
 
 /// Run by the hook of prompt `request` (a signal file's name in `dispatch_dir`): waits up to
@@ -289,9 +287,7 @@ pub fn answer(
     let look =
         |wait| findable.and_then(|d| dialog_on_pane(&tmux, &session, d, wait).ok().flatten());
     // A prompt its CLI's waiting hook can answer, known by the signals its module names.
-    let hook = Provider::parse(&provider)
-        .ok()
-        .map(cli::of)
+    let hook = cli::named(&provider)
         .filter(|c| c.hook_answers(&pending.source))
         .and_then(|c| c.answering_hook());
     // A waiting hook is answered at once: a CLI may show no dialog until its hook returned
@@ -388,7 +384,7 @@ fn end_cancelled_turn(
     dispatch_dir: &Path,
     denied: &DispatchAnswered,
 ) {
-    let Ok(p) = Provider::parse(provider) else {
+    let Some(cli) = cli::named(provider) else {
         return;
     };
     let what = match (&denied.tool, &denied.command) {
@@ -402,7 +398,7 @@ fn end_cancelled_turn(
         said.push_str(": ");
         said.push_str(m);
     }
-    let Some(end) = cli::of(p).denial_ends_turn(&said) else {
+    let Some(end) = cli.denial_ends_turn(&said) else {
         return;
     };
     let until = Instant::now() + CANCELLED_SHOWS_WITHIN;
@@ -434,16 +430,15 @@ fn end_cancelled_turn(
 /// [`CodingCli::dialog_marker`](cli::CodingCli::dialog_marker)).
 #[cfg(test)]
 fn dialog_marker(provider: &str) -> Option<&'static str> {
-    let provider = Provider::parse(provider).ok()?;
-    cli::of(provider).dialog_marker()
+    cli::named(provider)?.dialog_marker()
 }
 
 /// The permission dialog of `provider`'s TUI: its module's, for a built-in CLI; for a
 /// declared one, the `interactive.dialog:` the project's config declares now (none when the
 /// config does not load).
 fn dialog_of(provider: &str, data_dir: &Path) -> Option<Dialog> {
-    if let Ok(p) = Provider::parse(provider) {
-        return Dialog::of_cli(cli::of(p));
+    if let Some(cli) = cli::named(provider) {
+        return Dialog::of_cli(cli);
     }
     let config = crate::project::Project::at(data_dir.parent()?)
         .load_config()
@@ -455,7 +450,7 @@ fn dialog_of(provider: &str, data_dir: &Path) -> Option<Dialog> {
 /// The dialog built-in `provider`'s TUI shows before its first turn, when `session`'s pane
 /// shows one now.
 fn start_on_pane(provider: &str, tmux: &Tmux, session: &str) -> Option<Dialog> {
-    let dialogs = Dialog::start_of(cli::of(Provider::parse(provider).ok()?));
+    let dialogs = Dialog::start_of(cli::named(provider)?);
     let screen = tmux.capture(session).ok()?;
     dialogs.into_iter().find(|d| d.shows(&screen))
 }

@@ -94,6 +94,13 @@ pub fn title_of(text: &str) -> String {
     out
 }
 
+impl Spec {
+    /// Its built-in CLI's module; `None` for a declared provider.
+    pub fn cli(&self) -> Option<&'static dyn crate::provider::cli::CodingCli> {
+        crate::provider::cli::named(&self.provider)
+    }
+}
+
 /// Everything the supervisor needs, written to `dispatches/<id>/spec.json`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Spec {

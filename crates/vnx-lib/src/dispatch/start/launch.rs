@@ -626,9 +626,9 @@ const MAX_CARRIED_BYTES: u64 = 16 * 1024 * 1024;
 /// to the same CLI as its own history. A missing or unreadable one is left out (the session
 /// then starts afresh).
 fn carry_session(spec: &Spec) -> Result<(), DispatchError> {
-    let (Some(continues), Ok(provider)) = (
+    let (Some(continues), Some(cli)) = (
         spec.continues.as_ref().filter(|c| c.session_id.is_some()),
-        crate::provider::Provider::parse(&spec.provider),
+        spec.cli(),
     ) else {
         return Ok(());
     };
@@ -642,7 +642,7 @@ fn carry_session(spec: &Spec) -> Result<(), DispatchError> {
     carry(
         &earlier,
         &spec.dispatch_dir,
-        crate::provider::cli::of(provider).carried_files(),
+        cli.carried_files(),
         MAX_CARRIED_BYTES,
     )
 }

@@ -247,8 +247,8 @@ fn teardown(
             .worktree
             .canonicalize()
             .unwrap_or_else(|_| spec.worktree.clone());
-        if let Ok(provider) = crate::provider::Provider::parse(&spec.provider) {
-            crate::provider::cli::of(provider).forget_hook_trust(file, &project);
+        if let Some(cli) = spec.cli() {
+            cli.forget_hook_trust(file, &project);
         }
     }
     if !spec.placed.is_empty() {

@@ -245,7 +245,7 @@ pub fn decide(e: &Ended) -> Decision {
 /// and no session vnx knows signal. A built-in CLI's TUI that exits without a report before
 /// its hook or session showed a turn end has failed; its clean exit is no answer.
 pub fn exit_ends_turn(provider: &str, lane: Lane) -> bool {
-    lane == Lane::Interactive && provider::Provider::parse(provider).is_err()
+    lane == Lane::Interactive && provider::cli::named(provider).is_none()
 }
 
 /// The signal a turn that ended through `hook` is recorded as: its CLI's name for it; a

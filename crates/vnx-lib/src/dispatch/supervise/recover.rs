@@ -420,9 +420,8 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         vnx: PathBuf::new(),
         slot_limit: None,
         placed: started.vnx_files_placed.clone(),
-        hook_trust: crate::provider::Provider::parse(&started.provider)
-            .ok()
-            .and_then(|p| crate::provider::cli::of(p).recorded_hook_trust(started)),
+        hook_trust: crate::provider::cli::named(&started.provider)
+            .and_then(|cli| cli.recorded_hook_trust(started)),
         writes: started.writes,
         // What a dead supervisor read before its worker is gone with it.
         main_before: None,

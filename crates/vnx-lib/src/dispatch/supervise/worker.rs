@@ -331,19 +331,16 @@ const SCREEN_EVERY: Duration = Duration::from_secs(1);
 
 /// The dialogs a built-in CLI's TUI may show before its first turn.
 fn start_dialogs(spec: &Spec) -> Vec<Dialog> {
-    crate::provider::Provider::parse(&spec.provider)
-        .map(|p| Dialog::start_of(crate::provider::cli::of(p)))
-        .unwrap_or_default()
+    spec.cli().map(Dialog::start_of).unwrap_or_default()
 }
 
 /// The permission dialog of a TUI no hook of whose signals it (a built-in CLI without hook
 /// events, or a declared one with `interactive.dialog:`): the screen is all that shows it.
 fn screen_dialog(spec: &Spec) -> Option<Dialog> {
-    let Ok(provider) = crate::provider::Provider::parse(&spec.provider) else {
+    let Some(cli) = spec.cli() else {
         let declared = spec.invocation.tui.dialog.as_ref()?;
         return Dialog::declared(declared).ok();
     };
-    let cli = crate::provider::cli::of(provider);
     if cli.hook_events().is_empty() {
         Dialog::of_cli(cli).filter(Dialog::findable)
     } else {

@@ -1,7 +1,7 @@
 //! Why a provider, model or lane cannot be used, and what to do about it.
 
 use super::demo::DemoBehaviour;
-use super::{Lane, Permission, Provider, of};
+use super::{Lane, Permission, Provider};
 
 /// Why a provider, model or lane cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl ProviderError {
             }
             ProviderError::NeedsModel { .. } => "pass --model".into(),
             ProviderError::UnknownModel { provider, .. } => {
-                let aliases = Provider::parse(provider).map_or(&[][..], |p| of(p).model_aliases());
+                let aliases = super::named(provider).map_or(&[][..], |c| c.model_aliases());
                 format!(
                     "{provider}'s aliases: {}; or a full model name ({provider}-…); or drop \
                      --model for {provider}'s own default",

@@ -662,6 +662,12 @@ pub fn of(provider: Provider) -> &'static dyn CodingCli {
         .expect("every provider has a module in CLIS")
 }
 
+/// The CLI of the built-in provider `name` (as a dispatch's spec and receipts record it);
+/// `None` for a declared provider's name.
+pub fn named(name: &str) -> Option<&'static dyn CodingCli> {
+    Provider::parse(name).ok().map(of)
+}
+
 /// The CLI whose hooks send `event` (as `vnx __hook` names it).
 pub fn of_hook_event(event: &str) -> Option<&'static dyn CodingCli> {
     CLIS.iter()

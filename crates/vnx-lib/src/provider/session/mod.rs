@@ -202,7 +202,7 @@ impl Eq for Cli {}
 impl Cli {
     /// The CLI of a built-in provider's name, if it keeps session files vnx reads.
     pub fn of(provider: &str) -> Option<Cli> {
-        let module = cli::of(Provider::parse(provider).ok()?);
+        let module = cli::named(provider)?;
         Some(Cli(Kind::Module {
             module,
             sessions_dir: module.sessions_dir()?,
