@@ -26,6 +26,7 @@ pub mod phantom;
 pub mod recover;
 pub mod signals;
 pub mod slots;
+mod tui_watch;
 mod worker;
 
 pub use conclude::after_completion;

@@ -1,0 +1,252 @@
+//! An interactive worker watched at each of the supervisor's ticks: its hook signals (a turn
+//! of its own thread, not its title's, ends the dispatch's), the dialogs its screen shows (a
+//! permission dialog no hook signals, a dialog before its first turn), the session file that
+//! records the end of a turn no hook signals, and its report; once it reported and its turn
+//! ended (or one of them and the wait after it passed), it completed.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::dispatch::Spec;
+use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::live::Live;
+use crate::dispatch::supervise::outcome::{self, Ended};
+use crate::dispatch::supervise::signals::{self, HookSignal, ReportFile, SignalReader};
+use crate::provider::dialog::Dialog;
+use crate::provider::hooks::HookKind;
+use crate::provider::{cli, invocation};
+use crate::tmux::Tmux;
+
+use super::{LATE_REPORT, SETTLE_AFTER_REPORT, SETTLE_WITHOUT_HOOK};
+
+/// What is watched of an interactive worker, and what was seen of it so far.
+pub(super) struct TuiWatch {
+    reader: SignalReader,
+    /// A TUI whose permission dialog no hook of its signals: its screen is watched for the
+    /// dialog's line, once a second.
+    screen_dialog: Option<Dialog>,
+    /// A TUI that asks first (whether to trust the folder, to accept its posture): its
+    /// screen is watched for those dialogs until the worker's hooks speak (it is past them).
+    start_dialogs: Vec<Dialog>,
+    screen_seen: Option<Instant>,
+    /// A TUI whose end of turn no hook of its signals, but its session records: the session
+    /// is looked at once a second.
+    session_turns: Option<(crate::provider::session::Wanted, &'static str)>,
+    session_seen: Option<Instant>,
+    session_found: Option<PathBuf>,
+    reported_seen: bool,
+    accepted_threads: Vec<String>,
+    settle_until: Option<Instant>,
+    /// The argument that carries the prompt, as the worker received it.
+    initial: String,
+}
+
+impl TuiWatch {
+    /// The watch of `spec`'s worker, given `prompt`, starting now.
+    pub(super) fn new(spec: &Spec, prompt: &str) -> TuiWatch {
+        TuiWatch {
+            reader: SignalReader::default(),
+            screen_dialog: screen_dialog(spec),
+            start_dialogs: start_dialogs(spec),
+            screen_seen: None,
+            session_turns: session_turns(spec, std::time::SystemTime::now()),
+            session_seen: None,
+            session_found: None,
+            reported_seen: false,
+            accepted_threads: Vec::new(),
+            settle_until: None,
+            initial: initial_prompt(spec, prompt),
+        }
+    }
+
+    /// One tick: what the worker's hooks, screen (`pane` on `tmux`), session and report say,
+    /// recorded through `live` and `recorder`; `true` once the worker completed.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the supervisor's state, each a piece"
+    )]
+    pub(super) fn tick(
+        &mut self,
+        spec: &Spec,
+        seal: &str,
+        (tmux, pane): (&Tmux, Option<&str>),
+        live: &mut Live,
+        recorder: &mut Recorder<'_>,
+        log: &mut fs::File,
+        ended: &mut Ended,
+    ) -> bool {
+        let signals = self.reader.poll(&spec.dispatch_dir);
+        if !signals.is_empty() && !live.blocked_by_screen() {
+            self.start_dialogs.clear();
+        }
+        for signal in signals {
+            if ended.hook_session.is_none() {
+                ended.hook_session = outcome::hook_session(&signal, false);
+            }
+            let turn_end = ends_turn(
+                &spec.invocation.hooks,
+                &signal,
+                &self.initial,
+                &mut self.accepted_threads,
+            );
+            // The end of a turn of another thread of the worker's (its title's) says
+            // nothing of the dispatch's: a dialog the worker shows still stands.
+            if turn_end || !spec.invocation.hooks.ends_turn(&signal.event) {
+                for change in live.on_signal(&signal, Instant::now()) {
+                    recorder.change(&change, log);
+                }
+            }
+            if turn_end && ended.turn_end.is_none() {
+                ended.turn_end = Some(signal);
+            }
+        }
+        let watched = self.screen_dialog.is_some() || !self.start_dialogs.is_empty();
+        if let (true, Some(pane)) = (watched, pane)
+            && self
+                .screen_seen
+                .is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
+        {
+            self.screen_seen = Some(Instant::now());
+            if let Ok(screen) = tmux.capture_pane(pane) {
+                let seen = (self.screen_dialog)
+                    .iter()
+                    .chain(&self.start_dialogs)
+                    .find_map(|d| d.seen(&screen));
+                let seen = seen
+                    .as_ref()
+                    .map(|s| (s.lines.as_str(), (s.target.clone(), s.command.clone())));
+                for change in live.on_dialog(seen, Instant::now()) {
+                    recorder.change(&change, log);
+                }
+            }
+        }
+        if let Some((wanted, name)) = &self.session_turns
+            && ended.turn_end.is_none()
+            && self
+                .session_seen
+                .is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
+        {
+            self.session_seen = Some(Instant::now());
+            // Looked for until found; then only that session is read.
+            if self.session_found.is_none() {
+                self.session_found = wanted.find();
+            }
+            if self.session_found.as_deref().is_some_and(|found| {
+                wanted
+                    .cli
+                    .module()
+                    .is_some_and(|m| m.session_turn_ended(found, wanted.since))
+            }) {
+                ended.turn_end = Some(HookSignal {
+                    event: (*name).to_owned(),
+                    received_at: jiff::Timestamp::now().to_string(),
+                    payload: serde_json::Value::Null,
+                });
+            }
+        }
+        let reported = matches!(
+            signals::read_report(&spec.dispatch_dir, &spec.id, seal),
+            ReportFile::Accepted(_)
+        );
+        if reported && !self.reported_seen {
+            self.reported_seen = true;
+            // The worker reported: whatever it waited for, it is past it.
+            if let Some(change) = live.went_on("report", Instant::now()) {
+                recorder.change(&change, log);
+            }
+        }
+        let settle = match (reported, &ended.turn_end) {
+            (true, Some(_)) => Some(Duration::ZERO),
+            (true, None) if spec.invocation.hooks == HookKind::NONE => Some(SETTLE_WITHOUT_HOOK),
+            (true, None) => Some(SETTLE_AFTER_REPORT),
+            (false, Some(_)) => Some(LATE_REPORT),
+            (false, None) => None,
+        };
+        if let Some(settle) = settle {
+            let until = *self.settle_until.get_or_insert(Instant::now() + settle);
+            return Instant::now() >= until || settle.is_zero();
+        }
+        false
+    }
+}
+
+/// The dialogs a built-in CLI's TUI may show before its first turn.
+fn start_dialogs(spec: &Spec) -> Vec<Dialog> {
+    spec.cli().map(Dialog::start_of).unwrap_or_default()
+}
+
+/// The permission dialog of a TUI no hook of whose signals it (a built-in CLI without hook
+/// events, or a declared one with `interactive.dialog:`): the screen is all that shows it.
+fn screen_dialog(spec: &Spec) -> Option<Dialog> {
+    let Some(cli) = spec.cli() else {
+        let declared = spec.invocation.tui.dialog.as_ref()?;
+        return Dialog::declared(declared).ok();
+    };
+    if cli.hook_events().is_empty() {
+        Dialog::of_cli(cli).filter(Dialog::findable)
+    } else {
+        None
+    }
+}
+
+/// The session of a built-in CLI whose TUI's end of turn no hook of its signals but its
+/// session records (it names a turn end and has no hook events), and the name that end is
+/// recorded under; `since`: about when the worker started.
+fn session_turns(
+    spec: &Spec,
+    since: std::time::SystemTime,
+) -> Option<(crate::provider::session::Wanted, &'static str)> {
+    use crate::provider::session;
+    let cli = session::Cli::of(&spec.provider)?;
+    let module = cli.module()?;
+    if !module.hook_events().is_empty() {
+        return None;
+    }
+    let name = module.turn_end_signal()?;
+    let wanted = session::Wanted {
+        cli,
+        homes: spec.session_homes.clone()?,
+        cwd: spec.worktree.clone(),
+        since,
+        session_id: spec.session_id.clone(),
+    };
+    Some((wanted, name))
+}
+
+/// The argument that carries the prompt (or points at its file), as the worker receives it:
+/// how a CLI whose end-of-turn hook fires for threads of its own tells the dispatch's.
+fn initial_prompt(spec: &Spec, prompt: &str) -> String {
+    let file = spec.dispatch_dir.join("prompt.md");
+    spec.invocation
+        .argv
+        .iter()
+        .find(|a| a.contains(invocation::PROMPT) || a.contains(invocation::PROMPT_FILE))
+        .map(|a| invocation::expand(a, prompt, &file.to_string_lossy()))
+        .unwrap_or_default()
+}
+
+/// Whether a hook signal ends the dispatch's turn. Where the CLI's hook also fires for threads
+/// of its own, only the thread whose input was the dispatch's prompt counts.
+fn ends_turn(
+    kind: &HookKind,
+    signal: &HookSignal,
+    initial: &str,
+    threads: &mut Vec<String>,
+) -> bool {
+    if !kind.ends_turn(&signal.event) {
+        return false;
+    }
+    let Some(thread) =
+        cli::of_hook_event(&signal.event).and_then(|c| c.turn_thread(&signal.payload, initial))
+    else {
+        return true;
+    };
+    if thread.prompted && !threads.contains(&thread.id) {
+        threads.push(thread.id.clone());
+    }
+    threads.contains(&thread.id)
+}
+
+/// How often a TUI's screen is looked at for its permission dialog.
+const SCREEN_EVERY: Duration = Duration::from_secs(1);
