@@ -685,12 +685,23 @@ fn doctor_checks_the_real_clis_flags() {
             .iter()
             .find(|c| c["name"] == cli)
             .unwrap_or_else(|| panic!("[{cli} doctor] no check: {report}"));
-        assert_eq!(check["status"], "pass", "[{cli} doctor] {check}");
+        assert!(flags_all_listed(check), "[{cli} doctor] {check}");
         assert!(
             check["detail"].as_str().unwrap().contains(version),
             "[{cli} doctor] {check}"
         );
     }
+}
+
+/// Whether doctor's check of a CLI found every flag vnx passes in its `--help`: it passed,
+/// or it only warned that the machine was slow to answer (`--help` over 20 s, seen under the
+/// load of the whole suite: gemini 25.7 s, aider 22.7 s), having listed them all.
+pub(crate) fn flags_all_listed(check: &serde_json::Value) -> bool {
+    let detail = check["detail"].as_str().unwrap_or_default();
+    check["status"] == "pass"
+        || (check["status"] == "warn"
+            && detail.contains("flags vnx passes are listed")
+            && detail.contains("; slow: `"))
 }
 
 /// Checks that dispatch `id`'s receipts say blocked, then resumed, then completed.

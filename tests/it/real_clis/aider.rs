@@ -264,7 +264,7 @@ fn real_aider_doctor_checks_its_version_and_flags() {
         .iter()
         .find(|c| c["name"] == "aider")
         .unwrap_or_else(|| panic!("[aider doctor] no check: {report}"));
-    assert_eq!(check["status"], "pass", "[aider doctor] {check}");
+    assert!(super::flags_all_listed(check), "[aider doctor] {check}");
     let detail = check["detail"].as_str().unwrap();
     assert!(detail.contains("aider 0.86.2"), "[aider doctor] {check}");
 }

@@ -2,7 +2,7 @@
 //! resolve the base ref), judged by the provider constraints, and turned into the spec the
 //! supervisor will run. Each step is a function named for what it checks or decides.
 
-use crate::ids::{CommitId, DispatchId};
+use crate::ids::DispatchId;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -81,6 +81,51 @@ fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, Dispatch
 }
 
 impl Resolved {
+    /// Where its CLI keeps its state (a declared provider's: none vnx knows).
+    fn state_paths(&self) -> &'static [crate::sandbox::StatePath] {
+        match self {
+            Resolved::Builtin(p) => p.state_paths(),
+            Resolved::Declared(..) => &[],
+        }
+    }
+
+    /// Its name, and the lane it runs in: `lane` when given, else its default.
+    fn name_and_lane(&self, lane: Option<Lane>) -> (String, Lane) {
+        match self {
+            Resolved::Builtin(p) => (p.name().to_owned(), lane.unwrap_or(p.default_lane())),
+            Resolved::Declared(name, def) => (name.clone(), lane.unwrap_or(def.default_lane)),
+        }
+    }
+
+    /// The session a follow-up resumes: the one the dispatch it continues recorded, when
+    /// its CLI can resume one in `lane`.
+    fn resumes<'c>(
+        &self,
+        lane: Lane,
+        continues: Option<&'c super::follow_up::Continued>,
+    ) -> Option<&'c str> {
+        match (self, continues) {
+            (Resolved::Builtin(p), Some(c)) if p.resumes_sessions(lane) => c.session_id.as_deref(),
+            (Resolved::Declared(_, def), Some(c)) if !def.resume_args.is_empty() => {
+                c.session_id.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// A new session's id, for a CLI that lets vnx choose it (not when it resumes one): its
+    /// session file is then the only one read for the dispatch (ADR 0052).
+    fn chosen_session(&self, lane: Lane, resumed: bool) -> Option<String> {
+        match self {
+            Resolved::Builtin(p)
+                if !resumed && crate::provider::cli::of(*p).chooses_session_id(lane) =>
+            {
+                Some(crate::provider::session::new_id())
+            }
+            _ => None,
+        }
+    }
+
     /// Checks the model the dispatch will run with (the demo's names its behaviour).
     fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
         match self {
@@ -107,77 +152,18 @@ fn plan_in<'scope, 'env>(
     let config = load_config(ctx.project)?;
     let repo = Repo::for_project(ctx.project)?;
     let id = choose_id(req, root, &repo)?;
-    // An id the ledger has seen (its directory, worktree and branch may be gone) stays taken:
-    // receipts of two dispatches would share it. The ledger is read (a pass over all of it)
-    // beside the planning, and its answer taken before anything is written under the id.
-    let seen = ctx.ledger.exists().then(|| {
-        let (ledger, id) = (ctx.ledger, id.clone());
-        scope.spawn(move || crate::dispatch::view::started(ledger, &id))
-    });
-    // A base of HEAD must be a clean, attached main checkout: its status (a read of the whole
-    // checkout, the longest before the worktree is made) is taken beside the planning, on a
-    // libgit2 handle of its own.
-    let main_state = (req.continues.is_none() && req.base_ref == "HEAD").then(|| {
-        let apart = repo.apart();
-        scope.spawn(move || apart.checkout_state())
-    });
-    let id_text = id.to_string();
-    let id_unseen = move || -> Result<(), DispatchError> {
-        let Some(seen) = seen else { return Ok(()) };
-        match seen.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
-            Ok(true) => Err(DispatchError::IdOnLedger { id: id_text }),
-            Ok(false) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    };
-    if !valid_role(&req.role) {
-        return Err(DispatchError::BadRole {
-            role: req.role.clone(),
-        });
-    }
-    // A role is one the config declares or a skill names: a typo is not a new role.
-    if req.continues.is_none()
-        && !config.roles.contains_key(&req.role)
-        && !skills::available(root).contains(&req.role)
-    {
-        let mut known: Vec<String> = config.roles.keys().cloned().collect();
-        known.extend(skills::available(root));
-        known.sort();
-        known.dedup();
-        return Err(DispatchError::UnknownRole {
-            role: req.role.clone(),
-            known,
-        });
-    }
+    let seen = read_seen(ctx, &id, scope);
+    let main_state = super::base::read_checkout(&repo, req, scope);
+    check_role(req, &config, root)?;
     let resolved = resolve_provider(req, &config)?;
     check_instruction_and_deadline(req)?;
-    let (provider_name, lane) = match &resolved {
-        Resolved::Builtin(p) => (p.name().to_owned(), req.lane.unwrap_or(p.default_lane())),
-        Resolved::Declared(name, def) => (name.clone(), req.lane.unwrap_or(def.default_lane)),
-    };
-    // A follow-up resumes the session the dispatch it continues recorded, when its CLI can.
-    let resume = match (&resolved, &req.continues) {
-        (Resolved::Builtin(p), Some(c)) if p.resumes_sessions(lane) => c.session_id.as_deref(),
-        (Resolved::Declared(_, def), Some(c)) if !def.resume_args.is_empty() => {
-            c.session_id.as_deref()
-        }
-        _ => None,
-    };
-    // Skills: those named, else the role's from the config, else the shipped skill of the
-    // role's name; a resumed session has them already.
-    let shipped = skills::available(root);
-    let skill_names = match (req.skills.is_empty(), config.roles.get(&req.role)) {
-        _ if resume.is_some() => Vec::new(),
-        (true, Some(role)) if !role.skills.is_empty() => role.skills.clone(),
-        (true, _) if shipped.contains(&req.role) => vec![req.role.clone()],
-        _ => req.skills.clone(),
-    };
-    let skills = skills::load_all(root, &skill_names)?;
+    let (provider_name, lane) = resolved.name_and_lane(req.lane);
+    let resume = resolved.resumes(lane, req.continues.as_ref());
+    let skills = skills::load_all(root, &skill_names(req, &config, root, resume.is_some()))?;
     let constraints = constraints::load(&root.join(constraints::FILE))?;
     let spending = spending(&constraints, ctx.ledger)?;
     // A follow-up keeps its dispatch's sandbox unless it says otherwise.
-    let sandboxed = req
-        .sandbox
+    let sandboxed = (req.sandbox)
         .or_else(|| req.continues.as_ref().map(|c| c.started.sandbox.is_some()))
         .unwrap_or(config.sandbox.enabled);
     let route = RouteFacts {
@@ -194,16 +180,7 @@ fn plan_in<'scope, 'env>(
         .join("dispatches")
         .join(&id);
     let allow = config.allowed_commands(&req.role);
-    // A new session's id, for a CLI that lets vnx choose it: its session file is then the
-    // only one read for the dispatch (ADR 0052).
-    let chosen_session = match (&resolved, lane) {
-        (Resolved::Builtin(p), lane)
-            if resume.is_none() && crate::provider::cli::of(*p).chooses_session_id(lane) =>
-        {
-            Some(crate::provider::session::new_id())
-        }
-        _ => None,
-    };
+    let chosen_session = resolved.chosen_session(lane, resume.is_some());
     let worker = Worker {
         resolved: &resolved,
         lane,
@@ -217,21 +194,8 @@ fn plan_in<'scope, 'env>(
         compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
     let binary = find_binary(ctx, &resolved, &invocation)?;
     invocation.argv[0] = binary.to_string_lossy().into_owned();
-    let mut main_before = None;
-    let (base_commit, base_ref, worktree, branch) = match &req.continues {
-        None => {
-            let (commit, base_ref, state) = resolve_base(&repo, &req.base_ref, main_state)?;
-            main_before = state;
-            let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
-            (commit, base_ref, worktree, format!("dispatch/{id}"))
-        }
-        Some(c) => (
-            c.started.base_commit.clone(),
-            c.started.base_ref.clone(),
-            PathBuf::from(&c.started.worktree),
-            c.started.branch.clone(),
-        ),
-    };
+    let (base_commit, base_ref, worktree, branch, main_before) =
+        super::base::placement(&repo, req, &id, main_state)?;
     let mut included = include::resolve(&repo.root)?;
     // The egress policy sees the prompt and files as they would leave; a redacted prompt
     // may change how it is carried.
@@ -247,23 +211,7 @@ fn plan_in<'scope, 'env>(
         None => prompt,
     };
     included.retain(|f| !egress.withheld.contains(&f.path));
-    let mut homes = match ctx.env {
-        Some(env) => crate::provider::session::Homes::of_env(env, ctx.machine.home.clone()),
-        None => crate::provider::session::Homes::of(
-            |name| ctx.machine.state_vars.get(name).cloned(),
-            ctx.machine.home.clone(),
-        ),
-    };
-    // A declared TUI's session directory, as the dispatching environment's home places it.
-    if let (Resolved::Declared(name, _), Some(session)) = (&resolved, &invocation.tui.session) {
-        let home = match ctx.env {
-            Some(env) => {
-                crate::provider::session::Homes::home_of_env(env, ctx.machine.home.clone())
-            }
-            None => ctx.machine.home.clone(),
-        };
-        homes.declare(name, session, home.as_deref());
-    }
+    let mut homes = homes_of(ctx, &resolved, &invocation);
     let sessions = if sandboxed {
         session_place(&resolved, &homes, req.continues.as_ref(), &dispatch_dir)
     } else {
@@ -271,10 +219,6 @@ fn plan_in<'scope, 'env>(
     };
     homes.sessions = sessions.as_ref().map(|s| s.dir.clone());
     let sandbox = if sandboxed {
-        let state: &[crate::sandbox::StatePath] = match &resolved {
-            Resolved::Builtin(p) => p.state_paths(),
-            Resolved::Declared(..) => &[],
-        };
         let data_dir = repo.root.join(crate::project::DATA_DIR);
         let place = crate::sandbox::Place {
             repo_root: &repo.root,
@@ -283,7 +227,7 @@ fn plan_in<'scope, 'env>(
             data_dir: &data_dir,
             vnx: ctx.vnx,
             worker: &binary,
-            state,
+            state: resolved.state_paths(),
             sessions: sessions.as_ref(),
         };
         Some(sandbox_shape(ctx, &config, req, &provider_name, &place)?)
@@ -353,46 +297,13 @@ fn plan_in<'scope, 'env>(
         }),
         id,
     };
-    id_unseen()?;
+    id_unseen(seen, &spec.id)?;
     refuse_if_judged(ctx, &spec, &evaluation, &constraints)?;
     egress::refuse_if_found(ctx, &spec, &egress, &constraints.sha256)?;
-    // The instruction kept beside the dispatch (gates and follow-ups read it) is redacted as
-    // the prompt is.
-    let instruction = egress
-        .redacted_prompt
-        .as_ref()
-        .and_then(|_| {
-            crate::egress::redact_for(&constraints.egress, &spec.provider, &req.instruction)
-        })
-        .unwrap_or_else(|| req.instruction.clone());
-    // Given, else the follow-up's chain's, else the (redacted) instruction's first line;
-    // redacted as the instruction is.
-    let title = crate::dispatch::title_of(
-        req.title
-            .as_deref()
-            .or_else(|| {
-                req.continues
-                    .as_ref()
-                    .and_then(|c| c.started.title.as_deref())
-            })
-            .unwrap_or(&instruction),
-    );
-    let title = crate::egress::redact_for(&constraints.egress, &spec.provider, &title)
-        .map_or(title, |t| crate::dispatch::title_of(&t));
+    let (instruction, title) = instruction_and_title(req, &constraints, &egress, &spec.provider);
     let mut spec = spec;
     spec.title = title.clone();
-    // A declared provider may be any script: running it with `--version` could do anything,
-    // so only the built-in CLIs are probed.
-    // A CLI whose installation says what its `--version` prints is not started for it.
-    let (version_of, version_read) = match &resolved {
-        Resolved::Builtin(provider) => {
-            match crate::provider::cli::of(*provider).installed_version(&binary) {
-                Some(version) => (None, Some(version)),
-                None => (Some(binary), None),
-            }
-        }
-        Resolved::Declared(..) => (None, None),
-    };
+    let (version_of, version_read) = version_probe(&resolved, binary);
     Ok(Plan {
         spec,
         title,
@@ -409,6 +320,139 @@ fn plan_in<'scope, 'env>(
         version_read,
         repo,
     })
+}
+
+/// A role is a name of the right form that the config declares or a skill names (a typo is
+/// not a new role); a follow-up's is its dispatch's.
+fn check_role(req: &Request, config: &Config, root: &Path) -> Result<(), DispatchError> {
+    if !valid_role(&req.role) {
+        return Err(DispatchError::BadRole {
+            role: req.role.clone(),
+        });
+    }
+    if req.continues.is_none()
+        && !config.roles.contains_key(&req.role)
+        && !skills::available(root).contains(&req.role)
+    {
+        let mut known: Vec<String> = config.roles.keys().cloned().collect();
+        known.extend(skills::available(root));
+        known.sort();
+        known.dedup();
+        return Err(DispatchError::UnknownRole {
+            role: req.role.clone(),
+            known,
+        });
+    }
+    Ok(())
+}
+
+/// The skills a dispatch is given: those named, else the role's from the config, else the
+/// shipped skill of the role's name; none for a resumed session, which has them already.
+fn skill_names(req: &Request, config: &Config, root: &Path, resumed: bool) -> Vec<String> {
+    let shipped = skills::available(root);
+    match (req.skills.is_empty(), config.roles.get(&req.role)) {
+        _ if resumed => Vec::new(),
+        (true, Some(role)) if !role.skills.is_empty() => role.skills.clone(),
+        (true, _) if shipped.contains(&req.role) => vec![req.role.clone()],
+        _ => req.skills.clone(),
+    }
+}
+
+/// Where the CLIs keep their state, as the dispatching environment says; a declared TUI's
+/// session directory as that environment's home places it.
+fn homes_of(
+    ctx: &Context<'_>,
+    resolved: &Resolved,
+    invocation: &Invocation,
+) -> crate::provider::session::Homes {
+    use crate::provider::session::Homes;
+    let mut homes = match ctx.env {
+        Some(env) => Homes::of_env(env, ctx.machine.home.clone()),
+        None => Homes::of(
+            |name| ctx.machine.state_vars.get(name).cloned(),
+            ctx.machine.home.clone(),
+        ),
+    };
+    if let (Resolved::Declared(name, _), Some(session)) = (resolved, &invocation.tui.session) {
+        let home = match ctx.env {
+            Some(env) => Homes::home_of_env(env, ctx.machine.home.clone()),
+            None => ctx.machine.home.clone(),
+        };
+        homes.declare(name, session, home.as_deref());
+    }
+    homes
+}
+
+/// The instruction kept beside the dispatch (gates and follow-ups read it), redacted as the
+/// prompt is, and its title: given, else the follow-up's chain's, else the instruction's
+/// first line, redacted as the instruction is.
+fn instruction_and_title(
+    req: &Request,
+    constraints: &Constraints,
+    egress: &crate::egress::Outcome,
+    provider: &str,
+) -> (String, String) {
+    let instruction = egress
+        .redacted_prompt
+        .as_ref()
+        .and_then(|_| crate::egress::redact_for(&constraints.egress, provider, &req.instruction))
+        .unwrap_or_else(|| req.instruction.clone());
+    let title = crate::dispatch::title_of(
+        req.title
+            .as_deref()
+            .or_else(|| {
+                req.continues
+                    .as_ref()
+                    .and_then(|c| c.started.title.as_deref())
+            })
+            .unwrap_or(&instruction),
+    );
+    let title = crate::egress::redact_for(&constraints.egress, provider, &title)
+        .map_or(title, |t| crate::dispatch::title_of(&t));
+    (instruction, title)
+}
+
+/// How the worker's version is known: its `binary` probed with `--version` by the launch, or
+/// read from its installation. A declared provider may be any script (running it with
+/// `--version` could do anything), so only the built-in CLIs are probed; one whose
+/// installation says what its `--version` prints is not started for it.
+fn version_probe(resolved: &Resolved, binary: PathBuf) -> (Option<PathBuf>, Option<String>) {
+    match resolved {
+        Resolved::Builtin(provider) => {
+            match crate::provider::cli::of(*provider).installed_version(&binary) {
+                Some(version) => (None, Some(version)),
+                None => (Some(binary), None),
+            }
+        }
+        Resolved::Declared(..) => (None, None),
+    }
+}
+
+/// Whether the ledger saw dispatch `id`, read on a thread of `scope` beside the planning (a
+/// pass over all of it): an id the ledger has seen stays taken (its directory, worktree and
+/// branch may be gone), or receipts of two dispatches would share it.
+fn read_seen<'scope>(
+    ctx: &'scope Context<'_>,
+    id: &DispatchId,
+    scope: &'scope std::thread::Scope<'scope, '_>,
+) -> Option<std::thread::ScopedJoinHandle<'scope, Result<bool, crate::ledger::LedgerError>>> {
+    ctx.ledger.exists().then(|| {
+        let (ledger, id) = (ctx.ledger, id.clone());
+        scope.spawn(move || crate::dispatch::view::started(ledger, &id))
+    })
+}
+
+/// The answer of [`read_seen`], taken before anything is written under the id.
+fn id_unseen(
+    seen: Option<std::thread::ScopedJoinHandle<'_, Result<bool, crate::ledger::LedgerError>>>,
+    id: &DispatchId,
+) -> Result<(), DispatchError> {
+    let Some(seen) = seen else { return Ok(()) };
+    match seen.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
+        Ok(true) => Err(DispatchError::IdOnLedger { id: id.to_string() }),
+        Ok(false) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn load_config(project: &crate::project::Project) -> Result<Config, DispatchError> {
@@ -667,44 +711,6 @@ fn find_binary(
         program: program.clone(),
     })
 }
-
-/// The base commit, and the base as recorded: the branch it names (`refs/heads/…`; `vnx
-/// merge` merges back into it), else the ref as given. The default base, `HEAD`, is the main
-/// checkout as committed: refused when that is not what the dispatcher is looking at (the
-/// state read is returned, the "before" of the supervisor's isolation check).
-fn resolve_base(
-    repo: &Repo,
-    base_ref: &str,
-    reading: Option<ReadingCheckout<'_>>,
-) -> Result<(CommitId, String, Option<crate::worktree::CheckoutState>), DispatchError> {
-    let mut read = None;
-    if base_ref == "HEAD" {
-        let state = match reading {
-            Some(r) => r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            None => repo.checkout_state(),
-        }?;
-        if state.detached {
-            return Err(DispatchError::DetachedBase);
-        }
-        if !state.changed.is_empty() {
-            return Err(DispatchError::DirtyBase {
-                count: state.changed.len(),
-            });
-        }
-        read = Some(state);
-    }
-    let base_commit = repo.resolve(base_ref)?;
-    let recorded = repo
-        .branch_ref(base_ref)
-        .unwrap_or_else(|| base_ref.to_owned());
-    Ok((base_commit, recorded, read))
-}
-
-/// The main checkout's state, being read on another thread.
-type ReadingCheckout<'s> = std::thread::ScopedJoinHandle<
-    's,
-    Result<crate::worktree::CheckoutState, crate::worktree::WorktreeError>,
->;
 
 /// A refused dispatch does not run: its constraint decisions are the only thing written.
 fn refuse_if_judged(
