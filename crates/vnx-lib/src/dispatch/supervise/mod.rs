@@ -7,7 +7,8 @@
 //!
 //! The run is here; the worker's own run (started, watched, stopped) is in `worker`, the
 //! copying and parsing of its output and its signs of life in `output`, and the end of the
-//! dispatch (commit, teardown, phantom guard, the completion kept and appended) in `conclude`.
+//! dispatch (commit, teardown, phantom guard, the completion kept and appended) in `conclude`;
+//! what its end says beyond the exit (session, cost, usage, question) in `facts`.
 //! Around them: the supervisor's per-provider slot (`slots`), the report and hook files
 //! (`signals`), running, blocked or stalled as the supervisor sees it (`live`), each change of
 //! live state announced as a signed receipt and to the user's `notify` command (`announce`,
@@ -17,6 +18,7 @@
 
 pub mod announce;
 mod conclude;
+mod facts;
 pub mod live;
 pub mod notify;
 pub mod outcome;
@@ -42,7 +44,6 @@ use std::time::{Duration, Instant};
 use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::ledger::Ledger;
 use crate::ledger::attest::Attestor;
-use crate::provider::events::StreamSummary;
 use crate::provider::invocation;
 use crate::receipts::{self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus};
 use crate::worktree::{Repo, TeardownClass};
@@ -168,79 +169,104 @@ fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
     env
 }
 
-/// What the session file a worker's CLI wrote says that its output and hooks did not, read
-/// from the one file found once: for an interactive worker, the session's id (a TUI that
-/// chooses it and names it nowhere else, so a follow-up resumes it), the cost it records and
-/// its last message (a CLI whose end-of-turn hook carries none); and the token usage of an
-/// interactive worker, or of a headless one whose CLI's stream records none (its module's
-/// `usage_from_session`). Nothing for a CLI that keeps no such file, or none found.
-#[derive(Default)]
-struct SessionFacts {
-    id: Option<String>,
-    cost: Option<f64>,
-    last_message: Option<String>,
-    usage: Option<receipts::Usage>,
+/// The worker's log, `worker.log` in its dispatch directory: written afresh, private.
+fn open_log(path: &std::path::Path) -> Result<fs::File, DispatchError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(path))
 }
 
-/// [`SessionFacts`] since `since`: the usage only when `want_usage`, the last message only
-/// when `want_message` (the stream had none).
-fn session_facts(
+/// The provider's concurrency slot, when it has a limit: waited for until one frees, the
+/// dispatch is cancelled or its deadline passes (then `ended` says why it stopped); with how
+/// long it waited.
+fn take_slot(
     spec: &Spec,
-    since: std::time::SystemTime,
-    session_id: Option<&str>,
-    (want_usage, want_message): (bool, bool),
-) -> SessionFacts {
-    use crate::provider::session;
-    let Some(cli) =
-        session::Cli::for_provider(&spec.provider, spec.invocation.tui.session.as_ref())
-    else {
-        return SessionFacts::default();
+    around: &Surroundings<'_>,
+    (started, deadline): (Instant, Instant),
+    ended: &mut Ended,
+) -> Result<(Option<slots::Slot>, Option<Duration>), DispatchError> {
+    let Some(limit) = spec.slot_limit else {
+        return Ok((None, None));
     };
-    let interactive = spec.lane == crate::provider::Lane::Interactive;
-    let want_usage = want_usage && cli.usage_from_session(spec.lane);
-    let Some(homes) = spec.session_homes.clone() else {
-        return SessionFacts::default();
-    };
-    if !interactive && !want_usage {
-        return SessionFacts::default();
-    }
-    let wanted = session::Wanted {
-        cli,
-        homes,
-        cwd: spec.worktree.clone(),
-        since,
-        session_id: session_id.map(str::to_owned),
-    };
-    let Some(found) = wanted.find() else {
-        return SessionFacts::default();
-    };
-    let cli = wanted.cli;
-    SessionFacts {
-        id: interactive
-            .then(|| cli.found_id(&found))
-            .flatten()
-            .filter(|s| session::valid_id(&spec.provider, s)),
-        cost: interactive.then(|| cli.cost(&found, since)).flatten(),
-        last_message: (interactive && want_message)
-            .then(|| cli.last_message(&found))
-            .flatten()
-            .map(|m| crate::provider::cli::stream::truncate_message(&m)),
-        usage: want_usage
-            .then(|| session::usage(cli.clone(), &found, since))
-            .flatten(),
+    let slots_dir = spec.repo_root.join(crate::project::DATA_DIR).join("slots");
+    let give_up = || around.cancel.load(Ordering::Relaxed) || Instant::now() >= deadline;
+    match slots::acquire(&slots_dir, &spec.provider, limit, give_up).map_err(io_err(&slots_dir))? {
+        Some((slot, waited)) => Ok((Some(slot), Some(waited))),
+        None => {
+            let why = format!(
+                "no {} slot (limit {limit}) came free in {:.0} s",
+                spec.provider,
+                started.elapsed().as_secs_f64()
+            );
+            let cause = stop_asked(spec, around).unwrap_or(StopCause::Deadline);
+            ended.stopped = Some((cause, why));
+            Ok((None, None))
+        }
     }
 }
 
-/// The session id a completion records: the one the worker's CLI was told to use when vnx
-/// chose or resumed it (a hook payload the worker can write does not override it), else the
-/// one its output or hooks named, if its CLI could have written it (a worker-made id is
-/// never recorded, so a follow-up never resumes it: `session::valid_id`).
-fn recorded_session(spec: &Spec, seen: Option<String>) -> Option<String> {
-    let valid = |s: &String| crate::provider::session::valid_id(&spec.provider, s);
-    spec.session_id
-        .clone()
-        .filter(valid)
-        .or_else(|| seen.filter(valid))
+/// The dispatch's end concluded ([`conclude`]) while the main checkout's state "after" is
+/// read beside it (both reads of git that take milliseconds, of different checkouts), on a
+/// libgit2 handle of its own so the teardown's reads of the repository do not wait for it,
+/// and noted against `main_before` before the end is appended.
+fn conclude_beside_main(
+    spec: &Spec,
+    repo: &Repo,
+    completed: DispatchCompleted,
+    around: &Surroundings<'_>,
+    patience: Duration,
+    main_before: Option<crate::worktree::CheckoutState>,
+) -> Result<Concluded, DispatchError> {
+    std::thread::scope(|scope| {
+        let apart = repo.apart();
+        let mut after = main_before
+            .as_ref()
+            .map(|_| scope.spawn(move || apart.checkout_state()));
+        let mut note_main_checkout = |completed: &mut DispatchCompleted| {
+            let after = after
+                .take()
+                .and_then(|h| h.join().ok())
+                .and_then(Result::ok);
+            if let (Some(before), Some(after)) = (&main_before, after) {
+                note_checkout_change(completed, before, &after);
+            }
+        };
+        conclude(
+            spec,
+            repo,
+            completed,
+            around.attestor,
+            patience,
+            &mut note_main_checkout,
+        )
+    })
+}
+
+/// A supervisor interrupted by a signal no `vnx cancel` asked for records nothing: the
+/// dispatch reads lost, and `vnx resume` continues it in its worktree.
+fn refuse_if_interrupted(
+    spec: &Spec,
+    ended: &Ended,
+    log: &mut fs::File,
+) -> Result<(), DispatchError> {
+    let Some((StopCause::Interrupted, why)) = &ended.stopped else {
+        return Ok(());
+    };
+    let _ = writeln!(
+        log,
+        "vnx: {why}; nothing is recorded: the dispatch reads lost, and `vnx resume {}` \
+         continues it in its worktree",
+        spec.id
+    );
+    Err(DispatchError::Interrupted {
+        id: spec.id.clone(),
+        why: why.clone(),
+    })
 }
 
 /// Runs the whole dispatch. See the module documentation.
@@ -263,20 +289,10 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let prompt_path = spec.dispatch_dir.join("prompt.md");
     let prompt = fs::read_to_string(&prompt_path).map_err(io_err(&prompt_path))?;
     let log_path = spec.dispatch_dir.join("worker.log");
-    let mut log = {
-        use std::os::unix::fs::OpenOptionsExt;
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&log_path)
-            .map_err(io_err(&log_path))?
-    };
+    let mut log = open_log(&log_path)?;
     // Binds the worker's report to this dispatch; in memory and the worker's environment, and
     // made again from the signing key by `vnx recover` if this supervisor dies.
     let seal = signals::seal_for(around.attestor, &spec.id);
-    let cancelled = || around.cancel.load(Ordering::Relaxed);
     let mut recorder = Recorder::new(
         &spec.id,
         Ledger::new(&spec.ledger),
@@ -288,46 +304,8 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         recorder.notify("started", hash, "");
     }
 
-    let mut ended = Ended {
-        lane: spec.lane,
-        completion: spec.invocation.completion,
-        hooks: spec.invocation.hooks.clone(),
-        exit_ends_turn: outcome::exit_ends_turn(&spec.provider, spec.lane),
-        exit: None,
-        stopped: None,
-        spawn_error: None,
-        report: None,
-        turn_end: None,
-        hook_session: None,
-        stream: StreamSummary::default(),
-        temp_files: 0,
-    };
-    let mut slot_wait = None;
-    let _slot = match spec.slot_limit {
-        None => None,
-        Some(limit) => {
-            let slots_dir = spec.repo_root.join(crate::project::DATA_DIR).join("slots");
-            let give_up = || cancelled() || Instant::now() >= deadline;
-            match slots::acquire(&slots_dir, &spec.provider, limit, give_up)
-                .map_err(io_err(&slots_dir))?
-            {
-                Some((slot, waited)) => {
-                    slot_wait = Some(waited);
-                    Some(slot)
-                }
-                None => {
-                    let why = format!(
-                        "no {} slot (limit {limit}) came free in {:.0} s",
-                        spec.provider,
-                        started.elapsed().as_secs_f64()
-                    );
-                    let cause = stop_asked(spec, around).unwrap_or(StopCause::Deadline);
-                    ended.stopped = Some((cause, why));
-                    None
-                }
-            }
-        }
-    };
+    let mut ended = Ended::for_spec(spec);
+    let (_slot, slot_wait) = take_slot(spec, around, (started, deadline), &mut ended)?;
     // The project's setup commands, in the worktree, before the worker.
     let hook_env = worktree_env(spec);
     let mut worktree_commands = Vec::new();
@@ -375,18 +353,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         );
         worktree_commands.extend(ran);
     }
-    if let Some((StopCause::Interrupted, why)) = &ended.stopped {
-        let _ = writeln!(
-            log,
-            "vnx: {why}; nothing is recorded: the dispatch reads lost, and `vnx resume {}` \
-             continues it in its worktree",
-            spec.id
-        );
-        return Err(DispatchError::Interrupted {
-            id: spec.id.clone(),
-            why: why.clone(),
-        });
-    }
+    refuse_if_interrupted(spec, &ended, &mut log)?;
     let mut report_rejected = None;
     match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
         ReportFile::Accepted(r) => ended.report = Some(r),
@@ -402,24 +369,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     use std::os::unix::process::ExitStatusExt;
     let exit_code = ended.exit.and_then(|s| s.code());
     let exit_signal = ended.exit.and_then(|s| s.signal());
-    let mut stream = ended.stream.clone();
-    if let Some(turn) = &ended.turn_end {
-        stream.session_id = stream
-            .session_id
-            .or_else(|| outcome::hook_session(turn, true));
-        stream.last_message = stream.last_message.or_else(|| outcome::hook_message(turn));
-    }
-    stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
-    stream.session_id = recorded_session(spec, stream.session_id.take());
-    let from_session = session_facts(
-        spec,
-        started_wall,
-        stream.session_id.as_deref(),
-        (stream.usage.is_none(), stream.last_message.is_none()),
-    );
-    stream.session_id = stream.session_id.or(from_session.id);
-    stream.cost_usd = stream.cost_usd.or(from_session.cost);
-    stream.last_message = stream.last_message.or(from_session.last_message);
+    let (stream, session_usage) = facts::stream_of(spec, &ended, started_wall);
     let mut completed = DispatchCompleted {
         lane: Some(spec.lane),
         duration_seconds: Some(receipts::seconds(duration)),
@@ -437,62 +387,11 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         worktree_commands,
         ..DispatchCompleted::new(spec.id.clone(), decision.status, decision.signal.clone())
     };
-    if completed.token_usage.is_none()
-        && let Some(usage) = from_session.usage
-    {
-        completed.token_usage = Some(usage);
-        completed.token_usage_source = Some(receipts::UsageSource::SessionFile);
-    }
-    // A claim no dispatch can have used is the worker's (it can write the CLI's files):
-    // refused, so it neither fills a budget nor reads as spend.
-    if let Some(n) = completed
-        .token_usage
-        .as_ref()
-        .and_then(receipts::Usage::implausible)
-    {
-        completed.token_usage = None;
-        completed.token_usage_source = None;
-        completed.token_usage_refused = Some(n);
-        if let Some(events) = completed.cli_events.as_mut() {
-            events.usage = None;
-        }
-    }
-    let asked = completed
-        .cli_events
-        .as_ref()
-        .and_then(|e| e.last_message.as_deref())
-        .map(|m| {
-            crate::provider::transcript::question(m, crate::provider::transcript::QUESTION_CHARS)
-        })
-        .unwrap_or_default();
+    facts::settle_usage(&mut completed, session_usage);
+    let asked = facts::question_of(&completed);
     // A commit a full disk refuses is tried again as long as the ledger's append would be.
     let patience = Duration::from_secs(spec.completion_retry_secs.min(3600));
-    // The main checkout "after" is read beside the teardown (both are reads of git that take
-    // milliseconds, of different checkouts), on a libgit2 handle of its own so the teardown's
-    // reads of the repository do not wait for it, and noted before the end is appended.
-    let concluded = std::thread::scope(|scope| {
-        let apart = repo.apart();
-        let mut after = main_before
-            .as_ref()
-            .map(|_| scope.spawn(move || apart.checkout_state()));
-        let mut note_main_checkout = |completed: &mut DispatchCompleted| {
-            let after = after
-                .take()
-                .and_then(|h| h.join().ok())
-                .and_then(Result::ok);
-            if let (Some(before), Some(after)) = (&main_before, after) {
-                note_checkout_change(completed, before, &after);
-            }
-        };
-        conclude(
-            spec,
-            &repo,
-            completed,
-            around.attestor,
-            patience,
-            &mut note_main_checkout,
-        )
-    })?;
+    let concluded = conclude_beside_main(spec, &repo, completed, around, patience, main_before)?;
     // "done" only for a done that stands: the phantom guard's correction is the last line.
     if let Some(last) = concluded.appended.lines.last() {
         let message = if concluded.status == DispatchStatus::NeedsInput {

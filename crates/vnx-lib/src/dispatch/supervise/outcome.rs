@@ -61,6 +61,26 @@ pub struct Ended {
     pub temp_files: u64,
 }
 
+impl Ended {
+    /// Nothing known yet of `spec`'s worker.
+    pub fn for_spec(spec: &crate::dispatch::Spec) -> Ended {
+        Ended {
+            lane: spec.lane,
+            completion: spec.invocation.completion,
+            hooks: spec.invocation.hooks.clone(),
+            exit_ends_turn: exit_ends_turn(&spec.provider, spec.lane),
+            exit: None,
+            stopped: None,
+            spawn_error: None,
+            report: None,
+            turn_end: None,
+            hook_session: None,
+            stream: StreamSummary::default(),
+            temp_files: 0,
+        }
+    }
+}
+
 /// The verdict on a dispatch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
