@@ -139,11 +139,15 @@ fn concurrency_slots_serialise_a_provider() {
     let tools = tempfile::tempdir().unwrap();
     let bin = tools.path().join("sleeper");
     let times = tools.path().join("times");
+    // Each worker holds its slot until the test has submitted all three (at most 30 s), so
+    // the later two find it taken however slowly a loaded machine starts them.
+    let go = tools.path().join("go");
     script(
         &bin,
         &format!(
-            "echo \"start $(date +%s.%N)\" >> {t}\nsleep 0.6\necho \"end $(date +%s.%N)\" >> {t}",
-            t = times.display()
+            "echo \"start $(date +%s.%N)\" >> {t}\nfor _ in $(seq 300); do [ -e {g} ] && break; sleep 0.1; done\nsleep 0.2\necho \"end $(date +%s.%N)\" >> {t}",
+            t = times.display(),
+            g = go.display()
         ),
     );
     declare(
@@ -170,6 +174,7 @@ fn concurrency_slots_serialise_a_provider() {
             r.stdout.trim().to_owned()
         })
         .collect();
+    std::fs::write(&go, "").unwrap();
     let r = run(repo.vnx().arg("wait").args(&ids));
     assert_eq!(r.code, 0, "{}", r.stdout);
     // Start/end pairs never interleave: one worker at a time.

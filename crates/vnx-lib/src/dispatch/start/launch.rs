@@ -227,32 +227,7 @@ fn launch_claimed(
     ))?;
     undo.reserved = true;
     crate::steps::reached(crate::steps::launch::DIRECTORY_MADE);
-    let pool = pool_of(&plan.repo, &spec);
-    let (wt, fresh) = match &spec.continues {
-        None => {
-            let (wt, entry) = plan
-                .repo
-                .create_from(&spec.id, &spec.base_commit, pool.as_ref())?;
-            spec.pool_entry = entry;
-            undo.pool = pool.clone().map(|p| (p, spec.pool_entry.clone()));
-            (wt, true)
-        }
-        Some(c) => {
-            let (wt, added, entry) = plan.repo.reopen(
-                &c.first,
-                &spec.branch,
-                &spec.worktree,
-                &spec.base_commit,
-                &c.head_commit,
-                pool.as_ref(),
-            )?;
-            spec.pool_entry = entry;
-            if added {
-                undo.pool = pool.clone().map(|p| (p, spec.pool_entry.clone()));
-            }
-            (wt, added)
-        }
-    };
+    let (wt, fresh) = make_worktree(plan, &mut spec, &mut undo)?;
     // A follow-up that brings its branch onto the base merges it in now, before the worker
     // starts, conflicts left in the worktree for the worker to resolve.
     if let Some(rebase) = spec.continues.as_ref().and_then(|c| c.rebase.as_ref()) {
@@ -274,37 +249,29 @@ fn launch_claimed(
         spec.port = Some(port);
         undo.port = Some(port);
     }
-    if let Some(shape) = spec.sandbox.as_mut() {
+    if spec.sandbox.is_some() {
         let q = quarantine(&plan.repo, &spec.id, &spec.branch, &wt.path)?;
         undo.quarantine = Some(q.dir.clone());
-        // The worktree's git administrative directory (its index and HEAD) is the worker's.
-        shape.writable.push(q.admin.clone());
-        shape.writable.sort();
-        shape.git = Some(q.quarantine);
-        shape.make_writable()?;
+        if let Some(shape) = spec.sandbox.as_mut() {
+            // The worktree's git administrative directory (its index and HEAD) is the
+            // worker's.
+            shape.writable.push(q.admin.clone());
+            shape.writable.sort();
+            shape.git = Some(q.quarantine);
+            shape.make_writable()?;
+        }
     }
-    if let Some(probing) = version {
-        spec.binary_version = probing
+    spec.binary_version = match version {
+        Some(probing) => probing
             .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-    } else if let Some(read) = &plan.version_read {
-        spec.binary_version = Some(read.clone());
-    }
+            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        None => plan.version_read.clone(),
+    };
     write_dispatch_dir(plan, &spec)?;
     crate::steps::reached(crate::steps::launch::WORKTREE_MADE);
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
-    let mut receipts = vec![started(ctx, plan, &spec, &wt)];
-    receipts.extend(govern::decision_receipts(
-        &spec,
-        &plan.constraints.decisions,
-        &plan.constraints_sha256,
-    ));
-    receipts.extend(crate::dispatch::start::egress::receipt(
-        &spec,
-        &plan.egress,
-        &plan.constraints_sha256,
-    ));
+    let receipts = start_receipts(ctx, plan, &spec, &wt);
     let ledger = Ledger::new(&spec.ledger);
     let appended = ledger.append_all(&attest_all(ctx.attestor, receipts))?;
     undo.keep_dispatch_dir = true;
@@ -334,6 +301,26 @@ fn launch_claimed(
     // The launch is complete: its supervisor, waiting on the lock in its pane, starts the
     // worker now, while tmux finishes starting the session (the client returns last).
     drop(alive);
+    let (pane_id, tmux_server_restarts) = pane_of_started(&spec, undo, &close_failed)?;
+    Ok(Launched {
+        id: spec.id.clone(),
+        worktree: wt.path.clone(),
+        session: spec.session.clone(),
+        tmux_socket: spec.tmux_socket.clone(),
+        pane_id,
+        tmux_server_restarts,
+    })
+}
+
+/// The pane of the supervisor's session, once tmux finished starting it, and how often its
+/// server shut down under the start; the launch is then done (`undo` dismissed). A session
+/// that did not start while no supervisor took the dispatch closes it (`close_failed`) and
+/// undoes the launch, under the dispatch's lock taken back.
+fn pane_of_started(
+    spec: &Spec,
+    mut undo: Undo<'_>,
+    close_failed: &dyn Fn(String),
+) -> Result<(String, u32), DispatchError> {
     let starting = undo.session.take().expect("the session is started first");
     let (tmux, session) = (starting.tmux.clone(), starting.name.clone());
     let mut tmux_server_restarts = 0;
@@ -373,14 +360,61 @@ fn launch_claimed(
         }
     };
     undo.done();
-    Ok(Launched {
-        id: spec.id.clone(),
-        worktree: wt.path.clone(),
-        session: spec.session.clone(),
-        tmux_socket: spec.tmux_socket.clone(),
-        pane_id,
-        tmux_server_restarts,
-    })
+    Ok((pane_id, tmux_server_restarts))
+}
+
+/// The dispatch's worktree: a new one (from the pool when it has one), or the worktree a
+/// follow-up reopens (added again when it was gone); whether it is fresh. What the launch
+/// must give back if it fails goes into `undo`.
+fn make_worktree(
+    plan: &Plan,
+    spec: &mut Spec,
+    undo: &mut Undo<'_>,
+) -> Result<(Worktree, bool), DispatchError> {
+    let pool = pool_of(&plan.repo, spec);
+    let (wt, fresh, entry) = match &spec.continues {
+        None => {
+            let (wt, entry) = plan
+                .repo
+                .create_from(&spec.id, &spec.base_commit, pool.as_ref())?;
+            (wt, true, entry)
+        }
+        Some(c) => plan.repo.reopen(
+            &c.first,
+            &spec.branch,
+            &spec.worktree,
+            &spec.base_commit,
+            &c.head_commit,
+            pool.as_ref(),
+        )?,
+    };
+    spec.pool_entry = entry;
+    if fresh {
+        undo.pool = pool.map(|p| (p, spec.pool_entry.clone()));
+    }
+    Ok((wt, fresh))
+}
+
+/// The start's group commit, the start first (a dispatch's first receipt is its
+/// `dispatch_started`, unless it was refused), then its constraint and egress decisions.
+fn start_receipts(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    spec: &Spec,
+    wt: &Worktree,
+) -> Vec<crate::ledger::Receipt> {
+    let mut receipts = vec![started(ctx, plan, spec, wt)];
+    receipts.extend(govern::decision_receipts(
+        spec,
+        &plan.constraints.decisions,
+        &plan.constraints_sha256,
+    ));
+    receipts.extend(crate::dispatch::start::egress::receipt(
+        spec,
+        &plan.egress,
+        &plan.constraints_sha256,
+    ));
+    receipts
 }
 
 /// Refuses an unsandboxed worker whose posture lets it edit files (`ask` and `edits`; `full`
