@@ -1,0 +1,242 @@
+//! One ledger line folded into the records: what any line of a dispatch says (its last
+//! activity, its live state, its start and end as a follower needs them), and what a typed
+//! receipt changes of its state (queued, started, ended, accepted, dismissed, corrected,
+//! blocked, stalled, resumed, answered, lost, merged, released, refused).
+
+use crate::dispatch::state::{Accepted, State};
+use crate::ids::DispatchId;
+use crate::ledger::json::{Object, Value};
+use crate::receipts::{self, DispatchCompleted, DispatchCorrected, DispatchStatus, Kind as _};
+use crate::receipts::{DispatchBlocked, DispatchStarted, QueueDecision, QueueVerdict, Typed};
+
+use super::{Cite, Landed, LiveMark, Records, Seen, Start};
+
+impl Records {
+    /// What any line of dispatch `id` says, whatever its shape: its last activity, its live
+    /// mark, its start and end as a follower and a waiter need them.
+    pub(super) fn note_any(
+        &mut self,
+        id: &DispatchId,
+        event: Option<&str>,
+        o: &Object<'_>,
+        at: Option<String>,
+        cite: Cite,
+    ) -> Seen {
+        let mut seen = Seen::Other;
+        let r = self.record(id);
+        r.last_activity = at.clone().or(r.last_activity.take());
+        match event {
+            Some(DispatchCompleted::EVENT) => {
+                r.completion = Some(cite);
+                r.live = Some(LiveMark::Cleared(cite));
+                seen = Seen::Completed;
+            }
+            Some(DispatchCorrected::EVENT) => r.correction = Some(cite),
+            Some(DispatchStarted::EVENT) => {
+                // Typed below when it has the receipt's shape.
+                r.start = Some(Start {
+                    cite,
+                    tmux: None,
+                    host: None,
+                    worktree: o.get("worktree").and_then(Value::as_str).map(str::to_owned),
+                    grouped: false,
+                });
+            }
+            Some(receipts::RemoteLost::EVENT) => {
+                r.remote_lost.get_or_insert(cite);
+                seen = Seen::RemoteLost;
+            }
+            Some(DispatchBlocked::EVENT) => {
+                r.live = Some(LiveMark::Blocked(cite));
+                seen = Seen::Blocked;
+            }
+            Some(
+                receipts::DispatchResumed::EVENT
+                | receipts::DispatchStalled::EVENT
+                | receipts::DispatchAnswered::EVENT,
+            ) => {
+                r.live = Some(LiveMark::Cleared(cite));
+            }
+            _ => {}
+        }
+        seen
+    }
+
+    /// What a typed receipt of dispatch `id` changes of its state; `true` when it closes
+    /// the dispatch's place in the queue.
+    pub(super) fn apply_typed(
+        &mut self,
+        id: &DispatchId,
+        typed: Typed,
+        event: Option<&str>,
+        at: Option<String>,
+        cite: Cite,
+    ) -> bool {
+        match typed {
+            Typed::QueueDecision(r) => {
+                let q = r.receipt;
+                let closes = q.decision.closes();
+                if q.decision != QueueVerdict::Admitted {
+                    self.record(id).queue = Some((Some(q.decision), cite));
+                }
+                self.queue_decision(id, q, at, cite);
+                return closes;
+            }
+            Typed::DispatchStarted(r) => self.started(id, r.receipt, r.timestamp, cite),
+            Typed::DispatchCompleted(r) => self.completed(id, r.receipt, at, cite),
+            // A person accepted the ended dispatch's work (`vnx accept`): done, at the head
+            // vnx read then. Only an ended one is accepted; its proof is now the acceptance.
+            Typed::DispatchAccepted(r) => self.accepted(id, r.receipt, at, cite),
+            // A person dismissed the ended dispatch's question (`vnx dismiss`): it waits for
+            // no one; a later end (a follow-up's) is a new question.
+            Typed::DispatchDismissed(r) => {
+                let asking = self
+                    .listed_mut(id)
+                    .is_some_and(|l| l.state.state == State::Ended(DispatchStatus::NeedsInput));
+                if asking && let Some(s) = self.state(id, cite, false) {
+                    s.dismissed = Some(crate::dispatch::state::Dismissed {
+                        by: r.receipt.by,
+                        at,
+                        note: r.receipt.note,
+                    });
+                }
+            }
+            Typed::DispatchCorrected(r) => {
+                if let Some(s) = self.state(id, cite, false) {
+                    s.state = State::Ended(r.receipt.status);
+                    s.completion = Some(r.receipt.status);
+                    s.reason = Some(r.receipt.reason);
+                    s.question = None;
+                }
+            }
+            Typed::DispatchBlocked(r) => {
+                if let Some(s) = self.state(id, cite, true) {
+                    s.state = State::Blocked;
+                    s.blocked = Some(r.receipt);
+                }
+            }
+            Typed::DispatchStalled(_) => {
+                if let Some(s) = self.state(id, cite, true) {
+                    s.state = State::Stalled;
+                    s.blocked = None;
+                }
+            }
+            // A prompt answered with `vnx approve`/`vnx deny` waits no more (a denied prompt
+            // may end the turn without a hook that says so).
+            Typed::DispatchResumed(_) => {
+                if let Some(s) = self.state(id, cite, true) {
+                    s.state = State::Running;
+                    s.blocked = None;
+                }
+            }
+            // A denial counts even when its receipt follows the dispatch's end: the worker
+            // may finish the turn before `vnx deny` has recorded its answer.
+            Typed::DispatchAnswered(r) => {
+                if r.receipt.answer == receipts::PermissionAnswer::Deny
+                    && let Some(l) = self.listed_mut(id)
+                {
+                    l.state.denials = l.state.denials.saturating_add(1);
+                }
+                if let Some(s) = self.state(id, cite, true) {
+                    s.state = State::Running;
+                    s.blocked = None;
+                }
+            }
+            Typed::RemoteLost(_) => {
+                if let Some(s) = self.state(id, cite, true) {
+                    s.state = State::Lost;
+                    s.blocked = None;
+                }
+            }
+            Typed::MergeCompleted(_) => {
+                if let Some(s) = self.state(id, cite, false) {
+                    s.landed = Some(Landed::Merged);
+                }
+            }
+            Typed::WorktreeReleased(r) => {
+                let gone = r.receipt.action.branch_deleted || r.receipt.action.worktree_removed;
+                let unlanded = self
+                    .listed_mut(id)
+                    .is_some_and(|l| l.state.landed.is_none());
+                if gone
+                    && unlanded
+                    && let Some(s) = self.state(id, cite, false)
+                {
+                    s.landed = Some(Landed::Released);
+                }
+            }
+            // A dispatch the provider constraints or the egress policy refused never ran:
+            // listed as failed, its reason the refusal's, proven by that decision.
+            Typed::ConstraintDecision(r)
+                if r.receipt.decision == receipts::ConstraintVerdict::Refused =>
+            {
+                let c = r.receipt;
+                let reason = format!("refused by constraint {}: {}", c.constraint_id, c.reason);
+                self.refused(id, c.route.provider, reason, at, cite);
+            }
+            Typed::EgressDecision(r) if r.receipt.decision == receipts::EgressVerdict::Refused => {
+                let e = r.receipt;
+                let mut rules: Vec<&str> = e.findings.iter().map(|f| f.rule.as_str()).collect();
+                rules.dedup();
+                let reason = format!("refused by the egress policy: {}", rules.join(", "));
+                self.refused(id, e.provider, reason, at, cite);
+            }
+            // A `queue_decision` without the receipt's shape still ends what the last one
+            // said (it reads as no verdict).
+            Typed::Other(_) if event == Some(QueueDecision::EVENT) => {
+                self.record(id).queue = Some((None, cite));
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// Dispatch `id` ended as its completion `c` says.
+    fn completed(&mut self, id: &DispatchId, c: DispatchCompleted, at: Option<String>, cite: Cite) {
+        if let Some(s) = self.state(id, cite, false) {
+            s.state = State::Ended(c.status);
+            s.completion = Some(c.status);
+            s.ended_at = at;
+            s.reason = c.failure_reason;
+            let by_cli = c.cli_events.as_ref().map_or(0, |e| e.permission_denials);
+            s.question = c
+                .cli_events
+                .and_then(|e| e.last_message)
+                .filter(|_| c.status == DispatchStatus::NeedsInput);
+            s.teardown_class = c.teardown_class;
+            s.head_commit = c.head_commit;
+            s.worker_log = c.worker_log;
+            s.tokens = c.token_usage.map(|u| u.input_tokens + u.output_tokens);
+            s.cli_denials = u32::try_from(by_cli).unwrap_or(u32::MAX);
+            s.blocked = None;
+            s.accepted = None;
+        }
+    }
+
+    /// A person accepted dispatch `id`'s work (`a`).
+    fn accepted(
+        &mut self,
+        id: &DispatchId,
+        a: receipts::DispatchAccepted,
+        at: Option<String>,
+        cite: Cite,
+    ) {
+        let ended = self
+            .listed_mut(id)
+            .is_some_and(|l| matches!(l.state.state, State::Ended(_)));
+        if ended && let Some(s) = self.state(id, cite, false) {
+            s.state = State::Ended(DispatchStatus::Done);
+            s.completion = Some(DispatchStatus::Done);
+            s.reason = None;
+            s.question = None;
+            s.head_commit = Some(a.head_commit.clone());
+            s.accepted = Some(Accepted {
+                by: a.by,
+                at,
+                head_commit: a.head_commit,
+                previous_status: a.previous_status,
+                note: a.note,
+            });
+        }
+    }
+}
