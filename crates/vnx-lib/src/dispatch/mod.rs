@@ -48,14 +48,18 @@ use crate::skills::SkillError;
 use crate::tmux::{Tmux, TmuxError};
 use crate::worktree::WorktreeError;
 
+/// A dispatch's directory (`.vnx-data/dispatches/ID`), under the main checkout `root`.
+pub fn dir_of(root: &Path, id: &str) -> PathBuf {
+    root.join(crate::project::DATA_DIR)
+        .join("dispatches")
+        .join(id)
+}
+
 /// Where a dispatch's worker log is: its dispatch directory, under the main checkout `root`.
 /// Readers take the log from here, never from a path a receipt names (a forged receipt could
 /// name a FIFO or a terminal).
 pub fn worker_log(root: &Path, id: &str) -> PathBuf {
-    root.join(crate::project::DATA_DIR)
-        .join("dispatches")
-        .join(id)
-        .join("worker.log")
+    dir_of(root, id).join("worker.log")
 }
 
 /// Why a dispatch could not be planned, launched or supervised.

@@ -43,6 +43,16 @@ pub struct Invocation {
     pub tui: super::declared::DeclaredTui,
 }
 
+impl Invocation {
+    /// The same start, its program (`argv[0]`) resolved to `binary`.
+    pub fn with_program(mut self, binary: &std::path::Path) -> Invocation {
+        if let Some(program) = self.argv.first_mut() {
+            *program = binary.to_string_lossy().into_owned();
+        }
+        self
+    }
+}
+
 /// Substitutes the placeholders of one template element.
 pub fn expand(template: &str, prompt: &str, prompt_file: &str) -> String {
     let mut out = String::with_capacity(template.len());

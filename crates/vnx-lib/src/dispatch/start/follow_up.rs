@@ -57,6 +57,15 @@ impl Continued {
             rebase: self.rebase.clone(),
         }
     }
+
+    /// [`Continued::record`], naming the session the follow-up resumes (`None`: it starts
+    /// a new one).
+    pub fn record_resuming(&self, resume: Option<&str>) -> crate::receipts::Continues {
+        crate::receipts::Continues {
+            session_id: resume.map(str::to_owned),
+            ..self.record()
+        }
+    }
 }
 
 /// Why a dispatch cannot be continued.

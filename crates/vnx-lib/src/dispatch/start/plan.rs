@@ -81,6 +81,15 @@ fn resolve_provider(req: &Request, config: &Config) -> Result<Resolved, Dispatch
 }
 
 impl Resolved {
+    /// Where its CLI reads its hooks' trust, in `homes` (those the start records, so
+    /// recovery finds the same file).
+    fn hook_trust_file(&self, homes: &crate::provider::session::Homes) -> Option<PathBuf> {
+        match self {
+            Resolved::Builtin(p) => crate::provider::cli::of(*p).hook_trust_file(homes),
+            Resolved::Declared(..) => None,
+        }
+    }
+
     /// Where its CLI keeps its state (a declared provider's: none vnx knows).
     fn state_paths(&self) -> &'static [crate::sandbox::StatePath] {
         match self {
@@ -162,10 +171,7 @@ fn plan_in<'scope, 'env>(
     let skills = skills::load_all(root, &skill_names(req, &config, root, resume.is_some()))?;
     let constraints = constraints::load(&root.join(constraints::FILE))?;
     let spending = spending(&constraints, ctx.ledger)?;
-    // A follow-up keeps its dispatch's sandbox unless it says otherwise.
-    let sandboxed = (req.sandbox)
-        .or_else(|| req.continues.as_ref().map(|c| c.started.sandbox.is_some()))
-        .unwrap_or(config.sandbox.enabled);
+    let sandboxed = sandboxed(req, &config);
     let route = RouteFacts {
         provider: &provider_name,
         lane,
@@ -175,10 +181,7 @@ fn plan_in<'scope, 'env>(
     let model = evaluation.model.clone();
     let pinned = |source| pinned_model(&evaluation, source);
     resolved.check_model(model.as_deref()).map_err(pinned)?;
-    let dispatch_dir = root
-        .join(crate::project::DATA_DIR)
-        .join("dispatches")
-        .join(&id);
+    let dispatch_dir = crate::dispatch::dir_of(root, &id);
     let allow = config.allowed_commands(&req.role);
     let chosen_session = resolved.chosen_session(lane, resume.is_some());
     let worker = Worker {
@@ -190,26 +193,22 @@ fn plan_in<'scope, 'env>(
         session: chosen_session.as_deref(),
         allow: &allow,
     };
-    let (prompt, mut invocation) =
-        compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
+    let (prompt, invocation) = compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
     let binary = find_binary(ctx, &resolved, &invocation)?;
-    invocation.argv[0] = binary.to_string_lossy().into_owned();
+    let mut invocation = Ok(invocation.with_program(&binary));
     let (base_commit, base_ref, worktree, branch, main_before) =
         super::base::placement(&repo, req, &id, main_state)?;
     let mut included = include::resolve(&repo.root)?;
-    // The egress policy sees the prompt and files as they would leave; a redacted prompt
-    // may change how it is carried.
+    // The egress policy sees the prompt and files as they would leave.
     let egress = egress::judge(&repo.root, &constraints, &provider_name, &prompt, &included)?;
     let prompt = match &egress.redacted_prompt {
         Some(redacted) => {
-            invocation = worker
-                .invocation(ctx, req, redacted.len())
-                .map_err(pinned)?;
-            invocation.argv[0] = binary.to_string_lossy().into_owned();
+            invocation = worker.invocation_at(ctx, req, redacted.len(), &binary);
             redacted.clone()
         }
         None => prompt,
     };
+    let invocation = invocation.map_err(pinned)?;
     included.retain(|f| !egress.withheld.contains(&f.path));
     let mut homes = homes_of(ctx, &resolved, &invocation);
     let sessions = if sandboxed {
@@ -234,9 +233,9 @@ fn plan_in<'scope, 'env>(
     } else {
         None
     };
+    let (instruction, title) = instruction_and_title(req, &constraints, &egress, &provider_name);
     let spec = Spec {
-        // Set below, once the egress policy has judged the instruction.
-        title: String::new(),
+        title: title.clone(),
         sandbox,
         replay_of: req.replay_of.clone(),
         role: req.role.clone(),
@@ -263,21 +262,11 @@ fn plan_in<'scope, 'env>(
         included,
         vnx: ctx.vnx.to_owned(),
         placed: Vec::new(),
-        // Where the CLI reads its hooks' trust (in the home the start records, so recovery
-        // finds the same file).
-        hook_trust: match &resolved {
-            Resolved::Builtin(p) => crate::provider::cli::of(*p).hook_trust_file(&homes),
-            _ => None,
-        },
+        hook_trust: resolved.hook_trust_file(&homes),
         writes: phantom::writes(&req.role, &config),
         main_before,
         completion_retry_secs: req.completion_retry.as_secs(),
-        stall_after_secs: Some(
-            req.stall_after
-                .map(|d| d.as_secs())
-                .or(config.stall_after_seconds)
-                .unwrap_or(crate::dispatch::spec::DEFAULT_STALL_AFTER_SECS),
-        ),
+        stall_after_secs: Some(stall_after_secs(req, &config)),
         notify: config.notify.clone(),
         worktree_setup: config.worktree.setup.clone(),
         worktree_teardown: config.worktree.teardown.clone(),
@@ -290,25 +279,16 @@ fn plan_in<'scope, 'env>(
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
         group: None,
-        continues: req.continues.as_ref().map(|c| {
-            let mut record = c.record();
-            record.session_id = resume.map(str::to_owned);
-            record
-        }),
+        continues: req.continues.as_ref().map(|c| c.record_resuming(resume)),
         id,
     };
     id_unseen(seen, &spec.id)?;
     refuse_if_judged(ctx, &spec, &evaluation, &constraints)?;
     egress::refuse_if_found(ctx, &spec, &egress, &constraints.sha256)?;
-    let (instruction, title) = instruction_and_title(req, &constraints, &egress, &spec.provider);
-    let mut spec = spec;
-    spec.title = title.clone();
     let (version_of, version_read) = version_probe(&resolved, binary);
     Ok(Plan {
         spec,
         title,
-        // The instruction kept beside the dispatch (which gates and follow-ups read) is
-        // redacted as the prompt is.
         instruction,
         prompt,
         base_ref,
@@ -453,6 +433,23 @@ fn id_unseen(
         Ok(false) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Seconds without a sign of life before the worker is reported stalled: asked for, else the
+/// config's, else the default.
+fn stall_after_secs(req: &Request, config: &Config) -> u64 {
+    req.stall_after
+        .map(|d| d.as_secs())
+        .or(config.stall_after_seconds)
+        .unwrap_or(crate::dispatch::spec::DEFAULT_STALL_AFTER_SECS)
+}
+
+/// Whether the worker runs sandboxed: asked for, else as the dispatch a follow-up continues
+/// ran, else as the config says.
+fn sandboxed(req: &Request, config: &Config) -> bool {
+    (req.sandbox)
+        .or_else(|| req.continues.as_ref().map(|c| c.started.sandbox.is_some()))
+        .unwrap_or(config.sandbox.enabled)
 }
 
 fn load_config(project: &crate::project::Project) -> Result<Config, DispatchError> {
@@ -642,6 +639,18 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
+    /// [`Worker::invocation`] for a prompt of `prompt_len` bytes, its program `binary`: how a
+    /// prompt the egress policy redacted is carried (its length may change how).
+    fn invocation_at(
+        &self,
+        ctx: &Context<'_>,
+        req: &Request,
+        prompt_len: usize,
+        binary: &Path,
+    ) -> Result<Invocation, ProviderError> {
+        Ok(self.invocation(ctx, req, prompt_len)?.with_program(binary))
+    }
+
     fn invocation(
         &self,
         ctx: &Context<'_>,
