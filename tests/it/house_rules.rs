@@ -334,3 +334,22 @@ fn a_command_names_no_other_command_and_the_cli_has_no_loop() {
         &offenders,
     );
 }
+
+/// Every ADR that ARCHITECTURE.md cites (`ADR 0042`) is one of `adr/`: a number that names
+/// none is a claim nothing backs.
+#[test]
+fn every_adr_architecture_md_cites_exists() {
+    let text = read(&root().join("ARCHITECTURE.md"));
+    let adrs: BTreeSet<String> = std::fs::read_dir(root().join("adr"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.get(..4).map(str::to_owned))
+        .collect();
+    let offenders: Vec<String> = text
+        .match_indices("ADR ")
+        .filter_map(|(at, _)| text.get(at + 4..at + 8))
+        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && !adrs.contains(*n))
+        .map(|n| format!("ADR {n} is not in adr/"))
+        .collect();
+    check("every ADR ARCHITECTURE.md cites is in adr/", &offenders);
+}
