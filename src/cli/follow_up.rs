@@ -8,5 +8,5 @@ use super::CliError;
 pub use super::util::follow::Args;
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::util::follow::run(args)
+    super::util::follow::follow(args)
 }

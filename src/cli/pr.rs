@@ -140,16 +140,7 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
     }
 }
 
-/// `vnx follow-up`'s arguments, parsed as its command line would be.
-#[derive(clap::Parser)]
-#[command(name = "vnx follow-up", no_binary_name = true)]
-struct FollowUpLine {
-    #[command(flatten)]
-    args: super::util::follow::Args,
-}
-
 fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
-    use clap::Parser;
     let setup = Setup::new(std::slice::from_ref(&args.id))?;
     let id = &setup.ids[0];
     let feedback = setup.run(|ctx, forge, _| forge::fix::gather(ctx, forge, id))?;
@@ -185,27 +176,16 @@ fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
         CliError::from_error(&e).context(format!("could not write {}", file.display()))
     })?;
     request_open_when_done(&setup.project, &new_id)?;
-    let mut line: Vec<std::ffi::OsString> = vec![
-        id.to_string().into(),
-        "--new-id".into(),
-        new_id.to_string().into(),
-        "--title".into(),
-        format!("fix pull request #{}", feedback.number).into(),
-        "--instruction-file".into(),
-        file.clone().into(),
-    ];
-    if args.detach {
-        line.push("--detach".into());
-    }
-    if args.json {
-        line.push("--json".into());
-    }
-    if let Some(socket) = &args.tmux.tmux_socket {
-        line.extend(["--tmux-socket".into(), socket.into()]);
-    }
-    let parsed = FollowUpLine::try_parse_from(&line)
-        .map_err(|e| CliError::new(format!("could not follow up {id}")).with_cause(&e))?;
-    let code = super::util::follow::run(parsed.args).inspect_err(|_| {
+    let asked = super::util::follow::Asked {
+        id: id.clone(),
+        new_id: Some(new_id.clone()),
+        title: format!("fix pull request #{}", feedback.number),
+        instruction: Err(file.clone()),
+        detach: args.detach,
+        json: args.json,
+        tmux_socket: args.tmux.tmux_socket.clone(),
+    };
+    let code = super::util::follow::follow_asked(asked).inspect_err(|_| {
         // Not started: nothing is left asking for it.
         let data = setup.project.data_dir();
         let _ = std::fs::remove_file(forge::auto::request_path(&data, &new_id));

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use vnx::dispatch::resume;
 use vnx::dispatch::state::{DispatchState, State};
 use vnx::dispatch::supervise::recover::{self, Recovery};
@@ -55,14 +54,6 @@ pub struct Args {
     /// machine has a host close a remote dispatch it then continues itself
     #[arg(long, hide = true)]
     close_only: bool,
-}
-
-/// `vnx follow-up`'s arguments, parsed as its command line would be.
-#[derive(Parser)]
-#[command(name = "vnx follow-up", no_binary_name = true)]
-struct FollowUpLine {
-    #[command(flatten)]
-    args: super::util::follow::Args,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -319,20 +310,16 @@ fn follow(
     id: &DispatchId,
     tmux_socket: Option<&str>,
 ) -> Result<(), CliError> {
-    let mut line: Vec<String> = vec![
-        id.to_string(),
-        "--detach".into(),
-        "--title".into(),
-        format!("resume {id}"),
-        "--instruction".into(),
-        resume::instruction(data_dir, id),
-    ];
-    if let Some(socket) = tmux_socket {
-        line.extend(["--tmux-socket".into(), socket.to_owned()]);
-    }
-    let parsed = FollowUpLine::try_parse_from(&line)
-        .map_err(|e| CliError::new(format!("could not continue {id}")).with_cause(&e))?;
-    super::util::follow::run(parsed.args)
+    let asked = super::util::follow::Asked {
+        id: id.clone(),
+        new_id: None,
+        title: format!("resume {id}"),
+        instruction: Ok(resume::instruction(data_dir, id)),
+        detach: true,
+        json: false,
+        tmux_socket: tmux_socket.map(str::to_owned),
+    };
+    super::util::follow::follow_asked(asked)
         .map(|_| vnx::steps::reached(vnx::steps::resume::CONTINUED))
         .map_err(|e| {
             e.context(format!(

@@ -38,7 +38,7 @@ use crate::cli::util::settings;
 /// the base; the worker finishes the merge and vnx commits it when it reports done. The
 /// instruction is then optional (it is added to vnx's). The follow-up's `dispatch_started`
 /// records the merge and the conflict it answers.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 #[command(
     after_long_help = "Examples:\n  $ vnx follow-up D-5e6f7a8b9c0d --model commit --instruction \"in English, please\"\n  $ vnx follow-up D-0e1f2a3b4c5d --rebase"
 )]
@@ -82,7 +82,51 @@ pub struct Args {
     tmux: crate::cli::util::settings::TmuxSocket,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, CliError> {
+/// A follow-up another command starts with an instruction of its own (`vnx pr fix`, `vnx
+/// resume`): the rest is as `vnx follow-up` would take it without those flags.
+pub(crate) struct Asked {
+    /// The dispatch it continues.
+    pub(crate) id: DispatchId,
+    /// Its own id, when the caller chose it.
+    pub(crate) new_id: Option<DispatchId>,
+    /// Its title.
+    pub(crate) title: String,
+    /// Its instruction as text, or the file that holds it.
+    pub(crate) instruction: Result<String, PathBuf>,
+    /// Whether it returns once started (else it is waited for).
+    pub(crate) detach: bool,
+    /// Its launch or completion printed as JSON.
+    pub(crate) json: bool,
+    /// `--tmux-socket`.
+    pub(crate) tmux_socket: Option<String>,
+}
+
+/// Starts the follow-up `asked` for, as [`follow`] does.
+pub(crate) fn follow_asked(asked: Asked) -> Result<ExitCode, CliError> {
+    let (instruction, instruction_file) = match asked.instruction {
+        Ok(text) => (Some(text), None),
+        Err(file) => (None, Some(file)),
+    };
+    follow(Args {
+        id: asked.id.to_string(),
+        new_id: asked.new_id.map(String::from),
+        title: Some(asked.title),
+        instruction,
+        instruction_file,
+        started: Started {
+            detach: asked.detach,
+            json: asked.json,
+            open_pr: false,
+        },
+        tmux: crate::cli::util::settings::TmuxSocket {
+            tmux_socket: asked.tmux_socket,
+        },
+        ..Args::default()
+    })
+}
+
+/// Continues the dispatch `args` names with its new instruction (`vnx follow-up`).
+pub fn follow(args: Args) -> Result<ExitCode, CliError> {
     check_dispatch_id(&args.id)?;
     let new_id = crate::cli::util::ids::new_dispatch_id(args.new_id.as_deref())?;
     let instruction =

@@ -113,7 +113,7 @@ pub(crate) fn read_instruction(
 
 /// What a follow-up or a replay may change about the dispatch it repeats; each left out is
 /// that dispatch's.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub(crate) struct Repeat {
     /// The model [default: the earlier dispatch's, when the provider stays the same]
     #[arg(long, value_name = "M")]
@@ -132,7 +132,7 @@ pub(crate) struct Repeat {
 }
 
 /// Whether the worker runs in a bubblewrap sandbox, and its network.
-#[derive(clap::Args, Clone, Copy, Debug)]
+#[derive(clap::Args, Default, Clone, Copy, Debug)]
 pub(crate) struct SandboxFlags {
     /// Run the worker in a bubblewrap sandbox: it writes only its worktree, its dispatch
     /// directory and its CLI's state; the system and the main checkout are read-only; the
@@ -191,7 +191,7 @@ impl SandboxFlags {
 
 /// How a dispatch is started from the command line: in the background (`--detach`), or
 /// waited for; its launch or completion as JSON or text.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub(crate) struct Started {
     /// Return once the worker has started
     #[arg(long)]
