@@ -48,6 +48,10 @@ pub struct Live {
     last_activity: Instant,
     /// What the screen's dialog named (its target and command), while it blocks the worker.
     screen_asks: Option<(Option<String>, Option<String>)>,
+    /// What the last look at the screen saw a dialog name, not yet recorded: a dialog is a
+    /// block once two looks in a row agree on it, so a frame the TUI had half drawn (the
+    /// marker shown, the command not yet) is not recorded as a prompt naming nothing.
+    sighted: Option<Named>,
 }
 
 /// What a dialog on the screen names: its target and its command.
@@ -116,6 +120,7 @@ impl Live {
             since: now,
             last_activity: now,
             screen_asks: None,
+            sighted: None,
         }
     }
 
@@ -200,11 +205,13 @@ impl Live {
     }
 
     /// The dialog the pane shows (its lines, and the target and command it names), or
-    /// `None`. A dialog that shows blocks the worker (source [`SCREEN`]); one naming
-    /// something else while the worker is blocked is a new prompt; no dialog resumes it.
+    /// `None`. A dialog that shows on two looks in a row blocks the worker (source
+    /// [`SCREEN`]); one naming something else while the worker is blocked is a new prompt;
+    /// no dialog resumes it.
     pub fn on_dialog(&mut self, dialog: Option<(&str, Named)>, now: Instant) -> Vec<Change> {
         let mut changes = Vec::new();
         let Some((lines, (target, command))) = dialog else {
+            self.sighted = None;
             if self.blocked_by.as_deref() == Some(SCREEN) {
                 self.screen_asks = None;
                 changes.extend(self.resume(SCREEN, now));
@@ -213,8 +220,14 @@ impl Live {
         };
         let asks = (bounded(target), bounded(command));
         if self.state == State::Blocked && self.screen_asks.as_ref() == Some(&asks) {
+            self.sighted = None;
             return changes;
         }
+        if self.sighted.as_ref() != Some(&asks) {
+            self.sighted = Some(asks);
+            return changes;
+        }
+        self.sighted = None;
         changes.extend(self.resume(SCREEN, now));
         self.state = State::Blocked;
         self.blocked_by = Some(SCREEN.to_owned());
@@ -279,6 +292,8 @@ mod tests {
         let mut live = Live::new(&DispatchId::parse("D-1").unwrap(), "a".into(), None, t0);
         let marker = "△ Permission required";
         let first = DIALOG.replace("NAME", "second.txt");
+        // Seen once, it may be a frame half drawn: a block once the next look agrees.
+        assert!(live.on_screen(Some(&first), marker, t0).is_empty());
         let changes = live.on_screen(Some(&first), marker, t0);
         let [Change::Blocked(b)] = changes.as_slice() else {
             panic!("{changes:?}")
@@ -290,6 +305,7 @@ mod tests {
         assert!(live.on_screen(Some(&first), marker, t0).is_empty());
         // Another one, with no screen between them, is a new prompt.
         let next = DIALOG.replace("NAME", "third.txt");
+        assert!(live.on_screen(Some(&next), marker, t0).is_empty());
         let changes = live.on_screen(Some(&next), marker, t0);
         assert!(
             matches!(changes.as_slice(), [Change::Resumed(_), Change::Blocked(b)] if b.command.as_deref() == Some("touch third.txt")),
@@ -302,6 +318,30 @@ mod tests {
         ));
         assert!(live.on_screen(None, marker, t0).is_empty());
         assert!(!live.is_blocked());
+    }
+
+    /// Seen on the real opencode in CI: a look caught its dialog with the marker drawn and
+    /// the command not yet, and the block was recorded naming nothing.
+    #[test]
+    fn a_dialog_half_drawn_is_not_recorded_as_a_prompt_naming_nothing() {
+        let t0 = Instant::now();
+        let mut live = Live::new(&DispatchId::parse("D-1").unwrap(), "a".into(), None, t0);
+        let marker = "△ Permission required";
+        let whole = DIALOG.replace("NAME", "second.txt");
+        let half: String = whole.lines().take(3).collect::<Vec<_>>().join("\n");
+        assert!(live.on_screen(Some(&half), marker, t0).is_empty());
+        assert!(live.on_screen(Some(&whole), marker, t0).is_empty());
+        let changes = live.on_screen(Some(&whole), marker, t0);
+        let [Change::Blocked(b)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(b.command.as_deref(), Some("touch second.txt"));
+        // Nor a frame half redrawn while it blocks a new prompt.
+        for _ in 0..2 {
+            assert!(live.on_screen(Some(&half), marker, t0).is_empty());
+            assert!(live.on_screen(Some(&whole), marker, t0).is_empty());
+        }
+        assert!(live.is_blocked());
     }
 
     fn signal(event: &str, payload: Value) -> HookSignal {
@@ -352,6 +392,7 @@ mod tests {
         // A blocked worker is never called stalled (a CLI's permission request blocks it
         // alike: its module's tests).
         let marker = "△ Permission required";
+        assert!(live.on_screen(Some(DIALOG), marker, t0).is_empty());
         let blocked = live.on_screen(Some(DIALOG), marker, t0 + Duration::from_secs(8));
         assert!(
             matches!(blocked.as_slice(), [Change::Blocked(_)]),
