@@ -135,8 +135,8 @@ impl TuiWatch {
             if self.session_found.as_deref().is_some_and(|found| {
                 wanted
                     .cli
-                    .module()
-                    .is_some_and(|m| m.session_turn_ended(found, wanted.since))
+                    .store()
+                    .is_some_and(|s| s.turn_ended(found, wanted.since))
             }) {
                 ended.turn_end = Some(HookSignal {
                     event: (*name).to_owned(),

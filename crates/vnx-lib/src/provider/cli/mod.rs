@@ -17,7 +17,6 @@
 //! defaults, the session files' places (`provider/session`).
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde_json::Value;
 
@@ -28,10 +27,9 @@ use argv::{Argv, Start, Wanted};
 pub use hook::DenialEnd;
 use hook::{HookSays, InWorktree, Launch, TurnThread};
 use render::TranscriptEvents;
-use session::Sought;
+use session::SessionStore;
 use stream::StreamEvents;
 use trust::FolderTrust;
-use usage::SessionUsage;
 
 pub mod aider;
 pub mod argv;
@@ -482,12 +480,6 @@ pub trait CodingCli: Sync {
         None
     }
 
-    /// A fresh renderer of the session file its interactive TUI writes (found by
-    /// `provider::session`), when it writes one vnx reads.
-    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        None
-    }
-
     /// Its home (its config or state directory) as an environment says: `var` looks a
     /// variable up (absolute paths only), `home` is the home directory it names (or the
     /// machine's). `None`: a CLI whose home vnx does not read.
@@ -517,86 +509,10 @@ pub trait CodingCli: Sync {
         &[]
     }
 
-    /// The directory under its home that holds every session file its TUI keeps (and nothing
-    /// vnx reads besides), when it keeps session files vnx reads: what a sandboxed
-    /// dispatch's own session place stands in for.
-    fn sessions_dir(&self) -> Option<&'static str> {
+    /// The session files its TUI keeps, when vnx reads them (to follow the TUI, count its
+    /// usage, read its question, resume it): see [`SessionStore`].
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
         None
-    }
-
-    /// Where among its `sessions` it keeps those of `cwd` (for a message).
-    fn sessions_of_cwd(&self, sessions: &Path, _cwd: &Path) -> PathBuf {
-        sessions.to_owned()
-    }
-
-    /// The session files in `sessions` that may be a dispatch's, with their modification
-    /// times (the newest is taken).
-    fn find_sessions(&self, _sessions: &Path, _sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        Vec::new()
-    }
-
-    /// Whether `id` is a session id it could have written, by its own format; by default a
-    /// word ([`session::valid_other_id`]).
-    fn valid_session_id(&self, id: &str) -> bool {
-        session::valid_other_id(id)
-    }
-
-    /// A fresh counter of the token usage its session file records.
-    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
-        None
-    }
-
-    /// The last message its session file (at `path`, found for the dispatch) records from
-    /// the assistant, for a TUI whose hooks carry none (the question on `needs_input`); read
-    /// bounded, never through a link. `None` by default.
-    fn session_last_message(&self, _path: &Path) -> Option<String> {
-        None
-    }
-
-    /// The session [`CodingCli::find_sessions`] found at `found` as the lines its session
-    /// renderer and usage counter read, for a CLI that keeps its sessions as rows of a
-    /// database rather than files of lines: only what is finished, in order, so that what a
-    /// later read gives begins with what an earlier one gave. `None` (the default): the file
-    /// is read as it is.
-    fn session_lines(&self, _found: &Path) -> Option<std::io::Result<Vec<u8>>> {
-        None
-    }
-
-    /// Whether its sessions are read through [`CodingCli::session_lines`] (rows of a
-    /// database), asked without reading one. `false` (the default): files of lines.
-    fn sessions_are_rows(&self) -> bool {
-        false
-    }
-
-    /// Tests (`provider::session::hostile`): a session in `dir` as large as a worker can make
-    /// it in this CLI's own store, when that is rows ([`CodingCli::sessions_are_rows`]); the
-    /// found session's path. `None`: its sessions are files of lines.
-    #[cfg(test)]
-    fn hostile_session(&self, _dir: &Path) -> Option<PathBuf> {
-        None
-    }
-
-    /// The id of the session [`CodingCli::find_sessions`] found at `found`, for a TUI that
-    /// chooses its session's id and names it nowhere else vnx reads (no hook, no flag that
-    /// would let vnx choose it): what its receipt records, so a follow-up resumes it. `None`
-    /// by default.
-    fn found_session_id(&self, _found: &Path) -> Option<String> {
-        None
-    }
-
-    /// The cost in US dollars its session, found at `found`, records since `since`, for a
-    /// CLI whose session keeps one (the headless stream's `cost_usd`). `None` by default.
-    fn session_cost(&self, _found: &Path, _since: SystemTime) -> Option<f64> {
-        None
-    }
-
-    /// Whether the session its TUI keeps, found at `found`, shows that its turn ended, for a
-    /// TUI whose end of turn no hook of its signals (it names one, `turn_end_signal`, and
-    /// has no `hook_events`): the supervisor asks once a second. A turn ended before `since`
-    /// (when the dispatch started) is an earlier dispatch's, in a session a follow-up
-    /// resumed. `false` by default.
-    fn session_turn_ended(&self, _found: &Path, _since: SystemTime) -> bool {
-        false
     }
 
     /// Whether a dispatch in `lane` takes its token usage from the session file when its

@@ -6,13 +6,10 @@
 //! transcript, state and TUI sessions are opencode's.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use super::argv::{Argv, Start, Wanted};
 use super::opencode::{self, Served};
-use super::render::TranscriptEvents;
-use super::session::Sought;
-use super::usage::SessionUsage;
+use super::session::SessionStore;
 use super::{CodingCli, Provider, ProviderError, check_valid};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, Permission};
@@ -31,6 +28,11 @@ const SERVED: Served = Served {
 pub struct Ollama;
 
 impl CodingCli for Ollama {
+    /// opencode's: it runs through opencode.
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
+        Some(&opencode::OpencodeSessions)
+    }
+
     /// A local model: exempt from the egress policy by default (opencode is given no other
     /// provider).
     fn egress_exempt(&self) -> bool {
@@ -92,61 +94,12 @@ impl CodingCli for Ollama {
         opencode::STATE_PATHS
     }
 
-    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(opencode::session_transcript())
-    }
-
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {
         opencode::home(var, h)
     }
 
-    fn sessions_dir(&self) -> Option<&'static str> {
-        Some(opencode::SESSIONS_DIR)
-    }
-
-    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        opencode::find_sessions(sessions, sought)
-    }
-
-    fn valid_session_id(&self, id: &str) -> bool {
-        opencode::valid_session_id(id)
-    }
-
-    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
-        Some(opencode::session_usage())
-    }
-
-    fn session_lines(&self, found: &Path) -> Option<std::io::Result<Vec<u8>>> {
-        Some(opencode::session_lines(found))
-    }
-
-    fn sessions_are_rows(&self) -> bool {
-        true
-    }
-
-    #[cfg(test)]
-    fn hostile_session(&self, dir: &Path) -> Option<PathBuf> {
-        Some(opencode::hostile_session(dir))
-    }
-
-    fn session_last_message(&self, found: &Path) -> Option<String> {
-        opencode::session_last_message(found)
-    }
-
-    fn found_session_id(&self, found: &Path) -> Option<String> {
-        opencode::found_session_id(found)
-    }
-
-    fn session_cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
-        opencode::session_cost(found, since)
-    }
-
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some(opencode::TURN_END)
-    }
-
-    fn session_turn_ended(&self, found: &Path, since: SystemTime) -> bool {
-        opencode::session_turn_ended(found, since)
     }
 }
 

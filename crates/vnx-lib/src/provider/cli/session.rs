@@ -2,7 +2,8 @@
 //! the CLIs keep their state as a dispatch's environment says ([`Homes`]), what a dispatch's
 //! session is looked for by ([`Sought`]), and the bounded, link-refusing walks through a
 //! CLI's directories that every CLI's lookup shares (the lookups themselves are the CLIs').
-//! Also the session ids a CLI without a form of its own may record ([`valid_other_id`]).
+//! Also the session ids a CLI without a form of its own may record ([`valid_other_id`]), and
+//! the capability a CLI whose TUI keeps sessions vnx reads implements ([`SessionStore`]).
 //!
 //! Session files are written by the worker's CLI, so they are hostile input: directories are
 //! walked without following links, only regular files count, a file's head is read bounded,
@@ -14,6 +15,9 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::render::TranscriptEvents;
+use super::usage::SessionUsage;
+
 /// Where the CLIs keep their state, as the environment of the command that dispatched a
 /// worker says (the worker runs in that environment): each built-in CLI's home by its
 /// provider's name (its module's `CodingCli::home`), as the dispatch's spec records them.
@@ -23,7 +27,7 @@ pub struct Homes {
     #[serde(flatten)]
     pub homes: BTreeMap<String, PathBuf>,
     /// A sandboxed dispatch's own place for its CLI's sessions, which its sandbox shows where
-    /// the CLI keeps them (`CodingCli::sessions_dir`): what is there only this dispatch's
+    /// the CLI keeps them (`SessionStore::dir`): what is there only this dispatch's
     /// chain wrote. `None`: they are in the CLI's home, shared with every other dispatch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<PathBuf>,
@@ -46,6 +50,87 @@ pub struct Sought<'a> {
     pub since: SystemTime,
     /// The session's id, when the dispatch's hooks or receipts named it.
     pub session_id: Option<&'a str>,
+}
+
+/// The session files a CLI's TUI keeps, which vnx reads (to follow the TUI, count its usage,
+/// read its last message and resume it): a capability a CLI's module implements once,
+/// `CodingCli::sessions` hands it out. Every path it is given is under the CLI's home (or the
+/// dispatch's own place that stands in for it) and written by the worker: hostile.
+pub trait SessionStore: Sync {
+    /// The directory under its home that holds every session file its TUI keeps (and nothing
+    /// vnx reads besides): what a sandboxed dispatch's own session place stands in for.
+    fn dir(&self) -> &'static str;
+
+    /// Where among its `sessions` it keeps those of `cwd` (for a message).
+    fn of_cwd(&self, sessions: &Path, _cwd: &Path) -> PathBuf {
+        sessions.to_owned()
+    }
+
+    /// The session files in `sessions` that may be a dispatch's, with their modification
+    /// times (the newest is taken).
+    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)>;
+
+    /// Whether `id` is a session id it could have written, by its own format; by default a
+    /// word ([`valid_other_id`]).
+    fn valid_id(&self, id: &str) -> bool {
+        valid_other_id(id)
+    }
+
+    /// A fresh counter of the token usage its session file records.
+    fn usage(&self) -> Box<dyn SessionUsage>;
+
+    /// A fresh renderer of its session file.
+    fn transcript(&self) -> Box<dyn TranscriptEvents>;
+
+    /// The last message its session file (at `path`, found for the dispatch) records from
+    /// the assistant, for a TUI whose hooks carry none (the question on `needs_input`); read
+    /// bounded, never through a link.
+    fn last_message(&self, _path: &Path) -> Option<String> {
+        None
+    }
+
+    /// The session [`SessionStore::find`] found at `found` as the lines its renderer and
+    /// usage counter read, for a CLI that keeps its sessions as rows of a database rather
+    /// than files of lines: only what is finished, in order, so that what a later read gives
+    /// begins with what an earlier one gave. `None` (the default): the file is read as it is.
+    fn lines(&self, _found: &Path) -> Option<std::io::Result<Vec<u8>>> {
+        None
+    }
+
+    /// Whether its sessions are read through [`SessionStore::lines`] (rows of a database),
+    /// asked without reading one. `false` (the default): files of lines.
+    fn are_rows(&self) -> bool {
+        false
+    }
+
+    /// Tests (`provider::session::hostile`): a session in `dir` as large as a worker can make
+    /// it in this CLI's own store, when that is rows ([`SessionStore::are_rows`]); the found
+    /// session's path. `None`: its sessions are files of lines.
+    #[cfg(test)]
+    fn hostile(&self, _dir: &Path) -> Option<PathBuf> {
+        None
+    }
+
+    /// The id of the session found at `found`, for a TUI that chooses its session's id and
+    /// names it nowhere else vnx reads (no hook, no flag that would let vnx choose it): what
+    /// its receipt records, so a follow-up resumes it.
+    fn found_id(&self, _found: &Path) -> Option<String> {
+        None
+    }
+
+    /// The cost in US dollars its session, found at `found`, records since `since`, for a
+    /// CLI whose session keeps one (the headless stream's `cost_usd`).
+    fn cost(&self, _found: &Path, _since: SystemTime) -> Option<f64> {
+        None
+    }
+
+    /// Whether the session found at `found` shows that its TUI's turn ended, for a TUI whose
+    /// end of turn no hook of its signals (it names one, `turn_end_signal`, and has no
+    /// `hook_events`): the supervisor asks once a second. A turn ended before `since` (when
+    /// the dispatch started) is an earlier dispatch's, in a session a follow-up resumed.
+    fn turn_ended(&self, _found: &Path, _since: SystemTime) -> bool {
+        false
+    }
 }
 
 /// The most bytes of a session's first line read to match it (a CLI may record its

@@ -1,5 +1,5 @@
 //! What a CLI's module is handed to count the token usage its session file records
-//! (`CodingCli::session_usage`, ADR 0054): the counter a CLI's module gives per file
+//! (`SessionStore::usage`, ADR 0054): the counter a CLI's module gives per file
 //! ([`SessionUsage`], fed one line at a time by `provider::session::usage`), and the lenient
 //! pieces its line types are made of ([`Text`], [`Count`], [`Lenient`]: a member of another
 //! JSON type than expected reads as absent, everything not named is skipped without being

@@ -69,12 +69,12 @@ pub(crate) fn hostile_session_file(dir: &Path) -> PathBuf {
 /// Everything vnx reads of a found session, as the supervisor, `show --log` and the
 /// dashboard read it; what it read, in a line.
 fn read_all(cli: Cli, found: &Path) -> String {
-    let module = cli.module();
+    let store = cli.store();
     let used = usage(cli.clone(), found, SystemTime::UNIX_EPOCH);
     let last = cli.last_message(found);
     let id = cli.found_id(found);
     let cost = cli.cost(found, SystemTime::UNIX_EPOCH);
-    let ended = module.is_some_and(|m| m.session_turn_ended(found, SystemTime::UNIX_EPOCH));
+    let ended = store.is_some_and(|s| s.turn_ended(found, SystemTime::UNIX_EPOCH));
     let mut lines = 0usize;
     let rendered = render_each(cli, found, |_| lines += 1).is_ok();
     format!(
@@ -118,7 +118,7 @@ fn every_clis_session_readers_stay_under_64_mb_whatever_a_worker_wrote() {
         };
         let store = tmp.path().join(name);
         std::fs::create_dir(&store).unwrap();
-        let found = match module.hostile_session(&store) {
+        let found = match module.sessions().and_then(|s| s.hostile(&store)) {
             Some(found) => {
                 rows_read += 1;
                 found

@@ -1,13 +1,13 @@
 //! Which session file is a dispatch's: among the files its CLI keeps for the dispatch's
 //! worktree as working directory, those written since the dispatch started (the session id,
 //! when known, picks one), the newest of them. Where a CLI keeps them and how a file is
-//! matched to the worktree and the id is the CLI's module's (`CodingCli::find_sessions`), or
+//! matched to the worktree and the id is the CLI's module's (`SessionStore::find`), or
 //! for a declared TUI its `interactive.session:`'s (`super::declared`),
 //! walking its directories with the bounded, link-refusing helpers of
 //! `provider::cli::session`.
 //!
 //! A sandboxed dispatch's sessions are in its own place ([`super::Homes::sessions`]), which
-//! its sandbox shows where the CLI keeps them (`CodingCli::sessions_dir`): looked through the
+//! its sandbox shows where the CLI keeps them (`SessionStore::dir`): looked through the
 //! same way, but what is there only that dispatch's chain could write.
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! An interactive worker's own session file: its TUI writes nothing to `worker.log` while it
 //! runs, but a CLI may append the session to a file of its own (its module says where,
-//! `CodingCli::sessions_dir`). Where the CLIs keep their state as the dispatching command's
+//! `CodingCli::sessions`). Where the CLIs keep their state as the dispatching command's
 //! environment says ([`Homes`], recorded in the dispatch's spec and its signed start), which
 //! file is a dispatch's (`locate`: the session vnx named for it, ADR 0052, else the session's
 //! working directory is the dispatch's worktree, written since the dispatch started, never
@@ -18,6 +18,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::cli::session::SessionStore;
 use super::cli::{self, CodingCli, Provider};
 use super::declared::DeclaredSession;
 use super::transcript::Transcript;
@@ -133,14 +134,16 @@ impl Homes {
 }
 
 /// Whether `id` is a session id `provider`'s CLI could have written, by that CLI's own format
-/// (its module's `CodingCli::valid_session_id`); a declared provider's is a word of ASCII
+/// (its module's `SessionStore::valid_id`); a declared provider's is a word of ASCII
 /// letters, digits and `._:-` of at most 128 bytes that starts with a letter or digit. Ids
 /// are read from what a worker can write (hook payloads, its output, session files): one that
 /// fails this is neither recorded nor resumed, so it can never reach a CLI's argv as an
 /// option.
 pub fn valid_id(provider: &str, id: &str) -> bool {
     match Provider::parse(provider) {
-        Ok(p) => cli::of(p).valid_session_id(id),
+        Ok(p) => cli::of(p)
+            .sessions()
+            .map_or_else(|| cli::session::valid_other_id(id), |s| s.valid_id(id)),
         Err(_) => cli::session::valid_other_id(id),
     }
 }
@@ -169,7 +172,7 @@ pub fn new_id() -> String {
 }
 
 /// A CLI whose TUI keeps a session file vnx can read: a built-in CLI whose module says where
-/// (`CodingCli::sessions_dir`), or a declared one whose `interactive.session:` does (`declared`).
+/// (`CodingCli::sessions`), or a declared one whose `interactive.session:` does (`declared`).
 #[derive(Clone)]
 pub struct Cli(Kind);
 
@@ -177,7 +180,7 @@ pub struct Cli(Kind);
 enum Kind {
     Module {
         module: &'static dyn CodingCli,
-        sessions_dir: &'static str,
+        store: &'static dyn SessionStore,
     },
     Declared {
         name: String,
@@ -205,7 +208,7 @@ impl Cli {
         let module = cli::named(provider)?;
         Some(Cli(Kind::Module {
             module,
-            sessions_dir: module.sessions_dir()?,
+            store: module.sessions()?,
         }))
     }
 
@@ -242,12 +245,20 @@ impl Cli {
         }
     }
 
+    /// Its module's session store, for a built-in CLI.
+    pub fn store(&self) -> Option<&'static dyn SessionStore> {
+        match &self.0 {
+            Kind::Module { store, .. } => Some(*store),
+            Kind::Declared { .. } => None,
+        }
+    }
+
     /// The directory under its `home` that holds every session it keeps (and nothing vnx
     /// reads besides): what a sandboxed dispatch's own session place stands in for. A
     /// declared CLI's home is its sessions' directory (recorded so at its start).
     pub fn sessions_in(&self, home: &Path) -> PathBuf {
         match &self.0 {
-            Kind::Module { sessions_dir, .. } => home.join(sessions_dir),
+            Kind::Module { store, .. } => home.join(store.dir()),
             Kind::Declared { .. } => home.to_owned(),
         }
     }
@@ -255,7 +266,7 @@ impl Cli {
     /// The directory it keeps `cwd`'s sessions in, under its `home`.
     pub fn sessions_of_cwd(&self, home: &Path, cwd: &Path) -> PathBuf {
         match &self.0 {
-            Kind::Module { module, .. } => module.sessions_of_cwd(&self.sessions_in(home), cwd),
+            Kind::Module { store, .. } => store.of_cwd(&self.sessions_in(home), cwd),
             Kind::Declared { .. } => self.sessions_in(home),
         }
     }
@@ -268,7 +279,7 @@ impl Cli {
         sought: &cli::session::Sought<'_>,
     ) -> Vec<(PathBuf, SystemTime)> {
         match &self.0 {
-            Kind::Module { module, .. } => module.find_sessions(sessions, sought),
+            Kind::Module { store, .. } => store.find(sessions, sought),
             Kind::Declared { session, .. } => declared::find(session, sessions, sought),
         }
     }
@@ -286,24 +297,24 @@ impl Cli {
     /// never through a link).
     pub fn last_message(&self, path: &Path) -> Option<String> {
         match &self.0 {
-            Kind::Module { module, .. } => module.session_last_message(path),
+            Kind::Module { store, .. } => store.last_message(path),
             Kind::Declared { session, .. } => declared::summary(session, path)?.last_message,
         }
     }
 
     /// The session id its session found at `path` holds, for a CLI that chooses it and names
-    /// it nowhere else (`CodingCli::found_session_id`).
+    /// it nowhere else (`SessionStore::found_id`).
     pub fn found_id(&self, path: &Path) -> Option<String> {
         match &self.0 {
-            Kind::Module { module, .. } => module.found_session_id(path),
+            Kind::Module { store, .. } => store.found_id(path),
             Kind::Declared { .. } => None,
         }
     }
 
-    /// The cost its session found at `path` records since `since` (`CodingCli::session_cost`).
+    /// The cost its session found at `path` records since `since` (`SessionStore::cost`).
     pub fn cost(&self, path: &Path, since: SystemTime) -> Option<f64> {
         match &self.0 {
-            Kind::Module { module, .. } => module.session_cost(path, since),
+            Kind::Module { store, .. } => store.cost(path, since),
             Kind::Declared { .. } => None,
         }
     }
@@ -320,7 +331,7 @@ impl Cli {
     /// A renderer of its session file.
     pub fn transcript(&self) -> Transcript {
         match &self.0 {
-            Kind::Module { module, .. } => Transcript::session_of(module.provider()),
+            Kind::Module { store, .. } => Transcript::of(store.transcript()),
             // Told from the file's events, as a worker's log is.
             Kind::Declared { .. } => Transcript::new(),
         }
@@ -351,8 +362,8 @@ impl Wanted {
     /// Where its CLI keeps the sessions looked through, for a message.
     pub fn looked_in(&self) -> Option<PathBuf> {
         let sessions = self.homes.sessions_of(&self.cli)?;
-        Some(match self.cli.module() {
-            Some(module) => module.sessions_of_cwd(&sessions, &self.cwd),
+        Some(match self.cli.store() {
+            Some(store) => store.of_cwd(&sessions, &self.cwd),
             None => sessions,
         })
     }
@@ -365,7 +376,7 @@ impl Wanted {
 pub struct Follower {
     wanted: Wanted,
     /// The session followed, its file (none for a session its CLI gives as lines,
-    /// `CodingCli::session_lines`) and how many of its bytes were rendered.
+    /// `SessionStore::lines`) and how many of its bytes were rendered.
     current: Option<(PathBuf, Option<std::fs::File>, u64)>,
     render: Transcript,
 }
@@ -390,10 +401,10 @@ impl Follower {
     /// were read.
     pub fn poll(&mut self) -> (Vec<String>, u64) {
         let found = self.wanted.find();
-        let module = self.wanted.cli.module();
+        let store = self.wanted.cli.store();
         if found.is_some() && found.as_deref() != self.path() {
             let opened = found.and_then(|p| {
-                if module.is_some_and(|m| m.sessions_are_rows()) {
+                if store.is_some_and(|s| s.are_rows()) {
                     return Some((p, None, 0));
                 }
                 let file = crate::files::open_hostile(&p).ok()?;
@@ -415,7 +426,7 @@ impl Follower {
             }
             // What it gives later begins with what it gave before: the rest is new.
             None => {
-                if let Some(Ok(lines)) = module.and_then(|m| m.session_lines(path)) {
+                if let Some(Ok(lines)) = store.and_then(|s| s.lines(path)) {
                     let from = usize::try_from(*offset).unwrap_or(usize::MAX);
                     let end = lines.len().min(from.saturating_add(MAX_READ as usize));
                     buf = lines.get(from..end).unwrap_or_default().to_vec();
@@ -437,7 +448,7 @@ impl Follower {
 /// bounded by the renderer's line cap whatever the file holds.
 pub fn render_each(cli: Cli, path: &Path, mut each: impl FnMut(String)) -> std::io::Result<()> {
     let mut t = cli.transcript();
-    stream(cli.module(), path, |chunk| {
+    stream(cli.store(), path, |chunk| {
         t.feed(chunk).into_iter().for_each(&mut each)
     })?;
     t.finish().into_iter().for_each(each);
@@ -460,13 +471,13 @@ const CHUNK: usize = 1 << 20;
 /// Feeds a session file's bytes to `each` in chunks of at most [`CHUNK`]: a regular file,
 /// not through a link, refused when larger than [`MAX_SESSION_BYTES`]. Memory is the
 /// chunk's, whatever the file's size or lines. A session its CLI gives as lines
-/// (`CodingCli::session_lines`, bounded by its module) is fed those.
+/// (`SessionStore::lines`, bounded by its module) is fed those.
 fn stream(
-    module: Option<&'static dyn CodingCli>,
+    store: Option<&'static dyn SessionStore>,
     path: &Path,
     mut each: impl FnMut(&[u8]),
 ) -> std::io::Result<()> {
-    if let Some(lines) = module.and_then(|m| m.session_lines(path)) {
+    if let Some(lines) = store.and_then(|s| s.lines(path)) {
         lines?.chunks(CHUNK).for_each(each);
         return Ok(());
     }

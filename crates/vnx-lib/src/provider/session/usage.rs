@@ -1,6 +1,6 @@
 //! The token usage a session file records, counted as the headless lane counts the CLI's
 //! own totals: the file is cut into lines here, and each line is read by the counter its
-//! CLI's module gives (`CodingCli::session_usage`, which says what the CLI's file records and
+//! CLI's module gives (`SessionStore::usage`, which says what the CLI's file records and
 //! how it is summed, as seen on the real CLIs).
 //!
 //! Only what was recorded since the dispatch started counts (a follow-up resumes its
@@ -29,12 +29,11 @@ pub const MAX_USAGE_LINE: usize = 8 << 20;
 /// The usage the session file at `path` records since `since`; `None` when it records none
 /// (or cannot be read).
 pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
-    if cli.module().is_none() {
+    let Some(store) = cli.store() else {
         return cli.declared_usage(path);
-    }
-    let module = cli.module();
+    };
     let mut counter = Counter::new(cli, since)?;
-    super::stream(module, path, |chunk| counter.feed(chunk)).ok()?;
+    super::stream(Some(store), path, |chunk| counter.feed(chunk)).ok()?;
     counter.finish()
 }
 
@@ -58,7 +57,7 @@ impl Counter {
         Some(Counter {
             since: jiff::Timestamp::try_from(since).ok(),
             lines: LineSplitter::with_max(MAX_USAGE_LINE),
-            counted: cli.module()?.session_usage()?,
+            counted: cli.store()?.usage(),
         })
     }
 

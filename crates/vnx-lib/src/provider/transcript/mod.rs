@@ -42,10 +42,10 @@ impl Transcript {
         Transcript::default()
     }
 
-    /// A renderer of the session file a built-in CLI's TUI writes, when vnx reads one.
-    pub fn session_of(provider: super::Provider) -> Transcript {
+    /// A renderer of what `cli` renders (a session file a built-in CLI's TUI writes).
+    pub fn of(cli: Box<dyn super::cli::render::TranscriptEvents>) -> Transcript {
         Transcript {
-            cli: super::cli::of(provider).session_transcript(),
+            cli: Some(cli),
             ..Transcript::default()
         }
     }

@@ -5,16 +5,14 @@
 //! vocabulary); where it keeps its state.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
 use super::hook::{HookSays, Launch};
 use super::render::TranscriptEvents;
-use super::session::{Sought, is_uuid};
+use super::session::SessionStore;
 use super::stream::StreamEvents;
-use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -39,6 +37,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named("claude-stop");
 pub struct Claude;
 
 impl CodingCli for Claude {
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
+        Some(&sessions::ClaudeSessions)
+    }
+
     fn provider(&self) -> Provider {
         Provider::Claude
     }
@@ -196,12 +198,6 @@ impl CodingCli for Claude {
         Some(Box::new(transcript::ClaudeTranscript))
     }
 
-    /// Its session transcript, whose first entries are of types of its own rather than
-    /// `system`, is rendered as its stream.
-    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(transcript::ClaudeTranscript))
-    }
-
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
         var("CLAUDE_CONFIG_DIR").or_else(|| Some(home?.join(".claude")))
     }
@@ -242,28 +238,6 @@ impl CodingCli for Claude {
                 trusts_folder: false,
             },
         ]
-    }
-
-    /// `<config>/projects`.
-    fn sessions_dir(&self) -> Option<&'static str> {
-        Some("projects")
-    }
-
-    fn sessions_of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
-        sessions::project_in(sessions, cwd)
-    }
-
-    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        sessions::find(sessions, sought)
-    }
-
-    /// A UUID, hyphenated (seen on claude 2.1.197).
-    fn valid_session_id(&self, id: &str) -> bool {
-        is_uuid(id)
-    }
-
-    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
-        Some(Box::<sessions::ClaudeUsage>::default())
     }
 
     /// Its hooks' settings file (`--settings`), for a launch that gives it its hooks.

@@ -10,21 +10,12 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use crate::provider::cli::session::{Sought, jsonl_by_session_id, munged_project};
+use crate::provider::cli::render::TranscriptEvents;
+use crate::provider::cli::session::{
+    SessionStore, Sought, is_uuid, jsonl_by_session_id, munged_project,
+};
 use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
 use crate::receipts::Usage;
-
-/// The directory of `cwd`'s sessions in claude's `projects` directory (or a dispatch's own
-/// place that stands in for it).
-pub(super) fn project_in(projects: &Path, cwd: &Path) -> PathBuf {
-    munged_project(projects, cwd)
-}
-
-/// The session files of the working directory written since the start (the one named by
-/// the session id, when known).
-pub(super) fn find(projects: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    jsonl_by_session_id(&project_in(projects, w.cwd), w)
-}
 
 /// Counts a session file's usage (see the module's documentation).
 #[derive(Default)]
@@ -89,6 +80,41 @@ struct Tokens {
     output_tokens: Count,
     cache_read_input_tokens: Count,
     cache_creation_input_tokens: Count,
+}
+
+/// Its session files (see the module's documentation).
+pub(super) struct ClaudeSessions;
+
+impl SessionStore for ClaudeSessions {
+    /// `<config>/projects`.
+    fn dir(&self) -> &'static str {
+        "projects"
+    }
+
+    fn of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
+        munged_project(sessions, cwd)
+    }
+
+    /// The session files of the working directory written since the start (the one named
+    /// by the session id, when known).
+    fn find(&self, sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        jsonl_by_session_id(&munged_project(sessions, w.cwd), w)
+    }
+
+    /// A UUID, hyphenated (seen on claude 2.1.197).
+    fn valid_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn usage(&self) -> Box<dyn SessionUsage> {
+        Box::<ClaudeUsage>::default()
+    }
+
+    /// Its session transcript, whose first entries are of types of its own rather than
+    /// `system`, is rendered as its stream.
+    fn transcript(&self) -> Box<dyn TranscriptEvents> {
+        Box::new(super::transcript::ClaudeTranscript)
+    }
 }
 
 #[cfg(test)]

@@ -5,16 +5,14 @@
 //! writes rendered as a transcript (`rollout`); where it keeps its state.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::argv::{Argv, Start};
 use super::hook::{HookSays, TurnThread};
 use super::render::TranscriptEvents;
-use super::session::{Sought, is_uuid};
+use super::session::SessionStore;
 use super::stream::StreamEvents;
-use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -42,6 +40,10 @@ const DENIAL_ENDED: &str = "vnx-denial-ended";
 pub struct Codex;
 
 impl CodingCli for Codex {
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
+        Some(&sessions::CodexSessions)
+    }
+
     fn provider(&self) -> Provider {
         Provider::Codex
     }
@@ -184,10 +186,6 @@ impl CodingCli for Codex {
         Some(Box::new(transcript::CodexTranscript))
     }
 
-    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(rollout::RolloutTranscript::default()))
-    }
-
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
         var("CODEX_HOME").or_else(|| Some(home?.join(".codex")))
     }
@@ -200,24 +198,6 @@ impl CodingCli for Codex {
         root: &Path,
     ) -> Option<super::trust::FolderTrust> {
         Some(trust::of(homes.get(self.provider().name())?, root))
-    }
-
-    /// `<home>/sessions`.
-    fn sessions_dir(&self) -> Option<&'static str> {
-        Some("sessions")
-    }
-
-    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        sessions::find(sessions, sought)
-    }
-
-    /// A thread id: a UUID, hyphenated (seen on codex 0.169).
-    fn valid_session_id(&self, id: &str) -> bool {
-        is_uuid(id)
-    }
-
-    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
-        Some(Box::<sessions::CodexUsage>::default())
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

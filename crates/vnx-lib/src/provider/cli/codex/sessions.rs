@@ -9,7 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::provider::cli::session::{Sought, dirs, files, first_line, newest, same_dir};
+use crate::provider::cli::render::TranscriptEvents;
+use crate::provider::cli::session::{
+    SessionStore, Sought, dirs, files, first_line, is_uuid, newest, same_dir,
+};
 use crate::provider::cli::usage::{Count, Lenient, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
@@ -31,7 +34,7 @@ struct HeadPayload {
 
 /// The rollouts of the working directory written since the start (the one of the session
 /// id, when known).
-pub(super) fn find(sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+fn find(sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     // The day directories are in local time: from the day before the start (UTC) on.
     let day = |t: SystemTime| {
         let secs = t
@@ -159,6 +162,33 @@ struct Totals {
     output_tokens: Count,
     cached_input_tokens: Count,
     total_tokens: Count,
+}
+
+/// Its rollout files (see the module's documentation).
+pub(super) struct CodexSessions;
+
+impl SessionStore for CodexSessions {
+    /// `<home>/sessions`.
+    fn dir(&self) -> &'static str {
+        "sessions"
+    }
+
+    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        find(sessions, sought)
+    }
+
+    /// A thread id: a UUID, hyphenated (seen on codex 0.169).
+    fn valid_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn usage(&self) -> Box<dyn SessionUsage> {
+        Box::<CodexUsage>::default()
+    }
+
+    fn transcript(&self) -> Box<dyn TranscriptEvents> {
+        Box::new(super::rollout::RolloutTranscript::default())
+    }
 }
 
 #[cfg(test)]

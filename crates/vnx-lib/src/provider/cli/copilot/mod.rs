@@ -9,16 +9,14 @@
 //! decides.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
 use super::hook::{HookSays, InWorktree, Launch};
 use super::render::TranscriptEvents;
-use super::session::{Sought, is_uuid};
+use super::session::SessionStore;
 use super::stream::StreamEvents;
-use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -47,6 +45,10 @@ const DENIAL_SAID: &str = "vnx-denial-said";
 pub struct Copilot;
 
 impl CodingCli for Copilot {
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
+        Some(&sessions::CopilotSessions)
+    }
+
     fn provider(&self) -> Provider {
         Provider::Copilot
     }
@@ -154,36 +156,9 @@ impl CodingCli for Copilot {
         Some(Box::new(transcript::CopilotTranscript::default()))
     }
 
-    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(transcript::CopilotTranscript::default()))
-    }
-
     /// `$COPILOT_HOME`, else `~/.copilot`.
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
         var("COPILOT_HOME").or_else(|| Some(home?.join(".copilot")))
-    }
-
-    /// `<home>/session-state`.
-    fn sessions_dir(&self) -> Option<&'static str> {
-        Some("session-state")
-    }
-
-    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        sessions::find(sessions, sought)
-    }
-
-    /// A UUID, hyphenated (seen on 1.0.102).
-    fn valid_session_id(&self, id: &str) -> bool {
-        is_uuid(id)
-    }
-
-    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
-        Some(Box::<sessions::CopilotUsage>::default())
-    }
-
-    /// Its `agentStop` hook carries no message: its TUI's question is read here.
-    fn session_last_message(&self, path: &Path) -> Option<String> {
-        sessions::last_message(path)
     }
 
     /// Both lanes: its headless stream records no tokens.

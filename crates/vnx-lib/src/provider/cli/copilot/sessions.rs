@@ -11,7 +11,10 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use crate::provider::cli::session::{Sought, dirs, files, first_line, is_uuid, newest, same_dir};
+use crate::provider::cli::render::TranscriptEvents;
+use crate::provider::cli::session::{
+    SessionStore, Sought, dirs, files, first_line, is_uuid, newest, same_dir,
+};
 use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
@@ -39,7 +42,7 @@ struct Context {
 
 /// The session files of the working directory written since the start: the one of the
 /// session id when known (its directory is named by it), else those whose start names it.
-pub(super) fn find(state: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+fn find(state: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     let of = |dir: &Path| files(dir, |n| n == EVENTS, w.since);
     if let Some(id) = w.session_id {
         // Only a UUID names a directory here (one path component, never `..`).
@@ -67,7 +70,7 @@ const MAX_TAIL: u64 = 1 << 20;
 
 /// The last assistant message (not a subagent's) in the last [`MAX_TAIL`] bytes of the
 /// session file at `path`; never through a link, never blocking on a FIFO.
-pub(super) fn last_message(path: &Path) -> Option<String> {
+fn last_message(path: &Path) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = crate::files::open_hostile(path).ok()?;
     let len = file.metadata().ok()?.len();
@@ -153,6 +156,38 @@ struct Tokens {
     output_tokens: Count,
     cache_read_tokens: Count,
     cache_write_tokens: Count,
+}
+
+/// Its session state (see the module's documentation).
+pub(super) struct CopilotSessions;
+
+impl SessionStore for CopilotSessions {
+    /// `<home>/session-state`.
+    fn dir(&self) -> &'static str {
+        "session-state"
+    }
+
+    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        find(sessions, sought)
+    }
+
+    /// A UUID, hyphenated (seen on 1.0.102).
+    fn valid_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn usage(&self) -> Box<dyn SessionUsage> {
+        Box::<CopilotUsage>::default()
+    }
+
+    fn transcript(&self) -> Box<dyn TranscriptEvents> {
+        Box::new(super::transcript::CopilotTranscript::default())
+    }
+
+    /// Its `agentStop` hook carries no message: its TUI's question is read here.
+    fn last_message(&self, path: &Path) -> Option<String> {
+        last_message(path)
+    }
 }
 
 #[cfg(test)]

@@ -5,16 +5,14 @@
 //! (`session`); where it keeps its state.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
 use super::hook::{HookSays, InWorktree, Launch};
 use super::render::TranscriptEvents;
-use super::session::{Sought, is_uuid};
+use super::session::SessionStore;
 use super::stream::StreamEvents;
-use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -41,6 +39,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 pub struct Gemini;
 
 impl CodingCli for Gemini {
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
+        Some(&sessions::GeminiSessions)
+    }
+
     /// npm's `@google/gemini-cli`: `gemini --version` prints its package's version (0.61).
     fn installed_version(&self, binary: &Path) -> Option<String> {
         crate::provider::version::npm_package_version(binary, "@google/gemini-cli")
@@ -158,32 +160,10 @@ impl CodingCli for Gemini {
         Some(Box::new(transcript::GeminiTranscript::default()))
     }
 
-    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(session::SessionTranscript))
-    }
-
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
         var("GEMINI_CLI_HOME")
             .or_else(|| home.map(Path::to_owned))
             .map(|h| h.join(".gemini"))
-    }
-
-    /// `<home>/tmp`.
-    fn sessions_dir(&self) -> Option<&'static str> {
-        Some("tmp")
-    }
-
-    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        sessions::find(sessions, sought)
-    }
-
-    /// A UUID, hyphenated (seen on gemini 0.61).
-    fn valid_session_id(&self, id: &str) -> bool {
-        is_uuid(id)
-    }
-
-    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
-        Some(Box::<sessions::GeminiUsage>::default())
     }
 
     /// Its policy file, where the argv names one (`--policy`).

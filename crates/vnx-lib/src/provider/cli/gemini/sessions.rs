@@ -10,7 +10,10 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use crate::provider::cli::session::{Sought, dirs, files, first_line, newest, same_dir};
+use crate::provider::cli::render::TranscriptEvents;
+use crate::provider::cli::session::{
+    SessionStore, Sought, dirs, files, first_line, is_uuid, newest, same_dir,
+};
 use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
@@ -27,7 +30,7 @@ struct Head {
 
 /// The session files of the working directory's project written since the start (the one of
 /// the session id, when known).
-pub(super) fn find(tmp: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+fn find(tmp: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     // The projects whose chats changed last (a directory's time changes as a file is made in
     // it; a resumed session's file may be older than the dispatch).
     let projects = dirs(tmp)
@@ -115,6 +118,33 @@ struct Tokens {
     output: Count,
     cached: Count,
     total: Count,
+}
+
+/// Its session files (see the module's documentation).
+pub(super) struct GeminiSessions;
+
+impl SessionStore for GeminiSessions {
+    /// `<home>/tmp`.
+    fn dir(&self) -> &'static str {
+        "tmp"
+    }
+
+    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        find(sessions, sought)
+    }
+
+    /// A UUID, hyphenated (seen on gemini 0.61).
+    fn valid_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn usage(&self) -> Box<dyn SessionUsage> {
+        Box::<GeminiUsage>::default()
+    }
+
+    fn transcript(&self) -> Box<dyn TranscriptEvents> {
+        Box::new(super::session::SessionTranscript)
+    }
 }
 
 #[cfg(test)]

@@ -7,15 +7,13 @@
 //! events and vnx's own report.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
 use super::render::TranscriptEvents;
-use super::session::Sought;
+use super::session::SessionStore;
 use super::stream::StreamEvents;
-use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
@@ -24,9 +22,9 @@ use crate::sandbox::StatePath;
 mod events;
 mod invocation;
 mod sessions;
-#[cfg(test)]
-pub(crate) use sessions::tests::hostile_session;
 mod transcript;
+
+pub(crate) use sessions::OpencodeSessions;
 
 pub(crate) use invocation::{Served, allowed_commands, argv, permission_flags};
 
@@ -56,58 +54,9 @@ pub(crate) fn home(var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -
         .or_else(|| Some(home?.join(".local/share/opencode")))
 }
 
-/// The whole data directory holds its sessions (its database and its `-wal`), so that is what
-/// a sandboxed dispatch's own place stands in for.
-pub(crate) const SESSIONS_DIR: &str = "";
-
-/// The sessions found in a data directory (see `sessions`).
-pub(crate) fn find_sessions(sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    sessions::find(sessions, sought)
-}
-
-/// An opencode session id: `ses_` and letters and digits.
-pub(crate) fn valid_session_id(id: &str) -> bool {
-    sessions::valid_id(id)
-}
-
-/// The counter of a session's usage, fed its lines.
-pub(crate) fn session_usage() -> Box<dyn SessionUsage> {
-    Box::<sessions::OpencodeUsage>::default()
-}
-
-/// The session found, as the lines of its headless stream.
-pub(crate) fn session_lines(found: &Path) -> std::io::Result<Vec<u8>> {
-    sessions::read(found).map(|r| r.lines)
-}
-
-/// The last text of the session found: its TUI's question.
-pub(crate) fn session_last_message(found: &Path) -> Option<String> {
-    sessions::last_message(&sessions::read(found).ok()?.lines)
-}
-
-/// The id of the session found (its TUI chooses it, and says it nowhere else).
-pub(crate) fn found_session_id(found: &Path) -> Option<String> {
-    sessions::found_id(found)
-}
-
-/// The cost its session found records since `since`: each step's, as its headless stream's.
-pub(crate) fn session_cost(found: &Path, since: SystemTime) -> Option<f64> {
-    sessions::cost(&sessions::read(found).ok()?.lines, since)
-}
-
 /// The name a turn's end its session showed is recorded under (the ledger reads a name
 /// ending in `_hook` as a turn's end, ADR 0062; what signals it is its session).
 pub(crate) const TURN_END: &str = "opencode_session_hook";
-
-/// Whether the session found shows its TUI ended its turn.
-pub(crate) fn session_turn_ended(found: &Path, since: SystemTime) -> bool {
-    sessions::turn_ended(found, since)
-}
-
-/// A renderer of its sessions' lines: its headless stream's.
-pub(crate) fn session_transcript() -> Box<dyn TranscriptEvents> {
-    Box::new(transcript::OpencodeTranscript::default())
-}
 
 /// The key its TUI's permission dialog takes for `answer` (see [`Opencode`]'s
 /// `dialog_keys`).
@@ -132,6 +81,10 @@ pub(crate) const DIALOG_MARKER: &str = "△ Permission required";
 pub struct Opencode;
 
 impl CodingCli for Opencode {
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
+        Some(&sessions::OpencodeSessions)
+    }
+
     /// npm's `opencode-ai`: `opencode --version` prints its package's version (1.18).
     fn installed_version(&self, binary: &Path) -> Option<String> {
         crate::provider::version::npm_package_version(binary, "opencode-ai")
@@ -204,57 +157,8 @@ impl CodingCli for Opencode {
         Some(Box::new(transcript::OpencodeTranscript::default()))
     }
 
-    /// Its TUI's session as the lines of its headless stream.
-    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(session_transcript())
-    }
-
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {
         home(var, h)
-    }
-
-    fn sessions_dir(&self) -> Option<&'static str> {
-        Some(SESSIONS_DIR)
-    }
-
-    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        find_sessions(sessions, sought)
-    }
-
-    fn valid_session_id(&self, id: &str) -> bool {
-        valid_session_id(id)
-    }
-
-    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
-        Some(session_usage())
-    }
-
-    fn session_lines(&self, found: &Path) -> Option<std::io::Result<Vec<u8>>> {
-        Some(session_lines(found))
-    }
-
-    fn sessions_are_rows(&self) -> bool {
-        true
-    }
-
-    #[cfg(test)]
-    fn hostile_session(&self, dir: &Path) -> Option<PathBuf> {
-        Some(sessions::tests::hostile_session(dir))
-    }
-
-    fn session_last_message(&self, found: &Path) -> Option<String> {
-        session_last_message(found)
-    }
-
-    /// Its TUI chooses its session's id (no flag names a new one) and no hook tells it: the
-    /// id is the one of the session found in its database.
-    fn found_session_id(&self, found: &Path) -> Option<String> {
-        found_session_id(found)
-    }
-
-    /// Each step's `cost`, as its headless stream's `step_finish` gives it.
-    fn session_cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
-        session_cost(found, since)
     }
 
     /// No hook of its says its TUI's turn ended (only its plugins see `session.idle`, and vnx
@@ -262,10 +166,6 @@ impl CodingCli for Opencode {
     /// a reason other than calling tools.
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some(TURN_END)
-    }
-
-    fn session_turn_ended(&self, found: &Path, since: SystemTime) -> bool {
-        session_turn_ended(found, since)
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

@@ -22,7 +22,8 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::{Value, json};
 
-use crate::provider::cli::session::{Sought, same_dir};
+use crate::provider::cli::render::TranscriptEvents;
+use crate::provider::cli::session::{SessionStore, Sought, same_dir};
 use crate::provider::cli::usage::SessionUsage;
 use crate::receipts::Usage;
 
@@ -54,7 +55,7 @@ const MAX_PROGRESS: u64 = 100_000;
 const BUSY: Duration = Duration::from_millis(500);
 
 /// Whether `id` is an opencode session id (`ses_` and letters and digits; 30 bytes seen).
-pub(super) fn valid_id(id: &str) -> bool {
+fn valid_id(id: &str) -> bool {
     id.len() <= 64
         && id
             .strip_prefix("ses_")
@@ -134,7 +135,7 @@ fn open(db: &Path) -> Option<Connection> {
 /// The sessions in the database of `sessions` (a data directory) that may be a dispatch's:
 /// top-level, in its worktree, updated since it started (the id, when known, picks one),
 /// with the time each was last updated.
-pub(super) fn find(sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+fn find(sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     let db = sessions.join(DB);
     let Some(conn) = open(&db) else {
         return Vec::new();
@@ -189,7 +190,7 @@ fn time(ms: i64) -> SystemTime {
 
 /// What is known of a session's last assistant message.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(super) struct Read {
+struct Read {
     /// The finished parts as the lines of its headless stream.
     pub(super) lines: Vec<u8>,
     /// Whether its turn has ended: its last message is the assistant's, completed, for a
@@ -198,7 +199,7 @@ pub(super) struct Read {
 }
 
 /// The session a found name names, read (see the module's documentation).
-pub(super) fn read(found: &Path) -> std::io::Result<Read> {
+fn read(found: &Path) -> std::io::Result<Read> {
     let (db, id) = split(found).ok_or_else(|| std::io::Error::other("not an opencode session"))?;
     let conn = open(&db).ok_or_else(|| {
         std::io::Error::other(format!("{} is not a database vnx reads", db.display()))
@@ -352,7 +353,7 @@ fn push(lines: &mut Vec<u8>, line: &Value) -> bool {
 }
 
 /// The last text the assistant wrote in a session read.
-pub(super) fn last_message(lines: &[u8]) -> Option<String> {
+fn last_message(lines: &[u8]) -> Option<String> {
     lines
         .rsplit(|b| *b == b'\n')
         .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
@@ -365,7 +366,7 @@ pub(super) fn last_message(lines: &[u8]) -> Option<String> {
 
 /// The usage of a session's lines: each finished step's tokens since the dispatch started.
 #[derive(Default)]
-pub(super) struct OpencodeUsage {
+struct OpencodeUsage {
     usage: Option<Usage>,
 }
 
@@ -406,14 +407,14 @@ impl SessionUsage for OpencodeUsage {
 }
 
 /// The id a found session's name holds.
-pub(super) fn found_id(found: &Path) -> Option<String> {
+fn found_id(found: &Path) -> Option<String> {
     split(found).map(|(_, id)| id)
 }
 
 /// The cost its lines' steps record since `since` (each `step_finish`'s `cost`, in US
 /// dollars, as its headless stream gives it); `None` when no step records one. A cost that
 /// is not a finite number at least 0 is left out (a worker can write the database).
-pub(super) fn cost(lines: &[u8], since: SystemTime) -> Option<f64> {
+fn cost(lines: &[u8], since: SystemTime) -> Option<f64> {
     let since = millis(since);
     lines
         .split(|b| *b == b'\n')
@@ -427,7 +428,7 @@ pub(super) fn cost(lines: &[u8], since: SystemTime) -> Option<f64> {
 
 /// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]):
 /// asked once a second, so only its last message is read.
-pub(super) fn turn_ended(found: &Path, since: SystemTime) -> bool {
+fn turn_ended(found: &Path, since: SystemTime) -> bool {
     let Some((db, id)) = split(found) else {
         return false;
     };
@@ -455,6 +456,70 @@ fn ends_turn(info: &Value) -> bool {
     info["time"]["completed"].is_number()
         && (info.get("error").is_some_and(Value::is_object)
             || info["finish"].as_str().is_some_and(|f| f != "tool-calls"))
+}
+
+/// Its sessions, rows of its database (see the module's documentation): ollama's too, run
+/// through it.
+pub(crate) struct OpencodeSessions;
+
+impl SessionStore for OpencodeSessions {
+    /// The whole data directory holds its sessions (its database and its `-wal`), so that is
+    /// what a sandboxed dispatch's own place stands in for.
+    fn dir(&self) -> &'static str {
+        ""
+    }
+
+    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        find(sessions, sought)
+    }
+
+    /// `ses_` and letters and digits.
+    fn valid_id(&self, id: &str) -> bool {
+        valid_id(id)
+    }
+
+    fn usage(&self) -> Box<dyn SessionUsage> {
+        Box::<OpencodeUsage>::default()
+    }
+
+    /// Its TUI's session as the lines of its headless stream.
+    fn transcript(&self) -> Box<dyn TranscriptEvents> {
+        Box::new(super::transcript::OpencodeTranscript::default())
+    }
+
+    /// The last text of the session found: its TUI's question.
+    fn last_message(&self, found: &Path) -> Option<String> {
+        last_message(&read(found).ok()?.lines)
+    }
+
+    /// The session found, as the lines of its headless stream.
+    fn lines(&self, found: &Path) -> Option<std::io::Result<Vec<u8>>> {
+        Some(read(found).map(|r| r.lines))
+    }
+
+    fn are_rows(&self) -> bool {
+        true
+    }
+
+    #[cfg(test)]
+    fn hostile(&self, dir: &Path) -> Option<PathBuf> {
+        Some(tests::hostile_session(dir))
+    }
+
+    /// Its TUI chooses its session's id (no flag names a new one) and no hook tells it: the
+    /// id is the one of the session found in its database.
+    fn found_id(&self, found: &Path) -> Option<String> {
+        found_id(found)
+    }
+
+    /// Each step's `cost`, as its headless stream's `step_finish` gives it.
+    fn cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
+        cost(&read(found).ok()?.lines, since)
+    }
+
+    fn turn_ended(&self, found: &Path, since: SystemTime) -> bool {
+        turn_ended(found, since)
+    }
 }
 
 #[cfg(test)]

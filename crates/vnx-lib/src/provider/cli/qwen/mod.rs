@@ -7,16 +7,14 @@
 //! vnx's own report.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
 use super::hook::{HookSays, Launch};
 use super::render::TranscriptEvents;
-use super::session::{Sought, is_uuid};
+use super::session::SessionStore;
 use super::stream::StreamEvents;
-use super::usage::SessionUsage;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -41,6 +39,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named("qwen-stop");
 pub struct Qwen;
 
 impl CodingCli for Qwen {
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
+        Some(&sessions::QwenSessions)
+    }
+
     fn provider(&self) -> Provider {
         Provider::Qwen
     }
@@ -169,11 +171,6 @@ impl CodingCli for Qwen {
         Some(Box::new(transcript::QwenTranscript))
     }
 
-    /// Its session file, what its TUI writes.
-    fn session_transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::<session::SessionTranscript>::default())
-    }
-
     /// `QWEN_HOME`, else `~/.qwen`.
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
         var("QWEN_HOME").or_else(|| Some(home?.join(".qwen")))
@@ -191,28 +188,6 @@ impl CodingCli for Qwen {
             .map(Path::to_owned)
             .or_else(|| Some(home?.join(".qwen")))?;
         trust::of(&own, root)
-    }
-
-    /// `<home>/projects`.
-    fn sessions_dir(&self) -> Option<&'static str> {
-        Some("projects")
-    }
-
-    fn sessions_of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
-        sessions::chats_in(sessions, cwd)
-    }
-
-    fn find_sessions(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        sessions::find(sessions, sought)
-    }
-
-    /// A UUID, hyphenated (seen on 0.15.10).
-    fn valid_session_id(&self, id: &str) -> bool {
-        is_uuid(id)
-    }
-
-    fn session_usage(&self) -> Option<Box<dyn SessionUsage>> {
-        Some(Box::<sessions::QwenUsage>::default())
     }
 
     /// Its TUI's settings file (named by `QWEN_CODE_SYSTEM_SETTINGS_PATH`), for a launch that

@@ -85,12 +85,12 @@ fn tool_result(out: &mut Sink, event: &Value) {
 
 #[cfg(test)]
 mod tests {
-    use crate::provider::Provider;
+    use super::SessionTranscript;
     use crate::provider::transcript::Transcript;
 
     #[test]
     fn its_tuis_session_is_drawn_with_the_denied_command() {
-        let mut t = Transcript::session_of(Provider::Qwen);
+        let mut t = Transcript::of(Box::<SessionTranscript>::default());
         let mut lines = t.feed(
             include_str!("../../../../../../tests/support/fixtures/qwen/tui-session.jsonl")
                 .as_bytes(),

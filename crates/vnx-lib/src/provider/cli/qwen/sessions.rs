@@ -10,19 +10,22 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use crate::provider::cli::session::{Sought, jsonl_by_session_id, munged_project};
+use crate::provider::cli::render::TranscriptEvents;
+use crate::provider::cli::session::{
+    SessionStore, Sought, is_uuid, jsonl_by_session_id, munged_project,
+};
 use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
 /// The directory of `cwd`'s sessions in qwen's `projects` directory (or a dispatch's own
 /// place that stands in for it): its `chats`.
-pub(super) fn chats_in(projects: &Path, cwd: &Path) -> PathBuf {
+fn chats_in(projects: &Path, cwd: &Path) -> PathBuf {
     munged_project(projects, cwd).join("chats")
 }
 
 /// The session files of the working directory written since the start (the one named by
 /// the session id, when known).
-pub(super) fn find(projects: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+fn find(projects: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     jsonl_by_session_id(&chats_in(projects, w.cwd), w)
 }
 
@@ -83,6 +86,38 @@ struct Tokens {
     cached: Count,
     #[serde(rename = "totalTokenCount")]
     total: Count,
+}
+
+/// Its session files (see the module's documentation).
+pub(super) struct QwenSessions;
+
+impl SessionStore for QwenSessions {
+    /// `<home>/projects`.
+    fn dir(&self) -> &'static str {
+        "projects"
+    }
+
+    fn of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
+        chats_in(sessions, cwd)
+    }
+
+    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        find(sessions, sought)
+    }
+
+    /// A UUID, hyphenated (seen on 0.15.10).
+    fn valid_id(&self, id: &str) -> bool {
+        is_uuid(id)
+    }
+
+    fn usage(&self) -> Box<dyn SessionUsage> {
+        Box::<QwenUsage>::default()
+    }
+
+    /// Its session file, what its TUI writes.
+    fn transcript(&self) -> Box<dyn TranscriptEvents> {
+        Box::<super::session::SessionTranscript>::default()
+    }
 }
 
 #[cfg(test)]
