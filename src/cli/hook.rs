@@ -49,8 +49,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         && let Some(request) = path.file_name().and_then(|n| n.to_str())
         && let Some(a) = answer::wait_for_answer(&args.dir, request, ANSWER_WAIT)
     {
-        let cli = vnx::provider::cli::of_hook_event(&args.event);
-        if let Some(out) = cli.and_then(|c| c.hook_decision(&args.event, a.answer, a.message)) {
+        let hooks = vnx::provider::cli::hooks_of_event(&args.event);
+        if let Some(out) = hooks.and_then(|h| h.decision(&args.event, a.answer, a.message)) {
             println!("{out}");
         }
     }

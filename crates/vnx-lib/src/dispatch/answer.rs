@@ -28,9 +28,9 @@ use crate::receipts::{
 use crate::tmux::Tmux;
 
 /// Whether `event` is a hook whose prompt a waiting hook can answer (its CLI's
-/// [`CodingCli::answering_hook`](cli::CodingCli::answering_hook)).
+/// [`Hooks::answering`](cli::hook::Hooks::answering)).
 pub fn waits_for_answer(event: &str) -> bool {
-    cli::of_hook_event(event).and_then(|c| c.answering_hook()) == Some(event)
+    cli::hooks_of_event(event).and_then(|h| h.answering()) == Some(event)
 }
 /// The answers' directory in the data directory.
 const ANSWERS: &str = "answers";
@@ -216,9 +216,8 @@ fn read_answer(path: &Path) -> Option<AnswerFile> {
 
 /// Whether a signal later than `request` shows the worker went on past its prompt.
 fn went_on_after(dispatch_dir: &Path, request: &str) -> bool {
-    let went_on: Vec<String> = cli::CLIS
-        .iter()
-        .flat_map(|c| c.went_on_events())
+    let went_on: Vec<String> = cli::all_hooks()
+        .flat_map(|h| h.went_on())
         .map(|event| format!("-{event}.json"))
         .collect();
     signal_names(dispatch_dir).iter().any(|name| {
@@ -288,8 +287,9 @@ pub fn answer(
         |wait| findable.and_then(|d| dialog_on_pane(&tmux, &session, d, wait).ok().flatten());
     // A prompt its CLI's waiting hook can answer, known by the signals its module names.
     let hook = cli::named(&provider)
-        .filter(|c| c.hook_answers(&pending.source))
-        .and_then(|c| c.answering_hook());
+        .and_then(|c| c.hooks())
+        .filter(|h| h.answers(&pending.source))
+        .and_then(|h| h.answering());
     // A waiting hook is answered at once: a CLI may show no dialog until its hook returned
     // (then no dialog is waited for); one that shows it meanwhile has it on the pane now.
     let mut pane_dialog = None;
@@ -657,11 +657,10 @@ mod tests {
         let dir = data.path().join("dispatches/D-1");
         fs::create_dir_all(dir.join("signals")).unwrap();
         // Any CLI that answers through a hook, and an event of its that goes on.
-        let cli = cli::CLIS
-            .iter()
-            .find(|c| c.answering_hook().is_some() && !c.went_on_events().is_empty())
+        let hooks = cli::all_hooks()
+            .find(|h| h.answering().is_some() && !h.went_on().is_empty())
             .unwrap();
-        let event = cli.answering_hook().unwrap();
+        let event = hooks.answering().unwrap();
         let request = format!("00000000000000000001-7-{event}.json");
         let request = request.as_str();
         let path = answer_path(data.path(), "D-1");
@@ -685,7 +684,7 @@ mod tests {
         fs::write(
             dir.join(format!(
                 "signals/00000000000000000002-7-{}.json",
-                cli.went_on_events()[0]
+                hooks.went_on()[0]
             )),
             "{}",
         )

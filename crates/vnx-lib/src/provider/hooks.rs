@@ -9,24 +9,22 @@ pub use crate::receipts::HookKind;
 /// Whether `event` is one `vnx __hook` accepts: an event of a built-in CLI's hooks, as it is
 /// named in signal files and receipts.
 pub fn is_hook_event(event: &str) -> bool {
-    super::cli::CLIS
-        .iter()
-        .any(|cli| cli.hook_events().contains(&event))
+    super::cli::hooks_of_event(event).is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::cli::CLIS;
+    use crate::provider::cli::all_hooks;
 
     #[test]
     fn the_events_accepted_are_the_registrys() {
-        for cli in CLIS {
-            for event in cli.hook_events() {
+        for hooks in all_hooks() {
+            for event in hooks.events() {
                 assert!(is_hook_event(event), "{event}");
             }
         }
-        let all: usize = CLIS.iter().map(|cli| cli.hook_events().len()).sum();
+        let all: usize = all_hooks().map(|h| h.events().len()).sum();
         assert_eq!(all, 17, "the seventeen events vnx installs hooks for");
         for other in ["", "stop", "Stop", "notify", "__hook"] {
             assert!(!is_hook_event(other), "{other}");

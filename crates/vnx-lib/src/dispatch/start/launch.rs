@@ -611,15 +611,15 @@ fn launch_of(spec: &Spec) -> Launch<'_> {
 }
 
 /// A CLI whose hooks live in the worktree places them there (its module's
-/// `CodingCli::place_hooks`); without a place for them its turns end unseen and completion
+/// `Hooks::place`); without a place for them its turns end unseen and completion
 /// rests on the report and the exit. They are recorded as trusted in the spec's trust file
 /// where the CLI asks for that; if that cannot be written, the CLI warns about them and runs
 /// them anyway.
 fn place_hooks(spec: &mut Spec, worktree: &Path) -> Result<(), DispatchError> {
     let trust = spec.hook_trust.take();
-    for cli in CLIS {
-        match cli
-            .place_hooks(&launch_of(spec), worktree, trust.as_deref())
+    for hooks in crate::provider::cli::all_hooks() {
+        match hooks
+            .place(&launch_of(spec), worktree, trust.as_deref())
             .map_err(io_err(worktree))?
         {
             InWorktree::Nothing => {}

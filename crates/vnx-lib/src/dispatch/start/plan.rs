@@ -85,7 +85,7 @@ impl Resolved {
     /// recovery finds the same file).
     fn hook_trust_file(&self, homes: &crate::provider::session::Homes) -> Option<PathBuf> {
         match self {
-            Resolved::Builtin(p) => crate::provider::cli::of(*p).hook_trust_file(homes),
+            Resolved::Builtin(p) => crate::provider::cli::of(*p).hooks()?.trust_file(homes),
             Resolved::Declared(..) => None,
         }
     }

@@ -247,8 +247,8 @@ fn teardown(
             .worktree
             .canonicalize()
             .unwrap_or_else(|_| spec.worktree.clone());
-        if let Some(cli) = spec.cli() {
-            cli.forget_hook_trust(file, &project);
+        if let Some(hooks) = spec.cli().and_then(|c| c.hooks()) {
+            hooks.forget_trust(file, &project);
         }
     }
     if !spec.placed.is_empty() {

@@ -63,8 +63,8 @@ type Waiting = (WaitingFor, Option<String>, Option<String>, Option<String>);
 
 /// What `signal` says about the worker, as the CLI whose hook sent it reads it.
 fn says(signal: &HookSignal) -> HookSays {
-    cli::of_hook_event(&signal.event).map_or(HookSays::Nothing, |cli| {
-        cli.hook_says(&signal.event, &signal.payload)
+    cli::hooks_of_event(&signal.event).map_or(HookSays::Nothing, |hooks| {
+        hooks.says(&signal.event, &signal.payload)
     })
 }
 
@@ -99,7 +99,7 @@ pub fn goes_on(signal: &HookSignal) -> bool {
 /// Whether the CLI sends `event` once for each prompt it shows: a second one while the worker
 /// is blocked by the first is a new prompt.
 fn once_per_prompt(event: &str) -> bool {
-    cli::of_hook_event(event).is_some_and(|cli| cli.once_per_prompt(event))
+    cli::hooks_of_event(event).is_some_and(|hooks| hooks.once_per_prompt(event))
 }
 
 impl Live {

@@ -287,15 +287,15 @@ fn turn_end_signal(hook: &HookKind, turn: &HookSignal) -> CompletionSignal {
 /// The session (or thread) id a hook signal names, as its CLI reads it; `turn_end`: the
 /// signal that ended the turn.
 pub fn hook_session(signal: &HookSignal, turn_end: bool) -> Option<String> {
-    cli::of_hook_event(&signal.event)?
-        .hook_session(&signal.event, &signal.payload, turn_end)
+    cli::hooks_of_event(&signal.event)?
+        .session(&signal.event, &signal.payload, turn_end)
         .map(|s| crate::dispatch::supervise::signals::shorten(s, 256))
 }
 
 /// The last assistant message an end-of-turn hook carries, as its CLI reads it.
 pub fn hook_message(signal: &HookSignal) -> Option<String> {
-    cli::of_hook_event(&signal.event)?
-        .hook_message(&signal.payload)
+    cli::hooks_of_event(&signal.event)?
+        .message(&signal.payload)
         .map(|s| crate::dispatch::supervise::signals::shorten(s, 4000))
 }
 
@@ -405,7 +405,7 @@ mod tests {
             let Some(name) = c.turn_end_signal() else {
                 continue;
             };
-            for event in c.hook_events() {
+            for event in c.hooks().map_or(&[][..], |h| h.events()) {
                 let mut e = ended(provider::ProviderCompletion::Report, Lane::Interactive);
                 e.hooks = HookKind::named(event);
                 e.turn_end = Some(HookSignal {

@@ -421,7 +421,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         slot_limit: None,
         placed: started.vnx_files_placed.clone(),
         hook_trust: crate::provider::cli::named(&started.provider)
-            .and_then(|cli| cli.recorded_hook_trust(started)),
+            .and_then(|cli| cli.hooks()?.recorded_trust(started)),
         writes: started.writes,
         // What a dead supervisor read before its worker is gone with it.
         main_before: None,

@@ -183,7 +183,7 @@ fn screen_dialog(spec: &Spec) -> Option<Dialog> {
         let declared = spec.invocation.tui.dialog.as_ref()?;
         return Dialog::declared(declared).ok();
     };
-    if cli.hook_events().is_empty() {
+    if cli.hooks().is_none() {
         Dialog::of_cli(cli).filter(Dialog::findable)
     } else {
         None
@@ -200,7 +200,7 @@ fn session_turns(
     use crate::provider::session;
     let cli = session::Cli::of(&spec.provider)?;
     let module = cli.module()?;
-    if !module.hook_events().is_empty() {
+    if module.hooks().is_some() {
         return None;
     }
     let name = module.turn_end_signal()?;
@@ -238,7 +238,7 @@ fn ends_turn(
         return false;
     }
     let Some(thread) =
-        cli::of_hook_event(&signal.event).and_then(|c| c.turn_thread(&signal.payload, initial))
+        cli::hooks_of_event(&signal.event).and_then(|h| h.turn_thread(&signal.payload, initial))
     else {
         return true;
     };

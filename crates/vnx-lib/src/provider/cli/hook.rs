@@ -233,6 +233,102 @@ pub fn permission_decision(answer: PermissionAnswer, message: Option<String>) ->
     })
 }
 
+/// The hooks vnx gives a CLI (its own hook mechanism, never the screen): what each of their
+/// signals says, where they are placed and trusted, and the one that waits for a person's
+/// answer. A capability a CLI's module implements once, in its `hooks.rs`;
+/// `CodingCli::hooks` hands it out. Every payload is the worker's CLI's: hostile.
+pub trait Hooks: Sync {
+    /// The events of the hooks vnx gives it, as `vnx __hook` takes them (signal files and
+    /// receipts name them so).
+    fn events(&self) -> &'static [&'static str];
+
+    /// What one of its hook signals (`event`, as `vnx __hook` names it, and the payload the
+    /// CLI gave the hook) says about its worker, from the CLI's own hooks, never the screen.
+    fn says(&self, event: &str, payload: &Value) -> HookSays;
+
+    /// The session (or thread) id one of its hook signals names; `turn_end`: the signal that
+    /// ended the turn. By default the payload's `session_id`.
+    fn session<'p>(&self, _event: &str, payload: &'p Value, _turn_end: bool) -> Option<&'p str> {
+        payload.get("session_id")?.as_str()
+    }
+
+    /// The last assistant message its end-of-turn hook's payload carries.
+    fn message<'p>(&self, _payload: &'p Value) -> Option<&'p str> {
+        None
+    }
+
+    /// Which of its threads a turn end is from, for a CLI whose end-of-turn hook also fires
+    /// for threads of its own (only the dispatch's thread ends its turn); `None`: every turn
+    /// end is the dispatch's.
+    fn turn_thread(&self, _payload: &Value, _prompt_arg: &str) -> Option<TurnThread> {
+        None
+    }
+
+    /// Where it reads its hooks' trust for a project, in its homes, when it asks before it
+    /// runs a project's hooks: the launch records vnx's hooks there.
+    fn trust_file(&self, _homes: &super::session::Homes) -> Option<PathBuf> {
+        None
+    }
+
+    /// The trust file a dispatch's signed start locates (see [`Hooks::trust_file`]),
+    /// for recovery: only for a start that installed its hooks.
+    fn recorded_trust(&self, _started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
+        None
+    }
+
+    /// Places its hooks in a dispatch's worktree, when the launch gives it hooks that live
+    /// there, and records them as trusted in `trust` (from [`Hooks::trust_file`]).
+    fn place(
+        &self,
+        _launch: &Launch<'_>,
+        _worktree: &Path,
+        _trust: Option<&Path>,
+    ) -> std::io::Result<InWorktree> {
+        Ok(InWorktree::Nothing)
+    }
+
+    /// Takes the trust [`Hooks::place`] recorded for `project` out of `file` again
+    /// (best effort).
+    fn forget_trust(&self, _file: &Path, _project: &Path) {}
+
+    /// What its hook `event` prints for it to read a person's answer (`vnx approve`/`deny`,
+    /// with the deny's message), where that hook waits for one; `None` where none does.
+    fn decision(
+        &self,
+        _event: &str,
+        _answer: PermissionAnswer,
+        _message: Option<String>,
+    ) -> Option<Value> {
+        None
+    }
+
+    /// The event of its hook that waits for a person's answer (`vnx approve`/`deny`) while
+    /// its prompt shows, and prints it (see [`Hooks::decision`]); `None` where no
+    /// hook of its can answer.
+    fn answering(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether a prompt its signal `source` (a hook's event) showed is one its answering
+    /// hook can answer.
+    fn answers(&self, _source: &str) -> bool {
+        false
+    }
+
+    /// The events of its hooks that show the worker went on past a prompt (a tool ran, the
+    /// turn ended, another prompt came): a waiting hook gives up, a person answered in the
+    /// pane.
+    fn went_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether it sends `event` once for each prompt it shows, so a second one while the
+    /// worker is blocked by the first is a new prompt (the first was answered unseen).
+    fn once_per_prompt(&self, _event: &str) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 #[expect(
     clippy::disallowed_methods,

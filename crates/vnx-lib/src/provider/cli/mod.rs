@@ -25,7 +25,7 @@ use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 use argv::{Argv, Start, Wanted};
 pub use hook::DenialEnd;
-use hook::{HookSays, InWorktree, Launch, TurnThread};
+use hook::{Hooks, Launch};
 use render::TranscriptEvents;
 use session::SessionStore;
 use stream::StreamEvents;
@@ -304,44 +304,14 @@ pub trait CodingCli: Sync {
         Vec::new()
     }
 
-    /// The events of the hooks vnx gives it, as `vnx __hook` takes them (signal files and
-    /// receipts name them so).
-    fn hook_events(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// What one of its hook signals (`event`, as `vnx __hook` names it, and the payload the
-    /// CLI gave the hook) says about its worker, from the CLI's own hooks, never the screen.
-    fn hook_says(&self, _event: &str, _payload: &Value) -> HookSays {
-        HookSays::Nothing
-    }
-
     /// The completion signal a turn that its end-of-turn hook ended is recorded as (receipts
     /// spell it `…_hook`); `None` where it has no such hook.
     fn turn_end_signal(&self) -> Option<&'static str> {
         None
     }
 
-    /// The session (or thread) id one of its hook signals names; `turn_end`: the signal that
-    /// ended the turn. By default the payload's `session_id`.
-    fn hook_session<'p>(
-        &self,
-        _event: &str,
-        payload: &'p Value,
-        _turn_end: bool,
-    ) -> Option<&'p str> {
-        payload.get("session_id")?.as_str()
-    }
-
-    /// The last assistant message its end-of-turn hook's payload carries.
-    fn hook_message<'p>(&self, _payload: &'p Value) -> Option<&'p str> {
-        None
-    }
-
-    /// Which of its threads a turn end is from, for a CLI whose end-of-turn hook also fires
-    /// for threads of its own (only the dispatch's thread ends its turn); `None`: every turn
-    /// end is the dispatch's.
-    fn turn_thread(&self, _payload: &Value, _prompt_arg: &str) -> Option<TurnThread> {
+    /// The hooks vnx gives it, when it has hooks vnx uses: see [`Hooks`].
+    fn hooks(&self) -> Option<&'static dyn Hooks> {
         None
     }
 
@@ -356,70 +326,6 @@ pub trait CodingCli: Sync {
     /// waiting for the CLI's start. `None`: the launch runs `--version`.
     fn installed_version(&self, _binary: &Path) -> Option<String> {
         None
-    }
-
-    /// Where it reads its hooks' trust for a project, in its homes, when it asks before it
-    /// runs a project's hooks: the launch records vnx's hooks there.
-    fn hook_trust_file(&self, _homes: &session::Homes) -> Option<PathBuf> {
-        None
-    }
-
-    /// The trust file a dispatch's signed start locates (see [`CodingCli::hook_trust_file`]),
-    /// for recovery: only for a start that installed its hooks.
-    fn recorded_hook_trust(&self, _started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
-        None
-    }
-
-    /// Places its hooks in a dispatch's worktree, when the launch gives it hooks that live
-    /// there, and records them as trusted in `trust` (from [`CodingCli::hook_trust_file`]).
-    fn place_hooks(
-        &self,
-        _launch: &Launch<'_>,
-        _worktree: &Path,
-        _trust: Option<&Path>,
-    ) -> std::io::Result<InWorktree> {
-        Ok(InWorktree::Nothing)
-    }
-
-    /// Takes the trust [`CodingCli::place_hooks`] recorded for `project` out of `file` again
-    /// (best effort).
-    fn forget_hook_trust(&self, _file: &Path, _project: &Path) {}
-
-    /// What its hook `event` prints for it to read a person's answer (`vnx approve`/`deny`,
-    /// with the deny's message), where that hook waits for one; `None` where none does.
-    fn hook_decision(
-        &self,
-        _event: &str,
-        _answer: PermissionAnswer,
-        _message: Option<String>,
-    ) -> Option<Value> {
-        None
-    }
-
-    /// The event of its hook that waits for a person's answer (`vnx approve`/`deny`) while
-    /// its prompt shows, and prints it (see [`CodingCli::hook_decision`]); `None` where no
-    /// hook of its can answer.
-    fn answering_hook(&self) -> Option<&'static str> {
-        None
-    }
-
-    /// Whether a prompt its signal `source` (a hook's event) showed is one its answering
-    /// hook can answer.
-    fn hook_answers(&self, _source: &str) -> bool {
-        false
-    }
-
-    /// The events of its hooks that show the worker went on past a prompt (a tool ran, the
-    /// turn ended, another prompt came): a waiting hook gives up, a person answered in the
-    /// pane.
-    fn went_on_events(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// Whether it sends `event` once for each prompt it shows, so a second one while the
-    /// worker is blocked by the first is a new prompt (the first was answered unseen).
-    fn once_per_prompt(&self, _event: &str) -> bool {
-        false
     }
 
     /// The key that gives `answer` to its permission dialog in its pane (`vnx approve`,
@@ -588,7 +494,17 @@ pub fn named(name: &str) -> Option<&'static dyn CodingCli> {
 pub fn of_hook_event(event: &str) -> Option<&'static dyn CodingCli> {
     CLIS.iter()
         .copied()
-        .find(|cli| cli.hook_events().contains(&event))
+        .find(|cli| cli.hooks().is_some_and(|h| h.events().contains(&event)))
+}
+
+/// Every built-in CLI's hooks, for the CLIs that have them, in [`CLIS`]'s order.
+pub fn all_hooks() -> impl Iterator<Item = &'static dyn Hooks> {
+    CLIS.iter().filter_map(|cli| cli.hooks())
+}
+
+/// The hooks that send `event` (as `vnx __hook` names it).
+pub fn hooks_of_event(event: &str) -> Option<&'static dyn Hooks> {
+    of_hook_event(event)?.hooks()
 }
 
 /// The CLI whose headless event stream is in `format`, if it is one vnx parses.

@@ -126,7 +126,7 @@ pub trait SessionStore: Sync {
 
     /// Whether the session found at `found` shows that its TUI's turn ended, for a TUI whose
     /// end of turn no hook of its signals (it names one, `turn_end_signal`, and has no
-    /// `hook_events`): the supervisor asks once a second. A turn ended before `since` (when
+    /// `hooks`): the supervisor asks once a second. A turn ended before `since` (when
     /// the dispatch started) is an earlier dispatch's, in a session a follow-up resumed.
     fn turn_ended(&self, _found: &Path, _since: SystemTime) -> bool {
         false

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, HookSays, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
+    HOOK_TIMEOUT_SECS, HookSays, Hooks, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
     notification, permission_decision, permission_request,
 };
 use crate::receipts::PermissionAnswer;
@@ -61,6 +61,58 @@ pub(super) fn decision(
     message: Option<String>,
 ) -> Option<Value> {
     (event == "claude-permission-request").then(|| permission_decision(answer, message))
+}
+
+/// Its hooks (see the module's documentation).
+pub(super) struct ClaudeHooks;
+
+impl Hooks for ClaudeHooks {
+    fn events(&self) -> &'static [&'static str] {
+        &EVENTS
+    }
+
+    fn says(&self, event: &str, payload: &Value) -> HookSays {
+        says(event, payload)
+    }
+
+    /// Its `Stop` hook's `last_assistant_message`.
+    fn message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("last_assistant_message")?.as_str()
+    }
+
+    /// Its `PermissionRequest` hook may return a decision while its dialog shows (seen on
+    /// claude 2.1.197: "Allowed by PermissionRequest hook").
+    fn decision(
+        &self,
+        event: &str,
+        answer: PermissionAnswer,
+        message: Option<String>,
+    ) -> Option<Value> {
+        decision(event, answer, message)
+    }
+
+    /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
+    fn answering(&self) -> Option<&'static str> {
+        Some("claude-permission-request")
+    }
+
+    /// Its prompt is known by its permission hook, or by the notification 6 s later.
+    fn answers(&self, source: &str) -> bool {
+        ["claude-permission-request", "claude-notification"].contains(&source)
+    }
+
+    /// A tool ran, the turn ended, or another prompt came.
+    fn went_on(&self) -> &'static [&'static str] {
+        &[
+            "claude-post-tool-use",
+            "claude-stop",
+            "claude-permission-request",
+        ]
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "claude-permission-request"
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
-use super::hook::{HookSays, Launch};
+use super::hook::Hooks;
+use super::hook::Launch;
 use super::render::TranscriptEvents;
 use super::session::SessionStore;
 use super::stream::StreamEvents;
@@ -37,6 +38,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named("claude-stop");
 pub struct Claude;
 
 impl CodingCli for Claude {
+    fn hooks(&self) -> Option<&'static dyn Hooks> {
+        Some(&hooks::ClaudeHooks)
+    }
+
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
         Some(&sessions::ClaudeSessions)
     }
@@ -112,55 +117,8 @@ impl CodingCli for Claude {
         Some("1. Yes")
     }
 
-    /// Its `Stop` hook's `last_assistant_message`.
-    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
-        payload.get("last_assistant_message")?.as_str()
-    }
-
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some("claude_stop_hook")
-    }
-
-    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
-        hooks::says(event, payload)
-    }
-
-    /// Its `PermissionRequest` hook may return a decision while its dialog shows (seen on
-    /// claude 2.1.197: "Allowed by PermissionRequest hook").
-    fn hook_decision(
-        &self,
-        event: &str,
-        answer: PermissionAnswer,
-        message: Option<String>,
-    ) -> Option<Value> {
-        hooks::decision(event, answer, message)
-    }
-
-    fn once_per_prompt(&self, event: &str) -> bool {
-        event == "claude-permission-request"
-    }
-
-    /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
-    fn answering_hook(&self) -> Option<&'static str> {
-        Some("claude-permission-request")
-    }
-
-    /// Its prompt is known by its permission hook, or by the notification 6 s later.
-    fn hook_answers(&self, source: &str) -> bool {
-        ["claude-permission-request", "claude-notification"].contains(&source)
-    }
-
-    /// A tool ran, the turn ended, or another prompt came.
-    fn went_on_events(&self) -> &'static [&'static str] {
-        &[
-            "claude-post-tool-use",
-            "claude-stop",
-            "claude-permission-request",
-        ]
-    }
-
-    fn hook_events(&self) -> &'static [&'static str] {
-        &hooks::EVENTS
     }
 
     /// The project's `.mcp.json` (project scope).

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::provider::cli::hook::{HookSays, hook_command, permission_request, toml_string};
+use crate::provider::cli::hook::{
+    HookSays, Hooks, TurnThread, hook_command, permission_request, toml_string,
+};
 
 /// The events of its hooks, as `vnx __hook` takes them.
 pub(super) const EVENTS: [&str; 3] = [
@@ -89,6 +91,61 @@ pub(super) fn says(event: &str, p: &Value) -> HookSays {
         "codex-permission-request" => permission_request(p),
         "codex-notify" | "codex-post-tool-use" => HookSays::GoesOn,
         _ => HookSays::Nothing,
+    }
+}
+
+/// Its hooks (see the module's documentation).
+pub(super) struct CodexHooks;
+
+impl Hooks for CodexHooks {
+    fn events(&self) -> &'static [&'static str] {
+        &EVENTS
+    }
+
+    fn says(&self, event: &str, payload: &Value) -> HookSays {
+        says(event, payload)
+    }
+
+    /// `notify` names the thread (`thread-id`); it also fires for its title's sub-thread, so
+    /// only the signal that ended the dispatch's turn tells the dispatch's thread.
+    fn session<'p>(&self, event: &str, payload: &'p Value, turn_end: bool) -> Option<&'p str> {
+        if event == "codex-notify" && !turn_end {
+            return None;
+        }
+        ["session_id", "thread-id"]
+            .iter()
+            .find_map(|k| payload.get(k)?.as_str())
+    }
+
+    /// `notify`'s `last-assistant-message`.
+    fn message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("last-assistant-message")?.as_str()
+    }
+
+    /// `notify` names its thread and the turn's input messages, among which the argument
+    /// that carried the dispatch's prompt.
+    /// The turn end `vnx deny` writes ([`crate::provider::cli::CodingCli::denial_ends_turn`]) is the dispatch's own
+    /// turn: it names no thread.
+    fn turn_thread(&self, payload: &Value, prompt_arg: &str) -> Option<TurnThread> {
+        if payload.get(super::DENIAL_ENDED) == Some(&Value::Bool(true)) {
+            return None;
+        }
+        let id = payload
+            .get("thread-id")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default();
+        let prompted = payload
+            .get("input-messages")
+            .and_then(|m| m.as_array())
+            .is_some_and(|m| m.iter().any(|m| m.as_str() == Some(prompt_arg)));
+        Some(TurnThread {
+            id: id.to_owned(),
+            prompted,
+        })
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "codex-permission-request"
     }
 }
 

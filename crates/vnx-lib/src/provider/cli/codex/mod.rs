@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::argv::{Argv, Start};
-use super::hook::{HookSays, TurnThread};
+use super::hook::Hooks;
 use super::render::TranscriptEvents;
 use super::session::SessionStore;
 use super::stream::StreamEvents;
@@ -40,6 +40,10 @@ const DENIAL_ENDED: &str = "vnx-denial-ended";
 pub struct Codex;
 
 impl CodingCli for Codex {
+    fn hooks(&self) -> Option<&'static dyn Hooks> {
+        Some(&hooks::CodexHooks)
+    }
+
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
         Some(&sessions::CodexSessions)
     }
@@ -103,58 +107,8 @@ impl CodingCli for Codex {
         })
     }
 
-    /// `notify` names the thread (`thread-id`); it also fires for its title's sub-thread, so
-    /// only the signal that ended the dispatch's turn tells the dispatch's thread.
-    fn hook_session<'p>(&self, event: &str, payload: &'p Value, turn_end: bool) -> Option<&'p str> {
-        if event == "codex-notify" && !turn_end {
-            return None;
-        }
-        ["session_id", "thread-id"]
-            .iter()
-            .find_map(|k| payload.get(k)?.as_str())
-    }
-
-    /// `notify`'s `last-assistant-message`.
-    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
-        payload.get("last-assistant-message")?.as_str()
-    }
-
-    /// `notify` names its thread and the turn's input messages, among which the argument
-    /// that carried the dispatch's prompt.
-    /// The turn end `vnx deny` writes ([`CodingCli::denial_ends_turn`]) is the dispatch's own
-    /// turn: it names no thread.
-    fn turn_thread(&self, payload: &Value, prompt_arg: &str) -> Option<TurnThread> {
-        if payload.get(DENIAL_ENDED) == Some(&Value::Bool(true)) {
-            return None;
-        }
-        let id = payload
-            .get("thread-id")
-            .and_then(|t| t.as_str())
-            .unwrap_or_default();
-        let prompted = payload
-            .get("input-messages")
-            .and_then(|m| m.as_array())
-            .is_some_and(|m| m.iter().any(|m| m.as_str() == Some(prompt_arg)));
-        Some(TurnThread {
-            id: id.to_owned(),
-            prompted,
-        })
-    }
-
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some("codex_notify_hook")
-    }
-
-    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
-        hooks::says(event, payload)
-    }
-
-    fn once_per_prompt(&self, event: &str) -> bool {
-        event == "codex-permission-request"
-    }
-
-    fn hook_events(&self) -> &'static [&'static str] {
-        &hooks::EVENTS
     }
 
     /// `config.toml` in its home (`~/.codex`, or `$CODEX_HOME`), user scope.
@@ -217,15 +171,13 @@ mod tests {
         let codex = super::Codex;
         let end = codex.denial_ends_turn("ana denied git commit").unwrap();
         assert_eq!(end.event, "codex-notify");
-        assert_eq!(codex.turn_thread(&end.payload, "the prompt"), None);
-        assert_eq!(
-            codex.hook_message(&end.payload),
-            Some("ana denied git commit")
-        );
-        assert_eq!(codex.hook_session(end.event, &end.payload, true), None);
+        let hooks = codex.hooks().unwrap();
+        assert_eq!(hooks.turn_thread(&end.payload, "the prompt"), None);
+        assert_eq!(hooks.message(&end.payload), Some("ana denied git commit"));
+        assert_eq!(hooks.session(end.event, &end.payload, true), None);
         // codex's own notify still names its thread, the title's sub-thread apart.
         let title = serde_json::json!({"thread-id": "t2", "input-messages": ["name it"]});
-        let thread = codex.turn_thread(&title, "the prompt").unwrap();
+        let thread = hooks.turn_thread(&title, "the prompt").unwrap();
         assert!(!thread.prompted);
     }
 

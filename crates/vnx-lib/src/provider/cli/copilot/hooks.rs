@@ -11,11 +11,13 @@
 //! `vnx approve`/`deny` would hold every allowed tool too (ADR 0058). Its dialog is answered
 //! by keys instead.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::provider::cli::hook::{HOOK_TIMEOUT_SECS, HookSays, hook_command, payload_text as text};
+use crate::provider::cli::hook::{
+    HOOK_TIMEOUT_SECS, HookSays, Hooks, InWorktree, Launch, hook_command, payload_text as text,
+};
 use crate::receipts::WaitingFor;
 
 /// The events of its hooks, as `vnx __hook` takes them.
@@ -94,6 +96,60 @@ pub(super) fn trust_file_of(
     let home = std::path::PathBuf::from(started.cli_homes.as_ref()?.homes.get("copilot")?);
     home.is_absolute()
         .then(|| home.join(super::worktree::CONFIG))
+}
+
+/// Its hooks (see the module's documentation).
+pub(super) struct CopilotHooks;
+
+impl Hooks for CopilotHooks {
+    fn events(&self) -> &'static [&'static str] {
+        &EVENTS
+    }
+
+    fn says(&self, event: &str, payload: &Value) -> HookSays {
+        says(event, payload)
+    }
+
+    /// The denial a turn end `vnx deny` wrote carries; its own `agentStop` names none (the
+    /// last message is read from its session).
+    fn message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get(super::DENIAL_SAID)?.as_str()
+    }
+
+    /// `<home>/config.json`, whose `trustedFolders` its TUI reads before it runs a
+    /// repository's hooks.
+    fn trust_file(&self, homes: &crate::provider::cli::session::Homes) -> Option<PathBuf> {
+        homes
+            .get("copilot")
+            .map(|h| h.join(super::worktree::CONFIG))
+    }
+
+    fn recorded_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
+        trust_file_of(started)
+    }
+
+    /// Its hooks go in the worktree's `.github/hooks/`; without a place for them its turns
+    /// end unseen.
+    fn place(
+        &self,
+        launch: &Launch<'_>,
+        worktree: &Path,
+        trust: Option<&Path>,
+    ) -> std::io::Result<InWorktree> {
+        if *launch.hooks != super::TURN_END {
+            return Ok(InWorktree::Nothing);
+        }
+        super::worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
+    }
+
+    fn forget_trust(&self, file: &Path, project: &Path) {
+        let _ = super::worktree::set_trust(file, project, false);
+    }
+
+    /// Its notification comes once for each dialog it shows.
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == NOTIFICATION
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
-use super::hook::{HookSays, InWorktree, Launch};
+use super::hook::Hooks;
 use super::render::TranscriptEvents;
 use super::session::SessionStore;
 use super::stream::StreamEvents;
@@ -45,6 +45,10 @@ const DENIAL_SAID: &str = "vnx-denial-said";
 pub struct Copilot;
 
 impl CodingCli for Copilot {
+    fn hooks(&self) -> Option<&'static dyn Hooks> {
+        Some(&hooks::CopilotHooks)
+    }
+
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
         Some(&sessions::CopilotSessions)
     }
@@ -75,21 +79,8 @@ impl CodingCli for Copilot {
         invocation::allowed_commands(w)
     }
 
-    fn hook_events(&self) -> &'static [&'static str] {
-        &hooks::EVENTS
-    }
-
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some("copilot_agent_stop_hook")
-    }
-
-    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
-        hooks::says(event, payload)
-    }
-
-    /// Its notification comes once for each dialog it shows.
-    fn once_per_prompt(&self, event: &str) -> bool {
-        event == hooks::NOTIFICATION
     }
 
     /// `1` (Yes) answers its dialog; Escape refuses by stopping the turn ("Operation
@@ -117,12 +108,6 @@ impl CodingCli for Copilot {
             event: "copilot-agent-stop",
             payload: serde_json::json!({ "stopReason": "cancelled", DENIAL_SAID: said }),
         })
-    }
-
-    /// The denial a turn end `vnx deny` wrote carries; its own `agentStop` names none (the
-    /// last message is read from its session).
-    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
-        payload.get(DENIAL_SAID)?.as_str()
     }
 
     /// `<home>/mcp-config.json` (`mcpServers`, user scope), as `copilot mcp add` writes it.
@@ -164,36 +149,6 @@ impl CodingCli for Copilot {
     /// Both lanes: its headless stream records no tokens.
     fn usage_from_session(&self, _lane: Lane) -> bool {
         true
-    }
-
-    /// `<home>/config.json`, whose `trustedFolders` its TUI reads before it runs a
-    /// repository's hooks.
-    fn hook_trust_file(&self, homes: &super::session::Homes) -> Option<PathBuf> {
-        homes
-            .get(self.provider().name())
-            .map(|h| h.join(worktree::CONFIG))
-    }
-
-    fn recorded_hook_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
-        hooks::trust_file_of(started)
-    }
-
-    /// Its hooks go in the worktree's `.github/hooks/`; without a place for them its turns
-    /// end unseen.
-    fn place_hooks(
-        &self,
-        launch: &Launch<'_>,
-        worktree: &Path,
-        trust: Option<&Path>,
-    ) -> std::io::Result<InWorktree> {
-        if *launch.hooks != TURN_END {
-            return Ok(InWorktree::Nothing);
-        }
-        worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
-    }
-
-    fn forget_hook_trust(&self, file: &Path, project: &Path) {
-        let _ = worktree::set_trust(file, project, false);
     }
 
     /// `~/.copilot` (settings, trust, sessions, logs), or `COPILOT_HOME`; and

@@ -1,12 +1,13 @@
 //! The hooks the Gemini CLI is given: its settings in the worktree, their trust in its
 //! `trusted_hooks.json`, and the policy file for the commands that run unasked.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, HookSays, command_hook, hook_command, payload_text as text, toml_string,
+    HOOK_TIMEOUT_SECS, HookSays, Hooks, InWorktree, Launch, command_hook, hook_command,
+    payload_text as text, toml_string,
 };
 use crate::receipts::WaitingFor;
 
@@ -115,6 +116,56 @@ pub(super) fn says(event: &str, p: &Value) -> HookSays {
         }
         "gemini-after-agent" | "gemini-after-tool" => HookSays::GoesOn,
         _ => HookSays::Nothing,
+    }
+}
+
+/// Its hooks (see the module's documentation).
+pub(super) struct GeminiHooks;
+
+impl Hooks for GeminiHooks {
+    fn events(&self) -> &'static [&'static str] {
+        &EVENTS
+    }
+
+    fn says(&self, event: &str, payload: &Value) -> HookSays {
+        says(event, payload)
+    }
+
+    /// Its `AfterAgent` hook's `prompt_response`.
+    fn message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("prompt_response")?.as_str()
+    }
+
+    /// `<home>/trusted_hooks.json`.
+    fn trust_file(&self, homes: &crate::provider::cli::session::Homes) -> Option<PathBuf> {
+        homes.get("gemini").map(super::worktree::trust_file)
+    }
+
+    fn recorded_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
+        trust_file_of(started)
+    }
+
+    /// Its hooks go in the worktree; without a place for them its turns end unseen.
+    fn place(
+        &self,
+        launch: &Launch<'_>,
+        worktree: &Path,
+        trust: Option<&Path>,
+    ) -> std::io::Result<InWorktree> {
+        if *launch.hooks != super::TURN_END {
+            return Ok(InWorktree::Nothing);
+        }
+        super::worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
+    }
+
+    fn forget_trust(&self, file: &Path, project: &Path) {
+        let _ = super::worktree::set_trust(file, project, None);
+    }
+
+    /// It sends nothing when a person allows a command that then runs before its next
+    /// prompt, so a second notification while blocked is a new prompt.
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "gemini-notification"
     }
 }
 

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
-use super::hook::{HookSays, InWorktree, Launch};
+use super::hook::Hooks;
+use super::hook::Launch;
 use super::render::TranscriptEvents;
 use super::session::SessionStore;
 use super::stream::StreamEvents;
@@ -39,6 +40,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 pub struct Gemini;
 
 impl CodingCli for Gemini {
+    fn hooks(&self) -> Option<&'static dyn Hooks> {
+        Some(&hooks::GeminiHooks)
+    }
+
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
         Some(&sessions::GeminiSessions)
     }
@@ -102,27 +107,8 @@ impl CodingCli for Gemini {
         })
     }
 
-    /// Its `AfterAgent` hook's `prompt_response`.
-    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
-        payload.get("prompt_response")?.as_str()
-    }
-
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some("gemini_after_agent_hook")
-    }
-
-    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
-        hooks::says(event, payload)
-    }
-
-    /// It sends nothing when a person allows a command that then runs before its next
-    /// prompt, so a second notification while blocked is a new prompt.
-    fn once_per_prompt(&self, event: &str) -> bool {
-        event == "gemini-notification"
-    }
-
-    fn hook_events(&self) -> &'static [&'static str] {
-        &hooks::EVENTS
     }
 
     /// The project's `.gemini/settings.json` (project scope).
@@ -173,32 +159,6 @@ impl CodingCli for Gemini {
         }
         let policy = hooks::policy(launch.allowed_commands);
         vec![(hooks::POLICY_FILE, policy.into_bytes())]
-    }
-
-    /// `<home>/trusted_hooks.json`.
-    fn hook_trust_file(&self, homes: &super::session::Homes) -> Option<PathBuf> {
-        homes.get(self.provider().name()).map(worktree::trust_file)
-    }
-
-    fn recorded_hook_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
-        hooks::trust_file_of(started)
-    }
-
-    /// Its hooks go in the worktree; without a place for them its turns end unseen.
-    fn place_hooks(
-        &self,
-        launch: &Launch<'_>,
-        worktree: &Path,
-        trust: Option<&Path>,
-    ) -> std::io::Result<InWorktree> {
-        if *launch.hooks != TURN_END {
-            return Ok(InWorktree::Nothing);
-        }
-        worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
-    }
-
-    fn forget_hook_trust(&self, file: &Path, project: &Path) {
-        let _ = worktree::set_trust(file, project, None);
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, HookSays, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
+    HOOK_TIMEOUT_SECS, HookSays, Hooks, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
     notification, permission_decision, permission_request,
 };
 use crate::receipts::PermissionAnswer;
@@ -79,6 +79,55 @@ pub(super) fn decision(
     message: Option<String>,
 ) -> Option<Value> {
     (event == "qwen-permission-request").then(|| permission_decision(answer, message))
+}
+
+/// Its hooks (see the module's documentation).
+pub(super) struct QwenHooks;
+
+impl Hooks for QwenHooks {
+    fn events(&self) -> &'static [&'static str] {
+        &EVENTS
+    }
+
+    fn says(&self, event: &str, payload: &Value) -> HookSays {
+        says(event, payload)
+    }
+
+    /// Its `Stop` hook's `last_assistant_message`.
+    fn message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("last_assistant_message")?.as_str()
+    }
+
+    /// Its `PermissionRequest` hook returns a decision, which qwen reads before it shows its
+    /// dialog (seen on 0.15.10: an allow ran the command, a deny's message was its result).
+    fn decision(
+        &self,
+        event: &str,
+        answer: PermissionAnswer,
+        message: Option<String>,
+    ) -> Option<Value> {
+        decision(event, answer, message)
+    }
+
+    /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
+    fn answering(&self) -> Option<&'static str> {
+        Some("qwen-permission-request")
+    }
+
+    /// Only what its permission hook showed: the notification comes once the hook returned
+    /// without an answer and the dialog is up, which keys in the pane answer.
+    fn answers(&self, source: &str) -> bool {
+        source == "qwen-permission-request"
+    }
+
+    /// A tool ran, the turn ended, or another prompt came.
+    fn went_on(&self) -> &'static [&'static str] {
+        &["qwen-post-tool-use", "qwen-stop", "qwen-permission-request"]
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == "qwen-permission-request"
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::argv::{Argv, Start, Wanted};
-use super::hook::{HookSays, Launch};
+use super::hook::Hooks;
+use super::hook::Launch;
 use super::render::TranscriptEvents;
 use super::session::SessionStore;
 use super::stream::StreamEvents;
@@ -39,6 +40,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named("qwen-stop");
 pub struct Qwen;
 
 impl CodingCli for Qwen {
+    fn hooks(&self) -> Option<&'static dyn Hooks> {
+        Some(&hooks::QwenHooks)
+    }
+
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
         Some(&sessions::QwenSessions)
     }
@@ -90,52 +95,8 @@ impl CodingCli for Qwen {
         Some("1. Yes, allow once")
     }
 
-    /// Its `Stop` hook's `last_assistant_message`.
-    fn hook_message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
-        payload.get("last_assistant_message")?.as_str()
-    }
-
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some("qwen_stop_hook")
-    }
-
-    fn hook_says(&self, event: &str, payload: &Value) -> HookSays {
-        hooks::says(event, payload)
-    }
-
-    /// Its `PermissionRequest` hook returns a decision, which qwen reads before it shows its
-    /// dialog (seen on 0.15.10: an allow ran the command, a deny's message was its result).
-    fn hook_decision(
-        &self,
-        event: &str,
-        answer: PermissionAnswer,
-        message: Option<String>,
-    ) -> Option<Value> {
-        hooks::decision(event, answer, message)
-    }
-
-    fn once_per_prompt(&self, event: &str) -> bool {
-        event == "qwen-permission-request"
-    }
-
-    /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
-    fn answering_hook(&self) -> Option<&'static str> {
-        Some("qwen-permission-request")
-    }
-
-    /// Only what its permission hook showed: the notification comes once the hook returned
-    /// without an answer and the dialog is up, which keys in the pane answer.
-    fn hook_answers(&self, source: &str) -> bool {
-        source == "qwen-permission-request"
-    }
-
-    /// A tool ran, the turn ended, or another prompt came.
-    fn went_on_events(&self) -> &'static [&'static str] {
-        &["qwen-post-tool-use", "qwen-stop", "qwen-permission-request"]
-    }
-
-    fn hook_events(&self) -> &'static [&'static str] {
-        &hooks::EVENTS
     }
 
     /// The project's `.qwen/settings.json`, `mcpServers` (project scope; seen on 0.15.10).
