@@ -28,7 +28,7 @@ pub use hook::DenialEnd;
 use hook::{Hooks, Launch};
 use render::TranscriptEvents;
 use session::SessionStore;
-use stream::StreamEvents;
+use stream::HeadlessStream;
 use trust::FolderTrust;
 
 pub mod aider;
@@ -347,42 +347,13 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// Its headless event stream, when it writes one vnx parses: see [`HeadlessStream`].
+    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+        None
+    }
+
     /// Where `vnx init --mcp` registers `vnx mcp` with it, if it takes MCP servers.
     fn mcp_config(&self) -> Option<McpConfig> {
-        None
-    }
-
-    /// The format of its headless event stream, when it writes one vnx parses.
-    fn output_format(&self) -> Option<OutputFormat> {
-        None
-    }
-
-    /// A real run of its headless event stream, one event a line, for the tests every
-    /// stream's parser must pass (its own module's tests hold the rest).
-    #[cfg(test)]
-    fn sample_stream(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// A fresh parser of its headless event stream (one per worker run).
-    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
-        None
-    }
-
-    /// Whether an event of a worker's log (its `type` is `kind`) is this CLI's; the registry
-    /// asks the CLIs in the order of [`CodingCli::claims_narrowly`], so a narrow claim wins.
-    fn transcript_claims(&self, _kind: &str, _event: &Value) -> bool {
-        false
-    }
-
-    /// Whether its [`CodingCli::transcript_claims`] is asked before the others': a CLI whose
-    /// stream is shaped like another's claims only what names it, and is asked first.
-    fn claims_narrowly(&self) -> bool {
-        false
-    }
-
-    /// A fresh renderer of its headless event stream as a transcript.
-    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
         None
     }
 
@@ -507,22 +478,25 @@ pub fn hooks_of_event(event: &str) -> Option<&'static dyn Hooks> {
     of_hook_event(event)?.hooks()
 }
 
-/// The CLI whose headless event stream is in `format`, if it is one vnx parses.
-pub fn streaming(format: &OutputFormat) -> Option<&'static dyn CodingCli> {
-    CLIS.iter()
-        .copied()
-        .find(|cli| cli.output_format().as_ref() == Some(format))
+/// Every built-in CLI's headless stream, for the CLIs that write one, in [`CLIS`]'s order.
+pub fn all_streams() -> impl Iterator<Item = &'static dyn HeadlessStream> {
+    CLIS.iter().filter_map(|cli| cli.stream())
+}
+
+/// The headless stream in `format`, if it is one vnx parses.
+pub fn streaming(format: &OutputFormat) -> Option<&'static dyn HeadlessStream> {
+    all_streams().find(|s| s.format() == *format)
 }
 
 /// A renderer of the log whose first recognised event is `event` (of type `kind`).
-/// The CLIs that claim narrowly ([`CodingCli::claims_narrowly`]) are asked first.
+/// The streams that claim narrowly ([`HeadlessStream::claims_narrowly`]) are asked first.
 pub fn transcript_for(kind: &str, event: &Value) -> Option<Box<dyn TranscriptEvents>> {
-    let narrow = CLIS.iter().filter(|cli| cli.claims_narrowly());
-    let broad = CLIS.iter().filter(|cli| !cli.claims_narrowly());
+    let narrow = all_streams().filter(|s| s.claims_narrowly());
+    let broad = all_streams().filter(|s| !s.claims_narrowly());
     narrow
         .chain(broad)
-        .find(|cli| cli.transcript_claims(kind, event))
-        .and_then(|cli| cli.transcript_events())
+        .find(|s| s.claims(kind, event))
+        .and_then(|s| s.transcript())
 }
 
 #[cfg(test)]
@@ -583,11 +557,9 @@ mod tests {
 
     #[test]
     fn each_streamed_format_has_one_parser() {
-        for cli in CLIS {
-            if let Some(format) = cli.output_format() {
-                assert_eq!(streaming(&format).unwrap().provider(), cli.provider());
-                assert!(cli.stream_events().is_some(), "{}", cli.provider().name());
-            }
+        for stream in all_streams() {
+            let found = streaming(&stream.format()).unwrap();
+            assert!(std::ptr::addr_eq(found, stream), "{:?}", stream.format());
         }
         assert!(streaming(&OutputFormat::TEXT).is_none());
     }

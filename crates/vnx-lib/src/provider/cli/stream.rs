@@ -1,8 +1,11 @@
-//! What a CLI's headless event parser is given: the [`StreamEvents`] trait its module
-//! implements, and the bounded reading of JSON fields the parsers share (`provider::events`
+//! What a CLI's headless event parser is given: the [`HeadlessStream`] capability and the
+//! [`StreamEvents`] trait its module implements, and the bounded reading of JSON fields the parsers share (`provider::events`
 //! splits the stream and asks the registry for the parser).
 
 use serde_json::Value;
+
+use super::render::TranscriptEvents;
+use crate::receipts::kinds::OutputFormat;
 
 pub use crate::receipts::cli_events::{ERROR_MESSAGE_MAX_CHARS, LAST_MESSAGE_MAX_CHARS};
 pub use crate::receipts::{CliVerdict as Verdict, StreamSummary, Usage};
@@ -11,6 +14,43 @@ pub use crate::receipts::{CliVerdict as Verdict, StreamSummary, Usage};
 pub const ID_MAX_CHARS: usize = 256;
 
 const ELLIPSIS: char = '…';
+
+/// A CLI's headless event stream, when it writes one vnx parses: its format (recorded in the
+/// invocation), a parser of its events for the receipt, and its transcript. A capability a
+/// CLI's module implements once, in its `events.rs`; `CodingCli::stream` hands it out. Every
+/// event is the worker's CLI's: hostile.
+pub trait HeadlessStream: Sync {
+    /// The format of its headless event stream.
+    fn format(&self) -> OutputFormat;
+
+    /// A fresh parser of its headless event stream (one per worker run).
+    fn parser(&self) -> Box<dyn StreamEvents>;
+
+    /// A real run of its headless event stream, one event a line, for the tests every
+    /// stream's parser must pass (its own module's tests hold the rest).
+    #[cfg(test)]
+    fn sample(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether an event of a worker's log (its `type` is `kind`) is this CLI's; the registry
+    /// asks the CLIs in the order of [`HeadlessStream::claims_narrowly`], so a narrow claim
+    /// wins.
+    fn claims(&self, _kind: &str, _event: &Value) -> bool {
+        false
+    }
+
+    /// Whether its [`HeadlessStream::claims`] is asked before the others': a CLI whose stream
+    /// is shaped like another's claims only what names it, and is asked first.
+    fn claims_narrowly(&self) -> bool {
+        false
+    }
+
+    /// A fresh renderer of its headless event stream as a transcript, when it has one.
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        None
+    }
+}
 
 /// What one CLI's headless events mean for the [`StreamSummary`]; one value per stream, so it
 /// may keep what it needs between events (a message being streamed, the last error).

@@ -51,7 +51,7 @@ impl EventParser {
     pub fn new(format: OutputFormat) -> EventParser {
         EventParser {
             cli: super::cli::streaming(&format)
-                .and_then(|cli| cli.stream_events())
+                .map(|stream| stream.parser())
                 .or_else(|| super::openai_chat::stream_events(&format)),
             format,
             lines: LineSplitter::default(),
@@ -129,7 +129,7 @@ pub fn parses(format: &OutputFormat) -> bool {
 /// then the others.
 pub fn known() -> Vec<OutputFormat> {
     std::iter::once(OutputFormat::TEXT)
-        .chain(super::cli::CLIS.iter().filter_map(|c| c.output_format()))
+        .chain(super::cli::all_streams().map(|s| s.format()))
         .chain([super::openai_chat::FORMAT])
         .collect()
 }

@@ -1,14 +1,14 @@
 //! The parser on what every CLI's stream shares: the samples of each CLI that parses one (its
 //! module's tests hold its own cases), any chunking, garbage, and plain text.
 use super::*;
-use crate::provider::cli::CLIS;
+use crate::provider::cli::all_streams;
 use proptest::prelude::*;
 use testing::*;
 
 /// Each CLI's format that has a sample, with the sample.
 fn samples() -> Vec<(OutputFormat, &'static [&'static str])> {
-    CLIS.iter()
-        .filter_map(|c| Some((c.output_format()?, c.sample_stream())))
+    all_streams()
+        .map(|s| (s.format(), s.sample()))
         .filter(|(_, s)| !s.is_empty())
         .collect()
 }
@@ -86,7 +86,7 @@ fn serializes_without_absent_fields() {
 
 fn any_format() -> impl Strategy<Value = OutputFormat> {
     let formats: Vec<OutputFormat> = std::iter::once(OutputFormat::TEXT)
-        .chain(CLIS.iter().filter_map(|c| c.output_format()))
+        .chain(all_streams().map(|s| s.format()))
         .collect();
     proptest::sample::select(formats)
 }

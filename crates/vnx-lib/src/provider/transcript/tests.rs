@@ -6,9 +6,8 @@ use super::*;
 #[test]
 fn the_lines_do_not_depend_on_how_the_bytes_were_split() {
     // Each CLI's real stream, cut in two at every byte.
-    let samples: Vec<String> = crate::provider::cli::CLIS
-        .iter()
-        .map(|c| c.sample_stream().iter().map(|l| format!("{l}\n")).collect())
+    let samples: Vec<String> = crate::provider::cli::all_streams()
+        .map(|s| s.sample().iter().map(|l| format!("{l}\n")).collect())
         .filter(|s: &String| !s.is_empty())
         .collect();
     assert!(samples.len() >= 3);

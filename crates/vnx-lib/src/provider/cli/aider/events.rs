@@ -9,9 +9,10 @@
 //! nothing; the last error counts only when no reply came after it.
 
 use crate::provider::cli::stream::{
-    LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add, error_verdict,
-    truncate,
+    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add,
+    error_verdict, truncate,
 };
+use crate::receipts::kinds::OutputFormat;
 
 /// The most lines of a reply kept to find its last paragraph.
 const MAX_REPLY_LINES: usize = 64;
@@ -185,6 +186,19 @@ fn session_cost(line: &str) -> Option<f64> {
         .parse::<f64>()
         .ok()
         .filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// Its headless event stream (see the module's documentation).
+pub(super) struct AiderStream;
+
+impl HeadlessStream for AiderStream {
+    fn format(&self) -> OutputFormat {
+        super::STREAM
+    }
+
+    fn parser(&self) -> Box<dyn StreamEvents> {
+        Box::new(AiderEvents::default())
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! chooses one to name the conversation).
 
 use super::argv::{Argv, Start};
-use super::stream::StreamEvents;
+use super::stream::HeadlessStream;
 use super::{CodingCli, Provider, ProviderError};
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
@@ -24,6 +24,10 @@ pub(crate) const STREAM: OutputFormat = OutputFormat::named("aider-text");
 pub struct Aider;
 
 impl CodingCli for Aider {
+    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+        Some(&events::AiderStream)
+    }
+
     fn provider(&self) -> Provider {
         Provider::Aider
     }
@@ -50,14 +54,6 @@ impl CodingCli for Aider {
 
     fn carried_files(&self) -> &'static [&'static str] {
         &[invocation::CHAT_HISTORY]
-    }
-
-    fn output_format(&self) -> Option<OutputFormat> {
-        Some(STREAM)
-    }
-
-    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
-        Some(Box::new(events::AiderEvents::default()))
     }
 
     /// `~/.aider` (its analytics id, install record and caches); read-only, the user's

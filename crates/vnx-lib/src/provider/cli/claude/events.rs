@@ -2,10 +2,12 @@
 
 use serde_json::Value;
 
+use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, error_verdict, f64_field,
-    nonblank_field, set_capped, str_field, truncate, u64_field,
+    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,
+    error_verdict, f64_field, nonblank_field, set_capped, str_field, truncate, u64_field,
 };
+use crate::receipts::kinds::OutputFormat;
 
 /// Claude Code's headless stream: nothing is kept between events.
 #[derive(Debug, Default)]
@@ -112,6 +114,36 @@ fn result(event: &Value, summary: &mut StreamSummary) {
 }
 
 /// Its stream parsed whole and in every split.
+/// Its headless event stream (see the module's documentation).
+pub(super) struct ClaudeStream;
+
+impl HeadlessStream for ClaudeStream {
+    fn format(&self) -> OutputFormat {
+        super::STREAM
+    }
+
+    #[cfg(test)]
+    fn sample(&self) -> &'static [&'static str] {
+        tests::SAMPLE
+    }
+
+    fn parser(&self) -> Box<dyn StreamEvents> {
+        Box::new(ClaudeEvents)
+    }
+
+    fn claims(&self, kind: &str, event: &Value) -> bool {
+        match kind {
+            "system" | "assistant" | "user" | "stream_event" => true,
+            "result" => event.get("subtype").is_some(),
+            _ => false,
+        }
+    }
+
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(super::transcript::ClaudeTranscript))
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::super::STREAM;

@@ -6,14 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::argv::{Argv, Start, Wanted};
 use super::hook::Hooks;
 use super::hook::Launch;
-use super::render::TranscriptEvents;
 use super::session::SessionStore;
-use super::stream::StreamEvents;
+use super::stream::HeadlessStream;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -38,6 +35,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named("claude-stop");
 pub struct Claude;
 
 impl CodingCli for Claude {
+    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+        Some(&events::ClaudeStream)
+    }
+
     fn hooks(&self) -> Option<&'static dyn Hooks> {
         Some(&hooks::ClaudeHooks)
     }
@@ -129,31 +130,6 @@ impl CodingCli for Claude {
             stdio_type: true,
             no_link: None,
         })
-    }
-
-    fn output_format(&self) -> Option<OutputFormat> {
-        Some(STREAM)
-    }
-
-    #[cfg(test)]
-    fn sample_stream(&self) -> &'static [&'static str] {
-        events::tests::SAMPLE
-    }
-
-    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
-        Some(Box::new(events::ClaudeEvents))
-    }
-
-    fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
-        match kind {
-            "system" | "assistant" | "user" | "stream_event" => true,
-            "result" => event.get("subtype").is_some(),
-            _ => false,
-        }
-    }
-
-    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(transcript::ClaudeTranscript))
     }
 
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {

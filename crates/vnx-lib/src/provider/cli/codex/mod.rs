@@ -6,13 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::argv::{Argv, Start};
 use super::hook::Hooks;
-use super::render::TranscriptEvents;
 use super::session::SessionStore;
-use super::stream::StreamEvents;
+use super::stream::HeadlessStream;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -40,6 +37,10 @@ const DENIAL_ENDED: &str = "vnx-denial-ended";
 pub struct Codex;
 
 impl CodingCli for Codex {
+    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+        Some(&events::CodexStream)
+    }
+
     fn hooks(&self) -> Option<&'static dyn Hooks> {
         Some(&hooks::CodexHooks)
     }
@@ -117,27 +118,6 @@ impl CodingCli for Codex {
             file: "config.toml",
             unknown_home: "~/.codex",
         })
-    }
-
-    fn output_format(&self) -> Option<OutputFormat> {
-        Some(STREAM)
-    }
-
-    #[cfg(test)]
-    fn sample_stream(&self) -> &'static [&'static str] {
-        events::tests::SAMPLE
-    }
-
-    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
-        Some(Box::new(events::CodexEvents::default()))
-    }
-
-    fn transcript_claims(&self, kind: &str, _event: &Value) -> bool {
-        kind.starts_with("thread.") || kind.starts_with("turn.") || kind.starts_with("item.")
-    }
-
-    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(transcript::CodexTranscript))
     }
 
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {

@@ -10,13 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::argv::{Argv, Start, Wanted};
 use super::hook::Hooks;
-use super::render::TranscriptEvents;
 use super::session::SessionStore;
-use super::stream::StreamEvents;
+use super::stream::HeadlessStream;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -45,6 +42,10 @@ const DENIAL_SAID: &str = "vnx-denial-said";
 pub struct Copilot;
 
 impl CodingCli for Copilot {
+    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+        Some(&events::CopilotStream)
+    }
+
     fn hooks(&self) -> Option<&'static dyn Hooks> {
         Some(&hooks::CopilotHooks)
     }
@@ -117,28 +118,6 @@ impl CodingCli for Copilot {
             servers: "mcpServers",
             unknown_home: "~/.copilot",
         })
-    }
-
-    fn output_format(&self) -> Option<OutputFormat> {
-        Some(STREAM)
-    }
-
-    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
-        Some(Box::new(events::CopilotEvents::default()))
-    }
-
-    fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
-        transcript::claims(kind, event)
-    }
-
-    /// Its dotted vocabulary and a `result` naming `sessionId` tell it apart; asked before
-    /// the CLIs that take any `result`.
-    fn claims_narrowly(&self) -> bool {
-        true
-    }
-
-    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(transcript::CopilotTranscript::default()))
     }
 
     /// `$COPILOT_HOME`, else `~/.copilot`.

@@ -6,14 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::argv::{Argv, Start, Wanted};
 use super::hook::Hooks;
 use super::hook::Launch;
-use super::render::TranscriptEvents;
 use super::session::SessionStore;
-use super::stream::StreamEvents;
+use super::stream::HeadlessStream;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -40,6 +37,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 pub struct Gemini;
 
 impl CodingCli for Gemini {
+    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+        Some(&events::GeminiStream)
+    }
+
     fn hooks(&self) -> Option<&'static dyn Hooks> {
         Some(&hooks::GeminiHooks)
     }
@@ -119,31 +120,6 @@ impl CodingCli for Gemini {
             stdio_type: false,
             no_link: Some(".gemini"),
         })
-    }
-
-    fn output_format(&self) -> Option<OutputFormat> {
-        Some(STREAM)
-    }
-
-    #[cfg(test)]
-    fn sample_stream(&self) -> &'static [&'static str] {
-        events::tests::SAMPLE
-    }
-
-    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
-        Some(Box::new(events::GeminiEvents::default()))
-    }
-
-    /// A `result` with a `subtype` is claimed by a CLI asked before; any other is gemini's.
-    fn transcript_claims(&self, kind: &str, _event: &Value) -> bool {
-        matches!(
-            kind,
-            "result" | "init" | "message" | "tool_use" | "tool_result"
-        )
-    }
-
-    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(transcript::GeminiTranscript::default()))
     }
 
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {

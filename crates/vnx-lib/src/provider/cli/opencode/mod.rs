@@ -8,12 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::argv::{Argv, Start, Wanted};
-use super::render::TranscriptEvents;
 use super::session::SessionStore;
-use super::stream::StreamEvents;
+use super::stream::HeadlessStream;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
@@ -81,6 +78,10 @@ pub(crate) const DIALOG_MARKER: &str = "△ Permission required";
 pub struct Opencode;
 
 impl CodingCli for Opencode {
+    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+        Some(&events::OpencodeStream)
+    }
+
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
         Some(&sessions::OpencodeSessions)
     }
@@ -139,22 +140,6 @@ impl CodingCli for Opencode {
     /// (ADR 0056), and a person's opencode in another project would not see it.
     fn mcp_config(&self) -> Option<McpConfig> {
         Some(MCP)
-    }
-
-    fn output_format(&self) -> Option<OutputFormat> {
-        Some(STREAM)
-    }
-
-    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
-        Some(Box::new(events::OpencodeEvents::default()))
-    }
-
-    fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
-        transcript::claims(kind, event)
-    }
-
-    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(transcript::OpencodeTranscript::default()))
     }
 
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {

@@ -5,10 +5,12 @@
 
 use serde_json::Value;
 
+use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, error_verdict,
-    nonblank_field, set_capped, str_field, truncate, u64_field,
+    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,
+    error_verdict, nonblank_field, set_capped, str_field, truncate, u64_field,
 };
+use crate::receipts::kinds::OutputFormat;
 
 /// How qwen words a failed model request, as its answer.
 const API_ERROR: &str = "[API Error:";
@@ -127,6 +129,34 @@ fn result(event: &Value, summary: &mut StreamSummary) {
     }
     if let Some(denials) = event.get("permission_denials").and_then(Value::as_array) {
         summary.permission_denials = summary.permission_denials.max(denials.len() as u64);
+    }
+}
+
+/// Its headless event stream (see the module's documentation).
+pub(super) struct QwenStream;
+
+impl HeadlessStream for QwenStream {
+    fn format(&self) -> OutputFormat {
+        super::STREAM
+    }
+
+    fn parser(&self) -> Box<dyn StreamEvents> {
+        Box::new(QwenEvents::default())
+    }
+
+    /// Its start, which names its version.
+    fn claims(&self, kind: &str, event: &Value) -> bool {
+        super::transcript::claims(kind, event)
+    }
+
+    /// Its stream is shaped like other CLIs' (`system`, `assistant`, `user`, `result`): only
+    /// its start tells it apart, so it is asked first.
+    fn claims_narrowly(&self) -> bool {
+        true
+    }
+
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(super::transcript::QwenTranscript))
     }
 }
 

@@ -8,14 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::argv::{Argv, Start, Wanted};
 use super::hook::Hooks;
 use super::hook::Launch;
-use super::render::TranscriptEvents;
 use super::session::SessionStore;
-use super::stream::StreamEvents;
+use super::stream::HeadlessStream;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -40,6 +37,10 @@ pub(crate) const TURN_END: HookKind = HookKind::named("qwen-stop");
 pub struct Qwen;
 
 impl CodingCli for Qwen {
+    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+        Some(&events::QwenStream)
+    }
+
     fn hooks(&self) -> Option<&'static dyn Hooks> {
         Some(&hooks::QwenHooks)
     }
@@ -107,29 +108,6 @@ impl CodingCli for Qwen {
             stdio_type: false,
             no_link: Some(".qwen"),
         })
-    }
-
-    fn output_format(&self) -> Option<OutputFormat> {
-        Some(STREAM)
-    }
-
-    fn stream_events(&self) -> Option<Box<dyn StreamEvents>> {
-        Some(Box::new(events::QwenEvents::default()))
-    }
-
-    /// Its start, which names its version.
-    fn transcript_claims(&self, kind: &str, event: &Value) -> bool {
-        transcript::claims(kind, event)
-    }
-
-    /// Its stream is shaped like other CLIs' (`system`, `assistant`, `user`, `result`): only
-    /// its start tells it apart, so it is asked first.
-    fn claims_narrowly(&self) -> bool {
-        true
-    }
-
-    fn transcript_events(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(transcript::QwenTranscript))
     }
 
     /// `QWEN_HOME`, else `~/.qwen`.
