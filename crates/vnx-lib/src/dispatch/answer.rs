@@ -7,7 +7,7 @@
 //! none until its hook returned). For a CLI without such a hook the key its prompt
 //! takes is typed into the pane, once the dialog shows, and again while the pane shows it
 //! unchanged; each CLI's keys and the line its dialog shows are its module's
-//! (`provider::cli`, `dialog_keys` and `dialog_marker`, with why its hook cannot answer), a
+//! (`provider::cli`, `pane_dialog`, with why its hook cannot answer), a
 //! declared TUI's its `interactive.dialog:` in the config (`provider::dialog`).
 
 use std::fs;
@@ -179,10 +179,10 @@ fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, String)> {
 }
 
 /// The key that answers a built-in `provider`'s permission prompt in its pane (its module's
-/// [`CodingCli::dialog_keys`](cli::CodingCli::dialog_keys); a declared provider's are its
+/// [`CodingCli::pane_dialog`](cli::CodingCli::pane_dialog); a declared provider's are its
 /// `interactive.dialog:`'s, which `vnx approve` reads from the config).
 pub fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static str> {
-    cli::named(provider)?.dialog_keys(answer)
+    Some(cli::named(provider)?.pane_dialog()?.key(answer))
 }
 
 /// Run by the hook of prompt `request` (a signal file's name in `dispatch_dir`): waits up to
@@ -427,10 +427,10 @@ fn end_cancelled_turn(
 }
 
 /// A line `provider`'s permission dialog shows while it waits for its key (its module's
-/// [`CodingCli::dialog_marker`](cli::CodingCli::dialog_marker)).
+/// [`CodingCli::pane_dialog`](cli::CodingCli::pane_dialog)).
 #[cfg(test)]
 fn dialog_marker(provider: &str) -> Option<&'static str> {
-    cli::named(provider)?.dialog_marker()
+    Some(cli::named(provider)?.pane_dialog()?.marker)
 }
 
 /// The permission dialog of `provider`'s TUI: its module's, for a built-in CLI; for a
@@ -507,7 +507,7 @@ const DIALOG_POLL: Duration = Duration::from_millis(100);
 
 /// Types `keys` into the permission dialog of `session`'s pane, once it shows `marker`, and
 /// makes sure the dialog took them. A CLI may draw its dialog before it reads keys (seen on one
-/// CLI, whose `dialog_keys` says so: a key typed at once was lost and the dispatch ran into
+/// CLI, whose `pane_dialog` says so: a key typed at once was lost and the dispatch ran into
 /// its deadline). The keys are typed
 /// again only while the pane is exactly as it was when they were typed: any change (the
 /// dialog gone, the tool's output, a next dialog) means they were taken, and a next dialog
@@ -717,10 +717,15 @@ mod tests {
     fn each_cli_has_its_keys_and_a_declared_one_none() {
         for cli in cli::CLIS {
             let name = cli.provider().name();
+            let dialog = cli.pane_dialog();
             for answer in [PermissionAnswer::Approve, PermissionAnswer::Deny] {
-                assert_eq!(pane_keys(name, answer), cli.dialog_keys(answer), "{name}");
+                assert_eq!(
+                    pane_keys(name, answer),
+                    dialog.map(|d| d.key(answer)),
+                    "{name}"
+                );
             }
-            assert_eq!(dialog_marker(name), cli.dialog_marker(), "{name}");
+            assert_eq!(dialog_marker(name), dialog.map(|d| d.marker), "{name}");
         }
         assert_eq!(pane_keys("kimi", PermissionAnswer::Approve), None);
     }

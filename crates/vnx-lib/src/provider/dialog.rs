@@ -1,6 +1,6 @@
 //! A TUI's permission dialog as its pane's screen shows it, generic over where it is known
 //! from: a built-in CLI's module (a line the dialog shows and the key each answer takes,
-//! `CodingCli::dialog_marker` and `dialog_keys`) or a declared provider's `interactive.dialog:`
+//! `CodingCli::pane_dialog`) or a declared provider's `interactive.dialog:`
 //! ([`DeclaredDialog`]: a regex matched against the screen, an optional regex capturing what
 //! it asks, and the tmux keys of each answer). The supervisor watches the screen with it and
 //! `vnx approve`/`vnx deny` type its keys (`dispatch/supervise/worker`, `dispatch/answer`).
@@ -153,18 +153,12 @@ pub struct Seen {
 impl Dialog {
     /// A built-in CLI's dialog, if its pane can be answered.
     pub fn of_cli(cli: &dyn CodingCli) -> Option<Dialog> {
-        let keys = |a| {
-            cli.dialog_keys(a)
-                .map(|k| vec![k.to_owned()])
-                .unwrap_or_default()
-        };
-        let approve = keys(PermissionAnswer::Approve);
-        (!approve.is_empty()).then(|| Dialog {
-            find: cli.dialog_marker().map(Find::Line),
+        cli.pane_dialog().map(|d| Dialog {
+            find: Some(Find::Line(d.marker)),
             asks: None,
             says: None,
-            approve,
-            deny: keys(PermissionAnswer::Deny),
+            approve: vec![d.approve.to_owned()],
+            deny: vec![d.deny.to_owned()],
         })
     }
 

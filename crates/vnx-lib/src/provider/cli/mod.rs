@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 use argv::{Argv, Start, Wanted};
@@ -328,14 +327,10 @@ pub trait CodingCli: Sync {
         None
     }
 
-    /// The key that gives `answer` to its permission dialog in its pane (`vnx approve`,
-    /// `vnx deny`), where no hook of its can answer; `None` where it has no such dialog.
-    fn dialog_keys(&self, _answer: PermissionAnswer) -> Option<&'static str> {
-        None
-    }
-
-    /// A line its permission dialog shows while it waits for its key (its real screen).
-    fn dialog_marker(&self) -> Option<&'static str> {
+    /// Its TUI's permission dialog in its pane, where no hook of its can answer it: the line
+    /// that shows it is up and the keys `vnx approve`/`vnx deny` type; `None` where it has
+    /// no such dialog.
+    fn pane_dialog(&self) -> Option<trust::PaneDialog> {
         None
     }
 

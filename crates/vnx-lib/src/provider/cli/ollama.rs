@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use super::argv::{Argv, Start, Wanted};
 use super::opencode::{self, Served};
 use super::session::SessionStore;
+use super::trust::PaneDialog;
 use super::{CodingCli, Provider, ProviderError, check_valid};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, Permission};
 use crate::sandbox::StatePath;
 
@@ -82,12 +82,8 @@ impl CodingCli for Ollama {
         opencode::allowed_commands(w)
     }
 
-    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(opencode::dialog_keys(answer))
-    }
-
-    fn dialog_marker(&self) -> Option<&'static str> {
-        Some(opencode::DIALOG_MARKER)
+    fn pane_dialog(&self) -> Option<PaneDialog> {
+        Some(opencode::DIALOG)
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

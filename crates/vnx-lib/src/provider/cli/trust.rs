@@ -3,9 +3,12 @@
 //! covers the worktrees under it. doctor says what to do once ([`FolderTrust`], from each
 //! CLI's `CodingCli::folder_trust`); a dispatch whose TUI stops at that dialog, or at another
 //! it shows before its first turn, is blocked on it, and a person answers it with
-//! `vnx approve`/`vnx deny` ([`StartDialog`], from `CodingCli::start_dialogs`).
+//! `vnx approve`/`vnx deny` ([`StartDialog`], from `CodingCli::start_dialogs`), as a dialog
+//! it shows before a tool runs is ([`PaneDialog`], from `CodingCli::pane_dialog`).
 
 use std::path::{Path, PathBuf};
+
+use crate::receipts::PermissionAnswer;
 
 /// What a CLI's own record says of its trust in a repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,4 +57,26 @@ pub struct StartDialog {
     pub deny: &'static str,
     /// Whether it asks to trust the folder (what doctor's trust check warns of).
     pub trusts_folder: bool,
+}
+
+/// The permission dialog a TUI shows in its pane before a tool runs, as its real screen shows
+/// it: `vnx approve`/`vnx deny` type its keys where no hook of its can answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaneDialog {
+    /// A line it shows while it waits for its key.
+    pub marker: &'static str,
+    /// The key that allows the tool once.
+    pub approve: &'static str,
+    /// The key that refuses it.
+    pub deny: &'static str,
+}
+
+impl PaneDialog {
+    /// The key that gives `answer`.
+    pub fn key(&self, answer: PermissionAnswer) -> &'static str {
+        match answer {
+            PermissionAnswer::Approve => self.approve,
+            PermissionAnswer::Deny => self.deny,
+        }
+    }
 }

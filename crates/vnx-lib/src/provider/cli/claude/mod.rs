@@ -11,8 +11,8 @@ use super::hook::Hooks;
 use super::hook::Launch;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
+use super::trust::PaneDialog;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -107,15 +107,12 @@ impl CodingCli for Claude {
 
     /// `1` (yes) and `3` (no) on claude 2.1.197; its `PermissionRequest` hook answers first
     /// (`dispatch::answer`).
-    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(match answer {
-            PermissionAnswer::Approve => "1",
-            PermissionAnswer::Deny => "3",
+    fn pane_dialog(&self) -> Option<PaneDialog> {
+        Some(PaneDialog {
+            marker: "1. Yes",
+            approve: "1",
+            deny: "3",
         })
-    }
-
-    fn dialog_marker(&self) -> Option<&'static str> {
-        Some("1. Yes")
     }
 
     fn turn_end_signal(&self) -> Option<&'static str> {

@@ -10,8 +10,8 @@ use super::argv::{Argv, Start};
 use super::hook::Hooks;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
+use super::trust::PaneDialog;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -81,15 +81,12 @@ impl CodingCli for Codex {
     /// `y` proceeds and Esc refuses (codex 0.169.0). Its `PermissionRequest` hook could return
     /// the decision, but codex runs it before it shows its dialog, so a waiting hook would
     /// hide the dialog from a person for its whole wait (ADR 0023): the key is typed.
-    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(match answer {
-            PermissionAnswer::Approve => "y",
-            PermissionAnswer::Deny => "Escape",
+    fn pane_dialog(&self) -> Option<PaneDialog> {
+        Some(PaneDialog {
+            marker: "1. Yes, proceed (y)",
+            approve: "y",
+            deny: "Escape",
         })
-    }
-
-    fn dialog_marker(&self) -> Option<&'static str> {
-        Some("1. Yes, proceed (y)")
     }
 
     /// Esc in its dialog refuses the command and interrupts the whole turn: it shows

@@ -14,8 +14,8 @@ use super::argv::{Argv, Start, Wanted};
 use super::hook::Hooks;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
+use super::trust::PaneDialog;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -88,15 +88,12 @@ impl CodingCli for Copilot {
     /// cancelled by user"; no `agentStop` follows: see `denial_ends_turn`). Its
     /// third choice refuses and goes on only with words typed after it, which one key
     /// cannot give (seen on 1.0.102). No hook of its answers (see `hooks`).
-    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(match answer {
-            PermissionAnswer::Approve => "1",
-            PermissionAnswer::Deny => "Escape",
+    fn pane_dialog(&self) -> Option<PaneDialog> {
+        Some(PaneDialog {
+            marker: "1. Yes",
+            approve: "1",
+            deny: "Escape",
         })
-    }
-
-    fn dialog_marker(&self) -> Option<&'static str> {
-        Some("1. Yes")
     }
 
     /// Escape in its dialog refuses the tool and stops the whole turn: it shows

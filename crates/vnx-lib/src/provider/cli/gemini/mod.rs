@@ -11,8 +11,8 @@ use super::hook::Hooks;
 use super::hook::Launch;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
+use super::trust::PaneDialog;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -87,15 +87,12 @@ impl CodingCli for Gemini {
     /// after "Modify with external editor"; both label it (esc). It draws its dialog before
     /// it reads keys (a `1` typed at once was lost and the dispatch ran into its deadline),
     /// so `dispatch::answer` types them again while the pane shows the dialog unchanged.
-    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(match answer {
-            PermissionAnswer::Approve => "1",
-            PermissionAnswer::Deny => "Escape",
+    fn pane_dialog(&self) -> Option<PaneDialog> {
+        Some(PaneDialog {
+            marker: "1. Allow once",
+            approve: "1",
+            deny: "Escape",
         })
-    }
-
-    fn dialog_marker(&self) -> Option<&'static str> {
-        Some("1. Allow once")
     }
 
     /// Escape in its dialog cancels the turn: it shows `ℹ Request cancelled.` and idles at

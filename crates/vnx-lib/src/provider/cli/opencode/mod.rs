@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use super::argv::{Argv, Start, Wanted};
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
+use super::trust::PaneDialog;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -55,23 +55,19 @@ pub(crate) fn home(var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -
 /// ending in `_hook` as a turn's end, ADR 0062; what signals it is its session).
 pub(crate) const TURN_END: &str = "opencode_session_hook";
 
-/// The key its TUI's permission dialog takes for `answer` (see [`Opencode`]'s
-/// `dialog_keys`).
-pub(crate) fn dialog_keys(answer: PermissionAnswer) -> &'static str {
-    match answer {
-        PermissionAnswer::Approve => "Enter",
-        PermissionAnswer::Deny => "Escape",
-    }
-}
-
 /// Where `vnx init --mcp` registers vnx with it: its user config.
 const MCP: McpConfig = McpConfig::ConfigDirJson {
     file: "opencode/opencode.json",
     servers: "mcp",
 };
 
-/// The line its TUI's permission dialog shows.
-pub(crate) const DIALOG_MARKER: &str = "△ Permission required";
+/// Its TUI's permission dialog (seen on 1.18.33: `Allow once   Allow always   Reject`, the
+/// first chosen): Enter allows once, Escape rejects.
+pub(crate) const DIALOG: PaneDialog = PaneDialog {
+    marker: "△ Permission required",
+    approve: "Enter",
+    deny: "Escape",
+};
 
 /// opencode.
 #[derive(Debug)]
@@ -121,17 +117,12 @@ impl CodingCli for Opencode {
         invocation::allowed_commands(w)
     }
 
-    /// Its TUI's dialog (seen on 1.18.33: `Allow once   Allow always   Reject`, the first
-    /// chosen): Enter allows once, Escape rejects. No plugin can answer it (its
+    /// No plugin can answer it (its
     /// `permission.ask` hook never fired), and its plugins need an `npm install` that hangs
     /// offline, so vnx gives it none: with no hook events, its supervisor watches the screen
     /// for this line (ADR 0056).
-    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(dialog_keys(answer))
-    }
-
-    fn dialog_marker(&self) -> Option<&'static str> {
-        Some(DIALOG_MARKER)
+    fn pane_dialog(&self) -> Option<PaneDialog> {
+        Some(DIALOG)
     }
 
     /// Its user config, `$XDG_CONFIG_HOME/opencode/opencode.json`, key `mcp` (seen on

@@ -13,8 +13,8 @@ use super::hook::Hooks;
 use super::hook::Launch;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
+use super::trust::PaneDialog;
 use super::{CodingCli, McpConfig, Provider, ProviderError};
-use crate::receipts::PermissionAnswer;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -85,15 +85,12 @@ impl CodingCli for Qwen {
     /// `1` allows once and Esc refuses (qwen 0.15.10), for a dialog its `PermissionRequest`
     /// hook left up (it shows none while the hook waits). Esc also ends the turn: the tool
     /// is cancelled, no `Stop` comes, the TUI waits for input.
-    fn dialog_keys(&self, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(match answer {
-            PermissionAnswer::Approve => "1",
-            PermissionAnswer::Deny => "Escape",
+    fn pane_dialog(&self) -> Option<PaneDialog> {
+        Some(PaneDialog {
+            marker: "1. Yes, allow once",
+            approve: "1",
+            deny: "Escape",
         })
-    }
-
-    fn dialog_marker(&self) -> Option<&'static str> {
-        Some("1. Yes, allow once")
     }
 
     fn turn_end_signal(&self) -> Option<&'static str> {
