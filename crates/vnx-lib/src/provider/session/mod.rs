@@ -503,4 +503,6 @@ fn stream(
 #[cfg(test)]
 pub(crate) mod hostile;
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

@@ -124,7 +124,7 @@ mod tests {
 
     use super::*;
     use crate::provider::session::{
-        Cli, Follower, Homes, Wanted, new_id, of_bytes, render_each, usage, valid_id,
+        Cli, Follower, Wanted, new_id, of_bytes, render_each, testing, usage, valid_id,
     };
 
     fn claude() -> Cli {
@@ -137,32 +137,14 @@ mod tests {
     }
 
     fn wanted(root: &Path, cwd: &Path) -> Wanted {
-        Wanted {
-            cli: claude(),
-            homes: Homes {
-                homes: [("claude".to_owned(), root.join(".claude"))].into(),
-                sessions: None,
-            },
-            cwd: cwd.to_owned(),
-            since: SystemTime::now() - Duration::from_secs(60),
-            session_id: None,
-        }
+        testing::wanted("claude", root.join(".claude"), cwd)
     }
 
     #[test]
     fn its_home_is_claude_config_dir_else_dot_claude_in_the_home() {
-        let env = |pairs: &[(&str, &str)]| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect()
-        };
-        let h = Homes::of_env(&env(&[("HOME", "/h")]), Some("/machine".into()));
+        let h = testing::homes_of(&[("HOME", "/h")]);
         assert_eq!(h.get("claude"), Some(Path::new("/h/.claude")));
-        let h = Homes::of_env(
-            &env(&[("HOME", "relative"), ("CLAUDE_CONFIG_DIR", "/c")]),
-            Some("/machine".into()),
-        );
+        let h = testing::homes_of(&[("HOME", "relative"), ("CLAUDE_CONFIG_DIR", "/c")]);
         assert_eq!(h.get("claude"), Some(Path::new("/c")));
     }
 

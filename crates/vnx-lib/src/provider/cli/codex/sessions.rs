@@ -196,41 +196,23 @@ mod tests {
     use std::fs;
 
     use super::*;
-    use crate::provider::session::{Cli, Homes, Wanted, of_bytes, valid_id};
+    use crate::provider::session::{Cli, Wanted, of_bytes, testing, valid_id};
 
     fn codex() -> Cli {
         Cli::of("codex").unwrap()
     }
 
     fn wanted(root: &Path, cwd: &Path) -> Wanted {
-        Wanted {
-            cli: codex(),
-            homes: Homes {
-                homes: [("codex".to_owned(), root.join(".codex"))].into(),
-                sessions: None,
-            },
-            cwd: cwd.to_owned(),
-            since: SystemTime::now() - Duration::from_secs(60),
-            session_id: None,
-        }
+        testing::wanted("codex", root.join(".codex"), cwd)
     }
 
     #[test]
     fn its_home_is_codex_home_else_dot_codex_in_the_home() {
-        let env = |pairs: &[(&str, &str)]| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect()
-        };
-        let h = Homes::of_env(&env(&[("HOME", "/h")]), Some("/machine".into()));
+        let h = testing::homes_of(&[("HOME", "/h")]);
         assert_eq!(h.get("codex"), Some(Path::new("/h/.codex")));
-        let h = Homes::of_env(
-            &env(&[("HOME", "relative"), ("CODEX_HOME", "/x")]),
-            Some("/machine".into()),
-        );
+        let h = testing::homes_of(&[("HOME", "relative"), ("CODEX_HOME", "/x")]);
         assert_eq!(h.get("codex"), Some(Path::new("/x")));
-        let h = Homes::of_env(&[], Some("/machine".into()));
+        let h = testing::homes_of(&[]);
         assert_eq!(h.get("codex"), Some(Path::new("/machine/.codex")));
     }
 

@@ -150,42 +150,23 @@ impl SessionStore for GeminiSessions {
 #[cfg(test)]
 mod tests {
     use std::fs;
-    use std::time::Duration;
 
     use super::*;
-    use crate::provider::session::{Cli, Homes, Wanted, of_bytes, valid_id};
+    use crate::provider::session::{Cli, Wanted, of_bytes, testing, valid_id};
 
     fn gemini() -> Cli {
         Cli::of("gemini").unwrap()
     }
 
     fn wanted(root: &Path, cwd: &Path) -> Wanted {
-        Wanted {
-            cli: gemini(),
-            homes: Homes {
-                homes: [("gemini".to_owned(), root.join(".gemini"))].into(),
-                sessions: None,
-            },
-            cwd: cwd.to_owned(),
-            since: SystemTime::now() - Duration::from_secs(60),
-            session_id: None,
-        }
+        testing::wanted("gemini", root.join(".gemini"), cwd)
     }
 
     #[test]
     fn its_home_is_dot_gemini_in_gemini_cli_home_else_in_the_home() {
-        let env = |pairs: &[(&str, &str)]| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect()
-        };
-        let h = Homes::of_env(&env(&[("HOME", "/h")]), Some("/machine".into()));
+        let h = testing::homes_of(&[("HOME", "/h")]);
         assert_eq!(h.get("gemini"), Some(Path::new("/h/.gemini")));
-        let h = Homes::of_env(
-            &env(&[("HOME", "relative"), ("GEMINI_CLI_HOME", "/g")]),
-            Some("/machine".into()),
-        );
+        let h = testing::homes_of(&[("HOME", "relative"), ("GEMINI_CLI_HOME", "/g")]);
         assert_eq!(h.get("gemini"), Some(Path::new("/g/.gemini")));
     }
 
