@@ -320,7 +320,7 @@ mod tests {
         assert!(!live.is_blocked());
     }
 
-    /// Seen on the real opencode in CI: a look caught its dialog with the marker drawn and
+    /// Seen on a real CLI in CI: a look caught its dialog with the marker drawn and
     /// the command not yet, and the block was recorded naming nothing.
     #[test]
     fn a_dialog_half_drawn_is_not_recorded_as_a_prompt_naming_nothing() {
