@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
-use vnx::dispatch::cancel::{self, Cancelled};
+use vnx::actions::Desk;
+use vnx::actions::cancel::{self, Stopped};
 use vnx::dispatch::view::{self, Waited};
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::util::output::Out;
+use super::util::output::{Out, say};
 use super::util::settings;
 
 /// Cancel dispatches: stop running ones, close lost ones
@@ -51,107 +52,50 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let tmux_socket = args.tmux_socket.clone();
     super::util::drain::recover_queue_here(tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
-    let states = if ledger.exists() {
-        view::list(&ledger, &tmux)?
-    } else {
-        Vec::new()
-    };
-    let mut chosen: Vec<&view::DispatchState> = if args.all {
-        states
-            .iter()
-            .filter(|s| {
-                s.state.is_live() || matches!(s.state, view::State::Lost | view::State::Queued)
-            })
-            .collect()
-    } else {
-        super::util::ids::named_dispatches(&states, &ids)?
-    };
-    // Queued ones first: a running one cancelled first would hand its slot to them.
-    chosen.sort_by_key(|s| s.state != view::State::Queued);
-    let attestor = settings::attestor(None)?;
+    let stopped = super::util::context::with_desk(tmux_socket, |desk| {
+        let states = desk.states()?;
+        let chosen = if args.all {
+            cancel::all_open(&states)
+        } else {
+            Desk::named(&states, &ids)?
+        };
+        Ok(cancel::cancel(desk, chosen)?)
+    })?;
     let mut out = Out::new();
     let mut signalled = Vec::new();
     let mut unreachable = false;
-    for s in chosen {
-        if let Some(host) = s.host.as_deref().filter(|_| s.state.is_live()) {
-            // It runs on its host: the host's vnx cancels it there, then it is caught up.
-            let config = project.load_config()?;
-            let host = vnx::remote::host(&config.hosts, host)?.clone();
-            let args = ["cancel".to_owned(), s.id.to_string()];
-            let code = super::util::remote::on_host(&project, &host, &args, &args[1..])?;
-            unreachable |= code != ExitCode::SUCCESS;
-            continue;
-        }
-        match cancel::cancel(&ledger, &project.data_dir(), s, &tmux, &attestor)? {
-            Cancelled::Signalled(pid) => {
-                super::util::output::say!("{}: told its supervisor (pid {pid}) to stop", s.id);
-                signalled.push(s.id.clone());
+    for (id, stopped) in stopped {
+        match &stopped {
+            Stopped::OnHost(host) => {
+                // It runs on its host: the host's vnx cancels it there, then it is caught up.
+                let config = project.load_config()?;
+                let host = vnx::remote::host(&config.hosts, host)?.clone();
+                let args = ["cancel".to_owned(), id.to_string()];
+                let code = super::util::remote::on_host(&project, &host, &args, &args[1..])?;
+                unreachable |= code != ExitCode::SUCCESS;
             }
-            Cancelled::Closed(hash) => {
-                // Its completion's space is not needed any more.
-                vnx::dispatch::supervise::pending::unreserve(&project.data_dir(), &s.id);
-                if args.json {
-                    if let Some(line) = view::completion(&ledger, &s.id)? {
-                        let w = Waited::Completed(view::Completion::of(&s.id, line));
-                        out.json(&super::util::waiting::settled(&s.id, &w))?;
-                    }
-                } else {
-                    out.line(&format!(
-                        "{}  cancelled (closed lost; receipt {})",
-                        s.id,
-                        &hash[..12.min(hash.len())]
-                    ))?;
+            Stopped::Signalled(_) | Stopped::StartedMeanwhile(_) => {
+                say!("{id}: {}", stopped.line());
+                signalled.push(id);
+            }
+            Stopped::Closed(_) if args.json => {
+                if let Some(line) = view::completion(&ledger, &id)? {
+                    let w = Waited::Completed(view::Completion::of(&id, line));
+                    out.json(&super::util::waiting::settled(&id, &w))?;
                 }
             }
-            Cancelled::AlreadyEnded(status) => {
-                super::util::output::say!("{}: already ended ({status}); nothing to cancel", s.id);
-            }
-            Cancelled::Queued => {
-                let taken = super::util::context::with_context(tmux_socket.clone(), |ctx| {
-                    Ok(vnx::dispatch::queue::cancel(ctx, &s.id)?)
-                })?;
-                if !taken {
-                    // It left the queue meanwhile: it started (then it is stopped as any
-                    // running one), or its wait closed.
-                    let now = view::list(&ledger, &tmux)?;
-                    let again = match now.iter().find(|n| n.id == s.id) {
-                        Some(n) => Some(cancel::cancel(
-                            &ledger,
-                            &project.data_dir(),
-                            n,
-                            &tmux,
-                            &attestor,
-                        )?),
-                        None => None,
-                    };
-                    if let Some(Cancelled::Signalled(pid)) = again {
-                        super::util::output::say!(
-                            "{}: started meanwhile; told its supervisor (pid {pid}) to stop",
-                            s.id
-                        );
-                        signalled.push(s.id.clone());
-                    } else {
-                        super::util::output::say!("{}: no longer queued, and not running", s.id);
-                        unreachable = true;
-                    }
-                } else if args.json {
-                    let w = view::wait(&ledger, std::slice::from_ref(&s.id), &tmux, false)?;
-                    for (id, w) in &w {
-                        out.json(&super::util::waiting::settled(id, w))?;
-                    }
-                } else {
-                    out.line(&format!("{}  cancelled (taken out of the queue)", s.id))?;
+            Stopped::Dequeued if args.json => {
+                let w = view::wait(&ledger, std::slice::from_ref(&id), &tmux, false)?;
+                for (id, w) in &w {
+                    out.json(&super::util::waiting::settled(id, w))?;
                 }
             }
-            Cancelled::Expired => {
-                super::util::output::say!(
-                    "{}: already ended (expired in the queue); nothing to cancel",
-                    s.id
-                );
+            Stopped::Closed(_) | Stopped::Dequeued => {
+                out.line(&format!("{id}  {}", stopped.line()))?;
             }
-            Cancelled::Unreachable(why) => {
-                super::util::output::say!("{}: could not cancel: {why}", s.id);
-                unreachable = true;
+            _ => {
+                say!("{id}: {}", stopped.line());
+                unreachable |= !stopped.as_asked();
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `vnx dashboard`: the live dashboard's terminal and event loop. It sleeps until a key, a
 //! change to the ledger or an open dispatch's directory (the only ones it watches), or (only
-//! while something runs) the next second; actions run vnx's own commands in the background,
+//! while something runs) the next second; actions run in the background, the library's
+//! (`vnx::actions`) where there is one, else vnx's own command,
 //! and the hosts of remote dispatches are caught up with on a thread of their own.
 
 #[cfg(not(feature = "dashboard"))]
@@ -254,15 +255,73 @@ mod live {
         Ok(())
     }
 
-    /// Runs an action's command on a thread of its own; its outcome comes back as an event.
+    /// Carries an action out on a thread of its own (the library's action where there is one,
+    /// else its vnx command); its outcome comes back as an event.
     fn start(action: Action, vnx: &Path, root: &Path, app: &mut App, tx: &Sender<Ev>) {
         app.running.push(action.clone());
         app.message = None;
         app.said_at = None;
         let (vnx, root, tx) = (vnx.to_owned(), root.to_owned(), tx.clone());
         std::thread::spawn(move || {
-            let _ = tx.send(Ev::Done(tui::run_action(&vnx, &root, &action)));
+            let outcome = act(&action).unwrap_or_else(|| tui::run_action(&vnx, &root, &action));
+            let _ = tx.send(Ev::Done(outcome));
         });
+    }
+
+    /// Does `action` at the project's desk (`vnx::actions`), as its command would, and says
+    /// what became of it; `None` for an action that is a command's still.
+    fn act(action: &Action) -> Option<tui::Outcome> {
+        use vnx::actions::{Desk, answer, cancel, dismiss};
+        use vnx::receipts::PermissionAnswer;
+        let id = match action {
+            Action::Approve(id) | Action::Deny(id) | Action::Dismiss(id) | Action::Cancel(id) => {
+                DispatchId::parse(id).ok()?
+            }
+            _ => return None,
+        };
+        let done = crate::cli::util::context::with_desk(None, |desk| {
+            Ok(Some(match action {
+                Action::Approve(_) | Action::Deny(_) => {
+                    let decision = match action {
+                        Action::Approve(_) => PermissionAnswer::Approve,
+                        _ => PermissionAnswer::Deny,
+                    };
+                    let receipt = answer::answer(desk, &id, decision, None)?;
+                    (0, answer::line(&receipt))
+                }
+                Action::Dismiss(_) => {
+                    let which = dismiss::Which {
+                        ids: vec![id.clone()],
+                        selection: None,
+                    };
+                    let (_, done) = dismiss::dismiss(desk, &which, None)?.remove(0);
+                    (0, dismiss::line(&done?))
+                }
+                _ => {
+                    let states = desk.states()?;
+                    let chosen = Desk::named(&states, std::slice::from_ref(&id))?;
+                    let (_, stopped) = cancel::cancel(desk, chosen)?.remove(0);
+                    if let cancel::Stopped::OnHost(_) = stopped {
+                        // Its host's vnx cancels it: the command asks it.
+                        return Ok(None);
+                    }
+                    (i32::from(!stopped.as_asked()), stopped.line())
+                }
+            }))
+        });
+        Some(match done {
+            Ok(None) => return None,
+            Ok(Some((code, summary))) => tui::Outcome {
+                action: action.clone(),
+                code: Some(code),
+                summary: vnx::dashboard::model::plain(&summary),
+            },
+            Err(e) => tui::Outcome {
+                action: action.clone(),
+                code: Some(e.exit_status() as i32),
+                summary: e.one_line(),
+            },
+        })
     }
 
     /// Hands the terminal to `vnx attach ID` and takes it back when tmux detaches.

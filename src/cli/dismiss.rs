@@ -3,14 +3,12 @@
 
 use std::process::ExitCode;
 
-use vnx::dispatch::dismiss::{self, Selection};
-use vnx::dispatch::view;
-use vnx::tmux::Tmux;
+use vnx::actions::dismiss;
+use vnx::dispatch::dismiss::Selection;
 
 use super::CliError;
 use super::util::error::Exit;
 use super::util::output::{Out, escape, say};
-use super::util::settings;
 
 /// Close dispatches' questions you will not answer
 ///
@@ -65,41 +63,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
              `--all-answered`)",
         ));
     }
-    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
-    let ledger = project.ledger();
-    let tmux = Tmux::new(settings::tmux_socket(None));
-    let states = if ledger.exists() {
-        view::list(&ledger, &tmux)?
-    } else {
-        Vec::new()
-    };
-    let mut chosen = super::util::ids::named_dispatches(&states, &ids)?;
-    if let Some(selection) = selection {
-        for s in dismiss::select(&states, selection) {
-            if !chosen.iter().any(|c| c.id == s.id) {
-                chosen.push(s);
-            }
-        }
-    }
-    if chosen.is_empty() {
+    let (_, ids) = crate::cli::util::ids::project_for(&args.ids)?;
+    let which = dismiss::Which { ids, selection };
+    let dismissed = super::util::context::with_desk(None, |desk| {
+        Ok(dismiss::dismiss(desk, &which, args.note.as_deref())?)
+    })?;
+    if dismissed.is_empty() {
         say!("no question waits to be dismissed");
         return Ok(Exit::Ok.into());
     }
-    let (attestor, trusted) = settings::attestation(None, &ledger)?;
-    let by = settings::user();
     let mut out = Out::new();
     let mut worst = Exit::Ok;
-    let several = chosen.len() > 1;
-    for state in chosen {
-        let dismissed = dismiss::dismiss(
-            &ledger,
-            &attestor,
-            &trusted,
-            state,
-            &by,
-            args.note.as_deref(),
-        );
-        let receipt = match dismissed {
+    let several = dismissed.len() > 1;
+    for (_, done) in dismissed {
+        let receipt = match done {
             Ok(r) => r,
             // One refusal stops nothing: each of the others is its own decision.
             Err(e) if several => {
@@ -114,9 +91,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             out.json(&receipt)?;
         } else {
             out.line(&format!(
-                "{}  question dismissed by {}; it waits for no one",
+                "{}  {}",
                 receipt.dispatch_id,
-                escape(&receipt.by)
+                escape(&dismiss::line(&receipt))
             ))?;
         }
     }

@@ -1,6 +1,7 @@
 //! The live dashboard's terminal side: the keys, confirmations and clock (`app`), the drawing
-//! (`ui`), what the lower pane shows, and the actions, each carried out by the vnx command that
-//! does it in the shell. What it shows is the library's `vnx::dashboard`; the terminal and its
+//! (`ui`), what the lower pane shows, and the actions: the library's (`vnx::actions`, done by
+//! `vnx dashboard`) where there is one, else carried out by the vnx command that does it in
+//! the shell. What it shows is the library's `vnx::dashboard`; the terminal and its
 //! event loop are `vnx dashboard`'s (`cli/dashboard`).
 
 pub mod app;

@@ -12,7 +12,7 @@ use vnx::dispatch::view::{DispatchState, Landed, Proof, State};
 use vnx::receipts::DispatchStatus;
 use vnx_cli::tui::{Action, App, Effect, Mode, View};
 
-use crate::common::{Repo, configure, ledger_path, run};
+use crate::common::{Repo, completion, configure, ledger_path, run};
 
 /// 2026-11-23T12:00:00Z: the moment the synthetic screens are drawn.
 pub(crate) fn noon() -> jiff::Timestamp {
@@ -755,4 +755,30 @@ fn the_dashboard_watches_the_ledger_and_the_open_dispatches_not_the_history() {
     assert!(watches_only(&[]), "{:?}", watched_inodes(dash.pid));
     dash.screen.send_keys("dash", &["q"]);
     assert!(dash.screen.sessions_end(), "q quits: {}", dash.screen_now());
+}
+
+/// `p` on a blocked dispatch approves it through the library's action, in the dashboard's
+/// own process: the footer says what was answered and how, as `vnx approve` would.
+#[test]
+fn p_approves_a_blocked_dispatch_and_says_what_was_answered() {
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    crate::declared::asking_tui(&repo, tools.path());
+    let (id, _) = crate::declared::blocked_tui(&repo);
+    let dash = Dashboard::open(&repo);
+    assert!(dash.shows(&id), "{}", dash.screen_now());
+    dash.tmux(&["send-keys", "-t", "=dash:", "Home", "p"]);
+    assert!(dash.shows("[y/N]"), "{}", dash.screen_now());
+    dash.tmux(&["send-keys", "-t", "=dash:", "y"]);
+    let said = format!("vnx approve {id}: ok: approved: git commit -q -m add");
+    assert!(dash.shows(&said), "{}", dash.screen_now());
+    let answered: Vec<_> = repo
+        .receipts(&id)
+        .into_iter()
+        .filter(|r| r["event_type"] == "dispatch_answered")
+        .collect();
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0]["keys"], "y Enter", "{answered:?}");
+    let r = run(repo.vnx().args(["wait", "--json", &id]));
+    assert_eq!(completion(&r)["status"], "done", "{}", r.stdout);
 }

@@ -291,7 +291,7 @@ fn the_log_keeps_each_streams_lines_whole() {
 /// A declared TUI (a script in the pane): shows a permission dialog for its commit, reads the
 /// answer line, clears its screen (as a TUI redraws), then commits and reports done when
 /// allowed, or reports failed when denied; then stays up until vnx closes it.
-fn asking_tui(repo: &Repo, tools: &Path) {
+pub(crate) fn asking_tui(repo: &Repo, tools: &Path) {
     let bin = tools.join("asker");
     script(
         &bin,
@@ -316,7 +316,7 @@ fn asking_tui(repo: &Repo, tools: &Path) {
 
 /// Dispatches the declared TUI, detached, and waits until it is blocked: its id and the
 /// blocked receipt.
-fn blocked_tui(repo: &Repo) -> (String, serde_json::Value) {
+pub(crate) fn blocked_tui(repo: &Repo) -> (String, serde_json::Value) {
     let r = run(repo.vnx().args([
         "dispatch-agent",
         "--agent",

@@ -1,6 +1,7 @@
 //! The dispatch context of the project here, as every command that starts, answers or
 //! drains dispatches resolves it: its ledger, the tmux socket, vnx's own binary, the signing
-//! key, the worker's environment and how a CLI's program and version are found.
+//! key, the worker's environment and how a CLI's program and version are found; and the
+//! desk the library's actions are done at (`vnx::actions`).
 
 use vnx::dispatch::Context;
 use vnx::tmux::Tmux;
@@ -45,4 +46,21 @@ pub(crate) fn with_context<T>(
         },
     };
     f(&ctx)
+}
+
+/// Runs `f` at the desk of the project here (see [`with_context`]): its dispatch context, the
+/// keys whose receipts are trusted, and who acts (the user).
+pub(crate) fn with_desk<T>(
+    tmux_socket: Option<String>,
+    f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    with_context(tmux_socket, |ctx| {
+        let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
+        let by = settings::user();
+        f(&vnx::actions::Desk {
+            ctx,
+            trusted: &trusted,
+            by: &by,
+        })
+    })
 }

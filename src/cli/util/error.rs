@@ -216,6 +216,7 @@ hinted!(
     vnx::dispatch::accept::AcceptError => exits::accept,
     vnx::dispatch::dismiss::DismissError => exits::dismiss,
     vnx::forge::ForgeError => exits::forge,
+    vnx::actions::ActionError => exits::action,
 );
 
 /// The errors without a hint of their own.

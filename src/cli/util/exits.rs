@@ -185,6 +185,18 @@ pub fn answer(e: &vnx::dispatch::answer::AnswerError) -> Exit {
     }
 }
 
+/// An action on a dispatch never recorded is a usage error; the rest is its parts' to say.
+pub fn action(e: &vnx::actions::ActionError) -> Exit {
+    use vnx::actions::ActionError as E;
+    match e {
+        E::Unknown { .. } => Exit::Usage,
+        E::Ledger(e) => ledger(e),
+        E::Dispatch(e) => dispatch(e),
+        E::Answer(e) => answer(e),
+        E::Dismiss(e) => dismiss(e),
+    }
+}
+
 /// A question that cannot be dismissed is a negative verdict; the ledger decides its own.
 pub fn dismiss(e: &vnx::dispatch::dismiss::DismissError) -> Exit {
     use vnx::dispatch::dismiss::DismissError as E;

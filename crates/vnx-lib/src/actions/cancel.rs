@@ -1,0 +1,116 @@
+//! Stopping dispatches (`vnx cancel`, the dashboard's `c`): a queued one taken out of its
+//! queue, a running one's supervisor told to stop (it writes the completion), a lost one
+//! closed with the completion it never got. Queued ones go first: a running one stopped first
+//! would hand its slot to them.
+
+use super::{ActionError, Desk};
+use crate::dispatch::cancel::{self, Cancelled};
+use crate::dispatch::view::{DispatchState, State};
+use crate::ids::DispatchId;
+use crate::receipts::DispatchStatus;
+
+/// What became of one dispatch asked to stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// It runs on a host: that host's vnx must cancel it (the front end asks it).
+    OnHost(String),
+    /// Its supervisor (this pid) was told to stop; it writes the completion.
+    Signalled(u32),
+    /// It had started when its queue entry was to be taken: its supervisor (this pid) was
+    /// told to stop.
+    StartedMeanwhile(u32),
+    /// It was lost: its completion was written now (this receipt hash).
+    Closed(String),
+    /// It was queued and is taken out of its queue, recorded `cancelled`.
+    Dequeued,
+    /// It had ended already.
+    AlreadyEnded(DispatchStatus),
+    /// It had expired in its queue.
+    Expired,
+    /// It left its queue meanwhile and does not run.
+    NoLongerQueued,
+    /// It could not be reached (why).
+    Unreachable(String),
+}
+
+impl Stopped {
+    /// Whether it is stopped, or stopping, as asked (a dispatch that had ended is too).
+    pub fn as_asked(&self) -> bool {
+        !matches!(self, Stopped::Unreachable(_) | Stopped::NoLongerQueued)
+    }
+
+    /// The line that says so.
+    pub fn line(&self) -> String {
+        match self {
+            Stopped::OnHost(host) => format!("runs on host {host}: cancelled there"),
+            Stopped::Signalled(pid) => format!("told its supervisor (pid {pid}) to stop"),
+            Stopped::StartedMeanwhile(pid) => {
+                format!("started meanwhile; told its supervisor (pid {pid}) to stop")
+            }
+            Stopped::Closed(hash) => format!(
+                "cancelled (closed lost; receipt {})",
+                &hash[..12.min(hash.len())]
+            ),
+            Stopped::Dequeued => "cancelled (taken out of the queue)".into(),
+            Stopped::AlreadyEnded(status) => {
+                format!("already ended ({status}); nothing to cancel")
+            }
+            Stopped::Expired => "already ended (expired in the queue); nothing to cancel".into(),
+            Stopped::NoLongerQueued => "no longer queued, and not running".into(),
+            Stopped::Unreachable(why) => format!("could not cancel: {why}"),
+        }
+    }
+}
+
+/// The dispatches `vnx cancel --all` stops: every one live, lost or queued.
+pub fn all_open(states: &[DispatchState]) -> Vec<&DispatchState> {
+    states
+        .iter()
+        .filter(|s| s.state.is_live() || matches!(s.state, State::Lost | State::Queued))
+        .collect()
+}
+
+/// Stops each of `chosen` (queued ones first), and says what became of each.
+pub fn cancel(
+    desk: &Desk<'_>,
+    mut chosen: Vec<&DispatchState>,
+) -> Result<Vec<(DispatchId, Stopped)>, ActionError> {
+    chosen.sort_by_key(|s| s.state != State::Queued);
+    let ctx = desk.ctx;
+    let data_dir = ctx.project.data_dir();
+    let mut out = Vec::new();
+    for s in chosen {
+        if let Some(host) = s.host.as_deref().filter(|_| s.state.is_live()) {
+            out.push((s.id.clone(), Stopped::OnHost(host.to_owned())));
+            continue;
+        }
+        let stopped = match cancel::cancel(ctx.ledger, &data_dir, s, ctx.tmux, ctx.attestor)? {
+            Cancelled::Signalled(pid) => Stopped::Signalled(pid),
+            Cancelled::Closed(hash) => {
+                // Its completion's space is not needed any more.
+                crate::dispatch::supervise::pending::unreserve(&data_dir, &s.id);
+                Stopped::Closed(hash)
+            }
+            Cancelled::AlreadyEnded(status) => Stopped::AlreadyEnded(status),
+            Cancelled::Expired => Stopped::Expired,
+            Cancelled::Unreachable(why) => Stopped::Unreachable(why),
+            Cancelled::Queued if crate::dispatch::queue::cancel(ctx, &s.id)? => Stopped::Dequeued,
+            // It left the queue meanwhile: it started (then it is stopped as any running
+            // one), or its wait closed.
+            Cancelled::Queued => {
+                let now = desk.states()?;
+                match now.iter().find(|n| n.id == s.id) {
+                    Some(n) => {
+                        match cancel::cancel(ctx.ledger, &data_dir, n, ctx.tmux, ctx.attestor)? {
+                            Cancelled::Signalled(pid) => Stopped::StartedMeanwhile(pid),
+                            _ => Stopped::NoLongerQueued,
+                        }
+                    }
+                    None => Stopped::NoLongerQueued,
+                }
+            }
+        };
+        out.push((s.id.clone(), stopped));
+    }
+    Ok(out)
+}

@@ -1,0 +1,92 @@
+//! The things a person or an agent does to dispatches, one function each over a [`Desk`]:
+//! typed inputs, a typed outcome (what happened, the receipts written, a line to show), no
+//! printing, no prompt, nothing read from the environment. Every front end calls these and
+//! renders what they return: the CLI's commands, the dashboard, and the MCP server's and a
+//! web page's acting tools to come (ADR 0083). The pieces they compose are the dispatch's
+//! own (`dispatch::answer`, `dispatch::dismiss`, `dispatch::cancel`, `dispatch::queue`);
+//! what an action adds is what every front end would otherwise repeat: which dispatches are
+//! meant, in which order, what to do when one changed meanwhile.
+
+use crate::dispatch::Context;
+use crate::dispatch::view::{self, DispatchState};
+use crate::ids::DispatchId;
+
+pub mod answer;
+pub mod cancel;
+pub mod dismiss;
+
+/// What an action is done with: the dispatch context of the project (its ledger, tmux,
+/// signing key), the keys whose receipts are trusted, and who acts.
+pub struct Desk<'a> {
+    /// The project's dispatch context.
+    pub ctx: &'a Context<'a>,
+    /// The public keys whose signatures the evidence read is trusted under.
+    pub trusted: &'a [[u8; 32]],
+    /// Who acts, as receipts record it.
+    pub by: &'a str,
+}
+
+/// Why an action could not be done at all (one dispatch's refusal among several is that
+/// dispatch's outcome, not this).
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// A dispatch named is not on the ledger.
+    #[error("unknown dispatch {id}")]
+    Unknown {
+        /// The id named.
+        id: DispatchId,
+    },
+    /// The ledger could not be read or appended to.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    /// A dispatch could not be acted on (its queue, its directory).
+    #[error(transparent)]
+    Dispatch(#[from] crate::dispatch::DispatchError),
+    /// A prompt could not be answered.
+    #[error(transparent)]
+    Answer(#[from] crate::dispatch::answer::AnswerError),
+    /// A question could not be dismissed.
+    #[error(transparent)]
+    Dismiss(#[from] crate::dispatch::dismiss::DismissError),
+}
+
+impl ActionError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ActionError::Unknown { .. } => {
+                Some("`vnx status` lists the dispatches of this project".into())
+            }
+            ActionError::Ledger(e) => e.hint(),
+            ActionError::Dispatch(e) => e.hint(),
+            ActionError::Answer(e) => e.hint(),
+            ActionError::Dismiss(e) => e.hint(),
+        }
+    }
+}
+
+impl Desk<'_> {
+    /// Every dispatch as the ledger and tmux show it now (none before the first).
+    pub fn states(&self) -> Result<Vec<DispatchState>, ActionError> {
+        if !self.ctx.ledger.exists() {
+            return Ok(Vec::new());
+        }
+        Ok(view::list(self.ctx.ledger, self.ctx.tmux)?)
+    }
+
+    /// The dispatches `ids` name, in that order, from `states`; an id none of them has is
+    /// [`ActionError::Unknown`].
+    pub fn named<'s>(
+        states: &'s [DispatchState],
+        ids: &[DispatchId],
+    ) -> Result<Vec<&'s DispatchState>, ActionError> {
+        ids.iter()
+            .map(|id| {
+                states
+                    .iter()
+                    .find(|s| s.id == *id)
+                    .ok_or_else(|| ActionError::Unknown { id: id.clone() })
+            })
+            .collect()
+    }
+}
