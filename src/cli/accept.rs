@@ -4,13 +4,10 @@
 
 use std::process::ExitCode;
 
-use vnx::dispatch::accept::{self, Accepting};
-use vnx::dispatch::view;
-use vnx::tmux::Tmux;
+use vnx::actions::accept;
 
 use super::CliError;
 use super::util::output::{Out, escape};
-use super::util::settings;
 
 /// Accept an ended dispatch's work as done
 ///
@@ -46,48 +43,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (project, ids) = crate::cli::util::ids::project_for(std::slice::from_ref(&args.id))?;
-    let ledger = project.ledger();
-    let tmux = Tmux::new(settings::tmux_socket(None));
-    let states = if ledger.exists() {
-        view::list(&ledger, &tmux)?
-    } else {
-        Vec::new()
-    };
-    let state = super::util::ids::named_dispatches(&states, &ids)?[0];
-    let config = project.load_config()?;
-    let (attestor, trusted) = settings::attestation(None, &ledger)?;
-    let by = settings::user();
-    let accepting = Accepting {
-        ledger: &ledger,
-        root: &project.root,
-        config: &config,
-        attestor: &attestor,
-        trusted: &trusted,
-        by: &by,
-    };
-    let receipt = accept::accept(&accepting, state, args.note.as_deref())?;
+    let (_, ids) = crate::cli::util::ids::project_for(std::slice::from_ref(&args.id))?;
+    let receipt = super::util::context::with_desk(None, |desk| {
+        Ok(accept::accept(desk, &ids[0], args.note.as_deref())?)
+    })?;
     let mut out = Out::new();
     if args.json {
         out.json(&receipt)?;
     } else {
-        if let Some(c) = &receipt.vnx_commit {
-            out.line(&format!(
-                "{}  committed what its worker left uncommitted: {} ({} file{})",
-                receipt.dispatch_id,
-                c.commit,
-                c.files_total,
-                if c.files_total == 1 { "" } else { "s" }
-            ))?;
+        for line in accept::lines(&receipt) {
+            out.line(&format!("{}  {}", receipt.dispatch_id, escape(&line)))?;
         }
-        out.line(&format!(
-            "{}  accepted as done at {} by {} (it had ended {}); `vnx merge {}` merges it",
-            receipt.dispatch_id,
-            receipt.head_commit,
-            escape(&receipt.by),
-            receipt.previous_status,
-            receipt.dispatch_id
-        ))?;
     }
     Ok(super::util::error::Exit::Ok.into())
 }

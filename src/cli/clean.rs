@@ -2,13 +2,12 @@
 
 use std::process::ExitCode;
 
-use vnx::release::{self, Class, Item, Options, ReleaseError};
-use vnx::tmux::Tmux;
-use vnx::worktree::Repo;
+use vnx::actions::Desk;
+use vnx::actions::release::{self, Preserved};
+use vnx::release::Item;
 
 use super::CliError;
 use super::util::output::{Out, confirm, plan_lines, say};
-use super::util::settings;
 
 /// Discard dispatches' work on purpose: worktree (uncommitted files included) and branch
 ///
@@ -45,36 +44,21 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Err(CliError::usage("nothing named to discard")
             .with_hint("name dispatches (`vnx clean ID…`) or classes (`--class unlanded`)"));
     }
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
-    let ids = super::util::ids::dispatch_ids(&project, &args.ids)?;
-    let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
-    let options = Options {
-        base: "HEAD".into(),
-        remote: "origin".into(),
-        ledger: project.ledger(),
-        trusted_keys: settings::attestation(None, &project.ledger())?.1,
-    };
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
-    let plan = release::plan(&repo, &options, &tmux)?;
-    // Each id as the ledger records it: a start given (`7e8f`) names its dispatch.
-    if let Some(id) = ids
-        .iter()
-        .find(|id| !plan.items.iter().any(|i| i.dispatch_id == **id))
-    {
-        return Err(CliError::usage(format!(
-            "dispatch {id} has no worktree or branch to discard"
-        ))
-        .with_hint("`vnx worktree-release` lists the preserved dispatches"));
-    }
-    let mut chosen: Vec<Item> = plan
-        .items
-        .into_iter()
-        .filter(|i| i.class != Class::Unstarted)
-        .filter(|i| {
-            ids.contains(&i.dispatch_id) || args.classes.iter().any(|c| c == i.class.name())
-        })
-        .collect();
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
+    super::util::context::with_desk(args.tmux.tmux_socket.clone(), |desk| {
+        let preserved = Preserved::read(desk, project.ledger(), "HEAD", "origin")?;
+        let chosen = preserved.to_discard(&ids, &args.classes)?;
+        discard(desk, &preserved, chosen, &args)
+    })
+}
+
+/// Shows what will go, asks (unless `--yes`), discards it and says what became of each.
+fn discard(
+    desk: &Desk<'_>,
+    preserved: &Preserved,
+    mut chosen: Vec<Item>,
+    args: &Args,
+) -> Result<ExitCode, CliError> {
     let mut out = Out::new();
     if chosen.is_empty() {
         if args.json {
@@ -117,8 +101,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         say!("nothing discarded");
         return Ok(ExitCode::SUCCESS);
     }
-    let attestor = settings::attestor(None)?;
-    release::discard(&repo, &mut chosen, &options, &attestor)?;
+    preserved.discard(desk, &mut chosen)?;
     let failed = chosen
         .iter()
         .any(|i| i.done.as_ref().is_some_and(|d| d.error.is_some()));
@@ -126,18 +109,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         out.json(&chosen)?;
     }
     for i in chosen.iter().filter(|_| !args.json) {
-        let done = i.done.clone().unwrap_or_default();
-        let line = match (&done.skipped, &done.error) {
-            (Some(why), _) => format!("  {}  kept: {why}", i.dispatch_id),
-            (None, Some(e)) => format!("  {}  failed: {e}", i.dispatch_id),
-            (None, None) => format!(
-                "  {}  discarded (receipt line {})",
-                i.dispatch_id,
-                done.receipt_seq
-                    .map_or_else(|| "-".into(), |n| n.to_string())
-            ),
-        };
-        out.line(&line)?;
+        out.line(&format!(
+            "  {}  {}",
+            i.dispatch_id,
+            release::done_line(i, "discarded")
+        ))?;
     }
     Ok(if failed {
         super::util::error::Exit::Failed.into()

@@ -271,12 +271,17 @@ mod live {
     /// Does `action` at the project's desk (`vnx::actions`), as its command would, and says
     /// what became of it; `None` for an action that is a command's still.
     fn act(action: &Action) -> Option<tui::Outcome> {
-        use vnx::actions::{Desk, answer, cancel, dismiss};
+        use vnx::actions::release::{Preserved, done_line};
+        use vnx::actions::{Desk, accept, answer, cancel, dismiss};
         use vnx::receipts::PermissionAnswer;
         let id = match action {
-            Action::Approve(id) | Action::Deny(id) | Action::Dismiss(id) | Action::Cancel(id) => {
-                DispatchId::parse(id).ok()?
-            }
+            Action::Approve(id)
+            | Action::Deny(id)
+            | Action::Dismiss(id)
+            | Action::Cancel(id)
+            | Action::Accept(id)
+            | Action::Release(id)
+            | Action::Clean(id) => DispatchId::parse(id).ok()?,
             _ => return None,
         };
         let done = crate::cli::util::context::with_desk(None, |desk| {
@@ -288,6 +293,29 @@ mod live {
                     };
                     let receipt = answer::answer(desk, &id, decision, None)?;
                     (0, answer::line(&receipt))
+                }
+                Action::Accept(_) => {
+                    let receipt = accept::accept(desk, &id, None)?;
+                    (0, accept::lines(&receipt).pop().unwrap_or_default())
+                }
+                Action::Release(_) | Action::Clean(_) => {
+                    let ledger = desk.ctx.ledger.to_owned();
+                    let mut preserved = Preserved::read(desk, ledger, "HEAD", "origin")?;
+                    let ids = std::slice::from_ref(&id);
+                    let (item, did) = if let Action::Release(_) = action {
+                        preserved.only(ids)?;
+                        preserved.release(desk)?;
+                        (preserved.plan.items.remove(0), "released")
+                    } else {
+                        let mut chosen = preserved.to_discard(ids, &[])?;
+                        if chosen.is_empty() {
+                            return Ok(Some((0, "nothing to discard".into())));
+                        }
+                        preserved.discard(desk, &mut chosen)?;
+                        (chosen.remove(0), "discarded")
+                    };
+                    let failed = item.done.as_ref().is_some_and(|d| d.error.is_some());
+                    (if failed { 3 } else { 0 }, done_line(&item, did))
                 }
                 Action::Dismiss(_) => {
                     let which = dismiss::Which {

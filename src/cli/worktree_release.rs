@@ -4,13 +4,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use vnx::release::{self, Item, Options, Plan, ReleaseError};
-use vnx::tmux::Tmux;
-use vnx::worktree::Repo;
+use vnx::actions::release::Preserved;
+use vnx::release::{self, Item, Plan};
 
 use super::CliError;
 use super::util::output::Out;
-use super::util::settings::{self, LedgerArg};
+use super::util::settings::LedgerArg;
 
 /// List preserved dispatch worktrees and branches; release the ones already landed or pushed
 ///
@@ -50,37 +49,19 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
-    let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
     let ledger = args
         .ledger
         .resolve_in(Some(&project))
         .unwrap_or_else(|| project.ledger());
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
-    let trusted_keys = settings::attestation(None, &ledger)?.1;
-    let options = Options {
-        base: args.base,
-        remote: args.remote,
-        ledger,
-        trusted_keys,
-    };
-    let mut plan = release::plan(&repo, &options, &tmux)?;
-    if let Some(id) = args
-        .ids
-        .iter()
-        .find(|id| !plan.items.iter().any(|i| &i.dispatch_id == *id))
-    {
-        return Err(
-            CliError::usage(format!("dispatch {id} has no preserved worktree or branch"))
-                .with_hint("`vnx worktree-release` lists the preserved dispatches"),
-        );
-    }
-    if !ids.is_empty() {
-        plan.items.retain(|i| ids.contains(&i.dispatch_id));
-    }
-    if args.apply {
-        let attestor = settings::attestor(None)?;
-        release::apply(&repo, &mut plan, &options, &attestor)?;
-    }
+    let root = project.root.clone();
+    let plan = super::util::context::with_desk(args.tmux.tmux_socket, |desk| {
+        let mut preserved = Preserved::read(desk, ledger, &args.base, &args.remote)?;
+        preserved.only(&ids)?;
+        if args.apply {
+            preserved.release(desk)?;
+        }
+        Ok(preserved.plan)
+    })?;
     let failed = plan
         .items
         .iter()
@@ -89,7 +70,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if args.json {
         out.json(&plan)?;
     } else {
-        render(&mut out, &plan, &repo.root)?;
+        render(&mut out, &plan, &root)?;
     }
     Ok(if failed {
         super::util::error::Exit::Failed.into()

@@ -29,6 +29,7 @@ mod crash;
 mod crash_points;
 mod daily_loop;
 mod dashboard;
+mod dashboard_live;
 mod dashboard_view;
 mod declared;
 mod defaults;

@@ -189,11 +189,14 @@ pub fn answer(e: &vnx::dispatch::answer::AnswerError) -> Exit {
 pub fn action(e: &vnx::actions::ActionError) -> Exit {
     use vnx::actions::ActionError as E;
     match e {
-        E::Unknown { .. } => Exit::Usage,
+        E::Unknown { .. } | E::NotPreserved { .. } => Exit::Usage,
+        E::Release(e) => release(e),
         E::Ledger(e) => ledger(e),
         E::Dispatch(e) => dispatch(e),
         E::Answer(e) => answer(e),
         E::Dismiss(e) => dismiss(e),
+        E::Accept(e) => accept(e),
+        E::Config(e) => config(e),
     }
 }
 

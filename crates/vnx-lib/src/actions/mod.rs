@@ -3,7 +3,8 @@
 //! printing, no prompt, nothing read from the environment. Every front end calls these and
 //! renders what they return: the CLI's commands, the dashboard, and the MCP server's and a
 //! web page's acting tools to come (ADR 0083). The pieces they compose are the dispatch's
-//! own (`dispatch::answer`, `dispatch::dismiss`, `dispatch::cancel`, `dispatch::queue`);
+//! own (`dispatch::answer`, `dispatch::dismiss`, `dispatch::cancel`, `dispatch::queue`,
+//! `dispatch::accept`);
 //! what an action adds is what every front end would otherwise repeat: which dispatches are
 //! meant, in which order, what to do when one changed meanwhile.
 
@@ -11,9 +12,11 @@ use crate::dispatch::Context;
 use crate::dispatch::view::{self, DispatchState};
 use crate::ids::DispatchId;
 
+pub mod accept;
 pub mod answer;
 pub mod cancel;
 pub mod dismiss;
+pub mod release;
 
 /// What an action is done with: the dispatch context of the project (its ledger, tmux,
 /// signing key), the keys whose receipts are trusted, and who acts.
@@ -36,6 +39,15 @@ pub enum ActionError {
         /// The id named.
         id: DispatchId,
     },
+    /// A dispatch named has no worktree or branch preserved.
+    #[error("dispatch {id} has no preserved worktree or branch")]
+    NotPreserved {
+        /// The id named.
+        id: DispatchId,
+    },
+    /// The preserved worktrees could not be read or released.
+    #[error(transparent)]
+    Release(#[from] crate::release::ReleaseError),
     /// The ledger could not be read or appended to.
     #[error(transparent)]
     Ledger(#[from] crate::ledger::LedgerError),
@@ -48,6 +60,12 @@ pub enum ActionError {
     /// A question could not be dismissed.
     #[error(transparent)]
     Dismiss(#[from] crate::dispatch::dismiss::DismissError),
+    /// Work could not be accepted.
+    #[error(transparent)]
+    Accept(#[from] crate::dispatch::accept::AcceptError),
+    /// The project's configuration could not be read.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl ActionError {
@@ -57,10 +75,16 @@ impl ActionError {
             ActionError::Unknown { .. } => {
                 Some("`vnx status` lists the dispatches of this project".into())
             }
+            ActionError::NotPreserved { .. } => {
+                Some("`vnx worktree-release` lists the preserved dispatches".into())
+            }
+            ActionError::Release(e) => e.hint(),
             ActionError::Ledger(e) => e.hint(),
             ActionError::Dispatch(e) => e.hint(),
             ActionError::Answer(e) => e.hint(),
             ActionError::Dismiss(e) => e.hint(),
+            ActionError::Accept(e) => e.hint(),
+            ActionError::Config(e) => e.hint(),
         }
     }
 }

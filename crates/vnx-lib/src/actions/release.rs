@@ -1,0 +1,115 @@
+//! Releasing preserved dispatches' worktrees and branches (`vnx worktree-release`, the
+//! dashboard's `r`) and discarding their work (`vnx clean`, `x`): what is preserved read
+//! first ([`Preserved`]), which a front end shows and may ask about, then carried out, each
+//! dispatch recorded by a signed `worktree_released`.
+
+use std::path::PathBuf;
+
+use super::{ActionError, Desk};
+use crate::ids::DispatchId;
+use crate::release::{self, Class, Item, Options, Plan};
+use crate::worktree::Repo;
+
+/// The preserved dispatches of the project as they stand now, and what releasing them does.
+pub struct Preserved {
+    repo: Repo,
+    options: Options,
+    /// Each preserved dispatch, classified, with what releasing it does.
+    pub plan: Plan,
+}
+
+impl Preserved {
+    /// Reads them: what "landed" is measured against (`base`, a ref of the main checkout),
+    /// the remote a pushed branch must be on exactly, and the ledger receipts are read from
+    /// and written to.
+    pub fn read(
+        desk: &Desk<'_>,
+        ledger: PathBuf,
+        base: &str,
+        remote: &str,
+    ) -> Result<Preserved, ActionError> {
+        let repo = Repo::for_project(desk.ctx.project).map_err(release::ReleaseError::from)?;
+        let options = Options {
+            base: base.to_owned(),
+            remote: remote.to_owned(),
+            ledger,
+            trusted_keys: desk.trusted.to_vec(),
+        };
+        let plan = release::plan(&repo, &options, desk.ctx.tmux)?;
+        Ok(Preserved {
+            repo,
+            options,
+            plan,
+        })
+    }
+
+    /// Keeps only the dispatches `ids` names (none named: all of them); one named that has
+    /// nothing preserved is [`ActionError::NotPreserved`].
+    pub fn only(&mut self, ids: &[DispatchId]) -> Result<(), ActionError> {
+        self.named(ids)?;
+        if !ids.is_empty() {
+            self.plan.items.retain(|i| ids.contains(&i.dispatch_id));
+        }
+        Ok(())
+    }
+
+    /// Releases what is landed or pushed, each recorded (the plan then says what was done).
+    pub fn release(&mut self, desk: &Desk<'_>) -> Result<(), ActionError> {
+        release::apply(&self.repo, &mut self.plan, &self.options, desk.ctx.attestor)?;
+        Ok(())
+    }
+
+    /// The dispatches whose work discarding takes: those `ids` names and those of `classes`
+    /// (by name), never one that did not start; one named that has nothing preserved is
+    /// [`ActionError::NotPreserved`].
+    pub fn to_discard(
+        &self,
+        ids: &[DispatchId],
+        classes: &[String],
+    ) -> Result<Vec<Item>, ActionError> {
+        self.named(ids)?;
+        Ok(self
+            .plan
+            .items
+            .iter()
+            .filter(|i| i.class != Class::Unstarted)
+            .filter(|i| ids.contains(&i.dispatch_id) || classes.iter().any(|c| c == i.class.name()))
+            .cloned()
+            .collect())
+    }
+
+    /// Discards `items`' work (from [`Preserved::to_discard`]), whatever it holds, each
+    /// recorded; each item then says what was done.
+    pub fn discard(&self, desk: &Desk<'_>, items: &mut [Item]) -> Result<(), ActionError> {
+        release::discard(&self.repo, items, &self.options, desk.ctx.attestor)?;
+        Ok(())
+    }
+
+    /// Refuses a dispatch named that has nothing preserved.
+    fn named(&self, ids: &[DispatchId]) -> Result<(), ActionError> {
+        match ids
+            .iter()
+            .find(|id| !self.plan.items.iter().any(|i| i.dispatch_id == **id))
+        {
+            Some(id) => Err(ActionError::NotPreserved { id: id.clone() }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The line that says what became of one item once released or discarded (`did`: what was
+/// done to it, `released`, `discarded`); one left alone is kept, and says why.
+pub fn done_line(item: &Item, did: &str) -> String {
+    let Some(done) = &item.done else {
+        return format!("kept: {}", item.reason);
+    };
+    match (&done.skipped, &done.error) {
+        (Some(why), _) => format!("kept: {why}"),
+        (None, Some(e)) => format!("failed: {e}"),
+        (None, None) => format!(
+            "{did} (receipt line {})",
+            done.receipt_seq
+                .map_or_else(|| "-".into(), |n| n.to_string())
+        ),
+    }
+}
