@@ -29,10 +29,7 @@ pub(crate) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
         .and_then(|branch| vnx::forge::History::read(&ledger, &branch, &trusted).ok())
         .and_then(|h| h.opened.into_iter().rev().find(|o| &o.dispatch_id == id));
     // What the supervisor said became of it, when it acted on this run.
-    let said = vnx::files::read_bounded(&forge::auto::outcome_path(&project.data_dir(), id), 4096)
-        .ok()
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-        .filter(|t| !t.is_empty());
+    let said = forge::auto::told(&project.data_dir(), id);
     match (opened, said) {
         (Some(o), _) => say!(
             "{id}  pull request #{} {}: {}  (head {})",
@@ -79,28 +76,23 @@ pub(crate) fn request_open_when_done(
     Ok(())
 }
 
-/// What the supervisor does once its dispatch's completion is on the ledger: opens the pull
-/// request when asked and the dispatch ended done with its gates passed. Runs in the
-/// dispatching command's environment (its `gh` login); what happened goes to the pane.
+/// What the supervisor does once its dispatch's completion is on the ledger: the library's
+/// `forge::auto::after_completion` with this command's settings (the `gh` login of the
+/// environment it was dispatched from, the signing key); what happened goes to the pane and
+/// to the dispatching command (`forge::auto::tell`).
 pub(crate) fn open_when_done(spec: &vnx::dispatch::Spec) {
     use std::io::Write;
     let project = vnx::project::Project::at(&spec.repo_root);
     let data = project.data_dir();
-    let asked = forge::auto::requested(&data, &spec.id).is_some();
     let Ok(config) = project.load_config() else {
         return;
     };
-    let Some(forge_config) = &config.forge else {
-        if asked {
-            let _ = std::fs::remove_file(forge::auto::request_path(&data, &spec.id));
-        }
-        return;
-    };
-    let by_role = config.roles.get(&spec.role).is_some_and(|r| r.open_pr);
-    if !asked && !forge_config.open_on_done && !by_role {
+    if !forge::auto::wanted_after(&data, &config, &spec.role, &spec.id) {
         return;
     }
-    let mut stdout = std::io::stdout();
+    let Some(forge_config) = config.forge.as_ref() else {
+        return;
+    };
     let result = (|| -> Result<forge::auto::Outcome, CliError> {
         let forge = Forge::resolve(&project.root, forge_config, gh_program())?;
         let setup = Setup::with(
@@ -123,45 +115,21 @@ pub(crate) fn open_when_done(spec: &vnx::dispatch::Spec) {
                 find_program: &settings::find_program,
                 on_event: &on_event,
             };
-            let outcome = forge::auto::when_done(ctx, forge, config, &gates, &spec.id)?;
-            if let (forge::auto::Outcome::Opened { .. }, Some(key)) = (&outcome, ctx.key) {
-                // Anchor the gate evidence, as `vnx gate-check` does, so a merge can rely on it.
-                let _ = vnx::merge::anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir);
-            }
-            Ok(outcome)
+            Ok(forge::auto::after_completion(
+                ctx, forge, config, &gates, &spec.id,
+            )?)
         })
     })();
     let said = match result {
-        Ok(forge::auto::Outcome::NotAsked) => return,
-        Ok(forge::auto::Outcome::NotDone { status }) => format!(
-            "not opening the pull request: the dispatch ended {}",
-            status.map_or("unrecorded", |s| s.name())
-        ),
-        Ok(forge::auto::Outcome::GatesHeld { reasons }) => format!(
-            "not opening the pull request: its gates did not pass ({})",
-            escape(&reasons.join("; "))
-        ),
-        Ok(forge::auto::Outcome::Opened { receipt }) => format!(
-            "pull request #{} {}: {} (head {})",
-            receipt.number,
-            match receipt.action {
-                vnx::receipts::PrAction::Created => "opened",
-                vnx::receipts::PrAction::Updated => "updated",
-            },
-            escape(&receipt.url),
-            short(receipt.head_commit.as_str())
-        ),
+        Ok(outcome) => match forge::auto::said(&outcome) {
+            Some(said) => escape(&said).into_owned(),
+            None => return,
+        },
         Err(e) => {
             e.warn();
             format!("could not open the pull request: {}", e.one_line())
         }
     };
-    let _ = writeln!(stdout, "vnx: {} {said}", spec.id);
-    // For the dispatching command, when it waits in the foreground.
-    let outcome = forge::auto::outcome_path(&data, &spec.id);
-    if let Some(parent) = outcome.parent()
-        && vnx::files::private_dir(parent).is_ok()
-    {
-        let _ = vnx::files::write_atomic_private(&outcome, format!("{said}\n").as_bytes(), false);
-    }
+    let _ = writeln!(std::io::stdout(), "vnx: {} {said}", spec.id);
+    forge::auto::tell(&data, &spec.id, &said);
 }

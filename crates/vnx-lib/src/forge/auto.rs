@@ -108,6 +108,88 @@ pub fn when_done(
     outcome
 }
 
+/// Whether the supervisor of dispatch `id` (of `role`) has a pull request to see to once it
+/// ended: a request for it, the project's `forge.open_on_done`, or its role's `open_pr`.
+/// Read without the forge, so a project that asks for nothing resolves none. A request in a
+/// project without a forge is dropped: nothing can act on it.
+pub fn wanted_after(data_dir: &Path, config: &Config, role: &str, id: &DispatchId) -> bool {
+    let asked = requested(data_dir, id).is_some();
+    let Some(forge) = &config.forge else {
+        if asked {
+            let _ = std::fs::remove_file(request_path(data_dir, id));
+        }
+        return false;
+    };
+    asked || forge.open_on_done || config.roles.get(role).is_some_and(|r| r.open_pr)
+}
+
+/// What the supervisor does once its dispatch's completion is on the ledger: opens its pull
+/// request when asked, it ended done and its gates pass ([`when_done`]); once opened, anchors
+/// the gate evidence in a checkpoint (when `ctx` has the key), as `vnx gate-check` does, so a
+/// merge can rely on it.
+pub fn after_completion(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    config: &Config,
+    gates: &gate::Context<'_>,
+    id: &DispatchId,
+) -> Result<Outcome, ForgeError> {
+    let outcome = when_done(ctx, forge, config, gates, id)?;
+    if let (Outcome::Opened { .. }, Some(key)) = (&outcome, ctx.key) {
+        let _ = crate::merge::anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir);
+    }
+    Ok(outcome)
+}
+
+/// What became of the pull request, in one line (`None`: nobody asked for it). Forge and
+/// gate text unescaped: a front end escapes it.
+pub fn said(outcome: &Outcome) -> Option<String> {
+    Some(match outcome {
+        Outcome::NotAsked => return None,
+        Outcome::NotDone { status } => format!(
+            "not opening the pull request: the dispatch ended {}",
+            status.map_or("unrecorded", |s| s.name())
+        ),
+        Outcome::GatesHeld { reasons } => format!(
+            "not opening the pull request: its gates did not pass ({})",
+            reasons.join("; ")
+        ),
+        Outcome::Opened { receipt } => format!(
+            "pull request #{} {}: {} (head {})",
+            receipt.number,
+            match receipt.action {
+                crate::receipts::PrAction::Created => "opened",
+                crate::receipts::PrAction::Updated => "updated",
+            },
+            receipt.url,
+            receipt
+                .head_commit
+                .as_str()
+                .get(..12)
+                .unwrap_or(receipt.head_commit.as_str())
+        ),
+    })
+}
+
+/// Leaves `said` (see [`said`]) where the command that dispatched `id` and waits in the
+/// foreground reads it ([`told`]); best effort.
+pub fn tell(data_dir: &Path, id: &DispatchId, said: &str) {
+    let path = outcome_path(data_dir, id);
+    if let Some(parent) = path.parent()
+        && crate::files::private_dir(parent).is_ok()
+    {
+        let _ = crate::files::write_atomic_private(&path, format!("{said}\n").as_bytes(), false);
+    }
+}
+
+/// What the supervisor of `id` said became of its pull request, when it said anything.
+pub fn told(data_dir: &Path, id: &DispatchId) -> Option<String> {
+    crate::files::read_bounded(&outcome_path(data_dir, id), 4096)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
 /// Whether the role dispatch `id` played says `open_pr: true`.
 pub fn role_asks(ctx: &Context<'_>, config: &Config, id: &DispatchId) -> bool {
     Evidence::read(ctx.ledger, id, ctx.trusted_keys)
