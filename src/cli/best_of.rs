@@ -137,7 +137,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             if json {
                 out.json(&started)?;
             } else {
-                out.line(&started.group_id)?;
+                out.line(started.group_id.as_str())?;
                 for c in &started.candidates {
                     out.line(&format!("{}\t{}", c.dispatch_id, c.entry.name()))?;
                 }

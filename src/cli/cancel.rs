@@ -79,15 +79,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 signalled.push(id);
             }
             Stopped::Closed(_) if args.json => {
-                if let Some(line) = view::completion(&ledger, &id)? {
+                if let Some(line) = view::completion(&ledger, id.as_str())? {
                     let w = Waited::Completed(view::Completion::of(&id, line));
-                    out.json(&super::util::waiting::settled(&id, &w))?;
+                    out.json(&super::util::waiting::settled(id.as_str(), &w))?;
                 }
             }
             Stopped::Dequeued if args.json => {
                 let w = view::wait(&ledger, std::slice::from_ref(&id), &tmux, false)?;
                 for (id, w) in &w {
-                    out.json(&super::util::waiting::settled(id, w))?;
+                    out.json(&super::util::waiting::settled(id.as_str(), w))?;
                 }
             }
             Stopped::Closed(_) | Stopped::Dequeued => {
@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         for (id, w) in &waited {
             match w {
                 w if args.json => {
-                    out.json(&super::util::waiting::settled(id, w))?;
+                    out.json(&super::util::waiting::settled(id.as_str(), w))?;
                     unreachable |= !matches!(w, Waited::Completed(_) | Waited::Corrected { .. });
                 }
                 Waited::Completed(c) | Waited::Corrected { completion: c, .. } => {

@@ -135,7 +135,7 @@ fn render(out: &mut Out, r: &Report) -> Result<(), CliError> {
         "{}  {decision}  role {}  head {}  run {}",
         r.dispatch_id,
         r.role.as_deref().unwrap_or("-"),
-        r.head_commit.as_deref().unwrap_or("-"),
+        r.head_commit.as_ref().map(|i| i.as_str()).unwrap_or("-"),
         r.run
     ))?;
     for g in &r.gates {

@@ -114,7 +114,7 @@ fn show(a: ShowArgs) -> Result<ExitCode, CliError> {
     let states = view::list(&ledger, &tmux)?;
     let decision = group.decision();
     let shown = Shown {
-        group_id: &group.id,
+        group_id: group.id.as_str(),
         role: group.role(),
         candidates: group
             .candidates()
@@ -127,7 +127,7 @@ fn show(a: ShowArgs) -> Result<ExitCode, CliError> {
                 candidate: c,
             })
             .collect(),
-        winner: decision.and_then(|d| d.winner.as_deref()),
+        winner: decision.and_then(|d| d.winner.as_ref().map(|i| i.as_str())),
         decision,
         unattested: &group.unattested,
     };

@@ -82,7 +82,7 @@ fn offer_pool(root: &std::path::Path, pool: Option<u32>) -> Result<(), CliError>
     };
     let config = project.load_config()?;
     let pool = vnx::worktree::Pool::new(&repo, size, &config.worktree.pool.keep);
-    let made = pool.fill(&head)?;
+    let made = pool.fill(head.as_str())?;
     say!("made {made} pooled worktree(s); `vnx pool status` lists them");
     Ok(())
 }

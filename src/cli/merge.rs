@@ -72,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     // A best-of-N loser is refused before the queue is entered, whatever else it holds.
     for id in &ids {
-        group_guard(&ledger, id, &trusted_keys, args.override_group)?;
+        group_guard(&ledger, id.as_str(), &trusted_keys, args.override_group)?;
     }
     let witness_dir = settings::witness_dir();
     if !args.check {

@@ -93,10 +93,10 @@ pub fn fill(args: FillArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let commit = repo.resolve(&args.base)?;
-    let made = dispatches.fill(&commit)?;
+    let made = dispatches.fill(commit.as_str())?;
     say!(
         "made {made} pooled worktree(s) at {}",
-        &commit[..12.min(commit.len())]
+        &commit.as_str()[..12.min(commit.as_str().len())]
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -200,7 +200,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     let dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
     out.styled(&format!(
         "{}  {}",
-        super::util::output::escape(&s.id),
+        super::util::output::escape(s.id.as_str()),
         paint(s.status, s.status)
     ))?;
     let mut field = |key: &str, value: String| out.line(&format!("  {key:<10} {value}"));
@@ -277,10 +277,10 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
             "{} from {} ({})",
             dash(s.branch.as_deref()),
             dash(d.base_ref.as_deref()),
-            short(d.base_commit.as_deref())
+            short(d.base_commit.as_ref().map(|i| i.as_str()))
         ),
     )?;
-    field("head", short(s.head_commit.as_deref()))?;
+    field("head", short(s.head_commit.as_ref().map(|i| i.as_str())))?;
     let mut teardown = s.teardown_class.map_or("-", |t| t.name()).to_owned();
     if let Some(c) = &d.accepted_commit {
         // The kept worktree's work, committed by vnx when a person accepted it.
@@ -377,14 +377,15 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
                 "{} {} at {}{why}",
                 g.gate,
                 g.status,
-                short(Some(&g.head_commit))
+                short(Some(g.head_commit.as_str()))
             ),
         )?;
     }
     field(
         "merged",
         d.merge_commit
-            .as_deref()
+            .as_ref()
+            .map(|i| i.as_str())
             .map_or_else(|| "no".to_owned(), |m| format!("yes, {}", short(Some(m)))),
     )?;
     out.line("  receipts:")?;
@@ -410,7 +411,7 @@ fn log(
 ) -> Result<(), CliError> {
     // Where vnx writes the log, never a path a receipt names (a forged one could name a FIFO
     // or a terminal), and only a regular file.
-    let path = vnx::dispatch::worker_log(&settings::project()?.root, &d.state.id);
+    let path = vnx::dispatch::worker_log(&settings::project()?.root, d.state.id.as_str());
     if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
         return Err(
             CliError::new(format!("{} is not a regular file", path.display()))
@@ -538,7 +539,7 @@ fn session_log(
         }
         let _ = stdout.flush();
     };
-    if !follow || !live(ledger, tmux, &s.id)? {
+    if !follow || !live(ledger, tmux, s.id.as_str())? {
         let Some(path) = wanted.find() else {
             return Ok(false);
         };
@@ -565,7 +566,7 @@ fn session_log(
     loop {
         let (lines, n) = follower.poll();
         print(lines);
-        if n == 0 && !live(ledger, tmux, &s.id)? {
+        if n == 0 && !live(ledger, tmux, s.id.as_str())? {
             // What the CLI wrote last, as it ended.
             let (lines, _) = follower.poll();
             print(lines);

@@ -87,7 +87,7 @@ fn render(out: &mut Out, plan: &Plan, root: &Path) -> Result<(), CliError> {
     };
     out.line(&format!(
         "base {base} at {}; remote {}",
-        short(&plan.base.commit),
+        short(plan.base.commit.as_str()),
         plan.remote
     ))?;
     if plan.items.is_empty() {

@@ -518,7 +518,7 @@ fn the_dashboards_d_key_accepts_after_a_confirmation() {
     let snap = Snapshot::load(&sources, None, None).unwrap();
     assert_eq!(snap.rows[0].group(), 0, "waits for a person");
     let mut app = App::new(snap);
-    assert_eq!(app.selected.as_deref(), Some(id.as_str()));
+    assert_eq!(app.selected.as_ref().map(|i| i.as_str()), Some(id.as_str()));
     let press =
         |app: &mut App, c: char| app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
     assert_eq!(press(&mut app, 'd'), Effect::None);

@@ -256,9 +256,15 @@ pub(crate) fn press(app: &mut App, keys: &str) -> Effect {
 #[test]
 fn keys_select_switch_views_and_ask_before_risky_actions() {
     let mut app = app_of(mixed(), Health::Verified(42));
-    assert_eq!(app.selected.as_deref(), Some("D-0000000b"));
+    assert_eq!(
+        app.selected.as_ref().map(|i| i.as_str()),
+        Some("D-0000000b")
+    );
     assert_eq!(press(&mut app, "j"), Effect::Reload);
-    assert_eq!(app.selected.as_deref(), Some("D-0000000c"));
+    assert_eq!(
+        app.selected.as_ref().map(|i| i.as_str()),
+        Some("D-0000000c")
+    );
     assert_eq!(press(&mut app, "k"), Effect::Reload);
     assert_eq!(press(&mut app, "k"), Effect::None, "already at the top");
     assert_eq!(app.key(key(KeyCode::Tab)), Effect::Reload);
@@ -300,7 +306,10 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
         now: noon(),
         older: 0,
     });
-    assert_eq!(app.selected.as_deref(), Some("D-0000000d"));
+    assert_eq!(
+        app.selected.as_ref().map(|i| i.as_str()),
+        Some("D-0000000d")
+    );
     assert_eq!(press(&mut app, "q"), Effect::Quit);
 }
 
@@ -320,7 +329,7 @@ fn snapshot(repo: &Repo) -> Snapshot {
 /// The app on a real project, `id` selected.
 fn app_at(repo: &Repo, id: &str) -> App {
     let mut app = App::new(snapshot(repo));
-    while app.selected.as_deref() != Some(id) {
+    while app.selected.as_ref().map(|i| i.as_str()) != Some(id) {
         assert_eq!(press(&mut app, "j"), Effect::Reload, "{id} is not listed");
     }
     app

@@ -272,8 +272,13 @@ pub fn contract_hash(
 pub fn request_is_consistent(request: &Evidenced<GateRequest>, dispatch_id: &str) -> bool {
     let r = &request.receipt;
     request.line.fields.get("definition").is_some_and(|def| {
-        contract_hash(dispatch_id, &r.gate, def, &r.head_commit, &r.request_sha256)
-            == r.contract_hash
+        contract_hash(
+            dispatch_id,
+            &r.gate,
+            def,
+            r.head_commit.as_str(),
+            &r.request_sha256,
+        ) == r.contract_hash
     })
 }
 

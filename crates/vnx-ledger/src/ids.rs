@@ -4,7 +4,6 @@
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::ops::Deref;
 use std::path::Path;
 
 pub use vnx_core::ids::{is_dispatch_id, is_kebab, new_dispatch_id, norm};
@@ -109,12 +108,6 @@ macro_rules! string_id {
             }
         }
 
-        impl Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
-            }
-        }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
@@ -407,15 +400,15 @@ mod tests {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
         let now = Timestamp::now();
-        assert!(Timestamp::is_valid(&now), "{now}");
+        assert!(Timestamp::is_valid(now.as_str()), "{now}");
         assert_eq!(Timestamp::at(now.instant()), now);
     }
 
     #[test]
     fn fresh_ids_have_their_form() {
-        assert!(DispatchId::is_valid(&DispatchId::fresh()));
-        assert!(GroupId::is_valid(&GroupId::fresh()));
-        assert_eq!(GroupId::fresh().len(), 14);
+        assert!(DispatchId::is_valid(DispatchId::fresh().as_str()));
+        assert!(GroupId::is_valid(GroupId::fresh().as_str()));
+        assert_eq!(GroupId::fresh().as_str().len(), 14);
     }
 
     proptest! {

@@ -145,7 +145,7 @@ pub(crate) fn wait_or_interrupt(
                 ctx.attestor,
             )?;
             if done == vnx::dispatch::cancel::Cancelled::Queued {
-                queue::cancel(ctx, id)?;
+                queue::cancel(ctx, id.as_str())?;
             }
         }
         cancelled = true;
@@ -390,11 +390,15 @@ fn follow_live(
         let Ok(mut records) = Records::read_only(&ledger, &[id.as_str()]) else {
             return;
         };
-        if records.get(&id).is_some_and(|r| r.completion.is_some()) {
+        if records
+            .get(id.as_str())
+            .is_some_and(|r| r.completion.is_some())
+        {
             let _ = send.send(Live::Ended);
             return;
         }
-        let blocked_now = |records: &Records| records.get(&id).and_then(|r| r.blocked_now());
+        let blocked_now =
+            |records: &Records| records.get(id.as_str()).and_then(|r| r.blocked_now());
         let mut blocked = blocked_now(&records);
         // Blocked already when the wait began: said at once.
         if let Some(line) = blocked.and_then(|c| CiteReader::open(&ledger).ok()?.read(c).ok())
@@ -413,7 +417,10 @@ fn follow_live(
                     bytes,
                 };
                 offset += bytes.len() as u64 + 1;
-                if !bytes.windows(id.len()).any(|w| w == id.as_bytes()) {
+                if !bytes
+                    .windows(id.as_str().len())
+                    .any(|w| w == id.as_str().as_bytes())
+                {
                     return true;
                 }
                 let seen = records.apply(at);

@@ -290,7 +290,7 @@ impl Started {
             if self.json {
                 out.json(&launched)?;
             } else {
-                out.line(&launched.id)?;
+                out.line(launched.id.as_str())?;
                 say!(
                     "started {} in {} (tmux -L {} attach -t {})",
                     launched.id,
@@ -339,7 +339,7 @@ impl Started {
              it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
         );
         if self.detach {
-            return print_queued(&mut out, id, Some(provider), position, self.json);
+            return print_queued(&mut out, id.as_str(), Some(provider), position, self.json);
         }
         let waited = crate::cli::util::foreground::wait_or_interrupt(ctx, id, interrupted)?;
         let code = crate::cli::util::waiting::report(&mut out, &waited, self.json);

@@ -10,7 +10,10 @@ pub(crate) fn accepted_line(a: &vnx::dispatch::state::Accepted) -> String {
         a.at.as_deref()
             .map(|t| format!(" at {t}"))
             .unwrap_or_default(),
-        a.head_commit.get(..12).unwrap_or(&a.head_commit),
+        a.head_commit
+            .as_str()
+            .get(..12)
+            .unwrap_or(a.head_commit.as_str()),
         a.previous_status
     );
     if let Some(note) = &a.note {

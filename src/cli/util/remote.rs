@@ -86,7 +86,7 @@ pub(crate) fn dispatch(
         if json {
             out.json(&launched)?;
         } else {
-            out.line(&launched.dispatch_id)?;
+            out.line(launched.dispatch_id.as_str())?;
             say!(
                 "started {} on host {} (`vnx attach {}`, `vnx wait {}`)",
                 launched.dispatch_id,
@@ -102,7 +102,9 @@ pub(crate) fn dispatch(
     let ids = vec![id.clone()];
     // Long polls: the host answers the moment its ledger grows.
     let mut down = false;
-    while view::completion(&ledger, &id)?.is_none() && !view::remote_lost(&ledger, &id)? {
+    while view::completion(&ledger, id.as_str())?.is_none()
+        && !view::remote_lost(&ledger, id.as_str())?
+    {
         match remote::catch_up_waiting(&link, &[id.to_string()], std::time::Duration::from_secs(2))
         {
             Ok(_) if down => {

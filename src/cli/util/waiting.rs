@@ -72,8 +72,8 @@ pub(crate) fn wait_for(
                 if let Some(pr) = &pr {
                     shown.insert(id.clone(), pr.line());
                 }
-                if let Err(e) =
-                    report_one(&mut out, id, w, how.json, pr.as_ref()).and_then(|_| out.flush())
+                if let Err(e) = report_one(&mut out, id.as_str(), w, how.json, pr.as_ref())
+                    .and_then(|_| out.flush())
                 {
                     failed.get_or_insert(e);
                 }
@@ -105,7 +105,7 @@ pub(crate) fn wait_for(
             if let Some(pr) = &pr {
                 shown.insert(id.clone(), pr.line());
             }
-            report_one(&mut out, &id, &w, how.json, pr.as_ref())?;
+            report_one(&mut out, id.as_str(), &w, how.json, pr.as_ref())?;
             waited.insert(id, w);
         }
     }
@@ -378,7 +378,7 @@ pub fn report(
     json: bool,
 ) -> Result<ExitCode, CliError> {
     for (id, w) in waited {
-        report_one(out, id, w, json, None)?;
+        report_one(out, id.as_str(), w, json, None)?;
     }
     Ok(verdict(waited))
 }

@@ -204,7 +204,7 @@ pub fn accept(
 ) -> Result<DispatchAccepted, AcceptError> {
     let id = state.id.clone();
     refuse_by_state(state)?;
-    let ev = Evidence::read(a.ledger, &id, a.trusted)?;
+    let ev = Evidence::read(a.ledger, id.as_str(), a.trusted)?;
     let unattested = ev.unattested_lines();
     if !unattested.is_empty() {
         return Err(AcceptError::NoEvidence {
@@ -244,7 +244,7 @@ pub fn accept(
                 head,
             });
         }
-    } else if ev.verdict(&id).is_ok() {
+    } else if ev.verdict(id.as_str()).is_ok() {
         return Err(AcceptError::AlreadyDone { id });
     }
     // A kept (dirty) worktree is read again: the person may have committed since. One
@@ -264,7 +264,7 @@ pub fn accept(
         let (dirt, _) = Worktree::dirt_at(worktree, &branch)?;
         if let Some(why) = dirt {
             let note = CommitNote {
-                dispatch_id: &id,
+                dispatch_id: id.as_str(),
                 provider: &started.receipt.provider,
                 model: started.receipt.model.as_deref(),
                 session_id: completed.receipt.session_id.as_deref(),
@@ -345,7 +345,12 @@ pub fn accept(
         let mut notifier =
             Notifier::new(&a.config.notify).titled(state.title.as_deref().unwrap_or_default());
         let message = format!("accepted by {}", receipt.by);
-        notifier.fire(&receipt.dispatch_id, "done", &last.entry_hash, &message);
+        notifier.fire(
+            receipt.dispatch_id.as_str(),
+            "done",
+            &last.entry_hash,
+            &message,
+        );
         notifier.finish(TIME_LIMIT);
     }
     Ok(receipt)
@@ -412,8 +417,8 @@ fn nothing_beyond(root: &Path, head: &CommitId, base: &CommitId) -> bool {
     }
     let (Ok(r), Ok(h), Ok(b)) = (
         git2::Repository::open(root),
-        git2::Oid::from_str(head),
-        git2::Oid::from_str(base),
+        git2::Oid::from_str(head.as_str()),
+        git2::Oid::from_str(base.as_str()),
     ) else {
         return false;
     };

@@ -296,7 +296,7 @@ pub fn answer(
     let by_hook = match hook {
         Some(event) => {
             pane_dialog = look(Duration::ZERO);
-            answer_by_hook(a, &state.id, &dispatch_dir, event, answer, message)?
+            answer_by_hook(a, state.id.as_str(), &dispatch_dir, event, answer, message)?
         }
         None => false,
     };

@@ -131,7 +131,7 @@ pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, Le
 pub fn of(ledger: &Path, state: DispatchState) -> Result<Detail, LedgerError> {
     let records = Records::read_only(ledger, &[state.id.as_str()])?;
     let cites = records
-        .get(&state.id)
+        .get(state.id.as_str())
         .map(|r| r.receipts.clone())
         .unwrap_or_default();
     of_record(ledger, state, &cites)
@@ -352,7 +352,14 @@ pub fn diff_with(
             }
             let mut text = run_keeping_newline(
                 &git(wt)
-                    .args(["diff", "--no-ext-diff", "--no-textconv", mode, base, "--"])
+                    .args([
+                        "diff",
+                        "--no-ext-diff",
+                        "--no-textconv",
+                        mode,
+                        base.as_str(),
+                        "--",
+                    ])
                     .args(paths.iter().map(|p| format!(":(literal){p}"))),
             )
             .map_err(err)?;

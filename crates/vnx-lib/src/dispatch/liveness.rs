@@ -84,7 +84,7 @@ pub fn start_on_ledger(
     use crate::ledger::json::Value;
     let (found, _) = crate::ledger::tail::last_lines(ledger, 1, |l| {
         memchr::memmem::find(l, b"dispatch_started").is_some()
-            && memchr::memmem::find(l, id.as_bytes()).is_some()
+            && memchr::memmem::find(l, id.as_str().as_bytes()).is_some()
             && crate::ledger::json::object_of_line(l).is_some_and(|o| {
                 o.get("event_type").and_then(Value::as_str) == Some("dispatch_started")
                     && o.get("dispatch_id").and_then(Value::as_str) == Some(id.as_str())

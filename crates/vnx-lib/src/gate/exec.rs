@@ -113,8 +113,8 @@ pub(super) fn run_gate(
                 "diff",
                 "--no-color",
                 "--no-ext-diff",
-                s.base,
-                s.head,
+                s.base.as_str(),
+                s.head.as_str(),
             ]))
             .unwrap_or_else(|e| {
                 let why = format!("could not compute the diff: {e}");
@@ -123,11 +123,11 @@ pub(super) fn run_gate(
             });
             let task = task_text(s);
             let text = review::request(&review::RequestParts {
-                dispatch_id: s.id,
+                dispatch_id: s.id.as_str(),
                 gate: name,
                 branch: s.branch,
-                base_commit: s.base,
-                head_commit: s.head,
+                base_commit: s.base.as_str(),
+                head_commit: s.head.as_str(),
                 task: task.as_deref(),
                 diff: &diff,
                 extra_instructions: extra_instructions.as_deref(),
@@ -137,7 +137,13 @@ pub(super) fn run_gate(
     };
     fs::write(&request_path, &request).map_err(io_err(&request_path))?;
     let request_sha256 = sha256_hex(&request);
-    let contract = contract_hash(s.id, name, &definition, s.head, &request_sha256);
+    let contract = contract_hash(
+        s.id.as_str(),
+        name,
+        &definition,
+        s.head.as_str(),
+        &request_sha256,
+    );
     let ledger = Ledger::new(s.ctx.ledger);
     ledger.append(&s.ctx.attestor.attest(
         &receipts::write(&GateRequest {
@@ -225,7 +231,7 @@ fn run_in_checkout(
     // carry what code the worker wrote left there to the next gate, which may run unsandboxed.
     let pooled = (pool.enabled() && s.sandbox.is_none())
         .then(|| Pool::for_gates(s.repo, pool.size, &pool.keep))
-        .and_then(|p| Some((p.take_in_place(s.head).ok()??, p)));
+        .and_then(|p| Some((p.take_in_place(s.head.as_str()).ok()??, p)));
     if let Some((taken, pool)) = pooled {
         o.pooled_worktree = Some(taken.name.clone());
         run_there(s, name, def, &taken.path, o);
@@ -234,7 +240,7 @@ fn run_in_checkout(
         o.worktree_removed = true;
         return;
     }
-    match s.repo.add_detached(checkout, s.head) {
+    match s.repo.add_detached(checkout, s.head.as_str()) {
         Err(e) => o.reason = Some(format!("could not check out the head: {e}")),
         Ok(()) => {
             run_there(s, name, def, checkout, o);

@@ -254,7 +254,7 @@ pub fn check_selected(
         });
     }
     let config = crate::config::load(&config_path)?;
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
     let Some(started) = &ev.started else {
         return Err(GateError::UnknownDispatch {
             id: id.to_string(),
@@ -263,14 +263,14 @@ pub fn check_selected(
     };
     let repo = Repo::discover(ctx.root)?;
     let run = new_run_id();
-    let run_dir = make_run_dir(ctx.root, id, &run)?;
+    let run_dir = make_run_dir(ctx.root, id.as_str(), &run)?;
 
     let mut reasons = Vec::new();
     let mut notes = Vec::new();
     for line in ev.unattested_lines() {
         notes.push(format!("ignored a receipt vnx did not write: {line}"));
     }
-    if let Err(why) = ev.verdict(id) {
+    if let Err(why) = ev.verdict(id.as_str()) {
         reasons.push(why);
     }
     let head = ev.head().cloned();
@@ -278,7 +278,7 @@ pub fn check_selected(
         None if ev.completed.is_some() => {
             reasons.push("its completion receipt records no head commit".into())
         }
-        Some(h) if repo.resolve(h).is_err() => {
+        Some(h) if repo.resolve(h.as_str()).is_err() => {
             reasons.push(format!("its head commit {h} is not in the repository"))
         }
         _ => {}

@@ -57,7 +57,7 @@ pub fn run(
     let repo = crate::worktree::Repo::discover(g.root)?;
     // The merge result holds what the dispatch's worker wrote: a sandboxed dispatch's gates
     // run in its sandbox here too, as its attested start records it.
-    let ev = crate::evidence::Evidence::read(g.ledger, id, g.trusted_keys)?;
+    let ev = crate::evidence::Evidence::read(g.ledger, id.as_str(), g.trusted_keys)?;
     let Some(started) = &ev.started else {
         return Err(GateError::UnknownDispatch {
             id: id.to_string(),
@@ -65,7 +65,7 @@ pub fn run(
         });
     };
     let run = format!("{}-merge", new_run_id());
-    let run_dir = super::make_run_dir(g.root, id, &run)?;
+    let run_dir = super::make_run_dir(g.root, id.as_str(), &run)?;
     // Only command gates run here, so no reviewer is ever looked up or started.
     let no_program = |_: &str| None;
     let ctx = Context {

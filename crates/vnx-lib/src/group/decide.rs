@@ -88,9 +88,9 @@ fn evidence(
         };
         return Ok(out);
     }
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
     fill_completion(&mut out, &ev);
-    if let Some(why) = disqualified(&ev, id, group_id) {
+    if let Some(why) = disqualified(&ev, id.as_str(), group_id.as_str()) {
         out.reason = why;
         return Ok(out);
     }
@@ -106,7 +106,7 @@ fn evidence(
         .into_iter()
         .filter(|l| {
             l.text("event_type") == Some(<GateReport as receipts::Kind>::EVENT)
-                && l.text("dispatch_id") == Some(id)
+                && l.text("dispatch_id") == Some(id.as_str())
                 && attest::check(&l.fields, ctx.trusted_keys).is_valid()
         })
         .filter_map(typed::<GateReport>)
@@ -135,7 +135,7 @@ fn evidence(
         })
         .collect();
     // Review findings from the attested results the report names.
-    let after = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let after = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
     let reviews: Vec<_> = recorded
         .receipt
         .gates

@@ -121,7 +121,9 @@ pub fn read(ledger: &Path, id: &GroupId, trusted: &[[u8; 32]]) -> Result<Group, 
     for line in lines_with(ledger, &format!("\"{id}\""))? {
         let event = line.text("event_type").unwrap_or_default().to_owned();
         let names_group = match event.as_str() {
-            GroupStarted::EVENT | GroupDecision::EVENT => line.text("group_id") == Some(id),
+            GroupStarted::EVENT | GroupDecision::EVENT => {
+                line.text("group_id") == Some(id.as_str())
+            }
             DispatchStarted::EVENT => line
                 .fields
                 .get("group")

@@ -24,7 +24,14 @@ fn key(c: &CandidateEvidence) -> (u8, u64, u64, u64, u32, &str) {
     let (lines, files) = c
         .change
         .map_or((u64::MAX, u64::MAX), |s| (s.lines, s.files));
-    (tier, findings, lines, files, c.index, &c.dispatch_id)
+    (
+        tier,
+        findings,
+        lines,
+        files,
+        c.index,
+        c.dispatch_id.as_str(),
+    )
 }
 
 fn change_text(c: &CandidateEvidence) -> String {
@@ -162,7 +169,7 @@ mod tests {
             candidate(3, 4, None),
         ];
         let (winner, reason) = apply(&mut cs);
-        assert_eq!(winner.as_deref(), Some("D-3"));
+        assert_eq!(winner.as_ref().map(|i| i.as_str()), Some("D-3"));
         assert!(reason.contains("4 line(s)"), "{reason}");
         assert_eq!(cs[0].verdict, CandidateVerdict::Disqualified);
         assert_eq!(cs[0].rank, None);
@@ -181,16 +188,16 @@ mod tests {
     #[test]
     fn review_comes_before_size_and_order_breaks_ties() {
         let mut cs = vec![candidate(1, 1, Some(3)), candidate(2, 50, Some(0))];
-        assert_eq!(apply(&mut cs).0.as_deref(), Some("D-2"));
+        assert_eq!(apply(&mut cs).0.as_ref().map(|i| i.as_str()), Some("D-2"));
         assert!(cs[0].reason.contains("review"), "{}", cs[0].reason);
         let mut cs = vec![candidate(1, 5, None), candidate(2, 5, None)];
         let (winner, reason) = apply(&mut cs);
-        assert_eq!(winner.as_deref(), Some("D-1"));
+        assert_eq!(winner.as_ref().map(|i| i.as_str()), Some("D-1"));
         assert!(reason.contains("tied"), "{reason}");
         assert!(cs[1].reason.contains("given first"), "{}", cs[1].reason);
         // The order given decides, not the position in the slice.
         let mut cs = vec![candidate(2, 5, None), candidate(1, 5, None)];
-        assert_eq!(apply(&mut cs).0.as_deref(), Some("D-1"));
+        assert_eq!(apply(&mut cs).0.as_ref().map(|i| i.as_str()), Some("D-1"));
     }
 
     #[test]
@@ -198,7 +205,7 @@ mod tests {
         let mut unknown = candidate(1, 0, None);
         unknown.change = None;
         let mut cs = vec![unknown, candidate(2, 1000, None)];
-        assert_eq!(apply(&mut cs).0.as_deref(), Some("D-2"));
+        assert_eq!(apply(&mut cs).0.as_ref().map(|i| i.as_str()), Some("D-2"));
         let mut cs = vec![
             disqualified(candidate(1, 1, None)),
             disqualified(candidate(2, 1, None)),

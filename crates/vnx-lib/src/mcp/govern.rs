@@ -175,7 +175,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
 /// the queue's lock and with `git merge-tree`'s objects kept out of the repository.
 pub fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     let id = &check_id(id)?;
-    detail_of(s, id)?;
+    detail_of(s, id.as_str())?;
     let trusted = evidence::trusted_keys(s)?;
     // A directory of its own per check (checks may run at once), emptied afterwards.
     static CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -218,7 +218,7 @@ pub fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Value, McpE
             });
         }
     };
-    evidence::answer(value, Evidence::of_dispatch(&s.ledger, id)?)
+    evidence::answer(value, Evidence::of_dispatch(&s.ledger, id.as_str())?)
 }
 
 /// `provider_constraints.yaml` as vnx reads it (`vnx constraints list --json`).

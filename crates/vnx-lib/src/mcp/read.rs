@@ -102,7 +102,7 @@ fn states(
     };
     let read = fold::read_verified(&s.ledger, &options, want)?;
     let record = match want {
-        fold::Want::Ids([id]) => read.records().get(id).cloned(),
+        fold::Want::Ids([id]) => read.records().get(id.as_str()).cloned(),
         _ => None,
     };
     let listed = read.listed();
@@ -339,7 +339,7 @@ pub fn diff(
     }
     let d = detail_of(s, id)?;
     if let Some(base) = &d.base_commit
-        && !crate::evidence::is_commit_id(base)
+        && !crate::evidence::is_commit_id(base.as_str())
     {
         return Err(McpError::bad(format!(
             "the start receipt of {id} names base {base:?}, which is not a commit id"
@@ -443,11 +443,11 @@ pub fn wait(
         };
         cited.extend(lines.into_iter().map(|l| Cited::of(None, l)));
         settled.push(
-            serde_json::to_value(crate::dispatch::settled::settled(id, w)).map_err(|e| {
-                McpError::Session {
+            serde_json::to_value(crate::dispatch::settled::settled(id.as_str(), w)).map_err(
+                |e| McpError::Session {
                     what: format!("could not render {id}: {e}"),
-                }
-            })?,
+                },
+            )?,
         );
     }
     evidence::answer(

@@ -146,15 +146,17 @@ pub(super) fn check(
     let (verifies, extends) = ledger(ctx, &mut plan)?;
     plan.conditions.push(cond(ORDER[0], verifies));
     plan.conditions.push(cond(ORDER[1], extends));
-    plan.conditions.push(cond(ORDER[2], done(ev, id)));
+    plan.conditions.push(cond(ORDER[2], done(ev, id.as_str())));
     // A follow-up works on the branch of its chain's first dispatch.
     let first = ev
         .started
         .as_ref()
         .and_then(|s| s.receipt.continues.as_ref())
         .map_or(id, |c| &c.first);
-    plan.conditions
-        .push(cond(ORDER[3], branch(repo, &plan, id, first)));
+    plan.conditions.push(cond(
+        ORDER[3],
+        branch(repo, &plan, id.as_str(), first.as_str()),
+    ));
     let gates = gates(config, ev, &mut plan);
     plan.conditions.push(cond(ORDER[4], gates));
     let base = base(repo, &mut plan, ctx.scratch_objects);
@@ -180,7 +182,7 @@ pub fn dispatch_conditions(
 ) -> ([Condition; 2], Vec<GateEvidence>) {
     let mut plan = empty_plan(id);
     plan.head_commit = ev.head().cloned();
-    let done = cond(ORDER[2], done(ev, id));
+    let done = cond(ORDER[2], done(ev, id.as_str()));
     let gates = cond(ORDER[4], gates(config, ev, &mut plan));
     ([done, gates], plan.gates)
 }
@@ -356,7 +358,7 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
     for name in &required {
         let def = &config.gates[name];
         let definition = evidence::sha256_of(&to_value(def));
-        let latest = ev.latest_result(name, &head);
+        let latest = ev.latest_result(name, head.as_str());
         let completed_seq = ev.completed.as_ref().and_then(|c| c.seq());
         let problem = match latest {
             None => Some(format!(
@@ -393,7 +395,7 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
                         r.receipt.run
                     ))
                 }
-                Some(req) if !evidence::request_is_consistent(req, &id) => Some(format!(
+                Some(req) if !evidence::request_is_consistent(req, id.as_str()) => Some(format!(
                     "gate `{name}`'s request does not hash to its contract {}",
                     r.receipt.contract_hash
                 )),
@@ -435,7 +437,7 @@ pub fn gates_without_a_pass(config: &Config, ev: &Evidence, id: &DispatchId) -> 
     let Some(head) = ev.head() else {
         return Vec::new();
     };
-    if ev.verdict(id).is_err() || !ev.unattested_lines().is_empty() {
+    if ev.verdict(id.as_str()).is_err() || !ev.unattested_lines().is_empty() {
         return Vec::new();
     }
     let mut plan = Plan {
@@ -480,7 +482,8 @@ fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, 
         return Err("no recorded head and base to merge".into());
     };
     let git = || Cmd::git().arg("-C").arg(&repo.root);
-    let contained = process::run(&git().args(["merge-base", "--is-ancestor", &head, &tip]));
+    let contained =
+        process::run(&git().args(["merge-base", "--is-ancestor", head.as_str(), tip.as_str()]));
     if contained.is_ok_and(|o| o.status.success()) {
         return Err(format!("{base_ref} already contains {head}"));
     }
@@ -499,8 +502,8 @@ fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, 
         "--write-tree",
         "--name-only",
         "--no-messages",
-        &tip,
-        &head,
+        tip.as_str(),
+        head.as_str(),
     ]))
     .map_err(|e| format!("could not ask git whether the merge conflicts: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);

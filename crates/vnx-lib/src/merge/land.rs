@@ -84,7 +84,7 @@ pub(super) fn dequeue(
         &now_utc,
     ))?;
     (ctx.on_event)(Event::Dequeued {
-        id: &id,
+        id: id.as_str(),
         reason,
         detail: &detail,
     });
@@ -119,7 +119,7 @@ pub(super) fn dequeue_conflict(
     if failed.name != "base_compatible" {
         return Ok(None);
     }
-    match form::merge_tree(repo, tip, head) {
+    match form::merge_tree(repo, tip.as_str(), head.as_str()) {
         Ok(Formed::Conflict(paths)) => {
             let detail = format!(
                 "{} conflicts with {} at {tip} in {}",
@@ -194,20 +194,20 @@ pub(super) fn land(
             merge_receipt.entry_hash
         ),
     ];
-    let made = form::commit_tree(repo, &tree, &tip, &head, &message);
+    let made = form::commit_tree(repo, &tree, tip.as_str(), head.as_str(), &message);
     let commit = match made {
         Ok(c) => c,
         Err(source) => return Err(failed(ctx, id, &merge_receipt, source)?),
     };
     crate::steps::reached(crate::steps::merge::COMMIT_FORMED);
     (ctx.on_event)(Event::Formed {
-        id,
-        merge_commit: &commit,
-        base_tip: &tip,
+        id: id.as_str(),
+        merge_commit: commit.as_str(),
+        base_tip: tip.as_str(),
     });
 
     // What the base would become is checked before it becomes it (ADR 0031).
-    let head_tree = form::tree_of(repo, &head).map_err(|source| MergeError::Git {
+    let head_tree = form::tree_of(repo, head.as_str()).map_err(|source| MergeError::Git {
         path: repo.root.clone(),
         source,
     })?;
@@ -239,7 +239,7 @@ pub(super) fn land(
                 id: id.to_string(),
                 source: Box::new(source),
             })?;
-        merge_result_gates = evidence_of(ctx, id, &commit, &outcomes)?;
+        merge_result_gates = evidence_of(ctx, id.as_str(), commit.as_str(), &outcomes)?;
         let failing: Vec<&GateOutcome> = outcomes
             .iter()
             .filter(|o| o.status != Status::Pass)
@@ -269,11 +269,11 @@ pub(super) fn land(
             return Ok(Landing::Dequeued(Box::new(out)));
         }
     }
-    if let Err(source) = form::advance(repo, &base_ref, &tip, &commit) {
+    if let Err(source) = form::advance(repo, &base_ref, tip.as_str(), commit.as_str()) {
         return Err(failed(ctx, id, &merge_receipt, source)?);
     }
     crate::steps::reached(crate::steps::merge::BASE_MOVED);
-    let tree_now = form::tree_of(repo, &commit).map_err(|source| MergeError::Git {
+    let tree_now = form::tree_of(repo, commit.as_str()).map_err(|source| MergeError::Git {
         path: repo.root.clone(),
         source,
     })?;
@@ -310,8 +310,8 @@ pub(super) fn land(
         }
     })?;
     (ctx.on_event)(Event::Landed {
-        id,
-        merge_commit: &commit,
+        id: id.as_str(),
+        merge_commit: commit.as_str(),
     });
     Ok(Landing::Merged(Box::new(Merged {
         merge_receipt,

@@ -387,7 +387,7 @@ pub fn conflict_hint(plan: &Plan) -> String {
         .branch
         .as_deref()
         .and_then(|b| b.strip_prefix("dispatch/"))
-        .unwrap_or(&plan.dispatch_id);
+        .unwrap_or(plan.dispatch_id.as_str());
     let base = plan
         .base_ref
         .as_deref()

@@ -176,7 +176,7 @@ fn plan(
     repo: &Repo,
     id: &DispatchId,
 ) -> Result<Plan, MergeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
     if ev.started.is_none() && ev.unattested_start().is_none() {
         return Err(MergeError::UnknownDispatch {
             id: id.to_string(),
@@ -293,7 +293,7 @@ fn resume_interrupted(
     match resume::finish(ctx, repo, &open)? {
         resume::Finished::NotLanded { .. } => {
             (ctx.on_event)(Event::Interrupted {
-                id,
+                id: id.as_str(),
                 seq: open.seq,
                 landed: None,
             });
@@ -312,9 +312,9 @@ fn resume_interrupted(
                     }
                 })?;
             (ctx.on_event)(Event::Interrupted {
-                id,
+                id: id.as_str(),
                 seq: open.seq,
-                landed: Some(&merge_commit),
+                landed: Some(merge_commit.as_str()),
             });
             Ok(Some(Resumed {
                 merge_receipt_seq: open.seq,

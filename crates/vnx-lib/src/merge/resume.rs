@@ -75,7 +75,7 @@ fn scan(
 ) -> Result<Vec<Interrupted>, MergeError> {
     let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
         memchr::memmem::find(l, b"merge").is_some()
-            && only.is_none_or(|id| memchr::memmem::find(l, id.as_bytes()).is_some())
+            && only.is_none_or(|id| memchr::memmem::find(l, id.as_str().as_bytes()).is_some())
     })?;
     let mut open: std::collections::BTreeMap<String, Interrupted> = Default::default();
     let mut scratch = crate::ledger::line::Scratch::default();
@@ -187,7 +187,7 @@ pub fn finish(
             failed: last(appended.lines),
         });
     };
-    let tree = super::form::tree_of(repo, &commit).map_err(|source| MergeError::Git {
+    let tree = super::form::tree_of(repo, commit.as_str()).map_err(|source| MergeError::Git {
         path: repo.root.clone(),
         source,
     })?;
@@ -225,7 +225,7 @@ fn gates_on(
     id: &DispatchId,
     commit: &CommitId,
 ) -> Result<Vec<GateEvidence>, MergeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
     Ok(ev
         .results
         .iter()

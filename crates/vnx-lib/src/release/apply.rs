@@ -98,7 +98,7 @@ fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, Rele
     let session = format!("vnx-{}", item.dispatch_id);
     let live = super::alive(
         repo,
-        &item.dispatch_id,
+        item.dispatch_id.as_str(),
         item.worktree.as_deref(),
         (&session, false),
     );
@@ -127,7 +127,7 @@ fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, Rele
                     // Put vnx's lock back: git refused, so the worktree stays as it was.
                     let reason = format!(
                         "{}: locked again after git refused to remove it",
-                        vnx_lock_reason(&item.dispatch_id)
+                        vnx_lock_reason(item.dispatch_id.as_str())
                     );
                     let relocked = process::run_ok(
                         &git(repo)
@@ -164,7 +164,7 @@ fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, Rele
     ) {
         // Only a dispatch that never started, checked again: the ledger and the directory.
         let started = options.ledger.exists()
-            && crate::dispatch::view::started(&options.ledger, &item.dispatch_id)?;
+            && crate::dispatch::view::started(&options.ledger, item.dispatch_id.as_str())?;
         if started || !super::never_started(None, dir) {
             done.skipped = Some("the dispatch has started since it was classified".into());
         } else {
@@ -200,12 +200,12 @@ fn recheck(repo: &Repo, item: &Item, options: &Options) -> Option<String> {
         let by_pr = item.evidence.as_ref().map(|e| e.rule) == Some(Rule::PrMerged);
         let still = match (repo.resolve(&options.base).ok(), &item.tip) {
             (_, Some(tip)) if by_pr => {
-                proof::pr_merged(&options.ledger, branch, tip, &options.trusted_keys)
+                proof::pr_merged(&options.ledger, branch, tip.as_str(), &options.trusted_keys)
                     .ok()
                     .flatten()
                     .is_some()
             }
-            (Some(base), Some(tip)) => proof::landed(&repo.root, tip, &base)
+            (Some(base), Some(tip)) => proof::landed(&repo.root, tip.as_str(), base.as_str())
                 .ok()
                 .flatten()
                 .is_some(),

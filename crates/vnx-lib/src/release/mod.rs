@@ -362,7 +362,7 @@ fn classify_work(
     let session = format!("vnx-{}", f.id);
     let session_live = recorded_live_now(&f) || tmux.has_session(&session);
     let worktree_path = f.worktree.as_ref().map(|w| w.path.as_path());
-    let mut live = alive(repo, &f.id, worktree_path, (&session, session_live));
+    let mut live = alive(repo, f.id.as_str(), worktree_path, (&session, session_live));
     // Ended on the ledger: only its supervisor's last chores (emptying the trash, refilling
     // the pool, starting queued dispatches) keep it alive, and they are waited for (no lock
     // is held here; those chores take the worktree lock).
@@ -371,7 +371,7 @@ fn classify_work(
         while live.is_some() && start.elapsed() < SUPERVISOR_FINISHING {
             std::thread::sleep(std::time::Duration::from_millis(50));
             let session_live = recorded_live_now(&f) || tmux.has_session(&session);
-            live = alive(repo, &f.id, worktree_path, (&session, session_live));
+            live = alive(repo, f.id.as_str(), worktree_path, (&session, session_live));
         }
     }
     if let Some(why) = live {
@@ -415,7 +415,7 @@ fn classify_work(
     };
     let base_name = base.branch.as_deref().unwrap_or(&base.reference);
     let conflict = f.recorded.as_ref().and_then(|r| r.conflict.as_ref());
-    match proof::landed(&repo.root, &tip, &base.commit) {
+    match proof::landed(&repo.root, tip.as_str(), base.commit.as_str()) {
         // A branch the merge queue took out for a conflict was never merged: a base whose
         // content came to match it (the task made again, by a replay) is not its landing.
         Ok(Some(p)) if p.rule == Rule::Contained && conflict.is_some() => {
@@ -452,7 +452,12 @@ fn classify_work(
         Ok(None) => {}
         Err(e) => return keep(item, Class::Blocked, format!("could not compare it: {e}")),
     }
-    match proof::pr_merged(&options.ledger, &f.branch, &tip, &options.trusted_keys) {
+    match proof::pr_merged(
+        &options.ledger,
+        &f.branch,
+        tip.as_str(),
+        &options.trusted_keys,
+    ) {
         Ok(Some(m)) => {
             let reason = format!(
                 "its pull request #{} was merged on the forge with its tip as the head",
@@ -480,7 +485,7 @@ fn classify_work(
             );
         }
     }
-    let state = remote.state(&f.branch, &tip);
+    let state = remote.state(&f.branch, tip.as_str());
     let name = &remote.name;
     let unlanded = |why: String| format!("not in {base_name}, and {why}");
     match state {

@@ -171,7 +171,7 @@ pub fn plan(
             continue;
         }
         let state = states.iter().find(|s| s.id == id);
-        match needed(repo, git.as_ref(), &id, state, &states) {
+        match needed(repo, git.as_ref(), id.as_str(), state, &states) {
             Some(reason) => out.kept.push(Kept {
                 dispatch_id: id,
                 reason,
@@ -364,7 +364,7 @@ fn needed(
     }
     if let Some(open) = all
         .iter()
-        .find(|s| s.continues.as_deref() == Some(id) && s.completion.is_none())
+        .find(|s| s.continues.as_ref().map(|i| i.as_str()) == Some(id) && s.completion.is_none())
     {
         return Some(format!("the open dispatch {} continues it", open.id));
     }

@@ -321,7 +321,7 @@ const TRANSLATED: [&str; 6] = [
 ];
 
 fn is_completion(r: &RemoteReceipt, id: &str) -> bool {
-    r.dispatch_id.as_deref() == Some(id)
+    r.dispatch_id.as_ref().map(|i| i.as_str()) == Some(id)
         && r.remote_event_type.as_deref() == Some("dispatch_completed")
 }
 
@@ -351,12 +351,17 @@ fn translate(
         }
         let record = records
             .entry(id.to_string())
-            .or_insert_with(|| read_record(&data, id).filter(|rec| rec.host == host));
+            .or_insert_with(|| read_record(&data, id.as_str()).filter(|rec| rec.host == host));
         let Some(record) = record else {
             continue;
         };
         if event == "dispatch_completed"
-            && let Err(e) = fetch_branch(link, &branch_of(&mirrors, host, id, &data), tips, asked)
+            && let Err(e) = fetch_branch(
+                link,
+                &branch_of(&mirrors, host, id.as_str(), &data),
+                tips,
+                asked,
+            )
         {
             failed = Some(e);
             break;
@@ -467,7 +472,7 @@ fn branch_of(mirrors: &Mirrors, host: &str, id: &str, data: &Path) -> String {
         .map(|m| &m.receipt)
         .filter(|r| {
             r.host == host
-                && r.dispatch_id.as_deref() == Some(id)
+                && r.dispatch_id.as_ref().map(|i| i.as_str()) == Some(id)
                 && r.remote_event_type.as_deref() == Some("dispatch_started")
         })
         .find_map(|r| {

@@ -16,7 +16,7 @@ impl Worktree {
     /// Lines and files the commits on HEAD change against the base.
     fn committed_stat(&self, repo: &git2::Repository) -> Option<DiffStat> {
         let base = repo
-            .revparse_single(&self.base_commit)
+            .revparse_single(self.base_commit.as_str())
             .ok()?
             .peel_to_tree()
             .ok()?;
@@ -88,7 +88,7 @@ impl Worktree {
 
     /// The class of the worktree whose repository is `repo`, not dirty, at `head`.
     fn classify_at(&self, repo: &git2::Repository, remote: &str, head: CommitId) -> Classification {
-        let commits = count_commits(repo, &head, &self.base_commit);
+        let commits = count_commits(repo, head.as_str(), self.base_commit.as_str());
         if head == self.base_commit {
             return Classification {
                 class: TeardownClass::Clean,
@@ -98,7 +98,7 @@ impl Worktree {
                 remote: RemoteState::NotChecked,
             };
         }
-        let remote_state = self.remote_state(repo, remote, &head);
+        let remote_state = self.remote_state(repo, remote, head.as_str());
         let (class, reason) = match &remote_state {
             RemoteState::InSync => (
                 TeardownClass::Pushed,
@@ -318,7 +318,7 @@ impl Repo {
                 remote: RemoteState::NotChecked,
             });
         }
-        let commits = count_commits(&repo, &head, &wt.base_commit);
+        let commits = count_commits(&repo, head.as_str(), wt.base_commit.as_str());
         Some(Classification {
             class: TeardownClass::Committed,
             reason: format!(
@@ -338,7 +338,7 @@ impl Repo {
     pub fn released_diff_stats(&self, wt: &Worktree) -> Option<DiffStats> {
         let repo = git2::Repository::open(&self.root).ok()?;
         let base = repo
-            .revparse_single(&wt.base_commit)
+            .revparse_single(wt.base_commit.as_str())
             .ok()?
             .peel_to_tree()
             .ok()?;

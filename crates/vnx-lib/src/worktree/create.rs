@@ -112,7 +112,7 @@ impl Repo {
         if let Err(e) = added {
             // git may have made the branch (and part of the checkout) before failing: undo
             // what this call made, and nothing else (both were checked absent above).
-            self.undo_failed_add(&path, &branch, &base_commit);
+            self.undo_failed_add(&path, &branch, base_commit.as_str());
             return Err(self.git_err(&path)(e));
         }
         let wt = Worktree {

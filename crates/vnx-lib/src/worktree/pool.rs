@@ -221,7 +221,7 @@ impl Pool {
         branch: &str,
         base_commit: &CommitId,
     ) -> Result<Option<(Worktree, String)>, WorktreeError> {
-        let switch = ["--no-track", "-b", branch, base_commit];
+        let switch = ["--no-track", "-b", branch, base_commit.as_str()];
         let Some(name) = self.take_to(path, &switch)? else {
             return Ok(None);
         };

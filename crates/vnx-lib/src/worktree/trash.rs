@@ -48,7 +48,7 @@ impl Repo {
             path: trash.clone(),
             source,
         })?;
-        let Some(name) = free_name(&trash, &wt.id) else {
+        let Some(name) = free_name(&trash, wt.id.as_str()) else {
             drop(lock);
             return self.release(wt, c);
         };

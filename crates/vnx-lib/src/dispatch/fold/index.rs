@@ -190,7 +190,10 @@ impl Head {
     pub fn select(&self, want: Want<'_>) -> Vec<&Entry> {
         match want {
             Want::All => self.entries.iter().collect(),
-            Want::Ids(ids) => ids.iter().filter_map(|id| self.entry(id)).collect(),
+            Want::Ids(ids) => ids
+                .iter()
+                .filter_map(|id| self.entry(id.as_str()))
+                .collect(),
             Want::Recent(n) => {
                 let newest = self.listed.saturating_sub(n) as u64;
                 self.entries
@@ -220,7 +223,7 @@ impl Head {
             out.extend(
                 self.entries[from..]
                     .iter()
-                    .take_while(|e| e.id.starts_with(prefix.as_str()))
+                    .take_while(|e| e.id.as_str().starts_with(prefix.as_str()))
                     .map(|e| e.id.clone()),
             );
         }
@@ -290,7 +293,7 @@ impl Opened {
         let added = overlay
             .into_iter()
             .flat_map(|o| o.values())
-            .filter(|e| self.head.entry(&e.id).is_none());
+            .filter(|e| self.head.entry(e.id.as_str()).is_none());
         head.chain(added)
     }
 
@@ -307,7 +310,7 @@ impl Opened {
             out.extend(
                 overlay
                     .keys()
-                    .filter(|id| id.starts_with(start) || id.starts_with(&with_d))
+                    .filter(|id| id.as_str().starts_with(start) || id.as_str().starts_with(&with_d))
                     .cloned(),
             );
             out.sort();
@@ -761,7 +764,7 @@ impl Opened {
 /// by doubling copied it several times over).
 fn encode_head(head: &Head) -> std::io::Result<Vec<u8>> {
     let per_entry = 8 + 1 + 1 + 1 + 8 + 4 + 32 + 4;
-    let ids: usize = head.entries.iter().map(|e| e.id.len()).sum();
+    let ids: usize = head.entries.iter().map(|e| e.id.as_str().len()).sum();
     let mut out =
         Vec::with_capacity(4096 + 32 * head.segments.len() + per_entry * head.entries.len() + ids);
     head.serialize(&mut out)?;

@@ -496,7 +496,7 @@ impl Records {
         cite: Cite,
     ) {
         if let Some(c) = &started.continues
-            && let Some(before) = self.listed_mut(&c.dispatch_id)
+            && let Some(before) = self.listed_mut(c.dispatch_id.as_str())
         {
             before.state.continued_by = Some(id.clone());
         }

@@ -104,7 +104,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
                 done.closed.push((e.id.clone(), QueueVerdict::Failed, why));
             }
         }
-        entry::remove(data, &e.id);
+        entry::remove(data, e.id.as_str());
     }
     crate::dispatch::queue::remote::drain(ctx, data, for_hosts, &mut done)?;
     Ok(done)
@@ -126,7 +126,7 @@ fn close_expired(
     };
     let why = format!(
         "its latest start time {} passed while {waited_for}",
-        e.start_by.as_deref().unwrap_or("?"),
+        e.start_by.as_ref().map(|i| i.as_str()).unwrap_or("?"),
     );
     let mut d = decision(
         &e.id,
@@ -139,7 +139,7 @@ fn close_expired(
     );
     d.host = e.remote.as_ref().map(|r| r.host.clone());
     record(ctx, &e.ledger, d)?;
-    entry::remove(data, &e.id);
+    entry::remove(data, e.id.as_str());
     done.closed.push((e.id, QueueVerdict::Expired, why));
     Ok(())
 }
@@ -157,7 +157,7 @@ fn start_entry(
     let tmux = Tmux::new(&e.tmux_socket);
     // The environment of the command that queued it (ADR 0038); an entry queued without one
     // starts in the draining command's.
-    let kept = crate::dispatch::worker_env::take(&entry::env_path(data, &e.id))
+    let kept = crate::dispatch::worker_env::take(&entry::env_path(data, e.id.as_str()))
         .ok()
         .flatten();
     let ctx = Context {

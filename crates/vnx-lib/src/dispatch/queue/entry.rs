@@ -137,7 +137,8 @@ impl Entry {
     /// Whether its latest start time is before `now`.
     pub fn expired(&self, now: jiff::Timestamp) -> bool {
         self.start_by
-            .as_deref()
+            .as_ref()
+            .map(|i| i.as_str())
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())
             .is_some_and(|t| t < now)
     }
@@ -221,7 +222,7 @@ pub fn read(data_dir: &Path, id: &str) -> Option<Entry> {
 /// Writes an entry (private, atomically).
 pub fn write(data_dir: &Path, entry: &Entry) -> std::io::Result<PathBuf> {
     crate::files::private_dir(&dir(data_dir))?;
-    let p = path(data_dir, &entry.id);
+    let p = path(data_dir, entry.id.as_str());
     let data = serde_json::to_vec_pretty(entry).expect("entries serialize");
     crate::files::write_atomic_private(&p, &data, true)?;
     Ok(p)

@@ -139,7 +139,7 @@ pub fn submit(
     };
     let data = data_dir(ctx);
     let held_lock = lock(&data, true)?;
-    if entry::exists(&data, &spec.id) {
+    if entry::exists(&data, spec.id.as_str()) {
         return Err(DispatchError::IdInUse {
             id: spec.id.to_string(),
             what: entry::dir(&data).join(format!("{}.json", spec.id)),
@@ -208,7 +208,7 @@ pub fn submit(
         remote: None,
     };
     if let Some(env) = ctx.env {
-        let env_path = entry::env_path(&data, &spec.id);
+        let env_path = entry::env_path(&data, spec.id.as_str());
         let _ = std::fs::remove_file(&env_path);
         let handed = crate::dispatch::worker_env::handed_on(env);
         crate::dispatch::worker_env::write(&env_path, &handed).map_err(io_err(&env_path))?;
@@ -287,8 +287,8 @@ fn claim_and_record(
 ) -> Result<Claimed, DispatchError> {
     let spec = &plan.spec;
     let slots = data.join(claims::SLOTS_DIR);
-    let Some(claim) =
-        claims::claim(data, &spec.provider, admitted.capacity, &spec.id).map_err(io_err(&slots))?
+    let Some(claim) = claims::claim(data, &spec.provider, admitted.capacity, spec.id.as_str())
+        .map_err(io_err(&slots))?
     else {
         // Only a config whose limit shrank below the claims' slot numbers gets here.
         return Err(io_err(&slots)(std::io::Error::other(
@@ -297,7 +297,7 @@ fn claim_and_record(
     };
     let failed = admitted.clone();
     if let Err(e) = record(ctx, &spec.ledger, admitted) {
-        claims::release(data, &spec.provider, &spec.id);
+        claims::release(data, &spec.provider, spec.id.as_str());
         return Err(e);
     }
     Ok(Claimed(claim, failed))
@@ -313,7 +313,7 @@ fn launch_claimed(
 ) -> Result<Launched, DispatchError> {
     let spec = &plan.spec;
     let launched = crate::dispatch::launch(ctx, plan).inspect_err(|e| {
-        claims::release(data, &spec.provider, &spec.id);
+        claims::release(data, &spec.provider, spec.id.as_str());
         failed.decision = QueueVerdict::Failed;
         failed.reason = format!("it could not start: {e}");
         let _ = record(ctx, &spec.ledger, failed);

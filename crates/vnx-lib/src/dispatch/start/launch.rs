@@ -103,7 +103,7 @@ impl<'a> Undo<'a> {
             keep_dispatch_dir: false,
             worktree: None,
             placed: Vec::new(),
-            id: &plan.spec.id,
+            id: plan.spec.id.as_str(),
             port: None,
             pool: None,
             quarantine: None,
@@ -204,7 +204,7 @@ fn launch_claimed(
         let path = spec
             .dispatch_dir
             .join(crate::dispatch::liveness::REOPENS_FILE);
-        crate::files::write_private(&path, c.first.as_bytes()).map_err(io_err(&path))?;
+        crate::files::write_private(&path, c.first.as_str().as_bytes()).map_err(io_err(&path))?;
     }
     // The dispatcher's environment is there before the supervisor: it takes it and restarts
     // itself in it while the worktree is being made, not after.
@@ -220,7 +220,7 @@ fn launch_claimed(
     // The completion's space is set aside before anything runs: a disk too full to hold it
     // refuses the dispatch now rather than lose its end later.
     let data_dir = plan.repo.root.join(crate::project::DATA_DIR);
-    crate::dispatch::supervise::pending::reserve(&data_dir, &spec.id).map_err(io_err(
+    crate::dispatch::supervise::pending::reserve(&data_dir, spec.id.as_str()).map_err(io_err(
         &data_dir
             .join(crate::dispatch::supervise::pending::DIR)
             .join(format!("{}.reserve", spec.id)),
@@ -250,7 +250,7 @@ fn launch_claimed(
         undo.port = Some(port);
     }
     if spec.sandbox.is_some() {
-        let q = quarantine(&plan.repo, &spec.id, &spec.branch, &wt.path)?;
+        let q = quarantine(&plan.repo, spec.id.as_str(), &spec.branch, &wt.path)?;
         undo.quarantine = Some(q.dir.clone());
         if let Some(shape) = spec.sandbox.as_mut() {
             // The worktree's git administrative directory (its index and HEAD) is the
@@ -374,9 +374,9 @@ fn make_worktree(
     let pool = pool_of(&plan.repo, spec);
     let (wt, fresh, entry) = match &spec.continues {
         None => {
-            let (wt, entry) = plan
-                .repo
-                .create_from(&spec.id, &spec.base_commit, pool.as_ref())?;
+            let (wt, entry) =
+                plan.repo
+                    .create_from(&spec.id, spec.base_commit.as_str(), pool.as_ref())?;
             (wt, true, entry)
         }
         Some(c) => plan.repo.reopen(
@@ -497,7 +497,7 @@ fn claim_port(spec: &Spec, data: &Path, range: (u16, u16)) -> Result<u16, Dispat
     Ok(crate::dispatch::start::ports::claim(
         data,
         range,
-        &spec.id,
+        spec.id.as_str(),
         spec.preferred_port,
         open,
     )?)

@@ -181,7 +181,7 @@ fn plan_in<'scope, 'env>(
     let model = evaluation.model.clone();
     let pinned = |source| pinned_model(&evaluation, source);
     resolved.check_model(model.as_deref()).map_err(pinned)?;
-    let dispatch_dir = crate::dispatch::dir_of(root, &id);
+    let dispatch_dir = crate::dispatch::dir_of(root, id.as_str());
     let allow = config.allowed_commands(&req.role);
     let chosen_session = resolved.chosen_session(lane, resume.is_some());
     let worker = Worker {
@@ -193,7 +193,8 @@ fn plan_in<'scope, 'env>(
         session: chosen_session.as_deref(),
         allow: &allow,
     };
-    let (prompt, invocation) = compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
+    let (prompt, invocation) =
+        compose_prompt(ctx, req, &worker, id.as_str(), &skills).map_err(pinned)?;
     let binary = find_binary(ctx, &resolved, &invocation)?;
     let mut invocation = Ok(invocation.with_program(&binary));
     let (base_commit, base_ref, worktree, branch, main_before) =
@@ -418,7 +419,7 @@ fn read_seen<'scope>(
 ) -> Option<std::thread::ScopedJoinHandle<'scope, Result<bool, crate::ledger::LedgerError>>> {
     ctx.ledger.exists().then(|| {
         let (ledger, id) = (ctx.ledger, id.clone());
-        scope.spawn(move || crate::dispatch::view::started(ledger, &id))
+        scope.spawn(move || crate::dispatch::view::started(ledger, id.as_str()))
     })
 }
 
@@ -465,7 +466,7 @@ fn load_config(project: &crate::project::Project) -> Result<Config, DispatchErro
 /// random id that happens to be taken is drawn again).
 fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<DispatchId, DispatchError> {
     match &req.id {
-        Some(id) => match crate::worktree::id_in_use(root, repo, id) {
+        Some(id) => match crate::worktree::id_in_use(root, repo, id.as_str()) {
             Some(what) => Err(DispatchError::IdInUse {
                 id: id.to_string(),
                 what,
@@ -474,7 +475,7 @@ fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<DispatchId, Disp
         },
         None => Ok(std::iter::repeat_with(DispatchId::fresh)
             .take(64)
-            .find(|id| crate::worktree::id_in_use(root, repo, id).is_none())
+            .find(|id| crate::worktree::id_in_use(root, repo, id.as_str()).is_none())
             .unwrap_or_else(DispatchId::fresh)),
     }
 }
@@ -688,10 +689,12 @@ fn compose_prompt(
     let completion = worker.invocation(ctx, req, 0)?.completion;
     let prompt = match (&req.continues, worker.resume) {
         (None, _) => compose::compose(id, &req.role, &req.instruction, completion, skills),
-        (Some(c), Some(_)) => compose::compose_resumed(id, c.id(), &req.instruction, completion),
+        (Some(c), Some(_)) => {
+            compose::compose_resumed(id, c.id().as_str(), &req.instruction, completion)
+        }
         (Some(c), None) => {
             let instruction =
-                compose::follow_up_instruction(c.id(), &c.instruction, &req.instruction);
+                compose::follow_up_instruction(c.id().as_str(), &c.instruction, &req.instruction);
             compose::compose(id, &req.role, &instruction, completion, skills)
         }
     };

@@ -149,7 +149,7 @@ pub fn link(root: &Path, original: &Original) -> ReplayOf {
     }
     let rebuilt = (changed_skills.is_empty() || skills.len() == s.skills.len()).then(|| {
         let prompt = crate::dispatch::start::compose::compose(
-            &s.dispatch_id,
+            s.dispatch_id.as_str(),
             &s.role,
             &original.instruction,
             s.completion,
@@ -228,7 +228,9 @@ pub fn compare(
     let identical = match (heads_a, heads_b) {
         (Some(ha), Some(hb)) => common
             .iter()
-            .filter(|f| blob(root, &ha, f).is_some_and(|x| Some(x) == blob(root, &hb, f)))
+            .filter(|f| {
+                blob(root, ha.as_str(), f).is_some_and(|x| Some(x) == blob(root, hb.as_str(), f))
+            })
             .cloned()
             .collect(),
         _ => Vec::new(),
@@ -254,7 +256,7 @@ fn side(
     id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<(Side, Option<CommitId>), ReplayError> {
-    let e = Evidence::read(ledger, id, trusted)?;
+    let e = Evidence::read(ledger, id.as_str(), trusted)?;
     let started = e
         .started
         .as_ref()
@@ -275,7 +277,7 @@ fn side(
     }
     gates.sort();
     let (files, insertions, deletions) = match (&base, &head) {
-        (Some(b), Some(h)) => numstat(root, id, b, h)?,
+        (Some(b), Some(h)) => numstat(root, id.as_str(), b.as_str(), h.as_str())?,
         _ => (Vec::new(), 0, 0),
     };
     let completed = e.completed.as_ref();

@@ -49,7 +49,7 @@ pub(in crate::dispatch) fn conclude(
     let session_id = completed.session_id.clone();
     let summary = completed.report.as_ref().and_then(|r| r.summary.clone());
     let note = CommitNote {
-        dispatch_id: &spec.id,
+        dispatch_id: spec.id.as_str(),
         provider: &spec.provider,
         model: spec.model.as_deref(),
         session_id: session_id.as_deref(),
@@ -92,7 +92,10 @@ pub(in crate::dispatch) fn conclude(
             Ok(class) => class,
             Err(why) => {
                 let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
-                let _ = crate::dispatch::supervise::pending::mark_uncommitted(&data_dir, &spec.id);
+                let _ = crate::dispatch::supervise::pending::mark_uncommitted(
+                    &data_dir,
+                    spec.id.as_str(),
+                );
                 return Err(DispatchError::Uncommitted {
                     id: spec.id.clone(),
                     worktree: spec.worktree.clone(),
@@ -146,7 +149,7 @@ pub(in crate::dispatch) fn conclude(
     // The port goes back once the end is on the ledger.
     if let Some(port) = spec.port {
         let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
-        crate::dispatch::start::ports::release(&data_dir, port, &spec.id);
+        crate::dispatch::start::ports::release(&data_dir, port, spec.id.as_str());
     }
     Ok(Concluded {
         status,
@@ -175,11 +178,15 @@ fn keep_and_append(
     let began = Instant::now();
     let mut pause = Duration::from_millis(50);
     loop {
-        match crate::dispatch::supervise::pending::keep(&data_dir, &spec.id, receipts.to_vec()) {
+        match crate::dispatch::supervise::pending::keep(
+            &data_dir,
+            spec.id.as_str(),
+            receipts.to_vec(),
+        ) {
             Ok(kept) => return Ok(kept.append(&ledger, retry)?),
             Err(_) => match ledger.append_all(receipts) {
                 Ok(outcome) => {
-                    crate::dispatch::supervise::pending::unreserve(&data_dir, &spec.id);
+                    crate::dispatch::supervise::pending::unreserve(&data_dir, spec.id.as_str());
                     return Ok(outcome);
                 }
                 Err(e) if began.elapsed() + pause > retry.max(UNKEPT_RETRY) => {
@@ -201,7 +208,7 @@ pub fn after_completion(spec: &Spec) {
     let repo = Repo::from_parts(spec.repo_root.clone(), spec.git_common_dir.clone());
     repo.empty_trash();
     if let Some(pool) = crate::dispatch::start::launch::pool_of(&repo, spec) {
-        let _ = pool.fill(&spec.base_commit);
+        let _ = pool.fill(spec.base_commit.as_str());
     }
 }
 

@@ -93,11 +93,10 @@ pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
             }
             // Both read through the read model: a lost dispatch's reservation, kept, costs
             // no scan of the ledger.
-            match crate::dispatch::view::started(ledger, id) {
+            match crate::dispatch::view::started(ledger, id.as_str()) {
                 Ok(false) => true,
-                Ok(true) => {
-                    crate::dispatch::view::completion(ledger, id).is_ok_and(|c| c.is_some())
-                }
+                Ok(true) => crate::dispatch::view::completion(ledger, id.as_str())
+                    .is_ok_and(|c| c.is_some()),
                 Err(_) => false,
             }
         })
@@ -110,7 +109,7 @@ pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
 pub fn sweep_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
     abandoned_reserves(data_dir, ledger)
         .into_iter()
-        .filter(|id| fs::remove_file(reserve_path(data_dir, id)).is_ok())
+        .filter(|id| fs::remove_file(reserve_path(data_dir, id.as_str())).is_ok())
         .collect()
 }
 
@@ -310,7 +309,7 @@ pub fn flush(
     sweep_reserves(data_dir, ledger.path());
     let mut done = Vec::new();
     for id in names {
-        let outcome = flush_one(data_dir, ledger, trusted, &id)?;
+        let outcome = flush_one(data_dir, ledger, trusted, id.as_str())?;
         done.push(Flushed {
             dispatch_id: id,
             outcome,

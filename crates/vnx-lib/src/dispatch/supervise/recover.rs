@@ -184,16 +184,16 @@ pub fn resume_uncommitted(r: &Recovery<'_>) -> Vec<(DispatchId, Resumed)> {
             let dispatch_dir = data_dir.join("dispatches").join(id.as_str());
             let resumed = if liveness::locked(&dispatch_dir) {
                 Resumed::Alive
-            } else if pending::completion_on_ledger(r.ledger, &id).unwrap_or(false) {
-                pending::unmark_uncommitted(&data_dir, &id);
+            } else if pending::completion_on_ledger(r.ledger, id.as_str()).unwrap_or(false) {
+                pending::unmark_uncommitted(&data_dir, id.as_str());
                 Resumed::Ended
             } else {
-                pending::unmark_uncommitted(&data_dir, &id);
+                pending::unmark_uncommitted(&data_dir, id.as_str());
                 match record(r, &id, FULL_DISK) {
                     Ok(done) => Resumed::Recorded(done),
                     Err(RecoverError::Alive { .. }) => {
                         // Something still works in its worktree: tried again later.
-                        let _ = pending::mark_uncommitted(&data_dir, &id);
+                        let _ = pending::mark_uncommitted(&data_dir, id.as_str());
                         Resumed::Alive
                     }
                     Err(e) => Resumed::Failed(e),

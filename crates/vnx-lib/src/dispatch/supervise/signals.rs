@@ -111,7 +111,13 @@ pub fn write_report(
     use hmac::Mac;
     let summary = summary.map(|s| shorten(s.trim(), MAX_SUMMARY));
     let reported_at = Timestamp::now();
-    let mac = mac(seal, dispatch_id, status, summary.as_deref(), &reported_at);
+    let mac = mac(
+        seal,
+        dispatch_id.as_str(),
+        status,
+        summary.as_deref(),
+        reported_at.as_str(),
+    );
     let report = Report {
         dispatch_id: dispatch_id.clone(),
         status,
@@ -149,7 +155,7 @@ pub fn read_report(dispatch_dir: &Path, dispatch_id: &str, seal: &str) -> Report
     if report.dispatch_id != dispatch_id {
         return ReportFile::Rejected(format!(
             "{REPORT} names dispatch {:?}",
-            shorten(&report.dispatch_id, 64)
+            shorten(report.dispatch_id.as_str(), 64)
         ));
     }
     let given = report.mac.as_deref().and_then(|m| hex::decode(m).ok());
@@ -158,7 +164,7 @@ pub fn read_report(dispatch_dir: &Path, dispatch_id: &str, seal: &str) -> Report
         dispatch_id,
         report.status,
         report.summary.as_deref(),
-        &report.reported_at,
+        report.reported_at.as_str(),
     );
     match given {
         Some(given) if expected.verify_slice(&given).is_ok() => {

@@ -266,7 +266,7 @@ fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
             .session
             .as_ref()
             .is_some_and(|n| live.has(s.tmux_socket.as_deref(), n))
-        && !live.alive_without_session(&s.id, s.worktree.as_deref())
+        && !live.alive_without_session(s.id.as_str(), s.worktree.as_deref())
     {
         s.state = State::Lost;
         s.blocked = None;

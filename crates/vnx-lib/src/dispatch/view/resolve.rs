@@ -68,7 +68,7 @@ pub fn resolve_with(
         records
             .by_id
             .into_keys()
-            .filter(|id| id.starts_with(given) || id.starts_with(&with_d))
+            .filter(|id| id.as_str().starts_with(given) || id.as_str().starts_with(&with_d))
             .collect::<Vec<DispatchId>>()
     };
     if let Some(exact) = parsed.as_ref().filter(|p| candidates.contains(p)) {

@@ -95,8 +95,8 @@ fn settled_now(
     let completion = Completion::of(id, line);
     let correction = match ends {
         _ if completion.receipt.status != DispatchStatus::Done => None,
-        Some((lines, offset)) => correction_after(ledger, id, lines, offset)?,
-        None => correction(ledger, id)?,
+        Some((lines, offset)) => correction_after(ledger, id.as_str(), lines, offset)?,
+        None => correction(ledger, id.as_str())?,
     };
     Ok(settled(completion, correction))
 }
@@ -176,7 +176,7 @@ pub fn wait_with(
     {
         let reader = CiteReader::open(ledger)?;
         for id in ids {
-            if let Some(w) = settled_by(&reader, records.get(id), id, until_blocked)? {
+            if let Some(w) = settled_by(&reader, records.get(id.as_str()), id, until_blocked)? {
                 done.insert(id.clone(), w);
             }
         }
@@ -207,7 +207,7 @@ pub fn wait_with(
                 let mentions = |id: &str| memchr::memmem::find(line, id.as_bytes()).is_some();
                 if !ids
                     .iter()
-                    .any(|id| !done.map.contains_key(id) && mentions(id))
+                    .any(|id| !done.map.contains_key(id) && mentions(id.as_str()))
                 {
                     return true;
                 }
@@ -243,17 +243,20 @@ pub fn wait_with(
                 (done.on)(WaitEvent::Quiet(&pending));
                 for id in &pending {
                     // Still queued, or on a host: nothing of it can be lost here.
-                    let Some(start) = records.get(id).and_then(|r| r.start.as_ref()) else {
+                    let Some(start) = records.get(id.as_str()).and_then(|r| r.start.as_ref())
+                    else {
                         continue;
                     };
                     if start.host.is_some() {
                         continue;
                     }
-                    let (tmux, session) = session_in(Some(start), id, tmux);
+                    let (tmux, session) = session_in(Some(start), id.as_str(), tmux);
                     let alive_session = tmux.has_session(&session);
-                    if !alive_session && !alive_without_session(id, start.worktree.as_deref()) {
+                    if !alive_session
+                        && !alive_without_session(id.as_str(), start.worktree.as_deref())
+                    {
                         // The completion may have landed just before the session ended.
-                        let last = completion(ledger, id).ok().flatten();
+                        let last = completion(ledger, id.as_str()).ok().flatten();
                         let w = match last.map(|line| settled_now(ledger, id, line, None)) {
                             Some(Ok(w)) => w,
                             Some(Err(e)) => {

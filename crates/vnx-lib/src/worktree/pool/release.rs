@@ -93,7 +93,13 @@ impl Repo {
         }
         let name = entry.map_or_else(new_name, str::to_owned);
         if self
-            .release_to_pool(pool, &wt.path, &name, &wt.branch, c.head_commit.as_deref())
+            .release_to_pool(
+                pool,
+                &wt.path,
+                &name,
+                &wt.branch,
+                c.head_commit.as_ref().map(|i| i.as_str()),
+            )
             .is_err()
         {
             return self.release(wt, c);
