@@ -145,7 +145,7 @@ pub(crate) fn wait_or_interrupt(
                 ctx.attestor,
             )?;
             if done == vnx::dispatch::cancel::Cancelled::Queued {
-                queue::cancel(ctx, id.as_str())?;
+                queue::cancel(ctx, id)?;
             }
         }
         cancelled = true;

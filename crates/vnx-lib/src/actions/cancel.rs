@@ -88,15 +88,13 @@ pub fn cancel(
             Cancelled::Signalled(pid) => Stopped::Signalled(pid),
             Cancelled::Closed(hash) => {
                 // Its completion's space is not needed any more.
-                crate::dispatch::supervise::pending::unreserve(&data_dir, s.id.as_str());
+                crate::dispatch::supervise::pending::unreserve(&data_dir, &s.id);
                 Stopped::Closed(hash)
             }
             Cancelled::AlreadyEnded(status) => Stopped::AlreadyEnded(status),
             Cancelled::Expired => Stopped::Expired,
             Cancelled::Unreachable(why) => Stopped::Unreachable(why),
-            Cancelled::Queued if crate::dispatch::queue::cancel(ctx, s.id.as_str())? => {
-                Stopped::Dequeued
-            }
+            Cancelled::Queued if crate::dispatch::queue::cancel(ctx, &s.id)? => Stopped::Dequeued,
             // It left the queue meanwhile: it started (then it is stopped as any running
             // one), or its wait closed.
             Cancelled::Queued => {

@@ -345,12 +345,7 @@ pub fn accept(
         let mut notifier =
             Notifier::new(&a.config.notify).titled(state.title.as_deref().unwrap_or_default());
         let message = format!("accepted by {}", receipt.by);
-        notifier.fire(
-            receipt.dispatch_id.as_str(),
-            "done",
-            &last.entry_hash,
-            &message,
-        );
+        notifier.fire(&receipt.dispatch_id, "done", &last.entry_hash, &message);
         notifier.finish(TIME_LIMIT);
     }
     Ok(receipt)

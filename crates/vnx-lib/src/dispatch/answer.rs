@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::dispatch::view::{DispatchState, State};
+use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::provider::cli;
@@ -120,7 +121,7 @@ impl AnswerError {
 }
 
 /// Where the answer to dispatch `id`'s prompt goes.
-pub fn answer_path(data_dir: &Path, id: &str) -> PathBuf {
+pub fn answer_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
     data_dir.join(ANSWERS).join(format!("{id}.json"))
 }
 
@@ -173,8 +174,8 @@ pub fn wait_for_answers(dispatch_dir: &Path, patience: Duration) {
 }
 
 /// The data directory a dispatch directory (`<data>/dispatches/<id>`) belongs to, and its id.
-fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, String)> {
-    let id = dispatch_dir.file_name()?.to_str()?.to_owned();
+fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, DispatchId)> {
+    let id = DispatchId::parse(dispatch_dir.file_name()?.to_str()?).ok()?;
     Some((dispatch_dir.parent()?.parent()?, id))
 }
 
@@ -296,7 +297,7 @@ pub fn answer(
     let by_hook = match hook {
         Some(event) => {
             pane_dialog = look(Duration::ZERO);
-            answer_by_hook(a, state.id.as_str(), &dispatch_dir, event, answer, message)?
+            answer_by_hook(a, &state.id, &dispatch_dir, event, answer, message)?
         }
         None => false,
     };
@@ -562,7 +563,7 @@ pub fn type_keys(
 /// (if not, the file is taken back).
 fn answer_by_hook(
     a: &Answering<'_>,
-    id: &str,
+    id: &DispatchId,
     dispatch_dir: &Path,
     event: &str,
     answer: PermissionAnswer,
@@ -663,7 +664,7 @@ mod tests {
         let event = hooks.answering().unwrap();
         let request = format!("00000000000000000001-7-{event}.json");
         let request = request.as_str();
-        let path = answer_path(data.path(), "D-1");
+        let path = answer_path(data.path(), &DispatchId::parse("D-1").unwrap());
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         let other = AnswerFile {
             request: format!("00000000000000000000-7-{event}.json"),

@@ -477,7 +477,7 @@ pub fn read_dispatches(
                 let notifier_title = pr.title.clone();
                 for change in &status.changes {
                     let mut n = std::mem::take(&mut notifier).titled(&notifier_title);
-                    n.fire(id.as_str(), change, "", &status.line());
+                    n.fire(id, change, "", &status.line());
                     notifier = n;
                     fired = true;
                 }

@@ -263,7 +263,7 @@ pub fn check_selected(
     };
     let repo = Repo::discover(ctx.root)?;
     let run = new_run_id();
-    let run_dir = make_run_dir(ctx.root, id.as_str(), &run)?;
+    let run_dir = make_run_dir(ctx.root, id, &run)?;
 
     let mut reasons = Vec::new();
     let mut notes = Vec::new();
@@ -433,7 +433,7 @@ impl std::ops::Deref for RunDir {
 
 /// Makes `.vnx-data/gates/<id>/<run>/` (private), where one run's requests, outputs and
 /// reports go, and takes the run's lock in it.
-pub(crate) fn make_run_dir(root: &Path, id: &str, run: &str) -> Result<RunDir, GateError> {
+pub(crate) fn make_run_dir(root: &Path, id: &DispatchId, run: &str) -> Result<RunDir, GateError> {
     let dir = root
         .join(crate::project::DATA_DIR)
         .join(GATES_DIR)

@@ -65,7 +65,7 @@ pub fn run(
         });
     };
     let run = format!("{}-merge", new_run_id());
-    let run_dir = super::make_run_dir(g.root, id.as_str(), &run)?;
+    let run_dir = super::make_run_dir(g.root, id, &run)?;
     // Only command gates run here, so no reviewer is ever looked up or started.
     let no_program = |_: &str| None;
     let ctx = Context {

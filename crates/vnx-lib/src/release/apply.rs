@@ -98,7 +98,7 @@ fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, Rele
     let session = format!("vnx-{}", item.dispatch_id);
     let live = super::alive(
         repo,
-        item.dispatch_id.as_str(),
+        &item.dispatch_id,
         item.worktree.as_deref(),
         (&session, false),
     );

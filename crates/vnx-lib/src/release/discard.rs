@@ -39,7 +39,7 @@ fn discard_one(repo: &Repo, item: &Item) -> Done {
     let session = format!("vnx-{}", item.dispatch_id);
     let alive = super::alive(
         repo,
-        item.dispatch_id.as_str(),
+        &item.dispatch_id,
         item.worktree.as_deref(),
         (&session, false),
     );

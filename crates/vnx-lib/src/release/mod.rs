@@ -294,7 +294,7 @@ fn recorded_live_now(f: &Found) -> bool {
 /// What keeps the dispatch alive, if anything (see `dispatch::liveness`).
 pub(crate) fn alive(
     repo: &Repo,
-    id: &str,
+    id: &DispatchId,
     worktree: Option<&std::path::Path>,
     session: (&str, bool),
 ) -> Option<liveness::Alive> {
@@ -362,7 +362,7 @@ fn classify_work(
     let session = format!("vnx-{}", f.id);
     let session_live = recorded_live_now(&f) || tmux.has_session(&session);
     let worktree_path = f.worktree.as_ref().map(|w| w.path.as_path());
-    let mut live = alive(repo, f.id.as_str(), worktree_path, (&session, session_live));
+    let mut live = alive(repo, &f.id, worktree_path, (&session, session_live));
     // Ended on the ledger: only its supervisor's last chores (emptying the trash, refilling
     // the pool, starting queued dispatches) keep it alive, and they are waited for (no lock
     // is held here; those chores take the worktree lock).
@@ -371,7 +371,7 @@ fn classify_work(
         while live.is_some() && start.elapsed() < SUPERVISOR_FINISHING {
             std::thread::sleep(std::time::Duration::from_millis(50));
             let session_live = recorded_live_now(&f) || tmux.has_session(&session);
-            live = alive(repo, f.id.as_str(), worktree_path, (&session, session_live));
+            live = alive(repo, &f.id, worktree_path, (&session, session_live));
         }
     }
     if let Some(why) = live {

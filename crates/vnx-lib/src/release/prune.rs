@@ -171,7 +171,7 @@ pub fn plan(
             continue;
         }
         let state = states.iter().find(|s| s.id == id);
-        match needed(repo, git.as_ref(), id.as_str(), state, &states) {
+        match needed(repo, git.as_ref(), &id, state, &states) {
             Some(reason) => out.kept.push(Kept {
                 dispatch_id: id,
                 reason,
@@ -324,7 +324,7 @@ fn prune_one(item: &Prunable) -> Result<(), String> {
 fn needed(
     repo: &Repo,
     git: Option<&git2::Repository>,
-    id: &str,
+    id: &DispatchId,
     state: Option<&DispatchState>,
     all: &[DispatchState],
 ) -> Option<String> {
@@ -362,10 +362,9 @@ fn needed(
     if git.is_some_and(|g| g.find_branch(&branch, git2::BranchType::Local).is_ok()) {
         return Some(format!("its branch {branch} is still there"));
     }
-    if let Some(open) = all
-        .iter()
-        .find(|s| s.continues.as_ref().map(|i| i.as_str()) == Some(id) && s.completion.is_none())
-    {
+    if let Some(open) = all.iter().find(|s| {
+        s.continues.as_ref().map(|i| i.as_str()) == Some(id.as_str()) && s.completion.is_none()
+    }) {
         return Some(format!("the open dispatch {} continues it", open.id));
     }
     None

@@ -38,8 +38,8 @@ pub fn recover(ctx: &Context<'_>, wait: bool) -> Result<Drained, DispatchError> 
 
 /// Gives up a finished dispatch's slot claim; then its supervisor drains the queue with
 /// [`recover`].
-pub fn finished(data_dir: &Path, provider: &str, id: &str) {
-    claims::release(data_dir, provider, id);
+pub fn finished(data_dir: &Path, provider: &str, id: &DispatchId) {
+    claims::release(data_dir, provider, id.as_str());
 }
 
 pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, DispatchError> {
@@ -104,7 +104,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
                 done.closed.push((e.id.clone(), QueueVerdict::Failed, why));
             }
         }
-        entry::remove(data, e.id.as_str());
+        entry::remove(data, &e.id);
     }
     crate::dispatch::queue::remote::drain(ctx, data, for_hosts, &mut done)?;
     Ok(done)
@@ -139,7 +139,7 @@ fn close_expired(
     );
     d.host = e.remote.as_ref().map(|r| r.host.clone());
     record(ctx, &e.ledger, d)?;
-    entry::remove(data, e.id.as_str());
+    entry::remove(data, &e.id);
     done.closed.push((e.id, QueueVerdict::Expired, why));
     Ok(())
 }
@@ -157,7 +157,7 @@ fn start_entry(
     let tmux = Tmux::new(&e.tmux_socket);
     // The environment of the command that queued it (ADR 0038); an entry queued without one
     // starts in the draining command's.
-    let kept = crate::dispatch::worker_env::take(&entry::env_path(data, e.id.as_str()))
+    let kept = crate::dispatch::worker_env::take(&entry::env_path(data, &e.id))
         .ok()
         .flatten();
     let ctx = Context {

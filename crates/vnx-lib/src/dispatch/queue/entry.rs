@@ -172,7 +172,7 @@ pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join(QUEUE_DIR)
 }
 
-fn path(data_dir: &Path, id: &str) -> PathBuf {
+fn path(data_dir: &Path, id: &DispatchId) -> PathBuf {
     dir(data_dir).join(format!("{id}.json"))
 }
 
@@ -210,19 +210,19 @@ pub fn any(data_dir: &Path) -> bool {
 }
 
 /// Whether dispatch `id` is queued.
-pub fn exists(data_dir: &Path, id: &str) -> bool {
+pub fn exists(data_dir: &Path, id: &DispatchId) -> bool {
     path(data_dir, id).is_file()
 }
 
 /// The entry of dispatch `id`, if it is queued.
-pub fn read(data_dir: &Path, id: &str) -> Option<Entry> {
+pub fn read(data_dir: &Path, id: &DispatchId) -> Option<Entry> {
     serde_json::from_slice(&std::fs::read(path(data_dir, id)).ok()?).ok()
 }
 
 /// Writes an entry (private, atomically).
 pub fn write(data_dir: &Path, entry: &Entry) -> std::io::Result<PathBuf> {
     crate::files::private_dir(&dir(data_dir))?;
-    let p = path(data_dir, entry.id.as_str());
+    let p = path(data_dir, &entry.id);
     let data = serde_json::to_vec_pretty(entry).expect("entries serialize");
     crate::files::write_atomic_private(&p, &data, true)?;
     Ok(p)
@@ -230,12 +230,12 @@ pub fn write(data_dir: &Path, entry: &Entry) -> std::io::Result<PathBuf> {
 
 /// Where the environment of the command that queued dispatch `id` waits for its start
 /// (private, like the entry): the dispatch runs in it, not in the draining command's.
-pub fn env_path(data_dir: &Path, id: &str) -> PathBuf {
+pub fn env_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
     dir(data_dir).join(format!("{id}.env"))
 }
 
 /// Removes dispatch `id`'s entry (and the environment kept for it).
-pub fn remove(data_dir: &Path, id: &str) {
+pub fn remove(data_dir: &Path, id: &DispatchId) {
     let _ = std::fs::remove_file(path(data_dir, id));
     let _ = std::fs::remove_file(env_path(data_dir, id));
 }

@@ -139,7 +139,7 @@ pub fn submit(
     };
     let data = data_dir(ctx);
     let held_lock = lock(&data, true)?;
-    if entry::exists(&data, spec.id.as_str()) {
+    if entry::exists(&data, &spec.id) {
         return Err(DispatchError::IdInUse {
             id: spec.id.to_string(),
             what: entry::dir(&data).join(format!("{}.json", spec.id)),
@@ -208,7 +208,7 @@ pub fn submit(
         remote: None,
     };
     if let Some(env) = ctx.env {
-        let env_path = entry::env_path(&data, spec.id.as_str());
+        let env_path = entry::env_path(&data, &spec.id);
         let _ = std::fs::remove_file(&env_path);
         let handed = crate::dispatch::worker_env::handed_on(env);
         crate::dispatch::worker_env::write(&env_path, &handed).map_err(io_err(&env_path))?;
@@ -324,7 +324,7 @@ fn launch_claimed(
 
 /// Cancels queued dispatch `id`: removes its entry and records `cancelled`. `false` when it
 /// is not queued (it may have started meanwhile).
-pub fn cancel(ctx: &Context<'_>, id: &str) -> Result<bool, DispatchError> {
+pub fn cancel(ctx: &Context<'_>, id: &DispatchId) -> Result<bool, DispatchError> {
     let data = data_dir(ctx);
     let _held = lock(&data, true)?;
     let Some(e) = entry::read(&data, id) else {

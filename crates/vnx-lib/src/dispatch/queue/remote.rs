@@ -152,7 +152,7 @@ pub fn submit_remote(
         .id
         .clone()
         .unwrap_or_else(crate::ids::DispatchId::fresh);
-    if entry::exists(&data, id.as_str()) {
+    if entry::exists(&data, &id) {
         return Err(DispatchError::IdInUse {
             what: entry::dir(&data).join(format!("{id}.json")),
             id: id.into_string(),
@@ -306,7 +306,7 @@ pub(super) fn drain(
                 let why = format!("it could not start: {err}");
                 let d = host_decision(&e, QueueVerdict::Failed, (e.capacity, 0), &r.host, why);
                 record(ctx, &e.ledger, d.clone())?;
-                entry::remove(data, e.id.as_str());
+                entry::remove(data, &e.id);
                 done.closed
                     .push((e.id.clone(), QueueVerdict::Failed, d.reason));
                 continue;
@@ -361,7 +361,7 @@ pub(super) fn drain(
                         .push((e.id.clone(), QueueVerdict::Failed, failed.reason));
                 }
             }
-            entry::remove(data, e.id.as_str());
+            entry::remove(data, &e.id);
             break;
         }
     }

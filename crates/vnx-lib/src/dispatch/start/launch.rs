@@ -63,7 +63,7 @@ struct Undo<'a> {
     placed: Vec<workspace::Placed>,
     /// The dispatch's id and the port it claimed, given back unless the start is on the
     /// ledger.
-    id: &'a str,
+    id: &'a DispatchId,
     port: Option<u16>,
     /// The pool a worktree that holds nothing goes back to, and the entry it came from.
     pool: Option<(Pool, Option<String>)>,
@@ -103,7 +103,7 @@ impl<'a> Undo<'a> {
             keep_dispatch_dir: false,
             worktree: None,
             placed: Vec::new(),
-            id: plan.spec.id.as_str(),
+            id: &plan.spec.id,
             port: None,
             pool: None,
             quarantine: None,
@@ -144,7 +144,7 @@ impl Drop for Undo<'_> {
             && !self.keep_dispatch_dir
         {
             let data = self.repo.root.join(crate::project::DATA_DIR);
-            crate::dispatch::start::ports::release(&data, port, self.id);
+            crate::dispatch::start::ports::release(&data, port, self.id.as_str());
         }
         if let Some(wt) = &self.worktree
             && let Ok(c) = wt.classify(self.remote)
@@ -220,7 +220,7 @@ fn launch_claimed(
     // The completion's space is set aside before anything runs: a disk too full to hold it
     // refuses the dispatch now rather than lose its end later.
     let data_dir = plan.repo.root.join(crate::project::DATA_DIR);
-    crate::dispatch::supervise::pending::reserve(&data_dir, spec.id.as_str()).map_err(io_err(
+    crate::dispatch::supervise::pending::reserve(&data_dir, &spec.id).map_err(io_err(
         &data_dir
             .join(crate::dispatch::supervise::pending::DIR)
             .join(format!("{}.reserve", spec.id)),

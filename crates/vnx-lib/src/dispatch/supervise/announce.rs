@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use crate::dispatch::supervise::live::Change;
 use crate::dispatch::supervise::notify::Notifier;
+use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, Receipt, now_utc};
 use crate::receipts::{self, Kind};
 
 /// Appends a running dispatch's receipts and runs its notifications.
 pub struct Recorder<'a> {
-    id: String,
+    id: DispatchId,
     ledger: Ledger,
     attestor: &'a Attestor,
     notifier: Notifier,
@@ -22,9 +23,9 @@ pub struct Recorder<'a> {
 
 impl<'a> Recorder<'a> {
     /// A recorder for dispatch `id`, appending to `ledger`, notifying through `notify`.
-    pub fn new(id: &str, ledger: Ledger, attestor: &'a Attestor, notify: &[String]) -> Self {
+    pub fn new(id: &DispatchId, ledger: Ledger, attestor: &'a Attestor, notify: &[String]) -> Self {
         Recorder {
-            id: id.to_owned(),
+            id: id.clone(),
             ledger,
             attestor,
             notifier: Notifier::new(notify),

@@ -92,10 +92,7 @@ pub(in crate::dispatch) fn conclude(
             Ok(class) => class,
             Err(why) => {
                 let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
-                let _ = crate::dispatch::supervise::pending::mark_uncommitted(
-                    &data_dir,
-                    spec.id.as_str(),
-                );
+                let _ = crate::dispatch::supervise::pending::mark_uncommitted(&data_dir, &spec.id);
                 return Err(DispatchError::Uncommitted {
                     id: spec.id.clone(),
                     worktree: spec.worktree.clone(),
@@ -178,15 +175,11 @@ fn keep_and_append(
     let began = Instant::now();
     let mut pause = Duration::from_millis(50);
     loop {
-        match crate::dispatch::supervise::pending::keep(
-            &data_dir,
-            spec.id.as_str(),
-            receipts.to_vec(),
-        ) {
+        match crate::dispatch::supervise::pending::keep(&data_dir, &spec.id, receipts.to_vec()) {
             Ok(kept) => return Ok(kept.append(&ledger, retry)?),
             Err(_) => match ledger.append_all(receipts) {
                 Ok(outcome) => {
-                    crate::dispatch::supervise::pending::unreserve(&data_dir, spec.id.as_str());
+                    crate::dispatch::supervise::pending::unreserve(&data_dir, &spec.id);
                     return Ok(outcome);
                 }
                 Err(e) if began.elapsed() + pause > retry.max(UNKEPT_RETRY) => {

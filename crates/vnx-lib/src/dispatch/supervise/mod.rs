@@ -292,9 +292,9 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let mut log = open_log(&log_path)?;
     // Binds the worker's report to this dispatch; in memory and the worker's environment, and
     // made again from the signing key by `vnx recover` if this supervisor dies.
-    let seal = signals::seal_for(around.attestor, spec.id.as_str());
+    let seal = signals::seal_for(around.attestor, &spec.id);
     let mut recorder = Recorder::new(
-        spec.id.as_str(),
+        &spec.id,
         Ledger::new(&spec.ledger),
         around.attestor,
         &spec.notify,
@@ -355,7 +355,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     }
     refuse_if_interrupted(spec, &ended, &mut log)?;
     let mut report_rejected = None;
-    match signals::read_report(&spec.dispatch_dir, spec.id.as_str(), &seal) {
+    match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
         ReportFile::Accepted(r) => ended.report = Some(r),
         ReportFile::Rejected(why) => report_rejected = Some(why),
         ReportFile::Missing => {}

@@ -11,6 +11,7 @@
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::ids::DispatchId;
 use crate::process::{self, Cmd};
 
 /// The longest a notification command may run.
@@ -70,11 +71,11 @@ impl Notifier {
     }
 
     /// Starts the command for one change, on its own thread; its failure is its own.
-    pub fn fire(&mut self, id: &str, state: &str, hash: &str, message: &str) {
+    pub fn fire(&mut self, id: &DispatchId, state: &str, hash: &str, message: &str) {
         let Some((program, args)) = self.argv.split_first() else {
             return;
         };
-        let args = expand(args, id, state, hash, &self.title, message);
+        let args = expand(args, id.as_str(), state, hash, &self.title, message);
         let cmd = Cmd::new(program)
             .args(args)
             .env("VNX_DISPATCH_ID", id)

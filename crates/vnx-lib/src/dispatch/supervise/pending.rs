@@ -32,17 +32,17 @@ const MAX_FILE: u64 = 4 << 20;
 /// the ledger's 1 MiB line limit), the phantom guard's correction and their signatures.
 pub const RESERVE: u64 = 1 << 20;
 
-fn path_for(data_dir: &Path, id: &str) -> PathBuf {
+fn path_for(data_dir: &Path, id: &DispatchId) -> PathBuf {
     data_dir.join(DIR).join(format!("{id}.ndjson"))
 }
 
-fn reserve_path(data_dir: &Path, id: &str) -> PathBuf {
+fn reserve_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
     data_dir.join(DIR).join(format!("{id}.reserve"))
 }
 
 /// Sets [`RESERVE`] bytes of disk aside for dispatch `id`'s completion, allocated now (a
 /// launch on a disk that cannot hold them fails here, before anything runs).
-pub fn reserve(data_dir: &Path, id: &str) -> io::Result<()> {
+pub fn reserve(data_dir: &Path, id: &DispatchId) -> io::Result<()> {
     let dir = data_dir.join(DIR);
     crate::files::private_dir(&dir)?;
     let path = reserve_path(data_dir, id);
@@ -72,7 +72,7 @@ pub fn reserve(data_dir: &Path, id: &str) -> io::Result<()> {
 
 /// Gives back the space [`reserve`] set aside for `id` (a launch that failed, a dispatch
 /// completed by other means).
-pub fn unreserve(data_dir: &Path, id: &str) {
+pub fn unreserve(data_dir: &Path, id: &DispatchId) {
     let _ = fs::remove_file(reserve_path(data_dir, id));
 }
 
@@ -109,7 +109,7 @@ pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
 pub fn sweep_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
     abandoned_reserves(data_dir, ledger)
         .into_iter()
-        .filter(|id| fs::remove_file(reserve_path(data_dir, id.as_str())).is_ok())
+        .filter(|id| fs::remove_file(reserve_path(data_dir, id)).is_ok())
         .collect()
 }
 
@@ -117,12 +117,12 @@ pub fn sweep_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
 /// want of space: `pending/<id>.uncommitted`, the dispatch's reservation renamed (so making it
 /// needs no space, and the space stays set aside for the completion). The work stays in the
 /// worktree; the next command resumes the end ([`uncommitted`]) once space returns.
-fn uncommitted_path(data_dir: &Path, id: &str) -> PathBuf {
+fn uncommitted_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
     data_dir.join(DIR).join(format!("{id}.uncommitted"))
 }
 
 /// Marks dispatch `id` as ended with its done work not yet committed for want of space.
-pub fn mark_uncommitted(data_dir: &Path, id: &str) -> io::Result<()> {
+pub fn mark_uncommitted(data_dir: &Path, id: &DispatchId) -> io::Result<()> {
     let mark = uncommitted_path(data_dir, id);
     match fs::rename(reserve_path(data_dir, id), &mark) {
         Ok(()) => Ok(()),
@@ -139,7 +139,7 @@ pub fn mark_uncommitted(data_dir: &Path, id: &str) -> io::Result<()> {
 
 /// Takes back the mark [`mark_uncommitted`] left, as the reservation it was (an empty mark
 /// is just removed); whoever resumes the end marks again if it still cannot commit.
-pub fn unmark_uncommitted(data_dir: &Path, id: &str) {
+pub fn unmark_uncommitted(data_dir: &Path, id: &DispatchId) {
     let mark = uncommitted_path(data_dir, id);
     let reserve = reserve_path(data_dir, id);
     let is_reservation = fs::symlink_metadata(&mark).is_ok_and(|m| m.is_file() && m.len() > 0);
@@ -163,7 +163,12 @@ pub fn uncommitted(data_dir: &Path) -> Vec<DispatchId> {
 /// Writes `data` into `id`'s reserved blocks and renames them to `path`: no new space is
 /// needed. Fails (leaving the caller to write the file anew) when there is no reservation,
 /// it is not a plain file of ours, or it is too small.
-fn write_into_reserve(data_dir: &Path, id: &str, data: &[u8], path: &Path) -> io::Result<()> {
+fn write_into_reserve(
+    data_dir: &Path,
+    id: &DispatchId,
+    data: &[u8],
+    path: &Path,
+) -> io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
     let reserved = reserve_path(data_dir, id);
@@ -222,7 +227,7 @@ pub struct Pending {
 /// against a machine crash (fsync of the file and the directory) only once an append fails:
 /// until then the ledger's own `fdatasync` is what makes the completion durable, and a
 /// completion the ledger took needs no second durable copy.
-pub fn keep(data_dir: &Path, id: &str, receipts: Vec<Receipt>) -> io::Result<Pending> {
+pub fn keep(data_dir: &Path, id: &DispatchId, receipts: Vec<Receipt>) -> io::Result<Pending> {
     let dir = data_dir.join(DIR);
     crate::files::private_dir(&dir)?;
     let path = path_for(data_dir, id);
@@ -309,7 +314,7 @@ pub fn flush(
     sweep_reserves(data_dir, ledger.path());
     let mut done = Vec::new();
     for id in names {
-        let outcome = flush_one(data_dir, ledger, trusted, id.as_str())?;
+        let outcome = flush_one(data_dir, ledger, trusted, &id)?;
         done.push(Flushed {
             dispatch_id: id,
             outcome,
@@ -322,7 +327,7 @@ fn flush_one(
     data_dir: &Path,
     ledger: &Ledger,
     trusted: &[[u8; 32]],
-    id: &str,
+    id: &DispatchId,
 ) -> Result<String, LedgerError> {
     let path = path_for(data_dir, id);
     let Ok(file) = OpenOptions::new()
@@ -357,7 +362,7 @@ fn flush_one(
             return Ok("refused: not JSON receipts".into());
         };
         let event = object.get("event_type").and_then(Value::as_str);
-        if object.get("dispatch_id").and_then(Value::as_str) != Some(id)
+        if object.get("dispatch_id").and_then(Value::as_str) != Some(id.as_str())
             || !matches!(event, Some("dispatch_completed" | "dispatch_corrected"))
         {
             return Ok("refused: not this dispatch's completion".into());
@@ -385,7 +390,7 @@ fn flush_one(
 }
 
 /// Whether the ledger holds a `dispatch_completed` for `id`.
-pub(crate) fn completion_on_ledger(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+pub(crate) fn completion_on_ledger(ledger: &Path, id: &DispatchId) -> Result<bool, LedgerError> {
     if !ledger.exists() {
         return Ok(false);
     }

@@ -184,16 +184,16 @@ pub fn resume_uncommitted(r: &Recovery<'_>) -> Vec<(DispatchId, Resumed)> {
             let dispatch_dir = data_dir.join("dispatches").join(id.as_str());
             let resumed = if liveness::locked(&dispatch_dir) {
                 Resumed::Alive
-            } else if pending::completion_on_ledger(r.ledger, id.as_str()).unwrap_or(false) {
-                pending::unmark_uncommitted(&data_dir, id.as_str());
+            } else if pending::completion_on_ledger(r.ledger, &id).unwrap_or(false) {
+                pending::unmark_uncommitted(&data_dir, &id);
                 Resumed::Ended
             } else {
-                pending::unmark_uncommitted(&data_dir, id.as_str());
+                pending::unmark_uncommitted(&data_dir, &id);
                 match record(r, &id, FULL_DISK) {
                     Ok(done) => Resumed::Recorded(done),
                     Err(RecoverError::Alive { .. }) => {
                         // Something still works in its worktree: tried again later.
-                        let _ = pending::mark_uncommitted(&data_dir, id.as_str());
+                        let _ = pending::mark_uncommitted(&data_dir, &id);
                         Resumed::Alive
                     }
                     Err(e) => Resumed::Failed(e),
@@ -218,7 +218,7 @@ fn record(
     dispatch_id: &DispatchId,
     why: &str,
 ) -> Result<Recovered, RecoverError> {
-    let id = dispatch_id.as_str();
+    let id = dispatch_id;
     let data_dir = r.repo.root.join(crate::project::DATA_DIR);
     let dispatch_dir = data_dir.join("dispatches").join(id);
     // Held until the completion is on the ledger: a second recovery, or a supervisor, waits.
@@ -227,7 +227,7 @@ fn record(
     let worktree = PathBuf::from(&started.worktree);
     if let Some(pid) = liveness::process_inside(&worktree) {
         return Err(RecoverError::Alive {
-            id: id.to_owned(),
+            id: id.to_string(),
             why: format!("process {pid} works in its worktree"),
         });
     }
@@ -236,13 +236,13 @@ fn record(
         ReportFile::Accepted(report) => report,
         ReportFile::Rejected(why) => {
             return Err(RecoverError::NoReport {
-                id: id.to_owned(),
+                id: id.to_string(),
                 why,
             });
         }
         ReportFile::Missing => {
             return Err(RecoverError::NoReport {
-                id: id.to_owned(),
+                id: id.to_string(),
                 why: format!("its worker wrote no {}", signals::REPORT),
             });
         }
@@ -308,11 +308,11 @@ fn record(
 
 /// The dispatch's lock, taken without waiting, never through a link or on a FIFO; a lock
 /// file that is gone is made again.
-fn take_lock(dispatch_dir: &Path, id: &str) -> Result<File, RecoverError> {
+fn take_lock(dispatch_dir: &Path, id: &DispatchId) -> Result<File, RecoverError> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = dispatch_dir.join(liveness::LOCK_FILE);
     let spec_err = |problem: String| RecoverError::Spec {
-        id: id.to_owned(),
+        id: id.to_string(),
         path: path.clone(),
         problem,
     };
@@ -330,7 +330,7 @@ fn take_lock(dispatch_dir: &Path, id: &str) -> Result<File, RecoverError> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(RecoverError::Alive {
-            id: id.to_owned(),
+            id: id.to_string(),
             why: format!("something holds {}", path.display()),
         }),
         Err(TryLockError::Error(e)) => Err(spec_err(format!("cannot lock: {e}"))),
@@ -338,7 +338,7 @@ fn take_lock(dispatch_dir: &Path, id: &str) -> Result<File, RecoverError> {
 }
 
 /// The dispatch's `dispatch_started`, if a trusted key attests it.
-fn attested_start(r: &Recovery<'_>, id: &str) -> Result<DispatchStarted, RecoverError> {
+fn attested_start(r: &Recovery<'_>, id: &DispatchId) -> Result<DispatchStarted, RecoverError> {
     let needle = format!("\"dispatch_id\":\"{id}\"");
     let (lines, _) = tail::last_lines(r.ledger, usize::MAX, |l| {
         memchr::memmem::find(l, needle.as_bytes()).is_some()
@@ -350,7 +350,7 @@ fn attested_start(r: &Recovery<'_>, id: &str) -> Result<DispatchStarted, Recover
             continue;
         };
         if object.get("event_type").and_then(Value::as_str) != Some(DispatchStarted::EVENT)
-            || object.get("dispatch_id").and_then(Value::as_str) != Some(id)
+            || object.get("dispatch_id").and_then(Value::as_str) != Some(id.as_str())
         {
             continue;
         }
@@ -362,9 +362,9 @@ fn attested_start(r: &Recovery<'_>, id: &str) -> Result<DispatchStarted, Recover
         }
     }
     Err(if any {
-        RecoverError::Unattested { id: id.to_owned() }
+        RecoverError::Unattested { id: id.to_string() }
     } else {
-        RecoverError::Unknown { id: id.to_owned() }
+        RecoverError::Unknown { id: id.to_string() }
     })
 }
 
@@ -489,11 +489,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let held = liveness::hold(d.path()).unwrap();
         assert!(matches!(
-            take_lock(d.path(), "D-1"),
+            take_lock(d.path(), &DispatchId::parse("D-1").unwrap()),
             Err(RecoverError::Alive { .. })
         ));
         drop(held);
-        assert!(take_lock(d.path(), "D-1").is_ok());
+        assert!(take_lock(d.path(), &DispatchId::parse("D-1").unwrap()).is_ok());
         let other = tempfile::tempdir().unwrap();
         std::fs::remove_file(d.path().join(liveness::LOCK_FILE)).unwrap();
         std::os::unix::fs::symlink(
@@ -502,7 +502,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            take_lock(d.path(), "D-1"),
+            take_lock(d.path(), &DispatchId::parse("D-1").unwrap()),
             Err(RecoverError::Spec { .. })
         ));
         assert!(

@@ -36,7 +36,7 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// Dispatch `id`'s seal: a secret only the signing key can make, so the report can be
 /// checked again after the supervisor that handed the seal out is gone (`vnx recover`).
-pub fn seal_for(attestor: &crate::ledger::attest::Attestor, id: &str) -> String {
+pub fn seal_for(attestor: &crate::ledger::attest::Attestor, id: &DispatchId) -> String {
     hex::encode(attestor.derive_secret(&format!("report seal {id}")))
 }
 
@@ -49,7 +49,7 @@ pub fn new_seal() -> String {
 
 fn mac(
     seal: &str,
-    dispatch_id: &str,
+    dispatch_id: &DispatchId,
     status: ReportStatus,
     summary: Option<&str>,
     at: &str,
@@ -113,7 +113,7 @@ pub fn write_report(
     let reported_at = Timestamp::now();
     let mac = mac(
         seal,
-        dispatch_id.as_str(),
+        dispatch_id,
         status,
         summary.as_deref(),
         reported_at.as_str(),
@@ -142,7 +142,7 @@ pub enum ReportFile {
 }
 
 /// Reads the report, accepting it only if it names this dispatch and carries its seal's MAC.
-pub fn read_report(dispatch_dir: &Path, dispatch_id: &str, seal: &str) -> ReportFile {
+pub fn read_report(dispatch_dir: &Path, dispatch_id: &DispatchId, seal: &str) -> ReportFile {
     use hmac::Mac;
     let data = match read_bounded(&dispatch_dir.join(REPORT)) {
         Ok(d) => d,
@@ -152,7 +152,7 @@ pub fn read_report(dispatch_dir: &Path, dispatch_id: &str, seal: &str) -> Report
     let Ok(report) = serde_json::from_slice::<Report>(&data) else {
         return ReportFile::Rejected(format!("{REPORT} is not a report"));
     };
-    if report.dispatch_id != dispatch_id {
+    if report.dispatch_id != *dispatch_id {
         return ReportFile::Rejected(format!(
             "{REPORT} names dispatch {:?}",
             shorten(report.dispatch_id.as_str(), 64)
@@ -258,7 +258,10 @@ mod tests {
     fn reports_and_signals_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let seal = new_seal();
-        assert_eq!(read_report(dir.path(), "D-1", &seal), ReportFile::Missing);
+        assert_eq!(
+            read_report(dir.path(), &DispatchId::parse("D-1").unwrap(), &seal),
+            ReportFile::Missing
+        );
         write_report(
             dir.path(),
             &crate::ids::DispatchId::parse("D-1").unwrap(),
@@ -267,21 +270,23 @@ mod tests {
             &seal,
         )
         .unwrap();
-        let r = read_report(dir.path(), "D-1", &seal).accepted().unwrap();
+        let r = read_report(dir.path(), &DispatchId::parse("D-1").unwrap(), &seal)
+            .accepted()
+            .unwrap();
         assert_eq!(
             (r.status, r.summary.as_deref()),
             (ReportStatus::Done, Some("added x"))
         );
         assert!(
             matches!(
-                read_report(dir.path(), "D-2", &seal),
+                read_report(dir.path(), &DispatchId::parse("D-2").unwrap(), &seal),
                 ReportFile::Rejected(_)
             ),
             "another dispatch's report"
         );
         // Another seal (another dispatch's worker), or a report edited after sealing.
         assert!(matches!(
-            read_report(dir.path(), "D-1", &new_seal()),
+            read_report(dir.path(), &DispatchId::parse("D-1").unwrap(), &new_seal()),
             ReportFile::Rejected(_)
         ));
         let text = fs::read_to_string(dir.path().join(REPORT)).unwrap();
@@ -291,7 +296,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            read_report(dir.path(), "D-1", &seal),
+            read_report(dir.path(), &DispatchId::parse("D-1").unwrap(), &seal),
             ReportFile::Rejected(_)
         ));
         // Oversized files are not read; summaries are cut.
@@ -304,11 +309,13 @@ mod tests {
             &seal,
         )
         .unwrap();
-        let r = read_report(dir.path(), "D-1", &seal).accepted().unwrap();
+        let r = read_report(dir.path(), &DispatchId::parse("D-1").unwrap(), &seal)
+            .accepted()
+            .unwrap();
         assert!(r.summary.unwrap().len() <= MAX_SUMMARY + 3);
         fs::write(dir.path().join(REPORT), vec![b' '; MAX_FILE as usize + 1]).unwrap();
         assert!(matches!(
-            read_report(dir.path(), "D-1", &seal),
+            read_report(dir.path(), &DispatchId::parse("D-1").unwrap(), &seal),
             ReportFile::Rejected(why) if why.contains("limit")
         ));
 

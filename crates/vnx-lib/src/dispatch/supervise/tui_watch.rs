@@ -146,7 +146,7 @@ impl TuiWatch {
             }
         }
         let reported = matches!(
-            signals::read_report(&spec.dispatch_dir, spec.id.as_str(), seal),
+            signals::read_report(&spec.dispatch_dir, &spec.id, seal),
             ReportFile::Accepted(_)
         );
         if reported && !self.reported_seen {
