@@ -30,11 +30,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ..args
     };
     let ledger = project.ledger();
-    if !ledger.exists() || !view::started(&ledger, &args.id)? {
+    if !ledger.exists() || !view::started(&ledger, &id)? {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))
             .with_hint("`vnx status` lists the dispatches of this project"));
     }
-    if let Some(host) = super::util::hosts::host_of(&project, &args.id)? {
+    if let Some(host) = super::util::hosts::host_of(&project, &id)? {
         // Its pane is on its host: `ssh -t` to the host's own `vnx attach`.
         let data = project.data_dir();
         let ssh = vnx::remote::Ssh::new(&host, &data)?;
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let (tmux, session) = match args.tmux_socket {
         Some(socket) => (Tmux::new(socket), format!("vnx-{}", args.id)),
-        None => view::session_of(&ledger, &args.id, &Tmux::new(settings::tmux_socket(None))),
+        None => view::session_of(&ledger, &id, &Tmux::new(settings::tmux_socket(None))),
     };
     if !tmux.has_session(&session) {
         return Err(

@@ -79,7 +79,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 signalled.push(id);
             }
             Stopped::Closed(_) if args.json => {
-                if let Some(line) = view::completion(&ledger, id.as_str())? {
+                if let Some(line) = view::completion(&ledger, &id)? {
                     let w = Waited::Completed(view::Completion::of(&id, line));
                     out.json(&super::util::waiting::settled(id.as_str(), &w))?;
                 }

@@ -58,7 +58,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     with_context(args.tmux.tmux_socket.clone(), |ctx| {
         let id = super::util::ids::dispatch_id(ctx.project, &args.id)?;
         let (_, trusted) = settings::attestation(None, ctx.ledger)?;
-        let original = replay::original(&ctx.project.root, ctx.ledger, id.as_str(), &trusted)?;
+        let original = replay::original(&ctx.project.root, ctx.ledger, &id, &trusted)?;
         let link = replay::link(&ctx.project.root, &original);
         if !link.identical {
             say!(

@@ -121,7 +121,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         out.json(&value)?;
     } else if args.log {
-        if let Some(host) = super::util::hosts::host_of(&project, &args.id)? {
+        if let Some(host) = super::util::hosts::host_of(&project, &id)? {
             // Its log is on its host: read there.
             return super::util::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
         }
@@ -411,7 +411,7 @@ fn log(
 ) -> Result<(), CliError> {
     // Where vnx writes the log, never a path a receipt names (a forged one could name a FIFO
     // or a terminal), and only a regular file.
-    let path = vnx::dispatch::worker_log(&settings::project()?.root, d.state.id.as_str());
+    let path = vnx::dispatch::worker_log(&settings::project()?.root, &d.state.id);
     if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
         return Err(
             CliError::new(format!("{} is not a regular file", path.display()))

@@ -144,7 +144,7 @@ pub fn follow(args: Args) -> Result<ExitCode, CliError> {
         id: id.to_string(),
         ..args
     };
-    if let Some(host) = crate::cli::util::hosts::host_of(&project, &args.id)? {
+    if let Some(host) = crate::cli::util::hosts::host_of(&project, &id)? {
         if args.rebase {
             return Err(CliError::usage(format!(
                 "{id} ran on {}: --rebase brings only a local dispatch onto its base",
@@ -162,7 +162,7 @@ pub fn follow(args: Args) -> Result<ExitCode, CliError> {
     let socket = args.tmux.tmux_socket.clone();
     with_context(socket, |ctx| {
         let state = settle_blocked(ctx, &id)?;
-        let mut continued = follow_up::find(ctx.project, ctx.ledger, &args.id, state)?;
+        let mut continued = follow_up::find(ctx.project, ctx.ledger, &id, state)?;
         let mut instruction = instruction.clone();
         if args.rebase {
             let (seq, conflict_base) = continued.conflict.clone().unzip();

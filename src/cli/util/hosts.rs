@@ -163,7 +163,10 @@ pub(crate) fn freed(results: &[(String, Result<remote::CatchUp, remote::RemoteEr
 }
 
 /// The host config of a remote dispatch, when `id` runs on one.
-pub(crate) fn host_of(project: &Project, id: &str) -> Result<Option<HostConfig>, CliError> {
+pub(crate) fn host_of(
+    project: &Project,
+    id: &vnx::ids::DispatchId,
+) -> Result<Option<HostConfig>, CliError> {
     let ledger = project.ledger();
     let Some(name) = ledger
         .exists()

@@ -72,7 +72,7 @@ pub(crate) fn all_known(
     ids: &[vnx::ids::DispatchId],
 ) -> Result<(), CliError> {
     for id in ids {
-        if !ledger.exists() || !vnx::dispatch::view::started(ledger, id.as_str())? {
+        if !ledger.exists() || !vnx::dispatch::view::started(ledger, id)? {
             return Err(CliError::usage(format!("unknown dispatch {id}"))
                 .with_hint("`vnx status` lists the dispatches of this project"));
         }

@@ -102,9 +102,7 @@ pub(crate) fn dispatch(
     let ids = vec![id.clone()];
     // Long polls: the host answers the moment its ledger grows.
     let mut down = false;
-    while view::completion(&ledger, id.as_str())?.is_none()
-        && !view::remote_lost(&ledger, id.as_str())?
-    {
+    while view::completion(&ledger, &id)?.is_none() && !view::remote_lost(&ledger, &id)? {
         match remote::catch_up_waiting(&link, &[id.to_string()], std::time::Duration::from_secs(2))
         {
             Ok(_) if down => {

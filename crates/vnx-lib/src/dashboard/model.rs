@@ -267,7 +267,7 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     if let Some(reason) = &s.reason {
         return one_line(reason);
     }
-    let log = crate::dispatch::worker_log(root, s.id.as_str());
+    let log = crate::dispatch::worker_log(root, &s.id);
     let (tail, cut) = tail_bytes(&log, 8 << 10);
     transcript::last_line(&tail, cut).unwrap_or_default()
 }
@@ -290,7 +290,7 @@ pub fn preview(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     {
         return text;
     }
-    let log = crate::dispatch::worker_log(root, s.id.as_str());
+    let log = crate::dispatch::worker_log(root, &s.id);
     if log.is_file() {
         // The worker's events as a transcript, from the first whole line of the tail.
         let (tail, cut) = tail_bytes(&log, 64 << 10);

@@ -119,8 +119,8 @@ impl std::fmt::Display for ReceiptLine {
 }
 
 /// The dispatch `id` whole, or `None` when the ledger never started it.
-pub fn detail(ledger: &Path, id: &str, tmux: &Tmux) -> Result<Option<Detail>, LedgerError> {
-    match view::state_of(ledger, id, tmux)? {
+pub fn detail(ledger: &Path, id: &DispatchId, tmux: &Tmux) -> Result<Option<Detail>, LedgerError> {
+    match view::state_of(ledger, id.as_str(), tmux)? {
         Some((state, record)) => of_record(ledger, state, &record.receipts).map(Some),
         None => Ok(None),
     }

@@ -5,6 +5,7 @@
 //! that outlived its supervisor, or ignores signals). Only when none of these holds may its
 //! work be called lost or released.
 
+use crate::ids::DispatchId;
 use std::fs::File;
 use std::fs::TryLockError;
 use std::io;
@@ -188,7 +189,7 @@ pub fn reopened(dispatches: &Path) -> Vec<String> {
 
 /// The dispatch directory of a dispatch whose worktree is `worktree`
 /// (`.vnx-data/worktrees/dispatch-<id>` → `.vnx-data/dispatches/<id>`).
-pub fn dispatch_dir_of(worktree: &Path, id: &str) -> Option<PathBuf> {
+pub fn dispatch_dir_of(worktree: &Path, id: &DispatchId) -> Option<PathBuf> {
     Some(worktree.parent()?.parent()?.join("dispatches").join(id))
 }
 

@@ -40,6 +40,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::ConfigError;
 use crate::constraints::{Decision, LoadError};
+use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 use crate::ledger::{LedgerError, Receipt, now_utc};
 use crate::project::Project;
@@ -49,7 +50,7 @@ use crate::tmux::{Tmux, TmuxError};
 use crate::worktree::WorktreeError;
 
 /// A dispatch's directory (`.vnx-data/dispatches/ID`), under the main checkout `root`.
-pub fn dir_of(root: &Path, id: &str) -> PathBuf {
+pub fn dir_of(root: &Path, id: &DispatchId) -> PathBuf {
     root.join(crate::project::DATA_DIR)
         .join("dispatches")
         .join(id)
@@ -58,7 +59,7 @@ pub fn dir_of(root: &Path, id: &str) -> PathBuf {
 /// Where a dispatch's worker log is: its dispatch directory, under the main checkout `root`.
 /// Readers take the log from here, never from a path a receipt names (a forged receipt could
 /// name a FIFO or a terminal).
-pub fn worker_log(root: &Path, id: &str) -> PathBuf {
+pub fn worker_log(root: &Path, id: &DispatchId) -> PathBuf {
     dir_of(root, id).join("worker.log")
 }
 

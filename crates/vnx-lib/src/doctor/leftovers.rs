@@ -35,9 +35,7 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
         let socket = s.tmux_socket.as_deref().unwrap_or(tmux.socket());
         if Tmux::new(socket).has_session(&session) {
             s.state = State::Running;
-        } else if let Some(line) =
-            ledger.and_then(|l| view::completion(l, s.id.as_str()).ok().flatten())
-        {
+        } else if let Some(line) = ledger.and_then(|l| view::completion(l, &s.id).ok().flatten()) {
             let done = view::Completion::of(&s.id, line).receipt;
             s.state = State::Ended(done.status);
             s.teardown_class = done.teardown_class;

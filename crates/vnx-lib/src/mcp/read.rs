@@ -266,8 +266,8 @@ pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
 /// receipt names).
 pub fn log(s: &Settings, id: &str, max_bytes: Option<u64>) -> Result<serde_json::Value, McpError> {
     let max = bounded(max_bytes, 64 << 10, LIMITS.bytes, "max_bytes")?;
-    detail_of(s, id)?;
-    let path = crate::dispatch::worker_log(&s.root, id);
+    let d = detail_of(s, id)?;
+    let path = crate::dispatch::worker_log(&s.root, &d.state.id);
     let io = |source| McpError::Io {
         path: path.clone(),
         source,

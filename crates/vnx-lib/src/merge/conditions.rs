@@ -146,17 +146,15 @@ pub(super) fn check(
     let (verifies, extends) = ledger(ctx, &mut plan)?;
     plan.conditions.push(cond(ORDER[0], verifies));
     plan.conditions.push(cond(ORDER[1], extends));
-    plan.conditions.push(cond(ORDER[2], done(ev, id.as_str())));
+    plan.conditions.push(cond(ORDER[2], done(ev, id)));
     // A follow-up works on the branch of its chain's first dispatch.
     let first = ev
         .started
         .as_ref()
         .and_then(|s| s.receipt.continues.as_ref())
         .map_or(id, |c| &c.first);
-    plan.conditions.push(cond(
-        ORDER[3],
-        branch(repo, &plan, id.as_str(), first.as_str()),
-    ));
+    plan.conditions
+        .push(cond(ORDER[3], branch(repo, &plan, id, first.as_str())));
     let gates = gates(config, ev, &mut plan);
     plan.conditions.push(cond(ORDER[4], gates));
     let base = base(repo, &mut plan, ctx.scratch_objects);
@@ -182,7 +180,7 @@ pub fn dispatch_conditions(
 ) -> ([Condition; 2], Vec<GateEvidence>) {
     let mut plan = empty_plan(id);
     plan.head_commit = ev.head().cloned();
-    let done = cond(ORDER[2], done(ev, id.as_str()));
+    let done = cond(ORDER[2], done(ev, id));
     let gates = cond(ORDER[4], gates(config, ev, &mut plan));
     ([done, gates], plan.gates)
 }
@@ -288,7 +286,7 @@ fn ledger(ctx: &Reading<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), Merg
     Ok((verifies, extends))
 }
 
-fn done(ev: &Evidence, id: &str) -> Result<String, String> {
+fn done(ev: &Evidence, id: &DispatchId) -> Result<String, String> {
     // Receipts about the dispatch that vnx did not write are ignored as evidence; their
     // presence alone means something tried to forge it, which a person must look at.
     let unattested = ev.unattested_lines();
@@ -300,7 +298,7 @@ fn done(ev: &Evidence, id: &str) -> Result<String, String> {
             unattested.join("; ")
         ));
     }
-    ev.verdict(id).map(|()| match &ev.accepted {
+    ev.verdict(id.as_str()).map(|()| match &ev.accepted {
         Some(a) => format!(
             "dispatch {id} ended {} and {} accepted its work at {}",
             a.receipt.previous_status, a.receipt.by, a.receipt.head_commit
@@ -315,7 +313,7 @@ fn tip(repo: &Repo, reference: &str) -> Option<CommitId> {
     Some(CommitId::from(found.peel_to_commit().ok()?.id()))
 }
 
-fn branch(repo: &Repo, plan: &Plan, id: &str, first: &str) -> Result<String, String> {
+fn branch(repo: &Repo, plan: &Plan, id: &DispatchId, first: &str) -> Result<String, String> {
     let Some(head) = &plan.head_commit else {
         return Err(format!(
             "the completion receipt of {id} records no head commit"

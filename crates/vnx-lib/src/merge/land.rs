@@ -239,7 +239,7 @@ pub(super) fn land(
                 id: id.to_string(),
                 source: Box::new(source),
             })?;
-        merge_result_gates = evidence_of(ctx, id.as_str(), commit.as_str(), &outcomes)?;
+        merge_result_gates = evidence_of(ctx, id, commit.as_str(), &outcomes)?;
         let failing: Vec<&GateOutcome> = outcomes
             .iter()
             .filter(|o| o.status != Status::Pass)
@@ -360,11 +360,11 @@ fn failed(
 /// Each outcome's evidence as the ledger holds it (its attested `gate_result` line).
 fn evidence_of(
     ctx: &Context<'_>,
-    id: &str,
+    id: &DispatchId,
     commit: &str,
     outcomes: &[GateOutcome],
 ) -> Result<Vec<GateEvidence>, MergeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
     Ok(outcomes
         .iter()
         .map(|o| {

@@ -164,7 +164,7 @@ fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, Rele
     ) {
         // Only a dispatch that never started, checked again: the ledger and the directory.
         let started = options.ledger.exists()
-            && crate::dispatch::view::started(&options.ledger, item.dispatch_id.as_str())?;
+            && crate::dispatch::view::started(&options.ledger, &item.dispatch_id)?;
         if started || !super::never_started(None, dir) {
             done.skipped = Some("the dispatch has started since it was classified".into());
         } else {

@@ -128,8 +128,8 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     // Before anything is pushed or recorded: a local dispatch or a remote one of this id
     // would have its record replaced here, or its branch collide with the one fetched back.
     let repo = crate::worktree::Repo::for_project(link.project)?;
-    let record = sync::record_path(&data, id.as_str());
-    let taken = crate::worktree::id_in_use(&link.project.root, &repo, id.as_str())
+    let record = sync::record_path(&data, &id);
+    let taken = crate::worktree::id_in_use(&link.project.root, &repo, &id)
         .or_else(|| record.symlink_metadata().is_ok().then_some(record));
     if let Some(path) = taken {
         return Err(RemoteError::IdInUse {
@@ -148,7 +148,7 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         Some(commit) => (commit.clone(), request.base_ref.clone()),
         None => resolve_base(link.project, &request.base_ref)?,
     };
-    sync::push_base(link, base_commit.as_str(), id.as_str())?;
+    sync::push_base(link, base_commit.as_str(), &id)?;
     let record = Record {
         host: host.clone(),
         base_ref,
@@ -156,10 +156,10 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         dispatched_at: now_utc(),
     };
     let undo = |link: &Link<'_>| {
-        sync::drop_base(link, id.as_str());
-        let _ = std::fs::remove_file(sync::record_path(&data, id.as_str()));
+        sync::drop_base(link, &id);
+        let _ = std::fs::remove_file(sync::record_path(&data, &id));
     };
-    if let Err(e) = sync::write_record(&data, id.as_str(), &record) {
+    if let Err(e) = sync::write_record(&data, &id, &record) {
         undo(link);
         return Err(e);
     }
@@ -174,7 +174,7 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    args.push(super::incoming_ref(id.as_str()));
+    args.push(super::incoming_ref(&id));
     args.extend(request.args.iter().cloned());
     start(link, &args, &id, &|link| undo(link))
 }
@@ -187,7 +187,8 @@ fn follow_up(
     id: &DispatchId,
 ) -> Result<RemoteLaunched, RemoteError> {
     let data = link.project.data_dir();
-    let Some(before) = sync::read_record(&data, original) else {
+    let record = DispatchId::parse(original).ok();
+    let Some(before) = record.and_then(|o| sync::read_record(&data, &o)) else {
         return Err(RemoteError::Remote {
             host: link.ssh.host().name.clone(),
             command: "vnx follow-up".into(),
@@ -199,7 +200,7 @@ fn follow_up(
         dispatched_at: now_utc(),
         ..before
     };
-    sync::write_record(&data, id.as_str(), &record)?;
+    sync::write_record(&data, id, &record)?;
     let mut args: Vec<String> = vec![
         "follow-up".into(),
         original.into(),
@@ -210,7 +211,7 @@ fn follow_up(
     ];
     args.extend(request.args.iter().cloned());
     start(link, &args, id, &|_| {
-        let _ = std::fs::remove_file(sync::record_path(&data, id.as_str()));
+        let _ = std::fs::remove_file(sync::record_path(&data, id));
     })
 }
 

@@ -20,6 +20,7 @@ pub use ssh::Ssh;
 pub use sync::{CatchUp, Link, catch_up, catch_up_waiting};
 
 use crate::config::HostConfig;
+use crate::ids::DispatchId;
 
 /// The oldest host vnx this version works with (it must answer `__remote-sync`).
 pub const MIN_HOST_VERSION: (u64, u64, u64) = (0, 1, 0);
@@ -183,7 +184,7 @@ pub fn remote_dir(data_dir: &Path) -> PathBuf {
 pub use crate::ledger::checkpoint::host_checkpoint_ref as checkpoint_ref;
 
 /// The ref on the host a dispatch's base commit is pushed to.
-pub fn incoming_ref(id: &str) -> String {
+pub fn incoming_ref(id: &DispatchId) -> String {
     format!("refs/vnx/incoming/{id}")
 }
 

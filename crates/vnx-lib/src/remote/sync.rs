@@ -54,14 +54,14 @@ pub struct Record {
 }
 
 /// `.vnx-data/remote/dispatches/<id>.json`.
-pub fn record_path(data_dir: &Path, id: &str) -> PathBuf {
+pub fn record_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
     super::remote_dir(data_dir)
         .join("dispatches")
         .join(format!("{id}.json"))
 }
 
 /// Keeps a dispatch's record.
-pub fn write_record(data_dir: &Path, id: &str, record: &Record) -> Result<(), RemoteError> {
+pub fn write_record(data_dir: &Path, id: &DispatchId, record: &Record) -> Result<(), RemoteError> {
     let path = record_path(data_dir, id);
     if let Some(dir) = path.parent() {
         crate::files::private_dir(dir).map_err(io(dir))?;
@@ -71,7 +71,7 @@ pub fn write_record(data_dir: &Path, id: &str, record: &Record) -> Result<(), Re
 }
 
 /// A dispatch's record, if this machine started it on a host.
-pub fn read_record(data_dir: &Path, id: &str) -> Option<Record> {
+pub fn read_record(data_dir: &Path, id: &DispatchId) -> Option<Record> {
     let data = std::fs::read(record_path(data_dir, id)).ok()?;
     serde_json::from_slice(&data).ok()
 }
@@ -351,7 +351,7 @@ fn translate(
         }
         let record = records
             .entry(id.to_string())
-            .or_insert_with(|| read_record(&data, id.as_str()).filter(|rec| rec.host == host));
+            .or_insert_with(|| read_record(&data, id).filter(|rec| rec.host == host));
         let Some(record) = record else {
             continue;
         };
@@ -493,8 +493,10 @@ fn branch_of(mirrors: &Mirrors, host: &str, id: &str, data: &Path) -> String {
 /// branches a host's receipts may name (a follow-up works on its chain's first one).
 fn started_here(data: &Path, host: &str, branch: &str) -> bool {
     branch.strip_prefix("dispatch/").is_some_and(|id| {
-        crate::ledger::receipt::is_dispatch_id(id)
-            && read_record(data, id).is_some_and(|rec| rec.host == host)
+        DispatchId::parse(id)
+            .ok()
+            .and_then(|id| read_record(data, &id))
+            .is_some_and(|rec| rec.host == host)
     })
 }
 
@@ -575,9 +577,10 @@ fn give_up_if_gone(link: &Link<'_>, ids: &[String]) -> Result<(), RemoteError> {
     let now = jiff::Timestamp::now();
     let contact = last_contact(&data, &host.name);
     for id in ids {
-        let since = contact
-            .clone()
-            .or_else(|| read_record(&data, id).map(|r| r.dispatched_at));
+        let since = contact.clone().or_else(|| {
+            let id = DispatchId::parse(id).ok()?;
+            read_record(&data, &id).map(|r| r.dispatched_at)
+        });
         let Some(since_ts) = since
             .as_deref()
             .and_then(|s| s.parse::<jiff::Timestamp>().ok())
@@ -601,7 +604,7 @@ fn give_up_if_gone(link: &Link<'_>, ids: &[String]) -> Result<(), RemoteError> {
 }
 
 /// Pushes `commit` to the host's `refs/vnx/incoming/<id>`, where its dispatch starts from.
-pub fn push_base(link: &Link<'_>, commit: &str, id: &str) -> Result<(), RemoteError> {
+pub fn push_base(link: &Link<'_>, commit: &str, id: &DispatchId) -> Result<(), RemoteError> {
     let spec = format!("{commit}:{}", super::incoming_ref(id));
     git(
         link,
@@ -611,7 +614,7 @@ pub fn push_base(link: &Link<'_>, commit: &str, id: &str) -> Result<(), RemoteEr
 }
 
 /// Deletes the host's `refs/vnx/incoming/<id>` (nothing is left of a launch that failed).
-pub fn drop_base(link: &Link<'_>, id: &str) {
+pub fn drop_base(link: &Link<'_>, id: &DispatchId) {
     let spec = format!(":{}", super::incoming_ref(id));
     let _ = process::run(&link.ssh.git(
         &link.project.root,

@@ -32,7 +32,7 @@ pub const LOCK_FILE: &str = "vnx-worktree.lock";
 pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What already holds dispatch id `id` here: its dispatch directory, worktree or branch.
-pub fn id_in_use(root: &Path, repo: &Repo, id: &str) -> Option<PathBuf> {
+pub fn id_in_use(root: &Path, repo: &Repo, id: &DispatchId) -> Option<PathBuf> {
     let dir = root.join(DATA_DIR).join("dispatches").join(id);
     let worktree = repo.worktrees_dir().join(format!("dispatch-{id}"));
     for path in [dir, worktree] {

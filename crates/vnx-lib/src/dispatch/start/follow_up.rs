@@ -239,17 +239,17 @@ fn read_facts(ledger: &Path) -> Result<Facts, LedgerError> {
 pub fn find(
     project: &Project,
     ledger: &Path,
-    id: &str,
+    id: &DispatchId,
     state: Option<State>,
 ) -> Result<Continued, FollowUpError> {
     let facts = read_facts(ledger)?;
-    let unknown = || FollowUpError::Unknown { id: id.to_owned() };
+    let unknown = || FollowUpError::Unknown { id: id.to_string() };
     let started = facts.started.get(id).cloned().ok_or_else(unknown)?;
     let status = match state {
         Some(State::Ended(status)) => status,
         Some(other) => {
             return Err(FollowUpError::NotEnded {
-                id: id.to_owned(),
+                id: id.to_string(),
                 state: other.name().to_owned(),
             });
         }
@@ -257,21 +257,21 @@ pub fn find(
     };
     if let Some(by) = facts.continued_by.get(id) {
         return Err(FollowUpError::Continued {
-            id: id.to_owned(),
+            id: id.to_string(),
             by: by.to_string(),
         });
     }
     let branch = started.branch.clone();
     if let Some(merged) = facts.merged.get(&branch) {
         return Err(FollowUpError::Merged {
-            id: id.to_owned(),
+            id: id.to_string(),
             branch,
             merged: merged.to_string(),
         });
     }
     if facts.released.get(&branch).copied().unwrap_or(false) {
         return Err(FollowUpError::Released {
-            id: id.to_owned(),
+            id: id.to_string(),
             branch,
         });
     }
@@ -288,7 +288,7 @@ pub fn find(
         (None, Some(head)) => head,
         (None, None) => {
             return Err(FollowUpError::BranchGone {
-                id: id.to_owned(),
+                id: id.to_string(),
                 branch,
             });
         }

@@ -144,7 +144,7 @@ impl Drop for Undo<'_> {
             && !self.keep_dispatch_dir
         {
             let data = self.repo.root.join(crate::project::DATA_DIR);
-            crate::dispatch::start::ports::release(&data, port, self.id.as_str());
+            crate::dispatch::start::ports::release(&data, port, self.id);
         }
         if let Some(wt) = &self.worktree
             && let Ok(c) = wt.classify(self.remote)
@@ -250,7 +250,7 @@ fn launch_claimed(
         undo.port = Some(port);
     }
     if spec.sandbox.is_some() {
-        let q = quarantine(&plan.repo, spec.id.as_str(), &spec.branch, &wt.path)?;
+        let q = quarantine(&plan.repo, &spec.id, &spec.branch, &wt.path)?;
         undo.quarantine = Some(q.dir.clone());
         if let Some(shape) = spec.sandbox.as_mut() {
             // The worktree's git administrative directory (its index and HEAD) is the
@@ -445,7 +445,7 @@ struct Quarantined {
 /// Makes the quarantine a sandboxed worker commits into, at its branch's current commit.
 fn quarantine(
     repo: &Repo,
-    id: &str,
+    id: &DispatchId,
     branch: &str,
     worktree: &Path,
 ) -> Result<Quarantined, DispatchError> {
@@ -488,16 +488,19 @@ pub(crate) fn pool_of(repo: &Repo, spec: &Spec) -> Option<Pool> {
 /// ledger and its directory exists (a launch under way, a running or lost dispatch).
 fn claim_port(spec: &Spec, data: &Path, range: (u16, u16)) -> Result<u16, DispatchError> {
     let open = |owner: &str| {
-        let ended = crate::dispatch::view::completion(&spec.ledger, owner)
-            .ok()
-            .flatten()
-            .is_some();
+        // A claim's owner is text in a file: one that is not an id names no dispatch.
+        let ended = DispatchId::parse(owner).ok().is_none_or(|owner| {
+            crate::dispatch::view::completion(&spec.ledger, &owner)
+                .ok()
+                .flatten()
+                .is_some()
+        });
         !ended && data.join("dispatches").join(owner).is_dir()
     };
     Ok(crate::dispatch::start::ports::claim(
         data,
         range,
-        spec.id.as_str(),
+        &spec.id,
         spec.preferred_port,
         open,
     )?)

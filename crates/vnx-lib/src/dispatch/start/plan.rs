@@ -181,7 +181,7 @@ fn plan_in<'scope, 'env>(
     let model = evaluation.model.clone();
     let pinned = |source| pinned_model(&evaluation, source);
     resolved.check_model(model.as_deref()).map_err(pinned)?;
-    let dispatch_dir = crate::dispatch::dir_of(root, id.as_str());
+    let dispatch_dir = crate::dispatch::dir_of(root, &id);
     let allow = config.allowed_commands(&req.role);
     let chosen_session = resolved.chosen_session(lane, resume.is_some());
     let worker = Worker {
@@ -193,8 +193,7 @@ fn plan_in<'scope, 'env>(
         session: chosen_session.as_deref(),
         allow: &allow,
     };
-    let (prompt, invocation) =
-        compose_prompt(ctx, req, &worker, id.as_str(), &skills).map_err(pinned)?;
+    let (prompt, invocation) = compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
     let binary = find_binary(ctx, &resolved, &invocation)?;
     let mut invocation = Ok(invocation.with_program(&binary));
     let (base_commit, base_ref, worktree, branch, main_before) =
@@ -419,7 +418,7 @@ fn read_seen<'scope>(
 ) -> Option<std::thread::ScopedJoinHandle<'scope, Result<bool, crate::ledger::LedgerError>>> {
     ctx.ledger.exists().then(|| {
         let (ledger, id) = (ctx.ledger, id.clone());
-        scope.spawn(move || crate::dispatch::view::started(ledger, id.as_str()))
+        scope.spawn(move || crate::dispatch::view::started(ledger, &id))
     })
 }
 
@@ -466,7 +465,7 @@ fn load_config(project: &crate::project::Project) -> Result<Config, DispatchErro
 /// random id that happens to be taken is drawn again).
 fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<DispatchId, DispatchError> {
     match &req.id {
-        Some(id) => match crate::worktree::id_in_use(root, repo, id.as_str()) {
+        Some(id) => match crate::worktree::id_in_use(root, repo, id) {
             Some(what) => Err(DispatchError::IdInUse {
                 id: id.to_string(),
                 what,
@@ -475,7 +474,7 @@ fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<DispatchId, Disp
         },
         None => Ok(std::iter::repeat_with(DispatchId::fresh)
             .take(64)
-            .find(|id| crate::worktree::id_in_use(root, repo, id.as_str()).is_none())
+            .find(|id| crate::worktree::id_in_use(root, repo, id).is_none())
             .unwrap_or_else(DispatchId::fresh)),
     }
 }
@@ -683,19 +682,19 @@ fn compose_prompt(
     ctx: &Context<'_>,
     req: &Request,
     worker: &Worker<'_>,
-    id: &str,
+    id: &DispatchId,
     skills: &[Skill],
 ) -> Result<(String, Invocation), ProviderError> {
     let completion = worker.invocation(ctx, req, 0)?.completion;
     let prompt = match (&req.continues, worker.resume) {
-        (None, _) => compose::compose(id, &req.role, &req.instruction, completion, skills),
+        (None, _) => compose::compose(id.as_str(), &req.role, &req.instruction, completion, skills),
         (Some(c), Some(_)) => {
-            compose::compose_resumed(id, c.id().as_str(), &req.instruction, completion)
+            compose::compose_resumed(id.as_str(), c.id().as_str(), &req.instruction, completion)
         }
         (Some(c), None) => {
             let instruction =
                 compose::follow_up_instruction(c.id().as_str(), &c.instruction, &req.instruction);
-            compose::compose(id, &req.role, &instruction, completion, skills)
+            compose::compose(id.as_str(), &req.role, &instruction, completion, skills)
         }
     };
     let invocation = worker.invocation(ctx, req, prompt.len())?;

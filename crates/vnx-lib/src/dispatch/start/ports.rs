@@ -4,6 +4,7 @@
 //! id, made with `O_EXCL`; the supervisor removes it at the end. A claim left by a dispatch
 //! that has ended (or never started, and whose directory is gone) is taken over.
 
+use crate::ids::DispatchId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,7 @@ pub enum PortError {
 pub fn claim(
     data_dir: &Path,
     range: (u16, u16),
-    id: &str,
+    id: &DispatchId,
     preferred: Option<u16>,
     open: impl Fn(&str) -> bool,
 ) -> Result<u16, PortError> {
@@ -52,7 +53,7 @@ pub fn claim(
     crate::files::private_dir(&dir).map_err(io(&dir))?;
     let (low, high) = range;
     let size = u32::from(high - low) + 1;
-    let hash = Sha256::digest(id.as_bytes());
+    let hash = Sha256::digest(id.as_str().as_bytes());
     let first = u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]]) % size;
     let candidates = preferred
         .filter(|p| (low..=high).contains(p))
@@ -60,7 +61,7 @@ pub fn claim(
         .chain((0..size).map(|i| low + ((first + i) % size) as u16));
     for port in candidates {
         let path = dir.join(port.to_string());
-        match create(&path, id) {
+        match create(&path, id.as_str()) {
             Ok(()) => return Ok(port),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let owner = std::fs::read_to_string(&path).unwrap_or_default();
@@ -71,7 +72,7 @@ pub fn claim(
                     // A stale claim: take it over (another claimant may race us to it; the
                     // create decides).
                     let _ = std::fs::remove_file(&path);
-                    match create(&path, id) {
+                    match create(&path, id.as_str()) {
                         Ok(()) => return Ok(port),
                         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                         Err(e) => return Err(io(&path)(e)),
@@ -85,7 +86,7 @@ pub fn claim(
 }
 
 /// Gives up dispatch `id`'s claim on `port`, if it still holds it.
-pub fn release(data_dir: &Path, port: u16, id: &str) {
+pub fn release(data_dir: &Path, port: u16, id: &DispatchId) {
     let path = data_dir.join(PORTS_DIR).join(port.to_string());
     if std::fs::read_to_string(&path).is_ok_and(|owner| owner.trim() == id) {
         let _ = std::fs::remove_file(path);
@@ -110,33 +111,65 @@ mod tests {
     fn ports_are_stable_unique_and_taken_over_when_stale() {
         let d = tempfile::tempdir().unwrap();
         let all_open = |_: &str| true;
-        let a = claim(d.path(), (41000, 41003), "D-0000000a", None, all_open).unwrap();
+        let a = claim(
+            d.path(),
+            (41000, 41003),
+            &DispatchId::parse("D-0000000a").unwrap(),
+            None,
+            all_open,
+        )
+        .unwrap();
         assert_eq!(
-            claim(d.path(), (41000, 41003), "D-0000000a", None, all_open).unwrap(),
+            claim(
+                d.path(),
+                (41000, 41003),
+                &DispatchId::parse("D-0000000a").unwrap(),
+                None,
+                all_open
+            )
+            .unwrap(),
             a,
             "the same dispatch asking again keeps its port"
         );
         let mut seen = vec![a];
         for id in ["D-0000000b", "D-0000000c", "D-0000000d"] {
-            let p = claim(d.path(), (41000, 41003), id, None, all_open).unwrap();
+            let id = DispatchId::parse(id).unwrap();
+            let p = claim(d.path(), (41000, 41003), &id, None, all_open).unwrap();
             assert!(!seen.contains(&p), "{p} given twice");
             seen.push(p);
         }
         assert!(matches!(
-            claim(d.path(), (41000, 41003), "D-0000000e", None, all_open),
+            claim(
+                d.path(),
+                (41000, 41003),
+                &DispatchId::parse("D-0000000e").unwrap(),
+                None,
+                all_open
+            ),
             Err(PortError::Exhausted { .. })
         ));
         // Once a holder has ended, its port goes to the next dispatch.
-        let p = claim(d.path(), (41000, 41003), "D-0000000e", None, |o| {
-            o != "D-0000000b"
-        })
+        let p = claim(
+            d.path(),
+            (41000, 41003),
+            &DispatchId::parse("D-0000000e").unwrap(),
+            None,
+            |o| o != "D-0000000b",
+        )
         .unwrap();
         assert_eq!(p, seen[1]);
         // Released, a preferred port (a follow-up's) is taken first.
-        release(d.path(), a, "D-0000000a");
-        release(d.path(), a, "D-0000000f");
+        release(d.path(), a, &DispatchId::parse("D-0000000a").unwrap());
+        release(d.path(), a, &DispatchId::parse("D-0000000f").unwrap());
         assert_eq!(
-            claim(d.path(), (41000, 41003), "D-0000000f", Some(a), all_open).unwrap(),
+            claim(
+                d.path(),
+                (41000, 41003),
+                &DispatchId::parse("D-0000000f").unwrap(),
+                Some(a),
+                all_open
+            )
+            .unwrap(),
             a
         );
     }

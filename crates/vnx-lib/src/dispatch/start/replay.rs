@@ -92,16 +92,16 @@ pub struct Original {
 pub fn original(
     root: &Path,
     ledger: &Path,
-    id: &str,
+    id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<Original, ReplayError> {
-    let evidence = Evidence::read(ledger, id, trusted)?;
+    let evidence = Evidence::read(ledger, id.as_str(), trusted)?;
     let started = evidence
         .started
         .ok_or_else(|| ReplayError::Unknown { id: id.to_string() })?;
     if let Some(c) = &started.receipt.continues {
         return Err(ReplayError::FollowUp {
-            id: id.into(),
+            id: id.to_string(),
             first: c.first.to_string(),
         });
     }
@@ -111,7 +111,7 @@ pub fn original(
         .join(id)
         .join("instruction.md");
     let problem = |problem: &str| ReplayError::Instruction {
-        id: id.into(),
+        id: id.to_string(),
         path: path.clone(),
         problem: problem.into(),
     };
@@ -277,7 +277,7 @@ fn side(
     }
     gates.sort();
     let (files, insertions, deletions) = match (&base, &head) {
-        (Some(b), Some(h)) => numstat(root, id.as_str(), b.as_str(), h.as_str())?,
+        (Some(b), Some(h)) => numstat(root, id, b.as_str(), h.as_str())?,
         _ => (Vec::new(), 0, 0),
     };
     let completed = e.completed.as_ref();
@@ -315,7 +315,7 @@ fn side(
 /// The files `base..head` changed, and the lines added and removed (binary files count none).
 fn numstat(
     root: &Path,
-    id: &str,
+    id: &DispatchId,
     base: &str,
     head: &str,
 ) -> Result<(Vec<String>, u64, u64), ReplayError> {
@@ -328,7 +328,7 @@ fn numstat(
         head,
     ]))
     .map_err(|source| ReplayError::Git {
-        id: id.into(),
+        id: id.to_string(),
         source,
     })?;
     let (mut files, mut ins, mut del) = (Vec::new(), 0, 0);

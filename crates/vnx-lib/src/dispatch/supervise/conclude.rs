@@ -146,7 +146,7 @@ pub(in crate::dispatch) fn conclude(
     // The port goes back once the end is on the ledger.
     if let Some(port) = spec.port {
         let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
-        crate::dispatch::start::ports::release(&data_dir, port, spec.id.as_str());
+        crate::dispatch::start::ports::release(&data_dir, port, &spec.id);
     }
     Ok(Concluded {
         status,

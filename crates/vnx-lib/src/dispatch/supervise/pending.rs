@@ -93,10 +93,11 @@ pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
             }
             // Both read through the read model: a lost dispatch's reservation, kept, costs
             // no scan of the ledger.
-            match crate::dispatch::view::started(ledger, id.as_str()) {
+            match crate::dispatch::view::started(ledger, id) {
                 Ok(false) => true,
-                Ok(true) => crate::dispatch::view::completion(ledger, id.as_str())
-                    .is_ok_and(|c| c.is_some()),
+                Ok(true) => {
+                    crate::dispatch::view::completion(ledger, id).is_ok_and(|c| c.is_some())
+                }
                 Err(_) => false,
             }
         })

@@ -49,7 +49,7 @@ impl Sessions {
     /// Whether dispatch `id`, whose worktree is `worktree`, lives without its session: its
     /// lock is held or a process works inside its worktree (as `lookup` decides it for one
     /// dispatch, see `liveness`).
-    fn alive_without_session(&self, id: &str, worktree: Option<&str>) -> bool {
+    fn alive_without_session(&self, id: &DispatchId, worktree: Option<&str>) -> bool {
         use crate::dispatch::liveness;
         let Some(wt) = worktree.map(Path::new) else {
             return false;
@@ -266,7 +266,7 @@ fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
             .session
             .as_ref()
             .is_some_and(|n| live.has(s.tmux_socket.as_deref(), n))
-        && !live.alive_without_session(s.id.as_str(), s.worktree.as_deref())
+        && !live.alive_without_session(&s.id, s.worktree.as_deref())
     {
         s.state = State::Lost;
         s.blocked = None;

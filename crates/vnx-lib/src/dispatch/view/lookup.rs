@@ -57,16 +57,19 @@ impl Correction {
 /// Dispatch `id`'s record, folded from the lines that mention it; read under the append
 /// lock (shared), so a group commit that wrote a completion and its correction is never
 /// seen half-written.
-pub(super) fn record(ledger: &Path, id: &str) -> Result<Option<DispatchRecord>, LedgerError> {
+pub(super) fn record(
+    ledger: &Path,
+    id: &DispatchId,
+) -> Result<Option<DispatchRecord>, LedgerError> {
     let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
     if let Some(lock) = &lock {
         let _ = lock.lock_shared();
     }
-    Ok(Records::read_only(ledger, &[id])?.by_id.remove(id))
+    Ok(Records::read_only(ledger, &[id.as_str()])?.by_id.remove(id))
 }
 
 /// The phantom guard's correction of a dispatch's completion, if the ledger has one.
-pub fn correction(ledger: &Path, id: &str) -> Result<Option<Correction>, LedgerError> {
+pub fn correction(ledger: &Path, id: &DispatchId) -> Result<Option<Correction>, LedgerError> {
     let Some(cite) = record(ledger, id)?.and_then(|r| r.correction) else {
         return Ok(None);
     };
@@ -79,7 +82,7 @@ pub fn correction(ledger: &Path, id: &str) -> Result<Option<Correction>, LedgerE
 /// shared, so that group commit is whole).
 pub(super) fn correction_after(
     ledger: &Path,
-    id: &str,
+    id: &DispatchId,
     lines: u64,
     offset: u64,
 ) -> Result<Option<Correction>, LedgerError> {
@@ -87,31 +90,31 @@ pub(super) fn correction_after(
     if let Some(lock) = &lock {
         let _ = lock.lock_shared();
     }
-    let later = Records::read_only_from(ledger, &[id], lines, offset)?;
-    let Some(cite) = later.get(id).and_then(|r| r.correction) else {
+    let later = Records::read_only_from(ledger, &[id.as_str()], lines, offset)?;
+    let Some(cite) = later.get(id.as_str()).and_then(|r| r.correction) else {
         return Ok(None);
     };
     Ok(Some(Correction::of(CiteReader::open(ledger)?.read(cite)?)))
 }
 
 /// Whether the ledger records the dispatch's start.
-pub fn started(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+pub fn started(ledger: &Path, id: &DispatchId) -> Result<bool, LedgerError> {
     Ok(record(ledger, id)?.is_some_and(|r| r.started()))
 }
 
 /// Whether a `remote_lost` gave the dispatch up (its host out of reach for too long).
-pub fn remote_lost(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+pub fn remote_lost(ledger: &Path, id: &DispatchId) -> Result<bool, LedgerError> {
     Ok(record(ledger, id)?.is_some_and(|r| r.remote_lost.is_some()))
 }
 
 /// The host a started dispatch runs on, when it runs on one.
-pub fn remote_of(ledger: &Path, id: &str) -> Option<String> {
+pub fn remote_of(ledger: &Path, id: &DispatchId) -> Option<String> {
     record(ledger, id).ok().flatten()?.start?.host
 }
 
 /// What keeps a started dispatch alive besides its session: its lock, or a process in its
 /// worktree (see `liveness`).
-pub(super) fn alive_without_session(id: &str, worktree: Option<&str>) -> bool {
+pub(super) fn alive_without_session(id: &DispatchId, worktree: Option<&str>) -> bool {
     let Some(wt) = worktree.map(Path::new) else {
         return false;
     };
@@ -120,7 +123,7 @@ pub(super) fn alive_without_session(id: &str, worktree: Option<&str>) -> bool {
 }
 
 /// The completion receipt of a dispatch, if the ledger has one.
-pub fn completion(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+pub fn completion(ledger: &Path, id: &DispatchId) -> Result<Option<Vec<u8>>, LedgerError> {
     match record(ledger, id)?.and_then(|r| r.completion) {
         Some(cite) => Ok(Some(CiteReader::open(ledger)?.read(cite)?)),
         None => Ok(None),
@@ -129,7 +132,7 @@ pub fn completion(ledger: &Path, id: &str) -> Result<Option<Vec<u8>>, LedgerErro
 
 /// The tmux socket and session a dispatch's start records (the fallback socket and
 /// `vnx-<id>` when it records none).
-pub fn session_of(ledger: &Path, id: &str, fallback: &Tmux) -> (Tmux, String) {
+pub fn session_of(ledger: &Path, id: &DispatchId, fallback: &Tmux) -> (Tmux, String) {
     let start = record(ledger, id).ok().flatten().and_then(|r| r.start);
     session_in(start.as_ref(), id, fallback)
 }
@@ -138,7 +141,7 @@ pub fn session_of(ledger: &Path, id: &str, fallback: &Tmux) -> (Tmux, String) {
 /// records none).
 pub(super) fn session_in(
     start: Option<&crate::dispatch::fold::Start>,
-    id: &str,
+    id: &DispatchId,
     fallback: &Tmux,
 ) -> (Tmux, String) {
     match start.and_then(|s| s.tmux.clone()) {

@@ -95,8 +95,8 @@ fn settled_now(
     let completion = Completion::of(id, line);
     let correction = match ends {
         _ if completion.receipt.status != DispatchStatus::Done => None,
-        Some((lines, offset)) => correction_after(ledger, id.as_str(), lines, offset)?,
-        None => correction(ledger, id.as_str())?,
+        Some((lines, offset)) => correction_after(ledger, id, lines, offset)?,
+        None => correction(ledger, id)?,
     };
     Ok(settled(completion, correction))
 }
@@ -250,13 +250,11 @@ pub fn wait_with(
                     if start.host.is_some() {
                         continue;
                     }
-                    let (tmux, session) = session_in(Some(start), id.as_str(), tmux);
+                    let (tmux, session) = session_in(Some(start), id, tmux);
                     let alive_session = tmux.has_session(&session);
-                    if !alive_session
-                        && !alive_without_session(id.as_str(), start.worktree.as_deref())
-                    {
+                    if !alive_session && !alive_without_session(id, start.worktree.as_deref()) {
                         // The completion may have landed just before the session ended.
-                        let last = completion(ledger, id.as_str()).ok().flatten();
+                        let last = completion(ledger, id).ok().flatten();
                         let w = match last.map(|line| settled_now(ledger, id, line, None)) {
                             Some(Ok(w)) => w,
                             Some(Err(e)) => {
