@@ -307,10 +307,11 @@ fn a_running_dispatch_is_left_alone_and_a_lost_one_is_released_by_its_name() {
     assert!(i.get("done").is_none());
     assert!(wt.is_dir());
 
-    // The supervisor dies without a word: no completion receipt.
+    // The supervisor dies without a word: no completion receipt. Released by the start of
+    // its id, as every command takes one.
     repo.server.kill_pane_process(&format!("vnx-{id}"));
     wait_for(|| !repo.server.0.has_session(&format!("vnx-{id}")) && !worker_alive(&id));
-    let (r, plan) = release(&repo, &["--apply"]);
+    let (r, plan) = release(&repo, &[&id[..8], "--apply"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let i = item(&plan, &id);
     assert_eq!(i["recorded"]["started"], true);

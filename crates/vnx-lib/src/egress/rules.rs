@@ -187,11 +187,6 @@ pub fn builtin() -> &'static [Compiled] {
     &RULES
 }
 
-/// Whether `id` names a built-in rule (or is [`UNSCANNABLE`]).
-pub fn is_builtin(id: &str) -> bool {
-    id == UNSCANNABLE || BUILTIN.iter().any(|r| r.id == id)
-}
-
 /// Shannon entropy of `text` in bits per byte.
 pub fn entropy(text: &[u8]) -> f64 {
     if text.is_empty() {

@@ -87,13 +87,6 @@ pub struct Started {
     pub launched: Vec<Launched>,
 }
 
-impl Started {
-    /// The dispatch ids of the launched candidates.
-    pub fn launched_ids(&self) -> Vec<DispatchId> {
-        self.launched.iter().map(|l| l.id.clone()).collect()
-    }
-}
-
 /// Starts a group: `template` is the request every candidate shares (its `id`, `provider`
 /// and `model` are replaced per candidate); `group_id` a fresh id when `None`.
 pub fn start(

@@ -21,7 +21,7 @@ use crate::ledger::attest::Attestor;
 use crate::ledger::json::{self, Mode, Value};
 use crate::ledger::{Ledger, Receipt};
 use crate::mirror::{Mirrors, line_sha256, links_of};
-use crate::process::{self, Cmd};
+use crate::process;
 use crate::project::Project;
 use crate::receipts::{self, RemoteLost, RemoteReceipt};
 
@@ -620,9 +620,4 @@ pub fn drop_base(link: &Link<'_>, id: &DispatchId) {
         &link.project.root,
         &["push", "--quiet", "--no-verify", &link.ssh.git_url(), &spec],
     ));
-}
-
-/// A local `git` command, for the caller's own use.
-pub fn local_git(root: &Path, args: &[&str]) -> Result<String, crate::process::ProcessError> {
-    process::run_ok(&Cmd::git().cwd(root).args(args))
 }
