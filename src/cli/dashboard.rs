@@ -272,7 +272,7 @@ mod live {
     /// what became of it; `None` for an action that is a command's still.
     fn act(action: &Action) -> Option<tui::Outcome> {
         use vnx::actions::release::{Preserved, done_line};
-        use vnx::actions::{Desk, accept, answer, cancel, dismiss};
+        use vnx::actions::{Desk, accept, answer, cancel, dismiss, gate};
         use vnx::receipts::PermissionAnswer;
         let id = match action {
             Action::Approve(id)
@@ -281,7 +281,8 @@ mod live {
             | Action::Cancel(id)
             | Action::Accept(id)
             | Action::Release(id)
-            | Action::Clean(id) => DispatchId::parse(id).ok()?,
+            | Action::Clean(id)
+            | Action::GateCheck(id) => DispatchId::parse(id).ok()?,
             _ => return None,
         };
         let done = crate::cli::util::context::with_desk(None, |desk| {
@@ -316,6 +317,21 @@ mod live {
                     };
                     let failed = item.done.as_ref().is_some_and(|d| d.error.is_some());
                     (if failed { 3 } else { 0 }, done_line(&item, did))
+                }
+                Action::GateCheck(_) => {
+                    let report = gate::check(desk, &id, &|_| {})?;
+                    let witness = settings::witness_dir();
+                    let anchoring = gate::Anchoring {
+                        threads: settings::threads(None),
+                        witness_dir: witness.as_deref(),
+                    };
+                    let anchored = gate::anchor(desk, &anchoring).err();
+                    let held = report.decision == vnx::gate::Decision::Hold;
+                    let mut said = if held { "HOLD" } else { "GO" }.to_owned();
+                    for why in report.reasons.iter().chain(&anchored) {
+                        said.push_str(&format!("; {why}"));
+                    }
+                    (i32::from(held), said)
                 }
                 Action::Dismiss(_) => {
                     let which = dismiss::Which {

@@ -4,7 +4,8 @@
 use super::util::output::say;
 use std::process::ExitCode;
 
-use vnx::gate::{self, Context, Decision, Event, Report};
+use vnx::actions::gate;
+use vnx::gate::{Decision, Event, Report};
 
 use super::CliError;
 use super::util::lines::finished;
@@ -38,48 +39,29 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {
         super::util::ids::check_dispatch_id(id)?;
     }
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
-    let ledger = project.ledger();
-    let ids = super::util::ids::dispatch_ids(&project, &args.ids)?;
-    if ids.len() > 1 {
-        super::util::ids::all_known(&ledger, &ids)?;
-    }
-    let vnx = std::env::current_exe()
-        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
+    let (_, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let on_event = |event: Event<'_>| match event {
         Event::Started { gate, kind } => say!("gate {gate}: running ({kind})"),
         Event::Finished { outcome } => say!("{}", finished(outcome)),
     };
-    let (attestor, trusted_keys) = settings::attestation(None, &ledger)?;
-    let ctx = Context {
-        attestor: &attestor,
-        trusted_keys: &trusted_keys,
-        root: &project.root,
-        ledger: &ledger,
-        vnx: &vnx,
-        find_program: &settings::find_program,
-        on_event: &on_event,
+    let witness = settings::witness_dir();
+    let anchoring = gate::Anchoring {
+        threads: settings::threads(None),
+        witness_dir: witness.as_deref(),
     };
-    let mut reports = Vec::with_capacity(ids.len());
-    for id in &ids {
+    let (reports, anchored) = super::util::context::with_desk(None, |desk| {
         if ids.len() > 1 {
-            say!("{id}: gate-check");
+            gate::all_known(desk, &ids)?;
         }
-        reports.push(gate::check(&ctx, id)?);
-    }
-    // Anchor the evidence just recorded, so a merge can tell it was not cut away since.
-    let anchored = settings::key_path(None)
-        .map_err(|_| "neither XDG_CONFIG_HOME nor HOME is set for the signing key".to_owned())
-        .and_then(|key| {
-            vnx::merge::anchor(
-                &ledger,
-                &key,
-                settings::threads(None),
-                settings::witness_dir().as_deref(),
-            )
-            .map_err(|e| e.to_string())
-        });
+        let mut reports = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if ids.len() > 1 {
+                say!("{id}: gate-check");
+            }
+            reports.push(gate::check(desk, id, &on_event)?);
+        }
+        Ok((reports, gate::anchor(desk, &anchoring)))
+    })?;
     match anchored {
         Ok(c) if c.created => say!(
             "checkpoint {} at line {}",

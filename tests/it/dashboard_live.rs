@@ -277,25 +277,28 @@ fn p_approves_a_blocked_dispatch_and_says_what_was_answered() {
     assert_eq!(completion(&r)["status"], "done", "{}", r.stdout);
 }
 
-/// Opens a dashboard on `repo`, whose one dispatch is `id`, presses `key` on it and
-/// confirms: the footer's line once it says `said`.
-fn pressed_and_confirmed(repo: &Repo, id: &str, key: &str, said: &str) {
+/// Opens a dashboard on `repo`, whose one dispatch is `id`, presses `key` on it (and
+/// confirms, when it asks): the footer says `said`.
+fn pressed(repo: &Repo, id: &str, key: &str, asks: bool, said: &str) {
     let dash = Dashboard::open(repo);
     assert!(dash.shows(id), "{}", dash.screen_now());
     dash.tmux(&["send-keys", "-t", "=dash:", "Home", key]);
-    assert!(dash.shows("[y/N]"), "{}", dash.screen_now());
-    dash.tmux(&["send-keys", "-t", "=dash:", "y"]);
+    if asks {
+        assert!(dash.shows("[y/N]"), "{}", dash.screen_now());
+        dash.tmux(&["send-keys", "-t", "=dash:", "y"]);
+    }
     assert!(dash.shows(said), "{}", dash.screen_now());
 }
 
-/// `d`, `r` and `x`, done by the dashboard itself: work its worker never reported accepted,
-/// a merged dispatch released, an unwanted one discarded, each footer saying what was done.
+/// `d`, `g`, `r` and `x`, done by the dashboard itself: work its worker never reported
+/// accepted, a dispatch's gates run, once merged released, an unwanted one discarded, each
+/// footer saying what was done.
 #[test]
-fn d_r_and_x_accept_release_and_discard_and_say_so() {
+fn d_g_r_and_x_accept_check_release_and_discard_and_say_so() {
     let repo = Repo::new();
     let forgot = repo.dispatched("forget", false);
     let said = format!("vnx accept {forgot}: ok: accepted as done at");
-    pressed_and_confirmed(&repo, &forgot, "d", &said);
+    pressed(&repo, &forgot, "d", true, &said);
     let accepted: Vec<_> = (repo.receipts(&forgot).into_iter())
         .filter(|r| r["event_type"] == "dispatch_accepted")
         .collect();
@@ -304,17 +307,17 @@ fn d_r_and_x_accept_release_and_discard_and_say_so() {
     let repo = Repo::new();
     crate::common::configure(&repo, "roles:\n  implementer: {gates: []}\n");
     let merged = repo.dispatched("commit", false);
-    for step in ["gate-check", "merge"] {
-        let r = run(repo.vnx().args([step, &merged]));
-        assert_eq!(r.code, 0, "{step}: {}", r.stderr);
-    }
+    let said = format!("vnx gate-check {merged}: ok: GO");
+    pressed(&repo, &merged, "g", false, &said);
+    let r = run(repo.vnx().args(["merge", &merged]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let said = format!("vnx worktree-release {merged}: ok: released (receipt line");
-    pressed_and_confirmed(&repo, &merged, "r", &said);
+    pressed(&repo, &merged, "r", true, &said);
     assert!(!repo.branches().contains(&merged));
 
     let repo = Repo::new();
     let unwanted = repo.dispatched("commit", false);
     let said = format!("vnx clean {unwanted}: ok: discarded (receipt line");
-    pressed_and_confirmed(&repo, &unwanted, "x", &said);
+    pressed(&repo, &unwanted, "x", true, &said);
     assert!(!repo.branches().contains(&unwanted));
 }

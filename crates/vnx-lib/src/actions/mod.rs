@@ -16,6 +16,7 @@ pub mod accept;
 pub mod answer;
 pub mod cancel;
 pub mod dismiss;
+pub mod gate;
 pub mod release;
 
 /// What an action is done with: the dispatch context of the project (its ledger, tmux,
@@ -60,6 +61,9 @@ pub enum ActionError {
     /// A question could not be dismissed.
     #[error(transparent)]
     Dismiss(#[from] crate::dispatch::dismiss::DismissError),
+    /// Gates could not be run.
+    #[error(transparent)]
+    Gate(#[from] crate::gate::GateError),
     /// Work could not be accepted.
     #[error(transparent)]
     Accept(#[from] crate::dispatch::accept::AcceptError),
@@ -83,6 +87,7 @@ impl ActionError {
             ActionError::Dispatch(e) => e.hint(),
             ActionError::Answer(e) => e.hint(),
             ActionError::Dismiss(e) => e.hint(),
+            ActionError::Gate(e) => e.hint(),
             ActionError::Accept(e) => e.hint(),
             ActionError::Config(e) => e.hint(),
         }

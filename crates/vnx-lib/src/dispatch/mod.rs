@@ -364,7 +364,7 @@ pub struct Context<'a> {
     /// vnx's own binary (the supervisor, the hooks, and the demo worker).
     pub vnx: &'a Path,
     /// Finds a program on PATH.
-    pub find_program: &'a dyn Fn(&str) -> Option<PathBuf>,
+    pub find_program: &'a (dyn Fn(&str) -> Option<PathBuf> + Sync),
     /// `program --version` (cached by the caller as it likes); the launch runs it on a
     /// thread of its own, beside the worktree's creation.
     pub probe_version: &'a (dyn Fn(&Path) -> Option<String> + Sync),
