@@ -40,18 +40,16 @@ pub struct Args {
     /// One JSON object per dispatch as it ends, as `vnx wait --json` prints them (NDJSON)
     #[arg(long)]
     json: bool,
-    /// tmux socket name for dispatches whose start records none [default:
-    /// $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let ledger = project.ledger();
-    let tmux_socket = args.tmux_socket.clone();
+    let tmux_socket = args.tmux.tmux_socket.clone();
     super::util::drain::recover_queue_here(tmux_socket.clone());
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     let stopped = super::util::context::with_desk(tmux_socket, |desk| {
         let states = desk.states()?;
         let chosen = if args.all {

@@ -27,10 +27,8 @@ pub struct Args {
     /// Print the `dispatch_answered` receipt as JSON
     #[arg(long)]
     json: bool,
-    /// tmux socket name for a dispatch whose start records none [default:
-    /// $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -39,6 +37,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         PermissionAnswer::Deny,
         args.message.as_deref(),
         args.json,
-        args.tmux_socket,
+        args.tmux.tmux_socket,
     )
 }

@@ -35,16 +35,14 @@ pub struct Args {
     /// One JSON object per dispatch recovered
     #[arg(long)]
     json: bool,
-    /// tmux socket name for dispatches whose start records none [default:
-    /// $VNX_TMUX_SOCKET, else vnx]
-    #[arg(long, value_name = "NAME")]
-    tmux_socket: Option<String>,
+    #[command(flatten)]
+    tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let ledger = project.ledger();
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux_socket));
+    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     let states = if ledger.exists() {
         view::list(&ledger, &tmux)?
     } else {

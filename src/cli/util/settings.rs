@@ -138,7 +138,8 @@ pub fn session_homes() -> vnx::provider::session::Homes {
 /// `--tmux-socket NAME`, as each command that reaches dispatches' panes takes it.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct TmuxSocket {
-    /// tmux socket name [default: $VNX_TMUX_SOCKET, else vnx]
+    /// tmux socket name for dispatches whose start records none [default:
+    /// $VNX_TMUX_SOCKET, else vnx]
     #[arg(long, value_name = "NAME")]
     pub tmux_socket: Option<String>,
 }
