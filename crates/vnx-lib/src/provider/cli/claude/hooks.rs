@@ -41,28 +41,6 @@ pub fn settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
     })
 }
 
-/// What a signal of its hooks says: `PermissionRequest` comes before the prompt shows, with
-/// the tool and its input; `Notification` about 6 s after it, its type telling a prompt from
-/// an idle TUI; `PostToolUse` and `Stop`, the worker goes on.
-pub(super) fn says(event: &str, p: &Value) -> HookSays {
-    match event {
-        "claude-permission-request" => permission_request(p),
-        "claude-notification" => notification(p),
-        "claude-post-tool-use" | "claude-stop" => HookSays::GoesOn,
-        _ => HookSays::Nothing,
-    }
-}
-
-/// What its `PermissionRequest` hook prints for a person's answer: the decision claude reads
-/// from the hook's output (a deny with the person's message, or a default one).
-pub(super) fn decision(
-    event: &str,
-    answer: PermissionAnswer,
-    message: Option<String>,
-) -> Option<Value> {
-    (event == "claude-permission-request").then(|| permission_decision(answer, message))
-}
-
 /// Its hooks (see the module's documentation).
 pub(super) struct ClaudeHooks;
 
@@ -71,8 +49,16 @@ impl Hooks for ClaudeHooks {
         &EVENTS
     }
 
-    fn says(&self, event: &str, payload: &Value) -> HookSays {
-        says(event, payload)
+    /// What a signal of its hooks says: `PermissionRequest` comes before the prompt shows, with
+    /// the tool and its input; `Notification` about 6 s after it, its type telling a prompt from
+    /// an idle TUI; `PostToolUse` and `Stop`, the worker goes on.
+    fn says(&self, event: &str, p: &Value) -> HookSays {
+        match event {
+            "claude-permission-request" => permission_request(p),
+            "claude-notification" => notification(p),
+            "claude-post-tool-use" | "claude-stop" => HookSays::GoesOn,
+            _ => HookSays::Nothing,
+        }
     }
 
     /// Its `Stop` hook's `last_assistant_message`.
@@ -80,6 +66,9 @@ impl Hooks for ClaudeHooks {
         payload.get("last_assistant_message")?.as_str()
     }
 
+    /// What its `PermissionRequest` hook prints for a person's answer: the decision claude reads
+    /// from the hook's output (a deny with the person's message, or a default one).
+    ///
     /// Its `PermissionRequest` hook may return a decision while its dialog shows (seen on
     /// claude 2.1.197: "Allowed by PermissionRequest hook").
     fn decision(
@@ -88,7 +77,7 @@ impl Hooks for ClaudeHooks {
         answer: PermissionAnswer,
         message: Option<String>,
     ) -> Option<Value> {
-        decision(event, answer, message)
+        (event == "claude-permission-request").then(|| permission_decision(answer, message))
     }
 
     /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.

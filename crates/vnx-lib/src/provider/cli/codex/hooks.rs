@@ -83,17 +83,6 @@ fn trust_hash(event_key: &str, command: &str) -> String {
     )
 }
 
-/// What a signal of its hooks says: its hooks engine's `PermissionRequest` (`tool_name: Bash`,
-/// `tool_input.command`); `notify` (a turn ended) and
-/// `PostToolUse`, the worker goes on.
-pub(super) fn says(event: &str, p: &Value) -> HookSays {
-    match event {
-        "codex-permission-request" => permission_request(p),
-        "codex-notify" | "codex-post-tool-use" => HookSays::GoesOn,
-        _ => HookSays::Nothing,
-    }
-}
-
 /// Its hooks (see the module's documentation).
 pub(super) struct CodexHooks;
 
@@ -102,8 +91,15 @@ impl Hooks for CodexHooks {
         &EVENTS
     }
 
-    fn says(&self, event: &str, payload: &Value) -> HookSays {
-        says(event, payload)
+    /// What a signal of its hooks says: its hooks engine's `PermissionRequest` (`tool_name: Bash`,
+    /// `tool_input.command`); `notify` (a turn ended) and
+    /// `PostToolUse`, the worker goes on.
+    fn says(&self, event: &str, p: &Value) -> HookSays {
+        match event {
+            "codex-permission-request" => permission_request(p),
+            "codex-notify" | "codex-post-tool-use" => HookSays::GoesOn,
+            _ => HookSays::Nothing,
+        }
     }
 
     /// `notify` names the thread (`thread-id`); it also fires for its title's sub-thread, so

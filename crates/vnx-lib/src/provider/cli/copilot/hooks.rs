@@ -53,37 +53,6 @@ pub(super) fn settings(vnx: &Path, dispatch_dir: &Path) -> Value {
     })
 }
 
-/// What a signal of its hooks says: `notification` of type `permission_prompt` is its dialog
-/// on the screen, its message naming the command (`Run command: CMD`, the tool `bash`) or
-/// the file (`Edit file: PATH`, the tool `edit`); `postToolUse` and `agentStop`, the worker
-/// goes on.
-pub(super) fn says(event: &str, p: &Value) -> HookSays {
-    match event {
-        NOTIFICATION => {
-            if text(p, &["notification_type"]).as_deref() != Some("permission_prompt") {
-                return HookSays::Nothing;
-            }
-            let message = text(p, &["message"]);
-            let (tool, command) = match message.as_deref() {
-                Some(m) => match m.split_once(": ") {
-                    Some(("Run command", cmd)) => (Some("bash"), Some(cmd)),
-                    Some(("Edit file", path)) => (Some("edit"), Some(path)),
-                    _ => (None, None),
-                },
-                None => (None, None),
-            };
-            HookSays::Waiting {
-                waiting_for: WaitingFor::Permission,
-                tool: tool.map(str::to_owned),
-                command: command.filter(|c| !c.is_empty()).map(str::to_owned),
-                message,
-            }
-        }
-        "copilot-post-tool-use" | "copilot-agent-stop" => HookSays::GoesOn,
-        _ => HookSays::Nothing,
-    }
-}
-
 /// The file where a dispatch's launch recorded its worktree as trusted, as its signed start
 /// locates it: only for a start that installed copilot's hooks, in the copilot home the
 /// start recorded (absolute).
@@ -106,8 +75,35 @@ impl Hooks for CopilotHooks {
         &EVENTS
     }
 
-    fn says(&self, event: &str, payload: &Value) -> HookSays {
-        says(event, payload)
+    /// What a signal of its hooks says: `notification` of type `permission_prompt` is its dialog
+    /// on the screen, its message naming the command (`Run command: CMD`, the tool `bash`) or
+    /// the file (`Edit file: PATH`, the tool `edit`); `postToolUse` and `agentStop`, the worker
+    /// goes on.
+    fn says(&self, event: &str, p: &Value) -> HookSays {
+        match event {
+            NOTIFICATION => {
+                if text(p, &["notification_type"]).as_deref() != Some("permission_prompt") {
+                    return HookSays::Nothing;
+                }
+                let message = text(p, &["message"]);
+                let (tool, command) = match message.as_deref() {
+                    Some(m) => match m.split_once(": ") {
+                        Some(("Run command", cmd)) => (Some("bash"), Some(cmd)),
+                        Some(("Edit file", path)) => (Some("edit"), Some(path)),
+                        _ => (None, None),
+                    },
+                    None => (None, None),
+                };
+                HookSays::Waiting {
+                    waiting_for: WaitingFor::Permission,
+                    tool: tool.map(str::to_owned),
+                    command: command.filter(|c| !c.is_empty()).map(str::to_owned),
+                    message,
+                }
+            }
+            "copilot-post-tool-use" | "copilot-agent-stop" => HookSays::GoesOn,
+            _ => HookSays::Nothing,
+        }
     }
 
     /// The denial a turn end `vnx deny` wrote carries; its own `agentStop` names none (the
@@ -168,7 +164,7 @@ mod tests {
 
     #[test]
     fn its_dialog_is_known_by_its_notification_naming_the_file_or_command() {
-        let says = says(NOTIFICATION, &fixture!("tui-hook-notification.json"));
+        let says = CopilotHooks.says(NOTIFICATION, &fixture!("tui-hook-notification.json"));
         assert_eq!(
             says,
             HookSays::Waiting {
@@ -182,15 +178,19 @@ mod tests {
             "notification_type": "permission_prompt",
             "message": "Run command: git add -A && git commit -q -m x",
         });
-        let HookSays::Waiting { tool, command, .. } = super::says(NOTIFICATION, &run) else {
+        let HookSays::Waiting { tool, command, .. } = super::CopilotHooks.says(NOTIFICATION, &run)
+        else {
             panic!("not waiting");
         };
         assert_eq!(tool.as_deref(), Some("bash"));
         assert_eq!(command.as_deref(), Some("git add -A && git commit -q -m x"));
         let other = serde_json::json!({"notification_type": "idle", "message": "x"});
-        assert_eq!(super::says(NOTIFICATION, &other), HookSays::Nothing);
         assert_eq!(
-            super::says("copilot-agent-stop", &fixture!("tui-hook-agentStop.json")),
+            super::CopilotHooks.says(NOTIFICATION, &other),
+            HookSays::Nothing
+        );
+        assert_eq!(
+            super::CopilotHooks.says("copilot-agent-stop", &fixture!("tui-hook-agentStop.json")),
             HookSays::GoesOn
         );
     }

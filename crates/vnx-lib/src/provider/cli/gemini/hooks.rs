@@ -89,36 +89,6 @@ pub fn trust_file_of(started: &crate::receipts::DispatchStarted) -> Option<std::
     home.is_absolute().then(|| home.join("trusted_hooks.json"))
 }
 
-/// What a signal of its hooks says: `Notification` of type `ToolPermission` is its
-/// confirmation dialog (only the type was seen on the real CLI; the tool call's `details` are
-/// read if present and never required); `AfterTool` and `AfterAgent`, the worker goes on.
-pub(super) fn says(event: &str, p: &Value) -> HookSays {
-    match event {
-        "gemini-notification" => {
-            if text(p, &["notification_type"]).as_deref() != Some("ToolPermission") {
-                return HookSays::Nothing;
-            }
-            let details = p.get("details").cloned().unwrap_or(Value::Null);
-            let tool = match text(&details, &["type"]).as_deref() {
-                Some("exec") => Some("run_shell_command".to_owned()),
-                Some("edit") => Some("edit".to_owned()),
-                _ => text(&details, &["title"]),
-            };
-            let command = text(&details, &["command"])
-                .or_else(|| text(&details, &["fileName"]))
-                .or_else(|| text(&details, &["filePath"]));
-            HookSays::Waiting {
-                waiting_for: WaitingFor::Permission,
-                tool,
-                command,
-                message: text(p, &["message"]),
-            }
-        }
-        "gemini-after-agent" | "gemini-after-tool" => HookSays::GoesOn,
-        _ => HookSays::Nothing,
-    }
-}
-
 /// Its hooks (see the module's documentation).
 pub(super) struct GeminiHooks;
 
@@ -127,8 +97,34 @@ impl Hooks for GeminiHooks {
         &EVENTS
     }
 
-    fn says(&self, event: &str, payload: &Value) -> HookSays {
-        says(event, payload)
+    /// What a signal of its hooks says: `Notification` of type `ToolPermission` is its
+    /// confirmation dialog (only the type was seen on the real CLI; the tool call's `details` are
+    /// read if present and never required); `AfterTool` and `AfterAgent`, the worker goes on.
+    fn says(&self, event: &str, p: &Value) -> HookSays {
+        match event {
+            "gemini-notification" => {
+                if text(p, &["notification_type"]).as_deref() != Some("ToolPermission") {
+                    return HookSays::Nothing;
+                }
+                let details = p.get("details").cloned().unwrap_or(Value::Null);
+                let tool = match text(&details, &["type"]).as_deref() {
+                    Some("exec") => Some("run_shell_command".to_owned()),
+                    Some("edit") => Some("edit".to_owned()),
+                    _ => text(&details, &["title"]),
+                };
+                let command = text(&details, &["command"])
+                    .or_else(|| text(&details, &["fileName"]))
+                    .or_else(|| text(&details, &["filePath"]));
+                HookSays::Waiting {
+                    waiting_for: WaitingFor::Permission,
+                    tool,
+                    command,
+                    message: text(p, &["message"]),
+                }
+            }
+            "gemini-after-agent" | "gemini-after-tool" => HookSays::GoesOn,
+            _ => HookSays::Nothing,
+        }
     }
 
     /// Its `AfterAgent` hook's `prompt_response`.

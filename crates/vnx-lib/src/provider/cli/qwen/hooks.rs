@@ -57,30 +57,6 @@ pub fn settings(vnx: &Path, dispatch_dir: &Path) -> Value {
     })
 }
 
-/// What a signal of its hooks says: `PermissionRequest` as the tool waits for a person, with
-/// the tool and its input; `Notification` of type `permission_prompt` once its dialog shows
-/// (its `idle_prompt` after each turn says nothing); `PostToolUse` and `Stop`, the worker
-/// goes on.
-pub(super) fn says(event: &str, p: &Value) -> HookSays {
-    match event {
-        "qwen-permission-request" => permission_request(p),
-        "qwen-notification" => notification(p),
-        "qwen-post-tool-use" | "qwen-stop" => HookSays::GoesOn,
-        _ => HookSays::Nothing,
-    }
-}
-
-/// What its `PermissionRequest` hook prints for a person's answer: the decision
-/// (`hookSpecificOutput.decision.behavior`) qwen 0.15.10 reads: an allow runs the tool; a
-/// deny's message is the tool's error the model gets, and the turn goes on.
-pub(super) fn decision(
-    event: &str,
-    answer: PermissionAnswer,
-    message: Option<String>,
-) -> Option<Value> {
-    (event == "qwen-permission-request").then(|| permission_decision(answer, message))
-}
-
 /// Its hooks (see the module's documentation).
 pub(super) struct QwenHooks;
 
@@ -89,8 +65,17 @@ impl Hooks for QwenHooks {
         &EVENTS
     }
 
-    fn says(&self, event: &str, payload: &Value) -> HookSays {
-        says(event, payload)
+    /// What a signal of its hooks says: `PermissionRequest` as the tool waits for a person, with
+    /// the tool and its input; `Notification` of type `permission_prompt` once its dialog shows
+    /// (its `idle_prompt` after each turn says nothing); `PostToolUse` and `Stop`, the worker
+    /// goes on.
+    fn says(&self, event: &str, p: &Value) -> HookSays {
+        match event {
+            "qwen-permission-request" => permission_request(p),
+            "qwen-notification" => notification(p),
+            "qwen-post-tool-use" | "qwen-stop" => HookSays::GoesOn,
+            _ => HookSays::Nothing,
+        }
     }
 
     /// Its `Stop` hook's `last_assistant_message`.
@@ -98,6 +83,10 @@ impl Hooks for QwenHooks {
         payload.get("last_assistant_message")?.as_str()
     }
 
+    /// What its `PermissionRequest` hook prints for a person's answer: the decision
+    /// (`hookSpecificOutput.decision.behavior`) qwen 0.15.10 reads: an allow runs the tool; a
+    /// deny's message is the tool's error the model gets, and the turn goes on.
+    ///
     /// Its `PermissionRequest` hook returns a decision, which qwen reads before it shows its
     /// dialog (seen on 0.15.10: an allow ran the command, a deny's message was its result).
     fn decision(
@@ -106,7 +95,7 @@ impl Hooks for QwenHooks {
         answer: PermissionAnswer,
         message: Option<String>,
     ) -> Option<Value> {
-        decision(event, answer, message)
+        (event == "qwen-permission-request").then(|| permission_decision(answer, message))
     }
 
     /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
@@ -156,7 +145,7 @@ mod tests {
             "permission_mode": "default", "tool_name": "run_shell_command",
             "tool_input": {"command": "echo hi > ran.txt", "description": "Run scripted command"}});
         assert_eq!(
-            says("qwen-permission-request", &asked),
+            QwenHooks.says("qwen-permission-request", &asked),
             HookSays::Waiting {
                 waiting_for: crate::receipts::WaitingFor::Permission,
                 tool: Some("run_shell_command".into()),
@@ -167,18 +156,27 @@ mod tests {
         let prompt = serde_json::json!({"notification_type": "permission_prompt",
             "message": "Qwen Code needs your permission to use run_shell_command"});
         assert!(matches!(
-            says("qwen-notification", &prompt),
+            QwenHooks.says("qwen-notification", &prompt),
             HookSays::Waiting { .. }
         ));
         let idle = serde_json::json!({"notification_type": "idle_prompt"});
-        assert_eq!(says("qwen-notification", &idle), HookSays::Nothing);
-        assert_eq!(says("qwen-stop", &idle), HookSays::GoesOn);
+        assert_eq!(
+            QwenHooks.says("qwen-notification", &idle),
+            HookSays::Nothing
+        );
+        assert_eq!(QwenHooks.says("qwen-stop", &idle), HookSays::GoesOn);
     }
 
     #[test]
     fn only_the_permission_hook_prints_a_decision() {
-        let deny = decision("qwen-permission-request", PermissionAnswer::Deny, None).unwrap();
+        let deny = QwenHooks
+            .decision("qwen-permission-request", PermissionAnswer::Deny, None)
+            .unwrap();
         assert_eq!(deny["hookSpecificOutput"]["decision"]["behavior"], "deny");
-        assert!(decision("qwen-stop", PermissionAnswer::Approve, None).is_none());
+        assert!(
+            QwenHooks
+                .decision("qwen-stop", PermissionAnswer::Approve, None)
+                .is_none()
+        );
     }
 }
