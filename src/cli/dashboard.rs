@@ -271,9 +271,32 @@ mod live {
     /// Does `action` at the project's desk (`vnx::actions`), as its command would, and says
     /// what became of it; `None` for an action that is a command's still.
     fn act(action: &Action) -> Option<tui::Outcome> {
-        use vnx::actions::release::{Preserved, done_line};
+        use vnx::actions::release::{self, Preserved, done_line};
         use vnx::actions::{Desk, accept, answer, cancel, dismiss, gate};
         use vnx::receipts::PermissionAnswer;
+        if let Action::Tidy = action {
+            return Some(outcome_of(
+                action,
+                crate::cli::util::context::with_desk(None, |desk| {
+                    let found = release::tidy(desk, "HEAD", "origin", true)?;
+                    let released = (found.entries.iter())
+                        .filter(|e| {
+                            e.item
+                                .done
+                                .as_ref()
+                                .is_some_and(|d| d.receipt_seq.is_some())
+                        })
+                        .count();
+                    let failed = (found.entries.iter())
+                        .any(|e| e.item.done.as_ref().is_some_and(|d| d.error.is_some()));
+                    let kept = found.entries.len() - released;
+                    Ok(Some((
+                        if failed { 3 } else { 0 },
+                        format!("{released} released, {kept} kept"),
+                    )))
+                }),
+            ));
+        }
         let id = match action {
             Action::Approve(id)
             | Action::Deny(id)
@@ -353,19 +376,24 @@ mod live {
                 }
             }))
         });
-        Some(match done {
-            Ok(None) => return None,
-            Ok(Some((code, summary))) => tui::Outcome {
-                action: action.clone(),
-                code: Some(code),
-                summary: vnx::dashboard::model::plain(&summary),
-            },
-            Err(e) => tui::Outcome {
-                action: action.clone(),
-                code: Some(e.exit_status() as i32),
-                summary: e.one_line(),
-            },
-        })
+        match done {
+            Ok(None) => None,
+            done => Some(outcome_of(action, done)),
+        }
+    }
+
+    /// The footer's outcome of an action done in process: its code and line, or its error.
+    fn outcome_of(action: &Action, done: Result<Option<(i32, String)>, CliError>) -> tui::Outcome {
+        let (code, summary) = match done {
+            Ok(Some((code, summary))) => (code, vnx::dashboard::model::plain(&summary)),
+            Ok(None) => (0, String::new()),
+            Err(e) => (e.exit_status() as i32, e.one_line()),
+        };
+        tui::Outcome {
+            action: action.clone(),
+            code: Some(code),
+            summary,
+        }
     }
 
     /// Hands the terminal to `vnx attach ID` and takes it back when tmux detaches.

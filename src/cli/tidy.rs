@@ -3,14 +3,11 @@
 
 use std::process::ExitCode;
 
-use vnx::release::tidy::{self, Action, Tidy};
-use vnx::release::{Options, ReleaseError};
-use vnx::tmux::Tmux;
-use vnx::worktree::Repo;
+use vnx::actions::release;
+use vnx::release::tidy::{Action, Tidy};
 
 use super::CliError;
 use super::util::output::{Out, escape};
-use super::util::settings;
 
 /// Tidy what is settled: release landed and pushed work, say what is kept and why
 ///
@@ -45,23 +42,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
-    let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
-    let ledger = project.ledger();
-    let trusted_keys = settings::attestation(None, &ledger)?.1;
-    let options = Options {
-        base: args.base,
-        remote: args.remote,
-        ledger,
-        trusted_keys,
-    };
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
-    let mut found = tidy::plan(&repo, &options, &tmux)?;
-    if args.yes {
-        let attestor = settings::attestor(None)?;
-        tidy::apply(&repo, &mut found, &options, &attestor)?;
-    }
+    let found = super::util::context::with_desk(args.tmux.tmux_socket, |desk| {
+        Ok(release::tidy(desk, &args.base, &args.remote, args.yes)?)
+    })?;
     let failed = found
         .entries
         .iter()

@@ -290,11 +290,11 @@ fn pressed(repo: &Repo, id: &str, key: &str, asks: bool, said: &str) {
     assert!(dash.shows(said), "{}", dash.screen_now());
 }
 
-/// `d`, `g`, `r` and `x`, done by the dashboard itself: work its worker never reported
-/// accepted, a dispatch's gates run, once merged released, an unwanted one discarded, each
-/// footer saying what was done.
+/// `d`, `g`, `r`, `t` and `x`, done by the dashboard itself: work its worker never reported
+/// accepted, a dispatch's gates run, once merged released (alone, or by the tidy pass), an
+/// unwanted one discarded, each footer saying what was done.
 #[test]
-fn d_g_r_and_x_accept_check_release_and_discard_and_say_so() {
+fn d_g_r_t_and_x_accept_check_release_tidy_and_discard_and_say_so() {
     let repo = Repo::new();
     let forgot = repo.dispatched("forget", false);
     let said = format!("vnx accept {forgot}: ok: accepted as done at");
@@ -314,6 +314,16 @@ fn d_g_r_and_x_accept_check_release_and_discard_and_say_so() {
     let said = format!("vnx worktree-release {merged}: ok: released (receipt line");
     pressed(&repo, &merged, "r", true, &said);
     assert!(!repo.branches().contains(&merged));
+
+    let repo = Repo::new();
+    crate::common::configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let landed = repo.dispatched("commit", false);
+    for step in ["gate-check", "merge"] {
+        let r = run(repo.vnx().args([step, &landed]));
+        assert_eq!(r.code, 0, "{step}: {}", r.stderr);
+    }
+    pressed(&repo, &landed, "t", true, "vnx tidy: ok: 1 released, 0 kept");
+    assert!(!repo.branches().contains(&landed));
 
     let repo = Repo::new();
     let unwanted = repo.dispatched("commit", false);

@@ -1,12 +1,14 @@
 //! Releasing preserved dispatches' worktrees and branches (`vnx worktree-release`, the
-//! dashboard's `r`) and discarding their work (`vnx clean`, `x`): what is preserved read
-//! first ([`Preserved`]), which a front end shows and may ask about, then carried out, each
-//! dispatch recorded by a signed `worktree_released`.
+//! dashboard's `r`), discarding their work (`vnx clean`, `x`) and tidying every settled one
+//! (`vnx tidy`, `t`): what is preserved read first ([`Preserved`], [`tidy`]), which a front
+//! end shows and may ask about, then carried out, each dispatch recorded by a signed
+//! `worktree_released`.
 
 use std::path::PathBuf;
 
 use super::{ActionError, Desk};
 use crate::ids::DispatchId;
+use crate::release::tidy::Tidy;
 use crate::release::{self, Class, Item, Options, Plan};
 use crate::worktree::Repo;
 
@@ -28,13 +30,7 @@ impl Preserved {
         base: &str,
         remote: &str,
     ) -> Result<Preserved, ActionError> {
-        let repo = Repo::for_project(desk.ctx.project).map_err(release::ReleaseError::from)?;
-        let options = Options {
-            base: base.to_owned(),
-            remote: remote.to_owned(),
-            ledger,
-            trusted_keys: desk.trusted.to_vec(),
-        };
+        let (repo, options) = open(desk, ledger, base, remote)?;
         let plan = release::plan(&repo, &options, desk.ctx.tmux)?;
         Ok(Preserved {
             repo,
@@ -95,6 +91,35 @@ impl Preserved {
             None => Ok(()),
         }
     }
+}
+
+/// The tidy pass over every preserved dispatch, each read with its follow-up chain's latest
+/// state (`release::tidy`), measured against `base` and `remote`; with `apply`, what it
+/// releases released (unlanded work is kept, and says so).
+pub fn tidy(desk: &Desk<'_>, base: &str, remote: &str, apply: bool) -> Result<Tidy, ActionError> {
+    let (repo, options) = open(desk, desk.ctx.ledger.to_owned(), base, remote)?;
+    let mut found = release::tidy::plan(&repo, &options, desk.ctx.tmux)?;
+    if apply {
+        release::tidy::apply(&repo, &mut found, &options, desk.ctx.attestor)?;
+    }
+    Ok(found)
+}
+
+/// The project's repository, and what "landed" and "pushed" are measured against.
+fn open(
+    desk: &Desk<'_>,
+    ledger: PathBuf,
+    base: &str,
+    remote: &str,
+) -> Result<(Repo, Options), ActionError> {
+    let repo = Repo::for_project(desk.ctx.project).map_err(release::ReleaseError::from)?;
+    let options = Options {
+        base: base.to_owned(),
+        remote: remote.to_owned(),
+        ledger,
+        trusted_keys: desk.trusted.to_vec(),
+    };
+    Ok((repo, options))
 }
 
 /// The line that says what became of one item once released or discarded (`did`: what was
