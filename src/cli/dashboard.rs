@@ -279,17 +279,9 @@ mod live {
                 action,
                 crate::cli::util::context::with_desk(None, |desk| {
                     let found = release::tidy(desk, "HEAD", "origin", true)?;
-                    let released = (found.entries.iter())
-                        .filter(|e| {
-                            e.item
-                                .done
-                                .as_ref()
-                                .is_some_and(|d| d.receipt_seq.is_some())
-                        })
-                        .count();
-                    let failed = (found.entries.iter())
-                        .any(|e| e.item.done.as_ref().is_some_and(|d| d.error.is_some()));
+                    let released = found.released();
                     let kept = found.entries.len() - released;
+                    let failed = found.failed();
                     Ok(Some((
                         if failed { 3 } else { 0 },
                         format!("{released} released, {kept} kept"),

@@ -45,10 +45,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let found = super::util::context::with_desk(args.tmux.tmux_socket, |desk| {
         Ok(release::tidy(desk, &args.base, &args.remote, args.yes)?)
     })?;
-    let failed = found
-        .entries
-        .iter()
-        .any(|e| e.item.done.as_ref().is_some_and(|d| d.error.is_some()));
+    let failed = found.failed();
     let mut out = Out::new();
     if args.json {
         out.json(&found)?;
@@ -114,16 +111,7 @@ fn render(out: &mut Out, found: &Tidy) -> Result<(), CliError> {
     }
     let (release, kept) = found.counts();
     if found.applied {
-        let released = found
-            .entries
-            .iter()
-            .filter(|e| {
-                e.item
-                    .done
-                    .as_ref()
-                    .is_some_and(|d| d.receipt_seq.is_some())
-            })
-            .count();
+        let released = found.released();
         out.line(&format!(
             "{released} released (each recorded as a {} receipt), {kept} kept",
             vnx::release::EVENT

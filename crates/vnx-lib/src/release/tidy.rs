@@ -102,6 +102,19 @@ impl Tidy {
             .count();
         (release, self.entries.len() - release)
     }
+
+    /// How many were released, each recorded (after `apply`).
+    pub fn released(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| (e.item.done.as_ref()).is_some_and(|d| d.receipt_seq.is_some()))
+            .count()
+    }
+
+    /// Whether git refused a release.
+    pub fn failed(&self) -> bool {
+        (self.entries.iter()).any(|e| (e.item.done.as_ref()).is_some_and(|d| d.error.is_some()))
+    }
 }
 
 /// Reads every preserved dispatch and decides what tidy does with it. Changes nothing.
