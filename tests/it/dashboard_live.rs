@@ -322,7 +322,13 @@ fn d_g_r_t_and_x_accept_check_release_tidy_and_discard_and_say_so() {
         let r = run(repo.vnx().args([step, &landed]));
         assert_eq!(r.code, 0, "{step}: {}", r.stderr);
     }
-    pressed(&repo, &landed, "t", true, "vnx tidy: ok: 1 released, 0 kept");
+    pressed(
+        &repo,
+        &landed,
+        "t",
+        true,
+        "vnx tidy: ok: 1 released, 0 kept",
+    );
     assert!(!repo.branches().contains(&landed));
 
     let repo = Repo::new();
