@@ -73,7 +73,7 @@ fn prompt(rng: &mut Rng) -> String {
 pub fn bench_egress(runs: usize) -> Result<EgressBench> {
     let mut rng = Rng(0x5eed_e9e5_5000_0001);
     let text = prompt(&mut rng);
-    let policy = Policy::default();
+    let policy = Policy::shipped(&[]);
     let findings = egress::check(&policy, "claude", &text, &[]).findings.len();
     let scan = time_fn("the egress scan of a 1 MiB prompt", runs, || {
         std::hint::black_box(egress::check(&policy, "claude", &text, &[]));

@@ -230,7 +230,7 @@ fn negatives(seed: u64) -> String {
 
 #[test]
 fn every_rule_finds_its_secrets_and_hashes_only_the_secret() {
-    let policy = Policy::default();
+    let policy = Policy::shipped(&[]);
     for seed in [1, 2, 3] {
         for (rule, text, secret) in corpus(seed) {
             let text = format!("before\n  {text}\nafter");
@@ -256,7 +256,7 @@ fn every_rule_finds_its_secrets_and_hashes_only_the_secret() {
 
 #[test]
 fn true_negatives_do_not_trip_it() {
-    let policy = Policy::default();
+    let policy = Policy::shipped(&[]);
     for seed in 1..=20 {
         let text = negatives(seed);
         let s = scan(&policy, text.as_bytes());
@@ -270,7 +270,7 @@ fn adjacent_secrets_are_each_found() {
     let a = ["AKI", "A", &g.from(UPPER_DIGITS, 16)].concat();
     let b = ["AKI", "A", &g.from(UPPER_DIGITS, 16)].concat();
     let text = format!("{a} {b},{a}");
-    assert_eq!(scan(&Policy::default(), text.as_bytes()).hits.len(), 3);
+    assert_eq!(scan(&Policy::shipped(&[]), text.as_bytes()).hits.len(), 3);
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn the_policy_decides_per_provider_and_rule_and_exempts_local_models() {
     let token = format!("gh{}_{}", "p", g.alnum(36));
     let key = pem(&mut g, "EC PRIVATE KEY", 2);
     let prompt = format!("use {token}\n{key}\n");
-    let policy = Policy::default();
+    let policy = vnx::constraints::default_egress();
     for exempt in ["ollama", "demo", " Ollama "] {
         assert_eq!(
             egress::check(&policy, exempt, &prompt, &[]),
@@ -349,7 +349,7 @@ proptest! {
         ),
         tail in "[a-z ,.\n]{0,40}",
     ) {
-        let policy = Policy::default();
+        let policy = Policy::shipped(&[]);
         let mut text = String::new();
         let mut secrets = Vec::new();
         for (filler, (embedded, secret), sep) in &parts {
@@ -440,7 +440,7 @@ fn egress_errors_name_the_line_and_column() {
 fn the_section_sets_the_policy_and_its_absence_is_the_default() {
     let none =
         vnx::constraints::parse("version: 1\nconstraints: []\n", Path::new("pc.yaml")).unwrap();
-    assert_eq!(none.egress, Policy::default());
+    assert_eq!(none.egress, vnx::constraints::default_egress());
     let c = load(
         "  action: warn\n  providers: {claude: refuse, local-llm: exempt}\n  \
          rules: {acme-key: refuse}\n  allow: ['AKIAIOSFODNN7EXAMPLE']\n  patterns:\n    \
@@ -464,7 +464,7 @@ fn the_section_sets_the_policy_and_its_absence_is_the_default() {
 fn the_shipped_file_loads_with_its_policy() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("provider_constraints.yaml");
     let c = vnx::constraints::load(&path).unwrap();
-    assert_eq!(c.egress, Policy::default());
+    assert_eq!(c.egress, vnx::constraints::default_egress());
 }
 
 // ---- shared by the end-to-end tests ----

@@ -33,7 +33,7 @@ fn judge_file(action: Action, path: &str, data: Vec<u8>) -> egress::Outcome {
         action: Some(action),
         providers: Default::default(),
         rules: Default::default(),
-        ..Policy::default()
+        ..Policy::shipped(&[])
     };
     egress::check(
         &policy,

@@ -106,6 +106,21 @@ pub fn is_repo_name(text: &str) -> bool {
     part(owner) && part(name)
 }
 
+/// The GitHub repository (`owner/name`) a remote URL names, if it is on github.com:
+/// `https://github.com/o/r(.git)`, `git@github.com:o/r(.git)`, `ssh://git@github.com/o/r`.
+pub fn github_repo(url: &str) -> Option<String> {
+    let url = url.trim();
+    let path = url
+        .strip_prefix("https://github.com/")
+        .or_else(|| url.strip_prefix("http://github.com/"))
+        .or_else(|| url.strip_prefix("git@github.com:"))
+        .or_else(|| url.strip_prefix("ssh://git@github.com/"))
+        .or_else(|| url.strip_prefix("git://github.com/"))?;
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    is_repo_name(path).then(|| path.to_owned())
+}
+
 impl Validator<'_> {
     /// `forge:`.
     pub(super) fn forge(&self, raw: RawForge) -> Checked<ForgeConfig> {

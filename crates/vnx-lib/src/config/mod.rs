@@ -35,7 +35,7 @@ pub use crate::provider::declared::{
 pub use crate::provider::template::expand;
 pub use allow::{READ_ONLY_GIT, allowable};
 pub use defaults::{Defaults, Named};
-pub use forge::{ForgeConfig, ForgeKind, is_repo_name};
+pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};
 pub use hosts::HostConfig;
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};

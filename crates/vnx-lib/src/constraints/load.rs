@@ -55,9 +55,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
         let c = v.budget(raw, &mut ids)?;
         constraints.push(c);
     }
+    let exempted = egress_exempted();
     let egress = match raw.egress {
-        None => crate::egress::Policy::default(),
-        Some(e) => crate::egress::config::validate(e).or_else(|(at, m)| v.err(&at, m))?,
+        None => crate::egress::Policy::shipped(&exempted),
+        Some(e) => {
+            crate::egress::config::validate(e, &exempted).or_else(|(at, m)| v.err(&at, m))?
+        }
     };
     Ok(Constraints {
         path: path.to_owned(),
@@ -567,6 +570,20 @@ fn quoted(s: &str) -> String {
         out.push('…');
     }
     format!("`{out}`")
+}
+
+/// The providers exempt from the egress policy by default: the local and offline ones
+/// (`CodingCli::egress_exempt`).
+fn egress_exempted() -> Vec<&'static str> {
+    (crate::provider::cli::CLIS.iter())
+        .filter(|cli| cli.egress_exempt())
+        .map(|cli| cli.provider().name())
+        .collect()
+}
+
+/// The egress policy of a constraints file without `egress:`, as the shipped file's.
+pub fn default_egress() -> crate::egress::Policy {
+    crate::egress::Policy::shipped(&egress_exempted())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ mod load;
 
 pub use eval::{Decision, Evaluation, Overrides, Route, Spending, Verdict, evaluate, keys_match};
 pub use imports::{ImportHit, ScanError, ScanReport, scan_imports, tracked_files};
-pub use load::{load, parse};
+pub use load::{default_egress, load, parse};
 
 pub use crate::receipts::{ConstraintEnforcement as Enforcement, ConstraintSeverity as Severity};
 

@@ -42,9 +42,10 @@ pub type Invalid = (Location, String);
 /// The most a pattern's compiled program may take (bounds a hostile or careless pattern).
 const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
-/// Validates the section. `exempt` is allowed only as a provider's action or the default.
-pub fn validate(raw: RawEgress) -> Result<Policy, Invalid> {
-    let mut policy = Policy::default();
+/// Validates the section; `exempted` are the providers exempt when it names none. `exempt`
+/// is allowed only as a provider's action or the default.
+pub fn validate(raw: RawEgress, exempted: &[&str]) -> Result<Policy, Invalid> {
+    let mut policy = Policy::shipped(exempted);
     if let Some(a) = &raw.action {
         policy.action = action(a, true)?;
     }

@@ -64,17 +64,14 @@ pub const DEFAULT_ENTROPY_THRESHOLD: f64 = 3.5;
 /// The shortest value the entropy test considers when the file gives no length.
 pub const DEFAULT_ENTROPY_MIN_LENGTH: usize = 16;
 
-impl Default for Policy {
+impl Policy {
     /// The policy of a constraints file without `egress:`, the same as the shipped file's:
-    /// redact, refuse private keys, exempt the local and offline providers.
-    fn default() -> Policy {
+    /// redact, refuse private keys, exempt the providers named in `exempt` (the caller names
+    /// the local and offline ones: this floor knows no provider).
+    pub fn shipped(exempt: &[&str]) -> Policy {
         Policy {
             action: Some(Action::Redact),
-            providers: crate::provider::cli::CLIS
-                .iter()
-                .filter(|cli| cli.egress_exempt())
-                .map(|cli| (cli.provider().name().to_owned(), None))
-                .collect(),
+            providers: exempt.iter().map(|p| ((*p).to_owned(), None)).collect(),
             rules: [
                 ("pem-private-key".to_owned(), Action::Refuse),
                 ("openssh-private-key".to_owned(), Action::Refuse),
@@ -308,7 +305,7 @@ mod tests {
             format!("T={token}\n").as_bytes(),
             flate2::Compression::none(),
         );
-        let hits = scan_file(&Policy::default(), &data);
+        let hits = scan_file(&Policy::shipped(&[]), &data);
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].0.rule, "github-token");
         assert_eq!(hits[0].1, None);
@@ -318,7 +315,7 @@ mod tests {
     fn an_unscannable_file_is_one_finding_over_the_whole_file() {
         let data = [&gzip(b"x", flate2::Compression::fast())[..], b"junk"].concat();
         let o = check(
-            &Policy::default(),
+            &Policy::shipped(&[]),
             "a-hosted-cli",
             "",
             &[("a/b.gz".to_owned(), data.clone())],

@@ -29,7 +29,8 @@ pub use gh::Gh;
 pub use history::History;
 pub use view::{CheckState, PrState, PullRequest};
 
-use crate::config::{ConfigError, ForgeConfig, is_repo_name};
+pub use crate::config::github_repo;
+use crate::config::{ConfigError, ForgeConfig};
 use crate::ids::DispatchId;
 use crate::ledger::LedgerError;
 use crate::ledger::attest::Attestor;
@@ -132,21 +133,6 @@ pub fn remote_url(root: &Path, remote: &str) -> Result<String, ForgeError> {
         });
     }
     Ok(out.text())
-}
-
-/// The GitHub repository (`owner/name`) a remote URL names, if it is on github.com:
-/// `https://github.com/o/r(.git)`, `git@github.com:o/r(.git)`, `ssh://git@github.com/o/r`.
-pub fn github_repo(url: &str) -> Option<String> {
-    let url = url.trim();
-    let path = url
-        .strip_prefix("https://github.com/")
-        .or_else(|| url.strip_prefix("http://github.com/"))
-        .or_else(|| url.strip_prefix("git@github.com:"))
-        .or_else(|| url.strip_prefix("ssh://git@github.com/"))
-        .or_else(|| url.strip_prefix("git://github.com/"))?;
-    let path = path.trim_end_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path);
-    is_repo_name(path).then(|| path.to_owned())
 }
 
 /// How a push was rejected.

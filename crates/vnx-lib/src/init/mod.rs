@@ -436,7 +436,7 @@ pub fn github_remote(root: &Path) -> Option<(String, String)> {
     names.sort_by_key(|n| (n != "origin", n.clone()));
     names.into_iter().find_map(|name| {
         let remote = repo.find_remote(&name).ok()?;
-        let repo_name = crate::forge::github_repo(remote.url().ok()?)?;
+        let repo_name = crate::config::github_repo(remote.url().ok()?)?;
         let plain = name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
