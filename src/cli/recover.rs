@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let chosen = super::util::ids::named_dispatches(&states, &ids)?;
+    let chosen = vnx::actions::Desk::named(&states, &ids)?;
     let (attestor, trusted) = settings::attestation(None, &ledger)?;
     let repo = Repo::for_project(&project)?;
     let config = project.load_config()?;

@@ -94,7 +94,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .cloned(),
         );
     } else {
-        for s in super::util::ids::named_dispatches(&states, &ids)? {
+        for s in vnx::actions::Desk::named(&states, &ids)? {
             if s.state == State::Lost || unfollowed.contains(&&s.id) {
                 chosen.push(s.clone());
                 continue;

@@ -334,7 +334,7 @@ fn answer_here(
 ) {
     let answered = (|| -> Result<vnx::receipts::DispatchAnswered, CliError> {
         let states = view::list(ctx.ledger, ctx.tmux)?;
-        let state = super::ids::named_dispatches(&states, std::slice::from_ref(id))?[0];
+        let state = vnx::actions::Desk::named(&states, std::slice::from_ref(id))?[0];
         let data_dir = ctx.project.data_dir();
         let by = settings::user();
         let answering = vnx::dispatch::answer::Answering {

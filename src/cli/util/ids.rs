@@ -88,22 +88,6 @@ pub(crate) fn dispatch_ids(
     given.iter().map(|g| dispatch_id(project, g)).collect()
 }
 
-/// The dispatches `ids` names, in that order, from `states` (what `vnx status` lists); an id
-/// none of them has is a usage error.
-pub(crate) fn named_dispatches<'a>(
-    states: &'a [vnx::dispatch::view::DispatchState],
-    ids: &[vnx::ids::DispatchId],
-) -> Result<Vec<&'a vnx::dispatch::view::DispatchState>, CliError> {
-    ids.iter()
-        .map(|id| {
-            states.iter().find(|s| s.id == *id).ok_or_else(|| {
-                CliError::usage(format!("unknown dispatch {id}"))
-                    .with_hint("`vnx status` lists the dispatches of this project")
-            })
-        })
-        .collect()
-}
-
 /// What a command that takes dispatch ids starts with: the ids checked (a malformed one is
 /// a usage error before anything is read), the project found, the completions supervisors
 /// left pending appended, so the ledger it reads is up to date, and each id (or start of
