@@ -222,7 +222,7 @@ pub fn accept(
     let base = &started.receipt.base_commit;
     let role = &started.receipt.role;
     let writes = crate::dispatch::supervise::phantom::writes(role, a.config);
-    let Some(mut head) = branch_tip(a.root, &branch)? else {
+    let Some(head) = branch_tip(a.root, &branch)? else {
         // A clean teardown removed a branch that held nothing: the phantom guard's case.
         let clean = completed.receipt.teardown_class == Some(TeardownClass::Clean);
         return Err(if clean && writes {
@@ -247,8 +247,62 @@ pub fn accept(
     } else if ev.verdict(id.as_str()).is_ok() {
         return Err(AcceptError::AlreadyDone { id });
     }
-    // A kept (dirty) worktree is read again: the person may have committed since. One
-    // teardown removed or returned to its pool holds nothing uncommitted of this dispatch.
+    let (head, vnx_commit) = commit_left(a, state, &ev, head)?;
+    if writes && nothing_beyond(a.root, &head, base) {
+        return Err(AcceptError::NothingCommitted {
+            id,
+            role: role.clone(),
+            base: base.clone(),
+        });
+    }
+    let previous = ev
+        .corrected
+        .as_ref()
+        .map_or(completed.receipt.status, |c| c.receipt.status);
+    let receipt = DispatchAccepted {
+        dispatch_id: id,
+        head_commit: head,
+        branch,
+        previous_status: previous,
+        completion: CompletionRef {
+            seq: completed.seq(),
+            line_sha256: completed.line.line_sha256.clone(),
+        },
+        by: a.by.to_owned(),
+        note: note.map(str::to_owned),
+        vnx_commit,
+        extra: Default::default(),
+    };
+    let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
+    let appended = Ledger::new(a.ledger).append(&line)?;
+    crate::steps::reached(crate::steps::accept::ACCEPTED_APPENDED);
+    // The user's `notify` command hears of it as of a report: the state is now `done`.
+    if let Some(last) = appended.lines.last() {
+        use crate::dispatch::supervise::notify::{Notifier, TIME_LIMIT};
+        let mut notifier =
+            Notifier::new(&a.config.notify).titled(state.title.as_deref().unwrap_or_default());
+        let message = format!("accepted by {}", receipt.by);
+        notifier.fire(&receipt.dispatch_id, "done", &last.entry_hash, &message);
+        notifier.finish(TIME_LIMIT);
+    }
+    Ok(receipt)
+}
+
+/// What the worker left uncommitted in a kept (dirty) worktree, committed by vnx: the head
+/// accepted then, and the commit made. The worktree is read again (the person may have
+/// committed since); one teardown removed or returned to its pool holds nothing uncommitted.
+fn commit_left(
+    a: &Accepting<'_>,
+    state: &DispatchState,
+    ev: &Evidence,
+    mut head: CommitId,
+) -> Result<(CommitId, Option<crate::worktree::VnxCommit>), AcceptError> {
+    let id = state.id.clone();
+    let (Some(started), Some(completed)) = (&ev.started, &ev.completed) else {
+        return Ok((head, None));
+    };
+    let branch = started.receipt.branch.clone();
+    let base = &started.receipt.base_commit;
     let worktree = Path::new(&started.receipt.worktree);
     let kept = completed.receipt.teardown_class == Some(TeardownClass::Dirty);
     if let (true, Some(origin)) = (kept, &started.receipt.remote) {
@@ -311,44 +365,7 @@ pub fn accept(
             }
         }
     }
-    if writes && nothing_beyond(a.root, &head, base) {
-        return Err(AcceptError::NothingCommitted {
-            id,
-            role: role.clone(),
-            base: base.clone(),
-        });
-    }
-    let previous = ev
-        .corrected
-        .as_ref()
-        .map_or(completed.receipt.status, |c| c.receipt.status);
-    let receipt = DispatchAccepted {
-        dispatch_id: id,
-        head_commit: head,
-        branch,
-        previous_status: previous,
-        completion: CompletionRef {
-            seq: completed.seq(),
-            line_sha256: completed.line.line_sha256.clone(),
-        },
-        by: a.by.to_owned(),
-        note: note.map(str::to_owned),
-        vnx_commit,
-        extra: Default::default(),
-    };
-    let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
-    let appended = Ledger::new(a.ledger).append(&line)?;
-    crate::steps::reached(crate::steps::accept::ACCEPTED_APPENDED);
-    // The user's `notify` command hears of it as of a report: the state is now `done`.
-    if let Some(last) = appended.lines.last() {
-        use crate::dispatch::supervise::notify::{Notifier, TIME_LIMIT};
-        let mut notifier =
-            Notifier::new(&a.config.notify).titled(state.title.as_deref().unwrap_or_default());
-        let message = format!("accepted by {}", receipt.by);
-        notifier.fire(&receipt.dispatch_id, "done", &last.entry_hash, &message);
-        notifier.finish(TIME_LIMIT);
-    }
-    Ok(receipt)
+    Ok((head, vnx_commit))
 }
 
 /// The refusals the dispatch's state decides: live, never ended, landed, continued, done.
