@@ -272,7 +272,7 @@ mod live {
     /// what became of it; `None` for an action that is a command's still.
     fn act(action: &Action) -> Option<tui::Outcome> {
         use vnx::actions::release::{self, Preserved, done_line};
-        use vnx::actions::{Desk, accept, answer, cancel, dismiss, gate};
+        use vnx::actions::{Desk, accept, answer, cancel, dismiss, gate, merge};
         use vnx::receipts::PermissionAnswer;
         if let Action::Tidy = action {
             return Some(outcome_of(
@@ -297,7 +297,8 @@ mod live {
             | Action::Accept(id)
             | Action::Release(id)
             | Action::Clean(id)
-            | Action::GateCheck(id) => DispatchId::parse(id).ok()?,
+            | Action::GateCheck(id)
+            | Action::Merge(id) => DispatchId::parse(id).ok()?,
             _ => return None,
         };
         let done = crate::cli::util::context::with_desk(None, |desk| {
@@ -347,6 +348,25 @@ mod live {
                         said.push_str(&format!("; {why}"));
                     }
                     (i32::from(held), said)
+                }
+                Action::Merge(_) => {
+                    let witness = settings::witness_dir();
+                    let merging = merge::Merging {
+                        check_only: false,
+                        override_group: false,
+                        anchoring: gate::Anchoring {
+                            threads: settings::threads(None),
+                            witness_dir: witness.as_deref(),
+                        },
+                    };
+                    let ids = std::slice::from_ref(&id);
+                    let entry = merge::merge(desk, ids, &merging, &|_| {})?.remove(0);
+                    let said = entry.plan.as_ref().map_or_else(
+                        || merge::result_name(entry.result).to_owned(),
+                        |plan| merge::said(&entry, plan),
+                    );
+                    let merged = entry.result == vnx::merge::EntryResult::Merged;
+                    (i32::from(!merged), said)
                 }
                 Action::Dismiss(_) => {
                     let which = dismiss::Which {

@@ -3,8 +3,10 @@
 
 use std::process::ExitCode;
 
+use vnx::actions::gate::Anchoring;
+use vnx::actions::merge::{Merging, Told};
 use vnx::gate::Event as GateEvent;
-use vnx::merge::{self, Context, Entry, EntryResult, Event};
+use vnx::merge::{self, Entry, EntryResult, Event};
 
 use super::CliError;
 use super::util::output::{Out, say};
@@ -62,24 +64,95 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
-    let ledger = project.ledger();
-    let key = settings::key_path(args.key).ok();
-    let (attestor, trusted_keys) = settings::attestation(key.clone(), &ledger)?;
-    // An id the ledger never saw is a typo: nothing is merged, whatever else was named.
-    if ids.len() > 1 {
-        super::util::ids::all_known(&ledger, &ids)?;
-    }
-    // A best-of-N loser is refused before the queue is entered, whatever else it holds.
-    for id in &ids {
-        group_guard(&ledger, id.as_str(), &trusted_keys, args.override_group)?;
-    }
-    let witness_dir = settings::witness_dir();
-    if !args.check {
-        run_missing_gates(&project, &ids, &attestor, &trusted_keys, key.as_deref())?;
-    }
+    let (_, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let verbose = args.verbose || args.check;
-    let on_event = |event: Event<'_>| match event {
+    let witness_dir = settings::witness_dir();
+    let merging = Merging {
+        check_only: args.check,
+        override_group: args.override_group,
+        anchoring: Anchoring {
+            threads: settings::threads(None),
+            witness_dir: witness_dir.as_deref(),
+        },
+    };
+    let told = |told: Told<'_>| match told {
+        Told::GroupOverridden { objection } => {
+            say!("warning: {objection}; merging anyway (--override-group)")
+        }
+        Told::MissingGates { id, gates } => say!(
+            "{id}: gate{} {} {} no current pass for its head; running {} first",
+            if gates.len() == 1 { "" } else { "s" },
+            gates.join(", "),
+            if gates.len() == 1 { "has" } else { "have" },
+            if gates.len() == 1 { "it" } else { "them" },
+        ),
+        Told::Gate(GateEvent::Started { gate, kind }) => say!("gate {gate}: running ({kind})"),
+        Told::Gate(GateEvent::Finished { outcome }) => {
+            say!("{}", super::util::lines::finished(outcome))
+        }
+        Told::GatesRan { id, report } => say!(
+            "{id}: gate report {} ({})",
+            match report.decision {
+                vnx::gate::Decision::Go => "GO",
+                vnx::gate::Decision::Hold => "HOLD",
+            },
+            report.report_path.display()
+        ),
+        Told::NotAnchored(why) => {
+            say!("warning: could not checkpoint the ledger after the gates: {why}")
+        }
+        Told::Merge(event) => said(event, verbose),
+    };
+    let entries = super::util::context::with_desk_key(None, args.key, |desk| {
+        Ok(vnx::actions::merge::merge(desk, &ids, &merging, &told)?)
+    })?;
+    let mut out = Out::new();
+    for entry in &entries {
+        if args.json {
+            out.json(entry)?;
+        } else {
+            render(&mut out, entry, verbose)?;
+        }
+    }
+    match entries.as_slice() {
+        // The JSON already says why; the error line is for people and logs.
+        [one] => match verdict(one) {
+            Some(e) => Err(e),
+            None => Ok(ExitCode::SUCCESS),
+        },
+        all => {
+            let not: Vec<String> = all
+                .iter()
+                .filter(|e| verdict(e).is_some())
+                .map(|e| {
+                    format!(
+                        "{} ({})",
+                        e.dispatch_id,
+                        vnx::actions::merge::result_name(e.result)
+                    )
+                })
+                .collect();
+            if not.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(CliError::verdict(format!(
+                "{} of {} dispatches did not merge: {}",
+                not.len(),
+                all.len(),
+                not.join(", ")
+            ))
+            .with_hint(
+                "`vnx merge ID --check --json` lists one dispatch's conditions; \
+                 `merge_dequeued` receipts say why a dispatch was taken out",
+            ))
+        }
+    }
+}
+
+/// Says what the merge queue is doing; `verbose`: each step, not only the line each dispatch
+/// gets at the end.
+fn said(event: Event<'_>, verbose: bool) {
+    match event {
         Event::Waiting { lock } => say!(
             "waiting for the merge queue: another vnx merge holds {}",
             lock.display()
@@ -124,154 +197,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Event::Dequeued { id, detail, .. } => {
             say!("{id}: taken out of the merge queue: {detail}")
         }
-    };
-    let ctx = Context {
-        witness_dir: witness_dir.as_deref(),
-        attestor: &attestor,
-        trusted_keys: &trusted_keys,
-        root: &project.root,
-        ledger: &ledger,
-        key: key.as_deref(),
-        threads: settings::threads(None),
-        on_event: &on_event,
-    };
-    let entries = match ids.as_slice() {
-        [id] => vec![merge::merge(&ctx, id, !args.check)?],
-        ids => merge::run(&ctx, ids, !args.check)?,
-    };
-    let mut out = Out::new();
-    for entry in &entries {
-        if args.json {
-            out.json(entry)?;
-        } else {
-            render(&mut out, entry, verbose)?;
-        }
-    }
-    match entries.as_slice() {
-        // The JSON already says why; the error line is for people and logs.
-        [one] => match verdict(one) {
-            Some(e) => Err(e),
-            None => Ok(ExitCode::SUCCESS),
-        },
-        all => {
-            let not: Vec<String> = all
-                .iter()
-                .filter(|e| verdict(e).is_some())
-                .map(|e| format!("{} ({})", e.dispatch_id, result_name(e.result)))
-                .collect();
-            if not.is_empty() {
-                return Ok(ExitCode::SUCCESS);
-            }
-            Err(CliError::verdict(format!(
-                "{} of {} dispatches did not merge: {}",
-                not.len(),
-                all.len(),
-                not.join(", ")
-            ))
-            .with_hint(
-                "`vnx merge ID --check --json` lists one dispatch's conditions; \
-                 `merge_dequeued` receipts say why a dispatch was taken out",
-            ))
-        }
-    }
-}
-
-/// Runs, for each id, the required gates that have no current pass for its head, and
-/// checkpoints the ledger after them (the merge needs a checkpoint the ledger extends).
-fn run_missing_gates(
-    project: &vnx::project::Project,
-    ids: &[vnx::ids::DispatchId],
-    attestor: &vnx::ledger::attest::Attestor,
-    trusted_keys: &[[u8; 32]],
-    key: Option<&std::path::Path>,
-) -> Result<(), CliError> {
-    let ledger = project.ledger();
-    let vnx = std::env::current_exe()
-        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
-    let on_event = |event: GateEvent<'_>| match event {
-        GateEvent::Started { gate, kind } => say!("gate {gate}: running ({kind})"),
-        GateEvent::Finished { outcome } => say!("{}", super::util::lines::finished(outcome)),
-    };
-    let ctx = vnx::gate::Context {
-        attestor,
-        trusted_keys,
-        root: &project.root,
-        ledger: &ledger,
-        vnx: &vnx,
-        find_program: &settings::find_program,
-        on_event: &on_event,
-    };
-    let mut ran = false;
-    for id in ids {
-        let gates = merge::missing::gates_to_run(&ctx, id)?;
-        if gates.is_empty() {
-            continue;
-        }
-        say!(
-            "{id}: gate{} {} {} no current pass for its head; running {} first",
-            if gates.len() == 1 { "" } else { "s" },
-            gates.join(", "),
-            if gates.len() == 1 { "has" } else { "have" },
-            if gates.len() == 1 { "it" } else { "them" },
-        );
-        let report = merge::missing::run_gates(&ctx, id, &gates)?;
-        say!(
-            "{id}: gate report {} ({})",
-            match report.decision {
-                vnx::gate::Decision::Go => "GO",
-                vnx::gate::Decision::Hold => "HOLD",
-            },
-            report.report_path.display()
-        );
-        ran = true;
-    }
-    if let (true, Some(key)) = (ran, key)
-        && let Err(e) = vnx::merge::anchor(
-            &ledger,
-            key,
-            settings::threads(None),
-            settings::witness_dir().as_deref(),
-        )
-    {
-        // The merge's `checkpoint_extended` condition says what this means for the merge.
-        say!("warning: could not checkpoint the ledger after the gates: {e}");
-    }
-    Ok(())
-}
-
-/// A best-of-N candidate merges only as its group's winner, unless overridden (ADR 0029).
-fn group_guard(
-    ledger: &std::path::Path,
-    id: &str,
-    trusted: &[[u8; 32]],
-    overridden: bool,
-) -> Result<(), CliError> {
-    let standing = vnx::group::merge_standing(ledger, id, trusted)?;
-    match standing
-        .as_ref()
-        .and_then(|s| s.objection(id).map(|o| (s, o)))
-    {
-        Some((_, objection)) if overridden => {
-            super::util::output::say!("warning: {objection}; merging anyway (--override-group)");
-            Ok(())
-        }
-        Some((s, objection)) => Err(
-            CliError::verdict(format!("refused: {objection}")).with_hint(format!(
-                "decide the group with `vnx group decide {}`, merge its winner, or pass \
-                 --override-group to merge this candidate anyway",
-                s.group_id
-            )),
-        ),
-        None => Ok(()),
-    }
-}
-
-fn result_name(r: EntryResult) -> &'static str {
-    match r {
-        EntryResult::Merged => "merged",
-        EntryResult::Dequeued => "taken out",
-        EntryResult::Refused => "refused",
-        EntryResult::Mergeable => "mergeable",
     }
 }
 
@@ -400,31 +325,9 @@ fn render(out: &mut Out, e: &Entry, verbose: bool) -> Result<(), CliError> {
 /// An entry in one line: merged (as what, its receipt and checkpoint), taken out, refused
 /// (the first condition that failed) or mergeable.
 fn one_line(e: &Entry, plan: &merge::Plan) -> String {
-    let id = &plan.dispatch_id;
-    let base = plan.base_ref.as_deref().unwrap_or("-");
-    if let Some(m) = &e.merged {
-        return format!(
-            "{id}: merged into {base} as {} (merge receipt line {}); checkpoint {} at line {}",
-            m.merge_commit,
-            m.merge_receipt.seq,
-            m.checkpoint.checkpoint.id,
-            m.checkpoint.checkpoint.lines
-        );
-    }
-    if let Some(d) = &e.dequeued {
-        return format!(
-            "{id}: taken out of the merge queue ({}): {} (receipt line {})",
-            match d.reason {
-                vnx::receipts::DequeueReason::Conflict => "conflict",
-                vnx::receipts::DequeueReason::GatesFailed => "gates failed",
-            },
-            d.detail,
-            d.receipt.seq
-        );
-    }
-    match plan.conditions.iter().find(|c| !c.ok) {
-        Some(c) => format!("{id}: refused: {}: {}", c.name, c.detail),
-        None if e.result == EntryResult::Mergeable => format!("{id}: every condition holds"),
-        None => format!("{id}: {}", result_name(e.result)),
-    }
+    format!(
+        "{}: {}",
+        plan.dispatch_id,
+        vnx::actions::merge::said(e, plan)
+    )
 }

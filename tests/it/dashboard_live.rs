@@ -290,11 +290,11 @@ fn pressed(repo: &Repo, id: &str, key: &str, asks: bool, said: &str) {
     assert!(dash.shows(said), "{}", dash.screen_now());
 }
 
-/// `d`, `g`, `r`, `t` and `x`, done by the dashboard itself: work its worker never reported
-/// accepted, a dispatch's gates run, once merged released (alone, or by the tidy pass), an
-/// unwanted one discarded, each footer saying what was done.
+/// `d`, `g`, `m`, `r`, `t` and `x`, done by the dashboard itself: work its worker never
+/// reported accepted, a dispatch's gates run, it merged, then released (alone, or by the tidy
+/// pass), an unwanted one discarded, each footer saying what was done.
 #[test]
-fn d_g_r_t_and_x_accept_check_release_tidy_and_discard_and_say_so() {
+fn its_keys_accept_check_merge_release_tidy_and_discard_and_say_so() {
     let repo = Repo::new();
     let forgot = repo.dispatched("forget", false);
     let said = format!("vnx accept {forgot}: ok: accepted as done at");
@@ -309,8 +309,8 @@ fn d_g_r_t_and_x_accept_check_release_tidy_and_discard_and_say_so() {
     let merged = repo.dispatched("commit", false);
     let said = format!("vnx gate-check {merged}: ok: GO");
     pressed(&repo, &merged, "g", false, &said);
-    let r = run(repo.vnx().args(["merge", &merged]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let said = format!("vnx merge {merged}: ok: merged into ");
+    pressed(&repo, &merged, "m", true, &said);
     let said = format!("vnx worktree-release {merged}: ok: released (receipt line");
     pressed(&repo, &merged, "r", true, &said);
     assert!(!repo.branches().contains(&merged));

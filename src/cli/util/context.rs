@@ -15,13 +15,22 @@ pub(crate) fn with_context<T>(
     tmux_socket: Option<String>,
     f: impl FnOnce(&Context<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
+    with_context_key(tmux_socket, None, f)
+}
+
+/// [`with_context`], signing with the key `--key` names, when it names one.
+pub(crate) fn with_context_key<T>(
+    tmux_socket: Option<String>,
+    key: Option<std::path::PathBuf>,
+    f: impl FnOnce(&Context<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let project = settings::project()?;
     crate::cli::util::pending::finish_pending(&project);
     let ledger = project.ledger();
     let tmux = Tmux::new(settings::tmux_socket(tmux_socket));
     let vnx = std::env::current_exe()
         .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
-    let key_path = settings::key_path(None)?;
+    let key_path = settings::key_path(key)?;
     let attestor = settings::attestor(Some(key_path.clone()))?;
     let machine = settings::machine();
     let shared_cache = settings::user_cache_dir();
@@ -54,7 +63,16 @@ pub(crate) fn with_desk<T>(
     tmux_socket: Option<String>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    with_context(tmux_socket, |ctx| {
+    with_desk_key(tmux_socket, None, f)
+}
+
+/// [`with_desk`], signing with the key `--key` names, when it names one.
+pub(crate) fn with_desk_key<T>(
+    tmux_socket: Option<String>,
+    key: Option<std::path::PathBuf>,
+    f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    with_context_key(tmux_socket, key, |ctx| {
         let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
         let by = settings::user();
         f(&vnx::actions::Desk {

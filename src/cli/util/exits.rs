@@ -195,6 +195,8 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Dispatch(e) => dispatch(e),
         E::Answer(e) => answer(e),
         E::Dismiss(e) => dismiss(e),
+        E::GroupObjects { .. } => Exit::No,
+        E::Merge(e) => merge(e),
         E::Gate(e) => gate(e),
         E::Accept(e) => accept(e),
         E::Config(e) => config(e),

@@ -65,21 +65,6 @@ pub(crate) fn dispatch_id(
     )?)
 }
 
-/// Refuses, before anything is done, a list of ids one of which the ledger never saw (a
-/// typo must not leave the others half done).
-pub(crate) fn all_known(
-    ledger: &std::path::Path,
-    ids: &[vnx::ids::DispatchId],
-) -> Result<(), CliError> {
-    for id in ids {
-        if !ledger.exists() || !vnx::dispatch::view::started(ledger, id)? {
-            return Err(CliError::usage(format!("unknown dispatch {id}"))
-                .with_hint("`vnx status` lists the dispatches of this project"));
-        }
-    }
-    Ok(())
-}
-
 /// [`dispatch_id`] for each of `given`, in order.
 pub(crate) fn dispatch_ids(
     project: &vnx::project::Project,

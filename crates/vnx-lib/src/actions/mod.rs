@@ -17,6 +17,7 @@ pub mod answer;
 pub mod cancel;
 pub mod dismiss;
 pub mod gate;
+pub mod merge;
 pub mod release;
 
 /// What an action is done with: the dispatch context of the project (its ledger, tmux,
@@ -61,6 +62,17 @@ pub enum ActionError {
     /// A question could not be dismissed.
     #[error(transparent)]
     Dismiss(#[from] crate::dispatch::dismiss::DismissError),
+    /// A best-of candidate that is not its group's winner (ADR 0029).
+    #[error("refused: {objection}")]
+    GroupObjects {
+        /// Why its group objects.
+        objection: String,
+        /// The group.
+        group: crate::ids::GroupId,
+    },
+    /// The merge could not be checked or done.
+    #[error(transparent)]
+    Merge(#[from] crate::merge::MergeError),
     /// Gates could not be run.
     #[error(transparent)]
     Gate(#[from] crate::gate::GateError),
@@ -87,6 +99,11 @@ impl ActionError {
             ActionError::Dispatch(e) => e.hint(),
             ActionError::Answer(e) => e.hint(),
             ActionError::Dismiss(e) => e.hint(),
+            ActionError::GroupObjects { group, .. } => Some(format!(
+                "decide the group with `vnx group decide {group}`, merge its winner, or pass \
+                 --override-group to merge this candidate anyway"
+            )),
+            ActionError::Merge(e) => e.hint(),
             ActionError::Gate(e) => e.hint(),
             ActionError::Accept(e) => e.hint(),
             ActionError::Config(e) => e.hint(),

@@ -1,0 +1,180 @@
+//! Merging dispatches (`vnx merge`, the dashboard's `m`): a best-of candidate refused unless
+//! it won (or the refusal is overridden), the required gates that have no current pass run
+//! first and the ledger anchored after them, then each dispatch merged through the queue in
+//! the order given (or only its conditions checked).
+
+use super::gate::{Anchoring, anchor};
+use super::{ActionError, Desk};
+use crate::gate::{self, Report};
+use crate::ids::DispatchId;
+use crate::merge::{self, Entry, EntryResult, Plan};
+
+/// What merging is asked to do besides the ids.
+pub struct Merging<'a> {
+    /// Only check each dispatch's conditions: no gate runs, nothing merges.
+    pub check_only: bool,
+    /// Merge a best-of candidate that is not its group's winner anyway.
+    pub override_group: bool,
+    /// How the ledger is anchored after gates ran.
+    pub anchoring: Anchoring<'a>,
+}
+
+/// What a merge tells as it goes.
+pub enum Told<'a> {
+    /// A candidate's group objects to it, and the objection was overridden.
+    GroupOverridden {
+        /// The objection.
+        objection: &'a str,
+    },
+    /// Gates a dispatch requires have no current pass for its head: they run first.
+    MissingGates {
+        /// The dispatch.
+        id: &'a DispatchId,
+        /// The gates.
+        gates: &'a [String],
+    },
+    /// A gate started or ended.
+    Gate(gate::Event<'a>),
+    /// The gates run first reported.
+    GatesRan {
+        /// The dispatch.
+        id: &'a DispatchId,
+        /// Their report.
+        report: &'a Report,
+    },
+    /// The ledger could not be anchored after the gates (the merge's `checkpoint_extended`
+    /// condition says what that means for it).
+    NotAnchored(String),
+    /// What the merge queue is doing.
+    Merge(merge::Event<'a>),
+}
+
+/// Merges `ids` (or checks them, `merging.check_only`), telling `told` as it goes; each
+/// dispatch's entry, in order. Several ids must all be on the ledger before anything runs.
+pub fn merge(
+    desk: &Desk<'_>,
+    ids: &[DispatchId],
+    merging: &Merging<'_>,
+    told: &(dyn Fn(Told<'_>) + Sync),
+) -> Result<Vec<Entry>, ActionError> {
+    let ctx = desk.ctx;
+    if ids.len() > 1 {
+        super::gate::all_known(desk, ids)?;
+    }
+    // A best-of-N loser is refused before the queue is entered, whatever else it holds.
+    for id in ids {
+        let standing = crate::group::merge_standing(ctx.ledger, id.as_str(), desk.trusted)?;
+        let Some((group, objection)) =
+            (standing.as_ref()).and_then(|s| Some((s, s.objection(id.as_str())?)))
+        else {
+            continue;
+        };
+        if !merging.override_group {
+            return Err(ActionError::GroupObjects {
+                objection,
+                group: group.group_id.clone(),
+            });
+        }
+        told(Told::GroupOverridden {
+            objection: &objection,
+        });
+    }
+    if !merging.check_only {
+        run_missing_gates(desk, ids, merging, told)?;
+    }
+    let on_event = |event: merge::Event<'_>| told(Told::Merge(event));
+    let merge_ctx = merge::Context {
+        witness_dir: merging.anchoring.witness_dir,
+        attestor: ctx.attestor,
+        trusted_keys: desk.trusted,
+        root: &ctx.project.root,
+        ledger: ctx.ledger,
+        key: Some(ctx.key_path),
+        threads: merging.anchoring.threads,
+        on_event: &on_event,
+    };
+    Ok(match ids {
+        [id] => vec![merge::merge(&merge_ctx, id, !merging.check_only)?],
+        ids => merge::run(&merge_ctx, ids, !merging.check_only)?,
+    })
+}
+
+/// Runs, for each id, the required gates that have no current pass for its head, and anchors
+/// the ledger after them (the merge needs a checkpoint the ledger extends).
+fn run_missing_gates(
+    desk: &Desk<'_>,
+    ids: &[DispatchId],
+    merging: &Merging<'_>,
+    told: &(dyn Fn(Told<'_>) + Sync),
+) -> Result<(), ActionError> {
+    let ctx = desk.ctx;
+    let on_event = |event: gate::Event<'_>| told(Told::Gate(event));
+    let gates_ctx = gate::Context {
+        attestor: ctx.attestor,
+        trusted_keys: desk.trusted,
+        root: &ctx.project.root,
+        ledger: ctx.ledger,
+        vnx: ctx.vnx,
+        find_program: ctx.find_program,
+        on_event: &on_event,
+    };
+    let mut ran = false;
+    for id in ids {
+        let gates = merge::missing::gates_to_run(&gates_ctx, id)?;
+        if gates.is_empty() {
+            continue;
+        }
+        told(Told::MissingGates { id, gates: &gates });
+        let report = merge::missing::run_gates(&gates_ctx, id, &gates)?;
+        told(Told::GatesRan {
+            id,
+            report: &report,
+        });
+        ran = true;
+    }
+    if ran && let Err(why) = anchor(desk, &merging.anchoring) {
+        told(Told::NotAnchored(why));
+    }
+    Ok(())
+}
+
+/// What became of a dispatch, in a word.
+pub fn result_name(r: EntryResult) -> &'static str {
+    match r {
+        EntryResult::Merged => "merged",
+        EntryResult::Dequeued => "taken out",
+        EntryResult::Refused => "refused",
+        EntryResult::Mergeable => "mergeable",
+    }
+}
+
+/// What became of a dispatch at its turn (`plan`, its conditions), in a line without its id:
+/// merged where, taken out why, or the first condition that failed.
+pub fn said(e: &Entry, plan: &Plan) -> String {
+    let base = plan.base_ref.as_deref().unwrap_or("-");
+    if let Some(m) = &e.merged {
+        return format!(
+            "merged into {base} as {} (merge receipt line {}); checkpoint {} at line {}",
+            m.merge_commit,
+            m.merge_receipt.seq,
+            m.checkpoint.checkpoint.id,
+            m.checkpoint.checkpoint.lines
+        );
+    }
+    if let Some(d) = &e.dequeued {
+        return format!(
+            "taken out of the merge queue ({}): {} (receipt line {})",
+            match d.reason {
+                crate::receipts::DequeueReason::Conflict => "conflict",
+                crate::receipts::DequeueReason::GatesFailed => "gates failed",
+            },
+            d.detail,
+            d.receipt.seq
+        );
+    }
+    match plan.conditions.iter().find(|c| !c.ok) {
+        Some(c) => format!("refused: {}: {}", c.name, c.detail),
+        None if e.result == EntryResult::Mergeable => "every condition holds".to_owned(),
+        None => result_name(e.result).to_owned(),
+    }
+}
