@@ -32,6 +32,37 @@ pub trait SessionUsage {
     fn total(self: Box<Self>) -> Option<Usage>;
 }
 
+/// Reads one line of a session file and tells `messages` the usage of the message it records,
+/// if it records one written since `since` (see [`PerMessage`]).
+pub type CountLine = fn(&[u8], Option<jiff::Timestamp>, &mut Messages);
+
+/// The counter of a session file whose lines each may record a message's usage (its own
+/// [`CountLine`]), each message counted once by its id ([`Messages`]).
+pub struct PerMessage {
+    messages: Messages,
+    count: CountLine,
+}
+
+impl PerMessage {
+    /// A fresh counter whose lines `count` reads.
+    pub fn boxed(count: CountLine) -> Box<dyn SessionUsage> {
+        Box::new(PerMessage {
+            messages: Messages::default(),
+            count,
+        })
+    }
+}
+
+impl SessionUsage for PerMessage {
+    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
+        (self.count)(raw, since, &mut self.messages);
+    }
+
+    fn total(self: Box<Self>) -> Option<Usage> {
+        self.messages.total()
+    }
+}
+
 /// Whether a line's `timestamp` is before the dispatch started (unknown: not before).
 pub fn before(timestamp: &Text<'_>, since: Option<jiff::Timestamp>) -> bool {
     match (timestamp.parsed(), since) {

@@ -14,42 +14,33 @@ use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::session::{
     SessionStore, Sought, is_uuid, jsonl_by_session_id, munged_project,
 };
-use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
+use crate::provider::cli::usage::{
+    Count, Lenient, Messages, PerMessage, SessionUsage, Text, before,
+};
 use crate::receipts::Usage;
 
-/// Counts a session file's usage (see the module's documentation).
-#[derive(Default)]
-pub(super) struct ClaudeUsage {
-    messages: Messages,
-}
-
-impl SessionUsage for ClaudeUsage {
-    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
-        let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
-            return;
-        };
-        if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("assistant") {
-            return;
-        }
-        let Some(message) = line.message.0 else {
-            return;
-        };
-        let Some(u) = message.usage.0 else {
-            return;
-        };
-        let usage = Usage {
-            input_tokens: u.input_tokens.or0(),
-            output_tokens: u.output_tokens.or0(),
-            cached_input_tokens: Some(u.cache_read_input_tokens.or0()),
-            cache_creation_input_tokens: Some(u.cache_creation_input_tokens.or0()),
-            total_tokens: None,
-        };
-        self.messages.message(message.id.0.as_deref(), usage);
+/// Counts one line's usage (see the module's documentation).
+fn count(raw: &[u8], since: Option<jiff::Timestamp>, messages: &mut Messages) {
+    let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
+        return;
+    };
+    if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("assistant") {
+        return;
     }
-
-    fn total(self: Box<Self>) -> Option<Usage> {
-        self.messages.total()
-    }
+    let Some(message) = line.message.0 else {
+        return;
+    };
+    let Some(u) = message.usage.0 else {
+        return;
+    };
+    let usage = Usage {
+        input_tokens: u.input_tokens.or0(),
+        output_tokens: u.output_tokens.or0(),
+        cached_input_tokens: Some(u.cache_read_input_tokens.or0()),
+        cache_creation_input_tokens: Some(u.cache_creation_input_tokens.or0()),
+        total_tokens: None,
+    };
+    messages.message(message.id.0.as_deref(), usage);
 }
 
 /// The members of one line usage reads.
@@ -107,7 +98,7 @@ impl SessionStore for ClaudeSessions {
     }
 
     fn usage(&self) -> Box<dyn SessionUsage> {
-        Box::<ClaudeUsage>::default()
+        PerMessage::boxed(count)
     }
 
     /// Its session transcript, whose first entries are of types of its own rather than

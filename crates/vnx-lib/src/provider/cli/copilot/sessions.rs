@@ -15,7 +15,9 @@ use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::session::{
     SessionStore, Sought, dirs, files, first_line, is_uuid, newest, same_dir,
 };
-use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
+use crate::provider::cli::usage::{
+    Count, Lenient, Messages, PerMessage, SessionUsage, Text, before,
+};
 use crate::receipts::Usage;
 
 /// The session file's name in its directory.
@@ -97,37 +99,25 @@ fn last_message(path: &Path) -> Option<String> {
         })
 }
 
-/// Counts a session file's usage (see the module's documentation).
-#[derive(Default)]
-pub(super) struct CopilotUsage {
-    records: Messages,
-}
-
-impl SessionUsage for CopilotUsage {
-    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
-        let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
-            return;
-        };
-        if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("session.usage_record")
-        {
-            return;
-        }
-        let Some(u) = line.data.0.and_then(|d| d.usage.0) else {
-            return;
-        };
-        let usage = Usage {
-            input_tokens: u.input_tokens.or0(),
-            output_tokens: u.output_tokens.or0(),
-            cached_input_tokens: Some(u.cache_read_tokens.or0()),
-            cache_creation_input_tokens: Some(u.cache_write_tokens.or0()),
-            total_tokens: None,
-        };
-        self.records.message(line.id.0.as_deref(), usage);
+/// Counts one line's usage (see the module's documentation).
+fn count(raw: &[u8], since: Option<jiff::Timestamp>, messages: &mut Messages) {
+    let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
+        return;
+    };
+    if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("session.usage_record") {
+        return;
     }
-
-    fn total(self: Box<Self>) -> Option<Usage> {
-        self.records.total()
-    }
+    let Some(u) = line.data.0.and_then(|d| d.usage.0) else {
+        return;
+    };
+    let usage = Usage {
+        input_tokens: u.input_tokens.or0(),
+        output_tokens: u.output_tokens.or0(),
+        cached_input_tokens: Some(u.cache_read_tokens.or0()),
+        cache_creation_input_tokens: Some(u.cache_write_tokens.or0()),
+        total_tokens: None,
+    };
+    messages.message(line.id.0.as_deref(), usage);
 }
 
 /// The members of one line usage reads.
@@ -177,7 +167,7 @@ impl SessionStore for CopilotSessions {
     }
 
     fn usage(&self) -> Box<dyn SessionUsage> {
-        Box::<CopilotUsage>::default()
+        PerMessage::boxed(count)
     }
 
     fn transcript(&self) -> Box<dyn TranscriptEvents> {
@@ -198,7 +188,7 @@ mod tests {
         include_str!("../../../../../../tests/support/fixtures/copilot/session-events.jsonl");
 
     fn count(data: &str, since: Option<jiff::Timestamp>) -> Option<Usage> {
-        let mut counter: Box<dyn SessionUsage> = Box::<CopilotUsage>::default();
+        let mut counter: Box<dyn SessionUsage> = PerMessage::boxed(super::count);
         for line in data.lines() {
             counter.line(line.as_bytes(), since);
         }

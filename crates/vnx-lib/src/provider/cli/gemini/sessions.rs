@@ -14,7 +14,9 @@ use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::session::{
     SessionStore, Sought, dirs, files, first_line, is_uuid, newest, same_dir,
 };
-use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
+use crate::provider::cli::usage::{
+    Count, Lenient, Messages, PerMessage, SessionUsage, Text, before,
+};
 use crate::receipts::Usage;
 
 /// The most bytes of a project's `.project_root` read.
@@ -64,36 +66,25 @@ fn find(tmp: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     out
 }
 
-/// Counts a session file's usage (see the module's documentation).
-#[derive(Default)]
-pub(super) struct GeminiUsage {
-    messages: Messages,
-}
-
-impl SessionUsage for GeminiUsage {
-    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
-        let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
-            return;
-        };
-        if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("gemini") {
-            return;
-        }
-        let Some(t) = line.tokens.0 else {
-            return;
-        };
-        let usage = Usage {
-            input_tokens: t.input.or0(),
-            output_tokens: t.output.or0(),
-            cached_input_tokens: Some(t.cached.or0()),
-            cache_creation_input_tokens: None,
-            total_tokens: Some(t.total.or0()),
-        };
-        self.messages.message(line.id.0.as_deref(), usage);
+/// Counts one line's usage (see the module's documentation).
+fn count(raw: &[u8], since: Option<jiff::Timestamp>, messages: &mut Messages) {
+    let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
+        return;
+    };
+    if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("gemini") {
+        return;
     }
-
-    fn total(self: Box<Self>) -> Option<Usage> {
-        self.messages.total()
-    }
+    let Some(t) = line.tokens.0 else {
+        return;
+    };
+    let usage = Usage {
+        input_tokens: t.input.or0(),
+        output_tokens: t.output.or0(),
+        cached_input_tokens: Some(t.cached.or0()),
+        cache_creation_input_tokens: None,
+        total_tokens: Some(t.total.or0()),
+    };
+    messages.message(line.id.0.as_deref(), usage);
 }
 
 /// The members of one line usage reads.
@@ -139,7 +130,7 @@ impl SessionStore for GeminiSessions {
     }
 
     fn usage(&self) -> Box<dyn SessionUsage> {
-        Box::<GeminiUsage>::default()
+        PerMessage::boxed(count)
     }
 
     fn transcript(&self) -> Box<dyn TranscriptEvents> {

@@ -14,7 +14,9 @@ use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::session::{
     SessionStore, Sought, is_uuid, jsonl_by_session_id, munged_project,
 };
-use crate::provider::cli::usage::{Count, Lenient, Messages, SessionUsage, Text, before};
+use crate::provider::cli::usage::{
+    Count, Lenient, Messages, PerMessage, SessionUsage, Text, before,
+};
 use crate::receipts::Usage;
 
 /// The directory of `cwd`'s sessions in qwen's `projects` directory (or a dispatch's own
@@ -29,36 +31,25 @@ fn find(projects: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     jsonl_by_session_id(&chats_in(projects, w.cwd), w)
 }
 
-/// Counts a session file's usage (see the module's documentation).
-#[derive(Default)]
-pub(super) struct QwenUsage {
-    messages: Messages,
-}
-
-impl SessionUsage for QwenUsage {
-    fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
-        let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
-            return;
-        };
-        if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("assistant") {
-            return;
-        }
-        let Some(u) = line.usage.0 else {
-            return;
-        };
-        let usage = Usage {
-            input_tokens: u.prompt.or0(),
-            output_tokens: u.candidates.or0(),
-            cached_input_tokens: Some(u.cached.or0()),
-            cache_creation_input_tokens: None,
-            total_tokens: Some(u.total.or0()),
-        };
-        self.messages.message(line.uuid.0.as_deref(), usage);
+/// Counts one line's usage (see the module's documentation).
+fn count(raw: &[u8], since: Option<jiff::Timestamp>, messages: &mut Messages) {
+    let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
+        return;
+    };
+    if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("assistant") {
+        return;
     }
-
-    fn total(self: Box<Self>) -> Option<Usage> {
-        self.messages.total()
-    }
+    let Some(u) = line.usage.0 else {
+        return;
+    };
+    let usage = Usage {
+        input_tokens: u.prompt.or0(),
+        output_tokens: u.candidates.or0(),
+        cached_input_tokens: Some(u.cached.or0()),
+        cache_creation_input_tokens: None,
+        total_tokens: Some(u.total.or0()),
+    };
+    messages.message(line.uuid.0.as_deref(), usage);
 }
 
 /// The members of one line usage reads.
@@ -111,7 +102,7 @@ impl SessionStore for QwenSessions {
     }
 
     fn usage(&self) -> Box<dyn SessionUsage> {
-        Box::<QwenUsage>::default()
+        PerMessage::boxed(count)
     }
 
     /// Its session file, what its TUI writes.
@@ -131,7 +122,7 @@ mod tests {
 
     #[test]
     fn its_assistant_lines_usage_is_summed_once_each() {
-        let mut u: Box<dyn SessionUsage> = Box::<QwenUsage>::default();
+        let mut u: Box<dyn SessionUsage> = PerMessage::boxed(count);
         for line in SESSION.lines().chain(SESSION.lines()) {
             u.line(line.as_bytes(), None);
         }
