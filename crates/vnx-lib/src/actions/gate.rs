@@ -36,8 +36,16 @@ pub fn check(
     id: &DispatchId,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, ActionError> {
+    Ok(gate::check(&gates_at(desk, on_event), id)?)
+}
+
+/// What running gates needs, from the desk: its context, keys and program finder.
+pub(super) fn gates_at<'a>(
+    desk: &'a Desk<'_>,
+    on_event: &'a (dyn Fn(Event<'_>) + Sync),
+) -> gate::Context<'a> {
     let ctx = desk.ctx;
-    let gates = gate::Context {
+    gate::Context {
         attestor: ctx.attestor,
         trusted_keys: desk.trusted,
         root: &ctx.project.root,
@@ -45,8 +53,7 @@ pub fn check(
         vnx: ctx.vnx,
         find_program: ctx.find_program,
         on_event,
-    };
-    Ok(gate::check(&gates, id)?)
+    }
 }
 
 /// Anchors the evidence just recorded in a checkpoint (made with the desk's key), so a merge

@@ -107,17 +107,8 @@ fn run_missing_gates(
     merging: &Merging<'_>,
     told: &(dyn Fn(Told<'_>) + Sync),
 ) -> Result<(), ActionError> {
-    let ctx = desk.ctx;
     let on_event = |event: gate::Event<'_>| told(Told::Gate(event));
-    let gates_ctx = gate::Context {
-        attestor: ctx.attestor,
-        trusted_keys: desk.trusted,
-        root: &ctx.project.root,
-        ledger: ctx.ledger,
-        vnx: ctx.vnx,
-        find_program: ctx.find_program,
-        on_event: &on_event,
-    };
+    let gates_ctx = super::gate::gates_at(desk, &on_event);
     let mut ran = false;
     for id in ids {
         let gates = merge::missing::gates_to_run(&gates_ctx, id)?;
