@@ -43,8 +43,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (_, ids) = crate::cli::util::ids::project_for(std::slice::from_ref(&args.id))?;
-    let receipt = super::util::context::with_desk(None, |desk| {
+    let (project, ids) = crate::cli::util::ids::project_for(std::slice::from_ref(&args.id))?;
+    let receipt = super::util::context::desk_in(&project, None, None, |desk| {
         Ok(accept::accept(desk, &ids[0], args.note.as_deref())?)
     })?;
     let mut out = Out::new();

@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let tmux_socket = args.tmux.tmux_socket.clone();
     super::util::drain::recover_queue_here(tmux_socket.clone());
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
-    let stopped = super::util::context::with_desk(tmux_socket, |desk| {
+    let stopped = super::util::context::desk_in(&project, tmux_socket, None, |desk| {
         let states = desk.states()?;
         let chosen = if args.all {
             cancel::all_open(&states)

@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             .with_hint("name dispatches (`vnx clean ID…`) or classes (`--class unlanded`)"));
     }
     let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
-    super::util::context::with_desk(args.tmux.tmux_socket.clone(), |desk| {
+    super::util::context::desk_in(&project, args.tmux.tmux_socket.clone(), None, |desk| {
         let preserved = Preserved::read(desk, project.ledger(), "HEAD", "origin")?;
         let chosen = preserved.to_discard(&ids, &args.classes)?;
         discard(desk, &preserved, chosen, &args)

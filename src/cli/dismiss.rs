@@ -63,9 +63,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
              `--all-answered`)",
         ));
     }
-    let (_, ids) = crate::cli::util::ids::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let which = dismiss::Which { ids, selection };
-    let dismissed = super::util::context::with_desk(None, |desk| {
+    let dismissed = super::util::context::desk_in(&project, None, None, |desk| {
         Ok(dismiss::dismiss(desk, &which, args.note.as_deref())?)
     })?;
     if dismissed.is_empty() {

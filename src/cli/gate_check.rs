@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for id in &args.ids {
         super::util::ids::check_dispatch_id(id)?;
     }
-    let (_, ids) = crate::cli::util::ids::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let on_event = |event: Event<'_>| match event {
         Event::Started { gate, kind } => say!("gate {gate}: running ({kind})"),
         Event::Finished { outcome } => say!("{}", finished(outcome)),
@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         threads: settings::threads(None),
         witness_dir: witness.as_deref(),
     };
-    let (reports, anchored) = super::util::context::with_desk(None, |desk| {
+    let (reports, anchored) = super::util::context::desk_in(&project, None, None, |desk| {
         if ids.len() > 1 {
             gate::all_known(desk, &ids)?;
         }

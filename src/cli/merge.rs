@@ -64,7 +64,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let (_, ids) = crate::cli::util::ids::project_for(&args.ids)?;
+    let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let verbose = args.verbose || args.check;
     let witness_dir = settings::witness_dir();
     let merging = Merging {
@@ -103,7 +103,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         Told::Merge(event) => said(event, verbose),
     };
-    let entries = super::util::context::with_desk_key(None, args.key, |desk| {
+    let entries = super::util::context::desk_in(&project, None, args.key, |desk| {
         Ok(vnx::actions::merge::merge(desk, &ids, &merging, &told)?)
     })?;
     let mut out = Out::new();

@@ -143,7 +143,7 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
 fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
     let setup = Setup::new(std::slice::from_ref(&args.id))?;
     let id = &setup.ids[0];
-    let feedback = setup.run(|ctx, forge, _| forge::fix::gather(ctx, forge, id))?;
+    let feedback = setup.within(|ctx, forge, _| forge::fix::gather(ctx, forge, id))?;
     if feedback.is_empty() {
         return Err(CliError::verdict(format!(
             "pull request #{} of {id} has nothing to fix: no failing check, no unresolved \
@@ -210,7 +210,7 @@ fn open(args: OpenArgs) -> Result<ExitCode, CliError> {
     let mut out = Out::new();
     for id in &setup.ids {
         let receipt =
-            setup.run(|ctx, forge, config| forge::open::open(ctx, forge, config, id, &request));
+            setup.within(|ctx, forge, config| forge::open::open(ctx, forge, config, id, &request));
         let receipt = match receipt {
             Ok(r) => r,
             Err(e) => return Err(refusal(&mut out, args.json, e)?),
@@ -245,7 +245,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
     });
     let mut out = Out::new();
     let merged =
-        setup.run(|ctx, forge, config| forge::merge::merge(ctx, forge, config, id, method));
+        setup.within(|ctx, forge, config| forge::merge::merge(ctx, forge, config, id, method));
     let merged = match merged {
         Ok(m) => m,
         Err(e) => return Err(refusal(&mut out, args.json, e)?),
@@ -277,7 +277,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
 fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
     let setup = Setup::new(std::slice::from_ref(&args.id))?;
     let id = &setup.ids[0];
-    let seen = setup.run(|ctx, forge, _| forge::watch::show(ctx, forge, id));
+    let seen = setup.within(|ctx, forge, _| forge::watch::show(ctx, forge, id));
     let seen = seen?;
     let mut out = Out::new();
     if args.json {

@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .resolve_in(Some(&project))
         .unwrap_or_else(|| project.ledger());
     let root = project.root.clone();
-    let plan = super::util::context::with_desk(args.tmux.tmux_socket, |desk| {
+    let plan = super::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
         let mut preserved = Preserved::read(desk, ledger, &args.base, &args.remote)?;
         preserved.only(&ids)?;
         if args.apply {

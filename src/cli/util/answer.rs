@@ -17,8 +17,8 @@ pub(crate) fn answer_one(
     json: bool,
     tmux_socket: Option<String>,
 ) -> Result<ExitCode, CliError> {
-    let (_, ids) = crate::cli::util::ids::project_for(&[id.to_owned()])?;
-    let receipt = crate::cli::util::context::with_desk(tmux_socket, |desk| {
+    let (project, ids) = crate::cli::util::ids::project_for(&[id.to_owned()])?;
+    let receipt = crate::cli::util::context::desk_in(&project, tmux_socket, None, |desk| {
         Ok(answer::answer(desk, &ids[0], decision, message)?)
     })?;
     let mut out = Out::new();

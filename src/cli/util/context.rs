@@ -26,6 +26,17 @@ pub(crate) fn with_context_key<T>(
 ) -> Result<T, CliError> {
     let project = settings::project()?;
     crate::cli::util::pending::finish_pending(&project);
+    context_in(&project, tmux_socket, key, f)
+}
+
+/// [`with_context_key`] for `project`, found (and its supervisors' pending completions
+/// finished) by the caller already.
+pub(crate) fn context_in<T>(
+    project: &vnx::project::Project,
+    tmux_socket: Option<String>,
+    key: Option<std::path::PathBuf>,
+    f: impl FnOnce(&Context<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let ledger = project.ledger();
     let tmux = Tmux::new(settings::tmux_socket(tmux_socket));
     let vnx = std::env::current_exe()
@@ -41,7 +52,7 @@ pub(crate) fn with_context_key<T>(
         machine: &machine,
         attestor: &attestor,
         key_path: &key_path,
-        project: &project,
+        project,
         ledger: &ledger,
         tmux: &tmux,
         vnx: &vnx,
@@ -72,7 +83,20 @@ pub(crate) fn with_desk_key<T>(
     key: Option<std::path::PathBuf>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    with_context_key(tmux_socket, key, |ctx| {
+    let project = settings::project()?;
+    crate::cli::util::pending::finish_pending(&project);
+    desk_in(&project, tmux_socket, key, f)
+}
+
+/// [`with_desk_key`] for `project`, found (and its supervisors' pending completions finished)
+/// by the caller already, as `ids::project_for` does.
+pub(crate) fn desk_in<T>(
+    project: &vnx::project::Project,
+    tmux_socket: Option<String>,
+    key: Option<std::path::PathBuf>,
+    f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    context_in(project, tmux_socket, key, |ctx| {
         let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
         let by = settings::user();
         f(&vnx::actions::Desk {

@@ -70,7 +70,9 @@ impl Setup {
         })
     }
 
-    pub(crate) fn run<T>(
+    /// Calls `f` with the forge context of the setup (its root, ledger, keys), the forge and
+    /// the configuration.
+    pub(crate) fn within<T>(
         &self,
         f: impl FnOnce(&Context<'_>, &Forge, &vnx::config::Config) -> T,
     ) -> T {

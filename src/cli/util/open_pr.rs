@@ -104,7 +104,7 @@ pub(crate) fn open_when_done(spec: &vnx::dispatch::Spec) {
         )?;
         let vnx = std::env::current_exe()
             .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
-        setup.run(|ctx, forge, config| {
+        setup.within(|ctx, forge, config| {
             let on_event = |_: vnx::gate::Event<'_>| {};
             let gates = vnx::gate::Context {
                 attestor: ctx.attestor,

@@ -60,7 +60,7 @@ pub(crate) fn read(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs();
-    setup.run(|ctx, forge, config| {
+    setup.within(|ctx, forge, config| {
         let options = ReadOptions {
             now,
             max_age_secs: refresh,

@@ -137,7 +137,7 @@ pub(crate) fn wait_for(
         deadline,
         json: how.json,
     };
-    let prs_ok = watching.run(&mut out, &done, &shown)?;
+    let prs_ok = watching.follow(&mut out, &done, &shown)?;
     if prs_ok && waited.values().all(Waited::succeeded) {
         Ok(crate::cli::util::error::Exit::Ok.into())
     } else {
@@ -212,7 +212,7 @@ struct Watching<'a> {
 impl Watching<'_> {
     /// Waits on the pull request of each of `ids`, printing each change; whether every one
     /// ended well. One without a pull request ends badly at once.
-    fn run(
+    fn follow(
         &self,
         out: &mut Out,
         ids: &[DispatchId],
