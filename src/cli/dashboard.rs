@@ -289,6 +289,10 @@ mod live {
                 }),
             ));
         }
+        if let Action::FollowUp(id, text) = action {
+            let id = DispatchId::parse(id).ok()?;
+            return follow_up(action, id, text);
+        }
         let id = match action {
             Action::Approve(id)
             | Action::Deny(id)
@@ -387,6 +391,41 @@ mod live {
                     (i32::from(!stopped.as_asked()), stopped.line())
                 }
             }))
+        });
+        match done {
+            Ok(None) => None,
+            done => Some(outcome_of(action, done)),
+        }
+    }
+
+    /// Starts the follow-up of dispatch `id` with `text` in process, detached, as `vnx
+    /// follow-up --detach` would; `None` for one that ran on a host (its command asks it).
+    fn follow_up(action: &Action, id: DispatchId, text: &str) -> Option<tui::Outcome> {
+        use vnx::actions::follow_up::{FollowUp, follow_up};
+        let done = crate::cli::util::context::with_desk(None, |desk| {
+            if crate::cli::util::hosts::host_of(desk.ctx.project, &id)?.is_some() {
+                return Ok(None);
+            }
+            let (overrides, override_reasons) = settings::constraint_overrides();
+            let asked = FollowUp {
+                instruction: text.to_owned(),
+                overrides,
+                override_reasons,
+                ..FollowUp::of(id.clone())
+            };
+            let started = follow_up(desk, &asked, &|_| {})?;
+            // The footer names the dispatch followed up already.
+            Ok(Some((
+                0,
+                match &started.submitted {
+                    vnx::dispatch::queue::Submitted::Queued { position, .. } => {
+                        format!("queued {} at position {position}", started.id())
+                    }
+                    vnx::dispatch::queue::Submitted::Started(_) => {
+                        format!("started {}", started.id())
+                    }
+                },
+            )))
         });
         match done {
             Ok(None) => None,

@@ -10,7 +10,7 @@ use vnx::dispatch::queue::Ticket;
 use vnx::provider::Lane;
 
 use super::CliError;
-use super::util::context::with_context;
+use super::util::context::with_desk;
 use super::util::launch::{LaneArg, PermissionArg, SandboxFlags, Started, read_instruction};
 use super::util::settings;
 
@@ -176,8 +176,8 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
             args.started.json,
         );
     }
-    with_context(args.tmux.tmux_socket, |ctx| {
-        args.started.start(ctx, &request, &ticket)
+    with_desk(args.tmux.tmux_socket, |desk| {
+        args.started.start(desk, &request, &ticket)
     })
 }
 

@@ -11,7 +11,7 @@ use vnx::receipts::PrMergeMethod;
 
 use super::CliError;
 use super::util::forge::{Setup, short};
-use super::util::open_pr::{await_open_when_done, request_open_when_done};
+use super::util::launch::Started;
 use super::util::output::{Out, escape, say};
 
 /// Open, show, fix and merge dispatches' pull requests on the project's forge
@@ -168,33 +168,32 @@ fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
     let new_id = DispatchId::fresh();
     let dir = setup.project.data_dir().join("forge");
     let file = dir.join(format!("fix-{new_id}.md"));
+    let instruction = forge::fix::instruction(&feedback);
     let write = |p: &std::path::Path| -> std::io::Result<()> {
         vnx::files::private_dir(&dir)?;
-        vnx::files::write_atomic_private(p, forge::fix::instruction(&feedback).as_bytes(), false)
+        vnx::files::write_atomic_private(p, instruction.as_bytes(), false)
     };
     write(&file).map_err(|e| {
         CliError::from_error(&e).context(format!("could not write {}", file.display()))
     })?;
-    request_open_when_done(&setup.project, &new_id)?;
     let asked = super::util::follow::Asked {
         id: id.clone(),
         new_id: Some(new_id.clone()),
         title: format!("fix pull request #{}", feedback.number),
-        instruction: Err(file.clone()),
-        detach: args.detach,
-        json: args.json,
+        instruction,
+        started: Started {
+            detach: args.detach,
+            json: args.json,
+            open_pr: true,
+        },
         tmux_socket: args.tmux.tmux_socket.clone(),
     };
-    let code = super::util::follow::follow_asked(asked).inspect_err(|_| {
+    super::util::follow::follow_asked(asked).inspect_err(|_| {
         // Not started: nothing is left asking for it.
         let data = setup.project.data_dir();
         let _ = std::fs::remove_file(forge::auto::request_path(&data, &new_id));
         let _ = std::fs::remove_file(&file);
-    })?;
-    if !args.detach {
-        await_open_when_done(&setup.project, &new_id);
-    }
-    Ok(code)
+    })
 }
 
 fn open(args: OpenArgs) -> Result<ExitCode, CliError> {

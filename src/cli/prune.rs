@@ -4,14 +4,11 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use vnx::release::ReleaseError;
-use vnx::release::prune::{self, PruneError};
-use vnx::tmux::Tmux;
-use vnx::worktree::Repo;
+use vnx::actions::{Desk, prune};
 
 use super::CliError;
+use super::util::context::with_desk;
 use super::util::output::{Out, confirm, plan_lines, say};
-use super::util::settings;
 
 /// Remove old dispatch and gate directories nothing needs any more
 ///
@@ -64,21 +61,12 @@ fn parse_age(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
-    let repo = Repo::for_project(&project).map_err(ReleaseError::from)?;
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
-    let judge = || {
-        prune::plan(
-            &repo,
-            &project.ledger(),
-            &tmux,
-            args.older_than,
-            SystemTime::now(),
-        )
-        .map_err(prune_error)
-    };
-    let plan = judge()?;
+    with_desk(args.tmux.tmux_socket.clone(), |desk| prune_at(desk, &args))
+}
+
+fn prune_at(desk: &Desk<'_>, args: &Args) -> Result<ExitCode, CliError> {
+    let now = SystemTime::now();
+    let plan = prune::plan(desk, args.older_than, now)?;
     let mut out = Out::new();
     let nothing = plan.prune.is_empty() && plan.gate_checkouts.is_empty();
     if args.json && (args.dry_run || nothing) {
@@ -86,21 +74,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     // What stays and what goes; with --json on stderr, so that stdout holds only the JSON.
-    let mut shown: Vec<String> = plan
-        .kept
-        .iter()
+    let mut shown: Vec<String> = (plan.kept.iter())
         .map(|k| format!("  {}  kept: {}", k.dispatch_id, k.reason))
         .collect();
     for p in &plan.prune {
+        let paths: Vec<String> = p.paths.iter().map(|p| p.display().to_string()).collect();
         shown.push(format!(
             "  {}  {}  {}  ({})",
             p.dispatch_id,
-            human_bytes(p.bytes),
-            p.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            prune::human_bytes(p.bytes),
+            paths.join(", "),
             p.reason
         ));
     }
@@ -118,12 +101,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.dry_run {
-        say!("would remove {}", what(&plan));
+        say!("would remove {}", prune::what(&plan));
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes
         && !confirm(
-            &format!("remove {}?", what(&plan)),
+            &format!("remove {}?", prune::what(&plan)),
             "not pruning without confirmation",
         )?
     {
@@ -133,37 +116,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         say!("nothing pruned");
         return Ok(ExitCode::SUCCESS);
     }
-    // Judged again now: while the question was open, a follow-up may have brought one back.
-    let again = judge()?;
-    let still: Vec<_> = plan
-        .prune
-        .iter()
-        .filter(|p| again.prune.iter().any(|a| a.dispatch_id == p.dispatch_id))
-        .cloned()
-        .collect();
-    for p in plan.prune.iter().filter(|p| !still.contains(p)) {
-        say!("{}: kept: something needs it again", p.dispatch_id);
+    // Judged again with the same age, now: the cut-off is the plan's.
+    let done = prune::prune(desk, &plan, args.older_than, now)?;
+    for id in &done.needed_again {
+        say!("{id}: kept: something needs it again");
     }
-    // Only checkouts that are still leftovers (removing one takes its run's lock again).
-    let checkouts: Vec<_> = plan
-        .gate_checkouts
-        .iter()
-        .filter(|c| again.gate_checkouts.iter().any(|a| a.path == c.path))
-        .cloned()
-        .collect();
-    // The checkouts first: a gate directory removed with one still in it would leave its
-    // registration behind.
-    let removed = prune::remove_gate_checkouts(&repo, &checkouts);
-    let done = prune::prune(&still);
-    let failed =
-        done.iter().any(|d| d.error.is_some()) || removed.iter().any(|r| r.error.is_some());
     if args.json {
-        let outcome: Vec<_> = done
-            .iter()
+        let outcome: Vec<_> = (done.pruned.iter())
             .map(|d| serde_json::json!({"dispatch_id": d.dispatch_id, "error": d.error}))
             .collect();
-        let checkouts: Vec<_> = removed
-            .iter()
+        let checkouts: Vec<_> = (done.checkouts.iter())
             .map(|r| serde_json::json!({"path": r.path, "error": r.error}))
             .collect();
         out.json(&serde_json::json!({
@@ -174,63 +136,24 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             "gate_checkouts_removed": checkouts,
         }))?;
     } else {
-        for r in &removed {
+        for r in &done.checkouts {
             match &r.error {
                 None => out.line(&format!("  {}  removed", r.path.display()))?,
                 Some(e) => out.line(&format!("  {}  kept: {e}", r.path.display()))?,
             };
         }
-        for d in &done {
+        for d in &done.pruned {
             match &d.error {
                 None => out.line(&format!("  {}  pruned", d.dispatch_id))?,
                 Some(e) => out.line(&format!("  {}  kept: {e}", d.dispatch_id))?,
             };
         }
     }
-    Ok(if failed {
+    Ok(if done.failed() {
         super::util::error::Exit::Failed.into()
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// What a plan removes, in words: "the directories of 2 dispatch(es), 1.5 KiB and 1 gate
-/// checkout(s) killed gate runs left".
-fn what(plan: &prune::PrunePlan) -> String {
-    let mut parts = Vec::new();
-    if !plan.prune.is_empty() {
-        let total: u64 = plan.prune.iter().map(|p| p.bytes).sum();
-        parts.push(format!(
-            "the directories of {} dispatch(es), {}",
-            plan.prune.len(),
-            human_bytes(total)
-        ));
-    }
-    if !plan.gate_checkouts.is_empty() {
-        parts.push(format!(
-            "{} gate checkout(s) killed gate runs left",
-            plan.gate_checkouts.len()
-        ));
-    }
-    parts.join(" and ")
-}
-
-fn prune_error(e: PruneError) -> CliError {
-    let hint = match &e {
-        PruneError::Ledger(_) => "`vnx audit-chain verify` says what is wrong with the ledger",
-        PruneError::List { .. } => "check the permissions of .vnx-data",
-    };
-    let exit = super::util::exits::prune(&e);
-    CliError::from_error(&e).with_hint(hint).exit(exit)
-}
-
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / f64::from(1u32 << 30)),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
 }
 
 #[cfg(test)]

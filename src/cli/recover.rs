@@ -3,15 +3,12 @@
 
 use std::process::ExitCode;
 
-use vnx::dispatch::supervise::recover::{self, Recovery};
-use vnx::dispatch::view;
-use vnx::tmux::Tmux;
-use vnx::worktree::Repo;
+use vnx::actions::Desk;
 
 use super::CliError;
+use super::util::context::desk_in;
 use super::util::error::Exit;
 use super::util::output::Out;
-use super::util::settings;
 
 /// Record the end of lost dispatches from their workers' sealed reports
 ///
@@ -41,44 +38,29 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
-    let ledger = project.ledger();
-    let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
-    let states = if ledger.exists() {
-        view::list(&ledger, &tmux)?
-    } else {
-        Vec::new()
-    };
-    let chosen = vnx::actions::Desk::named(&states, &ids)?;
-    let (attestor, trusted) = settings::attestation(None, &ledger)?;
-    let repo = Repo::for_project(&project)?;
-    let config = project.load_config()?;
-    let recovery = Recovery {
-        repo: &repo,
-        ledger: &ledger,
-        trusted: &trusted,
-        attestor: &attestor,
-        config: &config,
-    };
-    let mut out = Out::new();
-    let mut worst = Exit::Ok;
-    for s in chosen {
-        let r = match recover::recover(&recovery, s) {
-            Ok(r) => r,
-            Err(e) => {
-                // Said now, and the next id tried: one refusal stops nothing else.
-                let e = CliError::from(e);
-                out.flush()?;
-                worst = worst.max(e.exit_status());
-                let _ = e.report();
-                continue;
+    desk_in(&project, args.tmux.tmux_socket, None, |desk| {
+        let states = desk.states()?;
+        let chosen = Desk::named(&states, &ids)?;
+        let mut out = Out::new();
+        let mut worst = Exit::Ok;
+        for r in vnx::actions::recover::recover(desk, &chosen)? {
+            match r {
+                Ok(r) if args.json => {
+                    out.json(&r)?;
+                }
+                Ok(r) => {
+                    out.line(&crate::cli::util::pending::recovered_line(&r))?;
+                }
+                Err(e) => {
+                    // Said in its turn: one refusal stops nothing else.
+                    let e = CliError::from(e);
+                    out.flush()?;
+                    worst = worst.max(e.exit_status());
+                    let _ = e.report();
+                }
             }
-        };
-        if args.json {
-            out.json(&r)?;
-        } else {
-            out.line(&crate::cli::util::pending::recovered_line(&r))?;
         }
-    }
-    out.flush()?;
-    Ok(worst.into())
+        out.flush()?;
+        Ok(worst.into())
+    })
 }

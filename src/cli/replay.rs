@@ -8,7 +8,7 @@ use vnx::dispatch::Request;
 use vnx::dispatch::start::replay;
 
 use super::CliError;
-use super::util::context::with_context;
+use super::util::context::with_desk;
 use super::util::launch::{Repeat, SandboxFlags, Started};
 use super::util::output::say;
 use super::util::settings;
@@ -55,10 +55,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::util::ids::check_dispatch_id(&args.id)?;
-    with_context(args.tmux.tmux_socket.clone(), |ctx| {
+    with_desk(args.tmux.tmux_socket.clone(), |desk| {
+        let ctx = desk.ctx;
         let id = super::util::ids::dispatch_id(ctx.project, &args.id)?;
-        let (_, trusted) = settings::attestation(None, ctx.ledger)?;
-        let original = replay::original(&ctx.project.root, ctx.ledger, &id, &trusted)?;
+        let original = replay::original(&ctx.project.root, ctx.ledger, &id, desk.trusted)?;
         let link = replay::link(&ctx.project.root, &original);
         if !link.identical {
             say!(
@@ -109,6 +109,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             replay_of: Some(link),
             title: args.title.clone().or_else(|| s.title.clone()),
         };
-        args.started.start(ctx, &request, &Default::default())
+        args.started.start(desk, &request, &Default::default())
     })
 }

@@ -337,3 +337,37 @@ fn its_keys_accept_check_merge_release_tidy_and_discard_and_say_so() {
     pressed(&repo, &unwanted, "x", true, &said);
     assert!(!repo.branches().contains(&unwanted));
 }
+
+/// `f` on an ended dispatch asks for an instruction and starts its follow-up in the
+/// dashboard's own process (the library's action), detached; the footer names the new
+/// dispatch, and its start on the ledger names the one it continues.
+#[test]
+fn f_follows_up_an_ended_dispatch_in_process_and_names_the_new_one() {
+    let repo = Repo::new();
+    let id = repo.dispatched("commit", false);
+    let dash = Dashboard::open(&repo);
+    assert!(dash.shows(&id), "{}", dash.screen_now());
+    dash.tmux(&["send-keys", "-t", "=dash:", "Home", "f"]);
+    dash.tmux(&["send-keys", "-t", "=dash:", "-l", "and the docs"]);
+    dash.tmux(&["send-keys", "-t", "=dash:", "Enter"]);
+    let said = format!("vnx follow-up {id}: ok: started D-");
+    assert!(dash.shows(&said), "{}", dash.screen_now());
+    let screen = dash.screen_now();
+    let new = (screen.lines())
+        .find(|l| l.contains(&said))
+        .and_then(|l| l.split("started ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no new id in the footer: {screen}"))
+        .to_owned();
+    let r = run(repo.vnx().args(["wait", "--json", &new]));
+    assert_eq!(completion(&r)["status"], "done", "{}", r.stdout);
+    let started: Vec<_> = (repo.receipts(&new).into_iter())
+        .filter(|r| r["event_type"] == "dispatch_started")
+        .collect();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(
+        started[0]["continues"]["dispatch_id"],
+        id.as_str(),
+        "{started:?}"
+    );
+}

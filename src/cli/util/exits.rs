@@ -200,6 +200,13 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Gate(e) => gate(e),
         E::Accept(e) => accept(e),
         E::Config(e) => config(e),
+        E::FollowUp(e) => follow_up(e),
+        E::Rebase(e) => rebase(e),
+        E::Recover(e) => recover(e),
+        E::Worktree(e) => worktree(e),
+        E::Forge(e) => forge(e),
+        E::Prune(e) => prune(e),
+        E::NotInterrupted { .. } => Exit::Usage,
     }
 }
 

@@ -7,15 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 use vnx::ids::DispatchId;
 
-use vnx::dispatch::start::{follow_up, rebase};
-use vnx::dispatch::view::{self, State};
-use vnx::dispatch::{Context, Request};
+use vnx::actions::follow_up::{self, FollowUp, Told};
 
 use crate::cli::CliError;
-use crate::cli::util::context::with_context;
+use crate::cli::util::context::desk_in;
 use crate::cli::util::ids::check_dispatch_id;
 use crate::cli::util::launch::{Started, read_instruction};
-use crate::cli::util::output::say;
+use crate::cli::util::output::{escape, say};
 use crate::cli::util::settings;
 
 /// Continue a dispatch with a new instruction, in the same worktree, branch and CLI session
@@ -91,38 +89,28 @@ pub(crate) struct Asked {
     pub(crate) new_id: Option<DispatchId>,
     /// Its title.
     pub(crate) title: String,
-    /// Its instruction as text, or the file that holds it.
-    pub(crate) instruction: Result<String, PathBuf>,
-    /// Whether it returns once started (else it is waited for).
-    pub(crate) detach: bool,
-    /// Its launch or completion printed as JSON.
-    pub(crate) json: bool,
+    /// Its instruction.
+    pub(crate) instruction: String,
+    /// How it is started: detached or waited for, JSON or text, its pull request opened
+    /// when done.
+    pub(crate) started: Started,
     /// `--tmux-socket`.
     pub(crate) tmux_socket: Option<String>,
 }
 
 /// Starts the follow-up `asked` for, as [`follow`] does.
 pub(crate) fn follow_asked(asked: Asked) -> Result<ExitCode, CliError> {
-    let (instruction, instruction_file) = match asked.instruction {
-        Ok(text) => (Some(text), None),
-        Err(file) => (None, Some(file)),
-    };
-    follow(Args {
+    let args = Args {
         id: asked.id.to_string(),
-        new_id: asked.new_id.map(String::from),
         title: Some(asked.title),
-        instruction,
-        instruction_file,
-        started: Started {
-            detach: asked.detach,
-            json: asked.json,
-            open_pr: false,
-        },
+        started: asked.started,
         tmux: crate::cli::util::settings::TmuxSocket {
             tmux_socket: asked.tmux_socket,
         },
         ..Args::default()
-    })
+    };
+    let project = settings::project()?;
+    continue_with(&project, args, asked.id, asked.new_id, asked.instruction)
 }
 
 /// Continues the dispatch `args` names with its new instruction (`vnx follow-up`).
@@ -140,11 +128,23 @@ pub fn follow(args: Args) -> Result<ExitCode, CliError> {
         };
     let project = settings::project()?;
     let id = crate::cli::util::ids::dispatch_id(&project, &args.id)?;
+    continue_with(&project, args, id, new_id, instruction)
+}
+
+/// Continues dispatch `id` (as `args` asks) in a follow-up with this id and instruction:
+/// here, or on the host it ran on.
+fn continue_with(
+    project: &vnx::project::Project,
+    args: Args,
+    id: DispatchId,
+    new_id: Option<DispatchId>,
+    instruction: String,
+) -> Result<ExitCode, CliError> {
     let args = Args {
         id: id.to_string(),
         ..args
     };
-    if let Some(host) = crate::cli::util::hosts::host_of(&project, &id)? {
+    if let Some(host) = crate::cli::util::hosts::host_of(project, &id)? {
         if args.rebase {
             return Err(CliError::usage(format!(
                 "{id} ran on {}: --rebase brings only a local dispatch onto its base",
@@ -159,70 +159,32 @@ pub fn follow(args: Args) -> Result<ExitCode, CliError> {
             args.started.json,
         );
     }
-    let socket = args.tmux.tmux_socket.clone();
-    with_context(socket, |ctx| {
-        let state = settle_blocked(ctx, &id)?;
-        let mut continued = follow_up::find(ctx.project, ctx.ledger, &id, state)?;
-        let mut instruction = instruction.clone();
-        if args.rebase {
-            let (seq, conflict_base) = continued.conflict.clone().unzip();
-            let base = args
-                .base_ref
-                .clone()
-                .or(conflict_base)
-                .unwrap_or_else(|| continued.started.base_ref.clone());
-            let branch = continued.started.branch.clone();
-            let planned = rebase::plan(
-                &ctx.project.root,
-                &branch,
-                &continued.head_commit,
-                &base,
-                seq.flatten(),
-            )?;
-            let conflicts = &planned.record.conflicts;
-            if conflicts.is_empty() {
-                say!(
-                    "{id}: {} merges into {branch} without conflicts",
-                    planned.record.base_ref
-                );
-            } else {
-                say!(
-                    "{id}: merging {} into {branch} conflicts in {}; the worker resolves it",
-                    planned.record.base_ref,
-                    crate::cli::util::output::escape(&conflicts.join(", "))
-                );
-            }
-            instruction = rebase::instruction(&planned, &branch, Some(&instruction));
-            continued.rebase = Some(planned.record);
-        }
-        let started = &continued.started;
-        let lane: vnx::provider::Lane = args.repeat.lane.map_or(started.lane, Into::into);
-        let (overrides, override_reasons) = settings::constraint_overrides();
-        let request = Request {
-            id: new_id.clone(),
-            role: started.role.clone(),
-            provider: Some(started.provider.clone()),
-            model: args.repeat.model.clone().or_else(|| started.model.clone()),
-            instruction: instruction.clone(),
-            base_ref: started.base_ref.clone(),
-            deadline: Duration::from_secs(args.repeat.deadline.unwrap_or(started.deadline_seconds)),
-            completion_retry: Duration::from_secs(30),
-            stall_after: args.stall_after.map(Duration::from_secs),
-            permission: args
-                .repeat
-                .permission
-                .map_or(started.permission, Into::into),
-            lane: Some(lane),
-            skills: started.skills.iter().map(|s| s.name.clone()).collect(),
-            overrides,
-            override_reasons,
-            continues: Some(continued.clone()),
-            sandbox: args.sandbox.sandbox(),
-            network: args.sandbox.network(),
-            replay_of: None,
-            title: args.title.clone(),
-        };
-        args.started.start(ctx, &request, &Default::default())
+    let (overrides, override_reasons) = settings::constraint_overrides();
+    let asked = FollowUp {
+        id,
+        new_id,
+        instruction,
+        rebase: args.rebase.then(|| args.base_ref.clone()),
+        title: args.title.clone(),
+        model: args.repeat.model.clone(),
+        lane: args.repeat.lane.map(Into::into),
+        permission: args.repeat.permission.map(Into::into),
+        deadline_secs: args.repeat.deadline,
+        stall_after: args.stall_after.map(Duration::from_secs),
+        sandbox: args.sandbox.sandbox(),
+        network: args.sandbox.network(),
+        overrides,
+        override_reasons,
+        open_pr: args.started.open_pr,
+    };
+    crate::cli::util::pending::finish_pending(project);
+    desk_in(project, args.tmux.tmux_socket.clone(), None, |desk| {
+        args.started.launch(desk, |note| {
+            Ok(follow_up::follow_up(desk, &asked, &|told| match told {
+                Told::Start(n) => note(n),
+                other => say!("{}", escape(&other.line())),
+            })?)
+        })
     })
 }
 
@@ -267,35 +229,4 @@ fn remote_request(
         follows: Some(args.id.clone()),
         base_commit: None,
     }
-}
-
-/// The dispatch's state; a blocked one is cancelled first (its worker waits on a question
-/// the follow-up replaces) and waited for.
-fn settle_blocked(ctx: &Context<'_>, id: &DispatchId) -> Result<Option<State>, CliError> {
-    let find = || -> Result<Option<view::DispatchState>, CliError> {
-        Ok(view::list(ctx.ledger, ctx.tmux)?
-            .into_iter()
-            .find(|s| s.id == *id))
-    };
-    let Some(state) = find()? else {
-        return Ok(None);
-    };
-    if state.state != State::Blocked {
-        return Ok(Some(state.state));
-    }
-    let waiting = state
-        .blocked
-        .as_ref()
-        .map(|b| b.describe())
-        .unwrap_or_default();
-    say!("{id} is blocked ({waiting}): cancelling it to follow it up");
-    vnx::dispatch::cancel::cancel(
-        ctx.ledger,
-        &ctx.project.data_dir(),
-        &state,
-        ctx.tmux,
-        ctx.attestor,
-    )?;
-    view::wait(ctx.ledger, std::slice::from_ref(id), ctx.tmux, false)?;
-    Ok(find()?.map(|s| s.state))
 }

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use clap::ValueEnum;
-use vnx::dispatch::queue::{self, Submitted, Ticket};
-use vnx::dispatch::{self, Context, Request};
+use vnx::actions::{self, Desk, start::Note};
+use vnx::dispatch::queue::{Submitted, Ticket};
+use vnx::dispatch::{Context, Request};
 use vnx::provider::{Lane, Permission};
 
 use crate::cli::CliError;
-use crate::cli::util::output::{Out, say};
+use crate::cli::util::output::{Out, escape, say};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub(crate) enum LaneArg {
@@ -209,42 +210,29 @@ impl Started {
     /// Plans and launches the request, then prints its id (detached) or waits for it.
     pub(crate) fn start(
         &self,
-        ctx: &Context<'_>,
+        desk: &Desk<'_>,
         request: &Request,
         ticket: &Ticket,
     ) -> Result<ExitCode, CliError> {
-        let plan = dispatch::plan(ctx, request)?;
-        if self.open_pr {
-            crate::cli::util::open_pr::request_open_when_done(ctx.project, &plan.spec.id)?;
-        }
-        if let Some(action) = plan.egress.strictest() {
-            let what = match action {
-                vnx::egress::Action::Warn => "sent as they are",
-                _ => "redacted in the prompt; included files holding one are not copied",
-            };
-            say!(
-                "egress policy: secrets found ({}): {what}; the egress_decision receipt \
-                 records them",
-                dispatch::start::egress::list(&plan.egress.findings)
-            );
-        }
-        if let (Some(c), Some(record)) = (&request.continues, &plan.spec.continues)
-            && record.session_id.is_none()
-        {
-            match &c.session_id {
-                None => say!(
-                    "{} recorded no CLI session: the follow-up starts a new one, told the \
-                     earlier instruction",
-                    c.id()
-                ),
-                Some(_) => say!(
-                    "{} cannot resume a session in the {} lane: the follow-up starts a new \
-                     one, told the earlier instruction",
-                    plan.spec.provider,
-                    plan.spec.lane.name()
-                ),
-            }
-        }
+        self.launch(desk, |told| {
+            Ok(vnx::actions::start::start(
+                desk,
+                request,
+                ticket,
+                self.open_pr,
+                told,
+            )?)
+        })
+    }
+
+    /// Starts a dispatch with `act` (which says each note through the function it is given),
+    /// then prints its id (detached) or waits for it.
+    pub(crate) fn launch(
+        &self,
+        desk: &Desk<'_>,
+        act: impl FnOnce(&dyn Fn(Note)) -> Result<actions::start::Started, CliError>,
+    ) -> Result<ExitCode, CliError> {
+        let ctx = desk.ctx;
         // Ctrl-C is caught from before the launch, so it never kills this process between
         // the start and the wait.
         let interrupted = Arc::new(AtomicBool::new(false));
@@ -254,7 +242,8 @@ impl Started {
                     CliError::from_error(&e).context("could not install a Ctrl-C handler")
                 })?;
         }
-        let launched = match queue::submit(ctx, &plan, request, ticket)? {
+        let started = act(&|note| say!("{}", escape(&note.line())))?;
+        let launched = match started.submitted {
             Submitted::Started(launched) => launched,
             Submitted::Queued {
                 id,
@@ -263,7 +252,7 @@ impl Started {
             } => {
                 return self.queued(
                     ctx,
-                    (&plan.spec.provider, &plan.spec.role),
+                    (&started.provider, &started.role),
                     &id,
                     position,
                     capacity,
@@ -271,20 +260,6 @@ impl Started {
                 );
             }
         };
-        if launched.tmux_server_restarts > 0 {
-            say!(
-                "note: tmux's server on socket {} shut down under the start of {} {} time{} \
-                 (\"server exited unexpectedly\"); it started on a fresh one",
-                launched.tmux_socket,
-                launched.id,
-                launched.tmux_server_restarts,
-                if launched.tmux_server_restarts == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            );
-        }
         let mut out = Out::new();
         if self.detach {
             if self.json {
@@ -306,7 +281,7 @@ impl Started {
             launched.id
         );
         // Asked before the wait: its answer is then ready the moment the dispatch ends.
-        let opens_pr = self.opens_pr(ctx, &plan.spec.role);
+        let opens_pr = self.opens_pr(ctx, &started.role);
         let waited =
             crate::cli::util::foreground::wait_or_interrupt(ctx, &launched.id, &interrupted)?;
         let code = crate::cli::util::waiting::report(&mut out, &waited, self.json);

@@ -65,17 +65,6 @@ pub(crate) fn opens_when_done(project: &vnx::project::Project, role: &str) -> bo
         .is_some_and(|f| f.open_on_done || config.roles.get(role).is_some_and(|r| r.open_pr))
 }
 
-/// Asks the supervisor of dispatch `id` to open its pull request when it ends done and its
-/// gates pass (`--open-pr`, `vnx pr fix`).
-pub(crate) fn request_open_when_done(
-    project: &vnx::project::Project,
-    id: &DispatchId,
-) -> Result<(), CliError> {
-    let wanted = forge::auto::Wanted::default();
-    forge::auto::request(&project.data_dir(), id, &wanted)?;
-    Ok(())
-}
-
 /// What the supervisor does once its dispatch's completion is on the ledger: the library's
 /// `forge::auto::after_completion` with this command's settings (the `gh` login of the
 /// environment it was dispatched from, the signing key); what happened goes to the pane and

@@ -16,9 +16,14 @@ pub mod accept;
 pub mod answer;
 pub mod cancel;
 pub mod dismiss;
+pub mod follow_up;
 pub mod gate;
 pub mod merge;
+pub mod prune;
+pub mod recover;
 pub mod release;
+pub mod resume;
+pub mod start;
 
 /// What an action is done with: the dispatch context of the project (its ledger, tmux,
 /// signing key), the keys whose receipts are trusted, and who acts.
@@ -82,6 +87,32 @@ pub enum ActionError {
     /// The project's configuration could not be read.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// A dispatch cannot be continued (ended, merged, continued already).
+    #[error(transparent)]
+    FollowUp(#[from] crate::dispatch::start::follow_up::FollowUpError),
+    /// A branch cannot be brought onto its base.
+    #[error(transparent)]
+    Rebase(#[from] crate::dispatch::start::rebase::RebaseError),
+    /// A lost dispatch's end could not be recorded from its worker's report.
+    #[error(transparent)]
+    Recover(#[from] crate::dispatch::supervise::recover::RecoverError),
+    /// The repository could not be read.
+    #[error(transparent)]
+    Worktree(#[from] crate::worktree::WorktreeError),
+    /// A pull request could not be asked for.
+    #[error(transparent)]
+    Forge(#[from] crate::forge::ForgeError),
+    /// Old directories could not be judged.
+    #[error(transparent)]
+    Prune(#[from] crate::release::prune::PruneError),
+    /// A dispatch named to resume was not interrupted.
+    #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
+    NotInterrupted {
+        /// The id named.
+        id: DispatchId,
+        /// The state it is in.
+        state: &'static str,
+    },
 }
 
 impl ActionError {
@@ -107,6 +138,13 @@ impl ActionError {
             ActionError::Gate(e) => e.hint(),
             ActionError::Accept(e) => e.hint(),
             ActionError::Config(e) => e.hint(),
+            ActionError::FollowUp(e) => e.hint(),
+            ActionError::Rebase(e) => e.hint(),
+            ActionError::Recover(e) => e.hint(),
+            ActionError::Worktree(e) => e.hint(),
+            ActionError::Forge(e) => e.hint(),
+            ActionError::Prune(e) => Some(e.hint().into()),
+            ActionError::NotInterrupted { id, .. } => Some(format!("`vnx status {id}` shows it")),
         }
     }
 }

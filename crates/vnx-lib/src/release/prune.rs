@@ -117,6 +117,16 @@ pub enum PruneError {
     },
 }
 
+impl PruneError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            PruneError::Ledger(_) => "`vnx audit-chain verify` says what is wrong with the ledger",
+            PruneError::List { .. } => "check the permissions of .vnx-data",
+        }
+    }
+}
+
 /// The dispatch and gate directories idle for longer than `older_than` at `now`, split into
 /// those nothing needs and those kept, and the gate checkouts killed gate runs left (see the
 /// module documentation).

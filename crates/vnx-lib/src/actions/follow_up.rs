@@ -1,0 +1,241 @@
+//! Following up a dispatch: a new dispatch that continues an ended one with a new
+//! instruction, in its worktree, on its branch and in its CLI session (a blocked one is
+//! cancelled first; `rebase` merges the base's current head into the branch first and has
+//! the worker resolve what conflicts). `vnx follow-up`, `vnx pr fix` and `vnx resume` start
+//! one; the dashboard and the web page will.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::start::{self, Note, Started};
+use super::{ActionError, Desk};
+use crate::dispatch::Request;
+use crate::dispatch::start::{follow_up, rebase};
+use crate::dispatch::view::{self, State};
+use crate::ids::DispatchId;
+use crate::provider::{Lane, Permission};
+
+/// A follow-up asked for: what it continues, what it is told, and what it changes of the
+/// dispatch it continues (each left out is that dispatch's).
+#[derive(Clone, Debug)]
+pub struct FollowUp {
+    /// The dispatch it continues.
+    pub id: DispatchId,
+    /// Its own id; a fresh one when `None`.
+    pub new_id: Option<DispatchId>,
+    /// Its instruction (may be empty with `rebase`: vnx's own is the whole of it then).
+    pub instruction: String,
+    /// Merge this base's current head into the branch first (`Some(None)`: the base whose
+    /// merge conflicted, else the dispatch's).
+    pub rebase: Option<Option<String>>,
+    /// Its title for lists; the continued dispatch's when `None`.
+    pub title: Option<String>,
+    /// Its model.
+    pub model: Option<String>,
+    /// Its lane.
+    pub lane: Option<Lane>,
+    /// Its permission posture.
+    pub permission: Option<Permission>,
+    /// Seconds it may run.
+    pub deadline_secs: Option<u64>,
+    /// How long a quiet worker runs before it is reported stalled.
+    pub stall_after: Option<Duration>,
+    /// Whether it runs in a sandbox; as the config says when `None`.
+    pub sandbox: Option<bool>,
+    /// The sandbox's network; as the config says when `None`.
+    pub network: Option<crate::sandbox::Network>,
+    /// Constraint overrides, as [`Request::overrides`].
+    pub overrides: BTreeSet<String>,
+    /// Their reasons, as [`Request::override_reasons`].
+    pub override_reasons: BTreeMap<String, String>,
+    /// Have its pull request opened when it is done and its gates pass.
+    pub open_pr: bool,
+}
+
+impl FollowUp {
+    /// A follow-up of dispatch `id` that changes nothing of it and is told nothing yet.
+    pub fn of(id: DispatchId) -> FollowUp {
+        FollowUp {
+            id,
+            new_id: None,
+            instruction: String::new(),
+            rebase: None,
+            title: None,
+            model: None,
+            lane: None,
+            permission: None,
+            deadline_secs: None,
+            stall_after: None,
+            sandbox: None,
+            network: None,
+            overrides: BTreeSet::new(),
+            override_reasons: BTreeMap::new(),
+            open_pr: false,
+        }
+    }
+}
+
+/// What is worth saying while a follow-up starts, as it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Told {
+    /// The dispatch continued is blocked (on this): it is being cancelled and waited for.
+    CancellingBlocked {
+        /// The dispatch.
+        id: DispatchId,
+        /// What it waits on.
+        waiting: String,
+    },
+    /// The base was merged into the branch: cleanly, or conflicting in these files (the
+    /// worker resolves them).
+    Rebased {
+        /// The dispatch continued.
+        id: DispatchId,
+        /// The base merged in.
+        base_ref: String,
+        /// The branch.
+        branch: String,
+        /// The files that conflict.
+        conflicts: Vec<String>,
+    },
+    /// A note from the start.
+    Start(Note),
+}
+
+impl Told {
+    /// The line that says it (conflicting file names as the worker's repository has them:
+    /// the front end escapes what it shows).
+    pub fn line(&self) -> String {
+        match self {
+            Told::CancellingBlocked { id, waiting } => {
+                format!("{id} is blocked ({waiting}): cancelling it to follow it up")
+            }
+            Told::Rebased {
+                id,
+                base_ref,
+                branch,
+                conflicts,
+            } if conflicts.is_empty() => {
+                format!("{id}: {base_ref} merges into {branch} without conflicts")
+            }
+            Told::Rebased {
+                id,
+                base_ref,
+                branch,
+                conflicts,
+            } => format!(
+                "{id}: merging {base_ref} into {branch} conflicts in {}; the worker resolves it",
+                conflicts.join(", ")
+            ),
+            Told::Start(note) => note.line(),
+        }
+    }
+}
+
+/// Starts the follow-up `asked` describes (see [`start::start`]).
+pub fn follow_up(
+    desk: &Desk<'_>,
+    asked: &FollowUp,
+    told: &dyn Fn(Told),
+) -> Result<Started, ActionError> {
+    let request = request(desk, asked, told)?;
+    start::start(
+        desk,
+        &request,
+        &Default::default(),
+        asked.open_pr,
+        &|note| told(Told::Start(note)),
+    )
+}
+
+/// The request that starts the follow-up `asked` describes: the dispatch it continues found
+/// (cancelled first when blocked) and, with `rebase`, its branch merged with the base.
+pub fn request(
+    desk: &Desk<'_>,
+    asked: &FollowUp,
+    told: &dyn Fn(Told),
+) -> Result<Request, ActionError> {
+    let ctx = desk.ctx;
+    let id = &asked.id;
+    let state = settle_blocked(desk, id, told)?;
+    let mut continued = follow_up::find(ctx.project, ctx.ledger, id, state)?;
+    let mut instruction = asked.instruction.clone();
+    if let Some(base_ref) = &asked.rebase {
+        let (seq, conflict_base) = continued.conflict.clone().unzip();
+        let base = base_ref
+            .clone()
+            .or(conflict_base)
+            .unwrap_or_else(|| continued.started.base_ref.clone());
+        let branch = continued.started.branch.clone();
+        let planned = rebase::plan(
+            &ctx.project.root,
+            &branch,
+            &continued.head_commit,
+            &base,
+            seq.flatten(),
+        )?;
+        told(Told::Rebased {
+            id: id.clone(),
+            base_ref: planned.record.base_ref.clone(),
+            branch: branch.clone(),
+            conflicts: planned.record.conflicts.clone(),
+        });
+        instruction = rebase::instruction(&planned, &branch, Some(&instruction));
+        continued.rebase = Some(planned.record);
+    }
+    let started = &continued.started;
+    Ok(Request {
+        id: asked.new_id.clone(),
+        role: started.role.clone(),
+        provider: Some(started.provider.clone()),
+        model: asked.model.clone().or_else(|| started.model.clone()),
+        instruction,
+        base_ref: started.base_ref.clone(),
+        deadline: Duration::from_secs(asked.deadline_secs.unwrap_or(started.deadline_seconds)),
+        completion_retry: Duration::from_secs(30),
+        stall_after: asked.stall_after,
+        permission: asked.permission.unwrap_or(started.permission),
+        lane: Some(asked.lane.unwrap_or(started.lane)),
+        skills: started.skills.iter().map(|s| s.name.clone()).collect(),
+        overrides: asked.overrides.clone(),
+        override_reasons: asked.override_reasons.clone(),
+        continues: Some(continued.clone()),
+        sandbox: asked.sandbox,
+        network: asked.network,
+        replay_of: None,
+        title: asked.title.clone(),
+    })
+}
+
+/// The dispatch's state; a blocked one is cancelled first (its worker waits on a question
+/// the follow-up replaces) and waited for.
+fn settle_blocked(
+    desk: &Desk<'_>,
+    id: &DispatchId,
+    told: &dyn Fn(Told),
+) -> Result<Option<State>, ActionError> {
+    let ctx = desk.ctx;
+    let find = || -> Result<Option<view::DispatchState>, ActionError> {
+        Ok(desk.states()?.into_iter().find(|s| s.id == *id))
+    };
+    let Some(state) = find()? else {
+        return Ok(None);
+    };
+    if state.state != State::Blocked {
+        return Ok(Some(state.state));
+    }
+    told(Told::CancellingBlocked {
+        id: id.clone(),
+        waiting: (state.blocked.as_ref())
+            .map(|b| b.describe())
+            .unwrap_or_default(),
+    });
+    crate::dispatch::cancel::cancel(
+        ctx.ledger,
+        &ctx.project.data_dir(),
+        &state,
+        ctx.tmux,
+        ctx.attestor,
+    )?;
+    view::wait(ctx.ledger, std::slice::from_ref(id), ctx.tmux, false)?;
+    Ok(find()?.map(|s| s.state))
+}

@@ -1,0 +1,174 @@
+//! Resuming interrupted dispatches (`vnx resume`): which are lost and continued, which had
+//! reported and are recovered, which a resume closed and stopped before continuing; each
+//! closed with a completion that says so and continued by a follow-up in its worktree
+//! ([`super::follow_up`]). A front end runs the follow-up (here, or on the dispatch's host).
+
+use super::{ActionError, Desk, recover};
+use crate::dispatch::resume;
+use crate::dispatch::state::{DispatchState, State};
+use crate::ids::DispatchId;
+use crate::receipts::DispatchStatus;
+
+/// What a resume does to one dispatch.
+#[derive(Clone, Debug)]
+pub enum Todo {
+    /// It was interrupted: close it, then continue it in a follow-up.
+    Continue(DispatchState),
+    /// Its worker reported before it was lost: record its end from the report.
+    Recover(DispatchState),
+    /// A resume closed it and stopped before its follow-up: start that follow-up.
+    Finish(DispatchState),
+}
+
+impl Todo {
+    /// The dispatch.
+    pub fn state(&self) -> &DispatchState {
+        match self {
+            Todo::Continue(s) | Todo::Recover(s) | Todo::Finish(s) => s,
+        }
+    }
+
+    /// What a dry run says would be done.
+    pub fn would(&self) -> String {
+        let id = &self.state().id;
+        match self {
+            Todo::Recover(_) => format!(
+                "its worker reported before it was lost: would record its end (`vnx recover \
+                 {id}`)"
+            ),
+            Todo::Continue(_) => format!(
+                "interrupted: would close it and continue it in a follow-up in its worktree \
+                 (`vnx follow-up {id} --detach`)"
+            ),
+            Todo::Finish(_) => format!(
+                "closed by a resume that stopped before its follow-up: would start it in its \
+                 worktree (`vnx follow-up {id} --detach`)"
+            ),
+        }
+    }
+}
+
+/// A dispatch named that a resume leaves as it is, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Left {
+    /// A follow-up continues it already (that one, in this state).
+    Continued {
+        /// The dispatch named.
+        id: DispatchId,
+        /// The follow-up at the end of its chain.
+        by: DispatchId,
+        /// That follow-up's state.
+        state: &'static str,
+    },
+    /// Its end was recorded from its worker's report already.
+    Recovered {
+        /// The dispatch named.
+        id: DispatchId,
+        /// Its state.
+        state: &'static str,
+    },
+}
+
+impl Left {
+    /// The line that says so.
+    pub fn line(&self) -> String {
+        match self {
+            Left::Continued { id, by, state } => {
+                format!("{id}  resumed already: {by} continues it ({state})")
+            }
+            Left::Recovered { id, state } => {
+                format!("{id}  recorded already from its worker's report (recovered): {state}")
+            }
+        }
+    }
+}
+
+/// What a resume of `ids` (every lost dispatch when empty) does, in order (the interrupted,
+/// then those a resume left half done), and the dispatches named it leaves as they are. A
+/// dispatch named that nothing interrupted is [`ActionError::NotInterrupted`].
+pub fn plan(desk: &Desk<'_>, ids: &[DispatchId]) -> Result<(Vec<Todo>, Vec<Left>), ActionError> {
+    let ledger = desk.ctx.ledger;
+    let states = desk.states()?;
+    // Dispatches an earlier resume closed: continued, or not yet when it was killed between
+    // its close and the follow-up's launch.
+    let closes = if (states.iter()).any(|s| s.state == State::Ended(DispatchStatus::Cancelled)) {
+        resume::closed_for_resume(ledger, &states, desk.trusted)?
+    } else {
+        Vec::new()
+    };
+    let unfollowed = |id: &DispatchId| closes.iter().any(|(c, next)| c == id && next.is_none());
+    let mut chosen: Vec<&DispatchState> = Vec::new();
+    let mut left = Vec::new();
+    if ids.is_empty() {
+        chosen.extend((states.iter()).filter(|s| s.state == State::Lost || unfollowed(&s.id)));
+    }
+    for s in Desk::named(&states, ids)? {
+        if s.state == State::Lost || unfollowed(&s.id) {
+            chosen.push(s);
+            continue;
+        }
+        let resumed = closes.iter().any(|(c, next)| *c == s.id && next.is_some());
+        match resume::chain_end(&states, &s.id).filter(|_| resumed) {
+            // Its follow-up was lost in turn: that one is what is left to continue.
+            Some(end) if end.state == State::Lost => chosen.push(end),
+            Some(end) => left.push(Left::Continued {
+                id: s.id.clone(),
+                by: end.id.clone(),
+                state: end.state.name(),
+            }),
+            None if matches!(s.state, State::Ended(_))
+                && resume::recovered(ledger, &s.id, desk.trusted)? =>
+            {
+                left.push(Left::Recovered {
+                    id: s.id.clone(),
+                    state: s.state.name(),
+                });
+            }
+            None => {
+                return Err(ActionError::NotInterrupted {
+                    id: s.id.clone(),
+                    state: s.state.name(),
+                });
+            }
+        }
+    }
+    let owned: Vec<DispatchState> = chosen.into_iter().cloned().collect();
+    let data_dir = desk.ctx.project.data_dir();
+    let mut todo: Vec<Todo> = resume::interrupted(&data_dir, &owned)
+        .into_iter()
+        .map(|i| {
+            let state = owned.iter().find(|s| s.id == i.id).expect("chosen").clone();
+            // A remote dispatch's report is on its host: it is continued there.
+            if i.reported && state.host.is_none() {
+                Todo::Recover(state)
+            } else {
+                Todo::Continue(state)
+            }
+        })
+        .collect();
+    todo.extend(
+        (owned.iter())
+            .filter(|s| unfollowed(&s.id))
+            .map(|s| Todo::Finish(s.clone())),
+    );
+    Ok((todo, left))
+}
+
+/// Closes interrupted dispatch `id` with a signed completion that says a resume continues it
+/// (see [`resume::close`]); the closing line's entry hash.
+pub fn close(desk: &Desk<'_>, id: &DispatchId) -> Result<String, ActionError> {
+    Ok(resume::close(desk.ctx.ledger, id, desk.ctx.attestor)?)
+}
+
+/// Records the end of lost dispatch `state`, whose worker reported, from its sealed report.
+pub fn recover(
+    desk: &Desk<'_>,
+    state: &DispatchState,
+) -> Result<crate::dispatch::supervise::recover::Recovered, ActionError> {
+    recover::one(desk, state)
+}
+
+/// The instruction of the follow-up that continues interrupted dispatch `id`.
+pub fn instruction(desk: &Desk<'_>, id: &DispatchId) -> String {
+    resume::instruction(&desk.ctx.project.data_dir(), id)
+}
