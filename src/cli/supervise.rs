@@ -193,7 +193,7 @@ fn hand_over_slot(spec: &dispatch::Spec) {
         return;
     }
     let data = spec.repo_root.join(vnx::project::DATA_DIR);
-    dispatch::queue::finished(&data, &spec.provider, &spec.id);
+    dispatch::queue::finished(&data, spec.provider.name(), &spec.id);
     if !dispatch::queue::entry::any(&data) {
         return;
     }

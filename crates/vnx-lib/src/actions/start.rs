@@ -128,7 +128,7 @@ pub fn start(
             cannot_resume: c
                 .session_id
                 .as_ref()
-                .map(|_| (plan.spec.provider.clone(), plan.spec.lane)),
+                .map(|_| (plan.spec.provider.to_string(), plan.spec.lane)),
         });
     }
     let submitted = queue::submit(ctx, &plan, request, ticket)?;
@@ -143,7 +143,7 @@ pub fn start(
     }
     Ok(Started {
         submitted,
-        provider: plan.spec.provider,
+        provider: plan.spec.provider.to_string(),
         role: plan.spec.role,
     })
 }

@@ -21,6 +21,7 @@ use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
+use crate::provider::ProviderName;
 use crate::provider::cli;
 use crate::provider::dialog::Dialog;
 use crate::receipts::{
@@ -269,7 +270,7 @@ pub fn answer(
             });
         }
     };
-    let provider = state.provider.clone().unwrap_or_default();
+    let provider = ProviderName::of(state.provider.as_deref().unwrap_or_default());
     let dispatch_dir = a.data_dir.join("dispatches").join(&state.id);
     // Held until the answer is on the ledger: a worker that takes it and ends at once has
     // its end recorded after the answer ([`wait_for_answers`]).
@@ -287,7 +288,7 @@ pub fn answer(
     let look =
         |wait| findable.and_then(|d| dialog_on_pane(&tmux, &session, d, wait).ok().flatten());
     // A prompt its CLI's waiting hook can answer, known by the signals its module names.
-    let hook = cli::named(&provider)
+    let hook = (provider.cli())
         .and_then(|c| c.hooks())
         .filter(|h| h.answers(&pending.source))
         .and_then(|h| h.answering());
@@ -310,7 +311,7 @@ pub fn answer(
             .filter(|k| !k.is_empty())
             .ok_or_else(|| AnswerError::Unsupported {
                 id: state.id.to_string(),
-                provider: provider.clone(),
+                provider: provider.to_string(),
             })?;
         // Keys answer the dialog: it is waited for (a hook that gave up leaves it up).
         pane_dialog = look(DIALOG_TIMING.show);
@@ -381,11 +382,11 @@ const CANCELLED_SHOWS_WITHIN: Duration = Duration::from_secs(10);
 fn end_cancelled_turn(
     tmux: &Tmux,
     session: &str,
-    provider: &str,
+    provider: &ProviderName,
     dispatch_dir: &Path,
     denied: &DispatchAnswered,
 ) {
-    let Some(cli) = cli::named(provider) else {
+    let Some(cli) = provider.cli() else {
         return;
     };
     let what = match (&denied.tool, &denied.command) {
@@ -437,21 +438,25 @@ fn dialog_marker(provider: &str) -> Option<&'static str> {
 /// The permission dialog of `provider`'s TUI: its module's, for a built-in CLI; for a
 /// declared one, the `interactive.dialog:` the project's config declares now (none when the
 /// config does not load).
-fn dialog_of(provider: &str, data_dir: &Path) -> Option<Dialog> {
-    if let Some(cli) = cli::named(provider) {
+fn dialog_of(provider: &ProviderName, data_dir: &Path) -> Option<Dialog> {
+    if let Some(cli) = provider.cli() {
         return Dialog::of_cli(cli);
     }
     let config = crate::project::Project::at(data_dir.parent()?)
         .load_config()
         .ok()?;
-    let lane = config.providers.get(provider)?.interactive.as_ref()?;
+    let lane = config
+        .providers
+        .get(provider.name())?
+        .interactive
+        .as_ref()?;
     Dialog::declared(lane.tui.dialog.as_ref()?).ok()
 }
 
 /// The dialog built-in `provider`'s TUI shows before its first turn, when `session`'s pane
 /// shows one now.
-fn start_on_pane(provider: &str, tmux: &Tmux, session: &str) -> Option<Dialog> {
-    let dialogs = Dialog::start_of(cli::named(provider)?);
+fn start_on_pane(provider: &ProviderName, tmux: &Tmux, session: &str) -> Option<Dialog> {
+    let dialogs = Dialog::start_of(provider.cli()?);
     let screen = tmux.capture(session).ok()?;
     dialogs.into_iter().find(|d| d.shows(&screen))
 }

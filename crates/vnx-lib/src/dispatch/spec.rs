@@ -97,7 +97,7 @@ pub fn title_of(text: &str) -> String {
 impl Spec {
     /// Its built-in CLI's module; `None` for a declared provider.
     pub fn cli(&self) -> Option<&'static dyn crate::provider::cli::CodingCli> {
-        crate::provider::cli::named(&self.provider)
+        self.provider.cli()
     }
 }
 
@@ -108,8 +108,8 @@ pub struct Spec {
     pub id: DispatchId,
     /// The role the worker plays.
     pub role: String,
-    /// A built-in or declared provider's name.
-    pub provider: String,
+    /// A built-in or declared provider, as the plan resolved it.
+    pub provider: crate::provider::ProviderName,
     /// The model; the CLI's default when `None`.
     pub model: Option<String>,
     /// The permission posture.

@@ -14,6 +14,7 @@ pub mod help;
 pub mod hooks;
 pub mod invocation;
 pub mod lines;
+pub mod name;
 pub mod openai_chat;
 pub mod session;
 pub mod template;
@@ -26,6 +27,7 @@ pub use cli::{Provider, ProviderError};
 pub use declared::{DeclaredLane, DeclaredPermissions, DeclaredProvider, DeclaredTui};
 pub use invocation::{Invocation, MAX_PROMPT_ARG, PROMPT, PROMPT_FILE, Wanted};
 pub use kinds::{Lane, OutputFormat, Permission, PromptTransport, ProviderCompletion};
+pub use name::ProviderName;
 
 /// Checks a model for a declared provider: any name vnx would pass to a CLI.
 pub fn check_declared_model(provider: &str, model: Option<&str>) -> Result<(), ProviderError> {

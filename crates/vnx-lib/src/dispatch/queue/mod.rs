@@ -148,10 +148,10 @@ pub fn submit(
     drain::drain_locked(ctx, &data)?;
     let start_by = ticket.start_by.map(rfc3339);
     let t = (ticket.priority, start_by.clone());
-    let running = claims::held(&data, &spec.provider, |o| holder_alive(&data, o)).len();
+    let running = claims::held(&data, spec.provider.name(), |o| holder_alive(&data, o)).len();
     let waiting: Vec<Entry> = entry::all(&data)
         .into_iter()
-        .filter(|e| e.line() == spec.provider)
+        .filter(|e| e.line() == spec.provider.name())
         .collect();
     if (running as u32) < limit && waiting.is_empty() {
         let why = format!(
@@ -160,7 +160,7 @@ pub fn submit(
         );
         let d = decision(
             &spec.id,
-            &spec.provider,
+            spec.provider.name(),
             QueueVerdict::Admitted,
             limit,
             running,
@@ -173,12 +173,12 @@ pub fn submit(
         drop(held_lock);
         return launch_claimed(ctx, &data, plan, claimed).map(Submitted::Started);
     }
-    let rule = ctx.project.load_config()?.queue.rule(&spec.provider);
+    let rule = ctx.project.load_config()?.queue.rule(spec.provider.name());
     let full = format!("every {} slot ({limit}) is taken", spec.provider);
     if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {
         let d = decision(
             &spec.id,
-            &spec.provider,
+            spec.provider.name(),
             QueueVerdict::Rejected,
             limit,
             running,
@@ -188,13 +188,13 @@ pub fn submit(
         record(ctx, &spec.ledger, d)?;
         return Err(DispatchError::Rejected {
             id: spec.id.to_string(),
-            provider: spec.provider.clone(),
+            provider: spec.provider.to_string(),
             reason,
         });
     }
     let e = Entry {
         id: spec.id.clone(),
-        provider: spec.provider.clone(),
+        provider: spec.provider.to_string(),
         priority: ticket.priority,
         start_by,
         seq: entry::next_seq(&data),
@@ -215,11 +215,11 @@ pub fn submit(
     }
     let path = entry::write(&data, &e).map_err(io_err(&entry::dir(&data)))?;
     let mut all = entry::all(&data);
-    all.retain(|x| x.line() == spec.provider);
+    all.retain(|x| x.line() == spec.provider.name());
     let position = entry::positions(&all).get(&spec.id).copied().unwrap_or(0);
     let mut d = decision(
         &spec.id,
-        &spec.provider,
+        spec.provider.name(),
         QueueVerdict::Queued,
         limit,
         running,
@@ -287,8 +287,13 @@ fn claim_and_record(
 ) -> Result<Claimed, DispatchError> {
     let spec = &plan.spec;
     let slots = data.join(claims::SLOTS_DIR);
-    let Some(claim) = claims::claim(data, &spec.provider, admitted.capacity, spec.id.as_str())
-        .map_err(io_err(&slots))?
+    let Some(claim) = claims::claim(
+        data,
+        spec.provider.name(),
+        admitted.capacity,
+        spec.id.as_str(),
+    )
+    .map_err(io_err(&slots))?
     else {
         // Only a config whose limit shrank below the claims' slot numbers gets here.
         return Err(io_err(&slots)(std::io::Error::other(
@@ -297,7 +302,7 @@ fn claim_and_record(
     };
     let failed = admitted.clone();
     if let Err(e) = record(ctx, &spec.ledger, admitted) {
-        claims::release(data, &spec.provider, spec.id.as_str());
+        claims::release(data, spec.provider.name(), spec.id.as_str());
         return Err(e);
     }
     Ok(Claimed(claim, failed))
@@ -313,7 +318,7 @@ fn launch_claimed(
 ) -> Result<Launched, DispatchError> {
     let spec = &plan.spec;
     let launched = crate::dispatch::launch(ctx, plan).inspect_err(|e| {
-        claims::release(data, &spec.provider, spec.id.as_str());
+        claims::release(data, spec.provider.name(), spec.id.as_str());
         failed.decision = QueueVerdict::Failed;
         failed.reason = format!("it could not start: {e}");
         let _ = record(ctx, &spec.ledger, failed);

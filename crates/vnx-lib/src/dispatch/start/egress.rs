@@ -42,7 +42,7 @@ pub(crate) fn receipt(spec: &Spec, outcome: &Outcome, constraints_sha256: &str) 
     let refused = strictest == egress::Action::Refuse;
     Some(receipts::write(&EgressDecision {
         dispatch_id: spec.id.clone(),
-        provider: spec.provider.clone(),
+        provider: spec.provider.to_string(),
         decision: EgressVerdict::of(strictest),
         findings: outcome.findings.iter().map(finding).collect(),
         withheld: outcome.withheld.clone(),

@@ -62,7 +62,7 @@ pub(crate) fn refusal_hint(refusals: &[Decision]) -> String {
 /// The route a decision was about, as a receipt records it.
 fn route_ref(spec: &Spec) -> RouteRef {
     let route = Route {
-        provider: &spec.provider,
+        provider: spec.provider.name(),
         model: spec.model.as_deref(),
         role: &spec.role,
         lane: spec.lane,
@@ -70,7 +70,7 @@ fn route_ref(spec: &Spec) -> RouteRef {
         sandboxed: spec.sandbox.is_some(),
     };
     RouteRef {
-        provider: spec.provider.clone(),
+        provider: spec.provider.to_string(),
         model: spec.model.clone(),
         role: spec.role.clone(),
         lane: spec.lane,

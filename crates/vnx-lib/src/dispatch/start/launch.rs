@@ -511,7 +511,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
     receipts::write(&DispatchStarted {
         dispatch_id: spec.id.clone(),
         role: spec.role.clone(),
-        provider: spec.provider.clone(),
+        provider: spec.provider.to_string(),
         model: spec.model.clone(),
         lane: spec.lane,
         permission: spec.permission,

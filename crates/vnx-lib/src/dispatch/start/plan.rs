@@ -98,6 +98,14 @@ impl Resolved {
         }
     }
 
+    /// It as the spec carries it.
+    fn provider_name(&self) -> crate::provider::ProviderName {
+        match self {
+            Resolved::Builtin(p) => crate::provider::ProviderName::BuiltIn(*p),
+            Resolved::Declared(name, _) => crate::provider::ProviderName::Declared(name.clone()),
+        }
+    }
+
     /// Its name, and the lane it runs in: `lane` when given, else its default.
     fn name_and_lane(&self, lane: Option<Lane>) -> (String, Lane) {
         match self {
@@ -240,7 +248,7 @@ fn plan_in<'scope, 'env>(
         replay_of: req.replay_of.clone(),
         role: req.role.clone(),
         slot_limit: config.concurrency.get(&provider_name).copied(),
-        provider: provider_name,
+        provider: resolved.provider_name(),
         model: model.clone(),
         permission: req.permission,
         lane,

@@ -50,7 +50,7 @@ pub(in crate::dispatch) fn conclude(
     let summary = completed.report.as_ref().and_then(|r| r.summary.clone());
     let note = CommitNote {
         dispatch_id: spec.id.as_str(),
-        provider: &spec.provider,
+        provider: spec.provider.name(),
         model: spec.model.as_deref(),
         session_id: session_id.as_deref(),
         summary: summary.as_deref(),

@@ -101,7 +101,7 @@ fn session_facts(
 ) -> SessionFacts {
     use crate::provider::session;
     let Some(cli) =
-        session::Cli::for_provider(&spec.provider, spec.invocation.tui.session.as_ref())
+        session::Cli::for_provider(spec.provider.name(), spec.invocation.tui.session.as_ref())
     else {
         return SessionFacts::default();
     };
@@ -128,7 +128,7 @@ fn session_facts(
         id: interactive
             .then(|| cli.found_id(&found))
             .flatten()
-            .filter(|s| session::valid_id(&spec.provider, s)),
+            .filter(|s| session::valid_id(spec.provider.name(), s)),
         cost: interactive.then(|| cli.cost(&found, since)).flatten(),
         last_message: (interactive && want_message)
             .then(|| cli.last_message(&found))
@@ -145,7 +145,7 @@ fn session_facts(
 /// one its output or hooks named, if its CLI could have written it (a worker-made id is
 /// never recorded, so a follow-up never resumes it: `session::valid_id`).
 fn recorded_session(spec: &Spec, seen: Option<String>) -> Option<String> {
-    let valid = |s: &String| crate::provider::session::valid_id(&spec.provider, s);
+    let valid = |s: &String| crate::provider::session::valid_id(spec.provider.name(), s);
     spec.session_id
         .clone()
         .filter(valid)

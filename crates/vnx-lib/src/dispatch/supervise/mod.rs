@@ -195,7 +195,9 @@ fn take_slot(
     };
     let slots_dir = spec.repo_root.join(crate::project::DATA_DIR).join("slots");
     let give_up = || around.cancel.load(Ordering::Relaxed) || Instant::now() >= deadline;
-    match slots::acquire(&slots_dir, &spec.provider, limit, give_up).map_err(io_err(&slots_dir))? {
+    match slots::acquire(&slots_dir, spec.provider.name(), limit, give_up)
+        .map_err(io_err(&slots_dir))?
+    {
         Some((slot, waited)) => Ok((Some(slot), Some(waited))),
         None => {
             let why = format!(

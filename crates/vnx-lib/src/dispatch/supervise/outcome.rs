@@ -264,8 +264,8 @@ pub fn decide(e: &Ended) -> Decision {
 /// see: a declared provider's TUI (a name no built-in CLI has), which no end-of-turn hook
 /// and no session vnx knows signal. A built-in CLI's TUI that exits without a report before
 /// its hook or session showed a turn end has failed; its clean exit is no answer.
-pub fn exit_ends_turn(provider: &str, lane: Lane) -> bool {
-    lane == Lane::Interactive && provider::cli::named(provider).is_none()
+pub fn exit_ends_turn(provider: &provider::ProviderName, lane: Lane) -> bool {
+    lane == Lane::Interactive && provider.cli().is_none()
 }
 
 /// The signal a turn that ended through `hook` is recorded as: its CLI's name for it; a
@@ -438,10 +438,12 @@ mod tests {
     #[test]
     fn a_declared_tui_that_exits_without_a_report_needs_input() {
         // A TUI of a name no built-in CLI has: its exit is the only end of turn vnx sees.
-        assert!(exit_ends_turn("kimi", Lane::Interactive));
-        assert!(!exit_ends_turn("kimi", Lane::Headless));
+        let kimi = provider::ProviderName::of("kimi");
+        assert!(exit_ends_turn(&kimi, Lane::Interactive));
+        assert!(!exit_ends_turn(&kimi, Lane::Headless));
         for p in provider::Provider::ALL {
-            assert!(!exit_ends_turn(p.name(), Lane::Interactive), "{}", p.name());
+            let p = provider::ProviderName::BuiltIn(p);
+            assert!(!exit_ends_turn(&p, Lane::Interactive), "{p}");
         }
         let mut e = ended(provider::ProviderCompletion::Report, Lane::Interactive);
         e.exit_ends_turn = true;

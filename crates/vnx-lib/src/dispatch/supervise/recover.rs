@@ -379,7 +379,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
     Spec {
         id: id.clone(),
         role: started.role.clone(),
-        provider: started.provider.clone(),
+        provider: crate::provider::ProviderName::of(&started.provider),
         model: started.model.clone(),
         session_id: started.session_id.clone(),
         permission: started.permission,

@@ -198,7 +198,7 @@ fn session_turns(
     since: std::time::SystemTime,
 ) -> Option<(crate::provider::session::Wanted, &'static str)> {
     use crate::provider::session;
-    let cli = session::Cli::of(&spec.provider)?;
+    let cli = session::Cli::of(spec.provider.name())?;
     let module = cli.module()?;
     if module.hooks().is_some() {
         return None;
