@@ -1,7 +1,6 @@
 //! `vnx best-of`: one task to several providers or models at once, as one linked group;
 //! the role's gates run on every result and the winner is picked by evidence.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use vnx::group::Candidate;
 
 use super::CliError;
 use super::util::context::with_context;
-use super::util::launch::{PermissionArg, read_instruction};
+use super::util::launch::{Task, read_instruction};
 use super::util::output::{Out, say};
 use super::util::settings;
 
@@ -42,30 +41,8 @@ pub struct Args {
     /// `defaults.lane` from .vnx/config.yaml
     #[arg(long = "candidate", value_name = "PROVIDER[:MODEL]", required = true)]
     candidates: Vec<String>,
-    /// The task, as text
-    #[arg(long, value_name = "TEXT", conflicts_with = "instruction_file")]
-    instruction: Option<String>,
-    /// The task, from a file
-    #[arg(long, value_name = "FILE")]
-    instruction_file: Option<PathBuf>,
-    /// A short title for lists, every candidate's [default: the instruction's first
-    /// non-empty line, shortened]
-    #[arg(long, value_name = "TEXT")]
-    title: Option<String>,
-    /// The commit every candidate's worktree starts from
-    #[arg(long, value_name = "REF", default_value = "HEAD")]
-    base_ref: String,
-    /// Seconds before a worker is stopped (TERM, 5 s grace, KILL)
-    #[arg(long, value_name = "SECS", default_value_t = 3600,
-          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
-    deadline: u64,
-    /// The workers' permission posture
-    #[arg(long, value_enum, default_value = "edits")]
-    permission: PermissionArg,
-    /// A skill from skills/NAME/ to compose into the prompt (repeatable) [default: the
-    /// role's skills]
-    #[arg(long = "skill", value_name = "NAME")]
-    skills: Vec<String>,
+    #[command(flatten)]
+    task: Task,
     /// Use this group id instead of a fresh one
     #[arg(long, value_name = "GROUP")]
     group: Option<String>,
@@ -83,8 +60,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let instruction = read_instruction(
-        args.instruction.as_deref(),
-        args.instruction_file.as_deref(),
+        args.task.instruction.as_deref(),
+        args.task.instruction_file.as_deref(),
     )?;
     let parsed = args
         .candidates
@@ -99,20 +76,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         provider: None,
         model: None,
         instruction,
-        base_ref: args.base_ref,
-        deadline: Duration::from_secs(args.deadline),
+        base_ref: args.task.base_ref,
+        deadline: Duration::from_secs(args.task.deadline),
         completion_retry: Duration::from_secs(30),
         stall_after: None,
-        permission: args.permission.into(),
+        permission: args.task.permission.into(),
         lane: None,
-        skills: args.skills,
+        skills: args.task.skills,
         overrides,
         override_reasons,
         continues: None,
         sandbox: args.sandbox.sandbox(),
         network: args.sandbox.network(),
         replay_of: None,
-        title: args.title,
+        title: args.task.title,
     };
     let (detach, json) = (args.detach, args.json);
     with_context(args.tmux.tmux_socket, |ctx| {

@@ -1,6 +1,5 @@
 //! `vnx dispatch-agent`: runs one worker in its own worktree and tmux pane.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use vnx::provider::Lane;
 
 use super::CliError;
 use super::util::context::with_desk;
-use super::util::launch::{LaneArg, PermissionArg, SandboxFlags, Started, read_instruction};
+use super::util::launch::{LaneArg, SandboxFlags, Started, Task, read_instruction};
 use super::util::settings;
 
 /// Dispatch a worker CLI in its own git worktree and tmux pane
@@ -50,34 +49,12 @@ pub struct Args {
     /// [default: `defaults.model` in .vnx/config.yaml, with its provider]
     #[arg(long, value_name = "M")]
     model: Option<String>,
-    /// The task, as text
-    #[arg(long, value_name = "TEXT", conflicts_with = "instruction_file")]
-    instruction: Option<String>,
-    /// The task, from a file (`-`: standard input)
-    #[arg(long, value_name = "FILE")]
-    instruction_file: Option<PathBuf>,
-    /// A short title for lists (status, show, the dashboard) [default: the instruction's
-    /// first non-empty line, shortened]
-    #[arg(long, value_name = "TEXT")]
-    title: Option<String>,
-    /// The commit the worktree starts from
-    #[arg(long, value_name = "REF", default_value = "HEAD")]
-    base_ref: String,
-    /// Seconds before the worker is stopped (TERM, 5 s grace, KILL): 1 to 2592000 (30 days)
-    #[arg(long, value_name = "SECS", default_value_t = 3600,
-          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
-    deadline: u64,
-    /// The worker's permission posture; never skip-permissions unless `full`
-    #[arg(long, value_enum, default_value = "edits")]
-    permission: PermissionArg,
+    #[command(flatten)]
+    task_args: Task,
     /// headless (the CLI's non-interactive mode) or interactive (its TUI, completion by hooks
     /// and `vnx report`) [default: `defaults.lane` in .vnx/config.yaml, else the CLI's own]
     #[arg(long, value_enum, long_help = lane_help())]
     lane: Option<LaneArg>,
-    /// A skill from skills/NAME/ to compose into the prompt (repeatable, in order) [default:
-    /// the role's skills from .vnx/config.yaml]
-    #[arg(long = "skill", value_name = "NAME")]
-    skills: Vec<String>,
     /// Use this dispatch id instead of a fresh one
     #[arg(long, value_name = "ID")]
     id: Option<String>,
@@ -121,15 +98,20 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
-    if args.task.is_none() && args.instruction.is_none() && args.instruction_file.is_none() {
+    if args.task.is_none()
+        && args.task_args.instruction.is_none()
+        && args.task_args.instruction_file.is_none()
+    {
         return Err(CliError::usage("no instruction given").with_hint(
             "give the task as an argument (`vnx run \"TASK\"`), or pass --instruction TEXT or \
              --instruction-file FILE",
         ));
     }
     let instruction = read_instruction(
-        args.task.as_deref().or(args.instruction.as_deref()),
-        args.instruction_file.as_deref(),
+        args.task
+            .as_deref()
+            .or(args.task_args.instruction.as_deref()),
+        args.task_args.instruction_file.as_deref(),
     )?;
     let new_id = super::util::ids::new_dispatch_id(args.id.as_deref())?;
     let role = args.fill_defaults()?;
@@ -146,20 +128,20 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
         provider: args.provider,
         model: args.model,
         instruction,
-        base_ref: args.base_ref,
-        deadline: Duration::from_secs(args.deadline),
+        base_ref: args.task_args.base_ref,
+        deadline: Duration::from_secs(args.task_args.deadline),
         completion_retry: Duration::from_secs(args.completion_retry),
         stall_after: args.stall_after.map(Duration::from_secs),
-        permission: args.permission.into(),
+        permission: args.task_args.permission.into(),
         lane: args.lane.map(Lane::from),
-        skills: args.skills,
+        skills: args.task_args.skills,
         overrides,
         override_reasons,
         continues: None,
         sandbox: args.sandbox.sandbox(),
         network: args.sandbox.network(),
         replay_of: None,
-        title: args.title,
+        title: args.task_args.title,
     };
     let ticket = Ticket {
         priority: args.priority,
@@ -251,11 +233,11 @@ fn remote_request(
     opt("--model", args.model.clone());
     opt("--instruction", Some(instruction));
     // Only when given: a host's vnx from before titles takes none.
-    opt("--title", args.title.clone());
-    opt("--deadline", Some(args.deadline.to_string()));
+    opt("--title", args.task_args.title.clone());
+    opt("--deadline", Some(args.task_args.deadline.to_string()));
     opt(
         "--permission",
-        name(&|| args.permission.to_possible_value()),
+        name(&|| args.task_args.permission.to_possible_value()),
     );
     opt(
         "--lane",
@@ -264,13 +246,13 @@ fn remote_request(
     opt("--stall-after", args.stall_after.map(|s| s.to_string()));
     opt("--priority", Some(args.priority.to_string()));
     opt("--start-by", args.start_by.map(|t| t.to_string()));
-    for skill in &args.skills {
+    for skill in &args.task_args.skills {
         opt("--skill", Some(skill.clone()));
     }
     a.extend(args.sandbox.forwarded());
     vnx::remote::RemoteRequest {
         id,
-        base_ref: args.base_ref.clone(),
+        base_ref: args.task_args.base_ref.clone(),
         args: a,
         follows: None,
         base_commit: None,

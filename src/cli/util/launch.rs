@@ -112,6 +112,35 @@ pub(crate) fn read_instruction(
     }
 }
 
+/// What a new dispatch (each candidate of a best-of) is asked to do, and on what terms.
+#[derive(clap::Args)]
+pub(crate) struct Task {
+    /// The task, as text
+    #[arg(long, value_name = "TEXT", conflicts_with = "instruction_file")]
+    pub instruction: Option<String>,
+    /// The task, from a file (`-`: standard input)
+    #[arg(long, value_name = "FILE")]
+    pub instruction_file: Option<std::path::PathBuf>,
+    /// A short title for lists (status, show, the dashboard) [default: the instruction's
+    /// first non-empty line, shortened]
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// The commit the worktree starts from
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    pub base_ref: String,
+    /// Seconds before the worker is stopped (TERM, 5 s grace, KILL): 1 to 2592000 (30 days)
+    #[arg(long, value_name = "SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
+    pub deadline: u64,
+    /// The worker's permission posture; never skip-permissions unless `full`
+    #[arg(long, value_enum, default_value = "edits")]
+    pub permission: PermissionArg,
+    /// A skill from skills/NAME/ to compose into the prompt (repeatable, in order) [default:
+    /// the role's skills from .vnx/config.yaml]
+    #[arg(long = "skill", value_name = "NAME")]
+    pub skills: Vec<String>,
+}
+
 /// What a follow-up or a replay may change about the dispatch it repeats; each left out is
 /// that dispatch's.
 #[derive(clap::Args, Default)]
