@@ -67,6 +67,15 @@ pub fn to_json(value: &Value<'_>) -> serde_json::Value {
 
 struct ValueSerializer;
 
+/// The serializer's methods for the integers `Value::int` takes, one line each.
+macro_rules! integers {
+    ($($method:ident: $t:ty),* $(,)?) => {$(
+        fn $method(self, v: $t) -> Result<Self::Ok, Self::Error> {
+            Ok(Value::int(v))
+        }
+    )*};
+}
+
 fn float(f: f64) -> Value<'static> {
     if f.is_finite() {
         Value::Float(f)
@@ -89,33 +98,17 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_bool(self, v: bool) -> Result<Self::Ok, Self::Error> {
         Ok(Value::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
-    fn serialize_i16(self, v: i16) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
-    fn serialize_i32(self, v: i32) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
-    fn serialize_i64(self, v: i64) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
-    fn serialize_i128(self, v: i128) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
-    fn serialize_u16(self, v: u16) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
-    fn serialize_u32(self, v: u32) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
-    fn serialize_u64(self, v: u64) -> Result<Self::Ok, Self::Error> {
-        Ok(Value::int(v))
-    }
+    integers!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+    );
     fn serialize_u128(self, v: u128) -> Result<Self::Ok, Self::Error> {
         Ok(Value::Int(Cow::Owned(v.to_string())))
     }
