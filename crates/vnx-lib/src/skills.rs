@@ -94,17 +94,8 @@ pub enum SkillError {
     /// A problem at a place in a `SKILL.md` (a name or description the front matter's shape
     /// allows but a skill does not, a missing or misplaced part). `line` and `column` are
     /// 1-based; column 0 when unknown.
-    #[error("{}: {message}", crate::yaml::at(.path, *.line, *.column))]
-    Invalid {
-        /// The file, usually a `SKILL.md`.
-        path: PathBuf,
-        /// The line of the problem.
-        line: usize,
-        /// The column, 0 when unknown.
-        column: usize,
-        /// What is wrong there.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(crate::yaml::Spot),
     /// A problem with a file or directory as a whole.
     #[error("{path}: {message}")]
     Bad {
@@ -128,7 +119,7 @@ impl SkillError {
                 format!("available skills: {}", available.join(", "))
             }
             SkillError::Io { .. } | SkillError::Yaml(YamlError::Io { .. }) => return None,
-            SkillError::Yaml(_) | SkillError::Invalid { .. } | SkillError::Bad { .. } => {
+            SkillError::Yaml(_) | SkillError::Invalid(_) | SkillError::Bad { .. } => {
                 "a skill is skills/<name>/SKILL.md: a `---` line, \
                  `name: <name>` and `description: …`, a `---` line, then the methodology"
                     .into()
@@ -378,12 +369,12 @@ fn bad(path: &Path, message: &str) -> SkillError {
 }
 
 fn invalid(path: &Path, line: usize, column: usize, message: &str) -> SkillError {
-    SkillError::Invalid {
+    SkillError::Invalid(crate::yaml::Spot {
         path: path.to_owned(),
         line,
         column,
         message: message.to_owned(),
-    }
+    })
 }
 
 #[cfg(test)]

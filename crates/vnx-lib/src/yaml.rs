@@ -32,17 +32,8 @@ pub enum YamlError {
     },
     /// Too large, not UTF-8, not YAML, or not of the expected shape. `line` and `column` are
     /// 1-based (characters); 0 when unknown.
-    #[error("{}: {message}", at(.path, *.line, *.column))]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// The line of the problem.
-        line: usize,
-        /// The column, 0 when unknown.
-        column: usize,
-        /// What is wrong there.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(crate::yaml::Spot),
 }
 
 /// `path:line:column`, as messages about a place in a file start; the column is left out when
@@ -118,17 +109,17 @@ pub fn parse<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, YamlErro
 /// own lines (an unlocated one at the front matter's first) and say `front matter:`.
 pub fn parse_front_matter<T: DeserializeOwned>(yaml: &str, path: &Path) -> Result<T, YamlError> {
     parse(yaml, path).map_err(|e| match e {
-        YamlError::Invalid {
+        YamlError::Invalid(Spot {
             path,
             line,
             column,
             message,
-        } => YamlError::Invalid {
+        }) => YamlError::Invalid(Spot {
             path,
             line: if line == 0 { 2 } else { line + 1 },
             column,
             message: format!("front matter: {message}"),
-        },
+        }),
         other => other,
     })
 }
@@ -196,12 +187,27 @@ fn check_size(len: usize, max_bytes: usize, path: &Path) -> Result<(), YamlError
 }
 
 fn invalid(path: &Path, line: usize, column: usize, message: String) -> YamlError {
-    YamlError::Invalid {
+    YamlError::Invalid(Spot {
         path: path.to_owned(),
         line,
         column,
         message,
-    }
+    })
+}
+
+/// Where in a file a value is wrong (`line` and `column` 1-based, in characters; 0 when
+/// unknown), and what is wrong there.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", at(.path, *.line, *.column))]
+pub struct Spot {
+    /// The file.
+    pub path: PathBuf,
+    /// The line of the problem.
+    pub line: usize,
+    /// The column, 0 when unknown.
+    pub column: usize,
+    /// What is wrong there.
+    pub message: String,
 }
 
 #[cfg(test)]
@@ -216,12 +222,12 @@ mod tests {
     /// `(line, column, message)` of a parse error into `T`.
     fn err<T: DeserializeOwned + fmt::Debug>(text: &str) -> (usize, usize, String) {
         match parse::<T>(text, Path::new("f.yaml")) {
-            Err(YamlError::Invalid {
+            Err(YamlError::Invalid(Spot {
                 line,
                 column,
                 message,
                 ..
-            }) => (line, column, message),
+            })) => (line, column, message),
             other => panic!("expected Invalid, got {other:?}"),
         }
     }
@@ -351,7 +357,7 @@ mod tests {
         #[test]
         fn errors_are_inside_the_text(text in "[ -~\n\t]{0,200}") {
             if let Err(e) = parse::<serde::de::IgnoredAny>(&text, Path::new("f")) {
-                let YamlError::Invalid { line, .. } = e else { panic!("{e:?}") };
+                let YamlError::Invalid(Spot { line, .. }) = e else { panic!("{e:?}") };
                 prop_assert!(line <= text.lines().count() + 1, "{}", line);
             }
         }

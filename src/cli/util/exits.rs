@@ -105,7 +105,7 @@ pub fn init(e: &InitError) -> Exit {
 pub fn config(e: &ConfigError) -> Exit {
     match e {
         ConfigError::Yaml(e) => yaml(e),
-        ConfigError::Invalid { .. } => Exit::Failed,
+        ConfigError::Invalid(_) => Exit::Failed,
     }
 }
 
@@ -113,7 +113,7 @@ pub fn config(e: &ConfigError) -> Exit {
 /// shape: the project's files, not the command line.
 pub fn yaml(e: &YamlError) -> Exit {
     match e {
-        YamlError::Io { .. } | YamlError::Invalid { .. } => Exit::Failed,
+        YamlError::Io { .. } | YamlError::Invalid(_) => Exit::Failed,
     }
 }
 
@@ -121,7 +121,7 @@ pub fn yaml(e: &YamlError) -> Exit {
 pub fn constraints(e: &LoadError) -> Exit {
     match e {
         LoadError::Yaml(e) => yaml(e),
-        LoadError::Missing { .. } | LoadError::Invalid { .. } => Exit::Failed,
+        LoadError::Missing { .. } | LoadError::Invalid(_) => Exit::Failed,
     }
 }
 
@@ -265,7 +265,7 @@ pub fn skill(e: &SkillError) -> Exit {
     match e {
         E::BadName { .. } | E::Duplicate { .. } => Exit::Usage,
         E::Yaml(e) => yaml(e),
-        E::Missing { .. } | E::Io { .. } | E::Invalid { .. } | E::Bad { .. } => Exit::Failed,
+        E::Missing { .. } | E::Io { .. } | E::Invalid(_) | E::Bad { .. } => Exit::Failed,
     }
 }
 

@@ -75,18 +75,18 @@ fn parse_ok(text: &str) -> Config {
 pub(super) fn parse_err(text: &str) -> (usize, usize, String) {
     match parse(text, Path::new(".vnx/config.yaml")) {
         Err(
-            ConfigError::Invalid {
+            ConfigError::Invalid(crate::yaml::Spot {
                 line,
                 column,
                 message,
                 ..
-            }
-            | ConfigError::Yaml(YamlError::Invalid {
+            })
+            | ConfigError::Yaml(YamlError::Invalid(crate::yaml::Spot {
                 line,
                 column,
                 message,
                 ..
-            }),
+            })),
         ) => (line, column, message),
         other => panic!("expected Invalid, got {other:?}"),
     }

@@ -1,7 +1,7 @@
 //! Checking a parsed `.vnx/config.yaml` (`Validator`, turning the raw schema types into
 //! `Config`) and `ConfigError`, whose messages point at a line and column of the file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_saphyr::{Location, Spanned};
 
@@ -24,17 +24,8 @@ pub enum ConfigError {
     Yaml(#[from] YamlError),
     /// A value the file's shape allows but the config does not. `line` and `column` are
     /// 1-based (characters); 0 when unknown.
-    #[error("{}: {message}", crate::yaml::at(.path, *.line, *.column))]
-    Invalid {
-        /// `.vnx/config.yaml`.
-        path: PathBuf,
-        /// The line of the problem.
-        line: usize,
-        /// The column, 0 when unknown.
-        column: usize,
-        /// What is wrong there.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(crate::yaml::Spot),
 }
 
 impl ConfigError {
@@ -42,7 +33,7 @@ impl ConfigError {
     pub fn hint(&self) -> Option<String> {
         match self {
             ConfigError::Yaml(YamlError::Io { .. }) => None,
-            ConfigError::Yaml(_) | ConfigError::Invalid { .. } => Some(
+            ConfigError::Yaml(_) | ConfigError::Invalid(_) => Some(
                 "fix the file; the README sections \"Declaring providers\" and \"Gates, merge \
                  and the phantom guard\" describe the format"
                     .into(),
@@ -529,12 +520,12 @@ impl Validator<'_> {
 }
 
 fn invalid(path: &Path, line: usize, column: usize, message: String) -> ConfigError {
-    ConfigError::Invalid {
+    ConfigError::Invalid(crate::yaml::Spot {
         path: path.to_owned(),
         line,
         column,
         message,
-    }
+    })
 }
 
 /// `^[first][a-z0-9{extra}]*$` with a length in `len`.

@@ -554,12 +554,12 @@ impl Validator<'_> {
 }
 
 fn invalid(path: &Path, line: usize, column: usize, message: &str) -> LoadError {
-    LoadError::Invalid {
+    LoadError::Invalid(crate::yaml::Spot {
         path: path.to_owned(),
         line,
         column,
         message: message.to_owned(),
-    }
+    })
 }
 
 /// A user-supplied value quoted for a message: control characters escaped, at most 80

@@ -175,17 +175,8 @@ pub enum LoadError {
     Yaml(#[from] crate::yaml::YamlError),
     /// A value the file's shape allows but the constraints do not. `line` and `column` are
     /// 1-based; 0 when unknown.
-    #[error("{}: {message}", crate::yaml::at(.path, *.line, *.column))]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// The line of the problem.
-        line: usize,
-        /// The column, 0 when unknown.
-        column: usize,
-        /// What is wrong there.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(crate::yaml::Spot),
 }
 
 impl LoadError {
@@ -196,7 +187,7 @@ impl LoadError {
                  (a file with `version: 1` and `constraints: []` forbids nothing)"
                 .into(),
             LoadError::Yaml(crate::yaml::YamlError::Io { .. }) => return None,
-            LoadError::Yaml(_) | LoadError::Invalid { .. } => {
+            LoadError::Yaml(_) | LoadError::Invalid(_) => {
                 "fix the file; its header comment describes the schema (`vnx init --force` \
                  restores the shipped one)"
                     .into()

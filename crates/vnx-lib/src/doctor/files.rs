@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{Check, count, rel};
 use crate::config::ConfigError;
 use crate::project::{CONFIG, Project};
-use crate::yaml::{self, YamlError};
+use crate::yaml::{self, Spot, YamlError};
 
 /// Constraints and skill files larger than this are not read.
 const MAX_BYTES: u64 = 1024 * 1024;
@@ -82,18 +82,18 @@ pub(super) fn config(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>
         Ok(c) => c,
         Err(e) => {
             let detail = match &e {
-                ConfigError::Invalid {
+                ConfigError::Invalid(Spot {
                     path,
                     line,
                     column,
                     message,
-                }
-                | ConfigError::Yaml(YamlError::Invalid {
+                })
+                | ConfigError::Yaml(YamlError::Invalid(Spot {
                     path,
                     line,
                     column,
                     message,
-                }) => {
+                })) => {
                     let path = Path::new(path.strip_prefix(root).unwrap_or(path));
                     format!("{}: {message}", yaml::at(path, *line, *column))
                 }
