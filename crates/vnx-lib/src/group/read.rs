@@ -191,7 +191,11 @@ pub fn merge_standing(
     id: &str,
     trusted: &[[u8; 32]],
 ) -> Result<Option<MergeStanding>, LedgerError> {
-    let ev = crate::evidence::Evidence::read(ledger, id, trusted)?;
+    // Text that is no dispatch id names no dispatch the ledger started.
+    let Ok(id) = DispatchId::parse(id) else {
+        return Ok(None);
+    };
+    let ev = crate::evidence::Evidence::read(ledger, &id, trusted)?;
     let Some(member) = ev.started.and_then(|s| s.receipt.group) else {
         return Ok(None);
     };

@@ -88,7 +88,7 @@ pub fn verify_ledger(s: &Settings, strict: bool) -> Result<serde_json::Value, Mc
 pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     let d = detail_of(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
-    let ev = crate::evidence::Evidence::read(&s.ledger, id, &trusted)?;
+    let ev = crate::evidence::Evidence::read(&s.ledger, &check_id(id)?, &trusted)?;
     let required = crate::config::load(&crate::project::Project::at(&s.root).config_path())
         .map_err(|e| e.to_string())
         .and_then(|config| crate::gate::required_gates(&config, d.state.role.as_deref()));

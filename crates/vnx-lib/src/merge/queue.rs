@@ -176,7 +176,7 @@ fn plan(
     repo: &Repo,
     id: &DispatchId,
 ) -> Result<Plan, MergeError> {
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     if ev.started.is_none() && ev.unattested_start().is_none() {
         return Err(MergeError::UnknownDispatch {
             id: id.to_string(),
