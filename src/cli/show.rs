@@ -141,7 +141,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         whole(&mut out, &d)?;
         if let Some(m) = membership(&ledger, &args.id) {
-            out.line(&format!("  {:<10} {}", "group", m.describe(&args.id)))?;
+            out.line(&format!("  {:<10} {}", "group", m.describe(&id)))?;
         }
         if let Some(pr) = &pr {
             pr_block(&mut out, pr)?;

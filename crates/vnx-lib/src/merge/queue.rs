@@ -197,7 +197,7 @@ fn plan(
 fn refuse_interrupted(ctx: &Reading<'_>, repo: &Repo, id: &DispatchId) -> Result<(), MergeError> {
     match resume::interrupted(ctx.ledger, id, ctx.trusted_keys)? {
         Some(open) => Err(MergeError::Interrupted {
-            id: id.to_string(),
+            id: id.clone(),
             seq: open.seq,
             landed: resume::landed_commit(repo, &open).map(|c| c.to_string()),
         }),
