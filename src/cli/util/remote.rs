@@ -170,13 +170,7 @@ fn queued(
     } else {
         None
     };
-    crate::cli::util::launch::print_queued(
-        &mut Out::new(),
-        id.as_str(),
-        provider.as_deref(),
-        position,
-        json,
-    )
+    crate::cli::util::launch::print_queued(&mut Out::new(), id, provider.as_deref(), position, json)
 }
 
 /// Runs `vnx ARGS…` on the host of a remote dispatch and then catches up with it; the host's
