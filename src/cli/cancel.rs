@@ -69,7 +69,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 let config = project.load_config()?;
                 let host = vnx::remote::host(&config.hosts, host)?.clone();
                 let args = ["cancel".to_owned(), id.to_string()];
-                let code = super::util::remote::on_host(&project, &host, &args, &args[1..])?;
+                let code = super::util::remote::on_host(
+                    &project,
+                    &host,
+                    &args,
+                    std::slice::from_ref(&id),
+                )?;
                 unreachable |= code != ExitCode::SUCCESS;
             }
             Stopped::Signalled(_) | Stopped::StartedMeanwhile(_) => {
@@ -79,13 +84,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Stopped::Closed(_) if args.json => {
                 if let Some(line) = view::completion(&ledger, &id)? {
                     let w = Waited::Completed(view::Completion::of(&id, line));
-                    out.json(&super::util::waiting::settled(id.as_str(), &w))?;
+                    out.json(&super::util::waiting::settled(&id, &w))?;
                 }
             }
             Stopped::Dequeued if args.json => {
                 let w = view::wait(&ledger, std::slice::from_ref(&id), &tmux, false)?;
                 for (id, w) in &w {
-                    out.json(&super::util::waiting::settled(id.as_str(), w))?;
+                    out.json(&super::util::waiting::settled(id, w))?;
                 }
             }
             Stopped::Closed(_) | Stopped::Dequeued => {
@@ -102,7 +107,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         for (id, w) in &waited {
             match w {
                 w if args.json => {
-                    out.json(&super::util::waiting::settled(id.as_str(), w))?;
+                    out.json(&super::util::waiting::settled(id, w))?;
                     unreachable |= !matches!(w, Waited::Completed(_) | Waited::Corrected { .. });
                 }
                 Waited::Completed(c) | Waited::Corrected { completion: c, .. } => {

@@ -172,7 +172,7 @@ fn follow(
         let config = project.load_config()?;
         let host = vnx::remote::host(&config.hosts, host)?.clone();
         let line = ["resume".to_owned(), "--close-only".into(), id.to_string()];
-        let code = super::util::remote::on_host(project, &host, &line, &[id.to_string()])?;
+        let code = super::util::remote::on_host(project, &host, &line, std::slice::from_ref(id))?;
         if code != ExitCode::SUCCESS {
             return Err(CliError::new(format!(
                 "{id} was closed here but its host {} could not close it (`vnx resume {id}` \

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use vnx::dispatch::detail::{self, Detail};
 use vnx::dispatch::view;
+use vnx::ids::DispatchId;
 use vnx::provider::{session, transcript};
 use vnx::tmux::Tmux;
 
@@ -57,10 +58,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     crate::cli::util::pending::finish_pending(&project);
     let id = super::util::ids::dispatch_id(&project, &args.id)?;
-    let args = Args {
-        id: id.to_string(),
-        ..args
-    };
     super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone());
     super::util::hosts::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
@@ -70,8 +67,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         &tmux,
         vnx::dispatch::fold::Want::Ids(std::slice::from_ref(&id)),
     )?;
-    let Some(state) = read.states.into_iter().find(|s| s.id == args.id) else {
-        return Err(CliError::usage(format!("unknown dispatch {}", args.id))
+    let Some(state) = read.states.into_iter().find(|s| s.id == id) else {
+        return Err(CliError::usage(format!("unknown dispatch {id}"))
             .with_hint("`vnx status` lists the dispatches on the ledger"));
     };
     let record = read.record;
@@ -84,7 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .as_ref()
         .and_then(|r| r.start.as_ref())
         .is_some_and(|s| s.grouped);
-    let membership = |ledger: &std::path::Path, id: &str| {
+    let membership = |ledger: &std::path::Path, id: &DispatchId| {
         if grouped {
             super::util::groups::membership(ledger, id)
         } else {
@@ -110,7 +107,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let mut value = serde_json::to_value(&d)
             .map_err(|e| CliError::from_error(&e).context("could not render the dispatch"))?;
         if let Some(o) = value.as_object_mut() {
-            let group = membership(&ledger, &args.id);
+            let group = membership(&ledger, &id);
             o.insert(
                 "group".into(),
                 serde_json::to_value(group).unwrap_or_default(),
@@ -123,7 +120,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else if args.log {
         if let Some(host) = super::util::hosts::host_of(&project, &id)? {
             // Its log is on its host: read there.
-            return super::util::remote_log::show(&project, &host, &args.id, args.follow, args.raw);
+            return super::util::remote_log::show(&project, &host, &id, args.follow, args.raw);
         }
         if !args.raw
             && let Some(wanted) = session_wanted(&d, &project)
@@ -140,8 +137,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let _ = stdout.write_all(text.as_bytes());
     } else {
         whole(&mut out, &d)?;
-        if let Some(m) = membership(&ledger, &args.id) {
-            out.line(&format!("  {:<10} {}", "group", m.describe(&args.id)))?;
+        if let Some(m) = membership(&ledger, &id) {
+            out.line(&format!("  {:<10} {}", "group", m.describe(&id)))?;
         }
         if let Some(pr) = &pr {
             pr_block(&mut out, pr)?;
@@ -468,10 +465,10 @@ fn log(
 }
 
 /// Whether dispatch `id` still runs.
-fn live(ledger: &std::path::Path, tmux: &Tmux, id: &str) -> Result<bool, CliError> {
+fn live(ledger: &std::path::Path, tmux: &Tmux, id: &DispatchId) -> Result<bool, CliError> {
     Ok(view::list(ledger, tmux)?
         .into_iter()
-        .any(|s| s.id == id && s.state.is_live()))
+        .any(|s| s.id == *id && s.state.is_live()))
 }
 
 /// Which session file an interactive worker's CLI keeps, where it keeps one vnx reads (its
@@ -539,7 +536,7 @@ fn session_log(
         }
         let _ = stdout.flush();
     };
-    if !follow || !live(ledger, tmux, s.id.as_str())? {
+    if !follow || !live(ledger, tmux, &s.id)? {
         let Some(path) = wanted.find() else {
             return Ok(false);
         };
@@ -566,7 +563,7 @@ fn session_log(
     loop {
         let (lines, n) = follower.poll();
         print(lines);
-        if n == 0 && !live(ledger, tmux, s.id.as_str())? {
+        if n == 0 && !live(ledger, tmux, &s.id)? {
             // What the CLI wrote last, as it ended.
             let (lines, _) = follower.poll();
             print(lines);

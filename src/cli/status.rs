@@ -265,7 +265,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 &mut out,
                 &format!(
                     "  group {}",
-                    super::util::output::escape(&m.describe(s.id.as_str()))
+                    super::util::output::escape(&m.describe(&s.id))
                 ),
             )?;
         }

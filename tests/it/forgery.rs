@@ -101,7 +101,8 @@ fn forged_evidence(repo: &Repo, id: &str, head: &str) -> Vec<Receipt> {
         .unwrap()
         .into_owned();
     let request_sha256 = "0".repeat(64);
-    let contract = vnx::evidence::contract_hash(id, "strict", &def, head, &request_sha256);
+    let dispatch = vnx::ids::DispatchId::parse(id).unwrap();
+    let contract = vnx::evidence::contract_hash(&dispatch, "strict", &def, head, &request_sha256);
     let definition_sha256 = vnx::evidence::sha256_of(&def);
     let _ = repo;
     let receipt = |kind: &str, extra: &[(&str, Value<'static>)]| {

@@ -84,10 +84,10 @@ pub struct Evidence {
     pub unattested: Vec<(Line, Attestation)>,
 }
 
-use crate::ids::CommitId;
 /// A full commit id as git writes it (SHA-1 or SHA-256, lowercase hex): the only form a
 /// commit read from the ledger is passed to git in.
 pub use crate::ids::is_commit_id;
+use crate::ids::{CommitId, DispatchId};
 
 fn typed<K: Kind>(line: Line) -> Option<Evidenced<K>> {
     let receipt = receipts::read::<K>(&line.fields)?.receipt;
@@ -98,9 +98,13 @@ impl Evidence {
     /// Reads the ledger's receipts about dispatch `id`; only those attested by one of
     /// `trusted` count (see [`attest::check`]). An attested receipt that does not have its
     /// kind's shape is not evidence either.
-    pub fn read(ledger: &Path, id: &str, trusted: &[[u8; 32]]) -> Result<Evidence, LedgerError> {
+    pub fn read(
+        ledger: &Path,
+        id: &DispatchId,
+        trusted: &[[u8; 32]],
+    ) -> Result<Evidence, LedgerError> {
         let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
-            memchr::memmem::find(l, id.as_bytes()).is_some()
+            memchr::memmem::find(l, id.as_str().as_bytes()).is_some()
         })?;
         let mut e = Evidence::default();
         for raw in lines {
@@ -112,7 +116,7 @@ impl Evidence {
                 line_sha256: hex::encode(Sha256::digest(&raw)),
                 fields,
             };
-            if line.text("dispatch_id") != Some(id) {
+            if line.text("dispatch_id") != Some(id.as_str()) {
                 continue;
             }
             let evidence = matches!(
@@ -188,7 +192,7 @@ impl Evidence {
 
     /// Whether the dispatch succeeded, as the ledger says: completed `done` and not
     /// corrected, or its completion accepted as done by a person; otherwise why not.
-    pub fn verdict(&self, id: &str) -> Result<(), String> {
+    pub fn verdict(&self, id: &DispatchId) -> Result<(), String> {
         match (&self.completed, &self.corrected) {
             (None, _) => Err(format!("dispatch {id} has not completed")),
             (Some(_), _) if self.accepted.is_some() => Ok(()),
@@ -252,14 +256,14 @@ pub fn sha256_of(value: &Value<'_>) -> String {
 /// definition, the head commit and the request's SHA-256. A result counts only for the
 /// contract it names.
 pub fn contract_hash(
-    dispatch_id: &str,
+    dispatch_id: &DispatchId,
     gate: &str,
     definition: &Value<'_>,
     head_commit: &str,
     request_sha256: &str,
 ) -> String {
     let mut o = Object::default();
-    o.insert("dispatch_id", Value::string(dispatch_id));
+    o.insert("dispatch_id", Value::string(dispatch_id.as_str()));
     o.insert("gate", Value::string(gate));
     o.insert("definition", definition.clone().into_owned());
     o.insert("head_commit", Value::string(head_commit));
@@ -269,7 +273,7 @@ pub fn contract_hash(
 
 /// Whether a request receipt's contract hash is the one its own members give (the
 /// definition as the line holds it, byte for byte).
-pub fn request_is_consistent(request: &Evidenced<GateRequest>, dispatch_id: &str) -> bool {
+pub fn request_is_consistent(request: &Evidenced<GateRequest>, dispatch_id: &DispatchId) -> bool {
     let r = &request.receipt;
     request.line.fields.get("definition").is_some_and(|def| {
         contract_hash(
@@ -298,16 +302,18 @@ mod tests {
     #[test]
     fn the_contract_hash_covers_each_part() {
         let def = json::parse(r#"{"kind":"command","argv":["true"]}"#, json::Mode::Strict).unwrap();
-        let base = contract_hash("D-1", "t", &def, "h", "r");
+        let d1 = DispatchId::parse("D-1").unwrap();
+        let d2 = DispatchId::parse("D-2").unwrap();
+        let base = contract_hash(&d1, "t", &def, "h", "r");
         assert_eq!(base.len(), 64);
         let other =
             json::parse(r#"{"kind":"command","argv":["false"]}"#, json::Mode::Strict).unwrap();
         for changed in [
-            contract_hash("D-2", "t", &def, "h", "r"),
-            contract_hash("D-1", "u", &def, "h", "r"),
-            contract_hash("D-1", "t", &other, "h", "r"),
-            contract_hash("D-1", "t", &def, "i", "r"),
-            contract_hash("D-1", "t", &def, "h", "s"),
+            contract_hash(&d2, "t", &def, "h", "r"),
+            contract_hash(&d1, "u", &def, "h", "r"),
+            contract_hash(&d1, "t", &other, "h", "r"),
+            contract_hash(&d1, "t", &def, "i", "r"),
+            contract_hash(&d1, "t", &def, "h", "s"),
         ] {
             assert_ne!(changed, base);
         }

@@ -390,15 +390,11 @@ fn follow_live(
         let Ok(mut records) = Records::read_only(&ledger, &[id.as_str()]) else {
             return;
         };
-        if records
-            .get(id.as_str())
-            .is_some_and(|r| r.completion.is_some())
-        {
+        if records.get(&id).is_some_and(|r| r.completion.is_some()) {
             let _ = send.send(Live::Ended);
             return;
         }
-        let blocked_now =
-            |records: &Records| records.get(id.as_str()).and_then(|r| r.blocked_now());
+        let blocked_now = |records: &Records| records.get(&id).and_then(|r| r.blocked_now());
         let mut blocked = blocked_now(&records);
         // Blocked already when the wait began: said at once.
         if let Some(line) = blocked.and_then(|c| CiteReader::open(&ledger).ok()?.read(c).ok())

@@ -27,7 +27,7 @@ pub(crate) fn memberships(ledger: &Path) -> BTreeMap<DispatchId, vnx::group::rea
 }
 
 /// One dispatch's place in its best-of group, if it is a candidate.
-pub(crate) fn membership(ledger: &Path, id: &str) -> Option<vnx::group::read::Membership> {
+pub(crate) fn membership(ledger: &Path, id: &DispatchId) -> Option<vnx::group::read::Membership> {
     memberships(ledger).remove(id)
 }
 

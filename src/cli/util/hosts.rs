@@ -98,14 +98,14 @@ pub(crate) fn catch_up(
     // While dispatches wait for a host, every host's end of a dispatch frees a slot for
     // them: every host running one is caught up with.
     let everyone = queue::remote::any_waiting(&project.data_dir());
-    let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut by_host: BTreeMap<String, Vec<DispatchId>> = BTreeMap::new();
     // Only the dispatches on hosts are read closely (not every dispatch's state).
     let attestor = settings::attestor(None).ok();
     let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
     let hosted = view::remote_live(&ledger, attestor.as_ref().map(|a| (index.as_path(), a)));
     for (id, h) in hosted.unwrap_or_default() {
         if everyone || only.is_none_or(|ids| ids.contains(&id)) {
-            by_host.entry(h).or_default().push(id.into_string());
+            by_host.entry(h).or_default().push(id);
         }
     }
     if by_host.is_empty() {

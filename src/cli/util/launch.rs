@@ -343,7 +343,7 @@ impl Started {
              it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
         );
         if self.detach {
-            return print_queued(&mut out, id.as_str(), Some(provider), position, self.json);
+            return print_queued(&mut out, id, Some(provider), position, self.json);
         }
         let waited = crate::cli::util::foreground::wait_or_interrupt(ctx, id, interrupted)?;
         let code = crate::cli::util::waiting::report(&mut out, &waited, self.json);
@@ -359,7 +359,7 @@ impl Started {
 /// documents it.
 pub(crate) fn print_queued(
     out: &mut Out,
-    id: &str,
+    id: &vnx::ids::DispatchId,
     provider: Option<&str>,
     position: u32,
     json: bool,
@@ -372,7 +372,7 @@ pub(crate) fn print_queued(
             "queue_position": position,
         }))?;
     } else {
-        out.line(id)?;
+        out.line(id.as_str())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,7 +23,7 @@ pub(crate) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
     let Ok((_, trusted)) = settings::attestation(None, &ledger) else {
         return;
     };
-    let opened = vnx::evidence::Evidence::read(&ledger, id.as_str(), &trusted)
+    let opened = vnx::evidence::Evidence::read(&ledger, id, &trusted)
         .ok()
         .and_then(|ev| ev.started.map(|s| s.receipt.branch))
         .and_then(|branch| vnx::forge::History::read(&ledger, &branch, &trusted).ok())

@@ -95,7 +95,7 @@ pub(crate) fn branches(
     };
     ids.iter()
         .filter_map(|id| {
-            let state = &records.get(id.as_str())?.listed.as_ref()?.state;
+            let state = &records.get(id)?.listed.as_ref()?.state;
             Some((id.clone(), state.branch.clone()?))
         })
         .collect()

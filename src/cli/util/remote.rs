@@ -9,6 +9,7 @@ use vnx::config::HostConfig;
 use vnx::dispatch::queue::entry::QueuedRequest;
 use vnx::dispatch::queue::{self, RemoteSubmitted, Ticket};
 use vnx::dispatch::view;
+use vnx::ids::DispatchId;
 use vnx::project::Project;
 use vnx::remote::{self, RemoteRequest};
 use vnx::tmux::Tmux;
@@ -103,8 +104,7 @@ pub(crate) fn dispatch(
     // Long polls: the host answers the moment its ledger grows.
     let mut down = false;
     while view::completion(&ledger, &id)?.is_none() && !view::remote_lost(&ledger, &id)? {
-        match remote::catch_up_waiting(&link, &[id.to_string()], std::time::Duration::from_secs(2))
-        {
+        match remote::catch_up_waiting(&link, &ids, std::time::Duration::from_secs(2)) {
             Ok(_) if down => {
                 down = false;
                 say!("host {} answers again: caught up", host.name);
@@ -134,7 +134,7 @@ pub(crate) fn dispatch(
 /// A dispatch queued for a host: its id (detached), or a wait through its start to its end.
 fn queued(
     target: &str,
-    id: &str,
+    id: &DispatchId,
     position: u32,
     capacity: u32,
     detach: bool,
@@ -152,7 +152,7 @@ fn queued(
     if !detach {
         let project = settings::project()?;
         crate::cli::util::pending::finish_pending(&project);
-        let ids = crate::cli::util::ids::dispatch_ids(&project, &[id.to_owned()])?;
+        let ids = vec![id.clone()];
         let how = crate::cli::util::waiting::Waiting {
             json,
             ..Default::default()
@@ -165,7 +165,7 @@ fn queued(
             &Tmux::new(settings::tmux_socket(None)),
         )?
         .into_iter()
-        .find(|s| s.id == id)
+        .find(|s| s.id == *id)
         .and_then(|s| s.provider)
     } else {
         None
@@ -179,7 +179,7 @@ pub(crate) fn on_host(
     project: &Project,
     host: &HostConfig,
     args: &[String],
-    ids: &[String],
+    ids: &[DispatchId],
 ) -> Result<ExitCode, CliError> {
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;

@@ -8,6 +8,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use vnx::config::HostConfig;
+use vnx::ids::DispatchId;
 use vnx::process::Group;
 use vnx::project::Project;
 use vnx::remote::{RemoteError, Ssh};
@@ -23,12 +24,16 @@ const READ_LIMIT: Duration = Duration::from_secs(120);
 pub(crate) fn show(
     project: &Project,
     host: &HostConfig,
-    id: &str,
+    id: &DispatchId,
     follow: bool,
     raw: bool,
 ) -> Result<ExitCode, CliError> {
     let ssh = Ssh::new(host, &project.data_dir())?;
-    let mut args = vec!["show".to_owned(), id.to_owned(), "--log".to_owned()];
+    let mut args = vec![
+        "show".to_owned(),
+        id.as_str().to_owned(),
+        "--log".to_owned(),
+    ];
     if raw {
         // The host renders the transcript itself; only a request for the raw events is passed.
         args.push("--raw".to_owned());

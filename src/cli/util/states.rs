@@ -60,7 +60,7 @@ pub(crate) fn verified_states(
     let grouped = read.any_grouped();
     let listed = read.listed();
     let record = match want {
-        Want::Ids([id]) => read.records().get(id.as_str()).cloned(),
+        Want::Ids([id]) => read.records().get(id).cloned(),
         _ => None,
     };
     let report = read.report.clone();

@@ -72,8 +72,8 @@ pub(crate) fn wait_for(
                 if let Some(pr) = &pr {
                     shown.insert(id.clone(), pr.line());
                 }
-                if let Err(e) = report_one(&mut out, id.as_str(), w, how.json, pr.as_ref())
-                    .and_then(|_| out.flush())
+                if let Err(e) =
+                    report_one(&mut out, id, w, how.json, pr.as_ref()).and_then(|_| out.flush())
                 {
                     failed.get_or_insert(e);
                 }
@@ -105,7 +105,7 @@ pub(crate) fn wait_for(
             if let Some(pr) = &pr {
                 shown.insert(id.clone(), pr.line());
             }
-            report_one(&mut out, id.as_str(), &w, how.json, pr.as_ref())?;
+            report_one(&mut out, &id, &w, how.json, pr.as_ref())?;
             waited.insert(id, w);
         }
     }
@@ -378,7 +378,7 @@ pub fn report(
     json: bool,
 ) -> Result<ExitCode, CliError> {
     for (id, w) in waited {
-        report_one(out, id.as_str(), w, json, None)?;
+        report_one(out, id, w, json, None)?;
     }
     Ok(verdict(waited))
 }
@@ -395,7 +395,7 @@ struct WithPr<'a> {
 /// Prints how one dispatch settled, and the state of its pull request when it has one.
 fn report_one(
     out: &mut Out,
-    id: &str,
+    id: &DispatchId,
     w: &Waited,
     json: bool,
     pr: Option<&PrStatus>,
@@ -418,7 +418,7 @@ fn report_one(
 }
 
 /// Prints how one dispatch settled, as a line.
-fn report_line(out: &mut Out, id: &str, w: &Waited) -> Result<(), CliError> {
+fn report_line(out: &mut Out, id: &DispatchId, w: &Waited) -> Result<(), CliError> {
     {
         match w {
             Waited::Completed(c) => {

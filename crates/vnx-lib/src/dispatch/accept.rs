@@ -204,7 +204,7 @@ pub fn accept(
 ) -> Result<DispatchAccepted, AcceptError> {
     let id = state.id.clone();
     refuse_by_state(state)?;
-    let ev = Evidence::read(a.ledger, id.as_str(), a.trusted)?;
+    let ev = Evidence::read(a.ledger, &id, a.trusted)?;
     let unattested = ev.unattested_lines();
     if !unattested.is_empty() {
         return Err(AcceptError::NoEvidence {
@@ -244,7 +244,7 @@ pub fn accept(
                 head,
             });
         }
-    } else if ev.verdict(id.as_str()).is_ok() {
+    } else if ev.verdict(&id).is_ok() {
         return Err(AcceptError::AlreadyDone { id });
     }
     let (head, vnx_commit) = commit_left(a, state, &ev, head)?;

@@ -120,7 +120,7 @@ impl std::fmt::Display for ReceiptLine {
 
 /// The dispatch `id` whole, or `None` when the ledger never started it.
 pub fn detail(ledger: &Path, id: &DispatchId, tmux: &Tmux) -> Result<Option<Detail>, LedgerError> {
-    match view::state_of(ledger, id.as_str(), tmux)? {
+    match view::state_of(ledger, id, tmux)? {
         Some((state, record)) => of_record(ledger, state, &record.receipts).map(Some),
         None => Ok(None),
     }
@@ -131,7 +131,7 @@ pub fn detail(ledger: &Path, id: &DispatchId, tmux: &Tmux) -> Result<Option<Deta
 pub fn of(ledger: &Path, state: DispatchState) -> Result<Detail, LedgerError> {
     let records = Records::read_only(ledger, &[state.id.as_str()])?;
     let cites = records
-        .get(state.id.as_str())
+        .get(&state.id)
         .map(|r| r.receipts.clone())
         .unwrap_or_default();
     of_record(ledger, state, &cites)

@@ -114,7 +114,7 @@ pub fn dismiss(
     if let Some(how) = settled {
         return Err(DismissError::Settled { id, how });
     }
-    let ev = Evidence::read(ledger, id.as_str(), trusted)?;
+    let ev = Evidence::read(ledger, &id, trusted)?;
     let unattested = ev.unattested_lines();
     if !unattested.is_empty() {
         return Err(DismissError::NoEvidence {

@@ -136,7 +136,7 @@ fn attested_completions(
     let reader = CiteReader::open(ledger)?;
     let mut found = Vec::new();
     for id in ids {
-        let Some(cite) = records.get(id.as_str()).and_then(|r| r.completion) else {
+        let Some(cite) = records.get(id).and_then(|r| r.completion) else {
             continue;
         };
         let line = reader.read(cite)?;
@@ -176,7 +176,7 @@ pub fn chain_end<'s>(states: &'s [DispatchState], id: &DispatchId) -> Option<&'s
 fn told_session(ledger: &Path, id: &DispatchId) -> Result<Option<String>, LedgerError> {
     use crate::dispatch::fold::{CiteReader, Records};
     let Some(start) = Records::read_only(ledger, &[id.as_str()])?
-        .get(id.as_str())
+        .get(id)
         .and_then(|r| r.start.clone())
     else {
         return Ok(None);

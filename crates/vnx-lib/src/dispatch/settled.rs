@@ -2,13 +2,14 @@
 //! status and the receipts that settled it, each embedded byte for byte.
 
 use crate::dispatch::view::Waited;
+use crate::ids::DispatchId;
 
 /// How one dispatch settled, for `--json`: its id, its status, and the receipts that settled
 /// it, each embedded byte for byte as the ledger holds it.
 #[derive(serde::Serialize)]
 pub struct Settled<'a> {
     /// The dispatch.
-    pub dispatch_id: &'a str,
+    pub dispatch_id: &'a DispatchId,
     /// How it settled (see docs/json.md).
     pub status: &'a str,
     /// Its `dispatch_completed`, as the ledger holds it.
@@ -22,7 +23,7 @@ pub struct Settled<'a> {
 }
 
 /// How dispatch `id` settled, given what waiting found.
-pub fn settled<'a>(id: &'a str, w: &'a Waited) -> Settled<'a> {
+pub fn settled<'a>(id: &'a DispatchId, w: &'a Waited) -> Settled<'a> {
     let mut s = Settled {
         dispatch_id: id,
         status: "",

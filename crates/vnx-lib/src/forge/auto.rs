@@ -192,7 +192,7 @@ pub fn told(data_dir: &Path, id: &DispatchId) -> Option<String> {
 
 /// Whether the role dispatch `id` played says `open_pr: true`.
 pub fn role_asks(ctx: &Context<'_>, config: &Config, id: &DispatchId) -> bool {
-    Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)
+    Evidence::read(ctx.ledger, id, ctx.trusted_keys)
         .ok()
         .and_then(|ev| ev.role().map(str::to_owned))
         .and_then(|role| config.roles.get(&role).map(|r| r.open_pr))
@@ -207,7 +207,7 @@ fn act(
     id: &DispatchId,
     wanted: &Wanted,
 ) -> Result<Outcome, ForgeError> {
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     let status = ev.completed.as_ref().map(|c| c.receipt.status);
     if status != Some(DispatchStatus::Done) {
         return Ok(Outcome::NotDone { status });

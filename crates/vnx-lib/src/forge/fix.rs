@@ -94,7 +94,7 @@ impl Feedback {
 /// Reads the feedback on the pull request recorded for dispatch `id` (or the chain it
 /// belongs to): refused when none was opened, or it was merged or closed.
 pub fn gather(ctx: &Context<'_>, forge: &Forge, id: &DispatchId) -> Result<Feedback, ForgeError> {
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     let Some(started) = &ev.started else {
         return Err(ForgeError::UnknownDispatch { id: id.clone() });
     };

@@ -80,7 +80,7 @@ impl History {
                 return Ok(None);
             };
             let mut h = History::default();
-            let facts = records.get(owner.as_str()).map(|r| &r.prs[..]);
+            let facts = records.get(&owner).map(|r| &r.prs[..]);
             for fact in facts
                 .unwrap_or_default()
                 .iter()

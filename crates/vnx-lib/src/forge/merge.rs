@@ -103,7 +103,7 @@ pub fn merge(
     id: &DispatchId,
     method: Option<PrMergeMethod>,
 ) -> Result<Merged, ForgeError> {
-    let ev = crate::evidence::Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = crate::evidence::Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     let Some(branch) = ev.started.as_ref().map(|s| s.receipt.branch.clone()) else {
         return Err(ForgeError::UnknownDispatch { id: id.clone() });
     };
@@ -127,11 +127,7 @@ pub fn merge(
     let latest = if opened.dispatch_id == *id {
         None
     } else {
-        let l = crate::evidence::Evidence::read(
-            ctx.ledger,
-            opened.dispatch_id.as_str(),
-            ctx.trusted_keys,
-        )?;
+        let l = crate::evidence::Evidence::read(ctx.ledger, &opened.dispatch_id, ctx.trusted_keys)?;
         let seq = |e: &crate::evidence::Evidence| e.started.as_ref().and_then(|s| s.seq());
         (seq(&l) > seq(&ev)).then_some(l)
     };

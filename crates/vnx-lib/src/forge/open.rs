@@ -57,7 +57,7 @@ pub(super) fn grounds(
     extra: &[crate::merge::Condition],
     gates_required: bool,
 ) -> Result<Grounds, ForgeError> {
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     if ev.started.is_none() && ev.unattested_start().is_none() {
         return Err(ForgeError::UnknownDispatch { id: id.clone() });
     }
@@ -189,7 +189,7 @@ fn task_title(ctx: &Context<'_>, id: &DispatchId, g: &Grounds) -> String {
         .and_then(|s| s.continues.as_ref())
         .map(|c| c.first.clone());
     let first_title = first.as_ref().and_then(|f| {
-        Evidence::read(ctx.ledger, f.as_str(), ctx.trusted_keys)
+        Evidence::read(ctx.ledger, f, ctx.trusted_keys)
             .ok()?
             .started?
             .receipt

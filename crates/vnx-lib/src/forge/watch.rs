@@ -32,7 +32,7 @@ pub struct Seen {
 /// Reads the pull request of dispatch `id`'s branch (one `gh` call), recording `pr_merged`
 /// or `pr_closed` when the forge says so and the ledger does not yet.
 pub fn show(ctx: &Context<'_>, forge: &Forge, id: &DispatchId) -> Result<Seen, ForgeError> {
-    let ev = crate::evidence::Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = crate::evidence::Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     let Some(branch) = ev.started.as_ref().map(|s| s.receipt.branch.clone()) else {
         return Err(ForgeError::UnknownDispatch { id: id.clone() });
     };

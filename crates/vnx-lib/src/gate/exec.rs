@@ -137,13 +137,7 @@ pub(super) fn run_gate(
     };
     fs::write(&request_path, &request).map_err(io_err(&request_path))?;
     let request_sha256 = sha256_hex(&request);
-    let contract = contract_hash(
-        s.id.as_str(),
-        name,
-        &definition,
-        s.head.as_str(),
-        &request_sha256,
-    );
+    let contract = contract_hash(s.id, name, &definition, s.head.as_str(), &request_sha256);
     let ledger = Ledger::new(s.ctx.ledger);
     ledger.append(&s.ctx.attestor.attest(
         &receipts::write(&GateRequest {

@@ -254,7 +254,7 @@ pub fn check_selected(
         });
     }
     let config = crate::config::load(&config_path)?;
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     let Some(started) = &ev.started else {
         return Err(GateError::UnknownDispatch {
             id: id.to_string(),
@@ -270,7 +270,7 @@ pub fn check_selected(
     for line in ev.unattested_lines() {
         notes.push(format!("ignored a receipt vnx did not write: {line}"));
     }
-    if let Err(why) = ev.verdict(id.as_str()) {
+    if let Err(why) = ev.verdict(id) {
         reasons.push(why);
     }
     let head = ev.head().cloned();

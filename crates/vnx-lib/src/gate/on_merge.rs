@@ -57,7 +57,7 @@ pub fn run(
     let repo = crate::worktree::Repo::discover(g.root)?;
     // The merge result holds what the dispatch's worker wrote: a sandboxed dispatch's gates
     // run in its sandbox here too, as its attested start records it.
-    let ev = crate::evidence::Evidence::read(g.ledger, id.as_str(), g.trusted_keys)?;
+    let ev = crate::evidence::Evidence::read(g.ledger, id, g.trusted_keys)?;
     let Some(started) = &ev.started else {
         return Err(GateError::UnknownDispatch {
             id: id.to_string(),

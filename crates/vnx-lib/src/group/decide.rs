@@ -5,7 +5,7 @@
 
 use crate::evidence::Evidence;
 use crate::gate::{self, Decision};
-use crate::ids::GroupId;
+use crate::ids::{DispatchId, GroupId};
 use crate::ledger::{Ledger, attest, now_utc};
 use crate::receipts::{
     self, CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateReport,
@@ -88,9 +88,9 @@ fn evidence(
         };
         return Ok(out);
     }
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     fill_completion(&mut out, &ev);
-    if let Some(why) = disqualified(&ev, id.as_str(), group_id.as_str()) {
+    if let Some(why) = disqualified(&ev, id, group_id) {
         out.reason = why;
         return Ok(out);
     }
@@ -135,7 +135,7 @@ fn evidence(
         })
         .collect();
     // Review findings from the attested results the report names.
-    let after = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let after = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     let reviews: Vec<_> = recorded
         .receipt
         .gates
@@ -198,11 +198,11 @@ fn fill_completion(out: &mut CandidateEvidence, ev: &Evidence) {
 
 /// Why a candidate cannot win before its gates run: no attested start naming the group,
 /// receipts vnx did not write, or a dispatch that is not done.
-fn disqualified(ev: &Evidence, id: &str, group_id: &str) -> Option<String> {
+fn disqualified(ev: &Evidence, id: &DispatchId, group_id: &GroupId) -> Option<String> {
     let Some(started) = &ev.started else {
         return Some(format!("no attested dispatch_started for {id}"));
     };
-    if started.receipt.group.as_ref().map(|g| g.group_id.as_str()) != Some(group_id) {
+    if started.receipt.group.as_ref().map(|g| &g.group_id) != Some(group_id) {
         return Some(format!("its start does not name group {group_id}"));
     }
     let unattested = ev.unattested_lines();

@@ -103,7 +103,7 @@ pub(super) fn typed<K: Kind>(line: Line) -> Option<Evidenced<K>> {
 
 /// Whether any line of the ledger names group `id` (attested or not: an id a forged line
 /// took is not handed out again either).
-pub fn exists(ledger: &Path, id: &str) -> Result<bool, LedgerError> {
+pub fn exists(ledger: &Path, id: &GroupId) -> Result<bool, LedgerError> {
     let quoted = format!("\"{id}\"");
     Ok(!lines_with(ledger, &quoted)?.is_empty())
 }
@@ -191,7 +191,11 @@ pub fn merge_standing(
     id: &str,
     trusted: &[[u8; 32]],
 ) -> Result<Option<MergeStanding>, LedgerError> {
-    let ev = crate::evidence::Evidence::read(ledger, id, trusted)?;
+    // Text that is no dispatch id names no dispatch the ledger started.
+    let Ok(id) = DispatchId::parse(id) else {
+        return Ok(None);
+    };
+    let ev = crate::evidence::Evidence::read(ledger, &id, trusted)?;
     let Some(member) = ev.started.and_then(|s| s.receipt.group) else {
         return Ok(None);
     };
@@ -220,7 +224,7 @@ pub struct Membership {
 
 impl Membership {
     /// `G-… 2/3: won`, `lost to D-…`, `no winner` or `undecided`.
-    pub fn describe(&self, id: &str) -> String {
+    pub fn describe(&self, id: &DispatchId) -> String {
         let standing = match (&self.decided, &self.winner) {
             (false, _) => "undecided".to_owned(),
             (true, None) => "no winner".to_owned(),

@@ -101,7 +101,7 @@ pub fn start(
         });
     }
     let group_id = group_id.unwrap_or_else(GroupId::fresh);
-    if super::read::exists(ctx.ledger, group_id.as_str())? {
+    if super::read::exists(ctx.ledger, &group_id)? {
         return Err(GroupError::IdInUse {
             id: group_id.into_string(),
         });

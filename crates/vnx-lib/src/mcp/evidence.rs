@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{McpError, Settings};
+use crate::ids::DispatchId;
 use crate::ledger::checkpoint::{self, Anchor, CheckpointError, CheckpointKey};
 use crate::ledger::summary::Summary;
 use crate::ledger::tail;
@@ -66,16 +67,16 @@ impl Evidence {
     }
 
     /// The ledger's head, and every receipt about dispatch `id`.
-    pub(super) fn of_dispatch(ledger: &Path, id: &str) -> Result<Evidence, McpError> {
-        Evidence::new(ledger, about(ledger, &[id])?)
+    pub(super) fn of_dispatch(ledger: &Path, id: &DispatchId) -> Result<Evidence, McpError> {
+        Evidence::new(ledger, about(ledger, std::slice::from_ref(id))?)
     }
 }
 
 /// Every receipt about one of `ids` (its `dispatch_id`), in ledger order.
-pub(super) fn about(ledger: &Path, ids: &[&str]) -> Result<Vec<Cited>, McpError> {
+pub(super) fn about(ledger: &Path, ids: &[DispatchId]) -> Result<Vec<Cited>, McpError> {
     let lines = match tail::numbered_lines(ledger, |l| {
         ids.iter()
-            .any(|id| memchr::memmem::find(l, id.as_bytes()).is_some())
+            .any(|id| memchr::memmem::find(l, id.as_str().as_bytes()).is_some())
     }) {
         Ok(lines) => lines,
         Err(LedgerError::NotFound { .. }) => return Ok(Vec::new()),
@@ -84,7 +85,11 @@ pub(super) fn about(ledger: &Path, ids: &[&str]) -> Result<Vec<Cited>, McpError>
     Ok(lines
         .iter()
         .map(|(n, l)| Cited::of(Some(*n), l))
-        .filter(|c| c.dispatch_id.as_deref().is_some_and(|d| ids.contains(&d)))
+        .filter(|c| {
+            c.dispatch_id
+                .as_deref()
+                .is_some_and(|d| ids.iter().any(|id| id == d))
+        })
         .collect())
 }
 

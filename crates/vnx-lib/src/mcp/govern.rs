@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::evidence::{self, Cited, Evidence};
-use super::read::{LIMITS, bounded, check_id, detail_of};
+use super::read::{LIMITS, bounded, check_id, detail_of_id};
 use super::{McpError, Settings};
 use crate::dispatch::settled::Embedded;
 use crate::ledger::summary::Summary;
@@ -86,7 +86,8 @@ pub fn verify_ledger(s: &Settings, strict: bool) -> Result<serde_json::Value, Mc
 /// A dispatch's gates: those its role requires, each gate's newest signed result, the newest
 /// gate report (GO or HOLD), and the receipts about it no trusted key signed.
 pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
-    let d = detail_of(s, id)?;
+    let id = &check_id(id)?;
+    let d = detail_of_id(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
     let ev = crate::evidence::Evidence::read(&s.ledger, id, &trusted)?;
     let required = crate::config::load(&crate::project::Project::at(&s.root).config_path())
@@ -122,7 +123,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
         });
     }
     let report = match tail::last_lines(&s.ledger, 1, |l| {
-        Summary::of(l).matches(Some(id), Some("gate_report"))
+        Summary::of(l).matches(Some(id.as_str()), Some("gate_report"))
     }) {
         Ok((lines, _)) => lines.into_iter().next(),
         Err(LedgerError::NotFound { .. }) => None,
@@ -151,7 +152,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
         "report_attested": report_attested,
         "unattested": ev.unattested_lines(),
     });
-    let mut cited: Vec<Cited> = evidence::about(&s.ledger, &[id])?
+    let mut cited: Vec<Cited> = evidence::about(&s.ledger, std::slice::from_ref(id))?
         .into_iter()
         .filter(|c| {
             matches!(
@@ -175,7 +176,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
 /// the queue's lock and with `git merge-tree`'s objects kept out of the repository.
 pub fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     let id = &check_id(id)?;
-    detail_of(s, id.as_str())?;
+    detail_of_id(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
     // A directory of its own per check (checks may run at once), emptied afterwards.
     static CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -218,7 +219,7 @@ pub fn merge_readiness(s: &Settings, id: &str) -> Result<serde_json::Value, McpE
             });
         }
     };
-    evidence::answer(value, Evidence::of_dispatch(&s.ledger, id.as_str())?)
+    evidence::answer(value, Evidence::of_dispatch(&s.ledger, id)?)
 }
 
 /// `provider_constraints.yaml` as vnx reads it (`vnx constraints list --json`).

@@ -102,7 +102,7 @@ fn states(
     };
     let read = fold::read_verified(&s.ledger, &options, want)?;
     let record = match want {
-        fold::Want::Ids([id]) => read.records().get(id.as_str()).cloned(),
+        fold::Want::Ids([id]) => read.records().get(id).cloned(),
         _ => None,
     };
     let listed = read.listed();
@@ -223,9 +223,13 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
 
 /// One dispatch whole, as `vnx show ID --json` prints it.
 pub fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
-    let id = check_id(id)?;
-    let (all, record, _) = states(s, fold::Want::Ids(std::slice::from_ref(&id)))?;
-    let Some(state) = all.into_iter().find(|d| d.id == id) else {
+    detail_of_id(s, &check_id(id)?)
+}
+
+/// [`detail_of`] for an id already checked.
+pub(super) fn detail_of_id(s: &Settings, id: &DispatchId) -> Result<detail::Detail, McpError> {
+    let (all, record, _) = states(s, fold::Want::Ids(std::slice::from_ref(id)))?;
+    let Some(state) = all.into_iter().find(|d| d.id == *id) else {
         return Err(McpError::UnknownDispatch { id: id.to_string() });
     };
     let receipts = record.map(|r| r.receipts).unwrap_or_default();
@@ -234,7 +238,8 @@ pub fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
 
 /// One dispatch whole, with its best-of group, citing every receipt about it.
 pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
-    let d = detail_of(s, id)?;
+    let id = &check_id(id)?;
+    let d = detail_of_id(s, id)?;
     let trusted = evidence::trusted_keys(s)?;
     let group = crate::group::read::memberships(&s.ledger, &trusted)?.remove(id);
     // Its pull request as the forge cache last read it (the server never calls the forge).
@@ -266,7 +271,8 @@ pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
 /// receipt names).
 pub fn log(s: &Settings, id: &str, max_bytes: Option<u64>) -> Result<serde_json::Value, McpError> {
     let max = bounded(max_bytes, 64 << 10, LIMITS.bytes, "max_bytes")?;
-    let d = detail_of(s, id)?;
+    let id = &check_id(id)?;
+    let d = detail_of_id(s, id)?;
     let path = crate::dispatch::worker_log(&s.root, &d.state.id);
     let io = |source| McpError::Io {
         path: path.clone(),
@@ -337,7 +343,8 @@ pub fn diff(
     for p in paths {
         check_path(p)?;
     }
-    let d = detail_of(s, id)?;
+    let id = &check_id(id)?;
+    let d = detail_of_id(s, id)?;
     if let Some(base) = &d.base_commit
         && !crate::evidence::is_commit_id(base.as_str())
     {
@@ -443,11 +450,11 @@ pub fn wait(
         };
         cited.extend(lines.into_iter().map(|l| Cited::of(None, l)));
         settled.push(
-            serde_json::to_value(crate::dispatch::settled::settled(id.as_str(), w)).map_err(
-                |e| McpError::Session {
+            serde_json::to_value(crate::dispatch::settled::settled(id, w)).map_err(|e| {
+                McpError::Session {
                     what: format!("could not render {id}: {e}"),
-                },
-            )?,
+                }
+            })?,
         );
     }
     evidence::answer(

@@ -298,7 +298,7 @@ fn done(ev: &Evidence, id: &DispatchId) -> Result<String, String> {
             unattested.join("; ")
         ));
     }
-    ev.verdict(id.as_str()).map(|()| match &ev.accepted {
+    ev.verdict(id).map(|()| match &ev.accepted {
         Some(a) => format!(
             "dispatch {id} ended {} and {} accepted its work at {}",
             a.receipt.previous_status, a.receipt.by, a.receipt.head_commit
@@ -393,7 +393,7 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
                         r.receipt.run
                     ))
                 }
-                Some(req) if !evidence::request_is_consistent(req, id.as_str()) => Some(format!(
+                Some(req) if !evidence::request_is_consistent(req, &id) => Some(format!(
                     "gate `{name}`'s request does not hash to its contract {}",
                     r.receipt.contract_hash
                 )),
@@ -435,7 +435,7 @@ pub fn gates_without_a_pass(config: &Config, ev: &Evidence, id: &DispatchId) -> 
     let Some(head) = ev.head() else {
         return Vec::new();
     };
-    if ev.verdict(id.as_str()).is_err() || !ev.unattested_lines().is_empty() {
+    if ev.verdict(id).is_err() || !ev.unattested_lines().is_empty() {
         return Vec::new();
     }
     let mut plan = Plan {

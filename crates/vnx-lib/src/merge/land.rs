@@ -364,7 +364,7 @@ fn evidence_of(
     commit: &str,
     outcomes: &[GateOutcome],
 ) -> Result<Vec<GateEvidence>, MergeError> {
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     Ok(outcomes
         .iter()
         .map(|o| {

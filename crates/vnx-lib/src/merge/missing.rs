@@ -17,7 +17,7 @@ pub fn gates_to_run(ctx: &gate::Context<'_>, id: &DispatchId) -> Result<Vec<Stri
         return Ok(Vec::new());
     }
     let config = crate::config::load(&config_path)?;
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     Ok(super::conditions::gates_without_a_pass(&config, &ev, id))
 }
 

@@ -21,7 +21,7 @@ pub mod missing;
 pub mod queue;
 pub mod resume;
 
-use crate::ids::CommitId;
+use crate::ids::{CommitId, DispatchId};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -197,7 +197,7 @@ pub enum MergeError {
     #[error("{}", interrupted_text(id, *seq, landed.as_deref()))]
     Interrupted {
         /// The dispatch.
-        id: String,
+        id: DispatchId,
         /// The interrupted `merge` receipt's line.
         seq: u64,
         /// The merge commit the base already holds, when it moved before the interruption.
@@ -344,7 +344,7 @@ impl MergeError {
     }
 }
 
-fn interrupted_text(id: &str, seq: u64, landed: Option<&str>) -> String {
+fn interrupted_text(id: &DispatchId, seq: u64, landed: Option<&str>) -> String {
     match landed {
         Some(commit) => format!(
             "the merge of {id} (receipt line {seq}) was interrupted after the base moved to \

@@ -176,7 +176,7 @@ fn plan(
     repo: &Repo,
     id: &DispatchId,
 ) -> Result<Plan, MergeError> {
-    let ev = Evidence::read(ctx.ledger, id.as_str(), ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
     if ev.started.is_none() && ev.unattested_start().is_none() {
         return Err(MergeError::UnknownDispatch {
             id: id.to_string(),
@@ -197,7 +197,7 @@ fn plan(
 fn refuse_interrupted(ctx: &Reading<'_>, repo: &Repo, id: &DispatchId) -> Result<(), MergeError> {
     match resume::interrupted(ctx.ledger, id, ctx.trusted_keys)? {
         Some(open) => Err(MergeError::Interrupted {
-            id: id.to_string(),
+            id: id.clone(),
             seq: open.seq,
             landed: resume::landed_commit(repo, &open).map(|c| c.to_string()),
         }),

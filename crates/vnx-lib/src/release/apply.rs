@@ -127,7 +127,7 @@ fn release_one(repo: &Repo, item: &Item, options: &Options) -> Result<Done, Rele
                     // Put vnx's lock back: git refused, so the worktree stays as it was.
                     let reason = format!(
                         "{}: locked again after git refused to remove it",
-                        vnx_lock_reason(item.dispatch_id.as_str())
+                        vnx_lock_reason(&item.dispatch_id)
                     );
                     let relocked = process::run_ok(
                         &git(repo)

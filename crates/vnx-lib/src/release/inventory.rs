@@ -66,7 +66,7 @@ pub(super) fn dispatches_dir(repo: &Repo) -> PathBuf {
 }
 
 /// The lock reason vnx gives a dirty dispatch's worktree (`Repo::release`).
-pub(super) fn vnx_lock_reason(id: &str) -> String {
+pub(super) fn vnx_lock_reason(id: &DispatchId) -> String {
     format!("vnx: dispatch {id} is dirty")
 }
 
@@ -326,7 +326,7 @@ pub(super) fn worktree_state(wt: &FoundWorktree, f: &Found) -> Result<bool, (Cla
     }
     match wt.locked.as_deref() {
         None => Ok(false),
-        Some(reason) if reason.starts_with(&vnx_lock_reason(f.id.as_str())) => Ok(true),
+        Some(reason) if reason.starts_with(&vnx_lock_reason(&f.id)) => Ok(true),
         Some("") => Err((Class::Blocked, "the worktree is locked".into())),
         Some(reason) => Err((
             Class::Blocked,

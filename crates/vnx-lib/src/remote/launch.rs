@@ -287,7 +287,7 @@ fn start(
         .and_then(serde_json::Value::as_str)
         .unwrap_or("started")
         .to_owned();
-    sync::catch_up(link, &[id.to_string()])?;
+    sync::catch_up(link, std::slice::from_ref(id))?;
     Ok(RemoteLaunched {
         dispatch_id: id.clone(),
         host,

@@ -97,14 +97,14 @@ pub struct CatchUp {
     /// Receipts re-attested here: (dispatch, event).
     pub translated: Vec<(String, String)>,
     /// Dispatches recorded lost.
-    pub lost: Vec<String>,
+    pub lost: Vec<DispatchId>,
     /// The host's vnx version.
     pub host_vnx: String,
 }
 
 /// Catches up with the link's host: see the module's description. `ids` are the dispatches
 /// of this machine that run there (their state is asked for).
-pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError> {
+pub fn catch_up(link: &Link<'_>, ids: &[DispatchId]) -> Result<CatchUp, RemoteError> {
     catch_up_waiting(link, ids, Duration::ZERO)
 }
 
@@ -112,7 +112,7 @@ pub fn catch_up(link: &Link<'_>, ids: &[String]) -> Result<CatchUp, RemoteError>
 /// poll: one round trip tells at once when something happens there).
 pub fn catch_up_waiting(
     link: &Link<'_>,
-    ids: &[String],
+    ids: &[DispatchId],
     wait: Duration,
 ) -> Result<CatchUp, RemoteError> {
     let data = link.project.data_dir();
@@ -158,7 +158,7 @@ pub fn catch_up_waiting(
     ];
     for id in ids {
         args.push("--dispatch".into());
-        args.push(id.clone());
+        args.push(id.to_string());
     }
     if !wait.is_zero() && last.is_some() {
         args.push("--wait-ms".into());
@@ -218,7 +218,7 @@ pub fn catch_up_waiting(
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
     for id in ids {
-        if export.states.get(id).map(String::as_str) == Some("lost")
+        if export.states.get(id.as_str()).map(String::as_str) == Some("lost")
             && !Mirrors::read(link.ledger)?
                 .lines
                 .iter()
@@ -320,8 +320,8 @@ const TRANSLATED: [&str; 6] = [
     "dispatch_resumed",
 ];
 
-fn is_completion(r: &RemoteReceipt, id: &str) -> bool {
-    r.dispatch_id.as_ref().map(|i| i.as_str()) == Some(id)
+fn is_completion(r: &RemoteReceipt, id: &DispatchId) -> bool {
+    r.dispatch_id.as_ref() == Some(id)
         && r.remote_event_type.as_deref() == Some("dispatch_completed")
 }
 
@@ -330,7 +330,7 @@ fn is_completion(r: &RemoteReceipt, id: &str) -> bool {
 fn translate(
     link: &Link<'_>,
     host: &str,
-    (asked, tips): (&[String], &BTreeMap<String, String>),
+    (asked, tips): (&[DispatchId], &BTreeMap<String, String>),
     done: &mut CatchUp,
 ) -> Result<(), RemoteError> {
     let data = link.project.data_dir();
@@ -356,12 +356,7 @@ fn translate(
             continue;
         };
         if event == "dispatch_completed"
-            && let Err(e) = fetch_branch(
-                link,
-                &branch_of(&mirrors, host, id.as_str(), &data),
-                tips,
-                asked,
-            )
+            && let Err(e) = fetch_branch(link, &branch_of(&mirrors, host, id, &data), tips, asked)
         {
             failed = Some(e);
             break;
@@ -465,14 +460,14 @@ fn have(link: &Link<'_>, name: &str, commit: &str) -> bool {
 /// the branch of a dispatch this machine started on that host (a follow-up works on the
 /// branch of the dispatch it continues), else `dispatch/<id>`. Nothing else the host names
 /// is fetched into this repository.
-fn branch_of(mirrors: &Mirrors, host: &str, id: &str, data: &Path) -> String {
+fn branch_of(mirrors: &Mirrors, host: &str, id: &DispatchId, data: &Path) -> String {
     mirrors
         .lines
         .iter()
         .map(|m| &m.receipt)
         .filter(|r| {
             r.host == host
-                && r.dispatch_id.as_ref().map(|i| i.as_str()) == Some(id)
+                && r.dispatch_id.as_ref() == Some(id)
                 && r.remote_event_type.as_deref() == Some("dispatch_started")
         })
         .find_map(|r| {
@@ -507,7 +502,7 @@ fn fetch_branch(
     link: &Link<'_>,
     branch: &str,
     tips: &BTreeMap<String, String>,
-    asked: &[String],
+    asked: &[DispatchId],
 ) -> Result<(), RemoteError> {
     let answered = asked
         .iter()
@@ -549,16 +544,12 @@ fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result
 
 fn record_lost(
     link: &Link<'_>,
-    id: &str,
+    id: &DispatchId,
     reason: String,
     last_contact: Option<Timestamp>,
 ) -> Result<(), RemoteError> {
-    // Ids come from this ledger's own receipts, which hold only well-formed ones.
-    let Ok(dispatch_id) = DispatchId::parse(id) else {
-        return Ok(());
-    };
     let r = RemoteLost {
-        dispatch_id,
+        dispatch_id: id.clone(),
         host: link.ssh.host().name.clone(),
         reason,
         last_contact,
@@ -571,16 +562,15 @@ fn record_lost(
 /// When the host has not answered for longer than its `lost_after_seconds` (counted from its
 /// last answer, or from the dispatch when it never answered since), records each of `ids`
 /// lost.
-fn give_up_if_gone(link: &Link<'_>, ids: &[String]) -> Result<(), RemoteError> {
+fn give_up_if_gone(link: &Link<'_>, ids: &[DispatchId]) -> Result<(), RemoteError> {
     let data = link.project.data_dir();
     let host = link.ssh.host();
     let now = jiff::Timestamp::now();
     let contact = last_contact(&data, &host.name);
     for id in ids {
-        let since = contact.clone().or_else(|| {
-            let id = DispatchId::parse(id).ok()?;
-            read_record(&data, &id).map(|r| r.dispatched_at)
-        });
+        let since = contact
+            .clone()
+            .or_else(|| read_record(&data, id).map(|r| r.dispatched_at));
         let Some(since_ts) = since
             .as_deref()
             .and_then(|s| s.parse::<jiff::Timestamp>().ok())

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{Classification, Repo, TeardownAction, TeardownClass, Worktree, WorktreeError, git};
+use crate::ids::DispatchId;
 use crate::process;
 use crate::project::DATA_DIR;
 
@@ -48,7 +49,7 @@ impl Repo {
             path: trash.clone(),
             source,
         })?;
-        let Some(name) = free_name(&trash, wt.id.as_str()) else {
+        let Some(name) = free_name(&trash, &wt.id) else {
             drop(lock);
             return self.release(wt, c);
         };
@@ -167,11 +168,11 @@ impl Repo {
 
 /// A name in `trash` for a checkout of dispatch `id` that neither it nor its admin
 /// directory's name takes yet.
-fn free_name(trash: &Path, id: &str) -> Option<String> {
+fn free_name(trash: &Path, id: &DispatchId) -> Option<String> {
     (0..100)
         .map(|n| {
             if n == 0 {
-                id.to_owned()
+                id.as_str().to_owned()
             } else {
                 format!("{id}.{n}")
             }

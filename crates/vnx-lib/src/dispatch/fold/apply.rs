@@ -91,9 +91,9 @@ impl Records {
             // no one; a later end (a follow-up's) is a new question.
             Typed::DispatchDismissed(r) => {
                 let asking = self
-                    .listed_mut(id.as_str())
+                    .listed_mut(id)
                     .is_some_and(|l| l.state.state == State::Ended(DispatchStatus::NeedsInput));
-                if asking && let Some(s) = self.state(id.as_str(), cite, false) {
+                if asking && let Some(s) = self.state(id, cite, false) {
                     s.dismissed = Some(crate::dispatch::state::Dismissed {
                         by: r.receipt.by,
                         at,
@@ -102,7 +102,7 @@ impl Records {
                 }
             }
             Typed::DispatchCorrected(r) => {
-                if let Some(s) = self.state(id.as_str(), cite, false) {
+                if let Some(s) = self.state(id, cite, false) {
                     s.state = State::Ended(r.receipt.status);
                     s.completion = Some(r.receipt.status);
                     s.reason = Some(r.receipt.reason);
@@ -110,13 +110,13 @@ impl Records {
                 }
             }
             Typed::DispatchBlocked(r) => {
-                if let Some(s) = self.state(id.as_str(), cite, true) {
+                if let Some(s) = self.state(id, cite, true) {
                     s.state = State::Blocked;
                     s.blocked = Some(r.receipt);
                 }
             }
             Typed::DispatchStalled(_) => {
-                if let Some(s) = self.state(id.as_str(), cite, true) {
+                if let Some(s) = self.state(id, cite, true) {
                     s.state = State::Stalled;
                     s.blocked = None;
                 }
@@ -124,7 +124,7 @@ impl Records {
             // A prompt answered with `vnx approve`/`vnx deny` waits no more (a denied prompt
             // may end the turn without a hook that says so).
             Typed::DispatchResumed(_) => {
-                if let Some(s) = self.state(id.as_str(), cite, true) {
+                if let Some(s) = self.state(id, cite, true) {
                     s.state = State::Running;
                     s.blocked = None;
                 }
@@ -133,34 +133,34 @@ impl Records {
             // may finish the turn before `vnx deny` has recorded its answer.
             Typed::DispatchAnswered(r) => {
                 if r.receipt.answer == receipts::PermissionAnswer::Deny
-                    && let Some(l) = self.listed_mut(id.as_str())
+                    && let Some(l) = self.listed_mut(id)
                 {
                     l.state.denials = l.state.denials.saturating_add(1);
                 }
-                if let Some(s) = self.state(id.as_str(), cite, true) {
+                if let Some(s) = self.state(id, cite, true) {
                     s.state = State::Running;
                     s.blocked = None;
                 }
             }
             Typed::RemoteLost(_) => {
-                if let Some(s) = self.state(id.as_str(), cite, true) {
+                if let Some(s) = self.state(id, cite, true) {
                     s.state = State::Lost;
                     s.blocked = None;
                 }
             }
             Typed::MergeCompleted(_) => {
-                if let Some(s) = self.state(id.as_str(), cite, false) {
+                if let Some(s) = self.state(id, cite, false) {
                     s.landed = Some(Landed::Merged);
                 }
             }
             Typed::WorktreeReleased(r) => {
                 let gone = r.receipt.action.branch_deleted || r.receipt.action.worktree_removed;
                 let unlanded = self
-                    .listed_mut(id.as_str())
+                    .listed_mut(id)
                     .is_some_and(|l| l.state.landed.is_none());
                 if gone
                     && unlanded
-                    && let Some(s) = self.state(id.as_str(), cite, false)
+                    && let Some(s) = self.state(id, cite, false)
                 {
                     s.landed = Some(Landed::Released);
                 }
@@ -193,7 +193,7 @@ impl Records {
 
     /// Dispatch `id` ended as its completion `c` says.
     fn completed(&mut self, id: &DispatchId, c: DispatchCompleted, at: Option<String>, cite: Cite) {
-        if let Some(s) = self.state(id.as_str(), cite, false) {
+        if let Some(s) = self.state(id, cite, false) {
             s.state = State::Ended(c.status);
             s.completion = Some(c.status);
             s.ended_at = at;
@@ -222,9 +222,9 @@ impl Records {
         cite: Cite,
     ) {
         let ended = self
-            .listed_mut(id.as_str())
+            .listed_mut(id)
             .is_some_and(|l| matches!(l.state.state, State::Ended(_)));
-        if ended && let Some(s) = self.state(id.as_str(), cite, false) {
+        if ended && let Some(s) = self.state(id, cite, false) {
             s.state = State::Ended(DispatchStatus::Done);
             s.completion = Some(DispatchStatus::Done);
             s.reason = None;

@@ -190,10 +190,7 @@ impl Head {
     pub fn select(&self, want: Want<'_>) -> Vec<&Entry> {
         match want {
             Want::All => self.entries.iter().collect(),
-            Want::Ids(ids) => ids
-                .iter()
-                .filter_map(|id| self.entry(id.as_str()))
-                .collect(),
+            Want::Ids(ids) => ids.iter().filter_map(|id| self.entry(id)).collect(),
             Want::Recent(n) => {
                 let newest = self.listed.saturating_sub(n) as u64;
                 self.entries
@@ -205,11 +202,8 @@ impl Head {
     }
 
     /// The entry of dispatch `id`.
-    pub fn entry(&self, id: &str) -> Option<&Entry> {
-        let at = self
-            .entries
-            .binary_search_by(|e| e.id.as_str().cmp(id))
-            .ok()?;
+    pub fn entry(&self, id: &DispatchId) -> Option<&Entry> {
+        let at = self.entries.binary_search_by(|e| e.id.cmp(id)).ok()?;
         Some(&self.entries[at])
     }
 
@@ -293,7 +287,7 @@ impl Opened {
         let added = overlay
             .into_iter()
             .flat_map(|o| o.values())
-            .filter(|e| self.head.entry(e.id.as_str()).is_none());
+            .filter(|e| self.head.entry(&e.id).is_none());
         head.chain(added)
     }
 

@@ -298,7 +298,7 @@ impl Records {
     }
 
     /// The record of dispatch `id`.
-    pub fn get(&self, id: &str) -> Option<&DispatchRecord> {
+    pub fn get(&self, id: &DispatchId) -> Option<&DispatchRecord> {
         self.by_id.get(id)
     }
 
@@ -437,13 +437,18 @@ impl Records {
         self.by_id.get_mut(id).expect("inserted above")
     }
 
-    fn listed_mut(&mut self, id: &str) -> Option<&mut Listed> {
+    fn listed_mut(&mut self, id: &DispatchId) -> Option<&mut Listed> {
         self.by_id.get_mut(id)?.listed.as_mut()
     }
 
     /// The listed state of `id` (only while live, with `live_only`), its proof moved to
     /// `cite`.
-    fn state(&mut self, id: &str, cite: Cite, live_only: bool) -> Option<&mut DispatchState> {
+    fn state(
+        &mut self,
+        id: &DispatchId,
+        cite: Cite,
+        live_only: bool,
+    ) -> Option<&mut DispatchState> {
         let l = self.listed_mut(id)?;
         if live_only && !l.state.state.is_live() {
             return None;
@@ -496,7 +501,7 @@ impl Records {
         cite: Cite,
     ) {
         if let Some(c) = &started.continues
-            && let Some(before) = self.listed_mut(c.dispatch_id.as_str())
+            && let Some(before) = self.listed_mut(&c.dispatch_id)
         {
             before.state.continued_by = Some(id.clone());
         }

@@ -299,7 +299,7 @@ fn fold_new(opened: &Opened, c: &Caught) -> Option<(Records, BTreeMap<u64, Proof
     let mut records = records_of(h);
     let mut known = BTreeMap::new();
     for id in &touched {
-        if let Some(e) = h.entry(id.as_str()) {
+        if let Some(e) = h.entry(id) {
             let (record, proof) = opened.record(e)?;
             if let Some(p) = proof {
                 known.insert(p.line, p);

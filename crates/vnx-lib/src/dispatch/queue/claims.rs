@@ -11,6 +11,8 @@ use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::ids::DispatchId;
+
 /// A fresh claim, locked by its claimant until it is dropped (the launch is then over, and
 /// the dispatch's own liveness holds the slot).
 #[derive(Debug)]
@@ -37,8 +39,13 @@ fn dir(data_dir: &Path, provider: &str) -> PathBuf {
 }
 
 /// The claims on `provider`'s slots whose dispatch `alive` says still lives, as (slot,
-/// dispatch id); stale ones are removed. Called under the queue lock.
-pub fn held(data_dir: &Path, provider: &str, alive: impl Fn(&str) -> bool) -> Vec<(u32, String)> {
+/// dispatch id); stale ones (and any whose owner is not a dispatch id) are removed. Called
+/// under the queue lock.
+pub fn held(
+    data_dir: &Path,
+    provider: &str,
+    alive: impl Fn(&DispatchId) -> bool,
+) -> Vec<(u32, String)> {
     let Ok(read) = std::fs::read_dir(dir(data_dir, provider)) else {
         return Vec::new();
     };
@@ -53,7 +60,7 @@ pub fn held(data_dir: &Path, provider: &str, alive: impl Fn(&str) -> bool) -> Ve
         };
         let owner = std::fs::read_to_string(e.path()).unwrap_or_default();
         let owner = owner.trim();
-        if launching(&e.path()) || (!owner.is_empty() && alive(owner)) {
+        if launching(&e.path()) || DispatchId::parse(owner).is_ok_and(|id| alive(&id)) {
             out.push((index, owner.to_owned()));
         } else {
             let _ = std::fs::remove_file(e.path());
@@ -70,7 +77,7 @@ pub fn claim(
     data_dir: &Path,
     provider: &str,
     limit: u32,
-    id: &str,
+    id: &DispatchId,
 ) -> std::io::Result<Option<Claim>> {
     use std::os::unix::fs::OpenOptionsExt;
     let d = dir(data_dir, provider);
@@ -85,7 +92,7 @@ pub fn claim(
         {
             Ok(mut f) => {
                 f.lock()?;
-                f.write_all(id.as_bytes())?;
+                f.write_all(id.as_str().as_bytes())?;
                 f.sync_all()?;
                 return Ok(Some(Claim { index, _lock: f }));
             }
@@ -97,13 +104,13 @@ pub fn claim(
 }
 
 /// Gives up dispatch `id`'s claim on a slot of `provider`, if it holds one.
-pub fn release(data_dir: &Path, provider: &str, id: &str) {
+pub fn release(data_dir: &Path, provider: &str, id: &DispatchId) {
     let Ok(read) = std::fs::read_dir(dir(data_dir, provider)) else {
         return;
     };
     for e in read.flatten() {
         if e.file_name().to_string_lossy().ends_with(".claim")
-            && std::fs::read_to_string(e.path()).is_ok_and(|o| o.trim() == id)
+            && std::fs::read_to_string(e.path()).is_ok_and(|o| o.trim() == id.as_str())
         {
             let _ = std::fs::remove_file(e.path());
         }
@@ -117,9 +124,12 @@ mod tests {
     #[test]
     fn claims_are_exclusive_stale_ones_go_and_release_frees() {
         let d = tempfile::tempdir().unwrap();
-        let slot = |p: &str, id: &str| claim(d.path(), p, 2, id).unwrap().map(|c| c.index);
-        let all = |_: &str| true;
-        let launching = claim(d.path(), "demo", 2, "D-0000000a").unwrap().unwrap();
+        let id = |s: &str| DispatchId::parse(s).unwrap();
+        let slot = |p: &str, s: &str| claim(d.path(), p, 2, &id(s)).unwrap().map(|c| c.index);
+        let all = |_: &DispatchId| true;
+        let launching = claim(d.path(), "demo", 2, &id("D-0000000a"))
+            .unwrap()
+            .unwrap();
         assert_eq!(launching.index, 0);
         assert_eq!(slot("demo", "D-0000000b"), Some(1));
         assert_eq!(slot("demo", "D-0000000c"), None);
@@ -135,7 +145,7 @@ mod tests {
             held(d.path(), "demo", |o| o != "D-0000000a"),
             vec![(1, "D-0000000c".to_owned())]
         );
-        release(d.path(), "demo", "D-0000000c");
+        release(d.path(), "demo", &id("D-0000000c"));
         assert!(held(d.path(), "demo", all).is_empty());
     }
 }

@@ -39,7 +39,7 @@ pub fn recover(ctx: &Context<'_>, wait: bool) -> Result<Drained, DispatchError> 
 /// Gives up a finished dispatch's slot claim; then its supervisor drains the queue with
 /// [`recover`].
 pub fn finished(data_dir: &Path, provider: &str, id: &DispatchId) {
-    claims::release(data_dir, provider, id.as_str());
+    claims::release(data_dir, provider, id);
 }
 
 pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, DispatchError> {

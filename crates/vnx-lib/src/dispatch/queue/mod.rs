@@ -68,7 +68,7 @@ pub fn lock(data_dir: &Path, wait: bool) -> Result<Option<QueueLock>, DispatchEr
 /// its lock, its tmux session exists, or a process works in its worktree. A claim whose
 /// dispatch directory has no spec is judged by the lock alone (a launch under way holds
 /// its claim file's own lock, which `claims::held` asks first).
-pub fn holder_alive(data_dir: &Path, id: &str) -> bool {
+pub fn holder_alive(data_dir: &Path, id: &DispatchId) -> bool {
     let dir = data_dir.join("dispatches").join(id);
     if !dir.is_dir() {
         return false;
@@ -287,13 +287,8 @@ fn claim_and_record(
 ) -> Result<Claimed, DispatchError> {
     let spec = &plan.spec;
     let slots = data.join(claims::SLOTS_DIR);
-    let Some(claim) = claims::claim(
-        data,
-        spec.provider.name(),
-        admitted.capacity,
-        spec.id.as_str(),
-    )
-    .map_err(io_err(&slots))?
+    let Some(claim) = claims::claim(data, spec.provider.name(), admitted.capacity, &spec.id)
+        .map_err(io_err(&slots))?
     else {
         // Only a config whose limit shrank below the claims' slot numbers gets here.
         return Err(io_err(&slots)(std::io::Error::other(
@@ -302,7 +297,7 @@ fn claim_and_record(
     };
     let failed = admitted.clone();
     if let Err(e) = record(ctx, &spec.ledger, admitted) {
-        claims::release(data, spec.provider.name(), spec.id.as_str());
+        claims::release(data, spec.provider.name(), &spec.id);
         return Err(e);
     }
     Ok(Claimed(claim, failed))
@@ -318,7 +313,7 @@ fn launch_claimed(
 ) -> Result<Launched, DispatchError> {
     let spec = &plan.spec;
     let launched = crate::dispatch::launch(ctx, plan).inspect_err(|e| {
-        claims::release(data, spec.provider.name(), spec.id.as_str());
+        claims::release(data, spec.provider.name(), &spec.id);
         failed.decision = QueueVerdict::Failed;
         failed.reason = format!("it could not start: {e}");
         let _ = record(ctx, &spec.ledger, failed);

@@ -17,6 +17,7 @@ use super::{
 use crate::config::HostConfig;
 use crate::dispatch::queue::entry::{self, Entry, HOSTS_LINE, QueuedRequest, RemoteEntry};
 use crate::dispatch::view;
+use crate::ids::DispatchId;
 use crate::ledger::now_utc;
 use crate::remote::{self, Link, RemoteError, RemoteLaunched, RemoteRequest, Ssh};
 
@@ -28,7 +29,7 @@ pub enum RemoteSubmitted {
     /// It waits for a host with a free slot.
     Queued {
         /// The dispatch id.
-        id: String,
+        id: DispatchId,
         /// Its 1-based place in the hosts' line.
         position: u32,
         /// The slots of the hosts it may run on.
@@ -148,10 +149,7 @@ pub fn submit_remote(
     let hosts = accepted(&config.hosts, target)?;
     let data = ctx.project.data_dir();
     let _held = lock(&data, true)?;
-    let id = request
-        .id
-        .clone()
-        .unwrap_or_else(crate::ids::DispatchId::fresh);
+    let id = request.id.clone().unwrap_or_else(DispatchId::fresh);
     if entry::exists(&data, &id) {
         return Err(DispatchError::IdInUse {
             what: entry::dir(&data).join(format!("{id}.json")),
@@ -249,7 +247,7 @@ pub fn submit_remote(
         return Err(err);
     }
     Ok(RemoteSubmitted::Queued {
-        id: id.into_string(),
+        id,
         position,
         capacity: slots.0,
     })

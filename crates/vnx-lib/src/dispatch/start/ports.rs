@@ -61,7 +61,7 @@ pub fn claim(
         .chain((0..size).map(|i| low + ((first + i) % size) as u16));
     for port in candidates {
         let path = dir.join(port.to_string());
-        match create(&path, id.as_str()) {
+        match create(&path, id) {
             Ok(()) => return Ok(port),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let owner = std::fs::read_to_string(&path).unwrap_or_default();
@@ -72,7 +72,7 @@ pub fn claim(
                     // A stale claim: take it over (another claimant may race us to it; the
                     // create decides).
                     let _ = std::fs::remove_file(&path);
-                    match create(&path, id.as_str()) {
+                    match create(&path, id) {
                         Ok(()) => return Ok(port),
                         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                         Err(e) => return Err(io(&path)(e)),
@@ -93,14 +93,14 @@ pub fn release(data_dir: &Path, port: u16, id: &DispatchId) {
     }
 }
 
-fn create(path: &Path, id: &str) -> std::io::Result<()> {
+fn create(path: &Path, id: &DispatchId) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    f.write_all(id.as_bytes())
+    f.write_all(id.as_str().as_bytes())
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ pub fn original(
     id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<Original, ReplayError> {
-    let evidence = Evidence::read(ledger, id.as_str(), trusted)?;
+    let evidence = Evidence::read(ledger, id, trusted)?;
     let started = evidence
         .started
         .ok_or_else(|| ReplayError::Unknown { id: id.to_string() })?;
@@ -256,7 +256,7 @@ fn side(
     id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<(Side, Option<CommitId>), ReplayError> {
-    let e = Evidence::read(ledger, id.as_str(), trusted)?;
+    let e = Evidence::read(ledger, id, trusted)?;
     let started = e
         .started
         .as_ref()

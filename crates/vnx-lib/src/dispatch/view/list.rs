@@ -135,10 +135,10 @@ pub fn remote_live(
 /// it); only the lines that mention it are read closely.
 pub fn state_of(
     ledger: &Path,
-    id: &str,
+    id: &DispatchId,
     tmux: &Tmux,
 ) -> Result<Option<(DispatchState, DispatchRecord)>, LedgerError> {
-    let records = Records::read_only(ledger, &[id])?;
+    let records = Records::read_only(ledger, &[id.as_str()])?;
     let Some(record) = records.get(id).filter(|r| r.listed.is_some()) else {
         return Ok(None);
     };

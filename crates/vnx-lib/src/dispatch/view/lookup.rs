@@ -91,7 +91,7 @@ pub(super) fn correction_after(
         let _ = lock.lock_shared();
     }
     let later = Records::read_only_from(ledger, &[id.as_str()], lines, offset)?;
-    let Some(cite) = later.get(id.as_str()).and_then(|r| r.correction) else {
+    let Some(cite) = later.get(id).and_then(|r| r.correction) else {
         return Ok(None);
     };
     Ok(Some(Correction::of(CiteReader::open(ledger)?.read(cite)?)))

@@ -176,7 +176,7 @@ pub fn wait_with(
     {
         let reader = CiteReader::open(ledger)?;
         for id in ids {
-            if let Some(w) = settled_by(&reader, records.get(id.as_str()), id, until_blocked)? {
+            if let Some(w) = settled_by(&reader, records.get(id), id, until_blocked)? {
                 done.insert(id.clone(), w);
             }
         }
@@ -243,8 +243,7 @@ pub fn wait_with(
                 (done.on)(WaitEvent::Quiet(&pending));
                 for id in &pending {
                     // Still queued, or on a host: nothing of it can be lost here.
-                    let Some(start) = records.get(id.as_str()).and_then(|r| r.start.as_ref())
-                    else {
+                    let Some(start) = records.get(id).and_then(|r| r.start.as_ref()) else {
                         continue;
                     };
                     if start.host.is_some() {
