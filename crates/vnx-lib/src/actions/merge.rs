@@ -63,9 +63,9 @@ pub fn merge(
     }
     // A best-of-N loser is refused before the queue is entered, whatever else it holds.
     for id in ids {
-        let standing = crate::group::merge_standing(ctx.ledger, id.as_str(), desk.trusted)?;
+        let standing = crate::group::merge_standing(ctx.ledger, id, desk.trusted)?;
         let Some((group, objection)) =
-            (standing.as_ref()).and_then(|s| Some((s, s.objection(id.as_str())?)))
+            (standing.as_ref()).and_then(|s| Some((s, s.objection(id)?)))
         else {
             continue;
         };

@@ -168,7 +168,7 @@ pub struct MergeStanding {
 impl MergeStanding {
     /// Why merging `id` needs an explicit override, if it does: the group is undecided, has
     /// no winner, or another candidate won.
-    pub fn objection(&self, id: &str) -> Option<String> {
+    pub fn objection(&self, id: &DispatchId) -> Option<String> {
         let g = &self.group_id;
         match (&self.decided, &self.winner) {
             (false, _) => Some(format!(
@@ -188,14 +188,10 @@ impl MergeStanding {
 /// The group standing of dispatch `id`, when its attested start names a group.
 pub fn merge_standing(
     ledger: &Path,
-    id: &str,
+    id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<Option<MergeStanding>, LedgerError> {
-    // Text that is no dispatch id names no dispatch the ledger started.
-    let Ok(id) = DispatchId::parse(id) else {
-        return Ok(None);
-    };
-    let ev = crate::evidence::Evidence::read(ledger, &id, trusted)?;
+    let ev = crate::evidence::Evidence::read(ledger, id, trusted)?;
     let Some(member) = ev.started.and_then(|s| s.receipt.group) else {
         return Ok(None);
     };

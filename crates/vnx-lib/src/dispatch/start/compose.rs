@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::ids::DispatchId;
 use crate::provider::ProviderCompletion;
 use crate::skills::Skill;
 
@@ -18,7 +19,7 @@ pub const ASSIGNMENT_END: &str = "\n\n## Resources\n\n";
 /// Composes the prompt. The instruction appears exactly once, unchanged, between
 /// [`ASSIGNMENT`] and [`ASSIGNMENT_END`].
 pub fn compose(
-    id: &str,
+    id: &DispatchId,
     role: &str,
     instruction: &str,
     completion: ProviderCompletion,
@@ -49,8 +50,8 @@ pub fn compose(
 /// completion protocol (for this dispatch's own report) are sent. The instruction appears
 /// exactly once, unchanged, between [`ASSIGNMENT`] and [`ASSIGNMENT_END`].
 pub fn compose_resumed(
-    id: &str,
-    continued: &str,
+    id: &DispatchId,
+    continued: &DispatchId,
     instruction: &str,
     completion: ProviderCompletion,
 ) -> String {
@@ -70,7 +71,7 @@ pub fn compose_resumed(
 
 /// The assignment of a follow-up that starts a new CLI session (none was recorded, or the
 /// provider cannot resume one): the earlier assignment, then the new one.
-pub fn follow_up_instruction(continued: &str, earlier: &str, instruction: &str) -> String {
+pub fn follow_up_instruction(continued: &DispatchId, earlier: &str, instruction: &str) -> String {
     format!(
         "This continues dispatch {continued}. Its work so far is in this worktree. Its \
          assignment was:\n\n> {}\n\nYour assignment now:\n\n{instruction}",
@@ -146,6 +147,10 @@ mod tests {
     use super::*;
     use crate::skills::Resource;
 
+    fn id() -> DispatchId {
+        DispatchId::parse("D-0a1b2c3d4e5f").unwrap()
+    }
+
     fn skill(name: &str, body: &str) -> Skill {
         Skill {
             name: name.into(),
@@ -180,7 +185,7 @@ mod tests {
                     ProviderCompletion::Exit,
                     ProviderCompletion::Output,
                 ] {
-                    let p = compose("D-1", "implementer", instruction, completion, skills);
+                    let p = compose(&id(), "implementer", instruction, completion, skills);
                     assert_eq!(instruction_of(&p), Some(instruction), "{p}");
                     assert_eq!(
                         p.matches("## Completion protocol\n\n").count(),
@@ -189,7 +194,7 @@ mod tests {
                 }
             }
         }
-        let p = compose("D-1", "r", "x", ProviderCompletion::Report, &skills);
+        let p = compose(&id(), "r", "x", ProviderCompletion::Report, &skills);
         assert!(p.contains("vnx report --status done"));
         assert!(p.contains("- `skills/a/references/a.md` (3 bytes): ## Resources\n"));
     }

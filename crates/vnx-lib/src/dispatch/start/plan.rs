@@ -695,14 +695,12 @@ fn compose_prompt(
 ) -> Result<(String, Invocation), ProviderError> {
     let completion = worker.invocation(ctx, req, 0)?.completion;
     let prompt = match (&req.continues, worker.resume) {
-        (None, _) => compose::compose(id.as_str(), &req.role, &req.instruction, completion, skills),
-        (Some(c), Some(_)) => {
-            compose::compose_resumed(id.as_str(), c.id().as_str(), &req.instruction, completion)
-        }
+        (None, _) => compose::compose(id, &req.role, &req.instruction, completion, skills),
+        (Some(c), Some(_)) => compose::compose_resumed(id, c.id(), &req.instruction, completion),
         (Some(c), None) => {
             let instruction =
-                compose::follow_up_instruction(c.id().as_str(), &c.instruction, &req.instruction);
-            compose::compose(id.as_str(), &req.role, &instruction, completion, skills)
+                compose::follow_up_instruction(c.id(), &c.instruction, &req.instruction);
+            compose::compose(id, &req.role, &instruction, completion, skills)
         }
     };
     let invocation = worker.invocation(ctx, req, prompt.len())?;

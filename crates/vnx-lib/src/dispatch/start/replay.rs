@@ -149,7 +149,7 @@ pub fn link(root: &Path, original: &Original) -> ReplayOf {
     }
     let rebuilt = (changed_skills.is_empty() || skills.len() == s.skills.len()).then(|| {
         let prompt = crate::dispatch::start::compose::compose(
-            s.dispatch_id.as_str(),
+            &s.dispatch_id,
             &s.role,
             &original.instruction,
             s.completion,

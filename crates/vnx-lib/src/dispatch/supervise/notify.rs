@@ -20,7 +20,7 @@ pub const TIME_LIMIT: Duration = Duration::from_secs(30);
 /// The argv with the placeholders replaced.
 pub fn expand(
     argv: &[String],
-    id: &str,
+    id: &DispatchId,
     state: &str,
     hash: &str,
     title: &str,
@@ -31,7 +31,7 @@ pub fn expand(
             // The title and then the message last: neither the person's words nor the
             // worker's may form another placeholder.
             let mut out = a
-                .replace("{id}", id)
+                .replace("{id}", id.as_str())
                 .replace("{state}", state)
                 .replace("{hash}", hash)
                 .replace("{title}", title)
@@ -75,7 +75,7 @@ impl Notifier {
         let Some((program, args)) = self.argv.split_first() else {
             return;
         };
-        let args = expand(args, id.as_str(), state, hash, &self.title, message);
+        let args = expand(args, id, state, hash, &self.title, message);
         let cmd = Cmd::new(program)
             .args(args)
             .env("VNX_DISPATCH_ID", id)
@@ -109,6 +109,10 @@ impl Notifier {
 mod tests {
     use super::*;
 
+    fn one() -> DispatchId {
+        DispatchId::parse("D-0a1b2c3d4e5f").unwrap()
+    }
+
     #[test]
     fn a_workers_words_never_start_an_argument_as_an_option() {
         let argv = vec![
@@ -116,7 +120,7 @@ mod tests {
             "-t".to_owned(),
             "{title}".to_owned(),
         ];
-        let out = expand(&argv, "D-1", "needs_input", "h", "-v", "--exec=rm -rf ~");
+        let out = expand(&argv, &one(), "needs_input", "h", "-v", "--exec=rm -rf ~");
         assert_eq!(out, [" --exec=rm -rf ~", "-t", " -v"]);
     }
 
@@ -130,11 +134,11 @@ mod tests {
             "{message}".to_owned(),
         ];
         assert_eq!(
-            expand(&argv, "D-1", "blocked", "ab12", "fix {hash}", "asks {id}?"),
+            expand(&argv, &one(), "blocked", "ab12", "fix {hash}", "asks {id}?"),
             [
-                "--title=vnx D-1",
+                "--title=vnx D-0a1b2c3d4e5f",
                 "blocked: ab12",
-                "$(rm -rf ~) D-1",
+                "$(rm -rf ~) D-0a1b2c3d4e5f",
                 "fix {hash}",
                 "asks {id}?"
             ]
