@@ -290,8 +290,7 @@ mod live {
             ));
         }
         if let Action::FollowUp(id, text) = action {
-            let id = DispatchId::parse(id).ok()?;
-            return follow_up(action, id, text);
+            return follow_up(action, id.clone(), text);
         }
         let id = match action {
             Action::Approve(id)
@@ -302,7 +301,7 @@ mod live {
             | Action::Release(id)
             | Action::Clean(id)
             | Action::GateCheck(id)
-            | Action::Merge(id) => DispatchId::parse(id).ok()?,
+            | Action::Merge(id) => id.clone(),
             _ => return None,
         };
         let done = crate::cli::util::context::with_desk(None, |desk| {
@@ -448,10 +447,16 @@ mod live {
     }
 
     /// Hands the terminal to `vnx attach ID` and takes it back when tmux detaches.
-    fn attach(terminal: &mut DefaultTerminal, vnx: &Path, root: &Path, id: &str, app: &mut App) {
+    fn attach(
+        terminal: &mut DefaultTerminal,
+        vnx: &Path,
+        root: &Path,
+        id: &DispatchId,
+        app: &mut App,
+    ) {
         use vnx::process::{Cmd, Group};
         ratatui::restore();
-        let cmd = Cmd::new(vnx).args(["attach", id]).cwd(root);
+        let cmd = Cmd::new(vnx).args(["attach", id.as_str()]).cwd(root);
         let outcome = Group::spawn_in_terminal(&cmd).map(|mut group| {
             let _ = vnx::process::set_foreground(std::io::stdin(), group.pid());
             let _ = group.resume();

@@ -8,6 +8,7 @@ use std::cell::Cell;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use vnx::dashboard::model::{Row, Snapshot};
+use vnx::ids::DispatchId;
 
 /// What the lower pane shows of the selected dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,28 +25,28 @@ pub enum View {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Jump into its pane (`vnx attach`), and come back on detach.
-    Attach(String),
+    Attach(DispatchId),
     /// Continue it with a new instruction (`vnx follow-up --detach`).
-    FollowUp(String, String),
+    FollowUp(DispatchId, String),
     /// Allow its pending permission prompt (`vnx approve`).
-    Approve(String),
+    Approve(DispatchId),
     /// Refuse its pending permission prompt (`vnx deny`).
-    Deny(String),
+    Deny(DispatchId),
     /// Accept its ended worker's work as done, committing what it left uncommitted first
     /// (`vnx accept`).
-    Accept(String),
+    Accept(DispatchId),
     /// Close its question without answering it (`vnx dismiss`).
-    Dismiss(String),
+    Dismiss(DispatchId),
     /// Stop it (`vnx cancel`).
-    Cancel(String),
+    Cancel(DispatchId),
     /// Run its role's gates (`vnx gate-check`).
-    GateCheck(String),
+    GateCheck(DispatchId),
     /// Merge it into its base (`vnx merge`).
-    Merge(String),
+    Merge(DispatchId),
     /// Release its landed or pushed worktree and branch (`vnx worktree-release --apply`).
-    Release(String),
+    Release(DispatchId),
     /// Discard its work (`vnx clean --yes`).
-    Clean(String),
+    Clean(DispatchId),
     /// Release every settled dispatch's worktree and branch, whichever is selected
     /// (`vnx tidy --yes`).
     Tidy,
@@ -56,23 +57,23 @@ impl Action {
     pub fn argv(&self) -> Vec<String> {
         let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect();
         match self {
-            Action::Attach(id) => v(&["attach", id]),
+            Action::Attach(id) => v(&["attach", id.as_str()]),
             // `=`: an instruction that starts with `-` is not an option.
             Action::FollowUp(id, text) => vec![
                 "follow-up".to_owned(),
-                id.clone(),
+                id.to_string(),
                 "--detach".to_owned(),
                 format!("--instruction={text}"),
             ],
-            Action::Approve(id) => v(&["approve", id]),
-            Action::Deny(id) => v(&["deny", id]),
-            Action::Accept(id) => v(&["accept", id]),
-            Action::Dismiss(id) => v(&["dismiss", id]),
-            Action::Cancel(id) => v(&["cancel", id]),
-            Action::GateCheck(id) => v(&["gate-check", id]),
-            Action::Merge(id) => v(&["merge", id]),
-            Action::Release(id) => v(&["worktree-release", "--apply", id]),
-            Action::Clean(id) => v(&["clean", id, "--yes"]),
+            Action::Approve(id) => v(&["approve", id.as_str()]),
+            Action::Deny(id) => v(&["deny", id.as_str()]),
+            Action::Accept(id) => v(&["accept", id.as_str()]),
+            Action::Dismiss(id) => v(&["dismiss", id.as_str()]),
+            Action::Cancel(id) => v(&["cancel", id.as_str()]),
+            Action::GateCheck(id) => v(&["gate-check", id.as_str()]),
+            Action::Merge(id) => v(&["merge", id.as_str()]),
+            Action::Release(id) => v(&["worktree-release", "--apply", id.as_str()]),
+            Action::Clean(id) => v(&["clean", id.as_str(), "--yes"]),
             Action::Tidy => v(&["tidy", "--yes"]),
         }
     }
@@ -116,8 +117,8 @@ impl Action {
         }
     }
 
-    /// The dispatch it acts on (empty for one that acts on every dispatch).
-    pub fn dispatch_id(&self) -> &str {
+    /// The dispatch it acts on (`None` for one that acts on every dispatch).
+    pub fn dispatch_id(&self) -> Option<&DispatchId> {
         match self {
             Action::Attach(id)
             | Action::FollowUp(id, _)
@@ -129,8 +130,8 @@ impl Action {
             | Action::GateCheck(id)
             | Action::Merge(id)
             | Action::Release(id)
-            | Action::Clean(id) => id,
-            Action::Tidy => "",
+            | Action::Clean(id) => Some(id),
+            Action::Tidy => None,
         }
     }
 }
@@ -270,7 +271,7 @@ pub enum Mode {
     /// Typing a follow-up's instruction for this dispatch.
     FollowUp {
         /// The dispatch to continue.
-        dispatch_id: String,
+        dispatch_id: DispatchId,
         /// The instruction so far.
         text: String,
     },
@@ -529,7 +530,7 @@ impl App {
             }
             _ => {}
         }
-        let Some(id) = self.selected.as_ref().map(ToString::to_string) else {
+        let Some(id) = self.selected.clone() else {
             return Effect::None;
         };
         let action = match key.code {

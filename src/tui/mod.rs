@@ -89,11 +89,10 @@ impl Outcome {
             Some(1) => "no",
             _ => "failed",
         };
-        let id = self.action.dispatch_id();
+        let id = (self.action.dispatch_id()).map_or(String::new(), |id| format!(" {id}"));
         format!(
-            "vnx {}{}{id}: {verdict}: {}",
+            "vnx {}{id}: {verdict}: {}",
             self.action.argv()[0],
-            if id.is_empty() { "" } else { " " },
             self.summary
         )
     }
@@ -150,40 +149,44 @@ mod tests {
 
     #[test]
     fn every_action_is_a_vnx_command_and_the_deciding_ones_ask() {
-        let id = "D-00000001".to_owned();
+        let id = vnx::ids::DispatchId::parse("D-0a1b2c3d4e5f").unwrap();
         let all = [
-            (Action::Attach(id.clone()), "attach D-00000001", false),
+            (Action::Attach(id.clone()), "attach D-0a1b2c3d4e5f", false),
             (
                 Action::FollowUp(id.clone(), "go on".into()),
-                "follow-up D-00000001 --detach --instruction=go on",
+                "follow-up D-0a1b2c3d4e5f --detach --instruction=go on",
                 false,
             ),
-            (Action::Approve(id.clone()), "approve D-00000001", true),
-            (Action::Deny(id.clone()), "deny D-00000001", true),
-            (Action::Accept(id.clone()), "accept D-00000001", true),
-            (Action::Dismiss(id.clone()), "dismiss D-00000001", true),
-            (Action::Cancel(id.clone()), "cancel D-00000001", true),
+            (Action::Approve(id.clone()), "approve D-0a1b2c3d4e5f", true),
+            (Action::Deny(id.clone()), "deny D-0a1b2c3d4e5f", true),
+            (Action::Accept(id.clone()), "accept D-0a1b2c3d4e5f", true),
+            (Action::Dismiss(id.clone()), "dismiss D-0a1b2c3d4e5f", true),
+            (Action::Cancel(id.clone()), "cancel D-0a1b2c3d4e5f", true),
             (
                 Action::GateCheck(id.clone()),
-                "gate-check D-00000001",
+                "gate-check D-0a1b2c3d4e5f",
                 false,
             ),
-            (Action::Merge(id.clone()), "merge D-00000001", true),
+            (Action::Merge(id.clone()), "merge D-0a1b2c3d4e5f", true),
             (
                 Action::Release(id.clone()),
-                "worktree-release --apply D-00000001",
+                "worktree-release --apply D-0a1b2c3d4e5f",
                 true,
             ),
-            (Action::Clean(id.clone()), "clean D-00000001 --yes", true),
+            (
+                Action::Clean(id.clone()),
+                "clean D-0a1b2c3d4e5f --yes",
+                true,
+            ),
         ];
         for (action, argv, asks) in all {
             assert_eq!(action.argv().join(" "), argv);
             assert_eq!(action.needs_confirmation(), asks, "{action:?}");
-            assert_eq!(action.dispatch_id(), id);
+            assert_eq!(action.dispatch_id(), Some(&id));
         }
         // Tidy acts on every dispatch, not the selected one.
         assert_eq!(Action::Tidy.argv().join(" "), "tidy --yes");
         assert!(Action::Tidy.needs_confirmation());
-        assert_eq!(Action::Tidy.dispatch_id(), "");
+        assert_eq!(Action::Tidy.dispatch_id(), None);
     }
 }

@@ -522,7 +522,7 @@ fn the_dashboards_d_key_accepts_after_a_confirmation() {
     let press =
         |app: &mut App, c: char| app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
     assert_eq!(press(&mut app, 'd'), Effect::None);
-    assert_eq!(app.mode, Mode::Confirm(Action::Accept(id.clone())));
+    assert_eq!(app.mode, Mode::Confirm(Action::Accept(id_of(&id))));
     let Effect::Run(action) = press(&mut app, 'y') else {
         panic!("not run: {:?}", app.mode);
     };
@@ -536,4 +536,9 @@ fn the_dashboards_d_key_accepts_after_a_confirmation() {
         snap.rows[0].state
     );
     assert_eq!(snap.rows[0].state.status, "done");
+}
+
+/// The dispatch id `text` names.
+fn id_of(text: &str) -> vnx::ids::DispatchId {
+    vnx::ids::DispatchId::parse(text).unwrap()
 }

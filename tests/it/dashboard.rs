@@ -273,7 +273,7 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
     assert_eq!(app.view, View::Receipts);
     // A risky action asks; anything but y declines.
     assert_eq!(press(&mut app, "x"), Effect::None);
-    assert_eq!(app.mode, Mode::Confirm(Action::Clean("D-0000000b".into())));
+    assert_eq!(app.mode, Mode::Confirm(Action::Clean(id_of("D-0000000b"))));
     assert_eq!(press(&mut app, "n"), Effect::None);
     assert_eq!(app.mode, Mode::Normal);
     assert!(app.message.as_deref().unwrap().starts_with("not done"));
@@ -281,14 +281,14 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
     assert_eq!(press(&mut app, "p"), Effect::None);
     assert_eq!(
         app.mode,
-        Mode::Confirm(Action::Approve("D-0000000b".into()))
+        Mode::Confirm(Action::Approve(id_of("D-0000000b")))
     );
     press(&mut app, "n");
     assert_eq!(press(&mut app, "n"), Effect::None);
-    assert_eq!(app.mode, Mode::Confirm(Action::Deny("D-0000000b".into())));
+    assert_eq!(app.mode, Mode::Confirm(Action::Deny(id_of("D-0000000b"))));
     assert_eq!(
         press(&mut app, "y"),
-        Effect::Run(Action::Deny("D-0000000b".into()))
+        Effect::Run(Action::Deny(id_of("D-0000000b")))
     );
     // The follow-up prompt takes text, Esc drops it, an empty one is not sent.
     press(&mut app, "f");
@@ -441,11 +441,11 @@ fn keys_attach_and_cancel() {
     let mut app = app_at(&repo, &id);
     assert_eq!(
         press(&mut app, "a"),
-        Effect::Run(Action::Attach(id.clone()))
+        Effect::Run(Action::Attach(id_of(&id)))
     );
     assert_eq!(
         press(&mut app, "⏎"),
-        Effect::Run(Action::Attach(id.clone()))
+        Effect::Run(Action::Attach(id_of(&id)))
     );
     assert_eq!(press(&mut app, "c"), Effect::None, "asks first");
     let r = carry_out(&repo, press(&mut app, "y"));
@@ -463,7 +463,7 @@ fn keys_follow_up() {
     let effect = press(&mut app, "--verbose, then go on⏎");
     assert_eq!(
         effect,
-        Effect::Run(Action::FollowUp(id.clone(), "--verbose, then go on".into()))
+        Effect::Run(Action::FollowUp(id_of(&id), "--verbose, then go on".into()))
     );
     let r = carry_out(&repo, effect);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -509,7 +509,7 @@ fn keys_clean() {
     let outcome = vnx_cli::tui::run_action(
         std::path::Path::new("/nonexistent/vnx"),
         repo.env.path(),
-        &Action::GateCheck(other.clone()),
+        &Action::GateCheck(id_of(&other)),
     );
     assert_eq!(outcome.code, None);
     assert!(
@@ -517,4 +517,9 @@ fn keys_clean() {
         "{}",
         outcome.message()
     );
+}
+
+/// The dispatch id `text` names.
+fn id_of(text: &str) -> vnx::ids::DispatchId {
+    vnx::ids::DispatchId::parse(text).unwrap()
 }
