@@ -6,7 +6,6 @@
 use std::process::ExitCode;
 
 use vnx::forge::{self, ForgeError};
-use vnx::ids::DispatchId;
 use vnx::receipts::PrMergeMethod;
 
 use super::CliError;
@@ -143,57 +142,23 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
 fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
     let setup = Setup::new(std::slice::from_ref(&args.id))?;
     let id = &setup.ids[0];
-    let feedback = setup.within(|ctx, forge, _| forge::fix::gather(ctx, forge, id))?;
-    if feedback.is_empty() {
-        return Err(CliError::verdict(format!(
-            "pull request #{} of {id} has nothing to fix: no failing check, no unresolved \
-             review thread, no change requested",
-            feedback.number
-        ))
-        .with_hint(format!(
-            "`vnx pr merge {id}` merges it once its checks pass"
-        )));
-    }
-    say!(
-        "{id}  pull request #{}: {} failing check(s), {} unresolved review thread(s){}",
-        feedback.number,
-        feedback.failed_checks.len(),
-        feedback.threads.len(),
-        if feedback.review_decision.is_empty() {
-            String::new()
-        } else {
-            format!(", review {}", escape(&feedback.review_decision))
-        }
-    );
-    let new_id = DispatchId::fresh();
-    let dir = setup.project.data_dir().join("forge");
-    let file = dir.join(format!("fix-{new_id}.md"));
-    let instruction = forge::fix::instruction(&feedback);
-    let write = |p: &std::path::Path| -> std::io::Result<()> {
-        vnx::files::private_dir(&dir)?;
-        vnx::files::write_atomic_private(p, instruction.as_bytes(), false)
-    };
-    write(&file).map_err(|e| {
-        CliError::from_error(&e).context(format!("could not write {}", file.display()))
-    })?;
+    let data = setup.project.data_dir();
+    let fix = setup.within(|ctx, forge, _| vnx::actions::pr::fix(ctx, forge, &data, id))?;
+    say!("{}", escape(&fix.line()));
     let asked = super::util::follow::Asked {
         id: id.clone(),
-        new_id: Some(new_id.clone()),
-        title: format!("fix pull request #{}", feedback.number),
-        instruction,
+        new_id: fix.follow_up.new_id.clone(),
+        title: fix.follow_up.title.clone().unwrap_or_default(),
+        instruction: fix.follow_up.instruction.clone(),
         started: Started {
             detach: args.detach,
             json: args.json,
-            open_pr: true,
+            open_pr: fix.follow_up.open_pr,
         },
         tmux_socket: args.tmux.tmux_socket.clone(),
     };
-    super::util::follow::follow_asked(asked).inspect_err(|_| {
-        // Not started: nothing is left asking for it.
-        let data = setup.project.data_dir();
-        let _ = std::fs::remove_file(forge::auto::request_path(&data, &new_id));
-        let _ = std::fs::remove_file(&file);
-    })
+    // Not started: nothing is left asking for it.
+    super::util::follow::follow_asked(asked).inspect_err(|_| fix.abandon(&data))
 }
 
 fn open(args: OpenArgs) -> Result<ExitCode, CliError> {

@@ -207,6 +207,8 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Forge(e) => forge(e),
         E::Prune(e) => prune(e),
         E::NotInterrupted { .. } => Exit::Usage,
+        E::NothingToFix { .. } => Exit::No,
+        E::Io { .. } => Exit::Failed,
     }
 }
 

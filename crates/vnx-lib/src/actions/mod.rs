@@ -19,6 +19,7 @@ pub mod dismiss;
 pub mod follow_up;
 pub mod gate;
 pub mod merge;
+pub mod pr;
 pub mod prune;
 pub mod recover;
 pub mod release;
@@ -60,7 +61,7 @@ pub enum ActionError {
     Ledger(#[from] crate::ledger::LedgerError),
     /// A dispatch could not be acted on (its queue, its directory).
     #[error(transparent)]
-    Dispatch(#[from] crate::dispatch::DispatchError),
+    Dispatch(Box<crate::dispatch::DispatchError>),
     /// A prompt could not be answered.
     #[error(transparent)]
     Answer(#[from] crate::dispatch::answer::AnswerError),
@@ -77,7 +78,7 @@ pub enum ActionError {
     },
     /// The merge could not be checked or done.
     #[error(transparent)]
-    Merge(#[from] crate::merge::MergeError),
+    Merge(Box<crate::merge::MergeError>),
     /// Gates could not be run.
     #[error(transparent)]
     Gate(#[from] crate::gate::GateError),
@@ -92,19 +93,40 @@ pub enum ActionError {
     FollowUp(#[from] crate::dispatch::start::follow_up::FollowUpError),
     /// A branch cannot be brought onto its base.
     #[error(transparent)]
-    Rebase(#[from] crate::dispatch::start::rebase::RebaseError),
+    Rebase(Box<crate::dispatch::start::rebase::RebaseError>),
     /// A lost dispatch's end could not be recorded from its worker's report.
     #[error(transparent)]
-    Recover(#[from] crate::dispatch::supervise::recover::RecoverError),
+    Recover(Box<crate::dispatch::supervise::recover::RecoverError>),
     /// The repository could not be read.
     #[error(transparent)]
     Worktree(#[from] crate::worktree::WorktreeError),
     /// A pull request could not be asked for.
     #[error(transparent)]
-    Forge(#[from] crate::forge::ForgeError),
+    Forge(Box<crate::forge::ForgeError>),
     /// Old directories could not be judged.
     #[error(transparent)]
     Prune(#[from] crate::release::prune::PruneError),
+    /// A pull request with nothing to fix: no failing check, no unresolved review thread,
+    /// no change requested.
+    #[error(
+        "pull request #{number} of {id} has nothing to fix: no failing check, no unresolved \
+         review thread, no change requested"
+    )]
+    NothingToFix {
+        /// The dispatch.
+        id: DispatchId,
+        /// Its pull request.
+        number: u64,
+    },
+    /// A file could not be written.
+    #[error("could not write {}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A dispatch named to resume was not interrupted.
     #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
     NotInterrupted {
@@ -114,6 +136,25 @@ pub enum ActionError {
         state: &'static str,
     },
 }
+
+/// The larger errors an action meets, boxed: an action's result stays small.
+macro_rules! boxed_from {
+    ($($variant:ident($error:ty)),* $(,)?) => {$(
+        impl From<$error> for ActionError {
+            fn from(e: $error) -> ActionError {
+                ActionError::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+
+boxed_from!(
+    Dispatch(crate::dispatch::DispatchError),
+    Merge(crate::merge::MergeError),
+    Rebase(crate::dispatch::start::rebase::RebaseError),
+    Recover(crate::dispatch::supervise::recover::RecoverError),
+    Forge(crate::forge::ForgeError),
+);
 
 impl ActionError {
     /// What to do about it.
@@ -144,6 +185,10 @@ impl ActionError {
             ActionError::Worktree(e) => e.hint(),
             ActionError::Forge(e) => e.hint(),
             ActionError::Prune(e) => Some(e.hint().into()),
+            ActionError::NothingToFix { id, .. } => Some(format!(
+                "`vnx pr merge {id}` merges it once its checks pass"
+            )),
+            ActionError::Io { .. } => None,
             ActionError::NotInterrupted { id, .. } => Some(format!("`vnx status {id}` shows it")),
         }
     }
