@@ -102,7 +102,7 @@ impl CodingCli for Claude {
     }
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        invocation::allowed_commands(w)
+        w.unasked_commands()
     }
 
     /// `1` (yes) and `3` (no) on claude 2.1.197; its `PermissionRequest` hook answers first

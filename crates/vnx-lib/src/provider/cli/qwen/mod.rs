@@ -79,7 +79,7 @@ impl CodingCli for Qwen {
     }
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        invocation::allowed_commands(w)
+        w.unasked_commands()
     }
 
     /// `1` allows once and Esc refuses (qwen 0.15.10), for a dialog its `PermissionRequest`
