@@ -4,8 +4,9 @@ use serde_json::Value;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,
-    error_verdict, f64_field, nonblank_field, set_capped, str_field, truncate, u64_field,
+    HeadlessStream, StreamEvents, StreamSummary, Usage, Verdict, error_verdict, f64_field,
+    keep_first, last_text, nonblank_field, result_failed, set_capped, started, str_field, subagent,
+    truncate_message, u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
 
@@ -16,17 +17,12 @@ pub(super) struct ClaudeEvents;
 impl StreamEvents for ClaudeEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
         match kind {
-            "system" if str_field(event, "subtype") == Some("init") => {
-                set_capped(&mut summary.session_id, event, "session_id");
-                set_capped(&mut summary.model, event, "model");
-            }
+            "system" if str_field(event, "subtype") == Some("init") => started(event, summary),
             "assistant" => assistant(event, summary),
             "result" => result(event, summary),
             _ => {}
         }
-        if summary.session_id.is_none() {
-            set_capped(&mut summary.session_id, event, "session_id");
-        }
+        keep_first(&mut summary.session_id, event, "session_id");
     }
 }
 
@@ -34,46 +30,26 @@ fn assistant(event: &Value, summary: &mut StreamSummary) {
     let Some(message) = event.get("message") else {
         return;
     };
-    if summary.model.is_none() {
-        set_capped(&mut summary.model, message, "model");
-    }
+    keep_first(&mut summary.model, message, "model");
+    let said = match message.get("content") {
+        Some(Value::Array(blocks)) => last_text(blocks, &["tool_use", "server_tool_use"], summary),
+        Some(Value::String(text)) if !text.trim().is_empty() => Some(text.as_str()),
+        _ => None,
+    };
     // A subagent's frames carry the id of the Task tool call that spawned it; its text is
     // not the worker's answer, but its tool calls are still tool calls.
-    let subagent = event
-        .get("parent_tool_use_id")
-        .is_some_and(Value::is_string);
-    let mut last_text = None;
-    match message.get("content") {
-        Some(Value::Array(blocks)) => {
-            for block in blocks {
-                match str_field(block, "type") {
-                    Some("tool_use" | "server_tool_use") => summary.tool_calls += 1,
-                    Some("text") => {
-                        if let Some(text) = nonblank_field(block, "text") {
-                            last_text = Some(text);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Some(Value::String(text)) if !text.trim().is_empty() => last_text = Some(text),
-        _ => {}
-    }
-    if let Some(text) = last_text
-        && !subagent
+    if let Some(text) = said
+        && !subagent(event)
     {
-        summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+        summary.last_message = Some(truncate_message(text));
     }
 }
 
 fn result(event: &Value, summary: &mut StreamSummary) {
     set_capped(&mut summary.session_id, event, "session_id");
     let subtype = str_field(event, "subtype");
-    let is_error = event.get("is_error").and_then(Value::as_bool) == Some(true)
-        || subtype.is_some_and(|s| s.starts_with("error"));
     let text = nonblank_field(event, "result");
-    summary.verdict = Some(if is_error {
+    summary.verdict = Some(if result_failed(event, subtype) {
         let errors = event.get("errors").and_then(Value::as_array).map(|errors| {
             let texts: Vec<&str> = errors
                 .iter()
@@ -89,7 +65,7 @@ fn result(event: &Value, summary: &mut StreamSummary) {
         error_verdict(message)
     } else {
         if let Some(text) = text {
-            summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+            summary.last_message = Some(truncate_message(text));
         }
         Verdict::Success
     });

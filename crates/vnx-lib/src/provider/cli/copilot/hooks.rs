@@ -152,19 +152,14 @@ impl Hooks for CopilotHooks {
 mod tests {
     use super::*;
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            serde_json::from_str::<Value>(include_str!(concat!(
-                "../../../../../../tests/support/fixtures/copilot/",
-                $name
-            )))
-            .unwrap()
-        };
+    fn fixture(name: &str) -> Value {
+        let text = crate::provider::events::testing::fixture("copilot", name);
+        serde_json::from_str(&text).unwrap()
     }
 
     #[test]
     fn its_dialog_is_known_by_its_notification_naming_the_file_or_command() {
-        let says = CopilotHooks.says(NOTIFICATION, &fixture!("tui-hook-notification.json"));
+        let says = CopilotHooks.says(NOTIFICATION, &fixture("tui-hook-notification.json"));
         assert_eq!(
             says,
             HookSays::Waiting {
@@ -190,7 +185,7 @@ mod tests {
             HookSays::Nothing
         );
         assert_eq!(
-            super::CopilotHooks.says("copilot-agent-stop", &fixture!("tui-hook-agentStop.json")),
+            super::CopilotHooks.says("copilot-agent-stop", &fixture("tui-hook-agentStop.json")),
             HookSays::GoesOn
         );
     }

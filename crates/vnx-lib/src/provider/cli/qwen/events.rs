@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,
-    error_verdict, nonblank_field, set_capped, str_field, truncate, u64_field,
+    HeadlessStream, StreamEvents, StreamSummary, Usage, Verdict, error_verdict, keep_first,
+    last_text, nonblank_field, result_failed, set_capped, started, str_field, subagent,
+    truncate_message, u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
 
@@ -25,10 +26,7 @@ pub(super) struct QwenEvents {
 impl StreamEvents for QwenEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
         match kind {
-            "system" if str_field(event, "subtype") == Some("init") => {
-                set_capped(&mut summary.session_id, event, "session_id");
-                set_capped(&mut summary.model, event, "model");
-            }
+            "system" if str_field(event, "subtype") == Some("init") => started(event, summary),
             "assistant" => assistant(event, summary),
             "user" => {
                 self.denied += refusals(event);
@@ -37,14 +35,12 @@ impl StreamEvents for QwenEvents {
             "result" => result(event, summary),
             _ => {}
         }
-        if summary.session_id.is_none() {
-            set_capped(&mut summary.session_id, event, "session_id");
-        }
+        keep_first(&mut summary.session_id, event, "session_id");
     }
 }
 
 /// The blocks of an event's `message.content`.
-fn blocks(event: &Value) -> &[Value] {
+pub(super) fn blocks(event: &Value) -> &[Value] {
     event
         .get("message")
         .and_then(|m| m.get("content"))
@@ -53,33 +49,14 @@ fn blocks(event: &Value) -> &[Value] {
 }
 
 fn assistant(event: &Value, summary: &mut StreamSummary) {
-    if summary.model.is_none()
-        && let Some(message) = event.get("message")
-    {
-        set_capped(&mut summary.model, message, "model");
+    if let Some(message) = event.get("message") {
+        keep_first(&mut summary.model, message, "model");
     }
-    // A subagent's frames carry the id of the tool call that spawned it: its text is not the
-    // worker's answer.
-    let subagent = event
-        .get("parent_tool_use_id")
-        .is_some_and(Value::is_string);
-    let mut last_text = None;
-    for block in blocks(event) {
-        match str_field(block, "type") {
-            Some("tool_use") => summary.tool_calls += 1,
-            Some("text") => {
-                if let Some(text) = nonblank_field(block, "text") {
-                    last_text = Some(text);
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some(text) = last_text
-        && !subagent
+    if let Some(text) = last_text(blocks(event), &["tool_use"], summary)
+        && !subagent(event)
         && !is_api_error(text)
     {
-        summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+        summary.last_message = Some(truncate_message(text));
     }
 }
 
@@ -104,17 +81,16 @@ fn result(event: &Value, summary: &mut StreamSummary) {
     set_capped(&mut summary.session_id, event, "session_id");
     let subtype = str_field(event, "subtype");
     let text = nonblank_field(event, "result");
-    let is_error = event.get("is_error").and_then(Value::as_bool) == Some(true)
-        || subtype.is_some_and(|s| s.starts_with("error"))
-        || text.is_some_and(is_api_error);
-    summary.verdict = Some(if is_error {
-        error_verdict(text.or(subtype).unwrap_or("error"))
-    } else {
-        if let Some(text) = text {
-            summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
-        }
-        Verdict::Success
-    });
+    summary.verdict = Some(
+        if result_failed(event, subtype) || text.is_some_and(is_api_error) {
+            error_verdict(text.or(subtype).unwrap_or("error"))
+        } else {
+            if let Some(text) = text {
+                summary.last_message = Some(truncate_message(text));
+            }
+            Verdict::Success
+        },
+    );
     if let Some(turns) = u64_field(event, "num_turns") {
         summary.num_turns = Some(turns);
     }
@@ -167,29 +143,16 @@ mod tests {
     /// A stream recorded from the real qwen 0.15.10 against the scripted model server
     /// (`tests/support/fixtures/qwen/`), fed line by line as the shared parser does.
     fn parse(text: &str) -> StreamSummary {
-        let mut parser = QwenEvents::default();
-        let mut summary = StreamSummary::default();
-        for line in text.lines() {
-            let event: Value = serde_json::from_str(line).unwrap();
-            let kind = str_field(&event, "type").unwrap_or("").to_owned();
-            parser.event(&kind, &event, &mut summary);
-        }
-        parser.finish(&mut summary);
-        summary
+        crate::provider::events::testing::summary_of(QwenEvents::default(), text)
     }
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_str!(concat!(
-                "../../../../../../tests/support/fixtures/qwen/",
-                $name
-            ))
-        };
+    fn fixture(name: &str) -> String {
+        crate::provider::events::testing::fixture("qwen", name)
     }
 
     #[test]
     fn a_success_has_its_session_usage_tool_calls_and_answer() {
-        let s = parse(fixture!("headless-shell.jsonl"));
+        let s = parse(&fixture("headless-shell.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.session_id.as_deref(),
@@ -211,10 +174,10 @@ mod tests {
     #[test]
     fn an_api_error_is_a_failure_whatever_its_result_says() {
         for (name, text) in [
-            ("400", fixture!("api-error.jsonl")),
-            ("500", fixture!("api-error-500.jsonl")),
+            ("400", fixture("api-error.jsonl")),
+            ("500", fixture("api-error-500.jsonl")),
         ] {
-            let s = parse(text);
+            let s = parse(&text);
             assert_eq!(
                 s.verdict,
                 Some(Verdict::Error {
@@ -229,7 +192,7 @@ mod tests {
 
     #[test]
     fn a_question_is_the_last_message() {
-        let s = parse(fixture!("question.jsonl"));
+        let s = parse(&fixture("question.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.last_message.as_deref(),
@@ -241,21 +204,21 @@ mod tests {
     #[test]
     fn refused_tools_are_denials() {
         // Declined by its approval mode headless (auto-edit, `vnx report` allowed): two.
-        let s = parse(fixture!("headless-declined.jsonl"));
+        let s = parse(&fixture("headless-declined.jsonl"));
         assert_eq!(s.permission_denials, 2);
         assert_eq!(s.tool_calls, 4);
         assert_eq!(s.verdict, Some(Verdict::Success));
         // Denied by a `PreToolUse` hook: listed in the result only.
-        let s = parse(fixture!("hook-denied.jsonl"));
+        let s = parse(&fixture("hook-denied.jsonl"));
         assert_eq!(s.permission_denials, 1);
         // A tool it does not offer is not a permission denial.
-        let s = parse(fixture!("headless-denied.jsonl"));
+        let s = parse(&fixture("headless-denied.jsonl"));
         assert_eq!(s.permission_denials, 0);
     }
 
     #[test]
     fn the_declined_count_stands_without_a_result() {
-        let text = fixture!("headless-declined.jsonl");
+        let text = fixture("headless-declined.jsonl");
         let cut: Vec<&str> = text
             .lines()
             .filter(|l| !l.contains(r#""type":"result""#))

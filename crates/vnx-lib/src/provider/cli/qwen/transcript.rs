@@ -39,14 +39,6 @@ impl TranscriptEvents for QwenTranscript {
     }
 }
 
-fn blocks(event: &Value) -> &[Value] {
-    event
-        .get("message")
-        .and_then(|m| m.get("content"))
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
 fn assistant(out: &mut Sink, event: &Value) {
     let label = if event
         .get("parent_tool_use_id")
@@ -56,7 +48,7 @@ fn assistant(out: &mut Sink, event: &Value) {
     } else {
         ["says", "$", "▸"]
     };
-    for block in blocks(event) {
+    for block in super::events::blocks(event) {
         match str_of(block, "type") {
             Some("text") => {
                 if let Some(text) = nonblank(block, "text") {
@@ -86,7 +78,7 @@ fn assistant(out: &mut Sink, event: &Value) {
 }
 
 fn results(out: &mut Sink, event: &Value) {
-    for block in blocks(event) {
+    for block in super::events::blocks(event) {
         if str_of(block, "type") != Some("tool_result") {
             continue;
         }
@@ -135,18 +127,13 @@ fn end(out: &mut Sink, event: &Value) {
 mod tests {
     use crate::provider::transcript::render;
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_str!(concat!(
-                "../../../../../../tests/support/fixtures/qwen/",
-                $name
-            ))
-        };
+    fn fixture(name: &str) -> String {
+        crate::provider::events::testing::fixture("qwen", name)
     }
 
     #[test]
     fn a_worker_log_of_qwen_is_drawn_as_qwen() {
-        let lines = render(fixture!("headless-declined.jsonl").as_bytes());
+        let lines = render(fixture("headless-declined.jsonl").as_bytes());
         assert!(lines[0].contains("qwen 0.15.10, model mock-model, approval mode auto-edit"));
         let text = lines.join("\n");
         let drawn = |label: &str, end: &str| {
@@ -163,7 +150,7 @@ mod tests {
 
     #[test]
     fn an_api_error_ends_the_transcript_as_an_error() {
-        let lines = render(fixture!("api-error-500.jsonl").as_bytes());
+        let lines = render(fixture("api-error-500.jsonl").as_bytes());
         let end = lines.last().unwrap();
         assert!(
             end.contains("error: [API Error: 500 scripted failure]"),
