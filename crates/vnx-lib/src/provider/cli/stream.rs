@@ -198,6 +198,33 @@ pub(crate) fn result_failed(event: &Value, subtype: Option<&str>) -> bool {
         || subtype.is_some_and(|s| s.starts_with("error"))
 }
 
+/// A run that did not fail: a success, its non-blank closing `text` (if any) the last
+/// message.
+pub(crate) fn success(summary: &mut StreamSummary, text: Option<&str>) -> Verdict {
+    if let Some(text) = text {
+        summary.last_message = Some(truncate_message(text));
+    }
+    Verdict::Success
+}
+
+/// The tokens a closing `result` event's `usage` records: `input_tokens`, `output_tokens`,
+/// `cache_read_input_tokens`, and the members its CLI names for the cache writes (`writes`)
+/// and the total (`total`), where it records them.
+pub(crate) fn result_usage(
+    event: &Value,
+    writes: Option<&str>,
+    total: Option<&str>,
+) -> Option<Usage> {
+    let usage = event.get("usage").filter(|u| u.is_object())?;
+    Some(Usage {
+        input_tokens: u64_field(usage, "input_tokens").unwrap_or(0),
+        output_tokens: u64_field(usage, "output_tokens").unwrap_or(0),
+        cached_input_tokens: u64_field(usage, "cache_read_input_tokens"),
+        cache_creation_input_tokens: writes.and_then(|key| u64_field(usage, key)),
+        total_tokens: total.and_then(|key| u64_field(usage, key)),
+    })
+}
+
 /// A non-negative count; a float (as some JSON emitters write integers) is truncated.
 pub(crate) fn u64_field(value: &Value, key: &str) -> Option<u64> {
     let number = value.get(key)?;

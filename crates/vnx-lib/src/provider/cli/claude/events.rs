@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    HeadlessStream, StreamEvents, StreamSummary, Usage, Verdict, error_verdict, f64_field,
-    keep_first, last_text, nonblank_field, result_failed, set_capped, started, str_field, subagent,
+    HeadlessStream, StreamEvents, StreamSummary, error_verdict, f64_field, keep_first, last_text,
+    nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
     truncate_message, u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
@@ -64,25 +64,14 @@ fn result(event: &Value, summary: &mut StreamSummary) {
             .unwrap_or("error");
         error_verdict(message)
     } else {
-        if let Some(text) = text {
-            summary.last_message = Some(truncate_message(text));
-        }
-        Verdict::Success
+        success(summary, text)
     });
-    if let Some(turns) = u64_field(event, "num_turns") {
-        summary.num_turns = Some(turns);
-    }
+    summary.num_turns = u64_field(event, "num_turns").or(summary.num_turns);
     if let Some(cost) = f64_field(event, "total_cost_usd").or(f64_field(event, "cost_usd")) {
         summary.cost_usd = Some(cost);
     }
-    if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
-        summary.usage = Some(Usage {
-            input_tokens: u64_field(usage, "input_tokens").unwrap_or(0),
-            output_tokens: u64_field(usage, "output_tokens").unwrap_or(0),
-            cached_input_tokens: u64_field(usage, "cache_read_input_tokens"),
-            cache_creation_input_tokens: u64_field(usage, "cache_creation_input_tokens"),
-            total_tokens: None,
-        });
+    if let Some(usage) = result_usage(event, Some("cache_creation_input_tokens"), None) {
+        summary.usage = Some(usage);
     }
     if let Some(denials) = event.get("permission_denials").and_then(Value::as_array) {
         summary.permission_denials = denials.len() as u64;

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    HeadlessStream, StreamEvents, StreamSummary, Usage, Verdict, error_verdict, keep_first,
-    last_text, nonblank_field, result_failed, set_capped, started, str_field, subagent,
+    HeadlessStream, StreamEvents, StreamSummary, error_verdict, keep_first, last_text,
+    nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
     truncate_message, u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
@@ -81,27 +81,15 @@ fn result(event: &Value, summary: &mut StreamSummary) {
     set_capped(&mut summary.session_id, event, "session_id");
     let subtype = str_field(event, "subtype");
     let text = nonblank_field(event, "result");
-    summary.verdict = Some(
-        if result_failed(event, subtype) || text.is_some_and(is_api_error) {
-            error_verdict(text.or(subtype).unwrap_or("error"))
-        } else {
-            if let Some(text) = text {
-                summary.last_message = Some(truncate_message(text));
-            }
-            Verdict::Success
-        },
-    );
-    if let Some(turns) = u64_field(event, "num_turns") {
-        summary.num_turns = Some(turns);
-    }
-    if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
-        summary.usage = Some(Usage {
-            input_tokens: u64_field(usage, "input_tokens").unwrap_or(0),
-            output_tokens: u64_field(usage, "output_tokens").unwrap_or(0),
-            cached_input_tokens: u64_field(usage, "cache_read_input_tokens"),
-            cache_creation_input_tokens: None,
-            total_tokens: u64_field(usage, "total_tokens"),
-        });
+    let failed = result_failed(event, subtype) || text.is_some_and(is_api_error);
+    summary.verdict = Some(if failed {
+        error_verdict(text.or(subtype).unwrap_or("error"))
+    } else {
+        success(summary, text)
+    });
+    summary.num_turns = u64_field(event, "num_turns").or(summary.num_turns);
+    if let Some(usage) = result_usage(event, None, Some("total_tokens")) {
+        summary.usage = Some(usage);
     }
     if let Some(denials) = event.get("permission_denials").and_then(Value::as_array) {
         summary.permission_denials = summary.permission_denials.max(denials.len() as u64);
@@ -139,6 +127,7 @@ impl HeadlessStream for QwenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::cli::stream::Verdict;
 
     /// A stream recorded from the real qwen 0.15.10 against the scripted model server
     /// (`tests/support/fixtures/qwen/`), fed line by line as the shared parser does.
