@@ -44,7 +44,7 @@ impl CodingCli for Claude {
     }
 
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::ClaudeSessions)
+        Some(&sessions::SESSIONS)
     }
 
     fn provider(&self) -> Provider {

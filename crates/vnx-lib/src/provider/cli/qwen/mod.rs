@@ -46,7 +46,7 @@ impl CodingCli for Qwen {
     }
 
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::QwenSessions)
+        Some(&sessions::SESSIONS)
     }
 
     fn provider(&self) -> Provider {
