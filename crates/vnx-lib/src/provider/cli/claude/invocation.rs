@@ -35,7 +35,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     argv.extend(s.model("--model"));
     argv.extend(s.perms.iter().cloned());
     if w.lane == Lane::Interactive {
-        let settings = w.dispatch_dir.join("hooks/claude-settings.json");
+        let settings = w.dispatch_dir.join(super::hooks::SETTINGS_FILE);
         argv.extend(["--settings".into(), literal(&settings.to_string_lossy())]);
     }
     argv.extend(["--add-dir".into(), s.dir.clone()]);
