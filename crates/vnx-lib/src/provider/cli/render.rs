@@ -189,6 +189,19 @@ pub(crate) fn one_line(text: &str) -> String {
     lines.join(" ⏎ ")
 }
 
+/// The start of a stream whose start event names its `model`, its posture (in the member
+/// `mode` its CLI calls a `posture`) and its `session_id`: `WHO, model M, POSTURE P, session
+/// S`, `-` for what it leaves out.
+pub(crate) fn start(out: &mut Sink, who: &str, event: &Value, (mode, posture): (&str, &str)) {
+    let of = |key| str_of(event, key).unwrap_or("-");
+    let (model, session) = (of("model"), of("session_id"));
+    let text = format!(
+        "{who}, model {model}, {posture} {}, session {session}",
+        of(mode)
+    );
+    out.push("start", &text);
+}
+
 /// The labels of a message's text, its shell commands and its other tool calls; a
 /// subagent's (its event carries the id of the tool call that spawned it) apart.
 pub(crate) fn labels(event: &Value) -> [&'static str; 3] {

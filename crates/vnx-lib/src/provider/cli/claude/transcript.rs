@@ -15,17 +15,7 @@ impl TranscriptEvents for ClaudeTranscript {
     fn event(&mut self, kind: &str, event: &Value, out: &mut Sink) {
         match kind {
             "system" => match str_of(event, "subtype") {
-                Some("init") => {
-                    let model = str_of(event, "model").unwrap_or("-");
-                    let mode = str_of(event, "permissionMode").unwrap_or("-");
-                    let session = str_of(event, "session_id").unwrap_or("-");
-                    out.push(
-                        "start",
-                        &format!(
-                            "claude, model {model}, permission mode {mode}, session {session}"
-                        ),
-                    );
-                }
+                Some("init") => start(out, "claude", event, ("permissionMode", "permission mode")),
                 // A session file's bookkeeping (seen on claude 2.1.197): the turn's end, and
                 // what the Stop hooks did (vnx's own).
                 Some("turn_duration") => {

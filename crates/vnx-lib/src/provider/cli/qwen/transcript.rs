@@ -22,15 +22,8 @@ impl TranscriptEvents for QwenTranscript {
         match kind {
             "system" if str_of(event, "subtype") == Some("init") => {
                 let version = str_of(event, "qwen_code_version").unwrap_or("-");
-                let model = str_of(event, "model").unwrap_or("-");
-                let mode = str_of(event, "permission_mode").unwrap_or("-");
-                let session = str_of(event, "session_id").unwrap_or("-");
-                out.push(
-                    "start",
-                    &format!(
-                        "qwen {version}, model {model}, approval mode {mode}, session {session}"
-                    ),
-                );
+                let posture = ("permission_mode", "approval mode");
+                start(out, &format!("qwen {version}"), event, posture);
             }
             "assistant" => assistant(out, event),
             "user" => results(out, event),
