@@ -444,8 +444,9 @@ impl Hooks for EngineHooks {
 
 /// The hooks vnx gives a CLI (its own hook mechanism, never the screen): what each of their
 /// signals says, where they are placed and trusted, and the one that waits for a person's
-/// answer. A capability a CLI's module implements once, in its `hooks.rs`;
-/// `CodingCli::hooks` hands it out. Every payload is the worker's CLI's: hostile.
+/// answer. A capability a CLI's module implements once, in its `hooks.rs` (or gives as a
+/// value of a shared type there, [`EngineHooks`]); `CodingCli::hooks` hands it out. Every
+/// payload is the worker's CLI's: hostile.
 pub trait Hooks: Sync {
     /// The events of the hooks vnx gives it, as `vnx __hook` takes them (signal files and
     /// receipts name them so).

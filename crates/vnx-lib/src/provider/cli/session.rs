@@ -55,9 +55,10 @@ pub struct Sought<'a> {
 }
 
 /// The session files a CLI's TUI keeps, which vnx reads (to follow the TUI, count its usage,
-/// read its last message and resume it): a capability a CLI's module implements once,
-/// `CodingCli::sessions` hands it out. Every path it is given is under the CLI's home (or the
-/// dispatch's own place that stands in for it) and written by the worker: hostile.
+/// read its last message and resume it): a capability a CLI's module implements once (or
+/// gives as a value of a shared type, [`ProjectFiles`]), `CodingCli::sessions` hands it out.
+/// Every path it is given is under the CLI's home (or the dispatch's own place that stands in
+/// for it) and written by the worker: hostile.
 pub trait SessionStore: Sync {
     /// The directory under its home that holds every session file its TUI keeps (and nothing
     /// vnx reads besides): what a sandboxed dispatch's own session place stands in for.
