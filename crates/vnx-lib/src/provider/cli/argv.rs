@@ -63,6 +63,20 @@ impl Wanted<'_> {
         }
         out
     }
+
+    /// The command prefixes given to a CLI's own allow mechanism, which asks for the rest:
+    /// [`Wanted::allowed_commands`] in the postures that ask, none in `full` (where everything
+    /// runs unasked).
+    pub fn unasked_commands(&self) -> Vec<String> {
+        match self.permission {
+            Permission::Ask | Permission::Edits => self
+                .allowed_commands()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            Permission::Full => Vec::new(),
+        }
+    }
 }
 
 /// Escapes a literal for an argv template.
@@ -114,6 +128,14 @@ impl Start<'_> {
             .map(|s| vec![literal(&format!("{flag}={s}"))])
             .unwrap_or_default()
     }
+
+    /// `FLAG=ID`, one word, for a new session whose id vnx chose (none when resuming).
+    pub fn session(&self, flag: &str) -> Vec<String> {
+        match (self.w.resume, self.w.session) {
+            (None, Some(id)) => vec![literal(&format!("{flag}={id}"))],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A built-in CLI's argv, and what it writes and signals.
@@ -131,4 +153,58 @@ pub struct Argv {
     /// not flags), recorded in the signed start; they override the dispatching
     /// environment's.
     pub env: Vec<(String, String)>,
+}
+
+impl Argv {
+    /// The argv of a CLI whose dispatch the worker's report ends, with no variables of its
+    /// own: headless it writes `stream` and is given no hooks, its TUI writes text and is
+    /// given `turn_end`.
+    pub fn reported(
+        argv: Vec<String>,
+        lane: Lane,
+        stream: OutputFormat,
+        turn_end: HookKind,
+    ) -> Argv {
+        let headless = lane == Lane::Headless;
+        Argv {
+            argv,
+            output: if headless { stream } else { OutputFormat::TEXT },
+            completion: ProviderCompletion::Report,
+            hooks: if headless { HookKind::NONE } else { turn_end },
+            env: Vec::new(),
+        }
+    }
+}
+
+/// A start for the CLIs' modules' argv tests: `model` asked for in the dispatch directory
+/// `/d`, no session, nothing allowed; the posture's `perms`; the prompt an argument, unless
+/// `large`.
+#[cfg(test)]
+pub(crate) fn test_start(
+    lane: Lane,
+    permission: Permission,
+    model: &'static str,
+    perms: &[&str],
+    large: bool,
+) -> Start<'static> {
+    let w = Wanted {
+        lane,
+        model: Some(model),
+        permission,
+        prompt_len: 10,
+        vnx: Path::new("/bin/vnx"),
+        dispatch_dir: Path::new("/d"),
+        resume: None,
+        session: None,
+        allow: &[],
+    };
+    Start {
+        w,
+        large,
+        dir: "/d".into(),
+        vnx: "/bin/vnx".into(),
+        perms: strs(perms),
+        transport: PromptTransport::Argument,
+        prompt_arg: if large { String::new() } else { PROMPT.into() },
+    }
 }

@@ -1,9 +1,11 @@
 //! What a CLI's hooks are made of, shared by the CLIs' modules: the shell command each hook
 //! runs (`vnx __hook EVENT --dir DISPATCH_DIR`, quoted), a command hook's JSON, the time a CLI
-//! gives one, TOML strings for `-c` overrides, and what a hook's signal can say. Which hooks a CLI gets is its module's.
-//! Also what a launch hands a CLI's module to write its hooks' files ([`Launch`]), and the
-//! placing of a settings file in a worktree without replacing the repository's
-//! ([`place_file`], [`InWorktree`]).
+//! gives one, TOML strings for `-c` overrides, and what a hook's signal can say. Which hooks a
+//! CLI gets is its module's; the hooks of the engine two CLIs share are one type
+//! ([`EngineHooks`]). Also what a launch hands a CLI's module to write its hooks' files
+//! ([`Launch`]), the placing of a settings file in a worktree without replacing the
+//! repository's ([`place_file`], [`InWorktree`]) and the recording of its trust in a JSON file
+//! of the CLI's home ([`place_trusted`], [`edit_json`], [`recorded_home`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,45 @@ pub struct Launch<'a> {
     pub vnx: &'a Path,
     /// The dispatch's directory.
     pub dispatch_dir: &'a Path,
+}
+
+impl Launch<'_> {
+    /// The settings file `file` in the dispatch's directory, for a launch that gives the CLI
+    /// its hooks `turn_end`: what `settings` makes of vnx's binary and the dispatch's
+    /// directory, as JSON.
+    pub fn settings_file(
+        &self,
+        turn_end: &HookKind,
+        file: &'static str,
+        settings: fn(&Path, &Path) -> Value,
+    ) -> Vec<(&'static str, Vec<u8>)> {
+        if self.hooks != turn_end {
+            return Vec::new();
+        }
+        let value = settings(self.vnx, self.dispatch_dir);
+        vec![(
+            file,
+            serde_json::to_vec_pretty(&value).expect("settings serialize"),
+        )]
+    }
+}
+
+/// How a CLI's hooks live in a dispatch's worktree, for a CLI that reads them only there and
+/// only where it trusts them ([`Hooks::in_worktree`]): the hooks that go there, the trust
+/// file in its home, placing them with their trust, and taking that trust away again.
+#[derive(Debug)]
+pub struct WorktreeHooks {
+    /// The end-of-turn hooks a launch gives it that live in the worktree.
+    pub turn_end: HookKind,
+    /// The provider whose home holds its trust file.
+    pub home: &'static str,
+    /// Its trust file in that home.
+    pub trust_in: fn(&Path) -> PathBuf,
+    /// Places its hooks in a worktree (they run vnx's binary for the dispatch's directory)
+    /// and records their trust in the trust file, if given.
+    pub place: fn(&Path, &Path, &Path, Option<&Path>) -> io::Result<InWorktree>,
+    /// Takes the trust recorded for a project out of the trust file.
+    pub forget: fn(&Path, &Path) -> io::Result<()>,
 }
 
 /// What a CLI's module did with its hooks in a dispatch's worktree.
@@ -78,6 +119,102 @@ pub fn place_file(
         sha256: hex::encode(Sha256::digest(data)),
         made_dir,
     }))
+}
+
+/// The hooks' file a CLI's module `placed` in the worktree ([`place_file`]; `None`: the
+/// worktree has such a file of its own, [`InWorktree::NoPlace`]), and the worktree (its real
+/// path) recorded as trusted in the trust file `trust`, if given, by `set`.
+pub fn place_trusted(
+    worktree: &Path,
+    placed: Option<Placed>,
+    trust: Option<&Path>,
+    set: impl FnOnce(&Path, &Path) -> io::Result<()>,
+) -> InWorktree {
+    let Some(placed) = placed else {
+        return InWorktree::NoPlace;
+    };
+    let project = worktree
+        .canonicalize()
+        .unwrap_or_else(|_| worktree.to_owned());
+    let trusted = trust.is_some_and(|file| set(file, &project).is_ok());
+    InWorktree::Placed { placed, trusted }
+}
+
+/// Edits the JSON object in a CLI's `file` (its trust, in its home; made when missing, read
+/// up to `max` bytes), the CLI's other entries kept: `edit` changes it and says whether it
+/// did (unchanged, the file is not written). A file that is not a JSON object, or a link, is
+/// left alone (an error). Concurrent dispatches take turns by a lock file beside it.
+/// `comments`: the CLI writes `//` comment lines at its top, kept as they are, and a newline
+/// at its end.
+pub fn edit_json(
+    file: &Path,
+    max: u64,
+    comments: bool,
+    edit: impl FnOnce(&mut serde_json::Map<String, Value>) -> io::Result<bool>,
+) -> io::Result<()> {
+    let Some(dir) = file.parent() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no directory"));
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut lock_name = file.as_os_str().to_owned();
+    lock_name.push(".vnx-lock");
+    let _lock = crate::files::lock_file(Path::new(&lock_name), true)?;
+    let (header, parsed) = match crate::files::read_bounded(file, max) {
+        Ok(data) if comments => {
+            let text = String::from_utf8_lossy(&data);
+            let (header, body) = split_header(&text);
+            (header.to_owned(), serde_json::from_str::<Value>(body))
+        }
+        Ok(data) => (String::new(), serde_json::from_slice::<Value>(&data)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            (String::new(), Ok(Value::Object(Default::default())))
+        }
+        Err(e) => return Err(e),
+    };
+    let Ok(Value::Object(mut all)) = parsed else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a JSON object",
+        ));
+    };
+    if !edit(&mut all)? {
+        return Ok(());
+    }
+    let mut data = header.into_bytes();
+    data.extend(serde_json::to_vec_pretty(&all).expect("JSON values serialize"));
+    if comments {
+        data.push(b'\n');
+    }
+    crate::files::write_atomic_private(file, &data, false)
+}
+
+/// The `//` comment lines at the top of a JSON file, kept as they are, and the JSON after
+/// them.
+pub(crate) fn split_header(text: &str) -> (&str, &str) {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !(trimmed.starts_with("//") || trimmed.is_empty()) {
+            break;
+        }
+        at += line.len();
+    }
+    text.split_at(at)
+}
+
+/// The home of `provider`'s CLI a dispatch's signed start recorded (absolute), for a start
+/// that installed its hooks `turn_end`: where the launch recorded their trust. `None` for any
+/// other start, and for one recorded before starts named the CLIs' homes.
+pub fn recorded_home(
+    started: &crate::receipts::DispatchStarted,
+    turn_end: &HookKind,
+    provider: &str,
+) -> Option<PathBuf> {
+    if started.hooks != *turn_end {
+        return None;
+    }
+    let home = PathBuf::from(started.cli_homes.as_ref()?.homes.get(provider)?);
+    home.is_absolute().then_some(home)
 }
 
 /// Quotes a string for POSIX `sh` (single quotes; `'` becomes `'\''`). Hook commands are shell
@@ -233,10 +370,83 @@ pub fn permission_decision(answer: PermissionAnswer, message: Option<String>) ->
     })
 }
 
+/// The hooks vnx gives a CLI whose hooks engine is the one two CLIs share, each named by the
+/// event `vnx __hook` takes for it: `Stop` ends a turn (with its `last_assistant_message`);
+/// `PermissionRequest` comes as a tool waits for a person, with the tool and its input, and
+/// waits itself for `vnx approve`/`deny`, printing the decision the CLI reads
+/// ([`permission_decision`]); `Notification` of type `permission_prompt` says the worker
+/// waits (any other says nothing); `PostToolUse` and `Stop` say it goes on.
+#[derive(Debug)]
+pub struct EngineHooks {
+    /// Its events: `Stop`'s, `Notification`'s, `PermissionRequest`'s and `PostToolUse`'s.
+    pub events: &'static [&'static str; 4],
+    /// The events that show the worker went on past a prompt ([`Hooks::went_on`]).
+    pub went_on: &'static [&'static str],
+    /// Whether a prompt its `Notification` names is one its permission hook can answer (it
+    /// comes while that hook waits, not once the hook gave up).
+    pub notified_answers: bool,
+}
+
+impl EngineHooks {
+    /// Its `PermissionRequest` hook's event.
+    fn permission(&self) -> &'static str {
+        self.events[2]
+    }
+}
+
+impl Hooks for EngineHooks {
+    fn events(&self) -> &'static [&'static str] {
+        self.events
+    }
+
+    fn says(&self, event: &str, p: &Value) -> HookSays {
+        let [stop, notified, permission, post] = *self.events;
+        if event == permission {
+            permission_request(p)
+        } else if event == notified {
+            notification(p)
+        } else if event == post || event == stop {
+            HookSays::GoesOn
+        } else {
+            HookSays::Nothing
+        }
+    }
+
+    fn message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
+        payload.get("last_assistant_message")?.as_str()
+    }
+
+    fn decision(
+        &self,
+        event: &str,
+        answer: PermissionAnswer,
+        message: Option<String>,
+    ) -> Option<Value> {
+        (event == self.permission()).then(|| permission_decision(answer, message))
+    }
+
+    fn answering(&self) -> Option<&'static str> {
+        Some(self.permission())
+    }
+
+    fn answers(&self, source: &str) -> bool {
+        source == self.permission() || (self.notified_answers && source == self.events[1])
+    }
+
+    fn went_on(&self) -> &'static [&'static str] {
+        self.went_on
+    }
+
+    fn once_per_prompt(&self, event: &str) -> bool {
+        event == self.permission()
+    }
+}
+
 /// The hooks vnx gives a CLI (its own hook mechanism, never the screen): what each of their
 /// signals says, where they are placed and trusted, and the one that waits for a person's
-/// answer. A capability a CLI's module implements once, in its `hooks.rs`;
-/// `CodingCli::hooks` hands it out. Every payload is the worker's CLI's: hostile.
+/// answer. A capability a CLI's module implements once, in its `hooks.rs` (or gives as a
+/// value of a shared type there, [`EngineHooks`]); `CodingCli::hooks` hands it out. Every
+/// payload is the worker's CLI's: hostile.
 pub trait Hooks: Sync {
     /// The events of the hooks vnx gives it, as `vnx __hook` takes them (signal files and
     /// receipts name them so).
@@ -264,32 +474,50 @@ pub trait Hooks: Sync {
         None
     }
 
+    /// How its hooks live in a dispatch's worktree, for a CLI that reads them only there;
+    /// `None`: they live elsewhere.
+    fn in_worktree(&self) -> Option<&'static WorktreeHooks> {
+        None
+    }
+
     /// Where it reads its hooks' trust for a project, in its homes, when it asks before it
     /// runs a project's hooks: the launch records vnx's hooks there.
-    fn trust_file(&self, _homes: &super::session::Homes) -> Option<PathBuf> {
-        None
+    fn trust_file(&self, homes: &super::session::Homes) -> Option<PathBuf> {
+        let w = self.in_worktree()?;
+        homes.get(w.home).map(w.trust_in)
     }
 
     /// The trust file a dispatch's signed start locates (see [`Hooks::trust_file`]),
     /// for recovery: only for a start that installed its hooks.
-    fn recorded_trust(&self, _started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
-        None
+    fn recorded_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
+        let w = self.in_worktree()?;
+        recorded_home(started, &w.turn_end, w.home).map(|home| (w.trust_in)(&home))
     }
 
     /// Places its hooks in a dispatch's worktree, when the launch gives it hooks that live
-    /// there, and records them as trusted in `trust` (from [`Hooks::trust_file`]).
+    /// there, and records them as trusted in `trust` (from [`Hooks::trust_file`]); without a
+    /// place for them its turns end unseen.
     fn place(
         &self,
-        _launch: &Launch<'_>,
-        _worktree: &Path,
-        _trust: Option<&Path>,
+        launch: &Launch<'_>,
+        worktree: &Path,
+        trust: Option<&Path>,
     ) -> std::io::Result<InWorktree> {
-        Ok(InWorktree::Nothing)
+        match self.in_worktree() {
+            Some(w) if *launch.hooks == w.turn_end => {
+                (w.place)(worktree, launch.vnx, launch.dispatch_dir, trust)
+            }
+            _ => Ok(InWorktree::Nothing),
+        }
     }
 
     /// Takes the trust [`Hooks::place`] recorded for `project` out of `file` again
     /// (best effort).
-    fn forget_trust(&self, _file: &Path, _project: &Path) {}
+    fn forget_trust(&self, file: &Path, project: &Path) {
+        if let Some(w) = self.in_worktree() {
+            let _ = (w.forget)(file, project);
+        }
+    }
 
     /// What its hook `event` prints for it to read a person's answer (`vnx approve`/`deny`,
     /// with the deny's message), where that hook waits for one; `None` where none does.
@@ -327,6 +555,31 @@ pub trait Hooks: Sync {
     fn once_per_prompt(&self, _event: &str) -> bool {
         false
     }
+}
+
+/// A signal of `event` with `payload` as `vnx __hook` records it, for the hooks' tests.
+#[cfg(test)]
+pub(crate) fn signal(
+    event: &str,
+    payload: Value,
+) -> crate::dispatch::supervise::signals::HookSignal {
+    crate::dispatch::supervise::signals::HookSignal {
+        event: event.into(),
+        received_at: "2026-11-22T00:00:00Z".into(),
+        payload,
+    }
+}
+
+/// What the supervisor makes of dispatch `D-1`'s signals from `now` on, for the hooks' tests:
+/// answered with `answer_with`, stalled after `stall_after`.
+#[cfg(test)]
+pub(crate) fn live(
+    answer_with: &str,
+    stall_after: Option<std::time::Duration>,
+    now: std::time::Instant,
+) -> crate::dispatch::supervise::live::Live {
+    let id = crate::ids::DispatchId::parse("D-1").unwrap();
+    crate::dispatch::supervise::live::Live::new(&id, answer_with.into(), stall_after, now)
 }
 
 #[cfg(test)]

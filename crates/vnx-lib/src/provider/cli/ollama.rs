@@ -78,8 +78,9 @@ impl CodingCli for Ollama {
         opencode::argv(s, Some(SERVED))
     }
 
+    /// As opencode.
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        opencode::allowed_commands(w)
+        w.unasked_commands()
     }
 
     fn pane_dialog(&self) -> Option<PaneDialog> {

@@ -189,6 +189,83 @@ pub(crate) fn one_line(text: &str) -> String {
     lines.join(" ⏎ ")
 }
 
+/// The start of a stream whose start event names its `model`, its posture (in the member
+/// `mode` its CLI calls a `posture`) and its `session_id`: `WHO, model M, POSTURE P, session
+/// S`, `-` for what it leaves out.
+pub(crate) fn start(out: &mut Sink, who: &str, event: &Value, (mode, posture): (&str, &str)) {
+    let of = |key| str_of(event, key).unwrap_or("-");
+    let (model, session) = (of("model"), of("session_id"));
+    let text = format!(
+        "{who}, model {model}, {posture} {}, session {session}",
+        of(mode)
+    );
+    out.push("start", &text);
+}
+
+/// The labels of a message's text, its shell commands and its other tool calls; a
+/// subagent's (its event carries the id of the tool call that spawned it) apart.
+pub(crate) fn labels(event: &Value) -> [&'static str; 3] {
+    if crate::provider::cli::stream::subagent(event) {
+        ["agent", "agent $", "agent ▸"]
+    } else {
+        ["says", "$", "▸"]
+    }
+}
+
+/// A `tool_use` block: its call remembered by its id, shown as a command when its tool is
+/// `shell`, else as the tool and what it does.
+pub(crate) fn tool_use(out: &mut Sink, block: &Value, labels: [&str; 3], shell: &str) {
+    let name = str_of(block, "name").unwrap_or("tool");
+    let input = block.get("input").unwrap_or(&Value::Null);
+    if let Some(id) = str_of(block, "id") {
+        out.remember(id, name);
+    }
+    if name == shell {
+        out.push(labels[1], &describe_input(input));
+    } else {
+        out.push(labels[2], &format!("{name} {}", describe_input(input)));
+    }
+}
+
+/// The tool calls a closing `result` event lists as denied (`permission_denials`), each
+/// shown; how many.
+pub(crate) fn denied(out: &mut Sink, event: &Value) -> usize {
+    let denials = event
+        .get("permission_denials")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for d in denials {
+        let tool = str_of(d, "tool_name").unwrap_or("tool");
+        let what = describe_input(d.get("tool_input").unwrap_or(&Value::Null));
+        out.push("denied", &format!("{tool} {what}"));
+    }
+    denials.len()
+}
+
+/// What the end line of a closing `result` event begins with: its verdict (`failed`: an
+/// error, why being its `result`, else its `subtype`), its turns and its tokens.
+pub(crate) fn closing(event: &Value, failed: bool) -> Vec<String> {
+    let mut parts = vec![if failed {
+        let why = nonblank(event, "result")
+            .or_else(|| str_of(event, "subtype"))
+            .unwrap_or("error");
+        format!("error: {}", one_line(why))
+    } else {
+        "success".to_owned()
+    }];
+    if let Some(turns) = u64_of(event, "num_turns") {
+        parts.push(format!("{turns} turn(s)"));
+    }
+    if let Some(usage) = event.get("usage") {
+        parts.extend(tokens(
+            u64_of(usage, "input_tokens"),
+            u64_of(usage, "output_tokens"),
+            u64_of(usage, "cache_read_input_tokens"),
+        ));
+    }
+    parts
+}
+
 /// A usage line: `N in, M out tokens` (and what was cached).
 pub(crate) fn tokens(
     input: Option<u64>,

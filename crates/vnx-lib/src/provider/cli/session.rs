@@ -2,8 +2,10 @@
 //! the CLIs keep their state as a dispatch's environment says ([`Homes`]), what a dispatch's
 //! session is looked for by ([`Sought`]), and the bounded, link-refusing walks through a
 //! CLI's directories that every CLI's lookup shares (the lookups themselves are the CLIs').
-//! Also the session ids a CLI without a form of its own may record ([`valid_other_id`]), and
-//! the capability a CLI whose TUI keeps sessions vnx reads implements ([`SessionStore`]).
+//! Also the session ids a CLI without a form of its own may record ([`valid_other_id`]), the
+//! capability a CLI whose TUI keeps sessions vnx reads implements ([`SessionStore`]), and
+//! the store of a CLI that keeps them by project as files named by their ids
+//! ([`ProjectFiles`]).
 //!
 //! Session files are written by the worker's CLI, so they are hostile input: directories are
 //! walked without following links, only regular files count, a file's head is read bounded,
@@ -16,7 +18,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::render::TranscriptEvents;
-use super::usage::SessionUsage;
+use super::usage::{MessageOf, PerMessage, SessionUsage};
 
 /// Where the CLIs keep their state, as the environment of the command that dispatched a
 /// worker says (the worker runs in that environment): each built-in CLI's home by its
@@ -53,9 +55,10 @@ pub struct Sought<'a> {
 }
 
 /// The session files a CLI's TUI keeps, which vnx reads (to follow the TUI, count its usage,
-/// read its last message and resume it): a capability a CLI's module implements once,
-/// `CodingCli::sessions` hands it out. Every path it is given is under the CLI's home (or the
-/// dispatch's own place that stands in for it) and written by the worker: hostile.
+/// read its last message and resume it): a capability a CLI's module implements once (or
+/// gives as a value of a shared type, [`ProjectFiles`]), `CodingCli::sessions` hands it out.
+/// Every path it is given is under the CLI's home (or the dispatch's own place that stands in
+/// for it) and written by the worker: hostile.
 pub trait SessionStore: Sync {
     /// The directory under its home that holds every session file its TUI keeps (and nothing
     /// vnx reads besides): what a sandboxed dispatch's own session place stands in for.
@@ -71,9 +74,9 @@ pub trait SessionStore: Sync {
     fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)>;
 
     /// Whether `id` is a session id it could have written, by its own format; by default a
-    /// word ([`valid_other_id`]).
+    /// hyphenated UUID ([`is_uuid`]), as most CLIs write them.
     fn valid_id(&self, id: &str) -> bool {
-        valid_other_id(id)
+        is_uuid(id)
     }
 
     /// A fresh counter of the token usage its session file records.
@@ -130,6 +133,50 @@ pub trait SessionStore: Sync {
     /// the dispatch started) is an earlier dispatch's, in a session a follow-up resumed.
     fn turn_ended(&self, _found: &Path, _since: SystemTime) -> bool {
         false
+    }
+}
+
+/// The session files of a CLI that keeps them as `.jsonl` files named by their session's id,
+/// in a directory per project named by the project's path ([`munged_project`]) or in a folder
+/// of it: where they are, and the usage and transcript of one.
+pub struct ProjectFiles {
+    /// The directory under its home that holds the projects ([`SessionStore::dir`]).
+    pub dir: &'static str,
+    /// The folder of a project's directory that holds its sessions, if not the directory.
+    pub folder: Option<&'static str>,
+    /// The type of the lines that record a message's usage ([`PerMessage`]).
+    pub message_kind: &'static str,
+    /// How such a line is read.
+    pub message: MessageOf,
+    /// A fresh renderer of a session file.
+    pub transcript: fn() -> Box<dyn TranscriptEvents>,
+}
+
+impl SessionStore for ProjectFiles {
+    fn dir(&self) -> &'static str {
+        self.dir
+    }
+
+    fn of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
+        let project = munged_project(sessions, cwd);
+        match self.folder {
+            Some(folder) => project.join(folder),
+            None => project,
+        }
+    }
+
+    /// The session files of the working directory written since the start (the one named by
+    /// the session id, when known).
+    fn find(&self, sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        jsonl_by_session_id(&self.of_cwd(sessions, w.cwd), w)
+    }
+
+    fn usage(&self) -> Box<dyn SessionUsage> {
+        PerMessage::boxed(self.message_kind, self.message)
+    }
+
+    fn transcript(&self) -> Box<dyn TranscriptEvents> {
+        (self.transcript)()
     }
 }
 
@@ -240,6 +287,18 @@ pub fn newest(mut all: Vec<(PathBuf, SystemTime)>) -> Vec<(PathBuf, SystemTime)>
     all.sort_by_key(|(_, modified)| std::cmp::Reverse(*modified));
     all.truncate(MAX_HEADS);
     all
+}
+
+/// The [`MAX_HEADS`] newest of some files whose first line, read as `T` ([`first_line`]),
+/// `keep` keeps.
+pub fn newest_heads<T: serde::de::DeserializeOwned>(
+    all: Vec<(PathBuf, SystemTime)>,
+    keep: impl Fn(T) -> bool,
+) -> Vec<(PathBuf, SystemTime)> {
+    newest(all)
+        .into_iter()
+        .filter(|(p, _)| first_line::<T>(p).is_some_and(&keep))
+        .collect()
 }
 
 /// The longest session id another provider's (a declared CLI's) may be.

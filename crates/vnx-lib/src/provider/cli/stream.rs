@@ -147,6 +147,84 @@ pub(crate) fn set_capped(slot: &mut Option<String>, value: &Value, key: &str) {
     }
 }
 
+/// Sets an empty `slot` from a non-blank string field, capped at [`ID_MAX_CHARS`]: the first
+/// one a stream names wins.
+pub(crate) fn keep_first(slot: &mut Option<String>, value: &Value, key: &str) {
+    if slot.is_none() {
+        set_capped(slot, value, key);
+    }
+}
+
+/// A stream's start event: the session and the model it names (`session_id`, `model`).
+pub(crate) fn started(event: &Value, summary: &mut StreamSummary) {
+    set_capped(&mut summary.session_id, event, "session_id");
+    set_capped(&mut summary.model, event, "model");
+}
+
+/// Whether an event is a subagent's: it carries the id of the tool call that spawned it
+/// (`parent_tool_use_id`), so its text is not the worker's answer.
+pub(crate) fn subagent(event: &Value) -> bool {
+    event
+        .get("parent_tool_use_id")
+        .is_some_and(Value::is_string)
+}
+
+/// The last non-blank `text` block of a message's content `blocks`, each block whose `type`
+/// is one of `tools` counted as a tool call.
+pub(crate) fn last_text<'e>(
+    blocks: &'e [Value],
+    tools: &[&str],
+    summary: &mut StreamSummary,
+) -> Option<&'e str> {
+    let mut last = None;
+    for block in blocks {
+        match str_field(block, "type") {
+            Some(kind) if tools.contains(&kind) => summary.tool_calls += 1,
+            Some("text") => {
+                if let Some(text) = nonblank_field(block, "text") {
+                    last = Some(text);
+                }
+            }
+            _ => {}
+        }
+    }
+    last
+}
+
+/// Whether a closing `result` event says the run failed: `is_error`, or a `subtype` that
+/// starts with `error`.
+pub(crate) fn result_failed(event: &Value, subtype: Option<&str>) -> bool {
+    event.get("is_error").and_then(Value::as_bool) == Some(true)
+        || subtype.is_some_and(|s| s.starts_with("error"))
+}
+
+/// A run that did not fail: a success, its non-blank closing `text` (if any) the last
+/// message.
+pub(crate) fn success(summary: &mut StreamSummary, text: Option<&str>) -> Verdict {
+    if let Some(text) = text {
+        summary.last_message = Some(truncate_message(text));
+    }
+    Verdict::Success
+}
+
+/// The tokens a closing `result` event's `usage` records: `input_tokens`, `output_tokens`,
+/// `cache_read_input_tokens`, and the members its CLI names for the cache writes (`writes`)
+/// and the total (`total`), where it records them.
+pub(crate) fn result_usage(
+    event: &Value,
+    writes: Option<&str>,
+    total: Option<&str>,
+) -> Option<Usage> {
+    let usage = event.get("usage").filter(|u| u.is_object())?;
+    Some(Usage {
+        input_tokens: u64_field(usage, "input_tokens").unwrap_or(0),
+        output_tokens: u64_field(usage, "output_tokens").unwrap_or(0),
+        cached_input_tokens: u64_field(usage, "cache_read_input_tokens"),
+        cache_creation_input_tokens: writes.and_then(|key| u64_field(usage, key)),
+        total_tokens: total.and_then(|key| u64_field(usage, key)),
+    })
+}
+
 /// A non-negative count; a float (as some JSON emitters write integers) is truncated.
 pub(crate) fn u64_field(value: &Value, key: &str) -> Option<u64> {
     let number = value.get(key)?;

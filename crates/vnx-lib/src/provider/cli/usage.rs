@@ -3,7 +3,8 @@
 //! ([`SessionUsage`], fed one line at a time by `provider::session::usage`), and the lenient
 //! pieces its line types are made of ([`Text`], [`Count`], [`Lenient`]: a member of another
 //! JSON type than expected reads as absent, everything not named is skipped without being
-//! built), a message's usage counted once by its id ([`Messages`]), and [`sum`].
+//! built), what every line says of itself ([`Stamp`]), a message's usage counted once by its
+//! id ([`Messages`], [`PerMessage`]) from its counts ([`counted`]), and [`sum`].
 //!
 //! The usage is informational: a worker can write the file. So memory stays bounded whatever
 //! it holds: at most `MAX_MESSAGES` message ids are remembered at once.
@@ -32,30 +33,66 @@ pub trait SessionUsage {
     fn total(self: Box<Self>) -> Option<Usage>;
 }
 
-/// Reads one line of a session file and tells `messages` the usage of the message it records,
-/// if it records one written since `since` (see [`PerMessage`]).
-pub type CountLine = fn(&[u8], Option<jiff::Timestamp>, &mut Messages);
+/// What a session file's line says of itself: its `type` and when it was written, read
+/// before the members its CLI reads of a line of that type.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct Stamp<'a> {
+    /// The line's `type`.
+    #[serde(borrow, rename = "type")]
+    pub kind: Text<'a>,
+    /// When it was written (`timestamp`).
+    #[serde(borrow)]
+    pub timestamp: Text<'a>,
+}
 
-/// The counter of a session file whose lines each may record a message's usage (its own
-/// [`CountLine`]), each message counted once by its id ([`Messages`]).
+impl<'a> Stamp<'a> {
+    /// What a line says of itself, when it is JSON.
+    pub fn of(raw: &'a [u8]) -> Option<Stamp<'a>> {
+        serde_json::from_slice(raw).ok()
+    }
+
+    /// Whether the line is of type `kind`.
+    pub fn is(&self, kind: &str) -> bool {
+        self.kind.0.as_deref() == Some(kind)
+    }
+}
+
+/// Reads a line of the type a [`PerMessage`] counts: the id of the message it records and the
+/// message's usage, when it records one.
+pub type MessageOf = for<'a> fn(&'a [u8]) -> Option<(Text<'a>, Usage)>;
+
+/// The counter of a session file whose lines of one type each may record a message's usage
+/// (read by its CLI's [`MessageOf`]), each message counted once by its id ([`Messages`]).
 pub struct PerMessage {
     messages: Messages,
-    count: CountLine,
+    /// The type of the lines that record a message.
+    kind: &'static str,
+    message: MessageOf,
 }
 
 impl PerMessage {
-    /// A fresh counter whose lines `count` reads.
-    pub fn boxed(count: CountLine) -> Box<dyn SessionUsage> {
+    /// A fresh counter of the messages that lines of type `kind` record, read by `message`.
+    pub fn boxed(kind: &'static str, message: MessageOf) -> Box<dyn SessionUsage> {
         Box::new(PerMessage {
             messages: Messages::default(),
-            count,
+            kind,
+            message,
         })
     }
 }
 
 impl SessionUsage for PerMessage {
     fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
-        (self.count)(raw, since, &mut self.messages);
+        let Some(stamp) = Stamp::of(raw) else {
+            return;
+        };
+        if before(&stamp.timestamp, since) || !stamp.is(self.kind) {
+            return;
+        }
+        if let Some((id, usage)) = (self.message)(raw) {
+            self.messages.message(id.0.as_deref(), usage);
+        }
     }
 
     fn total(self: Box<Self>) -> Option<Usage> {
@@ -101,6 +138,24 @@ impl Messages {
     /// The sum of every message's usage; `None` for none.
     pub fn total(self) -> Option<Usage> {
         sum(self.settled.into_iter().chain(self.by_id.into_values()))
+    }
+}
+
+/// A message's usage from the counts its line records (an absent one 0): input, output and
+/// cache reads, and the cache writes and the total where its CLI records them.
+pub fn counted(
+    input: Count,
+    output: Count,
+    cached: Count,
+    writes: Option<Count>,
+    total: Option<Count>,
+) -> Usage {
+    Usage {
+        input_tokens: input.or0(),
+        output_tokens: output.or0(),
+        cached_input_tokens: Some(cached.or0()),
+        cache_creation_input_tokens: writes.map(Count::or0),
+        total_tokens: total.map(Count::or0),
     }
 }
 

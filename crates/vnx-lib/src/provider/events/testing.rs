@@ -1,11 +1,36 @@
 //! What the tests of the CLIs' event parsers share: parsing a stream whole, in chunks and in
-//! every split, lines, and the types they compare.
+//! every split, one CLI's events fed to its own parser, lines, the output the CLIs' tests
+//! recorded, and the types they compare.
 
+use super::StreamEvents;
 pub(crate) use super::{
     ERROR_MESSAGE_MAX_CHARS, EventParser, LAST_MESSAGE_MAX_CHARS, MAX_LINE_BYTES, StreamSummary,
     Usage, Verdict,
 };
 pub(crate) use crate::provider::kinds::OutputFormat;
+
+/// What a real CLI wrote, recorded for the tests: `tests/support/fixtures/CLI/NAME`.
+pub(crate) fn fixture(cli: &str, name: &str) -> String {
+    let path = format!(
+        "{}/../../tests/support/fixtures/{cli}/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// What `events` makes of `text`, one JSON event a line, fed to it as the shared parser feeds
+/// them (by their `type`), then the stream's end.
+pub(crate) fn summary_of(mut events: impl StreamEvents, text: &str) -> StreamSummary {
+    let mut summary = StreamSummary::default();
+    for line in text.lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let kind = crate::provider::cli::stream::str_field(&event, "type").unwrap_or("");
+        events.event(kind, &event, &mut summary);
+    }
+    events.finish(&mut summary);
+    summary
+}
 
 pub(crate) fn parse(format: OutputFormat, bytes: &[u8]) -> StreamSummary {
     let mut parser = EventParser::new(format);

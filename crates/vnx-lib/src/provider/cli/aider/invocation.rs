@@ -87,33 +87,12 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::provider::cli::argv::{PROMPT, Wanted};
-    use crate::receipts::kinds::PromptTransport;
+    use crate::provider::cli::argv::{PROMPT, test_start};
 
     fn start(lane: Lane, permission: Permission, large: bool) -> Start<'static> {
-        let w = Wanted {
-            lane,
-            model: Some("openai/mock-model"),
-            permission,
-            prompt_len: 10,
-            vnx: Path::new("/bin/vnx"),
-            dispatch_dir: Path::new("/d"),
-            resume: None,
-            session: None,
-            allow: &[],
-        };
-        Start {
-            w,
-            large,
-            dir: "/d".into(),
-            vnx: "/bin/vnx".into(),
-            perms: strs(permission_flags(permission)),
-            transport: PromptTransport::Argument,
-            prompt_arg: if large { String::new() } else { PROMPT.into() },
-        }
+        let perms = permission_flags(permission);
+        test_start(lane, permission, "openai/mock-model", perms, large)
     }
 
     #[test]

@@ -4,8 +4,9 @@ use serde_json::Value;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,
-    error_verdict, f64_field, nonblank_field, set_capped, str_field, truncate, u64_field,
+    HeadlessStream, StreamEvents, StreamSummary, error_verdict, f64_field, keep_first, last_text,
+    nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
+    truncate_message, u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
 
@@ -16,17 +17,12 @@ pub(super) struct ClaudeEvents;
 impl StreamEvents for ClaudeEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
         match kind {
-            "system" if str_field(event, "subtype") == Some("init") => {
-                set_capped(&mut summary.session_id, event, "session_id");
-                set_capped(&mut summary.model, event, "model");
-            }
+            "system" if str_field(event, "subtype") == Some("init") => started(event, summary),
             "assistant" => assistant(event, summary),
             "result" => result(event, summary),
             _ => {}
         }
-        if summary.session_id.is_none() {
-            set_capped(&mut summary.session_id, event, "session_id");
-        }
+        keep_first(&mut summary.session_id, event, "session_id");
     }
 }
 
@@ -34,46 +30,26 @@ fn assistant(event: &Value, summary: &mut StreamSummary) {
     let Some(message) = event.get("message") else {
         return;
     };
-    if summary.model.is_none() {
-        set_capped(&mut summary.model, message, "model");
-    }
+    keep_first(&mut summary.model, message, "model");
+    let said = match message.get("content") {
+        Some(Value::Array(blocks)) => last_text(blocks, &["tool_use", "server_tool_use"], summary),
+        Some(Value::String(text)) if !text.trim().is_empty() => Some(text.as_str()),
+        _ => None,
+    };
     // A subagent's frames carry the id of the Task tool call that spawned it; its text is
     // not the worker's answer, but its tool calls are still tool calls.
-    let subagent = event
-        .get("parent_tool_use_id")
-        .is_some_and(Value::is_string);
-    let mut last_text = None;
-    match message.get("content") {
-        Some(Value::Array(blocks)) => {
-            for block in blocks {
-                match str_field(block, "type") {
-                    Some("tool_use" | "server_tool_use") => summary.tool_calls += 1,
-                    Some("text") => {
-                        if let Some(text) = nonblank_field(block, "text") {
-                            last_text = Some(text);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Some(Value::String(text)) if !text.trim().is_empty() => last_text = Some(text),
-        _ => {}
-    }
-    if let Some(text) = last_text
-        && !subagent
+    if let Some(text) = said
+        && !subagent(event)
     {
-        summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+        summary.last_message = Some(truncate_message(text));
     }
 }
 
 fn result(event: &Value, summary: &mut StreamSummary) {
     set_capped(&mut summary.session_id, event, "session_id");
     let subtype = str_field(event, "subtype");
-    let is_error = event.get("is_error").and_then(Value::as_bool) == Some(true)
-        || subtype.is_some_and(|s| s.starts_with("error"));
     let text = nonblank_field(event, "result");
-    summary.verdict = Some(if is_error {
+    summary.verdict = Some(if result_failed(event, subtype) {
         let errors = event.get("errors").and_then(Value::as_array).map(|errors| {
             let texts: Vec<&str> = errors
                 .iter()
@@ -88,25 +64,14 @@ fn result(event: &Value, summary: &mut StreamSummary) {
             .unwrap_or("error");
         error_verdict(message)
     } else {
-        if let Some(text) = text {
-            summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
-        }
-        Verdict::Success
+        success(summary, text)
     });
-    if let Some(turns) = u64_field(event, "num_turns") {
-        summary.num_turns = Some(turns);
-    }
+    summary.num_turns = u64_field(event, "num_turns").or(summary.num_turns);
     if let Some(cost) = f64_field(event, "total_cost_usd").or(f64_field(event, "cost_usd")) {
         summary.cost_usd = Some(cost);
     }
-    if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
-        summary.usage = Some(Usage {
-            input_tokens: u64_field(usage, "input_tokens").unwrap_or(0),
-            output_tokens: u64_field(usage, "output_tokens").unwrap_or(0),
-            cached_input_tokens: u64_field(usage, "cache_read_input_tokens"),
-            cache_creation_input_tokens: u64_field(usage, "cache_creation_input_tokens"),
-            total_tokens: None,
-        });
+    if let Some(usage) = result_usage(event, Some("cache_creation_input_tokens"), None) {
+        summary.usage = Some(usage);
     }
     if let Some(denials) = event.get("permission_denials").and_then(Value::as_array) {
         summary.permission_denials = denials.len() as u64;

@@ -2,13 +2,9 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, HookSays, Hooks, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
-    notification, permission_decision, permission_request,
+    EngineHooks, HOOK_TIMEOUT_SECS, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
 };
-use crate::receipts::PermissionAnswer;
 
 /// The events of its hooks, as `vnx __hook` takes them.
 pub(super) const EVENTS: [&str; 4] = [
@@ -17,6 +13,9 @@ pub(super) const EVENTS: [&str; 4] = [
     "claude-permission-request",
     "claude-post-tool-use",
 ];
+
+/// Where its settings go in the dispatch directory.
+pub(super) const SETTINGS_FILE: &str = "hooks/claude-settings.json";
 
 /// `hooks/claude-settings.json`: passed with `--settings`, merged by Claude Code over the
 /// user's own settings; nothing is written into the worktree. `Stop` ends a turn;
@@ -41,98 +40,38 @@ pub fn settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
     })
 }
 
-/// Its hooks (see the module's documentation).
-pub(super) struct ClaudeHooks;
-
-impl Hooks for ClaudeHooks {
-    fn events(&self) -> &'static [&'static str] {
-        &EVENTS
-    }
-
-    /// What a signal of its hooks says: `PermissionRequest` comes before the prompt shows, with
-    /// the tool and its input; `Notification` about 6 s after it, its type telling a prompt from
-    /// an idle TUI; `PostToolUse` and `Stop`, the worker goes on.
-    fn says(&self, event: &str, p: &Value) -> HookSays {
-        match event {
-            "claude-permission-request" => permission_request(p),
-            "claude-notification" => notification(p),
-            "claude-post-tool-use" | "claude-stop" => HookSays::GoesOn,
-            _ => HookSays::Nothing,
-        }
-    }
-
-    /// Its `Stop` hook's `last_assistant_message`.
-    fn message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
-        payload.get("last_assistant_message")?.as_str()
-    }
-
-    /// What its `PermissionRequest` hook prints for a person's answer: the decision claude reads
-    /// from the hook's output (a deny with the person's message, or a default one).
-    ///
-    /// Its `PermissionRequest` hook may return a decision while its dialog shows (seen on
-    /// claude 2.1.197: "Allowed by PermissionRequest hook").
-    fn decision(
-        &self,
-        event: &str,
-        answer: PermissionAnswer,
-        message: Option<String>,
-    ) -> Option<Value> {
-        (event == "claude-permission-request").then(|| permission_decision(answer, message))
-    }
-
-    /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
-    fn answering(&self) -> Option<&'static str> {
-        Some("claude-permission-request")
-    }
-
-    /// Its prompt is known by its permission hook, or by the notification 6 s later.
-    fn answers(&self, source: &str) -> bool {
-        ["claude-permission-request", "claude-notification"].contains(&source)
-    }
-
-    /// A tool ran, the turn ended, or another prompt came.
-    fn went_on(&self) -> &'static [&'static str] {
-        &[
-            "claude-post-tool-use",
-            "claude-stop",
-            "claude-permission-request",
-        ]
-    }
-
-    fn once_per_prompt(&self, event: &str) -> bool {
-        event == "claude-permission-request"
-    }
-}
+/// Its hooks (see the module's documentation), of the engine it shares: `PermissionRequest`
+/// comes before the prompt shows, with the tool and its input, and may return a decision
+/// while its dialog shows (seen on claude 2.1.197: "Allowed by PermissionRequest hook");
+/// `Notification` comes about 6 s after it, its type telling a prompt from an idle TUI, and
+/// names a prompt the permission hook can answer; `PostToolUse` and `Stop`, the worker goes
+/// on. A tool ran, the turn ended or another prompt came: the worker went on.
+pub(super) static HOOKS: EngineHooks = EngineHooks {
+    events: &EVENTS,
+    went_on: &[
+        "claude-post-tool-use",
+        "claude-stop",
+        "claude-permission-request",
+    ],
+    notified_answers: true,
+};
 
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
 
-    use crate::dispatch::supervise::live::{Change, Live};
+    use crate::dispatch::supervise::live::Change;
     use crate::dispatch::supervise::outcome::{Ended, StopCause, decide, hook_session};
     use crate::dispatch::supervise::signals::HookSignal;
-    use crate::ids::DispatchId;
     use crate::provider::ProviderCompletion;
+    use crate::provider::cli::hook::{live, signal};
     use crate::receipts::kinds::{HookKind, Lane};
     use crate::receipts::{CompletionSignal, DispatchStatus};
-
-    fn signal(event: &str, payload: serde_json::Value) -> HookSignal {
-        HookSignal {
-            event: event.into(),
-            received_at: "2026-11-22T00:00:00Z".into(),
-            payload,
-        }
-    }
 
     #[test]
     fn a_permission_request_blocks_and_a_tool_run_resumes() {
         let t0 = Instant::now();
-        let mut live = Live::new(
-            &DispatchId::parse("D-1").unwrap(),
-            "vnx attach D-1".into(),
-            None,
-            t0,
-        );
+        let mut live = live("vnx attach D-1", None, t0);
         let ask = signal(
             "claude-permission-request",
             serde_json::json!({"tool_name": "Bash", "tool_input": {"command": "git commit -m x"}}),
@@ -165,12 +104,7 @@ mod tests {
 
     #[test]
     fn an_idle_notification_or_a_turn_end_does_not_block() {
-        let mut live = Live::new(
-            &DispatchId::parse("D-1").unwrap(),
-            String::new(),
-            None,
-            Instant::now(),
-        );
+        let mut live = live("", None, Instant::now());
         for s in [
             signal(
                 "claude-notification",
@@ -185,12 +119,7 @@ mod tests {
     #[test]
     fn a_worker_blocked_on_a_permission_request_is_never_called_stalled() {
         let t0 = Instant::now();
-        let mut live = Live::new(
-            &DispatchId::parse("D-1").unwrap(),
-            String::new(),
-            Some(Duration::from_secs(5)),
-            t0,
-        );
+        let mut live = live("", Some(Duration::from_secs(5)), t0);
         let ask = signal(
             "claude-permission-request",
             serde_json::json!({"tool_name": "Bash"}),

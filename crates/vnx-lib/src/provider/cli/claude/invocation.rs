@@ -4,7 +4,7 @@
 //! `--session-id` vnx chose (ADR 0052).
 
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+use crate::receipts::kinds::{Lane, Permission};
 
 /// The flags of each posture, the same in both lanes.
 pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str] {
@@ -18,60 +18,30 @@ pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str
 /// Its argv in the lane asked for.
 pub(super) fn argv(s: &Start<'_>) -> Argv {
     let w = &s.w;
-    let mut argv: Vec<String> = Vec::new();
+    let mut argv: Vec<String> = vec!["claude".into()];
     match w.lane {
         Lane::Headless => {
-            argv.extend(strs(&["claude", "-p"]));
+            argv.push("-p".into());
             if !s.large {
                 argv.push(s.prompt_arg.clone());
             }
             argv.extend(strs(&["--output-format", "stream-json", "--verbose"]));
-            argv.extend(s.model("--model"));
-            argv.extend(s.perms.iter().cloned());
-            argv.extend(["--add-dir".into(), s.dir.clone()]);
-            argv.extend(allow_flags(w));
-            argv.extend(s.resume("--resume"));
-            Argv {
-                argv,
-                output: super::STREAM,
-                completion: ProviderCompletion::Report,
-                hooks: HookKind::NONE,
-                env: Vec::new(),
-            }
         }
         Lane::Interactive => {
-            argv.extend(["claude".into(), s.prompt_arg.clone()]);
-            if let (None, Some(session)) = (w.resume, w.session) {
-                argv.push(literal(&format!("--session-id={session}")));
-            }
-            argv.extend(s.model("--model"));
-            argv.extend(s.perms.iter().cloned());
-            let settings = w.dispatch_dir.join("hooks/claude-settings.json");
-            argv.extend(["--settings".into(), literal(&settings.to_string_lossy())]);
-            argv.extend(["--add-dir".into(), s.dir.clone()]);
-            argv.extend(allow_flags(w));
-            argv.extend(s.resume("--resume"));
-            Argv {
-                argv,
-                output: OutputFormat::TEXT,
-                completion: ProviderCompletion::Report,
-                hooks: super::TURN_END,
-                env: Vec::new(),
-            }
+            argv.push(s.prompt_arg.clone());
+            argv.extend(s.session("--session-id"));
         }
     }
-}
-
-/// What it may run unasked, in the postures that ask.
-pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
-    match w.permission {
-        Permission::Ask | Permission::Edits => w
-            .allowed_commands()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        Permission::Full => Vec::new(),
+    argv.extend(s.model("--model"));
+    argv.extend(s.perms.iter().cloned());
+    if w.lane == Lane::Interactive {
+        let settings = w.dispatch_dir.join(super::hooks::SETTINGS_FILE);
+        argv.extend(["--settings".into(), literal(&settings.to_string_lossy())]);
     }
+    argv.extend(["--add-dir".into(), s.dir.clone()]);
+    argv.extend(allow_flags(w));
+    argv.extend(s.resume("--resume"));
+    Argv::reported(argv, w.lane, super::STREAM, super::TURN_END)
 }
 
 /// Claude Code's `--allowedTools` flags: one `Bash(PREFIX:*)` rule each (claude 2.1.197

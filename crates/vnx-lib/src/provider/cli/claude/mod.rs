@@ -40,11 +40,11 @@ impl CodingCli for Claude {
     }
 
     fn hooks(&self) -> Option<&'static dyn Hooks> {
-        Some(&hooks::ClaudeHooks)
+        Some(&hooks::HOOKS)
     }
 
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::ClaudeSessions)
+        Some(&sessions::SESSIONS)
     }
 
     fn provider(&self) -> Provider {
@@ -102,7 +102,7 @@ impl CodingCli for Claude {
     }
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        invocation::allowed_commands(w)
+        w.unasked_commands()
     }
 
     /// `1` (yes) and `3` (no) on claude 2.1.197; its `PermissionRequest` hook answers first
@@ -173,12 +173,7 @@ impl CodingCli for Claude {
 
     /// Its hooks' settings file (`--settings`), for a launch that gives it its hooks.
     fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
-        if *launch.hooks != TURN_END {
-            return Vec::new();
-        }
-        let value = hooks::settings(launch.vnx, launch.dispatch_dir);
-        let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
-        vec![("hooks/claude-settings.json", data)]
+        launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings)
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

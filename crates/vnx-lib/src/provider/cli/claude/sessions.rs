@@ -5,52 +5,42 @@
 //! each message counted once by its `message.id` (claude writes a message's usage again on
 //! each line of its content blocks).
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
-
 use serde::Deserialize;
 
-use crate::provider::cli::render::TranscriptEvents;
-use crate::provider::cli::session::{
-    SessionStore, Sought, is_uuid, jsonl_by_session_id, munged_project,
-};
-use crate::provider::cli::usage::{
-    Count, Lenient, Messages, PerMessage, SessionUsage, Text, before,
-};
+use crate::provider::cli::session::ProjectFiles;
+use crate::provider::cli::usage::{Count, Lenient, Text, counted};
 use crate::receipts::Usage;
 
-/// Counts one line's usage (see the module's documentation).
-fn count(raw: &[u8], since: Option<jiff::Timestamp>, messages: &mut Messages) {
-    let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
-        return;
-    };
-    if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("assistant") {
-        return;
-    }
-    let Some(message) = line.message.0 else {
-        return;
-    };
-    let Some(u) = message.usage.0 else {
-        return;
-    };
-    let usage = Usage {
-        input_tokens: u.input_tokens.or0(),
-        output_tokens: u.output_tokens.or0(),
-        cached_input_tokens: Some(u.cache_read_input_tokens.or0()),
-        cache_creation_input_tokens: Some(u.cache_creation_input_tokens.or0()),
-        total_tokens: None,
-    };
-    messages.message(message.id.0.as_deref(), usage);
+/// Its session files (see the module's documentation): `<config>/projects`, and the file's
+/// transcript, whose first entries are of types of its own rather than `system`, drawn as its
+/// stream. Its session ids are UUIDs, hyphenated (seen on claude 2.1.197).
+pub(super) static SESSIONS: ProjectFiles = ProjectFiles {
+    dir: "projects",
+    folder: None,
+    message_kind: "assistant",
+    message,
+    transcript: || Box::new(super::transcript::ClaudeTranscript),
+};
+
+/// The message an `assistant` line records, and its usage.
+fn message(raw: &[u8]) -> Option<(Text<'_>, Usage)> {
+    let message = serde_json::from_slice::<Line<'_>>(raw).ok()?.message.0?;
+    let t = message.usage.0?;
+    let writes = Some(t.cache_creation_input_tokens);
+    let usage = counted(
+        t.input_tokens,
+        t.output_tokens,
+        t.cache_read_input_tokens,
+        writes,
+        None,
+    );
+    Some((message.id, usage))
 }
 
-/// The members of one line usage reads.
+/// The members of an assistant's line usage reads.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Line<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Text<'a>,
-    #[serde(borrow)]
-    timestamp: Text<'a>,
     /// The assistant message.
     #[serde(borrow)]
     message: Lenient<Message<'a>>,
@@ -73,47 +63,12 @@ struct Tokens {
     cache_creation_input_tokens: Count,
 }
 
-/// Its session files (see the module's documentation).
-pub(super) struct ClaudeSessions;
-
-impl SessionStore for ClaudeSessions {
-    /// `<config>/projects`.
-    fn dir(&self) -> &'static str {
-        "projects"
-    }
-
-    fn of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
-        munged_project(sessions, cwd)
-    }
-
-    /// The session files of the working directory written since the start (the one named
-    /// by the session id, when known).
-    fn find(&self, sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        jsonl_by_session_id(&munged_project(sessions, w.cwd), w)
-    }
-
-    /// A UUID, hyphenated (seen on claude 2.1.197).
-    fn valid_id(&self, id: &str) -> bool {
-        is_uuid(id)
-    }
-
-    fn usage(&self) -> Box<dyn SessionUsage> {
-        PerMessage::boxed(count)
-    }
-
-    /// Its session transcript, whose first entries are of types of its own rather than
-    /// `system`, is rendered as its stream.
-    fn transcript(&self) -> Box<dyn TranscriptEvents> {
-        Box::new(super::transcript::ClaudeTranscript)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;
-    use std::time::Duration;
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, SystemTime};
 
-    use super::*;
     use crate::provider::session::{
         Cli, Follower, Wanted, new_id, of_bytes, render_each, testing, usage, valid_id,
     };

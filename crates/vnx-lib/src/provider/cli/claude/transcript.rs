@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::provider::cli::render::*;
+use crate::provider::cli::stream::result_failed;
 
 /// A renderer of Claude Code's headless stream (and its session file, read as that stream).
 #[derive(Debug, Default)]
@@ -14,17 +15,7 @@ impl TranscriptEvents for ClaudeTranscript {
     fn event(&mut self, kind: &str, event: &Value, out: &mut Sink) {
         match kind {
             "system" => match str_of(event, "subtype") {
-                Some("init") => {
-                    let model = str_of(event, "model").unwrap_or("-");
-                    let mode = str_of(event, "permissionMode").unwrap_or("-");
-                    let session = str_of(event, "session_id").unwrap_or("-");
-                    out.push(
-                        "start",
-                        &format!(
-                            "claude, model {model}, permission mode {mode}, session {session}"
-                        ),
-                    );
-                }
+                Some("init") => start(out, "claude", event, ("permissionMode", "permission mode")),
                 // A session file's bookkeeping (seen on claude 2.1.197): the turn's end, and
                 // what the Stop hooks did (vnx's own).
                 Some("turn_duration") => {
@@ -55,14 +46,7 @@ impl ClaudeTranscript {
             return;
         };
         // A subagent's frames carry the id of the Task call that spawned it.
-        let label = if event
-            .get("parent_tool_use_id")
-            .is_some_and(Value::is_string)
-        {
-            ["agent", "agent $", "agent ▸"]
-        } else {
-            ["says", "$", "▸"]
-        };
+        let label = labels(event);
         match message.get("content") {
             Some(Value::Array(blocks)) => {
                 for block in blocks {
@@ -73,17 +57,7 @@ impl ClaudeTranscript {
                             }
                         }
                         Some("tool_use" | "server_tool_use") => {
-                            let name = str_of(block, "name").unwrap_or("tool");
-                            let input = block.get("input").unwrap_or(&Value::Null);
-                            if let Some(id) = str_of(block, "id") {
-                                out.remember(id, name);
-                            }
-                            if name == "Bash" {
-                                out.push(label[1], &describe_input(input));
-                            } else {
-                                let what = describe_input(input);
-                                out.push(label[2], &format!("{name} {what}"));
-                            }
+                            tool_use(out, block, label, "Bash");
                         }
                         _ => {}
                     }
@@ -120,40 +94,13 @@ impl ClaudeTranscript {
     }
 
     fn claude_result(&mut self, out: &mut Sink, event: &Value) {
-        if let Some(Value::Array(denials)) = event.get("permission_denials") {
-            for d in denials {
-                let tool = str_of(d, "tool_name").unwrap_or("tool");
-                let what = describe_input(d.get("tool_input").unwrap_or(&Value::Null));
-                out.push("denied", &format!("{tool} {what}"));
-            }
-        }
-        let error = event.get("is_error").and_then(Value::as_bool) == Some(true)
-            || str_of(event, "subtype").is_some_and(|s| s.starts_with("error"));
-        let mut parts = vec![if error {
-            let why = nonblank(event, "result")
-                .or_else(|| str_of(event, "subtype"))
-                .unwrap_or("error");
-            format!("error: {}", one_line(why))
-        } else {
-            "success".to_owned()
-        }];
-        if let Some(turns) = u64_of(event, "num_turns") {
-            parts.push(format!("{turns} turn(s)"));
-        }
-        if let Some(usage) = event.get("usage") {
-            parts.extend(tokens(
-                u64_of(usage, "input_tokens"),
-                u64_of(usage, "output_tokens"),
-                u64_of(usage, "cache_read_input_tokens"),
-            ));
-        }
+        let denials = denied(out, event);
+        let mut parts = closing(event, result_failed(event, str_of(event, "subtype")));
         if let Some(cost) = event.get("total_cost_usd").and_then(Value::as_f64) {
             parts.push(format!("${cost:.4}"));
         }
-        if let Some(Value::Array(denials)) = event.get("permission_denials")
-            && !denials.is_empty()
-        {
-            parts.push(format!("{} permission denial(s)", denials.len()));
+        if denials > 0 {
+            parts.push(format!("{denials} permission denial(s)"));
         }
         out.push("end", &parts.join(" · "));
     }

@@ -7,9 +7,7 @@ use std::path::Path;
 use super::hooks;
 use crate::provider::cli::argv::{Argv, Start, literal, strs};
 use crate::provider::cli::hook::toml_string;
-use crate::receipts::kinds::{
-    HookKind, Lane, OutputFormat, Permission, PromptTransport, ProviderCompletion,
-};
+use crate::receipts::kinds::{Lane, Permission, PromptTransport};
 
 /// The flags of each posture in a lane.
 pub(super) fn permission_flags(lane: Lane, permission: Permission) -> &'static [&'static str] {
@@ -71,17 +69,14 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     // PATH and loses the dispatch's `bin/` (so `vnx report` is "command not
     // found"); a plain shell keeps the PATH vnx gives the worker.
     argv.extend(strs(&["-c", "allow_login_shell=false"]));
-    let hook = if lane == Lane::Interactive {
+    if lane == Lane::Interactive {
         argv.push("-c".into());
         argv.push(literal(&hooks::notify_override(w.vnx, w.dispatch_dir)));
         // An approval prompt and a tool that ran, from codex's hooks engine.
         for value in hooks::hook_overrides(w.vnx, w.dispatch_dir) {
             argv.extend(["-c".into(), literal(&value)]);
         }
-        super::TURN_END
-    } else {
-        HookKind::NONE
-    };
+    }
     // The session (`[SESSION_ID] [PROMPT]`), then the prompt; `-` makes codex
     // read the prompt from stdin. After `--`, so clap reads both as positionals
     // whatever they hold.
@@ -93,18 +88,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     } else {
         s.prompt_arg.clone()
     });
-    let output = if lane == Lane::Headless {
-        super::STREAM
-    } else {
-        OutputFormat::TEXT
-    };
-    Argv {
-        argv,
-        output,
-        completion: ProviderCompletion::Report,
-        hooks: hook,
-        env: Vec::new(),
-    }
+    Argv::reported(argv, lane, super::STREAM, super::TURN_END)
 }
 
 /// Whether the posture's flags give codex a read-only sandbox.

@@ -1,6 +1,7 @@
 //! codex's rollout files (seen on codex 0.169): `<home>/sessions/YYYY/MM/DD/rollout-<local
-//! time>-<session>.jsonl`, whose first line (`session_meta`) records `cwd` and `id`; only the
-//! day directories from the day before the start on are looked through. The usage they
+//! time>-<session>.jsonl`, whose first line (`session_meta`) records `cwd` and `id` (a thread
+//! id, a hyphenated UUID); only the day directories from the day before the start on are
+//! looked through. The usage they
 //! record: the last `token_count` event's `total_token_usage`, less the last one recorded
 //! before the start (a resumed session's file holds the earlier dispatch's turns too).
 
@@ -10,9 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::provider::cli::render::TranscriptEvents;
-use crate::provider::cli::session::{
-    SessionStore, Sought, dirs, files, first_line, is_uuid, newest, same_dir,
-};
+use crate::provider::cli::session::{SessionStore, Sought, dirs, files, newest_heads, same_dir};
 use crate::provider::cli::usage::{Count, Lenient, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
@@ -30,51 +29,6 @@ struct Head {
 struct HeadPayload {
     id: Option<String>,
     cwd: Option<String>,
-}
-
-/// The rollouts of the working directory written since the start (the one of the session
-/// id, when known).
-fn find(sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    // The day directories are in local time: from the day before the start (UTC) on.
-    let day = |t: SystemTime| {
-        let secs = t
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        jiff::Timestamp::from_second(secs as i64)
-            .map(|t| t.strftime("%Y%m%d").to_string())
-            .unwrap_or_default()
-    };
-    let since = w.since;
-    let first = day(since
-        .checked_sub(Duration::from_secs(86_400))
-        .unwrap_or(since));
-    let mut candidates = Vec::new();
-    for (year, ydir) in dirs(sessions) {
-        for (month, mdir) in dirs(&ydir) {
-            for (dayname, ddir) in dirs(&mdir) {
-                if format!("{year}{month}{dayname}") >= first {
-                    candidates.extend(files(
-                        &ddir,
-                        |n| n.starts_with("rollout-") && n.ends_with(".jsonl"),
-                        since,
-                    ));
-                }
-            }
-        }
-    }
-    newest(candidates)
-        .into_iter()
-        .filter(|(p, _)| {
-            let Some(meta) = first_line::<Head>(p) else {
-                return false;
-            };
-            let payload = meta.payload.unwrap_or_default();
-            meta.kind.as_deref() == Some("session_meta")
-                && payload.cwd.as_deref().is_some_and(|c| same_dir(c, w.cwd))
-                && w.session_id
-                    .is_none_or(|id| payload.id.as_deref() == Some(id))
-        })
-        .collect()
 }
 
 /// Counts a rollout's usage (see the module's documentation).
@@ -173,13 +127,43 @@ impl SessionStore for CodexSessions {
         "sessions"
     }
 
-    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        find(sessions, sought)
-    }
-
-    /// A thread id: a UUID, hyphenated (seen on codex 0.169).
-    fn valid_id(&self, id: &str) -> bool {
-        is_uuid(id)
+    /// The rollouts of the working directory written since the start (the one of the session
+    /// id, when known).
+    fn find(&self, sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        // The day directories are in local time: from the day before the start (UTC) on.
+        let day = |t: SystemTime| {
+            let secs = t
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            jiff::Timestamp::from_second(secs as i64)
+                .map(|t| t.strftime("%Y%m%d").to_string())
+                .unwrap_or_default()
+        };
+        let since = w.since;
+        let first = day(since
+            .checked_sub(Duration::from_secs(86_400))
+            .unwrap_or(since));
+        let mut candidates = Vec::new();
+        for (year, ydir) in dirs(sessions) {
+            for (month, mdir) in dirs(&ydir) {
+                for (dayname, ddir) in dirs(&mdir) {
+                    if format!("{year}{month}{dayname}") >= first {
+                        candidates.extend(files(
+                            &ddir,
+                            |n| n.starts_with("rollout-") && n.ends_with(".jsonl"),
+                            since,
+                        ));
+                    }
+                }
+            }
+        }
+        newest_heads(candidates, |meta: Head| {
+            let payload = meta.payload.unwrap_or_default();
+            meta.kind.as_deref() == Some("session_meta")
+                && payload.cwd.as_deref().is_some_and(|c| same_dir(c, w.cwd))
+                && w.session_id
+                    .is_none_or(|id| payload.id.as_deref() == Some(id))
+        })
     }
 
     fn usage(&self) -> Box<dyn SessionUsage> {

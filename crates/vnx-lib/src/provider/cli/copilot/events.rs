@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     ERROR_MESSAGE_MAX_CHARS, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary,
-    Verdict, error_verdict, nonblank_field, set_capped, str_field, truncate, u64_field,
+    Verdict, error_verdict, keep_first, nonblank_field, set_capped, str_field, truncate, u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
 
@@ -33,9 +33,7 @@ impl StreamEvents for CopilotEvents {
         let data = event.get("data").unwrap_or(&Value::Null);
         match kind {
             "assistant.message" => {
-                if summary.model.is_none() {
-                    set_capped(&mut summary.model, data, "model");
-                }
+                keep_first(&mut summary.model, data, "model");
                 let requests = data
                     .get("toolRequests")
                     .and_then(Value::as_array)
@@ -136,25 +134,11 @@ mod tests {
     /// A stream recorded from the real copilot 1.0.102 against the scripted model server
     /// (`tests/support/fixtures/copilot/`), fed line by line as the shared parser does.
     fn parse(text: &str) -> StreamSummary {
-        let mut parser = CopilotEvents::default();
-        let mut summary = StreamSummary::default();
-        for line in text.lines() {
-            let Ok(event) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let kind = str_field(&event, "type").unwrap_or("").to_owned();
-            parser.event(&kind, &event, &mut summary);
-        }
-        parser.finish(&mut summary);
-        summary
+        crate::provider::events::testing::summary_of(CopilotEvents::default(), text)
     }
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/../../tests/support/fixtures/copilot/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        crate::provider::events::testing::fixture("copilot", name)
     }
 
     #[test]

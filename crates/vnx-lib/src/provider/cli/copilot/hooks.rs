@@ -11,12 +11,12 @@
 //! `vnx approve`/`deny` would hold every allowed tool too (ADR 0058). Its dialog is answered
 //! by keys instead.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
 use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, HookSays, Hooks, InWorktree, Launch, hook_command, payload_text as text,
+    HOOK_TIMEOUT_SECS, HookSays, Hooks, WorktreeHooks, hook_command, payload_text as text,
 };
 use crate::receipts::WaitingFor;
 
@@ -51,20 +51,6 @@ pub(super) fn settings(vnx: &Path, dispatch_dir: &Path) -> Value {
             "postToolUse": hook("copilot-post-tool-use"),
         }
     })
-}
-
-/// The file where a dispatch's launch recorded its worktree as trusted, as its signed start
-/// locates it: only for a start that installed copilot's hooks, in the copilot home the
-/// start recorded (absolute).
-pub(super) fn trust_file_of(
-    started: &crate::receipts::DispatchStarted,
-) -> Option<std::path::PathBuf> {
-    if started.hooks != super::TURN_END {
-        return None;
-    }
-    let home = std::path::PathBuf::from(started.cli_homes.as_ref()?.homes.get("copilot")?);
-    home.is_absolute()
-        .then(|| home.join(super::worktree::CONFIG))
 }
 
 /// Its hooks (see the module's documentation).
@@ -112,34 +98,9 @@ impl Hooks for CopilotHooks {
         payload.get(super::DENIAL_SAID)?.as_str()
     }
 
-    /// `<home>/config.json`, whose `trustedFolders` its TUI reads before it runs a
-    /// repository's hooks.
-    fn trust_file(&self, homes: &crate::provider::cli::session::Homes) -> Option<PathBuf> {
-        homes
-            .get("copilot")
-            .map(|h| h.join(super::worktree::CONFIG))
-    }
-
-    fn recorded_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
-        trust_file_of(started)
-    }
-
-    /// Its hooks go in the worktree's `.github/hooks/`; without a place for them its turns
-    /// end unseen.
-    fn place(
-        &self,
-        launch: &Launch<'_>,
-        worktree: &Path,
-        trust: Option<&Path>,
-    ) -> std::io::Result<InWorktree> {
-        if *launch.hooks != super::TURN_END {
-            return Ok(InWorktree::Nothing);
-        }
-        super::worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
-    }
-
-    fn forget_trust(&self, file: &Path, project: &Path) {
-        let _ = super::worktree::set_trust(file, project, false);
+    /// In the worktree's `.github/hooks/`, trusted in `<home>/config.json`.
+    fn in_worktree(&self) -> Option<&'static WorktreeHooks> {
+        Some(&super::worktree::IN_WORKTREE)
     }
 
     /// Its notification comes once for each dialog it shows.
@@ -152,19 +113,14 @@ impl Hooks for CopilotHooks {
 mod tests {
     use super::*;
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            serde_json::from_str::<Value>(include_str!(concat!(
-                "../../../../../../tests/support/fixtures/copilot/",
-                $name
-            )))
-            .unwrap()
-        };
+    fn fixture(name: &str) -> Value {
+        let text = crate::provider::events::testing::fixture("copilot", name);
+        serde_json::from_str(&text).unwrap()
     }
 
     #[test]
     fn its_dialog_is_known_by_its_notification_naming_the_file_or_command() {
-        let says = CopilotHooks.says(NOTIFICATION, &fixture!("tui-hook-notification.json"));
+        let says = CopilotHooks.says(NOTIFICATION, &fixture("tui-hook-notification.json"));
         assert_eq!(
             says,
             HookSays::Waiting {
@@ -190,7 +146,7 @@ mod tests {
             HookSays::Nothing
         );
         assert_eq!(
-            super::CopilotHooks.says("copilot-agent-stop", &fixture!("tui-hook-agentStop.json")),
+            super::CopilotHooks.says("copilot-agent-stop", &fixture("tui-hook-agentStop.json")),
             HookSays::GoesOn
         );
     }
@@ -203,10 +159,14 @@ mod tests {
             homes: [("copilot".to_owned(), "/home/u/.copilot".to_owned())].into(),
             ..Default::default()
         });
-        assert_eq!(trust_file_of(&started), None, "no copilot hooks: none");
+        assert_eq!(
+            CopilotHooks.recorded_trust(&started),
+            None,
+            "no copilot hooks: none"
+        );
         started.hooks = super::super::TURN_END;
         assert_eq!(
-            trust_file_of(&started),
+            CopilotHooks.recorded_trust(&started),
             Some(std::path::PathBuf::from("/home/u/.copilot/config.json"))
         );
         started
@@ -216,7 +176,7 @@ mod tests {
             .homes
             .insert("copilot".into(), "relative/.copilot".into());
         assert_eq!(
-            trust_file_of(&started),
+            CopilotHooks.recorded_trust(&started),
             None,
             "a relative home is never used"
         );

@@ -11,7 +11,7 @@
 //! takes several values and would swallow a prompt after it.
 
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+use crate::receipts::kinds::{Lane, Permission};
 
 /// The completion protocol's command, as vnx's allowlist names it.
 const REPORT: &str = "vnx report";
@@ -47,38 +47,9 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     if w.permission != Permission::Full {
         argv.extend(allow_flags(w));
     }
-    match (w.resume, w.session) {
-        (Some(_), _) => argv.extend(s.resume("--resume")),
-        (None, Some(session)) => argv.push(literal(&format!("--session-id={session}"))),
-        (None, None) => {}
-    }
-    Argv {
-        argv,
-        output: if interactive {
-            OutputFormat::TEXT
-        } else {
-            super::STREAM
-        },
-        completion: ProviderCompletion::Report,
-        hooks: if interactive {
-            super::TURN_END
-        } else {
-            HookKind::NONE
-        },
-        env: Vec::new(),
-    }
-}
-
-/// What it may run unasked, in the postures that ask.
-pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
-    match w.permission {
-        Permission::Ask | Permission::Edits => w
-            .allowed_commands()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        Permission::Full => Vec::new(),
-    }
+    argv.extend(s.resume("--resume"));
+    argv.extend(s.session("--session-id"));
+    Argv::reported(argv, w.lane, super::STREAM, super::TURN_END)
 }
 
 /// The rule for an allowed command prefix: `shell(PREFIX)`, which copilot matches by the
@@ -103,35 +74,23 @@ fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::provider::cli::argv::PROMPT;
-    use crate::receipts::kinds::PromptTransport;
+    use crate::provider::cli::argv::{PROMPT, test_start};
+    use crate::receipts::kinds::{HookKind, OutputFormat};
 
     fn start(lane: Lane, permission: Permission, large: bool) -> Start<'static> {
         static ALLOW: std::sync::LazyLock<Vec<String>> =
             std::sync::LazyLock::new(|| vec!["python3".to_owned(), "git commit".to_owned()]);
-        let w = Wanted {
+        let mut s = test_start(
             lane,
-            model: Some("gpt-5.4"),
             permission,
-            prompt_len: 10,
-            vnx: Path::new("/bin/vnx"),
-            dispatch_dir: Path::new("/d"),
-            resume: None,
-            session: Some("7f0c7f6e-8a7e-4d33-9a43-2b6f1c1f9a10"),
-            allow: &ALLOW,
-        };
-        Start {
-            w,
+            "gpt-5.4",
+            permission_flags(permission),
             large,
-            dir: "/d".into(),
-            vnx: "/bin/vnx".into(),
-            perms: strs(permission_flags(permission)),
-            transport: PromptTransport::Argument,
-            prompt_arg: if large { String::new() } else { PROMPT.into() },
-        }
+        );
+        s.w.session = Some("7f0c7f6e-8a7e-4d33-9a43-2b6f1c1f9a10");
+        s.w.allow = &ALLOW;
+        s
     }
 
     #[test]

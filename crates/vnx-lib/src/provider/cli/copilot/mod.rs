@@ -77,7 +77,7 @@ impl CodingCli for Copilot {
     }
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        invocation::allowed_commands(w)
+        w.unasked_commands()
     }
 
     fn turn_end_signal(&self) -> Option<&'static str> {

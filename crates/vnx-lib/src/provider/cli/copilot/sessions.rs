@@ -1,10 +1,10 @@
 //! copilot's session files (seen on 1.0.102): `<home>/session-state/<id>/events.jsonl`, one
-//! directory per session named by its id (with `workspace.yaml`, checkpoints and snapshots
-//! beside it); the file's first line is `session.start`, naming the working directory
-//! (`data.context.cwd`). A resumed session appends to the same file. The usage they record:
-//! the sum of the `session.usage_record` events (`data.usage`: input, output, cache reads and
-//! writes), each counted once by its event `id` — the headless stream has no tokens, so its
-//! usage is read here in both lanes.
+//! directory per session named by its id, a hyphenated UUID (with `workspace.yaml`,
+//! checkpoints and snapshots beside it); the file's first line is `session.start`, naming the
+//! working directory (`data.context.cwd`). A resumed session appends to the same file. The
+//! usage they record: the sum of the `session.usage_record` events (`data.usage`: input,
+//! output, cache reads and writes), each counted once by its event `id` — the headless stream
+//! has no tokens, so its usage is read here in both lanes.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -13,11 +13,9 @@ use serde::Deserialize;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::session::{
-    SessionStore, Sought, dirs, files, first_line, is_uuid, newest, same_dir,
+    SessionStore, Sought, dirs, files, is_uuid, newest_heads, same_dir,
 };
-use crate::provider::cli::usage::{
-    Count, Lenient, Messages, PerMessage, SessionUsage, Text, before,
-};
+use crate::provider::cli::usage::{Count, Lenient, PerMessage, SessionUsage, Text, counted};
 use crate::receipts::Usage;
 
 /// The session file's name in its directory.
@@ -40,31 +38,6 @@ struct HeadData {
 #[serde(default)]
 struct Context {
     cwd: Option<String>,
-}
-
-/// The session files of the working directory written since the start: the one of the
-/// session id when known (its directory is named by it), else those whose start names it.
-fn find(state: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    let of = |dir: &Path| files(dir, |n| n == EVENTS, w.since);
-    if let Some(id) = w.session_id {
-        // Only a UUID names a directory here (one path component, never `..`).
-        if !is_uuid(id) {
-            return Vec::new();
-        }
-        return of(&state.join(id));
-    }
-    let sessions: Vec<(PathBuf, SystemTime)> = dirs(state)
-        .into_iter()
-        .flat_map(|(_, dir)| of(&dir))
-        .collect();
-    newest(sessions)
-        .into_iter()
-        .filter(|(p, _)| {
-            first_line::<Head>(p)
-                .and_then(|h| h.data?.context?.cwd)
-                .is_some_and(|cwd| same_dir(&cwd, w.cwd))
-        })
-        .collect()
 }
 
 /// The most of a session file's end read for its last message.
@@ -99,37 +72,27 @@ fn last_message(path: &Path) -> Option<String> {
         })
 }
 
-/// Counts one line's usage (see the module's documentation).
-fn count(raw: &[u8], since: Option<jiff::Timestamp>, messages: &mut Messages) {
-    let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
-        return;
-    };
-    if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("session.usage_record") {
-        return;
-    }
-    let Some(u) = line.data.0.and_then(|d| d.usage.0) else {
-        return;
-    };
-    let usage = Usage {
-        input_tokens: u.input_tokens.or0(),
-        output_tokens: u.output_tokens.or0(),
-        cached_input_tokens: Some(u.cache_read_tokens.or0()),
-        cache_creation_input_tokens: Some(u.cache_write_tokens.or0()),
-        total_tokens: None,
-    };
-    messages.message(line.id.0.as_deref(), usage);
+/// The record a `session.usage_record` line is, and its usage.
+fn record(raw: &[u8]) -> Option<(Text<'_>, Usage)> {
+    let line = serde_json::from_slice::<Line<'_>>(raw).ok()?;
+    let t = line.data.0?.usage.0?;
+    let writes = Some(t.cache_write_tokens);
+    let usage = counted(
+        t.input_tokens,
+        t.output_tokens,
+        t.cache_read_tokens,
+        writes,
+        None,
+    );
+    Some((line.id, usage))
 }
 
-/// The members of one line usage reads.
+/// The members of a usage record's line usage reads.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Line<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Text<'a>,
     #[serde(borrow)]
     id: Text<'a>,
-    #[serde(borrow)]
-    timestamp: Text<'a>,
     data: Lenient<Data>,
 }
 
@@ -157,17 +120,29 @@ impl SessionStore for CopilotSessions {
         "session-state"
     }
 
-    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        find(sessions, sought)
-    }
-
-    /// A UUID, hyphenated (seen on 1.0.102).
-    fn valid_id(&self, id: &str) -> bool {
-        is_uuid(id)
+    /// The session files of the working directory written since the start: the one of the
+    /// session id when known (its directory is named by it), else those whose start names
+    /// it.
+    fn find(&self, state: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        let of = |dir: &Path| files(dir, |n| n == EVENTS, w.since);
+        if let Some(id) = w.session_id {
+            // Only a UUID names a directory here (one path component, never `..`).
+            if !is_uuid(id) {
+                return Vec::new();
+            }
+            return of(&state.join(id));
+        }
+        let sessions = dirs(state)
+            .into_iter()
+            .flat_map(|(_, dir)| of(&dir))
+            .collect();
+        newest_heads(sessions, |h: Head| {
+            (h.data.and_then(|d| d.context?.cwd)).is_some_and(|cwd| same_dir(&cwd, w.cwd))
+        })
     }
 
     fn usage(&self) -> Box<dyn SessionUsage> {
-        PerMessage::boxed(count)
+        PerMessage::boxed("session.usage_record", record)
     }
 
     fn transcript(&self) -> Box<dyn TranscriptEvents> {
@@ -188,7 +163,7 @@ mod tests {
         include_str!("../../../../../../tests/support/fixtures/copilot/session-events.jsonl");
 
     fn count(data: &str, since: Option<jiff::Timestamp>) -> Option<Usage> {
-        let mut counter: Box<dyn SessionUsage> = PerMessage::boxed(super::count);
+        let mut counter = CopilotSessions.usage();
         for line in data.lines() {
             counter.line(line.as_bytes(), since);
         }
@@ -239,19 +214,25 @@ mod tests {
             since,
             session_id,
         };
-        assert_eq!(find(&state, &sought(Some(id))).len(), 1);
-        assert_eq!(find(&state, &sought(None)).len(), 1);
+        assert_eq!(CopilotSessions.find(&state, &sought(Some(id))).len(), 1);
+        assert_eq!(CopilotSessions.find(&state, &sought(None)).len(), 1);
         let other = Sought {
             cwd: Path::new("/elsewhere"),
             since,
             session_id: None,
         };
-        assert!(find(&state, &other).is_empty());
+        assert!(CopilotSessions.find(&state, &other).is_empty());
         let unknown = "00000000-0000-4000-8000-000000000000";
-        assert!(find(&state, &sought(Some(unknown))).is_empty());
+        assert!(
+            CopilotSessions
+                .find(&state, &sought(Some(unknown)))
+                .is_empty()
+        );
         let climbing = format!("../session-state/{id}");
         assert!(
-            find(&state, &sought(Some(&climbing))).is_empty(),
+            CopilotSessions
+                .find(&state, &sought(Some(&climbing)))
+                .is_empty(),
             "not a UUID"
         );
     }

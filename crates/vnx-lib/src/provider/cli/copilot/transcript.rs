@@ -153,18 +153,13 @@ fn assistant(out: &mut Sink, data: &Value) {
 mod tests {
     use crate::provider::transcript::render;
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_str!(concat!(
-                "../../../../../../tests/support/fixtures/copilot/",
-                $name
-            ))
-        };
+    fn fixture(name: &str) -> String {
+        crate::provider::events::testing::fixture("copilot", name)
     }
 
     #[test]
     fn a_worker_log_of_copilot_is_drawn_as_copilot() {
-        let lines = render(fixture!("headless-denied.jsonl").as_bytes());
+        let lines = render(fixture("headless-denied.jsonl").as_bytes());
         let text = lines.join("\n");
         let drawn = |label: &str, end: &str| {
             lines
@@ -185,7 +180,7 @@ mod tests {
 
     #[test]
     fn its_session_file_names_its_start_and_tokens() {
-        let lines = render(fixture!("session-events.jsonl").as_bytes());
+        let lines = render(fixture("session-events.jsonl").as_bytes());
         let text = lines.join("\n");
         assert!(
             lines[0].starts_with("start")
@@ -199,7 +194,7 @@ mod tests {
 
     #[test]
     fn an_api_error_ends_the_transcript_as_an_error() {
-        let lines = render(fixture!("api-error.jsonl").as_bytes());
+        let lines = render(fixture("api-error.jsonl").as_bytes());
         let text = lines.join("\n");
         assert!(text.contains("error   400 scripted failure"), "{text}");
         assert!(lines.last().unwrap().starts_with("end     error"), "{text}");

@@ -12,13 +12,23 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::hooks;
-use crate::provider::cli::hook::{InWorktree, place_file};
+use crate::provider::cli::hook::{InWorktree, WorktreeHooks, edit_json, place_file, place_trusted};
 
 /// copilot's settings file in its home, which holds `trustedFolders`.
 pub(super) const CONFIG: &str = "config.json";
 
 /// The most of copilot's `config.json` vnx reads; a larger one is left alone.
 const MAX_CONFIG_READ: u64 = 4 << 20;
+
+/// Its hooks in the worktree, trusted in `<home>/config.json`, whose `trustedFolders` its TUI
+/// reads before it runs a repository's hooks.
+pub(super) static IN_WORKTREE: WorktreeHooks = WorktreeHooks {
+    turn_end: super::TURN_END,
+    home: "copilot",
+    trust_in: |home| home.join(CONFIG),
+    place: place_and_trust,
+    forget: |file, project| set_trust(file, project, false),
+};
 
 /// Places the hooks and records the worktree as trusted in `trust`, if given.
 pub(super) fn place_and_trust(
@@ -41,78 +51,35 @@ pub(super) fn place_and_trust(
     }
     let data =
         serde_json::to_vec_pretty(&hooks::settings(vnx, dispatch_dir)).expect("settings serialize");
-    let Some(placed) = place_file(worktree, hooks::DIR, hooks::FILE, &data)? else {
-        return Ok(InWorktree::NoPlace);
-    };
-    let project = worktree
-        .canonicalize()
-        .unwrap_or_else(|_| worktree.to_owned());
-    let trusted = trust.is_some_and(|file| set_trust(file, &project, true).is_ok());
-    Ok(InWorktree::Placed { placed, trusted })
+    let placed = place_file(worktree, hooks::DIR, hooks::FILE, &data)?;
+    Ok(place_trusted(worktree, placed, trust, |file, project| {
+        set_trust(file, project, true)
+    }))
 }
 
 /// Adds `project` to (or takes it out of) `trustedFolders` in copilot's `config.json`,
-/// keeping the user's other settings and folders. A file that is not a JSON object, or a
-/// link, is left alone (an error). Concurrent dispatches take turns by a lock file beside it.
+/// keeping the user's other settings and folders and the `//` comment lines copilot writes at
+/// its top (seen on 1.0.102: "This file is managed automatically."); see [`edit_json`].
 pub(super) fn set_trust(file: &Path, project: &Path, trusted: bool) -> io::Result<()> {
-    let Some(dir) = file.parent() else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no directory"));
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut lock_name = file.as_os_str().to_owned();
-    lock_name.push(".vnx-lock");
-    let _lock = crate::files::lock_file(Path::new(&lock_name), true)?;
-    let (header, mut all) = match crate::files::read_bounded(file, MAX_CONFIG_READ) {
-        Ok(data) => {
-            let text = String::from_utf8_lossy(&data);
-            let (header, body) = split_header(&text);
-            match serde_json::from_str::<Value>(body) {
-                Ok(Value::Object(map)) => (header.to_owned(), map),
-                _ => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "not a JSON object",
-                    ));
-                }
-            }
+    edit_json(file, MAX_CONFIG_READ, true, |all| {
+        let project = Value::String(project.to_string_lossy().into_owned());
+        let folders = all
+            .entry("trustedFolders")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let Value::Array(folders) = folders else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "trustedFolders is not a list",
+            ));
+        };
+        let had = folders.contains(&project);
+        match (trusted, had) {
+            (true, false) => folders.push(project),
+            (false, true) => folders.retain(|f| *f != project),
+            _ => return Ok(false),
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => (String::new(), serde_json::Map::new()),
-        Err(e) => return Err(e),
-    };
-    let project = Value::String(project.to_string_lossy().into_owned());
-    let folders = all
-        .entry("trustedFolders")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    let Value::Array(folders) = folders else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "trustedFolders is not a list",
-        ));
-    };
-    let had = folders.contains(&project);
-    match (trusted, had) {
-        (true, false) => folders.push(project),
-        (false, true) => folders.retain(|f| *f != project),
-        _ => return Ok(()),
-    }
-    let mut data = header.into_bytes();
-    data.extend(serde_json::to_vec_pretty(&all).expect("JSON values serialize"));
-    data.push(b'\n');
-    crate::files::write_atomic_private(file, &data, false)
-}
-
-/// The `//` comment lines copilot writes at the top of its `config.json` (seen on 1.0.102:
-/// "This file is managed automatically."), kept as they are, and the JSON after them.
-fn split_header(text: &str) -> (&str, &str) {
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if !(trimmed.starts_with("//") || trimmed.is_empty()) {
-            break;
-        }
-        at += line.len();
-    }
-    text.split_at(at)
+        Ok(true)
+    })
 }
 
 #[cfg(test)]
@@ -120,6 +87,7 @@ mod tests {
     use std::fs;
 
     use super::*;
+    use crate::provider::cli::hook::split_header;
 
     #[test]
     fn the_hooks_go_under_github_and_never_replace_the_repositorys() {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     CappedText, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage,
-    Verdict, error_verdict, nonblank_field, remember_error, set_capped, str_field, truncate,
+    Verdict, error_verdict, nonblank_field, remember_error, started, str_field, truncate,
     u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
@@ -25,10 +25,7 @@ pub(super) struct GeminiEvents {
 impl StreamEvents for GeminiEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
         match kind {
-            "init" => {
-                set_capped(&mut summary.session_id, event, "session_id");
-                set_capped(&mut summary.model, event, "model");
-            }
+            "init" => started(event, summary),
             "message" => {
                 let role = event.get("role");
                 let assistant = match role {

@@ -1,12 +1,12 @@
 //! The hooks the Gemini CLI is given: its settings in the worktree, their trust in its
 //! `trusted_hooks.json`, and the policy file for the commands that run unasked.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
 use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, HookSays, Hooks, InWorktree, Launch, command_hook, hook_command,
+    HOOK_TIMEOUT_SECS, HookSays, Hooks, WorktreeHooks, command_hook, hook_command,
     payload_text as text, toml_string,
 };
 use crate::receipts::WaitingFor;
@@ -76,19 +76,6 @@ pub fn trust_keys(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The file where a dispatch's launch recorded its hooks as trusted (see
-/// [`trust_keys`]), as its signed start locates it: only for a start that installed
-/// gemini's hooks, in the gemini home the start recorded (absolute). `None` for any other
-/// start, and for one recorded before starts named the CLIs' homes (its entry stays, naming
-/// a worktree that no longer exists).
-pub fn trust_file_of(started: &crate::receipts::DispatchStarted) -> Option<std::path::PathBuf> {
-    if started.hooks != super::TURN_END {
-        return None;
-    }
-    let home = std::path::PathBuf::from(started.cli_homes.as_ref()?.homes.get("gemini")?);
-    home.is_absolute().then(|| home.join("trusted_hooks.json"))
-}
-
 /// Its hooks (see the module's documentation).
 pub(super) struct GeminiHooks;
 
@@ -132,30 +119,9 @@ impl Hooks for GeminiHooks {
         payload.get("prompt_response")?.as_str()
     }
 
-    /// `<home>/trusted_hooks.json`.
-    fn trust_file(&self, homes: &crate::provider::cli::session::Homes) -> Option<PathBuf> {
-        homes.get("gemini").map(super::worktree::trust_file)
-    }
-
-    fn recorded_trust(&self, started: &crate::receipts::DispatchStarted) -> Option<PathBuf> {
-        trust_file_of(started)
-    }
-
-    /// Its hooks go in the worktree; without a place for them its turns end unseen.
-    fn place(
-        &self,
-        launch: &Launch<'_>,
-        worktree: &Path,
-        trust: Option<&Path>,
-    ) -> std::io::Result<InWorktree> {
-        if *launch.hooks != super::TURN_END {
-            return Ok(InWorktree::Nothing);
-        }
-        super::worktree::place_and_trust(worktree, launch.vnx, launch.dispatch_dir, trust)
-    }
-
-    fn forget_trust(&self, file: &Path, project: &Path) {
-        let _ = super::worktree::set_trust(file, project, None);
+    /// In the worktree's `.gemini/settings.json`, trusted in `<home>/trusted_hooks.json`.
+    fn in_worktree(&self) -> Option<&'static WorktreeHooks> {
+        Some(&super::worktree::IN_WORKTREE)
     }
 
     /// It sends nothing when a person allows a command that then runs before its next
@@ -170,9 +136,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::dispatch::supervise::live::{Change, Live, waiting};
-    use crate::dispatch::supervise::signals::HookSignal;
-    use crate::ids::DispatchId;
+    use crate::dispatch::supervise::live::{Change, waiting};
+    use crate::provider::cli::hook::{live, signal};
 
     #[test]
     fn the_trust_file_is_where_a_gemini_start_put_its_home() {
@@ -183,13 +148,13 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            trust_file_of(&started),
+            GeminiHooks.recorded_trust(&started),
             None,
             "no gemini hooks: no trust file"
         );
         started.hooks = super::super::TURN_END;
         assert_eq!(
-            trust_file_of(&started),
+            GeminiHooks.recorded_trust(&started),
             Some(std::path::PathBuf::from(
                 "/home/u/.gemini/trusted_hooks.json"
             ))
@@ -201,30 +166,21 @@ mod tests {
             .homes
             .insert("gemini".into(), "relative/.gemini".into());
         assert_eq!(
-            trust_file_of(&started),
+            GeminiHooks.recorded_trust(&started),
             None,
             "a relative home is never used"
         );
         started.cli_homes = None;
-        assert_eq!(trust_file_of(&started), None, "an older start: none");
-    }
-
-    fn signal(event: &str, payload: Value) -> HookSignal {
-        HookSignal {
-            event: event.into(),
-            received_at: "2026-11-22T00:00:00Z".into(),
-            payload,
-        }
+        assert_eq!(
+            GeminiHooks.recorded_trust(&started),
+            None,
+            "an older start: none"
+        );
     }
 
     #[test]
     fn an_other_notification_does_not_block() {
-        let mut live = Live::new(
-            &DispatchId::parse("D-1").unwrap(),
-            String::new(),
-            None,
-            Instant::now(),
-        );
+        let mut live = live("", None, Instant::now());
         let s = signal(
             "gemini-notification",
             serde_json::json!({"notification_type": "Other"}),
@@ -249,7 +205,7 @@ mod tests {
     #[test]
     fn every_gemini_prompt_is_a_new_block() {
         let t0 = Instant::now();
-        let mut live = Live::new(&DispatchId::parse("D-1").unwrap(), String::new(), None, t0);
+        let mut live = live("", None, t0);
         let prompt = |command: &str| {
             signal(
                 "gemini-notification",

@@ -4,7 +4,7 @@
 
 use super::hooks;
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+use crate::receipts::kinds::{Lane, Permission};
 
 /// The flags of each posture, the same in both lanes.
 pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str] {
@@ -18,71 +18,37 @@ pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str
 /// Its argv in the lane asked for.
 pub(super) fn argv(s: &Start<'_>) -> Argv {
     let w = &s.w;
+    let headless = w.lane == Lane::Headless;
     let mut argv: Vec<String> = vec!["gemini".into()];
-    match w.lane {
-        Lane::Headless => {
-            if !s.large {
-                argv.extend(["-p".into(), s.prompt_arg.clone()]);
-            }
-            argv.extend(strs(&["--output-format", "stream-json"]));
-            argv.extend(s.model("--model"));
-            argv.extend(s.perms.iter().cloned());
-            // The dispatcher chose this worktree: without trust gemini silently drops the
-            // posture to `default`.
-            argv.push("--skip-trust".into());
-            argv.extend(["--include-directories".into(), s.dir.clone()]);
-            // What runs unasked, as a policy file: `--allowed-tools` is deprecated for the
-            // policy engine (gemini 0.61 warns so at the head of every log). Headless, a
-            // command no rule allows is refused, as nobody could answer its prompt. Not in
-            // the full posture: an allow rule makes gemini 0.61 deny every other command,
-            // `--yolo` or not (seen: a sandboxed worker's `git commit` denied by policy).
-            if w.permission != Permission::Full && !w.allowed_commands().is_empty() {
-                argv.extend(policy_flags(w));
-            }
-            argv.extend(s.resume("--resume"));
-            Argv {
-                argv,
-                output: super::STREAM,
-                completion: ProviderCompletion::Report,
-                hooks: HookKind::NONE,
-                env: Vec::new(),
-            }
+    if headless {
+        if !s.large {
+            argv.extend(["-p".into(), s.prompt_arg.clone()]);
         }
-        Lane::Interactive => {
-            argv.extend(s.model("--model"));
-            argv.extend(s.perms.iter().cloned());
-            argv.push("--skip-trust".into());
-            argv.extend(["--include-directories".into(), s.dir.clone()]);
-            // `vnx report` is allowed by a policy file, not `--allowed-tools`: with that
-            // flag (or `tools.allowed` in settings) gemini 0.61 refuses every other
-            // command without a prompt; the policy engine asks.
-            argv.extend(policy_flags(w));
-            argv.extend(s.resume("--resume"));
-            argv.extend(["-i".into(), s.prompt_arg.clone()]);
-            // Its hooks go in the worktree's `.gemini/settings.json` (see
-            // `dispatch::start::workspace`).
-            Argv {
-                argv,
-                output: OutputFormat::TEXT,
-                completion: ProviderCompletion::Report,
-                hooks: super::TURN_END,
-                env: Vec::new(),
-            }
-        }
+        argv.extend(strs(&["--output-format", "stream-json"]));
     }
-}
-
-/// What it may run unasked, in the postures that ask (headless in its argv, interactive in
-/// its policy file).
-pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
-    match w.permission {
-        Permission::Ask | Permission::Edits => w
-            .allowed_commands()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        Permission::Full => Vec::new(),
+    argv.extend(s.model("--model"));
+    argv.extend(s.perms.iter().cloned());
+    // The dispatcher chose this worktree: without trust gemini silently drops the posture to
+    // `default`.
+    argv.push("--skip-trust".into());
+    argv.extend(["--include-directories".into(), s.dir.clone()]);
+    // What runs unasked, as a policy file: `--allowed-tools` is deprecated for the policy
+    // engine (gemini 0.61 warns so at the head of every log), and with that flag (or
+    // `tools.allowed` in settings) its TUI refuses every other command without a prompt;
+    // the policy engine asks. Headless, a command no rule allows is refused, as nobody
+    // could answer its prompt; and not in the full posture: an allow rule makes gemini 0.61
+    // deny every other command, `--yolo` or not (seen: a sandboxed worker's `git commit`
+    // denied by policy).
+    if !headless || (w.permission != Permission::Full && !w.allowed_commands().is_empty()) {
+        argv.extend(policy_flags(w));
     }
+    argv.extend(s.resume("--resume"));
+    if !headless {
+        argv.extend(["-i".into(), s.prompt_arg.clone()]);
+    }
+    // Its TUI's hooks go in the worktree's `.gemini/settings.json` (see
+    // `dispatch::start::workspace`).
+    Argv::reported(argv, w.lane, super::STREAM, super::TURN_END)
 }
 
 /// `--policy FILE`: the dispatch's policy file, which its module writes with the commands

@@ -79,7 +79,7 @@ impl CodingCli for Gemini {
     }
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        invocation::allowed_commands(w)
+        w.unasked_commands()
     }
 
     /// `1` allows once and Esc refuses (gemini 0.61.0, which has no hook that answers).

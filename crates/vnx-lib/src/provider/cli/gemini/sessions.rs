@@ -1,9 +1,9 @@
 //! gemini's session files (seen on gemini 0.61): `<home>/tmp/<project>/chats/session-<time>-
 //! <id>.jsonl`, the project directory's `.project_root` naming the working directory; the
-//! file's first line records `sessionId`. (Older gemini versions wrote one JSON document per
-//! session, `session-*.json`: not read.) The usage they record: the sum over its `gemini`
-//! messages of their `tokens` (input, output, cached, total), each message counted once by
-//! its `id` (it writes a message again as it grows).
+//! file's first line records `sessionId`, a UUID, hyphenated. (Older gemini versions wrote
+//! one JSON document per session, `session-*.json`: not read.) The usage they record: the sum
+//! over its `gemini` messages of their `tokens` (input, output, cached, total), each message
+//! counted once by its `id` (it writes a message again as it grows).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -12,11 +12,9 @@ use serde::Deserialize;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::session::{
-    SessionStore, Sought, dirs, files, first_line, is_uuid, newest, same_dir,
+    SessionStore, Sought, dirs, files, newest, newest_heads, same_dir,
 };
-use crate::provider::cli::usage::{
-    Count, Lenient, Messages, PerMessage, SessionUsage, Text, before,
-};
+use crate::provider::cli::usage::{Count, Lenient, PerMessage, SessionUsage, Text, counted};
 use crate::receipts::Usage;
 
 /// The most bytes of a project's `.project_root` read.
@@ -30,71 +28,20 @@ struct Head {
     session_id: Option<String>,
 }
 
-/// The session files of the working directory's project written since the start (the one of
-/// the session id, when known).
-fn find(tmp: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    // The projects whose chats changed last (a directory's time changes as a file is made in
-    // it; a resumed session's file may be older than the dispatch).
-    let projects = dirs(tmp)
-        .into_iter()
-        .filter_map(|(_, project)| {
-            let chats = std::fs::symlink_metadata(project.join("chats")).ok()?;
-            Some((project, chats.modified().ok()?)).filter(|_| chats.is_dir())
-        })
-        .collect();
-    let mut out = Vec::new();
-    for (project, _) in newest(projects) {
-        let root = crate::files::read_bounded(&project.join(".project_root"), MAX_ROOT);
-        let Ok(root) = root else { continue };
-        if !same_dir(String::from_utf8_lossy(&root).trim_end_matches('\n'), w.cwd) {
-            continue;
-        }
-        let sessions = files(
-            &project.join("chats"),
-            |n| n.starts_with("session-") && n.ends_with(".jsonl"),
-            w.since,
-        );
-        out.extend(newest(sessions).into_iter().filter(|(p, _)| {
-            match w.session_id {
-                None => true,
-                Some(id) => first_line::<Head>(p)
-                    .and_then(|h| h.session_id)
-                    .is_some_and(|s| s == id),
-            }
-        }));
-    }
-    out
+/// The message a `gemini` line records, and its usage.
+fn message(raw: &[u8]) -> Option<(Text<'_>, Usage)> {
+    let line = serde_json::from_slice::<Line<'_>>(raw).ok()?;
+    let t = line.tokens.0?;
+    Some((
+        line.id,
+        counted(t.input, t.output, t.cached, None, Some(t.total)),
+    ))
 }
 
-/// Counts one line's usage (see the module's documentation).
-fn count(raw: &[u8], since: Option<jiff::Timestamp>, messages: &mut Messages) {
-    let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
-        return;
-    };
-    if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("gemini") {
-        return;
-    }
-    let Some(t) = line.tokens.0 else {
-        return;
-    };
-    let usage = Usage {
-        input_tokens: t.input.or0(),
-        output_tokens: t.output.or0(),
-        cached_input_tokens: Some(t.cached.or0()),
-        cache_creation_input_tokens: None,
-        total_tokens: Some(t.total.or0()),
-    };
-    messages.message(line.id.0.as_deref(), usage);
-}
-
-/// The members of one line usage reads.
+/// The members of a message's line usage reads.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Line<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Text<'a>,
-    #[serde(borrow)]
-    timestamp: Text<'a>,
     /// The message's id.
     #[serde(borrow)]
     id: Text<'a>,
@@ -120,17 +67,40 @@ impl SessionStore for GeminiSessions {
         "tmp"
     }
 
-    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        find(sessions, sought)
-    }
-
-    /// A UUID, hyphenated (seen on gemini 0.61).
-    fn valid_id(&self, id: &str) -> bool {
-        is_uuid(id)
+    /// The session files of the working directory's project written since the start (the
+    /// one of the session id, when known).
+    fn find(&self, tmp: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        // The projects whose chats changed last (a directory's time changes as a file is
+        // made in it; a resumed session's file may be older than the dispatch).
+        let projects = dirs(tmp)
+            .into_iter()
+            .filter_map(|(_, project)| {
+                let chats = std::fs::symlink_metadata(project.join("chats")).ok()?;
+                Some((project, chats.modified().ok()?)).filter(|_| chats.is_dir())
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (project, _) in newest(projects) {
+            let root = crate::files::read_bounded(&project.join(".project_root"), MAX_ROOT);
+            let Ok(root) = root else { continue };
+            if !same_dir(String::from_utf8_lossy(&root).trim_end_matches('\n'), w.cwd) {
+                continue;
+            }
+            let sessions = files(
+                &project.join("chats"),
+                |n| n.starts_with("session-") && n.ends_with(".jsonl"),
+                w.since,
+            );
+            out.extend(match w.session_id {
+                None => newest(sessions),
+                Some(id) => newest_heads(sessions, |h: Head| h.session_id.as_deref() == Some(id)),
+            });
+        }
+        out
     }
 
     fn usage(&self) -> Box<dyn SessionUsage> {
-        PerMessage::boxed(count)
+        PerMessage::boxed("gemini", message)
     }
 
     fn transcript(&self) -> Box<dyn TranscriptEvents> {

@@ -7,16 +7,24 @@
 //! written, gemini warns about them and runs them anyway.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::hooks;
-use crate::provider::cli::hook::{InWorktree, place_file};
+use crate::provider::cli::hook::{InWorktree, WorktreeHooks, edit_json, place_file, place_trusted};
 use crate::receipts::Placed;
 
-/// Where the trust file is in gemini's home.
-pub(super) fn trust_file(home: &Path) -> PathBuf {
-    home.join("trusted_hooks.json")
-}
+/// Its hooks in the worktree, trusted in `<home>/trusted_hooks.json`. The file where a
+/// dispatch's launch recorded their trust is located from its signed start only for a start
+/// that installed gemini's hooks, in the gemini home the start recorded (absolute): none for
+/// one recorded before starts named the CLIs' homes (its entry stays, naming a worktree that
+/// no longer exists).
+pub(super) static IN_WORKTREE: WorktreeHooks = WorktreeHooks {
+    turn_end: super::TURN_END,
+    home: "gemini",
+    trust_in: |home| home.join("trusted_hooks.json"),
+    place: place_and_trust,
+    forget: |file, project| set_trust(file, project, None),
+};
 
 /// Writes `.gemini/settings.json` with vnx's hooks into the worktree; `None` when the
 /// worktree already has one (the repository's own settings are never touched).
@@ -37,58 +45,30 @@ pub(super) fn place_and_trust(
     dispatch_dir: &Path,
     trust: Option<&Path>,
 ) -> io::Result<InWorktree> {
-    let Some(placed) = place_hooks(worktree, vnx, dispatch_dir)? else {
-        return Ok(InWorktree::NoPlace);
-    };
-    let project = worktree
-        .canonicalize()
-        .unwrap_or_else(|_| worktree.to_owned());
+    let placed = place_hooks(worktree, vnx, dispatch_dir)?;
     let keys = hooks::trust_keys(vnx, dispatch_dir);
-    let trusted = trust.is_some_and(|file| set_trust(file, &project, Some(&keys)).is_ok());
-    Ok(InWorktree::Placed { placed, trusted })
+    Ok(place_trusted(worktree, placed, trust, |file, project| {
+        set_trust(file, project, Some(&keys))
+    }))
 }
 
 /// The most of gemini's `trusted_hooks.json` vnx reads; a larger one is left alone.
 const MAX_TRUST_READ: u64 = 4 << 20;
 
 /// Edits gemini's `trusted_hooks.json` (`{project: [hook key, …]}`): sets `project`'s keys
-/// to `keys`, or removes `project` when `keys` is `None`. The user's other entries are kept;
-/// a file that is not such a JSON object, or a link, is left alone (an error). Concurrent
-/// dispatches take turns by a lock file beside it.
+/// to `keys`, or removes `project` when `keys` is `None`, keeping the user's other entries
+/// (see [`edit_json`]).
 pub(super) fn set_trust(file: &Path, project: &Path, keys: Option<&[String]>) -> io::Result<()> {
-    let Some(dir) = file.parent() else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no directory"));
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut lock_name = file.as_os_str().to_owned();
-    lock_name.push(".vnx-lock");
-    let _lock = crate::files::lock_file(Path::new(&lock_name), true)?;
-    let mut all = match crate::files::read_bounded(file, MAX_TRUST_READ) {
-        Ok(data) => match serde_json::from_slice::<serde_json::Value>(&data) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "not a JSON object",
-                ));
+    edit_json(file, MAX_TRUST_READ, false, |all| {
+        let project = project.to_string_lossy().into_owned();
+        Ok(match keys {
+            Some(keys) => {
+                all.insert(project, serde_json::json!(keys));
+                true
             }
-        },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => serde_json::Map::new(),
-        Err(e) => return Err(e),
-    };
-    let project = project.to_string_lossy().into_owned();
-    match keys {
-        Some(keys) => {
-            all.insert(project, serde_json::json!(keys));
-        }
-        None => {
-            if all.remove(&project).is_none() {
-                return Ok(());
-            }
-        }
-    }
-    let data = serde_json::to_vec_pretty(&all).expect("JSON values serialize");
-    crate::files::write_atomic_private(file, &data, false)
+            None => all.remove(&project).is_some(),
+        })
+    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add,
-    error_verdict, f64_field, nonblank_field, set_capped, str_field, truncate, u64_field,
+    error_verdict, f64_field, keep_first, nonblank_field, str_field, truncate, u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
 
@@ -37,9 +37,7 @@ pub(crate) struct OpencodeEvents {
 
 impl StreamEvents for OpencodeEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
-        if summary.session_id.is_none() {
-            set_capped(&mut summary.session_id, event, "sessionID");
-        }
+        keep_first(&mut summary.session_id, event, "sessionID");
         let part = event.get("part").unwrap_or(&Value::Null);
         match kind {
             "tool_use" => {
@@ -157,31 +155,16 @@ mod tests {
     /// A stream recorded from the real opencode 1.18.33 against the scripted model server
     /// (`tests/support/fixtures/opencode/`), fed line by line as the shared parser does.
     fn parse(text: &str) -> StreamSummary {
-        let mut parser = OpencodeEvents::default();
-        let mut summary = StreamSummary::default();
-        for line in text.lines() {
-            let Ok(event) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let kind = str_field(&event, "type").unwrap_or("").to_owned();
-            parser.event(&kind, &event, &mut summary);
-        }
-        parser.finish(&mut summary);
-        summary
+        crate::provider::events::testing::summary_of(OpencodeEvents::default(), text)
     }
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_str!(concat!(
-                "../../../../../../tests/support/fixtures/opencode/",
-                $name
-            ))
-        };
+    fn fixture(name: &str) -> String {
+        crate::provider::events::testing::fixture("opencode", name)
     }
 
     #[test]
     fn a_success_has_its_session_usage_tool_calls_and_answer() {
-        let s = parse(fixture!("headless-shell.jsonl"));
+        let s = parse(&fixture("headless-shell.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert!(
             s.session_id
@@ -207,10 +190,10 @@ mod tests {
     #[test]
     fn an_api_error_is_a_failure() {
         for (code, text) in [
-            (400, fixture!("api-error.jsonl")),
-            (500, fixture!("api-error-500.jsonl")),
+            (400, fixture("api-error.jsonl")),
+            (500, fixture("api-error-500.jsonl")),
         ] {
-            let s = parse(text);
+            let s = parse(&text);
             assert_eq!(
                 s.verdict,
                 Some(Verdict::Error {
@@ -223,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_question_is_the_last_message() {
-        let s = parse(fixture!("question.jsonl"));
+        let s = parse(&fixture("question.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.last_message.as_deref(),
@@ -234,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_rejected_tool_is_a_denial_and_a_turn_it_ended_no_success() {
-        let s = parse(fixture!("headless-denied.jsonl"));
+        let s = parse(&fixture("headless-denied.jsonl"));
         assert_eq!(s.permission_denials, 1);
         assert_eq!(s.tool_calls, 1);
         // The turn ended on the rejected call: no answer, no verdict of success.

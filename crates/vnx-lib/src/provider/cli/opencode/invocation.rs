@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::provider::cli::ProviderError;
 use crate::provider::cli::argv::{Argv, Start, Wanted, strs};
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+use crate::receipts::kinds::{HookKind, Lane, Permission};
 
 /// The variable whose JSON opencode merges over its configured permissions, last.
 pub(super) const PERMISSION_VAR: &str = "OPENCODE_PERMISSION";
@@ -69,15 +69,8 @@ pub(crate) fn argv(s: &Start<'_>, served: Option<Served>) -> Result<Argv, Provid
         }
     }
     Ok(Argv {
-        argv,
-        output: if w.lane == Lane::Headless {
-            super::STREAM
-        } else {
-            OutputFormat::TEXT
-        },
-        completion: ProviderCompletion::Report,
-        hooks: HookKind::NONE,
         env: env(w, served),
+        ..Argv::reported(argv, w.lane, super::STREAM, HookKind::NONE)
     })
 }
 
@@ -119,14 +112,14 @@ fn env(w: &Wanted<'_>, served: Option<Served>) -> Vec<(String, String)> {
 /// The posture as opencode's rules, in this order (the last rule that matches decides).
 /// `ask`: edits, commands, fetches and paths outside the worktree ask (headless, `run`
 /// rejects every ask); `edits`: edits allowed, the rest asks; both allow the commands of
-/// [`allowed_commands`] (`P` and `P *`). `full`: everything allowed.
+/// [`Wanted::unasked_commands`] (`P` and `P *`). `full`: everything allowed.
 pub(super) fn permission(w: &Wanted<'_>) -> Value {
     if w.permission == Permission::Full {
         return json!({"*": "allow"});
     }
     let mut bash = Map::new();
     bash.insert("*".into(), "ask".into());
-    for prefix in allowed_commands(w) {
+    for prefix in w.unasked_commands() {
         bash.insert(format!("{prefix} *"), "allow".into());
         bash.insert(prefix, "allow".into());
     }
@@ -143,57 +136,23 @@ pub(super) fn permission(w: &Wanted<'_>) -> Value {
     })
 }
 
-/// What it may run unasked, in the postures that ask.
-pub(crate) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
-    match w.permission {
-        Permission::Ask | Permission::Edits => w
-            .allowed_commands()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        Permission::Full => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::provider::cli::argv::PROMPT;
-    use crate::receipts::kinds::PromptTransport;
+    use crate::provider::cli::argv::{PROMPT, test_start};
+    use crate::receipts::kinds::{OutputFormat, PromptTransport, ProviderCompletion};
 
     const ALLOW: &[String] = &[];
 
     fn start(lane: Lane, permission: Permission, allow: &'static [String]) -> Start<'static> {
-        let w = Wanted {
-            lane,
-            model: Some("mock/mock-model"),
-            permission,
-            prompt_len: 10,
-            vnx: Path::new("/bin/vnx"),
-            dispatch_dir: Path::new("/d"),
-            resume: None,
-            session: None,
-            allow,
-        };
-        Start {
-            w,
-            large: false,
-            dir: "/d".into(),
-            vnx: "/bin/vnx".into(),
-            perms: strs(permission_flags(permission)),
-            transport: if lane == Lane::Headless {
-                PromptTransport::Stdin
-            } else {
-                PromptTransport::Argument
-            },
-            prompt_arg: if lane == Lane::Headless {
-                String::new()
-            } else {
-                PROMPT.into()
-            },
+        let perms = permission_flags(permission);
+        let mut s = test_start(lane, permission, "mock/mock-model", perms, false);
+        s.w.allow = allow;
+        if lane == Lane::Headless {
+            s.transport = PromptTransport::Stdin;
+            s.prompt_arg = String::new();
         }
+        s
     }
 
     fn argv_of(s: &Start<'_>) -> Result<Argv, ProviderError> {
@@ -251,13 +210,18 @@ mod tests {
         assert_eq!(rules["bash"]["cargo test *"], "allow");
         assert_eq!(rules["bash"]["cargo test"], "allow");
         assert_eq!(
-            allowed_commands(&edits.w),
+            edits.w.unasked_commands(),
             ["vnx report".to_owned(), "cargo test".to_owned()]
         );
         let full = argv_of(&start(Lane::Headless, Permission::Full, &[])).unwrap();
         assert!(full.argv.contains(&"--auto".to_owned()));
         assert_eq!(var(&full, PERMISSION_VAR), r#"{"*":"allow"}"#);
-        assert!(allowed_commands(&start(Lane::Headless, Permission::Full, &[]).w).is_empty());
+        assert!(
+            start(Lane::Headless, Permission::Full, &[])
+                .w
+                .unasked_commands()
+                .is_empty()
+        );
     }
 
     #[test]

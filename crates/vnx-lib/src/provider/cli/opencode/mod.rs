@@ -23,7 +23,7 @@ mod transcript;
 
 pub(crate) use sessions::OpencodeSessions;
 
-pub(crate) use invocation::{Served, allowed_commands, argv, permission_flags};
+pub(crate) use invocation::{Served, argv, permission_flags};
 
 /// Its headless event stream: `opencode run --format json` (`step_start`, `tool_use`,
 /// `step_finish`, `text` and `error` events, each naming its session; no closing result).
@@ -114,7 +114,7 @@ impl CodingCli for Opencode {
     }
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        invocation::allowed_commands(w)
+        w.unasked_commands()
     }
 
     /// No plugin can answer it (its

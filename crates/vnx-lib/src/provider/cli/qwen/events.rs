@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,
-    error_verdict, nonblank_field, set_capped, str_field, truncate, u64_field,
+    HeadlessStream, StreamEvents, StreamSummary, error_verdict, keep_first, last_text,
+    nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
+    truncate_message, u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
 
@@ -25,10 +26,7 @@ pub(super) struct QwenEvents {
 impl StreamEvents for QwenEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
         match kind {
-            "system" if str_field(event, "subtype") == Some("init") => {
-                set_capped(&mut summary.session_id, event, "session_id");
-                set_capped(&mut summary.model, event, "model");
-            }
+            "system" if str_field(event, "subtype") == Some("init") => started(event, summary),
             "assistant" => assistant(event, summary),
             "user" => {
                 self.denied += refusals(event);
@@ -37,14 +35,12 @@ impl StreamEvents for QwenEvents {
             "result" => result(event, summary),
             _ => {}
         }
-        if summary.session_id.is_none() {
-            set_capped(&mut summary.session_id, event, "session_id");
-        }
+        keep_first(&mut summary.session_id, event, "session_id");
     }
 }
 
 /// The blocks of an event's `message.content`.
-fn blocks(event: &Value) -> &[Value] {
+pub(super) fn blocks(event: &Value) -> &[Value] {
     event
         .get("message")
         .and_then(|m| m.get("content"))
@@ -53,33 +49,14 @@ fn blocks(event: &Value) -> &[Value] {
 }
 
 fn assistant(event: &Value, summary: &mut StreamSummary) {
-    if summary.model.is_none()
-        && let Some(message) = event.get("message")
-    {
-        set_capped(&mut summary.model, message, "model");
+    if let Some(message) = event.get("message") {
+        keep_first(&mut summary.model, message, "model");
     }
-    // A subagent's frames carry the id of the tool call that spawned it: its text is not the
-    // worker's answer.
-    let subagent = event
-        .get("parent_tool_use_id")
-        .is_some_and(Value::is_string);
-    let mut last_text = None;
-    for block in blocks(event) {
-        match str_field(block, "type") {
-            Some("tool_use") => summary.tool_calls += 1,
-            Some("text") => {
-                if let Some(text) = nonblank_field(block, "text") {
-                    last_text = Some(text);
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some(text) = last_text
-        && !subagent
+    if let Some(text) = last_text(blocks(event), &["tool_use"], summary)
+        && !subagent(event)
         && !is_api_error(text)
     {
-        summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
+        summary.last_message = Some(truncate_message(text));
     }
 }
 
@@ -104,28 +81,15 @@ fn result(event: &Value, summary: &mut StreamSummary) {
     set_capped(&mut summary.session_id, event, "session_id");
     let subtype = str_field(event, "subtype");
     let text = nonblank_field(event, "result");
-    let is_error = event.get("is_error").and_then(Value::as_bool) == Some(true)
-        || subtype.is_some_and(|s| s.starts_with("error"))
-        || text.is_some_and(is_api_error);
-    summary.verdict = Some(if is_error {
+    let failed = result_failed(event, subtype) || text.is_some_and(is_api_error);
+    summary.verdict = Some(if failed {
         error_verdict(text.or(subtype).unwrap_or("error"))
     } else {
-        if let Some(text) = text {
-            summary.last_message = Some(truncate(text, LAST_MESSAGE_MAX_CHARS));
-        }
-        Verdict::Success
+        success(summary, text)
     });
-    if let Some(turns) = u64_field(event, "num_turns") {
-        summary.num_turns = Some(turns);
-    }
-    if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
-        summary.usage = Some(Usage {
-            input_tokens: u64_field(usage, "input_tokens").unwrap_or(0),
-            output_tokens: u64_field(usage, "output_tokens").unwrap_or(0),
-            cached_input_tokens: u64_field(usage, "cache_read_input_tokens"),
-            cache_creation_input_tokens: None,
-            total_tokens: u64_field(usage, "total_tokens"),
-        });
+    summary.num_turns = u64_field(event, "num_turns").or(summary.num_turns);
+    if let Some(usage) = result_usage(event, None, Some("total_tokens")) {
+        summary.usage = Some(usage);
     }
     if let Some(denials) = event.get("permission_denials").and_then(Value::as_array) {
         summary.permission_denials = summary.permission_denials.max(denials.len() as u64);
@@ -163,33 +127,21 @@ impl HeadlessStream for QwenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::cli::stream::Verdict;
 
     /// A stream recorded from the real qwen 0.15.10 against the scripted model server
     /// (`tests/support/fixtures/qwen/`), fed line by line as the shared parser does.
     fn parse(text: &str) -> StreamSummary {
-        let mut parser = QwenEvents::default();
-        let mut summary = StreamSummary::default();
-        for line in text.lines() {
-            let event: Value = serde_json::from_str(line).unwrap();
-            let kind = str_field(&event, "type").unwrap_or("").to_owned();
-            parser.event(&kind, &event, &mut summary);
-        }
-        parser.finish(&mut summary);
-        summary
+        crate::provider::events::testing::summary_of(QwenEvents::default(), text)
     }
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_str!(concat!(
-                "../../../../../../tests/support/fixtures/qwen/",
-                $name
-            ))
-        };
+    fn fixture(name: &str) -> String {
+        crate::provider::events::testing::fixture("qwen", name)
     }
 
     #[test]
     fn a_success_has_its_session_usage_tool_calls_and_answer() {
-        let s = parse(fixture!("headless-shell.jsonl"));
+        let s = parse(&fixture("headless-shell.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.session_id.as_deref(),
@@ -211,10 +163,10 @@ mod tests {
     #[test]
     fn an_api_error_is_a_failure_whatever_its_result_says() {
         for (name, text) in [
-            ("400", fixture!("api-error.jsonl")),
-            ("500", fixture!("api-error-500.jsonl")),
+            ("400", fixture("api-error.jsonl")),
+            ("500", fixture("api-error-500.jsonl")),
         ] {
-            let s = parse(text);
+            let s = parse(&text);
             assert_eq!(
                 s.verdict,
                 Some(Verdict::Error {
@@ -229,7 +181,7 @@ mod tests {
 
     #[test]
     fn a_question_is_the_last_message() {
-        let s = parse(fixture!("question.jsonl"));
+        let s = parse(&fixture("question.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.last_message.as_deref(),
@@ -241,21 +193,21 @@ mod tests {
     #[test]
     fn refused_tools_are_denials() {
         // Declined by its approval mode headless (auto-edit, `vnx report` allowed): two.
-        let s = parse(fixture!("headless-declined.jsonl"));
+        let s = parse(&fixture("headless-declined.jsonl"));
         assert_eq!(s.permission_denials, 2);
         assert_eq!(s.tool_calls, 4);
         assert_eq!(s.verdict, Some(Verdict::Success));
         // Denied by a `PreToolUse` hook: listed in the result only.
-        let s = parse(fixture!("hook-denied.jsonl"));
+        let s = parse(&fixture("hook-denied.jsonl"));
         assert_eq!(s.permission_denials, 1);
         // A tool it does not offer is not a permission denial.
-        let s = parse(fixture!("headless-denied.jsonl"));
+        let s = parse(&fixture("headless-denied.jsonl"));
         assert_eq!(s.permission_denials, 0);
     }
 
     #[test]
     fn the_declined_count_stands_without_a_result() {
-        let text = fixture!("headless-declined.jsonl");
+        let text = fixture("headless-declined.jsonl");
         let cut: Vec<&str> = text
             .lines()
             .filter(|l| !l.contains(r#""type":"result""#))

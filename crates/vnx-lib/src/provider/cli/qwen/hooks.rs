@@ -10,10 +10,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::provider::cli::hook::{
-    HOOK_TIMEOUT_SECS, HookSays, Hooks, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
-    notification, permission_decision, permission_request,
+    EngineHooks, HOOK_TIMEOUT_SECS, PERMISSION_HOOK_TIMEOUT_SECS, command_hook, hook_command,
 };
-use crate::receipts::PermissionAnswer;
 
 /// The events of its hooks, as `vnx __hook` takes them.
 pub(super) const EVENTS: [&str; 4] = [
@@ -57,71 +55,25 @@ pub fn settings(vnx: &Path, dispatch_dir: &Path) -> Value {
     })
 }
 
-/// Its hooks (see the module's documentation).
-pub(super) struct QwenHooks;
-
-impl Hooks for QwenHooks {
-    fn events(&self) -> &'static [&'static str] {
-        &EVENTS
-    }
-
-    /// What a signal of its hooks says: `PermissionRequest` as the tool waits for a person, with
-    /// the tool and its input; `Notification` of type `permission_prompt` once its dialog shows
-    /// (its `idle_prompt` after each turn says nothing); `PostToolUse` and `Stop`, the worker
-    /// goes on.
-    fn says(&self, event: &str, p: &Value) -> HookSays {
-        match event {
-            "qwen-permission-request" => permission_request(p),
-            "qwen-notification" => notification(p),
-            "qwen-post-tool-use" | "qwen-stop" => HookSays::GoesOn,
-            _ => HookSays::Nothing,
-        }
-    }
-
-    /// Its `Stop` hook's `last_assistant_message`.
-    fn message<'p>(&self, payload: &'p Value) -> Option<&'p str> {
-        payload.get("last_assistant_message")?.as_str()
-    }
-
-    /// What its `PermissionRequest` hook prints for a person's answer: the decision
-    /// (`hookSpecificOutput.decision.behavior`) qwen 0.15.10 reads: an allow runs the tool; a
-    /// deny's message is the tool's error the model gets, and the turn goes on.
-    ///
-    /// Its `PermissionRequest` hook returns a decision, which qwen reads before it shows its
-    /// dialog (seen on 0.15.10: an allow ran the command, a deny's message was its result).
-    fn decision(
-        &self,
-        event: &str,
-        answer: PermissionAnswer,
-        message: Option<String>,
-    ) -> Option<Value> {
-        (event == "qwen-permission-request").then(|| permission_decision(answer, message))
-    }
-
-    /// Its `PermissionRequest` hook waits for `vnx approve`/`deny`.
-    fn answering(&self) -> Option<&'static str> {
-        Some("qwen-permission-request")
-    }
-
-    /// Only what its permission hook showed: the notification comes once the hook returned
-    /// without an answer and the dialog is up, which keys in the pane answer.
-    fn answers(&self, source: &str) -> bool {
-        source == "qwen-permission-request"
-    }
-
-    /// A tool ran, the turn ended, or another prompt came.
-    fn went_on(&self) -> &'static [&'static str] {
-        &["qwen-post-tool-use", "qwen-stop", "qwen-permission-request"]
-    }
-
-    fn once_per_prompt(&self, event: &str) -> bool {
-        event == "qwen-permission-request"
-    }
-}
+/// Its hooks (see the module's documentation), of the engine it shares: `PermissionRequest`
+/// as the tool waits for a person, with the tool and its input; it returns a decision
+/// (`hookSpecificOutput.decision.behavior`), which qwen reads before it shows its dialog
+/// (seen on 0.15.10: an allow ran the command, a deny's message was its result and the turn
+/// went on). `Notification` of type `permission_prompt` comes once the hook returned without
+/// an answer and the dialog is up, which keys in the pane answer (its `idle_prompt` after
+/// each turn says nothing); `PostToolUse` and `Stop`, the worker goes on. A tool ran, the
+/// turn ended or another prompt came: the worker went on.
+pub(super) static HOOKS: EngineHooks = EngineHooks {
+    events: &EVENTS,
+    went_on: &["qwen-post-tool-use", "qwen-stop", "qwen-permission-request"],
+    notified_answers: false,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::cli::hook::{HookSays, Hooks};
+    use crate::receipts::PermissionAnswer;
 
     #[test]
     fn its_settings_give_each_hook_in_milliseconds_and_stop_its_self_update() {
@@ -145,7 +97,7 @@ mod tests {
             "permission_mode": "default", "tool_name": "run_shell_command",
             "tool_input": {"command": "echo hi > ran.txt", "description": "Run scripted command"}});
         assert_eq!(
-            QwenHooks.says("qwen-permission-request", &asked),
+            HOOKS.says("qwen-permission-request", &asked),
             HookSays::Waiting {
                 waiting_for: crate::receipts::WaitingFor::Permission,
                 tool: Some("run_shell_command".into()),
@@ -156,25 +108,22 @@ mod tests {
         let prompt = serde_json::json!({"notification_type": "permission_prompt",
             "message": "Qwen Code needs your permission to use run_shell_command"});
         assert!(matches!(
-            QwenHooks.says("qwen-notification", &prompt),
+            HOOKS.says("qwen-notification", &prompt),
             HookSays::Waiting { .. }
         ));
         let idle = serde_json::json!({"notification_type": "idle_prompt"});
-        assert_eq!(
-            QwenHooks.says("qwen-notification", &idle),
-            HookSays::Nothing
-        );
-        assert_eq!(QwenHooks.says("qwen-stop", &idle), HookSays::GoesOn);
+        assert_eq!(HOOKS.says("qwen-notification", &idle), HookSays::Nothing);
+        assert_eq!(HOOKS.says("qwen-stop", &idle), HookSays::GoesOn);
     }
 
     #[test]
     fn only_the_permission_hook_prints_a_decision() {
-        let deny = QwenHooks
+        let deny = HOOKS
             .decision("qwen-permission-request", PermissionAnswer::Deny, None)
             .unwrap();
         assert_eq!(deny["hookSpecificOutput"]["decision"]["behavior"], "deny");
         assert!(
-            QwenHooks
+            HOOKS
                 .decision("qwen-stop", PermissionAnswer::Approve, None)
                 .is_none()
         );

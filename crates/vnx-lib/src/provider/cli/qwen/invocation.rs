@@ -7,7 +7,7 @@
 use super::hooks;
 use crate::provider::cli::ProviderError;
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission, ProviderCompletion};
+use crate::receipts::kinds::{Lane, Permission};
 
 /// The flags of each posture, the same in both lanes: its own approval modes, named even for
 /// its default so a user's `tools.approvalMode` setting cannot widen `ask`.
@@ -42,13 +42,7 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
         argv.extend(allow_flags(w));
     }
     argv.extend(s.resume("--resume"));
-    Ok(Argv {
-        argv,
-        output: super::STREAM,
-        completion: ProviderCompletion::Report,
-        hooks: HookKind::NONE,
-        env: Vec::new(),
-    })
+    Ok(Argv::reported(argv, w.lane, super::STREAM, super::TURN_END))
 }
 
 /// Its TUI: `qwen [FLAGS] -i PROMPT`, the prompt last (`-i` takes it as its value, so no
@@ -65,33 +59,16 @@ fn tui(s: &Start<'_>) -> Argv {
     if w.permission != Permission::Full {
         argv.extend(allow_flags(w));
     }
-    if let (None, Some(session)) = (w.resume, w.session) {
-        argv.push(literal(&format!("--session-id={session}")));
-    }
+    argv.extend(s.session("--session-id"));
     argv.extend(s.resume("--resume"));
     argv.extend(["-i".into(), s.prompt_arg.clone()]);
     let settings = w.dispatch_dir.join(hooks::SETTINGS_FILE);
     Argv {
-        argv,
-        output: OutputFormat::TEXT,
-        completion: ProviderCompletion::Report,
-        hooks: super::TURN_END,
         env: vec![(
             hooks::SETTINGS_VAR.to_owned(),
             settings.to_string_lossy().into_owned(),
         )],
-    }
-}
-
-/// What it may run unasked, in the postures that ask.
-pub(super) fn allowed_commands(w: &Wanted<'_>) -> Vec<String> {
-    match w.permission {
-        Permission::Ask | Permission::Edits => w
-            .allowed_commands()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        Permission::Full => Vec::new(),
+        ..Argv::reported(argv, w.lane, super::STREAM, super::TURN_END)
     }
 }
 
@@ -110,33 +87,13 @@ fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::provider::cli::argv::PROMPT;
-    use crate::receipts::kinds::PromptTransport;
+    use crate::provider::cli::argv::{PROMPT, test_start};
+    use crate::receipts::kinds::{OutputFormat, ProviderCompletion};
 
     fn start(lane: Lane, permission: Permission, large: bool) -> Start<'static> {
-        let w = Wanted {
-            lane,
-            model: Some("qwen3-coder-plus"),
-            permission,
-            prompt_len: 10,
-            vnx: Path::new("/bin/vnx"),
-            dispatch_dir: Path::new("/d"),
-            resume: None,
-            session: None,
-            allow: &[],
-        };
-        Start {
-            w,
-            large,
-            dir: "/d".into(),
-            vnx: "/bin/vnx".into(),
-            perms: strs(permission_flags(permission)),
-            transport: PromptTransport::Argument,
-            prompt_arg: if large { String::new() } else { PROMPT.into() },
-        }
+        let perms = permission_flags(permission);
+        test_start(lane, permission, "qwen3-coder-plus", perms, large)
     }
 
     #[test]

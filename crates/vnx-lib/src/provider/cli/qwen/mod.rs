@@ -42,11 +42,11 @@ impl CodingCli for Qwen {
     }
 
     fn hooks(&self) -> Option<&'static dyn Hooks> {
-        Some(&hooks::QwenHooks)
+        Some(&hooks::HOOKS)
     }
 
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::QwenSessions)
+        Some(&sessions::SESSIONS)
     }
 
     fn provider(&self) -> Provider {
@@ -79,7 +79,7 @@ impl CodingCli for Qwen {
     }
 
     fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        invocation::allowed_commands(w)
+        w.unasked_commands()
     }
 
     /// `1` allows once and Esc refuses (qwen 0.15.10), for a dialog its `PermissionRequest`
@@ -129,12 +129,7 @@ impl CodingCli for Qwen {
     /// Its TUI's settings file (named by `QWEN_CODE_SYSTEM_SETTINGS_PATH`), for a launch that
     /// gives it its hooks.
     fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
-        if *launch.hooks != TURN_END {
-            return Vec::new();
-        }
-        let value = hooks::settings(launch.vnx, launch.dispatch_dir);
-        let data = serde_json::to_vec_pretty(&value).expect("settings serialize");
-        vec![(hooks::SETTINGS_FILE, data)]
+        launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings)
     }
 
     /// `~/.qwen` (settings, `projects/<cwd>/chats/<id>.jsonl` sessions, `debug/`), or

@@ -5,61 +5,37 @@
 //! `assistant` lines of their `usageMetadata` (prompt, candidates, cached, total tokens),
 //! each line counted once by its `uuid`.
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
-
 use serde::Deserialize;
 
-use crate::provider::cli::render::TranscriptEvents;
-use crate::provider::cli::session::{
-    SessionStore, Sought, is_uuid, jsonl_by_session_id, munged_project,
-};
-use crate::provider::cli::usage::{
-    Count, Lenient, Messages, PerMessage, SessionUsage, Text, before,
-};
+use crate::provider::cli::session::ProjectFiles;
+use crate::provider::cli::usage::{Count, Lenient, Text, counted};
 use crate::receipts::Usage;
 
-/// The directory of `cwd`'s sessions in qwen's `projects` directory (or a dispatch's own
-/// place that stands in for it): its `chats`.
-fn chats_in(projects: &Path, cwd: &Path) -> PathBuf {
-    munged_project(projects, cwd).join("chats")
+/// Its session files (see the module's documentation): `<home>/projects`, each project's in
+/// its `chats`; drawn as a transcript by `session`. Its session ids are UUIDs, hyphenated (seen
+/// on 0.15.10).
+pub(super) static SESSIONS: ProjectFiles = ProjectFiles {
+    dir: "projects",
+    folder: Some("chats"),
+    message_kind: "assistant",
+    message,
+    transcript: || Box::<super::session::SessionTranscript>::default(),
+};
+
+/// The message an `assistant` line records, and its usage.
+fn message(raw: &[u8]) -> Option<(Text<'_>, Usage)> {
+    let line = serde_json::from_slice::<Line<'_>>(raw).ok()?;
+    let t = line.usage.0?;
+    Some((
+        line.uuid,
+        counted(t.prompt, t.candidates, t.cached, None, Some(t.total)),
+    ))
 }
 
-/// The session files of the working directory written since the start (the one named by
-/// the session id, when known).
-fn find(projects: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    jsonl_by_session_id(&chats_in(projects, w.cwd), w)
-}
-
-/// Counts one line's usage (see the module's documentation).
-fn count(raw: &[u8], since: Option<jiff::Timestamp>, messages: &mut Messages) {
-    let Ok(line) = serde_json::from_slice::<Line<'_>>(raw) else {
-        return;
-    };
-    if before(&line.timestamp, since) || line.kind.0.as_deref() != Some("assistant") {
-        return;
-    }
-    let Some(u) = line.usage.0 else {
-        return;
-    };
-    let usage = Usage {
-        input_tokens: u.prompt.or0(),
-        output_tokens: u.candidates.or0(),
-        cached_input_tokens: Some(u.cached.or0()),
-        cache_creation_input_tokens: None,
-        total_tokens: Some(u.total.or0()),
-    };
-    messages.message(line.uuid.0.as_deref(), usage);
-}
-
-/// The members of one line usage reads.
+/// The members of an assistant's line usage reads.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Line<'a> {
-    #[serde(borrow, rename = "type")]
-    kind: Text<'a>,
-    #[serde(borrow)]
-    timestamp: Text<'a>,
     #[serde(borrow)]
     uuid: Text<'a>,
     #[serde(rename = "usageMetadata")]
@@ -79,41 +55,13 @@ struct Tokens {
     total: Count,
 }
 
-/// Its session files (see the module's documentation).
-pub(super) struct QwenSessions;
-
-impl SessionStore for QwenSessions {
-    /// `<home>/projects`.
-    fn dir(&self) -> &'static str {
-        "projects"
-    }
-
-    fn of_cwd(&self, sessions: &Path, cwd: &Path) -> PathBuf {
-        chats_in(sessions, cwd)
-    }
-
-    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        find(sessions, sought)
-    }
-
-    /// A UUID, hyphenated (seen on 0.15.10).
-    fn valid_id(&self, id: &str) -> bool {
-        is_uuid(id)
-    }
-
-    fn usage(&self) -> Box<dyn SessionUsage> {
-        PerMessage::boxed(count)
-    }
-
-    /// Its session file, what its TUI writes.
-    fn transcript(&self) -> Box<dyn TranscriptEvents> {
-        Box::<super::session::SessionTranscript>::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::time::SystemTime;
+
     use super::*;
+    use crate::provider::cli::session::{SessionStore, Sought};
 
     /// A session its TUI wrote (qwen 0.15.10 against the scripted model server): a shell
     /// command a hook denied, then the answer.
@@ -122,7 +70,7 @@ mod tests {
 
     #[test]
     fn its_assistant_lines_usage_is_summed_once_each() {
-        let mut u: Box<dyn SessionUsage> = PerMessage::boxed(count);
+        let mut u = SESSIONS.usage();
         for line in SESSION.lines().chain(SESSION.lines()) {
             u.line(line.as_bytes(), None);
         }
@@ -137,7 +85,7 @@ mod tests {
     #[test]
     fn its_chats_are_named_by_the_working_directory() {
         assert_eq!(
-            chats_in(
+            SESSIONS.of_cwd(
                 Path::new("/h/.qwen/projects"),
                 Path::new("/nonexistent/qx/repo")
             ),
@@ -150,7 +98,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let cwd = t.path().join("wt");
         std::fs::create_dir_all(&cwd).unwrap();
-        let chats = chats_in(&t.path().join("projects"), &cwd);
+        let chats = SESSIONS.of_cwd(&t.path().join("projects"), &cwd);
         std::fs::create_dir_all(&chats).unwrap();
         for id in ["a1", "b2"] {
             std::fs::write(chats.join(format!("{id}.jsonl")), "{}\n").unwrap();
@@ -161,8 +109,8 @@ mod tests {
             session_id,
         };
         let projects = t.path().join("projects");
-        assert_eq!(find(&projects, &sought(None)).len(), 2);
-        let one = find(&projects, &sought(Some("b2")));
+        assert_eq!(SESSIONS.find(&projects, &sought(None)).len(), 2);
+        let one = SESSIONS.find(&projects, &sought(Some("b2")));
         assert_eq!(one.len(), 1);
         assert!(one[0].0.ends_with("b2.jsonl"));
     }

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::events::is_api_error;
 use crate::provider::cli::render::*;
+use crate::provider::cli::stream::result_failed;
 
 /// A renderer of qwen's headless stream.
 #[derive(Debug, Default)]
@@ -21,15 +22,8 @@ impl TranscriptEvents for QwenTranscript {
         match kind {
             "system" if str_of(event, "subtype") == Some("init") => {
                 let version = str_of(event, "qwen_code_version").unwrap_or("-");
-                let model = str_of(event, "model").unwrap_or("-");
-                let mode = str_of(event, "permission_mode").unwrap_or("-");
-                let session = str_of(event, "session_id").unwrap_or("-");
-                out.push(
-                    "start",
-                    &format!(
-                        "qwen {version}, model {model}, approval mode {mode}, session {session}"
-                    ),
-                );
+                let posture = ("permission_mode", "approval mode");
+                start(out, &format!("qwen {version}"), event, posture);
             }
             "assistant" => assistant(out, event),
             "user" => results(out, event),
@@ -39,24 +33,9 @@ impl TranscriptEvents for QwenTranscript {
     }
 }
 
-fn blocks(event: &Value) -> &[Value] {
-    event
-        .get("message")
-        .and_then(|m| m.get("content"))
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
 fn assistant(out: &mut Sink, event: &Value) {
-    let label = if event
-        .get("parent_tool_use_id")
-        .is_some_and(Value::is_string)
-    {
-        ["agent", "agent $", "agent ▸"]
-    } else {
-        ["says", "$", "▸"]
-    };
-    for block in blocks(event) {
+    let label = labels(event);
+    for block in super::events::blocks(event) {
         match str_of(block, "type") {
             Some("text") => {
                 if let Some(text) = nonblank(block, "text") {
@@ -68,25 +47,14 @@ fn assistant(out: &mut Sink, event: &Value) {
                     out.push_lines(label, text, MAX_MESSAGE_LINES);
                 }
             }
-            Some("tool_use") => {
-                let name = str_of(block, "name").unwrap_or("tool");
-                let input = block.get("input").unwrap_or(&Value::Null);
-                if let Some(id) = str_of(block, "id") {
-                    out.remember(id, name);
-                }
-                if name == "run_shell_command" {
-                    out.push(label[1], &describe_input(input));
-                } else {
-                    out.push(label[2], &format!("{name} {}", describe_input(input)));
-                }
-            }
+            Some("tool_use") => tool_use(out, block, label, "run_shell_command"),
             _ => {}
         }
     }
 }
 
 fn results(out: &mut Sink, event: &Value) {
-    for block in blocks(event) {
+    for block in super::events::blocks(event) {
         if str_of(block, "type") != Some("tool_result") {
             continue;
         }
@@ -96,37 +64,12 @@ fn results(out: &mut Sink, event: &Value) {
 }
 
 fn end(out: &mut Sink, event: &Value) {
-    let denials = event
-        .get("permission_denials")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    for d in denials {
-        let tool = str_of(d, "tool_name").unwrap_or("tool");
-        let what = describe_input(d.get("tool_input").unwrap_or(&Value::Null));
-        out.push("denied", &format!("{tool} {what}"));
-    }
-    let text = nonblank(event, "result");
-    let error = event.get("is_error").and_then(Value::as_bool) == Some(true)
-        || str_of(event, "subtype").is_some_and(|s| s.starts_with("error"))
-        || text.is_some_and(is_api_error);
-    let mut parts = vec![if error {
-        let why = text.or_else(|| str_of(event, "subtype")).unwrap_or("error");
-        format!("error: {}", one_line(why))
-    } else {
-        "success".to_owned()
-    }];
-    if let Some(turns) = u64_of(event, "num_turns") {
-        parts.push(format!("{turns} turn(s)"));
-    }
-    if let Some(usage) = event.get("usage") {
-        parts.extend(tokens(
-            u64_of(usage, "input_tokens"),
-            u64_of(usage, "output_tokens"),
-            u64_of(usage, "cache_read_input_tokens"),
-        ));
-    }
-    if !denials.is_empty() {
-        parts.push(format!("{} permission denial(s)", denials.len()));
+    let denials = denied(out, event);
+    let failed = result_failed(event, str_of(event, "subtype"))
+        || nonblank(event, "result").is_some_and(is_api_error);
+    let mut parts = closing(event, failed);
+    if denials > 0 {
+        parts.push(format!("{denials} permission denial(s)"));
     }
     out.push("end", &parts.join(" · "));
 }
@@ -135,18 +78,13 @@ fn end(out: &mut Sink, event: &Value) {
 mod tests {
     use crate::provider::transcript::render;
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_str!(concat!(
-                "../../../../../../tests/support/fixtures/qwen/",
-                $name
-            ))
-        };
+    fn fixture(name: &str) -> String {
+        crate::provider::events::testing::fixture("qwen", name)
     }
 
     #[test]
     fn a_worker_log_of_qwen_is_drawn_as_qwen() {
-        let lines = render(fixture!("headless-declined.jsonl").as_bytes());
+        let lines = render(fixture("headless-declined.jsonl").as_bytes());
         assert!(lines[0].contains("qwen 0.15.10, model mock-model, approval mode auto-edit"));
         let text = lines.join("\n");
         let drawn = |label: &str, end: &str| {
@@ -163,7 +101,7 @@ mod tests {
 
     #[test]
     fn an_api_error_ends_the_transcript_as_an_error() {
-        let lines = render(fixture!("api-error-500.jsonl").as_bytes());
+        let lines = render(fixture("api-error-500.jsonl").as_bytes());
         let end = lines.last().unwrap();
         assert!(
             end.contains("error: [API Error: 500 scripted failure]"),
