@@ -78,7 +78,6 @@ fn result(event: &Value, summary: &mut StreamSummary) {
     }
 }
 
-/// Its stream parsed whole and in every split.
 /// Its headless event stream (see the module's documentation).
 pub(super) struct ClaudeStream;
 

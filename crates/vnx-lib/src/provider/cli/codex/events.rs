@@ -75,7 +75,6 @@ impl StreamEvents for CodexEvents {
     }
 }
 
-/// Its stream parsed whole and in every split, with the line splitter's limits.
 /// Its headless event stream (see the module's documentation).
 pub(super) struct CodexStream;
 

@@ -133,7 +133,6 @@ fn mentions_denial(text: &str) -> bool {
         .any(|word| text.contains(word))
 }
 
-/// Its stream parsed whole and in every split.
 /// Its headless event stream (see the module's documentation).
 pub(super) struct GeminiStream;
 

@@ -83,7 +83,10 @@ fn result(event: &Value, summary: &mut StreamSummary) {
     let text = nonblank_field(event, "result");
     let failed = result_failed(event, subtype) || text.is_some_and(is_api_error);
     summary.verdict = Some(if failed {
-        error_verdict(text.or(subtype).unwrap_or("error"))
+        error_verdict(
+            text.or(subtype.filter(|s| !s.is_empty()))
+                .unwrap_or("error"),
+        )
     } else {
         success(summary, text)
     });
@@ -177,6 +180,18 @@ mod tests {
             // The error is not the worker's answer (nor its question).
             assert_eq!(s.last_message, None, "{name}");
         }
+    }
+
+    #[test]
+    fn a_failed_result_with_an_empty_subtype_says_error_not_nothing() {
+        let s =
+            parse(r#"{"type":"result","subtype":"","is_error":true,"result":"","session_id":"s"}"#);
+        assert_eq!(
+            s.verdict,
+            Some(Verdict::Error {
+                message: "error".into()
+            })
+        );
     }
 
     #[test]
