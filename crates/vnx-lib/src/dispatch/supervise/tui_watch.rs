@@ -132,12 +132,11 @@ impl TuiWatch {
             if self.session_found.is_none() {
                 self.session_found = wanted.find();
             }
-            if self.session_found.as_deref().is_some_and(|found| {
-                wanted
-                    .cli
-                    .store()
-                    .is_some_and(|s| s.turn_ended(found, wanted.since))
-            }) {
+            if self
+                .session_found
+                .as_deref()
+                .is_some_and(|found| wanted.cli.store().turn_ended(found, wanted.since))
+            {
                 ended.turn_end = Some(HookSignal {
                     event: (*name).to_owned(),
                     received_at: jiff::Timestamp::now().to_string(),

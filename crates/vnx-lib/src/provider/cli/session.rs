@@ -82,8 +82,9 @@ pub trait SessionStore: Sync {
     /// A fresh counter of the token usage its session file records.
     fn usage(&self) -> Box<dyn SessionUsage>;
 
-    /// A fresh renderer of its session file.
-    fn transcript(&self) -> Box<dyn TranscriptEvents>;
+    /// A fresh renderer of its session file; `None`: its events are told by their shape,
+    /// as a worker's log is (a declared CLI's).
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>>;
 
     /// The last message its session file (at `path`, found for the dispatch) records from
     /// the assistant, for a TUI whose hooks carry none (the question on `needs_input`); read
@@ -175,8 +176,8 @@ impl SessionStore for ProjectFiles {
         PerMessage::boxed(self.message_kind, self.message)
     }
 
-    fn transcript(&self) -> Box<dyn TranscriptEvents> {
-        (self.transcript)()
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some((self.transcript)())
     }
 }
 

@@ -13,19 +13,65 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::provider::cli::session::{Sought, files, newest};
+use crate::provider::cli::render::TranscriptEvents;
+use crate::provider::cli::session::{SessionStore, Sought, files, newest, valid_other_id};
+use crate::provider::cli::usage::SessionUsage;
 use crate::provider::declared::DeclaredSession;
 use crate::provider::events::{EventParser, StreamSummary};
+use crate::receipts::Usage;
 
 /// The most bytes of a file's start looked at for the worktree and the session id.
 const MAX_HEAD: u64 = 64 * 1024;
 
+/// A declared TUI's session files as the capability every CLI's sessions are: found in its
+/// directory (a declared CLI's home is that directory), read as the event format it names.
+#[derive(Debug)]
+pub(super) struct DeclaredSessions(pub(super) DeclaredSession);
+
+impl SessionStore for DeclaredSessions {
+    fn dir(&self) -> &'static str {
+        ""
+    }
+
+    fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
+        find(&self.0, sessions, sought)
+    }
+
+    fn valid_id(&self, id: &str) -> bool {
+        valid_other_id(id)
+    }
+
+    /// All the usage the file records: a declared format's events carry no time to tell a
+    /// resumed session's earlier turns by.
+    fn usage(&self) -> Box<dyn SessionUsage> {
+        Box::new(Parsed(EventParser::new(self.0.format.clone())))
+    }
+
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        None
+    }
+
+    fn last_message(&self, path: &Path) -> Option<String> {
+        summary(&self.0, path)?.last_message
+    }
+}
+
+/// A declared session file's usage, as its format's parser sums it up.
+struct Parsed(EventParser);
+
+impl SessionUsage for Parsed {
+    fn line(&mut self, raw: &[u8], _since: Option<jiff::Timestamp>) {
+        self.0.feed(raw);
+        self.0.feed(b"\n");
+    }
+
+    fn total(self: Box<Self>) -> Option<Usage> {
+        self.0.finish().usage
+    }
+}
+
 /// The files in `dir` that may be the dispatch's session, with their modification times.
-pub(super) fn find(
-    session: &DeclaredSession,
-    dir: &Path,
-    sought: &Sought<'_>,
-) -> Vec<(PathBuf, SystemTime)> {
+fn find(session: &DeclaredSession, dir: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
     let mut paths = vec![sought.cwd.to_string_lossy().into_owned()];
     if let Ok(real) = std::fs::canonicalize(sought.cwd) {
         paths.push(real.to_string_lossy().into_owned());
@@ -135,6 +181,12 @@ mod tests {
         let s = summary(&session, &mine).unwrap();
         assert_eq!(s.last_message.as_deref(), Some("Which one?"));
         assert_eq!(s.usage.unwrap().input_tokens, 9);
+        // The same, read through the capability every CLI's sessions are.
+        let cli = super::super::Cli::declared("kimi", &session);
+        let used = super::super::usage(cli.clone(), &mine, SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!((used.input_tokens, used.output_tokens), (9, 2));
+        assert_eq!(cli.last_message(&mine).as_deref(), Some("Which one?"));
+        assert_eq!(cli.sessions_in(&dir), dir);
         assert_eq!(s.unparsed_lines, 0);
         // A link is not read.
         assert!(summary(&session, &dir.join("link.jsonl")).is_none());

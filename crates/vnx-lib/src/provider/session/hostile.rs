@@ -74,7 +74,7 @@ fn read_all(cli: Cli, found: &Path) -> String {
     let last = cli.last_message(found);
     let id = cli.found_id(found);
     let cost = cli.cost(found, SystemTime::UNIX_EPOCH);
-    let ended = store.is_some_and(|s| s.turn_ended(found, SystemTime::UNIX_EPOCH));
+    let ended = store.turn_ended(found, SystemTime::UNIX_EPOCH);
     let mut lines = 0usize;
     let rendered = render_each(cli, found, |_| lines += 1).is_ok();
     format!(

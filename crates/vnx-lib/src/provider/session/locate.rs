@@ -28,7 +28,8 @@ pub(super) fn find(w: &Wanted) -> Option<PathBuf> {
     };
     let sessions = w.homes.sessions_of(&w.cli)?;
     w.cli
-        .find_sessions(&sessions, &sought)
+        .store()
+        .find(&sessions, &sought)
         .into_iter()
         .max_by_key(|(_, modified)| *modified)
         .map(|(p, _)| p)

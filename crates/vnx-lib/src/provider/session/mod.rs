@@ -171,21 +171,20 @@ pub fn new_id() -> String {
     )
 }
 
-/// A CLI whose TUI keeps a session file vnx can read: a built-in CLI whose module says where
-/// (`CodingCli::sessions`), or a declared one whose `interactive.session:` does (`declared`).
+/// A CLI whose TUI keeps a session file vnx can read: a built-in CLI whose module hands out
+/// its `SessionStore` (`CodingCli::sessions`), or a declared one whose `interactive.session:`
+/// describes its files, the same capability (`declared`).
 #[derive(Clone)]
-pub struct Cli(Kind);
+pub struct Cli {
+    name: String,
+    module: Option<&'static dyn CodingCli>,
+    store: Store,
+}
 
 #[derive(Clone)]
-enum Kind {
-    Module {
-        module: &'static dyn CodingCli,
-        store: &'static dyn SessionStore,
-    },
-    Declared {
-        name: String,
-        session: DeclaredSession,
-    },
+enum Store {
+    Module(&'static dyn SessionStore),
+    Declared(std::sync::Arc<declared::DeclaredSessions>),
 }
 
 impl std::fmt::Debug for Cli {
@@ -206,10 +205,11 @@ impl Cli {
     /// The CLI of a built-in provider's name, if it keeps session files vnx reads.
     pub fn of(provider: &str) -> Option<Cli> {
         let module = cli::named(provider)?;
-        Some(Cli(Kind::Module {
-            module,
-            store: module.sessions()?,
-        }))
+        Some(Cli {
+            name: provider.to_owned(),
+            module: Some(module),
+            store: Store::Module(module.sessions()?),
+        })
     }
 
     /// The CLI of `provider`: a built-in one's, else a declared one's whose TUI writes
@@ -223,33 +223,30 @@ impl Cli {
 
     /// A declared provider's TUI, named `provider`, that writes `session`.
     pub fn declared(provider: &str, session: &DeclaredSession) -> Cli {
-        Cli(Kind::Declared {
+        Cli {
             name: provider.to_owned(),
-            session: session.clone(),
-        })
+            module: None,
+            store: Store::Declared(std::sync::Arc::new(declared::DeclaredSessions(
+                session.clone(),
+            ))),
+        }
     }
 
     /// Its name, as providers are named.
     pub fn name(&self) -> &str {
-        match &self.0 {
-            Kind::Module { module, .. } => module.provider().name(),
-            Kind::Declared { name, .. } => name,
-        }
+        &self.name
     }
 
     /// Its module, for a built-in CLI.
     pub fn module(&self) -> Option<&'static dyn CodingCli> {
-        match &self.0 {
-            Kind::Module { module, .. } => Some(*module),
-            Kind::Declared { .. } => None,
-        }
+        self.module
     }
 
-    /// Its module's session store, for a built-in CLI.
-    pub fn store(&self) -> Option<&'static dyn SessionStore> {
-        match &self.0 {
-            Kind::Module { store, .. } => Some(*store),
-            Kind::Declared { .. } => None,
+    /// Its session files, as the capability reads them.
+    pub fn store(&self) -> &dyn SessionStore {
+        match &self.store {
+            Store::Module(store) => *store,
+            Store::Declared(store) => &**store,
         }
     }
 
@@ -257,84 +254,48 @@ impl Cli {
     /// reads besides): what a sandboxed dispatch's own session place stands in for. A
     /// declared CLI's home is its sessions' directory (recorded so at its start).
     pub fn sessions_in(&self, home: &Path) -> PathBuf {
-        match &self.0 {
-            Kind::Module { store, .. } => home.join(store.dir()),
-            Kind::Declared { .. } => home.to_owned(),
+        match self.store().dir() {
+            "" => home.to_owned(),
+            dir => home.join(dir),
         }
     }
 
     /// The directory it keeps `cwd`'s sessions in, under its `home`.
     pub fn sessions_of_cwd(&self, home: &Path, cwd: &Path) -> PathBuf {
-        match &self.0 {
-            Kind::Module { store, .. } => store.of_cwd(&self.sessions_in(home), cwd),
-            Kind::Declared { .. } => self.sessions_in(home),
-        }
-    }
-
-    /// The session files in `sessions` that may be a dispatch's, with their modification
-    /// times.
-    fn find_sessions(
-        &self,
-        sessions: &Path,
-        sought: &cli::session::Sought<'_>,
-    ) -> Vec<(PathBuf, SystemTime)> {
-        match &self.0 {
-            Kind::Module { store, .. } => store.find(sessions, sought),
-            Kind::Declared { session, .. } => declared::find(session, sessions, sought),
-        }
+        self.store().of_cwd(&self.sessions_in(home), cwd)
     }
 
     /// Whether a dispatch in `lane` takes its token usage from the session file when its
     /// output recorded none (a declared TUI's: its interactive lane).
     pub fn usage_from_session(&self, lane: super::Lane) -> bool {
-        match &self.0 {
-            Kind::Module { module, .. } => module.usage_from_session(lane),
-            Kind::Declared { .. } => lane == super::Lane::Interactive,
-        }
+        self.module.map_or(lane == super::Lane::Interactive, |m| {
+            m.usage_from_session(lane)
+        })
     }
 
     /// The last message from the assistant its session file at `path` records (bounded,
     /// never through a link).
     pub fn last_message(&self, path: &Path) -> Option<String> {
-        match &self.0 {
-            Kind::Module { store, .. } => store.last_message(path),
-            Kind::Declared { session, .. } => declared::summary(session, path)?.last_message,
-        }
+        self.store().last_message(path)
     }
 
     /// The session id its session found at `path` holds, for a CLI that chooses it and names
     /// it nowhere else (`SessionStore::found_id`).
     pub fn found_id(&self, path: &Path) -> Option<String> {
-        match &self.0 {
-            Kind::Module { store, .. } => store.found_id(path),
-            Kind::Declared { .. } => None,
-        }
+        self.store().found_id(path)
     }
 
     /// The cost its session found at `path` records since `since` (`SessionStore::cost`).
     pub fn cost(&self, path: &Path, since: SystemTime) -> Option<f64> {
-        match &self.0 {
-            Kind::Module { store, .. } => store.cost(path, since),
-            Kind::Declared { .. } => None,
-        }
+        self.store().cost(path, since)
     }
 
-    /// The usage a declared TUI's session file records (all of it: a declared format's
-    /// events carry no time to tell a resumed session's earlier turns by).
-    fn declared_usage(&self, path: &Path) -> Option<crate::receipts::Usage> {
-        match &self.0 {
-            Kind::Declared { session, .. } => declared::summary(session, path)?.usage,
-            Kind::Module { .. } => None,
-        }
-    }
-
-    /// A renderer of its session file.
+    /// A renderer of its session file (one told from the file's events, as a worker's log
+    /// is, when its store names none).
     pub fn transcript(&self) -> Transcript {
-        match &self.0 {
-            Kind::Module { store, .. } => Transcript::of(store.transcript()),
-            // Told from the file's events, as a worker's log is.
-            Kind::Declared { .. } => Transcript::new(),
-        }
+        self.store()
+            .transcript()
+            .map_or_else(Transcript::new, Transcript::of)
     }
 }
 
@@ -362,10 +323,7 @@ impl Wanted {
     /// Where its CLI keeps the sessions looked through, for a message.
     pub fn looked_in(&self) -> Option<PathBuf> {
         let sessions = self.homes.sessions_of(&self.cli)?;
-        Some(match self.cli.store() {
-            Some(store) => store.of_cwd(&sessions, &self.cwd),
-            None => sessions,
-        })
+        Some(self.cli.store().of_cwd(&sessions, &self.cwd))
     }
 }
 
@@ -404,7 +362,7 @@ impl Follower {
         let store = self.wanted.cli.store();
         if found.is_some() && found.as_deref() != self.path() {
             let opened = found.and_then(|p| {
-                if store.is_some_and(|s| s.are_rows()) {
+                if store.are_rows() {
                     return Some((p, None, 0));
                 }
                 let file = crate::files::open_hostile(&p).ok()?;
@@ -426,7 +384,7 @@ impl Follower {
             }
             // What it gives later begins with what it gave before: the rest is new.
             None => {
-                if let Some(Ok(lines)) = store.and_then(|s| s.lines(path)) {
+                if let Some(Ok(lines)) = store.lines(path) {
                     let from = usize::try_from(*offset).unwrap_or(usize::MAX);
                     let end = lines.len().min(from.saturating_add(MAX_READ as usize));
                     buf = lines.get(from..end).unwrap_or_default().to_vec();
@@ -448,7 +406,7 @@ impl Follower {
 /// bounded by the renderer's line cap whatever the file holds.
 pub fn render_each(cli: Cli, path: &Path, mut each: impl FnMut(String)) -> std::io::Result<()> {
     let mut t = cli.transcript();
-    stream(cli.store(), path, |chunk| {
+    stream(Some(cli.store()), path, |chunk| {
         t.feed(chunk).into_iter().for_each(&mut each)
     })?;
     t.finish().into_iter().for_each(each);
@@ -473,7 +431,7 @@ const CHUNK: usize = 1 << 20;
 /// chunk's, whatever the file's size or lines. A session its CLI gives as lines
 /// (`SessionStore::lines`, bounded by its module) is fed those.
 fn stream(
-    store: Option<&'static dyn SessionStore>,
+    store: Option<&dyn SessionStore>,
     path: &Path,
     mut each: impl FnMut(&[u8]),
 ) -> std::io::Result<()> {

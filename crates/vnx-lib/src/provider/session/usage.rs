@@ -29,18 +29,15 @@ pub const MAX_USAGE_LINE: usize = 8 << 20;
 /// The usage the session file at `path` records since `since`; `None` when it records none
 /// (or cannot be read).
 pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
-    let Some(store) = cli.store() else {
-        return cli.declared_usage(path);
-    };
-    let mut counter = Counter::new(cli, since)?;
-    super::stream(Some(store), path, |chunk| counter.feed(chunk)).ok()?;
+    let mut counter = Counter::new(&cli, since);
+    super::stream(Some(cli.store()), path, |chunk| counter.feed(chunk)).ok()?;
     counter.finish()
 }
 
 /// The usage recorded in a session file's bytes since `since`.
 #[cfg(test)]
 pub(crate) fn of_bytes(cli: Cli, data: &[u8], since: SystemTime) -> Option<Usage> {
-    let mut counter = Counter::new(cli, since)?;
+    let mut counter = Counter::new(&cli, since);
     counter.feed(data);
     counter.finish()
 }
@@ -53,12 +50,12 @@ struct Counter {
 }
 
 impl Counter {
-    fn new(cli: Cli, since: SystemTime) -> Option<Counter> {
-        Some(Counter {
+    fn new(cli: &Cli, since: SystemTime) -> Counter {
+        Counter {
             since: jiff::Timestamp::try_from(since).ok(),
             lines: LineSplitter::with_max(MAX_USAGE_LINE),
-            counted: cli.store()?.usage(),
-        })
+            counted: cli.store().usage(),
+        }
     }
 
     fn feed(&mut self, chunk: &[u8]) {

@@ -170,8 +170,8 @@ impl SessionStore for CodexSessions {
         Box::<CodexUsage>::default()
     }
 
-    fn transcript(&self) -> Box<dyn TranscriptEvents> {
-        Box::new(super::rollout::RolloutTranscript::default())
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(super::rollout::RolloutTranscript::default()))
     }
 }
 

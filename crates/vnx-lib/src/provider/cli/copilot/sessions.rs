@@ -145,8 +145,8 @@ impl SessionStore for CopilotSessions {
         PerMessage::boxed("session.usage_record", record)
     }
 
-    fn transcript(&self) -> Box<dyn TranscriptEvents> {
-        Box::new(super::transcript::CopilotTranscript::default())
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(super::transcript::CopilotTranscript::default()))
     }
 
     /// Its `agentStop` hook carries no message: its TUI's question is read here.

@@ -103,8 +103,8 @@ impl SessionStore for GeminiSessions {
         PerMessage::boxed("gemini", message)
     }
 
-    fn transcript(&self) -> Box<dyn TranscriptEvents> {
-        Box::new(super::session::SessionTranscript)
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(super::session::SessionTranscript))
     }
 }
 

@@ -483,8 +483,8 @@ impl SessionStore for OpencodeSessions {
     }
 
     /// Its TUI's session as the lines of its headless stream.
-    fn transcript(&self) -> Box<dyn TranscriptEvents> {
-        Box::new(super::transcript::OpencodeTranscript::default())
+    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
+        Some(Box::new(super::transcript::OpencodeTranscript::default()))
     }
 
     /// The last text of the session found: its TUI's question.
