@@ -2,9 +2,7 @@
 //! the role's gates run on every result and the winner is picked by evidence.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use vnx::dispatch::Request;
 use vnx::group::Candidate;
 
 use super::CliError;
@@ -69,28 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .map(|c| c.parse::<Candidate>())
         .collect::<Result<Vec<_>, _>>()?;
     let (role, candidates) = with_defaults(args.agent, parsed)?;
-    let (overrides, override_reasons) = settings::constraint_overrides();
-    let template = Request {
-        id: None,
-        role,
-        provider: None,
-        model: None,
-        instruction,
-        base_ref: args.task.base_ref,
-        deadline: Duration::from_secs(args.task.deadline),
-        completion_retry: Duration::from_secs(30),
-        stall_after: None,
-        permission: args.task.permission.into(),
-        lane: None,
-        skills: args.task.skills,
-        overrides,
-        override_reasons,
-        continues: None,
-        sandbox: args.sandbox.sandbox(),
-        network: args.sandbox.network(),
-        replay_of: None,
-        title: args.task.title,
-    };
+    let template = args.task.request(role, instruction, &args.sandbox);
     let (detach, json) = (args.detach, args.json);
     with_context(args.tmux.tmux_socket, |ctx| {
         let started = vnx::group::start(

@@ -121,27 +121,14 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
             remote_request(&args, new_id.clone(), instruction.clone()),
         )
     });
-    let (overrides, override_reasons) = settings::constraint_overrides();
     let request = Request {
         id: new_id,
-        role,
         provider: args.provider,
         model: args.model,
-        instruction,
-        base_ref: args.task_args.base_ref,
-        deadline: Duration::from_secs(args.task_args.deadline),
         completion_retry: Duration::from_secs(args.completion_retry),
         stall_after: args.stall_after.map(Duration::from_secs),
-        permission: args.task_args.permission.into(),
         lane: args.lane.map(Lane::from),
-        skills: args.task_args.skills,
-        overrides,
-        override_reasons,
-        continues: None,
-        sandbox: args.sandbox.sandbox(),
-        network: args.sandbox.network(),
-        replay_of: None,
-        title: args.task_args.title,
+        ..args.task_args.request(role, instruction, &args.sandbox)
     };
     let ticket = Ticket {
         priority: args.priority,

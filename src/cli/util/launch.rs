@@ -141,6 +141,40 @@ pub(crate) struct Task {
     pub skills: Vec<String>,
 }
 
+impl Task {
+    /// The request for this task, as `role`, told `instruction`, in the sandbox `sandbox`
+    /// asks for; provider, model and lane left to the defaults, as the caller may change.
+    pub(crate) fn request(
+        self,
+        role: String,
+        instruction: String,
+        sandbox: &SandboxFlags,
+    ) -> Request {
+        let (overrides, override_reasons) = crate::cli::util::settings::constraint_overrides();
+        Request {
+            id: None,
+            role,
+            provider: None,
+            model: None,
+            instruction,
+            base_ref: self.base_ref,
+            deadline: std::time::Duration::from_secs(self.deadline),
+            completion_retry: std::time::Duration::from_secs(30),
+            stall_after: None,
+            permission: self.permission.into(),
+            lane: None,
+            skills: self.skills,
+            overrides,
+            override_reasons,
+            continues: None,
+            sandbox: sandbox.sandbox(),
+            network: sandbox.network(),
+            replay_of: None,
+            title: self.title,
+        }
+    }
+}
+
 /// What a follow-up or a replay may change about the dispatch it repeats; each left out is
 /// that dispatch's.
 #[derive(clap::Args, Default)]

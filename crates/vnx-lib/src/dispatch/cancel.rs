@@ -90,24 +90,35 @@ fn close_lost(
     id: &DispatchId,
     attestor: &Attestor,
 ) -> Result<Cancelled, LedgerError> {
-    let closing = receipts::write(&DispatchCompleted {
-        failure_reason: Some(
-            "its supervisor was lost before it recorded an end; closed by `vnx cancel` \
-             (the worktree and branch are left as they are)"
-                .to_owned(),
-        ),
+    let why = "its supervisor was lost before it recorded an end; closed by `vnx cancel` (the \
+               worktree and branch are left as they are)";
+    let closing = closed_lost(id, why);
+    Ok(Cancelled::Closed(append_closing(
+        ledger, attestor, &closing,
+    )?))
+}
+
+/// The completion of lost dispatch `id`, cancelled for `why`.
+pub(crate) fn closed_lost(id: &DispatchId, why: &str) -> DispatchCompleted {
+    DispatchCompleted {
+        failure_reason: Some(why.to_owned()),
         ..DispatchCompleted::new(
             id.clone(),
             DispatchStatus::Cancelled,
             CompletionSignal::ClosedLost,
         )
-    });
-    let appended = Ledger::new(ledger).append(&attestor.attest(&closing, &now_utc))?;
-    Ok(Cancelled::Closed(
-        appended
-            .lines
-            .last()
-            .map(|l| l.entry_hash.clone())
-            .unwrap_or_default(),
-    ))
+    }
+}
+
+/// Signs and appends a dispatch's closing completion; its line's entry hash.
+pub(crate) fn append_closing(
+    ledger: &Path,
+    attestor: &Attestor,
+    closing: &DispatchCompleted,
+) -> Result<String, LedgerError> {
+    let appended =
+        Ledger::new(ledger).append(&attestor.attest(&receipts::write(closing), &now_utc))?;
+    Ok((appended.lines.last())
+        .map(|l| l.entry_hash.clone())
+        .unwrap_or_default())
 }

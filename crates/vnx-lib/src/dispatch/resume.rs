@@ -10,8 +10,8 @@ use std::path::Path;
 
 use crate::dispatch::state::{DispatchState, State};
 use crate::ids::DispatchId;
+use crate::ledger::LedgerError;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::receipts::{self, CompletionSignal, DispatchCompleted, DispatchStatus};
 
 /// The most of a dispatch's original assignment a resuming instruction repeats.
@@ -57,28 +57,17 @@ pub fn interrupted(data_dir: &Path, states: &[DispatchState]) -> Vec<Interrupted
 /// was told to use (a TUI's `--session-id`), as its supervisor would have: the follow-up
 /// resumes it. The closing line's entry hash.
 pub fn close(ledger: &Path, id: &DispatchId, attestor: &Attestor) -> Result<String, LedgerError> {
-    let closing = receipts::write(&DispatchCompleted {
+    let why = "its worker was interrupted: its supervisor was lost (killed, or the machine \
+               restarted) before it recorded an end; closed by `vnx resume`, which continues it \
+               in a follow-up (the worktree and branch are left as they are)";
+    let closing = DispatchCompleted {
         session_id: told_session(ledger, id)?,
         closed_for_resume: Some(true),
-        failure_reason: Some(
-            "its worker was interrupted: its supervisor was lost (killed, or the machine \
-             restarted) before it recorded an end; closed by `vnx resume`, which continues it \
-             in a follow-up (the worktree and branch are left as they are)"
-                .to_owned(),
-        ),
-        ..DispatchCompleted::new(
-            id.clone(),
-            DispatchStatus::Cancelled,
-            CompletionSignal::ClosedLost,
-        )
-    });
-    let appended = Ledger::new(ledger).append(&attestor.attest(&closing, &now_utc))?;
+        ..super::cancel::closed_lost(id, why)
+    };
+    let hash = super::cancel::append_closing(ledger, attestor, &closing)?;
     crate::steps::reached(crate::steps::resume::CLOSED);
-    Ok(appended
-        .lines
-        .last()
-        .map(|l| l.entry_hash.clone())
-        .unwrap_or_default())
+    Ok(hash)
 }
 
 /// Of the ended dispatches among `states`, those `vnx resume` closed to continue them (their
