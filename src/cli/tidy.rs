@@ -31,19 +31,15 @@ pub struct Args {
     /// Print every dispatch, what is done about it and why, as JSON
     #[arg(long)]
     json: bool,
-    /// What "landed" is measured against, in the main checkout
-    #[arg(long, value_name = "REF", default_value = "HEAD")]
-    base: String,
-    /// The remote a pushed branch must be on, exactly
-    #[arg(long, value_name = "NAME", default_value = "origin")]
-    remote: String,
+    #[command(flatten)]
+    landing: super::util::settings::Landing,
     #[command(flatten)]
     tmux: super::util::settings::TmuxSocket,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let found = super::util::context::with_desk(args.tmux.tmux_socket, |desk| {
-        Ok(release::tidy(desk, &args.base, &args.remote, args.yes)?)
+        Ok(release::tidy(desk, &args.landing.base, &args.landing.remote, args.yes)?)
     })?;
     let failed = found.failed();
     let mut out = Out::new();

@@ -35,12 +35,8 @@ pub struct Args {
     /// Print the plan (and what was done) as JSON
     #[arg(long)]
     json: bool,
-    /// What "landed" is measured against, in the main checkout
-    #[arg(long, value_name = "REF", default_value = "HEAD")]
-    base: String,
-    /// The remote a pushed branch must be on, exactly
-    #[arg(long, value_name = "NAME", default_value = "origin")]
-    remote: String,
+    #[command(flatten)]
+    landing: super::util::settings::Landing,
     #[command(flatten)]
     ledger: LedgerArg,
     #[command(flatten)]
@@ -55,7 +51,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .unwrap_or_else(|| project.ledger());
     let root = project.root.clone();
     let plan = super::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
-        let mut preserved = Preserved::read(desk, ledger, &args.base, &args.remote)?;
+        let mut preserved = Preserved::read(desk, ledger, &args.landing.base, &args.landing.remote)?;
         preserved.only(&ids)?;
         if args.apply {
             preserved.release(desk)?;

@@ -144,6 +144,18 @@ pub struct TmuxSocket {
     pub tmux_socket: Option<String>,
 }
 
+/// `--base REF` and `--remote NAME`: what a preserved dispatch's work must have landed on, or
+/// been pushed to, to be released (`worktree-release`, `tidy`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct Landing {
+    /// What "landed" is measured against, in the main checkout
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    pub base: String,
+    /// The remote a pushed branch must be on, exactly
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    pub remote: String,
+}
+
 /// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.
 pub fn tmux_socket(flag: Option<String>) -> String {
     flag.or_else(|| {
