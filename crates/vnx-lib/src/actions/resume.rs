@@ -167,8 +167,3 @@ pub fn recover(
 ) -> Result<crate::dispatch::supervise::recover::Recovered, ActionError> {
     recover::one(desk, state)
 }
-
-/// The instruction of the follow-up that continues interrupted dispatch `id`.
-pub fn instruction(desk: &Desk<'_>, id: &DispatchId) -> String {
-    resume::instruction(&desk.ctx.project.data_dir(), id)
-}
