@@ -39,7 +39,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let found = super::util::context::with_desk(args.tmux.tmux_socket, |desk| {
-        Ok(release::tidy(desk, &args.landing.base, &args.landing.remote, args.yes)?)
+        Ok(release::tidy(
+            desk,
+            &args.landing.base,
+            &args.landing.remote,
+            args.yes,
+        )?)
     })?;
     let failed = found.failed();
     let mut out = Out::new();

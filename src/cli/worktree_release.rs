@@ -51,7 +51,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .unwrap_or_else(|| project.ledger());
     let root = project.root.clone();
     let plan = super::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
-        let mut preserved = Preserved::read(desk, ledger, &args.landing.base, &args.landing.remote)?;
+        let mut preserved =
+            Preserved::read(desk, ledger, &args.landing.base, &args.landing.remote)?;
         preserved.only(&ids)?;
         if args.apply {
             preserved.release(desk)?;

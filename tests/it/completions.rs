@@ -88,7 +88,10 @@ fn bash_completes_ids_providers_and_roles() {
     let providers = complete("vnx dispatch-agent --provider ''", 3);
     assert_eq!(
         providers,
-        "claude\ncodex\ngemini\nqwen\nopencode\ncopilot\naider\nollama\ndemo\n"
+        vnx::provider::cli::Provider::NAMES
+            .map(|n| format!("{n}\n"))
+            .concat(),
+        "every built-in, in the registry's order"
     );
     let roles = complete("vnx status --role ''", 3);
     assert!(roles.starts_with("implementer\n"), "{roles}");

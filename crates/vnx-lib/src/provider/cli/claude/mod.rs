@@ -269,8 +269,8 @@ mod tests {
         let aliases: Vec<(String, String)> = ["sonnet", "opus", "haiku"]
             .map(|a| (a.to_owned(), "claude".to_owned()))
             .into();
-        assert_eq!(models.len(), 8 + 3, "{models:?}");
-        assert_eq!(models[8..], aliases[..]);
+        // Other CLIs' suggestions may follow: the registry decides how many there are.
+        assert_eq!(models[8..11], aliases[..], "{models:?}");
         assert!(models[..8].iter().all(|(_, d)| d == "demo"));
     }
 }
