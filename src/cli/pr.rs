@@ -145,20 +145,15 @@ fn fix(args: FixArgs) -> Result<ExitCode, CliError> {
     let data = setup.project.data_dir();
     let fix = setup.within(|ctx, forge, _| vnx::actions::pr::fix(ctx, forge, &data, id))?;
     say!("{}", escape(&fix.line()));
-    let asked = super::util::follow::Asked {
-        id: id.clone(),
-        new_id: fix.follow_up.new_id.clone(),
-        title: fix.follow_up.title.clone().unwrap_or_default(),
-        instruction: fix.follow_up.instruction.clone(),
-        started: Started {
-            detach: args.detach,
-            json: args.json,
-            open_pr: fix.follow_up.open_pr,
-        },
-        tmux_socket: args.tmux.tmux_socket.clone(),
+    let started = Started {
+        detach: args.detach,
+        json: args.json,
+        open_pr: fix.follow_up.open_pr,
     };
+    let socket = args.tmux.tmux_socket.clone();
     // Not started: nothing is left asking for it.
-    super::util::follow::follow_asked(asked).inspect_err(|_| fix.abandon(&data))
+    super::util::follow::start(&setup.project, &fix.follow_up, &started, socket)
+        .inspect_err(|_| fix.abandon(&data))
 }
 
 fn open(args: OpenArgs) -> Result<ExitCode, CliError> {

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use vnx::actions::follow_up::FollowUp;
 use vnx::actions::resume::{self, Todo};
 use vnx::ids::DispatchId;
 
@@ -181,19 +182,17 @@ fn follow(
             )));
         }
     }
-    let asked = super::util::follow::Asked {
-        id: id.clone(),
-        new_id: None,
-        title: format!("resume {id}"),
+    let asked = FollowUp {
+        title: Some(format!("resume {id}")),
         instruction: vnx::dispatch::resume::instruction(&project.data_dir(), id),
-        started: Started {
-            detach: true,
-            json: false,
-            open_pr: false,
-        },
-        tmux_socket: tmux_socket.map(str::to_owned),
+        ..FollowUp::of(id.clone())
     };
-    super::util::follow::follow_asked(asked)
+    let started = Started {
+        detach: true,
+        json: false,
+        open_pr: false,
+    };
+    super::util::follow::start(project, &asked, &started, tmux_socket.map(str::to_owned))
         .map(|_| vnx::steps::reached(vnx::steps::resume::CONTINUED))
         .map_err(|e| {
             e.context(format!(
