@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use vnx::group::Candidate;
 
 use super::CliError;
-use super::util::context::with_context;
+use super::util::context::with_desk;
 use super::util::launch::{Task, read_instruction};
 use super::util::output::{Out, say};
 use super::util::settings;
@@ -69,9 +69,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (role, candidates) = with_defaults(args.agent, parsed)?;
     let template = args.task.request(role, instruction, &args.sandbox);
     let (detach, json) = (args.detach, args.json);
-    with_context(args.tmux.tmux_socket, |ctx| {
+    with_desk(args.tmux.tmux_socket, |desk| {
         let started = vnx::group::start(
-            ctx,
+            desk.ctx,
             &template,
             &candidates,
             super::util::ids::group_id(args.group.as_deref())?,
@@ -112,7 +112,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             started.launched.len(),
             started.candidates.len()
         );
-        super::util::groups::decide(ctx.project, ctx.tmux, &started.group_id, json)
+        super::util::groups::decide(desk, &started.group_id, json)
     })
 }
 

@@ -69,10 +69,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             c.checkpoint.lines
         ),
         Ok(_) => {}
-        Err(why) => say!(
-            "warning: could not checkpoint the ledger: {why}\nhint: `vnx merge` needs a \
-             checkpoint; run `vnx audit-chain checkpoint`"
-        ),
+        Err(why) => say!("{}", super::util::lines::unanchored(&why)),
     }
     let mut out = Out::new();
     match reports.as_slice() {

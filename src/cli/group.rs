@@ -1,6 +1,7 @@
 //! `vnx group show` and `vnx group decide`: a best-of-N group's candidates and winner, and
 //! deciding it (waiting for its candidates, running each one's gates, picking the winner,
-//! recording the `group_decision`). `vnx best-of` decides through the same path.
+//! recording the `group_decision`, `vnx::actions::group`). `vnx best-of` decides through the same
+//! action.
 
 use std::process::ExitCode;
 use vnx::ids::GroupId;
@@ -66,10 +67,7 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Show(a) => show(a),
         Command::Decide(a) => {
             let group = check_group_id(&a.group)?;
-            let project = settings::project()?;
-            crate::cli::util::pending::finish_pending(&project);
-            let tmux = Tmux::new(settings::tmux_socket(a.tmux.tmux_socket));
-            decide(&project, &tmux, &group, a.json)
+            super::util::context::with_desk(a.tmux.tmux_socket, |desk| decide(desk, &group, a.json))
         }
     }
 }

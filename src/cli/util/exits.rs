@@ -206,6 +206,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Worktree(e) => worktree(e),
         E::Forge(e) => forge(e),
         E::Prune(e) => prune(e),
+        E::Group(e) => group(e),
         E::NotInterrupted { .. } => Exit::Usage,
         E::NothingToFix { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,

@@ -1,16 +1,16 @@
-//! A best-of-N group as several commands use it: deciding it (`vnx group decide`, and
-//! `best-of` once its candidates ended), and which group a dispatch belongs to (`status`,
-//! `show`).
+//! A best-of-N group as several commands show it: its decision, told and rendered as
+//! `vnx group decide` and `best-of` make it (`vnx::actions::group`), and which group a
+//! dispatch belongs to (`status`, `show`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use vnx::dispatch::view;
-use vnx::gate::{Context, Event};
+use vnx::actions::gate::Anchoring;
+use vnx::actions::group::Note;
+use vnx::gate::Event;
 use vnx::ids::{DispatchId, GroupId};
-use vnx::receipts::{CandidateVerdict, GroupCandidate, GroupDecision};
-use vnx::tmux::Tmux;
+use vnx::receipts::{CandidateVerdict, GroupDecision};
 
 use crate::cli::CliError;
 use crate::cli::util::error::Exit;
@@ -31,92 +31,52 @@ pub(crate) fn membership(ledger: &Path, id: &DispatchId) -> Option<vnx::group::r
     memberships(ledger).remove(id)
 }
 
-/// Waits for the group's launched candidates, runs their gates, records the decision and
-/// prints it; exit 0 with a winner, 1 without.
+/// Decides the group at `desk` (its launched candidates waited for, their gates run, the
+/// decision recorded and anchored), telling each step, and prints the decision; exit 0 with a
+/// winner, 1 without.
 pub(crate) fn decide(
-    project: &vnx::project::Project,
-    tmux: &Tmux,
+    desk: &vnx::actions::Desk<'_>,
     group_id: &GroupId,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let ledger = project.ledger();
-    let (attestor, trusted_keys) = settings::attestation(None, &ledger)?;
-    let group = vnx::group::read(&ledger, group_id, &trusted_keys)?;
-    let launched: Vec<DispatchId> = group
-        .candidates()
-        .into_iter()
-        .filter(|c| c.entry == vnx::receipts::CandidateEntry::Launched)
-        .map(|c| c.dispatch_id)
-        .collect();
-    if !launched.is_empty() {
-        say!(
+    let on_note = |note: Note<'_>| match note {
+        Note::Waiting(ids) => say!(
             "group {group_id}: waiting for {} candidate(s): {}",
-            launched.len(),
-            launched
-                .iter()
+            ids.len(),
+            ids.iter()
                 .map(DispatchId::as_str)
                 .collect::<Vec<_>>()
                 .join(" ")
-        );
-        view::wait(&ledger, &launched, tmux, false)?;
-    }
-    let vnx_bin = std::env::current_exe()
-        .map_err(|e| CliError::from_error(&e).with_hint("could not find vnx's own binary"))?;
-    let on_event = |event: Event<'_>| {
-        if let Event::Finished { outcome } = event {
-            say!("{}", crate::cli::util::lines::finished(outcome))
-        }
-    };
-    let ctx = Context {
-        attestor: &attestor,
-        trusted_keys: &trusted_keys,
-        root: &project.root,
-        ledger: &ledger,
-        vnx: &vnx_bin,
-        find_program: &settings::find_program,
-        on_event: &on_event,
-    };
-    let on_gates = |c: &GroupCandidate| {
-        say!(
+        ),
+        Note::Gates(c) => say!(
             "candidate {} ({}): running the role's gates",
             c.index,
             c.dispatch_id
-        )
+        ),
+        Note::Gate(Event::Finished { outcome }) => {
+            say!("{}", crate::cli::util::lines::finished(outcome))
+        }
+        Note::Gate(Event::Started { .. }) => {}
     };
-    let decision = vnx::group::decide(&ctx, group_id, &on_gates)?;
-    anchor(&ledger);
+    let witness = settings::witness_dir();
+    let anchoring = Anchoring {
+        threads: settings::threads(None),
+        witness_dir: witness.as_deref(),
+    };
+    let decided = vnx::actions::group::decide(desk, group_id, &anchoring, &on_note)?;
+    if let Err(why) = &decided.anchored {
+        say!("{}", crate::cli::util::lines::unanchored(why));
+    }
     let mut out = Out::new();
     if json {
-        out.json(&decision)?;
+        out.json(&decided.decision)?;
     } else {
-        render(&mut out, &decision)?;
+        render(&mut out, &decided.decision)?;
     }
-    Ok(match decision.winner {
+    Ok(match decided.decision.winner {
         Some(_) => Exit::Ok.into(),
         None => Exit::No.into(),
     })
-}
-
-/// Checkpoints the ledger, so the evidence just recorded is anchored for `vnx merge`; a
-/// failure is a warning.
-fn anchor(ledger: &Path) {
-    let anchored = settings::key_path(None)
-        .map_err(|_| "neither XDG_CONFIG_HOME nor HOME is set for the signing key".to_owned())
-        .and_then(|key| {
-            vnx::merge::anchor(
-                ledger,
-                &key,
-                settings::threads(None),
-                settings::witness_dir().as_deref(),
-            )
-            .map_err(|e| e.to_string())
-        });
-    if let Err(why) = anchored {
-        say!(
-            "warning: could not checkpoint the ledger: {why}\nhint: `vnx merge` needs a \
-             checkpoint; run `vnx audit-chain checkpoint`"
-        );
-    }
 }
 
 fn render(out: &mut Out, d: &GroupDecision) -> Result<(), CliError> {

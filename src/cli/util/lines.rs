@@ -53,3 +53,11 @@ pub(crate) fn finished(outcome: &vnx::gate::GateOutcome) -> String {
             .unwrap_or_default()
     )
 }
+
+/// The warning when the ledger could not be anchored after gates ran (`why`).
+pub(crate) fn unanchored(why: &str) -> String {
+    format!(
+        "warning: could not checkpoint the ledger: {why}\nhint: `vnx merge` needs a \
+         checkpoint; run `vnx audit-chain checkpoint`"
+    )
+}

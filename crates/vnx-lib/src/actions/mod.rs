@@ -18,6 +18,7 @@ pub mod cancel;
 pub mod dismiss;
 pub mod follow_up;
 pub mod gate;
+pub mod group;
 pub mod merge;
 pub mod pr;
 pub mod prune;
@@ -103,6 +104,9 @@ pub enum ActionError {
     /// A pull request could not be asked for.
     #[error(transparent)]
     Forge(Box<crate::forge::ForgeError>),
+    /// A best-of group could not be read or decided.
+    #[error(transparent)]
+    Group(Box<crate::group::GroupError>),
     /// Old directories could not be judged.
     #[error(transparent)]
     Prune(#[from] crate::release::prune::PruneError),
@@ -154,6 +158,7 @@ boxed_from!(
     Rebase(crate::dispatch::start::rebase::RebaseError),
     Recover(crate::dispatch::supervise::recover::RecoverError),
     Forge(crate::forge::ForgeError),
+    Group(crate::group::GroupError),
 );
 
 impl ActionError {
@@ -184,6 +189,7 @@ impl ActionError {
             ActionError::Recover(e) => e.hint(),
             ActionError::Worktree(e) => e.hint(),
             ActionError::Forge(e) => e.hint(),
+            ActionError::Group(e) => e.hint(),
             ActionError::Prune(e) => Some(e.hint().into()),
             ActionError::NothingToFix { id, .. } => Some(format!(
                 "`vnx pr merge {id}` merges it once its checks pass"
