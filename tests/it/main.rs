@@ -93,6 +93,7 @@ mod tmux;
 mod transcript;
 mod trust_dialog;
 mod worker_env;
+mod worker_image;
 mod worktree;
 mod worktree_hooks;
 
