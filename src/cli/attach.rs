@@ -34,12 +34,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Err(CliError::usage(format!("unknown dispatch {}", args.id))
             .with_hint("`vnx status` lists the dispatches of this project"));
     }
-    if let Some(host) = super::util::hosts::host_of(&project, &id)? {
-        // Its pane is on its host: `ssh -t` to the host's own `vnx attach`.
-        let data = project.data_dir();
-        let ssh = vnx::remote::Ssh::new(&host, &data)?;
-        let err = vnx::process::exec(&ssh.vnx_tty(&["attach".to_owned(), args.id.clone()]));
-        return Err(CliError::from_error(&err).context("could not run ssh to attach"));
+    if let Some(place) = super::util::hosts::place_of(&project, &id)? {
+        // Its pane is in its place: the place's own `vnx attach`, with a terminal.
+        let err = vnx::process::exec(&place.vnx_tty(&["attach".to_owned(), args.id.clone()]));
+        return Err(CliError::from_error(&err)
+            .context(format!("could not reach {} to attach", place.name())));
     }
     let (tmux, session) = match args.tmux_socket {
         Some(socket) => (Tmux::new(socket), format!("vnx-{}", args.id)),

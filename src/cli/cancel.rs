@@ -66,15 +66,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         match &stopped {
             Stopped::OnHost(host) => {
                 // It runs on its host: the host's vnx cancels it there, then it is caught up.
-                let config = project.load_config()?;
-                let host = vnx::remote::host(&config.hosts, host)?.clone();
                 let args = ["cancel".to_owned(), id.to_string()];
-                let code = super::util::remote::on_host(
-                    &project,
-                    &host,
-                    &args,
-                    std::slice::from_ref(&id),
-                )?;
+                let code =
+                    super::util::remote::on_host(&project, host, &args, std::slice::from_ref(&id))?;
                 unreachable |= code != ExitCode::SUCCESS;
             }
             Stopped::Signalled(_) | Stopped::StartedMeanwhile(_) => {

@@ -402,7 +402,7 @@ mod live {
     fn follow_up(action: &Action, id: DispatchId, text: &str) -> Option<tui::Outcome> {
         use vnx::actions::follow_up::{FollowUp, follow_up};
         let done = crate::cli::util::context::with_desk(None, |desk| {
-            if crate::cli::util::hosts::host_of(desk.ctx.project, &id)?.is_some() {
+            if crate::cli::util::hosts::place_of(desk.ctx.project, &id)?.is_some() {
                 return Ok(None);
             }
             let (overrides, override_reasons) = settings::constraint_overrides();

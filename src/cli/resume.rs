@@ -170,15 +170,12 @@ fn follow(
     tmux_socket: Option<&str>,
 ) -> Result<(), CliError> {
     if let Some(host) = host {
-        let config = project.load_config()?;
-        let host = vnx::remote::host(&config.hosts, host)?.clone();
         let line = ["resume".to_owned(), "--close-only".into(), id.to_string()];
-        let code = super::util::remote::on_host(project, &host, &line, std::slice::from_ref(id))?;
+        let code = super::util::remote::on_host(project, host, &line, std::slice::from_ref(id))?;
         if code != ExitCode::SUCCESS {
             return Err(CliError::new(format!(
-                "{id} was closed here but its host {} could not close it (`vnx resume {id}` \
-                 tries again)",
-                host.name
+                "{id} was closed here but its host {host} could not close it (`vnx resume \
+                 {id}` tries again)"
             )));
         }
     }

@@ -118,9 +118,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         out.json(&value)?;
     } else if args.log {
-        if let Some(host) = super::util::hosts::host_of(&project, &id)? {
+        if let Some(place) = super::util::hosts::place_of(&project, &id)? {
             // Its log is on its host: read there.
-            return super::util::remote_log::show(&project, &host, &id, args.follow, args.raw);
+            return super::util::remote_log::show(place.as_ref(), &id, args.follow, args.raw);
         }
         if !args.raw
             && let Some(wanted) = session_wanted(&d, &project)

@@ -24,6 +24,7 @@ mod completions;
 mod concurrency;
 mod conflict_follow_up;
 mod constraints;
+mod container_place;
 mod cost;
 mod crash;
 mod crash_points;

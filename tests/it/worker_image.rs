@@ -5,22 +5,13 @@
 
 use std::process::Command;
 
-use crate::common::{repo_dir, run};
-
-/// The image this test builds (its base is cached by the engine between runs).
-const TAG: &str = "localhost/vnx-worker:test";
+use crate::common::container::worker_image;
+use crate::common::run;
 
 #[test]
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn the_worker_image_runs_a_demo_dispatch_offline() {
-    let built = run(Command::new(repo_dir().join("bin/worker-image")).args([
-        "--tag",
-        TAG,
-        "--vnx",
-        env!("CARGO_BIN_EXE_vnx"),
-    ]));
-    assert_eq!(built.code, 0, "bin/worker-image failed: {}", built.stderr);
-    assert_eq!(built.stdout.trim(), TAG);
+    let image = worker_image();
     // Everything in one container run: a repository, vnx's files, one dispatch, its end.
     let script = r#"set -e
 export HOME=/root GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com \
@@ -35,7 +26,7 @@ vnx status --json"#;
         "run",
         "--rm",
         "--network=none",
-        TAG,
+        image,
         "sh",
         "-c",
         script,

@@ -491,6 +491,7 @@ pub fn remote(e: &RemoteError) -> Exit {
         E::UnknownHost { .. } | E::IdInUse { .. } => Exit::Usage,
         E::ChainBroken { .. } => Exit::No,
         E::Unreachable { .. }
+        | E::Gone { .. }
         | E::VnxMissing { .. }
         | E::VnxTooOld { .. }
         | E::Remote { .. }

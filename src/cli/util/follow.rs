@@ -21,15 +21,15 @@ pub(crate) fn start(
     tmux_socket: Option<String>,
 ) -> Result<ExitCode, CliError> {
     let id = &asked.id;
-    if let Some(host) = crate::cli::util::hosts::host_of(project, id)? {
+    if let Some(place) = crate::cli::util::hosts::place_of(project, id)? {
         if asked.rebase.is_some() {
             return Err(CliError::usage(format!(
                 "{id} ran on {}: --rebase brings only a local dispatch onto its base",
-                host.name
+                place.name()
             )));
         }
         return crate::cli::util::remote::dispatch(
-            &host.name,
+            &place.host().name,
             remote_request(asked),
             None,
             started.detach,

@@ -5,30 +5,31 @@
 
 use std::collections::BTreeMap;
 
-use vnx::config::HostConfig;
 use vnx::dispatch::queue;
 use vnx::dispatch::view;
 use vnx::ids::DispatchId;
 use vnx::ledger::attest::Attestor;
 use vnx::project::Project;
-use vnx::remote::{self, Link, Ssh};
+use vnx::remote::{self, Link, Place};
 
 use crate::cli::CliError;
 use crate::cli::util::output::say;
 use crate::cli::util::settings;
 
-/// The link to `host` for this project.
+/// The link to the place named `place` (a host's name, or a dispatch's container's) for
+/// this project.
 pub(crate) fn link<'a>(
     project: &'a Project,
     ledger: &'a std::path::Path,
     attestor: &'a Attestor,
-    host: &HostConfig,
+    place: &str,
 ) -> Result<Link<'a>, CliError> {
+    let config = project.load_config()?;
     Ok(Link {
         project,
         ledger,
         attestor,
-        ssh: Ssh::new(host, &project.data_dir())?,
+        place: remote::place::open(&config.hosts, place, &project.data_dir())?,
     })
 }
 
@@ -116,14 +117,12 @@ pub(crate) fn catch_up(
     };
     let mut out = Vec::new();
     for (name, ids) in by_host {
-        let result = remote::host(&config.hosts, &name)
-            .and_then(|h| {
-                Ok(Link {
-                    project,
-                    ledger: &ledger,
-                    attestor: &attestor,
-                    ssh: Ssh::new(h, &project.data_dir())?,
-                })
+        let result = remote::place::open(&config.hosts, &name, &project.data_dir())
+            .map(|place| Link {
+                project,
+                ledger: &ledger,
+                attestor: &attestor,
+                place,
             })
             .and_then(|link| remote::catch_up_waiting(&link, &ids, wait));
         out.push((name, result));
@@ -162,11 +161,11 @@ pub(crate) fn freed(results: &[(String, Result<remote::CatchUp, remote::RemoteEr
     })
 }
 
-/// The host config of a remote dispatch, when `id` runs on one.
-pub(crate) fn host_of(
+/// The place a remote dispatch runs in, when `id` runs on a host.
+pub(crate) fn place_of(
     project: &Project,
     id: &vnx::ids::DispatchId,
-) -> Result<Option<HostConfig>, CliError> {
+) -> Result<Option<Box<dyn Place>>, CliError> {
     let ledger = project.ledger();
     let Some(name) = ledger
         .exists()
@@ -176,5 +175,9 @@ pub(crate) fn host_of(
         return Ok(None);
     };
     let config = project.load_config()?;
-    Ok(Some(remote::host(&config.hosts, &name)?.clone()))
+    Ok(Some(remote::place::open(
+        &config.hosts,
+        &name,
+        &project.data_dir(),
+    )?))
 }

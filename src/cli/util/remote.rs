@@ -5,13 +5,12 @@
 
 use std::process::ExitCode;
 
-use vnx::config::HostConfig;
 use vnx::dispatch::queue::entry::QueuedRequest;
 use vnx::dispatch::queue::{self, RemoteSubmitted, Ticket};
 use vnx::dispatch::view;
 use vnx::ids::DispatchId;
 use vnx::project::Project;
-use vnx::remote::{self, RemoteRequest};
+use vnx::remote::{self, Link, RemoteRequest};
 use vnx::tmux::Tmux;
 
 use super::hosts::link;
@@ -63,8 +62,15 @@ pub(crate) fn dispatch(
     let launched = match queue {
         // A follow-up continues its dispatch's worktree there: never queued.
         None => {
-            let host = remote::host(&config.hosts, target)?.clone();
-            remote::launch(&link(&project, &ledger, &attestor, &host)?, &request)?
+            let host = remote::host(&config.hosts, target)?;
+            let id = request.id.get_or_insert_with(DispatchId::fresh).clone();
+            let link = Link {
+                project: &project,
+                ledger: &ledger,
+                attestor: &attestor,
+                place: remote::place::for_dispatch(host, &id, &project.data_dir())?,
+            };
+            remote::launch(&link, &request)?
         }
         Some((shown, ticket)) => {
             let submitted = crate::cli::util::context::with_context(None, |ctx| {
@@ -80,8 +86,8 @@ pub(crate) fn dispatch(
             }
         }
     };
-    let host = remote::host(&config.hosts, &launched.host)?.clone();
-    let link = link(&project, &ledger, &attestor, &host)?;
+    let link = link(&project, &ledger, &attestor, &launched.host)?;
+    let host = &launched.host;
     let mut out = Out::new();
     if detach {
         if json {
@@ -91,14 +97,14 @@ pub(crate) fn dispatch(
             say!(
                 "started {} on host {} (`vnx attach {}`, `vnx wait {}`)",
                 launched.dispatch_id,
-                host.name,
+                host,
                 launched.dispatch_id,
                 launched.dispatch_id
             );
         }
         return Ok(ExitCode::SUCCESS);
     }
-    say!("dispatched {} on host {}", launched.dispatch_id, host.name);
+    say!("dispatched {} on host {}", launched.dispatch_id, host);
     let id = launched.dispatch_id.clone();
     let ids = vec![id.clone()];
     // Long polls: the host answers the moment its ledger grows.
@@ -107,7 +113,7 @@ pub(crate) fn dispatch(
         match remote::catch_up_waiting(&link, &ids, std::time::Duration::from_secs(2)) {
             Ok(_) if down => {
                 down = false;
-                say!("host {} answers again: caught up", host.name);
+                say!("host {} answers again: caught up", host);
             }
             Ok(_) => {}
             Err(e) => {
@@ -115,7 +121,7 @@ pub(crate) fn dispatch(
                     CliError::from(e)
                         .context(format!(
                             "lost the link to host {}; the dispatch goes on there, retrying",
-                            host.name
+                            host
                         ))
                         .warn();
                 }
@@ -173,20 +179,20 @@ fn queued(
     crate::cli::util::launch::print_queued(&mut Out::new(), id, provider.as_deref(), position, json)
 }
 
-/// Runs `vnx ARGS…` on the host of a remote dispatch and then catches up with it; the host's
-/// stdout is passed through, its stderr too.
+/// Runs `vnx ARGS…` in the place (`place`: a host's name, or a container's) of a remote
+/// dispatch and then catches up with it; its stdout is passed through, its stderr too.
 pub(crate) fn on_host(
     project: &Project,
-    host: &HostConfig,
+    place: &str,
     args: &[String],
     ids: &[DispatchId],
 ) -> Result<ExitCode, CliError> {
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
-    let link = link(project, &ledger, &attestor, host)?;
+    let link = link(project, &ledger, &attestor, place)?;
     let out = link
-        .ssh
-        .run(link.ssh.vnx(args), std::time::Duration::from_secs(120))?;
+        .place
+        .run(link.place.vnx(args), std::time::Duration::from_secs(120))?;
     let mut o = Out::new();
     let text = String::from_utf8_lossy(&out.stdout);
     for line in text.lines() {
@@ -194,7 +200,7 @@ pub(crate) fn on_host(
     }
     let err = String::from_utf8_lossy(&out.stderr);
     for line in err.lines() {
-        say!("{host}: {line}", host = host.name);
+        say!("{place}: {line}");
     }
     if let Err(e) = remote::catch_up(&link, ids) {
         CliError::from(e).warn();
@@ -210,8 +216,18 @@ pub(crate) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
     let host = remote::host(&config.hosts, name)?.clone();
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
-    let link = link(&project, &ledger, &attestor, &host)?;
-    let checks = remote::doctor::check(&link);
+    let checks = if remote::place::per_dispatch(&host) {
+        // A container host's checks run in a container made for them.
+        let place = remote::place::for_dispatch(&host, &DispatchId::fresh(), &project.data_dir())?;
+        remote::doctor::check_made(&Link {
+            project: &project,
+            ledger: &ledger,
+            attestor: &attestor,
+            place,
+        })
+    } else {
+        remote::doctor::check(&link(&project, &ledger, &attestor, name)?)
+    };
     let mut out = Out::new();
     if json {
         out.json(&serde_json::json!({"host": host.name, "checks": checks}))?;

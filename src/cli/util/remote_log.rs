@@ -1,5 +1,5 @@
-//! `vnx show ID --log [--follow] [--raw]` of a dispatch on a remote host: the host's own `vnx show ID
-//! --log` over the shared ssh connection, its output escaped here again (a host's bytes are
+//! `vnx show ID --log [--follow] [--raw]` of a dispatch on a remote host: the own `vnx show ID
+//! --log` of the place it runs in, its output escaped here again (a host's bytes are
 //! no more trusted than a worker's), and, with `--follow`, streamed until the dispatch ends
 //! there; a link lost meanwhile is reconnected, skipping what was already printed.
 
@@ -7,11 +7,9 @@ use std::io::{Read, Write};
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
-use vnx::config::HostConfig;
 use vnx::ids::DispatchId;
 use vnx::process::Group;
-use vnx::project::Project;
-use vnx::remote::{RemoteError, Ssh};
+use vnx::remote::{Place, RemoteError};
 
 use super::output::{escape_keep_lines, say};
 use crate::cli::CliError;
@@ -19,16 +17,14 @@ use crate::cli::CliError;
 /// How long the host may take to print a log without `--follow`.
 const READ_LIMIT: Duration = Duration::from_secs(120);
 
-/// Prints the worker log of dispatch `id`, which runs on `host` (see the module's
+/// Prints the worker log of dispatch `id`, which runs in `place` (see the module's
 /// description).
 pub(crate) fn show(
-    project: &Project,
-    host: &HostConfig,
+    place: &dyn Place,
     id: &DispatchId,
     follow: bool,
     raw: bool,
 ) -> Result<ExitCode, CliError> {
-    let ssh = Ssh::new(host, &project.data_dir())?;
     let mut args = vec![
         "show".to_owned(),
         id.as_str().to_owned(),
@@ -39,10 +35,10 @@ pub(crate) fn show(
         args.push("--raw".to_owned());
     }
     if !follow {
-        let out = ssh.run(ssh.vnx(&args), READ_LIMIT)?;
-        relay_stderr(&host.name, &out.stderr);
+        let out = place.run(place.vnx(&args), READ_LIMIT)?;
+        relay_stderr(place.name(), &out.stderr);
         if !out.status.success() {
-            return Err(failed(host, &args, out.status.code(), &out.stderr));
+            return Err(failed(place, &args, out.status.code(), &out.stderr));
         }
         let mut stdout = std::io::stdout().lock();
         let _ =
@@ -54,23 +50,23 @@ pub(crate) fn show(
     let mut seen = 0u64;
     let mut down = false;
     loop {
-        let (code, stderr) = stream(&ssh, &args, &mut seen)?;
+        let (code, stderr) = stream(place, &args, &mut seen)?;
         match code {
             Some(0) => {
-                relay_stderr(&host.name, &stderr);
+                relay_stderr(place.name(), &stderr);
                 return Ok(ExitCode::SUCCESS);
             }
             Some(255) | None => {
                 if !down {
                     let e = RemoteError::Unreachable {
-                        host: host.name.clone(),
+                        host: place.name().to_owned(),
                         detail: String::from_utf8_lossy(&stderr).trim().to_owned(),
                     };
                     CliError::from(e)
                         .context(format!(
                             "lost the link to host {} while following the log of {id}; \
                              the dispatch goes on there, retrying",
-                            host.name
+                            place.name()
                         ))
                         .warn();
                 }
@@ -78,8 +74,8 @@ pub(crate) fn show(
                 std::thread::sleep(Duration::from_secs(1));
             }
             status => {
-                relay_stderr(&host.name, &stderr);
-                return Err(failed(host, &args, status, &stderr));
+                relay_stderr(place.name(), &stderr);
+                return Err(failed(place, &args, status, &stderr));
             }
         }
     }
@@ -87,8 +83,12 @@ pub(crate) fn show(
 
 /// Runs the host's `vnx show --follow`, printing its output (escaped) past the first `seen`
 /// bytes as it comes; its exit status (`None`: killed) and its stderr.
-fn stream(ssh: &Ssh, args: &[String], seen: &mut u64) -> Result<(Option<i32>, Vec<u8>), CliError> {
-    let mut group = Group::spawn(&ssh.vnx(args), |c| {
+fn stream(
+    place: &dyn Place,
+    args: &[String],
+    seen: &mut u64,
+) -> Result<(Option<i32>, Vec<u8>), CliError> {
+    let mut group = Group::spawn(&place.vnx(args), |c| {
         c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -156,9 +156,9 @@ fn relay_stderr(host: &str, stderr: &[u8]) {
     }
 }
 
-fn failed(host: &HostConfig, args: &[String], status: Option<i32>, stderr: &[u8]) -> CliError {
+fn failed(place: &dyn Place, args: &[String], status: Option<i32>, stderr: &[u8]) -> CliError {
     CliError::from(RemoteError::Remote {
-        host: host.name.clone(),
+        host: place.name().to_owned(),
         command: format!("vnx {}", args.join(" ")),
         status: status.unwrap_or(-1),
         stderr: super::output::escape(String::from_utf8_lossy(stderr).trim()).into_owned(),

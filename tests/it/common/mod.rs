@@ -7,6 +7,7 @@
 )]
 
 pub mod console;
+pub mod container;
 mod fakes;
 pub mod forge;
 mod gates;
@@ -147,6 +148,11 @@ pub fn hermetic(cmd: &mut Command, home: &Path) {
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .env("LC_ALL", "C");
+    // The container engine's own configuration is the machine's, as PATH is (bin/test names
+    // one where this kind of machine needs it).
+    if let Some(conf) = std::env::var_os("CONTAINERS_CONF") {
+        cmd.env("CONTAINERS_CONF", conf);
+    }
 }
 
 /// Runs git in `dir`, hermetically, and returns its stdout.

@@ -1,6 +1,8 @@
-//! The `hosts:` section of `.vnx/config.yaml`: remote machines dispatches can run on, each
-//! reached over OpenSSH (a destination and extra `ssh` arguments), with the path of the
-//! project's clone there, its capacity, and the `vnx` it runs; validated with line and column.
+//! The `hosts:` section of `.vnx/config.yaml`: the places dispatches can run besides this
+//! machine, each of one kind — a machine reached over OpenSSH (a destination, extra `ssh`
+//! arguments and the path of the project's clone there), or a container engine that makes a
+//! fresh container per dispatch (the engine, the image, its resources and network) — with its
+//! capacity and the `vnx` it runs; validated with line and column.
 
 use std::collections::BTreeMap;
 
@@ -10,34 +12,104 @@ use serde_saphyr::Spanned;
 use super::schema::Entries;
 use super::validation::{Checked, Validator, is_name, q};
 
-/// One remote host.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One place dispatches can run.
+#[derive(Clone, Debug, PartialEq)]
 pub struct HostConfig {
     /// Its name in vnx (`--host NAME`, `refs/vnx/hosts/NAME/…`).
     pub name: String,
-    /// The `ssh` destination (`user@host`, or a `Host` alias of the ssh configuration).
-    pub ssh: String,
-    /// Extra `ssh` arguments before the destination (`["-F", "path"]`, `["-p", "2222"]`).
-    pub ssh_args: Vec<String>,
-    /// The absolute path of the project's clone on the host.
+    /// How it is reached, and who makes it.
+    pub kind: HostKind,
+    /// The absolute path of the project's clone there (a container's is
+    /// [`CONTAINER_CLONE`]).
     pub clone: String,
     /// How many dispatches it runs at once.
     pub capacity: u32,
-    /// The `vnx` program on the host (a name on its `PATH`, or an absolute path).
+    /// The `vnx` program there (a name on its `PATH`, or an absolute path).
     pub vnx: String,
-    /// Seconds the host may stay unreachable before its running dispatches count as lost.
+    /// Seconds it may stay unreachable before its running dispatches count as lost.
     pub lost_after_seconds: u64,
 }
+
+/// How a host is reached, and who makes and removes it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostKind {
+    /// A machine the user set up, reached over OpenSSH.
+    Ssh {
+        /// The `ssh` destination (`user@host`, or a `Host` alias of the ssh configuration).
+        destination: String,
+        /// Extra `ssh` arguments before the destination (`["-F", "path"]`, `["-p", "2222"]`).
+        args: Vec<String>,
+    },
+    /// A fresh container per dispatch, made and removed by vnx.
+    Container(ContainerHost),
+}
+
+/// A container host: the user's own engine client and an image with git, tmux and vnx.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerHost {
+    /// The engine's client.
+    pub engine: Engine,
+    /// The image each dispatch's container starts from.
+    pub image: String,
+    /// CPUs the container may use (`--cpus`), when limited.
+    pub cpus: Option<f64>,
+    /// Memory the container may use (`--memory`, e.g. `4g`), when limited.
+    pub memory: Option<String>,
+    /// Whether the container has a network.
+    pub network: Network,
+}
+
+/// A container engine's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// `podman`.
+    Podman,
+    /// `docker`, which takes the same arguments.
+    Docker,
+}
+
+impl Engine {
+    /// The client's program name.
+    pub fn program(self) -> &'static str {
+        match self {
+            Engine::Podman => "podman",
+            Engine::Docker => "docker",
+        }
+    }
+}
+
+/// A container's network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// None at all (`--network=none`): the worker reaches nothing.
+    None,
+    /// The engine's default network.
+    Default,
+}
+
+/// Where the project's clone is in a dispatch's container (on its volume).
+pub const CONTAINER_CLONE: &str = "/work/repo";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHost {
-    ssh: Spanned<String>,
+    ssh: Option<Spanned<String>>,
     ssh_args: Option<Vec<Spanned<String>>>,
-    clone: Spanned<String>,
+    clone: Option<Spanned<String>>,
+    container: Option<Spanned<RawContainer>>,
     capacity: Option<Spanned<i64>>,
     vnx: Option<Spanned<String>>,
     lost_after_seconds: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawContainer {
+    engine: Option<Spanned<String>>,
+    image: Spanned<String>,
+    cpus: Option<Spanned<f64>>,
+    memory: Option<Spanned<String>>,
+    network: Option<Spanned<String>>,
 }
 
 /// The most dispatches one host may run at once.
@@ -57,25 +129,36 @@ impl Validator<'_> {
                 return self.err(&name.referenced, msg);
             }
             let at = format!("hosts.{}", name.value);
-            // A destination starting with `-` would be read by ssh as an option.
-            if h.ssh.value.is_empty()
-                || h.ssh.value.starts_with('-')
-                || h.ssh.value.contains(char::is_whitespace)
-            {
-                let msg = format!(
-                    "{at}.ssh must be an ssh destination (user@host or a Host alias), not {}",
-                    q(&h.ssh.value)
-                );
-                return self.err(&h.ssh.referenced, msg);
-            }
-            if !h.clone.value.starts_with('/') || h.clone.value.contains('\n') {
-                let msg = format!(
-                    "{at}.clone must be the absolute path of the project's clone on the host, \
-                     not {}",
-                    q(&h.clone.value)
-                );
-                return self.err(&h.clone.referenced, msg);
-            }
+            let (kind, clone) = match (h.ssh, h.container) {
+                (Some(ssh), None) => self.ssh_host(&at, ssh, h.ssh_args, h.clone)?,
+                (None, Some(container)) => {
+                    for (given, field) in [
+                        (h.ssh_args.is_some(), "ssh_args"),
+                        (h.clone.is_some(), "clone"),
+                    ] {
+                        if given {
+                            let msg =
+                                format!("{at}.{field} is for an ssh host, not a container one");
+                            return self.err(&container.referenced, msg);
+                        }
+                    }
+                    let c = self.container_host(&at, container.value)?;
+                    (HostKind::Container(c), CONTAINER_CLONE.to_owned())
+                }
+                (Some(ssh), Some(_)) => {
+                    let msg = format!(
+                        "{at} is either an ssh host (`ssh:`) or a container one (`container:`), not both"
+                    );
+                    return self.err(&ssh.referenced, msg);
+                }
+                (None, None) => {
+                    let msg = format!(
+                        "{at} needs `ssh:` (a machine reached over OpenSSH) or `container:` (a \
+                         fresh container per dispatch)"
+                    );
+                    return self.err(&name.referenced, msg);
+                }
+            };
             let capacity = match h.capacity {
                 None => 1,
                 Some(c) => match u32::try_from(c.value)
@@ -121,14 +204,8 @@ impl Validator<'_> {
                 name.value.clone(),
                 HostConfig {
                     name: name.value,
-                    ssh: h.ssh.value,
-                    ssh_args: h
-                        .ssh_args
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|a| a.value)
-                        .collect(),
-                    clone: h.clone.value,
+                    kind,
+                    clone,
                     capacity,
                     vnx,
                     lost_after_seconds,
@@ -137,11 +214,122 @@ impl Validator<'_> {
         }
         Ok(hosts)
     }
+
+    /// An ssh host's destination, arguments and clone.
+    fn ssh_host(
+        &self,
+        at: &str,
+        ssh: Spanned<String>,
+        args: Option<Vec<Spanned<String>>>,
+        clone: Option<Spanned<String>>,
+    ) -> Checked<(HostKind, String)> {
+        // A destination starting with `-` would be read by ssh as an option.
+        if ssh.value.is_empty()
+            || ssh.value.starts_with('-')
+            || ssh.value.contains(char::is_whitespace)
+        {
+            let msg = format!(
+                "{at}.ssh must be an ssh destination (user@host or a Host alias), not {}",
+                q(&ssh.value)
+            );
+            return self.err(&ssh.referenced, msg);
+        }
+        let Some(clone) = clone else {
+            let msg = format!("{at}.clone must name the project's clone on the host");
+            return self.err(&ssh.referenced, msg);
+        };
+        if !clone.value.starts_with('/') || clone.value.contains('\n') {
+            let msg = format!(
+                "{at}.clone must be the absolute path of the project's clone on the host, not {}",
+                q(&clone.value)
+            );
+            return self.err(&clone.referenced, msg);
+        }
+        let kind = HostKind::Ssh {
+            destination: ssh.value,
+            args: args
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| a.value)
+                .collect(),
+        };
+        Ok((kind, clone.value))
+    }
+
+    /// A container host's engine, image, resources and network. The image and the memory are
+    /// passed to the engine as arguments of their own, so neither may look like an option.
+    fn container_host(&self, at: &str, c: RawContainer) -> Checked<ContainerHost> {
+        let engine = match &c.engine {
+            None => Engine::Podman,
+            Some(e) if e.value == "podman" => Engine::Podman,
+            Some(e) if e.value == "docker" => Engine::Docker,
+            Some(e) => {
+                let msg = format!(
+                    "{at}.container.engine must be podman or docker, not {}",
+                    q(&e.value)
+                );
+                return self.err(&e.referenced, msg);
+            }
+        };
+        let plain = |v: &str| {
+            !v.is_empty()
+                && v.len() <= 255
+                && !v.starts_with('-')
+                && !v.contains(|c: char| c.is_whitespace() || c.is_control())
+        };
+        if !plain(&c.image.value) {
+            let msg = format!(
+                "{at}.container.image must name an image (e.g. localhost/vnx-worker), not {}",
+                q(&c.image.value)
+            );
+            return self.err(&c.image.referenced, msg);
+        }
+        if let Some(cpus) = &c.cpus
+            && !(cpus.value > 0.0 && cpus.value <= 1024.0)
+        {
+            let msg = format!(
+                "{at}.container.cpus must be more than 0 and at most 1024, not {}",
+                cpus.value
+            );
+            return self.err(&cpus.referenced, msg);
+        }
+        if let Some(memory) = &c.memory {
+            let digits = memory.value.trim_end_matches(['b', 'k', 'm', 'g']);
+            let unit_len = memory.value.len() - digits.len();
+            if digits.is_empty() || unit_len > 1 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                let msg = format!(
+                    "{at}.container.memory must be a size such as 512m or 4g, not {}",
+                    q(&memory.value)
+                );
+                return self.err(&memory.referenced, msg);
+            }
+        }
+        let network = match &c.network {
+            None => Network::None,
+            Some(n) if n.value == "none" => Network::None,
+            Some(n) if n.value == "default" => Network::Default,
+            Some(n) => {
+                let msg = format!(
+                    "{at}.container.network must be none or default, not {}",
+                    q(&n.value)
+                );
+                return self.err(&n.referenced, msg);
+            }
+        };
+        Ok(ContainerHost {
+            engine,
+            image: c.image.value,
+            cpus: c.cpus.map(|c| c.value),
+            memory: c.memory.map(|m| m.value),
+            network,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{Config, ConfigError};
+    use super::{CONTAINER_CLONE, ContainerHost, Engine, HostKind, Network};
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         super::super::parse(text, std::path::Path::new(".vnx/config.yaml"))
@@ -152,17 +340,23 @@ mod tests {
         let c = parse("hosts:\n  gpu1:\n    ssh: dev@gpu1\n    clone: /srv/app\n").unwrap();
         let h = &c.hosts["gpu1"];
         assert_eq!(
-            (h.ssh.as_str(), h.clone.as_str(), h.capacity, h.vnx.as_str()),
-            ("dev@gpu1", "/srv/app", 1, "vnx")
+            (h.clone.as_str(), h.capacity, h.vnx.as_str()),
+            ("/srv/app", 1, "vnx")
         );
         assert_eq!(h.lost_after_seconds, 3600);
-        assert!(h.ssh_args.is_empty());
+        assert_eq!(
+            h.kind,
+            HostKind::Ssh {
+                destination: "dev@gpu1".into(),
+                args: Vec::new()
+            }
+        );
         let c = parse(
             "hosts:\n  b:\n    ssh: b\n    ssh_args: [-p, '2222']\n    clone: /c\n    capacity: 3\n    vnx: /opt/vnx\n    lost_after_seconds: 60\n",
         )
         .unwrap();
         let h = &c.hosts["b"];
-        assert_eq!(h.ssh_args, ["-p", "2222"]);
+        assert!(matches!(&h.kind, HostKind::Ssh { args, .. } if args == &["-p", "2222"]));
         assert_eq!(
             (h.capacity, h.vnx.as_str(), h.lost_after_seconds),
             (3, "/opt/vnx", 60)
@@ -196,9 +390,77 @@ mod tests {
                 "hosts:\n  a:\n    ssh: a\n    clone: /c\n    colour: red\n",
                 "unknown field",
             ),
+            ("hosts:\n  a:\n    capacity: 2\n", "needs `ssh:`"),
+            ("hosts:\n  a:\n    ssh: a\n", "hosts.a.clone must name"),
+            (
+                "hosts:\n  a:\n    ssh: a\n    clone: /c\n    container: {image: i}\n",
+                "not both",
+            ),
+            (
+                "hosts:\n  a:\n    container: {image: i}\n    clone: /c\n",
+                "hosts.a.clone is for an ssh host",
+            ),
+            (
+                "hosts:\n  a:\n    container: {image: --privileged}\n",
+                "container.image must name an image",
+            ),
+            (
+                "hosts:\n  a:\n    container: {image: i, engine: lxc}\n",
+                "engine must be podman or docker",
+            ),
+            (
+                "hosts:\n  a:\n    container: {image: i, memory: lots}\n",
+                "memory must be a size",
+            ),
+            (
+                "hosts:\n  a:\n    container: {image: i, cpus: 0}\n",
+                "cpus must be more than 0",
+            ),
+            (
+                "hosts:\n  a:\n    container: {image: i, network: host}\n",
+                "network must be none or default",
+            ),
+            (
+                "hosts:\n  a:\n    container: {image: i, privileged: true}\n",
+                "unknown field",
+            ),
         ] {
             let e = parse(yaml).unwrap_err().to_string();
             assert!(e.contains(says), "{yaml}: {e}");
         }
+    }
+
+    #[test]
+    fn a_container_host_is_read_with_its_defaults() {
+        let c = parse(
+            "hosts:\n  box:\n    container: {image: localhost/vnx-worker}\n    capacity: 4\n",
+        )
+        .unwrap();
+        let h = &c.hosts["box"];
+        assert_eq!(
+            (h.clone.as_str(), h.capacity, h.vnx.as_str()),
+            (CONTAINER_CLONE, 4, "vnx")
+        );
+        assert_eq!(
+            h.kind,
+            HostKind::Container(ContainerHost {
+                engine: Engine::Podman,
+                image: "localhost/vnx-worker".into(),
+                cpus: None,
+                memory: None,
+                network: Network::None,
+            })
+        );
+        let c = parse(
+            "hosts:\n  d:\n    container:\n      engine: docker\n      image: w\n      cpus: 1.5\n      memory: 4g\n      network: default\n",
+        )
+        .unwrap();
+        let HostKind::Container(d) = &c.hosts["d"].kind else {
+            panic!("a container host")
+        };
+        assert_eq!(
+            (d.engine, d.cpus, d.memory.as_deref(), d.network),
+            (Engine::Docker, Some(1.5), Some("4g"), Network::Default)
+        );
     }
 }

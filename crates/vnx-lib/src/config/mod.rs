@@ -37,7 +37,7 @@ pub use allow::{READ_ONLY_GIT, allowable};
 pub use defaults::{Defaults, Named};
 pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};
-pub use hosts::HostConfig;
+pub use hosts::{CONTAINER_CLONE, ContainerHost, Engine, HostConfig, HostKind, Network};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use sandbox::SandboxConfig;
 pub use schema::{

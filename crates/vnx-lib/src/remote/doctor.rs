@@ -1,5 +1,6 @@
-//! `vnx doctor --host NAME`: what a host needs, checked over its shared ssh connection — the
-//! link, the clone, the host's vnx and its version, git, tmux, and the worker CLIs there.
+//! `vnx doctor --host NAME`: what a host needs, checked in its place (over ssh, or in a
+//! container made for the checks) — the link, the clone, the host's vnx and its version, git,
+//! tmux, and the worker CLIs there.
 
 use std::time::Duration;
 
@@ -44,23 +45,56 @@ fn required(tool: &str) -> bool {
     REQUIRED.contains(&tool)
 }
 
+/// Runs every check in a place made for them (a container host's: one container from its
+/// image, removed after), the making first.
+pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
+    let engine = |ok, detail| HostCheck {
+        name: "engine".into(),
+        ok,
+        warn: false,
+        detail,
+    };
+    if let Err(e) = link.place.make(&link.project.root) {
+        return vec![engine(
+            false,
+            format!(
+                "{e} (when the engine fails to start any container here, its own \
+                 configuration may need changing: podman reads containers.conf, or the file \
+                 CONTAINERS_CONF names)"
+            ),
+        )];
+    }
+    let mut out = vec![engine(
+        true,
+        format!("{} made for the checks", link.place.name()),
+    )];
+    out.extend(check(link));
+    if let Err(e) = link.place.remove() {
+        out.push(engine(false, format!("could not remove it: {e}")));
+    }
+    out
+}
+
 /// Runs every check on the link's host.
 pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
     let limit = Duration::from_secs(30);
     let mut out = Vec::new();
-    let host = link.ssh.host();
-    let reach = link.ssh.run(
-        link.ssh.in_clone(&[
-            "git".to_owned(),
-            "rev-parse".to_owned(),
-            "--show-toplevel".to_owned(),
-        ]),
+    let host = link.place.host();
+    let reach = link.place.run(
+        link.place.in_clone(
+            &[
+                "git".to_owned(),
+                "rev-parse".to_owned(),
+                "--show-toplevel".to_owned(),
+            ],
+            false,
+        ),
         limit,
     );
     match reach {
         Err(e) => {
             out.push(HostCheck {
-                name: "ssh".into(),
+                name: reach_name(link).into(),
                 ok: false,
                 warn: false,
                 detail: e.to_string(),
@@ -69,10 +103,10 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
         }
         Ok(o) => {
             out.push(HostCheck {
-                name: "ssh".into(),
+                name: reach_name(link).into(),
                 ok: true,
                 warn: false,
-                detail: format!("{} answers", host.ssh),
+                detail: format!("{} answers", link.place.name()),
             });
             out.push(HostCheck {
                 name: "clone".into(),
@@ -114,7 +148,7 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
             "sh".to_owned(),
             tool.to_owned(),
         ];
-        let found = link.ssh.run(link.ssh.in_clone(&probe), limit);
+        let found = link.place.run(link.place.in_clone(&probe, false), limit);
         let (ok, warn, detail) = match found {
             Ok(o) if o.status.success() => (true, false, o.text().replace('\n', " ")),
             Ok(_) => (
@@ -132,6 +166,15 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
         });
     }
     out
+}
+
+/// What reaching the place is called: `ssh`, or the engine's `exec`.
+fn reach_name(link: &Link<'_>) -> &'static str {
+    if super::place::per_dispatch(link.place.host()) {
+        "exec"
+    } else {
+        "ssh"
+    }
 }
 
 #[cfg(test)]

@@ -50,10 +50,10 @@ const START_LIMIT: Duration = Duration::from_secs(120);
 
 /// Checks the host's vnx: present and at least [`MIN_HOST_VERSION`]; returns its version line.
 pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
-    let host = link.ssh.host();
+    let host = link.place.host();
     let out = link
-        .ssh
-        .run(link.ssh.vnx(&["--version".to_owned()]), START_LIMIT)?;
+        .place
+        .run(link.place.vnx(&["--version".to_owned()]), START_LIMIT)?;
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     match out.status.code() {
         Some(0) => {}
@@ -122,7 +122,7 @@ pub fn resolve_base(
 
 /// Starts `request` on the link's host (see the module's description).
 pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched, RemoteError> {
-    let host = link.ssh.host().name.clone();
+    let host = link.place.name().to_owned();
     let data = link.project.data_dir();
     let id = request.id.clone().unwrap_or_else(DispatchId::fresh);
     // Before anything is pushed or recorded: a local dispatch or a remote one of this id
@@ -137,29 +137,50 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
             path,
         });
     }
+    let per_dispatch = super::place::per_dispatch(link.place.host());
+    if per_dispatch && request.follows.is_some() {
+        return Err(RemoteError::BadBase {
+            detail: format!(
+                "`{host}` makes a container per dispatch; following one up there is not \
+                 supported yet"
+            ),
+        });
+    }
+    // A place made for this dispatch first; nothing half-made stays when a step fails.
+    link.place.make(&link.project.root)?;
+    let unmade = |e: RemoteError| {
+        if per_dispatch {
+            let _ = link.place.remove();
+        }
+        e
+    };
     // Caught up first, which checks the host's vnx (present and new enough): a first contact
     // anchors the host's chain at its last line, before the dispatch's; a host whose ledger
     // no longer extends what was mirrored is not dispatched to.
-    sync::catch_up(link, &[])?;
+    sync::catch_up(link, &[]).map_err(unmade)?;
     if let Some(original) = &request.follows {
         return follow_up(link, request, original, &id);
     }
     let (base_commit, base_ref) = match &request.base_commit {
         Some(commit) => (commit.clone(), request.base_ref.clone()),
-        None => resolve_base(link.project, &request.base_ref)?,
+        None => resolve_base(link.project, &request.base_ref).map_err(unmade)?,
     };
-    sync::push_base(link, base_commit.as_str(), &id)?;
+    let undo = |link: &Link<'_>| {
+        sync::drop_base(link, &id);
+        let _ = std::fs::remove_file(sync::record_path(&data, &id));
+        if per_dispatch {
+            let _ = link.place.remove();
+        }
+    };
+    let pushed = sync::push_base(link, base_commit.as_str(), &id)
+        .and_then(|()| link.place.seed(&super::incoming_ref(&id)));
     let record = Record {
         host: host.clone(),
         base_ref,
         base_commit,
         dispatched_at: now_utc(),
     };
-    let undo = |link: &Link<'_>| {
-        sync::drop_base(link, &id);
-        let _ = std::fs::remove_file(sync::record_path(&data, &id));
-    };
-    if let Err(e) = sync::write_record(&data, &id, &record) {
+    if let Err(e) = pushed.and_then(|()| sync::write_record(&data, &id, &record)) {
         undo(link);
         return Err(e);
     }
@@ -190,7 +211,7 @@ fn follow_up(
     let record = DispatchId::parse(original).ok();
     let Some(before) = record.and_then(|o| sync::read_record(&data, &o)) else {
         return Err(RemoteError::Remote {
-            host: link.ssh.host().name.clone(),
+            host: link.place.name().to_owned(),
             command: "vnx follow-up".into(),
             status: -1,
             stderr: format!("{original} was not dispatched from here"),
@@ -223,7 +244,7 @@ fn start(
     id: &DispatchId,
     undo: &dyn Fn(&Link<'_>),
 ) -> Result<RemoteLaunched, RemoteError> {
-    let host = link.ssh.host().name.clone();
+    let host = link.place.name().to_owned();
     // The instruction goes on stdin (`--instruction-file -`): as an argument it crosses the
     // host's shell, where one argument may not exceed 128 KiB.
     let mut args = args.to_vec();
@@ -256,13 +277,13 @@ fn start(
         }
         _ => None,
     };
-    let mut cmd = link.ssh.vnx(&args);
+    let mut cmd = link.place.vnx(&args);
     if let Some(path) = &stdin {
         cmd = cmd.stdin_file(path);
     }
     // A link lost here leaves the record: the host may have started it, and a catch-up
     // finds out.
-    let out = link.ssh.run(cmd, START_LIMIT);
+    let out = link.place.run(cmd, START_LIMIT);
     if let Some(path) = &stdin {
         let _ = std::fs::remove_file(path);
     }

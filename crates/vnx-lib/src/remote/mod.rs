@@ -1,13 +1,16 @@
-//! Dispatches on remote hosts over OpenSSH, git and the host's own vnx and tmux: the shared
-//! ssh connection (`ssh`), quoting for the host's shell (`quote`), what a host answers when it
+//! Dispatches on remote hosts, through the host's own vnx and tmux and git: where one runs,
+//! as one seam (`place`: an ssh host the user set up, `ssh`; a container per dispatch,
+//! `container`), quoting for the host's shell (`quote`), what a host answers when it
 //! is caught up with (`wire`), the host's ledger lines mirrored here as `remote_receipt`s and
 //! their check (`mirror`), catching up with a host — new lines mirrored, its dispatches'
 //! receipts re-attested here, their branches and its checkpoints fetched (`sync`), starting
 //! a dispatch there (`launch`), and the host's tools (`doctor`).
 
+pub mod container;
 pub mod doctor;
 pub mod launch;
 pub use crate::mirror;
+pub mod place;
 pub mod quote;
 pub mod ssh;
 pub mod sync;
@@ -16,6 +19,7 @@ pub mod wire;
 use std::path::{Path, PathBuf};
 
 pub use launch::{RemoteLaunched, RemoteRequest, launch};
+pub use place::Place;
 pub use ssh::Ssh;
 pub use sync::{CatchUp, Link, catch_up, catch_up_waiting};
 
@@ -53,6 +57,14 @@ pub enum RemoteError {
         status: i32,
         /// What the host said.
         stderr: String,
+    },
+    /// A place made per dispatch (a container) no longer runs: its dispatch is lost now.
+    #[error("`{place}` is gone (the engine says: {state})")]
+    Gone {
+        /// The place.
+        place: String,
+        /// What the engine says of it.
+        state: String,
     },
     /// The host's vnx is older than this version works with.
     #[error("host `{host}` runs {found}, older than vnx {}.{}.{} which remote dispatch needs", MIN_HOST_VERSION.0, MIN_HOST_VERSION.1, MIN_HOST_VERSION.2)]
@@ -153,6 +165,14 @@ impl RemoteError {
                      nothing was started"
                 )
             }
+            RemoteError::Gone { place, .. } => format!(
+                "its dispatch is lost; its volume keeps its work (`podman volume inspect \
+                 vnx-{}` or docker's)",
+                place
+                    .split_once('.')
+                    .map_or("", |(_, id)| id)
+                    .to_ascii_lowercase()
+            ),
             RemoteError::IdInUse { .. } => {
                 "leave out --id (or --new-id) for a fresh one; nothing was started".into()
             }
@@ -166,14 +186,16 @@ impl RemoteError {
     }
 }
 
-/// The host named `name` in `hosts`.
+/// The host named `name` in `hosts`, or the host of the place of that name (`box.D-…`).
 pub fn host<'a>(
     hosts: &'a std::collections::BTreeMap<String, HostConfig>,
     name: &str,
 ) -> Result<&'a HostConfig, RemoteError> {
-    hosts.get(name).ok_or_else(|| RemoteError::UnknownHost {
-        host: name.to_owned(),
-    })
+    hosts
+        .get(place::host_name(name))
+        .ok_or_else(|| RemoteError::UnknownHost {
+            host: name.to_owned(),
+        })
 }
 
 /// `.vnx-data/remote/`: what this machine knows of its remote dispatches and hosts.

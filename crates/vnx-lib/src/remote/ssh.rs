@@ -1,5 +1,5 @@
-//! OpenSSH as vnx's only transport: one `ssh` argv per call, sharing one master connection
-//! per host (`ControlMaster`/`ControlPath`/`ControlPersist`, the socket in a private directory
+//! A host the user set up, reached over OpenSSH (a [`Place`]): one `ssh` argv per call,
+//! sharing one master connection per host (`ControlMaster`/`ControlPath`/`ControlPersist`, the socket in a private directory
 //! under `.vnx-data/ssh/`), remote commands quoted element by element for the host's shell,
 //! and the same options handed to git for its pushes and fetches.
 
@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::RemoteError;
+use super::place::Place;
 use super::quote::{command_line, quote};
-use crate::config::HostConfig;
+use crate::config::{HostConfig, HostKind};
 use crate::process::{self, Cmd, Output};
 
 /// How long the shared master connection outlives its last use.
@@ -18,6 +19,8 @@ const PERSIST: &str = "ControlPersist=600";
 #[derive(Clone, Debug)]
 pub struct Ssh {
     host: HostConfig,
+    destination: String,
+    args: Vec<String>,
     control_dir: PathBuf,
 }
 
@@ -29,6 +32,11 @@ impl Ssh {
     /// ssh to `host`, its master socket under `data_dir/ssh/` (a private directory), or, when
     /// that path is too long for a socket, under a private directory in `/tmp`.
     pub fn new(host: &HostConfig, data_dir: &Path) -> Result<Ssh, RemoteError> {
+        let HostKind::Ssh { destination, args } = &host.kind else {
+            return Err(RemoteError::UnknownHost {
+                host: host.name.clone(),
+            });
+        };
         let mut control_dir = data_dir.join("ssh");
         // `%C` is 40 hex digits.
         if control_dir.as_os_str().len() + 41 > MAX_SOCKET_PATH {
@@ -47,13 +55,10 @@ impl Ssh {
         check_private(&control_dir)?;
         Ok(Ssh {
             host: host.clone(),
+            destination: destination.clone(),
+            args: args.clone(),
             control_dir,
         })
-    }
-
-    /// The host this talks to.
-    pub fn host(&self) -> &HostConfig {
-        &self.host
     }
 
     /// The options every ssh call (and git's) passes: the shared connection, no prompts,
@@ -78,52 +83,46 @@ impl Ssh {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        o.extend(self.host.ssh_args.iter().cloned());
+        o.extend(self.args.iter().cloned());
         o
     }
 
-    /// `ssh … DEST 'cd CLONE && exec ARGV…'`: `argv` run in the host's clone, each element
-    /// quoted for the host's shell.
-    pub fn in_clone(&self, argv: &[String]) -> Cmd {
+    /// `GIT_SSH_COMMAND` for git's pushes and fetches to this host: `ssh` and the same
+    /// options, each quoted (git hands the variable to a shell).
+    pub fn git_ssh_command(&self) -> String {
+        let mut argv = vec!["ssh".to_owned()];
+        argv.extend(self.options());
+        command_line(&argv)
+    }
+}
+
+impl Place for Ssh {
+    fn host(&self) -> &HostConfig {
+        &self.host
+    }
+
+    fn name(&self) -> &str {
+        &self.host.name
+    }
+
+    /// `ssh … DEST 'cd CLONE && exec ARGV…'` (`ssh -t` with a terminal): each element quoted
+    /// for the host's shell.
+    fn in_clone(&self, argv: &[String], tty: bool) -> Cmd {
         let line = format!(
             "cd {} && exec {}",
             quote(&self.host.clone),
             command_line(argv)
         );
-        self.raw(&line, false)
-    }
-
-    /// `ssh` running the host's vnx in the clone with `args`.
-    pub fn vnx(&self, args: &[String]) -> Cmd {
-        let mut argv = vec![self.host.vnx.clone()];
-        argv.extend(args.iter().cloned());
-        self.in_clone(&argv)
-    }
-
-    /// The same with a terminal (`ssh -t`), for `attach`.
-    pub fn vnx_tty(&self, args: &[String]) -> Cmd {
-        let mut argv = vec![self.host.vnx.clone()];
-        argv.extend(args.iter().cloned());
-        let line = format!(
-            "cd {} && exec {}",
-            quote(&self.host.clone),
-            command_line(&argv)
-        );
-        self.raw(&line, true)
-    }
-
-    fn raw(&self, line: &str, tty: bool) -> Cmd {
         let mut cmd = Cmd::new("ssh").args(self.options());
         if tty {
             cmd = cmd.arg("-t");
         }
-        cmd.arg("--").arg(&self.host.ssh).arg(line)
+        cmd.arg("--").arg(&self.destination).arg(line)
     }
 
-    /// Runs `cmd` (one of this host's) with a time limit: its output when the command ran,
-    /// whatever its exit status, or [`RemoteError::Unreachable`] when ssh itself failed (exit
-    /// 255: no connection, authentication refused, the link dropped).
-    pub fn run(&self, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
+    /// [`RemoteError::Unreachable`] when ssh itself failed (exit 255: no connection,
+    /// authentication refused, the link dropped) or the time ran out.
+    fn run(&self, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
         let out = process::run(&cmd.timeout(limit)).map_err(|e| match e {
             process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
                 host: self.host.name.clone(),
@@ -140,21 +139,8 @@ impl Ssh {
         Ok(out)
     }
 
-    /// `GIT_SSH_COMMAND` for git's pushes and fetches to this host: `ssh` and the same
-    /// options, each quoted (git hands the variable to a shell).
-    pub fn git_ssh_command(&self) -> String {
-        let mut argv = vec!["ssh".to_owned()];
-        argv.extend(self.options());
-        command_line(&argv)
-    }
-
-    /// The host's clone as git names it (`DEST:PATH`).
-    pub fn git_url(&self) -> String {
-        format!("{}:{}", self.host.ssh, self.host.clone)
-    }
-
-    /// `git ARGS…` in `repo` against this host, through the shared connection.
-    pub fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
+    /// Through the shared connection (`GIT_SSH_COMMAND`).
+    fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
         Cmd::git()
             .cwd(repo)
             .env("GIT_SSH_COMMAND", self.git_ssh_command())
@@ -162,12 +148,17 @@ impl Ssh {
             .args(args)
     }
 
-    /// Closes the shared connection (`ssh -O exit`), if one is open.
-    pub fn close(&self) {
+    /// `DEST:PATH`.
+    fn git_url(&self) -> String {
+        format!("{}:{}", self.destination, self.host.clone)
+    }
+
+    /// `ssh -O exit`, if a shared connection is open.
+    fn close(&self) {
         let cmd = Cmd::new("ssh")
             .args(self.options())
             .args(["-O", "exit", "--"])
-            .arg(&self.host.ssh)
+            .arg(&self.destination)
             .timeout(Duration::from_secs(10));
         let _ = process::run(&cmd);
     }

@@ -1,4 +1,5 @@
-//! Catching up with a host: its ledger's new lines fetched over the shared ssh connection,
+//! Catching up with a place (an ssh host, a dispatch's container): its ledger's new lines
+//! fetched through the place,
 //! checked against what was mirrored before (the last one sent again and compared, each new
 //! one linked to the one before) and mirrored here as signed `remote_receipt`s; then the
 //! host's receipts about this machine's dispatches re-attested here (with a `remote` member
@@ -15,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::wire::{After, Export};
-use super::{RemoteError, Ssh, io};
+use super::{Place, RemoteError, io};
 use crate::ledger::append::now_utc;
 use crate::ledger::attest::Attestor;
 use crate::ledger::json::{self, Mode, Value};
@@ -36,8 +37,8 @@ pub struct Link<'a> {
     pub ledger: &'a Path,
     /// Signs what is written here.
     pub attestor: &'a Attestor,
-    /// ssh to the host.
-    pub ssh: Ssh,
+    /// Where the dispatches run, and how it is reached.
+    pub place: Box<dyn Place>,
 }
 
 /// What this machine keeps about a dispatch it started on a host.
@@ -100,6 +101,8 @@ pub struct CatchUp {
     pub lost: Vec<DispatchId>,
     /// The host's vnx version.
     pub host_vnx: String,
+    /// Whether the place, made for one dispatch, was removed (its work fetched here).
+    pub removed: bool,
 }
 
 /// Catches up with the link's host: see the module's description. `ids` are the dispatches
@@ -116,7 +119,7 @@ pub fn catch_up_waiting(
     wait: Duration,
 ) -> Result<CatchUp, RemoteError> {
     let data = link.project.data_dir();
-    let host = link.ssh.host().name.clone();
+    let host = link.place.name().to_owned();
     let dir = host_dir(&data, &host);
     crate::files::private_dir(&dir).map_err(io(&dir))?;
     let lock_path = dir.join("lock");
@@ -164,11 +167,18 @@ pub fn catch_up_waiting(
         args.push("--wait-ms".into());
         args.push(wait.as_millis().to_string());
     }
-    let answer = match link.ssh.run(link.ssh.vnx(&args), SYNC_LIMIT + wait) {
+    let answer = match link.place.run(link.place.vnx(&args), SYNC_LIMIT + wait) {
         Ok(out) => out,
         Err(e @ RemoteError::Unreachable { .. }) => {
             give_up_if_gone(link, ids)?;
             return Err(e);
+        }
+        Err(RemoteError::Gone { place, state }) => {
+            // The engine says so: lost now, its volume (and so its work) kept.
+            for id in ids {
+                record_lost(link, id, format!("`{place}` is gone ({state})"), None)?;
+            }
+            return Err(RemoteError::Gone { place, state });
         }
         Err(e) => return Err(e),
     };
@@ -217,6 +227,15 @@ pub fn catch_up_waiting(
     }
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
+    // A place made for one dispatch goes once its completion (and so its branch) is here.
+    if super::place::per_dispatch(link.place.host())
+        && done
+            .translated
+            .iter()
+            .any(|(_, e)| e == "dispatch_completed")
+    {
+        done.removed = link.place.remove()?;
+    }
     for id in ids {
         if export.states.get(id.as_str()).map(String::as_str) == Some("lost")
             && !Mirrors::read(link.ledger)?
@@ -425,8 +444,8 @@ fn reattest(link: &Link<'_>, r: &RemoteReceipt, record: &Record) -> Result<Recei
 }
 
 fn git(link: &Link<'_>, args: &[&str]) -> Result<String, RemoteError> {
-    process::run_ok(&link.ssh.git(&link.project.root, args)).map_err(|source| RemoteError::Git {
-        host: link.ssh.host().name.clone(),
+    process::run_ok(&link.place.git(&link.project.root, args)).map_err(|source| RemoteError::Git {
+        host: link.place.name().to_owned(),
         source,
     })
 }
@@ -442,7 +461,7 @@ fn tip_of(
     if asked {
         return Ok(tips.get(name).cloned());
     }
-    let url = link.ssh.git_url();
+    let url = link.place.git_url();
     Ok(git(link, &["ls-remote", url.as_str(), name])?
         .lines()
         .find_map(|l| l.split_whitespace().next().map(str::to_owned)))
@@ -518,7 +537,13 @@ fn fetch_branch(
     let spec = format!("{branch}:{branch}");
     git(
         link,
-        &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec],
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            &link.place.git_url(),
+            &spec,
+        ],
     )?;
     Ok(())
 }
@@ -527,7 +552,7 @@ fn fetch_branch(
 /// this machine has not fetched yet.
 fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result<(), RemoteError> {
     let theirs = crate::ledger::checkpoint::CHECKPOINT_REF;
-    let ours = super::checkpoint_ref(&link.ssh.host().name);
+    let ours = super::checkpoint_ref(link.place.name());
     match tips.get(theirs) {
         None => return Ok(()),
         Some(tip) if have(link, &ours, tip) => return Ok(()),
@@ -537,7 +562,13 @@ fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result
     let spec = format!("{theirs}:{ours}");
     git(
         link,
-        &["fetch", "--quiet", "--no-tags", &link.ssh.git_url(), &spec],
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            &link.place.git_url(),
+            &spec,
+        ],
     )?;
     Ok(())
 }
@@ -550,7 +581,7 @@ fn record_lost(
 ) -> Result<(), RemoteError> {
     let r = RemoteLost {
         dispatch_id: id.clone(),
-        host: link.ssh.host().name.clone(),
+        host: link.place.name().to_owned(),
         reason,
         last_contact,
         extra: receipts::Extra::new(),
@@ -564,9 +595,9 @@ fn record_lost(
 /// lost.
 fn give_up_if_gone(link: &Link<'_>, ids: &[DispatchId]) -> Result<(), RemoteError> {
     let data = link.project.data_dir();
-    let host = link.ssh.host();
+    let host = link.place.host();
     let now = jiff::Timestamp::now();
-    let contact = last_contact(&data, &host.name);
+    let contact = last_contact(&data, link.place.name());
     for id in ids {
         let since = contact
             .clone()
@@ -584,7 +615,8 @@ fn give_up_if_gone(link: &Link<'_>, ids: &[DispatchId]) -> Result<(), RemoteErro
                 id,
                 format!(
                     "host `{}` has not answered for {gone} s (lost_after_seconds: {})",
-                    host.name, host.lost_after_seconds
+                    link.place.name(),
+                    host.lost_after_seconds
                 ),
                 contact.as_deref().and_then(|c| Timestamp::parse(c).ok()),
             )?;
@@ -598,7 +630,13 @@ pub fn push_base(link: &Link<'_>, commit: &str, id: &DispatchId) -> Result<(), R
     let spec = format!("{commit}:{}", super::incoming_ref(id));
     git(
         link,
-        &["push", "--quiet", "--no-verify", &link.ssh.git_url(), &spec],
+        &[
+            "push",
+            "--quiet",
+            "--no-verify",
+            &link.place.git_url(),
+            &spec,
+        ],
     )?;
     Ok(())
 }
@@ -606,8 +644,14 @@ pub fn push_base(link: &Link<'_>, commit: &str, id: &DispatchId) -> Result<(), R
 /// Deletes the host's `refs/vnx/incoming/<id>` (nothing is left of a launch that failed).
 pub fn drop_base(link: &Link<'_>, id: &DispatchId) {
     let spec = format!(":{}", super::incoming_ref(id));
-    let _ = process::run(&link.ssh.git(
+    let _ = process::run(&link.place.git(
         &link.project.root,
-        &["push", "--quiet", "--no-verify", &link.ssh.git_url(), &spec],
+        &[
+            "push",
+            "--quiet",
+            "--no-verify",
+            &link.place.git_url(),
+            &spec,
+        ],
     ));
 }

@@ -19,7 +19,7 @@ use crate::dispatch::queue::entry::{self, Entry, HOSTS_LINE, QueuedRequest, Remo
 use crate::dispatch::view;
 use crate::ids::DispatchId;
 use crate::ledger::now_utc;
-use crate::remote::{self, Link, RemoteError, RemoteLaunched, RemoteRequest, Ssh};
+use crate::remote::{self, Link, RemoteError, RemoteLaunched, RemoteRequest};
 
 /// What became of a dispatch for a remote host.
 #[derive(Debug)]
@@ -55,8 +55,10 @@ fn running(ctx: &Context<'_>) -> Result<BTreeMap<String, u32>, DispatchError> {
         return Ok(out);
     }
     for s in view::list(ctx.ledger, ctx.tmux)? {
-        if let Some(h) = s.host.filter(|_| s.state.is_live()) {
-            *out.entry(h).or_default() += 1;
+        if let Some(place) = s.host.filter(|_| s.state.is_live()) {
+            // A container's place is `HOST.ID`: it holds a slot of its host.
+            *out.entry(remote::place::host_name(&place).to_owned())
+                .or_default() += 1;
         }
     }
     Ok(out)
@@ -89,12 +91,17 @@ fn with_room<'a>(hosts: &[&'a HostConfig], running: &BTreeMap<String, u32>) -> V
     room
 }
 
-fn link<'a>(ctx: &Context<'a>, host: &HostConfig) -> Result<Link<'a>, RemoteError> {
+/// The link to the place dispatch `id` runs in on `host`.
+fn link<'a>(
+    ctx: &Context<'a>,
+    host: &HostConfig,
+    id: &DispatchId,
+) -> Result<Link<'a>, RemoteError> {
     Ok(Link {
         project: ctx.project,
         ledger: ctx.ledger,
         attestor: ctx.attestor,
-        ssh: Ssh::new(host, &ctx.project.data_dir())?,
+        place: remote::place::for_dispatch(host, id, &ctx.project.data_dir())?,
     })
 }
 
@@ -184,7 +191,7 @@ pub fn submit_remote(
             id: Some(id.clone()),
             ..request.clone()
         };
-        match remote::launch(&link(ctx, host)?, &request) {
+        match remote::launch(&link(ctx, host, &id)?, &request) {
             Ok(launched) => return Ok(RemoteSubmitted::Started(launched)),
             // `any`: another host may do; nothing was made on this one.
             Err(e) if target == "any" && passed_over(&e) => {
@@ -316,9 +323,15 @@ pub(super) fn drain(
             .filter(|h| !out_of_reach.contains(&h.name))
             .collect();
         for host in with_room(&reachable, &running) {
-            let link = link(ctx, host)?;
-            // Checked first: a host out of reach gets no `admitted` it cannot honour.
-            if let Err(err) = remote::catch_up(&link, &[]) {
+            let link = link(ctx, host, &e.id)?;
+            // Checked first: a host out of reach gets no `admitted` it cannot honour (a place
+            // made per dispatch does not exist before its launch, which checks the engine).
+            let checked = if remote::place::per_dispatch(host) {
+                Ok(remote::CatchUp::default())
+            } else {
+                remote::catch_up(&link, &[])
+            };
+            if let Err(err) = checked {
                 if passed_over(&err) {
                     out_of_reach.insert(host.name.clone());
                     continue;
