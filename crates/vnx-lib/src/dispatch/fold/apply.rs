@@ -115,36 +115,27 @@ impl Records {
                     s.blocked = Some(r.receipt);
                 }
             }
-            Typed::DispatchStalled(_) => {
-                if let Some(s) = self.state(id, cite, true) {
-                    s.state = State::Stalled;
-                    s.blocked = None;
-                }
-            }
             // A prompt answered with `vnx approve`/`vnx deny` waits no more (a denied prompt
-            // may end the turn without a hook that says so).
-            Typed::DispatchResumed(_) => {
-                if let Some(s) = self.state(id, cite, true) {
-                    s.state = State::Running;
-                    s.blocked = None;
-                }
-            }
-            // A denial counts even when its receipt follows the dispatch's end: the worker
-            // may finish the turn before `vnx deny` has recorded its answer.
-            Typed::DispatchAnswered(r) => {
-                if r.receipt.answer == receipts::PermissionAnswer::Deny
+            // may end the turn without a hook that says so). A denial counts even when its
+            // receipt follows the dispatch's end: the worker may finish the turn before
+            // `vnx deny` has recorded its answer.
+            Typed::DispatchStalled(_)
+            | Typed::DispatchResumed(_)
+            | Typed::DispatchAnswered(_)
+            | Typed::RemoteLost(_) => {
+                if let Typed::DispatchAnswered(r) = &typed
+                    && r.receipt.answer == receipts::PermissionAnswer::Deny
                     && let Some(l) = self.listed_mut(id)
                 {
                     l.state.denials = l.state.denials.saturating_add(1);
                 }
+                let now = match typed {
+                    Typed::DispatchStalled(_) => State::Stalled,
+                    Typed::RemoteLost(_) => State::Lost,
+                    _ => State::Running,
+                };
                 if let Some(s) = self.state(id, cite, true) {
-                    s.state = State::Running;
-                    s.blocked = None;
-                }
-            }
-            Typed::RemoteLost(_) => {
-                if let Some(s) = self.state(id, cite, true) {
-                    s.state = State::Lost;
+                    s.state = now;
                     s.blocked = None;
                 }
             }

@@ -325,12 +325,7 @@ fn recorded_instruction(
 ) -> Result<String, FollowUpError> {
     use sha2::{Digest, Sha256};
     let id = &started.dispatch_id;
-    let path = project
-        .root
-        .join(crate::project::DATA_DIR)
-        .join("dispatches")
-        .join(id)
-        .join("instruction.md");
+    let path = crate::dispatch::dir_of(&project.root, id).join("instruction.md");
     let problem = |problem: String| FollowUpError::Instruction {
         id: id.to_string(),
         path: path.clone(),

@@ -105,11 +105,7 @@ pub fn original(
             first: c.first.to_string(),
         });
     }
-    let path = root
-        .join(crate::project::DATA_DIR)
-        .join("dispatches")
-        .join(id)
-        .join("instruction.md");
+    let path = crate::dispatch::dir_of(root, id).join("instruction.md");
     let problem = |problem: &str| ReplayError::Instruction {
         id: id.to_string(),
         path: path.clone(),

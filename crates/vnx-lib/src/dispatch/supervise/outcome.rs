@@ -107,12 +107,31 @@ fn cli_error(stream: &StreamSummary) -> Option<&str> {
     }
 }
 
-fn decision(status: DispatchStatus, signal: CompletionSignal, reason: Option<String>) -> Decision {
+/// Not done: `status`, decided from `signal`, for `why`.
+fn decision(status: DispatchStatus, signal: CompletionSignal, why: impl Into<String>) -> Decision {
     Decision {
         status,
         signal,
-        reason,
+        reason: Some(why.into()),
     }
+}
+
+fn done(signal: CompletionSignal) -> Decision {
+    Decision {
+        status: DispatchStatus::Done,
+        signal,
+        reason: None,
+    }
+}
+
+/// Failed, decided from the exit, for `why`.
+fn failed(why: impl Into<String>) -> Decision {
+    decision(DispatchStatus::Failed, CompletionSignal::Exit, why)
+}
+
+/// Failed for how the worker exited (or did not run).
+fn failed_exit(e: &Ended) -> Decision {
+    failed(format!("the worker {}", describe(e.exit)))
 }
 
 /// A CLI that cannot run `vnx report` (no tools): its output's verdict decides. Success
@@ -121,23 +140,13 @@ fn decision(status: DispatchStatus, signal: CompletionSignal, reason: Option<Str
 /// is a question; a failed exit is a failure.
 fn by_output(e: &Ended, ok_exit: bool) -> Decision {
     match (&e.stream.verdict, ok_exit) {
-        (Some(Verdict::Error { message }), _) => decision(
-            DispatchStatus::Failed,
-            CompletionSignal::Exit,
-            Some(message.clone()),
-        ),
-        (_, false) => decision(
-            DispatchStatus::Failed,
-            CompletionSignal::Exit,
-            Some(format!("the worker {}", describe(e.exit))),
-        ),
-        (Some(Verdict::Success), true) => {
-            decision(DispatchStatus::Done, CompletionSignal::Exit, None)
-        }
+        (Some(Verdict::Error { message }), _) => failed(message),
+        (_, false) => failed_exit(e),
+        (Some(Verdict::Success), true) => done(CompletionSignal::Exit),
         (None, true) => decision(
             DispatchStatus::NeedsInput,
             CompletionSignal::Exit,
-            Some("the worker answered without changing anything".into()),
+            "the worker answered without changing anything",
         ),
     }
 }
@@ -145,77 +154,47 @@ fn by_output(e: &Ended, ok_exit: bool) -> Decision {
 /// Decides the status of an ended dispatch.
 pub fn decide(e: &Ended) -> Decision {
     if let Some(err) = &e.spawn_error {
-        return decision(
-            DispatchStatus::Failed,
-            CompletionSignal::SpawnFailed,
-            Some(err.clone()),
-        );
+        return decision(DispatchStatus::Failed, CompletionSignal::SpawnFailed, err);
     }
     match &e.stopped {
         Some((StopCause::Deadline, why)) => {
-            return decision(
-                DispatchStatus::Timeout,
-                CompletionSignal::Deadline,
-                Some(why.clone()),
-            );
+            return decision(DispatchStatus::Timeout, CompletionSignal::Deadline, why);
         }
         // An interrupted supervisor records nothing; were it asked, the worker was stopped
         // by a signal all the same.
         Some((StopCause::Cancel | StopCause::Interrupted, why)) => {
-            return decision(
-                DispatchStatus::Cancelled,
-                CompletionSignal::SupervisorSignal,
-                Some(why.clone()),
-            );
+            let signal = CompletionSignal::SupervisorSignal;
+            return decision(DispatchStatus::Cancelled, signal, why);
         }
         _ => {}
     }
     let ok_exit = e.exit.is_some_and(|s| s.success());
     if e.completion == provider::ProviderCompletion::Exit {
         return match (ok_exit, cli_error(&e.stream)) {
-            (true, None) => decision(DispatchStatus::Done, CompletionSignal::Exit, None),
-            (_, Some(msg)) => decision(
-                DispatchStatus::Failed,
-                CompletionSignal::Exit,
-                Some(msg.to_owned()),
-            ),
-            (false, None) => decision(
-                DispatchStatus::Failed,
-                CompletionSignal::Exit,
-                Some(format!("the worker {}", describe(e.exit))),
-            ),
+            (true, None) => done(CompletionSignal::Exit),
+            (_, Some(msg)) => failed(msg),
+            (false, None) => failed_exit(e),
         };
     }
     if e.completion == provider::ProviderCompletion::Output {
         return by_output(e, ok_exit);
     }
     if let Some(report) = &e.report {
+        let failed = |why: String| decision(DispatchStatus::Failed, CompletionSignal::Report, why);
         return match report.status {
-            ReportStatus::Failed => decision(
-                DispatchStatus::Failed,
-                CompletionSignal::Report,
-                Some(format!(
-                    "the worker reported failure: {}",
-                    report.summary.as_deref().unwrap_or("(no summary)")
-                )),
-            ),
-            ReportStatus::Done if e.lane == Lane::Headless && !ok_exit => decision(
-                DispatchStatus::Failed,
-                CompletionSignal::Report,
-                Some(format!(
-                    "the worker reported done, then {}",
-                    describe(e.exit)
-                )),
-            ),
+            ReportStatus::Failed => failed(format!(
+                "the worker reported failure: {}",
+                report.summary.as_deref().unwrap_or("(no summary)")
+            )),
+            ReportStatus::Done if e.lane == Lane::Headless && !ok_exit => failed(format!(
+                "the worker reported done, then {}",
+                describe(e.exit)
+            )),
             ReportStatus::Done => match cli_error(&e.stream) {
-                Some(msg) => decision(
-                    DispatchStatus::Failed,
-                    CompletionSignal::Report,
-                    Some(format!(
-                        "the worker reported done, but the CLI reported an error: {msg}"
-                    )),
-                ),
-                None => decision(DispatchStatus::Done, CompletionSignal::Report, None),
+                Some(msg) => failed(format!(
+                    "the worker reported done, but the CLI reported an error: {msg}"
+                )),
+                None => done(CompletionSignal::Report),
             },
         };
     }
@@ -233,30 +212,18 @@ pub fn decide(e: &Ended) -> Decision {
         return decision(
             DispatchStatus::NeedsInput,
             turn_end_signal(&e.hooks, turn),
-            Some(unreported("the worker ended its turn")),
+            unreported("the worker ended its turn"),
         );
     }
     match (ok_exit, cli_error(&e.stream)) {
-        (_, Some(msg)) => decision(
-            DispatchStatus::Failed,
-            CompletionSignal::Exit,
-            Some(msg.to_owned()),
-        ),
+        (_, Some(msg)) => failed(msg),
         (true, None) if e.lane == Lane::Headless || e.exit_ends_turn => decision(
             DispatchStatus::NeedsInput,
             CompletionSignal::Exit,
-            Some(unreported("the worker ended its turn and exited")),
+            unreported("the worker ended its turn and exited"),
         ),
-        (true, None) => decision(
-            DispatchStatus::Failed,
-            CompletionSignal::Exit,
-            Some(unreported("the worker exited")),
-        ),
-        (false, None) => decision(
-            DispatchStatus::Failed,
-            CompletionSignal::Exit,
-            Some(format!("the worker {}", describe(e.exit))),
-        ),
+        (true, None) => failed(unreported("the worker exited")),
+        (false, None) => failed_exit(e),
     }
 }
 
