@@ -180,13 +180,6 @@ fn data_dir_of(dispatch_dir: &Path) -> Option<(&Path, DispatchId)> {
     Some((dispatch_dir.parent()?.parent()?, id))
 }
 
-/// The key that answers a built-in `provider`'s permission prompt in its pane (its module's
-/// [`CodingCli::pane_dialog`](cli::CodingCli::pane_dialog); a declared provider's are its
-/// `interactive.dialog:`'s, which `vnx approve` reads from the config).
-pub fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static str> {
-    Some(cli::named(provider)?.pane_dialog()?.key(answer))
-}
-
 /// Run by the hook of prompt `request` (a signal file's name in `dispatch_dir`): waits up to
 /// `wait` for `vnx approve`/`vnx deny` to answer it, and takes the answer. Gives up early
 /// when the worker went on (a later tool ran, the turn ended, or another prompt came: a
@@ -428,13 +421,6 @@ fn end_cancelled_turn(
     }
 }
 
-/// A line `provider`'s permission dialog shows while it waits for its key (its module's
-/// [`CodingCli::pane_dialog`](cli::CodingCli::pane_dialog)).
-#[cfg(test)]
-fn dialog_marker(provider: &str) -> Option<&'static str> {
-    Some(cli::named(provider)?.pane_dialog()?.marker)
-}
-
 /// The permission dialog of `provider`'s TUI: its module's, for a built-in CLI; for a
 /// declared one, the `interactive.dialog:` the project's config declares now (none when the
 /// config does not load).
@@ -478,16 +464,6 @@ pub fn dialog_on_pane(
         screen = tmux.capture(session)?;
     }
     Ok(dialog.seen(&screen).map(|s| s.lines))
-}
-
-#[cfg(test)]
-use crate::provider::dialog::MAX_DIALOG;
-
-/// The lines of `screen` around the last line holding `marker` (see [`dialog_on_pane`]).
-#[cfg(test)]
-pub(crate) fn dialog_lines(screen: &str, marker: &str) -> Option<String> {
-    let at = crate::provider::dialog::line_holding(screen, marker)?;
-    Some(crate::provider::dialog::around(screen, at))
 }
 
 /// How long [`type_into_dialog`] waits for each step.
@@ -611,6 +587,26 @@ fn answer_by_hook(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::dialog::MAX_DIALOG;
+
+    /// The key that answers a built-in `provider`'s permission prompt in its pane (its module's
+    /// [`CodingCli::pane_dialog`](cli::CodingCli::pane_dialog); a declared provider's are its
+    /// `interactive.dialog:`'s, which `vnx approve` reads from the config).
+    fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static str> {
+        Some(cli::named(provider)?.pane_dialog()?.key(answer))
+    }
+
+    /// A line `provider`'s permission dialog shows while it waits for its key (its module's
+    /// [`CodingCli::pane_dialog`](cli::CodingCli::pane_dialog)).
+    fn dialog_marker(provider: &str) -> Option<&'static str> {
+        Some(cli::named(provider)?.pane_dialog()?.marker)
+    }
+
+    /// The lines of `screen` around the last line holding `marker` (see [`dialog_on_pane`]).
+    fn dialog_lines(screen: &str, marker: &str) -> Option<String> {
+        let at = crate::provider::dialog::line_holding(screen, marker)?;
+        Some(crate::provider::dialog::around(screen, at))
+    }
 
     /// The end waits for an answer being given (ordered, not timed: the answer's side
     /// records after the end's wait began and before it returned).

@@ -129,12 +129,6 @@ impl Live {
         self.state == State::Blocked && self.blocked_by.as_deref() == Some(SCREEN)
     }
 
-    /// Whether the worker is blocked now.
-    #[cfg(test)]
-    pub(crate) fn is_blocked(&self) -> bool {
-        self.state == State::Blocked
-    }
-
     /// The worker showed it goes on (`source`: what showed it): a blocked or stalled worker
     /// is running again.
     pub fn went_on(&mut self, source: &str, now: Instant) -> Option<Change> {
@@ -194,14 +188,6 @@ impl Live {
             changes.extend(self.resume(&signal.event, now));
         }
         changes
-    }
-
-    /// What the pane shows, for a CLI whose permission dialog no hook of its signals: its
-    /// dialog's lines while it is up (`dialog`, holding its line `marker`), else `None`, with
-    /// the target (`→ …`) or command (`$ …`) it names below its line (see [`Live::on_dialog`]).
-    pub fn on_screen(&mut self, dialog: Option<&str>, marker: &str, now: Instant) -> Vec<Change> {
-        let asks = dialog.map(|lines| crate::provider::dialog::asks_below(lines, marker));
-        self.on_dialog(dialog.zip(asks), now)
     }
 
     /// The dialog the pane shows (its lines, and the target and command it names), or
@@ -281,6 +267,26 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+
+    impl Live {
+        /// Whether the worker is blocked now.
+        pub(crate) fn is_blocked(&self) -> bool {
+            self.state == State::Blocked
+        }
+
+        /// What the pane shows, for a CLI whose permission dialog no hook of its signals: its
+        /// dialog's lines while it is up (`dialog`, holding its line `marker`), else `None`, with
+        /// the target (`→ …`) or command (`$ …`) it names below its line (see [`Live::on_dialog`]).
+        pub(crate) fn on_screen(
+            &mut self,
+            dialog: Option<&str>,
+            marker: &str,
+            now: Instant,
+        ) -> Vec<Change> {
+            let asks = dialog.map(|lines| crate::provider::dialog::asks_below(lines, marker));
+            self.on_dialog(dialog.zip(asks), now)
+        }
+    }
 
     /// A dialog as a TUI draws it (seen on a real one), with
     /// the history above it and another column beside it.

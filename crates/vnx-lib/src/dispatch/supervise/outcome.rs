@@ -310,10 +310,7 @@ mod tests {
             "exit 0 alone"
         );
         e.report = report(ReportStatus::Done);
-        assert_eq!(
-            decide(&e),
-            decision(DispatchStatus::Done, CompletionSignal::Report, None)
-        );
+        assert_eq!(decide(&e), done(CompletionSignal::Report));
         e.exit = exit(1);
         assert_eq!(
             decide(&e).status,
@@ -339,10 +336,7 @@ mod tests {
         // It answered and changed nothing: its answer is a question.
         assert_eq!(decide(&e).status, DispatchStatus::NeedsInput);
         e.stream.verdict = Some(Verdict::Success);
-        assert_eq!(
-            decide(&e),
-            decision(DispatchStatus::Done, CompletionSignal::Exit, None)
-        );
+        assert_eq!(decide(&e), done(CompletionSignal::Exit));
         // Applied, then a failing exit.
         e.exit = exit(1);
         assert_eq!(decide(&e).status, DispatchStatus::Failed);
@@ -443,10 +437,7 @@ mod tests {
     #[test]
     fn deadlines_cancels_and_plain_exits() {
         let mut e = ended(provider::ProviderCompletion::Exit, Lane::Headless);
-        assert_eq!(
-            decide(&e),
-            decision(DispatchStatus::Done, CompletionSignal::Exit, None)
-        );
+        assert_eq!(decide(&e), done(CompletionSignal::Exit));
         e.exit = exit(3);
         assert_eq!(decide(&e).status, DispatchStatus::Failed);
         e.stopped = Some((StopCause::Deadline, "late".into()));

@@ -40,13 +40,6 @@ pub fn seal_for(attestor: &crate::ledger::attest::Attestor, id: &DispatchId) -> 
     hex::encode(attestor.derive_secret(&format!("report seal {id}")))
 }
 
-/// A fresh seal: 32 random bytes, hex.
-pub fn new_seal() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    hex::encode(bytes)
-}
-
 fn mac(
     seal: &str,
     dispatch_id: &DispatchId,
@@ -253,6 +246,13 @@ impl SignalReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fresh seal: 32 random bytes, hex.
+    fn new_seal() -> String {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the OS random source works");
+        hex::encode(bytes)
+    }
 
     #[test]
     fn reports_and_signals_round_trip() {
