@@ -320,6 +320,7 @@ pub fn diff_with(
         }
     };
     let mode = if stat { "--stat" } else { "--patch" };
+    let diff = |dir: &Path| git(dir).args(["diff", "--no-ext-diff", "--no-textconv", mode]);
     let worktree = d
         .state
         .worktree
@@ -351,15 +352,8 @@ pub fn diff_with(
                 }));
             }
             let mut text = run_keeping_newline(
-                &git(wt)
-                    .args([
-                        "diff",
-                        "--no-ext-diff",
-                        "--no-textconv",
-                        mode,
-                        base.as_str(),
-                        "--",
-                    ])
+                &diff(wt)
+                    .args([base.as_str(), "--"])
                     .args(paths.iter().map(|p| format!(":(literal){p}"))),
             )
             .map_err(err)?;
@@ -373,17 +367,8 @@ pub fn diff_with(
             .map_err(err)?;
             for file in untracked.split('\0').filter(|f| !f.is_empty() && wanted(f)) {
                 // Exit 1 is "they differ", which they do.
-                let one = process::run(&git(wt).args([
-                    "diff",
-                    "--no-ext-diff",
-                    "--no-textconv",
-                    mode,
-                    "--no-index",
-                    "--",
-                    "/dev/null",
-                    file,
-                ]))
-                .map_err(err)?;
+                let one = process::run(&diff(wt).args(["--no-index", "--", "/dev/null", file]))
+                    .map_err(err)?;
                 text.push_str(&String::from_utf8_lossy(&one.stdout));
             }
             Ok(text)
@@ -397,15 +382,8 @@ pub fn diff_with(
                 .or_else(|| d.state.branch.clone())
                 .unwrap_or_default();
             run_keeping_newline(
-                &git(repo_root)
-                    .args([
-                        "diff",
-                        "--no-ext-diff",
-                        "--no-textconv",
-                        mode,
-                        &format!("{base}..{head}"),
-                        "--",
-                    ])
+                &diff(repo_root)
+                    .args([&format!("{base}..{head}"), "--"])
                     .args(paths.iter().map(|p| format!(":(literal){p}"))),
             )
             .map_err(err)

@@ -248,22 +248,13 @@ impl Records {
         lines: u64,
         offset: u64,
     ) -> Result<Records, LedgerError> {
-        let mut r = Records::default();
         let needles: Vec<&[u8]> = ids.iter().map(|i| i.as_bytes()).collect();
-        let mut first_signed = None;
-        let (lines, offset) = lines::each(
-            path,
+        let mut r = Records {
             lines,
             offset,
-            Some(&needles),
-            &mut first_signed,
-            |l| {
-                r.apply(l);
-            },
-        )?;
-        r.lines = lines;
-        r.offset = offset;
-        r.first_signed = first_signed;
+            ..Records::default()
+        };
+        r.fold(path, Some(&needles))?;
         Ok(r)
     }
 
@@ -271,30 +262,29 @@ impl Records {
     /// emptied: what was folded of the new lines is unknown, so they must be read again.
     pub fn extend(&mut self, path: &Path) -> Result<(), LedgerError> {
         let mut next = std::mem::take(self);
-        let mut first_signed = next.first_signed;
-        let result = lines::each(
+        next.fold(path, None)?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Folds the lines after those already folded (only those holding one of `needles`,
+    /// when given).
+    fn fold(&mut self, path: &Path, needles: Option<&[&[u8]]>) -> Result<(), LedgerError> {
+        let mut first_signed = self.first_signed;
+        let (lines, offset) = lines::each(
             path,
-            next.lines,
-            next.offset,
-            None,
+            self.lines,
+            self.offset,
+            needles,
             &mut first_signed,
             |l| {
-                next.apply(l);
+                self.apply(l);
             },
-        );
-        match result {
-            Ok((lines, offset)) => {
-                next.lines = lines;
-                next.offset = offset;
-                next.first_signed = first_signed;
-                *self = next;
-                Ok(())
-            }
-            Err(e) => {
-                *self = Records::default();
-                Err(e)
-            }
-        }
+        )?;
+        self.lines = lines;
+        self.offset = offset;
+        self.first_signed = first_signed;
+        Ok(())
     }
 
     /// The record of dispatch `id`.
@@ -416,25 +406,21 @@ impl Records {
     }
 
     fn record(&mut self, id: &DispatchId) -> &mut DispatchRecord {
-        if !self.by_id.contains_key(id) {
-            self.by_id.insert(
-                id.clone(),
-                DispatchRecord {
-                    id: id.clone(),
-                    listed: None,
-                    start: None,
-                    completion: None,
-                    correction: None,
-                    remote_lost: None,
-                    live: None,
-                    queue: None,
-                    receipts: Vec::new(),
-                    last_activity: None,
-                    prs: Vec::new(),
-                },
-            );
-        }
-        self.by_id.get_mut(id).expect("inserted above")
+        self.by_id
+            .entry(id.clone())
+            .or_insert_with(|| DispatchRecord {
+                id: id.clone(),
+                listed: None,
+                start: None,
+                completion: None,
+                correction: None,
+                remote_lost: None,
+                live: None,
+                queue: None,
+                receipts: Vec::new(),
+                last_activity: None,
+                prs: Vec::new(),
+            })
     }
 
     fn listed_mut(&mut self, id: &DispatchId) -> Option<&mut Listed> {
