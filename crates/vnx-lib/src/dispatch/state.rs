@@ -265,8 +265,9 @@ impl Proof {
         Proof {
             event_type: o
                 .as_ref()
-                .and_then(|o| text(o, "event_type"))
-                .unwrap_or_default(),
+                .and_then(|o| o.get("event_type")?.as_str())
+                .unwrap_or_default()
+                .to_owned(),
             line,
             seq: o
                 .as_ref()
@@ -617,10 +618,6 @@ pub(crate) fn parse(line: &[u8]) -> Option<json::Object<'static>> {
         Value::Object(o) => Some(o.into_owned()),
         _ => None,
     }
-}
-
-fn text(o: &json::Object<'_>, key: &str) -> Option<String> {
-    o.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
 #[expect(

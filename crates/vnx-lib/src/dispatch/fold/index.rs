@@ -585,30 +585,16 @@ fn write_with(
     })?;
     // What a reader killed while writing left beside the index is never finished: swept.
     crate::files::sweep_temporaries(path);
-    // The indexes of older formats are never read again (at fifty thousand dispatches one
-    // is tens of MB); removing one removes a link, never what it points at.
+    // The indexes of older formats (the names earlier versions gave it, `dispatches.v1` to
+    // `.v11`) are never read again (at fifty thousand dispatches one is tens of MB);
+    // removing one removes a link, never what it points at.
     if let Some(dir) = path.parent() {
-        for old in OLDER {
-            let _ = std::fs::remove_file(dir.join(old));
+        for version in 1..12 {
+            let _ = std::fs::remove_file(dir.join(format!("dispatches.v{version}")));
         }
     }
     Ok(())
 }
-
-/// The names earlier versions of vnx gave the index.
-const OLDER: [&str; 11] = [
-    "dispatches.v1",
-    "dispatches.v2",
-    "dispatches.v3",
-    "dispatches.v4",
-    "dispatches.v5",
-    "dispatches.v6",
-    "dispatches.v7",
-    "dispatches.v8",
-    "dispatches.v9",
-    "dispatches.v10",
-    "dispatches.v11",
-];
 
 impl Opened {
     /// Writes the index again at `path` with `head`, whose entries are in id order: those of
