@@ -54,6 +54,14 @@ impl<K> Evidenced<K> {
     pub fn seq(&self) -> Option<u64> {
         self.line.seq
     }
+
+    /// The receipt's line, as a merge or pull request records the completion it rests on.
+    pub fn reference(&self) -> receipts::merge::CompletionRef {
+        receipts::merge::CompletionRef {
+            seq: self.seq(),
+            line_sha256: self.line.line_sha256.clone(),
+        }
+    }
 }
 
 /// Everything the ledger says about one dispatch, in ledger order.

@@ -37,10 +37,6 @@ pub struct Merged {
     pub found_merged: bool,
 }
 
-fn cond(name: &'static str, result: Result<String, String>) -> Condition {
-    Condition::of(name, result)
-}
-
 /// vnx's conditions on the pull request itself.
 pub fn pr_conditions(pr: &PullRequest, head: &str, require_checks: bool) -> Vec<Condition> {
     let open = match (pr.state, pr.draft) {
@@ -89,9 +85,9 @@ pub fn pr_conditions(pr: &PullRequest, head: &str, require_checks: bool) -> Vec<
         Ok(format!("{} check(s) pass", pr.checks.len()))
     };
     vec![
-        cond(ORDER[0], open),
-        cond(ORDER[1], at_head),
-        cond(ORDER[2], checks),
+        Condition::of(ORDER[0], open),
+        Condition::of(ORDER[1], at_head),
+        Condition::of(ORDER[2], checks),
     ]
 }
 

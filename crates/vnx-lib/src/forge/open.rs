@@ -89,14 +89,8 @@ pub(super) fn grounds(
         });
     };
     let completion = match (&ev.accepted, &ev.completed) {
-        (Some(a), _) => CompletionRef {
-            seq: a.seq(),
-            line_sha256: a.line.line_sha256.clone(),
-        },
-        (None, Some(c)) => CompletionRef {
-            seq: c.seq(),
-            line_sha256: c.line.line_sha256.clone(),
-        },
+        (Some(a), _) => a.reference(),
+        (None, Some(c)) => c.reference(),
         (None, None) => {
             return Err(ForgeError::Refused {
                 id: id.clone(),

@@ -81,13 +81,9 @@ impl Plan {
 /// A condition's outcome: what holds, or why not.
 type Verdict = Result<String, String>;
 
-fn cond(name: &'static str, result: Verdict) -> Condition {
-    Condition::of(name, result)
-}
-
 impl Condition {
     /// Condition `name` from its outcome: what holds (`Ok`), or why not (`Err`).
-    pub fn of(name: &'static str, result: Result<String, String>) -> Condition {
+    pub fn of(name: &'static str, result: Verdict) -> Condition {
         let ok = result.is_ok();
         let (Ok(detail) | Err(detail)) = result;
         Condition { name, ok, detail }
@@ -116,50 +112,35 @@ pub(super) fn check(
         (None, None) => (None, None),
     };
     let mut plan = Plan {
-        dispatch_id: id.clone(),
-        conditions: Vec::new(),
         role: ev.role().map(str::to_owned),
         branch: started_branch,
         head_commit: ev.head().cloned(),
         base_ref,
         base_commit: ev.base_commit().cloned(),
-        base_tip: None,
-        base_moved: false,
-        merge_tree: None,
-        gates: Vec::new(),
-        checkpoint: None,
-        completion: ev
-            .completed
-            .as_ref()
-            .map(|c| crate::receipts::merge::CompletionRef {
-                seq: c.seq(),
-                line_sha256: c.line.line_sha256.clone(),
-            }),
-        acceptance: ev
-            .accepted
-            .as_ref()
-            .map(|a| crate::receipts::merge::CompletionRef {
-                seq: a.seq(),
-                line_sha256: a.line.line_sha256.clone(),
-            }),
+        completion: ev.completed.as_ref().map(|c| c.reference()),
+        acceptance: ev.accepted.as_ref().map(|a| a.reference()),
+        ..empty_plan(id)
     };
     let (verifies, extends) = ledger(ctx, &mut plan)?;
-    plan.conditions.push(cond(ORDER[0], verifies));
-    plan.conditions.push(cond(ORDER[1], extends));
-    plan.conditions.push(cond(ORDER[2], done(ev, id)));
+    plan.conditions.push(Condition::of(ORDER[0], verifies));
+    plan.conditions.push(Condition::of(ORDER[1], extends));
+    plan.conditions.push(Condition::of(ORDER[2], done(ev, id)));
     // A follow-up works on the branch of its chain's first dispatch.
     let first = ev
         .started
         .as_ref()
         .and_then(|s| s.receipt.continues.as_ref())
         .map_or(id, |c| &c.first);
-    plan.conditions
-        .push(cond(ORDER[3], branch(repo, &plan, id, first.as_str())));
+    plan.conditions.push(Condition::of(
+        ORDER[3],
+        branch(repo, &plan, id, first.as_str()),
+    ));
     let gates = gates(config, ev, &mut plan);
-    plan.conditions.push(cond(ORDER[4], gates));
+    plan.conditions.push(Condition::of(ORDER[4], gates));
     let base = base(repo, &mut plan, ctx.scratch_objects);
-    plan.conditions.push(cond(ORDER[5], base));
-    plan.conditions.push(cond(ORDER[6], checkout(repo, &plan)));
+    plan.conditions.push(Condition::of(ORDER[5], base));
+    plan.conditions
+        .push(Condition::of(ORDER[6], checkout(repo, &plan)));
     Ok(plan)
 }
 
@@ -168,7 +149,10 @@ pub(super) fn check(
 pub fn ledger_conditions(ctx: &Reading<'_>, id: &DispatchId) -> Result<[Condition; 2], MergeError> {
     let mut plan = empty_plan(id);
     let (verifies, extends) = ledger(ctx, &mut plan)?;
-    Ok([cond(ORDER[0], verifies), cond(ORDER[1], extends)])
+    Ok([
+        Condition::of(ORDER[0], verifies),
+        Condition::of(ORDER[1], extends),
+    ])
 }
 
 /// `dispatch_done` and `gates_passed` as a merge checks them, with the required gates'
@@ -180,8 +164,8 @@ pub fn dispatch_conditions(
 ) -> ([Condition; 2], Vec<GateEvidence>) {
     let mut plan = empty_plan(id);
     plan.head_commit = ev.head().cloned();
-    let done = cond(ORDER[2], done(ev, id));
-    let gates = cond(ORDER[4], gates(config, ev, &mut plan));
+    let done = Condition::of(ORDER[2], done(ev, id));
+    let gates = Condition::of(ORDER[4], gates(config, ev, &mut plan));
     ([done, gates], plan.gates)
 }
 
@@ -439,20 +423,8 @@ pub fn gates_without_a_pass(config: &Config, ev: &Evidence, id: &DispatchId) -> 
         return Vec::new();
     }
     let mut plan = Plan {
-        dispatch_id: id.clone(),
-        conditions: Vec::new(),
-        role: None,
-        branch: None,
         head_commit: Some(head.clone()),
-        base_ref: None,
-        base_commit: None,
-        base_tip: None,
-        base_moved: false,
-        merge_tree: None,
-        gates: Vec::new(),
-        checkpoint: None,
-        completion: None,
-        acceptance: None,
+        ..empty_plan(id)
     };
     let _ = gates(config, ev, &mut plan);
     plan.gates
