@@ -59,6 +59,29 @@ pub struct Entry {
     pub resumed: Option<Resumed>,
 }
 
+impl Entry {
+    fn new(id: &DispatchId, result: EntryResult) -> Entry {
+        Entry {
+            dispatch_id: id.clone(),
+            result,
+            plan: None,
+            merged: None,
+            dequeued: None,
+            refused: None,
+            resumed: None,
+        }
+    }
+}
+
+impl Refusal {
+    fn of(failed: &conditions::Condition) -> Refusal {
+        Refusal {
+            condition: Some(failed.name),
+            detail: failed.detail.clone(),
+        }
+    }
+}
+
 /// A merge interrupted after the base moved to its merge commit, whose `merge_completed` a
 /// later `vnx merge` recorded.
 #[derive(Debug, Serialize)]
@@ -97,16 +120,11 @@ pub fn run(ctx: &Context<'_>, ids: &[DispatchId], apply: bool) -> Result<Vec<Ent
                 | MergeError::AlreadyMerged { .. }
                 | MergeError::Interrupted { .. }),
             ) => Entry {
-                dispatch_id: id.clone(),
-                result: EntryResult::Refused,
-                plan: None,
-                merged: None,
-                dequeued: None,
                 refused: Some(Refusal {
                     condition: None,
                     detail: e.to_string(),
                 }),
-                resumed: None,
+                ..Entry::new(id, EntryResult::Refused)
             },
             Err(e) => return Err(e),
         };
@@ -151,21 +169,15 @@ pub fn readiness(ctx: &Reading<'_>, id: &DispatchId) -> Result<Entry, MergeError
     let (config, repo) = open(ctx.root)?;
     refuse_interrupted(ctx, &repo, id)?;
     let plan = plan(ctx, &config, &repo, id)?;
-    let refused = plan.first_failed().map(|failed| Refusal {
-        condition: Some(failed.name),
-        detail: failed.detail.clone(),
-    });
+    let refused = plan.first_failed().map(Refusal::of);
+    let result = match refused {
+        Some(_) => EntryResult::Refused,
+        None => EntryResult::Mergeable,
+    };
     Ok(Entry {
-        dispatch_id: id.clone(),
-        result: match refused {
-            Some(_) => EntryResult::Refused,
-            None => EntryResult::Mergeable,
-        },
         plan: Some(plan),
-        merged: None,
-        dequeued: None,
         refused,
-        resumed: None,
+        ..Entry::new(id, result)
     })
 }
 
@@ -215,13 +227,8 @@ fn turn(
 ) -> Result<Entry, MergeError> {
     if apply && let Some(resumed) = resume_interrupted(ctx, repo, id)? {
         return Ok(Entry {
-            dispatch_id: id.clone(),
-            result: EntryResult::Merged,
-            plan: None,
-            merged: None,
-            dequeued: None,
-            refused: None,
             resumed: Some(resumed),
+            ..Entry::new(id, EntryResult::Merged)
         });
     }
     if !apply {
@@ -229,15 +236,7 @@ fn turn(
         refuse_interrupted(&ctx.reading(), repo, id)?;
     }
     let plan = plan(&ctx.reading(), config, repo, id)?;
-    let mut entry = Entry {
-        dispatch_id: id.clone(),
-        result: EntryResult::Mergeable,
-        plan: None,
-        merged: None,
-        dequeued: None,
-        refused: None,
-        resumed: None,
-    };
+    let mut entry = Entry::new(id, EntryResult::Mergeable);
     if let Some(failed) = plan.first_failed() {
         let dequeued = if apply {
             land::dequeue_conflict(ctx, repo, &plan)?
@@ -251,10 +250,7 @@ fn turn(
             }
             None => {
                 entry.result = EntryResult::Refused;
-                entry.refused = Some(Refusal {
-                    condition: Some(failed.name),
-                    detail: failed.detail.clone(),
-                });
+                entry.refused = Some(Refusal::of(failed));
             }
         }
     } else if apply {
