@@ -414,6 +414,17 @@ fn classify_work(
         item
     };
     let base_name = base.branch.as_deref().unwrap_or(&base.reference);
+    let proven = |rule, tip| Evidence {
+        rule,
+        tip,
+        base_ref: base.reference.clone(),
+        base_commit: base.commit.clone(),
+        merge_base: None,
+        remote: None,
+        remote_commit: None,
+        pull_request: None,
+        merge_commit: None,
+    };
     let conflict = f.recorded.as_ref().and_then(|r| r.conflict.as_ref());
     match proof::landed(&repo.root, tip.as_str(), base.commit.as_str()) {
         // A branch the merge queue took out for a conflict was never merged: a base whose
@@ -437,15 +448,8 @@ fn classify_work(
                 ),
             };
             let evidence = Evidence {
-                rule: p.rule,
-                tip,
-                base_ref: base.reference.clone(),
-                base_commit: base.commit.clone(),
                 merge_base: p.merge_base,
-                remote: None,
-                remote_commit: None,
-                pull_request: None,
-                merge_commit: None,
+                ..proven(p.rule, tip)
             };
             return release(item, Class::Landed, reason, evidence);
         }
@@ -464,15 +468,9 @@ fn classify_work(
                 m.number
             );
             let evidence = Evidence {
-                rule: Rule::PrMerged,
-                tip,
-                base_ref: base.reference.clone(),
-                base_commit: base.commit.clone(),
-                merge_base: None,
-                remote: None,
-                remote_commit: None,
                 pull_request: Some(m.number),
                 merge_commit: Some(m.merge_commit),
+                ..proven(Rule::PrMerged, tip)
             };
             return release(item, Class::Landed, reason, evidence);
         }
@@ -487,41 +485,27 @@ fn classify_work(
     }
     let state = remote.state(&f.branch, tip.as_str());
     let name = &remote.name;
-    let unlanded = |why: String| format!("not in {base_name}, and {why}");
-    match state {
+    let why = match state {
         RemoteState::InSync => {
             let evidence = Evidence {
-                rule: Rule::Remote,
-                tip: tip.clone(),
-                base_ref: base.reference.clone(),
-                base_commit: base.commit.clone(),
-                merge_base: None,
                 remote: Some(name.clone()),
-                remote_commit: Some(tip.into_string()),
-                pull_request: None,
-                merge_commit: None,
+                remote_commit: Some(tip.to_string()),
+                ..proven(Rule::Remote, tip)
             };
             let reason = format!("{name}/{} is exactly its tip", f.branch);
-            release(item, Class::Pushed, reason, evidence)
+            return release(item, Class::Pushed, reason, evidence);
         }
-        RemoteState::NoRemote => {
-            let why = unlanded(format!("there is no remote {name}"));
-            keep(item, Class::Unlanded, why)
-        }
-        RemoteState::Absent => {
-            let why = unlanded(format!("{name} has no {}", f.branch));
-            keep(item, Class::Unlanded, why)
-        }
-        RemoteState::Differs(at) => {
-            let why = unlanded(format!("{name} has {} at {at}", f.branch));
-            keep(item, Class::Unlanded, why)
-        }
+        RemoteState::NoRemote => format!("there is no remote {name}"),
+        RemoteState::Absent => format!("{name} has no {}", f.branch),
+        RemoteState::Differs(at) => format!("{name} has {} at {at}", f.branch),
         RemoteState::Unreachable(e) => {
-            let why = unlanded(format!(
-                "{name} could not be asked ({e}), so it is not pushed"
-            ));
-            keep(item, Class::Unlanded, why)
+            format!("{name} could not be asked ({e}), so it is not pushed")
         }
-        RemoteState::NotChecked => keep(item, Class::Unlanded, unlanded("not checked".into())),
-    }
+        RemoteState::NotChecked => "not checked".into(),
+    };
+    keep(
+        item,
+        Class::Unlanded,
+        format!("not in {base_name}, and {why}"),
+    )
 }
