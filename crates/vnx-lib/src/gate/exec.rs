@@ -64,6 +64,14 @@ fn signal_name(n: i32) -> String {
     format!("SIG{name}")
 }
 
+/// How a process that did not succeed ended, in words.
+fn how_ended(st: &std::process::ExitStatus) -> String {
+    match st.code() {
+        Some(code) => format!("exited with status {code}"),
+        None => format!("was killed by {}", signal_name(st.signal().unwrap_or(0))),
+    }
+}
+
 fn exit_of(ended: &Ended) -> Option<Exit> {
     match ended {
         Ended::Exited(s) => Some(Exit {
@@ -333,24 +341,15 @@ fn command(
         .env("VNX_DISPATCH_ID", s.id)
         .env("VNX_GATE", name)
         .env("VNX_HEAD_COMMIT", s.head);
-    let ended = match run::run(&cmd, None, &o.output_path, None, limits(def)) {
-        Ok((ended, _)) => ended,
-        Err(e) => Ended::NotStarted(e.to_string()),
-    };
+    let ended = run::run(&cmd, None, &o.output_path, None, limits(def))
+        .map_or_else(|e| Ended::NotStarted(e.to_string()), |(ended, _)| ended);
     o.exit = exit_of(&ended);
     (o.status, o.reason) = match (&ended, ended.failure()) {
         (_, Some(why)) => (Status::Error, Some(why)),
         (Ended::Exited(st), None) if st.success() => (Status::Pass, None),
         (Ended::Exited(st), None) => (
             Status::Fail,
-            Some(match (st.code(), st.signal()) {
-                (Some(code), _) => format!("`{}` exited with status {code}", argv.join(" ")),
-                (_, sig) => format!(
-                    "`{}` was killed by {}",
-                    argv.join(" "),
-                    signal_name(sig.unwrap_or(0))
-                ),
-            }),
+            Some(format!("`{}` {}", argv.join(" "), how_ended(st))),
         ),
         _ => (Status::Error, Some("ended in an unknown way".into())),
     };
@@ -428,10 +427,8 @@ fn reviewer(
         _ => None,
     };
     let stderr = o.dir.join("stderr.log");
-    let ended = match run::run(&cmd, stdin, &o.output_path, Some(&stderr), limits(def)) {
-        Ok((ended, _)) => ended,
-        Err(e) => Ended::NotStarted(e.to_string()),
-    };
+    let ended = run::run(&cmd, stdin, &o.output_path, Some(&stderr), limits(def))
+        .map_or_else(|e| Ended::NotStarted(e.to_string()), |(ended, _)| ended);
     o.exit = exit_of(&ended);
     let output = fs::read(&o.output_path).unwrap_or_default();
     let (message, cli_error) = if inv.output == OutputFormat::TEXT {
@@ -456,13 +453,7 @@ fn reviewer(
     } else if let Ended::Exited(st) = &ended
         && !st.success()
     {
-        error(format!(
-            "the reviewer {}",
-            match st.code() {
-                Some(c) => format!("exited with status {c}"),
-                None => format!("was killed by {}", signal_name(st.signal().unwrap_or(0))),
-            }
-        ))
+        error(format!("the reviewer {}", how_ended(st)))
     } else {
         match message {
             None => error("the reviewer returned no final message".into()),
