@@ -104,45 +104,34 @@ pub struct StatePath {
 }
 
 impl StatePath {
-    /// A state directory.
-    pub const fn dir(rel: &'static str, var: Option<&'static str>) -> StatePath {
+    const fn new(rel: &'static str, var: Option<&'static str>, dir: bool, writable: bool) -> Self {
         StatePath {
             rel,
             var,
-            dir: true,
-            writable: true,
+            dir,
+            writable,
         }
+    }
+
+    /// A state directory.
+    pub const fn dir(rel: &'static str, var: Option<&'static str>) -> StatePath {
+        StatePath::new(rel, var, true, true)
     }
 
     /// A directory its installer keeps the CLI's program in (shown read-only when it
     /// exists).
     pub const fn program(rel: &'static str) -> StatePath {
-        StatePath {
-            rel,
-            var: None,
-            dir: true,
-            writable: false,
-        }
+        StatePath::new(rel, None, true, false)
     }
 
     /// A state file.
     pub const fn file(rel: &'static str) -> StatePath {
-        StatePath {
-            rel,
-            var: None,
-            dir: false,
-            writable: true,
-        }
+        StatePath::new(rel, None, false, true)
     }
 
     /// A configuration file, shown read-only when it exists.
     pub const fn config(rel: &'static str) -> StatePath {
-        StatePath {
-            rel,
-            var: None,
-            dir: false,
-            writable: false,
-        }
+        StatePath::new(rel, None, false, false)
     }
 }
 
