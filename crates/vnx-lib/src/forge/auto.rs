@@ -39,10 +39,7 @@ pub fn request_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
 /// when dispatch `id` ended: beside the request, outside the dispatch directory (which the
 /// worker may write), for the command waiting in the foreground.
 pub fn outcome_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
-    data_dir
-        .join("forge")
-        .join("open-when-done")
-        .join(format!("{id}.outcome"))
+    request_path(data_dir, id).with_extension("outcome")
 }
 
 /// Asks that dispatch `id`'s pull request be opened when it ends done with its gates passed.

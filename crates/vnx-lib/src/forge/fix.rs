@@ -9,10 +9,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::history::History;
 use super::view::{self, CheckState, PrState};
 use super::{Context, Forge, ForgeError, text};
-use crate::evidence::Evidence;
 use crate::ids::DispatchId;
 
 /// The most lines of a failing check's log the worker is given.
@@ -94,18 +92,7 @@ impl Feedback {
 /// Reads the feedback on the pull request recorded for dispatch `id` (or the chain it
 /// belongs to): refused when none was opened, or it was merged or closed.
 pub fn gather(ctx: &Context<'_>, forge: &Forge, id: &DispatchId) -> Result<Feedback, ForgeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
-    let Some(started) = &ev.started else {
-        return Err(ForgeError::UnknownDispatch { id: id.clone() });
-    };
-    let branch = started.receipt.branch.clone();
-    let history = History::read(ctx.ledger, &branch, ctx.trusted_keys)?;
-    let Some(opened) = history.current() else {
-        return Err(ForgeError::NoPullRequest {
-            id: id.clone(),
-            branch,
-        });
-    };
+    let (_, _, opened) = super::history::of_dispatch(ctx, id)?;
     let gh = &forge.gh;
     let pr = view::view(gh, opened.number)?;
     match pr.state {

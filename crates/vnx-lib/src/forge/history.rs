@@ -4,11 +4,34 @@
 
 use std::path::Path;
 
+use super::ForgeError;
+use crate::evidence::Evidence;
+use crate::ids::DispatchId;
 use crate::ledger::LedgerError;
 use crate::ledger::attest;
 use crate::ledger::json::{self, Value};
 use crate::ledger::tail;
 use crate::receipts::{self, Kind, PrClosed, PrMerged, PrOpened};
+
+/// Dispatch `id`'s evidence, its branch's history and the pull request last opened for it:
+/// refused when the ledger never saw it start, or no pull request was opened for its branch.
+pub(super) fn of_dispatch(
+    ctx: &super::Context<'_>,
+    id: &DispatchId,
+) -> Result<(Evidence, History, PrOpened), ForgeError> {
+    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let Some(branch) = ev.started.as_ref().map(|s| s.receipt.branch.clone()) else {
+        return Err(ForgeError::UnknownDispatch { id: id.clone() });
+    };
+    let history = History::read(ctx.ledger, &branch, ctx.trusted_keys)?;
+    let Some(opened) = history.current().cloned() else {
+        return Err(ForgeError::NoPullRequest {
+            id: id.clone(),
+            branch,
+        });
+    };
+    Ok((ev, history, opened))
+}
 
 /// The attested pull-request receipts of one branch, in ledger order.
 #[derive(Clone, Debug, Default)]

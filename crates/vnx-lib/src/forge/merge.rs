@@ -12,7 +12,6 @@
 
 use serde::Serialize;
 
-use super::history::History;
 use super::open::{grounds, record_closed};
 use super::view::{self, PrState, PullRequest};
 use super::{Context, Forge, ForgeError};
@@ -99,17 +98,7 @@ pub fn merge(
     id: &DispatchId,
     method: Option<PrMergeMethod>,
 ) -> Result<Merged, ForgeError> {
-    let ev = crate::evidence::Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
-    let Some(branch) = ev.started.as_ref().map(|s| s.receipt.branch.clone()) else {
-        return Err(ForgeError::UnknownDispatch { id: id.clone() });
-    };
-    let history = History::read(ctx.ledger, &branch, ctx.trusted_keys)?;
-    let Some(opened) = history.current().cloned() else {
-        return Err(ForgeError::NoPullRequest {
-            id: id.clone(),
-            branch,
-        });
-    };
+    let (ev, history, opened) = super::history::of_dispatch(ctx, id)?;
     if let Some(m) = history.merged_as(opened.number) {
         return Ok(Merged {
             receipt: m.clone(),

@@ -32,17 +32,7 @@ pub struct Seen {
 /// Reads the pull request of dispatch `id`'s branch (one `gh` call), recording `pr_merged`
 /// or `pr_closed` when the forge says so and the ledger does not yet.
 pub fn show(ctx: &Context<'_>, forge: &Forge, id: &DispatchId) -> Result<Seen, ForgeError> {
-    let ev = crate::evidence::Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
-    let Some(branch) = ev.started.as_ref().map(|s| s.receipt.branch.clone()) else {
-        return Err(ForgeError::UnknownDispatch { id: id.clone() });
-    };
-    let history = History::read(ctx.ledger, &branch, ctx.trusted_keys)?;
-    let Some(recorded) = history.current().cloned() else {
-        return Err(ForgeError::NoPullRequest {
-            id: id.clone(),
-            branch,
-        });
-    };
+    let (_, history, recorded) = super::history::of_dispatch(ctx, id)?;
     let pr = view::view(&forge.gh, recorded.number)?;
     record_change(ctx, forge, &recorded, &pr, &history)?;
     Ok(Seen {
