@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{MergeError, Reading};
 use crate::config::Config;
-use crate::evidence::{self, Evidence, is_commit_id};
+use crate::evidence::{self, Evidence};
 use crate::ledger::{VerifyOptions, ViolationKind};
 use crate::process::{self, Cmd};
 use crate::receipts::value::to_value;
@@ -458,30 +458,9 @@ fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, 
         return Err(format!("{base_ref} already contains {head}"));
     }
     plan.base_moved = tip != base;
-    let mut merge_tree = git();
-    if let Some(dir) = scratch {
-        // The objects the merge forms go to the scratch directory; the repository's are read
-        // as its alternates.
-        merge_tree = merge_tree.env("GIT_OBJECT_DIRECTORY", dir).env(
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-            repo.common_dir.join("objects"),
-        );
-    }
-    let out = process::run(&merge_tree.args([
-        "merge-tree",
-        "--write-tree",
-        "--name-only",
-        "--no-messages",
-        tip.as_str(),
-        head.as_str(),
-    ]))
-    .map_err(|e| format!("could not ask git whether the merge conflicts: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let tree = lines.next().unwrap_or_default().trim().to_owned();
     let moved = format!("{base_ref} moved from {base} to {tip}");
-    match out.status.code() {
-        Some(0) if is_commit_id(&tree) => {
+    match super::form::merge_tree(repo, tip.as_str(), head.as_str(), scratch)? {
+        super::form::Formed::Clean(tree) => {
             plan.merge_tree = Some(tree);
             Ok(if plan.base_moved {
                 format!("{moved}, and merges without conflicts")
@@ -489,17 +468,9 @@ fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, 
                 format!("{base_ref} is still at {base}")
             })
         }
-        Some(1) => {
-            let files: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
-            Err(format!(
-                "{moved}, and the merge conflicts in {}",
-                files.join(", ")
-            ))
-        }
-        _ => Err(format!(
-            "git merge-tree failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+        super::form::Formed::Conflict(files) => Err(format!(
+            "{moved}, and the merge conflicts in {}",
+            files.join(", ")
         )),
     }
 }

@@ -4,6 +4,8 @@
 //! commit only when it is still where the merge was formed — a fast-forward of the main
 //! checkout when the base is checked out there, a compare-and-swap of the ref otherwise.
 
+use std::path::Path;
+
 use crate::ids::CommitId;
 use crate::process::{self, Cmd, ProcessError};
 use crate::worktree::Repo;
@@ -21,9 +23,22 @@ fn git(repo: &Repo) -> Cmd {
     Cmd::git().arg("-C").arg(&repo.root)
 }
 
-/// Merges `head` into `tip` as a tree, touching no checkout.
-pub fn merge_tree(repo: &Repo, tip: &str, head: &str) -> Result<Formed, String> {
-    let out = process::run(&git(repo).args([
+/// Merges `head` into `tip` as a tree, touching no checkout. With `scratch`, the objects the
+/// merge forms go to that directory, and the repository's are read as its alternates.
+pub fn merge_tree(
+    repo: &Repo,
+    tip: &str,
+    head: &str,
+    scratch: Option<&Path>,
+) -> Result<Formed, String> {
+    let mut cmd = git(repo);
+    if let Some(dir) = scratch {
+        cmd = cmd.env("GIT_OBJECT_DIRECTORY", dir).env(
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+            repo.common_dir.join("objects"),
+        );
+    }
+    let out = process::run(&cmd.args([
         "merge-tree",
         "--write-tree",
         "--name-only",
@@ -31,7 +46,7 @@ pub fn merge_tree(repo: &Repo, tip: &str, head: &str) -> Result<Formed, String> 
         tip,
         head,
     ]))
-    .map_err(|e| format!("could not run git merge-tree: {e}"))?;
+    .map_err(|e| format!("could not ask git whether the merge conflicts: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let tree = lines.next().unwrap_or_default().trim().to_owned();

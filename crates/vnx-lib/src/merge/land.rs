@@ -119,7 +119,7 @@ pub(super) fn dequeue_conflict(
     if failed.name != "base_compatible" {
         return Ok(None);
     }
-    match form::merge_tree(repo, tip.as_str(), head.as_str()) {
+    match form::merge_tree(repo, tip.as_str(), head.as_str(), None) {
         Ok(Formed::Conflict(paths)) => {
             let detail = format!(
                 "{} conflicts with {} at {tip} in {}",
