@@ -67,8 +67,13 @@ pub fn merge_tree(
 }
 
 /// The tree of `commit`.
-pub fn tree_of(repo: &Repo, commit: &str) -> Result<String, ProcessError> {
-    process::run_ok(&git(repo).args(["rev-parse", &format!("{commit}^{{tree}}")]))
+pub fn tree_of(repo: &Repo, commit: &str) -> Result<String, super::MergeError> {
+    process::run_ok(&git(repo).args(["rev-parse", &format!("{commit}^{{tree}}")])).map_err(
+        |source| super::MergeError::Git {
+            path: repo.root.clone(),
+            source,
+        },
+    )
 }
 
 /// Makes the merge commit of `tree` with parents `tip` then `head`, and `paragraphs` as its

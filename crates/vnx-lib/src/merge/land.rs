@@ -207,10 +207,7 @@ pub(super) fn land(
     });
 
     // What the base would become is checked before it becomes it (ADR 0031).
-    let head_tree = form::tree_of(repo, head.as_str()).map_err(|source| MergeError::Git {
-        path: repo.root.clone(),
-        source,
-    })?;
+    let head_tree = form::tree_of(repo, head.as_str())?;
     let mut merge_result_gates = Vec::new();
     if head_tree != tree {
         let required =
@@ -273,10 +270,7 @@ pub(super) fn land(
         return Err(failed(ctx, id, &merge_receipt, source)?);
     }
     crate::steps::reached(crate::steps::merge::BASE_MOVED);
-    let tree_now = form::tree_of(repo, commit.as_str()).map_err(|source| MergeError::Git {
-        path: repo.root.clone(),
-        source,
-    })?;
+    let tree_now = form::tree_of(repo, commit.as_str())?;
     let completed = ledger.append(&ctx.attestor.attest(
         &receipts::write(&MergeCompleted {
             dispatch_id: id.clone(),

@@ -187,10 +187,7 @@ pub fn finish(
             failed: last(appended.lines),
         });
     };
-    let tree = super::form::tree_of(repo, commit.as_str()).map_err(|source| MergeError::Git {
-        path: repo.root.clone(),
-        source,
-    })?;
+    let tree = super::form::tree_of(repo, commit.as_str())?;
     let appended = ledger.append(&ctx.attestor.attest(
         &receipts::write(&MergeCompleted {
             dispatch_id: planned.dispatch_id.clone(),
