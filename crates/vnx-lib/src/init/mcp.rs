@@ -108,6 +108,14 @@ pub fn register(
     let (command, args) = argv(vnx);
     let mut done = Vec::new();
     for &client in clients {
+        // A file in the CLI's home, which must be known.
+        let in_home = |file: &str, unknown_home: &str| match homes.get(client.name()) {
+            Some(home) => Ok(home.join(file)),
+            None => Err(InitError::Unreadable {
+                path: PathBuf::from(unknown_home).join(file),
+                why: unknown_home_why(client),
+            }),
+        };
         let (path, text) = match client.config() {
             McpConfig::ProjectJson {
                 file,
@@ -134,13 +142,7 @@ pub fn register(
                 servers,
                 unknown_home,
             } => {
-                let Some(home) = homes.get(client.name()) else {
-                    return Err(InitError::Unreadable {
-                        path: PathBuf::from(unknown_home).join(file),
-                        why: unknown_home_why(client),
-                    });
-                };
-                let path = home.join(file);
+                let path = in_home(file, unknown_home)?;
                 let entry = serde_json::json!({
                     "type": "local", "command": command, "args": args, "tools": ["*"],
                 });
@@ -162,13 +164,7 @@ pub fn register(
                 (path, text)
             }
             McpConfig::HomeToml { file, unknown_home } => {
-                let Some(home) = homes.get(client.name()) else {
-                    return Err(InitError::Unreadable {
-                        path: PathBuf::from(unknown_home).join(file),
-                        why: unknown_home_why(client),
-                    });
-                };
-                let path = home.join(file);
+                let path = in_home(file, unknown_home)?;
                 let text = toml_with(&path, &command, &args)?;
                 (path, text)
             }
