@@ -62,13 +62,22 @@ pub(crate) fn dispatch(
     let launched = match queue {
         // A follow-up continues its dispatch's worktree there: never queued.
         None => {
-            let host = remote::host(&config.hosts, target)?;
-            let id = request.id.get_or_insert_with(DispatchId::fresh).clone();
+            let original = (request.follows.as_deref()).and_then(|o| DispatchId::parse(o).ok());
+            let place = match original {
+                // A follow-up continues in its dispatch's place.
+                Some(o) => super::hosts::place_of(&project, &o)?
+                    .ok_or_else(|| CliError::usage(format!("{o} did not run on a host")))?,
+                None => {
+                    let host = remote::host(&config.hosts, target)?;
+                    let id = request.id.get_or_insert_with(DispatchId::fresh).clone();
+                    remote::place::for_dispatch(host, &id, &project.data_dir())?
+                }
+            };
             let link = Link {
                 project: &project,
                 ledger: &ledger,
                 attestor: &attestor,
-                place: remote::place::for_dispatch(host, &id, &project.data_dir())?,
+                place,
             };
             remote::launch(&link, &request)?
         }
@@ -190,6 +199,8 @@ pub(crate) fn on_host(
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
     let link = link(project, &ledger, &attestor, place)?;
+    // A dispatch's container that stopped is made again on its volume first.
+    link.place.make(&project.root, false)?;
     let out = link
         .place
         .run(link.place.vnx(args), std::time::Duration::from_secs(120))?;

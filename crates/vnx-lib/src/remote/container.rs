@@ -108,9 +108,10 @@ impl Container {
     }
 
     /// The container and its volume, made: the volume first (kept when it exists already:
-    /// it holds a dispatch's work), then the container, then an empty clone with the
+    /// it holds a dispatch's work; required, unless `fresh`), then the container (a stopped
+    /// one replaced, a running one kept), then, in a new volume, an empty clone with the
     /// project's git identity (`identity`).
-    fn make_with(&self, identity: Option<(&str, &str)>) -> Result<(), RemoteError> {
+    fn make_with(&self, identity: Option<(&str, &str)>, fresh: bool) -> Result<(), RemoteError> {
         let label = format!("{LABEL}={}", self.id);
         let volume_known = self
             .must(
@@ -120,6 +121,22 @@ impl Container {
                 "volume inspect",
             )
             .is_ok();
+        if !fresh && !volume_known {
+            return Err(RemoteError::Gone {
+                place: self.place.clone(),
+                state: "removed with its volume once its work was fetched".into(),
+            });
+        }
+        match self.state()?.as_deref() {
+            Some("running") => return Ok(()),
+            Some(_) => {
+                self.must(
+                    self.engine().args(["rm", "--force"]).arg(&self.container),
+                    "rm",
+                )?;
+            }
+            None => {}
+        }
         if !volume_known {
             self.must(
                 self.engine()
@@ -238,7 +255,7 @@ impl Place for Container {
         )
     }
 
-    fn make(&self, project_root: &Path) -> Result<(), RemoteError> {
+    fn make(&self, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
         let identity = git2::Repository::open(project_root)
             .and_then(|r| r.config())
             .and_then(|mut c| c.snapshot())
@@ -249,8 +266,11 @@ impl Place for Container {
                     c.get_string("user.email").ok()?,
                 ))
             });
-        let made = self.make_with(identity.as_ref().map(|(n, e)| (n.as_str(), e.as_str())));
-        if made.is_err() {
+        let made = self.make_with(
+            identity.as_ref().map(|(n, e)| (n.as_str(), e.as_str())),
+            fresh,
+        );
+        if made.is_err() && fresh {
             // Nothing half-made stays; a volume that held work before is not ours to drop.
             let _ = process::run(
                 &self

@@ -54,7 +54,7 @@ pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
         warn: false,
         detail,
     };
-    if let Err(e) = link.place.make(&link.project.root) {
+    if let Err(e) = link.place.make(&link.project.root, true) {
         return vec![engine(
             false,
             format!(

@@ -137,17 +137,12 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
             path,
         });
     }
-    let per_dispatch = super::place::per_dispatch(link.place.host());
-    if per_dispatch && request.follows.is_some() {
-        return Err(RemoteError::BadBase {
-            detail: format!(
-                "`{host}` makes a container per dispatch; following one up there is not \
-                 supported yet"
-            ),
-        });
-    }
-    // A place made for this dispatch first; nothing half-made stays when a step fails.
-    link.place.make(&link.project.root)?;
+    // A follow-up continues its dispatch in that dispatch's place (the caller's link), made
+    // again when it stopped; a new dispatch's place is made for it, and nothing half-made
+    // stays when a step fails.
+    let fresh = request.follows.is_none();
+    let per_dispatch = fresh && super::place::per_dispatch(link.place.host());
+    link.place.make(&link.project.root, fresh)?;
     let unmade = |e: RemoteError| {
         if per_dispatch {
             let _ = link.place.remove();

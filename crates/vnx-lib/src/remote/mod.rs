@@ -166,8 +166,8 @@ impl RemoteError {
                 )
             }
             RemoteError::Gone { place, .. } => format!(
-                "its dispatch is lost; its volume keeps its work (`podman volume inspect \
-                 vnx-{}` or docker's)",
+                "its work is kept: in the volume `vnx-{}` while its dispatch ran, and here \
+                 (its branch) once its end was caught up with",
                 place
                     .split_once('.')
                     .map_or("", |(_, id)| id)

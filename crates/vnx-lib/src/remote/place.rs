@@ -38,9 +38,11 @@ pub trait Place: Send + Sync {
     fn git_url(&self) -> String;
 
     /// Makes the place before anything is pushed to it, its clone committing as the
-    /// project at `project_root` does (nothing, for a place the user made).
-    fn make(&self, project_root: &Path) -> Result<(), RemoteError> {
-        let _ = project_root;
+    /// project at `project_root` does (nothing, for a place the user made). With `fresh`
+    /// false the place holds a dispatch already (a follow-up, a resume): what keeps its work
+    /// must be there, and only what runs it is made again when it stopped.
+    fn make(&self, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
+        let _ = (project_root, fresh);
         Ok(())
     }
 
