@@ -5,12 +5,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use vnx::dispatch::Context;
+use vnx::actions::Desk;
 use vnx::dispatch::queue;
 use vnx::dispatch::view;
 
 use super::output::say;
-use super::settings;
 use crate::cli::CliError;
 
 /// Waits for the dispatch's completion. Ctrl-C asks whether to cancel the dispatch or leave
@@ -20,11 +19,12 @@ use crate::cli::CliError;
 /// prompt (what it asks, how to answer) and when it goes on; on a terminal, it offers to
 /// answer a permission prompt right there, as `vnx approve`/`vnx deny` would.
 pub(crate) fn wait_or_interrupt(
-    ctx: &Context<'_>,
+    desk: &Desk<'_>,
     id: &vnx::ids::DispatchId,
     interrupted: &AtomicBool,
 ) -> Result<std::collections::BTreeMap<vnx::ids::DispatchId, view::Waited>, CliError> {
     use std::io::IsTerminal;
+    let ctx = desk.ctx;
     let (ledger, tmux) = (ctx.ledger, ctx.tmux);
     let mut ticks = 0u32;
     // The wait's answer comes over a channel, so it is taken the moment it is there (a
@@ -116,7 +116,7 @@ pub(crate) fn wait_or_interrupt(
             && let Some(open) = offered.take()
         {
             t.drain();
-            offered = answer_typed(ctx, id, open, t);
+            offered = answer_typed(desk, id, open, t);
         }
         if !interrupted.swap(false, Ordering::Relaxed) || cancelled {
             continue;
@@ -197,7 +197,7 @@ impl Typed {
 /// Answers the open question from what was typed: `y` approves, `n` denies (asking why, on a
 /// line, first), any other key leaves it for later; the question still open, if any.
 fn answer_typed(
-    ctx: &Context<'_>,
+    desk: &Desk<'_>,
     id: &vnx::ids::DispatchId,
     open: Open,
     typed: &mut Typed,
@@ -230,17 +230,17 @@ fn answer_typed(
             Some(line) => {
                 let message = line.trim();
                 let message = (!message.is_empty()).then_some(message);
-                answer_here(ctx, id, PermissionAnswer::Deny, message);
+                answer_here(desk, id, PermissionAnswer::Deny, message);
                 return None;
             }
             None => return Some(Open::Why(b)),
         },
     };
     match answer.as_str() {
-        "y" | "yes" => answer_here(ctx, id, PermissionAnswer::Approve, None),
+        "y" | "yes" => answer_here(desk, id, PermissionAnswer::Approve, None),
         "n" | "no" => {
             eprint!("why? ");
-            return answer_typed(ctx, id, Open::Why(b), typed);
+            return answer_typed(desk, id, Open::Why(b), typed);
         }
         _ => say!(
             "still waiting: `vnx approve {id}` or `vnx deny {id}` answers it ({})",
@@ -327,28 +327,12 @@ fn answerable(b: &vnx::receipts::DispatchBlocked) -> bool {
 /// Answers dispatch `id`'s pending prompt as `vnx approve`/`vnx deny` does, through the same
 /// library path and with the same receipt; says on stderr what was done.
 fn answer_here(
-    ctx: &Context<'_>,
+    desk: &Desk<'_>,
     id: &vnx::ids::DispatchId,
     decision: vnx::receipts::PermissionAnswer,
     message: Option<&str>,
 ) {
-    let answered = (|| -> Result<vnx::receipts::DispatchAnswered, CliError> {
-        let states = view::list(ctx.ledger, ctx.tmux)?;
-        let state = vnx::actions::Desk::named(&states, std::slice::from_ref(id))?[0];
-        let data_dir = ctx.project.data_dir();
-        let by = settings::user();
-        let answering = vnx::dispatch::answer::Answering {
-            ledger: ctx.ledger,
-            data_dir: &data_dir,
-            fallback: ctx.tmux,
-            attestor: ctx.attestor,
-            by: &by,
-            hook_wait: Duration::from_secs(5),
-        };
-        Ok(vnx::dispatch::answer::answer(
-            &answering, state, decision, message,
-        )?)
-    })();
+    let answered = vnx::actions::answer::answer(desk, id, decision, message);
     let verb = match decision {
         vnx::receipts::PermissionAnswer::Approve => "approved",
         vnx::receipts::PermissionAnswer::Deny => "denied",
@@ -369,7 +353,7 @@ fn answer_here(
         ),
         Err(e) => {
             // The error and its hint; the dispatch is still waited for.
-            let _ = e
+            let _ = CliError::from(e)
                 .context(format!("could not answer {id}'s prompt from here"))
                 .report();
         }

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use clap::ValueEnum;
 use vnx::actions::{self, Desk, start::Note};
 use vnx::dispatch::queue::{Submitted, Ticket};
-use vnx::dispatch::{Context, Request};
+use vnx::dispatch::Request;
 use vnx::provider::{Lane, Permission};
 
 use crate::cli::CliError;
@@ -295,7 +295,6 @@ impl Started {
         desk: &Desk<'_>,
         act: impl FnOnce(&dyn Fn(Note)) -> Result<actions::start::Started, CliError>,
     ) -> Result<ExitCode, CliError> {
-        let ctx = desk.ctx;
         // Ctrl-C is caught from before the launch, so it never kills this process between
         // the start and the wait.
         let interrupted = Arc::new(AtomicBool::new(false));
@@ -314,7 +313,7 @@ impl Started {
                 capacity,
             } => {
                 return self.queued(
-                    ctx,
+                    desk,
                     (&started.provider, &started.role),
                     &id,
                     position,
@@ -323,8 +322,8 @@ impl Started {
                 );
             }
         };
-        let mut out = Out::new();
         if self.detach {
+            let mut out = Out::new();
             if self.json {
                 out.json(&launched)?;
             } else {
@@ -343,49 +342,50 @@ impl Started {
             "dispatched {} (Ctrl-C to cancel it or leave it running)",
             launched.id
         );
+        self.wait(desk, &launched.id, &started.role, &interrupted)
+    }
+
+    /// Waits in the foreground for dispatch `id` (of `role`) to end and prints how it ended;
+    /// then, when its pull request is opened when it is done (`--open-pr`, or
+    /// `roles.<role>.open_pr`, `forge.open_on_done`), waits for that.
+    fn wait(
+        &self,
+        desk: &Desk<'_>,
+        id: &vnx::ids::DispatchId,
+        role: &str,
+        interrupted: &AtomicBool,
+    ) -> Result<ExitCode, CliError> {
+        let project = desk.ctx.project;
         // Asked before the wait: its answer is then ready the moment the dispatch ends.
-        let opens_pr = self.opens_pr(ctx, &started.role);
-        let waited =
-            crate::cli::util::foreground::wait_or_interrupt(ctx, &launched.id, &interrupted)?;
+        let opens_pr = self.open_pr || crate::cli::util::open_pr::opens_when_done(project, role);
+        let waited = crate::cli::util::foreground::wait_or_interrupt(desk, id, interrupted)?;
+        let mut out = Out::new();
         let code = crate::cli::util::waiting::report(&mut out, &waited, self.json);
         if opens_pr {
             out.flush()?;
-            crate::cli::util::open_pr::await_open_when_done(ctx.project, &launched.id);
+            crate::cli::util::open_pr::await_open_when_done(project, id);
         }
         code
-    }
-
-    /// Whether its pull request is opened when it is done: asked here (`--open-pr`), or by
-    /// the role or the project (`roles.<role>.open_pr`, `forge.open_on_done`).
-    fn opens_pr(&self, ctx: &Context<'_>, role: &str) -> bool {
-        self.open_pr || crate::cli::util::open_pr::opens_when_done(ctx.project, role)
     }
 
     /// A dispatch that was queued: its id (detached), or a wait through its start to its end.
     fn queued(
         &self,
-        ctx: &Context<'_>,
+        desk: &Desk<'_>,
         (provider, role): (&str, &str),
         id: &vnx::ids::DispatchId,
         position: u32,
         capacity: u32,
         interrupted: &AtomicBool,
     ) -> Result<ExitCode, CliError> {
-        let mut out = Out::new();
         say!(
             "queued {id} at position {position}: every {provider} slot ({capacity}) is taken; \
              it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
         );
         if self.detach {
-            return print_queued(&mut out, id, Some(provider), position, self.json);
+            return print_queued(&mut Out::new(), id, Some(provider), position, self.json);
         }
-        let waited = crate::cli::util::foreground::wait_or_interrupt(ctx, id, interrupted)?;
-        let code = crate::cli::util::waiting::report(&mut out, &waited, self.json);
-        if self.opens_pr(ctx, role) {
-            out.flush()?;
-            crate::cli::util::open_pr::await_open_when_done(ctx.project, id);
-        }
-        code
+        self.wait(desk, id, role, interrupted)
     }
 }
 
