@@ -66,11 +66,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    for id in &args.ids {
-        super::util::ids::check_dispatch_id(id)?;
-    }
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
+    let (project, named) = super::util::ids::project_for(&args.ids)?;
     let ids = if args.all {
         let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
         let running = running(&project, &tmux)?;
@@ -89,7 +85,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         );
         running
     } else {
-        super::util::ids::dispatch_ids(&project, &args.ids)?
+        named
     };
     super::util::waiting::wait_for(
         &project,

@@ -15,21 +15,13 @@ pub(crate) fn with_context<T>(
     tmux_socket: Option<String>,
     f: impl FnOnce(&Context<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    with_context_key(tmux_socket, None, f)
-}
-
-/// [`with_context`], signing with the key `--key` names, when it names one.
-pub(crate) fn with_context_key<T>(
-    tmux_socket: Option<String>,
-    key: Option<std::path::PathBuf>,
-    f: impl FnOnce(&Context<'_>) -> Result<T, CliError>,
-) -> Result<T, CliError> {
     let project = settings::project()?;
     crate::cli::util::pending::finish_pending(&project);
-    context_in(&project, tmux_socket, key, f)
+    context_in(&project, tmux_socket, None, f)
 }
 
-/// [`with_context_key`] for `project`, found (and its supervisors' pending completions
+/// [`with_context`] for `project`, signing with the key `--key` names, when it names one;
+/// `project` found (and its supervisors' pending completions
 /// finished) by the caller already.
 pub(crate) fn context_in<T>(
     project: &vnx::project::Project,
@@ -74,21 +66,13 @@ pub(crate) fn with_desk<T>(
     tmux_socket: Option<String>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    with_desk_key(tmux_socket, None, f)
-}
-
-/// [`with_desk`], signing with the key `--key` names, when it names one.
-pub(crate) fn with_desk_key<T>(
-    tmux_socket: Option<String>,
-    key: Option<std::path::PathBuf>,
-    f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
-) -> Result<T, CliError> {
     let project = settings::project()?;
     crate::cli::util::pending::finish_pending(&project);
-    desk_in(&project, tmux_socket, key, f)
+    desk_in(&project, tmux_socket, None, f)
 }
 
-/// [`with_desk_key`] for `project`, found (and its supervisors' pending completions finished)
+/// [`with_desk`] for `project`, signing with the key `--key` names, when it names one;
+/// `project` found (and its supervisors' pending completions finished)
 /// by the caller already, as `ids::project_for` does.
 pub(crate) fn desk_in<T>(
     project: &vnx::project::Project,

@@ -18,8 +18,7 @@ pub(crate) fn recover_queue(ctx: &Context<'_>) {
 
 fn recover_queue_saying(ctx: &Context<'_>, tell: bool) {
     match queue::recover(ctx, false) {
-        Ok(_) if !tell => {}
-        Err(_) if !tell => {}
+        _ if !tell => {}
         Ok(d) => {
             for id in &d.started {
                 say!("started queued dispatch {id}");

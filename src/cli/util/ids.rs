@@ -65,14 +65,6 @@ pub(crate) fn dispatch_id(
     )?)
 }
 
-/// [`dispatch_id`] for each of `given`, in order.
-pub(crate) fn dispatch_ids(
-    project: &vnx::project::Project,
-    given: &[String],
-) -> Result<Vec<vnx::ids::DispatchId>, CliError> {
-    given.iter().map(|g| dispatch_id(project, g)).collect()
-}
-
 /// What a command that takes dispatch ids starts with: the ids checked (a malformed one is
 /// a usage error before anything is read), the project found, the completions supervisors
 /// left pending appended, so the ledger it reads is up to date, and each id (or start of
@@ -85,6 +77,9 @@ pub(crate) fn project_for(
     }
     let project = settings::project()?;
     crate::cli::util::pending::finish_pending(&project);
-    let ids = dispatch_ids(&project, ids)?;
+    let ids = ids
+        .iter()
+        .map(|g| dispatch_id(&project, g))
+        .collect::<Result<_, _>>()?;
     Ok((project, ids))
 }

@@ -31,29 +31,23 @@ impl Out {
     /// Writes one line, its control characters escaped (a newline inside it included: one
     /// call is one line).
     pub fn line(&mut self, text: &str) -> Result<Wrote, CliError> {
-        let r = self
-            .inner
-            .write_all(escape(text).as_bytes())
-            .and_then(|()| self.inner.write_all(b"\n"));
-        classify(r)
+        self.raw_line(escape(text).as_bytes())
     }
 
     /// Writes one line that is escaped already, with colour codes added by [`paint`].
     pub fn styled(&mut self, text: &str) -> Result<Wrote, CliError> {
-        let r = self
-            .inner
-            .write_all(text.as_bytes())
-            .and_then(|()| self.inner.write_all(b"\n"));
-        classify(r)
+        self.raw_line(text.as_bytes())
     }
 
     /// Writes a raw line (a ledger line) followed by a newline; control bytes in it (which
     /// valid JSON never holds raw) are escaped.
     pub fn bytes_line(&mut self, bytes: &[u8]) -> Result<Wrote, CliError> {
-        let r = self
-            .inner
-            .write_all(&escape_bytes(bytes))
-            .and_then(|()| self.inner.write_all(b"\n"));
+        self.raw_line(&escape_bytes(bytes))
+    }
+
+    /// Writes `bytes` as they are, then a newline.
+    fn raw_line(&mut self, bytes: &[u8]) -> Result<Wrote, CliError> {
+        let r = (self.inner.write_all(bytes)).and_then(|()| self.inner.write_all(b"\n"));
         classify(r)
     }
 
@@ -66,11 +60,7 @@ impl Out {
     pub fn json(&mut self, value: &impl serde::Serialize) -> Result<Wrote, CliError> {
         let text = serde_json::to_string(value)
             .map_err(|e| CliError::new(format!("could not render JSON: {e}")))?;
-        let r = self
-            .inner
-            .write_all(json_safe(&text).as_bytes())
-            .and_then(|()| self.inner.write_all(b"\n"));
-        classify(r)
+        self.raw_line(json_safe(&text).as_bytes())
     }
 }
 
