@@ -7,6 +7,7 @@ use vnx::ledger::checkpoint;
 use vnx::ledger::{ChainStatus, VerifyOptions, VerifyReport};
 
 use super::CliError;
+use super::util::error::Exit;
 use super::util::output::Out;
 use super::util::settings::{self, LedgerArg};
 
@@ -70,11 +71,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         render(&mut out, &path, &report, anchored)?;
     }
-    Ok(if fails {
-        super::util::error::Exit::No.into()
-    } else {
-        super::util::error::Exit::Ok.into()
-    })
+    Ok(Exit::No.when(fails))
 }
 
 /// Verifies the ledger at `path` as `audit-chain verify` does (see
@@ -118,7 +115,7 @@ fn missing(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             path.display()
         ))?;
     }
-    Ok(super::util::error::Exit::Ok.into())
+    Ok(Exit::Ok.into())
 }
 
 fn render(out: &mut Out, path: &Path, r: &VerifyReport, in_repo: bool) -> Result<(), CliError> {

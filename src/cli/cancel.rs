@@ -8,6 +8,7 @@ use vnx::dispatch::view::{self, Waited};
 use vnx::tmux::Tmux;
 
 use super::CliError;
+use super::util::error::Exit;
 use super::util::output::{Out, say};
 use super::util::settings;
 
@@ -119,9 +120,5 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         }
     }
-    Ok(if unreachable {
-        super::util::error::Exit::Failed.into()
-    } else {
-        super::util::error::Exit::Ok.into()
-    })
+    Ok(Exit::Failed.when(unreachable))
 }

@@ -7,6 +7,7 @@ use vnx::actions::release::{self, Preserved};
 use vnx::release::Item;
 
 use super::CliError;
+use super::util::error::Exit;
 use super::util::output::{Out, confirm, plan_lines, say};
 
 /// Discard dispatches' work on purpose: worktree (uncommitted files included) and branch
@@ -115,9 +116,5 @@ fn discard(
             release::done_line(i, "discarded")
         ))?;
     }
-    Ok(if failed {
-        super::util::error::Exit::Failed.into()
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Exit::Failed.when(failed))
 }

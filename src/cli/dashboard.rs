@@ -339,12 +339,7 @@ mod live {
                 }
                 Action::GateCheck(_) => {
                     let report = gate::check(desk, &id, &|_| {})?;
-                    let witness = settings::witness_dir();
-                    let anchoring = gate::Anchoring {
-                        threads: settings::threads(None),
-                        witness_dir: witness.as_deref(),
-                    };
-                    let anchored = gate::anchor(desk, &anchoring).err();
+                    let anchored = gate::anchor(desk, &settings::anchoring()).err();
                     let held = report.decision == vnx::gate::Decision::Hold;
                     let mut said = if held { "HOLD" } else { "GO" }.to_owned();
                     for why in report.reasons.iter().chain(&anchored) {
@@ -353,14 +348,10 @@ mod live {
                     (i32::from(held), said)
                 }
                 Action::Merge(_) => {
-                    let witness = settings::witness_dir();
                     let merging = merge::Merging {
                         check_only: false,
                         override_group: false,
-                        anchoring: gate::Anchoring {
-                            threads: settings::threads(None),
-                            witness_dir: witness.as_deref(),
-                        },
+                        anchoring: settings::anchoring(),
                     };
                     let ids = std::slice::from_ref(&id);
                     let entry = merge::merge(desk, ids, &merging, &|_| {})?.remove(0);

@@ -8,6 +8,7 @@ use vnx::doctor::{self, Inputs, Status};
 use vnx::tmux::Tmux;
 
 use super::CliError;
+use super::util::error::Exit;
 use super::util::output::Out;
 use super::util::settings::{self, LedgerArg};
 
@@ -109,9 +110,5 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Status::Warn => args.strict,
         Status::Pass => false,
     };
-    Ok(if failed {
-        super::util::error::Exit::No.into()
-    } else {
-        super::util::error::Exit::Ok.into()
-    })
+    Ok(Exit::No.when(failed))
 }

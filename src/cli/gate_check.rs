@@ -8,6 +8,7 @@ use vnx::actions::gate;
 use vnx::gate::{Decision, Event, Report};
 
 use super::CliError;
+use super::util::error::Exit;
 use super::util::lines::finished;
 use super::util::output::Out;
 use super::util::settings;
@@ -36,18 +37,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    for id in &args.ids {
-        super::util::ids::check_dispatch_id(id)?;
-    }
     let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let on_event = |event: Event<'_>| match event {
         Event::Started { gate, kind } => say!("gate {gate}: running ({kind})"),
         Event::Finished { outcome } => say!("{}", finished(outcome)),
-    };
-    let witness = settings::witness_dir();
-    let anchoring = gate::Anchoring {
-        threads: settings::threads(None),
-        witness_dir: witness.as_deref(),
     };
     let (reports, anchored) = super::util::context::desk_in(&project, None, None, |desk| {
         if ids.len() > 1 {
@@ -60,7 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
             reports.push(gate::check(desk, id, &on_event)?);
         }
-        Ok((reports, gate::anchor(desk, &anchoring)))
+        Ok((reports, gate::anchor(desk, &settings::anchoring())))
     })?;
     match anchored {
         Ok(c) if c.created => say!(
@@ -98,11 +91,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             held.join(", ")
         );
     }
-    Ok(if held.is_empty() {
-        super::util::error::Exit::Ok.into()
-    } else {
-        super::util::error::Exit::No.into()
-    })
+    Ok(Exit::No.when(!held.is_empty()))
 }
 
 fn render(out: &mut Out, r: &Report) -> Result<(), CliError> {

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use vnx::actions::gate::Anchoring;
 use vnx::actions::merge::{Merging, Told};
 use vnx::gate::Event as GateEvent;
 use vnx::merge::{self, Entry, EntryResult, Event};
@@ -66,14 +65,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let verbose = args.verbose || args.check;
-    let witness_dir = settings::witness_dir();
     let merging = Merging {
         check_only: args.check,
         override_group: args.override_group,
-        anchoring: Anchoring {
-            threads: settings::threads(None),
-            witness_dir: witness_dir.as_deref(),
-        },
+        anchoring: settings::anchoring(),
     };
     let told = |told: Told<'_>| match told {
         Told::GroupOverridden { objection } => {

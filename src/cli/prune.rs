@@ -8,6 +8,7 @@ use vnx::actions::{Desk, prune};
 
 use super::CliError;
 use super::util::context::with_desk;
+use super::util::error::Exit;
 use super::util::output::{Out, confirm, plan_lines, say};
 
 /// Remove old dispatch and gate directories nothing needs any more
@@ -149,11 +150,7 @@ fn prune_at(desk: &Desk<'_>, args: &Args) -> Result<ExitCode, CliError> {
             };
         }
     }
-    Ok(if done.failed() {
-        super::util::error::Exit::Failed.into()
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Exit::Failed.when(done.failed()))
 }
 
 #[cfg(test)]

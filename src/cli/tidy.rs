@@ -7,6 +7,7 @@ use vnx::actions::release;
 use vnx::release::tidy::{Action, Tidy};
 
 use super::CliError;
+use super::util::error::Exit;
 use super::util::output::{Out, escape};
 
 /// Tidy what is settled: release landed and pushed work, say what is kept and why
@@ -53,11 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         render(&mut out, &found)?;
     }
-    Ok(if failed {
-        super::util::error::Exit::Failed.into()
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Exit::Failed.when(failed))
 }
 
 fn render(out: &mut Out, found: &Tidy) -> Result<(), CliError> {

@@ -8,6 +8,7 @@ use vnx::actions::release::Preserved;
 use vnx::release::{self, Item, Plan};
 
 use super::CliError;
+use super::util::error::Exit;
 use super::util::output::Out;
 use super::util::settings::LedgerArg;
 
@@ -69,11 +70,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         render(&mut out, &plan, &root)?;
     }
-    Ok(if failed {
-        super::util::error::Exit::Failed.into()
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Exit::Failed.when(failed))
 }
 
 fn render(out: &mut Out, plan: &Plan, root: &Path) -> Result<(), CliError> {

@@ -31,6 +31,13 @@ pub enum Exit {
     Bug = 4,
 }
 
+impl Exit {
+    /// This status when `cond` holds, else 0.
+    pub fn when(self, cond: bool) -> ExitCode {
+        if cond { self } else { Exit::Ok }.into()
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e as u8)

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use vnx::actions::gate::Anchoring;
 use vnx::actions::group::Note;
 use vnx::gate::Event;
 use vnx::ids::{DispatchId, GroupId};
@@ -58,12 +57,7 @@ pub(crate) fn decide(
         }
         Note::Gate(Event::Started { .. }) => {}
     };
-    let witness = settings::witness_dir();
-    let anchoring = Anchoring {
-        threads: settings::threads(None),
-        witness_dir: witness.as_deref(),
-    };
-    let decided = vnx::actions::group::decide(desk, group_id, &anchoring, &on_note)?;
+    let decided = vnx::actions::group::decide(desk, group_id, &settings::anchoring(), &on_note)?;
     if let Err(why) = &decided.anchored {
         say!("{}", crate::cli::util::lines::unanchored(why));
     }
@@ -73,10 +67,7 @@ pub(crate) fn decide(
     } else {
         render(&mut out, &decided.decision)?;
     }
-    Ok(match decided.decision.winner {
-        Some(_) => Exit::Ok.into(),
-        None => Exit::No.into(),
-    })
+    Ok(Exit::No.when(decided.decision.winner.is_none()))
 }
 
 fn render(out: &mut Out, d: &GroupDecision) -> Result<(), CliError> {

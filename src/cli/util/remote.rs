@@ -13,6 +13,7 @@ use vnx::project::Project;
 use vnx::remote::{self, Link, RemoteRequest};
 use vnx::tmux::Tmux;
 
+use super::error::Exit;
 use super::hosts::link;
 use super::output::{Out, say};
 use super::settings;
@@ -256,9 +257,5 @@ pub(crate) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
             ))?;
         }
     }
-    Ok(if checks.iter().all(|c| c.ok) {
-        ExitCode::SUCCESS
-    } else {
-        super::error::Exit::No.into()
-    })
+    Ok(Exit::No.when(checks.iter().any(|c| !c.ok)))
 }

@@ -298,6 +298,15 @@ pub fn witness_dir() -> Option<PathBuf> {
         .map(|d| d.join("vnx").join("witness"))
 }
 
+/// How the ledger is anchored after gates ran: hashed on every CPU, witnessed in
+/// [`witness_dir`].
+pub fn anchoring() -> vnx::actions::gate::Anchoring {
+    vnx::actions::gate::Anchoring {
+        threads: threads(None),
+        witness_dir: witness_dir(),
+    }
+}
+
 /// Whether the environment allows colour: `NO_COLOR` unset or empty, `TERM` not `dumb`.
 pub fn colour_allowed() -> bool {
     env("NO_COLOR").is_none_or(|v| v.is_empty()) && env("TERM").is_none_or(|t| t != "dumb")

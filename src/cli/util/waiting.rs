@@ -138,11 +138,8 @@ pub(crate) fn wait_for(
         json: how.json,
     };
     let prs_ok = watching.follow(&mut out, &done, &shown)?;
-    if prs_ok && waited.values().all(Waited::succeeded) {
-        Ok(crate::cli::util::error::Exit::Ok.into())
-    } else {
-        Ok(crate::cli::util::error::Exit::No.into())
-    }
+    let all_ok = prs_ok && waited.values().all(Waited::succeeded);
+    Ok(crate::cli::util::error::Exit::No.when(!all_ok))
 }
 
 /// What `--until-pr` waits for.

@@ -2,7 +2,7 @@
 //! dispatch's gates, with its report and receipts ([`check`]), then the ledger anchored in a
 //! checkpoint once ([`anchor`]), so a merge can tell the evidence was not cut away since.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use super::{ActionError, Desk};
 use crate::gate::{self, Event, Report};
@@ -10,11 +10,11 @@ use crate::ids::DispatchId;
 use crate::ledger::checkpoint::CheckpointOutcome;
 
 /// How the ledger is anchored after the gates ran.
-pub struct Anchoring<'a> {
+pub struct Anchoring {
     /// Threads hashing the ledger may use.
     pub threads: usize,
     /// Where the checkpoint's witness is kept, when anywhere.
-    pub witness_dir: Option<&'a Path>,
+    pub witness_dir: Option<PathBuf>,
 }
 
 /// Refuses, before any gate runs, dispatches one of which the ledger never saw (a typo must
@@ -58,12 +58,12 @@ pub(super) fn gates_at<'a>(
 
 /// Anchors the evidence just recorded in a checkpoint (made with the desk's key), so a merge
 /// can tell it was not cut away since; why not, when it could not.
-pub fn anchor(desk: &Desk<'_>, anchoring: &Anchoring<'_>) -> Result<CheckpointOutcome, String> {
+pub fn anchor(desk: &Desk<'_>, anchoring: &Anchoring) -> Result<CheckpointOutcome, String> {
     crate::merge::anchor(
         desk.ctx.ledger,
         desk.ctx.key_path,
         anchoring.threads,
-        anchoring.witness_dir,
+        anchoring.witness_dir.as_deref(),
     )
     .map_err(|e| e.to_string())
 }

@@ -33,7 +33,7 @@ pub struct Decided {
 pub fn decide(
     desk: &Desk<'_>,
     group: &GroupId,
-    anchoring: &Anchoring<'_>,
+    anchoring: &Anchoring,
     on_note: &(dyn Fn(Note<'_>) + Sync),
 ) -> Result<Decided, ActionError> {
     let ledger = desk.ctx.ledger;

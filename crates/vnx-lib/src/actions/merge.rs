@@ -10,13 +10,13 @@ use crate::ids::DispatchId;
 use crate::merge::{self, Entry, EntryResult, Plan};
 
 /// What merging is asked to do besides the ids.
-pub struct Merging<'a> {
+pub struct Merging {
     /// Only check each dispatch's conditions: no gate runs, nothing merges.
     pub check_only: bool,
     /// Merge a best-of candidate that is not its group's winner anyway.
     pub override_group: bool,
     /// How the ledger is anchored after gates ran.
-    pub anchoring: Anchoring<'a>,
+    pub anchoring: Anchoring,
 }
 
 /// What a merge tells as it goes.
@@ -54,7 +54,7 @@ pub enum Told<'a> {
 pub fn merge(
     desk: &Desk<'_>,
     ids: &[DispatchId],
-    merging: &Merging<'_>,
+    merging: &Merging,
     told: &(dyn Fn(Told<'_>) + Sync),
 ) -> Result<Vec<Entry>, ActionError> {
     let ctx = desk.ctx;
@@ -84,7 +84,7 @@ pub fn merge(
     }
     let on_event = |event: merge::Event<'_>| told(Told::Merge(event));
     let merge_ctx = merge::Context {
-        witness_dir: merging.anchoring.witness_dir,
+        witness_dir: merging.anchoring.witness_dir.as_deref(),
         attestor: ctx.attestor,
         trusted_keys: desk.trusted,
         root: &ctx.project.root,
@@ -104,7 +104,7 @@ pub fn merge(
 fn run_missing_gates(
     desk: &Desk<'_>,
     ids: &[DispatchId],
-    merging: &Merging<'_>,
+    merging: &Merging,
     told: &(dyn Fn(Told<'_>) + Sync),
 ) -> Result<(), ActionError> {
     let on_event = |event: gate::Event<'_>| told(Told::Gate(event));
