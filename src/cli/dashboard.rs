@@ -289,20 +289,10 @@ mod live {
                 }),
             ));
         }
-        if let Action::FollowUp(id, text) = action {
-            return follow_up(action, id.clone(), text);
-        }
         let id = match action {
-            Action::Approve(id)
-            | Action::Deny(id)
-            | Action::Dismiss(id)
-            | Action::Cancel(id)
-            | Action::Accept(id)
-            | Action::Release(id)
-            | Action::Clean(id)
-            | Action::GateCheck(id)
-            | Action::Merge(id) => id.clone(),
-            _ => return None,
+            Action::FollowUp(id, text) => return follow_up(action, id.clone(), text),
+            Action::Attach(_) => return None,
+            _ => action.dispatch_id()?.clone(),
         };
         let done = crate::cli::util::context::with_desk(None, |desk| {
             Ok(Some(match action {

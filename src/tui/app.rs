@@ -81,17 +81,9 @@ impl Action {
     /// Whether it decides something (lets a worker act or refuses it, settles, stops,
     /// merges or discards work), and so is confirmed first.
     pub fn needs_confirmation(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Action::Approve(_)
-                | Action::Deny(_)
-                | Action::Accept(_)
-                | Action::Dismiss(_)
-                | Action::Cancel(_)
-                | Action::Merge(_)
-                | Action::Release(_)
-                | Action::Clean(_)
-                | Action::Tidy
+            Action::Attach(_) | Action::FollowUp(..) | Action::GateCheck(_)
         )
     }
 
@@ -464,28 +456,21 @@ impl App {
             Mode::FollowUp {
                 dispatch_id,
                 mut text,
-            } => match key.code {
-                KeyCode::Esc => Effect::None,
-                KeyCode::Enter if text.trim().is_empty() => {
-                    self.mode = Mode::FollowUp { dispatch_id, text };
-                    Effect::None
+            } => {
+                match key.code {
+                    KeyCode::Esc => return Effect::None,
+                    KeyCode::Enter if !text.trim().is_empty() => {
+                        return Effect::Run(Action::FollowUp(dispatch_id, text));
+                    }
+                    KeyCode::Backspace => {
+                        text.pop();
+                    }
+                    KeyCode::Char(c) if !c.is_control() => text.push(c),
+                    _ => {}
                 }
-                KeyCode::Enter => Effect::Run(Action::FollowUp(dispatch_id, text)),
-                KeyCode::Backspace => {
-                    text.pop();
-                    self.mode = Mode::FollowUp { dispatch_id, text };
-                    Effect::None
-                }
-                KeyCode::Char(c) if !c.is_control() => {
-                    text.push(c);
-                    self.mode = Mode::FollowUp { dispatch_id, text };
-                    Effect::None
-                }
-                _ => {
-                    self.mode = Mode::FollowUp { dispatch_id, text };
-                    Effect::None
-                }
-            },
+                self.mode = Mode::FollowUp { dispatch_id, text };
+                Effect::None
+            }
             Mode::Normal => self.normal_key(key),
         }
     }

@@ -9,8 +9,8 @@ use std::sync::atomic::AtomicBool;
 
 use clap::ValueEnum;
 use vnx::actions::{self, Desk, start::Note};
-use vnx::dispatch::queue::{Submitted, Ticket};
 use vnx::dispatch::Request;
+use vnx::dispatch::queue::{Submitted, Ticket};
 use vnx::provider::{Lane, Permission};
 
 use crate::cli::CliError;
