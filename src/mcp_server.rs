@@ -45,29 +45,6 @@ pub struct Server {
     tool_router: ToolRouter<Server>,
 }
 
-/// Filters of `list_dispatches`.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-struct ListArgs {
-    /// Only these dispatch ids.
-    #[serde(default)]
-    dispatch_ids: Vec<String>,
-    /// Only dispatches in these states: queued, expired, running, blocked, stalled, lost, done,
-    /// failed, needs_input, timeout, cancelled, merged, released, unverified.
-    #[serde(default)]
-    states: Vec<String>,
-    /// Only dispatches of this provider (a built-in CLI or a declared one).
-    provider: Option<String>,
-    /// Only dispatches of this role (implementer, reviewer, …).
-    role: Option<String>,
-    /// Only dispatches of this model.
-    model: Option<String>,
-    /// Only running dispatches (running, blocked or stalled).
-    #[serde(default)]
-    running: bool,
-    /// At most this many, the newest (default 100, at most 1000).
-    limit: Option<u64>,
-}
-
 /// One dispatch.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct IdArgs {
@@ -216,17 +193,8 @@ impl Server {
     )]
     async fn list_dispatches(
         &self,
-        Parameters(a): Parameters<ListArgs>,
+        Parameters(filter): Parameters<Filter>,
     ) -> Result<CallToolResult, ErrorData> {
-        let filter = Filter {
-            ids: a.dispatch_ids,
-            states: a.states,
-            provider: a.provider,
-            role: a.role,
-            model: a.model,
-            running: a.running,
-            limit: a.limit,
-        };
         self.tool(move |s| read::list(s, &filter)).await
     }
 

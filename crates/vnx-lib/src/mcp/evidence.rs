@@ -55,13 +55,9 @@ pub(super) struct Evidence {
 impl Evidence {
     /// The ledger's head, and the given receipts.
     pub(super) fn new(ledger: &Path, receipts: Vec<Cited>) -> Result<Evidence, McpError> {
-        let head = match tail::last_lines(ledger, 1, |_| true) {
-            Ok((lines, _)) => lines.last().map(|l| Cited::of(None, l)),
-            Err(LedgerError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let (lines, _) = or_none(tail::last_lines(ledger, 1, |_| true))?;
         Ok(Evidence {
-            ledger_head: head,
+            ledger_head: lines.last().map(|l| Cited::of(None, l)),
             receipts,
         })
     }
@@ -74,14 +70,10 @@ impl Evidence {
 
 /// Every receipt about one of `ids` (its `dispatch_id`), in ledger order.
 pub(super) fn about(ledger: &Path, ids: &[DispatchId]) -> Result<Vec<Cited>, McpError> {
-    let lines = match tail::numbered_lines(ledger, |l| {
+    let lines = or_none(tail::numbered_lines(ledger, |l| {
         ids.iter()
             .any(|id| memchr::memmem::find(l, id.as_str().as_bytes()).is_some())
-    }) {
-        Ok(lines) => lines,
-        Err(LedgerError::NotFound { .. }) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
+    }))?;
     Ok(lines
         .iter()
         .map(|(n, l)| Cited::of(Some(*n), l))
@@ -91,6 +83,14 @@ pub(super) fn about(ledger: &Path, ids: &[DispatchId]) -> Result<Vec<Cited>, Mcp
                 .is_some_and(|d| ids.iter().any(|id| id == d))
         })
         .collect())
+}
+
+/// What a read of the ledger gave, or nothing (the default) when there is no ledger.
+pub(super) fn or_none<T: Default>(read: Result<T, LedgerError>) -> Result<T, McpError> {
+    match read {
+        Err(LedgerError::NotFound { .. }) => Ok(T::default()),
+        read => Ok(read?),
+    }
 }
 
 /// Puts `evidence` into the answer `value` (an object) as its `evidence` member.

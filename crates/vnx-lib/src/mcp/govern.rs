@@ -9,7 +9,7 @@ use super::read::{LIMITS, bounded, check_id, detail_of_id};
 use super::{McpError, Settings};
 use crate::dispatch::settled::Embedded;
 use crate::ledger::summary::Summary;
-use crate::ledger::{LedgerError, tail};
+use crate::ledger::tail;
 
 /// The newest `limit` receipts (of one dispatch, of one event type), as the ledger holds them.
 pub fn tail_receipts(
@@ -34,13 +34,9 @@ pub fn tail_receipts(
             )));
         }
     }
-    let lines = match tail::last_lines(&s.ledger, n, |l| {
+    let (lines, _) = evidence::or_none(tail::last_lines(&s.ledger, n, |l| {
         Summary::of(l).matches(dispatch_id, event_type)
-    }) {
-        Ok((lines, _)) => lines,
-        Err(LedgerError::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
+    }))?;
     let cited = lines.iter().map(|l| Cited::of(None, l)).collect();
     let receipts: Vec<Embedded> = lines.iter().map(|l| Embedded::of(l)).collect();
     evidence::answer(
@@ -122,13 +118,10 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
             line_sha256: r.line.line_sha256.clone(),
         });
     }
-    let report = match tail::last_lines(&s.ledger, 1, |l| {
+    let (lines, _) = evidence::or_none(tail::last_lines(&s.ledger, 1, |l| {
         Summary::of(l).matches(Some(id.as_str()), Some("gate_report"))
-    }) {
-        Ok((lines, _)) => lines.into_iter().next(),
-        Err(LedgerError::NotFound { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
+    }))?;
+    let report = lines.into_iter().next();
     let report_attested = report.as_ref().map(|l| {
         std::str::from_utf8(l)
             .ok()
@@ -279,20 +272,16 @@ pub fn cost(
     }
     let ids: std::collections::BTreeSet<&str> =
         entries.iter().map(|e| e.dispatch_id.as_str()).collect();
-    let cited = match tail::numbered_lines(&s.ledger, |l| {
+    let lines = evidence::or_none(tail::numbered_lines(&s.ledger, |l| {
         memchr::memmem::find(l, b"dispatch_completed").is_some()
-    }) {
-        Ok(lines) => lines
-            .iter()
-            .map(|(n, l)| Cited::of(Some(*n), l))
-            .filter(|c| {
-                c.event_type.as_deref() == Some("dispatch_completed")
-                    && c.dispatch_id.as_deref().is_some_and(|d| ids.contains(d))
-            })
-            .collect(),
-        Err(LedgerError::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
+    }))?;
+    let cited = (lines.iter())
+        .map(|(n, l)| Cited::of(Some(*n), l))
+        .filter(|c| {
+            c.event_type.as_deref() == Some("dispatch_completed")
+                && c.dispatch_id.as_deref().is_some_and(|d| ids.contains(d))
+        })
+        .collect();
     evidence::answer(
         serde_json::json!({
             "by": by,

@@ -118,22 +118,29 @@ fn states(
     Ok((all, record, listed))
 }
 
-/// What a list keeps.
-#[derive(Debug, Default)]
+// What a list keeps: the arguments of the MCP tool `list_dispatches` as its clients send
+// them (the doc comments are their schema's descriptions).
+/// Filters of `list_dispatches`.
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ListArgs")]
 pub struct Filter {
-    /// Only these ids.
+    /// Only these dispatch ids.
+    #[serde(default, rename = "dispatch_ids")]
     pub ids: Vec<String>,
-    /// Only these states.
+    /// Only dispatches in these states: queued, expired, running, blocked, stalled, lost, done,
+    /// failed, needs_input, timeout, cancelled, merged, released, unverified.
+    #[serde(default)]
     pub states: Vec<String>,
-    /// Only this provider.
+    /// Only dispatches of this provider (a built-in CLI or a declared one).
     pub provider: Option<String>,
-    /// Only this role.
+    /// Only dispatches of this role (implementer, reviewer, …).
     pub role: Option<String>,
-    /// Only this model.
+    /// Only dispatches of this model.
     pub model: Option<String>,
-    /// Only running, blocked or stalled ones.
+    /// Only running dispatches (running, blocked or stalled).
+    #[serde(default)]
     pub running: bool,
-    /// At most this many, the newest.
+    /// At most this many, the newest (default 100, at most 1000).
     pub limit: Option<u64>,
 }
 
