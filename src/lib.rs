@@ -5,6 +5,7 @@
 mod cli;
 #[cfg(feature = "mcp")]
 pub mod mcp_server;
+mod shown;
 #[cfg(feature = "dashboard")]
 pub mod tui;
 

@@ -152,41 +152,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 /// forge text escaped.
 fn pr_block(out: &mut Out, pr: &vnx::forge::watch::PrStatus) -> Result<(), CliError> {
     let esc = |t: &str| super::util::output::escape(t).into_owned();
-    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
-    out.line(&format!("  {:<10} {}", "pr", esc(&pr.line())))?;
-    out.line(&format!("    url      {}", esc(&pr.url)))?;
-    let head = if pr.head_commit.is_empty() {
-        format!("recorded {} (not read)", short(&pr.recorded_head))
-    } else if pr.head_commit == pr.recorded_head {
-        format!("{} (the recorded head)", short(&pr.head_commit))
-    } else {
-        format!(
-            "{} on the forge, recorded {}",
-            esc(&short(&pr.head_commit)),
-            short(&pr.recorded_head)
-        )
-    };
-    out.line(&format!("    head     {head}"))?;
-    for (name, state) in &pr.checks {
-        out.line(&format!("    check    {}: {state}", esc(name)))?;
-    }
-    if !pr.review_decision.is_empty() {
-        out.line(&format!("    review   {}", esc(&pr.review_decision)))?;
-    }
-    for s in &pr.said {
-        let kind = if s.kind == "comment" {
-            String::new()
-        } else {
-            format!(" ({})", esc(&s.kind))
+    for (i, (key, value)) in crate::shown::pr_lines(pr, esc).into_iter().enumerate() {
+        match i {
+            0 => out.line(&format!("  {key:<10} {value}"))?,
+            _ => out.line(&format!("    {key:<8} {value}"))?,
         };
-        out.line(&format!(
-            "    new      {}{kind}: {}",
-            esc(&s.author),
-            esc(&s.line)
-        ))?;
-    }
-    if let Some(why) = &pr.stale {
-        out.line(&format!("    stale    {}", esc(why)))?;
     }
     Ok(())
 }

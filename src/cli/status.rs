@@ -225,7 +225,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if fit < widths[title] {
             widths[title] = fit;
             for r in &mut rows {
-                r[title] = cut(&r[title], fit);
+                r[title] = crate::shown::fit(&r[title], fit);
             }
         }
     }
@@ -368,16 +368,6 @@ fn wrap(text: &str, width: Option<usize>) -> Vec<String> {
     lines
 }
 
-/// `text` in at most `width` characters, the last an `…` when it was cut.
-fn cut(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 /// One table row: id, state, title, teardown, provider/model, role, age, where to look.
 fn row(
     s: &DispatchState,
@@ -389,7 +379,10 @@ fn row(
         .started_at
         .as_deref()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map_or_else(|| "-".into(), |t| short_age(now.duration_since(t)));
+        .map_or_else(
+            || "-".into(),
+            |t| crate::shown::age(now.duration_since(t).as_secs()),
+        );
     let place = if let Some(q) = &s.queue
         && s.state == view::State::Queued
     {
@@ -430,17 +423,6 @@ fn row(
         age,
         place,
     ]
-}
-
-/// `42s`, `7m`, `3h`, `2d`.
-fn short_age(d: jiff::SignedDuration) -> String {
-    let secs = d.as_secs().max(0);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
-    }
 }
 
 /// The permission prompts denied to the worker, when there were any: `denied 2 prompts,

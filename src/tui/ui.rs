@@ -14,6 +14,7 @@ use ratatui::widgets::{
 };
 
 use super::app::{App, KEYS, Key, Mode, View, suggested};
+use crate::shown::{age, fit};
 use vnx::dashboard::model::{Health, Row};
 
 /// Draws the whole dashboard.
@@ -114,16 +115,6 @@ fn state_style(shown: &str) -> Style {
     Style::new().fg(colour)
 }
 
-/// An age in the largest unit that fits (`42s`, `7m`, `3h`, `2d`).
-pub fn age(seconds: i64) -> String {
-    match seconds.max(0) {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3_600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3_600),
-        s => format!("{}d", s / 86_400),
-    }
-}
-
 /// Tokens in thousands past a thousand (`812`, `12.3k`, `4.1M`).
 fn tokens(n: Option<u64>) -> String {
     match n {
@@ -188,45 +179,13 @@ pub fn pr_badge(pr: &vnx::forge::watch::PrStatus) -> String {
 /// the head against the recorded one, each check, the review decision and the new reviews
 /// and comments; forge text without its control characters.
 pub fn pr_block(pr: &vnx::forge::watch::PrStatus) -> Vec<String> {
-    let plain = vnx::dashboard::model::plain;
-    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
-    let mut out = vec![
-        format!("pr       {}", plain(&pr.line())),
-        format!("  url    {}", plain(&pr.url)),
-    ];
-    out.push(if pr.head_commit.is_empty() {
-        format!("  head   recorded {} (not read)", short(&pr.recorded_head))
-    } else if pr.head_commit == pr.recorded_head {
-        format!("  head   {} (the recorded head)", short(&pr.head_commit))
-    } else {
-        format!(
-            "  head   {} on the forge, recorded {}",
-            plain(&short(&pr.head_commit)),
-            short(&pr.recorded_head)
-        )
-    });
-    for (name, state) in &pr.checks {
-        out.push(format!("  check  {}: {state}", plain(name)));
-    }
-    if !pr.review_decision.is_empty() {
-        out.push(format!("  review {}", plain(&pr.review_decision)));
-    }
-    for s in &pr.said {
-        let kind = if s.kind == "comment" {
-            String::new()
-        } else {
-            format!(" ({})", plain(&s.kind))
-        };
-        out.push(format!(
-            "  new    {}{kind}: {}",
-            plain(&s.author),
-            plain(&s.line)
-        ));
-    }
-    if let Some(why) = &pr.stale {
-        out.push(format!("  stale  {}", plain(why)));
-    }
-    out
+    let lines = crate::shown::pr_lines(pr, vnx::dashboard::model::plain).into_iter();
+    (lines.enumerate())
+        .map(|(i, (key, value))| match i {
+            0 => format!("{key:<8} {value}"),
+            _ => format!("  {key:<6} {value}"),
+        })
+        .collect()
 }
 
 /// The rows of `len` that a band of `shown` lines shows: from where it showed last
@@ -482,16 +441,6 @@ fn diff_text(diff: &str) -> Text<'static> {
             })
             .collect::<Vec<_>>(),
     )
-}
-
-/// `text` cut to `width` characters, an ellipsis marking the cut.
-fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 /// The key bar: the keys the selected dispatch's state calls for first, then the others,

@@ -1,0 +1,64 @@
+//! What the command line and the dashboard both show, worded once: a pull request's lines
+//! (`vnx show`, the dashboard's receipts view), a cell cut to its width, an age.
+
+use vnx::forge::watch::PrStatus;
+
+/// A pull request as lines of a key and its value, every forge text made safe by `clean`:
+/// its line, address, head against the recorded one, each check, the review decision, the
+/// new reviews and comments (who, and their first line), and why the read is stale.
+pub(crate) fn pr_lines(pr: &PrStatus, clean: impl Fn(&str) -> String) -> Vec<(&str, String)> {
+    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
+    let head = if pr.head_commit.is_empty() {
+        format!("recorded {} (not read)", short(&pr.recorded_head))
+    } else if pr.head_commit == pr.recorded_head {
+        format!("{} (the recorded head)", short(&pr.head_commit))
+    } else {
+        format!(
+            "{} on the forge, recorded {}",
+            clean(&short(&pr.head_commit)),
+            short(&pr.recorded_head)
+        )
+    };
+    let mut lines = vec![
+        ("pr", clean(&pr.line())),
+        ("url", clean(&pr.url)),
+        ("head", head),
+    ];
+    for (name, state) in &pr.checks {
+        lines.push(("check", format!("{}: {state}", clean(name))));
+    }
+    if !pr.review_decision.is_empty() {
+        lines.push(("review", clean(&pr.review_decision)));
+    }
+    for s in &pr.said {
+        let kind = if s.kind == "comment" {
+            String::new()
+        } else {
+            format!(" ({})", clean(&s.kind))
+        };
+        let said = format!("{}{kind}: {}", clean(&s.author), clean(&s.line));
+        lines.push(("new", said));
+    }
+    lines.extend(pr.stale.iter().map(|why| ("stale", clean(why))));
+    lines
+}
+
+/// `text` in at most `width` characters, the last an `…` when it was cut.
+pub(crate) fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// An age in the largest unit that fits (`42s`, `7m`, `3h`, `2d`).
+pub(crate) fn age(seconds: i64) -> String {
+    match seconds.max(0) {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3_600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3_600),
+        s => format!("{}d", s / 86_400),
+    }
+}
