@@ -60,9 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         _ => settings::user_cache_dir(),
     };
     let shared_cache_dir = settings::user_cache_dir();
-    let home = super::util::settings::env("HOME")
-        .filter(|h| !h.is_empty())
-        .map(std::path::PathBuf::from);
+    let home = settings::env_set("HOME").map(PathBuf::from);
     let homes = settings::session_homes();
     let report = doctor::run(&Inputs {
         cwd: &cwd,

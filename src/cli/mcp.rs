@@ -42,12 +42,10 @@ pub fn run(_: Args) -> Result<ExitCode, CliError> {
 #[cfg(feature = "mcp")]
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
-    let tmp = settings::env("TMPDIR")
-        .filter(|v| !v.is_empty())
-        .map_or_else(
-            || std::path::PathBuf::from("/tmp"),
-            std::path::PathBuf::from,
-        );
+    let tmp = settings::env_set("TMPDIR").map_or_else(
+        || std::path::PathBuf::from("/tmp"),
+        std::path::PathBuf::from,
+    );
     let scratch = tmp.join(format!("vnx-mcp-{}", std::process::id()));
     let mcp = vnx::mcp::Settings {
         ledger: project.ledger(),

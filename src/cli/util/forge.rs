@@ -12,9 +12,7 @@ use crate::cli::util::settings;
 
 /// `gh` as the user names it: `$VNX_GH`, else `gh` on PATH.
 pub(crate) fn gh_program() -> PathBuf {
-    settings::env("VNX_GH")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("gh"), PathBuf::from)
+    settings::env_set("VNX_GH").map_or_else(|| PathBuf::from("gh"), PathBuf::from)
 }
 
 /// What every `vnx pr` command, the supervisor's open-when-done and the readers of pull

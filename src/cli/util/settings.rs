@@ -14,6 +14,11 @@ pub fn env(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name)
 }
 
+/// An environment variable set to something: `None` when unset or empty.
+pub fn env_set(name: &str) -> Option<std::ffi::OsString> {
+    env(name).filter(|v| !v.is_empty())
+}
+
 /// An environment variable as text; `None` when unset or not UTF-8.
 pub fn env_text(name: &str) -> Option<String> {
     env(name).and_then(|v| v.into_string().ok())
@@ -46,11 +51,7 @@ impl LedgerArg {
     pub fn resolve_in(&self, project: Option<&vnx::project::Project>) -> Option<PathBuf> {
         self.ledger
             .clone()
-            .or_else(|| {
-                env("VNX_LEDGER")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
+            .or_else(|| env_set("VNX_LEDGER").map(PathBuf::from))
             .or_else(|| project.map(|p| p.ledger()))
     }
 
@@ -77,17 +78,12 @@ pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
     if let Some(p) = flag {
         return Ok(p);
     }
-    if let Some(p) = env("VNX_CHECKPOINT_KEY").filter(|v| !v.is_empty()) {
+    if let Some(p) = env_set("VNX_CHECKPOINT_KEY") {
         return Ok(PathBuf::from(p));
     }
-    let config = env("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
+    let config = env_set("XDG_CONFIG_HOME")
         .map(PathBuf::from)
-        .or_else(|| {
-            env("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })
+        .or_else(|| env_set("HOME").map(|h| PathBuf::from(h).join(".config")))
         .ok_or_else(|| {
             CliError::new(
                 "cannot place the checkpoint key: neither XDG_CONFIG_HOME nor HOME is set",
@@ -158,16 +154,10 @@ pub struct Landing {
 
 /// The tmux socket name: `--tmux-socket`, `$VNX_TMUX_SOCKET`, else `vnx`.
 pub fn tmux_socket(flag: Option<String>) -> String {
-    flag.or_else(|| {
-        env_text("VNX_TMUX_SOCKET")
-            .ok_or(())
-            .ok()
-            .filter(|v| !v.is_empty())
-    })
-    .unwrap_or_else(|| vnx::tmux::DEFAULT_SOCKET.to_owned())
+    flag.or_else(|| env_text("VNX_TMUX_SOCKET").filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| vnx::tmux::DEFAULT_SOCKET.to_owned())
 }
 
-/// Finds a program on `$PATH` (an executable regular file).
 /// What this machine offers a sandboxed worker, from the environment.
 pub fn machine() -> vnx::sandbox::Machine {
     let dir = |name: &str| env(name).map(PathBuf::from).filter(|p| p.is_absolute());
@@ -192,6 +182,7 @@ pub fn machine() -> vnx::sandbox::Machine {
     }
 }
 
+/// Finds a program on `$PATH` (an executable regular file).
 pub fn find_program(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if name.contains('/') {
@@ -231,10 +222,9 @@ pub fn project() -> Result<vnx::project::Project, CliError> {
 
 /// A per-user cache directory: `$XDG_CACHE_HOME/vnx`, else `~/.cache/vnx`.
 pub fn user_cache_dir() -> Option<PathBuf> {
-    let var = |name| env(name).filter(|v| !v.is_empty());
-    var("XDG_CACHE_HOME")
+    env_set("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .or_else(|| env_set("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .map(|dir| dir.join("vnx"))
 }
 
@@ -288,13 +278,12 @@ pub fn attestation(
 /// `$XDG_STATE_HOME/vnx/witness` (default `~/.local/state`); `None` when neither HOME nor
 /// XDG_STATE_HOME is set.
 pub fn witness_dir() -> Option<PathBuf> {
-    let var = |name| env(name).filter(|v| !v.is_empty());
-    if let Some(p) = var("VNX_WITNESS_DIR") {
+    if let Some(p) = env_set("VNX_WITNESS_DIR") {
         return Some(PathBuf::from(p));
     }
-    var("XDG_STATE_HOME")
+    env_set("XDG_STATE_HOME")
         .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .or_else(|| env_set("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .map(|d| d.join("vnx").join("witness"))
 }
 
