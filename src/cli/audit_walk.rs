@@ -34,7 +34,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     })?;
     let mut out = Out::new();
     let mut scratch = Scratch::default();
-    let mut failure = None;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut buf = Vec::new();
     let mut number = 0u64;
@@ -71,17 +70,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 entry_hash.unwrap_or_else(|| "(unreadable)".into()),
             ))
         };
-        match wrote {
-            Ok(Wrote::Ok) => {}
-            Ok(Wrote::Closed) => break,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
+        if let Wrote::Closed = wrote? {
+            break;
         }
     }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(ExitCode::SUCCESS),
-    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -54,10 +54,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::util::ids::check_dispatch_id(&args.id)?;
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
-    let id = super::util::ids::dispatch_id(&project, &args.id)?;
+    let (project, mut ids) = super::util::ids::project_for(std::slice::from_ref(&args.id))?;
+    let id = ids.remove(0);
     super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone());
     super::util::hosts::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
@@ -395,12 +393,6 @@ fn log(
     let mut buf = Vec::new();
     let mut offset = 0u64;
     let mut transcript = (!raw).then(transcript::Transcript::new);
-    let print = |lines: Vec<String>, stdout: &mut std::io::StdoutLock<'_>| {
-        for line in lines {
-            let _ = writeln!(stdout, "{line}");
-        }
-        let _ = stdout.flush();
-    };
     loop {
         buf.clear();
         let _ = file.seek(SeekFrom::Start(offset));
@@ -409,7 +401,7 @@ fn log(
         if n > 0 {
             match &mut transcript {
                 // The renderer escapes control characters and bounds each line.
-                Some(t) => print(t.feed(&buf), &mut stdout),
+                Some(t) => print(&mut stdout, t.feed(&buf)),
                 None => {
                     let text = String::from_utf8_lossy(&buf);
                     let _ =
@@ -418,20 +410,23 @@ fn log(
                 }
             }
         }
-        let done = !follow || {
-            let live = view::list(ledger, tmux)?
-                .into_iter()
-                .any(|s| s.id == d.state.id && s.state.is_live());
-            !live && n == 0
-        };
+        let done = !follow || (!live(ledger, tmux, &d.state.id)? && n == 0);
         if done {
             if let Some(t) = transcript.take() {
-                print(t.finish(), &mut stdout);
+                print(&mut stdout, t.finish());
             }
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Prints `lines` (made safe to print already) and flushes them.
+fn print(stdout: &mut impl Write, lines: Vec<String>) {
+    for line in lines {
+        let _ = writeln!(stdout, "{line}");
+    }
+    let _ = stdout.flush();
 }
 
 /// Whether dispatch `id` still runs.
@@ -500,12 +495,6 @@ fn session_log(
     let s = &d.state;
     let cli = wanted.cli.name().to_owned();
     let mut stdout = std::io::stdout().lock();
-    let mut print = |lines: Vec<String>| {
-        for line in lines {
-            let _ = writeln!(stdout, "{line}");
-        }
-        let _ = stdout.flush();
-    };
     if !follow || !live(ledger, tmux, &s.id)? {
         let Some(path) = wanted.find() else {
             return Ok(false);
@@ -516,9 +505,9 @@ fn session_log(
             super::util::output::escape(&path.to_string_lossy())
         );
         // Streamed: a worker could have made the file as large as vnx reads.
-        session::render_each(wanted.cli, &path, |line| print(vec![line])).map_err(|e| {
-            CliError::new(format!("could not read {}", path.display())).with_cause(&e)
-        })?;
+        session::render_each(wanted.cli, &path, |line| print(&mut stdout, vec![line])).map_err(
+            |e| CliError::new(format!("could not read {}", path.display())).with_cause(&e),
+        )?;
         return Ok(true);
     }
     let place = wanted
@@ -532,12 +521,12 @@ fn session_log(
     let mut follower = session::Follower::new(wanted);
     loop {
         let (lines, n) = follower.poll();
-        print(lines);
+        print(&mut stdout, lines);
         if n == 0 && !live(ledger, tmux, &s.id)? {
             // What the CLI wrote last, as it ended.
             let (lines, _) = follower.poll();
-            print(lines);
-            print(follower.finish());
+            print(&mut stdout, lines);
+            print(&mut stdout, follower.finish());
             return Ok(true);
         }
         std::thread::sleep(Duration::from_millis(200));
