@@ -8,6 +8,7 @@ use vnx::release::tidy::{Action, Tidy};
 
 use super::CliError;
 use super::util::error::Exit;
+use super::util::lines::{release_base, release_summary};
 use super::util::output::{Out, escape};
 
 /// Tidy what is settled: release landed and pushed work, say what is kept and why
@@ -58,17 +59,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 fn render(out: &mut Out, found: &Tidy) -> Result<(), CliError> {
-    let base = match &found.base.branch {
-        Some(b) => format!("{b} ({})", found.base.reference),
-        None => found.base.reference.clone(),
-    };
-    let commit = found.base.commit.as_str();
-    out.line(&format!(
-        "base {} at {}; remote {}",
-        escape(&base),
-        commit.get(..12).unwrap_or(commit),
-        escape(&found.remote)
-    ))?;
+    out.line(&release_base(&found.base, &found.remote))?;
     if found.entries.is_empty() {
         out.line("nothing to tidy: no preserved dispatch worktrees or branches")?;
         return Ok(());
@@ -108,16 +99,7 @@ fn render(out: &mut Out, found: &Tidy) -> Result<(), CliError> {
         }
     }
     let (release, kept) = found.counts();
-    if found.applied {
-        let released = found.released();
-        out.line(&format!(
-            "{released} released (each recorded as a {} receipt), {kept} kept",
-            vnx::release::EVENT
-        ))?;
-    } else {
-        out.line(&format!(
-            "dry run, nothing changed: {release} to release, {kept} kept; --yes releases"
-        ))?;
-    }
+    let counts = (found.released(), release, kept);
+    out.line(&release_summary(found.applied, counts, "--yes"))?;
     Ok(())
 }

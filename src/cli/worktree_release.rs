@@ -5,10 +5,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use vnx::actions::release::Preserved;
-use vnx::release::{self, Item, Plan};
+use vnx::release::{Item, Plan};
 
 use super::CliError;
 use super::util::error::Exit;
+use super::util::lines::{release_base, release_summary};
 use super::util::output::Out;
 use super::util::settings::LedgerArg;
 
@@ -74,16 +75,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 fn render(out: &mut Out, plan: &Plan, root: &Path) -> Result<(), CliError> {
-    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
-    let base = match &plan.base.branch {
-        Some(b) => format!("{b} ({})", plan.base.reference),
-        None => plan.base.reference.clone(),
-    };
-    out.line(&format!(
-        "base {base} at {}; remote {}",
-        short(plan.base.commit.as_str()),
-        plan.remote
-    ))?;
+    out.line(&release_base(&plan.base, &plan.remote))?;
     if plan.items.is_empty() {
         out.line("no preserved dispatch worktrees or branches")?;
         return Ok(());
@@ -92,22 +84,11 @@ fn render(out: &mut Out, plan: &Plan, root: &Path) -> Result<(), CliError> {
         render_item(out, item, plan.applied, root)?;
     }
     let releasable = plan.items.iter().filter(|i| i.actions.any()).count();
-    let kept = plan.items.len() - releasable;
-    if plan.applied {
-        let released = plan
-            .items
-            .iter()
-            .filter(|i| i.done.as_ref().is_some_and(|d| d.receipt_seq.is_some()))
-            .count();
-        out.line(&format!(
-            "{released} released (each recorded as a {} receipt), {kept} kept",
-            release::EVENT
-        ))?;
-    } else {
-        out.line(&format!(
-            "dry run, nothing changed: {releasable} to release, {kept} kept; --apply releases"
-        ))?;
-    }
+    let released = (plan.items.iter())
+        .filter(|i| i.done.as_ref().is_some_and(|d| d.receipt_seq.is_some()))
+        .count();
+    let counts = (released, releasable, plan.items.len() - releasable);
+    out.line(&release_summary(plan.applied, counts, "--apply"))?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The lines several commands print about the same thing, worded once: a gate that finished,
-//! a person's acceptance or dismissal, what a blocked dispatch's request is.
+//! a person's acceptance or dismissal, what a blocked dispatch's request is, what
+//! `worktree-release` and `tidy` measure against and what they released.
 
 /// A person's acceptance in one line, escaped: `by ann at <time>, head 1a2b3c4d5e6f (ended
 /// needs_input): <note>`.
@@ -60,4 +61,34 @@ pub(crate) fn unanchored(why: &str) -> String {
         "warning: could not checkpoint the ledger: {why}\nhint: `vnx merge` needs a \
          checkpoint; run `vnx audit-chain checkpoint`"
     )
+}
+
+/// The line `worktree-release` and `tidy` start with: what "landed" is measured against.
+pub(crate) fn release_base(base: &vnx::release::Base, remote: &str) -> String {
+    let name = match &base.branch {
+        Some(b) => format!("{b} ({})", base.reference),
+        None => base.reference.clone(),
+    };
+    let commit = base.commit.as_str();
+    format!(
+        "base {name} at {}; remote {remote}",
+        commit.get(..12).unwrap_or(commit)
+    )
+}
+
+/// The line `worktree-release` and `tidy` end with: how many were released and kept, or in
+/// a dry run how many `flag` would release.
+pub(crate) fn release_summary(
+    applied: bool,
+    (released, to_release, kept): (usize, usize, usize),
+    flag: &str,
+) -> String {
+    if applied {
+        format!(
+            "{released} released (each recorded as a {} receipt), {kept} kept",
+            vnx::release::EVENT
+        )
+    } else {
+        format!("dry run, nothing changed: {to_release} to release, {kept} kept; {flag} releases")
+    }
 }
