@@ -129,7 +129,7 @@ fn resume_one(
     );
     match todo {
         Todo::Recover(state) => {
-            let r = resume::recover(desk, state)?;
+            let r = vnx::actions::recover::one(desk, state)?;
             say!(
                 "{}  its worker reported before it was lost: recorded {} (recovered)",
                 r.dispatch_id,

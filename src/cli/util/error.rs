@@ -99,18 +99,15 @@ impl CliError {
 
     /// From any error: its message, then its sources as causes.
     pub fn from_error(e: &(dyn Error + 'static)) -> CliError {
-        let mut err = CliError::new(e.to_string());
-        let mut source = e.source();
-        while let Some(s) = source {
-            err.causes.push(s.to_string());
-            source = s.source();
-        }
-        err
+        CliError::new(e.to_string()).with_causes(e.source())
     }
 
     /// Adds an error and its sources to the cause chain.
-    pub fn with_cause(mut self, e: &(dyn Error + 'static)) -> CliError {
-        let mut source: Option<&(dyn Error + 'static)> = Some(e);
+    pub fn with_cause(self, e: &(dyn Error + 'static)) -> CliError {
+        self.with_causes(Some(e))
+    }
+
+    fn with_causes(mut self, mut source: Option<&(dyn Error + 'static)>) -> CliError {
         while let Some(s) = source {
             self.causes.push(s.to_string());
             source = s.source();

@@ -14,36 +14,23 @@ pub fn recover(
     desk: &Desk<'_>,
     chosen: &[&DispatchState],
 ) -> Result<Vec<Result<Recovered, ActionError>>, ActionError> {
-    let (repo, config) = tools(desk)?;
-    let recovery = recovery(desk, &repo, &config);
+    let project = desk.ctx.project;
+    let (repo, config) = (Repo::for_project(project)?, project.load_config()?);
+    let recovery = Recovery {
+        repo: &repo,
+        ledger: desk.ctx.ledger,
+        trusted: desk.trusted,
+        attestor: desk.ctx.attestor,
+        config: &config,
+    };
     Ok(chosen
         .iter()
         .map(|s| recover::recover(&recovery, s).map_err(ActionError::from))
         .collect())
 }
 
-/// Records the end of lost dispatch `state` from its worker's sealed report.
+/// Records the end of lost dispatch `state` from its worker's sealed report (`vnx resume`,
+/// for one whose worker had reported).
 pub fn one(desk: &Desk<'_>, state: &DispatchState) -> Result<Recovered, ActionError> {
-    let (repo, config) = tools(desk)?;
-    Ok(recover::recover(&recovery(desk, &repo, &config), state)?)
-}
-
-/// The repository and the configuration a recovery reads.
-fn tools(desk: &Desk<'_>) -> Result<(Repo, crate::config::Config), ActionError> {
-    let project = desk.ctx.project;
-    Ok((Repo::for_project(project)?, project.load_config()?))
-}
-
-fn recovery<'a>(
-    desk: &'a Desk<'a>,
-    repo: &'a Repo,
-    config: &'a crate::config::Config,
-) -> Recovery<'a> {
-    Recovery {
-        repo,
-        ledger: desk.ctx.ledger,
-        trusted: desk.trusted,
-        attestor: desk.ctx.attestor,
-        config,
-    }
+    recover(desk, &[state])?.remove(0)
 }

@@ -3,7 +3,7 @@
 //! closed with a completion that says so and continued by a follow-up in its worktree
 //! ([`super::follow_up`]). A front end runs the follow-up (here, or on the dispatch's host).
 
-use super::{ActionError, Desk, recover};
+use super::{ActionError, Desk};
 use crate::dispatch::resume;
 use crate::dispatch::state::{DispatchState, State};
 use crate::ids::DispatchId;
@@ -158,12 +158,4 @@ pub fn plan(desk: &Desk<'_>, ids: &[DispatchId]) -> Result<(Vec<Todo>, Vec<Left>
 /// (see [`resume::close`]); the closing line's entry hash.
 pub fn close(desk: &Desk<'_>, id: &DispatchId) -> Result<String, ActionError> {
     Ok(resume::close(desk.ctx.ledger, id, desk.ctx.attestor)?)
-}
-
-/// Records the end of lost dispatch `state`, whose worker reported, from its sealed report.
-pub fn recover(
-    desk: &Desk<'_>,
-    state: &DispatchState,
-) -> Result<crate::dispatch::supervise::recover::Recovered, ActionError> {
-    recover::one(desk, state)
 }
