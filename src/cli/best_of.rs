@@ -7,7 +7,7 @@ use vnx::group::Candidate;
 
 use super::CliError;
 use super::util::context::with_desk;
-use super::util::launch::{Task, read_instruction};
+use super::util::launch::{Task, no_role, read_instruction};
 use super::util::output::{Out, say};
 use super::util::settings;
 
@@ -124,12 +124,7 @@ fn with_defaults(
     candidates: Vec<Candidate>,
 ) -> Result<(String, Vec<Candidate>), CliError> {
     let defaults = settings::project()?.load_config()?.defaults;
-    let role = agent.or_else(|| defaults.role.clone()).ok_or_else(|| {
-        CliError::usage("no role given").with_hint(
-            "pass --agent ROLE (e.g. implementer), or set `defaults: {role: ROLE}` in \
-             .vnx/config.yaml",
-        )
-    })?;
+    let role = (agent.or_else(|| defaults.role.clone())).ok_or_else(no_role)?;
     let candidates = candidates
         .into_iter()
         .map(|c| c.filled(&defaults))

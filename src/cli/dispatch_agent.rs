@@ -166,12 +166,7 @@ impl Args {
         self.model = filled.model;
         self.lane = filled.lane.map(LaneArg::from);
         self.agent = filled.role;
-        self.agent.clone().ok_or_else(|| {
-            CliError::usage("no role given").with_hint(
-                "pass --agent ROLE (e.g. implementer), or set `defaults: {role: ROLE}` in \
-                 .vnx/config.yaml",
-            )
-        })
+        self.agent.clone().ok_or_else(super::util::launch::no_role)
     }
 }
 

@@ -65,8 +65,8 @@ pub(crate) fn read_instruction(
     text: Option<&str>,
     file: Option<&std::path::Path>,
 ) -> Result<String, CliError> {
-    match (text, file) {
-        (Some(text), _) => Ok(text.to_owned()),
+    let (bytes, what) = match (text, file) {
+        (Some(text), _) => return Ok(text.to_owned()),
         // `-`: standard input (how a remote launch sends it: an argument crossing ssh is
         // limited to 128 KiB).
         (None, Some(path)) if path.as_os_str() == "-" => {
@@ -85,11 +85,7 @@ pub(crate) fn read_instruction(
                     MAX_INSTRUCTION >> 20
                 )));
             }
-            String::from_utf8(bytes).map_err(|e| {
-                CliError::new("the instruction on stdin is not UTF-8 text")
-                    .with_cause(&e.utf8_error())
-                    .with_hint("instructions are UTF-8 text")
-            })
+            (bytes, "the instruction on stdin".to_owned())
         }
         (None, Some(path)) => {
             let bytes =
@@ -101,15 +97,26 @@ pub(crate) fn read_instruction(
                             MAX_INSTRUCTION >> 20
                         ))
                 })?;
-            String::from_utf8(bytes).map_err(|e| {
-                CliError::new(format!("{} is not UTF-8 text", path.display()))
-                    .with_cause(&e.utf8_error())
-                    .with_hint("instructions are UTF-8 text")
-            })
+            (bytes, path.display().to_string())
         }
-        (None, None) => Err(CliError::usage("no instruction given")
-            .with_hint("pass --instruction TEXT or --instruction-file FILE")),
-    }
+        (None, None) => {
+            return Err(CliError::usage("no instruction given")
+                .with_hint("pass --instruction TEXT or --instruction-file FILE"));
+        }
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        CliError::new(format!("{what} is not UTF-8 text"))
+            .with_cause(&e.utf8_error())
+            .with_hint("instructions are UTF-8 text")
+    })
+}
+
+/// Why a dispatch has no role: none given, and no `defaults.role`.
+pub(crate) fn no_role() -> CliError {
+    CliError::usage("no role given").with_hint(
+        "pass --agent ROLE (e.g. implementer), or set `defaults: {role: ROLE}` in \
+         .vnx/config.yaml",
+    )
 }
 
 /// What a new dispatch (each candidate of a best-of) is asked to do, and on what terms.
