@@ -121,18 +121,6 @@ pub fn missing<'a>(help: &str, group: &'a HelpFlags) -> Vec<&'a str> {
         .collect()
 }
 
-/// The flags of `provider`'s group for `sub` (its module's tests check them).
-#[cfg(test)]
-pub(crate) fn group(provider: Provider, sub: &[&str]) -> Vec<String> {
-    passed(provider)
-        .into_iter()
-        .find(|g| g.subcommand == sub)
-        .unwrap_or_else(|| panic!("{provider:?} has no {sub:?} group"))
-        .flags
-        .into_iter()
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

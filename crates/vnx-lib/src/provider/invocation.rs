@@ -200,26 +200,10 @@ pub fn declared_invocation(
     })
 }
 
-/// What a dispatch wants, for the CLIs' modules' tests: a model, a dispatch directory, no
-/// session, no allowed commands.
-#[cfg(test)]
-pub(crate) fn wanted(lane: Lane, permission: Permission, prompt_len: usize) -> Wanted<'static> {
-    Wanted {
-        lane,
-        model: Some("gpt-5.5"),
-        permission,
-        prompt_len,
-        vnx: std::path::Path::new("/bin/vnx"),
-        dispatch_dir: std::path::Path::new("/r/.vnx-data/dispatches/D-1"),
-        resume: None,
-        session: None,
-        allow: &[],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::cli::testing::wanted;
 
     /// Every built-in CLI with a lane of its own, and the lane.
     fn lanes() -> Vec<(Provider, Lane)> {

@@ -175,36 +175,3 @@ impl Argv {
         }
     }
 }
-
-/// A start for the CLIs' modules' argv tests: `model` asked for in the dispatch directory
-/// `/d`, no session, nothing allowed; the posture's `perms`; the prompt an argument, unless
-/// `large`.
-#[cfg(test)]
-pub(crate) fn test_start(
-    lane: Lane,
-    permission: Permission,
-    model: &'static str,
-    perms: &[&str],
-    large: bool,
-) -> Start<'static> {
-    let w = Wanted {
-        lane,
-        model: Some(model),
-        permission,
-        prompt_len: 10,
-        vnx: Path::new("/bin/vnx"),
-        dispatch_dir: Path::new("/d"),
-        resume: None,
-        session: None,
-        allow: &[],
-    };
-    Start {
-        w,
-        large,
-        dir: "/d".into(),
-        vnx: "/bin/vnx".into(),
-        perms: strs(perms),
-        transport: PromptTransport::Argument,
-        prompt_arg: if large { String::new() } else { PROMPT.into() },
-    }
-}

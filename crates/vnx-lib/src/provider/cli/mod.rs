@@ -45,6 +45,8 @@ pub mod qwen;
 pub mod render;
 pub mod session;
 pub mod stream;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod trust;
 pub mod usage;
 

@@ -103,7 +103,7 @@ impl CodingCli for Ollama {
 #[cfg(test)]
 mod tests {
     use crate::provider::Provider;
-    use crate::provider::flags::group;
+    use crate::provider::cli::testing::group;
 
     #[test]
     fn a_model_ollama_serves_runs_in_the_coding_cli_with_its_flags() {

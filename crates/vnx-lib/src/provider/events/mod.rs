@@ -21,8 +21,6 @@ pub use crate::receipts::cli_events::{ERROR_MESSAGE_MAX_CHARS, LAST_MESSAGE_MAX_
 pub use crate::receipts::{CliVerdict as Verdict, StreamSummary, Usage};
 
 use super::cli::stream::str_field;
-#[cfg(test)]
-use super::cli::stream::{CappedText, truncate};
 pub use super::cli::stream::{ID_MAX_CHARS, StreamEvents};
 /// The longest line kept, in bytes (without its `\n`); a longer one is dropped and counted as
 /// unparsed.

@@ -2,6 +2,7 @@
 //! module's tests hold its own cases), any chunking, garbage, and plain text.
 use super::*;
 use crate::provider::cli::all_streams;
+use crate::provider::cli::stream::{CappedText, truncate};
 use proptest::prelude::*;
 use testing::*;
 

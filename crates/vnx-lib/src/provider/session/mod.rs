@@ -28,8 +28,6 @@ mod locate;
 mod usage;
 
 pub use super::cli::session::Homes;
-#[cfg(test)]
-pub(crate) use usage::of_bytes;
 pub use usage::{MAX_USAGE_LINE, usage};
 
 /// The most bytes of a session file read in one go by a [`Follower`].

@@ -29,3 +29,10 @@ pub(crate) fn homes_of(pairs: &[(&str, &str)]) -> Homes {
         .collect();
     Homes::of_env(&env, Some("/machine".into()))
 }
+
+/// The usage recorded in a session file's bytes since `since`.
+pub(crate) fn of_bytes(cli: Cli, data: &[u8], since: SystemTime) -> Option<crate::receipts::Usage> {
+    let mut counter = super::usage::Counter::new(&cli, since);
+    counter.feed(data);
+    counter.finish()
+}

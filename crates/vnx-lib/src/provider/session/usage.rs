@@ -34,23 +34,15 @@ pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
     counter.finish()
 }
 
-/// The usage recorded in a session file's bytes since `since`.
-#[cfg(test)]
-pub(crate) fn of_bytes(cli: Cli, data: &[u8], since: SystemTime) -> Option<Usage> {
-    let mut counter = Counter::new(&cli, since);
-    counter.feed(data);
-    counter.finish()
-}
-
 /// Counts usage from a session file fed in chunks cut anywhere.
-struct Counter {
+pub(super) struct Counter {
     since: Option<jiff::Timestamp>,
     lines: LineSplitter,
     counted: Box<dyn SessionUsage>,
 }
 
 impl Counter {
-    fn new(cli: &Cli, since: SystemTime) -> Counter {
+    pub(super) fn new(cli: &Cli, since: SystemTime) -> Counter {
         Counter {
             since: jiff::Timestamp::try_from(since).ok(),
             lines: LineSplitter::with_max(MAX_USAGE_LINE),
@@ -58,7 +50,7 @@ impl Counter {
         }
     }
 
-    fn feed(&mut self, chunk: &[u8]) {
+    pub(super) fn feed(&mut self, chunk: &[u8]) {
         let mut lines = std::mem::take(&mut self.lines);
         lines.feed(chunk, |piece| {
             if let Piece::Line(line) = piece {
@@ -68,7 +60,7 @@ impl Counter {
         self.lines = lines;
     }
 
-    fn finish(mut self) -> Option<Usage> {
+    pub(super) fn finish(mut self) -> Option<Usage> {
         let mut lines = std::mem::take(&mut self.lines);
         if let Some(Piece::Line(line)) = lines.finish() {
             self.counted.line(line, self.since);

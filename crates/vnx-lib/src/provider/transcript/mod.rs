@@ -19,8 +19,6 @@ pub use super::cli::render::{
     MAX_LINE_CHARS, MAX_MESSAGE_LINES, MAX_RESULT_LINES, Sink, TranscriptEvents, clean,
 };
 use super::cli::render::{compact, str_of};
-#[cfg(test)]
-use super::lines::MAX_LINE_BYTES;
 use super::lines::{LineSplitter, Piece};
 
 /// The most chars of a worker's question shown on one line (status, notifications).

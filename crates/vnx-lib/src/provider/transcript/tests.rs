@@ -2,6 +2,7 @@
 //! real CLIs' output is snapshot-tested in `tests/it/transcript.rs`.
 
 use super::*;
+use crate::provider::lines::MAX_LINE_BYTES;
 
 #[test]
 fn the_lines_do_not_depend_on_how_the_bytes_were_split() {

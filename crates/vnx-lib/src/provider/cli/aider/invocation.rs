@@ -88,7 +88,8 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::cli::argv::{PROMPT, test_start};
+    use crate::provider::cli::argv::PROMPT;
+    use crate::provider::cli::testing::test_start;
 
     fn start(lane: Lane, permission: Permission, large: bool) -> Start<'static> {
         let perms = permission_flags(permission);

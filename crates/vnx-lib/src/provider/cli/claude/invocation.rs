@@ -61,7 +61,8 @@ fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::provider::invocation::{Wanted, wanted};
+    use crate::provider::cli::testing::wanted;
+    use crate::provider::invocation::Wanted;
     use crate::provider::{Lane, Permission, Provider};
 
     #[test]

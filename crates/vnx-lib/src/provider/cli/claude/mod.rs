@@ -191,7 +191,7 @@ impl CodingCli for Claude {
 mod tests {
     use crate::complete::{Kind, candidates};
     use crate::provider::Provider;
-    use crate::provider::flags::group;
+    use crate::provider::cli::testing::group;
 
     #[test]
     fn a_sandboxed_worker_reads_its_installers_versions_and_writes_a_copy_of_its_state() {

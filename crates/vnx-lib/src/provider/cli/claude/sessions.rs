@@ -69,8 +69,9 @@ mod tests {
     use std::path::{Path, PathBuf};
     use std::time::{Duration, SystemTime};
 
+    use crate::provider::session::testing::of_bytes;
     use crate::provider::session::{
-        Cli, Follower, Wanted, new_id, of_bytes, render_each, testing, usage, valid_id,
+        Cli, Follower, Wanted, new_id, render_each, testing, usage, valid_id,
     };
 
     fn claude() -> Cli {

@@ -124,7 +124,8 @@ fn exec_resume_flags(perms: &[String], dispatch_dir: &Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::provider::invocation::{MAX_PROMPT_ARG, Wanted, wanted};
+    use crate::provider::cli::testing::wanted;
+    use crate::provider::invocation::{MAX_PROMPT_ARG, Wanted};
     use crate::provider::kinds::PromptTransport;
     use crate::provider::{Lane, Permission, Provider};
 

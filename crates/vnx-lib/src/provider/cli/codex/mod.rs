@@ -141,7 +141,8 @@ impl CodingCli for Codex {
 mod tests {
     use crate::provider::Provider;
     use crate::provider::cli::CodingCli;
-    use crate::provider::flags::{group, passed};
+    use crate::provider::cli::testing::group;
+    use crate::provider::flags::passed;
 
     #[test]
     fn the_turn_a_denial_interrupted_is_the_dispatchs_and_says_the_denial() {

@@ -180,7 +180,8 @@ mod tests {
     use std::fs;
 
     use super::*;
-    use crate::provider::session::{Cli, Wanted, of_bytes, testing, valid_id};
+    use crate::provider::session::testing::of_bytes;
+    use crate::provider::session::{Cli, Wanted, testing, valid_id};
 
     fn codex() -> Cli {
         Cli::of("codex").unwrap()

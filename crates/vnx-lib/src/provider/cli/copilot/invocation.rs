@@ -75,7 +75,8 @@ fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::cli::argv::{PROMPT, test_start};
+    use crate::provider::cli::argv::PROMPT;
+    use crate::provider::cli::testing::test_start;
     use crate::receipts::kinds::{HookKind, OutputFormat};
 
     fn start(lane: Lane, permission: Permission, large: bool) -> Start<'static> {

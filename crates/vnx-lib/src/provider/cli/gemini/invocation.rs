@@ -60,7 +60,8 @@ fn policy_flags(w: &Wanted<'_>) -> [String; 2] {
 
 #[cfg(test)]
 mod tests {
-    use crate::provider::invocation::{MAX_PROMPT_ARG, Wanted, wanted};
+    use crate::provider::cli::testing::wanted;
+    use crate::provider::invocation::{MAX_PROMPT_ARG, Wanted};
     use crate::provider::kinds::PromptTransport;
     use crate::provider::{Lane, Permission, Provider};
 

@@ -143,7 +143,7 @@ impl CodingCli for Gemini {
 #[cfg(test)]
 mod tests {
     use crate::provider::Provider;
-    use crate::provider::flags::group;
+    use crate::provider::cli::testing::group;
 
     #[test]
     fn the_flags_vnx_passes_are_checked_against_its_help() {

@@ -139,7 +139,8 @@ pub(super) fn permission(w: &Wanted<'_>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::cli::argv::{PROMPT, test_start};
+    use crate::provider::cli::argv::PROMPT;
+    use crate::provider::cli::testing::test_start;
     use crate::receipts::kinds::{OutputFormat, PromptTransport, ProviderCompletion};
 
     const ALLOW: &[String] = &[];

@@ -143,7 +143,7 @@ impl CodingCli for Qwen {
 #[cfg(test)]
 mod tests {
     use crate::provider::Provider;
-    use crate::provider::flags::group;
+    use crate::provider::cli::testing::group;
 
     /// The flags doctor checks against `qwen --help` (0.15.10 lists each of them).
     #[test]
