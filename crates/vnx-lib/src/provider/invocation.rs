@@ -53,32 +53,13 @@ impl Invocation {
     }
 }
 
-/// Substitutes the placeholders of one template element.
+/// Substitutes the placeholders of one template element (`{prompt}`, `{prompt_file}`; see
+/// [`super::template::expand`]).
 pub fn expand(template: &str, prompt: &str, prompt_file: &str) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        if let Some(r) = rest.strip_prefix("{{") {
-            out.push('{');
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("}}") {
-            out.push('}');
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix(PROMPT) {
-            out.push_str(prompt);
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix(PROMPT_FILE) {
-            out.push_str(prompt_file);
-            rest = r;
-        } else {
-            out.push_str(&rest[..1]);
-            rest = &rest[1..];
-        }
-    }
-    out.push_str(rest);
-    out
+    super::template::expand(
+        template,
+        &[("prompt", prompt), ("prompt_file", prompt_file)],
+    )
 }
 
 impl Provider {
