@@ -14,9 +14,10 @@ use serde_json::Value;
 
 use super::cli::render::{Sink, TranscriptEvents, describe_input, tokens};
 use super::cli::stream::{
-    CappedText, StreamEvents, StreamSummary, Usage, Verdict, error_verdict, nonblank_field,
+    CappedText, StreamEvents, StreamSummary, Usage, Verdict, array, error_verdict, nonblank_field,
     set_capped, str_field, truncate_message, u64_field,
 };
+use super::cli::usage::sum;
 use super::kinds::OutputFormat;
 
 /// The format's name, as `output:` and receipts spell it.
@@ -65,22 +66,6 @@ fn usage_of(event: &Value) -> Option<Usage> {
     })
 }
 
-/// Adds `more` to a running total (a CLI may make several requests in one run).
-fn add_usage(total: &mut Option<Usage>, more: Usage) {
-    let Some(t) = total else {
-        *total = Some(more);
-        return;
-    };
-    let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
-    };
-    t.input_tokens = t.input_tokens.saturating_add(more.input_tokens);
-    t.output_tokens = t.output_tokens.saturating_add(more.output_tokens);
-    t.cached_input_tokens = sum(t.cached_input_tokens, more.cached_input_tokens);
-    t.total_tokens = sum(t.total_tokens, more.total_tokens);
-}
-
 /// The message of an API error object.
 fn error_message(event: &Value) -> Option<String> {
     let error = event.get("error").filter(|e| e.is_object())?;
@@ -105,11 +90,8 @@ fn verdict_of(reason: &str) -> Option<Verdict> {
 /// The tool calls of a chunk's delta that start a call: each names its `id` (the pieces of
 /// its arguments that follow do not).
 fn new_calls(delta: &Value) -> impl Iterator<Item = &Value> {
-    delta
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    array(delta, "tool_calls")
+        .iter()
         .filter(|c| c.get("id").is_some_and(|id| !id.is_null()))
 }
 
@@ -139,17 +121,16 @@ impl StreamEvents for ChatEvents {
         }
         set_capped(&mut summary.model, event, "model");
         if let Some(usage) = usage_of(event) {
-            add_usage(&mut summary.usage, usage);
+            // A CLI may make several requests in one run.
+            summary.usage = sum(summary.usage.take().into_iter().chain([usage]));
         }
         let Some(choice) = first_choice(event) else {
             return;
         };
         if let Some(message) = choice.get("message") {
             // A whole completion.
-            let calls = message.get("tool_calls").and_then(Value::as_array);
-            summary.tool_calls = summary
-                .tool_calls
-                .saturating_add(calls.map_or(0, |c| c.len() as u64));
+            let calls = array(message, "tool_calls").len() as u64;
+            summary.tool_calls = summary.tool_calls.saturating_add(calls);
             if let Some(text) = nonblank_field(message, "content") {
                 summary.last_message = Some(truncate_message(text.trim()));
             }
@@ -228,13 +209,7 @@ impl TranscriptEvents for ChatTranscript {
                 if let Some(text) = nonblank_field(message, "content") {
                     push_bounded(&mut self.text, text);
                 }
-                for call in message
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .take(64)
-                {
+                for call in array(message, "tool_calls").iter().take(64) {
                     let f = call.get("function").unwrap_or(&Value::Null);
                     self.calls.push((
                         self.calls.len() as u64,
@@ -246,12 +221,7 @@ impl TranscriptEvents for ChatTranscript {
                 if let Some(text) = str_field(delta, "content") {
                     push_bounded(&mut self.text, text);
                 }
-                for call in delta
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for call in array(delta, "tool_calls") {
                     let f = call.get("function").unwrap_or(&Value::Null);
                     let args = str_field(f, "arguments").unwrap_or("");
                     let index = u64_field(call, "index").unwrap_or(0);

@@ -138,13 +138,8 @@ pub(crate) fn compact(event: &Value) -> String {
     serde_json::to_string(event).unwrap_or_default()
 }
 
-pub(crate) fn str_of<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key)?.as_str()
-}
-
-pub(crate) fn nonblank<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    str_of(value, key).filter(|s| !s.trim().is_empty())
-}
+/// A string field, and a non-blank one: the event parsers' readers.
+pub(crate) use super::stream::{array, nonblank_field as nonblank, str_field as str_of};
 
 pub(crate) fn u64_of(value: &Value, key: &str) -> Option<u64> {
     value.get(key)?.as_u64()
@@ -230,10 +225,7 @@ pub(crate) fn tool_use(out: &mut Sink, block: &Value, labels: [&str; 3], shell: 
 /// The tool calls a closing `result` event lists as denied (`permission_denials`), each
 /// shown; how many.
 pub(crate) fn denied(out: &mut Sink, event: &Value) -> usize {
-    let denials = event
-        .get("permission_denials")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
+    let denials = array(event, "permission_denials");
     for d in denials {
         let tool = str_of(d, "tool_name").unwrap_or("tool");
         let what = describe_input(d.get("tool_input").unwrap_or(&Value::Null));

@@ -132,6 +132,14 @@ pub(crate) fn error_verdict(message: &str) -> Verdict {
     }
 }
 
+/// The array at `key`; empty when it is missing or not an array.
+pub(crate) fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
 pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key)?.as_str()
 }

@@ -9,9 +9,10 @@
 //! nothing; the last error counts only when no reply came after it.
 
 use crate::provider::cli::stream::{
-    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add,
+    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,
     error_verdict, truncate,
 };
+use crate::provider::cli::usage::sum;
 use crate::receipts::kinds::OutputFormat;
 
 /// The most lines of a reply kept to find its last paragraph.
@@ -48,20 +49,7 @@ impl StreamEvents for AiderEvents {
         }
         if let Some(usage) = tokens(line) {
             self.reply_ended(summary);
-            let total = summary.usage.get_or_insert_with(Usage::default);
-            add(&mut total.input_tokens, Some(usage.input_tokens));
-            add(&mut total.output_tokens, Some(usage.output_tokens));
-            for (sum, more) in [
-                (&mut total.cached_input_tokens, usage.cached_input_tokens),
-                (
-                    &mut total.cache_creation_input_tokens,
-                    usage.cache_creation_input_tokens,
-                ),
-            ] {
-                if more.is_some() {
-                    add(sum.get_or_insert(0), more);
-                }
-            }
+            summary.usage = sum(summary.usage.take().into_iter().chain([usage]));
             if let Some(cost) = session_cost(line) {
                 summary.cost_usd = Some(cost);
             }

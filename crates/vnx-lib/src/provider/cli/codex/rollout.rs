@@ -108,11 +108,7 @@ impl RolloutTranscript {
         let id = str_of(item, "id").unwrap_or("");
         match str_of(item, "type") {
             Some("AgentMessage") => {
-                let text: Vec<&str> = item
-                    .get("content")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
+                let text: Vec<&str> = (array(item, "content").iter())
                     .filter_map(|c| str_of(c, "text"))
                     .collect();
                 let text = text.join("\n");
@@ -168,21 +164,13 @@ impl RolloutTranscript {
 /// The command of a `CommandExecution`: its parsed form, else its argv without the
 /// `bash -c` codex wraps it in.
 fn rollout_command(item: &Value) -> String {
-    let parsed: Vec<&str> = item
-        .get("parsed_cmd")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let parsed: Vec<&str> = (array(item, "parsed_cmd").iter())
         .filter_map(|p| str_of(p, "cmd"))
         .collect();
     if !parsed.is_empty() {
         return one_line(&parsed.join(" && "));
     }
-    let argv: Vec<&str> = item
-        .get("command")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let argv: Vec<&str> = (array(item, "command").iter())
         .filter_map(Value::as_str)
         .collect();
     match argv.as_slice() {

@@ -88,8 +88,7 @@ impl CodexTranscript {
                 }
             }
             Some("file_change") => {
-                let changes = item.get("changes").and_then(Value::as_array);
-                for change in changes.into_iter().flatten() {
+                for change in array(item, "changes") {
                     let kind = str_of(change, "kind").unwrap_or("change");
                     let path = str_of(change, "path").unwrap_or("-");
                     out.push("▸", &format!("{kind} {path}"));

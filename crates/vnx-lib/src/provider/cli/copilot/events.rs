@@ -12,7 +12,8 @@ use serde_json::Value;
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     ERROR_MESSAGE_MAX_CHARS, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary,
-    Verdict, error_verdict, keep_first, nonblank_field, set_capped, str_field, truncate, u64_field,
+    Verdict, array, error_verdict, keep_first, nonblank_field, set_capped, str_field, truncate,
+    u64_field,
 };
 use crate::receipts::kinds::OutputFormat;
 
@@ -34,11 +35,8 @@ impl StreamEvents for CopilotEvents {
         match kind {
             "assistant.message" => {
                 keep_first(&mut summary.model, data, "model");
-                let requests = data
-                    .get("toolRequests")
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len);
-                summary.tool_calls = summary.tool_calls.saturating_add(requests as u64);
+                let requests = array(data, "toolRequests").len() as u64;
+                summary.tool_calls = summary.tool_calls.saturating_add(requests);
                 if let Some(text) = nonblank_field(data, "content")
                     && data.get("parentToolCallId").is_none()
                 {

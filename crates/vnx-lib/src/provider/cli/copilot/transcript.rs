@@ -129,11 +129,7 @@ fn assistant(out: &mut Sink, data: &Value) {
     if let Some(text) = nonblank(data, "content") {
         out.push_lines(label[0], text, MAX_MESSAGE_LINES);
     }
-    let requests = data
-        .get("toolRequests")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    for call in requests {
+    for call in array(data, "toolRequests") {
         let name = str_of(call, "name").unwrap_or("tool");
         let what = describe_input(call.get("arguments").unwrap_or(&Value::Null));
         let shown = if name == "bash" {

@@ -32,8 +32,7 @@ impl TranscriptEvents for SessionTranscript {
                         out.push_lines("says", &text, MAX_MESSAGE_LINES);
                     }
                 }
-                let calls = event.get("toolCalls").and_then(Value::as_array);
-                for call in calls.into_iter().flatten() {
+                for call in array(event, "toolCalls") {
                     self.gemini_session_call(out, call);
                 }
             }
@@ -61,11 +60,7 @@ impl SessionTranscript {
         } else {
             out.push("▸", &format!("{name} {}", describe_input(args)));
         }
-        let output = call
-            .get("result")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        let output = (array(call, "result").iter())
             .filter_map(|r| r.pointer("/functionResponse/response"))
             .map(|r| {
                 str_of(r, "output")

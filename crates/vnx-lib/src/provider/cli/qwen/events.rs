@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
-    HeadlessStream, StreamEvents, StreamSummary, error_verdict, keep_first, last_text,
+    HeadlessStream, StreamEvents, StreamSummary, array, error_verdict, keep_first, last_text,
     nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
     truncate_message, u64_field,
 };
@@ -41,11 +41,7 @@ impl StreamEvents for QwenEvents {
 
 /// The blocks of an event's `message.content`.
 pub(super) fn blocks(event: &Value) -> &[Value] {
-    event
-        .get("message")
-        .and_then(|m| m.get("content"))
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+    event.get("message").map_or(&[], |m| array(m, "content"))
 }
 
 fn assistant(event: &Value, summary: &mut StreamSummary) {

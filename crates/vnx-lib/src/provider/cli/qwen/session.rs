@@ -36,10 +36,7 @@ impl TranscriptEvents for SessionTranscript {
 
 /// An entry's `message.parts`.
 fn parts(event: &Value) -> &[Value] {
-    event
-        .pointer("/message/parts")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+    event.get("message").map_or(&[], |m| array(m, "parts"))
 }
 
 fn assistant(out: &mut Sink, event: &Value) {
