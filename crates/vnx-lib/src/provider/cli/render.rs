@@ -197,29 +197,48 @@ pub(crate) fn start(out: &mut Sink, who: &str, event: &Value, (mode, posture): (
     out.push("start", &text);
 }
 
-/// The labels of a message's text, its shell commands and its other tool calls; a
-/// subagent's (its event carries the id of the tool call that spawned it) apart.
+/// The labels of a message's text, its shell commands and its other tool calls: the
+/// worker's, and a subagent's.
+pub(crate) const SAYS: [&str; 3] = ["says", "$", "▸"];
+pub(crate) const AGENT: [&str; 3] = ["agent", "agent $", "agent ▸"];
+
+/// The labels of an event's message ([`SAYS`]), a subagent's apart ([`AGENT`]: its event
+/// carries the id of the tool call that spawned it).
 pub(crate) fn labels(event: &Value) -> [&'static str; 3] {
     if crate::provider::cli::stream::subagent(event) {
-        ["agent", "agent $", "agent ▸"]
+        AGENT
     } else {
-        ["says", "$", "▸"]
+        SAYS
     }
+}
+
+/// Shows a tool call `name` that does `what` ([`describe_input`]) with `labels`: as a
+/// command when it is the `shell` tool, else as the tool and what it does; the text shown.
+pub(crate) fn show_call(
+    out: &mut Sink,
+    labels: [&str; 3],
+    name: &str,
+    what: &str,
+    shell: bool,
+) -> String {
+    let (label, shown) = if shell {
+        (labels[1], what.to_owned())
+    } else {
+        (labels[2], format!("{name} {what}"))
+    };
+    out.push(label, &shown);
+    shown
 }
 
 /// A `tool_use` block: its call remembered by its id, shown as a command when its tool is
 /// `shell`, else as the tool and what it does.
 pub(crate) fn tool_use(out: &mut Sink, block: &Value, labels: [&str; 3], shell: &str) {
     let name = str_of(block, "name").unwrap_or("tool");
-    let input = block.get("input").unwrap_or(&Value::Null);
     if let Some(id) = str_of(block, "id") {
         out.remember(id, name);
     }
-    if name == shell {
-        out.push(labels[1], &describe_input(input));
-    } else {
-        out.push(labels[2], &format!("{name} {}", describe_input(input)));
-    }
+    let what = describe_input(block.get("input").unwrap_or(&Value::Null));
+    show_call(out, labels, name, &what, name == shell);
 }
 
 /// The tool calls a closing `result` event lists as denied (`permission_denials`), each

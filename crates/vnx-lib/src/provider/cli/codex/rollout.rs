@@ -48,13 +48,9 @@ impl RolloutTranscript {
                 let args = str_of(payload, "arguments")
                     .and_then(|a| serde_json::from_str::<Value>(a).ok())
                     .unwrap_or(Value::Null);
-                if matches!(name, "exec_command" | "shell" | "local_shell") {
-                    out.remember(call, "command");
-                    out.push("$", &describe_input(&args));
-                } else {
-                    out.remember(call, name);
-                    out.push("▸", &format!("{name} {}", describe_input(&args)));
-                }
+                let shell = matches!(name, "exec_command" | "shell" | "local_shell");
+                out.remember(call, if shell { "command" } else { name });
+                show_call(out, SAYS, name, &describe_input(&args), shell);
             }
             Some("local_shell_call") => {
                 let action = payload.get("action").unwrap_or(&Value::Null);

@@ -122,9 +122,9 @@ impl CopilotTranscript {
 
 fn assistant(out: &mut Sink, data: &Value) {
     let label = if data.get("parentToolCallId").is_some() {
-        ["agent", "agent $", "agent ▸"]
+        AGENT
     } else {
-        ["says", "$", "▸"]
+        SAYS
     };
     if let Some(text) = nonblank(data, "content") {
         out.push_lines(label[0], text, MAX_MESSAGE_LINES);
@@ -132,15 +132,9 @@ fn assistant(out: &mut Sink, data: &Value) {
     for call in array(data, "toolRequests") {
         let name = str_of(call, "name").unwrap_or("tool");
         let what = describe_input(call.get("arguments").unwrap_or(&Value::Null));
-        let shown = if name == "bash" {
-            out.push(label[1], &what);
-            format!("bash {what}")
-        } else {
-            out.push(label[2], &format!("{name} {what}"));
-            format!("{name} {what}")
-        };
+        show_call(out, label, name, &what, name == "bash");
         if let Some(id) = str_of(call, "toolCallId") {
-            out.remember(id, &shown);
+            out.remember(id, &format!("{name} {what}"));
         }
     }
 }

@@ -55,11 +55,8 @@ impl SessionTranscript {
         let name = str_of(call, "name").unwrap_or("tool");
         out.remember(&id, name);
         let args = call.get("args").unwrap_or(&Value::Null);
-        if name == "run_shell_command" {
-            out.push("$", &describe_input(args));
-        } else {
-            out.push("▸", &format!("{name} {}", describe_input(args)));
-        }
+        let what = describe_input(args);
+        show_call(out, SAYS, name, &what, name == "run_shell_command");
         let output = (array(call, "result").iter())
             .filter_map(|r| r.pointer("/functionResponse/response"))
             .map(|r| {

@@ -49,16 +49,11 @@ impl TranscriptEvents for GeminiTranscript {
             }
             "tool_use" => {
                 let name = str_of(event, "tool_name").unwrap_or("tool");
-                let input = event.get("parameters").unwrap_or(&Value::Null);
-                let (label, shown) = if name == "run_shell_command" {
-                    ("$", describe_input(input))
-                } else {
-                    ("▸", format!("{name} {}", describe_input(input)))
-                };
+                let input = describe_input(event.get("parameters").unwrap_or(&Value::Null));
+                let shown = show_call(out, SAYS, name, &input, name == "run_shell_command");
                 if let Some(id) = str_of(event, "tool_id") {
                     out.remember(id, &shown);
                 }
-                out.push(label, &shown);
             }
             "tool_result" => {
                 let error = event.get("error").filter(|e| e.is_object());

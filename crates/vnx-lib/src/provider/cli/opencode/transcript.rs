@@ -64,11 +64,7 @@ impl OpencodeTranscript {
             out.push("denied", &format!("{name} {what}"));
             return;
         }
-        if name == "bash" {
-            out.push("$", &what);
-        } else {
-            out.push("▸", &format!("{name} {what}"));
-        }
+        show_call(out, SAYS, name, &what, name == "bash");
         match str_of(state, "status") {
             Some("error") => out.push_result(false, str_of(state, "error").unwrap_or("")),
             _ => out.push_result(true, str_of(state, "output").unwrap_or("")),

@@ -50,12 +50,8 @@ fn assistant(out: &mut Sink, event: &Value) {
             if let Some(id) = str_of(call, "id") {
                 out.remember(id, name);
             }
-            let args = call.get("args").unwrap_or(&Value::Null);
-            if name == "run_shell_command" {
-                out.push("$", &describe_input(args));
-            } else {
-                out.push("▸", &format!("{name} {}", describe_input(args)));
-            }
+            let args = describe_input(call.get("args").unwrap_or(&Value::Null));
+            show_call(out, SAYS, name, &args, name == "run_shell_command");
         }
     }
 }
