@@ -178,6 +178,14 @@ pub(crate) fn describe_input(input: &Value) -> String {
     }
 }
 
+/// An error event's line: its `message` (else `error`) on one line.
+pub(crate) fn error_line(out: &mut Sink, event: &Value) {
+    out.push(
+        "error",
+        &one_line(nonblank(event, "message").unwrap_or("error")),
+    );
+}
+
 /// A possibly multi-line text on one line (a command's lines joined with ` ⏎ `).
 pub(crate) fn one_line(text: &str) -> String {
     let lines: Vec<&str> = text.trim().lines().collect();

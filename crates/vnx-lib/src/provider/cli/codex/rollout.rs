@@ -92,10 +92,7 @@ impl RolloutTranscript {
                 let why = nonblank(payload, "reason").unwrap_or("aborted");
                 out.push("end", &format!("turn aborted ({why})"));
             }
-            Some("error") => {
-                let why = nonblank(payload, "message").unwrap_or("error");
-                out.push("error", &one_line(why));
-            }
+            Some("error") => error_line(out, payload),
             _ => {}
         }
     }
@@ -113,19 +110,7 @@ impl RolloutTranscript {
                 }
             }
             Some("CommandExecution") => {
-                if out.tool_of(id).is_none() {
-                    out.push("$", &rollout_command(item));
-                }
-                let output = str_of(item, "aggregated_output").unwrap_or("");
-                match (
-                    str_of(item, "status"),
-                    item.get("exit_code").and_then(Value::as_i64),
-                ) {
-                    (Some("declined"), _) => out.push("denied", &rollout_command(item)),
-                    (_, Some(0)) => out.push_result(true, output),
-                    (_, Some(code)) => out.push_result(false, &format!("exit {code}\n{output}")),
-                    (_, None) => out.push_result(false, output),
-                }
+                super::transcript::command_done(out, item, id, &rollout_command(item));
             }
             Some("FileChange") => {
                 if let Some(Value::Object(changes)) = item.get("changes") {
@@ -148,10 +133,7 @@ impl RolloutTranscript {
                 let tool = str_of(item, "tool").unwrap_or("-");
                 out.push("▸", &format!("{server}.{tool}"));
             }
-            Some("Error") => {
-                let why = nonblank(item, "message").unwrap_or("error");
-                out.push("error", &one_line(why));
-            }
+            Some("Error") => error_line(out, item),
             _ => {}
         }
     }

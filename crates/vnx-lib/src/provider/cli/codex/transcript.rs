@@ -48,10 +48,7 @@ impl TranscriptEvents for CodexTranscript {
                     .unwrap_or("turn failed");
                 out.push("end", &format!("error: {}", one_line(why)));
             }
-            "error" => {
-                let why = nonblank(event, "message").unwrap_or("error");
-                out.push("error", &one_line(why));
-            }
+            "error" => error_line(out, event),
             _ => {}
         }
     }
@@ -66,27 +63,7 @@ impl CodexTranscript {
                     out.push_lines("says", text, MAX_MESSAGE_LINES);
                 }
             }
-            Some("command_execution") => {
-                let shown = out.tool_of(id).is_some();
-                if !shown {
-                    out.push("$", &codex_command(item));
-                }
-                let output = str_of(item, "aggregated_output").unwrap_or("");
-                match str_of(item, "status") {
-                    Some("declined") => out.push("denied", &codex_command(item)),
-                    _ => {
-                        let code = item.get("exit_code").and_then(Value::as_i64);
-                        match code {
-                            Some(0) => out.push_result(true, output),
-                            Some(code) => {
-                                let text = format!("exit {code}\n{output}");
-                                out.push_result(false, &text);
-                            }
-                            None => out.push_result(false, output),
-                        }
-                    }
-                }
-            }
+            Some("command_execution") => command_done(out, item, id, &codex_command(item)),
             Some("file_change") => {
                 for change in array(item, "changes") {
                     let kind = str_of(change, "kind").unwrap_or("change");
@@ -111,12 +88,28 @@ impl CodexTranscript {
                 let query = str_of(item, "query").unwrap_or("");
                 out.push("▸", &format!("web search {query}"));
             }
-            Some("error") => {
-                let why = nonblank(item, "message").unwrap_or("error");
-                out.push("error", &one_line(why));
-            }
+            Some("error") => error_line(out, item),
             _ => {}
         }
+    }
+}
+
+/// A finished command (in both its stream and its rollout): the command, unless it was
+/// shown as it started (remembered by its `id`), then its result: `denied` when declined,
+/// else its output and a failing exit code.
+pub(super) fn command_done(out: &mut Sink, item: &Value, id: &str, command: &str) {
+    if out.tool_of(id).is_none() {
+        out.push("$", command);
+    }
+    let output = str_of(item, "aggregated_output").unwrap_or("");
+    match (
+        str_of(item, "status"),
+        item.get("exit_code").and_then(Value::as_i64),
+    ) {
+        (Some("declined"), _) => out.push("denied", command),
+        (_, Some(0)) => out.push_result(true, output),
+        (_, Some(code)) => out.push_result(false, &format!("exit {code}\n{output}")),
+        (_, None) => out.push_result(false, output),
     }
 }
 

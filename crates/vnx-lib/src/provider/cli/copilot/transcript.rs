@@ -85,10 +85,7 @@ impl TranscriptEvents for CopilotTranscript {
                     ));
                 }
             }
-            "session.error" => {
-                let why = nonblank(data, "message").unwrap_or("error");
-                out.push("error", &one_line(why));
-            }
+            "session.error" => error_line(out, data),
             "result" => {
                 let failed = event
                     .get("exitCode")

@@ -78,10 +78,7 @@ impl TranscriptEvents for GeminiTranscript {
                     }
                 }
             }
-            "error" => {
-                let why = nonblank(event, "message").unwrap_or("error");
-                out.push("error", &one_line(why));
-            }
+            "error" => error_line(out, event),
             "result" => {
                 let error = event.get("error").filter(|e| e.is_object());
                 let mut parts = vec![match (str_of(event, "status"), error) {
