@@ -177,7 +177,8 @@ pub fn sum(all: impl Iterator<Item = Usage>) -> Option<Usage> {
     })
 }
 
-/// The scalar visits (numbers, booleans, null) that read as absent.
+/// The scalar visits (numbers, booleans, null) that read as absent; `but_integers` leaves out
+/// the integers' (a count reads them).
 macro_rules! other_scalars_are_absent {
     ($absent:expr) => {
         fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
@@ -186,6 +187,9 @@ macro_rules! other_scalars_are_absent {
         fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
             Ok($absent)
         }
+        other_scalars_are_absent!($absent, but_integers);
+    };
+    ($absent:expr, but_integers) => {
         fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
             Ok($absent)
         }
@@ -273,15 +277,7 @@ impl<'de> Deserialize<'de> for Count {
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Count, A::Error> {
                 skip_seq(seq).map(|()| Count(None))
             }
-            fn visit_f64<E>(self, _: f64) -> Result<Count, E> {
-                Ok(Count(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Count, E> {
-                Ok(Count(None))
-            }
-            fn visit_unit<E>(self) -> Result<Count, E> {
-                Ok(Count(None))
-            }
+            other_scalars_are_absent!(Count(None), but_integers);
         }
         d.deserialize_any(V)
     }
