@@ -153,28 +153,27 @@ pub struct Seen {
 impl Dialog {
     /// A built-in CLI's dialog, if its pane can be answered.
     pub fn of_cli(cli: &dyn CodingCli) -> Option<Dialog> {
-        cli.pane_dialog().map(|d| Dialog {
-            find: Some(Find::Line(d.marker)),
-            asks: None,
-            says: None,
-            approve: vec![d.approve.to_owned()],
-            deny: vec![d.deny.to_owned()],
-        })
+        cli.pane_dialog()
+            .map(|d| Dialog::line(d.marker, None, d.approve, d.deny))
     }
 
     /// The dialogs a built-in CLI's TUI may show before its first turn
     /// ([`CodingCli::start_dialogs`]).
     pub fn start_of(cli: &dyn CodingCli) -> Vec<Dialog> {
-        cli.start_dialogs()
-            .iter()
-            .map(|t| Dialog {
-                find: Some(Find::Line(t.marker)),
-                asks: None,
-                says: Some(t.asks),
-                approve: vec![t.approve.to_owned()],
-                deny: vec![t.deny.to_owned()],
-            })
+        (cli.start_dialogs().iter())
+            .map(|t| Dialog::line(t.marker, Some(t.asks), t.approve, t.deny))
             .collect()
+    }
+
+    /// A built-in CLI's dialog: the line it shows, what it asks, the key of each answer.
+    fn line(marker: &'static str, says: Option<&'static str>, approve: &str, deny: &str) -> Dialog {
+        Dialog {
+            find: Some(Find::Line(marker)),
+            asks: None,
+            says,
+            approve: vec![approve.to_owned()],
+            deny: vec![deny.to_owned()],
+        }
     }
 
     /// A declared provider's dialog.

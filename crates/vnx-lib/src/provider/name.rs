@@ -17,8 +17,7 @@ pub enum ProviderName {
 impl ProviderName {
     /// The provider `name` names: a built-in one when it is one's, else a declared one.
     pub fn of(name: &str) -> ProviderName {
-        Provider::parse(name)
-            .map_or_else(|_| ProviderName::Declared(name.to_owned()), Self::BuiltIn)
+        ProviderName::from(name.to_owned())
     }
 
     /// Its name, as `--provider` and receipts spell it.
@@ -49,10 +48,7 @@ impl From<String> for ProviderName {
 
 impl From<ProviderName> for String {
     fn from(p: ProviderName) -> String {
-        match p {
-            ProviderName::BuiltIn(p) => p.name().to_owned(),
-            ProviderName::Declared(name) => name,
-        }
+        p.name().to_owned()
     }
 }
 
