@@ -28,11 +28,7 @@ impl StreamEvents for GeminiEvents {
             "init" => started(event, summary),
             "message" => {
                 let role = event.get("role");
-                let assistant = match role {
-                    None => true,
-                    Some(role) => role.as_str() == Some("assistant"),
-                };
-                if !assistant {
+                if role.is_some_and(|r| r.as_str() != Some("assistant")) {
                     self.gemini_close_message(summary);
                     return;
                 }
@@ -42,9 +38,8 @@ impl StreamEvents for GeminiEvents {
                     Some(current) if delta => current.push(content),
                     _ => {
                         self.gemini_close_message(summary);
-                        let mut current = CappedText::default();
+                        let current = self.gemini_current.insert(CappedText::default());
                         current.push(content);
-                        self.gemini_current = Some(current);
                     }
                 }
             }
