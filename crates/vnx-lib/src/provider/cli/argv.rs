@@ -64,6 +64,14 @@ impl Wanted<'_> {
         out
     }
 
+    /// `FLAG RULE` for each of [`Wanted::allowed_commands`], its rule made by `rule`: the
+    /// allow flags of a CLI that takes its flag repeated.
+    pub fn allow_flags(&self, flag: &str, rule: impl Fn(&str) -> String) -> Vec<String> {
+        (self.allowed_commands().into_iter())
+            .flat_map(|c| [flag.to_owned(), literal(&rule(c))])
+            .collect()
+    }
+
     /// The command prefixes given to a CLI's own allow mechanism, which asks for the rest:
     /// [`Wanted::allowed_commands`] in the postures that ask, none in `full` (where everything
     /// runs unasked).

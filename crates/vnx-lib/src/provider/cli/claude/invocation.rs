@@ -3,7 +3,7 @@
 //! `--allowedTools` for what runs unasked; `--resume=ID` and, for a new TUI session, the
 //! `--session-id` vnx chose (ADR 0052).
 
-use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
+use crate::provider::cli::argv::{Argv, Start, literal, strs};
 use crate::receipts::kinds::{Lane, Permission};
 
 /// The flags of each posture, the same in both lanes.
@@ -39,24 +39,11 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
         argv.extend(["--settings".into(), literal(&settings.to_string_lossy())]);
     }
     argv.extend(["--add-dir".into(), s.dir.clone()]);
-    argv.extend(allow_flags(w));
+    // One `Bash(PREFIX:*)` rule each (claude 2.1.197 takes the flag repeated; its own
+    // read-only commands, `git status` and `git log` among them, need no rule).
+    argv.extend(w.allow_flags("--allowedTools", |c| format!("Bash({c}:*)")));
     argv.extend(s.resume("--resume"));
     Argv::reported(argv, w.lane, super::STREAM, super::TURN_END)
-}
-
-/// Claude Code's `--allowedTools` flags: one `Bash(PREFIX:*)` rule each (claude 2.1.197
-/// takes the flag repeated; its own read-only commands, `git status` and `git log` among
-/// them, need no rule).
-fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
-    w.allowed_commands()
-        .into_iter()
-        .flat_map(|c| {
-            [
-                "--allowedTools".to_owned(),
-                literal(&format!("Bash({c}:*)")),
-            ]
-        })
-        .collect()
 }
 
 #[cfg(test)]

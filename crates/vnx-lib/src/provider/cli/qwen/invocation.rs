@@ -6,7 +6,7 @@
 
 use super::hooks;
 use crate::provider::cli::ProviderError;
-use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
+use crate::provider::cli::argv::{Argv, Start, Wanted, strs};
 use crate::receipts::kinds::{Lane, Permission};
 
 /// The flags of each posture, the same in both lanes: its own approval modes, named even for
@@ -74,15 +74,7 @@ fn tui(s: &Start<'_>) -> Argv {
 
 /// Its `--allowed-tools` flags: `run_shell_command(PREFIX)` each.
 fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
-    w.allowed_commands()
-        .into_iter()
-        .flat_map(|c| {
-            [
-                "--allowed-tools".to_owned(),
-                literal(&format!("run_shell_command({c})")),
-            ]
-        })
-        .collect()
+    w.allow_flags("--allowed-tools", |c| format!("run_shell_command({c})"))
 }
 
 #[cfg(test)]
