@@ -132,51 +132,6 @@ fn open(db: &Path) -> Option<Connection> {
     (tables == 3).then_some(conn)
 }
 
-/// The sessions in the database of `sessions` (a data directory) that may be a dispatch's:
-/// top-level, in its worktree, updated since it started (the id, when known, picks one),
-/// with the time each was last updated.
-fn find(sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    let db = sessions.join(DB);
-    let Some(conn) = open(&db) else {
-        return Vec::new();
-    };
-    let since = millis(sought.since);
-    let cwd = sought.cwd.to_string_lossy().into_owned();
-    let canonical = std::fs::canonicalize(sought.cwd)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| cwd.clone());
-    let Ok(mut stmt) = conn.prepare(
-        "SELECT id, directory, time_updated FROM session \
-         WHERE parent_id IS NULL AND time_updated >= ?1 AND directory IN (?2, ?3) \
-         AND (?4 IS NULL OR id = ?4) ORDER BY time_updated DESC LIMIT ?5",
-    ) else {
-        return Vec::new();
-    };
-    let rows = stmt.query_map(
-        params![
-            since,
-            cwd,
-            canonical,
-            sought.session_id,
-            MAX_CANDIDATES as i64
-        ],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        },
-    );
-    let Ok(rows) = rows else {
-        return Vec::new();
-    };
-    rows.flatten()
-        .filter(|(id, dir, _)| valid_id(id) && same_dir(dir, sought.cwd))
-        .map(|(id, _, updated)| (found(&db, &id), time(updated)))
-        .collect()
-}
-
 /// A time in milliseconds since the epoch (as opencode records them).
 fn millis(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -406,11 +361,6 @@ impl SessionUsage for OpencodeUsage {
     }
 }
 
-/// The id a found session's name holds.
-fn found_id(found: &Path) -> Option<String> {
-    split(found).map(|(_, id)| id)
-}
-
 /// The cost its lines' steps record since `since` (each `step_finish`'s `cost`, in US
 /// dollars, as its headless stream gives it); `None` when no step records one. A cost that
 /// is not a finite number at least 0 is left out (a worker can write the database).
@@ -424,30 +374,6 @@ fn cost(lines: &[u8], since: SystemTime) -> Option<f64> {
         .filter_map(|e| e["part"]["cost"].as_f64())
         .filter(|c| c.is_finite() && *c >= 0.0)
         .fold(None, |sum, c| Some(sum.unwrap_or(0.0) + c))
-}
-
-/// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]):
-/// asked once a second, so only its last message is read.
-fn turn_ended(found: &Path, since: SystemTime) -> bool {
-    let Some((db, id)) = split(found) else {
-        return false;
-    };
-    let Some(conn) = open(&db) else {
-        return false;
-    };
-    let last: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT data, time_created FROM message WHERE session_id = ?1 \
-             ORDER BY time_created DESC, id DESC LIMIT 1",
-            params![id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .ok();
-    // A turn ended before the dispatch started is an earlier dispatch's (a follow-up resumed
-    // the session, which its TUI opens before it sends the new prompt).
-    last.filter(|(_, created)| *created >= millis(since))
-        .and_then(|(data, _)| serde_json::from_str::<Value>(&data).ok())
-        .is_some_and(|info| info["role"] == "assistant" && ends_turn(&info))
 }
 
 /// Whether an assistant message's JSON says it completed its turn: completed, with an error
@@ -469,8 +395,49 @@ impl SessionStore for OpencodeSessions {
         ""
     }
 
+    /// The sessions in the database of `sessions` (a data directory) that may be a dispatch's:
+    /// top-level, in its worktree, updated since it started (the id, when known, picks one),
+    /// with the time each was last updated.
     fn find(&self, sessions: &Path, sought: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        find(sessions, sought)
+        let db = sessions.join(DB);
+        let Some(conn) = open(&db) else {
+            return Vec::new();
+        };
+        let since = millis(sought.since);
+        let cwd = sought.cwd.to_string_lossy().into_owned();
+        let canonical = std::fs::canonicalize(sought.cwd)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| cwd.clone());
+        let Ok(mut stmt) = conn.prepare(
+            "SELECT id, directory, time_updated FROM session \
+             WHERE parent_id IS NULL AND time_updated >= ?1 AND directory IN (?2, ?3) \
+             AND (?4 IS NULL OR id = ?4) ORDER BY time_updated DESC LIMIT ?5",
+        ) else {
+            return Vec::new();
+        };
+        let rows = stmt.query_map(
+            params![
+                since,
+                cwd,
+                canonical,
+                sought.session_id,
+                MAX_CANDIDATES as i64
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        );
+        let Ok(rows) = rows else {
+            return Vec::new();
+        };
+        rows.flatten()
+            .filter(|(id, dir, _)| valid_id(id) && same_dir(dir, sought.cwd))
+            .map(|(id, _, updated)| (found(&db, &id), time(updated)))
+            .collect()
     }
 
     /// `ses_` and letters and digits.
@@ -509,7 +476,7 @@ impl SessionStore for OpencodeSessions {
     /// Its TUI chooses its session's id (no flag names a new one) and no hook tells it: the
     /// id is the one of the session found in its database.
     fn found_id(&self, found: &Path) -> Option<String> {
-        found_id(found)
+        split(found).map(|(_, id)| id)
     }
 
     /// Each step's `cost`, as its headless stream's `step_finish` gives it.
@@ -517,8 +484,28 @@ impl SessionStore for OpencodeSessions {
         cost(&read(found).ok()?.lines, since)
     }
 
+    /// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]):
+    /// asked once a second, so only its last message is read.
     fn turn_ended(&self, found: &Path, since: SystemTime) -> bool {
-        turn_ended(found, since)
+        let Some((db, id)) = split(found) else {
+            return false;
+        };
+        let Some(conn) = open(&db) else {
+            return false;
+        };
+        let last: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT data, time_created FROM message WHERE session_id = ?1 \
+                 ORDER BY time_created DESC, id DESC LIMIT 1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        // A turn ended before the dispatch started is an earlier dispatch's (a follow-up resumed
+        // the session, which its TUI opens before it sends the new prompt).
+        last.filter(|(_, created)| *created >= millis(since))
+            .and_then(|(data, _)| serde_json::from_str::<Value>(&data).ok())
+            .is_some_and(|info| info["role"] == "assistant" && ends_turn(&info))
     }
 }
 

@@ -177,20 +177,33 @@ fn the_dispatchs_session_is_found_by_its_worktree_and_start() {
     let cwd = dir.path().join("wt");
     std::fs::create_dir(&cwd).unwrap();
     let _db = database(dir.path(), &cwd);
-    let found = find(dir.path(), &sought(&cwd, None));
+    let found = OpencodeSessions.find(dir.path(), &sought(&cwd, None));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(split(&found[0].0).unwrap().1, ID);
     assert_eq!(found[0].1, time(T0));
     // Another worktree, a later start, another id: none.
-    assert!(find(dir.path(), &sought(&dir.path().join("other"), None)).is_empty());
+    assert!(
+        OpencodeSessions
+            .find(dir.path(), &sought(&dir.path().join("other"), None))
+            .is_empty()
+    );
     let later = Sought {
         since: time(T0 + 1),
         ..sought(&cwd, None)
     };
-    assert!(find(dir.path(), &later).is_empty());
+    assert!(OpencodeSessions.find(dir.path(), &later).is_empty());
     let other = "ses_other000000000000000000000";
-    assert!(find(dir.path(), &sought(&cwd, Some(other))).is_empty());
-    assert_eq!(find(dir.path(), &sought(&cwd, Some(ID))).len(), 1);
+    assert!(
+        OpencodeSessions
+            .find(dir.path(), &sought(&cwd, Some(other)))
+            .is_empty()
+    );
+    assert_eq!(
+        OpencodeSessions
+            .find(dir.path(), &sought(&cwd, Some(ID)))
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -199,16 +212,19 @@ fn a_session_is_drawn_counted_and_asks_once_its_turn_ended() {
     let cwd = dir.path().join("wt");
     std::fs::create_dir(&cwd).unwrap();
     let conn = database(dir.path(), &cwd);
-    let at = find(dir.path(), &sought(&cwd, None)).remove(0).0;
+    let at = OpencodeSessions
+        .find(dir.path(), &sought(&cwd, None))
+        .remove(0)
+        .0;
     // Mid-turn: the tool step only.
     let r = read(&at).unwrap();
-    assert!(!r.turn_ended && !turn_ended(&at, time(T0)));
+    assert!(!r.turn_ended && !OpencodeSessions.turn_ended(&at, time(T0)));
     assert_eq!(last_message(&r.lines), None);
     answer(&conn, "Should I also update the documentation?", true);
     let r = read(&at).unwrap();
-    assert!(r.turn_ended && turn_ended(&at, time(T0)));
+    assert!(r.turn_ended && OpencodeSessions.turn_ended(&at, time(T0)));
     // Not for a dispatch started later: a follow-up's, which resumed the session.
-    assert!(!turn_ended(&at, time(T0 + 3_600_000)));
+    assert!(!OpencodeSessions.turn_ended(&at, time(T0 + 3_600_000)));
     assert_eq!(
         last_message(&r.lines).as_deref(),
         Some("Should I also update the documentation?")
@@ -303,7 +319,11 @@ fn a_link_a_view_or_another_file_is_not_read() {
     let linked = dir.path().join("linked");
     std::fs::create_dir(&linked).unwrap();
     std::os::unix::fs::symlink(real.join(DB), linked.join(DB)).unwrap();
-    assert!(find(&linked, &sought(&cwd, None)).is_empty());
+    assert!(
+        OpencodeSessions
+            .find(&linked, &sought(&cwd, None))
+            .is_empty()
+    );
     assert!(read(&found(&linked.join(DB), ID)).is_err());
     // `part` a view, not a table.
     let viewed = dir.path().join("viewed");
@@ -319,7 +339,7 @@ fn a_link_a_view_or_another_file_is_not_read() {
     let junk = dir.path().join("junk");
     std::fs::create_dir(&junk).unwrap();
     std::fs::write(junk.join(DB), b"not sqlite").unwrap();
-    assert!(find(&junk, &sought(&cwd, None)).is_empty());
+    assert!(OpencodeSessions.find(&junk, &sought(&cwd, None)).is_empty());
     assert!(read(Path::new("/x/opencode.db#../etc")).is_err());
     assert!(valid_id(ID) && !valid_id("ses_") && !valid_id("ses_a-b") && !valid_id("x"));
 }
