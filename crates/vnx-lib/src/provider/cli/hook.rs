@@ -558,8 +558,31 @@ pub trait Hooks: Sync {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A signal of `event` with `payload` as `vnx __hook` records it, for the hooks' tests.
+    pub(crate) fn signal(
+        event: &str,
+        payload: Value,
+    ) -> crate::dispatch::supervise::signals::HookSignal {
+        crate::dispatch::supervise::signals::HookSignal {
+            event: event.into(),
+            received_at: "2026-11-22T00:00:00Z".into(),
+            payload,
+        }
+    }
+
+    /// What the supervisor makes of dispatch `D-1`'s signals from `now` on, for the hooks' tests:
+    /// answered with `answer_with`, stalled after `stall_after`.
+    pub(crate) fn live(
+        answer_with: &str,
+        stall_after: Option<std::time::Duration>,
+        now: std::time::Instant,
+    ) -> crate::dispatch::supervise::live::Live {
+        let id = crate::ids::DispatchId::parse("D-1").unwrap();
+        crate::dispatch::supervise::live::Live::new(&id, answer_with.into(), stall_after, now)
+    }
 
     #[test]
     #[expect(

@@ -1,9 +1,7 @@
 //! Tests: what the CLIs' modules' tests share: a dispatch's wishes and a start for their argv
-//! tests, a hook's signal and what the supervisor makes of it, the flags vnx passes a CLI.
+//! tests, the flags vnx passes a CLI.
 
 use std::path::Path;
-
-use serde_json::Value;
 
 use super::Provider;
 use super::argv::{PROMPT, Start, Wanted, strs};
@@ -55,29 +53,6 @@ pub(crate) fn test_start(
         transport: PromptTransport::Argument,
         prompt_arg: if large { String::new() } else { PROMPT.into() },
     }
-}
-
-/// A signal of `event` with `payload` as `vnx __hook` records it, for the hooks' tests.
-pub(crate) fn signal(
-    event: &str,
-    payload: Value,
-) -> crate::dispatch::supervise::signals::HookSignal {
-    crate::dispatch::supervise::signals::HookSignal {
-        event: event.into(),
-        received_at: "2026-11-22T00:00:00Z".into(),
-        payload,
-    }
-}
-
-/// What the supervisor makes of dispatch `D-1`'s signals from `now` on, for the hooks' tests:
-/// answered with `answer_with`, stalled after `stall_after`.
-pub(crate) fn live(
-    answer_with: &str,
-    stall_after: Option<std::time::Duration>,
-    now: std::time::Instant,
-) -> crate::dispatch::supervise::live::Live {
-    let id = crate::ids::DispatchId::parse("D-1").unwrap();
-    crate::dispatch::supervise::live::Live::new(&id, answer_with.into(), stall_after, now)
 }
 
 /// The flags of `provider`'s group for `sub` (its module's tests check them).

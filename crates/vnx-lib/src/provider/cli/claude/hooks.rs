@@ -64,7 +64,7 @@ mod tests {
     use crate::dispatch::supervise::outcome::{Ended, StopCause, decide, hook_session};
     use crate::dispatch::supervise::signals::HookSignal;
     use crate::provider::ProviderCompletion;
-    use crate::provider::cli::testing::{live, signal};
+    use crate::provider::cli::hook::tests::{live, signal};
     use crate::receipts::kinds::{HookKind, Lane};
     use crate::receipts::{CompletionSignal, DispatchStatus};
 

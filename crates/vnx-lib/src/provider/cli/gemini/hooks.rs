@@ -137,7 +137,7 @@ mod tests {
 
     use super::*;
     use crate::dispatch::supervise::live::{Change, waiting};
-    use crate::provider::cli::testing::{live, signal};
+    use crate::provider::cli::hook::tests::{live, signal};
 
     #[test]
     fn the_trust_file_is_where_a_gemini_start_put_its_home() {
