@@ -99,7 +99,11 @@ fn provider(body: &str) -> String {
 #[test]
 fn full_example() {
     // A built-in CLI's stream and a built-in reviewer that takes the model, whichever they are.
-    let stream = crate::provider::cli::all_streams().next().unwrap().format();
+    let stream = crate::provider::cli::all_streams()
+        .next()
+        .unwrap()
+        .format
+        .clone();
     let reviewer = crate::provider::cli::CLIS
         .iter()
         .find(|c| c.can_review() && c.check_model(Some("gpt-5.5")).is_ok())
@@ -521,7 +525,11 @@ fn completion_by_output_needs_a_parsed_output() {
         "provider `kimi`, headless lane: `completion: output` is decided from an output vnx parses, and this lane's output is plain text; use exit or report"
     );
     // Any format a CLI's module parses.
-    let parsed = crate::provider::cli::all_streams().next().unwrap().format();
+    let parsed = crate::provider::cli::all_streams()
+        .next()
+        .unwrap()
+        .format
+        .clone();
     let text = provider(&format!(
         "    binary: k\n    headless:\n      argv: [\"{{prompt}}\"]\n      output: {}\n      completion: output\n",
         parsed.name()

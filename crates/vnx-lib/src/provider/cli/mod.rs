@@ -345,7 +345,7 @@ pub trait CodingCli: Sync {
     }
 
     /// Its headless event stream, when it writes one vnx parses: see [`HeadlessStream`].
-    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
+    fn stream(&self) -> Option<&'static HeadlessStream> {
         None
     }
 
@@ -476,24 +476,25 @@ pub fn hooks_of_event(event: &str) -> Option<&'static dyn Hooks> {
 }
 
 /// Every built-in CLI's headless stream, for the CLIs that write one, in [`CLIS`]'s order.
-pub fn all_streams() -> impl Iterator<Item = &'static dyn HeadlessStream> {
+pub fn all_streams() -> impl Iterator<Item = &'static HeadlessStream> {
     CLIS.iter().filter_map(|cli| cli.stream())
 }
 
 /// The headless stream in `format`, if it is one vnx parses.
-pub fn streaming(format: &OutputFormat) -> Option<&'static dyn HeadlessStream> {
-    all_streams().find(|s| s.format() == *format)
+pub fn streaming(format: &OutputFormat) -> Option<&'static HeadlessStream> {
+    all_streams().find(|s| s.format == *format)
 }
 
 /// A renderer of the log whose first recognised event is `event` (of type `kind`).
 /// The streams that claim narrowly ([`HeadlessStream::claims_narrowly`]) are asked first.
 pub fn transcript_for(kind: &str, event: &Value) -> Option<Box<dyn TranscriptEvents>> {
-    let narrow = all_streams().filter(|s| s.claims_narrowly());
-    let broad = all_streams().filter(|s| !s.claims_narrowly());
+    let narrow = all_streams().filter(|s| s.claims_narrowly);
+    let broad = all_streams().filter(|s| !s.claims_narrowly);
     narrow
         .chain(broad)
-        .find(|s| s.claims(kind, event))
-        .and_then(|s| s.transcript())
+        .find(|s| (s.claims)(kind, event))
+        .and_then(|s| s.transcript)
+        .map(|transcript| transcript())
 }
 
 #[cfg(test)]
@@ -555,8 +556,8 @@ mod tests {
     #[test]
     fn each_streamed_format_has_one_parser() {
         for stream in all_streams() {
-            let found = streaming(&stream.format()).unwrap();
-            assert!(std::ptr::addr_eq(found, stream), "{:?}", stream.format());
+            let found = streaming(&stream.format).unwrap();
+            assert!(std::ptr::eq(found, stream), "{:?}", stream.format);
         }
         assert!(streaming(&OutputFormat::TEXT).is_none());
     }

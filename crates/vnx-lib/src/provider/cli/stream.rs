@@ -16,40 +16,28 @@ pub const ID_MAX_CHARS: usize = 256;
 const ELLIPSIS: char = '…';
 
 /// A CLI's headless event stream, when it writes one vnx parses: its format (recorded in the
-/// invocation), a parser of its events for the receipt, and its transcript. A capability a
-/// CLI's module implements once, in its `events.rs`; `CodingCli::stream` hands it out. Every
-/// event is the worker's CLI's: hostile.
-pub trait HeadlessStream: Sync {
+/// invocation), a parser of its events for the receipt, which events of a log are its, and
+/// its transcript. A capability a CLI's module gives as a value (what it has is data and
+/// constructors), in its `events.rs`; `CodingCli::stream` hands it out. Every event is the
+/// worker's CLI's: hostile.
+pub struct HeadlessStream {
     /// The format of its headless event stream.
-    fn format(&self) -> OutputFormat;
-
+    pub format: OutputFormat,
     /// A fresh parser of its headless event stream (one per worker run).
-    fn parser(&self) -> Box<dyn StreamEvents>;
-
-    /// A real run of its headless event stream, one event a line, for the tests every
-    /// stream's parser must pass (its own module's tests hold the rest).
-    #[cfg(test)]
-    fn sample(&self) -> &'static [&'static str] {
-        &[]
-    }
-
+    pub parser: fn() -> Box<dyn StreamEvents>,
     /// Whether an event of a worker's log (its `type` is `kind`) is this CLI's; the registry
     /// asks the CLIs in the order of [`HeadlessStream::claims_narrowly`], so a narrow claim
     /// wins.
-    fn claims(&self, _kind: &str, _event: &Value) -> bool {
-        false
-    }
-
+    pub claims: fn(&str, &Value) -> bool,
     /// Whether its [`HeadlessStream::claims`] is asked before the others': a CLI whose stream
     /// is shaped like another's claims only what names it, and is asked first.
-    fn claims_narrowly(&self) -> bool {
-        false
-    }
-
+    pub claims_narrowly: bool,
     /// A fresh renderer of its headless event stream as a transcript, when it has one.
-    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        None
-    }
+    pub transcript: Option<fn() -> Box<dyn TranscriptEvents>>,
+    /// A real run of its headless event stream, one event a line, for the tests every
+    /// stream's parser must pass (its own module's tests hold the rest; empty: none).
+    #[cfg(test)]
+    pub sample: &'static [&'static str],
 }
 
 /// What one CLI's headless events mean for the [`StreamSummary`]; one value per stream, so it

@@ -49,7 +49,7 @@ impl EventParser {
     pub fn new(format: OutputFormat) -> EventParser {
         EventParser {
             cli: super::cli::streaming(&format)
-                .map(|stream| stream.parser())
+                .map(|stream| (stream.parser)())
                 .or_else(|| super::openai_chat::stream_events(&format)),
             format,
             lines: LineSplitter::default(),
@@ -127,7 +127,7 @@ pub fn parses(format: &OutputFormat) -> bool {
 /// then the others.
 pub fn known() -> Vec<OutputFormat> {
     std::iter::once(OutputFormat::TEXT)
-        .chain(super::cli::all_streams().map(|s| s.format()))
+        .chain(super::cli::all_streams().map(|s| s.format.clone()))
         .chain([super::openai_chat::FORMAT])
         .collect()
 }

@@ -9,7 +9,7 @@ use testing::*;
 /// Each CLI's format that has a sample, with the sample.
 fn samples() -> Vec<(OutputFormat, &'static [&'static str])> {
     all_streams()
-        .map(|s| (s.format(), s.sample()))
+        .map(|s| (s.format.clone(), s.sample))
         .filter(|(_, s)| !s.is_empty())
         .collect()
 }
@@ -87,7 +87,7 @@ fn serializes_without_absent_fields() {
 
 fn any_format() -> impl Strategy<Value = OutputFormat> {
     let formats: Vec<OutputFormat> = std::iter::once(OutputFormat::TEXT)
-        .chain(all_streams().map(|s| s.format()))
+        .chain(all_streams().map(|s| s.format.clone()))
         .collect();
     proptest::sample::select(formats)
 }

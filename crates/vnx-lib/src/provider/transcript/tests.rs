@@ -8,7 +8,7 @@ use crate::provider::lines::MAX_LINE_BYTES;
 fn the_lines_do_not_depend_on_how_the_bytes_were_split() {
     // Each CLI's real stream, cut in two at every byte.
     let samples: Vec<String> = crate::provider::cli::all_streams()
-        .map(|s| s.sample().iter().map(|l| format!("{l}\n")).collect())
+        .map(|s| s.sample.iter().map(|l| format!("{l}\n")).collect())
         .filter(|s: &String| !s.is_empty())
         .collect();
     assert!(samples.len() >= 3);

@@ -13,7 +13,6 @@ use crate::provider::cli::stream::{
     error_verdict, truncate,
 };
 use crate::provider::cli::usage::sum;
-use crate::receipts::kinds::OutputFormat;
 
 /// The most lines of a reply kept to find its last paragraph.
 const MAX_REPLY_LINES: usize = 64;
@@ -176,18 +175,17 @@ fn session_cost(line: &str) -> Option<f64> {
         .filter(|v| v.is_finite() && *v >= 0.0)
 }
 
-/// Its headless event stream (see the module's documentation).
-pub(super) struct AiderStream;
-
-impl HeadlessStream for AiderStream {
-    fn format(&self) -> OutputFormat {
-        super::STREAM
-    }
-
-    fn parser(&self) -> Box<dyn StreamEvents> {
-        Box::new(AiderEvents::default())
-    }
-}
+/// Its headless event stream (see the module's documentation): plain text, no event of a
+/// log is its, and no transcript of its own.
+pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
+    format: super::STREAM,
+    parser: || Box::new(AiderEvents::default()),
+    claims: |_, _| false,
+    claims_narrowly: false,
+    transcript: None,
+    #[cfg(test)]
+    sample: &[],
+};
 
 #[cfg(test)]
 mod tests {

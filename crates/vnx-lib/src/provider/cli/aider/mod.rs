@@ -24,8 +24,8 @@ pub(crate) const STREAM: OutputFormat = OutputFormat::named("aider-text");
 pub struct Aider;
 
 impl CodingCli for Aider {
-    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
-        Some(&events::AiderStream)
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        Some(&events::HEADLESS)
     }
 
     fn provider(&self) -> Provider {

@@ -2,13 +2,11 @@
 
 use serde_json::Value;
 
-use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     HeadlessStream, StreamEvents, StreamSummary, error_verdict, f64_field, keep_first, last_text,
     nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
     truncate_message, u64_field,
 };
-use crate::receipts::kinds::OutputFormat;
 
 /// Claude Code's headless stream: nothing is kept between events.
 #[derive(Debug, Default)]
@@ -79,34 +77,19 @@ fn result(event: &Value, summary: &mut StreamSummary) {
 }
 
 /// Its headless event stream (see the module's documentation).
-pub(super) struct ClaudeStream;
-
-impl HeadlessStream for ClaudeStream {
-    fn format(&self) -> OutputFormat {
-        super::STREAM
-    }
-
+pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
+    format: super::STREAM,
+    parser: || Box::new(ClaudeEvents),
+    claims: |kind, event| match kind {
+        "system" | "assistant" | "user" | "stream_event" => true,
+        "result" => event.get("subtype").is_some(),
+        _ => false,
+    },
+    claims_narrowly: false,
+    transcript: Some(|| Box::new(super::transcript::ClaudeTranscript)),
     #[cfg(test)]
-    fn sample(&self) -> &'static [&'static str] {
-        tests::SAMPLE
-    }
-
-    fn parser(&self) -> Box<dyn StreamEvents> {
-        Box::new(ClaudeEvents)
-    }
-
-    fn claims(&self, kind: &str, event: &Value) -> bool {
-        match kind {
-            "system" | "assistant" | "user" | "stream_event" => true,
-            "result" => event.get("subtype").is_some(),
-            _ => false,
-        }
-    }
-
-    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(super::transcript::ClaudeTranscript))
-    }
-}
+    sample: tests::SAMPLE,
+};
 
 #[cfg(test)]
 pub(crate) mod tests {

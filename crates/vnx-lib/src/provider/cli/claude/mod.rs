@@ -35,8 +35,8 @@ pub(crate) const TURN_END: HookKind = HookKind::named("claude-stop");
 pub struct Claude;
 
 impl CodingCli for Claude {
-    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
-        Some(&events::ClaudeStream)
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        Some(&events::HEADLESS)
     }
 
     fn hooks(&self) -> Option<&'static dyn Hooks> {

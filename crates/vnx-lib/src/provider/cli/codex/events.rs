@@ -3,12 +3,10 @@
 
 use serde_json::Value;
 
-use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add,
     error_verdict, nonblank_field, remember_error, set_capped, str_field, truncate, u64_field,
 };
-use crate::receipts::kinds::OutputFormat;
 
 /// Codex's headless stream.
 #[derive(Debug, Default)]
@@ -76,30 +74,17 @@ impl StreamEvents for CodexEvents {
 }
 
 /// Its headless event stream (see the module's documentation).
-pub(super) struct CodexStream;
-
-impl HeadlessStream for CodexStream {
-    fn format(&self) -> OutputFormat {
-        super::STREAM
-    }
-
-    #[cfg(test)]
-    fn sample(&self) -> &'static [&'static str] {
-        tests::SAMPLE
-    }
-
-    fn parser(&self) -> Box<dyn StreamEvents> {
-        Box::new(CodexEvents::default())
-    }
-
-    fn claims(&self, kind: &str, _event: &Value) -> bool {
+pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
+    format: super::STREAM,
+    parser: || Box::new(CodexEvents::default()),
+    claims: |kind, _| {
         kind.starts_with("thread.") || kind.starts_with("turn.") || kind.starts_with("item.")
-    }
-
-    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(super::transcript::CodexTranscript))
-    }
-}
+    },
+    claims_narrowly: false,
+    transcript: Some(|| Box::new(super::transcript::CodexTranscript)),
+    #[cfg(test)]
+    sample: tests::SAMPLE,
+};
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -37,8 +37,8 @@ const DENIAL_ENDED: &str = "vnx-denial-ended";
 pub struct Codex;
 
 impl CodingCli for Codex {
-    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
-        Some(&events::CodexStream)
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        Some(&events::HEADLESS)
     }
 
     fn hooks(&self) -> Option<&'static dyn Hooks> {

@@ -9,13 +9,11 @@
 
 use serde_json::Value;
 
-use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     ERROR_MESSAGE_MAX_CHARS, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary,
     Verdict, array, error_verdict, keep_first, nonblank_field, set_capped, str_field, truncate,
     u64_field,
 };
-use crate::receipts::kinds::OutputFormat;
 
 /// Copilot's headless stream.
 #[derive(Debug, Default)]
@@ -96,32 +94,17 @@ pub(super) fn is_denied(data: &Value) -> bool {
             .is_some_and(|e| str_field(e, "code") == Some("denied"))
 }
 
-/// Its headless event stream (see the module's documentation).
-pub(super) struct CopilotStream;
-
-impl HeadlessStream for CopilotStream {
-    fn format(&self) -> OutputFormat {
-        super::STREAM
-    }
-
-    fn parser(&self) -> Box<dyn StreamEvents> {
-        Box::new(CopilotEvents::default())
-    }
-
-    fn claims(&self, kind: &str, event: &Value) -> bool {
-        super::transcript::claims(kind, event)
-    }
-
-    /// Its dotted vocabulary and a `result` naming `sessionId` tell it apart; asked before
-    /// the CLIs that take any `result`.
-    fn claims_narrowly(&self) -> bool {
-        true
-    }
-
-    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(super::transcript::CopilotTranscript::default()))
-    }
-}
+/// Its headless event stream (see the module's documentation). Its dotted vocabulary and a
+/// `result` naming `sessionId` tell it apart; asked before the CLIs that take any `result`.
+pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
+    format: super::STREAM,
+    parser: || Box::new(CopilotEvents::default()),
+    claims: super::transcript::claims,
+    claims_narrowly: true,
+    transcript: Some(|| Box::new(super::transcript::CopilotTranscript::default())),
+    #[cfg(test)]
+    sample: &[],
+};
 
 #[cfg(test)]
 mod tests {

@@ -42,8 +42,8 @@ const DENIAL_SAID: &str = "vnx-denial-said";
 pub struct Copilot;
 
 impl CodingCli for Copilot {
-    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
-        Some(&events::CopilotStream)
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        Some(&events::HEADLESS)
     }
 
     fn hooks(&self) -> Option<&'static dyn Hooks> {

@@ -3,13 +3,11 @@
 
 use serde_json::Value;
 
-use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     CappedText, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage,
     Verdict, error_verdict, nonblank_field, remember_error, started, str_field, truncate,
     u64_field,
 };
-use crate::receipts::kinds::OutputFormat;
 
 /// Gemini's headless stream (`gemini -p --output-format stream-json`,
 /// packages/core/src/output/types.ts).
@@ -129,34 +127,21 @@ fn mentions_denial(text: &str) -> bool {
 }
 
 /// Its headless event stream (see the module's documentation).
-pub(super) struct GeminiStream;
-
-impl HeadlessStream for GeminiStream {
-    fn format(&self) -> OutputFormat {
-        super::STREAM
-    }
-
-    #[cfg(test)]
-    fn sample(&self) -> &'static [&'static str] {
-        tests::SAMPLE
-    }
-
-    fn parser(&self) -> Box<dyn StreamEvents> {
-        Box::new(GeminiEvents::default())
-    }
-
-    /// A `result` with a `subtype` is claimed by a CLI asked before; any other is gemini's.
-    fn claims(&self, kind: &str, _event: &Value) -> bool {
+pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
+    format: super::STREAM,
+    parser: || Box::new(GeminiEvents::default()),
+    // A `result` with a `subtype` is claimed by a CLI asked before; any other is gemini's.
+    claims: |kind, _| {
         matches!(
             kind,
             "result" | "init" | "message" | "tool_use" | "tool_result"
         )
-    }
-
-    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(super::transcript::GeminiTranscript::default()))
-    }
-}
+    },
+    claims_narrowly: false,
+    transcript: Some(|| Box::new(super::transcript::GeminiTranscript::default())),
+    #[cfg(test)]
+    sample: tests::SAMPLE,
+};
 
 #[cfg(test)]
 pub(crate) mod tests {

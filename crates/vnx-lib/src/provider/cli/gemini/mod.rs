@@ -37,8 +37,8 @@ pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 pub struct Gemini;
 
 impl CodingCli for Gemini {
-    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
-        Some(&events::GeminiStream)
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        Some(&events::HEADLESS)
     }
 
     fn hooks(&self) -> Option<&'static dyn Hooks> {

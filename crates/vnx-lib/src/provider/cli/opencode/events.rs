@@ -8,12 +8,10 @@
 
 use serde_json::Value;
 
-use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add,
     error_verdict, f64_field, keep_first, nonblank_field, str_field, truncate, u64_field,
 };
-use crate::receipts::kinds::OutputFormat;
 
 /// How opencode words a tool call a permission rule or an ask refused.
 const REFUSALS: [&str; 2] = [
@@ -126,25 +124,15 @@ pub(super) fn error_message(event: &Value) -> String {
 }
 
 /// Its headless event stream (see the module's documentation).
-pub(super) struct OpencodeStream;
-
-impl HeadlessStream for OpencodeStream {
-    fn format(&self) -> OutputFormat {
-        super::STREAM
-    }
-
-    fn parser(&self) -> Box<dyn StreamEvents> {
-        Box::new(OpencodeEvents::default())
-    }
-
-    fn claims(&self, kind: &str, event: &Value) -> bool {
-        super::transcript::claims(kind, event)
-    }
-
-    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(super::transcript::OpencodeTranscript::default()))
-    }
-}
+pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
+    format: super::STREAM,
+    parser: || Box::new(OpencodeEvents::default()),
+    claims: super::transcript::claims,
+    claims_narrowly: false,
+    transcript: Some(|| Box::new(super::transcript::OpencodeTranscript::default())),
+    #[cfg(test)]
+    sample: &[],
+};
 
 #[cfg(test)]
 mod tests {

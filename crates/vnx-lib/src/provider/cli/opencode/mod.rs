@@ -74,8 +74,8 @@ pub(crate) const DIALOG: PaneDialog = PaneDialog {
 pub struct Opencode;
 
 impl CodingCli for Opencode {
-    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
-        Some(&events::OpencodeStream)
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        Some(&events::HEADLESS)
     }
 
     fn sessions(&self) -> Option<&'static dyn SessionStore> {

@@ -5,13 +5,11 @@
 
 use serde_json::Value;
 
-use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::stream::{
     HeadlessStream, StreamEvents, StreamSummary, array, error_verdict, keep_first, last_text,
     nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
     truncate_message, u64_field,
 };
-use crate::receipts::kinds::OutputFormat;
 
 /// How qwen words a failed model request, as its answer.
 const API_ERROR: &str = "[API Error:";
@@ -95,33 +93,18 @@ fn result(event: &Value, summary: &mut StreamSummary) {
     }
 }
 
-/// Its headless event stream (see the module's documentation).
-pub(super) struct QwenStream;
-
-impl HeadlessStream for QwenStream {
-    fn format(&self) -> OutputFormat {
-        super::STREAM
-    }
-
-    fn parser(&self) -> Box<dyn StreamEvents> {
-        Box::new(QwenEvents::default())
-    }
-
-    /// Its start, which names its version.
-    fn claims(&self, kind: &str, event: &Value) -> bool {
-        super::transcript::claims(kind, event)
-    }
-
-    /// Its stream is shaped like other CLIs' (`system`, `assistant`, `user`, `result`): only
-    /// its start tells it apart, so it is asked first.
-    fn claims_narrowly(&self) -> bool {
-        true
-    }
-
-    fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
-        Some(Box::new(super::transcript::QwenTranscript))
-    }
-}
+/// Its headless event stream (see the module's documentation): claimed by its start, which
+/// names its version. Its stream is shaped like other CLIs' (`system`, `assistant`, `user`,
+/// `result`): only its start tells it apart, so it is asked first.
+pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
+    format: super::STREAM,
+    parser: || Box::new(QwenEvents::default()),
+    claims: super::transcript::claims,
+    claims_narrowly: true,
+    transcript: Some(|| Box::new(super::transcript::QwenTranscript)),
+    #[cfg(test)]
+    sample: &[],
+};
 
 #[cfg(test)]
 mod tests {

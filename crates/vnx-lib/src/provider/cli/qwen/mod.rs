@@ -37,8 +37,8 @@ pub(crate) const TURN_END: HookKind = HookKind::named("qwen-stop");
 pub struct Qwen;
 
 impl CodingCli for Qwen {
-    fn stream(&self) -> Option<&'static dyn HeadlessStream> {
-        Some(&events::QwenStream)
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        Some(&events::HEADLESS)
     }
 
     fn hooks(&self) -> Option<&'static dyn Hooks> {
