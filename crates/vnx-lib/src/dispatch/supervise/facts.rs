@@ -126,12 +126,12 @@ fn session_facts(
     let cli = wanted.cli;
     SessionFacts {
         id: interactive
-            .then(|| cli.found_id(&found))
+            .then(|| cli.store().found_id(&found))
             .flatten()
             .filter(|s| session::valid_id(spec.provider.name(), s)),
-        cost: interactive.then(|| cli.cost(&found, since)).flatten(),
+        cost: interactive.then(|| cli.store().cost(&found, since)).flatten(),
         last_message: (interactive && want_message)
-            .then(|| cli.last_message(&found))
+            .then(|| cli.store().last_message(&found))
             .flatten()
             .map(|m| crate::provider::cli::stream::truncate_message(&m)),
         usage: want_usage

@@ -71,9 +71,9 @@ pub(crate) fn hostile_session_file(dir: &Path) -> PathBuf {
 fn read_all(cli: Cli, found: &Path) -> String {
     let store = cli.store();
     let used = usage(cli.clone(), found, SystemTime::UNIX_EPOCH);
-    let last = cli.last_message(found);
-    let id = cli.found_id(found);
-    let cost = cli.cost(found, SystemTime::UNIX_EPOCH);
+    let last = cli.store().last_message(found);
+    let id = cli.store().found_id(found);
+    let cost = cli.store().cost(found, SystemTime::UNIX_EPOCH);
     let ended = store.turn_ended(found, SystemTime::UNIX_EPOCH);
     let mut lines = 0usize;
     let rendered = render_each(cli, found, |_| lines += 1).is_ok();

@@ -271,23 +271,6 @@ impl Cli {
         })
     }
 
-    /// The last message from the assistant its session file at `path` records (bounded,
-    /// never through a link).
-    pub fn last_message(&self, path: &Path) -> Option<String> {
-        self.store().last_message(path)
-    }
-
-    /// The session id its session found at `path` holds, for a CLI that chooses it and names
-    /// it nowhere else (`SessionStore::found_id`).
-    pub fn found_id(&self, path: &Path) -> Option<String> {
-        self.store().found_id(path)
-    }
-
-    /// The cost its session found at `path` records since `since` (`SessionStore::cost`).
-    pub fn cost(&self, path: &Path, since: SystemTime) -> Option<f64> {
-        self.store().cost(path, since)
-    }
-
     /// A renderer of its session file (one told from the file's events, as a worker's log
     /// is, when its store names none).
     pub fn transcript(&self) -> Transcript {

@@ -260,9 +260,9 @@ fn a_session_is_drawn_counted_and_asks_once_its_turn_ended() {
     let usage = session::usage(cli.clone(), &at, time(T0 + 1000)).unwrap();
     assert_eq!(usage.input_tokens, 7938);
     // Its id, and each step's cost, since the start too.
-    assert_eq!(cli.found_id(&at).as_deref(), Some(ID));
-    assert_eq!(cli.cost(&at, time(T0)), Some(0.75));
-    assert_eq!(cli.cost(&at, time(T0 + 1000)), Some(0.5));
+    assert_eq!(cli.store().found_id(&at).as_deref(), Some(ID));
+    assert_eq!(cli.store().cost(&at, time(T0)), Some(0.75));
+    assert_eq!(cli.store().cost(&at, time(T0 + 1000)), Some(0.5));
     assert_eq!(
         cost(
             b"{\"type\":\"step_finish\",\"part\":{\"cost\":-1}}\n",
