@@ -129,7 +129,9 @@ fn session_facts(
             .then(|| cli.store().found_id(&found))
             .flatten()
             .filter(|s| session::valid_id(spec.provider.name(), s)),
-        cost: interactive.then(|| cli.store().cost(&found, since)).flatten(),
+        cost: interactive
+            .then(|| cli.store().cost(&found, since))
+            .flatten(),
         last_message: (interactive && want_message)
             .then(|| cli.store().last_message(&found))
             .flatten()

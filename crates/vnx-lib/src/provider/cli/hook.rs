@@ -221,17 +221,7 @@ pub fn recorded_home(
 /// strings by the CLIs' design; vnx only ever puts its own binary path and the dispatch
 /// directory in them, and quotes both.
 pub fn sh_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        if c == '\'' {
-            out.push_str("'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('\'');
-    out
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// The shell command a hook given as a shell string runs.
@@ -319,10 +309,7 @@ pub struct TurnThread {
 
 /// The non-empty string at `path` in a hook's payload.
 pub fn payload_text(v: &Value, path: &[&str]) -> Option<String> {
-    let mut cur = v;
-    for key in path {
-        cur = cur.get(key)?;
-    }
+    let cur = path.iter().try_fold(v, |cur, key| cur.get(key))?;
     cur.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
 }
 

@@ -185,7 +185,10 @@ mod tests {
         let cli = super::super::Cli::declared("kimi", &session);
         let used = super::super::usage(cli.clone(), &mine, SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!((used.input_tokens, used.output_tokens), (9, 2));
-        assert_eq!(cli.store().last_message(&mine).as_deref(), Some("Which one?"));
+        assert_eq!(
+            cli.store().last_message(&mine).as_deref(),
+            Some("Which one?")
+        );
         assert_eq!(cli.sessions_in(&dir), dir);
         assert_eq!(s.unparsed_lines, 0);
         // A link is not read.

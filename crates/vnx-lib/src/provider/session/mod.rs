@@ -13,7 +13,7 @@
 //! ([`crate::provider::transcript`]). What they say is informational only: nothing read here
 //! decides a merge.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -55,18 +55,8 @@ impl Homes {
     }
 
     /// The homes named by an environment of names and values.
-    pub fn of_env(
-        env: &[(std::ffi::OsString, std::ffi::OsString)],
-        home: Option<PathBuf>,
-    ) -> Homes {
-        Homes::of(
-            |name| {
-                env.iter()
-                    .find(|(k, _)| k == OsStr::new(name))
-                    .map(|(_, v)| PathBuf::from(v))
-            },
-            home,
-        )
+    pub fn of_env(env: &[(OsString, OsString)], home: Option<PathBuf>) -> Homes {
+        Homes::of(|name| var(env, name), home)
     }
 
     /// The homes as `dispatch_started` records them.
@@ -106,15 +96,8 @@ impl Homes {
     }
 
     /// The home directory an environment names (`HOME`, absolute), else `home`.
-    pub fn home_of_env(
-        env: &[(std::ffi::OsString, std::ffi::OsString)],
-        home: Option<PathBuf>,
-    ) -> Option<PathBuf> {
-        env.iter()
-            .find(|(k, _)| k == OsStr::new("HOME"))
-            .map(|(_, v)| PathBuf::from(v))
-            .filter(|p| p.is_absolute())
-            .or(home)
+    pub fn home_of_env(env: &[(OsString, OsString)], home: Option<PathBuf>) -> Option<PathBuf> {
+        var(env, "HOME").filter(|p| p.is_absolute()).or(home)
     }
 
     /// The CLI's home: its config or state directory.
@@ -129,6 +112,12 @@ impl Homes {
             None => Some(cli.sessions_in(self.of_cli(cli)?)),
         }
     }
+}
+
+/// The variable `name` of an environment of names and values.
+fn var(env: &[(OsString, OsString)], name: &str) -> Option<PathBuf> {
+    let (_, v) = env.iter().find(|(k, _)| k == OsStr::new(name))?;
+    Some(PathBuf::from(v))
 }
 
 /// Whether `id` is a session id `provider`'s CLI could have written, by that CLI's own format
