@@ -249,21 +249,16 @@ pub(crate) fn tool_use(out: &mut Sink, block: &Value, labels: [&str; 3], shell: 
     show_call(out, labels, name, &what, name == shell);
 }
 
-/// The tool calls a closing `result` event lists as denied (`permission_denials`), each
-/// shown; how many.
-pub(crate) fn denied(out: &mut Sink, event: &Value) -> usize {
+/// A closing `result` event: the tool calls it lists as denied (`permission_denials`), each
+/// shown, then its end line: its verdict (`failed`: an error, why being its `result`, else
+/// its `subtype`), its turns, its tokens, its `cost` where known, and how many were denied.
+pub(crate) fn closing(out: &mut Sink, event: &Value, failed: bool, cost: Option<f64>) {
     let denials = array(event, "permission_denials");
     for d in denials {
         let tool = str_of(d, "tool_name").unwrap_or("tool");
         let what = describe_input(d.get("tool_input").unwrap_or(&Value::Null));
         out.push("denied", &format!("{tool} {what}"));
     }
-    denials.len()
-}
-
-/// What the end line of a closing `result` event begins with: its verdict (`failed`: an
-/// error, why being its `result`, else its `subtype`), its turns and its tokens.
-pub(crate) fn closing(event: &Value, failed: bool) -> Vec<String> {
     let mut parts = vec![if failed {
         let why = nonblank(event, "result")
             .or_else(|| str_of(event, "subtype"))
@@ -282,7 +277,11 @@ pub(crate) fn closing(event: &Value, failed: bool) -> Vec<String> {
             u64_of(usage, "cache_read_input_tokens"),
         ));
     }
-    parts
+    parts.extend(cost.map(|cost| format!("${cost:.4}")));
+    if !denials.is_empty() {
+        parts.push(format!("{} permission denial(s)", denials.len()));
+    }
+    out.push("end", &parts.join(" · "));
 }
 
 /// A usage line: `N in, M out tokens` (and what was cached).

@@ -34,7 +34,11 @@ impl TranscriptEvents for ClaudeTranscript {
             },
             "assistant" => self.claude_assistant(out, event),
             "user" => self.claude_results(out, event),
-            "result" => self.claude_result(out, event),
+            "result" => {
+                let failed = result_failed(event, str_of(event, "subtype"));
+                let cost = event.get("total_cost_usd").and_then(Value::as_f64);
+                closing(out, event, failed, cost);
+            }
             _ => {}
         }
     }
@@ -91,17 +95,5 @@ impl ClaudeTranscript {
             };
             out.push_result(!error, &text);
         }
-    }
-
-    fn claude_result(&mut self, out: &mut Sink, event: &Value) {
-        let denials = denied(out, event);
-        let mut parts = closing(event, result_failed(event, str_of(event, "subtype")));
-        if let Some(cost) = event.get("total_cost_usd").and_then(Value::as_f64) {
-            parts.push(format!("${cost:.4}"));
-        }
-        if denials > 0 {
-            parts.push(format!("{denials} permission denial(s)"));
-        }
-        out.push("end", &parts.join(" · "));
     }
 }

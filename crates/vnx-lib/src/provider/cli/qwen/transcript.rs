@@ -64,14 +64,9 @@ fn results(out: &mut Sink, event: &Value) {
 }
 
 fn end(out: &mut Sink, event: &Value) {
-    let denials = denied(out, event);
     let failed = result_failed(event, str_of(event, "subtype"))
         || nonblank(event, "result").is_some_and(is_api_error);
-    let mut parts = closing(event, failed);
-    if denials > 0 {
-        parts.push(format!("{denials} permission denial(s)"));
-    }
-    out.push("end", &parts.join(" · "));
+    closing(out, event, failed, None);
 }
 
 #[cfg(test)]
