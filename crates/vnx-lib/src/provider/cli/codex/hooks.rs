@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::provider::cli::hook::{
-    HookSays, Hooks, TurnThread, hook_command, permission_request, toml_string,
+    HOOK_TIMEOUT_SECS, HookSays, Hooks, TurnThread, hook_command, permission_request, toml_string,
 };
 
 /// The events of its hooks, as `vnx __hook` takes them.
@@ -51,7 +51,7 @@ pub fn hook_overrides(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
     for (event, key, name) in EVENTS {
         let command = hook_command(vnx, name, dispatch_dir);
         out.push(format!(
-            "hooks.{event}=[{{hooks=[{{type=\"command\",command={},timeout={CODEX_HOOK_TIMEOUT}}}]}}]",
+            "hooks.{event}=[{{hooks=[{{type=\"command\",command={},timeout={HOOK_TIMEOUT_SECS}}}]}}]",
             toml_string(&command)
         ));
         trusted.push(format!(
@@ -64,16 +64,13 @@ pub fn hook_overrides(vnx: &Path, dispatch_dir: &Path) -> Vec<String> {
     out
 }
 
-/// Seconds codex gives vnx's hooks.
-const CODEX_HOOK_TIMEOUT: u64 = 30;
-
 /// Codex's trust hash of a one-command hook (no matcher): SHA-256 of its identity as compact
 /// JSON with sorted keys (checked against what codex 0.169 writes when a person trusts it).
 fn trust_hash(event_key: &str, command: &str) -> String {
     use sha2::{Digest, Sha256};
     let json = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
     let identity = format!(
-        r#"{{"event_name":{},"hooks":[{{"async":false,"command":{},"timeout":{CODEX_HOOK_TIMEOUT},"type":"command"}}]}}"#,
+        r#"{{"event_name":{},"hooks":[{{"async":false,"command":{},"timeout":{HOOK_TIMEOUT_SECS},"type":"command"}}]}}"#,
         json(event_key),
         json(command)
     );

@@ -119,7 +119,7 @@ impl GeminiEvents {
 }
 
 /// Whether a tool error type or message reads as a refused permission or approval.
-fn mentions_denial(text: &str) -> bool {
+pub(super) fn mentions_denial(text: &str) -> bool {
     let text = text.to_ascii_lowercase();
     ["permission", "approval", "denied", "policy"]
         .iter()

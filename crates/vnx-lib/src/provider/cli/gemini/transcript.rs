@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::events::mentions_denial;
 use crate::provider::cli::render::*;
 use crate::provider::lines::MAX_LINE_BYTES;
 
@@ -61,7 +62,7 @@ impl TranscriptEvents for GeminiTranscript {
                     (Some("error"), Some(error)) => {
                         let message = str_of(error, "message").unwrap_or("");
                         let kind = str_of(error, "type").unwrap_or("");
-                        if denial(kind) || denial(message) {
+                        if mentions_denial(kind) || mentions_denial(message) {
                             let tool = str_of(event, "tool_id")
                                 .and_then(|id| out.tool_of(id))
                                 .unwrap_or("tool")
@@ -119,12 +120,4 @@ impl GeminiTranscript {
             out.push_lines("says", &text, MAX_MESSAGE_LINES);
         }
     }
-}
-
-/// Whether a tool error's type or message reads as a refused permission or approval.
-fn denial(text: &str) -> bool {
-    let text = text.to_ascii_lowercase();
-    ["permission", "approval", "denied", "policy"]
-        .iter()
-        .any(|word| text.contains(word))
 }
