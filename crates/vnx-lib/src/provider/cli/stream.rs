@@ -194,13 +194,34 @@ pub(crate) fn result_failed(event: &Value, subtype: Option<&str>) -> bool {
         || subtype.is_some_and(|s| s.starts_with("error"))
 }
 
-/// A run that did not fail: a success, its non-blank closing `text` (if any) the last
-/// message.
-pub(crate) fn success(summary: &mut StreamSummary, text: Option<&str>) -> Verdict {
-    if let Some(text) = text {
-        summary.last_message = Some(truncate_message(text));
-    }
-    Verdict::Success
+/// A closing `result` event (the shape two CLIs' streams share): its session, its turns and
+/// its verdict: an error when it says so ([`result_failed`]) or `failed` (its `result`), the
+/// message its `result`, else `also`, else its `subtype`; else a success, its `result` the
+/// last message.
+pub(crate) fn result_verdict(
+    event: &Value,
+    summary: &mut StreamSummary,
+    failed: impl FnOnce(&str) -> bool,
+    also: Option<&str>,
+) {
+    set_capped(&mut summary.session_id, event, "session_id");
+    let subtype = str_field(event, "subtype");
+    let text = nonblank_field(event, "result");
+    summary.verdict = Some(
+        if result_failed(event, subtype) || text.is_some_and(failed) {
+            error_verdict(
+                text.or(also)
+                    .or(subtype.filter(|s| !s.is_empty()))
+                    .unwrap_or("error"),
+            )
+        } else {
+            if let Some(text) = text {
+                summary.last_message = Some(truncate_message(text));
+            }
+            Verdict::Success
+        },
+    );
+    summary.num_turns = u64_field(event, "num_turns").or(summary.num_turns);
 }
 
 /// The tokens a closing `result` event's `usage` records: `input_tokens`, `output_tokens`,

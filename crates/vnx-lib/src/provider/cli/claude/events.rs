@@ -3,9 +3,8 @@
 use serde_json::Value;
 
 use crate::provider::cli::stream::{
-    HeadlessStream, StreamEvents, StreamSummary, error_verdict, f64_field, keep_first, last_text,
-    nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
-    truncate_message, u64_field,
+    HeadlessStream, StreamEvents, StreamSummary, array, f64_field, keep_first, last_text,
+    result_usage, result_verdict, started, str_field, subagent, truncate_message,
 };
 
 /// Claude Code's headless stream: nothing is kept between events.
@@ -44,27 +43,13 @@ fn assistant(event: &Value, summary: &mut StreamSummary) {
 }
 
 fn result(event: &Value, summary: &mut StreamSummary) {
-    set_capped(&mut summary.session_id, event, "session_id");
-    let subtype = str_field(event, "subtype");
-    let text = nonblank_field(event, "result");
-    summary.verdict = Some(if result_failed(event, subtype) {
-        let errors = event.get("errors").and_then(Value::as_array).map(|errors| {
-            let texts: Vec<&str> = errors
-                .iter()
-                .filter_map(Value::as_str)
-                .filter(|s| !s.trim().is_empty())
-                .collect();
-            texts.join("; ")
-        });
-        let message = text
-            .or(errors.as_deref().filter(|s| !s.is_empty()))
-            .or(subtype.filter(|s| !s.is_empty()))
-            .unwrap_or("error");
-        error_verdict(message)
-    } else {
-        success(summary, text)
-    });
-    summary.num_turns = u64_field(event, "num_turns").or(summary.num_turns);
+    let errors: Vec<&str> = (array(event, "errors").iter())
+        .filter_map(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let errors = errors.join("; ");
+    let errors = Some(errors.as_str()).filter(|e| !e.is_empty());
+    result_verdict(event, summary, |_| false, errors);
     if let Some(cost) = f64_field(event, "total_cost_usd").or(f64_field(event, "cost_usd")) {
         summary.cost_usd = Some(cost);
     }

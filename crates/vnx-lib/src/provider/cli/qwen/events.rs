@@ -6,9 +6,8 @@
 use serde_json::Value;
 
 use crate::provider::cli::stream::{
-    HeadlessStream, StreamEvents, StreamSummary, array, error_verdict, keep_first, last_text,
-    nonblank_field, result_failed, result_usage, set_capped, started, str_field, subagent, success,
-    truncate_message, u64_field,
+    HeadlessStream, StreamEvents, StreamSummary, array, keep_first, last_text, result_usage,
+    result_verdict, started, str_field, subagent, truncate_message,
 };
 
 /// How qwen words a failed model request, as its answer.
@@ -72,19 +71,7 @@ pub(super) fn is_api_error(text: &str) -> bool {
 }
 
 fn result(event: &Value, summary: &mut StreamSummary) {
-    set_capped(&mut summary.session_id, event, "session_id");
-    let subtype = str_field(event, "subtype");
-    let text = nonblank_field(event, "result");
-    let failed = result_failed(event, subtype) || text.is_some_and(is_api_error);
-    summary.verdict = Some(if failed {
-        error_verdict(
-            text.or(subtype.filter(|s| !s.is_empty()))
-                .unwrap_or("error"),
-        )
-    } else {
-        success(summary, text)
-    });
-    summary.num_turns = u64_field(event, "num_turns").or(summary.num_turns);
+    result_verdict(event, summary, is_api_error, None);
     if let Some(usage) = result_usage(event, None, Some("total_tokens")) {
         summary.usage = Some(usage);
     }
