@@ -178,6 +178,19 @@ pub(crate) fn describe_input(input: &Value) -> String {
     }
 }
 
+/// A message's or a result's content: a string, or parts with `text` (one a line).
+pub(crate) fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| str_of(p, "text"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
 /// An error event's line: its `message` (else `error`) on one line.
 pub(crate) fn error_line(out: &mut Sink, event: &Value) {
     out.push(

@@ -84,15 +84,7 @@ impl ClaudeTranscript {
                 continue;
             }
             let error = block.get("is_error").and_then(Value::as_bool) == Some(true);
-            let text = match block.get("content") {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Array(parts)) => parts
-                    .iter()
-                    .filter_map(|p| str_of(p, "text"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                _ => String::new(),
-            };
+            let text = content_text(block.get("content").unwrap_or(&Value::Null));
             out.push_result(!error, &text);
         }
     }

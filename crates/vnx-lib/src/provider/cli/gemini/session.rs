@@ -26,7 +26,7 @@ impl TranscriptEvents for SessionTranscript {
             "gemini" => {
                 let key = format!("message {id}");
                 if out.tool_of(&key).is_none() {
-                    let text = session_text(event.get("content").unwrap_or(&Value::Null));
+                    let text = content_text(event.get("content").unwrap_or(&Value::Null));
                     if !text.trim().is_empty() {
                         out.remember(&key, "shown");
                         out.push_lines("says", &text, MAX_MESSAGE_LINES);
@@ -37,7 +37,7 @@ impl TranscriptEvents for SessionTranscript {
                 }
             }
             "error" | "warning" => {
-                let text = session_text(event.get("content").unwrap_or(&Value::Null));
+                let text = content_text(event.get("content").unwrap_or(&Value::Null));
                 out.push(kind, &one_line(&text));
             }
             _ => {}
@@ -71,19 +71,6 @@ impl SessionTranscript {
             Some("cancelled") => out.push("denied", &describe_input(args)),
             _ => out.push_result(false, &output),
         }
-    }
-}
-
-/// A message's content: a string, or parts with `text`.
-fn session_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| str_of(p, "text"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::events::{error_message, refused};
 use crate::provider::cli::render::*;
+use crate::provider::cli::stream::add;
 
 /// A renderer of opencode's headless stream.
 #[derive(Debug, Default)]
@@ -74,14 +75,12 @@ impl OpencodeTranscript {
     fn step_finish(&mut self, part: &Value, out: &mut Sink) {
         self.steps += 1;
         if let Some(tokens) = part.get("tokens") {
-            self.input = self
-                .input
-                .saturating_add(u64_of(tokens, "input").unwrap_or(0));
-            self.output = self
-                .output
-                .saturating_add(u64_of(tokens, "output").unwrap_or(0));
-            let read = tokens.get("cache").and_then(|c| u64_of(c, "read"));
-            self.cached = self.cached.saturating_add(read.unwrap_or(0));
+            add(&mut self.input, u64_of(tokens, "input"));
+            add(&mut self.output, u64_of(tokens, "output"));
+            add(
+                &mut self.cached,
+                tokens.get("cache").and_then(|c| u64_of(c, "read")),
+            );
         }
         if str_of(part, "reason") == Some("tool-calls") {
             return;

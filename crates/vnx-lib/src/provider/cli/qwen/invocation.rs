@@ -6,7 +6,7 @@
 
 use super::hooks;
 use crate::provider::cli::ProviderError;
-use crate::provider::cli::argv::{Argv, Start, Wanted, strs};
+use crate::provider::cli::argv::{Argv, Start, strs};
 use crate::receipts::kinds::{Lane, Permission};
 
 /// The flags of each posture, the same in both lanes: its own approval modes, named even for
@@ -33,14 +33,10 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
         argv.push(s.prompt_arg.clone());
     }
     argv.extend(strs(&["-o", "stream-json"]));
-    argv.extend(s.model("--model"));
-    argv.extend(s.perms.iter().cloned());
     // Headless, `default` and `auto-edit` decline every shell command (auto-edit does not
     // even offer the tool) unless a rule allows it; with the rule the tool is offered and
     // every other command is still declined ("non-interactive mode cannot prompt").
-    if w.permission != Permission::Full {
-        argv.extend(allow_flags(w));
-    }
+    argv.extend(posture(s));
     argv.extend(s.resume("--resume"));
     Ok(Argv::reported(argv, w.lane, super::STREAM, super::TURN_END))
 }
@@ -54,11 +50,7 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
 fn tui(s: &Start<'_>) -> Argv {
     let w = &s.w;
     let mut argv: Vec<String> = vec!["qwen".into()];
-    argv.extend(s.model("--model"));
-    argv.extend(s.perms.iter().cloned());
-    if w.permission != Permission::Full {
-        argv.extend(allow_flags(w));
-    }
+    argv.extend(posture(s));
     argv.extend(s.session("--session-id"));
     argv.extend(s.resume("--resume"));
     argv.extend(["-i".into(), s.prompt_arg.clone()]);
@@ -72,9 +64,15 @@ fn tui(s: &Start<'_>) -> Argv {
     }
 }
 
-/// Its `--allowed-tools` flags: `run_shell_command(PREFIX)` each.
-fn allow_flags(w: &Wanted<'_>) -> Vec<String> {
-    w.allow_flags("--allowed-tools", |c| format!("run_shell_command({c})"))
+/// The model, the posture's flags and, but in `full`, `--allowed-tools
+/// run_shell_command(PREFIX)` for each command that runs unasked.
+fn posture(s: &Start<'_>) -> Vec<String> {
+    let mut out = s.model("--model");
+    out.extend(s.perms.iter().cloned());
+    if s.w.permission != Permission::Full {
+        out.extend((s.w).allow_flags("--allowed-tools", |c| format!("run_shell_command({c})")));
+    }
+    out
 }
 
 #[cfg(test)]
