@@ -227,14 +227,18 @@ pub fn catch_up_waiting(
     }
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
-    // A place made for one dispatch goes once its completion (and so its branch) is here.
-    if super::place::per_dispatch(link.place.host())
-        && done
+    // A place made for one dispatch goes once a completion (and so its branch) is here —
+    // unless that dispatch was lost: its place, and the work only it holds, stay for the
+    // follow-up that resumes it, whose own end removes the place.
+    if super::place::per_dispatch(link.place.host()) {
+        let lost = std::fs::read_to_string(dir.join(LOST_MARK)).unwrap_or_default();
+        if done
             .translated
             .iter()
-            .any(|(_, e)| e == "dispatch_completed")
-    {
-        done.removed = link.place.remove()?;
+            .any(|(id, e)| e == "dispatch_completed" && *id != lost.trim())
+        {
+            done.removed = link.place.remove()?;
+        }
     }
     for id in ids {
         if export.states.get(id.as_str()).map(String::as_str) == Some("lost")
@@ -573,12 +577,18 @@ fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result
     Ok(())
 }
 
+/// The file in a place's directory naming the dispatch recorded lost there.
+const LOST_MARK: &str = "lost";
+
 fn record_lost(
     link: &Link<'_>,
     id: &DispatchId,
     reason: String,
     last_contact: Option<Timestamp>,
 ) -> Result<(), RemoteError> {
+    let dir = host_dir(&link.project.data_dir(), link.place.name());
+    crate::files::write_atomic_private(&dir.join(LOST_MARK), id.as_str().as_bytes(), false)
+        .map_err(io(&dir))?;
     let r = RemoteLost {
         dispatch_id: id.clone(),
         host: link.place.name().to_owned(),
