@@ -140,3 +140,35 @@ fn a_killed_container_is_lost_at_once_and_resumed_on_its_volume() {
     assert!(!exists("container", &name), "{name} still exists");
     assert!(!exists("volume", &name), "volume {name} still exists");
 }
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_container_that_cannot_start_leaves_nothing_behind() {
+    let repo = Repo::new();
+    configure(
+        &repo,
+        "hosts:\n  box:\n    container: {image: \"localhost/vnx-no-such-image:test\"}\n",
+    );
+    let doctor = run(repo.vnx().args(["doctor", "--host", "box"]));
+    assert_eq!(doctor.code, 1, "{}{}", doctor.stdout, doctor.stderr);
+    assert!(doctor.stdout.contains("FAIL  engine"), "{}", doctor.stdout);
+    let r = repo.dispatch(
+        "commit",
+        &[
+            "--host",
+            "box",
+            "--id",
+            "D-0c0c0c0c0c0c",
+            "--instruction",
+            "x",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("podman run"), "{}", r.stderr);
+    let name = container_of("D-0c0c0c0c0c0c");
+    assert!(!exists("container", &name), "{name} was left");
+    assert!(!exists("volume", &name), "volume {name} was left");
+    // Nothing recorded either: the id is free.
+    let ledger = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
+    assert!(!ledger.exists() || repo.receipts("D-0c0c0c0c0c0c").is_empty());
+}

@@ -183,7 +183,12 @@ fn a_lost_claude_tui_is_resumed_in_the_session_it_was_told() {
     let next = r.stdout.trim().to_owned();
     let started = repo.receipts(&next)[0].clone();
     assert_eq!(started["continues"]["session_id"], told, "{started}");
-    assert_eq!(run(repo.vnx().args(["cancel", &next])).code, 0);
+    let cancelled = run(repo.vnx().args(["cancel", &next]));
+    assert_eq!(
+        cancelled.code, 0,
+        "{}{}",
+        cancelled.stdout, cancelled.stderr
+    );
 }
 
 /// A detached `slow` demo dispatch whose worker is running: its id.

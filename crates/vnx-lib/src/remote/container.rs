@@ -145,6 +145,32 @@ impl Container {
                 "volume create",
             )?;
         }
+        let made = self.run_and_init(&label, volume_known, identity);
+        if made.is_err() {
+            // Nothing half-made stays: the container, and a volume made just now (empty).
+            let _ = self.must(
+                self.engine().args(["rm", "--force"]).arg(&self.container),
+                "rm",
+            );
+            if !volume_known {
+                let _ = self.must(
+                    self.engine()
+                        .args(["volume", "rm", "--force"])
+                        .arg(&self.container),
+                    "volume rm",
+                );
+            }
+        }
+        made
+    }
+
+    /// The container started on its volume; in a new volume, the empty clone; the identity.
+    fn run_and_init(
+        &self,
+        label: &str,
+        volume_known: bool,
+        identity: Option<(&str, &str)>,
+    ) -> Result<(), RemoteError> {
         let mut run = self
             .engine()
             .args([
@@ -153,7 +179,7 @@ impl Container {
                 "--name",
                 &self.container,
                 "--label",
-                &label,
+                label,
             ])
             .arg("--volume")
             .arg(format!("{}:{VOLUME_AT}", self.container));
@@ -266,21 +292,10 @@ impl Place for Container {
                     c.get_string("user.email").ok()?,
                 ))
             });
-        let made = self.make_with(
+        self.make_with(
             identity.as_ref().map(|(n, e)| (n.as_str(), e.as_str())),
             fresh,
-        );
-        if made.is_err() && fresh {
-            // Nothing half-made stays; a volume that held work before is not ours to drop.
-            let _ = process::run(
-                &self
-                    .engine()
-                    .args(["rm", "--force"])
-                    .arg(&self.container)
-                    .timeout(ENGINE_LIMIT),
-            );
-        }
-        made
+        )
     }
 
     /// The clone's checkout moved to the base just pushed, and vnx's files made there.
