@@ -364,9 +364,16 @@ mod live {
                     let states = desk.states()?;
                     let chosen = Desk::named(&states, std::slice::from_ref(&id))?;
                     let (_, stopped) = cancel::cancel(desk, chosen)?.remove(0);
-                    if let cancel::Stopped::OnHost(_) = stopped {
-                        // Its host's vnx cancels it: the command asks it.
-                        return Ok(None);
+                    if let cancel::Stopped::OnHost(place) = &stopped {
+                        // Its place's vnx cancels it, asked from here.
+                        let args = ["cancel".to_owned(), id.to_string()];
+                        let ids = std::slice::from_ref(&id);
+                        let answered = vnx::actions::remote::ask(desk, place, &args, ids)?;
+                        let said = answered.stdout.lines().last().unwrap_or_default();
+                        return Ok(Some((
+                            answered.status.unwrap_or(3),
+                            format!("{place}: {said}"),
+                        )));
                     }
                     (i32::from(!stopped.as_asked()), stopped.line())
                 }

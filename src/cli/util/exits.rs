@@ -207,6 +207,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Forge(e) => forge(e),
         E::Prune(e) => prune(e),
         E::Group(e) => group(e),
+        E::Remote(e) => remote(e),
         E::NotInterrupted { .. } => Exit::Usage,
         E::NothingToFix { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,

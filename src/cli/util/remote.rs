@@ -189,35 +189,29 @@ fn queued(
     crate::cli::util::launch::print_queued(&mut Out::new(), id, provider.as_deref(), position, json)
 }
 
-/// Runs `vnx ARGS…` in the place (`place`: a host's name, or a container's) of a remote
-/// dispatch and then catches up with it; its stdout is passed through, its stderr too.
+/// Asks the place (`place`: a host's name, or a container's) of remote dispatches `ids` to
+/// run its `vnx ARGS…` (`vnx::actions::remote::ask`); its stdout is passed through and its
+/// stderr said, each escaped; its exit status is this command's.
 pub(crate) fn on_host(
     project: &Project,
     place: &str,
     args: &[String],
     ids: &[DispatchId],
 ) -> Result<ExitCode, CliError> {
-    let ledger = project.ledger();
-    let attestor = settings::attestor(None)?;
-    let link = link(project, &ledger, &attestor, place)?;
-    // A dispatch's container that stopped is made again on its volume first.
-    link.place.make(&project.root, false)?;
-    let out = link
-        .place
-        .run(link.place.vnx(args), std::time::Duration::from_secs(120))?;
+    let answered = crate::cli::util::context::desk_in(project, None, None, |desk| {
+        Ok(vnx::actions::remote::ask(desk, place, args, ids)?)
+    })?;
     let mut o = Out::new();
-    let text = String::from_utf8_lossy(&out.stdout);
-    for line in text.lines() {
+    for line in answered.stdout.lines() {
         o.line(line)?;
     }
-    let err = String::from_utf8_lossy(&out.stderr);
-    for line in err.lines() {
+    for line in answered.stderr.lines() {
         say!("{place}: {line}");
     }
-    if let Err(e) = remote::catch_up(&link, ids) {
+    if let Some(e) = answered.not_caught_up {
         CliError::from(e).warn();
     }
-    let code = out.status.code().unwrap_or(3);
+    let code = answered.status.unwrap_or(3);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(3)))
 }
 

@@ -24,6 +24,7 @@ pub mod pr;
 pub mod prune;
 pub mod recover;
 pub mod release;
+pub mod remote;
 pub mod resume;
 pub mod start;
 
@@ -107,6 +108,9 @@ pub enum ActionError {
     /// A best-of group could not be read or decided.
     #[error(transparent)]
     Group(Box<crate::group::GroupError>),
+    /// A remote dispatch's place could not be reached or asked.
+    #[error(transparent)]
+    Remote(Box<crate::remote::RemoteError>),
     /// Old directories could not be judged.
     #[error(transparent)]
     Prune(#[from] crate::release::prune::PruneError),
@@ -159,6 +163,7 @@ boxed_from!(
     Recover(crate::dispatch::supervise::recover::RecoverError),
     Forge(crate::forge::ForgeError),
     Group(crate::group::GroupError),
+    Remote(crate::remote::RemoteError),
 );
 
 impl ActionError {
@@ -190,6 +195,7 @@ impl ActionError {
             ActionError::Worktree(e) => e.hint(),
             ActionError::Forge(e) => e.hint(),
             ActionError::Group(e) => e.hint(),
+            ActionError::Remote(e) => e.hint(),
             ActionError::Prune(e) => Some(e.hint().into()),
             ActionError::NothingToFix { id, .. } => Some(format!(
                 "`vnx pr merge {id}` merges it once its checks pass"

@@ -1,0 +1,51 @@
+//! Asking the place a remote dispatch runs in (an ssh host, its container) to act on it with
+//! its own vnx — `cancel`, a resume's `resume --close-only` — and catching up with it after:
+//! the CLI's `cancel` and `resume` and the dashboard's keys call this one function. A
+//! container that stopped is made again on its volume first.
+
+use std::time::Duration;
+
+use super::{ActionError, Desk};
+use crate::ids::DispatchId;
+use crate::remote::{self, Link, RemoteError};
+
+/// How long the place's vnx may take to answer.
+const ASK_LIMIT: Duration = Duration::from_secs(120);
+
+/// What the place's vnx answered.
+pub struct Answered {
+    /// Its exit status (`None`: killed).
+    pub status: Option<i32>,
+    /// What it printed (the place's bytes: escape before showing).
+    pub stdout: String,
+    /// What it said on stderr (likewise).
+    pub stderr: String,
+    /// The catch-up after it, when it failed (a warning: the answer stands).
+    pub not_caught_up: Option<RemoteError>,
+}
+
+/// Runs the place's `vnx ARGS…` for dispatches `ids`, which run in the place named `place`,
+/// then catches up with them.
+pub fn ask(
+    desk: &Desk<'_>,
+    place: &str,
+    args: &[String],
+    ids: &[DispatchId],
+) -> Result<Answered, ActionError> {
+    let ctx = desk.ctx;
+    let hosts = ctx.project.load_config()?.hosts;
+    let link = Link {
+        project: ctx.project,
+        ledger: ctx.ledger,
+        attestor: ctx.attestor,
+        place: remote::place::open(&hosts, place, &ctx.project.data_dir())?,
+    };
+    link.place.make(&ctx.project.root, false)?;
+    let out = link.place.run(link.place.vnx(args), ASK_LIMIT)?;
+    Ok(Answered {
+        status: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        not_caught_up: remote::catch_up(&link, ids).err(),
+    })
+}
