@@ -55,6 +55,7 @@ mod human_output;
 mod id_prefixes;
 mod init;
 mod json_schema;
+mod kubernetes_place;
 mod lanes;
 mod launch;
 mod links_out;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::kubernetes::{KubernetesHost, RawKubernetes};
 use super::schema::Entries;
 use super::validation::{Checked, Validator, is_name, q};
 
@@ -42,6 +43,8 @@ pub enum HostKind {
     },
     /// A fresh container per dispatch, made and removed by vnx.
     Container(ContainerHost),
+    /// A pod per dispatch in the user's cluster, made and removed by vnx through `kubectl`.
+    Kubernetes(Box<KubernetesHost>),
 }
 
 /// A container host: the user's own engine client and an image with git, tmux and vnx.
@@ -97,6 +100,7 @@ pub(super) struct RawHost {
     ssh_args: Option<Vec<Spanned<String>>>,
     clone: Option<Spanned<String>>,
     container: Option<Spanned<RawContainer>>,
+    kubernetes: Option<Spanned<RawKubernetes>>,
     capacity: Option<Spanned<i64>>,
     vnx: Option<Spanned<String>>,
     lost_after_seconds: Option<Spanned<i64>>,
@@ -129,32 +133,32 @@ impl Validator<'_> {
                 return self.err(&name.referenced, msg);
             }
             let at = format!("hosts.{}", name.value);
-            let (kind, clone) = match (h.ssh, h.container) {
-                (Some(ssh), None) => self.ssh_host(&at, ssh, h.ssh_args, h.clone)?,
-                (None, Some(container)) => {
-                    for (given, field) in [
-                        (h.ssh_args.is_some(), "ssh_args"),
-                        (h.clone.is_some(), "clone"),
-                    ] {
-                        if given {
-                            let msg =
-                                format!("{at}.{field} is for an ssh host, not a container one");
-                            return self.err(&container.referenced, msg);
-                        }
-                    }
+            let (kind, clone) = match (h.ssh, h.container, h.kubernetes) {
+                (Some(ssh), None, None) => self.ssh_host(&at, ssh, h.ssh_args, h.clone)?,
+                (None, Some(container), None) => {
+                    self.ssh_fields_absent(&at, &h.ssh_args, &h.clone, &container.referenced)?;
                     let c = self.container_host(&at, container.value)?;
                     (HostKind::Container(c), CONTAINER_CLONE.to_owned())
                 }
-                (Some(ssh), Some(_)) => {
-                    let msg = format!(
-                        "{at} is either an ssh host (`ssh:`) or a container one (`container:`), not both"
-                    );
-                    return self.err(&ssh.referenced, msg);
+                (None, None, Some(kubernetes)) => {
+                    self.ssh_fields_absent(&at, &h.ssh_args, &h.clone, &kubernetes.referenced)?;
+                    let k = self.kubernetes_host(&at, kubernetes.value)?;
+                    (
+                        HostKind::Kubernetes(Box::new(k)),
+                        CONTAINER_CLONE.to_owned(),
+                    )
                 }
-                (None, None) => {
+                (None, None, None) => {
                     let msg = format!(
-                        "{at} needs `ssh:` (a machine reached over OpenSSH) or `container:` (a \
-                         fresh container per dispatch)"
+                        "{at} needs `ssh:` (a machine reached over OpenSSH), `container:` (a \
+                         fresh container per dispatch) or `kubernetes:` (a pod per dispatch)"
+                    );
+                    return self.err(&name.referenced, msg);
+                }
+                _ => {
+                    let msg = format!(
+                        "{at} is one kind of host: `ssh:`, `container:` or `kubernetes:`, not \
+                         two of them"
                     );
                     return self.err(&name.referenced, msg);
                 }
@@ -213,6 +217,23 @@ impl Validator<'_> {
             );
         }
         Ok(hosts)
+    }
+
+    /// Refuses an ssh host's fields on a host of another kind.
+    fn ssh_fields_absent(
+        &self,
+        at: &str,
+        args: &Option<Vec<Spanned<String>>>,
+        clone: &Option<Spanned<String>>,
+        spot: &serde_saphyr::Location,
+    ) -> Checked<()> {
+        for (given, field) in [(args.is_some(), "ssh_args"), (clone.is_some(), "clone")] {
+            if given {
+                let msg = format!("{at}.{field} is for an ssh host only");
+                return self.err(spot, msg);
+            }
+        }
+        Ok(())
     }
 
     /// An ssh host's destination, arguments and clone.
@@ -394,7 +415,7 @@ mod tests {
             ("hosts:\n  a:\n    ssh: a\n", "hosts.a.clone must name"),
             (
                 "hosts:\n  a:\n    ssh: a\n    clone: /c\n    container: {image: i}\n",
-                "not both",
+                "not two of them",
             ),
             (
                 "hosts:\n  a:\n    container: {image: i}\n    clone: /c\n",

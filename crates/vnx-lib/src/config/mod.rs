@@ -20,6 +20,7 @@ mod defaults;
 mod forge;
 mod gates;
 mod hosts;
+mod kubernetes;
 mod queue;
 mod sandbox;
 mod schema;
@@ -38,6 +39,7 @@ pub use defaults::{Defaults, Named};
 pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};
 pub use hosts::{CONTAINER_CLONE, ContainerHost, Engine, HostConfig, HostKind, Network};
+pub use kubernetes::{KubernetesHost, Toleration};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use sandbox::SandboxConfig;
 pub use schema::{

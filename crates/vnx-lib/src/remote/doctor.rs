@@ -57,11 +57,7 @@ pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
     if let Err(e) = link.place.make(&link.project.root, true) {
         return vec![engine(
             false,
-            format!(
-                "{e} (when the engine fails to start any container here, its own \
-                 configuration may need changing: podman reads containers.conf, or the file \
-                 CONTAINERS_CONF names)"
-            ),
+            format!("{e} ({})", link.place.when_make_fails()),
         )];
     }
     let mut out = vec![engine(

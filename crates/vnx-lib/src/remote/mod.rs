@@ -8,7 +8,9 @@
 
 pub mod container;
 pub mod doctor;
+pub mod kubernetes;
 pub mod launch;
+mod made;
 pub use crate::mirror;
 pub mod place;
 pub mod quote;

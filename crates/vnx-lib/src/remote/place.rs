@@ -1,8 +1,9 @@
 //! Where a remote dispatch runs, as one seam (ADR 0084): a [`Place`] is how a command and git
 //! reach the project's clone there, and who makes the place and removes it. An ssh host is
-//! made by the user, once (`ssh`); a container by vnx, per dispatch (`container`). What a
-//! remote dispatch does — push its base, start the place's own vnx, mirror its ledger, fetch
-//! its branch (`launch`, `sync`) — names no kind of place.
+//! made by the user, once (`ssh`); a container or a pod by vnx, per dispatch (`container`,
+//! `kubernetes`, on what they share: `made`). What a remote dispatch does — push its base,
+//! start the place's own vnx, mirror its ledger, fetch its branch (`launch`, `sync`) — names
+//! no kind of place.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,6 +63,11 @@ pub trait Place: Send + Sync {
     /// Closes a connection kept open between calls, if any.
     fn close(&self) {}
 
+    /// What to look at when [`Place::make`] fails for every dispatch, in words.
+    fn when_make_fails(&self) -> &'static str {
+        ""
+    }
+
     /// The place's vnx, run in the clone with `args`.
     fn vnx(&self, args: &[String]) -> Cmd {
         self.in_clone(&vnx_argv(self.host(), args), false)
@@ -81,7 +87,7 @@ fn vnx_argv(host: &HostConfig, args: &[String]) -> Vec<String> {
 
 /// Whether dispatches on `host` each get a place of their own.
 pub fn per_dispatch(host: &HostConfig) -> bool {
-    matches!(host.kind, HostKind::Container(_))
+    matches!(host.kind, HostKind::Container(_) | HostKind::Kubernetes(_))
 }
 
 /// The name of the place dispatch `id` runs in on `host` (see [`Place::name`]).
@@ -107,6 +113,7 @@ pub fn for_dispatch(
     Ok(match &host.kind {
         HostKind::Ssh { .. } => Box::new(super::Ssh::new(host, data_dir)?),
         HostKind::Container(c) => Box::new(super::container::Container::new(host, c, id)),
+        HostKind::Kubernetes(k) => Box::new(super::kubernetes::Pod::new(host, k, id, data_dir)),
     })
 }
 
@@ -119,7 +126,7 @@ pub fn open(
     let host = super::host(hosts, host_name(place))?;
     match (place.split_once('.'), &host.kind) {
         (None, HostKind::Ssh { .. }) => Ok(Box::new(super::Ssh::new(host, data_dir)?)),
-        (Some((_, id)), HostKind::Container(_)) => {
+        (Some((_, id)), HostKind::Container(_) | HostKind::Kubernetes(_)) => {
             let id = DispatchId::parse(id).map_err(|_| RemoteError::UnknownHost {
                 host: place.to_owned(),
             })?;

@@ -1,0 +1,237 @@
+//! A `kubernetes:` host of `.vnx/config.yaml`: a Pod (and a claim for its work's volume) per
+//! dispatch in the user's cluster, through the user's own `kubectl` and kubeconfig context —
+//! the namespace, the image, and what a cluster's pod template usually sets (resources, node
+//! selector, tolerations, service account, runtime class); validated with line and column.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::validation::{Checked, Validator, is_name, q};
+
+/// A kubernetes host: how vnx reaches the cluster, and the pod it makes per dispatch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KubernetesHost {
+    /// The `kubectl` program (a name on `PATH`, or an absolute path).
+    pub kubectl: String,
+    /// The kubeconfig context (`--context`), when not the current one.
+    pub context: Option<String>,
+    /// The namespace each dispatch's pod and claim are made in.
+    pub namespace: String,
+    /// The image the pod's one container runs: git, tmux, vnx and the CLIs.
+    pub image: String,
+    /// CPU the container requests and is limited to (a quantity: `2`, `500m`).
+    pub cpu: Option<String>,
+    /// Memory the container requests and is limited to (a quantity: `4Gi`).
+    pub memory: Option<String>,
+    /// The size of the claim that holds the clone and the place's ledger (`10Gi`).
+    pub storage: String,
+    /// The claim's storage class, when not the cluster's default.
+    pub storage_class: Option<String>,
+    /// The pod's node selector.
+    pub node_selector: BTreeMap<String, String>,
+    /// The pod's tolerations.
+    pub tolerations: Vec<Toleration>,
+    /// The pod's service account; with none, the pod gets no API token at all.
+    pub service_account: Option<String>,
+    /// The pod's runtime class (`gvisor`, `kata`), for a sandboxed runtime.
+    pub runtime_class: Option<String>,
+}
+
+/// One toleration of the pod's, as the Kubernetes API has it.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Toleration {
+    /// The taint key it matches (none: every key, with `operator: Exists`).
+    pub key: Option<String>,
+    /// `Exists` or `Equal`.
+    pub operator: Option<String>,
+    /// The taint value it matches (with `Equal`).
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute` (none: every effect).
+    pub effect: Option<String>,
+    /// How long the pod stays bound to a node tainted `NoExecute`.
+    pub toleration_seconds: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKubernetes {
+    kubectl: Option<Spanned<String>>,
+    context: Option<Spanned<String>>,
+    namespace: Option<Spanned<String>>,
+    image: Spanned<String>,
+    cpu: Option<Spanned<Quantity>>,
+    memory: Option<Spanned<Quantity>>,
+    storage: Option<Spanned<Quantity>>,
+    storage_class: Option<Spanned<String>>,
+    node_selector: Option<Spanned<BTreeMap<String, String>>>,
+    tolerations: Option<Spanned<Vec<Toleration>>>,
+    service_account: Option<Spanned<String>>,
+    runtime_class: Option<Spanned<String>>,
+}
+
+/// A quantity as YAML gives it: `2` is a number, `500m` a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Quantity {
+    Number(f64),
+    Text(String),
+}
+
+impl Quantity {
+    fn text(&self) -> String {
+        match self {
+            Quantity::Number(n) => n.to_string(),
+            Quantity::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// Whether `s` is a Kubernetes quantity vnx passes on: digits, an optional fraction, and an
+/// optional suffix (`m`, `k`, `M`, `G`, `T`, `Ki`, `Mi`, `Gi`, `Ti`).
+fn is_quantity(s: &str) -> bool {
+    let number = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &s[number.len()..];
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    digits(whole)
+        && digits(fraction)
+        && ["", "m", "k", "M", "G", "T", "Ki", "Mi", "Gi", "Ti"].contains(&suffix)
+}
+
+/// Whether `s` is a DNS label (a namespace's, a runtime class's or a storage class's name).
+fn is_dns_name(s: &str) -> bool {
+    is_name(
+        s,
+        |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
+        b"-.",
+        1..=253,
+    ) && !s.ends_with(['-', '.'])
+}
+
+/// Whether `s` is a label key (`prefix/name`) or value a node selector may use.
+fn is_label_part(s: &str, max: usize) -> bool {
+    s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+}
+
+/// A value passed to `kubectl` as an argument of its own and in git's `ext::` line: no
+/// whitespace (which `ext::` splits on), no `%` (its escape), never an option.
+fn is_plain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && !s.starts_with('-')
+        && !s.contains(|c: char| c.is_whitespace() || c.is_control() || c == '%')
+}
+
+impl Validator<'_> {
+    /// A kubernetes host's cluster, namespace and pod.
+    pub(super) fn kubernetes_host(&self, at: &str, k: RawKubernetes) -> Checked<KubernetesHost> {
+        let at = format!("{at}.kubernetes");
+        for (field, value, ok) in [
+            ("kubectl", &k.kubectl, is_plain as fn(&str) -> bool),
+            ("context", &k.context, is_plain),
+            ("image", &Some(k.image.clone()), is_plain),
+            ("namespace", &k.namespace, is_dns_name),
+            ("storage_class", &k.storage_class, is_dns_name),
+            ("service_account", &k.service_account, is_dns_name),
+            ("runtime_class", &k.runtime_class, is_dns_name),
+        ] {
+            if let Some(v) = value
+                && !ok(&v.value)
+            {
+                let msg = format!("{at}.{field} is not usable here: {}", q(&v.value));
+                return self.err(&v.referenced, msg);
+            }
+        }
+        let mut quantities = Vec::new();
+        for (field, value) in [
+            ("cpu", &k.cpu),
+            ("memory", &k.memory),
+            ("storage", &k.storage),
+        ] {
+            let text = value.as_ref().map(|v| v.value.text());
+            if let (Some(v), Some(t)) = (value, &text)
+                && !is_quantity(t)
+            {
+                let msg = format!(
+                    "{at}.{field} must be a quantity such as 2, 500m or 4Gi, not {}",
+                    q(t)
+                );
+                return self.err(&v.referenced, msg);
+            }
+            quantities.push(text);
+        }
+        let (node_selector, selector_at) = match k.node_selector {
+            Some(s) => (s.value, s.referenced),
+            None => (BTreeMap::new(), k.image.referenced),
+        };
+        if let Some((key, value)) = node_selector.iter().find(|(key, value)| {
+            key.is_empty() || !is_label_part(key, 317) || !is_label_part(value, 63)
+        }) {
+            let msg = format!(
+                "{at}.node_selector has a label vnx cannot pass: {}={}",
+                q(key),
+                q(value)
+            );
+            return self.err(&selector_at, msg);
+        }
+        let (tolerations, tolerations_at) = match k.tolerations {
+            Some(t) => (t.value, t.referenced),
+            None => (Vec::new(), k.image.referenced),
+        };
+        for t in &tolerations {
+            let operator_ok = matches!(t.operator.as_deref(), None | Some("Exists" | "Equal"));
+            let effect_ok = matches!(
+                t.effect.as_deref(),
+                None | Some("NoSchedule" | "PreferNoSchedule" | "NoExecute")
+            );
+            if !operator_ok || !effect_ok {
+                let msg = format!(
+                    "{at}.tolerations: operator is Exists or Equal, effect NoSchedule, \
+                     PreferNoSchedule or NoExecute"
+                );
+                return self.err(&tolerations_at, msg);
+            }
+        }
+        let [cpu, memory, storage] =
+            <[Option<String>; 3]>::try_from(quantities).expect("three quantities were read");
+        let text = |v: Option<Spanned<String>>| v.map(|v| v.value);
+        Ok(KubernetesHost {
+            kubectl: text(k.kubectl).unwrap_or_else(|| "kubectl".into()),
+            context: text(k.context),
+            namespace: text(k.namespace).unwrap_or_else(|| "default".into()),
+            image: k.image.value,
+            cpu,
+            memory,
+            storage: storage.unwrap_or_else(|| "10Gi".into()),
+            storage_class: text(k.storage_class),
+            node_selector,
+            tolerations,
+            service_account: text(k.service_account),
+            runtime_class: text(k.runtime_class),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_dns_name, is_quantity};
+
+    #[test]
+    fn quantities_and_names_are_told_apart() {
+        for ok in ["2", "500m", "4Gi", "1.5", "10Gi", "512Mi"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["", "-1", "4 Gi", "1e3x", "Gi", "1..5", "2Xi"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+        assert!(is_dns_name("agents-1"));
+        for bad in ["Agents", "-a", "a-", "a_b", ""] {
+            assert!(!is_dns_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! A pod per dispatch in the user's cluster (a [`Place`]), through the user's own `kubectl`
+//! and kubeconfig (vnx keeps no token, as with `gh`): a PersistentVolumeClaim that holds the
+//! clone and the place's ledger (so the work outlives the pod), a Pod on it running the
+//! host's image, both typed (`k8s-openapi`), labelled and annotated with the dispatch's id and
+//! written under `.vnx-data/kubernetes/` before they are applied; commands and git reach the
+//! pod with `kubectl exec`, and both objects are deleted once the dispatch's work is fetched
+//! here. The cluster places, limits and restarts; vnx decides nothing from its word but that
+//! a pod no longer runs ([`RemoteError::Gone`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::RemoteError;
+use super::made::{self, ENGINE_LIMIT, IDLE, Made};
+use super::place::Place;
+use crate::config::{CONTAINER_CLONE, HostConfig, KubernetesHost};
+use crate::ids::DispatchId;
+use crate::process::{Cmd, Output};
+
+/// The pod's one container.
+const CONTAINER: &str = "worker";
+
+/// Where the claim is mounted (the clone is [`CONTAINER_CLONE`], below it).
+const CLAIM_AT: &str = "/work";
+
+/// The label every object vnx makes carries (its value: the object's name), and the
+/// annotation that holds the dispatch's id as it is.
+const LABEL: &str = "vnx.dev/dispatch";
+const ANNOTATION: &str = "vnx.dev/dispatch-id";
+
+/// How long a pod may take to be ready (an image pulled, a node found).
+const READY_WITHIN: Duration = Duration::from_secs(300);
+
+/// One dispatch's pod (and claim) on a kubernetes host.
+#[derive(Clone, Debug)]
+pub struct Pod {
+    host: HostConfig,
+    spec: KubernetesHost,
+    id: DispatchId,
+    /// The place's name (`HOST.ID`).
+    place: String,
+    /// The pod's and its claim's name (see [`object_name`]).
+    object: String,
+    /// Where the manifests are written before they are applied.
+    manifests: PathBuf,
+}
+
+/// The name of dispatch `id`'s pod and claim: `vnx-` and the id in lowercase for an id of
+/// vnx's own form (`D-` and lowercase hex) or one already a DNS label; else `vnx-`, what of
+/// it is one, and 10 hex digits of its hash (other ids that differ only in case or `_` get
+/// different names).
+pub fn object_name(id: &DispatchId) -> String {
+    let lower = id.as_str().to_ascii_lowercase().replace('_', "-");
+    let vnx_made = id.as_str().strip_prefix("D-").is_some_and(|hex| {
+        hex.bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    });
+    if (vnx_made || lower == id.as_str()) && !lower.ends_with('-') && lower.len() <= 59 {
+        return format!("vnx-{lower}");
+    }
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(id.as_str()));
+    let stem: String = lower.chars().take(40).collect();
+    format!("vnx-{}-{}", stem.trim_end_matches('-'), &digest[..10])
+}
+
+impl Pod {
+    /// Dispatch `id`'s pod on `host`, as `spec` makes it; its manifests under `data_dir`.
+    pub fn new(host: &HostConfig, spec: &KubernetesHost, id: &DispatchId, data_dir: &Path) -> Pod {
+        Pod {
+            host: host.clone(),
+            spec: spec.clone(),
+            id: id.clone(),
+            place: super::place::name_for(host, id),
+            object: object_name(id),
+            manifests: data_dir.join("kubernetes"),
+        }
+    }
+
+    /// `kubectl [--context C] --namespace NS`.
+    fn kubectl(&self) -> Cmd {
+        let mut cmd = Cmd::new(&self.spec.kubectl);
+        if let Some(context) = &self.spec.context {
+            cmd = cmd.args(["--context", context]);
+        }
+        cmd.args(["--namespace", &self.spec.namespace])
+    }
+
+    fn exec_in(&self, argv: &[String], tty: bool) -> Cmd {
+        let mut cmd = self.kubectl().args(["exec", "-i"]);
+        if tty {
+            cmd = cmd.arg("-t");
+        }
+        cmd.arg(&self.object).args(["-c", CONTAINER, "--"]).args(argv)
+    }
+
+    fn metadata(&self) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(self.object.clone()),
+            namespace: Some(self.spec.namespace.clone()),
+            labels: Some(BTreeMap::from([
+                (LABEL.to_owned(), self.object.clone()),
+                ("app.kubernetes.io/managed-by".to_owned(), "vnx".to_owned()),
+            ])),
+            annotations: Some(BTreeMap::from([(
+                ANNOTATION.to_owned(),
+                self.id.as_str().to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        }
+    }
+
+    /// The claim that holds the dispatch's work.
+    pub fn claim_manifest(&self) -> core::PersistentVolumeClaim {
+        core::PersistentVolumeClaim {
+            metadata: self.metadata(),
+            spec: Some(core::PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                storage_class_name: self.spec.storage_class.clone(),
+                resources: Some(core::VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([(
+                        "storage".to_owned(),
+                        Quantity(self.spec.storage.clone()),
+                    )])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The pod: one container idling on the claim while vnx execs into it; never restarted
+    /// by the cluster (a restarted container would look alive with its worker gone), no API
+    /// token unless the host names a service account, no service links in its environment.
+    pub fn pod_manifest(&self) -> core::Pod {
+        let limits: BTreeMap<String, Quantity> =
+            [("cpu", &self.spec.cpu), ("memory", &self.spec.memory)]
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_owned(), Quantity(v.clone()?))))
+                .collect();
+        let resources = (!limits.is_empty()).then(|| core::ResourceRequirements {
+            requests: Some(limits.clone()),
+            limits: Some(limits),
+            ..Default::default()
+        });
+        let tolerations = self
+            .spec
+            .tolerations
+            .iter()
+            .map(|t| core::Toleration {
+                key: t.key.clone(),
+                operator: t.operator.clone(),
+                value: t.value.clone(),
+                effect: t.effect.clone(),
+                toleration_seconds: t.toleration_seconds,
+            })
+            .collect::<Vec<_>>();
+        core::Pod {
+            metadata: self.metadata(),
+            spec: Some(core::PodSpec {
+                restart_policy: Some("Never".into()),
+                automount_service_account_token: Some(self.spec.service_account.is_some()),
+                service_account_name: self.spec.service_account.clone(),
+                enable_service_links: Some(false),
+                termination_grace_period_seconds: Some(5),
+                runtime_class_name: self.spec.runtime_class.clone(),
+                node_selector: (!self.spec.node_selector.is_empty())
+                    .then(|| self.spec.node_selector.clone()),
+                tolerations: (!tolerations.is_empty()).then_some(tolerations),
+                containers: vec![core::Container {
+                    name: CONTAINER.into(),
+                    image: Some(self.spec.image.clone()),
+                    command: Some(["/bin/sh", "-c", IDLE].map(String::from).to_vec()),
+                    resources,
+                    volume_mounts: Some(vec![core::VolumeMount {
+                        name: "work".into(),
+                        mount_path: CLAIM_AT.into(),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }],
+                volumes: Some(vec![core::Volume {
+                    name: "work".into(),
+                    persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
+                        claim_name: self.object.clone(),
+                        read_only: None,
+                    }),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// `manifest` written under `.vnx-data/kubernetes/` (kept: what vnx asked the cluster
+    /// for), then applied.
+    fn apply(&self, kind: &str, manifest: &impl serde::Serialize) -> Result<(), RemoteError> {
+        let io = |source| RemoteError::Io {
+            path: self.manifests.clone(),
+            source,
+        };
+        crate::files::private_dir(&self.manifests).map_err(io)?;
+        let path = self.manifests.join(format!("{}.{kind}.json", self.object));
+        let text = serde_json::to_vec_pretty(manifest).map_err(|e| io(e.into()))?;
+        crate::files::write_atomic_private(&path, &text, false).map_err(io)?;
+        self.must(self.kubectl().args(["apply", "-f"]).arg(&path), "apply")?;
+        Ok(())
+    }
+
+    /// `kubectl get KIND NAME -o jsonpath=PATH --ignore-not-found`: empty when there is none.
+    fn get(&self, kind: &str, path: &str) -> Result<String, RemoteError> {
+        self.must(
+            self.kubectl()
+                .args(["get", kind])
+                .arg(&self.object)
+                .args(["--ignore-not-found", "-o"])
+                .arg(format!("jsonpath={path}")),
+            "get",
+        )
+    }
+
+    fn delete(&self, kind: &str) -> Result<(), RemoteError> {
+        self.must(
+            self.kubectl().args(["delete", kind]).arg(&self.object).args([
+                "--ignore-not-found",
+                "--wait=true",
+                "--grace-period=5",
+            ]),
+            "delete",
+        )?;
+        Ok(())
+    }
+}
+
+impl Made for Pod {
+    fn place_name(&self) -> &str {
+        &self.place
+    }
+
+    fn program(&self) -> &str {
+        &self.spec.kubectl
+    }
+
+    fn storage_exists(&self) -> Result<bool, RemoteError> {
+        Ok(!self
+            .get("persistentvolumeclaim", "{.metadata.name}")?
+            .is_empty())
+    }
+
+    /// The pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`).
+    fn state(&self) -> Result<Option<String>, RemoteError> {
+        let phase = self.get("pod", "{.status.phase}")?;
+        Ok((!phase.is_empty()).then_some(phase))
+    }
+
+    fn is_running(&self, state: &str) -> bool {
+        state == "Running"
+    }
+
+    fn make_storage(&self) -> Result<(), RemoteError> {
+        self.apply("claim", &self.claim_manifest())
+    }
+
+    fn start(&self) -> Result<(), RemoteError> {
+        self.apply("pod", &self.pod_manifest())?;
+        let wait = self
+            .kubectl()
+            .args(["wait", "--for=condition=Ready"])
+            .arg(format!("pod/{}", self.object))
+            .arg(format!("--timeout={}s", READY_WITHIN.as_secs()));
+        self.must(wait.timeout(READY_WITHIN + ENGINE_LIMIT), "wait")?;
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), RemoteError> {
+        self.delete("pod")
+    }
+
+    fn drop_storage(&self) -> Result<(), RemoteError> {
+        self.delete("persistentvolumeclaim")
+    }
+
+    fn exec(&self, argv: &[String]) -> Cmd {
+        self.exec_in(argv, false)
+    }
+}
+
+impl Place for Pod {
+    fn host(&self) -> &HostConfig {
+        &self.host
+    }
+
+    fn name(&self) -> &str {
+        &self.place
+    }
+
+    /// `kubectl exec -i [-t] POD -c worker -- env -C CLONE ARGV…` (exec has no working
+    /// directory of its own; `env -C` is no shell).
+    fn in_clone(&self, argv: &[String], tty: bool) -> Cmd {
+        let mut all = vec!["env".to_owned(), "-C".into(), CONTAINER_CLONE.into()];
+        all.extend(argv.iter().cloned());
+        self.exec_in(&all, tty)
+    }
+
+    /// `kubectl exec` exits with the command's own status, or 1 when it could not exec; a
+    /// pod that no longer runs tells the two apart.
+    fn run(&self, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
+        made::run(self, cmd, limit, |code| code != 0, |_| false)
+    }
+
+    /// Over `ext::kubectl … exec -i POD -c worker -- %S CLONE` (git runs kubectl itself, no
+    /// shell); the `ext` transport allowed for this one command only.
+    fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
+        Cmd::git()
+            .cwd(repo)
+            .args(["-c", "protocol.ext.allow=always"])
+            .args(args)
+    }
+
+    fn git_url(&self) -> String {
+        let context = self
+            .spec
+            .context
+            .as_ref()
+            .map(|c| format!(" --context {c}"))
+            .unwrap_or_default();
+        format!(
+            "ext::{}{context} --namespace {} exec -i {} -c {CONTAINER} -- %S {CONTAINER_CLONE}",
+            self.spec.kubectl, self.spec.namespace, self.object
+        )
+    }
+
+    fn make(&self, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
+        made::make(self, project_root, fresh)
+    }
+
+    fn seed(&self, base_ref: &str) -> Result<(), RemoteError> {
+        made::seed(self, &self.host.vnx, base_ref)
+    }
+
+    fn remove(&self) -> Result<bool, RemoteError> {
+        made::remove(self)
+    }
+
+    fn when_make_fails(&self) -> &'static str {
+        "vnx uses your kubectl and kubeconfig: `kubectl get pods` with the host's context and \
+         namespace must work, and the cluster must be able to run the image"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::object_name;
+    use crate::ids::DispatchId;
+
+    #[test]
+    fn object_names_are_dns_labels_and_distinct() {
+        let id = |s| DispatchId::parse(s).unwrap();
+        assert_eq!(object_name(&id("D-1a2b")), "vnx-d-1a2b");
+        let long = "a".repeat(64);
+        let names: Vec<String> = ["D-1A2B", "d_1a2b", "x-", &long]
+            .map(|s| object_name(&id(s)))
+            .to_vec();
+        for name in &names {
+            assert!(name.len() <= 63, "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{name}"
+            );
+            assert!(!name.ends_with('-'), "{name}");
+        }
+        assert_ne!(names[0], names[1]);
+        assert_ne!(names[0], object_name(&id("D-1a2b")));
+    }
+}

@@ -1,0 +1,199 @@
+//! What the places vnx makes per dispatch share (a container, a pod): storage that keeps the
+//! dispatch's work (a volume, a claim) and what runs on it (a container, a pod), made in one
+//! order and undone in the reverse one, so that nothing half-made stays and no work is lost;
+//! a runner the engine no longer runs is [`RemoteError::Gone`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::RemoteError;
+use crate::config::CONTAINER_CLONE;
+use crate::process::{self, Cmd, Output};
+
+/// What the runner does while the dispatch's commands are `exec`ed into it: it waits, and
+/// ends at once when stopped (a shell as PID 1 would ignore TERM without the trap).
+pub(super) const IDLE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
+
+/// How long one engine call that makes, inspects or removes may take.
+pub(super) const ENGINE_LIMIT: Duration = Duration::from_secs(120);
+
+/// The branch the place's clone is made on (never a dispatch's).
+const PLACE_BRANCH: &str = "vnx-place";
+
+/// A place made per dispatch, as its engine makes it.
+pub(super) trait Made {
+    /// The place's name (`HOST.ID`).
+    fn place_name(&self) -> &str;
+
+    /// The engine's client program.
+    fn program(&self) -> &str;
+
+    /// Whether the storage that keeps the work exists.
+    fn storage_exists(&self) -> Result<bool, RemoteError>;
+
+    /// The runner's state as the engine says it; `None` when there is no runner.
+    fn state(&self) -> Result<Option<String>, RemoteError>;
+
+    /// Whether `state` is one commands can be run in.
+    fn is_running(&self, state: &str) -> bool;
+
+    /// Makes the storage (labelled with the dispatch's id).
+    fn make_storage(&self) -> Result<(), RemoteError>;
+
+    /// Starts the runner on the storage, and waits until commands can run in it.
+    fn start(&self) -> Result<(), RemoteError>;
+
+    /// Removes the runner (gone already is fine).
+    fn stop(&self) -> Result<(), RemoteError>;
+
+    /// Removes the storage, and the work on it.
+    fn drop_storage(&self) -> Result<(), RemoteError>;
+
+    /// `argv` run in the place (no terminal, no working directory).
+    fn exec(&self, argv: &[String]) -> Cmd;
+
+    /// Runs an engine command that must succeed: its output; else what the client said last.
+    fn must(&self, cmd: Cmd, what: &str) -> Result<String, RemoteError> {
+        let out = process::run(&cmd.timeout(ENGINE_LIMIT))?;
+        if out.status.success() {
+            return Ok(out.text());
+        }
+        Err(RemoteError::Remote {
+            host: self.place_name().to_owned(),
+            command: format!("{} {what}", self.program()),
+            status: out.status.code().unwrap_or(-1),
+            // The client's last line says what failed (kubectl logs its retries before it).
+            stderr: String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+}
+
+/// `git ARGS` in the place's clone.
+fn git_there(m: &dyn Made, args: &[&str]) -> Cmd {
+    let mut argv = vec!["git".to_owned(), "-C".into(), CONTAINER_CLONE.into()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    m.exec(&argv)
+}
+
+/// The place made (see [`super::Place::make`]): the storage first (kept when it exists: it
+/// holds a dispatch's work; required, unless `fresh`), then the runner (a stopped one
+/// replaced, a running one kept), then, on new storage, an empty clone committing as the
+/// project at `project_root` does. Whatever failed is undone: the runner, and storage made
+/// just now (empty).
+pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
+    let storage_known = m.storage_exists()?;
+    if !fresh && !storage_known {
+        return Err(RemoteError::Gone {
+            place: m.place_name().to_owned(),
+            state: "removed with its volume once its work was fetched".into(),
+        });
+    }
+    match m.state()? {
+        Some(state) if m.is_running(&state) => return Ok(()),
+        Some(_) => m.stop()?,
+        None => {}
+    }
+    if !storage_known {
+        m.make_storage()?;
+    }
+    let made = start_and_init(m, storage_known, identity(project_root));
+    if made.is_err() {
+        let _ = m.stop();
+        if !storage_known {
+            let _ = m.drop_storage();
+        }
+    }
+    made
+}
+
+fn start_and_init(
+    m: &dyn Made,
+    storage_known: bool,
+    identity: Option<(String, String)>,
+) -> Result<(), RemoteError> {
+    m.start()?;
+    if !storage_known {
+        let init = ["git", "init", "-q", "-b", PLACE_BRANCH, CONTAINER_CLONE].map(String::from);
+        m.must(m.exec(&init), "exec git init")?;
+    }
+    if let Some((name, email)) = identity {
+        for (key, value) in [("user.name", name), ("user.email", email)] {
+            m.must(git_there(m, &["config", key, &value]), "exec git config")?;
+        }
+    }
+    Ok(())
+}
+
+/// The git identity the project at `project_root` commits with, when it has one.
+fn identity(project_root: &Path) -> Option<(String, String)> {
+    let config = git2::Repository::open(project_root)
+        .and_then(|r| r.config())
+        .and_then(|mut c| c.snapshot())
+        .ok()?;
+    Some((
+        config.get_string("user.name").ok()?,
+        config.get_string("user.email").ok()?,
+    ))
+}
+
+/// The clone's checkout moved to `base_ref`, just pushed, and vnx's files made there.
+pub(super) fn seed(m: &dyn Made, vnx: &str, base_ref: &str) -> Result<(), RemoteError> {
+    m.must(
+        git_there(m, &["reset", "-q", "--hard", base_ref]),
+        "exec git reset",
+    )?;
+    let init = ["env", "-C", CONTAINER_CLONE, vnx, "init"].map(String::from);
+    m.must(m.exec(&init), "exec vnx init")?;
+    Ok(())
+}
+
+/// The runner, then the storage, removed: the dispatch's work is here.
+pub(super) fn remove(m: &dyn Made) -> Result<bool, RemoteError> {
+    m.stop()?;
+    m.drop_storage()?;
+    Ok(true)
+}
+
+/// Runs `cmd` in the place within `limit`. When it exits with a status `suspect` names (the
+/// one the engine's client exits with when it could not run the command), the runner's state
+/// tells: not running is [`RemoteError::Gone`]; running, the engine's own failure when
+/// `engine_failed` says so, else the command's output.
+pub(super) fn run(
+    m: &dyn Made,
+    cmd: Cmd,
+    limit: Duration,
+    suspect: impl Fn(i32) -> bool,
+    engine_failed: impl Fn(&Output) -> bool,
+) -> Result<Output, RemoteError> {
+    let out = process::run(&cmd.timeout(limit)).map_err(|e| match e {
+        process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
+            host: m.place_name().to_owned(),
+            detail: format!("no answer within {} s", limit.as_secs()),
+        },
+        other => RemoteError::Process(other),
+    })?;
+    if out.status.code().is_some_and(suspect) {
+        match m.state()? {
+            Some(state) if m.is_running(&state) => {
+                if engine_failed(&out) {
+                    return Err(RemoteError::Unreachable {
+                        host: m.place_name().to_owned(),
+                        detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                    });
+                }
+            }
+            state => {
+                return Err(RemoteError::Gone {
+                    place: m.place_name().to_owned(),
+                    state: state.unwrap_or_else(|| "removed".into()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}

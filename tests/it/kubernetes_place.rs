@@ -1,0 +1,287 @@
+//! A pod per dispatch (`hosts: {cluster: {kubernetes: …}}`). No cluster runs on the machines
+//! the suite runs on, so: the manifests vnx submits are validated against the published
+//! Kubernetes schemas (`kubernetes-validate`, strict); the whole loop runs through the
+//! stand-in kubectl (testing/fake-kubectl/, pods and claims as podman containers and volumes)
+//! with the worker image — a demo dispatch made in a pod, its branch and receipts brought back,
+//! its pod and claim deleted; a pod killed mid-dispatch is `lost` at once and `resume`d on its
+//! claim; and the real kubectl, with no cluster to reach, fails a dispatch with nothing left.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::container::{exists, worker_image};
+use crate::common::{Repo, completion, configure, run};
+
+/// The stand-in kubectl the tests name as the host's `kubectl:`.
+const STAND_IN: &str = env!("CARGO_BIN_EXE_vnx-fake-kubectl");
+
+/// The engine's name for dispatch `id`'s pod and claim (namespace `agents`), as vnx names
+/// them (`vnx::remote::kubernetes::object_name`) and the stand-in prefixes them.
+fn object_of(id: &str) -> String {
+    let id = vnx::ids::DispatchId::parse(id).unwrap();
+    format!("k8s-agents-{}", vnx::remote::kubernetes::object_name(&id))
+}
+
+/// A repository whose config declares the kubernetes host `cluster` through the stand-in.
+fn repo_with_cluster() -> Repo {
+    let image = worker_image();
+    let repo = Repo::new();
+    repo.env.git(&["config", "user.name", "t"]);
+    repo.env.git(&["config", "user.email", "t@example.com"]);
+    configure(
+        &repo,
+        &format!(
+            "hosts:\n  cluster:\n    kubernetes:\n      kubectl: {STAND_IN}\n      namespace: agents\n      image: \"{image}\"\n    capacity: 2\n"
+        ),
+    );
+    repo
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_demo_dispatch_runs_in_a_pod_of_its_own_and_comes_back() {
+    let repo = repo_with_cluster();
+    let log = repo.env.path().join("kubectl.log");
+    let doctor = run(repo
+        .vnx()
+        .env("VNX_FAKE_KUBECTL_LOG", &log)
+        .args(["doctor", "--host", "cluster"]));
+    assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
+    for check in ["PASS  engine", "PASS  vnx", "PASS  git", "PASS  tmux"] {
+        assert!(doctor.stdout.contains(check), "{check}: {}", doctor.stdout);
+    }
+    let mut dispatch = repo.dispatch_cmd("commit");
+    dispatch.env("VNX_FAKE_KUBECTL_LOG", &log).args([
+        "--json",
+        "--host",
+        "cluster",
+        "--instruction",
+        "add the demo output",
+    ]);
+    let r = run(dispatch);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let done = completion(&r);
+    let id = done["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(done["status"], "done", "{done:#}");
+    assert_eq!(done["remote"]["host"], format!("cluster.{id}"), "{done:#}");
+    assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
+    repo.verify_ok();
+    let name = object_of(&id);
+    assert!(!exists("container", &name), "pod {name} still exists");
+    assert!(!exists("volume", &name), "claim {name} still exists");
+    // Every kubectl call named the namespace; the pod was applied from the manifest vnx
+    // wrote, and both objects were deleted.
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls
+            .lines()
+            .all(|l| l.contains("\"--namespace\",\"agents\"")),
+        "{calls}"
+    );
+    for verb in ["\"apply\"", "\"wait\"", "\"exec\"", "\"delete\",\"pod\""] {
+        assert!(calls.contains(verb), "{verb}: {calls}");
+    }
+    let manifests = repo.env.path().join(".vnx-data/kubernetes");
+    let pod: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(manifests.join(format!(
+            "{}.pod.json",
+            name.trim_start_matches("k8s-agents-")
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pod["metadata"]["annotations"]["vnx.dev/dispatch-id"],
+        id.as_str()
+    );
+    assert_eq!(pod["spec"]["automountServiceAccountToken"], false);
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_killed_pod_is_lost_at_once_and_resumed_on_its_claim() {
+    let repo = repo_with_cluster();
+    let r = repo.dispatch(
+        "slow",
+        &[
+            "--host",
+            "cluster",
+            "--detach",
+            "--instruction",
+            "take your time",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let name = object_of(&id);
+    let killed = Command::new("podman")
+        .args(["kill", &name])
+        .output()
+        .unwrap();
+    assert!(
+        killed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    let w = run(repo.vnx().args(["wait", &id, "--json"]));
+    assert_ne!(w.code, 0, "{}{}", w.stdout, w.stderr);
+    assert!(w.stdout.contains("lost"), "{}{}", w.stdout, w.stderr);
+    assert!(
+        exists("volume", &name),
+        "its claim, and so its work, is kept"
+    );
+    let resumed = run(repo.vnx().args(["resume", &id]));
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(exists("container", &name), "a new pod on the claim");
+    let list = run(repo.vnx().args(["status", "--all", "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let follow = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["continues"] == id.as_str())
+        .unwrap_or_else(|| panic!("no follow-up of {id}: {list:#}"));
+    assert_eq!(follow["host"], format!("cluster.{id}"), "{follow:#}");
+    let cancelled = run(repo
+        .vnx()
+        .args(["cancel", follow["dispatch_id"].as_str().unwrap()]));
+    assert_eq!(
+        cancelled.code, 0,
+        "{}{}",
+        cancelled.stdout, cancelled.stderr
+    );
+    assert!(!exists("container", &name), "pod {name} still exists");
+    assert!(!exists("volume", &name), "claim {name} still exists");
+}
+
+/// `kubectl` on PATH, when there is one.
+fn real_kubectl() -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+#[test]
+#[ignore = "needs kubectl (bin/test --all installs it)"]
+fn with_no_cluster_to_reach_the_real_kubectl_fails_a_dispatch_with_nothing_left() {
+    assert!(real_kubectl().is_some(), "kubectl is not on PATH");
+    let repo = Repo::new();
+    // A kubeconfig whose one cluster is a loopback port nothing listens on.
+    let kubeconfig = repo.env.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:9\"}\ncontexts:\n- name: lab\n  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: {token: none}\ncurrent-context: lab\n",
+    )
+    .unwrap();
+    configure(
+        &repo,
+        "hosts:\n  cluster:\n    kubernetes: {context: lab, image: \"localhost/vnx-worker:test\"}\n",
+    );
+    let doctor = run(repo
+        .vnx()
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["doctor", "--host", "cluster"]));
+    assert_eq!(doctor.code, 1, "{}{}", doctor.stdout, doctor.stderr);
+    assert!(doctor.stdout.contains("FAIL  engine"), "{}", doctor.stdout);
+    assert!(doctor.stdout.contains("kubeconfig"), "{}", doctor.stdout);
+    let mut dispatch = repo.dispatch_cmd("commit");
+    dispatch.env("KUBECONFIG", &kubeconfig).args([
+        "--json",
+        "--host",
+        "cluster",
+        "--id",
+        "D-0c0c0c0c0c0d",
+        "--instruction",
+        "x",
+    ]);
+    let r = run(dispatch);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("kubectl get"), "{}", r.stderr);
+    let ledger = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
+    assert!(!ledger.exists() || repo.receipts("D-0c0c0c0c0c0d").is_empty());
+    eprintln!("{}\n{}", doctor.stdout, r.stderr);
+}
+
+/// `kubernetes-validate`, from bin/test's virtualenv or PATH.
+fn kubernetes_validate() -> Option<PathBuf> {
+    let cache = std::env::var_os("VNX_CLI_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(std::env::var_os("HOME")?).join(".cache/vnx-clis")))?;
+    let venv = cache.join("kube-validate/bin/kubernetes-validate");
+    if venv.is_file() {
+        return Some(venv);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("kubernetes-validate"))
+        .find(|p| p.is_file())
+}
+
+/// The host `cluster` of `yaml`'s config.
+fn host(yaml: &str) -> vnx::config::HostConfig {
+    let config = vnx::config::parse(yaml, Path::new(".vnx/config.yaml")).unwrap();
+    config.hosts["cluster"].clone()
+}
+
+#[test]
+#[ignore = "needs kubernetes-validate (bin/test --all installs it)"]
+fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
+    let validate = kubernetes_validate().expect("kubernetes-validate is not installed");
+    let dir = tempfile::tempdir().unwrap();
+    let id = vnx::ids::DispatchId::parse("D-1a2b3c4d5e6f").unwrap();
+    let mut files = Vec::new();
+    for (n, yaml) in [
+        "hosts:\n  cluster:\n    kubernetes: {image: i}\n",
+        "hosts:\n  cluster:\n    kubernetes:\n      image: registry.example/vnx-worker:1\n      context: prod\n      namespace: agents\n      cpu: 500m\n      memory: 4Gi\n      storage: 20Gi\n      storage_class: fast\n      node_selector: {pool: agents, kubernetes.io/arch: amd64}\n      tolerations: [{key: dedicated, operator: Equal, value: agents, effect: NoSchedule}, {operator: Exists, effect: NoExecute, toleration_seconds: 60}]\n      service_account: vnx-worker\n      runtime_class: gvisor\n",
+        "hosts:\n  cluster:\n    kubernetes: {image: i, cpu: 2, memory: 512Mi}\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let host = host(yaml);
+        let vnx::config::HostKind::Kubernetes(spec) = &host.kind else {
+            panic!("not a kubernetes host: {host:?}");
+        };
+        let pod = vnx::remote::kubernetes::Pod::new(&host, spec, &id, dir.path());
+        for (kind, json) in [
+            ("pod", serde_json::to_vec_pretty(&pod.pod_manifest()).unwrap()),
+            ("claim", serde_json::to_vec_pretty(&pod.claim_manifest()).unwrap()),
+        ] {
+            let path = dir.path().join(format!("{n}.{kind}.json"));
+            std::fs::write(&path, json).unwrap();
+            files.push(path);
+        }
+    }
+    // The earliest API version vnx's types are of (k8s-openapi's `earliest`), and the latest
+    // the validator has.
+    for version in ["1.33.0", "1.37.0"] {
+        let out = Command::new(&validate)
+            .args(["--strict", "--kubernetes-version", version])
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{version}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A wrong manifest fails, so the check can fail.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"w","image":"i","restartPolicy":3}]}}"#,
+    )
+    .unwrap();
+    let out = Command::new(&validate)
+        .arg("--strict")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
