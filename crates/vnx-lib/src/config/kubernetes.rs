@@ -219,7 +219,90 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Config, ConfigError, HostKind};
     use super::{is_dns_name, is_quantity};
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        super::super::parse(text, std::path::Path::new(".vnx/config.yaml"))
+    }
+
+    #[test]
+    fn a_kubernetes_host_is_read_with_its_defaults() {
+        let c = parse("hosts:\n  cluster:\n    kubernetes: {image: i}\n    capacity: 3\n").unwrap();
+        let h = &c.hosts["cluster"];
+        let HostKind::Kubernetes(k) = &h.kind else {
+            panic!("{h:?}")
+        };
+        assert_eq!(
+            (k.kubectl.as_str(), k.namespace.as_str(), k.storage.as_str()),
+            ("kubectl", "default", "10Gi")
+        );
+        assert_eq!(
+            (k.context.as_ref(), k.cpu.as_ref(), h.capacity),
+            (None, None, 3)
+        );
+        let c = parse(
+            "hosts:\n  cluster:\n    kubernetes:\n      image: i\n      cpu: 2\n      memory: 512Mi\n      tolerations: [{operator: Exists, toleration_seconds: 5}]\n",
+        )
+        .unwrap();
+        let HostKind::Kubernetes(k) = &c.hosts["cluster"].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (k.cpu.as_deref(), k.memory.as_deref()),
+            (Some("2"), Some("512Mi"))
+        );
+        assert_eq!(k.tolerations[0].toleration_seconds, Some(5));
+    }
+
+    #[test]
+    fn bad_kubernetes_hosts_are_refused_with_where() {
+        for (yaml, says) in [
+            ("kubernetes: {image: -oops}", "image is not usable"),
+            (
+                "kubernetes: {image: i, context: a b}",
+                "context is not usable",
+            ),
+            (
+                "kubernetes: {image: i, context: '50%'}",
+                "context is not usable",
+            ),
+            (
+                "kubernetes: {image: i, namespace: Agents}",
+                "namespace is not usable",
+            ),
+            (
+                "kubernetes: {image: i, cpu: lots}",
+                "cpu must be a quantity",
+            ),
+            (
+                "kubernetes: {image: i, memory: 4 Gi}",
+                "memory must be a quantity",
+            ),
+            (
+                "kubernetes: {image: i, node_selector: {'a b': c}}",
+                "node_selector has a label",
+            ),
+            (
+                "kubernetes: {image: i, tolerations: [{operator: Maybe}]}",
+                "tolerations: operator",
+            ),
+            ("kubernetes: {image: i, colour: red}", "unknown field"),
+            (
+                "kubernetes: {image: i}\n    clone: /c",
+                "clone is for an ssh host only",
+            ),
+            (
+                "kubernetes: {image: i}\n    container: {image: i}",
+                "not two of them",
+            ),
+        ] {
+            let text = format!("hosts:\n  cluster:\n    {yaml}\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(says), "{yaml}: {err}");
+            assert!(err.contains(".vnx/config.yaml:"), "{yaml}: {err}");
+        }
+    }
 
     #[test]
     fn quantities_and_names_are_told_apart() {

@@ -96,7 +96,9 @@ impl Pod {
         if tty {
             cmd = cmd.arg("-t");
         }
-        cmd.arg(&self.object).args(["-c", CONTAINER, "--"]).args(argv)
+        cmd.arg(&self.object)
+            .args(["-c", CONTAINER, "--"])
+            .args(argv)
     }
 
     fn metadata(&self) -> ObjectMeta {
@@ -228,11 +230,10 @@ impl Pod {
 
     fn delete(&self, kind: &str) -> Result<(), RemoteError> {
         self.must(
-            self.kubectl().args(["delete", kind]).arg(&self.object).args([
-                "--ignore-not-found",
-                "--wait=true",
-                "--grace-period=5",
-            ]),
+            self.kubectl()
+                .args(["delete", kind])
+                .arg(&self.object)
+                .args(["--ignore-not-found", "--wait=true", "--grace-period=5"]),
             "delete",
         )?;
         Ok(())
