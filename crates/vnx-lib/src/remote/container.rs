@@ -142,6 +142,11 @@ impl Made for Container {
         Ok(())
     }
 
+    /// One call: the engine removes the container that uses the volume with it.
+    fn drop_all(&self) -> Result<(), RemoteError> {
+        self.drop_storage()
+    }
+
     fn exec(&self, argv: &[String]) -> Cmd {
         self.exec_in(argv, false, None)
     }

@@ -49,6 +49,12 @@ pub(super) trait Made {
     /// Removes the storage, and the work on it.
     fn drop_storage(&self) -> Result<(), RemoteError>;
 
+    /// Removes the runner and the storage, and the work on it.
+    fn drop_all(&self) -> Result<(), RemoteError> {
+        self.stop()?;
+        self.drop_storage()
+    }
+
     /// `argv` run in the place (no terminal, no working directory).
     fn exec(&self, argv: &[String]) -> Cmd;
 
@@ -73,13 +79,6 @@ pub(super) trait Made {
     }
 }
 
-/// `git ARGS` in the place's clone.
-fn git_there(m: &dyn Made, args: &[&str]) -> Cmd {
-    let mut argv = vec!["git".to_owned(), "-C".into(), CONTAINER_CLONE.into()];
-    argv.extend(args.iter().map(|a| (*a).to_owned()));
-    m.exec(&argv)
-}
-
 /// The place made (see [`super::Place::make`]): the storage first (kept when it exists: it
 /// holds a dispatch's work; required, unless `fresh`), then the runner (a stopped one
 /// replaced, a running one kept), then, on new storage, an empty clone committing as the
@@ -101,7 +100,7 @@ pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(),
     if !storage_known {
         m.make_storage()?;
     }
-    let made = start_and_init(m, storage_known, identity(project_root));
+    let made = start_and_init(m, identity(project_root));
     if made.is_err() {
         let _ = m.stop();
         if !storage_known {
@@ -111,22 +110,29 @@ pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(),
     made
 }
 
-fn start_and_init(
-    m: &dyn Made,
-    storage_known: bool,
-    identity: Option<(String, String)>,
-) -> Result<(), RemoteError> {
+fn start_and_init(m: &dyn Made, identity: Option<(String, String)>) -> Result<(), RemoteError> {
     m.start()?;
-    if !storage_known {
-        let init = ["git", "init", "-q", "-b", PLACE_BRANCH, CONTAINER_CLONE].map(String::from);
-        m.must(m.exec(&init), "exec git init")?;
-    }
-    if let Some((name, email)) = identity {
-        for (key, value) in [("user.name", name), ("user.email", email)] {
-            m.must(git_there(m, &["config", key, &value]), "exec git config")?;
-        }
-    }
+    let (name, email) = identity.unwrap_or_default();
+    let argv = script(INIT, &[PLACE_BRANCH, CONTAINER_CLONE, &name, &email]);
+    m.must(m.exec(&argv), "exec git init")?;
     Ok(())
+}
+
+/// Makes the clone (again: `git init` keeps an existing one) and gives it an identity:
+/// `$1` the branch, `$2` the clone, `$3` and `$4` the name and email (none when empty).
+const INIT: &str = "set -e; git init -q -b \"$1\" \"$2\" 2>/dev/null; \
+                    [ -z \"$3\" ] || git -C \"$2\" config user.name \"$3\"; \
+                    [ -z \"$4\" ] || git -C \"$2\" config user.email \"$4\"";
+
+/// Moves the clone `$1` to `$2`, just pushed, and makes vnx's files there with `$3`.
+const SEED: &str = "set -e; cd \"$1\"; git reset -q --hard \"$2\"; exec \"$3\" init";
+
+/// `sh -c SCRIPT sh ARGS…`: one exec for what would take several. The script is one of
+/// vnx's constants; every value reaches it as a positional argument, never as its text.
+fn script(script: &str, args: &[&str]) -> Vec<String> {
+    let mut argv = ["/bin/sh", "-c", script, "sh"].map(String::from).to_vec();
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    argv
 }
 
 /// The git identity the project at `project_root` commits with, when it has one.
@@ -141,21 +147,17 @@ fn identity(project_root: &Path) -> Option<(String, String)> {
     ))
 }
 
-/// The clone's checkout moved to `base_ref`, just pushed, and vnx's files made there.
+/// The clone's checkout moved to `base_ref`, just pushed, and vnx's files made there, in
+/// one exec.
 pub(super) fn seed(m: &dyn Made, vnx: &str, base_ref: &str) -> Result<(), RemoteError> {
-    m.must(
-        git_there(m, &["reset", "-q", "--hard", base_ref]),
-        "exec git reset",
-    )?;
-    let init = ["env", "-C", CONTAINER_CLONE, vnx, "init"].map(String::from);
-    m.must(m.exec(&init), "exec vnx init")?;
+    let argv = script(SEED, &[CONTAINER_CLONE, base_ref, vnx]);
+    m.must(m.exec(&argv), "exec vnx init")?;
     Ok(())
 }
 
 /// The runner, then the storage, removed: the dispatch's work is here.
 pub(super) fn remove(m: &dyn Made) -> Result<bool, RemoteError> {
-    m.stop()?;
-    m.drop_storage()?;
+    m.drop_all()?;
     Ok(true)
 }
 
