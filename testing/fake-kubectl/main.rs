@@ -196,6 +196,12 @@ fn apply(call: &Call, args: &[String]) -> Result<u8, String> {
                 let path = mount["mountPath"].as_str().ok_or("no mountPath")?;
                 argv.extend(["--volume".into(), format!("{}:{path}", call.object(claim))]);
             }
+            for var in container["env"].as_array().into_iter().flatten() {
+                let (Some(k), Some(v)) = (var["name"].as_str(), var["value"].as_str()) else {
+                    return Err("the stand-in sets env values only".into());
+                };
+                argv.extend(["--env".into(), format!("{k}={v}")]);
+            }
             let limits = &container["resources"]["limits"];
             if let Some(cpu) = limits["cpu"].as_str() {
                 let cpus = match cpu.strip_suffix('m') {

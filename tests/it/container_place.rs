@@ -172,3 +172,127 @@ fn a_container_that_cannot_start_leaves_nothing_behind() {
     let ledger = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
     assert!(!ledger.exists() || repo.receipts("D-0c0c0c0c0c0c").is_empty());
 }
+
+/// `podman exec NAME ARGV…`: its exit code and stdout.
+fn exec(name: &str, argv: &[&str]) -> (i32, String) {
+    let out = Command::new("podman")
+        .args(["exec", name])
+        .args(argv)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+    )
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_else() {
+    let image = worker_image();
+    let repo = Repo::new();
+    repo.env.git(&["config", "user.name", "t"]);
+    repo.env.git(&["config", "user.email", "t@example.com"]);
+    // The user's claude login and settings here, a session of another project below its
+    // state directory, and a link the worker must not be handed.
+    let home = repo.env.home();
+    let claude = home.join(".claude");
+    std::fs::create_dir_all(claude.join("projects")).unwrap();
+    std::fs::write(claude.join(".credentials.json"), "LOGIN").unwrap();
+    std::fs::write(claude.join("settings.json"), "{}").unwrap();
+    std::fs::write(claude.join("projects/other.jsonl"), "SECRET").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", claude.join("link.json")).unwrap();
+    std::fs::write(home.join(".claude.json"), "{\"trusted\":1}").unwrap();
+    configure(
+        &repo,
+        &format!(
+            "hosts:\n  box:\n    container:\n      image: \"{image}\"\n      env: {{MODEL_URL: 'http://models:1'}}\n      logins: [claude]\n"
+        ),
+    );
+    let r = repo.dispatch(
+        "slow",
+        &[
+            "--host",
+            "box",
+            "--detach",
+            "--instruction",
+            "take your time",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let name = container_of(&id);
+    // The login and settings, copied into its home on the volume; not the other project's
+    // session, not the link.
+    assert_eq!(exec(&name, &["printenv", "HOME"]).1, "/work/home");
+    assert_eq!(exec(&name, &["printenv", "MODEL_URL"]).1, "http://models:1");
+    assert_eq!(
+        exec(&name, &["cat", "/work/home/.claude/.credentials.json"]).1,
+        "LOGIN"
+    );
+    assert_eq!(
+        exec(&name, &["cat", "/work/home/.claude.json"]).1,
+        "{\"trusted\":1}"
+    );
+    for absent in [
+        "/work/home/.claude/projects",
+        "/work/home/.claude/link.json",
+    ] {
+        assert_ne!(
+            exec(&name, &["test", "-e", absent]).0,
+            0,
+            "{absent} is there"
+        );
+    }
+    // What is mounted from here is read-only, and only the named files: the volume apart,
+    // nothing of this project, its ledger or its signing key.
+    let write = exec(
+        &name,
+        &[
+            "sh",
+            "-c",
+            "echo x > /run/vnx/logins/.claude/.credentials.json",
+        ],
+    );
+    assert_ne!(write.0, 0, "a login file could be written");
+    assert_eq!(
+        std::fs::read_to_string(claude.join(".credentials.json")).unwrap(),
+        "LOGIN"
+    );
+    let mounts = Command::new("podman")
+        .args([
+            "container",
+            "inspect",
+            "--format",
+            "{{json .Mounts}}",
+            &name,
+        ])
+        .output()
+        .unwrap();
+    let mounts: serde_json::Value = serde_json::from_slice(&mounts.stdout).unwrap();
+    let mut sources: Vec<String> = mounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["Type"] == "bind")
+        .map(|m| m["Source"].as_str().unwrap().to_owned())
+        .collect();
+    sources.sort();
+    let expected: Vec<String> = [
+        home.join(".claude.json"),
+        claude.join(".credentials.json"),
+        claude.join("settings.json"),
+    ]
+    .iter()
+    .map(|p| p.display().to_string())
+    .collect();
+    assert_eq!(sources, expected, "{mounts:#}");
+    let cancelled = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(
+        cancelled.code, 0,
+        "{}{}",
+        cancelled.stdout, cancelled.stderr
+    );
+    assert!(!exists("container", &name), "{name} still exists");
+}

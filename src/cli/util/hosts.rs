@@ -29,7 +29,7 @@ pub(crate) fn link<'a>(
         project,
         ledger,
         attestor,
-        place: remote::place::open(&config.hosts, place, &project.data_dir())?,
+        place: open(project, &config.hosts, place)?,
     })
 }
 
@@ -117,7 +117,7 @@ pub(crate) fn catch_up(
     };
     let mut out = Vec::new();
     for (name, ids) in by_host {
-        let result = remote::place::open(&config.hosts, &name, &project.data_dir())
+        let result = open(project, &config.hosts, &name)
             .map(|place| Link {
                 project,
                 ledger: &ledger,
@@ -175,9 +175,34 @@ pub(crate) fn place_of(
         return Ok(None);
     };
     let config = project.load_config()?;
-    Ok(Some(remote::place::open(
-        &config.hosts,
-        &name,
-        &project.data_dir(),
-    )?))
+    Ok(Some(open(project, &config.hosts, &name)?))
+}
+
+/// The place named `name` among `hosts`, made from this machine (see
+/// [`remote::place::Here`]).
+pub(crate) fn open(
+    project: &Project,
+    hosts: &std::collections::BTreeMap<String, vnx::config::HostConfig>,
+    name: &str,
+) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
+    let (data_dir, home) = (project.data_dir(), super::settings::home());
+    let here = remote::place::Here {
+        data_dir: &data_dir,
+        home: home.as_deref(),
+    };
+    remote::place::open(hosts, name, here)
+}
+
+/// The place dispatch `id` runs in on `host`, made from this machine.
+pub(crate) fn for_dispatch(
+    project: &Project,
+    host: &vnx::config::HostConfig,
+    id: &vnx::ids::DispatchId,
+) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
+    let (data_dir, home) = (project.data_dir(), super::settings::home());
+    let here = remote::place::Here {
+        data_dir: &data_dir,
+        home: home.as_deref(),
+    };
+    remote::place::for_dispatch(host, id, here)
 }

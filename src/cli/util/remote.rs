@@ -71,7 +71,7 @@ pub(crate) fn dispatch(
                 None => {
                     let host = remote::host(&config.hosts, target)?;
                     let id = request.id.get_or_insert_with(DispatchId::fresh).clone();
-                    remote::place::for_dispatch(host, &id, &project.data_dir())?
+                    super::hosts::for_dispatch(&project, host, &id)?
                 }
             };
             let link = Link {
@@ -224,7 +224,7 @@ pub(crate) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
     let attestor = settings::attestor(None)?;
     let checks = if remote::place::per_dispatch(&host) {
         // A container host's checks run in a container made for them.
-        let place = remote::place::for_dispatch(&host, &DispatchId::fresh(), &project.data_dir())?;
+        let place = super::hosts::for_dispatch(&project, &host, &DispatchId::fresh())?;
         remote::doctor::check_made(&Link {
             project: &project,
             ledger: &ledger,

@@ -158,6 +158,11 @@ pub fn tmux_socket(flag: Option<String>) -> String {
         .unwrap_or_else(|| vnx::tmux::DEFAULT_SOCKET.to_owned())
 }
 
+/// The user's home directory (`$HOME`, when absolute).
+pub fn home() -> Option<PathBuf> {
+    env("HOME").map(PathBuf::from).filter(|p| p.is_absolute())
+}
+
 /// What this machine offers a sandboxed worker, from the environment.
 pub fn machine() -> vnx::sandbox::Machine {
     let dir = |name: &str| env(name).map(PathBuf::from).filter(|p| p.is_absolute());
@@ -169,7 +174,7 @@ pub fn machine() -> vnx::sandbox::Machine {
         .collect();
     vnx::sandbox::Machine {
         bwrap: find_program("bwrap"),
-        home: dir("HOME"),
+        home: home(),
         runtime_dir: dir("XDG_RUNTIME_DIR"),
         path: env("PATH")
             .map(|p| {

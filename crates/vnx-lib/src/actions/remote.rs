@@ -38,7 +38,7 @@ pub fn ask(
         project: ctx.project,
         ledger: ctx.ledger,
         attestor: ctx.attestor,
-        place: remote::place::open(&hosts, place, &ctx.project.data_dir())?,
+        place: remote::place::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
     };
     link.place.make(&ctx.project.root, false)?;
     let out = link.place.run(link.place.vnx(args), ASK_LIMIT)?;

@@ -60,6 +60,11 @@ pub struct ContainerHost {
     pub memory: Option<String>,
     /// Whether the container has a network.
     pub network: Network,
+    /// Variables set in the container (`--env`), for its CLIs (a model server's address).
+    pub env: BTreeMap<String, String>,
+    /// The CLIs whose login and settings files in the home directory here are made
+    /// available, read-only, and copied into the container's home.
+    pub logins: Vec<String>,
 }
 
 /// A container engine's client.
@@ -114,6 +119,17 @@ pub(super) struct RawContainer {
     cpus: Option<Spanned<f64>>,
     memory: Option<Spanned<String>>,
     network: Option<Spanned<String>>,
+    env: Option<Spanned<BTreeMap<String, String>>>,
+    logins: Option<Vec<Spanned<String>>>,
+}
+
+/// Whether `s` is an environment variable's name (`[A-Za-z_][A-Za-z0-9_]*`).
+pub(super) fn is_variable(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// The most dispatches one host may run at once.
@@ -337,12 +353,39 @@ impl Validator<'_> {
                 return self.err(&n.referenced, msg);
             }
         };
+        let env = match c.env {
+            Some(env) => match env
+                .value
+                .iter()
+                .find(|(k, v)| !is_variable(k) || v.contains('\0'))
+            {
+                Some((k, _)) => {
+                    let msg = format!("{at}.container.env has a variable vnx cannot set: {}", q(k));
+                    return self.err(&env.referenced, msg);
+                }
+                None => env.value,
+            },
+            None => BTreeMap::new(),
+        };
+        let mut logins = Vec::new();
+        for cli in c.logins.unwrap_or_default() {
+            if crate::provider::cli::named(&cli.value).is_none() {
+                let msg = format!(
+                    "{at}.container.logins names {}, which is not a built-in CLI",
+                    q(&cli.value)
+                );
+                return self.err(&cli.referenced, msg);
+            }
+            logins.push(cli.value);
+        }
         Ok(ContainerHost {
             engine,
             image: c.image.value,
             cpus: c.cpus.map(|c| c.value),
             memory: c.memory.map(|m| m.value),
             network,
+            env,
+            logins,
         })
     }
 }
@@ -470,6 +513,8 @@ mod tests {
                 cpus: None,
                 memory: None,
                 network: Network::None,
+                env: Default::default(),
+                logins: Vec::new(),
             })
         );
         let c = parse(
@@ -483,5 +528,22 @@ mod tests {
             (d.engine, d.cpus, d.memory.as_deref(), d.network),
             (Engine::Docker, Some(1.5), Some("4g"), Network::Default)
         );
+        let c = parse(
+            "hosts:\n  d:\n    container:\n      image: w\n      env: {ANTHROPIC_BASE_URL: 'http://h:1'}\n      logins: [claude, codex]\n",
+        )
+        .unwrap();
+        let HostKind::Container(d) = &c.hosts["d"].kind else {
+            panic!("a container host")
+        };
+        assert_eq!(d.env["ANTHROPIC_BASE_URL"], "http://h:1");
+        assert_eq!(d.logins, ["claude", "codex"]);
+        for (yaml, says) in [
+            ("env: {'A B': x}", "env has a variable"),
+            ("logins: [vim]", "logins names `vim`"),
+        ] {
+            let text = format!("hosts:\n  d:\n    container: {{image: w, {yaml}}}\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(says), "{yaml}: {err}");
+        }
     }
 }

@@ -380,6 +380,16 @@ pub struct Context<'a> {
     pub env: Option<&'a [(std::ffi::OsString, std::ffi::OsString)]>,
 }
 
+impl Context<'_> {
+    /// What this machine gives the remote places it makes, their files under `data_dir`.
+    pub fn here<'d>(&'d self, data_dir: &'d Path) -> crate::remote::place::Here<'d> {
+        crate::remote::place::Here {
+            data_dir,
+            home: self.machine.home.as_deref(),
+        }
+    }
+}
+
 /// Signs receipts (see [`Attestor::attest`]).
 fn attest_all(attestor: &Attestor, receipts: Vec<Receipt>) -> Vec<Receipt> {
     receipts

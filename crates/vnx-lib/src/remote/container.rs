@@ -6,11 +6,11 @@
 //! once: no waiting as for an ssh host out of reach. Every engine call is an argv (never a
 //! shell line) and bounded in time; nothing of the container's own chooses its flags.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::RemoteError;
-use super::made::{self, ENGINE_LIMIT, IDLE, Made};
+use super::made::{self, ENGINE_LIMIT, HOME, IDLE, LOGINS_AT, Made};
 use super::place::Place;
 use crate::config::{CONTAINER_CLONE, ContainerHost, HostConfig, Network};
 use crate::ids::DispatchId;
@@ -32,18 +32,76 @@ pub struct Container {
     place: String,
     /// The container's and its volume's name (`vnx-ID`).
     container: String,
+    /// The home directory here the CLIs' logins are made available from.
+    home: Option<PathBuf>,
 }
 
+/// The most login files one container is given.
+const MAX_LOGIN_FILES: usize = 64;
+
 impl Container {
-    /// Dispatch `id`'s container on `host`, as `spec` makes it.
-    pub fn new(host: &HostConfig, spec: &ContainerHost, id: &DispatchId) -> Container {
+    /// Dispatch `id`'s container on `host`, as `spec` makes it; the logins it names from
+    /// `home`.
+    pub fn new(
+        host: &HostConfig,
+        spec: &ContainerHost,
+        id: &DispatchId,
+        home: Option<&Path>,
+    ) -> Container {
         Container {
             host: host.clone(),
             spec: spec.clone(),
             id: id.clone(),
             place: super::place::name_for(host, id),
             container: format!("vnx-{}", id.as_str().to_ascii_lowercase()),
+            home: home.map(Path::to_path_buf),
         }
+    }
+
+    /// The login and settings files of the CLIs the host names, here, with where they go
+    /// under the home directory: each CLI's state files, and the regular files at the top
+    /// of its state directories (not what they hold below: other projects' sessions). Never
+    /// a link, a directory's own link, a program, or a name the engine's `--volume` would
+    /// split.
+    pub fn login_files(&self) -> Vec<(PathBuf, String)> {
+        let Some(home) = &self.home else {
+            return Vec::new();
+        };
+        let regular = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_file());
+        let mut out = Vec::new();
+        let clis = self
+            .spec
+            .logins
+            .iter()
+            .filter_map(|c| crate::provider::cli::named(c));
+        for path in clis
+            .flat_map(|cli| cli.state_paths())
+            .filter(|p| p.writable || !p.dir)
+        {
+            let at = home.join(path.rel);
+            if !path.dir {
+                if regular(&at) {
+                    out.push((at, path.rel.to_owned()));
+                }
+                continue;
+            }
+            if !at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&at) else {
+                continue;
+            };
+            for entry in entries.flatten().take(MAX_LOGIN_FILES) {
+                if let Some(name) = entry.file_name().to_str()
+                    && entry.file_type().is_ok_and(|t| t.is_file())
+                {
+                    out.push((entry.path(), format!("{}/{name}", path.rel)));
+                }
+            }
+        }
+        out.retain(|(from, _)| !from.to_string_lossy().contains([':', ',']));
+        out.truncate(MAX_LOGIN_FILES);
+        out
     }
 
     fn engine(&self) -> Cmd {
@@ -121,6 +179,17 @@ impl Made for Container {
         }
         if let Some(memory) = &self.spec.memory {
             run = run.arg(format!("--memory={memory}"));
+        }
+        // The home on the volume, so the CLIs' state outlives the container as the work does;
+        // the host's own variables after it (theirs win).
+        run = run.arg("--env").arg(format!("HOME={HOME}"));
+        for (key, value) in &self.spec.env {
+            run = run.arg("--env").arg(format!("{key}={value}"));
+        }
+        for (from, rel) in self.login_files() {
+            let mut volume = std::ffi::OsString::from(from.as_os_str());
+            volume.push(format!(":{LOGINS_AT}/{rel}:ro"));
+            run = run.arg("--volume").arg(volume);
         }
         let run = run
             .arg("--")

@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::RemoteError;
-use super::made::{self, ENGINE_LIMIT, IDLE, Made};
+use super::made::{self, ENGINE_LIMIT, HOME, IDLE, Made};
 use super::place::Place;
 use crate::config::{CONTAINER_CLONE, HostConfig, KubernetesHost};
 use crate::ids::DispatchId;
@@ -179,6 +179,12 @@ impl Pod {
                     name: CONTAINER.into(),
                     image: Some(self.spec.image.clone()),
                     command: Some(["/bin/sh", "-c", IDLE].map(String::from).to_vec()),
+                    // The home on the claim, so the CLIs' state outlives the pod.
+                    env: Some(vec![core::EnvVar {
+                        name: "HOME".into(),
+                        value: Some(HOME.into()),
+                        ..Default::default()
+                    }]),
                     resources,
                     volume_mounts: Some(vec![core::VolumeMount {
                         name: "work".into(),

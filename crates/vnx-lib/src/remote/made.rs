@@ -14,6 +14,13 @@ use crate::process::{self, Cmd, Output};
 /// ends at once when stopped (a shell as PID 1 would ignore TERM without the trap).
 pub(super) const IDLE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
 
+/// The home directory in the place: on the storage, so the CLIs' state outlives the runner.
+pub(super) const HOME: &str = "/work/home";
+
+/// Where the logins a host makes available are mounted, read-only; [`INIT`] copies them
+/// into [`HOME`], never over what is there already.
+pub(super) const LOGINS_AT: &str = "/run/vnx/logins";
+
 /// How long one engine call that makes, inspects or removes may take.
 pub(super) const ENGINE_LIMIT: Duration = Duration::from_secs(120);
 
@@ -113,16 +120,29 @@ pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(),
 fn start_and_init(m: &dyn Made, identity: Option<(String, String)>) -> Result<(), RemoteError> {
     m.start()?;
     let (name, email) = identity.unwrap_or_default();
-    let argv = script(INIT, &[PLACE_BRANCH, CONTAINER_CLONE, &name, &email]);
+    let argv = script(
+        INIT,
+        &[
+            PLACE_BRANCH,
+            CONTAINER_CLONE,
+            &name,
+            &email,
+            HOME,
+            LOGINS_AT,
+        ],
+    );
     m.must(m.exec(&argv), "exec git init")?;
     Ok(())
 }
 
 /// Makes the clone (again: `git init` keeps an existing one) and gives it an identity:
-/// `$1` the branch, `$2` the clone, `$3` and `$4` the name and email (none when empty).
+/// `$1` the branch, `$2` the clone, `$3` and `$4` the name and email (none when empty),
+/// `$5` the home, where `$6`'s logins are copied, never over a file there (a newer `cp`
+/// fails for the files it skips: not an error here).
 const INIT: &str = "set -e; git init -q -b \"$1\" \"$2\" 2>/dev/null; \
                     [ -z \"$3\" ] || git -C \"$2\" config user.name \"$3\"; \
-                    [ -z \"$4\" ] || git -C \"$2\" config user.email \"$4\"";
+                    [ -z \"$4\" ] || git -C \"$2\" config user.email \"$4\"; \
+                    mkdir -p \"$5\"; [ ! -d \"$6\" ] || cp -R -n \"$6/.\" \"$5/\" || :";
 
 /// Moves the clone `$1` to `$2`, just pushed, and makes vnx's files there with `$3`.
 const SEED: &str = "set -e; cd \"$1\"; git reset -q --hard \"$2\"; exec \"$3\" init";

@@ -85,6 +85,16 @@ fn vnx_argv(host: &HostConfig, args: &[String]) -> Vec<String> {
     argv
 }
 
+/// What this machine gives the places it makes: where their files are kept here, and the
+/// home directory the CLIs' logins are copied from (none: no logins are).
+#[derive(Clone, Copy, Debug)]
+pub struct Here<'a> {
+    /// The project's `.vnx-data/`.
+    pub data_dir: &'a Path,
+    /// The user's home directory.
+    pub home: Option<&'a Path>,
+}
+
 /// Whether dispatches on `host` each get a place of their own.
 pub fn per_dispatch(host: &HostConfig) -> bool {
     matches!(host.kind, HostKind::Container(_) | HostKind::Kubernetes(_))
@@ -104,16 +114,20 @@ pub fn host_name(place: &str) -> &str {
     place.split_once('.').map_or(place, |(host, _)| host)
 }
 
-/// The place dispatch `id` runs in on `host`; its files under `data_dir`.
+/// The place dispatch `id` runs in on `host`.
 pub fn for_dispatch(
     host: &HostConfig,
     id: &DispatchId,
-    data_dir: &Path,
+    here: Here<'_>,
 ) -> Result<Box<dyn Place>, RemoteError> {
     Ok(match &host.kind {
-        HostKind::Ssh { .. } => Box::new(super::Ssh::new(host, data_dir)?),
-        HostKind::Container(c) => Box::new(super::container::Container::new(host, c, id)),
-        HostKind::Kubernetes(k) => Box::new(super::kubernetes::Pod::new(host, k, id, data_dir)),
+        HostKind::Ssh { .. } => Box::new(super::Ssh::new(host, here.data_dir)?),
+        HostKind::Container(c) => {
+            Box::new(super::container::Container::new(host, c, id, here.home))
+        }
+        HostKind::Kubernetes(k) => {
+            Box::new(super::kubernetes::Pod::new(host, k, id, here.data_dir))
+        }
     })
 }
 
@@ -121,16 +135,16 @@ pub fn for_dispatch(
 pub fn open(
     hosts: &BTreeMap<String, HostConfig>,
     place: &str,
-    data_dir: &Path,
+    here: Here<'_>,
 ) -> Result<Box<dyn Place>, RemoteError> {
     let host = super::host(hosts, host_name(place))?;
     match (place.split_once('.'), &host.kind) {
-        (None, HostKind::Ssh { .. }) => Ok(Box::new(super::Ssh::new(host, data_dir)?)),
+        (None, HostKind::Ssh { .. }) => Ok(Box::new(super::Ssh::new(host, here.data_dir)?)),
         (Some((_, id)), HostKind::Container(_) | HostKind::Kubernetes(_)) => {
             let id = DispatchId::parse(id).map_err(|_| RemoteError::UnknownHost {
                 host: place.to_owned(),
             })?;
-            for_dispatch(host, &id, data_dir)
+            for_dispatch(host, &id, here)
         }
         _ => Err(RemoteError::UnknownHost {
             host: place.to_owned(),

@@ -101,7 +101,7 @@ fn link<'a>(
         project: ctx.project,
         ledger: ctx.ledger,
         attestor: ctx.attestor,
-        place: remote::place::for_dispatch(host, id, &ctx.project.data_dir())?,
+        place: remote::place::for_dispatch(host, id, ctx.here(&ctx.project.data_dir()))?,
     })
 }
 
