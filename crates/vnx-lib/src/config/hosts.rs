@@ -93,6 +93,9 @@ pub enum Network {
     None,
     /// The engine's default network.
     Default,
+    /// This machine's own network (`--network=host`): the worker reaches what this machine
+    /// reaches, loopback services included (a model server here).
+    Host,
 }
 
 /// Where the project's clone is in a dispatch's container (on its volume).
@@ -345,9 +348,10 @@ impl Validator<'_> {
             None => Network::None,
             Some(n) if n.value == "none" => Network::None,
             Some(n) if n.value == "default" => Network::Default,
+            Some(n) if n.value == "host" => Network::Host,
             Some(n) => {
                 let msg = format!(
-                    "{at}.container.network must be none or default, not {}",
+                    "{at}.container.network must be none, default or host, not {}",
                     q(&n.value)
                 );
                 return self.err(&n.referenced, msg);
@@ -482,7 +486,7 @@ mod tests {
             ),
             (
                 "hosts:\n  a:\n    container: {image: i, network: host}\n",
-                "network must be none or default",
+                "network must be none, default or host",
             ),
             (
                 "hosts:\n  a:\n    container: {image: i, privileged: true}\n",

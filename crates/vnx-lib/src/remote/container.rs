@@ -171,8 +171,10 @@ impl Made for Container {
             .arg(self.label())
             .arg("--volume")
             .arg(format!("{}:{VOLUME_AT}", self.container));
-        if self.spec.network == Network::None {
-            run = run.arg("--network=none");
+        match self.spec.network {
+            Network::None => run = run.arg("--network=none"),
+            Network::Host => run = run.arg("--network=host"),
+            Network::Default => {}
         }
         if let Some(cpus) = self.spec.cpus {
             run = run.arg(format!("--cpus={cpus}"));
