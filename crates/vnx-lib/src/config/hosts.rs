@@ -485,7 +485,7 @@ mod tests {
                 "cpus must be more than 0",
             ),
             (
-                "hosts:\n  a:\n    container: {image: i, network: host}\n",
+                "hosts:\n  a:\n    container: {image: i, network: bridge}\n",
                 "network must be none, default or host",
             ),
             (
