@@ -296,3 +296,68 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
     );
     assert!(!exists("container", &name), "{name} still exists");
 }
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_dev_container_definition_the_config_names_gives_the_image_and_env() {
+    let image = worker_image();
+    let repo = Repo::new();
+    repo.env.git(&["config", "user.name", "t"]);
+    repo.env.git(&["config", "user.email", "t@example.com"]);
+    let dir = repo.env.path().join(".devcontainer");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("devcontainer.json"),
+        format!(
+            "// the project's container\n{{\n  \"image\": \"{image}\", // built offline\n  \"containerEnv\": {{\"FROM_DEFINITION\": \"yes\",}},\n}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("build.json"),
+        "{\"build\": {\"dockerfile\": \"Dockerfile\"}, \"runArgs\": [\"--privileged\"]}",
+    )
+    .unwrap();
+    configure(
+        &repo,
+        "hosts:\n  box:\n    container: {devcontainer: .devcontainer/devcontainer.json}\n  built:\n    container: {devcontainer: .devcontainer/build.json}\n",
+    );
+    let r = repo.dispatch(
+        "slow",
+        &[
+            "--host",
+            "box",
+            "--detach",
+            "--instruction",
+            "take your time",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let name = container_of(&id);
+    assert_eq!(exec(&name, &["printenv", "FROM_DEFINITION"]).1, "yes");
+    let cancelled = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(
+        cancelled.code, 0,
+        "{}{}",
+        cancelled.stdout, cancelled.stderr
+    );
+    // A definition that asks for a build (and the engine's flags) is refused by name, with
+    // nothing made.
+    let r = repo.dispatch(
+        "commit",
+        &[
+            "--host",
+            "built",
+            "--id",
+            "D-0c0c0c0c0c0e",
+            "--instruction",
+            "x",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("does not take `build`"), "{}", r.stderr);
+    assert!(!exists("container", &container_of("D-0c0c0c0c0c0e")));
+    assert!(!exists("volume", &container_of("D-0c0c0c0c0c0e")));
+}

@@ -489,7 +489,7 @@ pub fn recover(e: &RecoverError) -> Exit {
 pub fn remote(e: &RemoteError) -> Exit {
     use RemoteError as E;
     match e {
-        E::UnknownHost { .. } | E::IdInUse { .. } => Exit::Usage,
+        E::UnknownHost { .. } | E::IdInUse { .. } | E::Devcontainer { .. } => Exit::Usage,
         E::ChainBroken { .. } => Exit::No,
         E::Unreachable { .. }
         | E::Gone { .. }

@@ -52,8 +52,11 @@ pub enum HostKind {
 pub struct ContainerHost {
     /// The engine's client.
     pub engine: Engine,
-    /// The image each dispatch's container starts from.
-    pub image: String,
+    /// The image each dispatch's container starts from; none when `devcontainer` names it.
+    pub image: Option<String>,
+    /// The project's dev container definition the image (and variables) come from, relative
+    /// to the project's root (see `remote::devcontainer`).
+    pub devcontainer: Option<String>,
     /// CPUs the container may use (`--cpus`), when limited.
     pub cpus: Option<f64>,
     /// Memory the container may use (`--memory`, e.g. `4g`), when limited.
@@ -118,7 +121,8 @@ pub(super) struct RawHost {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawContainer {
     engine: Option<Spanned<String>>,
-    image: Spanned<String>,
+    image: Option<Spanned<String>>,
+    devcontainer: Option<Spanned<String>>,
     cpus: Option<Spanned<f64>>,
     memory: Option<Spanned<String>>,
     network: Option<Spanned<String>>,
@@ -127,7 +131,7 @@ pub(super) struct RawContainer {
 }
 
 /// Whether `s` is an environment variable's name (`[A-Za-z_][A-Za-z0-9_]*`).
-pub(super) fn is_variable(s: &str) -> bool {
+pub fn is_variable(s: &str) -> bool {
     let mut bytes = s.bytes();
     bytes
         .next()
@@ -156,7 +160,7 @@ impl Validator<'_> {
                 (Some(ssh), None, None) => self.ssh_host(&at, ssh, h.ssh_args, h.clone)?,
                 (None, Some(container), None) => {
                     self.ssh_fields_absent(&at, &h.ssh_args, &h.clone, &container.referenced)?;
-                    let c = self.container_host(&at, container.value)?;
+                    let c = self.container_host(&at, container.value, &container.referenced)?;
                     (HostKind::Container(c), CONTAINER_CLONE.to_owned())
                 }
                 (None, None, Some(kubernetes)) => {
@@ -298,7 +302,12 @@ impl Validator<'_> {
 
     /// A container host's engine, image, resources and network. The image and the memory are
     /// passed to the engine as arguments of their own, so neither may look like an option.
-    fn container_host(&self, at: &str, c: RawContainer) -> Checked<ContainerHost> {
+    fn container_host(
+        &self,
+        at: &str,
+        c: RawContainer,
+        at_spot: &serde_saphyr::Location,
+    ) -> Checked<ContainerHost> {
         let engine = match &c.engine {
             None => Engine::Podman,
             Some(e) if e.value == "podman" => Engine::Podman,
@@ -317,12 +326,36 @@ impl Validator<'_> {
                 && !v.starts_with('-')
                 && !v.contains(|c: char| c.is_whitespace() || c.is_control())
         };
-        if !plain(&c.image.value) {
-            let msg = format!(
-                "{at}.container.image must name an image (e.g. localhost/vnx-worker), not {}",
-                q(&c.image.value)
-            );
-            return self.err(&c.image.referenced, msg);
+        match (&c.image, &c.devcontainer) {
+            (Some(image), None) if !plain(&image.value) => {
+                let msg = format!(
+                    "{at}.container.image must name an image (e.g. localhost/vnx-worker), not {}",
+                    q(&image.value)
+                );
+                return self.err(&image.referenced, msg);
+            }
+            (None, Some(file))
+                if !file.value.ends_with(".json")
+                    || !std::path::Path::new(&file.value)
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_))) =>
+            {
+                let msg = format!(
+                    "{at}.container.devcontainer must be a .json file in the project, such as \
+                     .devcontainer/devcontainer.json, not {}",
+                    q(&file.value)
+                );
+                return self.err(&file.referenced, msg);
+            }
+            (Some(_), None) | (None, Some(_)) => {}
+            (Some(image), Some(_)) => {
+                let msg = format!("{at}.container takes `image` or `devcontainer`, not both");
+                return self.err(&image.referenced, msg);
+            }
+            (None, None) => {
+                let msg = format!("{at}.container needs `image` (or `devcontainer`)");
+                return self.err(at_spot, msg);
+            }
         }
         if let Some(cpus) = &c.cpus
             && !(cpus.value > 0.0 && cpus.value <= 1024.0)
@@ -384,7 +417,8 @@ impl Validator<'_> {
         }
         Ok(ContainerHost {
             engine,
-            image: c.image.value,
+            image: c.image.map(|i| i.value),
+            devcontainer: c.devcontainer.map(|d| d.value),
             cpus: c.cpus.map(|c| c.value),
             memory: c.memory.map(|m| m.value),
             network,
@@ -513,7 +547,8 @@ mod tests {
             h.kind,
             HostKind::Container(ContainerHost {
                 engine: Engine::Podman,
-                image: "localhost/vnx-worker".into(),
+                image: Some("localhost/vnx-worker".into()),
+                devcontainer: None,
                 cpus: None,
                 memory: None,
                 network: Network::None,
@@ -541,11 +576,42 @@ mod tests {
         };
         assert_eq!(d.env["ANTHROPIC_BASE_URL"], "http://h:1");
         assert_eq!(d.logins, ["claude", "codex"]);
+        let c =
+            parse("hosts:\n  d:\n    container: {devcontainer: .devcontainer/devcontainer.json}\n")
+                .unwrap();
+        let HostKind::Container(d) = &c.hosts["d"].kind else {
+            panic!("a container host")
+        };
+        assert_eq!(
+            (d.image.as_deref(), d.devcontainer.as_deref()),
+            (None, Some(".devcontainer/devcontainer.json"))
+        );
         for (yaml, says) in [
             ("env: {'A B': x}", "env has a variable"),
             ("logins: [vim]", "logins names `vim`"),
+            ("devcontainer: x.json", "not both"),
         ] {
             let text = format!("hosts:\n  d:\n    container: {{image: w, {yaml}}}\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(says), "{yaml}: {err}");
+        }
+        for (yaml, says) in [
+            (
+                "{devcontainer: ../outside.json}",
+                "must be a .json file in the project",
+            ),
+            (
+                "{devcontainer: /etc/x.json}",
+                "must be a .json file in the project",
+            ),
+            (
+                "{devcontainer: .devcontainer/Dockerfile}",
+                "must be a .json file",
+            ),
+            ("{cpus: 1}", "needs `image`"),
+            ("{image: ''}", "must name an image"),
+        ] {
+            let text = format!("hosts:\n  d:\n    container: {yaml}\n");
             let err = parse(&text).unwrap_err().to_string();
             assert!(err.contains(says), "{yaml}: {err}");
         }

@@ -38,7 +38,9 @@ pub use allow::{READ_ONLY_GIT, allowable};
 pub use defaults::{Defaults, Named};
 pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};
-pub use hosts::{CONTAINER_CLONE, ContainerHost, Engine, HostConfig, HostKind, Network};
+pub use hosts::{
+    CONTAINER_CLONE, ContainerHost, Engine, HostConfig, HostKind, Network, is_variable,
+};
 pub use kubernetes::{KubernetesHost, Toleration};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use sandbox::SandboxConfig;

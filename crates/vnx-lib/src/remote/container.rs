@@ -34,6 +34,9 @@ pub struct Container {
     container: String,
     /// The home directory here the CLIs' logins are made available from.
     home: Option<PathBuf>,
+    /// The image and variables of the project's dev container definition, when the host
+    /// names one: read when the container is made.
+    defined: std::sync::OnceLock<super::devcontainer::Definition>,
 }
 
 /// The most login files one container is given.
@@ -55,6 +58,16 @@ impl Container {
             place: super::place::name_for(host, id),
             container: format!("vnx-{}", id.as_str().to_ascii_lowercase()),
             home: home.map(Path::to_path_buf),
+            defined: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The image: the host's, or its dev container definition's.
+    fn image(&self) -> &str {
+        match (&self.spec.image, self.defined.get()) {
+            (Some(image), _) => image,
+            (None, Some(d)) => &d.image,
+            (None, None) => "",
         }
     }
 
@@ -185,7 +198,8 @@ impl Made for Container {
         // The home on the volume, so the CLIs' state outlives the container as the work does;
         // the host's own variables after it (theirs win).
         run = run.arg("--env").arg(format!("HOME={HOME}"));
-        for (key, value) in &self.spec.env {
+        let defined = self.defined.get().map(|d| &d.env);
+        for (key, value) in defined.into_iter().flatten().chain(&self.spec.env) {
             run = run.arg("--env").arg(format!("{key}={value}"));
         }
         for (from, rel) in self.login_files() {
@@ -195,7 +209,7 @@ impl Made for Container {
         }
         let run = run
             .arg("--")
-            .arg(&self.spec.image)
+            .arg(self.image())
             .args(["/bin/sh", "-c", IDLE]);
         self.must(run, "run")?;
         Ok(())
@@ -267,7 +281,15 @@ impl Place for Container {
         )
     }
 
+    /// The dev container definition read first, when the host names one.
     fn make(&self, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
+        if let Some(rel) = &self.spec.devcontainer
+            && self.defined.get().is_none()
+        {
+            let _ = self
+                .defined
+                .set(super::devcontainer::read(project_root, rel)?);
+        }
         made::make(self, project_root, fresh)
     }
 

@@ -7,6 +7,7 @@
 //! a dispatch there (`launch`), and the host's tools (`doctor`).
 
 pub mod container;
+pub mod devcontainer;
 pub mod doctor;
 pub mod kubernetes;
 pub mod launch;
@@ -123,6 +124,14 @@ pub enum RemoteError {
         /// What failed.
         #[source]
         source: crate::process::ProcessError,
+    },
+    /// The base cannot be dispatched from.
+    #[error("the dev container definition {} cannot be used: {detail}", path.display())]
+    Devcontainer {
+        /// The definition, in the project.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        detail: String,
     },
     /// The base cannot be dispatched from.
     #[error("cannot dispatch from this base: {detail}")]
