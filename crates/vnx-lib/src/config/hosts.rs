@@ -567,15 +567,21 @@ mod tests {
             (d.engine, d.cpus, d.memory.as_deref(), d.network),
             (Engine::Docker, Some(1.5), Some("4g"), Network::Default)
         );
-        let c = parse(
-            "hosts:\n  d:\n    container:\n      image: w\n      env: {ANTHROPIC_BASE_URL: 'http://h:1'}\n      logins: [claude, codex]\n",
-        )
+        // Two built-in CLIs, by the registry's names.
+        let names: Vec<&str> = crate::provider::cli::CLIS[..2]
+            .iter()
+            .map(|c| c.provider().name())
+            .collect();
+        let c = parse(&format!(
+            "hosts:\n  d:\n    container:\n      image: w\n      env: {{MODEL_URL: 'http://h:1'}}\n      logins: [{}]\n",
+            names.join(", ")
+        ))
         .unwrap();
         let HostKind::Container(d) = &c.hosts["d"].kind else {
             panic!("a container host")
         };
-        assert_eq!(d.env["ANTHROPIC_BASE_URL"], "http://h:1");
-        assert_eq!(d.logins, ["claude", "codex"]);
+        assert_eq!(d.env["MODEL_URL"], "http://h:1");
+        assert_eq!(d.logins, names);
         let c =
             parse("hosts:\n  d:\n    container: {devcontainer: .devcontainer/devcontainer.json}\n")
                 .unwrap();
