@@ -10,7 +10,7 @@ use crate::ids::{CommitId, DispatchId};
 
 use super::merge::CompletionRef;
 use super::worktree::VnxCommit;
-use super::{DispatchStatus, Extra, Kind};
+use super::{DispatchStatus, Extra};
 
 /// `dispatch_accepted`: a person accepted an ended dispatch's work as done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -38,8 +38,4 @@ pub struct DispatchAccepted {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for DispatchAccepted {
-    const EVENT: &'static str = "dispatch_accepted";
 }

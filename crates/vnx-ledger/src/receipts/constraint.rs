@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::DispatchId;
 
-use super::{Extra, Kind, Lane, Permission};
+use super::{Extra, Lane, Permission};
 
 /// The route a constraint decision was about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -64,10 +64,6 @@ pub struct ConstraintDecision {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for ConstraintDecision {
-    const EVENT: &'static str = "constraint_decision";
 }
 
 /// What a matched constraint decided.

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::DispatchId;
 
+use super::Extra;
 use super::merge::CompletionRef;
-use super::{Extra, Kind};
 
 /// `dispatch_dismissed`: a person closed an ended dispatch's question without answering it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -27,8 +27,4 @@ pub struct DispatchDismissed {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for DispatchDismissed {
-    const EVENT: &'static str = "dispatch_dismissed";
 }

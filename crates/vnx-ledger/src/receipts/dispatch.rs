@@ -12,7 +12,7 @@ use crate::ids::{CommitId, DispatchId, Timestamp};
 
 use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
 use super::{
-    ConstraintVerdict, DiffStats, Extra, Kind, RemoteOrigin, StreamSummary, TeardownClass, Usage,
+    ConstraintVerdict, DiffStats, Extra, RemoteOrigin, StreamSummary, TeardownClass, Usage,
     UsageSource, VnxCommit,
 };
 
@@ -481,10 +481,6 @@ pub struct ReplayOf {
     pub changed_skills: Vec<String>,
 }
 
-impl Kind for DispatchStarted {
-    const EVENT: &'static str = "dispatch_started";
-}
-
 impl DispatchStarted {
     /// The tmux session the dispatch runs in.
     pub fn session(&self) -> Option<&str> {
@@ -723,10 +719,6 @@ impl DispatchCompleted {
     }
 }
 
-impl Kind for DispatchCompleted {
-    const EVENT: &'static str = "dispatch_completed";
-}
-
 impl DispatchCompleted {
     /// Drops the members taken from the worker (its events, its report, the checkout lists,
     /// …), in that order, until `fits` says the receipt fits; names what was dropped.
@@ -793,8 +785,4 @@ pub struct DispatchCorrected {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for DispatchCorrected {
-    const EVENT: &'static str = "dispatch_corrected";
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::DispatchId;
 
-use super::{Extra, Kind};
+use super::Extra;
 
 /// What a finding does to a dispatch, from mildest to strictest.
 #[derive(
@@ -126,8 +126,4 @@ pub struct EgressDecision {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for EgressDecision {
-    const EVENT: &'static str = "egress_decision";
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CommitId, DispatchId};
 
-use super::{Extra, Kind};
+use super::Extra;
 
 /// What a gate run on a merge result checks: the merge of the dispatch's head into the base's
 /// head, whose commit is the request's and the result's `head_commit`.
@@ -52,10 +52,6 @@ pub struct GateRequest {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for GateRequest {
-    const EVENT: &'static str = "gate_request";
 }
 
 /// `gate_result`: what one gate found, with the hashes of every file it left.
@@ -142,10 +138,6 @@ pub struct GateResult {
     pub extra: Extra,
 }
 
-impl Kind for GateResult {
-    const EVENT: &'static str = "gate_result";
-}
-
 /// `gate_report`'s `status`: the decision in lower case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -203,10 +195,6 @@ pub struct GateReport {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for GateReport {
-    const EVENT: &'static str = "gate_report";
 }
 
 /// A gate-check's verdict.

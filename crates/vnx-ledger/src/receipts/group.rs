@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CommitId, DispatchId, GroupId};
 
-use super::{DispatchStatus, Extra, GateDecision, GateStatus, Kind};
+use super::{DispatchStatus, Extra, GateDecision, GateStatus};
 
 /// The `group` member of a candidate's `dispatch_started`: which group it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -76,10 +76,6 @@ pub struct GroupStarted {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for GroupStarted {
-    const EVENT: &'static str = "group_started";
 }
 
 /// A receipt the decision rests on: its line number and the SHA-256 of its line.
@@ -195,8 +191,4 @@ pub struct GroupDecision {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for GroupDecision {
-    const EVENT: &'static str = "group_decision";
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CommitId, DispatchId};
 
-use super::{Extra, Kind};
+use super::Extra;
 
 /// A merge receipt's `status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -106,10 +106,6 @@ pub struct MergePlanned {
     pub extra: Extra,
 }
 
-impl Kind for MergePlanned {
-    const EVENT: &'static str = "merge";
-}
-
 /// `merge_failed`: git refused the planned merge (nothing was merged).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeFailed {
@@ -126,10 +122,6 @@ pub struct MergeFailed {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for MergeFailed {
-    const EVENT: &'static str = "merge_failed";
 }
 
 /// `merge_completed`: the merge commit and whether its tree is the one planned.
@@ -166,10 +158,6 @@ pub struct MergeCompleted {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for MergeCompleted {
-    const EVENT: &'static str = "merge_completed";
 }
 
 /// Why the merge queue took a dispatch out.
@@ -219,8 +207,4 @@ pub struct MergeDequeued {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for MergeDequeued {
-    const EVENT: &'static str = "merge_dequeued";
 }

@@ -30,6 +30,7 @@ pub mod worktree;
 
 use std::collections::BTreeMap;
 
+use schemars::{Schema, SchemaGenerator};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -174,109 +175,78 @@ pub fn read_line<K: Kind>(line: &[u8]) -> Option<Read<K>> {
     }
 }
 
-/// Any receipt, by kind.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Typed {
-    /// A `dispatch_started` receipt.
-    DispatchStarted(Box<Read<DispatchStarted>>),
-    /// A `dispatch_completed` receipt.
-    DispatchCompleted(Box<Read<DispatchCompleted>>),
-    /// A `dispatch_corrected` receipt.
-    DispatchCorrected(Box<Read<DispatchCorrected>>),
-    /// A `constraint_decision` receipt.
-    ConstraintDecision(Box<Read<ConstraintDecision>>),
-    /// A `gate_request` receipt.
-    GateRequest(Box<Read<GateRequest>>),
-    /// A `gate_result` receipt.
-    GateResult(Box<Read<GateResult>>),
-    /// A `gate_report` receipt.
-    GateReport(Box<Read<GateReport>>),
-    /// A `merge` receipt.
-    MergePlanned(Box<Read<MergePlanned>>),
-    /// A `merge_failed` receipt.
-    MergeFailed(Box<Read<MergeFailed>>),
-    /// A `merge_completed` receipt.
-    MergeCompleted(Box<Read<MergeCompleted>>),
-    /// A `merge_dequeued` receipt.
-    MergeDequeued(Box<Read<MergeDequeued>>),
-    /// A `worktree_released` receipt.
-    WorktreeReleased(Box<Read<WorktreeReleased>>),
-    /// A `dispatch_blocked` receipt.
-    DispatchBlocked(Box<Read<DispatchBlocked>>),
-    /// A `dispatch_stalled` receipt.
-    DispatchStalled(Box<Read<DispatchStalled>>),
-    /// A `dispatch_resumed` receipt.
-    DispatchResumed(Box<Read<DispatchResumed>>),
-    /// A `dispatch_answered` receipt.
-    DispatchAnswered(Box<Read<DispatchAnswered>>),
-    /// A `dispatch_accepted` receipt.
-    DispatchAccepted(Box<Read<DispatchAccepted>>),
-    /// A `dispatch_dismissed` receipt.
-    DispatchDismissed(Box<Read<DispatchDismissed>>),
-    /// A `group_started` receipt.
-    GroupStarted(Box<Read<GroupStarted>>),
-    /// A `group_decision` receipt.
-    GroupDecision(Box<Read<GroupDecision>>),
-    /// A `queue_decision` receipt.
-    QueueDecision(Box<Read<QueueDecision>>),
-    /// An `egress_decision` receipt.
-    EgressDecision(Box<Read<EgressDecision>>),
-    /// A `remote_receipt` receipt.
-    RemoteReceipt(Box<Read<RemoteReceipt>>),
-    /// A `remote_lost` receipt.
-    RemoteLost(Box<Read<RemoteLost>>),
-    /// A `pr_opened` receipt.
-    PrOpened(Box<Read<PrOpened>>),
-    /// A `pr_merged` receipt.
-    PrMerged(Box<Read<PrMerged>>),
-    /// A `pr_closed` receipt.
-    PrClosed(Box<Read<PrClosed>>),
-    /// A kind this version does not know (or a known kind whose members do not have its
-    /// shape): kept whole.
-    Other(Object<'static>),
+/// Declares every receipt kind, each once as `Type = "event_type",`: its [`Kind`] impl, its
+/// [`Typed`] variant and the arm of [`Typed::of`] that reads it, its event in [`KINDS`], and
+/// its definition in the published schema ([`schema`]), all in this order.
+macro_rules! kinds {
+    ($($kind:ident = $event:literal,)+) => {
+        $(impl Kind for $kind {
+            const EVENT: &'static str = $event;
+        })+
+
+        /// Any receipt, by kind.
+        #[derive(Clone, Debug, PartialEq)]
+        #[non_exhaustive]
+        pub enum Typed {
+            $(#[doc = concat!("A receipt of kind `", $event, "`.")]
+            $kind(Box<Read<$kind>>),)+
+            /// A kind this version does not know (or a known kind whose members do not have
+            /// its shape): kept whole.
+            Other(Object<'static>),
+        }
+
+        impl Typed {
+            /// Reads any receipt from a ledger object.
+            pub fn of(object: &Object<'_>) -> Typed {
+                let typed = match object.get("event_type").and_then(Value::as_str) {
+                    $(Some($event) => read(object).map(|r| Typed::$kind(Box::new(r))),)+
+                    _ => None,
+                };
+                typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
+            }
+        }
+
+        /// The event types of every kind this module types.
+        pub const KINDS: [&str; [$($event),+].len()] = [$($event),+];
+
+        /// Each kind's event type and its schema, made by `generator`.
+        fn kind_schemas(generator: &mut SchemaGenerator) -> Vec<(&'static str, Schema)> {
+            vec![$(($event, generator.subschema_for::<$kind>())),+]
+        }
+    };
+}
+
+kinds! {
+    DispatchStarted = "dispatch_started",
+    DispatchCompleted = "dispatch_completed",
+    DispatchCorrected = "dispatch_corrected",
+    ConstraintDecision = "constraint_decision",
+    GateRequest = "gate_request",
+    GateResult = "gate_result",
+    GateReport = "gate_report",
+    MergePlanned = "merge",
+    MergeFailed = "merge_failed",
+    MergeCompleted = "merge_completed",
+    MergeDequeued = "merge_dequeued",
+    WorktreeReleased = "worktree_released",
+    DispatchBlocked = "dispatch_blocked",
+    DispatchStalled = "dispatch_stalled",
+    DispatchResumed = "dispatch_resumed",
+    DispatchAnswered = "dispatch_answered",
+    DispatchAccepted = "dispatch_accepted",
+    DispatchDismissed = "dispatch_dismissed",
+    GroupStarted = "group_started",
+    GroupDecision = "group_decision",
+    QueueDecision = "queue_decision",
+    EgressDecision = "egress_decision",
+    RemoteReceipt = "remote_receipt",
+    RemoteLost = "remote_lost",
+    PrOpened = "pr_opened",
+    PrMerged = "pr_merged",
+    PrClosed = "pr_closed",
 }
 
 impl Typed {
-    /// Reads any receipt from a ledger object.
-    pub fn of(object: &Object<'_>) -> Typed {
-        fn boxed<K: Kind, T>(o: &Object<'_>, f: fn(Box<Read<K>>) -> T) -> Option<T> {
-            read(o).map(|r| f(Box::new(r)))
-        }
-        let event = object.get("event_type").and_then(Value::as_str);
-        let typed = match event {
-            Some(DispatchStarted::EVENT) => boxed(object, Typed::DispatchStarted),
-            Some(DispatchCompleted::EVENT) => boxed(object, Typed::DispatchCompleted),
-            Some(DispatchCorrected::EVENT) => boxed(object, Typed::DispatchCorrected),
-            Some(ConstraintDecision::EVENT) => boxed(object, Typed::ConstraintDecision),
-            Some(GateRequest::EVENT) => boxed(object, Typed::GateRequest),
-            Some(GateResult::EVENT) => boxed(object, Typed::GateResult),
-            Some(GateReport::EVENT) => boxed(object, Typed::GateReport),
-            Some(MergePlanned::EVENT) => boxed(object, Typed::MergePlanned),
-            Some(MergeFailed::EVENT) => boxed(object, Typed::MergeFailed),
-            Some(MergeCompleted::EVENT) => boxed(object, Typed::MergeCompleted),
-            Some(MergeDequeued::EVENT) => boxed(object, Typed::MergeDequeued),
-            Some(WorktreeReleased::EVENT) => boxed(object, Typed::WorktreeReleased),
-            Some(DispatchBlocked::EVENT) => boxed(object, Typed::DispatchBlocked),
-            Some(DispatchStalled::EVENT) => boxed(object, Typed::DispatchStalled),
-            Some(DispatchResumed::EVENT) => boxed(object, Typed::DispatchResumed),
-            Some(DispatchAnswered::EVENT) => boxed(object, Typed::DispatchAnswered),
-            Some(DispatchAccepted::EVENT) => boxed(object, Typed::DispatchAccepted),
-            Some(DispatchDismissed::EVENT) => boxed(object, Typed::DispatchDismissed),
-            Some(GroupStarted::EVENT) => boxed(object, Typed::GroupStarted),
-            Some(GroupDecision::EVENT) => boxed(object, Typed::GroupDecision),
-            Some(QueueDecision::EVENT) => boxed(object, Typed::QueueDecision),
-            Some(EgressDecision::EVENT) => boxed(object, Typed::EgressDecision),
-            Some(RemoteReceipt::EVENT) => boxed(object, Typed::RemoteReceipt),
-            Some(RemoteLost::EVENT) => boxed(object, Typed::RemoteLost),
-            Some(PrOpened::EVENT) => boxed(object, Typed::PrOpened),
-            Some(PrMerged::EVENT) => boxed(object, Typed::PrMerged),
-            Some(PrClosed::EVENT) => boxed(object, Typed::PrClosed),
-            _ => None,
-        };
-        typed.unwrap_or_else(|| Typed::Other(object.clone().into_owned()))
-    }
-
     /// Reads any receipt from a ledger line; `None` if the line is not a JSON object.
     pub fn of_line(line: &[u8]) -> Option<Typed> {
         let text = std::str::from_utf8(line).ok()?;
@@ -286,37 +256,6 @@ impl Typed {
         }
     }
 }
-
-/// The event types of every kind this module types.
-pub const KINDS: [&str; 27] = [
-    DispatchStarted::EVENT,
-    DispatchCompleted::EVENT,
-    DispatchCorrected::EVENT,
-    ConstraintDecision::EVENT,
-    GateRequest::EVENT,
-    GateResult::EVENT,
-    GateReport::EVENT,
-    MergePlanned::EVENT,
-    MergeFailed::EVENT,
-    MergeCompleted::EVENT,
-    MergeDequeued::EVENT,
-    WorktreeReleased::EVENT,
-    DispatchBlocked::EVENT,
-    DispatchStalled::EVENT,
-    DispatchResumed::EVENT,
-    DispatchAnswered::EVENT,
-    DispatchAccepted::EVENT,
-    DispatchDismissed::EVENT,
-    GroupStarted::EVENT,
-    GroupDecision::EVENT,
-    QueueDecision::EVENT,
-    EgressDecision::EVENT,
-    RemoteReceipt::EVENT,
-    RemoteLost::EVENT,
-    PrOpened::EVENT,
-    PrMerged::EVENT,
-    PrClosed::EVENT,
-];
 
 /// Rounds seconds to milliseconds, as receipts record durations.
 pub fn seconds(secs: f64) -> f64 {

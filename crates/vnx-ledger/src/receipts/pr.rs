@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CommitId, DispatchId};
 
+use super::Extra;
 use super::merge::CompletionRef;
-use super::{Extra, Kind};
 
 /// Whether `vnx pr open` made a new pull request or updated the one its branch had.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -80,10 +80,6 @@ pub struct PrOpened {
     pub extra: Extra,
 }
 
-impl Kind for PrOpened {
-    const EVENT: &'static str = "pr_opened";
-}
-
 /// `pr_merged`: the pull request was merged on the forge.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrMerged {
@@ -115,10 +111,6 @@ pub struct PrMerged {
     pub extra: Extra,
 }
 
-impl Kind for PrMerged {
-    const EVENT: &'static str = "pr_merged";
-}
-
 /// `pr_closed`: the pull request was found closed on the forge without a merge.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrClosed {
@@ -138,8 +130,4 @@ pub struct PrClosed {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for PrClosed {
-    const EVENT: &'static str = "pr_closed";
 }

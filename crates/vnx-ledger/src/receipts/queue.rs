@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{DispatchId, Timestamp};
 
-use super::{Extra, Kind};
+use super::Extra;
 
 /// What was decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -88,8 +88,4 @@ pub struct QueueDecision {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for QueueDecision {
-    const EVENT: &'static str = "queue_decision";
 }

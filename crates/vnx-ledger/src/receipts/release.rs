@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CommitId, DispatchId};
 
-use super::{Extra, Kind};
+use super::Extra;
 
 /// What releasing did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -59,10 +59,6 @@ pub struct WorktreeReleased {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for WorktreeReleased {
-    const EVENT: &'static str = "worktree_released";
 }
 
 /// A preserved dispatch's state now.

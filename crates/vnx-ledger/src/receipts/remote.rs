@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{DispatchId, Timestamp};
 
-use super::{Extra, Kind};
+use super::Extra;
 
 /// `remote_receipt`: one line of a host's ledger, exactly as the host holds it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -35,10 +35,6 @@ pub struct RemoteReceipt {
     pub extra: Extra,
 }
 
-impl Kind for RemoteReceipt {
-    const EVENT: &'static str = "remote_receipt";
-}
-
 /// `remote_lost`: a remote dispatch counted lost — its host out of reach for longer than its
 /// `lost_after_seconds`, or the host's own ledger says its supervisor is gone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -55,10 +51,6 @@ pub struct RemoteLost {
     /// Members a later version writes.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for RemoteLost {
-    const EVENT: &'static str = "remote_lost";
 }
 
 /// The `remote` member of a receipt a remote host wrote and this machine re-attested: the

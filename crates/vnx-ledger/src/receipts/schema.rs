@@ -17,41 +17,7 @@ pub fn document() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
         .with(|s| s.definitions_path = "/$defs".into())
         .into_generator();
-    let mut kinds = Vec::new();
-    macro_rules! kind {
-        ($($k:ty),*) => {$(
-            kinds.push((<$k as Kind>::EVENT, generator.subschema_for::<$k>().to_value()));
-        )*};
-    }
-    kind!(
-        DispatchStarted,
-        DispatchCompleted,
-        DispatchCorrected,
-        ConstraintDecision,
-        GateRequest,
-        GateResult,
-        GateReport,
-        MergePlanned,
-        MergeFailed,
-        MergeCompleted,
-        MergeDequeued,
-        WorktreeReleased,
-        DispatchBlocked,
-        DispatchStalled,
-        DispatchResumed,
-        DispatchAnswered,
-        DispatchAccepted,
-        DispatchDismissed,
-        GroupStarted,
-        GroupDecision,
-        QueueDecision,
-        EgressDecision,
-        RemoteReceipt,
-        RemoteLost,
-        PrOpened,
-        PrMerged,
-        PrClosed
-    );
+    let kinds = kind_schemas(&mut generator);
     let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     if let Some(d) = doc.get_mut("$defs").and_then(Value::as_object_mut) {
         d.extend(defs);
@@ -61,7 +27,7 @@ pub fn document() -> Value {
             all.push(json!({
                 "$comment": format!("`{event}` receipts have the members of their kind."),
                 "if": {"properties": {"event_type": {"const": event}}, "required": ["event_type"]},
-                "then": reference,
+                "then": reference.to_value(),
             }));
         }
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::DispatchId;
 
-use super::{Extra, Kind, RemoteOrigin};
+use super::{Extra, RemoteOrigin};
 
 /// What a blocked worker waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -80,10 +80,6 @@ impl DispatchBlocked {
     }
 }
 
-impl Kind for DispatchBlocked {
-    const EVENT: &'static str = "dispatch_blocked";
-}
-
 /// `dispatch_stalled`: the worker produced nothing (no output, no hook, no report) for
 /// `idle_seconds`. It is not stopped: its deadline still decides.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -101,10 +97,6 @@ pub struct DispatchStalled {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for DispatchStalled {
-    const EVENT: &'static str = "dispatch_stalled";
 }
 
 /// `dispatch_resumed`: a blocked or stalled worker goes on.
@@ -125,10 +117,6 @@ pub struct DispatchResumed {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for DispatchResumed {
-    const EVENT: &'static str = "dispatch_resumed";
 }
 
 /// A person's answer to a permission prompt.
@@ -212,10 +200,6 @@ pub struct DispatchAnswered {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-impl Kind for DispatchAnswered {
-    const EVENT: &'static str = "dispatch_answered";
 }
 
 #[cfg(test)]
