@@ -292,36 +292,8 @@ pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
     wrap.wrap(ProcessGroup::leader());
     let mut child = spawn_wrapped(&mut wrap).map_err(|e| spawn_error(cmd, e))?;
     // Drain both pipes on threads so a chatty command cannot fill one and stall.
-    let limit = cmd.max_output;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                match limit {
-                    None => {
-                        let _ = p.read_to_end(&mut buf);
-                    }
-                    Some(n) => {
-                        let _ = (&mut p).take(n as u64).read_to_end(&mut buf);
-                        let _ = io::copy(&mut p, &mut io::sink());
-                    }
-                }
-            }
-            buf
-        })
-    };
-    let out = drain(
-        child
-            .stdout()
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr()
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let out = drain(child.stdout().take(), cmd.max_output);
+    let err = drain(child.stderr().take(), cmd.max_output);
     let status = match cmd.timeout {
         None => child.wait().map_err(|e| spawn_error(cmd, e))?,
         Some(limit) => match wait_until(child.as_mut(), Instant::now() + limit)
@@ -342,6 +314,28 @@ pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
         status,
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
+    })
+}
+
+/// Reads `pipe` to its end on a thread, keeping at most `limit` bytes of it.
+fn drain(
+    pipe: Option<impl Read + Send + 'static>,
+    limit: Option<usize>,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            match limit {
+                None => {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                Some(n) => {
+                    let _ = (&mut p).take(n as u64).read_to_end(&mut buf);
+                    let _ = io::copy(&mut p, &mut io::sink());
+                }
+            }
+        }
+        buf
     })
 }
 
@@ -442,8 +436,7 @@ pub fn hold_stop_signals(hold: bool) -> io::Result<()> {
     reason = "SIGTTOU is ignored around tcsetpgrp through libc::signal"
 )]
 pub fn set_foreground(tty: impl std::os::fd::AsFd, pgid: u32) -> io::Result<()> {
-    let pid = rustix::process::Pid::from_raw(pgid as i32)
-        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let pid = pid_of(pgid)?;
     // SAFETY: SIG_IGN and SIG_DFL install no handler code; the disposition is restored right
     // after the call.
     unsafe {
@@ -494,9 +487,14 @@ fn visible(id: libc::pid_t) -> Option<u32> {
 /// Sends SIGTERM to one process (a dispatch's supervisor, which then stops its worker's
 /// group and records the end).
 pub fn terminate(pid: u32) -> io::Result<()> {
-    let pid = rustix::process::Pid::from_raw(pid as i32)
-        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(io::Error::from)
+    rustix::process::kill_process(pid_of(pid)?, rustix::process::Signal::TERM)
+        .map_err(io::Error::from)
+}
+
+/// A process (or group) id as rustix takes it; 0 is not one.
+fn pid_of(id: u32) -> io::Result<rustix::process::Pid> {
+    rustix::process::Pid::from_raw(id as i32)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// This process's own process group; `None` when its leader lives outside this PID namespace.
@@ -607,9 +605,7 @@ impl Group {
     /// Sends SIGCONT to the group (a member stopped by SIGTTIN before it became the
     /// terminal's foreground group goes on).
     pub fn resume(&self) -> io::Result<()> {
-        let pid = rustix::process::Pid::from_raw(self.pid() as i32)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        rustix::process::kill_process_group(pid, rustix::process::Signal::CONT)
+        rustix::process::kill_process_group(pid_of(self.pid())?, rustix::process::Signal::CONT)
             .map_err(io::Error::from)
     }
 

@@ -13,7 +13,7 @@ use super::json::{self, Mode, Object, Value};
 use super::line::{self, EPOCH_MARKER, GENESIS, Hash, Scratch};
 use super::receipt::{REPAIR_EVENT, Receipt};
 use super::scan::{self, LineKind};
-use super::{LedgerError, ledger_dir, lock_path};
+use super::{LedgerError, append_lock, ledger_dir};
 
 /// The longest line the ledger accepts.
 pub const MAX_LINE: usize = 1 << 20;
@@ -126,21 +126,7 @@ impl Ledger {
                 path: dir.to_owned(),
             });
         }
-        let lock_file = lock_path(path);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_file)
-            .map_err(|source| LedgerError::Lock {
-                path: lock_file.clone(),
-                source,
-            })?;
-        lock.lock().map_err(|source| LedgerError::Lock {
-            path: lock_file.clone(),
-            source,
-        })?;
+        let lock = append_lock(path)?;
 
         // One look at the path, under the lock: is it there, and is it a plain file?
         let existed = match std::fs::symlink_metadata(path) {
@@ -333,32 +319,16 @@ impl Ledger {
 
     /// Copies a torn fragment to its quarantine file (durably) and cuts it off the ledger.
     fn quarantine(&self, file: &mut File, torn: &Torn, to: &Path) -> Result<(), LedgerError> {
-        let path = &self.path;
-        let q_err = |source| LedgerError::Quarantine {
-            path: path.clone(),
-            quarantine: to.to_owned(),
-            source,
-        };
-        // Written under a temporary name and renamed into place, so a quarantine file exists
-        // either complete or not at all, even if this writer is killed halfway.
-        let tmp = to.with_extension(format!("partial-{}", std::process::id()));
-        let written = (|| {
-            let mut q = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o444)
-                .open(&tmp)?;
-            q.write_all(&torn.bytes)?;
-            q.sync_all()?;
-            std::fs::rename(&tmp, to)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(q_err(e));
-        }
-        sync_dir(ledger_dir(path)).map_err(q_err)?;
-        cut(file, path, torn.start)
+        // Written under a temporary name and renamed into place (durably), so a quarantine
+        // file exists either complete or not at all, even if this writer is killed halfway.
+        vnx_core::files::write_atomic(to, &torn.bytes, 0o444, true).map_err(|source| {
+            LedgerError::Quarantine {
+                path: self.path.clone(),
+                quarantine: to.to_owned(),
+                source,
+            }
+        })?;
+        cut(file, &self.path, torn.start)
     }
 }
 

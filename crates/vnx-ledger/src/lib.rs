@@ -225,6 +225,23 @@ pub fn lock_path(ledger: &Path) -> PathBuf {
     ledger_dir(ledger).join(LOCK_FILE)
 }
 
+/// Takes the append lock next to `ledger` (made private if absent), waiting for it; it is held
+/// as long as the returned file.
+pub(crate) fn append_lock(ledger: &Path) -> Result<std::fs::File, LedgerError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = lock_path(ledger);
+    let take = || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.lock().map(|()| file)
+    };
+    take().map_err(|source| LedgerError::Lock { path, source })
+}
+
 /// The directory holding a ledger.
 pub fn ledger_dir(ledger: &Path) -> &Path {
     match ledger.parent() {

@@ -11,7 +11,6 @@ mod key;
 mod since;
 pub mod witness;
 
-use std::fs::{self};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
@@ -390,18 +389,7 @@ fn checkpoint_unwitnessed(
 ) -> Result<CheckpointOutcome, CheckpointError> {
     let name = anchor.ledger_name(ledger);
     let existing = anchor.list(&name)?;
-    let lock_file = super::lock_path(ledger);
-    let lock_err = |source| LedgerError::Lock {
-        path: lock_file.clone(),
-        source,
-    };
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_file)
-        .map_err(lock_err)?;
-    lock.lock().map_err(lock_err)?;
+    let lock = crate::append_lock(ledger)?;
     let report: VerifyReport = verify(
         ledger,
         &VerifyOptions {
