@@ -141,7 +141,7 @@ impl Ledger {
             }
             Ok(_) => true,
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(source) => return Err(read_error(path, source)),
+            Err(source) => return Err(LedgerError::read(path)(source)),
         };
         let mut file = OpenOptions::new()
             .read(true)
@@ -160,7 +160,7 @@ impl Ledger {
                 source,
             })?;
         }
-        let meta = file.metadata().map_err(|source| read_error(path, source))?;
+        let meta = file.metadata().map_err(LedgerError::read(path))?;
         let mode = meta.permissions().mode();
         if mode & 0o222 == 0 {
             return Err(LedgerError::ReadOnly {
@@ -171,9 +171,9 @@ impl Ledger {
 
         let size = meta.len();
         // Everything is read, validated and serialized before the file is changed.
-        let torn = find_torn(&mut file, size).map_err(|e| read_error(path, e))?;
+        let torn = find_torn(&mut file, size).map_err(LedgerError::read(path))?;
         let end = torn.as_ref().map_or(size, |t| t.start);
-        let head = read_head(&mut file, end).map_err(|source| read_error(path, source))?;
+        let head = read_head(&mut file, end).map_err(LedgerError::read(path))?;
         if let Some((line, reason)) = head.unreadable.clone()
             && !seal
         {
@@ -189,7 +189,7 @@ impl Ledger {
         // a repair record included, chains from genesis as VNX requires.
         let needs_marker = end > 0 && (!head.chained || head.unreadable.is_some());
         if needs_marker && (seal || !receipts.is_empty()) {
-            let epoch = max_epoch(&mut file, end).map_err(|source| read_error(path, source))? + 1;
+            let epoch = max_epoch(&mut file, end).map_err(LedgerError::read(path))? + 1;
             let mut marker = Object::default();
             marker.insert("type", Value::string(EPOCH_MARKER));
             marker.insert("event_type", Value::string(EPOCH_MARKER));
@@ -211,7 +211,7 @@ impl Ledger {
             todo.push(Receipt::internal(repair_record(&repair)));
             outcome.repair = Some(repair);
         } else if let Some(orphan) =
-            orphaned_quarantine(path, size).map_err(|e| read_error(path, e))?
+            orphaned_quarantine(path, size).map_err(LedgerError::read(path))?
         {
             // A writer died after moving a fragment aside but before recording it.
             todo.push(Receipt::internal(repair_record(&orphan)));
@@ -499,13 +499,6 @@ fn open_error(path: &Path, source: io::Error) -> LedgerError {
             path: path.to_owned(),
             source,
         },
-    }
-}
-
-fn read_error(path: &Path, source: io::Error) -> LedgerError {
-    LedgerError::Read {
-        path: path.to_owned(),
-        source,
     }
 }
 

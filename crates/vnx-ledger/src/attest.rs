@@ -191,10 +191,9 @@ impl Attestation {
 /// laptop dispatched). Unlike checkpoints, no list never means "any key": a worker can make
 /// a key of its own.
 pub fn trusted_keys(ledger: &Path, local: &Attestor) -> Result<Vec<[u8; 32]>, CheckpointError> {
-    let mut keys = match Anchor::discover(ledger) {
-        Ok(anchor) => checkpoint::trusted_keys(&anchor, None)?,
-        Err(CheckpointError::NotInRepo { .. }) => Vec::new(),
-        Err(e) => return Err(e),
+    let mut keys = match Anchor::find(ledger)? {
+        Some(anchor) => checkpoint::trusted_keys(&anchor, None)?,
+        None => Vec::new(),
     };
     keys.push(local.public_key());
     Ok(keys)

@@ -20,6 +20,23 @@ pub struct BadId {
     pub form: &'static str,
 }
 
+/// `PartialEq` both ways between an id type and each text type, comparing the text.
+macro_rules! text_eq {
+    ($name:ident: $($text:ty),+) => {$(
+        impl PartialEq<$text> for $name {
+            fn eq(&self, other: &$text) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<$name> for $text {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+    )+};
+}
+
 macro_rules! string_id {
     (
         $(#[$meta:meta])*
@@ -33,15 +50,7 @@ macro_rules! string_id {
         impl $name {
             /// The id `s`, if it has the id's form.
             pub fn parse(s: &str) -> Result<$name, BadId> {
-                if $check(s) {
-                    Ok($name(s.to_owned()))
-                } else {
-                    Err(BadId {
-                        value: s.to_owned(),
-                        kind: $kind,
-                        form: $form,
-                    })
-                }
+                $name::try_from(s.to_owned())
             }
 
             /// Whether `s` has the id's form.
@@ -133,41 +142,7 @@ macro_rules! string_id {
             }
         }
 
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.0 == other
-            }
-        }
-
-        impl PartialEq<&str> for $name {
-            fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
-            }
-        }
-
-        impl PartialEq<String> for $name {
-            fn eq(&self, other: &String) -> bool {
-                &self.0 == other
-            }
-        }
-
-        impl PartialEq<$name> for str {
-            fn eq(&self, other: &$name) -> bool {
-                self == other.0
-            }
-        }
-
-        impl PartialEq<$name> for &str {
-            fn eq(&self, other: &$name) -> bool {
-                *self == other.0
-            }
-        }
-
-        impl PartialEq<$name> for String {
-            fn eq(&self, other: &$name) -> bool {
-                *self == other.0
-            }
-        }
+        text_eq!($name: str, &str, String);
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -177,6 +177,14 @@ pub enum LedgerError {
 }
 
 impl LedgerError {
+    /// [`LedgerError::Read`] of `path`, for `map_err`.
+    pub fn read(path: &Path) -> impl Fn(io::Error) -> LedgerError + Copy + '_ {
+        |source| LedgerError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
     /// What a person can do about this error.
     pub fn hint(&self) -> Option<String> {
         Some(match self {

@@ -1,14 +1,13 @@
 //! Reading the newest receipts and following new ones as they are appended: only complete
 //! (newline-terminated) lines are ever handed out; `notify` wakes the follower, no polling.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::mpsc;
 
 use notify::{RecursiveMode, Watcher};
 
-use super::{LedgerError, ledger_dir};
+use super::{LedgerError, ledger_dir, open_for_reading};
 
 const BLOCK: u64 = 64 << 10;
 
@@ -19,16 +18,13 @@ pub fn last_lines(
     n: usize,
     mut keep: impl FnMut(&[u8]) -> bool,
 ) -> Result<(Vec<Vec<u8>>, u64), LedgerError> {
-    let read_err = |source| LedgerError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = open(path)?;
+    let read_err = LedgerError::read(path);
+    let mut file = open_for_reading(path)?;
     let size = file.metadata().map_err(read_err)?.len();
     if n == 0 {
         // Nothing to show: only where following would start.
-        let end = last_newline_end(&mut file, size).map_err(read_err)?;
-        return Ok((Vec::new(), end));
+        let end = super::append::find_newline_before(&mut file, size).map_err(read_err)?;
+        return Ok((Vec::new(), end.map_or(0, |p| p + 1)));
     }
     let mut out: Vec<Vec<u8>> = Vec::new();
     // Walk backwards, block by block, splitting complete lines off the end.
@@ -82,7 +78,7 @@ pub fn numbered_lines(
     mut keep: impl FnMut(&[u8]) -> bool,
 ) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
     use std::io::BufRead;
-    let file = open(path)?;
+    let file = open_for_reading(path)?;
     let mut reader = std::io::BufReader::with_capacity(BLOCK as usize, file);
     let mut out = Vec::new();
     let mut number = 0u64;
@@ -91,10 +87,7 @@ pub fn numbered_lines(
         line.clear();
         let n = reader
             .read_until(b'\n', &mut line)
-            .map_err(|source| LedgerError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(LedgerError::read(path))?;
         if n == 0 || line.last() != Some(&b'\n') {
             return Ok(out);
         }
@@ -121,12 +114,9 @@ fn lines_containing_in_blocks(
     needle: &[u8],
     block: usize,
 ) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
-    let read_err = |source| LedgerError::Read {
-        path: path.to_owned(),
-        source,
-    };
+    let read_err = LedgerError::read(path);
     let finder = memchr::memmem::Finder::new(needle);
-    let mut file = open(path)?;
+    let mut file = open_for_reading(path)?;
     let mut out = Vec::new();
     let mut number = 0u64;
     // Bytes of a line that started in an earlier block.
@@ -160,15 +150,6 @@ fn lines_containing_in_blocks(
         }
         buf.drain(..=end);
     }
-}
-
-/// The offset just past the last newline in the first `size` bytes (0 when there is none).
-fn last_newline_end(file: &mut File, size: u64) -> std::io::Result<u64> {
-    Ok(super::append::find_newline_before(file, size)?.map_or(0, |p| p + 1))
-}
-
-fn open(path: &Path) -> Result<File, LedgerError> {
-    super::open_for_reading(path)
 }
 
 /// How long [`follow`] polls the ledger (every [`POLL_EVERY`]) before it sets up a watcher.
@@ -246,12 +227,9 @@ pub fn follow(
             .map(|m| ((m.dev(), m.ino()), m.len(), (m.mtime(), m.mtime_nsec())));
         if now_seen.is_some()
             && now_seen != seen
-            && let Ok(mut file) = super::open_for_reading(path)
+            && let Ok(mut file) = open_for_reading(path)
         {
-            let read_err = |source| LedgerError::Read {
-                path: path.to_owned(),
-                source,
-            };
+            let read_err = LedgerError::read(path);
             let meta = file.metadata().map_err(read_err)?;
             let now = (meta.dev(), meta.ino());
             let replaced = identity.is_some_and(|id| id != now);

@@ -27,6 +27,15 @@ impl Anchor {
         Ok(Anchor { repo, root })
     }
 
+    /// [`Anchor::discover`], `None` when `path` lies outside any git repository.
+    pub fn find(path: &Path) -> Result<Option<Anchor>, CheckpointError> {
+        match Anchor::discover(path) {
+            Ok(anchor) => Ok(Some(anchor)),
+            Err(CheckpointError::NotInRepo { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The repository root paths are named relative to.
     pub fn root(&self) -> &Path {
         &self.root

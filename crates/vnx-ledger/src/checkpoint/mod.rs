@@ -275,43 +275,39 @@ pub fn anchoring(
     local_key: Option<&Path>,
     witness_dir: Option<&Path>,
 ) -> Result<Option<Anchoring>, CheckpointError> {
-    match Anchor::discover(path) {
-        Ok(anchor) => {
-            let name = anchor.ledger_name(path);
-            let mut checkpoints = anchor.list(&name)?;
-            let mut rolled_back = None;
-            let witnessed = match witness_dir {
-                Some(dir) => witness::read(dir, &anchor, &name)?,
-                None => None,
-            };
-            if let Some(w) = witnessed.and_then(|w| Some((w.checkpoint()?, w))) {
-                let (cp, w) = w;
-                let held = checkpoints
-                    .iter()
-                    .any(|c| c.lines == cp.lines && c.head == cp.head && c.history == cp.history);
-                if !held {
-                    rolled_back = Some((
-                        cp.lines,
-                        format!(
-                            "{CHECKPOINT_REF} no longer holds checkpoint {} (line {}, made {}), \
-                             which this machine witnessed: the ref was moved back or deleted",
-                            &w.commit[..w.commit.len().min(12)],
-                            cp.lines,
-                            cp.time
-                        ),
-                    ));
-                    checkpoints.push(cp);
-                }
-            }
-            Ok(Some(Anchoring {
-                checkpoints,
-                rolled_back,
-                trusted_keys: trusted_keys(&anchor, local_key)?,
-            }))
+    let Some(anchor) = Anchor::find(path)? else {
+        return Ok(None);
+    };
+    let name = anchor.ledger_name(path);
+    let mut checkpoints = anchor.list(&name)?;
+    let mut rolled_back = None;
+    let witnessed = match witness_dir {
+        Some(dir) => witness::read(dir, &anchor, &name)?,
+        None => None,
+    };
+    if let Some((cp, w)) = witnessed.and_then(|w| Some((w.checkpoint()?, w))) {
+        let held = checkpoints
+            .iter()
+            .any(|c| c.lines == cp.lines && c.head == cp.head && c.history == cp.history);
+        if !held {
+            rolled_back = Some((
+                cp.lines,
+                format!(
+                    "{CHECKPOINT_REF} no longer holds checkpoint {} (line {}, made {}), \
+                     which this machine witnessed: the ref was moved back or deleted",
+                    &w.commit[..w.commit.len().min(12)],
+                    cp.lines,
+                    cp.time
+                ),
+            ));
+            checkpoints.push(cp);
         }
-        Err(CheckpointError::NotInRepo { .. }) => Ok(None),
-        Err(e) => Err(e),
     }
+    Ok(Some(Anchoring {
+        checkpoints,
+        rolled_back,
+        trusted_keys: trusted_keys(&anchor, local_key)?,
+    }))
 }
 
 /// Whether the repository around `path` (found from its nearest existing ancestor) holds any

@@ -31,10 +31,8 @@ pub fn anchoring_inputs(
     witness_dir: Option<&Path>,
 ) -> Result<Option<AnchoringInputs>, CheckpointError> {
     use std::os::unix::ffi::OsStrExt;
-    let anchor = match Anchor::discover(path) {
-        Ok(anchor) => anchor,
-        Err(CheckpointError::NotInRepo { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(anchor) = Anchor::find(path)? else {
+        return Ok(None);
     };
     let name = anchor.ledger_name(path);
     let mut h = Sha256::new();
@@ -102,10 +100,8 @@ pub fn anchored_since(
     since: Option<[u8; 20]>,
     most: usize,
 ) -> Result<Option<Since>, CheckpointError> {
-    let anchor = match Anchor::discover(path) {
-        Ok(anchor) => anchor,
-        Err(CheckpointError::NotInRepo { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(anchor) = Anchor::find(path)? else {
+        return Ok(None);
     };
     let name = anchor.ledger_name(path);
     let since = match since.map(|s| git2::Oid::from_bytes(&s)) {

@@ -259,10 +259,7 @@ pub fn verify_keeping(
     let (totals, kept) = scan::scan_file(file, options.threads, needles, |line| {
         checker.line(line);
     })
-    .map_err(|source| LedgerError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    .map_err(LedgerError::read(path))?;
     Ok((checker.finish(totals), kept))
 }
 
