@@ -6,11 +6,9 @@
 use std::path::Path;
 
 use crate::checkpoint::{self, CheckpointError};
-use crate::mirror::{self, Finding, Mirrors};
+use crate::mirror::{self, Mirrors};
 use crate::trailers;
-use crate::verify::{
-    ChainStatus, VerifyOptions, VerifyReport, Violation, ViolationKind, verify_keeping,
-};
+use crate::verify::{VerifyOptions, VerifyReport, Violation, ViolationKind, verify_keeping};
 
 /// Verifies the ledger at `path` in full; `local_key` and `witness_dir` are this machine's
 /// signing key and witness directory, when it has them. Also says whether checkpoints were
@@ -66,26 +64,8 @@ fn remote_segments(
             }
         }
     }
-    for p in mirror::check(mirrors, &host_checkpoints) {
-        let kind = match p.finding {
-            Finding::HashMismatch => ViolationKind::RemoteHashMismatch,
-            Finding::LinkMismatch => ViolationKind::RemoteLinkMismatch,
-            Finding::Rewritten => ViolationKind::RemoteRewritten,
-            Finding::MissingLines => ViolationKind::RemoteMissingLines,
-            Finding::SeqMismatch => ViolationKind::RemoteSeqMismatch,
-            Finding::Unmirrored => ViolationKind::RemoteUnmirrored,
-            Finding::CheckpointMismatch => ViolationKind::RemoteCheckpointMismatch,
-        };
-        report.violations_total += 1;
-        report.violations.push(Violation {
-            line: p.line,
-            kind,
-            detail: p.detail,
-            expected: None,
-            actual: None,
-            other_line: None,
-        });
-        report.status = ChainStatus::Broken;
+    for violation in mirror::check(mirrors, &host_checkpoints) {
+        report.add(violation);
     }
     Ok(())
 }
@@ -98,19 +78,14 @@ fn orphaned_trailers(path: &Path, report: &mut VerifyReport) -> Result<(), Check
     };
     let trailers = trailers::merge_trailers(anchor.root());
     for (commit, hash) in trailers::orphaned_trailers(path, &trailers)? {
-        report.violations_total += 1;
-        report.violations.push(Violation {
-            line: report.lines,
-            kind: ViolationKind::MergeTrailerOrphaned,
-            detail: format!(
+        report.add(Violation::new(
+            report.lines,
+            ViolationKind::MergeTrailerOrphaned,
+            format!(
                 "merge commit {} names receipt {hash} (VNX-Receipt), which is not on the ledger",
                 commit.get(..12).unwrap_or(&commit)
             ),
-            expected: None,
-            actual: None,
-            other_line: None,
-        });
-        report.status = ChainStatus::Broken;
+        ));
     }
     Ok(())
 }

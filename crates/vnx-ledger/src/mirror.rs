@@ -14,6 +14,7 @@ use crate::LedgerError;
 use crate::json::{self, Mode, Object, Value};
 use crate::receipts::{self, RemoteReceipt};
 use crate::tail;
+use crate::verify::{Violation, ViolationKind};
 
 /// Bytes every mirrored line and every re-attested receipt holds (the start of the key
 /// `remote_receipt` or `remote`): the lines [`Mirrors::from_lines`] needs.
@@ -137,52 +138,18 @@ pub fn links_of(line: &str) -> (Option<u64>, Option<String>) {
     }
 }
 
-/// What is wrong with a mirrored segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Finding {
-    /// The mirrored bytes do not hash to the recorded hash.
-    HashMismatch,
-    /// The line's `prev_line_sha256` is not the hash of the host line before it.
-    LinkMismatch,
-    /// A host line mirrored again with other bytes: the host rewrote it.
-    Rewritten,
-    /// Host lines are missing between two mirrored ones.
-    MissingLines,
-    /// The line's own `seq` is not the position recorded for it.
-    SeqMismatch,
-    /// A re-attested receipt names a host line this ledger never mirrored (or with another hash).
-    Unmirrored,
-    /// A host checkpoint names a mirrored line whose hash differs.
-    CheckpointMismatch,
-}
-
-/// One finding: the local line it is about, what, and in words.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The line of this ledger.
-    pub line: u64,
-    /// What.
-    pub finding: Finding,
-    /// In words.
-    pub detail: String,
-}
-
 /// A host's checkpoint: (host, lines it covers, the hash of its last line).
 pub type HostCheckpoint = (String, u64, String);
 
 /// Checks every host's mirrored segment and every re-attested receipt in `mirrors`, and the
-/// host checkpoints given.
-pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Problem> {
+/// host checkpoints given: a violation (of a `Remote…` kind) for each problem.
+pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Violation> {
     let mut problems = Vec::new();
     let mut seen: BTreeMap<&str, BTreeMap<u64, String>> = BTreeMap::new();
     let mut last: BTreeMap<&str, (u64, String)> = BTreeMap::new();
     let mut origins = mirrors.origins.iter().peekable();
-    let mut problem = |line: u64, finding: Finding, detail: String| {
-        problems.push(Problem {
-            line,
-            finding,
-            detail,
-        });
+    let mut problem = |line: u64, kind: ViolationKind, detail: String| {
+        problems.push(Violation::new(line, kind, detail));
     };
     for m in &mirrors.lines {
         // Re-attested receipts written before this mirrored line are checked against what was
@@ -196,7 +163,7 @@ pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Problem> 
         if hash != r.line_sha256 {
             problem(
                 m.local_line,
-                Finding::HashMismatch,
+                ViolationKind::RemoteHashMismatch,
                 format!(
                     "mirrored line {} of host `{host}` hashes to {hash}, not the recorded {}",
                     r.remote_seq, r.line_sha256
@@ -207,7 +174,7 @@ pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Problem> 
         if seq.is_some_and(|s| s != r.remote_seq) {
             problem(
                 m.local_line,
-                Finding::SeqMismatch,
+                ViolationKind::RemoteSeqMismatch,
                 format!(
                     "mirrored line {} of host `{host}` says it is line {}",
                     r.remote_seq,
@@ -220,7 +187,7 @@ pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Problem> 
             if *before != hash {
                 problem(
                     m.local_line,
-                    Finding::Rewritten,
+                    ViolationKind::RemoteRewritten,
                     format!(
                         "host `{host}` rewrote its line {}: mirrored as {before}, now {hash}",
                         r.remote_seq
@@ -233,7 +200,7 @@ pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Problem> 
             if r.remote_seq != last_seq + 1 {
                 problem(
                     m.local_line,
-                    Finding::MissingLines,
+                    ViolationKind::RemoteMissingLines,
                     format!(
                         "host `{host}`'s lines {}..{} were never mirrored (line {} follows line {last_seq})",
                         last_seq + 1,
@@ -244,7 +211,7 @@ pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Problem> 
             } else if prev.as_deref() != Some(last_hash.as_str()) {
                 problem(
                     m.local_line,
-                    Finding::LinkMismatch,
+                    ViolationKind::RemoteLinkMismatch,
                     format!(
                         "host `{host}`'s line {} links to {}, but line {last_seq} hashed to {last_hash}",
                         r.remote_seq,
@@ -265,7 +232,7 @@ pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Problem> 
         {
             problem(
                 mirrors.lines.last().map_or(0, |m| m.local_line),
-                Finding::CheckpointMismatch,
+                ViolationKind::RemoteCheckpointMismatch,
                 format!(
                     "host `{host}`'s checkpoint of {lines} lines names head {head}, but its line \
                      {lines} was mirrored as {mirrored}"
@@ -279,13 +246,13 @@ pub fn check(mirrors: &Mirrors, checkpoints: &[HostCheckpoint]) -> Vec<Problem> 
 fn check_origin(
     o: &Origin,
     seen: &BTreeMap<&str, BTreeMap<u64, String>>,
-    problem: &mut impl FnMut(u64, Finding, String),
+    problem: &mut impl FnMut(u64, ViolationKind, String),
 ) {
     let mirrored = seen.get(o.host.as_str()).and_then(|s| s.get(&o.remote_seq));
     if mirrored != Some(&o.line_sha256) {
         problem(
             o.local_line,
-            Finding::Unmirrored,
+            ViolationKind::RemoteUnmirrored,
             format!(
                 "a receipt re-attested from host `{}`'s line {} ({}) has no such mirrored line \
                  before it",

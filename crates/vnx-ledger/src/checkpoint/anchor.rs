@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
+use hex::FromHex;
 
 use super::{Anchor, CHECKPOINT_REF, Checkpoint, CheckpointError, CheckpointKey, Statement};
 
@@ -199,19 +200,14 @@ impl Anchor {
         };
         let text = String::from_utf8(file("checkpoint")?).ok()?;
         let statement = Statement::parse(&text)?;
-        let mut public_key = [0u8; 32];
-        hex::decode_to_slice(
-            String::from_utf8(file("public_key")?).ok()?.trim(),
-            &mut public_key,
-        )
-        .ok()?;
-        let mut sig = [0u8; 64];
-        let sig_ok =
-            hex::decode_to_slice(String::from_utf8(file("signature")?).ok()?.trim(), &mut sig)
+        let public_key =
+            <[u8; 32]>::from_hex(String::from_utf8(file("public_key")?).ok()?.trim()).ok()?;
+        let sig = <[u8; 64]>::from_hex(String::from_utf8(file("signature")?).ok()?.trim());
+        let sig_ok = sig.is_ok_and(|sig| {
+            VerifyingKey::from_bytes(&public_key)
+                .and_then(|k| k.verify(text.as_bytes(), &Signature::from_bytes(&sig)))
                 .is_ok()
-                && VerifyingKey::from_bytes(&public_key)
-                    .and_then(|k| k.verify(text.as_bytes(), &Signature::from_bytes(&sig)))
-                    .is_ok();
+        });
         let id = commit.id().to_string();
         Some(Checkpoint {
             id: id[..12].to_owned(),

@@ -7,6 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
+use hex::FromHex;
 
 use super::{CheckpointError, CheckpointKey};
 
@@ -29,10 +30,10 @@ impl CheckpointKey {
                         mode: mode & 0o7777,
                     });
                 }
-                let mut seed = [0u8; 32];
-                text.trim()
+                let seed = text
+                    .trim()
                     .strip_prefix(KEY_HEADER)
-                    .and_then(|h| hex::decode_to_slice(h, &mut seed).ok())
+                    .and_then(|h| <[u8; 32]>::from_hex(h).ok())
                     .ok_or_else(|| CheckpointError::KeyMalformed {
                         path: path.to_owned(),
                     })?;

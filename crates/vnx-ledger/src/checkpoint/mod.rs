@@ -14,6 +14,7 @@ pub mod witness;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
+use hex::FromHex;
 
 use crate::LedgerError;
 use crate::line::Hash;
@@ -35,7 +36,6 @@ const BODY_HEADER: &str = "vnx-ledger-checkpoint v1";
 pub use crate::anchored::Checkpoint;
 pub use since::{AnchoringInputs, Since, anchored_since, anchoring_inputs};
 
-/// Errors making or reading checkpoints.
 /// Why a checkpoint could not be made, read or checked.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -198,11 +198,7 @@ impl Statement {
         if it.next()? != BODY_HEADER {
             return None;
         }
-        let hash = |line: &str, key: &str| -> Option<Hash> {
-            let mut h = [0u8; 32];
-            hex::decode_to_slice(line.strip_prefix(key)?, &mut h).ok()?;
-            Some(h)
-        };
+        let hash = |line: &str, key: &str| Hash::from_hex(line.strip_prefix(key)?).ok();
         Some(Statement {
             ledger: it.next()?.strip_prefix("ledger ")?.to_owned(),
             lines: it.next()?.strip_prefix("lines ")?.parse().ok()?,
@@ -238,8 +234,7 @@ pub fn trusted_keys(
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
-                let mut key = [0u8; 32];
-                hex::decode_to_slice(line.split_whitespace().next().unwrap_or(""), &mut key)
+                let key = <[u8; 32]>::from_hex(line.split_whitespace().next().unwrap_or(""))
                     .map_err(|_| CheckpointError::KeyMalformed { path: list.clone() })?;
                 keys.push(key);
             }
@@ -406,11 +401,7 @@ fn checkpoint_unwitnessed(
         path: ledger.to_owned(),
     };
     let head = report.head.as_ref().ok_or_else(empty)?;
-    let decode = |text: Option<&str>| -> Option<Hash> {
-        let mut h = [0u8; 32];
-        hex::decode_to_slice(text?, &mut h).ok()?;
-        Some(h)
-    };
+    let decode = |text: Option<&str>| Hash::from_hex(text?).ok();
     let head_hash = decode(Some(&head.line_sha256)).ok_or_else(empty)?;
     let history = decode(report.history_sha256.as_deref()).ok_or_else(empty)?;
     let (key, key_created) = CheckpointKey::load_or_create(key_path)?;

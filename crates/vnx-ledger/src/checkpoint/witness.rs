@@ -13,6 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use hex::FromHex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -79,14 +80,9 @@ pub fn read(dir: &Path, anchor: &Anchor, ledger: &str) -> Result<Option<Witness>
 impl Witness {
     /// The checkpoint it witnesses, its signature checked again.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        let hash = |h: &str| -> Option<[u8; 32]> {
-            let mut out = [0u8; 32];
-            hex::decode_to_slice(h, &mut out).ok()?;
-            Some(out)
-        };
+        let hash = |h: &str| <[u8; 32]>::from_hex(h).ok();
         let public_key = hash(&self.public_key)?;
-        let mut sig = [0u8; 64];
-        hex::decode_to_slice(&self.signature, &mut sig).ok()?;
+        let sig = <[u8; 64]>::from_hex(&self.signature).ok()?;
         let body = super::statement_body(
             &self.ledger,
             self.lines,

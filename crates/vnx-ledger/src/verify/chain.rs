@@ -114,12 +114,9 @@ impl<'a> Checker<'a> {
         self.violations_total += 1;
         if self.violations.len() < self.options.max_violations {
             self.violations.push(Violation {
-                line,
-                kind,
-                detail,
                 expected,
                 actual,
-                other_line: None,
+                ..Violation::new(line, kind, detail)
             });
         }
     }

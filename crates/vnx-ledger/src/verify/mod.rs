@@ -134,6 +134,20 @@ pub struct Violation {
     pub other_line: Option<u64>,
 }
 
+impl Violation {
+    /// A violation at `line` with no link values and no second line.
+    pub fn new(line: u64, kind: ViolationKind, detail: String) -> Violation {
+        Violation {
+            line,
+            kind,
+            detail,
+            expected: None,
+            actual: None,
+            other_line: None,
+        }
+    }
+}
+
 /// The last line of the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Head {
@@ -195,6 +209,15 @@ pub struct VerifyReport {
     pub violations: Vec<Violation>,
     /// All violations found, including any beyond the reporting limit.
     pub violations_total: u64,
+}
+
+impl VerifyReport {
+    /// Adds a violation found besides the chain's, which breaks the ledger.
+    pub(crate) fn add(&mut self, violation: Violation) {
+        self.violations_total += 1;
+        self.violations.push(violation);
+        self.status = ChainStatus::Broken;
+    }
 }
 
 /// How to verify.
