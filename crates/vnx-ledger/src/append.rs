@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::json::{self, Mode, Object, Value};
+use super::json::{self, Object, Value};
 use super::line::{self, EPOCH_MARKER, GENESIS, Hash, Scratch};
 use super::receipt::{REPAIR_EVENT, Receipt};
 use super::scan::{self, LineKind};
@@ -635,10 +635,7 @@ fn max_epoch(file: &mut File, end: u64) -> io::Result<u64> {
         if memchr::memmem::find(&line, EPOCH_MARKER.as_bytes()).is_none() {
             continue;
         }
-        let Ok(text) = std::str::from_utf8(&line) else {
-            continue;
-        };
-        if let Ok(Value::Object(o)) = json::parse(text.trim(), Mode::Python)
+        if let Some(o) = json::object_of_line(&line)
             && o.get("type").and_then(Value::as_str) == Some(EPOCH_MARKER)
             && let Some(e) = o.get("epoch").and_then(Value::as_u64)
         {

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::json::{self, Mode, Value};
+use super::json::{self, Value};
 
 /// What a listing shows of one line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -31,10 +31,7 @@ impl Summary {
             line_sha256: hex::encode(Sha256::digest(line)),
             ..Summary::default()
         };
-        let Ok(text) = std::str::from_utf8(line) else {
-            return s;
-        };
-        let Ok(Value::Object(o)) = json::parse(text.trim(), Mode::Python) else {
+        let Some(o) = json::object_of_line(line) else {
             return s;
         };
         let text_of = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);

@@ -168,11 +168,7 @@ pub fn read<K: Kind>(object: &Object<'_>) -> Option<Read<K>> {
 /// Reads one receipt of kind `K` from a ledger line (canonical, or as other tools write
 /// JSON).
 pub fn read_line<K: Kind>(line: &[u8]) -> Option<Read<K>> {
-    let text = std::str::from_utf8(line).ok()?;
-    match json::parse(text.trim(), json::Mode::Python).ok()? {
-        Value::Object(o) => read(&o),
-        _ => None,
-    }
+    read(&json::object_of_line(line)?)
 }
 
 /// Declares every receipt kind, each once as `Type = "event_type",`: its [`Kind`] impl, its
@@ -249,11 +245,7 @@ kinds! {
 impl Typed {
     /// Reads any receipt from a ledger line; `None` if the line is not a JSON object.
     pub fn of_line(line: &[u8]) -> Option<Typed> {
-        let text = std::str::from_utf8(line).ok()?;
-        match json::parse(text.trim(), json::Mode::Python).ok()? {
-            Value::Object(o) => Some(Typed::of(&o)),
-            _ => None,
-        }
+        Some(Typed::of(&json::object_of_line(line)?))
     }
 }
 
