@@ -11,7 +11,7 @@ use std::path::Path;
 use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
 
-use super::index::ChainEnd;
+use super::partial::Prefix;
 use super::verified::ReadOptions;
 use crate::ledger::LedgerError;
 use crate::ledger::checkpoint::{self, Checkpoint};
@@ -92,19 +92,6 @@ fn oid_bytes(oid: git2::Oid) -> [u8; 20] {
     b
 }
 
-/// The end of a verified prefix, as moving its anchoring needs it.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct PrefixEnd<'a> {
-    /// Its lines.
-    pub lines: u64,
-    /// Its bytes.
-    pub offset: u64,
-    /// Its last line.
-    pub end: &'a ChainEnd,
-    /// The history digest's state through its last line.
-    pub history: Option<&'a [u8]>,
-}
-
 /// Whether a prefix verified clean against `from` (the lines after it still to be checked
 /// as any read checks them) verifies clean against `to` as well: the same repository and
 /// keys, every checkpoint anchored since signed by a trusted key and matching the ledger at
@@ -116,7 +103,7 @@ pub(super) fn moves(
     o: &ReadOptions<'_>,
     from: &AnchorParts,
     to: &AnchorParts,
-    at: PrefixEnd<'_>,
+    at: Prefix<'_>,
 ) -> Result<bool, LedgerError> {
     if from.anchored != to.anchored || from.fixed != to.fixed {
         return Ok(false);
@@ -180,9 +167,9 @@ pub(super) fn moves(
 fn checkpoints_hold(
     ledger: &Path,
     checkpoints: &[Checkpoint],
-    at: PrefixEnd<'_>,
+    at: Prefix<'_>,
 ) -> Result<bool, LedgerError> {
-    let Some(mut history) = at.history.and_then(History::from_bytes) else {
+    let Some(mut history) = at.sealed.history.as_deref().and_then(History::from_bytes) else {
         return Ok(checkpoints.iter().all(|c| c.lines == 0));
     };
     let mut beyond: BTreeMap<u64, Vec<&Checkpoint>> = BTreeMap::new();
@@ -191,7 +178,7 @@ fn checkpoints_hold(
             return Ok(false);
         }
         if c.lines == at.lines {
-            if at.end.line_hash != Some(c.head) || history.digest() != c.history {
+            if at.sealed.end.line_hash != Some(c.head) || history.digest() != c.history {
                 return Ok(false);
             }
         } else {

@@ -78,9 +78,9 @@ pub struct ChainEnd {
     pub line_hash: Option<[u8; 32]>,
 }
 
-/// What the index holds, whole.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stored {
+/// What the index holds of its verified prefix besides the records (the head's first part).
+#[derive(Clone, Debug, Default, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct Sealed {
     /// The anchoring and keys the prefix was verified and its signatures judged against.
     pub anchor: AnchorParts,
     /// The state of the history digest (what a checkpoint signs) through the prefix's last
@@ -100,6 +100,13 @@ pub struct Stored {
     /// The next segment an index written after a read that took the prefix on trust digests
     /// again (see [`ROLL`]).
     pub cursor: u64,
+}
+
+/// What the index holds, whole.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    /// What it holds of the prefix.
+    pub prefix: Sealed,
     /// The records folded from it (their `lines` and `offset` are the prefix's extent).
     pub records: Records,
     /// What each line that proves a state says of itself, by line.
@@ -127,19 +134,7 @@ pub struct ProofFacts {
 #[derive(Clone, Debug, Default, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct Head {
     /// As in [`Stored`].
-    pub anchor: AnchorParts,
-    /// As in [`Stored`].
-    pub history: Option<Vec<u8>>,
-    /// As in [`Stored`].
-    pub segments: Vec<[u8; 32]>,
-    /// As in [`Stored`].
-    pub segmented: bool,
-    /// As in [`Stored`].
-    pub end: ChainEnd,
-    /// As in [`Stored`].
-    pub stamp: Option<Stamp>,
-    /// As in [`Stored`].
-    pub cursor: u64,
+    pub prefix: Sealed,
     /// [`Records::listed`].
     pub listed: usize,
     /// [`Records::first_signed`].
@@ -186,6 +181,17 @@ pub enum Want<'a> {
 }
 
 impl Head {
+    /// The records of no dispatch, with the head's count of lines and dispatches.
+    pub fn no_records(&self) -> Records {
+        Records {
+            listed: self.listed,
+            first_signed: self.first_signed,
+            lines: self.lines,
+            offset: self.offset,
+            ..Records::default()
+        }
+    }
+
     /// The entries `want` names, in id order.
     pub fn select(&self, want: Want<'_>) -> Vec<&Entry> {
         match want {
@@ -238,6 +244,7 @@ pub fn current(path: &Path, attestor: &Attestor, ledger: &Path) -> Option<Opened
     let now = super::stamp::Stamp::take(&file).ok()?;
     if opened
         .head
+        .prefix
         .stamp
         .is_some_and(|s| s.holds(&now) && s.size == opened.head.offset)
     {
@@ -453,13 +460,7 @@ pub fn load(path: &Path, attestor: &Attestor) -> Option<Stored> {
     let mut rest = vec![0u8; size.checked_sub(FIXED)? as usize];
     opened.file.read_exact_at(&mut rest, FIXED).ok()?;
     let head = Arc::unwrap_or_clone(opened.head);
-    let mut records = Records {
-        listed: head.listed,
-        first_signed: head.first_signed,
-        lines: head.lines,
-        offset: head.offset,
-        ..Records::default()
-    };
+    let mut records = head.no_records();
     let mut proofs = std::collections::BTreeMap::new();
     for e in &head.entries {
         let at = usize::try_from(e.at).ok()?;
@@ -471,13 +472,7 @@ pub fn load(path: &Path, attestor: &Attestor) -> Option<Stored> {
         records.by_id.insert(record.id.clone(), record);
     }
     Some(Stored {
-        anchor: head.anchor,
-        history: head.history,
-        segments: head.segments,
-        segmented: head.segmented,
-        end: head.end,
-        stamp: head.stamp,
-        cursor: head.cursor,
+        prefix: head.prefix,
         records,
         proofs: proofs.into_values().collect(),
     })
@@ -497,13 +492,7 @@ pub fn store(path: &Path, attestor: &Attestor, stored: &Stored) -> std::io::Resu
         entries.push(entry);
     }
     let head = Head {
-        anchor: stored.anchor.clone(),
-        history: stored.history.clone(),
-        segments: stored.segments.clone(),
-        segmented: stored.segmented,
-        end: stored.end.clone(),
-        stamp: stored.stamp,
-        cursor: stored.cursor,
+        prefix: stored.prefix.clone(),
         listed: r.listed,
         first_signed: r.first_signed,
         lines: r.lines,
@@ -745,8 +734,9 @@ impl Opened {
 fn encode_head(head: &Head) -> std::io::Result<Vec<u8>> {
     let per_entry = 8 + 1 + 1 + 1 + 8 + 4 + 32 + 4;
     let ids: usize = head.entries.iter().map(|e| e.id.as_str().len()).sum();
-    let mut out =
-        Vec::with_capacity(4096 + 32 * head.segments.len() + per_entry * head.entries.len() + ids);
+    let mut out = Vec::with_capacity(
+        4096 + 32 * head.prefix.segments.len() + per_entry * head.entries.len() + ids,
+    );
     head.serialize(&mut out)?;
     Ok(out)
 }

@@ -8,8 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::anchor::PrefixEnd;
-use super::index::{self, ChainEnd, Head, Opened, ProofFacts, Stored, Want};
+use super::index::{self, ChainEnd, Head, Opened, ProofFacts, Sealed, Stored, Want};
 use super::stamp::Stamp;
 use super::verified::{
     Anchoring, Partial, REWRITE_AFTER, ReadOptions, Verified, clean_report, extends, proofs,
@@ -39,25 +38,25 @@ pub(super) fn read(
     let Some(mut opened) = o.index.and_then(|p| index::open(p, attestor)) else {
         return Ok(None);
     };
-    let moved = !fits.fits(&opened.head.anchor, &opened.head.segments);
+    let moved = !fits.fits(&opened.head.prefix);
     if moved {
         let h = &opened.head;
-        if h.segments.is_empty()
-            || !super::anchor::moves(ledger, o, &h.anchor, &fits.parts, Prefix::of(h).end())?
+        if h.prefix.segments.is_empty()
+            || !super::anchor::moves(ledger, o, &h.prefix.anchor, &fits.parts, Prefix::of(h))?
         {
             return Ok(None);
         }
         // Taken, not copied: tens of thousands of entries.
         let mut head = opened.take_head();
-        head.anchor = fits.parts.clone();
+        head.prefix.anchor = fits.parts.clone();
         opened = opened.with_fresh(head, BTreeMap::new());
     }
     let h = &opened.head;
     let unchanged =
-        matches!((&h.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == h.offset);
+        matches!((&h.prefix.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == h.offset);
     if unchanged {
         // Read before the index is written (a write of the whole file moves the records).
-        let got = wanted(&opened, &opened.head, want, records_of(h), BTreeMap::new());
+        let got = wanted(&opened, &opened.head, want, h.no_records(), BTreeMap::new());
         if moved
             && o.write
             && let Some(path) = o.index
@@ -70,17 +69,6 @@ pub(super) fn read(
         return Ok(got.map(|(records, proofs)| verified(&opened.head, records, proofs, 0)));
     }
     grown(ledger, o, attestor, &mut opened, want, moved)
-}
-
-/// The records of no dispatch, with the head's count of lines and dispatches.
-fn records_of(h: &Head) -> Records {
-    Records {
-        listed: h.listed,
-        first_signed: h.first_signed,
-        lines: h.lines,
-        offset: h.offset,
-        ..Records::default()
-    }
 }
 
 /// `records` with those `want` names added from the index (the ones there already kept),
@@ -112,13 +100,7 @@ fn verified(
     digested: u64,
 ) -> Verified {
     let st = Stored {
-        anchor: head.anchor.clone(),
-        history: head.history.clone(),
-        segments: head.segments.clone(),
-        segmented: head.segmented,
-        end: head.end.clone(),
-        stamp: head.stamp,
-        cursor: head.cursor,
+        prefix: head.prefix.clone(),
         records,
         proofs: proofs.into_values().collect(),
     };
@@ -137,43 +119,34 @@ fn verified(
 /// The prefix an index covers, as a read after it needs it.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Prefix<'a> {
-    /// The ledger's stamp when the index was written.
-    pub stamp: Option<Stamp>,
+    /// What the index holds of it.
+    pub sealed: &'a Sealed,
     /// Its lines.
     pub lines: u64,
     /// Its bytes.
     pub offset: u64,
     /// [`Records::first_signed`] through it.
     pub first_signed: Option<u64>,
-    /// Its segments' digests.
-    pub segments: &'a [[u8; 32]],
-    /// Its last line.
-    pub end: &'a ChainEnd,
-    /// The history digest's state through its last line.
-    pub history: Option<&'a [u8]>,
 }
 
 impl<'a> Prefix<'a> {
     /// The prefix `h` covers.
     pub(super) fn of(h: &'a Head) -> Prefix<'a> {
         Prefix {
-            stamp: h.stamp,
+            sealed: &h.prefix,
             lines: h.lines,
             offset: h.offset,
             first_signed: h.first_signed,
-            segments: &h.segments,
-            end: &h.end,
-            history: h.history.as_deref(),
         }
     }
 
-    /// Its end, as moving an index's anchoring needs it.
-    pub(super) fn end(&self) -> PrefixEnd<'a> {
-        PrefixEnd {
-            lines: self.lines,
-            offset: self.offset,
-            end: self.end,
-            history: self.history,
+    /// The prefix `st` covers.
+    pub(super) fn of_stored(st: &'a Stored) -> Prefix<'a> {
+        Prefix {
+            sealed: &st.prefix,
+            lines: st.records.lines,
+            offset: st.records.offset,
+            first_signed: st.records.first_signed,
         }
     }
 }
@@ -232,20 +205,21 @@ pub(super) fn catch_up(
         return Ok(None);
     }
     let on_trust = stamp.size > p.offset
-        && p.stamp
+        && p.sealed
+            .stamp
             .is_some_and(|s| (s.dev, s.ino, s.size) == (stamp.dev, stamp.ino, p.offset));
     let mut digested = 0;
     if !on_trust {
         let Some(threads) = threads else {
             return Ok(None);
         };
-        if index::digest_prefix(&file, p.offset, threads).map_err(read_err)? != p.segments {
+        if index::digest_prefix(&file, p.offset, threads).map_err(read_err)? != p.sealed.segments {
             return Ok(None);
         }
         digested += p.offset;
     }
-    let mut end = p.end.clone();
-    let mut history = p.history.and_then(History::from_bytes);
+    let mut end = p.sealed.end.clone();
+    let mut history = p.sealed.history.as_deref().and_then(History::from_bytes);
     let mut scratch = Scratch::default();
     let mut first_signed = p.first_signed;
     let mut new: Vec<(u64, u64, Vec<u8>)> = Vec::new();
@@ -268,7 +242,7 @@ pub(super) fn catch_up(
         return Ok(None);
     }
     let Some((segments, tail)) =
-        index::digest_tail(&file, p.segments, p.offset, offset).map_err(read_err)?
+        index::digest_tail(&file, &p.sealed.segments, p.offset, offset).map_err(read_err)?
     else {
         return Ok(None);
     };
@@ -296,7 +270,7 @@ fn fold_new(opened: &Opened, c: &Caught) -> Option<(Records, BTreeMap<u64, Proof
         .iter()
         .flat_map(|(_, _, bytes)| Records::touched_by(bytes))
         .collect();
-    let mut records = records_of(h);
+    let mut records = h.no_records();
     let mut known = BTreeMap::new();
     for id in &touched {
         if let Some(e) = h.entry(id) {
@@ -329,19 +303,22 @@ fn head_after(
     entries: BTreeMap<DispatchId, index::Entry>,
 ) -> Head {
     Head {
-        history: c.history.as_ref().map(History::to_bytes),
-        segments: c.segments.clone(),
-        end: c.end.clone(),
-        // Kept whenever it covers every byte read: alone it is believed only once
-        // trustworthy, and its identity lets the next read after an append trust the prefix.
-        stamp: (c.stamp.size == c.offset).then_some(c.stamp),
+        prefix: Sealed {
+            history: c.history.as_ref().map(History::to_bytes),
+            segments: c.segments.clone(),
+            end: c.end.clone(),
+            // Kept whenever it covers every byte read: alone it is believed only once
+            // trustworthy, and its identity lets the next read after an append trust the
+            // prefix.
+            stamp: (c.stamp.size == c.offset).then_some(c.stamp),
+            ..h.prefix
+        },
         listed: records.listed,
         first_signed: records.first_signed,
         lines: c.lines,
         offset: c.offset,
         grouped: h.grouped || records.any_grouped(),
         entries: merge(h.entries, entries),
-        ..h
     }
 }
 
@@ -398,7 +375,8 @@ fn grown(
         fresh.insert(record.id.clone(), bytes);
         entries.insert(record.id.clone(), entry);
     }
-    let (old_offset, old_cursor, old_segments) = (h.offset, h.cursor, h.segments.clone());
+    let (old_offset, old_cursor, old_segments) =
+        (h.offset, h.prefix.cursor, h.prefix.segments.clone());
     let mut head = head_after(opened.take_head(), &c, &records, entries);
     // Read before the index is written: the records just folded, the others from this file
     // at the places the head kept for them (a write of the whole file moves them).
@@ -417,7 +395,7 @@ fn grown(
                 .map_err(read_err)?
             {
                 Some((next, d)) => {
-                    head.cursor = next;
+                    head.prefix.cursor = next;
                     digested += d;
                 }
                 None => return Ok(None),

@@ -309,13 +309,14 @@ fn an_unchanged_ledger_is_read_from_its_stamp_and_a_change_in_place_is_caught() 
     agrees(&whole, &full, Want::All).unwrap();
     let stored = super::index::load(&p.index, &p.attestor).unwrap();
     assert!(
-        stored.stamp.is_some(),
+        stored.prefix.stamp.is_some(),
         "the rewritten index records the stamp"
     );
     assert_eq!(stored.records.lines, full.records().lines);
     let segments = super::index::open(&p.index, &p.attestor)
         .unwrap()
         .head
+        .prefix
         .segments
         .clone();
     // One byte changed in place, the size and modification time kept: the change time
@@ -348,6 +349,7 @@ fn an_unchanged_ledger_is_read_from_its_stamp_and_a_change_in_place_is_caught() 
     let after = super::index::open(&p.index, &p.attestor)
         .unwrap()
         .head
+        .prefix
         .segments
         .clone();
     assert_eq!(segments, after);

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::anchor::{AnchorParts, PrefixEnd};
+use super::anchor::AnchorParts;
 use super::index::{self, ChainEnd, ProofFacts, Stored, Want};
 use super::stamp::Stamp;
 use super::{CiteReader, Records};
@@ -116,16 +116,11 @@ pub fn read_verified(
             return Ok(v);
         }
         let candidate = o.index.and_then(|p| index::load(p, attestor));
-        if let Some(mut st) = candidate.filter(|st| !st.segments.is_empty()) {
-            let moved = st.anchor != fits.parts;
-            let at = PrefixEnd {
-                lines: st.records.lines,
-                offset: st.records.offset,
-                end: &st.end,
-                history: st.history.as_deref(),
-            };
-            if !moved || super::anchor::moves(ledger, o, &st.anchor, &fits.parts, at)? {
-                st.anchor = fits.parts.clone();
+        if let Some(mut st) = candidate.filter(|st| !st.prefix.segments.is_empty()) {
+            let moved = st.prefix.anchor != fits.parts;
+            let at = super::partial::Prefix::of_stored(&st);
+            if !moved || super::anchor::moves(ledger, o, &st.prefix.anchor, &fits.parts, at)? {
+                st.prefix.anchor = fits.parts.clone();
                 if unchanged(&st, &now) {
                     if moved
                         && o.write
@@ -178,13 +173,13 @@ pub(super) struct Anchoring {
 }
 
 impl Anchoring {
-    /// Whether an index verified against `anchor`, with `segments` digested, may be used as
-    /// it is: the same anchoring. No checkpoint then lies beyond the index's prefix: an
+    /// Whether an index of `prefix` (verified against its anchor, its segments digested) may
+    /// be used as it is: the same anchoring. No checkpoint then lies beyond the index's prefix: an
     /// index is written only over a prefix that verified against that very anchoring (a
     /// checkpoint beyond a ledger's end is a violation), and its prefix only grows.
     /// Otherwise [`super::anchor::moves`] may still move it.
-    pub(super) fn fits(&self, anchor: &AnchorParts, segments: &[[u8; 32]]) -> bool {
-        *anchor == self.parts && !segments.is_empty()
+    pub(super) fn fits(&self, prefix: &index::Sealed) -> bool {
+        prefix.anchor == self.parts && !prefix.segments.is_empty()
     }
 }
 
@@ -200,7 +195,7 @@ fn current_stamp(ledger: &Path) -> Result<Option<Stamp>, LedgerError> {
 /// Whether the ledger is, byte for byte, the one `st` was read from through its last byte:
 /// its stamp then holds.
 fn unchanged(st: &Stored, now: &Option<Stamp>) -> bool {
-    matches!((&st.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == st.records.offset)
+    matches!((&st.prefix.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == st.records.offset)
 }
 
 /// What the index gives, when the prefix is proven ([`super::partial::catch_up`]) and every
@@ -218,15 +213,7 @@ fn from_index(
         path: ledger.to_owned(),
         source,
     };
-    let prefix = super::partial::Prefix {
-        stamp: st.stamp,
-        lines: st.records.lines,
-        offset: st.records.offset,
-        first_signed: st.records.first_signed,
-        segments: &st.segments,
-        end: &st.end,
-        history: st.history.as_deref(),
-    };
+    let prefix = super::partial::Prefix::of_stored(&st);
     let Some(c) = super::partial::catch_up(ledger, prefix, Some(o.threads), u64::MAX)? else {
         return Ok(None);
     };
@@ -242,8 +229,8 @@ fn from_index(
     st.records.lines = c.lines;
     st.records.offset = c.offset;
     st.records.first_signed = c.first_signed;
-    st.end = c.end.clone();
-    st.history = c.history.as_ref().map(History::to_bytes);
+    st.prefix.end = c.end.clone();
+    st.prefix.history = c.history.as_ref().map(History::to_bytes);
     // The proofs that moved into the new lines are judged now.
     if c.lines > prefix_lines {
         let known: BTreeMap<u64, ProofFacts> = std::mem::take(&mut st.proofs)
@@ -253,23 +240,29 @@ fn from_index(
         st.proofs = proofs(ledger, &st.records, o.trusted, &known)?;
     }
     let report = clean_report(&st);
-    let old_segments = std::mem::replace(&mut st.segments, c.segments.clone());
-    let old_stamp = st.stamp;
-    st.stamp = (c.stamp.size == c.offset).then_some(c.stamp);
+    let old_segments = std::mem::replace(&mut st.prefix.segments, c.segments.clone());
+    let old_stamp = st.prefix.stamp;
+    st.prefix.stamp = (c.stamp.size == c.offset).then_some(c.stamp);
     let mut digested = c.digested;
     let trusted = c.stamp.size == c.offset && c.stamp.trustworthy();
-    let changed = moved || c.offset != prefix_offset || old_stamp != st.stamp;
+    let changed = moved || c.offset != prefix_offset || old_stamp != st.prefix.stamp;
     if changed
         && (moved || trusted || c.offset - prefix_offset > REWRITE_AFTER)
         && o.write
         && let (Some(path), Some(attestor)) = (o.index, o.attestor)
     {
         if c.on_trust {
-            match index::roll(&c.file, &old_segments, st.cursor, prefix_offset, o.threads)
-                .map_err(read_err)?
+            match index::roll(
+                &c.file,
+                &old_segments,
+                st.prefix.cursor,
+                prefix_offset,
+                o.threads,
+            )
+            .map_err(read_err)?
             {
                 Some((next, d)) => {
-                    st.cursor = next;
+                    st.prefix.cursor = next;
                     digested += d;
                 }
                 None => return Ok(None),
@@ -308,18 +301,17 @@ fn full(
         .map(|(r, _)| r);
     let proofs = proofs(ledger, &records, o.trusted, &BTreeMap::new())?;
     let mut st = Stored {
-        history: report
-            .as_ref()
-            .and_then(|r| r.history.as_ref())
-            .map(History::to_bytes),
-        anchor: anchoring.clone().unwrap_or_default(),
-        segments: Vec::new(),
-        segmented: report
-            .as_ref()
-            .is_some_and(|r| r.status == ChainStatus::VerifiedSegmented),
-        end: ChainEnd::default(),
-        stamp: None,
-        cursor: 0,
+        prefix: index::Sealed {
+            history: report
+                .as_ref()
+                .and_then(|r| r.history.as_ref())
+                .map(History::to_bytes),
+            anchor: anchoring.clone().unwrap_or_default(),
+            segmented: report
+                .as_ref()
+                .is_some_and(|r| r.status == ChainStatus::VerifiedSegmented),
+            ..index::Sealed::default()
+        },
         records,
         proofs,
     };
@@ -338,11 +330,11 @@ fn full(
     {
         let file = crate::ledger::open_for_reading(ledger)?;
         if let Ok(segments) = index::digest_prefix(&file, st.records.offset, o.threads) {
-            st.segments = segments;
-            st.end = end;
+            st.prefix.segments = segments;
+            st.prefix.end = end;
             // Kept whenever it covers every byte read: alone it is believed only once
             // trustworthy, and its identity lets a read after an append trust the prefix.
-            st.stamp = stamp.filter(|s| s.size == st.records.offset);
+            st.prefix.stamp = stamp.filter(|s| s.size == st.records.offset);
             // Best effort: without it the next read verifies in full again.
             let _ = index::store(path, attestor, &st);
         }
@@ -418,7 +410,7 @@ pub(super) fn extends(end: &mut ChainEnd, line: &[u8], scratch: &mut Scratch) ->
 /// The report of a ledger the index proved clean through its last line.
 pub(super) fn clean_report(st: &Stored) -> VerifyReport {
     VerifyReport {
-        status: if st.segmented {
+        status: if st.prefix.segmented {
             ChainStatus::VerifiedSegmented
         } else {
             ChainStatus::Verified
@@ -429,11 +421,15 @@ pub(super) fn clean_report(st: &Stored) -> VerifyReport {
         epochs: 0,
         canonical_lines: 0,
         parsed_lines: 0,
-        head: st.end.line_hash.map(|h| crate::ledger::verify::Head {
-            line: st.records.lines,
-            line_sha256: hex::encode(h),
-            entry_hash: st.end.entry_hash.map(hex::encode),
-        }),
+        head: st
+            .prefix
+            .end
+            .line_hash
+            .map(|h| crate::ledger::verify::Head {
+                line: st.records.lines,
+                line_sha256: hex::encode(h),
+                entry_hash: st.prefix.end.entry_hash.map(hex::encode),
+            }),
         torn_tail: None,
         checkpoints: Vec::new(),
         history_sha256: None,
