@@ -86,9 +86,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             None
         }
     };
-    let mut d = detail::of_record(&ledger, state, &receipts)?;
-    let places = vnx::dispatch::queue::places(&project.data_dir());
-    vnx::dispatch::view::mark_positions(std::slice::from_mut(&mut d.state), &places);
+    let d = detail::of_record(&ledger, state, &receipts)?;
     // Its pull request, read through the shared forge cache (only for the whole view).
     let pr = match (&d.state.branch, args.log || args.diff) {
         (Some(branch), false) => super::util::pr_watch::read(

@@ -100,12 +100,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     // Only a best-of candidate has a group to show (reading them is a pass of its own).
     let grouped = read.grouped;
-    let (mut all, older) = if recent {
+    let (all, older) = if recent {
         view::recent(read.states, RECENT, read.listed)
     } else {
         (read.states, 0)
     };
-    view::mark_positions(&mut all, &vnx::dispatch::queue::places(&project.data_dir()));
     if let Some(unknown) = ids.iter().find(|id| !all.iter().any(|s| s.id == **id)) {
         return Err(CliError::usage(format!("unknown dispatch {unknown}"))
             .with_hint("`vnx status` lists the dispatches on the ledger"));

@@ -70,14 +70,7 @@ pub fn check_id(id: &str) -> Result<DispatchId, McpError> {
 /// the record of `want`. Read through the read index (ADR 0045) when it holds.
 /// `want` names the dispatches needed (others may come too); the count is of every
 /// dispatch listed.
-fn states(
-    s: &Settings,
-    want: fold::Want<'_>,
-) -> Result<(Vec<DispatchState>, Option<fold::DispatchRecord>, usize), McpError> {
-    if !s.ledger.exists() {
-        return Ok((Vec::new(), None, 0));
-    }
-    let data_dir = crate::project::Project::at(&s.root).data_dir();
+fn states(s: &Settings, want: fold::Want<'_>) -> Result<view::StatesRead, McpError> {
     // The index is authenticated with the signing key; without one there is none.
     let attestor = s
         .key
@@ -89,6 +82,7 @@ fn states(
         })
         .map(|k| crate::ledger::attest::Attestor::new(&k));
     let trusted = evidence::trusted_keys(s).unwrap_or_default();
+    let data_dir = crate::project::Project::at(&s.root).data_dir();
     let index = fold::index::path_in(&data_dir);
     let options = fold::ReadOptions {
         index: Some(&index),
@@ -100,22 +94,10 @@ fn states(
         max_violations: 10_000,
         write: false,
     };
-    let read = fold::read_verified(&s.ledger, &options, want)?;
-    let record = match want {
-        fold::Want::Ids([id]) => read.records().get(id).cloned(),
-        _ => None,
-    };
-    let listed = read.listed();
-    let report = read.report.clone();
-    let from = view::VerifiedFrom::of_read(read.from_index);
     let tmux = Tmux::new(&s.tmux_socket);
-    let mut all = view::into_states_verified(&s.ledger, read, &view::Sessions::new(&tmux))?;
-    view::mark_positions(&mut all, &crate::dispatch::queue::places(&data_dir));
-    if let Some(report) = &report {
-        view::mark_verified(&mut all, report, Some(&trusted));
-        view::mark_verified_from(&mut all, from);
-    }
-    Ok((all, record, listed))
+    Ok(view::read_states(
+        &s.ledger, &data_dir, &options, want, &tmux,
+    )?)
 }
 
 // What a list keeps: the arguments of the MCP tool `list_dispatches` as its clients send
@@ -173,7 +155,8 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
     } else {
         fold::Want::All
     };
-    let (all, _, listed) = states(s, want)?;
+    let read = states(s, want)?;
+    let all = read.states;
     if let Some(unknown) = filter
         .ids
         .iter()
@@ -197,7 +180,7 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
                 && same(&filter.model, &d.model)
         })
         .collect();
-    let matched = if unfiltered { listed } else { kept.len() };
+    let matched = if unfiltered { read.listed } else { kept.len() };
     let shown = &kept[kept.len().saturating_sub(limit)..];
     let cited = shown
         .iter()
@@ -235,11 +218,11 @@ pub fn detail_of(s: &Settings, id: &str) -> Result<detail::Detail, McpError> {
 
 /// [`detail_of`] for an id already checked.
 pub(super) fn detail_of_id(s: &Settings, id: &DispatchId) -> Result<detail::Detail, McpError> {
-    let (all, record, _) = states(s, fold::Want::Ids(std::slice::from_ref(id)))?;
-    let Some(state) = all.into_iter().find(|d| d.id == *id) else {
+    let read = states(s, fold::Want::Ids(std::slice::from_ref(id)))?;
+    let Some(state) = read.states.into_iter().find(|d| d.id == *id) else {
         return Err(McpError::UnknownDispatch { id: id.to_string() });
     };
-    let receipts = record.map(|r| r.receipts).unwrap_or_default();
+    let receipts = read.record.map(|r| r.receipts).unwrap_or_default();
     Ok(detail::of_record(&s.ledger, state, &receipts)?)
 }
 
@@ -424,7 +407,7 @@ pub fn wait(
         .map(|id| check_id(id))
         .collect::<Result<Vec<DispatchId>, McpError>>()?;
     let known: Vec<DispatchId> = states(s, fold::Want::Ids(&ids))?
-        .0
+        .states
         .into_iter()
         .map(|d| d.id)
         .collect();

@@ -6,12 +6,16 @@ use crate::ids::DispatchId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::dispatch::fold::{Cite, CiteReader, DispatchRecord, Records, Verified};
-use crate::ledger::LedgerError;
+use crate::dispatch::fold::{
+    Cite, CiteReader, DispatchRecord, ReadOptions, Records, Verified, Want,
+};
 use crate::ledger::attest::Attestor;
+use crate::ledger::{LedgerError, VerifyReport};
 use crate::tmux::Tmux;
 
-use super::{DispatchState, Proof, State};
+use super::{
+    DispatchState, Proof, State, VerifiedFrom, mark_positions, mark_verified, mark_verified_from,
+};
 
 /// The tmux sessions alive on each socket dispatches were started on, listed once per
 /// socket. A dispatch whose start records no socket is looked for on the fallback. On a
@@ -165,25 +169,62 @@ pub fn states_of(
         .collect()
 }
 
+/// What a verified read of the dispatches' states gives.
+#[derive(Debug, Default)]
+pub struct StatesRead {
+    /// The states of the dispatches wanted (and maybe others), in start order, each proof
+    /// marked verified or not, and each queued one's position.
+    pub states: Vec<DispatchState>,
+    /// How many dispatches the ledger lists in all.
+    pub listed: usize,
+    /// Whether any dispatch is a best-of candidate.
+    pub grouped: bool,
+    /// The record of the dispatch asked for, when `want` named one id.
+    pub record: Option<DispatchRecord>,
+    /// The verification (`None` when the ledger could not be verified).
+    pub report: Option<VerifyReport>,
+}
+
+/// The states of the dispatches `want` names (and maybe others), each proof marked verified
+/// or not against `o`'s trusted keys (and what the verdict rests on: a verification in this
+/// read, or the read index), each queued one's position from the queue in `data_dir`, and
+/// the record of the one id wanted. Read through the read index (ADR 0045) when `o` names
+/// one; no ledger, no states.
+pub fn read_states(
+    ledger: &Path,
+    data_dir: &Path,
+    o: &ReadOptions<'_>,
+    want: Want<'_>,
+    tmux: &Tmux,
+) -> Result<StatesRead, LedgerError> {
+    if !ledger.exists() {
+        return Ok(StatesRead::default());
+    }
+    let read = crate::dispatch::fold::read_verified(ledger, o, want)?;
+    let (grouped, listed, report) = (read.any_grouped(), read.listed(), read.report.clone());
+    let record = match want {
+        Want::Ids([id]) => read.records().get(id).cloned(),
+        _ => None,
+    };
+    let from = VerifiedFrom::of_read(read.from_index);
+    let mut states = into_states_verified(ledger, read, &Sessions::new(tmux))?;
+    mark_positions(&mut states, &crate::dispatch::queue::places(data_dir));
+    if let Some(report) = &report {
+        mark_verified(&mut states, report, Some(o.trusted));
+        mark_verified_from(&mut states, from);
+    }
+    Ok(StatesRead {
+        states,
+        listed,
+        grouped,
+        record,
+        report,
+    })
+}
+
 /// The listed dispatches of a verified read, in start order, given the tmux sessions that
 /// are alive; each one's proof is what its line says of itself (its signature already
 /// judged), read back only when the read does not have it.
-pub fn states_verified(
-    ledger: &Path,
-    v: &Verified,
-    live: &Sessions,
-) -> Result<Vec<DispatchState>, LedgerError> {
-    let records = v.records();
-    let listed: Vec<(Cite, DispatchState)> = records
-        .listed()
-        .into_iter()
-        .filter_map(|r| r.listed.as_ref())
-        .map(|l| (l.proof, l.state.clone()))
-        .collect();
-    project_verified(ledger, v, listed, live)
-}
-
-/// [`states_verified`], taking the read apart rather than copying its states.
 pub fn into_states_verified(
     ledger: &Path,
     mut v: Verified,

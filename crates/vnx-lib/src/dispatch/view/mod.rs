@@ -12,8 +12,8 @@ mod resolve;
 mod wait;
 
 pub use list::{
-    Sessions, into_states_verified, list, list_with, recent, remote_live, state_of, states_of,
-    states_verified,
+    Sessions, StatesRead, into_states_verified, list, list_with, read_states, recent, remote_live,
+    state_of, states_of,
 };
 pub use lookup::{
     Completion, Correction, completion, correction, remote_lost, remote_of, session_of, started,
