@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use vnx::constraints;
 use vnx::cost::{self, GroupBy};
 
 use super::CliError;
@@ -42,22 +41,10 @@ fn parse_day(text: &str) -> Result<jiff::civil::Date, String> {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
-    let ledger = project.ledger();
     let by = GroupBy::parse(&args.by).unwrap_or(GroupBy::Provider);
-    let mut entries = if ledger.exists() {
-        cost::entries(&ledger)?
-    } else {
-        Vec::new()
-    };
+    let constraints = project.root.join(vnx::constraints::FILE);
     let now = jiff::Timestamp::now();
-    let budgets = match constraints::load(&project.root.join(constraints::FILE)) {
-        Ok(loaded) => cost::budgets(&entries, &loaded.constraints, now),
-        Err(constraints::LoadError::Missing { .. }) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(day) = args.since {
-        entries.retain(|e| e.completed_at.to_zoned(jiff::tz::TimeZone::UTC).date() >= day);
-    }
+    let (entries, budgets) = cost::spend(&project.ledger(), &constraints, args.since, now)??;
     let groups = cost::summarize(&entries, by);
     let mut out = Out::new();
     if args.json {

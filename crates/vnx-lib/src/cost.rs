@@ -7,7 +7,7 @@ use crate::ids::DispatchId;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::constraints::{RouteMatch, keys_match};
+use crate::constraints::{LoadError, RouteMatch, keys_match};
 use crate::ledger::LedgerError;
 use crate::ledger::tail;
 use crate::provider::events::Usage;
@@ -93,6 +93,35 @@ pub fn entries(ledger: &Path) -> Result<Vec<Entry>, LedgerError> {
         }
     }
     Ok(out)
+}
+
+/// The completed dispatches and where each budget stands, as [`spend`] counts them.
+pub type Counted = (Vec<Entry>, Vec<BudgetState>);
+
+/// What `vnx cost` counts: the dispatches that completed on or after `since` (a UTC day),
+/// and where each budget of the constraints file at `constraints` stands at `now` (none
+/// without the file), counting every completion whatever `since`. A ledger that cannot be
+/// read fails the outer result; constraints that cannot be read, the inner one.
+pub fn spend(
+    ledger: &Path,
+    constraints: &Path,
+    since: Option<jiff::civil::Date>,
+    now: jiff::Timestamp,
+) -> Result<Result<Counted, LoadError>, LedgerError> {
+    let mut entries = if ledger.exists() {
+        entries(ledger)?
+    } else {
+        Vec::new()
+    };
+    let budgets = match crate::constraints::load(constraints) {
+        Ok(loaded) => budgets(&entries, &loaded.constraints, now),
+        Err(LoadError::Missing { .. }) => Vec::new(),
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Some(day) = since {
+        entries.retain(|e| e.completed_at.to_zoned(jiff::tz::TimeZone::UTC).date() >= day);
+    }
+    Ok(Ok((entries, budgets)))
 }
 
 /// What spend is grouped by.

@@ -257,19 +257,9 @@ pub fn cost(
                 .map_err(|e| McpError::bad(format!("{d:?} is not a day like 2026-11-01: {e}")))
         })
         .transpose()?;
-    let mut entries = if s.ledger.exists() {
-        cost::entries(&s.ledger)?
-    } else {
-        Vec::new()
-    };
-    let budgets = match crate::constraints::load(&s.root.join(crate::constraints::FILE)) {
-        Ok(loaded) => cost::budgets(&entries, &loaded.constraints, jiff::Timestamp::now()),
-        Err(crate::constraints::LoadError::Missing { .. }) => Vec::new(),
-        Err(e) => return Err(Box::new(e).into()),
-    };
-    if let Some(day) = since {
-        entries.retain(|e| e.completed_at.to_zoned(jiff::tz::TimeZone::UTC).date() >= day);
-    }
+    let constraints = s.root.join(crate::constraints::FILE);
+    let (entries, budgets) =
+        cost::spend(&s.ledger, &constraints, since, jiff::Timestamp::now())?.map_err(Box::new)?;
     let ids: std::collections::BTreeSet<&str> =
         entries.iter().map(|e| e.dispatch_id.as_str()).collect();
     let lines = evidence::or_none(tail::numbered_lines(&s.ledger, |l| {
