@@ -133,10 +133,10 @@ fn asking(server: &Server, env: &TestEnv, script: &str) {
         .unwrap();
 }
 
-/// `keys` typed into `asking`'s dialog: whether the pane took them.
+/// `keys` typed into the dialog of `asking` or `dialog`: whether the pane took them.
 fn typed(server: &Server, keys: &str, timing: &vnx::dispatch::answer::DialogTiming) -> bool {
-    vnx::dispatch::answer::type_into_dialog(&server.0, "vnx-ask", "1. Allow once", keys, timing)
-        .unwrap()
+    let shows = |s: &str| s.contains("1. Allow once");
+    vnx::dispatch::answer::type_keys(&server.0, "vnx-ask", &shows, &[keys], timing).unwrap()
 }
 
 #[test]
@@ -145,15 +145,7 @@ fn an_answer_is_typed_again_while_the_dialog_has_not_taken_it() {
     let env = TestEnv::new();
     dialog(&server, &env, "1");
     let timing = vnx::dispatch::answer::DIALOG_TIMING;
-    let taken = vnx::dispatch::answer::type_into_dialog(
-        &server.0,
-        "vnx-ask",
-        "1. Allow once",
-        "1",
-        &timing,
-    )
-    .unwrap();
-    assert!(taken);
+    assert!(typed(&server, "1", &timing));
     assert!(wait_for(|| std::fs::read_to_string(
         env.path().join("took")
     )
@@ -179,15 +171,7 @@ fn an_answer_taken_at_once_is_typed_once_and_never_into_the_next_dialog() {
     assert!(wait_for(shown));
     std::thread::sleep(std::time::Duration::from_millis(200));
     let timing = vnx::dispatch::answer::DIALOG_TIMING;
-    let taken = vnx::dispatch::answer::type_into_dialog(
-        &server.0,
-        "vnx-ask",
-        "1. Allow once",
-        "y",
-        &timing,
-    )
-    .unwrap();
-    assert!(taken);
+    assert!(typed(&server, "y", &timing));
     assert!(wait_for(|| std::fs::read_to_string(
         env.path().join("took")
     )

@@ -466,7 +466,7 @@ pub fn dialog_on_pane(
     Ok(dialog.seen(&screen).map(|s| s.lines))
 }
 
-/// How long [`type_into_dialog`] waits for each step.
+/// How long [`type_keys`] waits for each step.
 #[derive(Clone, Copy, Debug)]
 pub struct DialogTiming {
     /// For the dialog to show before the keys are typed anyway.
@@ -487,25 +487,13 @@ pub const DIALOG_TIMING: DialogTiming = DialogTiming {
 /// How often the pane is read while waiting.
 const DIALOG_POLL: Duration = Duration::from_millis(100);
 
-/// Types `keys` into the permission dialog of `session`'s pane, once it shows `marker`, and
-/// makes sure the dialog took them. A CLI may draw its dialog before it reads keys (seen on one
-/// CLI, whose `pane_dialog` says so: a key typed at once was lost and the dispatch ran into
-/// its deadline). The keys are typed
-/// again only while the pane is exactly as it was when they were typed: any change (the
-/// dialog gone, the tool's output, a next dialog) means they were taken, and a next dialog
-/// is never answered with this one's keys. Whether the pane changed.
-pub fn type_into_dialog(
-    tmux: &Tmux,
-    session: &str,
-    marker: &str,
-    keys: &str,
-    timing: &DialogTiming,
-) -> Result<bool, crate::tmux::TmuxError> {
-    type_keys(tmux, session, &|s| s.contains(marker), &[keys], timing)
-}
-
-/// [`type_into_dialog`] for a dialog told on the screen by `shows`, answered by `keys` typed
-/// in order.
+/// Types `keys`, in order, into the permission dialog of `session`'s pane, once `shows` tells
+/// it on the screen, and makes sure the dialog took them. A CLI may draw its dialog before
+/// it reads keys (seen on one CLI, whose `pane_dialog` says so: a key typed at once was lost
+/// and the dispatch ran into its deadline). The keys are typed again only while the pane is
+/// exactly as it was when they were typed: any change (the dialog gone, the tool's output, a
+/// next dialog) means they were taken, and a next dialog is never answered with this one's
+/// keys. Whether the pane changed.
 pub fn type_keys(
     tmux: &Tmux,
     session: &str,
