@@ -457,7 +457,7 @@ pub fn read_dispatches(
                 }
                 let before = cache.prs.get(&number).cloned();
                 let changes = match &before {
-                    Some(c) => summary_changes(&Summary::of(&pr), &c.summary),
+                    Some(c) => Summary::of(&pr).changes_since(&c.summary),
                     None => Vec::new(),
                 };
                 let _ = refresh_with(&mut cache, &pr, options.now);
@@ -513,10 +513,6 @@ pub fn cached(
 
 /// The longest a reader waits for the notifications it started.
 pub const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-fn summary_changes(now: &Summary, before: &Summary) -> Vec<String> {
-    now.changes_since(before)
-}
 
 /// The history and newest `pr_opened` of each dispatch's branch that has one: the ledger
 /// read once.

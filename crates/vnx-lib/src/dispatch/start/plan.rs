@@ -211,7 +211,9 @@ fn plan_in<'scope, 'env>(
     let egress = egress::judge(&repo.root, &constraints, &provider_name, &prompt, &included)?;
     let prompt = match &egress.redacted_prompt {
         Some(redacted) => {
-            invocation = worker.invocation_at(ctx, req, redacted.len(), &binary);
+            // Its length may change how the prompt is carried.
+            invocation =
+                (worker.invocation(ctx, req, redacted.len())).map(|i| i.with_program(&binary));
             redacted.clone()
         }
         None => prompt,
@@ -647,18 +649,6 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    /// [`Worker::invocation`] for a prompt of `prompt_len` bytes, its program `binary`: how a
-    /// prompt the egress policy redacted is carried (its length may change how).
-    fn invocation_at(
-        &self,
-        ctx: &Context<'_>,
-        req: &Request,
-        prompt_len: usize,
-        binary: &Path,
-    ) -> Result<Invocation, ProviderError> {
-        Ok(self.invocation(ctx, req, prompt_len)?.with_program(binary))
-    }
-
     fn invocation(
         &self,
         ctx: &Context<'_>,
