@@ -624,6 +624,6 @@ pub(crate) fn parse(line: &[u8]) -> Option<json::Object<'static>> {
     clippy::trivially_copy_pass_by_ref,
     reason = "serde's skip_serializing_if passes a reference"
 )]
-fn is_zero(n: &u32) -> bool {
+pub(crate) fn is_zero(n: &u32) -> bool {
     *n == 0
 }

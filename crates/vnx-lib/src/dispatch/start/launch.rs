@@ -42,12 +42,8 @@ pub struct Launched {
     pub pane_id: String,
     /// How many times tmux's server shut down under the session's start ("server exited
     /// unexpectedly") before it took on a fresh one.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::dispatch::state::is_zero")]
     pub tmux_server_restarts: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// What a launch made, undone when it is dropped before [`Undo::done`]: vnx's files in the
