@@ -123,15 +123,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     }))?;
     let report = lines.into_iter().next();
     let report_attested = report.as_ref().map(|l| {
-        std::str::from_utf8(l)
-            .ok()
-            .and_then(|t| {
-                crate::ledger::json::parse(t.trim(), crate::ledger::json::Mode::Python).ok()
-            })
-            .and_then(|v| match v {
-                crate::ledger::json::Value::Object(o) => Some(o),
-                _ => None,
-            })
+        crate::dispatch::state::parse(l)
             .is_some_and(|o| crate::ledger::attest::check(&o, &trusted).is_valid())
     });
     let value = serde_json::json!({
