@@ -4,6 +4,7 @@
 //! registry, installed by `tests/support/install-clis.sh` into `$VNX_CLI_CACHE` (`.ci/run`
 //! includes these tests when the registry is reachable); without them the tests fail. Each
 //! failure names the CLI and step. `remote` runs them on a host over a real loopback sshd;
+//! `container` claude and codex in a container per dispatch (podman, the worker image);
 //! `sessions` follows a dispatch's session past its first turn (blocked, cancelled, followed
 //! up); `needs_you` a dispatch that needs a person (its question, the foreground blocked, a
 //! denial, `vnx resume`); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
@@ -36,6 +37,7 @@ fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 mod across;
 mod aider;
 mod conflict;
+mod container;
 mod copilot;
 mod daily_loop;
 mod needs_you;
@@ -123,14 +125,15 @@ impl Drop for ModelServer {
 }
 
 /// Seeds `home` so that each CLI starts without a dialog, talks only to the model server on
-/// `port` and trusts `trust`: the environment the CLIs need (HOME included).
+/// `port` and trusts `trust` (resolved here when it is here: a container's clone is not): the
+/// environment the CLIs need (HOME included).
 pub(crate) fn seed_home(home: &Path, port: u16, trust: &Path) -> Vec<(String, String)> {
     let seeded = Command::new("python3")
         .arg(repo_dir().join("tests/support/seed_home.py"))
         .arg(home)
         .arg(port.to_string())
         .arg("--trust")
-        .arg(trust.canonicalize().unwrap())
+        .arg(trust.canonicalize().unwrap_or_else(|_| trust.to_owned()))
         .output()
         .expect("seed_home.py");
     assert!(seeded.status.success(), "seed_home.py failed");

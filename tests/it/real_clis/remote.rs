@@ -15,7 +15,7 @@ use crate::common::{Remote, completion, configure, gate_check, run};
 
 /// The local vnx, in an environment whose CLI variables point nowhere: were they passed to
 /// the host, its CLIs would fail.
-fn local(repo: &crate::common::Repo) -> std::process::Command {
+pub(super) fn local(repo: &crate::common::Repo) -> std::process::Command {
     let mut cmd = repo.vnx();
     cmd.env("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
         .env("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:9")
