@@ -132,6 +132,22 @@ fn real_clis_dispatch_in_a_container_of_their_own() {
             container_env(&seeded)
         ),
     );
+    // doctor's container finds both CLIs in the image.
+    let r = run(repo.vnx().args(["doctor", "--host", "box", "--json"]));
+    let doctor: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("[doctor --host box] {e}: {} {}", r.stdout, r.stderr));
+    for cli in ["claude", "codex"] {
+        let check = doctor["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == cli)
+            .unwrap_or_else(|| panic!("[{cli} doctor --host box] no check: {doctor}"));
+        assert!(
+            check["ok"] == true && check.get("warn").is_none(),
+            "[{cli} doctor --host box] {check}"
+        );
+    }
     let mut leftovers = Leftovers::default();
     for lane in ["headless", "interactive"] {
         for cli in ["claude", "codex"] {
