@@ -42,6 +42,7 @@ mod egress;
 mod events_fixtures;
 mod exit_codes;
 mod fake;
+mod fleet;
 mod follow_up;
 mod foreground_blocked;
 mod full_disk;

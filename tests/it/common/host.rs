@@ -289,7 +289,7 @@ fn host_cmd(home: &Path, clone: &Path) -> Command {
     cmd
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }

@@ -9,6 +9,7 @@
 pub mod console;
 pub mod container;
 mod fakes;
+pub mod fleet;
 pub mod forge;
 mod gates;
 mod host;
