@@ -89,6 +89,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let mut worst = Exit::Ok;
     for t in &todo {
+        // A dispatch lost on a host is closed there first: a host that still runs it (it was
+        // only out of reach for a while) refuses, and then nothing is closed here.
+        if !args.close_only
+            && let Todo::Continue(s) = t
+            && let Some(host) = s.host.as_deref()
+            && let Err(e) = close_on_host(&project, &s.id, host)
+        {
+            worst = worst.max(e.exit_status());
+            let _ = e.report();
+            continue;
+        }
         let result = desk_in(&project, socket.clone(), None, |desk| {
             if args.close_only {
                 if let Todo::Continue(s) = t {
@@ -103,7 +114,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         });
         // Each continued by a follow-up of its own, started outside the desk it was closed at.
         let result = result.and_then(|next| match next {
-            Some((s, host)) => follow(&project, &s, host.as_deref(), socket.as_deref()),
+            Some(s) => follow(&project, &s, socket.as_deref()),
             None => Ok(()),
         });
         if let Err(e) = result {
@@ -117,11 +128,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// Does what a resume does to one dispatch at `desk`; the dispatch then to continue in a
-/// follow-up (and the host it ran on), if any.
-fn resume_one(
-    desk: &vnx::actions::Desk<'_>,
-    todo: &Todo,
-) -> Result<Option<(DispatchId, Option<String>)>, CliError> {
+/// follow-up, if any.
+fn resume_one(desk: &vnx::actions::Desk<'_>, todo: &Todo) -> Result<Option<DispatchId>, CliError> {
     let s = todo.state();
     let (provider, model) = (
         escape(s.provider.as_deref().unwrap_or("")),
@@ -157,28 +165,37 @@ fn resume_one(
             s.id
         ),
     }
-    Ok(Some((s.id.clone(), s.host.clone())))
+    Ok(Some(s.id.clone()))
 }
 
-/// Starts the follow-up that continues dispatch `id`, which a resume closed: on its host
-/// (which closes it there first, with its own `vnx resume --close-only`; one closed there
-/// already is left as it is), else here.
+/// Closes dispatch `id` on its host with the host's own `vnx resume --close-only` (one
+/// closed there already is left as it is; one the host still runs is refused).
+fn close_on_host(
+    project: &vnx::project::Project,
+    id: &DispatchId,
+    host: &str,
+) -> Result<(), CliError> {
+    let line = ["resume".to_owned(), "--close-only".into(), id.to_string()];
+    let code = super::util::remote::on_host(project, host, &line, std::slice::from_ref(id))?;
+    if code != ExitCode::SUCCESS {
+        return Err(CliError::new(format!(
+            "{id} could not be closed on its host {host}, so nothing was closed here"
+        ))
+        .with_hint(format!(
+            "when the host says it still runs {id}, its link was only out of reach: `vnx wait \
+             {id}` follows it there; otherwise `vnx resume {id}` tries again"
+        )));
+    }
+    Ok(())
+}
+
+/// Starts the follow-up that continues dispatch `id`, which a resume closed (on its host
+/// first, for a dispatch that ran on one), there or here.
 fn follow(
     project: &vnx::project::Project,
     id: &DispatchId,
-    host: Option<&str>,
     tmux_socket: Option<&str>,
 ) -> Result<(), CliError> {
-    if let Some(host) = host {
-        let line = ["resume".to_owned(), "--close-only".into(), id.to_string()];
-        let code = super::util::remote::on_host(project, host, &line, std::slice::from_ref(id))?;
-        if code != ExitCode::SUCCESS {
-            return Err(CliError::new(format!(
-                "{id} was closed here but its host {host} could not close it (`vnx resume \
-                 {id}` tries again)"
-            )));
-        }
-    }
     let asked = FollowUp {
         title: Some(format!("resume {id}")),
         instruction: vnx::dispatch::resume::instruction(&project.data_dir(), id),

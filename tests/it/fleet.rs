@@ -250,10 +250,14 @@ fn a_fleet_of_ssh_hosts_keeps_every_dispatch_through_kill_pause_and_cut() {
     assert_eq!(status_of(&list, &follow)["host"], "a");
     let r = run(repo.vnx().args(["cancel", &follow]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    // b's two, lost here after 6 s unanswered, still run on b since its unpause: they stay
-    // `lost` (a `resume` of one closes it here, then b refuses to close what it runs; see
-    // the closing note of issue 52). c's own user ends the two c still runs (lost here): the next contact brings their
-    // ends, as a dispatch there does.
+    // b's two, lost here after 6 s unanswered, still run on b since its unpause: a `resume`
+    // of one asks b to close it first, b refuses to close what it runs, and nothing is
+    // closed here (it stays `lost`). c's own user ends the two c still runs (lost here): the
+    // next contact brings their ends, as a dispatch there does.
+    let r = run(repo.vnx().args(["resume", &slow[1]]));
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("nothing was closed here"), "{}", r.stderr);
+    assert_eq!(status_of(&statuses(repo), &slow[1])["status"], "lost");
     for id in [&slow[2], &slow[5]] {
         let r = fleet.exec("c", &["vnx", "cancel", id]);
         assert_eq!(r.code, 0, "cancel on c: {}{}", r.stdout, r.stderr);
