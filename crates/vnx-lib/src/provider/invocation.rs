@@ -63,22 +63,6 @@ pub fn expand(template: &str, prompt: &str, prompt_file: &str) -> String {
 }
 
 impl Provider {
-    /// Whether this CLI resumes a session it recorded in `lane` (its module's
-    /// [`CodingCli::resumes_sessions`](super::cli::CodingCli::resumes_sessions)).
-    pub fn resumes_sessions(self, lane: Lane) -> bool {
-        cli::of(self).resumes_sessions(lane)
-    }
-
-    /// The lane a dispatch runs in when none is asked for.
-    pub fn default_lane(self) -> Lane {
-        cli::of(self).default_lane()
-    }
-
-    /// The flags a permission posture maps to for this CLI in a lane.
-    pub fn permission_flags(self, lane: Lane, permission: Permission) -> Vec<String> {
-        strs(cli::of(self).permission_flags(lane, permission))
-    }
-
     /// How this built-in CLI is started.
     pub fn invocation(self, w: &Wanted<'_>) -> Result<Invocation, ProviderError> {
         let cli = cli::of(self);
@@ -104,7 +88,7 @@ impl Provider {
             large,
             dir: literal(&w.dispatch_dir.to_string_lossy()),
             vnx: literal(&w.vnx.to_string_lossy()),
-            perms: self.permission_flags(w.lane, w.permission),
+            perms: strs(cli.permission_flags(w.lane, w.permission)),
             transport,
             prompt_arg,
         };
@@ -209,7 +193,7 @@ mod tests {
         // they are read, `session::valid_id`); however it reads, it stays the option's value.
         let hostile = "--dangerously-skip-permissions";
         for (p, lane) in lanes() {
-            if !cli::of(p).resumes_sessions(lane) {
+            if !p.cli().resumes_sessions(lane) {
                 continue;
             }
             let w = Wanted {
@@ -255,14 +239,14 @@ mod tests {
     #[test]
     fn nothing_defaults_to_skipping_permissions() {
         for (p, lane) in lanes() {
-            let ask = p.permission_flags(lane, Permission::Ask).join(" ");
-            let edits = p.permission_flags(lane, Permission::Edits).join(" ");
+            let ask = p.cli().permission_flags(lane, Permission::Ask).join(" ");
+            let edits = p.cli().permission_flags(lane, Permission::Edits).join(" ");
             for risky in ["dangerously", "yolo", "bypass"] {
                 assert!(!ask.contains(risky) && !edits.contains(risky), "{p:?}");
             }
             // A CLI whose postures take flags gives `full` flags of its own.
             if !ask.is_empty() || !edits.is_empty() {
-                let full = p.permission_flags(lane, Permission::Full).join(" ");
+                let full = p.cli().permission_flags(lane, Permission::Full).join(" ");
                 assert!(full != edits && full != ask, "{p:?}");
             }
         }

@@ -39,12 +39,3 @@ pub fn check_declared_model(provider: &str, model: Option<&str>) -> Result<(), P
         _ => Ok(()),
     }
 }
-
-impl Provider {
-    /// Where the CLI keeps its own state (login, settings, sessions), relative to the home
-    /// directory: what a sandboxed worker of this provider may write besides its worktree
-    /// (its module's [`cli::CodingCli::state_paths`]).
-    pub fn state_paths(self) -> &'static [crate::sandbox::StatePath] {
-        cli::of(self).state_paths()
-    }
-}

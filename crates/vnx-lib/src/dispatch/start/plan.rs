@@ -93,7 +93,7 @@ impl Resolved {
     /// Where its CLI keeps its state (a declared provider's: none vnx knows).
     fn state_paths(&self) -> &'static [crate::sandbox::StatePath] {
         match self {
-            Resolved::Builtin(p) => p.state_paths(),
+            Resolved::Builtin(p) => p.cli().state_paths(),
             Resolved::Declared(..) => &[],
         }
     }
@@ -109,7 +109,7 @@ impl Resolved {
     /// Its name, and the lane it runs in: `lane` when given, else its default.
     fn name_and_lane(&self, lane: Option<Lane>) -> (String, Lane) {
         match self {
-            Resolved::Builtin(p) => (p.name().to_owned(), lane.unwrap_or(p.default_lane())),
+            Resolved::Builtin(p) => (p.name().to_owned(), lane.unwrap_or(p.cli().default_lane())),
             Resolved::Declared(name, def) => (name.clone(), lane.unwrap_or(def.default_lane)),
         }
     }
@@ -122,7 +122,9 @@ impl Resolved {
         continues: Option<&'c super::follow_up::Continued>,
     ) -> Option<&'c str> {
         match (self, continues) {
-            (Resolved::Builtin(p), Some(c)) if p.resumes_sessions(lane) => c.session_id.as_deref(),
+            (Resolved::Builtin(p), Some(c)) if p.cli().resumes_sessions(lane) => {
+                c.session_id.as_deref()
+            }
             (Resolved::Declared(_, def), Some(c)) if !def.resume_args.is_empty() => {
                 c.session_id.as_deref()
             }

@@ -146,6 +146,11 @@ impl Provider {
         }
     }
 
+    /// Its CLI's module ([`of`]).
+    pub fn cli(self) -> &'static dyn CodingCli {
+        of(self)
+    }
+
     /// Checks a model for this provider (its module's [`CodingCli::check_model`]).
     pub fn check_model(self, model: Option<&str>) -> Result<(), ProviderError> {
         of(self).check_model(model)

@@ -221,7 +221,7 @@ mod tests {
             data_dir: &repo.join(".vnx-data"),
             vnx: &repo,
             worker: &worker,
-            state: Provider::Claude.state_paths(),
+            state: Provider::Claude.cli().state_paths(),
             sessions: None,
         };
         let shape = Shape::plan(&machine, &Wanted::default(), &place, None).unwrap();
