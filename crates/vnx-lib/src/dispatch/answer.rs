@@ -277,7 +277,7 @@ pub fn answer(
     } else {
         dialog_of(&provider, a.data_dir)
     };
-    let findable = dialog.as_ref().filter(|d| d.findable());
+    let findable = dialog.as_ref();
     let look =
         |wait| findable.and_then(|d| dialog_on_pane(&tmux, &session, d, wait).ok().flatten());
     // A prompt its CLI's waiting hook can answer, known by the signals its module names.

@@ -131,7 +131,7 @@ enum Find {
 /// A permission dialog a TUI draws, ready to be looked for and answered.
 #[derive(Clone, Debug)]
 pub struct Dialog {
-    find: Option<Find>,
+    find: Find,
     asks: Option<regex::Regex>,
     /// What it asks, whatever its lines say (a trust dialog's).
     says: Option<&'static str>,
@@ -168,7 +168,7 @@ impl Dialog {
     /// A built-in CLI's dialog: the line it shows, what it asks, the key of each answer.
     fn line(marker: &'static str, says: Option<&'static str>, approve: &str, deny: &str) -> Dialog {
         Dialog {
-            find: Some(Find::Line(marker)),
+            find: Find::Line(marker),
             asks: None,
             says,
             approve: vec![approve.to_owned()],
@@ -184,17 +184,12 @@ impl Dialog {
             }
         }
         Ok(Dialog {
-            find: Some(Find::Pattern(regex(&d.pattern)?)),
+            find: Find::Pattern(regex(&d.pattern)?),
             asks: d.asks.as_deref().map(regex).transpose()?,
             says: None,
             approve: d.approve.iter().take(MAX_KEYS).cloned().collect(),
             deny: d.deny.iter().take(MAX_KEYS).cloned().collect(),
         })
-    }
-
-    /// Whether it can be looked for on the screen (else keys are typed blind).
-    pub fn findable(&self) -> bool {
-        self.find.is_some()
     }
 
     /// The keys that give `answer`, in order; empty when it takes none.
@@ -220,7 +215,7 @@ impl Dialog {
         let lines = around(screen, at);
         let (target, command) = match (&self.find, &self.asks) {
             _ if self.says.is_some() => (None, self.says.map(str::to_owned)),
-            (Some(Find::Line(marker)), _) => asks_below(&lines, marker),
+            (Find::Line(marker), _) => asks_below(&lines, marker),
             (_, Some(asks)) => (None, asked(asks, screen, at)),
             _ => (None, None),
         };
@@ -234,7 +229,7 @@ impl Dialog {
     /// The index of the line the dialog is at: the last holding the marker, or where the
     /// pattern's last match starts.
     fn line_of(&self, screen: &str) -> Option<usize> {
-        match self.find.as_ref()? {
+        match &self.find {
             Find::Line(marker) => line_holding(screen, marker),
             Find::Pattern(re) => {
                 let at = re.find_iter(screen).last()?.start();

@@ -183,7 +183,7 @@ fn screen_dialog(spec: &Spec) -> Option<Dialog> {
         return Dialog::declared(declared).ok();
     };
     if cli.hooks().is_none() {
-        Dialog::of_cli(cli).filter(Dialog::findable)
+        Dialog::of_cli(cli)
     } else {
         None
     }
