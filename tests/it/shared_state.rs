@@ -53,9 +53,10 @@ fn started(repo: &Repo, id: &str) -> serde_json::Value {
 fn claude_sessions(repo: &Repo, config: &std::path::Path, id: &str) -> PathBuf {
     let root = std::fs::canonicalize(repo.env.path()).unwrap();
     let worktree = root.join(format!(".vnx-data/worktrees/dispatch-{id}"));
-    vnx::provider::session::Cli::of("claude")
-        .unwrap()
-        .sessions_of_cwd(config, &worktree)
+    let claude = vnx::provider::session::Cli::of("claude").unwrap();
+    claude
+        .store()
+        .of_cwd(&claude.sessions_in(config), &worktree)
 }
 
 /// A session file claude could have written, saying `text` and spending a million tokens,

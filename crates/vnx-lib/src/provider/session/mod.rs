@@ -247,11 +247,6 @@ impl Cli {
         }
     }
 
-    /// The directory it keeps `cwd`'s sessions in, under its `home`.
-    pub fn sessions_of_cwd(&self, home: &Path, cwd: &Path) -> PathBuf {
-        self.store().of_cwd(&self.sessions_in(home), cwd)
-    }
-
     /// Whether a dispatch in `lane` takes its token usage from the session file when its
     /// output recorded none (a declared TUI's: its interactive lane).
     pub fn usage_from_session(&self, lane: super::Lane) -> bool {

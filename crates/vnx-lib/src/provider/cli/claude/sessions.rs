@@ -80,7 +80,8 @@ mod tests {
 
     /// The directory claude keeps the sessions of `cwd` in, under its config dir.
     fn claude_project_dir(config_dir: &Path, cwd: &Path) -> PathBuf {
-        claude().sessions_of_cwd(config_dir, cwd)
+        let claude = claude();
+        claude.store().of_cwd(&claude.sessions_in(config_dir), cwd)
     }
 
     fn wanted(root: &Path, cwd: &Path) -> Wanted {
