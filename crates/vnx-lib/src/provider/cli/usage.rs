@@ -232,10 +232,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
                 Ok(Text(Some(Cow::Owned(v))))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'de>, A::Error> {
-                skip_map(map).map(|()| Text(None))
+                IgnoredAny.visit_map(map).map(|_| Text(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'de>, A::Error> {
-                skip_seq(seq).map(|()| Text(None))
+                IgnoredAny.visit_seq(seq).map(|_| Text(None))
             }
             other_scalars_are_absent!(Text(None));
         }
@@ -272,10 +272,10 @@ impl<'de> Deserialize<'de> for Count {
                 Ok(Count(None))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Count, A::Error> {
-                skip_map(map).map(|()| Count(None))
+                IgnoredAny.visit_map(map).map(|_| Count(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Count, A::Error> {
-                skip_seq(seq).map(|()| Count(None))
+                IgnoredAny.visit_seq(seq).map(|_| Count(None))
             }
             other_scalars_are_absent!(Count(None), but_integers);
         }
@@ -304,7 +304,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
                 T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Lenient(Some(t)))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Lenient<T>, A::Error> {
-                skip_seq(seq).map(|()| Lenient(None))
+                IgnoredAny.visit_seq(seq).map(|_| Lenient(None))
             }
             fn visit_str<E>(self, _: &str) -> Result<Lenient<T>, E> {
                 Ok(Lenient(None))
@@ -313,16 +313,4 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
-}
-
-/// Skips an object's members without building them.
-fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-/// Skips an array's elements without building them.
-fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
 }
