@@ -79,22 +79,35 @@ impl OpencodeEvents {
         if let Some(reason) = nonblank_field(part, "reason") {
             self.last_reason = Some(truncate(reason, 64));
         }
-        if let Some(tokens) = part.get("tokens").filter(|t| t.is_object()) {
-            let usage = self.usage.get_or_insert_with(Usage::default);
-            add(&mut usage.input_tokens, u64_field(tokens, "input"));
-            add(&mut usage.output_tokens, u64_field(tokens, "output"));
-            let cache = tokens.get("cache").unwrap_or(&Value::Null);
-            let read = usage.cached_input_tokens.get_or_insert(0);
-            add(read, u64_field(cache, "read"));
-            let write = usage.cache_creation_input_tokens.get_or_insert(0);
-            add(write, u64_field(cache, "write"));
-            let total = usage.total_tokens.get_or_insert(0);
-            add(total, u64_field(tokens, "total"));
-        }
+        add_tokens(&mut self.usage, part);
         if let Some(cost) = f64_field(part, "cost").filter(|c| *c >= 0.0) {
             *self.cost.get_or_insert(0.0) += cost;
         }
     }
+}
+
+/// Adds the `tokens` a finished step's part records (input, output, cache reads and writes,
+/// total), if it records them, to `usage`.
+pub(super) fn add_tokens(usage: &mut Option<Usage>, part: &Value) {
+    let Some(tokens) = part.get("tokens").filter(|t| t.is_object()) else {
+        return;
+    };
+    let usage = usage.get_or_insert_with(Usage::default);
+    let cache = tokens.get("cache").unwrap_or(&Value::Null);
+    add(&mut usage.input_tokens, u64_field(tokens, "input"));
+    add(&mut usage.output_tokens, u64_field(tokens, "output"));
+    add(
+        usage.cached_input_tokens.get_or_insert(0),
+        u64_field(cache, "read"),
+    );
+    add(
+        usage.cache_creation_input_tokens.get_or_insert(0),
+        u64_field(cache, "write"),
+    );
+    add(
+        usage.total_tokens.get_or_insert(0),
+        u64_field(tokens, "total"),
+    );
 }
 
 /// Whether a finished tool call was refused by a permission rule or a rejected ask.

@@ -341,19 +341,7 @@ impl SessionUsage for OpencodeUsage {
         {
             return;
         }
-        let Some(tokens) = event["part"].get("tokens").filter(|t| t.is_object()) else {
-            return;
-        };
-        let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let usage = self.usage.get_or_insert_with(Usage::default);
-        let cache = tokens.get("cache").unwrap_or(&Value::Null);
-        usage.input_tokens = usage.input_tokens.saturating_add(n(tokens, "input"));
-        usage.output_tokens = usage.output_tokens.saturating_add(n(tokens, "output"));
-        let add =
-            |slot: &mut Option<u64>, v: u64| *slot = Some(slot.unwrap_or(0).saturating_add(v));
-        add(&mut usage.cached_input_tokens, n(cache, "read"));
-        add(&mut usage.cache_creation_input_tokens, n(cache, "write"));
-        add(&mut usage.total_tokens, n(tokens, "total"));
+        super::events::add_tokens(&mut self.usage, &event["part"]);
     }
 
     fn total(self: Box<Self>) -> Option<Usage> {
