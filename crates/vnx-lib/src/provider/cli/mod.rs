@@ -361,13 +361,11 @@ pub trait CodingCli: Sync {
 
     /// Its home (its config or state directory) as an environment says: `var` looks a
     /// variable up (absolute paths only), `home` is the home directory it names (or the
-    /// machine's). `None`: a CLI whose home vnx does not read.
-    fn home(
-        &self,
-        _var: &dyn Fn(&str) -> Option<PathBuf>,
-        _home: Option<&Path>,
-    ) -> Option<PathBuf> {
-        None
+    /// machine's). By default the state directory a variable moves ([`StatePath::var`]):
+    /// where that variable says, else in `home`. `None`: a CLI whose home vnx does not read.
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+        let state = self.state_paths().iter().find(|p| p.var.is_some())?;
+        var(state.var?).or_else(|| Some(home?.join(state.rel)))
     }
 
     /// What it records of its trust in the repository at `root`, where its TUI asks once per

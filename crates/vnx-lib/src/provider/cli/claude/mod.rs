@@ -4,7 +4,7 @@
 //! rendered as a transcript (`transcript`, also of its session file, which is that stream's
 //! vocabulary); where it keeps its state.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::argv::{Argv, Start, Wanted};
 use super::hook::Hooks;
@@ -127,10 +127,6 @@ impl CodingCli for Claude {
             stdio_type: true,
             no_link: None,
         })
-    }
-
-    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
-        var("CLAUDE_CONFIG_DIR").or_else(|| Some(home?.join(".claude")))
     }
 
     /// `~/.claude.json`'s projects.

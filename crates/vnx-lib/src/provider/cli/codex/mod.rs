@@ -4,7 +4,7 @@
 //! receipt (`events`) and rendered as a transcript (`transcript`); the rollout file its TUI
 //! writes rendered as a transcript (`rollout`); where it keeps its state.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::argv::{Argv, Start};
 use super::hook::Hooks;
@@ -115,10 +115,6 @@ impl CodingCli for Codex {
             file: "config.toml",
             unknown_home: "~/.codex",
         })
-    }
-
-    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
-        var("CODEX_HOME").or_else(|| Some(home?.join(".codex")))
     }
 
     /// Its home's `config.toml`.

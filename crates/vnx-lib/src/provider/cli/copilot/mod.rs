@@ -8,8 +8,6 @@
 //! Its exit code says nothing of a refused tool (it exits 0 after one): the worker's report
 //! decides.
 
-use std::path::{Path, PathBuf};
-
 use super::argv::{Argv, Start, Wanted};
 use super::hook::Hooks;
 use super::session::SessionStore;
@@ -115,11 +113,6 @@ impl CodingCli for Copilot {
             servers: "mcpServers",
             unknown_home: "~/.copilot",
         })
-    }
-
-    /// `$COPILOT_HOME`, else `~/.copilot`.
-    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
-        var("COPILOT_HOME").or_else(|| Some(home?.join(".copilot")))
     }
 
     /// Both lanes: its headless stream records no tokens.

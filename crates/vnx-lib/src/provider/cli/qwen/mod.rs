@@ -6,7 +6,7 @@
 //! HTTP 400 or 500 and after a denied tool, so the outcome is read from its events and
 //! vnx's own report.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::argv::{Argv, Start, Wanted};
 use super::hook::Hooks;
@@ -105,11 +105,6 @@ impl CodingCli for Qwen {
             stdio_type: false,
             no_link: Some(".qwen"),
         })
-    }
-
-    /// `QWEN_HOME`, else `~/.qwen`.
-    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
-        var("QWEN_HOME").or_else(|| Some(home?.join(".qwen")))
     }
 
     /// `trustedFolders.json` in its home, where its settings turn folder trust on.
