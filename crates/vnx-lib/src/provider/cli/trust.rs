@@ -6,7 +6,7 @@
 //! `vnx approve`/`vnx deny` ([`StartDialog`], from `CodingCli::start_dialogs`), as a dialog
 //! it shows before a tool runs is ([`PaneDialog`], from `CodingCli::pane_dialog`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::receipts::PermissionAnswer;
 
@@ -21,24 +21,6 @@ pub struct FolderTrust {
     pub dialog: &'static str,
     /// The answer to give it once in the repository.
     pub answer: &'static str,
-}
-
-/// Whether the JSON `file` trusts `root` or a folder above it: its `projects` map keyed by
-/// folder, each with `key: true`.
-pub fn trusted_in_projects_json(file: &Path, root: &Path, key: &str) -> bool {
-    crate::files::read_named(file, 64 << 20)
-        .ok()
-        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
-        .and_then(|v| v.get("projects").and_then(|p| p.as_object()).cloned())
-        .is_some_and(|projects| {
-            root.ancestors().any(|dir| {
-                projects
-                    .get(&*dir.to_string_lossy())
-                    .and_then(|p| p.get(key))
-                    .and_then(serde_json::Value::as_bool)
-                    == Some(true)
-            })
-        })
 }
 
 /// A dialog a TUI shows before its first turn (in a folder it does not trust, or for a

@@ -3,13 +3,23 @@
 
 use std::path::Path;
 
-use super::super::trust::{FolderTrust, trusted_in_projects_json};
+use serde_json::Value;
 
-/// What `~/.claude.json` in `home` says of `root`.
+use super::super::trust::FolderTrust;
+
+/// What `~/.claude.json` in `home` says of `root`: trusted when its `projects` map, keyed by
+/// folder, has `hasTrustDialogAccepted: true` for `root` or a folder above it.
 pub(super) fn of(home: &Path, root: &Path) -> FolderTrust {
     let file = home.join(".claude.json");
+    let json: Value = crate::files::read_named(&file, 64 << 20)
+        .ok()
+        .and_then(|d| serde_json::from_slice(&d).ok())
+        .unwrap_or_default();
+    let trusted = root
+        .ancestors()
+        .any(|dir| json["projects"][&*dir.to_string_lossy()]["hasTrustDialogAccepted"] == true);
     FolderTrust {
-        trusted: trusted_in_projects_json(&file, root, "hasTrustDialogAccepted"),
+        trusted,
         file,
         dialog: "the trust dialog",
         answer: "accept \"Yes, I trust this folder\"",
