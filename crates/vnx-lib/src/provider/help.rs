@@ -61,14 +61,9 @@ pub struct Help {
 }
 
 /// What `binary args… --help` prints (stdout, or stderr when stdout is empty), from the
-/// cache in `cache_dir` when the binary is unchanged; `None` caches nothing.
-pub fn probe(binary: &Path, args: &[&str], cache_dir: Option<&Path>) -> Result<String, HelpError> {
-    probe_shared(binary, args, cache_dir, None).map(|h| h.text)
-}
-
-/// What `binary args… --help` prints, from the cache in `cache_dir`, else from the one in
-/// `shared_dir` (the user's, which every project reads), else run and timed; what is run or
-/// found only in the shared cache is kept in both.
+/// cache in `cache_dir` when the binary is unchanged, else from the one in `shared_dir` (the
+/// user's, which every project reads), else run and timed; what is run or found only in the
+/// shared cache is kept in both. `None` for both caches nothing.
 pub fn probe_shared(
     binary: &Path,
     args: &[&str],
@@ -142,6 +137,11 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    /// What `binary args… --help` prints, with no shared cache.
+    fn probe(binary: &Path, args: &[&str], cache_dir: Option<&Path>) -> Result<String, HelpError> {
+        probe_shared(binary, args, cache_dir, None).map(|h| h.text)
+    }
 
     fn script(path: &Path, body: &str) {
         fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();

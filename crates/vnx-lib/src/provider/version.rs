@@ -16,11 +16,6 @@ use crate::process::{self, Cmd};
 /// a slow answer is not a broken CLI, only a hung one is.
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// The version `binary --version` prints, from the cache when the binary is unchanged.
-pub fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
-    probe_shared(binary, cache_dir, None)
-}
-
 /// The version `binary --version` prints, from the cache in `cache_dir`, else from the one in
 /// `shared_dir` (a cache every project of the user reads: a CLI is then probed once per
 /// binary state, not once per repository), else probed; what is probed or found only in the
@@ -45,16 +40,11 @@ pub fn probe_shared(binary: &Path, cache_dir: &Path, shared_dir: Option<&Path>) 
             // One probe per binary at a time: whoever waited for the lock finds the answer
             // of the probe that held it in a cache, and runs nothing.
             let _probing = probe_lock(shared_dir.unwrap_or(cache_dir), &key);
-            match cached() {
-                Some(v) => v,
-                None => {
-                    let v = read(binary)?;
-                    if let Some(s) = &shared {
-                        s.put(&key, &v);
-                    }
-                    v
-                }
-            }
+            cached().or_else(|| {
+                let v = read(binary)?;
+                shared.iter().for_each(|s| s.put(&key, &v));
+                Some(v)
+            })?
         }
     };
     cache.put(&key, &version);
@@ -134,6 +124,11 @@ mod tests {
     use std::fs;
 
     use super::*;
+
+    /// The version `binary --version` prints, with no shared cache.
+    fn probe(binary: &Path, cache_dir: &Path) -> Option<String> {
+        probe_shared(binary, cache_dir, None)
+    }
 
     #[test]
     fn an_npm_clis_version_is_read_from_its_package() {
