@@ -52,7 +52,7 @@ pub mod usage;
 
 pub use error::ProviderError;
 
-/// A built-in provider.
+/// A built-in provider, in the registry's order ([`Provider::ALL`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
@@ -62,14 +62,14 @@ pub enum Provider {
     Codex,
     /// Google's Gemini CLI (`gemini`).
     Gemini,
-    /// opencode (`opencode`).
-    Opencode,
     /// Alibaba's Qwen Code (`qwen`).
     Qwen,
-    /// aider (`aider`, PyPI `aider-chat`).
-    Aider,
+    /// opencode (`opencode`).
+    Opencode,
     /// GitHub's Copilot CLI (`copilot`).
     Copilot,
+    /// aider (`aider`, PyPI `aider-chat`).
+    Aider,
     /// Ollama (`ollama run`), local models.
     Ollama,
     /// vnx's own offline stand-in (`vnx __demo-worker`).
@@ -101,17 +101,7 @@ impl Provider {
 
     /// The provider as `--provider` and receipts spell it.
     pub fn name(self) -> &'static str {
-        match self {
-            Provider::Claude => "claude",
-            Provider::Codex => "codex",
-            Provider::Gemini => "gemini",
-            Provider::Qwen => "qwen",
-            Provider::Aider => "aider",
-            Provider::Copilot => "copilot",
-            Provider::Opencode => "opencode",
-            Provider::Ollama => "ollama",
-            Provider::Demo => "demo",
-        }
+        Provider::NAMES[self as usize]
     }
 
     /// The built-in provider `name` names.
@@ -546,6 +536,9 @@ mod tests {
     #[test]
     fn the_names_are_the_providers() {
         assert_eq!(Provider::ALL.map(Provider::name), Provider::NAMES);
+        for p in Provider::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.name());
+        }
     }
 
     #[test]
