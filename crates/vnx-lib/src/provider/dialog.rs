@@ -119,22 +119,20 @@ pub fn check(d: &DeclaredDialog) -> Result<(), DialogError> {
     Dialog::declared(d).map(drop)
 }
 
-/// How a dialog is told on the screen.
+/// How a dialog is told on the screen, and what it asks.
 #[derive(Clone, Debug)]
 enum Find {
-    /// A line holding this text (a built-in CLI's).
-    Line(&'static str),
-    /// A regex's last match.
-    Pattern(regex::Regex),
+    /// A line holding this text (a built-in CLI's), and what it asks whatever its lines say
+    /// (a trust dialog's; else what it names below that line).
+    Line(&'static str, Option<&'static str>),
+    /// A regex's last match, and the regex that captures what it asks.
+    Pattern(regex::Regex, Option<regex::Regex>),
 }
 
 /// A permission dialog a TUI draws, ready to be looked for and answered.
 #[derive(Clone, Debug)]
 pub struct Dialog {
     find: Find,
-    asks: Option<regex::Regex>,
-    /// What it asks, whatever its lines say (a trust dialog's).
-    says: Option<&'static str>,
     approve: Vec<String>,
     deny: Vec<String>,
 }
@@ -168,9 +166,7 @@ impl Dialog {
     /// A built-in CLI's dialog: the line it shows, what it asks, the key of each answer.
     fn line(marker: &'static str, says: Option<&'static str>, approve: &str, deny: &str) -> Dialog {
         Dialog {
-            find: Find::Line(marker),
-            asks: None,
-            says,
+            find: Find::Line(marker, says),
             approve: vec![approve.to_owned()],
             deny: vec![deny.to_owned()],
         }
@@ -184,9 +180,10 @@ impl Dialog {
             }
         }
         Ok(Dialog {
-            find: Find::Pattern(regex(&d.pattern)?),
-            asks: d.asks.as_deref().map(regex).transpose()?,
-            says: None,
+            find: Find::Pattern(
+                regex(&d.pattern)?,
+                d.asks.as_deref().map(regex).transpose()?,
+            ),
             approve: d.approve.iter().take(MAX_KEYS).cloned().collect(),
             deny: d.deny.iter().take(MAX_KEYS).cloned().collect(),
         })
@@ -213,11 +210,10 @@ impl Dialog {
         let screen = tail(screen);
         let at = self.line_of(screen)?;
         let lines = around(screen, at);
-        let (target, command) = match (&self.find, &self.asks) {
-            _ if self.says.is_some() => (None, self.says.map(str::to_owned)),
-            (Find::Line(marker), _) => asks_below(&lines, marker),
-            (_, Some(asks)) => (None, asked(asks, screen, at)),
-            _ => (None, None),
+        let (target, command) = match &self.find {
+            Find::Line(_, Some(says)) => (None, Some((*says).to_owned())),
+            Find::Line(marker, None) => asks_below(&lines, marker),
+            Find::Pattern(_, asks) => (None, asks.as_ref().and_then(|a| asked(a, screen, at))),
         };
         Some(Seen {
             lines,
@@ -230,8 +226,8 @@ impl Dialog {
     /// pattern's last match starts.
     fn line_of(&self, screen: &str) -> Option<usize> {
         match &self.find {
-            Find::Line(marker) => line_holding(screen, marker),
-            Find::Pattern(re) => {
+            Find::Line(marker, _) => line_holding(screen, marker),
+            Find::Pattern(re, _) => {
                 let at = re.find_iter(screen).last()?.start();
                 Some(screen[..at].matches('\n').count())
             }
