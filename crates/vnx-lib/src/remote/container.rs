@@ -216,7 +216,9 @@ impl Made for Container {
     }
 
     fn stop(&self) -> Result<(), RemoteError> {
-        let cmd = self.engine().args(["rm", "--force", "--time", "5"]);
+        // No grace: it is removed once nothing in it is needed (its work fetched, or it had
+        // stopped), and the engine's own stop would wait for the worker's tmux to go.
+        let cmd = self.engine().args(["rm", "--force", "--time", "0"]);
         self.must(cmd.arg(&self.container), "rm")?;
         Ok(())
     }
@@ -225,11 +227,6 @@ impl Made for Container {
         let cmd = self.engine().args(["volume", "rm", "--force"]);
         self.must(cmd.arg(&self.container), "volume rm")?;
         Ok(())
-    }
-
-    /// One call: the engine removes the container that uses the volume with it.
-    fn drop_all(&self) -> Result<(), RemoteError> {
-        self.drop_storage()
     }
 
     fn exec(&self, argv: &[String]) -> Cmd {

@@ -56,12 +56,6 @@ pub(super) trait Made {
     /// Removes the storage, and the work on it.
     fn drop_storage(&self) -> Result<(), RemoteError>;
 
-    /// Removes the runner and the storage, and the work on it.
-    fn drop_all(&self) -> Result<(), RemoteError> {
-        self.stop()?;
-        self.drop_storage()
-    }
-
     /// `argv` run in the place (no terminal, no working directory).
     fn exec(&self, argv: &[String]) -> Cmd;
 
@@ -177,7 +171,8 @@ pub(super) fn seed(m: &dyn Made, vnx: &str, base_ref: &str) -> Result<(), Remote
 
 /// The runner, then the storage, removed: the dispatch's work is here.
 pub(super) fn remove(m: &dyn Made) -> Result<bool, RemoteError> {
-    m.drop_all()?;
+    m.stop()?;
+    m.drop_storage()?;
     Ok(true)
 }
 
