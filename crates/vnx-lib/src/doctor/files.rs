@@ -15,17 +15,14 @@ use crate::yaml::{self, Spot, YamlError};
 /// Constraints and skill files larger than this are not read.
 const MAX_BYTES: u64 = 1024 * 1024;
 
-/// Whether `cwd` is in a repository that `vnx init` set up; the bool says whether the checks
-/// of the project's files can run.
-pub(super) fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
+/// Whether `cwd` is in a repository that `vnx init` set up; the checks of the project's
+/// files can run when it passes.
+pub(super) fn project(cwd: &Path, project: Option<&Project>) -> Check {
     let Some(project) = project else {
-        return (
-            Check::fail(
-                "project",
-                format!("{} is not inside a git repository", cwd.display()),
-                "run vnx doctor inside the repository vnx governs (after `git init` and `vnx init`)",
-            ),
-            false,
+        return Check::fail(
+            "project",
+            format!("{} is not inside a git repository", cwd.display()),
+            "run vnx doctor inside the repository vnx governs (after `git init` and `vnx init`)",
         );
     };
     let config = project.config_path();
@@ -39,39 +36,30 @@ pub(super) fn project(cwd: &Path, project: Option<&Project>) -> (Check, bool) {
         } else {
             "not a regular file"
         };
-        return (
-            Check::fail(
-                "project",
-                format!(
-                    "{} is {what}, not vnx's configuration file",
-                    config.display()
-                ),
-                format!(
-                    "replace it with a regular file (`vnx init` writes {CONFIG} when it is missing)"
-                ),
+        return Check::fail(
+            "project",
+            format!(
+                "{} is {what}, not vnx's configuration file",
+                config.display()
             ),
-            false,
+            format!(
+                "replace it with a regular file (`vnx init` writes {CONFIG} when it is missing)"
+            ),
         );
     }
     if !config.is_file() {
-        return (
-            Check::fail(
-                "project",
-                format!(
-                    "{} is not initialised: {CONFIG} is missing",
-                    project.root.display()
-                ),
-                "run `vnx init` in the repository (it never overwrites your edits)",
+        return Check::fail(
+            "project",
+            format!(
+                "{} is not initialised: {CONFIG} is missing",
+                project.root.display()
             ),
-            false,
+            "run `vnx init` in the repository (it never overwrites your edits)",
         );
     }
-    (
-        Check::pass(
-            "project",
-            format!("{} (initialised)", project.root.display()),
-        ),
-        true,
+    Check::pass(
+        "project",
+        format!("{} (initialised)", project.root.display()),
     )
 }
 

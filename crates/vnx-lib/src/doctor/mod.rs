@@ -210,9 +210,11 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             .and_then(|p| p.load_config().ok())
             .is_some_and(|c| c.sandbox.enabled);
         let sandbox = s.spawn(move || tools::sandbox(bwrap.as_deref(), sandbox_required));
-        let (project, initialised) = files::project(inputs.cwd, inputs.project);
+        let project = files::project(inputs.cwd, inputs.project);
+        // The checks of the project's files run in a repository `vnx init` set up.
+        let governed = root.filter(|_| project.status == Status::Pass);
         let mut rest = vec![project];
-        if let (Some(root), true) = (root, initialised) {
+        if let Some(root) = governed {
             rest.extend(files::config(root, inputs.find_program));
             rest.push(files::constraints(root));
             rest.push(files::skills(root));
@@ -228,28 +230,25 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
         }
         rest.push(evidence::key(inputs.key_path, root));
         if let Some(ledger) = inputs.ledger {
-            if initialised {
+            if governed.is_some() {
                 rest.push(evidence::writable(ledger));
             }
             rest.push(reach::attestations(ledger, inputs.key_path));
         }
-        if let (Some(root), true) = (root, initialised) {
+        if let Some(root) = governed {
             rest.push(reach::reach(inputs.key_path, inputs.ledger, root));
-        }
-        if let (Some(root), true, Some(ledger)) = (root, initialised, inputs.ledger) {
-            rest.push(merges::interrupted(root, ledger, inputs.key_path));
-            rest.extend(resumes::unfollowed(ledger, inputs.key_path, inputs.tmux));
-        }
-        if let (Some(root), true) = (root, initialised)
-            && let Some(forge) = inputs
+            if let Some(ledger) = inputs.ledger {
+                rest.push(merges::interrupted(root, ledger, inputs.key_path));
+                rest.extend(resumes::unfollowed(ledger, inputs.key_path, inputs.tmux));
+            }
+            if let Some(forge) = inputs
                 .project
                 .and_then(|p| p.load_config().ok())
                 .and_then(|c| c.forge)
-        {
-            let gh = (inputs.find_program)("gh");
-            rest.push(forge::check(root, &forge, gh.as_deref()));
-        }
-        if let (Some(root), true) = (root, initialised) {
+            {
+                let gh = (inputs.find_program)("gh");
+                rest.push(forge::check(root, &forge, gh.as_deref()));
+            }
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));
             rest.extend(leftovers::pool(root));
         }
