@@ -14,10 +14,9 @@ use crate::config::Config;
 use crate::evidence::Evidence;
 use crate::gate::on_merge::{self, MergeGates};
 use crate::gate::{GateOutcome, Status};
-use crate::ledger::{Appended, Ledger, now_utc};
+use crate::ledger::Appended;
 use crate::receipts::{
-    self, DequeueReason, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned, MergeStatus,
-    OnMerge,
+    DequeueReason, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned, MergeStatus, OnMerge,
 };
 use crate::worktree::Repo;
 
@@ -65,24 +64,21 @@ pub(super) fn dequeue(
     else {
         return Err(unplanned(&id));
     };
-    let receipt = Ledger::new(ctx.ledger).append(&ctx.attestor.attest(
-        &receipts::write(&MergeDequeued {
-            dispatch_id: id.clone(),
-            status: MergeStatus::Dequeued,
-            reason,
-            failure_reason: detail.clone(),
-            base_ref: plan.base_ref.clone().unwrap_or_default(),
-            base_tip: base_tip.clone(),
-            head_commit,
-            conflicts: conflicts.clone(),
-            merge_receipt: merge.map(|(r, _)| r.entry_hash.clone()),
-            merge_receipt_seq: merge.map(|(r, _)| r.seq),
-            merge_commit: merge.map(|(_, c)| c.clone()),
-            gates: gates.clone(),
-            extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
+    let receipt = ctx.append(&MergeDequeued {
+        dispatch_id: id.clone(),
+        status: MergeStatus::Dequeued,
+        reason,
+        failure_reason: detail.clone(),
+        base_ref: plan.base_ref.clone().unwrap_or_default(),
+        base_tip: base_tip.clone(),
+        head_commit,
+        conflicts: conflicts.clone(),
+        merge_receipt: merge.map(|(r, _)| r.entry_hash.clone()),
+        merge_receipt_seq: merge.map(|(r, _)| r.seq),
+        merge_commit: merge.map(|(_, c)| c.clone()),
+        gates: gates.clone(),
+        extra: Default::default(),
+    })?;
     (ctx.on_event)(Event::Dequeued {
         id: id.as_str(),
         reason,
@@ -95,11 +91,7 @@ pub(super) fn dequeue(
         conflicts,
         merge_commit: merge.map(|(_, c)| c.clone()),
         gates,
-        receipt: receipt
-            .lines
-            .last()
-            .cloned()
-            .expect("an append writes its receipt"),
+        receipt,
     })
 }
 
@@ -149,7 +141,6 @@ pub(super) fn land(
     repo: &Repo,
     plan: &Plan,
 ) -> Result<Landing, MergeError> {
-    let ledger = Ledger::new(ctx.ledger);
     let id = &plan.dispatch_id;
     let (Some(head), Some(tip)) = (plan.head_commit.clone(), plan.base_tip.clone()) else {
         return Err(unplanned(id));
@@ -158,33 +149,25 @@ pub(super) fn land(
     let base_ref = plan.base_ref.clone().unwrap_or_default();
     let tree = plan.merge_tree.clone().unwrap_or_default();
     let conditions = plan.conditions.iter().map(|c| c.name.to_owned()).collect();
-    let appended = ledger.append(&ctx.attestor.attest(
-        &receipts::write(&MergePlanned {
-            dispatch_id: id.clone(),
-            status: MergeStatus::Planned,
-            role: plan.role.clone(),
-            branch: branch.clone(),
-            head_commit: head.clone(),
-            base_ref: base_ref.clone(),
-            base_commit: plan.base_commit.clone(),
-            base_tip: plan.base_tip.clone(),
-            base_moved: plan.base_moved,
-            merge_tree: plan.merge_tree.clone(),
-            strategy: STRATEGY.to_owned(),
-            gates: plan.gates.clone(),
-            conditions,
-            checkpoint: plan.checkpoint.clone(),
-            completion: plan.completion.clone(),
-            acceptance: plan.acceptance.clone(),
-            extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
-    let merge_receipt = appended
-        .lines
-        .last()
-        .cloned()
-        .expect("an append writes its receipt");
+    let merge_receipt = ctx.append(&MergePlanned {
+        dispatch_id: id.clone(),
+        status: MergeStatus::Planned,
+        role: plan.role.clone(),
+        branch: branch.clone(),
+        head_commit: head.clone(),
+        base_ref: base_ref.clone(),
+        base_commit: plan.base_commit.clone(),
+        base_tip: plan.base_tip.clone(),
+        base_moved: plan.base_moved,
+        merge_tree: plan.merge_tree.clone(),
+        strategy: STRATEGY.to_owned(),
+        gates: plan.gates.clone(),
+        conditions,
+        checkpoint: plan.checkpoint.clone(),
+        completion: plan.completion.clone(),
+        acceptance: plan.acceptance.clone(),
+        extra: Default::default(),
+    })?;
     crate::steps::reached(crate::steps::merge::RECEIPT_APPENDED);
     let short_base = base_ref.trim_start_matches("refs/heads/");
     let message = [
@@ -271,29 +254,21 @@ pub(super) fn land(
     }
     crate::steps::reached(crate::steps::merge::BASE_MOVED);
     let tree_now = form::tree_of(repo, commit.as_str())?;
-    let completed = ledger.append(&ctx.attestor.attest(
-        &receipts::write(&MergeCompleted {
-            dispatch_id: id.clone(),
-            status: MergeStatus::Merged,
-            merge_receipt: merge_receipt.entry_hash.clone(),
-            merge_receipt_seq: merge_receipt.seq,
-            merge_commit: commit.clone(),
-            tree: tree_now.clone(),
-            tree_as_planned: tree_now == tree,
-            branch,
-            head_commit: head,
-            base_ref,
-            merge_result_gates: merge_result_gates.clone(),
-            resumed: None,
-            extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
-    let completed_receipt = completed
-        .lines
-        .last()
-        .cloned()
-        .expect("an append writes its receipt");
+    let completed_receipt = ctx.append(&MergeCompleted {
+        dispatch_id: id.clone(),
+        status: MergeStatus::Merged,
+        merge_receipt: merge_receipt.entry_hash.clone(),
+        merge_receipt_seq: merge_receipt.seq,
+        merge_commit: commit.clone(),
+        tree: tree_now.clone(),
+        tree_as_planned: tree_now == tree,
+        branch,
+        head_commit: head,
+        base_ref,
+        merge_result_gates: merge_result_gates.clone(),
+        resumed: None,
+        extra: Default::default(),
+    })?;
     crate::steps::reached(crate::steps::merge::COMPLETED_APPENDED);
     let key = ctx.key.expect("checked before merging");
     let checkpoint = anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
@@ -334,17 +309,14 @@ fn failed(
     merge_receipt: &Appended,
     source: crate::process::ProcessError,
 ) -> Result<MergeError, MergeError> {
-    Ledger::new(ctx.ledger).append(&ctx.attestor.attest(
-        &receipts::write(&MergeFailed {
-            dispatch_id: id.clone(),
-            status: MergeStatus::Failed,
-            merge_receipt: merge_receipt.entry_hash.clone(),
-            merge_receipt_seq: merge_receipt.seq,
-            failure_reason: source.to_string(),
-            extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
+    ctx.append(&MergeFailed {
+        dispatch_id: id.clone(),
+        status: MergeStatus::Failed,
+        merge_receipt: merge_receipt.entry_hash.clone(),
+        merge_receipt_seq: merge_receipt.seq,
+        failure_reason: source.to_string(),
+        extra: Default::default(),
+    })?;
     Ok(MergeError::GitMerge {
         id: id.to_string(),
         source,

@@ -125,6 +125,19 @@ impl<'a> Context<'a> {
             scratch_objects: None,
         }
     }
+
+    /// Signs receipt `kind` and appends it to the ledger; the line it wrote.
+    fn append<K: crate::receipts::Kind>(&self, kind: &K) -> Result<Appended, LedgerError> {
+        let line = self
+            .attestor
+            .attest(&crate::receipts::write(kind), &now_utc);
+        let appended = crate::ledger::Ledger::new(self.ledger).append(&line)?;
+        Ok(appended
+            .lines
+            .into_iter()
+            .last()
+            .expect("an append writes its receipt"))
+    }
 }
 
 /// What checking a merge's conditions reads: a [`Context`] without what a merge writes with.

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::evidence::Evidence;
 use crate::ids::{CommitId, DispatchId};
 use crate::ledger::json::{self, Value};
-use crate::ledger::{Appended, Ledger, attest, now_utc, tail};
+use crate::ledger::{Appended, attest, tail};
 use crate::receipts::{
     self, GateEvidence, Kind, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned, MergeStatus,
 };
@@ -165,54 +165,45 @@ pub fn finish(
     repo: &Repo,
     interrupted: &Interrupted,
 ) -> Result<Finished, MergeError> {
-    let ledger = Ledger::new(ctx.ledger);
     let planned = &interrupted.planned;
     let Some(commit) = landed_commit(repo, interrupted) else {
-        let appended = ledger.append(&ctx.attestor.attest(
-            &receipts::write(&MergeFailed {
-                dispatch_id: planned.dispatch_id.clone(),
-                status: MergeStatus::Failed,
-                merge_receipt: interrupted.entry_hash.clone(),
-                merge_receipt_seq: interrupted.seq,
-                failure_reason: format!(
-                    "interrupted before {} moved to a merge commit naming this receipt; a \
-                     later `vnx merge` found none and merges anew",
-                    planned.base_ref
-                ),
-                extra: Default::default(),
-            }),
-            &now_utc,
-        ))?;
-        return Ok(Finished::NotLanded {
-            failed: last(appended.lines),
-        });
-    };
-    let tree = super::form::tree_of(repo, commit.as_str())?;
-    let appended = ledger.append(&ctx.attestor.attest(
-        &receipts::write(&MergeCompleted {
+        let failed = ctx.append(&MergeFailed {
             dispatch_id: planned.dispatch_id.clone(),
-            status: MergeStatus::Merged,
+            status: MergeStatus::Failed,
             merge_receipt: interrupted.entry_hash.clone(),
             merge_receipt_seq: interrupted.seq,
-            merge_commit: commit.clone(),
-            tree_as_planned: planned.merge_tree.as_deref() == Some(tree.as_str()),
-            tree,
-            branch: planned.branch.clone(),
-            head_commit: planned.head_commit.clone(),
-            base_ref: planned.base_ref.clone(),
-            merge_result_gates: gates_on(ctx, &planned.dispatch_id, &commit)?,
-            resumed: Some(format!(
-                "interrupted after {} moved to the merge commit; recorded by a later `vnx \
-                 merge`, which found the commit naming this merge receipt",
+            failure_reason: format!(
+                "interrupted before {} moved to a merge commit naming this receipt; a \
+                     later `vnx merge` found none and merges anew",
                 planned.base_ref
-            )),
+            ),
             extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
+        })?;
+        return Ok(Finished::NotLanded { failed });
+    };
+    let tree = super::form::tree_of(repo, commit.as_str())?;
+    let completed = ctx.append(&MergeCompleted {
+        dispatch_id: planned.dispatch_id.clone(),
+        status: MergeStatus::Merged,
+        merge_receipt: interrupted.entry_hash.clone(),
+        merge_receipt_seq: interrupted.seq,
+        merge_commit: commit.clone(),
+        tree_as_planned: planned.merge_tree.as_deref() == Some(tree.as_str()),
+        tree,
+        branch: planned.branch.clone(),
+        head_commit: planned.head_commit.clone(),
+        base_ref: planned.base_ref.clone(),
+        merge_result_gates: gates_on(ctx, &planned.dispatch_id, &commit)?,
+        resumed: Some(format!(
+            "interrupted after {} moved to the merge commit; recorded by a later `vnx \
+                 merge`, which found the commit naming this merge receipt",
+            planned.base_ref
+        )),
+        extra: Default::default(),
+    })?;
     Ok(Finished::Landed {
         merge_commit: commit,
-        completed: last(appended.lines),
+        completed,
     })
 }
 
@@ -236,11 +227,4 @@ fn gates_on(
             result_line_sha256: Some(r.line.line_sha256.clone()),
         })
         .collect())
-}
-
-fn last(lines: Vec<Appended>) -> Appended {
-    lines
-        .into_iter()
-        .last()
-        .expect("an append writes its receipt")
 }
