@@ -151,6 +151,13 @@ impl Pool {
         self.dir().join(format!("{name}.{ext}"))
     }
 
+    /// Where a lent entry was moved to, as its lease says.
+    fn lent_to(&self, name: &str) -> PathBuf {
+        fs::read(self.file(name, "lease"))
+            .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()))
+            .unwrap_or_default()
+    }
+
     fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> WorktreeError + use<> {
         let path = path.to_owned();
         move |source| WorktreeError::Io { path, source }
@@ -310,12 +317,12 @@ impl Pool {
             }
         };
         let claimed = match claim()? {
-            Some(c) => Some(c),
             // Full, none idle: entries a killed gate left unproven are proven or go.
             None => {
                 self.tidy();
                 claim()?
             }
+            claimed => claimed,
         };
         let Some((name, lock, new)) = claimed else {
             return Ok(None);
@@ -345,16 +352,14 @@ impl Pool {
     /// files) is scratch and goes, except the cache directories; an entry that cannot be
     /// proven clean afterwards is removed from the pool.
     pub fn give_back_in_place(&self, taken: InPlace) {
-        let scrubbed = self
+        match self
             .scrub(&taken.path)
-            .and_then(|()| self.prove(&taken.path));
-        match scrubbed {
-            Ok(commit) => {
-                let _ = crate::files::write_private(
-                    &self.file(&taken.name, "ready"),
-                    commit.as_bytes(),
-                );
-            }
+            .and_then(|()| self.prove(&taken.path))
+        {
+            Ok(at) => drop(crate::files::write_private(
+                &self.file(&taken.name, "ready"),
+                at.as_bytes(),
+            )),
             Err(_) => self.discard(&taken.name),
         }
     }
@@ -435,12 +440,9 @@ impl Pool {
             });
         }
         for name in lent {
-            let path = fs::read(self.file(&name, "lease"))
-                .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()))
-                .unwrap_or_default();
             out.push(Entry {
+                path: self.lent_to(&name),
                 name,
-                path,
                 state: "lent",
                 commit: None,
             });
@@ -502,14 +504,10 @@ impl Pool {
         let (here, lent) = self.names();
         let mut still_lent = 0;
         for name in &lent {
-            let lease = self.file(name, "lease");
-            let path = fs::read(&lease)
-                .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()))
-                .unwrap_or_default();
-            if path.join(".git").exists() {
+            if self.lent_to(name).join(".git").exists() {
                 still_lent += 1;
             } else {
-                let _ = fs::remove_file(&lease);
+                let _ = fs::remove_file(self.file(name, "lease"));
             }
         }
         let mut idle = 0;
@@ -522,10 +520,9 @@ impl Pool {
             let keep = path.join(".git").is_file()
                 && idle + still_lent < self.size
                 && (ready.exists()
-                    || match self.scrub(&path).and_then(|()| self.prove(&path)) {
-                        Ok(at) => crate::files::write_private(&ready, at.as_bytes()).is_ok(),
-                        Err(_) => false,
-                    });
+                    || (self.scrub(&path).and_then(|()| self.prove(&path))).is_ok_and(|at| {
+                        crate::files::write_private(&ready, at.as_bytes()).is_ok()
+                    }));
             if keep {
                 idle += 1;
             } else {
