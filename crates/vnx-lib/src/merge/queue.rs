@@ -238,12 +238,8 @@ fn turn(
     let plan = plan(&ctx.reading(), config, repo, id)?;
     let mut entry = Entry::new(id, EntryResult::Mergeable);
     if let Some(failed) = plan.first_failed() {
-        let dequeued = if apply {
-            land::dequeue_conflict(ctx, repo, &plan)?
-        } else {
-            None
-        };
-        match dequeued {
+        let dequeued = apply.then(|| land::dequeue_conflict(ctx, repo, &plan));
+        match dequeued.transpose()?.flatten() {
             Some(d) => {
                 entry.result = EntryResult::Dequeued;
                 entry.dequeued = Some(d);
