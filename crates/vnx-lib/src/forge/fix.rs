@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::view::{self, CheckState, PrState};
 use super::{Context, Forge, ForgeError, text};
+use crate::gate::review::fence;
 use crate::ids::DispatchId;
 
 /// The most lines of a failing check's log the worker is given.
@@ -237,16 +238,6 @@ fn threads(gh: &super::Gh, number: u64) -> Result<Vec<Thread>, ForgeError> {
             })
         })
         .collect())
-}
-
-/// A fence for `body`: backticks, more than the longest run of them inside (at least 3).
-fn fence(body: &str) -> String {
-    let (mut longest, mut run) = (0usize, 0usize);
-    for c in body.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    "`".repeat((longest + 1).max(3))
 }
 
 /// The follow-up's instruction: what to fix, the forge's feedback quoted as data.

@@ -51,7 +51,7 @@ fn cut(text: &str, max: usize) -> (&str, usize) {
     (&text[..end], text.len() - end)
 }
 
-/// A fence longer than any run of backticks in `text`.
+/// A fence for `text`: backticks, more than the longest run of them inside (at least 3).
 pub(crate) fn fence(text: &str) -> String {
     let mut longest = 0;
     let mut run = 0;
@@ -60,6 +60,13 @@ pub(crate) fn fence(text: &str) -> String {
         longest = longest.max(run);
     }
     "`".repeat((longest + 1).max(3))
+}
+
+/// `text` between fences labelled `lang`, ending in a newline.
+fn push_fenced(r: &mut String, lang: &str, text: &str) {
+    let f = fence(text);
+    let newline = if text.ends_with('\n') { "" } else { "\n" };
+    r.push_str(&format!("{f}{lang}\n{text}{newline}{f}\n"));
 }
 
 /// The review request (the reviewer's whole prompt).
@@ -88,12 +95,7 @@ pub fn request(p: &RequestParts<'_>) -> String {
     match p.task {
         Some(task) => {
             let (task, left) = cut(task, MAX_TASK_BYTES);
-            let f = fence(task);
-            r.push_str(&format!("{f}text\n{task}"));
-            if !task.ends_with('\n') {
-                r.push('\n');
-            }
-            r.push_str(&format!("{f}\n"));
+            push_fenced(&mut r, "text", task);
             if left > 0 {
                 r.push_str(&format!("({left} more bytes of the task are not shown.)\n"));
             }
@@ -108,12 +110,7 @@ pub fn request(p: &RequestParts<'_>) -> String {
     if diff.is_empty() {
         r.push_str("(The diff is empty: the head adds nothing to the base.)\n");
     } else {
-        let f = fence(diff);
-        r.push_str(&format!("{f}diff\n{diff}"));
-        if !diff.ends_with('\n') {
-            r.push('\n');
-        }
-        r.push_str(&format!("{f}\n"));
+        push_fenced(&mut r, "diff", diff);
     }
     if left > 0 {
         r.push_str(&format!(
