@@ -106,10 +106,8 @@ impl Repo {
         let deleted = self
             .with_git(|r| r.find_branch(branch, git2::BranchType::Local)?.delete())
             .and_then(|deleted| deleted);
-        match deleted {
-            Ok(()) => Ok(()),
-            Err(_) => process::run_ok(&git(&self.root).args(["branch", "-D", branch])).map(drop),
-        }
+        deleted
+            .or_else(|_| process::run_ok(&git(&self.root).args(["branch", "-D", branch])).map(drop))
     }
 
     /// What teardown did once a worktree that is not dirty left its path (moved aside, or to
